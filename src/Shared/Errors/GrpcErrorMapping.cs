@@ -1,0 +1,64 @@
+using Grpc.Core;
+
+namespace Dropbox.Shared.Errors;
+
+/// <summary>The single place where domain errors become gRPC and HTTP status codes, and back.</summary>
+public static class GrpcErrorMapping
+{
+    /// <summary>gRPC status for an error kind.</summary>
+    public static StatusCode ToStatusCode(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+        ErrorKind.NotFound => StatusCode.NotFound,
+        ErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+        ErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+        ErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+        ErrorKind.Conflict => StatusCode.FailedPrecondition,
+        ErrorKind.DataLoss => StatusCode.DataLoss,
+        ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
+        ErrorKind.Unavailable => StatusCode.Unavailable,
+        _ => StatusCode.Internal,
+    };
+
+    /// <summary>HTTP status for an error kind.</summary>
+    public static int ToHttpStatus(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidArgument => 400,
+        ErrorKind.NotFound => 404,
+        ErrorKind.AlreadyExists => 409,
+        ErrorKind.PermissionDenied => 403,
+        ErrorKind.Unauthenticated => 401,
+        ErrorKind.Conflict => 409,
+        ErrorKind.DataLoss => 422,
+        ErrorKind.ResourceExhausted => 507,
+        ErrorKind.Unavailable => 503,
+        _ => 500,
+    };
+
+    /// <summary>Error kind for a gRPC status (client side).</summary>
+    public static ErrorKind FromStatusCode(StatusCode code) => code switch
+    {
+        StatusCode.InvalidArgument => ErrorKind.InvalidArgument,
+        StatusCode.NotFound => ErrorKind.NotFound,
+        StatusCode.AlreadyExists => ErrorKind.AlreadyExists,
+        StatusCode.PermissionDenied => ErrorKind.PermissionDenied,
+        StatusCode.Unauthenticated => ErrorKind.Unauthenticated,
+        StatusCode.FailedPrecondition => ErrorKind.Conflict,
+        StatusCode.DataLoss => ErrorKind.DataLoss,
+        StatusCode.ResourceExhausted => ErrorKind.ResourceExhausted,
+        StatusCode.Unavailable or StatusCode.DeadlineExceeded => ErrorKind.Unavailable,
+        _ => ErrorKind.Internal,
+    };
+
+    /// <summary>The RpcException a service should throw for a domain error.</summary>
+    public static RpcException ToRpcException(DropboxException ex)
+    {
+        var trailers = new Metadata();
+        foreach (var (key, value) in ex.Details)
+        {
+            trailers.Add(key, value);
+        }
+
+        return new RpcException(new Status(ToStatusCode(ex.Kind), ex.Message), trailers, ex.Message);
+    }
+}

@@ -1,0 +1,3 @@
+// Placeholder until the SyncClient issue lands.
+Console.Error.WriteLine("SyncClient: not implemented yet.");
+return 1;

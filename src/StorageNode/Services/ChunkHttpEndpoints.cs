@@ -86,7 +86,7 @@ public static class ChunkHttpEndpoints
                     : throw new DropboxException(ErrorKind.InvalidArgument, $"Unknown X-Chunk-Encoding '{encodingHeader}'; use raw or lz4.");
             }
 
-            var limit = encoding == ChunkEncoding.Raw ? store.MaxChunkBytes : K4os.Compression.LZ4.LZ4Codec.MaximumOutputSize(store.MaxChunkBytes);
+            var limit = encoding == ChunkEncoding.Raw ? store.MaxChunkBytes : Dropbox.Shared.Compression.Lz4ChunkCodec.MaxEncodedLength(store.MaxChunkBytes);
             if (http.Request.ContentLength is { } declared && declared > limit)
             {
                 throw new DropboxException(ErrorKind.InvalidArgument, $"The body is {declared} bytes; this node accepts chunks of at most {store.MaxChunkBytes} bytes.");

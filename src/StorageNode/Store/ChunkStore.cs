@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.StorageNode.Engine;
-using K4os.Compression.LZ4;
+using Dropbox.Shared.Compression;
 
 namespace Dropbox.StorageNode.Store;
 
@@ -58,7 +58,7 @@ public sealed class ChunkStore
             throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} is RAW but stored_size {storedSize} differs from plain_size {plainSize}.");
         }
 
-        if (encoding == ChunkEncoding.Lz4 && (storedSize > LZ4Codec.MaximumOutputSize((int)plainSize) || (storedSize == 0 && plainSize > 0)))
+        if (encoding == ChunkEncoding.Lz4 && (storedSize > Lz4ChunkCodec.MaxEncodedLength((int)plainSize) || (storedSize == 0 && plainSize > 0)))
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} claims {storedSize} LZ4 bytes for {plainSize} plain bytes, which no LZ4 block can be.");
         }

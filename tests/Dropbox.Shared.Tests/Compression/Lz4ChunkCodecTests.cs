@@ -1,0 +1,110 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Compression;
+using Dropbox.Shared.Errors;
+
+namespace Dropbox.Shared.Tests.Compression;
+
+public sealed class Lz4ChunkCodecTests
+{
+    [Theory]
+    [InlineData(100)]
+    [InlineData(10_000)]
+    [InlineData(1024 * 1024)]
+    public void Text_compresses_and_round_trips(int length)
+    {
+        var plain = TestData.Text(length);
+        var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+
+        var encoding = Lz4ChunkCodec.Encode(plain, stored, out var written);
+
+        Assert.Equal(ChunkEncoding.Lz4, encoding);
+        Assert.InRange(written, 1, plain.Length - (plain.Length / 16));
+        Assert.Equal(plain, Lz4ChunkCodec.Decode(encoding, stored.AsSpan(0, written), plain.Length));
+    }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(20_000)]
+    [InlineData(4 * 1024 * 1024)]
+    public void Random_data_stays_raw(int length)
+    {
+        var plain = TestData.Random(length, seed: length);
+        var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+
+        var encoding = Lz4ChunkCodec.Encode(plain, stored, out var written);
+
+        Assert.Equal(ChunkEncoding.Raw, encoding);
+        Assert.Equal(0, written);
+        Assert.Equal(plain, Lz4ChunkCodec.Decode(encoding, plain, plain.Length));
+    }
+
+    [Fact]
+    public void Random_data_is_refused_by_the_sample_test_without_a_full_compression()
+    {
+        var plain = TestData.Random(4 * 1024 * 1024, seed: 5);
+
+        Assert.False(Lz4ChunkCodec.LooksCompressible(plain));
+        Assert.True(Lz4ChunkCodec.LooksCompressible(TestData.Text(4 * 1024 * 1024)));
+    }
+
+    [Fact]
+    public void Compression_that_saves_less_than_a_sixteenth_is_not_kept()
+    {
+        // 95% random, 5% zeros: LZ4 saves about 5%, under the 1/16 bar.
+        var plain = TestData.Random(1024 * 1024, seed: 6);
+        Array.Clear(plain, 0, plain.Length / 20);
+        var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+
+        var encoding = Lz4ChunkCodec.EncodeWhole(plain, stored, out var written);
+
+        Assert.Equal(ChunkEncoding.Raw, encoding);
+        Assert.Equal(0, written);
+    }
+
+    [Fact]
+    public void A_destination_of_fifteen_sixteenths_is_enough()
+    {
+        var plain = TestData.Text(100_000);
+        var stored = new byte[plain.Length - (plain.Length / 16)];
+
+        var encoding = Lz4ChunkCodec.Encode(plain, stored, out var written);
+
+        Assert.Equal(ChunkEncoding.Lz4, encoding);
+        Assert.Equal(plain, Lz4ChunkCodec.Decode(encoding, stored.AsSpan(0, written), plain.Length));
+    }
+
+    [Fact]
+    public void Empty_input_is_raw()
+    {
+        Assert.Equal(ChunkEncoding.Raw, Lz4ChunkCodec.Encode(ReadOnlySpan<byte>.Empty, new byte[16], out var written));
+        Assert.Equal(0, written);
+        Assert.Empty(Lz4ChunkCodec.Decode(ChunkEncoding.Raw, ReadOnlySpan<byte>.Empty, 0));
+    }
+
+    [Fact]
+    public void Corrupt_lz4_input_is_data_loss()
+    {
+        var plain = TestData.Text(50_000);
+        var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+        var encoding = Lz4ChunkCodec.Encode(plain, stored, out var written);
+        Assert.Equal(ChunkEncoding.Lz4, encoding);
+
+        var truncated = stored.AsSpan(0, written / 2).ToArray();
+        var garbage = TestData.Random(written, seed: 9);
+
+        var ex1 = Assert.Throws<DropboxException>(() => Lz4ChunkCodec.Decode(ChunkEncoding.Lz4, truncated, plain.Length));
+        var ex2 = Assert.Throws<DropboxException>(() => Lz4ChunkCodec.Decode(ChunkEncoding.Lz4, garbage, plain.Length));
+        var ex3 = Assert.Throws<DropboxException>(() => Lz4ChunkCodec.Decode(ChunkEncoding.Lz4, stored.AsSpan(0, written).ToArray(), plain.Length + 1));
+
+        Assert.All(new[] { ex1, ex2, ex3 }, ex => Assert.Equal(ErrorKind.DataLoss, ex.Kind));
+        Assert.Contains("corrupt", ex1.Message);
+    }
+
+    [Fact]
+    public void Raw_input_of_the_wrong_length_is_data_loss()
+    {
+        var ex = Assert.Throws<DropboxException>(() => Lz4ChunkCodec.Decode(ChunkEncoding.Raw, new byte[10], 11));
+
+        Assert.Equal(ErrorKind.DataLoss, ex.Kind);
+    }
+}

@@ -65,6 +65,12 @@ internal sealed class LocalScanner
                     continue;
                 }
 
+                if (!Dropbox.Shared.Paths.PathRules.TryNormalize(relative, out _, out var invalid))
+                {
+                    snapshot.Skipped.Add($"{relative}: {invalid}");
+                    continue;
+                }
+
                 if (info.LinkTarget is not null)
                 {
                     snapshot.Skipped.Add($"{relative}: symbolic links are not synced");

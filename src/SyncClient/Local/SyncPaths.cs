@@ -22,7 +22,7 @@ internal static class SyncPaths
         Path.Combine(root, Path.DirectorySeparatorChar == '/' ? relative : relative.Replace('/', Path.DirectorySeparatorChar));
 
     /// <summary>The key two names share when a case-insensitive file system would merge them.</summary>
-    public static string CaseFoldKey(string relative) => relative.ToUpperInvariant();
+    public static string CaseFoldKey(string relative) => Dropbox.Shared.Paths.PathRules.CaseFoldKey(relative);
 
     /// <summary>Parent folder of a relative path ("" for the root).</summary>
     public static string Parent(string relative)

@@ -1,7 +1,7 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Remote;
-using K4os.Compression.LZ4;
+using Dropbox.Shared.Compression;
 
 namespace Dropbox.SyncClient.Sync;
 
@@ -18,11 +18,13 @@ internal static class ChunkDecoder
         byte[] plain;
         if (chunk.Encoding == ChunkEncoding.Lz4)
         {
-            plain = new byte[expectedSize];
-            var n = LZ4Codec.Decode(chunk.Stored, plain);
-            if (n != expectedSize)
+            try
             {
-                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {expected.ToShortString()} did not decompress to its {expectedSize} bytes.");
+                plain = Lz4ChunkCodec.Decode(ChunkEncoding.Lz4, chunk.Stored, expectedSize);
+            }
+            catch (Exception e) when (e is DropboxException or ArgumentException or InvalidOperationException)
+            {
+                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {expected.ToShortString()} did not decompress to its {expectedSize} bytes.", e);
             }
         }
         else

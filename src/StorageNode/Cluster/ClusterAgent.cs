@@ -1,0 +1,196 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Store;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ProtoEncoding = Dropbox.Shared.Protos.Common.ChunkEncoding;
+
+namespace Dropbox.StorageNode.Cluster;
+
+/// <summary>
+/// Talks to the metadata node in the background: registers this node, heartbeats, and delivers the outbox's
+/// "chunk stored" events at least once. Never blocks startup; while the metadata node is unreachable it retries
+/// with capped back-off and the events wait on disk.
+/// </summary>
+public sealed partial class ClusterAgent : BackgroundService
+{
+    private const int BatchSize = 500;
+
+    private readonly StorageNodeOptions _options;
+    private readonly ChunkStore _store;
+    private readonly ChunkTokenService _tokens;
+    private readonly NodeAddresses _addresses;
+    private readonly ILogger<ClusterAgent> _logger;
+
+    /// <summary>Creates the agent.</summary>
+    public ClusterAgent(StorageNodeOptions options, ChunkStore store, ChunkTokenService tokens, NodeAddresses addresses, ILogger<ClusterAgent> logger)
+    {
+        _options = options;
+        _store = store;
+        _tokens = tokens;
+        _addresses = addresses;
+        _logger = logger;
+    }
+
+    /// <summary>Events delivered since start (diagnostics).</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    private long _delivered;
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (string.IsNullOrEmpty(_options.MetadataUrl))
+        {
+            return;
+        }
+
+        (string Grpc, string Http) urls;
+        try
+        {
+            urls = await _addresses.WhenBound.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        using var channel = GrpcChannel.ForAddress(_options.MetadataUrl);
+        var client = new Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient(channel);
+        await Task.WhenAll(
+            RegisterAndHeartbeatAsync(client, urls, stoppingToken),
+            DeliverEventsAsync(client, stoppingToken)).ConfigureAwait(false);
+    }
+
+    private Metadata Auth()
+    {
+        var token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "metadata", Array.Empty<ChunkId>(), TimeSpan.FromMinutes(5));
+        return new Metadata { { "authorization", "Bearer " + token } };
+    }
+
+    private async Task RegisterAndHeartbeatAsync(Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient client, (string Grpc, string Http) urls, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        var heartbeat = TimeSpan.FromSeconds(10);
+        var registered = false;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var stats = _store.Engine.GetStats();
+                if (!registered)
+                {
+                    var answer = await client.RegisterNodeAsync(new RegisterNodeRequest
+                    {
+                        NodeId = _store.NodeId.Value,
+                        GrpcUrl = urls.Grpc,
+                        HttpUrl = urls.Http,
+                        CapacityBytes = (ulong)Math.Max(0, new DriveInfo(Path.GetFullPath(_options.DataDirectory)).AvailableFreeSpace + stats.LiveBytes + stats.DeadBytes),
+                        UsedBytes = (ulong)(stats.LiveBytes + stats.DeadBytes),
+                    }, Auth(), cancellationToken: ct).ConfigureAwait(false);
+                    registered = true;
+                    heartbeat = answer.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(answer.HeartbeatSeconds) : heartbeat;
+                    Log.Registered(_logger, _store.NodeId.Value, _options.MetadataUrl!);
+                }
+                else
+                {
+                    await client.HeartbeatAsync(new HeartbeatRequest
+                    {
+                        NodeId = _store.NodeId.Value,
+                        UsedBytes = (ulong)(stats.LiveBytes + stats.DeadBytes),
+                        ChunkCount = (ulong)stats.ChunkCount,
+                    }, Auth(), cancellationToken: ct).ConfigureAwait(false);
+                }
+
+                delay = TimeSpan.FromMilliseconds(200);
+                await Task.Delay(heartbeat, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException ex)
+            {
+                if (ex.StatusCode == StatusCode.NotFound)
+                {
+                    registered = false; // the metadata node forgot us: register again
+                }
+
+                Log.MetadataUnreachable(_logger, "register/heartbeat", ex.Status.Detail);
+                delay = await BackOffAsync(delay, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task DeliverEventsAsync(Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient client, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        var outbox = _store.Outbox;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var (events, end) = outbox.ReadPending(BatchSize);
+                if (events.Count == 0)
+                {
+                    await outbox.WaitForEventsAsync(TimeSpan.FromSeconds(5), ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var request = new ReportChunksStoredRequest { NodeId = _store.NodeId.Value };
+                foreach (var e in events)
+                {
+                    request.Chunks.Add(new StoredChunk
+                    {
+                        ChunkId = e.Id.ToByteString(),
+                        Size = (uint)e.PlainSize,
+                        Encoding = (ProtoEncoding)e.Encoding,
+                        StoredSize = (uint)e.StoredSize,
+                        NamespaceId = e.Namespace,
+                    });
+                }
+
+                await client.ReportChunksStoredAsync(request, Auth(), cancellationToken: ct).ConfigureAwait(false);
+                outbox.MarkDelivered(end, events.Count);
+                Interlocked.Add(ref _delivered, events.Count);
+                delay = TimeSpan.FromMilliseconds(200);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException ex)
+            {
+                Log.MetadataUnreachable(_logger, "report chunks stored", ex.Status.Detail);
+                delay = await BackOffAsync(delay, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<TimeSpan> BackOffAsync(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(delay, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        var next = delay * 2;
+        return next > _options.MaxRetryDelay ? _options.MaxRetryDelay : next;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Registered node {Node} with the metadata node at {Url}")]
+        public static partial void Registered(ILogger logger, string node, string url);
+
+        [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Metadata node unreachable ({Operation}): {Detail}; retrying")]
+        public static partial void MetadataUnreachable(ILogger logger, string operation, string detail);
+    }
+}

@@ -1,0 +1,160 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+
+namespace Dropbox.StorageNode.Engine;
+
+public sealed partial class ChunkEngine
+{
+    /// <inheritdoc />
+    public async Task<ScrubResult> ScrubAsync(Func<ChunkId, StoredChunk, bool> verify, CancellationToken cancellationToken)
+    {
+        await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long checkedCount = 0;
+            var corrupt = new List<ChunkId>();
+            foreach (var (id, location) in _index.Snapshot())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                bool ok;
+                StoredChunk? chunk = null;
+                try
+                {
+                    chunk = ReadAt(id, location);
+                    if (chunk is null)
+                    {
+                        continue;
+                    }
+
+                    ok = verify(id, chunk);
+                }
+                catch (DropboxException ex) when (ex.Kind == ErrorKind.DataLoss)
+                {
+                    ok = false;
+                }
+                finally
+                {
+                    chunk?.Dispose();
+                }
+
+                checkedCount++;
+                if (!ok)
+                {
+                    await QuarantineAsync(id, location, cancellationToken).ConfigureAwait(false);
+                    corrupt.Add(id);
+                }
+            }
+
+            return new ScrubResult(checkedCount, corrupt);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+
+    private async Task QuarantineAsync(ChunkId id, ChunkLocation location, CancellationToken cancellationToken)
+    {
+        Log.Quarantined(_logger, id.ToString(), location.ToString());
+
+        // Keep the bad bytes for a post-mortem, then take the chunk out of service durably.
+        if (_segments.TryGetValue(location.Segment, out var segment) && segment.TryAcquire())
+        {
+            try
+            {
+                var bytes = new byte[location.RecordLength];
+                var n = ReadFully(segment.Handle, bytes, location.Offset);
+                var path = Path.Combine(_quarantineDir, id + ".chunk");
+                using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
+                stream.Write(bytes, 0, n);
+                stream.Flush(flushToDisk: true);
+            }
+            finally
+            {
+                segment.Release();
+            }
+
+            FsyncDirectory(_quarantineDir);
+        }
+
+        var op = new WriteOp(RecordKind.Quarantine, id, ChunkEncoding.Raw, 0, ReadOnlyMemory<byte>.Empty, location);
+        await EnqueueAsync(op, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> CompactAsync(CancellationToken cancellationToken)
+    {
+        await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var active = _active;
+            var candidates = _segments.Values
+                .Where(s => s != active && s.Length > 0 && (s.Length - Interlocked.Read(ref s.LiveBytes)) >= _options.CompactionDeadFraction * s.Length)
+                .OrderBy(s => s.Number)
+                .ToList();
+            if (candidates.Count == 0)
+            {
+                return 0;
+            }
+
+            var numbers = candidates.Select(s => s.Number).ToHashSet();
+            var live = _index.Snapshot().Where(e => numbers.Contains(e.Value.Segment)).ToList();
+            var moved = new Dictionary<int, long>();
+            foreach (var (id, location) in live)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                StoredChunk? chunk;
+                try
+                {
+                    chunk = ReadAt(id, location);
+                }
+                catch (DropboxException ex) when (ex.Kind == ErrorKind.DataLoss)
+                {
+                    await QuarantineAsync(id, location, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (chunk is null)
+                {
+                    continue;
+                }
+
+                using (chunk)
+                {
+                    // Relocation is a write like any other: the index flips to the copy only once it is durable,
+                    // and only if nothing changed the chunk meanwhile.
+                    var op = new WriteOp(RecordKind.Chunk, id, chunk.Encoding, chunk.PlainLength, chunk.Data, location);
+                    if (await EnqueueAsync(op, cancellationToken).ConfigureAwait(false))
+                    {
+                        moved[location.Segment] = moved.GetValueOrDefault(location.Segment) + 1;
+                    }
+                }
+            }
+
+            // The index must no longer need the old segments even after a crash before they are deleted.
+            await CheckpointCoreAsync(cancellationToken).ConfigureAwait(false);
+
+            var compacted = 0;
+            foreach (var segment in candidates)
+            {
+                if (Interlocked.Read(ref segment.LiveCount) != 0)
+                {
+                    continue;
+                }
+
+                _segments.TryRemove(segment.Number, out _);
+                File.Delete(segment.Path);
+                segment.Retire();
+                compacted++;
+                Log.Compacted(_logger, segment.Number, moved.GetValueOrDefault(segment.Number), segment.Length);
+            }
+
+            FsyncDirectory(_segmentDir);
+            return compacted;
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+}

@@ -1,0 +1,540 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading.Channels;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>
+/// Segments + FASTER index. One writer thread appends records and group-commits them (one fsync for a batch);
+/// the index is updated only after the fsync, so nothing unreadable after a crash is ever visible or acknowledged.
+/// </summary>
+public sealed partial class ChunkEngine : IChunkEngine
+{
+    private const string PositionsFile = "positions";
+
+    private readonly EngineOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _segmentDir;
+    private readonly string _indexDir;
+    private readonly string _quarantineDir;
+    private readonly ConcurrentDictionary<int, Segment> _segments = new();
+    private readonly ConcurrentDictionary<ChunkId, byte> _quarantined = new();
+    private readonly Channel<WriteOp> _queue;
+    private readonly object _applyLock = new();
+    private readonly SemaphoreSlim _maintenance = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ChunkIndex _index;
+    private Segment _active = null!;
+    private (int Segment, long Offset) _applied;
+    private Task _writer = Task.CompletedTask;
+    private Task _checkpointLoop = Task.CompletedTask;
+    private int _disposed;
+
+    private ChunkEngine(EngineOptions options, ILogger logger, ChunkIndex index)
+    {
+        _options = options;
+        _logger = logger;
+        _segmentDir = Path.Combine(options.Directory, "segments");
+        _indexDir = Path.Combine(options.Directory, "index");
+        _quarantineDir = Path.Combine(options.Directory, "quarantine");
+        _index = index;
+        _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(options.WriteQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>
+    /// Opens (or creates) the engine: recovers the index checkpoint, replays the segments after it, cuts a torn
+    /// tail off the last segment, and starts the writer.
+    /// </summary>
+    public static ChunkEngine Open(EngineOptions options, ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        var segmentDir = Path.Combine(options.Directory, "segments");
+        var indexDir = Path.Combine(options.Directory, "index");
+        var fasterDir = Path.Combine(indexDir, "faster");
+        Directory.CreateDirectory(segmentDir);
+        Directory.CreateDirectory(indexDir);
+        Directory.CreateDirectory(Path.Combine(options.Directory, "quarantine"));
+
+        var positions = ReadPositions(Path.Combine(indexDir, PositionsFile));
+        if (positions is null && Directory.Exists(fasterDir))
+        {
+            Directory.Delete(fasterDir, recursive: true);
+        }
+
+        var index = new ChunkIndex(fasterDir, options);
+        (int Segment, long Offset) start = (0, 0);
+        if (positions is { } p)
+        {
+            if (index.TryRecover(p.Token))
+            {
+                start = (p.Segment, p.Offset);
+            }
+            else
+            {
+                Log.RebuildingIndex(logger, p.Token);
+                index.Dispose();
+                Directory.Delete(fasterDir, recursive: true);
+                index = new ChunkIndex(fasterDir, options);
+            }
+        }
+
+        var engine = new ChunkEngine(options, logger, index);
+        try
+        {
+            engine.Recover(start);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+
+        return engine;
+    }
+
+    private void Recover((int Segment, long Offset) start)
+    {
+        var numbers = Directory.EnumerateFiles(_segmentDir, "*.seg")
+            .Select(f => int.TryParse(Path.GetFileNameWithoutExtension(f), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
+            .Where(n => n > 0)
+            .Order()
+            .ToList();
+        foreach (var number in numbers)
+        {
+            var path = Path.Combine(_segmentDir, Segment.FileName(number));
+            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            _segments[number] = new Segment(number, path, handle, RandomAccess.GetLength(handle));
+        }
+
+        long replayed = 0;
+        for (var i = 0; i < numbers.Count; i++)
+        {
+            var segment = _segments[numbers[i]];
+            if (segment.Number < start.Segment)
+            {
+                continue;
+            }
+
+            var from = segment.Number == start.Segment ? Math.Min(start.Offset, segment.Length) : 0;
+            replayed += Replay(segment, from, isLast: i == numbers.Count - 1);
+        }
+
+        foreach (var (id, location) in _index.Snapshot())
+        {
+            if (_segments.TryGetValue(location.Segment, out var segment))
+            {
+                segment.LiveBytes += location.RecordLength;
+                segment.LiveCount++;
+            }
+            else
+            {
+                Log.DanglingEntry(_logger, id.ToShortString(), location.Segment);
+                _index.Delete(id);
+            }
+        }
+
+        foreach (var file in Directory.EnumerateFiles(_quarantineDir, "*.chunk"))
+        {
+            if (ChunkId.TryParse(Path.GetFileNameWithoutExtension(file), out var id) && !_index.TryGet(id, out _))
+            {
+                _quarantined[id] = 0;
+            }
+        }
+
+        var last = numbers.Count > 0 ? _segments[numbers[^1]] : null;
+        _active = last is not null && last.Length < _options.SegmentMaxBytes ? last : CreateSegment((last?.Number ?? 0) + 1);
+        _applied = (_active.Number, _active.Length);
+
+        var stats = GetStats();
+        Log.Opened(_logger, _options.Directory, stats.ChunkCount, stats.SegmentCount, replayed, start.Segment, start.Offset);
+
+        _writer = Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        if (_options.CheckpointInterval > TimeSpan.Zero)
+        {
+            _checkpointLoop = CheckpointLoopAsync(_stop.Token);
+        }
+    }
+
+    /// <summary>Applies the records of a segment from an offset to the index; cuts a torn tail off the last one.</summary>
+    private long Replay(Segment segment, long from, bool isLast)
+    {
+        var header = new byte[SegmentRecord.HeaderSize];
+        var payload = ArrayPool<byte>.Shared.Rent(1 << 20);
+        long count = 0;
+        var pos = from;
+        try
+        {
+            while (pos + SegmentRecord.HeaderSize <= segment.Length)
+            {
+                if (RandomAccess.Read(segment.Handle, header, pos) != header.Length || !SegmentRecord.TryReadHeader(header, out var record))
+                {
+                    break;
+                }
+
+                var recordLength = SegmentRecord.HeaderSize + (long)record.StoredLength;
+                if (pos + recordLength > segment.Length)
+                {
+                    break;
+                }
+
+                if (record.Kind == RecordKind.Chunk)
+                {
+                    if (payload.Length < record.StoredLength)
+                    {
+                        ArrayPool<byte>.Shared.Return(payload);
+                        payload = ArrayPool<byte>.Shared.Rent(record.StoredLength);
+                    }
+
+                    var span = payload.AsSpan(0, record.StoredLength);
+                    RandomAccess.Read(segment.Handle, span, pos + SegmentRecord.HeaderSize);
+                    if (!SegmentRecord.PayloadMatches(record, span))
+                    {
+                        // A complete record whose payload rotted is followed by more valid records only if it
+                        // was acknowledged long ago: skip it rather than cutting good records after it.
+                        if (!ValidHeaderAt(segment, pos + recordLength))
+                        {
+                            break;
+                        }
+
+                        Log.SkippedRottenRecord(_logger, segment.Number, pos);
+                        pos += recordLength;
+                        continue;
+                    }
+
+                    _index.Upsert(record.Id, new ChunkLocation(segment.Number, pos, record.StoredLength, record.PlainLength, record.Encoding));
+                }
+                else
+                {
+                    _index.Delete(record.Id);
+                }
+
+                count++;
+                pos += recordLength;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+
+        if (pos < segment.Length)
+        {
+            if (isLast)
+            {
+                Log.TruncatedTail(_logger, segment.Number, pos, segment.Length - pos);
+                RandomAccess.SetLength(segment.Handle, pos);
+                RandomAccess.FlushToDisk(segment.Handle);
+                segment.Length = pos;
+            }
+            else
+            {
+                Log.CorruptClosedSegment(_logger, segment.Number, pos);
+            }
+        }
+
+        return count;
+    }
+
+    private static bool ValidHeaderAt(Segment segment, long pos)
+    {
+        if (pos + SegmentRecord.HeaderSize > segment.Length)
+        {
+            return false;
+        }
+
+        Span<byte> header = stackalloc byte[SegmentRecord.HeaderSize];
+        return RandomAccess.Read(segment.Handle, header, pos) == header.Length && SegmentRecord.TryReadHeader(header, out _);
+    }
+
+    private Segment CreateSegment(int number)
+    {
+        var path = Path.Combine(_segmentDir, Segment.FileName(number));
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        FsyncDirectory(_segmentDir);
+        var segment = new Segment(number, path, handle, 0);
+        _segments[number] = segment;
+        return segment;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
+    {
+        if (_index.TryGet(id, out _))
+        {
+            return AppendOutcome.AlreadyPresent;
+        }
+
+        var op = new WriteOp(RecordKind.Chunk, id, encoding, plainLength, stored, null);
+        var written = await EnqueueAsync(op, cancellationToken).ConfigureAwait(false);
+        return written ? AppendOutcome.Stored : AppendOutcome.AlreadyPresent;
+    }
+
+    private async ValueTask<bool> EnqueueAsync(WriteOp op, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new ObjectDisposedException(nameof(ChunkEngine), "The chunk engine is shut down.");
+        }
+
+        await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
+
+        // Once queued, the write happens whatever the caller does; the caller must not free the payload early.
+        return await op.Done.Task.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public bool Contains(ChunkId id) => _index.TryGet(id, out _);
+
+    /// <inheritdoc />
+    public void Contains(ReadOnlySpan<ChunkId> ids, Span<bool> present) => _index.Contains(ids, present);
+
+    /// <inheritdoc />
+    public bool TryGetLocation(ChunkId id, out ChunkLocation location) => _index.TryGet(id, out location);
+
+    /// <inheritdoc />
+    public bool IsQuarantined(ChunkId id) => _quarantined.ContainsKey(id);
+
+    /// <inheritdoc />
+    public ValueTask<StoredChunk?> ReadAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        // A concurrent compaction may retire the segment between lookup and read: look up again.
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!_index.TryGet(id, out var location))
+            {
+                if (_quarantined.ContainsKey(id))
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} was found corrupt and is quarantined; it will not be served. Upload it again to heal it.");
+                }
+
+                return ValueTask.FromResult<StoredChunk?>(null);
+            }
+
+            var chunk = ReadAt(id, location);
+            if (chunk is not null)
+            {
+                return ValueTask.FromResult<StoredChunk?>(chunk);
+            }
+        }
+
+        throw new DropboxException(ErrorKind.Unavailable, $"Chunk {id.ToShortString()} kept moving during compaction; retry.");
+    }
+
+    /// <summary>Reads and checks a record; null if its segment was retired meanwhile; DataLoss if it is corrupt.</summary>
+    private StoredChunk? ReadAt(ChunkId id, ChunkLocation location)
+    {
+        if (!_segments.TryGetValue(location.Segment, out var segment) || !segment.TryAcquire())
+        {
+            return null;
+        }
+
+        var length = SegmentRecord.HeaderSize + location.StoredLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var ok = false;
+        try
+        {
+            var read = ReadFully(segment.Handle, buffer.AsSpan(0, length), location.Offset);
+            if (read != length
+                || !SegmentRecord.TryReadHeader(buffer, out var header)
+                || header.Kind != RecordKind.Chunk
+                || header.Id != id
+                || !SegmentRecord.PayloadMatches(header, buffer.AsSpan(SegmentRecord.HeaderSize, location.StoredLength)))
+            {
+                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
+            }
+
+            ok = true;
+            return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength);
+        }
+        finally
+        {
+            segment.Release();
+            if (!ok)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static int ReadFully(SafeFileHandle handle, Span<byte> destination, long offset)
+    {
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var n = RandomAccess.Read(handle, destination[total..], offset + total);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteAsync(ChunkId id, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteOp(RecordKind.Delete, id, ChunkEncoding.Raw, 0, ReadOnlyMemory<byte>.Empty, null), cancellationToken);
+
+    /// <inheritdoc />
+    public EngineStats GetStats()
+    {
+        long count = 0, live = 0, total = 0;
+        foreach (var segment in _segments.Values)
+        {
+            count += Interlocked.Read(ref segment.LiveCount);
+            live += Interlocked.Read(ref segment.LiveBytes);
+            total += segment.Length;
+        }
+
+        return new EngineStats(count, live, Math.Max(0, total - live), _segments.Count, _quarantined.Count);
+    }
+
+    /// <inheritdoc />
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CheckpointCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+
+    private async Task CheckpointCoreAsync(CancellationToken cancellationToken)
+    {
+        // Every record before 'applied' is in the index before the checkpoint starts; records after it may or
+        // may not be, and replaying them again is harmless (upsert/delete are idempotent and in order).
+        (int Segment, long Offset) applied;
+        lock (_applyLock)
+        {
+            applied = _applied;
+        }
+
+        var token = await _index.CheckpointAsync(cancellationToken).ConfigureAwait(false);
+        WritePositions(token, applied);
+    }
+
+    private async Task CheckpointLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.CheckpointInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await CheckpointAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.CheckpointFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void WritePositions(Guid token, (int Segment, long Offset) applied)
+    {
+        var path = Path.Combine(_indexDir, PositionsFile);
+        var temp = path + ".tmp";
+        var text = string.Create(CultureInfo.InvariantCulture, $"{token:D}\n{applied.Segment}\n{applied.Offset}\n");
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+        FsyncDirectory(_indexDir);
+    }
+
+    private static (Guid Token, int Segment, long Offset)? ReadPositions(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var lines = File.ReadAllLines(path);
+        if (lines.Length >= 3
+            && Guid.TryParse(lines[0], out var token)
+            && int.TryParse(lines[1], NumberStyles.None, CultureInfo.InvariantCulture, out var segment)
+            && long.TryParse(lines[2], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        {
+            return (token, segment, offset);
+        }
+
+        return null;
+    }
+
+    internal static void FsyncDirectory(string directory)
+    {
+        // Makes a created, renamed or deleted directory entry durable (POSIX); a no-op where unsupported.
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        try
+        {
+            using var handle = File.OpenHandle(directory, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            RandomAccess.FlushToDisk(handle);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _checkpointLoop.ConfigureAwait(false);
+        await _maintenance.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await CheckpointCoreAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.CheckpointFailed(_logger, ex);
+        }
+        finally
+        {
+            _index.Dispose();
+            foreach (var segment in _segments.Values)
+            {
+                segment.Retire();
+            }
+
+            _maintenance.Release();
+            _stop.Dispose();
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using Dropbox.Shared.Chunks;
+using FASTER.core;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>
+/// The FASTER KV index: chunk id → <see cref="ChunkLocation"/>. Fixed-size blittable keys and values keep every
+/// record inline. FASTER sessions are single-threaded, so callers borrow one from a pool per operation.
+/// </summary>
+internal sealed class ChunkIndex : IDisposable
+{
+    private readonly FasterKV<IndexKey, ChunkLocation> _store;
+    private readonly IDevice _log;
+    private readonly ConcurrentBag<ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>>> _sessions = new();
+    private readonly List<ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>>> _allSessions = new();
+
+    public ChunkIndex(string directory, EngineOptions options)
+    {
+        Directory.CreateDirectory(directory);
+        _log = Devices.CreateLogDevice(System.IO.Path.Combine(directory, "hlog.log"), preallocateFile: false);
+        var settings = new FasterKVSettings<IndexKey, ChunkLocation>
+        {
+            IndexSize = options.IndexSizeBytes,
+            LogDevice = _log,
+            PageSize = options.IndexPageSizeBytes,
+            MemorySize = options.IndexMemoryBytes,
+            CheckpointDir = System.IO.Path.Combine(directory, "checkpoints"),
+            RemoveOutdatedCheckpoints = true,
+            EqualityComparer = IndexKeyComparer.Instance,
+        };
+        _store = new FasterKV<IndexKey, ChunkLocation>(settings);
+    }
+
+    /// <summary>Restores the index to a named full checkpoint; false if it is missing or unreadable.</summary>
+    public bool TryRecover(Guid token)
+    {
+        try
+        {
+            _store.Recover(token);
+            return true;
+        }
+        catch (Exception ex) when (ex is FasterException or IOException or InvalidOperationException or ArgumentException or DirectoryNotFoundException or FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    public bool TryGet(ChunkId id, out ChunkLocation location)
+    {
+        var key = IndexKey.From(id);
+        return TryGet(ref key, out location);
+    }
+
+    public bool TryGet(ref IndexKey key, out ChunkLocation location)
+    {
+        var session = Rent();
+        try
+        {
+            location = default;
+            var status = session.Read(ref key, ref location);
+            if (status.IsPending)
+            {
+                session.CompletePendingWithOutputs(out var outputs, wait: true);
+                using (outputs)
+                {
+                    while (outputs.Next())
+                    {
+                        status = outputs.Current.Status;
+                        location = outputs.Current.Output;
+                    }
+                }
+            }
+
+            return status.Found;
+        }
+        finally
+        {
+            Return(session);
+        }
+    }
+
+    /// <summary>Looks up many ids with one borrowed session (the Has path).</summary>
+    public void Contains(ReadOnlySpan<ChunkId> ids, Span<bool> present)
+    {
+        var session = Rent();
+        try
+        {
+            var pending = false;
+            for (var i = 0; i < ids.Length; i++)
+            {
+                var key = IndexKey.From(ids[i]);
+                ChunkLocation output = default;
+                var status = session.Read(ref key, ref output);
+                if (status.IsPending)
+                {
+                    pending = true;
+                    present[i] = false;
+                    session.CompletePendingWithOutputs(out var outputs, wait: true);
+                    using (outputs)
+                    {
+                        while (outputs.Next())
+                        {
+                            present[i] = outputs.Current.Status.Found;
+                        }
+                    }
+                }
+                else
+                {
+                    present[i] = status.Found;
+                }
+            }
+
+            _ = pending;
+        }
+        finally
+        {
+            Return(session);
+        }
+    }
+
+    public void Upsert(ChunkId id, ChunkLocation location)
+    {
+        var key = IndexKey.From(id);
+        var session = Rent();
+        try
+        {
+            session.Upsert(ref key, ref location);
+        }
+        finally
+        {
+            Return(session);
+        }
+    }
+
+    public void Delete(ChunkId id)
+    {
+        var key = IndexKey.From(id);
+        var session = Rent();
+        try
+        {
+            session.Delete(ref key);
+            session.CompletePending(wait: true);
+        }
+        finally
+        {
+            Return(session);
+        }
+    }
+
+    /// <summary>Every live entry, copied out (scrub, compaction, stats).</summary>
+    public List<KeyValuePair<ChunkId, ChunkLocation>> Snapshot()
+    {
+        var result = new List<KeyValuePair<ChunkId, ChunkLocation>>();
+        var session = Rent();
+        try
+        {
+            using var iterator = session.Iterate();
+            Collect(iterator, result);
+        }
+        finally
+        {
+            Return(session);
+        }
+
+        return result;
+    }
+
+    private static void Collect(IFasterScanIterator<IndexKey, ChunkLocation> iterator, List<KeyValuePair<ChunkId, ChunkLocation>> result)
+    {
+        while (iterator.GetNext(out var info))
+        {
+            if (info.Tombstone)
+            {
+                continue;
+            }
+
+            result.Add(new(iterator.GetKey().ToChunkId(), iterator.GetValue()));
+        }
+    }
+
+    /// <summary>Takes a full (index + log) fold-over checkpoint and returns its token.</summary>
+    public async Task<Guid> CheckpointAsync(CancellationToken cancellationToken)
+    {
+        var (success, token) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).ConfigureAwait(false);
+        if (!success)
+        {
+            throw new InvalidOperationException("FASTER refused to take a checkpoint (another one is in progress).");
+        }
+
+        return token;
+    }
+
+    private ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>> Rent()
+    {
+        if (_sessions.TryTake(out var session))
+        {
+            return session;
+        }
+
+        session = _store.For(new SimpleFunctions<IndexKey, ChunkLocation>()).NewSession<SimpleFunctions<IndexKey, ChunkLocation>>();
+        lock (_allSessions)
+        {
+            _allSessions.Add(session);
+        }
+
+        return session;
+    }
+
+    private void Return(ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>> session) => _sessions.Add(session);
+
+    public void Dispose()
+    {
+        lock (_allSessions)
+        {
+            foreach (var session in _allSessions)
+            {
+                session.Dispose();
+            }
+
+            _allSessions.Clear();
+        }
+
+        _store.Dispose();
+        _log.Dispose();
+    }
+}

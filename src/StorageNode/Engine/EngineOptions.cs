@@ -1,0 +1,32 @@
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>Tuning of the chunk engine. Immutable; use <c>with</c> to change a copy.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Root directory: segments, index and quarantine live under it.</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>A segment is closed and a new one started once it would exceed this size.</summary>
+    public long SegmentMaxBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>At most this many payload bytes go into one group commit (one fsync).</summary>
+    public long MaxBatchBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Pending writes queued ahead of the writer before callers wait (back-pressure).</summary>
+    public int WriteQueueCapacity { get; init; } = 256;
+
+    /// <summary>FASTER hash index size in bytes.</summary>
+    public long IndexSizeBytes { get; init; } = 1L << 24;
+
+    /// <summary>FASTER in-memory log size in bytes.</summary>
+    public long IndexMemoryBytes { get; init; } = 1L << 27;
+
+    /// <summary>FASTER page size in bytes.</summary>
+    public long IndexPageSizeBytes { get; init; } = 1L << 22;
+
+    /// <summary>How often the index is checkpointed in the background (zero disables the timer).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A closed segment whose dead share is at least this is rewritten by compaction.</summary>
+    public double CompactionDeadFraction { get; init; } = 0.5;
+}

@@ -1,0 +1,72 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>
+/// One append-only segment file. Readers take a reference before reading so compaction can retire a segment
+/// while a read is in flight: the handle closes when the last reader lets go.
+/// </summary>
+internal sealed class Segment
+{
+    private int _refs = 1;
+    private int _retired;
+
+    public Segment(int number, string path, SafeFileHandle handle, long length)
+    {
+        Number = number;
+        Path = path;
+        Handle = handle;
+        Length = length;
+    }
+
+    public int Number { get; }
+
+    public string Path { get; }
+
+    public SafeFileHandle Handle { get; }
+
+    /// <summary>Bytes written and made durable (only the writer changes it).</summary>
+    public long Length { get; set; }
+
+    /// <summary>Bytes of records the index points at (writer-maintained).</summary>
+    public long LiveBytes;
+
+    /// <summary>Number of chunks the index points at in this segment (writer-maintained).</summary>
+    public long LiveCount;
+
+    public static string FileName(int number) => $"{number:D8}.seg";
+
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            var refs = Volatile.Read(ref _refs);
+            if (refs == 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _refs, refs + 1, refs) == refs)
+            {
+                return true;
+            }
+        }
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _refs) == 0)
+        {
+            Handle.Dispose();
+        }
+    }
+
+    /// <summary>Drops the owner's reference; the handle closes once no reader holds it.</summary>
+    public void Retire()
+    {
+        if (Interlocked.Exchange(ref _retired, 1) == 0)
+        {
+            Release();
+        }
+    }
+}

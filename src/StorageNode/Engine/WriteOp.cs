@@ -1,0 +1,40 @@
+using Dropbox.Shared.Chunks;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>One request to the single writer: a chunk to append or relocate, or a delete/quarantine tombstone.</summary>
+internal sealed class WriteOp
+{
+    public WriteOp(RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> payload, ChunkLocation? expected)
+    {
+        Kind = kind;
+        Id = id;
+        Encoding = encoding;
+        PlainLength = plainLength;
+        Payload = payload;
+        Expected = expected;
+    }
+
+    public RecordKind Kind { get; }
+
+    public ChunkId Id { get; }
+
+    public ChunkEncoding Encoding { get; }
+
+    public int PlainLength { get; }
+
+    public ReadOnlyMemory<byte> Payload { get; }
+
+    /// <summary>For relocation and quarantine: act only if the index still points here.</summary>
+    public ChunkLocation? Expected { get; }
+
+    /// <summary>True once written; false if skipped (already held, not held, or moved meanwhile).</summary>
+    public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Filled in by the writer.
+    public bool Skip { get; set; }
+
+    public ChunkLocation? Previous { get; set; }
+
+    public ChunkLocation NewLocation { get; set; }
+}

@@ -1,0 +1,153 @@
+using System.Buffers;
+using System.Globalization;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Store;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Net.Http.Headers;
+
+namespace Dropbox.StorageNode.Services;
+
+/// <summary>
+/// Plain HTTP presigned links: <c>GET/PUT /chunks/{id}?token=…</c> for curl and browsers, and <c>/healthz</c>.
+/// GET always serves plain bytes; PUT takes plain bytes, or one LZ4 block with <c>X-Chunk-Encoding: lz4</c> and
+/// <c>X-Plain-Size</c>. Chunk responses are immutable: <c>ETag</c> is the chunk id.
+/// </summary>
+public static class ChunkHttpEndpoints
+{
+    /// <summary>Cache policy for chunk bodies: content-addressed, so they never change.</summary>
+    public const string ImmutableCacheControl = "public, max-age=31536000, immutable";
+
+    /// <summary>Maps the endpoints.</summary>
+    public static IEndpointRouteBuilder MapChunkHttp(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthz", (ChunkStore store) => Results.Text($"ok {store.NodeId}\n"));
+        endpoints.MapGet("/chunks/{id}", GetAsync);
+        endpoints.MapPut("/chunks/{id}", PutAsync);
+        return endpoints;
+    }
+
+    private static async Task GetAsync(HttpContext http, string id, ChunkStore store, ChunkTokenService tokens)
+    {
+        await RunAsync(http, async () =>
+        {
+            var chunkId = ParseId(id);
+            tokens.Validate(http.Request.Query["token"], TokenOperation.Get, store.NodeId.Value, chunkId);
+            var etag = $"\"{chunkId}\"";
+            http.Response.Headers.ETag = etag;
+            http.Response.Headers.CacheControl = ImmutableCacheControl;
+            if (http.Request.Headers.IfNoneMatch.Any(v => v is not null && v.Contains(chunkId.ToString(), StringComparison.OrdinalIgnoreCase)))
+            {
+                http.Response.StatusCode = StatusCodes.Status304NotModified;
+                return;
+            }
+
+            using var chunk = await store.ReadAsync(chunkId, http.RequestAborted).ConfigureAwait(false);
+            byte[]? plain = null;
+            try
+            {
+                var data = chunk.Data;
+                if (chunk.Encoding != ChunkEncoding.Raw)
+                {
+                    plain = ArrayPool<byte>.Shared.Rent(Math.Max(1, chunk.PlainLength));
+                    ChunkCodec.Decode(chunk.Encoding, data.Span, plain.AsSpan(0, chunk.PlainLength));
+                    data = plain.AsMemory(0, chunk.PlainLength);
+                }
+
+                http.Response.StatusCode = StatusCodes.Status200OK;
+                http.Response.ContentType = "application/octet-stream";
+                http.Response.ContentLength = data.Length;
+                await http.Response.Body.WriteAsync(data, http.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (plain is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(plain);
+                }
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task PutAsync(HttpContext http, string id, ChunkStore store, ChunkTokenService tokens)
+    {
+        await RunAsync(http, async () =>
+        {
+            var chunkId = ParseId(id);
+            var token = tokens.Validate(http.Request.Query["token"], TokenOperation.Put, store.NodeId.Value, chunkId);
+            var encoding = ChunkEncoding.Raw;
+            var encodingHeader = http.Request.Headers["X-Chunk-Encoding"].ToString();
+            if (encodingHeader.Length > 0 && !encodingHeader.Equals("raw", StringComparison.OrdinalIgnoreCase))
+            {
+                encoding = encodingHeader.Equals("lz4", StringComparison.OrdinalIgnoreCase)
+                    ? ChunkEncoding.Lz4
+                    : throw new DropboxException(ErrorKind.InvalidArgument, $"Unknown X-Chunk-Encoding '{encodingHeader}'; use raw or lz4.");
+            }
+
+            var limit = encoding == ChunkEncoding.Raw ? store.MaxChunkBytes : Dropbox.Shared.Compression.Lz4ChunkCodec.MaxEncodedLength(store.MaxChunkBytes);
+            if (http.Request.ContentLength is { } declared && declared > limit)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"The body is {declared} bytes; this node accepts chunks of at most {store.MaxChunkBytes} bytes.");
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+            try
+            {
+                var length = 0;
+                while (length <= limit)
+                {
+                    var n = await http.Request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(StoreLimits.MaxFrameBytes, limit + 1 - length)), http.RequestAborted).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    length += n;
+                }
+
+                if (length > limit)
+                {
+                    throw new DropboxException(ErrorKind.InvalidArgument, $"The body is over {limit} bytes; this node accepts chunks of at most {store.MaxChunkBytes} bytes.");
+                }
+
+                var plainSize = length;
+                if (encoding == ChunkEncoding.Lz4 && !int.TryParse(http.Request.Headers["X-Plain-Size"], NumberStyles.None, CultureInfo.InvariantCulture, out plainSize))
+                {
+                    throw new DropboxException(ErrorKind.InvalidArgument, "An LZ4 body needs its plain size in the X-Plain-Size header.");
+                }
+
+                var already = await store.PutAsync(chunkId, encoding, plainSize, buffer.AsMemory(0, length), token.Namespace, http.RequestAborted).ConfigureAwait(false);
+                http.Response.StatusCode = already ? StatusCodes.Status200OK : StatusCodes.Status201Created;
+                http.Response.Headers.ETag = $"\"{chunkId}\"";
+                await http.Response.WriteAsync(already ? "already present\n" : "stored\n", http.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private static ChunkId ParseId(string id) =>
+        ChunkId.TryParse(id, out var chunkId)
+            ? chunkId
+            : throw new DropboxException(ErrorKind.InvalidArgument, $"'{id}' is not a chunk id: use the 64 hex digits of the chunk's SHA-256.");
+
+    private static async Task RunAsync(HttpContext http, Func<Task> action)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (DropboxException ex) when (!http.Response.HasStarted)
+        {
+            http.Response.Headers.Remove(HeaderNames.CacheControl);
+            http.Response.Headers.Remove(HeaderNames.ETag);
+            http.Response.StatusCode = GrpcErrorMapping.ToHttpStatus(ex.Kind);
+            http.Response.ContentType = "text/plain; charset=utf-8";
+            await http.Response.WriteAsync(ex.Message + "\n", http.RequestAborted).ConfigureAwait(false);
+        }
+    }
+}

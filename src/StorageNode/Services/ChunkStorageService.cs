@@ -1,0 +1,268 @@
+using System.Buffers;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Storage;
+using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Store;
+using Google.Protobuf;
+using Grpc.Core;
+using ProtoEncoding = Dropbox.Shared.Protos.Common.ChunkEncoding;
+
+namespace Dropbox.StorageNode.Services;
+
+/// <summary>
+/// gRPC adapter over <see cref="ChunkStore"/>: checks tokens (once per chunk header or per call, never per
+/// byte), frames bytes, and leaves everything else to the store. Errors map to status in ErrorMappingInterceptor.
+/// </summary>
+public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
+{
+    private readonly ChunkStore _store;
+    private readonly ChunkTokenService _tokens;
+
+    /// <summary>Creates the service.</summary>
+    public ChunkStorageService(ChunkStore store, ChunkTokenService tokens)
+    {
+        _store = store;
+        _tokens = tokens;
+    }
+
+    private string NodeId => _store.NodeId.Value;
+
+    /// <inheritdoc />
+    public override async Task<PutChunksResponse> PutChunks(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var inFlight = new List<(ChunkId Id, byte[] Buffer, Task<bool> Put)>();
+        var response = new PutChunksResponse();
+        byte[]? buffer = null;
+        ChunkHeader? header = null;
+        ChunkId id = default;
+        string ns = string.Empty;
+        var filled = 0;
+        try
+        {
+            while (await requestStream.MoveNext(ct).ConfigureAwait(false))
+            {
+                var message = requestStream.Current;
+                switch (message.PartCase)
+                {
+                    case PutChunkRequest.PartOneofCase.Header:
+                        if (header is not null)
+                        {
+                            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} ended after {filled} of {header.StoredSize} bytes; send all its data before the next header.");
+                        }
+
+                        header = message.Header;
+                        id = header.ChunkId.ToChunkId();
+                        _store.ValidateHeader(id, ToDomain(header.Encoding), header.PlainSize, header.StoredSize);
+                        ns = _tokens.Validate(header.Token, TokenOperation.Put, NodeId, id).Namespace;
+                        buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)header.StoredSize));
+                        filled = 0;
+                        break;
+                    case PutChunkRequest.PartOneofCase.Data:
+                        if (header is null || buffer is null)
+                        {
+                            throw new DropboxException(ErrorKind.InvalidArgument, "Data arrived before a chunk header; send a ChunkHeader first.");
+                        }
+
+                        var data = message.Data.Span;
+                        if (data.Length > StoreLimits.MaxFrameBytes)
+                        {
+                            throw new DropboxException(ErrorKind.InvalidArgument, $"A data frame of {data.Length} bytes is over the {StoreLimits.MaxFrameBytes}-byte limit; split it.");
+                        }
+
+                        if (filled + data.Length > header.StoredSize)
+                        {
+                            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} got more than its stored_size {header.StoredSize} bytes.");
+                        }
+
+                        data.CopyTo(buffer.AsSpan(filled));
+                        filled += data.Length;
+                        break;
+                    default:
+                        throw new DropboxException(ErrorKind.InvalidArgument, "Empty PutChunkRequest: set header or data.");
+                }
+
+                if (header is not null && buffer is not null && filled == header.StoredSize)
+                {
+                    // Hash and commit off the receive loop so the next chunk streams in meanwhile.
+                    var (putId, putBuffer, putHeader, putNs) = (id, buffer, header, ns);
+                    var put = Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, putBuffer.AsMemory(0, (int)putHeader.StoredSize), putNs, ct).AsTask(), ct);
+                    inFlight.Add((putId, putBuffer, put));
+                    buffer = null;
+                    header = null;
+                    await DrainAsync(inFlight, response, StoreLimits.MaxInFlightPerCall).ConfigureAwait(false);
+                }
+            }
+
+            if (header is not null)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"The stream ended after {filled} of {header.StoredSize} bytes of chunk {id.ToShortString()}.");
+            }
+
+            await DrainAsync(inFlight, response, 0).ConfigureAwait(false);
+            return response;
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            // Buffers of puts still running must outlive them.
+            foreach (var (_, pending, put) in inFlight)
+            {
+                try
+                {
+                    await put.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Already reported (or the call failed for another reason); only the buffer matters here.
+                }
+
+                ArrayPool<byte>.Shared.Return(pending);
+            }
+        }
+    }
+
+    private static async Task DrainAsync(List<(ChunkId Id, byte[] Buffer, Task<bool> Put)> inFlight, PutChunksResponse response, int keep)
+    {
+        while (inFlight.Count > keep)
+        {
+            var (id, buffer, put) = inFlight[0];
+            bool already;
+            try
+            {
+                already = await put.ConfigureAwait(false);
+            }
+            finally
+            {
+                inFlight.RemoveAt(0);
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            response.Results.Add(new PutChunkResult { ChunkId = id.ToByteString(), AlreadyPresent = already });
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task GetChunks(GetChunksRequest request, IServerStreamWriter<GetChunkResponse> responseStream, ServerCallContext context)
+    {
+        var ids = ReadIds(request.ChunkIds);
+        var token = _tokens.Read(request.Token);
+        foreach (var id in ids)
+        {
+            ChunkTokenService.EnsureGrants(token, TokenOperation.Get, NodeId, id);
+        }
+
+        foreach (var id in ids)
+        {
+            using var chunk = await _store.ReadAsync(id, context.CancellationToken).ConfigureAwait(false);
+            byte[]? plain = null;
+            try
+            {
+                var data = chunk.Data;
+                var encoding = chunk.Encoding;
+                if (encoding == ChunkEncoding.Lz4 && !request.AcceptLz4)
+                {
+                    plain = ArrayPool<byte>.Shared.Rent(Math.Max(1, chunk.PlainLength));
+                    ChunkCodec.Decode(encoding, data.Span, plain.AsSpan(0, chunk.PlainLength));
+                    data = plain.AsMemory(0, chunk.PlainLength);
+                    encoding = ChunkEncoding.Raw;
+                }
+
+                await responseStream.WriteAsync(new GetChunkResponse
+                {
+                    Header = new ChunkHeader
+                    {
+                        ChunkId = id.ToByteString(),
+                        Encoding = (ProtoEncoding)encoding,
+                        PlainSize = (uint)chunk.PlainLength,
+                        StoredSize = (uint)data.Length,
+                    },
+                }, context.CancellationToken).ConfigureAwait(false);
+                for (var offset = 0; offset < data.Length; offset += StoreLimits.MaxFrameBytes)
+                {
+                    var frame = data.Slice(offset, Math.Min(StoreLimits.MaxFrameBytes, data.Length - offset));
+
+                    // The message is serialized before WriteAsync completes, so wrapping the pooled buffer is safe.
+                    await responseStream.WriteAsync(new GetChunkResponse { Data = UnsafeByteOperations.UnsafeWrap(frame) }, context.CancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (plain is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(plain);
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override Task<HasChunksResponse> HasChunks(HasChunksRequest request, ServerCallContext context)
+    {
+        _tokens.Validate(request.Token, TokenOperation.System, NodeId);
+        var ids = ReadIds(request.ChunkIds);
+        var present = new bool[ids.Length];
+        _store.Has(ids, present);
+        var response = new HasChunksResponse();
+        response.Present.AddRange(present);
+        return Task.FromResult(response);
+    }
+
+    /// <inheritdoc />
+    public override async Task<DeleteChunksResponse> DeleteChunks(DeleteChunksRequest request, ServerCallContext context)
+    {
+        _tokens.Validate(request.Token, TokenOperation.System, NodeId);
+        var ids = ReadIds(request.ChunkIds);
+        var deleted = await _store.DeleteAsync(ids, context.CancellationToken).ConfigureAwait(false);
+        return new DeleteChunksResponse { Deleted = (uint)deleted };
+    }
+
+    /// <inheritdoc />
+    public override Task<GetStatsResponse> GetStats(GetStatsRequest request, ServerCallContext context)
+    {
+        var stats = _store.Engine.GetStats();
+        return Task.FromResult(new GetStatsResponse
+        {
+            NodeId = NodeId,
+            ChunkCount = (ulong)stats.ChunkCount,
+            LiveBytes = (ulong)stats.LiveBytes,
+            DeadBytes = (ulong)stats.DeadBytes,
+            SegmentCount = (uint)stats.SegmentCount,
+            Quarantined = (ulong)stats.Quarantined,
+            PendingEvents = (ulong)_store.Outbox.PendingCount,
+        });
+    }
+
+    /// <inheritdoc />
+    public override async Task<ScrubResponse> Scrub(ScrubRequest request, ServerCallContext context)
+    {
+        _tokens.Validate(request.Token, TokenOperation.System, NodeId);
+        var result = await _store.ScrubAsync(context.CancellationToken).ConfigureAwait(false);
+        var response = new ScrubResponse { Checked = (ulong)result.Checked };
+        response.CorruptChunkIds.AddRange(result.Corrupt.Select(c => c.ToByteString()));
+        return response;
+    }
+
+    private static ChunkId[] ReadIds(Google.Protobuf.Collections.RepeatedField<ByteString> ids)
+    {
+        if (ids.Count > StoreLimits.MaxIdsPerCall)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"{ids.Count} chunk ids in one call; send at most {StoreLimits.MaxIdsPerCall}.");
+        }
+
+        var result = new ChunkId[ids.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = ids[i].ToChunkId();
+        }
+
+        return result;
+    }
+
+    private static ChunkEncoding ToDomain(ProtoEncoding encoding) => (ChunkEncoding)(int)encoding;
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Cluster;
+using Dropbox.StorageNode.Engine;
+using Dropbox.StorageNode.Services;
+using Dropbox.StorageNode.Store;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.StorageNode;
+
+/// <summary>
+/// Wires a storage node: engine ← store ← gRPC and HTTP adapters, on two Kestrel endpoints (HTTP/2 cleartext for
+/// gRPC, HTTP/1.1 for presigned links, since Kestrel cannot offer both without TLS on one port). Used by
+/// Program.cs, by the metadata node's standalone mode and by tests.
+/// </summary>
+public static class StorageNodeHost
+{
+    /// <summary>Builds (but does not start) a storage node. After start, <see cref="NodeAddresses"/> has its URLs.</summary>
+    public static WebApplication Build(StorageNodeOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var nodeId = ResolveNodeId(options);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(StorageNodeHost).Assembly.GetName().Name });
+        configureLogging?.Invoke(builder.Logging);
+
+        var grpcEndpoint = ParseEndpoint(options.GrpcUrl);
+        var httpEndpoint = options.HttpUrl is { } httpUrl
+            ? ParseEndpoint(httpUrl)
+            : new IPEndPoint(grpcEndpoint.Address, grpcEndpoint.Port == 0 ? 0 : grpcEndpoint.Port + 1);
+        ListenOptions? grpcListen = null;
+        ListenOptions? httpListen = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = StoreLimits.AbsoluteMaxChunkBytes * 2L;
+            kestrel.Listen(grpcEndpoint, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                grpcListen = listen;
+            });
+            kestrel.Listen(httpEndpoint, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                httpListen = listen;
+            });
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(new NodeAddresses());
+        services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));
+        services.AddSingleton<IChunkEngine>(sp => ChunkEngine.Open(
+            new EngineOptions
+            {
+                Directory = options.DataDirectory,
+                SegmentMaxBytes = options.SegmentMaxBytes,
+                CheckpointInterval = options.CheckpointInterval,
+                IndexSizeBytes = options.IndexSizeBytes,
+                IndexMemoryBytes = options.IndexMemoryBytes,
+            },
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChunkEngine>()));
+        services.AddSingleton(_ => new EventOutbox(Path.Combine(options.DataDirectory, "outbox")));
+        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes));
+        services.AddSingleton<ClusterAgent>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
+        services.AddHostedService<MaintenanceService>();
+        services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = StoreLimits.MaxGrpcMessageBytes;
+            grpc.MaxSendMessageSize = StoreLimits.MaxGrpcMessageBytes;
+            grpc.Interceptors.Add<ErrorMappingInterceptor>();
+        });
+
+        var app = builder.Build();
+
+        // Open the engine now: recovery happens before the node accepts a single request.
+        app.Services.GetRequiredService<ChunkStore>();
+        var addresses = app.Services.GetRequiredService<NodeAddresses>();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            try
+            {
+                addresses.SetBound(ToUrl(grpcListen!.IPEndPoint!), ToUrl(httpListen!.IPEndPoint!));
+            }
+            catch (Exception ex)
+            {
+                addresses.SetFailed(ex);
+            }
+        });
+
+        app.MapGrpcService<ChunkStorageService>();
+        app.MapChunkHttp();
+        return app;
+    }
+
+    private static string ToUrl(IPEndPoint endpoint)
+    {
+        var host = endpoint.Address.Equals(IPAddress.Any) ? "127.0.0.1" : endpoint.Address.ToString();
+        return string.Create(CultureInfo.InvariantCulture, $"http://{host}:{endpoint.Port}");
+    }
+
+    private static IPEndPoint ParseEndpoint(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
+        {
+            throw new ArgumentException($"Listen URL '{url}' must look like http://127.0.0.1:5081 (TLS is terminated in front of the node).");
+        }
+
+        var address = uri.Host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" or "+" or "0.0.0.0" => IPAddress.Any,
+            _ => IPAddress.Parse(uri.Host.Trim('[', ']')),
+        };
+        return new IPEndPoint(address, uri.Port);
+    }
+
+    private static NodeId ResolveNodeId(StorageNodeOptions options)
+    {
+        if (!string.IsNullOrEmpty(options.NodeId))
+        {
+            return new NodeId(options.NodeId);
+        }
+
+        var path = Path.Combine(options.DataDirectory, "node-id");
+        if (File.Exists(path))
+        {
+            return new NodeId(File.ReadAllText(path).Trim());
+        }
+
+        var id = new NodeId("storage-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, id.Value + "\n");
+        File.Move(temp, path);
+        return id;
+    }
+}

@@ -1,0 +1,49 @@
+using Dropbox.StorageNode.Store;
+
+namespace Dropbox.StorageNode;
+
+/// <summary>How to run a storage node. Immutable; use <c>with</c> to vary a copy.</summary>
+public sealed record StorageNodeOptions
+{
+    /// <summary>Data directory: segments, index, outbox, node id.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Directory of the DataProtection key ring shared with the metadata node.</summary>
+    public required string KeysDirectory { get; init; }
+
+    /// <summary>gRPC (HTTP/2 cleartext) listen URL, e.g. http://127.0.0.1:5081; port 0 picks a free port.</summary>
+    public string GrpcUrl { get; init; } = "http://127.0.0.1:5081";
+
+    /// <summary>
+    /// Plain HTTP/1.1 listen URL for presigned links. Default: the gRPC host and port + 1 (or a free port if the
+    /// gRPC port is 0).
+    /// </summary>
+    public string? HttpUrl { get; init; }
+
+    /// <summary>The metadata node's gRPC URL; null runs without one (events wait in the outbox).</summary>
+    public string? MetadataUrl { get; init; }
+
+    /// <summary>This node's id; null reads DATA/node-id or generates and persists one.</summary>
+    public string? NodeId { get; init; }
+
+    /// <summary>Largest plain chunk accepted.</summary>
+    public int MaxChunkBytes { get; init; } = StoreLimits.DefaultMaxChunkBytes;
+
+    /// <summary>Segment file size at which a new one is started.</summary>
+    public long SegmentMaxBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Background index checkpoint period.</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Background compaction period (zero disables).</summary>
+    public TimeSpan CompactionInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Longest wait between retries to reach the metadata node.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>FASTER hash index size in bytes (smaller for tests).</summary>
+    public long IndexSizeBytes { get; init; } = 1L << 24;
+
+    /// <summary>FASTER in-memory log size in bytes (smaller for tests).</summary>
+    public long IndexMemoryBytes { get; init; } = 1L << 27;
+}

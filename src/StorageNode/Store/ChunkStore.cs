@@ -1,0 +1,159 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.StorageNode.Engine;
+using Dropbox.Shared.Compression;
+
+namespace Dropbox.StorageNode.Store;
+
+/// <summary>
+/// The storage node's domain: verifies chunk bytes against their id before anything is stored, deduplicates,
+/// stores through the engine, and records a "chunk stored" event once the bytes are durable.
+/// Knows nothing of tokens or the wire.
+/// </summary>
+public sealed class ChunkStore
+{
+    private readonly IChunkEngine _engine;
+    private readonly EventOutbox _outbox;
+
+    /// <summary>Wires the store over an engine and an outbox.</summary>
+    public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes)
+    {
+        _engine = engine;
+        _outbox = outbox;
+        NodeId = nodeId;
+        MaxChunkBytes = Math.Min(maxChunkBytes, StoreLimits.AbsoluteMaxChunkBytes);
+    }
+
+    /// <summary>This node's id.</summary>
+    public NodeId NodeId { get; }
+
+    /// <summary>Largest plain chunk accepted.</summary>
+    public int MaxChunkBytes { get; }
+
+    /// <summary>The engine (for maintenance).</summary>
+    public IChunkEngine Engine => _engine;
+
+    /// <summary>The outbox (for the delivery agent and stats).</summary>
+    public EventOutbox Outbox => _outbox;
+
+    /// <summary>
+    /// Checks a chunk header before its bytes arrive: sizes and encoding. Throws InvalidArgument naming the problem.
+    /// </summary>
+    public void ValidateHeader(ChunkId id, ChunkEncoding encoding, long plainSize, long storedSize)
+    {
+        if (encoding is not (ChunkEncoding.Raw or ChunkEncoding.Lz4))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Unknown chunk encoding {(int)encoding} for chunk {id.ToShortString()}; use RAW or LZ4.");
+        }
+
+        if (plainSize > MaxChunkBytes)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} is {plainSize} bytes; this node accepts chunks of at most {MaxChunkBytes} bytes. Cut smaller chunks.");
+        }
+
+        if (encoding == ChunkEncoding.Raw && storedSize != plainSize)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} is RAW but stored_size {storedSize} differs from plain_size {plainSize}.");
+        }
+
+        if (encoding == ChunkEncoding.Lz4 && (storedSize > Lz4ChunkCodec.MaxEncodedLength((int)plainSize) || (storedSize == 0 && plainSize > 0)))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} claims {storedSize} LZ4 bytes for {plainSize} plain bytes, which no LZ4 block can be.");
+        }
+    }
+
+    /// <summary>
+    /// Verifies and stores a chunk; returns true if it was already held (dedup: nothing written, still success).
+    /// A hash mismatch is refused with DataLoss and nothing is stored. Completes once durable and the event is queued.
+    /// </summary>
+    public async ValueTask<bool> PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlyMemory<byte> stored, string ns, CancellationToken cancellationToken)
+    {
+        ValidateHeader(id, encoding, plainSize, stored.Length);
+        Verify(id, encoding, plainSize, stored.Span);
+
+        var outcome = await _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).ConfigureAwait(false);
+
+        // Report what rests on disk, which for a deduplicated put may be another encoding than this put's.
+        var (restEncoding, restPlain, restStored) = _engine.TryGetLocation(id, out var location)
+            ? (location.Encoding, location.PlainLength, location.StoredLength)
+            : (encoding, plainSize, stored.Length);
+        await _outbox.AppendAsync(new StoredChunkEvent(id, restPlain, restEncoding, restStored, ns), cancellationToken).ConfigureAwait(false);
+        return outcome == AppendOutcome.AlreadyPresent;
+    }
+
+    /// <summary>Re-hashes the plain bytes (decoding LZ4 first); DataLoss if they are not the chunk named.</summary>
+    public static void Verify(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlySpan<byte> stored)
+    {
+        Span<byte> hash = stackalloc byte[ChunkId.Size];
+        if (encoding == ChunkEncoding.Raw)
+        {
+            SHA256.HashData(stored, hash);
+        }
+        else
+        {
+            var plain = ArrayPool<byte>.Shared.Rent(Math.Max(plainSize, 1));
+            try
+            {
+                ChunkCodec.Decode(encoding, stored, plain.AsSpan(0, plainSize));
+                SHA256.HashData(plain.AsSpan(0, plainSize), hash);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(plain);
+            }
+        }
+
+        var actual = new ChunkId(hash);
+        if (actual != id)
+        {
+            throw new DropboxException(ErrorKind.DataLoss, $"Hash mismatch: the bytes sent for chunk {id} hash to {actual}; nothing was stored. Re-read the source and send the chunk again.");
+        }
+    }
+
+    /// <summary>True if <paramref name="chunk"/>'s bytes are the chunk named (scrub).</summary>
+    public static bool IsIntact(ChunkId id, StoredChunk chunk)
+    {
+        try
+        {
+            Verify(id, chunk.Encoding, chunk.PlainLength, chunk.Data.Span);
+            return true;
+        }
+        catch (DropboxException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Reads a chunk as stored; NotFound if it is not held; DataLoss if corrupt or quarantined.</summary>
+    public async ValueTask<StoredChunk> ReadAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        var chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        return chunk ?? throw new DropboxException(ErrorKind.NotFound, $"Chunk {id} is not stored on node {NodeId}; ask the metadata node where it is.");
+    }
+
+    /// <summary>Batch existence check.</summary>
+    public void Has(ReadOnlySpan<ChunkId> ids, Span<bool> present) => _engine.Contains(ids, present);
+
+    /// <summary>Deletes chunks (GC); returns how many were held.</summary>
+    public async ValueTask<int> DeleteAsync(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var deleted = 0;
+        foreach (var id in ids)
+        {
+            if (await _engine.DeleteAsync(id, cancellationToken).ConfigureAwait(false))
+            {
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Re-hashes every stored chunk, quarantining corrupt ones.</summary>
+    public Task<ScrubResult> ScrubAsync(CancellationToken cancellationToken) => _engine.ScrubAsync(IsIntact, cancellationToken);
+
+    /// <summary>Rewrites mostly dead segments.</summary>
+    public Task<int> CompactAsync(CancellationToken cancellationToken) => _engine.CompactAsync(cancellationToken);
+}

@@ -1,0 +1,247 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.StorageNode.Engine;
+
+namespace Dropbox.StorageNode.Tests.Engine;
+
+public sealed class ChunkEngineTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    private EngineOptions Options => new()
+    {
+        Directory = _dir.Path,
+        CheckpointInterval = TimeSpan.Zero,
+        IndexSizeBytes = 1L << 16,
+        IndexMemoryBytes = 1L << 20,
+        IndexPageSizeBytes = 1L << 16,
+        SegmentMaxBytes = 1L << 20,
+    };
+
+    public void Dispose() => _dir.Dispose();
+
+    private static async Task<byte[]> ReadAllAsync(ChunkEngine engine, ChunkId id)
+    {
+        using var chunk = await engine.ReadAsync(id, CancellationToken.None);
+        Assert.NotNull(chunk);
+        return chunk.Data.ToArray();
+    }
+
+    [Fact]
+    public async Task Append_then_read_returns_the_same_bytes()
+    {
+        await using var engine = ChunkEngine.Open(Options);
+        var (id, bytes) = TestChunks.Random(10_000, 1);
+
+        var outcome = await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+
+        Assert.Equal(AppendOutcome.Stored, outcome);
+        Assert.True(engine.Contains(id));
+        Assert.Equal(bytes, await ReadAllAsync(engine, id));
+    }
+
+    [Fact]
+    public async Task Append_of_a_chunk_already_held_is_deduplicated()
+    {
+        await using var engine = ChunkEngine.Open(Options);
+        var (id, bytes) = TestChunks.Random(5_000, 2);
+        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+        var before = engine.GetStats();
+
+        var outcome = await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+
+        Assert.Equal(AppendOutcome.AlreadyPresent, outcome);
+        Assert.Equal(before, engine.GetStats());
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_of_the_same_chunk_write_it_once()
+    {
+        await using var engine = ChunkEngine.Open(Options);
+        var (id, bytes) = TestChunks.Random(5_000, 3);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None).AsTask()));
+
+        Assert.Single(outcomes, o => o == AppendOutcome.Stored);
+        Assert.Equal(1, engine.GetStats().ChunkCount);
+        Assert.Equal(SegmentRecord.HeaderSize + bytes.Length, engine.GetStats().LiveBytes);
+    }
+
+    [Fact]
+    public async Task Reopen_without_checkpoint_recovers_every_chunk_from_the_segments()
+    {
+        var chunks = Enumerable.Range(0, 50).Select(i => TestChunks.Random(30_000, 100 + i)).ToList();
+        var engine = ChunkEngine.Open(Options);
+        await Task.WhenAll(chunks.Select(c => engine.AppendAsync(c.Id, ChunkEncoding.Raw, c.Bytes.Length, c.Bytes, CancellationToken.None).AsTask()));
+        // Simulate a crash: drop the positions file the clean shutdown would use.
+        await engine.DisposeAsync();
+        File.Delete(Path.Combine(_dir.Path, "index", "positions"));
+
+        await using var reopened = ChunkEngine.Open(Options);
+
+        Assert.Equal(50, reopened.GetStats().ChunkCount);
+        foreach (var (id, bytes) in chunks)
+        {
+            Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+        }
+    }
+
+    [Fact]
+    public async Task Reopen_after_checkpoint_replays_only_the_tail_and_keeps_deletes()
+    {
+        var a = TestChunks.Random(1000, 10);
+        var b = TestChunks.Random(1000, 11);
+        var c = TestChunks.Random(1000, 12);
+        await using (var engine = ChunkEngine.Open(Options))
+        {
+            await engine.AppendAsync(a.Id, ChunkEncoding.Raw, 1000, a.Bytes, CancellationToken.None);
+            await engine.AppendAsync(b.Id, ChunkEncoding.Raw, 1000, b.Bytes, CancellationToken.None);
+            await engine.CheckpointAsync(CancellationToken.None);
+            await engine.AppendAsync(c.Id, ChunkEncoding.Raw, 1000, c.Bytes, CancellationToken.None);
+            Assert.True(await engine.DeleteAsync(a.Id, CancellationToken.None));
+        }
+
+        await using var reopened = ChunkEngine.Open(Options);
+
+        Assert.False(reopened.Contains(a.Id));
+        Assert.Equal(b.Bytes, await ReadAllAsync(reopened, b.Id));
+        Assert.Equal(c.Bytes, await ReadAllAsync(reopened, c.Id));
+        Assert.Equal(2, reopened.GetStats().ChunkCount);
+    }
+
+    [Fact]
+    public async Task A_torn_record_at_the_tail_is_cut_off_and_never_served()
+    {
+        var good = TestChunks.Random(4000, 20);
+        var torn = TestChunks.Random(4000, 21);
+        await using (var engine = ChunkEngine.Open(Options))
+        {
+            await engine.AppendAsync(good.Id, ChunkEncoding.Raw, 4000, good.Bytes, CancellationToken.None);
+            await engine.AppendAsync(torn.Id, ChunkEncoding.Raw, 4000, torn.Bytes, CancellationToken.None);
+        }
+
+        File.Delete(Path.Combine(_dir.Path, "index", "positions"));
+        var segment = Directory.GetFiles(Path.Combine(_dir.Path, "segments")).Single();
+        var goodLength = SegmentRecord.HeaderSize + 4000;
+        using (var stream = new FileStream(segment, FileMode.Open))
+        {
+            stream.SetLength(goodLength + SegmentRecord.HeaderSize + 1000); // the second record lost its end
+        }
+
+        await using var reopened = ChunkEngine.Open(Options);
+
+        Assert.True(reopened.Contains(good.Id));
+        Assert.False(reopened.Contains(torn.Id));
+        Assert.Null(await reopened.ReadAsync(torn.Id, CancellationToken.None));
+        Assert.Equal(goodLength, new FileInfo(segment).Length);
+        Assert.Equal(good.Bytes, await ReadAllAsync(reopened, good.Id));
+    }
+
+    [Fact]
+    public async Task Scrub_finds_a_flipped_byte_quarantines_the_chunk_and_read_refuses_it()
+    {
+        var chunks = Enumerable.Range(0, 5).Select(i => TestChunks.Random(3000, 30 + i)).ToList();
+        await using var engine = ChunkEngine.Open(Options);
+        foreach (var (id, bytes) in chunks)
+        {
+            await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+        }
+
+        Assert.True(engine.TryGetLocation(chunks[2].Id, out var location));
+        var segment = Directory.GetFiles(Path.Combine(_dir.Path, "segments")).Single();
+        using (var stream = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            stream.Position = location.Offset + SegmentRecord.HeaderSize + 100;
+            var b = stream.ReadByte();
+            stream.Position--;
+            stream.WriteByte((byte)(b ^ 0x01));
+        }
+
+        var beforeScrub = await Assert.ThrowsAsync<DropboxException>(async () => await engine.ReadAsync(chunks[2].Id, CancellationToken.None));
+        Assert.Equal(ErrorKind.DataLoss, beforeScrub.Kind);
+
+        var result = await engine.ScrubAsync((id, c) => c.Encoding == ChunkEncoding.Raw && ChunkId.Compute(c.Data.Span) == id, CancellationToken.None);
+
+        Assert.Equal(5, result.Checked);
+        Assert.Equal(chunks[2].Id, Assert.Single(result.Corrupt));
+        Assert.True(engine.IsQuarantined(chunks[2].Id));
+        var afterScrub = await Assert.ThrowsAsync<DropboxException>(async () => await engine.ReadAsync(chunks[2].Id, CancellationToken.None));
+        Assert.Equal(ErrorKind.DataLoss, afterScrub.Kind);
+        Assert.Contains("quarantined", afterScrub.Message, StringComparison.Ordinal);
+        Assert.Equal(1, engine.GetStats().Quarantined);
+        Assert.Equal(chunks[3].Bytes, await ReadAllAsync(engine, chunks[3].Id));
+    }
+
+    [Fact]
+    public async Task Delete_removes_a_chunk_and_deleting_again_reports_nothing_deleted()
+    {
+        await using var engine = ChunkEngine.Open(Options);
+        var (id, bytes) = TestChunks.Random(2000, 40);
+        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+
+        Assert.True(await engine.DeleteAsync(id, CancellationToken.None));
+        Assert.False(await engine.DeleteAsync(id, CancellationToken.None));
+        Assert.False(engine.Contains(id));
+        Assert.Null(await engine.ReadAsync(id, CancellationToken.None));
+        Assert.Equal(0, engine.GetStats().LiveBytes);
+    }
+
+    [Fact]
+    public async Task Compaction_rewrites_mostly_dead_segments_while_live_chunks_stay_readable()
+    {
+        await using var engine = ChunkEngine.Open(Options with { SegmentMaxBytes = 200_000 });
+        var chunks = Enumerable.Range(0, 40).Select(i => TestChunks.Random(20_000, 200 + i)).ToList();
+        foreach (var (id, bytes) in chunks)
+        {
+            await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+        }
+
+        var kept = chunks.Where((_, i) => i % 4 == 0).ToList();
+        foreach (var (id, _) in chunks.Where((_, i) => i % 4 != 0))
+        {
+            await engine.DeleteAsync(id, CancellationToken.None);
+        }
+
+        var segmentsBefore = engine.GetStats().SegmentCount;
+        using var stop = new CancellationTokenSource();
+        var readerErrors = 0;
+        long reads = 0;
+        var reader = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && reads < 1_000_000)
+            {
+                foreach (var (id, bytes) in kept)
+                {
+                    using var chunk = await engine.ReadAsync(id, CancellationToken.None);
+                    if (chunk is null || !chunk.Data.Span.SequenceEqual(bytes))
+                    {
+                        Interlocked.Increment(ref readerErrors);
+                    }
+
+                    Interlocked.Increment(ref reads);
+                }
+            }
+        });
+
+        var compacted = await engine.CompactAsync(CancellationToken.None);
+        await stop.CancelAsync();
+        await reader;
+
+        Assert.True(compacted > 0);
+        Assert.Equal(0, readerErrors);
+        Assert.True(engine.GetStats().SegmentCount < segmentsBefore);
+        Assert.Equal(kept.Count, engine.GetStats().ChunkCount);
+        foreach (var (id, bytes) in kept)
+        {
+            Assert.Equal(bytes, await ReadAllAsync(engine, id));
+        }
+
+        await engine.DisposeAsync();
+        await using var reopened = ChunkEngine.Open(Options with { SegmentMaxBytes = 200_000 });
+        Assert.Equal(kept.Count, reopened.GetStats().ChunkCount);
+        foreach (var (id, bytes) in kept)
+        {
+            Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.StorageNode.Tests.Services;
+
+/// <summary>
+/// A stand-in for the metadata node's Cluster service (a different component): records registrations and
+/// "chunk stored" events, and checks the storage node's system token like the real one would.
+/// </summary>
+public sealed class FakeMetadataNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ChunkTokenService _tokens;
+
+    private FakeMetadataNode(WebApplication app, ChunkTokenService tokens)
+    {
+        _app = app;
+        _tokens = tokens;
+    }
+
+    public ConcurrentDictionary<ChunkId, StoredChunk> Stored { get; } = new();
+
+    public ConcurrentQueue<RegisterNodeRequest> Registrations { get; } = new();
+
+    public int ReportCalls;
+
+    public static async Task<FakeMetadataNode> StartAsync(int port, string keysDirectory)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        var holder = new FakeHolder();
+        builder.Services.AddSingleton(holder);
+        var app = builder.Build();
+        var fake = new FakeMetadataNode(app, ChunkTokenService.ForKeyDirectory(keysDirectory));
+        holder.Instance = fake;
+        app.MapGrpcService<FakeClusterService>();
+        await app.StartAsync();
+        return fake;
+    }
+
+    /// <summary>A free loopback port with nothing listening on it (yet).</summary>
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    internal void CheckAuth(ServerCallContext context)
+    {
+        var header = context.RequestHeaders.GetValue("authorization") ?? string.Empty;
+        var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..] : null;
+        try
+        {
+            _tokens.Validate(token, TokenOperation.System, "metadata");
+        }
+        catch (Dropbox.Shared.Errors.DropboxException ex)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, ex.Message));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    internal sealed class FakeHolder
+    {
+        public FakeMetadataNode Instance { get; set; } = null!;
+    }
+
+    internal sealed class FakeClusterService : Dropbox.Shared.Protos.Metadata.Cluster.ClusterBase
+    {
+        private readonly FakeMetadataNode _fake;
+
+        public FakeClusterService(FakeHolder holder) => _fake = holder.Instance;
+
+        public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
+        {
+            _fake.CheckAuth(context);
+            _fake.Registrations.Enqueue(request);
+            return Task.FromResult(new RegisterNodeResponse { HeartbeatSeconds = 1 });
+        }
+
+        public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+        {
+            _fake.CheckAuth(context);
+            return Task.FromResult(new HeartbeatResponse());
+        }
+
+        public override Task<ReportChunksStoredResponse> ReportChunksStored(ReportChunksStoredRequest request, ServerCallContext context)
+        {
+            _fake.CheckAuth(context);
+            Interlocked.Increment(ref _fake.ReportCalls);
+            foreach (var chunk in request.Chunks)
+            {
+                _fake.Stored[chunk.ChunkId.ToChunkId()] = chunk;
+            }
+
+            return Task.FromResult(new ReportChunksStoredResponse());
+        }
+    }
+}

@@ -11,7 +11,8 @@ using Grpc.Net.Client;
 using Xunit.Abstractions;
 using Proto = Dropbox.Shared.Protos.Common;
 
-namespace Dropbox.IntegrationTests.Metadata;
+// Not "...Metadata": that namespace would shadow Grpc.Core.Metadata for every sibling test folder.
+namespace Dropbox.IntegrationTests.MetadataNodeTests;
 
 /// <summary>
 /// The metadata node as a real process, killed with SIGKILL while calls are in flight, then reopened: the

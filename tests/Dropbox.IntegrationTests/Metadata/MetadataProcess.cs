@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Dropbox.IntegrationTests.Metadata;
+// Not "...Metadata": that namespace would shadow Grpc.Core.Metadata for every sibling test folder.
+namespace Dropbox.IntegrationTests.MetadataNodeTests;
 
 /// <summary>Runs the metadata node as a real child process (<c>dotnet Dropbox.MetadataNode.dll ...</c>) from the test output.</summary>
 internal sealed class MetadataProcess : IDisposable

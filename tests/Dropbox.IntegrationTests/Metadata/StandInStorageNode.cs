@@ -10,7 +10,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Dropbox.IntegrationTests.Metadata;
+// Not "...Metadata": that namespace would shadow Grpc.Core.Metadata for every sibling test folder.
+namespace Dropbox.IntegrationTests.MetadataNodeTests;
 
 /// <summary>
 /// An in-test ChunkStorage server on 127.0.0.1:0 standing in for the storage node (another component):

@@ -6,5 +6,13 @@ namespace Dropbox.Benchmarks;
 public static class BenchmarkProgram
 {
     /// <summary>Runs the selected benchmarks.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "metadata-load")
+        {
+            Environment.Exit(Metadata.MetadataLoadRunner.RunAsync(args[1..]).GetAwaiter().GetResult());
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+    }
 }

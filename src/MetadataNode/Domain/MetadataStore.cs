@@ -22,7 +22,7 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore : IDisposable
 {
     private readonly RocksEngine _engine;
-    private readonly WalSyncer _wal;
+    private readonly WriteQueue _writes;
     private readonly object _writeLock = new();
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
@@ -41,7 +41,7 @@ internal sealed partial class MetadataStore : IDisposable
         _options = options;
         _clock = options.Clock;
         _logger = logger ?? NullLogger.Instance;
-        _wal = new WalSyncer(engine, options.SyncWrites);
+        _writes = new WriteQueue(engine, options.SyncWrites);
         foreach (var (_, value) in engine.ScanAll(engine.Namespaces))
         {
             var record = NamespaceRecord.Parser.ParseFrom(value);
@@ -152,7 +152,7 @@ internal sealed partial class MetadataStore : IDisposable
 
     public void Dispose()
     {
-        _wal.Dispose();
+        _writes.Dispose();
         _engine.Dispose();
     }
 }

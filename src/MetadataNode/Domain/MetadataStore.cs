@@ -56,8 +56,21 @@ internal sealed partial class MetadataStore : IDisposable
     }
 
     /// <summary>Opens the store in <see cref="MetadataNodeOptions.DataDirectory"/>.</summary>
-    public static MetadataStore Open(MetadataNodeOptions options, ChunkTokenService tokens, IStorageNodeGateway gateway, ILogger? logger = null) =>
-        new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+    public static MetadataStore Open(MetadataNodeOptions options, ChunkTokenService tokens, IStorageNodeGateway gateway, ILogger? logger = null)
+    {
+        if (options.GcGracePeriod <= options.TokenLifetime)
+        {
+            // A put token still valid after its chunk was collected would let an upload land on a deleted chunk.
+            throw new DropboxException(ErrorKind.InvalidArgument, $"The garbage-collection grace period ({options.GcGracePeriod}) must be longer than the token lifetime ({options.TokenLifetime}).");
+        }
+
+        if (options.KeepVersions < 1 || options.ReplicationFactor < 1)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, "KeepVersions and ReplicationFactor must be at least 1.");
+        }
+
+        return new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+    }
 
     /// <summary>The engine, for consistency checks and tests.</summary>
     internal RocksEngine Engine => _engine;

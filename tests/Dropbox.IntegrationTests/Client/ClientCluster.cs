@@ -11,6 +11,7 @@ namespace Dropbox.IntegrationTests.Client;
 internal sealed partial class ClientCluster : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly Dictionary<string, string> Quiet = new() { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" };
     private readonly List<ChildProcess> _processes = [];
 
     private ClientCluster(ClientTempDir dir)
@@ -53,12 +54,12 @@ internal sealed partial class ClientCluster : IDisposable
             Assert.False(string.IsNullOrEmpty(Token), "user add printed no token:\n" + add.Stdout);
         }
 
-        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", "http://127.0.0.1:0", "--keys", keys, "--no-fsync"]);
+        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", "http://127.0.0.1:0", "--keys", keys, "--no-fsync"], Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
 
         var storage = ChildProcess.Start(Binaries.StorageNode,
-            ["--data", Dir.Sub("storage"), "--urls", "http://127.0.0.1:0;http://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", "s1"]);
+            ["--data", Dir.Sub("storage"), "--urls", "http://127.0.0.1:0;http://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", "s1"], Quiet);
         _processes.Add(storage);
         StorageGrpcUrl = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
         await WaitForStorageRegisteredAsync();
@@ -108,7 +109,9 @@ internal sealed partial class ClientCluster : IDisposable
     }
 
     /// <summary>Diagnostics for a failed assertion.</summary>
-    public string Logs => string.Join("\n----\n", _processes.Select(p => p.Stdout + p.Stderr));
+    public string Logs => string.Join("\n----\n", _processes.Select(p => Tail(p.Stdout + p.Stderr)));
+
+    private static string Tail(string s) => s.Length <= 4000 ? s : "..." + s[^4000..];
 
     public void Dispose()
     {

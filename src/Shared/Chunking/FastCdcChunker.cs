@@ -14,8 +14,6 @@ namespace Dropbox.Shared.Chunking;
 /// while low bits depend on only the last few. The test <c>(fp &amp; mask) == 0</c> for a top-bit mask of
 /// <c>k</c> bits is the single compare <c>fp &lt; 2^(64-k)</c>. The hash is warmed up over the 64 bytes before
 /// the minimum size so every cut decision is a function of the content window alone.
-/// The loop consumes two bytes per step to halve the hash's dependency chain
-/// (<c>fp2 = (fp &lt;&lt; 2) + ((G[b0] &lt;&lt; 1) + G[b1])</c>) while still testing every position.
 /// </remarks>
 public sealed class FastCdcChunker : IChunker
 {
@@ -102,46 +100,71 @@ public sealed class FastCdcChunker : IChunker
     /// Rolls the hash over [start, end) and returns the length up to and including the first byte after which
     /// <c>fp &lt; threshold</c>, or 0.
     /// </summary>
+    /// <remarks>
+    /// One byte per step, unrolled four times: <c>fp * 2 + G[b]</c> compiles to a single one-cycle <c>lea</c>,
+    /// so the loop runs at about one byte per cycle. (Two-byte steps, <c>fp * 4 + (2 G[b0] + G[b1])</c>,
+    /// measured slower: the JIT reassociates the sum back onto the dependency chain.)
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ScanRange(ref byte data, ref ulong gear, ref ulong fpRef, int start, int end, ulong threshold)
     {
         var fp = fpRef;
-        var i = start;
-        var pairsEnd = end - 1;
-        while (i < pairsEnd)
+        nint i = start;
+        nint last4 = end - 4;
+        while (i <= last4)
         {
-            var g0 = Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
-            var g1 = Unsafe.Add(ref gear, Unsafe.Add(ref data, i + 1));
-            var fp1 = (fp << 1) + g0;
-            var step = (g0 << 1) + g1;
-            fp = (fp << 2) + step;
-            if (fp1 < threshold)
-            {
-                fpRef = fp1;
-                return i + 1;
-            }
-
+            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
             if (fp < threshold)
             {
-                fpRef = fp;
-                return i + 2;
+                goto Found1;
             }
 
-            i += 2;
+            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i + 1));
+            if (fp < threshold)
+            {
+                goto Found2;
+            }
+
+            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i + 2));
+            if (fp < threshold)
+            {
+                goto Found3;
+            }
+
+            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i + 3));
+            if (fp < threshold)
+            {
+                goto Found4;
+            }
+
+            i += 4;
         }
 
-        if (i < end)
+        while (i < end)
         {
             fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
             i++;
             if (fp < threshold)
             {
                 fpRef = fp;
-                return i;
+                return (int)i;
             }
         }
 
         fpRef = fp;
         return 0;
+
+    Found1:
+        fpRef = fp;
+        return (int)i + 1;
+    Found2:
+        fpRef = fp;
+        return (int)i + 2;
+    Found3:
+        fpRef = fp;
+        return (int)i + 3;
+    Found4:
+        fpRef = fp;
+        return (int)i + 4;
     }
 }

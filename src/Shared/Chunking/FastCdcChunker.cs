@@ -7,7 +7,7 @@ namespace Dropbox.Shared.Chunking;
 /// FastCDC content-defined chunking (Xia et al., 2016/2020): a gear rolling hash <c>fp = (fp &lt;&lt; 1) + G[b]</c>,
 /// no cut before the minimum size, a stricter mask before the average size and a looser one after it
 /// ("normalized chunking", level 2), and a forced cut at the maximum. Inserting or deleting bytes changes only
-/// the chunks around the edit.
+/// the chunks around the edit. Instances hold no state between calls and may be shared across threads.
 /// </summary>
 /// <remarks>
 /// The masks test the hash's top bits: with a left-shifting gear hash, bit 63 depends on the last 64 bytes,

@@ -16,6 +16,8 @@ public static class BenchmarkProgram
         {
             case "storage-put":
                 return await StoragePutRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "storage-engine":
+                return await StorageEngineRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "storage-has":
                 return await StorageHasRunner.RunAsync(args[1..]).ConfigureAwait(false);
             default:

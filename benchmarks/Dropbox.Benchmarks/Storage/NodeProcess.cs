@@ -18,6 +18,16 @@ internal sealed class NodeProcess : IDisposable
 
     public string HttpUrl { get; }
 
+    /// <summary>CPU time the node process has used so far.</summary>
+    public TimeSpan Cpu
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static async Task<NodeProcess> StartAsync(string data, string keys, string nodeId)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Dropbox.StorageNode.dll");

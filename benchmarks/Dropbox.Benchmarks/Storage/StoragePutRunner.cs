@@ -123,10 +123,15 @@ public static class StoragePutRunner
 
         var prepared = chunks.Select(c => tokens.Issue(TokenOperation.Put, "bench", NodeId, new[] { c.Id }, TimeSpan.FromMinutes(30))).ToArray();
         var per = (chunks.Count + streams - 1) / streams;
+        var nodeCpu = node.Cpu;
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, streams).Select(s =>
             PutAsync(client, prepared, chunks, s * per, Math.Min(chunks.Count, (s + 1) * per)))).ConfigureAwait(false);
         watch.Stop();
+        var mib = chunks.Count;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  CPU per MiB: node {(node.Cpu - nodeCpu).TotalMilliseconds / mib:F2} ms, client {(Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalMilliseconds / mib:F2} ms; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
         Directory.Delete(data, recursive: true);
         return chunks.Count * (double)ChunkSize / 1e6 / watch.Elapsed.TotalSeconds;
     }

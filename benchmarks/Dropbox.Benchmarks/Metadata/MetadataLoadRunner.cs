@@ -109,7 +109,7 @@ public static class MetadataLoadRunner
                 var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
                 for (var i = start; i < Math.Min(batched, start + 10_000); i++)
                 {
-                    report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize });
+                    report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize, NamespaceId = users[(i / 100) % users.Length].User.Namespace.Value });
                 }
 
                 await cluster.ReportChunksStoredAsync(report);
@@ -156,7 +156,7 @@ public static class MetadataLoadRunner
             var direct = Math.Min(20_000, commits);
             var directChunks = Enumerable.Range(0, direct).Select(i => Chunk(20_000_000 + i)).ToArray();
             var directReport = new ReportChunksStoredRequest { NodeId = "bench-node" };
-            directReport.Chunks.AddRange(directChunks.Select(c => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize }));
+            directReport.Chunks.AddRange(directChunks.Select((c, i) => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize, NamespaceId = users[i % users.Length].User.Namespace.Value }));
             store.ReportChunksStored(directReport);
             var directNext = -1;
             var dcpu = Cpu();
@@ -221,7 +221,7 @@ public static class MetadataLoadRunner
                 var poll = poller.ListChangesAsync(new ListChangesRequest { Cursor = head, WaitSeconds = 30 }).ResponseAsync;
                 await Task.Delay(5); // let the poll reach the server and park
                 var extra = Chunk(10_000_000 + i);
-                await cluster.ReportChunksStoredAsync(new ReportChunksStoredRequest { NodeId = "bench-node", Chunks = { new StoredChunk { ChunkId = extra.Id, Size = extra.Size, StoredSize = extra.StoredSize } } });
+                await cluster.ReportChunksStoredAsync(new ReportChunksStoredRequest { NodeId = "bench-node", Chunks = { new StoredChunk { ChunkId = extra.Id, Size = extra.Size, StoredSize = extra.StoredSize, NamespaceId = users[1].User.Namespace.Value } } });
                 var t = Stopwatch.GetTimestamp();
                 _ = writer.CommitFileAsync(new CommitFileRequest { Path = $"poll/{i}", Size = extra.Size, Chunks = { extra } });
                 var response = await poll;

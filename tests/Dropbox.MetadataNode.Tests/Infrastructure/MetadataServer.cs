@@ -52,6 +52,7 @@ internal sealed class MetadataServer : IAsyncDisposable
             KeysDirectory = dir.Sub("keys"),
             Urls = ["http://127.0.0.1:0"],
             GcInterval = TimeSpan.Zero,
+            EventWait = TimeSpan.FromSeconds(2),
         };
         options = configure?.Invoke(options) ?? options;
         var logs = new CapturingLoggerProvider();

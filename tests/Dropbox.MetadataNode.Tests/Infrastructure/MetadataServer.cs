@@ -76,6 +76,18 @@ internal sealed class MetadataServer : IAsyncDisposable
         return (user, SyncClient(token));
     }
 
+    /// <summary>A client on its own channel (its own HTTP/2 connection), as another device would be.</summary>
+    public (Sync.SyncClient Client, IDisposable Channel) SeparateClient(string token)
+    {
+        var channel = GrpcChannel.ForAddress(Url);
+        var client = new Sync.SyncClient(channel.Intercept(m =>
+        {
+            m.Add("authorization", "Bearer " + token);
+            return m;
+        }));
+        return (client, channel);
+    }
+
     public Sync.SyncClient SyncClient(string? token) =>
         new(_channel.Intercept(m =>
         {

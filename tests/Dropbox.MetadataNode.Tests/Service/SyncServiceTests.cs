@@ -125,9 +125,10 @@ public sealed class SyncServiceTests
     public async Task ListChanges_LongPoll_SeesCommitOfAnotherClient()
     {
         await using var server = await MetadataServer.StartAsync();
-        var (alice, writer) = server.AddUser("alice");
-        var (_, token) = (alice, (string?)null);
-        var reader = writer; // same account, separate calls on the shared channel
+        var (alice, token) = server.Store.AddUser("alice");
+        var writer = server.SyncClient(token);
+        var (reader, readerChannel) = server.SeparateClient(token); // another device of the same account
+        using var _ = readerChannel;
         var head = (await reader.ListChangesAsync(new ListChangesRequest())).Cursor;
 
         var poll = reader.ListChangesAsync(new ListChangesRequest { Cursor = head, WaitSeconds = 60 }).ResponseAsync;

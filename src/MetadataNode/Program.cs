@@ -1,3 +1,4 @@
-// Placeholder until the MetadataNode issue lands: the host is wired in Program.cs only.
-Console.Error.WriteLine("MetadataNode: not implemented yet.");
-return 1;
+using Dropbox.MetadataNode;
+using Dropbox.MetadataNode.Cli;
+
+return await MetadataNodeCommandLine.RunAsync(args).ConfigureAwait(false);

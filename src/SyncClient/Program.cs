@@ -1,3 +1,2 @@
-// Placeholder until the SyncClient issue lands.
-Console.Error.WriteLine("SyncClient: not implemented yet.");
-return 1;
+// Thin entry point: everything lives in Cli/ClientApp.
+return await Dropbox.SyncClient.Cli.ClientApp.MainAsync(args);

@@ -87,8 +87,8 @@ public sealed partial class ClusterAgent : BackgroundService
                     var answer = await client.RegisterNodeAsync(new RegisterNodeRequest
                     {
                         NodeId = _store.NodeId.Value,
-                        GrpcUrl = urls.Grpc,
-                        HttpUrl = urls.Http,
+                        GrpcUrl = _options.AdvertiseGrpcUrl ?? urls.Grpc,
+                        HttpUrl = _options.AdvertiseHttpUrl ?? urls.Http,
                         CapacityBytes = (ulong)Math.Max(0, new DriveInfo(Path.GetFullPath(_options.DataDirectory)).AvailableFreeSpace + stats.LiveBytes + stats.DeadBytes),
                         UsedBytes = (ulong)(stats.LiveBytes + stats.DeadBytes),
                     }, Auth(), cancellationToken: ct).ConfigureAwait(false);

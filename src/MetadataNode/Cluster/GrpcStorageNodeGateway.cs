@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Storage;
+using Dropbox.Shared.Tokens;
+using Grpc.Net.Client;
+
+namespace Dropbox.MetadataNode.Cluster;
+
+/// <summary>Calls storage nodes over gRPC with system tokens; one cached channel per node URL.</summary>
+internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan SystemTokenLifetime = TimeSpan.FromMinutes(2);
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ChunkTokenService _tokens;
+
+    public GrpcStorageNodeGateway(ChunkTokenService tokens) => _tokens = tokens;
+
+    public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var request = new HasChunksRequest { Token = SystemToken(node) };
+        foreach (var id in ids)
+        {
+            request.ChunkIds.Add(id.ToByteString());
+        }
+
+        var response = await Client(node).HasChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var present = new bool[ids.Count];
+        for (var i = 0; i < present.Length && i < response.Present.Count; i++)
+        {
+            present[i] = response.Present[i];
+        }
+
+        return present;
+    }
+
+    public async Task<int> DeleteChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var request = new DeleteChunksRequest { Token = SystemToken(node) };
+        foreach (var id in ids)
+        {
+            request.ChunkIds.Add(id.ToByteString());
+        }
+
+        var response = await Client(node).DeleteChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return (int)response.Deleted;
+    }
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+
+        _channels.Clear();
+    }
+
+    private string SystemToken(NodeRecord node) =>
+        _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], SystemTokenLifetime);
+
+    private ChunkStorage.ChunkStorageClient Client(NodeRecord node)
+    {
+        var channel = _channels.GetOrAdd(node.GrpcUrl, url => GrpcChannel.ForAddress(url, new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            MaxSendMessageSize = 64 * 1024 * 1024,
+        }));
+        return new ChunkStorage.ChunkStorageClient(channel);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>A validated upload or commit: a normalized path and a bounded, size-consistent chunk list.</summary>
+internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IReadOnlyList<ChunkRef> Chunks, ulong BaseVersion, string Device)
+{
+    /// <summary>Validates wire input; anything malformed is InvalidArgument with a message saying what.</summary>
+    public static FileUpload Create(string? path, ulong size, long mtimeUnixMs, IReadOnlyList<Proto.ChunkRef> chunks, ulong baseVersion, string? device)
+    {
+        var normalized = PathGuard.Normalize(path);
+        if (chunks.Count > Limits.MaxChunksPerFile)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks: {chunks.Count}; a file has at most {Limits.MaxChunksPerFile}. Use larger chunks.");
+        }
+
+        var list = new ChunkRef[chunks.Count];
+        ulong sum = 0;
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            ChunkRef chunk;
+            try
+            {
+                chunk = chunks[i].ToDomain();
+            }
+            catch (DropboxException ex)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{i}: {ex.Message}", ex);
+            }
+
+            if (chunk.Size <= 0 || chunk.Size > Limits.MaxChunkSize)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{i} ({chunk.Id.ToShortString()}) has size {chunk.Size}; a chunk is 1 to {Limits.MaxChunkSize} bytes.");
+            }
+
+            if (chunk.StoredSize <= 0 || chunk.StoredSize > Limits.MaxChunkSize)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{i} ({chunk.Id.ToShortString()}) has stored size {chunk.StoredSize}; it must be 1 to {Limits.MaxChunkSize} bytes.");
+            }
+
+            sum += (ulong)chunk.Size;
+            list[i] = chunk;
+        }
+
+        if (sum != size)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Size mismatch: the file is said to be {size} bytes but its chunks add up to {sum}.");
+        }
+
+        device ??= string.Empty;
+        if (Encoding.UTF8.GetByteCount(device) > Limits.MaxDeviceBytes)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"The device name is longer than {Limits.MaxDeviceBytes} bytes.");
+        }
+
+        return new FileUpload(normalized, size, mtimeUnixMs, list, baseVersion, device);
+    }
+}

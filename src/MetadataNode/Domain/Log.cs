@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>Source-generated log messages with stable event ids (4000-4099: metadata node).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Storage node {NodeId} registered at {GrpcUrl}")]
+    public static partial void NodeRegistered(ILogger logger, string nodeId, string grpcUrl);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Storage node {NodeId} is unreachable")]
+    public static partial void NodeUnreachable(ILogger logger, string nodeId, Exception exception);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Retention pruned {Versions} versions; garbage collection deleted {Chunks} chunks")]
+    public static partial void GcPass(ILogger logger, int versions, int chunks);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Error, Message = "Garbage collection pass failed")]
+    public static partial void GcFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Metadata node listening on {Url}")]
+    public static partial void Listening(ILogger logger, string url);
+}

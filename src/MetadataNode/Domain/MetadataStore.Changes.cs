@@ -1,0 +1,105 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Sync;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    /// <summary>
+    /// Everything after the cursor, in sequence order, none skipped, none repeated. With a wait, holds the
+    /// call until a change arrives or the wait ends. A cursor from another namespace, another epoch or
+    /// beyond the head is refused with a reset instruction, never answered with silent data.
+    /// </summary>
+    public async Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken)
+    {
+        var ns = Namespace(user);
+        var after = ParseCursor(ns, cursor);
+        var max = limit == 0 ? Limits.DefaultChangesLimit : (int)Math.Min(limit, Limits.MaxChangesLimit);
+        var wait = TimeSpan.FromSeconds(Math.Min(waitSeconds, Limits.MaxWaitSeconds));
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            // Take the signal before reading, so a change landing after the read still wakes us.
+            var signal = ns.Signal.Current;
+            var record = ns.Record;
+            var response = ReadChanges(ns.Id, record.Epoch, after, max);
+            var remaining = deadline - DateTime.UtcNow;
+            if (response.Changes.Count > 0 || remaining <= TimeSpan.Zero)
+            {
+                return response;
+            }
+
+            try
+            {
+                await signal.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return ReadChanges(ns.Id, record.Epoch, after, max);
+            }
+        }
+    }
+
+    private ListChangesResponse ReadChanges(string ns, ulong epoch, ulong after, int max)
+    {
+        var response = new ListChangesResponse();
+        var last = after;
+        var bytes = 0;
+        foreach (var (key, value) in _engine.ScanPrefix(_engine.Changes, Keys.ChangePrefix(ns), Keys.Change(ns, after + 1)))
+        {
+            if (response.Changes.Count >= max || (bytes + value.Length > Limits.MaxChangesResponseBytes && response.Changes.Count > 0))
+            {
+                response.HasMore = true;
+                break;
+            }
+
+            var change = Change.Parser.ParseFrom(value);
+            if (change.Sequence != last + 1)
+            {
+                // The log is contiguous by construction; a gap means damage, and skipping it would lose data.
+                throw new DropboxException(ErrorKind.Internal, $"Change log of namespace {ns} has a gap after {last} (next is {Keys.SequenceOfChangeKey(key)}).");
+            }
+
+            response.Changes.Add(change);
+            bytes += value.Length;
+            last = change.Sequence;
+        }
+
+        response.Cursor = new ChangeCursor(ns, last, epoch).ToString();
+        return response;
+    }
+
+    private static ulong ParseCursor(NamespaceState ns, string? cursor)
+    {
+        if (string.IsNullOrEmpty(cursor))
+        {
+            return 0;
+        }
+
+        if (cursor.Length > 1024)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, "Unknown cursor: it is not one this server issued. Reset: list changes again with an empty cursor and reconcile.");
+        }
+
+        var parsed = ChangeCursor.Parse(cursor);
+        if (!string.Equals(parsed.Namespace, ns.Id, StringComparison.Ordinal))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, "Unknown cursor: it does not belong to this account. Reset: list changes again with an empty cursor and reconcile.");
+        }
+
+        var record = ns.Record;
+        if (parsed.Epoch != record.Epoch)
+        {
+            throw new DropboxException(ErrorKind.Conflict, "Stale cursor: this account's change log was recreated since the cursor was issued. Reset: list changes again with an empty cursor and reconcile.");
+        }
+
+        if (parsed.Sequence > record.Head)
+        {
+            throw new DropboxException(ErrorKind.Conflict, $"Cursor is ahead of the server (sequence {parsed.Sequence}, server at {record.Head}): the server lost changes or this cursor is not its own. Reset: list changes again with an empty cursor and reconcile.");
+        }
+
+        return parsed.Sequence;
+    }
+}

@@ -1,0 +1,175 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    /// <summary>
+    /// Checks every cross-record invariant and returns what is violated (empty = consistent): contiguous
+    /// change logs up to each head, every change's version present unless retention pruned it (retained
+    /// versions are a suffix of a path's history), file records matching their newest version, namespace
+    /// totals, and refcounts equal to a recount over the retained versions.
+    /// </summary>
+    public IReadOnlyList<string> CheckConsistency()
+    {
+        lock (_writeLock)
+        {
+            var problems = new List<string>();
+            var versions = new Dictionary<(string Ns, string Path), SortedDictionary<ulong, FileEntry>>();
+            var chunkRefs = new Dictionary<ChunkId, long>();
+            var nsChunkRefs = new Dictionary<(string, ChunkId), long>();
+            foreach (var (key, value) in _engine.ScanAll(_engine.Versions))
+            {
+                var (ns, path, seq) = Keys.ParseVersionKey(key);
+                var entry = FileEntry.Parser.ParseFrom(value);
+                if (entry.Version != seq || entry.Path != path)
+                {
+                    problems.Add($"version key ({ns}, {path}, {seq}) holds entry ({entry.Path}, {entry.Version})");
+                }
+
+                if (!versions.TryGetValue((ns, path), out var list))
+                {
+                    versions[(ns, path)] = list = [];
+                }
+
+                list[seq] = entry;
+                if (!entry.Deleted && entry.Kind == EntryKind.File)
+                {
+                    foreach (var id in entry.Chunks.Select(c => c.Id.ToChunkId()).Distinct())
+                    {
+                        chunkRefs[id] = chunkRefs.GetValueOrDefault(id) + 1;
+                        nsChunkRefs[(ns, id)] = nsChunkRefs.GetValueOrDefault((ns, id)) + 1;
+                    }
+                }
+            }
+
+            foreach (var (_, value) in _engine.ScanAll(_engine.Namespaces))
+            {
+                var ns = NamespaceRecord.Parser.ParseFrom(value);
+                ulong expected = 1;
+                foreach (var (_, changeBytes) in _engine.ScanPrefix(_engine.Changes, Keys.ChangePrefix(ns.NamespaceId)))
+                {
+                    var change = Change.Parser.ParseFrom(changeBytes);
+                    if (change.Sequence != expected)
+                    {
+                        problems.Add($"namespace {ns.NamespaceId}: change log has {change.Sequence} where {expected} was expected");
+                    }
+
+                    expected = change.Sequence + 1;
+                    CheckVersion(ns.NamespaceId, change.Entry.Path, change.Sequence);
+                    if (change.Kind == ChangeKind.Move)
+                    {
+                        CheckVersion(ns.NamespaceId, change.OldPath, change.Sequence);
+                    }
+                }
+
+                if (expected - 1 != ns.Head)
+                {
+                    problems.Add($"namespace {ns.NamespaceId}: head is {ns.Head} but the log ends at {expected - 1}");
+                }
+
+                ulong files = 0, bytes = 0;
+                foreach (var (fileKey, fileValue) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns.NamespaceId, string.Empty)))
+                {
+                    var path = Keys.PathOfFileKey(fileKey);
+                    var file = FileRecord.Parser.ParseFrom(fileValue);
+                    if (!versions.TryGetValue((ns.NamespaceId, path), out var list) || list.Count == 0)
+                    {
+                        problems.Add($"file ({ns.NamespaceId}, {path}) has no versions");
+                        continue;
+                    }
+
+                    var newest = list.Last().Value;
+                    if (!newest.Equals(file.Current))
+                    {
+                        problems.Add($"file ({ns.NamespaceId}, {path}) is at {file.Current.Version} but its newest version is {newest.Version}");
+                    }
+
+                    if (file.VersionCount != list.Count)
+                    {
+                        problems.Add($"file ({ns.NamespaceId}, {path}) counts {file.VersionCount} versions but {list.Count} exist");
+                    }
+
+                    if (IsLiveFile(file.Current))
+                    {
+                        files++;
+                        bytes += file.Current.Size;
+                    }
+                }
+
+                if (files != ns.FileCount || bytes != ns.TotalBytes)
+                {
+                    problems.Add($"namespace {ns.NamespaceId}: totals say {ns.FileCount} files/{ns.TotalBytes} bytes, files say {files}/{bytes}");
+                }
+            }
+
+            var gc = new HashSet<ChunkId>(_engine.ScanAll(_engine.Gc).Select(kv => new ChunkId(kv.Key)));
+            var seenChunks = new HashSet<ChunkId>();
+            foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
+            {
+                var id = new ChunkId(key);
+                seenChunks.Add(id);
+                var record = ChunkRecord.Parser.ParseFrom(value);
+                var expected = chunkRefs.GetValueOrDefault(id);
+                if (record.Refcount != expected)
+                {
+                    problems.Add($"chunk {id.ToShortString()}: refcount {record.Refcount}, retained versions referencing it {expected}");
+                }
+
+                if (expected > 0 && !IsStored(record))
+                {
+                    problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
+                }
+
+                if (record.Refcount == 0 && !gc.Contains(id))
+                {
+                    problems.Add($"chunk {id.ToShortString()}: unreferenced but not a garbage-collection candidate");
+                }
+            }
+
+            foreach (var (id, count) in chunkRefs)
+            {
+                if (!seenChunks.Contains(id))
+                {
+                    problems.Add($"chunk {id.ToShortString()}: referenced by {count} versions but has no record");
+                }
+            }
+
+            foreach (var (key, value) in _engine.ScanAll(_engine.NamespaceChunks))
+            {
+                var ns = Keys.NamespaceOfKey(key);
+                var id = Keys.ChunkOfNamespaceChunkKey(key);
+                var record = NamespaceChunkRecord.Parser.ParseFrom(value);
+                var expected = nsChunkRefs.GetValueOrDefault((ns, id));
+                if (record.Refs != expected)
+                {
+                    problems.Add($"namespace {ns} chunk {id.ToShortString()}: refs {record.Refs}, versions referencing it {expected}");
+                }
+
+                nsChunkRefs.Remove((ns, id));
+            }
+
+            foreach (var ((ns, id), count) in nsChunkRefs)
+            {
+                problems.Add($"namespace {ns} chunk {id.ToShortString()}: referenced by {count} versions but has no record");
+            }
+
+            return problems;
+
+            void CheckVersion(string ns, string path, ulong sequence)
+            {
+                if (!versions.TryGetValue((ns, path), out var list) || list.Count == 0)
+                {
+                    problems.Add($"change {sequence} of namespace {ns}: '{path}' has no versions at all");
+                }
+                else if (sequence >= list.First().Key && !list.ContainsKey(sequence))
+                {
+                    problems.Add($"change {sequence} of namespace {ns}: version of '{path}' is missing though newer ones are retained");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,441 @@
+using System.Text;
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    /// <summary>
+    /// The chunks of a version with every node that holds each (live nodes first, in placement order) and
+    /// get tokens. A token covers up to <see cref="Limits.ChunksPerGetToken"/> chunks of the plan on one
+    /// node, so a client can fetch neighbours in one call with it.
+    /// </summary>
+    public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version)
+    {
+        var ns = Namespace(user);
+        var normalized = PathGuard.Normalize(path);
+        var entry = ReadEntry(ns.Id, normalized, version);
+        if (entry.Kind == EntryKind.Folder)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"'{normalized}' is a folder; only files have a download plan.");
+        }
+
+        var response = new GetDownloadPlanResponse { Entry = entry };
+        var perNode = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var i = 0; i < entry.Chunks.Count; i++)
+        {
+            var chunk = entry.Chunks[i];
+            var id = chunk.Id.ToChunkId();
+            var record = ReadChunk(id);
+            var get = new ChunkGet { Chunk = chunk };
+            if (record is not null)
+            {
+                var holders = new List<NodeRecord>();
+                foreach (var nodeId in record.Locations)
+                {
+                    if (_nodes.TryGetValue(nodeId, out var node))
+                    {
+                        holders.Add(node);
+                    }
+                }
+
+                holders.Sort((a, b) =>
+                {
+                    var live = IsLiveNode(b).CompareTo(IsLiveNode(a));
+                    return live != 0 ? live : Placement.Score(b.NodeId, id).CompareTo(Placement.Score(a.NodeId, id));
+                });
+                foreach (var node in holders)
+                {
+                    get.Nodes.Add(ToLocation(node));
+                    get.Tokens.Add(string.Empty);
+                    if (!perNode.TryGetValue(node.NodeId, out var positions))
+                    {
+                        perNode[node.NodeId] = positions = [];
+                    }
+
+                    positions.Add(i);
+                }
+            }
+
+            if (get.Nodes.Count == 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, $"Chunk {id} of '{normalized}' has no registered storage node; the node holding it may be gone.");
+            }
+
+            response.Chunks.Add(get);
+        }
+
+        foreach (var (nodeId, positions) in perNode)
+        {
+            for (var start = 0; start < positions.Count; start += Limits.ChunksPerGetToken)
+            {
+                var group = positions.Skip(start).Take(Limits.ChunksPerGetToken).ToList();
+                var ids = group.Select(p => entry.Chunks[p].Id.ToChunkId()).Distinct().ToList();
+                var token = _tokens.Issue(TokenOperation.Get, ns.Id, nodeId, ids, _options.TokenLifetime);
+                foreach (var p in group)
+                {
+                    var get = response.Chunks[p];
+                    for (var k = 0; k < get.Nodes.Count; k++)
+                    {
+                        if (get.Nodes[k].NodeId == nodeId)
+                        {
+                            get.Tokens[k] = token;
+                        }
+                    }
+                }
+            }
+        }
+
+        return response;
+    }
+
+    /// <summary>Live entries under a folder (recursively), or every entry with <paramref name="includeDeleted"/>.</summary>
+    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted)
+    {
+        var ns = Namespace(user);
+        var folder = PathGuard.NormalizePrefix(prefix);
+        var head = ns.Record;
+        var response = new ListFilesResponse();
+        var keyPrefix = Keys.FilePrefix(ns.Id, folder.Length == 0 ? string.Empty : folder + "/");
+        foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, keyPrefix))
+        {
+            var current = FileRecord.Parser.ParseFrom(value).Current;
+            if (includeDeleted || !current.Deleted)
+            {
+                response.Entries.Add(current);
+            }
+        }
+
+        response.Cursor = HeadCursor(head);
+        return response;
+    }
+
+    /// <summary>Retained versions of a path, newest first (tombstones included).</summary>
+    public ListVersionsResponse ListVersions(UserInfo user, string? path)
+    {
+        var ns = Namespace(user);
+        var normalized = PathGuard.Normalize(path);
+        var versions = _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized))
+            .Select(kv => FileEntry.Parser.ParseFrom(kv.Value))
+            .ToList();
+        if (versions.Count == 0)
+        {
+            throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' has no versions.");
+        }
+
+        versions.Reverse();
+        var response = new ListVersionsResponse();
+        response.Versions.AddRange(versions);
+        return response;
+    }
+
+    /// <summary>Brings back a retained version (deleted files too) as a new version.</summary>
+    public async Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device)
+    {
+        var ns = Namespace(user);
+        var normalized = PathGuard.Normalize(path);
+        var deviceName = ValidDevice(device);
+        var now = NowMs;
+        var response = Mutate(ns, (batch, record) =>
+        {
+            FileEntry? source = null;
+            if (version == 0)
+            {
+                foreach (var (_, value) in _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized)))
+                {
+                    var candidate = FileEntry.Parser.ParseFrom(value);
+                    if (!candidate.Deleted && candidate.Kind == EntryKind.File)
+                    {
+                        source = candidate;
+                    }
+                }
+
+                if (source is null)
+                {
+                    throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' has no retained version to restore.");
+                }
+            }
+            else
+            {
+                var bytes = _engine.Get(Keys.Version(ns.Id, normalized, version), _engine.Versions)
+                    ?? throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' has no version {version} (it never existed or retention removed it); list versions to see what is kept.");
+                source = FileEntry.Parser.ParseFrom(bytes);
+                if (source.Deleted || source.Kind != EntryKind.File)
+                {
+                    throw new DropboxException(ErrorKind.InvalidArgument, $"Version {version} of '{normalized}' is a deletion, not content; pick an earlier version.");
+                }
+            }
+
+            var current = batch.GetFile(ns.Id, normalized)?.Current;
+            if (IsLive(current) && current!.Kind == EntryKind.Folder)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is now a folder; move it away before restoring the file.");
+            }
+
+            EnsureParentsAreNotFiles(batch, ns.Id, normalized);
+            var entry = source.Clone();
+            entry.Version = ++record!.Head;
+            entry.ModifiedBy = deviceName;
+            entry.ServerTimeUnixMs = now;
+            ApplyVersion(batch, record, entry, now);
+            AppendChange(batch, record, ChangeKind.Upsert, entry);
+            return new RestoreResponse { Entry = entry, Sequence = entry.Version };
+        });
+        await DurableAsync().ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>Deletes a file (a tombstone version), or a folder with everything under it (one change each).</summary>
+    public async Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device)
+    {
+        var ns = Namespace(user);
+        var normalized = PathGuard.Normalize(path);
+        var deviceName = ValidDevice(device);
+        var now = NowMs;
+        var response = Mutate(ns, (batch, record) =>
+        {
+            var current = batch.GetFile(ns.Id, normalized)?.Current;
+            if (!IsLive(current))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' does not exist (or is already deleted).");
+            }
+
+            if (baseVersion != 0 && baseVersion != current!.Version)
+            {
+                throw Conflict(normalized, baseVersion, current.Version);
+            }
+
+            if (current!.Kind == EntryKind.Folder)
+            {
+                var children = LiveDescendants(ns.Id, normalized);
+                if (children.Count > Limits.MaxFolderOperationEntries)
+                {
+                    throw new DropboxException(ErrorKind.ResourceExhausted, $"'{normalized}' holds {children.Count} entries; delete at most {Limits.MaxFolderOperationEntries} at once.");
+                }
+
+                // Deepest first, so a reader replaying the log never sees a child outlive its folder.
+                foreach (var child in children.OrderByDescending(c => c.Path.Length))
+                {
+                    Tombstone(batch, record!, child, deviceName, now);
+                }
+            }
+
+            var sequence = Tombstone(batch, record!, current, deviceName, now);
+            return new DeleteFileResponse { Sequence = sequence };
+        });
+        await DurableAsync().ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>Moves a file (one change, no re-upload) or a folder with everything under it (one change per entry).</summary>
+    public async Task<MoveFileResponse> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device)
+    {
+        var ns = Namespace(user);
+        var from = PathGuard.Normalize(fromPath, "from_path");
+        var to = PathGuard.Normalize(toPath, "to_path");
+        var deviceName = ValidDevice(device);
+        if (from == to)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"from_path and to_path are both '{from}'.");
+        }
+
+        if (to.StartsWith(from + "/", StringComparison.Ordinal))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Cannot move '{from}' into itself ('{to}').");
+        }
+
+        var now = NowMs;
+        var response = Mutate(ns, (batch, record) =>
+        {
+            var current = batch.GetFile(ns.Id, from)?.Current;
+            if (!IsLive(current))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"'{from}' does not exist (or is deleted).");
+            }
+
+            if (baseVersion != 0 && baseVersion != current!.Version)
+            {
+                throw Conflict(from, baseVersion, current.Version);
+            }
+
+            if (IsLive(batch.GetFile(ns.Id, to)?.Current))
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{to}' already exists; delete or move it first, or pick another name.");
+            }
+
+            EnsureParentsAreNotFiles(batch, ns.Id, to);
+            var moves = new List<FileEntry> { current! };
+            if (current!.Kind == EntryKind.Folder)
+            {
+                var children = LiveDescendants(ns.Id, from);
+                if (children.Count + 1 > Limits.MaxFolderOperationEntries)
+                {
+                    throw new DropboxException(ErrorKind.ResourceExhausted, $"'{from}' holds {children.Count} entries; move at most {Limits.MaxFolderOperationEntries} at once.");
+                }
+
+                // Parents first, so a reader replaying the log creates the folder before its children.
+                moves.AddRange(children.OrderBy(c => c.Path.Length));
+            }
+
+            MoveFileResponse? first = null;
+            foreach (var source in moves)
+            {
+                var newPath = to + source.Path[from.Length..];
+                if (!ReferenceEquals(source, current) && IsLive(batch.GetFile(ns.Id, newPath)?.Current))
+                {
+                    throw new DropboxException(ErrorKind.AlreadyExists, $"'{newPath}' already exists.");
+                }
+
+                var sequence = ++record!.Head;
+                var moved = source.Clone();
+                moved.Path = newPath;
+                moved.Version = sequence;
+                moved.ModifiedBy = deviceName;
+                moved.ServerTimeUnixMs = now;
+                var tombstone = TombstoneOf(source, sequence, deviceName, now);
+                ApplyVersion(batch, record, tombstone, now);
+                ApplyVersion(batch, record, moved, now);
+                AppendChange(batch, record, ChangeKind.Move, moved, source.Path);
+                first ??= new MoveFileResponse { Entry = moved, Sequence = sequence };
+            }
+
+            return first!;
+        });
+        await DurableAsync().ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>Creates a folder entry; an existing folder is returned as is.</summary>
+    public async Task<CreateFolderResponse> CreateFolderAsync(UserInfo user, string? path, string? device)
+    {
+        var ns = Namespace(user);
+        var normalized = PathGuard.Normalize(path);
+        var deviceName = ValidDevice(device);
+        var now = NowMs;
+        var response = Mutate(ns, (batch, record) =>
+        {
+            var current = batch.GetFile(ns.Id, normalized)?.Current;
+            if (IsLive(current))
+            {
+                if (current!.Kind == EntryKind.Folder)
+                {
+                    return new CreateFolderResponse { Entry = current, Sequence = current.Version };
+                }
+
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is a file.");
+            }
+
+            EnsureParentsAreNotFiles(batch, ns.Id, normalized);
+            var entry = new FileEntry
+            {
+                Path = normalized,
+                Version = ++record!.Head,
+                Kind = EntryKind.Folder,
+                ModifiedBy = deviceName,
+                ServerTimeUnixMs = now,
+                MtimeUnixMs = now,
+            };
+            ApplyVersion(batch, record, entry, now);
+            AppendChange(batch, record, ChangeKind.Folder, entry);
+            return new CreateFolderResponse { Entry = entry, Sequence = entry.Version };
+        });
+        await DurableAsync().ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>The user's account summary and current cursor.</summary>
+    public GetAccountResponse GetAccount(UserInfo user)
+    {
+        var record = Namespace(user).Record;
+        return new GetAccountResponse
+        {
+            User = user.Name,
+            NamespaceId = record.NamespaceId,
+            FileCount = record.FileCount,
+            TotalBytes = record.TotalBytes,
+            Cursor = HeadCursor(record),
+        };
+    }
+
+    private FileEntry ReadEntry(string ns, string path, ulong version)
+    {
+        if (version == 0)
+        {
+            var bytes = _engine.Get(Keys.File(ns, path), _engine.Files)
+                ?? throw new DropboxException(ErrorKind.NotFound, $"'{path}' does not exist.");
+            var current = FileRecord.Parser.ParseFrom(bytes).Current;
+            if (current.Deleted)
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"'{path}' was deleted (version {current.Version}); list its versions and restore one, or ask for an older version.");
+            }
+
+            return current;
+        }
+
+        var versionBytes = _engine.Get(Keys.Version(ns, path, version), _engine.Versions)
+            ?? throw new DropboxException(ErrorKind.NotFound, $"'{path}' has no version {version} (it never existed or retention removed it).");
+        var entry = FileEntry.Parser.ParseFrom(versionBytes);
+        if (entry.Deleted)
+        {
+            throw new DropboxException(ErrorKind.NotFound, $"Version {version} of '{path}' is a deletion; pick an earlier version.");
+        }
+
+        return entry;
+    }
+
+    private List<FileEntry> LiveDescendants(string ns, string folder)
+    {
+        var result = new List<FileEntry>();
+        foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns, folder + "/")))
+        {
+            var current = FileRecord.Parser.ParseFrom(value).Current;
+            if (!current.Deleted)
+            {
+                result.Add(current);
+            }
+
+            if (result.Count > Limits.MaxFolderOperationEntries)
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    private ulong Tombstone(RecordBatch batch, NamespaceRecord record, FileEntry current, string device, long now)
+    {
+        var sequence = ++record.Head;
+        var tombstone = TombstoneOf(current, sequence, device, now);
+        ApplyVersion(batch, record, tombstone, now);
+        AppendChange(batch, record, ChangeKind.Delete, tombstone);
+        return sequence;
+    }
+
+    private static FileEntry TombstoneOf(FileEntry current, ulong sequence, string device, long now) => new()
+    {
+        Path = current.Path,
+        Version = sequence,
+        Deleted = true,
+        Kind = current.Kind,
+        ModifiedBy = device,
+        ServerTimeUnixMs = now,
+        MtimeUnixMs = current.MtimeUnixMs,
+    };
+
+    private static string ValidDevice(string? device)
+    {
+        device ??= string.Empty;
+        if (Encoding.UTF8.GetByteCount(device) > Limits.MaxDeviceBytes)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"The device name is longer than {Limits.MaxDeviceBytes} bytes.");
+        }
+
+        return device;
+    }
+}

@@ -1,0 +1,214 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    private const int GcBatchSize = 512;
+
+    /// <summary>The result of one retention and garbage-collection pass.</summary>
+    internal readonly record struct GcResult(int PrunedVersions, int DeletedChunks, int FailedChunks);
+
+    /// <summary>
+    /// One pass: prunes versions past the retention age, then deletes chunks that stayed unreferenced past
+    /// the grace period. A chunk is marked DELETING under the write lock after re-checking its refcount, so
+    /// a commit either references it first (and it is kept) or finds it not stored (and is refused); it is
+    /// never deleted while a live version references it.
+    /// </summary>
+    public async Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken)
+    {
+        var pruned = PruneByAge();
+        var (deleted, failed) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
+        if (pruned > 0 || deleted > 0)
+        {
+            Log.GcPass(_logger, pruned, deleted);
+        }
+
+        return new GcResult(pruned, deleted, failed);
+    }
+
+    private int PruneByAge()
+    {
+        var now = NowMs;
+        var keepMs = (long)Math.Min(_options.KeepAge.TotalMilliseconds, long.MaxValue / 2);
+        var candidates = new List<(string Ns, string Path, ulong Sequence)>();
+        var group = new List<FileEntry>();
+        string? groupNs = null, groupPath = null;
+
+        void Flush()
+        {
+            // group is ascending by sequence; the newest is current and always kept.
+            for (var i = 0; i + 1 < group.Count; i++)
+            {
+                var supersededAt = group[i + 1].ServerTimeUnixMs;
+                if (now - supersededAt > keepMs)
+                {
+                    candidates.Add((groupNs!, groupPath!, group[i].Version));
+                }
+            }
+
+            group.Clear();
+        }
+
+        foreach (var (key, value) in _engine.ScanAll(_engine.Versions))
+        {
+            var (ns, path, _) = Keys.ParseVersionKey(key);
+            if (ns != groupNs || path != groupPath)
+            {
+                Flush();
+                groupNs = ns;
+                groupPath = path;
+            }
+
+            group.Add(FileEntry.Parser.ParseFrom(value));
+        }
+
+        Flush();
+
+        var pruned = 0;
+        foreach (var chunk in candidates.Chunk(GcBatchSize))
+        {
+            pruned += Mutate(null, (batch, _) =>
+            {
+                var count = 0;
+                foreach (var (ns, path, sequence) in chunk)
+                {
+                    var file = batch.GetFile(ns, path);
+                    var bytes = _engine.Get(Keys.Version(ns, path, sequence), _engine.Versions);
+                    if (file is null || bytes is null || file.Current.Version == sequence)
+                    {
+                        continue;
+                    }
+
+                    batch.DeleteVersion(ns, path, sequence);
+                    AddReferences(batch, ns, FileEntry.Parser.ParseFrom(bytes), -1, now);
+                    file.VersionCount = Math.Max(1, file.VersionCount - 1);
+                    batch.PutFile(ns, path, file);
+                    count++;
+                }
+
+                return count;
+            });
+        }
+
+        return pruned;
+    }
+
+    private async Task<(int Deleted, int Failed)> CollectChunksAsync(CancellationToken cancellationToken)
+    {
+        var graceMs = (long)_options.GcGracePeriod.TotalMilliseconds;
+        var candidates = new List<ChunkId>();
+        foreach (var (key, _) in _engine.ScanAll(_engine.Gc))
+        {
+            candidates.Add(new ChunkId(key));
+        }
+
+        var deleted = 0;
+        var failed = 0;
+        foreach (var slice in candidates.Chunk(GcBatchSize))
+        {
+            var now = NowMs;
+
+            // Phase 1, under the lock: re-check and mark DELETING, so nothing can start referencing them.
+            var toDelete = Mutate(null, (batch, _) =>
+            {
+                var marked = new List<(ChunkId Id, List<string> Nodes)>();
+                foreach (var id in slice)
+                {
+                    var record = batch.GetChunk(id);
+                    if (record is null)
+                    {
+                        batch.RemoveGcCandidate(id);
+                        continue;
+                    }
+
+                    if (record.Refcount > 0)
+                    {
+                        batch.RemoveGcCandidate(id);
+                        continue;
+                    }
+
+                    switch (record.State)
+                    {
+                        case ChunkState.Deleting:
+                            marked.Add((id, record.DeletingLocations.ToList()));
+                            break;
+                        case ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs:
+                            batch.PutChunk(id, null);
+                            batch.RemoveGcCandidate(id);
+                            break;
+                        case ChunkState.Stored or ChunkState.Unknown when now - record.ZeroSinceUnixMs > graceMs:
+                            record.State = ChunkState.Deleting;
+                            record.DeletingLocations.Clear();
+                            record.DeletingLocations.AddRange(record.Locations);
+                            record.Locations.Clear();
+                            batch.PutChunk(id, record);
+                            marked.Add((id, record.DeletingLocations.ToList()));
+                            break;
+                    }
+                }
+
+                return marked;
+            });
+
+            if (toDelete.Count == 0)
+            {
+                continue;
+            }
+
+            // Phase 2, outside the lock: ask the nodes.
+            var failedNodes = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
+            {
+                if (!_nodes.TryGetValue(perNode.Key, out var node))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await _gateway.DeleteChunksAsync(node, perNode.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.NodeUnreachable(_logger, node.NodeId, ex);
+                    failedNodes.Add(node.NodeId);
+                }
+            }
+
+            // Phase 3, under the lock: what every node deleted is DELETED (its metadata goes after another grace).
+            var doneNow = NowMs;
+            var (ok, bad) = Mutate(null, (batch, _) =>
+            {
+                int done = 0, notDone = 0;
+                foreach (var (id, nodes) in toDelete)
+                {
+                    if (nodes.Any(failedNodes.Contains))
+                    {
+                        notDone++;
+                        continue;
+                    }
+
+                    var record = batch.GetChunk(id);
+                    if (record is { State: ChunkState.Deleting })
+                    {
+                        record.State = ChunkState.Deleted;
+                        record.DeletingLocations.Clear();
+                        record.ZeroSinceUnixMs = doneNow;
+                        batch.PutChunk(id, record);
+                        done++;
+                    }
+                }
+
+                return (done, notDone);
+            });
+            deleted += ok;
+            failed += bad;
+        }
+
+        return (deleted, failed);
+    }
+}

@@ -1,0 +1,184 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    /// <summary>
+    /// Runs <paramref name="body"/> under the write lock over a fresh batch and a copy of the namespace
+    /// record, then writes it all as one atomic batch. If the body throws, nothing is written and the
+    /// in-memory state is untouched.
+    /// </summary>
+    private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body)
+    {
+        lock (_writeLock)
+        {
+            using var batch = new RecordBatch(_engine);
+            var record = ns?.Record.Clone();
+            var result = body(batch, record);
+            if (record is not null && !record.Equals(ns!.Record))
+            {
+                batch.PutNamespace(record);
+            }
+
+            batch.Commit();
+            if (record is not null && ns is not null)
+            {
+                var advanced = record.Head != ns.Record.Head;
+                ns.Record = record;
+                if (advanced)
+                {
+                    ns.Signal.Notify();
+                }
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Waits until everything written so far is durable (no-op unless <see cref="MetadataNodeOptions.SyncWrites"/>).</summary>
+    private Task DurableAsync() => _wal.SyncAsync();
+
+    private static bool IsLiveFile(FileEntry? entry) => entry is { Deleted: false, Kind: EntryKind.File };
+
+    private static bool IsLive(FileEntry? entry) => entry is { Deleted: false };
+
+    /// <summary>Adds <paramref name="delta"/> references from one version to each distinct chunk it names.</summary>
+    private void AddReferences(RecordBatch batch, string ns, FileEntry entry, int delta, long now)
+    {
+        if (entry.Deleted || entry.Kind != EntryKind.File || entry.Chunks.Count == 0)
+        {
+            return;
+        }
+
+        var seen = new HashSet<ChunkId>(entry.Chunks.Count);
+        foreach (var chunk in entry.Chunks)
+        {
+            var id = chunk.Id.ToChunkId();
+            if (!seen.Add(id))
+            {
+                continue;
+            }
+
+            var record = batch.GetChunk(id);
+            if (record is null)
+            {
+                if (delta > 0)
+                {
+                    throw new DropboxException(ErrorKind.Internal, $"Chunk {id} has no record but a version references it.");
+                }
+
+                continue;
+            }
+
+            var before = record.Refcount;
+            record.Refcount = Math.Max(0, before + delta);
+            if (before == 0 && record.Refcount > 0)
+            {
+                batch.RemoveGcCandidate(id);
+            }
+            else if (before > 0 && record.Refcount == 0)
+            {
+                record.ZeroSinceUnixMs = now;
+                batch.AddGcCandidate(id);
+            }
+
+            batch.PutChunk(id, record);
+
+            var nsChunk = batch.GetNamespaceChunk(ns, id) ?? new NamespaceChunkRecord();
+            nsChunk.Refs = Math.Max(0, nsChunk.Refs + delta);
+            batch.PutNamespaceChunk(ns, id, nsChunk.Refs == 0 && nsChunk.UploadedUnixMs == 0 ? null : nsChunk);
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="entry"/> (its version already set to a fresh sequence) the current state of its
+    /// path: writes the version, moves references, updates the namespace totals and prunes by count.
+    /// </summary>
+    private void ApplyVersion(RecordBatch batch, NamespaceRecord ns, FileEntry entry, long now)
+    {
+        var file = batch.GetFile(ns.NamespaceId, entry.Path);
+        var old = file?.Current;
+        batch.PutVersion(ns.NamespaceId, entry);
+        AddReferences(batch, ns.NamespaceId, entry, +1, now);
+        if (IsLiveFile(old))
+        {
+            ns.FileCount--;
+            ns.TotalBytes -= old!.Size;
+        }
+
+        if (IsLiveFile(entry))
+        {
+            ns.FileCount++;
+            ns.TotalBytes += entry.Size;
+        }
+
+        var updated = new FileRecord { Current = entry, VersionCount = (file?.VersionCount ?? 0) + 1 };
+        if (updated.VersionCount > _options.KeepVersions)
+        {
+            var excess = (int)updated.VersionCount - Math.Max(1, _options.KeepVersions);
+            updated.VersionCount -= (uint)PruneOldest(batch, ns.NamespaceId, entry.Path, excess, entry.Version, now);
+        }
+
+        batch.PutFile(ns.NamespaceId, entry.Path, updated);
+    }
+
+    /// <summary>Removes up to <paramref name="count"/> oldest retained versions of a path (never <paramref name="keep"/>).</summary>
+    private int PruneOldest(RecordBatch batch, string ns, string path, int count, ulong keep, long now)
+    {
+        var pruned = 0;
+        foreach (var (_, value) in _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns, path)))
+        {
+            if (pruned >= count)
+            {
+                break;
+            }
+
+            var version = FileEntry.Parser.ParseFrom(value);
+            if (version.Version == keep)
+            {
+                continue;
+            }
+
+            batch.DeleteVersion(ns, path, version.Version);
+            AddReferences(batch, ns, version, -1, now);
+            pruned++;
+        }
+
+        return pruned;
+    }
+
+    /// <summary>Appends a change at the namespace's next sequence.</summary>
+    private static Change AppendChange(RecordBatch batch, NamespaceRecord ns, ChangeKind kind, FileEntry entry, string oldPath = "")
+    {
+        var change = new Change { Sequence = entry.Version, Kind = kind, Entry = entry, OldPath = oldPath };
+        batch.PutChange(ns.NamespaceId, change);
+        return change;
+    }
+
+    /// <summary>Throws AlreadyExists if a live file sits where a folder of <paramref name="path"/> must be.</summary>
+    private static void EnsureParentsAreNotFiles(RecordBatch batch, string ns, string path)
+    {
+        var slash = path.LastIndexOf('/');
+        while (slash > 0)
+        {
+            var parent = path[..slash];
+            var record = batch.GetFile(ns, parent);
+            if (record is not null && IsLiveFile(record.Current))
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{parent}' is a file, so '{path}' cannot be created under it. Move or delete '{parent}' first.");
+            }
+
+            slash = parent.LastIndexOf('/');
+        }
+    }
+
+    private static DropboxException Conflict(string path, ulong baseVersion, ulong current) =>
+        new DropboxException(ErrorKind.Conflict,
+            $"Conflict on '{path}': you edited version {baseVersion} but the server is at version {current}. Download the current version, keep both, and commit again naming version {current} as the base.")
+            .WithDetail("current-version", current.ToString(System.Globalization.CultureInfo.InvariantCulture));
+}

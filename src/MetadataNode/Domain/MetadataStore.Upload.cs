@@ -1,0 +1,427 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    /// <summary>
+    /// The chunks this namespace must upload, a node and a put token for each. A chunk counts as held only
+    /// if this namespace references it or uploaded it itself (and it is still stored): whether another
+    /// namespace holds a hash is never revealed.
+    /// </summary>
+    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload)
+    {
+        var ns = Namespace(user);
+        var response = new PlanUploadResponse();
+        var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+        if (fileBytes is not null)
+        {
+            var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+            if (IsLive(current))
+            {
+                response.CurrentVersion = current.Version;
+                response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
+            }
+        }
+
+        List<NodeRecord>? liveNodes = null;
+        List<ChunkId>? pending = null;
+        var seen = new HashSet<ChunkId>(upload.Chunks.Count);
+        foreach (var chunk in upload.Chunks)
+        {
+            if (!seen.Add(chunk.Id))
+            {
+                continue;
+            }
+
+            var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns.Id, chunk.Id), _engine.NamespaceChunks);
+            if (nsChunkBytes is not null)
+            {
+                var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
+                if (nsChunk.Refs > 0)
+                {
+                    continue;
+                }
+
+                if (nsChunk.UploadedUnixMs > 0 && IsStored(ReadChunk(chunk.Id)))
+                {
+                    (pending ??= []).Add(chunk.Id);
+                    continue;
+                }
+            }
+
+            liveNodes ??= LiveNodes();
+            if (liveNodes.Count == 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
+            }
+
+            foreach (var node in Placement.Choose(liveNodes, chunk.Id, Math.Max(1, _options.ReplicationFactor)))
+            {
+                response.Missing.Add(new ChunkPut
+                {
+                    ChunkId = chunk.Id.ToByteString(),
+                    Node = ToLocation(node),
+                    Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [chunk.Id], _options.TokenLifetime),
+                });
+            }
+        }
+
+        if (pending is not null)
+        {
+            TouchPending(pending);
+        }
+
+        return response;
+    }
+
+    /// <summary>
+    /// Commits a new version of a file. Every chunk must be confirmed stored (by a node's event, else by
+    /// asking the nodes) or the commit is refused naming the missing ids; a stale base is a conflict.
+    /// </summary>
+    public async Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
+    {
+        var ns = Namespace(user);
+        await VerifyUnconfirmedAsync([upload], cancellationToken).ConfigureAwait(false);
+        var now = NowMs;
+        var response = Mutate(ns, (batch, record) =>
+        {
+            var prepared = PrepareCommit(batch, ns.Id, upload, now, out var unchanged);
+            return unchanged ?? ApplyCommit(batch, record!, prepared!, now);
+        });
+
+        await DurableAsync().ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>
+    /// Commits several files in one atomic write batch and one fsync. Each file is judged on its own, as
+    /// <see cref="CommitAsync"/> would: a refused file (conflict, missing chunks, folder in the way) gets an
+    /// error result and writes nothing, the others commit.
+    /// </summary>
+    public async Task<CommitFilesResponse> CommitManyAsync(UserInfo user, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    {
+        if (uploads.Count > Limits.MaxFilesPerBatch)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many files in one call: {uploads.Count}; send at most {Limits.MaxFilesPerBatch}.");
+        }
+
+        if (uploads.Sum(u => (long)u.Chunks.Count) > Limits.MaxChunksPerFile)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks in one call; send at most {Limits.MaxChunksPerFile} in all.");
+        }
+
+        var ns = Namespace(user);
+        await VerifyUnconfirmedAsync(uploads, cancellationToken).ConfigureAwait(false);
+        var now = NowMs;
+        var response = Mutate(ns, (batch, record) =>
+        {
+            var result = new CommitFilesResponse();
+            foreach (var upload in uploads)
+            {
+                FileEntry? prepared;
+                CommitFileResponse? unchanged;
+                try
+                {
+                    prepared = PrepareCommit(batch, ns.Id, upload, now, out unchanged);
+                }
+                catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
+                {
+                    result.Results.Add(ToResult(ex));
+                    continue;
+                }
+
+                result.Results.Add(new CommitFileResult { Committed = unchanged ?? ApplyCommit(batch, record!, prepared!, now) });
+            }
+
+            return result;
+        });
+
+        await DurableAsync().ConfigureAwait(false);
+        return response;
+    }
+
+    private static CommitFileResult ToResult(DropboxException ex)
+    {
+        var result = new CommitFileResult
+        {
+            StatusCode = (int)GrpcErrorMapping.ToStatusCode(ex.Kind),
+            ErrorMessage = ex.Message,
+        };
+        if (ex.Details.TryGetValue("current-version", out var current) && ulong.TryParse(current, System.Globalization.CultureInfo.InvariantCulture, out var v))
+        {
+            result.CurrentVersion = v;
+        }
+
+        if (ex.Details.TryGetValue("missing-chunks", out var missing))
+        {
+            foreach (var hex in missing.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                result.MissingChunkIds.Add(ChunkId.Parse(hex).ToByteString());
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Asks the nodes about chunks no event confirmed, before taking the write lock.</summary>
+    private async Task VerifyUnconfirmedAsync(IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    {
+        List<ChunkRef>? unconfirmed = null;
+        var seen = new HashSet<ChunkId>();
+        foreach (var upload in uploads)
+        {
+            foreach (var chunk in upload.Chunks)
+            {
+                if (seen.Add(chunk.Id))
+                {
+                    var record = ReadChunk(chunk.Id);
+                    if (record is null || (record.State != ChunkState.Stored && record.State != ChunkState.Deleting))
+                    {
+                        (unconfirmed ??= []).Add(chunk);
+                    }
+                }
+            }
+        }
+
+        if (unconfirmed is not null)
+        {
+            await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Every check of a commit, staging nothing: returns the new entry (its version not yet assigned), or
+    /// null with <paramref name="unchanged"/> set when the content is already current. Throws on refusal.
+    /// </summary>
+    private FileEntry? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out CommitFileResponse? unchanged)
+    {
+        unchanged = null;
+        var current = batch.GetFile(ns, upload.Path)?.Current;
+        if (IsLive(current))
+        {
+            if (current!.Kind == EntryKind.Folder)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{upload.Path}' is a folder; a file cannot replace it. Delete or move the folder first.");
+            }
+
+            if (SameContent(current, upload))
+            {
+                // An identical commit (e.g. a retry after a lost answer) changes nothing and loses nothing.
+                unchanged = new CommitFileResponse { Entry = current, Sequence = current.Version };
+                return null;
+            }
+
+            if (upload.BaseVersion != current.Version)
+            {
+                throw Conflict(upload.Path, upload.BaseVersion, current.Version);
+            }
+        }
+
+        EnsureParentsAreNotFiles(batch, ns, upload.Path);
+
+        List<ChunkId>? missing = null;
+        var refs = new List<Proto.ChunkRef>(upload.Chunks.Count);
+        foreach (var chunk in upload.Chunks)
+        {
+            var chunkRecord = batch.GetChunk(chunk.Id);
+            if (!IsStored(chunkRecord))
+            {
+                missing ??= [];
+                if (!missing.Contains(chunk.Id))
+                {
+                    missing.Add(chunk.Id);
+                }
+
+                continue;
+            }
+
+            if (chunkRecord!.Size != 0 && chunkRecord.Size != chunk.Size)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {chunk.Id} is {chunkRecord.Size} bytes on the storage node, but the commit of '{upload.Path}' says {chunk.Size}.");
+            }
+
+            refs.Add(new Proto.ChunkRef
+            {
+                Id = chunk.Id.ToByteString(),
+                Size = (uint)chunk.Size,
+                Encoding = chunkRecord.StoredSize != 0 ? chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
+                StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
+            });
+        }
+
+        if (missing is not null)
+        {
+            throw MissingChunks(missing);
+        }
+
+        var entry = new FileEntry
+        {
+            Path = upload.Path,
+            Size = upload.Size,
+            MtimeUnixMs = upload.MtimeUnixMs,
+            Kind = EntryKind.File,
+            ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id))),
+            ModifiedBy = upload.Device,
+            ServerTimeUnixMs = now,
+        };
+        entry.Chunks.AddRange(refs);
+        return entry;
+    }
+
+    /// <summary>Stages a prepared commit: next sequence, version, references, change.</summary>
+    private CommitFileResponse ApplyCommit(RecordBatch batch, NamespaceRecord record, FileEntry entry, long now)
+    {
+        entry.Version = ++record.Head;
+        ApplyVersion(batch, record, entry, now);
+        AppendChange(batch, record, ChangeKind.Upsert, entry);
+        return new CommitFileResponse { Entry = entry, Sequence = entry.Version };
+    }
+
+    private static DropboxException MissingChunks(List<ChunkId> missing)
+    {
+        var shown = string.Join(", ", missing.Take(20));
+        var more = missing.Count > 20 ? $" and {missing.Count - 20} more" : string.Empty;
+        return new DropboxException(ErrorKind.NotFound,
+                $"Commit refused: {missing.Count} chunk(s) are not stored on any storage node: {shown}{more}. Upload them (PlanUpload gives put tokens) and commit again.")
+            .WithDetail("missing-chunks", string.Join(",", missing.Take(Limits.MaxMissingIdsInTrailer)));
+    }
+
+    private static bool SameContent(FileEntry current, FileUpload upload)
+    {
+        if (current.Kind != EntryKind.File || current.Size != upload.Size || current.Chunks.Count != upload.Chunks.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < upload.Chunks.Count; i++)
+        {
+            if (current.Chunks[i].Id.ToChunkId() != upload.Chunks[i].Id)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
+
+    private ChunkRecord? ReadChunk(ChunkId id)
+    {
+        var bytes = _engine.Get(Keys.Chunk(id), _engine.Chunks);
+        return bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
+    }
+
+    /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
+    private void TouchPending(List<ChunkId> ids)
+    {
+        var now = NowMs;
+        Mutate<object?>(null, (batch, _) =>
+        {
+            foreach (var id in ids)
+            {
+                var record = batch.GetChunk(id);
+                if (record is { Refcount: 0, State: ChunkState.Stored })
+                {
+                    record.ZeroSinceUnixMs = now;
+                    batch.PutChunk(id, record);
+                }
+            }
+
+            return null;
+        });
+    }
+
+    /// <summary>Asks the live nodes whether they hold chunks no event confirmed; records what they hold.</summary>
+    private async Task VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken)
+    {
+        var nodes = LiveNodes();
+        if (nodes.Count == 0)
+        {
+            return;
+        }
+
+        var ids = chunks.Select(c => c.Id).ToList();
+        var answers = await Task.WhenAll(nodes.Select(async node =>
+        {
+            try
+            {
+                return (Node: node, Present: await _gateway.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.NodeUnreachable(_logger, node.NodeId, ex);
+                return (Node: node, Present: new bool[ids.Count]);
+            }
+        })).ConfigureAwait(false);
+
+        var now = NowMs;
+        Mutate<object?>(null, (batch, _) =>
+        {
+            foreach (var (node, present) in answers)
+            {
+                for (var i = 0; i < chunks.Count; i++)
+                {
+                    if (present[i])
+                    {
+                        MarkStored(batch, node.NodeId, chunks[i].Id, (uint)chunks[i].Size, (Proto.ChunkEncoding)chunks[i].Encoding, (uint)chunks[i].StoredSize, now, verified: true);
+                    }
+                }
+            }
+
+            return null;
+        });
+    }
+
+    /// <summary>
+    /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
+    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead.
+    /// </summary>
+    private static void MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
+    {
+        var record = batch.GetChunk(id);
+        if (record is null)
+        {
+            record = new ChunkRecord { State = ChunkState.Unknown, ZeroSinceUnixMs = now };
+        }
+
+        switch (record.State)
+        {
+            case ChunkState.Deleting:
+                return;
+            case ChunkState.Deleted when !verified:
+                return;
+        }
+
+        record.State = ChunkState.Stored;
+        record.DeletingLocations.Clear();
+        if (!record.Locations.Contains(nodeId))
+        {
+            record.Locations.Add(nodeId);
+        }
+
+        if (size != 0)
+        {
+            record.Size = size;
+            record.Encoding = encoding;
+            record.StoredSize = storedSize != 0 ? storedSize : size;
+        }
+
+        if (record.Refcount == 0)
+        {
+            record.ZeroSinceUnixMs = now;
+            batch.AddGcCandidate(id);
+        }
+
+        batch.PutChunk(id, record);
+    }
+}

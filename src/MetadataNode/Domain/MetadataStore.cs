@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Sync;
+using Dropbox.Shared.Tokens;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// The metadata domain: users, namespaces, files, versions, chunks and the change log over RocksDB.
+/// Every mutation is computed under one write lock and applied as one atomic write batch; reads go to
+/// RocksDB directly. Calls to storage nodes (verification, deletes) happen outside the lock.
+/// </summary>
+internal sealed partial class MetadataStore : IDisposable
+{
+    private readonly RocksEngine _engine;
+    private readonly WalSyncer _wal;
+    private readonly object _writeLock = new();
+    private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+    private readonly ChunkTokenService _tokens;
+    private readonly IStorageNodeGateway _gateway;
+    private readonly MetadataNodeOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+
+    private MetadataStore(RocksEngine engine, ChunkTokenService tokens, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger? logger)
+    {
+        _engine = engine;
+        _tokens = tokens;
+        _gateway = gateway;
+        _options = options;
+        _clock = options.Clock;
+        _logger = logger ?? NullLogger.Instance;
+        _wal = new WalSyncer(engine, options.SyncWrites);
+        foreach (var (_, value) in engine.ScanAll(engine.Namespaces))
+        {
+            var record = NamespaceRecord.Parser.ParseFrom(value);
+            _namespaces[record.NamespaceId] = new NamespaceState(record);
+        }
+
+        foreach (var (_, value) in engine.ScanAll(engine.Nodes))
+        {
+            var node = NodeRecord.Parser.ParseFrom(value);
+            _nodes[node.NodeId] = node;
+        }
+    }
+
+    /// <summary>Opens the store in <see cref="MetadataNodeOptions.DataDirectory"/>.</summary>
+    public static MetadataStore Open(MetadataNodeOptions options, ChunkTokenService tokens, IStorageNodeGateway gateway, ILogger? logger = null) =>
+        new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+
+    /// <summary>The engine, for consistency checks and tests.</summary>
+    internal RocksEngine Engine => _engine;
+
+    private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    // ---------------------------------------------------------------- users
+
+    /// <summary>Creates a user with a fresh namespace and returns the bearer token (shown once; only its hash is kept).</summary>
+    public (UserInfo User, string Token) AddUser(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"A user name is 1-64 characters of letters, digits, '-', '_' or '.'; got '{name}'.");
+        }
+
+        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var nsId = new NamespaceId("ns-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+        lock (_writeLock)
+        {
+            if (_engine.Get(Keys.UserByName(name), _engine.Users) is not null)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"User '{name}' already exists.");
+            }
+
+            var user = new UserRecord
+            {
+                Name = name,
+                NamespaceId = nsId.Value,
+                TokenHash = ByteString.CopyFrom(HashToken(token)),
+                CreatedUnixMs = NowMs,
+            };
+            var ns = new NamespaceRecord
+            {
+                NamespaceId = nsId.Value,
+                Owner = name,
+                Epoch = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1,
+            };
+            using var batch = new RecordBatch(_engine);
+            batch.PutUser(user);
+            batch.PutNamespace(ns);
+            batch.Commit();
+            _engine.SyncWal();
+            _namespaces[ns.NamespaceId] = new NamespaceState(ns);
+            return (new UserInfo(name, nsId), token);
+        }
+    }
+
+    /// <summary>The user a bearer token belongs to; Unauthenticated if none.</summary>
+    public UserInfo Authenticate(string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            throw new DropboxException(ErrorKind.Unauthenticated, "Missing credentials: send 'authorization: Bearer <token>' (create a user with 'user add NAME').");
+        }
+
+        if (_tokenCache.TryGetValue(token, out var cached))
+        {
+            return cached;
+        }
+
+        if (token.Length > 512)
+        {
+            throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token.");
+        }
+
+        var bytes = _engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users)
+            ?? throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
+        var record = UserRecord.Parser.ParseFrom(bytes);
+        var user = new UserInfo(record.Name, new NamespaceId(record.NamespaceId));
+        _tokenCache[token] = user;
+        return user;
+    }
+
+    /// <summary>Every user name with its namespace.</summary>
+    public IReadOnlyList<UserInfo> ListUsers() =>
+        _engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix)
+            .Select(kv => UserRecord.Parser.ParseFrom(kv.Value))
+            .Select(r => new UserInfo(r.Name, new NamespaceId(r.NamespaceId)))
+            .ToList();
+
+    private static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    private NamespaceState Namespace(UserInfo user) =>
+        _namespaces.TryGetValue(user.Namespace.Value, out var ns)
+            ? ns
+            : throw new DropboxException(ErrorKind.NotFound, $"Namespace {user.Namespace} of user '{user.Name}' is missing.");
+
+    /// <summary>The cursor at the namespace's head.</summary>
+    private static string HeadCursor(NamespaceRecord record) =>
+        new ChangeCursor(record.NamespaceId, record.Head, record.Epoch).ToString();
+
+    public void Dispose()
+    {
+        _wal.Dispose();
+        _engine.Dispose();
+    }
+}

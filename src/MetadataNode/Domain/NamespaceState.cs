@@ -1,0 +1,16 @@
+using Dropbox.MetadataNode.Storage.Records;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>The in-memory copy of a namespace record (changed only under the store's write lock) and its signal.</summary>
+internal sealed class NamespaceState
+{
+    public NamespaceState(NamespaceRecord record) => Record = record;
+
+    /// <summary>The last committed record. Replaced (never mutated) after each successful write.</summary>
+    public NamespaceRecord Record { get; set; }
+
+    public string Id => Record.NamespaceId;
+
+    public ChangeSignal Signal { get; } = new();
+}

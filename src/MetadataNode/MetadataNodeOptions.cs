@@ -1,0 +1,51 @@
+namespace Dropbox.MetadataNode;
+
+/// <summary>Everything a metadata node needs to start. Immutable; derive variants with <c>with</c>.</summary>
+public sealed record MetadataNodeOptions
+{
+    /// <summary>Directory of the RocksDB store (created if missing).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Directory of the DataProtection key ring shared with the storage nodes.</summary>
+    public required string KeysDirectory { get; init; }
+
+    /// <summary>URLs to listen on (h2c), e.g. http://127.0.0.1:5080; port 0 picks a free port.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
+
+    /// <summary>How many storage nodes each new chunk is placed on.</summary>
+    public int ReplicationFactor { get; init; } = 1;
+
+    /// <summary>Versions kept per path (the current one included).</summary>
+    public int KeepVersions { get; init; } = 100;
+
+    /// <summary>How long a superseded or deleted version is kept after it was superseded.</summary>
+    public TimeSpan KeepAge { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How long a chunk must stay unreferenced before it is deleted from its nodes. Must exceed any
+    /// token's life plus the longest upload, so an upload in flight never loses its chunk.
+    /// </summary>
+    public TimeSpan GcGracePeriod { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often retention and garbage collection run; zero disables the background pass.</summary>
+    public TimeSpan GcInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Heartbeat interval told to storage nodes.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A node whose last heartbeat is older than this gets no new chunks.</summary>
+    public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromSeconds(35);
+
+    /// <summary>Life of the put and get tokens handed to clients.</summary>
+    public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// When true (default) a change is acknowledged only after the write-ahead log is fsynced (group
+    /// commit: one fsync covers every change that arrived meanwhile). When false a change survives a
+    /// process crash but not a power loss.
+    /// </summary>
+    public bool SyncWrites { get; init; } = true;
+
+    /// <summary>Clock for versions, retention and garbage collection (tests substitute a manual one).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+}

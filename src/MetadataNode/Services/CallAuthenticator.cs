@@ -1,0 +1,46 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tokens;
+using Grpc.Core;
+
+namespace Dropbox.MetadataNode.Services;
+
+/// <summary>Reads "authorization: Bearer ..." from a call: a user token (sync API) or a system token (cluster API).</summary>
+internal sealed class CallAuthenticator
+{
+    /// <summary>The node id the metadata node answers to in system tokens.</summary>
+    public const string MetadataNodeId = "metadata";
+
+    private readonly MetadataStore _store;
+    private readonly ChunkTokenService _tokens;
+
+    public CallAuthenticator(MetadataStore store, ChunkTokenService tokens)
+    {
+        _store = store;
+        _tokens = tokens;
+    }
+
+    public UserInfo User(ServerCallContext context) => _store.Authenticate(Bearer(context));
+
+    public void System(ServerCallContext context)
+    {
+        var token = _tokens.Validate(Bearer(context), TokenOperation.System, MetadataNodeId);
+        if (!string.Equals(token.Namespace, NamespaceId.SystemValue, StringComparison.Ordinal))
+        {
+            throw new DropboxException(ErrorKind.PermissionDenied, "A cluster call needs a system token.");
+        }
+    }
+
+    private static string? Bearer(ServerCallContext context)
+    {
+        var header = context.RequestHeaders.GetValue("authorization");
+        if (header is null)
+        {
+            return null;
+        }
+
+        const string prefix = "Bearer ";
+        return header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) ? header[prefix.Length..].Trim() : null;
+    }
+}

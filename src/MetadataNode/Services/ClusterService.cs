@@ -1,0 +1,40 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Protos.Metadata;
+using Grpc.Core;
+
+namespace Dropbox.MetadataNode.Services;
+
+/// <summary>The cluster API (dropbox.metadata.v1.Cluster) for storage nodes; every call needs a system token.</summary>
+internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.ClusterBase
+{
+    private static readonly HeartbeatResponse HeartbeatOk = new();
+    private static readonly ReportChunksStoredResponse ReportOk = new();
+    private readonly MetadataStore _store;
+    private readonly CallAuthenticator _auth;
+
+    public ClusterService(MetadataStore store, CallAuthenticator auth)
+    {
+        _store = store;
+        _auth = auth;
+    }
+
+    public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
+    {
+        _auth.System(context);
+        return Task.FromResult(_store.RegisterNode(request));
+    }
+
+    public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        _auth.System(context);
+        _store.Heartbeat(request);
+        return Task.FromResult(HeartbeatOk);
+    }
+
+    public override Task<ReportChunksStoredResponse> ReportChunksStored(ReportChunksStoredRequest request, ServerCallContext context)
+    {
+        _auth.System(context);
+        _store.ReportChunksStored(request);
+        return Task.FromResult(ReportOk);
+    }
+}

@@ -1,0 +1,84 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Protos.Metadata;
+using Grpc.Core;
+
+namespace Dropbox.MetadataNode.Services;
+
+/// <summary>The sync API (dropbox.metadata.v1.Sync): authenticates, validates input shape, delegates to the store.</summary>
+internal sealed class SyncService : Sync.SyncBase
+{
+    private readonly MetadataStore _store;
+    private readonly CallAuthenticator _auth;
+
+    public SyncService(MetadataStore store, CallAuthenticator auth)
+    {
+        _store = store;
+        _auth = auth;
+    }
+
+    public override Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null);
+        return Task.FromResult(_store.PlanUpload(user, upload));
+    }
+
+    public override Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device);
+        return _store.CommitAsync(user, upload, context.CancellationToken);
+    }
+
+    public override Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        if (request.Files.Count > Limits.MaxFilesPerBatch)
+        {
+            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, $"Too many files in one call: {request.Files.Count}; send at most {Limits.MaxFilesPerBatch}.");
+        }
+
+        var uploads = new FileUpload[request.Files.Count];
+        for (var i = 0; i < uploads.Length; i++)
+        {
+            var f = request.Files[i];
+            try
+            {
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device);
+            }
+            catch (Dropbox.Shared.Errors.DropboxException ex)
+            {
+                throw new Dropbox.Shared.Errors.DropboxException(ex.Kind, $"File #{i}: {ex.Message}", ex);
+            }
+        }
+
+        return _store.CommitManyAsync(user, uploads, context.CancellationToken);
+    }
+
+    public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
+        Task.FromResult(_store.GetDownloadPlan(_auth.User(context), request.Path, request.Version));
+
+    public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
+        _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);
+
+    public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
+        Task.FromResult(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted));
+
+    public override Task<ListVersionsResponse> ListVersions(ListVersionsRequest request, ServerCallContext context) =>
+        Task.FromResult(_store.ListVersions(_auth.User(context), request.Path));
+
+    public override Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
+        _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device);
+
+    public override Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
+        _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device);
+
+    public override Task<MoveFileResponse> MoveFile(MoveFileRequest request, ServerCallContext context) =>
+        _store.MoveAsync(_auth.User(context), request.FromPath, request.ToPath, request.BaseVersion, request.Device);
+
+    public override Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
+        _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device);
+
+    public override Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context) =>
+        Task.FromResult(_store.GetAccount(_auth.User(context)));
+}

@@ -1,0 +1,168 @@
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Google.Protobuf;
+using RocksDbSharp;
+
+namespace Dropbox.MetadataNode.Storage;
+
+/// <summary>
+/// One atomic change being assembled: reads see the batch's own pending writes (an overlay), and
+/// <see cref="Commit"/> applies everything in a single RocksDB write batch, so a crash leaves either all
+/// of it or none. Not thread-safe: the store builds batches under its write lock.
+/// </summary>
+internal sealed class RecordBatch : IDisposable
+{
+    private readonly RocksEngine _engine;
+    private readonly WriteBatch _batch = new();
+    private readonly Dictionary<ChunkId, ChunkRecord?> _chunks = [];
+    private readonly Dictionary<(string Ns, ChunkId Id), NamespaceChunkRecord?> _namespaceChunks = [];
+    private readonly Dictionary<(string Ns, string Path), FileRecord?> _files = [];
+    private readonly Dictionary<string, NamespaceRecord> _namespaces = new(StringComparer.Ordinal);
+
+    public RecordBatch(RocksEngine engine) => _engine = engine;
+
+    /// <summary>True once anything was written to the batch.</summary>
+    public bool IsEmpty => _batch.Count() == 0 && _chunks.Count == 0 && _namespaceChunks.Count == 0 && _files.Count == 0 && _namespaces.Count == 0;
+
+    public ChunkRecord? GetChunk(ChunkId id)
+    {
+        if (_chunks.TryGetValue(id, out var pending))
+        {
+            return pending;
+        }
+
+        var bytes = _engine.Get(Keys.Chunk(id), _engine.Chunks);
+        var record = bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
+        _chunks[id] = record;
+        return record;
+    }
+
+    /// <summary>Stages a chunk record (null deletes it). The record is written at commit.</summary>
+    public void PutChunk(ChunkId id, ChunkRecord? record)
+    {
+        _chunks[id] = record;
+        _dirtyChunks.Add(id);
+    }
+
+    private readonly HashSet<ChunkId> _dirtyChunks = [];
+    private readonly HashSet<(string, ChunkId)> _dirtyNamespaceChunks = [];
+    private readonly HashSet<(string, string)> _dirtyFiles = [];
+
+    public NamespaceChunkRecord? GetNamespaceChunk(string ns, ChunkId id)
+    {
+        if (_namespaceChunks.TryGetValue((ns, id), out var pending))
+        {
+            return pending;
+        }
+
+        var bytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
+        var record = bytes is null ? null : NamespaceChunkRecord.Parser.ParseFrom(bytes);
+        _namespaceChunks[(ns, id)] = record;
+        return record;
+    }
+
+    public void PutNamespaceChunk(string ns, ChunkId id, NamespaceChunkRecord? record)
+    {
+        _namespaceChunks[(ns, id)] = record;
+        _dirtyNamespaceChunks.Add((ns, id));
+    }
+
+    public FileRecord? GetFile(string ns, string path)
+    {
+        if (_files.TryGetValue((ns, path), out var pending))
+        {
+            return pending;
+        }
+
+        var bytes = _engine.Get(Keys.File(ns, path), _engine.Files);
+        var record = bytes is null ? null : FileRecord.Parser.ParseFrom(bytes);
+        _files[(ns, path)] = record;
+        return record;
+    }
+
+    public void PutFile(string ns, string path, FileRecord? record)
+    {
+        _files[(ns, path)] = record;
+        _dirtyFiles.Add((ns, path));
+    }
+
+    public void PutNamespace(NamespaceRecord record) => _namespaces[record.NamespaceId] = record;
+
+    public void PutVersion(string ns, FileEntry entry) =>
+        _batch.Put(Keys.Version(ns, entry.Path, entry.Version), entry.ToByteArray(), _engine.Versions);
+
+    public void DeleteVersion(string ns, string path, ulong sequence) =>
+        _batch.Delete(Keys.Version(ns, path, sequence), _engine.Versions);
+
+    public void PutChange(string ns, Change change) =>
+        _batch.Put(Keys.Change(ns, change.Sequence), change.ToByteArray(), _engine.Changes);
+
+    public void PutUser(UserRecord user)
+    {
+        var bytes = user.ToByteArray();
+        _batch.Put(Keys.UserByName(user.Name), bytes, _engine.Users);
+        _batch.Put(Keys.UserByTokenHash(user.TokenHash.Span), bytes, _engine.Users);
+    }
+
+    public void PutNode(NodeRecord node) => _batch.Put(Keys.Node(node.NodeId), node.ToByteArray(), _engine.Nodes);
+
+    public void AddGcCandidate(ChunkId id) => _batch.Put(Keys.Chunk(id), Array.Empty<byte>(), _engine.Gc);
+
+    public void RemoveGcCandidate(ChunkId id) => _batch.Delete(Keys.Chunk(id), _engine.Gc);
+
+    /// <summary>Writes everything staged as one atomic batch.</summary>
+    public void Commit()
+    {
+        foreach (var id in _dirtyChunks)
+        {
+            var record = _chunks[id];
+            if (record is null)
+            {
+                _batch.Delete(Keys.Chunk(id), _engine.Chunks);
+            }
+            else
+            {
+                _batch.Put(Keys.Chunk(id), record.ToByteArray(), _engine.Chunks);
+            }
+        }
+
+        foreach (var (ns, id) in _dirtyNamespaceChunks)
+        {
+            var record = _namespaceChunks[(ns, id)];
+            if (record is null)
+            {
+                _batch.Delete(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
+            }
+            else
+            {
+                _batch.Put(Keys.NamespaceChunk(ns, id), record.ToByteArray(), _engine.NamespaceChunks);
+            }
+        }
+
+        foreach (var (ns, path) in _dirtyFiles)
+        {
+            var record = _files[(ns, path)];
+            if (record is null)
+            {
+                _batch.Delete(Keys.File(ns, path), _engine.Files);
+            }
+            else
+            {
+                _batch.Put(Keys.File(ns, path), record.ToByteArray(), _engine.Files);
+            }
+        }
+
+        foreach (var record in _namespaces.Values)
+        {
+            _batch.Put(Keys.Namespace(record.NamespaceId), record.ToByteArray(), _engine.Namespaces);
+        }
+
+        if (_batch.Count() > 0)
+        {
+            _engine.Write(_batch);
+        }
+    }
+
+    public void Dispose() => _batch.Dispose();
+}

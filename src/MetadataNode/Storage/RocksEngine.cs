@@ -1,0 +1,133 @@
+using RocksDbSharp;
+
+namespace Dropbox.MetadataNode.Storage;
+
+/// <summary>
+/// The RocksDB engine: one database with a column family per record kind. Knows bytes and keys, nothing of
+/// the sync protocol. Every multi-key change goes through <see cref="Write"/> as one atomic batch.
+/// </summary>
+internal sealed class RocksEngine : IDisposable
+{
+    /// <summary>Column family names, in the order they are opened.</summary>
+    public static readonly string[] FamilyNames =
+        ["users", "namespaces", "files", "versions", "chunks", "ns_chunks", "changes", "nodes", "gc"];
+
+    private readonly RocksDb _db;
+    private readonly WriteOptions _writeOptions;
+    private readonly ReadOptions _readOptions = new();
+    private int _disposed;
+
+    private RocksEngine(RocksDb db, string directory)
+    {
+        _db = db;
+        Directory = directory;
+        _writeOptions = new WriteOptions().SetSync(false);
+        Users = db.GetColumnFamily("users");
+        Namespaces = db.GetColumnFamily("namespaces");
+        Files = db.GetColumnFamily("files");
+        Versions = db.GetColumnFamily("versions");
+        Chunks = db.GetColumnFamily("chunks");
+        NamespaceChunks = db.GetColumnFamily("ns_chunks");
+        Changes = db.GetColumnFamily("changes");
+        Nodes = db.GetColumnFamily("nodes");
+        Gc = db.GetColumnFamily("gc");
+    }
+
+    /// <summary>Directory of the database.</summary>
+    public string Directory { get; }
+
+    /// <summary>Users by token hash ("t"+hash) and by name ("u"+name).</summary>
+    public ColumnFamilyHandle Users { get; }
+
+    /// <summary>Namespaces by id.</summary>
+    public ColumnFamilyHandle Namespaces { get; }
+
+    /// <summary>Current state of each path: (namespace, path).</summary>
+    public ColumnFamilyHandle Files { get; }
+
+    /// <summary>Retained versions: (namespace, path, sequence).</summary>
+    public ColumnFamilyHandle Versions { get; }
+
+    /// <summary>Chunks by id: size, encoding, refcount, state, locations.</summary>
+    public ColumnFamilyHandle Chunks { get; }
+
+    /// <summary>Per-namespace chunk knowledge: (namespace, chunk id).</summary>
+    public ColumnFamilyHandle NamespaceChunks { get; }
+
+    /// <summary>The change log: (namespace, sequence).</summary>
+    public ColumnFamilyHandle Changes { get; }
+
+    /// <summary>Registered storage nodes by id.</summary>
+    public ColumnFamilyHandle Nodes { get; }
+
+    /// <summary>Garbage-collection candidates: chunk ids whose refcount is 0.</summary>
+    public ColumnFamilyHandle Gc { get; }
+
+    /// <summary>Opens (or creates) the database under <paramref name="directory"/>.</summary>
+    public static RocksEngine Open(string directory)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        var options = new DbOptions()
+            .SetCreateIfMissing(true)
+            .SetCreateMissingColumnFamilies(true)
+            .IncreaseParallelism(2)
+            .SetMaxBackgroundCompactions(1)
+            .SetMaxBackgroundFlushes(1);
+        var families = new ColumnFamilies();
+        foreach (var name in FamilyNames)
+        {
+            families.Add(name, new ColumnFamilyOptions());
+        }
+
+        try
+        {
+            return new RocksEngine(RocksDb.Open(options, directory, families), directory);
+        }
+        catch (RocksDbException ex) when (ex.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new Dropbox.Shared.Errors.DropboxException(
+                Dropbox.Shared.Errors.ErrorKind.Unavailable,
+                $"The metadata store in '{directory}' is in use by another process (is a metadata node running on it?). Stop it first.",
+                ex);
+        }
+    }
+
+    /// <summary>Reads one value, or null.</summary>
+    public byte[]? Get(ReadOnlySpan<byte> key, ColumnFamilyHandle family) => _db.Get(key, family, _readOptions);
+
+    /// <summary>Applies a batch atomically (written to the WAL, not yet fsynced: see <see cref="SyncWal"/>).</summary>
+    public void Write(WriteBatch batch) => _db.Write(batch, _writeOptions);
+
+    /// <summary>Forces the WAL to disk: every write that returned before this call survives power loss.</summary>
+    public void SyncWal() => Native.Instance.rocksdb_flush_wal(_db.Handle, 1);
+
+    /// <summary>Iterates the keys that start with <paramref name="prefix"/>, from <paramref name="start"/> (default: the prefix).</summary>
+    public IEnumerable<(byte[] Key, byte[] Value)> ScanPrefix(ColumnFamilyHandle family, byte[] prefix, byte[]? start = null)
+    {
+        using var iterator = _db.NewIterator(family, _readOptions);
+        iterator.Seek(start ?? prefix);
+        while (iterator.Valid())
+        {
+            var key = iterator.Key();
+            if (!key.AsSpan().StartsWith(prefix))
+            {
+                yield break;
+            }
+
+            yield return (key, iterator.Value());
+            iterator.Next();
+        }
+    }
+
+    /// <summary>Iterates a whole column family.</summary>
+    public IEnumerable<(byte[] Key, byte[] Value)> ScanAll(ColumnFamilyHandle family) => ScanPrefix(family, []);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _db.Dispose();
+        }
+    }
+}

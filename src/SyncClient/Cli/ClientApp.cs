@@ -1,0 +1,368 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Paths;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Cli;
+
+/// <summary>The command line: parses a verb and runs it. Exit codes: 0 ok, 1 errors, 2 usage, 3 mass-delete guard.</summary>
+internal sealed class ClientApp
+{
+    public const string Usage = """
+        Usage: dropbox-client VERB [options]
+          login --server URL --token TOKEN --folder DIR [--state DIR] [--device NAME]
+                [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
+          sync [--once] [--json] [--now] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
+               --once: one two-way pass, then exit.  Without it: the daemon (watcher + long poll).
+               --now: ask the running daemon for an immediate pass (or run one pass if none runs).
+          status | ls [PATH] | history PATH | restore PATH [--version N] | conflicts | link PATH
+        The state directory (db, settings, trash) is --state, else $DROPBOX_CLIENT_STATE, else ~/.dropbox-client.
+        """;
+
+    private readonly TextWriter _out;
+    private readonly TextWriter _err;
+    private readonly bool _terminal;
+
+    public ClientApp(TextWriter output, TextWriter error, bool terminal)
+    {
+        _out = output;
+        _err = error;
+        _terminal = terminal;
+    }
+
+    public async Task<int> RunAsync(string[] argv, CancellationToken ct)
+    {
+        CliArgs args;
+        try
+        {
+            args = CliArgs.Parse(argv);
+            if (args.Flag("help") || args.Verb is "help" or "--help" or "-h")
+            {
+                _out.WriteLine(Usage);
+                return ExitCodes.Ok;
+            }
+
+            return args.Verb switch
+            {
+                "login" => await LoginAsync(args, ct).ConfigureAwait(false),
+                "sync" => await SyncAsync(args, ct).ConfigureAwait(false),
+                "status" => await StatusAsync(args, ct).ConfigureAwait(false),
+                "ls" => await ListAsync(args, ct).ConfigureAwait(false),
+                "history" => await HistoryAsync(args, ct).ConfigureAwait(false),
+                "restore" => await RestoreAsync(args, ct).ConfigureAwait(false),
+                "conflicts" => Conflicts(args),
+                "link" => await LinkAsync(args, ct).ConfigureAwait(false),
+                _ => throw new UsageException($"Unknown verb '{args.Verb}'."),
+            };
+        }
+        catch (UsageException e)
+        {
+            _err.WriteLine("error: " + e.Message);
+            _err.WriteLine(Usage);
+            return ExitCodes.Usage;
+        }
+        catch (DropboxException e) when (e.Details.ContainsKey(MassDeleteGuard.DetailKey))
+        {
+            _err.WriteLine(e.Message);
+            return ExitCodes.MassDeleteStopped;
+        }
+        catch (DropboxException e)
+        {
+            _err.WriteLine("error: " + e.Message);
+            return ExitCodes.Errors;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            _err.WriteLine("stopped.");
+            return ExitCodes.Errors;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _err.WriteLine("error: " + e.Message);
+            return ExitCodes.Errors;
+        }
+    }
+
+    private async Task<int> LoginAsync(CliArgs args, CancellationToken ct)
+    {
+        var server = args.RequireOption("server");
+        var token = args.RequireOption("token");
+        var folder = Path.GetFullPath(args.RequireOption("folder"));
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new UsageException($"--server must be an http:// or https:// URL, got '{server}'.");
+        }
+
+        var stateDir = ClientSession.ResolveStateDirectory(args);
+        Directory.CreateDirectory(folder);
+        using (var channels = new ChannelCache())
+        {
+            var account = await new GrpcMetadataRemote(channels, server, token).GetAccountAsync(ct).ConfigureAwait(false);
+            _out.WriteLine($"Logged in as {account.User} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
+        }
+
+        using var state = LocalState.Open(stateDir);
+        if (state.GetSetting(StateKeys.Folder) is { } oldFolder && (oldFolder != folder || state.GetSetting(StateKeys.Server) != server))
+        {
+            state.ResetSyncState();
+            _out.WriteLine("The previous link of this state directory was replaced; the next sync starts fresh.");
+        }
+
+        state.SetSetting(StateKeys.Server, server);
+        state.SetSetting(StateKeys.Token, token);
+        state.SetSetting(StateKeys.Folder, folder);
+        state.SetSetting(StateKeys.Device, args.Option("device") ?? state.GetSetting(StateKeys.Device) ?? Environment.MachineName);
+        if (args.IntOption("parallelism") is { } p)
+        {
+            state.SetSetting(StateKeys.Parallelism, p.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (args.DoubleOption("mass-delete-share") is { } share)
+        {
+            state.SetSetting(StateKeys.MassDeleteShare, share.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (args.IntOption("mass-delete-min") is { } min)
+        {
+            state.SetSetting(StateKeys.MassDeleteMinimum, min.ToString(CultureInfo.InvariantCulture));
+        }
+
+        _out.WriteLine($"Linked '{folder}' (state in '{stateDir}'). Run: sync");
+        return ExitCodes.Ok;
+    }
+
+    private async Task<int> SyncAsync(CliArgs args, CancellationToken ct)
+    {
+        var stateDir = ClientSession.ResolveStateDirectory(args);
+        if (args.Flag("now") && !args.Flag("once") && PassLock.IsHeld(stateDir) && File.Exists(Path.Combine(stateDir, SyncDaemon.PidFile)))
+        {
+            await File.WriteAllTextAsync(Path.Combine(stateDir, SyncDaemon.NowRequestFile), DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
+            _out.WriteLine("Asked the running daemon for an immediate pass.");
+            return ExitCodes.Ok;
+        }
+
+        using var session = ClientSession.Open(stateDir);
+        var options = session.Options(args);
+        var json = args.Flag("json");
+        var human = json ? _err : _out;
+        await using var progress = new ConsoleProgress(human, _terminal && !json);
+        var ctx = session.CreateContext(options, progress.Progress, args.Flag("fixed-chunks"));
+
+        if (args.Flag("once") || args.Flag("now"))
+        {
+            var summary = new SyncSummary();
+            try
+            {
+                summary = await new SyncEngine(ctx).RunPassAsync(ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e)
+            {
+                summary.AddError(e.Message);
+                if (json)
+                {
+                    await progress.DisposeAsync().ConfigureAwait(false);
+                    _err.WriteLine(e.Details.ContainsKey(MassDeleteGuard.DetailKey) ? e.Message : "error: " + e.Message);
+                    _out.WriteLine(summary.ToJson());
+                    return e.Details.ContainsKey(MassDeleteGuard.DetailKey) ? ExitCodes.MassDeleteStopped : ExitCodes.Errors;
+                }
+
+                throw;
+            }
+
+            await progress.DisposeAsync().ConfigureAwait(false);
+            Report(human, summary);
+            if (json)
+            {
+                _out.WriteLine(summary.ToJson());
+            }
+
+            return summary.Errors == 0 ? ExitCodes.Ok : ExitCodes.Errors;
+        }
+
+        human.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
+        var daemon = new SyncDaemon(ctx, summary =>
+        {
+            if (json)
+            {
+                _out.WriteLine(summary.ToJson());
+            }
+            else
+            {
+                Report(human, summary);
+            }
+        });
+        await daemon.RunAsync(ct).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    private static void Report(TextWriter w, SyncSummary summary)
+    {
+        foreach (var note in summary.Notes)
+        {
+            w.WriteLine("note: " + note);
+        }
+
+        foreach (var error in summary.ErrorMessages)
+        {
+            w.WriteLine("error: " + error);
+        }
+
+        w.WriteLine("sync: " + summary);
+    }
+
+    private async Task<int> StatusAsync(CliArgs args, CancellationToken ct)
+    {
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var s = session.State;
+        _out.WriteLine($"folder:     {session.Folder}{(Directory.Exists(session.Folder) ? string.Empty : "  (MISSING)")}");
+        _out.WriteLine($"server:     {session.Server}");
+        _out.WriteLine($"device:     {session.Device}");
+        _out.WriteLine($"state:      {s.StateDirectory}");
+        _out.WriteLine($"tracked:    {s.CountFiles()} files");
+        _out.WriteLine($"last sync:  {s.GetSetting(StateKeys.LastSync) ?? "never"}");
+        _out.WriteLine($"daemon:     {(PassLock.IsHeld(s.StateDirectory) && File.Exists(Path.Combine(s.StateDirectory, SyncDaemon.PidFile)) ? "running" : "not running")}");
+        foreach (var (path, total, done) in s.PendingUploads())
+        {
+            _out.WriteLine($"unfinished upload: {path} ({done}/{total} chunks sent)");
+        }
+
+        if (s.GetSetting(StateKeys.LastSummary) is { } last)
+        {
+            _out.WriteLine($"last pass:  {last}");
+        }
+
+        try
+        {
+            var account = await session.Metadata.GetAccountAsync(ct).ConfigureAwait(false);
+            _out.WriteLine($"account:    {account.User}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}");
+        }
+        catch (DropboxException e)
+        {
+            _out.WriteLine($"account:    unreachable ({e.Message})");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private async Task<int> ListAsync(CliArgs args, CancellationToken ct)
+    {
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
+        var listing = await session.Metadata.ListFilesAsync(new ListFilesRequest { Prefix = prefix }, ct).ConfigureAwait(false);
+        foreach (var e in listing.Entries.OrderBy(e => e.Path, StringComparer.Ordinal))
+        {
+            var when = DateTimeOffset.FromUnixTimeMilliseconds(e.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+            _out.WriteLine(e.Kind == EntryKind.Folder
+                ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {e.Path}/"
+                : $"{e.Size,12}  {when}  v{e.Version,-6} {e.Path}");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private async Task<int> HistoryAsync(CliArgs args, CancellationToken ct)
+    {
+        var path = RequirePath(args);
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var versions = await session.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
+        foreach (var v in versions.Versions)
+        {
+            var when = DateTimeOffset.FromUnixTimeMilliseconds(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {v.ModifiedBy}");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private async Task<int> RestoreAsync(CliArgs args, CancellationToken ct)
+    {
+        var path = RequirePath(args);
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var version = (ulong)(args.IntOption("version") ?? 0);
+        var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Version = version, Device = session.Device }, ct).ConfigureAwait(false);
+        _out.WriteLine($"Restored '{path}' as version {restored.Entry?.Version ?? restored.Sequence} ({restored.Entry?.Size ?? 0} bytes). It arrives with the next sync.");
+        return ExitCodes.Ok;
+    }
+
+    private int Conflicts(CliArgs args)
+    {
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var found = 0;
+        if (Directory.Exists(session.Folder))
+        {
+            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.Load(session.Folder), session.State.StateDirectory).Scan(CancellationToken.None);
+            foreach (var path in snapshot.Entries.Keys.Where(ConflictNames.IsConflictedCopy).OrderBy(p => p, StringComparer.Ordinal))
+            {
+                _out.WriteLine(path);
+                found++;
+            }
+        }
+
+        _out.WriteLine(found == 0 ? "No conflicted copies." : $"{found} conflicted cop{(found == 1 ? "y" : "ies")}: compare each with its original, keep what you want, delete the rest.");
+        return ExitCodes.Ok;
+    }
+
+    private async Task<int> LinkAsync(CliArgs args, CancellationToken ct)
+    {
+        var path = RequirePath(args);
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var plan = await session.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = (ulong)(args.IntOption("version") ?? 0) }, ct).ConfigureAwait(false);
+        _out.WriteLine($"# {plan.Entry.Path} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
+        _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
+        long offset = 0;
+        foreach (var get in plan.Chunks)
+        {
+            var chunk = get.Chunk.ToDomain();
+            var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
+                ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
+                : "(no node holds this chunk)";
+            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {url}");
+            offset += chunk.Size;
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static string RequirePath(CliArgs args)
+    {
+        if (args.Positional.Count == 0)
+        {
+            throw new UsageException($"'{args.Verb}' needs a PATH (relative to the sync folder).");
+        }
+
+        return PathRules.Normalize(args.Positional[0].Replace('\\', '/').Trim('/'));
+    }
+
+    /// <summary>Entry point: wires Ctrl-C (first: graceful stop; second: exit at once) and SIGTERM.</summary>
+    public static async Task<int> MainAsync(string[] argv)
+    {
+        using var cts = new CancellationTokenSource();
+        var presses = 0;
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (Interlocked.Increment(ref presses) == 1)
+            {
+                e.Cancel = true;
+                Console.Error.WriteLine("Stopping after the current step (Ctrl-C again to stop at once)...");
+                cts.Cancel();
+            }
+            else
+            {
+                Environment.Exit(130);
+            }
+        };
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            cts.Cancel();
+        });
+        var app = new ClientApp(Console.Out, Console.Error, !Console.IsOutputRedirected);
+        return await app.RunAsync(argv, cts.Token).ConfigureAwait(false);
+    }
+}

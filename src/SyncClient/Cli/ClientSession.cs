@@ -1,0 +1,106 @@
+using System.Globalization;
+using Dropbox.Shared.Chunking;
+using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Cli;
+
+/// <summary>A linked client opened from its state directory: db, settings, remote clients.</summary>
+internal sealed class ClientSession : IDisposable
+{
+    private readonly ChannelCache _channels = new();
+
+    private ClientSession(LocalState state)
+    {
+        State = state;
+        Server = state.GetSetting(StateKeys.Server) ?? throw NotLinked(state.StateDirectory);
+        Token = state.GetSetting(StateKeys.Token) ?? throw NotLinked(state.StateDirectory);
+        Folder = state.GetSetting(StateKeys.Folder) ?? throw NotLinked(state.StateDirectory);
+        Device = state.GetSetting(StateKeys.Device) ?? Environment.MachineName;
+        Metadata = new GrpcMetadataRemote(_channels, Server, Token);
+        Transfer = new GrpcChunkTransfer(_channels);
+    }
+
+    public LocalState State { get; }
+
+    public string Server { get; }
+
+    public string Token { get; }
+
+    public string Folder { get; }
+
+    public string Device { get; }
+
+    public IMetadataRemote Metadata { get; }
+
+    public IChunkTransfer Transfer { get; }
+
+    /// <summary>The state directory: <c>--state</c>, else $DROPBOX_CLIENT_STATE, else ~/.dropbox-client.</summary>
+    public static string ResolveStateDirectory(CliArgs args)
+    {
+        var dir = args.Option("state") ?? Environment.GetEnvironmentVariable("DROPBOX_CLIENT_STATE");
+        if (string.IsNullOrEmpty(dir))
+        {
+            dir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dropbox-client");
+        }
+
+        return Path.GetFullPath(dir);
+    }
+
+    public static ClientSession Open(string stateDirectory)
+    {
+        if (!File.Exists(Path.Combine(stateDirectory, LocalState.DatabaseFileName)))
+        {
+            throw NotLinked(stateDirectory);
+        }
+
+        var state = LocalState.Open(stateDirectory);
+        try
+        {
+            return new ClientSession(state);
+        }
+        catch
+        {
+            state.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sync options from the stored settings, overridden by the command line.</summary>
+    public SyncOptions Options(CliArgs args) => new()
+    {
+        Parallelism = args.IntOption("parallelism") ?? SettingInt(StateKeys.Parallelism) ?? 4,
+        MassDeleteShare = args.DoubleOption("mass-delete-share") ?? SettingDouble(StateKeys.MassDeleteShare) ?? 0.5,
+        MassDeleteMinimum = args.IntOption("mass-delete-min") ?? SettingInt(StateKeys.MassDeleteMinimum) ?? 10,
+        AllowMassDelete = args.Flag("allow-mass-delete"),
+        Reconcile = args.Flag("reconcile"),
+    };
+
+    public SyncContext CreateContext(SyncOptions options, SyncProgress progress, bool fixedChunks) => new()
+    {
+        Folder = Folder,
+        State = State,
+        Metadata = Metadata,
+        Transfer = Transfer,
+        Chunker = fixedChunks ? new CdcChunkSource(new FixedSizeChunker()) : new CdcChunkSource(),
+        Device = Device,
+        Options = options,
+        Progress = progress,
+    };
+
+    public void Dispose()
+    {
+        _channels.Dispose();
+        State.Dispose();
+    }
+
+    private int? SettingInt(string key) => State.GetSetting(key) is { } v && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    private double? SettingDouble(string key) => State.GetSetting(key) is { } v && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
+
+    private static DropboxException NotLinked(string stateDirectory) => new(ErrorKind.NotFound,
+        $"No linked account in state directory '{stateDirectory}'. Run: login --server URL --token TOKEN --folder DIR [--state DIR]");
+}

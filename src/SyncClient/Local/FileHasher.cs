@@ -1,0 +1,82 @@
+using Dropbox.Shared.Chunks;
+
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>Reads a file once to compute its chunk list and content hash; notices a file that changes meanwhile.</summary>
+internal sealed class FileHasher
+{
+    private readonly IChunkSource _source;
+    private long _filesRead;
+
+    public FileHasher(IChunkSource source)
+    {
+        _source = source;
+    }
+
+    /// <summary>How many files were read (tests use it to prove unchanged files are not re-read).</summary>
+    public long FilesRead => Interlocked.Read(ref _filesRead);
+
+    /// <summary>The fingerprint, or null when the file changed or vanished while it was read (retry later).</summary>
+    public async Task<FileFingerprint?> TryHashAsync(string fullPath, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _filesRead);
+        FileInfo before;
+        try
+        {
+            before = new FileInfo(fullPath);
+            if (!before.Exists)
+            {
+                return null;
+            }
+
+            var chunks = new List<ChunkRef>();
+            await using (var stream = OpenRead(fullPath))
+            {
+                await foreach (var chunk in _source.ReadAsync(stream, keepData: false, ct).ConfigureAwait(false))
+                {
+                    using (chunk)
+                    {
+                        chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
+                    }
+                }
+            }
+
+            var after = new FileInfo(fullPath);
+            if (!after.Exists || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc)
+            {
+                return null;
+            }
+
+            long total = 0;
+            foreach (var c in chunks)
+            {
+                total += c.Size;
+            }
+
+            if (total != before.Length)
+            {
+                return null;
+            }
+
+            return new FileFingerprint(before.Length, before.LastWriteTimeUtc.Ticks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id)));
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Opens a file for sequential reading, sharing with writers so a busy file does not fail the pass.</summary>
+    public static FileStream OpenRead(string fullPath) => new(fullPath, new FileStreamOptions
+    {
+        Mode = FileMode.Open,
+        Access = FileAccess.Read,
+        Share = FileShare.ReadWrite | FileShare.Delete,
+        BufferSize = 0,
+        Options = FileOptions.SequentialScan | FileOptions.Asynchronous,
+    });
+}

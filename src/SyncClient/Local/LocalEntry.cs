@@ -1,0 +1,6 @@
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>A path as found in the sync folder by a scan (stat only; content is read only when needed).</summary>
+internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long MtimeTicks);

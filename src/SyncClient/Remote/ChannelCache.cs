@@ -1,0 +1,39 @@
+using System.Collections.Concurrent;
+using Grpc.Net.Client;
+
+namespace Dropbox.SyncClient.Remote;
+
+/// <summary>One gRPC channel per URL, reused for the life of the client (channels pool HTTP/2 connections).</summary>
+internal sealed class ChannelCache : IDisposable
+{
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+
+    static ChannelCache()
+    {
+        // Nodes on a LAN or 127.0.0.1 speak gRPC over plain-text HTTP/2 (h2c).
+        AppContext.SetSwitch("System.Net.Http.SocketsHttpHandler.Http2UnencryptedSupport", true);
+    }
+
+    public GrpcChannel Get(string url) => _channels.GetOrAdd(url.TrimEnd('/'), static u => GrpcChannel.ForAddress(u, new GrpcChannelOptions
+    {
+        MaxReceiveMessageSize = 256 << 20,
+        MaxSendMessageSize = 64 << 20,
+        HttpHandler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+        },
+    }));
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+
+        _channels.Clear();
+    }
+}

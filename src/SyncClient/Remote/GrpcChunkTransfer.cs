@@ -1,0 +1,127 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Storage;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Dropbox.SyncClient.Remote;
+
+/// <summary><see cref="IChunkTransfer"/> over the storage nodes' gRPC API (header frame, then data frames of at most 1 MiB).</summary>
+internal sealed class GrpcChunkTransfer : IChunkTransfer
+{
+    /// <summary>Largest data frame sent or expected.</summary>
+    public const int FrameSize = 1 << 20;
+
+    private readonly ChannelCache _channels;
+
+    public GrpcChunkTransfer(ChannelCache channels)
+    {
+        _channels = channels;
+    }
+
+    public async Task<IReadOnlyList<bool>> PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
+    {
+        var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
+        try
+        {
+            using var call = client.PutChunks(cancellationToken: ct);
+            foreach (var chunk in chunks)
+            {
+                await call.RequestStream.WriteAsync(new PutChunkRequest
+                {
+                    Header = new ChunkHeader
+                    {
+                        ChunkId = chunk.Id.ToByteString(),
+                        Encoding = (Shared.Protos.Common.ChunkEncoding)chunk.Encoding,
+                        PlainSize = (uint)chunk.PlainSize,
+                        StoredSize = (uint)chunk.Stored.Length,
+                        Token = chunk.Token,
+                    },
+                }, ct).ConfigureAwait(false);
+                for (var offset = 0; offset < chunk.Stored.Length; offset += FrameSize)
+                {
+                    var frame = chunk.Stored.Slice(offset, Math.Min(FrameSize, chunk.Stored.Length - offset));
+                    await call.RequestStream.WriteAsync(new PutChunkRequest { Data = UnsafeByteOperations.UnsafeWrap(frame) }, ct).ConfigureAwait(false);
+                }
+            }
+
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            var response = await call.ResponseAsync.ConfigureAwait(false);
+            var result = new bool[chunks.Count];
+            for (var i = 0; i < result.Length && i < response.Results.Count; i++)
+            {
+                result[i] = response.Results[i].AlreadyPresent;
+            }
+
+            return result;
+        }
+        catch (RpcException e)
+        {
+            throw RemoteErrors.Translate($"Uploading {chunks.Count} chunk(s) to {grpcUrl}", e);
+        }
+    }
+
+    public async Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
+    {
+        var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
+        var request = new GetChunksRequest { Token = token, AcceptLz4 = true };
+        foreach (var id in ids)
+        {
+            request.ChunkIds.Add(id.ToByteString());
+        }
+
+        var result = new List<IncomingChunk>(ids.Count);
+        try
+        {
+            using var call = client.GetChunks(request, cancellationToken: ct);
+            ChunkHeader? header = null;
+            byte[]? buffer = null;
+            var filled = 0;
+            await foreach (var part in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (part.PartCase == GetChunkResponse.PartOneofCase.Header)
+                {
+                    Finish();
+                    header = part.Header;
+                    buffer = new byte[header.StoredSize];
+                    filled = 0;
+                }
+                else if (part.PartCase == GetChunkResponse.PartOneofCase.Data)
+                {
+                    if (header is null || buffer is null || filled + part.Data.Length > buffer.Length)
+                    {
+                        throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent chunk data that does not match its header.");
+                    }
+
+                    part.Data.Span.CopyTo(buffer.AsSpan(filled));
+                    filled += part.Data.Length;
+                }
+            }
+
+            Finish();
+
+            void Finish()
+            {
+                if (header is null || buffer is null)
+                {
+                    return;
+                }
+
+                if (filled != buffer.Length)
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent {filled} of {buffer.Length} bytes of chunk {header.ChunkId.ToChunkId().ToShortString()}.");
+                }
+
+                result.Add(new IncomingChunk(header.ChunkId.ToChunkId(), (ChunkEncoding)header.Encoding, (int)header.PlainSize, buffer));
+                header = null;
+                buffer = null;
+            }
+        }
+        catch (RpcException e)
+        {
+            throw RemoteErrors.Translate($"Downloading {ids.Count} chunk(s) from {grpcUrl}", e);
+        }
+
+        return result;
+    }
+}

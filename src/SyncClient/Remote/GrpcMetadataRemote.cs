@@ -1,0 +1,53 @@
+using Dropbox.Shared.Protos.Metadata;
+using Grpc.Core;
+using SyncService = Dropbox.Shared.Protos.Metadata.Sync;
+
+namespace Dropbox.SyncClient.Remote;
+
+/// <summary><see cref="IMetadataRemote"/> over the generated gRPC client, with the user's bearer token on every call.</summary>
+internal sealed class GrpcMetadataRemote : IMetadataRemote
+{
+    private readonly SyncService.SyncClient _client;
+    private readonly Metadata _headers;
+
+    public GrpcMetadataRemote(ChannelCache channels, string serverUrl, string token)
+    {
+        _client = new SyncService.SyncClient(channels.Get(serverUrl));
+        _headers = new Metadata { { "authorization", "Bearer " + token } };
+    }
+
+    private CallOptions Options(CancellationToken ct) => new(headers: _headers, cancellationToken: ct);
+
+    public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", () => _client.PlanUploadAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Committing '{request.Path}'", () => _client.CommitFileAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync("Listing changes", () => _client.ListChangesAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync("Listing files", () => _client.ListFilesAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<ListVersionsResponse> ListVersionsAsync(ListVersionsRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Listing versions of '{request.Path}'", () => _client.ListVersionsAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<RestoreResponse> RestoreAsync(RestoreRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Restoring '{request.Path}'", () => _client.RestoreAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<DeleteFileResponse> DeleteFileAsync(DeleteFileRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Deleting '{request.Path}'", () => _client.DeleteFileAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Moving '{request.FromPath}' to '{request.ToPath}'", () => _client.MoveFileAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<CreateFolderResponse> CreateFolderAsync(CreateFolderRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Creating folder '{request.Path}'", () => _client.CreateFolderAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<GetAccountResponse> GetAccountAsync(CancellationToken ct) =>
+        RemoteErrors.CallAsync("Reading the account", () => _client.GetAccountAsync(new GetAccountRequest(), Options(ct)).ResponseAsync);
+}

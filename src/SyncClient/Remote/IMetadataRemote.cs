@@ -1,0 +1,33 @@
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.SyncClient.Remote;
+
+/// <summary>
+/// The metadata node's sync API as the client uses it. Failures surface as
+/// <see cref="Dropbox.Shared.Errors.DropboxException"/> with the server's trailers in Details
+/// ("current-version" on a conflict, "missing-chunks" on a refused commit).
+/// </summary>
+internal interface IMetadataRemote
+{
+    Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct);
+
+    Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct);
+
+    Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct);
+
+    Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct);
+
+    Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct);
+
+    Task<ListVersionsResponse> ListVersionsAsync(ListVersionsRequest request, CancellationToken ct);
+
+    Task<RestoreResponse> RestoreAsync(RestoreRequest request, CancellationToken ct);
+
+    Task<DeleteFileResponse> DeleteFileAsync(DeleteFileRequest request, CancellationToken ct);
+
+    Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct);
+
+    Task<CreateFolderResponse> CreateFolderAsync(CreateFolderRequest request, CancellationToken ct);
+
+    Task<GetAccountResponse> GetAccountAsync(CancellationToken ct);
+}

@@ -1,0 +1,13 @@
+namespace Dropbox.SyncClient.State;
+
+/// <summary>
+/// What the client last synced at a path: the merge base for three-way decisions. Kept small (no chunk
+/// list) because one of these lives in memory per tracked file during a pass.
+/// </summary>
+/// <param name="Path">Relative '/'-separated NFC path.</param>
+/// <param name="Kind">File or folder.</param>
+/// <param name="Size">Size in bytes when synced.</param>
+/// <param name="MtimeTicks">Local last-write time (UTC ticks) when synced.</param>
+/// <param name="Version">Remote version this path was last synced to.</param>
+/// <param name="ContentHash">SHA-256 over the chunk ids (empty for folders).</param>
+internal sealed record FileRecord(string Path, FileKind Kind, long Size, long MtimeTicks, ulong Version, byte[] ContentHash);

@@ -1,0 +1,356 @@
+using System.Buffers.Binary;
+using Dropbox.Shared.Chunks;
+using Microsoft.Data.Sqlite;
+
+namespace Dropbox.SyncClient.State;
+
+/// <summary>
+/// The client's SQLite database (WAL): settings, the synced state of every path (the merge base), and
+/// an index of chunk id → local file and offset so downloads can reuse bytes already on disk.
+/// Thread-safe: one connection, serialized by a lock (writes are tiny next to network and disk I/O).
+/// </summary>
+internal sealed class LocalState : IDisposable
+{
+    /// <summary>File name of the database inside the state directory.</summary>
+    public const string DatabaseFileName = "client.db";
+
+    private const int ChunkEntrySize = ChunkId.Size + 4;
+    private readonly SqliteConnection _db;
+    private readonly Lock _lock = new();
+
+    private LocalState(SqliteConnection db, string stateDirectory)
+    {
+        _db = db;
+        StateDirectory = stateDirectory;
+    }
+
+    /// <summary>The directory holding the database, trash and control files.</summary>
+    public string StateDirectory { get; }
+
+    /// <summary>Opens (creating if needed) the database in <paramref name="stateDirectory"/>.</summary>
+    public static LocalState Open(string stateDirectory)
+    {
+        Directory.CreateDirectory(stateDirectory);
+        var path = Path.Combine(stateDirectory, DatabaseFileName);
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        db.Open();
+        Exec(db, "PRAGMA journal_mode=WAL;");
+        Exec(db, "PRAGMA synchronous=NORMAL;");
+        Exec(db, """
+            CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS files(
+                path TEXT PRIMARY KEY, kind INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+                version INTEGER NOT NULL, hash BLOB NOT NULL, chunks BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS chunks(id BLOB NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS chunks_by_id ON chunks(id);
+            CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
+            CREATE TABLE IF NOT EXISTS uploads(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+                chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
+            """);
+        return new LocalState(db, stateDirectory);
+    }
+
+    /// <summary>A setting, or null when unset.</summary>
+    public string? GetSetting(string key)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT value FROM settings WHERE key=$k";
+            cmd.Parameters.AddWithValue("$k", key);
+            return cmd.ExecuteScalar() as string;
+        }
+    }
+
+    /// <summary>Sets (or with null, removes) a setting.</summary>
+    public void SetSetting(string key, string? value)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            if (value is null)
+            {
+                cmd.CommandText = "DELETE FROM settings WHERE key=$k";
+            }
+            else
+            {
+                cmd.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
+                cmd.Parameters.AddWithValue("$v", value);
+            }
+
+            cmd.Parameters.AddWithValue("$k", key);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Every tracked path (without chunk lists), keyed by path.</summary>
+    public Dictionary<string, FileRecord> LoadFiles()
+    {
+        lock (_lock)
+        {
+            var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files";
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                var record = ReadRecord(reader);
+                result[record.Path] = record;
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>One tracked path, or null.</summary>
+    public FileRecord? GetFile(string path)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files WHERE path=$p";
+            cmd.Parameters.AddWithValue("$p", path);
+            using var reader = cmd.ExecuteReader();
+            return reader.Read() ? ReadRecord(reader) : null;
+        }
+    }
+
+    /// <summary>Number of tracked files (folders excluded).</summary>
+    public long CountFiles()
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*) FROM files WHERE kind=0";
+            return (long)cmd.ExecuteScalar()!;
+        }
+    }
+
+    /// <summary>The chunk list recorded for a path (empty when unknown).</summary>
+    public List<ChunkRef> GetChunks(string path)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT chunks FROM files WHERE path=$p";
+            cmd.Parameters.AddWithValue("$p", path);
+            return cmd.ExecuteScalar() is byte[] blob ? DecodeChunks(blob) : [];
+        }
+    }
+
+    /// <summary>Local places holding a chunk's bytes (as last synced; callers re-verify the hash).</summary>
+    public List<LocalChunkLocation> FindChunk(ChunkId id)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, offset, length FROM chunks WHERE id=$id LIMIT 8";
+            cmd.Parameters.AddWithValue("$id", id.ToArray());
+            using var reader = cmd.ExecuteReader();
+            var result = new List<LocalChunkLocation>();
+            while (reader.Read())
+            {
+                result.Add(new LocalChunkLocation(reader.GetString(0), reader.GetInt64(1), reader.GetInt32(2)));
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Records a synced path and (for files) its chunk list, replacing what was there.</summary>
+    public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks)
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            DeleteFileRows(record.Path, tx);
+            using (var cmd = _db.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
+                cmd.Parameters.AddWithValue("$p", record.Path);
+                cmd.Parameters.AddWithValue("$k", (int)record.Kind);
+                cmd.Parameters.AddWithValue("$s", record.Size);
+                cmd.Parameters.AddWithValue("$m", record.MtimeTicks);
+                cmd.Parameters.AddWithValue("$v", (long)record.Version);
+                cmd.Parameters.AddWithValue("$h", record.ContentHash);
+                cmd.Parameters.AddWithValue("$c", EncodeChunks(chunks ?? []));
+                cmd.ExecuteNonQuery();
+            }
+
+            if (chunks is { Count: > 0 })
+            {
+                using var cmd = _db.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
+                var pId = cmd.Parameters.Add("$id", SqliteType.Blob);
+                var pPath = cmd.Parameters.Add("$p", SqliteType.Text);
+                var pOffset = cmd.Parameters.Add("$o", SqliteType.Integer);
+                var pLength = cmd.Parameters.Add("$l", SqliteType.Integer);
+                cmd.Prepare();
+                long offset = 0;
+                foreach (var chunk in chunks)
+                {
+                    pId.Value = chunk.Id.ToArray();
+                    pPath.Value = record.Path;
+                    pOffset.Value = offset;
+                    pLength.Value = chunk.Size;
+                    cmd.ExecuteNonQuery();
+                    offset += chunk.Size;
+                }
+            }
+
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Updates only the recorded mtime (content verified unchanged).</summary>
+    public void TouchFile(string path, long mtimeTicks)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "UPDATE files SET mtime=$m WHERE path=$p";
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$m", mtimeTicks);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Forgets a path (and its chunk index rows).</summary>
+    public void RemoveFile(string path)
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            DeleteFileRows(path, tx);
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Forgets every tracked path and the cursor (after a relink to another folder or account).</summary>
+    public void ResetSyncState()
+    {
+        lock (_lock)
+        {
+            Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
+        }
+    }
+
+    /// <summary>Notes an upload in progress (resume bookkeeping; the server's plan is the authority).</summary>
+    public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = """
+                INSERT INTO uploads(path,size,mtime,chunks_total,chunks_done,started) VALUES($p,$s,$m,$t,0,$now)
+                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, chunks_total=excluded.chunks_total
+                """;
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$s", size);
+            cmd.Parameters.AddWithValue("$m", mtimeTicks);
+            cmd.Parameters.AddWithValue("$t", chunksTotal);
+            cmd.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Adds to the count of chunks an upload has sent.</summary>
+    public void AddUploadProgress(string path, int chunks)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "UPDATE uploads SET chunks_done=chunks_done+$n WHERE path=$p";
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$n", chunks);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Removes the upload bookkeeping for a path.</summary>
+    public void EndUpload(string path)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "DELETE FROM uploads WHERE path=$p";
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Uploads that were started and never finished: (path, chunks total, chunks done).</summary>
+    public List<(string Path, int Total, int Done)> PendingUploads()
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, chunks_total, chunks_done FROM uploads ORDER BY path";
+            using var reader = cmd.ExecuteReader();
+            var result = new List<(string, int, int)>();
+            while (reader.Read())
+            {
+                result.Add((reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2)));
+            }
+
+            return result;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _db.Dispose();
+    }
+
+    internal static byte[] EncodeChunks(IReadOnlyList<ChunkRef> chunks)
+    {
+        var blob = new byte[chunks.Count * ChunkEntrySize];
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            var span = blob.AsSpan(i * ChunkEntrySize, ChunkEntrySize);
+            chunks[i].Id.WriteTo(span);
+            BinaryPrimitives.WriteInt32LittleEndian(span[ChunkId.Size..], chunks[i].Size);
+        }
+
+        return blob;
+    }
+
+    internal static List<ChunkRef> DecodeChunks(byte[] blob)
+    {
+        var result = new List<ChunkRef>(blob.Length / ChunkEntrySize);
+        for (var i = 0; i + ChunkEntrySize <= blob.Length; i += ChunkEntrySize)
+        {
+            var span = blob.AsSpan(i, ChunkEntrySize);
+            result.Add(ChunkRef.Raw(new ChunkId(span[..ChunkId.Size]), BinaryPrimitives.ReadInt32LittleEndian(span[ChunkId.Size..])));
+        }
+
+        return result;
+    }
+
+    private void DeleteFileRows(string path, SqliteTransaction tx)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "DELETE FROM files WHERE path=$p; DELETE FROM chunks WHERE path=$p;";
+        cmd.Parameters.AddWithValue("$p", path);
+        cmd.ExecuteNonQuery();
+    }
+
+    private static FileRecord ReadRecord(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        (FileKind)reader.GetInt32(1),
+        reader.GetInt64(2),
+        reader.GetInt64(3),
+        (ulong)reader.GetInt64(4),
+        (byte[])reader.GetValue(5));
+
+    private static void Exec(SqliteConnection db, string sql)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}

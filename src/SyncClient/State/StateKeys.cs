@@ -1,0 +1,17 @@
+namespace Dropbox.SyncClient.State;
+
+/// <summary>Names of the rows in the settings table.</summary>
+internal static class StateKeys
+{
+    public const string Server = "server";
+    public const string Token = "token";
+    public const string Folder = "folder";
+    public const string Device = "device";
+    public const string Cursor = "cursor";
+    public const string LastSync = "last_sync";
+    public const string LastReconcile = "last_reconcile";
+    public const string LastSummary = "last_summary";
+    public const string Parallelism = "parallelism";
+    public const string MassDeleteShare = "mass_delete_share";
+    public const string MassDeleteMinimum = "mass_delete_minimum";
+}

@@ -1,0 +1,200 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Download plan → each chunk copied from a local file that already holds it (re-hashed) or fetched
+/// and verified → temp file beside the target → fsync → final check that the local file did not change
+/// since the plan (else it is kept as a conflicted copy) → rename into place → record.
+/// </summary>
+internal sealed class FileDownloader
+{
+    private readonly SyncContext _ctx;
+    private readonly SyncSummary _summary;
+    private readonly SemaphoreSlim _gets;
+    private readonly Func<string, string> _conflictName;
+
+    public FileDownloader(SyncContext ctx, SyncSummary summary, SemaphoreSlim gets, Func<string, string> conflictName)
+    {
+        _ctx = ctx;
+        _summary = summary;
+        _gets = gets;
+        _conflictName = conflictName;
+    }
+
+    /// <param name="path">Relative path.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    public async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct)
+    {
+        GetDownloadPlanResponse plan;
+        try
+        {
+            plan = await _ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path }, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+            return DownloadResult.Gone;
+        }
+
+        if (plan.Entry is null || plan.Entry.Deleted)
+        {
+            return DownloadResult.Gone;
+        }
+
+        var full = _ctx.FullPath(path);
+        var directory = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
+        var chunks = new List<ChunkRef>(plan.Chunks.Count);
+        try
+        {
+            await using (var output = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 }))
+            {
+                // A window of chunks in flight, written strictly in order.
+                var window = new Queue<Task<byte[]>>();
+                var next = 0;
+                var limit = Math.Max(1, _ctx.Options.Parallelism);
+                while (next < plan.Chunks.Count || window.Count > 0)
+                {
+                    while (next < plan.Chunks.Count && window.Count < limit)
+                    {
+                        var get = plan.Chunks[next++];
+                        chunks.Add(get.Chunk.ToDomain());
+                        window.Enqueue(ObtainAsync(get, ct));
+                    }
+
+                    var plain = await window.Dequeue().ConfigureAwait(false);
+                    await output.WriteAsync(plain, ct).ConfigureAwait(false);
+                    _ctx.Progress.AddBytes(plain.Length);
+                }
+
+                await output.FlushAsync(ct).ConfigureAwait(false);
+                output.Flush(flushToDisk: true);
+            }
+
+            var mtime = DateTimeOffset.FromUnixTimeMilliseconds(plan.Entry.MtimeUnixMs).UtcDateTime;
+            if (plan.Entry.MtimeUnixMs > 0)
+            {
+                File.SetLastWriteTimeUtc(temp, mtime);
+            }
+
+            string? conflictCopy = null;
+            if (Directory.Exists(full))
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
+            }
+
+            if (LocalChangedSincePlan(full, expectedLocal))
+            {
+                // Never overwrite a local edit the plan did not see: keep it beside the download.
+                conflictCopy = _conflictName(path);
+                File.Move(full, _ctx.FullPath(conflictCopy));
+                _summary.AddConflict();
+                _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
+            }
+
+            File.Move(temp, full, overwrite: true);
+            var info = new FileInfo(full);
+            var ids = chunks.Select(c => c.Id).ToList();
+            _ctx.State.PutFile(new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, plan.Entry.Version, FileVersion.ComputeContentHash(ids)), chunks);
+            _summary.AddFileDownloaded();
+            return new DownloadResult(true, conflictCopy);
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>True when the local file is not what the plan saw (created, edited; a vanished file is fine to replace).</summary>
+    internal static bool LocalChangedSincePlan(string full, LocalEntry? expected)
+    {
+        var info = new FileInfo(full);
+        if (!info.Exists)
+        {
+            return false;
+        }
+
+        return expected is null || expected.Kind != FileKind.File || info.Length != expected.Size || info.LastWriteTimeUtc.Ticks != expected.MtimeTicks;
+    }
+
+    private async Task<byte[]> ObtainAsync(ChunkGet get, CancellationToken ct)
+    {
+        var reference = get.Chunk.ToDomain();
+        var local = await TryReadLocalAsync(reference, ct).ConfigureAwait(false);
+        if (local is not null)
+        {
+            _summary.AddChunksReused(1);
+            return local;
+        }
+
+        Exception? last = null;
+        for (var i = 0; i < get.Nodes.Count; i++)
+        {
+            await _gets.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                var token = i < get.Tokens.Count ? get.Tokens[i] : string.Empty;
+                var received = await _ctx.Transfer.GetChunksAsync(get.Nodes[i].GrpcUrl, [reference.Id], token, ct).ConfigureAwait(false);
+                if (received.Count != 1)
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, $"Storage node {get.Nodes[i].NodeId} sent {received.Count} chunks for one request.");
+                }
+
+                var plain = ChunkDecoder.DecodeAndVerify(received[0], reference.Id, reference.Size);
+                _summary.AddChunksDownloaded(1);
+                _summary.AddBytesDownloaded(received[0].Stored.Length);
+                return plain;
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.DataLoss or ErrorKind.Unavailable or ErrorKind.NotFound or ErrorKind.Internal)
+            {
+                last = e; // try the next node holding it
+            }
+            finally
+            {
+                _gets.Release();
+            }
+        }
+
+        throw new DropboxException(ErrorKind.Unavailable, $"No storage node could serve chunk {reference.Id.ToShortString()}: {last?.Message ?? "no node holds it"}", last);
+    }
+
+    private async Task<byte[]?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
+    {
+        foreach (var place in _ctx.State.FindChunk(reference.Id))
+        {
+            if (place.Length != reference.Size)
+            {
+                continue;
+            }
+
+            try
+            {
+                var buffer = new byte[place.Length];
+                await using var stream = new FileStream(_ctx.FullPath(place.Path), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous);
+                stream.Position = place.Offset;
+                await stream.ReadExactlyAsync(buffer, ct).ConfigureAwait(false);
+                if (ChunkId.Compute(buffer) == reference.Id)
+                {
+                    return buffer;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone or changed: fetch it instead.
+            }
+        }
+
+        return null;
+    }
+}

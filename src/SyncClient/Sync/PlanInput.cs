@@ -1,0 +1,20 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>The three views a pass compares: the folder, the db (merge base) and what changed remotely.</summary>
+internal sealed class PlanInput
+{
+    /// <summary>The merge base: what was last synced, by path.</summary>
+    public required IReadOnlyDictionary<string, FileRecord> Base { get; init; }
+
+    /// <summary>The folder as scanned.</summary>
+    public required LocalSnapshot Local { get; init; }
+
+    /// <summary>Content of local files that differ from the base by size or mtime (read this pass).</summary>
+    public required IReadOnlyDictionary<string, FileFingerprint> Fingerprints { get; init; }
+
+    /// <summary>Remote changes since the cursor (newest state per path).</summary>
+    public required IReadOnlyDictionary<string, RemoteEntry> Remote { get; init; }
+}

@@ -1,0 +1,76 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Remote;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>Reads the remote side of a pass: the change feed since the cursor, or a full listing.</summary>
+internal static class RemoteChanges
+{
+    private const int MaxPages = 100_000;
+
+    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, CancellationToken ct)
+    {
+        if (!forceFull && !string.IsNullOrEmpty(cursor))
+        {
+            try
+            {
+                return await ListChangesAsync(metadata, cursor, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (RemoteErrors.IsCursorReset(e))
+            {
+                // The server no longer knows the cursor: start over from a full listing.
+            }
+        }
+
+        var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty, IncludeDeleted = true }, ct).ConfigureAwait(false);
+        var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
+        foreach (var entry in listing.Entries)
+        {
+            changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
+        }
+
+        return new RemoteView(changes, listing.Cursor, FullListing: true);
+    }
+
+    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, CancellationToken ct)
+    {
+        var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
+        for (var page = 0; page < MaxPages; page++)
+        {
+            var response = await metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1000 }, ct).ConfigureAwait(false);
+            Apply(changes, response.Changes);
+            cursor = response.Cursor;
+            if (!response.HasMore)
+            {
+                break;
+            }
+        }
+
+        return new RemoteView(changes, cursor, FullListing: false);
+    }
+
+    /// <summary>Folds changes, in order, into the newest state per path.</summary>
+    public static void Apply(Dictionary<string, RemoteEntry> changes, IEnumerable<Change> feed)
+    {
+        foreach (var change in feed)
+        {
+            var entry = change.Entry ?? new FileEntry { Path = change.OldPath };
+            var version = entry.Version != 0 ? entry.Version : change.Sequence;
+            switch (change.Kind)
+            {
+                case ChangeKind.Delete:
+                    var path = string.IsNullOrEmpty(entry.Path) ? change.OldPath : entry.Path;
+                    changes[path] = RemoteEntry.From(entry, deleted: true, change.Sequence) with { Path = path };
+                    break;
+                case ChangeKind.Move:
+                    changes[change.OldPath] = new RemoteEntry(change.OldPath, RemoteEntry.From(entry, false, version).Kind, change.Sequence, true, 0, [], 0) { MovedTo = entry.Path };
+                    changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, version) with { MovedFrom = change.OldPath };
+                    break;
+                default:
+                    changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, version);
+                    break;
+            }
+        }
+    }
+}

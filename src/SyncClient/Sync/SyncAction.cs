@@ -1,0 +1,32 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>One step of a plan. Which fields are set depends on <see cref="Kind"/>.</summary>
+internal sealed record SyncAction(SyncActionKind Kind, string Path)
+{
+    /// <summary>Destination of a move.</summary>
+    public string? ToPath { get; init; }
+
+    /// <summary>The version this client last synced (0: none).</summary>
+    public ulong BaseVersion { get; init; }
+
+    /// <summary>The local file as scanned (null when absent).</summary>
+    public LocalEntry? Local { get; init; }
+
+    /// <summary>The local content (for uploads, conflicts, records).</summary>
+    public FileFingerprint? Fingerprint { get; init; }
+
+    /// <summary>The remote state (for downloads, conflicts, records).</summary>
+    public RemoteEntry? Remote { get; init; }
+
+    /// <summary>The merge base.</summary>
+    public FileRecord? Base { get; init; }
+
+    /// <summary>Why (for skips and reports).</summary>
+    public string? Reason { get; init; }
+
+    /// <inheritdoc />
+    public override string ToString() => ToPath is null ? $"{Kind} {Path}" : $"{Kind} {Path} -> {ToPath}";
+}

@@ -1,0 +1,50 @@
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>What a pass does for one path (or a pair of paths, for moves).</summary>
+internal enum SyncActionKind
+{
+    /// <summary>Send the local file up (new or edited), with the merge base as base version.</summary>
+    Upload,
+
+    /// <summary>Bring the remote version down.</summary>
+    Download,
+
+    /// <summary>The file was deleted locally: delete it remotely.</summary>
+    DeleteRemote,
+
+    /// <summary>The file was deleted remotely: delete it locally (to the trash).</summary>
+    DeleteLocal,
+
+    /// <summary>A local rename/move detected by content: move remotely.</summary>
+    MoveRemote,
+
+    /// <summary>A remote move of a file unchanged locally: rename locally.</summary>
+    MoveLocal,
+
+    /// <summary>Both sides changed differently: keep the local edit as a conflicted copy, take the remote.</summary>
+    Conflict,
+
+    /// <summary>Both sides hold the same content: just record it as synced.</summary>
+    Record,
+
+    /// <summary>Local mtime changed but content did not: update the db only.</summary>
+    Touch,
+
+    /// <summary>Gone on both sides: forget the path.</summary>
+    Forget,
+
+    /// <summary>An empty local folder: create it remotely.</summary>
+    CreateRemoteFolder,
+
+    /// <summary>A remote folder: create it locally.</summary>
+    CreateLocalFolder,
+
+    /// <summary>A folder deleted locally: delete it remotely.</summary>
+    DeleteRemoteFolder,
+
+    /// <summary>A folder deleted remotely: delete it locally if empty.</summary>
+    DeleteLocalFolder,
+
+    /// <summary>Nothing can be done now (changing file, kind clash...); retried next pass.</summary>
+    Skip,
+}

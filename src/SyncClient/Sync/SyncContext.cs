@@ -1,0 +1,29 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>Everything a pass works with: the folder, the db, the remote and the knobs.</summary>
+internal sealed class SyncContext
+{
+    public required string Folder { get; init; }
+
+    public required LocalState State { get; init; }
+
+    public required IMetadataRemote Metadata { get; init; }
+
+    public required IChunkTransfer Transfer { get; init; }
+
+    public required IChunkSource Chunker { get; init; }
+
+    public required string Device { get; init; }
+
+    public SyncOptions Options { get; init; } = new();
+
+    public SyncProgress Progress { get; init; } = new();
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    public string FullPath(string relative) => SyncPaths.ToFull(Folder, relative);
+}

@@ -1,0 +1,247 @@
+using System.Threading.Channels;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The long-running sync: an initial pass, then a pass whenever the folder changes (FileSystemWatcher,
+/// debounced), the server reports a change (long-polled ListChanges with adaptive back-off: seconds
+/// while active, minutes while idle), <c>sync --now</c> drops <see cref="NowRequestFile"/> in the state
+/// directory, or the periodic rescan is due (watchers drop events). Reconciles once a day.
+/// </summary>
+internal sealed class SyncDaemon
+{
+    /// <summary>A file whose appearance in the state directory asks the daemon for an immediate pass.</summary>
+    public const string NowRequestFile = "now.request";
+
+    /// <summary>Marks a running daemon (holds its pid while it runs).</summary>
+    public const string PidFile = "daemon.pid";
+
+    private readonly SyncContext _ctx;
+    private readonly SyncEngine _engine;
+    private readonly Action<SyncSummary> _onPass;
+    private readonly Channel<string> _triggers = Channel.CreateBounded<string>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _lastLocalEventTicks;
+
+    public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
+    {
+        _ctx = ctx;
+        _engine = new SyncEngine(ctx);
+        _onPass = onPass;
+    }
+
+    public TimeSpan Debounce { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan RescanInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromDays(1);
+
+    public uint MinPollSeconds { get; init; } = 5;
+
+    public uint MaxPollSeconds { get; init; } = 240;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var pidFile = Path.Combine(_ctx.State.StateDirectory, PidFile);
+        await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
+        using var watcher = CreateWatcher();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token) };
+        try
+        {
+            _triggers.Writer.TryWrite("start");
+            var errorDelay = TimeSpan.Zero;
+            while (!ct.IsCancellationRequested)
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wait.CancelAfter(RescanInterval);
+                string reason;
+                try
+                {
+                    reason = await _triggers.Reader.ReadAsync(wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    reason = "periodic rescan";
+                }
+
+                var now = _ctx.Time.GetUtcNow();
+                if (LastReconcile() is null)
+                {
+                    _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
+                }
+
+                var reconcile = LastReconcile() is { } last && now - last >= ReconcileInterval;
+                var engine = reconcile ? new SyncEngine(new SyncContextWithOptions(_ctx, _ctx.Options with { Reconcile = true }).Context) : _engine;
+                try
+                {
+                    _ctx.Progress.Log($"pass ({(reconcile ? "daily reconcile" : reason)})");
+                    var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
+                    _onPass(summary);
+                    errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (DropboxException e)
+                {
+                    _ctx.Progress.Log("error: " + e.Message);
+                    errorDelay = Grow(errorDelay);
+                }
+
+                if (errorDelay > TimeSpan.Zero)
+                {
+                    // Failing passes must not spin: wait, but still wake for an explicit request.
+                    using var pause = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    pause.CancelAfter(errorDelay);
+                    try
+                    {
+                        await WaitForNowRequestAsync(pause.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(background).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            File.Delete(pidFile);
+        }
+    }
+
+    private static TimeSpan Grow(TimeSpan delay) =>
+        delay == TimeSpan.Zero ? TimeSpan.FromSeconds(2) : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromMinutes(5).Ticks));
+
+    private DateTimeOffset? LastReconcile() =>
+        _ctx.State.GetSetting(StateKeys.LastReconcile) is { } s && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t) ? t : null;
+
+    private FileSystemWatcher CreateWatcher()
+    {
+        var watcher = new FileSystemWatcher(_ctx.Folder)
+        {
+            IncludeSubdirectories = true,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size,
+            InternalBufferSize = 64 * 1024,
+        };
+        void OnEvent(object? sender, FileSystemEventArgs e)
+        {
+            if (!Path.GetFileName(e.FullPath).StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal))
+            {
+                Interlocked.Exchange(ref _lastLocalEventTicks, _ctx.Time.GetTimestamp());
+            }
+        }
+
+        watcher.Created += OnEvent;
+        watcher.Changed += OnEvent;
+        watcher.Deleted += OnEvent;
+        watcher.Renamed += (s, e) => OnEvent(s, e);
+        // A dropped-events overflow is what the periodic rescan is for; ask for one now.
+        watcher.Error += (_, _) => _triggers.Writer.TryWrite("watcher overflow");
+        watcher.EnableRaisingEvents = true;
+        return watcher;
+    }
+
+    private async Task WatchLocalAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            var last = Interlocked.Read(ref _lastLocalEventTicks);
+            if (last != 0 && _ctx.Time.GetElapsedTime(last) >= Debounce)
+            {
+                Interlocked.CompareExchange(ref _lastLocalEventTicks, 0, last);
+                _triggers.Writer.TryWrite("local change");
+            }
+        }
+    }
+
+    private async Task WatchNowRequestsAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await WaitForNowRequestAsync(ct).ConfigureAwait(false);
+            _triggers.Writer.TryWrite("sync --now");
+        }
+    }
+
+    private async Task WaitForNowRequestAsync(CancellationToken ct)
+    {
+        var request = Path.Combine(_ctx.State.StateDirectory, NowRequestFile);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            if (File.Exists(request))
+            {
+                File.Delete(request);
+                return;
+            }
+        }
+    }
+
+    private async Task PollRemoteAsync(CancellationToken ct)
+    {
+        var wait = MinPollSeconds;
+        var failures = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var cursor = _ctx.State.GetSetting(StateKeys.Cursor);
+                if (string.IsNullOrEmpty(cursor))
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(MinPollSeconds), ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1, WaitSeconds = wait }, ct).ConfigureAwait(false);
+                failures = 0;
+                if (response.Changes.Count > 0)
+                {
+                    _triggers.Writer.TryWrite("remote change");
+                    wait = MinPollSeconds; // active: poll again soon
+                    // Let the pass advance the cursor before asking again.
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    wait = Math.Min(MaxPollSeconds, wait * 2); // idle: back off towards minutes
+                }
+            }
+            catch (DropboxException)
+            {
+                failures++;
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(60, 1 << Math.Min(failures, 6))), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private sealed class SyncContextWithOptions(SyncContext source, SyncOptions options)
+    {
+        public SyncContext Context { get; } = new()
+        {
+            Folder = source.Folder,
+            State = source.State,
+            Metadata = source.Metadata,
+            Transfer = source.Transfer,
+            Chunker = source.Chunker,
+            Device = source.Device,
+            Options = options,
+            Progress = source.Progress,
+            Time = source.Time,
+        };
+    }
+}

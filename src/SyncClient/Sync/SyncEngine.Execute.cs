@@ -1,0 +1,375 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+internal sealed partial class SyncEngine
+{
+    private async Task ExecuteAsync(List<SyncAction> plan, Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary, CancellationToken ct)
+    {
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        taken.UnionWith(bases.Keys);
+        taken.UnionWith(remote.Changes.Keys);
+        string ConflictName(string path)
+        {
+            lock (taken)
+            {
+                var name = ConflictNames.Next(path, _ctx.Device, DateOnly.FromDateTime(_ctx.Time.GetLocalNow().DateTime),
+                    p => taken.Contains(p) || File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)));
+                taken.Add(name);
+                return name;
+            }
+        }
+
+        using var puts = new SemaphoreSlim(Math.Max(1, _ctx.Options.Parallelism));
+        using var gets = new SemaphoreSlim(Math.Max(1, _ctx.Options.Parallelism));
+        var uploader = new FileUploader(_ctx, summary, puts);
+        var downloader = new FileDownloader(_ctx, summary, gets, ConflictName);
+        var exec = new Executor(this, summary, uploader, downloader, ConflictName);
+
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
+        {
+            summary.AddSkipped();
+            summary.AddNote($"skipped '{a.Path}': {a.Reason}");
+            _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
+        }
+
+        _ctx.Progress.Phase = "applying";
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        {
+            await exec.RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
+        {
+            await exec.RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        _ctx.Progress.Phase = "transferring";
+        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
+            .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
+        await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
+            async (a, token) => await exec.RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
+
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateRemoteFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        {
+            await exec.RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        _ctx.Progress.Phase = "deleting";
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote))
+        {
+            await exec.RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocalFolder or SyncActionKind.DeleteRemoteFolder).OrderByDescending(a => a.Path.Length))
+        {
+            await exec.RunAsync(a, ct).ConfigureAwait(false);
+        }
+    }
+
+    private sealed class Executor(SyncEngine engine, SyncSummary summary, FileUploader uploader, FileDownloader downloader, Func<string, string> conflictName)
+    {
+        private SyncContext Ctx => engine._ctx;
+
+        public async Task RunAsync(SyncAction a, CancellationToken ct)
+        {
+            try
+            {
+                await RunCoreAsync(a, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+            {
+                summary.AddError($"{a}: {e.Message}");
+                Ctx.Progress.Log($"error: {a}: {e.Message}");
+            }
+        }
+
+        private async Task RunCoreAsync(SyncAction a, CancellationToken ct)
+        {
+            switch (a.Kind)
+            {
+                case SyncActionKind.Upload:
+                    await UploadAsync(a.Path, a.BaseVersion, a.Fingerprint ?? await HashAsync(a.Path, ct).ConfigureAwait(false), allowRetryAsNew: true, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.Download:
+                    await DownloadAsync(a.Path, a.Local, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.Conflict:
+                    await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.DeleteRemote:
+                    await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.DeleteLocal:
+                    DeleteLocal(a);
+                    break;
+                case SyncActionKind.MoveRemote:
+                    await MoveRemoteAsync(a, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.MoveLocal:
+                    MoveLocal(a);
+                    break;
+                case SyncActionKind.Record:
+                    var fp = a.Fingerprint;
+                    var chunks = fp?.Chunks ?? Ctx.State.GetChunks(a.Path);
+                    Ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, a.Local.MtimeTicks, a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash), chunks);
+                    break;
+                case SyncActionKind.Touch:
+                    Ctx.State.TouchFile(a.Path, a.Local!.MtimeTicks);
+                    break;
+                case SyncActionKind.Forget:
+                    Ctx.State.RemoveFile(a.Path);
+                    break;
+                case SyncActionKind.CreateLocalFolder:
+                    Directory.CreateDirectory(Ctx.FullPath(a.Path));
+                    Ctx.State.PutFile(new FileRecord(a.Path, FileKind.Folder, 0, 0, a.Remote?.Version ?? 0, []), null);
+                    break;
+                case SyncActionKind.CreateRemoteFolder:
+                    await CreateRemoteFolderAsync(a.Path, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.DeleteRemoteFolder:
+                    await DeleteRemoteFolderAsync(a, ct).ConfigureAwait(false);
+                    break;
+                case SyncActionKind.DeleteLocalFolder:
+                    DeleteLocalFolder(a.Path);
+                    break;
+                case SyncActionKind.Skip:
+                    break;
+            }
+        }
+
+        private async Task<FileFingerprint> HashAsync(string path, CancellationToken ct) =>
+            await engine._hasher.TryHashAsync(Ctx.FullPath(path), ct).ConfigureAwait(false)
+            ?? throw new IOException($"'{path}' changed or vanished while it was read; it will be retried.");
+
+        private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct)
+        {
+            var outcome = await uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+            switch (outcome)
+            {
+                case UploadOutcome.Committed:
+                    Ctx.Progress.FileDone();
+                    Ctx.Progress.Log($"uploaded '{path}' ({Format.Bytes(fp.Size)})");
+                    return;
+                case UploadOutcome.Changed:
+                    summary.AddSkipped();
+                    Ctx.Progress.Log($"'{path}' changed while uploading; retried on the next pass");
+                    return;
+            }
+
+            // Refused: the server moved on since our base. If the path is gone remotely, it is simply new again.
+            GetDownloadPlanResponse? current = null;
+            try
+            {
+                current = await Ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path }, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+            {
+            }
+
+            if ((current?.Entry is null || current.Entry.Deleted) && allowRetryAsNew)
+            {
+                await UploadAsync(path, 0, fp, allowRetryAsNew: false, ct).ConfigureAwait(false);
+                return;
+            }
+
+            await ConflictAsync(path, fp, ct).ConfigureAwait(false);
+        }
+
+        /// <summary>Both sides changed: the local edit moves aside to a conflicted copy (then uploads), the remote takes the path.</summary>
+        private async Task ConflictAsync(string path, FileFingerprint? fp, CancellationToken ct)
+        {
+            var copy = conflictName(path);
+            File.Move(Ctx.FullPath(path), Ctx.FullPath(copy));
+            summary.AddConflict();
+            Ctx.Progress.Log($"conflict: '{path}' changed on both sides; your version is kept as '{copy}'");
+            var result = await downloader.DownloadAsync(path, null, ct).ConfigureAwait(false);
+            if (!result.Placed)
+            {
+                Ctx.State.RemoveFile(path);
+            }
+
+            Ctx.Progress.FileDone();
+            var copyFp = fp is null ? await HashAsync(copy, ct).ConfigureAwait(false) : fp with { MtimeTicks = new FileInfo(Ctx.FullPath(copy)).LastWriteTimeUtc.Ticks };
+            await UploadAsync(copy, 0, copyFp, allowRetryAsNew: false, ct).ConfigureAwait(false);
+            if (result.ConflictCopy is { } second)
+            {
+                await UploadAsync(second, 0, await HashAsync(second, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+            }
+        }
+
+        private async Task DownloadAsync(string path, LocalEntry? expected, CancellationToken ct)
+        {
+            var result = await downloader.DownloadAsync(path, expected, ct).ConfigureAwait(false);
+            Ctx.Progress.FileDone();
+            if (result.Placed)
+            {
+                Ctx.Progress.Log($"downloaded '{path}'");
+            }
+
+            if (result.ConflictCopy is { } copy)
+            {
+                await UploadAsync(copy, 0, await HashAsync(copy, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+            }
+        }
+
+        private async Task DeleteRemoteAsync(string path, ulong baseVersion, CancellationToken ct)
+        {
+            try
+            {
+                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = path, BaseVersion = baseVersion, Device = Ctx.Device }, ct).ConfigureAwait(false);
+                summary.AddFileDeleted();
+                Ctx.Progress.Log($"deleted remotely '{path}'");
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+            {
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
+            {
+                // Edited remotely since: the edit wins over our delete; it downloads on the next pass.
+                summary.AddNote($"'{path}' was deleted here but edited remotely; the remote edit is kept");
+                return;
+            }
+
+            Ctx.State.RemoveFile(path);
+        }
+
+        private void DeleteLocal(SyncAction a)
+        {
+            var full = Ctx.FullPath(a.Path);
+            var info = new FileInfo(full);
+            if (info.Exists)
+            {
+                if (a.Local is null || info.Length != a.Local.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks)
+                {
+                    // Edited since the plan: keep it; the next pass uploads it again.
+                    summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
+                    return;
+                }
+
+                var trash = Path.Combine(Ctx.State.StateDirectory, "trash", Ctx.Time.GetUtcNow().ToString("yyyyMMdd"), SyncPaths.ToFull(string.Empty, a.Path));
+                if (File.Exists(trash))
+                {
+                    trash += "." + Guid.NewGuid().ToString("N")[..8];
+                }
+
+                Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
+                File.Move(full, trash);
+                RemoveEmptyParents(a.Path);
+            }
+
+            Ctx.State.RemoveFile(a.Path);
+            summary.AddFileDeleted();
+            Ctx.Progress.Log($"deleted locally '{a.Path}' (kept in the trash under the state directory)");
+        }
+
+        private void RemoveEmptyParents(string path)
+        {
+            for (var parent = SyncPaths.Parent(path); parent.Length > 0; parent = SyncPaths.Parent(parent))
+            {
+                if (Ctx.State.GetFile(parent) is not null)
+                {
+                    return; // a folder the user made explicitly stays
+                }
+
+                var dir = Ctx.FullPath(parent);
+                if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
+                {
+                    return;
+                }
+
+                Directory.Delete(dir);
+            }
+        }
+
+        private async Task MoveRemoteAsync(SyncAction a, CancellationToken ct)
+        {
+            var to = a.ToPath!;
+            try
+            {
+                var moved = await Ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = to, BaseVersion = a.BaseVersion, Device = Ctx.Device }, ct).ConfigureAwait(false);
+                var chunks = a.Fingerprint?.Chunks ?? Ctx.State.GetChunks(a.Path);
+                var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
+                Ctx.State.RemoveFile(a.Path);
+                Ctx.State.PutFile(new FileRecord(to, FileKind.File, a.Local!.Size, a.Local.MtimeTicks, version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash), chunks);
+                summary.AddFileMoved();
+                Ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound or ErrorKind.AlreadyExists)
+            {
+                // The source changed remotely (or is gone): send the new path as a file and the delete as a delete.
+                Ctx.Progress.Log($"'{a.Path}' -> '{to}' could not be moved remotely ({e.Message}); uploading instead");
+                await UploadAsync(to, 0, a.Fingerprint ?? await HashAsync(to, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+                await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+            }
+        }
+
+        private void MoveLocal(SyncAction a)
+        {
+            var from = Ctx.FullPath(a.Path);
+            var to = Ctx.FullPath(a.ToPath!);
+            var info = new FileInfo(from);
+            if (!info.Exists || info.Length != a.Local!.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks || File.Exists(to) || Directory.Exists(to))
+            {
+                summary.AddNote($"remote move '{a.Path}' -> '{a.ToPath}' not applied here (local changes); the next pass reconciles it");
+                Ctx.State.SetSetting(StateKeys.Cursor, null);
+                return;
+            }
+
+            var chunks = Ctx.State.GetChunks(a.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Move(from, to);
+            RemoveEmptyParents(a.Path);
+            Ctx.State.RemoveFile(a.Path);
+            Ctx.State.PutFile(new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash), chunks);
+            summary.AddFileMoved();
+            Ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");
+        }
+
+        private async Task CreateRemoteFolderAsync(string path, CancellationToken ct)
+        {
+            ulong version = 0;
+            try
+            {
+                var created = await Ctx.Metadata.CreateFolderAsync(new CreateFolderRequest { Path = path, Device = Ctx.Device }, ct).ConfigureAwait(false);
+                version = created.Entry?.Version is > 0 ? created.Entry.Version : created.Sequence;
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.AlreadyExists)
+            {
+            }
+
+            Ctx.State.PutFile(new FileRecord(path, FileKind.Folder, 0, 0, version, []), null);
+        }
+
+        private async Task DeleteRemoteFolderAsync(SyncAction a, CancellationToken ct)
+        {
+            try
+            {
+                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = a.Path, BaseVersion = 0, Device = Ctx.Device }, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.Conflict or ErrorKind.InvalidArgument)
+            {
+            }
+
+            Ctx.State.RemoveFile(a.Path);
+        }
+
+        private void DeleteLocalFolder(string path)
+        {
+            var dir = Ctx.FullPath(path);
+            if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+            {
+                Directory.Delete(dir);
+            }
+
+            Ctx.State.RemoveFile(path);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// One complete two-way pass: scan the folder → compare with the db (merge base) and the remote changes
+/// since the cursor → plan → guard → execute → advance the cursor (only when nothing failed, so a failed
+/// step is seen again next pass).
+/// </summary>
+internal sealed partial class SyncEngine
+{
+    private readonly SyncContext _ctx;
+    private readonly FileHasher _hasher;
+
+    public SyncEngine(SyncContext ctx)
+    {
+        _ctx = ctx;
+        _hasher = new FileHasher(ctx.Chunker);
+    }
+
+    /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
+    public long FilesHashed => _hasher.FilesRead;
+
+    public async Task<SyncSummary> RunPassAsync(CancellationToken ct)
+    {
+        if (!Directory.Exists(_ctx.Folder))
+        {
+            throw new DropboxException(ErrorKind.NotFound,
+                $"The sync folder '{_ctx.Folder}' is missing. Nothing was synced and nothing was deleted. If it was moved, renamed or " +
+                "lives on a drive that is not mounted, put it back; to link another folder run: login --folder DIR");
+        }
+
+        using var passLock = PassLock.Acquire(_ctx.State.StateDirectory);
+        var summary = new SyncSummary();
+        var progress = _ctx.Progress;
+        progress.Reset();
+
+        progress.Phase = "listing remote changes";
+        var bases = _ctx.State.LoadFiles();
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile, ct).ConfigureAwait(false);
+        if (remote.FullListing && bases.Count > 0)
+        {
+            ReconcileBases(bases, remote, summary);
+        }
+
+        progress.Phase = "scanning";
+        var snapshot = new LocalScanner(_ctx.Folder, IgnoreMatcher.Load(_ctx.Folder), _ctx.State.StateDirectory).Scan(ct);
+        foreach (var clash in snapshot.CaseClashes)
+        {
+            summary.AddNote("case clash: " + clash);
+            progress.Log("case clash: " + clash);
+        }
+
+        foreach (var skipped in snapshot.Skipped)
+        {
+            summary.AddNote("skipped: " + skipped);
+        }
+
+        progress.Phase = "hashing";
+        var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
+
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
+        MassDeleteGuard.Check(plan, bases.Values.Count(b => b.Kind == FileKind.File), _ctx.Options);
+
+        progress.AddWork(
+            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
+            plan.Sum(a => a.Kind switch
+            {
+                SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
+                SyncActionKind.Download => a.Remote?.Size ?? 0,
+                SyncActionKind.Conflict => (a.Remote?.Size ?? 0) + (a.Local?.Size ?? 0),
+                _ => 0,
+            }));
+
+        await ExecuteAsync(plan, bases, remote, summary, ct).ConfigureAwait(false);
+
+        if (summary.Errors == 0)
+        {
+            _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
+        }
+
+        var now = _ctx.Time.GetUtcNow();
+        _ctx.State.SetSetting(StateKeys.LastSync, now.ToString("O"));
+        if (_ctx.Options.Reconcile)
+        {
+            _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
+        }
+
+        _ctx.State.SetSetting(StateKeys.LastSummary, summary.ToJson());
+        progress.Phase = "done";
+        return summary;
+    }
+
+    /// <summary>
+    /// With a full listing, a db row whose path the server has never heard of means the db and the server
+    /// diverged: forget the row so the path is treated as new (uploaded if it still exists here), never deleted.
+    /// </summary>
+    private void ReconcileBases(Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary)
+    {
+        foreach (var path in bases.Keys.ToList())
+        {
+            if (!remote.Changes.ContainsKey(path))
+            {
+                bases.Remove(path);
+                _ctx.State.RemoveFile(path);
+                summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
+            }
+        }
+    }
+
+    private async Task<Dictionary<string, FileFingerprint>> HashChangedAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)
+    {
+        var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
+        var work = new List<LocalEntry>();
+        foreach (var entry in snapshot.Entries.Values)
+        {
+            if (entry.Kind != FileKind.File)
+            {
+                continue;
+            }
+
+            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
+            if (!unchanged || _ctx.Options.Reconcile)
+            {
+                work.Add(entry);
+            }
+        }
+
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
+        {
+            var fp = await _hasher.TryHashAsync(_ctx.FullPath(entry.Path), token).ConfigureAwait(false);
+            if (fp is not null)
+            {
+                lock (result)
+                {
+                    result[entry.Path] = fp;
+                }
+            }
+        }).ConfigureAwait(false);
+
+        if (_ctx.Options.Reconcile)
+        {
+            // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change.
+            foreach (var (path, fp) in result)
+            {
+                if (bases.TryGetValue(path, out var b) && b.Size == fp.Size && b.MtimeTicks == fp.MtimeTicks && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
+                {
+                    bases[path] = b with { MtimeTicks = -1 };
+                    summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");
+                }
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,240 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Three-way decisions per path with the db as merge base: pure (no I/O), so every case is unit-tested.
+/// Local renames are found by content (size + content hash) and become moves; remote moves of files
+/// unchanged locally become local renames.
+/// </summary>
+internal static class SyncPlanner
+{
+    public static List<SyncAction> Plan(PlanInput input)
+    {
+        var actions = new List<SyncAction>();
+        var handled = new HashSet<string>(StringComparer.Ordinal);
+        PlanRemoteMoves(input, actions, handled);
+
+        var paths = new SortedSet<string>(StringComparer.Ordinal);
+        paths.UnionWith(input.Local.Entries.Keys);
+        paths.UnionWith(input.Base.Keys);
+        paths.UnionWith(input.Remote.Keys);
+        foreach (var path in paths)
+        {
+            if (handled.Contains(path))
+            {
+                continue;
+            }
+
+            input.Local.Entries.TryGetValue(path, out var local);
+            input.Base.TryGetValue(path, out var baseRecord);
+            input.Remote.TryGetValue(path, out var remote);
+            var action = Decide(input, path, local, baseRecord, remote);
+            if (action is not null)
+            {
+                actions.Add(action);
+            }
+        }
+
+        return DetectLocalMoves(actions);
+    }
+
+    private static SyncAction? Decide(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
+    {
+        var isFolder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || (remote is { Deleted: false, Kind: FileKind.Folder });
+        if (isFolder)
+        {
+            return DecideFolder(input, path, local, baseRecord, remote);
+        }
+
+        // Local side: is it changed against the base, and what is its content?
+        FileFingerprint? fingerprint = null;
+        byte[]? localHash = null;
+        if (local is not null)
+        {
+            if (baseRecord is not null && local.Size == baseRecord.Size && local.MtimeTicks == baseRecord.MtimeTicks)
+            {
+                localHash = baseRecord.ContentHash;
+            }
+            else if (input.Fingerprints.TryGetValue(path, out fingerprint))
+            {
+                localHash = fingerprint.ContentHash;
+            }
+            else
+            {
+                return new SyncAction(SyncActionKind.Skip, path) { Reason = "the file is changing; it syncs once it is stable" };
+            }
+        }
+
+        var localChanged = local is null
+            ? baseRecord is not null
+            : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash);
+        var remoteChanged = remote is not null && (baseRecord is null
+            ? !remote.Deleted
+            : remote.Deleted || remote.Version != baseRecord.Version);
+        var baseVersion = baseRecord?.Version ?? 0;
+
+        if (!localChanged && !remoteChanged)
+        {
+            if (local is not null && baseRecord is not null && fingerprint is not null)
+            {
+                return new SyncAction(SyncActionKind.Touch, path) { Local = local, Fingerprint = fingerprint, Base = baseRecord };
+            }
+
+            return null;
+        }
+
+        if (localChanged && !remoteChanged)
+        {
+            return local is not null
+                ? new SyncAction(SyncActionKind.Upload, path) { Local = local, Fingerprint = fingerprint, BaseVersion = baseVersion, Base = baseRecord }
+                : new SyncAction(SyncActionKind.DeleteRemote, path) { BaseVersion = baseVersion, Base = baseRecord };
+        }
+
+        if (!localChanged && remoteChanged)
+        {
+            if (remote!.Deleted)
+            {
+                return local is not null
+                    ? new SyncAction(SyncActionKind.DeleteLocal, path) { Local = local, Remote = remote, Base = baseRecord }
+                    : new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord };
+            }
+
+            return new SyncAction(SyncActionKind.Download, path) { Local = local, Remote = remote, Base = baseRecord, BaseVersion = baseVersion };
+        }
+
+        // Both changed.
+        if (local is null)
+        {
+            return remote!.Deleted
+                ? new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord }
+                : new SyncAction(SyncActionKind.Download, path) { Remote = remote, Base = baseRecord, BaseVersion = baseVersion };
+        }
+
+        if (remote!.Deleted)
+        {
+            // Never lose a local edit to a remote delete: upload it again as a new file.
+            return new SyncAction(SyncActionKind.Upload, path) { Local = local, Fingerprint = fingerprint, BaseVersion = 0, Base = baseRecord, Reason = "edited here, deleted remotely: kept" };
+        }
+
+        if (localHash!.AsSpan().SequenceEqual(remote.ContentHash))
+        {
+            return new SyncAction(SyncActionKind.Record, path) { Local = local, Fingerprint = fingerprint, Remote = remote, Base = baseRecord };
+        }
+
+        return new SyncAction(SyncActionKind.Conflict, path) { Local = local, Fingerprint = fingerprint, Remote = remote, Base = baseRecord, BaseVersion = baseVersion };
+    }
+
+    private static SyncAction? DecideFolder(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
+    {
+        if ((local is not null && local.Kind != FileKind.Folder) || (remote is { Deleted: false, Kind: FileKind.File }) || (baseRecord is not null && baseRecord.Kind != FileKind.Folder))
+        {
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = "a file on one side and a folder on the other; rename one of them" };
+        }
+
+        var remoteFolder = remote is { Deleted: false };
+        var remoteDeleted = remote is { Deleted: true } && baseRecord is not null;
+        if (local is not null)
+        {
+            if (baseRecord is null)
+            {
+                if (remoteFolder)
+                {
+                    return new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote };
+                }
+
+                return input.Local.EmptyFolders.Contains(path) ? new SyncAction(SyncActionKind.CreateRemoteFolder, path) : null;
+            }
+
+            return remoteDeleted ? new SyncAction(SyncActionKind.DeleteLocalFolder, path) { Base = baseRecord, Remote = remote } : null;
+        }
+
+        if (baseRecord is null)
+        {
+            return remoteFolder ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote } : null;
+        }
+
+        if (remoteDeleted)
+        {
+            return new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord };
+        }
+
+        return remoteFolder && remote!.Version != baseRecord.Version
+            ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
+            : new SyncAction(SyncActionKind.DeleteRemoteFolder, path) { Base = baseRecord, BaseVersion = baseRecord.Version };
+    }
+
+    private static void PlanRemoteMoves(PlanInput input, List<SyncAction> actions, HashSet<string> handled)
+    {
+        foreach (var remote in input.Remote.Values)
+        {
+            if (remote.MovedFrom is not { } from || remote.Deleted || remote.Kind != FileKind.File)
+            {
+                continue;
+            }
+
+            if (!input.Remote.TryGetValue(from, out var oldRemote) || !oldRemote.Deleted || oldRemote.MovedTo != remote.Path)
+            {
+                continue;
+            }
+
+            if (!input.Base.TryGetValue(from, out var oldBase) || !input.Local.Entries.TryGetValue(from, out var oldLocal))
+            {
+                continue;
+            }
+
+            var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
+            if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Base.ContainsKey(remote.Path)
+                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash))
+            {
+                continue;
+            }
+
+            actions.Add(new SyncAction(SyncActionKind.MoveLocal, from) { ToPath = remote.Path, Local = oldLocal, Remote = remote, Base = oldBase });
+            handled.Add(from);
+            handled.Add(remote.Path);
+        }
+    }
+
+    private static List<SyncAction> DetectLocalMoves(List<SyncAction> actions)
+    {
+        // Only unambiguous pairs: one vanished file and one new file with the same size and content.
+        var deletes = actions.Where(a => a.Kind == SyncActionKind.DeleteRemote && a.Base is not null)
+            .GroupBy(a => Key(a.Base!.Size, a.Base.ContentHash)).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.First());
+        var uploads = actions.Where(a => a.Kind == SyncActionKind.Upload && a.Base is null && a.Fingerprint is not null)
+            .GroupBy(a => Key(a.Fingerprint!.Size, a.Fingerprint.ContentHash)).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.First());
+        if (deletes.Count == 0 || uploads.Count == 0)
+        {
+            return actions;
+        }
+
+        var replaced = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
+        var moves = new List<SyncAction>();
+        foreach (var (key, delete) in deletes)
+        {
+            if (uploads.TryGetValue(key, out var upload))
+            {
+                replaced.Add(delete);
+                replaced.Add(upload);
+                moves.Add(new SyncAction(SyncActionKind.MoveRemote, delete.Path)
+                {
+                    ToPath = upload.Path,
+                    BaseVersion = delete.BaseVersion,
+                    Base = delete.Base,
+                    Local = upload.Local,
+                    Fingerprint = upload.Fingerprint,
+                });
+            }
+        }
+
+        var result = actions.Where(a => !replaced.Contains(a)).ToList();
+        result.AddRange(moves);
+        return result;
+    }
+
+    private static string Key(long size, byte[] hash) => size + ":" + Convert.ToHexString(hash);
+
+    /// <summary>True for actions that delete a file on one side (what the mass-delete guard counts).</summary>
+    public static bool IsFileDelete(SyncAction a) => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteLocal;
+}

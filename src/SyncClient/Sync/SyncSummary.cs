@@ -1,0 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>Counters of one pass; thread-safe increments. Serializes to the <c>--json</c> summary line.</summary>
+internal sealed class SyncSummary
+{
+    private long _filesUploaded, _filesDownloaded, _filesDeleted, _bytesUploaded, _chunksUploaded, _chunksDeduplicated;
+    private long _bytesDownloaded, _chunksDownloaded, _chunksReused, _conflicts, _errors, _filesMoved, _skipped, _repairs;
+
+    public long FilesUploaded => Volatile.Read(ref _filesUploaded);
+    public long FilesDownloaded => Volatile.Read(ref _filesDownloaded);
+    public long FilesDeleted => Volatile.Read(ref _filesDeleted);
+    public long BytesUploaded => Volatile.Read(ref _bytesUploaded);
+    public long ChunksUploaded => Volatile.Read(ref _chunksUploaded);
+    public long ChunksDeduplicated => Volatile.Read(ref _chunksDeduplicated);
+    public long BytesDownloaded => Volatile.Read(ref _bytesDownloaded);
+    public long ChunksDownloaded => Volatile.Read(ref _chunksDownloaded);
+    public long ChunksReused => Volatile.Read(ref _chunksReused);
+    public long Conflicts => Volatile.Read(ref _conflicts);
+    public long Errors => Volatile.Read(ref _errors);
+    public long FilesMoved => Volatile.Read(ref _filesMoved);
+    public long Skipped => Volatile.Read(ref _skipped);
+    public long Repairs => Volatile.Read(ref _repairs);
+
+    /// <summary>Messages for every error of the pass.</summary>
+    public List<string> ErrorMessages { get; } = [];
+
+    /// <summary>Notes worth showing (case clashes, skipped files, reconcile repairs).</summary>
+    public List<string> Notes { get; } = [];
+
+    public void AddFileUploaded() => Interlocked.Increment(ref _filesUploaded);
+    public void AddFileDownloaded() => Interlocked.Increment(ref _filesDownloaded);
+    public void AddFileDeleted() => Interlocked.Increment(ref _filesDeleted);
+    public void AddFileMoved() => Interlocked.Increment(ref _filesMoved);
+    public void AddBytesUploaded(long n) => Interlocked.Add(ref _bytesUploaded, n);
+    public void AddChunksUploaded(long n) => Interlocked.Add(ref _chunksUploaded, n);
+    public void AddChunksDeduplicated(long n) => Interlocked.Add(ref _chunksDeduplicated, n);
+    public void AddBytesDownloaded(long n) => Interlocked.Add(ref _bytesDownloaded, n);
+    public void AddChunksDownloaded(long n) => Interlocked.Add(ref _chunksDownloaded, n);
+    public void AddChunksReused(long n) => Interlocked.Add(ref _chunksReused, n);
+    public void AddConflict() => Interlocked.Increment(ref _conflicts);
+    public void AddSkipped() => Interlocked.Increment(ref _skipped);
+
+    public void AddRepair(string what)
+    {
+        Interlocked.Increment(ref _repairs);
+        AddNote("repaired: " + what);
+    }
+
+    public void AddError(string message)
+    {
+        Interlocked.Increment(ref _errors);
+        lock (ErrorMessages)
+        {
+            ErrorMessages.Add(message);
+        }
+    }
+
+    public void AddNote(string message)
+    {
+        lock (Notes)
+        {
+            Notes.Add(message);
+        }
+    }
+
+    /// <summary>The one-line JSON object printed by <c>sync --json</c>.</summary>
+    public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, long>
+    {
+        ["filesUploaded"] = FilesUploaded,
+        ["filesDownloaded"] = FilesDownloaded,
+        ["filesDeleted"] = FilesDeleted,
+        ["bytesUploaded"] = BytesUploaded,
+        ["chunksUploaded"] = ChunksUploaded,
+        ["chunksDeduplicated"] = ChunksDeduplicated,
+        ["bytesDownloaded"] = BytesDownloaded,
+        ["conflicts"] = Conflicts,
+        ["errors"] = Errors,
+        ["filesMoved"] = FilesMoved,
+        ["chunksDownloaded"] = ChunksDownloaded,
+        ["chunksReused"] = ChunksReused,
+        ["skipped"] = Skipped,
+        ["repairs"] = Repairs,
+    });
+
+    /// <summary>A one-line human summary.</summary>
+    public override string ToString() =>
+        $"up {FilesUploaded} file(s) ({Format.Bytes(BytesUploaded)}, {ChunksUploaded} chunk(s), {ChunksDeduplicated} deduplicated), " +
+        $"down {FilesDownloaded} file(s) ({Format.Bytes(BytesDownloaded)}, {ChunksDownloaded} chunk(s) fetched, {ChunksReused} reused), " +
+        $"{FilesMoved} moved, {FilesDeleted} deleted, {Conflicts} conflict(s), {Errors} error(s)";
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Dropbox.IntegrationTests.Client;
+
+/// <summary>A metadata node and a storage node as real processes on 127.0.0.1 ephemeral ports, with one user.</summary>
+internal sealed partial class ClientCluster : IDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly Dictionary<string, string> Quiet = new() { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" };
+    private readonly List<ChildProcess> _processes = [];
+
+    private readonly List<ChildProcess> _storageNodes = [];
+    private readonly int _storageCount;
+    private readonly int _replication;
+
+    private ClientCluster(ClientTempDir dir, int storageNodes, int replication)
+    {
+        Dir = dir;
+        _storageCount = storageNodes;
+        _replication = replication;
+    }
+
+    public ClientTempDir Dir { get; }
+
+    public string MetadataUrl { get; private set; } = string.Empty;
+
+    public string Token { get; private set; } = string.Empty;
+
+    public string StorageGrpcUrl { get; private set; } = string.Empty;
+
+    /// <summary>
+    /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
+    /// placing every chunk on <paramref name="replication"/> of them.
+    /// </summary>
+    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1)
+    {
+        var cluster = new ClientCluster(dir, storageNodes, replication);
+        try
+        {
+            await cluster.StartCoreAsync();
+            return cluster;
+        }
+        catch
+        {
+            cluster.Dispose();
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync()
+    {
+        var keys = Dir.Sub("keys");
+        var metaData = Dir.Sub("meta");
+        using (var add = ChildProcess.Start(Binaries.MetadataNode, ["user", "add", "alice", "--data", metaData]))
+        {
+            var code = await add.WaitForExitAsync(StartTimeout);
+            Assert.True(code == 0, $"user add failed ({code}): {add.Stderr}");
+            Token = TokenLine().Match(add.Stdout).Groups[1].Value;
+            Assert.False(string.IsNullOrEmpty(Token), "user add printed no token:\n" + add.Stdout);
+        }
+
+        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", "http://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture)], Quiet);
+        _processes.Add(meta);
+        MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+
+        for (var i = 1; i <= _storageCount; i++)
+        {
+            var storage = ChildProcess.Start(Binaries.StorageNode,
+                ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", "http://127.0.0.1:0;http://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}"], Quiet);
+            _processes.Add(storage);
+            _storageNodes.Add(storage);
+            var url = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+            if (i == 1)
+            {
+                StorageGrpcUrl = url;
+            }
+        }
+
+        await WaitForStorageRegisteredAsync();
+    }
+
+    /// <summary>Polls until the metadata node can place a chunk (the storage node has registered).</summary>
+    private async Task WaitForStorageRegisteredAsync()
+    {
+        AppContext.SetSwitch("System.Net.Http.SocketsHttpHandler.Http2UnencryptedSupport", true);
+        using var channel = GrpcChannel.ForAddress(MetadataUrl);
+        var client = new Sync.SyncClient(channel);
+        var headers = new Metadata { { "authorization", "Bearer " + Token } };
+        var probe = new PlanUploadRequest { Path = "probe.bin", Size = 1 };
+        probe.Chunks.Add(ChunkRef.Raw(ChunkId.Compute([42]), 1).ToProto());
+        var clock = Stopwatch.StartNew();
+        string last = "no answer";
+        while (clock.Elapsed < StartTimeout)
+        {
+            try
+            {
+                var plan = await client.PlanUploadAsync(probe, headers);
+                if (plan.Missing.Count == _replication && plan.Missing.All(m => m.Node is not null && !string.IsNullOrEmpty(m.Node.GrpcUrl)))
+                {
+                    return;
+                }
+            }
+            catch (RpcException e)
+            {
+                last = e.Status.ToString();
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("The storage node never became placeable: " + last + "\n" + string.Join("\n", _processes.Select(p => p.Stderr)));
+    }
+
+    /// <summary>SIGKILLs storage node number <paramref name="index"/> (1-based), as a lost machine would.</summary>
+    public void KillStorageNode(int index) => _storageNodes[index - 1].Kill();
+
+    /// <summary>A new client with its own folder and state directory.</summary>
+    public ClientProcess NewClient(string name) => new(this, name, Dir.Sub(name + "-folder"), Dir.Sub(name + "-state"));
+
+    /// <summary>The server's listing as seen through a client's <c>ls</c> verb, one line per entry.</summary>
+    public async Task<List<string>> NewClientListAsync(ClientProcess client)
+    {
+        var r = await client.RunAsync("ls");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+    }
+
+    /// <summary>Diagnostics for a failed assertion.</summary>
+    public string Logs => string.Join("\n----\n", _processes.Select(p => Tail(p.Stdout + p.Stderr)));
+
+    private static string Tail(string s) => s.Length <= 4000 ? s : "..." + s[^4000..];
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            p.Dispose();
+        }
+    }
+
+    [GeneratedRegex(@"token:\s*(\S+)")]
+    private static partial Regex TokenLine();
+
+    [GeneratedRegex(@"listening:\s*(http://127\.0\.0\.1:\d+)")]
+    private static partial Regex MetadataListening();
+
+    [GeneratedRegex(@"grpc=(http://\S+)\s+http=(http://\S+)")]
+    private static partial Regex StorageListening();
+}

@@ -1,0 +1,418 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Sync;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.MetadataNode.Tests.Store;
+
+public sealed class MetadataStoreTests
+{
+    [Fact]
+    public async Task Commit_NewFile_WritesVersionChangeAndRefcounts()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c1 = StoreHarness.Chunk(1);
+        var c2 = StoreHarness.Chunk(2);
+
+        var result = await h.PutFileAsync(alice, "docs/a.txt", 0, c1, c2);
+
+        Assert.Equal(1UL, result.Sequence);
+        Assert.Equal(2000UL, result.Entry.Size);
+        Assert.Equal(FileVersion.ComputeContentHash([c1.Id, c2.Id]), result.Entry.ContentHash.ToByteArray());
+        var changes = await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None);
+        Assert.Single(changes.Changes);
+        Assert.Equal(ChangeKind.Upsert, changes.Changes[0].Kind);
+        var account = h.Store.GetAccount(alice);
+        Assert.Equal(1UL, account.FileCount);
+        Assert.Equal(2000UL, account.TotalBytes);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Plan_AsksOnlyForChunksThisNamespaceDoesNotReference()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c1 = StoreHarness.Chunk(1);
+        var c2 = StoreHarness.Chunk(2);
+        await h.PutFileAsync(alice, "a", 0, c1);
+
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("b", 0, c1, c2, c2));
+
+        Assert.Equal([c2.Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal(StoreHarness.NodeA, plan.Missing[0].Node.NodeId);
+        var token = h.Tokens.Validate(plan.Missing[0].Token, Dropbox.Shared.Tokens.TokenOperation.Put, StoreHarness.NodeA, c2.Id);
+        Assert.Equal(alice.Namespace.Value, token.Namespace);
+    }
+
+    [Fact]
+    public async Task Plan_ChunkHeldOnlyByAnotherNamespace_IsStillAskedFor()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var c1 = StoreHarness.Chunk(1);
+        await h.PutFileAsync(alice, "a", 0, c1);
+
+        var plan = h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, c1));
+
+        Assert.Equal([c1.Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+    }
+
+    [Fact]
+    public void Plan_AfterOwnUploadEvent_DoesNotAskAgain_ButAnotherNamespaceIsAsked()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var c1 = StoreHarness.Chunk(1);
+        var c2 = StoreHarness.Chunk(2);
+        Assert.Equal(2, h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1, c2)).Missing.Count);
+
+        h.Stored(alice, c1); // the client crashed after uploading c1
+
+        Assert.Equal([c2.Id], h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1, c2)).Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal(2, h.Store.PlanUpload(bob, StoreHarness.Upload("a", 0, c1, c2)).Missing.Count);
+    }
+
+    [Fact]
+    public async Task Commit_UnconfirmedChunks_IsRefusedListingThem_AndWritesNothing()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c1 = StoreHarness.Chunk(1);
+        var c2 = StoreHarness.Chunk(2);
+        h.Stored(alice, c1);
+
+        var ex = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1, c2), CancellationToken.None));
+
+        Assert.Equal(ErrorKind.NotFound, ex.Kind);
+        Assert.Contains(c2.Id.ToString(), ex.Message);
+        Assert.DoesNotContain(c1.Id.ToString(), ex.Message);
+        Assert.Equal(c2.Id.ToString(), ex.Details["missing-chunks"]);
+        Assert.Equal(0UL, h.Store.GetAccount(alice).FileCount);
+        Assert.Empty((await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Changes);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Commit_ChunkWithoutEvent_IsVerifiedByAskingTheNode()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c1 = StoreHarness.Chunk(1);
+        h.Gateway.Put(StoreHarness.NodeA, c1.Id); // stored, but the event was lost
+
+        var result = await h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1), CancellationToken.None);
+
+        Assert.Equal(1UL, result.Sequence);
+        Assert.True(h.Gateway.HasCalls > 0);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Commit_StaleBase_IsConflictCarryingCurrentVersion()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var v1 = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var v2 = await h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(2));
+
+        var ex = await Assert.ThrowsAsync<DropboxException>(() => h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(3)));
+        var ex0 = await Assert.ThrowsAsync<DropboxException>(() => h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(4)));
+
+        Assert.Equal(ErrorKind.Conflict, ex.Kind);
+        Assert.Equal(v2.Sequence.ToString(), ex.Details["current-version"]);
+        Assert.Equal(ErrorKind.Conflict, ex0.Kind);
+        Assert.True(h.Store.PlanUpload(alice, StoreHarness.Upload("a", v1.Sequence, StoreHarness.Chunk(3))).Conflict);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Commit_IdenticalRetry_ReturnsCurrentWithoutNewVersion()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var v1 = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+
+        var again = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+
+        Assert.Equal(v1.Sequence, again.Sequence);
+        Assert.Equal(1UL, h.Store.GetAccount(alice).FileCount);
+    }
+
+    [Fact]
+    public async Task Commit_OverTombstone_IsAcceptedWhateverTheBase()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var v1 = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        await h.Store.DeleteAsync(alice, "a", 0, "test");
+
+        var resurrected = await h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(2));
+
+        Assert.Equal(3UL, resurrected.Sequence);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task DeleteMoveRestore_KeepHistoryAndOneChangeEach()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c1 = StoreHarness.Chunk(1);
+        var v1 = await h.PutFileAsync(alice, "a.txt", 0, c1);
+
+        var moved = await h.Store.MoveAsync(alice, "a.txt", "b/c.txt", v1.Sequence, "test");
+        var deleted = await h.Store.DeleteAsync(alice, "b/c.txt", moved.Sequence, "test");
+        var restored = await h.Store.RestoreAsync(alice, "b/c.txt", 0, "test");
+
+        var changes = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Changes;
+        Assert.Equal([ChangeKind.Upsert, ChangeKind.Move, ChangeKind.Delete, ChangeKind.Upsert], changes.Select(c => c.Kind));
+        Assert.Equal("a.txt", changes[1].OldPath);
+        Assert.Equal("b/c.txt", changes[1].Entry.Path);
+        Assert.Equal(deleted.Sequence + 1, restored.Sequence);
+        Assert.Equal(v1.Entry.ContentHash, restored.Entry.ContentHash);
+        Assert.Empty(h.Store.PlanUpload(alice, StoreHarness.Upload("x", 0, c1)).Missing);
+        var history = h.Store.ListVersions(alice, "b/c.txt").Versions;
+        Assert.Equal([restored.Sequence, deleted.Sequence, moved.Sequence], history.Select(v => v.Version));
+        Assert.True(h.Store.ListVersions(alice, "a.txt").Versions[0].Deleted);
+        var oldRestored = await h.Store.RestoreAsync(alice, "a.txt", v1.Sequence, "test");
+        Assert.Equal(2UL, h.Store.GetAccount(alice).FileCount);
+        Assert.Equal("a.txt", oldRestored.Entry.Path);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task DeleteAndMove_StaleBase_AreConflicts()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var v1 = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var v2 = await h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(2));
+
+        var del = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "a", v1.Sequence, "t"));
+        var mv = await Assert.ThrowsAsync<DropboxException>(() => h.Store.MoveAsync(alice, "a", "b", v1.Sequence, "t"));
+
+        Assert.Equal(ErrorKind.Conflict, del.Kind);
+        Assert.Equal(v2.Sequence.ToString(), del.Details["current-version"]);
+        Assert.Equal(ErrorKind.Conflict, mv.Kind);
+    }
+
+    [Fact]
+    public async Task FolderMoveAndDelete_CarryEveryEntryAtomically()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.Store.CreateFolderAsync(alice, "f", "t");
+        await h.PutFileAsync(alice, "f/x", 0, StoreHarness.Chunk(1));
+        await h.PutFileAsync(alice, "f/sub/y", 0, StoreHarness.Chunk(2));
+
+        await h.Store.MoveAsync(alice, "f", "g", 0, "t");
+
+        Assert.Equal(["g", "g/sub/y", "g/x"], h.Store.ListFiles(alice, "", false).Entries.Select(e => e.Path).Order());
+        await h.Store.DeleteAsync(alice, "g", 0, "t");
+        Assert.Empty(h.Store.ListFiles(alice, "", false).Entries);
+        Assert.Equal(0UL, h.Store.GetAccount(alice).FileCount);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task ListChanges_Paging_NoneSkippedNoneRepeated()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        for (var i = 0; i < 57; i++)
+        {
+            await h.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
+        }
+
+        var seen = new List<ulong>();
+        string? cursor = null;
+        for (var page = 0; page < 100; page++)
+        {
+            var response = await h.Store.ListChangesAsync(alice, cursor, 10, 0, CancellationToken.None);
+            seen.AddRange(response.Changes.Select(c => c.Sequence));
+            cursor = response.Cursor;
+            if (!response.HasMore)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(1, 57).Select(i => (ulong)i), seen);
+        Assert.Empty((await h.Store.ListChangesAsync(alice, cursor, 10, 0, CancellationToken.None)).Changes);
+    }
+
+    [Fact]
+    public async Task ListChanges_ForeignUnknownOrFutureCursor_IsRefusedWithReset()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var aliceCursor = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+        var parsed = ChangeCursor.Parse(aliceCursor);
+
+        var foreign = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(bob, aliceCursor, 0, 0, CancellationToken.None));
+        var garbage = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(alice, "not-a-cursor!", 0, 0, CancellationToken.None));
+        var future = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(alice, (parsed with { Sequence = 99 }).ToString(), 0, 0, CancellationToken.None));
+        var epoch = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(alice, (parsed with { Epoch = parsed.Epoch + 2 }).ToString(), 0, 0, CancellationToken.None));
+
+        Assert.Equal(ErrorKind.InvalidArgument, foreign.Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, garbage.Kind);
+        Assert.Equal(ErrorKind.Conflict, future.Kind);
+        Assert.Equal(ErrorKind.Conflict, epoch.Kind);
+        Assert.All(new[] { foreign, garbage, future, epoch }, e => Assert.Contains("Reset", e.Message));
+    }
+
+    [Fact]
+    public async Task ListChanges_LongPoll_WakesOnCommit()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var head = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+
+        var poll = h.Store.ListChangesAsync(alice, head, 0, 60, CancellationToken.None);
+        Assert.False(poll.IsCompleted);
+        await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var response = await poll.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Single(response.Changes);
+    }
+
+    [Fact]
+    public async Task Reopen_AfterChanges_StateAndCursorsSurvive()
+    {
+        using var h = new StoreHarness();
+        var (alice, token) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var cursor = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+
+        h.Reopen();
+
+        Assert.Equal(alice, h.Store.Authenticate(token));
+        await h.PutFileAsync(alice, "b", 0, StoreHarness.Chunk(2));
+        var next = await h.Store.ListChangesAsync(alice, cursor, 0, 0, CancellationToken.None);
+        Assert.Equal([2UL], next.Changes.Select(c => c.Sequence));
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public void Authenticate_UnknownToken_IsUnauthenticated()
+    {
+        using var h = new StoreHarness();
+        h.Store.AddUser("alice");
+
+        Assert.Equal(ErrorKind.Unauthenticated, Assert.Throws<DropboxException>(() => h.Store.Authenticate("nope")).Kind);
+        Assert.Equal(ErrorKind.Unauthenticated, Assert.Throws<DropboxException>(() => h.Store.Authenticate(null)).Kind);
+        Assert.Equal(ErrorKind.AlreadyExists, Assert.Throws<DropboxException>(() => h.Store.AddUser("alice")).Kind);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("/abs")]
+    [InlineData("a/../b")]
+    [InlineData("a//b")]
+    [InlineData("a\0b")]
+    [InlineData("trailing/")]
+    public async Task BadPath_IsInvalidArgument_AndWritesNothing(string path)
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        h.Stored(alice, StoreHarness.Chunk(1));
+
+        var ex = Assert.Throws<DropboxException>(() => StoreHarness.Upload(path, 0, StoreHarness.Chunk(1)));
+        var del = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, path, 0, "t"));
+
+        Assert.Equal(ErrorKind.InvalidArgument, ex.Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, del.Kind);
+        Assert.Equal(0UL, ChangeCursor.Parse(h.Store.GetAccount(alice).Cursor).Sequence);
+    }
+
+    [Fact]
+    public void BadSizesAndIds_AreInvalidArgument()
+    {
+        var good = StoreHarness.Chunk(1).ToProto();
+        var badId = good.Clone();
+        badId.Id = Google.Protobuf.ByteString.CopyFrom(new byte[5]);
+        var zero = good.Clone();
+        zero.Size = 0;
+        var badEncoding = good.Clone();
+        badEncoding.Encoding = (Proto.ChunkEncoding)7;
+
+        Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => FileUploadOf(999, good)).Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => FileUploadOf(1000, badId)).Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => FileUploadOf(0, zero)).Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => FileUploadOf(1000, badEncoding)).Kind);
+        var tooMany = Enumerable.Repeat(good, Domain.Limits.MaxChunksPerFile + 1).ToList();
+        Assert.Contains("Too many chunks", Assert.Throws<DropboxException>(() => Domain.FileUpload.Create("a", 0, 0, tooMany, 0, "")).Message);
+
+        static Domain.FileUpload FileUploadOf(ulong size, Proto.ChunkRef chunk) => Domain.FileUpload.Create("a", size, 0, [chunk], 0, "");
+    }
+
+    [Fact]
+    public async Task Commit_ChunkSizeDisagreeingWithNode_IsInvalidArgument()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1, 1000);
+        h.Stored(alice, c);
+
+        var ex = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c with { Size = 999, StoredSize = 999 }), CancellationToken.None));
+
+        Assert.Equal(ErrorKind.InvalidArgument, ex.Kind);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Users_SeeNothingOfEachOther()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        await h.PutFileAsync(alice, "secret.txt", 0, StoreHarness.Chunk(1));
+
+        Assert.Empty(h.Store.ListFiles(bob, "", true).Entries);
+        Assert.Empty((await h.Store.ListChangesAsync(bob, null, 0, 0, CancellationToken.None)).Changes);
+        Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.GetDownloadPlan(bob, "secret.txt", 0)).Kind);
+        Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.GetDownloadPlan(bob, "secret.txt", 1)).Kind);
+        Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.ListVersions(bob, "secret.txt")).Kind);
+        await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(bob, "secret.txt", 0, "t"));
+        Assert.Equal(1UL, h.Store.GetAccount(alice).FileCount);
+    }
+
+    [Fact]
+    public async Task DownloadPlan_ListsNodesAndGetTokensCoveringEachChunk()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(0, 20).Select(i => StoreHarness.Chunk(i)).ToArray();
+        var v1 = await h.PutFileAsync(alice, "big", 0, chunks);
+        await h.PutFileAsync(alice, "big", v1.Sequence, StoreHarness.Chunk(99));
+
+        var plan = h.Store.GetDownloadPlan(alice, "big", v1.Sequence);
+
+        Assert.Equal(chunks.Select(c => c.Id), plan.Chunks.Select(c => c.Chunk.Id.ToChunkId()));
+        foreach (var get in plan.Chunks)
+        {
+            Assert.Equal(StoreHarness.NodeA, Assert.Single(get.Nodes).NodeId);
+            var token = h.Tokens.Validate(Assert.Single(get.Tokens), Dropbox.Shared.Tokens.TokenOperation.Get, StoreHarness.NodeA, get.Chunk.Id.ToChunkId());
+            Assert.Equal(alice.Namespace.Value, token.Namespace);
+        }
+    }
+
+    [Fact]
+    public void Keys_VersionPrefixOfOnePath_DoesNotMatchAnother()
+    {
+        var prefix = Keys.VersionPrefix("ns", "a");
+        Assert.False(Keys.Version("ns", "a/b", 1).AsSpan().StartsWith(prefix));
+        Assert.False(Keys.Version("ns", "ab", 1).AsSpan().StartsWith(prefix));
+        Assert.True(Keys.Version("ns", "a", 1).AsSpan().StartsWith(prefix));
+        Assert.Equal(("ns", "a/b", 7UL), Keys.ParseVersionKey(Keys.Version("ns", "a/b", 7)));
+    }
+}

@@ -1,0 +1,284 @@
+using System.Globalization;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Compression;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Remote;
+using Google.Protobuf;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// In-memory stand-in for the metadata node and a storage node (different components), following the wire
+/// contract's semantics: versions are namespace sequence numbers, base 0 = "does not exist", stale base →
+/// Conflict with "current-version", commit with unstored chunks → NotFound with "missing-chunks".
+/// </summary>
+internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
+{
+    public const string NodeUrl = "http://fake-node";
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, List<FileEntry>> _history = new(StringComparer.Ordinal);
+    private readonly List<Change> _changes = [];
+    private readonly Dictionary<ChunkId, (ChunkEncoding Encoding, byte[] Stored, int Plain)> _chunks = [];
+    private ulong _seq;
+
+    public int ChunksPut { get; private set; }
+
+    public int ChunksServed { get; private set; }
+
+    public int Moves { get; private set; }
+
+    /// <summary>When set, PutChunks fails after this many chunks (simulating a crash mid-upload).</summary>
+    public int? FailPutsAfter { get; set; }
+
+    public FileEntry? Current(string path)
+    {
+        lock (_lock)
+        {
+            return _history.TryGetValue(path, out var h) && h.Count > 0 && !h[^1].Deleted ? h[^1] : null;
+        }
+    }
+
+    private ulong CurrentVersion(string path) => Current(path)?.Version ?? 0;
+
+    public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) };
+            foreach (var c in request.Chunks)
+            {
+                var id = c.Id.ToChunkId();
+                if (!_chunks.ContainsKey(id) && response.Missing.All(m => m.ChunkId != c.Id))
+                {
+                    response.Missing.Add(new ChunkPut { ChunkId = c.Id, Node = new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl }, Token = "put:" + id });
+                }
+            }
+
+            return Task.FromResult(response);
+        }
+    }
+
+    public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            CheckBase(request.Path, request.BaseVersion, allowAny: false);
+            var missing = request.Chunks.Select(c => c.Id.ToChunkId()).Where(id => !_chunks.ContainsKey(id)).ToList();
+            if (missing.Count > 0)
+            {
+                throw new DropboxException(ErrorKind.NotFound, "chunks not stored").WithDetail(RemoteErrors.MissingChunks, string.Join(',', missing));
+            }
+
+            var entry = new FileEntry
+            {
+                Path = request.Path, Version = ++_seq, Size = request.Size, MtimeUnixMs = request.MtimeUnixMs, ModifiedBy = request.Device,
+                ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(request.Chunks.Select(c => c.Id.ToChunkId()))),
+            };
+            entry.Chunks.AddRange(request.Chunks);
+            Append(entry, ChangeKind.Upsert, null);
+            return Task.FromResult(new CommitFileResponse { Entry = entry, Sequence = entry.Version });
+        }
+    }
+
+    public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var entry = request.Version == 0
+                ? Current(request.Path)
+                : _history.GetValueOrDefault(request.Path)?.FirstOrDefault(e => e.Version == request.Version);
+            if (entry is null || entry.Deleted)
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"'{request.Path}' does not exist");
+            }
+
+            var response = new GetDownloadPlanResponse { Entry = entry };
+            foreach (var c in entry.Chunks)
+            {
+                var get = new ChunkGet { Chunk = c };
+                get.Nodes.Add(new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl });
+                get.Tokens.Add("get:" + c.Id.ToChunkId());
+                response.Chunks.Add(get);
+            }
+
+            return Task.FromResult(response);
+        }
+    }
+
+    public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var after = string.IsNullOrEmpty(request.Cursor) ? 0 : ulong.Parse(request.Cursor, CultureInfo.InvariantCulture);
+            var response = new ListChangesResponse();
+            response.Changes.AddRange(_changes.Where(c => c.Sequence > after));
+            response.Cursor = _seq.ToString(CultureInfo.InvariantCulture);
+            return Task.FromResult(response);
+        }
+    }
+
+    public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var response = new ListFilesResponse { Cursor = _seq.ToString(CultureInfo.InvariantCulture) };
+            foreach (var (path, h) in _history)
+            {
+                if (h.Count > 0 && (request.IncludeDeleted || !h[^1].Deleted) && path.StartsWith(request.Prefix, StringComparison.Ordinal))
+                {
+                    response.Entries.Add(h[^1]);
+                }
+            }
+
+            return Task.FromResult(response);
+        }
+    }
+
+    public Task<ListVersionsResponse> ListVersionsAsync(ListVersionsRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var response = new ListVersionsResponse();
+            response.Versions.AddRange(Enumerable.Reverse(_history.GetValueOrDefault(request.Path) ?? []));
+            return Task.FromResult(response);
+        }
+    }
+
+    public Task<RestoreResponse> RestoreAsync(RestoreRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var h = _history.GetValueOrDefault(request.Path) ?? throw new DropboxException(ErrorKind.NotFound, "no history");
+            var source = request.Version == 0 ? h.LastOrDefault(e => !e.Deleted) : h.FirstOrDefault(e => e.Version == request.Version && !e.Deleted);
+            if (source is null)
+            {
+                throw new DropboxException(ErrorKind.NotFound, "no such version");
+            }
+
+            var entry = source.Clone();
+            entry.Version = ++_seq;
+            entry.ModifiedBy = request.Device;
+            Append(entry, ChangeKind.Upsert, null);
+            return Task.FromResult(new RestoreResponse { Entry = entry, Sequence = entry.Version });
+        }
+    }
+
+    public Task<DeleteFileResponse> DeleteFileAsync(DeleteFileRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var current = Current(request.Path) ?? throw new DropboxException(ErrorKind.NotFound, $"'{request.Path}' does not exist");
+            CheckBase(request.Path, request.BaseVersion, allowAny: true);
+            var entry = new FileEntry { Path = request.Path, Version = ++_seq, Deleted = true, Kind = current.Kind, ModifiedBy = request.Device };
+            Append(entry, ChangeKind.Delete, null);
+            return Task.FromResult(new DeleteFileResponse { Sequence = entry.Version });
+        }
+    }
+
+    public Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var current = Current(request.FromPath) ?? throw new DropboxException(ErrorKind.NotFound, $"'{request.FromPath}' does not exist");
+            CheckBase(request.FromPath, request.BaseVersion, allowAny: true);
+            if (Current(request.ToPath) is not null)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.ToPath}' exists");
+            }
+
+            var seq = ++_seq;
+            _history[request.FromPath].Add(new FileEntry { Path = request.FromPath, Version = seq, Deleted = true, Kind = current.Kind });
+            var moved = current.Clone();
+            moved.Path = request.ToPath;
+            moved.Version = seq;
+            moved.ModifiedBy = request.Device;
+            Append(moved, ChangeKind.Move, request.FromPath);
+            Moves++;
+            return Task.FromResult(new MoveFileResponse { Entry = moved, Sequence = seq });
+        }
+    }
+
+    public Task<CreateFolderResponse> CreateFolderAsync(CreateFolderRequest request, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            if (Current(request.Path) is not null)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, "exists");
+            }
+
+            var entry = new FileEntry { Path = request.Path, Version = ++_seq, Kind = EntryKind.Folder, ModifiedBy = request.Device };
+            Append(entry, ChangeKind.Folder, null);
+            return Task.FromResult(new CreateFolderResponse { Entry = entry, Sequence = entry.Version });
+        }
+    }
+
+    public Task<GetAccountResponse> GetAccountAsync(CancellationToken ct) =>
+        Task.FromResult(new GetAccountResponse { User = "alice", NamespaceId = "ns1", Cursor = _seq.ToString(CultureInfo.InvariantCulture) });
+
+    public Task<IReadOnlyList<bool>> PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var result = new List<bool>();
+            foreach (var c in chunks)
+            {
+                if (FailPutsAfter is { } limit && ChunksPut >= limit)
+                {
+                    throw new DropboxException(ErrorKind.Unavailable, "storage node went away");
+                }
+
+                var plain = Lz4ChunkCodec.Decode(c.Encoding, c.Stored.Span, c.PlainSize);
+                if (ChunkId.Compute(plain) != c.Id || c.Token != "put:" + c.Id)
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, "hash or token mismatch");
+                }
+
+                result.Add(_chunks.ContainsKey(c.Id));
+                _chunks[c.Id] = (c.Encoding, c.Stored.ToArray(), c.PlainSize);
+                ChunksPut++;
+            }
+
+            return Task.FromResult<IReadOnlyList<bool>>(result);
+        }
+    }
+
+    public Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            var result = new List<IncomingChunk>();
+            foreach (var id in ids)
+            {
+                var (encoding, stored, plain) = _chunks.TryGetValue(id, out var c) ? c : throw new DropboxException(ErrorKind.NotFound, "no chunk");
+                result.Add(new IncomingChunk(id, encoding, plain, stored));
+                ChunksServed++;
+            }
+
+            return Task.FromResult<IReadOnlyList<IncomingChunk>>(result);
+        }
+    }
+
+    private void CheckBase(string path, ulong baseVersion, bool allowAny)
+    {
+        var current = CurrentVersion(path);
+        if ((allowAny && baseVersion == 0) || baseVersion == current)
+        {
+            return;
+        }
+
+        throw new DropboxException(ErrorKind.Conflict, $"'{path}' is at version {current}, not {baseVersion}").WithDetail(RemoteErrors.CurrentVersion, current.ToString(CultureInfo.InvariantCulture));
+    }
+
+    private void Append(FileEntry entry, ChangeKind kind, string? oldPath)
+    {
+        if (!_history.TryGetValue(entry.Path, out var h))
+        {
+            _history[entry.Path] = h = [];
+        }
+
+        h.Add(entry);
+        _changes.Add(new Change { Sequence = entry.Version, Kind = kind, Entry = entry, OldPath = oldPath ?? string.Empty });
+    }
+}

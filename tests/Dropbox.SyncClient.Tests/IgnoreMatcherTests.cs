@@ -1,0 +1,71 @@
+using Dropbox.SyncClient.Local;
+
+namespace Dropbox.SyncClient.Tests;
+
+public sealed class IgnoreMatcherTests
+{
+    [Theory]
+    [InlineData("*.log", "a.log", false, true)]
+    [InlineData("*.log", "deep/dir/a.log", false, true)]
+    [InlineData("*.log", "a.logx", false, false)]
+    [InlineData("/root.txt", "root.txt", false, true)]
+    [InlineData("/root.txt", "sub/root.txt", false, false)]
+    [InlineData("build/", "build", true, true)]
+    [InlineData("build/", "build", false, false)]
+    [InlineData("build/", "src/build", true, true)]
+    [InlineData("docs/*.md", "docs/a.md", false, true)]
+    [InlineData("docs/*.md", "docs/sub/a.md", false, false)]
+    [InlineData("docs/*.md", "x/docs/a.md", false, false)]
+    [InlineData("**/cache", "a/b/cache", true, true)]
+    [InlineData("**/cache", "cache", true, true)]
+    [InlineData("a/**/z", "a/z", false, true)]
+    [InlineData("a/**/z", "a/b/c/z", false, true)]
+    [InlineData("logs/**", "logs/x/y.txt", false, true)]
+    [InlineData("file?.txt", "file1.txt", false, true)]
+    [InlineData("file?.txt", "file10.txt", false, false)]
+    [InlineData("[abc].txt", "b.txt", false, true)]
+    [InlineData("[abc].txt", "d.txt", false, false)]
+    [InlineData("[!abc].txt", "d.txt", false, true)]
+    [InlineData("# comment", "# comment", false, false)]
+    [InlineData("\\#hash", "#hash", false, true)]
+    public void A_single_rule_matches_as_gitignore_does(string rule, string path, bool isDirectory, bool ignored)
+    {
+        var matcher = IgnoreMatcher.Create([rule]);
+
+        Assert.Equal(ignored, matcher.IsIgnored(path, isDirectory));
+    }
+
+    [Fact]
+    public void Negation_reincludes_and_the_last_matching_rule_wins()
+    {
+        var matcher = IgnoreMatcher.Create(["*.log", "!important.log", "", "# only comments", "very/important.log"]);
+
+        Assert.True(matcher.IsIgnored("debug.log", false));
+        Assert.False(matcher.IsIgnored("important.log", false));
+        Assert.False(matcher.IsIgnored("sub/important.log", false));
+        Assert.True(matcher.IsIgnored("very/important.log", false));
+    }
+
+    [Theory]
+    [InlineData("~$report.docx")]
+    [InlineData("dir/.notes.txt.swp")]
+    [InlineData("download.part")]
+    [InlineData("x.tmp")]
+    [InlineData(".~lock.sheet.ods#")]
+    [InlineData(".dropbox.tmp-0123abcd")]
+    [InlineData("file.crdownload")]
+    public void Editor_and_partial_files_are_ignored_by_default(string path)
+    {
+        Assert.True(IgnoreMatcher.Create([]).IsIgnored(path, false));
+    }
+
+    [Theory]
+    [InlineData("report.docx")]
+    [InlineData("notes.txt")]
+    [InlineData(".dropboxignore")]
+    [InlineData("tmp/file.txt")]
+    public void Ordinary_files_are_not_ignored(string path)
+    {
+        Assert.False(IgnoreMatcher.Create([]).IsIgnored(path, false));
+    }
+}

@@ -1,0 +1,69 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Tests;
+
+public sealed class LocalStateTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Files_chunks_and_settings_survive_a_reopen()
+    {
+        var c1 = ChunkRef.Raw(ChunkId.Compute([1, 2, 3]), 3);
+        var c2 = ChunkRef.Raw(ChunkId.Compute([4, 5]), 2);
+        var hash = FileVersion.ComputeContentHash([c1.Id, c2.Id]);
+        using (var state = LocalState.Open(_dir.Path))
+        {
+            state.SetSetting(StateKeys.Cursor, "abc");
+            state.PutFile(new FileRecord("dir/ä.bin", FileKind.File, 5, 638_000_000_000_000_000, 42, hash), [c1, c2]);
+            state.PutFile(new FileRecord("empty-dir", FileKind.Folder, 0, 0, 7, []), null);
+            state.BeginUpload("big.bin", 100, 1, 10);
+            state.AddUploadProgress("big.bin", 4);
+        }
+
+        using var reopened = LocalState.Open(_dir.Path);
+        var files = reopened.LoadFiles();
+
+        Assert.Equal("abc", reopened.GetSetting(StateKeys.Cursor));
+        Assert.Equal(2, files.Count);
+        var f = files["dir/ä.bin"];
+        Assert.Equal((5L, 638_000_000_000_000_000L, 42UL), (f.Size, f.MtimeTicks, f.Version));
+        Assert.Equal(hash, f.ContentHash);
+        Assert.Equal([c1, c2], reopened.GetChunks("dir/ä.bin"));
+        Assert.Equal(new LocalChunkLocation("dir/ä.bin", 3, 2), Assert.Single(reopened.FindChunk(c2.Id)));
+        Assert.Equal(FileKind.Folder, files["empty-dir"].Kind);
+        Assert.Equal(1, reopened.CountFiles());
+        Assert.Equal(("big.bin", 10, 4), Assert.Single(reopened.PendingUploads()));
+    }
+
+    [Fact]
+    public void Removing_a_file_drops_its_chunk_index()
+    {
+        using var state = LocalState.Open(_dir.Path);
+        var c = ChunkRef.Raw(ChunkId.Compute([9]), 1);
+        state.PutFile(new FileRecord("a", FileKind.File, 1, 1, 1, []), [c]);
+
+        state.RemoveFile("a");
+
+        Assert.Empty(state.FindChunk(c.Id));
+        Assert.Null(state.GetFile("a"));
+    }
+
+    [Fact]
+    public void The_database_runs_in_wal_mode()
+    {
+        using (LocalState.Open(_dir.Path))
+        {
+        }
+
+        Assert.True(File.Exists(Path.Combine(_dir.Path, LocalState.DatabaseFileName)));
+        using var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir.Path, LocalState.DatabaseFileName)};Pooling=false");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", cmd.ExecuteScalar() as string);
+    }
+}

@@ -1,0 +1,284 @@
+using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+public sealed class SyncEngineTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task First_sync_uploads_and_the_other_client_downloads_identical_bytes()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var big = TestClient.RandomBytes(300_000, 1);
+        a.Write("docs/big.bin", big);
+        a.Write("hello.txt", "hello");
+        a.Write("empty.txt", []);
+        a.Write("ünïcödé/名前.txt", "unicode");
+        Directory.CreateDirectory(a.PathOf("empty-folder"));
+
+        var up = await a.SyncAsync();
+        var down = await b.SyncAsync();
+
+        Assert.Equal(0, up.Errors);
+        Assert.Equal(4, up.FilesUploaded);
+        Assert.Equal(4, down.FilesDownloaded);
+        Assert.Equal(big, File.ReadAllBytes(b.PathOf("docs/big.bin")));
+        Assert.Equal("hello", b.Read("hello.txt"));
+        Assert.Equal(0, new FileInfo(b.PathOf("empty.txt")).Length);
+        Assert.Equal("unicode", b.Read("ünïcödé/名前.txt"));
+        Assert.True(Directory.Exists(b.PathOf("empty-folder")));
+        Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_second_pass_with_nothing_changed_does_nothing_and_reads_no_file()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        for (var i = 0; i < 20; i++)
+        {
+            a.Write($"f{i}.txt", $"file {i}");
+        }
+
+        await a.SyncAsync();
+        var readsAfterFirst = a.Engine.FilesHashed;
+        var second = await a.SyncAsync();
+
+        Assert.Equal(20, readsAfterFirst);
+        Assert.Equal(20, a.Engine.FilesHashed);
+        Assert.Equal(0, second.FilesUploaded + second.FilesDownloaded + second.FilesDeleted + second.Errors);
+    }
+
+    [Fact]
+    public async Task Editing_a_few_bytes_moves_only_the_changed_chunks_both_ways()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var content = TestClient.RandomBytes(2_000_000, 2);
+        a.Write("large.bin", content);
+        var first = await a.SyncAsync();
+        await b.SyncAsync();
+
+        content[1_000_000] ^= 0xFF;
+        content[1_000_001] ^= 0xFF;
+        a.Write("large.bin", content);
+        var up = await a.SyncAsync();
+        var down = await b.SyncAsync();
+
+        Assert.True(first.ChunksUploaded > 20, $"expected many chunks, got {first.ChunksUploaded}");
+        Assert.InRange(up.ChunksUploaded, 1, 3);
+        Assert.InRange(down.ChunksDownloaded, 1, 3);
+        Assert.True(down.ChunksReused > 20);
+        Assert.Equal(content, File.ReadAllBytes(b.PathOf("large.bin")));
+    }
+
+    [Fact]
+    public async Task A_rename_is_sent_as_a_move_and_applied_as_a_local_rename()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("old/name.bin", TestClient.RandomBytes(100_000, 3));
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        Directory.CreateDirectory(a.PathOf("new"));
+        File.Move(a.PathOf("old/name.bin"), a.PathOf("new/renamed.bin"));
+        var up = await a.SyncAsync();
+        var down = await b.SyncAsync();
+
+        Assert.Equal(1, _server.Moves);
+        Assert.Equal(1, up.FilesMoved);
+        Assert.Equal(0, up.ChunksUploaded);
+        Assert.Equal(1, down.FilesMoved);
+        Assert.Equal(0, down.ChunksDownloaded);
+        Assert.False(File.Exists(b.PathOf("old/name.bin")));
+        Assert.True(File.Exists(b.PathOf("new/renamed.bin")));
+    }
+
+    [Fact]
+    public async Task A_delete_propagates_and_restore_brings_the_file_back()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("gone.txt", "precious");
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        File.Delete(a.PathOf("gone.txt"));
+        var up = await a.SyncAsync();
+        var down = await b.SyncAsync();
+        Assert.Equal(1, up.FilesDeleted);
+        Assert.Equal(1, down.FilesDeleted);
+        Assert.False(File.Exists(b.PathOf("gone.txt")));
+
+        await _server.RestoreAsync(new() { Path = "gone.txt" }, CancellationToken.None);
+        var restored = await b.SyncAsync();
+        Assert.Equal(1, restored.FilesDownloaded);
+        Assert.Equal("precious", b.Read("gone.txt"));
+    }
+
+    [Fact]
+    public async Task Concurrent_edits_keep_both_and_the_loser_becomes_a_conflicted_copy()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("shared.txt", "base");
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        a.Write("shared.txt", "edit from a");
+        b.Write("shared.txt", "edit from b, longer");
+        await a.SyncAsync();
+        var second = await b.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.Equal(1, second.Conflicts);
+        Assert.Equal("edit from a", b.Read("shared.txt"));
+        var copy = Assert.Single(Directory.GetFiles(b.Folder, "shared (conflicted copy b *).txt"));
+        Assert.Equal("edit from b, longer", File.ReadAllText(copy));
+        Assert.Equal("edit from b, longer", File.ReadAllText(Assert.Single(Directory.GetFiles(a.Folder, "shared (conflicted copy b *).txt"))));
+        Assert.Equal("edit from a", a.Read("shared.txt"));
+    }
+
+    [Fact]
+    public async Task An_interrupted_upload_resumes_with_only_the_missing_chunks()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { Parallelism = 1, PutBatchChunks = 4 });
+        a.Write("big.bin", TestClient.RandomBytes(1_500_000, 4));
+        _server.FailPutsAfter = 20;
+
+        var failed = await a.SyncAsync();
+        Assert.Equal(1, failed.Errors);
+        Assert.Equal(20, _server.ChunksPut);
+        Assert.Single(a.State.PendingUploads());
+
+        _server.FailPutsAfter = null;
+        var resumed = await a.SyncAsync();
+
+        Assert.Equal(0, resumed.Errors);
+        Assert.Equal(1, resumed.FilesUploaded);
+        Assert.True(resumed.ChunksDeduplicated >= 20);
+        Assert.Equal(_server.ChunksPut, 20 + resumed.ChunksUploaded);
+        Assert.Empty(a.State.PendingUploads());
+    }
+
+    [Fact]
+    public async Task A_pass_that_would_delete_most_files_stops_until_allowed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        for (var i = 0; i < 12; i++)
+        {
+            a.Write($"f{i}.txt", $"file {i}");
+        }
+
+        await a.SyncAsync();
+        await b.SyncAsync();
+        foreach (var f in Directory.GetFiles(a.Folder))
+        {
+            File.Delete(f);
+        }
+
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+        Assert.True(stop.Details.ContainsKey(MassDeleteGuard.DetailKey));
+        Assert.Equal(12, (await _server.ListFilesAsync(new(), CancellationToken.None)).Entries.Count);
+
+        var allowed = await a.SyncAsync(new SyncOptions { AllowMassDelete = true });
+        Assert.Equal(12, allowed.FilesDeleted);
+    }
+
+    [Fact]
+    public async Task A_missing_sync_folder_is_an_error_never_a_mass_delete()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("keep.txt", "keep");
+        await a.SyncAsync();
+        Directory.Delete(a.Folder, recursive: true);
+
+        var error = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync(new SyncOptions { AllowMassDelete = true }));
+
+        Assert.Equal(ErrorKind.NotFound, error.Kind);
+        Assert.Contains("missing", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(_server.Current("keep.txt"));
+    }
+
+    [Fact]
+    public async Task Ignored_and_temporary_files_do_not_sync()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write(".dropboxignore", "build/\n*.log\n!keep.log\n");
+        a.Write("build/out.bin", "x");
+        a.Write("debug.log", "x");
+        a.Write("keep.log", "x");
+        a.Write("~$report.docx", "x");
+        a.Write(".report.txt.swp", "x");
+        a.Write("real.txt", "x");
+
+        await a.SyncAsync();
+
+        Assert.NotNull(_server.Current("real.txt"));
+        Assert.NotNull(_server.Current("keep.log"));
+        Assert.NotNull(_server.Current(".dropboxignore"));
+        Assert.Null(_server.Current("build/out.bin"));
+        Assert.Null(_server.Current("debug.log"));
+        Assert.Null(_server.Current("~$report.docx"));
+        Assert.Null(_server.Current(".report.txt.swp"));
+    }
+
+    [Fact]
+    public async Task A_remote_delete_of_a_locally_edited_file_keeps_the_edit()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("doc.txt", "v1");
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        File.Delete(a.PathOf("doc.txt"));
+        await a.SyncAsync();
+        b.Write("doc.txt", "v2 edited offline");
+        var result = await b.SyncAsync();
+
+        Assert.Equal(0, result.Errors);
+        Assert.Equal("v2 edited offline", b.Read("doc.txt"));
+        Assert.NotNull(_server.Current("doc.txt"));
+    }
+
+    [Fact]
+    public async Task Reconcile_repairs_a_db_that_diverged_from_the_folder()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("same-size.txt", "aaaa");
+        await a.SyncAsync();
+        var full = a.PathOf("same-size.txt");
+        var mtime = File.GetLastWriteTimeUtc(full);
+        File.WriteAllText(full, "bbbb");
+        File.SetLastWriteTimeUtc(full, mtime);
+
+        var normal = await a.SyncAsync();
+        var reconcile = await a.SyncAsync(new SyncOptions { Reconcile = true });
+
+        Assert.Equal(0, normal.FilesUploaded);
+        Assert.Equal(1, reconcile.FilesUploaded);
+        Assert.True(reconcile.Repairs >= 1);
+    }
+
+    [Fact]
+    public async Task Case_clashing_names_are_reported_not_merged()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("Readme.txt", "one");
+        a.Write("README.txt", "two");
+
+        var result = await a.SyncAsync();
+
+        Assert.Contains(result.Notes, n => n.Contains("case clash", StringComparison.Ordinal));
+        Assert.Equal(1, result.FilesUploaded);
+    }
+}

@@ -1,0 +1,193 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+public sealed class SyncPlannerTests
+{
+    private static readonly byte[] H1 = [1];
+    private static readonly byte[] H2 = [2];
+    private static readonly byte[] H3 = [3];
+
+    // Local: "-" absent, "same" as base, "edit" changed content (H2), "touch" mtime only.
+    // Remote: "-" no change since cursor, "same" change at base version, "edit" new version (H3),
+    //         "edit2" new version with the local edit's content (H2), "del" deleted.
+    [Theory]
+    [InlineData("same", true, "-", null)]
+    [InlineData("touch", true, "-", "Touch")]
+    [InlineData("edit", true, "-", "Upload")]
+    [InlineData("edit", false, "-", "Upload")]
+    [InlineData("-", true, "-", "DeleteRemote")]
+    [InlineData("same", true, "same", null)]
+    [InlineData("same", true, "edit", "Download")]
+    [InlineData("-", false, "edit", "Download")]
+    [InlineData("same", true, "del", "DeleteLocal")]
+    [InlineData("-", true, "del", "Forget")]
+    [InlineData("-", true, "edit", "Download")]
+    [InlineData("edit", true, "edit", "Conflict")]
+    [InlineData("edit", false, "edit", "Conflict")]
+    [InlineData("edit", true, "edit2", "Record")]
+    [InlineData("edit", true, "del", "Upload")]
+    [InlineData("-", false, "del", null)]
+    [InlineData("edit", false, "del", "Upload")]
+    public void Three_way_decisions(string local, bool hasBase, string remote, string? expected)
+    {
+        var input = Input(local, hasBase, remote);
+
+        var plan = SyncPlanner.Plan(input);
+
+        if (expected is null)
+        {
+            Assert.Empty(plan);
+        }
+        else
+        {
+            Assert.Equal(Enum.Parse<SyncActionKind>(expected), Assert.Single(plan).Kind);
+        }
+    }
+
+    [Fact]
+    public void An_upload_keeps_the_merge_base_as_base_version_and_a_new_file_uses_zero()
+    {
+        Assert.Equal(5UL, Assert.Single(SyncPlanner.Plan(Input("edit", true, "-"))).BaseVersion);
+        Assert.Equal(0UL, Assert.Single(SyncPlanner.Plan(Input("edit", false, "-"))).BaseVersion);
+        Assert.Equal(0UL, Assert.Single(SyncPlanner.Plan(Input("edit", true, "del"))).BaseVersion);
+    }
+
+    [Fact]
+    public void A_file_that_changed_while_being_read_is_skipped()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["a"] = new LocalEntry("a", FileKind.File, 10, 99);
+        var plan = SyncPlanner.Plan(new PlanInput { Base = new Dictionary<string, FileRecord>(), Local = snapshot, Fingerprints = new Dictionary<string, FileFingerprint>(), Remote = new Dictionary<string, RemoteEntry>() });
+
+        Assert.Equal(SyncActionKind.Skip, Assert.Single(plan).Kind);
+    }
+
+    [Fact]
+    public void A_vanished_file_and_a_new_file_with_the_same_content_become_a_move()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["new/b.txt"] = new LocalEntry("new/b.txt", FileKind.File, 10, 7);
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["old/a.txt"] = new("old/a.txt", FileKind.File, 10, 3, 4, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint> { ["new/b.txt"] = new(10, 7, [], H1) },
+            Remote = new Dictionary<string, RemoteEntry>(),
+        });
+
+        var move = Assert.Single(plan);
+        Assert.Equal(SyncActionKind.MoveRemote, move.Kind);
+        Assert.Equal(("old/a.txt", "new/b.txt", 4UL), (move.Path, move.ToPath, move.BaseVersion));
+    }
+
+    [Fact]
+    public void Ambiguous_content_matches_are_not_guessed_as_moves()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["c"] = new LocalEntry("c", FileKind.File, 10, 7);
+        snapshot.Entries["d"] = new LocalEntry("d", FileKind.File, 10, 7);
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["a"] = new("a", FileKind.File, 10, 3, 4, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint> { ["c"] = new(10, 7, [], H1), ["d"] = new(10, 7, [], H1) },
+            Remote = new Dictionary<string, RemoteEntry>(),
+        });
+
+        Assert.DoesNotContain(plan, a => a.Kind == SyncActionKind.MoveRemote);
+        Assert.Equal(3, plan.Count);
+    }
+
+    [Fact]
+    public void A_remote_move_of_an_unchanged_file_becomes_a_local_rename()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["a"] = new LocalEntry("a", FileKind.File, 10, 3);
+        var remote = new Dictionary<string, RemoteEntry>();
+        RemoteChanges.Apply(remote, [new Dropbox.Shared.Protos.Metadata.Change
+        {
+            Sequence = 9, Kind = Dropbox.Shared.Protos.Metadata.ChangeKind.Move, OldPath = "a",
+            Entry = new Dropbox.Shared.Protos.Metadata.FileEntry { Path = "b", Version = 9, Size = 10, ContentHash = Google.Protobuf.ByteString.CopyFrom(H1) },
+        }]);
+
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["a"] = new("a", FileKind.File, 10, 3, 4, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = remote,
+        });
+
+        var move = Assert.Single(plan);
+        Assert.Equal((SyncActionKind.MoveLocal, "a", "b"), (move.Kind, move.Path, move.ToPath));
+    }
+
+    [Fact]
+    public void Folders_empty_here_are_created_remotely_and_remote_folders_locally()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["empty"] = new LocalEntry("empty", FileKind.Folder, 0, 0);
+        snapshot.EmptyFolders.Add("empty");
+        snapshot.Entries["full"] = new LocalEntry("full", FileKind.Folder, 0, 0);
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord>(),
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry> { ["remote-dir"] = new("remote-dir", FileKind.Folder, 3, false, 0, [], 0) },
+        });
+
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.CreateRemoteFolder, Path: "empty" });
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.CreateLocalFolder, Path: "remote-dir" });
+        Assert.DoesNotContain(plan, a => a.Path == "full");
+    }
+
+    private static PlanInput Input(string local, bool hasBase, string remote)
+    {
+        var snapshot = new LocalSnapshot();
+        var fingerprints = new Dictionary<string, FileFingerprint>();
+        switch (local)
+        {
+            case "same":
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 100);
+                break;
+            case "touch":
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 200);
+                fingerprints["f"] = new FileFingerprint(10, 200, [], H1);
+                break;
+            case "edit":
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 11, 300);
+                fingerprints["f"] = new FileFingerprint(11, 300, [ChunkRef.Raw(ChunkId.Compute([7]), 11)], H2);
+                break;
+        }
+
+        var bases = new Dictionary<string, FileRecord>();
+        if (hasBase)
+        {
+            bases["f"] = new FileRecord("f", FileKind.File, 10, 100, 5, H1);
+        }
+
+        var remotes = new Dictionary<string, RemoteEntry>();
+        switch (remote)
+        {
+            case "same":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 5, false, 10, H1, 0);
+                break;
+            case "edit":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 8, false, 12, H3, 0);
+                break;
+            case "edit2":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 8, false, 11, H2, 0);
+                break;
+            case "del":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 8, true, 0, [], 0);
+                break;
+        }
+
+        return new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remotes };
+    }
+}

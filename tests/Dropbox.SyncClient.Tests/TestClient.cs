@@ -1,0 +1,66 @@
+using Dropbox.Shared.Chunking;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>A real client (real folder, real SQLite db, real engine) against a <see cref="FakeServer"/>.</summary>
+internal sealed class TestClient : IDisposable
+{
+    public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
+
+    public TestClient(TempDir dir, string name, FakeServer server, SyncOptions? options = null)
+    {
+        Folder = dir.Sub(name + "-folder");
+        State = LocalState.Open(dir.Sub(name + "-state"));
+        Context = new SyncContext
+        {
+            Folder = Folder,
+            State = State,
+            Metadata = server,
+            Transfer = server,
+            Chunker = new CdcChunkSource(new FastCdcChunker(SmallChunks)),
+            Device = name,
+            Options = options ?? new SyncOptions(),
+        };
+        Engine = new SyncEngine(Context);
+    }
+
+    public string Folder { get; }
+
+    public LocalState State { get; }
+
+    public SyncContext Context { get; }
+
+    public SyncEngine Engine { get; }
+
+    public string PathOf(string relative) => SyncPaths.ToFull(Folder, relative);
+
+    public void Write(string relative, byte[] content)
+    {
+        var full = PathOf(relative);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        File.WriteAllBytes(full, content);
+    }
+
+    public void Write(string relative, string text) => Write(relative, System.Text.Encoding.UTF8.GetBytes(text));
+
+    public string Read(string relative) => File.ReadAllText(PathOf(relative));
+
+    public Task<SyncSummary> SyncAsync(SyncOptions? options = null) =>
+        (options is null ? Engine : new SyncEngine(new SyncContext
+        {
+            Folder = Context.Folder, State = State, Metadata = Context.Metadata, Transfer = Context.Transfer,
+            Chunker = Context.Chunker, Device = Context.Device, Options = options,
+        })).RunPassAsync(CancellationToken.None);
+
+    public void Dispose() => State.Dispose();
+
+    public static byte[] RandomBytes(int size, int seed)
+    {
+        var bytes = new byte[size];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+}

@@ -18,6 +18,8 @@ public static class MetadataNodeCommandLine
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
+          Dropbox.MetadataNode standalone [--data DIR] [--port PORT]
+                               metadata + storage node on 127.0.0.1:PORT (default ./data, 5080)
           Dropbox.MetadataNode user add NAME --data DIR     creates a user, prints its token once
           Dropbox.MetadataNode user list --data DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
@@ -37,6 +39,11 @@ public static class MetadataNodeCommandLine
             if (args.Length >= 2 && args[0] == "user")
             {
                 return RunUser(args);
+            }
+
+            if (args.Length >= 1 && args[0] == "standalone")
+            {
+                return await RunStandaloneAsync(args).ConfigureAwait(false);
             }
 
             if (args.Length >= 1 && args[0] == "check")
@@ -132,6 +139,16 @@ public static class MetadataNodeCommandLine
                 Console.Error.WriteLine(Usage);
                 return 2;
         }
+    }
+
+    private static Task<int> RunStandaloneAsync(string[] args)
+    {
+        var map = ParseFlags(args[1..], []);
+        var data = map.TryGetValue("--data", out var d) ? d : "./data";
+        var port = map.TryGetValue("--port", out var p)
+            ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
+            : 5080;
+        return StandaloneCommand.RunAsync(data, port);
     }
 
     private static int RunCheck(string[] args)

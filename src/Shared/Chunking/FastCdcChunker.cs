@@ -7,7 +7,7 @@ namespace Dropbox.Shared.Chunking;
 /// FastCDC content-defined chunking (Xia et al., 2016/2020): a gear rolling hash <c>fp = (fp &lt;&lt; 1) + G[b]</c>,
 /// no cut before the minimum size, a stricter mask before the average size and a looser one after it
 /// ("normalized chunking", level 2), and a forced cut at the maximum. Inserting or deleting bytes changes only
-/// the chunks around the edit.
+/// the chunks around the edit. Instances hold no state between calls and may be shared across threads.
 /// </summary>
 /// <remarks>
 /// The masks test the hash's top bits: with a left-shifting gear hash, bit 63 depends on the last 64 bytes,
@@ -73,27 +73,103 @@ public sealed class FastCdcChunker : IChunker
     }
 
     /// <summary>First cut in (min, end], or 0. Requires end &gt; min.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Scan(ref byte data, int end)
     {
         ref var gear = ref MemoryMarshal.GetArrayDataReference(GearTable.Values);
-        ulong fp = 0;
+        var normal = Math.Min(_avg, end);
+        var result = ScanFrom(ref data, ref gear, _min, normal, _thresholdSmall);
+        return result > 0 ? result : ScanFrom(ref data, ref gear, normal, end, _thresholdLarge);
+    }
 
-        // Warm up over the window before min, testing nothing.
-        var i = Math.Max(0, _min - Window);
-        for (; i < _min; i++)
+    /// <summary>First cut after a byte in [from, to) under <paramref name="threshold"/>, or 0. Requires from &gt;= 64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ScanFrom(ref byte data, ref ulong gear, int from, int to, ulong threshold)
+    {
+        if (to - from >= 2 * Stride)
+        {
+            return ScanTwoChains(ref data, ref gear, from, to, threshold);
+        }
+
+        var fp = WarmUp(ref data, ref gear, from);
+        return ScanRange(ref data, ref gear, ref fp, from, to, threshold);
+    }
+
+    /// <summary>Bytes per chain per step of the two-chain scan (even, so the two-byte unroll has no tail).</summary>
+    private const int Stride = 16 * 1024;
+
+    /// <summary>
+    /// The hash after the 64 bytes before <paramref name="position"/>: exactly the rolling value there, because
+    /// a byte's contribution is shifted out of the 64-bit word after 64 more bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong WarmUp(ref byte data, ref ulong gear, int position)
+    {
+        ulong fp = 0;
+        for (nint i = position - Window; i < position; i++)
         {
             fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
         }
 
-        var normal = Math.Min(_avg, end);
-        var result = ScanRange(ref data, ref gear, ref fp, i, normal, _thresholdSmall);
-        if (result > 0)
+        return fp;
+    }
+
+    /// <summary>
+    /// Scans [from, to) as two independent hash chains over neighbouring strides, interleaved so the CPU
+    /// overlaps them (one chain alone is bound by the one-cycle latency of <c>fp * 2 + G[b]</c>). A hit in the
+    /// first stride wins; a hit in the second waits until the first is known to have none before it. Strides
+    /// are short so little work is wasted past a cut and both streams stay in cache.
+    /// </summary>
+    private static int ScanTwoChains(ref byte data, ref ulong gear, int from, int to, ulong threshold)
+    {
+        ref var second = ref Unsafe.Add(ref data, Stride); // second[a] is the byte Stride bytes after data[a]
+        var fpA = WarmUp(ref data, ref gear, from);
+        nint a = from;
+        nint aEnd;
+        while (to - a >= 2 * Stride)
         {
-            return result;
+            aEnd = a + Stride;
+            var fpB = WarmUp(ref data, ref gear, (int)aEnd);
+            while (a < aEnd)
+            {
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a));
+                if (fpA < threshold)
+                {
+                    return (int)a + 1;
+                }
+
+                if (fpB < threshold)
+                {
+                    goto SecondHit;
+                }
+
+                a++;
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a));
+                if (fpA < threshold)
+                {
+                    return (int)a + 1;
+                }
+
+                if (fpB < threshold)
+                {
+                    goto SecondHit;
+                }
+
+                a++;
+            }
+
+            // Neither stride has a cut: the second chain's state is the first's for the next pair.
+            fpA = fpB;
+            a += Stride;
         }
 
-        return ScanRange(ref data, ref gear, ref fp, normal, end, _thresholdLarge);
+        return ScanRange(ref data, ref gear, ref fpA, (int)a, to, threshold);
+
+    SecondHit:
+        var secondCut = (int)a + Stride + 1;
+        var first = ScanRange(ref data, ref gear, ref fpA, (int)a + 1, (int)aEnd, threshold);
+        return first > 0 ? first : secondCut;
     }
 
     /// <summary>

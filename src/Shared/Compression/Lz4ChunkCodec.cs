@@ -120,7 +120,7 @@ public static class Lz4ChunkCodec
                 {
                     n = LZ4Codec.Decode(stored, destination);
                 }
-                catch (Exception ex) when (ex is IndexOutOfRangeException or ArgumentException or AccessViolationException)
+                catch (Exception ex) when (ex is IndexOutOfRangeException or ArgumentException)
                 {
                     ThrowDataLoss("A compressed chunk is corrupt: LZ4 decoding failed.", ex);
                     return;

@@ -100,56 +100,72 @@ public sealed class ChunkPipeline
 
     private async Task ProduceAsync(Stream input, ChannelWriter<ChunkWork> ordered, ChannelWriter<ChunkWork> work, CancellationToken token)
     {
+        // Reads go into the block a piece at a time, and a chunk is cut as soon as a whole maximum-size chunk
+        // (or the end of the input) is in the block. So the chunker is never asked to scan bytes twice, and
+        // bytes are cut and hashed while the copy that brought them in is still in cache.
         PooledBlock? block = null;
         Exception? error = null;
         try
         {
-            block = new PooledBlock(_blockSize);
             var size = _blockSize;
-            var (filled, eof) = await FillAsync(input, block.Array, 0, size, token).ConfigureAwait(false);
-            var start = 0;
+            var max = _chunker.MaxChunkSize;
+            var readSize = Math.Min(_options.ReadSize, size);
+            block = new PooledBlock(size);
+            int start = 0, filled = 0;
+            var eof = false;
             long offset = 0;
             while (true)
             {
-                if (start == filled && eof)
+                if (!eof && filled - start < max)
                 {
-                    break;
-                }
-
-                var n = start == filled ? 0 : _chunker.FindBoundary(block.Array.AsSpan(start, filled - start), eof);
-                if (n > 0)
-                {
-                    block.AddReference();
-                    var item = new ChunkWork(block, start, n, offset);
-                    try
+                    if (size - start < max)
                     {
-                        await ordered.WriteAsync(item, token).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        item.Abandon();
-                        throw;
+                        // The next chunk might not fit: carry the uncut tail into a fresh block.
+                        var next = new PooledBlock(size);
+                        var tail = filled - start;
+                        block.Array.AsSpan(start, tail).CopyTo(next.Array);
+                        block.Release();
+                        block = next;
+                        start = 0;
+                        filled = tail;
                     }
 
-                    work.TryWrite(item);
-                    start += n;
-                    offset += n;
+                    var read = await input.ReadAsync(block.Array.AsMemory(filled, Math.Min(readSize, size - filled)), token).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        eof = true;
+                    }
+
+                    filled += read;
                     continue;
                 }
 
-                if (eof)
+                if (start == filled)
                 {
-                    throw new InvalidOperationException($"{_chunker.GetType().Name} returned no boundary for the final {filled - start} bytes.");
+                    break; // end of input, everything cut
                 }
 
-                // Need more data: carry the uncut tail into a fresh block.
-                var next = new PooledBlock(_blockSize);
-                var tail = filled - start;
-                block.Array.AsSpan(start, tail).CopyTo(next.Array);
-                block.Release();
-                block = next;
-                start = 0;
-                (filled, eof) = await FillAsync(input, block.Array, tail, size, token).ConfigureAwait(false);
+                var n = _chunker.FindBoundary(block.Array.AsSpan(start, filled - start), eof);
+                if (n <= 0 || n > filled - start)
+                {
+                    throw new InvalidOperationException($"{_chunker.GetType().Name} returned {n} for {filled - start} bytes (final: {eof}).");
+                }
+
+                block.AddReference();
+                var item = new ChunkWork(block, start, n, offset);
+                try
+                {
+                    await ordered.WriteAsync(item, token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    item.Abandon();
+                    throw;
+                }
+
+                work.TryWrite(item);
+                start += n;
+                offset += n;
             }
         }
         catch (Exception ex)
@@ -163,23 +179,6 @@ public sealed class ChunkPipeline
             work.TryComplete();
             ordered.TryComplete(error);
         }
-    }
-
-    private async ValueTask<(int Filled, bool Eof)> FillAsync(Stream input, byte[] buffer, int filled, int size, CancellationToken token)
-    {
-        var readSize = Math.Max(1, _options.ReadSize);
-        while (filled < size)
-        {
-            var read = await input.ReadAsync(buffer.AsMemory(filled, Math.Min(readSize, size - filled)), token).ConfigureAwait(false);
-            if (read == 0)
-            {
-                return (filled, true);
-            }
-
-            filled += read;
-        }
-
-        return (filled, false);
     }
 
     private async Task WorkAsync(ChannelReader<ChunkWork> reader, CancellationToken token)

@@ -5,6 +5,7 @@ public sealed record PipelineOptions
 {
     private readonly int _parallelism = Environment.ProcessorCount;
     private readonly int? _maxInFlight;
+    private readonly int _readSize = 1024 * 1024;
 
     /// <summary>Worker tasks that hash and compress chunks (default: one per core).</summary>
     public int Parallelism
@@ -41,7 +42,15 @@ public sealed record PipelineOptions
     }
 
     /// <summary>Bytes asked of the input stream per read (default 1 MiB); reads fill a block of several chunks.</summary>
-    public int ReadSize { get; init; } = 1024 * 1024;
+    public int ReadSize
+    {
+        get => _readSize;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _readSize = value;
+        }
+    }
 
     /// <summary>The defaults.</summary>
     public static PipelineOptions Default { get; } = new();

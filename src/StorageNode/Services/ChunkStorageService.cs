@@ -91,7 +91,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                     inFlight.Add((putId, putBuffer, put));
                     buffer = null;
                     header = null;
-                    await DrainAsync(inFlight, response, StoreLimits.MaxInFlightPerCall).ConfigureAwait(false);
+                    await DrainAsync(inFlight, response, StoreLimits.MaxInFlightBytesPerCall).ConfigureAwait(false);
                 }
             }
 
@@ -100,7 +100,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 throw new DropboxException(ErrorKind.InvalidArgument, $"The stream ended after {filled} of {header.StoredSize} bytes of chunk {id.ToShortString()}.");
             }
 
-            await DrainAsync(inFlight, response, 0).ConfigureAwait(false);
+            await DrainAsync(inFlight, response, -1).ConfigureAwait(false);
             return response;
         }
         finally
@@ -127,9 +127,10 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
         }
     }
 
-    private static async Task DrainAsync(List<(ChunkId Id, byte[] Buffer, Task<bool> Put)> inFlight, PutChunksResponse response, int keep)
+    /// <summary>Collects finished puts in order until the bytes still in flight are at most <paramref name="keepBytes"/>.</summary>
+    private static async Task DrainAsync(List<(ChunkId Id, byte[] Buffer, Task<bool> Put)> inFlight, PutChunksResponse response, long keepBytes)
     {
-        while (inFlight.Count > keep)
+        while (inFlight.Count > 0 && (inFlight.Sum(f => (long)f.Buffer.Length) > keepBytes || inFlight[0].Put.IsCompleted))
         {
             var (id, buffer, put) = inFlight[0];
             bool already;

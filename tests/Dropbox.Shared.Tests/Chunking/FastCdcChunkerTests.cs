@@ -142,6 +142,32 @@ public sealed class FastCdcChunkerTests(ITestOutputHelper output)
         Assert.Equal(1, fixedChanged);
     }
 
+    [Theory]
+    [InlineData(64, 1024, 8192, 1)]
+    [InlineData(64, 4096, 262144, 2)]
+    [InlineData(1024, 65536, 1048576, 3)]
+    [InlineData(16384, 131072, 1048576, 4)]
+    [InlineData(262144, 1048576, 4194304, 5)]
+    public void Optimized_scan_cuts_exactly_where_the_plain_definition_does(int min, int avg, int max, int seed)
+    {
+        var options = new ChunkerOptions(min, avg, max);
+        var chunker = new FastCdcChunker(options);
+        var data = TestData.Random(6 * MiB, seed);
+
+        var pos = 0;
+        var chunks = 0;
+        while (pos < data.Length)
+        {
+            var rest = data.AsSpan(pos);
+            var expected = ReferenceFastCdc.FindBoundary(rest, options, isFinalBlock: true);
+            Assert.Equal(expected, chunker.FindBoundary(rest, isFinalBlock: true));
+            pos += expected;
+            chunks++;
+        }
+
+        Assert.True(chunks > 2);
+    }
+
     [Fact]
     public void Short_data_that_is_not_final_asks_for_more()
     {

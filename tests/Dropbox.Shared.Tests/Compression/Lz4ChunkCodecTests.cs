@@ -101,6 +101,39 @@ public sealed class Lz4ChunkCodecTests
     }
 
     [Fact]
+    public void Mutated_lz4_input_either_decodes_or_is_data_loss()
+    {
+        var plain = TestData.Text(20_000);
+        var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+        Lz4ChunkCodec.Encode(plain, stored, out var written);
+        var valid = stored.AsSpan(0, written).ToArray();
+        var rng = new Random(10);
+        var refused = 0;
+
+        for (var i = 0; i < 300; i++)
+        {
+            var mutated = valid.ToArray();
+            for (var k = 0; k < 1 + (i % 4); k++)
+            {
+                mutated[rng.Next(mutated.Length)] = (byte)rng.Next(256);
+            }
+
+            try
+            {
+                Lz4ChunkCodec.Decode(ChunkEncoding.Lz4, mutated, plain.Length);
+            }
+            catch (DropboxException ex)
+            {
+                Assert.Equal(ErrorKind.DataLoss, ex.Kind);
+                refused++;
+            }
+        }
+
+        // Most mutations break the block structure; the rest decode to wrong bytes that the chunk hash catches.
+        Assert.True(refused > 100, $"only {refused} of 300 mutations were refused");
+    }
+
+    [Fact]
     public void Raw_input_of_the_wrong_length_is_data_loss()
     {
         var ex = Assert.Throws<DropboxException>(() => Lz4ChunkCodec.Decode(ChunkEncoding.Raw, new byte[10], 11));

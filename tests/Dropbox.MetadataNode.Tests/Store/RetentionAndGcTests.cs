@@ -1,0 +1,244 @@
+using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+
+namespace Dropbox.MetadataNode.Tests.Store;
+
+public sealed class RetentionAndGcTests
+{
+    private static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+
+    private static StoreHarness Harness(int keepVersions = 100, TimeSpan? keepAge = null) => new(o => o with
+    {
+        KeepVersions = keepVersions,
+        KeepAge = keepAge ?? TimeSpan.FromDays(30),
+        GcGracePeriod = Grace,
+        NodeTimeout = TimeSpan.FromDays(365),
+    });
+
+    [Fact]
+    public async Task Retention_ByCount_PrunesOldest_AndRefcountsFollow()
+    {
+        using var h = Harness(keepVersions: 3);
+        var (alice, _) = h.Store.AddUser("alice");
+        ulong version = 0;
+        for (var i = 0; i < 6; i++)
+        {
+            version = (await h.PutFileAsync(alice, "a", version, StoreHarness.Chunk(i))).Sequence;
+        }
+
+        var kept = h.Store.ListVersions(alice, "a").Versions.Select(v => v.Version).ToList();
+
+        Assert.Equal([6UL, 5UL, 4UL], kept);
+        h.AssertConsistent();
+        Assert.Empty(h.Store.PlanUpload(alice, StoreHarness.Upload("b", 0, StoreHarness.Chunk(4))).Missing);
+
+        // The pruned versions' chunks are unreferenced: after the grace period they are deleted and asked for again.
+        h.Clock.Advance(Grace * 2);
+        Assert.Equal(3, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("b", 0, StoreHarness.Chunk(0))).Missing);
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, StoreHarness.Chunk(0).Id));
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, StoreHarness.Chunk(5).Id));
+    }
+
+    [Fact]
+    public async Task Retention_ByAge_PrunesSupersededVersions_KeepsCurrentAndDeletedFilesWithinAge()
+    {
+        using var h = Harness(keepAge: TimeSpan.FromDays(30));
+        var (alice, _) = h.Store.AddUser("alice");
+        var v1 = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var v2 = await h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(2));
+        await h.PutFileAsync(alice, "gone", 0, StoreHarness.Chunk(3));
+        await h.Store.DeleteAsync(alice, "gone", 0, "t");
+
+        h.Clock.Advance(TimeSpan.FromDays(29));
+        Assert.Equal(0, (await h.Store.RunGcOnceAsync(CancellationToken.None)).PrunedVersions);
+        h.Clock.Advance(TimeSpan.FromDays(2));
+        var result = await h.Store.RunGcOnceAsync(CancellationToken.None);
+
+        Assert.Equal(2, result.PrunedVersions);
+        Assert.Equal([v2.Sequence], h.Store.ListVersions(alice, "a").Versions.Select(v => v.Version));
+        Assert.True(Assert.Single(h.Store.ListVersions(alice, "gone").Versions).Deleted);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Gc_DeletesUnreferencedChunksOnlyAfterGrace()
+    {
+        using var h = Harness(keepVersions: 1);
+        var (alice, _) = h.Store.AddUser("alice");
+        var old = StoreHarness.Chunk(1);
+        var v1 = await h.PutFileAsync(alice, "a", 0, old);
+        await h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(2)); // prunes v1: old is unreferenced
+
+        h.Clock.Advance(Grace - TimeSpan.FromMinutes(1));
+        Assert.Equal(0, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, old.Id));
+
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        var result = await h.Store.RunGcOnceAsync(CancellationToken.None);
+
+        Assert.Equal(1, result.DeletedChunks);
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, old.Id));
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, StoreHarness.Chunk(2).Id));
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Gc_PendingUploadWithinGrace_IsKept_AndCommitAfterwardsSucceeds()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1);
+        h.Stored(alice, c); // uploaded, not yet committed
+
+        h.Clock.Advance(Grace / 2);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var commit = await h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None);
+
+        Assert.Equal(1UL, commit.Sequence);
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Gc_Race_CommitWhileDeleteIsInFlight_IsRefused_ThenReuploadSucceeds()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1);
+        h.Stored(alice, c);
+        h.Clock.Advance(Grace + TimeSpan.FromMinutes(1));
+        var deleteStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseDelete = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Gateway.BeforeDelete = async () =>
+        {
+            deleteStarted.TrySetResult();
+            await releaseDelete.Task;
+        };
+
+        var gc = h.Store.RunGcOnceAsync(CancellationToken.None);
+        await deleteStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The chunk is being deleted: a plan asks for it again, a commit is refused, even a fresh event is not trusted.
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        h.Stored(alice, c);
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+
+        releaseDelete.SetResult();
+        Assert.Equal(1, (await gc).DeletedChunks);
+        h.Gateway.BeforeDelete = null;
+
+        // The node's delete may have removed the re-upload; the client plans again, uploads, commits.
+        var committed = await h.PutFileAsync(alice, "a", 0, c);
+        Assert.Equal(1UL, committed.Sequence);
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Gc_Race_CommitJustBeforeGcPass_KeepsTheChunk()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1);
+        h.Stored(alice, c);
+        h.Clock.Advance(Grace * 2);
+
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None);
+        var result = await h.Store.RunGcOnceAsync(CancellationToken.None);
+
+        Assert.Equal(0, result.DeletedChunks);
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Gc_LateEventAfterDeletion_IsNotTrusted_CommitAsksTheNode()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1);
+        h.Stored(alice, c);
+        h.Clock.Advance(Grace * 2);
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+
+        // A delayed "stored" event from before the deletion arrives now; the bytes are gone.
+        h.Store.ReportChunksStored(new() { NodeId = StoreHarness.NodeA, Chunks = { new Dropbox.Shared.Protos.Metadata.StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, NamespaceId = alice.Namespace.Value } } });
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
+
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Gc_Race_RandomInterleavings_NeverDeleteAChunkALiveVersionReferences()
+    {
+        using var h = Harness(keepVersions: 2);
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var stop = DateTime.UtcNow + TimeSpan.FromSeconds(4);
+        var random = new Random(42);
+
+        async Task Writer(Domain.UserInfo user, int seed)
+        {
+            var rnd = new Random(seed);
+            var versions = new Dictionary<string, ulong>();
+            for (var i = 0; i < 400 && DateTime.UtcNow < stop; i++)
+            {
+                var path = "f" + rnd.Next(5);
+                var chunks = Enumerable.Range(0, 1 + rnd.Next(3)).Select(_ => StoreHarness.Chunk(rnd.Next(12))).DistinctBy(c => c.Id).ToArray();
+                try
+                {
+                    if (rnd.Next(6) == 0)
+                    {
+                        await h.Store.DeleteAsync(user, path, 0, "t");
+                    }
+                    else
+                    {
+                        versions.TryGetValue(path, out var b);
+                        var r = await h.PutFileAsync(user, path, b, chunks);
+                        versions[path] = r.Sequence;
+                    }
+                }
+                catch (DropboxException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Conflict)
+                {
+                    versions.Remove(path);
+                    var current = h.Store.ListFiles(user, "", false).Entries.FirstOrDefault(e => e.Path == path);
+                    if (current is not null)
+                    {
+                        versions[path] = current.Version;
+                    }
+                }
+            }
+        }
+
+        async Task Collector()
+        {
+            for (var i = 0; i < 2000 && DateTime.UtcNow < stop; i++)
+            {
+                h.Clock.Advance(TimeSpan.FromMinutes(random.Next(0, 90)));
+                h.Heartbeat();
+                await h.Store.RunGcOnceAsync(CancellationToken.None);
+                await Task.Yield();
+            }
+        }
+
+        await Task.WhenAll(Task.Run(() => Writer(alice, 1)), Task.Run(() => Writer(bob, 2)), Task.Run(Collector));
+
+        h.AssertConsistent();
+        foreach (var user in new[] { alice, bob })
+        {
+            foreach (var entry in h.Store.ListFiles(user, "", false).Entries)
+            {
+                foreach (var version in h.Store.ListVersions(user, entry.Path).Versions.Where(v => !v.Deleted))
+                {
+                    Assert.All(version.Chunks, c => Assert.True(h.Gateway.HoldsAnywhere(c.Id.ToChunkId()), $"{entry.Path}@{version.Version} lost chunk {c.Id.ToChunkId().ToShortString()}"));
+                }
+            }
+        }
+    }
+}

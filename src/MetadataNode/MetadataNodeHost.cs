@@ -59,7 +59,8 @@ public static class MetadataNodeHost
         var app = builder.Build();
 
         // Open the store at build time, so a locked or unreadable data directory fails fast.
-        app.Services.GetRequiredService<MetadataStore>();
+        var store = app.Services.GetRequiredService<MetadataStore>();
+        app.Lifetime.ApplicationStopping.Register(store.ReleaseWaiters);
         app.MapGrpcService<SyncService>();
         app.MapGrpcService<ClusterService>();
         app.MapGet("/healthz", () => "ok");

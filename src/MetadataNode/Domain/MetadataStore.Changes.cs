@@ -31,12 +31,18 @@ internal sealed partial class MetadataStore
                 return response;
             }
 
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
             try
             {
-                await signal.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                await signal.WaitAsync(remaining, linked.Token).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
+                return ReadChanges(ns.Id, record.Epoch, after, max);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Shutting down: answer now (the client polls again) rather than hold the server's stop.
                 return ReadChanges(ns.Id, record.Epoch, after, max);
             }
         }

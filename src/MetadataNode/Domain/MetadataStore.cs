@@ -28,6 +28,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
     private readonly ChangeSignal _eventsSignal = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly ChunkTokenService _tokens;
     private readonly IStorageNodeGateway _gateway;
     private readonly MetadataNodeOptions _options;
@@ -164,9 +165,15 @@ internal sealed partial class MetadataStore : IDisposable
     private static string HeadCursor(NamespaceRecord record) =>
         new ChangeCursor(record.NamespaceId, record.Head, record.Epoch).ToString();
 
+    /// <summary>Answers every held long poll now (server shutting down); later polls do not wait.</summary>
+    public void ReleaseWaiters() => _stopping.Cancel();
+
     public void Dispose()
     {
+        _stopping.Cancel();
         _writes.Dispose();
         _engine.Dispose();
+
+        // _stopping is not disposed: a call racing the shutdown may still read its token.
     }
 }

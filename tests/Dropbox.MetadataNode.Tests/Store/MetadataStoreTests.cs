@@ -313,6 +313,20 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task ListChanges_LongPoll_IsAnsweredAtOnceWhenTheServerStops()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+
+        var poll = h.Store.ListChangesAsync(alice, null, 0, 300, CancellationToken.None);
+        h.Store.ReleaseWaiters();
+        var response = await poll.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Empty(response.Changes);
+        Assert.False(string.IsNullOrEmpty(response.Cursor));
+    }
+
+    [Fact]
     public async Task Reopen_AfterChanges_StateAndCursorsSurvive()
     {
         using var h = new StoreHarness();

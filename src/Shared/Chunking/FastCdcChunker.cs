@@ -94,7 +94,7 @@ public sealed class FastCdcChunker : IChunker
         return ScanRange(ref data, ref gear, ref fp, from, to, threshold);
     }
 
-    /// <summary>Bytes per chain per step of the two-chain scan (even, so the two-byte unroll has no tail).</summary>
+    /// <summary>Bytes per chain per step of the two-chain scan (a multiple of 4, so the unrolled loop has no tail).</summary>
     private const int Stride = 16 * 1024;
 
     /// <summary>
@@ -143,20 +143,46 @@ public sealed class FastCdcChunker : IChunker
                     goto SecondHit;
                 }
 
-                a++;
-                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a));
-                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a));
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a + 1));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a + 1));
                 if (fpA < threshold)
                 {
-                    return (int)a + 1;
+                    return (int)a + 2;
                 }
 
                 if (fpB < threshold)
                 {
+                    a += 1;
                     goto SecondHit;
                 }
 
-                a++;
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a + 2));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a + 2));
+                if (fpA < threshold)
+                {
+                    return (int)a + 3;
+                }
+
+                if (fpB < threshold)
+                {
+                    a += 2;
+                    goto SecondHit;
+                }
+
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a + 3));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a + 3));
+                if (fpA < threshold)
+                {
+                    return (int)a + 4;
+                }
+
+                if (fpB < threshold)
+                {
+                    a += 3;
+                    goto SecondHit;
+                }
+
+                a += 4;
             }
 
             // Neither stride has a cut: the second chain's state is the first's for the next pair.

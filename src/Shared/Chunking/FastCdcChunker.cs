@@ -13,7 +13,9 @@ namespace Dropbox.Shared.Chunking;
 /// The masks test the hash's top bits: with a left-shifting gear hash, bit 63 depends on the last 64 bytes,
 /// while low bits depend on only the last few. The test <c>(fp &amp; mask) == 0</c> for a top-bit mask of
 /// <c>k</c> bits is the single compare <c>fp &lt; 2^(64-k)</c>. The hash is warmed up over the 64 bytes before
-/// the minimum size so every cut decision is a function of the content window alone.
+/// the minimum size so every cut decision is a function of the content window alone, which also lets the
+/// scanner run two independent chains over neighbouring strides (see <c>ScanTwoChains</c>). The cut points for
+/// a given input are part of the storage format (they decide chunk ids): a test pins them.
 /// </remarks>
 public sealed class FastCdcChunker : IChunker
 {
@@ -29,7 +31,6 @@ public sealed class FastCdcChunker : IChunker
     public FastCdcChunker(ChunkerOptions? options = null)
     {
         options ??= ChunkerOptions.Default;
-        _ = new ChunkerOptions(options.MinSize, options.AvgSize, options.MaxSize); // re-validate (records allow `with`)
         _min = options.MinSize;
         _avg = options.AvgSize;
         _max = options.MaxSize;

@@ -1,10 +1,31 @@
 using BenchmarkDotNet.Running;
+using Dropbox.Benchmarks.Metadata;
+using Dropbox.Benchmarks.Storage;
 
 namespace Dropbox.Benchmarks;
 
-/// <summary>Entry point: pick benchmarks with --filter, e.g. --filter '*Chunking*'.</summary>
+/// <summary>
+/// Entry point: pick benchmarks with --filter, e.g. --filter '*Chunking*'. Custom end-to-end runners are chosen by
+/// their first argument: <c>storage-put</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>.
+/// </summary>
 public static class BenchmarkProgram
 {
     /// <summary>Runs the selected benchmarks.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+    public static async Task<int> Main(string[] args)
+    {
+        switch (args.FirstOrDefault())
+        {
+            case "storage-put":
+                return await StoragePutRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "storage-engine":
+                return await StorageEngineRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "storage-has":
+                return await StorageHasRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "metadata-load":
+                return await MetadataLoadRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            default:
+                BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+                return 0;
+        }
+    }
 }

@@ -1,7 +1,7 @@
 using Dropbox.StorageNode;
 
-// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--node-id ID]
-string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null;
+// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL]
+string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, advertiseGrpc = null, advertiseHttp = null;
 var urls = "http://127.0.0.1:5081";
 for (var i = 0; i < args.Length; i++)
 {
@@ -14,15 +14,17 @@ for (var i = 0; i < args.Length; i++)
         case "--keys": keys = Next(); break;
         case "--metadata": metadata = Next(); break;
         case "--node-id": nodeId = Next(); break;
+        case "--advertise-grpc-url": advertiseGrpc = Next(); break;
+        case "--advertise-http-url": advertiseHttp = Next(); break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --data DIR --urls URL --keys DIR [--metadata URL] [--http-url URL] [--node-id ID]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --data DIR --urls URL --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL]");
             return 2;
     }
 }
 
 if (data is null || keys is null)
 {
-    Console.Error.WriteLine("Usage: --data DIR --urls URL --keys DIR [--metadata URL] [--http-url URL] [--node-id ID]");
+    Console.Error.WriteLine("Usage: --data DIR --urls URL --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL]");
     return 2;
 }
 
@@ -36,6 +38,8 @@ var app = StorageNodeHost.Build(new StorageNodeOptions
     HttpUrl = httpUrl ?? (parts.Length > 1 ? parts[1] : null),
     MetadataUrl = metadata,
     NodeId = nodeId,
+    AdvertiseGrpcUrl = advertiseGrpc,
+    AdvertiseHttpUrl = advertiseHttp,
 });
 await app.StartAsync();
 var (grpc, http) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound;

@@ -20,6 +20,15 @@ public sealed record StorageNodeOptions
     /// </summary>
     public string? HttpUrl { get; init; }
 
+    /// <summary>
+    /// gRPC URL announced to the metadata node (and so to clients) instead of the bound one: for a node behind
+    /// NAT or in a container, where the bound address (0.0.0.0, a container port) is not what clients reach.
+    /// </summary>
+    public string? AdvertiseGrpcUrl { get; init; }
+
+    /// <summary>Presigned-link base URL announced instead of the bound HTTP URL; see <see cref="AdvertiseGrpcUrl"/>.</summary>
+    public string? AdvertiseHttpUrl { get; init; }
+
     /// <summary>The metadata node's gRPC URL; null runs without one (events wait in the outbox).</summary>
     public string? MetadataUrl { get; init; }
 

@@ -20,7 +20,7 @@ internal sealed class TestClient : IDisposable
             State = State,
             Metadata = server,
             Transfer = server,
-            Chunker = new CdcChunkSource(new FastCdcChunker(SmallChunks)),
+            Chunker = new PipelineChunkSource(new FastCdcChunker(SmallChunks), compress: true, parallelism: 2),
             Device = name,
             Options = options ?? new SyncOptions(),
         };

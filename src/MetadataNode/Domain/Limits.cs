@@ -33,6 +33,9 @@ internal static class Limits
     /// <summary>Chunks in one ReportChunksStored or verification call.</summary>
     public const int MaxReportedChunks = 100_000;
 
+    /// <summary>Files in one CommitFiles call.</summary>
+    public const int MaxFilesPerBatch = 1000;
+
     /// <summary>Chunks that share one get token in a download plan.</summary>
     public const int ChunksPerGetToken = 16;
 

@@ -90,104 +90,198 @@ internal sealed partial class MetadataStore
     public async Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
         var ns = Namespace(user);
-        var unconfirmed = new List<ChunkRef>();
-        var seen = new HashSet<ChunkId>(upload.Chunks.Count);
-        foreach (var chunk in upload.Chunks)
-        {
-            if (seen.Add(chunk.Id))
-            {
-                var record = ReadChunk(chunk.Id);
-                if (record is null || (record.State != ChunkState.Stored && record.State != ChunkState.Deleting))
-                {
-                    unconfirmed.Add(chunk);
-                }
-            }
-        }
-
-        if (unconfirmed.Count > 0)
-        {
-            await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
-        }
-
+        await VerifyUnconfirmedAsync([upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
-            var file = batch.GetFile(ns.Id, upload.Path);
-            var current = file?.Current;
-            if (IsLive(current))
+            var prepared = PrepareCommit(batch, ns.Id, upload, now, out var unchanged);
+            return unchanged ?? ApplyCommit(batch, record!, prepared!, now);
+        }).ConfigureAwait(false);
+
+        return response;
+    }
+
+    /// <summary>
+    /// Commits several files in one atomic write batch and one fsync. Each file is judged on its own, as
+    /// <see cref="CommitAsync"/> would: a refused file (conflict, missing chunks, folder in the way) gets an
+    /// error result and writes nothing, the others commit.
+    /// </summary>
+    public async Task<CommitFilesResponse> CommitManyAsync(UserInfo user, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    {
+        if (uploads.Count > Limits.MaxFilesPerBatch)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many files in one call: {uploads.Count}; send at most {Limits.MaxFilesPerBatch}.");
+        }
+
+        if (uploads.Sum(u => (long)u.Chunks.Count) > Limits.MaxChunksPerFile)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks in one call; send at most {Limits.MaxChunksPerFile} in all.");
+        }
+
+        var ns = Namespace(user);
+        await VerifyUnconfirmedAsync(uploads, cancellationToken).ConfigureAwait(false);
+        var now = NowMs;
+        var response = await MutateDurableAsync(ns, (batch, record) =>
+        {
+            var result = new CommitFilesResponse();
+            foreach (var upload in uploads)
             {
-                if (current!.Kind == EntryKind.Folder)
+                FileEntry? prepared;
+                CommitFileResponse? unchanged;
+                try
                 {
-                    throw new DropboxException(ErrorKind.AlreadyExists, $"'{upload.Path}' is a folder; a file cannot replace it. Delete or move the folder first.");
+                    prepared = PrepareCommit(batch, ns.Id, upload, now, out unchanged);
                 }
-
-                if (SameContent(current, upload))
+                catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
                 {
-                    // An identical commit (e.g. a retry after a lost answer) changes nothing and loses nothing.
-                    return new CommitFileResponse { Entry = current, Sequence = current.Version };
-                }
-
-                if (upload.BaseVersion != current.Version)
-                {
-                    throw Conflict(upload.Path, upload.BaseVersion, current.Version);
-                }
-            }
-
-            EnsureParentsAreNotFiles(batch, ns.Id, upload.Path);
-
-            var missing = new List<ChunkId>();
-            var refs = new List<Proto.ChunkRef>(upload.Chunks.Count);
-            foreach (var chunk in upload.Chunks)
-            {
-                var chunkRecord = batch.GetChunk(chunk.Id);
-                if (!IsStored(chunkRecord))
-                {
-                    if (!missing.Contains(chunk.Id))
-                    {
-                        missing.Add(chunk.Id);
-                    }
-
+                    result.Results.Add(ToResult(ex));
                     continue;
                 }
 
-                if (chunkRecord!.Size != 0 && chunkRecord.Size != chunk.Size)
+                result.Results.Add(new CommitFileResult { Committed = unchanged ?? ApplyCommit(batch, record!, prepared!, now) });
+            }
+
+            return result;
+        }).ConfigureAwait(false);
+
+        return response;
+    }
+
+    private static CommitFileResult ToResult(DropboxException ex)
+    {
+        var result = new CommitFileResult
+        {
+            StatusCode = (int)GrpcErrorMapping.ToStatusCode(ex.Kind),
+            ErrorMessage = ex.Message,
+        };
+        if (ex.Details.TryGetValue("current-version", out var current) && ulong.TryParse(current, System.Globalization.CultureInfo.InvariantCulture, out var v))
+        {
+            result.CurrentVersion = v;
+        }
+
+        if (ex.Details.TryGetValue("missing-chunks", out var missing))
+        {
+            foreach (var hex in missing.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                result.MissingChunkIds.Add(ChunkId.Parse(hex).ToByteString());
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Asks the nodes about chunks no event confirmed, before taking the write lock.</summary>
+    private async Task VerifyUnconfirmedAsync(IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    {
+        List<ChunkRef>? unconfirmed = null;
+        var seen = new HashSet<ChunkId>();
+        foreach (var upload in uploads)
+        {
+            foreach (var chunk in upload.Chunks)
+            {
+                if (seen.Add(chunk.Id))
                 {
-                    throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {chunk.Id} is {chunkRecord.Size} bytes on the storage node, but the commit says {chunk.Size}.");
+                    var record = ReadChunk(chunk.Id);
+                    if (record is null || (record.State != ChunkState.Stored && record.State != ChunkState.Deleting))
+                    {
+                        (unconfirmed ??= []).Add(chunk);
+                    }
+                }
+            }
+        }
+
+        if (unconfirmed is not null)
+        {
+            await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Every check of a commit, staging nothing: returns the new entry (its version not yet assigned), or
+    /// null with <paramref name="unchanged"/> set when the content is already current. Throws on refusal.
+    /// </summary>
+    private FileEntry? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out CommitFileResponse? unchanged)
+    {
+        unchanged = null;
+        var current = batch.GetFile(ns, upload.Path)?.Current;
+        if (IsLive(current))
+        {
+            if (current!.Kind == EntryKind.Folder)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{upload.Path}' is a folder; a file cannot replace it. Delete or move the folder first.");
+            }
+
+            if (SameContent(current, upload))
+            {
+                // An identical commit (e.g. a retry after a lost answer) changes nothing and loses nothing.
+                unchanged = new CommitFileResponse { Entry = current, Sequence = current.Version };
+                return null;
+            }
+
+            if (upload.BaseVersion != current.Version)
+            {
+                throw Conflict(upload.Path, upload.BaseVersion, current.Version);
+            }
+        }
+
+        EnsureParentsAreNotFiles(batch, ns, upload.Path);
+
+        List<ChunkId>? missing = null;
+        var refs = new List<Proto.ChunkRef>(upload.Chunks.Count);
+        foreach (var chunk in upload.Chunks)
+        {
+            var chunkRecord = batch.GetChunk(chunk.Id);
+            if (!IsStored(chunkRecord))
+            {
+                missing ??= [];
+                if (!missing.Contains(chunk.Id))
+                {
+                    missing.Add(chunk.Id);
                 }
 
-                refs.Add(new Proto.ChunkRef
-                {
-                    Id = chunk.Id.ToByteString(),
-                    Size = (uint)chunk.Size,
-                    Encoding = chunkRecord.StoredSize != 0 ? chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
-                    StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
-                });
+                continue;
             }
 
-            if (missing.Count > 0)
+            if (chunkRecord!.Size != 0 && chunkRecord.Size != chunk.Size)
             {
-                throw MissingChunks(missing);
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {chunk.Id} is {chunkRecord.Size} bytes on the storage node, but the commit of '{upload.Path}' says {chunk.Size}.");
             }
 
-            var entry = new FileEntry
+            refs.Add(new Proto.ChunkRef
             {
-                Path = upload.Path,
-                Version = ++record!.Head,
-                Size = upload.Size,
-                MtimeUnixMs = upload.MtimeUnixMs,
-                Kind = EntryKind.File,
-                ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id))),
-                ModifiedBy = upload.Device,
-                ServerTimeUnixMs = now,
-            };
-            entry.Chunks.AddRange(refs);
-            ApplyVersion(batch, record, entry, now);
-            AppendChange(batch, record, ChangeKind.Upsert, entry);
-            return new CommitFileResponse { Entry = entry, Sequence = entry.Version };
-        });
+                Id = chunk.Id.ToByteString(),
+                Size = (uint)chunk.Size,
+                Encoding = chunkRecord.StoredSize != 0 ? chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
+                StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
+            });
+        }
 
-        await DurableAsync().ConfigureAwait(false);
-        return response;
+        if (missing is not null)
+        {
+            throw MissingChunks(missing);
+        }
+
+        var entry = new FileEntry
+        {
+            Path = upload.Path,
+            Size = upload.Size,
+            MtimeUnixMs = upload.MtimeUnixMs,
+            Kind = EntryKind.File,
+            ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id))),
+            ModifiedBy = upload.Device,
+            ServerTimeUnixMs = now,
+        };
+        entry.Chunks.AddRange(refs);
+        return entry;
+    }
+
+    /// <summary>Stages a prepared commit: next sequence, version, references, change.</summary>
+    private CommitFileResponse ApplyCommit(RecordBatch batch, NamespaceRecord record, FileEntry entry, long now)
+    {
+        entry.Version = ++record.Head;
+        ApplyVersion(batch, record, entry, now);
+        AppendChange(batch, record, ChangeKind.Upsert, entry);
+        return new CommitFileResponse { Entry = entry, Sequence = entry.Version };
     }
 
     private static DropboxException MissingChunks(List<ChunkId> missing)

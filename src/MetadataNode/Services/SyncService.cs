@@ -30,6 +30,31 @@ internal sealed class SyncService : Sync.SyncBase
         return _store.CommitAsync(user, upload, context.CancellationToken);
     }
 
+    public override Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        if (request.Files.Count > Limits.MaxFilesPerBatch)
+        {
+            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, $"Too many files in one call: {request.Files.Count}; send at most {Limits.MaxFilesPerBatch}.");
+        }
+
+        var uploads = new FileUpload[request.Files.Count];
+        for (var i = 0; i < uploads.Length; i++)
+        {
+            var f = request.Files[i];
+            try
+            {
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device);
+            }
+            catch (Dropbox.Shared.Errors.DropboxException ex)
+            {
+                throw new Dropbox.Shared.Errors.DropboxException(ex.Kind, $"File #{i}: {ex.Message}", ex);
+            }
+        }
+
+        return _store.CommitManyAsync(user, uploads, context.CancellationToken);
+    }
+
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
         Task.FromResult(_store.GetDownloadPlan(_auth.User(context), request.Path, request.Version));
 

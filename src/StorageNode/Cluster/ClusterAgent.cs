@@ -87,8 +87,8 @@ public sealed partial class ClusterAgent : BackgroundService
                     var answer = await client.RegisterNodeAsync(new RegisterNodeRequest
                     {
                         NodeId = _store.NodeId.Value,
-                        GrpcUrl = urls.Grpc,
-                        HttpUrl = urls.Http,
+                        GrpcUrl = _options.AdvertiseGrpcUrl ?? urls.Grpc,
+                        HttpUrl = _options.AdvertiseHttpUrl ?? urls.Http,
                         CapacityBytes = (ulong)Math.Max(0, new DriveInfo(Path.GetFullPath(_options.DataDirectory)).AvailableFreeSpace + stats.LiveBytes + stats.DeadBytes),
                         UsedBytes = (ulong)(stats.LiveBytes + stats.DeadBytes),
                     }, Auth(), cancellationToken: ct).ConfigureAwait(false);
@@ -134,15 +134,31 @@ public sealed partial class ClusterAgent : BackgroundService
         {
             try
             {
-                var (events, end) = outbox.ReadPending(BatchSize);
-                if (events.Count == 0)
+                var pending = outbox.ReadPending(BatchSize);
+                if (pending.Count == 0)
                 {
                     await outbox.WaitForEventsAsync(TimeSpan.FromSeconds(5), ct).ConfigureAwait(false);
                     continue;
                 }
 
+                var deliverable = new List<StoredChunkEvent>();
+                var consumed = _store.TakeDeliverable(pending.Select(p => p.Event).ToList(), deliverable);
+                if (consumed == 0)
+                {
+                    // The oldest event's put is still being made durable; it will be ready in a moment.
+                    await Task.Delay(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var end = pending[consumed - 1].End;
+                if (deliverable.Count == 0)
+                {
+                    outbox.MarkDelivered(end, consumed);
+                    continue;
+                }
+
                 var request = new ReportChunksStoredRequest { NodeId = _store.NodeId.Value };
-                foreach (var e in events)
+                foreach (var e in deliverable)
                 {
                     request.Chunks.Add(new StoredChunk
                     {
@@ -155,8 +171,8 @@ public sealed partial class ClusterAgent : BackgroundService
                 }
 
                 await client.ReportChunksStoredAsync(request, Auth(), cancellationToken: ct).ConfigureAwait(false);
-                outbox.MarkDelivered(end, events.Count);
-                Interlocked.Add(ref _delivered, events.Count);
+                outbox.MarkDelivered(end, consumed);
+                Interlocked.Add(ref _delivered, deliverable.Count);
                 delay = TimeSpan.FromMilliseconds(200);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

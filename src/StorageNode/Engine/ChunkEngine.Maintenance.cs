@@ -87,9 +87,15 @@ public sealed partial class ChunkEngine
         await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var active = _active;
+            // Only segments wholly before the last published write: their records are all in the index.
+            int appliedSegment;
+            lock (_applyLock)
+            {
+                appliedSegment = _applied.Segment;
+            }
+
             var candidates = _segments.Values
-                .Where(s => s != active && s.Length > 0 && (s.Length - Interlocked.Read(ref s.LiveBytes)) >= _options.CompactionDeadFraction * s.Length)
+                .Where(s => s.Number < appliedSegment && s.Length > 0 && (s.Length - Interlocked.Read(ref s.LiveBytes)) >= _options.CompactionDeadFraction * s.Length)
                 .OrderBy(s => s.Number)
                 .ToList();
             if (candidates.Count == 0)

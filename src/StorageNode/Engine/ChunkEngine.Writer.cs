@@ -1,48 +1,72 @@
 using System.Buffers;
+using System.Threading.Channels;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.StorageNode.Engine;
 
+/// <summary>
+/// Group commit as a two-stage pipeline: the writer appends batches to the page cache as soon as they arrive; the
+/// flusher fsyncs everything written so far in one call, then publishes it to the index and completes the callers.
+/// The disk never idles waiting for the next batch to be gathered, and no caller hears "stored" before its fsync.
+/// </summary>
 public sealed partial class ChunkEngine
 {
     private const int MaxBatchCount = 4096;
 
+    private readonly Channel<WrittenBatch> _written = Channel.CreateBounded<WrittenBatch>(new BoundedChannelOptions(8)
+    {
+        SingleReader = true,
+        SingleWriter = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    // State of ids written but not yet published to the index (null location = deleted). Writer and flusher only.
+    private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence)> _unapplied = new();
+    private long _sequence;
+
     private async Task WriterLoopAsync()
     {
         var reader = _queue.Reader;
-        var batch = new List<WriteOp>();
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            batch.Clear();
-            long bytes = 0;
-            while (bytes < _options.MaxBatchBytes && batch.Count < MaxBatchCount && reader.TryRead(out var op))
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                batch.Add(op);
-                bytes += op.Payload.Length + SegmentRecord.HeaderSize;
-            }
-
-            try
-            {
-                WriteBatch(batch);
-            }
-            catch (Exception ex)
-            {
-                Log.BatchFailed(_logger, batch.Count, ex);
-                foreach (var op in batch)
+                var batch = new List<WriteOp>();
+                long bytes = 0;
+                while (bytes < _options.MaxBatchBytes && batch.Count < MaxBatchCount && reader.TryRead(out var op))
                 {
-                    op.Done.TrySetException(ex);
+                    batch.Add(op);
+                    bytes += op.Payload.Length + SegmentRecord.HeaderSize;
                 }
+
+                WrittenBatch written;
+                try
+                {
+                    written = WriteBatch(batch);
+                }
+                catch (Exception ex)
+                {
+                    Log.BatchFailed(_logger, batch.Count, ex);
+                    Fail(batch, ex);
+                    continue;
+                }
+
+                await _written.Writer.WriteAsync(written).ConfigureAwait(false);
             }
+        }
+        finally
+        {
+            _written.Writer.TryComplete();
         }
     }
 
-    /// <summary>Appends a batch, fsyncs once, then publishes it to the index and completes its callers.</summary>
-    private void WriteBatch(List<WriteOp> batch)
+    /// <summary>Appends a batch to the active segment (rolling if needed) without fsync.</summary>
+    private WrittenBatch WriteBatch(List<WriteOp> batch)
     {
-        var headers = ArrayPool<byte>.Shared.Rent(batch.Count * SegmentRecord.HeaderSize);
+        var headers = ArrayPool<byte>.Shared.Rent(Math.Max(1, batch.Count) * SegmentRecord.HeaderSize);
         var gather = new List<ReadOnlyMemory<byte>>(batch.Count * 2);
-        var current = new Dictionary<ChunkId, ChunkLocation?>();
         var active = _active;
+        var segments = new List<Segment> { active };
         var writeStart = active.Length;
         var pos = writeStart;
         try
@@ -50,11 +74,15 @@ public sealed partial class ChunkEngine
             for (var i = 0; i < batch.Count; i++)
             {
                 var op = batch[i];
-                ChunkLocation? previous = current.TryGetValue(op.Id, out var inBatch)
-                    ? inBatch
-                    : _index.TryGet(op.Id, out var indexed) ? indexed : null;
-                op.Previous = previous;
+                ChunkLocation? previous;
+                lock (_unapplied)
+                {
+                    previous = _unapplied.TryGetValue(op.Id, out var pending)
+                        ? pending.Location
+                        : _index.TryGet(op.Id, out var indexed) ? indexed : null;
+                }
 
+                op.Previous = previous;
                 var skip = op.Kind switch
                 {
                     RecordKind.Chunk when op.Expected is null => previous is not null,
@@ -71,10 +99,10 @@ public sealed partial class ChunkEngine
                 var recordLength = SegmentRecord.HeaderSize + (long)op.Payload.Length;
                 if (pos > 0 && pos + recordLength > _options.SegmentMaxBytes)
                 {
-                    // Roll: make what went to the old segment durable before moving on.
-                    Flush(active, gather, writeStart, pos);
+                    Write(active, gather, writeStart, pos);
                     active = CreateSegment(active.Number + 1);
                     _active = active;
+                    segments.Add(active);
                     writeStart = pos = 0;
                 }
 
@@ -86,29 +114,118 @@ public sealed partial class ChunkEngine
                     gather.Add(op.Payload);
                 }
 
+                op.Sequence = ++_sequence;
+                ChunkLocation? now = null;
                 if (op.Kind == RecordKind.Chunk)
                 {
                     op.NewLocation = new ChunkLocation(active.Number, pos, op.Payload.Length, op.PlainLength, op.Encoding);
-                    current[op.Id] = op.NewLocation;
+                    now = op.NewLocation;
                 }
-                else
+
+                lock (_unapplied)
                 {
-                    current[op.Id] = null;
+                    _unapplied[op.Id] = (now, op.Sequence);
                 }
 
                 pos += recordLength;
             }
 
-            Flush(active, gather, writeStart, pos);
+            Write(active, gather, writeStart, pos);
+            return new WrittenBatch(batch, segments, active, pos);
+        }
+        catch
+        {
+            ClearUnapplied(batch);
+            throw;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(headers);
         }
+    }
 
+    private static void Write(Segment segment, List<ReadOnlyMemory<byte>> gather, long writeStart, long end)
+    {
+        if (gather.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            RandomAccess.Write(segment.Handle, gather, writeStart);
+        }
+        catch
+        {
+            // Leave no half-written batch behind: the next batch starts where this one did.
+            try
+            {
+                RandomAccess.SetLength(segment.Handle, writeStart);
+            }
+            catch (IOException)
+            {
+            }
+
+            throw;
+        }
+
+        segment.Length = end;
+        gather.Clear();
+    }
+
+    private async Task FlusherLoopAsync()
+    {
+        var reader = _written.Reader;
+        var batches = new List<WrittenBatch>();
+        var segments = new HashSet<Segment>();
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batches.Clear();
+            segments.Clear();
+            while (reader.TryRead(out var batch))
+            {
+                batches.Add(batch);
+                segments.UnionWith(batch.Segments);
+            }
+
+            try
+            {
+                // One fsync covers every batch written so far.
+                foreach (var segment in segments.OrderBy(s => s.Number))
+                {
+                    RandomAccess.FlushToDisk(segment.Handle);
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.BatchFailed(_logger, batches.Sum(b => b.Ops.Count), ex);
+                foreach (var batch in batches)
+                {
+                    ClearUnapplied(batch.Ops);
+                    Fail(batch.Ops, ex);
+                }
+
+                continue;
+            }
+
+            foreach (var batch in batches)
+            {
+                Apply(batch);
+                ClearUnapplied(batch.Ops);
+                foreach (var op in batch.Ops)
+                {
+                    op.Done.TrySetResult(!op.Skip);
+                }
+            }
+        }
+    }
+
+    /// <summary>Publishes a durable batch to the index and the segment counters, in write order.</summary>
+    private void Apply(WrittenBatch batch)
+    {
         lock (_applyLock)
         {
-            foreach (var op in batch)
+            foreach (var op in batch.Ops)
             {
                 if (op.Skip)
                 {
@@ -140,42 +257,29 @@ public sealed partial class ChunkEngine
                 }
             }
 
-            _applied = (active.Number, active.Length);
-        }
-
-        foreach (var op in batch)
-        {
-            op.Done.TrySetResult(!op.Skip);
+            _applied = (batch.EndSegment.Number, batch.EndOffset);
         }
     }
 
-    private static void Flush(Segment segment, List<ReadOnlyMemory<byte>> gather, long writeStart, long end)
+    private void ClearUnapplied(List<WriteOp> ops)
     {
-        if (gather.Count == 0)
+        lock (_unapplied)
         {
-            return;
-        }
-
-        try
-        {
-            RandomAccess.Write(segment.Handle, gather, writeStart);
-            RandomAccess.FlushToDisk(segment.Handle);
-        }
-        catch
-        {
-            // Leave no half-written batch behind: the next batch starts where this one did.
-            try
+            foreach (var op in ops)
             {
-                RandomAccess.SetLength(segment.Handle, writeStart);
+                if (!op.Skip && op.Sequence != 0 && _unapplied.TryGetValue(op.Id, out var pending) && pending.Sequence == op.Sequence)
+                {
+                    _unapplied.Remove(op.Id);
+                }
             }
-            catch (IOException)
-            {
-            }
-
-            throw;
         }
+    }
 
-        segment.Length = end;
-        gather.Clear();
+    private static void Fail(List<WriteOp> ops, Exception ex)
+    {
+        foreach (var op in ops)
+        {
+            op.Done.TrySetException(ex);
+        }
     }
 }

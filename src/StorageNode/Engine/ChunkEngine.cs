@@ -33,6 +33,7 @@ public sealed partial class ChunkEngine : IChunkEngine
     private Segment _active = null!;
     private (int Segment, long Offset) _applied;
     private Task _writer = Task.CompletedTask;
+    private Task _flusher = Task.CompletedTask;
     private Task _checkpointLoop = Task.CompletedTask;
     private int _disposed;
 
@@ -158,7 +159,8 @@ public sealed partial class ChunkEngine : IChunkEngine
         var stats = GetStats();
         Log.Opened(_logger, _options.Directory, stats.ChunkCount, stats.SegmentCount, replayed, start.Segment, start.Offset);
 
-        _writer = Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _writer = Task.Run(WriterLoopAsync);
+        _flusher = Task.Run(FlusherLoopAsync);
         if (_options.CheckpointInterval > TimeSpan.Zero)
         {
             _checkpointLoop = CheckpointLoopAsync(_stop.Token);
@@ -514,6 +516,7 @@ public sealed partial class ChunkEngine : IChunkEngine
 
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        await _flusher.ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await _checkpointLoop.ConfigureAwait(false);
         await _maintenance.WaitAsync().ConfigureAwait(false);

@@ -37,4 +37,7 @@ internal sealed class WriteOp
     public ChunkLocation? Previous { get; set; }
 
     public ChunkLocation NewLocation { get; set; }
+
+    /// <summary>Order of this op among all written ones (to clear its pending-state entry).</summary>
+    public long Sequence { get; set; }
 }

@@ -56,7 +56,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                         id = header.ChunkId.ToChunkId();
                         _store.ValidateHeader(id, ToDomain(header.Encoding), header.PlainSize, header.StoredSize);
                         ns = _tokens.Validate(header.Token, TokenOperation.Put, NodeId, id).Namespace;
-                        buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)header.StoredSize));
+                        buffer = ChunkBufferPool.Rent((int)header.StoredSize);
                         filled = 0;
                         break;
                     case PutChunkRequest.PartOneofCase.Data:
@@ -91,7 +91,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                     inFlight.Add((putId, putBuffer, put));
                     buffer = null;
                     header = null;
-                    await DrainAsync(inFlight, response, StoreLimits.MaxInFlightPerCall).ConfigureAwait(false);
+                    await DrainAsync(inFlight, response, StoreLimits.MaxInFlightBytesPerCall).ConfigureAwait(false);
                 }
             }
 
@@ -100,14 +100,14 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 throw new DropboxException(ErrorKind.InvalidArgument, $"The stream ended after {filled} of {header.StoredSize} bytes of chunk {id.ToShortString()}.");
             }
 
-            await DrainAsync(inFlight, response, 0).ConfigureAwait(false);
+            await DrainAsync(inFlight, response, -1).ConfigureAwait(false);
             return response;
         }
         finally
         {
             if (buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                ChunkBufferPool.Return(buffer);
             }
 
             // Buffers of puts still running must outlive them.
@@ -122,14 +122,15 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                     // Already reported (or the call failed for another reason); only the buffer matters here.
                 }
 
-                ArrayPool<byte>.Shared.Return(pending);
+                ChunkBufferPool.Return(pending);
             }
         }
     }
 
-    private static async Task DrainAsync(List<(ChunkId Id, byte[] Buffer, Task<bool> Put)> inFlight, PutChunksResponse response, int keep)
+    /// <summary>Collects finished puts in order until the bytes still in flight are at most <paramref name="keepBytes"/>.</summary>
+    private static async Task DrainAsync(List<(ChunkId Id, byte[] Buffer, Task<bool> Put)> inFlight, PutChunksResponse response, long keepBytes)
     {
-        while (inFlight.Count > keep)
+        while (inFlight.Count > 0 && (inFlight.Sum(f => (long)f.Buffer.Length) > keepBytes || inFlight[0].Put.IsCompleted))
         {
             var (id, buffer, put) = inFlight[0];
             bool already;
@@ -140,7 +141,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             finally
             {
                 inFlight.RemoveAt(0);
-                ArrayPool<byte>.Shared.Return(buffer);
+                ChunkBufferPool.Return(buffer);
             }
 
             response.Results.Add(new PutChunkResult { ChunkId = id.ToByteString(), AlreadyPresent = already });

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -16,6 +17,7 @@ public sealed class ChunkStore
 {
     private readonly IChunkEngine _engine;
     private readonly EventOutbox _outbox;
+    private readonly ConcurrentDictionary<ChunkId, int> _inFlight = new();
 
     /// <summary>Wires the store over an engine and an outbox.</summary>
     public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes)
@@ -73,14 +75,52 @@ public sealed class ChunkStore
         ValidateHeader(id, encoding, plainSize, stored.Length);
         Verify(id, encoding, plainSize, stored.Span);
 
-        var outcome = await _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).ConfigureAwait(false);
+        // The event is recorded alongside the write rather than after it, so the two fsyncs overlap instead of
+        // adding up. That is safe because the outbox hands out an event only once the engine holds the chunk,
+        // and the engine holds only what is durable.
+        _inFlight.AddOrUpdate(id, 1, (_, n) => n + 1);
+        try
+        {
+            var append = _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).AsTask();
+            var record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, stored.Length, ns), cancellationToken);
+            await Task.WhenAll(append, record).ConfigureAwait(false);
+            return append.Result == AppendOutcome.AlreadyPresent;
+        }
+        finally
+        {
+            if (_inFlight.AddOrUpdate(id, 0, (_, n) => n - 1) <= 0)
+            {
+                _inFlight.TryRemove(new KeyValuePair<ChunkId, int>(id, 0));
+            }
+        }
+    }
 
-        // Report what rests on disk, which for a deduplicated put may be another encoding than this put's.
-        var (restEncoding, restPlain, restStored) = _engine.TryGetLocation(id, out var location)
-            ? (location.Encoding, location.PlainLength, location.StoredLength)
-            : (encoding, plainSize, stored.Length);
-        await _outbox.AppendAsync(new StoredChunkEvent(id, restPlain, restEncoding, restStored, ns), cancellationToken).ConfigureAwait(false);
-        return outcome == AppendOutcome.AlreadyPresent;
+    /// <summary>
+    /// Picks the events ready to report, from the front of <paramref name="events"/>: those whose chunk is held
+    /// (durable), completed with what rests on disk (a deduplicated put may have sent another encoding). An event
+    /// whose put is still running stops the pick (it is reported later); one whose chunk is neither held nor being
+    /// put (a crash between the two fsyncs, a failed write, a delete since) is dropped.
+    /// </summary>
+    /// <returns>How many events from the front were consumed (reported or dropped).</returns>
+    public int TakeDeliverable(IReadOnlyList<StoredChunkEvent> events, List<StoredChunkEvent> deliverable)
+    {
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+
+            // In-flight first: a put that finishes between the two checks is then seen as held.
+            if (_inFlight.ContainsKey(e.Id))
+            {
+                return i;
+            }
+
+            if (_engine.TryGetLocation(e.Id, out var location))
+            {
+                deliverable.Add(e with { Encoding = location.Encoding, PlainSize = location.PlainLength, StoredSize = location.StoredLength });
+            }
+        }
+
+        return events.Count;
     }
 
     /// <summary>Re-hashes the plain bytes (decoding LZ4 first); DataLoss if they are not the chunk named.</summary>
@@ -139,16 +179,15 @@ public sealed class ChunkStore
     /// <summary>Deletes chunks (GC); returns how many were held.</summary>
     public async ValueTask<int> DeleteAsync(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
-        var deleted = 0;
-        foreach (var id in ids)
+        // Queue them all at once so one group commit covers the whole call.
+        var deletes = new Task<bool>[ids.Count];
+        for (var i = 0; i < deletes.Length; i++)
         {
-            if (await _engine.DeleteAsync(id, cancellationToken).ConfigureAwait(false))
-            {
-                deleted++;
-            }
+            deletes[i] = _engine.DeleteAsync(ids[i], cancellationToken).AsTask();
         }
 
-        return deleted;
+        var results = await Task.WhenAll(deletes).ConfigureAwait(false);
+        return results.Count(deleted => deleted);
     }
 
     /// <summary>Re-hashes every stored chunk, quarantining corrupt ones.</summary>

@@ -87,23 +87,23 @@ public sealed class EventOutbox : IAsyncDisposable
     public Task<bool> WaitForEventsAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
         PendingCount > 0 ? Task.FromResult(true) : _wake.WaitAsync(timeout, cancellationToken);
 
-    /// <summary>Up to <paramref name="max"/> undelivered events and the position after the last of them.</summary>
-    public (IReadOnlyList<StoredChunkEvent> Events, long End) ReadPending(int max)
+    /// <summary>Up to <paramref name="max"/> undelivered events, each with the position just after it.</summary>
+    public IReadOnlyList<(StoredChunkEvent Event, long End)> ReadPending(int max)
     {
         lock (_lock)
         {
-            var events = new List<StoredChunkEvent>();
+            var events = new List<(StoredChunkEvent, long)>();
             var size = (int)(_length - _delivered);
             var buffer = new byte[Math.Min(size, max * MaxRecord)];
             var n = RandomAccess.Read(_log.SafeFileHandle, buffer, _delivered);
             var pos = 0;
             while (events.Count < max && TryParse(buffer.AsSpan(pos, n - pos), out var e, out var used))
             {
-                events.Add(e);
                 pos += used;
+                events.Add((e, _delivered + pos));
             }
 
-            return (events, _delivered + pos);
+            return events;
         }
     }
 

@@ -18,6 +18,9 @@ public static class StoreLimits
     /// <summary>Most ids one Has/Delete/Get call may name.</summary>
     public const int MaxIdsPerCall = 100_000;
 
-    /// <summary>Chunks a single PutChunks call may have in verification/commit at once (memory bound).</summary>
-    public const int MaxInFlightPerCall = 16;
+    /// <summary>
+    /// Bytes a single PutChunks call may have in verification/commit at once. Deep enough that one group commit
+    /// covers many chunks (an fsync has a high fixed cost), bounded so a call cannot hoard memory.
+    /// </summary>
+    public const long MaxInFlightBytesPerCall = 64L * 1024 * 1024;
 }

@@ -140,7 +140,7 @@ internal sealed class ClientApp
     private async Task<int> SyncAsync(CliArgs args, CancellationToken ct)
     {
         var stateDir = ClientSession.ResolveStateDirectory(args);
-        if (args.Flag("now") && !args.Flag("once") && PassLock.IsHeld(stateDir) && File.Exists(Path.Combine(stateDir, SyncDaemon.PidFile)))
+        if (args.Flag("now") && !args.Flag("once") && PassLock.IsDaemonRunning(stateDir))
         {
             await File.WriteAllTextAsync(Path.Combine(stateDir, SyncDaemon.NowRequestFile), DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
             _out.WriteLine("Asked the running daemon for an immediate pass.");
@@ -226,7 +226,7 @@ internal sealed class ClientApp
         _out.WriteLine($"state:      {s.StateDirectory}");
         _out.WriteLine($"tracked:    {s.CountFiles()} files");
         _out.WriteLine($"last sync:  {s.GetSetting(StateKeys.LastSync) ?? "never"}");
-        _out.WriteLine($"daemon:     {(PassLock.IsHeld(s.StateDirectory) && File.Exists(Path.Combine(s.StateDirectory, SyncDaemon.PidFile)) ? "running" : "not running")}");
+        _out.WriteLine($"daemon:     {(PassLock.IsDaemonRunning(s.StateDirectory) ? "running" : "not running")}");
         foreach (var (path, total, done) in s.PendingUploads())
         {
             _out.WriteLine($"unfinished upload: {path} ({done}/{total} chunks sent)");

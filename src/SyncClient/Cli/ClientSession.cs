@@ -85,7 +85,7 @@ internal sealed class ClientSession : IDisposable
         State = State,
         Metadata = Metadata,
         Transfer = Transfer,
-        Chunker = fixedChunks ? new CdcChunkSource(new FixedSizeChunker()) : new CdcChunkSource(),
+        Chunker = fixedChunks ? new PipelineChunkSource(new FixedSizeChunker()) : new PipelineChunkSource(),
         Device = Device,
         Options = options,
         Progress = progress,

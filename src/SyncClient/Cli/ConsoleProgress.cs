@@ -16,6 +16,7 @@ internal sealed class ConsoleProgress : IAsyncDisposable
     private readonly Task _renderer;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private int _lastWidth;
+    private int _disposed;
 
     public ConsoleProgress(TextWriter output, bool live)
     {
@@ -80,6 +81,11 @@ internal sealed class ConsoleProgress : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _renderer.ConfigureAwait(false);
         lock (_lock)

@@ -85,10 +85,17 @@ internal sealed class FileUploader
 
     private async Task<bool> PutMissingAsync(string path, string full, FileFingerprint fp, IEnumerable<ChunkPut> missing, Dictionary<ChunkId, ChunkRef> uploaded, CancellationToken ct)
     {
-        var wanted = new Dictionary<ChunkId, ChunkPut>();
+        // With replication, the plan names the same chunk once per node that must hold it.
+        var wanted = new Dictionary<ChunkId, List<ChunkPut>>();
         foreach (var put in missing)
         {
-            wanted[put.ChunkId.ToChunkId()] = put;
+            var id = put.ChunkId.ToChunkId();
+            if (!wanted.TryGetValue(id, out var puts))
+            {
+                wanted[id] = puts = [];
+            }
+
+            puts.Add(put);
         }
 
         var batches = new Dictionary<string, Batch>(StringComparer.Ordinal);
@@ -109,25 +116,38 @@ internal sealed class FileUploader
                     }
 
                     index++;
-                    if (wanted.Remove(chunk.Ref.Id, out var put))
+                    if (wanted.Remove(chunk.Ref.Id, out var puts))
                     {
-                        var url = put.Node.GrpcUrl;
-                        if (!batches.TryGetValue(url, out var batch))
-                        {
-                            batches[url] = batch = new Batch(url);
-                        }
-
-                        batch.Add(chunk, put.Token);
-                        keep = true;
                         lock (uploaded)
                         {
                             uploaded[chunk.Ref.Id] = chunk.Ref;
                         }
 
-                        if (batch.Bytes >= _ctx.Options.PutBatchBytes || batch.Chunks.Count >= _ctx.Options.PutBatchChunks)
+                        // Replicas get copies first: the original belongs to the first batch, which may be
+                        // sent and disposed as soon as it is added.
+                        for (var r = puts.Count - 1; r >= 0; r--)
                         {
-                            batches.Remove(url);
-                            inFlight.Add(await SendAsync(path, batch, failed, ct).ConfigureAwait(false));
+                            var url = puts[r].Node.GrpcUrl;
+                            if (!batches.TryGetValue(url, out var batch))
+                            {
+                                batches[url] = batch = new Batch(url);
+                            }
+
+                            if (r == 0)
+                            {
+                                batch.Add(chunk, puts[r].Token);
+                                keep = true;
+                            }
+                            else
+                            {
+                                batch.AddReplica(chunk, puts[r].Token);
+                            }
+
+                            if (batch.Bytes >= _ctx.Options.PutBatchBytes || batch.Outgoing.Count >= _ctx.Options.PutBatchChunks)
+                            {
+                                batches.Remove(url);
+                                inFlight.Add(await SendAsync(path, batch, failed, ct).ConfigureAwait(false));
+                            }
                         }
                     }
                 }
@@ -222,8 +242,6 @@ internal sealed class FileUploader
 
         public List<OutgoingChunk> Outgoing { get; } = [];
 
-        public List<SourceChunk> Chunks => _owned;
-
         public long Bytes { get; private set; }
 
         public long PlainBytes { get; private set; }
@@ -234,6 +252,14 @@ internal sealed class FileUploader
             Outgoing.Add(new OutgoingChunk(chunk.Ref.Id, chunk.Ref.Encoding, chunk.Ref.Size, token, chunk.Stored));
             Bytes += chunk.Stored.Length;
             PlainBytes += chunk.Ref.Size;
+        }
+
+        /// <summary>Adds a copy of a chunk for another replica; progress counts the original only.</summary>
+        public void AddReplica(SourceChunk chunk, string token)
+        {
+            var copy = chunk.Stored.ToArray();
+            Outgoing.Add(new OutgoingChunk(chunk.Ref.Id, chunk.Ref.Encoding, chunk.Ref.Size, token, copy));
+            Bytes += copy.Length;
         }
 
         public void Dispose()

@@ -45,6 +45,7 @@ internal sealed class SyncDaemon
 
     public async Task RunAsync(CancellationToken ct)
     {
+        using var daemonLock = PassLock.AcquireDaemon(_ctx.State.StateDirectory);
         var pidFile = Path.Combine(_ctx.State.StateDirectory, PidFile);
         await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
         using var watcher = CreateWatcher();

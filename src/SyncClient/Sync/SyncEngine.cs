@@ -33,7 +33,7 @@ internal sealed partial class SyncEngine
                 "lives on a drive that is not mounted, put it back; to link another folder run: login --folder DIR");
         }
 
-        using var passLock = PassLock.Acquire(_ctx.State.StateDirectory);
+        using var passLock = await PassLock.AcquireAsync(_ctx.State.StateDirectory, _ctx.Options.LockWait, ct).ConfigureAwait(false);
         var summary = new SyncSummary();
         var progress = _ctx.Progress;
         progress.Reset();

@@ -21,6 +21,9 @@ internal sealed record SyncOptions
     /// <summary>Largest batch of chunk bytes sent in one PutChunks call.</summary>
     public int PutBatchBytes { get; init; } = 8 << 20;
 
+    /// <summary>How long a pass waits for another pass on the same state directory to finish.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Most chunks sent in one PutChunks call.</summary>
     public int PutBatchChunks { get; init; } = 16;
 }

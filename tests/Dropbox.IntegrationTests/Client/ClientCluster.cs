@@ -11,11 +11,18 @@ namespace Dropbox.IntegrationTests.Client;
 internal sealed partial class ClientCluster : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly Dictionary<string, string> Quiet = new() { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" };
     private readonly List<ChildProcess> _processes = [];
 
-    private ClientCluster(ClientTempDir dir)
+    private readonly List<ChildProcess> _storageNodes = [];
+    private readonly int _storageCount;
+    private readonly int _replication;
+
+    private ClientCluster(ClientTempDir dir, int storageNodes, int replication)
     {
         Dir = dir;
+        _storageCount = storageNodes;
+        _replication = replication;
     }
 
     public ClientTempDir Dir { get; }
@@ -26,9 +33,13 @@ internal sealed partial class ClientCluster : IDisposable
 
     public string StorageGrpcUrl { get; private set; } = string.Empty;
 
-    public static async Task<ClientCluster> StartAsync(ClientTempDir dir)
+    /// <summary>
+    /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
+    /// placing every chunk on <paramref name="replication"/> of them.
+    /// </summary>
+    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1)
     {
-        var cluster = new ClientCluster(dir);
+        var cluster = new ClientCluster(dir, storageNodes, replication);
         try
         {
             await cluster.StartCoreAsync();
@@ -53,14 +64,23 @@ internal sealed partial class ClientCluster : IDisposable
             Assert.False(string.IsNullOrEmpty(Token), "user add printed no token:\n" + add.Stdout);
         }
 
-        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", "http://127.0.0.1:0", "--keys", keys, "--no-fsync"]);
+        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", "http://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture)], Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
 
-        var storage = ChildProcess.Start(Binaries.StorageNode,
-            ["--data", Dir.Sub("storage"), "--urls", "http://127.0.0.1:0;http://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", "s1"]);
-        _processes.Add(storage);
-        StorageGrpcUrl = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+        for (var i = 1; i <= _storageCount; i++)
+        {
+            var storage = ChildProcess.Start(Binaries.StorageNode,
+                ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", "http://127.0.0.1:0;http://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}"], Quiet);
+            _processes.Add(storage);
+            _storageNodes.Add(storage);
+            var url = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+            if (i == 1)
+            {
+                StorageGrpcUrl = url;
+            }
+        }
+
         await WaitForStorageRegisteredAsync();
     }
 
@@ -80,7 +100,7 @@ internal sealed partial class ClientCluster : IDisposable
             try
             {
                 var plan = await client.PlanUploadAsync(probe, headers);
-                if (plan.Missing.Count == 1 && plan.Missing[0].Node is not null && !string.IsNullOrEmpty(plan.Missing[0].Node.GrpcUrl))
+                if (plan.Missing.Count == _replication && plan.Missing.All(m => m.Node is not null && !string.IsNullOrEmpty(m.Node.GrpcUrl)))
                 {
                     return;
                 }
@@ -96,6 +116,9 @@ internal sealed partial class ClientCluster : IDisposable
         throw new TimeoutException("The storage node never became placeable: " + last + "\n" + string.Join("\n", _processes.Select(p => p.Stderr)));
     }
 
+    /// <summary>SIGKILLs storage node number <paramref name="index"/> (1-based), as a lost machine would.</summary>
+    public void KillStorageNode(int index) => _storageNodes[index - 1].Kill();
+
     /// <summary>A new client with its own folder and state directory.</summary>
     public ClientProcess NewClient(string name) => new(this, name, Dir.Sub(name + "-folder"), Dir.Sub(name + "-state"));
 
@@ -108,7 +131,9 @@ internal sealed partial class ClientCluster : IDisposable
     }
 
     /// <summary>Diagnostics for a failed assertion.</summary>
-    public string Logs => string.Join("\n----\n", _processes.Select(p => p.Stdout + p.Stderr));
+    public string Logs => string.Join("\n----\n", _processes.Select(p => Tail(p.Stdout + p.Stderr)));
+
+    private static string Tail(string s) => s.Length <= 4000 ? s : "..." + s[^4000..];
 
     public void Dispose()
     {

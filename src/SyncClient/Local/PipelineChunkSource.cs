@@ -1,0 +1,43 @@
+using System.Runtime.CompilerServices;
+using Dropbox.Shared.Chunking;
+using Dropbox.Shared.Pipeline;
+
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>
+/// The shared <see cref="ChunkPipeline"/>: cutting on one thread, hashing and LZ4 decisions across cores, in
+/// order, with bounded memory. The default chunk source of the client.
+/// </summary>
+internal sealed class PipelineChunkSource : IChunkSource
+{
+    private readonly IChunker _chunker;
+    private readonly PipelineOptions _hashOnly;
+    private readonly PipelineOptions _withData;
+
+    public PipelineChunkSource(IChunker? chunker = null, bool compress = true, int? parallelism = null)
+    {
+        _chunker = chunker ?? new FastCdcChunker(ChunkerOptions.Default);
+        var workers = Math.Max(1, parallelism ?? Environment.ProcessorCount);
+        _hashOnly = new PipelineOptions { Parallelism = workers, KeepData = false, Compress = false };
+        _withData = new PipelineOptions { Parallelism = workers, KeepData = true, Compress = compress };
+    }
+
+    public async IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var pipeline = new ChunkPipeline(_chunker, keepData ? _withData : _hashOnly);
+        await foreach (var chunk in pipeline.ProcessAsync(input, ct).ConfigureAwait(false))
+        {
+            if (keepData)
+            {
+                yield return new SourceChunk(chunk.Offset, chunk.Ref, chunk.Plain, chunk.Stored, chunk);
+            }
+            else
+            {
+                var reference = chunk.Ref;
+                var offset = chunk.Offset;
+                chunk.Dispose();
+                yield return new SourceChunk(offset, reference, default, default, null);
+            }
+        }
+    }
+}

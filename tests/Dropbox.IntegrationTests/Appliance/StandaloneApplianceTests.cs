@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Dropbox.IntegrationTests.Client;
+
+namespace Dropbox.IntegrationTests.Appliance;
+
+/// <summary>
+/// The README's first command, as a user runs it: <c>Dropbox.MetadataNode standalone</c> as a real process,
+/// two real sync clients against it, a clean stop on SIGTERM, and a restart on the same data folder.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed partial class StandaloneApplianceTests : IDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan VerbTimeout = TimeSpan.FromSeconds(120);
+    private readonly ClientTempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Standalone_serves_two_clients_stops_on_sigterm_and_keeps_everything_across_a_restart()
+    {
+        // Arrange: the appliance on an ephemeral port with a new data folder.
+        var data = _dir.Sub("appliance");
+        string url, token;
+        var content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
+        using (var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0"]))
+        {
+            token = (await appliance.WaitForOutputAsync(TokenLine(), StartTimeout)).Groups[1].Value;
+            url = (await appliance.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
+
+            var alpha = await LoginAsync("alpha", url, token);
+            var beta = await LoginAsync("beta", url, token);
+            await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, "photo.raw"), content);
+
+            // Act: one pass on each client.
+            await RunClientAsync(alpha.State, "sync", "--once");
+            await RunClientAsync(beta.State, "sync", "--once");
+
+            // Assert: the bytes arrived intact through the appliance.
+            Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(beta.Folder, "photo.raw")));
+
+            // SIGTERM stops both nodes cleanly.
+            SendSigterm(appliance.Id);
+            Assert.Equal(0, await appliance.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("stopped", appliance.Stdout, StringComparison.Ordinal);
+        }
+
+        // A restart on the same folder prints the same token and still holds the file.
+        using (var again = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0"]))
+        {
+            var token2 = (await again.WaitForOutputAsync(TokenLine(), StartTimeout)).Groups[1].Value;
+            var url2 = (await again.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
+            Assert.Equal(token, token2);
+
+            var gamma = await LoginAsync("gamma", url2, token2);
+            await RunClientAsync(gamma.State, "sync", "--once");
+            Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(gamma.Folder, "photo.raw")));
+        }
+    }
+
+    [Fact]
+    public async Task Standalone_refuses_a_bad_port_with_a_clear_message_and_creates_nothing()
+    {
+        var data = _dir.Sub("never");
+        Directory.Delete(data);
+        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "70000"]);
+
+        var code = await appliance.WaitForExitAsync(StartTimeout);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("--port", appliance.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "a refused start must not create the data folder");
+    }
+
+    private async Task<(string Folder, string State)> LoginAsync(string name, string url, string token)
+    {
+        var folder = _dir.Sub(name + "-folder");
+        var state = _dir.Sub(name + "-state");
+        await RunClientAsync(state, "login", "--server", url, "--token", token, "--folder", folder, "--device", name);
+        return (folder, state);
+    }
+
+    private static async Task RunClientAsync(string state, params string[] args)
+    {
+        using var client = ChildProcess.Start(Binaries.SyncClient, [.. args, "--state", state]);
+        var code = await client.WaitForExitAsync(VerbTimeout);
+        Assert.True(code == 0, $"client {string.Join(' ', args)} exited {code}\nstdout:\n{client.Stdout}\nstderr:\n{client.Stderr}");
+    }
+
+    private static void SendSigterm(int pid)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        kill.WaitForExit(10_000);
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    [GeneratedRegex(@"^token: (\S+)$", RegexOptions.Multiline)]
+    private static partial Regex TokenLine();
+
+    [GeneratedRegex(@"^ready: (http://127\.0\.0\.1:\d+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex ReadyLine();
+}

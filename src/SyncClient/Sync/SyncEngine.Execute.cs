@@ -50,6 +50,15 @@ internal sealed partial class SyncEngine
         _ctx.Progress.Phase = "transferring";
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
+        var small = transfers.Where(a => a is { Kind: SyncActionKind.Upload, Fingerprint.Size: <= SmallFileUploader.MaxFileSize }).ToList();
+        if (small.Count >= 2)
+        {
+            var handedBack = await new SmallFileUploader(_ctx, summary, puts).UploadAsync(small, ct).ConfigureAwait(false);
+            var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
+            batched.ExceptWith(handedBack);
+            transfers.RemoveAll(batched.Contains);
+        }
+
         await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
             async (a, token) => await exec.RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
 

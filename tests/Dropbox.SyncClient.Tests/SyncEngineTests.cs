@@ -312,4 +312,19 @@ public sealed class SyncEngineTests : IDisposable
         await a.SyncAsync();
         Assert.Equal("edit b too", a.Read("d2/f002.txt"));
     }
+
+    [Fact]
+    public async Task A_file_written_moments_ago_waits_for_a_later_pass_when_a_stable_age_is_set()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("fresh.txt", "still being written");
+
+        var waiting = await a.SyncAsync(new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        Assert.Equal(1, waiting.Pending);
+        Assert.Equal(0, waiting.FilesUploaded);
+        Assert.Null(_server.Current("fresh.txt"));
+
+        var later = await a.SyncAsync();
+        Assert.Equal(1, later.FilesUploaded);
+    }
 }

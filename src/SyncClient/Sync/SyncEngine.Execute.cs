@@ -32,6 +32,11 @@ internal sealed partial class SyncEngine
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
         {
             summary.AddSkipped();
+            if (a.Reason == SyncPlanner.ChangingReason)
+            {
+                summary.AddPending();
+            }
+
             summary.AddNote($"skipped '{a.Path}': {a.Reason}");
             _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
         }
@@ -169,6 +174,7 @@ internal sealed partial class SyncEngine
                     return;
                 case UploadOutcome.Changed:
                     summary.AddSkipped();
+                    summary.AddPending();
                     Ctx.Progress.Log($"'{path}' changed while uploading; retried on the next pass");
                     return;
             }

@@ -31,6 +31,8 @@ public static class StorageNodeHost
         var nodeId = ResolveNodeId(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(StorageNodeHost).Assembly.GetName().Name });
+        // Per-request info logs cost more than a chunk put's bookkeeping; keep the framework to warnings.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
 
         var grpcEndpoint = ParseEndpoint(options.GrpcUrl);

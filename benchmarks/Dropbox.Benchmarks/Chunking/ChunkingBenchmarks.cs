@@ -14,9 +14,23 @@ public class ChunkingBenchmarks
     private readonly FastCdcChunker _fastCdc = new();
     private readonly FixedSizeChunker _fixed = new();
 
+    private readonly CpuMeter _cpu = new();
+
     /// <summary>Fills the input from a fixed seed.</summary>
     [GlobalSetup]
     public void Setup() => new Random(2).NextBytes(_data);
+
+    /// <summary>Starts CPU accounting (the benchmark then runs once per iteration).</summary>
+    [IterationSetup(Target = nameof(FastCdc))]
+    public void StartCpu() => _cpu.Start();
+
+    /// <summary>Stops CPU accounting.</summary>
+    [IterationCleanup(Target = nameof(FastCdc))]
+    public void StopCpu() => _cpu.Stop();
+
+    /// <summary>Prints MB per CPU-second.</summary>
+    [GlobalCleanup(Target = nameof(FastCdc))]
+    public void Report() => _cpu.Report("FastCDC one core", Size);
 
     /// <summary>FastCDC over the whole buffer; returns the chunk count.</summary>
     [Benchmark(Baseline = true)]

@@ -75,6 +75,7 @@ public static class MetadataLoadRunner
             // Baseline: the cheapest authenticated call, to show what the gRPC stack alone costs on this machine.
             var baseline = Math.Min(20_000, commits);
             var baseNext = -1;
+            var bcpu = Cpu();
             var bsw = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
             {
@@ -84,11 +85,12 @@ public static class MetadataLoadRunner
                 }
             })));
             bsw.Stop();
-            var baselineLine = $"| GetAccount (gRPC baseline, no store write), {clients} clients | {baseline / bsw.Elapsed.TotalSeconds:N0} calls/s |";
+            var baselineLine = $"| GetAccount (gRPC baseline, no store write), {clients} clients | {baseline / bsw.Elapsed.TotalSeconds:N0} calls/s; {CpuPer(bcpu, baseline)} |";
 
             // Warm-up, then the measured run.
             await CommitAllAsync(syncs, chunks, 0, Math.Min(2000, commits / 10), clients, "warm");
             var first = Math.Min(2000, commits / 10);
+            var ccpu = Cpu();
             var sw = Stopwatch.StartNew();
             var latencies = await CommitAllAsync(syncs, chunks, first, commits, clients, "f");
             sw.Stop();
@@ -97,7 +99,58 @@ public static class MetadataLoadRunner
             Console.WriteLine("| measurement | result |");
             Console.WriteLine("|---|---|");
             Console.WriteLine(baselineLine);
-            Console.WriteLine($"| CommitFile, 1-chunk files, {clients} clients | {done / sw.Elapsed.TotalSeconds:N0} commits/s ({done} in {sw.Elapsed.TotalSeconds:N2} s); latency p50 {P(latencies, 50):N1} ms, p99 {P(latencies, 99):N1} ms |");
+            Console.WriteLine($"| CommitFile, 1-chunk files, {clients} clients | {done / sw.Elapsed.TotalSeconds:N0} commits/s ({done} in {sw.Elapsed.TotalSeconds:N2} s); latency p50 {P(latencies, 50):N1} ms, p99 {P(latencies, 99):N1} ms; {CpuPer(ccpu, done)} |");
+
+            // The same kind of commits through the batch API: 100 files per CommitFiles call.
+            var batched = commits;
+            var batchChunks = Enumerable.Range(0, batched).Select(i => Chunk(30_000_000 + i)).ToArray();
+            for (var start = 0; start < batched; start += 10_000)
+            {
+                var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
+                for (var i = start; i < Math.Min(batched, start + 10_000); i++)
+                {
+                    report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize });
+                }
+
+                await cluster.ReportChunksStoredAsync(report);
+            }
+
+            const int perCall = 100;
+            var batchNext = -1;
+            var batchLatencies = new List<double>();
+            var mcpu = Cpu();
+            var bsw2 = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, Math.Max(1, clients / 8)).Select(_ => Task.Run(async () =>
+            {
+                while (true)
+                {
+                    var b = Interlocked.Increment(ref batchNext);
+                    if (b * perCall >= batched)
+                    {
+                        return;
+                    }
+
+                    var request = new CommitFilesRequest();
+                    for (var i = b * perCall; i < Math.Min(batched, (b + 1) * perCall); i++)
+                    {
+                        request.Files.Add(new CommitFileRequest { Path = $"batch/{i}", Size = batchChunks[i].Size, Chunks = { batchChunks[i] }, Device = "bench" });
+                    }
+
+                    var t = Stopwatch.GetTimestamp();
+                    var response = await syncs[b % syncs.Length].CommitFilesAsync(request);
+                    lock (batchLatencies)
+                    {
+                        batchLatencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                    }
+
+                    if (response.Results.Any(r => r.StatusCode != 0))
+                    {
+                        throw new InvalidOperationException("a batched commit was refused: " + response.Results.First(r => r.StatusCode != 0).ErrorMessage);
+                    }
+                }
+            })));
+            bsw2.Stop();
+            Console.WriteLine($"| CommitFiles, 1-chunk files, {perCall} per call, {Math.Max(1, clients / 8)} callers | {batched / bsw2.Elapsed.TotalSeconds:N0} commits/s ({batched} in {bsw2.Elapsed.TotalSeconds:N2} s); call latency p50 {P(batchLatencies, 50):N1} ms, p99 {P(batchLatencies, 99):N1} ms; {CpuPer(mcpu, batched)} |");
 
             // The same commits straight into the store (no gRPC), to separate the store's cost from the wire's.
             var direct = Math.Min(20_000, commits);
@@ -106,6 +159,7 @@ public static class MetadataLoadRunner
             directReport.Chunks.AddRange(directChunks.Select(c => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize }));
             store.ReportChunksStored(directReport);
             var directNext = -1;
+            var dcpu = Cpu();
             var dsw = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
             {
@@ -123,7 +177,7 @@ public static class MetadataLoadRunner
                 }
             })));
             dsw.Stop();
-            Console.WriteLine($"| MetadataStore.CommitAsync in process (no gRPC), {clients} tasks | {direct / dsw.Elapsed.TotalSeconds:N0} commits/s |");
+            Console.WriteLine($"| MetadataStore.CommitAsync in process (no gRPC), {clients} tasks | {direct / dsw.Elapsed.TotalSeconds:N0} commits/s; {CpuPer(dcpu, direct)} |");
 
             // ListChanges of 1,000 entries: user 0 has commits/8 changes.
             var reader = syncs[0];
@@ -219,6 +273,18 @@ public static class MetadataLoadRunner
             }
         })));
         return latencies.SelectMany(l => l).ToList();
+    }
+
+    private static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
+
+    /// <summary>
+    /// CPU time of this process (server and clients together) per operation, and the rate that would give
+    /// on every core of this machine: a figure that other load on a shared machine does not distort.
+    /// </summary>
+    private static string CpuPer(TimeSpan before, int operations)
+    {
+        var perOp = (Cpu() - before).TotalMicroseconds / operations;
+        return $"{perOp:N0} µs CPU/op (client+server) = {Environment.ProcessorCount * 1_000_000 / perOp:N0}/s on {Environment.ProcessorCount} idle cores";
     }
 
     private static Proto.ChunkRef Chunk(int seed) =>

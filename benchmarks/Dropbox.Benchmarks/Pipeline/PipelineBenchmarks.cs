@@ -19,9 +19,23 @@ public class PipelineBenchmarks
     [Params(1, 2)]
     public int Parallelism { get; set; } = Environment.ProcessorCount;
 
+    private readonly CpuMeter _cpu = new();
+
     /// <summary>Fills the input from a fixed seed.</summary>
     [GlobalSetup]
     public void Setup() => new Random(4).NextBytes(_data);
+
+    /// <summary>Starts CPU accounting (the benchmark then runs once per iteration).</summary>
+    [IterationSetup]
+    public void StartCpu() => _cpu.Start();
+
+    /// <summary>Stops CPU accounting.</summary>
+    [IterationCleanup]
+    public void StopCpu() => _cpu.Stop();
+
+    /// <summary>Prints MB per CPU-second and the cores busy.</summary>
+    [GlobalCleanup]
+    public void Report() => _cpu.Report($"pipeline Parallelism={Parallelism}", Size);
 
     /// <summary>Runs the pipeline to the end, disposing each chunk; returns the chunk count.</summary>
     [Benchmark]

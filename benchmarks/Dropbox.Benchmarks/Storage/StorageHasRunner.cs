@@ -99,9 +99,7 @@ public static class StorageHasRunner
         return ids;
     }
 
-    private static double Measure(int seconds, int batch, ChunkId[] ids, Action<ReadOnlyMemory<ChunkId>, Memory<bool>> _) => MeasureCore(seconds, batch, ids, _);
-
-    private static double MeasureCore(int seconds, int batch, ChunkId[] ids, Action<ReadOnlyMemory<ChunkId>, Memory<bool>> lookup)
+    private static double Measure(int seconds, int batch, ChunkId[] ids, Action<ReadOnlyMemory<ChunkId>, Memory<bool>> lookup)
     {
         var present = new bool[batch];
         long looked = 0;

@@ -47,24 +47,32 @@ internal sealed partial class MetadataStore
         var response = new ListChangesResponse();
         var last = after;
         var bytes = 0;
-        foreach (var (key, value) in _engine.ScanPrefix(_engine.Changes, Keys.ChangePrefix(ns), Keys.Change(ns, after + 1)))
+        ulong gapAt = 0;
+        _engine.Visit(_engine.Changes, Keys.ChangePrefix(ns), Keys.Change(ns, after + 1), (key, value) =>
         {
             if (response.Changes.Count >= max || (bytes + value.Length > Limits.MaxChangesResponseBytes && response.Changes.Count > 0))
             {
                 response.HasMore = true;
-                break;
+                return false;
             }
 
             var change = Change.Parser.ParseFrom(value);
             if (change.Sequence != last + 1)
             {
-                // The log is contiguous by construction; a gap means damage, and skipping it would lose data.
-                throw new DropboxException(ErrorKind.Internal, $"Change log of namespace {ns} has a gap after {last} (next is {Keys.SequenceOfChangeKey(key)}).");
+                gapAt = Keys.SequenceOfChangeKey(key);
+                return false;
             }
 
             response.Changes.Add(change);
             bytes += value.Length;
             last = change.Sequence;
+            return true;
+        });
+
+        if (gapAt != 0)
+        {
+            // The log is contiguous by construction; a gap means damage, and skipping it would lose data.
+            throw new DropboxException(ErrorKind.Internal, $"Change log of namespace {ns} has a gap after {last} (next is {gapAt}).");
         }
 
         response.Cursor = new ChangeCursor(ns, last, epoch).ToString();

@@ -141,7 +141,7 @@ internal sealed partial class MetadataStore
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
             FileEntry? source = null;
             if (version == 0)
@@ -185,8 +185,7 @@ internal sealed partial class MetadataStore
             ApplyVersion(batch, record, entry, now);
             AppendChange(batch, record, ChangeKind.Upsert, entry);
             return new RestoreResponse { Entry = entry, Sequence = entry.Version };
-        });
-        await DurableAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return response;
     }
 
@@ -197,7 +196,7 @@ internal sealed partial class MetadataStore
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
             var current = batch.GetFile(ns.Id, normalized)?.Current;
             if (!IsLive(current))
@@ -227,8 +226,7 @@ internal sealed partial class MetadataStore
 
             var sequence = Tombstone(batch, record!, current, deviceName, now);
             return new DeleteFileResponse { Sequence = sequence };
-        });
-        await DurableAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return response;
     }
 
@@ -250,7 +248,7 @@ internal sealed partial class MetadataStore
         }
 
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
             var current = batch.GetFile(ns.Id, from)?.Current;
             if (!IsLive(current))
@@ -305,8 +303,7 @@ internal sealed partial class MetadataStore
             }
 
             return first!;
-        });
-        await DurableAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return response;
     }
 
@@ -317,7 +314,7 @@ internal sealed partial class MetadataStore
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
             var current = batch.GetFile(ns.Id, normalized)?.Current;
             if (IsLive(current))
@@ -343,8 +340,7 @@ internal sealed partial class MetadataStore
             ApplyVersion(batch, record, entry, now);
             AppendChange(batch, record, ChangeKind.Folder, entry);
             return new CreateFolderResponse { Entry = entry, Sequence = entry.Version };
-        });
-        await DurableAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return response;
     }
 

@@ -40,8 +40,12 @@ internal sealed partial class MetadataStore
         }
     }
 
-    /// <summary>Waits until everything written so far is durable (no-op unless <see cref="MetadataNodeOptions.SyncWrites"/>).</summary>
-    private Task DurableAsync() => _wal.SyncAsync();
+    /// <summary>
+    /// <see cref="Mutate{T}"/> on the writer thread; completes once the change is durable (group commit,
+    /// when <see cref="MetadataNodeOptions.SyncWrites"/>). For every change a client is told about.
+    /// </summary>
+    private Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body) =>
+        _writes.RunAsync(() => Mutate(ns, body));
 
     private static bool IsLiveFile(FileEntry? entry) => entry is { Deleted: false, Kind: EntryKind.File };
 

@@ -92,13 +92,12 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync([upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
             var prepared = PrepareCommit(batch, ns.Id, upload, now, out var unchanged);
             return unchanged ?? ApplyCommit(batch, record!, prepared!, now);
-        });
+        }).ConfigureAwait(false);
 
-        await DurableAsync().ConfigureAwait(false);
         return response;
     }
 
@@ -122,7 +121,7 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync(uploads, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var response = Mutate(ns, (batch, record) =>
+        var response = await MutateDurableAsync(ns, (batch, record) =>
         {
             var result = new CommitFilesResponse();
             foreach (var upload in uploads)
@@ -143,9 +142,8 @@ internal sealed partial class MetadataStore
             }
 
             return result;
-        });
+        }).ConfigureAwait(false);
 
-        await DurableAsync().ConfigureAwait(false);
         return response;
     }
 

@@ -22,7 +22,7 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore : IDisposable
 {
     private readonly RocksEngine _engine;
-    private readonly WalSyncer _wal;
+    private readonly WriteQueue _writes;
     private readonly object _writeLock = new();
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
@@ -41,7 +41,7 @@ internal sealed partial class MetadataStore : IDisposable
         _options = options;
         _clock = options.Clock;
         _logger = logger ?? NullLogger.Instance;
-        _wal = new WalSyncer(engine, options.SyncWrites);
+        _writes = new WriteQueue(engine, options.SyncWrites);
         foreach (var (_, value) in engine.ScanAll(engine.Namespaces))
         {
             var record = NamespaceRecord.Parser.ParseFrom(value);
@@ -56,8 +56,21 @@ internal sealed partial class MetadataStore : IDisposable
     }
 
     /// <summary>Opens the store in <see cref="MetadataNodeOptions.DataDirectory"/>.</summary>
-    public static MetadataStore Open(MetadataNodeOptions options, ChunkTokenService tokens, IStorageNodeGateway gateway, ILogger? logger = null) =>
-        new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+    public static MetadataStore Open(MetadataNodeOptions options, ChunkTokenService tokens, IStorageNodeGateway gateway, ILogger? logger = null)
+    {
+        if (options.GcGracePeriod <= options.TokenLifetime)
+        {
+            // A put token still valid after its chunk was collected would let an upload land on a deleted chunk.
+            throw new DropboxException(ErrorKind.InvalidArgument, $"The garbage-collection grace period ({options.GcGracePeriod}) must be longer than the token lifetime ({options.TokenLifetime}).");
+        }
+
+        if (options.KeepVersions < 1 || options.ReplicationFactor < 1)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, "KeepVersions and ReplicationFactor must be at least 1.");
+        }
+
+        return new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+    }
 
     /// <summary>The engine, for consistency checks and tests.</summary>
     internal RocksEngine Engine => _engine;
@@ -152,7 +165,7 @@ internal sealed partial class MetadataStore : IDisposable
 
     public void Dispose()
     {
-        _wal.Dispose();
+        _writes.Dispose();
         _engine.Dispose();
     }
 }

@@ -8,6 +8,9 @@ namespace Dropbox.MetadataNode.Storage;
 /// </summary>
 internal sealed class RocksEngine : IDisposable
 {
+    /// <summary>Sees one key and value; returns false to stop.</summary>
+    public delegate bool SpanVisitor(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value);
+
     /// <summary>Column family names, in the order they are opened.</summary>
     public static readonly string[] FamilyNames =
         ["users", "namespaces", "files", "versions", "chunks", "ns_chunks", "changes", "nodes", "gc"];
@@ -115,6 +118,26 @@ internal sealed class RocksEngine : IDisposable
             }
 
             yield return (key, iterator.Value());
+            iterator.Next();
+        }
+    }
+
+    /// <summary>
+    /// Visits keys starting with <paramref name="prefix"/> from <paramref name="start"/> without copying them:
+    /// the spans are valid only during the call. The visitor returns false to stop.
+    /// </summary>
+    public void Visit(ColumnFamilyHandle family, byte[] prefix, byte[] start, SpanVisitor visitor)
+    {
+        using var iterator = _db.NewIterator(family, _readOptions);
+        iterator.Seek(start);
+        while (iterator.Valid())
+        {
+            var key = iterator.GetKeySpan();
+            if (!key.StartsWith(prefix) || !visitor(key, iterator.GetValueSpan()))
+            {
+                return;
+            }
+
             iterator.Next();
         }
     }

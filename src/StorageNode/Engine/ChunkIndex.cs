@@ -40,8 +40,9 @@ internal sealed class ChunkIndex : IDisposable
             _store.Recover(token);
             return true;
         }
-        catch (Exception ex) when (ex is FasterException or IOException or InvalidOperationException or ArgumentException or DirectoryNotFoundException or FileNotFoundException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Any failure to recover is answered the same way: rebuild the index from the segments.
             return false;
         }
     }

@@ -56,7 +56,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                         id = header.ChunkId.ToChunkId();
                         _store.ValidateHeader(id, ToDomain(header.Encoding), header.PlainSize, header.StoredSize);
                         ns = _tokens.Validate(header.Token, TokenOperation.Put, NodeId, id).Namespace;
-                        buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)header.StoredSize));
+                        buffer = ChunkBufferPool.Rent((int)header.StoredSize);
                         filled = 0;
                         break;
                     case PutChunkRequest.PartOneofCase.Data:
@@ -107,7 +107,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
         {
             if (buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                ChunkBufferPool.Return(buffer);
             }
 
             // Buffers of puts still running must outlive them.
@@ -122,7 +122,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                     // Already reported (or the call failed for another reason); only the buffer matters here.
                 }
 
-                ArrayPool<byte>.Shared.Return(pending);
+                ChunkBufferPool.Return(pending);
             }
         }
     }
@@ -141,7 +141,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             finally
             {
                 inFlight.RemoveAt(0);
-                ArrayPool<byte>.Shared.Return(buffer);
+                ChunkBufferPool.Return(buffer);
             }
 
             response.Results.Add(new PutChunkResult { ChunkId = id.ToByteString(), AlreadyPresent = already });

@@ -179,16 +179,15 @@ public sealed class ChunkStore
     /// <summary>Deletes chunks (GC); returns how many were held.</summary>
     public async ValueTask<int> DeleteAsync(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
-        var deleted = 0;
-        foreach (var id in ids)
+        // Queue them all at once so one group commit covers the whole call.
+        var deletes = new Task<bool>[ids.Count];
+        for (var i = 0; i < deletes.Length; i++)
         {
-            if (await _engine.DeleteAsync(id, cancellationToken).ConfigureAwait(false))
-            {
-                deleted++;
-            }
+            deletes[i] = _engine.DeleteAsync(ids[i], cancellationToken).AsTask();
         }
 
-        return deleted;
+        var results = await Task.WhenAll(deletes).ConfigureAwait(false);
+        return results.Count(deleted => deleted);
     }
 
     /// <summary>Re-hashes every stored chunk, quarantining corrupt ones.</summary>

@@ -244,4 +244,57 @@ public sealed class ChunkEngineTests : IDisposable
             Assert.Equal(bytes, await ReadAllAsync(reopened, id));
         }
     }
+
+    [Fact]
+    public async Task Checkpoints_taken_while_writes_run_complete_and_a_reopen_sees_every_acknowledged_chunk()
+    {
+        var chunks = Enumerable.Range(0, 200).Select(i => TestChunks.Random(2_000, 1000 + i)).ToList();
+        await using (var engine = ChunkEngine.Open(Options))
+        {
+            var writes = Task.Run(async () =>
+            {
+                foreach (var batch in chunks.Chunk(10))
+                {
+                    await Task.WhenAll(batch.Select(c => engine.AppendAsync(c.Id, ChunkEncoding.Raw, c.Bytes.Length, c.Bytes, CancellationToken.None).AsTask()));
+                }
+            });
+            for (var i = 0; i < 5; i++)
+            {
+                await engine.CheckpointAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            await writes.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        await using var reopened = ChunkEngine.Open(Options);
+        Assert.Equal(chunks.Count, reopened.GetStats().ChunkCount);
+        foreach (var (id, bytes) in chunks)
+        {
+            Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+        }
+    }
+
+    [Fact]
+    public async Task A_corrupt_checkpoint_falls_back_to_rebuilding_the_index_from_the_segments()
+    {
+        var chunks = Enumerable.Range(0, 20).Select(i => TestChunks.Random(3_000, 2000 + i)).ToList();
+        await using (var engine = ChunkEngine.Open(Options))
+        {
+            foreach (var (id, bytes) in chunks)
+            {
+                await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+            }
+        }
+
+        // Point the positions file at a checkpoint that does not exist.
+        var positions = Path.Combine(_dir.Path, "index", "positions");
+        var lines = File.ReadAllLines(positions);
+        lines[0] = Guid.NewGuid().ToString("D");
+        File.WriteAllLines(positions, lines);
+
+        await using var reopened = ChunkEngine.Open(Options);
+
+        Assert.Equal(chunks.Count, reopened.GetStats().ChunkCount);
+        Assert.Equal(chunks[7].Bytes, await ReadAllAsync(reopened, chunks[7].Id));
+    }
 }

@@ -81,6 +81,27 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    public int CommitFilesCalls { get; private set; }
+
+    public async Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct)
+    {
+        CommitFilesCalls++;
+        var response = new CommitFilesResponse();
+        foreach (var file in request.Files)
+        {
+            try
+            {
+                response.Results.Add(new CommitFileResult { Committed = await CommitFileAsync(file, ct) });
+            }
+            catch (DropboxException e)
+            {
+                response.Results.Add(new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message });
+            }
+        }
+
+        return response;
+    }
+
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct)
     {
         lock (_lock)

@@ -281,4 +281,50 @@ public sealed class SyncEngineTests : IDisposable
         Assert.Contains(result.Notes, n => n.Contains("case clash", StringComparison.Ordinal));
         Assert.Equal(1, result.FilesUploaded);
     }
+
+    [Fact]
+    public async Task Many_small_files_are_committed_in_batches_and_a_conflict_among_them_still_resolves()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        for (var i = 0; i < 300; i++)
+        {
+            a.Write($"d{i % 7}/f{i:000}.txt", $"small file {i}");
+        }
+
+        var up = await a.SyncAsync();
+        Assert.Equal(300, up.FilesUploaded);
+        Assert.InRange(_server.CommitFilesCalls, 1, 3);
+        Assert.Equal(300, (await b.SyncAsync()).FilesDownloaded);
+
+        a.Write("d0/f000.txt", "edit a");
+        a.Write("d1/f001.txt", "edit a too");
+        b.Write("d0/f000.txt", "edit b");
+        b.Write("d2/f002.txt", "edit b too");
+        await a.SyncAsync();
+        var second = await b.SyncAsync();
+
+        Assert.Equal(0, second.Errors);
+        Assert.Equal(1, second.Conflicts);
+        Assert.Equal("edit a", b.Read("d0/f000.txt"));
+        Assert.Equal("edit a too", b.Read("d1/f001.txt"));
+        Assert.Single(Directory.GetFiles(b.PathOf("d0"), "f000 (conflicted copy b *).txt"));
+        await a.SyncAsync();
+        Assert.Equal("edit b too", a.Read("d2/f002.txt"));
+    }
+
+    [Fact]
+    public async Task A_file_written_moments_ago_waits_for_a_later_pass_when_a_stable_age_is_set()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("fresh.txt", "still being written");
+
+        var waiting = await a.SyncAsync(new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        Assert.Equal(1, waiting.Pending);
+        Assert.Equal(0, waiting.FilesUploaded);
+        Assert.Null(_server.Current("fresh.txt"));
+
+        var later = await a.SyncAsync();
+        Assert.Equal(1, later.FilesUploaded);
+    }
 }

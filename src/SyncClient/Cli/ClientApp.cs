@@ -185,6 +185,7 @@ internal sealed class ClientApp
             return summary.Errors == 0 ? ExitCodes.Ok : ExitCodes.Errors;
         }
 
+        ctx = session.CreateContext(options with { StableAge = TimeSpan.FromSeconds(2) }, progress.Progress, args.Flag("fixed-chunks"));
         human.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
         var daemon = new SyncDaemon(ctx, summary =>
         {

@@ -24,6 +24,9 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Committing '{request.Path}'", () => _client.CommitFileAsync(request, Options(ct)).ResponseAsync);
 
+    public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct)).ResponseAsync);
+
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
 

@@ -13,6 +13,9 @@ internal interface IMetadataRemote
 
     Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct);
 
+    /// <summary>Commits many files in one call; each gets its own result (conflict, missing chunks...).</summary>
+    Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct);
+
     Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct);
 
     Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct);

@@ -105,7 +105,7 @@ internal sealed class FileUploader
         {
             await using var stream = FileHasher.OpenRead(full);
             var index = 0;
-            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, failed.Token).ConfigureAwait(false))
+            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
             {
                 var keep = false;
                 try
@@ -165,12 +165,16 @@ internal sealed class FileUploader
                 }
             }
 
-            foreach (var batch in batches.Values)
+            if (!inFlight.Any(t => t.IsFaulted))
             {
-                inFlight.Add(await SendAsync(path, batch, failed, ct).ConfigureAwait(false));
+                foreach (var batch in batches.Values)
+                {
+                    inFlight.Add(await SendAsync(path, batch, failed, ct).ConfigureAwait(false));
+                }
+
+                batches.Clear();
             }
 
-            batches.Clear();
             await Task.WhenAll(inFlight).ConfigureAwait(false);
             return wanted.Count == 0;
         }

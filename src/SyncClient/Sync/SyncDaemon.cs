@@ -82,6 +82,11 @@ internal sealed class SyncDaemon
                     _ctx.Progress.Log($"pass ({(reconcile ? "daily reconcile" : reason)})");
                     var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
                     _onPass(summary);
+                    if (summary.Pending > 0)
+                    {
+                        _ = RetriggerAsync(TimeSpan.FromSeconds(2) + _ctx.Options.StableAge, ct);
+                    }
+
                     errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -121,6 +126,18 @@ internal sealed class SyncDaemon
             }
 
             File.Delete(pidFile);
+        }
+    }
+
+    private async Task RetriggerAsync(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(delay, _ctx.Time, ct).ConfigureAwait(false);
+            _triggers.Writer.TryWrite("files that were still changing");
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

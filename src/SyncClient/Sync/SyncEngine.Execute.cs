@@ -32,6 +32,11 @@ internal sealed partial class SyncEngine
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
         {
             summary.AddSkipped();
+            if (a.Reason == SyncPlanner.ChangingReason)
+            {
+                summary.AddPending();
+            }
+
             summary.AddNote($"skipped '{a.Path}': {a.Reason}");
             _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
         }
@@ -50,6 +55,15 @@ internal sealed partial class SyncEngine
         _ctx.Progress.Phase = "transferring";
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
+        var small = transfers.Where(a => a is { Kind: SyncActionKind.Upload, Fingerprint.Size: <= SmallFileUploader.MaxFileSize }).ToList();
+        if (small.Count >= 2)
+        {
+            var handedBack = await new SmallFileUploader(_ctx, summary, puts).UploadAsync(small, ct).ConfigureAwait(false);
+            var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
+            batched.ExceptWith(handedBack);
+            transfers.RemoveAll(batched.Contains);
+        }
+
         await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
             async (a, token) => await exec.RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
 
@@ -160,6 +174,7 @@ internal sealed partial class SyncEngine
                     return;
                 case UploadOutcome.Changed:
                     summary.AddSkipped();
+                    summary.AddPending();
                     Ctx.Progress.Log($"'{path}' changed while uploading; retried on the next pass");
                     return;
             }

@@ -115,6 +115,7 @@ internal sealed partial class SyncEngine
     {
         var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
         var work = new List<LocalEntry>();
+        var now = _ctx.Time.GetUtcNow().UtcDateTime;
         foreach (var entry in snapshot.Entries.Values)
         {
             if (entry.Kind != FileKind.File)
@@ -123,6 +124,11 @@ internal sealed partial class SyncEngine
             }
 
             var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
+            if (!unchanged && _ctx.Options.StableAge > TimeSpan.Zero && now - new DateTime(entry.MtimeTicks, DateTimeKind.Utc) < _ctx.Options.StableAge)
+            {
+                continue; // still being written, perhaps: no fingerprint, so the planner skips it this pass
+            }
+
             if (!unchanged || _ctx.Options.Reconcile)
             {
                 work.Add(entry);

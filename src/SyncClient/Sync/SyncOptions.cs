@@ -21,6 +21,12 @@ internal sealed record SyncOptions
     /// <summary>Largest batch of chunk bytes sent in one PutChunks call.</summary>
     public int PutBatchBytes { get; init; } = 8 << 20;
 
+    /// <summary>
+    /// A file modified more recently than this is left for a later pass (an editor may still be writing it).
+    /// Zero for one-shot passes; the daemon uses a couple of seconds and comes back for skipped files.
+    /// </summary>
+    public TimeSpan StableAge { get; init; } = TimeSpan.Zero;
+
     /// <summary>How long a pass waits for another pass on the same state directory to finish.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);
 

@@ -10,6 +10,9 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal static class SyncPlanner
 {
+    /// <summary>Reason of a skip for a file that is still being written.</summary>
+    public const string ChangingReason = "the file is changing; it syncs once it is stable";
+
     public static List<SyncAction> Plan(PlanInput input)
     {
         var actions = new List<SyncAction>();
@@ -63,7 +66,7 @@ internal static class SyncPlanner
             }
             else
             {
-                return new SyncAction(SyncActionKind.Skip, path) { Reason = "the file is changing; it syncs once it is stable" };
+                return new SyncAction(SyncActionKind.Skip, path) { Reason = ChangingReason };
             }
         }
 

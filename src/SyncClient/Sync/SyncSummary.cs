@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Sync;
 internal sealed class SyncSummary
 {
     private long _filesUploaded, _filesDownloaded, _filesDeleted, _bytesUploaded, _chunksUploaded, _chunksDeduplicated;
-    private long _bytesDownloaded, _chunksDownloaded, _chunksReused, _conflicts, _errors, _filesMoved, _skipped, _repairs;
+    private long _bytesDownloaded, _chunksDownloaded, _chunksReused, _conflicts, _errors, _filesMoved, _skipped, _repairs, _pending;
 
     public long FilesUploaded => Volatile.Read(ref _filesUploaded);
     public long FilesDownloaded => Volatile.Read(ref _filesDownloaded);
@@ -23,6 +23,11 @@ internal sealed class SyncSummary
     public long FilesMoved => Volatile.Read(ref _filesMoved);
     public long Skipped => Volatile.Read(ref _skipped);
     public long Repairs => Volatile.Read(ref _repairs);
+
+    /// <summary>Files left for a later pass because they were still changing.</summary>
+    public long Pending => Volatile.Read(ref _pending);
+
+    public void AddPending() => Interlocked.Increment(ref _pending);
 
     /// <summary>Messages for every error of the pass.</summary>
     public List<string> ErrorMessages { get; } = [];

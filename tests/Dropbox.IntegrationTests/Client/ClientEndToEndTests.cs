@@ -235,6 +235,31 @@ public sealed class ClientEndToEndTests : IDisposable
         await WaitUntilAsync(async () => (await cluster.NewClientListAsync(a)).Any(l => l.Contains("from-bravo.txt", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), () => daemon.Stdout + daemon.Stderr);
     }
 
+    [Fact]
+    public async Task A_tree_of_a_thousand_files_syncs_and_a_reconcile_finds_nothing_to_repair()
+    {
+        var (cluster, a, b) = await StartAsync();
+        using var _ = cluster;
+        for (var i = 0; i < 1000; i++)
+        {
+            a.Write($"tree/d{i % 10}/e{i % 7}/file{i:0000}.txt", $"file number {i}\n");
+        }
+
+        a.Write(".dropboxignore", "*.log\n");
+        a.Write("tree/noise.log", "ignored");
+
+        var up = await a.SyncAsync();
+        var down = await b.SyncAsync();
+        var reconcile = await b.RunAsync("sync", "--once", "--json", "--reconcile");
+
+        Assert.Equal(1001, up.FilesUploaded);
+        Assert.Equal(1001, down.FilesDownloaded);
+        Assert.False(File.Exists(b.PathOf("tree/noise.log")));
+        Assert.Equal("file number 999\n", b.Read("tree/d9/e5/file0999.txt"));
+        Assert.True(reconcile.ExitCode == 0, reconcile.ToString());
+        Assert.Equal(0, reconcile.Json!.FilesUploaded + reconcile.Json.FilesDownloaded + reconcile.Json.Errors);
+    }
+
     private static async Task<long> WaitForUploadProgressAsync(string stateDir, int atLeast, ChildProcess process)
     {
         var db = Path.Combine(stateDir, "client.db");

@@ -1,0 +1,287 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Uploads many small files with few round trips: plans in parallel, puts the missing chunks of a whole
+/// group of files in shared batches (one durable write per batch on the storage node, not one per file),
+/// then commits the group with one <c>CommitFiles</c> call (one metadata write batch). Anything unusual
+/// for a file (a conflict, a chunk the server still misses, a file changing meanwhile) hands that file
+/// back to the one-file path, which knows how to resolve it.
+/// </summary>
+internal sealed class SmallFileUploader
+{
+    /// <summary>Files at most this large go through the batched path (read whole into memory).</summary>
+    public const long MaxFileSize = 1 << 20;
+
+    /// <summary>Files per group (the server accepts at most 1000 per CommitFiles call).</summary>
+    public const int GroupSize = 250;
+
+    /// <summary>Bytes of file content held in memory per group.</summary>
+    public const long MaxGroupBytes = 32 << 20;
+
+    private readonly SyncContext _ctx;
+    private readonly SyncSummary _summary;
+    private readonly SemaphoreSlim _puts;
+
+    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts)
+    {
+        _ctx = ctx;
+        _summary = summary;
+        _puts = puts;
+    }
+
+    /// <summary>Uploads what it can; returns the actions it handed back to the one-file path.</summary>
+    public async Task<List<SyncAction>> UploadAsync(IReadOnlyList<SyncAction> uploads, CancellationToken ct)
+    {
+        var handBack = new List<SyncAction>();
+        var group = new List<SyncAction>();
+        long groupBytes = 0;
+        foreach (var upload in uploads)
+        {
+            group.Add(upload);
+            groupBytes += upload.Fingerprint!.Size;
+            if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+        }
+
+        await FlushAsync().ConfigureAwait(false);
+        return handBack;
+
+        async Task FlushAsync()
+        {
+            if (group.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                handBack.AddRange(await UploadGroupAsync(group, ct).ConfigureAwait(false));
+            }
+            catch (DropboxException)
+            {
+                // E.g. a server without CommitFiles, a node that failed a batch: the one-file path retries
+                // each file and reports what still fails, file by file.
+                handBack.AddRange(group);
+            }
+
+            group = [];
+            groupBytes = 0;
+        }
+    }
+
+    private async Task<List<SyncAction>> UploadGroupAsync(List<SyncAction> group, CancellationToken ct)
+    {
+        var handBack = new List<SyncAction>();
+        var ready = new (SyncAction Action, PlanUploadResponse Plan, List<SourceChunk> Chunks)?[group.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct }, async (i, token) =>
+        {
+            var a = group[i];
+            var fp = a.Fingerprint!;
+            var plan = await _ctx.Metadata.PlanUploadAsync(PlanRequest(a.Path, fp, a.BaseVersion), token).ConfigureAwait(false);
+            if (plan.Conflict)
+            {
+                return;
+            }
+
+            var chunks = plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
+            if (chunks is not null)
+            {
+                ready[i] = (a, plan, chunks);
+            }
+        }).ConfigureAwait(false);
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (ready[i] is null)
+            {
+                handBack.Add(group[i]);
+            }
+        }
+
+        var accepted = ready.Where(r => r is not null).Select(r => r!.Value).ToList();
+        try
+        {
+            await PutAllAsync(accepted.SelectMany(r => r.Plan.Missing.Select(put => (put, r.Chunks))), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var r in accepted)
+            {
+                foreach (var c in r.Chunks)
+                {
+                    c.Dispose();
+                }
+            }
+        }
+
+        if (accepted.Count == 0)
+        {
+            return handBack;
+        }
+
+        var commit = new CommitFilesRequest();
+        foreach (var (a, _, chunks) in accepted)
+        {
+            commit.Files.Add(CommitRequest(a.Path, a.Fingerprint!, a.BaseVersion, chunks));
+        }
+
+        var response = await _ctx.Metadata.CommitFilesAsync(commit, ct).ConfigureAwait(false);
+        for (var i = 0; i < accepted.Count; i++)
+        {
+            var (a, plan, _) = accepted[i];
+            var fp = a.Fingerprint!;
+            var result = i < response.Results.Count ? response.Results[i] : null;
+            if (result is { StatusCode: 0, Committed: { } committed })
+            {
+                var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
+                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, fp.Size, fp.MtimeTicks, version, fp.ContentHash), fp.Chunks);
+                _summary.AddFileUploaded();
+                _summary.AddChunksDeduplicated(Math.Max(0, fp.Chunks.Select(c => c.Id).Distinct().Count() - plan.Missing.Select(m => m.ChunkId).Distinct().Count()));
+                _ctx.Progress.FileDone();
+                _ctx.Progress.AddBytes(fp.Size);
+                _ctx.Progress.Log($"uploaded '{a.Path}' ({Format.Bytes(fp.Size)})");
+            }
+            else
+            {
+                handBack.Add(a);
+            }
+        }
+
+        return handBack;
+    }
+
+    /// <summary>The file's chunks with their bytes, or null when it no longer matches what was hashed.</summary>
+    private async Task<List<SourceChunk>?> ReadAsync(string path, FileFingerprint fp, CancellationToken ct)
+    {
+        var chunks = new List<SourceChunk>();
+        try
+        {
+            await using var stream = FileHasher.OpenRead(_ctx.FullPath(path));
+            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            {
+                chunks.Add(chunk);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Dispose(chunks);
+            return null;
+        }
+
+        if (chunks.Count != fp.Chunks.Count || chunks.Where((c, i) => c.Ref.Id != fp.Chunks[i].Id).Any())
+        {
+            Dispose(chunks);
+            return null;
+        }
+
+        return chunks;
+    }
+
+    private async Task PutAllAsync(IEnumerable<(ChunkPut Put, List<SourceChunk> Chunks)> puts, CancellationToken ct)
+    {
+        // One put per (node, chunk): the same chunk in two files of the group goes once.
+        var byNode = new Dictionary<string, Dictionary<ChunkId, OutgoingChunk>>(StringComparer.Ordinal);
+        foreach (var (put, chunks) in puts)
+        {
+            var id = put.ChunkId.ToChunkId();
+            var source = chunks.First(c => c.Ref.Id == id);
+            if (!byNode.TryGetValue(put.Node.GrpcUrl, out var node))
+            {
+                byNode[put.Node.GrpcUrl] = node = [];
+            }
+
+            node.TryAdd(id, new OutgoingChunk(id, source.Ref.Encoding, source.Ref.Size, put.Token, source.Stored));
+        }
+
+        var tasks = new List<Task>();
+        foreach (var (url, chunks) in byNode)
+        {
+            var batch = new List<OutgoingChunk>();
+            long bytes = 0;
+            foreach (var chunk in chunks.Values)
+            {
+                batch.Add(chunk);
+                bytes += chunk.Stored.Length;
+                if (bytes >= _ctx.Options.PutBatchBytes || batch.Count >= 256)
+                {
+                    tasks.Add(SendAsync(url, batch, ct));
+                    batch = [];
+                    bytes = 0;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                tasks.Add(SendAsync(url, batch, ct));
+            }
+        }
+
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private async Task SendAsync(string url, List<OutgoingChunk> batch, CancellationToken ct)
+    {
+        await _puts.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var results = await _ctx.Transfer.PutChunksAsync(url, batch, ct).ConfigureAwait(false);
+            long sent = 0;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (i >= results.Count || !results[i])
+                {
+                    sent++;
+                }
+            }
+
+            _summary.AddChunksUploaded(sent);
+            _summary.AddChunksDeduplicated(batch.Count - sent);
+            _summary.AddBytesUploaded(batch.Sum(c => (long)c.Stored.Length));
+        }
+        finally
+        {
+            _puts.Release();
+        }
+    }
+
+    internal static PlanUploadRequest PlanRequest(string path, FileFingerprint fp, ulong baseVersion)
+    {
+        var plan = new PlanUploadRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp), BaseVersion = baseVersion };
+        foreach (var c in fp.Chunks)
+        {
+            plan.Chunks.Add(c.ToProto());
+        }
+
+        return plan;
+    }
+
+    private CommitFileRequest CommitRequest(string path, FileFingerprint fp, ulong baseVersion, List<SourceChunk> read)
+    {
+        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp), BaseVersion = baseVersion, Device = _ctx.Device };
+        for (var i = 0; i < fp.Chunks.Count; i++)
+        {
+            commit.Chunks.Add((i < read.Count ? read[i].Ref : fp.Chunks[i]).ToProto());
+        }
+
+        return commit;
+    }
+
+    private static long MtimeMs(FileFingerprint fp) => new DateTimeOffset(fp.MtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static void Dispose(List<SourceChunk> chunks)
+    {
+        foreach (var c in chunks)
+        {
+            c.Dispose();
+        }
+    }
+}

@@ -38,7 +38,8 @@ for i in $(seq 1 $((rest / 8))); do
   find "$root/src" -name '*.cs' -exec cat {} + | head -c $((4 * 1024 * 1024)) > "$src/text/t$i.txt"
 done
 sync
-echo "data set: $(du -sh "$src" | cut -f1) in $(find "$src" -type f | wc -l) files" >&2
+bytes=$(du -sb "$src" | cut -f1)
+echo "data set: $((bytes / 1048576)) MiB in $(find "$src" -type f | wc -l) files" >&2
 
 edit() { printf 'EDITED%.0s' $(seq 1 683) | dd of="$src/bin/large.bin" bs=1 seek=$((big * 512 * 1024)) conv=notrunc status=none; }
 now() { date +%s.%N; }
@@ -83,7 +84,7 @@ echo "| tool | initial (s) | MB/s | no-op (s) | 4 KiB edit (s) |"
 echo "|---|---:|---:|---:|---:|"
 for tool in appliance rsync rclone restic; do
   i=${T[$tool,initial]}
-  printf '| %s | %.2f | %.0f | %.2f | %.2f |\n' "$tool" "$i" "$(awk -v s="$size_mib" -v t="$i" 'BEGIN{print s*1.048576/t}')" "${T[$tool,noop]}" "${T[$tool,edit]}"
+  printf '| %s | %.2f | %.0f | %.2f | %.2f |\n' "$tool" "$i" "$(awk -v b="$bytes" -v t="$i" 'BEGIN{print b/1e6/t}')" "${T[$tool,noop]}" "${T[$tool,edit]}"
 done
 echo
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; data: ${size_mib} MiB; $(date -u +%F)"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; data: $((bytes / 1048576)) MiB in $(find "$src" -type f | wc -l) files; $(date -u +%F)"

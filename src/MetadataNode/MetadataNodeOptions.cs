@@ -36,6 +36,12 @@ public sealed record MetadataNodeOptions
     /// <summary>A node whose last heartbeat is older than this gets no new chunks.</summary>
     public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromSeconds(35);
 
+    /// <summary>
+    /// How long a commit waits for the storage node's "chunk stored" event naming this account's upload of
+    /// a chunk (events travel asynchronously, so a commit right after a put may arrive first).
+    /// </summary>
+    public TimeSpan EventWait { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Life of the put and get tokens handed to clients.</summary>
     public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromMinutes(15);
 

@@ -57,7 +57,8 @@ public static class MetadataLoadRunner
 
             Console.WriteLine($"metadata-load: {commits} commits of 1-chunk files, {clients} concurrent clients, fsync={(fsync ? "group commit" : "off")}, {Environment.ProcessorCount} cores");
             var users = Enumerable.Range(0, 8).Select(i => store.AddUser("u" + i)).ToArray();
-            var syncs = users.Select((u, i) => new Sync.SyncClient(channels[i % channels.Length].Intercept(m => { m.Add("authorization", "Bearer " + u.Token); return m; }))).ToArray();
+            var syncs = users.Select((u, i) => new Sync.SyncClient(channels[i % channels.Length])).ToArray();
+            var headers = users.Select(u => new Grpc.Core.Metadata { { "authorization", "Bearer " + u.Token } }).ToArray();
 
             // Pre-confirm every chunk as the storage node would after the puts.
             var chunks = Enumerable.Range(0, commits).Select(i => Chunk(i)).ToArray();
@@ -81,18 +82,18 @@ public static class MetadataLoadRunner
             {
                 while (Interlocked.Increment(ref baseNext) < baseline)
                 {
-                    await syncs[baseNext % syncs.Length].GetAccountAsync(new GetAccountRequest());
+                    await syncs[baseNext % syncs.Length].GetAccountAsync(new GetAccountRequest(), headers[baseNext % syncs.Length]);
                 }
             })));
             bsw.Stop();
             var baselineLine = $"| GetAccount (gRPC baseline, no store write), {clients} clients | {baseline / bsw.Elapsed.TotalSeconds:N0} calls/s; {CpuPer(bcpu, baseline)} |";
 
             // Warm-up, then the measured run.
-            await CommitAllAsync(syncs, chunks, 0, Math.Min(2000, commits / 10), clients, "warm");
+            await CommitAllAsync(syncs, headers, chunks, 0, Math.Min(2000, commits / 10), clients, "warm");
             var first = Math.Min(2000, commits / 10);
             var ccpu = Cpu();
             var sw = Stopwatch.StartNew();
-            var latencies = await CommitAllAsync(syncs, chunks, first, commits, clients, "f");
+            var latencies = await CommitAllAsync(syncs, headers, chunks, first, commits, clients, "f");
             sw.Stop();
             var done = commits - first;
             Console.WriteLine();
@@ -109,7 +110,7 @@ public static class MetadataLoadRunner
                 var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
                 for (var i = start; i < Math.Min(batched, start + 10_000); i++)
                 {
-                    report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize });
+                    report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize, NamespaceId = users[(i / 100) % users.Length].User.Namespace.Value });
                 }
 
                 await cluster.ReportChunksStoredAsync(report);
@@ -137,7 +138,7 @@ public static class MetadataLoadRunner
                     }
 
                     var t = Stopwatch.GetTimestamp();
-                    var response = await syncs[b % syncs.Length].CommitFilesAsync(request);
+                    var response = await syncs[b % syncs.Length].CommitFilesAsync(request, headers[b % syncs.Length]);
                     lock (batchLatencies)
                     {
                         batchLatencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
@@ -156,7 +157,7 @@ public static class MetadataLoadRunner
             var direct = Math.Min(20_000, commits);
             var directChunks = Enumerable.Range(0, direct).Select(i => Chunk(20_000_000 + i)).ToArray();
             var directReport = new ReportChunksStoredRequest { NodeId = "bench-node" };
-            directReport.Chunks.AddRange(directChunks.Select(c => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize }));
+            directReport.Chunks.AddRange(directChunks.Select((c, i) => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize, NamespaceId = users[i % users.Length].User.Namespace.Value }));
             store.ReportChunksStored(directReport);
             var directNext = -1;
             var dcpu = Cpu();
@@ -180,7 +181,7 @@ public static class MetadataLoadRunner
             Console.WriteLine($"| MetadataStore.CommitAsync in process (no gRPC), {clients} tasks | {direct / dsw.Elapsed.TotalSeconds:N0} commits/s; {CpuPer(dcpu, direct)} |");
 
             // ListChanges of 1,000 entries: user 0 has commits/8 changes.
-            var reader = syncs[0];
+            var reader = new Sync.SyncClient(channels[0].Intercept(m => { m.Add("authorization", "Bearer " + users[0].Token); return m; }));
             var all = new List<string>();
             var cursor = string.Empty;
             for (var page = 0; page < 1000; page++)
@@ -212,7 +213,7 @@ public static class MetadataLoadRunner
             // Long poll: a reader on its own channel waits; another client commits; time from commit start to the reader's answer.
             using var readerChannel = GrpcChannel.ForAddress(url);
             var poller = new Sync.SyncClient(readerChannel.Intercept(m => { m.Add("authorization", "Bearer " + users[1].Token); return m; }));
-            var writer = syncs[1];
+            var writer = new Sync.SyncClient(channels[1].Intercept(m => { m.Add("authorization", "Bearer " + users[1].Token); return m; }));
             var head = (await poller.ListChangesAsync(new ListChangesRequest { Cursor = string.Empty, Limit = 1 })).Cursor;
             head = (await poller.GetAccountAsync(new GetAccountRequest())).Cursor;
             var wakes = new List<double>();
@@ -221,7 +222,7 @@ public static class MetadataLoadRunner
                 var poll = poller.ListChangesAsync(new ListChangesRequest { Cursor = head, WaitSeconds = 30 }).ResponseAsync;
                 await Task.Delay(5); // let the poll reach the server and park
                 var extra = Chunk(10_000_000 + i);
-                await cluster.ReportChunksStoredAsync(new ReportChunksStoredRequest { NodeId = "bench-node", Chunks = { new StoredChunk { ChunkId = extra.Id, Size = extra.Size, StoredSize = extra.StoredSize } } });
+                await cluster.ReportChunksStoredAsync(new ReportChunksStoredRequest { NodeId = "bench-node", Chunks = { new StoredChunk { ChunkId = extra.Id, Size = extra.Size, StoredSize = extra.StoredSize, NamespaceId = users[1].User.Namespace.Value } } });
                 var t = Stopwatch.GetTimestamp();
                 _ = writer.CommitFileAsync(new CommitFileRequest { Path = $"poll/{i}", Size = extra.Size, Chunks = { extra } });
                 var response = await poll;
@@ -250,7 +251,7 @@ public static class MetadataLoadRunner
         }
     }
 
-    private static async Task<List<double>> CommitAllAsync(Sync.SyncClient[] syncs, Proto.ChunkRef[] chunks, int from, int to, int clients, string prefix)
+    private static async Task<List<double>> CommitAllAsync(Sync.SyncClient[] syncs, Grpc.Core.Metadata[] headers, Proto.ChunkRef[] chunks, int from, int to, int clients, string prefix)
     {
         var next = from - 1;
         var latencies = new List<double>[clients];
@@ -268,7 +269,7 @@ public static class MetadataLoadRunner
                 var client = syncs[i % syncs.Length];
                 var chunk = chunks[i];
                 var t = Stopwatch.GetTimestamp();
-                await client.CommitFileAsync(new CommitFileRequest { Path = $"{prefix}/{i}", Size = chunk.Size, Chunks = { chunk }, Device = "bench" });
+                await client.CommitFileAsync(new CommitFileRequest { Path = $"{prefix}/{i}", Size = chunk.Size, Chunks = { chunk }, Device = "bench" }, headers[i % syncs.Length]);
                 mine.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
         })));

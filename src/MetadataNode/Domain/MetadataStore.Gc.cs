@@ -22,6 +22,7 @@ internal sealed partial class MetadataStore
     {
         var pruned = PruneByAge();
         var (deleted, failed) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
+        ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)
         {
             Log.GcPass(_logger, pruned, deleted);
@@ -95,6 +96,46 @@ internal sealed partial class MetadataStore
         }
 
         return pruned;
+    }
+
+    /// <summary>
+    /// Drops "namespace uploaded this chunk" marks that no longer mean anything: unreferenced, older than the
+    /// grace period, and the chunk is no longer stored (collected). Re-checked under the lock.
+    /// </summary>
+    private void ForgetStaleUploads()
+    {
+        var now = NowMs;
+        var graceMs = (long)_options.GcGracePeriod.TotalMilliseconds;
+        var stale = new List<(string Ns, ChunkId Id)>();
+        foreach (var (key, value) in _engine.ScanAll(_engine.NamespaceChunks))
+        {
+            var record = NamespaceChunkRecord.Parser.ParseFrom(value);
+            if (record.Refs == 0 && now - record.UploadedUnixMs > graceMs)
+            {
+                var id = Keys.ChunkOfNamespaceChunkKey(key);
+                if (!IsStored(ReadChunk(id)))
+                {
+                    stale.Add((Keys.NamespaceOfKey(key), id));
+                }
+            }
+        }
+
+        foreach (var slice in stale.Chunk(GcBatchSize))
+        {
+            Mutate<object?>(null, (batch, _) =>
+            {
+                foreach (var (ns, id) in slice)
+                {
+                    var record = batch.GetNamespaceChunk(ns, id);
+                    if (record is { Refs: 0 } && now - record.UploadedUnixMs > graceMs && !IsStored(batch.GetChunk(id)))
+                    {
+                        batch.PutNamespaceChunk(ns, id, null);
+                    }
+                }
+
+                return null;
+            });
+        }
     }
 
     private async Task<(int Deleted, int Failed)> CollectChunksAsync(CancellationToken cancellationToken)

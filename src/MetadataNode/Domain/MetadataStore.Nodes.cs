@@ -106,6 +106,7 @@ internal sealed partial class MetadataStore
 
             return null;
         });
+        _eventsSignal.Notify();
     }
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>

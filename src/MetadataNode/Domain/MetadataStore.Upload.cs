@@ -90,7 +90,7 @@ internal sealed partial class MetadataStore
     public async Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
         var ns = Namespace(user);
-        await VerifyUnconfirmedAsync([upload], cancellationToken).ConfigureAwait(false);
+        await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
         var response = await MutateDurableAsync(ns, (batch, record) =>
         {
@@ -119,7 +119,7 @@ internal sealed partial class MetadataStore
         }
 
         var ns = Namespace(user);
-        await VerifyUnconfirmedAsync(uploads, cancellationToken).ConfigureAwait(false);
+        await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
         var response = await MutateDurableAsync(ns, (batch, record) =>
         {
@@ -170,10 +170,16 @@ internal sealed partial class MetadataStore
         return result;
     }
 
-    /// <summary>Asks the nodes about chunks no event confirmed, before taking the write lock.</summary>
-    private async Task VerifyUnconfirmedAsync(IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    /// <summary>
+    /// Before taking the write lock: asks the nodes about chunks no event confirmed, then waits (bounded by
+    /// <see cref="MetadataNodeOptions.EventWait"/>) for this namespace's own "stored" events for chunks it
+    /// neither references nor is known to have uploaded. A chunk stored only by someone else is not enough:
+    /// otherwise knowing a hash would be enough to claim, and then download, another user's file.
+    /// </summary>
+    private async Task VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
     {
         List<ChunkRef>? unconfirmed = null;
+        var distinct = new List<ChunkId>();
         var seen = new HashSet<ChunkId>();
         foreach (var upload in uploads)
         {
@@ -181,6 +187,7 @@ internal sealed partial class MetadataStore
             {
                 if (seen.Add(chunk.Id))
                 {
+                    distinct.Add(chunk.Id);
                     var record = ReadChunk(chunk.Id);
                     if (record is null || (record.State != ChunkState.Stored && record.State != ChunkState.Deleting))
                     {
@@ -194,6 +201,41 @@ internal sealed partial class MetadataStore
         {
             await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
         }
+
+        var deadline = DateTime.UtcNow + _options.EventWait;
+        for (var round = 0; round < 10_000; round++)
+        {
+            var signal = _eventsSignal.Current;
+            // Wait only for chunks a node holds: for one held nowhere no event is coming.
+            distinct.RemoveAll(id => OwnedBy(ns, id) || !IsStored(ReadChunk(id)));
+            var remaining = deadline - DateTime.UtcNow;
+            if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            try
+            {
+                await signal.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>True if the namespace references the chunk or a node reported its own upload of it.</summary>
+    private bool OwnedBy(string ns, ChunkId id)
+    {
+        var bytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
+        if (bytes is null)
+        {
+            return false;
+        }
+
+        var record = NamespaceChunkRecord.Parser.ParseFrom(bytes);
+        return record.Refs > 0 || record.UploadedUnixMs > 0;
     }
 
     /// <summary>
@@ -231,7 +273,8 @@ internal sealed partial class MetadataStore
         foreach (var chunk in upload.Chunks)
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
-            if (!IsStored(chunkRecord))
+            var owned = batch.GetNamespaceChunk(ns, chunk.Id) is { } nsChunk && (nsChunk.Refs > 0 || nsChunk.UploadedUnixMs > 0);
+            if (!IsStored(chunkRecord) || !owned)
             {
                 missing ??= [];
                 if (!missing.Contains(chunk.Id))
@@ -289,7 +332,7 @@ internal sealed partial class MetadataStore
         var shown = string.Join(", ", missing.Take(20));
         var more = missing.Count > 20 ? $" and {missing.Count - 20} more" : string.Empty;
         return new DropboxException(ErrorKind.NotFound,
-                $"Commit refused: {missing.Count} chunk(s) are not stored on any storage node: {shown}{more}. Upload them (PlanUpload gives put tokens) and commit again.")
+                $"Commit refused: {missing.Count} chunk(s) are not stored, or no storage node has reported this account's upload of them: {shown}{more}. Upload them (PlanUpload gives put tokens) and commit again.")
             .WithDetail("missing-chunks", string.Join(",", missing.Take(Limits.MaxMissingIdsInTrailer)));
     }
 

@@ -27,6 +27,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+    private readonly ChangeSignal _eventsSignal = new();
     private readonly ChunkTokenService _tokens;
     private readonly IStorageNodeGateway _gateway;
     private readonly MetadataNodeOptions _options;

@@ -13,7 +13,9 @@ namespace Dropbox.Shared.Chunking;
 /// The masks test the hash's top bits: with a left-shifting gear hash, bit 63 depends on the last 64 bytes,
 /// while low bits depend on only the last few. The test <c>(fp &amp; mask) == 0</c> for a top-bit mask of
 /// <c>k</c> bits is the single compare <c>fp &lt; 2^(64-k)</c>. The hash is warmed up over the 64 bytes before
-/// the minimum size so every cut decision is a function of the content window alone.
+/// the minimum size so every cut decision is a function of the content window alone, which also lets the
+/// scanner run two independent chains over neighbouring strides (see <c>ScanTwoChains</c>). The cut points for
+/// a given input are part of the storage format (they decide chunk ids): a test pins them.
 /// </remarks>
 public sealed class FastCdcChunker : IChunker
 {
@@ -29,7 +31,6 @@ public sealed class FastCdcChunker : IChunker
     public FastCdcChunker(ChunkerOptions? options = null)
     {
         options ??= ChunkerOptions.Default;
-        _ = new ChunkerOptions(options.MinSize, options.AvgSize, options.MaxSize); // re-validate (records allow `with`)
         _min = options.MinSize;
         _avg = options.AvgSize;
         _max = options.MaxSize;
@@ -94,7 +95,7 @@ public sealed class FastCdcChunker : IChunker
         return ScanRange(ref data, ref gear, ref fp, from, to, threshold);
     }
 
-    /// <summary>Bytes per chain per step of the two-chain scan (even, so the two-byte unroll has no tail).</summary>
+    /// <summary>Bytes per chain per step of the two-chain scan (a multiple of 4, so the unrolled loop has no tail).</summary>
     private const int Stride = 16 * 1024;
 
     /// <summary>
@@ -143,20 +144,46 @@ public sealed class FastCdcChunker : IChunker
                     goto SecondHit;
                 }
 
-                a++;
-                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a));
-                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a));
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a + 1));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a + 1));
                 if (fpA < threshold)
                 {
-                    return (int)a + 1;
+                    return (int)a + 2;
                 }
 
                 if (fpB < threshold)
                 {
+                    a += 1;
                     goto SecondHit;
                 }
 
-                a++;
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a + 2));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a + 2));
+                if (fpA < threshold)
+                {
+                    return (int)a + 3;
+                }
+
+                if (fpB < threshold)
+                {
+                    a += 2;
+                    goto SecondHit;
+                }
+
+                fpA = (fpA << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, a + 3));
+                fpB = (fpB << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref second, a + 3));
+                if (fpA < threshold)
+                {
+                    return (int)a + 4;
+                }
+
+                if (fpB < threshold)
+                {
+                    a += 3;
+                    goto SecondHit;
+                }
+
+                a += 4;
             }
 
             // Neither stride has a cut: the second chain's state is the first's for the next pair.

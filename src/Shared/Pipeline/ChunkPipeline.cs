@@ -68,7 +68,8 @@ public sealed class ChunkPipeline
             {
                 while (ordered.Reader.TryRead(out current))
                 {
-                    var chunk = await current.Completion.Task.ConfigureAwait(false);
+                    // Token-aware: after a cancellation no worker may ever complete this item.
+                    var chunk = await current.Completion.Task.WaitAsync(token).ConfigureAwait(false);
                     current = null;
                     yield return chunk;
                 }

@@ -50,7 +50,7 @@ public sealed class MetadataCrashTests : IDisposable
             await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = StandInStorageNode.NodeId, GrpcUrl = storage.Url, HttpUrl = storage.Url });
 
             using var stop = new CancellationTokenSource();
-            var workers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WorkAsync(sync, cluster, storage, round * 10 + w, acknowledged, stop.Token))).ToArray();
+            var workers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WorkAsync(sync, cluster, storage, tokens, round * 10 + w, acknowledged, stop.Token))).ToArray();
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
             while (Volatile.Read(ref _operations) < (round + 1) * 60 && DateTime.UtcNow < deadline)
             {
@@ -78,7 +78,7 @@ public sealed class MetadataCrashTests : IDisposable
 
     private int _operations;
 
-    private async Task WorkAsync(Sync.SyncClient sync, Cluster.ClusterClient cluster, StandInStorageNode storage, int seed, HashSet<ulong> acknowledged, CancellationToken stop)
+    private async Task WorkAsync(Sync.SyncClient sync, Cluster.ClusterClient cluster, StandInStorageNode storage, ChunkTokenService tokens, int seed, HashSet<ulong> acknowledged, CancellationToken stop)
     {
         var rnd = new Random(seed);
         for (var i = 0; i < 10_000 && !stop.IsCancellationRequested; i++)
@@ -100,7 +100,8 @@ public sealed class MetadataCrashTests : IDisposable
                     foreach (var put in plan.Missing)
                     {
                         storage.Chunks[put.ChunkId.ToChunkId()] = true;
-                        report.Chunks.Add(new StoredChunk { ChunkId = put.ChunkId, Size = 100, StoredSize = 100 });
+                        var ns = tokens.Read(put.Token).Namespace; // the real node takes the namespace from the put token
+                        report.Chunks.Add(new StoredChunk { ChunkId = put.ChunkId, Size = 100, StoredSize = 100, NamespaceId = ns });
                     }
 
                     if (report.Chunks.Count > 0)

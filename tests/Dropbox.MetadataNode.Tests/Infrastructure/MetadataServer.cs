@@ -52,6 +52,7 @@ internal sealed class MetadataServer : IAsyncDisposable
             KeysDirectory = dir.Sub("keys"),
             Urls = ["http://127.0.0.1:0"],
             GcInterval = TimeSpan.Zero,
+            EventWait = TimeSpan.FromSeconds(2),
         };
         options = configure?.Invoke(options) ?? options;
         var logs = new CapturingLoggerProvider();
@@ -73,6 +74,18 @@ internal sealed class MetadataServer : IAsyncDisposable
     {
         var (user, token) = Store.AddUser(name);
         return (user, SyncClient(token));
+    }
+
+    /// <summary>A client on its own channel (its own HTTP/2 connection), as another device would be.</summary>
+    public (Sync.SyncClient Client, IDisposable Channel) SeparateClient(string token)
+    {
+        var channel = GrpcChannel.ForAddress(Url);
+        var client = new Sync.SyncClient(channel.Intercept(m =>
+        {
+            m.Add("authorization", "Bearer " + token);
+            return m;
+        }));
+        return (client, channel);
     }
 
     public Sync.SyncClient SyncClient(string? token) =>

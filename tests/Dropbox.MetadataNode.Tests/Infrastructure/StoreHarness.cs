@@ -23,6 +23,7 @@ internal sealed class StoreHarness : IDisposable
             Clock = Clock,
             GcInterval = TimeSpan.Zero,
             SyncWrites = false,
+            EventWait = TimeSpan.FromSeconds(2),
         };
         if (configure is not null)
         {

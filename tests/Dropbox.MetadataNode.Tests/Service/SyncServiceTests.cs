@@ -87,10 +87,11 @@ public sealed class SyncServiceTests
     public async Task Commit_UnverifiedChunks_IsRefusedWithMissingIdsInTrailer()
     {
         await using var server = await MetadataServer.StartAsync();
-        var (_, client) = server.AddUser("alice");
+        var (alice, client) = server.AddUser("alice");
         var c1 = MetadataServer.Chunk(1);
         var c2 = MetadataServer.Chunk(2);
-        server.Node.Holdings.Chunks[c1.Id.ToChunkId()] = true; // stored without an event: verified by asking the node
+        var plan = await client.PlanUploadAsync(new PlanUploadRequest { Path = "a", Size = 1000, Chunks = { c1 } });
+        await server.UploadAsync(plan, [c1], alice.Namespace.Value);
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.CommitFileAsync(new CommitFileRequest { Path = "a", Size = 2000, Chunks = { c1, c2 } }).ResponseAsync);
 
@@ -98,7 +99,9 @@ public sealed class SyncServiceTests
         Assert.Equal(c2.Id.ToChunkId().ToString(), ex.Trailers.GetValue("missing-chunks"));
         Assert.Empty((await client.ListChangesAsync(new ListChangesRequest())).Changes);
 
-        server.Node.Holdings.Chunks[c2.Id.ToChunkId()] = true;
+        var plan2 = await client.PlanUploadAsync(new PlanUploadRequest { Path = "a", Size = 2000, Chunks = { c1, c2 } });
+        Assert.Equal([c2.Id], plan2.Missing.Select(m => m.ChunkId));
+        await server.UploadAsync(plan2, [c2], alice.Namespace.Value);
         var ok = await client.CommitFileAsync(new CommitFileRequest { Path = "a", Size = 2000, Chunks = { c1, c2 } });
         Assert.Equal(1UL, ok.Sequence);
         server.AssertNoErrorsLogged();
@@ -122,9 +125,10 @@ public sealed class SyncServiceTests
     public async Task ListChanges_LongPoll_SeesCommitOfAnotherClient()
     {
         await using var server = await MetadataServer.StartAsync();
-        var (alice, writer) = server.AddUser("alice");
-        var (_, token) = (alice, (string?)null);
-        var reader = writer; // same account, separate calls on the shared channel
+        var (alice, token) = server.Store.AddUser("alice");
+        var writer = server.SyncClient(token);
+        var (reader, readerChannel) = server.SeparateClient(token); // another device of the same account
+        using var _ = readerChannel;
         var head = (await reader.ListChangesAsync(new ListChangesRequest())).Cursor;
 
         var poll = reader.ListChangesAsync(new ListChangesRequest { Cursor = head, WaitSeconds = 60 }).ResponseAsync;

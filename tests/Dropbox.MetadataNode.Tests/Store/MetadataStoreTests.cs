@@ -100,18 +100,45 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
-    public async Task Commit_ChunkWithoutEvent_IsVerifiedByAskingTheNode()
+    public async Task Commit_BeforeTheEvent_AsksTheNode_ThenWaitsForTheAccountsOwnEvent()
     {
-        using var h = new StoreHarness();
+        using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromSeconds(30) });
         var (alice, _) = h.Store.AddUser("alice");
         var c1 = StoreHarness.Chunk(1);
-        h.Gateway.Put(StoreHarness.NodeA, c1.Id); // stored, but the event was lost
+        h.Gateway.Put(StoreHarness.NodeA, c1.Id); // stored; the node's event is still on its way
 
-        var result = await h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1), CancellationToken.None);
+        var commit = h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1), CancellationToken.None);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (h.Gateway.HasCalls == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+        }
+
+        h.Stored(alice, c1); // the event arrives
+        var result = await commit.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(1UL, result.Sequence);
         Assert.True(h.Gateway.HasCalls > 0);
         h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Commit_ChunkOnlyAnotherAccountUploaded_CannotBeClaimedByItsHash()
+    {
+        using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromMilliseconds(200) });
+        var (alice, _) = h.Store.AddUser("alice");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var secret = StoreHarness.Chunk(1);
+        await h.PutFileAsync(alice, "secret", 0, secret);
+
+        var ex = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("stolen", 0, secret), CancellationToken.None));
+
+        Assert.Equal(ErrorKind.NotFound, ex.Kind);
+        Assert.Equal(secret.Id.ToString(), ex.Details["missing-chunks"]);
+        Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.GetDownloadPlan(mallory, "stolen", 0)).Kind);
+
+        h.Stored(mallory, secret); // mallory really uploads the bytes (the node re-hashes them): now it is hers too
+        Assert.Equal(1UL, (await h.Store.CommitAsync(mallory, StoreHarness.Upload("stolen", 0, secret), CancellationToken.None)).Sequence);
     }
 
     [Fact]

@@ -85,6 +85,27 @@ public sealed class RetentionAndGcTests
     }
 
     [Fact]
+    public async Task Gc_AbandonedUpload_IsDeletedAfterGrace_AndItsMetadataForgotten()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1);
+        h.Stored(alice, c); // uploaded, never committed (the client gave up)
+
+        h.Clock.Advance(Grace * 2);
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        h.Clock.Advance(Grace * 2);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
+        Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Chunks));
+        Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.NamespaceChunks));
+        Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Gc));
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task Gc_PendingUploadWithinGrace_IsKept_AndCommitAfterwardsSucceeds()
     {
         using var h = Harness();

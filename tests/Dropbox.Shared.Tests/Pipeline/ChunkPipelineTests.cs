@@ -210,6 +210,39 @@ public sealed class ChunkPipelineTests
     }
 
     [Fact]
+    public async Task Cancelling_at_any_moment_ends_the_enumeration()
+    {
+        var data = TestData.Random(32 * MiB, seed: 18);
+        var pipeline = new ChunkPipeline(new FastCdcChunker(), new PipelineOptions { Parallelism = 1, MaxInFlight = 2 });
+        var cancelled = 0;
+
+        for (var i = 0; i < 12; i++)
+        {
+            using var cts = new CancellationTokenSource();
+            cts.CancelAfter(i * 3); // lands at different points: before start, mid-hash, between chunks
+
+            async Task ConsumeAsync()
+            {
+                await foreach (var chunk in pipeline.ProcessAsync(new MemoryStream(data), cts.Token))
+                {
+                    chunk.Dispose();
+                }
+            }
+
+            try
+            {
+                await ConsumeAsync().WaitAsync(Timeout);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled++;
+            }
+        }
+
+        Assert.True(cancelled > 0);
+    }
+
+    [Fact]
     public async Task A_failing_stream_surfaces_its_error_after_the_chunks_before_it()
     {
         var data = TestData.Random(16 * MiB, seed: 16);

@@ -98,6 +98,7 @@ internal sealed class FileDownloader
             }
 
             File.Move(temp, full, overwrite: true);
+            DirectorySync.Flush(directory);
             var info = new FileInfo(full);
             var ids = chunks.Select(c => c.Id).ToList();
             _ctx.State.PutFile(new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, plan.Entry.Version, FileVersion.ComputeContentHash(ids)), chunks);

@@ -40,9 +40,24 @@ public sealed class ChunkPipeline
     /// Dispose each chunk when done with it; the pipeline waits for nothing else. Breaking out of the loop
     /// or cancelling stops the work and recycles every buffer the consumer has not taken.
     /// </summary>
-    public async IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunAsync((ordered, work, token) => ProduceAsync(input, ordered, work, token), cancellationToken);
+    }
+
+    /// <summary>
+    /// Like <see cref="ProcessAsync(Stream, CancellationToken)"/> for bytes already in memory (a buffer or a
+    /// memory-mapped file): nothing is copied, and each chunk's <see cref="ProcessedChunk.Plain"/> is a slice of
+    /// <paramref name="input"/>, valid as long as the caller keeps <paramref name="input"/> unchanged.
+    /// </summary>
+    public IAsyncEnumerable<ProcessedChunk> ProcessAsync(ReadOnlyMemory<byte> input, CancellationToken cancellationToken = default) =>
+        RunAsync((ordered, work, token) => ProduceAsync(input, ordered, work, token), cancellationToken);
+
+    private async IAsyncEnumerable<ProcessedChunk> RunAsync(
+        Func<ChannelWriter<ChunkWork>, ChannelWriter<ChunkWork>, CancellationToken, Task> produceAsync,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = cts.Token;
 
@@ -54,7 +69,7 @@ public sealed class ChunkPipeline
         });
         var work = Channel.CreateUnbounded<ChunkWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = _options.Parallelism == 1 });
 
-        var producer = Task.Run(() => ProduceAsync(input, ordered.Writer, work.Writer, token), CancellationToken.None);
+        var producer = Task.Run(() => produceAsync(ordered.Writer, work.Writer, token), CancellationToken.None);
         var workers = new Task[_options.Parallelism];
         for (var i = 0; i < workers.Length; i++)
         {
@@ -153,7 +168,7 @@ public sealed class ChunkPipeline
                 }
 
                 block.AddReference();
-                var item = new ChunkWork(block, start, n, offset);
+                var item = new ChunkWork(block, block.Array.AsMemory(start, n), offset);
                 try
                 {
                     await ordered.WriteAsync(item, token).ConfigureAwait(false);
@@ -177,6 +192,39 @@ public sealed class ChunkPipeline
         finally
         {
             block?.Release();
+            work.TryComplete();
+            ordered.TryComplete(error);
+        }
+    }
+
+    private async Task ProduceAsync(ReadOnlyMemory<byte> input, ChannelWriter<ChunkWork> ordered, ChannelWriter<ChunkWork> work, CancellationToken token)
+    {
+        Exception? error = null;
+        try
+        {
+            var offset = 0;
+            while (offset < input.Length)
+            {
+                var rest = input.Span[offset..];
+                var n = _chunker.FindBoundary(rest, isFinalBlock: true);
+                if (n <= 0 || n > rest.Length)
+                {
+                    throw new InvalidOperationException($"{_chunker.GetType().Name} returned {n} for the final {rest.Length} bytes.");
+                }
+
+                var item = new ChunkWork(null, input.Slice(offset, n), offset);
+                await ordered.WriteAsync(item, token).ConfigureAwait(false);
+                work.TryWrite(item);
+                offset += n;
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+            throw;
+        }
+        finally
+        {
             work.TryComplete();
             ordered.TryComplete(error);
         }
@@ -210,8 +258,12 @@ public sealed class ChunkPipeline
         byte[]? storedBuffer = null;
         try
         {
-            var block = item.Block ?? throw new InvalidOperationException("A chunk was processed after it was abandoned.");
-            var plain = block.Array.AsSpan(item.Start, item.Length);
+            if (item.IsAbandoned)
+            {
+                throw new InvalidOperationException("A chunk was processed after it was abandoned.");
+            }
+
+            var plain = item.Data.Span;
             var id = ChunkId.Compute(plain);
 
             var encoding = ChunkEncoding.Raw;
@@ -234,7 +286,7 @@ public sealed class ChunkPipeline
             ProcessedChunk chunk;
             if (_options.KeepData)
             {
-                var plainMemory = new ReadOnlyMemory<byte>(block.Array, item.Start, item.Length);
+                var plainMemory = item.Data;
                 var storedMemory = storedBuffer is null ? plainMemory : new ReadOnlyMemory<byte>(storedBuffer, 0, storedLength);
                 chunk = new ProcessedChunk(item.Offset, id, item.Length, encoding, storedLength, plainMemory, storedMemory, item.TakeBlock(), storedBuffer);
             }

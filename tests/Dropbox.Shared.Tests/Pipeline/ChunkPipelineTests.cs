@@ -54,6 +54,30 @@ public sealed class ChunkPipelineTests
     }
 
     [Fact]
+    public async Task In_memory_input_gives_the_same_chunks_as_a_stream_without_copying()
+    {
+        var data = TestData.Text(3 * MiB).Concat(TestData.Random(9 * MiB, seed: 19)).ToArray();
+        var pipeline = new ChunkPipeline(new FastCdcChunker(), new PipelineOptions { Parallelism = 2 });
+
+        var fromStream = await RunAsync(pipeline, new MemoryStream(data)).WaitAsync(Timeout);
+        var fromMemory = new List<(long Offset, ChunkId Id, ChunkEncoding Encoding)>();
+        await foreach (var chunk in pipeline.ProcessAsync(data.AsMemory()))
+        {
+            using (chunk)
+            {
+                Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(chunk.Plain, out var segment));
+                Assert.Same(data, segment.Array);
+                Assert.Equal(chunk.Offset, segment.Offset);
+                fromMemory.Add((chunk.Offset, chunk.Id, chunk.Encoding));
+            }
+        }
+
+        Assert.Equal(fromStream.Select(c => (c.Offset, c.Id, c.Encoding)), fromMemory);
+        Assert.Contains(fromMemory, c => c.Encoding == ChunkEncoding.Lz4);
+        Assert.Contains(fromMemory, c => c.Encoding == ChunkEncoding.Raw);
+    }
+
+    [Fact]
     public async Task Known_sha256_vectors_come_out_of_the_pipeline()
     {
         var pipeline = new ChunkPipeline(new FastCdcChunker());

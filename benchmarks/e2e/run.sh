@@ -13,7 +13,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 size_mib=${1:-512}
 work=$(mktemp -d /tmp/dropbox-e2e.XXXXXX)
-trap 'kill ${server_pid:-0} 2>/dev/null || true; rm -rf "$work"' EXIT
+stop_server() { # SIGTERM, wait (bounded) for a clean stop, then remove the data
+  [ -n "${server_pid:-}" ] || return 0
+  kill "$server_pid" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || return 0; sleep 0.2; done
+  echo "appliance did not stop within 30 s; killing it" >&2; kill -9 "$server_pid" 2>/dev/null || true
+}
+trap 'stop_server; rm -rf "$work"' EXIT
 
 need=()
 for t in restic rclone rsync; do command -v "$t" >/dev/null || need+=("$t"); done

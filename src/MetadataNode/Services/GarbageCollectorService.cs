@@ -1,11 +1,11 @@
 using Dropbox.MetadataNode.Domain;
-using Microsoft.Extensions.Hosting;
+using Dropbox.Shared.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Services;
 
 /// <summary>Runs retention and garbage collection every <see cref="MetadataNodeOptions.GcInterval"/>.</summary>
-internal sealed class GarbageCollectorService : BackgroundService
+internal sealed class GarbageCollectorService : PeriodicWorkService
 {
     private readonly MetadataStore _store;
     private readonly MetadataNodeOptions _options;
@@ -18,30 +18,9 @@ internal sealed class GarbageCollectorService : BackgroundService
         _logger = logger;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (_options.GcInterval <= TimeSpan.Zero)
-        {
-            return;
-        }
+    protected override TimeSpan Interval => _options.GcInterval;
 
-        using var timer = new PeriodicTimer(_options.GcInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await _store.RunGcOnceAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    Log.GcFailed(_logger, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => _store.RunGcOnceAsync(cancellationToken);
+
+    protected override void OnRunFailed(Exception exception) => Log.GcFailed(_logger, exception);
 }

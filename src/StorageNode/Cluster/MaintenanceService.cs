@@ -1,11 +1,11 @@
+using Dropbox.Shared.Hosting;
 using Dropbox.StorageNode.Store;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Dropbox.StorageNode.Cluster;
 
-/// <summary>Runs compaction periodically in the background.</summary>
-public sealed partial class MaintenanceService : BackgroundService
+/// <summary>Runs compaction every <see cref="StorageNodeOptions.CompactionInterval"/> in the background.</summary>
+public sealed partial class MaintenanceService : PeriodicWorkService
 {
     private readonly StorageNodeOptions _options;
     private readonly ChunkStore _store;
@@ -20,32 +20,13 @@ public sealed partial class MaintenanceService : BackgroundService
     }
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (_options.CompactionInterval <= TimeSpan.Zero)
-        {
-            return;
-        }
+    protected override TimeSpan Interval => _options.CompactionInterval;
 
-        using var timer = new PeriodicTimer(_options.CompactionInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await _store.CompactAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    Log.CompactionFailed(_logger, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    /// <inheritdoc />
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => _store.CompactAsync(cancellationToken);
+
+    /// <inheritdoc />
+    protected override void OnRunFailed(Exception exception) => Log.CompactionFailed(_logger, exception);
 
     private static partial class Log
     {

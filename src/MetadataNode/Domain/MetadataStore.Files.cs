@@ -198,18 +198,8 @@ internal sealed partial class MetadataStore
         var now = NowMs;
         var response = await MutateDurableAsync(ns, (batch, record) =>
         {
-            var current = batch.GetFile(ns.Id, normalized)?.Current;
-            if (!IsLive(current))
-            {
-                throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' does not exist (or is already deleted).");
-            }
-
-            if (baseVersion != 0 && baseVersion != current!.Version)
-            {
-                throw Conflict(normalized, baseVersion, current.Version);
-            }
-
-            if (current!.Kind == EntryKind.Folder)
+            var current = RequireLiveAtBase(batch, ns.Id, normalized, baseVersion);
+            if (current.Kind == EntryKind.Folder)
             {
                 var children = LiveDescendants(ns.Id, normalized);
                 if (children.Count > Limits.MaxFolderOperationEntries)
@@ -250,16 +240,7 @@ internal sealed partial class MetadataStore
         var now = NowMs;
         var response = await MutateDurableAsync(ns, (batch, record) =>
         {
-            var current = batch.GetFile(ns.Id, from)?.Current;
-            if (!IsLive(current))
-            {
-                throw new DropboxException(ErrorKind.NotFound, $"'{from}' does not exist (or is deleted).");
-            }
-
-            if (baseVersion != 0 && baseVersion != current!.Version)
-            {
-                throw Conflict(from, baseVersion, current.Version);
-            }
+            var current = RequireLiveAtBase(batch, ns.Id, from, baseVersion);
 
             if (IsLive(batch.GetFile(ns.Id, to)?.Current))
             {
@@ -267,8 +248,8 @@ internal sealed partial class MetadataStore
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, to);
-            var moves = new List<FileEntry> { current! };
-            if (current!.Kind == EntryKind.Folder)
+            var moves = new List<FileEntry> { current };
+            if (current.Kind == EntryKind.Folder)
             {
                 var children = LiveDescendants(ns.Id, from);
                 if (children.Count + 1 > Limits.MaxFolderOperationEntries)

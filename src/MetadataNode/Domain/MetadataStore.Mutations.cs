@@ -181,6 +181,26 @@ internal sealed partial class MetadataStore
         }
     }
 
+    /// <summary>
+    /// The live entry at <paramref name="path"/> that a delete or move acts on: NotFound if there is none,
+    /// a conflict if <paramref name="baseVersion"/> is set and stale.
+    /// </summary>
+    private static FileEntry RequireLiveAtBase(RecordBatch batch, string ns, string path, ulong baseVersion)
+    {
+        var current = batch.GetFile(ns, path)?.Current;
+        if (!IsLive(current))
+        {
+            throw new DropboxException(ErrorKind.NotFound, $"'{path}' does not exist (or is deleted).");
+        }
+
+        if (baseVersion != 0 && baseVersion != current!.Version)
+        {
+            throw Conflict(path, baseVersion, current.Version);
+        }
+
+        return current!;
+    }
+
     private static DropboxException Conflict(string path, ulong baseVersion, ulong current) =>
         new DropboxException(ErrorKind.Conflict,
             $"Conflict on '{path}': you edited version {baseVersion} but the server is at version {current}. Download the current version, keep both, and commit again naming version {current} as the base.")

@@ -18,6 +18,9 @@ internal sealed class NodeProcess : IDisposable
 
     public string HttpUrl { get; }
 
+    /// <summary>The node's process id (to point a profiler at it).</summary>
+    public int Pid => _process.Id;
+
     /// <summary>CPU time the node process has used so far.</summary>
     public TimeSpan Cpu
     {

@@ -22,9 +22,10 @@ public static class StoragePutRunner
     /// <summary>Runs the comparison and prints a table.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = IntArg(args, "--count", 256);
+        var count = IntArg(args, "--count", 1024);
         var streams = IntArg(args, "--streams", 4);
         var rounds = IntArg(args, "--rounds", 3);
+        var warmCount = IntArg(args, "--warm", 512);
         var root = StringArg(args, "--dir") ?? Path.Combine(Path.GetTempPath(), "dbx-bench-put-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root);
         try
@@ -41,7 +42,7 @@ public static class StoragePutRunner
                 // Fresh random chunks each round: nothing deduplicates.
                 var chunks = MakeChunks(count, round);
                 ddMbs.Add(await RunDdAsync(root, chunks, round).ConfigureAwait(false));
-                putMbs.Add(await RunPutAsync(root, keys, tokens, chunks, streams, round).ConfigureAwait(false));
+                putMbs.Add(await RunPutAsync(root, keys, tokens, chunks, streams, round, warmCount).ConfigureAwait(false));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: dd conv=fdatasync {ddMbs[^1],8:F1} MB/s   gRPC put {putMbs[^1],8:F1} MB/s   ratio {putMbs[^1] / ddMbs[^1],6:P0}"));
             }
 
@@ -110,21 +111,25 @@ public static class StoragePutRunner
         return chunks.Count * (double)ChunkSize / 1e6 / watch.Elapsed.TotalSeconds;
     }
 
-    private static async Task<double> RunPutAsync(string root, string keys, ChunkTokenService tokens, List<(ChunkId Id, byte[] Bytes)> chunks, int streams, int round)
+    private static async Task<double> RunPutAsync(string root, string keys, ChunkTokenService tokens, List<(ChunkId Id, byte[] Bytes)> chunks, int streams, int round, int warmCount)
     {
         var data = Path.Combine(root, $"node-{round}");
         using var node = await NodeProcess.StartAsync(data, keys, NodeId).ConfigureAwait(false);
         using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { MaxSendMessageSize = 4 << 20 });
         var client = new ChunkStorage.ChunkStorageClient(channel);
 
-        // Warm up the connection and the node's JIT with a few chunks that are not measured.
-        var warm = MakeChunks(8, -1);
-        await PutAsync(client, tokens, warm, 0, warm.Count).ConfigureAwait(false);
+        // Warm up the connection and the node's JIT (tiered compilation reaches its final code only after a few
+        // thousand calls; a storage node runs for days) with chunks that are not measured, on as many streams.
+        var warm = MakeChunks(warmCount, -1);
+        var warmPer = (warm.Count + streams - 1) / streams;
+        await Task.WhenAll(Enumerable.Range(0, streams).Select(s =>
+            PutAsync(client, tokens, warm, s * warmPer, Math.Min(warm.Count, (s + 1) * warmPer)))).ConfigureAwait(false);
 
         var prepared = chunks.Select(c => tokens.Issue(TokenOperation.Put, "bench", NodeId, new[] { c.Id }, TimeSpan.FromMinutes(30))).ToArray();
         var per = (chunks.Count + streams - 1) / streams;
         var nodeCpu = node.Cpu;
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        Console.WriteLine($"  put: measuring (node pid {node.Pid})");
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, streams).Select(s =>
             PutAsync(client, prepared, chunks, s * per, Math.Min(chunks.Count, (s + 1) * per)))).ConfigureAwait(false);

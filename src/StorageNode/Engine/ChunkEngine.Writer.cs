@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Threading.Channels;
 using Dropbox.Shared.Chunks;
 
@@ -63,12 +62,12 @@ public sealed partial class ChunkEngine
     /// <summary>Appends a batch to the active segment (rolling if needed) without fsync.</summary>
     private WrittenBatch WriteBatch(List<WriteOp> batch)
     {
-        var headers = ArrayPool<byte>.Shared.Rent(Math.Max(1, batch.Count) * SegmentRecord.HeaderSize);
-        var gather = new List<ReadOnlyMemory<byte>>(batch.Count * 2);
+        Span<byte> header = stackalloc byte[SegmentRecord.HeaderSize];
         var active = _active;
         var segments = new List<Segment> { active };
-        var writeStart = active.Length;
-        var pos = writeStart;
+        var pos = active.Length;
+        var appender = active.Appender!;
+        appender.Mark();
         try
         {
             for (var i = 0; i < batch.Count; i++)
@@ -99,20 +98,22 @@ public sealed partial class ChunkEngine
                 var recordLength = SegmentRecord.HeaderSize + (long)op.Payload.Length;
                 if (pos > 0 && pos + recordLength > _options.SegmentMaxBytes)
                 {
-                    Write(active, gather, writeStart, pos);
+                    // The full segment is closed (its padding cut off) and fsynced with this batch.
+                    appender.Flush();
+                    active.Length = pos;
+                    active.Appender = null;
+                    appender.Close();
                     active = CreateSegment(active.Number + 1);
                     _active = active;
                     segments.Add(active);
-                    writeStart = pos = 0;
+                    appender = active.Appender!;
+                    appender.Mark();
+                    pos = 0;
                 }
 
-                var header = headers.AsMemory(i * SegmentRecord.HeaderSize, SegmentRecord.HeaderSize);
-                SegmentRecord.WriteHeader(header.Span, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
-                gather.Add(header);
-                if (!op.Payload.IsEmpty)
-                {
-                    gather.Add(op.Payload);
-                }
+                SegmentRecord.WriteHeader(header, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
+                appender.Append(header);
+                appender.Append(op.Payload.Span);
 
                 op.Sequence = ++_sequence;
                 ChunkLocation? now = null;
@@ -130,47 +131,18 @@ public sealed partial class ChunkEngine
                 pos += recordLength;
             }
 
-            Write(active, gather, writeStart, pos);
+            appender.Flush();
+            active.Length = pos;
             return new WrittenBatch(batch, segments, active, pos);
         }
         catch
         {
             ClearUnapplied(batch);
-            throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(headers);
-        }
-    }
 
-    private static void Write(Segment segment, List<ReadOnlyMemory<byte>> gather, long writeStart, long end)
-    {
-        if (gather.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            RandomAccess.Write(segment.Handle, gather, writeStart);
-        }
-        catch
-        {
             // Leave no half-written batch behind: the next batch starts where this one did.
-            try
-            {
-                RandomAccess.SetLength(segment.Handle, writeStart);
-            }
-            catch (IOException)
-            {
-            }
-
+            appender.Rollback();
             throw;
         }
-
-        segment.Length = end;
-        gather.Clear();
     }
 
     private async Task FlusherLoopAsync()

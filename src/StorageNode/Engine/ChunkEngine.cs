@@ -153,7 +153,16 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
 
         var last = numbers.Count > 0 ? _segments[numbers[^1]] : null;
-        _active = last is not null && last.Length < _options.SegmentMaxBytes ? last : CreateSegment((last?.Number ?? 0) + 1);
+        if (last is not null && last.Length < _options.SegmentMaxBytes)
+        {
+            last.Appender = SegmentAppender.Open(last.Path, last.Length, _options.DirectWrites);
+            _active = last;
+        }
+        else
+        {
+            _active = CreateSegment((last?.Number ?? 0) + 1);
+        }
+
         _applied = (_active.Number, _active.Length);
 
         var stats = GetStats();
@@ -229,6 +238,14 @@ public sealed partial class ChunkEngine : IChunkEngine
             ArrayPool<byte>.Shared.Return(payload);
         }
 
+        if (pos < segment.Length && IsPadding(segment, pos))
+        {
+            // Zeros a direct write padded the last block with, left by a stop before they were cut off.
+            RandomAccess.SetLength(segment.Handle, pos);
+            RandomAccess.FlushToDisk(segment.Handle);
+            segment.Length = pos;
+        }
+
         if (pos < segment.Length)
         {
             if (isLast)
@@ -245,6 +262,19 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
 
         return count;
+    }
+
+    private static bool IsPadding(Segment segment, long pos)
+    {
+        var rest = segment.Length - pos;
+        if (rest >= SegmentAppender.BlockSize)
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[SegmentAppender.BlockSize];
+        bytes = bytes[..(int)rest];
+        return RandomAccess.Read(segment.Handle, bytes, pos) == bytes.Length && !bytes.ContainsAnyExcept((byte)0);
     }
 
     private static bool ValidHeaderAt(Segment segment, long pos)
@@ -264,6 +294,16 @@ public sealed partial class ChunkEngine : IChunkEngine
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         FsyncDirectory(_segmentDir);
         var segment = new Segment(number, path, handle, 0);
+        try
+        {
+            segment.Appender = SegmentAppender.Open(path, 0, _options.DirectWrites);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
         _segments[number] = segment;
         return segment;
     }
@@ -533,6 +573,8 @@ public sealed partial class ChunkEngine : IChunkEngine
             _index.Dispose();
             foreach (var segment in _segments.Values)
             {
+                segment.Appender?.Close();
+                segment.Appender = null;
                 segment.Retire();
             }
 

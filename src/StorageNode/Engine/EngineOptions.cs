@@ -27,6 +27,12 @@ public sealed record EngineOptions
     /// <summary>How often the index is checkpointed in the background (zero disables the timer).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Append segments with O_DIRECT where the OS and file system allow it (falls back to buffered writes by
+    /// itself); false forces buffered writes.
+    /// </summary>
+    public bool DirectWrites { get; init; } = true;
+
     /// <summary>A closed segment whose dead share is at least this is rewritten by compaction.</summary>
     public double CompactionDeadFraction { get; init; } = 0.5;
 }

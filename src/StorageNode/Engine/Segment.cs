@@ -23,7 +23,11 @@ internal sealed class Segment
 
     public string Path { get; }
 
+    /// <summary>Handle for reads and fsync (buffered).</summary>
     public SafeFileHandle Handle { get; }
+
+    /// <summary>The writer's appender while this is the active segment; null once it is closed.</summary>
+    public SegmentAppender? Appender { get; set; }
 
     /// <summary>Bytes written and made durable (only the writer changes it).</summary>
     public long Length { get; set; }

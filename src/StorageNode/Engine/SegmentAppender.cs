@@ -1,0 +1,218 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>
+/// Appends records to the active segment through a block-aligned staging buffer. On Linux the segment is written
+/// with <c>O_DIRECT</c>: bytes go from the staging buffer to the device without a copy into the page cache, which
+/// on the machines measured cost 2.6-3.5 ms of kernel CPU per MiB (as much as everything else in a put together).
+/// Direct writes must start on, and cover whole, <see cref="BlockSize"/> blocks, so the partial block at the end
+/// stays in the buffer, is written padded with zeros, and is rewritten with the same leading bytes by the next
+/// flush. The segment's logical length never includes the padding: <see cref="Close"/> and recovery cut it off.
+/// Where direct I/O is unavailable (not Linux, a file system without it, or turned off) the same buffer is
+/// written with ordinary buffered writes and no padding.
+/// </summary>
+internal sealed class SegmentAppender : IDisposable
+{
+    /// <summary>Alignment of direct writes (file offset, length and memory): the largest common logical block size.</summary>
+    public const int BlockSize = 4096;
+
+    private const int StagingBytes = 4 * 1024 * 1024;
+    private const int FcntlGetFlags = 3;
+    private const int FcntlSetFlags = 4;
+
+    private readonly SafeFileHandle _handle;
+    private readonly byte[] _array;
+    private readonly int _origin;
+    private readonly byte[] _savedTail = new byte[BlockSize];
+
+    // File offset of _staging[0] (block-aligned when direct) and the bytes staged from there.
+    private long _base;
+    private int _filled;
+
+    // State at the start of the current batch, to roll back to if a write fails.
+    private long _savedBase;
+    private int _savedFilled;
+
+    private SegmentAppender(SafeFileHandle handle, long length)
+    {
+        _handle = handle;
+
+        // A pinned array never moves, so an aligned window into it stays aligned.
+        _array = GC.AllocateUninitializedArray<byte>(StagingBytes + BlockSize, pinned: true);
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(_array, 0);
+        _origin = (int)((BlockSize - (address % BlockSize)) % BlockSize);
+
+        // The partial block already on disk is part of the next write (read before O_DIRECT, which would need
+        // a whole-block read).
+        _base = length - (length % BlockSize);
+        _filled = (int)(length - _base);
+        if (_filled > 0)
+        {
+            var read = RandomAccess.Read(_handle, Staging[.._filled], _base);
+            if (read != _filled)
+            {
+                throw new IOException($"Could not read the last {_filled} bytes of the segment back (got {read}).");
+            }
+        }
+
+        Mark();
+    }
+
+    /// <summary>True if writes bypass the page cache.</summary>
+    public bool IsDirect { get; private set; }
+
+    /// <summary>Logical length: every byte appended so far (written or still staged).</summary>
+    public long Length => _base + _filled;
+
+    private Span<byte> Staging => _array.AsSpan(_origin, StagingBytes);
+
+    /// <summary>Opens a segment file of <paramref name="length"/> logical bytes for appending.</summary>
+    public static SegmentAppender Open(string path, long length, bool preferDirect)
+    {
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        try
+        {
+            var appender = new SegmentAppender(handle, length);
+            appender.IsDirect = preferDirect && TryEnableDirect(handle);
+            return appender;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Remembers the current state (between flushes) as the point <see cref="Rollback"/> returns to.</summary>
+    public void Mark()
+    {
+        // After a flush at most the partial last block is staged.
+        if (_filled >= BlockSize)
+        {
+            throw new InvalidOperationException("Mark only between batches, after Flush.");
+        }
+
+        _savedBase = _base;
+        _savedFilled = _filled;
+        Staging[.._filled].CopyTo(_savedTail);
+    }
+
+    /// <summary>Stages bytes; whole staging buffers are written as they fill.</summary>
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var n = Math.Min(data.Length, StagingBytes - _filled);
+            data[..n].CopyTo(Staging[_filled..]);
+            _filled += n;
+            data = data[n..];
+            if (_filled == StagingBytes)
+            {
+                WriteStaged(StagingBytes);
+                _base += StagingBytes;
+                _filled = 0;
+            }
+        }
+    }
+
+    /// <summary>Writes everything staged; the caller makes it durable with an fsync.</summary>
+    public void Flush()
+    {
+        if (_filled == 0)
+        {
+            return;
+        }
+
+        if (!IsDirect)
+        {
+            WriteStaged(_filled);
+            _base += _filled;
+            _filled = 0;
+            return;
+        }
+
+        var padded = (_filled + BlockSize - 1) / BlockSize * BlockSize;
+        Staging[_filled..padded].Clear();
+        WriteStaged(padded);
+
+        // Keep the partial last block: the next flush rewrites it with more bytes after the same ones.
+        var whole = _filled / BlockSize * BlockSize;
+        if (whole > 0)
+        {
+            Staging[whole.._filled].CopyTo(Staging);
+            _base += whole;
+            _filled -= whole;
+        }
+    }
+
+    /// <summary>
+    /// Returns to the state of the last <see cref="Mark"/> after a failed write, and cuts the file back to that
+    /// length so no half-written batch is left behind.
+    /// </summary>
+    public void Rollback()
+    {
+        _base = _savedBase;
+        _filled = _savedFilled;
+        _savedTail.AsSpan(0, _filled).CopyTo(Staging);
+        try
+        {
+            RandomAccess.SetLength(_handle, Length);
+        }
+        catch (IOException)
+        {
+            // The next successful write overwrites whatever is past Length anyway.
+        }
+    }
+
+    /// <summary>Cuts the zero padding off (the file ends at the logical length) and closes the handle.</summary>
+    public void Close()
+    {
+        try
+        {
+            if (RandomAccess.GetLength(_handle) != Length)
+            {
+                RandomAccess.SetLength(_handle, Length);
+            }
+        }
+        finally
+        {
+            _handle.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _handle.Dispose();
+
+    private void WriteStaged(int count) => RandomAccess.Write(_handle, (ReadOnlySpan<byte>)Staging[..count], _base);
+
+    private static bool TryEnableDirect(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        // O_DIRECT differs by architecture (asm-generic vs x86).
+        var direct = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 or Architecture.X86 => 0x4000,
+            Architecture.Arm64 or Architecture.Arm => 0x10000,
+            _ => 0,
+        };
+        if (direct == 0)
+        {
+            return false;
+        }
+
+        var fd = (int)handle.DangerousGetHandle();
+        var flags = Fcntl(fd, FcntlGetFlags, 0);
+
+        // The file system refuses (EINVAL) if it cannot do direct I/O; buffered writes are the fallback.
+        return flags >= 0 && Fcntl(fd, FcntlSetFlags, flags | direct) == 0;
+    }
+
+    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static extern int Fcntl(int fd, int command, int argument);
+}

@@ -120,6 +120,7 @@ public sealed class FastCdcChunker : IChunker
     /// first stride wins; a hit in the second waits until the first is known to have none before it. Strides
     /// are short so little work is wasted past a cut and both streams stay in cache.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ScanTwoChains(ref byte data, ref ulong gear, int from, int to, ulong threshold)
     {
         ref var second = ref Unsafe.Add(ref data, Stride); // second[a] is the byte Stride bytes after data[a]

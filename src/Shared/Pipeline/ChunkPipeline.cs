@@ -8,15 +8,17 @@ using Dropbox.Shared.Compression;
 namespace Dropbox.Shared.Pipeline;
 
 /// <summary>
-/// Reads a stream once, cuts it into chunks on one thread, and hashes (SHA-256) and compression-decides the
-/// chunks on <see cref="PipelineOptions.Parallelism"/> workers, handing them out in input order.
+/// Reads a stream once, cuts it into chunks, and hashes (SHA-256) and compression-decides the chunks on
+/// <see cref="PipelineOptions.Parallelism"/> workers, handing them out in input order.
 /// </summary>
 /// <remarks>
 /// Memory is bounded: reads fill pooled blocks of several chunks; chunks point into their block rather than
 /// being copied out; at most <see cref="PipelineOptions.MaxInFlight"/> chunks are cut ahead of the consumer
 /// (a bounded channel holds the order), and a block returns to the pool once its last chunk is disposed.
-/// Cutting stays on one thread because a content-defined cut depends on where the previous chunk ended;
-/// hashing is independent per chunk and spreads across cores.
+/// Cutting is sequential (a content-defined cut depends on where the previous chunk ended), but no thread is
+/// dedicated to it: the workers take turns cutting one chunk at a time whenever few are ready, and hash
+/// otherwise (<see cref="CuttingTurn"/>). A dedicated cutter thread beside N hashing workers left 5-25% of N
+/// cores idle in handoffs; this keeps them busy.
 /// </remarks>
 public sealed class ChunkPipeline
 {
@@ -43,7 +45,7 @@ public sealed class ChunkPipeline
     public IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return RunAsync((ordered, work, token) => ProduceAsync(input, ordered, work, token), cancellationToken);
+        return RunAsync(new StreamCutter(input, _chunker, _blockSize, _options.ReadSize), cancellationToken);
     }
 
     /// <summary>
@@ -52,11 +54,9 @@ public sealed class ChunkPipeline
     /// <paramref name="input"/>, valid as long as the caller keeps <paramref name="input"/> unchanged.
     /// </summary>
     public IAsyncEnumerable<ProcessedChunk> ProcessAsync(ReadOnlyMemory<byte> input, CancellationToken cancellationToken = default) =>
-        RunAsync((ordered, work, token) => ProduceAsync(input, ordered, work, token), cancellationToken);
+        RunAsync(new MemoryCutter(input, _chunker), cancellationToken);
 
-    private async IAsyncEnumerable<ProcessedChunk> RunAsync(
-        Func<ChannelWriter<ChunkWork>, ChannelWriter<ChunkWork>, CancellationToken, Task> produceAsync,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<ProcessedChunk> RunAsync(ICutter cutter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = cts.Token;
@@ -64,16 +64,14 @@ public sealed class ChunkPipeline
         var ordered = Channel.CreateBounded<ChunkWork>(new BoundedChannelOptions(_options.MaxInFlight)
         {
             SingleReader = true,
-            SingleWriter = true,
+            SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        var work = Channel.CreateUnbounded<ChunkWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = _options.Parallelism == 1 });
-
-        var producer = Task.Run(() => produceAsync(ordered.Writer, work.Writer, token), CancellationToken.None);
+        var turn = new CuttingTurn(cutter, ordered.Writer, _options.Parallelism);
         var workers = new Task[_options.Parallelism];
         for (var i = 0; i < workers.Length; i++)
         {
-            workers[i] = Task.Run(() => WorkAsync(work.Reader, token), CancellationToken.None);
+            workers[i] = Task.Run(() => WorkAsync(turn, token), CancellationToken.None);
         }
 
         ChunkWork? current = null;
@@ -89,24 +87,17 @@ public sealed class ChunkPipeline
                     yield return chunk;
                 }
             }
-
-            await producer.ConfigureAwait(false);
         }
         finally
         {
             await cts.CancelAsync().ConfigureAwait(false);
-            await Quietly(producer).ConfigureAwait(false);
             foreach (var worker in workers)
             {
                 await Quietly(worker).ConfigureAwait(false);
             }
 
+            turn.Dispose();
             current?.Discard();
-            while (work.Reader.TryRead(out var left))
-            {
-                left.Abandon();
-            }
-
             while (ordered.Reader.TryRead(out var left))
             {
                 left.Discard();
@@ -114,138 +105,25 @@ public sealed class ChunkPipeline
         }
     }
 
-    private async Task ProduceAsync(Stream input, ChannelWriter<ChunkWork> ordered, ChannelWriter<ChunkWork> work, CancellationToken token)
+    /// <summary>
+    /// One worker: take the turn to cut the next chunk (cuts depend on where the previous chunk ended, so one
+    /// worker cuts at a time, and queues the chunk in input order while it holds the turn), then hash and
+    /// compress that chunk outside the turn while the next worker cuts. No thread hands work to another: on N
+    /// cores N workers keep N cores busy.
+    /// </summary>
+    private async Task WorkAsync(CuttingTurn turn, CancellationToken token)
     {
-        // Reads go into the block a piece at a time, and a chunk is cut as soon as a whole maximum-size chunk
-        // (or the end of the input) is in the block. So the chunker is never asked to scan bytes twice, and
-        // bytes are cut and hashed while the copy that brought them in is still in cache.
-        PooledBlock? block = null;
-        Exception? error = null;
         try
         {
-            var size = _blockSize;
-            var max = _chunker.MaxChunkSize;
-            var readSize = Math.Min(_options.ReadSize, size);
-            block = new PooledBlock(size);
-            int start = 0, filled = 0;
-            var eof = false;
-            long offset = 0;
-            while (true)
+            while (await turn.NextAsync(token).ConfigureAwait(false) is { } item)
             {
-                if (!eof && filled - start < max)
+                if (token.IsCancellationRequested)
                 {
-                    if (size - start < max)
-                    {
-                        // The next chunk might not fit: carry the uncut tail into a fresh block.
-                        var next = new PooledBlock(size);
-                        var tail = filled - start;
-                        block.Array.AsSpan(start, tail).CopyTo(next.Array);
-                        block.Release();
-                        block = next;
-                        start = 0;
-                        filled = tail;
-                    }
-
-                    var read = await input.ReadAsync(block.Array.AsMemory(filled, Math.Min(readSize, size - filled)), token).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        eof = true;
-                    }
-
-                    filled += read;
+                    item.Abandon();
                     continue;
                 }
 
-                if (start == filled)
-                {
-                    break; // end of input, everything cut
-                }
-
-                var n = _chunker.FindBoundary(block.Array.AsSpan(start, filled - start), eof);
-                if (n <= 0 || n > filled - start)
-                {
-                    throw new InvalidOperationException($"{_chunker.GetType().Name} returned {n} for {filled - start} bytes (final: {eof}).");
-                }
-
-                block.AddReference();
-                var item = new ChunkWork(block, block.Array.AsMemory(start, n), offset);
-                try
-                {
-                    await ordered.WriteAsync(item, token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    item.Abandon();
-                    throw;
-                }
-
-                work.TryWrite(item);
-                start += n;
-                offset += n;
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-            throw;
-        }
-        finally
-        {
-            block?.Release();
-            work.TryComplete();
-            ordered.TryComplete(error);
-        }
-    }
-
-    private async Task ProduceAsync(ReadOnlyMemory<byte> input, ChannelWriter<ChunkWork> ordered, ChannelWriter<ChunkWork> work, CancellationToken token)
-    {
-        Exception? error = null;
-        try
-        {
-            var offset = 0;
-            while (offset < input.Length)
-            {
-                var rest = input.Span[offset..];
-                var n = _chunker.FindBoundary(rest, isFinalBlock: true);
-                if (n <= 0 || n > rest.Length)
-                {
-                    throw new InvalidOperationException($"{_chunker.GetType().Name} returned {n} for the final {rest.Length} bytes.");
-                }
-
-                var item = new ChunkWork(null, input.Slice(offset, n), offset);
-                await ordered.WriteAsync(item, token).ConfigureAwait(false);
-                work.TryWrite(item);
-                offset += n;
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-            throw;
-        }
-        finally
-        {
-            work.TryComplete();
-            ordered.TryComplete(error);
-        }
-    }
-
-    private async Task WorkAsync(ChannelReader<ChunkWork> reader, CancellationToken token)
-    {
-        try
-        {
-            while (await reader.WaitToReadAsync(token).ConfigureAwait(false))
-            {
-                while (reader.TryRead(out var item))
-                {
-                    if (token.IsCancellationRequested)
-                    {
-                        item.Abandon();
-                        continue;
-                    }
-
-                    Process(item);
-                }
+                Process(item);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

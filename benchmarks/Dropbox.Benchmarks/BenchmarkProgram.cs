@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using Dropbox.Benchmarks.Client;
 using Dropbox.Benchmarks.Metadata;
 using Dropbox.Benchmarks.Storage;
 
@@ -6,7 +7,7 @@ namespace Dropbox.Benchmarks;
 
 /// <summary>
 /// Entry point: pick benchmarks with --filter, e.g. --filter '*Chunking*'. Custom end-to-end runners are chosen by
-/// their first argument: <c>storage-put</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>.
+/// their first argument: <c>storage-put</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>client-scale</c>.
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -21,6 +22,8 @@ public static class BenchmarkProgram
                 return await StorageEngineRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "storage-has":
                 return await StorageHasRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "client-scale":
+                return await ClientScaleRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "metadata-load":
                 return await MetadataLoadRunner.RunAsync(args[1..]).ConfigureAwait(false);
             default:

@@ -273,7 +273,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             foreach (var id in ids)
             {
                 var (encoding, stored, plain) = _chunks.TryGetValue(id, out var c) ? c : throw new DropboxException(ErrorKind.NotFound, "no chunk");
-                result.Add(new IncomingChunk(id, encoding, plain, stored));
+                result.Add(new IncomingChunk(id, encoding, plain, ChunkBuffer.CopyOf(stored)));
                 ChunksServed++;
             }
 

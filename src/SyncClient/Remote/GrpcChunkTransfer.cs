@@ -12,6 +12,9 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>Largest data frame sent or expected.</summary>
     public const int FrameSize = 1 << 20;
 
+    /// <summary>Largest stored chunk accepted from a node (far above the chunker's maximum; guards the buffer rent).</summary>
+    public const int MaxStoredChunkBytes = 64 << 20;
+
     private readonly ChannelCache _channels;
 
     public GrpcChunkTransfer(ChannelCache channels)
@@ -63,7 +66,6 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
     public async Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {
-        var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
         var request = new GetChunksRequest { Token = token, AcceptLz4 = true };
         foreach (var id in ids)
         {
@@ -71,57 +73,73 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         }
 
         var result = new List<IncomingChunk>(ids.Count);
+        ChunkHeader? header = null;
+        ChunkBuffer? buffer = null;
+        var filled = 0;
         try
         {
-            using var call = client.GetChunks(request, cancellationToken: ct);
-            ChunkHeader? header = null;
-            byte[]? buffer = null;
-            var filled = 0;
+            using var call = _channels.Get(grpcUrl).CreateCallInvoker().AsyncServerStreamingCall(ChunkFrame.GetChunksMethod, null, new CallOptions(cancellationToken: ct), request);
             await foreach (var part in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                if (part.PartCase == GetChunkResponse.PartOneofCase.Header)
+                using var data = part.Data;
+                if (part.Header is not null)
                 {
                     Finish();
                     header = part.Header;
-                    buffer = new byte[header.StoredSize];
+                    if (header.StoredSize > MaxStoredChunkBytes)
+                    {
+                        throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} announced a chunk of {header.StoredSize} bytes; chunks are at most {MaxStoredChunkBytes}.");
+                    }
+
+                    buffer = ChunkBuffer.Rent((int)header.StoredSize);
                     filled = 0;
                 }
-                else if (part.PartCase == GetChunkResponse.PartOneofCase.Data)
+                else if (data is not null)
                 {
-                    if (header is null || buffer is null || filled + part.Data.Length > buffer.Length)
+                    if (header is null || buffer is null || filled + data.Length > buffer.Length)
                     {
                         throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent chunk data that does not match its header.");
                     }
 
-                    part.Data.Span.CopyTo(buffer.AsSpan(filled));
-                    filled += part.Data.Length;
+                    data.Span.CopyTo(buffer.Span[filled..]);
+                    filled += data.Length;
                 }
             }
 
             Finish();
-
-            void Finish()
-            {
-                if (header is null || buffer is null)
-                {
-                    return;
-                }
-
-                if (filled != buffer.Length)
-                {
-                    throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent {filled} of {buffer.Length} bytes of chunk {header.ChunkId.ToChunkId().ToShortString()}.");
-                }
-
-                result.Add(new IncomingChunk(header.ChunkId.ToChunkId(), (ChunkEncoding)header.Encoding, (int)header.PlainSize, buffer));
-                header = null;
-                buffer = null;
-            }
+            var done = result;
+            result = [];
+            return done;
         }
         catch (RpcException e)
         {
             throw RemoteErrors.Translate($"Downloading {ids.Count} chunk(s) from {grpcUrl}", e);
         }
+        finally
+        {
+            // Only on failure is anything left here: give every pooled buffer back.
+            buffer?.Dispose();
+            foreach (var chunk in result)
+            {
+                chunk.Dispose();
+            }
+        }
 
-        return result;
+        void Finish()
+        {
+            if (header is null || buffer is null)
+            {
+                return;
+            }
+
+            if (filled != buffer.Length)
+            {
+                throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent {filled} of {buffer.Length} bytes of chunk {header.ChunkId.ToChunkId().ToShortString()}.");
+            }
+
+            result.Add(new IncomingChunk(header.ChunkId.ToChunkId(), (ChunkEncoding)header.Encoding, (int)header.PlainSize, buffer));
+            header = null;
+            buffer = null;
+        }
     }
 }

@@ -8,6 +8,6 @@ internal interface IChunkTransfer
     /// <summary>Puts the chunks in one call; returns, per chunk in order, whether the node already had it.</summary>
     Task<IReadOnlyList<bool>> PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct);
 
-    /// <summary>Fetches chunks covered by one get token, in request order.</summary>
+    /// <summary>Fetches chunks covered by one get token, in request order. The caller owns (disposes) every chunk returned.</summary>
     Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct);
 }

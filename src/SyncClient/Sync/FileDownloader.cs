@@ -2,6 +2,7 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Sync;
@@ -54,22 +55,30 @@ internal sealed class FileDownloader
         {
             await using (var output = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 }))
             {
-                // A window of chunks in flight, written strictly in order.
-                var window = new Queue<Task<byte[]>>();
-                var next = 0;
-                var limit = Math.Max(1, _ctx.Options.Parallelism);
-                while (next < plan.Chunks.Count || window.Count > 0)
+                // A window of chunks in flight, written strictly in order; each chunk's pooled buffer goes back
+                // to the pool once written, so memory is the window, not the file.
+                var window = new Queue<Task<ChunkBuffer>>();
+                try
                 {
-                    while (next < plan.Chunks.Count && window.Count < limit)
+                    var next = 0;
+                    var limit = Math.Max(1, _ctx.Options.Parallelism);
+                    while (next < plan.Chunks.Count || window.Count > 0)
                     {
-                        var get = plan.Chunks[next++];
-                        chunks.Add(get.Chunk.ToDomain());
-                        window.Enqueue(ObtainAsync(get, ct));
-                    }
+                        while (next < plan.Chunks.Count && window.Count < limit)
+                        {
+                            var get = plan.Chunks[next++];
+                            chunks.Add(get.Chunk.ToDomain());
+                            window.Enqueue(ObtainAsync(get, ct));
+                        }
 
-                    var plain = await window.Dequeue().ConfigureAwait(false);
-                    await output.WriteAsync(plain, ct).ConfigureAwait(false);
-                    _ctx.Progress.AddBytes(plain.Length);
+                        using var plain = await window.Dequeue().ConfigureAwait(false);
+                        await output.WriteAsync(plain.Memory, ct).ConfigureAwait(false);
+                        _ctx.Progress.AddBytes(plain.Length);
+                    }
+                }
+                finally
+                {
+                    await ReleaseWindowAsync(window).ConfigureAwait(false);
                 }
 
                 await output.FlushAsync(ct).ConfigureAwait(false);
@@ -129,7 +138,23 @@ internal sealed class FileDownloader
         return expected is null || expected.Kind != FileKind.File || info.Length != expected.Size || info.LastWriteTimeUtc.Ticks != expected.MtimeTicks;
     }
 
-    private async Task<byte[]> ObtainAsync(ChunkGet get, CancellationToken ct)
+    /// <summary>After a failure: waits for the chunks still in flight and gives their buffers back.</summary>
+    private static async Task ReleaseWindowAsync(Queue<Task<ChunkBuffer>> window)
+    {
+        while (window.Count > 0)
+        {
+            try
+            {
+                using var _ = await window.Dequeue().ConfigureAwait(false);
+            }
+            catch
+            {
+                // The first failure is what the caller reports.
+            }
+        }
+    }
+
+    private async Task<ChunkBuffer> ObtainAsync(ChunkGet get, CancellationToken ct)
     {
         var reference = get.Chunk.ToDomain();
         var local = await TryReadLocalAsync(reference, ct).ConfigureAwait(false);
@@ -149,12 +174,18 @@ internal sealed class FileDownloader
                 var received = await _ctx.Transfer.GetChunksAsync(get.Nodes[i].GrpcUrl, [reference.Id], token, ct).ConfigureAwait(false);
                 if (received.Count != 1)
                 {
+                    foreach (var extra in received)
+                    {
+                        extra.Dispose();
+                    }
+
                     throw new DropboxException(ErrorKind.DataLoss, $"Storage node {get.Nodes[i].NodeId} sent {received.Count} chunks for one request.");
                 }
 
+                var storedLength = received[0].Stored.Length;
                 var plain = ChunkDecoder.DecodeAndVerify(received[0], reference.Id, reference.Size);
                 _summary.AddChunksDownloaded(1);
-                _summary.AddBytesDownloaded(received[0].Stored.Length);
+                _summary.AddBytesDownloaded(storedLength);
                 return plain;
             }
             catch (DropboxException e) when (e.Kind is ErrorKind.DataLoss or ErrorKind.Unavailable or ErrorKind.NotFound or ErrorKind.Internal)
@@ -170,7 +201,7 @@ internal sealed class FileDownloader
         throw new DropboxException(ErrorKind.Unavailable, $"No storage node could serve chunk {reference.Id.ToShortString()}: {last?.Message ?? "no node holds it"}", last);
     }
 
-    private async Task<byte[]?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
+    private async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
     {
         foreach (var place in _ctx.State.FindChunk(reference.Id))
         {
@@ -179,20 +210,26 @@ internal sealed class FileDownloader
                 continue;
             }
 
+            var buffer = ChunkBuffer.Rent(place.Length);
             try
             {
-                var buffer = new byte[place.Length];
                 await using var stream = new FileStream(_ctx.FullPath(place.Path), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous);
                 stream.Position = place.Offset;
-                await stream.ReadExactlyAsync(buffer, ct).ConfigureAwait(false);
-                if (ChunkId.Compute(buffer) == reference.Id)
+                await stream.ReadExactlyAsync(buffer.Memory, ct).ConfigureAwait(false);
+                if (ChunkId.Compute(buffer.Span) == reference.Id)
                 {
-                    return buffer;
+                    var found = buffer;
+                    buffer = null;
+                    return found;
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Gone or changed: fetch it instead.
+            }
+            finally
+            {
+                buffer?.Dispose();
             }
         }
 

@@ -28,9 +28,19 @@ internal sealed class LocalScanner
     }
 
     /// <summary>Scans the whole folder.</summary>
-    public LocalSnapshot Scan(CancellationToken ct)
+    public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
+
+    /// <summary>
+    /// Scans the whole folder, leaving out of the snapshot every path <paramref name="isClean"/> (path, kind, size,
+    /// mtime ticks) calls clean: synced and unchanged, so nothing needs deciding for it. A pass over a large tree
+    /// then holds an entry only for what changed.
+    /// </summary>
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, CancellationToken ct)
     {
         var snapshot = new LocalSnapshot();
+
+        // Names that differ only in case can only clash within one directory (a clashing parent is not descended
+        // into), so the case-fold index is per directory rather than one entry per path in the tree.
         var folded = new Dictionary<string, string>(StringComparer.Ordinal);
         var stack = new Stack<DirectoryInfo>();
         stack.Push(new DirectoryInfo(_root));
@@ -40,6 +50,7 @@ internal sealed class LocalScanner
             var dir = stack.Pop();
             var relativeDir = dir.FullName.Length <= _root.Length ? string.Empty : SyncPaths.ToRelative(_root, dir.FullName);
             var hasChildren = false;
+            folded.Clear();
             IEnumerable<FileSystemInfo> children;
             try
             {
@@ -77,7 +88,7 @@ internal sealed class LocalScanner
                     continue;
                 }
 
-                var key = SyncPaths.CaseFoldKey(relative);
+                var key = SyncPaths.CaseFoldKey(info.Name.Normalize(System.Text.NormalizationForm.FormC));
                 if (folded.TryGetValue(key, out var other))
                 {
                     snapshot.CaseClashes.Add($"'{relative}' and '{other}' differ only in case; '{relative}' is not synced until one is renamed");
@@ -88,13 +99,22 @@ internal sealed class LocalScanner
                 hasChildren = true;
                 if (isDirectory)
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
+                    if (isClean is null || !isClean(relative, FileKind.Folder, 0, 0))
+                    {
+                        snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
+                    }
+
                     stack.Push((DirectoryInfo)info);
                 }
                 else
                 {
                     var file = (FileInfo)info;
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, file.Length, file.LastWriteTimeUtc.Ticks);
+                    var size = file.Length;
+                    var mtime = file.LastWriteTimeUtc.Ticks;
+                    if (isClean is null || !isClean(relative, FileKind.File, size, mtime))
+                    {
+                        snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, size, mtime);
+                    }
                 }
             }
 

@@ -102,6 +102,49 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every tracked path with only what tells an unchanged path apart (<see cref="BaseStat"/>): what a pass holds per
+    /// tracked file. Paths are read once; full records are loaded afterwards only for the paths that need a decision.
+    /// </summary>
+    public Dictionary<string, BaseStat> LoadBaseIndex()
+    {
+        lock (_lock)
+        {
+            var result = new Dictionary<string, BaseStat>(StringComparer.Ordinal);
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, kind, size, mtime, version FROM files";
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4));
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>The tracked paths (without chunk lists) for which <paramref name="include"/> says yes, keyed by path.</summary>
+    public Dictionary<string, FileRecord> LoadFiles(Func<string, bool> include)
+    {
+        lock (_lock)
+        {
+            var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files";
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                var path = reader.GetString(0);
+                if (include(path))
+                {
+                    result[path] = ReadRecord(reader);
+                }
+            }
+
+            return result;
+        }
+    }
+
     /// <summary>One tracked path, or null.</summary>
     public FileRecord? GetFile(string path)
     {

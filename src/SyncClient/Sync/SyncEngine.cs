@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
@@ -39,15 +41,26 @@ internal sealed partial class SyncEngine
         progress.Reset();
 
         progress.Phase = "listing remote changes";
-        var bases = _ctx.State.LoadFiles();
+        var index = _ctx.State.LoadBaseIndex();
         var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile, ct).ConfigureAwait(false);
-        if (remote.FullListing && bases.Count > 0)
+        if (remote.FullListing && index.Count > 0)
         {
-            ReconcileBases(bases, remote, summary);
+            ReconcileBases(index, remote, summary);
         }
 
         progress.Phase = "scanning";
-        var snapshot = new LocalScanner(_ctx.Folder, IgnoreMatcher.Load(_ctx.Folder), _ctx.State.StateDirectory).Scan(ct);
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.Load(_ctx.Folder), _ctx.State.StateDirectory);
+
+        // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
+        // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
+        // what changed. A reconcile pass re-reads everything and so keeps everything.
+        var snapshot = _ctx.Options.Reconcile
+            ? scanner.Scan(ct)
+            : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime), ct);
+        var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
+        var bases = _ctx.State.LoadFiles(path => !(index.TryGetValue(path, out var stat) && stat.Clean));
+        index = null;
+
         foreach (var clash in snapshot.CaseClashes)
         {
             summary.AddNote("case clash: " + clash);
@@ -63,7 +76,7 @@ internal sealed partial class SyncEngine
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
-        MassDeleteGuard.Check(plan, bases.Values.Count(b => b.Kind == FileKind.File), _ctx.Options);
+        MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options);
 
         progress.AddWork(
             plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
@@ -98,17 +111,56 @@ internal sealed partial class SyncEngine
     /// With a full listing, a db row whose path the server has never heard of means the db and the server
     /// diverged: forget the row so the path is treated as new (uploaded if it still exists here), never deleted.
     /// </summary>
-    private void ReconcileBases(Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary)
+    private void ReconcileBases(Dictionary<string, BaseStat> index, RemoteView remote, SyncSummary summary)
     {
-        foreach (var path in bases.Keys.ToList())
+        List<string>? unknown = null;
+        foreach (var path in index.Keys)
         {
             if (!remote.Changes.ContainsKey(path))
             {
-                bases.Remove(path);
-                _ctx.State.RemoveFile(path);
-                summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
+                (unknown ??= []).Add(path);
             }
         }
+
+        foreach (var path in unknown ?? [])
+        {
+            index.Remove(path);
+            _ctx.State.RemoveFile(path);
+            summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
+        }
+    }
+
+    /// <summary>
+    /// True (and the index entry marked, and any remote echo of the synced state dropped) when a scanned path is exactly as last synced and the remote side has nothing
+    /// new for it: the planner would decide nothing, so the path needs no entry in this pass.
+    /// </summary>
+    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks)
+    {
+        ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
+        if (Unsafe.IsNullRef(ref stat) || stat.Kind != kind)
+        {
+            return false;
+        }
+
+        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks))
+        {
+            return false;
+        }
+
+        if (remote.Changes.TryGetValue(path, out var r))
+        {
+            if (r.Deleted || r.Kind != kind || r.Version != stat.Version || r.MovedFrom is not null || r.MovedTo is not null)
+            {
+                return false;
+            }
+
+            // The remote state is the one synced (e.g. this client's own upload coming back through the feed): drop
+            // it too, or the planner would see a remote path with no local or base side.
+            remote.Changes.Remove(path);
+        }
+
+        stat.Clean = true;
+        return true;
     }
 
     private async Task<Dictionary<string, FileFingerprint>> HashChangedAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.IO.Enumeration;
 using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Local;
@@ -42,19 +43,26 @@ internal sealed class LocalScanner
         // Names that differ only in case can only clash within one directory (a clashing parent is not descended
         // into), so the case-fold index is per directory rather than one entry per path in the tree.
         var folded = new Dictionary<string, string>(StringComparer.Ordinal);
-        var stack = new Stack<DirectoryInfo>();
-        stack.Push(new DirectoryInfo(_root));
+        var children = new List<Child>();
+        var stack = new Stack<(string FullPath, string Relative)>();
+        stack.Push((_root, string.Empty));
         while (stack.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
-            var dir = stack.Pop();
-            var relativeDir = dir.FullName.Length <= _root.Length ? string.Empty : SyncPaths.ToRelative(_root, dir.FullName);
+            var (dirFull, relativeDir) = stack.Pop();
             var hasChildren = false;
             folded.Clear();
-            IEnumerable<FileSystemInfo> children;
+            children.Clear();
             try
             {
-                children = dir.EnumerateFileSystemInfos("*", Options).ToList();
+                // Straight from the directory entries: no FileInfo per path, only the name and the stat fields used.
+                children.AddRange(new FileSystemEnumerable<Child>(dirFull, static (ref FileSystemEntry e) => new Child(
+                    e.FileName.ToString(),
+                    e.IsDirectory ? e.ToFullPath() : null,
+                    e.IsDirectory,
+                    (e.Attributes & FileAttributes.ReparsePoint) != 0,
+                    e.IsDirectory ? 0 : e.Length,
+                    e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks), Options));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -62,16 +70,17 @@ internal sealed class LocalScanner
                 continue;
             }
 
-            foreach (var info in children)
+            foreach (var child in children)
             {
-                var relative = relativeDir.Length == 0 ? Normalize(info.Name) : relativeDir + "/" + Normalize(info.Name);
-                var isDirectory = (info.Attributes & FileAttributes.Directory) != 0;
+                var name = Normalize(child.Name);
+                var relative = relativeDir.Length == 0 ? name : string.Concat(relativeDir, "/", name);
+                var isDirectory = child.IsDirectory;
                 if (_ignore.IsIgnored(relative, isDirectory))
                 {
                     continue;
                 }
 
-                if (isDirectory && _excludedFullPath is not null && string.Equals(info.FullName.TrimEnd(Path.DirectorySeparatorChar), _excludedFullPath, StringComparison.Ordinal))
+                if (isDirectory && _excludedFullPath is not null && string.Equals(child.FullPath!.TrimEnd(Path.DirectorySeparatorChar), _excludedFullPath, StringComparison.Ordinal))
                 {
                     continue;
                 }
@@ -82,13 +91,13 @@ internal sealed class LocalScanner
                     continue;
                 }
 
-                if (info.LinkTarget is not null)
+                if (child.IsLink)
                 {
                     snapshot.Skipped.Add($"{relative}: symbolic links are not synced");
                     continue;
                 }
 
-                var key = SyncPaths.CaseFoldKey(info.Name.Normalize(System.Text.NormalizationForm.FormC));
+                var key = SyncPaths.CaseFoldKey(name);
                 if (folded.TryGetValue(key, out var other))
                 {
                     snapshot.CaseClashes.Add($"'{relative}' and '{other}' differ only in case; '{relative}' is not synced until one is renamed");
@@ -104,17 +113,11 @@ internal sealed class LocalScanner
                         snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
                     }
 
-                    stack.Push((DirectoryInfo)info);
+                    stack.Push((child.FullPath!, relative));
                 }
-                else
+                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks))
                 {
-                    var file = (FileInfo)info;
-                    var size = file.Length;
-                    var mtime = file.LastWriteTimeUtc.Ticks;
-                    if (isClean is null || !isClean(relative, FileKind.File, size, mtime))
-                    {
-                        snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, size, mtime);
-                    }
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks);
                 }
             }
 
@@ -127,5 +130,8 @@ internal sealed class LocalScanner
         return snapshot;
     }
 
-    private static string Normalize(string name) => name.Normalize(System.Text.NormalizationForm.FormC);
+    private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);
+
+    /// <summary>One directory entry as the scan needs it (full path only for directories, to descend into).</summary>
+    private readonly record struct Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks);
 }

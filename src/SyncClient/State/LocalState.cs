@@ -110,7 +110,15 @@ internal sealed class LocalState : IDisposable
     {
         lock (_lock)
         {
-            var result = new Dictionary<string, BaseStat>(StringComparer.Ordinal);
+            // Sized up front: growing a dictionary of 100,000s of entries doubles its arrays (on the large-object heap).
+            int count;
+            using (var countCmd = _db.CreateCommand())
+            {
+                countCmd.CommandText = "SELECT COUNT(*) FROM files";
+                count = (int)(long)countCmd.ExecuteScalar()!;
+            }
+
+            var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT path, kind, size, mtime, version FROM files";
             using var reader = cmd.ExecuteReader();
@@ -143,6 +151,21 @@ internal sealed class LocalState : IDisposable
 
             return result;
         }
+    }
+
+    /// <summary>The tracked records of <paramref name="paths"/> (paths not tracked are left out), keyed by path.</summary>
+    public Dictionary<string, FileRecord> LoadFiles(IReadOnlyCollection<string> paths)
+    {
+        var result = new Dictionary<string, FileRecord>(paths.Count, StringComparer.Ordinal);
+        foreach (var path in paths)
+        {
+            if (GetFile(path) is { } record)
+            {
+                result[path] = record;
+            }
+        }
+
+        return result;
     }
 
     /// <summary>One tracked path, or null.</summary>

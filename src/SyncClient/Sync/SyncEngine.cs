@@ -14,6 +14,9 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal sealed partial class SyncEngine
 {
+    /// <summary>Up to this many changed paths, their records are looked up one by one rather than by a table scan.</summary>
+    private const int LookupLimit = 10_000;
+
     private readonly SyncContext _ctx;
     private readonly FileHasher _hasher;
 
@@ -58,7 +61,7 @@ internal sealed partial class SyncEngine
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime), ct);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
-        var bases = _ctx.State.LoadFiles(path => !(index.TryGetValue(path, out var stat) && stat.Clean));
+        var bases = LoadBases(index);
         index = null;
 
         foreach (var clash in snapshot.CaseClashes)
@@ -128,6 +131,26 @@ internal sealed partial class SyncEngine
             _ctx.State.RemoveFile(path);
             summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
         }
+    }
+
+    /// <summary>Full records of the tracked paths that need a decision (not marked clean by the scan).</summary>
+    private Dictionary<string, FileRecord> LoadBases(Dictionary<string, BaseStat> index)
+    {
+        var pending = new List<string>();
+        foreach (var (path, stat) in index)
+        {
+            if (!stat.Clean)
+            {
+                pending.Add(path);
+                if (pending.Count > LookupLimit)
+                {
+                    // Many: one pass over the table beats a lookup each.
+                    return _ctx.State.LoadFiles(p => !(index.TryGetValue(p, out var s) && s.Clean));
+                }
+            }
+        }
+
+        return _ctx.State.LoadFiles(pending);
     }
 
     /// <summary>

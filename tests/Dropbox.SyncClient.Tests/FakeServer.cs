@@ -31,6 +31,23 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>When set, PutChunks fails after this many chunks (simulating a crash mid-upload).</summary>
     public int? FailPutsAfter { get; set; }
 
+    /// <summary>Flips one stored byte of every chunk (bit rot at rest); returns how many chunks were damaged.</summary>
+    public int CorruptAllChunks()
+    {
+        lock (_lock)
+        {
+            foreach (var (_, c) in _chunks)
+            {
+                if (c.Stored.Length > 0)
+                {
+                    c.Stored[c.Stored.Length / 2] ^= 0x5A;
+                }
+            }
+
+            return _chunks.Count;
+        }
+    }
+
     public FileEntry? Current(string path)
     {
         lock (_lock)

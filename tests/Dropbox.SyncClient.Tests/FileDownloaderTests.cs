@@ -1,3 +1,4 @@
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
@@ -52,5 +53,49 @@ public sealed class FileDownloaderTests : IDisposable
         Assert.Null(result.ConflictCopy);
         Assert.Equal("v2", b.Read("doc.txt"));
         Assert.Equal(_server.Current("doc.txt")!.Version, b.State.GetFile("doc.txt")!.Version);
+    }
+
+    [Fact]
+    public async Task A_file_of_many_chunks_downloads_through_pooled_buffers_byte_identical()
+    {
+        // Arrange: ~3 MiB of random bytes cut into ~16 KiB chunks (about 200 of them, more than the window).
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var content = TestClient.RandomBytes(3 * 1024 * 1024 + 123, 7);
+        a.Write("many.bin", content);
+        await a.SyncAsync();
+        var chunkCount = a.State.GetChunks("many.bin").Count;
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, _ => throw new InvalidOperationException("no conflict expected"));
+
+        // Act
+        var result = await downloader.DownloadAsync("many.bin", expectedLocal: null, CancellationToken.None);
+
+        // Assert
+        Assert.True(chunkCount > 100, $"expected many chunks, got {chunkCount}");
+        Assert.True(result.Placed);
+        Assert.Equal(content, await File.ReadAllBytesAsync(b.PathOf("many.bin")));
+        Assert.Equal(chunkCount, summary.ChunksDownloaded);
+        Assert.Equal(chunkCount, b.State.GetChunks("many.bin").Count);
+    }
+
+    [Fact]
+    public async Task A_chunk_that_does_not_hash_to_its_id_fails_the_download_and_leaves_nothing_behind()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("doc.bin", TestClient.RandomBytes(200_000, 3));
+        await a.SyncAsync();
+        Assert.True(_server.CorruptAllChunks() > 0);
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, _ => throw new InvalidOperationException("no conflict expected"));
+
+        var error = await Assert.ThrowsAsync<DropboxException>(() => downloader.DownloadAsync("doc.bin", expectedLocal: null, CancellationToken.None));
+
+        Assert.Contains("does not hash to its id", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(b.PathOf("doc.bin")));
+        Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*"));
+        Assert.Null(b.State.GetFile("doc.bin"));
     }
 }

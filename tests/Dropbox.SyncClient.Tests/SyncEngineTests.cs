@@ -327,4 +327,74 @@ public sealed class SyncEngineTests : IDisposable
         var later = await a.SyncAsync();
         Assert.Equal(1, later.FilesUploaded);
     }
+
+    [Fact]
+    public async Task After_a_no_op_pass_an_edit_that_keeps_the_size_is_still_uploaded()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        for (var i = 0; i < 20; i++)
+        {
+            a.Write($"dir{i % 3}/f{i}.txt", $"file {i:D2}");
+        }
+
+        await a.SyncAsync();
+        await a.SyncAsync();
+        var full = a.PathOf("dir1/f4.txt");
+        var before = File.GetLastWriteTimeUtc(full);
+        File.WriteAllText(full, "FILE 04");
+        File.SetLastWriteTimeUtc(full, before.AddMinutes(1));
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(1, pass.FilesUploaded);
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(7UL, _server.Current("dir1/f4.txt")!.Size);
+        Assert.Equal(File.GetLastWriteTimeUtc(full).Ticks, a.State.GetFile("dir1/f4.txt")!.MtimeTicks);
+    }
+
+    [Fact]
+    public async Task A_remote_edit_of_a_file_unchanged_here_is_downloaded_and_nothing_else_is_read()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        for (var i = 0; i < 20; i++)
+        {
+            a.Write($"f{i}.txt", $"file {i}");
+        }
+
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await b.SyncAsync();
+        a.Write("f7.txt", "edited remotely");
+        await a.SyncAsync();
+        var readsBefore = b.Engine.FilesHashed;
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(1, pass.FilesDownloaded);
+        Assert.Equal(0, pass.FilesUploaded + pass.Errors);
+        Assert.Equal("edited remotely", b.Read("f7.txt"));
+        Assert.Equal(readsBefore, b.Engine.FilesHashed);
+    }
+
+    [Fact]
+    public async Task After_a_no_op_pass_a_file_deleted_here_is_deleted_remotely()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        for (var i = 0; i < 20; i++)
+        {
+            a.Write($"f{i}.txt", $"file {i}");
+        }
+
+        await a.SyncAsync();
+        await a.SyncAsync();
+        File.Delete(a.PathOf("f3.txt"));
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(1, pass.FilesDeleted);
+        Assert.Null(_server.Current("f3.txt"));
+        Assert.NotNull(_server.Current("f4.txt"));
+        Assert.Null(a.State.GetFile("f3.txt"));
+    }
 }

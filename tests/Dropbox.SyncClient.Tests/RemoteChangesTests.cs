@@ -28,6 +28,30 @@ public sealed class RemoteChangesTests
         Assert.Equal(6UL, changes["d.txt"].Version);
     }
 
+    [Fact]
+    public void Echoes_of_the_synced_state_are_dropped_but_newer_changes_deletes_and_moves_are_kept()
+    {
+        var synced = new Dictionary<string, ulong> { ["echo.txt"] = 1, ["newer.txt"] = 2, ["gone.txt"] = 4, ["from.txt"] = 5, ["to.txt"] = 6 };
+        var changes = new Dictionary<string, RemoteEntry>();
+        Change[] page =
+        [
+            Upsert(1, "echo.txt"),
+            Upsert(2, "newer.txt"),
+            Upsert(3, "newer.txt"),
+            new Change { Sequence = 4, Kind = ChangeKind.Delete, Entry = new FileEntry { Path = "gone.txt", Version = 4, Deleted = true } },
+            new Change { Sequence = 6, Kind = ChangeKind.Move, OldPath = "from.txt", Entry = new FileEntry { Path = "to.txt", Version = 6 } },
+        ];
+
+        RemoteChanges.Apply(changes, page);
+        RemoteChanges.DropSynced(changes, page, e => synced.TryGetValue(e.Path, out var v) && v == e.Version);
+
+        Assert.False(changes.ContainsKey("echo.txt"));
+        Assert.Equal(3UL, changes["newer.txt"].Version);
+        Assert.True(changes["gone.txt"].Deleted);
+        Assert.Equal("from.txt", changes["to.txt"].MovedFrom);
+        Assert.Equal("to.txt", changes["from.txt"].MovedTo);
+    }
+
     private static Change Upsert(ulong seq, string path) => new()
     {
         Sequence = seq,

@@ -9,13 +9,22 @@ internal static class RemoteChanges
 {
     private const int MaxPages = 100_000;
 
-    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, CancellationToken ct)
+    /// <param name="metadata">The metadata node.</param>
+    /// <param name="cursor">Where the last successful pass left off (null or empty: list everything).</param>
+    /// <param name="forceFull">List everything regardless of the cursor.</param>
+    /// <param name="isSynced">
+    /// For a delta: says whether a path's newest remote state is exactly what is recorded as synced (typically this
+    /// client's own commits coming back through the feed). Such paths have no remote change and are dropped page by
+    /// page, so echoes of a large upload are not all held at once. A full listing keeps everything.
+    /// </param>
+    /// <param name="ct">Cancellation.</param>
+    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, Func<RemoteEntry, bool>? isSynced, CancellationToken ct)
     {
         if (!forceFull && !string.IsNullOrEmpty(cursor))
         {
             try
             {
-                return await ListChangesAsync(metadata, cursor, ct).ConfigureAwait(false);
+                return await ListChangesAsync(metadata, cursor, isSynced, ct).ConfigureAwait(false);
             }
             catch (DropboxException e) when (RemoteErrors.IsCursorReset(e))
             {
@@ -33,13 +42,18 @@ internal static class RemoteChanges
         return new RemoteView(changes, listing.Cursor, FullListing: true);
     }
 
-    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, CancellationToken ct)
+    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, CancellationToken ct)
     {
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
         for (var page = 0; page < MaxPages; page++)
         {
             var response = await metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1000 }, ct).ConfigureAwait(false);
             Apply(changes, response.Changes);
+            if (isSynced is not null)
+            {
+                DropSynced(changes, response.Changes, isSynced);
+            }
+
             cursor = response.Cursor;
             if (!response.HasMore)
             {
@@ -48,6 +62,20 @@ internal static class RemoteChanges
         }
 
         return new RemoteView(changes, cursor, FullListing: false);
+    }
+
+    /// <summary>Removes the paths a page touched whose newest state (moves excluded) is the synced one.</summary>
+    internal static void DropSynced(Dictionary<string, RemoteEntry> changes, IEnumerable<Change> page, Func<RemoteEntry, bool> isSynced)
+    {
+        foreach (var change in page)
+        {
+            var path = change.Entry?.Path;
+            if (!string.IsNullOrEmpty(path) && changes.TryGetValue(path, out var entry)
+                && entry is { Deleted: false, MovedFrom: null, MovedTo: null } && isSynced(entry))
+            {
+                changes.Remove(path);
+            }
+        }
     }
 
     /// <summary>Folds changes, in order, into the newest state per path.</summary>

@@ -45,7 +45,8 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
-        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile, ct).ConfigureAwait(false);
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile,
+            e => index.TryGetValue(e.Path, out var stat) && stat.Kind == e.Kind && stat.Version == e.Version, ct).ConfigureAwait(false);
         if (remote.FullListing && index.Count > 0)
         {
             ReconcileBases(index, remote, summary);

@@ -297,7 +297,7 @@ internal sealed class ClientApp
         var found = 0;
         if (Directory.Exists(session.Folder))
         {
-            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.Load(session.Folder), session.State.StateDirectory).Scan(CancellationToken.None);
+            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.BuiltIn, session.State.StateDirectory).Scan(CancellationToken.None);
             foreach (var path in snapshot.Entries.Keys.Where(ConflictNames.IsConflictedCopy).OrderBy(p => p, StringComparer.Ordinal))
             {
                 _out.WriteLine(path);

@@ -2,7 +2,10 @@ using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Local;
 
-/// <summary>Walks the sync folder (stat only), pruning ignored directories, and reports case clashes.</summary>
+/// <summary>
+/// Walks the sync folder (stat only), reading each directory's <c>.dropboxignore</c> on the way down and
+/// pruning ignored directories, and reports case clashes.
+/// </summary>
 internal sealed class LocalScanner
 {
     private static readonly EnumerationOptions Options = new()
@@ -18,7 +21,7 @@ internal sealed class LocalScanner
     private readonly string? _excludedFullPath;
 
     /// <param name="root">The sync folder.</param>
-    /// <param name="ignore">Ignore rules.</param>
+    /// <param name="ignore">Rules in force before any <c>.dropboxignore</c> is read (normally <see cref="IgnoreMatcher.BuiltIn"/>).</param>
     /// <param name="excludedFullPath">A directory never scanned (the state directory, if it lives inside the folder).</param>
     public LocalScanner(string root, IgnoreMatcher ignore, string? excludedFullPath = null)
     {
@@ -32,12 +35,14 @@ internal sealed class LocalScanner
     {
         var snapshot = new LocalSnapshot();
         var folded = new Dictionary<string, string>(StringComparer.Ordinal);
-        var stack = new Stack<DirectoryInfo>();
-        stack.Push(new DirectoryInfo(_root));
+        var stack = new Stack<(DirectoryInfo Dir, IgnoreMatcher Ignore)>();
+        stack.Push((new DirectoryInfo(_root), _ignore));
+        var tree = new IgnoreTree(_ignore);
+        snapshot.Ignore = tree;
         while (stack.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
-            var dir = stack.Pop();
+            var (dir, ignore) = stack.Pop();
             var relativeDir = dir.FullName.Length <= _root.Length ? string.Empty : SyncPaths.ToRelative(_root, dir.FullName);
             var hasChildren = false;
             IEnumerable<FileSystemInfo> children;
@@ -51,11 +56,13 @@ internal sealed class LocalScanner
                 continue;
             }
 
+            ignore = ReadIgnoreFile(children, relativeDir, ignore, tree, snapshot);
+
             foreach (var info in children)
             {
                 var relative = relativeDir.Length == 0 ? Normalize(info.Name) : relativeDir + "/" + Normalize(info.Name);
                 var isDirectory = (info.Attributes & FileAttributes.Directory) != 0;
-                if (_ignore.IsIgnored(relative, isDirectory))
+                if (ignore.IsIgnored(relative, isDirectory))
                 {
                     continue;
                 }
@@ -89,7 +96,7 @@ internal sealed class LocalScanner
                 if (isDirectory)
                 {
                     snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
-                    stack.Push((DirectoryInfo)info);
+                    stack.Push(((DirectoryInfo)info, ignore));
                 }
                 else
                 {
@@ -105,6 +112,28 @@ internal sealed class LocalScanner
         }
 
         return snapshot;
+    }
+
+    /// <summary>Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above.</summary>
+    private static IgnoreMatcher ReadIgnoreFile(IEnumerable<FileSystemInfo> children, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
+    {
+        var file = children.FirstOrDefault(c => c.Name == IgnoreMatcher.IgnoreFileName && (c.Attributes & FileAttributes.Directory) == 0);
+        if (file is null)
+        {
+            return inherited;
+        }
+
+        try
+        {
+            var matcher = inherited.WithFile(relativeDir, File.ReadAllLines(file.FullName));
+            tree.Set(relativeDir, matcher);
+            return matcher;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: unreadable, its rules are not applied ({e.Message})");
+            return inherited;
+        }
     }
 
     private static string Normalize(string name) => name.Normalize(System.Text.NormalizationForm.FormC);

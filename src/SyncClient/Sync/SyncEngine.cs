@@ -47,7 +47,7 @@ internal sealed partial class SyncEngine
         }
 
         progress.Phase = "scanning";
-        var snapshot = new LocalScanner(_ctx.Folder, IgnoreMatcher.Load(_ctx.Folder), _ctx.State.StateDirectory).Scan(ct);
+        var snapshot = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory).Scan(ct);
         foreach (var clash in snapshot.CaseClashes)
         {
             summary.AddNote("case clash: " + clash);

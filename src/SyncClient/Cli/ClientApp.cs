@@ -151,7 +151,7 @@ internal sealed class ClientApp
         var options = session.Options(args);
         var json = args.Flag("json");
         var human = json ? _err : _out;
-        await using var progress = new ConsoleProgress(human, _terminal && !json);
+        await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null };
         var ctx = session.CreateContext(options, progress.Progress, args.Flag("fixed-chunks"));
 
         if (args.Flag("once") || args.Flag("now"))
@@ -200,6 +200,18 @@ internal sealed class ClientApp
         });
         await daemon.RunAsync(ct).ConfigureAwait(false);
         return ExitCodes.Ok;
+    }
+
+    private static int? TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth > 0 ? Console.WindowWidth : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static void Report(TextWriter w, SyncSummary summary)

@@ -81,6 +81,8 @@ public static class StorageNodeHost
         services.AddSingleton<ClusterAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();
+        services.AddSingleton<ScrubService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ScrubService>());
         services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = StoreLimits.MaxGrpcMessageBytes;

@@ -63,6 +63,7 @@ public static class StorageNodeHost
         });
 
         var services = builder.Services;
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         services.AddSingleton(options);
         services.AddSingleton(new NodeAddresses());
         services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));

@@ -90,6 +90,7 @@ public sealed class ClientDaemonTests : IDisposable
         await a.LoginAsync();
         await b.LoginAsync();
         a.Write("same-size.txt", "aaaa");
+        a.Write("db-row.txt", "the db will lie about this one");
         await a.SyncAsync();
         await b.SyncAsync();
 
@@ -108,6 +109,27 @@ public sealed class ClientDaemonTests : IDisposable
 
         Assert.Equal("bbbb", b.Read("same-size.txt"));
         Assert.Contains("pass (reconcile, due every 2s)", daemon.Stdout, StringComparison.Ordinal);
+
+        // A row of the local db made wrong behind the daemon's back (its content hash): only a reconcile,
+        // which re-reads the file, notices; it repairs the row (and re-commits the same bytes).
+        using (var conn = new SqliteConnection($"Data Source={Path.Combine(a.State, "client.db")};Pooling=false;Default Timeout=30"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "UPDATE files SET hash = zeroblob(32) WHERE path = 'db-row.txt'";
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+
+        await daemon.WaitForOutputAsync(new Regex("repaired: 'db-row.txt'"), Timeout);
+        using (var conn = new SqliteConnection($"Data Source={Path.Combine(a.State, "client.db")};Mode=ReadOnly;Pooling=false;Default Timeout=30"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "SELECT hash FROM files WHERE path = 'db-row.txt'";
+            Assert.NotEqual(new byte[32], (byte[])cmd.ExecuteScalar()!);
+        }
+
+        Assert.Equal("the db will lie about this one", a.Read("db-row.txt"));
     }
 
     /// <summary>SQLite's own check of the state db, opened as a separate reader the way a next run would.</summary>

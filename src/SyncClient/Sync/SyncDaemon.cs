@@ -170,7 +170,9 @@ internal sealed class SyncDaemon
         };
         void OnEvent(object? sender, FileSystemEventArgs e)
         {
-            if (!Path.GetFileName(e.FullPath).StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal))
+            var ignore = _engine.LastIgnore;
+            if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, e.FullPath)
+                || (e is RenamedEventArgs r && Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, r.OldFullPath)))
             {
                 Interlocked.Exchange(ref _lastLocalEventTicks, _ctx.Time.GetTimestamp());
             }
@@ -184,6 +186,34 @@ internal sealed class SyncDaemon
         watcher.Error += (_, _) => _triggers.Writer.TryWrite("watcher overflow");
         watcher.EnableRaisingEvents = true;
         return watcher;
+    }
+
+    /// <summary>
+    /// False for events a pass would ignore anyway (the client's own temp files, paths the last scan's ignore
+    /// rules exclude, such as a build folder churning), so they do not cause passes. A change to an ignore
+    /// file always matters: it may change what is ignored.
+    /// </summary>
+    internal static bool Matters(string folder, string stateDirectory, IgnoreTree ignore, string fullPath)
+    {
+        var name = Path.GetFileName(fullPath);
+        if (name.StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (name == IgnoreMatcher.IgnoreFileName)
+        {
+            return true;
+        }
+
+        var state = Path.TrimEndingDirectorySeparator(Path.GetFullPath(stateDirectory));
+        if (fullPath == state || fullPath.StartsWith(state + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return false; // a state directory inside the folder: the db's own writes
+        }
+
+        var relative = SyncPaths.ToRelative(folder, fullPath);
+        return relative.StartsWith("..", StringComparison.Ordinal) || !ignore.IsIgnored(relative, Directory.Exists(fullPath));
     }
 
     private async Task WatchLocalAsync(CancellationToken ct)

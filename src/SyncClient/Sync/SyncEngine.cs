@@ -21,6 +21,11 @@ internal sealed partial class SyncEngine
         _hasher = new FileHasher(ctx.Chunker);
     }
 
+    /// <summary>The ignore rules the last pass's scan found (the daemon uses them to drop watcher events for ignored paths).</summary>
+    public IgnoreTree LastIgnore => Volatile.Read(ref _lastIgnore);
+
+    private IgnoreTree _lastIgnore = IgnoreTree.BuiltIn;
+
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
 
@@ -48,6 +53,7 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "scanning";
         var snapshot = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory).Scan(ct);
+        Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         foreach (var clash in snapshot.CaseClashes)
         {
             summary.AddNote("case clash: " + clash);

@@ -91,6 +91,38 @@ public sealed class StableFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_written_to_between_the_scan_and_its_read_is_left_pending()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("first.txt", "read first");
+        a.Write("second.txt", "appended to while the first is read");
+        var appended = 0;
+        var context = a.Context;
+        var engine = new SyncEngine(new SyncContext
+        {
+            Folder = context.Folder, State = context.State, Metadata = context.Metadata, Transfer = context.Transfer, Device = context.Device,
+            Chunker = new TouchingChunkSource(context.Chunker, name =>
+            {
+                // Whichever file is read first, the other one changes after the scan saw it.
+                var other = name.EndsWith("first.txt", StringComparison.Ordinal) ? "second.txt" : "first.txt";
+                if (Interlocked.Exchange(ref appended, 1) == 0)
+                {
+                    File.AppendAllText(a.PathOf(other), " and more");
+                }
+            }),
+        });
+
+        var result = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(1, result.Pending);
+        Assert.Equal(1, result.FilesUploaded);
+        var later = await a.SyncAsync();
+        Assert.Equal(1, later.FilesUploaded);
+        Assert.Equal((ulong)new FileInfo(a.PathOf("first.txt")).Length, _server.Current("first.txt")!.Size);
+        Assert.Equal((ulong)new FileInfo(a.PathOf("second.txt")).Length, _server.Current("second.txt")!.Size);
+    }
+
+    [Fact]
     public async Task A_file_dated_far_in_the_future_is_not_mistaken_for_one_being_written()
     {
         using var a = new TestClient(_dir, "a", _server);
@@ -117,6 +149,16 @@ public sealed class StableFileTests : IDisposable
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>The real chunker, with a hook run when it starts reading a file.</summary>
+    private sealed class TouchingChunkSource(Dropbox.SyncClient.Local.IChunkSource inner, Action<string> onRead) : Dropbox.SyncClient.Local.IChunkSource
+    {
+        public IAsyncEnumerable<Dropbox.SyncClient.Local.SourceChunk> ReadAsync(Stream input, bool keepData, CancellationToken ct)
+        {
+            onRead((input as FileStream)?.Name ?? string.Empty);
+            return inner.ReadAsync(input, keepData, ct);
         }
     }
 }

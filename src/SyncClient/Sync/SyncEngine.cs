@@ -185,7 +185,9 @@ internal sealed partial class SyncEngine
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
         {
             var fp = await _hasher.TryHashAsync(_ctx.FullPath(entry.Path), token).ConfigureAwait(false);
-            if (fp is not null)
+            // Written to between the scan and the read: the stability judgement was made on the scan's
+            // size and mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
+            if (fp is not null && fp.Size == entry.Size && fp.MtimeTicks == entry.MtimeTicks)
             {
                 lock (result)
                 {

@@ -63,6 +63,7 @@ public static class StorageNodeHost
         });
 
         var services = builder.Services;
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         services.AddSingleton(options);
         services.AddSingleton(new NodeAddresses());
         services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));
@@ -81,6 +82,8 @@ public static class StorageNodeHost
         services.AddSingleton<ClusterAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();
+        services.AddSingleton<ScrubService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ScrubService>());
         services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = StoreLimits.MaxGrpcMessageBytes;

@@ -47,6 +47,9 @@ public sealed record StorageNodeOptions
     /// <summary>Background compaction period (zero disables).</summary>
     public TimeSpan CompactionInterval { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Background scrub period: every stored chunk is re-hashed (zero disables; default weekly).</summary>
+    public TimeSpan ScrubInterval { get; init; } = TimeSpan.FromDays(7);
+
     /// <summary>Longest wait between retries to reach the metadata node.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -34,4 +34,31 @@ public sealed class CliArgsTests
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("Unknown verb", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("90", 90)]
+    [InlineData("1.5s", 1.5)]
+    [InlineData("500ms", 0.5)]
+    [InlineData("15m", 900)]
+    [InlineData("24h", 86400)]
+    [InlineData("1d", 86400)]
+    [InlineData("0", 0)]
+    public void Durations_take_a_unit_and_default_to_seconds(string text, double seconds)
+    {
+        var args = CliArgs.Parse(["sync", "--reconcile-interval", text]);
+
+        Assert.Equal(TimeSpan.FromSeconds(seconds), args.DurationOption("reconcile-interval"));
+    }
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("-5s")]
+    [InlineData("5 parsecs")]
+    public void A_duration_that_is_not_one_is_a_usage_error_naming_the_option(string text)
+    {
+        var args = CliArgs.Parse(["sync", "--reconcile-interval", text]);
+
+        var error = Assert.Throws<UsageException>(() => args.DurationOption("reconcile-interval"));
+        Assert.Contains("--reconcile-interval", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -58,8 +58,12 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
     private ulong CurrentVersion(string path) => Current(path)?.Version ?? 0;
 
+    /// <summary>Called with the path at the start of every PlanUpload (a test's chance to touch the file meanwhile).</summary>
+    public Action<string>? BeforePlanUpload { get; set; }
+
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
     {
+        BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {
             var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) };

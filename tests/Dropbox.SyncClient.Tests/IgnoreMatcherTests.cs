@@ -68,4 +68,54 @@ public sealed class IgnoreMatcherTests
     {
         Assert.False(IgnoreMatcher.Create([]).IsIgnored(path, false));
     }
+
+    [Theory]
+    [InlineData("sub", "*.log", "sub/a.log", false, true)]
+    [InlineData("sub", "*.log", "a.log", false, false)]
+    [InlineData("sub", "*.log", "other/a.log", false, false)]
+    [InlineData("sub", "*.log", "sub/deep/a.log", false, true)]
+    [InlineData("sub", "/top.txt", "sub/top.txt", false, true)]
+    [InlineData("sub", "/top.txt", "sub/deep/top.txt", false, false)]
+    [InlineData("sub", "deep/*.txt", "sub/deep/x.txt", false, true)]
+    [InlineData("sub", "deep/*.txt", "sub/other/deep/x.txt", false, false)]
+    [InlineData("sub", "**/cache/", "sub/a/b/cache", true, true)]
+    [InlineData("sub", "**/cache/", "sub/a/b/cache", false, false)]
+    [InlineData("sub", "out/", "sub/x/out", true, true)]
+    [InlineData("a/b", "c", "a/bc", false, false)]
+    public void A_nested_file_s_patterns_are_relative_to_its_folder(string folder, string rule, string path, bool isDirectory, bool ignored)
+    {
+        var matcher = IgnoreMatcher.BuiltIn.WithFile(folder, [rule]);
+
+        Assert.Equal(ignored, matcher.IsIgnored(path, isDirectory));
+    }
+
+    [Fact]
+    public void A_deeper_file_overrides_a_shallower_one_in_both_directions()
+    {
+        var root = IgnoreMatcher.Create(["*.log", "notes.txt"]);
+        var sub = root.WithFile("sub", ["!keep.log", "*.txt"]);
+
+        Assert.True(sub.IsIgnored("sub/debug.log", false));
+        Assert.False(sub.IsIgnored("sub/keep.log", false));
+        Assert.True(sub.IsIgnored("sub/readme.txt", false));
+        Assert.True(root.IsIgnored("keep.log", false));
+        Assert.False(root.IsIgnored("readme.txt", false));
+    }
+
+    [Fact]
+    public void The_tree_ignores_everything_below_an_ignored_folder_even_against_a_deeper_negation()
+    {
+        var root = IgnoreMatcher.Create(["build/"]);
+        var tree = new IgnoreTree(root);
+        tree.Set("build", root.WithFile("build", ["!*"]));
+        tree.Set("docs", root.WithFile("docs", ["drafts/", "*.bak"]));
+
+        Assert.True(tree.IsIgnored("build/out/app.bin", false));
+        Assert.True(tree.IsIgnored("docs/drafts/one.md", false));
+        Assert.True(tree.IsIgnored("docs/x/old.bak", false));
+        Assert.False(tree.IsIgnored("docs/x/new.md", false));
+        Assert.False(tree.IsIgnored("other/old.bak", false));
+        Assert.True(tree.IsIgnored("a/.#lock", false));
+        Assert.False(tree.IsIgnored("docs", true));
+    }
 }

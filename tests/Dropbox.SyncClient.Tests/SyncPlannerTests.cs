@@ -56,6 +56,50 @@ public sealed class SyncPlannerTests
         Assert.Equal(0UL, Assert.Single(SyncPlanner.Plan(Input("edit", true, "del"))).BaseVersion);
     }
 
+    // The path "f" is ignored here (absent from the scan): whatever the base and the remote say, nothing is
+    // deleted, uploaded or downloaded; a remote change is reported once as a skip.
+    [Theory]
+    [InlineData(true, "-", null)]
+    [InlineData(true, "same", null)]
+    [InlineData(true, "edit", "Skip")]
+    [InlineData(true, "del", "Skip")]
+    [InlineData(false, "edit", "Skip")]
+    [InlineData(false, "del", null)]
+    public void An_ignored_path_is_neither_deleted_nor_transferred(bool hasBase, string remote, string? expected)
+    {
+        var input = Input("-", hasBase, remote);
+        input.Local.Ignore = new IgnoreTree(IgnoreMatcher.Create(["f"]));
+
+        var plan = SyncPlanner.Plan(input);
+
+        if (expected is null)
+        {
+            Assert.Empty(plan);
+        }
+        else
+        {
+            var action = Assert.Single(plan);
+            Assert.Equal(SyncActionKind.Skip, action.Kind);
+            Assert.Equal(SyncPlanner.IgnoredReason, action.Reason);
+        }
+    }
+
+    [Fact]
+    public void A_synced_folder_below_an_ignored_folder_is_not_deleted_remotely()
+    {
+        var snapshot = new LocalSnapshot { Ignore = new IgnoreTree(IgnoreMatcher.Create(["build/"])) };
+        var bases = new Dictionary<string, FileRecord>
+        {
+            ["build"] = new("build", FileKind.Folder, 0, 0, 1, []),
+            ["build/out"] = new("build/out", FileKind.Folder, 0, 0, 2, []),
+            ["build/out/app.bin"] = new("build/out/app.bin", FileKind.File, 10, 100, 3, H1),
+        };
+
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = new Dictionary<string, FileFingerprint>(), Remote = new Dictionary<string, RemoteEntry>() });
+
+        Assert.Empty(plan);
+    }
+
     [Fact]
     public void A_file_that_changed_while_being_read_is_skipped()
     {

@@ -31,6 +31,9 @@ internal sealed class SegmentAppender : IDisposable
     private long _base;
     private int _filled;
 
+    // True once a direct write has succeeded: after that a failed write is an I/O error, not a missing feature.
+    private bool _directProven;
+
     // State at the start of the current batch, to roll back to if a write fails.
     private long _savedBase;
     private int _savedFilled;
@@ -185,15 +188,28 @@ internal sealed class SegmentAppender : IDisposable
     /// <inheritdoc />
     public void Dispose() => _handle.Dispose();
 
-    private void WriteStaged(int count) => RandomAccess.Write(_handle, (ReadOnlySpan<byte>)Staging[..count], _base);
-
-    private static bool TryEnableDirect(SafeFileHandle handle)
+    private void WriteStaged(int count)
     {
-        if (!OperatingSystem.IsLinux())
+        try
         {
-            return false;
+            RandomAccess.Write(_handle, (ReadOnlySpan<byte>)Staging[..count], _base);
+            _directProven |= IsDirect;
         }
+        catch (IOException) when (IsDirect && !_directProven)
+        {
+            // The file system took the O_DIRECT flag but refuses the writes (a stricter alignment, say): fall
+            // back to buffered writes for good rather than fail every batch. Later errors are real I/O errors.
+            SetDirect(_handle, enable: false);
+            IsDirect = false;
+            RandomAccess.Write(_handle, (ReadOnlySpan<byte>)Staging[..count], _base);
+        }
+    }
 
+    private static bool TryEnableDirect(SafeFileHandle handle) => OperatingSystem.IsLinux() && SetDirect(handle, enable: true);
+
+    /// <summary>Sets or clears O_DIRECT; false if the OS or file system refuses (EINVAL) or the flag is unknown here.</summary>
+    private static bool SetDirect(SafeFileHandle handle, bool enable)
+    {
         // O_DIRECT differs by architecture (asm-generic vs x86).
         var direct = RuntimeInformation.ProcessArchitecture switch
         {
@@ -208,9 +224,7 @@ internal sealed class SegmentAppender : IDisposable
 
         var fd = (int)handle.DangerousGetHandle();
         var flags = Fcntl(fd, FcntlGetFlags, 0);
-
-        // The file system refuses (EINVAL) if it cannot do direct I/O; buffered writes are the fallback.
-        return flags >= 0 && Fcntl(fd, FcntlSetFlags, flags | direct) == 0;
+        return flags >= 0 && Fcntl(fd, FcntlSetFlags, enable ? flags | direct : flags & ~direct) == 0;
     }
 
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]

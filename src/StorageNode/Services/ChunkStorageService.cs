@@ -32,9 +32,10 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
     public override async Task<PutChunksResponse> PutChunks(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var inFlight = new List<(ChunkId Id, byte[] Buffer, Task<bool> Put)>();
+        var inFlight = new List<(ChunkId Id, byte[]? Buffer, long Bytes, Task<bool> Put)>();
         var response = new PutChunksResponse();
         byte[]? buffer = null;
+        ReadOnlyMemory<byte> whole = default;
         ChunkHeader? header = null;
         ChunkId id = default;
         string ns = string.Empty;
@@ -56,16 +57,15 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                         id = header.ChunkId.ToChunkId();
                         _store.ValidateHeader(id, ToDomain(header.Encoding), header.PlainSize, header.StoredSize);
                         ns = _tokens.Validate(header.Token, TokenOperation.Put, NodeId, id).Namespace;
-                        buffer = ChunkBufferPool.Rent((int)header.StoredSize);
                         filled = 0;
                         break;
                     case PutChunkRequest.PartOneofCase.Data:
-                        if (header is null || buffer is null)
+                        if (header is null)
                         {
                             throw new DropboxException(ErrorKind.InvalidArgument, "Data arrived before a chunk header; send a ChunkHeader first.");
                         }
 
-                        var data = message.Data.Span;
+                        var data = message.Data;
                         if (data.Length > StoreLimits.MaxFrameBytes)
                         {
                             throw new DropboxException(ErrorKind.InvalidArgument, $"A data frame of {data.Length} bytes is over the {StoreLimits.MaxFrameBytes}-byte limit; split it.");
@@ -76,20 +76,33 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                             throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} got more than its stored_size {header.StoredSize} bytes.");
                         }
 
-                        data.CopyTo(buffer.AsSpan(filled));
+                        if (filled == 0 && data.Length == header.StoredSize)
+                        {
+                            // The whole chunk in one frame (the usual case): its bytes are stored from the
+                            // message as they are, without a copy.
+                            whole = data.Memory;
+                        }
+                        else
+                        {
+                            buffer ??= ChunkBufferPool.Rent((int)header.StoredSize);
+                            data.Span.CopyTo(buffer.AsSpan(filled));
+                        }
+
                         filled += data.Length;
                         break;
                     default:
                         throw new DropboxException(ErrorKind.InvalidArgument, "Empty PutChunkRequest: set header or data.");
                 }
 
-                if (header is not null && buffer is not null && filled == header.StoredSize)
+                if (header is not null && filled == header.StoredSize)
                 {
                     // Hash and commit off the receive loop so the next chunk streams in meanwhile.
-                    var (putId, putBuffer, putHeader, putNs) = (id, buffer, header, ns);
-                    var put = Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, putBuffer.AsMemory(0, (int)putHeader.StoredSize), putNs, ct).AsTask(), ct);
-                    inFlight.Add((putId, putBuffer, put));
+                    var stored = buffer is null ? whole : buffer.AsMemory(0, filled);
+                    var (putId, putHeader, putNs) = (id, header, ns);
+                    var put = Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask(), ct);
+                    inFlight.Add((putId, buffer, stored.Length, put));
                     buffer = null;
+                    whole = default;
                     header = null;
                     await DrainAsync(inFlight, response, StoreLimits.MaxInFlightBytesPerCall).ConfigureAwait(false);
                 }
@@ -111,7 +124,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             }
 
             // Buffers of puts still running must outlive them.
-            foreach (var (_, pending, put) in inFlight)
+            foreach (var (_, pending, _, put) in inFlight)
             {
                 try
                 {
@@ -122,17 +135,20 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                     // Already reported (or the call failed for another reason); only the buffer matters here.
                 }
 
-                ChunkBufferPool.Return(pending);
+                if (pending is not null)
+                {
+                    ChunkBufferPool.Return(pending);
+                }
             }
         }
     }
 
     /// <summary>Collects finished puts in order until the bytes still in flight are at most <paramref name="keepBytes"/>.</summary>
-    private static async Task DrainAsync(List<(ChunkId Id, byte[] Buffer, Task<bool> Put)> inFlight, PutChunksResponse response, long keepBytes)
+    private static async Task DrainAsync(List<(ChunkId Id, byte[]? Buffer, long Bytes, Task<bool> Put)> inFlight, PutChunksResponse response, long keepBytes)
     {
-        while (inFlight.Count > 0 && (inFlight.Sum(f => (long)f.Buffer.Length) > keepBytes || inFlight[0].Put.IsCompleted))
+        while (inFlight.Count > 0 && (inFlight.Sum(f => f.Bytes) > keepBytes || inFlight[0].Put.IsCompleted))
         {
-            var (id, buffer, put) = inFlight[0];
+            var (id, buffer, _, put) = inFlight[0];
             bool already;
             try
             {
@@ -141,7 +157,10 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             finally
             {
                 inFlight.RemoveAt(0);
-                ChunkBufferPool.Return(buffer);
+                if (buffer is not null)
+                {
+                    ChunkBufferPool.Return(buffer);
+                }
             }
 
             response.Results.Add(new PutChunkResult { ChunkId = id.ToByteString(), AlreadyPresent = already });

@@ -81,6 +81,46 @@ internal sealed class CliArgs
         ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : throw new UsageException($"--{name} must be a number, got '{v}'.")
         : null;
 
+    /// <summary>
+    /// A duration: a number with an optional unit, <c>ms</c>, <c>s</c> (the default), <c>m</c>, <c>h</c> or
+    /// <c>d</c> ("90", "1.5s", "15m", "24h", "1d"). Never negative.
+    /// </summary>
+    public TimeSpan? DurationOption(string name)
+    {
+        if (Option(name) is not { } v)
+        {
+            return null;
+        }
+
+        return TryParseDuration(v, out var t) ? t : throw new UsageException($"--{name} must be a duration such as 90s, 15m, 24h or 1d, got '{v}'.");
+    }
+
+    /// <summary>Parses what <see cref="DurationOption"/> accepts.</summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        var t = text.Trim().ToLowerInvariant();
+        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)];
+        var scale = 1.0;
+        foreach (var (suffix, seconds) in units)
+        {
+            if (t.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                scale = seconds;
+                t = t[..^suffix.Length];
+                break;
+            }
+        }
+
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0 || double.IsNaN(n) || n * scale > TimeSpan.MaxValue.TotalSeconds / 2)
+        {
+            return false;
+        }
+
+        duration = TimeSpan.FromSeconds(n * scale);
+        return true;
+    }
+
     /// <summary>Options given that the verb does not know.</summary>
     public IEnumerable<string> Unknown(params string[] known) =>
         _options.Keys.Concat(_flags).Where(k => !known.Contains(k, StringComparer.Ordinal));

@@ -18,9 +18,17 @@ internal sealed class ClientApp
         Usage: dropbox-client VERB [options]
           login --server URL --token TOKEN --folder DIR [--state DIR] [--device NAME]
                 [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
+                [--reconcile-interval 24h] [--stable-age 2s]
           sync [--once] [--json] [--now] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
+               [--reconcile-interval 24h] [--stable-age 2s]
                --once: one two-way pass, then exit.  Without it: the daemon (watcher + long poll).
                --now: ask the running daemon for an immediate pass (or run one pass if none runs).
+               --reconcile: a full comparison by fingerprint that repairs divergence (the daemon runs one
+                 every --reconcile-interval; units ms, s, m, h, d).
+               --stable-age: a changed file is uploaded only once unmodified this long (0 turns it off);
+                 --once waits for such files once, the daemon comes back for them. Still-changing files
+                 are reported as pending.
+               Ctrl-C or SIGTERM stops after the current step with exit code 0 (a second Ctrl-C: at once, 130).
           status | ls [PATH] | history PATH | restore PATH [--version N] | conflicts | link PATH
         The state directory (db, settings, trash) is --state, else $DROPBOX_CLIENT_STATE, else ~/.dropbox-client.
         """;
@@ -128,6 +136,18 @@ internal sealed class ClientApp
             state.SetSetting(StateKeys.MassDeleteShare, share.ToString(CultureInfo.InvariantCulture));
         }
 
+        if (args.Option("reconcile-interval") is { } reconcile)
+        {
+            _ = args.DurationOption("reconcile-interval");
+            state.SetSetting(StateKeys.ReconcileInterval, reconcile);
+        }
+
+        if (args.Option("stable-age") is { } stableAge)
+        {
+            _ = args.DurationOption("stable-age");
+            state.SetSetting(StateKeys.StableAge, stableAge);
+        }
+
         if (args.IntOption("mass-delete-min") is { } min)
         {
             state.SetSetting(StateKeys.MassDeleteMinimum, min.ToString(CultureInfo.InvariantCulture));
@@ -151,10 +171,12 @@ internal sealed class ClientApp
         var options = session.Options(args);
         var json = args.Flag("json");
         var human = json ? _err : _out;
-        await using var progress = new ConsoleProgress(human, _terminal && !json);
-        var ctx = session.CreateContext(options, progress.Progress, args.Flag("fixed-chunks"));
+        await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null };
+        var once = args.Flag("once") || args.Flag("now");
+        // A one-shot pass has no next pass to leave a file being written to: it waits out the window once.
+        var ctx = session.CreateContext(options with { WaitForStable = once }, progress.Progress, args.Flag("fixed-chunks"));
 
-        if (args.Flag("once") || args.Flag("now"))
+        if (once)
         {
             var summary = new SyncSummary();
             try
@@ -185,7 +207,7 @@ internal sealed class ClientApp
             return summary.Errors == 0 ? ExitCodes.Ok : ExitCodes.Errors;
         }
 
-        ctx = session.CreateContext(options with { StableAge = TimeSpan.FromSeconds(2) }, progress.Progress, args.Flag("fixed-chunks"));
+        var reconcileInterval = session.ReconcileInterval(args);
         human.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
         var daemon = new SyncDaemon(ctx, summary =>
         {
@@ -197,9 +219,24 @@ internal sealed class ClientApp
             {
                 Report(human, summary);
             }
-        });
+        })
+        {
+            ReconcileInterval = reconcileInterval,
+        };
         await daemon.RunAsync(ct).ConfigureAwait(false);
         return ExitCodes.Ok;
+    }
+
+    private static int? TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth > 0 ? Console.WindowWidth : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static void Report(TextWriter w, SyncSummary summary)
@@ -297,7 +334,7 @@ internal sealed class ClientApp
         var found = 0;
         if (Directory.Exists(session.Folder))
         {
-            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.Load(session.Folder), session.State.StateDirectory).Scan(CancellationToken.None);
+            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.BuiltIn, session.State.StateDirectory).Scan(CancellationToken.None);
             foreach (var path in snapshot.Entries.Keys.Where(ConflictNames.IsConflictedCopy).OrderBy(p => p, StringComparer.Ordinal))
             {
                 _out.WriteLine(path);

@@ -77,7 +77,15 @@ internal sealed class ClientSession : IDisposable
         MassDeleteMinimum = args.IntOption("mass-delete-min") ?? SettingInt(StateKeys.MassDeleteMinimum) ?? 10,
         AllowMassDelete = args.Flag("allow-mass-delete"),
         Reconcile = args.Flag("reconcile"),
+        StableAge = args.DurationOption("stable-age") ?? SettingDuration(StateKeys.StableAge) ?? SyncOptions.DefaultStableAge,
     };
+
+    /// <summary>How often the daemon reconciles: <c>--reconcile-interval</c>, else the stored setting, else a day.</summary>
+    public TimeSpan ReconcileInterval(CliArgs args)
+    {
+        var interval = args.DurationOption("reconcile-interval") ?? SettingDuration(StateKeys.ReconcileInterval) ?? SyncDaemon.DefaultReconcileInterval;
+        return interval > TimeSpan.Zero ? interval : throw new UsageException("--reconcile-interval must be longer than zero.");
+    }
 
     public SyncContext CreateContext(SyncOptions options, SyncProgress progress, bool fixedChunks) => new()
     {
@@ -98,6 +106,8 @@ internal sealed class ClientSession : IDisposable
     }
 
     private int? SettingInt(string key) => State.GetSetting(key) is { } v && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    private TimeSpan? SettingDuration(string key) => State.GetSetting(key) is { } v && CliArgs.TryParseDuration(v, out var t) ? t : null;
 
     private double? SettingDouble(string key) => State.GetSetting(key) is { } v && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
 

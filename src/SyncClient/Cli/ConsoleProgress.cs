@@ -1,33 +1,60 @@
-using System.Diagnostics;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Cli;
 
 /// <summary>
-/// Renders a pass's progress: on a terminal one live status line (files, bytes, rate, ETA) redrawn a few
-/// times a second with event lines above it; otherwise plain lines only.
+/// Renders a pass's progress. On a terminal: one live status line (phase, files, bytes, rate, ETA) redrawn
+/// in place a few times a second, with event lines printed above it. Otherwise (a pipe, a log file): plain
+/// lines only, never a control character, with the same status as its own line every
+/// <see cref="PlainInterval"/> while there is transfer work and it moved.
 /// </summary>
 internal sealed class ConsoleProgress : IAsyncDisposable
 {
+    /// <summary>Redraw period of the live line.</summary>
+    public static readonly TimeSpan LiveInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Default period of status lines when the output is not a terminal.</summary>
+    public static readonly TimeSpan DefaultPlainInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>The rate is measured over this much recent time (so a daemon's idle hours do not dilute it).</summary>
+    public static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(5);
+
     private readonly TextWriter _out;
     private readonly bool _live;
+    private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renderer;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Queue<(long Timestamp, long Bytes)> _samples = new();
     private int _lastWidth;
+    private long _lastPlainTimestamp;
+    private (string Phase, long Files, long Bytes) _lastPlain;
     private int _disposed;
 
-    public ConsoleProgress(TextWriter output, bool live)
+    /// <param name="output">Where everything is written.</param>
+    /// <param name="isTerminal">True for a live redrawn line; false for plain lines.</param>
+    /// <param name="time">The clock (tests pass a manual one).</param>
+    /// <param name="autoRender">False to render only when <see cref="Render"/> is called (tests).</param>
+    public ConsoleProgress(TextWriter output, bool isTerminal, TimeProvider? time = null, bool autoRender = true)
     {
         _out = output;
-        _live = live;
+        _live = isTerminal;
+        _time = time ?? TimeProvider.System;
+        _lastPlainTimestamp = _time.GetTimestamp();
         Progress = new SyncProgress { Log = WriteLine };
-        _renderer = live ? RenderLoopAsync() : Task.CompletedTask;
+        _renderer = autoRender ? RenderLoopAsync() : Task.CompletedTask;
     }
 
+    /// <summary>The counters passes update.</summary>
     public SyncProgress Progress { get; }
 
+    /// <summary>How often a plain status line may be printed when the output is not a terminal.</summary>
+    public TimeSpan PlainInterval { get; init; } = DefaultPlainInterval;
+
+    /// <summary>Columns of the terminal: the live line is cut to fit so that redrawing it never wraps.</summary>
+    public int? Width { get; init; }
+
+    /// <summary>Prints one event line (above the live line on a terminal).</summary>
     public void WriteLine(string line)
     {
         lock (_lock)
@@ -37,32 +64,77 @@ internal sealed class ConsoleProgress : IAsyncDisposable
                 ClearStatus();
             }
 
-            _out.WriteLine(line);
+            _out.WriteLine(_live ? line : StripControl(line));
         }
     }
 
-    public void Restart() => _clock.Restart();
+    /// <summary>Draws the status once: redraws the live line, or prints a plain line when one is due.</summary>
+    public void Render()
+    {
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            var status = Status(now);
+            if (_live)
+            {
+                if (Width is > 1 and var width && status.Length >= width)
+                {
+                    status = status[..(width - 1)];
+                }
+
+                ClearStatus();
+                _out.Write(status);
+                _out.Flush();
+                _lastWidth = status.Length;
+                return;
+            }
+
+            var p = Progress;
+            var moved = (p.Phase, p.FilesDone, p.BytesDone);
+            if (p.FilesTotal + p.BytesTotal == 0 || moved == _lastPlain || _time.GetElapsedTime(_lastPlainTimestamp, now) < PlainInterval)
+            {
+                return;
+            }
+
+            _out.WriteLine(StripControl(status));
+            _out.Flush();
+            _lastPlain = moved;
+            _lastPlainTimestamp = now;
+        }
+    }
+
+    /// <summary>The status text: "phase: 3/10 files, 1.0 MiB/4.0 MiB, 512.0 KiB/s ETA 6s".</summary>
+    private string Status(long now)
+    {
+        var p = Progress;
+        var done = p.BytesDone;
+        if (_samples.Count > 0 && done < _samples.Last().Bytes)
+        {
+            _samples.Clear(); // a new pass reset the counters
+        }
+
+        _samples.Enqueue((now, done));
+        while (_samples.Count > 2 && _time.GetElapsedTime(_samples.Peek().Timestamp, now) > RateWindow)
+        {
+            _samples.Dequeue();
+        }
+
+        var (firstTime, firstBytes) = _samples.Peek();
+        var seconds = _time.GetElapsedTime(firstTime, now).TotalSeconds;
+        var rate = seconds > 0 ? (done - firstBytes) / seconds : 0;
+        var left = p.BytesTotal - done;
+        var eta = rate > 1 && left > 0 ? " ETA " + Format.Duration(TimeSpan.FromSeconds(left / rate)) : string.Empty;
+        return $"{p.Phase}: {p.FilesDone}/{p.FilesTotal} files, {Format.Bytes(done)}/{Format.Bytes(p.BytesTotal)}, {Format.Bytes(rate)}/s{eta}";
+    }
 
     private async Task RenderLoopAsync()
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        using var timer = new PeriodicTimer(_live ? LiveInterval : TimeSpan.FromSeconds(1), _time);
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
-                lock (_lock)
-                {
-                    var p = Progress;
-                    var elapsed = _clock.Elapsed.TotalSeconds;
-                    var rate = elapsed > 0 ? p.BytesDone / elapsed : 0;
-                    var left = p.BytesTotal - p.BytesDone;
-                    var eta = rate > 1 && left > 0 ? " ETA " + Format.Duration(TimeSpan.FromSeconds(left / rate)) : string.Empty;
-                    var line = $"{p.Phase}: {p.FilesDone}/{p.FilesTotal} files, {Format.Bytes(p.BytesDone)}/{Format.Bytes(p.BytesTotal)}, {Format.Bytes(rate)}/s{eta}";
-                    ClearStatus();
-                    _out.Write(line);
-                    _out.Flush();
-                    _lastWidth = line.Length;
-                }
+                Render();
             }
         }
         catch (OperationCanceledException)
@@ -79,6 +151,24 @@ internal sealed class ConsoleProgress : IAsyncDisposable
         }
     }
 
+    /// <summary>File names can hold anything; a log must not receive terminal control sequences from them.</summary>
+    private static string StripControl(string line)
+    {
+        if (!line.Any(char.IsControl))
+        {
+            return line;
+        }
+
+        return string.Create(line.Length, line, static (span, s) =>
+        {
+            for (var i = 0; i < s.Length; i++)
+            {
+                span[i] = char.IsControl(s[i]) ? '?' : s[i];
+            }
+        });
+    }
+
+    /// <summary>Stops redrawing and erases the live line.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -4,10 +4,13 @@ using System.Text.RegularExpressions;
 namespace Dropbox.SyncClient.Local;
 
 /// <summary>
-/// Decides which paths sync: built-in rules for editors' temporary and partial files, then the
-/// folder's root <c>.dropboxignore</c> in gitignore syntax (<c>*</c>, <c>**</c>, <c>?</c>, <c>[abc]</c>,
-/// leading <c>/</c> anchors, trailing <c>/</c> for directories, <c>!</c> negation, <c>#</c> comments).
-/// The last matching rule wins; an ignored directory hides everything below it, as in git.
+/// Decides which names in one directory sync: built-in rules for editors' temporary and partial files, then
+/// the <c>.dropboxignore</c> files of that directory and its ancestors, in gitignore syntax (<c>*</c>, <c>**</c>,
+/// <c>?</c>, <c>[abc]</c>, a <c>/</c> at the start or in the middle anchors the pattern to the directory holding
+/// the file, trailing <c>/</c> for directories, <c>!</c> negation, <c>#</c> comments). Each file's patterns are
+/// relative to its own directory and apply to that directory's subtree only; files are consulted from the root
+/// down and the last matching rule wins, so a deeper file overrides a shallower one. An ignored directory hides
+/// everything below it, as in git: <see cref="IsIgnored"/> judges one path, <see cref="IgnoreTree"/> a whole path.
 /// </summary>
 internal sealed class IgnoreMatcher
 {
@@ -24,63 +27,79 @@ internal sealed class IgnoreMatcher
         "*.partial", "*~", ".#*", "4913", ".DS_Store", "Thumbs.db", "desktop.ini",
     ];
 
-    private readonly List<IgnoreRule> _rules;
+    private static readonly IgnoreRule[] BuiltInRules = BuiltInPatterns.Select(p => Compile(p)!).ToArray();
 
-    private IgnoreMatcher(List<IgnoreRule> rules)
+    private readonly Layer[] _layers;
+
+    private IgnoreMatcher(Layer[] layers)
     {
-        _rules = rules;
+        _layers = layers;
     }
 
-    /// <summary>The compiled rules, built-ins first.</summary>
-    public IReadOnlyList<IgnoreRule> Rules => _rules;
+    /// <summary>The built-in rules alone (no <c>.dropboxignore</c> read yet).</summary>
+    public static IgnoreMatcher BuiltIn { get; } = new([new Layer(string.Empty, BuiltInRules)]);
+
+    /// <summary>The compiled rules, built-ins first, then each file's from the root down.</summary>
+    public IReadOnlyList<IgnoreRule> Rules => _layers.SelectMany(l => l.Rules).ToList();
 
     /// <summary>A matcher of the built-ins plus the given gitignore-syntax lines.</summary>
-    public static IgnoreMatcher Create(IEnumerable<string> lines)
+    public static IgnoreMatcher Create(IEnumerable<string> lines) => BuiltIn.WithFile(string.Empty, lines);
+
+    /// <summary>
+    /// This matcher plus the rules of the <c>.dropboxignore</c> in <paramref name="directory"/> (relative,
+    /// '/'-separated, "" for the root), which must be this matcher's directory or below it.
+    /// </summary>
+    public IgnoreMatcher WithFile(string directory, IEnumerable<string> lines)
     {
         var rules = new List<IgnoreRule>();
-        foreach (var p in BuiltInPatterns)
-        {
-            rules.Add(Compile(p)!);
-        }
-
         foreach (var line in lines)
         {
-            var rule = Compile(line);
-            if (rule is not null)
+            if (Compile(line) is { } rule)
             {
                 rules.Add(rule);
             }
         }
 
-        return new IgnoreMatcher(rules);
+        return rules.Count == 0 ? this : new IgnoreMatcher([.. _layers, new Layer(directory, [.. rules])]);
     }
 
-    /// <summary>Reads the root <c>.dropboxignore</c> of <paramref name="folder"/> if there is one.</summary>
-    public static IgnoreMatcher Load(string folder)
-    {
-        var file = Path.Combine(folder, IgnoreFileName);
-        return Create(File.Exists(file) ? File.ReadAllLines(file) : []);
-    }
-
-    /// <summary>True when <paramref name="relativePath"/> must not sync.</summary>
+    /// <summary>
+    /// True when the rules exclude <paramref name="relativePath"/> itself (relative to the sync folder). Its
+    /// ancestors are not looked at: a scan never gets below an ignored directory; see <see cref="IgnoreTree"/>.
+    /// </summary>
     public bool IsIgnored(string relativePath, bool isDirectory)
     {
         var ignored = false;
-        foreach (var rule in _rules)
+        foreach (var layer in _layers)
         {
-            if (rule.Negated != ignored)
+            ReadOnlySpan<char> path = relativePath;
+            if (layer.Directory.Length > 0)
             {
-                continue; // a rule that cannot change the outcome
+                if (relativePath.Length <= layer.Directory.Length + 1 || relativePath[layer.Directory.Length] != '/'
+                    || !relativePath.StartsWith(layer.Directory, StringComparison.Ordinal))
+                {
+                    continue; // a file below elsewhere in the tree: not this path's business
+                }
+
+                path = path[(layer.Directory.Length + 1)..];
             }
 
-            if (rule.DirectoryOnly && !isDirectory)
+            foreach (var rule in layer.Rules)
             {
-                continue;
-            }
+                if (rule.Negated != ignored)
+                {
+                    continue; // a rule that cannot change the outcome
+                }
 
-            if (rule.Regex.IsMatch(relativePath))
-            {
-                ignored = !rule.Negated;
+                if (rule.DirectoryOnly && !isDirectory)
+                {
+                    continue;
+                }
+
+                if (rule.Regex.IsMatch(path))
+                {
+                    ignored = !rule.Negated;
+                }
             }
         }
 
@@ -136,6 +155,9 @@ internal sealed class IgnoreMatcher
         var regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Singleline);
         return new IgnoreRule(line, regex, negated, directoryOnly);
     }
+
+    /// <summary>The rules of one ignore file and the directory its patterns are relative to.</summary>
+    private sealed record Layer(string Directory, IgnoreRule[] Rules);
 
     private static string Translate(string glob)
     {

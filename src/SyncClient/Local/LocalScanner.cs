@@ -3,7 +3,10 @@ using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Local;
 
-/// <summary>Walks the sync folder (stat only), pruning ignored directories, and reports case clashes.</summary>
+/// <summary>
+/// Walks the sync folder (stat only), reading each directory's <c>.dropboxignore</c> on the way down and
+/// pruning ignored directories, and reports case clashes.
+/// </summary>
 internal sealed class LocalScanner
 {
     private static readonly EnumerationOptions Options = new()
@@ -19,7 +22,7 @@ internal sealed class LocalScanner
     private readonly string? _excludedFullPath;
 
     /// <param name="root">The sync folder.</param>
-    /// <param name="ignore">Ignore rules.</param>
+    /// <param name="ignore">Rules in force before any <c>.dropboxignore</c> is read (normally <see cref="IgnoreMatcher.BuiltIn"/>).</param>
     /// <param name="excludedFullPath">A directory never scanned (the state directory, if it lives inside the folder).</param>
     public LocalScanner(string root, IgnoreMatcher ignore, string? excludedFullPath = null)
     {
@@ -44,12 +47,14 @@ internal sealed class LocalScanner
         // into), so the case-fold index is per directory rather than one entry per path in the tree.
         var folded = new Dictionary<string, string>(StringComparer.Ordinal);
         var children = new List<Child>();
-        var stack = new Stack<(string FullPath, string Relative)>();
-        stack.Push((_root, string.Empty));
+        var stack = new Stack<(string FullPath, string Relative, IgnoreMatcher Ignore)>();
+        stack.Push((_root, string.Empty, _ignore));
+        var tree = new IgnoreTree(_ignore);
+        snapshot.Ignore = tree;
         while (stack.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
-            var (dirFull, relativeDir) = stack.Pop();
+            var (dirFull, relativeDir, ignore) = stack.Pop();
             var hasChildren = false;
             folded.Clear();
             children.Clear();
@@ -70,12 +75,14 @@ internal sealed class LocalScanner
                 continue;
             }
 
+            ignore = ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot);
+
             foreach (var child in children)
             {
                 var name = Normalize(child.Name);
                 var relative = relativeDir.Length == 0 ? name : string.Concat(relativeDir, "/", name);
                 var isDirectory = child.IsDirectory;
-                if (_ignore.IsIgnored(relative, isDirectory))
+                if (ignore.IsIgnored(relative, isDirectory))
                 {
                     continue;
                 }
@@ -113,7 +120,7 @@ internal sealed class LocalScanner
                         snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
                     }
 
-                    stack.Push((child.FullPath!, relative));
+                    stack.Push((child.FullPath!, relative, ignore));
                 }
                 else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks))
                 {
@@ -128,6 +135,27 @@ internal sealed class LocalScanner
         }
 
         return snapshot;
+    }
+
+    /// <summary>Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above.</summary>
+    private static IgnoreMatcher ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
+    {
+        if (!children.Exists(c => c.Name == IgnoreMatcher.IgnoreFileName && !c.IsDirectory))
+        {
+            return inherited;
+        }
+
+        try
+        {
+            var matcher = inherited.WithFile(relativeDir, File.ReadAllLines(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName)));
+            tree.Set(relativeDir, matcher);
+            return matcher;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: unreadable, its rules are not applied ({e.Message})");
+            return inherited;
+        }
     }
 
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);

@@ -14,4 +14,7 @@ internal sealed class LocalSnapshot
 
     /// <summary>Paths skipped and why (unreadable, symbolic link, invalid name...).</summary>
     public List<string> Skipped { get; } = [];
+
+    /// <summary>The ignore rules the scan found (every directory's <c>.dropboxignore</c>).</summary>
+    public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
 }

@@ -14,4 +14,6 @@ internal static class StateKeys
     public const string Parallelism = "parallelism";
     public const string MassDeleteShare = "mass_delete_share";
     public const string MassDeleteMinimum = "mass_delete_minimum";
+    public const string ReconcileInterval = "reconcile_interval";
+    public const string StableAge = "stable_age";
 }

@@ -54,6 +54,11 @@ internal sealed class FileUploader
                 }
             }
 
+            if (!StillAsHashed(full, fp))
+            {
+                return UploadOutcome.Changed; // written to since it was read: commit nothing half-written
+            }
+
             var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
             _summary.AddChunksDeduplicated(Math.Max(0, distinct - planned.Missing.Count));
 
@@ -81,6 +86,13 @@ internal sealed class FileUploader
                 _ctx.Progress.Log($"'{path}': the server has not verified every chunk yet; planning again");
             }
         }
+    }
+
+    /// <summary>True when the file still has the size and mtime it had when <paramref name="fp"/> was computed.</summary>
+    internal static bool StillAsHashed(string fullPath, FileFingerprint fp)
+    {
+        var info = new FileInfo(fullPath);
+        return info.Exists && info.Length == fp.Size && info.LastWriteTimeUtc.Ticks == fp.MtimeTicks;
     }
 
     private async Task<bool> PutMissingAsync(string path, string full, FileFingerprint fp, IEnumerable<ChunkPut> missing, Dictionary<ChunkId, ChunkRef> uploaded, CancellationToken ct)

@@ -128,6 +128,22 @@ internal sealed class SmallFileUploader
             return handBack;
         }
 
+        // A file written to after it was read goes back to the one-file path, which reports it as changing.
+        accepted.RemoveAll(r =>
+        {
+            if (FileUploader.StillAsHashed(_ctx.FullPath(r.Action.Path), r.Action.Fingerprint!))
+            {
+                return false;
+            }
+
+            handBack.Add(r.Action);
+            return true;
+        });
+        if (accepted.Count == 0)
+        {
+            return handBack;
+        }
+
         var commit = new CommitFilesRequest();
         foreach (var (a, _, chunks) in accepted)
         {

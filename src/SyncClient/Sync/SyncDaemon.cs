@@ -10,7 +10,10 @@ namespace Dropbox.SyncClient.Sync;
 /// The long-running sync: an initial pass, then a pass whenever the folder changes (FileSystemWatcher,
 /// debounced), the server reports a change (long-polled ListChanges with adaptive back-off: seconds
 /// while active, minutes while idle), <c>sync --now</c> drops <see cref="NowRequestFile"/> in the state
-/// directory, or the periodic rescan is due (watchers drop events). Reconciles once a day.
+/// directory, or the periodic rescan is due (watchers drop events). Reconciles every
+/// <see cref="ReconcileInterval"/> (a day unless configured). Cancelling the token stops it cleanly: the pass
+/// under way stops after its current step (finished chunks and commits are kept in the db, an unfinished upload
+/// resumes on the next run) and <see cref="RunAsync"/> returns normally.
 /// </summary>
 internal sealed class SyncDaemon
 {
@@ -37,7 +40,11 @@ internal sealed class SyncDaemon
 
     public TimeSpan RescanInterval { get; init; } = TimeSpan.FromMinutes(5);
 
-    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromDays(1);
+    /// <summary>The reconcile period unless configured (<c>--reconcile-interval</c>).</summary>
+    public static readonly TimeSpan DefaultReconcileInterval = TimeSpan.FromDays(1);
+
+    /// <summary>How often a pass is a full reconcile (folder, db and server compared by fingerprint).</summary>
+    public TimeSpan ReconcileInterval { get; init; } = DefaultReconcileInterval;
 
     public uint MinPollSeconds { get; init; } = 5;
 
@@ -58,7 +65,8 @@ internal sealed class SyncDaemon
             while (!ct.IsCancellationRequested)
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                wait.CancelAfter(RescanInterval);
+                var untilReconcile = (LastReconcile() ?? _ctx.Time.GetUtcNow()) + ReconcileInterval - _ctx.Time.GetUtcNow();
+                wait.CancelAfter(TimeSpan.FromTicks(Math.Clamp(untilReconcile.Ticks, TimeSpan.FromMilliseconds(100).Ticks, RescanInterval.Ticks)));
                 string reason;
                 try
                 {
@@ -67,6 +75,10 @@ internal sealed class SyncDaemon
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
                     reason = "periodic rescan";
+                }
+                catch (OperationCanceledException)
+                {
+                    break; // asked to stop while idle
                 }
 
                 var now = _ctx.Time.GetUtcNow();
@@ -79,7 +91,7 @@ internal sealed class SyncDaemon
                 var engine = reconcile ? new SyncEngine(new SyncContextWithOptions(_ctx, _ctx.Options with { Reconcile = true }).Context) : _engine;
                 try
                 {
-                    _ctx.Progress.Log($"pass ({(reconcile ? "daily reconcile" : reason)})");
+                    _ctx.Progress.Log($"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})");
                     var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
                     _onPass(summary);
                     if (summary.Pending > 0)
@@ -108,8 +120,9 @@ internal sealed class SyncDaemon
                     {
                         await WaitForNowRequestAsync(pause.Token).ConfigureAwait(false);
                     }
-                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    catch (OperationCanceledException)
                     {
+                        // The pause ended, or the daemon is stopping: the loop condition tells which.
                     }
                 }
             }
@@ -157,7 +170,9 @@ internal sealed class SyncDaemon
         };
         void OnEvent(object? sender, FileSystemEventArgs e)
         {
-            if (!Path.GetFileName(e.FullPath).StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal))
+            var ignore = _engine.LastIgnore;
+            if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, e.FullPath)
+                || (e is RenamedEventArgs r && Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, r.OldFullPath)))
             {
                 Interlocked.Exchange(ref _lastLocalEventTicks, _ctx.Time.GetTimestamp());
             }
@@ -171,6 +186,34 @@ internal sealed class SyncDaemon
         watcher.Error += (_, _) => _triggers.Writer.TryWrite("watcher overflow");
         watcher.EnableRaisingEvents = true;
         return watcher;
+    }
+
+    /// <summary>
+    /// False for events a pass would ignore anyway (the client's own temp files, paths the last scan's ignore
+    /// rules exclude, such as a build folder churning), so they do not cause passes. A change to an ignore
+    /// file always matters: it may change what is ignored.
+    /// </summary>
+    internal static bool Matters(string folder, string stateDirectory, IgnoreTree ignore, string fullPath)
+    {
+        var name = Path.GetFileName(fullPath);
+        if (name.StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (name == IgnoreMatcher.IgnoreFileName)
+        {
+            return true;
+        }
+
+        var state = Path.TrimEndingDirectorySeparator(Path.GetFullPath(stateDirectory));
+        if (fullPath == state || fullPath.StartsWith(state + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return false; // a state directory inside the folder: the db's own writes
+        }
+
+        var relative = SyncPaths.ToRelative(folder, fullPath);
+        return relative.StartsWith("..", StringComparison.Ordinal) || !ignore.IsIgnored(relative, Directory.Exists(fullPath));
     }
 
     private async Task WatchLocalAsync(CancellationToken ct)

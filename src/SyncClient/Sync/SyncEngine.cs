@@ -26,6 +26,11 @@ internal sealed partial class SyncEngine
         _hasher = new FileHasher(ctx.Chunker);
     }
 
+    /// <summary>The ignore rules the last pass's scan found (the daemon uses them to drop watcher events for ignored paths).</summary>
+    public IgnoreTree LastIgnore => Volatile.Read(ref _lastIgnore);
+
+    private IgnoreTree _lastIgnore = IgnoreTree.BuiltIn;
+
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
 
@@ -53,7 +58,7 @@ internal sealed partial class SyncEngine
         }
 
         progress.Phase = "scanning";
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.Load(_ctx.Folder), _ctx.State.StateDirectory);
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory);
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
@@ -61,6 +66,7 @@ internal sealed partial class SyncEngine
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime), ct);
+        Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
         index = null;
@@ -187,11 +193,43 @@ internal sealed partial class SyncEngine
         return true;
     }
 
+    /// <summary>
+    /// Waits until the youngest of <paramref name="young"/> has reached the stable age, then returns those
+    /// whose size and mtime did not move meanwhile. The others get no fingerprint: the planner skips them as
+    /// changing, the summary counts them as pending, and the next pass looks again.
+    /// </summary>
+    private async Task<List<LocalEntry>> WaitForStableAsync(List<LocalEntry> young, DateTime scannedAt, CancellationToken ct)
+    {
+        var stableAge = _ctx.Options.StableAge;
+        var youngest = young.Max(e => e.MtimeTicks);
+        var wait = stableAge - (scannedAt - new DateTime(youngest, DateTimeKind.Utc)) - (_ctx.Time.GetUtcNow().UtcDateTime - scannedAt);
+        if (wait > TimeSpan.Zero)
+        {
+            _ctx.Progress.Phase = "waiting for files still being written";
+            _ctx.Progress.Log($"waiting {Format.Duration(wait + TimeSpan.FromSeconds(0.999))} for {young.Count} file(s) modified in the last {Format.Duration(stableAge)}");
+            await Task.Delay(wait < stableAge ? wait : stableAge, _ctx.Time, ct).ConfigureAwait(false);
+        }
+
+        var stable = new List<LocalEntry>(young.Count);
+        foreach (var entry in young)
+        {
+            var info = new FileInfo(_ctx.FullPath(entry.Path));
+            if (info.Exists && info.Length == entry.Size && info.LastWriteTimeUtc.Ticks == entry.MtimeTicks)
+            {
+                stable.Add(entry);
+            }
+        }
+
+        return stable;
+    }
+
     private async Task<Dictionary<string, FileFingerprint>> HashChangedAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)
     {
         var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
         var work = new List<LocalEntry>();
+        var young = new List<LocalEntry>();
         var now = _ctx.Time.GetUtcNow().UtcDateTime;
+        var stableAge = _ctx.Options.StableAge;
         foreach (var entry in snapshot.Entries.Values)
         {
             if (entry.Kind != FileKind.File)
@@ -200,9 +238,13 @@ internal sealed partial class SyncEngine
             }
 
             var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
-            if (!unchanged && _ctx.Options.StableAge > TimeSpan.Zero && now - new DateTime(entry.MtimeTicks, DateTimeKind.Utc) < _ctx.Options.StableAge)
+            // A write stamps the current time, so an mtime far in the future (clock skew, an unpacked archive)
+            // is not a file being written; without this a daemon would wait for it until that time comes.
+            var age = now - new DateTime(entry.MtimeTicks, DateTimeKind.Utc);
+            if (!unchanged && stableAge > TimeSpan.Zero && age < stableAge && age > -stableAge)
             {
-                continue; // still being written, perhaps: no fingerprint, so the planner skips it this pass
+                young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below
+                continue;
             }
 
             if (!unchanged || _ctx.Options.Reconcile)
@@ -211,10 +253,17 @@ internal sealed partial class SyncEngine
             }
         }
 
+        if (young.Count > 0 && _ctx.Options.WaitForStable)
+        {
+            work.AddRange(await WaitForStableAsync(young, now, ct).ConfigureAwait(false));
+        }
+
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
         {
             var fp = await _hasher.TryHashAsync(_ctx.FullPath(entry.Path), token).ConfigureAwait(false);
-            if (fp is not null)
+            // Written to between the scan and the read: the stability judgement was made on the scan's
+            // size and mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
+            if (fp is not null && fp.Size == entry.Size && fp.MtimeTicks == entry.MtimeTicks)
             {
                 lock (result)
                 {

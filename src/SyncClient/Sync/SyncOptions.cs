@@ -22,10 +22,22 @@ internal sealed record SyncOptions
     public int PutBatchBytes { get; init; } = 8 << 20;
 
     /// <summary>
-    /// A file modified more recently than this is left for a later pass (an editor may still be writing it).
-    /// Zero for one-shot passes; the daemon uses a couple of seconds and comes back for skipped files.
+    /// A changed file is only uploaded once it has not been modified for this long (an editor or a download
+    /// may still be writing it). Zero turns the rule off. The CLI uses <see cref="DefaultStableAge"/> for the
+    /// daemon and for <c>sync --once</c>.
     /// </summary>
     public TimeSpan StableAge { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// What a pass does with files younger than <see cref="StableAge"/>: false (the daemon) leaves them for
+    /// its next pass at once; true (a one-shot pass, which has no next pass) waits once until they reach the
+    /// age and takes those that did not change meanwhile. Either way a file still changing is reported as
+    /// pending and never uploaded half-written.
+    /// </summary>
+    public bool WaitForStable { get; init; }
+
+    /// <summary>The stability window of the CLI's passes.</summary>
+    public static TimeSpan DefaultStableAge { get; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long a pass waits for another pass on the same state directory to finish.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);

@@ -6,12 +6,15 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// Three-way decisions per path with the db as merge base: pure (no I/O), so every case is unit-tested.
 /// Local renames are found by content (size + content hash) and become moves; remote moves of files
-/// unchanged locally become local renames.
+/// unchanged locally become local renames. A path the ignore rules exclude is left alone on both sides.
 /// </summary>
 internal static class SyncPlanner
 {
     /// <summary>Reason of a skip for a file that is still being written.</summary>
     public const string ChangingReason = "the file is changing; it syncs once it is stable";
+
+    /// <summary>Reason of a skip for a remote change to a path the local ignore rules exclude.</summary>
+    public const string IgnoredReason = "ignored here by a .dropboxignore or built-in rule; the remote change is not applied";
 
     public static List<SyncAction> Plan(PlanInput input)
     {
@@ -33,6 +36,18 @@ internal static class SyncPlanner
             input.Local.Entries.TryGetValue(path, out var local);
             input.Base.TryGetValue(path, out var baseRecord);
             input.Remote.TryGetValue(path, out var remote);
+            if (local is null && input.Local.Ignore.IsIgnored(path, baseRecord?.Kind == FileKind.Folder || remote?.Kind == FileKind.Folder))
+            {
+                // An ignored path stops syncing: never deleted on either side (its db row stays, so
+                // un-ignoring it later compares against the same merge base), never downloaded over.
+                if (remote is not null && (baseRecord is null ? !remote.Deleted : remote.Deleted || remote.Version != baseRecord.Version))
+                {
+                    actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = IgnoredReason });
+                }
+
+                continue;
+            }
+
             var action = Decide(input, path, local, baseRecord, remote);
             if (action is not null)
             {

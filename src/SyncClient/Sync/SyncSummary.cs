@@ -88,11 +88,13 @@ internal sealed class SyncSummary
         ["chunksReused"] = ChunksReused,
         ["skipped"] = Skipped,
         ["repairs"] = Repairs,
+        ["pending"] = Pending,
     });
 
     /// <summary>A one-line human summary.</summary>
     public override string ToString() =>
         $"up {FilesUploaded} file(s) ({Format.Bytes(BytesUploaded)}, {ChunksUploaded} chunk(s), {ChunksDeduplicated} deduplicated), " +
         $"down {FilesDownloaded} file(s) ({Format.Bytes(BytesDownloaded)}, {ChunksDownloaded} chunk(s) fetched, {ChunksReused} reused), " +
-        $"{FilesMoved} moved, {FilesDeleted} deleted, {Conflicts} conflict(s), {Errors} error(s)";
+        $"{FilesMoved} moved, {FilesDeleted} deleted, {Conflicts} conflict(s), {Errors} error(s)" +
+        (Pending > 0 ? $", {Pending} still changing (left for the next pass)" : string.Empty);
 }

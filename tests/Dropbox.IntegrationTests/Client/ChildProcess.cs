@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Dropbox.IntegrationTests.Client;
 
 /// <summary>A real child process (<c>dotnet X.dll ...</c>) with its output captured line by line; killed with SIGKILL on dispose.</summary>
-internal sealed class ChildProcess : IDisposable
+internal sealed partial class ChildProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
@@ -142,6 +143,18 @@ internal sealed class ChildProcess : IDisposable
         _process.WaitForExit(); // drains the output readers
         return _process.ExitCode;
     }
+
+    /// <summary>Sends a POSIX signal (SIGINT = 2, SIGTERM = 15) to the process, as <c>kill -SIG PID</c> would.</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed with errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     /// <summary>SIGKILL (the whole tree), no chance to clean up.</summary>
     public void Kill()

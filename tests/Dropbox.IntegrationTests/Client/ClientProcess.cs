@@ -93,4 +93,7 @@ internal sealed record SyncJson
     [System.Text.Json.Serialization.JsonPropertyName("filesMoved")] public long FilesMoved { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("chunksDownloaded")] public long ChunksDownloaded { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("chunksReused")] public long ChunksReused { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("skipped")] public long Skipped { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("repairs")] public long Repairs { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("pending")] public long Pending { get; init; }
 }

@@ -48,6 +48,8 @@ public sealed class NodeFixture : IAsyncDisposable
 
     public ChunkStore Store => _app!.Services.GetRequiredService<ChunkStore>();
 
+    public IServiceProvider Services => _app!.Services;
+
     public static Task<NodeFixture> StartAsync(Func<StorageNodeOptions, StorageNodeOptions>? configure = null, TempDirectory? dir = null)
     {
         var owns = dir is null;

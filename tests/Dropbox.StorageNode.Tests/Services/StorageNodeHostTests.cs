@@ -53,4 +53,37 @@ public sealed class StorageNodeHostTests
         Assert.True(node.Store.Engine.TryGetLocation(id, out var location));
         Assert.Equal(n, location.StoredLength);
     }
+
+    [Fact]
+    public async Task The_scheduled_scrub_finds_a_flipped_byte_on_its_own_and_quarantines_that_chunk()
+    {
+        await using var node = await NodeFixture.StartAsync(o => o with { ScrubInterval = TimeSpan.FromMilliseconds(200) });
+        var chunks = Enumerable.Range(0, 4).Select(i => TestChunks.Random(20_000, 700 + i)).ToList();
+        foreach (var (id, bytes) in chunks)
+        {
+            await node.Store.PutAsync(id, Dropbox.Shared.Chunks.ChunkEncoding.Raw, bytes.Length, bytes, "ns", CancellationToken.None);
+        }
+
+        Assert.True(node.Store.Engine.TryGetLocation(chunks[1].Id, out var location));
+        var segment = Directory.GetFiles(Path.Combine(node.Options.DataDirectory, "segments"), "*.seg").Single(f => new FileInfo(f).Length > 0);
+        using (var stream = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            stream.Position = location.Offset + Dropbox.StorageNode.Engine.SegmentRecord.HeaderSize + 1234;
+            var b = stream.ReadByte();
+            stream.Position--;
+            stream.WriteByte((byte)(b ^ 0x80));
+        }
+
+        // Nobody asks for a scrub: the node's own schedule must find it.
+        var scrubs = node.Services.GetRequiredService<Dropbox.StorageNode.Cluster.ScrubService>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!node.Store.Engine.IsQuarantined(chunks[1].Id) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(node.Store.Engine.IsQuarantined(chunks[1].Id), $"not quarantined after {scrubs.Completed} scheduled scrubs");
+        Assert.False(node.Store.Engine.IsQuarantined(chunks[0].Id));
+        Assert.True(node.Store.Engine.Contains(chunks[2].Id));
+    }
 }

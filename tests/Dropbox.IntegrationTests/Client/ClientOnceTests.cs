@@ -1,0 +1,106 @@
+using System.Diagnostics;
+
+namespace Dropbox.IntegrationTests.Client;
+
+/// <summary>
+/// <c>sync --once</c> as a real process against a real metadata node and storage node: the stability rule for
+/// files still being written, and nested <c>.dropboxignore</c> files.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class ClientOnceTests : IDisposable
+{
+    private readonly ClientTempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Sync_once_leaves_a_file_still_being_written_for_the_next_pass_and_reports_it()
+    {
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        var a = cluster.NewClient("alpha");
+        await a.LoginAsync();
+        a.Write("steady.txt", "written just before the pass, then left alone");
+        a.Write("growing.log", "line 0\n");
+        using var stop = new CancellationTokenSource();
+        var writer = AppendUntilStoppedAsync(a.PathOf("growing.log"), stop.Token);
+
+        SyncJson during;
+        try
+        {
+            during = await a.SyncAsync();
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+
+        Assert.Equal(1, during.FilesUploaded);
+        Assert.Equal(1, during.Pending);
+        var listed = await cluster.NewClientListAsync(a);
+        Assert.Contains(listed, l => l.EndsWith("steady.txt", StringComparison.Ordinal));
+        Assert.DoesNotContain(listed, l => l.Contains("growing.log", StringComparison.Ordinal));
+
+        var after = await a.SyncAsync();
+
+        Assert.Equal(1, after.FilesUploaded);
+        Assert.Equal(0, after.Pending);
+        var size = new FileInfo(a.PathOf("growing.log")).Length;
+        Assert.Contains(await cluster.NewClientListAsync(a), l => l.TrimStart().StartsWith(size + " ", StringComparison.Ordinal) && l.EndsWith("growing.log", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Nested_ignore_files_apply_per_folder_and_a_synced_file_that_becomes_ignored_is_deleted_nowhere()
+    {
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        var a = cluster.NewClient("alpha");
+        var b = cluster.NewClient("bravo");
+        await a.LoginAsync();
+        await b.LoginAsync();
+        a.Write(".dropboxignore", "*.log\n");
+        a.Write("app/.dropboxignore", "!keep.log\nbuild/\n");
+        a.Write("app/keep.log", "re-included by the deeper file");
+        a.Write("app/debug.log", "x");
+        a.Write("app/build/out.bin", "x");
+        a.Write("app/data.db", "shared at first");
+        a.Write("other/keep.log", "the deeper file does not reach here");
+
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        Assert.Equal("re-included by the deeper file", b.Read("app/keep.log"));
+        Assert.Equal("!keep.log\nbuild/\n", b.Read("app/.dropboxignore"));
+        Assert.Equal("shared at first", b.Read("app/data.db"));
+        Assert.False(File.Exists(b.PathOf("app/debug.log")));
+        Assert.False(Directory.Exists(b.PathOf("app/build")));
+        Assert.False(File.Exists(b.PathOf("other/keep.log")));
+
+        a.Write("app/.dropboxignore", "!keep.log\nbuild/\ndata.db\n");
+        await a.SyncAsync();
+        File.Delete(a.PathOf("app/data.db"));
+        var afterDelete = await a.SyncAsync();
+        var atB = await b.SyncAsync();
+
+        Assert.Equal(0, afterDelete.FilesDeleted);
+        Assert.Equal(0, atB.FilesDeleted);
+        Assert.Equal("shared at first", b.Read("app/data.db"));
+        Assert.Contains(await cluster.NewClientListAsync(b), l => l.EndsWith("app/data.db", StringComparison.Ordinal));
+    }
+
+    private static async Task AppendUntilStoppedAsync(string path, CancellationToken stop)
+    {
+        var clock = Stopwatch.StartNew();
+        for (var i = 1; i < 3000 && clock.Elapsed < TimeSpan.FromSeconds(120) && !stop.IsCancellationRequested; i++)
+        {
+            await File.AppendAllTextAsync(path, $"line {i}\n", CancellationToken.None);
+            try
+            {
+                await Task.Delay(100, stop); // the pace of a slow writer, not synchronization
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using Dropbox.SyncClient.Cli;
+
+namespace Dropbox.SyncClient.Tests;
+
+public sealed class ConsoleProgressTests
+{
+    [Fact]
+    public async Task On_a_terminal_one_line_is_redrawn_with_files_bytes_rate_and_eta()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using var progress = new ConsoleProgress(output, isTerminal: true, clock, autoRender: false);
+        var p = progress.Progress;
+        p.Phase = "transferring";
+        p.AddWork(10, 10 << 20);
+
+        progress.Render();
+        for (var i = 0; i < 2; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            p.AddBytes(1 << 20);
+            p.FileDone();
+            progress.Render();
+        }
+
+        var text = output.ToString();
+        Assert.DoesNotContain('\n', text);
+        var frames = text.Split('\r', StringSplitOptions.RemoveEmptyEntries).Where(f => f.Trim().Length > 0).ToList();
+        Assert.Equal(3, frames.Count);
+        Assert.Equal("transferring: 2/10 files, 2.0 MiB/10.0 MiB, 1.0 MiB/s ETA 8s", frames[^1]);
+        Assert.Contains("0/10 files", frames[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task On_a_terminal_an_event_line_erases_the_status_line_and_the_status_comes_back_below()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using (var progress = new ConsoleProgress(output, isTerminal: true, clock, autoRender: false))
+        {
+            progress.Progress.AddWork(1, 100);
+            progress.Render();
+            progress.Progress.Log("uploaded 'a.txt' (100 B)");
+            progress.Render();
+        }
+
+        var text = output.ToString();
+        var eventLine = text.IndexOf("uploaded 'a.txt'", StringComparison.Ordinal);
+        Assert.True(eventLine > 0);
+        Assert.Equal('\r', text[eventLine - 1]); // the status line was erased first
+        Assert.EndsWith("\r", text, StringComparison.Ordinal); // disposing erases the last status line
+        Assert.Contains("0/1 files", text[eventLine..], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_narrow_terminal_gets_a_line_cut_to_fit()
+    {
+        var output = new StringWriter();
+        await using var progress = new ConsoleProgress(output, isTerminal: true, new ManualClock(), autoRender: false) { Width = 20 };
+        progress.Progress.AddWork(5, 5000);
+
+        progress.Render();
+
+        Assert.Equal(19, output.ToString().Length);
+    }
+
+    [Fact]
+    public async Task Without_a_terminal_status_comes_as_plain_lines_at_most_once_per_interval_without_control_characters()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using (var progress = new ConsoleProgress(output, isTerminal: false, clock, autoRender: false) { PlainInterval = TimeSpan.FromSeconds(10) })
+        {
+            var p = progress.Progress;
+            p.Phase = "transferring";
+            progress.Render(); // no work yet: nothing to say
+            p.AddWork(4, 4 << 20);
+            clock.Advance(TimeSpan.FromSeconds(10));
+            progress.Render();
+            p.AddBytes(1 << 20);
+            clock.Advance(TimeSpan.FromSeconds(1));
+            progress.Render(); // too soon after the last line
+            p.Log("uploaded 'evil\u001b[2Jname.txt'");
+            p.AddBytes(1 << 20);
+            p.FileDone();
+            clock.Advance(TimeSpan.FromSeconds(9));
+            progress.Render();
+            clock.Advance(TimeSpan.FromSeconds(10));
+            progress.Render(); // nothing moved: no repeat
+        }
+
+        var text = output.ToString();
+        var lines = text.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(text.Replace(Environment.NewLine, string.Empty, StringComparison.Ordinal), char.IsControl);
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("transferring: 0/4 files, 0 B/4.0 MiB", lines[0], StringComparison.Ordinal);
+        Assert.Equal("uploaded 'evil?[2Jname.txt'", lines[1]);
+        Assert.StartsWith("transferring: 1/4 files, 2.0 MiB/4.0 MiB, ", lines[2], StringComparison.Ordinal);
+        Assert.Contains("/s ETA ", lines[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rendering_on_its_own_timer_draws_without_being_asked()
+    {
+        var output = new LockedWriter();
+        await using var progress = new ConsoleProgress(output, isTerminal: true);
+        progress.Progress.AddWork(1, 1);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!output.Text.Contains("0/1 files", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Contains("0/1 files", output.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>A writer a test can read while the renderer writes from its timer.</summary>
+    private sealed class LockedWriter : TextWriter
+    {
+        private readonly System.Text.StringBuilder _text = new();
+
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public string Text
+        {
+            get
+            {
+                lock (_text)
+                {
+                    return _text.ToString();
+                }
+            }
+        }
+
+        public override void Write(char value)
+        {
+            lock (_text)
+            {
+                _text.Append(value);
+            }
+        }
+    }
+}

@@ -3,12 +3,22 @@ using System.Buffers;
 namespace Dropbox.SyncClient.Remote;
 
 /// <summary>
-/// Bytes of one chunk in an array rented from <see cref="ArrayPool{T}.Shared"/>, returned on dispose. Downloads hold
-/// only a window of these at a time, so a multi-GiB download reuses a handful of arrays instead of allocating a fresh
-/// large-object-heap array per chunk.
+/// Bytes of one chunk (or one received frame) in an array rented from a pool of the client's own, returned on dispose.
+/// Downloads hold only a window of these at a time, so a multi-GiB download reuses a handful of arrays instead of
+/// allocating a fresh large-object-heap array per chunk.
 /// </summary>
+/// <remarks>
+/// A dedicated pool rather than <see cref="ArrayPool{T}.Shared"/>: the shared pool keeps a per-thread slot and up to
+/// 8 arrays per size per core, and since buffers are rented on one thread-pool thread and returned on another it ends
+/// up holding many more MiB-sized arrays than are ever in use at once. This pool only grows to the real concurrency.
+/// </remarks>
 internal sealed class ChunkBuffer : IDisposable
 {
+    /// <summary>Largest array pooled (a 4 MiB chunk, stored a little larger, rounds up to this); larger ones are not kept.</summary>
+    private const int MaxPooledLength = 8 << 20;
+
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(MaxPooledLength, maxArraysPerBucket: 16);
+
     private byte[]? _array;
 
     private ChunkBuffer(byte[] array, int length)
@@ -30,7 +40,7 @@ internal sealed class ChunkBuffer : IDisposable
     public static ChunkBuffer Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        return new ChunkBuffer(length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length), length);
+        return new ChunkBuffer(length == 0 ? [] : Pool.Rent(length), length);
     }
 
     /// <summary>A buffer holding a copy of <paramref name="bytes"/>.</summary>
@@ -47,7 +57,7 @@ internal sealed class ChunkBuffer : IDisposable
         var array = Interlocked.Exchange(ref _array, null);
         if (array is { Length: > 0 })
         {
-            ArrayPool<byte>.Shared.Return(array);
+            Pool.Return(array);
         }
     }
 

@@ -83,7 +83,9 @@ edit
 t0=$(now); rsync -a --no-whole-file "$src/" "$work/rsync/" >/dev/null; T[rsync,edit]=$(since "$t0")
 t0=$(now); rclone sync "$src" "$work/rclone" >/dev/null 2>&1; T[rclone,edit]=$(since "$t0")
 t0=$(now); restic backup -q "$src" >/dev/null; T[restic,edit]=$(since "$t0")
-t0=$(now); dotnet "$client_dll" sync --once --state "$work/client-state" >/dev/null; T[appliance,edit]=$(since "$t0")
+t0=$(now); dotnet "$client_dll" sync --once --json --state "$work/client-state" > "$work/edit.json"; T[appliance,edit]=$(since "$t0")
+# The edit must really have gone up (a file changed in the last 2 s would wait for the stability rule first).
+grep -Eq '"filesUploaded": ?1[,}]' <(tail -n 1 "$work/edit.json") || { echo "the appliance did not upload the edited file: $(tail -n 1 "$work/edit.json")" >&2; exit 1; }
 
 echo
 echo "| tool | initial (s) | MB/s | no-op (s) | 4 KiB edit (s) |"

@@ -148,7 +148,7 @@ public sealed class ChunkPipeline
             var storedLength = item.Length;
             if (_options.Compress && Lz4ChunkCodec.LooksCompressible(plain))
             {
-                storedBuffer = ArrayPool<byte>.Shared.Rent(item.Length);
+                storedBuffer = PipelineBuffers.Pool.Rent(item.Length);
                 encoding = Lz4ChunkCodec.EncodeWhole(plain, storedBuffer, out var written);
                 if (encoding == ChunkEncoding.Lz4)
                 {
@@ -156,7 +156,7 @@ public sealed class ChunkPipeline
                 }
                 else
                 {
-                    ArrayPool<byte>.Shared.Return(storedBuffer);
+                    PipelineBuffers.Pool.Return(storedBuffer);
                     storedBuffer = null;
                 }
             }
@@ -172,7 +172,7 @@ public sealed class ChunkPipeline
             {
                 if (storedBuffer is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(storedBuffer);
+                    PipelineBuffers.Pool.Return(storedBuffer);
                 }
 
                 item.TakeBlock()?.Release();
@@ -189,7 +189,7 @@ public sealed class ChunkPipeline
         {
             if (storedBuffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(storedBuffer);
+                PipelineBuffers.Pool.Return(storedBuffer);
             }
 
             item.TakeBlock()?.Release();

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Dropbox.Shared.Pipeline;
 
 /// <summary>
@@ -12,7 +10,7 @@ internal sealed class PooledBlock
 
     public PooledBlock(int size)
     {
-        Array = ArrayPool<byte>.Shared.Rent(size);
+        Array = PipelineBuffers.Pool.Rent(size);
     }
 
     public byte[] Array { get; }
@@ -24,7 +22,7 @@ internal sealed class PooledBlock
         var left = Interlocked.Decrement(ref _references);
         if (left == 0)
         {
-            ArrayPool<byte>.Shared.Return(Array);
+            PipelineBuffers.Pool.Return(Array);
         }
         else if (left < 0)
         {

@@ -68,7 +68,7 @@ public sealed class ProcessedChunk : IDisposable
         var stored = Interlocked.Exchange(ref _storedBuffer, null);
         if (stored is not null)
         {
-            ArrayPool<byte>.Shared.Return(stored);
+            PipelineBuffers.Pool.Return(stored);
         }
     }
 }

@@ -84,23 +84,7 @@ internal sealed class LocalState : IDisposable
     }
 
     /// <summary>Every tracked path (without chunk lists), keyed by path.</summary>
-    public Dictionary<string, FileRecord> LoadFiles()
-    {
-        lock (_lock)
-        {
-            var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files";
-            using var reader = cmd.ExecuteReader();
-            while (reader.Read())
-            {
-                var record = ReadRecord(reader);
-                result[record.Path] = record;
-            }
-
-            return result;
-        }
-    }
+    public Dictionary<string, FileRecord> LoadFiles() => LoadFiles(_ => true);
 
     /// <summary>
     /// Every tracked path with only what tells an unchanged path apart (<see cref="BaseStat"/>): what a pass holds per

@@ -60,7 +60,8 @@ public sealed class ClientDaemonTests : IDisposable
         long doneAtSignal;
         using (var daemon = a.Start("sync", "--parallelism", "1"))
         {
-            doneAtSignal = await WaitForUploadProgressAsync(a.State, atLeast: 4, daemon);
+            doneAtSignal = await UploadProgressProbe.WaitForChunksAsync(a.State, atLeast: 4, daemon, Timeout, "the daemon exited during the upload.",
+                () => Assert.DoesNotContain("uploaded 'huge.bin'", daemon.Stdout, StringComparison.Ordinal));
             daemon.Signal(signal);
             var code = await daemon.WaitForExitAsync(Timeout);
             Assert.True(code == 0, $"exit {code}\n{daemon.Stdout}\n{daemon.Stderr}");
@@ -142,36 +143,6 @@ public sealed class ClientDaemonTests : IDisposable
         Assert.Equal("ok", cmd.ExecuteScalar() as string);
     }
 
-    private static async Task<long> WaitForUploadProgressAsync(string stateDir, int atLeast, ChildProcess process)
-    {
-        var db = Path.Combine(stateDir, "client.db");
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < Timeout)
-        {
-            Assert.False(process.HasExited, "the daemon exited during the upload.\n" + process.Stdout + process.Stderr);
-            Assert.DoesNotContain("uploaded 'huge.bin'", process.Stdout, StringComparison.Ordinal);
-            try
-            {
-                using var conn = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=false");
-                conn.Open();
-                using var cmd = conn.CreateCommand();
-                cmd.CommandText = "SELECT COALESCE(MAX(chunks_done),0) FROM uploads";
-                var done = Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                if (done >= atLeast)
-                {
-                    return done;
-                }
-            }
-            catch (SqliteException)
-            {
-                // Busy or not created yet: poll again.
-            }
-
-            await Task.Delay(20);
-        }
-
-        throw new TimeoutException("The upload never reached " + atLeast + " chunks.\n" + process.Stdout + process.Stderr);
-    }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string> diagnostics)
     {

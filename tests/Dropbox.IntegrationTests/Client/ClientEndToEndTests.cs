@@ -162,7 +162,7 @@ public sealed class ClientEndToEndTests : IDisposable
         long doneAtKill;
         using (var first = a.Start("sync", "--once", "--json", "--parallelism", "1"))
         {
-            doneAtKill = await WaitForUploadProgressAsync(a.State, atLeast: 12, first);
+            doneAtKill = await UploadProgressProbe.WaitForChunksAsync(a.State, atLeast: 12, first, TimeSpan.FromSeconds(120), "the upload finished before it could be killed; use a larger file.");
             first.Kill(); // SIGKILL: no cleanup, no commit
         }
 
@@ -260,38 +260,6 @@ public sealed class ClientEndToEndTests : IDisposable
         Assert.Equal(0, reconcile.Json!.FilesUploaded + reconcile.Json.FilesDownloaded + reconcile.Json.Errors);
     }
 
-    private static async Task<long> WaitForUploadProgressAsync(string stateDir, int atLeast, ChildProcess process)
-    {
-        var db = Path.Combine(stateDir, "client.db");
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(120))
-        {
-            Assert.False(process.HasExited, "the upload finished before it could be killed; use a larger file.\n" + process.Stdout + process.Stderr);
-            if (File.Exists(db))
-            {
-                try
-                {
-                    using var conn = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=false");
-                    conn.Open();
-                    using var cmd = conn.CreateCommand();
-                    cmd.CommandText = "SELECT COALESCE(MAX(chunks_done),0) FROM uploads";
-                    var done = Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                    if (done >= atLeast)
-                    {
-                        return done;
-                    }
-                }
-                catch (SqliteException)
-                {
-                    // Busy or not created yet: poll again.
-                }
-            }
-
-            await Task.Delay(20);
-        }
-
-        throw new TimeoutException("The upload never reached " + atLeast + " chunks.\n" + process.Stdout + process.Stderr);
-    }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> diagnostics)
     {

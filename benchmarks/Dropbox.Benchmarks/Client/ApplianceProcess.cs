@@ -23,13 +23,7 @@ internal sealed class ApplianceProcess : IDisposable
     public static async Task<ApplianceProcess> StartAsync(string data)
     {
         var dll = BuiltBinaries.Find("MetadataNode", "Dropbox.MetadataNode.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { dll, "standalone", "--data", data, "--port", "0" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        var info = ChildDotnet.StartInfo(dll, ["standalone", "--data", data, "--port", "0"]);
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the appliance.");
         _ = process.StandardError.ReadToEndAsync();
         string? token = null;
@@ -51,14 +45,5 @@ internal sealed class ApplianceProcess : IDisposable
         throw new InvalidOperationException("The appliance exited before it was ready.");
     }
 
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(30_000);
-        }
-
-        _process.Dispose();
-    }
+    public void Dispose() => ChildDotnet.Stop(_process);
 }

@@ -23,20 +23,8 @@ internal static class MeasuredProcess
     /// <summary>Runs <paramref name="dll"/> with <paramref name="args"/>; kills it (and throws) after <paramref name="timeout"/>.</summary>
     public static async Task<Result> RunAsync(string dll, IEnumerable<string> args, TimeSpan timeout)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
-        info.ArgumentList.Add(dll);
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        var info = ChildDotnet.StartInfo(dll, args);
+        info.WorkingDirectory = Path.GetDirectoryName(dll)!;
         var output = new StringBuilder();
         using var process = new Process { StartInfo = info };
         process.OutputDataReceived += (_, e) => Append(output, e.Data);

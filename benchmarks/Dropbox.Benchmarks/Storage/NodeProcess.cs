@@ -34,11 +34,7 @@ internal sealed class NodeProcess : IDisposable
     public static async Task<NodeProcess> StartAsync(string data, string keys, string nodeId)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Dropbox.StorageNode.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { dll, "--data", data, "--urls", "http://127.0.0.1:0", "--keys", keys, "--node-id", nodeId })
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var info = ChildDotnet.StartInfo(dll, ["--data", data, "--urls", "http://127.0.0.1:0", "--keys", keys, "--node-id", nodeId]);
 
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["DOTNET_TieredPGO"] = "1";
@@ -59,14 +55,5 @@ internal sealed class NodeProcess : IDisposable
         throw new InvalidOperationException("The storage node exited before listening.");
     }
 
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(30_000);
-        }
-
-        _process.Dispose();
-    }
+    public void Dispose() => ChildDotnet.Stop(_process);
 }

@@ -7,8 +7,17 @@ namespace Dropbox.Shared.Pipeline;
 /// end of the input) is in the block, so the chunker never scans bytes twice, and bytes are cut and hashed
 /// while the copy that brought them in is still in cache. Chunks point into their block (reference-counted).
 /// </summary>
+/// <remarks>
+/// The first block is sized to the input when the stream knows its length (a 300-byte file gets a 512-byte
+/// block, not a 16 MiB one: renting a full block per small file turned a 100,000-file upload into gigabytes
+/// of large-object garbage). A block is only replaced when it is full, so an input longer than it claimed
+/// (a file that grows while read) still cuts correctly.
+/// </remarks>
 internal sealed class StreamCutter : ICutter
 {
+    /// <summary>The smallest first block worth renting.</summary>
+    internal const int MinFirstBlock = 4096;
+
     private readonly Stream _input;
     private readonly IChunker _chunker;
     private readonly int _blockSize;
@@ -21,6 +30,11 @@ internal sealed class StreamCutter : ICutter
 
     public StreamCutter(Stream input, IChunker chunker, int blockSize, int readSize)
     {
+        if (blockSize < 2 * chunker.MaxChunkSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, $"A block must hold at least two maximum-size chunks ({chunker.MaxChunkSize} bytes each).");
+        }
+
         _input = input;
         _chunker = chunker;
         _blockSize = blockSize;
@@ -30,12 +44,13 @@ internal sealed class StreamCutter : ICutter
     public async ValueTask<ChunkWork?> NextAsync(CancellationToken token)
     {
         var max = _chunker.MaxChunkSize;
-        _block ??= new PooledBlock(_blockSize);
+        _block ??= new PooledBlock(FirstBlockSize());
         while (!_eof && _filled - _start < max)
         {
-            if (_blockSize - _start < max)
+            var capacity = _block.Array.Length;
+            if (_filled == capacity)
             {
-                // The next chunk might not fit: carry the uncut tail into a fresh block.
+                // Full with less than a maximum-size chunk uncut: carry the uncut tail into a fresh full-size block.
                 var next = new PooledBlock(_blockSize);
                 var tail = _filled - _start;
                 _block.Array.AsSpan(_start, tail).CopyTo(next.Array);
@@ -43,9 +58,10 @@ internal sealed class StreamCutter : ICutter
                 _block = next;
                 _start = 0;
                 _filled = tail;
+                capacity = next.Array.Length;
             }
 
-            var read = await _input.ReadAsync(_block.Array.AsMemory(_filled, Math.Min(_readSize, _blockSize - _filled)), token).ConfigureAwait(false);
+            var read = await _input.ReadAsync(_block.Array.AsMemory(_filled, Math.Min(_readSize, capacity - _filled)), token).ConfigureAwait(false);
             _eof = read == 0;
             _filled += read;
         }
@@ -72,5 +88,26 @@ internal sealed class StreamCutter : ICutter
     {
         _block?.Release();
         _block = null;
+    }
+
+    /// <summary>The whole input plus one byte (to see the end without a second block) when the stream knows its length, else a full block.</summary>
+    private int FirstBlockSize()
+    {
+        try
+        {
+            if (_input.CanSeek)
+            {
+                var remaining = _input.Length - _input.Position;
+                if (remaining >= 0 && remaining < _blockSize)
+                {
+                    return (int)Math.Max(MinFirstBlock, remaining + 1);
+                }
+            }
+        }
+        catch (NotSupportedException)
+        {
+        }
+
+        return _blockSize;
     }
 }

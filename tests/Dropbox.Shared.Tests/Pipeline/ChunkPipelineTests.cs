@@ -281,4 +281,80 @@ public sealed class ChunkPipelineTests
         Assert.Equal(16, ok.Count);
         Assert.Equal("simulated read failure", ex.Message);
     }
+
+    [Fact]
+    public async Task A_small_file_is_read_into_a_block_its_own_size_not_a_full_one()
+    {
+        // Renting a 16 MiB block per 300-byte file made a 100,000-file upload allocate gigabytes.
+        var data = TestData.Random(300, seed: 21);
+        var stream = new LengthStream(data, claimedLength: data.Length);
+        var pipeline = new ChunkPipeline(new FastCdcChunker(), new PipelineOptions { Parallelism = 2, ReadSize = 4 * MiB });
+
+        var chunks = await RunAsync(pipeline, stream).WaitAsync(Timeout);
+
+        Assert.Equal(data, Assert.Single(chunks).Plain);
+        Assert.InRange(stream.LargestRead, data.Length + 1, 64 * 1024);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1000)]
+    [InlineData(5 * MiB)]
+    public async Task A_stream_longer_than_its_length_claimed_still_cuts_every_byte(int claimed)
+    {
+        // A file that grows while it is read: the first block is sized to the old length, the rest must follow.
+        var data = TestData.Random(21 * MiB, seed: 22);
+        var lengths = ChunkingHelpers.Cut(new FastCdcChunker(), data);
+        var pipeline = new ChunkPipeline(new FastCdcChunker(), new PipelineOptions { Parallelism = 2, ReadSize = MiB });
+
+        var chunks = await RunAsync(pipeline, new LengthStream(data, claimed)).WaitAsync(Timeout);
+
+        Assert.Equal(lengths, chunks.Select(c => c.Length));
+        Assert.Equal(ChunkingHelpers.Ids(data, lengths), chunks.Select(c => c.Id));
+    }
+
+    /// <summary>A seekable stream over a buffer that reports the length it is told to and records the largest read asked of it.</summary>
+    private sealed class LengthStream(byte[] data, long claimedLength) : Stream
+    {
+        private int _position;
+
+        public int LargestRead { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => true;
+
+        public override bool CanWrite => false;
+
+        public override long Length => claimedLength;
+
+        public override long Position
+        {
+            get => _position;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            LargestRead = Math.Max(LargestRead, buffer.Length);
+            var n = Math.Min(buffer.Length, data.Length - _position);
+            data.AsSpan(_position, n).CopyTo(buffer);
+            _position += n;
+            return n;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

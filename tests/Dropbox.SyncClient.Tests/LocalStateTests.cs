@@ -66,25 +66,4 @@ public sealed class LocalStateTests : IDisposable
         cmd.CommandText = "PRAGMA journal_mode";
         Assert.Equal("wal", cmd.ExecuteScalar() as string);
     }
-
-    [Fact]
-    public void The_merge_base_held_in_memory_stays_small_per_tracked_file()
-    {
-        using var state = LocalState.Open(_dir.Path);
-        const int count = 20_000;
-        var hash = new byte[32];
-        for (var i = 0; i < count; i++)
-        {
-            state.PutFile(new FileRecord($"projects/p{i % 100}/src/file{i:00000}.cs", FileKind.File, i, i, (ulong)i + 1, hash), null);
-        }
-
-        var before = GC.GetTotalMemory(forceFullCollection: true);
-        var files = state.LoadFiles();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
-
-        Assert.Equal(count, files.Count);
-        var perFile = (after - before) / (double)count;
-        Assert.True(perFile < 400, $"{perFile:0} bytes per tracked file");
-        GC.KeepAlive(files);
-    }
 }

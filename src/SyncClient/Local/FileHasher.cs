@@ -70,6 +70,65 @@ internal sealed class FileHasher
         }
     }
 
+    /// <summary>
+    /// Reads a small file whole, once: its chunks with their bytes (dispose them) and its fingerprint. Null when the
+    /// file is not as the scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>) or changed while read.
+    /// </summary>
+    public async Task<(FileFingerprint Fingerprint, List<SourceChunk> Chunks)?> TryReadAsync(string fullPath, long size, long mtimeTicks, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _filesRead);
+        if (!IsAsScanned(fullPath, size, mtimeTicks))
+        {
+            return null;
+        }
+
+        var chunks = new List<SourceChunk>();
+        try
+        {
+            await using (var stream = OpenRead(fullPath))
+            {
+                await foreach (var chunk in _source.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+                {
+                    chunks.Add(chunk);
+                }
+            }
+
+            long total = 0;
+            var refs = new List<ChunkRef>(chunks.Count);
+            foreach (var c in chunks)
+            {
+                total += c.Ref.Size;
+                refs.Add(ChunkRef.Raw(c.Ref.Id, c.Ref.Size));
+            }
+
+            if (total == size && IsAsScanned(fullPath, size, mtimeTicks))
+            {
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))), chunks);
+                chunks = null;
+                return result;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Vanished or unreadable: the caller hands it to the one-file path, which reports it.
+        }
+        finally
+        {
+            foreach (var c in chunks ?? [])
+            {
+                c.Dispose();
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsAsScanned(string fullPath, long size, long mtimeTicks)
+    {
+        var info = new FileInfo(fullPath);
+        return info.Exists && info.Length == size && info.LastWriteTimeUtc.Ticks == mtimeTicks;
+    }
+
     /// <summary>Opens a file for sequential reading, sharing with writers so a busy file does not fail the pass.</summary>
     public static FileStream OpenRead(string fullPath) => new(fullPath, new FileStreamOptions
     {

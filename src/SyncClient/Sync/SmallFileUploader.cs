@@ -28,15 +28,20 @@ internal sealed class SmallFileUploader
     private readonly SyncContext _ctx;
     private readonly SyncSummary _summary;
     private readonly SemaphoreSlim _puts;
+    private readonly FileHasher _hasher;
 
-    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts)
+    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts, FileHasher hasher)
     {
         _ctx = ctx;
         _summary = summary;
         _puts = puts;
+        _hasher = hasher;
     }
 
-    /// <summary>Uploads what it can; returns the actions it handed back to the one-file path.</summary>
+    /// <summary>
+    /// Uploads what it can; returns the actions it handed back to the one-file path. An action without a
+    /// fingerprint (a new file whose hashing was left to the upload) is read once, hashed and sent from that read.
+    /// </summary>
     public async Task<List<SyncAction>> UploadAsync(IReadOnlyList<SyncAction> uploads, CancellationToken ct)
     {
         var handBack = new List<SyncAction>();
@@ -45,7 +50,7 @@ internal sealed class SmallFileUploader
         foreach (var upload in uploads)
         {
             group.Add(upload);
-            groupBytes += upload.Fingerprint!.Size;
+            groupBytes += upload.Fingerprint?.Size ?? upload.Local!.Size;
             if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
             {
                 await FlushAsync().ConfigureAwait(false);
@@ -81,21 +86,41 @@ internal sealed class SmallFileUploader
     private async Task<List<SyncAction>> UploadGroupAsync(List<SyncAction> group, CancellationToken ct)
     {
         var handBack = new List<SyncAction>();
-        var ready = new (SyncAction Action, PlanUploadResponse Plan, List<SourceChunk> Chunks)?[group.Count];
+        var ready = new Ready?[group.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct }, async (i, token) =>
         {
             var a = group[i];
-            var fp = a.Fingerprint!;
-            var plan = await _ctx.Metadata.PlanUploadAsync(PlanRequest(a.Path, fp, a.BaseVersion), token).ConfigureAwait(false);
-            if (plan.Conflict)
+            var fp = a.Fingerprint;
+            List<SourceChunk>? chunks = null;
+            if (fp is null)
             {
-                return;
+                // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
+                if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is not { } read)
+                {
+                    return;
+                }
+
+                (fp, chunks) = read;
             }
 
-            var chunks = plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
-            if (chunks is not null)
+            try
             {
-                ready[i] = (a, plan, chunks);
+                var plan = await _ctx.Metadata.PlanUploadAsync(PlanRequest(a.Path, fp, a.BaseVersion), token).ConfigureAwait(false);
+                if (plan.Conflict)
+                {
+                    return;
+                }
+
+                chunks ??= plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
+                if (chunks is not null)
+                {
+                    ready[i] = new Ready(a, fp, plan, chunks);
+                    chunks = null;
+                }
+            }
+            finally
+            {
+                Dispose(chunks ?? []);
             }
         }).ConfigureAwait(false);
 
@@ -107,7 +132,7 @@ internal sealed class SmallFileUploader
             }
         }
 
-        var accepted = ready.Where(r => r is not null).Select(r => r!.Value).ToList();
+        var accepted = ready.OfType<Ready>().ToList();
         try
         {
             await PutAllAsync(accepted.SelectMany(r => r.Plan.Missing.Select(put => (put, r.Chunks))), ct).ConfigureAwait(false);
@@ -131,7 +156,7 @@ internal sealed class SmallFileUploader
         // A file written to after it was read goes back to the one-file path, which reports it as changing.
         accepted.RemoveAll(r =>
         {
-            if (FileUploader.StillAsHashed(_ctx.FullPath(r.Action.Path), r.Action.Fingerprint!))
+            if (FileUploader.StillAsHashed(_ctx.FullPath(r.Action.Path), r.Fingerprint))
             {
                 return false;
             }
@@ -145,16 +170,15 @@ internal sealed class SmallFileUploader
         }
 
         var commit = new CommitFilesRequest();
-        foreach (var (a, _, chunks) in accepted)
+        foreach (var r in accepted)
         {
-            commit.Files.Add(CommitRequest(a.Path, a.Fingerprint!, a.BaseVersion, chunks));
+            commit.Files.Add(CommitRequest(r.Action.Path, r.Fingerprint, r.Action.BaseVersion, r.Chunks));
         }
 
         var response = await _ctx.Metadata.CommitFilesAsync(commit, ct).ConfigureAwait(false);
         for (var i = 0; i < accepted.Count; i++)
         {
-            var (a, plan, _) = accepted[i];
-            var fp = a.Fingerprint!;
+            var (a, fp, plan, _) = accepted[i];
             var result = i < response.Results.Count ? response.Results[i] : null;
             if (result is { StatusCode: 0, Committed: { } committed })
             {
@@ -292,6 +316,9 @@ internal sealed class SmallFileUploader
     }
 
     private static long MtimeMs(FileFingerprint fp) => new DateTimeOffset(fp.MtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    /// <summary>A file of the group that is planned and read, ready to put and commit.</summary>
+    private sealed record Ready(SyncAction Action, FileFingerprint Fingerprint, PlanUploadResponse Plan, List<SourceChunk> Chunks);
 
     private static void Dispose(List<SourceChunk> chunks)
     {

@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Sync;
 
 internal sealed partial class SyncEngine
 {
-    private async Task ExecuteAsync(List<SyncAction> plan, Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary, CancellationToken ct)
+    private async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary, CancellationToken ct)
     {
         var taken = new HashSet<string>(StringComparer.Ordinal);
         taken.UnionWith(bases.Keys);
@@ -55,17 +55,11 @@ internal sealed partial class SyncEngine
         _ctx.Progress.Phase = "transferring";
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
-        var small = transfers.Where(a => a is { Kind: SyncActionKind.Upload, Fingerprint.Size: <= SmallFileUploader.MaxFileSize }).ToList();
-        if (small.Count >= 2)
+        await TransferAsync(transfers, exec, summary, puts, ct).ConfigureAwait(false);
+        foreach (var group in newFiles.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
         {
-            var handedBack = await new SmallFileUploader(_ctx, summary, puts).UploadAsync(small, ct).ConfigureAwait(false);
-            var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
-            batched.ExceptWith(handedBack);
-            transfers.RemoveAll(batched.Contains);
+            await TransferAsync(group, exec, summary, puts, ct).ConfigureAwait(false);
         }
-
-        await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
-            async (a, token) => await exec.RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
 
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateRemoteFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
         {
@@ -82,6 +76,22 @@ internal sealed partial class SyncEngine
         {
             await exec.RunAsync(a, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Small uploads in shared batches, the rest (and whatever the batches hand back) one by one in parallel.</summary>
+    private async Task TransferAsync(List<SyncAction> transfers, Executor exec, SyncSummary summary, SemaphoreSlim puts, CancellationToken ct)
+    {
+        var small = transfers.Where(a => a.Kind == SyncActionKind.Upload && (a.Fingerprint?.Size ?? a.Local?.Size ?? long.MaxValue) <= SmallFileUploader.MaxFileSize).ToList();
+        if (small.Count >= 2)
+        {
+            var handedBack = await new SmallFileUploader(_ctx, summary, puts, _hasher).UploadAsync(small, ct).ConfigureAwait(false);
+            var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
+            batched.ExceptWith(handedBack);
+            transfers.RemoveAll(batched.Contains);
+        }
+
+        await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
+            async (a, token) => await exec.RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     private sealed class Executor(SyncEngine engine, SyncSummary summary, FileUploader uploader, FileDownloader downloader, Func<string, string> conflictName)
@@ -110,7 +120,15 @@ internal sealed partial class SyncEngine
             switch (a.Kind)
             {
                 case SyncActionKind.Upload:
-                    await UploadAsync(a.Path, a.BaseVersion, a.Fingerprint ?? await HashAsync(a.Path, ct).ConfigureAwait(false), allowRetryAsNew: true, ct).ConfigureAwait(false);
+                    var content = a.Fingerprint ?? await HashAsync(a.Path, ct).ConfigureAwait(false);
+                    if (a.Fingerprint is null && a.Local is { } scanned && (content.Size != scanned.Size || content.MtimeTicks != scanned.MtimeTicks))
+                    {
+                        // Hashed only now and written to since the scan judged it settled: judge it afresh next pass.
+                        ReportChanged(a.Path);
+                        break;
+                    }
+
+                    await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct).ConfigureAwait(false);
                     break;
                 case SyncActionKind.Download:
                     await DownloadAsync(a.Path, a.Local, ct).ConfigureAwait(false);
@@ -173,9 +191,7 @@ internal sealed partial class SyncEngine
                     Ctx.Progress.Log($"uploaded '{path}' ({Format.Bytes(fp.Size)})");
                     return;
                 case UploadOutcome.Changed:
-                    summary.AddSkipped();
-                    summary.AddPending();
-                    Ctx.Progress.Log($"'{path}' changed while uploading; retried on the next pass");
+                    ReportChanged(path);
                     return;
             }
 
@@ -196,6 +212,13 @@ internal sealed partial class SyncEngine
             }
 
             await ConflictAsync(path, fp, ct).ConfigureAwait(false);
+        }
+
+        private void ReportChanged(string path)
+        {
+            summary.AddSkipped();
+            summary.AddPending();
+            Ctx.Progress.Log($"'{path}' changed while uploading; retried on the next pass");
         }
 
         /// <summary>Both sides changed: the local edit moves aside to a conflicted copy (then uploads), the remote takes the path.</summary>

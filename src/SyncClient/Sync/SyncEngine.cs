@@ -62,10 +62,12 @@ internal sealed partial class SyncEngine
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
-        // what changed. A reconcile pass re-reads everything and so keeps everything.
+        // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
+        // A reconcile pass re-reads everything and so keeps everything.
+        var newFiles = new NewFiles(index, remote, _ctx.Time.GetUtcNow().UtcDateTime, _ctx.Options.StableAge);
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan(ct)
-            : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime), ct);
+            : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
@@ -88,6 +90,7 @@ internal sealed partial class SyncEngine
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options);
 
+        progress.AddWork(newFiles.Count, newFiles.Bytes);
         progress.AddWork(
             plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
             plan.Sum(a => a.Kind switch
@@ -98,7 +101,7 @@ internal sealed partial class SyncEngine
                 _ => 0,
             }));
 
-        await ExecuteAsync(plan, bases, remote, summary, ct).ConfigureAwait(false);
+        await ExecuteAsync(plan, newFiles, bases, remote, summary, ct).ConfigureAwait(false);
 
         if (summary.Errors == 0)
         {

@@ -44,4 +44,10 @@ internal sealed record SyncOptions
 
     /// <summary>Most chunks sent in one PutChunks call.</summary>
     public int PutBatchChunks { get; init; } = 16;
+
+    /// <summary>
+    /// Plain new files (see <see cref="NewFiles"/>) are hashed and uploaded this many at a time after the planned
+    /// work; only one group's actions and fingerprints are held at once.
+    /// </summary>
+    public int NewFileGroup { get; init; } = 2000;
 }

@@ -1,0 +1,83 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The plain new files a scan found: never synced, unknown to the server's changes, settled (not written in the
+/// last stable age), and of a size no tracked file has (so none can be the far end of a local move). Each can only
+/// be uploaded as new, so the planner need not see it and its content need not be hashed before the plan: the
+/// pass holds a path, size and mtime per file (not an entry, a fingerprint and an action) and hashes and uploads
+/// them in groups after the planned work. A first sync of a 100,000-file tree is almost all such files.
+/// </summary>
+internal sealed class NewFiles
+{
+    private readonly Dictionary<string, BaseStat> _index;
+    private readonly RemoteView _remote;
+    private readonly HashSet<long> _trackedSizes = [];
+    private readonly DateTime _now;
+    private readonly TimeSpan _stableAge;
+    private readonly List<NewFile> _files = [];
+
+    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, DateTime now, TimeSpan stableAge)
+    {
+        _index = index;
+        _remote = remote;
+        _now = now;
+        _stableAge = stableAge;
+        foreach (var stat in index.Values)
+        {
+            if (stat.Kind == FileKind.File)
+            {
+                _trackedSizes.Add(stat.Size);
+            }
+        }
+    }
+
+    public int Count => _files.Count;
+
+    public long Bytes { get; private set; }
+
+    /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
+    public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
+    {
+        if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _trackedSizes.Contains(size))
+        {
+            return false;
+        }
+
+        // Written in the last stable age (and not stamped far in the future): perhaps still being written, so the
+        // planner's stability rule judges it.
+        var age = _now - new DateTime(mtimeTicks, DateTimeKind.Utc);
+        if (_stableAge > TimeSpan.Zero && age < _stableAge && age > -_stableAge)
+        {
+            return false;
+        }
+
+        _files.Add(new NewFile(path, size, mtimeTicks));
+        Bytes += size;
+        return true;
+    }
+
+    /// <summary>The files in groups of at most <paramref name="size"/>, each slot released once handed out.</summary>
+    public IEnumerable<List<SyncAction>> Groups(int size)
+    {
+        var files = _files.Count;
+        for (var start = 0; start < files; start += size)
+        {
+            var group = new List<SyncAction>(Math.Min(size, files - start));
+            for (var i = start; i < Math.Min(files, start + size); i++)
+            {
+                var f = _files[i];
+                group.Add(new SyncAction(SyncActionKind.Upload, f.Path) { Local = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks) });
+                _files[i] = default;
+            }
+
+            yield return group;
+        }
+
+        _files.Clear();
+    }
+
+    private readonly record struct NewFile(string Path, long Size, long MtimeTicks);
+}

@@ -1,0 +1,159 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// Plain new files skip the planner and are hashed and uploaded in streamed groups (a first sync of a large tree
+/// holds a path per file, not an entry, a fingerprint and an action). These check that the shortcut is taken only
+/// when nothing else could happen to the file, and that it keeps every guarantee of the planned path.
+/// </summary>
+public sealed class NewFilesTests : IDisposable
+{
+    private static readonly DateTime Now = new(2026, 11, 24, 12, 0, 0, DateTimeKind.Utc);
+    private readonly TempDir _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static NewFiles Classifier(Dictionary<string, BaseStat>? index = null, Dictionary<string, RemoteEntry>? remote = null) =>
+        new(index ?? [], new RemoteView(remote ?? [], "c", FullListing: false), Now, TimeSpan.FromSeconds(2));
+
+    [Fact]
+    public void Only_a_settled_untracked_file_unknown_remotely_and_of_an_untracked_size_is_taken()
+    {
+        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal) { ["tracked.txt"] = new BaseStat(FileKind.File, 123, 1, 1) };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal) { ["remote.txt"] = new RemoteEntry("remote.txt", FileKind.File, 3, false, 9, [], 0) };
+        var files = Classifier(index, remote);
+        var old = Now.AddMinutes(-1).Ticks;
+
+        Assert.True(files.TryAdd("plain.txt", FileKind.File, 10, old));
+        Assert.True(files.TryAdd("future.txt", FileKind.File, 11, Now.AddDays(1).Ticks)); // clock skew, not being written
+        Assert.False(files.TryAdd("tracked.txt", FileKind.File, 10, old)); // has a merge base
+        Assert.False(files.TryAdd("remote.txt", FileKind.File, 12, old)); // changed remotely: the planner decides
+        Assert.False(files.TryAdd("same-size-as-tracked.txt", FileKind.File, 123, old)); // could be where tracked.txt moved
+        Assert.False(files.TryAdd("young.txt", FileKind.File, 13, Now.AddSeconds(-1).Ticks)); // maybe still being written
+        Assert.False(files.TryAdd("folder", FileKind.Folder, 0, 0));
+        Assert.Equal(2, files.Count);
+        Assert.Equal(21, files.Bytes);
+    }
+
+    [Fact]
+    public void Groups_hand_out_every_file_once_as_new_uploads()
+    {
+        var files = Classifier();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(files.TryAdd($"f{i}", FileKind.File, i, Now.AddHours(-1).Ticks));
+        }
+
+        var groups = files.Groups(4).ToList();
+
+        Assert.Equal([4, 4, 2], groups.Select(g => g.Count));
+        var all = groups.SelectMany(g => g).ToList();
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"f{i}"), all.Select(a => a.Path));
+        Assert.All(all, a =>
+        {
+            Assert.Equal(SyncActionKind.Upload, a.Kind);
+            Assert.Equal(0UL, a.BaseVersion);
+            Assert.Null(a.Fingerprint);
+            Assert.Equal(a.Path, a.Local!.Path);
+        });
+        Assert.Equal(0, files.Count);
+    }
+
+    [Fact]
+    public async Task A_first_sync_streams_new_files_in_groups_reading_each_once_and_the_other_side_gets_every_byte()
+    {
+        var options = new SyncOptions { NewFileGroup = 7 };
+        using var a = new TestClient(_dir, "a", _server, options);
+        using var b = new TestClient(_dir, "b", _server);
+        for (var i = 0; i < 40; i++)
+        {
+            a.Write($"tree/d{i % 3}/f{i}.bin", TestClient.RandomBytes(100 + i, seed: i));
+        }
+
+        a.Write("big.bin", TestClient.RandomBytes(3 << 20, seed: 99)); // over the small-file limit: the one-file path
+        a.Write("empty.txt", []);
+
+        var first = await a.SyncAsync();
+
+        Assert.Equal(0, first.Errors);
+        Assert.Equal(42, first.FilesUploaded);
+        Assert.Equal(42, a.Engine.FilesHashed); // read once each (the big file's put re-reads it, as before)
+        Assert.True(_server.CommitFilesCalls >= 40 / 7, $"{_server.CommitFilesCalls} CommitFiles calls: the new files were not streamed in groups of 7");
+        Assert.Equal(42, a.State.LoadFiles().Values.Count(f => f.Kind == FileKind.File));
+
+        var again = await a.SyncAsync();
+        Assert.Equal(0, again.FilesUploaded + again.FilesDownloaded + again.Errors);
+        Assert.Equal(42, a.Engine.FilesHashed);
+
+        var got = await b.SyncAsync();
+        Assert.Equal(0, got.Errors);
+        Assert.Equal(42, got.FilesDownloaded);
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.Equal(TestClient.RandomBytes(100 + i, seed: i), File.ReadAllBytes(b.PathOf($"tree/d{i % 3}/f{i}.bin")));
+        }
+
+        Assert.Equal(TestClient.RandomBytes(3 << 20, seed: 99), File.ReadAllBytes(b.PathOf("big.bin")));
+        Assert.Equal(0, new FileInfo(b.PathOf("empty.txt")).Length);
+    }
+
+    [Fact]
+    public async Task A_new_file_written_to_while_its_group_uploads_is_not_committed_and_goes_up_whole_next_pass()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("one.txt", "first file, settled");
+        a.Write("two.txt", "second file, settled too");
+        a.Write("three.txt", "the third one, also settled");
+        foreach (var name in new[] { "one.txt", "two.txt", "three.txt" })
+        {
+            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
+        }
+
+        var appended = false;
+        _server.BeforePlanUpload = path =>
+        {
+            if (path == "two.txt" && !appended)
+            {
+                appended = true;
+                File.AppendAllText(a.PathOf(path), " and appended while the upload was under way");
+            }
+        };
+
+        var during = await a.SyncAsync(new SyncOptions { StableAge = TimeSpan.FromSeconds(2) });
+
+        Assert.True(appended);
+        Assert.Equal(0, during.Errors);
+        Assert.Equal(2, during.FilesUploaded);
+        Assert.Equal(1, during.Pending);
+        Assert.Null(_server.Current("two.txt"));
+
+        _server.BeforePlanUpload = null;
+        var after = await a.SyncAsync();
+
+        Assert.Equal(1, after.FilesUploaded);
+        Assert.Equal((ulong)new FileInfo(a.PathOf("two.txt")).Length, _server.Current("two.txt")!.Size);
+    }
+
+    [Fact]
+    public async Task A_renamed_file_is_still_a_move_when_new_files_are_streamed_in_the_same_pass()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/report.bin", TestClient.RandomBytes(20_000, seed: 5));
+        await a.SyncAsync();
+        File.Move(a.PathOf("docs/report.bin"), a.PathOf("docs/report-final.bin"));
+        a.Write("docs/notes.txt", "a new file of another size");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(1, _server.Moves);
+        Assert.Equal(1, pass.FilesUploaded);
+        Assert.Null(_server.Current("docs/report.bin"));
+        Assert.NotNull(_server.Current("docs/report-final.bin"));
+        Assert.NotNull(_server.Current("docs/notes.txt"));
+    }
+}

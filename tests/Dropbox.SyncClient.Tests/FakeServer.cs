@@ -28,6 +28,8 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
     public int Moves { get; private set; }
 
+    public int ListFilesCalls { get; private set; }
+
     /// <summary>When set, PutChunks fails after this many chunks (simulating a crash mid-upload).</summary>
     public int? FailPutsAfter { get; set; }
 
@@ -164,11 +166,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
+            ListFilesCalls++;
             var response = new ListFilesResponse { Cursor = _seq.ToString(CultureInfo.InvariantCulture) };
-            foreach (var (path, h) in _history)
+            foreach (var (path, h) in _history.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
-                if (h.Count > 0 && (request.IncludeDeleted || !h[^1].Deleted) && path.StartsWith(request.Prefix, StringComparison.Ordinal))
+                if (h.Count > 0 && (request.IncludeDeleted || !h[^1].Deleted) && path.StartsWith(request.Prefix, StringComparison.Ordinal)
+                    && string.CompareOrdinal(path, request.StartAfter) > 0)
                 {
+                    if (request.Limit > 0 && response.Entries.Count == request.Limit)
+                    {
+                        response.HasMore = true;
+                        break;
+                    }
+
                     response.Entries.Add(h[^1]);
                 }
             }

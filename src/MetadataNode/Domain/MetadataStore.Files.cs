@@ -94,19 +94,45 @@ internal sealed partial class MetadataStore
         return response;
     }
 
-    /// <summary>Live entries under a folder (recursively), or every entry with <paramref name="includeDeleted"/>.</summary>
-    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted)
+    /// <summary>Most entries in one page of a listing.</summary>
+    public const int MaxListPage = 10_000;
+
+    /// <summary>
+    /// Live entries under a folder (recursively), or every entry with <paramref name="includeDeleted"/>, in path order.
+    /// With a <paramref name="limit"/>, one page of at most that many entries after <paramref name="startAfter"/>.
+    /// </summary>
+    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null)
     {
         var ns = Namespace(user);
         var folder = PathGuard.NormalizePrefix(prefix);
         var head = ns.Record;
         var response = new ListFilesResponse();
         var keyPrefix = Keys.FilePrefix(ns.Id, folder.Length == 0 ? string.Empty : folder + "/");
-        foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, keyPrefix))
+        var max = limit == 0 ? int.MaxValue : (int)Math.Min(limit, MaxListPage);
+        byte[]? start = null;
+        if (!string.IsNullOrEmpty(startAfter))
+        {
+            // The smallest key after startAfter's (paths hold no NUL byte), but never before the prefix.
+            var after = Keys.File(ns.Id, startAfter);
+            start = new byte[after.Length + 1];
+            after.CopyTo(start, 0);
+            if (start.AsSpan().SequenceCompareTo(keyPrefix) < 0)
+            {
+                start = null;
+            }
+        }
+
+        foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, keyPrefix, start))
         {
             var current = FileRecord.Parser.ParseFrom(value).Current;
             if (includeDeleted || !current.Deleted)
             {
+                if (response.Entries.Count == max)
+                {
+                    response.HasMore = true;
+                    break;
+                }
+
                 response.Entries.Add(current);
             }
         }

@@ -62,7 +62,7 @@ internal sealed class SyncService : Sync.SyncBase
         _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);
 
     public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted));
+        Task.FromResult(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter));
 
     public override Task<ListVersionsResponse> ListVersions(ListVersionsRequest request, ServerCallContext context) =>
         Task.FromResult(_store.ListVersions(_auth.User(context), request.Path));

@@ -292,16 +292,26 @@ internal sealed class ClientApp
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
-        var listing = await session.Metadata.ListFilesAsync(new ListFilesRequest { Prefix = prefix }, ct).ConfigureAwait(false);
-        foreach (var e in listing.Entries.OrderBy(e => e.Path, StringComparer.Ordinal))
+        // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
+        var after = string.Empty;
+        while (true)
         {
-            var when = DateTimeOffset.FromUnixTimeMilliseconds(e.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
-            _out.WriteLine(e.Kind == EntryKind.Folder
-                ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {e.Path}/"
-                : $"{e.Size,12}  {when}  v{e.Version,-6} {e.Path}");
-        }
+            var listing = await session.Metadata.ListFilesAsync(new ListFilesRequest { Prefix = prefix, Limit = RemoteChanges.PageSize, StartAfter = after }, ct).ConfigureAwait(false);
+            foreach (var e in listing.Entries)
+            {
+                var when = DateTimeOffset.FromUnixTimeMilliseconds(e.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+                _out.WriteLine(e.Kind == EntryKind.Folder
+                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {e.Path}/"
+                    : $"{e.Size,12}  {when}  v{e.Version,-6} {e.Path}");
+            }
 
-        return ExitCodes.Ok;
+            if (!listing.HasMore || listing.Entries.Count == 0)
+            {
+                return ExitCodes.Ok;
+            }
+
+            after = listing.Entries[^1].Path;
+        }
     }
 
     private async Task<int> HistoryAsync(CliArgs args, CancellationToken ct)

@@ -9,6 +9,9 @@ internal static class RemoteChanges
 {
     private const int MaxPages = 100_000;
 
+    /// <summary>Entries (or changes) asked for per page.</summary>
+    internal const int PageSize = 1000;
+
     /// <param name="metadata">The metadata node.</param>
     /// <param name="cursor">Where the last successful pass left off (null or empty: list everything).</param>
     /// <param name="forceFull">List everything regardless of the cursor.</param>
@@ -32,14 +35,29 @@ internal static class RemoteChanges
             }
         }
 
-        var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty, IncludeDeleted = true }, ct).ConfigureAwait(false);
+        // Paged, so the wire form of a large account is never held whole. The first page's cursor is kept: anything
+        // that changes while later pages are read comes again through the feed after it, and applies idempotently.
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
-        foreach (var entry in listing.Entries)
+        string? firstCursor = null;
+        var after = string.Empty;
+        for (var page = 0; page < MaxPages; page++)
         {
-            changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
+            var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty, IncludeDeleted = true, Limit = PageSize, StartAfter = after }, ct).ConfigureAwait(false);
+            firstCursor ??= listing.Cursor;
+            foreach (var entry in listing.Entries)
+            {
+                changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
+            }
+
+            if (!listing.HasMore || listing.Entries.Count == 0)
+            {
+                break;
+            }
+
+            after = listing.Entries[^1].Path;
         }
 
-        return new RemoteView(changes, listing.Cursor, FullListing: true);
+        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true);
     }
 
     private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, CancellationToken ct)
@@ -47,7 +65,7 @@ internal static class RemoteChanges
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
         for (var page = 0; page < MaxPages; page++)
         {
-            var response = await metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1000 }, ct).ConfigureAwait(false);
+            var response = await metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = PageSize }, ct).ConfigureAwait(false);
             Apply(changes, response.Changes);
             if (isSynced is not null)
             {

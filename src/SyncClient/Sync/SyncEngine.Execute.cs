@@ -7,11 +7,12 @@ namespace Dropbox.SyncClient.Sync;
 
 internal sealed partial class SyncEngine
 {
-    private async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary, CancellationToken ct)
+    private async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, NewDownloads newDownloads, Dictionary<string, FileRecord> bases, RemoteView remote, SyncSummary summary, CancellationToken ct)
     {
         var taken = new HashSet<string>(StringComparer.Ordinal);
         taken.UnionWith(bases.Keys);
         taken.UnionWith(remote.Changes.Keys);
+        taken.UnionWith(newDownloads.Paths);
         string ConflictName(string path)
         {
             lock (taken)
@@ -56,6 +57,8 @@ internal sealed partial class SyncEngine
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
         await TransferAsync(transfers, exec, summary, puts, ct).ConfigureAwait(false);
+        await Parallel.ForEachAsync(newDownloads.Paths, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
+            async (path, token) => await exec.RunAsync(new SyncAction(SyncActionKind.Download, path), token).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var group in newFiles.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
         {
             await TransferAsync(group, exec, summary, puts, ct).ConfigureAwait(false);

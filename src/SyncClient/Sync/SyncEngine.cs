@@ -69,6 +69,7 @@ internal sealed partial class SyncEngine
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
+        var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
         index = null;
@@ -90,7 +91,7 @@ internal sealed partial class SyncEngine
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options);
 
-        progress.AddWork(newFiles.Count, newFiles.Bytes);
+        progress.AddWork(newFiles.Count + newDownloads.Count, newFiles.Bytes + newDownloads.Bytes);
         progress.AddWork(
             plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
             plan.Sum(a => a.Kind switch
@@ -101,7 +102,7 @@ internal sealed partial class SyncEngine
                 _ => 0,
             }));
 
-        await ExecuteAsync(plan, newFiles, bases, remote, summary, ct).ConfigureAwait(false);
+        await ExecuteAsync(plan, newFiles, newDownloads, bases, remote, summary, ct).ConfigureAwait(false);
 
         if (summary.Errors == 0)
         {

@@ -193,6 +193,13 @@ public sealed class SyncServiceTests
         Assert.Equal(v1.Entry.ContentHash, restored.Entry.ContentHash);
         Assert.Equal([restored.Sequence, moved.Sequence, v2.Sequence, v1.Sequence], versions.Versions.Select(v => v.Version));
         Assert.Equal(["a"], files.Entries.Select(e => e.Path));
+        var page1 = await client.ListFilesAsync(new ListFilesRequest { IncludeDeleted = true, Limit = 1 });
+        var page2 = await client.ListFilesAsync(new ListFilesRequest { IncludeDeleted = true, Limit = 1, StartAfter = page1.Entries[^1].Path });
+        Assert.Equal(["a"], page1.Entries.Select(e => e.Path));
+        Assert.True(page1.HasMore);
+        Assert.Equal(["b"], page2.Entries.Select(e => e.Path));
+        Assert.True(page2.Entries[0].Deleted);
+        Assert.False(page2.HasMore);
         var oldVersion = await client.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = "a", Version = v2.Sequence });
         Assert.Equal(MetadataServer.Chunk(2).Id, oldVersion.Chunks[0].Chunk.Id);
         server.AssertNoErrorsLogged();

@@ -231,6 +231,54 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task ListFiles_pages_return_every_entry_once_in_path_order_with_the_cursor_of_each_page()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var paths = new[] { "a", "b/1", "b/2", "b/3", "c", "d/x", "e" };
+        foreach (var (p, i) in paths.Select((p, i) => (p, i)))
+        {
+            await h.PutFileAsync(alice, p, 0, StoreHarness.Chunk((byte)(i + 1)));
+        }
+
+        await h.Store.DeleteAsync(alice, "c", 0, "t");
+
+        var live = Page(limit: 2);
+        Assert.Equal(["a", "b/1", "b/2", "b/3", "d/x", "e"], live);
+        Assert.Equal(["a", "b/1", "b/2", "b/3", "c", "d/x", "e"], Page(limit: 3, includeDeleted: true));
+        Assert.Equal(["b/1", "b/2", "b/3"], Page(limit: 2, prefix: "b"));
+
+        var all = h.Store.ListFiles(alice, "", false);
+        Assert.False(all.HasMore);
+        Assert.Equal(live, all.Entries.Select(e => e.Path));
+        var last = h.Store.ListFiles(alice, "", false, limit: 2, startAfter: "d/x");
+        Assert.Equal(["e"], last.Entries.Select(e => e.Path));
+        Assert.False(last.HasMore);
+        Assert.Equal(all.Cursor, last.Cursor);
+        Assert.Equal(["b/1"], h.Store.ListFiles(alice, "b", false, limit: 1, startAfter: "a").Entries.Select(e => e.Path)); // before the prefix: from its start
+
+        List<string> Page(uint limit, bool includeDeleted = false, string prefix = "")
+        {
+            var got = new List<string>();
+            var after = string.Empty;
+            for (var i = 0; i < 100; i++)
+            {
+                var page = h.Store.ListFiles(alice, prefix, includeDeleted, limit, after);
+                Assert.InRange(page.Entries.Count, 0, (int)limit);
+                got.AddRange(page.Entries.Select(e => e.Path));
+                if (!page.HasMore)
+                {
+                    return got;
+                }
+
+                after = page.Entries[^1].Path;
+            }
+
+            throw new InvalidOperationException("the listing never ended");
+        }
+    }
+
+    [Fact]
     public async Task FolderMoveAndDelete_CarryEveryEntryAtomically()
     {
         using var h = new StoreHarness();

@@ -10,8 +10,11 @@ namespace Dropbox.Benchmarks.Client;
 /// B downloads; separate state and folders) run as real processes, and per step the wall time and the client
 /// process's peak RSS. Steps: a 10-file tree (upload, download, no-op pass = the baseline), one big random file
 /// (upload, download, verified by SHA-256), a tree of N small files in subfolders (upload, download, no-op pass with
-/// N files tracked). Prints a markdown table and bytes of peak RSS per tracked file.
-/// Usage: <c>client-scale [--files N] [--big-gib G] [--per-folder K] [--step-timeout-min M] [--dir DIR]</c>.
+/// N files tracked). Prints a markdown table and bytes of peak RSS per tracked file. With <c>--slope-files M</c> (default
+/// N/4; 0 turns it off) the tree steps first run for M files against an appliance of their own, and each tree step's
+/// growth per file between M and N is printed: that slope is what a file costs, without the fixed cost of a large pass
+/// (a bigger GC heap, thread pool, buffers) that a comparison with the 10-file baseline also counts.
+/// Usage: <c>client-scale [--files N] [--slope-files M] [--big-gib G] [--per-folder K] [--step-timeout-min M] [--dir DIR]</c>.
 /// </summary>
 public static class ClientScaleRunner
 {
@@ -21,6 +24,7 @@ public static class ClientScaleRunner
     public static async Task<int> RunAsync(string[] args)
     {
         var files = StoragePutRunner.IntArg(args, "--files", 100_000);
+        var slopeFiles = StoragePutRunner.IntArg(args, "--slope-files", files / 4);
         var perFolder = Math.Max(1, StoragePutRunner.IntArg(args, "--per-folder", 1000));
         var bigGib = double.Parse(StoragePutRunner.StringArg(args, "--big-gib") ?? "1", CultureInfo.InvariantCulture);
         var stepTimeout = TimeSpan.FromMinutes(StoragePutRunner.IntArg(args, "--step-timeout-min", 30));
@@ -32,6 +36,19 @@ public static class ClientScaleRunner
         {
             Console.WriteLine($"client-scale: client {client}");
             Console.WriteLine($"client-scale: {files} files ({perFolder} per folder), big file {bigGib} GiB, {Environment.ProcessorCount} cores, dir {root}");
+            var smaller = new List<MeasuredProcess.Result>();
+            if (slopeFiles > 0 && slopeFiles < files)
+            {
+                using var first = await ApplianceProcess.StartAsync(Path.Combine(root, "appliance-slope")).ConfigureAwait(false);
+                var c = new Side(client, Path.Combine(root, "c-state"), Path.Combine(root, "c-folder"), stepTimeout);
+                var d = new Side(client, Path.Combine(root, "d-state"), Path.Combine(root, "d-folder"), stepTimeout);
+                await c.LoginAsync(first, "bench-c").ConfigureAwait(false);
+                await d.LoginAsync(first, "bench-d").ConfigureAwait(false);
+                var smallRows = await TreeStepsAsync(c, d, slopeFiles, perFolder, 0).ConfigureAwait(false);
+                rows.AddRange(smallRows);
+                smaller.AddRange(smallRows.Select(r => r.Result));
+            }
+
             using var appliance = await ApplianceProcess.StartAsync(Path.Combine(root, "appliance")).ConfigureAwait(false);
             var a = new Side(client, Path.Combine(root, "a-state"), Path.Combine(root, "a-folder"), stepTimeout);
             var b = new Side(client, Path.Combine(root, "b-state"), Path.Combine(root, "b-folder"), stepTimeout);
@@ -61,19 +78,10 @@ public static class ClientScaleRunner
                 }
             }
 
-            Console.WriteLine($"  writing {files} small files");
-            WriteTree(Path.Combine(a.Folder, "tree"), files, perFolder, seed: 2);
+            var treeRows = await TreeStepsAsync(a, b, files, perFolder, tracked).ConfigureAwait(false);
+            rows.AddRange(treeRows);
             tracked += files;
-            rows.Add(($"upload {files} files (A)", tracked, await a.SyncAsync().ConfigureAwait(false)));
-            rows.Add(($"download {files} files (B)", tracked, await b.SyncAsync().ConfigureAwait(false)));
-            var arrived = Directory.Exists(Path.Combine(b.Folder, "tree")) ? Directory.EnumerateFiles(Path.Combine(b.Folder, "tree"), "*", SearchOption.AllDirectories).Count() : 0;
-            if (arrived != files)
-            {
-                throw new InvalidOperationException($"B has {arrived} of the {files} tree files after its pass.");
-            }
-
-            var noop = await a.SyncAsync().ConfigureAwait(false);
-            rows.Add(($"no-op sync, {tracked} tracked (A)", tracked, noop));
+            var noop = treeRows[^1].Result;
 
             Console.WriteLine();
             Console.WriteLine("| step | files tracked | wall s | peak RSS MB |");
@@ -88,6 +96,19 @@ public static class ClientScaleRunner
                 Console.WriteLine();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"bytes per tracked file (no-op peak RSS, {tracked} vs {BaselineFiles} tracked): {(noop.PeakRssBytes - baseline.PeakRssBytes) / (double)(tracked - BaselineFiles):F0}"));
+            }
+
+            if (smaller.Count == 3)
+            {
+                Console.WriteLine();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"growth per file between {slopeFiles} and {files} files (peak RSS, separate appliances):"));
+                string[] names = ["first upload", "first download", "no-op pass"];
+                for (var i = 0; i < 3; i++)
+                {
+                    var big = treeRows[i].Result.PeakRssBytes;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {names[i]}: {smaller[i].PeakRssBytes / 1e6:F1} -> {big / 1e6:F1} MB, {(big - smaller[i].PeakRssBytes) / (double)(files - slopeFiles):F0} bytes per file"));
+                }
             }
 
             return 0;
@@ -106,6 +127,28 @@ public static class ClientScaleRunner
                 }
             }
         }
+    }
+
+    /// <summary>A tree of <paramref name="files"/> small files: upload (up), download (down, checked complete), no-op pass (up).</summary>
+    private static async Task<List<(string Step, long Tracked, MeasuredProcess.Result Result)>> TreeStepsAsync(Side up, Side down, int files, int perFolder, long trackedBefore)
+    {
+        Console.WriteLine($"  writing {files} small files");
+        WriteTree(Path.Combine(up.Folder, "tree"), files, perFolder, seed: 2);
+        var tracked = trackedBefore + files;
+        var rows = new List<(string, long, MeasuredProcess.Result)>
+        {
+            ($"upload {files} files ({up.Name})", tracked, await up.SyncAsync().ConfigureAwait(false)),
+            ($"download {files} files ({down.Name})", tracked, await down.SyncAsync().ConfigureAwait(false)),
+        };
+        var tree = Path.Combine(down.Folder, "tree");
+        var arrived = Directory.Exists(tree) ? Directory.EnumerateFiles(tree, "*", SearchOption.AllDirectories).Count() : 0;
+        if (arrived != files)
+        {
+            throw new InvalidOperationException($"{down.Name} has {arrived} of the {files} tree files after its pass.");
+        }
+
+        rows.Add(($"no-op sync, {tracked} tracked ({up.Name})", tracked, await up.SyncAsync().ConfigureAwait(false)));
+        return rows;
     }
 
     /// <summary><paramref name="count"/> small files (0 to ~300 bytes, every one distinct) in folders of <paramref name="perFolder"/>.</summary>
@@ -162,6 +205,9 @@ public static class ClientScaleRunner
     private sealed class Side(string dll, string state, string folder, TimeSpan timeout)
     {
         public string Folder { get; } = folder;
+
+        /// <summary>A, B, C or D (from the state directory's name).</summary>
+        public string Name { get; } = Path.GetFileName(state)[..1].ToUpperInvariant();
 
         public async Task LoginAsync(ApplianceProcess appliance, string device)
         {

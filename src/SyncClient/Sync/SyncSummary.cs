@@ -89,7 +89,15 @@ internal sealed class SyncSummary
         ["skipped"] = Skipped,
         ["repairs"] = Repairs,
         ["pending"] = Pending,
+        ["peakMemoryBytes"] = PeakMemoryBytes(),
     });
+
+    /// <summary>The client process's peak resident memory so far (VmHWM on Linux), for anyone watching its footprint.</summary>
+    private static long PeakMemoryBytes()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.PeakWorkingSet64;
+    }
 
     /// <summary>A one-line human summary.</summary>
     public override string ToString() =>

@@ -103,4 +103,36 @@ public sealed class ClientOnceTests : IDisposable
             }
         }
     }
+
+    [Fact]
+    public async Task A_first_sync_of_thousands_of_small_files_stays_within_a_fixed_memory_bound_both_ways()
+    {
+        // A guard against blow-ups, not a benchmark (benchmarks/ client-scale measures): renting a 16 MiB read block
+        // per small file once took a 100,000-file upload to 17 GB. Here the whole first pass must fit in a bound
+        // that is generous for the client (~60-90 MB at this size) and far below such a failure.
+        const int files = 4000;
+        const long bound = 250L << 20;
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        var a = cluster.NewClient("alpha");
+        var b = cluster.NewClient("bravo");
+        await a.LoginAsync();
+        await b.LoginAsync();
+        var random = new Random(4000);
+        for (var i = 0; i < files; i++)
+        {
+            var bytes = new byte[random.Next(1, 300)];
+            random.NextBytes(bytes);
+            a.Write($"tree/{i % 40:00}/f{i:0000}.bin", bytes);
+            File.SetLastWriteTimeUtc(a.PathOf($"tree/{i % 40:00}/f{i:0000}.bin"), DateTime.UtcNow.AddMinutes(-1));
+        }
+
+        var up = await a.SyncAsync();
+        var down = await b.SyncAsync();
+
+        Assert.Equal(files, up.FilesUploaded);
+        Assert.Equal(files, down.FilesDownloaded);
+        Assert.InRange(up.PeakMemoryBytes, 1, bound);
+        Assert.InRange(down.PeakMemoryBytes, 1, bound);
+        Assert.Equal(File.ReadAllBytes(a.PathOf("tree/17/f3017.bin")), File.ReadAllBytes(b.PathOf("tree/17/f3017.bin")));
+    }
 }

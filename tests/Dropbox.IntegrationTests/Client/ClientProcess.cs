@@ -96,4 +96,5 @@ internal sealed record SyncJson
     [System.Text.Json.Serialization.JsonPropertyName("skipped")] public long Skipped { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("repairs")] public long Repairs { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("pending")] public long Pending { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("peakMemoryBytes")] public long PeakMemoryBytes { get; init; }
 }

@@ -228,4 +228,32 @@ public sealed class NewFilesTests : IDisposable
         var again = await b.SyncAsync();
         Assert.Equal(0, again.FilesDownloaded + again.FilesUploaded + again.Errors);
     }
+
+    [Fact]
+    public async Task A_new_file_deleted_before_its_group_uploads_is_neither_an_error_nor_committed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("tracked.txt", "tracked");
+        await a.SyncAsync();
+        a.Write("tracked.txt", "tracked, then edited: a planned upload that runs before the new files");
+        a.Write("doomed.txt", "new, but deleted before its turn comes");
+        File.SetLastWriteTimeUtc(a.PathOf("doomed.txt"), DateTime.UtcNow.AddMinutes(-5));
+        _server.BeforePlanUpload = path =>
+        {
+            if (path == "tracked.txt")
+            {
+                File.Delete(a.PathOf("doomed.txt"));
+            }
+        };
+
+        var pass = await a.SyncAsync();
+
+        Assert.False(File.Exists(a.PathOf("doomed.txt")));
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(1, pass.FilesUploaded);
+        Assert.Null(_server.Current("doomed.txt"));
+        _server.BeforePlanUpload = null;
+        var next = await a.SyncAsync();
+        Assert.Equal(0, next.Errors + next.FilesUploaded + next.FilesDeleted);
+    }
 }

@@ -123,10 +123,11 @@ internal sealed partial class SyncEngine
             switch (a.Kind)
             {
                 case SyncActionKind.Upload:
-                    var content = a.Fingerprint ?? await HashAsync(a.Path, ct).ConfigureAwait(false);
-                    if (a.Fingerprint is null && a.Local is { } scanned && (content.Size != scanned.Size || content.MtimeTicks != scanned.MtimeTicks))
+                    var content = a.Fingerprint ?? await engine._hasher.TryHashAsync(Ctx.FullPath(a.Path), ct).ConfigureAwait(false);
+                    if (content is null || (a.Fingerprint is null && a.Local is { } scanned && (content.Size != scanned.Size || content.MtimeTicks != scanned.MtimeTicks)))
                     {
-                        // Hashed only now and written to since the scan judged it settled: judge it afresh next pass.
+                        // Hashed only now, and deleted or written to since the scan judged it settled: nothing is
+                        // committed; the next pass judges it afresh (a vanished file is then simply not there).
                         ReportChanged(a.Path);
                         break;
                     }

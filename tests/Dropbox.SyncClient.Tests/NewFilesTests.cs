@@ -11,14 +11,15 @@ namespace Dropbox.SyncClient.Tests;
 /// </summary>
 public sealed class NewFilesTests : IDisposable
 {
-    private static readonly DateTime Now = new(2026, 11, 24, 12, 0, 0, DateTimeKind.Utc);
+    private static readonly ManualClock Clock = new();
+    private static readonly DateTime Now = Clock.GetUtcNow().UtcDateTime;
     private readonly TempDir _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();
 
     private static NewFiles Classifier(Dictionary<string, BaseStat>? index = null, Dictionary<string, RemoteEntry>? remote = null) =>
-        new(index ?? [], new RemoteView(remote ?? [], "c", FullListing: false), Now, TimeSpan.FromSeconds(2));
+        new(index ?? [], new RemoteView(remote ?? [], "c", FullListing: false), Clock, TimeSpan.FromSeconds(2));
 
     [Fact]
     public void Only_a_settled_untracked_file_unknown_remotely_and_of_an_untracked_size_is_taken()
@@ -37,6 +38,20 @@ public sealed class NewFilesTests : IDisposable
         Assert.False(files.TryAdd("folder", FileKind.Folder, 0, 0));
         Assert.Equal(2, files.Count);
         Assert.Equal(21, files.Bytes);
+    }
+
+    [Fact]
+    public void A_file_written_while_a_long_scan_runs_is_judged_by_the_clock_when_it_is_found()
+    {
+        var clock = new ManualClock();
+        var files = new NewFiles([], new RemoteView([], "c", FullListing: false), clock, TimeSpan.FromSeconds(2));
+        clock.Advance(TimeSpan.FromSeconds(6)); // the scan takes a while; a file is written late in it...
+        var writtenAt = clock.GetUtcNow().UtcDateTime.AddSeconds(-0.5);
+
+        // ...and found half a second later: young, so it waits for the stability rule, not "stamped in the future".
+        Assert.False(files.TryAdd("report.pdf", FileKind.File, 1234, writtenAt.Ticks));
+        clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.True(files.TryAdd("report.pdf", FileKind.File, 1234, writtenAt.Ticks));
     }
 
     [Fact]

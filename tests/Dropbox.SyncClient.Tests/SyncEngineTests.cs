@@ -1,5 +1,6 @@
 using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
@@ -99,6 +100,55 @@ public sealed class SyncEngineTests : IDisposable
         Assert.Equal(0, down.ChunksDownloaded);
         Assert.False(File.Exists(b.PathOf("old/name.bin")));
         Assert.True(File.Exists(b.PathOf("new/renamed.bin")));
+    }
+
+    [Fact]
+    public async Task A_remote_move_that_cannot_be_applied_here_makes_the_next_pass_list_everything_and_catch_up()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("a.txt", "the content that moves");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.Move(a.PathOf("a.txt"), a.PathOf("moved.txt"));
+        await a.SyncAsync();
+        Assert.Equal(1, _server.Moves);
+
+        // Between b's scan and the local rename, something creates the destination here (the hook runs when the
+        // pass reports a skipped, still-changing file, which it does before applying moves).
+        b.Write("young.txt", "written just now");
+        var created = false;
+        var engine = new SyncEngine(new SyncContext
+        {
+            Folder = b.Folder, State = b.State, Metadata = _server, Transfer = _server, Chunker = b.Context.Chunker, Device = "b",
+            Options = new SyncOptions { StableAge = TimeSpan.FromMinutes(10) },
+            Progress = new SyncProgress
+            {
+                Log = line =>
+                {
+                    if (!created && line.StartsWith("skipped 'young.txt'", StringComparison.Ordinal))
+                    {
+                        created = true;
+                        b.Write("moved.txt", "created here meanwhile");
+                    }
+                },
+            },
+        });
+
+        var first = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.True(created);
+        Assert.Equal(0, first.Errors);
+        Assert.Contains(first.Notes, n => n.Contains("not applied here", StringComparison.Ordinal));
+        Assert.Null(b.State.GetSetting(StateKeys.Cursor));
+
+        var second = await b.SyncAsync();
+
+        Assert.Equal(0, second.Errors);
+        Assert.False(File.Exists(b.PathOf("a.txt")));
+        Assert.Equal("the content that moves", b.Read("moved.txt"));
+        var copy = Assert.Single(Directory.GetFiles(b.Folder, "moved (conflicted copy b *).txt"));
+        Assert.Equal("created here meanwhile", File.ReadAllText(copy));
     }
 
     [Fact]

@@ -15,15 +15,15 @@ internal sealed class NewFiles
     private readonly Dictionary<string, BaseStat> _index;
     private readonly RemoteView _remote;
     private readonly HashSet<long> _trackedSizes = [];
-    private readonly DateTime _now;
+    private readonly TimeProvider _time;
     private readonly TimeSpan _stableAge;
     private readonly List<NewFile> _files = [];
 
-    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, DateTime now, TimeSpan stableAge)
+    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, TimeProvider time, TimeSpan stableAge)
     {
         _index = index;
         _remote = remote;
-        _now = now;
+        _time = time;
         _stableAge = stableAge;
         foreach (var stat in index.Values)
         {
@@ -47,8 +47,9 @@ internal sealed class NewFiles
         }
 
         // Written in the last stable age (and not stamped far in the future): perhaps still being written, so the
-        // planner's stability rule judges it.
-        var age = _now - new DateTime(mtimeTicks, DateTimeKind.Utc);
+        // planner's stability rule judges it. The clock is read now, not when the scan began: a file written
+        // during a long scan would otherwise look stamped in the future and skip the rule.
+        var age = _time.GetUtcNow().UtcDateTime - new DateTime(mtimeTicks, DateTimeKind.Utc);
         if (_stableAge > TimeSpan.Zero && age < _stableAge && age > -_stableAge)
         {
             return false;

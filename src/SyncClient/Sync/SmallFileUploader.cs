@@ -87,42 +87,20 @@ internal sealed class SmallFileUploader
     {
         var handBack = new List<SyncAction>();
         var ready = new Ready?[group.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct }, async (i, token) =>
+        try
         {
-            var a = group[i];
-            var fp = a.Fingerprint;
-            List<SourceChunk>? chunks = null;
-            if (fp is null)
+            await PrepareAsync(group, ready, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            // A plan call failed (the caller hands the group back): give back the buffers of the files already read.
+            foreach (var r in ready)
             {
-                // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
-                if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is not { } read)
-                {
-                    return;
-                }
-
-                (fp, chunks) = read;
+                Dispose(r?.Chunks ?? []);
             }
 
-            try
-            {
-                var plan = await _ctx.Metadata.PlanUploadAsync(PlanRequest(a.Path, fp, a.BaseVersion), token).ConfigureAwait(false);
-                if (plan.Conflict)
-                {
-                    return;
-                }
-
-                chunks ??= plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
-                if (chunks is not null)
-                {
-                    ready[i] = new Ready(a, fp, plan, chunks);
-                    chunks = null;
-                }
-            }
-            finally
-            {
-                Dispose(chunks ?? []);
-            }
-        }).ConfigureAwait(false);
+            throw;
+        }
 
         for (var i = 0; i < group.Count; i++)
         {
@@ -197,6 +175,47 @@ internal sealed class SmallFileUploader
         }
 
         return handBack;
+    }
+
+    /// <summary>Plans each file of the group (reading and hashing those without a fingerprint); fills <paramref name="ready"/>.</summary>
+    private async Task PrepareAsync(List<SyncAction> group, Ready?[] ready, CancellationToken ct)
+    {
+        await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct }, async (i, token) =>
+        {
+            var a = group[i];
+            var fp = a.Fingerprint;
+            List<SourceChunk>? chunks = null;
+            if (fp is null)
+            {
+                // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
+                if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is not { } read)
+                {
+                    return;
+                }
+
+                (fp, chunks) = read;
+            }
+
+            try
+            {
+                var plan = await _ctx.Metadata.PlanUploadAsync(PlanRequest(a.Path, fp, a.BaseVersion), token).ConfigureAwait(false);
+                if (plan.Conflict)
+                {
+                    return;
+                }
+
+                chunks ??= plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
+                if (chunks is not null)
+                {
+                    ready[i] = new Ready(a, fp, plan, chunks);
+                    chunks = null;
+                }
+            }
+            finally
+            {
+                Dispose(chunks ?? []);
+            }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>The file's chunks with their bytes, or null when it no longer matches what was hashed.</summary>

@@ -361,7 +361,7 @@ internal sealed partial class SyncEngine
             if (!info.Exists || info.Length != a.Local!.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks || File.Exists(to) || Directory.Exists(to))
             {
                 summary.AddNote($"remote move '{a.Path}' -> '{a.ToPath}' not applied here (local changes); the next pass reconciles it");
-                Ctx.State.SetSetting(StateKeys.Cursor, null);
+                engine._listAllNextPass = true;
                 return;
             }
 

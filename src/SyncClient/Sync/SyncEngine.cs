@@ -31,6 +31,9 @@ internal sealed partial class SyncEngine
 
     private IgnoreTree _lastIgnore = IgnoreTree.BuiltIn;
 
+    /// <summary>Set during a pass when a remote change could not be applied here: the next pass lists everything.</summary>
+    private bool _listAllNextPass;
+
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
 
@@ -45,6 +48,7 @@ internal sealed partial class SyncEngine
 
         using var passLock = await PassLock.AcquireAsync(_ctx.State.StateDirectory, _ctx.Options.LockWait, ct).ConfigureAwait(false);
         var summary = new SyncSummary();
+        _listAllNextPass = false;
         var progress = _ctx.Progress;
         progress.Reset();
 
@@ -64,7 +68,7 @@ internal sealed partial class SyncEngine
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
         // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
-        var newFiles = new NewFiles(index, remote, _ctx.Time.GetUtcNow().UtcDateTime, _ctx.Options.StableAge);
+        var newFiles = new NewFiles(index, remote, _ctx.Time, _ctx.Options.StableAge);
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
@@ -106,7 +110,8 @@ internal sealed partial class SyncEngine
 
         if (summary.Errors == 0)
         {
-            _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
+            // A remote change this pass could not apply asks for a full listing next time instead of moving on.
+            _ctx.State.SetSetting(StateKeys.Cursor, _listAllNextPass ? null : remote.Cursor);
         }
 
         var now = _ctx.Time.GetUtcNow();

@@ -134,5 +134,11 @@ public sealed class ClientOnceTests : IDisposable
         Assert.InRange(up.PeakMemoryBytes, 1, bound);
         Assert.InRange(down.PeakMemoryBytes, 1, bound);
         Assert.Equal(File.ReadAllBytes(a.PathOf("tree/17/f3017.bin")), File.ReadAllBytes(b.PathOf("tree/17/f3017.bin")));
+
+        // 'ls' pages through the listing (1,000 per page): every file once, in path order.
+        var listed = (await cluster.NewClientListAsync(b)).Where(l => l.EndsWith(".bin", StringComparison.Ordinal)).Select(l => l.Split(' ')[^1]).ToList();
+        Assert.Equal(files, listed.Count);
+        Assert.Equal(listed.Order(StringComparer.Ordinal), listed);
+        Assert.Equal(files, listed.Distinct().Count());
     }
 }

@@ -222,6 +222,21 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         {
             var current = Current(request.Path) ?? throw new DropboxException(ErrorKind.NotFound, $"'{request.Path}' does not exist");
             CheckBase(request.Path, request.BaseVersion, allowAny: true);
+            if (current.Kind == EntryKind.Folder)
+            {
+                // As the metadata node: a folder goes with everything under it, unless asked to go only when empty.
+                var children = _history.Keys.Where(p => p.StartsWith(request.Path + "/", StringComparison.Ordinal) && Current(p) is not null).ToList();
+                if (request.OnlyIfEmpty && children.Count > 0)
+                {
+                    throw new DropboxException(ErrorKind.Conflict, $"'{request.Path}' is not empty");
+                }
+
+                foreach (var child in children.OrderByDescending(p => p.Length))
+                {
+                    Append(new FileEntry { Path = child, Version = ++_seq, Deleted = true, Kind = Current(child)!.Kind, ModifiedBy = request.Device }, ChangeKind.Delete, null);
+                }
+            }
+
             var entry = new FileEntry { Path = request.Path, Version = ++_seq, Deleted = true, Kind = current.Kind, ModifiedBy = request.Device };
             Append(entry, ChangeKind.Delete, null);
             return Task.FromResult(new DeleteFileResponse { Sequence = entry.Version });

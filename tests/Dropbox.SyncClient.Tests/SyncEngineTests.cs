@@ -152,6 +152,32 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Deleting_a_folder_here_never_deletes_a_file_in_it_that_was_edited_elsewhere()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        Directory.CreateDirectory(a.PathOf("Docs"));
+        await a.SyncAsync(); // the folder gets a row of its own while empty
+        a.Write("Docs/plan.txt", "first draft");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        b.Write("Docs/plan.txt", "edited on b: must survive");
+        await b.SyncAsync();
+
+        Directory.Delete(a.PathOf("Docs"), recursive: true);
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal("edited on b: must survive", a.Read("Docs/plan.txt"));
+        Assert.Equal(FakeServerContent("edited on b: must survive"), _server.Current("Docs/plan.txt")?.Size);
+        var back = await b.SyncAsync();
+        Assert.Equal(0, back.FilesDeleted);
+        Assert.Equal("edited on b: must survive", b.Read("Docs/plan.txt"));
+
+        static ulong FakeServerContent(string text) => (ulong)System.Text.Encoding.UTF8.GetByteCount(text);
+    }
+
+    [Fact]
     public async Task A_delete_propagates_and_restore_brings_the_file_back()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -215,8 +215,11 @@ internal sealed partial class MetadataStore
         return response;
     }
 
-    /// <summary>Deletes a file (a tombstone version), or a folder with everything under it (one change each).</summary>
-    public async Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device)
+    /// <summary>
+    /// Deletes a file (a tombstone version), or a folder with everything under it (one change each); with
+    /// <paramref name="onlyIfEmpty"/> a folder that still holds a live entry is refused instead.
+    /// </summary>
+    public async Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false)
     {
         var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
@@ -228,6 +231,11 @@ internal sealed partial class MetadataStore
             if (current.Kind == EntryKind.Folder)
             {
                 var children = LiveDescendants(ns.Id, normalized);
+                if (onlyIfEmpty && children.Count > 0)
+                {
+                    throw new DropboxException(ErrorKind.Conflict, $"'{normalized}' is not empty: {children.Count} entr{(children.Count == 1 ? "y is" : "ies are")} still under it (for example '{children[0].Path}').");
+                }
+
                 if (children.Count > Limits.MaxFolderOperationEntries)
                 {
                     throw new DropboxException(ErrorKind.ResourceExhausted, $"'{normalized}' holds {children.Count} entries; delete at most {Limits.MaxFolderOperationEntries} at once.");

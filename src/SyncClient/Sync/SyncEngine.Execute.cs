@@ -394,9 +394,17 @@ internal sealed partial class SyncEngine
         {
             try
             {
-                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = a.Path, BaseVersion = 0, Device = Ctx.Device }, ct).ConfigureAwait(false);
+                // Only if empty: a folder deleted here must never take remote files with it (one edited or added
+                // elsewhere meanwhile, or one whose delete was just refused because it was edited remotely).
+                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = a.Path, BaseVersion = 0, Device = Ctx.Device, OnlyIfEmpty = true }, ct).ConfigureAwait(false);
             }
-            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.Conflict or ErrorKind.InvalidArgument)
+            catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
+            {
+                summary.AddNote($"folder '{a.Path}' was deleted here but still holds files remotely; it is kept and they sync back");
+                Ctx.Progress.Log($"kept remote folder '{a.Path}': {e.Message}");
+                return;
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.InvalidArgument)
             {
             }
 

@@ -279,6 +279,29 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task FolderDelete_OnlyIfEmpty_RefusesWhileAnythingLiveIsUnder_AndChangesNothing()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.Store.CreateFolderAsync(alice, "f", "t");
+        await h.Store.CreateFolderAsync(alice, "f/empty", "t");
+        await h.PutFileAsync(alice, "f/x", 0, StoreHarness.Chunk(1));
+        var before = h.Store.ListFiles(alice, "", true);
+
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "f", 0, "t", onlyIfEmpty: true));
+
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("not empty", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before.Cursor, h.Store.ListFiles(alice, "", true).Cursor);
+        Assert.Equal(["f", "f/empty", "f/x"], h.Store.ListFiles(alice, "", false).Entries.Select(e => e.Path).Order());
+        await h.Store.DeleteAsync(alice, "f/empty", 0, "t", onlyIfEmpty: true); // an empty folder goes
+        await h.Store.DeleteAsync(alice, "f/x", 0, "t");
+        await h.Store.DeleteAsync(alice, "f", 0, "t", onlyIfEmpty: true);
+        Assert.Empty(h.Store.ListFiles(alice, "", false).Entries);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task FolderMoveAndDelete_CarryEveryEntryAtomically()
     {
         using var h = new StoreHarness();

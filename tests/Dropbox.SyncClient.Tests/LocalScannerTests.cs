@@ -65,5 +65,13 @@ public sealed class LocalScannerTests : IDisposable
         Assert.Contains(snapshot.Skipped, s => s.StartsWith("link.txt:", StringComparison.Ordinal));
         Assert.False(snapshot.Entries.ContainsKey("link.txt"));
         Assert.True(snapshot.Entries.ContainsKey("other/report.txt"));
+
+        // What was left out is withheld (there, not deleted): the losing name of the clash and the link.
+        var taken = snapshot.Entries.ContainsKey("dir/Report.txt") ? "dir/Report.txt" : "dir/report.TXT";
+        var lost = taken == "dir/Report.txt" ? "dir/report.TXT" : "dir/Report.txt";
+        Assert.False(snapshot.Entries.ContainsKey(lost));
+        Assert.Equal([lost, "link.txt"], snapshot.Withheld.Order(StringComparer.Ordinal));
+        Assert.True(snapshot.IsWithheld(lost));
+        Assert.False(snapshot.IsWithheld(taken));
     }
 }

@@ -359,6 +359,23 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_synced_file_that_meets_a_case_clash_is_never_deleted_remotely()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("notes.txt", "synced first");
+        await a.SyncAsync();
+        a.Write("Notes.txt", "created later, differs only in case");
+
+        // Whichever of the two names the directory listing gives first wins the clash; neither way deletes.
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors + pass.FilesDeleted);
+        Assert.Contains(pass.Notes, n => n.Contains("case clash", StringComparison.Ordinal));
+        Assert.NotNull(_server.Current("notes.txt"));
+        Assert.Equal("synced first", a.Read("notes.txt"));
+    }
+
+    [Fact]
     public async Task Many_small_files_are_committed_in_batches_and_a_conflict_among_them_still_resolves()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -101,6 +101,48 @@ public sealed class SyncPlannerTests
     }
 
     [Fact]
+    public void Nothing_withheld_by_the_scan_is_deleted_remotely_or_downloaded_over()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Withheld.Add("locked");      // a folder the scan could not read
+        snapshot.Withheld.Add("Notes.txt");   // the losing name of a case clash
+        var bases = new Dictionary<string, FileRecord>
+        {
+            ["locked"] = new("locked", FileKind.Folder, 0, 0, 1, []),
+            ["locked/a.txt"] = new("locked/a.txt", FileKind.File, 10, 100, 2, H1),
+            ["locked/deep/b.txt"] = new("locked/deep/b.txt", FileKind.File, 10, 100, 3, H1),
+            ["Notes.txt"] = new("Notes.txt", FileKind.File, 10, 100, 4, H1),
+            ["gone.txt"] = new("gone.txt", FileKind.File, 10, 100, 5, H1),
+        };
+        var remote = new Dictionary<string, RemoteEntry>
+        {
+            ["locked/a.txt"] = new("locked/a.txt", FileKind.File, 9, false, 11, H2, 0),
+            ["locked/new.txt"] = new("locked/new.txt", FileKind.File, 10, false, 12, H2, 0),
+        };
+
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = new Dictionary<string, FileFingerprint>(), Remote = remote });
+
+        // Only the file really gone here is deleted; the withheld ones are left alone, their remote changes skipped.
+        Assert.Equal([(SyncActionKind.DeleteRemote, "gone.txt")], plan.Where(a => a.Kind != SyncActionKind.Skip).Select(a => (a.Kind, a.Path)));
+        Assert.Equal(["locked/a.txt", "locked/new.txt"], plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path).Order(StringComparer.Ordinal));
+        Assert.All(plan.Where(a => a.Kind == SyncActionKind.Skip), a => Assert.Equal(SyncPlanner.WithheldReason, a.Reason));
+        Assert.True(snapshot.IsWithheld("locked/deep/b.txt"));
+        Assert.False(snapshot.IsWithheld("lockedness.txt"));
+    }
+
+    [Fact]
+    public void An_unreadable_sync_folder_withholds_everything()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Withheld.Add(string.Empty);
+        var bases = new Dictionary<string, FileRecord> { ["a.txt"] = new("a.txt", FileKind.File, 10, 100, 2, H1), ["d/b.txt"] = new("d/b.txt", FileKind.File, 10, 100, 3, H1) };
+
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = new Dictionary<string, FileFingerprint>(), Remote = new Dictionary<string, RemoteEntry>() });
+
+        Assert.Empty(plan);
+    }
+
+    [Fact]
     public void A_file_that_changed_while_being_read_is_skipped()
     {
         var snapshot = new LocalSnapshot();

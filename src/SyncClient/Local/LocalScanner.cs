@@ -11,7 +11,8 @@ internal sealed class LocalScanner
 {
     private static readonly EnumerationOptions Options = new()
     {
-        IgnoreInaccessible = true,
+        // An unreadable folder must throw, not list as empty: empty would read as "every file in it was deleted".
+        IgnoreInaccessible = false,
         RecurseSubdirectories = false,
         AttributesToSkip = 0,
         ReturnSpecialDirectories = false,
@@ -71,7 +72,8 @@ internal sealed class LocalScanner
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                snapshot.Skipped.Add($"{relativeDir}/: {e.Message}");
+                snapshot.Skipped.Add($"{relativeDir}/: {e.Message}; nothing under it syncs (or is deleted anywhere) until it can be read");
+                snapshot.Withheld.Add(relativeDir);
                 continue;
             }
 
@@ -95,12 +97,14 @@ internal sealed class LocalScanner
                 if (!Dropbox.Shared.Paths.PathRules.TryNormalize(relative, out _, out var invalid))
                 {
                     snapshot.Skipped.Add($"{relative}: {invalid}");
+                    snapshot.Withheld.Add(relative);
                     continue;
                 }
 
                 if (child.IsLink)
                 {
                     snapshot.Skipped.Add($"{relative}: symbolic links are not synced");
+                    snapshot.Withheld.Add(relative);
                     continue;
                 }
 
@@ -108,6 +112,7 @@ internal sealed class LocalScanner
                 if (folded.TryGetValue(key, out var other))
                 {
                     snapshot.CaseClashes.Add($"'{relative}' and '{other}' differ only in case; '{relative}' is not synced until one is renamed");
+                    snapshot.Withheld.Add(relative);
                     continue;
                 }
 

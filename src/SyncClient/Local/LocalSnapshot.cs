@@ -17,4 +17,33 @@ internal sealed class LocalSnapshot
 
     /// <summary>The ignore rules the scan found (every directory's <c>.dropboxignore</c>).</summary>
     public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
+
+    /// <summary>
+    /// Paths that exist here but the scan could not take: the losing name of a case clash, a folder it could not
+    /// read (everything under it too), a symbolic link. Absent from <see cref="Entries"/> without being deleted, so
+    /// a pass must neither delete them remotely nor write over them. "" withholds the whole folder.
+    /// </summary>
+    public HashSet<string> Withheld { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when <paramref name="path"/> or a folder above it is withheld.</summary>
+    public bool IsWithheld(string path)
+    {
+        if (Withheld.Count == 0)
+        {
+            return false;
+        }
+
+        for (var p = path; ; p = p[..p.LastIndexOf('/')])
+        {
+            if (Withheld.Contains(p))
+            {
+                return true;
+            }
+
+            if (p.LastIndexOf('/') < 0)
+            {
+                return Withheld.Contains(string.Empty);
+            }
+        }
+    }
 }

@@ -13,6 +13,9 @@ internal static class SyncPlanner
     /// <summary>Reason of a skip for a file that is still being written.</summary>
     public const string ChangingReason = "the file is changing; it syncs once it is stable";
 
+    /// <summary>Reason of a skip for a remote change to a path the scan found but could not take.</summary>
+    public const string WithheldReason = "present here but not readable as a synced path (case clash, unreadable folder or link); left alone on both sides";
+
     /// <summary>Reason of a skip for a remote change to a path the local ignore rules exclude.</summary>
     public const string IgnoredReason = "ignored here by a .dropboxignore or built-in rule; the remote change is not applied";
 
@@ -36,6 +39,18 @@ internal static class SyncPlanner
             input.Local.Entries.TryGetValue(path, out var local);
             input.Base.TryGetValue(path, out var baseRecord);
             input.Remote.TryGetValue(path, out var remote);
+            if (local is null && input.Local.IsWithheld(path))
+            {
+                // There, but the scan could not take it (case clash, unreadable folder, symbolic link): absent is
+                // not deleted. Nothing is deleted or written over on either side until it can be read.
+                if (remote is not null && (baseRecord is null ? !remote.Deleted : remote.Deleted || remote.Version != baseRecord.Version))
+                {
+                    actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = WithheldReason });
+                }
+
+                continue;
+            }
+
             if (local is null && input.Local.Ignore.IsIgnored(path, baseRecord?.Kind == FileKind.Folder || remote?.Kind == FileKind.Folder))
             {
                 // An ignored path stops syncing: never deleted on either side (its db row stays, so
@@ -203,7 +218,7 @@ internal static class SyncPlanner
             }
 
             var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
-            if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Base.ContainsKey(remote.Path)
+            if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash))
             {
                 continue;

@@ -178,6 +178,72 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_remote_edit_that_waits_for_a_local_file_to_settle_is_still_applied_once_it_has()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("shared.txt", "base");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        a.Write("shared.txt", "edited on a");
+        await a.SyncAsync();
+
+        File.SetLastWriteTimeUtc(b.PathOf("shared.txt"), DateTime.UtcNow); // touched here, same bytes: "changing" for a while
+        var waiting = await b.SyncAsync(new SyncOptions { StableAge = TimeSpan.FromMinutes(10) });
+        Assert.Equal(1, waiting.Pending);
+        Assert.Equal("base", b.Read("shared.txt"));
+
+        var settled = await b.SyncAsync(); // the same bytes as synced: the remote edit applies
+
+        Assert.Equal(0, settled.Errors + settled.Conflicts);
+        Assert.Equal("edited on a", b.Read("shared.txt"));
+    }
+
+    [Fact]
+    public async Task A_conflicted_copy_written_to_just_before_it_is_set_aside_goes_up_with_its_newest_bytes()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        using var c = new TestClient(_dir, "c", _server);
+        a.Write("s.txt", "base text 11");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        b.Write("other.txt", "BBBB from b!"); // its chunks are on the server: the stale plan needs no put
+        await b.SyncAsync();
+        a.Write("s.txt", "AAAA from a!");
+        await a.SyncAsync();
+
+        b.Write("s.txt", "BBBB from b!");
+        File.SetLastWriteTimeUtc(b.PathOf("s.txt"), DateTime.UtcNow.AddMinutes(-5));
+        b.Write("young.txt", "written just now"); // its skip is reported before the conflict runs
+        var engine = new SyncEngine(new SyncContext
+        {
+            Folder = b.Folder, State = b.State, Metadata = _server, Transfer = _server, Chunker = b.Context.Chunker, Device = "b",
+            Options = new SyncOptions { StableAge = TimeSpan.FromMinutes(1) },
+            Progress = new SyncProgress
+            {
+                Log = line =>
+                {
+                    if (line.StartsWith("skipped 'young.txt'", StringComparison.Ordinal))
+                    {
+                        b.Write("s.txt", "CCCC from b!"); // same size, after the plan read it
+                        File.SetLastWriteTimeUtc(b.PathOf("s.txt"), DateTime.UtcNow.AddMinutes(-3));
+                    }
+                },
+            },
+        });
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(1, pass.Conflicts);
+        Assert.Equal("AAAA from a!", b.Read("s.txt"));
+        var copy = Path.GetFileName(Assert.Single(Directory.GetFiles(b.Folder, "s (conflicted copy b *).txt")));
+        Assert.Equal("CCCC from b!", b.Read(copy));
+        await c.SyncAsync();
+        Assert.Equal("CCCC from b!", c.Read(copy));
+    }
+
+    [Fact]
     public async Task A_delete_propagates_and_restore_brings_the_file_back()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -36,6 +36,10 @@ internal sealed partial class SyncEngine
             if (a.Reason == SyncPlanner.ChangingReason)
             {
                 summary.AddPending();
+
+                // A remote change waits here for the local file to settle: keep the cursor where it is, or the next
+                // pass would no longer see that change (a file only touched here would then never get it).
+                _holdCursor |= remote.Changes.ContainsKey(a.Path);
             }
 
             summary.AddNote($"skipped '{a.Path}': {a.Reason}");
@@ -239,7 +243,12 @@ internal sealed partial class SyncEngine
             }
 
             Ctx.Progress.FileDone();
-            var copyFp = fp is null ? await HashAsync(copy, ct).ConfigureAwait(false) : fp with { MtimeTicks = new FileInfo(Ctx.FullPath(copy)).LastWriteTimeUtc.Ticks };
+            // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless the file was
+            // written to in between, and then it is read again (else the old chunk list would be committed for it).
+            var copyInfo = new FileInfo(Ctx.FullPath(copy));
+            var copyFp = fp is not null && copyInfo.Length == fp.Size && copyInfo.LastWriteTimeUtc.Ticks == fp.MtimeTicks
+                ? fp
+                : await HashAsync(copy, ct).ConfigureAwait(false);
             await UploadAsync(copy, 0, copyFp, allowRetryAsNew: false, ct).ConfigureAwait(false);
             if (result.ConflictCopy is { } second)
             {

@@ -34,6 +34,9 @@ internal sealed partial class SyncEngine
     /// <summary>Set during a pass when a remote change could not be applied here: the next pass lists everything.</summary>
     private bool _listAllNextPass;
 
+    /// <summary>Set during a pass when a remote change waits for a local file to settle: the cursor stays put.</summary>
+    private bool _holdCursor;
+
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
 
@@ -49,6 +52,7 @@ internal sealed partial class SyncEngine
         using var passLock = await PassLock.AcquireAsync(_ctx.State.StateDirectory, _ctx.Options.LockWait, ct).ConfigureAwait(false);
         var summary = new SyncSummary();
         _listAllNextPass = false;
+        _holdCursor = false;
         var progress = _ctx.Progress;
         progress.Reset();
 
@@ -110,8 +114,16 @@ internal sealed partial class SyncEngine
 
         if (summary.Errors == 0)
         {
-            // A remote change this pass could not apply asks for a full listing next time instead of moving on.
-            _ctx.State.SetSetting(StateKeys.Cursor, _listAllNextPass ? null : remote.Cursor);
+            // A remote change this pass could not apply asks for a full listing next time instead of moving on; one
+            // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
+            if (_listAllNextPass)
+            {
+                _ctx.State.SetSetting(StateKeys.Cursor, null);
+            }
+            else if (!_holdCursor)
+            {
+                _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
+            }
         }
 
         var now = _ctx.Time.GetUtcNow();

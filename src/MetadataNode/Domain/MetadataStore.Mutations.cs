@@ -143,9 +143,9 @@ internal sealed partial class MetadataStore
             }
 
             var version = FileEntry.Parser.ParseFrom(value);
-            if (version.Version == keep)
+            if (version.Version == keep || batch.DeletesVersion(ns, path, version.Version))
             {
-                continue;
+                continue; // kept, or already pruned earlier in this batch (two versions of one path in one batch)
             }
 
             batch.DeleteVersion(ns, path, version.Version);

@@ -92,8 +92,19 @@ internal sealed class RecordBatch : IDisposable
     public void PutVersion(string ns, FileEntry entry) =>
         _batch.Put(Keys.Version(ns, entry.Path, entry.Version), entry.ToByteArray(), _engine.Versions);
 
-    public void DeleteVersion(string ns, string path, ulong sequence) =>
+    public void DeleteVersion(string ns, string path, ulong sequence)
+    {
         _batch.Delete(Keys.Version(ns, path, sequence), _engine.Versions);
+        _deletedVersions.Add((ns, path, sequence));
+    }
+
+    /// <summary>
+    /// True when this batch already deletes that version. Scans read the committed store, which still holds it:
+    /// pruning it again would drop its chunk references twice.
+    /// </summary>
+    public bool DeletesVersion(string ns, string path, ulong sequence) => _deletedVersions.Contains((ns, path, sequence));
+
+    private readonly HashSet<(string, string, ulong)> _deletedVersions = [];
 
     public void PutChange(string ns, Change change) =>
         _batch.Put(Keys.Change(ns, change.Sequence), change.ToByteArray(), _engine.Changes);

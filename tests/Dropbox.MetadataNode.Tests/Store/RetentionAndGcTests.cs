@@ -17,6 +17,36 @@ public sealed class RetentionAndGcTests
     });
 
     [Fact]
+    public async Task Retention_TwoVersionsOfOnePathInOneBatch_PruneTwoDifferentVersions_AndAChunkStillUsedElsewhereSurvivesGc()
+    {
+        using var h = Harness(keepVersions: 2);
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var shared = StoreHarness.Chunk(1);
+        var v1 = await h.PutFileAsync(alice, "p", 0, shared); // v1 holds the chunk bob also uses
+        await h.PutFileAsync(bob, "mine", 0, shared);
+        var v2 = await h.PutFileAsync(alice, "p", v1.Sequence, StoreHarness.Chunk(2));
+        h.Stored(alice, StoreHarness.Chunk(3), StoreHarness.Chunk(4));
+
+        // One batch, two versions of "p": each prunes one old version. Pruning v1 twice dropped the shared
+        // chunk's references twice, and the collector then deleted bob's bytes.
+        var next = v2.Sequence + 1;
+        var response = await h.Store.CommitManyAsync(alice,
+        [
+            StoreHarness.Upload("p", v2.Sequence, StoreHarness.Chunk(3)),
+            StoreHarness.Upload("p", next, StoreHarness.Chunk(4)),
+        ], CancellationToken.None);
+
+        Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
+        Assert.Equal(2, h.Store.ListVersions(alice, "p").Versions.Count);
+        h.AssertConsistent();
+        h.Clock.Advance(Grace * 2);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, shared.Id));
+        Assert.Equal(shared.Id, h.Store.GetDownloadPlan(bob, "mine", 0).Chunks[0].Chunk.Id.ToChunkId());
+    }
+
+    [Fact]
     public async Task Retention_ByCount_PrunesOldest_AndRefcountsFollow()
     {
         using var h = Harness(keepVersions: 3);

@@ -204,6 +204,7 @@ internal sealed partial class MetadataStore
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, normalized);
+            EnsureNothingLiveUnder(ns.Id, normalized);
             var entry = source.Clone();
             entry.Version = ++record!.Head;
             entry.ModifiedBy = deviceName;
@@ -282,6 +283,7 @@ internal sealed partial class MetadataStore
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, to);
+            EnsureNothingLiveUnder(ns.Id, to); // a move never lands on (or merges into) a folder that only its entries make
             var moves = new List<FileEntry> { current };
             if (current.Kind == EntryKind.Folder)
             {

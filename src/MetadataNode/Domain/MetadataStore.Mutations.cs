@@ -164,6 +164,22 @@ internal sealed partial class MetadataStore
         return change;
     }
 
+    /// <summary>
+    /// Throws AlreadyExists if anything live sits under <paramref name="path"/>: there is a folder there (perhaps only
+    /// implied by its entries), and a file may not cover it nor a move land on it.
+    /// </summary>
+    private void EnsureNothingLiveUnder(string ns, string path)
+    {
+        foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns, path + "/")))
+        {
+            var entry = FileRecord.Parser.ParseFrom(value).Current;
+            if (!entry.Deleted)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{path}' is a folder: '{entry.Path}' is under it. Move or delete what is under it first, or pick another name.");
+            }
+        }
+    }
+
     /// <summary>Throws AlreadyExists if a live file sits where a folder of <paramref name="path"/> must be.</summary>
     private static void EnsureParentsAreNotFiles(RecordBatch batch, string ns, string path)
     {

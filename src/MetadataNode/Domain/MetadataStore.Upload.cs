@@ -267,6 +267,7 @@ internal sealed partial class MetadataStore
         }
 
         EnsureParentsAreNotFiles(batch, ns, upload.Path);
+        EnsureNothingLiveUnder(ns, upload.Path);
 
         List<ChunkId>? missing = null;
         var refs = new List<Proto.ChunkRef>(upload.Chunks.Count);

@@ -302,6 +302,33 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task AFolderImpliedByItsEntries_IsNeverCoveredByAFile_NorLandedOnByAMove()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "d/x", 0, StoreHarness.Chunk(1)); // "d" has no entry of its own
+        var f = await h.PutFileAsync(alice, "f", 0, StoreHarness.Chunk(2));
+        var gone = await h.PutFileAsync(alice, "e", 0, StoreHarness.Chunk(3));
+        await h.Store.DeleteAsync(alice, "e", gone.Sequence, "t");
+        await h.PutFileAsync(alice, "e/y", 0, StoreHarness.Chunk(4));
+        await h.Store.CreateFolderAsync(alice, "g", "t");
+        await h.PutFileAsync(alice, "g/x", 0, StoreHarness.Chunk(5));
+        var before = h.Store.ListFiles(alice, "", true);
+
+        var commit = await Assert.ThrowsAsync<DropboxException>(() => h.PutFileAsync(alice, "d", 0, StoreHarness.Chunk(6)));
+        var restore = await Assert.ThrowsAsync<DropboxException>(() => h.Store.RestoreAsync(alice, "e", gone.Sequence, "t"));
+        var moveFile = await Assert.ThrowsAsync<DropboxException>(() => h.Store.MoveAsync(alice, "f", "d", f.Sequence, "t"));
+        var moveFolder = await Assert.ThrowsAsync<DropboxException>(() => h.Store.MoveAsync(alice, "g", "d", 0, "t")); // would write over d/x
+
+        Assert.All([commit, restore, moveFile, moveFolder], e => Assert.Equal(ErrorKind.AlreadyExists, e.Kind));
+        Assert.Contains("'d/x' is under it", commit.Message, StringComparison.Ordinal);
+        var after = h.Store.ListFiles(alice, "", true);
+        Assert.Equal(before.Cursor, after.Cursor);
+        Assert.Equal(before.Entries.Select(e => (e.Path, e.Version)), after.Entries.Select(e => (e.Path, e.Version)));
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task FolderMoveAndDelete_CarryEveryEntryAtomically()
     {
         using var h = new StoreHarness();

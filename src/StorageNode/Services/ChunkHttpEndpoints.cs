@@ -13,12 +13,13 @@ namespace Dropbox.StorageNode.Services;
 /// <summary>
 /// Plain HTTP presigned links: <c>GET/PUT /chunks/{id}?token=…</c> for curl and browsers, and <c>/healthz</c>.
 /// GET always serves plain bytes; PUT takes plain bytes, or one LZ4 block with <c>X-Chunk-Encoding: lz4</c> and
-/// <c>X-Plain-Size</c>. Chunk responses are immutable: <c>ETag</c> is the chunk id.
+/// <c>X-Plain-Size</c>. Chunk responses are immutable (<c>ETag</c> is the chunk id) and private: a shared cache
+/// must not go on serving them once the token has expired.
 /// </summary>
 public static class ChunkHttpEndpoints
 {
-    /// <summary>Cache policy for chunk bodies: content-addressed, so they never change.</summary>
-    public const string ImmutableCacheControl = "public, max-age=31536000, immutable";
+    /// <summary>Cache policy for chunk bodies: content-addressed, so they never change; private, as each is behind a token.</summary>
+    public const string ImmutableCacheControl = "private, max-age=31536000, immutable";
 
     /// <summary>Maps the endpoints.</summary>
     public static IEndpointRouteBuilder MapChunkHttp(this IEndpointRouteBuilder endpoints)

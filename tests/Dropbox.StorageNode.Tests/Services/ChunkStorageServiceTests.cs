@@ -311,6 +311,8 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
         Assert.Equal(plain, await response.Content.ReadAsByteArrayAsync());
         Assert.Equal($"\"{id}\"", response.Headers.ETag?.Tag);
         Assert.Contains("immutable", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        Assert.True(response.Headers.CacheControl?.Private, "a shared cache must not keep serving the bytes after the token expired");
+        Assert.False(response.Headers.CacheControl?.Public);
         Assert.Equal(TimeSpan.FromDays(365), response.Headers.CacheControl?.MaxAge);
 
         using var conditional = new HttpRequestMessage(HttpMethod.Get, url);

@@ -105,6 +105,7 @@ public sealed class MetadataStoreTests
         using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromSeconds(30) });
         var (alice, _) = h.Store.AddUser("alice");
         var c1 = StoreHarness.Chunk(1);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1)).Missing); // the put token
         h.Gateway.Put(StoreHarness.NodeA, c1.Id); // stored; the node's event is still on its way
 
         var commit = h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1), CancellationToken.None);
@@ -120,6 +121,32 @@ public sealed class MetadataStoreTests
         Assert.Equal(1UL, result.Sequence);
         Assert.True(h.Gateway.HasCalls > 0);
         h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Commit_WhetherSomeoneElseStoresAChunk_ChangesNeitherTheAnswerNorWhetherTheCommitWaits()
+    {
+        using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromMilliseconds(200) });
+        var (alice, _) = h.Store.AddUser("alice");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var secret = StoreHarness.Chunk(1);
+        var nowhere = StoreHarness.Chunk(2);
+        await h.PutFileAsync(alice, "secret", 0, secret);
+
+        // Never asked to upload either: both fail at once, alike (no wait that only a stored chunk would cause).
+        var waits = h.Store.EventWaits;
+        var held = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("x", 0, secret), CancellationToken.None));
+        var absent = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("y", 0, nowhere), CancellationToken.None));
+        Assert.Equal(waits, h.Store.EventWaits);
+        Assert.Equal((held.Kind, string.Join(",", held.Details.Keys.Order())), (absent.Kind, string.Join(",", absent.Details.Keys.Order())));
+
+        // Given put tokens but never uploading: both wait for mallory's own event, alike, then fail alike.
+        h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, secret));
+        h.Store.PlanUpload(mallory, StoreHarness.Upload("y", 0, nowhere));
+        await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("x", 0, secret), CancellationToken.None));
+        Assert.Equal(waits + 1, h.Store.EventWaits);
+        await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("y", 0, nowhere), CancellationToken.None));
+        Assert.Equal(waits + 2, h.Store.EventWaits);
     }
 
     [Fact]

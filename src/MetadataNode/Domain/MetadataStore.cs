@@ -5,6 +5,7 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.IO;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Sync;
 using Dropbox.Shared.Tokens;
@@ -47,16 +48,75 @@ internal sealed partial class MetadataStore : IDisposable
         _clock = options.Clock;
         _logger = logger ?? NullLogger.Instance;
         _writes = new WriteQueue(engine, options.SyncWrites);
+
+        // A change is readable (and long polls wake) as soon as it is written, a moment before its WAL fsync. After an
+        // unclean stop those last changes may be gone and their sequence numbers handed out again, so a cursor from
+        // before must not be trusted: every account gets a new epoch and its clients list everything again.
+        var marker = Path.Combine(options.DataDirectory, CleanShutdownMarker);
+        var clean = File.Exists(marker);
+        if (clean)
+        {
+            File.Delete(marker);
+            DirectorySync.Flush(options.DataDirectory);
+        }
+
         foreach (var (_, value) in engine.ScanAll(engine.Namespaces))
         {
             var record = NamespaceRecord.Parser.ParseFrom(value);
             _namespaces[record.NamespaceId] = new NamespaceState(record);
         }
 
+        if (!clean && !_namespaces.IsEmpty)
+        {
+            RenewEpochs();
+        }
+
         foreach (var (_, value) in engine.ScanAll(engine.Nodes))
         {
             var node = NodeRecord.Parser.ParseFrom(value);
             _nodes[node.NodeId] = node;
+        }
+    }
+
+    /// <summary>File in the data directory that says the last stop was clean (written at dispose, removed at open).</summary>
+    internal const string CleanShutdownMarker = "clean-shutdown";
+
+    /// <summary>New epochs for every account (their cursors reset), written durably before anything is served.</summary>
+    private void RenewEpochs()
+    {
+        using (var batch = new RecordBatch(_engine))
+        {
+            foreach (var state in _namespaces.Values)
+            {
+                var record = state.Record.Clone();
+                record.Epoch = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
+                batch.PutNamespace(record);
+                state.Record = record;
+            }
+
+            batch.Commit();
+        }
+
+        _engine.SyncWal();
+        _logger.LogWarning("The last stop was not clean: {Count} account(s) get a new change-log epoch, so their clients list everything once instead of trusting cursors that may point past lost changes", _namespaces.Count);
+    }
+
+    private void MarkCleanShutdown()
+    {
+        try
+        {
+            var marker = Path.Combine(_options.DataDirectory, CleanShutdownMarker);
+            using (var stream = new FileStream(marker, FileMode.Create, FileAccess.Write))
+            {
+                stream.Write("clean\n"u8);
+                stream.Flush(flushToDisk: true);
+            }
+
+            DirectorySync.Flush(_options.DataDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning(e, "Could not record a clean shutdown; the next start will reset every client's cursor");
         }
     }
 
@@ -176,6 +236,7 @@ internal sealed partial class MetadataStore : IDisposable
         _stopping.Cancel();
         _writes.Dispose();
         _engine.Dispose();
+        MarkCleanShutdown();
 
         // _stopping is not disposed: a call racing the shutdown may still read its token.
     }

@@ -45,9 +45,15 @@ internal sealed class StoreHarness : IDisposable
 
     public MetadataStore Store { get; private set; }
 
-    public void Reopen()
+    /// <param name="unclean">Open as after a crash: the clean-shutdown marker written at dispose is removed first.</param>
+    public void Reopen(bool unclean = false)
     {
         Store.Dispose();
+        if (unclean)
+        {
+            File.Delete(Path.Combine(Options.DataDirectory, MetadataStore.CleanShutdownMarker));
+        }
+
         Store = MetadataStore.Open(Options, Tokens, Gateway);
     }
 

@@ -469,6 +469,31 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task Reopen_AfterAnUncleanStop_EveryCursorResets_AndTheDataSurvives()
+    {
+        using var h = new StoreHarness();
+        var (alice, token) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        var aliceCursor = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+        var bobCursor = (await h.Store.ListChangesAsync(bob, null, 0, 0, CancellationToken.None)).Cursor;
+
+        h.Reopen(unclean: true); // as after a crash: changes read before their fsync may be gone
+
+        var stale = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(alice, aliceCursor, 0, 0, CancellationToken.None));
+        Assert.Equal(ErrorKind.Conflict, stale.Kind);
+        Assert.Contains("Reset", stale.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorKind.Conflict, (await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(bob, bobCursor, 0, 0, CancellationToken.None))).Kind);
+        Assert.Equal(alice, h.Store.Authenticate(token));
+        Assert.Equal(["a"], h.Store.ListFiles(alice, "", false).Entries.Select(e => e.Path));
+        var fresh = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+
+        h.Reopen(); // a clean stop keeps cursors
+        Assert.Empty((await h.Store.ListChangesAsync(alice, fresh, 0, 0, CancellationToken.None)).Changes);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public void Authenticate_UnknownToken_IsUnauthenticated()
     {
         using var h = new StoreHarness();

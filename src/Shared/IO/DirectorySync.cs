@@ -1,15 +1,16 @@
 using System.Runtime.InteropServices;
 
-namespace Dropbox.SyncClient.Local;
+namespace Dropbox.Shared.IO;
 
 /// <summary>
-/// fsync of a directory after a rename into it, so the new name survives a power loss (.NET cannot open a
+/// fsync of a directory after a rename, create or delete in it, so the change survives a power loss (.NET cannot open a
 /// directory as a file, hence libc). A no-op where that is not available (Windows, where NTFS journals renames).
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     private const int ReadOnly = 0;
 
+    /// <summary>Makes the directory's entries durable (best effort where libc is not reachable).</summary>
     public static void Flush(string directory)
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD())

@@ -451,7 +451,9 @@ internal sealed partial class MetadataStore
                 {
                     if (present[i])
                     {
-                        MarkStored(batch, node.NodeId, chunks[i].Id, (uint)chunks[i].Size, (Proto.ChunkEncoding)chunks[i].Encoding, (uint)chunks[i].StoredSize, now, verified: true);
+                        // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
+                        // than taking the committing client's word, which would then stand for every account.
+                        MarkStored(batch, node.NodeId, chunks[i].Id, 0, Proto.ChunkEncoding.Raw, 0, now, verified: true);
                     }
                 }
             }

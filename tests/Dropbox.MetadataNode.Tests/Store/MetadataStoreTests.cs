@@ -150,6 +150,24 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task Commit_ANodeConfirmingPresence_DoesNotMakeTheClientsClaimedSizeAFact()
+    {
+        using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromMilliseconds(200) });
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var real = StoreHarness.Chunk(7, size: 1000);
+        var claimed = ChunkRef.Raw(real.Id, 999);
+        h.Gateway.Put(StoreHarness.NodeA, real.Id); // on a node, no record yet (its event is still on the way)
+        h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, claimed));
+
+        await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("x", 0, claimed), CancellationToken.None));
+
+        var record = Dropbox.MetadataNode.Storage.Records.ChunkRecord.Parser.ParseFrom(h.Store.Engine.Get(Keys.Chunk(real.Id), h.Store.Engine.Chunks));
+        Assert.True(h.Gateway.HasCalls > 0); // the node was asked
+        Assert.NotEqual(999u, record.Size);
+        Assert.Equal(0u, record.Size); // unknown until a node reports the chunk it stored
+    }
+
+    [Fact]
     public async Task Commit_ChunkOnlyAnotherAccountUploaded_CannotBeClaimedByItsHash()
     {
         using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromMilliseconds(200) });

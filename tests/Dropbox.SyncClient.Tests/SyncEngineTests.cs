@@ -118,21 +118,13 @@ public sealed class SyncEngineTests : IDisposable
         // pass reports a skipped, still-changing file, which it does before applying moves).
         b.Write("young.txt", "written just now");
         var created = false;
-        var engine = new SyncEngine(new SyncContext
+        var engine = b.EngineWith(new SyncOptions { StableAge = TimeSpan.FromMinutes(10) }, line =>
         {
-            Folder = b.Folder, State = b.State, Metadata = _server, Transfer = _server, Chunker = b.Context.Chunker, Device = "b",
-            Options = new SyncOptions { StableAge = TimeSpan.FromMinutes(10) },
-            Progress = new SyncProgress
+            if (!created && line.StartsWith("skipped 'young.txt'", StringComparison.Ordinal))
             {
-                Log = line =>
-                {
-                    if (!created && line.StartsWith("skipped 'young.txt'", StringComparison.Ordinal))
-                    {
-                        created = true;
-                        b.Write("moved.txt", "created here meanwhile");
-                    }
-                },
-            },
+                created = true;
+                b.Write("moved.txt", "created here meanwhile");
+            }
         });
 
         var first = await engine.RunPassAsync(CancellationToken.None);
@@ -216,21 +208,13 @@ public sealed class SyncEngineTests : IDisposable
         b.Write("s.txt", "BBBB from b!");
         File.SetLastWriteTimeUtc(b.PathOf("s.txt"), DateTime.UtcNow.AddMinutes(-5));
         b.Write("young.txt", "written just now"); // its skip is reported before the conflict runs
-        var engine = new SyncEngine(new SyncContext
+        var engine = b.EngineWith(new SyncOptions { StableAge = TimeSpan.FromMinutes(1) }, line =>
         {
-            Folder = b.Folder, State = b.State, Metadata = _server, Transfer = _server, Chunker = b.Context.Chunker, Device = "b",
-            Options = new SyncOptions { StableAge = TimeSpan.FromMinutes(1) },
-            Progress = new SyncProgress
+            if (line.StartsWith("skipped 'young.txt'", StringComparison.Ordinal))
             {
-                Log = line =>
-                {
-                    if (line.StartsWith("skipped 'young.txt'", StringComparison.Ordinal))
-                    {
-                        b.Write("s.txt", "CCCC from b!"); // same size, after the plan read it
-                        File.SetLastWriteTimeUtc(b.PathOf("s.txt"), DateTime.UtcNow.AddMinutes(-3));
-                    }
-                },
-            },
+                b.Write("s.txt", "CCCC from b!"); // same size, after the plan read it
+                File.SetLastWriteTimeUtc(b.PathOf("s.txt"), DateTime.UtcNow.AddMinutes(-3));
+            }
         });
 
         var pass = await engine.RunPassAsync(CancellationToken.None);

@@ -49,11 +49,15 @@ internal sealed class TestClient : IDisposable
     public string Read(string relative) => File.ReadAllText(PathOf(relative));
 
     public Task<SyncSummary> SyncAsync(SyncOptions? options = null) =>
-        (options is null ? Engine : new SyncEngine(new SyncContext
-        {
-            Folder = Context.Folder, State = State, Metadata = Context.Metadata, Transfer = Context.Transfer,
-            Chunker = Context.Chunker, Device = Context.Device, Options = options,
-        })).RunPassAsync(CancellationToken.None);
+        (options is null ? Engine : EngineWith(options)).RunPassAsync(CancellationToken.None);
+
+    /// <summary>An engine over this client's folder and db with other options, and a progress log (a test's chance to act mid-pass).</summary>
+    public SyncEngine EngineWith(SyncOptions options, Action<string>? log = null) => new(new SyncContext
+    {
+        Folder = Context.Folder, State = State, Metadata = Context.Metadata, Transfer = Context.Transfer,
+        Chunker = Context.Chunker, Device = Context.Device, Options = options,
+        Progress = log is null ? new SyncProgress() : new SyncProgress { Log = log },
+    });
 
     public void Dispose() => State.Dispose();
 

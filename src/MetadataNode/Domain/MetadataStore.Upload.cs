@@ -255,10 +255,11 @@ internal sealed partial class MetadataStore
             }
         }
 
-        _pendingPuts[(ns, id)] = now + _options.TokenLifetime.Ticks;
+        // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
+        _pendingPuts[(ns, id)] = now + (_options.TokenLifetime + _options.EventWait).Ticks;
     }
 
-    /// <summary>True while a put token this namespace was given for the chunk is still valid.</summary>
+    /// <summary>True while a put token this namespace was given for the chunk is valid, or was until an event wait ago.</summary>
     private bool PutPending(string ns, ChunkId id) => _pendingPuts.TryGetValue((ns, id), out var until) && until > _clock.GetUtcNow().UtcTicks;
 
     /// <summary>True if the namespace references the chunk or a node reported its own upload of it.</summary>

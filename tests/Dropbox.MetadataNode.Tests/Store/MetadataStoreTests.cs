@@ -124,6 +124,29 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task Commit_AfterThePutTokenExpired_StillWaitsForTheEventOfAPutMadeInTime()
+    {
+        using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromSeconds(30) });
+        var (alice, _) = h.Store.AddUser("alice");
+        var c1 = StoreHarness.Chunk(1);
+        h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1));
+        h.Gateway.Put(StoreHarness.NodeA, c1.Id); // put at the last moment the token allowed
+        h.Clock.Advance(h.Options.TokenLifetime + TimeSpan.FromSeconds(1));
+
+        var waits = h.Store.EventWaits;
+        var commit = h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1), CancellationToken.None);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (h.Store.EventWaits == waits && !commit.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        h.Stored(alice, c1); // its event arrives after the token expired
+        Assert.Equal(1UL, (await commit.WaitAsync(TimeSpan.FromSeconds(30))).Sequence);
+        Assert.Equal(waits + 1, h.Store.EventWaits);
+    }
+
+    [Fact]
     public async Task Commit_WhetherSomeoneElseStoresAChunk_ChangesNeitherTheAnswerNorWhetherTheCommitWaits()
     {
         using var h = new StoreHarness(o => o with { EventWait = TimeSpan.FromMilliseconds(200) });

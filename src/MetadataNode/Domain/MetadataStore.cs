@@ -89,7 +89,7 @@ internal sealed partial class MetadataStore : IDisposable
             foreach (var state in _namespaces.Values)
             {
                 var record = state.Record.Clone();
-                record.Epoch = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
+                record.Epoch = NewEpoch();
                 batch.PutNamespace(record);
                 state.Record = record;
             }
@@ -100,6 +100,9 @@ internal sealed partial class MetadataStore : IDisposable
         _engine.SyncWal();
         _logger.LogWarning("The last stop was not clean: {Count} account(s) get a new change-log epoch, so their clients list everything once instead of trusting cursors that may point past lost changes", _namespaces.Count);
     }
+
+    /// <summary>A random, non-zero change-log epoch (a cursor from another epoch is refused).</summary>
+    private static ulong NewEpoch() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
 
     private void MarkCleanShutdown()
     {
@@ -172,7 +175,7 @@ internal sealed partial class MetadataStore : IDisposable
             {
                 NamespaceId = nsId.Value,
                 Owner = name,
-                Epoch = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1,
+                Epoch = NewEpoch(),
             };
             using var batch = new RecordBatch(_engine);
             batch.PutUser(user);

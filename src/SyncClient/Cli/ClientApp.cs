@@ -293,10 +293,8 @@ internal sealed class ClientApp
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
-        var after = string.Empty;
-        while (true)
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, ct).ConfigureAwait(false))
         {
-            var listing = await session.Metadata.ListFilesAsync(new ListFilesRequest { Prefix = prefix, Limit = RemoteChanges.PageSize, StartAfter = after }, ct).ConfigureAwait(false);
             foreach (var e in listing.Entries)
             {
                 var when = DateTimeOffset.FromUnixTimeMilliseconds(e.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
@@ -304,14 +302,9 @@ internal sealed class ClientApp
                     ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {e.Path}/"
                     : $"{e.Size,12}  {when}  v{e.Version,-6} {e.Path}");
             }
-
-            if (!listing.HasMore || listing.Entries.Count == 0)
-            {
-                return ExitCodes.Ok;
-            }
-
-            after = listing.Entries[^1].Path;
         }
+
+        return ExitCodes.Ok;
     }
 
     private async Task<int> HistoryAsync(CliArgs args, CancellationToken ct)

@@ -123,7 +123,8 @@ internal sealed class FileHasher
         return null;
     }
 
-    private static bool IsAsScanned(string fullPath, long size, long mtimeTicks)
+    /// <summary>True when the file exists with exactly this size and mtime (nothing wrote to it since it was seen so).</summary>
+    public static bool IsAsScanned(string fullPath, long size, long mtimeTicks)
     {
         var info = new FileInfo(fullPath);
         return info.Exists && info.Length == size && info.LastWriteTimeUtc.Ticks == mtimeTicks;

@@ -89,11 +89,7 @@ internal sealed class FileUploader
     }
 
     /// <summary>True when the file still has the size and mtime it had when <paramref name="fp"/> was computed.</summary>
-    internal static bool StillAsHashed(string fullPath, FileFingerprint fp)
-    {
-        var info = new FileInfo(fullPath);
-        return info.Exists && info.Length == fp.Size && info.LastWriteTimeUtc.Ticks == fp.MtimeTicks;
-    }
+    internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks);
 
     private async Task<bool> PutMissingAsync(string path, string full, FileFingerprint fp, IEnumerable<ChunkPut> missing, Dictionary<ChunkId, ChunkRef> uploaded, CancellationToken ct)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Remote;
@@ -39,25 +40,33 @@ internal static class RemoteChanges
         // that changes while later pages are read comes again through the feed after it, and applies idempotently.
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
         string? firstCursor = null;
-        var after = string.Empty;
-        for (var page = 0; page < MaxPages; page++)
+        await foreach (var listing in ListFilesPagedAsync(metadata, string.Empty, includeDeleted: true, ct).ConfigureAwait(false))
         {
-            var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty, IncludeDeleted = true, Limit = PageSize, StartAfter = after }, ct).ConfigureAwait(false);
             firstCursor ??= listing.Cursor;
             foreach (var entry in listing.Entries)
             {
                 changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
             }
+        }
 
+        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true);
+    }
+
+    /// <summary>A listing of <paramref name="prefix"/> page by page (<see cref="PageSize"/> entries each), in path order.</summary>
+    public static async IAsyncEnumerable<ListFilesResponse> ListFilesPagedAsync(IMetadataRemote metadata, string prefix, bool includeDeleted, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var after = string.Empty;
+        for (var page = 0; page < MaxPages; page++)
+        {
+            var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = prefix, IncludeDeleted = includeDeleted, Limit = PageSize, StartAfter = after }, ct).ConfigureAwait(false);
+            yield return listing;
             if (!listing.HasMore || listing.Entries.Count == 0)
             {
-                break;
+                yield break;
             }
 
             after = listing.Entries[^1].Path;
         }
-
-        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true);
     }
 
     private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, CancellationToken ct)

@@ -245,10 +245,7 @@ internal sealed partial class SyncEngine
             Ctx.Progress.FileDone();
             // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless the file was
             // written to in between, and then it is read again (else the old chunk list would be committed for it).
-            var copyInfo = new FileInfo(Ctx.FullPath(copy));
-            var copyFp = fp is not null && copyInfo.Length == fp.Size && copyInfo.LastWriteTimeUtc.Ticks == fp.MtimeTicks
-                ? fp
-                : await HashAsync(copy, ct).ConfigureAwait(false);
+            var copyFp = fp is not null && FileUploader.StillAsHashed(Ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
             await UploadAsync(copy, 0, copyFp, allowRetryAsNew: false, ct).ConfigureAwait(false);
             if (result.ConflictCopy is { } second)
             {

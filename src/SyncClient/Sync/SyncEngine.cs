@@ -234,8 +234,7 @@ internal sealed partial class SyncEngine
         var stable = new List<LocalEntry>(young.Count);
         foreach (var entry in young)
         {
-            var info = new FileInfo(_ctx.FullPath(entry.Path));
-            if (info.Exists && info.Length == entry.Size && info.LastWriteTimeUtc.Ticks == entry.MtimeTicks)
+            if (FileHasher.IsAsScanned(_ctx.FullPath(entry.Path), entry.Size, entry.MtimeTicks))
             {
                 stable.Add(entry);
             }

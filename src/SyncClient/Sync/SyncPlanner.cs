@@ -39,25 +39,18 @@ internal static class SyncPlanner
             input.Local.Entries.TryGetValue(path, out var local);
             input.Base.TryGetValue(path, out var baseRecord);
             input.Remote.TryGetValue(path, out var remote);
-            if (local is null && input.Local.IsWithheld(path))
+            // Absent here but not deleted: a path the scan could not take (case clash, unreadable folder, symbolic
+            // link) or one the ignore rules exclude. Never deleted on either side (its db row stays, so a later pass
+            // compares against the same merge base), never downloaded over; a remote change to it is reported.
+            var leftAlone = local is not null ? null
+                : input.Local.IsWithheld(path) ? WithheldReason
+                : input.Local.Ignore.IsIgnored(path, baseRecord?.Kind == FileKind.Folder || remote?.Kind == FileKind.Folder) ? IgnoredReason
+                : null;
+            if (leftAlone is not null)
             {
-                // There, but the scan could not take it (case clash, unreadable folder, symbolic link): absent is
-                // not deleted. Nothing is deleted or written over on either side until it can be read.
-                if (remote is not null && (baseRecord is null ? !remote.Deleted : remote.Deleted || remote.Version != baseRecord.Version))
+                if (RemoteChanged(remote, baseRecord))
                 {
-                    actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = WithheldReason });
-                }
-
-                continue;
-            }
-
-            if (local is null && input.Local.Ignore.IsIgnored(path, baseRecord?.Kind == FileKind.Folder || remote?.Kind == FileKind.Folder))
-            {
-                // An ignored path stops syncing: never deleted on either side (its db row stays, so
-                // un-ignoring it later compares against the same merge base), never downloaded over.
-                if (remote is not null && (baseRecord is null ? !remote.Deleted : remote.Deleted || remote.Version != baseRecord.Version))
-                {
-                    actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = IgnoredReason });
+                    actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = leftAlone });
                 }
 
                 continue;
@@ -103,9 +96,7 @@ internal static class SyncPlanner
         var localChanged = local is null
             ? baseRecord is not null
             : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash);
-        var remoteChanged = remote is not null && (baseRecord is null
-            ? !remote.Deleted
-            : remote.Deleted || remote.Version != baseRecord.Version);
+        var remoteChanged = RemoteChanged(remote, baseRecord);
         var baseVersion = baseRecord?.Version ?? 0;
 
         if (!localChanged && !remoteChanged)
@@ -267,6 +258,10 @@ internal static class SyncPlanner
     }
 
     private static string Key(long size, byte[] hash) => size + ":" + Convert.ToHexString(hash);
+
+    /// <summary>True when the remote side moved away from the merge base (a new live path, or a new version or delete of a synced one).</summary>
+    private static bool RemoteChanged(RemoteEntry? remote, FileRecord? baseRecord) =>
+        remote is not null && (baseRecord is null ? !remote.Deleted : remote.Deleted || remote.Version != baseRecord.Version);
 
     /// <summary>True for actions that delete a file on one side (what the mass-delete guard counts).</summary>
     public static bool IsFileDelete(SyncAction a) => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteLocal;

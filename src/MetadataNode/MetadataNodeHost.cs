@@ -2,6 +2,7 @@ using Dropbox.MetadataNode.Cluster;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -19,29 +20,38 @@ public static class MetadataNodeHost
     private const int MaxMessageBytes = 64 * 1024 * 1024;
 
     /// <summary>
-    /// Builds (does not start) a metadata node. Listens with HTTP/2 over cleartext (h2c, prior knowledge) on
-    /// <see cref="MetadataNodeOptions.Urls"/>; use <see cref="BoundUrls"/> after start to learn a port 0 choice.
+    /// Builds (does not start) a metadata node. Listens with HTTP/2 on <see cref="MetadataNodeOptions.Urls"/>: TLS
+    /// with <see cref="MetadataNodeOptions.TlsCertificate"/> on https URLs, cleartext (h2c, prior knowledge) on http
+    /// ones; use <see cref="BoundUrls"/> after start to learn a port 0 choice. Refuses plaintext beyond loopback
+    /// unless <see cref="MetadataNodeOptions.InsecureHttp"/>, before it touches the data directory.
     /// </summary>
     public static WebApplication Build(MetadataNodeOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ListenGuard.Check(options.Urls, options.TlsCertificate is not null, options.InsecureHttp);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(MetadataNodeHost).Assembly.GetName().Name,
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.WebHost.UseUrls([.. options.Urls]);
+        // The slim builder leaves out https for URL-configured endpoints.
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            if (options.TlsCertificate is { } certificate)
+            {
+                kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate);
+            }
         });
         configureLogging?.Invoke(builder.Logging);
 
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));
-        services.AddSingleton<GrpcStorageNodeGateway>();
+        services.AddSingleton(sp => new GrpcStorageNodeGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust));
         services.AddSingleton(sp => MetadataStore.Open(
             options,
             sp.GetRequiredService<ChunkTokenService>(),

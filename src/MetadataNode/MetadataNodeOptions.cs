@@ -1,3 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
+using Dropbox.Shared.Tls;
+
 namespace Dropbox.MetadataNode;
 
 /// <summary>Everything a metadata node needs to start. Immutable; derive variants with <c>with</c>.</summary>
@@ -9,8 +12,20 @@ public sealed record MetadataNodeOptions
     /// <summary>Directory of the DataProtection key ring shared with the storage nodes.</summary>
     public required string KeysDirectory { get; init; }
 
-    /// <summary>URLs to listen on (h2c), e.g. http://127.0.0.1:5080; port 0 picks a free port.</summary>
+    /// <summary>
+    /// URLs to listen on (HTTP/2), e.g. http://127.0.0.1:5080 or https://0.0.0.0:5080 (with
+    /// <see cref="TlsCertificate"/>); port 0 picks a free port. Plaintext beyond loopback needs <see cref="InsecureHttp"/>.
+    /// </summary>
     public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
+
+    /// <summary>Certificate (with private key) served on the https URLs; null serves none.</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>Allows plaintext http URLs beyond loopback (say, behind a TLS-terminating proxy); off by default.</summary>
+    public bool InsecureHttp { get; init; }
+
+    /// <summary>Which certificates of storage nodes this node accepts when it calls them (https node URLs).</summary>
+    public ServerTrust NodeTrust { get; init; } = ServerTrust.System;
 
     /// <summary>How many storage nodes each new chunk is placed on.</summary>
     public int ReplicationFactor { get; init; } = 1;

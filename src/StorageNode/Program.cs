@@ -1,7 +1,13 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 
 // dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H]
-string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, advertiseGrpc = null, advertiseHttp = null;
+//   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]\n" +
+    "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.";
+string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null;
+var insecureHttp = false;
 double? scrubHours = null;
 var urls = "http://127.0.0.1:5081";
 for (var i = 0; i < args.Length; i++)
@@ -17,6 +23,10 @@ for (var i = 0; i < args.Length; i++)
         case "--node-id": nodeId = Next(); break;
         case "--advertise-grpc-url": advertiseGrpc = Next(); break;
         case "--advertise-http-url": advertiseHttp = Next(); break;
+        case "--tls-cert": tlsCert = Next(); break;
+        case "--tls-key": tlsKey = Next(); break;
+        case "--tls-ca": tlsCa = Next(); break;
+        case "--insecure-http": insecureHttp = true; break;
         case "--scrub-interval-hours":
             if (!double.TryParse(Next(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var hours) || hours < 0)
             {
@@ -27,36 +37,55 @@ for (var i = 0; i < args.Length; i++)
             scrubHours = hours;
             break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --data DIR --urls URL --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. {Usage}");
             return 2;
     }
 }
 
 if (data is null || keys is null)
 {
-    Console.Error.WriteLine("Usage: --data DIR --urls URL --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H]");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+if ((tlsCert is null) != (tlsKey is null))
+{
+    Console.Error.WriteLine("error: --tls-cert and --tls-key go together: give both (PEM certificate and PEM private key) or neither.");
     return 2;
 }
 
 // "--urls a;b" gives the gRPC URL first and the plain HTTP URL second.
 var parts = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-var nodeOptions = new StorageNodeOptions
+Microsoft.AspNetCore.Builder.WebApplication app;
+try
 {
-    DataDirectory = data,
-    KeysDirectory = keys,
-    GrpcUrl = parts[0],
-    HttpUrl = httpUrl ?? (parts.Length > 1 ? parts[1] : null),
-    MetadataUrl = metadata,
-    NodeId = nodeId,
-    AdvertiseGrpcUrl = advertiseGrpc,
-    AdvertiseHttpUrl = advertiseHttp,
-};
-if (scrubHours is { } h)
+    var nodeOptions = new StorageNodeOptions
+    {
+        DataDirectory = data,
+        KeysDirectory = keys,
+        GrpcUrl = parts[0],
+        HttpUrl = httpUrl ?? (parts.Length > 1 ? parts[1] : null),
+        MetadataUrl = metadata,
+        NodeId = nodeId,
+        AdvertiseGrpcUrl = advertiseGrpc,
+        AdvertiseHttpUrl = advertiseHttp,
+        TlsCertificate = tlsCert is null ? null : ServerCertificate.Load(tlsCert, tlsKey!),
+        InsecureHttp = insecureHttp,
+        MetadataTrust = tlsCa is null ? ServerTrust.System : ServerTrust.ForCaFile(tlsCa, "--tls-ca"),
+    };
+    if (scrubHours is { } h)
+    {
+        nodeOptions = nodeOptions with { ScrubInterval = TimeSpan.FromHours(h) };
+    }
+
+    app = StorageNodeHost.Build(nodeOptions);
+}
+catch (DropboxException ex)
 {
-    nodeOptions = nodeOptions with { ScrubInterval = TimeSpan.FromHours(h) };
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return ex.Kind == ErrorKind.InvalidArgument ? 2 : 1;
 }
 
-var app = StorageNodeHost.Build(nodeOptions);
 await app.StartAsync();
 var (grpc, http) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound;
 Console.WriteLine($"storage node listening: grpc={grpc} http={http}");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode.Cluster;
 using Dropbox.StorageNode.Engine;
@@ -18,15 +19,21 @@ using Microsoft.Extensions.Logging;
 namespace Dropbox.StorageNode;
 
 /// <summary>
-/// Wires a storage node: engine ← store ← gRPC and HTTP adapters, on two Kestrel endpoints (HTTP/2 cleartext for
-/// gRPC, HTTP/1.1 for presigned links, since Kestrel cannot offer both without TLS on one port). Used by
-/// Program.cs, by the metadata node's standalone mode and by tests.
+/// Wires a storage node: engine ← store ← gRPC and HTTP adapters, on two Kestrel endpoints (HTTP/2 for gRPC,
+/// HTTP/1.1 for presigned links, since Kestrel cannot offer both without TLS on one port), each TLS when its URL
+/// is https. Used by Program.cs, by the metadata node's standalone mode and by tests.
 /// </summary>
 public static class StorageNodeHost
 {
     /// <summary>Builds (but does not start) a storage node. After start, <see cref="NodeAddresses"/> has its URLs.</summary>
     public static WebApplication Build(StorageNodeOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        var grpcUri = ParseUrl(options.GrpcUrl);
+        var httpUri = options.HttpUrl is { } configuredHttp
+            ? ParseUrl(configuredHttp)
+            : new UriBuilder(grpcUri) { Port = grpcUri.Port == 0 ? 0 : grpcUri.Port + 1 }.Uri;
+        ListenGuard.Check([grpcUri.OriginalString, httpUri.OriginalString], options.TlsCertificate is not null, options.InsecureHttp);
         Directory.CreateDirectory(options.DataDirectory);
         var nodeId = ResolveNodeId(options);
 
@@ -35,10 +42,10 @@ public static class StorageNodeHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
 
-        var grpcEndpoint = ParseEndpoint(options.GrpcUrl);
-        var httpEndpoint = options.HttpUrl is { } httpUrl
-            ? ParseEndpoint(httpUrl)
-            : new IPEndPoint(grpcEndpoint.Address, grpcEndpoint.Port == 0 ? 0 : grpcEndpoint.Port + 1);
+        var grpcEndpoint = ToEndpoint(grpcUri);
+        var httpEndpoint = ToEndpoint(httpUri);
+        var grpcTls = grpcUri.Scheme == Uri.UriSchemeHttps;
+        var httpTls = httpUri.Scheme == Uri.UriSchemeHttps;
         ListenOptions? grpcListen = null;
         ListenOptions? httpListen = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -53,11 +60,21 @@ public static class StorageNodeHost
             kestrel.Listen(grpcEndpoint, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
+                if (grpcTls)
+                {
+                    listen.UseHttps(options.TlsCertificate!);
+                }
+
                 grpcListen = listen;
             });
             kestrel.Listen(httpEndpoint, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
+                if (httpTls)
+                {
+                    listen.UseHttps(options.TlsCertificate!);
+                }
+
                 httpListen = listen;
             });
         });
@@ -100,7 +117,7 @@ public static class StorageNodeHost
         {
             try
             {
-                addresses.SetBound(ToUrl(grpcListen!.IPEndPoint!), ToUrl(httpListen!.IPEndPoint!));
+                addresses.SetBound(ToUrl(grpcUri.Scheme, grpcListen!.IPEndPoint!), ToUrl(httpUri.Scheme, httpListen!.IPEndPoint!));
             }
             catch (Exception ex)
             {
@@ -113,27 +130,29 @@ public static class StorageNodeHost
         return app;
     }
 
-    private static string ToUrl(IPEndPoint endpoint)
+    private static string ToUrl(string scheme, IPEndPoint endpoint)
     {
-        var host = endpoint.Address.Equals(IPAddress.Any) ? "127.0.0.1" : endpoint.Address.ToString();
-        return string.Create(CultureInfo.InvariantCulture, $"http://{host}:{endpoint.Port}");
+        var host = endpoint.Address.Equals(IPAddress.Any) ? "127.0.0.1"
+            : endpoint.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : endpoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]"
+            : endpoint.Address.ToString();
+        return string.Create(CultureInfo.InvariantCulture, $"{scheme}://{host}:{endpoint.Port}");
     }
 
-    private static IPEndPoint ParseEndpoint(string url)
+    private static Uri ParseUrl(string url)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
+        var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
+        if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+            || (uri.Host != "localhost" && !IPAddress.TryParse(uri.Host.Trim('[', ']'), out _)))
         {
-            throw new ArgumentException($"Listen URL '{url}' must look like http://127.0.0.1:5081 (TLS is terminated in front of the node).");
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Listen URL '{url}' must look like https://0.0.0.0:5081 or http://127.0.0.1:5081 (an IP address or localhost).");
         }
 
-        var address = uri.Host switch
-        {
-            "localhost" => IPAddress.Loopback,
-            "*" or "+" or "0.0.0.0" => IPAddress.Any,
-            _ => IPAddress.Parse(uri.Host.Trim('[', ']')),
-        };
-        return new IPEndPoint(address, uri.Port);
+        return uri;
     }
+
+    private static IPEndPoint ToEndpoint(Uri uri) =>
+        new(uri.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port);
 
     private static NodeId ResolveNodeId(StorageNodeOptions options)
     {

@@ -1,3 +1,5 @@
+using System.Security.Cryptography.X509Certificates;
+using Dropbox.Shared.Tls;
 using Dropbox.StorageNode.Store;
 
 namespace Dropbox.StorageNode;
@@ -11,14 +13,26 @@ public sealed record StorageNodeOptions
     /// <summary>Directory of the DataProtection key ring shared with the metadata node.</summary>
     public required string KeysDirectory { get; init; }
 
-    /// <summary>gRPC (HTTP/2 cleartext) listen URL, e.g. http://127.0.0.1:5081; port 0 picks a free port.</summary>
+    /// <summary>
+    /// gRPC (HTTP/2) listen URL, e.g. http://127.0.0.1:5081 (cleartext) or https://0.0.0.0:5081 (TLS with
+    /// <see cref="TlsCertificate"/>); port 0 picks a free port.
+    /// </summary>
     public string GrpcUrl { get; init; } = "http://127.0.0.1:5081";
 
     /// <summary>
-    /// Plain HTTP/1.1 listen URL for presigned links. Default: the gRPC host and port + 1 (or a free port if the
-    /// gRPC port is 0).
+    /// HTTP/1.1 listen URL for presigned links (http or https). Default: the gRPC scheme and host and port + 1 (or a
+    /// free port if the gRPC port is 0).
     /// </summary>
     public string? HttpUrl { get; init; }
+
+    /// <summary>Certificate (with private key) served on https listen URLs; null serves none.</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>Allows plaintext http listen URLs beyond loopback (say, behind a TLS-terminating proxy); off by default.</summary>
+    public bool InsecureHttp { get; init; }
+
+    /// <summary>Which certificates of the metadata node this node accepts (an https <see cref="MetadataUrl"/>).</summary>
+    public ServerTrust MetadataTrust { get; init; } = ServerTrust.System;
 
     /// <summary>
     /// gRPC URL announced to the metadata node (and so to clients) instead of the bound one: for a node behind

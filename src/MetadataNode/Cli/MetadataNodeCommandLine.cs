@@ -1,6 +1,7 @@
 using Dropbox.MetadataNode.Cluster;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
 using Microsoft.AspNetCore.Builder;
 
@@ -18,8 +19,12 @@ public static class MetadataNodeCommandLine
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
-          Dropbox.MetadataNode standalone [--data DIR] [--port PORT]
-                               metadata + storage node on 127.0.0.1:PORT (default ./data, 5080)
+                               [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
+                               https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
+                               --insecure-http; --tls-ca: the CA of the storage nodes' certificates
+          Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
+                               metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
+                               --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
           Dropbox.MetadataNode user add NAME --data DIR     creates a user, prints its token once
           Dropbox.MetadataNode user list --data DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
@@ -78,13 +83,16 @@ public static class MetadataNodeCommandLine
     /// <summary>Parses the server's options from the command line.</summary>
     public static MetadataNodeOptions ParseServerOptions(string[] args)
     {
-        var map = ParseFlags(args, ["--no-fsync"]);
+        var map = ParseFlags(args, ["--no-fsync", "--insecure-http"]);
         var options = new MetadataNodeOptions
         {
             DataDirectory = Require(map, "--data"),
             KeysDirectory = Require(map, "--keys"),
             Urls = map.TryGetValue("--urls", out var urls) ? urls.Split(';', StringSplitOptions.RemoveEmptyEntries) : ["http://127.0.0.1:5080"],
             SyncWrites = !map.ContainsKey("--no-fsync"),
+            InsecureHttp = map.ContainsKey("--insecure-http"),
+            TlsCertificate = TlsOptions(map),
+            NodeTrust = map.TryGetValue("--tls-ca", out var ca) ? ServerTrust.ForCaFile(ca, "--tls-ca") : ServerTrust.System,
         };
         if (map.TryGetValue("--replication", out var r))
         {
@@ -112,6 +120,19 @@ public static class MetadataNodeCommandLine
         }
 
         return options;
+    }
+
+    /// <summary>The certificate of <c>--tls-cert FILE --tls-key FILE</c> (both or neither), or null.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? TlsOptions(Dictionary<string, string> map)
+    {
+        var hasCert = map.TryGetValue("--tls-cert", out var cert);
+        var hasKey = map.TryGetValue("--tls-key", out var key);
+        if (hasCert != hasKey)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, "--tls-cert and --tls-key go together: give both (PEM certificate and PEM private key) or neither.");
+        }
+
+        return hasCert ? ServerCertificate.Load(cert!, key!) : null;
     }
 
     private static int RunUser(string[] args)
@@ -143,12 +164,13 @@ public static class MetadataNodeCommandLine
 
     private static Task<int> RunStandaloneAsync(string[] args)
     {
-        var map = ParseFlags(args[1..], []);
+        var map = ParseFlags(args[1..], ["--tls", "--insecure-http"]);
         var data = map.TryGetValue("--data", out var d) ? d : "./data";
         var port = map.TryGetValue("--port", out var p)
             ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
             : 5080;
-        return StandaloneCommand.RunAsync(data, port);
+        var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
+        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"));
     }
 
     private static int RunCheck(string[] args)

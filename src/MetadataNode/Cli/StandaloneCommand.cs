@@ -1,6 +1,8 @@
+using System.Net;
 using System.Runtime.InteropServices;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,11 +11,14 @@ using Microsoft.Extensions.Logging;
 namespace Dropbox.MetadataNode.Cli;
 
 /// <summary>
-/// The embedded appliance: <c>standalone [--data DIR] [--port PORT]</c> runs a metadata node on
-/// 127.0.0.1:PORT and a storage node beside it in the same process, with data under DIR
-/// (<c>metadata/</c>, <c>storage/</c>, <c>keys/</c>). On a new data folder it creates the first user.
-/// It prints <c>token: TOKEN</c>, then <c>ready: URL</c> once a client can upload, and stops cleanly
-/// on Ctrl-C or SIGTERM.
+/// The embedded appliance: <c>standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]</c>
+/// runs a metadata node on ADDRESS:PORT (default 127.0.0.1) and a storage node beside it (PORT+1 gRPC, PORT+2
+/// presigned links) in the same process, with data under DIR (<c>metadata/</c>, <c>storage/</c>, <c>keys/</c>,
+/// <c>tls/</c>). On a new data folder it creates the first user. With <c>--tls</c>, or whenever ADDRESS is not
+/// loopback (unless <c>--insecure-http</c>), every listener is TLS with the appliance's own CA (made on first
+/// start in <c>tls/</c>), and the nodes call each other trusting that CA. It prints <c>token: TOKEN</c>; with TLS
+/// <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); then <c>ready: URL</c> once a
+/// client can upload; and stops cleanly on Ctrl-C or SIGTERM.
 /// </summary>
 internal static class StandaloneCommand
 {
@@ -26,16 +31,29 @@ internal static class StandaloneCommand
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Runs the appliance until Ctrl-C or SIGTERM; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string data, int port)
+    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false)
     {
         if (port is < 0 or > 65535)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"--port must be 0-65535; got {port}.");
         }
 
+        if (!IPAddress.TryParse(bind.Trim('[', ']'), out var bindAddress) || bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"--bind takes the IP address of this machine that clients reach (it goes into the links and the certificate), not a wildcard; got '{bind}'.");
+        }
+
+        var useTls = tls || (!IPAddress.IsLoopback(bindAddress) && !insecureHttp);
+        var scheme = useTls ? "https" : "http";
+        var host = bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
+
         data = Path.GetFullPath(data);
         var keys = Path.Combine(data, "keys");
         Directory.CreateDirectory(keys);
+        var tlsMaterial = useTls
+            ? LocalCertificateAuthority.Ensure(Path.Combine(data, "tls"), ["127.0.0.1", "::1", "localhost", bindAddress.ToString()])
+            : null;
+        var nodeTrust = tlsMaterial is null ? ServerTrust.System : ServerTrust.ForCaFile(tlsMaterial.CaCertificatePath, "the appliance's CA");
 
         using var stop = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => OnSignal(ctx, stop));
@@ -45,7 +63,10 @@ internal static class StandaloneCommand
         {
             DataDirectory = Path.Combine(data, "metadata"),
             KeysDirectory = keys,
-            Urls = [$"http://127.0.0.1:{port}"],
+            Urls = [$"{scheme}://{host}:{port}"],
+            TlsCertificate = tlsMaterial?.ServerCertificate,
+            InsecureHttp = insecureHttp,
+            NodeTrust = nodeTrust,
         };
         await using var metadata = MetadataNodeHost.Build(metadataOptions, QuietLogging);
         var store = metadata.Services.GetRequiredService<MetadataStore>();
@@ -58,10 +79,13 @@ internal static class StandaloneCommand
             {
                 DataDirectory = Path.Combine(data, "storage"),
                 KeysDirectory = keys,
-                GrpcUrl = port == 0 ? "http://127.0.0.1:0" : $"http://127.0.0.1:{port + 1}",
-                HttpUrl = port == 0 ? "http://127.0.0.1:0" : $"http://127.0.0.1:{port + 2}",
+                GrpcUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 1)}",
+                HttpUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 2)}",
                 MetadataUrl = metadataUrl,
                 NodeId = "storage-1",
+                TlsCertificate = tlsMaterial?.ServerCertificate,
+                InsecureHttp = insecureHttp,
+                MetadataTrust = nodeTrust,
             },
             QuietLogging);
         await using (storage.ConfigureAwait(false))
@@ -75,6 +99,13 @@ internal static class StandaloneCommand
             }
 
             await WaitForStorageAsync(store, stop.Token).ConfigureAwait(false);
+            if (tlsMaterial is not null)
+            {
+                // Clients trust the appliance with login --ca PATH (a copy of the file) or --fingerprint.
+                Console.WriteLine($"ca: {tlsMaterial.CaCertificatePath}");
+                Console.WriteLine($"fingerprint: {tlsMaterial.ServerFingerprint}");
+            }
+
             Console.WriteLine($"storage: {grpc} (presigned links on {http})");
             Console.WriteLine($"ready: {metadataUrl}");
 

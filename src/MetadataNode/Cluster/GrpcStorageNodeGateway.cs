@@ -3,6 +3,7 @@ using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Storage;
+using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
 using Grpc.Net.Client;
 
@@ -15,8 +16,13 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
     private static readonly TimeSpan SystemTokenLifetime = TimeSpan.FromMinutes(2);
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
     private readonly ChunkTokenService _tokens;
+    private readonly ServerTrust _trust;
 
-    public GrpcStorageNodeGateway(ChunkTokenService tokens) => _tokens = tokens;
+    public GrpcStorageNodeGateway(ChunkTokenService tokens, ServerTrust? trust = null)
+    {
+        _tokens = tokens;
+        _trust = trust ?? ServerTrust.System;
+    }
 
     public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
@@ -67,6 +73,7 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
         {
             MaxReceiveMessageSize = 64 * 1024 * 1024,
             MaxSendMessageSize = 64 * 1024 * 1024,
+            HttpHandler = _trust.CreateHandler(),
         }));
         return new ChunkStorage.ChunkStorageClient(channel);
     }

@@ -59,7 +59,7 @@ public sealed partial class ClusterAgent : BackgroundService
             return;
         }
 
-        using var channel = GrpcChannel.ForAddress(_options.MetadataUrl);
+        using var channel = GrpcChannel.ForAddress(_options.MetadataUrl, new GrpcChannelOptions { HttpHandler = _options.MetadataTrust.CreateHandler() });
         var client = new Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient(channel);
         await Task.WhenAll(
             RegisterAndHeartbeatAsync(client, urls, stoppingToken),

@@ -4,6 +4,7 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Paths;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tls;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
@@ -17,6 +18,10 @@ internal sealed class ClientApp
     public const string Usage = """
         Usage: dropbox-client VERB [options]
           login --server URL --token TOKEN --folder DIR [--state DIR] [--device NAME]
+                [--ca FILE | --fingerprint SHA256:HEX]
+                --ca: trust https servers whose certificate this CA issued (standalone prints its path);
+                --fingerprint: trust exactly the certificate with this fingerprint (standalone prints it);
+                neither: the system's trusted CAs.
                 [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
                 [--reconcile-interval 24h] [--stable-age 2s]
           sync [--once] [--json] [--now] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
@@ -107,9 +112,41 @@ internal sealed class ClientApp
             throw new UsageException($"--server must be an http:// or https:// URL, got '{server}'.");
         }
 
+        var caFile = args.Option("ca");
+        var fingerprint = args.Option("fingerprint");
+        if (caFile is not null && fingerprint is not null)
+        {
+            throw new UsageException("Give --ca FILE or --fingerprint SHA256:HEX, not both.");
+        }
+
+        if ((caFile ?? fingerprint) is not null && uri.Scheme != "https")
+        {
+            throw new UsageException($"--ca and --fingerprint check a TLS server: --server must be an https:// URL, got '{server}'.");
+        }
+
+        string? caPem = null;
+        ServerTrust trust;
+        try
+        {
+            if (caFile is not null)
+            {
+                trust = ServerTrust.ForCaFile(caFile, "--ca");
+                caPem = await File.ReadAllTextAsync(caFile, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                fingerprint = fingerprint is null ? null : CertificateFingerprint.Parse(fingerprint);
+                trust = fingerprint is null ? ServerTrust.System : ServerTrust.ForFingerprint(fingerprint);
+            }
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.InvalidArgument)
+        {
+            throw new UsageException(e.Message);
+        }
+
         var stateDir = ClientSession.ResolveStateDirectory(args);
         Directory.CreateDirectory(folder);
-        using (var channels = new ChannelCache())
+        using (var channels = new ChannelCache(trust))
         {
             var account = await new GrpcMetadataRemote(channels, server, token).GetAccountAsync(ct).ConfigureAwait(false);
             _out.WriteLine($"Logged in as {account.User} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
@@ -124,6 +161,8 @@ internal sealed class ClientApp
 
         state.SetSetting(StateKeys.Server, server);
         state.SetSetting(StateKeys.Token, token);
+        state.SetSetting(StateKeys.TrustCa, caPem);
+        state.SetSetting(StateKeys.TrustFingerprint, fingerprint);
         state.SetSetting(StateKeys.Folder, folder);
         state.SetSetting(StateKeys.Device, args.Option("device") ?? state.GetSetting(StateKeys.Device) ?? Environment.MachineName);
         if (args.IntOption("parallelism") is { } p)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Dropbox.Shared.Chunking;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tls;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
@@ -11,11 +12,12 @@ namespace Dropbox.SyncClient.Cli;
 /// <summary>A linked client opened from its state directory: db, settings, remote clients.</summary>
 internal sealed class ClientSession : IDisposable
 {
-    private readonly ChannelCache _channels = new();
+    private readonly ChannelCache _channels;
 
     private ClientSession(LocalState state)
     {
         State = state;
+        _channels = new ChannelCache(TrustFrom(state));
         Server = state.GetSetting(StateKeys.Server) ?? throw NotLinked(state.StateDirectory);
         Token = state.GetSetting(StateKeys.Token) ?? throw NotLinked(state.StateDirectory);
         Folder = state.GetSetting(StateKeys.Folder) ?? throw NotLinked(state.StateDirectory);
@@ -48,6 +50,18 @@ internal sealed class ClientSession : IDisposable
         }
 
         return Path.GetFullPath(dir);
+    }
+
+    /// <summary>The server trust stored by login: its CA (PEM), else its pinned fingerprint, else the system's CAs.</summary>
+    public static ServerTrust TrustFrom(LocalState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.GetSetting(StateKeys.TrustCa) is { Length: > 0 } pem)
+        {
+            return ServerTrust.ForCaPem(pem, "the CA given at login");
+        }
+
+        return state.GetSetting(StateKeys.TrustFingerprint) is { Length: > 0 } pin ? ServerTrust.ForFingerprint(pin) : ServerTrust.System;
     }
 
     public static ClientSession Open(string stateDirectory)

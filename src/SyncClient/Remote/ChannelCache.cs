@@ -1,12 +1,23 @@
 using System.Collections.Concurrent;
+using Dropbox.Shared.Tls;
 using Grpc.Net.Client;
 
 namespace Dropbox.SyncClient.Remote;
 
-/// <summary>One gRPC channel per URL, reused for the life of the client (channels pool HTTP/2 connections).</summary>
+/// <summary>
+/// One gRPC channel per URL, reused for the life of the client (channels pool HTTP/2 connections). Every channel
+/// the client opens (metadata node and storage nodes alike) comes from here and validates https servers with the
+/// one <see cref="ServerTrust"/> the client was logged in with.
+/// </summary>
 internal sealed class ChannelCache : IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ServerTrust _trust;
+
+    public ChannelCache(ServerTrust trust)
+    {
+        _trust = trust;
+    }
 
     static ChannelCache()
     {
@@ -14,17 +25,17 @@ internal sealed class ChannelCache : IDisposable
         AppContext.SetSwitch("System.Net.Http.SocketsHttpHandler.Http2UnencryptedSupport", true);
     }
 
-    public GrpcChannel Get(string url) => _channels.GetOrAdd(url.TrimEnd('/'), static u => GrpcChannel.ForAddress(u, new GrpcChannelOptions
+    public GrpcChannel Get(string url) => _channels.GetOrAdd(url.TrimEnd('/'), u => GrpcChannel.ForAddress(u, new GrpcChannelOptions
     {
         MaxReceiveMessageSize = 256 << 20,
         MaxSendMessageSize = 64 << 20,
-        HttpHandler = new SocketsHttpHandler
+        HttpHandler = _trust.Apply(new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
             KeepAlivePingDelay = TimeSpan.FromSeconds(60),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
-        },
+        }),
     }));
 
     public void Dispose()

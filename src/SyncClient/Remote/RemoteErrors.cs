@@ -31,6 +31,16 @@ internal static class RemoteErrors
             throw new OperationCanceledException($"{what} was cancelled.", e);
         }
 
+        // A refused server certificate: the trust check's own message (expected and presented fingerprint) sits
+        // inside the failed connection's exception chain.
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is DropboxException refused)
+            {
+                return new DropboxException(refused.Kind, $"{what}: {refused.Message}", e);
+            }
+        }
+
         var kind = GrpcErrorMapping.FromStatusCode(e.StatusCode);
         var message = e.StatusCode == StatusCode.Unavailable
             ? $"{what}: the server is not reachable ({e.Status.Detail}). Check that it is running and the URL is right."

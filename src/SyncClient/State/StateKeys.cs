@@ -5,6 +5,8 @@ internal static class StateKeys
 {
     public const string Server = "server";
     public const string Token = "token";
+    public const string TrustCa = "trust_ca_pem";
+    public const string TrustFingerprint = "trust_fingerprint";
     public const string Folder = "folder";
     public const string Device = "device";
     public const string Cursor = "cursor";

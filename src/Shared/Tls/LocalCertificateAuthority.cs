@@ -167,7 +167,8 @@ public static class LocalCertificateAuthority
         File.Delete(temp);
         using (var stream = new FileStream(temp, options))
         {
-            stream.Write(Encoding.ASCII.GetBytes(text));
+            // A final newline, so files can be concatenated into a bundle.
+            stream.Write(Encoding.ASCII.GetBytes(text.EndsWith('\n') ? text : text + "\n"));
             stream.Flush(flushToDisk: true);
         }
 

@@ -1,0 +1,50 @@
+using System.Security.Cryptography.X509Certificates;
+using Dropbox.Shared.Tls;
+
+namespace Dropbox.Shared.Tests.Tls;
+
+public sealed class LocalCertificateAuthorityTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dbx-ca-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void A_first_start_makes_a_ca_and_a_server_certificate_for_the_hosts_with_private_files_and_a_second_reuses_them()
+    {
+        var first = LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1", "::1", "localhost"]);
+        var second = LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1", "::1", "localhost"]);
+
+        Assert.Equal(first.ServerFingerprint, second.ServerFingerprint);
+        Assert.Equal(first.CaFingerprint, second.CaFingerprint);
+        var san = second.ServerCertificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+        Assert.Contains("localhost", san.EnumerateDnsNames());
+        Assert.Contains(System.Net.IPAddress.Loopback, san.EnumerateIPAddresses());
+        Assert.Contains(System.Net.IPAddress.IPv6Loopback, san.EnumerateIPAddresses());
+        Assert.True(second.ServerCertificate.HasPrivateKey);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_dir));
+            foreach (var file in Directory.GetFiles(_dir))
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+        }
+
+        first.ServerCertificate.Dispose();
+        second.ServerCertificate.Dispose();
+    }
+
+    [Fact]
+    public void A_new_host_gets_a_new_server_certificate_from_the_same_ca()
+    {
+        var first = LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1"]);
+        var widened = LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1", "10.1.2.3"]);
+
+        Assert.Equal(first.CaFingerprint, widened.CaFingerprint);
+        Assert.NotEqual(first.ServerFingerprint, widened.ServerFingerprint);
+        Assert.True(ServerTrust.ForCaFile(widened.CaCertificatePath, "--ca").Validate(this, widened.ServerCertificate, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
+        first.ServerCertificate.Dispose();
+        widened.ServerCertificate.Dispose();
+    }
+}

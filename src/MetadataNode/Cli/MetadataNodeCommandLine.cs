@@ -25,6 +25,9 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
                                metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                                --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
+          Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
+                               makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
+                               127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
           Dropbox.MetadataNode user add NAME --data DIR     creates a user, prints its token once
           Dropbox.MetadataNode user list --data DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
@@ -49,6 +52,11 @@ public static class MetadataNodeCommandLine
             if (args.Length >= 1 && args[0] == "standalone")
             {
                 return await RunStandaloneAsync(args).ConfigureAwait(false);
+            }
+
+            if (args.Length >= 2 && args[0] == "tls" && args[1] == "init")
+            {
+                return RunTlsInit(args);
             }
 
             if (args.Length >= 1 && args[0] == "check")
@@ -171,6 +179,17 @@ public static class MetadataNodeCommandLine
             : 5080;
         var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
         return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"));
+    }
+
+    private static int RunTlsInit(string[] args)
+    {
+        var map = ParseFlags(args[2..], []);
+        var hosts = Require(map, "--hosts").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var tls = LocalCertificateAuthority.Ensure(Require(map, "--dir"), ["localhost", "127.0.0.1", "::1", .. hosts]);
+        tls.ServerCertificate.Dispose();
+        Console.WriteLine($"ca: {tls.CaCertificatePath}");
+        Console.WriteLine($"fingerprint: {tls.ServerFingerprint}");
+        return 0;
     }
 
     private static int RunCheck(string[] args)

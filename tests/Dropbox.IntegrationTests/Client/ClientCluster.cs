@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tls;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -17,13 +18,18 @@ internal sealed partial class ClientCluster : IDisposable
     private readonly List<ChildProcess> _storageNodes = [];
     private readonly int _storageCount;
     private readonly int _replication;
+    private readonly bool _tls;
 
-    private ClientCluster(ClientTempDir dir, int storageNodes, int replication)
+    private ClientCluster(ClientTempDir dir, int storageNodes, int replication, bool tls)
     {
         Dir = dir;
         _storageCount = storageNodes;
         _replication = replication;
+        _tls = tls;
     }
+
+    /// <summary>With TLS: the CA file the nodes' certificate comes from (clients log in with <c>--ca</c>); else null.</summary>
+    public string? CaFile { get; private set; }
 
     public ClientTempDir Dir { get; }
 
@@ -35,11 +41,12 @@ internal sealed partial class ClientCluster : IDisposable
 
     /// <summary>
     /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
-    /// placing every chunk on <paramref name="replication"/> of them.
+    /// placing every chunk on <paramref name="replication"/> of them. With <paramref name="tls"/>, as docker/compose.yaml
+    /// runs them: <c>tls init</c> makes a CA and a certificate, every node serves https and trusts that CA.
     /// </summary>
-    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1)
+    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1, bool tls = false)
     {
-        var cluster = new ClientCluster(dir, storageNodes, replication);
+        var cluster = new ClientCluster(dir, storageNodes, replication, tls);
         try
         {
             await cluster.StartCoreAsync();
@@ -64,14 +71,25 @@ internal sealed partial class ClientCluster : IDisposable
             Assert.False(string.IsNullOrEmpty(Token), "user add printed no token:\n" + add.Stdout);
         }
 
-        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", "http://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture)], Quiet);
+        List<string> tlsArgs = [];
+        if (_tls)
+        {
+            var tlsDir = Path.Combine(Dir.Path, "tls");
+            using var init = ChildProcess.Start(Binaries.MetadataNode, ["tls", "init", "--dir", tlsDir, "--hosts", "127.0.0.1"]);
+            Assert.True(await init.WaitForExitAsync(StartTimeout) == 0, $"tls init failed: {init.Stderr}");
+            CaFile = Path.Combine(tlsDir, LocalCertificateAuthority.CaCertificateFile);
+            tlsArgs = ["--tls-cert", Path.Combine(tlsDir, LocalCertificateAuthority.ServerCertificateFile), "--tls-key", Path.Combine(tlsDir, LocalCertificateAuthority.ServerKeyFile), "--tls-ca", CaFile];
+        }
+
+        var scheme = _tls ? "https" : "http";
+        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs], Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
 
         for (var i = 1; i <= _storageCount; i++)
         {
             var storage = ChildProcess.Start(Binaries.StorageNode,
-                ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", "http://127.0.0.1:0;http://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}"], Quiet);
+                ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs], Quiet);
             _processes.Add(storage);
             _storageNodes.Add(storage);
             var url = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
@@ -88,7 +106,8 @@ internal sealed partial class ClientCluster : IDisposable
     private async Task WaitForStorageRegisteredAsync()
     {
         AppContext.SetSwitch("System.Net.Http.SocketsHttpHandler.Http2UnencryptedSupport", true);
-        using var channel = GrpcChannel.ForAddress(MetadataUrl);
+        var trust = CaFile is null ? ServerTrust.System : ServerTrust.ForCaFile(CaFile, "--ca");
+        using var channel = GrpcChannel.ForAddress(MetadataUrl, new GrpcChannelOptions { HttpHandler = trust.CreateHandler() });
         var client = new Sync.SyncClient(channel);
         var headers = new Metadata { { "authorization", "Bearer " + Token } };
         var probe = new PlanUploadRequest { Path = "probe.bin", Size = 1 };
@@ -146,9 +165,9 @@ internal sealed partial class ClientCluster : IDisposable
     [GeneratedRegex(@"token:\s*(\S+)")]
     private static partial Regex TokenLine();
 
-    [GeneratedRegex(@"listening:\s*(http://127\.0\.0\.1:\d+)")]
+    [GeneratedRegex(@"listening:\s*(https?://127\.0\.0\.1:\d+)")]
     private static partial Regex MetadataListening();
 
-    [GeneratedRegex(@"grpc=(http://\S+)\s+http=(http://\S+)")]
+    [GeneratedRegex(@"grpc=(https?://\S+)\s+http=(https?://\S+)")]
     private static partial Regex StorageListening();
 }

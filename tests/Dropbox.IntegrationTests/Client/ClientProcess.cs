@@ -46,7 +46,8 @@ internal sealed class ClientProcess
 
     public async Task LoginAsync()
     {
-        var r = await RunAsync("login", "--server", _cluster.MetadataUrl, "--token", _cluster.Token, "--folder", Folder, "--device", Name);
+        string[] trust = _cluster.CaFile is { } ca ? ["--ca", ca] : [];
+        var r = await RunAsync(["login", "--server", _cluster.MetadataUrl, "--token", _cluster.Token, "--folder", Folder, "--device", Name, .. trust]);
         Assert.True(r.ExitCode == 0, $"login failed: {r}");
     }
 

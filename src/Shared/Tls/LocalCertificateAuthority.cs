@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
 
 namespace Dropbox.Shared.Tls;
@@ -57,6 +58,11 @@ public static class LocalCertificateAuthority
         {
             ca = X509Certificate2.CreateFromPemFile(caCert, caKey);
         }
+        else if (File.Exists(caCert))
+        {
+            // The operator's own CA, without its key: keep it and a server certificate it issued; never replace it.
+            ca = X509CertificateLoader.LoadCertificateFromFile(caCert);
+        }
         else
         {
             ca = CreateCa(now);
@@ -80,6 +86,13 @@ public static class LocalCertificateAuthority
 
             if (server is null)
             {
+                if (!ca.HasPrivateKey)
+                {
+                    throw new DropboxException(ErrorKind.InvalidArgument,
+                        $"'{caCert}' has no key beside it ({CaKeyFile}), so no server certificate can be issued; put a {ServerCertificateFile} and {ServerKeyFile} it issued, " +
+                        $"valid for more than 30 days and for {string.Join(", ", hosts)}, into '{directory}'.");
+                }
+
                 using var issued = IssueServer(ca, hosts, now);
                 WritePrivate(serverKey, issued.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
                 WritePrivate(serverCert, issued.ExportCertificatePem());

@@ -47,4 +47,22 @@ public sealed class LocalCertificateAuthorityTests : IDisposable
         first.ServerCertificate.Dispose();
         widened.ServerCertificate.Dispose();
     }
+
+    [Fact]
+    public void An_operators_ca_without_its_key_is_kept_with_the_certificate_it_issued_and_never_replaced()
+    {
+        var made = LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1", "files.example"]);
+        made.ServerCertificate.Dispose();
+        var caText = File.ReadAllText(Path.Combine(_dir, LocalCertificateAuthority.CaCertificateFile));
+        File.Delete(Path.Combine(_dir, LocalCertificateAuthority.CaKeyFile));
+
+        var kept = LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1", "files.example"]);
+        var ex = Assert.Throws<Dropbox.Shared.Errors.DropboxException>(() => LocalCertificateAuthority.Ensure(_dir, ["127.0.0.1", "other.example"]));
+
+        Assert.Equal(made.ServerFingerprint, kept.ServerFingerprint);
+        Assert.Contains("other.example", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(caText, File.ReadAllText(Path.Combine(_dir, LocalCertificateAuthority.CaCertificateFile)));
+        Assert.Equal(made.ServerFingerprint, CertificateFingerprint.Of(X509CertificateLoader.LoadCertificateFromFile(Path.Combine(_dir, LocalCertificateAuthority.ServerCertificateFile))));
+        kept.ServerCertificate.Dispose();
+    }
 }

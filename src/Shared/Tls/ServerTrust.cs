@@ -27,6 +27,11 @@ public sealed class ServerTrust
     /// <summary>Certificates the operating system trusts.</summary>
     public static ServerTrust System { get; } = new(null, null, "the system's trusted CAs");
 
+    /// <summary>What is trusted, for status output: the CA fingerprints, the pinned fingerprint, or the system's CAs.</summary>
+    public string Description => _roots is not null
+        ? $"certificates issued by {string.Join(" or ", _roots.Select(CertificateFingerprint.Of))} ({_source})"
+        : _pin is not null ? $"exactly the certificate {_pin}" : _source;
+
     /// <summary>True when no CA or fingerprint was given.</summary>
     public bool IsSystem => _roots is null && _pin is null;
 

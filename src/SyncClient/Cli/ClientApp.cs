@@ -299,6 +299,7 @@ internal sealed class ClientApp
         var s = session.State;
         _out.WriteLine($"folder:     {session.Folder}{(Directory.Exists(session.Folder) ? string.Empty : "  (MISSING)")}");
         _out.WriteLine($"server:     {session.Server}");
+        _out.WriteLine($"trusts:     {ClientSession.TrustFrom(s).Description}");
         _out.WriteLine($"device:     {session.Device}");
         _out.WriteLine($"state:      {s.StateDirectory}");
         _out.WriteLine($"tracked:    {s.CountFiles()} files");

@@ -56,6 +56,7 @@ public sealed partial class StandaloneTlsTests : IDisposable
             Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(beta.Folder, "photo.raw")));
             var link = await RunClientOkAsync(alpha.State, "link", "photo.raw");
             Assert.Matches(@"(?m)^0 \d+ \w+ https://127\.0\.0\.1:\d+/chunks/", link);
+            Assert.Contains($"trusts:     exactly the certificate {fingerprint}", await RunClientOkAsync(beta.State, "status"), StringComparison.Ordinal);
 
             appliance.Signal(15);
             Assert.Equal(0, await appliance.WaitForExitAsync(TimeSpan.FromSeconds(60)));

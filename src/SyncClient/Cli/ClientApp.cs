@@ -204,7 +204,7 @@ internal sealed class ClientApp
                 _out.WriteLine(summary.ToJson());
             }
 
-            return summary.Errors == 0 ? ExitCodes.Ok : ExitCodes.Errors;
+            return summary.Errors == 0 && summary.Refused == 0 ? ExitCodes.Ok : ExitCodes.Errors;
         }
 
         var reconcileInterval = session.ReconcileInterval(args);
@@ -251,6 +251,11 @@ internal sealed class ClientApp
             w.WriteLine("error: " + error);
         }
 
+        foreach (var refusal in summary.Refusals)
+        {
+            w.WriteLine("refused: " + refusal);
+        }
+
         w.WriteLine("sync: " + summary);
     }
 
@@ -293,14 +298,14 @@ internal sealed class ClientApp
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
-        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, ct).ConfigureAwait(false))
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
         {
             foreach (var e in listing.Entries)
             {
-                var when = DateTimeOffset.FromUnixTimeMilliseconds(e.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+                var when = RemoteBounds.FormatTime(e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
                 _out.WriteLine(e.Kind == EntryKind.Folder
-                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {e.Path}/"
-                    : $"{e.Size,12}  {when}  v{e.Version,-6} {e.Path}");
+                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path)}/"
+                    : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path)}");
             }
         }
 
@@ -314,8 +319,8 @@ internal sealed class ClientApp
         var versions = await session.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
         foreach (var v in versions.Versions)
         {
-            var when = DateTimeOffset.FromUnixTimeMilliseconds(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {v.ModifiedBy}");
+            var when = RemoteBounds.FormatTime(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs, "yyyy-MM-dd HH:mm:ss");
+            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {SyncPaths.Display(v.ModifiedBy)}");
         }
 
         return ExitCodes.Ok;
@@ -354,7 +359,7 @@ internal sealed class ClientApp
         var path = RequirePath(args);
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var plan = await session.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = (ulong)(args.IntOption("version") ?? 0) }, ct).ConfigureAwait(false);
-        _out.WriteLine($"# {plan.Entry.Path} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
+        _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
         _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
         long offset = 0;
         foreach (var get in plan.Chunks)

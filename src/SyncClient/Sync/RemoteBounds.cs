@@ -4,6 +4,7 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
+using Google.Protobuf;
 
 namespace Dropbox.SyncClient.Sync;
 
@@ -121,6 +122,33 @@ internal static class RemoteBounds
         }
 
         return chunks;
+    }
+
+    /// <summary>
+    /// Why an upload plan cannot be followed (a put for a chunk the file does not have, no node or a node address
+    /// that is not an http(s) URL, more puts than copies could need), or null when it can.
+    /// </summary>
+    public static string? CheckUploadPlan(PlanUploadRequest request, PlanUploadResponse response)
+    {
+        if (response.Missing.Count > (long)request.Chunks.Count * MaxNodesPerChunk)
+        {
+            return $"refused the server's upload plan for '{SyncPaths.Display(request.Path)}': {response.Missing.Count} puts for {request.Chunks.Count} chunk(s)";
+        }
+
+        HashSet<ByteString>? ids = null;
+        foreach (var put in response.Missing)
+        {
+            ids ??= [.. request.Chunks.Select(c => c.Id)];
+            var why = !ids.Contains(put.ChunkId) ? "it asks for a chunk the file does not have"
+                : put.Node is null || !IsNodeUrl(put.Node.GrpcUrl) ? $"it names a storage node at '{SyncPaths.Display(put.Node?.GrpcUrl)}', which is not an http(s) URL"
+                : null;
+            if (why is not null)
+            {
+                return $"refused the server's upload plan for '{SyncPaths.Display(request.Path)}': {why}";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>True for a storage node address the client will connect to: an absolute http or https URL.</summary>

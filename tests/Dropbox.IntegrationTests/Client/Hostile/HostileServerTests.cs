@@ -257,6 +257,39 @@ public sealed class HostileServerTests : IDisposable
         Assert.Contains("said more changes follow", feed.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Upload_plans_that_ask_for_foreign_chunks_or_name_odd_nodes_are_refused_per_file()
+    {
+        await using var server = await HostileServer.StartAsync();
+        var client = new HostileClient(_dir, server);
+        var world = server.World;
+        var foreign = Dropbox.Shared.Chunks.ChunkId.Compute("not in any file here"u8).ToByteString();
+        world.PlanUpload = request => new PlanUploadResponse
+        {
+            Missing =
+            {
+                request.Path.StartsWith("foreign", StringComparison.Ordinal)
+                    ? new ChunkPut { ChunkId = foreign, Node = new ChunkLocation { GrpcUrl = world.StorageUrl }, Token = "t" }
+                    : new ChunkPut { ChunkId = request.Chunks[0].Id, Node = new ChunkLocation { GrpcUrl = "file:///etc/passwd" }, Token = "t" },
+            },
+        };
+        await client.LoginAsync();
+        File.WriteAllText(client.PathOf("foreign1.txt"), "one");
+        File.WriteAllText(client.PathOf("foreign2.txt"), "two");
+        File.WriteAllText(client.PathOf("odd-node.txt"), "three");
+        File.SetLastWriteTimeUtc(client.PathOf("foreign1.txt"), DateTime.UtcNow.AddMinutes(-5));
+        File.SetLastWriteTimeUtc(client.PathOf("foreign2.txt"), DateTime.UtcNow.AddMinutes(-5));
+        File.SetLastWriteTimeUtc(client.PathOf("odd-node.txt"), DateTime.UtcNow.AddMinutes(-5));
+
+        var (result, summary) = await client.SyncAsync();
+
+        Assert.Equal(1, result.ExitCode);
+        var errors = Strings(summary, "errorMessages");
+        Assert.Equal(3, errors.Count);
+        Assert.Contains(errors, e => e.Contains("'foreign1.txt': it asks for a chunk the file does not have", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("'odd-node.txt': it names a storage node at 'file:///etc/passwd'", StringComparison.Ordinal));
+    }
+
     private static FileEntry Moved(FileEntry entry, string path, ulong version)
     {
         var moved = entry.Clone();

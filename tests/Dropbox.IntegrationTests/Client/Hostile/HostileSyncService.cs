@@ -30,6 +30,9 @@ internal sealed class HostileSyncService(HostileWorld world) : SyncService.SyncB
         return Task.FromResult(world.ListChanges?.Invoke(request) ?? new ListChangesResponse { Cursor = request.Cursor });
     }
 
+    public override Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context) =>
+        world.PlanUpload is { } plan ? Task.FromResult(plan(request)) : throw new RpcException(new Status(StatusCode.Unimplemented, "no uploads here"));
+
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context)
     {
         world.OnDownloadPlan?.Invoke(request.Path);

@@ -25,6 +25,9 @@ internal sealed class HostileWorld
     /// <summary>Replaces the default ListChanges answer (no changes, the same cursor).</summary>
     public Func<ListChangesRequest, ListChangesResponse>? ListChanges { get; set; }
 
+    /// <summary>Answers PlanUpload (unset: UNIMPLEMENTED).</summary>
+    public Func<PlanUploadRequest, PlanUploadResponse>? PlanUpload { get; set; }
+
     /// <summary>Download plans by the path asked for.</summary>
     public ConcurrentDictionary<string, GetDownloadPlanResponse> Plans { get; } = new(StringComparer.Ordinal);
 

@@ -82,7 +82,8 @@ internal sealed class ClientApp
         }
         catch (DropboxException e)
         {
-            _err.WriteLine("error: " + e.Message);
+            // The message may carry the server's words: no control character reaches the terminal.
+            _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
             return ExitCodes.Errors;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -243,17 +244,17 @@ internal sealed class ClientApp
     {
         foreach (var note in summary.Notes)
         {
-            w.WriteLine("note: " + note);
+            w.WriteLine("note: " + SyncPaths.Display(note, int.MaxValue));
         }
 
         foreach (var error in summary.ErrorMessages)
         {
-            w.WriteLine("error: " + error);
+            w.WriteLine("error: " + SyncPaths.Display(error, int.MaxValue));
         }
 
         foreach (var refusal in summary.Refusals)
         {
-            w.WriteLine("refused: " + refusal);
+            w.WriteLine("refused: " + SyncPaths.Display(refusal, int.MaxValue));
         }
 
         w.WriteLine("sync: " + summary);
@@ -304,8 +305,8 @@ internal sealed class ClientApp
             {
                 var when = RemoteBounds.FormatTime(e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
                 _out.WriteLine(e.Kind == EntryKind.Folder
-                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path)}/"
-                    : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path)}");
+                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
+                    : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}");
             }
         }
 
@@ -359,7 +360,7 @@ internal sealed class ClientApp
         var path = RequirePath(args);
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var plan = await session.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = (ulong)(args.IntOption("version") ?? 0) }, ct).ConfigureAwait(false);
-        _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
+        _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
         _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
         long offset = 0;
         foreach (var get in plan.Chunks)
@@ -368,7 +369,7 @@ internal sealed class ClientApp
             var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
                 ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
                 : "(no node holds this chunk)";
-            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {url}");
+            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {SyncPaths.Display(url, int.MaxValue)}");
             offset += chunk.Size;
         }
 

@@ -108,15 +108,18 @@ internal static class SyncPaths
         return resolved;
     }
 
-    /// <summary>A path as it may be shown in a message or a terminal: control characters escaped, very long ones cut.</summary>
-    public static string Display(string? path)
+    /// <summary>
+    /// A path (or other server text) as it may be shown in a message or a terminal: control characters escaped (no
+    /// escape sequence from a server reaches the terminal), and longer than <paramref name="max"/> characters cut.
+    /// </summary>
+    public static string Display(string? path, int max = 300)
     {
         if (string.IsNullOrEmpty(path))
         {
             return string.Empty;
         }
 
-        var text = path.Length > 300 ? path[..300] + "..." : path;
+        var text = path.Length > max ? path[..max] + "..." : path;
         if (!text.Any(char.IsControl))
         {
             return text;

@@ -92,14 +92,16 @@ internal static class SyncPaths
             var slash = remotePath.IndexOf('/', end);
             var segmentEnd = slash < 0 ? remotePath.Length : slash;
             current = Path.Combine(current, remotePath[end..segmentEnd]);
-            if (new FileInfo(current).LinkTarget is not null)
-            {
-                throw Refused(remotePath, $"'{Display(remotePath[..segmentEnd])}' is a symbolic link on disk; the client never writes through a link, which could lead outside the sync folder.");
-            }
-
-            if (!Path.Exists(current))
+            // One lstat per segment: a link is refused whether or not its target exists.
+            var attributes = new FileInfo(current).Attributes;
+            if ((int)attributes == -1)
             {
                 break;
+            }
+
+            if ((attributes & FileAttributes.ReparsePoint) != 0)
+            {
+                throw Refused(remotePath, $"'{Display(remotePath[..segmentEnd])}' is a symbolic link on disk; the client never writes through a link, which could lead outside the sync folder.");
             }
 
             end = segmentEnd + 1;

@@ -51,8 +51,6 @@ internal sealed class FileDownloader
         var chunks = RemoteBounds.CheckPlan(path, plan);
         var directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
-        // Checked again once the folders exist: a folder on the way that became a link meanwhile is refused.
-        _ = _ctx.WritePath(path);
         var temp = Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
         try
         {
@@ -112,6 +110,9 @@ internal sealed class FileDownloader
                 _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
             }
 
+            // Checked again right before the rename: a folder on the way that became a link while the bytes came in
+            // is refused (the temp file is deleted below).
+            _ = _ctx.WritePath(path);
             File.Move(temp, full, overwrite: true);
             DirectorySync.Flush(directory);
             var info = new FileInfo(full);

@@ -228,6 +228,34 @@ public sealed class HostileServerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_folder_that_becomes_a_symbolic_link_while_the_bytes_come_in_is_not_renamed_through()
+    {
+        await using var server = await HostileServer.StartAsync();
+        var client = new HostileClient(_dir, server);
+        var world = server.World;
+        var entry = world.AddFile("mid/evil.txt", Encoding.UTF8.GetBytes("evil, late"));
+        var id = entry.Chunks[0].Id.ToChunkId();
+        world.OnGetChunk = chunk =>
+        {
+            if (chunk == id && !File.Exists(Path.Combine(client.Root, "mid-aside")))
+            {
+                // The client already made the folder and opened its temp file in it: swap the folder for a link.
+                Directory.Move(client.PathOf("mid"), Path.Combine(client.Root, "mid-aside"));
+                Directory.CreateSymbolicLink(client.PathOf("mid"), client.Outside);
+            }
+        };
+        await client.LoginAsync();
+        var before = client.OutsideTree().Where(p => !p.StartsWith("mid-aside", StringComparison.Ordinal)).ToArray();
+
+        var (result, summary) = await client.SyncAsync();
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(before, client.OutsideTree().Where(p => !p.StartsWith("mid-aside", StringComparison.Ordinal)).ToArray());
+        Assert.Contains(Strings(summary, "errorMessages"), e => e.Contains("mid/evil.txt", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(client.Outside, "evil.txt")));
+    }
+
+    [Fact]
     public async Task Endless_pages_end_the_pass_with_a_clear_error_instead_of_looping()
     {
         await using var server = await HostileServer.StartAsync();

@@ -14,6 +14,7 @@ internal sealed class HostileStorageService(HostileWorld world) : ChunkStorage.C
     {
         foreach (var raw in request.ChunkIds)
         {
+            world.OnGetChunk?.Invoke(raw.ToChunkId());
             if (!world.Chunks.TryGetValue(raw.ToChunkId(), out var chunk))
             {
                 throw new RpcException(new Status(StatusCode.NotFound, "chunk not stored here"));

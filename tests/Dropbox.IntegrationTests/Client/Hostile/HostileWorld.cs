@@ -37,6 +37,9 @@ internal sealed class HostileWorld
     /// <summary>Called with the path at every GetDownloadPlan, before it answers (a test's moment to change the disk).</summary>
     public Action<string>? OnDownloadPlan { get; set; }
 
+    /// <summary>Called with the chunk id at every chunk the storage node is asked for, before it answers.</summary>
+    public Action<ChunkId>? OnGetChunk { get; set; }
+
     /// <summary>Every cursor ListChanges was asked with, in order.</summary>
     public ConcurrentQueue<string> CursorsAsked { get; } = new();
 

@@ -87,7 +87,8 @@ internal sealed class ClientApp
         }
         catch (DropboxException e)
         {
-            _err.WriteLine("error: " + e.Message);
+            // The message may carry the server's words: no control character reaches the terminal.
+            _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
             return ExitCodes.Errors;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -243,7 +244,7 @@ internal sealed class ClientApp
                 _out.WriteLine(summary.ToJson());
             }
 
-            return summary.Errors == 0 ? ExitCodes.Ok : ExitCodes.Errors;
+            return summary.Errors == 0 && summary.Refused == 0 ? ExitCodes.Ok : ExitCodes.Errors;
         }
 
         var reconcileInterval = session.ReconcileInterval(args);
@@ -282,12 +283,17 @@ internal sealed class ClientApp
     {
         foreach (var note in summary.Notes)
         {
-            w.WriteLine("note: " + note);
+            w.WriteLine("note: " + SyncPaths.Display(note, int.MaxValue));
         }
 
         foreach (var error in summary.ErrorMessages)
         {
-            w.WriteLine("error: " + error);
+            w.WriteLine("error: " + SyncPaths.Display(error, int.MaxValue));
+        }
+
+        foreach (var refusal in summary.Refusals)
+        {
+            w.WriteLine("refused: " + SyncPaths.Display(refusal, int.MaxValue));
         }
 
         w.WriteLine("sync: " + summary);
@@ -333,14 +339,14 @@ internal sealed class ClientApp
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
-        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, ct).ConfigureAwait(false))
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
         {
             foreach (var e in listing.Entries)
             {
-                var when = DateTimeOffset.FromUnixTimeMilliseconds(e.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+                var when = RemoteBounds.FormatTime(e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
                 _out.WriteLine(e.Kind == EntryKind.Folder
-                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {e.Path}/"
-                    : $"{e.Size,12}  {when}  v{e.Version,-6} {e.Path}");
+                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
+                    : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}");
             }
         }
 
@@ -354,8 +360,8 @@ internal sealed class ClientApp
         var versions = await session.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
         foreach (var v in versions.Versions)
         {
-            var when = DateTimeOffset.FromUnixTimeMilliseconds(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {v.ModifiedBy}");
+            var when = RemoteBounds.FormatTime(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs, "yyyy-MM-dd HH:mm:ss");
+            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {SyncPaths.Display(v.ModifiedBy)}");
         }
 
         return ExitCodes.Ok;
@@ -394,7 +400,7 @@ internal sealed class ClientApp
         var path = RequirePath(args);
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var plan = await session.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = (ulong)(args.IntOption("version") ?? 0) }, ct).ConfigureAwait(false);
-        _out.WriteLine($"# {plan.Entry.Path} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
+        _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
         _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
         long offset = 0;
         foreach (var get in plan.Chunks)
@@ -403,7 +409,7 @@ internal sealed class ClientApp
             var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
                 ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
                 : "(no node holds this chunk)";
-            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {url}");
+            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {SyncPaths.Display(url, int.MaxValue)}");
             offset += chunk.Size;
         }
 

@@ -1,4 +1,8 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Text;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Paths;
 
 namespace Dropbox.SyncClient.Local;
 
@@ -17,12 +21,127 @@ internal static class SyncPaths
         return relative.Normalize(NormalizationForm.FormC);
     }
 
-    /// <summary>The OS path of a relative path under <paramref name="root"/>.</summary>
+    /// <summary>
+    /// The OS path of a relative path under <paramref name="root"/>, without any check: only for paths the client
+    /// made itself (its own scan). A path that came from the server goes through <see cref="Resolve"/>.
+    /// </summary>
     public static string ToFull(string root, string relative) =>
         Path.Combine(root, Path.DirectorySeparatorChar == '/' ? relative : relative.Replace('/', Path.DirectorySeparatorChar));
 
+    /// <summary>
+    /// Checks a path the server sent with the rules the server itself applies (<see cref="PathRules"/>): relative,
+    /// no '..' or '.' segment, no empty segment, no control character (NUL included), no backslash (so no drive
+    /// path such as <c>C:\x</c>), within the length limits, and already in NFC (the form the server stores).
+    /// </summary>
+    /// <returns>True, or false with a message naming the rule broken.</returns>
+    public static bool TryCheckRemote(string? path, [NotNullWhen(false)] out string? error)
+    {
+        if (path is not null && path.Length > PathRules.MaxPathBytes)
+        {
+            error = $"Path too long: {path.Length} characters; a path may be at most {PathRules.MaxPathBytes} UTF-8 bytes.";
+            return false;
+        }
+
+        if (!PathRules.TryNormalize(path ?? string.Empty, out var normalized, out error))
+        {
+            return false;
+        }
+
+        if (!string.Equals(normalized, path, StringComparison.Ordinal))
+        {
+            error = "Path is not in Unicode NFC, the form the server stores every path in.";
+            return false;
+        }
+
+        if (Path.DirectorySeparatorChar != '/' && (path!.Contains(':', StringComparison.Ordinal) || Path.IsPathRooted(path)))
+        {
+            error = "Path contains ':' (a drive or alternate data stream on this system).";
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The one way a path the server sent becomes a local path: checked as <see cref="TryCheckRemote"/> says, then
+    /// resolved inside <paramref name="root"/>, and refused if any folder on the way (or the name itself) is a
+    /// symbolic link on disk, since writing through one could land outside the sync folder.
+    /// </summary>
+    /// <exception cref="DropboxException">InvalidArgument naming the path and the rule it breaks.</exception>
+    public static string Resolve(string root, string remotePath)
+    {
+        if (!TryCheckRemote(remotePath, out var error))
+        {
+            throw Refused(remotePath, error);
+        }
+
+        var full = ToFull(root, remotePath);
+        var rootFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+        var resolved = Path.GetFullPath(full);
+        if (!resolved.StartsWith(rootFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw Refused(remotePath, $"it resolves to '{resolved}', outside the sync folder '{rootFull}'.");
+        }
+
+        // Walk down from the root: the first missing folder ends the walk (whatever is below it is created here as a
+        // plain folder). The root itself may be a link: the user chose it.
+        var current = rootFull;
+        var end = 0;
+        while (end < remotePath.Length)
+        {
+            var slash = remotePath.IndexOf('/', end);
+            var segmentEnd = slash < 0 ? remotePath.Length : slash;
+            current = Path.Combine(current, remotePath[end..segmentEnd]);
+            // One lstat per segment: a link is refused whether or not its target exists.
+            var attributes = new FileInfo(current).Attributes;
+            if ((int)attributes == -1)
+            {
+                break;
+            }
+
+            if ((attributes & FileAttributes.ReparsePoint) != 0)
+            {
+                throw Refused(remotePath, $"'{Display(remotePath[..segmentEnd])}' is a symbolic link on disk; the client never writes through a link, which could lead outside the sync folder.");
+            }
+
+            end = segmentEnd + 1;
+        }
+
+        return resolved;
+    }
+
+    /// <summary>
+    /// A path (or other server text) as it may be shown in a message or a terminal: control characters escaped (no
+    /// escape sequence from a server reaches the terminal), and longer than <paramref name="max"/> characters cut.
+    /// </summary>
+    public static string Display(string? path, int max = 300)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return string.Empty;
+        }
+
+        var text = path.Length > max ? path[..max] + "..." : path;
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        var sb = new StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            sb.Append(char.IsControl(c) ? "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture) : c);
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>The refusal of a server path: InvalidArgument with the path (escaped) and the rule.</summary>
+    public static DropboxException Refused(string? remotePath, string rule) =>
+        new(ErrorKind.InvalidArgument, $"refused the server's path '{Display(remotePath)}': {rule}");
+
     /// <summary>The key two names share when a case-insensitive file system would merge them.</summary>
-    public static string CaseFoldKey(string relative) => Dropbox.Shared.Paths.PathRules.CaseFoldKey(relative);
+    public static string CaseFoldKey(string relative) => PathRules.CaseFoldKey(relative);
 
     /// <summary>Parent folder of a relative path ("" for the root).</summary>
     public static string Parent(string relative)

@@ -47,11 +47,11 @@ internal sealed class FileDownloader
             return DownloadResult.Gone;
         }
 
-        var full = _ctx.FullPath(path);
+        var full = _ctx.WritePath(path);
+        var chunks = RemoteBounds.CheckPlan(path, plan);
         var directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
         var temp = Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
-        var chunks = new List<ChunkRef>(plan.Chunks.Count);
         try
         {
             await using (var output = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 }))
@@ -67,9 +67,9 @@ internal sealed class FileDownloader
                     {
                         while (next < plan.Chunks.Count && window.Count < limit)
                         {
-                            var get = plan.Chunks[next++];
-                            chunks.Add(get.Chunk.ToDomain());
-                            window.Enqueue(ObtainAsync(get, ct));
+                            var get = plan.Chunks[next];
+                            window.Enqueue(ObtainAsync(get, chunks[next], ct));
+                            next++;
                         }
 
                         using var plain = await window.Dequeue().ConfigureAwait(false);
@@ -86,10 +86,13 @@ internal sealed class FileDownloader
                 output.Flush(flushToDisk: true);
             }
 
-            var mtime = DateTimeOffset.FromUnixTimeMilliseconds(plan.Entry.MtimeUnixMs).UtcDateTime;
-            if (plan.Entry.MtimeUnixMs > 0)
+            if (RemoteBounds.TryMtime(plan.Entry.MtimeUnixMs, out var mtime))
             {
                 File.SetLastWriteTimeUtc(temp, mtime);
+            }
+            else if (plan.Entry.MtimeUnixMs != 0)
+            {
+                _summary.AddNote($"'{SyncPaths.Display(path)}': the server's modification time ({plan.Entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
             }
 
             string? conflictCopy = null;
@@ -102,11 +105,14 @@ internal sealed class FileDownloader
             {
                 // Never overwrite a local edit the plan did not see: keep it beside the download.
                 conflictCopy = _conflictName(path);
-                File.Move(full, _ctx.FullPath(conflictCopy));
+                File.Move(full, _ctx.WritePath(conflictCopy));
                 _summary.AddConflict();
                 _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
             }
 
+            // Checked again right before the rename: a folder on the way that became a link while the bytes came in
+            // is refused (the temp file is deleted below).
+            _ = _ctx.WritePath(path);
             File.Move(temp, full, overwrite: true);
             DirectorySync.Flush(directory);
             var info = new FileInfo(full);
@@ -155,9 +161,8 @@ internal sealed class FileDownloader
         }
     }
 
-    private async Task<ChunkBuffer> ObtainAsync(ChunkGet get, CancellationToken ct)
+    private async Task<ChunkBuffer> ObtainAsync(ChunkGet get, ChunkRef reference, CancellationToken ct)
     {
-        var reference = get.Chunk.ToDomain();
         var local = await TryReadLocalAsync(reference, ct).ConfigureAwait(false);
         if (local is not null)
         {
@@ -166,8 +171,14 @@ internal sealed class FileDownloader
         }
 
         Exception? last = null;
-        for (var i = 0; i < get.Nodes.Count; i++)
+        for (var i = 0; i < get.Nodes.Count && i < RemoteBounds.MaxNodesPerChunk; i++)
         {
+            if (!RemoteBounds.IsNodeUrl(get.Nodes[i].GrpcUrl))
+            {
+                last = new DropboxException(ErrorKind.DataLoss, $"the server named storage node '{SyncPaths.Display(get.Nodes[i].NodeId)}' at '{SyncPaths.Display(get.Nodes[i].GrpcUrl)}', which is not an http(s) URL");
+                continue;
+            }
+
             await _gets.WaitAsync(ct).ConfigureAwait(false);
             try
             {

@@ -44,6 +44,11 @@ internal sealed class FileUploader
                 return UploadOutcome.Conflict;
             }
 
+            if (RemoteBounds.CheckUploadPlan(plan, planned) is { } refused)
+            {
+                throw new DropboxException(ErrorKind.DataLoss, refused);
+            }
+
             var uploaded = new Dictionary<ChunkId, ChunkRef>();
             if (planned.Missing.Count > 0)
             {

@@ -27,7 +27,7 @@ internal sealed class NewDownloads
                 && !index.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !local.Ignore.IsIgnored(path, isDirectory: false))
             {
                 taken._paths.Add(path);
-                taken.Bytes += entry.Size;
+                taken.Bytes = RemoteBounds.AddSaturating(taken.Bytes, entry.Size);
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 
 namespace Dropbox.SyncClient.Sync;
@@ -8,7 +9,8 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>Reads the remote side of a pass: the change feed since the cursor, or a full listing.</summary>
 internal static class RemoteChanges
 {
-    private const int MaxPages = 100_000;
+    /// <summary>Most pages one listing or feed read may take; a server that says "more" beyond it is not believed.</summary>
+    internal const int MaxPages = 100_000;
 
     /// <summary>Entries (or changes) asked for per page.</summary>
     internal const int PageSize = 1000;
@@ -21,14 +23,15 @@ internal static class RemoteChanges
     /// client's own commits coming back through the feed). Such paths have no remote change and are dropped page by
     /// page, so echoes of a large upload are not all held at once. A full listing keeps everything.
     /// </param>
+    /// <param name="maxPages">Most pages read before the server's "more" is refused as endless.</param>
     /// <param name="ct">Cancellation.</param>
-    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, Func<RemoteEntry, bool>? isSynced, CancellationToken ct)
+    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, Func<RemoteEntry, bool>? isSynced, int maxPages, CancellationToken ct)
     {
         if (!forceFull && !string.IsNullOrEmpty(cursor))
         {
             try
             {
-                return await ListChangesAsync(metadata, cursor, isSynced, ct).ConfigureAwait(false);
+                return await ListChangesAsync(metadata, cursor, isSynced, maxPages, ct).ConfigureAwait(false);
             }
             catch (DropboxException e) when (RemoteErrors.IsCursorReset(e))
             {
@@ -39,56 +42,90 @@ internal static class RemoteChanges
         // Paged, so the wire form of a large account is never held whole. The first page's cursor is kept: anything
         // that changes while later pages are read comes again through the feed after it, and applies idempotently.
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
+        var refused = new List<string>();
         string? firstCursor = null;
-        await foreach (var listing in ListFilesPagedAsync(metadata, string.Empty, includeDeleted: true, ct).ConfigureAwait(false))
+        await foreach (var listing in ListFilesPagedAsync(metadata, string.Empty, includeDeleted: true, maxPages, ct).ConfigureAwait(false))
         {
             firstCursor ??= listing.Cursor;
             foreach (var entry in listing.Entries)
             {
+                if (Refuse(entry, refused))
+                {
+                    continue;
+                }
+
                 changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
             }
         }
 
-        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true);
+        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true) { Refused = refused };
     }
 
     /// <summary>A listing of <paramref name="prefix"/> page by page (<see cref="PageSize"/> entries each), in path order.</summary>
-    public static async IAsyncEnumerable<ListFilesResponse> ListFilesPagedAsync(IMetadataRemote metadata, string prefix, bool includeDeleted, [EnumeratorCancellation] CancellationToken ct)
+    /// <remarks>
+    /// A server that says "more" must move forward: a page that is empty, or whose last path is not after the
+    /// previous page's, is refused, and so is a listing longer than <paramref name="maxPages"/> pages.
+    /// </remarks>
+    public static async IAsyncEnumerable<ListFilesResponse> ListFilesPagedAsync(IMetadataRemote metadata, string prefix, bool includeDeleted, int maxPages, [EnumeratorCancellation] CancellationToken ct)
     {
         var after = string.Empty;
-        for (var page = 0; page < MaxPages; page++)
+        for (var page = 0; page < maxPages; page++)
         {
             var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = prefix, IncludeDeleted = includeDeleted, Limit = PageSize, StartAfter = after }, ct).ConfigureAwait(false);
             yield return listing;
-            if (!listing.HasMore || listing.Entries.Count == 0)
+            if (!listing.HasMore)
             {
                 yield break;
             }
 
-            after = listing.Entries[^1].Path;
+            if (listing.Entries.Count == 0)
+            {
+                throw Endless($"the server said more entries follow page {page + 1} of the listing but sent none");
+            }
+
+            var last = listing.Entries[^1].Path;
+            if (after.Length > 0 && Utf8Order(last, after) <= 0)
+            {
+                throw Endless($"page {page + 1} of the listing ends at '{SyncPaths.Display(last)}', not after the previous page's '{SyncPaths.Display(after)}'");
+            }
+
+            after = last;
         }
+
+        throw Endless($"the listing still had more after {maxPages} pages");
     }
 
-    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, CancellationToken ct)
+    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, int maxPages, CancellationToken ct)
     {
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
-        for (var page = 0; page < MaxPages; page++)
+        var refused = new List<string>();
+        for (var page = 0; ; page++)
         {
+            if (page == maxPages)
+            {
+                throw Endless($"the change feed still had more after {maxPages} pages");
+            }
+
             var response = await metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = PageSize }, ct).ConfigureAwait(false);
-            Apply(changes, response.Changes);
+            if (response.HasMore && (response.Changes.Count == 0 || string.IsNullOrEmpty(response.Cursor) || response.Cursor == cursor))
+            {
+                throw Endless($"the server said more changes follow page {page + 1} of the feed but {(response.Changes.Count == 0 ? "sent none" : "did not move the cursor")}");
+            }
+
+            Apply(changes, response.Changes, refused);
             if (isSynced is not null)
             {
                 DropSynced(changes, response.Changes, isSynced);
             }
 
-            cursor = response.Cursor;
+            cursor = string.IsNullOrEmpty(response.Cursor) ? cursor : response.Cursor;
             if (!response.HasMore)
             {
                 break;
             }
         }
 
-        return new RemoteView(changes, cursor, FullListing: false);
+        return new RemoteView(changes, cursor, FullListing: false) { Refused = refused };
     }
 
     /// <summary>Removes the paths a page touched whose newest state (moves excluded) is the synced one.</summary>
@@ -105,18 +142,32 @@ internal static class RemoteChanges
         }
     }
 
-    /// <summary>Folds changes, in order, into the newest state per path.</summary>
-    public static void Apply(Dictionary<string, RemoteEntry> changes, IEnumerable<Change> feed)
+    /// <summary>
+    /// Folds changes, in order, into the newest state per path. A change naming a path the client refuses (see
+    /// <see cref="RemoteBounds.CheckEntry"/>) is left out whole, a move with either end bad included, and described in
+    /// <paramref name="refused"/>; the changes around it still apply.
+    /// </summary>
+    public static void Apply(Dictionary<string, RemoteEntry> changes, IEnumerable<Change> feed, List<string>? refused = null)
     {
         foreach (var change in feed)
         {
             var entry = change.Entry ?? new FileEntry { Path = change.OldPath };
+            if (change.Kind == ChangeKind.Delete && string.IsNullOrEmpty(entry.Path))
+            {
+                entry = entry.Clone();
+                entry.Path = change.OldPath;
+            }
+
+            if (Refuse(entry, refused) || (change.Kind == ChangeKind.Move && Refuse(new FileEntry { Path = change.OldPath }, refused, $" (the source of a move to '{SyncPaths.Display(entry.Path)}')")))
+            {
+                continue;
+            }
+
             var version = entry.Version != 0 ? entry.Version : change.Sequence;
             switch (change.Kind)
             {
                 case ChangeKind.Delete:
-                    var path = string.IsNullOrEmpty(entry.Path) ? change.OldPath : entry.Path;
-                    changes[path] = RemoteEntry.From(entry, deleted: true, change.Sequence) with { Path = path };
+                    changes[entry.Path] = RemoteEntry.From(entry, deleted: true, change.Sequence);
                     break;
                 case ChangeKind.Move:
                     changes[change.OldPath] = new RemoteEntry(change.OldPath, RemoteEntry.From(entry, false, version).Kind, change.Sequence, true, 0, [], 0) { MovedTo = entry.Path };
@@ -128,4 +179,23 @@ internal static class RemoteChanges
             }
         }
     }
+
+    /// <summary>True (and the refusal noted) when the client will not take <paramref name="entry"/>.</summary>
+    private static bool Refuse(FileEntry entry, List<string>? refused, string context = "")
+    {
+        if (RemoteBounds.CheckEntry(entry) is not { } why)
+        {
+            return false;
+        }
+
+        refused?.Add($"'{SyncPaths.Display(entry.Path)}'{context}: {why}");
+        return true;
+    }
+
+    /// <summary>Orders paths as the server does: by their UTF-8 bytes.</summary>
+    private static int Utf8Order(string a, string b) =>
+        System.Text.Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(b));
+
+    private static DropboxException Endless(string what) =>
+        new(ErrorKind.DataLoss, $"Stopped reading from the server: {what}. Nothing was applied from this answer; the next pass asks again.");
 }

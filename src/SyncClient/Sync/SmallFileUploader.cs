@@ -198,10 +198,11 @@ internal sealed class SmallFileUploader
 
             try
             {
-                var plan = await _ctx.Metadata.PlanUploadAsync(PlanRequest(a.Path, fp, a.BaseVersion), token).ConfigureAwait(false);
-                if (plan.Conflict)
+                var request = PlanRequest(a.Path, fp, a.BaseVersion);
+                var plan = await _ctx.Metadata.PlanUploadAsync(request, token).ConfigureAwait(false);
+                if (plan.Conflict || RemoteBounds.CheckUploadPlan(request, plan) is not null)
                 {
-                    return;
+                    return; // handed back: the one-file path plans again and reports a conflict or a refusal for this file alone
                 }
 
                 chunks ??= plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);

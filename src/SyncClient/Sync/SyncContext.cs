@@ -25,5 +25,13 @@ internal sealed class SyncContext
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>The OS path of a relative path this client found in its own scan (no checks).</summary>
     public string FullPath(string relative) => SyncPaths.ToFull(Folder, relative);
+
+    /// <summary>
+    /// The OS path where a path that came from the server (or is derived from one) is written, moved or deleted:
+    /// checked against the path rules and resolved inside the folder, never through a symbolic link
+    /// (<see cref="SyncPaths.Resolve"/>). Throws InvalidArgument naming the path and the rule.
+    /// </summary>
+    public string WritePath(string relative) => SyncPaths.Resolve(Folder, relative);
 }

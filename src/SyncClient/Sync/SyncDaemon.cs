@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
@@ -268,6 +269,7 @@ internal sealed class SyncDaemon
                     continue;
                 }
 
+                var asked = Stopwatch.GetTimestamp();
                 var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1, WaitSeconds = wait }, ct).ConfigureAwait(false);
                 failures = 0;
                 if (response.Changes.Count > 0)
@@ -279,6 +281,13 @@ internal sealed class SyncDaemon
                 }
                 else
                 {
+                    if (Stopwatch.GetElapsedTime(asked) < TimeSpan.FromSeconds(wait) / 2)
+                    {
+                        // "Nothing new" long before the wait asked for: a server that does not hold the poll is not
+                        // asked again in a tight loop.
+                        await Task.Delay(TimeSpan.FromSeconds(MinPollSeconds), ct).ConfigureAwait(false);
+                    }
+
                     wait = Math.Min(MaxPollSeconds, wait * 2); // idle: back off towards minutes
                 }
             }

@@ -168,7 +168,7 @@ internal sealed partial class SyncEngine
                     Ctx.State.RemoveFile(a.Path);
                     break;
                 case SyncActionKind.CreateLocalFolder:
-                    Directory.CreateDirectory(Ctx.FullPath(a.Path));
+                    Directory.CreateDirectory(Ctx.WritePath(a.Path));
                     Ctx.State.PutFile(new FileRecord(a.Path, FileKind.Folder, 0, 0, a.Remote?.Version ?? 0, []), null);
                     break;
                 case SyncActionKind.CreateRemoteFolder:
@@ -233,7 +233,7 @@ internal sealed partial class SyncEngine
         private async Task ConflictAsync(string path, FileFingerprint? fp, CancellationToken ct)
         {
             var copy = conflictName(path);
-            File.Move(Ctx.FullPath(path), Ctx.FullPath(copy));
+            File.Move(Ctx.WritePath(path), Ctx.WritePath(copy));
             summary.AddConflict();
             Ctx.Progress.Log($"conflict: '{path}' changed on both sides; your version is kept as '{copy}'");
             var result = await downloader.DownloadAsync(path, null, ct).ConfigureAwait(false);
@@ -291,7 +291,7 @@ internal sealed partial class SyncEngine
 
         private void DeleteLocal(SyncAction a)
         {
-            var full = Ctx.FullPath(a.Path);
+            var full = Ctx.WritePath(a.Path);
             var info = new FileInfo(full);
             if (info.Exists)
             {
@@ -327,7 +327,7 @@ internal sealed partial class SyncEngine
                     return; // a folder the user made explicitly stays
                 }
 
-                var dir = Ctx.FullPath(parent);
+                var dir = Ctx.WritePath(parent);
                 if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
                 {
                     return;
@@ -361,8 +361,8 @@ internal sealed partial class SyncEngine
 
         private void MoveLocal(SyncAction a)
         {
-            var from = Ctx.FullPath(a.Path);
-            var to = Ctx.FullPath(a.ToPath!);
+            var from = Ctx.WritePath(a.Path);
+            var to = Ctx.WritePath(a.ToPath!);
             var info = new FileInfo(from);
             if (!info.Exists || info.Length != a.Local!.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks || File.Exists(to) || Directory.Exists(to))
             {
@@ -373,6 +373,7 @@ internal sealed partial class SyncEngine
 
             var chunks = Ctx.State.GetChunks(a.Path);
             Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            _ = Ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
             File.Move(from, to);
             RemoveEmptyParents(a.Path);
             Ctx.State.RemoveFile(a.Path);
@@ -419,7 +420,7 @@ internal sealed partial class SyncEngine
 
         private void DeleteLocalFolder(string path)
         {
-            var dir = Ctx.FullPath(path);
+            var dir = Ctx.WritePath(path);
             if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
             {
                 Directory.Delete(dir);

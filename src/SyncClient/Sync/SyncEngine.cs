@@ -59,7 +59,15 @@ internal sealed partial class SyncEngine
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
         var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile,
-            e => index.TryGetValue(e.Path, out var stat) && stat.Kind == e.Kind && stat.Version == e.Version, ct).ConfigureAwait(false);
+            e => index.TryGetValue(e.Path, out var stat) && stat.Kind == e.Kind && stat.Version == e.Version, _ctx.Options.MaxListPages, ct).ConfigureAwait(false);
+        foreach (var refusal in remote.Refused)
+        {
+            // Refused for what it is, not for anything here: asking again gets the same answer, so the cursor moves
+            // past it with the rest of the pass (which goes on without it).
+            summary.AddRefused(refusal);
+            progress.Log("refused: " + refusal);
+        }
+
         if (remote.FullListing && index.Count > 0)
         {
             ReconcileBases(index, remote, summary);
@@ -99,16 +107,17 @@ internal sealed partial class SyncEngine
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options);
 
-        progress.AddWork(newFiles.Count + newDownloads.Count, newFiles.Bytes + newDownloads.Bytes);
+        progress.AddWork(newFiles.Count + newDownloads.Count, RemoteBounds.AddSaturating(newFiles.Bytes, newDownloads.Bytes));
+        // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
             plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
-            plan.Sum(a => a.Kind switch
+            plan.Aggregate(0L, (sum, a) => RemoteBounds.AddSaturating(sum, a.Kind switch
             {
                 SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
                 SyncActionKind.Download => a.Remote?.Size ?? 0,
-                SyncActionKind.Conflict => (a.Remote?.Size ?? 0) + (a.Local?.Size ?? 0),
+                SyncActionKind.Conflict => RemoteBounds.AddSaturating(a.Remote?.Size ?? 0, a.Local?.Size ?? 0),
                 _ => 0,
-            }));
+            })));
 
         await ExecuteAsync(plan, newFiles, newDownloads, bases, remote, summary, ct).ConfigureAwait(false);
 

@@ -50,4 +50,7 @@ internal sealed record SyncOptions
     /// work; only one group's actions and fingerprints are held at once.
     /// </summary>
     public int NewFileGroup { get; init; } = 2000;
+
+    /// <summary>Most pages one read of the change feed or the file listing may take before the server's "more" is refused as endless.</summary>
+    public int MaxListPages { get; init; } = RemoteChanges.MaxPages;
 }

@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Sync;
 internal sealed class SyncSummary
 {
     private long _filesUploaded, _filesDownloaded, _filesDeleted, _bytesUploaded, _chunksUploaded, _chunksDeduplicated;
-    private long _bytesDownloaded, _chunksDownloaded, _chunksReused, _conflicts, _errors, _filesMoved, _skipped, _repairs, _pending;
+    private long _bytesDownloaded, _chunksDownloaded, _chunksReused, _conflicts, _errors, _filesMoved, _skipped, _repairs, _pending, _refused;
 
     public long FilesUploaded => Volatile.Read(ref _filesUploaded);
     public long FilesDownloaded => Volatile.Read(ref _filesDownloaded);
@@ -28,6 +28,25 @@ internal sealed class SyncSummary
     public long Pending => Volatile.Read(ref _pending);
 
     public void AddPending() => Interlocked.Increment(ref _pending);
+
+    /// <summary>Entries the server sent that the client refused to apply (bad path, absurd size), each reported.</summary>
+    public long Refused => Volatile.Read(ref _refused);
+
+    /// <summary>What was refused and why: the path and the rule it broke.</summary>
+    public List<string> Refusals { get; } = [];
+
+    /// <summary>
+    /// Notes an entry from the server that was refused. Unlike an error it does not hold the cursor back (asking again
+    /// gets the same answer), but the pass still ends with a failing exit code so it is seen.
+    /// </summary>
+    public void AddRefused(string message)
+    {
+        Interlocked.Increment(ref _refused);
+        lock (Refusals)
+        {
+            Refusals.Add(message);
+        }
+    }
 
     /// <summary>Messages for every error of the pass.</summary>
     public List<string> ErrorMessages { get; } = [];
@@ -72,7 +91,7 @@ internal sealed class SyncSummary
     }
 
     /// <summary>The one-line JSON object printed by <c>sync --json</c>.</summary>
-    public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, long>
+    public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object>
     {
         ["filesUploaded"] = FilesUploaded,
         ["filesDownloaded"] = FilesDownloaded,
@@ -89,8 +108,20 @@ internal sealed class SyncSummary
         ["skipped"] = Skipped,
         ["repairs"] = Repairs,
         ["pending"] = Pending,
+        ["refused"] = Refused,
         ["peakMemoryBytes"] = PeakMemoryBytes(),
+        ["refusals"] = Snapshot(Refusals),
+        ["errorMessages"] = Snapshot(ErrorMessages),
     });
+
+    /// <summary>The first messages of a list (the counts say how many there were), so the line stays bounded.</summary>
+    private static string[] Snapshot(List<string> list)
+    {
+        lock (list)
+        {
+            return [.. list.Take(100)];
+        }
+    }
 
     /// <summary>The client process's peak resident memory so far (VmHWM on Linux), for anyone watching its footprint.</summary>
     private static long PeakMemoryBytes()
@@ -104,5 +135,6 @@ internal sealed class SyncSummary
         $"up {FilesUploaded} file(s) ({Format.Bytes(BytesUploaded)}, {ChunksUploaded} chunk(s), {ChunksDeduplicated} deduplicated), " +
         $"down {FilesDownloaded} file(s) ({Format.Bytes(BytesDownloaded)}, {ChunksDownloaded} chunk(s) fetched, {ChunksReused} reused), " +
         $"{FilesMoved} moved, {FilesDeleted} deleted, {Conflicts} conflict(s), {Errors} error(s)" +
+        (Refused > 0 ? $", {Refused} refused from the server" : string.Empty) +
         (Pending > 0 ? $", {Pending} still changing (left for the next pass)" : string.Empty);
 }

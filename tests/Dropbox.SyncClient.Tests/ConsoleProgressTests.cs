@@ -32,6 +32,26 @@ public sealed class ConsoleProgressTests
     }
 
     [Fact]
+    public async Task An_absurd_total_from_a_server_gives_no_eta_instead_of_crashing_the_status_line()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using var progress = new ConsoleProgress(output, isTerminal: true, clock, autoRender: false);
+        var p = progress.Progress;
+        p.Phase = "transferring";
+        p.AddWork(1, long.MaxValue);
+
+        progress.Render();
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        p.AddBytes(2);
+        progress.Render();
+
+        var frames = output.ToString().Split('\r', StringSplitOptions.RemoveEmptyEntries).Where(f => f.Trim().Length > 0).ToList();
+        Assert.StartsWith("transferring: 0/1 files", frames[^1], StringComparison.Ordinal);
+        Assert.DoesNotContain("ETA", frames[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task On_a_terminal_an_event_line_erases_the_status_line_and_the_status_comes_back_below()
     {
         var output = new StringWriter();

@@ -19,6 +19,9 @@ internal sealed class ConsoleProgress : IAsyncDisposable
     /// <summary>The rate is measured over this much recent time (so a daemon's idle hours do not dilute it).</summary>
     public static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(5);
 
+    /// <summary>Longest time left that the status line shows as an ETA.</summary>
+    public static readonly TimeSpan MaxEta = TimeSpan.FromDays(365);
+
     private readonly TextWriter _out;
     private readonly bool _live;
     private readonly TimeProvider _time;
@@ -123,7 +126,9 @@ internal sealed class ConsoleProgress : IAsyncDisposable
         var seconds = _time.GetElapsedTime(firstTime, now).TotalSeconds;
         var rate = seconds > 0 ? (done - firstBytes) / seconds : 0;
         var left = p.BytesTotal - done;
-        var eta = rate > 1 && left > 0 ? " ETA " + Format.Duration(TimeSpan.FromSeconds(left / rate)) : string.Empty;
+        // A total from a hostile or confused server can make the estimate overflow a TimeSpan: show none then.
+        var etaSeconds = rate > 1 && left > 0 ? left / rate : double.NaN;
+        var eta = etaSeconds <= MaxEta.TotalSeconds ? " ETA " + Format.Duration(TimeSpan.FromSeconds(etaSeconds)) : string.Empty;
         return $"{p.Phase}: {p.FilesDone}/{p.FilesTotal} files, {Format.Bytes(done)}/{Format.Bytes(p.BytesTotal)}, {Format.Bytes(rate)}/s{eta}";
     }
 

@@ -135,6 +135,23 @@ public sealed class ConsoleProgressTests
         Assert.Contains("0/1 files", output.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task On_a_terminal_an_event_line_shows_control_characters_escaped_and_keeps_its_line_breaks()
+    {
+        var output = new StringWriter();
+        await using var progress = new ConsoleProgress(output, isTerminal: true, new ManualClock(), autoRender: false);
+
+        progress.WriteLine("error: server says \u001b]0;owned\u0007\u001b[2J\rdone\nsecond line\u009b");
+
+        var text = output.ToString();
+        Assert.DoesNotContain('\u001b', text);
+        Assert.DoesNotContain('\u0007', text);
+        Assert.DoesNotContain('\r', text);
+        Assert.DoesNotContain('\u009b', text);
+        Assert.Contains("\\u001b]0;owned\\u0007", text, StringComparison.Ordinal);
+        Assert.Contains("done\nsecond line\\u009b", text, StringComparison.Ordinal);
+    }
+
     /// <summary>A writer a test can read while the renderer writes from its timer.</summary>
     private sealed class LockedWriter : TextWriter
     {

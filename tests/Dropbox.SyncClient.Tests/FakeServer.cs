@@ -150,6 +150,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>Most changes per feed page (0: all in one page).</summary>
+    public int ChangesPageLimit { get; set; }
+
     public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct)
     {
         lock (_lock)
@@ -158,6 +161,15 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             var response = new ListChangesResponse();
             response.Changes.AddRange(_changes.Where(c => c.Sequence > after));
             response.Cursor = _seq.ToString(CultureInfo.InvariantCulture);
+            if (ChangesPageLimit > 0 && response.Changes.Count > ChangesPageLimit)
+            {
+                var page = response.Changes.Take(ChangesPageLimit).ToList();
+                response.Changes.Clear();
+                response.Changes.AddRange(page);
+                response.Cursor = page[^1].Sequence.ToString(CultureInfo.InvariantCulture);
+                response.HasMore = true;
+            }
+
             return Task.FromResult(response);
         }
     }
@@ -311,8 +323,12 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>Called at the start of every chunk fetch (a test's chance to change the folder while bytes come in).</summary>
+    public Action? BeforeGetChunks { get; set; }
+
     public Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {
+        BeforeGetChunks?.Invoke();
         lock (_lock)
         {
             var result = new List<IncomingChunk>();

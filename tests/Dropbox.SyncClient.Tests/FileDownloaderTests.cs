@@ -98,4 +98,34 @@ public sealed class FileDownloaderTests : IDisposable
         Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*"));
         Assert.Null(b.State.GetFile("doc.bin"));
     }
+
+    [Fact]
+    public async Task A_target_that_became_a_symbolic_link_during_the_transfer_is_refused_before_anything_is_moved_aside()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("doc.txt", "remote version");
+        await a.SyncAsync();
+        var outside = _dir.Sub("outside");
+        File.WriteAllText(Path.Combine(outside, "target.txt"), "not the user's synced file");
+        _server.BeforeGetChunks = () =>
+        {
+            if (!File.Exists(b.PathOf("doc.txt")))
+            {
+                File.CreateSymbolicLink(b.PathOf("doc.txt"), Path.Combine(outside, "target.txt"));
+            }
+        };
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(2);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => ConflictNames.Next(p, "b", new DateOnly(2026, 1, 2), _ => false));
+
+        var error = await Assert.ThrowsAsync<DropboxException>(() => downloader.DownloadAsync("doc.txt", expectedLocal: null, CancellationToken.None));
+
+        Assert.Contains("symbolic link", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(new FileInfo(b.PathOf("doc.txt")).LinkTarget); // left where it was, not renamed to a conflicted copy
+        Assert.Equal(["doc.txt"], Directory.GetFileSystemEntries(b.Folder).Select(Path.GetFileName));
+        Assert.Equal(0, summary.Conflicts);
+        Assert.Null(b.State.GetFile("doc.txt"));
+        Assert.Equal("not the user's synced file", File.ReadAllText(Path.Combine(outside, "target.txt")));
+    }
 }

@@ -1,7 +1,9 @@
 using System.Globalization;
+using Dropbox.Shared.Chunking;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
 using Google.Protobuf;
 
@@ -62,10 +64,10 @@ public sealed class HostileRemoteTests : IDisposable
     }
 
     [Fact]
-    public void A_feed_with_bad_paths_keeps_its_good_changes_and_refuses_a_move_with_either_end_bad_whole()
+    public void A_feed_with_bad_paths_keeps_its_good_changes_and_applies_a_move_with_one_bad_end_as_the_change_to_its_good_end()
     {
         var changes = new Dictionary<string, RemoteEntry>();
-        var refused = new List<string>();
+        var refused = new Refusals();
 
         RemoteChanges.Apply(changes,
         [
@@ -76,14 +78,37 @@ public sealed class HostileRemoteTests : IDisposable
             new Change { Sequence = 5, Kind = ChangeKind.Delete, OldPath = "a/../../b" },
             new Change { Sequence = 6, Kind = ChangeKind.Upsert, Entry = new FileEntry { Path = "huge.txt", Version = 6, Size = ulong.MaxValue } },
             Upsert(7, "also-good.txt"),
+            new Change { Sequence = 8, Kind = ChangeKind.Move, OldPath = "/x", Entry = new FileEntry { Path = "../y", Version = 8 } },
         ], refused);
 
-        Assert.Equal(["also-good.txt", "good.txt"], changes.Keys.Order(StringComparer.Ordinal));
-        Assert.False(changes["good.txt"].Deleted);
-        Assert.Equal(5, refused.Count);
-        Assert.Contains(refused, r => r.StartsWith("'../out.txt'", StringComparison.Ordinal));
-        Assert.Contains(refused, r => r.StartsWith("'/etc/passwd' (the source of a move to 'in.txt')", StringComparison.Ordinal));
-        Assert.Contains(refused, r => r.StartsWith("'huge.txt'", StringComparison.Ordinal) && r.Contains("beyond the largest file", StringComparison.Ordinal));
+        Assert.Equal(["also-good.txt", "good.txt", "in.txt"], changes.Keys.Order(StringComparer.Ordinal));
+        Assert.True(changes["good.txt"].Deleted); // moved to a refused name: gone from here
+        Assert.Null(changes["good.txt"].MovedTo);
+        Assert.False(changes["in.txt"].Deleted); // moved from a refused name: a new file here
+        Assert.Null(changes["in.txt"].MovedFrom);
+        Assert.Equal(7, refused.Messages.Count);
+        Assert.Contains(refused.Messages, r => r.StartsWith("'../out.txt' (the destination of a move from 'good.txt'", StringComparison.Ordinal));
+        Assert.Contains(refused.Messages, r => r.StartsWith("'/etc/passwd' (the source of a move to 'in.txt'", StringComparison.Ordinal));
+        Assert.Contains(refused.Messages, r => r.StartsWith("'huge.txt'", StringComparison.Ordinal) && r.Contains("beyond the largest file", StringComparison.Ordinal));
+        Assert.Contains("huge.txt", refused.Paths);
+    }
+
+    [Fact]
+    public void A_refused_change_replaces_an_older_state_of_its_path_and_a_later_good_one_replaces_the_refusal()
+    {
+        var changes = new Dictionary<string, RemoteEntry>();
+        var refused = new Refusals();
+
+        RemoteChanges.Apply(changes,
+        [
+            Upsert(1, "a.txt"),
+            new Change { Sequence = 2, Kind = ChangeKind.Upsert, Entry = new FileEntry { Path = "a.txt", Version = 2, Size = ulong.MaxValue } },
+            new Change { Sequence = 3, Kind = ChangeKind.Upsert, Entry = new FileEntry { Path = "b.txt", Version = 3, Size = ulong.MaxValue } },
+            Upsert(4, "b.txt"),
+        ], refused);
+
+        Assert.Equal(["b.txt"], changes.Keys);
+        Assert.Equal(["a.txt"], refused.Paths);
     }
 
     [Fact]
@@ -95,22 +120,57 @@ public sealed class HostileRemoteTests : IDisposable
             Cursor = "c", HasMore = true, Entries = { new FileEntry { Path = "p" + (++n).ToString("D9", CultureInfo.InvariantCulture) } },
         });
 
-        var e = await Assert.ThrowsAsync<DropboxException>(() => RemoteChanges.FetchAsync(remote, null, forceFull: true, null, maxPages: 50, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<DropboxException>(() => RemoteChanges.FetchAsync(remote, null, forceFull: true, null, maxPages: 50, reserved: null, CancellationToken.None));
 
         Assert.Equal(50, remote.ListFilesCalls);
         Assert.Contains("still had more after 50 pages", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_feed_that_always_has_more_changes_stops_at_the_page_bound_with_a_clear_error()
+    public async Task A_feed_longer_than_the_page_bound_stops_there_and_returns_the_cursor_it_reached()
     {
         var n = 0;
-        var remote = new ScriptedRemote(listChanges: _ => new ListChangesResponse { Cursor = "c" + ++n, HasMore = true, Changes = { Upsert((ulong)n, "f.txt") } });
+        var remote = new ScriptedRemote(listChanges: _ => new ListChangesResponse { Cursor = "c" + ++n, HasMore = true, Changes = { Upsert((ulong)n, "f" + n + ".txt") } });
 
-        var e = await Assert.ThrowsAsync<DropboxException>(() => RemoteChanges.FetchAsync(remote, "c0", forceFull: false, null, maxPages: 40, CancellationToken.None));
+        var view = await RemoteChanges.FetchAsync(remote, "c0", forceFull: false, null, maxPages: 40, reserved: null, CancellationToken.None);
 
         Assert.Equal(40, remote.ListChangesCalls);
-        Assert.Contains("still had more after 40 pages", e.Message, StringComparison.Ordinal);
+        Assert.Equal("c40", view.Cursor);
+        Assert.True(view.MoreChanges);
+        Assert.Equal(40, view.Changes.Count);
+    }
+
+    [Fact]
+    public async Task A_client_far_behind_on_the_feed_catches_up_over_several_passes()
+    {
+        var server = new FakeServer();
+        using var c = new TestClient(_dir, "c", server);
+        await c.SyncAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await server.CommitFileAsync(new CommitFileRequest { Path = $"f{i}.txt", Size = 0 }, CancellationToken.None);
+        }
+
+        var pageSize = server.ChangesPageLimit;
+        server.ChangesPageLimit = 1;
+        try
+        {
+            var first = await c.SyncAsync(new SyncOptions { MaxListPages = 2 });
+            var counts = new List<long> { first.FilesDownloaded };
+            for (var pass = 0; pass < 5 && Directory.GetFiles(c.Folder).Length < 5; pass++)
+            {
+                counts.Add((await c.SyncAsync(new SyncOptions { MaxListPages = 2 })).FilesDownloaded);
+            }
+
+            Assert.Equal(0, first.Errors);
+            Assert.Equal(2, first.FilesDownloaded);
+            Assert.Contains(first.Notes, n => n.Contains("the next reads on", StringComparison.Ordinal));
+            Assert.Equal([2L, 2L, 1L], counts);
+        }
+        finally
+        {
+            server.ChangesPageLimit = pageSize;
+        }
     }
 
     [Theory]
@@ -156,6 +216,59 @@ public sealed class HostileRemoteTests : IDisposable
         Assert.Equal(1, second.FilesDownloaded);
         Assert.Equal(0, second.Refused); // the cursor moved past it: it is not seen (nor reported) again
         Assert.True(File.Exists(client.PathOf("later.txt")));
+    }
+
+    [Theory]
+    [InlineData(".dbx-state")]
+    [InlineData(".dbx-state/client.db")]
+    [InlineData(".dbx-state/trash/x.txt")]
+    public void A_server_path_to_or_under_the_state_directory_is_refused(string path)
+    {
+        var folder = _dir.Sub("folder");
+
+        var e = Assert.Throws<DropboxException>(() => SyncPaths.Resolve(folder, path, Path.Combine(folder, ".dbx-state")));
+
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
+        Assert.Contains("state directory", e.Message, StringComparison.Ordinal);
+        Assert.Equal(Path.Combine(folder, ".dbx-state-not"), SyncPaths.Resolve(folder, ".dbx-state-not", Path.Combine(folder, ".dbx-state")));
+    }
+
+    [Fact]
+    public async Task A_server_path_into_the_state_directory_inside_the_folder_is_never_written_moved_or_deleted()
+    {
+        var folder = _dir.Sub("folder");
+        using var state = LocalState.Open(Path.Combine(folder, ".dbx-state"));
+        var server = new FakeServer();
+        var engine = new SyncEngine(new SyncContext
+        {
+            Folder = folder, State = state, Metadata = server, Transfer = server,
+            Chunker = new PipelineChunkSource(new FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
+            Device = "c", Options = new SyncOptions(),
+        });
+        var db = Path.Combine(folder, ".dbx-state", LocalState.DatabaseFileName);
+        var planted = Path.Combine(folder, ".dbx-state", "planted.txt");
+        await server.CommitFileAsync(new CommitFileRequest { Path = ".dbx-state/" + LocalState.DatabaseFileName, Size = 0 }, CancellationToken.None);
+        await server.CommitFileAsync(new CommitFileRequest { Path = ".dbx-state/planted.txt", Size = 0 }, CancellationToken.None);
+        await server.CommitFileAsync(new CommitFileRequest { Path = "good.txt", Size = 0 }, CancellationToken.None);
+
+        var listing = await engine.RunPassAsync(CancellationToken.None);
+        File.WriteAllText(Path.Combine(folder, ".dbx-state", "mine.txt"), "the client's own");
+        await server.MoveFileAsync(new MoveFileRequest { FromPath = "good.txt", ToPath = ".dbx-state/moved.txt" }, CancellationToken.None);
+        await server.CommitFileAsync(new CommitFileRequest { Path = ".dbx-state/mine.txt", Size = 0 }, CancellationToken.None);
+        await server.DeleteFileAsync(new DeleteFileRequest { Path = ".dbx-state/mine.txt" }, CancellationToken.None);
+        var delta = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.False(File.Exists(planted), $"planted in the state directory; downloaded {listing.FilesDownloaded}, refused {listing.Refused}");
+        Assert.Equal(2, listing.Refused);
+        Assert.Equal(0, listing.Errors);
+        Assert.Equal(1, listing.FilesDownloaded);
+        Assert.Contains(listing.Refusals, r => r.Contains("state directory", StringComparison.Ordinal));
+        Assert.True(new FileInfo(db).Length > 0);
+        Assert.False(File.Exists(Path.Combine(folder, ".dbx-state", "moved.txt")));
+        Assert.Equal("the client's own", File.ReadAllText(Path.Combine(folder, ".dbx-state", "mine.txt")));
+        Assert.Equal(0, delta.Errors);
+        Assert.False(File.Exists(Path.Combine(folder, "good.txt"))); // moved into the state directory: deleted here
+        Assert.Equal(0L, state.CountFiles());
     }
 
     private static Change Upsert(ulong seq, string path) => new()

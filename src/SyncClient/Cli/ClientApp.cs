@@ -82,7 +82,7 @@ internal sealed class ClientApp
         }
         catch (DropboxException e) when (e.Details.ContainsKey(MassDeleteGuard.DetailKey))
         {
-            _err.WriteLine(e.Message);
+            _err.WriteLine(SyncPaths.Escape(e.Message, keepNewlines: true));
             return ExitCodes.MassDeleteStopped;
         }
         catch (DropboxException e)
@@ -98,7 +98,7 @@ internal sealed class ClientApp
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _err.WriteLine("error: " + e.Message);
+            _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
             return ExitCodes.Errors;
         }
     }
@@ -150,7 +150,7 @@ internal sealed class ClientApp
         using (var channels = new ChannelCache(trust))
         {
             var account = await new GrpcMetadataRemote(channels, server, token).GetAccountAsync(ct).ConfigureAwait(false);
-            _out.WriteLine($"Logged in as {account.User} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
+            _out.WriteLine($"Logged in as {SyncPaths.Display(account.User)} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
         }
 
         using var state = LocalState.Open(stateDir);
@@ -229,7 +229,7 @@ internal sealed class ClientApp
                 if (json)
                 {
                     await progress.DisposeAsync().ConfigureAwait(false);
-                    _err.WriteLine(e.Details.ContainsKey(MassDeleteGuard.DetailKey) ? e.Message : "error: " + e.Message);
+                    _err.WriteLine(e.Details.ContainsKey(MassDeleteGuard.DetailKey) ? SyncPaths.Escape(e.Message, keepNewlines: true) : "error: " + SyncPaths.Display(e.Message, int.MaxValue));
                     _out.WriteLine(summary.ToJson());
                     return e.Details.ContainsKey(MassDeleteGuard.DetailKey) ? ExitCodes.MassDeleteStopped : ExitCodes.Errors;
                 }
@@ -324,11 +324,11 @@ internal sealed class ClientApp
         try
         {
             var account = await session.Metadata.GetAccountAsync(ct).ConfigureAwait(false);
-            _out.WriteLine($"account:    {account.User}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}");
+            _out.WriteLine($"account:    {SyncPaths.Display(account.User)}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}");
         }
         catch (DropboxException e)
         {
-            _out.WriteLine($"account:    unreachable ({e.Message})");
+            _out.WriteLine($"account:    unreachable ({SyncPaths.Display(e.Message, int.MaxValue)})");
         }
 
         return ExitCodes.Ok;

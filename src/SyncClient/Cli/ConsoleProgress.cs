@@ -1,3 +1,4 @@
+using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Cli;
@@ -67,7 +68,9 @@ internal sealed class ConsoleProgress : IAsyncDisposable
                 ClearStatus();
             }
 
-            _out.WriteLine(_live ? line : StripControl(line));
+            // Lines carry server text (paths, error details): on a terminal every control character but the line feed
+            // is shown escaped, so no escape sequence from a server reaches it.
+            _out.WriteLine(_live ? SyncPaths.Escape(line, keepNewlines: true) : StripControl(line));
         }
     }
 

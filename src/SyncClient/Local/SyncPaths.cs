@@ -65,10 +65,11 @@ internal static class SyncPaths
     /// <summary>
     /// The one way a path the server sent becomes a local path: checked as <see cref="TryCheckRemote"/> says, then
     /// resolved inside <paramref name="root"/>, and refused if any folder on the way (or the name itself) is a
-    /// symbolic link on disk, since writing through one could land outside the sync folder.
+    /// symbolic link on disk, since writing through one could land outside the sync folder. A path resolving to or
+    /// under <paramref name="reserved"/> (the client's state directory, which may sit inside the folder) is refused too.
     /// </summary>
     /// <exception cref="DropboxException">InvalidArgument naming the path and the rule it breaks.</exception>
-    public static string Resolve(string root, string remotePath)
+    public static string Resolve(string root, string remotePath, string? reserved = null)
     {
         if (!TryCheckRemote(remotePath, out var error))
         {
@@ -81,6 +82,11 @@ internal static class SyncPaths
         if (!resolved.StartsWith(rootFull + Path.DirectorySeparatorChar, StringComparison.Ordinal))
         {
             throw Refused(remotePath, $"it resolves to '{resolved}', outside the sync folder '{rootFull}'.");
+        }
+
+        if (reserved is not null && IsAtOrUnder(resolved, Path.TrimEndingDirectorySeparator(Path.GetFullPath(reserved))))
+        {
+            throw Refused(remotePath, StateDirectoryRule);
         }
 
         // Walk down from the root: the first missing folder ends the walk (whatever is below it is created here as a
@@ -110,6 +116,32 @@ internal static class SyncPaths
         return resolved;
     }
 
+    /// <summary>The rule a server path into the client's own state directory breaks.</summary>
+    public const string StateDirectoryRule = "it lies in the client's state directory, which the server never writes to.";
+
+    /// <summary>
+    /// The relative form of the state directory when it lies inside the sync folder (e.g. <c>.dropbox-client</c> with
+    /// <c>--folder ~</c>), else null.
+    /// </summary>
+    public static string? ReservedRelative(string root, string stateDirectory)
+    {
+        var rootFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+        var stateFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(stateDirectory));
+        return IsAtOrUnder(stateFull, rootFull) && !string.Equals(stateFull, rootFull, PathComparison) ? ToRelative(rootFull, stateFull) : null;
+    }
+
+    /// <summary>True when the relative <paramref name="path"/> is <paramref name="reserved"/> or lies under it.</summary>
+    public static bool IsAtOrUnderRelative(string path, string? reserved) =>
+        reserved is not null
+        && path.StartsWith(reserved, PathComparison)
+        && (path.Length == reserved.Length || path[reserved.Length] == '/');
+
+    /// <summary>How this system compares paths: case-insensitively where its file systems usually are (Windows, macOS).</summary>
+    private static StringComparison PathComparison => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    private static bool IsAtOrUnder(string full, string directory) =>
+        full.StartsWith(directory, PathComparison) && (full.Length == directory.Length || full[directory.Length] == Path.DirectorySeparatorChar);
+
     /// <summary>
     /// A path (or other server text) as it may be shown in a message or a terminal: control characters escaped (no
     /// escape sequence from a server reaches the terminal), and longer than <paramref name="max"/> characters cut.
@@ -121,8 +153,17 @@ internal static class SyncPaths
             return string.Empty;
         }
 
-        var text = path.Length > max ? path[..max] + "..." : path;
-        if (!text.Any(char.IsControl))
+        return Escape(path.Length > max ? path[..max] + "..." : path, keepNewlines: false);
+    }
+
+    /// <summary>
+    /// Server text for a terminal or a log: every control character (escape, carriage return, C1 controls...) written
+    /// as <c>\uXXXX</c>, so no escape sequence reaches the terminal; line feeds kept as they are when
+    /// <paramref name="keepNewlines"/> (a multi-line message stays readable).
+    /// </summary>
+    public static string Escape(string text, bool keepNewlines)
+    {
+        if (!text.Any(c => char.IsControl(c) && !(keepNewlines && c == '\n')))
         {
             return text;
         }
@@ -130,7 +171,14 @@ internal static class SyncPaths
         var sb = new StringBuilder(text.Length + 8);
         foreach (var c in text)
         {
-            sb.Append(char.IsControl(c) ? "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture) : c);
+            if (char.IsControl(c) && !(keepNewlines && c == '\n'))
+            {
+                sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                sb.Append(c);
+            }
         }
 
         return sb.ToString();

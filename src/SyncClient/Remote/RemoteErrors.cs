@@ -1,4 +1,5 @@
 using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.Local;
 using Grpc.Core;
 
 namespace Dropbox.SyncClient.Remote;
@@ -11,6 +12,9 @@ internal static class RemoteErrors
 
     /// <summary>Trailer listing chunk ids a refused commit is missing.</summary>
     public const string MissingChunks = "missing-chunks";
+
+    /// <summary>Most characters of a server's error detail kept in a message.</summary>
+    public const int MaxDetail = 2000;
 
     public static async Task<T> CallAsync<T>(string what, Func<Task<T>> call)
     {
@@ -42,9 +46,12 @@ internal static class RemoteErrors
         }
 
         var kind = GrpcErrorMapping.FromStatusCode(e.StatusCode);
+        // The detail is the server's text: control characters escaped (it ends up in terminals, logs and summaries)
+        // and its length bounded.
+        var detail = SyncPaths.Display(e.Status.Detail, MaxDetail);
         var message = e.StatusCode == StatusCode.Unavailable
-            ? $"{what}: the server is not reachable ({e.Status.Detail}). Check that it is running and the URL is right."
-            : $"{what}: {e.Status.Detail}";
+            ? $"{what}: the server is not reachable ({detail}). Check that it is running and the URL is right."
+            : $"{what}: {detail}";
         var ex = new DropboxException(kind, message, e);
         foreach (var entry in e.Trailers)
         {

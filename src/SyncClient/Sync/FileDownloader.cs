@@ -30,7 +30,15 @@ internal sealed class FileDownloader
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
-    public async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct)
+    public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct) =>
+        DownloadAsync(path, expectedLocal, null, ct);
+
+    /// <summary>
+    /// The download plan of <paramref name="path"/>, checked (<see cref="RemoteBounds.CheckPlan"/>) and the path
+    /// resolved, before anything is touched; null when the path is gone remotely.
+    /// </summary>
+    /// <exception cref="DropboxException">The plan or the path is refused.</exception>
+    public async Task<GetDownloadPlanResponse?> PlanAsync(string path, CancellationToken ct)
     {
         GetDownloadPlanResponse plan;
         try
@@ -39,10 +47,26 @@ internal sealed class FileDownloader
         }
         catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
         {
-            return DownloadResult.Gone;
+            return null;
         }
 
         if (plan.Entry is null || plan.Entry.Deleted)
+        {
+            return null;
+        }
+
+        _ = _ctx.WritePath(path);
+        _ = RemoteBounds.CheckPlan(path, plan);
+        return plan;
+    }
+
+    /// <param name="path">Relative path.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
+    /// <param name="ct">Cancellation.</param>
+    public async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, CancellationToken ct)
+    {
+        if ((checkedPlan ?? await PlanAsync(path, ct).ConfigureAwait(false)) is not { } plan)
         {
             return DownloadResult.Gone;
         }
@@ -101,6 +125,10 @@ internal sealed class FileDownloader
                 throw new DropboxException(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
             }
 
+            // Checked again before anything is moved: a folder on the way (or the name itself) that became a link while
+            // the bytes came in is refused, the local file stays where it is and the temp file is deleted below. This
+            // is check-then-act: a local process racing the rename is out of scope (see the README).
+            _ = _ctx.WritePath(path);
             if (LocalChangedSincePlan(full, expectedLocal))
             {
                 // Never overwrite a local edit the plan did not see: keep it beside the download.
@@ -110,9 +138,6 @@ internal sealed class FileDownloader
                 _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
             }
 
-            // Checked again right before the rename: a folder on the way that became a link while the bytes came in
-            // is refused (the temp file is deleted below).
-            _ = _ctx.WritePath(path);
             File.Move(temp, full, overwrite: true);
             DirectorySync.Flush(directory);
             var info = new FileInfo(full);

@@ -24,7 +24,7 @@ internal sealed class NewDownloads
         foreach (var (path, entry) in remote.Changes)
         {
             if (entry is { Kind: FileKind.File, Deleted: false, MovedFrom: null, MovedTo: null }
-                && !index.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !local.Ignore.IsIgnored(path, isDirectory: false))
+                && !index.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !remote.IsRefused(path) && !local.Ignore.IsIgnored(path, isDirectory: false))
             {
                 taken._paths.Add(path);
                 taken.Bytes = RemoteBounds.AddSaturating(taken.Bytes, entry.Size);

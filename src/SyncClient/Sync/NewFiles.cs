@@ -41,7 +41,7 @@ internal sealed class NewFiles
     /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {
-        if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _trackedSizes.Contains(size))
+        if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _remote.IsRefused(path) || _trackedSizes.Contains(size))
         {
             return false;
         }

@@ -23,15 +23,19 @@ internal static class RemoteChanges
     /// client's own commits coming back through the feed). Such paths have no remote change and are dropped page by
     /// page, so echoes of a large upload are not all held at once. A full listing keeps everything.
     /// </param>
-    /// <param name="maxPages">Most pages read before the server's "more" is refused as endless.</param>
+    /// <param name="maxPages">
+    /// Most pages read. A listing with more is refused as endless; the feed stops there and returns the cursor it
+    /// reached (a cursor only moves forward), so a client far behind catches up over several passes.
+    /// </param>
+    /// <param name="reserved">The state directory's relative path when inside the folder: entries there are refused.</param>
     /// <param name="ct">Cancellation.</param>
-    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, Func<RemoteEntry, bool>? isSynced, int maxPages, CancellationToken ct)
+    public static async Task<RemoteView> FetchAsync(IMetadataRemote metadata, string? cursor, bool forceFull, Func<RemoteEntry, bool>? isSynced, int maxPages, string? reserved, CancellationToken ct)
     {
         if (!forceFull && !string.IsNullOrEmpty(cursor))
         {
             try
             {
-                return await ListChangesAsync(metadata, cursor, isSynced, maxPages, ct).ConfigureAwait(false);
+                return await ListChangesAsync(metadata, cursor, isSynced, maxPages, reserved, ct).ConfigureAwait(false);
             }
             catch (DropboxException e) when (RemoteErrors.IsCursorReset(e))
             {
@@ -42,14 +46,14 @@ internal static class RemoteChanges
         // Paged, so the wire form of a large account is never held whole. The first page's cursor is kept: anything
         // that changes while later pages are read comes again through the feed after it, and applies idempotently.
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
-        var refused = new List<string>();
+        var refused = new Refusals { Reserved = reserved };
         string? firstCursor = null;
         await foreach (var listing in ListFilesPagedAsync(metadata, string.Empty, includeDeleted: true, maxPages, ct).ConfigureAwait(false))
         {
             firstCursor ??= listing.Cursor;
             foreach (var entry in listing.Entries)
             {
-                if (Refuse(entry, refused))
+                if (Refuse(changes, entry, refused))
                 {
                     continue;
                 }
@@ -58,7 +62,7 @@ internal static class RemoteChanges
             }
         }
 
-        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true) { Refused = refused };
+        return new RemoteView(changes, firstCursor ?? string.Empty, FullListing: true) { Refusals = refused };
     }
 
     /// <summary>A listing of <paramref name="prefix"/> page by page (<see cref="PageSize"/> entries each), in path order.</summary>
@@ -95,17 +99,13 @@ internal static class RemoteChanges
         throw Endless($"the listing still had more after {maxPages} pages");
     }
 
-    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, int maxPages, CancellationToken ct)
+    private static async Task<RemoteView> ListChangesAsync(IMetadataRemote metadata, string cursor, Func<RemoteEntry, bool>? isSynced, int maxPages, string? reserved, CancellationToken ct)
     {
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
-        var refused = new List<string>();
-        for (var page = 0; ; page++)
+        var refused = new Refusals { Reserved = reserved };
+        var more = false;
+        for (var page = 0; page < maxPages; page++)
         {
-            if (page == maxPages)
-            {
-                throw Endless($"the change feed still had more after {maxPages} pages");
-            }
-
             var response = await metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = PageSize }, ct).ConfigureAwait(false);
             if (response.HasMore && (response.Changes.Count == 0 || string.IsNullOrEmpty(response.Cursor) || response.Cursor == cursor))
             {
@@ -119,13 +119,16 @@ internal static class RemoteChanges
             }
 
             cursor = string.IsNullOrEmpty(response.Cursor) ? cursor : response.Cursor;
-            if (!response.HasMore)
+            more = response.HasMore;
+            if (!more)
             {
                 break;
             }
         }
 
-        return new RemoteView(changes, cursor, FullListing: false) { Refused = refused };
+        // At the page bound with more to come: this pass applies what it read and stores the cursor reached (each
+        // page moved it forward, checked above), the next pass reads on from there.
+        return new RemoteView(changes, cursor, FullListing: false) { Refusals = refused, MoreChanges = more };
     }
 
     /// <summary>Removes the paths a page touched whose newest state (moves excluded) is the synced one.</summary>
@@ -144,10 +147,13 @@ internal static class RemoteChanges
 
     /// <summary>
     /// Folds changes, in order, into the newest state per path. A change naming a path the client refuses (see
-    /// <see cref="RemoteBounds.CheckEntry"/>) is left out whole, a move with either end bad included, and described in
-    /// <paramref name="refused"/>; the changes around it still apply.
+    /// <see cref="RemoteBounds.CheckEntry"/>, or a path into the state directory) is left out and described in
+    /// <paramref name="refused"/>, and its path is marked refused (any older state of it in this answer is dropped:
+    /// it is not the newest). A move with one bad end applies as the change to its good end: from a bad path, the
+    /// destination is a new file; to a bad path, the source is deleted (the planner keeps a local edit of it).
+    /// The changes around a refused one still apply.
     /// </summary>
-    public static void Apply(Dictionary<string, RemoteEntry> changes, IEnumerable<Change> feed, List<string>? refused = null)
+    public static void Apply(Dictionary<string, RemoteEntry> changes, IEnumerable<Change> feed, Refusals? refused = null)
     {
         foreach (var change in feed)
         {
@@ -158,37 +164,73 @@ internal static class RemoteChanges
                 entry.Path = change.OldPath;
             }
 
-            if (Refuse(entry, refused) || (change.Kind == ChangeKind.Move && Refuse(new FileEntry { Path = change.OldPath }, refused, $" (the source of a move to '{SyncPaths.Display(entry.Path)}')")))
+            var version = entry.Version != 0 ? entry.Version : change.Sequence;
+            if (change.Kind == ChangeKind.Move)
+            {
+                var badFrom = Refuse(changes, new FileEntry { Path = change.OldPath }, refused, $" (the source of a move to '{SyncPaths.Display(entry.Path)}'; applied as a new file there)");
+                var badTo = Refuse(changes, entry, refused, $" (the destination of a move from '{SyncPaths.Display(change.OldPath)}'; applied as its delete)");
+                if (badFrom && badTo)
+                {
+                    continue;
+                }
+
+                if (badFrom)
+                {
+                    Set(changes, RemoteEntry.From(entry, entry.Deleted, version), refused);
+                    continue;
+                }
+
+                var kind = RemoteEntry.From(entry, false, version).Kind;
+                if (badTo)
+                {
+                    Set(changes, new RemoteEntry(change.OldPath, kind, change.Sequence, true, 0, [], 0), refused);
+                    continue;
+                }
+
+                Set(changes, new RemoteEntry(change.OldPath, kind, change.Sequence, true, 0, [], 0) { MovedTo = entry.Path }, refused);
+                Set(changes, RemoteEntry.From(entry, entry.Deleted, version) with { MovedFrom = change.OldPath }, refused);
+                continue;
+            }
+
+            if (Refuse(changes, entry, refused))
             {
                 continue;
             }
 
-            var version = entry.Version != 0 ? entry.Version : change.Sequence;
-            switch (change.Kind)
-            {
-                case ChangeKind.Delete:
-                    changes[entry.Path] = RemoteEntry.From(entry, deleted: true, change.Sequence);
-                    break;
-                case ChangeKind.Move:
-                    changes[change.OldPath] = new RemoteEntry(change.OldPath, RemoteEntry.From(entry, false, version).Kind, change.Sequence, true, 0, [], 0) { MovedTo = entry.Path };
-                    changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, version) with { MovedFrom = change.OldPath };
-                    break;
-                default:
-                    changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, version);
-                    break;
-            }
+            Set(changes, change.Kind == ChangeKind.Delete ? RemoteEntry.From(entry, deleted: true, change.Sequence) : RemoteEntry.From(entry, entry.Deleted, version), refused);
         }
     }
 
-    /// <summary>True (and the refusal noted) when the client will not take <paramref name="entry"/>.</summary>
-    private static bool Refuse(FileEntry entry, List<string>? refused, string context = "")
+    /// <summary>A path's newest state: no longer refused, if an earlier change to it was.</summary>
+    private static void Set(Dictionary<string, RemoteEntry> changes, RemoteEntry entry, Refusals? refused)
     {
-        if (RemoteBounds.CheckEntry(entry) is not { } why)
+        changes[entry.Path] = entry;
+        refused?.Paths.Remove(entry.Path);
+    }
+
+    /// <summary>
+    /// True (and the refusal noted, the path marked refused and any older state of it dropped) when the client will
+    /// not take <paramref name="entry"/>.
+    /// </summary>
+    private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, Refusals? refused, string context = "")
+    {
+        var why = RemoteBounds.CheckEntry(entry)
+            ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, refused?.Reserved) ? SyncPaths.StateDirectoryRule : null);
+        if (why is null)
         {
             return false;
         }
 
-        refused?.Add($"'{SyncPaths.Display(entry.Path)}'{context}: {why}");
+        changes.Remove(entry.Path ?? string.Empty);
+        if (refused is not null)
+        {
+            refused.Messages.Add($"'{SyncPaths.Display(entry.Path)}'{context}: {why}");
+            if (!string.IsNullOrEmpty(entry.Path))
+            {
+                refused.Paths.Add(entry.Path);
+            }
+        }
+
         return true;
     }
 

@@ -31,7 +31,11 @@ internal sealed class SyncContext
     /// <summary>
     /// The OS path where a path that came from the server (or is derived from one) is written, moved or deleted:
     /// checked against the path rules and resolved inside the folder, never through a symbolic link
-    /// (<see cref="SyncPaths.Resolve"/>). Throws InvalidArgument naming the path and the rule.
+    /// (<see cref="SyncPaths.Resolve"/>), and never into the client's state directory. Throws InvalidArgument naming
+    /// the path and the rule.
     /// </summary>
-    public string WritePath(string relative) => SyncPaths.Resolve(Folder, relative);
+    public string WritePath(string relative) => SyncPaths.Resolve(Folder, relative, State.StateDirectory);
+
+    /// <summary>The state directory's relative path when it lies inside the folder (else null): never synced either way.</summary>
+    public string? ReservedPath => SyncPaths.ReservedRelative(Folder, State.StateDirectory);
 }

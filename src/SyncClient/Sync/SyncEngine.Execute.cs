@@ -232,11 +232,14 @@ internal sealed partial class SyncEngine
         /// <summary>Both sides changed: the local edit moves aside to a conflicted copy (then uploads), the remote takes the path.</summary>
         private async Task ConflictAsync(string path, FileFingerprint? fp, CancellationToken ct)
         {
+            // The remote side is checked first (its plan within bounds, its path resolvable): a download that would be
+            // refused must not cost the local file its name.
+            var plan = await downloader.PlanAsync(path, ct).ConfigureAwait(false);
             var copy = conflictName(path);
             File.Move(Ctx.WritePath(path), Ctx.WritePath(copy));
             summary.AddConflict();
             Ctx.Progress.Log($"conflict: '{path}' changed on both sides; your version is kept as '{copy}'");
-            var result = await downloader.DownloadAsync(path, null, ct).ConfigureAwait(false);
+            var result = plan is null ? DownloadResult.Gone : await downloader.DownloadAsync(path, null, plan, ct).ConfigureAwait(false);
             if (!result.Placed)
             {
                 Ctx.State.RemoveFile(path);
@@ -320,14 +323,21 @@ internal sealed partial class SyncEngine
 
         private void RemoveEmptyParents(string path)
         {
-            for (var parent = SyncPaths.Parent(path); parent.Length > 0; parent = SyncPaths.Parent(parent))
+            var parent = SyncPaths.Parent(path);
+            if (parent.Length == 0)
+            {
+                return;
+            }
+
+            // Resolved once, deepest first (no link on the way); each folder above is a prefix of it.
+            var dir = Ctx.WritePath(parent);
+            for (; parent.Length > 0; parent = SyncPaths.Parent(parent), dir = Path.GetDirectoryName(dir)!)
             {
                 if (Ctx.State.GetFile(parent) is not null)
                 {
                     return; // a folder the user made explicitly stays
                 }
 
-                var dir = Ctx.WritePath(parent);
                 if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
                 {
                     return;

@@ -59,13 +59,18 @@ internal sealed partial class SyncEngine
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
         var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile,
-            e => index.TryGetValue(e.Path, out var stat) && stat.Kind == e.Kind && stat.Version == e.Version, _ctx.Options.MaxListPages, ct).ConfigureAwait(false);
+            e => index.TryGetValue(e.Path, out var stat) && stat.Kind == e.Kind && stat.Version == e.Version, _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
         {
             // Refused for what it is, not for anything here: asking again gets the same answer, so the cursor moves
             // past it with the rest of the pass (which goes on without it).
             summary.AddRefused(refusal);
             progress.Log("refused: " + refusal);
+        }
+
+        if (remote.MoreChanges)
+        {
+            summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");
         }
 
         if (remote.FullListing && index.Count > 0)
@@ -85,6 +90,7 @@ internal sealed partial class SyncEngine
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
+        WithholdRefused(snapshot, remote);
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
@@ -156,7 +162,8 @@ internal sealed partial class SyncEngine
         List<string>? unknown = null;
         foreach (var path in index.Keys)
         {
-            if (!remote.Changes.ContainsKey(path))
+            // A path whose entry was refused is known to the server, only not taken: it keeps its row.
+            if (!remote.Changes.ContainsKey(path) && !remote.IsRefused(path))
             {
                 (unknown ??= []).Add(path);
             }
@@ -170,7 +177,23 @@ internal sealed partial class SyncEngine
         }
     }
 
-    /// <summary>Full records of the tracked paths that need a decision (not marked clean by the scan).</summary>
+    /// <summary>
+    /// Paths whose remote entry was refused are left alone on both sides, as withheld ones are: the remote state is
+    /// unknown, so neither an upload (it would conflict and move the local file aside) nor a delete is planned.
+    /// </summary>
+    private static void WithholdRefused(LocalSnapshot snapshot, RemoteView remote)
+    {
+        foreach (var path in remote.Refusals.Paths)
+        {
+            if (SyncPaths.TryCheckRemote(path, out _))
+            {
+                snapshot.Entries.Remove(path);
+                snapshot.Withheld.Add(path);
+            }
+        }
+    }
+
+        /// <summary>Full records of the tracked paths that need a decision (not marked clean by the scan).</summary>
     private Dictionary<string, FileRecord> LoadBases(Dictionary<string, BaseStat> index)
     {
         var pending = new List<string>();

@@ -72,7 +72,9 @@ internal sealed class RocksEngine : IDisposable
     /// <summary>Opens (or creates) the database under <paramref name="directory"/>.</summary>
     public static RocksEngine Open(string directory)
     {
-        System.IO.Directory.CreateDirectory(directory);
+        // RocksDB creates its files with the process umask (often 0644); the owner-only folder is what keeps other
+        // local accounts out. Files from before are tightened to 0600 as well.
+        Dropbox.Shared.IO.PrivateFolder.CreateAndTightenTree(directory);
         var options = new DbOptions()
             .SetCreateIfMissing(true)
             .SetCreateMissingColumnFamilies(true)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.IO;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode.Cluster;
@@ -34,7 +35,8 @@ public static class StorageNodeHost
             ? ParseUrl(configuredHttp)
             : new UriBuilder(grpcUri) { Port = grpcUri.Port == 0 ? 0 : grpcUri.Port + 1 }.Uri;
         ListenGuard.Check([grpcUri.OriginalString, httpUri.OriginalString], options.TlsCertificate is not null, options.InsecureHttp);
-        Directory.CreateDirectory(options.DataDirectory);
+        // Owner-only, and anything an older version left readable is tightened (segments, index, outbox, node id).
+        PrivateFolder.CreateAndTightenTree(options.DataDirectory);
         var nodeId = ResolveNodeId(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(StorageNodeHost).Assembly.GetName().Name });
@@ -168,9 +170,7 @@ public static class StorageNodeHost
         }
 
         var id = new NodeId("storage-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, id.Value + "\n");
-        File.Move(temp, path);
+        AtomicFile.WriteAllText(path, id.Value + "\n");
         return id;
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.IO;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 using Microsoft.AspNetCore.Builder;
@@ -16,8 +17,9 @@ namespace Dropbox.MetadataNode.Cli;
 /// presigned links) in the same process, with data under DIR (<c>metadata/</c>, <c>storage/</c>, <c>keys/</c>,
 /// <c>tls/</c>). On a new data folder it creates the first user. With <c>--tls</c>, or whenever ADDRESS is not
 /// loopback (unless <c>--insecure-http</c>), every listener is TLS with the appliance's own CA (made on first
-/// start in <c>tls/</c>), and the nodes call each other trusting that CA. It prints <c>token: TOKEN</c>; with TLS
-/// <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); then <c>ready: URL</c> once a
+/// start in <c>tls/</c>), and the nodes call each other trusting that CA. All folders are owner-only. It prints
+/// <c>token: TOKEN</c> only when it creates the first user (later only <c>user token owner --data DIR</c> shows it,
+/// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); then <c>ready: URL</c> once a
 /// client can upload; and stops cleanly on Ctrl-C or SIGTERM.
 /// </summary>
 internal static class StandaloneCommand
@@ -25,7 +27,7 @@ internal static class StandaloneCommand
     /// <summary>Name of the first user created in a new data folder.</summary>
     public const string FirstUser = "owner";
 
-    /// <summary>File (mode 0600) that keeps the first user's token so a restart can print it again.</summary>
+    /// <summary>File (mode 0600) that keeps the first user's token for <c>user token owner --data DIR</c>.</summary>
     public const string TokenFileName = "owner.token";
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
@@ -49,7 +51,7 @@ internal static class StandaloneCommand
 
         data = Path.GetFullPath(data);
         var keys = Path.Combine(data, "keys");
-        Directory.CreateDirectory(keys);
+        PrivateFolder.CreateAndTightenTree(data);
         var tlsMaterial = useTls
             ? LocalCertificateAuthority.Ensure(Path.Combine(data, "tls"), ["127.0.0.1", "::1", "localhost", bindAddress.ToString()])
             : null;
@@ -142,30 +144,13 @@ internal static class StandaloneCommand
 
     private static string? EnsureFirstUser(MetadataStore store, string data)
     {
-        var tokenFile = Path.Combine(data, TokenFileName);
         if (store.ListUsers().Count > 0)
         {
-            return File.Exists(tokenFile) ? File.ReadAllText(tokenFile).Trim() : null;
+            return null;
         }
 
         var (_, token) = store.AddUser(FirstUser);
-        var tmp = tokenFile + ".tmp";
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            // Only the owner may read the token.
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(tmp, fileOptions))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.WriteLine(token);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(tmp, tokenFile, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(data, TokenFileName), token + "\n");
         return token;
     }
 

@@ -85,6 +85,19 @@ internal sealed partial class MetadataStore
         return page;
     }
 
+    /// <summary>
+    /// <see cref="GetDownloadPlan"/> within the account's work budget: the call takes as many units as the chunks it
+    /// answers for (the page, or the whole file), so a one-chunk file's plan costs one unit.
+    /// </summary>
+    public async Task<GetDownloadPlanResponse> GetDownloadPlanAsync(UserInfo user, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken)
+    {
+        var ns = Namespace(user);
+        var total = (uint)ReadEntry(ns.Id, PathGuard.Normalize(path), version).Chunks.Count;
+        var units = limit == 0 ? total : Math.Min(Math.Min(limit, (uint)Limits.MaxDownloadPlanPage), total - Math.Min(offset, total));
+        using var lease = await ns.Work.EnterAsync(units, cancellationToken).ConfigureAwait(false);
+        return GetDownloadPlan(user, path, version, offset, limit);
+    }
+
     private static DropboxException PlanTooLarge(string path, int chunks) =>
         new(ErrorKind.ResourceExhausted, $"The download plan of '{path}' ({chunks} chunks) is too large for one answer (MaxUnpagedPlanBytes = {Limits.MaxUnpagedPlanBytes}): ask for it by pages (GetDownloadPlanRequest.limit, at most {Limits.MaxDownloadPlanPage} chunks a page).");
 

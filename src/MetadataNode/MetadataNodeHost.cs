@@ -4,6 +4,7 @@ using Dropbox.MetadataNode.Services;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -65,6 +66,7 @@ public static class MetadataNodeHost
             grpc.MaxReceiveMessageSize = MaxMessageBytes;
             grpc.MaxSendMessageSize = MaxMessageBytes;
         });
+        services.AddSafeRequestParsing();
 
         var app = builder.Build();
 

@@ -1,13 +1,55 @@
 namespace Dropbox.MetadataNode.Domain;
 
-/// <summary>Bounds on what one request may ask. Beyond them a request is refused as InvalidArgument.</summary>
+/// <summary>
+/// Bounds on what one request, and one account, may ask: the one place they live. Beyond a bound on work a call is
+/// refused as ResourceExhausted naming the limit and its value; malformed values are InvalidArgument.
+/// </summary>
 internal static class Limits
 {
-    /// <summary>Chunks in one file version.</summary>
-    public const int MaxChunksPerFile = 1_000_000;
+    /// <summary>
+    /// Chunks in one file version, and in one PlanUpload, CommitFile or CommitFiles call (100,000 chunks are 100 GB at
+    /// the default 1 MiB average, 400 GB at the 4 MiB maximum). A plan answer for that many new chunks is ~33 MB.
+    /// </summary>
+    public const int MaxChunksPerFile = 100_000;
+
+    /// <summary>
+    /// Put tokens one account may have outstanding (planned, not yet reported stored, not expired): two plans of the
+    /// largest file. Kept per account, so another account's pending puts never cost this one anything.
+    /// </summary>
+    public const int MaxPendingPutsPerUser = 250_000;
+
+    /// <summary>
+    /// Chunks one account may have in plan, commit or download-plan work at once: a call takes as many units as it
+    /// names chunks, a larger call takes them all and runs alone; others wait their turn. Small enough that one account
+    /// keeps at most about one core busy with signing and reading, however many calls it sends (a client's usual
+    /// many small-file plans take a unit or a few each and run side by side).
+    /// </summary>
+    public const int MaxChunkWorkInFlightPerUser = 4096;
+
+    /// <summary>
+    /// Sustained chunks per second one account's plan, commit and download-plan calls may name (a token bucket; past
+    /// it a call waits, holding the account's work budget). Far beyond what one user's transfers need (10 GB/s at the
+    /// 1 MiB average chunk), it keeps an account that only plans from keeping a core busy with signing for ever.
+    /// </summary>
+    public const int MaxChunkRatePerUser = 10_000;
+
+    /// <summary>Chunks an account may name at once before <see cref="MaxChunkRatePerUser"/> applies.</summary>
+    public const int ChunkRateBurstPerUser = 250_000;
+
+    /// <summary>Plan and commit calls one account may have waiting for its work budget.</summary>
+    public const int MaxQueuedCallsPerUser = 256;
+
+    /// <summary>Long polls (ListChanges with a wait) one account may hold open at once: one per device, with room.</summary>
+    public const int MaxLongPollsPerUser = 32;
 
     /// <summary>Plain size of one chunk (the chunker's maximum is 4 MiB; fixed-size mode uses 5 MB).</summary>
     public const int MaxChunkSize = 64 * 1024 * 1024;
+
+    /// <summary>Earliest modification time accepted (0001-01-01, the earliest a DateTimeOffset holds), in Unix ms.</summary>
+    public const long MinMtimeUnixMs = -62_135_596_800_000;
+
+    /// <summary>Latest modification time accepted (9999-12-31T23:59:59.999Z), in Unix ms.</summary>
+    public const long MaxMtimeUnixMs = 253_402_300_799_999;
 
     /// <summary>Bytes of a path in UTF-8.</summary>
     public const int MaxPathBytes = 4096;
@@ -36,8 +78,27 @@ internal static class Limits
     /// <summary>Files in one CommitFiles call.</summary>
     public const int MaxFilesPerBatch = 1000;
 
+    /// <summary>Most chunks in one page of a download plan (compact form: ~100-250 bytes each).</summary>
+    public const int MaxDownloadPlanPage = 10_000;
+
+    /// <summary>
+    /// Bytes of a download plan in the original, unpaged form (which repeats node and token for every chunk, ~1 KB a
+    /// chunk); a larger plan is refused with a hint to page. Below the 64 MiB message limit, with room.
+    /// </summary>
+    public const int MaxUnpagedPlanBytes = 48 * 1024 * 1024;
+
     /// <summary>Chunks that share one get token in a download plan.</summary>
     public const int ChunksPerGetToken = 16;
+
+    /// <summary>
+    /// Chunk ids in one HasChunks or DeleteChunks call to a storage node (34 bytes each on the wire: 8192 ids are
+    /// about 280 KiB, well inside a node's 1 MiB message limit).
+    /// </summary>
+    public const int MaxIdsPerNodeCall = 8192;
+
+    /// <summary>The refusal of a CommitFiles call with more than <see cref="MaxFilesPerBatch"/> files.</summary>
+    public static Dropbox.Shared.Errors.DropboxException TooManyFiles(int count) =>
+        new(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"Too many files in one call: {count}; the limit is MaxFilesPerBatch = {MaxFilesPerBatch}. Send them in several calls.");
 
     /// <summary>Missing chunk ids named in the "missing-chunks" trailer.</summary>
     public const int MaxMissingIdsInTrailer = 100;

@@ -7,6 +7,8 @@ namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class MetadataStore
 {
+    private const int MaxUrlLength = 2048;
+
     /// <summary>Registers (or re-registers) a storage node.</summary>
     public RegisterNodeResponse RegisterNode(RegisterNodeRequest request)
     {
@@ -14,6 +16,11 @@ internal sealed partial class MetadataStore
         if (!Uri.TryCreate(request.GrpcUrl, UriKind.Absolute, out var grpc) || (grpc.Scheme != Uri.UriSchemeHttp && grpc.Scheme != Uri.UriSchemeHttps))
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url must be an absolute http(s) URL; got '{request.GrpcUrl}'.");
+        }
+
+        if (request.GrpcUrl.Length > MaxUrlLength || request.HttpUrl.Length > MaxUrlLength)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url and http_url are at most {MaxUrlLength} characters.");
         }
 
         if (request.HttpUrl.Length > 0 && !Uri.TryCreate(request.HttpUrl, UriKind.Absolute, out _))
@@ -84,20 +91,36 @@ internal sealed partial class MetadataStore
             var id = chunk.ChunkId.ToChunkId();
             if (chunk.Size > Limits.MaxChunkSize || chunk.StoredSize > Limits.MaxChunkSize)
             {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} size out of range.");
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: size {chunk.Size} / stored_size {chunk.StoredSize} out of range; a chunk is at most {Limits.MaxChunkSize} bytes.");
+            }
+
+            if (chunk.Encoding is not (Dropbox.Shared.Protos.Common.ChunkEncoding.Raw or Dropbox.Shared.Protos.Common.ChunkEncoding.Lz4))
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: encoding {(int)chunk.Encoding} is unknown.");
+            }
+
+            if (chunk.NamespaceId.Length > 255)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: namespace_id is longer than 255 characters.");
             }
 
             parsed.Add((id, chunk));
         }
 
         var now = NowMs;
+        var confirmed = new List<(NamespaceState State, ChunkId Id)>();
         Mutate<object?>(null, (batch, _) =>
         {
             foreach (var (id, chunk) in parsed)
             {
-                MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
-                if (chunk.NamespaceId.Length > 0 && _namespaces.ContainsKey(chunk.NamespaceId))
+                var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
+                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
                 {
+                    if (trusted)
+                    {
+                        confirmed.Add((state, id));
+                    }
+
                     var nsChunk = batch.GetNamespaceChunk(chunk.NamespaceId, id) ?? new NamespaceChunkRecord();
                     nsChunk.UploadedUnixMs = now;
                     batch.PutNamespaceChunk(chunk.NamespaceId, id, nsChunk);
@@ -106,6 +129,14 @@ internal sealed partial class MetadataStore
 
             return null;
         });
+
+        // Written: no longer outstanding. An event not trusted (the chunk is being deleted) leaves the put pending, so
+        // the commit still asks the node.
+        foreach (var (state, id) in confirmed)
+        {
+            state.Pending.Remove(id);
+        }
+
         _eventsSignal.Notify();
     }
 

@@ -43,7 +43,7 @@ internal sealed class FileDownloader
         GetDownloadPlanResponse plan;
         try
         {
-            plan = await _ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path }, ct).ConfigureAwait(false);
+            plan = await _ctx.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path), ct).ConfigureAwait(false);
         }
         catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
         {
@@ -72,28 +72,42 @@ internal sealed class FileDownloader
         }
 
         var full = _ctx.WritePath(path);
-        var chunks = RemoteBounds.CheckPlan(path, plan);
+        _ = RemoteBounds.CheckPlan(path, plan);
+        var size = plan.Entry.Size;
         var directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
         var temp = Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
+        var chunks = new List<ChunkRef>(Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, RemoteBounds.MaxChunksPerFile)));
+        ulong received = 0;
         try
         {
             await using (var output = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 }))
             {
                 // A window of chunks in flight, written strictly in order; each chunk's pooled buffer goes back
                 // to the pool once written, so memory is the window, not the file.
+                // Later pages of the plan are asked for as the window reaches them.
                 var window = new Queue<Task<ChunkBuffer>>();
+                await using var gets = DownloadPlans.ChunksAsync(_ctx.Metadata, path, plan, ct).GetAsyncEnumerator(ct);
                 try
                 {
-                    var next = 0;
+                    var more = await gets.MoveNextAsync().ConfigureAwait(false);
                     var limit = Math.Max(1, _ctx.Options.Parallelism);
-                    while (next < plan.Chunks.Count || window.Count > 0)
+                    while (more || window.Count > 0)
                     {
-                        while (next < plan.Chunks.Count && window.Count < limit)
+                        while (more && window.Count < limit)
                         {
-                            var get = plan.Chunks[next];
-                            window.Enqueue(ObtainAsync(get, chunks[next], ct));
-                            next++;
+                            // Later pages are checked as they come: every chunk within bounds, never more bytes
+                            // than the file is said to hold, and exactly that many at the end (below).
+                            var chunk = RemoteBounds.CheckChunk(path, gets.Current);
+                            received += (ulong)chunk.Size;
+                            if (received > size)
+                            {
+                                throw RemoteBounds.BadPlan(path, $"its chunks add up to more than the {size} bytes the file is said to be");
+                            }
+
+                            chunks.Add(chunk);
+                            window.Enqueue(ObtainAsync(gets.Current, chunk, ct));
+                            more = await gets.MoveNextAsync().ConfigureAwait(false);
                         }
 
                         using var plain = await window.Dequeue().ConfigureAwait(false);
@@ -108,6 +122,11 @@ internal sealed class FileDownloader
 
                 await output.FlushAsync(ct).ConfigureAwait(false);
                 output.Flush(flushToDisk: true);
+            }
+
+            if (received != size)
+            {
+                throw RemoteBounds.BadPlan(path, $"its chunks add up to {received} bytes but the file is said to be {size} bytes");
             }
 
             if (RemoteBounds.TryMtime(plan.Entry.MtimeUnixMs, out var mtime))

@@ -71,8 +71,10 @@ internal static class RemoteBounds
     }
 
     /// <summary>
-    /// Checks a download plan before a byte is written: the chunk count and each chunk's size within bounds, and the
-    /// chunk sizes adding up to the file's size. Returns the chunks in domain form.
+    /// Checks a download plan (or its first page) before a byte is written: the announced chunk count and each listed
+    /// chunk's size within bounds, and the chunk sizes adding up to the file's size (for a plan of several pages: not
+    /// beyond it; the downloader checks the later pages as they come and the sum at the end). Returns the listed
+    /// chunks in domain form.
     /// </summary>
     /// <exception cref="DropboxException">DataLoss naming the path and what is wrong.</exception>
     public static List<ChunkRef> CheckPlan(string path, GetDownloadPlanResponse plan)
@@ -83,45 +85,54 @@ internal static class RemoteBounds
             throw BadPlan(path, $"the file is said to be {size} bytes, beyond the largest a version can hold ({MaxFileSize})");
         }
 
-        if (plan.Chunks.Count > MaxChunksPerFile)
+        var announced = Math.Max((ulong)plan.Chunks.Count, plan.TotalChunks);
+        if (announced > MaxChunksPerFile)
         {
-            throw BadPlan(path, $"it lists {plan.Chunks.Count} chunks; a version holds at most {MaxChunksPerFile}");
+            throw BadPlan(path, $"it lists {announced} chunks; a version holds at most {MaxChunksPerFile}");
         }
 
         var chunks = new List<ChunkRef>(plan.Chunks.Count);
         ulong total = 0;
         foreach (var get in plan.Chunks)
         {
-            if (get.Chunk is null)
-            {
-                throw BadPlan(path, "a chunk has no reference");
-            }
-
-            ChunkRef chunk;
-            try
-            {
-                chunk = get.Chunk.ToDomain();
-            }
-            catch (DropboxException e)
-            {
-                throw BadPlan(path, e.Message);
-            }
-
-            if (chunk.Size > MaxChunkSize || chunk.StoredSize > MaxChunkSize)
-            {
-                throw BadPlan(path, $"chunk {chunk.Id.ToShortString()} is said to be {Math.Max(chunk.Size, chunk.StoredSize)} bytes; a chunk is at most {MaxChunkSize}");
-            }
-
+            var chunk = CheckChunk(path, get);
             total += (ulong)chunk.Size;
             chunks.Add(chunk);
         }
 
-        if (total != size)
+        if (plan.HasMore ? total > size : total != size)
         {
             throw BadPlan(path, $"its chunks add up to {total} bytes but the file is said to be {size} bytes");
         }
 
         return chunks;
+    }
+
+    /// <summary>One chunk of a download plan in domain form, its reference and size within bounds.</summary>
+    /// <exception cref="DropboxException">DataLoss naming the path and what is wrong.</exception>
+    public static ChunkRef CheckChunk(string path, ChunkGet get)
+    {
+        if (get.Chunk is null)
+        {
+            throw BadPlan(path, "a chunk has no reference");
+        }
+
+        ChunkRef chunk;
+        try
+        {
+            chunk = get.Chunk.ToDomain();
+        }
+        catch (DropboxException e)
+        {
+            throw BadPlan(path, e.Message);
+        }
+
+        if (chunk.Size > MaxChunkSize || chunk.StoredSize > MaxChunkSize)
+        {
+            throw BadPlan(path, $"chunk {chunk.Id.ToShortString()} is said to be {Math.Max(chunk.Size, chunk.StoredSize)} bytes; a chunk is at most {MaxChunkSize}");
+        }
+
+        return chunk;
     }
 
     /// <summary>
@@ -163,6 +174,7 @@ internal static class RemoteBounds
         return a > long.MaxValue - b ? long.MaxValue : a + b;
     }
 
-    private static DropboxException BadPlan(string path, string what) =>
+    /// <summary>The error for a download plan refused for <paramref name="what"/>.</summary>
+    public static DropboxException BadPlan(string path, string what) =>
         new(ErrorKind.DataLoss, $"refused the server's download plan for '{SyncPaths.Display(path)}': {what}; nothing was written.");
 }

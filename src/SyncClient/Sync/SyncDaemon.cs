@@ -37,6 +37,8 @@ internal sealed class SyncDaemon
     private int _pendingStreak;
     private long _lastLocalEventTicks;
     private TaskCompletionSource _passEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _passesStarted;
+    private long _lastPassEnded;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
     {
@@ -107,6 +109,7 @@ internal sealed class SyncDaemon
                 var reconcile = LastReconcile() is { } last && now - last >= ReconcileInterval;
                 var engine = reconcile ? new SyncEngine(_ctx.With(_ctx.Options with { Reconcile = true })) : _engine;
                 CancelRetrigger(); // this pass sees everything a pending re-check would; it asks again if still needed
+                var passNumber = Interlocked.Increment(ref _passesStarted);
                 try
                 {
                     _ctx.Progress.Log($"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})");
@@ -126,6 +129,7 @@ internal sealed class SyncDaemon
                     errorDelay = Grow(errorDelay);
                 }
 
+                Volatile.Write(ref _lastPassEnded, passNumber);
                 Interlocked.Exchange(ref _passEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 if (errorDelay > TimeSpan.Zero)
                 {
@@ -382,6 +386,30 @@ internal sealed class SyncDaemon
         }
     }
 
+    /// <summary>Waits until a pass started after the first <paramref name="startedBefore"/> passes has ended (or the bound passes).</summary>
+    private async Task WaitForPassAfterAsync(long startedBefore, TimeSpan bound, CancellationToken ct)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var ended = Volatile.Read(ref _passEnded).Task;
+            var left = bound - waited.Elapsed;
+            if (Volatile.Read(ref _lastPassEnded) > startedBefore || left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            try
+            {
+                await ended.WaitAsync(left, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return; // a pass that long (a big download): ask again; the feed says whether there is still news
+            }
+        }
+    }
+
     private async Task PollRemoteAsync(CancellationToken ct)
     {
         var wait = MinPollSeconds;
@@ -402,19 +430,12 @@ internal sealed class SyncDaemon
                 failures = 0;
                 if (response.Changes.Count > 0)
                 {
-                    var passEnded = Volatile.Read(ref _passEnded).Task;
+                    var startedBefore = Interlocked.Read(ref _passesStarted);
                     _triggers.Writer.TryWrite("remote change");
                     wait = MinPollSeconds; // active: poll again soon
-                    // Let the pass advance the cursor before asking again, and poll again as soon as it did: the next
-                    // change is then seen the moment it is committed.
-                    try
-                    {
-                        await passEnded.WaitAsync(TimeSpan.FromMinutes(1), ct).ConfigureAwait(false);
-                    }
-                    catch (TimeoutException)
-                    {
-                        // A pass that long (a big download): ask again; the feed says whether there is still news.
-                    }
+                    // Let a pass that starts from here on (so lists this change) advance the cursor before asking
+                    // again, and ask again as soon as it did: the next change is then seen the moment it is committed.
+                    await WaitForPassAfterAsync(startedBefore, TimeSpan.FromMinutes(1), ct).ConfigureAwait(false);
 
                     if (_ctx.State.GetSetting(StateKeys.Cursor) == cursor)
                     {

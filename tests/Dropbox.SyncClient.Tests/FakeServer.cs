@@ -58,6 +58,15 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>Every version committed at <paramref name="path"/>, oldest first.</summary>
+    public List<FileEntry> History(string path)
+    {
+        lock (_lock)
+        {
+            return _history.TryGetValue(path, out var h) ? [.. h] : [];
+        }
+    }
+
     private ulong CurrentVersion(string path) => Current(path)?.Version ?? 0;
 
     /// <summary>Called with the path at the start of every PlanUpload (a test's chance to touch the file meanwhile).</summary>

@@ -19,7 +19,7 @@ public sealed class NewFilesTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     private static NewFiles Classifier(Dictionary<string, BaseStat>? index = null, Dictionary<string, RemoteEntry>? remote = null) =>
-        new(index ?? [], new RemoteView(remote ?? [], "c", FullListing: false), Clock, TimeSpan.FromSeconds(2));
+        new(index ?? [], new RemoteView(remote ?? [], "c", FullListing: false), new Stability(Clock, TimeSpan.FromSeconds(2), null, SyncOptions.DefaultQuietPeriod));
 
     [Fact]
     public void Only_a_settled_untracked_file_unknown_remotely_and_of_an_untracked_size_is_taken()
@@ -44,7 +44,7 @@ public sealed class NewFilesTests : IDisposable
     public void A_file_written_while_a_long_scan_runs_is_judged_by_the_clock_when_it_is_found()
     {
         var clock = new ManualClock();
-        var files = new NewFiles([], new RemoteView([], "c", FullListing: false), clock, TimeSpan.FromSeconds(2));
+        var files = new NewFiles([], new RemoteView([], "c", FullListing: false), new Stability(clock, TimeSpan.FromSeconds(2), null, SyncOptions.DefaultQuietPeriod));
         clock.Advance(TimeSpan.FromSeconds(6)); // the scan takes a while; a file is written late in it...
         var writtenAt = clock.GetUtcNow().UtcDateTime.AddSeconds(-0.5);
 

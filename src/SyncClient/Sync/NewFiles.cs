@@ -4,8 +4,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// The plain new files a scan found: never synced, unknown to the server's changes, settled (not written in the
-/// last stable age), and of a size no tracked file has (so none can be the far end of a local move). Each can only
+/// The plain new files a scan found: never synced, unknown to the server's changes, settled (see <see cref="Stability"/>), and of a size no tracked file has (so none can be the far end of a local move). Each can only
 /// be uploaded as new, so the planner need not see it and its content need not be hashed before the plan: the
 /// pass holds a path, size and mtime per file (not an entry, a fingerprint and an action) and hashes and uploads
 /// them in groups after the planned work. A first sync of a 100,000-file tree is almost all such files.
@@ -15,16 +14,14 @@ internal sealed class NewFiles
     private readonly Dictionary<string, BaseStat> _index;
     private readonly RemoteView _remote;
     private readonly HashSet<long> _trackedSizes = [];
-    private readonly TimeProvider _time;
-    private readonly TimeSpan _stableAge;
+    private readonly Stability _stability;
     private readonly List<NewFile> _files = [];
 
-    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, TimeProvider time, TimeSpan stableAge)
+    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, Stability stability)
     {
         _index = index;
         _remote = remote;
-        _time = time;
-        _stableAge = stableAge;
+        _stability = stability;
         foreach (var stat in index.Values)
         {
             if (stat.Kind == FileKind.File)
@@ -46,11 +43,10 @@ internal sealed class NewFiles
             return false;
         }
 
-        // Written in the last stable age (and not stamped far in the future): perhaps still being written, so the
-        // planner's stability rule judges it. The clock is read now, not when the scan began: a file written
-        // during a long scan would otherwise look stamped in the future and skip the rule.
-        var age = _time.GetUtcNow().UtcDateTime - new DateTime(mtimeTicks, DateTimeKind.Utc);
-        if (_stableAge > TimeSpan.Zero && age < _stableAge && age > -_stableAge)
+        // Perhaps still being written: the planner's path judges it (and reports it pending). The clock is read
+        // now, not when the scan began: a file written during a long scan would otherwise look stamped in the
+        // future and skip the rule.
+        if (_stability.IsUnsettled(path, mtimeTicks, out _))
         {
             return false;
         }

@@ -25,6 +25,42 @@ internal sealed class SyncContext
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>The daemon's watcher evidence (null for a one-shot pass): files it saw settle by the quiet period.</summary>
+    public WatchedChanges? Watched { get; init; }
+
+    /// <summary>The stability rule of this context's passes.</summary>
+    public Stability Stability() => new(Time, Options.StableAge, Watched, Options.QuietPeriod);
+
+    /// <summary>The same context with other options.</summary>
+    public SyncContext With(SyncOptions options) => new()
+    {
+        Folder = Folder,
+        State = State,
+        Metadata = Metadata,
+        Transfer = Transfer,
+        Chunker = Chunker,
+        Device = Device,
+        Options = options,
+        Progress = Progress,
+        Time = Time,
+        Watched = Watched,
+    };
+
+    /// <summary>The same context with the daemon's watcher evidence.</summary>
+    public SyncContext With(WatchedChanges watched) => new()
+    {
+        Folder = Folder,
+        State = State,
+        Metadata = Metadata,
+        Transfer = Transfer,
+        Chunker = Chunker,
+        Device = Device,
+        Options = Options,
+        Progress = Progress,
+        Time = Time,
+        Watched = watched,
+    };
+
     /// <summary>The OS path of a relative path this client found in its own scan (no checks).</summary>
     public string FullPath(string relative) => SyncPaths.ToFull(Folder, relative);
 

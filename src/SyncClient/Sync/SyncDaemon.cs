@@ -9,7 +9,8 @@ namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
 /// The long-running sync: an initial pass, then a pass whenever the folder changes (FileSystemWatcher,
-/// debounced), the server reports a change (long-polled ListChanges with adaptive back-off: seconds
+/// debounced by the quiet period; the watcher's per-path evidence lets a pass take a file as soon as it was quiet
+/// for that long, see <see cref="Stability"/>), the server reports a change (long-polled ListChanges with adaptive back-off: seconds
 /// while active, minutes while idle), <c>sync --now</c> drops <see cref="NowRequestFile"/> in the state
 /// directory, or the periodic rescan is due (watchers drop events). Reconciles every
 /// <see cref="ReconcileInterval"/> (a day unless configured). Cancelling the token stops it cleanly: the pass
@@ -28,16 +29,31 @@ internal sealed class SyncDaemon
     private readonly SyncEngine _engine;
     private readonly Action<SyncSummary> _onPass;
     private readonly Channel<string> _triggers = Channel.CreateBounded<string>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<bool> _localEvents = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WatchedChanges _watched;
+    private readonly Lock _retriggerLock = new();
+    private ITimer? _retrigger;
+    private long _retriggerDue;
+    private int _pendingStreak;
     private long _lastLocalEventTicks;
+    private TaskCompletionSource _passEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _passesStarted;
+    private long _lastPassEnded;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
     {
-        _ctx = ctx;
-        _engine = new SyncEngine(ctx);
+        _watched = new WatchedChanges(ctx.Time);
+        _ctx = ctx.With(_watched);
+        _engine = new SyncEngine(_ctx);
         _onPass = onPass;
+        Debounce = ctx.Options.QuietPeriod;
     }
 
-    public TimeSpan Debounce { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>How long the folder must be quiet (no watcher event) before a local change starts a pass.</summary>
+    public TimeSpan Debounce { get; init; }
+
+    /// <summary>The longest a stream of watcher events (a file written without pause) may hold passes back.</summary>
+    public TimeSpan MaxDebounce { get; init; } = TimeSpan.FromSeconds(2);
 
     public TimeSpan RescanInterval { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -56,6 +72,8 @@ internal sealed class SyncDaemon
         using var daemonLock = PassLock.AcquireDaemon(_ctx.State.StateDirectory);
         var pidFile = Path.Combine(_ctx.State.StateDirectory, PidFile);
         await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
+        using var retrigger = _ctx.Time.CreateTimer(_ => FireRetrigger(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _retrigger = retrigger;
         using var watcher = CreateWatcher();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token) };
@@ -89,16 +107,15 @@ internal sealed class SyncDaemon
                 }
 
                 var reconcile = LastReconcile() is { } last && now - last >= ReconcileInterval;
-                var engine = reconcile ? new SyncEngine(new SyncContextWithOptions(_ctx, _ctx.Options with { Reconcile = true }).Context) : _engine;
+                var engine = reconcile ? new SyncEngine(_ctx.With(_ctx.Options with { Reconcile = true })) : _engine;
+                CancelRetrigger(); // this pass sees everything a pending re-check would; it asks again if still needed
+                var passNumber = Interlocked.Increment(ref _passesStarted);
                 try
                 {
                     _ctx.Progress.Log($"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})");
                     var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
                     _onPass(summary);
-                    if (summary.Pending > 0)
-                    {
-                        _ = RetriggerAsync(TimeSpan.FromSeconds(2) + _ctx.Options.StableAge, ct);
-                    }
+                    ScheduleRecheck(summary);
 
                     errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
                 }
@@ -112,6 +129,8 @@ internal sealed class SyncDaemon
                     errorDelay = Grow(errorDelay);
                 }
 
+                Volatile.Write(ref _lastPassEnded, passNumber);
+                Interlocked.Exchange(ref _passEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 if (errorDelay > TimeSpan.Zero)
                 {
                     // Failing passes must not spin: wait, but still wake for an explicit request.
@@ -143,16 +162,65 @@ internal sealed class SyncDaemon
         }
     }
 
-    private async Task RetriggerAsync(TimeSpan delay, CancellationToken ct)
+    /// <summary>
+    /// After a pass that left files pending, one re-check pass once the soonest of them could have settled. There
+    /// is never more than one re-check waiting (a pass cancels it, an earlier one replaces a later one), so a file
+    /// that keeps changing costs a bounded number of passes; re-checks that find it changing again back off
+    /// (doubling up to the stable age). A watched file that goes quiet also wakes the daemon through the watcher.
+    /// </summary>
+    private void ScheduleRecheck(SyncSummary summary)
     {
-        try
+        if (summary.Pending == 0)
         {
-            await Task.Delay(delay, _ctx.Time, ct).ConfigureAwait(false);
-            _triggers.Writer.TryWrite("files that were still changing");
+            _pendingStreak = 0;
+            return;
         }
-        catch (OperationCanceledException)
+
+        var quiet = _ctx.Options.QuietPeriod > TimeSpan.Zero ? _ctx.Options.QuietPeriod : TimeSpan.FromMilliseconds(250);
+        var backoff = TimeSpan.FromTicks(quiet.Ticks << Math.Min(_pendingStreak, 16));
+        var cap = _ctx.Options.StableAge > quiet ? _ctx.Options.StableAge : quiet;
+        _pendingStreak++;
+        var delay = summary.RecheckAfter is { } due && due > quiet ? due : quiet;
+        if (backoff > delay)
         {
+            delay = backoff < cap ? backoff : cap;
         }
+
+        lock (_retriggerLock)
+        {
+            var at = _ctx.Time.GetTimestamp() + (long)(delay.TotalSeconds * _ctx.Time.TimestampFrequency);
+            if (_retriggerDue != 0 && _retriggerDue <= at)
+            {
+                return; // one re-check already comes sooner
+            }
+
+            _retriggerDue = at;
+            _retrigger?.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void CancelRetrigger()
+    {
+        lock (_retriggerLock)
+        {
+            _retriggerDue = 0;
+            _retrigger?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void FireRetrigger()
+    {
+        lock (_retriggerLock)
+        {
+            if (_retriggerDue == 0)
+            {
+                return; // cancelled by a pass that started meanwhile
+            }
+
+            _retriggerDue = 0;
+        }
+
+        _triggers.Writer.TryWrite("files that were still changing");
     }
 
     private static TimeSpan Grow(TimeSpan delay) =>
@@ -172,10 +240,28 @@ internal sealed class SyncDaemon
         void OnEvent(object? sender, FileSystemEventArgs e)
         {
             var ignore = _engine.LastIgnore;
-            if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, e.FullPath)
-                || (e is RenamedEventArgs r && Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, r.OldFullPath)))
+            var matters = false;
+            if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, e.FullPath))
+            {
+                _watched.Saw(SyncPaths.ToRelative(_ctx.Folder, e.FullPath));
+                if (e.ChangeType == WatcherChangeTypes.Created && Directory.Exists(e.FullPath))
+                {
+                    SawNewFolder(e.FullPath, ignore);
+                }
+
+                matters = true;
+            }
+
+            if (e is RenamedEventArgs r && Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, r.OldFullPath))
+            {
+                _watched.Saw(SyncPaths.ToRelative(_ctx.Folder, r.OldFullPath));
+                matters = true;
+            }
+
+            if (matters)
             {
                 Interlocked.Exchange(ref _lastLocalEventTicks, _ctx.Time.GetTimestamp());
+                _localEvents.Writer.TryWrite(true);
             }
         }
 
@@ -183,10 +269,40 @@ internal sealed class SyncDaemon
         watcher.Changed += OnEvent;
         watcher.Deleted += OnEvent;
         watcher.Renamed += (s, e) => OnEvent(s, e);
-        // A dropped-events overflow is what the periodic rescan is for; ask for one now.
-        watcher.Error += (_, _) => _triggers.Writer.TryWrite("watcher overflow");
+        // A dropped-events overflow is what the periodic rescan is for; ask for one now. What the watcher saw is no
+        // longer the whole story, so young files fall back to the stable-age rule until it sees them again.
+        watcher.Error += (_, _) =>
+        {
+            _watched.Forget();
+            _triggers.Writer.TryWrite("watcher overflow");
+        };
         watcher.EnableRaisingEvents = true;
         return watcher;
+    }
+
+    /// <summary>
+    /// The watch on a new folder starts only once the folder exists, so files written into it before then sent no
+    /// event of their own: they count as seen now (they were written before now; a later write sends its event or
+    /// moves the mtime). A folder moved in whole keeps the stable-age rule for its young files (it is not created).
+    /// </summary>
+    private void SawNewFolder(string fullPath, IgnoreTree ignore)
+    {
+        const int MaxFiles = 1000; // a few files just written, not a tree to walk on the watcher's thread
+        try
+        {
+            var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
+            foreach (var file in Directory.EnumerateFiles(fullPath, "*", options).Take(MaxFiles))
+            {
+                if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, file))
+                {
+                    _watched.Saw(SyncPaths.ToRelative(_ctx.Folder, file));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Gone or unreadable again: the next pass sees what is there, by the stable-age rule.
+        }
     }
 
     /// <summary>
@@ -217,17 +333,33 @@ internal sealed class SyncDaemon
         return relative.StartsWith("..", StringComparison.Ordinal) || !ignore.IsIgnored(relative, Directory.Exists(fullPath));
     }
 
+    /// <summary>
+    /// Asks for a pass once the folder was quiet for <see cref="Debounce"/> after a watcher event, or after
+    /// <see cref="MaxDebounce"/> of events without such a pause (a file written without pause must not hold back
+    /// every other change). Sleeps while nothing happens.
+    /// </summary>
     private async Task WatchLocalAsync(CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        while (!ct.IsCancellationRequested)
         {
-            var last = Interlocked.Read(ref _lastLocalEventTicks);
-            if (last != 0 && _ctx.Time.GetElapsedTime(last) >= Debounce)
+            await _localEvents.Reader.ReadAsync(ct).ConfigureAwait(false);
+            var first = _ctx.Time.GetTimestamp();
+            while (true)
             {
-                Interlocked.CompareExchange(ref _lastLocalEventTicks, 0, last);
-                _triggers.Writer.TryWrite("local change");
+                _localEvents.Reader.TryRead(out _); // events up to here are covered by this wait
+                var quietFor = _ctx.Time.GetElapsedTime(Interlocked.Read(ref _lastLocalEventTicks));
+                var waited = _ctx.Time.GetElapsedTime(first);
+                if (quietFor >= Debounce || waited >= MaxDebounce)
+                {
+                    break;
+                }
+
+                var rest = Debounce - quietFor;
+                await Task.Delay(rest < MaxDebounce - waited ? rest : MaxDebounce - waited, _ctx.Time, ct).ConfigureAwait(false);
             }
+
+            _watched.Prune(_ctx.Options.StableAge > MaxDebounce ? _ctx.Options.StableAge : MaxDebounce);
+            _triggers.Writer.TryWrite("local change");
         }
     }
 
@@ -254,6 +386,30 @@ internal sealed class SyncDaemon
         }
     }
 
+    /// <summary>Waits until a pass started after the first <paramref name="startedBefore"/> passes has ended (or the bound passes).</summary>
+    private async Task WaitForPassAfterAsync(long startedBefore, TimeSpan bound, CancellationToken ct)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var ended = Volatile.Read(ref _passEnded).Task;
+            var left = bound - waited.Elapsed;
+            if (Volatile.Read(ref _lastPassEnded) > startedBefore || left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            try
+            {
+                await ended.WaitAsync(left, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return; // a pass that long (a big download): ask again; the feed says whether there is still news
+            }
+        }
+    }
+
     private async Task PollRemoteAsync(CancellationToken ct)
     {
         var wait = MinPollSeconds;
@@ -274,10 +430,19 @@ internal sealed class SyncDaemon
                 failures = 0;
                 if (response.Changes.Count > 0)
                 {
+                    var startedBefore = Interlocked.Read(ref _passesStarted);
                     _triggers.Writer.TryWrite("remote change");
                     wait = MinPollSeconds; // active: poll again soon
-                    // Let the pass advance the cursor before asking again.
-                    await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+                    // Let a pass that starts from here on (so lists this change) advance the cursor before asking
+                    // again, and ask again as soon as it did: the next change is then seen the moment it is committed.
+                    await WaitForPassAfterAsync(startedBefore, TimeSpan.FromMinutes(1), ct).ConfigureAwait(false);
+
+                    if (_ctx.State.GetSetting(StateKeys.Cursor) == cursor)
+                    {
+                        // The pass kept the cursor (a change waits for a local file, or a step failed): the feed would
+                        // answer at once with the same change, so do not ask in a tight loop.
+                        await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+                    }
                 }
                 else
                 {
@@ -297,21 +462,5 @@ internal sealed class SyncDaemon
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(60, 1 << Math.Min(failures, 6))), ct).ConfigureAwait(false);
             }
         }
-    }
-
-    private sealed class SyncContextWithOptions(SyncContext source, SyncOptions options)
-    {
-        public SyncContext Context { get; } = new()
-        {
-            Folder = source.Folder,
-            State = source.State,
-            Metadata = source.Metadata,
-            Transfer = source.Transfer,
-            Chunker = source.Chunker,
-            Device = source.Device,
-            Options = options,
-            Progress = source.Progress,
-            Time = source.Time,
-        };
     }
 }

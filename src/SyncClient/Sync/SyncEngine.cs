@@ -85,7 +85,7 @@ internal sealed partial class SyncEngine
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
         // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
-        var newFiles = new NewFiles(index, remote, _ctx.Time, _ctx.Options.StableAge);
+        var newFiles = new NewFiles(index, remote, _ctx.Stability());
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
@@ -281,7 +281,7 @@ internal sealed partial class SyncEngine
         var work = new List<LocalEntry>();
         var young = new List<LocalEntry>();
         var now = _ctx.Time.GetUtcNow().UtcDateTime;
-        var stableAge = _ctx.Options.StableAge;
+        var stability = _ctx.Stability();
         foreach (var entry in snapshot.Entries.Values)
         {
             if (entry.Kind != FileKind.File)
@@ -290,12 +290,10 @@ internal sealed partial class SyncEngine
             }
 
             var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
-            // A write stamps the current time, so an mtime far in the future (clock skew, an unpacked archive)
-            // is not a file being written; without this a daemon would wait for it until that time comes.
-            var age = now - new DateTime(entry.MtimeTicks, DateTimeKind.Utc);
-            if (!unchanged && stableAge > TimeSpan.Zero && age < stableAge && age > -stableAge)
+            if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
             {
                 young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below
+                summary.RecheckWithin(settlesIn);
                 continue;
             }
 

@@ -39,6 +39,16 @@ internal sealed record SyncOptions
     /// <summary>The stability window of the CLI's passes.</summary>
     public static TimeSpan DefaultStableAge { get; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// With watcher evidence (the daemon), a file younger than <see cref="StableAge"/> is taken once neither a
+    /// watcher event nor a write touched it for this long: a writer pausing for less is still writing. Capped at
+    /// <see cref="StableAge"/>; the re-check before commit still refuses anything written after it was read.
+    /// </summary>
+    public TimeSpan QuietPeriod { get; init; } = DefaultQuietPeriod;
+
+    /// <summary>The daemon's quiet period unless configured.</summary>
+    public static TimeSpan DefaultQuietPeriod { get; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>How long a pass waits for another pass on the same state directory to finish.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);
 

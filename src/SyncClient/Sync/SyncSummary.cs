@@ -29,6 +29,36 @@ internal sealed class SyncSummary
 
     public void AddPending() => Interlocked.Increment(ref _pending);
 
+    /// <summary>
+    /// How soon the soonest pending file could be judged settled, when the stability rule could tell (null: a
+    /// pending file that changed while it was read or uploaded, which the next pass judges afresh).
+    /// </summary>
+    public TimeSpan? RecheckAfter
+    {
+        get
+        {
+            lock (_recheckLock)
+            {
+                return _recheckAfter;
+            }
+        }
+    }
+
+    private readonly Lock _recheckLock = new();
+    private TimeSpan? _recheckAfter;
+
+    /// <summary>Notes that a pending file could be settled <paramref name="delay"/> from now.</summary>
+    public void RecheckWithin(TimeSpan delay)
+    {
+        lock (_recheckLock)
+        {
+            if (_recheckAfter is null || delay < _recheckAfter)
+            {
+                _recheckAfter = delay;
+            }
+        }
+    }
+
     /// <summary>Entries the server sent that the client refused to apply (bad path, absurd size), each reported.</summary>
     public long Refused => Volatile.Read(ref _refused);
 

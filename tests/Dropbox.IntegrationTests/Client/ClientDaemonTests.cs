@@ -5,8 +5,8 @@ using Microsoft.Data.Sqlite;
 namespace Dropbox.IntegrationTests.Client;
 
 /// <summary>
-/// The long-running <c>sync</c> daemon as a real process: stopping on SIGINT/SIGTERM, and reconciling on its
-/// own at a configured interval. A real metadata node and storage node on 127.0.0.1 ephemeral ports.
+/// The long-running <c>sync</c> daemon as a real process: stopping on SIGINT/SIGTERM, reconciling on its own at a
+/// configured interval, and carrying a change from one running daemon to another. A real metadata node and storage node on 127.0.0.1 ephemeral ports.
 /// </summary>
 [Trait("Category", "Slow")]
 public sealed class ClientDaemonTests : IDisposable
@@ -131,6 +131,51 @@ public sealed class ClientDaemonTests : IDisposable
         }
 
         Assert.Equal("the db will lie about this one", a.Read("db-row.txt"));
+    }
+
+    [Fact]
+    public async Task A_change_on_one_running_daemon_reaches_the_other_running_daemon_with_default_settings()
+    {
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        var a = cluster.NewClient("alpha");
+        var b = cluster.NewClient("bravo");
+        await a.LoginAsync();
+        await b.LoginAsync();
+        using var daemonA = a.Start("sync");
+        using var daemonB = b.Start("sync");
+        await daemonA.WaitForOutputAsync(PassDone, Timeout);
+        await daemonB.WaitForOutputAsync(PassDone, Timeout);
+        string Diagnostics() => $"A:\n{daemonA.Stdout}{daemonA.Stderr}\nB:\n{daemonB.Stdout}{daemonB.Stderr}";
+
+        // A new file in a new folder, then an edit of it: each must arrive whole on the other device, by itself.
+        var content = new byte[4096];
+        new Random(11).NextBytes(content);
+        a.Write("notes/new.bin", content);
+        await WaitUntilAsync(() => Task.FromResult(HasContent(b.PathOf("notes/new.bin"), content)), Diagnostics);
+
+        var edited = content.Concat(System.Text.Encoding.UTF8.GetBytes("appended on alpha")).ToArray();
+        a.Write("notes/new.bin", edited);
+        await WaitUntilAsync(() => Task.FromResult(HasContent(b.PathOf("notes/new.bin"), edited)), Diagnostics);
+
+        Assert.Contains("downloaded 'notes/new.bin'", daemonB.Stdout, StringComparison.Ordinal);
+        foreach (var daemon in new[] { daemonA, daemonB })
+        {
+            daemon.Signal(SigTerm);
+            var code = await daemon.WaitForExitAsync(Timeout);
+            Assert.True(code == 0, $"exit {code}\n{Diagnostics()}");
+        }
+    }
+
+    private static bool HasContent(string path, byte[] expected)
+    {
+        try
+        {
+            return File.ReadAllBytes(path).AsSpan().SequenceEqual(expected);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // not there yet (or being renamed into place)
+        }
     }
 
     /// <summary>SQLite's own check of the state db, opened as a separate reader the way a next run would.</summary>

@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// The daemon (real watcher, real folder and db) against a <see cref="FakeServer"/>: a file being written is taken
+/// once it was quiet, never torn, and a file that keeps changing costs a bounded number of passes.
+/// </summary>
+public sealed class SyncDaemonTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private readonly TempDir _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task A_file_written_in_pieces_with_pauses_shorter_than_the_quiet_period_is_never_committed_torn()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = SyncOptions.DefaultStableAge });
+        var quiet = a.Context.Options.QuietPeriod;
+        var summaries = new ConcurrentQueue<SyncSummary>();
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, summaries.Enqueue);
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
+
+            // The writer keeps the file open and appends piece after piece, pausing well under the quiet period,
+            // while passes are asked for all along (sync --now): each of them finds the file mid-write.
+            var pieces = Enumerable.Range(0, 24).Select(i => TestClient.RandomBytes(1500 + (i * 37), 100 + i)).ToList();
+            var states = new List<(byte[] Content, TimeSpan QuietAfter)>();
+            var written = new List<byte>();
+            var passesBefore = summaries.Count;
+            var nowRequest = Path.Combine(a.State.StateDirectory, SyncDaemon.NowRequestFile);
+            await using (var file = new FileStream(a.PathOf("report.bin"), FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0))
+            {
+                long endedAt = 0;
+                foreach (var piece in pieces)
+                {
+                    if (states.Count > 0)
+                    {
+                        states[^1] = (states[^1].Content, Stopwatch.GetElapsedTime(endedAt));
+                    }
+
+                    file.Write(piece);
+                    endedAt = Stopwatch.GetTimestamp();
+                    written.AddRange(piece);
+                    states.Add(([.. written], TimeSpan.MaxValue));
+                    File.WriteAllText(nowRequest, "now");
+                    await Task.Delay(TimeSpan.FromMilliseconds(40));
+                }
+            }
+
+            var finalContent = states[^1].Content;
+            await WaitUntilAsync(() => _server.Current("report.bin")?.Size == (ulong)finalContent.Length, run, "the whole file on the server");
+
+            var history = _server.History("report.bin");
+            var final = await HashAsync(a, finalContent);
+            Assert.Equal(Convert.ToHexString(final), Convert.ToHexString(history[^1].ContentHash.ToByteArray()));
+            foreach (var version in history)
+            {
+                var index = await IndexOfStateAsync(a, states, version.ContentHash.ToByteArray());
+                Assert.True(index >= 0, $"version {version.Version} ({version.Size} bytes) is not any state the file was ever in: torn");
+                Assert.True(states[index].QuietAfter >= quiet,
+                    $"version {version.Version} is the file after piece {index + 1} of {states.Count}, which stood still only {states[index].QuietAfter.TotalMilliseconds:F0} ms (quiet period {quiet.TotalMilliseconds:F0} ms)");
+            }
+
+            // The passes asked for mid-write did find the file and left it (else nothing above was tested).
+            Assert.Contains(summaries.Skip(passesBefore), s => s.Pending > 0 && s.Notes.Any(n => n.Contains("report.bin", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    [Theory]
+    [InlineData("new.txt")]
+    [InlineData("new-folder/inner/new.txt")]
+    public async Task A_new_file_the_watcher_saw_is_synced_after_the_quiet_period_without_waiting_for_the_stable_age(string path)
+    {
+        // A stable age far beyond the wait below: only the watcher's evidence can let the daemon take the file.
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromMinutes(5) });
+        var passes = 0;
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, _ => Interlocked.Increment(ref passes));
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => Volatile.Read(ref passes) >= 1, run, "the first pass");
+
+            a.Write(path, "written just now"); // a new folder and the file in it at once: no event of the file's own
+
+            await WaitUntilAsync(() => _server.Current(path) is not null, run, "the file on the server", TimeSpan.FromSeconds(30));
+            Assert.Equal((ulong)"written just now".Length, _server.Current(path)!.Size);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    [Fact]
+    public async Task A_file_that_keeps_changing_costs_a_bounded_number_of_passes_and_is_synced_once_it_settles()
+    {
+        // Every append wakes the daemon (short debounce) but the file is never quiet for long enough between
+        // appends, so each of those passes leaves it pending and asks for a re-check: re-checks must merge.
+        var options = new SyncOptions { StableAge = TimeSpan.FromSeconds(1), QuietPeriod = TimeSpan.FromMilliseconds(600) };
+        using var a = new TestClient(_dir, "a", _server, options);
+        var passes = 0;
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, _ => Interlocked.Increment(ref passes)) { Debounce = TimeSpan.FromMilliseconds(50) };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => Volatile.Read(ref passes) >= 1, run, "the first pass");
+            const int appends = 10;
+            var path = a.PathOf("busy.log");
+            for (var i = 0; i < appends; i++)
+            {
+                File.AppendAllText(path, $"line {i}\n");
+                await Task.Delay(TimeSpan.FromMilliseconds(300));
+            }
+
+            var size = (ulong)new FileInfo(path).Length;
+            await WaitUntilAsync(() => _server.Current("busy.log")?.Size == size, run, "the settled file on the server");
+
+            // Re-checks left over from the busy passes would fire from here on: count the passes for a while.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var total = Volatile.Read(ref passes);
+
+            // The first pass, one per append, the one that takes the settled file, the echo of its own commit
+            // through the change feed, and a few spare (passes merge or split with timing). Unmerged re-checks cost
+            // about one more pass per append on top (23 here), and more the longer the file keeps changing.
+            Assert.True(total <= appends + 6, $"{total} passes for {appends} appends");
+            Assert.Single(_server.History("busy.log"));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    private async Task<byte[]> HashAsync(TestClient client, byte[] content)
+    {
+        var path = Path.Combine(_dir.Sub("states"), Guid.NewGuid().ToString("N"));
+        await File.WriteAllBytesAsync(path, content);
+        var fp = await new FileHasher(client.Context.Chunker).TryHashAsync(path, CancellationToken.None);
+        return fp!.ContentHash;
+    }
+
+    private async Task<int> IndexOfStateAsync(TestClient client, List<(byte[] Content, TimeSpan QuietAfter)> states, byte[] contentHash)
+    {
+        for (var i = 0; i < states.Count; i++)
+        {
+            if ((await HashAsync(client, states[i].Content)).AsSpan().SequenceEqual(contentHash))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, Task daemon, string what, TimeSpan? bound = null)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (daemon.IsCompleted)
+            {
+                await daemon; // surfaces the daemon's exception
+                Assert.Fail($"the daemon stopped before {what}");
+            }
+
+            Assert.True(waited.Elapsed < (bound ?? Bound), $"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+}

@@ -74,6 +74,9 @@ internal sealed class Appliance : IAsyncDisposable
 
     public Party Alice { get; private set; } = null!;
 
+    /// <summary>A path inside this appliance's temp folder (removed with it).</summary>
+    public string Scratch(string name) => _dir.Sub(name);
+
     public Party Bob { get; private set; } = null!;
 
     /// <summary>Starts both nodes and creates alice and bob; returns once a chunk can be placed on the storage node.</summary>

@@ -20,17 +20,24 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
 
     public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
-        var request = new HasChunksRequest { Token = SystemToken(node) };
-        foreach (var id in ids)
-        {
-            request.ChunkIds.Add(id.ToByteString());
-        }
-
-        var response = await Client(node).HasChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // One call per slice: a storage node refuses a message past its 1 MiB frame limit, and a refused call
+        // used to read as "node unreachable", i.e. every chunk "not stored".
         var present = new bool[ids.Count];
-        for (var i = 0; i < present.Length && i < response.Present.Count; i++)
+        var client = Client(node);
+        for (var start = 0; start < ids.Count; start += Limits.MaxIdsPerNodeCall)
         {
-            present[i] = response.Present[i];
+            var count = Math.Min(Limits.MaxIdsPerNodeCall, ids.Count - start);
+            var request = new HasChunksRequest { Token = SystemToken(node) };
+            for (var i = 0; i < count; i++)
+            {
+                request.ChunkIds.Add(ids[start + i].ToByteString());
+            }
+
+            var response = await client.HasChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < count && i < response.Present.Count; i++)
+            {
+                present[start + i] = response.Present[i];
+            }
         }
 
         return present;
@@ -38,14 +45,22 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
 
     public async Task<int> DeleteChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
-        var request = new DeleteChunksRequest { Token = SystemToken(node) };
-        foreach (var id in ids)
+        var deleted = 0;
+        var client = Client(node);
+        for (var start = 0; start < ids.Count; start += Limits.MaxIdsPerNodeCall)
         {
-            request.ChunkIds.Add(id.ToByteString());
+            var count = Math.Min(Limits.MaxIdsPerNodeCall, ids.Count - start);
+            var request = new DeleteChunksRequest { Token = SystemToken(node) };
+            for (var i = 0; i < count; i++)
+            {
+                request.ChunkIds.Add(ids[start + i].ToByteString());
+            }
+
+            var response = await client.DeleteChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+            deleted += (int)response.Deleted;
         }
 
-        var response = await Client(node).DeleteChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return (int)response.Deleted;
+        return deleted;
     }
 
     public void Dispose()

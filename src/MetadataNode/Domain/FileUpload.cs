@@ -12,6 +12,12 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
     public static FileUpload Create(string? path, ulong size, long mtimeUnixMs, IReadOnlyList<Proto.ChunkRef> chunks, ulong baseVersion, string? device)
     {
         var normalized = PathGuard.Normalize(path);
+        if (mtimeUnixMs is < Limits.MinMtimeUnixMs or > Limits.MaxMtimeUnixMs)
+        {
+            // Every client of the account turns this into a date: one out of range aborted them all on every pass.
+            throw new DropboxException(ErrorKind.InvalidArgument, $"mtime_unix_ms {mtimeUnixMs} is out of range: a modification time is between {Limits.MinMtimeUnixMs} (year 1) and {Limits.MaxMtimeUnixMs} (year 9999) ms since 1970.");
+        }
+
         if (chunks.Count > Limits.MaxChunksPerFile)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks: {chunks.Count}; a file has at most {Limits.MaxChunksPerFile}. Use larger chunks.");

@@ -9,6 +9,12 @@ internal static class Limits
     /// <summary>Plain size of one chunk (the chunker's maximum is 4 MiB; fixed-size mode uses 5 MB).</summary>
     public const int MaxChunkSize = 64 * 1024 * 1024;
 
+    /// <summary>Earliest modification time accepted (0001-01-01, the earliest a DateTimeOffset holds), in Unix ms.</summary>
+    public const long MinMtimeUnixMs = -62_135_596_800_000;
+
+    /// <summary>Latest modification time accepted (9999-12-31T23:59:59.999Z), in Unix ms.</summary>
+    public const long MaxMtimeUnixMs = 253_402_300_799_999;
+
     /// <summary>Bytes of a path in UTF-8.</summary>
     public const int MaxPathBytes = 4096;
 
@@ -38,6 +44,12 @@ internal static class Limits
 
     /// <summary>Chunks that share one get token in a download plan.</summary>
     public const int ChunksPerGetToken = 16;
+
+    /// <summary>
+    /// Chunk ids in one HasChunks or DeleteChunks call to a storage node (34 bytes each on the wire: 8192 ids are
+    /// about 280 KiB, well inside a node's 1 MiB message limit).
+    /// </summary>
+    public const int MaxIdsPerNodeCall = 8192;
 
     /// <summary>Missing chunk ids named in the "missing-chunks" trailer.</summary>
     public const int MaxMissingIdsInTrailer = 100;

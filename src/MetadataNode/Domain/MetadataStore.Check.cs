@@ -72,6 +72,8 @@ internal sealed partial class MetadataStore
                 }
 
                 ulong files = 0, bytes = 0;
+                var liveFiles = new HashSet<string>(StringComparer.Ordinal);
+                var livePaths = new List<string>();
                 foreach (var (fileKey, fileValue) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns.NamespaceId, string.Empty)))
                 {
                     var path = Keys.PathOfFileKey(fileKey);
@@ -93,10 +95,29 @@ internal sealed partial class MetadataStore
                         problems.Add($"file ({ns.NamespaceId}, {path}) counts {file.VersionCount} versions but {list.Count} exist");
                     }
 
+                    if (!file.Current.Deleted)
+                    {
+                        livePaths.Add(path);
+                    }
+
                     if (IsLiveFile(file.Current))
                     {
+                        liveFiles.Add(path);
                         files++;
                         bytes += file.Current.Size;
+                    }
+                }
+
+                // No live entry may sit under a live file: no disk can hold that tree, and every client fails on it.
+                foreach (var path in livePaths)
+                {
+                    for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+                    {
+                        if (liveFiles.Contains(path[..slash]))
+                        {
+                            problems.Add($"file ({ns.NamespaceId}, {path}) is live under '{path[..slash]}', which is a live file");
+                            break;
+                        }
                     }
                 }
 

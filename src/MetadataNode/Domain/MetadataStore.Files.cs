@@ -110,6 +110,11 @@ internal sealed partial class MetadataStore
         var keyPrefix = Keys.FilePrefix(ns.Id, folder.Length == 0 ? string.Empty : folder + "/");
         var max = limit == 0 ? int.MaxValue : (int)Math.Min(limit, MaxListPage);
         byte[]? start = null;
+        if (startAfter is not null && PathGuard.Utf8Length(startAfter) > Limits.MaxPathBytes)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"start_after is longer than a path may be ({Limits.MaxPathBytes} bytes): pass the last path of the previous page.");
+        }
+
         if (!string.IsNullOrEmpty(startAfter))
         {
             // The smallest key after startAfter's (paths hold no NUL byte), but never before the prefix.

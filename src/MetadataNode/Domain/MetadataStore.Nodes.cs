@@ -7,6 +7,8 @@ namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class MetadataStore
 {
+    private const int MaxUrlLength = 2048;
+
     /// <summary>Registers (or re-registers) a storage node.</summary>
     public RegisterNodeResponse RegisterNode(RegisterNodeRequest request)
     {
@@ -14,6 +16,11 @@ internal sealed partial class MetadataStore
         if (!Uri.TryCreate(request.GrpcUrl, UriKind.Absolute, out var grpc) || (grpc.Scheme != Uri.UriSchemeHttp && grpc.Scheme != Uri.UriSchemeHttps))
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url must be an absolute http(s) URL; got '{request.GrpcUrl}'.");
+        }
+
+        if (request.GrpcUrl.Length > MaxUrlLength || request.HttpUrl.Length > MaxUrlLength)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url and http_url are at most {MaxUrlLength} characters.");
         }
 
         if (request.HttpUrl.Length > 0 && !Uri.TryCreate(request.HttpUrl, UriKind.Absolute, out _))
@@ -84,7 +91,17 @@ internal sealed partial class MetadataStore
             var id = chunk.ChunkId.ToChunkId();
             if (chunk.Size > Limits.MaxChunkSize || chunk.StoredSize > Limits.MaxChunkSize)
             {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} size out of range.");
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: size {chunk.Size} / stored_size {chunk.StoredSize} out of range; a chunk is at most {Limits.MaxChunkSize} bytes.");
+            }
+
+            if (chunk.Encoding is not (Dropbox.Shared.Protos.Common.ChunkEncoding.Raw or Dropbox.Shared.Protos.Common.ChunkEncoding.Lz4))
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: encoding {(int)chunk.Encoding} is unknown.");
+            }
+
+            if (chunk.NamespaceId.Length > 255)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: namespace_id is longer than 255 characters.");
             }
 
             parsed.Add((id, chunk));

@@ -120,6 +120,7 @@ internal sealed partial class MetadataStore
             throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks in one call; send at most {Limits.MaxChunksPerFile} in all.");
         }
 
+        EnsureNoFileUnderAnother(uploads);
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
@@ -147,6 +148,32 @@ internal sealed partial class MetadataStore
         }).ConfigureAwait(false);
 
         return response;
+    }
+
+    /// <summary>
+    /// Refuses a batch in which one file's path is a folder of another's (<c>[d/child, d]</c>): each file alone
+    /// passes the tree checks against what is stored, but together they describe a tree no disk can hold, and
+    /// every later sync of the account failed on it.
+    /// </summary>
+    private static void EnsureNoFileUnderAnother(IReadOnlyList<FileUpload> uploads)
+    {
+        var index = new Dictionary<string, int>(uploads.Count, StringComparer.Ordinal);
+        for (var i = 0; i < uploads.Count; i++)
+        {
+            index.TryAdd(uploads[i].Path, i);
+        }
+
+        for (var i = 0; i < uploads.Count; i++)
+        {
+            var path = uploads[i].Path;
+            for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+            {
+                if (index.TryGetValue(path[..slash], out var parent))
+                {
+                    throw new DropboxException(ErrorKind.InvalidArgument, $"File #{parent} '{path[..slash]}' is a folder of file #{i} '{path}' in the same call: a path cannot be both a file and a folder. Send one of them.");
+                }
+            }
+        }
     }
 
     private static CommitFileResult ToResult(DropboxException ex)

@@ -28,6 +28,9 @@ internal sealed class FakeStorageNode : IAsyncDisposable
         Holdings = holdings;
     }
 
+    /// <summary>The real storage node's gRPC message limit (StoreLimits.MaxGrpcMessageBytes: a 1 MiB frame plus 64 KiB).</summary>
+    public const int RealNodeMessageLimit = (1024 * 1024) + (64 * 1024);
+
     public string NodeId { get; }
 
     public string Url { get; }
@@ -42,7 +45,11 @@ internal sealed class FakeStorageNode : IAsyncDisposable
         builder.Logging.ClearProviders();
         var holdings = new FakeHoldings(nodeId, ChunkTokenService.ForKeyDirectory(keysDirectory));
         builder.Services.AddSingleton(holdings);
-        builder.Services.AddGrpc(o => o.Interceptors.Add<ErrorMappingInterceptor>());
+        builder.Services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<ErrorMappingInterceptor>();
+            o.MaxReceiveMessageSize = RealNodeMessageLimit;
+        });
         var app = builder.Build();
         app.MapGrpcService<FakeChunkStorageService>();
         await app.StartAsync();

@@ -175,6 +175,40 @@ public sealed class SyncServiceTests
     }
 
     [Fact]
+    public async Task OutOfRangeValues_AreInvalidArgumentNamingTheField_AndChangeNothing()
+    {
+        await using var server = await MetadataServer.StartAsync();
+        var (alice, client) = server.AddUser("alice");
+        var c1 = MetadataServer.Chunk(1);
+        var plan = await client.PlanUploadAsync(new PlanUploadRequest { Path = "ok", Size = 1000, Chunks = { c1 } });
+        await server.UploadAsync(plan, [c1], alice.Namespace.Value);
+        var badEncoding = new ReportChunksStoredRequest { NodeId = server.Node.NodeId, Chunks = { new StoredChunk { ChunkId = c1.Id, Size = 1000, StoredSize = 1000, Encoding = (Dropbox.Shared.Protos.Common.ChunkEncoding)99 } } };
+
+        var requests = new (string Field, Func<Task> Call)[]
+        {
+            ("mtime_unix_ms", () => client.PlanUploadAsync(new PlanUploadRequest { Path = "a", Size = 1000, MtimeUnixMs = long.MinValue, Chunks = { c1 } }).ResponseAsync),
+            ("mtime_unix_ms", () => client.CommitFileAsync(new CommitFileRequest { Path = "a", Size = 1000, MtimeUnixMs = long.MinValue, Chunks = { c1 } }).ResponseAsync),
+            ("mtime_unix_ms", () => client.CommitFileAsync(new CommitFileRequest { Path = "a", Size = 1000, MtimeUnixMs = long.MaxValue, Chunks = { c1 } }).ResponseAsync),
+            ("File #1: mtime_unix_ms", () => client.CommitFilesAsync(new CommitFilesRequest { Files = { new CommitFileRequest { Path = "b", Size = 1000, Chunks = { c1 } }, new CommitFileRequest { Path = "a", Size = 1000, MtimeUnixMs = 253_402_300_800_000, Chunks = { c1 } } } }).ResponseAsync),
+            ("start_after", () => client.ListFilesAsync(new ListFilesRequest { Limit = 10, StartAfter = new string('a', 5000) }).ResponseAsync),
+            ("encoding", () => server.Cluster().ReportChunksStoredAsync(badEncoding).ResponseAsync),
+        };
+
+        foreach (var (field, call) in requests)
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(call);
+            Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+            Assert.Contains(field, ex.Status.Detail);
+        }
+
+        // The extremes of the range are fine.
+        await client.CommitFileAsync(new CommitFileRequest { Path = "ok", Size = 1000, MtimeUnixMs = -62_135_596_800_000, Chunks = { c1 } });
+        Assert.Equal(1UL, (await client.GetAccountAsync(new GetAccountRequest())).FileCount);
+        Assert.Single((await client.ListChangesAsync(new ListChangesRequest())).Changes);
+        server.AssertNoErrorsLogged();
+    }
+
+    [Fact]
     public async Task VersionsRestoreDeleteMove_ThroughGrpc()
     {
         await using var server = await MetadataServer.StartAsync();

@@ -61,21 +61,18 @@ internal static class RawCall
                         await call.ResponseAsync;
                         return Status.DefaultSuccess;
                     }
-                    catch (RpcException e)
+                    catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
                     {
-                        return e.Status;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        // The server ended the call while frames were still being written: its status says why.
+                        // The server ended the call while frames were still being written (the write then fails as
+                        // cancelled): the call's own status, from its trailers, says why.
                         try
                         {
                             await call.ResponseAsync;
                             return Status.DefaultSuccess;
                         }
-                        catch (RpcException e)
+                        catch (RpcException ended)
                         {
-                            return e.Status;
+                            return ended.Status;
                         }
                     }
                 }

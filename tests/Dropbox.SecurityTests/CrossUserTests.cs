@@ -13,6 +13,7 @@ namespace Dropbox.SecurityTests;
 public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<ApplianceFixture>
 {
     private readonly Appliance _app = fixture.Appliance;
+    private readonly (int, int) _logMark = fixture.Appliance.LogMark();
 
     private async Task<StoredFile> AliceFileAsync(string name, int seed) =>
         await _app.UploadAsync(_app.Alice, $"cross/{name}", Appliance.Content(seed, 150_000));
@@ -34,7 +35,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
             }
         }
 
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -60,7 +61,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
         Assert.Equal(file.Entry.Version, alicePlan.Entry.Version);
         var bobFiles = await bob.ListFilesAsync(new ListFilesRequest { IncludeDeleted = true });
         Assert.DoesNotContain(bobFiles.Entries, e => e.Path.StartsWith("cross/", StringComparison.Ordinal) && e.Chunks.Any(c => file.Chunks.Any(a => a.Id == c.Id)));
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -75,7 +76,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
         var alice = await _app.Sync(_app.Alice).GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = file.Entry.Path });
         Assert.Equal(EntryKind.File, alice.Entry.Kind);
         Assert.Equal(file.Entry.Version, alice.Entry.Version);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -97,7 +98,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
         Array.Clear(raw, 1, 8);
         var rewound = System.Buffers.Text.Base64Url.EncodeToString(raw);
         await Expect.RefusedAsync(() => bob.ListChangesAsync(new ListChangesRequest { Cursor = rewound }).ResponseAsync, StatusCode.InvalidArgument, StatusCode.FailedPrecondition, StatusCode.PermissionDenied);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -118,7 +119,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
         // Planning first (getting put tokens) but never putting is no better.
         await bob.PlanUploadAsync(new PlanUploadRequest { Path = "cross/claimed.bin", Size = file.Entry.Size, Chunks = { file.Chunks } });
         await Expect.RefusedAsync(() => bob.CommitFileAsync(request).ResponseAsync, StatusCode.NotFound);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -143,7 +144,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
         // The bytes counted for alice, whose token it was.
         var commit = await _app.Sync(_app.Alice).CommitFileAsync(new CommitFileRequest { Path = "cross/intercepted.bin", Size = (ulong)content.Length, Chunks = { chunks } });
         Assert.Equal(content.Length, (int)commit.Entry.Size);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -184,7 +185,7 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
             Chunks = { new StoredChunk { ChunkId = foreignChunk, Size = 1, NamespaceId = _app.Bob.NamespaceId } },
         }).ResponseAsync, StatusCode.Unauthenticated, StatusCode.PermissionDenied);
         await Expect.RefusedAsync(() => _app.Cluster(getToken).HeartbeatAsync(new HeartbeatRequest { NodeId = Appliance.StorageNodeId }).ResponseAsync, StatusCode.Unauthenticated, StatusCode.PermissionDenied);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -207,6 +208,6 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
         Assert.Equal("bob", account.User);
         Assert.Equal(_app.Bob.NamespaceId, account.NamespaceId);
         Assert.DoesNotContain(changes.Changes, c => c.Entry?.Path == file.Entry.Path && c.Entry.ContentHash == file.Entry.ContentHash);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 }

@@ -17,6 +17,7 @@ public sealed partial class ExistenceOracleTests(ApplianceFixture fixture) : ICl
     private const int Size = 60_000;
     private const int Piece = 20_000;
     private readonly Appliance _app = fixture.Appliance;
+    private readonly (int, int) _logMark = fixture.Appliance.LogMark();
 
     /// <summary>Content alice stores and fresh content of identical shape, as bob would cut them.</summary>
     private async Task<((List<Proto.ChunkRef> Chunks, List<byte[]> Pieces) Known, (List<Proto.ChunkRef> Chunks, List<byte[]> Pieces) Fresh)> PairAsync(int seed)
@@ -40,7 +41,7 @@ public sealed partial class ExistenceOracleTests(ApplianceFixture fixture) : ICl
         Assert.Equal(a.Conflict, b.Conflict);
         Assert.Equal(a.CurrentVersion, b.CurrentVersion);
         Assert.Equal(a.CalculateSize() - a.Missing.Sum(m => m.Token.Length), b.CalculateSize() - b.Missing.Sum(m => m.Token.Length));
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -63,7 +64,7 @@ public sealed partial class ExistenceOracleTests(ApplianceFixture fixture) : ICl
             Assert.Equal(answerFresh.Headers, answerKnown.Headers);
         }
 
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -80,7 +81,7 @@ public sealed partial class ExistenceOracleTests(ApplianceFixture fixture) : ICl
         Assert.Equal(answerFresh.Results.Select(r => r.AlreadyPresent), answerKnown.Results.Select(r => r.AlreadyPresent));
         Assert.All(answerKnown.Results, r => Assert.False(r.AlreadyPresent));
         Assert.Equal(answerFresh.CalculateSize(), answerKnown.CalculateSize());
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -116,7 +117,7 @@ public sealed partial class ExistenceOracleTests(ApplianceFixture fixture) : ICl
             Assert.Equal(WithoutIds(batch.Results[0].ErrorMessage), WithoutIds(batch.Results[1].ErrorMessage));
         }
 
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -131,7 +132,7 @@ public sealed partial class ExistenceOracleTests(ApplianceFixture fixture) : ICl
         Assert.Equal(alices.Plan.Missing.Count, bobs.Plan.Missing.Count); // bob was asked for every chunk, as for fresh content
         var plan = await _app.Sync(_app.Alice).GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = "oracle/shared.bin" });
         Assert.Equal(alices.Entry.Version, plan.Entry.Version);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     /// <summary>Which of the request's chunks were asked for, and on which node: everything but the (unique) tokens.</summary>

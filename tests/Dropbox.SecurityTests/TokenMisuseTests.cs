@@ -17,6 +17,7 @@ namespace Dropbox.SecurityTests;
 public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<ApplianceFixture>
 {
     private readonly Appliance _app = fixture.Appliance;
+    private readonly (int, int) _logMark = fixture.Appliance.LogMark();
 
     /// <summary>Fresh content alice has planned (so she holds a valid put token per chunk) but not uploaded.</summary>
     private async Task<(List<Proto.ChunkRef> Chunks, List<byte[]> Pieces, PlanUploadResponse Plan)> PlannedAsync(string path, int seed, Party? who = null)
@@ -84,7 +85,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         Assert.Equal(401, httpGet);
         Assert.Equal(StatusCode.Unauthenticated, grpcGet);
         Assert.False(await StoredAsync(id));
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -117,7 +118,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         // The genuine token still works afterwards.
         var (ok, _) = await _app.HttpPutAsync(_app.StorageHttpUrl, id, token, pieces[0]);
         Assert.Equal(201, ok);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -133,7 +134,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         Assert.Contains("chunk", body, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(StatusCode.PermissionDenied, grpc);
         Assert.False(await StoredAsync(chunks[1].Id));
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -157,7 +158,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         Assert.Equal(StatusCode.PermissionDenied, has);
         Assert.Equal(StatusCode.PermissionDenied, delete);
         Assert.False(await StoredAsync(id));
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -197,7 +198,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         Assert.Equal(200, status);
         Assert.Equal(file.Pieces[0], body);
         Assert.False(await StoredAsync(chunks[0].Id));
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -216,7 +217,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         await Expect.RefusedAsync(() => _app.Sync(_app.Alice).CommitFileAsync(new CommitFileRequest { Path = "tokens/bobs.bin", Size = size, Chunks = { chunks } }).ResponseAsync, StatusCode.NotFound);
         var bobs = await _app.Sync(_app.Bob).CommitFileAsync(new CommitFileRequest { Path = "tokens/bobs.bin", Size = size, Chunks = { chunks } });
         Assert.Equal(size, bobs.Entry.Size);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -245,7 +246,7 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         var (status, body) = await _app.HttpGetAsync(_app.StorageHttpUrl, id, get);
         Assert.Equal(200, status);
         Assert.Equal(pieces[0], body);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 
     [Fact]
@@ -272,6 +273,6 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         var node = _app.NodeCredential();
         var scrub = await _app.Storage(node).ScrubAsync(new ScrubRequest { Token = node });
         Assert.True(scrub.Checked > 0);
-        _app.AssertNoUnhandledExceptions();
+        _app.AssertNoUnhandledExceptions(_logMark);
     }
 }

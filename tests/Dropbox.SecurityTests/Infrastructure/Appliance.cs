@@ -292,10 +292,13 @@ internal sealed class Appliance : IAsyncDisposable
         return new StoredFile(commit.Entry, chunks, pieces, plan);
     }
 
-    /// <summary>Fails the test if either node logged an error that carries an exception (an unhandled failure).</summary>
-    public void AssertNoUnhandledExceptions()
+    /// <summary>Where the node logs stand now; pass it to <see cref="AssertNoUnhandledExceptions"/> to judge only what came later.</summary>
+    public (int Metadata, int Storage) LogMark() => (MetadataLogs.Count, StorageLogs.Count);
+
+    /// <summary>Fails the test if either node logged an error that carries an exception (an unhandled failure) since <paramref name="mark"/>.</summary>
+    public void AssertNoUnhandledExceptions((int Metadata, int Storage) mark = default)
     {
-        var failures = MetadataLogs.Failures.Concat(StorageLogs.Failures).ToList();
+        var failures = MetadataLogs.Since(mark.Metadata).Concat(StorageLogs.Since(mark.Storage)).ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} unhandled exception(s) logged by the nodes:\n" + string.Join("\n----\n", failures.Take(5)));
     }
 

@@ -3,6 +3,7 @@ using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -55,6 +56,7 @@ public static class MetadataNodeHost
             grpc.MaxReceiveMessageSize = MaxMessageBytes;
             grpc.MaxSendMessageSize = MaxMessageBytes;
         });
+        services.AddSafeRequestParsing();
 
         var app = builder.Build();
 

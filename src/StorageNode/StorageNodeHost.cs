@@ -6,6 +6,7 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode.Cluster;
 using Dropbox.StorageNode.Engine;
+using Dropbox.StorageNode.Hosting;
 using Dropbox.StorageNode.Services;
 using Dropbox.StorageNode.Store;
 using Microsoft.AspNetCore.Builder;
@@ -90,6 +91,7 @@ public static class StorageNodeHost
             grpc.MaxSendMessageSize = StoreLimits.MaxGrpcMessageBytes;
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
         });
+        services.AddSafeRequestParsing();
 
         var app = builder.Build();
 

@@ -44,7 +44,8 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
                     var started = clock.Elapsed;
                     var status = await RawCall.SendAsync(invoker, target, frames, credential.Header, Deadline);
                     var bad = Forbidden.Contains(status.StatusCode)
-                        || (status.StatusCode == StatusCode.DeadlineExceeded && target.Method.Name != "ListChanges");
+                        || (status.StatusCode == StatusCode.DeadlineExceeded && target.Method.Name != "ListChanges")
+                        || BrokeTheConnection(status);
                     report.Record(index, target, credential.Label, status, frames, bad, clock.Elapsed, clock.Elapsed - started);
                 });
 
@@ -116,6 +117,14 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
 
         return (target, credential, frames);
     }
+
+    /// <summary>
+    /// A status the client made up because the HTTP/2 connection or stream failed (a response header past the limit,
+    /// a reset): the node's answer never arrived, and every call sharing the connection failed with it.
+    /// </summary>
+    private static bool BrokeTheConnection(Status status) =>
+        status.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Cancelled
+        && (status.Detail.StartsWith("Error starting gRPC call", StringComparison.Ordinal) || status.Detail.StartsWith("Error reading next message", StringComparison.Ordinal) || status.Detail.Contains("HPack", StringComparison.Ordinal));
 
     /// <summary>SplitMix64 of (seed, index): stable across processes (unlike HashCode), so a printed seed replays.</summary>
     private static int CaseSeed(int seed, int index)

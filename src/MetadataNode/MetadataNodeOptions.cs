@@ -54,4 +54,7 @@ public sealed record MetadataNodeOptions
 
     /// <summary>Clock for versions, retention and garbage collection (tests substitute a manual one).</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Put tokens one account may have outstanding; the default is <see cref="Domain.Limits.MaxPendingPutsPerUser"/>.</summary>
+    public int MaxPendingPutsPerUser { get; init; } = Domain.Limits.MaxPendingPutsPerUser;
 }

@@ -20,7 +20,7 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
 
         if (chunks.Count > Limits.MaxChunksPerFile)
         {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks: {chunks.Count}; a file has at most {Limits.MaxChunksPerFile}. Use larger chunks.");
+            throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many chunks: {chunks.Count}; the limit is MaxChunksPerFile = {Limits.MaxChunksPerFile} per file. Use larger chunks.");
         }
 
         var list = new ChunkRef[chunks.Count];

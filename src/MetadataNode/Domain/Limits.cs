@@ -1,10 +1,34 @@
 namespace Dropbox.MetadataNode.Domain;
 
-/// <summary>Bounds on what one request may ask. Beyond them a request is refused as InvalidArgument.</summary>
+/// <summary>
+/// Bounds on what one request, and one account, may ask: the one place they live. Beyond a bound on work a call is
+/// refused as ResourceExhausted naming the limit and its value; malformed values are InvalidArgument.
+/// </summary>
 internal static class Limits
 {
-    /// <summary>Chunks in one file version.</summary>
-    public const int MaxChunksPerFile = 1_000_000;
+    /// <summary>
+    /// Chunks in one file version, and in one PlanUpload, CommitFile or CommitFiles call (100,000 chunks are 100 GB at
+    /// the default 1 MiB average, 400 GB at the 4 MiB maximum). A plan answer for that many new chunks is ~33 MB.
+    /// </summary>
+    public const int MaxChunksPerFile = 100_000;
+
+    /// <summary>
+    /// Put tokens one account may have outstanding (planned, not yet reported stored, not expired): two plans of the
+    /// largest file. Kept per account, so another account's pending puts never cost this one anything.
+    /// </summary>
+    public const int MaxPendingPutsPerUser = 250_000;
+
+    /// <summary>
+    /// Chunks one account may have in plan or commit work at once: a call takes as many units as it names chunks
+    /// (the largest call takes them all and runs alone); others wait their turn.
+    /// </summary>
+    public const int MaxChunkWorkInFlightPerUser = MaxChunksPerFile;
+
+    /// <summary>Plan and commit calls one account may have waiting for its work budget.</summary>
+    public const int MaxQueuedCallsPerUser = 256;
+
+    /// <summary>Long polls (ListChanges with a wait) one account may hold open at once: one per device, with room.</summary>
+    public const int MaxLongPollsPerUser = 32;
 
     /// <summary>Plain size of one chunk (the chunker's maximum is 4 MiB; fixed-size mode uses 5 MB).</summary>
     public const int MaxChunkSize = 64 * 1024 * 1024;
@@ -50,6 +74,10 @@ internal static class Limits
     /// about 280 KiB, well inside a node's 1 MiB message limit).
     /// </summary>
     public const int MaxIdsPerNodeCall = 8192;
+
+    /// <summary>The refusal of a CommitFiles call with more than <see cref="MaxFilesPerBatch"/> files.</summary>
+    public static Dropbox.Shared.Errors.DropboxException TooManyFiles(int count) =>
+        new(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"Too many files in one call: {count}; the limit is MaxFilesPerBatch = {MaxFilesPerBatch}. Send them in several calls.");
 
     /// <summary>Missing chunk ids named in the "missing-chunks" trailer.</summary>
     public const int MaxMissingIdsInTrailer = 100;

@@ -18,7 +18,29 @@ internal sealed partial class MetadataStore
         var after = ParseCursor(ns, cursor);
         var max = limit == 0 ? Limits.DefaultChangesLimit : (int)Math.Min(limit, Limits.MaxChangesLimit);
         var wait = TimeSpan.FromSeconds(Math.Min(waitSeconds, Limits.MaxWaitSeconds));
-        var deadline = DateTime.UtcNow + wait;
+        if (wait <= TimeSpan.Zero)
+        {
+            return ReadChanges(ns.Id, ns.Record.Epoch, after, max);
+        }
+
+        if (Interlocked.Increment(ref ns.LongPolls) > Limits.MaxLongPollsPerUser)
+        {
+            Interlocked.Decrement(ref ns.LongPolls);
+            throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many long polls held open for this account: the limit is MaxLongPollsPerUser = {Limits.MaxLongPollsPerUser}. Poll with wait_seconds = 0, or close another device's poll.");
+        }
+
+        try
+        {
+            return await WaitForChangesAsync(ns, after, max, DateTime.UtcNow + wait, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref ns.LongPolls);
+        }
+    }
+
+    private async Task<ListChangesResponse> WaitForChangesAsync(NamespaceState ns, ulong after, int max, DateTime deadline, CancellationToken cancellationToken)
+    {
         while (true)
         {
             // Take the signal before reading, so a change landing after the read still wakes us.

@@ -108,13 +108,19 @@ internal sealed partial class MetadataStore
         }
 
         var now = NowMs;
+        var confirmed = new List<(NamespaceState State, ChunkId Id)>();
         Mutate<object?>(null, (batch, _) =>
         {
             foreach (var (id, chunk) in parsed)
             {
-                MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
-                if (chunk.NamespaceId.Length > 0 && _namespaces.ContainsKey(chunk.NamespaceId))
+                var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
+                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
                 {
+                    if (trusted)
+                    {
+                        confirmed.Add((state, id));
+                    }
+
                     var nsChunk = batch.GetNamespaceChunk(chunk.NamespaceId, id) ?? new NamespaceChunkRecord();
                     nsChunk.UploadedUnixMs = now;
                     batch.PutNamespaceChunk(chunk.NamespaceId, id, nsChunk);
@@ -123,6 +129,14 @@ internal sealed partial class MetadataStore
 
             return null;
         });
+
+        // Written: no longer outstanding. An event not trusted (the chunk is being deleted) leaves the put pending, so
+        // the commit still asks the node.
+        foreach (var (state, id) in confirmed)
+        {
+            state.Pending.Remove(id);
+        }
+
         _eventsSignal.Notify();
     }
 

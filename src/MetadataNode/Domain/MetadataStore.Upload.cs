@@ -34,6 +34,7 @@ internal sealed partial class MetadataStore
 
         List<NodeRecord>? liveNodes = null;
         List<ChunkId>? pending = null;
+        var missing = new List<ChunkId>();
         var seen = new HashSet<ChunkId>(upload.Chunks.Count);
         foreach (var chunk in upload.Chunks)
         {
@@ -58,23 +59,33 @@ internal sealed partial class MetadataStore
                 }
             }
 
-            liveNodes ??= LiveNodes();
+            missing.Add(chunk.Id);
+        }
+
+        if (missing.Count > 0)
+        {
+            liveNodes = LiveNodes();
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
             }
 
-            foreach (var node in Placement.Choose(liveNodes, chunk.Id, Math.Max(1, _options.ReplicationFactor)))
+            // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
+            // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
+            var now = _clock.GetUtcNow().UtcTicks;
+            ns.Pending.AddAll(missing, now, now + (_options.TokenLifetime + _options.EventWait).Ticks, _options.MaxPendingPutsPerUser);
+            foreach (var id in missing)
             {
-                response.Missing.Add(new ChunkPut
+                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
                 {
-                    ChunkId = chunk.Id.ToByteString(),
-                    Node = ToLocation(node),
-                    Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [chunk.Id], _options.TokenLifetime),
-                });
+                    response.Missing.Add(new ChunkPut
+                    {
+                        ChunkId = id.ToByteString(),
+                        Node = ToLocation(node),
+                        Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
+                    });
+                }
             }
-
-            NotePendingPut(ns.Id, chunk.Id);
         }
 
         if (pending is not null)
@@ -112,12 +123,13 @@ internal sealed partial class MetadataStore
     {
         if (uploads.Count > Limits.MaxFilesPerBatch)
         {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many files in one call: {uploads.Count}; send at most {Limits.MaxFilesPerBatch}.");
+            throw Limits.TooManyFiles(uploads.Count);
         }
 
-        if (uploads.Sum(u => (long)u.Chunks.Count) > Limits.MaxChunksPerFile)
+        var total = uploads.Sum(u => (long)u.Chunks.Count);
+        if (total > Limits.MaxChunksPerFile)
         {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks in one call; send at most {Limits.MaxChunksPerFile} in all.");
+            throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many chunks in one call: {total}; the limit is MaxChunksPerFile = {Limits.MaxChunksPerFile} in all. Send fewer files per call.");
         }
 
         EnsureNoFileUnderAnother(uploads);
@@ -266,28 +278,19 @@ internal sealed partial class MetadataStore
 
     private long _eventWaits;
 
-    private const int MaxPendingPuts = 1_000_000;
-
-    private void NotePendingPut(string ns, ChunkId id)
-    {
-        var now = _clock.GetUtcNow().UtcTicks;
-        if (_pendingPuts.Count >= MaxPendingPuts)
-        {
-            foreach (var (key, until) in _pendingPuts)
-            {
-                if (until <= now)
-                {
-                    _pendingPuts.TryRemove(key, out _);
-                }
-            }
-        }
-
-        // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
-        _pendingPuts[(ns, id)] = now + (_options.TokenLifetime + _options.EventWait).Ticks;
-    }
-
     /// <summary>True while a put token this namespace was given for the chunk is valid, or was until an event wait ago.</summary>
-    private bool PutPending(string ns, ChunkId id) => _pendingPuts.TryGetValue((ns, id), out var until) && until > _clock.GetUtcNow().UtcTicks;
+    private bool PutPending(string ns, ChunkId id) =>
+        _namespaces.TryGetValue(ns, out var state) && state.Pending.Contains(id, _clock.GetUtcNow().UtcTicks);
+
+    /// <summary>
+    /// Waits for room in the account's budget of plan and commit work (<see cref="Limits.MaxChunkWorkInFlightPerUser"/>),
+    /// taking <paramref name="chunks"/> units; dispose the lease when the call is done.
+    /// </summary>
+    public ValueTask<WorkGate.Lease> AdmitAsync(UserInfo user, long chunks, CancellationToken cancellationToken) =>
+        Namespace(user).Work.EnterAsync(chunks, cancellationToken);
+
+    /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
+    internal int PendingPutCount(UserInfo user) => Namespace(user).Pending.Count;
 
     /// <summary>True if the namespace references the chunk or a node reported its own upload of it.</summary>
     private bool OwnedBy(string ns, ChunkId id)
@@ -492,9 +495,10 @@ internal sealed partial class MetadataStore
 
     /// <summary>
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
-    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead.
+    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. Returns whether the
+    /// chunk is now recorded as stored.
     /// </summary>
-    private static void MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
+    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
     {
         var record = batch.GetChunk(id);
         if (record is null)
@@ -505,9 +509,9 @@ internal sealed partial class MetadataStore
         switch (record.State)
         {
             case ChunkState.Deleting:
-                return;
+                return false;
             case ChunkState.Deleted when !verified:
-                return;
+                return false;
         }
 
         record.State = ChunkState.Stored;
@@ -531,5 +535,6 @@ internal sealed partial class MetadataStore
         }
 
         batch.PutChunk(id, record);
+        return true;
     }
 }

@@ -30,8 +30,6 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
     private readonly ChangeSignal _eventsSignal = new();
 
-    /// <summary>Put tokens issued, by namespace and chunk, until they expire (see <see cref="MetadataStore.PutPending"/>).</summary>
-    private readonly ConcurrentDictionary<(string Ns, ChunkId Id), long> _pendingPuts = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly ChunkTokenService _tokens;
     private readonly IStorageNodeGateway _gateway;

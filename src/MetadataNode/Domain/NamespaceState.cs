@@ -13,4 +13,13 @@ internal sealed class NamespaceState
     public string Id => Record.NamespaceId;
 
     public ChangeSignal Signal { get; } = new();
+
+    /// <summary>This account's outstanding put tokens (per account, so no other account's load is ever scanned).</summary>
+    public PendingPuts Pending { get; } = new();
+
+    /// <summary>This account's budget of plan and commit work in flight.</summary>
+    public WorkGate Work { get; } = new(Limits.MaxChunkWorkInFlightPerUser, Limits.MaxQueuedCallsPerUser);
+
+    /// <summary>Long polls this account holds open now.</summary>
+    public int LongPolls;
 }

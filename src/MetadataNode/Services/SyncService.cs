@@ -16,26 +16,28 @@ internal sealed class SyncService : Sync.SyncBase
         _auth = auth;
     }
 
-    public override Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context)
+    public override async Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
         var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null);
-        return Task.FromResult(_store.PlanUpload(user, upload));
+        using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
+        return _store.PlanUpload(user, upload);
     }
 
-    public override Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
+    public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
         var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device);
-        return _store.CommitAsync(user, upload, context.CancellationToken);
+        using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
+        return await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false);
     }
 
-    public override Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
+    public override async Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
         if (request.Files.Count > Limits.MaxFilesPerBatch)
         {
-            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, $"Too many files in one call: {request.Files.Count}; send at most {Limits.MaxFilesPerBatch}.");
+            throw Limits.TooManyFiles(request.Files.Count);
         }
 
         var uploads = new FileUpload[request.Files.Count];
@@ -52,7 +54,8 @@ internal sealed class SyncService : Sync.SyncBase
             }
         }
 
-        return _store.CommitManyAsync(user, uploads, context.CancellationToken);
+        using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
+        return await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false);
     }
 
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>

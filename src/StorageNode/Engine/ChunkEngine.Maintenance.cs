@@ -64,17 +64,16 @@ public sealed partial class ChunkEngine
             {
                 var bytes = new byte[location.RecordLength];
                 var n = ReadFully(segment.Handle, bytes, location.Offset);
-                var path = Path.Combine(_quarantineDir, id + ".chunk");
-                using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-                stream.Write(bytes, 0, n);
-                stream.Flush(flushToDisk: true);
+                using var file = _files.Open(Path.Combine(_quarantineDir, id + ".chunk"), FileMode.Create);
+                file.Write(bytes.AsSpan(0, n), 0);
+                file.Flush();
             }
             finally
             {
                 segment.Release();
             }
 
-            FsyncDirectory(_quarantineDir);
+            _files.SyncDirectory(_quarantineDir);
         }
 
         var op = new WriteOp(RecordKind.Quarantine, id, ChunkEncoding.Raw, 0, ReadOnlyMemory<byte>.Empty, location);
@@ -149,13 +148,13 @@ public sealed partial class ChunkEngine
                 }
 
                 _segments.TryRemove(segment.Number, out _);
-                File.Delete(segment.Path);
+                _files.Delete(segment.Path);
                 segment.Retire();
                 compacted++;
                 Log.Compacted(_logger, segment.Number, moved.GetValueOrDefault(segment.Number), segment.Length);
             }
 
-            FsyncDirectory(_segmentDir);
+            _files.SyncDirectory(_segmentDir);
             return compacted;
         }
         finally

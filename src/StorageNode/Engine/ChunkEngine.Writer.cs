@@ -165,7 +165,7 @@ public sealed partial class ChunkEngine
                 // One fsync covers every batch written so far.
                 foreach (var segment in segments.OrderBy(s => s.Number))
                 {
-                    RandomAccess.FlushToDisk(segment.Handle);
+                    segment.Handle.Flush();
                 }
             }
             catch (Exception ex)

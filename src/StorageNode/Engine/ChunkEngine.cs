@@ -4,9 +4,9 @@ using System.Globalization;
 using System.Threading.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Dropbox.StorageNode.Engine.Files;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.StorageNode.Engine;
 
@@ -19,6 +19,7 @@ public sealed partial class ChunkEngine : IChunkEngine
     private const string PositionsFile = "positions";
 
     private readonly EngineOptions _options;
+    private readonly IEngineFiles _files;
     private readonly ILogger _logger;
     private readonly string _segmentDir;
     private readonly string _indexDir;
@@ -40,6 +41,7 @@ public sealed partial class ChunkEngine : IChunkEngine
     private ChunkEngine(EngineOptions options, ILogger logger, ChunkIndex index)
     {
         _options = options;
+        _files = options.Files;
         _logger = logger;
         _segmentDir = Path.Combine(options.Directory, "segments");
         _indexDir = Path.Combine(options.Directory, "index");
@@ -59,14 +61,19 @@ public sealed partial class ChunkEngine : IChunkEngine
     public static ChunkEngine Open(EngineOptions options, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
+        var files = options.Files;
         var segmentDir = Path.Combine(options.Directory, "segments");
         var indexDir = Path.Combine(options.Directory, "index");
-        var fasterDir = Path.Combine(indexDir, "faster");
-        Directory.CreateDirectory(segmentDir);
-        Directory.CreateDirectory(indexDir);
-        Directory.CreateDirectory(Path.Combine(options.Directory, "quarantine"));
+        var fasterDir = options.IndexDirectory ?? Path.Combine(indexDir, "faster");
+        files.CreateDirectory(options.Directory);
+        files.CreateDirectory(segmentDir);
+        files.CreateDirectory(indexDir);
+        files.CreateDirectory(Path.Combine(options.Directory, "quarantine"));
 
-        var positions = ReadPositions(Path.Combine(indexDir, PositionsFile));
+        // The folders' own entries must be durable before anything in them is acknowledged.
+        files.SyncDirectory(options.Directory);
+
+        var positions = ReadPositions(files, Path.Combine(indexDir, PositionsFile));
         if (positions is null && Directory.Exists(fasterDir))
         {
             Directory.Delete(fasterDir, recursive: true);
@@ -74,6 +81,7 @@ public sealed partial class ChunkEngine : IChunkEngine
 
         var index = new ChunkIndex(fasterDir, options);
         (int Segment, long Offset) start = (0, 0);
+        var rebuilt = positions is null;
         if (positions is { } p)
         {
             if (index.TryRecover(p.Token))
@@ -83,13 +91,14 @@ public sealed partial class ChunkEngine : IChunkEngine
             else
             {
                 Log.RebuildingIndex(logger, p.Token);
+                rebuilt = true;
                 index.Dispose();
                 Directory.Delete(fasterDir, recursive: true);
                 index = new ChunkIndex(fasterDir, options);
             }
         }
 
-        var engine = new ChunkEngine(options, logger, index);
+        var engine = new ChunkEngine(options, logger, index) { RebuiltIndex = rebuilt };
         try
         {
             engine.Recover(start);
@@ -105,7 +114,7 @@ public sealed partial class ChunkEngine : IChunkEngine
 
     private void Recover((int Segment, long Offset) start)
     {
-        var numbers = Directory.EnumerateFiles(_segmentDir, "*.seg")
+        var numbers = _files.ListFiles(_segmentDir, ".seg")
             .Select(f => int.TryParse(Path.GetFileNameWithoutExtension(f), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
             .Where(n => n > 0)
             .Order()
@@ -113,8 +122,8 @@ public sealed partial class ChunkEngine : IChunkEngine
         foreach (var number in numbers)
         {
             var path = Path.Combine(_segmentDir, Segment.FileName(number));
-            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            _segments[number] = new Segment(number, path, handle, RandomAccess.GetLength(handle));
+            var handle = _files.Open(path, FileMode.Open);
+            _segments[number] = new Segment(number, path, handle, handle.Length);
         }
 
         long replayed = 0;
@@ -144,7 +153,7 @@ public sealed partial class ChunkEngine : IChunkEngine
             }
         }
 
-        foreach (var file in Directory.EnumerateFiles(_quarantineDir, "*.chunk"))
+        foreach (var file in _files.ListFiles(_quarantineDir, ".chunk"))
         {
             if (ChunkId.TryParse(Path.GetFileNameWithoutExtension(file), out var id) && !_index.TryGet(id, out _))
             {
@@ -155,7 +164,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         var last = numbers.Count > 0 ? _segments[numbers[^1]] : null;
         if (last is not null && last.Length < _options.SegmentMaxBytes)
         {
-            last.Appender = SegmentAppender.Open(last.Path, last.Length, _options.DirectWrites);
+            last.Appender = SegmentAppender.Open(_files, last.Path, last.Length, _options.DirectWrites);
             _active = last;
         }
         else
@@ -187,7 +196,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         {
             while (pos + SegmentRecord.HeaderSize <= segment.Length)
             {
-                if (RandomAccess.Read(segment.Handle, header, pos) != header.Length || !SegmentRecord.TryReadHeader(header, out var record))
+                if (segment.Handle.Read(header, pos) != header.Length || !SegmentRecord.TryReadHeader(header, out var record))
                 {
                     break;
                 }
@@ -207,7 +216,7 @@ public sealed partial class ChunkEngine : IChunkEngine
                     }
 
                     var span = payload.AsSpan(0, record.StoredLength);
-                    RandomAccess.Read(segment.Handle, span, pos + SegmentRecord.HeaderSize);
+                    ReadFully(segment.Handle, span, pos + SegmentRecord.HeaderSize);
                     if (!SegmentRecord.PayloadMatches(record, span))
                     {
                         // A complete record whose payload rotted is followed by more valid records only if it
@@ -241,8 +250,8 @@ public sealed partial class ChunkEngine : IChunkEngine
         if (pos < segment.Length && IsPadding(segment, pos))
         {
             // Zeros a direct write padded the last block with, left by a stop before they were cut off.
-            RandomAccess.SetLength(segment.Handle, pos);
-            RandomAccess.FlushToDisk(segment.Handle);
+            segment.Handle.SetLength(pos);
+            segment.Handle.Flush();
             segment.Length = pos;
         }
 
@@ -251,8 +260,8 @@ public sealed partial class ChunkEngine : IChunkEngine
             if (isLast)
             {
                 Log.TruncatedTail(_logger, segment.Number, pos, segment.Length - pos);
-                RandomAccess.SetLength(segment.Handle, pos);
-                RandomAccess.FlushToDisk(segment.Handle);
+                segment.Handle.SetLength(pos);
+                segment.Handle.Flush();
                 segment.Length = pos;
             }
             else
@@ -274,7 +283,7 @@ public sealed partial class ChunkEngine : IChunkEngine
 
         Span<byte> bytes = stackalloc byte[SegmentAppender.BlockSize];
         bytes = bytes[..(int)rest];
-        return RandomAccess.Read(segment.Handle, bytes, pos) == bytes.Length && !bytes.ContainsAnyExcept((byte)0);
+        return segment.Handle.Read(bytes, pos) == bytes.Length && !bytes.ContainsAnyExcept((byte)0);
     }
 
     private static bool ValidHeaderAt(Segment segment, long pos)
@@ -285,18 +294,19 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
 
         Span<byte> header = stackalloc byte[SegmentRecord.HeaderSize];
-        return RandomAccess.Read(segment.Handle, header, pos) == header.Length && SegmentRecord.TryReadHeader(header, out _);
+        return segment.Handle.Read(header, pos) == header.Length && SegmentRecord.TryReadHeader(header, out _);
     }
 
     private Segment CreateSegment(int number)
     {
         var path = Path.Combine(_segmentDir, Segment.FileName(number));
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        FsyncDirectory(_segmentDir);
+        var handle = _files.Open(path, FileMode.CreateNew);
         var segment = new Segment(number, path, handle, 0);
         try
         {
-            segment.Appender = SegmentAppender.Open(path, 0, _options.DirectWrites);
+            // Records fsynced into a segment whose directory entry is not durable vanish with it on power loss.
+            _files.SyncDirectory(_segmentDir);
+            segment.Appender = SegmentAppender.Open(_files, path, 0, _options.DirectWrites);
         }
         catch
         {
@@ -333,6 +343,9 @@ public sealed partial class ChunkEngine : IChunkEngine
         // Once queued, the write happens whatever the caller does; the caller must not free the payload early.
         return await op.Done.Task.ConfigureAwait(false);
     }
+
+    /// <summary>True if this start rebuilt the index from every segment (no usable checkpoint).</summary>
+    internal bool RebuiltIndex { get; private init; }
 
     /// <inheritdoc />
     public bool Contains(ChunkId id) => _index.TryGet(id, out _);
@@ -409,12 +422,12 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
     }
 
-    private static int ReadFully(SafeFileHandle handle, Span<byte> destination, long offset)
+    private static int ReadFully(IEngineFile handle, Span<byte> destination, long offset)
     {
         var total = 0;
         while (total < destination.Length)
         {
-            var n = RandomAccess.Read(handle, destination[total..], offset + total);
+            var n = handle.Read(destination[total..], offset + total);
             if (n == 0)
             {
                 break;
@@ -496,27 +509,39 @@ public sealed partial class ChunkEngine : IChunkEngine
 
     private void WritePositions(Guid token, (int Segment, long Offset) applied)
     {
-        var path = Path.Combine(_indexDir, PositionsFile);
-        var temp = path + ".tmp";
         var text = string.Create(CultureInfo.InvariantCulture, $"{token:D}\n{applied.Segment}\n{applied.Offset}\n");
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        FsyncDirectory(_indexDir);
+        ReplaceFile(Path.Combine(_indexDir, PositionsFile), System.Text.Encoding.ASCII.GetBytes(text));
     }
 
-    private static (Guid Token, int Segment, long Offset)? ReadPositions(string path)
+    /// <summary>Temp file, fsync, rename over the target, fsync the directory: the old or the new bytes survive.</summary>
+    private void ReplaceFile(string path, ReadOnlySpan<byte> bytes)
     {
-        if (!File.Exists(path))
+        var temp = path + ".tmp";
+        using (var file = _files.Open(temp, FileMode.Create))
+        {
+            file.Write(bytes, 0);
+            file.Flush();
+        }
+
+        _files.Move(temp, path);
+        _files.SyncDirectory(Path.GetDirectoryName(path)!);
+    }
+
+    private static (Guid Token, int Segment, long Offset)? ReadPositions(IEngineFiles files, string path)
+    {
+        if (!files.FileExists(path))
         {
             return null;
         }
 
-        var lines = File.ReadAllLines(path);
+        string[] lines;
+        using (var file = files.Open(path, FileMode.Open))
+        {
+            var bytes = new byte[(int)Math.Min(file.Length, 4096)];
+            var n = ReadFully(file, bytes, 0);
+            lines = System.Text.Encoding.ASCII.GetString(bytes, 0, n).Split('\n');
+        }
+
         if (lines.Length >= 3
             && Guid.TryParse(lines[0], out var token)
             && int.TryParse(lines[1], NumberStyles.None, CultureInfo.InvariantCulture, out var segment)
@@ -526,24 +551,6 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
 
         return null;
-    }
-
-    internal static void FsyncDirectory(string directory)
-    {
-        // Makes a created, renamed or deleted directory entry durable (POSIX); a no-op where unsupported.
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        try
-        {
-            using var handle = File.OpenHandle(directory, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            RandomAccess.FlushToDisk(handle);
-        }
-        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-        {
-        }
     }
 
     /// <inheritdoc />
@@ -581,5 +588,32 @@ public sealed partial class ChunkEngine : IChunkEngine
             _maintenance.Release();
             _stop.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Stops as a process killed at this instant would (crash tests): no checkpoint, no positions file, nothing
+    /// flushed; queued writes fail. Call only with no maintenance operation in flight.
+    /// </summary>
+    internal async Task AbandonAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        await _flusher.ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _checkpointLoop.ConfigureAwait(false);
+        _index.Dispose();
+        foreach (var segment in _segments.Values)
+        {
+            segment.Appender?.Dispose();
+            segment.Appender = null;
+            segment.Retire();
+        }
+
+        _stop.Dispose();
     }
 }

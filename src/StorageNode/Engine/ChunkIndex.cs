@@ -17,7 +17,7 @@ internal sealed class ChunkIndex : IDisposable
 
     public ChunkIndex(string directory, EngineOptions options)
     {
-        Directory.CreateDirectory(directory);
+        Dropbox.Shared.IO.PrivateFolder.Create(directory);
         _log = Devices.CreateLogDevice(System.IO.Path.Combine(directory, "hlog.log"), preallocateFile: false);
         var settings = new FasterKVSettings<IndexKey, ChunkLocation>
         {

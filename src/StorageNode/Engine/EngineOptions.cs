@@ -1,3 +1,5 @@
+using Dropbox.StorageNode.Engine.Files;
+
 namespace Dropbox.StorageNode.Engine;
 
 /// <summary>Tuning of the chunk engine. Immutable; use <c>with</c> to change a copy.</summary>
@@ -5,6 +7,18 @@ public sealed record EngineOptions
 {
     /// <summary>Root directory: segments, index and quarantine live under it.</summary>
     public required string Directory { get; init; }
+
+    /// <summary>
+    /// The device the segments, positions file and quarantine live on: the real file system, or a
+    /// <see cref="MemoryFiles"/> that can lose power (crash tests).
+    /// </summary>
+    public IEngineFiles Files { get; init; } = DiskFiles.Instance;
+
+    /// <summary>
+    /// Real folder of the FASTER index (its log and checkpoints, written by FASTER itself, not through
+    /// <see cref="Files"/>); default <c>index/faster</c> under <see cref="Directory"/>.
+    /// </summary>
+    public string? IndexDirectory { get; init; }
 
     /// <summary>A segment is closed and a new one started once it would exceed this size.</summary>
     public long SegmentMaxBytes { get; init; } = 256L * 1024 * 1024;

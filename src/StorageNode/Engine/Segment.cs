@@ -1,4 +1,4 @@
-using Microsoft.Win32.SafeHandles;
+using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Engine;
 
@@ -11,7 +11,7 @@ internal sealed class Segment
     private int _refs = 1;
     private int _retired;
 
-    public Segment(int number, string path, SafeFileHandle handle, long length)
+    public Segment(int number, string path, IEngineFile handle, long length)
     {
         Number = number;
         Path = path;
@@ -24,7 +24,7 @@ internal sealed class Segment
     public string Path { get; }
 
     /// <summary>Handle for reads and fsync (buffered).</summary>
-    public SafeFileHandle Handle { get; }
+    public IEngineFile Handle { get; }
 
     /// <summary>The writer's appender while this is the active segment; null once it is closed.</summary>
     public SegmentAppender? Appender { get; set; }

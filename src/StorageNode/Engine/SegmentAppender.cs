@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
+using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Engine;
 
@@ -19,10 +19,8 @@ internal sealed class SegmentAppender : IDisposable
     public const int BlockSize = 4096;
 
     private const int StagingBytes = 4 * 1024 * 1024;
-    private const int FcntlGetFlags = 3;
-    private const int FcntlSetFlags = 4;
 
-    private readonly SafeFileHandle _handle;
+    private readonly IEngineFile _handle;
     private readonly byte[] _array;
     private readonly int _origin;
     private readonly byte[] _savedTail = new byte[BlockSize];
@@ -38,7 +36,7 @@ internal sealed class SegmentAppender : IDisposable
     private long _savedBase;
     private int _savedFilled;
 
-    private SegmentAppender(SafeFileHandle handle, long length)
+    private SegmentAppender(IEngineFile handle, long length)
     {
         _handle = handle;
 
@@ -53,7 +51,7 @@ internal sealed class SegmentAppender : IDisposable
         _filled = (int)(length - _base);
         if (_filled > 0)
         {
-            var read = RandomAccess.Read(_handle, Staging[.._filled], _base);
+            var read = _handle.Read(Staging[.._filled], _base);
             if (read != _filled)
             {
                 throw new IOException($"Could not read the last {_filled} bytes of the segment back (got {read}).");
@@ -72,13 +70,17 @@ internal sealed class SegmentAppender : IDisposable
     private Span<byte> Staging => _array.AsSpan(_origin, StagingBytes);
 
     /// <summary>Opens a segment file of <paramref name="length"/> logical bytes for appending.</summary>
-    public static SegmentAppender Open(string path, long length, bool preferDirect)
+    public static SegmentAppender Open(string path, long length, bool preferDirect) =>
+        Open(DiskFiles.Instance, path, length, preferDirect);
+
+    /// <summary>Opens a segment file of <paramref name="length"/> logical bytes in <paramref name="files"/> for appending.</summary>
+    public static SegmentAppender Open(IEngineFiles files, string path, long length, bool preferDirect)
     {
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var handle = files.Open(path, FileMode.Open);
         try
         {
             var appender = new SegmentAppender(handle, length);
-            appender.IsDirect = preferDirect && TryEnableDirect(handle);
+            appender.IsDirect = preferDirect && handle.TrySetDirect(enable: true);
             return appender;
         }
         catch
@@ -161,7 +163,7 @@ internal sealed class SegmentAppender : IDisposable
         _savedTail.AsSpan(0, _filled).CopyTo(Staging);
         try
         {
-            RandomAccess.SetLength(_handle, Length);
+            _handle.SetLength(Length);
         }
         catch (IOException)
         {
@@ -174,9 +176,9 @@ internal sealed class SegmentAppender : IDisposable
     {
         try
         {
-            if (RandomAccess.GetLength(_handle) != Length)
+            if (_handle.Length != Length)
             {
-                RandomAccess.SetLength(_handle, Length);
+                _handle.SetLength(Length);
             }
         }
         finally
@@ -192,41 +194,16 @@ internal sealed class SegmentAppender : IDisposable
     {
         try
         {
-            RandomAccess.Write(_handle, (ReadOnlySpan<byte>)Staging[..count], _base);
+            _handle.Write(Staging[..count], _base);
             _directProven |= IsDirect;
         }
         catch (IOException) when (IsDirect && !_directProven)
         {
             // The file system took the O_DIRECT flag but refuses the writes (a stricter alignment, say): fall
             // back to buffered writes for good rather than fail every batch. Later errors are real I/O errors.
-            SetDirect(_handle, enable: false);
+            _handle.TrySetDirect(enable: false);
             IsDirect = false;
-            RandomAccess.Write(_handle, (ReadOnlySpan<byte>)Staging[..count], _base);
+            _handle.Write(Staging[..count], _base);
         }
     }
-
-    private static bool TryEnableDirect(SafeFileHandle handle) => OperatingSystem.IsLinux() && SetDirect(handle, enable: true);
-
-    /// <summary>Sets or clears O_DIRECT; false if the OS or file system refuses (EINVAL) or the flag is unknown here.</summary>
-    private static bool SetDirect(SafeFileHandle handle, bool enable)
-    {
-        // O_DIRECT differs by architecture (asm-generic vs x86).
-        var direct = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 or Architecture.X86 => 0x4000,
-            Architecture.Arm64 or Architecture.Arm => 0x10000,
-            _ => 0,
-        };
-        if (direct == 0)
-        {
-            return false;
-        }
-
-        var fd = (int)handle.DangerousGetHandle();
-        var flags = Fcntl(fd, FcntlGetFlags, 0);
-        return flags >= 0 && Fcntl(fd, FcntlSetFlags, enable ? flags | direct : flags & ~direct) == 0;
-    }
-
-    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static extern int Fcntl(int fd, int command, int argument);
 }

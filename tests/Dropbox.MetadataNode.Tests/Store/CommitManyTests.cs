@@ -39,7 +39,7 @@ public sealed class CommitManyTests
     }
 
     [Fact]
-    public async Task CommitMany_TooManyFiles_IsInvalidArgument()
+    public async Task CommitMany_TooManyFiles_IsResourceExhaustedNamingTheLimit()
     {
         using var h = new StoreHarness();
         var (alice, _) = h.Store.AddUser("alice");
@@ -47,7 +47,8 @@ public sealed class CommitManyTests
 
         var ex = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitManyAsync(alice, uploads, CancellationToken.None));
 
-        Assert.Equal(ErrorKind.InvalidArgument, ex.Kind);
+        Assert.Equal(ErrorKind.ResourceExhausted, ex.Kind);
+        Assert.Contains($"MaxFilesPerBatch = {Domain.Limits.MaxFilesPerBatch}", ex.Message);
     }
 
     [Fact]

@@ -1,0 +1,65 @@
+namespace Dropbox.Shared.IO;
+
+/// <summary>
+/// Folders that hold data, keys or client state: owner-only (0700) on Unix, so no other local account can list or
+/// read what is beneath, whatever mode the files inside were created with (RocksDB's, say). Folders that already
+/// exist with looser modes are tightened.
+/// </summary>
+public static class PrivateFolder
+{
+    /// <summary>rwx for the owner only.</summary>
+    public const UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Creates the folder (and any missing parents) owner-only, or tightens it if it exists.</summary>
+    public static void Create(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+
+        if (!Directory.Exists(path))
+        {
+            Directory.CreateDirectory(path, Mode);
+        }
+
+        Tighten(path);
+    }
+
+    /// <summary>Sets an existing folder to 0700 if it is anything else.</summary>
+    public static void Tighten(string path)
+    {
+        if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(path) != Mode)
+        {
+            File.SetUnixFileMode(path, Mode);
+        }
+    }
+
+    /// <summary>
+    /// Creates or tightens the folder, then takes group and other access off every folder (0700) and file (0600)
+    /// beneath it: data written by an older version, or restored from a backup, is no more readable than new data.
+    /// </summary>
+    public static void CreateAndTightenTree(string path)
+    {
+        Create(path);
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos("*", new EnumerationOptions
+                 {
+                     RecurseSubdirectories = true,
+                     AttributesToSkip = FileAttributes.ReparsePoint,
+                     IgnoreInaccessible = true,
+                 }))
+        {
+            var wanted = entry is DirectoryInfo ? Mode : PrivateFile.Mode;
+            if ((entry.Attributes & FileAttributes.ReparsePoint) == 0 && entry.UnixFileMode != wanted)
+            {
+                entry.UnixFileMode = wanted;
+            }
+        }
+    }
+}

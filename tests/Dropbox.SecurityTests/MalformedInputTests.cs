@@ -231,8 +231,8 @@ public sealed class MalformedInputTests(ApplianceFixture fixture) : IClassFixtur
     public async Task A_file_and_a_file_beneath_it_in_one_batch_are_not_both_committed(bool parentFirst)
     {
         var name = parentFirst ? "pf" : "cf";
-        var parent = await Uploaded($"malformed/{name}-d", 402);
-        var child = await Uploaded($"malformed/{name}-d/child", 403);
+        var parent = await Uploaded($"malformed/{name}-d", parentFirst ? 402 : 412);
+        var child = await Uploaded($"malformed/{name}-d/child", parentFirst ? 403 : 413);
         var alice = _app.Sync(_app.Alice);
         var requests = parentFirst ? new[] { parent, child } : new[] { child, parent };
 

@@ -26,6 +26,9 @@ internal sealed class FuzzReport(string node, int seed)
 
     public List<string> HealthFailures { get; } = [];
 
+    /// <summary>With concurrency 1: the cases after which a node logged an unhandled exception.</summary>
+    public List<string> Culprits { get; } = [];
+
     public TimeSpan Elapsed { get; set; }
 
     public bool Passed => _failureCount == 0 && LogFailures.Count == 0 && HealthFailures.Count == 0;
@@ -59,7 +62,7 @@ internal sealed class FuzzReport(string node, int seed)
             text.AppendLine("  FAIL " + f);
         }
 
-        foreach (var f in LogFailures.Concat(HealthFailures))
+        foreach (var f in LogFailures.Concat(HealthFailures).Concat(Culprits))
         {
             text.AppendLine("  FAIL " + f);
         }

@@ -34,6 +34,7 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
         for (var start = 0; start < indices.Length; start += options.BatchSize)
         {
             var logsBefore = loggedFailures();
+            var batchLogs = logsBefore;
             var batch = indices.AsMemory(start, Math.Min(options.BatchSize, indices.Length - start));
             await Parallel.ForEachAsync(
                 MemoryMarshalEnumerable(batch),
@@ -47,12 +48,18 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
                         || (status.StatusCode == StatusCode.DeadlineExceeded && target.Method.Name != "ListChanges")
                         || BrokeTheConnection(status);
                     report.Record(index, target, credential.Label, status, frames, bad, clock.Elapsed, clock.Elapsed - started);
+                    if (options.Concurrency == 1 && loggedFailures() > logsBefore)
+                    {
+                        // One case at a time: the first case after which the node logged is the culprit.
+                        report.Culprits.Add($"case {index}: {target.Name} as {credential.Label} -> {status.StatusCode}; frames {string.Join(" | ", frames.Select(f => $"{f.Length} bytes"))}");
+                        logsBefore = loggedFailures();
+                    }
                 });
 
-            var logged = loggedFailures() - logsBefore;
+            var logged = loggedFailures() - batchLogs;
             if (logged > 0)
             {
-                report.LogFailures.Add($"cases {batch.Span[0]}..{batch.Span[^1]} made the node log {logged} unhandled exception(s); replay with FUZZ_SEED={options.Seed} FUZZ_CONCURRENCY=1 to pin the case:\n" + string.Join("\n----\n", logTail().Skip(logsBefore).Take(2)));
+                report.LogFailures.Add($"cases {batch.Span[0]}..{batch.Span[^1]} made the node log {logged} unhandled exception(s); replay with FUZZ_SEED={options.Seed} FUZZ_CONCURRENCY=1 to pin the case:\n" + string.Join("\n----\n", logTail().Skip(batchLogs).Take(2)));
             }
 
             try

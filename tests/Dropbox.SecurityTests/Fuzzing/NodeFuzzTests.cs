@@ -104,6 +104,7 @@ public sealed class NodeFuzzTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(options.Cases > CiCases ? 60 : 10));
         var report = await fuzzer.RunAsync(options, timeout.Token);
         output.WriteLine(report.Summary());
+        output.WriteLine($"client stream resets logged by grpc-dotnet (not counted as failures): metadata {app.MetadataLogs.ClientResets}, storage {app.StorageLogs.ClientResets}");
         Assert.True(report.Passed, report.Summary());
         Assert.True(report.Cases >= Math.Min(options.Cases, options.OnlyCase is null ? options.Cases : 1), report.Summary());
         app.AssertNoUnhandledExceptions();

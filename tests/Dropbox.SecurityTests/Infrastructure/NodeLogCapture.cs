@@ -18,7 +18,19 @@ internal sealed class NodeLogCapture(string node) : ILoggerProvider
     /// <summary>How many entries were kept (cheap check between fuzz batches).</summary>
     public int Count => _failures.Count;
 
+    /// <summary>
+    /// Errors grpc-dotnet logs when the client reset its stream before the node had read the request (the fuzz client
+    /// does so when it abandons a call): the client's doing, not an unhandled failure of the node. Counted, not kept.
+    /// A reset in the middle of a message is not logged at all (see ClientResetTests).
+    /// </summary>
+    public int ClientResets => _clientResets;
+
+    private int _clientResets;
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    private static bool IsClientReset(Exception exception) =>
+        exception is IOException { Message: "The client reset the request stream." };
 
     /// <summary>Entries kept after the first <paramref name="skip"/>.</summary>
     public IEnumerable<string> Since(int skip) => _failures.Skip(skip);
@@ -37,6 +49,12 @@ internal sealed class NodeLogCapture(string node) : ILoggerProvider
         {
             if (logLevel >= LogLevel.Error && exception is not null)
             {
+                if (IsClientReset(exception))
+                {
+                    Interlocked.Increment(ref owner._clientResets);
+                    return;
+                }
+
                 var text = $"[{owner._node}] {logLevel} {category} ({eventId.Id}): {formatter(state, exception)}\n{exception}";
                 owner._failures.Enqueue(text.Length > 4000 ? text[..4000] + "..." : text);
             }

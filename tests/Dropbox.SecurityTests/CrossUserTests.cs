@@ -65,6 +65,24 @@ public sealed class CrossUserTests(ApplianceFixture fixture) : IClassFixture<App
     }
 
     [Fact]
+    public async Task Bob_planning_and_committing_at_alices_path_with_her_version_lands_in_his_own_namespace()
+    {
+        var file = await AliceFileAsync("same-path.bin", 110);
+        var content = Appliance.Content(111, 5_000);
+
+        var (chunks, _) = Appliance.Cut(content);
+        var plan = await _app.Sync(_app.Bob).PlanUploadAsync(new PlanUploadRequest { Path = file.Entry.Path, Size = 5_000, BaseVersion = file.Entry.Version, Chunks = { chunks } });
+        var bobs = await _app.UploadAsync(_app.Bob, file.Entry.Path, content);
+
+        Assert.Equal(0UL, plan.CurrentVersion); // nothing of alice's version shows through
+        Assert.NotEqual(file.Entry.ContentHash, bobs.Entry.ContentHash);
+        var alice = await _app.Sync(_app.Alice).GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = file.Entry.Path });
+        Assert.Equal(file.Entry.Version, alice.Entry.Version);
+        Assert.Equal(file.Entry.ContentHash, alice.Entry.ContentHash);
+        _app.AssertNoUnhandledExceptions(_logMark);
+    }
+
+    [Fact]
     public async Task Bob_creating_a_folder_at_alices_path_lands_in_his_own_namespace()
     {
         var file = await AliceFileAsync("folder-clash.bin", 103);

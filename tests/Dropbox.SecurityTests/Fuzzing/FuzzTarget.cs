@@ -8,6 +8,9 @@ internal sealed record FuzzTarget(ServiceDescriptor Service, MethodDescriptor Me
 {
     private static readonly Marshaller<byte[]> Raw = Marshallers.Create(b => b, b => b);
 
+    /// <summary>Applied to every mutated frame before it is sent (e.g. to keep the node's outbound traffic on loopback).</summary>
+    public Func<byte[], byte[]> Sanitize { get; init; } = frame => frame;
+
     public string Name => $"{Service.Name}/{Method.Name}";
 
     public MethodType Type => (Method.IsClientStreaming, Method.IsServerStreaming) switch

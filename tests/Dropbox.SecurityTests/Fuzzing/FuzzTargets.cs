@@ -120,7 +120,8 @@ internal static class FuzzTargets
         {
             foreach (var method in service.Methods)
             {
-                targets.Add(Target(service, method, seeds, service == Sync.Descriptor ? user : cluster));
+                var target = Target(service, method, seeds, service == Sync.Descriptor ? user : cluster);
+                targets.Add(method.Name == "RegisterNode" ? target with { Sanitize = KeepNodeUrlsOnLoopback } : target);
             }
         }
 
@@ -197,6 +198,38 @@ internal static class FuzzTargets
         var bytes = stored.Chunks.Select(c => c.Id).Concat(fresh.Select(c => c.Id)).Concat(throwaway).ToList();
         return new FuzzPlan("storage", targets, strings, bytes);
     }
+
+    /// <summary>
+    /// A registered node is one the metadata node will call (verification asks every live node): a mutated URL naming
+    /// another host would send the test's traffic (a DNS query at least) off this machine, so it is pointed back at a
+    /// closed loopback port. A frame that does not parse is left as it is: the node cannot parse it either.
+    /// </summary>
+    private static byte[] KeepNodeUrlsOnLoopback(byte[] frame)
+    {
+        RegisterNodeRequest request;
+        try
+        {
+            request = RegisterNodeRequest.Parser.ParseFrom(frame);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return frame;
+        }
+
+        if (IsLoopbackOrNotAUrl(request.GrpcUrl) && IsLoopbackOrNotAUrl(request.HttpUrl))
+        {
+            return frame;
+        }
+
+        request.GrpcUrl = IsLoopbackOrNotAUrl(request.GrpcUrl) ? request.GrpcUrl : "http://127.0.0.1:9";
+        request.HttpUrl = IsLoopbackOrNotAUrl(request.HttpUrl) ? request.HttpUrl : "http://127.0.0.1:9";
+        return request.ToByteArray();
+    }
+
+    private static bool IsLoopbackOrNotAUrl(string url) =>
+        !Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+        || (System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private static FuzzTarget Target(ServiceDescriptor service, MethodDescriptor method, Dictionary<string, IMessage[]> seeds, IReadOnlyList<Credential> credentials)
     {

@@ -100,7 +100,7 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
                 frames.Add([]);
             }
 
-            frames[at] = mutator.Mutate(frames[at], input);
+            frames[at] = target.Sanitize(mutator.Mutate(frames[at], input));
             return (target, credential, frames);
         }
 
@@ -118,7 +118,7 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
                 (frames[i], frames[j]) = (frames[j], frames[i]);
                 break;
             default:
-                frames.Insert(random.Next(frames.Count + 1), mutator.Mutate([], input));
+                frames.Insert(random.Next(frames.Count + 1), target.Sanitize(mutator.Mutate([], input)));
                 break;
         }
 

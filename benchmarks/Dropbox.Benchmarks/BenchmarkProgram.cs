@@ -7,7 +7,7 @@ namespace Dropbox.Benchmarks;
 
 /// <summary>
 /// Entry point: pick benchmarks with --filter, e.g. --filter '*Chunking*'. Custom end-to-end runners are chosen by
-/// their first argument: <c>storage-put</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>client-scale</c>.
+/// their first argument: <c>storage-put</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>metadata-exhaust</c>, <c>client-scale</c>.
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -26,6 +26,8 @@ public static class BenchmarkProgram
                 return await ClientScaleRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "metadata-load":
                 return await MetadataLoadRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "metadata-exhaust":
+                return await MetadataExhaustRunner.RunAsync(args[1..]).ConfigureAwait(false);
             default:
                 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
                 return 0;

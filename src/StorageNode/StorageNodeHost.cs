@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.IO;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode.Cluster;
 using Dropbox.StorageNode.Engine;
@@ -28,7 +29,8 @@ public static class StorageNodeHost
     /// <summary>Builds (but does not start) a storage node. After start, <see cref="NodeAddresses"/> has its URLs.</summary>
     public static WebApplication Build(StorageNodeOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
-        Directory.CreateDirectory(options.DataDirectory);
+        // Owner-only, and anything an older version left readable is tightened (segments, index, outbox, node id).
+        PrivateFolder.CreateAndTightenTree(options.DataDirectory);
         var nodeId = ResolveNodeId(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(StorageNodeHost).Assembly.GetName().Name });
@@ -151,9 +153,7 @@ public static class StorageNodeHost
         }
 
         var id = new NodeId("storage-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, id.Value + "\n");
-        File.Move(temp, path);
+        AtomicFile.WriteAllText(path, id.Value + "\n");
         return id;
     }
 }

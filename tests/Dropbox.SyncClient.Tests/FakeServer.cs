@@ -125,6 +125,11 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         return response;
     }
 
+    /// <summary>When set, a paged plan request (limit &gt; 0) gets compact pages of at most this many chunks, as the real server answers.</summary>
+    public uint? PlanPageSize { get; set; }
+
+    public int PlanPagesServed { get; private set; }
+
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct)
     {
         lock (_lock)
@@ -135,6 +140,22 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             if (entry is null || entry.Deleted)
             {
                 throw new DropboxException(ErrorKind.NotFound, $"'{request.Path}' does not exist");
+            }
+
+            if (PlanPageSize is { } size && request.Limit > 0)
+            {
+                PlanPagesServed++;
+                var count = (int)Math.Min(Math.Min(size, request.Limit), (uint)entry.Chunks.Count - request.Offset);
+                var page = new GetDownloadPlanResponse { Entry = entry.Clone(), TotalChunks = (uint)entry.Chunks.Count, HasMore = request.Offset + count < entry.Chunks.Count };
+                page.Entry.Chunks.Clear();
+                page.Nodes.Add(new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl });
+                foreach (var c in entry.Chunks.Skip((int)request.Offset).Take(count))
+                {
+                    page.Tokens.Add("get:" + c.Id.ToChunkId());
+                    page.Chunks.Add(new ChunkGet { Chunk = c, NodeIndexes = { 0 }, TokenIndexes = { (uint)page.Tokens.Count - 1 } });
+                }
+
+                return Task.FromResult(page);
             }
 
             var response = new GetDownloadPlanResponse { Entry = entry };

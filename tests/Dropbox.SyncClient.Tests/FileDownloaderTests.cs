@@ -81,6 +81,45 @@ public sealed class FileDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_whose_plan_comes_in_compact_pages_downloads_page_by_page_byte_identical()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var content = TestClient.RandomBytes(1024 * 1024, 11);
+        a.Write("paged.bin", content);
+        await a.SyncAsync();
+        var chunkCount = a.State.GetChunks("paged.bin").Count;
+        _server.PlanPageSize = 7;
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, _ => throw new InvalidOperationException("no conflict expected"));
+
+        var result = await downloader.DownloadAsync("paged.bin", expectedLocal: null, CancellationToken.None);
+
+        Assert.True(result.Placed);
+        Assert.Equal(content, await File.ReadAllBytesAsync(b.PathOf("paged.bin")));
+        Assert.Equal((chunkCount + 6) / 7, _server.PlanPagesServed);
+        Assert.Equal(chunkCount, b.State.GetChunks("paged.bin").Count);
+    }
+
+    [Fact]
+    public async Task A_plan_that_announces_more_pages_but_sends_no_chunks_fails_instead_of_looping()
+    {
+        var pages = 0;
+        var endless = new Dropbox.Shared.Protos.Metadata.GetDownloadPlanResponse { Entry = new() { Path = "x", Version = 1 }, TotalChunks = 10, HasMore = true };
+        var remote = new EndlessPlans(() => pages++, endless);
+
+        var error = await Assert.ThrowsAsync<DropboxException>(async () =>
+        {
+            await foreach (var _ in Dropbox.SyncClient.Remote.DownloadPlans.ChunksAsync(remote, "x", endless, CancellationToken.None))
+            {
+            }
+        });
+
+        Assert.Contains("inconsistent", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, pages);
+    }
+
+    [Fact]
     public async Task A_chunk_that_does_not_hash_to_its_id_fails_the_download_and_leaves_nothing_behind()
     {
         using var a = new TestClient(_dir, "a", _server);

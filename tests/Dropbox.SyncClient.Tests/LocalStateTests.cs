@@ -66,4 +66,44 @@ public sealed class LocalStateTests : IDisposable
         cmd.CommandText = "PRAGMA journal_mode";
         Assert.Equal("wal", cmd.ExecuteScalar() as string);
     }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    [Fact]
+    public void The_state_folder_is_owner_only_and_the_database_holding_the_token_and_its_wal_are_0600()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var state = Path.Combine(_dir.Path, "state");
+        using (var opened = LocalState.Open(state))
+        {
+            opened.SetSetting(StateKeys.Cursor, "abc");
+            Assert.All(Directory.GetFiles(state, LocalState.DatabaseFileName + "*"), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(state));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, LocalState.DatabaseFileName)));
+    }
+
+    [Fact]
+    public void A_state_folder_and_database_left_readable_by_others_are_tightened_on_open()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var state = Path.Combine(_dir.Path, "old-state");
+        LocalState.Open(state).Dispose();
+        var db = Path.Combine(state, LocalState.DatabaseFileName);
+        File.SetUnixFileMode(state, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(db, (UnixFileMode)0b110_100_100);
+
+        LocalState.Open(state).Dispose();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(state));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(db));
+    }
 }

@@ -291,7 +291,7 @@ public static class MetadataLoadRunner
     private static Proto.ChunkRef Chunk(int seed) =>
         new() { Id = Google.Protobuf.ByteString.CopyFrom(SHA256.HashData(BitConverter.GetBytes(seed))), Size = 4096, StoredSize = 4096 };
 
-    private static double P(List<double> values, int percentile)
+    internal static double P(List<double> values, int percentile)
     {
         if (values.Count == 0)
         {
@@ -302,7 +302,7 @@ public static class MetadataLoadRunner
         return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1)];
     }
 
-    private static int IntArg(string[] args, string name, int fallback)
+    internal static int IntArg(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : fallback;

@@ -10,7 +10,8 @@ namespace Dropbox.MetadataNode.Cli;
 /// The metadata node's command line:
 /// <c>--data DIR --urls URL --keys DIR [--replication N] [--keep-versions N] [--keep-days D] [--gc-grace-minutes M] [--no-fsync]</c> runs the server;
 /// <c>user add NAME --data DIR</c> creates a user and prints <c>token: TOKEN</c>;
-/// <c>user list --data DIR</c> lists users; <c>check --data DIR</c> verifies the store's invariants.
+/// <c>user list --data DIR</c> lists users; <c>user token owner --data DIR</c> shows the standalone appliance's
+/// first token (kept in <c>DIR/owner.token</c>, never printed again by <c>standalone</c>); <c>check --data DIR</c> verifies the store's invariants.
 /// </summary>
 public static class MetadataNodeCommandLine
 {
@@ -22,6 +23,7 @@ public static class MetadataNodeCommandLine
                                metadata + storage node on 127.0.0.1:PORT (default ./data, 5080)
           Dropbox.MetadataNode user add NAME --data DIR     creates a user, prints its token once
           Dropbox.MetadataNode user list --data DIR
+          Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
         """;
 
@@ -117,6 +119,11 @@ public static class MetadataNodeCommandLine
     private static int RunUser(string[] args)
     {
         var isAdd = args[1] == "add" && args.Length >= 3 && !args[2].StartsWith("--", StringComparison.Ordinal);
+        if (args[1] == "token")
+        {
+            return ShowOwnerToken(args);
+        }
+
         var map = ParseFlags(args[(isAdd ? 3 : 2)..], []);
         var data = Require(map, "--data");
         using var store = OpenOffline(data);
@@ -139,6 +146,29 @@ public static class MetadataNodeCommandLine
                 Console.Error.WriteLine(Usage);
                 return 2;
         }
+    }
+
+    /// <summary>
+    /// <c>user token owner --data DIR</c>: the admin's explicit way to see the first user's token after standalone
+    /// printed it once. Only that user's token is kept (0600, in the owner-only data folder); others exist only
+    /// as hashes.
+    /// </summary>
+    private static int ShowOwnerToken(string[] args)
+    {
+        if (args.Length < 3 || args[2] != StandaloneCommand.FirstUser)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"'user token' shows only the standalone appliance's first user's token: 'user token {StandaloneCommand.FirstUser} --data DIR'. Other users' tokens are stored hashed and cannot be shown.");
+        }
+
+        var data = Require(ParseFlags(args[3..], []), "--data");
+        var file = Path.Combine(Path.GetFullPath(data), StandaloneCommand.TokenFileName);
+        if (!File.Exists(file))
+        {
+            throw new DropboxException(ErrorKind.NotFound, $"No '{StandaloneCommand.TokenFileName}' in '{data}': pass the folder given to 'standalone --data'.");
+        }
+
+        Console.WriteLine($"token: {File.ReadAllText(file).Trim()}");
+        return 0;
     }
 
     private static Task<int> RunStandaloneAsync(string[] args)

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.IO;
 using Dropbox.StorageNode;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,8 +12,9 @@ namespace Dropbox.MetadataNode.Cli;
 /// <summary>
 /// The embedded appliance: <c>standalone [--data DIR] [--port PORT]</c> runs a metadata node on
 /// 127.0.0.1:PORT and a storage node beside it in the same process, with data under DIR
-/// (<c>metadata/</c>, <c>storage/</c>, <c>keys/</c>). On a new data folder it creates the first user.
-/// It prints <c>token: TOKEN</c>, then <c>ready: URL</c> once a client can upload, and stops cleanly
+/// (<c>metadata/</c>, <c>storage/</c>, <c>keys/</c>; all owner-only). On a new data folder it creates the first
+/// user and prints <c>token: TOKEN</c> that once (later only <c>user token owner --data DIR</c> shows it, so it does
+/// not land in service logs on every start), then <c>ready: URL</c> once a client can upload, and stops cleanly
 /// on Ctrl-C or SIGTERM.
 /// </summary>
 internal static class StandaloneCommand
@@ -20,7 +22,7 @@ internal static class StandaloneCommand
     /// <summary>Name of the first user created in a new data folder.</summary>
     public const string FirstUser = "owner";
 
-    /// <summary>File (mode 0600) that keeps the first user's token so a restart can print it again.</summary>
+    /// <summary>File (mode 0600) that keeps the first user's token for <c>user token owner --data DIR</c>.</summary>
     public const string TokenFileName = "owner.token";
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
@@ -35,7 +37,7 @@ internal static class StandaloneCommand
 
         data = Path.GetFullPath(data);
         var keys = Path.Combine(data, "keys");
-        Directory.CreateDirectory(keys);
+        PrivateFolder.CreateAndTightenTree(data);
 
         using var stop = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => OnSignal(ctx, stop));
@@ -111,30 +113,13 @@ internal static class StandaloneCommand
 
     private static string? EnsureFirstUser(MetadataStore store, string data)
     {
-        var tokenFile = Path.Combine(data, TokenFileName);
         if (store.ListUsers().Count > 0)
         {
-            return File.Exists(tokenFile) ? File.ReadAllText(tokenFile).Trim() : null;
+            return null;
         }
 
         var (_, token) = store.AddUser(FirstUser);
-        var tmp = tokenFile + ".tmp";
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            // Only the owner may read the token.
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(tmp, fileOptions))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.WriteLine(token);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(tmp, tokenFile, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(data, TokenFileName), token + "\n");
         return token;
     }
 

@@ -66,6 +66,15 @@ internal static class Limits
     /// <summary>Files in one CommitFiles call.</summary>
     public const int MaxFilesPerBatch = 1000;
 
+    /// <summary>Most chunks in one page of a download plan (compact form: ~100-250 bytes each).</summary>
+    public const int MaxDownloadPlanPage = 10_000;
+
+    /// <summary>
+    /// Bytes of a download plan in the original, unpaged form (which repeats node and token for every chunk, ~1 KB a
+    /// chunk); a larger plan is refused with a hint to page. Below the 64 MiB message limit, with room.
+    /// </summary>
+    public const int MaxUnpagedPlanBytes = 48 * 1024 * 1024;
+
     /// <summary>Chunks that share one get token in a download plan.</summary>
     public const int ChunksPerGetToken = 16;
 

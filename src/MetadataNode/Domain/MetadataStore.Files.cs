@@ -11,11 +11,12 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore
 {
     /// <summary>
-    /// The chunks of a version with every node that holds each (live nodes first, in placement order) and
-    /// get tokens. A token covers up to <see cref="Limits.ChunksPerGetToken"/> chunks of the plan on one
-    /// node, so a client can fetch neighbours in one call with it.
+    /// The chunks of a version with every node that holds each (live nodes first, in placement order) and get
+    /// tokens. A token covers up to <see cref="Limits.ChunksPerGetToken"/> chunks of the plan on one node, so a client
+    /// can fetch neighbours in one call with it. With <paramref name="limit"/> 0, the whole plan in the original form
+    /// (refused when too large for one answer); else one compact page of chunks from <paramref name="offset"/>.
     /// </summary>
-    public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version)
+    public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version, uint offset = 0, uint limit = 0)
     {
         var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
@@ -25,17 +26,99 @@ internal sealed partial class MetadataStore
             throw new DropboxException(ErrorKind.InvalidArgument, $"'{normalized}' is a folder; only files have a download plan.");
         }
 
-        var response = new GetDownloadPlanResponse { Entry = entry };
-        var perNode = new Dictionary<string, List<int>>(StringComparer.Ordinal);
-        for (var i = 0; i < entry.Chunks.Count; i++)
+        var total = entry.Chunks.Count;
+        if (limit == 0)
         {
-            var chunk = entry.Chunks[i];
-            var id = chunk.Id.ToChunkId();
-            var record = ReadChunk(id);
-            var get = new ChunkGet { Chunk = chunk };
-            if (record is not null)
+            // ~1 KB a chunk in this form: past this many it cannot fit one answer, so do not even build it.
+            if (total > Limits.MaxUnpagedPlanBytes / 512)
             {
-                var holders = new List<NodeRecord>();
+                throw PlanTooLarge(normalized, total);
+            }
+
+            var whole = UnpagedPlan(ns.Id, normalized, entry);
+            if (whole.CalculateSize() > Limits.MaxUnpagedPlanBytes)
+            {
+                throw PlanTooLarge(normalized, total);
+            }
+
+            return whole;
+        }
+
+        if (offset > total)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"offset {offset} is past the end of '{normalized}' (version {entry.Version} has {total} chunks).");
+        }
+
+        var count = (int)Math.Min(Math.Min(limit, (uint)Limits.MaxDownloadPlanPage), (uint)(total - (int)offset));
+        var holders = Holders(normalized, entry, (int)offset, count);
+        var tokens = GetTokens(ns.Id, entry, (int)offset, holders);
+        var page = new GetDownloadPlanResponse { Entry = entry.Clone(), TotalChunks = (uint)total, HasMore = offset + count < total };
+        page.Entry.Chunks.Clear();
+        var nodeIndex = new Dictionary<string, uint>(StringComparer.Ordinal);
+        var tokenIndex = new Dictionary<string, uint>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            var get = new ChunkGet { Chunk = entry.Chunks[(int)offset + i] };
+            for (var k = 0; k < holders[i].Count; k++)
+            {
+                var node = holders[i][k];
+                if (!nodeIndex.TryGetValue(node.NodeId, out var n))
+                {
+                    nodeIndex[node.NodeId] = n = (uint)page.Nodes.Count;
+                    page.Nodes.Add(ToLocation(node));
+                }
+
+                var token = tokens[i][k];
+                if (!tokenIndex.TryGetValue(token, out var t))
+                {
+                    tokenIndex[token] = t = (uint)page.Tokens.Count;
+                    page.Tokens.Add(token);
+                }
+
+                get.NodeIndexes.Add(n);
+                get.TokenIndexes.Add(t);
+            }
+
+            page.Chunks.Add(get);
+        }
+
+        return page;
+    }
+
+    private static DropboxException PlanTooLarge(string path, int chunks) =>
+        new(ErrorKind.ResourceExhausted, $"The download plan of '{path}' ({chunks} chunks) is too large for one answer (MaxUnpagedPlanBytes = {Limits.MaxUnpagedPlanBytes}): ask for it by pages (GetDownloadPlanRequest.limit, at most {Limits.MaxDownloadPlanPage} chunks a page).");
+
+    /// <summary>The whole plan in the original form: nodes and a token in every ChunkGet.</summary>
+    private GetDownloadPlanResponse UnpagedPlan(string ns, string path, FileEntry entry)
+    {
+        var holders = Holders(path, entry, 0, entry.Chunks.Count);
+        var tokens = GetTokens(ns, entry, 0, holders);
+        var response = new GetDownloadPlanResponse { Entry = entry };
+        for (var i = 0; i < holders.Count; i++)
+        {
+            var get = new ChunkGet { Chunk = entry.Chunks[i] };
+            foreach (var node in holders[i])
+            {
+                get.Nodes.Add(ToLocation(node));
+            }
+
+            get.Tokens.AddRange(tokens[i]);
+            response.Chunks.Add(get);
+        }
+
+        return response;
+    }
+
+    /// <summary>For chunks [from, from + count) of the entry: the registered nodes holding each, live first, in placement order.</summary>
+    private List<List<NodeRecord>> Holders(string path, FileEntry entry, int from, int count)
+    {
+        var result = new List<List<NodeRecord>>(count);
+        for (var i = from; i < from + count; i++)
+        {
+            var id = entry.Chunks[i].Id.ToChunkId();
+            var holders = new List<NodeRecord>();
+            if (ReadChunk(id) is { } record)
+            {
                 foreach (var nodeId in record.Locations)
                 {
                     if (_nodes.TryGetValue(nodeId, out var node))
@@ -49,25 +132,38 @@ internal sealed partial class MetadataStore
                     var live = IsLiveNode(b).CompareTo(IsLiveNode(a));
                     return live != 0 ? live : Placement.Score(b.NodeId, id).CompareTo(Placement.Score(a.NodeId, id));
                 });
-                foreach (var node in holders)
-                {
-                    get.Nodes.Add(ToLocation(node));
-                    get.Tokens.Add(string.Empty);
-                    if (!perNode.TryGetValue(node.NodeId, out var positions))
-                    {
-                        perNode[node.NodeId] = positions = [];
-                    }
-
-                    positions.Add(i);
-                }
             }
 
-            if (get.Nodes.Count == 0)
+            if (holders.Count == 0)
             {
-                throw new DropboxException(ErrorKind.Unavailable, $"Chunk {id} of '{normalized}' has no registered storage node; the node holding it may be gone.");
+                throw new DropboxException(ErrorKind.Unavailable, $"Chunk {id} of '{path}' has no registered storage node; the node holding it may be gone.");
             }
 
-            response.Chunks.Add(get);
+            result.Add(holders);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Get tokens for the chunks from <paramref name="from"/> on, one per holder, same shape as <paramref name="holders"/>:
+    /// runs of up to <see cref="Limits.ChunksPerGetToken"/> chunks on one node share a token.
+    /// </summary>
+    private List<string[]> GetTokens(string ns, FileEntry entry, int from, List<List<NodeRecord>> holders)
+    {
+        var tokens = holders.Select(h => new string[h.Count]).ToList();
+        var perNode = new Dictionary<string, List<(int Chunk, int Slot)>>(StringComparer.Ordinal);
+        for (var i = 0; i < holders.Count; i++)
+        {
+            for (var k = 0; k < holders[i].Count; k++)
+            {
+                if (!perNode.TryGetValue(holders[i][k].NodeId, out var positions))
+                {
+                    perNode[holders[i][k].NodeId] = positions = [];
+                }
+
+                positions.Add((i, k));
+            }
         }
 
         foreach (var (nodeId, positions) in perNode)
@@ -75,23 +171,16 @@ internal sealed partial class MetadataStore
             for (var start = 0; start < positions.Count; start += Limits.ChunksPerGetToken)
             {
                 var group = positions.Skip(start).Take(Limits.ChunksPerGetToken).ToList();
-                var ids = group.Select(p => entry.Chunks[p].Id.ToChunkId()).Distinct().ToList();
-                var token = _tokens.Issue(TokenOperation.Get, ns.Id, nodeId, ids, _options.TokenLifetime);
-                foreach (var p in group)
+                var ids = group.Select(p => entry.Chunks[from + p.Chunk].Id.ToChunkId()).Distinct().ToList();
+                var token = _tokens.Issue(TokenOperation.Get, ns, nodeId, ids, _options.TokenLifetime);
+                foreach (var (chunk, slot) in group)
                 {
-                    var get = response.Chunks[p];
-                    for (var k = 0; k < get.Nodes.Count; k++)
-                    {
-                        if (get.Nodes[k].NodeId == nodeId)
-                        {
-                            get.Tokens[k] = token;
-                        }
-                    }
+                    tokens[chunk][slot] = token;
                 }
             }
         }
 
-        return response;
+        return tokens;
     }
 
     /// <summary>Most entries in one page of a listing.</summary>

@@ -153,7 +153,9 @@ internal sealed partial class MetadataStore
         {
             var now = NowMs;
 
-            // Phase 1, under the lock: re-check and mark DELETING, so nothing can start referencing them.
+            // Phase 1, under the lock: re-check and mark DELETING, so nothing can start referencing them. The mark is
+            // fsynced before any node is asked to delete: after a power cut the metadata must not still call a chunk
+            // stored that a node already dropped.
             var toDelete = Mutate(null, (batch, _) =>
             {
                 var marked = new List<(ChunkId Id, List<string> Nodes)>();
@@ -193,7 +195,7 @@ internal sealed partial class MetadataStore
                 }
 
                 return marked;
-            });
+            }, sync: true);
 
             if (toDelete.Count == 0)
             {

@@ -11,9 +11,9 @@ internal sealed partial class MetadataStore
     /// <summary>
     /// Runs <paramref name="body"/> under the write lock over a fresh batch and a copy of the namespace
     /// record, then writes it all as one atomic batch. If the body throws, nothing is written and the
-    /// in-memory state is untouched.
+    /// in-memory state is untouched. With <paramref name="sync"/> the batch is fsynced before this returns.
     /// </summary>
-    private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body)
+    private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false)
     {
         lock (_writeLock)
         {
@@ -25,7 +25,7 @@ internal sealed partial class MetadataStore
                 batch.PutNamespace(record);
             }
 
-            batch.Commit();
+            batch.Commit(sync);
             if (record is not null && ns is not null)
             {
                 var advanced = record.Head != ns.Record.Head;

@@ -107,7 +107,7 @@ internal sealed partial class MetadataStore : IDisposable
         try
         {
             var marker = Path.Combine(_options.DataDirectory, CleanShutdownMarker);
-            using (var stream = new FileStream(marker, FileMode.Create, FileAccess.Write))
+            using (var stream = new FileStream(marker, PrivateFile.CreateOptions()))
             {
                 stream.Write("clean\n"u8);
                 stream.Flush(flushToDisk: true);

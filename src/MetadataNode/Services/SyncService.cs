@@ -58,8 +58,12 @@ internal sealed class SyncService : Sync.SyncBase
         return await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false);
     }
 
-    public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.GetDownloadPlan(_auth.User(context), request.Path, request.Version));
+    public override async Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        using var lease = await _store.AdmitAsync(user, request.Limit == 0 ? Limits.MaxDownloadPlanPage : Math.Min(request.Limit, Limits.MaxDownloadPlanPage), context.CancellationToken).ConfigureAwait(false);
+        return _store.GetDownloadPlan(user, request.Path, request.Version, request.Offset, request.Limit);
+    }
 
     public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
         _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);

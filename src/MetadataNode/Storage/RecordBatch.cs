@@ -122,8 +122,8 @@ internal sealed class RecordBatch : IDisposable
 
     public void RemoveGcCandidate(ChunkId id) => _batch.Delete(Keys.Chunk(id), _engine.Gc);
 
-    /// <summary>Writes everything staged as one atomic batch.</summary>
-    public void Commit()
+    /// <summary>Writes everything staged as one atomic batch; fsynced before returning when <paramref name="sync"/>.</summary>
+    public void Commit(bool sync = false)
     {
         foreach (var id in _dirtyChunks)
         {
@@ -171,7 +171,7 @@ internal sealed class RecordBatch : IDisposable
 
         if (_batch.Count() > 0)
         {
-            _engine.Write(_batch);
+            _engine.Write(_batch, sync);
         }
     }
 

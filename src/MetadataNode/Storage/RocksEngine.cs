@@ -17,6 +17,8 @@ internal sealed class RocksEngine : IDisposable
 
     private readonly RocksDb _db;
     private readonly WriteOptions _writeOptions;
+    private readonly WriteOptions _syncWriteOptions;
+    private ulong _durableSequence;
     private readonly ReadOptions _readOptions = new();
     private int _disposed;
 
@@ -25,6 +27,7 @@ internal sealed class RocksEngine : IDisposable
         _db = db;
         Directory = directory;
         _writeOptions = new WriteOptions().SetSync(false);
+        _syncWriteOptions = new WriteOptions().SetSync(true);
         Users = db.GetColumnFamily("users");
         Namespaces = db.GetColumnFamily("namespaces");
         Files = db.GetColumnFamily("files");
@@ -69,7 +72,9 @@ internal sealed class RocksEngine : IDisposable
     /// <summary>Opens (or creates) the database under <paramref name="directory"/>.</summary>
     public static RocksEngine Open(string directory)
     {
-        System.IO.Directory.CreateDirectory(directory);
+        // RocksDB creates its files with the process umask (often 0644); the owner-only folder is what keeps other
+        // local accounts out. Files from before are tightened to 0600 as well.
+        Dropbox.Shared.IO.PrivateFolder.CreateAndTightenTree(directory);
         var options = new DbOptions()
             .SetCreateIfMissing(true)
             .SetCreateMissingColumnFamilies(true)
@@ -98,11 +103,50 @@ internal sealed class RocksEngine : IDisposable
     /// <summary>Reads one value, or null.</summary>
     public byte[]? Get(ReadOnlySpan<byte> key, ColumnFamilyHandle family) => _db.Get(key, family, _readOptions);
 
-    /// <summary>Applies a batch atomically (written to the WAL, not yet fsynced: see <see cref="SyncWal"/>).</summary>
-    public void Write(WriteBatch batch) => _db.Write(batch, _writeOptions);
+    /// <summary>
+    /// Applies a batch atomically: written to the WAL, and fsynced before returning when <paramref name="sync"/>
+    /// (else not yet: see <see cref="SyncWal"/>).
+    /// </summary>
+    public void Write(WriteBatch batch, bool sync = false)
+    {
+        if (!sync)
+        {
+            _db.Write(batch, _writeOptions);
+            return;
+        }
+
+        _db.Write(batch, _syncWriteOptions);
+        MarkDurable(_db.GetLatestSequenceNumber());
+    }
 
     /// <summary>Forces the WAL to disk: every write that returned before this call survives power loss.</summary>
-    public void SyncWal() => Native.Instance.rocksdb_flush_wal(_db.Handle, 1);
+    public void SyncWal()
+    {
+        var latest = _db.GetLatestSequenceNumber();
+        Native.Instance.rocksdb_flush_wal(_db.Handle, 1);
+        MarkDurable(latest);
+    }
+
+    /// <summary>Sequence number of the last write known to be fsynced (tests: "durable before acting on it").</summary>
+    public ulong DurableSequence => Interlocked.Read(ref _durableSequence);
+
+    /// <summary>Sequence number of the last write applied.</summary>
+    public ulong LatestSequence => _db.GetLatestSequenceNumber();
+
+    private void MarkDurable(ulong sequence)
+    {
+        var seen = Interlocked.Read(ref _durableSequence);
+        while (sequence > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _durableSequence, sequence, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
 
     /// <summary>Iterates the keys that start with <paramref name="prefix"/>, from <paramref name="start"/> (default: the prefix).</summary>
     public IEnumerable<(byte[] Key, byte[] Value)> ScanPrefix(ColumnFamilyHandle family, byte[] prefix, byte[]? start = null)

@@ -19,9 +19,17 @@ public static class PrivateFolder
             return;
         }
 
-        if (!Directory.Exists(path))
+        // Every level created here is owner-only (CreateDirectory with a mode sets it on the last level only).
+        var missing = new Stack<string>();
+        for (var dir = Path.GetFullPath(path); !Directory.Exists(dir); dir = Path.GetDirectoryName(dir)!)
         {
-            Directory.CreateDirectory(path, Mode);
+            missing.Push(dir);
+        }
+
+        while (missing.TryPop(out var dir))
+        {
+            Directory.CreateDirectory(dir, Mode);
+            Tighten(dir);
         }
 
         Tighten(path);

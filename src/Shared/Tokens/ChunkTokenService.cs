@@ -42,7 +42,8 @@ public sealed class ChunkTokenService
     /// <summary>A service over the key ring in <paramref name="keyDirectory"/> (created if missing).</summary>
     public static ChunkTokenService ForKeyDirectory(string keyDirectory, TimeProvider? time = null)
     {
-        Directory.CreateDirectory(keyDirectory);
+        // The key ring signs every token: owner-only, whatever mode its key files were written with.
+        Dropbox.Shared.IO.PrivateFolder.CreateAndTightenTree(keyDirectory);
         var services = new ServiceCollection();
         services.AddDataProtection()
             .PersistKeysToFileSystem(new DirectoryInfo(keyDirectory))

@@ -4,6 +4,7 @@ using System.IO.Hashing;
 using System.Text;
 using System.Threading.Channels;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.IO;
 
 namespace Dropbox.StorageNode.Store;
 
@@ -32,10 +33,23 @@ public sealed class EventOutbox : IAsyncDisposable
     /// <summary>Opens (or creates) the outbox in <paramref name="directory"/>.</summary>
     public EventOutbox(string directory)
     {
-        Directory.CreateDirectory(directory);
+        PrivateFolder.Create(directory);
         _logPath = Path.Combine(directory, "events.log");
         _deliveredPath = Path.Combine(directory, "delivered");
-        _log = new FileStream(_logPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
+        var created = !File.Exists(_logPath);
+        var logOptions = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 1 };
+        if (!OperatingSystem.IsWindows())
+        {
+            logOptions.UnixCreateMode = PrivateFile.Mode;
+        }
+
+        _log = new FileStream(_logPath, logOptions);
+        if (created)
+        {
+            // Events fsynced into a log whose directory entry is not durable would vanish with it.
+            DirectorySync.Flush(directory);
+        }
+
         _delivered = File.Exists(_deliveredPath) && long.TryParse(File.ReadAllText(_deliveredPath).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var d) ? d : 0;
 
         // Find the end of the valid records; cut a torn tail.
@@ -127,8 +141,13 @@ public sealed class EventOutbox : IAsyncDisposable
                 _delivered = 0;
             }
 
+            // Atomic but not fsynced: losing the latest mark only re-delivers events, which the metadata node ignores.
             var temp = _deliveredPath + ".tmp";
-            File.WriteAllText(temp, _delivered.ToString(CultureInfo.InvariantCulture));
+            using (var stream = new FileStream(temp, PrivateFile.CreateOptions()))
+            {
+                stream.Write(System.Text.Encoding.ASCII.GetBytes(_delivered.ToString(CultureInfo.InvariantCulture)));
+            }
+
             File.Move(temp, _deliveredPath, overwrite: true);
         }
     }

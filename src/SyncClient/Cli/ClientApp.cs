@@ -353,11 +353,12 @@ internal sealed class ClientApp
     {
         var path = RequirePath(args);
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
-        var plan = await session.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = (ulong)(args.IntOption("version") ?? 0) }, ct).ConfigureAwait(false);
-        _out.WriteLine($"# {plan.Entry.Path} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {plan.Chunks.Count} chunk(s); links expire with their tokens.");
+        var plan = await session.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path, (ulong)(args.IntOption("version") ?? 0)), ct).ConfigureAwait(false);
+        var count = plan.TotalChunks > 0 ? (int)plan.TotalChunks : plan.Chunks.Count;
+        _out.WriteLine($"# {plan.Entry.Path} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {count} chunk(s); links expire with their tokens.");
         _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
         long offset = 0;
-        foreach (var get in plan.Chunks)
+        await foreach (var get in DownloadPlans.ChunksAsync(session.Metadata, path, plan, ct).ConfigureAwait(false))
         {
             var chunk = get.Chunk.ToDomain();
             var url = get.Nodes.Count > 0 && get.Tokens.Count > 0

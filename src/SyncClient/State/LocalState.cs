@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.IO;
 using Microsoft.Data.Sqlite;
 
 namespace Dropbox.SyncClient.State;
@@ -30,8 +31,15 @@ internal sealed class LocalState : IDisposable
     /// <summary>Opens (creating if needed) the database in <paramref name="stateDirectory"/>.</summary>
     public static LocalState Open(string stateDirectory)
     {
-        Directory.CreateDirectory(stateDirectory);
+        // The database holds the account's token: owner-only folder and files. SQLite gives its -wal and -shm files
+        // the database file's mode, so the database is created 0600 before SQLite opens it.
+        PrivateFolder.CreateAndTightenTree(stateDirectory);
         var path = Path.Combine(stateDirectory, DatabaseFileName);
+        if (!File.Exists(path))
+        {
+            new FileStream(path, PrivateFile.CreateOptions(FileMode.CreateNew)).Dispose();
+        }
+
         var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         db.Open();
         Exec(db, "PRAGMA journal_mode=WAL;");

@@ -35,7 +35,7 @@ internal sealed class FileDownloader
         GetDownloadPlanResponse plan;
         try
         {
-            plan = await _ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path }, ct).ConfigureAwait(false);
+            plan = await _ctx.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path), ct).ConfigureAwait(false);
         }
         catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
         {
@@ -51,25 +51,28 @@ internal sealed class FileDownloader
         var directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
         var temp = Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
-        var chunks = new List<ChunkRef>(plan.Chunks.Count);
+        var chunks = new List<ChunkRef>(Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, 1_000_000)));
         try
         {
             await using (var output = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 }))
             {
                 // A window of chunks in flight, written strictly in order; each chunk's pooled buffer goes back
                 // to the pool once written, so memory is the window, not the file.
+                // Later pages of the plan are asked for as the window reaches them.
                 var window = new Queue<Task<ChunkBuffer>>();
+                await using var gets = DownloadPlans.ChunksAsync(_ctx.Metadata, path, plan, ct).GetAsyncEnumerator(ct);
                 try
                 {
-                    var next = 0;
+                    var more = await gets.MoveNextAsync().ConfigureAwait(false);
                     var limit = Math.Max(1, _ctx.Options.Parallelism);
-                    while (next < plan.Chunks.Count || window.Count > 0)
+                    while (more || window.Count > 0)
                     {
-                        while (next < plan.Chunks.Count && window.Count < limit)
+                        while (more && window.Count < limit)
                         {
-                            var get = plan.Chunks[next++];
+                            var get = gets.Current;
                             chunks.Add(get.Chunk.ToDomain());
                             window.Enqueue(ObtainAsync(get, ct));
+                            more = await gets.MoveNextAsync().ConfigureAwait(false);
                         }
 
                         using var plain = await window.Dequeue().ConfigureAwait(false);

@@ -207,7 +207,7 @@ internal sealed partial class SyncEngine
             GetDownloadPlanResponse? current = null;
             try
             {
-                current = await Ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path }, ct).ConfigureAwait(false);
+                current = await Ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Limit = 1 }, ct).ConfigureAwait(false);
             }
             catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
             {

@@ -4,6 +4,7 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Sync;
+using Dropbox.Shared.Tokens;
 using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Tests.Store;
@@ -646,5 +647,32 @@ public sealed class MetadataStoreTests
         Assert.False(Keys.Version("ns", "ab", 1).AsSpan().StartsWith(prefix));
         Assert.True(Keys.Version("ns", "a", 1).AsSpan().StartsWith(prefix));
         Assert.Equal(("ns", "a/b", 7UL), Keys.ParseVersionKey(Keys.Version("ns", "a/b", 7)));
+    }
+
+    [Fact]
+    public void The_metadata_and_key_folders_are_owner_only_and_files_from_before_are_made_0600()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var h = new StoreHarness();
+        h.Store.AddUser("alice");
+        var db = h.Options.DataDirectory;
+        var keys = h.Options.KeysDirectory;
+        File.SetUnixFileMode(db, (UnixFileMode)0b111_101_101);
+        var someFile = Path.Combine(db, "left-by-an-old-version");
+        File.WriteAllText(someFile, "x");
+        File.SetUnixFileMode(someFile, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(keys, (UnixFileMode)0b111_101_101);
+
+        h.Reopen();
+        ChunkTokenService.ForKeyDirectory(keys);
+
+        const UnixFileMode folder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Assert.Equal(folder, File.GetUnixFileMode(db));
+        Assert.Equal(folder, File.GetUnixFileMode(keys));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(someFile));
     }
 }

@@ -115,6 +115,30 @@ public sealed class RetentionAndGcTests
     }
 
     [Fact]
+    public async Task Gc_MakesItsDeletingMarkDurable_BeforeAnyNodeIsAskedToDelete()
+    {
+        using var h = Harness(keepVersions: 1);
+        var (alice, _) = h.Store.AddUser("alice");
+        var v1 = await h.PutFileAsync(alice, "a", 0, StoreHarness.Chunk(1));
+        await h.PutFileAsync(alice, "a", v1.Sequence, StoreHarness.Chunk(2));
+        h.Clock.Advance(Grace * 2);
+        var engine = h.Store.Engine;
+        var checkedAtDelete = false;
+        h.Gateway.BeforeDelete = () =>
+        {
+            // Were the power cut now, the metadata must already say DELETING: everything written is fsynced.
+            Assert.True(engine.DurableSequence >= engine.LatestSequence, $"the DELETING mark (write {engine.LatestSequence}) is not fsynced (durable through {engine.DurableSequence}) while a node deletes");
+            checkedAtDelete = true;
+            return Task.CompletedTask;
+        };
+
+        var result = await h.Store.RunGcOnceAsync(CancellationToken.None);
+
+        Assert.True(checkedAtDelete);
+        Assert.Equal(1, result.DeletedChunks);
+    }
+
+    [Fact]
     public async Task Gc_AbandonedUpload_IsDeletedAfterGrace_AndItsMetadataForgotten()
     {
         using var h = Harness();

@@ -86,4 +86,58 @@ public sealed class StorageNodeHostTests
         Assert.False(node.Store.Engine.IsQuarantined(chunks[0].Id));
         Assert.True(node.Store.Engine.Contains(chunks[2].Id));
     }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    [Fact]
+    public async Task A_data_folder_left_readable_by_others_is_made_owner_only_and_every_file_in_it_0600()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var dir = new TempDirectory();
+        var options = new StorageNodeOptions
+        {
+            DataDirectory = dir.Sub("data"),
+            KeysDirectory = dir.Sub("keys"),
+            GrpcUrl = "http://127.0.0.1:0",
+            CheckpointInterval = TimeSpan.Zero,
+            CompactionInterval = TimeSpan.Zero,
+            IndexSizeBytes = 1L << 16,
+            IndexMemoryBytes = 1L << 22,
+        };
+        var loose = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        Directory.CreateDirectory(options.DataDirectory);
+        File.SetUnixFileMode(options.DataDirectory, loose);
+        var old = Path.Combine(options.DataDirectory, "left-by-an-old-version");
+        File.WriteAllText(old, "x");
+        File.SetUnixFileMode(old, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        await using (var app = StorageNodeHost.Build(options))
+        {
+            var store = app.Services.GetRequiredService<ChunkStore>();
+            var (id, bytes) = TestChunks.Random(5_000, 3);
+            await store.Engine.AppendAsync(id, Dropbox.Shared.Chunks.ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+            await store.Engine.CheckpointAsync(CancellationToken.None);
+        }
+
+        const UnixFileMode folder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        const UnixFileMode file = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(folder, File.GetUnixFileMode(options.DataDirectory));
+        Assert.Equal(file, File.GetUnixFileMode(old));
+        Assert.Equal(file, File.GetUnixFileMode(Path.Combine(options.DataDirectory, "node-id")));
+        foreach (var sub in new[] { "segments", "index", "quarantine", "outbox" })
+        {
+            Assert.Equal(folder, File.GetUnixFileMode(Path.Combine(options.DataDirectory, sub)));
+        }
+
+        var ours = Directory.GetFiles(Path.Combine(options.DataDirectory, "segments"))
+            .Append(Path.Combine(options.DataDirectory, "index", "positions"))
+            .Append(Path.Combine(options.DataDirectory, "outbox", "events.log"))
+            .ToList();
+        Assert.NotEmpty(ours);
+        Assert.All(ours, f => Assert.Equal(file, File.GetUnixFileMode(f)));
+    }
 }

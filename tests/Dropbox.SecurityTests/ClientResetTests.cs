@@ -22,6 +22,14 @@ public sealed class ClientResetTests(ApplianceFixture fixture) : IClassFixture<A
     [InlineData("storage", "/dropbox.storage.v1.ChunkStorage/GetChunks")]
     public async Task A_stream_reset_in_the_middle_of_a_request_message_is_not_logged_as_an_error(string node, string path)
     {
+        foreach (var bytesBeforeReset in new[] { 0, 3, 15 })
+        {
+            await ResetAfterAsync(node, path, bytesBeforeReset);
+        }
+    }
+
+    private async Task ResetAfterAsync(string node, string path, int bytesBeforeReset)
+    {
         var logs = node == "metadata" ? _app.MetadataLogs : _app.StorageLogs;
         var url = (node == "metadata" ? _app.MetadataUrl : _app.StorageGrpcUrl).TrimEnd('/') + path;
         var before = logs.Count;
@@ -29,7 +37,7 @@ public sealed class ClientResetTests(ApplianceFixture fixture) : IClassFixture<A
 
         for (var i = 0; i < 5; i++)
         {
-            await SendHalfAndResetAsync(url);
+            await SendHalfAndResetAsync(url, bytesBeforeReset);
         }
 
         // The node handles the reset at once; give it a bounded moment to (wrongly) log it.
@@ -44,10 +52,10 @@ public sealed class ClientResetTests(ApplianceFixture fixture) : IClassFixture<A
         Assert.Equal("alice", (await _app.Sync(_app.Alice).GetAccountAsync(new Dropbox.Shared.Protos.Metadata.GetAccountRequest())).User);
     }
 
-    private static async Task SendHalfAndResetAsync(string url)
+    private static async Task SendHalfAndResetAsync(string url, int bytesBeforeReset)
     {
         using var http = new HttpClient(new SocketsHttpHandler());
-        var content = new HalfMessageContent();
+        var content = new HalfMessageContent(bytesBeforeReset);
         using var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Version = HttpVersion.Version20,
@@ -72,8 +80,8 @@ public sealed class ClientResetTests(ApplianceFixture fixture) : IClassFixture<A
         }
     }
 
-    /// <summary>A gRPC frame header announcing 1,000 bytes, then 10 of them, then nothing until the request is cancelled.</summary>
-    private sealed class HalfMessageContent : HttpContent
+    /// <summary>The first bytes of a gRPC frame announcing 1,000 bytes, then nothing until the request is cancelled.</summary>
+    private sealed class HalfMessageContent(int bytesBeforeReset) : HttpContent
     {
         private readonly TaskCompletionSource _sent = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -83,7 +91,12 @@ public sealed class ClientResetTests(ApplianceFixture fixture) : IClassFixture<A
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            await stream.WriteAsync(new byte[] { 0, 0, 0, 0x03, 0xE8, 0x0A, 0x08, 1, 2, 3, 4, 5, 6, 7, 8 }, cancellationToken);
+            byte[] frame = [0, 0, 0, 0x03, 0xE8, 0x0A, 0x08, 1, 2, 3, 4, 5, 6, 7, 8];
+            if (bytesBeforeReset > 0)
+            {
+                await stream.WriteAsync(frame.AsMemory(0, Math.Min(bytesBeforeReset, frame.Length)), cancellationToken);
+            }
+
             await stream.FlushAsync(cancellationToken);
             _sent.TrySetResult();
             await Task.Delay(Timeout.Infinite, cancellationToken);

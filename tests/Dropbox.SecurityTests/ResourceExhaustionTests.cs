@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dropbox.MetadataNode.Domain;
 using Dropbox.SecurityTests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
@@ -14,14 +15,9 @@ namespace Dropbox.SecurityTests;
 /// </summary>
 public sealed class ResourceExhaustionTests(ApplianceFixture fixture) : IClassFixture<ApplianceFixture>
 {
-    /// <summary>Sync API bound on long polls per account (Limits.MaxLongPollsPerUser in the metadata node).</summary>
-    private const int MaxLongPollsPerUser = 32;
-
-    /// <summary>Chunks per file and per plan (Limits.MaxChunksPerFile).</summary>
-    private const int MaxChunksPerFile = 100_000;
-
-    /// <summary>Outstanding put tokens per account (Limits.MaxPendingPutsPerUser).</summary>
-    private const int MaxPendingPutsPerUser = 250_000;
+    private const int MaxLongPollsPerUser = Limits.MaxLongPollsPerUser;
+    private const int MaxChunksPerFile = Limits.MaxChunksPerFile;
+    private const int MaxPendingPutsPerUser = Limits.MaxPendingPutsPerUser;
 
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
     private readonly Appliance _app = fixture.Appliance;

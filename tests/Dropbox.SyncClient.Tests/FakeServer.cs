@@ -305,11 +305,10 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     public Task<GetAccountResponse> GetAccountAsync(CancellationToken ct) =>
         Task.FromResult(new GetAccountResponse { User = "alice", NamespaceId = "ns1", Cursor = _seq.ToString(CultureInfo.InvariantCulture) });
 
-    public Task<IReadOnlyList<bool>> PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
+    public Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
     {
         lock (_lock)
         {
-            var result = new List<bool>();
             foreach (var c in chunks)
             {
                 if (FailPutsAfter is { } limit && ChunksPut >= limit)
@@ -323,12 +322,11 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                     throw new DropboxException(ErrorKind.DataLoss, "hash or token mismatch");
                 }
 
-                result.Add(_chunks.ContainsKey(c.Id));
                 _chunks[c.Id] = (c.Encoding, c.Stored.ToArray(), c.PlainSize);
                 ChunksPut++;
             }
 
-            return Task.FromResult<IReadOnlyList<bool>>(result);
+            return Task.CompletedTask;
         }
     }
 

@@ -321,11 +321,8 @@ public sealed partial class ChunkEngine : IChunkEngine
     /// <inheritdoc />
     public async ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
     {
-        if (_index.TryGet(id, out _))
-        {
-            return AppendOutcome.AlreadyPresent;
-        }
-
+        // No shortcut for a chunk already held: the writer skips it, but it still waits for the next group commit
+        // like a new chunk, so a put's latency does not tell whether anyone stored that content before.
         var op = new WriteOp(RecordKind.Chunk, id, encoding, plainLength, stored, null);
         var written = await EnqueueAsync(op, cancellationToken).ConfigureAwait(false);
         return written ? AppendOutcome.Stored : AppendOutcome.AlreadyPresent;

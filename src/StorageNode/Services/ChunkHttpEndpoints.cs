@@ -119,10 +119,12 @@ public static class ChunkHttpEndpoints
                     throw new DropboxException(ErrorKind.InvalidArgument, "An LZ4 body needs its plain size in the X-Plain-Size header.");
                 }
 
-                var already = await store.PutAsync(chunkId, encoding, plainSize, buffer.AsMemory(0, length), token.Namespace, http.RequestAborted).ConfigureAwait(false);
-                http.Response.StatusCode = already ? StatusCodes.Status200OK : StatusCodes.Status201Created;
+                await store.PutAsync(chunkId, encoding, plainSize, buffer.AsMemory(0, length), token.Namespace, http.RequestAborted).ConfigureAwait(false);
+
+                // 201 "stored" whether or not the node held the chunk before: a put must not reveal what others store.
+                http.Response.StatusCode = StatusCodes.Status201Created;
                 http.Response.Headers.ETag = $"\"{chunkId}\"";
-                await http.Response.WriteAsync(already ? "already present\n" : "stored\n", http.RequestAborted).ConfigureAwait(false);
+                await http.Response.WriteAsync("stored\n", http.RequestAborted).ConfigureAwait(false);
             }
             finally
             {

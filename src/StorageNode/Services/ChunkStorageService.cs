@@ -32,7 +32,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
     public override async Task<PutChunksResponse> PutChunks(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var inFlight = new List<(ChunkId Id, byte[]? Buffer, long Bytes, Task<bool> Put)>();
+        var inFlight = new List<(ChunkId Id, byte[]? Buffer, long Bytes, Task Put)>();
         var response = new PutChunksResponse();
         byte[]? buffer = null;
         ReadOnlyMemory<byte> whole = default;
@@ -144,15 +144,14 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
     }
 
     /// <summary>Collects finished puts in order until the bytes still in flight are at most <paramref name="keepBytes"/>.</summary>
-    private static async Task DrainAsync(List<(ChunkId Id, byte[]? Buffer, long Bytes, Task<bool> Put)> inFlight, PutChunksResponse response, long keepBytes)
+    private static async Task DrainAsync(List<(ChunkId Id, byte[]? Buffer, long Bytes, Task Put)> inFlight, PutChunksResponse response, long keepBytes)
     {
         while (inFlight.Count > 0 && (inFlight.Sum(f => f.Bytes) > keepBytes || inFlight[0].Put.IsCompleted))
         {
             var (id, buffer, _, put) = inFlight[0];
-            bool already;
             try
             {
-                already = await put.ConfigureAwait(false);
+                await put.ConfigureAwait(false);
             }
             finally
             {
@@ -163,7 +162,8 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 }
             }
 
-            response.Results.Add(new PutChunkResult { ChunkId = id.ToByteString(), AlreadyPresent = already });
+            // The same answer whether or not the node held the chunk before: a put must not reveal what others store.
+            response.Results.Add(new PutChunkResult { ChunkId = id.ToByteString() });
         }
     }
 
@@ -245,6 +245,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
     /// <inheritdoc />
     public override Task<GetStatsResponse> GetStats(GetStatsRequest request, ServerCallContext context)
     {
+        _tokens.Validate(request.Token, TokenOperation.System, NodeId);
         var stats = _store.Engine.GetStats();
         return Task.FromResult(new GetStatsResponse
         {

@@ -67,10 +67,11 @@ public sealed class ChunkStore
     }
 
     /// <summary>
-    /// Verifies and stores a chunk; returns true if it was already held (dedup: nothing written, still success).
-    /// A hash mismatch is refused with DataLoss and nothing is stored. Completes once durable and the event is queued.
+    /// Verifies and stores a chunk (a chunk already held is not written again). A hash mismatch is refused with
+    /// DataLoss and nothing is stored. Completes once durable and the event is queued. The result is the same whether
+    /// or not the chunk was held before, so no caller can tell what other users store.
     /// </summary>
-    public async ValueTask<bool> PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlyMemory<byte> stored, string ns, CancellationToken cancellationToken)
+    public async ValueTask PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlyMemory<byte> stored, string ns, CancellationToken cancellationToken)
     {
         ValidateHeader(id, encoding, plainSize, stored.Length);
         Verify(id, encoding, plainSize, stored.Span);
@@ -84,7 +85,6 @@ public sealed class ChunkStore
             var append = _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).AsTask();
             var record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, stored.Length, ns), cancellationToken);
             await Task.WhenAll(append, record).ConfigureAwait(false);
-            return append.Result == AppendOutcome.AlreadyPresent;
         }
         finally
         {

@@ -22,7 +22,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         _channels = channels;
     }
 
-    public async Task<IReadOnlyList<bool>> PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
+    public async Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
     {
         var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
         try
@@ -50,13 +50,10 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             var response = await call.ResponseAsync.ConfigureAwait(false);
-            var result = new bool[chunks.Count];
-            for (var i = 0; i < result.Length && i < response.Results.Count; i++)
+            if (response.Results.Count != chunks.Count)
             {
-                result[i] = response.Results[i].AlreadyPresent;
+                throw new DropboxException(ErrorKind.Unavailable, $"The storage node at {grpcUrl} acknowledged {response.Results.Count} of {chunks.Count} chunk(s); they will be sent again.");
             }
-
-            return result;
         }
         catch (RpcException e)
         {

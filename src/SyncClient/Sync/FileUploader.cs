@@ -215,21 +215,11 @@ internal sealed class FileUploader
         {
             try
             {
-                var results = await _ctx.Transfer.PutChunksAsync(batch.Url, batch.Outgoing, failed.Token).ConfigureAwait(false);
-                long sent = 0, bytes = 0;
-                for (var i = 0; i < batch.Outgoing.Count; i++)
-                {
-                    if (i >= results.Count || !results[i])
-                    {
-                        sent++;
-                    }
+                await _ctx.Transfer.PutChunksAsync(batch.Url, batch.Outgoing, failed.Token).ConfigureAwait(false);
 
-                    bytes += batch.Outgoing[i].Stored.Length;
-                }
-
-                _summary.AddChunksUploaded(sent);
-                _summary.AddChunksDeduplicated(batch.Outgoing.Count - sent);
-                _summary.AddBytesUploaded(bytes);
+                // Only the plan tells what this account need not send; a node answers every put alike.
+                _summary.AddChunksUploaded(batch.Outgoing.Count);
+                _summary.AddBytesUploaded(batch.Outgoing.Sum(c => (long)c.Stored.Length));
                 _ctx.Progress.AddBytes(batch.PlainBytes);
                 _ctx.State.AddUploadProgress(path, batch.Outgoing.Count);
             }

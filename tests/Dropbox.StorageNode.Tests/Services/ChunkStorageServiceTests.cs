@@ -24,7 +24,6 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
         var put = await _node.PutRawAsync(chunks);
 
         Assert.Equal(chunks.Select(c => c.Id.ToByteString()), put.Results.Select(r => r.ChunkId));
-        Assert.All(put.Results, r => Assert.False(r.AlreadyPresent));
         var got = await _node.GetAsync(chunks.Select(c => c.Id).ToList());
         Assert.Equal(chunks.Length, got.Count);
         for (var i = 0; i < chunks.Length; i++)
@@ -38,15 +37,73 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PutChunks_of_a_chunk_already_held_succeeds_as_already_present()
+    public async Task A_grpc_put_of_content_another_user_stores_answers_exactly_as_a_put_of_new_content()
     {
-        var chunk = TestChunks.Random(50_000, 7);
+        var held = TestChunks.Random(50_000, 7);
+        var fresh = TestChunks.Random(50_000, 8);
+        await _node.PutRawAsync(held); // another user stored it first
+
+        string Token(ChunkId id) => _node.Tokens.Issue(TokenOperation.Put, "ns-other-user", NodeFixture.NodeIdValue, new[] { id }, TimeSpan.FromMinutes(5));
+        var again = await _node.PutAsync(new[] { (held.Id, held.Bytes, held.Bytes.Length, ProtoEncoding.Raw, Token(held.Id)) });
+        var first = await _node.PutAsync(new[] { (fresh.Id, fresh.Bytes, fresh.Bytes.Length, ProtoEncoding.Raw, Token(fresh.Id)) });
+
+        // Field for field the same answer, the chunk id aside: nothing says "someone had this".
+        Assert.Equal(new PutChunkResult { ChunkId = held.Id.ToByteString() }, Assert.Single(again.Results));
+        Assert.Equal(new PutChunkResult { ChunkId = fresh.Id.ToByteString() }, Assert.Single(first.Results));
+        Assert.Equal(2, _node.Store.Engine.GetStats().ChunkCount);
+    }
+
+    [Fact]
+    public async Task An_http_put_of_content_another_user_stores_answers_exactly_as_a_put_of_new_content()
+    {
+        var held = TestChunks.Random(40_000, 9);
+        var fresh = TestChunks.Random(40_000, 10);
+        await _node.PutRawAsync(held);
+
+        async Task<(int Status, string Body, string Headers)> PutAsync((ChunkId Id, byte[] Bytes) chunk)
+        {
+            var token = _node.Tokens.Issue(TokenOperation.Put, "ns-other-user", NodeFixture.NodeIdValue, new[] { chunk.Id }, TimeSpan.FromMinutes(5));
+            using var response = await _node.Http.PutAsync($"{_node.HttpUrl}/chunks/{chunk.Id}?token={Uri.EscapeDataString(token)}", new ByteArrayContent(chunk.Bytes));
+            var headers = string.Join(",", response.Headers.Concat(response.Content.Headers).Select(h => h.Key).Where(k => k != "Date").Order());
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), headers);
+        }
+
+        var again = await PutAsync(held);
+        var first = await PutAsync(fresh);
+
+        Assert.Equal(first, again);
+        Assert.Equal(201, first.Status);
+    }
+
+    [Fact]
+    public async Task Stats_scrub_delete_and_has_refuse_a_call_without_a_node_token_and_a_user_token()
+    {
+        var chunk = TestChunks.Random(1000, 11);
         await _node.PutRawAsync(chunk);
+        var ids = new[] { chunk.Id.ToByteString() };
+        var userTokens = new[] { _node.PutToken(chunk.Id), _node.GetToken(chunk.Id) };
+        var calls = new List<(string Name, Func<string, Task> Call)>
+        {
+            ("GetStats", t => _node.Client.GetStatsAsync(new GetStatsRequest { Token = t }).ResponseAsync),
+            ("Scrub", t => _node.Client.ScrubAsync(new ScrubRequest { Token = t }).ResponseAsync),
+            ("DeleteChunks", t => _node.Client.DeleteChunksAsync(new DeleteChunksRequest { Token = t, ChunkIds = { ids } }).ResponseAsync),
+            ("HasChunks", t => _node.Client.HasChunksAsync(new HasChunksRequest { Token = t, ChunkIds = { ids } }).ResponseAsync),
+        };
 
-        var again = await _node.PutRawAsync(chunk);
+        foreach (var (name, call) in calls)
+        {
+            var anonymous = await Assert.ThrowsAsync<RpcException>(() => call(string.Empty));
+            Assert.True(anonymous.StatusCode == StatusCode.Unauthenticated, $"{name} without a token: {anonymous.StatusCode}");
+            foreach (var token in userTokens)
+            {
+                var user = await Assert.ThrowsAsync<RpcException>(() => call(token));
+                Assert.True(user.StatusCode == StatusCode.PermissionDenied, $"{name} with a user token: {user.StatusCode}");
+            }
+        }
 
-        Assert.True(Assert.Single(again.Results).AlreadyPresent);
-        Assert.Equal(1, _node.Store.Engine.GetStats().ChunkCount);
+        // Nothing was deleted, and the node's own credential still works.
+        Assert.Equal(new[] { true }, await _node.HasAsync(chunk.Id));
+        Assert.Equal(1u, (await _node.Client.GetStatsAsync(new GetStatsRequest { Token = _node.SystemToken() })).ChunkCount);
     }
 
     [Fact]
@@ -260,7 +317,7 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
         Assert.Equal(new[] { false, true }, await _node.HasAsync(a.Id, b.Id));
         var ex = await Assert.ThrowsAsync<RpcException>(() => _node.GetAsync(new[] { a.Id }));
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
-        var stats = await _node.Client.GetStatsAsync(new GetStatsRequest());
+        var stats = await _node.Client.GetStatsAsync(new GetStatsRequest { Token = _node.SystemToken() });
         Assert.Equal(1u, stats.ChunkCount);
         Assert.Equal(NodeFixture.NodeIdValue, stats.NodeId);
     }
@@ -289,7 +346,7 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
         Assert.Contains("quarantined", ex.Status.Detail, StringComparison.Ordinal);
         using var http = await _node.Http.GetAsync($"{_node.HttpUrl}/chunks/{chunks[1].Id}?token={Uri.EscapeDataString(_node.GetToken(chunks[1].Id))}");
         Assert.Equal(422, (int)http.StatusCode);
-        Assert.Equal(1u, (await _node.Client.GetStatsAsync(new GetStatsRequest())).Quarantined);
+        Assert.Equal(1u, (await _node.Client.GetStatsAsync(new GetStatsRequest { Token = _node.SystemToken() })).Quarantined);
 
         // Uploading the chunk again heals it.
         await _node.PutRawAsync(chunks[1]);
@@ -337,7 +394,7 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
         using var again = await _node.Http.PutAsync($"{_node.HttpUrl}/chunks/{id}?token={Uri.EscapeDataString(_node.PutToken(id))}", new ByteArrayContent(bytes));
 
         Assert.Equal(201, (int)created.StatusCode);
-        Assert.Equal(200, (int)again.StatusCode);
+        Assert.Equal(201, (int)again.StatusCode); // the same answer as a first put
         Assert.Equal(bytes, Assert.Single(await _node.GetAsync(new[] { id })).Data);
     }
 

@@ -32,7 +32,7 @@ public sealed class EventOutboxTests
         await using (var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}" }, dir))
         {
             await node.PutRawAsync(first);
-            Assert.Equal((ulong)first.Length, (await node.Client.GetStatsAsync(new GetStatsRequest())).PendingEvents);
+            Assert.Equal((ulong)first.Length, (await node.Client.GetStatsAsync(new GetStatsRequest { Token = node.SystemToken() })).PendingEvents);
         }
 
         // Restart with the events still pending, then bring the metadata node up.

@@ -272,7 +272,11 @@ public sealed class TokenMisuseTests(ApplianceFixture fixture) : IClassFixture<A
         // With the node credential they work.
         var node = _app.NodeCredential();
         var scrub = await _app.Storage(node).ScrubAsync(new ScrubRequest { Token = node });
+        var nodeStats = await _app.Storage(node).GetStatsAsync(new GetStatsRequest { Token = node });
         Assert.True(scrub.Checked > 0);
+        Assert.True(nodeStats.ChunkCount > 0);
+        Assert.Equal(StatusCode.Unauthenticated, await Expect.StatusOfAsync(() => storage.GetStatsAsync(new GetStatsRequest { Token = _app.Alice.Token }).ResponseAsync));
+        Assert.Equal(StatusCode.PermissionDenied, await Expect.StatusOfAsync(() => storage.GetStatsAsync(new GetStatsRequest { Token = _app.NodeCredential("storage-2") }).ResponseAsync));
         _app.AssertNoUnhandledExceptions(_logMark);
     }
 }

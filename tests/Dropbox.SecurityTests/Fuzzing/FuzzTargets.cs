@@ -171,7 +171,7 @@ internal static class FuzzTargets
             ],
             ["ChunkStorage/HasChunks"] = [new HasChunksRequest { ChunkIds = { stored.Chunks.Select(c => c.Id) }, Token = node }],
             ["ChunkStorage/DeleteChunks"] = [new DeleteChunksRequest { ChunkIds = { throwaway }, Token = node }],
-            ["ChunkStorage/GetStats"] = [new GetStatsRequest()],
+            ["ChunkStorage/GetStats"] = [new GetStatsRequest { Token = node }, new GetStatsRequest()],
             ["ChunkStorage/Scrub"] = [new ScrubRequest { Token = node }],
         };
 

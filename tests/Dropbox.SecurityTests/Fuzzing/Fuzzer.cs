@@ -37,7 +37,7 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
             var batchLogs = logsBefore;
             var batch = indices.AsMemory(start, Math.Min(options.BatchSize, indices.Length - start));
             await Parallel.ForEachAsync(
-                MemoryMarshalEnumerable(batch),
+                Each(batch),
                 new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken },
                 async (index, _) =>
                 {
@@ -142,7 +142,7 @@ internal sealed class Fuzzer(FuzzPlan plan, GrpcChannel channel, Func<int> logge
         return (int)(z ^ (z >> 31));
     }
 
-    private static IEnumerable<int> MemoryMarshalEnumerable(ReadOnlyMemory<int> memory)
+    private static IEnumerable<int> Each(ReadOnlyMemory<int> memory)
     {
         for (var i = 0; i < memory.Length; i++)
         {

@@ -43,14 +43,3 @@ internal sealed class WireWriter
     /// <summary>Encodes a varint to bytes.</summary>
     public static byte[] EncodeVarint(ulong value) => new WireWriter().Varint(value).ToArray();
 }
-
-/// <summary>Protobuf wire types.</summary>
-internal enum WireType
-{
-    Varint = 0,
-    Fixed64 = 1,
-    LengthDelimited = 2,
-    StartGroup = 3,
-    EndGroup = 4,
-    Fixed32 = 5,
-}

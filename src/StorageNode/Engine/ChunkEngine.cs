@@ -82,6 +82,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         var index = new ChunkIndex(fasterDir, options);
         (int Segment, long Offset) start = (0, 0);
         var rebuilt = positions is null;
+        var checkpointLost = false;
         if (positions is { } p)
         {
             if (index.TryRecover(p.Token))
@@ -92,13 +93,14 @@ public sealed partial class ChunkEngine : IChunkEngine
             {
                 Log.RebuildingIndex(logger, p.Token);
                 rebuilt = true;
+                checkpointLost = true;
                 index.Dispose();
                 Directory.Delete(fasterDir, recursive: true);
                 index = new ChunkIndex(fasterDir, options);
             }
         }
 
-        var engine = new ChunkEngine(options, logger, index) { RebuiltIndex = rebuilt };
+        var engine = new ChunkEngine(options, logger, index) { RebuiltIndex = rebuilt, CheckpointLost = checkpointLost };
         try
         {
             engine.Recover(start);
@@ -344,6 +346,9 @@ public sealed partial class ChunkEngine : IChunkEngine
     /// <summary>True if this start rebuilt the index from every segment (no usable checkpoint).</summary>
     internal bool RebuiltIndex { get; private init; }
 
+    /// <summary>True if the positions file named a checkpoint that could not be recovered (crash tests).</summary>
+    internal bool CheckpointLost { get; private init; }
+
     /// <inheritdoc />
     public bool Contains(ChunkId id) => _index.TryGet(id, out _);
 
@@ -480,6 +485,7 @@ public sealed partial class ChunkEngine : IChunkEngine
 
         var token = await _index.CheckpointAsync(cancellationToken).ConfigureAwait(false);
         WritePositions(token, applied);
+        _index.PurgeCheckpointsExcept(token);
     }
 
     private async Task CheckpointLoopAsync(CancellationToken cancellationToken)

@@ -15,8 +15,13 @@ internal sealed class ChunkIndex : IDisposable
     private readonly ConcurrentBag<ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>>> _sessions = new();
     private readonly List<ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>>> _allSessions = new();
 
+    private readonly string _directory;
+    private readonly string _checkpointDir;
+
     public ChunkIndex(string directory, EngineOptions options)
     {
+        _directory = directory;
+        _checkpointDir = System.IO.Path.Combine(directory, "checkpoints");
         Dropbox.Shared.IO.PrivateFolder.Create(directory);
         _log = Devices.CreateLogDevice(System.IO.Path.Combine(directory, "hlog.log"), preallocateFile: false);
         var settings = new FasterKVSettings<IndexKey, ChunkLocation>
@@ -25,8 +30,10 @@ internal sealed class ChunkIndex : IDisposable
             LogDevice = _log,
             PageSize = options.IndexPageSizeBytes,
             MemorySize = options.IndexMemoryBytes,
-            CheckpointDir = System.IO.Path.Combine(directory, "checkpoints"),
-            RemoveOutdatedCheckpoints = true,
+            CheckpointDir = _checkpointDir,
+            // Old checkpoints go only once the positions file names a newer one (PurgeCheckpointsExcept): FASTER's
+            // own clean-up removed the named one before the new name was durable, and a crash then cost a full rebuild.
+            RemoveOutdatedCheckpoints = false,
             EqualityComparer = IndexKeyComparer.Instance,
         };
         _store = new FasterKV<IndexKey, ChunkLocation>(settings);
@@ -189,7 +196,27 @@ internal sealed class ChunkIndex : IDisposable
             throw new InvalidOperationException("FASTER refused to take a checkpoint (another one is in progress).");
         }
 
+        // FASTER writes its files through (O_DSYNC) but never fsyncs a directory: make the new checkpoint's entries
+        // durable before the positions file names it.
+        foreach (var directory in Directory.EnumerateDirectories(_checkpointDir, "*", SearchOption.AllDirectories).Append(_checkpointDir).Append(_directory))
+        {
+            Dropbox.Shared.IO.DirectorySync.Flush(directory);
+        }
+
         return token;
+    }
+
+    /// <summary>Deletes every checkpoint but <paramref name="keep"/> (the one the durable positions file names).</summary>
+    public void PurgeCheckpointsExcept(Guid keep)
+    {
+        var manager = _store.CheckpointManager;
+        foreach (var token in manager.GetIndexCheckpointTokens().Concat(manager.GetLogCheckpointTokens()).Distinct().ToList())
+        {
+            if (token != keep)
+            {
+                manager.Purge(token);
+            }
+        }
     }
 
     private ClientSession<IndexKey, ChunkLocation, ChunkLocation, ChunkLocation, Empty, SimpleFunctions<IndexKey, ChunkLocation>> Rent()

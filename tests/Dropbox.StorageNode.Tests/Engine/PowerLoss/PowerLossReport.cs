@@ -19,6 +19,9 @@ public sealed class PowerLossReport
     /// <summary>Acknowledged chunk checks made after recoveries.</summary>
     public long AcknowledgedChecks { get; set; }
 
+    /// <summary>Recoveries whose named index checkpoint was gone though nobody dropped it (each costs a full rebuild).</summary>
+    public int CheckpointsLost { get; set; }
+
     /// <summary>Chunks acknowledged during the run.</summary>
     public long Acknowledged { get; set; }
 
@@ -35,7 +38,7 @@ public sealed class PowerLossReport
     public int ResurrectedByRebuild { get; set; }
 
     public override string ToString() =>
-        $"seed {Seed}: {Crashes} crashes ({CrashesDuringRecovery} during recovery, {IndexRebuilds} index rebuilds), " +
+        $"seed {Seed}: {Crashes} crashes ({CrashesDuringRecovery} during recovery, {IndexRebuilds} index folders dropped, {CheckpointsLost} named checkpoints lost), " +
         $"{Acknowledged} chunks acknowledged, {AcknowledgedChecks} checks, {Lost.Count} lost, {Torn.Count} torn, {Resurrected.Count} resurrected ({ResurrectedByRebuild} more after rebuilds)" +
         string.Concat(Lost.Concat(Torn).Concat(Resurrected).Take(5).Select(l => "\n  " + l));
 }

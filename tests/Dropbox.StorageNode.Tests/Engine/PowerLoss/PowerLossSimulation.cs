@@ -42,6 +42,8 @@ public static class PowerLossSimulation
             CompactionDeadFraction = 0.3,
         };
 
+        // Checkpoints whose folder the simulation dropped on purpose: a positions file naming one must rebuild.
+        var dropped = new HashSet<string>(StringComparer.Ordinal);
         for (var crash = 0; crash <= crashes; crash++)
         {
             var last = crash == crashes;
@@ -53,6 +55,7 @@ public static class PowerLossSimulation
                 files.CrashAfter(cutAfter, cutRandom);
             }
 
+            var named = NamedCheckpoint(files);
             ChunkEngine? engine = null;
             try
             {
@@ -66,6 +69,12 @@ public static class PowerLossSimulation
 
             if (engine is not null)
             {
+                if (engine.CheckpointLost && !dropped.Contains(named ?? string.Empty))
+                {
+                    // The durable positions file named a checkpoint that is gone though its folder was not dropped.
+                    report.CheckpointsLost++;
+                }
+
                 await VerifyAsync(engine, files, acked, deleted, report, crash).ConfigureAwait(false);
                 if (trace is not null)
                 {
@@ -91,6 +100,7 @@ public static class PowerLossSimulation
             files = files.Survivors!;
             if (rng.Next(10) == 0 && Directory.Exists(indexDirectory))
             {
+                dropped.Add(NamedCheckpoint(files) ?? string.Empty);
                 trace?.LogInformation("index folder dropped");
                 Directory.Delete(indexDirectory, recursive: true);
                 report.IndexRebuilds++;
@@ -99,6 +109,9 @@ public static class PowerLossSimulation
 
         return report;
     }
+
+    private static string? NamedCheckpoint(MemoryFiles files) =>
+        files.ReadAllBytes(Root + "/index/positions") is { } bytes ? System.Text.Encoding.ASCII.GetString(bytes).Split('\n')[0] : null;
 
     private static byte[] ChunkBytes(int n)
     {

@@ -41,6 +41,7 @@ public sealed class PowerLossTests : IDisposable
         Assert.True(bad.Count == 0, "Power-loss simulation failed; rerun with the seed:\n" + string.Join("\n", bad));
         Assert.True(reports.Sum(r => r.Crashes) >= minimumCrashes, $"only {reports.Sum(r => r.Crashes)} crash points were simulated");
         Assert.True(reports.Sum(r => r.AcknowledgedChecks) > minimumCrashes, "the simulation checked almost no acknowledged chunks");
+        Assert.True(reports.Sum(r => r.CheckpointsLost) == 0, "a recovery found the index checkpoint named by the positions file deleted (a full rebuild):\n" + string.Join("\n", reports.Where(r => r.CheckpointsLost > 0)));
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public static class MetadataExhaustRunner
     /// <summary>Runs the baseline, then the attack, and prints the table.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        var plans = MetadataLoadRunner.IntArg(args, "--plans", 300);
+        var plans = MetadataLoadRunner.IntArg(args, "--plans", 1000);
         var attackers = MetadataLoadRunner.IntArg(args, "--attackers", 8);
         var root = Path.Combine(Path.GetTempPath(), "md-exhaust-" + Guid.NewGuid().ToString("N")[..8]);
         try
@@ -56,7 +56,7 @@ public static class MetadataExhaustRunner
             using var attackChannel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 });
             var cluster = new Cluster.ClusterClient(victimChannel.Intercept(m => { m.Add("authorization", "Bearer " + system); return m; }));
             await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = "bench-node", GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
-            var (_, victimToken) = store.AddUser("victim");
+            var (victimUser, victimToken) = store.AddUser("victim");
             var (attackerUser, attackerToken) = store.AddUser("attacker");
             var victim = new Sync.SyncClient(victimChannel);
             var victimHeaders = new Grpc.Core.Metadata { { "authorization", "Bearer " + victimToken } };
@@ -76,8 +76,8 @@ public static class MetadataExhaustRunner
 
             Console.WriteLine($"metadata-exhaust: victim plans of {VictimChunks} new chunks, {plans} per phase; attacker: {attackers} concurrent maximal plans, pending puts to the limit, every long poll; {Environment.ProcessorCount} cores");
             var seed = 0;
-            await VictimPlansAsync(victim, victimHeaders, 30, () => seed++); // warm-up
-            var alone = await VictimPlansAsync(victim, victimHeaders, plans, () => seed++);
+            await VictimPlansAsync(victim, victimHeaders, cluster, victimUser, 30, () => seed++); // warm-up
+            var alone = await VictimPlansAsync(victim, victimHeaders, cluster, victimUser, plans, () => seed++);
 
             // The attack: pre-serialized maximal plans, answers not even parsed (the attacker wants to cost, not to use).
             using var stop = new CancellationTokenSource();
@@ -88,6 +88,7 @@ public static class MetadataExhaustRunner
             var floods = Enumerable.Range(0, (Limits.MaxPendingPutsPerUser / perPlan) + 2)
                 .Select(p => PlanBytes($"flood/{p}", 1_000_000_000 + (p * perPlan), perPlan))
                 .ToList();
+            var maximal = PlanBytes("maximal", 1_000_000_000, Limits.MaxChunksPerFile); // the first floods' chunks, all at once
             var attack = new List<Task>
             {
                 // Pending puts: up to the limit, then past it (refused), in a loop.
@@ -105,7 +106,7 @@ public static class MetadataExhaustRunner
             {
                 for (var round = 0; round < 10_000 && !stop.IsCancellationRequested; round++)
                 {
-                    await AttackCallAsync(invoker, planMethod, attackHeaders, floods[(a + round) % 2], stats, stop.Token);
+                    await AttackCallAsync(invoker, planMethod, attackHeaders, maximal, stats, stop.Token);
                 }
             })));
 
@@ -139,7 +140,7 @@ public static class MetadataExhaustRunner
 
             var fillSeconds = filled.Elapsed.TotalSeconds;
             var attackedFrom = Stopwatch.StartNew();
-            var attacked = await VictimPlansAsync(victim, victimHeaders, plans, () => seed++);
+            var attacked = await VictimPlansAsync(victim, victimHeaders, cluster, victimUser, plans, () => seed++);
             var attackSeconds = attackedFrom.Elapsed.TotalSeconds;
             await stop.CancelAsync();
             try
@@ -161,7 +162,7 @@ public static class MetadataExhaustRunner
             Console.WriteLine($"| under attack | {MetadataLoadRunner.P(attacked, 50):N1} ms | {MetadataLoadRunner.P(attacked, 99):N1} ms |");
             Console.WriteLine($"| ratio | {MetadataLoadRunner.P(attacked, 50) / MetadataLoadRunner.P(alone, 50):N2}x | {MetadataLoadRunner.P(attacked, 99) / MetadataLoadRunner.P(alone, 99):N2}x |");
             Console.WriteLine();
-            Console.WriteLine($"attacker during the measured {attackSeconds:N1} s and before: {stats.PlansServed} maximal plans served ({perPlan} chunks each), {stats.PlansRefused} refused (RESOURCE_EXHAUSTED), " +
+            Console.WriteLine($"attacker during the measured {attackSeconds:N1} s and before: {stats.PlansServed} plans of {perPlan}-{Limits.MaxChunksPerFile} chunks served, {stats.PlansRefused} refused (RESOURCE_EXHAUSTED), " +
                 $"{stats.LongPollsRefused} long polls refused beyond {Limits.MaxLongPollsPerUser} held; pending puts at the end: {store.PendingPutCount(attackerUser)} (limit {Limits.MaxPendingPutsPerUser})");
             return 0;
         }
@@ -177,7 +178,7 @@ public static class MetadataExhaustRunner
         }
     }
 
-    private static async Task<List<double>> VictimPlansAsync(Sync.SyncClient victim, Grpc.Core.Metadata headers, int count, Func<int> nextSeed)
+    private static async Task<List<double>> VictimPlansAsync(Sync.SyncClient victim, Grpc.Core.Metadata headers, Cluster.ClusterClient node, UserInfo user, int count, Func<int> nextSeed)
     {
         var latencies = new List<double>(count);
         for (var i = 0; i < count; i++)
@@ -196,6 +197,11 @@ public static class MetadataExhaustRunner
             {
                 throw new InvalidOperationException($"the victim's plan asked for {response.Missing.Count} chunks, not {VictimChunks}");
             }
+
+            // The victim uploads what it planned (untimed): the node reports it, so its own pending puts stay few.
+            var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
+            report.Chunks.AddRange(request.Chunks.Select(c => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize, NamespaceId = user.Namespace.Value }));
+            await node.ReportChunksStoredAsync(report);
         }
 
         return latencies;

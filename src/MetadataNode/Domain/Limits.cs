@@ -19,10 +19,22 @@ internal static class Limits
     public const int MaxPendingPutsPerUser = 250_000;
 
     /// <summary>
-    /// Chunks one account may have in plan or commit work at once: a call takes as many units as it names chunks
-    /// (the largest call takes them all and runs alone); others wait their turn.
+    /// Chunks one account may have in plan, commit or download-plan work at once: a call takes as many units as it
+    /// names chunks, a larger call takes them all and runs alone; others wait their turn. Small enough that one account
+    /// keeps at most about one core busy with signing and reading, however many calls it sends (a client's usual
+    /// many small-file plans take a unit or a few each and run side by side).
     /// </summary>
-    public const int MaxChunkWorkInFlightPerUser = MaxChunksPerFile;
+    public const int MaxChunkWorkInFlightPerUser = 4096;
+
+    /// <summary>
+    /// Sustained chunks per second one account's plan, commit and download-plan calls may name (a token bucket; past
+    /// it a call waits, holding the account's work budget). Far beyond what one user's transfers need (10 GB/s at the
+    /// 1 MiB average chunk), it keeps an account that only plans from keeping a core busy with signing for ever.
+    /// </summary>
+    public const int MaxChunkRatePerUser = 10_000;
+
+    /// <summary>Chunks an account may name at once before <see cref="MaxChunkRatePerUser"/> applies.</summary>
+    public const int ChunkRateBurstPerUser = 250_000;
 
     /// <summary>Plan and commit calls one account may have waiting for its work budget.</summary>
     public const int MaxQueuedCallsPerUser = 256;

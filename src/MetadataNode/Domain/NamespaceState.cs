@@ -18,7 +18,7 @@ internal sealed class NamespaceState
     public PendingPuts Pending { get; } = new();
 
     /// <summary>This account's budget of plan and commit work in flight.</summary>
-    public WorkGate Work { get; } = new(Limits.MaxChunkWorkInFlightPerUser, Limits.MaxQueuedCallsPerUser);
+    public WorkGate Work { get; } = new(Limits.MaxChunkWorkInFlightPerUser, Limits.MaxQueuedCallsPerUser, Limits.MaxChunkRatePerUser, Limits.ChunkRateBurstPerUser);
 
     /// <summary>Long polls this account holds open now.</summary>
     public int LongPolls;

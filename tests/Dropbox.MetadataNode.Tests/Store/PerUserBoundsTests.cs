@@ -86,7 +86,7 @@ public sealed class PerUserBoundsTests
         var (mallory, _) = h.Store.AddUser("mallory");
         var (alice, _) = h.Store.AddUser("alice");
 
-        var big = await h.Store.AdmitAsync(mallory, Limits.MaxChunksPerFile, CancellationToken.None);
+        var big = await h.Store.AdmitAsync(mallory, Limits.MaxChunksPerFile, CancellationToken.None); // takes the whole budget
         var waiting = Enumerable.Range(0, Limits.MaxQueuedCallsPerUser).Select(_ => h.Store.AdmitAsync(mallory, 1, CancellationToken.None).AsTask()).ToList();
         var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.AdmitAsync(mallory, 1, CancellationToken.None).AsTask());
         var other = h.Store.AdmitAsync(alice, Limits.MaxChunksPerFile, CancellationToken.None);
@@ -102,6 +102,25 @@ public sealed class PerUserBoundsTests
         {
             lease.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task ChunkRate_PastTheBurst_ACallWaitsOutItsDebt_AndAnotherGateIsUnaffected()
+    {
+        var gate = new WorkGate(budget: 1000, maxWaiting: 10, ratePerSecond: 1000, burst: 100);
+        var other = new WorkGate(budget: 1000, maxWaiting: 10, ratePerSecond: 1000, burst: 100);
+
+        (await gate.EnterAsync(100, CancellationToken.None)).Dispose(); // the burst
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (await gate.EnterAsync(300, CancellationToken.None))
+        {
+            // ~300 units in debt at 1000/s: at least a quarter second (a loaded machine only makes it longer).
+            Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(250), $"waited only {started.Elapsed}");
+        }
+
+        var quick = other.EnterAsync(100, CancellationToken.None);
+        Assert.True(quick.IsCompletedSuccessfully); // its own burst, untouched: no wait at all
+        (await quick).Dispose();
     }
 
     [Fact]

@@ -144,4 +144,28 @@ public sealed class ResourceExhaustionTests(ApplianceFixture fixture) : IClassFi
         await alice.PlanUploadAsync(pastTheBound);
         _app.AssertNoUnhandledExceptions(_logMark);
     }
+
+    [Fact]
+    public async Task A_device_fetching_download_plans_of_many_small_files_is_not_paced_as_if_each_were_huge()
+    {
+        // Per-user pacing charges chunk work; a download plan of a one-chunk file is one chunk of work. Three hundred of
+        // them (a folder of small files) must all be answered within a bound that pacing at the largest page would
+        // exceed many times over (300 x 10,000 units at 10,000 units/s after a 250,000-unit burst: minutes).
+        var carol = _app.AddUser("carol-downloads");
+        var files = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            files.Add((await _app.UploadAsync(carol, $"small/{i}.txt", Appliance.Content(800 + i, 500))).Entry.Path);
+        }
+
+        var client = _app.Sync(carol);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        for (var i = 0; i < 300; i++)
+        {
+            var plan = await client.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = files[i % files.Count], Limit = (uint)(i % 2 * 5) }, deadline: deadline);
+            Assert.Single(plan.Chunks);
+        }
+
+        _app.AssertNoUnhandledExceptions(_logMark);
+    }
 }

@@ -11,6 +11,20 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore
 {
     /// <summary>
+    /// The work units (chunks) a download plan will carry: the page asked for, cut to what the file has from
+    /// <paramref name="offset"/> (at least 1). A plan is charged for what it builds, not the largest page: charged the
+    /// largest page, every plan of a small file cost 10,000 units, and one device syncing a folder of small files was
+    /// paced to one download plan a second. Refuses what the plan itself would (bad path, missing file).
+    /// </summary>
+    public long DownloadPlanWork(UserInfo user, string? path, ulong version, uint offset, uint limit)
+    {
+        var entry = ReadEntry(Namespace(user).Id, PathGuard.Normalize(path), version);
+        long remaining = Math.Max(0, entry.Chunks.Count - (long)offset);
+        var page = limit == 0 ? remaining : Math.Min(remaining, Math.Min(limit, (uint)Limits.MaxDownloadPlanPage));
+        return Math.Max(1, page);
+    }
+
+    /// <summary>
     /// The chunks of a version with every node that holds each (live nodes first, in placement order) and get
     /// tokens. A token covers up to <see cref="Limits.ChunksPerGetToken"/> chunks of the plan on one node, so a client
     /// can fetch neighbours in one call with it. With <paramref name="limit"/> 0, the whole plan in the original form

@@ -61,7 +61,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        using var lease = await _store.AdmitAsync(user, request.Limit == 0 ? Limits.MaxDownloadPlanPage : Math.Min(request.Limit, Limits.MaxDownloadPlanPage), context.CancellationToken).ConfigureAwait(false);
+        using var lease = await _store.AdmitAsync(user, _store.DownloadPlanWork(user, request.Path, request.Version, request.Offset, request.Limit), context.CancellationToken).ConfigureAwait(false);
         return _store.GetDownloadPlan(user, request.Path, request.Version, request.Offset, request.Limit);
     }
 

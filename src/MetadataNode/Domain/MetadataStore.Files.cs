@@ -11,20 +11,6 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore
 {
     /// <summary>
-    /// The work units (chunks) a download plan will carry: the page asked for, cut to what the file has from
-    /// <paramref name="offset"/> (at least 1). A plan is charged for what it builds, not the largest page: charged the
-    /// largest page, every plan of a small file cost 10,000 units, and one device syncing a folder of small files was
-    /// paced to one download plan a second. Refuses what the plan itself would (bad path, missing file).
-    /// </summary>
-    public long DownloadPlanWork(UserInfo user, string? path, ulong version, uint offset, uint limit)
-    {
-        var entry = ReadEntry(Namespace(user).Id, PathGuard.Normalize(path), version);
-        long remaining = Math.Max(0, entry.Chunks.Count - (long)offset);
-        var page = limit == 0 ? remaining : Math.Min(remaining, Math.Min(limit, (uint)Limits.MaxDownloadPlanPage));
-        return Math.Max(1, page);
-    }
-
-    /// <summary>
     /// The chunks of a version with every node that holds each (live nodes first, in placement order) and get
     /// tokens. A token covers up to <see cref="Limits.ChunksPerGetToken"/> chunks of the plan on one node, so a client
     /// can fetch neighbours in one call with it. With <paramref name="limit"/> 0, the whole plan in the original form
@@ -97,6 +83,19 @@ internal sealed partial class MetadataStore
         }
 
         return page;
+    }
+
+    /// <summary>
+    /// <see cref="GetDownloadPlan"/> within the account's work budget: the call takes as many units as the chunks it
+    /// answers for (the page, or the whole file), so a one-chunk file's plan costs one unit.
+    /// </summary>
+    public async Task<GetDownloadPlanResponse> GetDownloadPlanAsync(UserInfo user, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken)
+    {
+        var ns = Namespace(user);
+        var total = (uint)ReadEntry(ns.Id, PathGuard.Normalize(path), version).Chunks.Count;
+        var units = limit == 0 ? total : Math.Min(Math.Min(limit, (uint)Limits.MaxDownloadPlanPage), total - Math.Min(offset, total));
+        using var lease = await ns.Work.EnterAsync(units, cancellationToken).ConfigureAwait(false);
+        return GetDownloadPlan(user, path, version, offset, limit);
     }
 
     private static DropboxException PlanTooLarge(string path, int chunks) =>

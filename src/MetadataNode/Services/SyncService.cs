@@ -58,12 +58,8 @@ internal sealed class SyncService : Sync.SyncBase
         return await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context)
-    {
-        var user = _auth.User(context);
-        using var lease = await _store.AdmitAsync(user, _store.DownloadPlanWork(user, request.Path, request.Version, request.Offset, request.Limit), context.CancellationToken).ConfigureAwait(false);
-        return _store.GetDownloadPlan(user, request.Path, request.Version, request.Offset, request.Limit);
-    }
+    public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
+        _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken);
 
     public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
         _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);

@@ -84,7 +84,7 @@ public sealed partial class ErrorMappingInterceptor : Interceptor
                 return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled."));
             default:
                 Log.UnexpectedError(_logger, context.Method, ex);
-                return new RpcException(new Status(StatusCode.Internal, $"Internal error in {context.Method}: {ex.GetType().Name}: {ex.Message}"));
+                return new RpcException(new Status(StatusCode.Internal, GrpcErrorMapping.BoundDetail($"Internal error in {context.Method}: {ex.GetType().Name}: {ex.Message}")));
         }
     }
 

@@ -50,6 +50,13 @@ public static class GrpcErrorMapping
         _ => ErrorKind.Internal,
     };
 
+    /// <summary>
+    /// Longest status message sent, in characters. The message travels percent-encoded in an HTTP/2 header; one that
+    /// echoes a huge client value (a 200,000-character node id or URL) passed the client's 64 KiB header limit, and
+    /// the client then dropped the whole connection, failing every other call on it.
+    /// </summary>
+    public const int MaxDetailChars = 1024;
+
     /// <summary>The RpcException a service should throw for a domain error.</summary>
     public static RpcException ToRpcException(DropboxException ex)
     {
@@ -59,6 +66,16 @@ public static class GrpcErrorMapping
             trailers.Add(key, value);
         }
 
-        return new RpcException(new Status(ToStatusCode(ex.Kind), ex.Message), trailers, ex.Message);
+        var detail = BoundDetail(ex.Message);
+        return new RpcException(new Status(ToStatusCode(ex.Kind), detail), trailers, detail);
+    }
+
+    /// <summary>A status message cut to <see cref="MaxDetailChars"/>, saying how much was cut.</summary>
+    public static string BoundDetail(string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.Length <= MaxDetailChars
+            ? message
+            : string.Concat(message.AsSpan(0, MaxDetailChars), $"... ({message.Length - MaxDetailChars} more characters)");
     }
 }

@@ -183,10 +183,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Most changes per feed page (0: all in one page).</summary>
     public int ChangesPageLimit { get; set; }
 
+    /// <summary>When above zero, that many of the passes' change-feed reads (not the long poll's) fail as unavailable.</summary>
+    public int FailPassListings { get; set; }
+
     public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct)
     {
         lock (_lock)
         {
+            if (request.WaitSeconds == 0 && FailPassListings > 0)
+            {
+                FailPassListings--;
+                throw new DropboxException(ErrorKind.Unavailable, "the fake server is down for this request");
+            }
+
             var after = string.IsNullOrEmpty(request.Cursor) ? 0 : ulong.Parse(request.Cursor, CultureInfo.InvariantCulture);
             var response = new ListChangesResponse();
             response.Changes.AddRange(_changes.Where(c => c.Sequence > after));

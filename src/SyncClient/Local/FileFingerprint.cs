@@ -3,4 +3,12 @@ using Dropbox.Shared.Chunks;
 namespace Dropbox.SyncClient.Local;
 
 /// <summary>A local file's content as read: its chunk list and content hash, with the stat it was read under.</summary>
-internal sealed record FileFingerprint(long Size, long MtimeTicks, IReadOnlyList<ChunkRef> Chunks, byte[] ContentHash);
+internal sealed record FileFingerprint(long Size, long MtimeTicks, IReadOnlyList<ChunkRef> Chunks, byte[] ContentHash)
+{
+    /// <summary>
+    /// Read while the mtime was younger than the stable age ("racily clean", as git calls it): a later write may
+    /// keep this size and mtime (a write through a memory mapping, a filesystem stamping whole seconds), so the
+    /// size and mtime cannot vouch that the bytes are still these. See <see cref="State.RacyClean"/>.
+    /// </summary>
+    public bool Racy { get; init; }
+}

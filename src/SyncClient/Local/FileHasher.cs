@@ -6,20 +6,77 @@ namespace Dropbox.SyncClient.Local;
 internal sealed class FileHasher
 {
     private readonly IChunkSource _source;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _racyWindow;
+    private readonly Lock _racyLock = new();
     private long _filesRead;
+    private long _racyReads;
+    private TimeSpan? _racySettlesIn;
 
-    public FileHasher(IChunkSource source)
+    /// <param name="source">Chunks the files.</param>
+    /// <param name="time">The clock a read is judged by (see <paramref name="racyWindow"/>).</param>
+    /// <param name="racyWindow">
+    /// A file read while its mtime was younger than this (the stable age) gets a fingerprint marked
+    /// <see cref="FileFingerprint.Racy"/>. Zero: never.
+    /// </param>
+    public FileHasher(IChunkSource source, TimeProvider? time = null, TimeSpan racyWindow = default)
     {
         _source = source;
+        _time = time ?? TimeProvider.System;
+        _racyWindow = racyWindow;
     }
 
     /// <summary>How many files were read (tests use it to prove unchanged files are not re-read).</summary>
     public long FilesRead => Interlocked.Read(ref _filesRead);
 
+    /// <summary>
+    /// Racy reads since the last call (<see cref="FileFingerprint.Racy"/>), and how soon the soonest of them is past
+    /// the stable age (when a re-read proves its content); resets both.
+    /// </summary>
+    public long TakeRacyReads(out TimeSpan? settlesIn)
+    {
+        lock (_racyLock)
+        {
+            var count = _racyReads;
+            settlesIn = _racySettlesIn;
+            _racyReads = 0;
+            _racySettlesIn = null;
+            return count;
+        }
+    }
+
+    /// <summary>True (and counted) when content read from <paramref name="readAt"/> on cannot be vouched for by this mtime.</summary>
+    private bool IsRacy(DateTime readAt, long mtimeTicks)
+    {
+        if (_racyWindow <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        var age = readAt - new DateTime(mtimeTicks, DateTimeKind.Utc);
+        if (age >= _racyWindow || age <= -_racyWindow)
+        {
+            return false;
+        }
+
+        var settlesIn = _racyWindow - age;
+        lock (_racyLock)
+        {
+            _racyReads++;
+            if (_racySettlesIn is null || settlesIn < _racySettlesIn)
+            {
+                _racySettlesIn = settlesIn;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The fingerprint, or null when the file changed or vanished while it was read (retry later).</summary>
     public async Task<FileFingerprint?> TryHashAsync(string fullPath, CancellationToken ct)
     {
         Interlocked.Increment(ref _filesRead);
+        var readAt = _time.GetUtcNow().UtcDateTime;
         FileInfo before;
         try
         {
@@ -58,7 +115,10 @@ internal sealed class FileHasher
                 return null;
             }
 
-            return new FileFingerprint(before.Length, before.LastWriteTimeUtc.Ticks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id)));
+            return new FileFingerprint(before.Length, before.LastWriteTimeUtc.Ticks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id)))
+            {
+                Racy = IsRacy(readAt, before.LastWriteTimeUtc.Ticks),
+            };
         }
         catch (FileNotFoundException)
         {
@@ -77,6 +137,7 @@ internal sealed class FileHasher
     public async Task<(FileFingerprint Fingerprint, List<SourceChunk> Chunks)?> TryReadAsync(string fullPath, long size, long mtimeTicks, CancellationToken ct)
     {
         Interlocked.Increment(ref _filesRead);
+        var readAt = _time.GetUtcNow().UtcDateTime;
         if (!IsAsScanned(fullPath, size, mtimeTicks))
         {
             return null;
@@ -103,7 +164,7 @@ internal sealed class FileHasher
 
             if (total == size && IsAsScanned(fullPath, size, mtimeTicks))
             {
-                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))), chunks);
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks) }, chunks);
                 chunks = null;
                 return result;
             }

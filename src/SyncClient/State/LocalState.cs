@@ -262,6 +262,18 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>True when some record's content was read racily (its mtime smudged, see <see cref="RacyClean"/>).</summary>
+    public bool HasRacyFiles()
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT EXISTS(SELECT 1 FROM files WHERE kind=$k AND mtime < -1)";
+            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
+            return (long)cmd.ExecuteScalar()! != 0;
+        }
+    }
+
     /// <summary>Updates only the recorded mtime (content verified unchanged).</summary>
     public void TouchFile(string path, long mtimeTicks)
     {

@@ -31,7 +31,25 @@ internal sealed class FileDownloader
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, null, ct);
+        DownloadAsync(path, expectedLocal, null, null, ct);
+
+    /// <param name="path">Relative path.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    /// <param name="racyBaseHash">
+    /// When the plan took the local file as unchanged on content read while its mtime was younger than the stable
+    /// age (<see cref="FileFingerprint.Racy"/>): the synced content hash it matched. Size and mtime cannot vouch for
+    /// such a file, so it is read again before it is replaced (see <see cref="LocalChangedSincePlanAsync"/>).
+    /// </param>
+    /// <param name="ct">Cancellation.</param>
+    public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, byte[]? racyBaseHash, CancellationToken ct) =>
+        DownloadAsync(path, expectedLocal, null, racyBaseHash, ct);
+
+    /// <param name="path">Relative path.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
+    /// <param name="ct">Cancellation.</param>
+    public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, CancellationToken ct) =>
+        DownloadAsync(path, expectedLocal, checkedPlan, null, ct);
 
     /// <summary>
     /// The download plan of <paramref name="path"/>, checked (<see cref="RemoteBounds.CheckPlan"/>) and the path
@@ -64,7 +82,7 @@ internal sealed class FileDownloader
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
     /// <param name="ct">Cancellation.</param>
-    public async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, CancellationToken ct)
+    private async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, CancellationToken ct)
     {
         if ((checkedPlan ?? await PlanAsync(path, ct).ConfigureAwait(false)) is not { } plan)
         {
@@ -148,7 +166,7 @@ internal sealed class FileDownloader
             // the bytes came in is refused, the local file stays where it is and the temp file is deleted below. This
             // is check-then-act: a local process racing the rename is out of scope (see the README).
             _ = _ctx.WritePath(path);
-            if (LocalChangedSincePlan(full, expectedLocal))
+            if (await LocalChangedSincePlanAsync(full, expectedLocal, racyBaseHash, ct).ConfigureAwait(false))
             {
                 // Never overwrite a local edit the plan did not see: keep it beside the download.
                 conflictCopy = _conflictName(path);
@@ -175,6 +193,28 @@ internal sealed class FileDownloader
             {
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="LocalChangedSincePlan"/>, and for a file the plan took as unchanged on a racy read
+    /// (<paramref name="racyBaseHash"/> not null) also true unless a read made now, with its mtime past the stable age,
+    /// finds exactly the synced content: a file still too young to prove counts as changed (its bytes are kept as a
+    /// conflicted copy rather than overwritten).
+    /// </summary>
+    internal async Task<bool> LocalChangedSincePlanAsync(string full, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct)
+    {
+        if (LocalChangedSincePlan(full, expected))
+        {
+            return true;
+        }
+
+        if (racyBaseHash is null || expected is null || !File.Exists(full))
+        {
+            return false;
+        }
+
+        var now = await new FileHasher(_ctx.Chunker, _ctx.Time, _ctx.Options.StableAge).TryHashAsync(full, ct).ConfigureAwait(false);
+        return now is null || now.Racy || now.Size != expected.Size || now.MtimeTicks != expected.MtimeTicks || !now.ContentHash.AsSpan().SequenceEqual(racyBaseHash);
     }
 
     /// <summary>True when the local file is not what the plan saw (created, edited; a vanished file is fine to replace).</summary>

@@ -77,7 +77,7 @@ internal sealed class FileUploader
             {
                 var committed = await _ctx.Metadata.CommitFileAsync(commit, ct).ConfigureAwait(false);
                 var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                _ctx.State.PutFile(new FileRecord(path, FileKind.File, fp.Size, fp.MtimeTicks, version, fp.ContentHash), fp.Chunks);
+                _ctx.State.PutFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks);
                 _ctx.State.EndUpload(path);
                 _summary.AddFileUploaded();
                 return UploadOutcome.Committed;

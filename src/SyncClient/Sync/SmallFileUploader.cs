@@ -161,7 +161,7 @@ internal sealed class SmallFileUploader
             if (result is { StatusCode: 0, Committed: { } committed })
             {
                 var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, fp.Size, fp.MtimeTicks, version, fp.ContentHash), fp.Chunks);
+                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks);
                 _summary.AddFileUploaded();
                 _summary.AddChunksDeduplicated(Math.Max(0, fp.Chunks.Select(c => c.Id).Distinct().Count() - plan.Missing.Select(m => m.ChunkId).Distinct().Count()));
                 _ctx.Progress.FileDone();

@@ -35,6 +35,7 @@ internal sealed class SyncDaemon
     private ITimer? _retrigger;
     private long _retriggerDue;
     private int _pendingStreak;
+    private bool _leftWork;
     private long _lastLocalEventTicks;
     private TaskCompletionSource _passEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _passesStarted;
@@ -127,6 +128,12 @@ internal sealed class SyncDaemon
                 {
                     _ctx.Progress.Log("error: " + e.Message);
                     errorDelay = Grow(errorDelay);
+                    if (_leftWork || _ctx.State.HasRacyFiles())
+                    {
+                        // The pass cancelled the re-check and ended before asking again: files left pending, or read
+                        // racily, would otherwise wait for an unrelated event or the periodic rescan.
+                        ArmRecheck(errorDelay);
+                    }
                 }
 
                 Volatile.Write(ref _lastPassEnded, passNumber);
@@ -163,14 +170,16 @@ internal sealed class SyncDaemon
     }
 
     /// <summary>
-    /// After a pass that left files pending, one re-check pass once the soonest of them could have settled. There
+    /// After a pass that left files pending (or read some racily, see <see cref="State.RacyClean"/>: they must be read
+    /// again once past the stable age), one re-check pass once the soonest of them could have settled. There
     /// is never more than one re-check waiting (a pass cancels it, an earlier one replaces a later one), so a file
     /// that keeps changing costs a bounded number of passes; re-checks that find it changing again back off
     /// (doubling up to the stable age). A watched file that goes quiet also wakes the daemon through the watcher.
     /// </summary>
     private void ScheduleRecheck(SyncSummary summary)
     {
-        if (summary.Pending == 0)
+        _leftWork = summary.Pending > 0 || summary.Racy > 0;
+        if (!_leftWork)
         {
             _pendingStreak = 0;
             return;
@@ -186,6 +195,12 @@ internal sealed class SyncDaemon
             delay = backoff < cap ? backoff : cap;
         }
 
+        ArmRecheck(delay);
+    }
+
+    /// <summary>One re-check pass <paramref name="delay"/> from now, unless one already comes sooner.</summary>
+    private void ArmRecheck(TimeSpan delay)
+    {
         lock (_retriggerLock)
         {
             var at = _ctx.Time.GetTimestamp() + (long)(delay.TotalSeconds * _ctx.Time.TimestampFrequency);

@@ -139,7 +139,7 @@ internal sealed partial class SyncEngine
                     await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct).ConfigureAwait(false);
                     break;
                 case SyncActionKind.Download:
-                    await DownloadAsync(a.Path, a.Local, ct).ConfigureAwait(false);
+                    await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, ct).ConfigureAwait(false);
                     break;
                 case SyncActionKind.Conflict:
                     await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
@@ -159,10 +159,10 @@ internal sealed partial class SyncEngine
                 case SyncActionKind.Record:
                     var fp = a.Fingerprint;
                     var chunks = fp?.Chunks ?? Ctx.State.GetChunks(a.Path);
-                    Ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, a.Local.MtimeTicks, a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash), chunks);
+                    Ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash), chunks);
                     break;
                 case SyncActionKind.Touch:
-                    Ctx.State.TouchFile(a.Path, a.Local!.MtimeTicks);
+                    Ctx.State.TouchFile(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
                     break;
                 case SyncActionKind.Forget:
                     Ctx.State.RemoveFile(a.Path);
@@ -256,9 +256,9 @@ internal sealed partial class SyncEngine
             }
         }
 
-        private async Task DownloadAsync(string path, LocalEntry? expected, CancellationToken ct)
+        private async Task DownloadAsync(string path, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct)
         {
-            var result = await downloader.DownloadAsync(path, expected, ct).ConfigureAwait(false);
+            var result = await downloader.DownloadAsync(path, expected, racyBaseHash, ct).ConfigureAwait(false);
             Ctx.Progress.FileDone();
             if (result.Placed)
             {
@@ -298,7 +298,8 @@ internal sealed partial class SyncEngine
             var info = new FileInfo(full);
             if (info.Exists)
             {
-                if (a.Local is null || info.Length != a.Local.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks)
+                // A file taken as unchanged on a racy read (see RacyClean) may hold newer bytes than the synced ones.
+                if (a.Local is null || info.Length != a.Local.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks || a.Fingerprint is { Racy: true })
                 {
                     // Edited since the plan: keep it; the next pass uploads it again.
                     summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
@@ -356,7 +357,7 @@ internal sealed partial class SyncEngine
                 var chunks = a.Fingerprint?.Chunks ?? Ctx.State.GetChunks(a.Path);
                 var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
                 Ctx.State.RemoveFile(a.Path);
-                Ctx.State.PutFile(new FileRecord(to, FileKind.File, a.Local!.Size, a.Local.MtimeTicks, version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash), chunks);
+                Ctx.State.PutFile(new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash), chunks);
                 summary.AddFileMoved();
                 Ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
             }

@@ -23,7 +23,7 @@ internal sealed partial class SyncEngine
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;
-        _hasher = new FileHasher(ctx.Chunker);
+        _hasher = new FileHasher(ctx.Chunker, ctx.Time, ctx.Options.StableAge);
     }
 
     /// <summary>The ignore rules the last pass's scan found (the daemon uses them to drop watcher events for ignored paths).</summary>
@@ -55,6 +55,7 @@ internal sealed partial class SyncEngine
         _holdCursor = false;
         var progress = _ctx.Progress;
         progress.Reset();
+        _hasher.TakeRacyReads(out _); // counted per pass
 
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
@@ -139,6 +140,13 @@ internal sealed partial class SyncEngine
             {
                 _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
             }
+        }
+
+        if (_hasher.TakeRacyReads(out var racySettlesIn) is var racy and > 0)
+        {
+            // Content read too soon after its last write to trust size and mtime from here on: a re-check pass once
+            // the stable age is past reads it again (so the final bytes follow without further activity).
+            summary.AddRacy(racy, racySettlesIn ?? _ctx.Options.StableAge);
         }
 
         var now = _ctx.Time.GetUtcNow();

@@ -121,11 +121,11 @@ internal static class SyncPlanner
             if (remote!.Deleted)
             {
                 return local is not null
-                    ? new SyncAction(SyncActionKind.DeleteLocal, path) { Local = local, Remote = remote, Base = baseRecord }
+                    ? new SyncAction(SyncActionKind.DeleteLocal, path) { Local = local, Remote = remote, Base = baseRecord, Fingerprint = fingerprint }
                     : new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord };
             }
 
-            return new SyncAction(SyncActionKind.Download, path) { Local = local, Remote = remote, Base = baseRecord, BaseVersion = baseVersion };
+            return new SyncAction(SyncActionKind.Download, path) { Local = local, Remote = remote, Base = baseRecord, BaseVersion = baseVersion, Fingerprint = fingerprint };
         }
 
         // Both changed.

@@ -30,6 +30,21 @@ internal sealed class SyncSummary
     public void AddPending() => Interlocked.Increment(ref _pending);
 
     /// <summary>
+    /// Files whose content this pass read while their mtime was younger than the stable age (see
+    /// <see cref="State.RacyClean"/>): the next pass past that age must read them again.
+    /// </summary>
+    public long Racy => Volatile.Read(ref _racy);
+
+    private long _racy;
+
+    /// <summary>Notes <paramref name="count"/> racy reads, the soonest provable <paramref name="settlesIn"/> from now.</summary>
+    public void AddRacy(long count, TimeSpan settlesIn)
+    {
+        Interlocked.Add(ref _racy, count);
+        RecheckWithin(settlesIn);
+    }
+
+    /// <summary>
     /// How soon the soonest pending file could be judged settled, when the stability rule could tell (null: a
     /// pending file that changed while it was read or uploaded, which the next pass judges afresh).
     /// </summary>

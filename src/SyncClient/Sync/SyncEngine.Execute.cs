@@ -298,11 +298,21 @@ internal sealed partial class SyncEngine
             var info = new FileInfo(full);
             if (info.Exists)
             {
-                // A file taken as unchanged on a racy read (see RacyClean) may hold newer bytes than the synced ones.
-                if (a.Local is null || info.Length != a.Local.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks || a.Fingerprint is { Racy: true })
+                if (a.Local is null || info.Length != a.Local.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks)
                 {
                     // Edited since the plan: keep it; the next pass uploads it again.
                     summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
+                    return;
+                }
+
+                if (a.Fingerprint is { Racy: true })
+                {
+                    // Read too soon after its last write for size and mtime to prove it unchanged (see RacyClean): it
+                    // may hold newer bytes than the synced ones. Keep it for now, and keep the cursor, so the next pass
+                    // plans the delete again; once a read past the stable age shows it unchanged, it goes.
+                    engine._holdCursor = true;
+                    summary.AddPending();
+                    summary.AddNote($"'{a.Path}' was deleted remotely but was written here moments ago; it is deleted once it has settled");
                     return;
                 }
 

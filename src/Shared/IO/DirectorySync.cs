@@ -25,7 +25,7 @@ public static partial class DirectorySync
             return;
         }
 
-        var fd = Open(directory, ReadOnly | DirectoryFlag | CloseOnExec);
+        var fd = Open(directory, OpenFlags(directory));
         if (fd < 0)
         {
             throw Failure("open", directory);
@@ -51,12 +51,57 @@ public static partial class DirectorySync
         }
     }
 
-    /// <summary>O_DIRECTORY: open fails (ENOTDIR) unless the path is a directory.</summary>
-    private static int DirectoryFlag => OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD()
-        ? 0x100000
-        : RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x4000 : 0x10000;
+    /// <summary>
+    /// O_DIRECTORY (open fails with ENOTDIR unless the path is a directory) and O_CLOEXEC for an OS and CPU, or
+    /// null where their values are not known here. The values differ: Linux on x86/x64/s390x/RISC-V/LoongArch
+    /// uses the generic 0x10000/0x80000, Linux on ARM and POWER 0x4000/0x80000, macOS 0x100000/0x1000000,
+    /// FreeBSD 0x20000/0x100000.
+    /// </summary>
+    internal static (int Directory, int CloseOnExec)? FlagsFor(OSPlatform os, Architecture architecture)
+    {
+        if (os == OSPlatform.Linux)
+        {
+            return architecture switch
+            {
+                Architecture.X64 or Architecture.X86 or Architecture.S390x or Architecture.RiscV64 or Architecture.LoongArch64 => (0x10000, 0x80000),
+                Architecture.Arm64 or Architecture.Arm or Architecture.Ppc64le => (0x4000, 0x80000),
+                _ => null,
+            };
+        }
 
-    private static int CloseOnExec => OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? 0x1000000 : 0x80000;
+        if (os == OSPlatform.OSX)
+        {
+            return (0x100000, 0x1000000);
+        }
+
+        return os == OSPlatform.FreeBSD ? (0x20000, 0x100000) : null;
+    }
+
+    private static OSPlatform CurrentOs =>
+        OperatingSystem.IsLinux() ? OSPlatform.Linux
+        : OperatingSystem.IsMacOS() || OperatingSystem.IsMacCatalyst() || OperatingSystem.IsIOS() ? OSPlatform.OSX
+        : OperatingSystem.IsFreeBSD() ? OSPlatform.FreeBSD
+        : OSPlatform.Create("OTHER");
+
+    /// <summary>
+    /// The open flags here: O_RDONLY|O_DIRECTORY|O_CLOEXEC where their values are known; elsewhere plain O_RDONLY
+    /// (which opens a directory just as well) after checking that the path is a directory, rather than pass a
+    /// guessed bit that may mean something else (O_CREAT, say) on that system.
+    /// </summary>
+    private static int OpenFlags(string directory)
+    {
+        if (FlagsFor(CurrentOs, RuntimeInformation.ProcessArchitecture) is { } flags)
+        {
+            return ReadOnly | flags.Directory | flags.CloseOnExec;
+        }
+
+        if (!Directory.Exists(directory))
+        {
+            throw new IOException($"Could not make the entries of directory '{directory}' durable: it is not a directory.");
+        }
+
+        return ReadOnly;
+    }
 
     private static IOException Failure(string call, string directory)
     {

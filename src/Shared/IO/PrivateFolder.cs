@@ -63,11 +63,27 @@ public static class PrivateFolder
                      IgnoreInaccessible = true,
                  }))
         {
+            TightenEntry(entry);
+        }
+    }
+
+    /// <summary>
+    /// Sets one entry of a walk to 0700 (folder) or 0600 (file). An entry that vanished since it was listed (a
+    /// running node's RocksDB deletes its old files) is skipped: there is nothing left to protect.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    internal static void TightenEntry(FileSystemInfo entry)
+    {
+        try
+        {
             var wanted = entry is DirectoryInfo ? Mode : PrivateFile.Mode;
             if ((entry.Attributes & FileAttributes.ReparsePoint) == 0 && entry.UnixFileMode != wanted)
             {
                 entry.UnixFileMode = wanted;
             }
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
         }
     }
 }

@@ -35,5 +35,11 @@ public sealed partial class ChunkEngine
 
         [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Index entry for {Chunk} points at missing segment {Segment}; dropped")]
         public static partial void DanglingEntry(ILogger logger, string chunk, int segment);
+
+        [LoggerMessage(EventId = 2010, Level = LogLevel.Critical, Message = "An fsync of a segment failed: the chunk engine takes no more writes until the storage node restarts")]
+        public static partial void WritesStopped(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Could not cut the padding off full segment {Segment}; recovery will")]
+        public static partial void ClosePaddingFailed(ILogger logger, int segment, Exception exception);
     }
 }

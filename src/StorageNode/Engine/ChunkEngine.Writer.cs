@@ -19,9 +19,20 @@ public sealed partial class ChunkEngine
         FullMode = BoundedChannelFullMode.Wait,
     });
 
-    // State of ids written but not yet published to the index (null location = deleted). Writer and flusher only.
-    private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence)> _unapplied = new();
+    // State of ids written but not yet published to the index (null location = deleted), and the op that wrote
+    // it. Writer and flusher only.
+    private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence, WriteOp Writer)> _unapplied = new();
     private long _sequence;
+
+    // Set once an fsync of a segment failed: the bytes written since the last durable point may be gone (Linux
+    // marks the failed pages clean, so a later fsync "succeeds" without them), and records after such a hole
+    // would sit behind garbage that recovery stops at. Like PostgreSQL after its fsync lesson, the engine stops
+    // taking writes rather than append after a lost range as if it were durable; reads go on, and a restart
+    // recovers from what is on disk.
+    private volatile Exception? _writeFault;
+
+    // Recent fsync duration (ticks): how long a group of only skipped duplicates waits for a group commit.
+    private long _fsyncTicks = TimeSpan.TicksPerMillisecond;
 
     private async Task WriterLoopAsync()
     {
@@ -36,6 +47,12 @@ public sealed partial class ChunkEngine
                 {
                     batch.Add(op);
                     bytes += op.Payload.Length + SegmentRecord.HeaderSize;
+                }
+
+                if (_writeFault is { } fault)
+                {
+                    Fail(batch, fault);
+                    continue;
                 }
 
                 WrittenBatch written;
@@ -64,9 +81,10 @@ public sealed partial class ChunkEngine
     {
         Span<byte> header = stackalloc byte[SegmentRecord.HeaderSize];
         var active = _active;
-        var segments = new List<Segment> { active };
+        var segments = new List<Segment>();
         var pos = active.Length;
-        var appender = active.Appender!;
+        var appender = active.Appender
+            ?? throw new InvalidOperationException($"Segment {active.Number} is active but has no appender.");
         appender.Mark();
         try
         {
@@ -74,11 +92,18 @@ public sealed partial class ChunkEngine
             {
                 var op = batch[i];
                 ChunkLocation? previous;
+                WriteOp? pendingWriter = null;
                 lock (_unapplied)
                 {
-                    previous = _unapplied.TryGetValue(op.Id, out var pending)
-                        ? pending.Location
-                        : _index.TryGet(op.Id, out var indexed) ? indexed : null;
+                    if (_unapplied.TryGetValue(op.Id, out var pending))
+                    {
+                        previous = pending.Location;
+                        pendingWriter = pending.Writer;
+                    }
+                    else
+                    {
+                        previous = _index.TryGet(op.Id, out var indexed) ? indexed : null;
+                    }
                 }
 
                 op.Previous = previous;
@@ -91,24 +116,48 @@ public sealed partial class ChunkEngine
                 };
                 if (skip)
                 {
+                    // Decided on a state not yet durable: the op shares the fate of the one that wrote that state
+                    // (a duplicate put of a chunk whose first copy's fsync fails must fail, not answer "held").
                     op.Skip = true;
+                    op.DependsOn = pendingWriter;
                     continue;
                 }
 
                 var recordLength = SegmentRecord.HeaderSize + (long)op.Payload.Length;
                 if (pos > 0 && pos + recordLength > _options.SegmentMaxBytes)
                 {
+                    // The next segment is created first: if that fails (a failed directory fsync, say) nothing has
+                    // changed yet, the batch is rolled back in the old segment and the next batch tries again.
+                    var next = CreateSegment(active.Number + 1);
+                    try
+                    {
+                        appender.Flush();
+                    }
+                    catch
+                    {
+                        DropSegment(next);
+                        throw;
+                    }
+
                     // The full segment is closed (its padding cut off) and fsynced with this batch.
-                    appender.Flush();
+                    if (!segments.Contains(active))
+                    {
+                        segments.Add(active);
+                    }
+
                     active.Length = pos;
                     active.Appender = null;
-                    appender.Close();
-                    active = CreateSegment(active.Number + 1);
+                    CloseFull(active, appender);
+                    active = next;
                     _active = active;
-                    segments.Add(active);
                     appender = active.Appender!;
                     appender.Mark();
                     pos = 0;
+                }
+
+                if (!segments.Contains(active))
+                {
+                    segments.Add(active);
                 }
 
                 SegmentRecord.WriteHeader(header, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
@@ -125,14 +174,19 @@ public sealed partial class ChunkEngine
 
                 lock (_unapplied)
                 {
-                    _unapplied[op.Id] = (now, op.Sequence);
+                    _unapplied[op.Id] = (now, op.Sequence, op);
                 }
 
                 pos += recordLength;
             }
 
-            appender.Flush();
-            active.Length = pos;
+            // A batch of only skipped ops (puts of held chunks) writes nothing: no tail-block rewrite, no fsync.
+            if (segments.Count > 0)
+            {
+                appender.Flush();
+                active.Length = pos;
+            }
+
             return new WrittenBatch(batch, segments, active, pos);
         }
         catch
@@ -150,26 +204,71 @@ public sealed partial class ChunkEngine
         var reader = _written.Reader;
         var batches = new List<WrittenBatch>();
         var segments = new HashSet<Segment>();
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        long carriedSince = 0;
+        while (true)
         {
-            batches.Clear();
-            segments.Clear();
+            // Batches of only skipped duplicates wrote nothing, but their callers still wait for a group commit
+            // (the next fsync of real writes, or about one fsync's time when none comes) so that the answer and
+            // its timing and order are those of a new chunk's put.
+            var carried = batches.Count > 0;
+            if (!carried && !await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                break;
+            }
+
+            var due = false;
+            if (carried)
+            {
+                var left = TimeSpan.FromTicks(Volatile.Read(ref _fsyncTicks)) - System.Diagnostics.Stopwatch.GetElapsedTime(carriedSince);
+                due = left <= TimeSpan.Zero || !await WaitToReadAsync(reader, left).ConfigureAwait(false);
+            }
+
             while (reader.TryRead(out var batch))
             {
                 batches.Add(batch);
                 segments.UnionWith(batch.Segments);
             }
 
+            if (segments.Count == 0 && !due && _writeFault is null)
+            {
+                if (!carried)
+                {
+                    carriedSince = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
+
+                continue;
+            }
+
             try
             {
+                if (_writeFault is { } fault)
+                {
+                    throw fault;
+                }
+
                 // One fsync covers every batch written so far.
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 foreach (var segment in segments.OrderBy(s => s.Number))
                 {
                     segment.Handle.Flush();
                 }
+
+                if (segments.Count > 0)
+                {
+                    var ticks = Math.Clamp(System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks, TimeSpan.TicksPerMillisecond / 20, 50 * TimeSpan.TicksPerMillisecond);
+                    Volatile.Write(ref _fsyncTicks, (Volatile.Read(ref _fsyncTicks) * 7 + ticks) / 8);
+                }
             }
             catch (Exception ex)
             {
+                if (_writeFault is null)
+                {
+                    _writeFault = new IOException(
+                        "The chunk engine stopped taking writes: an fsync of a segment failed, so bytes written since the last durable point may be lost. Restart the storage node to recover from what is on disk.",
+                        ex);
+                    Log.WritesStopped(_logger, ex);
+                }
+
                 Log.BatchFailed(_logger, batches.Sum(b => b.Ops.Count), ex);
                 foreach (var batch in batches)
                 {
@@ -177,6 +276,8 @@ public sealed partial class ChunkEngine
                     Fail(batch.Ops, ex);
                 }
 
+                batches.Clear();
+                segments.Clear();
                 continue;
             }
 
@@ -186,9 +287,32 @@ public sealed partial class ChunkEngine
                 ClearUnapplied(batch.Ops);
                 foreach (var op in batch.Ops)
                 {
-                    op.Done.TrySetResult(!op.Skip);
+                    if (op.DependsOn?.Done.Task is { IsFaulted: true } failed)
+                    {
+                        op.Done.TrySetException(failed.Exception!.InnerExceptions);
+                    }
+                    else
+                    {
+                        op.Done.TrySetResult(!op.Skip);
+                    }
                 }
             }
+
+            batches.Clear();
+            segments.Clear();
+        }
+    }
+
+    private static async Task<bool> WaitToReadAsync(ChannelReader<WrittenBatch> reader, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            return await reader.WaitToReadAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

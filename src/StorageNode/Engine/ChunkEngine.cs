@@ -33,6 +33,9 @@ public sealed partial class ChunkEngine : IChunkEngine
     private readonly ChunkIndex _index;
     private Segment _active = null!;
     private (int Segment, long Offset) _applied;
+
+    // The checkpoint the durable positions file names (kept until a newer one is named). Maintenance lock only.
+    private Guid? _namedCheckpoint;
     private Task _writer = Task.CompletedTask;
     private Task _flusher = Task.CompletedTask;
     private Task _checkpointLoop = Task.CompletedTask;
@@ -83,11 +86,13 @@ public sealed partial class ChunkEngine : IChunkEngine
         (int Segment, long Offset) start = (0, 0);
         var rebuilt = positions is null;
         var checkpointLost = false;
+        Guid? named = null;
         if (positions is { } p)
         {
             if (index.TryRecover(p.Token))
             {
                 start = (p.Segment, p.Offset);
+                named = p.Token;
             }
             else
             {
@@ -100,7 +105,7 @@ public sealed partial class ChunkEngine : IChunkEngine
             }
         }
 
-        var engine = new ChunkEngine(options, logger, index) { RebuiltIndex = rebuilt, CheckpointLost = checkpointLost };
+        var engine = new ChunkEngine(options, logger, index) { RebuiltIndex = rebuilt, CheckpointLost = checkpointLost, _namedCheckpoint = named };
         try
         {
             engine.Recover(start);
@@ -313,11 +318,49 @@ public sealed partial class ChunkEngine : IChunkEngine
         catch
         {
             handle.Dispose();
+
+            // Leave no half-made segment behind, so the next roll can create it again.
+            TryDeleteFile(path);
             throw;
         }
 
         _segments[number] = segment;
         return segment;
+    }
+
+    /// <summary>Undoes <see cref="CreateSegment"/> of a segment nothing was written to.</summary>
+    private void DropSegment(Segment segment)
+    {
+        _segments.TryRemove(segment.Number, out _);
+        segment.Appender?.Dispose();
+        segment.Appender = null;
+        segment.Handle.Dispose();
+        TryDeleteFile(segment.Path);
+    }
+
+    /// <summary>Closes a full segment's appender; its bytes are written, so a failure to cut the padding off is left to recovery.</summary>
+    private void CloseFull(Segment segment, SegmentAppender appender)
+    {
+        try
+        {
+            appender.Close();
+        }
+        catch (IOException ex)
+        {
+            Log.ClosePaddingFailed(_logger, segment.Number, ex);
+        }
+    }
+
+    private void TryDeleteFile(string path)
+    {
+        try
+        {
+            _files.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Then CreateNew refuses the name next time and that batch fails with the I/O error.
+        }
     }
 
     /// <inheritdoc />
@@ -484,8 +527,40 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
 
         var token = await _index.CheckpointAsync(cancellationToken).ConfigureAwait(false);
-        WritePositions(token, applied);
-        _index.PurgeCheckpointsExcept(token);
+        try
+        {
+            WritePositions(token, applied);
+        }
+        catch
+        {
+            // The positions file may name the old checkpoint or (if only the directory fsync failed) the new
+            // one: keep both, purge every older one so failures do not pile checkpoints up without bound.
+            var keep = new HashSet<Guid> { token };
+            if (_namedCheckpoint is { } named)
+            {
+                keep.Add(named);
+            }
+
+            try
+            {
+                // What the file names now, if its rename landed but the directory fsync did not.
+                if (ReadPositions(_files, Path.Combine(_indexDir, PositionsFile)) is { } current)
+                {
+                    keep.Add(current.Token);
+                }
+
+                _index.PurgeCheckpointsExcept(keep);
+            }
+            catch (IOException)
+            {
+                // The positions failure is the error to report; the next checkpoint purges again.
+            }
+
+            throw;
+        }
+
+        _namedCheckpoint = token;
+        _index.PurgeCheckpointsExcept([token]);
     }
 
     private async Task CheckpointLoopAsync(CancellationToken cancellationToken)

@@ -206,13 +206,13 @@ internal sealed class ChunkIndex : IDisposable
         return token;
     }
 
-    /// <summary>Deletes every checkpoint but <paramref name="keep"/> (the one the durable positions file names).</summary>
-    public void PurgeCheckpointsExcept(Guid keep)
+    /// <summary>Deletes every checkpoint but those in <paramref name="keep"/> (the one the durable positions file names, and the newest).</summary>
+    public void PurgeCheckpointsExcept(IReadOnlyCollection<Guid> keep)
     {
         var manager = _store.CheckpointManager;
         foreach (var token in manager.GetIndexCheckpointTokens().Concat(manager.GetLogCheckpointTokens()).Distinct().ToList())
         {
-            if (token != keep)
+            if (!keep.Contains(token))
             {
                 manager.Purge(token);
             }

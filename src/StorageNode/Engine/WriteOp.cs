@@ -36,6 +36,9 @@ internal sealed class WriteOp
 
     public ChunkLocation? Previous { get; set; }
 
+    /// <summary>For a skipped op: the not-yet-durable op whose write the skip decision relied on.</summary>
+    public WriteOp? DependsOn { get; set; }
+
     public ChunkLocation NewLocation { get; set; }
 
     /// <summary>Order of this op among all written ones (to clear its pending-state entry).</summary>

@@ -32,12 +32,22 @@ internal sealed class LocalState : IDisposable
     public static LocalState Open(string stateDirectory)
     {
         // The database holds the account's token: owner-only folder and files. SQLite gives its -wal and -shm files
-        // the database file's mode, so the database is created 0600 before SQLite opens it.
-        PrivateFolder.CreateAndTightenTree(stateDirectory);
+        // the database file's mode, so the database is created 0600 before SQLite opens it. Only the folder itself
+        // and the client's own files are tightened: the trash keeps the user's deleted files as they were (exec
+        // bits and all), and a state folder pointed at a folder of other things must not chmod them.
+        PrivateFolder.Create(stateDirectory);
         var path = Path.Combine(stateDirectory, DatabaseFileName);
         if (!File.Exists(path))
         {
             new FileStream(path, PrivateFile.CreateOptions(FileMode.CreateNew)).Dispose();
+        }
+
+        foreach (var own in OwnFiles(path))
+        {
+            if (File.Exists(own))
+            {
+                PrivateFile.Restrict(own);
+            }
         }
 
         var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
@@ -57,6 +67,9 @@ internal sealed class LocalState : IDisposable
             """);
         return new LocalState(db, stateDirectory);
     }
+
+    /// <summary>The database and the files SQLite keeps beside it (settings live in the database).</summary>
+    private static string[] OwnFiles(string database) => [database, database + "-wal", database + "-shm", database + "-journal"];
 
     /// <summary>A setting, or null when unset.</summary>
     public string? GetSetting(string key)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Dropbox.Shared.IO;
 
 namespace Dropbox.Shared.Tests.IO;
@@ -45,5 +46,24 @@ public sealed class DirectorySyncTests : IDisposable
         File.WriteAllText(file, "x");
 
         Assert.Throws<IOException>(() => DirectorySync.Flush(file));
+    }
+
+    [Theory]
+    [InlineData("LINUX", Architecture.X64, 0x10000, 0x80000)]
+    [InlineData("LINUX", Architecture.Arm64, 0x4000, 0x80000)]
+    [InlineData("LINUX", Architecture.Ppc64le, 0x4000, 0x80000)]
+    [InlineData("LINUX", Architecture.S390x, 0x10000, 0x80000)]
+    [InlineData("OSX", Architecture.Arm64, 0x100000, 0x1000000)]
+    [InlineData("FREEBSD", Architecture.X64, 0x20000, 0x100000)]
+    public void Open_flags_are_the_systems_own_O_DIRECTORY_and_O_CLOEXEC(string os, Architecture architecture, int directory, int closeOnExec)
+    {
+        Assert.Equal((directory, closeOnExec), DirectorySync.FlagsFor(OSPlatform.Create(os), architecture));
+    }
+
+    [Fact]
+    public void Open_flags_are_not_guessed_for_an_unknown_system()
+    {
+        Assert.Null(DirectorySync.FlagsFor(OSPlatform.Create("SOLARIS"), Architecture.X64));
+        Assert.Null(DirectorySync.FlagsFor(OSPlatform.Linux, Architecture.Wasm));
     }
 }

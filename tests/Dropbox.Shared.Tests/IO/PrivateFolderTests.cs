@@ -75,4 +75,26 @@ public sealed class PrivateFolderTests : IDisposable
         Assert.Equal(PrivateFile.Mode, File.GetUnixFileMode(path));
         Assert.False(File.Exists(path + ".tmp"));
     }
+
+    [Fact]
+    public void An_entry_that_vanishes_mid_walk_is_skipped()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        // As a walk lists it: the status is read, then (a running node's RocksDB) deletes the file before the chmod.
+        Directory.CreateDirectory(_dir);
+        var path = Path.Combine(_dir, "000123.log");
+        File.WriteAllText(path, "x");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var entry = new FileInfo(path);
+        _ = entry.Attributes;
+        File.Delete(path);
+
+        PrivateFolder.TightenEntry(entry);
+
+        Assert.False(File.Exists(path));
+    }
 }

@@ -297,21 +297,4 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.Equal(chunks.Count, reopened.GetStats().ChunkCount);
         Assert.Equal(chunks[7].Bytes, await ReadAllAsync(reopened, chunks[7].Id));
     }
-
-    [Fact]
-    public async Task A_put_of_a_chunk_already_held_waits_for_a_group_commit_like_a_new_one()
-    {
-        // A shortcut answer (no fsync) would be measurably faster and so reveal that someone stored the content.
-        var files = new Dropbox.StorageNode.Engine.Files.MemoryFiles("/mem");
-        await using var engine = ChunkEngine.Open(Options with { Directory = "/mem", Files = files, IndexDirectory = _dir.Sub("faster") });
-        var (id, bytes) = TestChunks.Random(5_000, 2);
-        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
-        var before = files.Calls;
-
-        var outcome = await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
-
-        Assert.Equal(AppendOutcome.AlreadyPresent, outcome);
-        Assert.True(files.Calls > before, "the put of a held chunk returned without waiting for an fsync");
-        Assert.Equal(1, engine.GetStats().ChunkCount);
-    }
 }

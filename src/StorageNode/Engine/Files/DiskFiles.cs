@@ -13,7 +13,32 @@ public sealed class DiskFiles : IEngineFiles
     public static DiskFiles Instance { get; } = new();
 
     /// <inheritdoc />
-    public void CreateDirectory(string path) => PrivateFolder.Create(path);
+    public void CreateDirectory(string path)
+    {
+        // The highest level that is missing: the entries of every level created must be durable, up to the parent
+        // of that one (the engine root's own entry, on a first start), or a power loss can take the root away.
+        var full = Path.GetFullPath(path);
+        string? firstMissing = null;
+        for (var dir = full; dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
+        {
+            firstMissing = dir;
+        }
+
+        PrivateFolder.Create(full);
+        if (firstMissing is null)
+        {
+            return;
+        }
+
+        for (var dir = full; ; dir = Path.GetDirectoryName(dir)!)
+        {
+            DirectorySync.Flush(Path.GetDirectoryName(dir)!);
+            if (dir == firstMissing)
+            {
+                break;
+            }
+        }
+    }
 
     /// <inheritdoc />
     public bool FileExists(string path) => File.Exists(path);

@@ -1,0 +1,48 @@
+using Dropbox.StorageNode.Engine.Files;
+
+namespace Dropbox.StorageNode.Tests.Engine.Faults;
+
+/// <summary>Decorator over MemoryFiles with injectable failures.</summary>
+internal sealed class FaultyFiles : IEngineFiles
+{
+    private readonly IEngineFiles _inner;
+    public FaultyFiles(IEngineFiles inner) => _inner = inner;
+    public Func<string, bool>? FailSync { get; set; }
+    public Func<string, bool>? FailMove { get; set; }
+    public Func<Task>? BeforeFlush { get; set; } // may block, then throw
+    public int Writes;
+
+    public void CreateDirectory(string path) => _inner.CreateDirectory(path);
+    public bool FileExists(string path) => _inner.FileExists(path);
+    public IReadOnlyList<string> ListFiles(string d, string s) => _inner.ListFiles(d, s);
+    public IEngineFile Open(string path, FileMode mode) => new FaultyFile(this, _inner.Open(path, mode), path);
+    public void Move(string s, string d)
+    {
+        if (FailMove?.Invoke(d) == true) throw new IOException("injected EIO on rename");
+        _inner.Move(s, d);
+    }
+    public void Delete(string path) => _inner.Delete(path);
+    public void SyncDirectory(string directory)
+    {
+        if (FailSync?.Invoke(directory) == true) throw new IOException("injected EIO on directory fsync");
+        _inner.SyncDirectory(directory);
+    }
+
+    private sealed class FaultyFile(FaultyFiles owner, IEngineFile inner, string path) : IEngineFile
+    {
+        public long Length => inner.Length;
+        public int Read(Span<byte> d, long o) => inner.Read(d, o);
+        public void Write(ReadOnlySpan<byte> s, long o) { Interlocked.Increment(ref owner.Writes); inner.Write(s, o); }
+        public void SetLength(long l) => inner.SetLength(l);
+        public void Flush()
+        {
+            if (path.EndsWith(".seg", StringComparison.Ordinal) && owner.BeforeFlush is { } hook)
+            {
+                hook().GetAwaiter().GetResult();
+            }
+            inner.Flush();
+        }
+        public bool TrySetDirect(bool enable) => inner.TrySetDirect(enable);
+        public void Dispose() => inner.Dispose();
+    }
+}

@@ -32,7 +32,12 @@ internal sealed class SyncContext
     public Stability Stability() => new(Time, Options.StableAge, Watched, Options.QuietPeriod);
 
     /// <summary>The same context with other options.</summary>
-    public SyncContext With(SyncOptions options) => new()
+    public SyncContext With(SyncOptions options) => Copy(options, Watched);
+
+    /// <summary>The same context with the daemon's watcher evidence.</summary>
+    public SyncContext With(WatchedChanges watched) => Copy(Options, watched);
+
+    private SyncContext Copy(SyncOptions options, WatchedChanges? watched) => new()
     {
         Folder = Folder,
         State = State,
@@ -41,21 +46,6 @@ internal sealed class SyncContext
         Chunker = Chunker,
         Device = Device,
         Options = options,
-        Progress = Progress,
-        Time = Time,
-        Watched = Watched,
-    };
-
-    /// <summary>The same context with the daemon's watcher evidence.</summary>
-    public SyncContext With(WatchedChanges watched) => new()
-    {
-        Folder = Folder,
-        State = State,
-        Metadata = Metadata,
-        Transfer = Transfer,
-        Chunker = Chunker,
-        Device = Device,
-        Options = Options,
         Progress = Progress,
         Time = Time,
         Watched = watched,

@@ -29,226 +29,199 @@ public static class MetadataLoadRunner
         var commits = IntArg(args, "--commits", 40_000);
         var clients = IntArg(args, "--clients", 128);
         var fsync = !args.Contains("--no-fsync");
-        var root = Path.Combine(Path.GetTempPath(), "md-bench-" + Guid.NewGuid().ToString("N")[..8]);
-        try
+        await using var node = await BenchMetadataNode.StartAsync("md-bench-", LogLevel.Warning, syncWrites: fsync);
+        var url = node.Url;
+        var store = node.Store;
+        var channels = Enumerable.Range(0, 4).Select(_ => GrpcChannel.ForAddress(url, new GrpcChannelOptions
         {
-            var options = new MetadataNodeOptions
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+        })).ToArray();
+        var cluster = await node.RegisterNodeAsync(channels[0]);
+
+        Console.WriteLine($"metadata-load: {commits} commits of 1-chunk files, {clients} concurrent clients, fsync={(fsync ? "group commit" : "off")}, {Environment.ProcessorCount} cores");
+        var users = Enumerable.Range(0, 8).Select(i => store.AddUser("u" + i)).ToArray();
+        var syncs = users.Select((u, i) => new Sync.SyncClient(channels[i % channels.Length])).ToArray();
+        var headers = users.Select(u => new Grpc.Core.Metadata { { "authorization", "Bearer " + u.Token } }).ToArray();
+
+        // Pre-confirm every chunk as the storage node would after the puts.
+        var chunks = Enumerable.Range(0, commits).Select(i => Chunk(i)).ToArray();
+        for (var start = 0; start < commits; start += 10_000)
+        {
+            var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
+            for (var i = start; i < Math.Min(commits, start + 10_000); i++)
             {
-                DataDirectory = Path.Combine(root, "db"),
-                KeysDirectory = Path.Combine(root, "keys"),
-                Urls = ["http://127.0.0.1:0"],
-                GcInterval = TimeSpan.Zero,
-                SyncWrites = fsync,
-            };
-            await using var app = MetadataNodeHost.Build(options, l => l.SetMinimumLevel(LogLevel.Warning));
-            await app.StartAsync();
-            var url = MetadataNodeHost.BoundUrls(app)[0];
-            var store = app.Services.GetRequiredService<MetadataStore>();
-            var tokens = ChunkTokenService.ForKeyDirectory(options.KeysDirectory);
-            var system = tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, CallAuthenticator.MetadataNodeId, [], TimeSpan.FromHours(1));
-
-            var channels = Enumerable.Range(0, 4).Select(_ => GrpcChannel.ForAddress(url, new GrpcChannelOptions
-            {
-                HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-                MaxReceiveMessageSize = 64 * 1024 * 1024,
-            })).ToArray();
-            var cluster = new Cluster.ClusterClient(channels[0].Intercept(m => { m.Add("authorization", "Bearer " + system); return m; }));
-            await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = "bench-node", GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
-
-            Console.WriteLine($"metadata-load: {commits} commits of 1-chunk files, {clients} concurrent clients, fsync={(fsync ? "group commit" : "off")}, {Environment.ProcessorCount} cores");
-            var users = Enumerable.Range(0, 8).Select(i => store.AddUser("u" + i)).ToArray();
-            var syncs = users.Select((u, i) => new Sync.SyncClient(channels[i % channels.Length])).ToArray();
-            var headers = users.Select(u => new Grpc.Core.Metadata { { "authorization", "Bearer " + u.Token } }).ToArray();
-
-            // Pre-confirm every chunk as the storage node would after the puts.
-            var chunks = Enumerable.Range(0, commits).Select(i => Chunk(i)).ToArray();
-            for (var start = 0; start < commits; start += 10_000)
-            {
-                var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
-                for (var i = start; i < Math.Min(commits, start + 10_000); i++)
-                {
-                    report.Chunks.Add(new StoredChunk { ChunkId = chunks[i].Id, Size = chunks[i].Size, StoredSize = chunks[i].StoredSize, NamespaceId = users[i % users.Length].User.Namespace.Value });
-                }
-
-                await cluster.ReportChunksStoredAsync(report);
+                report.Chunks.Add(new StoredChunk { ChunkId = chunks[i].Id, Size = chunks[i].Size, StoredSize = chunks[i].StoredSize, NamespaceId = users[i % users.Length].User.Namespace.Value });
             }
 
-            // Baseline: the cheapest authenticated call, to show what the gRPC stack alone costs on this machine.
-            var baseline = Math.Min(20_000, commits);
-            var baseNext = -1;
-            var bcpu = Cpu();
-            var bsw = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-            {
-                while (Interlocked.Increment(ref baseNext) < baseline)
-                {
-                    await syncs[baseNext % syncs.Length].GetAccountAsync(new GetAccountRequest(), headers[baseNext % syncs.Length]);
-                }
-            })));
-            bsw.Stop();
-            var baselineLine = $"| GetAccount (gRPC baseline, no store write), {clients} clients | {baseline / bsw.Elapsed.TotalSeconds:N0} calls/s; {CpuPer(bcpu, baseline)} |";
-
-            // Warm-up, then the measured run.
-            await CommitAllAsync(syncs, headers, chunks, 0, Math.Min(2000, commits / 10), clients, "warm");
-            var first = Math.Min(2000, commits / 10);
-            var ccpu = Cpu();
-            var sw = Stopwatch.StartNew();
-            var latencies = await CommitAllAsync(syncs, headers, chunks, first, commits, clients, "f");
-            sw.Stop();
-            var done = commits - first;
-            Console.WriteLine();
-            Console.WriteLine("| measurement | result |");
-            Console.WriteLine("|---|---|");
-            Console.WriteLine(baselineLine);
-            Console.WriteLine($"| CommitFile, 1-chunk files, {clients} clients | {done / sw.Elapsed.TotalSeconds:N0} commits/s ({done} in {sw.Elapsed.TotalSeconds:N2} s); latency p50 {P(latencies, 50):N1} ms, p99 {P(latencies, 99):N1} ms; {CpuPer(ccpu, done)} |");
-
-            // The same kind of commits through the batch API: 100 files per CommitFiles call.
-            var batched = commits;
-            var batchChunks = Enumerable.Range(0, batched).Select(i => Chunk(30_000_000 + i)).ToArray();
-            for (var start = 0; start < batched; start += 10_000)
-            {
-                var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
-                for (var i = start; i < Math.Min(batched, start + 10_000); i++)
-                {
-                    report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize, NamespaceId = users[(i / 100) % users.Length].User.Namespace.Value });
-                }
-
-                await cluster.ReportChunksStoredAsync(report);
-            }
-
-            const int perCall = 100;
-            var batchNext = -1;
-            var batchLatencies = new List<double>();
-            var mcpu = Cpu();
-            var bsw2 = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, Math.Max(1, clients / 8)).Select(_ => Task.Run(async () =>
-            {
-                while (true)
-                {
-                    var b = Interlocked.Increment(ref batchNext);
-                    if (b * perCall >= batched)
-                    {
-                        return;
-                    }
-
-                    var request = new CommitFilesRequest();
-                    for (var i = b * perCall; i < Math.Min(batched, (b + 1) * perCall); i++)
-                    {
-                        request.Files.Add(new CommitFileRequest { Path = $"batch/{i}", Size = batchChunks[i].Size, Chunks = { batchChunks[i] }, Device = "bench" });
-                    }
-
-                    var t = Stopwatch.GetTimestamp();
-                    var response = await syncs[b % syncs.Length].CommitFilesAsync(request, headers[b % syncs.Length]);
-                    lock (batchLatencies)
-                    {
-                        batchLatencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                    }
-
-                    if (response.Results.Any(r => r.StatusCode != 0))
-                    {
-                        throw new InvalidOperationException("a batched commit was refused: " + response.Results.First(r => r.StatusCode != 0).ErrorMessage);
-                    }
-                }
-            })));
-            bsw2.Stop();
-            Console.WriteLine($"| CommitFiles, 1-chunk files, {perCall} per call, {Math.Max(1, clients / 8)} callers | {batched / bsw2.Elapsed.TotalSeconds:N0} commits/s ({batched} in {bsw2.Elapsed.TotalSeconds:N2} s); call latency p50 {P(batchLatencies, 50):N1} ms, p99 {P(batchLatencies, 99):N1} ms; {CpuPer(mcpu, batched)} |");
-
-            // The same commits straight into the store (no gRPC), to separate the store's cost from the wire's.
-            var direct = Math.Min(20_000, commits);
-            var directChunks = Enumerable.Range(0, direct).Select(i => Chunk(20_000_000 + i)).ToArray();
-            var directReport = new ReportChunksStoredRequest { NodeId = "bench-node" };
-            directReport.Chunks.AddRange(directChunks.Select((c, i) => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize, NamespaceId = users[i % users.Length].User.Namespace.Value }));
-            store.ReportChunksStored(directReport);
-            var directNext = -1;
-            var dcpu = Cpu();
-            var dsw = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-            {
-                while (true)
-                {
-                    var i = Interlocked.Increment(ref directNext);
-                    if (i >= direct)
-                    {
-                        return;
-                    }
-
-                    var user = users[i % users.Length].User;
-                    var upload = FileUpload.Create($"direct/{i}", directChunks[i].Size, 0, [directChunks[i]], 0, "bench");
-                    await store.CommitAsync(user, upload, CancellationToken.None);
-                }
-            })));
-            dsw.Stop();
-            Console.WriteLine($"| MetadataStore.CommitAsync in process (no gRPC), {clients} tasks | {direct / dsw.Elapsed.TotalSeconds:N0} commits/s; {CpuPer(dcpu, direct)} |");
-
-            // ListChanges of 1,000 entries: user 0 has commits/8 changes.
-            var reader = new Sync.SyncClient(channels[0].Intercept(m => { m.Add("authorization", "Bearer " + users[0].Token); return m; }));
-            var all = new List<string>();
-            var cursor = string.Empty;
-            for (var page = 0; page < 1000; page++)
-            {
-                var r = await reader.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1000 });
-                all.Add(cursor);
-                cursor = r.Cursor;
-                if (!r.HasMore)
-                {
-                    break;
-                }
-            }
-
-            var list = new List<double>();
-            var pages = all.Take(Math.Max(1, all.Count - 1)).ToArray();
-            for (var i = 0; i < 300; i++)
-            {
-                var t = Stopwatch.GetTimestamp();
-                var r = await reader.ListChangesAsync(new ListChangesRequest { Cursor = pages[i % pages.Length], Limit = 1000 });
-                list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                if (r.Changes.Count != 1000)
-                {
-                    throw new InvalidOperationException($"expected 1000 changes, got {r.Changes.Count}");
-                }
-            }
-
-            Console.WriteLine($"| ListChanges, 1,000 entries per call (300 calls) | p50 {P(list, 50):N2} ms, p99 {P(list, 99):N2} ms |");
-
-            // Long poll: a reader on its own channel waits; another client commits; time from commit start to the reader's answer.
-            using var readerChannel = GrpcChannel.ForAddress(url);
-            var poller = new Sync.SyncClient(readerChannel.Intercept(m => { m.Add("authorization", "Bearer " + users[1].Token); return m; }));
-            var writer = new Sync.SyncClient(channels[1].Intercept(m => { m.Add("authorization", "Bearer " + users[1].Token); return m; }));
-            var head = (await poller.ListChangesAsync(new ListChangesRequest { Cursor = string.Empty, Limit = 1 })).Cursor;
-            head = (await poller.GetAccountAsync(new GetAccountRequest())).Cursor;
-            var wakes = new List<double>();
-            for (var i = 0; i < 100; i++)
-            {
-                var poll = poller.ListChangesAsync(new ListChangesRequest { Cursor = head, WaitSeconds = 30 }).ResponseAsync;
-                await Task.Delay(5); // let the poll reach the server and park
-                var extra = Chunk(10_000_000 + i);
-                await cluster.ReportChunksStoredAsync(new ReportChunksStoredRequest { NodeId = "bench-node", Chunks = { new StoredChunk { ChunkId = extra.Id, Size = extra.Size, StoredSize = extra.StoredSize, NamespaceId = users[1].User.Namespace.Value } } });
-                var t = Stopwatch.GetTimestamp();
-                _ = writer.CommitFileAsync(new CommitFileRequest { Path = $"poll/{i}", Size = extra.Size, Chunks = { extra } });
-                var response = await poll;
-                wakes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                head = response.Cursor;
-            }
-
-            Console.WriteLine($"| Long poll: commit by another client -> waiting ListChanges answers (100 rounds) | p50 {P(wakes, 50):N2} ms, p99 {P(wakes, 99):N2} ms |");
-            foreach (var channel in channels)
-            {
-                channel.Dispose();
-            }
-
-            await app.StopAsync();
-            return 0;
+            await cluster.ReportChunksStoredAsync(report);
         }
-        finally
+
+        // Baseline: the cheapest authenticated call, to show what the gRPC stack alone costs on this machine.
+        var baseline = Math.Min(20_000, commits);
+        var baseNext = -1;
+        var bcpu = Cpu();
+        var bsw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
         {
-            try
+            while (Interlocked.Increment(ref baseNext) < baseline)
             {
-                Directory.Delete(root, recursive: true);
+                await syncs[baseNext % syncs.Length].GetAccountAsync(new GetAccountRequest(), headers[baseNext % syncs.Length]);
             }
-            catch (IOException)
+        })));
+        bsw.Stop();
+        var baselineLine = $"| GetAccount (gRPC baseline, no store write), {clients} clients | {baseline / bsw.Elapsed.TotalSeconds:N0} calls/s; {CpuPer(bcpu, baseline)} |";
+
+        // Warm-up, then the measured run.
+        await CommitAllAsync(syncs, headers, chunks, 0, Math.Min(2000, commits / 10), clients, "warm");
+        var first = Math.Min(2000, commits / 10);
+        var ccpu = Cpu();
+        var sw = Stopwatch.StartNew();
+        var latencies = await CommitAllAsync(syncs, headers, chunks, first, commits, clients, "f");
+        sw.Stop();
+        var done = commits - first;
+        Console.WriteLine();
+        Console.WriteLine("| measurement | result |");
+        Console.WriteLine("|---|---|");
+        Console.WriteLine(baselineLine);
+        Console.WriteLine($"| CommitFile, 1-chunk files, {clients} clients | {done / sw.Elapsed.TotalSeconds:N0} commits/s ({done} in {sw.Elapsed.TotalSeconds:N2} s); latency p50 {P(latencies, 50):N1} ms, p99 {P(latencies, 99):N1} ms; {CpuPer(ccpu, done)} |");
+
+        // The same kind of commits through the batch API: 100 files per CommitFiles call.
+        var batched = commits;
+        var batchChunks = Enumerable.Range(0, batched).Select(i => Chunk(30_000_000 + i)).ToArray();
+        for (var start = 0; start < batched; start += 10_000)
+        {
+            var report = new ReportChunksStoredRequest { NodeId = "bench-node" };
+            for (var i = start; i < Math.Min(batched, start + 10_000); i++)
             {
+                report.Chunks.Add(new StoredChunk { ChunkId = batchChunks[i].Id, Size = batchChunks[i].Size, StoredSize = batchChunks[i].StoredSize, NamespaceId = users[(i / 100) % users.Length].User.Namespace.Value });
+            }
+
+            await cluster.ReportChunksStoredAsync(report);
+        }
+
+        const int perCall = 100;
+        var batchNext = -1;
+        var batchLatencies = new List<double>();
+        var mcpu = Cpu();
+        var bsw2 = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, clients / 8)).Select(_ => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var b = Interlocked.Increment(ref batchNext);
+                if (b * perCall >= batched)
+                {
+                    return;
+                }
+
+                var request = new CommitFilesRequest();
+                for (var i = b * perCall; i < Math.Min(batched, (b + 1) * perCall); i++)
+                {
+                    request.Files.Add(new CommitFileRequest { Path = $"batch/{i}", Size = batchChunks[i].Size, Chunks = { batchChunks[i] }, Device = "bench" });
+                }
+
+                var t = Stopwatch.GetTimestamp();
+                var response = await syncs[b % syncs.Length].CommitFilesAsync(request, headers[b % syncs.Length]);
+                lock (batchLatencies)
+                {
+                    batchLatencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                }
+
+                if (response.Results.Any(r => r.StatusCode != 0))
+                {
+                    throw new InvalidOperationException("a batched commit was refused: " + response.Results.First(r => r.StatusCode != 0).ErrorMessage);
+                }
+            }
+        })));
+        bsw2.Stop();
+        Console.WriteLine($"| CommitFiles, 1-chunk files, {perCall} per call, {Math.Max(1, clients / 8)} callers | {batched / bsw2.Elapsed.TotalSeconds:N0} commits/s ({batched} in {bsw2.Elapsed.TotalSeconds:N2} s); call latency p50 {P(batchLatencies, 50):N1} ms, p99 {P(batchLatencies, 99):N1} ms; {CpuPer(mcpu, batched)} |");
+
+        // The same commits straight into the store (no gRPC), to separate the store's cost from the wire's.
+        var direct = Math.Min(20_000, commits);
+        var directChunks = Enumerable.Range(0, direct).Select(i => Chunk(20_000_000 + i)).ToArray();
+        var directReport = new ReportChunksStoredRequest { NodeId = "bench-node" };
+        directReport.Chunks.AddRange(directChunks.Select((c, i) => new StoredChunk { ChunkId = c.Id, Size = c.Size, StoredSize = c.StoredSize, NamespaceId = users[i % users.Length].User.Namespace.Value }));
+        store.ReportChunksStored(directReport);
+        var directNext = -1;
+        var dcpu = Cpu();
+        var dsw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var i = Interlocked.Increment(ref directNext);
+                if (i >= direct)
+                {
+                    return;
+                }
+
+                var user = users[i % users.Length].User;
+                var upload = FileUpload.Create($"direct/{i}", directChunks[i].Size, 0, [directChunks[i]], 0, "bench");
+                await store.CommitAsync(user, upload, CancellationToken.None);
+            }
+        })));
+        dsw.Stop();
+        Console.WriteLine($"| MetadataStore.CommitAsync in process (no gRPC), {clients} tasks | {direct / dsw.Elapsed.TotalSeconds:N0} commits/s; {CpuPer(dcpu, direct)} |");
+
+        // ListChanges of 1,000 entries: user 0 has commits/8 changes.
+        var reader = new Sync.SyncClient(channels[0].Intercept(m => { m.Add("authorization", "Bearer " + users[0].Token); return m; }));
+        var all = new List<string>();
+        var cursor = string.Empty;
+        for (var page = 0; page < 1000; page++)
+        {
+            var r = await reader.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1000 });
+            all.Add(cursor);
+            cursor = r.Cursor;
+            if (!r.HasMore)
+            {
+                break;
             }
         }
+
+        var list = new List<double>();
+        var pages = all.Take(Math.Max(1, all.Count - 1)).ToArray();
+        for (var i = 0; i < 300; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var r = await reader.ListChangesAsync(new ListChangesRequest { Cursor = pages[i % pages.Length], Limit = 1000 });
+            list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            if (r.Changes.Count != 1000)
+            {
+                throw new InvalidOperationException($"expected 1000 changes, got {r.Changes.Count}");
+            }
+        }
+
+        Console.WriteLine($"| ListChanges, 1,000 entries per call (300 calls) | p50 {P(list, 50):N2} ms, p99 {P(list, 99):N2} ms |");
+
+        // Long poll: a reader on its own channel waits; another client commits; time from commit start to the reader's answer.
+        using var readerChannel = GrpcChannel.ForAddress(url);
+        var poller = new Sync.SyncClient(readerChannel.Intercept(m => { m.Add("authorization", "Bearer " + users[1].Token); return m; }));
+        var writer = new Sync.SyncClient(channels[1].Intercept(m => { m.Add("authorization", "Bearer " + users[1].Token); return m; }));
+        var head = (await poller.ListChangesAsync(new ListChangesRequest { Cursor = string.Empty, Limit = 1 })).Cursor;
+        head = (await poller.GetAccountAsync(new GetAccountRequest())).Cursor;
+        var wakes = new List<double>();
+        for (var i = 0; i < 100; i++)
+        {
+            var poll = poller.ListChangesAsync(new ListChangesRequest { Cursor = head, WaitSeconds = 30 }).ResponseAsync;
+            await Task.Delay(5); // let the poll reach the server and park
+            var extra = Chunk(10_000_000 + i);
+            await cluster.ReportChunksStoredAsync(new ReportChunksStoredRequest { NodeId = "bench-node", Chunks = { new StoredChunk { ChunkId = extra.Id, Size = extra.Size, StoredSize = extra.StoredSize, NamespaceId = users[1].User.Namespace.Value } } });
+            var t = Stopwatch.GetTimestamp();
+            _ = writer.CommitFileAsync(new CommitFileRequest { Path = $"poll/{i}", Size = extra.Size, Chunks = { extra } });
+            var response = await poll;
+            wakes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            head = response.Cursor;
+        }
+
+        Console.WriteLine($"| Long poll: commit by another client -> waiting ListChanges answers (100 rounds) | p50 {P(wakes, 50):N2} ms, p99 {P(wakes, 99):N2} ms |");
+        foreach (var channel in channels)
+        {
+            channel.Dispose();
+        }
+
+        await node.StopAsync();
+        return 0;
     }
 
     private static async Task<List<double>> CommitAllAsync(Sync.SyncClient[] syncs, Grpc.Core.Metadata[] headers, Proto.ChunkRef[] chunks, int from, int to, int clients, string prefix)

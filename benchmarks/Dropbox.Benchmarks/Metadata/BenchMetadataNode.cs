@@ -1,0 +1,88 @@
+using Dropbox.MetadataNode;
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.Benchmarks.Metadata;
+
+/// <summary>
+/// A real metadata node on 127.0.0.1:0 in a temp folder for the metadata runners, with a storage node registered
+/// under <see cref="NodeId"/> (nothing listens there: the runners report chunks as stored themselves). Disposing stops
+/// it and removes the folder.
+/// </summary>
+internal sealed class BenchMetadataNode : IAsyncDisposable
+{
+    /// <summary>Id of the registered stand-in storage node.</summary>
+    public const string NodeId = "bench-node";
+
+    private readonly string _root;
+    private readonly WebApplication _app;
+
+    private BenchMetadataNode(string root, WebApplication app, string url, MetadataStore store, string systemToken)
+    {
+        _root = root;
+        _app = app;
+        Url = url;
+        Store = store;
+        SystemToken = systemToken;
+    }
+
+    /// <summary>The node's gRPC address.</summary>
+    public string Url { get; }
+
+    /// <summary>The node's store, for what the runners set up or measure directly.</summary>
+    public MetadataStore Store { get; }
+
+    /// <summary>A system token, as a storage node would hold, for the cluster service.</summary>
+    public string SystemToken { get; }
+
+    /// <summary>Starts a node in a new temp folder named after <paramref name="prefix"/>.</summary>
+    public static async Task<BenchMetadataNode> StartAsync(string prefix, LogLevel minimumLevel, bool syncWrites = true)
+    {
+        var root = Path.Combine(Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N")[..8]);
+        var options = new MetadataNodeOptions
+        {
+            DataDirectory = Path.Combine(root, "db"),
+            KeysDirectory = Path.Combine(root, "keys"),
+            Urls = ["http://127.0.0.1:0"],
+            GcInterval = TimeSpan.Zero,
+            SyncWrites = syncWrites,
+        };
+        var app = MetadataNodeHost.Build(options, l => l.SetMinimumLevel(minimumLevel));
+        await app.StartAsync();
+        var tokens = ChunkTokenService.ForKeyDirectory(options.KeysDirectory);
+        var system = tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, CallAuthenticator.MetadataNodeId, [], TimeSpan.FromHours(1));
+        return new BenchMetadataNode(root, app, MetadataNodeHost.BoundUrls(app)[0], app.Services.GetRequiredService<MetadataStore>(), system);
+    }
+
+    /// <summary>A cluster client on <paramref name="channel"/> with the system token, after registering the stand-in node.</summary>
+    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel)
+    {
+        var cluster = new Cluster.ClusterClient(channel.Intercept(m => { m.Add("authorization", "Bearer " + SystemToken); return m; }));
+        await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = NodeId, GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
+        return cluster;
+    }
+
+    /// <summary>Stops the node (a clean stop, as a measured run ends).</summary>
+    public Task StopAsync() => _app.StopAsync();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

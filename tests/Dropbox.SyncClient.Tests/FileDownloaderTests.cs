@@ -120,6 +120,28 @@ public sealed class FileDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_later_plan_page_of_another_version_fails_instead_of_mixing_two_versions_in_one_file()
+    {
+        static Dropbox.Shared.Protos.Metadata.ChunkGet Chunk(byte fill) =>
+            new() { Chunk = new Dropbox.Shared.Protos.Common.ChunkRef { Id = Google.Protobuf.ByteString.CopyFrom(Enumerable.Repeat(fill, 32).ToArray()), Size = 10 } };
+        var first = new Dropbox.Shared.Protos.Metadata.GetDownloadPlanResponse { Entry = new() { Path = "x", Version = 1, Size = 20 }, TotalChunks = 2, HasMore = true, Chunks = { Chunk(1) } };
+        var other = new Dropbox.Shared.Protos.Metadata.GetDownloadPlanResponse { Entry = new() { Path = "x", Version = 2, Size = 20 }, TotalChunks = 2, HasMore = false, Chunks = { Chunk(2) } };
+        var remote = new EndlessPlans(() => { }, other);
+        var seen = 0;
+
+        var error = await Assert.ThrowsAsync<DropboxException>(async () =>
+        {
+            await foreach (var _ in Dropbox.SyncClient.Remote.DownloadPlans.ChunksAsync(remote, "x", first, CancellationToken.None))
+            {
+                seen++;
+            }
+        });
+
+        Assert.Contains("inconsistent", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, seen);
+    }
+
+    [Fact]
     public async Task A_chunk_that_does_not_hash_to_its_id_fails_the_download_and_leaves_nothing_behind()
     {
         using var a = new TestClient(_dir, "a", _server);

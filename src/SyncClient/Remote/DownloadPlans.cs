@@ -47,6 +47,12 @@ internal static class DownloadPlans
             }
 
             page = await remote.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = version, Offset = (uint)offset, Limit = PageSize }, ct).ConfigureAwait(false);
+
+            // Every page must describe the version the first one did: chunks of two versions never make one file.
+            if (page.Entry is null || page.Entry.Version != version || page.TotalChunks != total)
+            {
+                throw new DropboxException(ErrorKind.Internal, $"The server's download plan of '{path}' is inconsistent: a later page describes version {page.Entry?.Version} of {page.TotalChunks} chunks, the first version {version} of {total}.");
+            }
         }
     }
 

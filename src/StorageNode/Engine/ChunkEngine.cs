@@ -639,11 +639,7 @@ public sealed partial class ChunkEngine : IChunkEngine
             return;
         }
 
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-        await _flusher.ConfigureAwait(false);
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _checkpointLoop.ConfigureAwait(false);
+        await StopBackgroundWorkAsync().ConfigureAwait(false);
         await _maintenance.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -668,6 +664,16 @@ public sealed partial class ChunkEngine : IChunkEngine
         }
     }
 
+    /// <summary>Ends the queue and waits for the writer, the flusher and the checkpoint loop to finish.</summary>
+    private async Task StopBackgroundWorkAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        await _flusher.ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _checkpointLoop.ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Stops as a process killed at this instant would (crash tests): no checkpoint, no positions file, nothing
     /// flushed; queued writes fail. Call only with no maintenance operation in flight.
@@ -679,11 +685,7 @@ public sealed partial class ChunkEngine : IChunkEngine
             return;
         }
 
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-        await _flusher.ConfigureAwait(false);
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _checkpointLoop.ConfigureAwait(false);
+        await StopBackgroundWorkAsync().ConfigureAwait(false);
         _index.Dispose();
         foreach (var segment in _segments.Values)
         {

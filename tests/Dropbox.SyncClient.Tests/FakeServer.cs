@@ -69,7 +69,10 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
     private ulong CurrentVersion(string path) => Current(path)?.Version ?? 0;
 
-    /// <summary>Called with the path at the start of every PlanUpload (a test's chance to touch the file meanwhile).</summary>
+    /// <summary>PlanChunks calls answered (windows of files uploaded as they are read).</summary>
+    public int PlannedWindows { get; private set; }
+
+    /// <summary>Called with the path at the start of every PlanUpload and PlanChunks (a test's chance to touch the file meanwhile).</summary>
     public Action<string>? BeforePlanUpload { get; set; }
 
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
@@ -78,6 +81,27 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         lock (_lock)
         {
             var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) };
+            foreach (var c in request.Chunks)
+            {
+                var id = c.Id.ToChunkId();
+                if (!_chunks.ContainsKey(id) && response.Missing.All(m => m.ChunkId != c.Id))
+                {
+                    response.Missing.Add(new ChunkPut { ChunkId = c.Id, Node = new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl }, Token = "put:" + id });
+                }
+            }
+
+            return Task.FromResult(response);
+        }
+    }
+
+    public Task<PlanUploadResponse> PlanChunksAsync(PlanChunksRequest request, CancellationToken ct)
+    {
+        BeforePlanUpload?.Invoke(request.Path);
+        lock (_lock)
+        {
+            PlannedWindows++;
+            var current = CurrentVersion(request.Path);
+            var response = new PlanUploadResponse { CurrentVersion = current, Conflict = request.BaseVersion != current && Current(request.Path) is { } live && live.Size != request.Size };
             foreach (var c in request.Chunks)
             {
                 var id = c.Id.ToChunkId();

@@ -24,6 +24,8 @@ internal sealed class ScriptedRemote(Func<ListFilesRequest, ListFilesResponse>? 
 
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct) => throw new NotSupportedException();
 
+    public Task<PlanUploadResponse> PlanChunksAsync(PlanChunksRequest request, CancellationToken ct) => throw new NotSupportedException();
+
     public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct) => throw new NotSupportedException();
 
     public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) => throw new NotSupportedException();

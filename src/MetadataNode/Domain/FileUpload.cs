@@ -27,28 +27,8 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
         ulong sum = 0;
         for (var i = 0; i < chunks.Count; i++)
         {
-            ChunkRef chunk;
-            try
-            {
-                chunk = chunks[i].ToDomain();
-            }
-            catch (DropboxException ex)
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{i}: {ex.Message}", ex);
-            }
-
-            if (chunk.Size <= 0 || chunk.Size > Limits.MaxChunkSize)
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{i} ({chunk.Id.ToShortString()}) has size {chunk.Size}; a chunk is 1 to {Limits.MaxChunkSize} bytes.");
-            }
-
-            if (chunk.StoredSize <= 0 || chunk.StoredSize > Limits.MaxChunkSize)
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{i} ({chunk.Id.ToShortString()}) has stored size {chunk.StoredSize}; it must be 1 to {Limits.MaxChunkSize} bytes.");
-            }
-
-            sum += (ulong)chunk.Size;
-            list[i] = chunk;
+            list[i] = ParseChunk(chunks[i], i);
+            sum += (ulong)list[i].Size;
         }
 
         if (sum != size)
@@ -63,5 +43,31 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
         }
 
         return new FileUpload(normalized, size, mtimeUnixMs, list, baseVersion, device);
+    }
+
+    /// <summary>Validates chunk #<paramref name="index"/> of a request: a well-formed id, plain and stored size 1 to <see cref="Limits.MaxChunkSize"/>.</summary>
+    internal static ChunkRef ParseChunk(Proto.ChunkRef wire, int index)
+    {
+        ChunkRef chunk;
+        try
+        {
+            chunk = wire.ToDomain();
+        }
+        catch (DropboxException ex)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index}: {ex.Message}", ex);
+        }
+
+        if (chunk.Size <= 0 || chunk.Size > Limits.MaxChunkSize)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index} ({chunk.Id.ToShortString()}) has size {chunk.Size}; a chunk is 1 to {Limits.MaxChunkSize} bytes.");
+        }
+
+        if (chunk.StoredSize <= 0 || chunk.StoredSize > Limits.MaxChunkSize)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index} ({chunk.Id.ToShortString()}) has stored size {chunk.StoredSize}; it must be 1 to {Limits.MaxChunkSize} bytes.");
+        }
+
+        return chunk;
     }
 }

@@ -13,6 +13,12 @@ internal static class Limits
     public const int MaxChunksPerFile = 100_000;
 
     /// <summary>
+    /// Chunks in one PlanChunks window (a large file planned while it is read): the account's whole work budget
+    /// (<see cref="MaxChunkWorkInFlightPerUser"/>), so a window is never larger than the work one account may have in flight.
+    /// </summary>
+    public const int MaxChunksPerWindow = MaxChunkWorkInFlightPerUser;
+
+    /// <summary>
     /// Put tokens one account may have outstanding (planned, not yet reported stored, not expired): two plans of the
     /// largest file. Kept per account, so another account's pending puts never cost this one anything.
     /// </summary>

@@ -32,11 +32,45 @@ internal sealed partial class MetadataStore
             }
         }
 
-        List<NodeRecord>? liveNodes = null;
+        PlanMissing(ns, upload.Chunks, response);
+        return response;
+    }
+
+    /// <summary>
+    /// Plans one window of a large file's chunks while the client still reads it (the one-read upload): the same
+    /// answer, pending-put bound and tokens as <see cref="PlanUpload"/> gives for these chunks. The conflict flag is
+    /// set only when a commit is certain to be refused (a stale base and a current version of another size, so not the
+    /// same content); anything else is left to the commit, which judges the whole chunk list.
+    /// </summary>
+    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window)
+    {
+        var ns = Namespace(user);
+        var response = new PlanUploadResponse();
+        var fileBytes = _engine.Get(Keys.File(ns.Id, window.Path), _engine.Files);
+        if (fileBytes is not null)
+        {
+            var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+            if (IsLive(current))
+            {
+                response.CurrentVersion = current.Version;
+                response.Conflict = window.BaseVersion != current.Version && (current.Kind != EntryKind.File || current.Size != window.Size);
+            }
+        }
+
+        PlanMissing(ns, window.Chunks, response);
+        return response;
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="response"/> a put (node and token) for each chunk this namespace must upload. A chunk
+    /// counts as held only if this namespace references it or uploaded it itself (and it is still stored).
+    /// </summary>
+    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, PlanUploadResponse response)
+    {
         List<ChunkId>? pending = null;
         var missing = new List<ChunkId>();
-        var seen = new HashSet<ChunkId>(upload.Chunks.Count);
-        foreach (var chunk in upload.Chunks)
+        var seen = new HashSet<ChunkId>(chunks.Count);
+        foreach (var chunk in chunks)
         {
             if (!seen.Add(chunk.Id))
             {
@@ -64,7 +98,7 @@ internal sealed partial class MetadataStore
 
         if (missing.Count > 0)
         {
-            liveNodes = LiveNodes();
+            var liveNodes = LiveNodes();
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
@@ -92,8 +126,6 @@ internal sealed partial class MetadataStore
         {
             TouchPending(pending);
         }
-
-        return response;
     }
 
     /// <summary>

@@ -24,6 +24,14 @@ internal sealed class SyncService : Sync.SyncBase
         return _store.PlanUpload(user, upload);
     }
 
+    public override async Task<PlanUploadResponse> PlanChunks(PlanChunksRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks);
+        using var lease = await _store.AdmitAsync(user, window.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
+        return _store.PlanChunks(user, window);
+    }
+
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);

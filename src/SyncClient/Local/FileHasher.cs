@@ -131,6 +131,53 @@ internal sealed class FileHasher
     }
 
     /// <summary>
+    /// Reads a file once, front to back, handing each chunk with its bytes to <paramref name="sink"/> (which owns it from
+    /// then on and answers false to stop the read), and returns the file's fingerprint. Null when the file is not as the
+    /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>) before or after the read, vanished, or the sink
+    /// stopped: whatever the sink did with the chunks, they must not be committed as this file.
+    /// </summary>
+    public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _filesRead);
+        var readAt = _time.GetUtcNow().UtcDateTime;
+        if (!IsAsScanned(fullPath, size, mtimeTicks))
+        {
+            return null;
+        }
+
+        var chunks = new List<ChunkRef>();
+        long total = 0;
+        try
+        {
+            await using var stream = OpenRead(fullPath);
+            await foreach (var chunk in _source.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            {
+                chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
+                total += chunk.Ref.Size;
+                if (!await sink(chunk).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        if (total != size || !IsAsScanned(fullPath, size, mtimeTicks))
+        {
+            return null;
+        }
+
+        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks) };
+    }
+
+    /// <summary>
     /// Reads a small file whole, once: its chunks with their bytes (dispose them) and its fingerprint. Null when the
     /// file is not as the scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>) or changed while read.
     /// </summary>

@@ -11,6 +11,9 @@ internal interface IMetadataRemote
 {
     Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct);
 
+    /// <summary>Plans one window of a file's chunks while the file is still being read (the one-read upload).</summary>
+    Task<PlanUploadResponse> PlanChunksAsync(PlanChunksRequest request, CancellationToken ct);
+
     Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct);
 
     /// <summary>Commits many files in one call; each gets its own result (conflict, missing chunks...).</summary>

@@ -8,10 +8,12 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// Plan, put the missing chunks (bounded parallel batches straight to the storage nodes), commit.
-/// The file is read twice for a large upload — ids first (nothing kept), then only the missing chunks'
-/// bytes — so memory stays flat in file size. Resume is natural: after a crash the server's plan lists
-/// only what is still missing.
+/// Plan, put the missing chunks (bounded parallel batches straight to the storage nodes), commit. A file not yet
+/// hashed is read once (<see cref="UploadStreamingAsync"/>): its chunks stream through a bounded window, each window
+/// is planned while the next is read, and the missing chunks are put as they come. A file already hashed (the
+/// planner needed its fingerprint) reads back only the stretches that hold missing chunks, each re-hashed. Memory
+/// stays flat in file size either way. Resume is natural: after a crash the server's plan lists only what is still
+/// missing.
 /// </summary>
 internal sealed class FileUploader
 {
@@ -26,13 +28,13 @@ internal sealed class FileUploader
         _puts = puts;
     }
 
+    /// <summary>Uploads a file whose fingerprint is known: one plan of the whole chunk list, the missing chunks, one commit.</summary>
     public async Task<UploadOutcome> UploadAsync(string path, ulong baseVersion, FileFingerprint fp, CancellationToken ct)
     {
         var full = _ctx.FullPath(path);
-        var mtimeMs = new DateTimeOffset(fp.MtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
         for (var attempt = 0; ; attempt++)
         {
-            var plan = new PlanUploadRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = mtimeMs, BaseVersion = baseVersion };
+            var plan = new PlanUploadRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion };
             foreach (var c in fp.Chunks)
             {
                 plan.Chunks.Add(c.ToProto());
@@ -66,39 +68,199 @@ internal sealed class FileUploader
 
             var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
             _summary.AddChunksDeduplicated(Math.Max(0, distinct - planned.Missing.Count));
-
-            var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = mtimeMs, BaseVersion = baseVersion, Device = _ctx.Device };
-            foreach (var c in fp.Chunks)
+            if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, ct).ConfigureAwait(false) is { } outcome)
             {
-                commit.Chunks.Add((uploaded.TryGetValue(c.Id, out var sent) ? sent : c).ToProto());
+                return outcome;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Uploads a file not hashed yet, reading it once: each window of chunks (<see cref="SyncOptions.PlanWindowChunks"/>,
+    /// <see cref="SyncOptions.PlanWindowBytes"/>) is planned with PlanChunks while the next is read, its missing chunks
+    /// are put at once, the rest dropped; the commit names the whole chunk list. Returns the outcome and, when the file
+    /// was read whole and unchanged, its fingerprint. A file that changes while it is read is never committed.
+    /// </summary>
+    public async Task<(UploadOutcome Outcome, FileFingerprint? Fingerprint)> UploadStreamingAsync(string path, ulong baseVersion, LocalEntry scanned, FileHasher hasher, CancellationToken ct)
+    {
+        var full = _ctx.FullPath(path);
+        var uploaded = new Dictionary<ChunkId, ChunkRef>();
+        var wantedTotal = 0;
+        var conflict = false;
+        var window = new List<SourceChunk>();
+        long windowBytes = 0;
+        List<SourceChunk>? plannedChunks = null;
+        Task<PlanUploadResponse>? planning = null;
+        FileFingerprint? fp;
+        await using (var queue = new PutQueue(this, path, ct))
+        {
+            // Awaits the window in planning and hands its missing chunks to the queue; false: stop reading.
+            async ValueTask<bool> DrainAsync()
+            {
+                if (planning is null)
+                {
+                    return true;
+                }
+
+                var chunks = plannedChunks!;
+                var answer = planning;
+                planning = null;
+                plannedChunks = null;
+                try
+                {
+                    var planned = await answer.ConfigureAwait(false);
+                    if (planned.Conflict)
+                    {
+                        conflict = true;
+                        return false;
+                    }
+
+                    if (RemoteBounds.CheckUploadPlan(path, chunks.Select(c => c.Ref.Id), chunks.Count, planned) is { } refused)
+                    {
+                        throw new DropboxException(ErrorKind.DataLoss, refused);
+                    }
+
+                    // A chunk already sent for this file (an earlier window, or earlier in this one) is not sent again,
+                    // even if its "stored" report has not reached the server yet.
+                    var wanted = Group(planned.Missing);
+                    foreach (var id in uploaded.Keys)
+                    {
+                        wanted.Remove(id);
+                    }
+
+                    if (wanted.Count > 0)
+                    {
+                        wantedTotal += wanted.Count;
+                        _ctx.State.BeginUpload(path, scanned.Size, scanned.MtimeTicks, wantedTotal);
+                    }
+
+                    for (var i = 0; i < chunks.Count && wanted.Count > 0; i++)
+                    {
+                        var chunk = chunks[i];
+                        if (wanted.Remove(chunk.Ref.Id, out var puts))
+                        {
+                            uploaded[chunk.Ref.Id] = chunk.Ref;
+                            chunks[i] = null!;
+                            await queue.AddAsync(chunk, puts).ConfigureAwait(false);
+                        }
+                    }
+
+                    return !queue.Faulted;
+                }
+                finally
+                {
+                    DisposeAll(chunks);
+                }
+            }
+
+            void StartPlan()
+            {
+                if (window.Count == 0)
+                {
+                    return;
+                }
+
+                var request = new PlanChunksRequest { Path = path, Size = (ulong)scanned.Size, BaseVersion = baseVersion };
+                foreach (var c in window)
+                {
+                    request.Chunks.Add(c.Ref.ToProto());
+                }
+
+                plannedChunks = window;
+                planning = _ctx.Metadata.PlanChunksAsync(request, ct);
+                window = [];
+                windowBytes = 0;
             }
 
             try
             {
-                var committed = await _ctx.Metadata.CommitFileAsync(commit, ct).ConfigureAwait(false);
-                var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                _ctx.State.PutFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks);
-                _ctx.State.EndUpload(path);
-                _summary.AddFileUploaded();
-                return UploadOutcome.Committed;
+                fp = await hasher.TryStreamAsync(full, scanned.Size, scanned.MtimeTicks, async chunk =>
+                {
+                    window.Add(chunk);
+                    windowBytes += chunk.Ref.Size;
+                    if (window.Count < _ctx.Options.PlanWindowChunks && windowBytes < _ctx.Options.PlanWindowBytes)
+                    {
+                        return !queue.Faulted;
+                    }
+
+                    if (!await DrainAsync().ConfigureAwait(false))
+                    {
+                        return false;
+                    }
+
+                    StartPlan();
+                    return true;
+                }, ct).ConfigureAwait(false);
+
+                if (fp is not null && await DrainAsync().ConfigureAwait(false))
+                {
+                    StartPlan();
+                    await DrainAsync().ConfigureAwait(false);
+                }
+
+                if (!conflict)
+                {
+                    await queue.CompleteAsync().ConfigureAwait(false); // throws the first failed put
+                }
             }
-            catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
+            finally
             {
-                return UploadOutcome.Conflict;
-            }
-            catch (DropboxException e) when (e.Kind == ErrorKind.NotFound && e.Details.ContainsKey(RemoteErrors.MissingChunks) && attempt == 0)
-            {
-                _ctx.Progress.Log($"'{path}': the server has not verified every chunk yet; planning again");
+                DisposeAll(window);
+                if (planning is not null)
+                {
+                    try
+                    {
+                        await planning.ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        // Abandoned: the pass already fails (or stops) for another reason.
+                    }
+
+                    DisposeAll(plannedChunks!);
+                }
             }
         }
+
+        if (conflict)
+        {
+            return (UploadOutcome.Conflict, null);
+        }
+
+        if (fp is null || !StillAsHashed(full, fp))
+        {
+            return (UploadOutcome.Changed, null); // written to since (or while) it was read: commit nothing half-written
+        }
+
+        var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
+        _summary.AddChunksDeduplicated(Math.Max(0, distinct - uploaded.Count));
+        if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: true, ct).ConfigureAwait(false) is { } outcome)
+        {
+            return (outcome, fp);
+        }
+
+        // A chunk the windows said was held is gone now: plan the whole list again, as a hashed file's upload would.
+        return (await UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false), fp);
     }
 
     /// <summary>True when the file still has the size and mtime it had when <paramref name="fp"/> was computed.</summary>
     internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks);
 
-    private async Task<bool> PutMissingAsync(string path, string full, FileFingerprint fp, IEnumerable<ChunkPut> missing, Dictionary<ChunkId, ChunkRef> uploaded, CancellationToken ct)
+    private static long MtimeMs(long mtimeTicks) => new DateTimeOffset(mtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static void DisposeAll(List<SourceChunk> chunks)
     {
-        // With replication, the plan names the same chunk once per node that must hold it.
+        foreach (var c in chunks)
+        {
+            c?.Dispose();
+        }
+
+        chunks.Clear();
+    }
+
+    /// <summary>The plan's puts by chunk: with replication, the plan names the same chunk once per node that must hold it.</summary>
+    private static Dictionary<ChunkId, List<ChunkPut>> Group(IEnumerable<ChunkPut> missing)
+    {
         var wanted = new Dictionary<ChunkId, List<ChunkPut>>();
         foreach (var put in missing)
         {
@@ -111,106 +273,113 @@ internal sealed class FileUploader
             puts.Add(put);
         }
 
-        var batches = new Dictionary<string, Batch>(StringComparer.Ordinal);
-        var inFlight = new List<Task>();
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        return wanted;
+    }
+
+    /// <summary>Commits <paramref name="fp"/>'s chunk list; null when the server has not verified every chunk and one more plan may fix it.</summary>
+    private async Task<UploadOutcome?> CommitAsync(string path, ulong baseVersion, FileFingerprint fp, Dictionary<ChunkId, ChunkRef> uploaded, bool retryOnMissing, CancellationToken ct)
+    {
+        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion, Device = _ctx.Device };
+        foreach (var c in fp.Chunks)
+        {
+            commit.Chunks.Add((uploaded.TryGetValue(c.Id, out var sent) ? sent : c).ToProto());
+        }
+
         try
         {
-            await using var stream = FileHasher.OpenRead(full);
-            var index = 0;
-            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            var committed = await _ctx.Metadata.CommitFileAsync(commit, ct).ConfigureAwait(false);
+            var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
+            _ctx.State.PutFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks);
+            _ctx.State.EndUpload(path);
+            _summary.AddFileUploaded();
+            return UploadOutcome.Committed;
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
+        {
+            return UploadOutcome.Conflict;
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound && e.Details.ContainsKey(RemoteErrors.MissingChunks) && retryOnMissing)
+        {
+            _ctx.Progress.Log($"'{path}': the server has not verified every chunk yet; planning again");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads back only the stretches of the file that hold a missing chunk (consecutive ones as one stretch), cuts and
+    /// hashes them again, and puts them. False when a stretch no longer holds the chunks <paramref name="fp"/> lists
+    /// (the file changed since it was hashed).
+    /// </summary>
+    private async Task<bool> PutMissingAsync(string path, string full, FileFingerprint fp, IEnumerable<ChunkPut> missing, Dictionary<ChunkId, ChunkRef> uploaded, CancellationToken ct)
+    {
+        var wanted = Group(missing);
+        var stretches = new List<(int First, int Count, long Offset, long Length)>();
+        var taken = new HashSet<ChunkId>();
+        long offset = 0;
+        for (var i = 0; i < fp.Chunks.Count; i++)
+        {
+            var c = fp.Chunks[i];
+            if (wanted.ContainsKey(c.Id) && taken.Add(c.Id))
             {
-                var keep = false;
-                try
+                if (stretches.Count > 0 && stretches[^1] is var last && last.First + last.Count == i)
                 {
-                    if (index >= fp.Chunks.Count || fp.Chunks[index].Id != chunk.Ref.Id)
+                    stretches[^1] = (last.First, last.Count + 1, last.Offset, last.Length + c.Size);
+                }
+                else
+                {
+                    stretches.Add((i, 1, offset, c.Size));
+                }
+            }
+
+            offset += c.Size;
+        }
+
+        await using var queue = new PutQueue(this, path, ct);
+        using (var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous))
+        {
+            foreach (var stretch in stretches)
+            {
+                var index = stretch.First;
+                await using var stream = new FileRangeStream(handle, stretch.Offset, stretch.Length);
+                await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+                {
+                    if (index >= stretch.First + stretch.Count || fp.Chunks[index].Id != chunk.Ref.Id)
                     {
+                        chunk.Dispose();
                         return false;
                     }
 
                     index++;
                     if (wanted.Remove(chunk.Ref.Id, out var puts))
                     {
-                        lock (uploaded)
-                        {
-                            uploaded[chunk.Ref.Id] = chunk.Ref;
-                        }
-
-                        // Replicas get copies first: the original belongs to the first batch, which may be
-                        // sent and disposed as soon as it is added.
-                        for (var r = puts.Count - 1; r >= 0; r--)
-                        {
-                            var url = puts[r].Node.GrpcUrl;
-                            if (!batches.TryGetValue(url, out var batch))
-                            {
-                                batches[url] = batch = new Batch(url);
-                            }
-
-                            if (r == 0)
-                            {
-                                batch.Add(chunk, puts[r].Token);
-                                keep = true;
-                            }
-                            else
-                            {
-                                batch.AddReplica(chunk, puts[r].Token);
-                            }
-
-                            if (batch.Bytes >= _ctx.Options.PutBatchBytes || batch.Outgoing.Count >= _ctx.Options.PutBatchChunks)
-                            {
-                                batches.Remove(url);
-                                inFlight.Add(await SendAsync(path, batch, failed, ct).ConfigureAwait(false));
-                            }
-                        }
+                        uploaded[chunk.Ref.Id] = chunk.Ref;
+                        await queue.AddAsync(chunk, puts).ConfigureAwait(false);
                     }
-                }
-                finally
-                {
-                    if (!keep)
+                    else
                     {
                         chunk.Dispose();
                     }
+
+                    if (queue.Faulted)
+                    {
+                        break;
+                    }
                 }
 
-                if (inFlight.Any(t => t.IsFaulted))
+                if (queue.Faulted)
                 {
                     break;
                 }
-            }
 
-            if (!inFlight.Any(t => t.IsFaulted))
-            {
-                foreach (var batch in batches.Values)
+                if (index != stretch.First + stretch.Count)
                 {
-                    inFlight.Add(await SendAsync(path, batch, failed, ct).ConfigureAwait(false));
-                }
-
-                batches.Clear();
-            }
-
-            await Task.WhenAll(inFlight).ConfigureAwait(false);
-            return wanted.Count == 0;
-        }
-        finally
-        {
-            foreach (var batch in batches.Values)
-            {
-                batch.Dispose();
-            }
-
-            if (inFlight.Count > 0)
-            {
-                await failed.CancelAsync().ConfigureAwait(false);
-                try
-                {
-                    await Task.WhenAll(inFlight).ConfigureAwait(false);
-                }
-                catch
-                {
-                    // The first failure was already observed above (or the pass is being cancelled).
+                    return false; // shorter than it was: changed
                 }
             }
         }
+
+        await queue.CompleteAsync().ConfigureAwait(false);
+        return wanted.Count == 0;
     }
 
     private async Task<Task> SendAsync(string path, Batch batch, CancellationTokenSource failed, CancellationToken ct)
@@ -239,6 +408,104 @@ internal sealed class FileUploader
                 _puts.Release();
             }
         }, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// One file's chunk puts: per-node batches (<see cref="SyncOptions.PutBatchBytes"/>, <see cref="SyncOptions.PutBatchChunks"/>)
+    /// sent as they fill, at most <see cref="SyncOptions.Parallelism"/> in flight across the pass (adding waits for a
+    /// slot, which bounds memory). Disposing gives back unsent chunks and cancels and awaits what is in flight.
+    /// </summary>
+    private sealed class PutQueue(FileUploader owner, string path, CancellationToken ct) : IAsyncDisposable
+    {
+        private readonly Dictionary<string, Batch> _batches = new(StringComparer.Ordinal);
+        private readonly List<Task> _inFlight = [];
+        private readonly CancellationTokenSource _failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+
+        /// <summary>True once a put failed: stop adding, <see cref="CompleteAsync"/> throws its error.</summary>
+        public bool Faulted => _inFlight.Exists(t => t.IsFaulted || t.IsCanceled);
+
+        /// <summary>Takes ownership of <paramref name="chunk"/> and queues it for each node of <paramref name="puts"/>.</summary>
+        public async Task AddAsync(SourceChunk chunk, List<ChunkPut> puts)
+        {
+            var kept = false;
+            try
+            {
+                // Replicas get copies first: the original belongs to the first batch, which may be sent and disposed
+                // as soon as it is added.
+                for (var r = puts.Count - 1; r >= 0; r--)
+                {
+                    var url = puts[r].Node.GrpcUrl;
+                    if (!_batches.TryGetValue(url, out var batch))
+                    {
+                        _batches[url] = batch = new Batch(url);
+                    }
+
+                    if (r == 0)
+                    {
+                        batch.Add(chunk, puts[r].Token);
+                        kept = true;
+                    }
+                    else
+                    {
+                        batch.AddReplica(chunk, puts[r].Token);
+                    }
+
+                    if (batch.Bytes >= owner._ctx.Options.PutBatchBytes || batch.Outgoing.Count >= owner._ctx.Options.PutBatchChunks)
+                    {
+                        _batches.Remove(url);
+                        _inFlight.RemoveAll(t => t.IsCompletedSuccessfully);
+                        _inFlight.Add(await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false));
+                    }
+                }
+            }
+            finally
+            {
+                if (!kept)
+                {
+                    chunk.Dispose();
+                }
+            }
+        }
+
+        /// <summary>Sends what is still batched (unless a put failed) and waits for every put; throws the first failure.</summary>
+        public async Task CompleteAsync()
+        {
+            if (!Faulted)
+            {
+                foreach (var batch in _batches.Values)
+                {
+                    _inFlight.Add(await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false));
+                }
+
+                _batches.Clear();
+            }
+
+            await Task.WhenAll(_inFlight).ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var batch in _batches.Values)
+            {
+                batch.Dispose();
+            }
+
+            _batches.Clear();
+            if (_inFlight.Count > 0)
+            {
+                await _failed.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await Task.WhenAll(_inFlight).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The first failure was already observed (or the pass is being cancelled).
+                }
+            }
+
+            _failed.Dispose();
+        }
     }
 
     private sealed class Batch(string url) : IDisposable

@@ -162,6 +162,33 @@ internal static class RemoteBounds
         return null;
     }
 
+    /// <summary>
+    /// Checks the server's plan of one window of a file's chunks (PlanChunks) as <see cref="CheckUploadPlan(PlanUploadRequest, PlanUploadResponse)"/>
+    /// checks a whole plan: the refusal, or null when it is within bounds.
+    /// </summary>
+    public static string? CheckUploadPlan(string path, IEnumerable<ChunkId> window, int count, PlanUploadResponse response)
+    {
+        if (response.Missing.Count > (long)count * MaxNodesPerChunk)
+        {
+            return $"refused the server's upload plan for '{SyncPaths.Display(path)}': {response.Missing.Count} puts for {count} chunk(s)";
+        }
+
+        HashSet<ChunkId>? ids = null;
+        foreach (var put in response.Missing)
+        {
+            ids ??= [.. window];
+            var why = put.ChunkId.Length != ChunkId.Size || !ids.Contains(put.ChunkId.ToChunkId()) ? "it asks for a chunk the file does not have"
+                : put.Node is null || !IsNodeUrl(put.Node.GrpcUrl) ? $"it names a storage node at '{SyncPaths.Display(put.Node?.GrpcUrl)}', which is not an http(s) URL"
+                : null;
+            if (why is not null)
+            {
+                return $"refused the server's upload plan for '{SyncPaths.Display(path)}': {why}";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>True for a storage node address the client will connect to: an absolute http or https URL.</summary>
     public static bool IsNodeUrl(string? url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && !string.IsNullOrEmpty(uri.Host);

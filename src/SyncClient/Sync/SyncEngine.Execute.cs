@@ -127,6 +127,13 @@ internal sealed partial class SyncEngine
             switch (a.Kind)
             {
                 case SyncActionKind.Upload:
+                    if (a.Fingerprint is null && a.Local is { } unread)
+                    {
+                        // Not hashed yet (no decision needed its content): read once, uploading while it is read.
+                        await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                        break;
+                    }
+
                     var content = a.Fingerprint ?? await engine._hasher.TryHashAsync(Ctx.FullPath(a.Path), ct).ConfigureAwait(false);
                     if (content is null || (a.Fingerprint is null && a.Local is { } scanned && (content.Size != scanned.Size || content.MtimeTicks != scanned.MtimeTicks)))
                     {
@@ -189,14 +196,27 @@ internal sealed partial class SyncEngine
             await engine._hasher.TryHashAsync(Ctx.FullPath(path), ct).ConfigureAwait(false)
             ?? throw new IOException($"'{path}' changed or vanished while it was read; it will be retried.");
 
-        private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct)
+        private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct) =>
+            UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct);
+
+        /// <summary>Uploads <paramref name="fp"/>, or with none the file as <paramref name="scanned"/>, read once while it uploads.</summary>
+        private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct)
         {
-            var outcome = await uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+            UploadOutcome outcome;
+            if (fp is null)
+            {
+                (outcome, fp) = await uploader.UploadStreamingAsync(path, baseVersion, scanned!, engine._hasher, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                outcome = await uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+            }
+
             switch (outcome)
             {
                 case UploadOutcome.Committed:
                     Ctx.Progress.FileDone();
-                    Ctx.Progress.Log($"uploaded '{path}' ({Format.Bytes(fp.Size)})");
+                    Ctx.Progress.Log($"uploaded '{path}' ({Format.Bytes(fp!.Size)})");
                     return;
                 case UploadOutcome.Changed:
                     ReportChanged(path);
@@ -215,7 +235,7 @@ internal sealed partial class SyncEngine
 
             if ((current?.Entry is null || current.Entry.Deleted) && allowRetryAsNew)
             {
-                await UploadAsync(path, 0, fp, allowRetryAsNew: false, ct).ConfigureAwait(false);
+                await UploadAsync(path, 0, fp, scanned, allowRetryAsNew: false, ct).ConfigureAwait(false);
                 return;
             }
 

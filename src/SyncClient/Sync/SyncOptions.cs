@@ -56,6 +56,16 @@ internal sealed record SyncOptions
     public int PutBatchChunks { get; init; } = 16;
 
     /// <summary>
+    /// A file uploaded as it is read (see <see cref="FileUploader.UploadStreamingAsync"/>) is planned in windows of at
+    /// most this many chunks or <see cref="PlanWindowBytes"/> plain bytes: two windows' bytes are held at once (one
+    /// being planned, one being read), so memory stays flat in file size.
+    /// </summary>
+    public int PlanWindowChunks { get; init; } = 64;
+
+    /// <summary>Plain bytes of one plan window (see <see cref="PlanWindowChunks"/>).</summary>
+    public int PlanWindowBytes { get; init; } = 16 << 20;
+
+    /// <summary>
     /// Plain new files (see <see cref="NewFiles"/>) are hashed and uploaded this many at a time after the planned
     /// work; only one group's actions and fingerprints are held at once.
     /// </summary>

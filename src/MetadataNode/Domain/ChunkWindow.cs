@@ -1,0 +1,38 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// A validated window of a large file's chunks, planned while the client still reads the file (PlanChunks): a
+/// normalized path, the whole file's size, the base the client edits, and at most <see cref="Limits.MaxChunksPerWindow"/>
+/// well-formed chunks that add up to no more than the file.
+/// </summary>
+internal sealed record ChunkWindow(string Path, ulong Size, ulong BaseVersion, IReadOnlyList<ChunkRef> Chunks)
+{
+    /// <summary>Validates wire input; anything malformed is InvalidArgument, an oversize window ResourceExhausted.</summary>
+    public static ChunkWindow Create(string? path, ulong size, ulong baseVersion, IReadOnlyList<Proto.ChunkRef> chunks)
+    {
+        var normalized = PathGuard.Normalize(path);
+        if (chunks.Count > Limits.MaxChunksPerWindow)
+        {
+            throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many chunks in one window: {chunks.Count}; the limit is MaxChunksPerWindow = {Limits.MaxChunksPerWindow}. Plan a large file in several windows.");
+        }
+
+        var list = new ChunkRef[chunks.Count];
+        ulong sum = 0;
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            list[i] = FileUpload.ParseChunk(chunks[i], i);
+            sum += (ulong)list[i].Size;
+        }
+
+        if (sum > size)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Size mismatch: the file is said to be {size} bytes but this window's chunks alone add up to {sum}.");
+        }
+
+        return new ChunkWindow(normalized, size, baseVersion, list);
+    }
+}

@@ -60,10 +60,10 @@ internal sealed record SyncOptions
     /// most this many chunks or <see cref="PlanWindowBytes"/> plain bytes: two windows' bytes are held at once (one
     /// being planned, one being read), so memory stays flat in file size.
     /// </summary>
-    public int PlanWindowChunks { get; init; } = 64;
+    public int PlanWindowChunks { get; init; } = 32;
 
     /// <summary>Plain bytes of one plan window (see <see cref="PlanWindowChunks"/>).</summary>
-    public int PlanWindowBytes { get; init; } = 16 << 20;
+    public int PlanWindowBytes { get; init; } = 8 << 20;
 
     /// <summary>
     /// Plain new files (see <see cref="NewFiles"/>) are hashed and uploaded this many at a time after the planned

@@ -34,6 +34,7 @@ public sealed class MalformedInputTests(ApplianceFixture fixture) : IClassFixtur
     public static TheoryData<string, int> MetadataStringFields() => new()
     {
         { "PlanUpload", 1 },
+        { "PlanChunks", 1 },
         { "CommitFile", 1 },
         { "CommitFile", 6 },
         { "GetDownloadPlan", 1 },

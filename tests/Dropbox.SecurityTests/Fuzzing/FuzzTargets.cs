@@ -67,6 +67,11 @@ internal static class FuzzTargets
                 new PlanUploadRequest { Path = "fuzz/new-1.bin", Size = 10_000, MtimeUnixMs = 1_700_000_000_000, Chunks = { fresh } },
                 new PlanUploadRequest { Path = seed1.Entry.Path, Size = seed1.Entry.Size, MtimeUnixMs = 1, Chunks = { seed1.Chunks }, BaseVersion = seed1.Entry.Version },
             ],
+            ["Sync/PlanChunks"] =
+            [
+                new PlanChunksRequest { Path = "fuzz/new-2.bin", Size = 1_000_000, Chunks = { fresh } },
+                new PlanChunksRequest { Path = seed1.Entry.Path, Size = seed1.Entry.Size, Chunks = { seed1.Chunks }, BaseVersion = seed1.Entry.Version },
+            ],
             ["Sync/CommitFile"] = [seed1Commit, newCommit],
             ["Sync/CommitFiles"] = [new CommitFilesRequest { Files = { seed1Commit, newCommit } }],
             ["Sync/GetDownloadPlan"] =

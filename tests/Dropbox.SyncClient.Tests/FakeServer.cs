@@ -72,6 +72,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>PlanChunks calls answered (windows of files uploaded as they are read).</summary>
     public int PlannedWindows { get; private set; }
 
+    /// <summary><see cref="PlannedWindows"/> when the first chunk put arrived (-1: none yet).</summary>
+    public int PlannedWindowsAtFirstPut { get; private set; } = -1;
+
     /// <summary>Called with the path at the start of every PlanUpload and PlanChunks (a test's chance to touch the file meanwhile).</summary>
     public Action<string>? BeforePlanUpload { get; set; }
 
@@ -368,6 +371,11 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                 if (FailPutsAfter is { } limit && ChunksPut >= limit)
                 {
                     throw new DropboxException(ErrorKind.Unavailable, "storage node went away");
+                }
+
+                if (PlannedWindowsAtFirstPut < 0)
+                {
+                    PlannedWindowsAtFirstPut = PlannedWindows;
                 }
 
                 var plain = Lz4ChunkCodec.Decode(c.Encoding, c.Stored.Span, c.PlainSize);

@@ -144,6 +144,20 @@ public sealed class OneReadUploadTests : IDisposable
         Assert.Equal(edited, File.ReadAllBytes(b.PathOf("big.bin")));
     }
 
+    [Fact]
+    public async Task Puts_start_while_the_file_is_still_being_read_so_memory_does_not_grow_with_the_file()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        a.Write("big.bin", TestClient.RandomBytes(3_000_000, 26));
+
+        var up = await a.SyncAsync();
+
+        Assert.Equal(1, up.FilesUploaded);
+        Assert.True(_server.PlannedWindows >= 10, $"only {_server.PlannedWindows} windows");
+        // Held at once: the window being read, the one being planned, and the puts in flight (Parallelism batches).
+        Assert.InRange(_server.PlannedWindowsAtFirstPut, 1, 5);
+    }
+
     /// <summary>Counts the bytes a chunk source cuts (every byte a pass reads from files goes through it).</summary>
     private sealed class CountingChunkSource(Dropbox.SyncClient.Local.IChunkSource inner) : Dropbox.SyncClient.Local.IChunkSource
     {

@@ -177,46 +177,92 @@ internal sealed class SmallFileUploader
         return handBack;
     }
 
-    /// <summary>Plans each file of the group (reading and hashing those without a fingerprint); fills <paramref name="ready"/>.</summary>
+    /// <summary>
+    /// Reads and hashes the files of the group without a fingerprint (in parallel), plans the whole group in one
+    /// <c>PlanUploads</c> call, then reads the files that have a fingerprint and miss chunks; fills <paramref name="ready"/>.
+    /// </summary>
     private async Task PrepareAsync(List<SyncAction> group, Ready?[] ready, CancellationToken ct)
     {
-        await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct }, async (i, token) =>
+        var fingerprints = new FileFingerprint?[group.Count];
+        var read = new List<SourceChunk>?[group.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct };
+        try
         {
-            var a = group[i];
-            var fp = a.Fingerprint;
-            List<SourceChunk>? chunks = null;
-            if (fp is null)
+            await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), parallel, async (i, token) =>
             {
-                // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
-                if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is not { } read)
+                var a = group[i];
+                if (a.Fingerprint is not null)
                 {
-                    return;
+                    fingerprints[i] = a.Fingerprint;
                 }
+                else if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is { } r)
+                {
+                    // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
+                    (fingerprints[i], read[i]) = r;
+                }
+            }).ConfigureAwait(false);
 
-                (fp, chunks) = read;
+            var planned = new List<int>(group.Count);
+            var request = new PlanUploadsRequest();
+            for (var i = 0; i < group.Count; i++)
+            {
+                if (fingerprints[i] is { } fp)
+                {
+                    planned.Add(i);
+                    request.Files.Add(PlanRequest(group[i].Path, fp, group[i].BaseVersion));
+                }
             }
 
-            try
+            if (planned.Count == 0)
             {
-                var request = PlanRequest(a.Path, fp, a.BaseVersion);
-                var plan = await _ctx.Metadata.PlanUploadAsync(request, token).ConfigureAwait(false);
-                if (plan.Conflict || RemoteBounds.CheckUploadPlan(request, plan) is not null)
+                return;
+            }
+
+            var response = await _ctx.Metadata.PlanUploadsAsync(request, ct).ConfigureAwait(false);
+            if (response.Results.Count != planned.Count)
+            {
+                throw new DropboxException(ErrorKind.Internal, $"The server answered a plan of {planned.Count} files with {response.Results.Count} results.");
+            }
+
+            var toRead = new List<int>();
+            for (var k = 0; k < planned.Count; k++)
+            {
+                var i = planned[k];
+                var plan = response.Results[k];
+                if (plan.Conflict || RemoteBounds.CheckUploadPlan(request.Files[k], plan) is not null)
                 {
-                    return; // handed back: the one-file path plans again and reports a conflict or a refusal for this file alone
+                    continue; // handed back: the one-file path plans again and reports a conflict or a refusal for this file alone
                 }
 
-                chunks ??= plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
-                if (chunks is not null)
+                if (read[i] is null && plan.Missing.Count > 0)
                 {
-                    ready[i] = new Ready(a, fp, plan, chunks);
-                    chunks = null;
+                    toRead.Add(i);
                 }
+
+                ready[i] = new Ready(group[i], fingerprints[i]!, plan, read[i] ?? []);
+                read[i] = null;
             }
-            finally
+
+            await Parallel.ForEachAsync(toRead, parallel, async (i, token) =>
+            {
+                var r = ready[i]!;
+                if (await ReadAsync(r.Action.Path, r.Fingerprint, token).ConfigureAwait(false) is { } chunks)
+                {
+                    ready[i] = r with { Chunks = chunks };
+                }
+                else
+                {
+                    ready[i] = null;
+                }
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var chunks in read)
             {
                 Dispose(chunks ?? []);
             }
-        }).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The file's chunks with their bytes, or null when it no longer matches what was hashed.</summary>

@@ -229,50 +229,72 @@ internal sealed class LocalState : IDisposable
     }
 
     /// <summary>Records a synced path and (for files) its chunk list, replacing what was there.</summary>
-    public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks)
+    public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => PutFiles([(record, chunks)]);
+
+    /// <summary>
+    /// Records many synced paths in one transaction with statements prepared once (a group of small files committed
+    /// together), each replacing what was there, as <see cref="PutFile"/> would one by one.
+    /// </summary>
+    public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files)
     {
+        if (files.Count == 0)
+        {
+            return;
+        }
+
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            DeleteFileRows(record.Path, tx);
-            using (var cmd = _db.CreateCommand())
+            using var deleteFile = Prepared(tx, "DELETE FROM files WHERE path=$p", ("$p", SqliteType.Text));
+            using var deleteChunks = Prepared(tx, "DELETE FROM chunks WHERE path=$p", ("$p", SqliteType.Text));
+            using var insertFile = Prepared(tx, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)",
+                ("$p", SqliteType.Text), ("$k", SqliteType.Integer), ("$s", SqliteType.Integer), ("$m", SqliteType.Integer), ("$v", SqliteType.Integer), ("$h", SqliteType.Blob), ("$c", SqliteType.Blob));
+            using var insertChunk = Prepared(tx, "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)",
+                ("$id", SqliteType.Blob), ("$p", SqliteType.Text), ("$o", SqliteType.Integer), ("$l", SqliteType.Integer));
+            foreach (var (record, chunks) in files)
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
-                cmd.Parameters.AddWithValue("$p", record.Path);
-                cmd.Parameters.AddWithValue("$k", (int)record.Kind);
-                cmd.Parameters.AddWithValue("$s", record.Size);
-                cmd.Parameters.AddWithValue("$m", record.MtimeTicks);
-                cmd.Parameters.AddWithValue("$v", (long)record.Version);
-                cmd.Parameters.AddWithValue("$h", record.ContentHash);
-                cmd.Parameters.AddWithValue("$c", EncodeChunks(chunks ?? []));
-                cmd.ExecuteNonQuery();
-            }
-
-            if (chunks is { Count: > 0 })
-            {
-                using var cmd = _db.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
-                var pId = cmd.Parameters.Add("$id", SqliteType.Blob);
-                var pPath = cmd.Parameters.Add("$p", SqliteType.Text);
-                var pOffset = cmd.Parameters.Add("$o", SqliteType.Integer);
-                var pLength = cmd.Parameters.Add("$l", SqliteType.Integer);
-                cmd.Prepare();
+                deleteFile.Parameters[0].Value = record.Path;
+                deleteFile.ExecuteNonQuery();
+                deleteChunks.Parameters[0].Value = record.Path;
+                deleteChunks.ExecuteNonQuery();
+                var p = insertFile.Parameters;
+                p[0].Value = record.Path;
+                p[1].Value = (int)record.Kind;
+                p[2].Value = record.Size;
+                p[3].Value = record.MtimeTicks;
+                p[4].Value = (long)record.Version;
+                p[5].Value = record.ContentHash;
+                p[6].Value = EncodeChunks(chunks ?? []);
+                insertFile.ExecuteNonQuery();
                 long offset = 0;
-                foreach (var chunk in chunks)
+                foreach (var chunk in chunks ?? [])
                 {
-                    pId.Value = chunk.Id.ToArray();
-                    pPath.Value = record.Path;
-                    pOffset.Value = offset;
-                    pLength.Value = chunk.Size;
-                    cmd.ExecuteNonQuery();
+                    var c = insertChunk.Parameters;
+                    c[0].Value = chunk.Id.ToArray();
+                    c[1].Value = record.Path;
+                    c[2].Value = offset;
+                    c[3].Value = chunk.Size;
+                    insertChunk.ExecuteNonQuery();
                     offset += chunk.Size;
                 }
             }
 
             tx.Commit();
         }
+    }
+
+    private SqliteCommand Prepared(SqliteTransaction tx, string sql, params (string Name, SqliteType Type)[] parameters)
+    {
+        var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        foreach (var (name, type) in parameters)
+        {
+            cmd.Parameters.Add(name, type);
+        }
+
+        cmd.Prepare();
+        return cmd;
     }
 
     /// <summary>True when some record's content was read racily (its mtime smudged, see <see cref="RacyClean"/>).</summary>

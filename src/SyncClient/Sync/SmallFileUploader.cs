@@ -154,14 +154,25 @@ internal sealed class SmallFileUploader
         }
 
         var response = await _ctx.Metadata.CommitFilesAsync(commit, ct).ConfigureAwait(false);
+        var records = new List<(FileRecord, IReadOnlyList<ChunkRef>?)>(accepted.Count);
+        for (var i = 0; i < accepted.Count; i++)
+        {
+            var (a, fp, _, _) = accepted[i];
+            if (i < response.Results.Count && response.Results[i] is { StatusCode: 0, Committed: { } committed })
+            {
+                var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
+                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks));
+            }
+        }
+
+        // One transaction for the group's records, not one per file.
+        _ctx.State.PutFiles(records);
         for (var i = 0; i < accepted.Count; i++)
         {
             var (a, fp, plan, _) = accepted[i];
             var result = i < response.Results.Count ? response.Results[i] : null;
-            if (result is { StatusCode: 0, Committed: { } committed })
+            if (result is { StatusCode: 0, Committed: not null })
             {
-                var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks);
                 _summary.AddFileUploaded();
                 _summary.AddChunksDeduplicated(Math.Max(0, fp.Chunks.Select(c => c.Id).Distinct().Count() - plan.Missing.Select(m => m.ChunkId).Distinct().Count()));
                 _ctx.Progress.FileDone();

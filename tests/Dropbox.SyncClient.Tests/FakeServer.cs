@@ -72,7 +72,30 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Called with the path at the start of every PlanUpload (a test's chance to touch the file meanwhile).</summary>
     public Action<string>? BeforePlanUpload { get; set; }
 
+    /// <summary>PlanUpload calls made one file each (not through <see cref="PlanUploadsAsync"/>).</summary>
+    public int SingleFilePlans { get; private set; }
+
+    public int PlanUploadsCalls { get; private set; }
+
+    public async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
+    {
+        PlanUploadsCalls++;
+        var response = new PlanUploadsResponse();
+        foreach (var file in request.Files)
+        {
+            response.Results.Add(await PlanAsync(file, ct));
+        }
+
+        return response;
+    }
+
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
+    {
+        SingleFilePlans++;
+        return PlanAsync(request, ct);
+    }
+
+    private Task<PlanUploadResponse> PlanAsync(PlanUploadRequest request, CancellationToken ct)
     {
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)

@@ -45,41 +45,65 @@ internal sealed class SmallFileUploader
     public async Task<List<SyncAction>> UploadAsync(IReadOnlyList<SyncAction> uploads, CancellationToken ct)
     {
         var handBack = new List<SyncAction>();
+        var inFlight = new Queue<Task<List<SyncAction>>>();
         var group = new List<SyncAction>();
         long groupBytes = 0;
-        foreach (var upload in uploads)
+        try
         {
-            group.Add(upload);
-            groupBytes += upload.Fingerprint?.Size ?? upload.Local!.Size;
-            if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
+            foreach (var upload in uploads)
             {
-                await FlushAsync().ConfigureAwait(false);
+                group.Add(upload);
+                groupBytes += upload.Fingerprint?.Size ?? upload.Local!.Size;
+                if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
+                {
+                    await StartAsync().ConfigureAwait(false);
+                }
+            }
+
+            await StartAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Also when one failed: no group is left running behind the caller's back.
+            while (inFlight.Count > 0)
+            {
+                handBack.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
             }
         }
 
-        await FlushAsync().ConfigureAwait(false);
         return handBack;
 
-        async Task FlushAsync()
+        async Task StartAsync()
         {
-            if (group.Count == 0)
+            if (group.Count > 0)
             {
-                return;
+                inFlight.Enqueue(UploadOrHandBackAsync(group, ct));
+                group = [];
+                groupBytes = 0;
             }
 
-            try
+            // A bounded overlap: while the node plans, stores and commits one group, the next is read and hashed.
+            while (inFlight.Count >= GroupsInFlight)
             {
-                handBack.AddRange(await UploadGroupAsync(group, ct).ConfigureAwait(false));
+                handBack.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
             }
-            catch (DropboxException)
-            {
-                // E.g. a server without CommitFiles, a node that failed a batch: the one-file path retries
-                // each file and reports what still fails, file by file.
-                handBack.AddRange(group);
-            }
+        }
+    }
 
-            group = [];
-            groupBytes = 0;
+    /// <summary>Groups under way at once (each holds at most <see cref="MaxGroupBytes"/> of file content).</summary>
+    public const int GroupsInFlight = 2;
+
+    private async Task<List<SyncAction>> UploadOrHandBackAsync(List<SyncAction> group, CancellationToken ct)
+    {
+        try
+        {
+            return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException)
+        {
+            // E.g. a server without PlanUploads or CommitFiles, a node that failed a batch: the one-file path retries
+            // each file and reports what still fails, file by file.
+            return group;
         }
     }
 

@@ -232,8 +232,8 @@ internal sealed class LocalState : IDisposable
     public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => PutFiles([(record, chunks)]);
 
     /// <summary>
-    /// Records many synced paths in one transaction with statements prepared once (a group of small files committed
-    /// together), each replacing what was there, as <see cref="PutFile"/> would one by one.
+    /// Records many synced paths (each as <see cref="PutFile"/>) in one transaction: all of them or, on a failure or a
+    /// crash, none. Callers record only files that are durably in place.
     /// </summary>
     public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files)
     {
@@ -245,35 +245,51 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            using var deleteFile = Prepared(tx, "DELETE FROM files WHERE path=$p", ("$p", SqliteType.Text));
-            using var deleteChunks = Prepared(tx, "DELETE FROM chunks WHERE path=$p", ("$p", SqliteType.Text));
-            using var insertFile = Prepared(tx, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)",
-                ("$p", SqliteType.Text), ("$k", SqliteType.Integer), ("$s", SqliteType.Integer), ("$m", SqliteType.Integer), ("$v", SqliteType.Integer), ("$h", SqliteType.Blob), ("$c", SqliteType.Blob));
-            using var insertChunk = Prepared(tx, "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)",
-                ("$id", SqliteType.Blob), ("$p", SqliteType.Text), ("$o", SqliteType.Integer), ("$l", SqliteType.Integer));
+            using var delete = _db.CreateCommand();
+            delete.Transaction = tx;
+            delete.CommandText = "DELETE FROM files WHERE path=$p; DELETE FROM chunks WHERE path=$p;";
+            var dPath = delete.Parameters.Add("$p", SqliteType.Text);
+            using var insertFile = _db.CreateCommand();
+            insertFile.Transaction = tx;
+            insertFile.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
+            var fPath = insertFile.Parameters.Add("$p", SqliteType.Text);
+            var fKind = insertFile.Parameters.Add("$k", SqliteType.Integer);
+            var fSize = insertFile.Parameters.Add("$s", SqliteType.Integer);
+            var fMtime = insertFile.Parameters.Add("$m", SqliteType.Integer);
+            var fVersion = insertFile.Parameters.Add("$v", SqliteType.Integer);
+            var fHash = insertFile.Parameters.Add("$h", SqliteType.Blob);
+            var fChunks = insertFile.Parameters.Add("$c", SqliteType.Blob);
+            using var insertChunk = _db.CreateCommand();
+            insertChunk.Transaction = tx;
+            insertChunk.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
+            var pId = insertChunk.Parameters.Add("$id", SqliteType.Blob);
+            var pPath = insertChunk.Parameters.Add("$p", SqliteType.Text);
+            var pOffset = insertChunk.Parameters.Add("$o", SqliteType.Integer);
+            var pLength = insertChunk.Parameters.Add("$l", SqliteType.Integer);
             foreach (var (record, chunks) in files)
             {
-                deleteFile.Parameters[0].Value = record.Path;
-                deleteFile.ExecuteNonQuery();
-                deleteChunks.Parameters[0].Value = record.Path;
-                deleteChunks.ExecuteNonQuery();
-                var p = insertFile.Parameters;
-                p[0].Value = record.Path;
-                p[1].Value = (int)record.Kind;
-                p[2].Value = record.Size;
-                p[3].Value = record.MtimeTicks;
-                p[4].Value = (long)record.Version;
-                p[5].Value = record.ContentHash;
-                p[6].Value = EncodeChunks(chunks ?? []);
+                dPath.Value = record.Path;
+                delete.ExecuteNonQuery();
+                fPath.Value = record.Path;
+                fKind.Value = (int)record.Kind;
+                fSize.Value = record.Size;
+                fMtime.Value = record.MtimeTicks;
+                fVersion.Value = (long)record.Version;
+                fHash.Value = record.ContentHash;
+                fChunks.Value = EncodeChunks(chunks ?? []);
                 insertFile.ExecuteNonQuery();
-                long offset = 0;
-                foreach (var chunk in chunks ?? [])
+                if (chunks is not { Count: > 0 })
                 {
-                    var c = insertChunk.Parameters;
-                    c[0].Value = chunk.Id.ToArray();
-                    c[1].Value = record.Path;
-                    c[2].Value = offset;
-                    c[3].Value = chunk.Size;
+                    continue;
+                }
+
+                long offset = 0;
+                foreach (var chunk in chunks)
+                {
+                    pId.Value = chunk.Id.ToArray();
+                    pPath.Value = record.Path;
+                    pOffset.Value = offset;
+                    pLength.Value = chunk.Size;
                     insertChunk.ExecuteNonQuery();
                     offset += chunk.Size;
                 }
@@ -281,20 +297,6 @@ internal sealed class LocalState : IDisposable
 
             tx.Commit();
         }
-    }
-
-    private SqliteCommand Prepared(SqliteTransaction tx, string sql, params (string Name, SqliteType Type)[] parameters)
-    {
-        var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = sql;
-        foreach (var (name, type) in parameters)
-        {
-            cmd.Parameters.Add(name, type);
-        }
-
-        cmd.Prepare();
-        return cmd;
     }
 
     /// <summary>True when some record's content was read racily (its mtime smudged, see <see cref="RacyClean"/>).</summary>

@@ -72,31 +72,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Called with the path at the start of every PlanUpload (a test's chance to touch the file meanwhile).</summary>
     public Action<string>? BeforePlanUpload { get; set; }
 
-    /// <summary>PlanUpload calls made one file each (not through <see cref="PlanUploadsAsync"/>).</summary>
-    public int SingleFilePlans { get; private set; }
-
-    public int PlanUploadsCalls { get; private set; }
-
-    public async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
-    {
-        PlanUploadsCalls++;
-        var response = new PlanUploadsResponse();
-        foreach (var file in request.Files)
-        {
-            response.Results.Add(await PlanAsync(file, ct));
-        }
-
-        return response;
-    }
-
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
     {
-        SingleFilePlans++;
-        return PlanAsync(request, ct);
-    }
-
-    private Task<PlanUploadResponse> PlanAsync(PlanUploadRequest request, CancellationToken ct)
-    {
+        Interlocked.Increment(ref _planUploadCalls);
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {
@@ -152,6 +130,29 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             {
                 response.Results.Add(new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message });
             }
+        }
+
+        return response;
+    }
+
+    private int _planUploadCalls;
+    private int _batchedPlans;
+
+    private int _planUploadsCalls;
+
+    public int PlanUploadsCalls => _planUploadsCalls;
+
+    /// <summary>PlanUpload calls made for one file alone (not as part of a <see cref="PlanUploadsAsync"/> call).</summary>
+    public int SingleFilePlans => _planUploadCalls - _batchedPlans;
+
+    public async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _planUploadsCalls);
+        var response = new PlanUploadsResponse();
+        foreach (var file in request.Files)
+        {
+            Interlocked.Increment(ref _batchedPlans);
+            response.Results.Add(await PlanUploadAsync(file, ct));
         }
 
         return response;

@@ -21,14 +21,14 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", () => _client.PlanUploadAsync(request, Options(ct)).ResponseAsync);
 
-    public Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Planning the upload of {request.Files.Count} files", () => _client.PlanUploadsAsync(request, Options(ct)).ResponseAsync);
-
     public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Committing '{request.Path}'", () => _client.CommitFileAsync(request, Options(ct)).ResponseAsync);
 
     public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct)).ResponseAsync);
+
+    public Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Planning the upload of {request.Files.Count} files", () => _client.PlanUploadsAsync(request, Options(ct)).ResponseAsync);
 
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);

@@ -11,6 +11,11 @@ internal interface IMetadataRemote
 {
     Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct);
 
+    Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct);
+
+    /// <summary>Commits many files in one call; each gets its own result (conflict, missing chunks...).</summary>
+    Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct);
+
     /// <summary>
     /// Plans many files in one call; each gets the answer <see cref="PlanUploadAsync"/> would give it. The default
     /// plans them one call each (test doubles and remotes without the batch call).
@@ -25,11 +30,6 @@ internal interface IMetadataRemote
 
         return response;
     }
-
-    Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct);
-
-    /// <summary>Commits many files in one call; each gets its own result (conflict, missing chunks...).</summary>
-    Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct);
 
     Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct);
 

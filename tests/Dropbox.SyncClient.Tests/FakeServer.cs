@@ -80,6 +80,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
     {
+        Interlocked.Increment(ref _planUploadCalls);
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {
@@ -156,6 +157,29 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             {
                 response.Results.Add(new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message });
             }
+        }
+
+        return response;
+    }
+
+    private int _planUploadCalls;
+    private int _batchedPlans;
+
+    private int _planUploadsCalls;
+
+    public int PlanUploadsCalls => _planUploadsCalls;
+
+    /// <summary>PlanUpload calls made for one file alone (not as part of a <see cref="PlanUploadsAsync"/> call).</summary>
+    public int SingleFilePlans => _planUploadCalls - _batchedPlans;
+
+    public async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _planUploadsCalls);
+        var response = new PlanUploadsResponse();
+        foreach (var file in request.Files)
+        {
+            Interlocked.Increment(ref _batchedPlans);
+            response.Results.Add(await PlanUploadAsync(file, ct));
         }
 
         return response;

@@ -40,6 +40,31 @@ public sealed class LocalStateTests : IDisposable
     }
 
     [Fact]
+    public void Putting_many_files_at_once_replaces_each_record_and_chunk_index_as_one_by_one_would()
+    {
+        using var state = LocalState.Open(_dir.Path);
+        var old = ChunkRef.Raw(ChunkId.Compute([1]), 1);
+        var c1 = ChunkRef.Raw(ChunkId.Compute([2]), 4);
+        var c2 = ChunkRef.Raw(ChunkId.Compute([3]), 6);
+        state.PutFile(new FileRecord("a", FileKind.File, 1, 1, 1, []), [old]);
+
+        state.PutFiles(
+        [
+            (new FileRecord("a", FileKind.File, 10, 2, 5, []), [c1, c2]),
+            (new FileRecord("b", FileKind.File, 4, 3, 6, []), [c1]),
+            (new FileRecord("dir", FileKind.Folder, 0, 0, 7, []), null),
+        ]);
+
+        var files = state.LoadFiles();
+        Assert.Equal(["a", "b", "dir"], files.Keys.Order());
+        Assert.Equal((10L, 5UL), (files["a"].Size, files["a"].Version));
+        Assert.Equal([c1, c2], state.GetChunks("a"));
+        Assert.Empty(state.FindChunk(old.Id));
+        Assert.Equal([new LocalChunkLocation("a", 0, 4), new LocalChunkLocation("b", 0, 4)], state.FindChunk(c1.Id).OrderBy(l => l.Path));
+        Assert.Equal(new LocalChunkLocation("a", 4, 6), Assert.Single(state.FindChunk(c2.Id)));
+    }
+
+    [Fact]
     public void Removing_a_file_drops_its_chunk_index()
     {
         using var state = LocalState.Open(_dir.Path);

@@ -98,6 +98,8 @@ public sealed class NewFilesTests : IDisposable
         Assert.Equal(42, first.FilesUploaded);
         Assert.Equal(42, a.Engine.FilesHashed); // read once each (the big file's put re-reads it, as before)
         Assert.True(_server.CommitFilesCalls >= 40 / 7, $"{_server.CommitFilesCalls} CommitFiles calls: the new files were not streamed in groups of 7");
+        Assert.Equal(_server.CommitFilesCalls, _server.PlanUploadsCalls); // one plan call per group, not one per file
+        Assert.Equal(1, _server.SingleFilePlans); // only the big file plans alone
         Assert.Equal(42, a.State.LoadFiles().Values.Count(f => f.Kind == FileKind.File));
 
         var again = await a.SyncAsync();

@@ -137,6 +137,51 @@ public static class MetadataLoadRunner
         bsw2.Stop();
         Console.WriteLine($"| CommitFiles, 1-chunk files, {perCall} per call, {Math.Max(1, clients / 8)} callers | {batched / bsw2.Elapsed.TotalSeconds:N0} commits/s ({batched} in {bsw2.Elapsed.TotalSeconds:N2} s); call latency p50 {P(batchLatencies, 50):N1} ms, p99 {P(batchLatencies, 99):N1} ms; {CpuPer(mcpu, batched)} |");
 
+        // Plans of new 1-chunk files (each chunk missing: noted and signed), one file per PlanUpload call against 100 per
+        // PlanUploads call, as a client uploading a folder of small files sends them.
+        var plans = Math.Min(commits, 10_000);
+        foreach (var perPlan in new[] { 1, 100 })
+        {
+            var planChunks = Enumerable.Range(0, plans).Select(i => Chunk((perPlan == 1 ? 50_000_000 : 60_000_000) + i)).ToArray();
+            var planNext = -1;
+            var pcpu = Cpu();
+            var psw = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, perPlan == 1 ? clients : Math.Max(1, clients / 8)).Select(_ => Task.Run(async () =>
+            {
+                while (true)
+                {
+                    var b = Interlocked.Increment(ref planNext);
+                    if (b * perPlan >= plans)
+                    {
+                        return;
+                    }
+
+                    var u = b % syncs.Length;
+                    if (perPlan == 1)
+                    {
+                        await syncs[u].PlanUploadAsync(new PlanUploadRequest { Path = $"plan/{b}", Size = planChunks[b].Size, Chunks = { planChunks[b] } }, headers[u]);
+                        continue;
+                    }
+
+                    var request = new PlanUploadsRequest();
+                    for (var i = b * perPlan; i < Math.Min(plans, (b + 1) * perPlan); i++)
+                    {
+                        request.Files.Add(new PlanUploadRequest { Path = $"plans/{i}", Size = planChunks[i].Size, Chunks = { planChunks[i] } });
+                    }
+
+                    var answer = await syncs[u].PlanUploadsAsync(request, headers[u]);
+                    if (answer.Results.Any(r => r.Missing.Count != 1))
+                    {
+                        throw new InvalidOperationException("a batched plan did not ask for its new chunk");
+                    }
+                }
+            })));
+            psw.Stop();
+            Console.WriteLine(perPlan == 1
+                ? $"| PlanUpload, new 1-chunk files, one per call, {clients} clients | {plans / psw.Elapsed.TotalSeconds:N0} files/s ({plans} in {psw.Elapsed.TotalSeconds:N2} s); {CpuPer(pcpu, plans)} |"
+                : $"| PlanUploads, new 1-chunk files, {perPlan} per call, {Math.Max(1, clients / 8)} callers | {plans / psw.Elapsed.TotalSeconds:N0} files/s ({plans} in {psw.Elapsed.TotalSeconds:N2} s); {CpuPer(pcpu, plans)} |");
+        }
+
         // The same commits straight into the store (no gRPC), to separate the store's cost from the wire's.
         var direct = Math.Min(20_000, commits);
         var directChunks = Enumerable.Range(0, direct).Select(i => Chunk(20_000_000 + i)).ToArray();

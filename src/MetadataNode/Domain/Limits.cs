@@ -81,7 +81,7 @@ internal static class Limits
     /// <summary>Chunks in one ReportChunksStored or verification call.</summary>
     public const int MaxReportedChunks = 100_000;
 
-    /// <summary>Files in one CommitFiles call.</summary>
+    /// <summary>Files in one CommitFiles or PlanUploads call.</summary>
     public const int MaxFilesPerBatch = 1000;
 
     /// <summary>Most chunks in one page of a download plan (compact form: ~100-250 bytes each).</summary>
@@ -102,7 +102,7 @@ internal static class Limits
     /// </summary>
     public const int MaxIdsPerNodeCall = 8192;
 
-    /// <summary>The refusal of a CommitFiles call with more than <see cref="MaxFilesPerBatch"/> files.</summary>
+    /// <summary>The refusal of a CommitFiles or PlanUploads call with more than <see cref="MaxFilesPerBatch"/> files.</summary>
     public static Dropbox.Shared.Errors.DropboxException TooManyFiles(int count) =>
         new(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"Too many files in one call: {count}; the limit is MaxFilesPerBatch = {MaxFilesPerBatch}. Send them in several calls.");
 

@@ -66,6 +66,34 @@ internal sealed class SyncService : Sync.SyncBase
         return await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false);
     }
 
+    public override async Task<PlanUploadsResponse> PlanUploads(PlanUploadsRequest request, ServerCallContext context)
+    {
+        var user = _auth.User(context);
+        if (request.Files.Count > Limits.MaxFilesPerBatch)
+        {
+            throw Limits.TooManyFiles(request.Files.Count);
+        }
+
+        var uploads = new FileUpload[request.Files.Count];
+        for (var i = 0; i < uploads.Length; i++)
+        {
+            var f = request.Files[i];
+            try
+            {
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, null);
+            }
+            catch (Dropbox.Shared.Errors.DropboxException ex)
+            {
+                throw new Dropbox.Shared.Errors.DropboxException(ex.Kind, $"File #{i}: {ex.Message}", ex);
+            }
+        }
+
+        using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
+        var response = new PlanUploadsResponse();
+        response.Results.AddRange(_store.PlanMany(user, uploads));
+        return response;
+    }
+
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
         _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken);
 

@@ -131,6 +131,79 @@ public sealed class ChunkPipeline
         }
     }
 
+    /// <summary>
+    /// Like <see cref="ProcessAsync(ReadOnlyMemory{byte}, CancellationToken)"/>, on the calling thread, with no workers
+    /// or channel: for small inputs (a small file read whole), where starting the workers costs more than cutting and
+    /// hashing the bytes. The same chunks, ids and encodings (boundaries depend only on the bytes); with
+    /// <see cref="PipelineOptions.KeepData"/> each chunk's <see cref="ProcessedChunk.Plain"/> is a slice of
+    /// <paramref name="input"/>. Dispose each chunk.
+    /// </summary>
+    public List<ProcessedChunk> ProcessInline(ReadOnlyMemory<byte> input)
+    {
+        var chunks = new List<ProcessedChunk>();
+        try
+        {
+            var offset = 0;
+            while (offset < input.Length)
+            {
+                var rest = input.Span[offset..];
+                var n = _chunker.FindBoundary(rest, isFinalBlock: true);
+                if (n <= 0 || n > rest.Length)
+                {
+                    throw new InvalidOperationException($"{_chunker.GetType().Name} returned {n} for the final {rest.Length} bytes.");
+                }
+
+                var plain = input.Slice(offset, n);
+                var id = ChunkId.Compute(plain.Span);
+                var encoding = Encode(plain.Span, out var storedBuffer, out var storedLength);
+                if (!_options.KeepData && storedBuffer is not null)
+                {
+                    PipelineBuffers.Pool.Return(storedBuffer);
+                    storedBuffer = null;
+                }
+
+                var stored = storedBuffer is null ? plain : new ReadOnlyMemory<byte>(storedBuffer, 0, storedLength);
+                chunks.Add(_options.KeepData
+                    ? new ProcessedChunk(offset, id, n, encoding, storedLength, plain, stored, null, storedBuffer)
+                    : new ProcessedChunk(offset, id, n, encoding, storedLength, default, default, null, null));
+                offset += n;
+            }
+
+            return chunks;
+        }
+        catch
+        {
+            foreach (var c in chunks)
+            {
+                c.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Raw, or LZ4 (in a pooled <paramref name="storedBuffer"/>) where it looks worth trying and saves enough.</summary>
+    private ChunkEncoding Encode(ReadOnlySpan<byte> plain, out byte[]? storedBuffer, out int storedLength)
+    {
+        storedBuffer = null;
+        storedLength = plain.Length;
+        if (!_options.Compress || !Lz4ChunkCodec.LooksCompressible(plain))
+        {
+            return ChunkEncoding.Raw;
+        }
+
+        var buffer = PipelineBuffers.Pool.Rent(plain.Length);
+        if (Lz4ChunkCodec.EncodeWhole(plain, buffer, out var written) == ChunkEncoding.Lz4)
+        {
+            storedBuffer = buffer;
+            storedLength = written;
+            return ChunkEncoding.Lz4;
+        }
+
+        PipelineBuffers.Pool.Return(buffer);
+        return ChunkEncoding.Raw;
+    }
+
     private void Process(ChunkWork item)
     {
         byte[]? storedBuffer = null;
@@ -143,23 +216,7 @@ public sealed class ChunkPipeline
 
             var plain = item.Data.Span;
             var id = ChunkId.Compute(plain);
-
-            var encoding = ChunkEncoding.Raw;
-            var storedLength = item.Length;
-            if (_options.Compress && Lz4ChunkCodec.LooksCompressible(plain))
-            {
-                storedBuffer = PipelineBuffers.Pool.Rent(item.Length);
-                encoding = Lz4ChunkCodec.EncodeWhole(plain, storedBuffer, out var written);
-                if (encoding == ChunkEncoding.Lz4)
-                {
-                    storedLength = written;
-                }
-                else
-                {
-                    PipelineBuffers.Pool.Return(storedBuffer);
-                    storedBuffer = null;
-                }
-            }
+            var encoding = Encode(plain, out storedBuffer, out var storedLength);
 
             ProcessedChunk chunk;
             if (_options.KeepData)

@@ -190,17 +190,32 @@ internal sealed class FileHasher
             return null;
         }
 
-        var chunks = new List<SourceChunk>();
+        List<SourceChunk>? chunks = null;
         try
         {
-            await using (var stream = OpenRead(fullPath))
+            // Read whole with one open and (for a small file) one read: no stream, no pipeline per file.
+            var data = GC.AllocateUninitializedArray<byte>(checked((int)size));
+            using (var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
             {
-                await foreach (var chunk in _source.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+                var filled = 0;
+                while (filled < data.Length)
                 {
-                    chunks.Add(chunk);
+                    var n = RandomAccess.Read(handle, data.AsSpan(filled), filled);
+                    if (n == 0)
+                    {
+                        return null; // shorter than scanned: it changed
+                    }
+
+                    filled += n;
+                }
+
+                if (RandomAccess.Read(handle, stackalloc byte[1], filled) != 0)
+                {
+                    return null; // longer than scanned: it changed
                 }
             }
 
+            chunks = await _source.CutWholeAsync(data, ct).ConfigureAwait(false);
             long total = 0;
             var refs = new List<ChunkRef>(chunks.Count);
             foreach (var c in chunks)

@@ -13,6 +13,7 @@ internal sealed class PipelineChunkSource : IChunkSource
     private readonly IChunker _chunker;
     private readonly PipelineOptions _hashOnly;
     private readonly PipelineOptions _withData;
+    private readonly ChunkPipeline _inline;
 
     public PipelineChunkSource(IChunker? chunker = null, bool compress = true, int? parallelism = null)
     {
@@ -20,6 +21,21 @@ internal sealed class PipelineChunkSource : IChunkSource
         var workers = Math.Max(1, parallelism ?? Environment.ProcessorCount);
         _hashOnly = new PipelineOptions { Parallelism = workers, KeepData = false, Compress = false };
         _withData = new PipelineOptions { Parallelism = workers, KeepData = true, Compress = compress };
+        _inline = new ChunkPipeline(_chunker, _withData);
+    }
+
+    /// <summary>On the calling thread: for a file of a few KiB, starting the pipeline's workers cost more than the work.</summary>
+    public ValueTask<List<SourceChunk>> CutWholeAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var chunks = _inline.ProcessInline(data);
+        var result = new List<SourceChunk>(chunks.Count);
+        foreach (var chunk in chunks)
+        {
+            result.Add(new SourceChunk(chunk.Offset, chunk.Ref, chunk.Plain, chunk.Stored, chunk));
+        }
+
+        return ValueTask.FromResult(result);
     }
 
     public async IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, [EnumeratorCancellation] CancellationToken ct)

@@ -30,6 +30,9 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct)).ResponseAsync);
 
+    public Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Planning the upload of {request.Files.Count} files", () => _client.PlanUploadsAsync(request, Options(ct)).ResponseAsync);
+
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
 

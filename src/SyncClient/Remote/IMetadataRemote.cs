@@ -19,6 +19,21 @@ internal interface IMetadataRemote
     /// <summary>Commits many files in one call; each gets its own result (conflict, missing chunks...).</summary>
     Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct);
 
+    /// <summary>
+    /// Plans many files in one call; each gets the answer <see cref="PlanUploadAsync"/> would give it. The default
+    /// plans them one call each (test doubles and remotes without the batch call).
+    /// </summary>
+    async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
+    {
+        var response = new PlanUploadsResponse();
+        foreach (var file in request.Files)
+        {
+            response.Results.Add(await PlanUploadAsync(file, ct).ConfigureAwait(false));
+        }
+
+        return response;
+    }
+
     Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct);
 
     Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct);

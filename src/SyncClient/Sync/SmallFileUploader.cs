@@ -45,41 +45,65 @@ internal sealed class SmallFileUploader
     public async Task<List<SyncAction>> UploadAsync(IReadOnlyList<SyncAction> uploads, CancellationToken ct)
     {
         var handBack = new List<SyncAction>();
+        var inFlight = new Queue<Task<List<SyncAction>>>();
         var group = new List<SyncAction>();
         long groupBytes = 0;
-        foreach (var upload in uploads)
+        try
         {
-            group.Add(upload);
-            groupBytes += upload.Fingerprint?.Size ?? upload.Local!.Size;
-            if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
+            foreach (var upload in uploads)
             {
-                await FlushAsync().ConfigureAwait(false);
+                group.Add(upload);
+                groupBytes += upload.Fingerprint?.Size ?? upload.Local!.Size;
+                if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
+                {
+                    await StartAsync().ConfigureAwait(false);
+                }
+            }
+
+            await StartAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Also when one failed: no group is left running behind the caller's back.
+            while (inFlight.Count > 0)
+            {
+                handBack.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
             }
         }
 
-        await FlushAsync().ConfigureAwait(false);
         return handBack;
 
-        async Task FlushAsync()
+        async Task StartAsync()
         {
-            if (group.Count == 0)
+            if (group.Count > 0)
             {
-                return;
+                inFlight.Enqueue(UploadOrHandBackAsync(group, ct));
+                group = [];
+                groupBytes = 0;
             }
 
-            try
+            // A bounded overlap: while the node plans, stores and commits one group, the next is read and hashed.
+            while (inFlight.Count >= GroupsInFlight)
             {
-                handBack.AddRange(await UploadGroupAsync(group, ct).ConfigureAwait(false));
+                handBack.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
             }
-            catch (DropboxException)
-            {
-                // E.g. a server without CommitFiles, a node that failed a batch: the one-file path retries
-                // each file and reports what still fails, file by file.
-                handBack.AddRange(group);
-            }
+        }
+    }
 
-            group = [];
-            groupBytes = 0;
+    /// <summary>Groups under way at once (each holds at most <see cref="MaxGroupBytes"/> of file content).</summary>
+    public const int GroupsInFlight = 2;
+
+    private async Task<List<SyncAction>> UploadOrHandBackAsync(List<SyncAction> group, CancellationToken ct)
+    {
+        try
+        {
+            return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException)
+        {
+            // E.g. a server without PlanUploads or CommitFiles, a node that failed a batch: the one-file path retries
+            // each file and reports what still fails, file by file.
+            return group;
         }
     }
 
@@ -154,14 +178,25 @@ internal sealed class SmallFileUploader
         }
 
         var response = await _ctx.Metadata.CommitFilesAsync(commit, ct).ConfigureAwait(false);
+        var records = new List<(FileRecord, IReadOnlyList<ChunkRef>?)>(accepted.Count);
+        for (var i = 0; i < accepted.Count; i++)
+        {
+            var (a, fp, _, _) = accepted[i];
+            if (i < response.Results.Count && response.Results[i] is { StatusCode: 0, Committed: { } committed })
+            {
+                var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
+                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks));
+            }
+        }
+
+        // One transaction for the group's records, not one per file.
+        _ctx.State.PutFiles(records);
         for (var i = 0; i < accepted.Count; i++)
         {
             var (a, fp, plan, _) = accepted[i];
             var result = i < response.Results.Count ? response.Results[i] : null;
-            if (result is { StatusCode: 0, Committed: { } committed })
+            if (result is { StatusCode: 0, Committed: not null })
             {
-                var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks);
                 _summary.AddFileUploaded();
                 _summary.AddChunksDeduplicated(Math.Max(0, fp.Chunks.Select(c => c.Id).Distinct().Count() - plan.Missing.Select(m => m.ChunkId).Distinct().Count()));
                 _ctx.Progress.FileDone();
@@ -177,46 +212,92 @@ internal sealed class SmallFileUploader
         return handBack;
     }
 
-    /// <summary>Plans each file of the group (reading and hashing those without a fingerprint); fills <paramref name="ready"/>.</summary>
+    /// <summary>
+    /// Reads and hashes the files of the group without a fingerprint (in parallel), plans the whole group in one
+    /// <c>PlanUploads</c> call, then reads the files that have a fingerprint and miss chunks; fills <paramref name="ready"/>.
+    /// </summary>
     private async Task PrepareAsync(List<SyncAction> group, Ready?[] ready, CancellationToken ct)
     {
-        await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct }, async (i, token) =>
+        var fingerprints = new FileFingerprint?[group.Count];
+        var read = new List<SourceChunk>?[group.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct };
+        try
         {
-            var a = group[i];
-            var fp = a.Fingerprint;
-            List<SourceChunk>? chunks = null;
-            if (fp is null)
+            await Parallel.ForEachAsync(Enumerable.Range(0, group.Count), parallel, async (i, token) =>
             {
-                // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
-                if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is not { } read)
+                var a = group[i];
+                if (a.Fingerprint is not null)
                 {
-                    return;
+                    fingerprints[i] = a.Fingerprint;
                 }
+                else if (await _hasher.TryReadAsync(_ctx.FullPath(a.Path), a.Local!.Size, a.Local.MtimeTicks, token).ConfigureAwait(false) is { } r)
+                {
+                    // Read and hashed here, once; a file not as scanned goes back to the one-file path (which reports it).
+                    (fingerprints[i], read[i]) = r;
+                }
+            }).ConfigureAwait(false);
 
-                (fp, chunks) = read;
+            var planned = new List<int>(group.Count);
+            var request = new PlanUploadsRequest();
+            for (var i = 0; i < group.Count; i++)
+            {
+                if (fingerprints[i] is { } fp)
+                {
+                    planned.Add(i);
+                    request.Files.Add(PlanRequest(group[i].Path, fp, group[i].BaseVersion));
+                }
             }
 
-            try
+            if (planned.Count == 0)
             {
-                var request = PlanRequest(a.Path, fp, a.BaseVersion);
-                var plan = await _ctx.Metadata.PlanUploadAsync(request, token).ConfigureAwait(false);
-                if (plan.Conflict || RemoteBounds.CheckUploadPlan(request, plan) is not null)
+                return;
+            }
+
+            var response = await _ctx.Metadata.PlanUploadsAsync(request, ct).ConfigureAwait(false);
+            if (response.Results.Count != planned.Count)
+            {
+                throw new DropboxException(ErrorKind.Internal, $"The server answered a plan of {planned.Count} files with {response.Results.Count} results.");
+            }
+
+            var toRead = new List<int>();
+            for (var k = 0; k < planned.Count; k++)
+            {
+                var i = planned[k];
+                var plan = response.Results[k];
+                if (plan.Conflict || RemoteBounds.CheckUploadPlan(request.Files[k], plan) is not null)
                 {
-                    return; // handed back: the one-file path plans again and reports a conflict or a refusal for this file alone
+                    continue; // handed back: the one-file path plans again and reports a conflict or a refusal for this file alone
                 }
 
-                chunks ??= plan.Missing.Count == 0 ? [] : await ReadAsync(a.Path, fp, token).ConfigureAwait(false);
-                if (chunks is not null)
+                if (read[i] is null && plan.Missing.Count > 0)
                 {
-                    ready[i] = new Ready(a, fp, plan, chunks);
-                    chunks = null;
+                    toRead.Add(i);
                 }
+
+                ready[i] = new Ready(group[i], fingerprints[i]!, plan, read[i] ?? []);
+                read[i] = null;
             }
-            finally
+
+            await Parallel.ForEachAsync(toRead, parallel, async (i, token) =>
+            {
+                var r = ready[i]!;
+                if (await ReadAsync(r.Action.Path, r.Fingerprint, token).ConfigureAwait(false) is { } chunks)
+                {
+                    ready[i] = r with { Chunks = chunks };
+                }
+                else
+                {
+                    ready[i] = null;
+                }
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var chunks in read)
             {
                 Dispose(chunks ?? []);
             }
-        }).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The file's chunks with their bytes, or null when it no longer matches what was hashed.</summary>

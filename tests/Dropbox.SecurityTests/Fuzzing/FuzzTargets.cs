@@ -100,6 +100,17 @@ internal static class FuzzTargets
             ["Sync/MoveFile"] = [new MoveFileRequest { FromPath = "fuzz/new-2.bin", ToPath = "fuzz/moved.bin", Device = "fuzz" }],
             ["Sync/CreateFolder"] = [new CreateFolderRequest { Path = "fuzz/dir2", Device = "fuzz" }],
             ["Sync/GetAccount"] = [new GetAccountRequest()],
+            ["Sync/PlanUploads"] =
+            [
+                new PlanUploadsRequest
+                {
+                    Files =
+                    {
+                        new PlanUploadRequest { Path = "fuzz/new-1.bin", Size = 10_000, MtimeUnixMs = 1_700_000_000_000, Chunks = { fresh } },
+                        new PlanUploadRequest { Path = seed1.Entry.Path, Size = seed1.Entry.Size, MtimeUnixMs = 1, Chunks = { seed1.Chunks }, BaseVersion = seed1.Entry.Version },
+                    },
+                },
+            ],
             ["Cluster/RegisterNode"] =
             [
                 // A port nobody listens on: a registered fuzz node must never make the metadata node reach beyond loopback.

@@ -53,6 +53,45 @@ public sealed class ChunkPipelineTests
         Assert.Equal(data.Length, offset);
     }
 
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(3000, true)]
+    [InlineData(3000, false)]
+    [InlineData(5 * 1024 * 1024, true)]
+    [InlineData(5 * 1024 * 1024, false)]
+    public async Task Inline_processing_gives_the_same_chunks_encodings_and_bytes_as_the_workers(int size, bool keepData)
+    {
+        // Half text (compresses: LZ4), half random (stays raw), so both encodings and several chunks are covered.
+        var data = TestData.Text(size / 2).Concat(TestData.Random(size - (size / 2), seed: 23)).ToArray();
+        var options = new PipelineOptions { Parallelism = 2, KeepData = keepData, Compress = true };
+        var expected = new List<(long, ChunkRef, byte[], byte[])>();
+        await foreach (var chunk in new ChunkPipeline(new FastCdcChunker(), options).ProcessAsync(new MemoryStream(data), new CancellationTokenSource(Timeout).Token))
+        {
+            using (chunk)
+            {
+                expected.Add((chunk.Offset, chunk.Ref, chunk.Plain.ToArray(), chunk.Stored.ToArray()));
+            }
+        }
+
+        var inline = new ChunkPipeline(new FastCdcChunker(), options).ProcessInline(data);
+        var got = inline.Select(c => (c.Offset, c.Ref, c.Plain.ToArray(), c.Stored.ToArray())).ToList();
+        inline.ForEach(c => c.Dispose());
+
+        Assert.Equal(expected.Count, got.Count);
+        for (var i = 0; i < got.Count; i++)
+        {
+            Assert.Equal(expected[i].Item1, got[i].Offset);
+            Assert.Equal(expected[i].Item2, got[i].Ref);
+            Assert.Equal(expected[i].Item3, got[i].Item3);
+            Assert.Equal(expected[i].Item4, got[i].Item4);
+        }
+
+        if (size > 1024 * 1024 && keepData)
+        {
+            Assert.Contains(got, c => c.Ref.Encoding == ChunkEncoding.Lz4);
+        }
+    }
+
     [Fact]
     public async Task In_memory_input_gives_the_same_chunks_as_a_stream_without_copying()
     {

@@ -1,0 +1,155 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    /// <summary>
+    /// Plans several files at once, each answered exactly as <see cref="PlanUpload"/> would answer it alone. A chunk
+    /// named by several files is judged, noted and signed once (every file that misses it gets the same put). The
+    /// puts of the whole call are noted against <see cref="Limits.MaxPendingPutsPerUser"/> all or none, before any
+    /// token is signed: a refused call costs no signing work and notes nothing.
+    /// </summary>
+    public PlanUploadResponse[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads)
+    {
+        if (uploads.Count > Limits.MaxFilesPerBatch)
+        {
+            throw Limits.TooManyFiles(uploads.Count);
+        }
+
+        var total = uploads.Sum(u => (long)u.Chunks.Count);
+        if (total > Limits.MaxChunksPerFile)
+        {
+            throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many chunks in one call: {total}; the limit is MaxChunksPerFile = {Limits.MaxChunksPerFile} in all. Send fewer files per call.");
+        }
+
+        var ns = Namespace(user);
+        var responses = new PlanUploadResponse[uploads.Count];
+        var missingOf = new List<ChunkId>?[uploads.Count];
+        var judged = new Dictionary<ChunkId, bool>((int)Math.Min(total, 1 << 16));
+        var missing = new List<ChunkId>();
+        List<ChunkId>? pending = null;
+        for (var f = 0; f < uploads.Count; f++)
+        {
+            var upload = uploads[f];
+            var response = responses[f] = new PlanUploadResponse();
+            var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+            if (fileBytes is not null)
+            {
+                var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+                if (IsLive(current))
+                {
+                    response.CurrentVersion = current.Version;
+                    response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
+                }
+            }
+
+            var seen = upload.Chunks.Count > 1 ? new HashSet<ChunkId>(upload.Chunks.Count) : null;
+            foreach (var chunk in upload.Chunks)
+            {
+                if (seen is not null && !seen.Add(chunk.Id))
+                {
+                    continue;
+                }
+
+                if (!judged.TryGetValue(chunk.Id, out var isMissing))
+                {
+                    isMissing = !HeldBy(ns.Id, chunk.Id, out var isPending);
+                    judged[chunk.Id] = isMissing;
+                    if (isMissing)
+                    {
+                        missing.Add(chunk.Id);
+                    }
+                    else if (isPending)
+                    {
+                        (pending ??= []).Add(chunk.Id);
+                    }
+                }
+
+                if (isMissing)
+                {
+                    (missingOf[f] ??= []).Add(chunk.Id);
+                }
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            var liveNodes = LiveNodes();
+            if (liveNodes.Count == 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
+            }
+
+            // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
+            // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
+            var now = _clock.GetUtcNow().UtcTicks;
+            ns.Pending.AddAll(missing, now, now + (_options.TokenLifetime + _options.EventWait).Ticks, _options.MaxPendingPutsPerUser);
+            var locations = new Dictionary<string, ChunkLocation>(StringComparer.Ordinal);
+            var puts = new Dictionary<ChunkId, List<ChunkPut>>(missing.Count);
+            foreach (var id in missing)
+            {
+                var list = new List<ChunkPut>(Math.Max(1, _options.ReplicationFactor));
+                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
+                {
+                    if (!locations.TryGetValue(node.NodeId, out var location))
+                    {
+                        locations[node.NodeId] = location = ToLocation(node);
+                    }
+
+                    list.Add(new ChunkPut
+                    {
+                        ChunkId = id.ToByteString(),
+                        Node = location,
+                        Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
+                    });
+                }
+
+                puts[id] = list;
+            }
+
+            for (var f = 0; f < uploads.Count; f++)
+            {
+                foreach (var id in missingOf[f] ?? [])
+                {
+                    responses[f].Missing.AddRange(puts[id]);
+                }
+            }
+        }
+
+        if (pending is not null)
+        {
+            TouchPending(pending);
+        }
+
+        return responses;
+    }
+
+    /// <summary>
+    /// True when the namespace need not upload the chunk: it references it, or uploaded it itself and it is still
+    /// stored (<paramref name="pending"/>: the latter, whose grace clock a plan restarts).
+    /// </summary>
+    private bool HeldBy(string ns, ChunkId id, out bool pending)
+    {
+        pending = false;
+        var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
+        if (nsChunkBytes is null)
+        {
+            return false;
+        }
+
+        var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
+        if (nsChunk.Refs > 0)
+        {
+            return true;
+        }
+
+        pending = nsChunk.UploadedUnixMs > 0 && IsStored(ReadChunk(id));
+        return pending;
+    }
+}

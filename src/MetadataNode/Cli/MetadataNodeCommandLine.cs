@@ -3,7 +3,9 @@ using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Cli;
 
@@ -21,10 +23,16 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
+                               [--http-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
-                               --insecure-http; --tls-ca: the CA of the storage nodes' certificates
+                               --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
+                               /healthz, /readyz, /metrics answer HTTP/1.1 on https URLs (ALPN) and on
+                               --http-url (an HTTP/1.1-only listener: plaintext URLs speak only HTTP/2)
           Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
+                               [--log-format text|json] [--log-level LEVEL]
                                metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
+                               storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
+                               (/healthz, /readyz, /metrics) on PORT+3; requests logged at information;
                                --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
@@ -78,12 +86,18 @@ public static class MetadataNodeCommandLine
     private static async Task<int> RunServerAsync(string[] args)
     {
         var options = ParseServerOptions(args);
-        await using var app = MetadataNodeHost.Build(options);
+        var logging = ParseLogging(ParseFlags(args, ["--no-fsync", "--insecure-http"]));
+        await using var app = MetadataNodeHost.Build(options, logging.Apply);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             foreach (var url in MetadataNodeHost.BoundUrls(app))
             {
                 Console.WriteLine($"listening: {url}");
+            }
+
+            if (MetadataNodeHost.HttpUrl(app) is { } http)
+            {
+                Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
             }
         });
         await app.RunAsync().ConfigureAwait(false);
@@ -99,6 +113,7 @@ public static class MetadataNodeCommandLine
             DataDirectory = Require(map, "--data"),
             KeysDirectory = Require(map, "--keys"),
             Urls = map.TryGetValue("--urls", out var urls) ? urls.Split(';', StringSplitOptions.RemoveEmptyEntries) : ["http://127.0.0.1:5080"],
+            HttpUrl = map.GetValueOrDefault("--http-url"),
             SyncWrites = !map.ContainsKey("--no-fsync"),
             InsecureHttp = map.ContainsKey("--insecure-http"),
             TlsCertificate = TlsOptions(map),
@@ -131,6 +146,13 @@ public static class MetadataNodeCommandLine
 
         return options;
     }
+
+    /// <summary><c>--log-format text|json</c> and <c>--log-level LEVEL</c> (default information).</summary>
+    internal static NodeLogging ParseLogging(Dictionary<string, string> map) => new()
+    {
+        Format = map.TryGetValue("--log-format", out var format) ? NodeLogging.ParseFormat(format) : LogFormat.Text,
+        MinimumLevel = map.TryGetValue("--log-level", out var level) ? NodeLogging.ParseLevel(level) : LogLevel.Information,
+    };
 
     /// <summary>The certificate of <c>--tls-cert FILE --tls-key FILE</c> (both or neither), or null.</summary>
     private static System.Security.Cryptography.X509Certificates.X509Certificate2? TlsOptions(Dictionary<string, string> map)
@@ -208,7 +230,7 @@ public static class MetadataNodeCommandLine
             ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
             : 5080;
         var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
-        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"));
+        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map));
     }
 
     private static int RunTlsInit(string[] args)

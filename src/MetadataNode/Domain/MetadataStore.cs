@@ -234,6 +234,11 @@ internal sealed partial class MetadataStore : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stopping.Cancel();
         _writes.Dispose();
         _engine.Dispose();

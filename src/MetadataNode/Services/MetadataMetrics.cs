@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Protos.Metadata;
 using Dropbox.StorageNode.Hosting;
 using Prometheus;
 
@@ -24,7 +25,8 @@ internal sealed class MetadataMetrics
         _store = store;
         var f = metrics.Factory;
         ChunksPlanned = f.CreateCounter("dropbox_metadata_chunks_planned_total", "Chunks named in upload plans.");
-        ChunksToUpload = f.CreateCounter("dropbox_metadata_chunks_to_upload_total", "Planned chunks the client was told to upload.");
+        ChunksToUpload = f.CreateCounter("dropbox_metadata_chunks_to_upload_total", "Distinct planned chunks the client was told to upload.");
+        PutsPlanned = f.CreateCounter("dropbox_metadata_chunk_puts_planned_total", "Put tokens handed out by plans (one per chunk and replica).");
         ChunksDeduplicated = f.CreateCounter("dropbox_metadata_chunks_deduplicated_total", "Planned chunks the client need not upload (its account already had them).");
         BytesPlanned = f.CreateCounter("dropbox_metadata_bytes_planned_total", "Plain bytes of files in upload plans.");
         GcRuns = f.CreateCounter("dropbox_gc_runs_total", "Retention and garbage-collection passes run.");
@@ -66,6 +68,8 @@ internal sealed class MetadataMetrics
 
     public Counter ChunksDeduplicated { get; }
 
+    public Counter PutsPlanned { get; }
+
     public Counter BytesPlanned { get; }
 
     public Counter GcRuns { get; }
@@ -78,13 +82,16 @@ internal sealed class MetadataMetrics
 
     public Counter GcBytesReclaimed { get; }
 
-    /// <summary>Counts one answered upload plan.</summary>
-    public void Planned(int chunks, int toUpload, ulong bytes)
+    /// <summary>Counts one answered upload plan: the file's chunks, and the puts (one per missing chunk and replica).</summary>
+    public void Planned(FileUpload upload, PlanUploadResponse plan)
     {
-        ChunksPlanned.Inc(chunks);
-        ChunksToUpload.Inc(toUpload);
-        ChunksDeduplicated.Inc(Math.Max(0, chunks - toUpload));
-        BytesPlanned.Inc(bytes);
+        var distinct = upload.Chunks.Select(c => c.Id).Distinct().Count();
+        var missing = plan.Missing.Count == 0 ? 0 : plan.Missing.Select(m => m.ChunkId).Distinct().Count();
+        ChunksPlanned.Inc(upload.Chunks.Count);
+        ChunksToUpload.Inc(missing);
+        ChunksDeduplicated.Inc(Math.Max(0, distinct - missing));
+        PutsPlanned.Inc(plan.Missing.Count);
+        BytesPlanned.Inc(upload.Size);
     }
 
     /// <summary>Counts one garbage-collection pass.</summary>

@@ -24,7 +24,7 @@ internal sealed class SyncService : Sync.SyncBase
         var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null);
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanUpload(user, upload);
-        _metrics.Planned(upload.Chunks.Count, plan.Missing.Count, request.Size);
+        _metrics.Planned(upload, plan);
         return plan;
     }
 

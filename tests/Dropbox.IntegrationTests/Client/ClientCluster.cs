@@ -39,6 +39,12 @@ internal sealed partial class ClientCluster : IDisposable
 
     public string StorageGrpcUrl { get; private set; } = string.Empty;
 
+    /// <summary>The metadata node's <c>metrics:</c> line (printed when it answers HTTP/1.1: with TLS, by ALPN), or null.</summary>
+    public string? MetadataMetricsUrl { get; private set; }
+
+    /// <summary>Each storage node's HTTP/1.1 base URL (presigned links, <c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>).</summary>
+    public List<string> StorageHttpUrls { get; } = [];
+
     /// <summary>
     /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
     /// placing every chunk on <paramref name="replication"/> of them. With <paramref name="tls"/>, as docker/compose.yaml
@@ -85,6 +91,10 @@ internal sealed partial class ClientCluster : IDisposable
         var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs], Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+        if (_tls)
+        {
+            MetadataMetricsUrl = (await meta.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value;
+        }
 
         for (var i = 1; i <= _storageCount; i++)
         {
@@ -92,7 +102,9 @@ internal sealed partial class ClientCluster : IDisposable
                 ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs], Quiet);
             _processes.Add(storage);
             _storageNodes.Add(storage);
-            var url = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+            var listening = await storage.WaitForOutputAsync(StorageListening(), StartTimeout);
+            var url = listening.Groups[1].Value.TrimEnd('/');
+            StorageHttpUrls.Add(listening.Groups[2].Value.TrimEnd('/'));
             if (i == 1)
             {
                 StorageGrpcUrl = url;
@@ -167,6 +179,9 @@ internal sealed partial class ClientCluster : IDisposable
 
     [GeneratedRegex(@"listening:\s*(https?://127\.0\.0\.1:\d+)")]
     private static partial Regex MetadataListening();
+
+    [GeneratedRegex(@"^metrics: (https?://\S+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex MetricsLine();
 
     [GeneratedRegex(@"grpc=(https?://\S+)\s+http=(https?://\S+)")]
     private static partial Regex StorageListening();

@@ -132,6 +132,8 @@ public sealed class NodeEndpointsTests : IDisposable
         // Assert: request, plan and replication metrics.
         var metrics = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
         Assert.Equal(2, metrics.Single("dropbox_metadata_chunks_planned_total"));
+        Assert.Equal(2, metrics.Single("dropbox_metadata_chunks_to_upload_total"));
+        Assert.Equal(4, metrics.Single("dropbox_metadata_chunk_puts_planned_total"));
         Assert.Equal(0, metrics.Single("dropbox_metadata_chunks_deduplicated_total"));
         Assert.Equal(1, metrics.Sum("dropbox_grpc_server_handled_total", ("method", "/dropbox.metadata.v1.Sync/PlanUpload"), ("code", "OK")));
         Assert.Equal(1, metrics.Sum("dropbox_grpc_server_handled_total", ("method", "/dropbox.metadata.v1.Sync/PlanUpload"), ("code", "Unauthenticated")));

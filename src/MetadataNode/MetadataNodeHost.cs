@@ -108,6 +108,7 @@ public static class MetadataNodeHost
         app.UseNodeObservability();
         app.MapGrpcService<SyncService>();
         app.MapGrpcService<ClusterService>();
+        app.MapGrpcService<AdminService>();
         app.MapGet(NodeObservability.HealthPath, () => "ok");
         return app;
     }

@@ -12,8 +12,8 @@ namespace Dropbox.MetadataNode.Cli;
 /// <summary>
 /// The metadata node's command line:
 /// <c>--data DIR --urls URL --keys DIR [--replication N] [--keep-versions N] [--keep-days D] [--gc-grace-minutes M] [--no-fsync]</c> runs the server;
-/// <c>user add NAME --data DIR</c> creates a user and prints <c>token: TOKEN</c>;
-/// <c>user list --data DIR</c> lists users; <c>user token owner --data DIR</c> shows the standalone appliance's
+/// <c>user add|list|remove|rotate|quota ...</c> manage users online (<c>--server URL --token ADMIN_TOKEN</c>) or offline
+/// (<c>--data DIR</c>), see <see cref="UserCommand"/>; <c>user token owner --data DIR</c> shows the standalone appliance's
 /// first token (kept in <c>DIR/owner.token</c>, never printed again by <c>standalone</c>); <c>check --data DIR</c> verifies the store's invariants.
 /// </summary>
 public static class MetadataNodeCommandLine
@@ -37,8 +37,14 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
                                127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
-          Dropbox.MetadataNode user add NAME --data DIR     creates a user, prints its token once
-          Dropbox.MetadataNode user list --data DIR
+          Dropbox.MetadataNode user add NAME [--admin] [--quota BYTES] TARGET   creates a user, prints its token once
+          Dropbox.MetadataNode user list TARGET                                 name, namespace, role, quota, used bytes
+          Dropbox.MetadataNode user remove NAME TARGET                          revokes the user's token (files are kept)
+          Dropbox.MetadataNode user rotate NAME TARGET                          a new token; the old one stops working
+          Dropbox.MetadataNode user quota NAME BYTES TARGET                     most bytes of live files (0 = none)
+                               TARGET: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
+                               (a running node, through the admin API; the first user is an admin)
+                               or --data DIR (the store of a stopped node)
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
         """;
@@ -56,7 +62,7 @@ public static class MetadataNodeCommandLine
 
             if (args.Length >= 2 && args[0] == "user")
             {
-                return RunUser(args);
+                return args[1] == "token" ? ShowOwnerToken(args) : await UserCommand.RunAsync(args, ParseFlags).ConfigureAwait(false);
             }
 
             if (args.Length >= 1 && args[0] == "standalone")
@@ -167,38 +173,6 @@ public static class MetadataNodeCommandLine
         return hasCert ? ServerCertificate.Load(cert!, key!) : null;
     }
 
-    private static int RunUser(string[] args)
-    {
-        var isAdd = args[1] == "add" && args.Length >= 3 && !args[2].StartsWith("--", StringComparison.Ordinal);
-        if (args[1] == "token")
-        {
-            return ShowOwnerToken(args);
-        }
-
-        var map = ParseFlags(args[(isAdd ? 3 : 2)..], []);
-        var data = Require(map, "--data");
-        using var store = OpenOffline(data);
-        switch (args[1])
-        {
-            case "add" when isAdd:
-                var (user, token) = store.AddUser(args[2]);
-                Console.WriteLine($"user: {user.Name}");
-                Console.WriteLine($"namespace: {user.Namespace}");
-                Console.WriteLine($"token: {token}");
-                return 0;
-            case "list":
-                foreach (var u in store.ListUsers())
-                {
-                    Console.WriteLine($"{u.Name}\t{u.Namespace}");
-                }
-
-                return 0;
-            default:
-                Console.Error.WriteLine(Usage);
-                return 2;
-        }
-    }
-
     /// <summary>
     /// <c>user token owner --data DIR</c>: the admin's explicit way to see the first user's token after standalone
     /// printed it once. Only that user's token is kept (0600, in the owner-only data folder); others exist only
@@ -258,7 +232,8 @@ public static class MetadataNodeCommandLine
         return problems.Count == 0 ? 0 : 1;
     }
 
-    private static MetadataStore OpenOffline(string data)
+    /// <summary>Opens a stopped node's store for the offline admin verbs.</summary>
+    internal static MetadataStore OpenOffline(string data)
     {
         // Admin verbs never call storage nodes; a throwaway key ring is enough for the unused token service.
         var keys = Path.Combine(Path.GetTempPath(), "dropbox-metadata-admin-keys");
@@ -267,7 +242,7 @@ public static class MetadataNodeCommandLine
         return MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
     }
 
-    private static Dictionary<string, string> ParseFlags(string[] args, string[] switches)
+    internal static Dictionary<string, string> ParseFlags(string[] args, string[] switches)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)

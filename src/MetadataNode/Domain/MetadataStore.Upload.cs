@@ -22,6 +22,7 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         var response = new PlanUploadResponse();
         var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+        ulong currentSize = 0;
         if (fileBytes is not null)
         {
             var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
@@ -29,8 +30,11 @@ internal sealed partial class MetadataStore
             {
                 response.CurrentVersion = current.Version;
                 response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
+                currentSize = IsLiveFile(current) ? current.Size : 0;
             }
         }
+
+        EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
 
         List<NodeRecord>? liveNodes = null;
         List<ChunkId>? pending = null;
@@ -107,6 +111,7 @@ internal sealed partial class MetadataStore
         var now = NowMs;
         var response = await MutateDurableAsync(ns, (batch, record) =>
         {
+            EnsureWithinQuota(record!, batch, upload);
             var prepared = PrepareCommit(batch, ns.Id, upload, now, out var unchanged);
             return unchanged ?? ApplyCommit(batch, record!, prepared!, now);
         }).ConfigureAwait(false);
@@ -145,6 +150,7 @@ internal sealed partial class MetadataStore
                 CommitFileResponse? unchanged;
                 try
                 {
+                    EnsureWithinQuota(record!, batch, upload);
                     prepared = PrepareCommit(batch, ns.Id, upload, now, out unchanged);
                 }
                 catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
@@ -309,6 +315,18 @@ internal sealed partial class MetadataStore
     /// Every check of a commit, staging nothing: returns the new entry (its version not yet assigned), or
     /// null with <paramref name="unchanged"/> set when the content is already current. Throws on refusal.
     /// </summary>
+    /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
+    private static void EnsureWithinQuota(NamespaceRecord record, RecordBatch batch, FileUpload upload)
+    {
+        if (record.QuotaBytes == 0)
+        {
+            return;
+        }
+
+        var current = batch.GetFile(record.NamespaceId, upload.Path)?.Current;
+        EnsureWithinQuota(record, upload.Path, upload.Size, IsLiveFile(current) ? current!.Size : 0);
+    }
+
     private FileEntry? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out CommitFileResponse? unchanged)
     {
         unchanged = null;

@@ -82,7 +82,9 @@ public sealed class NodeEndpointsTests : IDisposable
         // A read counts its bytes out.
         var get = $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(TokenOperation.Get, "ns-obs", "obs-1", [id], TimeSpan.FromMinutes(5)))}";
         Assert.Equal(bytes, await _http.GetByteArrayAsync(get));
-        Assert.Equal(100_000, (await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics")).Single("dropbox_storage_bytes_out_total"));
+        var read = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        Assert.Equal(100_000, read.Single("dropbox_storage_bytes_out_total"));
+        await read.AssertPromtoolAcceptsAsync();
 
         // The probes answer HTTP/1.1.
         var (healthStatus, healthVersion, _) = await GetAsync(httpUrl + "/healthz");
@@ -141,6 +143,7 @@ public sealed class NodeEndpointsTests : IDisposable
         Assert.Equal(1, metrics.Single("dropbox_chunks_under_replicated"));
         Assert.Equal(2, metrics.Sum("dropbox_storage_nodes", ("state", "live")));
         Assert.True(metrics.Single("dropbox_disk_used_bytes") > 0, metrics.Text);
+        await metrics.AssertPromtoolAcceptsAsync();
 
         // The second copy arrives: nothing is under-replicated any more.
         store.ReportChunksStored(Report("s2", chunks[0], user.Namespace.Value));

@@ -67,7 +67,6 @@ public sealed record NodeLogging
 
         // Kestrel, routing and hosting log per request at information; the request line below replaces them.
         logging.AddFilter("Microsoft", LogLevel.Warning);
-        logging.AddFilter("Microsoft.AspNetCore.HttpLogging", MinimumLevel);
         logging.AddFilter("Grpc", LogLevel.Warning);
     }
 }

@@ -2,7 +2,6 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Prometheus;
@@ -29,12 +28,7 @@ public static class NodeObservability
     public static IHealthChecksBuilder AddNodeObservability(this IServiceCollection services)
     {
         services.AddSingleton<NodeMetrics>();
-        services.AddHttpLogging(logging =>
-        {
-            logging.LoggingFields = HttpLoggingFields.RequestMethod | HttpLoggingFields.RequestPath | HttpLoggingFields.RequestProtocol
-                | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
-            logging.CombineLogs = true;
-        });
+        services.AddSingleton<HttpRequestMetrics>();
         return services.AddHealthChecks();
     }
 
@@ -43,12 +37,8 @@ public static class NodeObservability
     {
         ArgumentNullException.ThrowIfNull(app);
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
-        app.UseHttpLogging();
-        app.UseHttpMetrics(options =>
-        {
-            options.SetMetricFactory(metrics.Factory);
-            options.ReduceStatusCodeCardinality();
-        });
+        var requests = app.Services.GetRequiredService<HttpRequestMetrics>();
+        app.Use(requests.InvokeAsync);
         app.MapMetrics(MetricsPath, metrics.Registry);
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions { ResponseWriter = WriteReadinessAsync });
     }

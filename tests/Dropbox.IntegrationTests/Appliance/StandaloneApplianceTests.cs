@@ -57,7 +57,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
                 Assert.Equal("ok", await http.GetStringAsync(metricsUrls[0].Replace("/metrics", "/healthz", StringComparison.Ordinal)));
             }
 
-            Assert.Contains("Path: /dropbox.metadata.v1.Sync/PlanUpload", appliance.Stdout, StringComparison.Ordinal);
+            Assert.Contains("HTTP POST /dropbox.metadata.v1.Sync/PlanUpload HTTP/2 -> 200", appliance.Stdout, StringComparison.Ordinal);
 
             // SIGTERM stops both nodes cleanly.
             SendSigterm(appliance.Id);

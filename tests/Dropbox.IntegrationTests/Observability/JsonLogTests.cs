@@ -45,7 +45,8 @@ public sealed partial class JsonLogTests : IDisposable
         var request = logLines.Single(l => l.Contains("/readyz", StringComparison.Ordinal));
         using var requestJson = JsonDocument.Parse(request);
         Assert.Equal("Information", requestJson.RootElement.GetProperty("LogLevel").GetString());
-        Assert.Contains("StatusCode: 200", requestJson.RootElement.GetProperty("Message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("GET /readyz HTTP/1.1 -> 200", requestJson.RootElement.GetProperty("Message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(200, requestJson.RootElement.GetProperty("State").GetProperty("StatusCode").GetInt32());
         Assert.DoesNotContain("secret-in-query", node.Stdout + node.Stderr, StringComparison.Ordinal);
     }
 

@@ -76,7 +76,8 @@ public sealed class NodeEndpointsTests : IDisposable
         Assert.True(after.Single("dropbox_storage_pending_events") >= 1, "no metadata node: the events wait\n" + after.Text);
         Assert.Equal(0, after.Single("dropbox_storage_write_failed"));
         Assert.True(after.Single("dropbox_disk_free_bytes") > 0, after.Text);
-        Assert.Equal(2, after.Sum("http_requests_received_total", ("endpoint", "/chunks/{id}"), ("method", "PUT")));
+        Assert.True(after.Sum("dropbox_http_requests_total", ("route", "/chunks/{id}"), ("method", "PUT"), ("code", "201")) == 2, after.Text);
+        Assert.Equal(2, after.Sum("dropbox_http_request_duration_seconds_count", ("route", "/chunks/{id}"), ("method", "PUT")));
         Assert.True(after.Sum("process_cpu_seconds_total") > 0, after.Text);
 
         // A read counts its bytes out.

@@ -7,50 +7,80 @@ using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode;
 
-/// <summary>Wires a metadata node (store, gRPC services, garbage collector, /healthz) into a web application.</summary>
+/// <summary>
+/// Wires a metadata node (store, gRPC services, garbage collector, <c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>) into
+/// a web application.
+/// </summary>
 public static class MetadataNodeHost
 {
     private const int MaxMessageBytes = 64 * 1024 * 1024;
 
     /// <summary>
-    /// Builds (does not start) a metadata node. Listens with HTTP/2 on <see cref="MetadataNodeOptions.Urls"/>: TLS
-    /// with <see cref="MetadataNodeOptions.TlsCertificate"/> on https URLs, cleartext (h2c, prior knowledge) on http
-    /// ones; use <see cref="BoundUrls"/> after start to learn a port 0 choice. Refuses plaintext beyond loopback
-    /// unless <see cref="MetadataNodeOptions.InsecureHttp"/>, before it touches the data directory.
+    /// Builds (does not start) a metadata node. Listens on <see cref="MetadataNodeOptions.Urls"/>: TLS with
+    /// <see cref="MetadataNodeOptions.TlsCertificate"/> on https URLs (HTTP/2 and HTTP/1.1 by ALPN), cleartext HTTP/2
+    /// (h2c, prior knowledge) on http ones; and HTTP/1.1 on <see cref="MetadataNodeOptions.HttpUrl"/> if given. Use
+    /// <see cref="BoundUrls"/> and <see cref="HttpUrl"/> after start to learn a port 0 choice. Refuses plaintext beyond
+    /// loopback unless <see cref="MetadataNodeOptions.InsecureHttp"/>, before it touches the data directory.
     /// </summary>
     public static WebApplication Build(MetadataNodeOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ListenGuard.Check(options.Urls, options.TlsCertificate is not null, options.InsecureHttp);
+        ListenGuard.Check([.. options.Urls, .. options.HttpUrl is null ? Array.Empty<string>() : [options.HttpUrl]], options.TlsCertificate is not null, options.InsecureHttp);
+        var grpcUris = options.Urls.Select(ListenEndpoint.Parse).ToList();
+        var httpUri = options.HttpUrl is null ? null : ListenEndpoint.Parse(options.HttpUrl);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(MetadataNodeHost).Assembly.GetName().Name,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.WebHost.UseUrls([.. options.Urls]);
-        // The slim builder leaves out https for URL-configured endpoints.
-        builder.WebHost.UseKestrelHttpsConfiguration();
+        var endpoints = new MetadataNodeEndpoints();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
-            if (options.TlsCertificate is { } certificate)
+            endpoints.Grpc.Clear();
+            foreach (var uri in grpcUris)
             {
-                kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate);
+                kestrel.Listen(ListenEndpoint.ToEndpoint(uri), listen =>
+                {
+                    // Over TLS, ALPN lets one port serve gRPC (h2) and HTTP/1.1 probes; cleartext must pick one: h2c.
+                    var tls = uri.Scheme == Uri.UriSchemeHttps;
+                    listen.Protocols = tls ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http2;
+                    if (tls)
+                    {
+                        listen.UseHttps(options.TlsCertificate!);
+                    }
+
+                    endpoints.Grpc.Add((uri.Scheme, listen));
+                });
+            }
+
+            if (httpUri is not null)
+            {
+                kestrel.Listen(ListenEndpoint.ToEndpoint(httpUri), listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    if (httpUri.Scheme == Uri.UriSchemeHttps)
+                    {
+                        listen.UseHttps(options.TlsCertificate!);
+                    }
+
+                    endpoints.Http = (httpUri.Scheme, listen);
+                });
             }
         });
         configureLogging?.Invoke(builder.Logging);
 
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(endpoints);
+        services.AddNodeObservability().AddCheck<MetadataReadinessCheck>("metadata");
+        services.AddSingleton<MetadataMetrics>();
         services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));
         services.AddSingleton(sp => new GrpcStorageNodeGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust));
         services.AddSingleton(sp => MetadataStore.Open(
@@ -62,6 +92,7 @@ public static class MetadataNodeHost
         services.AddHostedService<GarbageCollectorService>();
         services.AddGrpc(grpc =>
         {
+            grpc.Interceptors.Add<GrpcMetricsInterceptor>();
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
             grpc.MaxReceiveMessageSize = MaxMessageBytes;
             grpc.MaxSendMessageSize = MaxMessageBytes;
@@ -73,9 +104,12 @@ public static class MetadataNodeHost
         // Open the store at build time, so a locked or unreadable data directory fails fast.
         var store = app.Services.GetRequiredService<MetadataStore>();
         app.Lifetime.ApplicationStopping.Register(store.ReleaseWaiters);
+        app.Services.GetRequiredService<MetadataMetrics>();
+        app.UseNodeObservability();
         app.MapGrpcService<SyncService>();
         app.MapGrpcService<ClusterService>();
-        app.MapGet("/healthz", () => "ok");
+        app.MapGrpcService<AdminService>();
+        app.MapGet(NodeObservability.HealthPath, () => "ok");
         return app;
     }
 
@@ -83,7 +117,25 @@ public static class MetadataNodeHost
     public static IReadOnlyList<string> BoundUrls(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var feature = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
-        return feature?.Addresses.ToList() ?? [];
+        return app.Services.GetRequiredService<MetadataNodeEndpoints>().Grpc
+            .Where(e => e.Listen.IPEndPoint is not null)
+            .Select(e => ListenEndpoint.ToUrl(e.Scheme, e.Listen.IPEndPoint!))
+            .ToList();
+    }
+
+    /// <summary>
+    /// Where the started node answers HTTP/1.1 (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>): the
+    /// <see cref="MetadataNodeOptions.HttpUrl"/> listener, else the first https gRPC URL (ALPN), else null.
+    /// </summary>
+    public static string? HttpUrl(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var endpoints = app.Services.GetRequiredService<MetadataNodeEndpoints>();
+        if (endpoints.Http is { Listen.IPEndPoint: { } bound } http)
+        {
+            return ListenEndpoint.ToUrl(http.Scheme, bound);
+        }
+
+        return BoundUrls(app).FirstOrDefault(u => u.StartsWith("https://", StringComparison.Ordinal));
     }
 }

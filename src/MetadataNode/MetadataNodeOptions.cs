@@ -18,6 +18,14 @@ public sealed record MetadataNodeOptions
     /// </summary>
     public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
 
+    /// <summary>
+    /// Optional HTTP/1.1 listen URL for operators' probes and scrapers (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>):
+    /// plaintext <see cref="Urls"/> speak only HTTP/2 (h2c), which load balancers, Kubernetes probes and plain curl do
+    /// not. https <see cref="Urls"/> serve HTTP/1.1 too (ALPN), so this is needed only without TLS. Same rules as
+    /// <see cref="Urls"/> (https needs the certificate, plaintext beyond loopback needs <see cref="InsecureHttp"/>).
+    /// </summary>
+    public string? HttpUrl { get; init; }
+
     /// <summary>Certificate (with private key) served on the https URLs; null serves none.</summary>
     public X509Certificate2? TlsCertificate { get; init; }
 

@@ -1,13 +1,16 @@
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
+using Dropbox.StorageNode.Hosting;
 
 // dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H]
-//   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
-const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]\n" +
-    "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.";
+//   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
+    "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.\n" +
+    "  The HTTP/1.1 URL (presigned links) also serves /healthz, /readyz and /metrics.";
 string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null;
 var insecureHttp = false;
+var logging = new NodeLogging();
 double? scrubHours = null;
 var urls = "http://127.0.0.1:5081";
 for (var i = 0; i < args.Length; i++)
@@ -27,6 +30,20 @@ for (var i = 0; i < args.Length; i++)
         case "--tls-key": tlsKey = Next(); break;
         case "--tls-ca": tlsCa = Next(); break;
         case "--insecure-http": insecureHttp = true; break;
+        case "--log-format" or "--log-level":
+            try
+            {
+                var flag = args[i];
+                var value = Next();
+                logging = flag == "--log-format" ? logging with { Format = NodeLogging.ParseFormat(value) } : logging with { MinimumLevel = NodeLogging.ParseLevel(value) };
+            }
+            catch (DropboxException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return 2;
+            }
+
+            break;
         case "--scrub-interval-hours":
             if (!double.TryParse(Next(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var hours) || hours < 0)
             {
@@ -78,7 +95,7 @@ try
         nodeOptions = nodeOptions with { ScrubInterval = TimeSpan.FromHours(h) };
     }
 
-    app = StorageNodeHost.Build(nodeOptions);
+    app = StorageNodeHost.Build(nodeOptions, logging.Apply);
 }
 catch (DropboxException ex)
 {
@@ -89,6 +106,7 @@ catch (DropboxException ex)
 await app.StartAsync();
 var (grpc, http) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound;
 Console.WriteLine($"storage node listening: grpc={grpc} http={http}");
+Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
 await app.WaitForShutdownAsync();
 await app.DisposeAsync();
 return 0;

@@ -98,7 +98,9 @@ public static class StorageNodeHost
             },
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChunkEngine>()));
         services.AddSingleton(_ => new EventOutbox(Path.Combine(options.DataDirectory, "outbox")));
-        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes));
+        services.AddNodeObservability().AddCheck<StorageReadinessCheck>("storage");
+        services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
+        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>()));
         services.AddSingleton<ClusterAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();
@@ -108,6 +110,7 @@ public static class StorageNodeHost
         {
             grpc.MaxReceiveMessageSize = StoreLimits.MaxGrpcMessageBytes;
             grpc.MaxSendMessageSize = StoreLimits.MaxGrpcMessageBytes;
+            grpc.Interceptors.Add<GrpcMetricsInterceptor>();
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
         });
         services.AddSafeRequestParsing();
@@ -115,7 +118,8 @@ public static class StorageNodeHost
         var app = builder.Build();
 
         // Open the engine now: recovery happens before the node accepts a single request.
-        app.Services.GetRequiredService<ChunkStore>();
+        var store = app.Services.GetRequiredService<ChunkStore>();
+        StorageGauges.Register(app.Services.GetRequiredService<NodeMetrics>(), store, options.DataDirectory);
         var addresses = app.Services.GetRequiredService<NodeAddresses>();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -129,34 +133,17 @@ public static class StorageNodeHost
             }
         });
 
+        app.UseNodeObservability();
         app.MapGrpcService<ChunkStorageService>();
         app.MapChunkHttp();
         return app;
     }
 
-    private static string ToUrl(string scheme, IPEndPoint endpoint)
-    {
-        var host = endpoint.Address.Equals(IPAddress.Any) ? "127.0.0.1"
-            : endpoint.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
-            : endpoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]"
-            : endpoint.Address.ToString();
-        return string.Create(CultureInfo.InvariantCulture, $"{scheme}://{host}:{endpoint.Port}");
-    }
+    private static string ToUrl(string scheme, IPEndPoint endpoint) => ListenEndpoint.ToUrl(scheme, endpoint);
 
-    private static Uri ParseUrl(string url)
-    {
-        var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
-        if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
-            || (uri.Host != "localhost" && !IPAddress.TryParse(uri.Host.Trim('[', ']'), out _)))
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"Listen URL '{url}' must look like https://0.0.0.0:5081 or http://127.0.0.1:5081 (an IP address or localhost).");
-        }
+    private static Uri ParseUrl(string url) => ListenEndpoint.Parse(url);
 
-        return uri;
-    }
-
-    private static IPEndPoint ToEndpoint(Uri uri) =>
-        new(uri.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port);
+    private static IPEndPoint ToEndpoint(Uri uri) => ListenEndpoint.ToEndpoint(uri);
 
     private static NodeId ResolveNodeId(StorageNodeOptions options)
     {

@@ -23,7 +23,7 @@ internal sealed class ApplianceProcess : IDisposable
     public static async Task<ApplianceProcess> StartAsync(string data)
     {
         var dll = BuiltBinaries.Find("MetadataNode", "Dropbox.MetadataNode.dll");
-        var info = ChildDotnet.StartInfo(dll, ["standalone", "--data", data, "--port", "0"]);
+        var info = ChildDotnet.StartInfo(dll, ["standalone", "--data", data, "--port", "0", "--log-level", "warning"]);
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the appliance.");
         _ = process.StandardError.ReadToEndAsync();
         string? token = null;

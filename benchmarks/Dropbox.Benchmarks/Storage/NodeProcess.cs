@@ -34,7 +34,7 @@ internal sealed class NodeProcess : IDisposable
     public static async Task<NodeProcess> StartAsync(string data, string keys, string nodeId)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Dropbox.StorageNode.dll");
-        var info = ChildDotnet.StartInfo(dll, ["--data", data, "--urls", "http://127.0.0.1:0", "--keys", keys, "--node-id", nodeId]);
+        var info = ChildDotnet.StartInfo(dll, ["--data", data, "--urls", "http://127.0.0.1:0", "--keys", keys, "--node-id", nodeId, "--log-level", "warning"]);
 
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["DOTNET_TieredPGO"] = "1";

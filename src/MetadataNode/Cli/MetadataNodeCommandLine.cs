@@ -3,15 +3,17 @@ using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Cli;
 
 /// <summary>
 /// The metadata node's command line:
 /// <c>--data DIR --urls URL --keys DIR [--replication N] [--keep-versions N] [--keep-days D] [--gc-grace-minutes M] [--no-fsync]</c> runs the server;
-/// <c>user add NAME --data DIR</c> creates a user and prints <c>token: TOKEN</c>;
-/// <c>user list --data DIR</c> lists users; <c>user token owner --data DIR</c> shows the standalone appliance's
+/// <c>user add|list|remove|rotate|quota ...</c> manage users online (<c>--server URL --token ADMIN_TOKEN</c>) or offline
+/// (<c>--data DIR</c>), see <see cref="UserCommand"/>; <c>user token owner --data DIR</c> shows the standalone appliance's
 /// first token (kept in <c>DIR/owner.token</c>, never printed again by <c>standalone</c>); <c>check --data DIR</c> verifies the store's invariants.
 /// </summary>
 public static class MetadataNodeCommandLine
@@ -21,16 +23,28 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
+                               [--http-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
-                               --insecure-http; --tls-ca: the CA of the storage nodes' certificates
+                               --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
+                               /healthz, /readyz, /metrics answer HTTP/1.1 on https URLs (ALPN) and on
+                               --http-url (an HTTP/1.1-only listener: plaintext URLs speak only HTTP/2)
           Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
+                               [--log-format text|json] [--log-level LEVEL]
                                metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
+                               storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
+                               (/healthz, /readyz, /metrics) on PORT+3; requests logged at information;
                                --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
                                127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
-          Dropbox.MetadataNode user add NAME --data DIR     creates a user, prints its token once
-          Dropbox.MetadataNode user list --data DIR
+          Dropbox.MetadataNode user add NAME [--admin] [--quota BYTES] TARGET   creates a user, prints its token once
+          Dropbox.MetadataNode user list TARGET                                 name, namespace, role, quota, used bytes
+          Dropbox.MetadataNode user remove NAME TARGET                          revokes the user's token (files are kept)
+          Dropbox.MetadataNode user rotate NAME TARGET                          a new token; the old one stops working
+          Dropbox.MetadataNode user quota NAME BYTES TARGET                     most bytes of live files (0 = none)
+                               TARGET: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
+                               (a running node, through the admin API; the first user is an admin)
+                               or --data DIR (the store of a stopped node)
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
         """;
@@ -48,7 +62,7 @@ public static class MetadataNodeCommandLine
 
             if (args.Length >= 2 && args[0] == "user")
             {
-                return RunUser(args);
+                return args[1] == "token" ? ShowOwnerToken(args) : await UserCommand.RunAsync(args, ParseFlags).ConfigureAwait(false);
             }
 
             if (args.Length >= 1 && args[0] == "standalone")
@@ -78,12 +92,18 @@ public static class MetadataNodeCommandLine
     private static async Task<int> RunServerAsync(string[] args)
     {
         var options = ParseServerOptions(args);
-        await using var app = MetadataNodeHost.Build(options);
+        var logging = ParseLogging(ParseFlags(args, ["--no-fsync", "--insecure-http"]));
+        await using var app = MetadataNodeHost.Build(options, logging.Apply);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             foreach (var url in MetadataNodeHost.BoundUrls(app))
             {
                 Console.WriteLine($"listening: {url}");
+            }
+
+            if (MetadataNodeHost.HttpUrl(app) is { } http)
+            {
+                Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
             }
         });
         await app.RunAsync().ConfigureAwait(false);
@@ -99,6 +119,7 @@ public static class MetadataNodeCommandLine
             DataDirectory = Require(map, "--data"),
             KeysDirectory = Require(map, "--keys"),
             Urls = map.TryGetValue("--urls", out var urls) ? urls.Split(';', StringSplitOptions.RemoveEmptyEntries) : ["http://127.0.0.1:5080"],
+            HttpUrl = map.GetValueOrDefault("--http-url"),
             SyncWrites = !map.ContainsKey("--no-fsync"),
             InsecureHttp = map.ContainsKey("--insecure-http"),
             TlsCertificate = TlsOptions(map),
@@ -132,6 +153,13 @@ public static class MetadataNodeCommandLine
         return options;
     }
 
+    /// <summary><c>--log-format text|json</c> and <c>--log-level LEVEL</c> (default information).</summary>
+    internal static NodeLogging ParseLogging(Dictionary<string, string> map) => new()
+    {
+        Format = map.TryGetValue("--log-format", out var format) ? NodeLogging.ParseFormat(format) : LogFormat.Text,
+        MinimumLevel = map.TryGetValue("--log-level", out var level) ? NodeLogging.ParseLevel(level) : LogLevel.Information,
+    };
+
     /// <summary>The certificate of <c>--tls-cert FILE --tls-key FILE</c> (both or neither), or null.</summary>
     private static System.Security.Cryptography.X509Certificates.X509Certificate2? TlsOptions(Dictionary<string, string> map)
     {
@@ -143,38 +171,6 @@ public static class MetadataNodeCommandLine
         }
 
         return hasCert ? ServerCertificate.Load(cert!, key!) : null;
-    }
-
-    private static int RunUser(string[] args)
-    {
-        var isAdd = args[1] == "add" && args.Length >= 3 && !args[2].StartsWith("--", StringComparison.Ordinal);
-        if (args[1] == "token")
-        {
-            return ShowOwnerToken(args);
-        }
-
-        var map = ParseFlags(args[(isAdd ? 3 : 2)..], []);
-        var data = Require(map, "--data");
-        using var store = OpenOffline(data);
-        switch (args[1])
-        {
-            case "add" when isAdd:
-                var (user, token) = store.AddUser(args[2]);
-                Console.WriteLine($"user: {user.Name}");
-                Console.WriteLine($"namespace: {user.Namespace}");
-                Console.WriteLine($"token: {token}");
-                return 0;
-            case "list":
-                foreach (var u in store.ListUsers())
-                {
-                    Console.WriteLine($"{u.Name}\t{u.Namespace}");
-                }
-
-                return 0;
-            default:
-                Console.Error.WriteLine(Usage);
-                return 2;
-        }
     }
 
     /// <summary>
@@ -208,7 +204,7 @@ public static class MetadataNodeCommandLine
             ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
             : 5080;
         var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
-        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"));
+        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map));
     }
 
     private static int RunTlsInit(string[] args)
@@ -236,7 +232,8 @@ public static class MetadataNodeCommandLine
         return problems.Count == 0 ? 0 : 1;
     }
 
-    private static MetadataStore OpenOffline(string data)
+    /// <summary>Opens a stopped node's store for the offline admin verbs.</summary>
+    internal static MetadataStore OpenOffline(string data)
     {
         // Admin verbs never call storage nodes; a throwaway key ring is enough for the unused token service.
         var keys = Path.Combine(Path.GetTempPath(), "dropbox-metadata-admin-keys");
@@ -245,7 +242,7 @@ public static class MetadataNodeCommandLine
         return MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
     }
 
-    private static Dictionary<string, string> ParseFlags(string[] args, string[] switches)
+    internal static Dictionary<string, string> ParseFlags(string[] args, string[] switches)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)

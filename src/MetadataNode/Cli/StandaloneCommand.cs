@@ -5,9 +5,9 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
+using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Cli;
 
@@ -19,8 +19,10 @@ namespace Dropbox.MetadataNode.Cli;
 /// loopback (unless <c>--insecure-http</c>), every listener is TLS with the appliance's own CA (made on first
 /// start in <c>tls/</c>), and the nodes call each other trusting that CA. All folders are owner-only. It prints
 /// <c>token: TOKEN</c> only when it creates the first user (later only <c>user token owner --data DIR</c> shows it,
-/// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); then <c>ready: URL</c> once a
-/// client can upload; and stops cleanly on Ctrl-C or SIGTERM.
+/// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); one
+/// <c>metrics: URL</c> line per node (the metadata node's HTTP/1.1 listener on PORT+3, the storage node's presigned-link
+/// port); then <c>ready: URL</c> once a client can upload; and stops cleanly on Ctrl-C or SIGTERM. Requests and
+/// errors are logged at information level (<c>--log-level warning</c> quiets them, <c>--log-format json</c>).
 /// </summary>
 internal static class StandaloneCommand
 {
@@ -33,8 +35,9 @@ internal static class StandaloneCommand
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Runs the appliance until Ctrl-C or SIGTERM; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false)
+    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null)
     {
+        logging ??= new NodeLogging();
         if (port is < 0 or > 65535)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"--port must be 0-65535; got {port}.");
@@ -66,11 +69,12 @@ internal static class StandaloneCommand
             DataDirectory = Path.Combine(data, "metadata"),
             KeysDirectory = keys,
             Urls = [$"{scheme}://{host}:{port}"],
+            HttpUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 3)}",
             TlsCertificate = tlsMaterial?.ServerCertificate,
             InsecureHttp = insecureHttp,
             NodeTrust = nodeTrust,
         };
-        await using var metadata = MetadataNodeHost.Build(metadataOptions, QuietLogging);
+        await using var metadata = MetadataNodeHost.Build(metadataOptions, logging.Apply);
         var store = metadata.Services.GetRequiredService<MetadataStore>();
         var token = EnsureFirstUser(store, data);
         await metadata.StartAsync(stop.Token).ConfigureAwait(false);
@@ -89,7 +93,7 @@ internal static class StandaloneCommand
                 InsecureHttp = insecureHttp,
                 MetadataTrust = nodeTrust,
             },
-            QuietLogging);
+            logging.Apply);
         await using (storage.ConfigureAwait(false))
         {
             await storage.StartAsync(stop.Token).ConfigureAwait(false);
@@ -109,6 +113,8 @@ internal static class StandaloneCommand
             }
 
             Console.WriteLine($"storage: {grpc} (presigned links on {http})");
+            Console.WriteLine($"metrics: {MetadataNodeHost.HttpUrl(metadata)}{NodeObservability.MetricsPath}");
+            Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
             Console.WriteLine($"ready: {metadataUrl}");
 
             try
@@ -167,7 +173,4 @@ internal static class StandaloneCommand
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
     }
-
-    private static void QuietLogging(ILoggingBuilder logging) =>
-        logging.SetMinimumLevel(LogLevel.Warning);
 }

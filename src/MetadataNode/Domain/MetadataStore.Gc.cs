@@ -10,7 +10,7 @@ internal sealed partial class MetadataStore
     private const int GcBatchSize = 512;
 
     /// <summary>The result of one retention and garbage-collection pass.</summary>
-    internal readonly record struct GcResult(int PrunedVersions, int DeletedChunks, int FailedChunks);
+    internal readonly record struct GcResult(int PrunedVersions, int DeletedChunks, int FailedChunks, long DeletedBytes);
 
     /// <summary>
     /// One pass: prunes versions past the retention age, then deletes chunks that stayed unreferenced past
@@ -21,14 +21,14 @@ internal sealed partial class MetadataStore
     public async Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken)
     {
         var pruned = PruneByAge();
-        var (deleted, failed) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
+        var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
         ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)
         {
             Log.GcPass(_logger, pruned, deleted);
         }
 
-        return new GcResult(pruned, deleted, failed);
+        return new GcResult(pruned, deleted, failed, deletedBytes);
     }
 
     private int PruneByAge()
@@ -138,7 +138,7 @@ internal sealed partial class MetadataStore
         }
     }
 
-    private async Task<(int Deleted, int Failed)> CollectChunksAsync(CancellationToken cancellationToken)
+    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(CancellationToken cancellationToken)
     {
         var graceMs = (long)_options.GcGracePeriod.TotalMilliseconds;
         var candidates = new List<ChunkId>();
@@ -149,6 +149,7 @@ internal sealed partial class MetadataStore
 
         var deleted = 0;
         var failed = 0;
+        long deletedBytes = 0;
         foreach (var slice in candidates.Chunk(GcBatchSize))
         {
             var now = NowMs;
@@ -224,9 +225,10 @@ internal sealed partial class MetadataStore
 
             // Phase 3, under the lock: what every node deleted is DELETED (its metadata goes after another grace).
             var doneNow = NowMs;
-            var (ok, bad) = Mutate(null, (batch, _) =>
+            var (ok, bad, bytes) = Mutate(null, (batch, _) =>
             {
                 int done = 0, notDone = 0;
+                long doneBytes = 0;
                 foreach (var (id, nodes) in toDelete)
                 {
                     if (nodes.Any(failedNodes.Contains))
@@ -243,15 +245,17 @@ internal sealed partial class MetadataStore
                         record.ZeroSinceUnixMs = doneNow;
                         batch.PutChunk(id, record);
                         done++;
+                        doneBytes += record.StoredSize;
                     }
                 }
 
-                return (done, notDone);
+                return (done, notDone, doneBytes);
             });
             deleted += ok;
             failed += bad;
+            deletedBytes += bytes;
         }
 
-        return (deleted, failed);
+        return (deleted, failed, deletedBytes);
     }
 }

@@ -22,6 +22,7 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         var response = new PlanUploadResponse();
         var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+        ulong currentSize = 0;
         if (fileBytes is not null)
         {
             var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
@@ -29,9 +30,11 @@ internal sealed partial class MetadataStore
             {
                 response.CurrentVersion = current.Version;
                 response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
+                currentSize = IsLiveFile(current) ? current.Size : 0;
             }
         }
 
+        EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
         PlanMissing(ns, upload.Chunks, response);
         return response;
     }
@@ -47,6 +50,7 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         var response = new PlanUploadResponse();
         var fileBytes = _engine.Get(Keys.File(ns.Id, window.Path), _engine.Files);
+        ulong currentSize = 0;
         if (fileBytes is not null)
         {
             var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
@@ -54,9 +58,11 @@ internal sealed partial class MetadataStore
             {
                 response.CurrentVersion = current.Version;
                 response.Conflict = window.BaseVersion != current.Version && (current.Kind != EntryKind.File || current.Size != window.Size);
+                currentSize = IsLiveFile(current) ? current.Size : 0;
             }
         }
 
+        EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
         PlanMissing(ns, window.Chunks, response);
         return response;
     }
@@ -139,6 +145,7 @@ internal sealed partial class MetadataStore
         var now = NowMs;
         var response = await MutateDurableAsync(ns, (batch, record) =>
         {
+            EnsureWithinQuota(record!, batch, upload);
             var prepared = PrepareCommit(batch, ns.Id, upload, now, out var unchanged);
             return unchanged ?? ApplyCommit(batch, record!, prepared!, now);
         }).ConfigureAwait(false);
@@ -177,6 +184,7 @@ internal sealed partial class MetadataStore
                 CommitFileResponse? unchanged;
                 try
                 {
+                    EnsureWithinQuota(record!, batch, upload);
                     prepared = PrepareCommit(batch, ns.Id, upload, now, out unchanged);
                 }
                 catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
@@ -335,6 +343,18 @@ internal sealed partial class MetadataStore
 
         var record = NamespaceChunkRecord.Parser.ParseFrom(bytes);
         return record.Refs > 0 || record.UploadedUnixMs > 0;
+    }
+
+    /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
+    private static void EnsureWithinQuota(NamespaceRecord record, RecordBatch batch, FileUpload upload)
+    {
+        if (record.QuotaBytes == 0)
+        {
+            return;
+        }
+
+        var current = batch.GetFile(record.NamespaceId, upload.Path)?.Current;
+        EnsureWithinQuota(record, upload.Path, upload.Size, IsLiveFile(current) ? current!.Size : 0);
     }
 
     /// <summary>

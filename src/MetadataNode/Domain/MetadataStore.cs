@@ -69,6 +69,8 @@ internal sealed partial class MetadataStore : IDisposable
             RenewEpochs();
         }
 
+        EnsureAnAdmin();
+
         foreach (var (_, value) in engine.ScanAll(engine.Nodes))
         {
             var node = NodeRecord.Parser.ParseFrom(value);
@@ -145,15 +147,18 @@ internal sealed partial class MetadataStore : IDisposable
 
     // ---------------------------------------------------------------- users
 
-    /// <summary>Creates a user with a fresh namespace and returns the bearer token (shown once; only its hash is kept).</summary>
-    public (UserInfo User, string Token) AddUser(string name)
+    /// <summary>
+    /// Creates a user with a fresh namespace and returns the bearer token (shown once; only its hash is kept). The first
+    /// user of a store is an admin whatever <paramref name="admin"/> says.
+    /// </summary>
+    public (UserInfo User, string Token) AddUser(string name, bool admin = false, ulong quotaBytes = 0)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"A user name is 1-64 characters of letters, digits, '-', '_' or '.'; got '{name}'.");
         }
 
-        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = NewToken();
         var nsId = new NamespaceId("ns-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
         lock (_writeLock)
         {
@@ -162,18 +167,21 @@ internal sealed partial class MetadataStore : IDisposable
                 throw new DropboxException(ErrorKind.AlreadyExists, $"User '{name}' already exists.");
             }
 
+            admin |= !_engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix).Any();
             var user = new UserRecord
             {
                 Name = name,
                 NamespaceId = nsId.Value,
                 TokenHash = ByteString.CopyFrom(HashToken(token)),
                 CreatedUnixMs = NowMs,
+                Admin = admin,
             };
             var ns = new NamespaceRecord
             {
                 NamespaceId = nsId.Value,
                 Owner = name,
                 Epoch = NewEpoch(),
+                QuotaBytes = quotaBytes,
             };
             using var batch = new RecordBatch(_engine);
             batch.PutUser(user);
@@ -181,7 +189,7 @@ internal sealed partial class MetadataStore : IDisposable
             batch.Commit();
             _engine.SyncWal();
             _namespaces[ns.NamespaceId] = new NamespaceState(ns);
-            return (new UserInfo(name, nsId), token);
+            return (new UserInfo(name, nsId, admin), token);
         }
     }
 
@@ -206,8 +214,16 @@ internal sealed partial class MetadataStore : IDisposable
         var bytes = _engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users)
             ?? throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
         var record = UserRecord.Parser.ParseFrom(bytes);
-        var user = new UserInfo(record.Name, new NamespaceId(record.NamespaceId));
+        var user = new UserInfo(record.Name, new NamespaceId(record.NamespaceId), record.Admin);
         _tokenCache[token] = user;
+
+        // A rotate or remove between the read and the cache insert must not leave the old token cached.
+        if (_engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users) is null)
+        {
+            _tokenCache.TryRemove(token, out _);
+            throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
+        }
+
         return user;
     }
 
@@ -215,7 +231,7 @@ internal sealed partial class MetadataStore : IDisposable
     public IReadOnlyList<UserInfo> ListUsers() =>
         _engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix)
             .Select(kv => UserRecord.Parser.ParseFrom(kv.Value))
-            .Select(r => new UserInfo(r.Name, new NamespaceId(r.NamespaceId)))
+            .Select(r => new UserInfo(r.Name, new NamespaceId(r.NamespaceId), r.Admin))
             .ToList();
 
     private static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
@@ -234,6 +250,11 @@ internal sealed partial class MetadataStore : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stopping.Cancel();
         _writes.Dispose();
         _engine.Dispose();

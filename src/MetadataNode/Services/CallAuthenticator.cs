@@ -23,6 +23,15 @@ internal sealed class CallAuthenticator
 
     public UserInfo User(ServerCallContext context) => _store.Authenticate(Bearer(context));
 
+    /// <summary>The calling user if they are an admin; PermissionDenied for any other user.</summary>
+    public UserInfo Admin(ServerCallContext context)
+    {
+        var user = User(context);
+        return user.IsAdmin
+            ? user
+            : throw new DropboxException(ErrorKind.PermissionDenied, $"The admin API needs an admin's token; user '{user.Name}' is not an admin.");
+    }
+
     public void System(ServerCallContext context)
     {
         var token = _tokens.Validate(Bearer(context), TokenOperation.System, MetadataNodeId);

@@ -10,17 +10,20 @@ internal sealed class GarbageCollectorService : PeriodicWorkService
     private readonly MetadataStore _store;
     private readonly MetadataNodeOptions _options;
     private readonly ILogger<GarbageCollectorService> _logger;
+    private readonly MetadataMetrics _metrics;
 
-    public GarbageCollectorService(MetadataStore store, MetadataNodeOptions options, ILogger<GarbageCollectorService> logger)
+    public GarbageCollectorService(MetadataStore store, MetadataNodeOptions options, MetadataMetrics metrics, ILogger<GarbageCollectorService> logger)
     {
         _store = store;
+        _metrics = metrics;
         _options = options;
         _logger = logger;
     }
 
     protected override TimeSpan Interval => _options.GcInterval;
 
-    protected override Task RunOnceAsync(CancellationToken cancellationToken) => _store.RunGcOnceAsync(cancellationToken);
+    protected override async Task RunOnceAsync(CancellationToken cancellationToken) =>
+        _metrics.GcPass(await _store.RunGcOnceAsync(cancellationToken).ConfigureAwait(false));
 
     protected override void OnRunFailed(Exception exception) => Log.GcFailed(_logger, exception);
 }

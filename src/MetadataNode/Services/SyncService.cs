@@ -9,11 +9,13 @@ internal sealed class SyncService : Sync.SyncBase
 {
     private readonly MetadataStore _store;
     private readonly CallAuthenticator _auth;
+    private readonly MetadataMetrics _metrics;
 
-    public SyncService(MetadataStore store, CallAuthenticator auth)
+    public SyncService(MetadataStore store, CallAuthenticator auth, MetadataMetrics metrics)
     {
         _store = store;
         _auth = auth;
+        _metrics = metrics;
     }
 
     public override async Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context)
@@ -21,7 +23,9 @@ internal sealed class SyncService : Sync.SyncBase
         var user = _auth.User(context);
         var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null);
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
-        return _store.PlanUpload(user, upload);
+        var plan = _store.PlanUpload(user, upload);
+        _metrics.Planned(upload, plan);
+        return plan;
     }
 
     public override async Task<PlanUploadResponse> PlanChunks(PlanChunksRequest request, ServerCallContext context)

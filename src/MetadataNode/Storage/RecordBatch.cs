@@ -116,6 +116,12 @@ internal sealed class RecordBatch : IDisposable
         _batch.Put(Keys.UserByTokenHash(user.TokenHash.Span), bytes, _engine.Users);
     }
 
+    public void DeleteUser(UserRecord user)
+    {
+        _batch.Delete(Keys.UserByName(user.Name), _engine.Users);
+        _batch.Delete(Keys.UserByTokenHash(user.TokenHash.Span), _engine.Users);
+    }
+
     public void PutNode(NodeRecord node) => _batch.Put(Keys.Node(node.NodeId), node.ToByteArray(), _engine.Nodes);
 
     public void AddGcCandidate(ChunkId id) => _batch.Put(Keys.Chunk(id), Array.Empty<byte>(), _engine.Gc);

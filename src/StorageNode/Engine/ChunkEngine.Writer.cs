@@ -31,6 +31,9 @@ public sealed partial class ChunkEngine
     // recovers from what is on disk.
     private volatile Exception? _writeFault;
 
+    /// <inheritdoc />
+    public Exception? WriteFault => _writeFault;
+
     // Recent fsync duration (ticks): how long a group of only skipped duplicates waits for a group commit.
     private long _fsyncTicks = TimeSpan.TicksPerMillisecond;
 

@@ -40,4 +40,7 @@ public interface IChunkEngine : IAsyncDisposable
 
     /// <summary>Counters.</summary>
     EngineStats GetStats();
+
+    /// <summary>Why the engine stopped taking writes (a failed fsync), or null while it takes them.</summary>
+    Exception? WriteFault { get; }
 }

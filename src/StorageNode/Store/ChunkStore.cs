@@ -18,12 +18,14 @@ public sealed class ChunkStore
     private readonly IChunkEngine _engine;
     private readonly EventOutbox _outbox;
     private readonly ConcurrentDictionary<ChunkId, int> _inFlight = new();
+    private readonly StoreMetrics? _metrics;
 
-    /// <summary>Wires the store over an engine and an outbox.</summary>
-    public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes)
+    /// <summary>Wires the store over an engine and an outbox; <paramref name="metrics"/> (optional) counts puts and reads.</summary>
+    public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes, StoreMetrics? metrics = null)
     {
         _engine = engine;
         _outbox = outbox;
+        _metrics = metrics;
         NodeId = nodeId;
         MaxChunkBytes = Math.Min(maxChunkBytes, StoreLimits.AbsoluteMaxChunkBytes);
     }
@@ -73,8 +75,17 @@ public sealed class ChunkStore
     /// </summary>
     public async ValueTask PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlyMemory<byte> stored, string ns, CancellationToken cancellationToken)
     {
-        ValidateHeader(id, encoding, plainSize, stored.Length);
-        Verify(id, encoding, plainSize, stored.Span);
+        _metrics?.BytesIn.Inc(stored.Length);
+        try
+        {
+            ValidateHeader(id, encoding, plainSize, stored.Length);
+            Verify(id, encoding, plainSize, stored.Span);
+        }
+        catch (DropboxException)
+        {
+            _metrics?.PutsRefused.Inc();
+            throw;
+        }
 
         // The event is recorded alongside the write rather than after it, so the two fsyncs overlap instead of
         // adding up. That is safe because the outbox hands out an event only once the engine holds the chunk,
@@ -85,6 +96,7 @@ public sealed class ChunkStore
             var append = _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).AsTask();
             var record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, stored.Length, ns), cancellationToken);
             await Task.WhenAll(append, record).ConfigureAwait(false);
+            (append.Result == AppendOutcome.Stored ? _metrics?.ChunksStored : _metrics?.ChunksDeduplicated)?.Inc();
         }
         finally
         {
@@ -170,6 +182,7 @@ public sealed class ChunkStore
     public async ValueTask<StoredChunk> ReadAsync(ChunkId id, CancellationToken cancellationToken)
     {
         var chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        _metrics?.BytesOut.Inc(chunk?.Data.Length ?? 0);
         return chunk ?? throw new DropboxException(ErrorKind.NotFound, $"Chunk {id} is not stored on node {NodeId}; ask the metadata node where it is.");
     }
 

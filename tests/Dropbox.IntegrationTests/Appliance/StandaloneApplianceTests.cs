@@ -42,6 +42,23 @@ public sealed partial class StandaloneApplianceTests : IDisposable
             // Assert: the bytes arrived intact through the appliance.
             Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(beta.Folder, "photo.raw")));
 
+            // One metrics line per node before ready:, each a Prometheus endpoint over plain HTTP/1.1 whose counters
+            // saw the upload; requests are logged at information level.
+            var metricsUrls = MetricsLine().Matches(appliance.Stdout).Select(m => m.Groups[1].Value).ToList();
+            Assert.Equal(2, metricsUrls.Count);
+            Assert.True(appliance.Stdout.IndexOf("metrics: ", StringComparison.Ordinal) < appliance.Stdout.IndexOf("ready: ", StringComparison.Ordinal), appliance.Stdout);
+            using (var http = new HttpClient())
+            {
+                var metadataMetrics = await Observability.PrometheusText.ScrapeAsync(http, metricsUrls[0]);
+                var storageMetrics = await Observability.PrometheusText.ScrapeAsync(http, metricsUrls[1]);
+                Assert.True(metadataMetrics.Single("dropbox_metadata_chunks_planned_total") >= 1, metadataMetrics.Text);
+                Assert.True(storageMetrics.Single("dropbox_storage_chunks_stored_total") >= 1, storageMetrics.Text);
+                Assert.Equal(0, metadataMetrics.Single("dropbox_chunks_under_replicated"));
+                Assert.Equal("ok", await http.GetStringAsync(metricsUrls[0].Replace("/metrics", "/healthz", StringComparison.Ordinal)));
+            }
+
+            Assert.Contains("HTTP POST /dropbox.metadata.v1.Sync/PlanUpload HTTP/2 -> 200", appliance.Stdout, StringComparison.Ordinal);
+
             // SIGTERM stops both nodes cleanly.
             SendSigterm(appliance.Id);
             Assert.Equal(0, await appliance.WaitForExitAsync(TimeSpan.FromSeconds(60)));
@@ -114,6 +131,9 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 
     [GeneratedRegex(@"^token: (\S+)$", RegexOptions.Multiline)]
     private static partial Regex TokenLine();
+
+    [GeneratedRegex(@"^metrics: (http://127\.0\.0\.1:\d+/metrics)\s*$", RegexOptions.Multiline)]
+    private static partial Regex MetricsLine();
 
     [GeneratedRegex(@"^ready: (http://127\.0\.0\.1:\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex ReadyLine();

@@ -18,6 +18,9 @@ internal static class Binaries
         throw new InvalidOperationException($"Could not find Dropbox.sln above {AppContext.BaseDirectory}.");
     });
 
+    /// <summary>The repository root (where Dropbox.sln is).</summary>
+    public static string RepositoryRoot => Layout.Value.Root;
+
     public static string MetadataNode => Find("MetadataNode", "Dropbox.MetadataNode.dll");
 
     public static string StorageNode => Find("StorageNode", "Dropbox.StorageNode.dll");

@@ -18,17 +18,29 @@ internal sealed partial class ChildProcess : IDisposable
         _process = process;
     }
 
-    public static ChildProcess Start(string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    public static ChildProcess Start(string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null) =>
+        Start("dotnet", [dll, .. args], Path.GetDirectoryName(dll)!, environment);
+
+    /// <summary>
+    /// Runs a node as its docker image does: <c>docker/entrypoint.sh DLL ARGS</c> (which checks PUBLIC_HOST and execs
+    /// dotnet, so the process is the node itself), with APP_DIR at the built dll's folder.
+    /// </summary>
+    public static ChildProcess StartLikeImage(string dll, IEnumerable<string> args, IDictionary<string, string> environment)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var env = new Dictionary<string, string>(environment) { ["APP_DIR"] = Path.GetDirectoryName(dll)! };
+        return Start("sh", [Path.Combine(Binaries.RepositoryRoot, "docker", "entrypoint.sh"), Path.GetFileName(dll), .. args], Path.GetDirectoryName(dll)!, env);
+    }
+
+    private static ChildProcess Start(string fileName, IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment)
+    {
+        var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = workingDirectory,
         };
-        info.ArgumentList.Add(dll);
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);

@@ -13,6 +13,7 @@ internal sealed partial class ClientCluster : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly Dictionary<string, string> Quiet = new() { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" };
+    private static readonly Dictionary<string, string> AsImage = new(Quiet) { ["PUBLIC_HOST"] = "127.0.0.1" };
     private readonly List<ChildProcess> _processes = [];
 
     private readonly List<ChildProcess> _storageNodes = [];
@@ -38,6 +39,12 @@ internal sealed partial class ClientCluster : IDisposable
     public string Token { get; private set; } = string.Empty;
 
     public string StorageGrpcUrl { get; private set; } = string.Empty;
+
+    /// <summary>The metadata node's <c>metrics:</c> line (printed when it answers HTTP/1.1: with TLS, by ALPN), or null.</summary>
+    public string? MetadataMetricsUrl { get; private set; }
+
+    /// <summary>Each storage node's HTTP/1.1 base URL (presigned links, <c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>).</summary>
+    public List<string> StorageHttpUrls { get; } = [];
 
     /// <summary>
     /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
@@ -75,24 +82,32 @@ internal sealed partial class ClientCluster : IDisposable
         if (_tls)
         {
             var tlsDir = Path.Combine(Dir.Path, "tls");
-            using var init = ChildProcess.Start(Binaries.MetadataNode, ["tls", "init", "--dir", tlsDir, "--hosts", "127.0.0.1"]);
+            using var init = ChildProcess.StartLikeImage(Binaries.MetadataNode, ["tls", "init", "--dir", tlsDir, "--hosts", "127.0.0.1"], AsImage);
             Assert.True(await init.WaitForExitAsync(StartTimeout) == 0, $"tls init failed: {init.Stderr}");
             CaFile = Path.Combine(tlsDir, LocalCertificateAuthority.CaCertificateFile);
             tlsArgs = ["--tls-cert", Path.Combine(tlsDir, LocalCertificateAuthority.ServerCertificateFile), "--tls-key", Path.Combine(tlsDir, LocalCertificateAuthority.ServerKeyFile), "--tls-ca", CaFile];
         }
 
         var scheme = _tls ? "https" : "http";
-        var meta = ChildProcess.Start(Binaries.MetadataNode, ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs], Quiet);
+        // With TLS this is the compose topology: every node starts through the images' entrypoint, as the images run it.
+        string[] metaArgs = ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs];
+        var meta = _tls ? ChildProcess.StartLikeImage(Binaries.MetadataNode, metaArgs, AsImage) : ChildProcess.Start(Binaries.MetadataNode, metaArgs, Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+        if (_tls)
+        {
+            MetadataMetricsUrl = (await meta.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value;
+        }
 
         for (var i = 1; i <= _storageCount; i++)
         {
-            var storage = ChildProcess.Start(Binaries.StorageNode,
-                ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs], Quiet);
+            string[] storageArgs = ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
+            var storage = _tls ? ChildProcess.StartLikeImage(Binaries.StorageNode, storageArgs, AsImage) : ChildProcess.Start(Binaries.StorageNode, storageArgs, Quiet);
             _processes.Add(storage);
             _storageNodes.Add(storage);
-            var url = (await storage.WaitForOutputAsync(StorageListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
+            var listening = await storage.WaitForOutputAsync(StorageListening(), StartTimeout);
+            var url = listening.Groups[1].Value.TrimEnd('/');
+            StorageHttpUrls.Add(listening.Groups[2].Value.TrimEnd('/'));
             if (i == 1)
             {
                 StorageGrpcUrl = url;
@@ -167,6 +182,9 @@ internal sealed partial class ClientCluster : IDisposable
 
     [GeneratedRegex(@"listening:\s*(https?://127\.0\.0\.1:\d+)")]
     private static partial Regex MetadataListening();
+
+    [GeneratedRegex(@"^metrics: (https?://\S+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex MetricsLine();
 
     [GeneratedRegex(@"grpc=(https?://\S+)\s+http=(https?://\S+)")]
     private static partial Regex StorageListening();

@@ -1,4 +1,7 @@
+using System.Net;
 using System.Security.Cryptography;
+using Dropbox.IntegrationTests.Observability;
+using Dropbox.Shared.Tls;
 
 namespace Dropbox.IntegrationTests.Client;
 
@@ -26,6 +29,33 @@ public sealed class MultiNodeTests : IDisposable
         Assert.Equal(1, up.FilesUploaded);
         Assert.StartsWith("https://", cluster.MetadataUrl, StringComparison.Ordinal);
 
+        // Every node answers probes and scrapes over HTTP/1.1 (TLS, trusting the CA), as a load balancer and
+        // Prometheus would reach them; the counters saw the upload, twice over on the storage side (R = 2).
+        using (var http = new HttpClient(ServerTrust.ForCaFile(cluster.CaFile!, "the cluster CA").CreateHandler()) { Timeout = TimeSpan.FromSeconds(30) })
+        {
+            var metadataMetrics = await PrometheusText.ScrapeAsync(http, cluster.MetadataMetricsUrl!);
+            var planned = metadataMetrics.Single("dropbox_metadata_chunks_planned_total");
+            Assert.True(planned >= 1, metadataMetrics.Text);
+            Assert.True(metadataMetrics.Sum("dropbox_grpc_server_handled_total", ("code", "OK")) >= 2, metadataMetrics.Text);
+            Assert.Equal(3, metadataMetrics.Sum("dropbox_storage_nodes", ("state", "live")));
+            Assert.Equal(0, metadataMetrics.Single("dropbox_chunks_under_replicated"));
+            Assert.Equal("ok", await GetHttp11Async(http, cluster.MetadataMetricsUrl!.Replace("/metrics", "/healthz", StringComparison.Ordinal)));
+            Assert.StartsWith("ready", await GetHttp11Async(http, cluster.MetadataMetricsUrl!.Replace("/metrics", "/readyz", StringComparison.Ordinal)), StringComparison.Ordinal);
+
+            double held = 0, stored = 0;
+            foreach (var node in cluster.StorageHttpUrls)
+            {
+                Assert.StartsWith("ok", await GetHttp11Async(http, node + "/healthz"), StringComparison.Ordinal);
+                Assert.StartsWith("ready", await GetHttp11Async(http, node + "/readyz"), StringComparison.Ordinal);
+                var nodeMetrics = await PrometheusText.ScrapeAsync(http, node + "/metrics");
+                held += nodeMetrics.Single("dropbox_storage_chunks");
+                stored += nodeMetrics.Single("dropbox_storage_chunks_stored_total");
+            }
+
+            // Each of the file's chunks sits on exactly two nodes.
+            Assert.True(held >= 2 && held % 2 == 0 && stored >= held, $"held {held}, stored {stored}");
+        }
+
         // Act: lose one storage node without warning.
         cluster.KillStorageNode(2);
 
@@ -35,5 +65,14 @@ public sealed class MultiNodeTests : IDisposable
         var down = await beta.SyncAsync();
         Assert.Equal(1, down.FilesDownloaded);
         Assert.Equal(content, File.ReadAllBytes(beta.PathOf("video.bin")));
+    }
+
+    private static async Task<string> GetHttp11Async(HttpClient http, string url)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var response = await http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK && response.Version == HttpVersion.Version11, $"GET {url}: {(int)response.StatusCode} HTTP/{response.Version} {body}");
+        return body;
     }
 }

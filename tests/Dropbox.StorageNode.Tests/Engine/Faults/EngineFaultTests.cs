@@ -98,6 +98,7 @@ public sealed class EngineFaultTests : IDisposable
         var (later, laterBytes) = Chunk(32);
         var error = await Assert.ThrowsAsync<IOException>(() => engine.AppendAsync(later, ChunkEncoding.Raw, laterBytes.Length, laterBytes, CancellationToken.None).AsTask());
         Assert.Contains("stopped taking writes", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(engine.WriteFault);
         Assert.False(engine.Contains(later));
         Assert.False(engine.Contains(lost));
 

@@ -1,0 +1,70 @@
+using Dropbox.MetadataNode.Storage.Records;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class MetadataStore
+{
+    private int _disposed;
+
+    /// <summary>True until the store is disposed (RocksDB closed).</summary>
+    public bool IsOpen => Volatile.Read(ref _disposed) == 0;
+
+    /// <summary>The RocksDB directory.</summary>
+    public string DataDirectory => _options.DataDirectory;
+
+    /// <summary>How many storage nodes each chunk should be on.</summary>
+    public int ReplicationFactor => _options.ReplicationFactor;
+
+    /// <summary>Accounts (one namespace per user).</summary>
+    public int NamespaceCount => _namespaces.Count;
+
+    /// <summary>Storage nodes ever registered.</summary>
+    public int RegisteredNodeCount => _nodes.Count;
+
+    /// <summary>Put tokens outstanding over all accounts (uploads planned and not yet reported stored).</summary>
+    public long PendingPutCount()
+    {
+        long total = 0;
+        foreach (var state in _namespaces.Values)
+        {
+            total += state.Pending.Count;
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Stored chunks that fewer than <see cref="ReplicationFactor"/> live storage nodes are confirmed to hold. A scan of
+    /// every chunk record: call it from a cache, not per request.
+    /// </summary>
+    public long CountUnderReplicated()
+    {
+        var live = LiveNodes().Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+        var wanted = _options.ReplicationFactor;
+        long count = 0;
+        _engine.Visit(_engine.Chunks, [], [], (_, value) =>
+        {
+            var chunk = ChunkRecord.Parser.ParseFrom(value);
+            if (chunk.State == ChunkState.Stored)
+            {
+                var copies = 0;
+                foreach (var node in chunk.Locations)
+                {
+                    if (live.Contains(node))
+                    {
+                        copies++;
+                    }
+                }
+
+                if (copies < wanted)
+                {
+                    count++;
+                }
+            }
+
+            return true;
+        });
+
+        return count;
+    }
+}

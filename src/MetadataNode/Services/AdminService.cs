@@ -1,0 +1,68 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Protos.Admin;
+using Grpc.Core;
+
+namespace Dropbox.MetadataNode.Services;
+
+/// <summary>The admin API (dropbox.admin.v1.Admin): an admin's token, then the store's user operations.</summary>
+internal sealed class AdminService : Admin.AdminBase
+{
+    private readonly MetadataStore _store;
+    private readonly CallAuthenticator _auth;
+
+    public AdminService(MetadataStore store, CallAuthenticator auth)
+    {
+        _store = store;
+        _auth = auth;
+    }
+
+    public override Task<AddUserResponse> AddUser(AddUserRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var (user, token) = _store.AddUser(request.Name, request.Admin, request.QuotaBytes);
+        return Task.FromResult(new AddUserResponse { User = ToProto(_store.GetUserDetails(user.Name)), Token = token });
+    }
+
+    public override Task<ListUsersResponse> ListUsers(ListUsersRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var response = new ListUsersResponse();
+        response.Users.AddRange(_store.ListUserDetails().Select(ToProto));
+        return Task.FromResult(response);
+    }
+
+    public override Task<RemoveUserResponse> RemoveUser(RemoveUserRequest request, ServerCallContext context)
+    {
+        var admin = _auth.Admin(context);
+        if (string.Equals(admin.Name, request.Name, StringComparison.Ordinal))
+        {
+            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, $"An admin cannot remove themself ('{request.Name}'): another admin must, so the server always keeps one.");
+        }
+
+        _store.RemoveUser(request.Name);
+        return Task.FromResult(new RemoveUserResponse());
+    }
+
+    public override Task<RotateTokenResponse> RotateToken(RotateTokenRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        return Task.FromResult(new RotateTokenResponse { Token = _store.RotateToken(request.Name) });
+    }
+
+    public override async Task<SetQuotaResponse> SetQuota(SetQuotaRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var user = await _store.SetQuotaAsync(request.Name, request.QuotaBytes).ConfigureAwait(false);
+        return new SetQuotaResponse { User = ToProto(user) };
+    }
+
+    private static UserSummary ToProto(MetadataStore.UserDetails user) => new()
+    {
+        Name = user.Name,
+        NamespaceId = user.NamespaceId,
+        Admin = user.Admin,
+        QuotaBytes = user.QuotaBytes,
+        UsedBytes = user.UsedBytes,
+        FileCount = user.FileCount,
+    };
+}

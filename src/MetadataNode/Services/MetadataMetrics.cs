@@ -1,0 +1,142 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.StorageNode.Hosting;
+using Prometheus;
+
+namespace Dropbox.MetadataNode.Services;
+
+/// <summary>
+/// The metadata node's own metrics: counters moved by the sync API and the garbage collector, and gauges read from
+/// the store at scrape time (the under-replicated count from a cached scan, refreshed at most every
+/// <see cref="UnderReplicatedRefresh"/>, since it reads every chunk record).
+/// </summary>
+internal sealed class MetadataMetrics
+{
+    /// <summary>Longest age of the cached under-replicated count.</summary>
+    public static readonly TimeSpan UnderReplicatedRefresh = TimeSpan.FromSeconds(15);
+
+    private readonly MetadataStore _store;
+    private readonly object _scanLock = new();
+    private long _underReplicatedAt = long.MinValue;
+    private long _underReplicated;
+
+    public MetadataMetrics(NodeMetrics metrics, MetadataStore store)
+    {
+        _store = store;
+        var f = metrics.Factory;
+        ChunksPlanned = f.CreateCounter("dropbox_metadata_chunks_planned_total", "Chunks named in upload plans.");
+        ChunksToUpload = f.CreateCounter("dropbox_metadata_chunks_to_upload_total", "Distinct planned chunks the client was told to upload.");
+        PutsPlanned = f.CreateCounter("dropbox_metadata_chunk_puts_planned_total", "Put tokens handed out by plans (one per chunk and replica).");
+        ChunksDeduplicated = f.CreateCounter("dropbox_metadata_chunks_deduplicated_total", "Planned chunks the client need not upload (its account already had them).");
+        BytesPlanned = f.CreateCounter("dropbox_metadata_bytes_planned_total", "Plain bytes of files in upload plans.");
+        GcRuns = f.CreateCounter("dropbox_gc_runs_total", "Retention and garbage-collection passes run.");
+        GcVersionsPruned = f.CreateCounter("dropbox_gc_versions_pruned_total", "Old versions removed by retention.");
+        GcChunksDeleted = f.CreateCounter("dropbox_gc_chunks_deleted_total", "Unreferenced chunks deleted from their storage nodes.");
+        GcChunksFailed = f.CreateCounter("dropbox_gc_chunks_failed_total", "Chunk deletions that failed (retried on a later pass).");
+        GcBytesReclaimed = f.CreateCounter("dropbox_gc_bytes_reclaimed_total", "Stored bytes of the chunks deleted (on one replica).");
+
+        var underReplicated = f.CreateGauge("dropbox_chunks_under_replicated", "Stored chunks held by fewer live storage nodes than the replication factor.");
+        var replication = f.CreateGauge("dropbox_replication_factor", "Storage nodes each chunk should be on.");
+        var nodes = f.CreateGauge("dropbox_storage_nodes", "Storage nodes by state (live: heartbeat within the node timeout).", ["state"]);
+        var accounts = f.CreateGauge("dropbox_metadata_accounts", "Accounts (namespaces).");
+        var pendingPuts = f.CreateGauge("dropbox_metadata_pending_puts", "Put tokens outstanding (planned uploads not yet reported stored by a storage node).");
+        var diskFree = f.CreateGauge("dropbox_disk_free_bytes", "Free bytes (available to this process) on the data directory's file system.");
+        var diskTotal = f.CreateGauge("dropbox_disk_total_bytes", "Size of the data directory's file system.");
+        var diskUsed = f.CreateGauge("dropbox_disk_used_bytes", "Bytes of the RocksDB store's files.");
+        metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            if (!_store.IsOpen)
+            {
+                return;
+            }
+
+            var live = _store.LiveNodes().Count;
+            nodes.WithLabels("live").Set(live);
+            nodes.WithLabels("down").Set(_store.RegisteredNodeCount - live);
+            replication.Set(_store.ReplicationFactor);
+            accounts.Set(_store.NamespaceCount);
+            pendingPuts.Set(_store.PendingPutCount());
+            underReplicated.Set(UnderReplicated());
+            diskUsed.Set(DirectoryBytes(_store.DataDirectory));
+            DiskSpace.Set(_store.DataDirectory, diskFree, diskTotal);
+        });
+    }
+
+    public Counter ChunksPlanned { get; }
+
+    public Counter ChunksToUpload { get; }
+
+    public Counter ChunksDeduplicated { get; }
+
+    public Counter PutsPlanned { get; }
+
+    public Counter BytesPlanned { get; }
+
+    public Counter GcRuns { get; }
+
+    public Counter GcVersionsPruned { get; }
+
+    public Counter GcChunksDeleted { get; }
+
+    public Counter GcChunksFailed { get; }
+
+    public Counter GcBytesReclaimed { get; }
+
+    /// <summary>Counts one answered upload plan: the file's chunks, and the puts (one per missing chunk and replica).</summary>
+    public void Planned(FileUpload upload, PlanUploadResponse plan)
+    {
+        var distinct = upload.Chunks.Select(c => c.Id).Distinct().Count();
+        var missing = plan.Missing.Count == 0 ? 0 : plan.Missing.Select(m => m.ChunkId).Distinct().Count();
+        ChunksPlanned.Inc(upload.Chunks.Count);
+        ChunksToUpload.Inc(missing);
+        ChunksDeduplicated.Inc(Math.Max(0, distinct - missing));
+        PutsPlanned.Inc(plan.Missing.Count);
+        BytesPlanned.Inc(upload.Size);
+    }
+
+    /// <summary>Counts one garbage-collection pass.</summary>
+    public void GcPass(MetadataStore.GcResult result)
+    {
+        GcRuns.Inc();
+        GcVersionsPruned.Inc(result.PrunedVersions);
+        GcChunksDeleted.Inc(result.DeletedChunks);
+        GcChunksFailed.Inc(result.FailedChunks);
+        GcBytesReclaimed.Inc(result.DeletedBytes);
+    }
+
+    /// <summary>Forces the next scrape to recount under-replicated chunks (tests, after a node change).</summary>
+    public void InvalidateUnderReplicated() => Interlocked.Exchange(ref _underReplicatedAt, long.MinValue);
+
+    private long UnderReplicated()
+    {
+        lock (_scanLock)
+        {
+            var now = Environment.TickCount64;
+            if (_underReplicatedAt == long.MinValue || now - _underReplicatedAt > (long)UnderReplicatedRefresh.TotalMilliseconds)
+            {
+                _underReplicated = _store.CountUnderReplicated();
+                _underReplicatedAt = now;
+            }
+
+            return _underReplicated;
+        }
+    }
+
+    private static long DirectoryBytes(string directory)
+    {
+        long total = 0;
+        try
+        {
+            foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.TopDirectoryOnly))
+            {
+                total += file.Length;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A file RocksDB removed mid-walk: the next scrape counts again.
+        }
+
+        return total;
+    }
+}

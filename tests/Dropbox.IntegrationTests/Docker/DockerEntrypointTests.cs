@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using Dropbox.IntegrationTests.Client;
+
+namespace Dropbox.IntegrationTests.Docker;
+
+/// <summary>
+/// docker/entrypoint.sh, the images' entrypoint, run as a script (no Docker engine here): it stops with a clear message
+/// when PUBLIC_HOST is missing for a command that needs it, and otherwise runs the node with the arguments given.
+/// </summary>
+public sealed class DockerEntrypointTests
+{
+    private static readonly string Script = Path.Combine(Binaries.RepositoryRoot, "docker", "entrypoint.sh");
+
+    [Theory]
+    [InlineData("Dropbox.StorageNode.dll", "--data", "/data")]
+    [InlineData("Dropbox.MetadataNode.dll", "tls", "init")]
+    public async Task A_storage_node_or_tls_init_without_PUBLIC_HOST_fails_fast_naming_the_variable(string dll, string arg1, string arg2)
+    {
+        var (code, _, stderr) = await RunAsync(new Dictionary<string, string?> { ["PUBLIC_HOST"] = null }, dll, arg1, arg2);
+
+        Assert.Equal(64, code);
+        Assert.Contains("PUBLIC_HOST is not set", stderr, StringComparison.Ordinal);
+        Assert.Contains("clients use to reach this machine", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_PUBLIC_HOST_set_the_entrypoint_runs_the_node_with_its_arguments()
+    {
+        // A bad argument reaches the storage node itself, which names it (exit 2): the script passed it through.
+        var (code, _, stderr) = await RunAsync(
+            new Dictionary<string, string?> { ["PUBLIC_HOST"] = "files.example.lan", ["APP_DIR"] = Path.GetDirectoryName(Binaries.StorageNode) },
+            "Dropbox.StorageNode.dll", "--no-such-flag");
+
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown argument '--no-such-flag'", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Admin_verbs_of_the_metadata_image_do_not_need_PUBLIC_HOST()
+    {
+        var (code, stdout, _) = await RunAsync(
+            new Dictionary<string, string?> { ["PUBLIC_HOST"] = null, ["APP_DIR"] = Path.GetDirectoryName(Binaries.MetadataNode) },
+            "Dropbox.MetadataNode.dll", "help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("user add NAME", stdout, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?> environment, params string[] args)
+    {
+        var info = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Script);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(key);
+            }
+            else
+            {
+                info.Environment[key] = value;
+            }
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}

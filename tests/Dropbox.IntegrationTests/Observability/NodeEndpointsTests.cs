@@ -1,0 +1,183 @@
+using System.Net;
+using System.Security.Cryptography;
+using Dropbox.IntegrationTests.Client;
+using Dropbox.MetadataNode;
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
+using Dropbox.StorageNode;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.IntegrationTests.Observability;
+
+/// <summary>
+/// <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> of both node kinds on real Kestrel (127.0.0.1:0), fetched with a
+/// plain HTTP/1.1 client as Prometheus, a load balancer or a Kubernetes probe would.
+/// </summary>
+public sealed class NodeEndpointsTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly ClientTempDir _dir = new();
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task A_storage_node_scrape_counts_a_new_put_as_stored_and_the_same_put_again_as_deduplicated()
+    {
+        // Arrange: a storage node with no metadata node (its events wait in the outbox).
+        var keys = _dir.Sub("keys");
+        var tokens = ChunkTokenService.ForKeyDirectory(keys);
+        tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "obs-1", [], TimeSpan.FromMinutes(1));
+        var options = new StorageNodeOptions
+        {
+            DataDirectory = _dir.Sub("data"),
+            KeysDirectory = keys,
+            GrpcUrl = "http://127.0.0.1:0",
+            NodeId = "obs-1",
+            IndexSizeBytes = 1L << 16,
+            IndexMemoryBytes = 1L << 22,
+            CheckpointInterval = TimeSpan.Zero,
+            CompactionInterval = TimeSpan.Zero,
+        };
+        await using var app = StorageNodeHost.Build(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await app.StartAsync();
+        var (_, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
+        var before = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        Assert.Equal(0, before.Single("dropbox_storage_chunks_stored_total"));
+
+        // Act: put one chunk twice through its presigned link.
+        var bytes = RandomNumberGenerator.GetBytes(100_000);
+        var id = ChunkId.Compute(bytes);
+        var link = $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(TokenOperation.Put, "ns-obs", "obs-1", [id], TimeSpan.FromMinutes(5)))}";
+        for (var i = 0; i < 2; i++)
+        {
+            using var put = await _http.PutAsync(link, new ByteArrayContent(bytes));
+            Assert.True(put.IsSuccessStatusCode, $"put {i}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        }
+
+        // Assert: the counters moved by exactly what happened, and the gauges describe the node.
+        var after = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        Assert.Equal(1, after.Single("dropbox_storage_chunks_stored_total"));
+        Assert.Equal(1, after.Single("dropbox_storage_chunks_deduplicated_total"));
+        Assert.Equal(2 * 100_000, after.Single("dropbox_storage_bytes_in_total"));
+        Assert.Equal(1, after.Single("dropbox_storage_chunks"));
+        Assert.True(after.Single("dropbox_storage_live_bytes") >= 100_000, after.Text);
+        Assert.True(after.Single("dropbox_storage_pending_events") >= 1, "no metadata node: the events wait\n" + after.Text);
+        Assert.Equal(0, after.Single("dropbox_storage_write_failed"));
+        Assert.True(after.Single("dropbox_disk_free_bytes") > 0, after.Text);
+        Assert.True(after.Sum("dropbox_http_requests_total", ("route", "/chunks/{id}"), ("method", "PUT"), ("code", "201")) == 2, after.Text);
+        Assert.Equal(2, after.Sum("dropbox_http_request_duration_seconds_count", ("route", "/chunks/{id}"), ("method", "PUT")));
+        Assert.True(after.Sum("process_cpu_seconds_total") > 0, after.Text);
+
+        // A read counts its bytes out.
+        var get = $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(TokenOperation.Get, "ns-obs", "obs-1", [id], TimeSpan.FromMinutes(5)))}";
+        Assert.Equal(bytes, await _http.GetByteArrayAsync(get));
+        var read = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        Assert.Equal(100_000, read.Single("dropbox_storage_bytes_out_total"));
+        await read.AssertPromtoolAcceptsAsync();
+
+        // The probes answer HTTP/1.1.
+        var (healthStatus, healthVersion, _) = await GetAsync(httpUrl + "/healthz");
+        Assert.Equal((HttpStatusCode.OK, new Version(1, 1)), (healthStatus, healthVersion));
+        var (readyStatus, _, readyBody) = await GetAsync(httpUrl + "/readyz");
+        Assert.Equal(HttpStatusCode.OK, readyStatus);
+        Assert.StartsWith("ready", readyBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_metadata_node_serves_probes_and_metrics_on_its_http11_listener_and_is_unready_once_its_store_is_closed()
+    {
+        // Arrange: cleartext gRPC (HTTP/2 only) plus the HTTP/1.1 listener; replication 2 over two registered nodes.
+        var options = new MetadataNodeOptions
+        {
+            DataDirectory = _dir.Sub("meta"),
+            KeysDirectory = _dir.Sub("keys"),
+            Urls = ["http://127.0.0.1:0"],
+            HttpUrl = "http://127.0.0.1:0",
+            GcInterval = TimeSpan.Zero,
+            ReplicationFactor = 2,
+        };
+        await using var app = MetadataNodeHost.Build(options, logging => logging.ClearProviders());
+        await app.StartAsync();
+        var store = app.Services.GetRequiredService<MetadataStore>();
+        var (user, token) = store.AddUser("alice");
+        foreach (var node in new[] { "s1", "s2" })
+        {
+            store.RegisterNode(new RegisterNodeRequest { NodeId = node, GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
+        }
+
+        var httpUrl = MetadataNodeHost.HttpUrl(app);
+        Assert.NotNull(httpUrl);
+        Assert.NotEqual(MetadataNodeHost.BoundUrls(app)[0], httpUrl);
+
+        // Act: one plan of two new chunks, one call with a bad token, one chunk stored on one node only.
+        using var channel = GrpcChannel.ForAddress(MetadataNodeHost.BoundUrls(app)[0]);
+        var sync = new Sync.SyncClient(channel);
+        var plan = new PlanUploadRequest { Path = "a.bin", Size = 2000 };
+        var chunks = new[] { Chunk(1), Chunk(2) };
+        plan.Chunks.AddRange(chunks);
+        var answer = await sync.PlanUploadAsync(plan, new Grpc.Core.Metadata { { "authorization", "Bearer " + token } });
+        Assert.Equal(4, answer.Missing.Count);
+        await Assert.ThrowsAsync<RpcException>(async () => await sync.PlanUploadAsync(plan, new Grpc.Core.Metadata { { "authorization", "Bearer nope" } }));
+        store.ReportChunksStored(Report("s1", chunks[0], user.Namespace.Value));
+
+        // Assert: request, plan and replication metrics.
+        var metrics = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        Assert.Equal(2, metrics.Single("dropbox_metadata_chunks_planned_total"));
+        Assert.Equal(2, metrics.Single("dropbox_metadata_chunks_to_upload_total"));
+        Assert.Equal(4, metrics.Single("dropbox_metadata_chunk_puts_planned_total"));
+        Assert.Equal(0, metrics.Single("dropbox_metadata_chunks_deduplicated_total"));
+        Assert.Equal(1, metrics.Sum("dropbox_grpc_server_handled_total", ("method", "/dropbox.metadata.v1.Sync/PlanUpload"), ("code", "OK")));
+        Assert.Equal(1, metrics.Sum("dropbox_grpc_server_handled_total", ("method", "/dropbox.metadata.v1.Sync/PlanUpload"), ("code", "Unauthenticated")));
+        Assert.Equal(2, metrics.Sum("dropbox_grpc_server_handling_seconds_count", ("method", "/dropbox.metadata.v1.Sync/PlanUpload")));
+        Assert.Equal(1, metrics.Single("dropbox_chunks_under_replicated"));
+        Assert.Equal(2, metrics.Sum("dropbox_storage_nodes", ("state", "live")));
+        Assert.True(metrics.Single("dropbox_disk_used_bytes") > 0, metrics.Text);
+        await metrics.AssertPromtoolAcceptsAsync();
+
+        // The second copy arrives: nothing is under-replicated any more.
+        store.ReportChunksStored(Report("s2", chunks[0], user.Namespace.Value));
+        app.Services.GetRequiredService<MetadataMetrics>().InvalidateUnderReplicated();
+        Assert.Equal(0, (await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics")).Single("dropbox_chunks_under_replicated"));
+
+        // Probes over HTTP/1.1.
+        var (healthStatus, healthVersion, healthBody) = await GetAsync(httpUrl + "/healthz");
+        Assert.Equal((HttpStatusCode.OK, new Version(1, 1), "ok"), (healthStatus, healthVersion, healthBody));
+        var (readyStatus, _, readyBody) = await GetAsync(httpUrl + "/readyz");
+        Assert.True(readyStatus == HttpStatusCode.OK, readyBody);
+
+        // The store closes (RocksDB gone): not ready, and the answer says why.
+        store.Dispose();
+        var (closedStatus, _, closedBody) = await GetAsync(httpUrl + "/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, closedStatus);
+        Assert.Contains("RocksDB store is closed", closedBody, StringComparison.Ordinal);
+    }
+
+    private async Task<(HttpStatusCode Status, Version Version, string Body)> GetAsync(string url)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var response = await _http.SendAsync(request);
+        return (response.StatusCode, response.Version, await response.Content.ReadAsStringAsync());
+    }
+
+    private static Proto.ChunkRef Chunk(int seed) =>
+        new() { Id = Google.Protobuf.ByteString.CopyFrom(SHA256.HashData(BitConverter.GetBytes(seed))), Size = 1000, StoredSize = 1000 };
+
+    private static ReportChunksStoredRequest Report(string node, Proto.ChunkRef chunk, string ns)
+    {
+        var report = new ReportChunksStoredRequest { NodeId = node };
+        report.Chunks.Add(new StoredChunk { ChunkId = chunk.Id, Size = chunk.Size, StoredSize = chunk.StoredSize, NamespaceId = ns });
+        return report;
+    }
+}

@@ -143,7 +143,7 @@ internal sealed class FileUploader
                             var url = puts[r].Node.GrpcUrl;
                             if (!batches.TryGetValue(url, out var batch))
                             {
-                                batches[url] = batch = new Batch(url);
+                                batches[url] = batch = new Batch(puts[r].Node);
                             }
 
                             if (r == 0)
@@ -220,7 +220,7 @@ internal sealed class FileUploader
         {
             try
             {
-                await _ctx.Transfer.PutChunksAsync(batch.Url, batch.Outgoing, failed.Token).ConfigureAwait(false);
+                await _ctx.Transfer.PutChunksAsync(batch.Node, batch.Outgoing, failed.Token).ConfigureAwait(false);
 
                 // Only the plan tells what this account need not send; a node answers every put alike.
                 _summary.AddChunksUploaded(batch.Outgoing.Count);
@@ -241,11 +241,11 @@ internal sealed class FileUploader
         }, CancellationToken.None);
     }
 
-    private sealed class Batch(string url) : IDisposable
+    private sealed class Batch(ChunkLocation node) : IDisposable
     {
         private readonly List<SourceChunk> _owned = [];
 
-        public string Url { get; } = url;
+        public ChunkLocation Node { get; } = node;
 
         public List<OutgoingChunk> Outgoing { get; } = [];
 

@@ -16,7 +16,7 @@ namespace Dropbox.Benchmarks.Storage;
 /// of the node, and MB/s. Puts go as the uploader sends them (batches of <c>--batch-mib</c> MiB or 256 chunks,
 /// <c>--parallel</c> batches at once); gets as the downloader asks (one chunk per call, <c>--parallel</c> at once),
 /// plus, for small chunks, gRPC calls of 256 chunks.
-/// Usage: <c>storage-transfer [--mib N] [--small-count N] [--small-size BYTES] [--rounds R] [--parallel P] [--dir DIR]</c>.
+/// Usage: <c>storage-transfer [--mib N] [--small-count N] [--small-size BYTES] [--rounds R] [--parallel P] [--only grpc|http] [--dir DIR]</c>.
 /// </summary>
 public static class StorageTransferRunner
 {
@@ -43,7 +43,9 @@ public static class StorageTransferRunner
             using var channels = new ChannelCache(ServerTrust.System);
             var grpc = new GrpcChunkTransfer(channels);
             using var http = new HttpChunkTransfer(ServerTrust.System, grpc, minHttpChunkBytes: 0);
-            var transfers = new (string Name, IChunkTransfer Transfer)[] { ("gRPC", grpc), ("HTTP/1.1", http) };
+            var only = StoragePutRunner.StringArg(args, "--only");
+            var transfers = new (string Name, IChunkTransfer Transfer)[] { ("gRPC", grpc), ("HTTP/1.1", http) }
+                .Where(t => only is null || t.Name.StartsWith(only, StringComparison.OrdinalIgnoreCase)).ToArray();
             Console.WriteLine($"storage-transfer: {mib} x 1 MiB and {smallCount} x {smallSize} B random chunks per protocol and round, {rounds} rounds, {parallel} calls at once, node pid {node.Pid}");
 
             // Warm-up (JIT, connections): a quarter of a round on each, not measured.

@@ -25,8 +25,13 @@ internal sealed class ClientSession : IDisposable
         Folder = state.GetSetting(StateKeys.Folder) ?? throw NotLinked(state.StateDirectory);
         Device = state.GetSetting(StateKeys.Device) ?? Environment.MachineName;
         Metadata = new GrpcMetadataRemote(_channels, Server, Token);
-        _transfer = new HttpChunkTransfer(trust, new GrpcChunkTransfer(_channels));
+        // DROPBOX_CHUNK_TRANSFER=grpc sends every chunk by gRPC (A/B measurements, or a proxy that passes only gRPC).
+        var grpcOnly = string.Equals(Environment.GetEnvironmentVariable(TransferVariable), "grpc", StringComparison.OrdinalIgnoreCase);
+        _transfer = new HttpChunkTransfer(trust, new GrpcChunkTransfer(_channels), grpcOnly ? int.MaxValue : HttpChunkTransfer.MinHttpChunkBytes, allowGets: !grpcOnly);
     }
+
+    /// <summary>Environment variable that picks the chunk protocol: <c>grpc</c> for gRPC only; else presigned HTTP for big chunks.</summary>
+    public const string TransferVariable = "DROPBOX_CHUNK_TRANSFER";
 
     public LocalState State { get; }
 

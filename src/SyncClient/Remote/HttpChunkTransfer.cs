@@ -45,10 +45,15 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
     private readonly GrpcChunkTransfer _grpc;
     private readonly HttpClient _http;
     private readonly int _minHttpChunkBytes;
+    private readonly bool _allowGets;
 
-    /// <summary>Creates the transfer; <paramref name="minHttpChunkBytes"/> is for benchmarks and tests (0 sends every put as HTTP).</summary>
-    public HttpChunkTransfer(ServerTrust trust, GrpcChunkTransfer grpc, int minHttpChunkBytes = MinHttpChunkBytes)
+    /// <summary>
+    /// Creates the transfer. <paramref name="minHttpChunkBytes"/> is the smallest average chunk put by HTTP (0: every
+    /// put; <see cref="int.MaxValue"/>: none); <paramref name="allowGets"/> false fetches every chunk by gRPC.
+    /// </summary>
+    public HttpChunkTransfer(ServerTrust trust, GrpcChunkTransfer grpc, int minHttpChunkBytes = MinHttpChunkBytes, bool allowGets = true)
     {
+        _allowGets = allowGets;
         ArgumentNullException.ThrowIfNull(trust);
         _grpc = grpc;
         _minHttpChunkBytes = minHttpChunkBytes;
@@ -103,7 +108,7 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         // Several chunks in one call go as one gRPC stream: measured, a request per small chunk costs ~6x a
         // batched stream's per-chunk work, and a caller that batches ids is fetching small chunks. Callers
         // fetching big chunks ask for one at a time (several calls at once), which is where HTTP is cheapest.
-        if (ids.Count != 1 || HttpBase(node) is not { } baseUrl || token.Length > MaxUrlTokenChars)
+        if (!_allowGets || ids.Count != 1 || HttpBase(node) is not { } baseUrl || token.Length > MaxUrlTokenChars)
         {
             return await _grpc.GetChunksAsync(node.GrpcUrl, ids, token, ct).ConfigureAwait(false);
         }

@@ -168,6 +168,7 @@ public static class ChunkHttpEndpoints
 
     private static async Task RunAsync(HttpContext http, Func<Task> action)
     {
+        http.Response.Headers[ChunkHttpHeaders.Api] = ChunkHttpHeaders.ApiVersion;
         try
         {
             await action().ConfigureAwait(false);

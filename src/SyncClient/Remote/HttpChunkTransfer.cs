@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -39,8 +40,17 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
     /// </summary>
     public const int MaxUrlTokenChars = 6000;
 
+    /// <summary>How long a node whose presigned links could not be reached is served by gRPC only.</summary>
+    public static readonly TimeSpan LinkRetryAfter = TimeSpan.FromMinutes(5);
+
     /// <summary>Most characters of an error body kept.</summary>
     private const int MaxErrorBody = 2000;
+
+    /// <summary>Marks (in <see cref="DropboxException.Details"/>) a request that never got an HTTP answer.</summary>
+    private const string LinkFailed = "http-link-failed";
+
+    // Base URLs whose links failed at the connection level, and until when (Environment.TickCount64) to avoid them.
+    private readonly ConcurrentDictionary<string, long> _unreachable = new(StringComparer.Ordinal);
 
     private readonly GrpcChunkTransfer _grpc;
     private readonly HttpClient _http;
@@ -91,13 +101,23 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
             bytes += chunk.Stored.Length;
         }
 
-        if (chunks.Count == 0 || bytes < (long)_minHttpChunkBytes * chunks.Count || chunks.Any(c => c.Token.Length > MaxUrlTokenChars) || HttpBase(node) is not { } baseUrl)
+        if (chunks.Count == 0 || bytes < (long)_minHttpChunkBytes * chunks.Count || chunks.Any(c => c.Token.Length > MaxUrlTokenChars) || HttpBase(node) is not { } baseUrl || IsUnreachable(baseUrl))
         {
             await _grpc.PutChunksAsync(node.GrpcUrl, chunks, ct).ConfigureAwait(false);
             return;
         }
 
-        await ForEachAsync(chunks.Count, i => PutOneAsync(baseUrl, chunks[i], ct), ct).ConfigureAwait(false);
+        try
+        {
+            await ForEachAsync(chunks.Count, i => PutOneAsync(baseUrl, chunks[i], ct), ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Details.ContainsKey(LinkFailed))
+        {
+            // The node's presigned port does not answer HTTP/1.1 (a firewall, a proxy, an older node): gRPC instead.
+            // Chunks that did arrive are put again, which the node answers alike.
+            MarkUnreachable(baseUrl);
+            await _grpc.PutChunksAsync(node.GrpcUrl, chunks, ct).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -108,7 +128,7 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         // Several chunks in one call go as one gRPC stream: measured, a request per small chunk costs ~6x a
         // batched stream's per-chunk work, and a caller that batches ids is fetching small chunks. Callers
         // fetching big chunks ask for one at a time (several calls at once), which is where HTTP is cheapest.
-        if (!_allowGets || ids.Count != 1 || HttpBase(node) is not { } baseUrl || token.Length > MaxUrlTokenChars)
+        if (!_allowGets || ids.Count != 1 || HttpBase(node) is not { } baseUrl || token.Length > MaxUrlTokenChars || IsUnreachable(baseUrl))
         {
             return await _grpc.GetChunksAsync(node.GrpcUrl, ids, token, ct).ConfigureAwait(false);
         }
@@ -120,6 +140,11 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
             var done = result.Select(c => c!).ToArray();
             Array.Clear(result);
             return done;
+        }
+        catch (DropboxException e) when (e.Details.ContainsKey(LinkFailed))
+        {
+            MarkUnreachable(baseUrl);
+            return await _grpc.GetChunksAsync(node.GrpcUrl, ids, token, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -133,6 +158,24 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    private void MarkUnreachable(string baseUrl) => _unreachable[baseUrl] = Environment.TickCount64 + (long)LinkRetryAfter.TotalMilliseconds;
+
+    private bool IsUnreachable(string baseUrl)
+    {
+        if (!_unreachable.TryGetValue(baseUrl, out var until))
+        {
+            return false;
+        }
+
+        if (Environment.TickCount64 < until)
+        {
+            return true;
+        }
+
+        _unreachable.TryRemove(new KeyValuePair<string, long>(baseUrl, until));
+        return false;
+    }
 
     /// <summary>
     /// The node's presigned-link base URL, or null when it must not (or cannot) be used: missing or not http(s), or
@@ -268,9 +311,10 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string what, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
+        HttpResponseMessage response;
         try
         {
-            return await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
+            response = await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
@@ -283,8 +327,22 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
                 }
             }
 
-            throw new DropboxException(ErrorKind.Unavailable, $"{what}: the node is not reachable ({SyncPaths.Display(e.Message, RemoteErrors.MaxDetail)}). Check that it is running and the URL is right.", e);
+            var failed = new DropboxException(ErrorKind.Unavailable, $"{what}: the node is not reachable ({SyncPaths.Display(e.Message, RemoteErrors.MaxDetail)}). Check that it is running and the URL is right.", e);
+            failed.Details[LinkFailed] = "true";
+            throw failed;
         }
+
+        if (!response.Headers.TryGetValues(ChunkHttpHeaders.Api, out var api) || !api.Contains(ChunkHttpHeaders.ApiVersion, StringComparer.Ordinal))
+        {
+            // Not a chunk endpoint's answer (an HTTP/2-only port, a proxy, an older node): the caller goes by gRPC.
+            var status = (int)response.StatusCode;
+            response.Dispose();
+            var failed = new DropboxException(ErrorKind.Unavailable, $"{what}: the presigned link answered HTTP {status} without the chunk API's mark.");
+            failed.Details[LinkFailed] = "true";
+            throw failed;
+        }
+
+        return response;
     }
 
     private static async Task<DropboxException> FailureAsync(string what, HttpResponseMessage response, CancellationToken ct)

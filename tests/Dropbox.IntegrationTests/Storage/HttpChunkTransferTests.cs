@@ -209,6 +209,21 @@ public sealed class HttpChunkTransferTests
         Assert.Equal(first, again);
     }
 
+    [Fact]
+    public async Task A_node_whose_presigned_port_does_not_speak_http_1_1_is_reached_over_grpc_instead()
+    {
+        await using var node = await Node.StartAsync();
+        using var transfer = node.Transfer(ServerTrust.System);
+        var chunk = Random(200_000, 12);
+
+        // The "presigned" URL is the node's gRPC (HTTP/2-only) port: every link request fails at the connection.
+        var location = new ChunkLocation { NodeId = NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.GrpcUrl };
+        await transfer.PutChunksAsync(location, [node.Outgoing(chunk)], CancellationToken.None).WaitAsync(Timeout);
+        using var got = (await transfer.GetChunksAsync(location, [chunk.Id], node.GetToken(chunk.Id), CancellationToken.None).WaitAsync(Timeout)).Single();
+
+        Assert.Equal(chunk.Bytes, got.Stored.Span.ToArray());
+    }
+
     [Theory]
     [InlineData("oversize")]
     [InlineData("truncated")]
@@ -275,8 +290,9 @@ public sealed class HttpChunkTransferTests
         private readonly ChunkTokenService _tokens;
         private readonly List<IDisposable> _owned = [];
 
-        private Node(WebApplication app, ClientTempDir dir, ChunkTokenService tokens, ChunkLocation location)
+        private Node(WebApplication app, ClientTempDir dir, ChunkTokenService tokens, ChunkLocation location, string grpcUrl)
         {
+            GrpcUrl = grpcUrl;
             _app = app;
             _dir = dir;
             _tokens = tokens;
@@ -284,6 +300,8 @@ public sealed class HttpChunkTransferTests
         }
 
         public ChunkLocation Location { get; }
+
+        public string GrpcUrl { get; }
 
         public ChunkStore Store => _app.Services.GetRequiredService<ChunkStore>();
 
@@ -306,8 +324,8 @@ public sealed class HttpChunkTransferTests
                 };
                 var app = StorageNodeHost.Build(configure?.Invoke(options) ?? options, logging => logging.SetMinimumLevel(LogLevel.Warning));
                 await app.StartAsync();
-                var (_, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
-                return new Node(app, dir, tokens, new ChunkLocation { NodeId = NodeId, GrpcUrl = DeadGrpcUrl, HttpUrl = httpUrl });
+                var (grpcUrl, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
+                return new Node(app, dir, tokens, new ChunkLocation { NodeId = NodeId, GrpcUrl = DeadGrpcUrl, HttpUrl = httpUrl }, grpcUrl);
             }
             catch
             {
@@ -366,6 +384,7 @@ public sealed class HttpChunkTransferTests
             app.MapGet("/chunks/{id}", async (HttpContext http) =>
             {
                 var body = RandomNumberGenerator.GetBytes(1000);
+                http.Response.Headers[ChunkHttpHeaders.Api] = ChunkHttpHeaders.ApiVersion;
                 switch (lie)
                 {
                     case "oversize":

@@ -215,13 +215,17 @@ public sealed class HttpChunkTransferTests
         await using var node = await Node.StartAsync();
         using var transfer = node.Transfer(ServerTrust.System);
         var chunk = Random(200_000, 12);
+        var multiFrame = Random((2 << 20) + 12_345, 13);
 
-        // The "presigned" URL is the node's gRPC (HTTP/2-only) port: every link request fails at the connection.
+        // The "presigned" URL is the node's gRPC (HTTP/2-only) port: it answers, but not as a chunk endpoint.
         var location = new ChunkLocation { NodeId = NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.GrpcUrl };
-        await transfer.PutChunksAsync(location, [node.Outgoing(chunk)], CancellationToken.None).WaitAsync(Timeout);
+        await transfer.PutChunksAsync(location, [node.Outgoing(chunk), node.Outgoing(multiFrame)], CancellationToken.None).WaitAsync(Timeout);
         using var got = (await transfer.GetChunksAsync(location, [chunk.Id], node.GetToken(chunk.Id), CancellationToken.None).WaitAsync(Timeout)).Single();
+        using var gotMulti = (await transfer.GetChunksAsync(location, [multiFrame.Id], node.GetToken(multiFrame.Id), CancellationToken.None).WaitAsync(Timeout)).Single();
 
+        // One frame adopted as the chunk's buffer; three frames gathered into one.
         Assert.Equal(chunk.Bytes, got.Stored.Span.ToArray());
+        Assert.Equal(multiFrame.Bytes, gotMulti.Stored.Span.ToArray());
     }
 
     [Theory]

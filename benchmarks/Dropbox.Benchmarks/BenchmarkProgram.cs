@@ -7,7 +7,7 @@ namespace Dropbox.Benchmarks;
 
 /// <summary>
 /// Entry point: pick benchmarks with --filter, e.g. --filter '*Chunking*'. Custom end-to-end runners are chosen by
-/// their first argument: <c>storage-put</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>metadata-exhaust</c>, <c>client-scale</c>.
+/// their first argument: <c>storage-put</c>, <c>storage-transfer</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>metadata-exhaust</c>, <c>client-scale</c>.
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -18,6 +18,8 @@ public static class BenchmarkProgram
         {
             case "storage-put":
                 return await StoragePutRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "storage-transfer":
+                return await StorageTransferRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "storage-engine":
                 return await StorageEngineRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "storage-has":

@@ -35,6 +35,20 @@ public static class GrpcErrorMapping
         _ => 500,
     };
 
+    /// <summary>Error kind for an HTTP status (client side; the inverse of <see cref="ToHttpStatus"/>).</summary>
+    public static ErrorKind FromHttpStatus(int status) => status switch
+    {
+        400 or 413 => ErrorKind.InvalidArgument,
+        401 => ErrorKind.Unauthenticated,
+        403 => ErrorKind.PermissionDenied,
+        404 => ErrorKind.NotFound,
+        409 => ErrorKind.Conflict,
+        422 => ErrorKind.DataLoss,
+        507 => ErrorKind.ResourceExhausted,
+        502 or 503 or 504 => ErrorKind.Unavailable,
+        _ => ErrorKind.Internal,
+    };
+
     /// <summary>Error kind for a gRPC status (client side).</summary>
     public static ErrorKind FromStatusCode(StatusCode code) => code switch
     {

@@ -13,13 +13,16 @@ namespace Dropbox.StorageNode.Services;
 /// <summary>
 /// Plain HTTP presigned links: <c>GET/PUT /chunks/{id}?token=…</c> for curl and browsers, and <c>/healthz</c>.
 /// GET always serves plain bytes; PUT takes plain bytes, or one LZ4 block with <c>X-Chunk-Encoding: lz4</c> and
-/// <c>X-Plain-Size</c>. Chunk responses are immutable (<c>ETag</c> is the chunk id) and private: a shared cache
+/// <c>X-Plain-Size</c>. A GET with <c>X-Accept-Chunk-Encoding: lz4</c> gets an LZ4-stored chunk as stored, marked
+/// by the same two headers (the sync client's path: it decodes and re-hashes itself). Chunk responses are immutable (<c>ETag</c> is the chunk id) and private: a shared cache
 /// must not go on serving them once the token has expired.
 /// </summary>
 public static class ChunkHttpEndpoints
 {
     /// <summary>Cache policy for chunk bodies: content-addressed, so they never change; private, as each is behind a token.</summary>
     public const string ImmutableCacheControl = "private, max-age=31536000, immutable";
+
+    private static readonly byte[] StoredBody = "stored\n"u8.ToArray();
 
     /// <summary>Maps the endpoints.</summary>
     public static IEndpointRouteBuilder MapChunkHttp(this IEndpointRouteBuilder endpoints)
@@ -50,7 +53,14 @@ public static class ChunkHttpEndpoints
             try
             {
                 var data = chunk.Data;
-                if (chunk.Encoding != ChunkEncoding.Raw)
+                http.Response.Headers.Vary = ChunkHttpHeaders.AcceptEncoding;
+                if (chunk.Encoding == ChunkEncoding.Lz4 && AcceptsLz4(http.Request))
+                {
+                    // The sync client decodes (and re-hashes) itself: the stored bytes go out as they rest on disk.
+                    http.Response.Headers[ChunkHttpHeaders.Encoding] = "lz4";
+                    http.Response.Headers[ChunkHttpHeaders.PlainSize] = chunk.PlainLength.ToString(CultureInfo.InvariantCulture);
+                }
+                else if (chunk.Encoding != ChunkEncoding.Raw)
                 {
                     plain = ArrayPool<byte>.Shared.Rent(Math.Max(1, chunk.PlainLength));
                     ChunkCodec.Decode(chunk.Encoding, data.Span, plain.AsSpan(0, chunk.PlainLength));
@@ -79,7 +89,7 @@ public static class ChunkHttpEndpoints
             var chunkId = ParseId(id);
             var token = tokens.Validate(http.Request.Query["token"], TokenOperation.Put, store.NodeId.Value, chunkId);
             var encoding = ChunkEncoding.Raw;
-            var encodingHeader = http.Request.Headers["X-Chunk-Encoding"].ToString();
+            var encodingHeader = http.Request.Headers[ChunkHttpHeaders.Encoding].ToString();
             if (encodingHeader.Length > 0 && !encodingHeader.Equals("raw", StringComparison.OrdinalIgnoreCase))
             {
                 encoding = encodingHeader.Equals("lz4", StringComparison.OrdinalIgnoreCase)
@@ -93,13 +103,17 @@ public static class ChunkHttpEndpoints
                 throw new DropboxException(ErrorKind.InvalidArgument, $"The body is {declared} bytes; this node accepts chunks of at most {store.MaxChunkBytes} bytes.");
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+            // With a declared length (the sync client always declares one) the body is read straight into a pooled
+            // buffer of exactly that size; Kestrel itself refuses a body that ends early. Without one, up to the
+            // limit and one byte more, to tell an oversize body from a full one.
+            var capacity = http.Request.ContentLength is { } exact ? (int)exact : limit + 1;
+            var buffer = ChunkBufferPool.Rent(Math.Max(1, capacity));
             try
             {
                 var length = 0;
-                while (length <= limit)
+                while (length < capacity)
                 {
-                    var n = await http.Request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(StoreLimits.MaxFrameBytes, limit + 1 - length)), http.RequestAborted).ConfigureAwait(false);
+                    var n = await http.Request.Body.ReadAsync(buffer.AsMemory(length, capacity - length), http.RequestAborted).ConfigureAwait(false);
                     if (n == 0)
                     {
                         break;
@@ -114,7 +128,7 @@ public static class ChunkHttpEndpoints
                 }
 
                 var plainSize = length;
-                if (encoding == ChunkEncoding.Lz4 && !int.TryParse(http.Request.Headers["X-Plain-Size"], NumberStyles.None, CultureInfo.InvariantCulture, out plainSize))
+                if (encoding == ChunkEncoding.Lz4 && !int.TryParse(http.Request.Headers[ChunkHttpHeaders.PlainSize], NumberStyles.None, CultureInfo.InvariantCulture, out plainSize))
                 {
                     throw new DropboxException(ErrorKind.InvalidArgument, "An LZ4 body needs its plain size in the X-Plain-Size header.");
                 }
@@ -124,13 +138,27 @@ public static class ChunkHttpEndpoints
                 // 201 "stored" whether or not the node held the chunk before: a put must not reveal what others store.
                 http.Response.StatusCode = StatusCodes.Status201Created;
                 http.Response.Headers.ETag = $"\"{chunkId}\"";
-                await http.Response.WriteAsync("stored\n", http.RequestAborted).ConfigureAwait(false);
+                http.Response.ContentLength = StoredBody.Length;
+                await http.Response.Body.WriteAsync(StoredBody, http.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                ChunkBufferPool.Return(buffer);
             }
         }).ConfigureAwait(false);
+    }
+
+    private static bool AcceptsLz4(HttpRequest request)
+    {
+        foreach (var value in request.Headers[ChunkHttpHeaders.AcceptEncoding])
+        {
+            if (value is not null && value.Contains("lz4", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static ChunkId ParseId(string id) =>
@@ -140,6 +168,7 @@ public static class ChunkHttpEndpoints
 
     private static async Task RunAsync(HttpContext http, Func<Task> action)
     {
+        http.Response.Headers[ChunkHttpHeaders.Api] = ChunkHttpHeaders.ApiVersion;
         try
         {
             await action().ConfigureAwait(false);

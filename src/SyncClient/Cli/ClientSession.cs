@@ -13,18 +13,25 @@ namespace Dropbox.SyncClient.Cli;
 internal sealed class ClientSession : IDisposable
 {
     private readonly ChannelCache _channels;
+    private readonly HttpChunkTransfer _transfer;
 
     private ClientSession(LocalState state)
     {
         State = state;
-        _channels = new ChannelCache(TrustFrom(state));
+        var trust = TrustFrom(state);
+        _channels = new ChannelCache(trust);
         Server = state.GetSetting(StateKeys.Server) ?? throw NotLinked(state.StateDirectory);
         Token = state.GetSetting(StateKeys.Token) ?? throw NotLinked(state.StateDirectory);
         Folder = state.GetSetting(StateKeys.Folder) ?? throw NotLinked(state.StateDirectory);
         Device = state.GetSetting(StateKeys.Device) ?? Environment.MachineName;
         Metadata = new GrpcMetadataRemote(_channels, Server, Token);
-        Transfer = new GrpcChunkTransfer(_channels);
+        // DROPBOX_CHUNK_TRANSFER=grpc sends every chunk by gRPC (A/B measurements, or a proxy that passes only gRPC).
+        var grpcOnly = string.Equals(Environment.GetEnvironmentVariable(TransferVariable), "grpc", StringComparison.OrdinalIgnoreCase);
+        _transfer = new HttpChunkTransfer(trust, new GrpcChunkTransfer(_channels), grpcOnly ? int.MaxValue : HttpChunkTransfer.MinHttpChunkBytes, allowGets: !grpcOnly);
     }
+
+    /// <summary>Environment variable that picks the chunk protocol: <c>grpc</c> for gRPC only; else presigned HTTP for big chunks.</summary>
+    public const string TransferVariable = "DROPBOX_CHUNK_TRANSFER";
 
     public LocalState State { get; }
 
@@ -38,7 +45,7 @@ internal sealed class ClientSession : IDisposable
 
     public IMetadataRemote Metadata { get; }
 
-    public IChunkTransfer Transfer { get; }
+    public IChunkTransfer Transfer => _transfer;
 
     /// <summary>The state directory: <c>--state</c>, else $DROPBOX_CLIENT_STATE, else ~/.dropbox-client.</summary>
     public static string ResolveStateDirectory(CliArgs args)
@@ -115,6 +122,7 @@ internal sealed class ClientSession : IDisposable
 
     public void Dispose()
     {
+        _transfer.Dispose();
         _channels.Dispose();
         State.Dispose();
     }

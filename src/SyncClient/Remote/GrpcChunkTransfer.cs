@@ -78,28 +78,47 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             using var call = _channels.Get(grpcUrl).CreateCallInvoker().AsyncServerStreamingCall(ChunkFrame.GetChunksMethod, null, new CallOptions(cancellationToken: ct), request);
             await foreach (var part in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                using var data = part.Data;
-                if (part.Header is not null)
+                var data = part.Data;
+                try
                 {
-                    Finish();
-                    header = part.Header;
-                    if (header.StoredSize > MaxStoredChunkBytes)
+                    if (part.Header is not null)
                     {
-                        throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} announced a chunk of {header.StoredSize} bytes; chunks are at most {MaxStoredChunkBytes}.");
-                    }
+                        Finish();
+                        header = part.Header;
+                        if (header.StoredSize > MaxStoredChunkBytes)
+                        {
+                            throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} announced a chunk of {header.StoredSize} bytes; chunks are at most {MaxStoredChunkBytes}.");
+                        }
 
-                    buffer = ChunkBuffer.Rent((int)header.StoredSize);
-                    filled = 0;
+                        filled = 0;
+                    }
+                    else if (data is not null)
+                    {
+                        if (header is null || filled + data.Length > header.StoredSize)
+                        {
+                            throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent chunk data that does not match its header.");
+                        }
+
+                        var length = data.Length;
+                        if (buffer is null && length == header.StoredSize)
+                        {
+                            // The whole chunk in one frame (the usual case): its pooled frame buffer becomes the
+                            // chunk's, without a second copy.
+                            buffer = data;
+                            data = null;
+                        }
+                        else
+                        {
+                            buffer ??= ChunkBuffer.Rent((int)header.StoredSize);
+                            data.Span.CopyTo(buffer.Span[filled..]);
+                        }
+
+                        filled += length;
+                    }
                 }
-                else if (data is not null)
+                finally
                 {
-                    if (header is null || buffer is null || filled + data.Length > buffer.Length)
-                    {
-                        throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent chunk data that does not match its header.");
-                    }
-
-                    data.Span.CopyTo(buffer.Span[filled..]);
-                    filled += data.Length;
+                    data?.Dispose();
                 }
             }
 
@@ -124,14 +143,16 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
         void Finish()
         {
-            if (header is null || buffer is null)
+            if (header is null)
             {
                 return;
             }
 
-            if (filled != buffer.Length)
+            // A chunk of zero bytes has no data frame.
+            buffer ??= header.StoredSize == 0 ? ChunkBuffer.Rent(0) : null;
+            if (buffer is null || filled != header.StoredSize)
             {
-                throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent {filled} of {buffer.Length} bytes of chunk {header.ChunkId.ToChunkId().ToShortString()}.");
+                throw new DropboxException(ErrorKind.DataLoss, $"Storage node {grpcUrl} sent {filled} of {header.StoredSize} bytes of chunk {header.ChunkId.ToChunkId().ToShortString()}.");
             }
 
             result.Add(new IncomingChunk(header.ChunkId.ToChunkId(), (ChunkEncoding)header.Encoding, (int)header.PlainSize, buffer));

@@ -267,7 +267,7 @@ internal sealed class FileDownloader
             try
             {
                 var token = i < get.Tokens.Count ? get.Tokens[i] : string.Empty;
-                var received = await _ctx.Transfer.GetChunksAsync(get.Nodes[i].GrpcUrl, [reference.Id], token, ct).ConfigureAwait(false);
+                var received = await _ctx.Transfer.GetChunksAsync(get.Nodes[i], [reference.Id], token, ct).ConfigureAwait(false);
                 if (received.Count != 1)
                 {
                     foreach (var extra in received)

@@ -389,7 +389,7 @@ internal sealed class FileUploader
         {
             try
             {
-                await _ctx.Transfer.PutChunksAsync(batch.Url, batch.Outgoing, failed.Token).ConfigureAwait(false);
+                await _ctx.Transfer.PutChunksAsync(batch.Node, batch.Outgoing, failed.Token).ConfigureAwait(false);
 
                 // Only the plan tells what this account need not send; a node answers every put alike.
                 _summary.AddChunksUploaded(batch.Outgoing.Count);
@@ -437,7 +437,7 @@ internal sealed class FileUploader
                     var url = puts[r].Node.GrpcUrl;
                     if (!_batches.TryGetValue(url, out var batch))
                     {
-                        _batches[url] = batch = new Batch(url);
+                        _batches[url] = batch = new Batch(puts[r].Node);
                     }
 
                     if (r == 0)
@@ -508,11 +508,11 @@ internal sealed class FileUploader
         }
     }
 
-    private sealed class Batch(string url) : IDisposable
+    private sealed class Batch(ChunkLocation node) : IDisposable
     {
         private readonly List<SourceChunk> _owned = [];
 
-        public string Url { get; } = url;
+        public ChunkLocation Node { get; } = node;
 
         public List<OutgoingChunk> Outgoing { get; } = [];
 

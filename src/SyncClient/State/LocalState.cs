@@ -229,36 +229,60 @@ internal sealed class LocalState : IDisposable
     }
 
     /// <summary>Records a synced path and (for files) its chunk list, replacing what was there.</summary>
-    public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks)
+    public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => PutFiles([(record, chunks)]);
+
+    /// <summary>
+    /// Records many synced paths (each as <see cref="PutFile"/>) in one transaction: all of them or, on a failure or a
+    /// crash, none. Callers record only files that are durably in place.
+    /// </summary>
+    public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files)
     {
+        if (files.Count == 0)
+        {
+            return;
+        }
+
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            DeleteFileRows(record.Path, tx);
-            using (var cmd = _db.CreateCommand())
+            using var delete = _db.CreateCommand();
+            delete.Transaction = tx;
+            delete.CommandText = "DELETE FROM files WHERE path=$p; DELETE FROM chunks WHERE path=$p;";
+            var dPath = delete.Parameters.Add("$p", SqliteType.Text);
+            using var insertFile = _db.CreateCommand();
+            insertFile.Transaction = tx;
+            insertFile.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
+            var fPath = insertFile.Parameters.Add("$p", SqliteType.Text);
+            var fKind = insertFile.Parameters.Add("$k", SqliteType.Integer);
+            var fSize = insertFile.Parameters.Add("$s", SqliteType.Integer);
+            var fMtime = insertFile.Parameters.Add("$m", SqliteType.Integer);
+            var fVersion = insertFile.Parameters.Add("$v", SqliteType.Integer);
+            var fHash = insertFile.Parameters.Add("$h", SqliteType.Blob);
+            var fChunks = insertFile.Parameters.Add("$c", SqliteType.Blob);
+            using var insertChunk = _db.CreateCommand();
+            insertChunk.Transaction = tx;
+            insertChunk.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
+            var pId = insertChunk.Parameters.Add("$id", SqliteType.Blob);
+            var pPath = insertChunk.Parameters.Add("$p", SqliteType.Text);
+            var pOffset = insertChunk.Parameters.Add("$o", SqliteType.Integer);
+            var pLength = insertChunk.Parameters.Add("$l", SqliteType.Integer);
+            foreach (var (record, chunks) in files)
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
-                cmd.Parameters.AddWithValue("$p", record.Path);
-                cmd.Parameters.AddWithValue("$k", (int)record.Kind);
-                cmd.Parameters.AddWithValue("$s", record.Size);
-                cmd.Parameters.AddWithValue("$m", record.MtimeTicks);
-                cmd.Parameters.AddWithValue("$v", (long)record.Version);
-                cmd.Parameters.AddWithValue("$h", record.ContentHash);
-                cmd.Parameters.AddWithValue("$c", EncodeChunks(chunks ?? []));
-                cmd.ExecuteNonQuery();
-            }
+                dPath.Value = record.Path;
+                delete.ExecuteNonQuery();
+                fPath.Value = record.Path;
+                fKind.Value = (int)record.Kind;
+                fSize.Value = record.Size;
+                fMtime.Value = record.MtimeTicks;
+                fVersion.Value = (long)record.Version;
+                fHash.Value = record.ContentHash;
+                fChunks.Value = EncodeChunks(chunks ?? []);
+                insertFile.ExecuteNonQuery();
+                if (chunks is not { Count: > 0 })
+                {
+                    continue;
+                }
 
-            if (chunks is { Count: > 0 })
-            {
-                using var cmd = _db.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
-                var pId = cmd.Parameters.Add("$id", SqliteType.Blob);
-                var pPath = cmd.Parameters.Add("$p", SqliteType.Text);
-                var pOffset = cmd.Parameters.Add("$o", SqliteType.Integer);
-                var pLength = cmd.Parameters.Add("$l", SqliteType.Integer);
-                cmd.Prepare();
                 long offset = 0;
                 foreach (var chunk in chunks)
                 {
@@ -266,7 +290,7 @@ internal sealed class LocalState : IDisposable
                     pPath.Value = record.Path;
                     pOffset.Value = offset;
                     pLength.Value = chunk.Size;
-                    cmd.ExecuteNonQuery();
+                    insertChunk.ExecuteNonQuery();
                     offset += chunk.Size;
                 }
             }

@@ -113,15 +113,10 @@ internal sealed class FileDownloader
             return null;
         }
 
-        var full = _ctx.WritePath(path);
-        _ = RemoteBounds.CheckPlan(path, plan);
         var size = plan.Entry.Size;
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var staged = new StagedDownload(path, full, Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")), plan, expectedLocal, racyBaseHash);
+        var staged = Create(path, plan, expectedLocal, racyBaseHash);
         try
         {
-            staged.Handle = File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
             var chunks = staged.Chunks;
             chunks.Capacity = Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, RemoteBounds.MaxChunksPerFile));
             ulong received = 0;
@@ -155,7 +150,7 @@ internal sealed class FileDownloader
                     }
 
                     using var plain = await window.Dequeue().ConfigureAwait(false);
-                    await RandomAccess.WriteAsync(staged.Handle, plain.Memory, written, ct).ConfigureAwait(false);
+                    await RandomAccess.WriteAsync(staged.Handle!, plain.Memory, written, ct).ConfigureAwait(false);
                     written += plain.Length;
                     _ctx.Progress.AddBytes(plain.Length);
                 }
@@ -170,15 +165,7 @@ internal sealed class FileDownloader
                 throw RemoteBounds.BadPlan(path, $"its chunks add up to {received} bytes but the file is said to be {size} bytes");
             }
 
-            if (RemoteBounds.TryMtime(plan.Entry.MtimeUnixMs, out var mtime))
-            {
-                File.SetLastWriteTimeUtc(staged.Handle, mtime);
-            }
-            else if (plan.Entry.MtimeUnixMs != 0)
-            {
-                _summary.AddNote($"'{SyncPaths.Display(path)}': the server's modification time ({plan.Entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
-            }
-
+            SetTime(staged);
             var done = staged;
             staged = null;
             return done;
@@ -186,6 +173,44 @@ internal sealed class FileDownloader
         finally
         {
             staged?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A new, empty temp file for <paramref name="path"/> beside its target (the path resolved with
+    /// <see cref="SyncContext.WritePath"/>, the plan checked with <see cref="RemoteBounds.CheckPlan"/>, folders created).
+    /// </summary>
+    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash)
+    {
+        var full = _ctx.WritePath(path);
+        _ = RemoteBounds.CheckPlan(path, plan);
+        var directory = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(directory);
+        var staged = new StagedDownload(path, full, Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")), plan, expectedLocal, racyBaseHash);
+        try
+        {
+            staged.Handle = File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+            var done = staged;
+            staged = null;
+            return done;
+        }
+        finally
+        {
+            staged?.Dispose();
+        }
+    }
+
+    /// <summary>Gives a fully written temp file the server's modification time (or notes why not).</summary>
+    internal void SetTime(StagedDownload staged)
+    {
+        var entry = staged.Plan.Entry;
+        if (RemoteBounds.TryMtime(entry.MtimeUnixMs, out var mtime))
+        {
+            File.SetLastWriteTimeUtc(staged.Handle!, mtime);
+        }
+        else if (entry.MtimeUnixMs != 0)
+        {
+            _summary.AddNote($"'{SyncPaths.Display(staged.Path)}': the server's modification time ({entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
         }
     }
 
@@ -280,7 +305,8 @@ internal sealed class FileDownloader
         }
     }
 
-    private async Task<ChunkBuffer> ObtainAsync(ChunkGet get, ChunkRef reference, CancellationToken ct)
+    /// <summary>One chunk, verified: copied from a local file holding it, else fetched from each node holding it in turn.</summary>
+    internal async Task<ChunkBuffer> ObtainAsync(ChunkGet get, ChunkRef reference, CancellationToken ct)
     {
         var local = await TryReadLocalAsync(reference, ct).ConfigureAwait(false);
         if (local is not null)
@@ -332,7 +358,8 @@ internal sealed class FileDownloader
         throw new DropboxException(ErrorKind.Unavailable, $"No storage node could serve chunk {reference.Id.ToShortString()}: {last?.Message ?? "no node holds it"}", last);
     }
 
-    private async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
+    /// <summary>A chunk read (and re-hashed) from a local file that held it when last synced, or null.</summary>
+    internal async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
     {
         foreach (var place in _ctx.State.FindChunk(reference.Id))
         {

@@ -23,6 +23,9 @@ internal sealed class BatchDownloader
     /// <summary>Most bytes per barrier (a larger file is a batch of its own).</summary>
     public const long MaxBytes = 64L * 1024 * 1024;
 
+    /// <summary>Files larger than this download beside the smaller ones rather than before or after them.</summary>
+    public const long LargeFileSize = 16L * 1024 * 1024;
+
     /// <summary>Files of more chunks than this download on their own (a window of chunks in flight), not grouped.</summary>
     public const int MaxChunksPerGroupedFile = 16;
 
@@ -49,7 +52,17 @@ internal sealed class BatchDownloader
     /// </summary>
     public async Task<List<string>> DownloadAsync(IReadOnlyList<(string Path, long Size)> files, CancellationToken ct)
     {
+        // Large files and small ones side by side: a large file is bound by bytes (hashing, writing), small ones by
+        // round trips, so each fills the other's waits.
         var copies = new List<string>();
+        var large = files.Where(f => f.Size > LargeFileSize).ToList();
+        var small = files.Where(f => f.Size <= LargeFileSize).ToList();
+        await Task.WhenAll(DownloadInBatchesAsync(large, copies, ct), DownloadInBatchesAsync(small, copies, ct)).ConfigureAwait(false);
+        return copies;
+    }
+
+    private async Task DownloadInBatchesAsync(List<(string Path, long Size)> files, List<string> copies, CancellationToken ct)
+    {
         var batch = new List<string>();
         long bytes = 0;
         foreach (var (path, size) in files)
@@ -69,8 +82,6 @@ internal sealed class BatchDownloader
         {
             await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
         }
-
-        return copies;
     }
 
     private async Task DownloadBatchAsync(List<string> paths, List<string> copies, CancellationToken ct)
@@ -144,7 +155,10 @@ internal sealed class BatchDownloader
                 _ctx.Progress.Log($"downloaded '{s.Path}'");
                 if (p.ConflictCopy is { } copy)
                 {
-                    copies.Add(copy);
+                    lock (copies)
+                    {
+                        copies.Add(copy);
+                    }
                 }
             }
         }

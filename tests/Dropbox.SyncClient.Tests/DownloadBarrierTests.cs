@@ -108,6 +108,28 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Empty(Directory.GetFiles(b.Folder, "*conflicted copy*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public async Task A_new_file_whose_chunks_a_synced_file_already_holds_is_copied_locally_not_fetched()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("x.txt", ContentOf(30));
+        await a.SyncAsync();
+        await b.SyncAsync();
+        a.Write("copies/y.txt", ContentOf(30));
+        a.Write("copies/z.txt", ContentOf(31));
+        await a.SyncAsync();
+
+        var second = await b.SyncAsync();
+
+        Assert.Equal(0, second.Errors);
+        Assert.Equal(2, second.FilesDownloaded);
+        Assert.Equal(1, second.ChunksReused);
+        Assert.Equal(1, second.ChunksDownloaded);
+        Assert.Equal(ContentOf(30), b.Read("copies/y.txt"));
+        Assert.Equal(ContentOf(31), b.Read("copies/z.txt"));
+    }
+
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>
     private sealed class RecordingBarrier : IDurabilityBarrier
     {

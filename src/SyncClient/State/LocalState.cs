@@ -228,6 +228,49 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="FindChunk"/> for many chunks in a few queries: the local places of each chunk found (ids not found are
+    /// left out, at most 8 places each).
+    /// </summary>
+    public Dictionary<ChunkId, List<LocalChunkLocation>> FindChunks(IReadOnlyCollection<ChunkId> ids)
+    {
+        const int PerQuery = 500;
+        var result = new Dictionary<ChunkId, List<LocalChunkLocation>>();
+        var all = ids.ToList();
+        lock (_lock)
+        {
+            for (var start = 0; start < all.Count; start += PerQuery)
+            {
+                var count = Math.Min(PerQuery, all.Count - start);
+                using var cmd = _db.CreateCommand();
+                var names = new string[count];
+                for (var i = 0; i < count; i++)
+                {
+                    names[i] = "$i" + i;
+                    cmd.Parameters.AddWithValue(names[i], all[start + i].ToArray());
+                }
+
+                cmd.CommandText = $"SELECT id, path, offset, length FROM chunks WHERE id IN ({string.Join(',', names)})";
+                using var reader = cmd.ExecuteReader();
+                while (reader.Read())
+                {
+                    var id = new ChunkId((byte[])reader.GetValue(0));
+                    if (!result.TryGetValue(id, out var places))
+                    {
+                        result[id] = places = [];
+                    }
+
+                    if (places.Count < 8)
+                    {
+                        places.Add(new LocalChunkLocation(reader.GetString(1), reader.GetInt64(2), reader.GetInt32(3)));
+                    }
+                }
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Records a synced path and (for files) its chunk list, replacing what was there.</summary>
     public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => PutFiles([(record, chunks)]);
 

@@ -338,9 +338,10 @@ internal sealed class BatchDownloader
     private async Task FetchAsync(Dictionary<ChunkId, WantedChunk> wanted, StagedDownload?[] staged, Exception?[] failed, CancellationToken ct)
     {
         var groups = new Dictionary<(string Url, string Token), List<WantedChunk>>();
+        var locals = wanted.Count == 0 ? [] : _ctx.State.FindChunks(wanted.Keys);
         foreach (var w in wanted.Values)
         {
-            if (await _downloader.TryReadLocalAsync(w.Ref, ct).ConfigureAwait(false) is { } local)
+            if (locals.TryGetValue(w.Ref.Id, out var places) && await _downloader.TryReadLocalAsync(w.Ref, places, ct).ConfigureAwait(false) is { } local)
             {
                 using (local)
                 {

@@ -359,9 +359,13 @@ internal sealed class FileDownloader
     }
 
     /// <summary>A chunk read (and re-hashed) from a local file that held it when last synced, or null.</summary>
-    internal async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
+    internal Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct) =>
+        TryReadLocalAsync(reference, _ctx.State.FindChunk(reference.Id), ct);
+
+    /// <summary>A chunk read (and re-hashed) from one of <paramref name="places"/> (the db's word for where it was), or null.</summary>
+    internal async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, IEnumerable<LocalChunkLocation> places, CancellationToken ct)
     {
-        foreach (var place in _ctx.State.FindChunk(reference.Id))
+        foreach (var place in places)
         {
             if (place.Length != reference.Size)
             {

@@ -130,6 +130,32 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Equal(ContentOf(31), b.Read("copies/z.txt"));
     }
 
+    [Fact]
+    public async Task Batched_plans_that_name_another_path_or_more_bytes_than_their_chunks_are_refused_and_the_rest_download()
+    {
+        await UploadManyAsync();
+        _server.TamperPlans = plans =>
+        {
+            var byPath = plans.Plans.Where(p => p.Entry is not null).ToDictionary(p => p.Entry.Path);
+            byPath[PathOf(0)].Entry.Path = PathOf(1); // describes another file
+            byPath[PathOf(2)].Entry.Size += 1;        // more bytes than its chunks hold
+        };
+        using var b = new TestClient(_dir, "b", _server);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(2, summary.Errors);
+        Assert.Contains(summary.ErrorMessages, m => m.Contains(PathOf(0), StringComparison.Ordinal) && m.Contains("another path", StringComparison.Ordinal));
+        Assert.Contains(summary.ErrorMessages, m => m.Contains(PathOf(2), StringComparison.Ordinal) && m.Contains("add up to", StringComparison.Ordinal));
+        Assert.False(File.Exists(b.PathOf(PathOf(0))));
+        Assert.False(File.Exists(b.PathOf(PathOf(2))));
+        Assert.Null(b.State.GetFile(PathOf(0)));
+        Assert.Null(b.State.GetFile(PathOf(2)));
+        Assert.Equal(ContentOf(1), b.Read(PathOf(1)));
+        Assert.Equal(FileCount - 2, b.State.CountFiles());
+        Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
+    }
+
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>
     private sealed class RecordingBarrier : IDurabilityBarrier
     {

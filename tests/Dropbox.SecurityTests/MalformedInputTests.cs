@@ -59,9 +59,10 @@ public sealed class MalformedInputTests(ApplianceFixture fixture) : IClassFixtur
             Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
         }
 
-        // Nested: files[0].path of CommitFiles, and a cluster call's node id.
+        // Nested: files[0].path of CommitFiles and GetDownloadPlans, and a cluster call's node id.
         var nested = new WireWriter().LengthDelimited(1, BadString(1)).ToArray();
         Assert.Equal(StatusCode.InvalidArgument, (await MetadataRawAsync("CommitFiles", nested, _app.Alice.Token)).StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, (await MetadataRawAsync("GetDownloadPlans", nested, _app.Alice.Token)).StatusCode);
         Assert.Equal(StatusCode.InvalidArgument, (await MetadataRawAsync("Heartbeat", BadString(1), _app.MetadataSystemToken(), Dropbox.Shared.Protos.Metadata.Cluster.Descriptor)).StatusCode);
         _app.AssertNoUnhandledExceptions(_logMark);
     }

@@ -190,6 +190,28 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
     public int PlanPagesServed { get; private set; }
 
+    /// <summary>When set, rewrites every answer to GetDownloadPlans (a hostile or buggy server).</summary>
+    public Action<GetDownloadPlansResponse>? TamperPlans { get; set; }
+
+    public async Task<GetDownloadPlansResponse> GetDownloadPlansAsync(GetDownloadPlansRequest request, CancellationToken ct)
+    {
+        var response = new GetDownloadPlansResponse();
+        foreach (var file in request.Files)
+        {
+            try
+            {
+                response.Plans.Add(await GetDownloadPlanAsync(file, ct).ConfigureAwait(false));
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+            {
+                response.Plans.Add(new GetDownloadPlanResponse());
+            }
+        }
+
+        TamperPlans?.Invoke(response);
+        return response;
+    }
+
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct)
     {
         lock (_lock)

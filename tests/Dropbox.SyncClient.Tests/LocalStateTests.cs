@@ -131,4 +131,51 @@ public sealed class LocalStateTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(state));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(db));
     }
+
+    [Fact]
+    public void A_batch_of_records_that_fails_part_way_records_none_of_them()
+    {
+        var c1 = ChunkRef.Raw(ChunkId.Compute([1]), 1);
+        using var state = LocalState.Open(_dir.Path);
+        state.PutFile(new FileRecord("kept.txt", FileKind.File, 1, 1, 1, FileVersion.ComputeContentHash([c1.Id])), [c1]);
+
+        // The third record cannot be written (no content hash): the transaction must take the first two back with it.
+        var batch = new List<(FileRecord, IReadOnlyList<ChunkRef>?)>
+        {
+            (new FileRecord("a.txt", FileKind.File, 1, 1, 2, FileVersion.ComputeContentHash([c1.Id])), [c1]),
+            (new FileRecord("kept.txt", FileKind.File, 1, 1, 3, FileVersion.ComputeContentHash([c1.Id])), [c1]),
+            (new FileRecord("b.txt", FileKind.File, 1, 1, 4, null!), [c1]),
+        };
+
+        Assert.ThrowsAny<Exception>(() => state.PutFiles(batch));
+
+        Assert.Null(state.GetFile("a.txt"));
+        Assert.Null(state.GetFile("b.txt"));
+        Assert.Equal(1UL, state.GetFile("kept.txt")!.Version);
+        Assert.Equal(new LocalChunkLocation("kept.txt", 0, 1), Assert.Single(state.FindChunk(c1.Id)));
+    }
+
+    [Fact]
+    public void FindChunks_finds_many_chunks_at_once_as_FindChunk_finds_each()
+    {
+        using var state = LocalState.Open(_dir.Path);
+        var records = new List<(FileRecord, IReadOnlyList<ChunkRef>?)>();
+        var ids = new List<ChunkId>();
+        for (var i = 0; i < 600; i++)
+        {
+            var c = ChunkRef.Raw(ChunkId.Compute(BitConverter.GetBytes(i)), 10 + i);
+            ids.Add(c.Id);
+            records.Add((new FileRecord($"f{i}", FileKind.File, c.Size, 1, 1, FileVersion.ComputeContentHash([c.Id])), [c]));
+        }
+
+        state.PutFiles(records);
+        ids.Add(ChunkId.Compute([9, 9, 9])); // held by no file
+
+        var found = state.FindChunks(ids);
+
+        Assert.Equal(600, found.Count);
+        Assert.False(found.ContainsKey(ids[^1]));
+        Assert.Equal(state.FindChunk(ids[0]), found[ids[0]]);
+        Assert.Equal(new LocalChunkLocation("f599", 0, 609), Assert.Single(found[ids[599]]));
+    }
 }

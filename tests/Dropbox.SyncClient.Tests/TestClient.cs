@@ -10,7 +10,7 @@ internal sealed class TestClient : IDisposable
 {
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
-    public TestClient(TempDir dir, string name, FakeServer server, SyncOptions? options = null)
+    public TestClient(TempDir dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null)
     {
         Folder = dir.Sub(name + "-folder");
         State = LocalState.Open(dir.Sub(name + "-state"));
@@ -23,6 +23,7 @@ internal sealed class TestClient : IDisposable
             Chunker = new PipelineChunkSource(new FastCdcChunker(SmallChunks), compress: true, parallelism: 2),
             Device = name,
             Options = options ?? new SyncOptions(),
+            Barrier = barrier ?? DurabilityBarrier.Default,
         };
         Engine = new SyncEngine(Context);
     }
@@ -55,7 +56,7 @@ internal sealed class TestClient : IDisposable
     public SyncEngine EngineWith(SyncOptions options, Action<string>? log = null) => new(new SyncContext
     {
         Folder = Context.Folder, State = State, Metadata = Context.Metadata, Transfer = Context.Transfer,
-        Chunker = Context.Chunker, Device = Context.Device, Options = options,
+        Chunker = Context.Chunker, Device = Context.Device, Options = options, Barrier = Context.Barrier,
         Progress = log is null ? new SyncProgress() : new SyncProgress { Log = log },
     });
 

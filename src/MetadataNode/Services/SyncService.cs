@@ -101,6 +101,9 @@ internal sealed class SyncService : Sync.SyncBase
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
         _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken);
 
+    public override Task<GetDownloadPlansResponse> GetDownloadPlans(GetDownloadPlansRequest request, ServerCallContext context) =>
+        _store.GetDownloadPlansAsync(_auth.User(context), request.Files, context.CancellationToken);
+
     public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
         _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);
 

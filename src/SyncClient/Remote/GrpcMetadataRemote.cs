@@ -36,6 +36,9 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
 
+    public Task<GetDownloadPlansResponse> GetDownloadPlansAsync(GetDownloadPlansRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Planning the download of {request.Files.Count} files", () => _client.GetDownloadPlansAsync(request, Options(ct)).ResponseAsync);
+
     public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync("Listing changes", () => _client.ListChangesAsync(request, Options(ct)).ResponseAsync);
 

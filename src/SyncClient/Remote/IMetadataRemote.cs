@@ -36,6 +36,28 @@ internal interface IMetadataRemote
 
     Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct);
 
+    /// <summary>
+    /// The first pages of many files' download plans in one answer, nodes and tokens shared (a file gone remotely: a
+    /// plan without entry). By default one <see cref="GetDownloadPlanAsync"/> per file, each plan with its own tables.
+    /// </summary>
+    async Task<GetDownloadPlansResponse> GetDownloadPlansAsync(GetDownloadPlansRequest request, CancellationToken ct)
+    {
+        var response = new GetDownloadPlansResponse();
+        foreach (var file in request.Files)
+        {
+            try
+            {
+                response.Plans.Add(await GetDownloadPlanAsync(file, ct).ConfigureAwait(false));
+            }
+            catch (Dropbox.Shared.Errors.DropboxException e) when (e.Kind == Dropbox.Shared.Errors.ErrorKind.NotFound)
+            {
+                response.Plans.Add(new GetDownloadPlanResponse());
+            }
+        }
+
+        return response;
+    }
+
     Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct);
 
     Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct);

@@ -84,62 +84,80 @@ internal sealed class FileDownloader
     /// <param name="ct">Cancellation.</param>
     private async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, CancellationToken ct)
     {
-        if ((checkedPlan ?? await PlanAsync(path, ct).ConfigureAwait(false)) is not { } plan)
+        using var staged = await StageAsync(path, expectedLocal, checkedPlan, racyBaseHash, ct).ConfigureAwait(false);
+        if (staged is null)
         {
             return DownloadResult.Gone;
         }
 
-        var full = _ctx.WritePath(path);
-        _ = RemoteBounds.CheckPlan(path, plan);
+        // One file: its own barrier (bytes durable, then the rename, then the folder's entry, then the db).
+        _ctx.Barrier.FlushFiles(_ctx.Folder, [staged.Handle!]);
+        staged.Close();
+        var placed = await PlaceAsync(staged, ct).ConfigureAwait(false);
+        _ctx.Barrier.FlushDirectories([staged.Directory]);
+        _ctx.State.PutFile(placed.Record, staged.Chunks);
+        _summary.AddFileDownloaded();
+        return new DownloadResult(true, placed.ConflictCopy);
+    }
+
+    /// <summary>
+    /// The first half of a download: plan (unless given), every chunk copied from a local file or fetched and verified,
+    /// written at its offset into a new temp file beside the target, the server's mtime set. The temp file is left open
+    /// and NOT durable: the caller runs the barrier (<see cref="IDurabilityBarrier.FlushFiles"/>) over it, then
+    /// <see cref="PlaceAsync"/>. Null when the path is gone remotely. On failure nothing is left behind.
+    /// </summary>
+    public async Task<StagedDownload?> StageAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, CancellationToken ct)
+    {
+        if ((checkedPlan ?? await PlanAsync(path, ct).ConfigureAwait(false)) is not { } plan)
+        {
+            return null;
+        }
+
         var size = plan.Entry.Size;
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
-        var chunks = new List<ChunkRef>(Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, RemoteBounds.MaxChunksPerFile)));
-        ulong received = 0;
+        var staged = Create(path, plan, expectedLocal, racyBaseHash);
         try
         {
-            await using (var output = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 }))
-            {
-                // A window of chunks in flight, written strictly in order; each chunk's pooled buffer goes back
-                // to the pool once written, so memory is the window, not the file.
-                // Later pages of the plan are asked for as the window reaches them.
-                var window = new Queue<Task<ChunkBuffer>>();
-                await using var gets = DownloadPlans.ChunksAsync(_ctx.Metadata, path, plan, ct).GetAsyncEnumerator(ct);
-                try
-                {
-                    var more = await gets.MoveNextAsync().ConfigureAwait(false);
-                    var limit = Math.Max(1, _ctx.Options.Parallelism);
-                    while (more || window.Count > 0)
-                    {
-                        while (more && window.Count < limit)
-                        {
-                            // Later pages are checked as they come: every chunk within bounds, never more bytes
-                            // than the file is said to hold, and exactly that many at the end (below).
-                            var chunk = RemoteBounds.CheckChunk(path, gets.Current);
-                            received += (ulong)chunk.Size;
-                            if (received > size)
-                            {
-                                throw RemoteBounds.BadPlan(path, $"its chunks add up to more than the {size} bytes the file is said to be");
-                            }
+            var chunks = staged.Chunks;
+            chunks.Capacity = Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, RemoteBounds.MaxChunksPerFile));
+            ulong received = 0;
+            long written = 0;
 
-                            chunks.Add(chunk);
-                            window.Enqueue(ObtainAsync(gets.Current, chunk, ct));
-                            more = await gets.MoveNextAsync().ConfigureAwait(false);
+            // A window of chunks in flight, written strictly in order at their offsets; each chunk's pooled buffer goes
+            // back to the pool once written, so memory is the window, not the file.
+            // Later pages of the plan are asked for as the window reaches them.
+            var window = new Queue<Task<ChunkBuffer>>();
+            await using var gets = DownloadPlans.ChunksAsync(_ctx.Metadata, path, plan, ct).GetAsyncEnumerator(ct);
+            try
+            {
+                var more = await gets.MoveNextAsync().ConfigureAwait(false);
+                var limit = Math.Max(1, _ctx.Options.Parallelism);
+                while (more || window.Count > 0)
+                {
+                    while (more && window.Count < limit)
+                    {
+                        // Later pages are checked as they come: every chunk within bounds, never more bytes
+                        // than the file is said to hold, and exactly that many at the end (below).
+                        var chunk = RemoteBounds.CheckChunk(path, gets.Current);
+                        received += (ulong)chunk.Size;
+                        if (received > size)
+                        {
+                            throw RemoteBounds.BadPlan(path, $"its chunks add up to more than the {size} bytes the file is said to be");
                         }
 
-                        using var plain = await window.Dequeue().ConfigureAwait(false);
-                        await output.WriteAsync(plain.Memory, ct).ConfigureAwait(false);
-                        _ctx.Progress.AddBytes(plain.Length);
+                        chunks.Add(chunk);
+                        window.Enqueue(ObtainAsync(gets.Current, chunk, ct));
+                        more = await gets.MoveNextAsync().ConfigureAwait(false);
                     }
-                }
-                finally
-                {
-                    await ReleaseWindowAsync(window).ConfigureAwait(false);
-                }
 
-                await output.FlushAsync(ct).ConfigureAwait(false);
-                output.Flush(flushToDisk: true);
+                    using var plain = await window.Dequeue().ConfigureAwait(false);
+                    await RandomAccess.WriteAsync(staged.Handle!, plain.Memory, written, ct).ConfigureAwait(false);
+                    written += plain.Length;
+                    _ctx.Progress.AddBytes(plain.Length);
+                }
+            }
+            finally
+            {
+                await ReleaseWindowAsync(window).ConfigureAwait(false);
             }
 
             if (received != size)
@@ -147,52 +165,94 @@ internal sealed class FileDownloader
                 throw RemoteBounds.BadPlan(path, $"its chunks add up to {received} bytes but the file is said to be {size} bytes");
             }
 
-            if (RemoteBounds.TryMtime(plan.Entry.MtimeUnixMs, out var mtime))
-            {
-                File.SetLastWriteTimeUtc(temp, mtime);
-            }
-            else if (plan.Entry.MtimeUnixMs != 0)
-            {
-                _summary.AddNote($"'{SyncPaths.Display(path)}': the server's modification time ({plan.Entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
-            }
-
-            string? conflictCopy = null;
-            if (Directory.Exists(full))
-            {
-                throw new DropboxException(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
-            }
-
-            // Checked again before anything is moved: a folder on the way (or the name itself) that became a link while
-            // the bytes came in is refused, the local file stays where it is and the temp file is deleted below. This
-            // is check-then-act: a local process racing the rename is out of scope (see the README).
-            _ = _ctx.WritePath(path);
-            if (await LocalChangedSincePlanAsync(full, expectedLocal, racyBaseHash, ct).ConfigureAwait(false))
-            {
-                // Never overwrite a local edit the plan did not see: keep it beside the download.
-                conflictCopy = _conflictName(path);
-                File.Move(full, _ctx.WritePath(conflictCopy));
-                _summary.AddConflict();
-                _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
-            }
-
-            File.Move(temp, full, overwrite: true);
-            DirectorySync.Flush(directory);
-            var info = new FileInfo(full);
-            var ids = chunks.Select(c => c.Id).ToList();
-            _ctx.State.PutFile(new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, plan.Entry.Version, FileVersion.ComputeContentHash(ids)), chunks);
-            _summary.AddFileDownloaded();
-            return new DownloadResult(true, conflictCopy);
+            SetTime(staged);
+            var done = staged;
+            staged = null;
+            return done;
         }
         finally
         {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-            }
+            staged?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A new, empty temp file for <paramref name="path"/> beside its target (the path resolved with
+    /// <see cref="SyncContext.WritePath"/>, the plan checked with <see cref="RemoteBounds.CheckPlan"/>, folders created).
+    /// </summary>
+    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash)
+    {
+        var full = _ctx.WritePath(path);
+        _ = RemoteBounds.CheckPlan(path, plan);
+        var directory = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(directory);
+        var staged = new StagedDownload(path, full, Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")), plan, expectedLocal, racyBaseHash);
+        try
+        {
+            staged.Handle = File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+            var done = staged;
+            staged = null;
+            return done;
+        }
+        finally
+        {
+            staged?.Dispose();
+        }
+    }
+
+    /// <summary>Gives a fully written temp file the server's modification time (or notes why not).</summary>
+    internal void SetTime(StagedDownload staged)
+    {
+        var entry = staged.Plan.Entry;
+        if (RemoteBounds.TryMtime(entry.MtimeUnixMs, out var mtime))
+        {
+            File.SetLastWriteTimeUtc(staged.Handle!, mtime);
+        }
+        else if (entry.MtimeUnixMs != 0)
+        {
+            _summary.AddNote($"'{SyncPaths.Display(staged.Path)}': the server's modification time ({entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
+        }
+    }
+
+    /// <summary>
+    /// The second half of a download, once the barrier made the temp file durable: the final checks (no folder at the
+    /// name, no link on the way, the local file as the plan saw it, else it is kept as a conflicted copy), then the
+    /// rename into place. The caller makes the folder's entry durable, then records <see cref="PlacedDownload.Record"/>.
+    /// </summary>
+    public async Task<PlacedDownload> PlaceAsync(StagedDownload staged, CancellationToken ct)
+    {
+        var path = staged.Path;
+        var full = staged.Full;
+        string? conflictCopy = null;
+        if (Directory.Exists(full))
+        {
+            throw new DropboxException(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
+        }
+
+        // Checked again before anything is moved: a folder on the way (or the name itself) that became a link while
+        // the bytes came in is refused, the local file stays where it is and the temp file is deleted by the caller.
+        // This is check-then-act: a local process racing the rename is out of scope (see the README).
+        _ = _ctx.WritePath(path);
+        if (await LocalChangedSincePlanAsync(full, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false))
+        {
+            // Never overwrite a local edit the plan did not see: keep it beside the download.
+            conflictCopy = _conflictName(path);
+            File.Move(full, _ctx.WritePath(conflictCopy));
+            _summary.AddConflict();
+            _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
+        }
+
+        File.Move(staged.Temp, full, overwrite: true);
+        staged.Placed = true;
+        var info = new FileInfo(full);
+        var ids = new List<ChunkId>(staged.Chunks.Count);
+        foreach (var chunk in staged.Chunks)
+        {
+            ids.Add(chunk.Id);
+        }
+
+        var record = new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids));
+        return new PlacedDownload(record, conflictCopy);
     }
 
     /// <summary>
@@ -245,7 +305,8 @@ internal sealed class FileDownloader
         }
     }
 
-    private async Task<ChunkBuffer> ObtainAsync(ChunkGet get, ChunkRef reference, CancellationToken ct)
+    /// <summary>One chunk, verified: copied from a local file holding it, else fetched from each node holding it in turn.</summary>
+    internal async Task<ChunkBuffer> ObtainAsync(ChunkGet get, ChunkRef reference, CancellationToken ct)
     {
         var local = await TryReadLocalAsync(reference, ct).ConfigureAwait(false);
         if (local is not null)
@@ -297,9 +358,14 @@ internal sealed class FileDownloader
         throw new DropboxException(ErrorKind.Unavailable, $"No storage node could serve chunk {reference.Id.ToShortString()}: {last?.Message ?? "no node holds it"}", last);
     }
 
-    private async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct)
+    /// <summary>A chunk read (and re-hashed) from a local file that held it when last synced, or null.</summary>
+    internal Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, CancellationToken ct) =>
+        TryReadLocalAsync(reference, _ctx.State.FindChunk(reference.Id), ct);
+
+    /// <summary>A chunk read (and re-hashed) from one of <paramref name="places"/> (the db's word for where it was), or null.</summary>
+    internal async Task<ChunkBuffer?> TryReadLocalAsync(ChunkRef reference, IEnumerable<LocalChunkLocation> places, CancellationToken ct)
     {
-        foreach (var place in _ctx.State.FindChunk(reference.Id))
+        foreach (var place in places)
         {
             if (place.Length != reference.Size)
             {

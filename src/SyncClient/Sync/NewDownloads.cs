@@ -12,6 +12,7 @@ namespace Dropbox.SyncClient.Sync;
 internal sealed class NewDownloads
 {
     private readonly List<string> _paths = [];
+    private readonly List<long> _sizes = [];
 
     public int Count => _paths.Count;
 
@@ -27,6 +28,7 @@ internal sealed class NewDownloads
                 && !index.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !remote.IsRefused(path) && !local.Ignore.IsIgnored(path, isDirectory: false))
             {
                 taken._paths.Add(path);
+                taken._sizes.Add(entry.Size);
                 taken.Bytes = RemoteBounds.AddSaturating(taken.Bytes, entry.Size);
             }
         }
@@ -46,4 +48,7 @@ internal sealed class NewDownloads
 
     /// <summary>The paths, in listing order.</summary>
     public IReadOnlyList<string> Paths => _paths;
+
+    /// <summary>The paths with the sizes the server listed, in listing order.</summary>
+    public IReadOnlyList<(string Path, long Size)> Files => _paths.Select((p, i) => (p, _sizes[i])).ToList();
 }

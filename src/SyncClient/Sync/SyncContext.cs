@@ -25,6 +25,9 @@ internal sealed class SyncContext
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>How downloads are made durable before they are renamed into place (a seam for tests).</summary>
+    public IDurabilityBarrier Barrier { get; init; } = DurabilityBarrier.Default;
+
     /// <summary>The daemon's watcher evidence (null for a one-shot pass): files it saw settle by the quiet period.</summary>
     public WatchedChanges? Watched { get; init; }
 
@@ -48,6 +51,7 @@ internal sealed class SyncContext
         Options = options,
         Progress = Progress,
         Time = Time,
+        Barrier = Barrier,
         Watched = watched,
     };
 

@@ -61,8 +61,18 @@ internal sealed partial class SyncEngine
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
         await TransferAsync(transfers, exec, summary, puts, ct).ConfigureAwait(false);
-        await Parallel.ForEachAsync(newDownloads.Paths, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
-            async (path, token) => await exec.RunAsync(new SyncAction(SyncActionKind.Download, path), token).ConfigureAwait(false)).ConfigureAwait(false);
+        if (newDownloads.Count > 0)
+        {
+            // Plain new files: many at once (small ones are bound by round trips, not bytes), one barrier per batch.
+            var parallelism = Math.Max(1, _ctx.Options.Parallelism) * 4;
+            using var batchGets = new SemaphoreSlim(parallelism);
+            var batches = new BatchDownloader(_ctx, summary, new FileDownloader(_ctx, summary, batchGets, ConflictName), parallelism);
+            foreach (var copy in await batches.DownloadAsync(newDownloads.Files, ct).ConfigureAwait(false))
+            {
+                await exec.RunAsync(new SyncAction(SyncActionKind.Upload, copy), ct).ConfigureAwait(false);
+            }
+        }
+
         foreach (var group in newFiles.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
         {
             await TransferAsync(group, exec, summary, puts, ct).ConfigureAwait(false);

@@ -640,6 +640,61 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task DownloadPlans_OfManyFiles_ShareTokensThatCoverChunksOfSeveralFiles_AndAGoneFileHasNoEntry()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        for (var i = 0; i < 20; i++)
+        {
+            await h.PutFileAsync(alice, $"d/f{i:D2}", 0, StoreHarness.Chunk(i));
+        }
+
+        var deleted = await h.PutFileAsync(alice, "gone", 0, StoreHarness.Chunk(50));
+        await h.Store.DeleteAsync(alice, "gone", deleted.Sequence, "t");
+        var request = Enumerable.Range(0, 20).Select(i => new GetDownloadPlanRequest { Path = $"d/f{i:D2}" }).ToList();
+        request.Insert(3, new GetDownloadPlanRequest { Path = "gone" });
+        request.Add(new GetDownloadPlanRequest { Path = "never-was" });
+
+        var plans = await h.Store.GetDownloadPlansAsync(alice, request, CancellationToken.None);
+
+        Assert.Equal(22, plans.Plans.Count);
+        Assert.Null(plans.Plans[3].Entry);
+        Assert.Null(plans.Plans[21].Entry);
+        var files = plans.Plans.Where(p => p.Entry is not null).ToList();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"d/f{i:D2}"), files.Select(p => p.Entry.Path));
+        // 20 one-chunk files on one node: two tokens (16 chunks each at most), each covering chunks of many files.
+        Assert.Equal(StoreHarness.NodeA, Assert.Single(plans.Nodes).NodeId);
+        Assert.Equal(2, plans.Tokens.Count);
+        for (var i = 0; i < files.Count; i++)
+        {
+            var get = Assert.Single(files[i].Chunks);
+            Assert.Equal(StoreHarness.Chunk(i).Id, get.Chunk.Id.ToChunkId());
+            Assert.False(files[i].HasMore);
+            Assert.Empty(files[i].Tokens);
+            var token = h.Tokens.Validate(plans.Tokens[(int)Assert.Single(get.TokenIndexes)], Dropbox.Shared.Tokens.TokenOperation.Get, StoreHarness.NodeA, get.Chunk.Id.ToChunkId());
+            Assert.Equal(alice.Namespace.Value, token.Namespace);
+        }
+    }
+
+    [Fact]
+    public async Task DownloadPlans_OfAnotherAccountsFile_AreEmpty_AndTooManyFilesAreRefused()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        await h.PutFileAsync(alice, "secret.txt", 0, StoreHarness.Chunk(1));
+
+        var plans = await h.Store.GetDownloadPlansAsync(bob, [new GetDownloadPlanRequest { Path = "secret.txt" }], CancellationToken.None);
+        var tooMany = await Assert.ThrowsAsync<DropboxException>(() => h.Store.GetDownloadPlansAsync(alice, Enumerable.Range(0, 1001).Select(i => new GetDownloadPlanRequest { Path = $"f{i}" }).ToList(), CancellationToken.None));
+        var bad = await Assert.ThrowsAsync<DropboxException>(() => h.Store.GetDownloadPlansAsync(alice, [new GetDownloadPlanRequest { Path = "../escape" }], CancellationToken.None));
+
+        Assert.Null(Assert.Single(plans.Plans).Entry);
+        Assert.Empty(plans.Tokens);
+        Assert.Equal(ErrorKind.ResourceExhausted, tooMany.Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, bad.Kind);
+    }
+
+    [Fact]
     public void Keys_VersionPrefixOfOnePath_DoesNotMatchAnother()
     {
         var prefix = Keys.VersionPrefix("ns", "a");

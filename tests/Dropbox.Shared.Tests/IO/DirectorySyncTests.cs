@@ -20,6 +20,29 @@ public sealed class DirectorySyncTests : IDisposable
     }
 
     [Fact]
+    public void Syncing_the_file_system_of_a_real_directory_is_done_on_Linux_and_declined_elsewhere()
+    {
+        File.WriteAllText(Path.Combine(_dir, "a"), "x");
+
+        Assert.Equal(OperatingSystem.IsLinux(), DirectorySync.SyncFileSystem(_dir));
+    }
+
+    [Fact]
+    public void Syncing_the_file_system_of_a_missing_directory_throws_instead_of_pretending()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var missing = Path.Combine(_dir, "missing");
+
+        var error = Assert.Throws<IOException>(() => DirectorySync.SyncFileSystem(missing));
+
+        Assert.Contains(missing, error.Message);
+    }
+
+    [Fact]
     public void Flushing_a_directory_that_does_not_exist_throws_instead_of_pretending()
     {
         if (OperatingSystem.IsWindows())

@@ -1,0 +1,471 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Downloads many files with one durability barrier per batch instead of one per file: every file of a batch is
+/// fetched into its temp file (several at once), then the barrier makes all of their bytes durable, then each is
+/// checked and renamed into place, then the folders the renames touched are made durable (once each), then the whole
+/// batch is recorded in the local db in one transaction. So a file never appears under its name before its bytes are
+/// durable, and the db never records a file whose rename is not durable; a crash at any point leaves, for each file,
+/// the old state or the whole new file (and at worst a stray temp file, which is ignored and cleaned up).
+/// </summary>
+internal sealed class BatchDownloader
+{
+    /// <summary>Most files per barrier.</summary>
+    public const int MaxFiles = 512;
+
+    /// <summary>Most bytes per barrier (a larger file is a batch of its own).</summary>
+    public const long MaxBytes = 64L * 1024 * 1024;
+
+    /// <summary>Files larger than this download beside the smaller ones rather than before or after them.</summary>
+    public const long LargeFileSize = 16L * 1024 * 1024;
+
+    /// <summary>Files of more chunks than this download on their own (a window of chunks in flight), not grouped.</summary>
+    public const int MaxChunksPerGroupedFile = 16;
+
+    /// <summary>Most chunks asked for in one grouped request (the server's tokens cover 16).</summary>
+    public const int MaxChunksPerRequest = 64;
+
+    private readonly SyncContext _ctx;
+    private readonly SyncSummary _summary;
+    private readonly FileDownloader _downloader;
+    private readonly int _parallelism;
+
+    public BatchDownloader(SyncContext ctx, SyncSummary summary, FileDownloader downloader, int parallelism)
+    {
+        _ctx = ctx;
+        _summary = summary;
+        _downloader = downloader;
+        _parallelism = Math.Max(1, parallelism);
+    }
+
+    /// <summary>
+    /// Downloads <paramref name="files"/> (relative path and expected size, nothing at the path here as far as the pass
+    /// knows). A file that fails is reported in the summary and left out; the others go on. Returns the conflicted copies
+    /// made of local files that appeared at a path meanwhile (the caller uploads them).
+    /// </summary>
+    public async Task<List<string>> DownloadAsync(IReadOnlyList<(string Path, long Size)> files, CancellationToken ct)
+    {
+        // Large files and small ones side by side: a large file is bound by bytes (hashing, writing), small ones by
+        // round trips, so each fills the other's waits.
+        var copies = new List<string>();
+        var large = files.Where(f => f.Size > LargeFileSize).ToList();
+        var small = files.Where(f => f.Size <= LargeFileSize).ToList();
+        await Task.WhenAll(DownloadInBatchesAsync(large, copies, ct), DownloadInBatchesAsync(small, copies, ct)).ConfigureAwait(false);
+        return copies;
+    }
+
+    private async Task DownloadInBatchesAsync(List<(string Path, long Size)> files, List<string> copies, CancellationToken ct)
+    {
+        var batch = new List<string>();
+        long bytes = 0;
+        foreach (var (path, size) in files)
+        {
+            if (batch.Count > 0 && (batch.Count >= MaxFiles || bytes + size > MaxBytes))
+            {
+                await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
+                batch.Clear();
+                bytes = 0;
+            }
+
+            batch.Add(path);
+            bytes += Math.Max(0, size);
+        }
+
+        if (batch.Count > 0)
+        {
+            await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DownloadBatchAsync(List<string> paths, List<string> copies, CancellationToken ct)
+    {
+        var staged = new StagedDownload?[paths.Count];
+        try
+        {
+            await StageAsync(paths, staged, ct).ConfigureAwait(false);
+
+            var ready = staged.Where(s => s is not null).Select(s => s!).ToList();
+            if (ready.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                // The barrier: every byte of the batch durable before any file of it is renamed into place.
+                _ctx.Barrier.FlushFiles(_ctx.Folder, ready.Select(s => s.Handle!).ToList());
+            }
+            catch (IOException e)
+            {
+                foreach (var s in ready)
+                {
+                    Fail(s.Path, e);
+                }
+
+                return;
+            }
+
+            var placed = new List<(StagedDownload Staged, PlacedDownload Placed)>(ready.Count);
+            foreach (var s in ready)
+            {
+                s.Close();
+                try
+                {
+                    placed.Add((s, await _downloader.PlaceAsync(s, ct).ConfigureAwait(false)));
+                }
+                catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+                {
+                    Fail(s.Path, e);
+                }
+            }
+
+            if (placed.Count == 0)
+            {
+                return;
+            }
+
+            // Each folder once, for all the renames into it; then the db, in one transaction.
+            try
+            {
+                _ctx.Barrier.FlushDirectories(placed.Select(p => p.Staged.Directory).Distinct(StringComparer.Ordinal).ToList());
+            }
+            catch (IOException e)
+            {
+                // In place but not known durable: not recorded; the next pass finds them and compares them with the remote.
+                foreach (var (s, _) in placed)
+                {
+                    Fail(s.Path, e);
+                }
+
+                return;
+            }
+
+            _ctx.State.PutFiles(placed.Select(p => (p.Placed.Record, (IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef>?)p.Staged.Chunks)).ToList());
+            foreach (var (s, p) in placed)
+            {
+                _summary.AddFileDownloaded();
+                _ctx.Progress.FileDone();
+                _ctx.Progress.Log($"downloaded '{s.Path}'");
+                if (p.ConflictCopy is { } copy)
+                {
+                    lock (copies)
+                    {
+                        copies.Add(copy);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var s in staged)
+            {
+                s?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Fetches every file of the batch into its temp file (left open, not durable): the plans in one call, the chunks of
+    /// small files grouped by node and token into requests of many chunks, each chunk verified and written at its
+    /// offset(s). A file with a plan of many pages, or a batch whose plans cannot be had in one call (an older server),
+    /// goes file by file. A file that fails is reported and its slot left null.
+    /// </summary>
+    private async Task StageAsync(List<string> paths, StagedDownload?[] staged, CancellationToken ct)
+    {
+        GetDownloadPlansResponse? plans = null;
+        try
+        {
+            var request = new GetDownloadPlansRequest();
+            foreach (var path in paths)
+            {
+                request.Files.Add(DownloadPlans.FirstPage(path));
+            }
+
+            plans = await _ctx.Metadata.GetDownloadPlansAsync(request, ct).ConfigureAwait(false);
+            if (plans.Plans.Count != paths.Count)
+            {
+                plans = null; // not an answer to this question: ask file by file
+            }
+        }
+        catch (DropboxException)
+        {
+            plans = null;
+        }
+
+        var alone = new List<(int Index, GetDownloadPlanResponse? Plan)>();
+        var wanted = new Dictionary<ChunkId, WantedChunk>();
+        var failed = new Exception?[paths.Count];
+        if (plans is null)
+        {
+            alone.AddRange(paths.Select((_, i) => (i, (GetDownloadPlanResponse?)null)));
+        }
+        else
+        {
+            var tables = new GetDownloadPlanResponse();
+            tables.Nodes.AddRange(plans.Nodes);
+            tables.Tokens.AddRange(plans.Tokens);
+            for (var i = 0; i < paths.Count; i++)
+            {
+                try
+                {
+                    Plan(i, paths[i], plans.Plans[i], tables, staged, wanted, alone);
+                }
+                catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+                {
+                    staged[i]?.Dispose();
+                    staged[i] = null;
+                    Fail(paths[i], e);
+                }
+            }
+        }
+
+        await FetchAsync(wanted, staged, failed, ct).ConfigureAwait(false);
+        for (var i = 0; i < paths.Count; i++)
+        {
+            if (staged[i] is not { } s)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (failed[i] is { } e)
+                {
+                    throw e;
+                }
+
+                _downloader.SetTime(s);
+            }
+            catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+            {
+                s.Dispose();
+                staged[i] = null;
+                Fail(paths[i], e);
+            }
+        }
+
+        await Parallel.ForEachAsync(alone, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = ct }, async (file, token) =>
+        {
+            try
+            {
+                staged[file.Index] = await _downloader.StageAsync(paths[file.Index], null, file.Plan, null, token).ConfigureAwait(false);
+                if (staged[file.Index] is null)
+                {
+                    _ctx.Progress.FileDone(); // gone remotely meanwhile: nothing to do
+                }
+            }
+            catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+            {
+                Fail(paths[file.Index], e);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Checks file <paramref name="i"/>'s plan and either notes its chunks as wanted (its temp file created) or sets it aside to go alone.</summary>
+    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone)
+    {
+        if (plan.Entry is null || plan.Entry.Deleted)
+        {
+            _ctx.Progress.FileDone(); // gone remotely meanwhile: nothing to do
+            return;
+        }
+
+        if (!string.Equals(plan.Entry.Path, path, StringComparison.Ordinal))
+        {
+            throw RemoteBounds.BadPlan(path, $"it describes another path ('{SyncPaths.Display(plan.Entry.Path)}')");
+        }
+
+        var own = plan.Nodes.Count > 0 || plan.Tokens.Count > 0;
+        if (plan.HasMore || plan.Chunks.Count > MaxChunksPerGroupedFile)
+        {
+            if (!own)
+            {
+                plan.Nodes.AddRange(tables.Nodes);
+                plan.Tokens.AddRange(tables.Tokens);
+            }
+
+            alone.Add((i, plan));
+            return;
+        }
+
+        var size = plan.Entry.Size;
+        var s = _downloader.Create(path, plan, null, null);
+        staged[i] = s;
+        ulong received = 0;
+        long offset = 0;
+        foreach (var compact in plan.Chunks)
+        {
+            var get = DownloadPlans.Expand(own ? plan : tables, compact);
+            var chunk = RemoteBounds.CheckChunk(path, get);
+            received += (ulong)chunk.Size;
+            if (received > size)
+            {
+                throw RemoteBounds.BadPlan(path, $"its chunks add up to more than the {size} bytes the file is said to be");
+            }
+
+            s.Chunks.Add(chunk);
+            if (!wanted.TryGetValue(chunk.Id, out var w))
+            {
+                wanted[chunk.Id] = w = new WantedChunk(get, chunk);
+            }
+            else if (w.Ref.Size != chunk.Size)
+            {
+                throw RemoteBounds.BadPlan(path, $"chunk {chunk.Id.ToShortString()} is listed with two different sizes");
+            }
+
+            w.Destinations.Add((i, offset));
+            offset += chunk.Size;
+        }
+
+        if (received != size)
+        {
+            throw RemoteBounds.BadPlan(path, $"its chunks add up to {received} bytes but the file is said to be {size} bytes");
+        }
+    }
+
+    /// <summary>
+    /// Every wanted chunk into every temp file that needs it: local copies first, then one request per node and token
+    /// (the server's token covers up to 16 chunks, of any files), each chunk verified; a chunk a request did not deliver
+    /// is fetched on its own from each node holding it in turn. A file a chunk could not be had for is marked failed.
+    /// </summary>
+    private async Task FetchAsync(Dictionary<ChunkId, WantedChunk> wanted, StagedDownload?[] staged, Exception?[] failed, CancellationToken ct)
+    {
+        var groups = new Dictionary<(string Url, string Token), List<WantedChunk>>();
+        var locals = wanted.Count == 0 ? [] : _ctx.State.FindChunks(wanted.Keys);
+        foreach (var w in wanted.Values)
+        {
+            if (locals.TryGetValue(w.Ref.Id, out var places) && await _downloader.TryReadLocalAsync(w.Ref, places, ct).ConfigureAwait(false) is { } local)
+            {
+                using (local)
+                {
+                    _summary.AddChunksReused(1);
+                    Write(w, local, staged, failed);
+                }
+
+                continue;
+            }
+
+            var key = w.Get.Nodes.Count > 0 && w.Get.Tokens.Count > 0 ? (w.Get.Nodes[0].GrpcUrl, w.Get.Tokens[0]) : (string.Empty, string.Empty);
+            if (!groups.TryGetValue(key, out var group))
+            {
+                groups[key] = group = [];
+            }
+
+            group.Add(w);
+        }
+
+        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = ct }, async (pair, token) =>
+        {
+            var ((url, getToken), group) = pair;
+            var left = new List<WantedChunk>();
+            IReadOnlyList<IncomingChunk>? received = null;
+            if (url.Length > 0 && RemoteBounds.IsNodeUrl(url) && group.Count <= MaxChunksPerRequest)
+            {
+                try
+                {
+                    received = await _ctx.Transfer.GetChunksAsync(url, group.Select(w => w.Ref.Id).ToList(), getToken, token).ConfigureAwait(false);
+                }
+                catch (DropboxException e) when (e.Kind is ErrorKind.DataLoss or ErrorKind.Unavailable or ErrorKind.NotFound or ErrorKind.Internal or ErrorKind.PermissionDenied or ErrorKind.Unauthenticated)
+                {
+                    received = null; // each chunk alone below, from every node holding it
+                }
+            }
+
+            if (received is not null && received.Count == group.Count)
+            {
+                for (var k = 0; k < group.Count; k++)
+                {
+                    var storedLength = received[k].Stored.Length;
+                    ChunkBuffer plain;
+                    try
+                    {
+                        plain = ChunkDecoder.DecodeAndVerify(received[k], group[k].Ref.Id, group[k].Ref.Size);
+                    }
+                    catch (DropboxException)
+                    {
+                        left.Add(group[k]);
+                        continue;
+                    }
+
+                    using (plain)
+                    {
+                        _summary.AddChunksDownloaded(1);
+                        _summary.AddBytesDownloaded(storedLength);
+                        Write(group[k], plain, staged, failed);
+                    }
+                }
+            }
+            else
+            {
+                foreach (var extra in received ?? [])
+                {
+                    extra.Dispose();
+                }
+
+                left.AddRange(group);
+            }
+
+            foreach (var w in left)
+            {
+                try
+                {
+                    using var plain = await _downloader.ObtainAsync(w.Get, w.Ref, token).ConfigureAwait(false);
+                    Write(w, plain, staged, failed);
+                }
+                catch (DropboxException e)
+                {
+                    foreach (var (file, _) in w.Destinations)
+                    {
+                        failed[file] ??= e;
+                    }
+                }
+            }
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>A verified chunk into each temp file that needs it, at its offset there.</summary>
+    private void Write(WantedChunk w, ChunkBuffer plain, StagedDownload?[] staged, Exception?[] failed)
+    {
+        foreach (var (file, offset) in w.Destinations)
+        {
+            if (staged[file]?.Handle is not { } handle || failed[file] is not null)
+            {
+                continue;
+            }
+
+            try
+            {
+                RandomAccess.Write(handle, plain.Span, offset);
+                _ctx.Progress.AddBytes(plain.Length);
+            }
+            catch (IOException e)
+            {
+                failed[file] = e;
+            }
+        }
+    }
+
+    /// <summary>A chunk some files of a batch need, and where (file index, offset).</summary>
+    private sealed class WantedChunk(ChunkGet get, ChunkRef reference)
+    {
+        public ChunkGet Get { get; } = get;
+
+        public ChunkRef Ref { get; } = reference;
+
+        public List<(int File, long Offset)> Destinations { get; } = [];
+    }
+
+    private void Fail(string path, Exception e)
+    {
+        _summary.AddError($"{SyncActionKind.Download} {path}: {e.Message}");
+        _ctx.Progress.Log($"error: {SyncActionKind.Download} {path}: {e.Message}");
+        _ctx.Progress.FileDone();
+    }
+}

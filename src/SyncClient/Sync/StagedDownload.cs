@@ -1,0 +1,76 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Microsoft.Win32.SafeHandles;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// A download whose verified bytes are in a temp file beside its target, not yet durable nor in place. Owns the temp
+/// file: disposing closes it and deletes it unless it was moved into place.
+/// </summary>
+internal sealed class StagedDownload : IDisposable
+{
+    public StagedDownload(string path, string full, string temp, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash)
+    {
+        Path = path;
+        Full = full;
+        Directory = System.IO.Path.GetDirectoryName(full)!;
+        Temp = temp;
+        Plan = plan;
+        ExpectedLocal = expectedLocal;
+        RacyBaseHash = racyBaseHash;
+    }
+
+    /// <summary>Relative path.</summary>
+    public string Path { get; }
+
+    /// <summary>Where it goes (checked with <see cref="SyncContext.WritePath"/>).</summary>
+    public string Full { get; }
+
+    /// <summary>The folder of <see cref="Full"/> and <see cref="Temp"/>.</summary>
+    public string Directory { get; }
+
+    public string Temp { get; }
+
+    public GetDownloadPlanResponse Plan { get; }
+
+    /// <summary>The chunks written, in file order.</summary>
+    public List<ChunkRef> Chunks { get; } = [];
+
+    public LocalEntry? ExpectedLocal { get; }
+
+    public byte[]? RacyBaseHash { get; }
+
+    /// <summary>The temp file, open for writing until the barrier has made it durable.</summary>
+    public SafeFileHandle? Handle { get; set; }
+
+    /// <summary>True once the temp file was renamed to <see cref="Full"/>.</summary>
+    public bool Placed { get; set; }
+
+    /// <summary>Closes the temp file (after its barrier).</summary>
+    public void Close()
+    {
+        Handle?.Dispose();
+        Handle = null;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Close();
+        if (!Placed)
+        {
+            try
+            {
+                File.Delete(Temp);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Microsoft.Win32.SafeHandles;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// The grouped durability barrier of downloads: every file's bytes durable before any is renamed into place, every
+/// rename durable before the batch is recorded, and a failure (or crash) at either step leaves no partial file under
+/// its name and no record of a file that is not in place.
+/// </summary>
+public sealed class DownloadBarrierTests : IDisposable
+{
+    private const int FileCount = 40;
+    private readonly TempDir _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string PathOf(int i) => $"d{i % 4}/f{i:D3}.txt";
+
+    private static string ContentOf(int i) => $"content of file {i} " + new string('x', i * 37);
+
+    private async Task UploadManyAsync()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        for (var i = 0; i < FileCount; i++)
+        {
+            a.Write(PathOf(i), ContentOf(i));
+        }
+
+        var summary = await a.SyncAsync();
+        Assert.Equal(0, summary.Errors);
+    }
+
+    [Fact]
+    public async Task New_files_are_durable_before_any_is_renamed_into_place_and_recorded_only_after_their_folders_are_synced()
+    {
+        await UploadManyAsync();
+        var recorder = new RecordingBarrier();
+        using var b = new TestClient(_dir, "b", _server, barrier: recorder);
+        recorder.Observe = phase =>
+        {
+            var inPlace = Enumerable.Range(0, FileCount).Count(i => File.Exists(b.PathOf(PathOf(i))));
+            var temps = Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories).Length;
+            var recorded = b.State.CountFiles();
+            return $"{phase}: {inPlace} in place, {temps} temp, {recorded} recorded";
+        };
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(FileCount, summary.FilesDownloaded);
+        // One batch: all bytes synced while no file had its name yet, then the folders synced while none was recorded.
+        Assert.Equal(
+            [$"files (40 handles): 0 in place, {FileCount} temp, 0 recorded", $"directories (4): {FileCount} in place, 0 temp, 0 recorded"],
+            recorder.Events);
+        for (var i = 0; i < FileCount; i++)
+        {
+            Assert.Equal(ContentOf(i), b.Read(PathOf(i)));
+        }
+
+        Assert.Equal(FileCount, b.State.CountFiles());
+    }
+
+    [Fact]
+    public async Task A_barrier_that_fails_leaves_no_file_under_its_name_no_temp_file_and_nothing_recorded_and_the_next_pass_downloads_them()
+    {
+        await UploadManyAsync();
+        var recorder = new RecordingBarrier { FailFiles = true };
+        using var b = new TestClient(_dir, "b", _server, barrier: recorder);
+
+        var failed = await b.SyncAsync();
+
+        Assert.Equal(FileCount, failed.Errors);
+        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+        Assert.Equal(0, b.State.CountFiles());
+
+        recorder.FailFiles = false;
+        var retried = await b.SyncAsync();
+
+        Assert.Equal(0, retried.Errors);
+        Assert.Equal(FileCount, b.State.CountFiles());
+        Assert.Equal(ContentOf(7), b.Read(PathOf(7)));
+    }
+
+    [Fact]
+    public async Task A_crash_after_the_renames_but_before_the_folders_are_synced_records_nothing_and_the_next_pass_adopts_the_files()
+    {
+        await UploadManyAsync();
+        var recorder = new RecordingBarrier { FailDirectories = true };
+        using var b = new TestClient(_dir, "b", _server, barrier: recorder);
+
+        var failed = await b.SyncAsync();
+
+        // The files are whole under their names (their bytes were durable first) but the db does not claim them.
+        Assert.Equal(FileCount, failed.Errors);
+        Assert.Equal(0, b.State.CountFiles());
+        Assert.Equal(ContentOf(3), b.Read(PathOf(3)));
+
+        recorder.FailDirectories = false;
+        var retried = await b.SyncAsync();
+
+        Assert.Equal(0, retried.Errors);
+        Assert.Equal(0, retried.Conflicts);
+        Assert.Equal(FileCount, b.State.CountFiles());
+        Assert.Equal(_server.Current(PathOf(3))!.Version, b.State.GetFile(PathOf(3))!.Version);
+        Assert.Empty(Directory.GetFiles(b.Folder, "*conflicted copy*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_new_file_whose_chunks_a_synced_file_already_holds_is_copied_locally_not_fetched()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("x.txt", ContentOf(30));
+        await a.SyncAsync();
+        await b.SyncAsync();
+        a.Write("copies/y.txt", ContentOf(30));
+        a.Write("copies/z.txt", ContentOf(31));
+        await a.SyncAsync();
+
+        var second = await b.SyncAsync();
+
+        Assert.Equal(0, second.Errors);
+        Assert.Equal(2, second.FilesDownloaded);
+        Assert.Equal(1, second.ChunksReused);
+        Assert.Equal(1, second.ChunksDownloaded);
+        Assert.Equal(ContentOf(30), b.Read("copies/y.txt"));
+        Assert.Equal(ContentOf(31), b.Read("copies/z.txt"));
+    }
+
+    [Fact]
+    public async Task Batched_plans_that_name_another_path_or_more_bytes_than_their_chunks_are_refused_and_the_rest_download()
+    {
+        await UploadManyAsync();
+        _server.TamperPlans = plans =>
+        {
+            var byPath = plans.Plans.Where(p => p.Entry is not null).ToDictionary(p => p.Entry.Path);
+            byPath[PathOf(0)].Entry.Path = PathOf(1); // describes another file
+            byPath[PathOf(2)].Entry.Size += 1;        // more bytes than its chunks hold
+        };
+        using var b = new TestClient(_dir, "b", _server);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(2, summary.Errors);
+        Assert.Contains(summary.ErrorMessages, m => m.Contains(PathOf(0), StringComparison.Ordinal) && m.Contains("another path", StringComparison.Ordinal));
+        Assert.Contains(summary.ErrorMessages, m => m.Contains(PathOf(2), StringComparison.Ordinal) && m.Contains("add up to", StringComparison.Ordinal));
+        Assert.False(File.Exists(b.PathOf(PathOf(0))));
+        Assert.False(File.Exists(b.PathOf(PathOf(2))));
+        Assert.Null(b.State.GetFile(PathOf(0)));
+        Assert.Null(b.State.GetFile(PathOf(2)));
+        Assert.Equal(ContentOf(1), b.Read(PathOf(1)));
+        Assert.Equal(FileCount - 2, b.State.CountFiles());
+        Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
+    }
+
+    /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>
+    private sealed class RecordingBarrier : IDurabilityBarrier
+    {
+        public List<string> Events { get; } = [];
+
+        public Func<string, string>? Observe { get; set; }
+
+        public bool FailFiles { get; set; }
+
+        public bool FailDirectories { get; set; }
+
+        public void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files)
+        {
+            Note($"files ({files.Count} handles)");
+            if (FailFiles)
+            {
+                throw new IOException("simulated: the disk refused the barrier");
+            }
+
+            DurabilityBarrier.Default.FlushFiles(folder, files);
+        }
+
+        public void FlushDirectories(IReadOnlyCollection<string> directories)
+        {
+            Note($"directories ({directories.Count})");
+            if (FailDirectories)
+            {
+                throw new IOException("simulated: the disk refused the directory sync");
+            }
+
+            DurabilityBarrier.Default.FlushDirectories(directories);
+        }
+
+        private void Note(string phase)
+        {
+            lock (Events)
+            {
+                Events.Add(Observe?.Invoke(phase) ?? phase);
+            }
+        }
+    }
+}

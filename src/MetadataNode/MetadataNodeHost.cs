@@ -43,6 +43,10 @@ public static class MetadataNodeHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            // Kestrel's default body limit (30 MB) is below the largest gRPC message this node reads (64 MiB): a unary
+            // call between the two would end in Kestrel's exception, answered as UNKNOWN. gRPC refuses a message over
+            // MaxMessageBytes by its length prefix (RESOURCE_EXHAUSTED) before reading it, so this limit is never reached.
+            kestrel.Limits.MaxRequestBodySize = MaxMessageBytes + (1L << 20);
             endpoints.Grpc.Clear();
             foreach (var uri in grpcUris)
             {

@@ -2,6 +2,7 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
+using Grpc.Core;
 
 namespace Dropbox.SyncClient.Sync;
 
@@ -212,13 +213,26 @@ internal sealed partial class SyncEngine
         /// <summary>Uploads <paramref name="fp"/>, or with none the file as <paramref name="scanned"/>, read once while it uploads.</summary>
         private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct)
         {
-            UploadOutcome outcome;
-            if (fp is null)
+            UploadOutcome outcome = default;
+            var streamed = false;
+            if (fp is null && !engine._noPlanChunks)
             {
-                (outcome, fp) = await uploader.UploadStreamingAsync(path, baseVersion, scanned!, engine._hasher, ct).ConfigureAwait(false);
+                try
+                {
+                    (outcome, fp) = await uploader.UploadStreamingAsync(path, baseVersion, scanned!, engine._hasher, ct).ConfigureAwait(false);
+                    streamed = true;
+                }
+                catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
+                {
+                    // An older server: its first window was refused before anything was put.
+                    engine._noPlanChunks = true;
+                    Ctx.Progress.Log($"the server does not plan uploads window by window; '{path}' is hashed first");
+                }
             }
-            else
+
+            if (!streamed)
             {
+                fp ??= await HashAsync(path, ct).ConfigureAwait(false);
                 outcome = await uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
             }
 

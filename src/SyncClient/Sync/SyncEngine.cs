@@ -20,6 +20,12 @@ internal sealed partial class SyncEngine
     private readonly SyncContext _ctx;
     private readonly FileHasher _hasher;
 
+    /// <summary>
+    /// Set once the server answered PlanChunks with UNIMPLEMENTED (an older metadata node): from then on a new file is
+    /// hashed first and planned whole with PlanUpload, as before the one-read upload.
+    /// </summary>
+    private volatile bool _noPlanChunks;
+
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;

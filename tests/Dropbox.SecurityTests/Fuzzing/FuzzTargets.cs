@@ -79,6 +79,18 @@ internal static class FuzzTargets
                 new GetDownloadPlanRequest { Path = seed1.Entry.Path },
                 new GetDownloadPlanRequest { Path = seed1.Entry.Path, Version = seed1.Entry.Version },
             ],
+            ["Sync/GetDownloadPlans"] =
+            [
+                new GetDownloadPlansRequest { Files = { new GetDownloadPlanRequest { Path = seed1.Entry.Path } } },
+                new GetDownloadPlansRequest
+                {
+                    Files =
+                    {
+                        new GetDownloadPlanRequest { Path = seed1.Entry.Path, Version = seed1.Entry.Version, Limit = 2 },
+                        new GetDownloadPlanRequest { Path = "fuzz/absent.bin" },
+                    },
+                },
+            ],
             ["Sync/ListChanges"] =
             [
                 new ListChangesRequest { Cursor = account.Cursor, Limit = 10 },

@@ -13,7 +13,8 @@ internal sealed partial class MetadataStore
     /// Plans several files at once, each answered exactly as <see cref="PlanUpload"/> would answer it alone. A chunk
     /// named by several files is judged, noted and signed once (every file that misses it gets the same put). The
     /// puts of the whole call are noted against <see cref="Limits.MaxPendingPutsPerUser"/> all or none, before any
-    /// token is signed: a refused call costs no signing work and notes nothing.
+    /// token is signed: a refused call costs no signing work and notes nothing. Each file is held to the account's
+    /// quota as PlanUpload holds it; one file over it refuses the whole call (RESOURCE_EXHAUSTED naming the quota).
     /// </summary>
     public PlanUploadResponse[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads)
     {
@@ -39,6 +40,7 @@ internal sealed partial class MetadataStore
             var upload = uploads[f];
             var response = responses[f] = new PlanUploadResponse();
             var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+            ulong currentSize = 0;
             if (fileBytes is not null)
             {
                 var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
@@ -46,8 +48,13 @@ internal sealed partial class MetadataStore
                 {
                     response.CurrentVersion = current.Version;
                     response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
+                    currentSize = IsLiveFile(current) ? current.Size : 0;
                 }
             }
+
+            // Each file is judged alone, as PlanUpload judges it: one over the quota refuses the whole call before
+            // anything is noted or signed (the client then plans the group's files one by one).
+            EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
 
             var seen = upload.Chunks.Count > 1 ? new HashSet<ChunkId>(upload.Chunks.Count) : null;
             foreach (var chunk in upload.Chunks)

@@ -83,15 +83,38 @@ internal sealed class MetadataMetrics
     public Counter GcBytesReclaimed { get; }
 
     /// <summary>Counts one answered upload plan: the file's chunks, and the puts (one per missing chunk and replica).</summary>
-    public void Planned(FileUpload upload, PlanUploadResponse plan)
+    public void Planned(FileUpload upload, PlanUploadResponse plan) => Planned(upload.Chunks, upload.Size, plan);
+
+    /// <summary>Counts the answered plan of several files (PlanUploads), each as <see cref="Planned(FileUpload, PlanUploadResponse)"/>.</summary>
+    public void Planned(IReadOnlyList<FileUpload> uploads, IReadOnlyList<PlanUploadResponse> plans)
     {
-        var distinct = upload.Chunks.Select(c => c.Id).Distinct().Count();
+        for (var i = 0; i < uploads.Count && i < plans.Count; i++)
+        {
+            Planned(uploads[i], plans[i]);
+        }
+    }
+
+    /// <summary>Counts one answered window of a large file (PlanChunks): its chunks and their plain bytes.</summary>
+    public void Planned(ChunkWindow window, PlanUploadResponse plan)
+    {
+        var bytes = 0UL;
+        foreach (var chunk in window.Chunks)
+        {
+            bytes += (ulong)chunk.Size;
+        }
+
+        Planned(window.Chunks, bytes, plan);
+    }
+
+    private void Planned(IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef> chunks, ulong bytes, PlanUploadResponse plan)
+    {
+        var distinct = chunks.Select(c => c.Id).Distinct().Count();
         var missing = plan.Missing.Count == 0 ? 0 : plan.Missing.Select(m => m.ChunkId).Distinct().Count();
-        ChunksPlanned.Inc(upload.Chunks.Count);
+        ChunksPlanned.Inc(chunks.Count);
         ChunksToUpload.Inc(missing);
         ChunksDeduplicated.Inc(Math.Max(0, distinct - missing));
         PutsPlanned.Inc(plan.Missing.Count);
-        BytesPlanned.Inc(upload.Size);
+        BytesPlanned.Inc(bytes);
     }
 
     /// <summary>Counts one garbage-collection pass.</summary>

@@ -33,7 +33,9 @@ internal sealed class SyncService : Sync.SyncBase
         var user = _auth.User(context);
         var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks);
         using var lease = await _store.AdmitAsync(user, window.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
-        return _store.PlanChunks(user, window);
+        var plan = _store.PlanChunks(user, window);
+        _metrics.Planned(window, plan);
+        return plan;
     }
 
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
@@ -52,6 +54,7 @@ internal sealed class SyncService : Sync.SyncBase
             throw Limits.TooManyFiles(request.Files.Count);
         }
 
+        EnsureFewEnoughChunks(request.Files.Sum(f => (long)f.Chunks.Count));
         var uploads = new FileUpload[request.Files.Count];
         for (var i = 0; i < uploads.Length; i++)
         {
@@ -78,6 +81,7 @@ internal sealed class SyncService : Sync.SyncBase
             throw Limits.TooManyFiles(request.Files.Count);
         }
 
+        EnsureFewEnoughChunks(request.Files.Sum(f => (long)f.Chunks.Count));
         var uploads = new FileUpload[request.Files.Count];
         for (var i = 0; i < uploads.Length; i++)
         {
@@ -95,7 +99,20 @@ internal sealed class SyncService : Sync.SyncBase
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
         var response = new PlanUploadsResponse();
         response.Results.AddRange(_store.PlanMany(user, uploads));
+        _metrics.Planned(uploads, response.Results);
         return response;
+    }
+
+    /// <summary>
+    /// The per-call chunk cap, checked on the raw request before any file is parsed or the work gate entered (the
+    /// store checks it again, with the same message).
+    /// </summary>
+    private static void EnsureFewEnoughChunks(long total)
+    {
+        if (total > Limits.MaxChunksPerFile)
+        {
+            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"Too many chunks in one call: {total}; the limit is MaxChunksPerFile = {Limits.MaxChunksPerFile} in all. Send fewer files per call.");
+        }
     }
 
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>

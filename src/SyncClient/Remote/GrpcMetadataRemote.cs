@@ -10,6 +10,9 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     private readonly SyncService.SyncClient _client;
     private readonly Metadata _headers;
 
+    // Set once the server answered PlanUploads with UNIMPLEMENTED: it plans one file per call.
+    private bool _noPlanUploads;
+
     public GrpcMetadataRemote(ChannelCache channels, string serverUrl, string token)
     {
         _client = new SyncService.SyncClient(channels.Get(serverUrl));
@@ -30,8 +33,39 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct)).ResponseAsync);
 
-    public Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Planning the upload of {request.Files.Count} files", () => _client.PlanUploadsAsync(request, Options(ct)).ResponseAsync);
+    /// <summary>
+    /// One PlanUploads call; against a server without it (UNIMPLEMENTED, an older node) one PlanUpload per file, in
+    /// order, and PlanUploads is not tried again for this session. A file refused there fails the whole call, as
+    /// PlanUploads would.
+    /// </summary>
+    public async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!Volatile.Read(ref _noPlanUploads))
+        {
+            var what = $"Planning the upload of {request.Files.Count} files";
+            try
+            {
+                return await _client.PlanUploadsAsync(request, Options(ct)).ResponseAsync.ConfigureAwait(false);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+            {
+                Volatile.Write(ref _noPlanUploads, true);
+            }
+            catch (RpcException e)
+            {
+                throw RemoteErrors.Translate(what, e);
+            }
+        }
+
+        var response = new PlanUploadsResponse();
+        foreach (var file in request.Files)
+        {
+            response.Results.Add(await PlanUploadAsync(file, ct).ConfigureAwait(false));
+        }
+
+        return response;
+    }
 
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);

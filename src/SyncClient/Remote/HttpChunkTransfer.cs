@@ -43,6 +43,12 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
     /// <summary>How long a node whose presigned links could not be reached is served by gRPC only.</summary>
     public static readonly TimeSpan LinkRetryAfter = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Longest one chunk request may take, answer and body included (a node that stalls or trickles is given up on):
+    /// generous for a 16 MiB chunk on a slow link (about 28 KiB/s).
+    /// </summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromMinutes(10);
+
     /// <summary>Most characters of an error body kept.</summary>
     private const int MaxErrorBody = 2000;
 
@@ -56,14 +62,17 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
     private readonly HttpClient _http;
     private readonly int _minHttpChunkBytes;
     private readonly bool _allowGets;
+    private readonly TimeSpan _requestTimeout;
 
     /// <summary>
     /// Creates the transfer. <paramref name="minHttpChunkBytes"/> is the smallest average chunk put by HTTP (0: every
-    /// put; <see cref="int.MaxValue"/>: none); <paramref name="allowGets"/> false fetches every chunk by gRPC.
+    /// put; <see cref="int.MaxValue"/>: none); <paramref name="allowGets"/> false fetches every chunk by gRPC;
+    /// <paramref name="requestTimeout"/> bounds each request (default <see cref="RequestTimeout"/>).
     /// </summary>
-    public HttpChunkTransfer(ServerTrust trust, GrpcChunkTransfer grpc, int minHttpChunkBytes = MinHttpChunkBytes, bool allowGets = true)
+    public HttpChunkTransfer(ServerTrust trust, GrpcChunkTransfer grpc, int minHttpChunkBytes = MinHttpChunkBytes, bool allowGets = true, TimeSpan? requestTimeout = null)
     {
         _allowGets = allowGets;
+        _requestTimeout = requestTimeout ?? RequestTimeout;
         ArgumentNullException.ThrowIfNull(trust);
         _grpc = grpc;
         _minHttpChunkBytes = minHttpChunkBytes;
@@ -75,6 +84,9 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
             AllowAutoRedirect = false,
             UseCookies = false,
             MaxResponseHeadersLength = 64,
+
+            // A body nobody reads (a put's answer) is not drained for long: the connection is closed instead.
+            MaxResponseDrainSize = MaxErrorBody,
         }))
         {
             DefaultRequestVersion = HttpVersion.Version11,
@@ -109,7 +121,7 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
 
         try
         {
-            await ForEachAsync(chunks.Count, i => PutOneAsync(baseUrl, chunks[i], ct), ct).ConfigureAwait(false);
+            await ForEachAsync(chunks.Count, i => BoundedAsync(c => PutOneAsync(baseUrl, chunks[i], c), $"Uploading chunk {chunks[i].Id.ToShortString()} to {baseUrl}", ct), ct).ConfigureAwait(false);
         }
         catch (DropboxException e) when (e.Details.ContainsKey(LinkFailed))
         {
@@ -136,7 +148,7 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         var result = new IncomingChunk?[ids.Count];
         try
         {
-            await ForEachAsync(ids.Count, async i => result[i] = await GetOneAsync(baseUrl, ids[i], token, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+            await ForEachAsync(ids.Count, i => BoundedAsync(async c => result[i] = await GetOneAsync(baseUrl, ids[i], token, c).ConfigureAwait(false), $"Downloading chunk {ids[i].ToShortString()} from {baseUrl}", ct), ct).ConfigureAwait(false);
             var done = result.Select(c => c!).ToArray();
             Array.Clear(result);
             return done;
@@ -227,10 +239,28 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         }
 
         var what = $"Uploading chunk {chunk.Id.ToShortString()} to {baseUrl}";
+
+        // Headers only: a success's body is never read, an error's only up to MaxErrorBody (a hostile node's endless
+        // answer is not buffered).
         using var response = await SendAsync(request, what, ct).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.Created)
         {
             throw await FailureAsync(what, response, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs one request under <see cref="_requestTimeout"/>; running out of it is a failed (Unavailable) request.</summary>
+    private async Task BoundedAsync(Func<CancellationToken, Task> request, string what, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_requestTimeout);
+        try
+        {
+            await request(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested && timeout.IsCancellationRequested)
+        {
+            throw new DropboxException(ErrorKind.Unavailable, $"{what}: the node did not finish within {_requestTimeout.TotalSeconds:0} s; try again later.", e);
         }
     }
 
@@ -239,7 +269,7 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Get, ChunkUri(baseUrl, id, token));
         request.Headers.Add(ChunkHttpHeaders.AcceptEncoding, "lz4");
         var what = $"Downloading chunk {id.ToShortString()} from {baseUrl}";
-        using var response = await SendAsync(request, what, ct, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        using var response = await SendAsync(request, what, ct).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
         {
             throw await FailureAsync(what, response, ct).ConfigureAwait(false);
@@ -309,12 +339,13 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         }
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string what, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    /// <summary>Sends and returns once the headers are in: no body is buffered here (the caller reads what it needs, bounded).</summary>
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string what, CancellationToken ct)
     {
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {

@@ -87,6 +87,37 @@ public sealed class ClientOnceTests : IDisposable
         Assert.Contains(await cluster.NewClientListAsync(b), l => l.EndsWith("app/data.db", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_small_file_over_quota_is_reported_alone_and_the_rest_of_its_group_uploads()
+    {
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(cluster.MetadataUrl))
+        {
+            var admin = new Dropbox.Shared.Protos.Admin.Admin.AdminClient(channel);
+            await admin.SetQuotaAsync(
+                new Dropbox.Shared.Protos.Admin.SetQuotaRequest { Name = "alice", QuotaBytes = 1000 },
+                new Grpc.Core.Metadata { { "authorization", "Bearer " + cluster.Token } });
+        }
+
+        var a = cluster.NewClient("alpha");
+        await a.LoginAsync();
+        a.Write("a.txt", new string('a', 100));
+        a.Write("b.txt", new string('b', 100));
+        a.Write("big.txt", new string('c', 2000));
+
+        // The group's batch plan is refused (one file over the quota); the one-file path uploads the others and
+        // reports the quota for that file alone.
+        var r = await a.RunAsync("sync", "--once", "--json");
+
+        Assert.True(r.Json is { FilesUploaded: 2, Errors: 1 }, r.ToString());
+        Assert.Contains("big.txt", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("quota of 1000 bytes", r.Stderr, StringComparison.Ordinal);
+        var listed = await cluster.NewClientListAsync(a);
+        Assert.Contains(listed, l => l.EndsWith("a.txt", StringComparison.Ordinal));
+        Assert.Contains(listed, l => l.EndsWith("b.txt", StringComparison.Ordinal));
+        Assert.DoesNotContain(listed, l => l.EndsWith("big.txt", StringComparison.Ordinal));
+    }
+
     private static async Task AppendUntilStoppedAsync(string path, CancellationToken stop)
     {
         var clock = Stopwatch.StartNew();

@@ -250,6 +250,39 @@ public sealed class HttpChunkTransferTests
         Assert.True(expected, $"{refused.Kind}: {refused.Message}");
     }
 
+    [Fact]
+    public async Task A_hostile_node_s_endless_answer_to_a_put_is_not_read_and_the_put_ends_at_once()
+    {
+        await using var fake = await HostileNode.StartAsync("endless-put");
+        var location = new ChunkLocation { NodeId = "hostile", GrpcUrl = DeadGrpcUrl, HttpUrl = fake.Url };
+        using var channels = new ChannelCache(ServerTrust.System);
+        using var transfer = new HttpChunkTransfer(ServerTrust.System, new GrpcChunkTransfer(channels), minHttpChunkBytes: 0);
+        var chunk = Random(128 * 1024, 12);
+
+        // The fake answers 201 with the chunk API's mark, then streams up to HostileNode.EndlessBytes and holds the
+        // connection open: a client that buffers the answer's body never returns.
+        await transfer.PutChunksAsync(location, [new OutgoingChunk(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, "token", chunk.Bytes)], CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(fake.BodyBytesSent < 32L << 20, $"The node had sent {fake.BodyBytesSent} bytes of its answer when the put returned.");
+    }
+
+    [Fact]
+    public async Task A_node_that_never_answers_a_put_is_given_up_on_after_the_request_timeout()
+    {
+        await using var fake = await HostileNode.StartAsync("silent-put");
+        var location = new ChunkLocation { NodeId = "hostile", GrpcUrl = DeadGrpcUrl, HttpUrl = fake.Url };
+        using var channels = new ChannelCache(ServerTrust.System);
+        using var transfer = new HttpChunkTransfer(ServerTrust.System, new GrpcChunkTransfer(channels), minHttpChunkBytes: 0, requestTimeout: TimeSpan.FromSeconds(1));
+        var chunk = Random(1024, 13);
+
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => transfer.PutChunksAsync(
+            location, [new OutgoingChunk(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, "token", chunk.Bytes)], CancellationToken.None).WaitAsync(Timeout));
+
+        Assert.Equal(ErrorKind.Unavailable, refused.Kind);
+        Assert.Contains("did not finish within 1 s", refused.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("https://127.0.0.1:5081", "http://127.0.0.1:5082", null)]
     [InlineData("https://127.0.0.1:5081", "https://127.0.0.1:5082/", "https://127.0.0.1:5082")]
@@ -368,18 +401,26 @@ public sealed class HttpChunkTransferTests
         }
     }
 
-    /// <summary>An HTTP/1.1 server on 127.0.0.1:0 that answers every chunk GET with one kind of lie.</summary>
+    /// <summary>An HTTP/1.1 server on 127.0.0.1:0 that answers every chunk GET (or PUT) with one kind of lie.</summary>
     private sealed class HostileNode : IAsyncDisposable
     {
-        private readonly WebApplication _app;
+        /// <summary>Most bytes of an "endless" put answer sent (then the connection is held open).</summary>
+        public const long EndlessBytes = 256L << 20;
 
-        private HostileNode(WebApplication app, string url)
+        private readonly WebApplication _app;
+        private readonly long[] _sent;
+
+        private HostileNode(WebApplication app, string url, long[] sent)
         {
             _app = app;
             Url = url;
+            _sent = sent;
         }
 
         public string Url { get; }
+
+        /// <summary>Bytes of put answers' bodies written so far.</summary>
+        public long BodyBytesSent => Interlocked.Read(ref _sent[0]);
 
         public static async Task<HostileNode> StartAsync(string lie)
         {
@@ -387,6 +428,38 @@ public sealed class HttpChunkTransferTests
             builder.Logging.ClearProviders();
             builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http1));
             var app = builder.Build();
+            var sent = new long[1];
+            app.MapPut("/chunks/{id}", async (HttpContext http) =>
+            {
+                await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted);
+                if (lie == "silent-put")
+                {
+                    await Task.Delay(Timeout, http.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                    http.Abort();
+                    return;
+                }
+
+                http.Response.StatusCode = StatusCodes.Status201Created;
+                http.Response.Headers[ChunkHttpHeaders.Api] = ChunkHttpHeaders.ApiVersion;
+                var block = new byte[64 * 1024];
+                try
+                {
+                    while (Interlocked.Read(ref sent[0]) < EndlessBytes)
+                    {
+                        await http.Response.Body.WriteAsync(block, http.RequestAborted);
+                        Interlocked.Add(ref sent[0], block.Length);
+                    }
+
+                    await http.Response.Body.FlushAsync(http.RequestAborted);
+                    await Task.Delay(Timeout, http.RequestAborted);
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException)
+                {
+                    // The client went away: what it should do.
+                }
+
+                http.Abort();
+            });
             app.MapGet("/chunks/{id}", async (HttpContext http) =>
             {
                 var body = RandomNumberGenerator.GetBytes(1000);
@@ -428,7 +501,7 @@ public sealed class HttpChunkTransferTests
             await app.StartAsync();
             var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
                 .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
-            return new HostileNode(app, address.Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
+            return new HostileNode(app, address.Replace("localhost", "127.0.0.1", StringComparison.Ordinal), sent);
         }
 
         public async ValueTask DisposeAsync()

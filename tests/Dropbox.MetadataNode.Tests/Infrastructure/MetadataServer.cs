@@ -41,6 +41,8 @@ internal sealed class MetadataServer : IAsyncDisposable
 
     public MetadataStore Store => _app.Services.GetRequiredService<MetadataStore>();
 
+    public MetadataMetrics Metrics => _app.Services.GetRequiredService<MetadataMetrics>();
+
     public GrpcChannel Channel => _channel;
 
     public static async Task<MetadataServer> StartAsync(Func<MetadataNodeOptions, MetadataNodeOptions>? configure = null)

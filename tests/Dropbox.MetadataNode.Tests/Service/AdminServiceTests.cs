@@ -96,6 +96,48 @@ public sealed class AdminServiceTests
         Assert.Single((await sync.PlanUploadAsync(new PlanUploadRequest { Path = "big.bin", Size = 1000, Chunks = { c2 } })).Missing);
     }
 
+    [Fact]
+    public async Task A_batch_plan_with_one_file_over_quota_is_refused_whole_naming_the_quota_and_signs_no_put()
+    {
+        await using var server = await MetadataServer.StartAsync();
+        var ownerToken = StartWithOwner(server);
+        var bob = await Admin(server, ownerToken).AddUserAsync(new AddUserRequest { Name = "bob" });
+        await Admin(server, ownerToken).SetQuotaAsync(new SetQuotaRequest { Name = "bob", QuotaBytes = 1500 });
+        var sync = server.SyncClient(bob.Token);
+        var c1 = MetadataServer.Chunk(1);
+        var c2 = MetadataServer.Chunk(2);
+        var c3 = MetadataServer.Chunk(3, 100);
+        var small = await sync.PlanUploadAsync(new PlanUploadRequest { Path = "small.bin", Size = 1000, Chunks = { c1 } });
+        await server.UploadAsync(small, [c1], bob.User.NamespaceId);
+        await sync.CommitFileAsync(new CommitFileRequest { Path = "small.bin", Size = 1000, Chunks = { c1 } });
+
+        // One file within the quota, one over it: the whole call is refused, as PlanUpload refuses the latter alone.
+        var plan = await Assert.ThrowsAsync<RpcException>(() => sync.PlanUploadsAsync(new PlanUploadsRequest
+        {
+            Files =
+            {
+                new PlanUploadRequest { Path = "tiny.bin", Size = 100, Chunks = { c3 } },
+                new PlanUploadRequest { Path = "big.bin", Size = 1000, Chunks = { c2 } },
+            },
+        }).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, plan.StatusCode);
+        Assert.Contains("quota of 1500 bytes", plan.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("'big.bin'", plan.Status.Detail, StringComparison.Ordinal);
+
+        // The file within the quota alone is planned; replacing a file by one of the same size stays within it.
+        var within = await sync.PlanUploadsAsync(new PlanUploadsRequest
+        {
+            Files =
+            {
+                new PlanUploadRequest { Path = "tiny.bin", Size = 100, Chunks = { c3 } },
+                new PlanUploadRequest { Path = "small.bin", Size = 1000, BaseVersion = 1, Chunks = { c2 } },
+            },
+        });
+        Assert.Equal(2, within.Results.Count);
+        Assert.Single(within.Results[0].Missing);
+        Assert.Single(within.Results[1].Missing);
+    }
+
     private static string StartWithOwner(MetadataServer server) => server.Store.AddUser("owner").Token;
 
     private static Admin.AdminClient Admin(MetadataServer server, string token) =>

@@ -33,6 +33,13 @@ internal sealed class HostileSyncService(HostileWorld world) : SyncService.SyncB
     public override Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context) =>
         world.PlanUpload is { } plan ? Task.FromResult(plan(request)) : throw new RpcException(new Status(StatusCode.Unimplemented, "no uploads here"));
 
+    public override Task<PlanUploadsResponse> PlanUploads(PlanUploadsRequest request, ServerCallContext context)
+    {
+        // An older server: no batch plan (counted, so a test can see how often the client still tries it).
+        world.CountPlanUploads();
+        throw new RpcException(new Status(StatusCode.Unimplemented, "Method is unimplemented."));
+    }
+
     public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context)
     {
         world.OnDownloadPlan?.Invoke(request.Path);

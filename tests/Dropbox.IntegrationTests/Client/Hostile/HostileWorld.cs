@@ -45,6 +45,7 @@ internal sealed class HostileWorld
 
     private int _listFilesCalls;
     private int _listChangesCalls;
+    private int _planUploadsCalls;
 
     public int ListFilesCalls => Volatile.Read(ref _listFilesCalls);
 
@@ -53,6 +54,11 @@ internal sealed class HostileWorld
     public void CountListFiles() => Interlocked.Increment(ref _listFilesCalls);
 
     public void CountListChanges() => Interlocked.Increment(ref _listChangesCalls);
+
+    /// <summary>PlanUploads calls received (each answered UNIMPLEMENTED, as an older server does).</summary>
+    public int PlanUploadsCalls => Volatile.Read(ref _planUploadsCalls);
+
+    public void CountPlanUploads() => Interlocked.Increment(ref _planUploadsCalls);
 
     /// <summary>
     /// A file the servers serve honestly unless twisted afterwards: one raw chunk, an entry (added to the listing

@@ -156,6 +156,48 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
     }
 
+    [Theory]
+    [InlineData(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted)]
+    [InlineData(Dropbox.Shared.Errors.ErrorKind.InvalidArgument)]
+    [InlineData(Dropbox.Shared.Errors.ErrorKind.Conflict)]
+    public async Task A_node_that_refuses_grouped_fetches_with_any_error_does_not_stop_the_pass_the_files_come_one_chunk_at_a_time(Dropbox.Shared.Errors.ErrorKind kind)
+    {
+        await UploadManyAsync();
+        _server.GroupedGetChunksError = kind;
+        _server.TamperPlans = plans =>
+        {
+            // One token for every chunk (a real server's covers 16): the batch asks the node for them in one request.
+            for (var t = 0; t < plans.Tokens.Count; t++)
+            {
+                plans.Tokens[t] = "get:shared";
+            }
+
+            foreach (var plan in plans.Plans)
+            {
+                for (var t = 0; t < plan.Tokens.Count; t++)
+                {
+                    plan.Tokens[t] = "get:shared";
+                }
+
+                foreach (var get in plan.Chunks)
+                {
+                    for (var t = 0; t < get.Tokens.Count; t++)
+                    {
+                        get.Tokens[t] = "get:shared";
+                    }
+                }
+            }
+        };
+        using var b = new TestClient(_dir, "b", _server);
+
+        var summary = await b.SyncAsync();
+
+        Assert.True(_server.GroupedGetChunksRefused > 0);
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(FileCount, summary.FilesDownloaded);
+        Assert.Equal(ContentOf(9), b.Read(PathOf(9)));
+    }
+
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>
     private sealed class RecordingBarrier : IDurabilityBarrier
     {

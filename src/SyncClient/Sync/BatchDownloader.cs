@@ -372,9 +372,11 @@ internal sealed class BatchDownloader
                 {
                     received = await _ctx.Transfer.GetChunksAsync(url, group.Select(w => w.Ref.Id).ToList(), getToken, token).ConfigureAwait(false);
                 }
-                catch (DropboxException e) when (e.Kind is ErrorKind.DataLoss or ErrorKind.Unavailable or ErrorKind.NotFound or ErrorKind.Internal or ErrorKind.PermissionDenied or ErrorKind.Unauthenticated)
+                catch (DropboxException)
                 {
-                    received = null; // each chunk alone below, from every node holding it
+                    // Whatever the node said (busy, refused, unreachable...), it is this group's failure only: each
+                    // chunk alone below, from every node holding it; a chunk none delivers fails just its files.
+                    received = null;
                 }
             }
 

@@ -156,6 +156,20 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public async Task A_real_barrier_failure_of_several_folders_fails_that_batch_and_the_pass_finishes()
+    {
+        await UploadManyAsync();
+        var missing = new[] { Path.Combine(_dir.Path, "gone1"), Path.Combine(_dir.Path, "gone2") };
+        var recorder = new RecordingBarrier { Directories = _ => DurabilityBarrier.Default.FlushDirectories(missing) };
+        using var b = new TestClient(_dir, "b", _server, barrier: recorder);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(FileCount, summary.Errors);
+        Assert.Equal(0, b.State.CountFiles());
+    }
+
     [Theory]
     [InlineData(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted)]
     [InlineData(Dropbox.Shared.Errors.ErrorKind.InvalidArgument)]
@@ -209,6 +223,8 @@ public sealed class DownloadBarrierTests : IDisposable
 
         public bool FailDirectories { get; set; }
 
+        public Action<IReadOnlyCollection<string>>? Directories { get; set; }
+
         public void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files)
         {
             Note($"files ({files.Count} handles)");
@@ -228,7 +244,7 @@ public sealed class DownloadBarrierTests : IDisposable
                 throw new IOException("simulated: the disk refused the directory sync");
             }
 
-            DurabilityBarrier.Default.FlushDirectories(directories);
+            (Directories ?? DurabilityBarrier.Default.FlushDirectories)(directories);
         }
 
         private void Note(string phase)

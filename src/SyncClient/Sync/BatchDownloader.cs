@@ -102,7 +102,7 @@ internal sealed class BatchDownloader
                 // The barrier: every byte of the batch durable before any file of it is renamed into place.
                 _ctx.Barrier.FlushFiles(_ctx.Folder, ready.Select(s => s.Handle!).ToList());
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 foreach (var s in ready)
                 {
@@ -136,7 +136,7 @@ internal sealed class BatchDownloader
             {
                 _ctx.Barrier.FlushDirectories(placed.Select(p => p.Staged.Directory).Distinct(StringComparer.Ordinal).ToList());
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // In place but not known durable: not recorded; the next pass finds them and compares them with the remote.
                 foreach (var (s, _) in placed)

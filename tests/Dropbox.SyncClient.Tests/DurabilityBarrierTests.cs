@@ -1,0 +1,40 @@
+using Dropbox.SyncClient.Local;
+using Microsoft.Win32.SafeHandles;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// The real durability barrier's choices, its system calls replaced where a test cannot make the kernel fail: errors
+/// come out as one <see cref="IOException"/>, syncfs is followed by a per-handle fsync (which reports each file's own
+/// write-back error), and syncfs is used only on a local file system of a known type with nothing mounted inside the
+/// folder's real path.
+/// </summary>
+public sealed class DurabilityBarrierTests : IDisposable
+{
+    private const string Ext4Root = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n";
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Flushing_two_missing_folders_throws_an_IOException_not_an_AggregateException()
+    {
+        var missing = new[] { Path.Combine(_dir.Path, "gone1"), Path.Combine(_dir.Path, "gone2") };
+
+        var e = Record.Exception(() => DurabilityBarrier.Default.FlushDirectories(missing));
+
+        Assert.IsType<IOException>(e);
+        Assert.Contains("gone", e.Message, StringComparison.Ordinal);
+    }
+
+    private List<SafeFileHandle> OpenTempFiles(int count) =>
+        Enumerable.Range(0, count).Select(i => File.OpenHandle(Path.Combine(_dir.Path, $"f{i}"), FileMode.Create, FileAccess.ReadWrite)).ToList();
+
+    private static void Close(List<SafeFileHandle> handles)
+    {
+        foreach (var h in handles)
+        {
+            h.Dispose();
+        }
+    }
+}

@@ -170,6 +170,20 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Equal(0, b.State.CountFiles());
     }
 
+    [Fact]
+    public async Task A_file_sync_error_only_its_own_fsync_reports_after_syncfs_fails_the_batch_and_renames_nothing()
+    {
+        await UploadManyAsync();
+        var barrier = new DurabilityBarrier(true, () => "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", _ => true, _ => throw new IOException("simulated: write-back error"));
+        using var b = new TestClient(_dir, "b", _server, barrier: barrier);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(FileCount, summary.Errors);
+        Assert.Equal(0, b.State.CountFiles());
+        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+    }
+
     [Theory]
     [InlineData(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted)]
     [InlineData(Dropbox.Shared.Errors.ErrorKind.InvalidArgument)]

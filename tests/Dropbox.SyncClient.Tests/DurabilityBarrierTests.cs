@@ -27,6 +27,26 @@ public sealed class DurabilityBarrierTests : IDisposable
         Assert.Contains("gone", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_file_whose_own_fsync_fails_after_a_successful_file_system_sync_fails_the_barrier()
+    {
+        var syncs = 0;
+        var barrier = new DurabilityBarrier(true, () => Ext4Root, _ => { syncs++; return true; }, _ => throw new IOException("simulated: write-back error on this file"));
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            var e = Record.Exception(() => barrier.FlushFiles(_dir.Path, handles));
+
+            Assert.Equal(OperatingSystem.IsLinux() ? 1 : 0, syncs);
+            Assert.IsType<IOException>(e);
+            Assert.Contains("write-back error", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Close(handles);
+        }
+    }
+
     private List<SafeFileHandle> OpenTempFiles(int count) =>
         Enumerable.Range(0, count).Select(i => File.OpenHandle(Path.Combine(_dir.Path, $"f{i}"), FileMode.Create, FileAccess.ReadWrite)).ToList();
 

@@ -70,10 +70,7 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
         // make data durable on it. After it, each handle's fsync finds clean pages but reports that file's own error.
         if (UseFileSystemSync && files.Count >= FileSystemSyncMinFiles && CanSyncFileSystem(folder))
         {
-            if (_syncFileSystem(folder))
-            {
-                return;
-            }
+            _ = _syncFileSystem(folder);
         }
 
         InParallel(() => Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, i => _flushFile(files[i])));

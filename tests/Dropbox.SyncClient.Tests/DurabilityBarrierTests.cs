@@ -47,6 +47,37 @@ public sealed class DurabilityBarrierTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("fuse.sshfs", false)]
+    [InlineData("fuse.mergerfs", false)]
+    [InlineData("nfs4", false)]
+    [InlineData("ext4", true)]
+    [InlineData("xfs", true)]
+    public void Syncfs_is_used_only_on_a_file_system_whose_syncfs_makes_data_durable(string type, bool syncfs)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        var mountInfo = $"22 1 0:50 / / rw,nosuid shared:1 - {type} remote:/home rw\n";
+        var syncs = 0;
+        var flushes = 0;
+        var barrier = new DurabilityBarrier(true, () => mountInfo, _ => { Interlocked.Increment(ref syncs); return true; }, _ => Interlocked.Increment(ref flushes));
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            barrier.FlushFiles(_dir.Path, handles);
+        }
+        finally
+        {
+            Close(handles);
+        }
+
+        Assert.Equal(syncfs ? 1 : 0, syncs);
+        Assert.Equal(handles.Count, flushes); // each file's own fsync either way
+    }
+
     private List<SafeFileHandle> OpenTempFiles(int count) =>
         Enumerable.Range(0, count).Select(i => File.OpenHandle(Path.Combine(_dir.Path, $"f{i}"), FileMode.Create, FileAccess.ReadWrite)).ToList();
 

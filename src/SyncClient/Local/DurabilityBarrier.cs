@@ -114,7 +114,7 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
             return false;
         }
 
-        return !HasMountInside(real, mountInfo) ;
+        return !HasMountInside(real, mountInfo) && FileSystemType(real, mountInfo) is { } type && FileSystemSyncTypes.Contains(type);
     }
 
     /// <summary>

@@ -78,6 +78,26 @@ public sealed class DurabilityBarrierTests : IDisposable
         Assert.Equal(handles.Count, flushes); // each file's own fsync either way
     }
 
+    [Fact]
+    public void A_mount_inside_a_symlinked_sync_folder_is_seen_through_the_link()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        var real = _dir.Sub("real");
+        Directory.CreateDirectory(Path.Combine(real, "inner"));
+        var link = Path.Combine(_dir.Path, "link");
+        Directory.CreateSymbolicLink(link, real);
+        var mountInfo = Ext4Root + $"40 22 0:60 / {Path.Combine(real, "inner")} rw - ext4 /dev/sdb1 rw\n";
+        var barrier = new DurabilityBarrier(true, () => mountInfo, _ => true, _ => { });
+
+        Assert.False(barrier.CanSyncFileSystem(real));
+        Assert.False(barrier.CanSyncFileSystem(link));
+        Assert.True(barrier.CanSyncFileSystem(_dir.Sub("plain")));
+    }
+
     private List<SafeFileHandle> OpenTempFiles(int count) =>
         Enumerable.Range(0, count).Select(i => File.OpenHandle(Path.Combine(_dir.Path, $"f{i}"), FileMode.Create, FileAccess.ReadWrite)).ToList();
 

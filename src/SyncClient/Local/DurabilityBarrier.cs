@@ -107,7 +107,7 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
         string real;
         try
         {
-            real = Path.GetFullPath(folder);
+            real = DirectorySync.RealPath(folder);
         }
         catch (IOException)
         {

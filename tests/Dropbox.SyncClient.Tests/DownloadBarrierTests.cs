@@ -226,6 +226,28 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Equal(ContentOf(9), b.Read(PathOf(9)));
     }
 
+    [Fact]
+    public async Task Temp_files_left_by_a_killed_download_are_removed_at_the_next_pass_and_other_files_like_them_are_not()
+    {
+        await UploadManyAsync();
+        using var b = new TestClient(_dir, "b", _server);
+        var stale = new[] { Path.Combine(b.Folder, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")), Path.Combine(b.Folder, "d1", IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")) };
+        var notOurs = new[] { Path.Combine(b.Folder, IgnoreMatcher.TempPrefix + "notes"), Path.Combine(b.Folder, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N").ToUpperInvariant()) };
+        Directory.CreateDirectory(Path.Combine(b.Folder, "d1"));
+        foreach (var path in stale.Concat(notOurs))
+        {
+            File.WriteAllText(path, "half a download");
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(-5));
+        }
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(FileCount, summary.FilesDownloaded);
+        Assert.All(stale, p => Assert.False(File.Exists(p), p));
+        Assert.All(notOurs, p => Assert.True(File.Exists(p), p));
+    }
+
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>
     private sealed class RecordingBarrier : IDurabilityBarrier
     {

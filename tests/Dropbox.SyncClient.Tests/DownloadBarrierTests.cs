@@ -156,6 +156,98 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public async Task A_real_barrier_failure_of_several_folders_fails_that_batch_and_the_pass_finishes()
+    {
+        await UploadManyAsync();
+        var missing = new[] { Path.Combine(_dir.Path, "gone1"), Path.Combine(_dir.Path, "gone2") };
+        var recorder = new RecordingBarrier { Directories = _ => DurabilityBarrier.Default.FlushDirectories(missing) };
+        using var b = new TestClient(_dir, "b", _server, barrier: recorder);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(FileCount, summary.Errors);
+        Assert.Equal(0, b.State.CountFiles());
+    }
+
+    [Fact]
+    public async Task A_file_sync_error_only_its_own_fsync_reports_after_syncfs_fails_the_batch_and_renames_nothing()
+    {
+        await UploadManyAsync();
+        var barrier = new DurabilityBarrier(true, () => "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", _ => true, _ => throw new IOException("simulated: write-back error"));
+        using var b = new TestClient(_dir, "b", _server, barrier: barrier);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(FileCount, summary.Errors);
+        Assert.Equal(0, b.State.CountFiles());
+        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+    }
+
+    [Theory]
+    [InlineData(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted)]
+    [InlineData(Dropbox.Shared.Errors.ErrorKind.InvalidArgument)]
+    [InlineData(Dropbox.Shared.Errors.ErrorKind.Conflict)]
+    public async Task A_node_that_refuses_grouped_fetches_with_any_error_does_not_stop_the_pass_the_files_come_one_chunk_at_a_time(Dropbox.Shared.Errors.ErrorKind kind)
+    {
+        await UploadManyAsync();
+        _server.GroupedGetChunksError = kind;
+        _server.TamperPlans = plans =>
+        {
+            // One token for every chunk (a real server's covers 16): the batch asks the node for them in one request.
+            for (var t = 0; t < plans.Tokens.Count; t++)
+            {
+                plans.Tokens[t] = "get:shared";
+            }
+
+            foreach (var plan in plans.Plans)
+            {
+                for (var t = 0; t < plan.Tokens.Count; t++)
+                {
+                    plan.Tokens[t] = "get:shared";
+                }
+
+                foreach (var get in plan.Chunks)
+                {
+                    for (var t = 0; t < get.Tokens.Count; t++)
+                    {
+                        get.Tokens[t] = "get:shared";
+                    }
+                }
+            }
+        };
+        using var b = new TestClient(_dir, "b", _server);
+
+        var summary = await b.SyncAsync();
+
+        Assert.True(_server.GroupedGetChunksRefused > 0);
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(FileCount, summary.FilesDownloaded);
+        Assert.Equal(ContentOf(9), b.Read(PathOf(9)));
+    }
+
+    [Fact]
+    public async Task Temp_files_left_by_a_killed_download_are_removed_at_the_next_pass_and_other_files_like_them_are_not()
+    {
+        await UploadManyAsync();
+        using var b = new TestClient(_dir, "b", _server);
+        var stale = new[] { Path.Combine(b.Folder, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")), Path.Combine(b.Folder, "d1", IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")) };
+        var notOurs = new[] { Path.Combine(b.Folder, IgnoreMatcher.TempPrefix + "notes"), Path.Combine(b.Folder, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N").ToUpperInvariant()) };
+        Directory.CreateDirectory(Path.Combine(b.Folder, "d1"));
+        foreach (var path in stale.Concat(notOurs))
+        {
+            File.WriteAllText(path, "half a download");
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(-5));
+        }
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(FileCount, summary.FilesDownloaded);
+        Assert.All(stale, p => Assert.False(File.Exists(p), p));
+        Assert.All(notOurs, p => Assert.True(File.Exists(p), p));
+    }
+
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>
     private sealed class RecordingBarrier : IDurabilityBarrier
     {
@@ -166,6 +258,8 @@ public sealed class DownloadBarrierTests : IDisposable
         public bool FailFiles { get; set; }
 
         public bool FailDirectories { get; set; }
+
+        public Action<IReadOnlyCollection<string>>? Directories { get; set; }
 
         public void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files)
         {
@@ -186,7 +280,7 @@ public sealed class DownloadBarrierTests : IDisposable
                 throw new IOException("simulated: the disk refused the directory sync");
             }
 
-            DurabilityBarrier.Default.FlushDirectories(directories);
+            (Directories ?? DurabilityBarrier.Default.FlushDirectories)(directories);
         }
 
         private void Note(string phase)

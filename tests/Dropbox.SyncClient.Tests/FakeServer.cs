@@ -441,9 +441,23 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Called at the start of every chunk fetch (a test's chance to change the folder while bytes come in).</summary>
     public Action? BeforeGetChunks { get; set; }
 
+    private int _groupedRefused;
+
+    /// <summary>When set, a fetch of more than one chunk at once fails with this kind (a node that refuses grouped requests).</summary>
+    public ErrorKind? GroupedGetChunksError { get; set; }
+
+    /// <summary>Grouped fetches refused because of <see cref="GroupedGetChunksError"/>.</summary>
+    public int GroupedGetChunksRefused => _groupedRefused;
+
     public Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {
         BeforeGetChunks?.Invoke();
+        if (ids.Count > 1 && GroupedGetChunksError is { } kind)
+        {
+            Interlocked.Increment(ref _groupedRefused);
+            throw new DropboxException(kind, "simulated: the node refused a grouped fetch");
+        }
+
         lock (_lock)
         {
             var result = new List<IncomingChunk>();

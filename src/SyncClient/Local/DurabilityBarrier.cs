@@ -5,11 +5,14 @@ namespace Dropbox.SyncClient.Local;
 
 /// <summary>
 /// The real barrier. Files: for a batch of at least <see cref="FileSystemSyncMinFiles"/> files, one <c>syncfs</c> of the
-/// folder's file system (Linux; elsewhere the per-file way); for fewer, an fsync of each, several at once so the file
-/// system's journal commits them together. Measured on ext4 (2 cores, batches of 512 files of 1-8 KiB): syncfs took
-/// ~12 ms a batch, 8 parallel fsyncs 80-600 ms. syncfs also writes back whatever else is dirty on that file system,
-/// which is why a batch of a few (large) files syncs just its own. Directories: one fsync each
-/// (<see cref="DirectorySync"/>), several at once.
+/// folder's file system (Linux, on a file system of <see cref="FileSystemSyncTypes"/> with nothing mounted inside the
+/// folder; elsewhere the per-file way), then an fsync of each handle (cheap: its pages are already clean) because
+/// syncfs may not report a write-back error (never before Linux 5.8; since then not one already reported to another
+/// opener); for fewer files, an fsync of each, several at once so the file system's journal commits them together.
+/// Measured on ext4 (2 cores, batches of 512 files of 1-8 KiB): syncfs took ~12 ms a batch, 8 parallel fsyncs
+/// 80-600 ms. syncfs also writes back whatever else is dirty on that file system, which is why a batch of a few
+/// (large) files syncs just its own. Directories: one fsync each (<see cref="DirectorySync"/>), several at once.
+/// Failures are thrown as one <see cref="IOException"/> (not the <see cref="AggregateException"/> of the parallel loop).
 /// </summary>
 internal sealed class DurabilityBarrier : IDurabilityBarrier
 {
@@ -19,10 +22,32 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
     /// <summary>Files in a batch from which one syncfs is cheaper than an fsync each.</summary>
     public const int FileSystemSyncMinFiles = 8;
 
+    /// <summary>
+    /// File systems whose syncfs is known to make data durable. Not FUSE ones (sshfs, mergerfs, rclone, gocryptfs: their
+    /// syncfs does not reach the backing store) nor network ones: those get an fsync per file.
+    /// </summary>
+    public static readonly IReadOnlySet<string> FileSystemSyncTypes = new HashSet<string>(StringComparer.Ordinal) { "ext4", "ext3", "ext2", "xfs", "btrfs", "f2fs", "tmpfs" };
+
+    private readonly Func<string?> _readMountInfo;
+    private readonly Func<string, bool> _syncFileSystem;
+    private readonly Action<SafeFileHandle> _flushFile;
+
     /// <summary>The barrier with the default file flush (see <see cref="UseFileSystemSync"/>).</summary>
     public static DurabilityBarrier Default { get; } = new(useFileSystemSync: true);
 
-    public DurabilityBarrier(bool useFileSystemSync) => UseFileSystemSync = useFileSystemSync;
+    public DurabilityBarrier(bool useFileSystemSync)
+        : this(useFileSystemSync, ReadMountInfo, DirectorySync.SyncFileSystem, RandomAccess.FlushToDisk)
+    {
+    }
+
+    /// <summary>A barrier with its system calls replaced (tests): the mountinfo text (null: unreadable), syncfs, fsync.</summary>
+    internal DurabilityBarrier(bool useFileSystemSync, Func<string?> readMountInfo, Func<string, bool> syncFileSystem, Action<SafeFileHandle> flushFile)
+    {
+        UseFileSystemSync = useFileSystemSync;
+        _readMountInfo = readMountInfo;
+        _syncFileSystem = syncFileSystem;
+        _flushFile = flushFile;
+    }
 
     /// <summary>One syncfs for a batch of many files (true) or always one fsync each (false).</summary>
     public bool UseFileSystemSync { get; }
@@ -35,19 +60,20 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
             return;
         }
 
-        // syncfs covers the file system of the folder only: not one mounted inside it.
-        if (UseFileSystemSync && files.Count >= FileSystemSyncMinFiles && !HasMountInside(folder) && DirectorySync.SyncFileSystem(folder))
-        {
-            return;
-        }
-
         if (files.Count == 1)
         {
-            RandomAccess.FlushToDisk(files[0]);
+            _flushFile(files[0]);
             return;
         }
 
-        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, i => RandomAccess.FlushToDisk(files[i]));
+        // syncfs covers the file system of the folder only (not one mounted inside it), and only some file systems
+        // make data durable on it. After it, each handle's fsync finds clean pages but reports that file's own error.
+        if (UseFileSystemSync && files.Count >= FileSystemSyncMinFiles && CanSyncFileSystem(folder))
+        {
+            _ = _syncFileSystem(folder);
+        }
+
+        InParallel(() => Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, i => _flushFile(files[i])));
     }
 
     /// <inheritdoc />
@@ -63,36 +89,44 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
             return;
         }
 
-        Parallel.ForEach(directories, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, DirectorySync.Flush);
+        InParallel(() => Parallel.ForEach(directories, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, DirectorySync.Flush));
     }
 
     /// <summary>
-    /// True when some file system is mounted on a folder inside <paramref name="folder"/> (from
-    /// /proc/self/mountinfo), or when that cannot be told: then a syncfs of the folder would not cover every file.
+    /// True when one syncfs of <paramref name="folder"/>'s file system makes every file in it durable: its real path
+    /// (symbolic links resolved) has no mount inside it and lies on a file system of <see cref="FileSystemSyncTypes"/>.
+    /// False when that cannot be told.
     /// </summary>
-    internal static bool HasMountInside(string folder)
+    internal bool CanSyncFileSystem(string folder)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || _readMountInfo() is not { } mountInfo)
         {
-            return true;
+            return false;
         }
 
-        string[] lines;
+        string real;
         try
         {
-            lines = File.ReadAllLines("/proc/self/mountinfo");
+            real = DirectorySync.RealPath(folder);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException)
         {
-            return true;
+            return false;
         }
 
-        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)) + "/";
-        foreach (var line in lines)
+        return !HasMountInside(real, mountInfo) && FileSystemType(real, mountInfo) is { } type && FileSystemSyncTypes.Contains(type);
+    }
+
+    /// <summary>
+    /// True when some file system is mounted on a folder inside <paramref name="folder"/> (an absolute path, its
+    /// symbolic links resolved by the caller) according to <paramref name="mountInfo"/> (/proc/self/mountinfo's text).
+    /// </summary>
+    internal static bool HasMountInside(string folder, string mountInfo)
+    {
+        var root = Path.TrimEndingDirectorySeparator(folder) + "/";
+        foreach (var (mount, _) in Mounts(mountInfo))
         {
-            // "id parent major:minor root mount-point options ...": the mount point is the fifth field, octal-escaped.
-            var fields = line.Split(' ', 6);
-            if (fields.Length >= 5 && UnescapeMountPoint(fields[4]) is var mount && mount.Length > root.Length && mount.StartsWith(root, StringComparison.Ordinal))
+            if (mount.Length > root.Length && mount.StartsWith(root, StringComparison.Ordinal))
             {
                 return true;
             }
@@ -101,11 +135,77 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
         return false;
     }
 
+    /// <summary>The type of the file system holding <paramref name="folder"/> (real path): that of the deepest mount above it, or null.</summary>
+    internal static string? FileSystemType(string folder, string mountInfo)
+    {
+        var root = Path.TrimEndingDirectorySeparator(folder) + "/";
+        string? type = null;
+        var depth = -1;
+        foreach (var (mount, fsType) in Mounts(mountInfo))
+        {
+            // A later line for the same mount point is mounted over the earlier one: >= keeps the last.
+            if (root.StartsWith(mount, StringComparison.Ordinal) && mount.Length >= depth)
+            {
+                depth = mount.Length;
+                type = fsType;
+            }
+        }
+
+        return type;
+    }
+
+    /// <summary>
+    /// The mount point (octal-unescaped, ending in '/') and file-system type of each line of mountinfo:
+    /// "id parent major:minor root mount-point options [optional fields...] - fstype source super-options".
+    /// </summary>
+    private static IEnumerable<(string Mount, string? Type)> Mounts(string mountInfo)
+    {
+        foreach (var line in mountInfo.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length < 5)
+            {
+                continue;
+            }
+
+            var separator = Array.IndexOf(fields, "-", 6);
+            var type = separator > 0 && separator + 1 < fields.Length ? fields[separator + 1] : null;
+            yield return (UnescapeMountPoint(fields[4]), type);
+        }
+    }
+
+    private static string? ReadMountInfo()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/self/mountinfo");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Runs a parallel loop of flushes, its failures thrown as one <see cref="IOException"/> (the first, the rest counted).</summary>
+    private static void InParallel(Action loop)
+    {
+        try
+        {
+            loop();
+        }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
+        {
+            var all = e.Flatten().InnerExceptions;
+            var more = all.Count > 1 ? $" (and {all.Count - 1} more failures)" : string.Empty;
+            throw new IOException(all[0].Message + more, all[0]);
+        }
+    }
+
     private static string UnescapeMountPoint(string field)
     {
         if (!field.Contains('\\', StringComparison.Ordinal))
         {
-            return field + "/";
+            return field.EndsWith('/') ? field : field + "/";
         }
 
         var sb = new System.Text.StringBuilder(field.Length);

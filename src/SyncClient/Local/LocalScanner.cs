@@ -21,12 +21,19 @@ internal sealed class LocalScanner
     private readonly string _root;
     private readonly IgnoreMatcher _ignore;
     private readonly string? _excludedFullPath;
+    private readonly long? _staleTempCutoffTicks;
 
     /// <param name="root">The sync folder.</param>
     /// <param name="ignore">Rules in force before any <c>.dropboxignore</c> is read (normally <see cref="IgnoreMatcher.BuiltIn"/>).</param>
     /// <param name="excludedFullPath">A directory never scanned (the state directory, if it lives inside the folder).</param>
-    public LocalScanner(string root, IgnoreMatcher ignore, string? excludedFullPath = null)
+    /// <param name="staleTempCutoffTicks">
+    /// When set (UTC ticks, the start of the pass), download temp files of our own naming (<see cref="IsOwnTempFile"/>)
+    /// last written before it are deleted as they are met: leftovers of a download killed mid-way (no pass runs beside
+    /// this one: the pass lock), which nothing else would ever remove.
+    /// </param>
+    public LocalScanner(string root, IgnoreMatcher ignore, string? excludedFullPath = null, long? staleTempCutoffTicks = null)
     {
+        _staleTempCutoffTicks = staleTempCutoffTicks;
         _root = Path.GetFullPath(root);
         _ignore = ignore;
         _excludedFullPath = excludedFullPath is null ? null : Path.GetFullPath(excludedFullPath).TrimEnd(Path.DirectorySeparatorChar);
@@ -84,6 +91,12 @@ internal sealed class LocalScanner
                 var name = Normalize(child.Name);
                 var relative = relativeDir.Length == 0 ? name : string.Concat(relativeDir, "/", name);
                 var isDirectory = child.IsDirectory;
+                if (_staleTempCutoffTicks is { } cutoff && !isDirectory && !child.IsLink && child.MtimeTicks < cutoff && IsOwnTempFile(child.Name))
+                {
+                    RemoveStaleTemp(Path.Combine(dirFull, child.Name), relative, snapshot);
+                    continue;
+                }
+
                 if (ignore.IsIgnored(relative, isDirectory))
                 {
                     continue;
@@ -140,6 +153,24 @@ internal sealed class LocalScanner
         }
 
         return snapshot;
+    }
+
+    /// <summary>True for a name a download's temp file gets: <see cref="IgnoreMatcher.TempPrefix"/> then 32 lowercase hex digits.</summary>
+    internal static bool IsOwnTempFile(string name) =>
+        name.Length == IgnoreMatcher.TempPrefix.Length + 32
+        && name.StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal)
+        && name.AsSpan(IgnoreMatcher.TempPrefix.Length).IndexOfAnyExcept("0123456789abcdef") < 0;
+
+    private static void RemoveStaleTemp(string fullPath, string relative, LocalSnapshot snapshot)
+    {
+        try
+        {
+            File.Delete(fullPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            snapshot.Skipped.Add($"{relative}: a leftover download temp file could not be removed ({e.Message})");
+        }
     }
 
     /// <summary>Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above.</summary>

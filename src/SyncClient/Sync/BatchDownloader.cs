@@ -102,7 +102,7 @@ internal sealed class BatchDownloader
                 // The barrier: every byte of the batch durable before any file of it is renamed into place.
                 _ctx.Barrier.FlushFiles(_ctx.Folder, ready.Select(s => s.Handle!).ToList());
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 foreach (var s in ready)
                 {
@@ -136,7 +136,7 @@ internal sealed class BatchDownloader
             {
                 _ctx.Barrier.FlushDirectories(placed.Select(p => p.Staged.Directory).Distinct(StringComparer.Ordinal).ToList());
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // In place but not known durable: not recorded; the next pass finds them and compares them with the remote.
                 foreach (var (s, _) in placed)
@@ -372,9 +372,11 @@ internal sealed class BatchDownloader
                 {
                     received = await _ctx.Transfer.GetChunksAsync(url, group.Select(w => w.Ref.Id).ToList(), getToken, token).ConfigureAwait(false);
                 }
-                catch (DropboxException e) when (e.Kind is ErrorKind.DataLoss or ErrorKind.Unavailable or ErrorKind.NotFound or ErrorKind.Internal or ErrorKind.PermissionDenied or ErrorKind.Unauthenticated)
+                catch (DropboxException)
                 {
-                    received = null; // each chunk alone below, from every node holding it
+                    // Whatever the node said (busy, refused, unreachable...), it is this group's failure only: each
+                    // chunk alone below, from every node holding it; a chunk none delivers fails just its files.
+                    received = null;
                 }
             }
 

@@ -56,6 +56,7 @@ internal sealed partial class SyncEngine
         }
 
         using var passLock = await PassLock.AcquireAsync(_ctx.State.StateDirectory, _ctx.Options.LockWait, ct).ConfigureAwait(false);
+        var passStartTicks = DateTimeOffset.UtcNow.UtcTicks; // the file system's clock, not the test-settable one
         var summary = new SyncSummary();
         _listAllNextPass = false;
         _holdCursor = false;
@@ -86,7 +87,8 @@ internal sealed partial class SyncEngine
         }
 
         progress.Phase = "scanning";
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory);
+        // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks);
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for

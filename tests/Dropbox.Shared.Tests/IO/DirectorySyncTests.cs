@@ -89,4 +89,22 @@ public sealed class DirectorySyncTests : IDisposable
         Assert.Null(DirectorySync.FlagsFor(OSPlatform.Create("SOLARIS"), Architecture.X64));
         Assert.Null(DirectorySync.FlagsFor(OSPlatform.Linux, Architecture.Wasm));
     }
+
+    [Fact]
+    public void The_real_path_of_a_folder_reached_through_a_symbolic_link_is_the_target_and_a_missing_one_throws()
+    {
+        var target = Directory.CreateDirectory(Path.Combine(_dir, "target")).FullName;
+        Directory.CreateDirectory(Path.Combine(target, "sub"));
+        var link = Path.Combine(_dir, "link");
+        Directory.CreateSymbolicLink(link, target);
+
+        var real = DirectorySync.RealPath(Path.Combine(link, "sub"));
+
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            Assert.Equal(Path.Combine(DirectorySync.RealPath(target), "sub"), real);
+            Assert.DoesNotContain("link", real, StringComparison.Ordinal);
+            Assert.Throws<IOException>(() => DirectorySync.RealPath(Path.Combine(_dir, "missing")));
+        }
+    }
 }

@@ -273,4 +273,39 @@ public sealed class NewFilesTests : IDisposable
         var next = await a.SyncAsync();
         Assert.Equal(0, next.Errors + next.FilesUploaded + next.FilesDeleted);
     }
+
+    [Fact]
+    public async Task A_small_file_rewritten_with_its_mtime_restored_after_it_was_read_is_not_recorded_clean_with_its_old_bytes()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { NewFileGroup = 7 });
+        var old = DateTime.UtcNow.AddHours(-1);
+        for (var i = 0; i < 10; i++)
+        {
+            a.Write($"f{i}.bin", TestClient.RandomBytes(1000, seed: i));
+            File.SetLastWriteTimeUtc(a.PathOf($"f{i}.bin"), old);
+        }
+
+        var full = a.PathOf("f3.bin");
+        var rewritten = false;
+        _server.BeforePlanUpload = path =>
+        {
+            if (rewritten || path != "f3.bin")
+            {
+                return;
+            }
+
+            // Read already (the group's bytes are in memory), not yet committed: new bytes, same size, mtime put back.
+            rewritten = true;
+            File.WriteAllBytes(full, TestClient.RandomBytes(1000, seed: 77));
+            File.SetLastWriteTimeUtc(full, old);
+        };
+
+        await a.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.True(rewritten);
+        using var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        Assert.Equal(File.ReadAllBytes(full), File.ReadAllBytes(b.PathOf("f3.bin")));
+    }
 }

@@ -92,6 +92,57 @@ public sealed class OneReadUploadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_rewritten_in_place_with_its_mtime_restored_while_it_is_read_is_never_committed_as_a_mix()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        var content = TestClient.RandomBytes(8 << 20, 27);
+        a.Write("big.bin", content);
+        var full = a.PathOf("big.bin");
+        var rewritten = false;
+        _server.BeforePlanUpload = _ =>
+        {
+            if (rewritten)
+            {
+                return;
+            }
+
+            // The first window is read (byte 0 is behind the reader), the last byte not yet: a mix of old and new bytes
+            // under the same size and mtime (as touch -r or a timestamp-keeping tool leaves it). Only the ctime moves.
+            rewritten = true;
+            var mtime = File.GetLastWriteTimeUtc(full);
+            using (var f = new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            {
+                f.WriteByte((byte)(content[0] ^ 0xFF));
+                f.Seek(-1, SeekOrigin.End);
+                f.WriteByte((byte)(content[^1] ^ 0xFF));
+            }
+
+            File.SetLastWriteTimeUtc(full, mtime);
+        };
+
+        var first = await a.SyncAsync();
+
+        Assert.True(rewritten);
+        Assert.Equal(0, first.Errors);
+        var final = File.ReadAllBytes(full);
+        Assert.NotEqual(content, final);
+        if (_server.Current("big.bin") is not null)
+        {
+            using var peek = new TestClient(_dir, "peek", _server);
+            await peek.SyncAsync();
+            Assert.Equal(final, File.ReadAllBytes(peek.PathOf("big.bin"))); // never the mix the file did not hold
+        }
+
+        Assert.Equal(1, first.Pending);
+        Assert.Null(_server.Current("big.bin"));
+        var again = await a.SyncAsync();
+        Assert.Equal(1, again.FilesUploaded);
+        using var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        Assert.Equal(final, File.ReadAllBytes(b.PathOf("big.bin")));
+    }
+
+    [Fact]
     public async Task An_edit_sends_only_its_changed_chunks_and_a_stretch_that_no_longer_hashes_as_read_is_never_committed()
     {
         using var a = new TestClient(_dir, "a", _server, SmallWindows);

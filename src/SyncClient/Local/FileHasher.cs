@@ -80,6 +80,7 @@ internal sealed class FileHasher
         FileInfo before;
         try
         {
+            var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
             before = new FileInfo(fullPath);
             if (!before.Exists)
             {
@@ -99,7 +100,7 @@ internal sealed class FileHasher
             }
 
             var after = new FileInfo(fullPath);
-            if (!after.Exists || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc)
+            if (!after.Exists || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc || !FileChangeTime.IsUnchanged(fullPath, ctime))
             {
                 return null;
             }
@@ -118,6 +119,7 @@ internal sealed class FileHasher
             return new FileFingerprint(before.Length, before.LastWriteTimeUtc.Ticks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id)))
             {
                 Racy = IsRacy(readAt, before.LastWriteTimeUtc.Ticks),
+                ChangeTimeNs = ctime,
             };
         }
         catch (FileNotFoundException)
@@ -140,6 +142,7 @@ internal sealed class FileHasher
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
+        var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
         if (!IsAsScanned(fullPath, size, mtimeTicks))
         {
             return null;
@@ -169,12 +172,12 @@ internal sealed class FileHasher
             return null;
         }
 
-        if (total != size || !IsAsScanned(fullPath, size, mtimeTicks))
+        if (total != size || !IsAsScanned(fullPath, size, mtimeTicks, ctime))
         {
             return null;
         }
 
-        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks) };
+        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime };
     }
 
     /// <summary>
@@ -185,6 +188,7 @@ internal sealed class FileHasher
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
+        var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
         if (!IsAsScanned(fullPath, size, mtimeTicks))
         {
             return null;
@@ -224,9 +228,9 @@ internal sealed class FileHasher
                 refs.Add(ChunkRef.Raw(c.Ref.Id, c.Ref.Size));
             }
 
-            if (total == size && IsAsScanned(fullPath, size, mtimeTicks))
+            if (total == size && IsAsScanned(fullPath, size, mtimeTicks, ctime))
             {
-                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks) }, chunks);
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime }, chunks);
                 chunks = null;
                 return result;
             }
@@ -252,6 +256,13 @@ internal sealed class FileHasher
         var info = new FileInfo(fullPath);
         return info.Exists && info.Length == size && info.LastWriteTimeUtc.Ticks == mtimeTicks;
     }
+
+    /// <summary>
+    /// As <see cref="IsAsScanned(string, long, long)"/>, and the inode change time is still <paramref name="ctimeNs"/>
+    /// (when known): a write that restored the mtime still moves the ctime.
+    /// </summary>
+    public static bool IsAsScanned(string fullPath, long size, long mtimeTicks, long? ctimeNs) =>
+        IsAsScanned(fullPath, size, mtimeTicks) && FileChangeTime.IsUnchanged(fullPath, ctimeNs);
 
     /// <summary>Opens a file for sequential reading, sharing with writers so a busy file does not fail the pass.</summary>
     public static FileStream OpenRead(string fullPath) => new(fullPath, new FileStreamOptions

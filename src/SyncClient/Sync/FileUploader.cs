@@ -243,8 +243,8 @@ internal sealed class FileUploader
         return (await UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false), fp);
     }
 
-    /// <summary>True when the file still has the size and mtime it had when <paramref name="fp"/> was computed.</summary>
-    internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks);
+    /// <summary>True when the file still has the size, mtime and (where known) ctime it had when <paramref name="fp"/> was computed.</summary>
+    internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks, fp.ChangeTimeNs);
 
     private static long MtimeMs(long mtimeTicks) => new DateTimeOffset(mtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
 

@@ -143,6 +143,37 @@ public sealed class OneReadUploadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_that_grows_while_it_is_read_stops_at_the_next_window_instead_of_being_read_and_sent_to_the_end()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        a.Write("big.bin", TestClient.RandomBytes(3 << 20, 28));
+        var full = a.PathOf("big.bin");
+        var appended = 0;
+        _server.BeforePlanUpload = _ =>
+        {
+            // A log being written: 1 MiB more at every window (bounded, so the unfixed read ends too).
+            if (appended < 40)
+            {
+                appended++;
+                using var f = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+                f.Write(TestClient.RandomBytes(1 << 20, 100 + appended));
+            }
+        };
+
+        var growing = await a.SyncAsync();
+
+        Assert.Equal(0, growing.FilesUploaded);
+        Assert.Null(_server.Current("big.bin"));
+        Assert.InRange(_server.PlannedWindows, 1, 2); // the window after the first growth is never planned
+        Assert.InRange(_server.ChunksPut, 0, 2 * SmallWindows.PlanWindowChunks);
+
+        _server.BeforePlanUpload = null;
+        File.SetLastWriteTimeUtc(full, DateTime.UtcNow.AddSeconds(-30));
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+        Assert.Equal((ulong)new FileInfo(full).Length, _server.Current("big.bin")!.Size);
+    }
+
+    [Fact]
     public async Task An_edit_sends_only_its_changed_chunks_and_a_stretch_that_no_longer_hashes_as_read_is_never_committed()
     {
         using var a = new TestClient(_dir, "a", _server, SmallWindows);

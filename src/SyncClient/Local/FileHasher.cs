@@ -135,8 +135,9 @@ internal sealed class FileHasher
     /// <summary>
     /// Reads a file once, front to back, handing each chunk with its bytes to <paramref name="sink"/> (which owns it from
     /// then on and answers false to stop the read), and returns the file's fingerprint. Null when the file is not as the
-    /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>) before or after the read, vanished, or the sink
-    /// stopped: whatever the sink did with the chunks, they must not be committed as this file.
+    /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>, and its ctime) before or after the read, grew past
+    /// its size while read (the read stops there), vanished, or the sink stopped: whatever the sink did with the chunks,
+    /// they must not be committed as this file.
     /// </summary>
     public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct)
     {
@@ -157,6 +158,12 @@ internal sealed class FileHasher
             {
                 chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
                 total += chunk.Ref.Size;
+                if (total > size)
+                {
+                    chunk.Dispose();
+                    return null; // grew while read: stop now rather than read (and send) the rest
+                }
+
                 if (!await sink(chunk).ConfigureAwait(false))
                 {
                     return null;

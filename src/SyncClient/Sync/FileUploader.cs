@@ -84,8 +84,10 @@ internal sealed class FileUploader
     public async Task<(UploadOutcome Outcome, FileFingerprint? Fingerprint)> UploadStreamingAsync(string path, ulong baseVersion, LocalEntry scanned, FileHasher hasher, CancellationToken ct)
     {
         var full = _ctx.FullPath(path);
+        var ctime = FileChangeTime.TryGet(full); // before the read starts: each window re-checks against it
         var uploaded = new Dictionary<ChunkId, ChunkRef>();
         var wantedTotal = 0;
+        var chunkCount = 0;
         var conflict = false;
         var window = new List<SourceChunk>();
         long windowBytes = 0;
@@ -176,6 +178,12 @@ internal sealed class FileUploader
             {
                 fp = await hasher.TryStreamAsync(full, scanned.Size, scanned.MtimeTicks, async chunk =>
                 {
+                    if (++chunkCount > RemoteBounds.MaxChunksPerUpload)
+                    {
+                        chunk.Dispose();
+                        throw new DropboxException(ErrorKind.ResourceExhausted, $"'{path}' cuts into more than {RemoteBounds.MaxChunksPerUpload} chunks, the most a server keeps in one file version; it cannot be uploaded.");
+                    }
+
                     window.Add(chunk);
                     windowBytes += chunk.Ref.Size;
                     if (window.Count < _ctx.Options.PlanWindowChunks && windowBytes < _ctx.Options.PlanWindowBytes)
@@ -183,7 +191,8 @@ internal sealed class FileUploader
                         return !queue.Faulted;
                     }
 
-                    if (!await DrainAsync().ConfigureAwait(false))
+                    // Written to since the read began: stop before planning and sending more of it.
+                    if (!FileHasher.IsAsScanned(full, scanned.Size, scanned.MtimeTicks, ctime) || !await DrainAsync().ConfigureAwait(false))
                     {
                         return false;
                     }

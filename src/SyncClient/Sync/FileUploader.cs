@@ -424,7 +424,7 @@ internal sealed class FileUploader
     /// sent as they fill, at most <see cref="SyncOptions.Parallelism"/> in flight across the pass (adding waits for a
     /// slot, which bounds memory). Disposing gives back unsent chunks and cancels and awaits what is in flight.
     /// </summary>
-    private sealed class PutQueue(FileUploader owner, string path, CancellationToken ct) : IAsyncDisposable
+    internal sealed class PutQueue(FileUploader owner, string path, CancellationToken ct) : IAsyncDisposable
     {
         private readonly Dictionary<string, Batch> _batches = new(StringComparer.Ordinal);
         private readonly List<Task> _inFlight = [];
@@ -462,8 +462,7 @@ internal sealed class FileUploader
                     if (batch.Bytes >= owner._ctx.Options.PutBatchBytes || batch.Outgoing.Count >= owner._ctx.Options.PutBatchChunks)
                     {
                         _batches.Remove(url);
-                        _inFlight.RemoveAll(t => t.IsCompletedSuccessfully);
-                        _inFlight.Add(await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false));
+                        await SendAsync(batch).ConfigureAwait(false);
                     }
                 }
             }
@@ -481,15 +480,37 @@ internal sealed class FileUploader
         {
             if (!Faulted)
             {
-                foreach (var batch in _batches.Values)
+                // Each batch leaves the list before it is sent: what is listed is never a put's (DisposeAsync frees it).
+                while (_batches.Count > 0)
                 {
-                    _inFlight.Add(await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false));
+                    var (url, batch) = _batches.First();
+                    _batches.Remove(url);
+                    await SendAsync(batch).ConfigureAwait(false);
                 }
-
-                _batches.Clear();
             }
 
             await Task.WhenAll(_inFlight).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Sends a batch already taken off the list. Once its put task runs, that task owns (and disposes) it; if waiting
+        /// for a slot fails (the pass is cancelled), no put ever saw it and it is disposed here.
+        /// </summary>
+        private async Task SendAsync(Batch batch)
+        {
+            Task put;
+            try
+            {
+                put = await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                batch.Dispose();
+                throw;
+            }
+
+            _inFlight.RemoveAll(t => t.IsCompletedSuccessfully);
+            _inFlight.Add(put);
         }
 
         public async ValueTask DisposeAsync()

@@ -240,6 +240,37 @@ public sealed class OneReadUploadTests : IDisposable
         Assert.InRange(_server.PlannedWindowsAtFirstPut, 1, 5);
     }
 
+    [Fact]
+    public async Task A_batch_that_does_not_fill_is_sent_after_a_window_instead_of_holding_its_read_blocks_to_the_end()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows with { PutBatchChunks = 10_000 });
+        a.Write("big.bin", TestClient.RandomBytes(3_000_000, 29));
+
+        var up = await a.SyncAsync();
+
+        Assert.Equal(1, up.FilesUploaded);
+        Assert.True(_server.PlannedWindows >= 10, $"only {_server.PlannedWindows} windows");
+        Assert.InRange(_server.PlannedWindowsAtFirstPut, 1, 4); // not only once the whole file was read
+    }
+
+    [Fact]
+    public void A_file_range_stream_tells_its_length_and_seeks_only_within_its_stretch()
+    {
+        var path = Path.Combine(_dir.Path, "range.bin");
+        File.WriteAllBytes(path, TestClient.RandomBytes(1000, 30));
+        using var handle = File.OpenHandle(path);
+        using var stream = new Dropbox.SyncClient.Local.FileRangeStream(handle, 100, 300);
+
+        Assert.True(stream.CanSeek); // so a chunk source sizes its first block to the stretch, not a full 16 MiB
+        Assert.Equal(300, stream.Length);
+        Assert.Equal(250, stream.Seek(-50, SeekOrigin.End));
+        var rest = new byte[100];
+        Assert.Equal(50, stream.Read(rest));
+        Assert.Equal(File.ReadAllBytes(path).AsSpan(350, 50).ToArray(), rest[..50]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => stream.Seek(1, SeekOrigin.End));
+        Assert.Throws<ArgumentOutOfRangeException>(() => stream.Position = -1);
+    }
+
     /// <summary>Counts the bytes a chunk source cuts (every byte a pass reads from files goes through it).</summary>
     private sealed class CountingChunkSource(Dropbox.SyncClient.Local.IChunkSource inner) : Dropbox.SyncClient.Local.IChunkSource
     {

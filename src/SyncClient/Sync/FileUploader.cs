@@ -147,6 +147,8 @@ internal sealed class FileUploader
                         }
                     }
 
+                    // A queued chunk keeps its whole read block alive: a batch that did not fill in a window goes now.
+                    await queue.SendStaleAsync().ConfigureAwait(false);
                     return !queue.Faulted;
                 }
                 finally
@@ -475,6 +477,27 @@ internal sealed class FileUploader
             }
         }
 
+        /// <summary>
+        /// Sends every batch that has already waited one whole plan window without filling (a sparse file's few missing
+        /// chunks would otherwise keep their read blocks, up to 16 MiB each, until the file's end). Call once a window.
+        /// </summary>
+        public async Task SendStaleAsync()
+        {
+            if (Faulted)
+            {
+                return;
+            }
+
+            foreach (var (url, batch) in _batches.ToList())
+            {
+                if (batch.WindowsWaited++ >= 1)
+                {
+                    _batches.Remove(url);
+                    await SendAsync(batch).ConfigureAwait(false);
+                }
+            }
+        }
+
         /// <summary>Sends what is still batched (unless a put failed) and waits for every put; throws the first failure.</summary>
         public async Task CompleteAsync()
         {
@@ -549,6 +572,9 @@ internal sealed class FileUploader
         public long Bytes { get; private set; }
 
         public long PlainBytes { get; private set; }
+
+        /// <summary>Plan windows this batch has waited through unsent (see <see cref="PutQueue.SendStaleAsync"/>).</summary>
+        public int WindowsWaited { get; set; }
 
         public void Add(SourceChunk chunk, string token)
         {

@@ -96,10 +96,11 @@ public sealed class NewFilesTests : IDisposable
 
         Assert.Equal(0, first.Errors);
         Assert.Equal(42, first.FilesUploaded);
-        Assert.Equal(42, a.Engine.FilesHashed); // read once each (the big file's put re-reads it, as before)
+        Assert.Equal(42, a.Engine.FilesHashed); // read once each (the big file too: it streams through plan windows)
         Assert.True(_server.CommitFilesCalls >= 40 / 7, $"{_server.CommitFilesCalls} CommitFiles calls: the new files were not streamed in groups of 7");
         Assert.Equal(_server.CommitFilesCalls, _server.PlanUploadsCalls); // one plan call per group, not one per file
-        Assert.Equal(1, _server.SingleFilePlans); // only the big file plans alone
+        Assert.Equal(0, _server.SingleFilePlans); // the big file is planned in windows as it is read (PlanChunks), not alone
+        Assert.True(_server.PlannedWindows > 0, "the big file did not take the one-read path");
         Assert.Equal(42, a.State.LoadFiles().Values.Count(f => f.Kind == FileKind.File));
 
         var again = await a.SyncAsync();

@@ -227,6 +227,37 @@ public sealed class OneReadUploadTests : IDisposable
     }
 
     [Fact]
+    public async Task An_edit_whose_file_grows_before_its_stretches_are_read_back_sends_nothing()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        var content = TestClient.RandomBytes(800_000, 31);
+        a.Write("big.bin", content);
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+        var put = _server.ChunksPut;
+        var full = a.PathOf("big.bin");
+        content[400_000] ^= 0xFF; // one chunk in the middle changes
+        a.Write("big.bin", content);
+        File.SetLastWriteTimeUtc(full, DateTime.UtcNow.AddSeconds(-20));
+        var appended = false;
+        _server.BeforePlanUpload = _ =>
+        {
+            if (!appended)
+            {
+                // Hashed already, not yet read back: the stretch still hashes as it did, but the file is not the one hashed.
+                appended = true;
+                using var f = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+                f.Write(TestClient.RandomBytes(1 << 20, 32));
+            }
+        };
+
+        var refused = await a.SyncAsync();
+
+        Assert.True(appended);
+        Assert.Equal(0, refused.FilesUploaded);
+        Assert.Equal(put, _server.ChunksPut); // nothing read back and sent for a file that changed
+    }
+
+    [Fact]
     public async Task Puts_start_while_the_file_is_still_being_read_so_memory_does_not_grow_with_the_file()
     {
         using var a = new TestClient(_dir, "a", _server, SmallWindows);

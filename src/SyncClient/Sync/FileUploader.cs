@@ -350,6 +350,11 @@ internal sealed class FileUploader
         {
             foreach (var stretch in stretches)
             {
+                if (!StillAsHashed(full, fp))
+                {
+                    return false; // written to since it was hashed: read and send no more of it
+                }
+
                 var index = stretch.First;
                 await using var stream = new FileRangeStream(handle, stretch.Offset, stretch.Length);
                 await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))

@@ -92,6 +92,88 @@ public sealed class OneReadUploadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_rewritten_in_place_with_its_mtime_restored_while_it_is_read_is_never_committed_as_a_mix()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        var content = TestClient.RandomBytes(8 << 20, 27);
+        a.Write("big.bin", content);
+        var full = a.PathOf("big.bin");
+        var rewritten = false;
+        _server.BeforePlanUpload = _ =>
+        {
+            if (rewritten)
+            {
+                return;
+            }
+
+            // The first window is read (byte 0 is behind the reader), the last byte not yet: a mix of old and new bytes
+            // under the same size and mtime (as touch -r or a timestamp-keeping tool leaves it). Only the ctime moves.
+            rewritten = true;
+            var mtime = File.GetLastWriteTimeUtc(full);
+            using (var f = new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            {
+                f.WriteByte((byte)(content[0] ^ 0xFF));
+                f.Seek(-1, SeekOrigin.End);
+                f.WriteByte((byte)(content[^1] ^ 0xFF));
+            }
+
+            File.SetLastWriteTimeUtc(full, mtime);
+        };
+
+        var first = await a.SyncAsync();
+
+        Assert.True(rewritten);
+        Assert.Equal(0, first.Errors);
+        var final = File.ReadAllBytes(full);
+        Assert.NotEqual(content, final);
+        if (_server.Current("big.bin") is not null)
+        {
+            using var peek = new TestClient(_dir, "peek", _server);
+            await peek.SyncAsync();
+            Assert.Equal(final, File.ReadAllBytes(peek.PathOf("big.bin"))); // never the mix the file did not hold
+        }
+
+        Assert.Equal(1, first.Pending);
+        Assert.Null(_server.Current("big.bin"));
+        var again = await a.SyncAsync();
+        Assert.Equal(1, again.FilesUploaded);
+        using var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        Assert.Equal(final, File.ReadAllBytes(b.PathOf("big.bin")));
+    }
+
+    [Fact]
+    public async Task A_file_that_grows_while_it_is_read_stops_at_the_next_window_instead_of_being_read_and_sent_to_the_end()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        a.Write("big.bin", TestClient.RandomBytes(3 << 20, 28));
+        var full = a.PathOf("big.bin");
+        var appended = 0;
+        _server.BeforePlanUpload = _ =>
+        {
+            // A log being written: 1 MiB more at every window (bounded, so the unfixed read ends too).
+            if (appended < 40)
+            {
+                appended++;
+                using var f = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+                f.Write(TestClient.RandomBytes(1 << 20, 100 + appended));
+            }
+        };
+
+        var growing = await a.SyncAsync();
+
+        Assert.Equal(0, growing.FilesUploaded);
+        Assert.Null(_server.Current("big.bin"));
+        Assert.InRange(_server.PlannedWindows, 1, 2); // the window after the first growth is never planned
+        Assert.InRange(_server.ChunksPut, 0, 2 * SmallWindows.PlanWindowChunks);
+
+        _server.BeforePlanUpload = null;
+        File.SetLastWriteTimeUtc(full, DateTime.UtcNow.AddSeconds(-30));
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+        Assert.Equal((ulong)new FileInfo(full).Length, _server.Current("big.bin")!.Size);
+    }
+
+    [Fact]
     public async Task An_edit_sends_only_its_changed_chunks_and_a_stretch_that_no_longer_hashes_as_read_is_never_committed()
     {
         using var a = new TestClient(_dir, "a", _server, SmallWindows);
@@ -145,6 +227,37 @@ public sealed class OneReadUploadTests : IDisposable
     }
 
     [Fact]
+    public async Task An_edit_whose_file_grows_before_its_stretches_are_read_back_sends_nothing()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows);
+        var content = TestClient.RandomBytes(800_000, 31);
+        a.Write("big.bin", content);
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+        var put = _server.ChunksPut;
+        var full = a.PathOf("big.bin");
+        content[400_000] ^= 0xFF; // one chunk in the middle changes
+        a.Write("big.bin", content);
+        File.SetLastWriteTimeUtc(full, DateTime.UtcNow.AddSeconds(-20));
+        var appended = false;
+        _server.BeforePlanUpload = _ =>
+        {
+            if (!appended)
+            {
+                // Hashed already, not yet read back: the stretch still hashes as it did, but the file is not the one hashed.
+                appended = true;
+                using var f = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+                f.Write(TestClient.RandomBytes(1 << 20, 32));
+            }
+        };
+
+        var refused = await a.SyncAsync();
+
+        Assert.True(appended);
+        Assert.Equal(0, refused.FilesUploaded);
+        Assert.Equal(put, _server.ChunksPut); // nothing read back and sent for a file that changed
+    }
+
+    [Fact]
     public async Task Puts_start_while_the_file_is_still_being_read_so_memory_does_not_grow_with_the_file()
     {
         using var a = new TestClient(_dir, "a", _server, SmallWindows);
@@ -156,6 +269,37 @@ public sealed class OneReadUploadTests : IDisposable
         Assert.True(_server.PlannedWindows >= 10, $"only {_server.PlannedWindows} windows");
         // Held at once: the window being read, the one being planned, and the puts in flight (Parallelism batches).
         Assert.InRange(_server.PlannedWindowsAtFirstPut, 1, 5);
+    }
+
+    [Fact]
+    public async Task A_batch_that_does_not_fill_is_sent_after_a_window_instead_of_holding_its_read_blocks_to_the_end()
+    {
+        using var a = new TestClient(_dir, "a", _server, SmallWindows with { PutBatchChunks = 10_000 });
+        a.Write("big.bin", TestClient.RandomBytes(3_000_000, 29));
+
+        var up = await a.SyncAsync();
+
+        Assert.Equal(1, up.FilesUploaded);
+        Assert.True(_server.PlannedWindows >= 10, $"only {_server.PlannedWindows} windows");
+        Assert.InRange(_server.PlannedWindowsAtFirstPut, 1, 4); // not only once the whole file was read
+    }
+
+    [Fact]
+    public void A_file_range_stream_tells_its_length_and_seeks_only_within_its_stretch()
+    {
+        var path = Path.Combine(_dir.Path, "range.bin");
+        File.WriteAllBytes(path, TestClient.RandomBytes(1000, 30));
+        using var handle = File.OpenHandle(path);
+        using var stream = new Dropbox.SyncClient.Local.FileRangeStream(handle, 100, 300);
+
+        Assert.True(stream.CanSeek); // so a chunk source sizes its first block to the stretch, not a full 16 MiB
+        Assert.Equal(300, stream.Length);
+        Assert.Equal(250, stream.Seek(-50, SeekOrigin.End));
+        var rest = new byte[100];
+        Assert.Equal(50, stream.Read(rest));
+        Assert.Equal(File.ReadAllBytes(path).AsSpan(350, 50).ToArray(), rest[..50]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => stream.Seek(1, SeekOrigin.End));
+        Assert.Throws<ArgumentOutOfRangeException>(() => stream.Position = -1);
     }
 
     /// <summary>Counts the bytes a chunk source cuts (every byte a pass reads from files goes through it).</summary>

@@ -7,7 +7,7 @@ namespace Dropbox.MetadataNode.Domain;
 /// <summary>
 /// A validated window of a large file's chunks, planned while the client still reads the file (PlanChunks): a
 /// normalized path, the whole file's size, the base the client edits, and at most <see cref="Limits.MaxChunksPerWindow"/>
-/// well-formed chunks that add up to no more than the file.
+/// well-formed chunks that add up to no more than the file, itself no larger than <see cref="Limits.MaxFileSize"/>.
 /// </summary>
 internal sealed record ChunkWindow(string Path, ulong Size, ulong BaseVersion, IReadOnlyList<ChunkRef> Chunks)
 {
@@ -18,6 +18,11 @@ internal sealed record ChunkWindow(string Path, ulong Size, ulong BaseVersion, I
         if (chunks.Count > Limits.MaxChunksPerWindow)
         {
             throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many chunks in one window: {chunks.Count}; the limit is MaxChunksPerWindow = {Limits.MaxChunksPerWindow}. Plan a large file in several windows.");
+        }
+
+        if (size > Limits.MaxFileSize)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"File size {size} is over the largest a file can be: {Limits.MaxFileSize} bytes (MaxChunksPerFile = {Limits.MaxChunksPerFile} chunks of at most {Limits.MaxChunkSize} bytes).");
         }
 
         var list = new ChunkRef[chunks.Count];

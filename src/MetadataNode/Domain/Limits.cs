@@ -51,6 +51,9 @@ internal static class Limits
     /// <summary>Plain size of one chunk (the chunker's maximum is 4 MiB; fixed-size mode uses 5 MB).</summary>
     public const int MaxChunkSize = 64 * 1024 * 1024;
 
+    /// <summary>The largest file size a request may name: <see cref="MaxChunksPerFile"/> chunks of <see cref="MaxChunkSize"/> (about 6.7 TB).</summary>
+    public const ulong MaxFileSize = (ulong)MaxChunksPerFile * MaxChunkSize;
+
     /// <summary>Earliest modification time accepted (0001-01-01, the earliest a DateTimeOffset holds), in Unix ms.</summary>
     public const long MinMtimeUnixMs = -62_135_596_800_000;
 

@@ -85,7 +85,9 @@ internal sealed partial class MetadataStore
             return;
         }
 
-        var after = record.TotalBytes - Math.Min(record.TotalBytes, currentSize) + newSize;
+        // Saturating: a size near 2^64 must not wrap around to a small total and pass.
+        var kept = record.TotalBytes - Math.Min(record.TotalBytes, currentSize);
+        var after = newSize > ulong.MaxValue - kept ? ulong.MaxValue : kept + newSize;
         if (after > record.QuotaBytes)
         {
             throw new DropboxException(ErrorKind.ResourceExhausted,

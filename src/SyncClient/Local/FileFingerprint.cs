@@ -11,4 +11,10 @@ internal sealed record FileFingerprint(long Size, long MtimeTicks, IReadOnlyList
     /// size and mtime cannot vouch that the bytes are still these. See <see cref="State.RacyClean"/>.
     /// </summary>
     public bool Racy { get; init; }
+
+    /// <summary>
+    /// The inode change time (ns, <see cref="FileChangeTime"/>) taken before the read; null where it cannot be read.
+    /// A file whose ctime moved was written to, even if its size and mtime are as before.
+    /// </summary>
+    public long? ChangeTimeNs { get; init; }
 }

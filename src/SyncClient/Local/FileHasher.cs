@@ -80,6 +80,7 @@ internal sealed class FileHasher
         FileInfo before;
         try
         {
+            var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
             before = new FileInfo(fullPath);
             if (!before.Exists)
             {
@@ -99,7 +100,7 @@ internal sealed class FileHasher
             }
 
             var after = new FileInfo(fullPath);
-            if (!after.Exists || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc)
+            if (!after.Exists || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc || !FileChangeTime.IsUnchanged(fullPath, ctime))
             {
                 return null;
             }
@@ -118,6 +119,7 @@ internal sealed class FileHasher
             return new FileFingerprint(before.Length, before.LastWriteTimeUtc.Ticks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id)))
             {
                 Racy = IsRacy(readAt, before.LastWriteTimeUtc.Ticks),
+                ChangeTimeNs = ctime,
             };
         }
         catch (FileNotFoundException)
@@ -133,13 +135,15 @@ internal sealed class FileHasher
     /// <summary>
     /// Reads a file once, front to back, handing each chunk with its bytes to <paramref name="sink"/> (which owns it from
     /// then on and answers false to stop the read), and returns the file's fingerprint. Null when the file is not as the
-    /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>) before or after the read, vanished, or the sink
-    /// stopped: whatever the sink did with the chunks, they must not be committed as this file.
+    /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>, and its ctime) before or after the read, grew past
+    /// its size while read (the read stops there), vanished, or the sink stopped: whatever the sink did with the chunks,
+    /// they must not be committed as this file.
     /// </summary>
     public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct)
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
+        var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
         if (!IsAsScanned(fullPath, size, mtimeTicks))
         {
             return null;
@@ -154,6 +158,12 @@ internal sealed class FileHasher
             {
                 chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
                 total += chunk.Ref.Size;
+                if (total > size)
+                {
+                    chunk.Dispose();
+                    return null; // grew while read: stop now rather than read (and send) the rest
+                }
+
                 if (!await sink(chunk).ConfigureAwait(false))
                 {
                     return null;
@@ -169,12 +179,12 @@ internal sealed class FileHasher
             return null;
         }
 
-        if (total != size || !IsAsScanned(fullPath, size, mtimeTicks))
+        if (total != size || !IsAsScanned(fullPath, size, mtimeTicks, ctime))
         {
             return null;
         }
 
-        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks) };
+        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime };
     }
 
     /// <summary>
@@ -185,6 +195,7 @@ internal sealed class FileHasher
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
+        var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
         if (!IsAsScanned(fullPath, size, mtimeTicks))
         {
             return null;
@@ -224,9 +235,9 @@ internal sealed class FileHasher
                 refs.Add(ChunkRef.Raw(c.Ref.Id, c.Ref.Size));
             }
 
-            if (total == size && IsAsScanned(fullPath, size, mtimeTicks))
+            if (total == size && IsAsScanned(fullPath, size, mtimeTicks, ctime))
             {
-                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks) }, chunks);
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime }, chunks);
                 chunks = null;
                 return result;
             }
@@ -252,6 +263,13 @@ internal sealed class FileHasher
         var info = new FileInfo(fullPath);
         return info.Exists && info.Length == size && info.LastWriteTimeUtc.Ticks == mtimeTicks;
     }
+
+    /// <summary>
+    /// As <see cref="IsAsScanned(string, long, long)"/>, and the inode change time is still <paramref name="ctimeNs"/>
+    /// (when known): a write that restored the mtime still moves the ctime.
+    /// </summary>
+    public static bool IsAsScanned(string fullPath, long size, long mtimeTicks, long? ctimeNs) =>
+        IsAsScanned(fullPath, size, mtimeTicks) && FileChangeTime.IsUnchanged(fullPath, ctimeNs);
 
     /// <summary>Opens a file for sequential reading, sharing with writers so a busy file does not fail the pass.</summary>
     public static FileStream OpenRead(string fullPath) => new(fullPath, new FileStreamOptions

@@ -26,7 +26,8 @@ internal sealed class FileRangeStream : Stream
 
     public override bool CanRead => true;
 
-    public override bool CanSeek => false;
+    /// <summary>Seekable within the stretch, so a reader can size its buffer to <see cref="Length"/> (a short stretch needs no full block).</summary>
+    public override bool CanSeek => true;
 
     public override bool CanWrite => false;
 
@@ -35,7 +36,12 @@ internal sealed class FileRangeStream : Stream
     public override long Position
     {
         get => _position;
-        set => throw new NotSupportedException();
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, _length);
+            _position = value;
+        }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -67,7 +73,17 @@ internal sealed class FileRangeStream : Stream
     {
     }
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => _length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin), origin, "Not a SeekOrigin."),
+        };
+        return _position;
+    }
 
     public override void SetLength(long value) => throw new NotSupportedException();
 

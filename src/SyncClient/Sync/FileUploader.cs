@@ -84,8 +84,10 @@ internal sealed class FileUploader
     public async Task<(UploadOutcome Outcome, FileFingerprint? Fingerprint)> UploadStreamingAsync(string path, ulong baseVersion, LocalEntry scanned, FileHasher hasher, CancellationToken ct)
     {
         var full = _ctx.FullPath(path);
+        var ctime = FileChangeTime.TryGet(full); // before the read starts: each window re-checks against it
         var uploaded = new Dictionary<ChunkId, ChunkRef>();
         var wantedTotal = 0;
+        var chunkCount = 0;
         var conflict = false;
         var window = new List<SourceChunk>();
         long windowBytes = 0;
@@ -145,6 +147,8 @@ internal sealed class FileUploader
                         }
                     }
 
+                    // A queued chunk keeps its whole read block alive: a batch that did not fill in a window goes now.
+                    await queue.SendStaleAsync().ConfigureAwait(false);
                     return !queue.Faulted;
                 }
                 finally
@@ -176,6 +180,12 @@ internal sealed class FileUploader
             {
                 fp = await hasher.TryStreamAsync(full, scanned.Size, scanned.MtimeTicks, async chunk =>
                 {
+                    if (++chunkCount > RemoteBounds.MaxChunksPerUpload)
+                    {
+                        chunk.Dispose();
+                        throw new DropboxException(ErrorKind.ResourceExhausted, $"'{path}' cuts into more than {RemoteBounds.MaxChunksPerUpload} chunks, the most a server keeps in one file version; it cannot be uploaded.");
+                    }
+
                     window.Add(chunk);
                     windowBytes += chunk.Ref.Size;
                     if (window.Count < _ctx.Options.PlanWindowChunks && windowBytes < _ctx.Options.PlanWindowBytes)
@@ -183,7 +193,8 @@ internal sealed class FileUploader
                         return !queue.Faulted;
                     }
 
-                    if (!await DrainAsync().ConfigureAwait(false))
+                    // Written to since the read began: stop before planning and sending more of it.
+                    if (!FileHasher.IsAsScanned(full, scanned.Size, scanned.MtimeTicks, ctime) || !await DrainAsync().ConfigureAwait(false))
                     {
                         return false;
                     }
@@ -243,8 +254,8 @@ internal sealed class FileUploader
         return (await UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false), fp);
     }
 
-    /// <summary>True when the file still has the size and mtime it had when <paramref name="fp"/> was computed.</summary>
-    internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks);
+    /// <summary>True when the file still has the size, mtime and (where known) ctime it had when <paramref name="fp"/> was computed.</summary>
+    internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks, fp.ChangeTimeNs);
 
     private static long MtimeMs(long mtimeTicks) => new DateTimeOffset(mtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
@@ -339,6 +350,11 @@ internal sealed class FileUploader
         {
             foreach (var stretch in stretches)
             {
+                if (!StillAsHashed(full, fp))
+                {
+                    return false; // written to since it was hashed: read and send no more of it
+                }
+
                 var index = stretch.First;
                 await using var stream = new FileRangeStream(handle, stretch.Offset, stretch.Length);
                 await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
@@ -415,7 +431,7 @@ internal sealed class FileUploader
     /// sent as they fill, at most <see cref="SyncOptions.Parallelism"/> in flight across the pass (adding waits for a
     /// slot, which bounds memory). Disposing gives back unsent chunks and cancels and awaits what is in flight.
     /// </summary>
-    private sealed class PutQueue(FileUploader owner, string path, CancellationToken ct) : IAsyncDisposable
+    internal sealed class PutQueue(FileUploader owner, string path, CancellationToken ct) : IAsyncDisposable
     {
         private readonly Dictionary<string, Batch> _batches = new(StringComparer.Ordinal);
         private readonly List<Task> _inFlight = [];
@@ -453,8 +469,7 @@ internal sealed class FileUploader
                     if (batch.Bytes >= owner._ctx.Options.PutBatchBytes || batch.Outgoing.Count >= owner._ctx.Options.PutBatchChunks)
                     {
                         _batches.Remove(url);
-                        _inFlight.RemoveAll(t => t.IsCompletedSuccessfully);
-                        _inFlight.Add(await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false));
+                        await SendAsync(batch).ConfigureAwait(false);
                     }
                 }
             }
@@ -467,20 +482,63 @@ internal sealed class FileUploader
             }
         }
 
+        /// <summary>
+        /// Sends every batch that has already waited one whole plan window without filling (a sparse file's few missing
+        /// chunks would otherwise keep their read blocks, up to 16 MiB each, until the file's end). Call once a window.
+        /// </summary>
+        public async Task SendStaleAsync()
+        {
+            if (Faulted)
+            {
+                return;
+            }
+
+            foreach (var (url, batch) in _batches.ToList())
+            {
+                if (batch.WindowsWaited++ >= 1)
+                {
+                    _batches.Remove(url);
+                    await SendAsync(batch).ConfigureAwait(false);
+                }
+            }
+        }
+
         /// <summary>Sends what is still batched (unless a put failed) and waits for every put; throws the first failure.</summary>
         public async Task CompleteAsync()
         {
             if (!Faulted)
             {
-                foreach (var batch in _batches.Values)
+                // Each batch leaves the list before it is sent: what is listed is never a put's (DisposeAsync frees it).
+                while (_batches.Count > 0)
                 {
-                    _inFlight.Add(await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false));
+                    var (url, batch) = _batches.First();
+                    _batches.Remove(url);
+                    await SendAsync(batch).ConfigureAwait(false);
                 }
-
-                _batches.Clear();
             }
 
             await Task.WhenAll(_inFlight).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Sends a batch already taken off the list. Once its put task runs, that task owns (and disposes) it; if waiting
+        /// for a slot fails (the pass is cancelled), no put ever saw it and it is disposed here.
+        /// </summary>
+        private async Task SendAsync(Batch batch)
+        {
+            Task put;
+            try
+            {
+                put = await owner.SendAsync(path, batch, _failed, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                batch.Dispose();
+                throw;
+            }
+
+            _inFlight.RemoveAll(t => t.IsCompletedSuccessfully);
+            _inFlight.Add(put);
         }
 
         public async ValueTask DisposeAsync()
@@ -519,6 +577,9 @@ internal sealed class FileUploader
         public long Bytes { get; private set; }
 
         public long PlainBytes { get; private set; }
+
+        /// <summary>Plan windows this batch has waited through unsent (see <see cref="PutQueue.SendStaleAsync"/>).</summary>
+        public int WindowsWaited { get; set; }
 
         public void Add(SourceChunk chunk, string token)
         {

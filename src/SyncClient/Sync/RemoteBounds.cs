@@ -20,6 +20,12 @@ internal static class RemoteBounds
     /// <summary>Most chunks in one file version (the metadata node's limit).</summary>
     public const int MaxChunksPerFile = 1_000_000;
 
+    /// <summary>
+    /// Most chunks the metadata node takes in one committed version (its Limits.MaxChunksPerFile): a file that cuts into
+    /// more is refused at commit, so an upload stops reading it as soon as it passes this.
+    /// </summary>
+    public const int MaxChunksPerUpload = 100_000;
+
     /// <summary>Largest file: as many maximum-size chunks as a version may hold.</summary>
     public const long MaxFileSize = (long)MaxChunkSize * MaxChunksPerFile;
 

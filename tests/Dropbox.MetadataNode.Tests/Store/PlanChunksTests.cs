@@ -90,6 +90,27 @@ public sealed class PlanChunksTests
     }
 
     [Fact]
+    public async Task A_window_naming_a_file_size_near_two_to_the_64_is_refused_and_cannot_wrap_past_the_quota()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "used", 0, Chunks(1, 2));
+        await h.Store.SetQuotaAsync("alice", 10_000);
+        var chunk = Chunks(50, 1);
+        var wire = chunk.Select(c => c.ToProto()).ToList();
+
+        // used (2000) + (2^64 - 1000) wraps to 1000: under the quota unless the size is bounded and the sum saturates.
+        var huge = Assert.Throws<DropboxException>(() => h.Store.PlanChunks(alice, ChunkWindow.Create("big", ulong.MaxValue - 999, 0, wire)));
+        Assert.Equal(ErrorKind.InvalidArgument, huge.Kind);
+        Assert.Contains(Limits.MaxFileSize.ToString(System.Globalization.CultureInfo.InvariantCulture), huge.Message);
+        Assert.Equal(0, h.Store.PendingPutCount(alice));
+
+        var overQuota = Assert.Throws<DropboxException>(() => h.Store.PlanChunks(alice, Window("big", Limits.MaxFileSize, 0, chunk)));
+        Assert.Equal(ErrorKind.ResourceExhausted, overQuota.Kind); // the largest size allowed is still judged by the quota
+        Assert.Equal(0, h.Store.PendingPutCount(alice));
+    }
+
+    [Fact]
     public void Malformed_windows_are_invalid_arguments_saying_what_was_wrong()
     {
         var chunks = Chunks(0, 3, 1000);

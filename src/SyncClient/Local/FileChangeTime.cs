@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>
+/// A file's inode change time (ctime): the kernel sets it on every write, truncate, chmod or rename, and unlike the
+/// mtime no writer can set it back. Size and mtime alone cannot tell a file rewritten in place with its mtime restored
+/// (<c>touch -r</c>, tools that keep timestamps); the ctime can. Read with <c>statx</c> on Linux (its struct has one
+/// layout on every architecture); null where that is not available (other systems, old kernels), and callers then
+/// fall back to size and mtime.
+/// </summary>
+internal static partial class FileChangeTime
+{
+    private const int AtFdCwd = -100;
+    private const uint StatxCtime = 0x80;
+    private const int StatxSize = 256;
+    private const int StxMaskOffset = 0;
+    private const int StxCtimeOffset = 96;
+
+    private static volatile bool _unavailable = !OperatingSystem.IsLinux();
+
+    /// <summary>The ctime in nanoseconds since the epoch, or null when it cannot be read (missing file, no statx).</summary>
+    public static long? TryGet(string path)
+    {
+        if (_unavailable)
+        {
+            return null;
+        }
+
+        try
+        {
+            Span<byte> buffer = stackalloc byte[StatxSize];
+            buffer.Clear();
+            int rc;
+            unsafe
+            {
+                fixed (byte* p = buffer)
+                {
+                    rc = Statx(AtFdCwd, path, 0, StatxCtime, p);
+                }
+            }
+
+            if (rc != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == 38) // ENOSYS: a kernel without statx
+                {
+                    _unavailable = true;
+                }
+
+                return null;
+            }
+
+            if ((BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxCtime) == 0)
+            {
+                return null;
+            }
+
+            var seconds = BitConverter.ToInt64(buffer[StxCtimeOffset..]);
+            var nanos = BitConverter.ToUInt32(buffer[(StxCtimeOffset + 8)..]);
+            return (seconds * 1_000_000_000L) + nanos;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true; // a libc without statx (glibc < 2.28, musl < 1.2.5)
+            return null;
+        }
+    }
+
+    /// <summary>True when <paramref name="expected"/> is unknown (null) or the file's ctime is still exactly it.</summary>
+    public static bool IsUnchanged(string path, long? expected) => expected is not { } ctime || TryGet(path) == ctime;
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+}

@@ -264,7 +264,10 @@ public sealed class HttpChunkTransferTests
         await transfer.PutChunksAsync(location, [new OutgoingChunk(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, "token", chunk.Bytes)], CancellationToken.None)
             .WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.True(fake.BodyBytesSent < 32L << 20, $"The node had sent {fake.BodyBytesSent} bytes of its answer when the put returned.");
+        // That the put returned at all is the check: a client that reads the answer's body takes in EndlessBytes and then
+        // waits for an end that never comes. (What the fake wrote is no measure: Kestrel completes writes to a connection
+        // the client has closed at once, so the fake's count races to EndlessBytes as soon as the client hangs up.)
+        Assert.True(fake.BodyBytesSent > 0, "The fake never started its answer, so the test proved nothing.");
     }
 
     [Fact]

@@ -174,7 +174,27 @@ public sealed class DownloadBarrierTests : IDisposable
     public async Task A_file_sync_error_only_its_own_fsync_reports_after_syncfs_fails_the_batch_and_renames_nothing()
     {
         await UploadManyAsync();
-        var barrier = new DurabilityBarrier(true, () => "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", _ => true, _ => throw new IOException("simulated: write-back error"));
+        // A kernel whose syncfs does not report write-back errors (before Linux 5.8): each file's own fsync does.
+        var barrier = new DurabilityBarrier(true, () => "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", _ => true, _ => throw new IOException("simulated: write-back error"), (_, _) => { }, syncReportsErrors: false);
+        using var b = new TestClient(_dir, "b", _server, barrier: barrier);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(FileCount, summary.Errors);
+        Assert.Equal(0, b.State.CountFiles());
+        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_write_back_error_the_file_system_sync_reports_through_the_batch_s_mark_fails_the_batch_and_renames_nothing()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        await UploadManyAsync();
+        var barrier = new DurabilityBarrier(true, () => "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", _ => true, _ => { }, (_, _) => throw new IOException("simulated: syncfs reports a write-back error"), syncReportsErrors: true);
         using var b = new TestClient(_dir, "b", _server, barrier: barrier);
 
         var summary = await b.SyncAsync();

@@ -47,6 +47,100 @@ public sealed class DurabilityBarrierTests : IDisposable
         }
     }
 
+    [Fact]
+    public void With_a_mark_taken_before_the_writes_one_file_system_sync_stands_for_the_batch_where_it_reports_errors()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        var marked = 0;
+        var flushes = 0;
+        var barrier = new DurabilityBarrier(true, () => Ext4Root, _ => true, _ => Interlocked.Increment(ref flushes), (_, _) => marked++, syncReportsErrors: true);
+        using var mark = barrier.Mark(_dir.Path);
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            barrier.FlushFiles(_dir.Path, handles, mark);
+        }
+        finally
+        {
+            Close(handles);
+        }
+
+        Assert.NotNull(mark);
+        Assert.Equal(1, marked);
+        Assert.Equal(0, flushes); // no fsync of each clean file after it (2-4 s of CPU for 10,000 files)
+    }
+
+    [Fact]
+    public void Where_syncfs_does_not_report_write_back_errors_there_is_no_mark_and_every_file_is_flushed_after_it()
+    {
+        var marked = 0;
+        var flushes = 0;
+        var barrier = new DurabilityBarrier(true, () => Ext4Root, _ => true, _ => Interlocked.Increment(ref flushes), (_, _) => marked++, syncReportsErrors: false);
+        using var mark = barrier.Mark(_dir.Path);
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            barrier.FlushFiles(_dir.Path, handles, mark);
+        }
+        finally
+        {
+            Close(handles);
+        }
+
+        Assert.Null(mark);
+        Assert.Equal(0, marked);
+        Assert.Equal(handles.Count, flushes);
+    }
+
+    [Fact]
+    public void A_write_back_error_reported_through_the_mark_fails_the_barrier()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        var barrier = new DurabilityBarrier(true, () => Ext4Root, _ => true, _ => { }, (_, _) => throw new IOException("simulated: syncfs reports a write-back error"), syncReportsErrors: true);
+        using var mark = barrier.Mark(_dir.Path);
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            var e = Record.Exception(() => barrier.FlushFiles(_dir.Path, handles, mark));
+
+            Assert.IsType<IOException>(e);
+            Assert.Contains("write-back error", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Close(handles);
+        }
+    }
+
+    [Fact]
+    public void The_real_mark_and_file_system_sync_make_a_batch_durable_without_error()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        var barrier = DurabilityBarrier.Default;
+        using var mark = barrier.Mark(_dir.Path);
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            barrier.FlushFiles(_dir.Path, handles, mark);
+        }
+        finally
+        {
+            Close(handles);
+        }
+    }
+
     [Theory]
     [InlineData("fuse.sshfs", false)]
     [InlineData("fuse.mergerfs", false)]

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.Shared.IO;
 
@@ -44,6 +45,62 @@ public static partial class DirectorySync
         finally
         {
             _ = Close(fd);
+        }
+    }
+
+    /// <summary>
+    /// True where <c>syncfs</c> reports write-back errors (Linux 5.8 and later): one that happened on the file system
+    /// since the handle it is called on was opened, even if another opener was told of it already.
+    /// </summary>
+    public static bool FileSystemSyncReportsErrors => OperatingSystem.IsLinux() && Environment.OSVersion.Version >= new Version(5, 8);
+
+    /// <summary>
+    /// Opens <paramref name="directory"/> as a mark on its file system: <see cref="SyncFileSystem(SafeFileHandle, string)"/>
+    /// on it later reports every write-back error since this call (see <see cref="FileSystemSyncReportsErrors"/>). Null
+    /// where there is no syncfs (not Linux).
+    /// </summary>
+    public static SafeFileHandle? OpenFileSystemMark(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        var fd = Open(directory, OpenFlags(directory));
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw Failure("open", directory);
+    }
+
+    /// <summary>
+    /// <c>syncfs</c> through a mark from <see cref="OpenFileSystemMark"/>: every file of that file system durable, or an
+    /// <see cref="IOException"/> when the kernel reports a write-back error since the mark was opened.
+    /// </summary>
+    public static void SyncFileSystem(SafeFileHandle mark, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(mark);
+        var added = false;
+        mark.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)mark.DangerousGetHandle();
+            int result;
+            do
+            {
+                result = SyncFs(fd);
+            }
+            while (result != 0 && Marshal.GetLastPInvokeError() == Interrupted);
+
+            if (result != 0)
+            {
+                throw Failure("syncfs", directory);
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                mark.DangerousRelease();
+            }
         }
     }
 

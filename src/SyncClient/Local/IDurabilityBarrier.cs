@@ -14,6 +14,16 @@ internal interface IDurabilityBarrier
     /// <param name="files">Open handles of the temp files.</param>
     void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files);
 
+    /// <summary>
+    /// Marks the start of a batch's writes on <paramref name="folder"/>'s file system, before its first temp file is
+    /// opened (null: nothing to mark). Given to <see cref="FlushFiles(string, IReadOnlyList{SafeFileHandle}, IDisposable?)"/>,
+    /// it lets one file-system sync stand for the batch, as it reports every write-back error since the mark.
+    /// </summary>
+    IDisposable? Mark(string folder) => null;
+
+    /// <summary>As <see cref="FlushFiles(string, IReadOnlyList{SafeFileHandle})"/>, with the mark taken before the writes.</summary>
+    void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files, IDisposable? mark) => FlushFiles(folder, files);
+
     /// <summary>Makes the entries (renames) of every directory durable; throws if any may not be.</summary>
     void FlushDirectories(IReadOnlyCollection<string> directories);
 }

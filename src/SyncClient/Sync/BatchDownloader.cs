@@ -87,6 +87,7 @@ internal sealed class BatchDownloader
     private async Task DownloadBatchAsync(List<string> paths, List<string> copies, CancellationToken ct)
     {
         var staged = new StagedDownload?[paths.Count];
+        using var mark = _ctx.Barrier.Mark(_ctx.Folder); // before the first temp file is opened
         try
         {
             await StageAsync(paths, staged, ct).ConfigureAwait(false);
@@ -100,7 +101,7 @@ internal sealed class BatchDownloader
             try
             {
                 // The barrier: every byte of the batch durable before any file of it is renamed into place.
-                _ctx.Barrier.FlushFiles(_ctx.Folder, ready.Select(s => s.Handle!).ToList());
+                _ctx.Barrier.FlushFiles(_ctx.Folder, ready.Select(s => s.Handle!).ToList(), mark);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -240,13 +240,17 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
 
         var what = $"Uploading chunk {chunk.Id.ToShortString()} to {baseUrl}";
 
-        // Headers only: a success's body is never read, an error's only up to MaxErrorBody (a hostile node's endless
-        // answer is not buffered).
+        // Headers first: the answer's body is read only up to MaxErrorBody (a hostile node's endless answer is not
+        // buffered).
         using var response = await SendAsync(request, what, ct).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.Created)
         {
             throw await FailureAsync(what, response, ct).ConfigureAwait(false);
         }
+
+        // A node's "stored" answer is a few bytes: read it (bounded, as an error's) so the connection goes back to the
+        // pool for the next chunk instead of being closed with its body unread.
+        _ = await ReadSmallBodyAsync(response, ct).ConfigureAwait(false);
     }
 
     /// <summary>Runs one request under <see cref="_requestTimeout"/>; running out of it is a failed (Unavailable) request.</summary>
@@ -379,10 +383,18 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
     private static async Task<DropboxException> FailureAsync(string what, HttpResponseMessage response, CancellationToken ct)
     {
         var status = (int)response.StatusCode;
-        string detail;
+        var detail = await ReadSmallBodyAsync(response, ct).ConfigureAwait(false);
+        return new DropboxException(GrpcErrorMapping.FromHttpStatus(status), $"{what}: HTTP {status} {SyncPaths.Display(detail, RemoteErrors.MaxDetail)}");
+    }
+
+    /// <summary>
+    /// The answer's text, read only up to <see cref="MaxErrorBody"/> bytes (a hostile node's endless body is not
+    /// buffered); empty when it cannot be read. Reading a short body to its end lets the connection be used again.
+    /// </summary>
+    private static async Task<string> ReadSmallBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
         try
         {
-            // Bounded: a hostile node's error body is read only up to a few KiB.
             var buffer = new byte[MaxErrorBody];
             var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
@@ -394,14 +406,12 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
                     filled += n;
                 }
 
-                detail = System.Text.Encoding.UTF8.GetString(buffer, 0, filled).Trim();
+                return System.Text.Encoding.UTF8.GetString(buffer, 0, filled).Trim();
             }
         }
         catch (Exception e) when (e is IOException or HttpRequestException)
         {
-            detail = string.Empty;
+            return string.Empty;
         }
-
-        return new DropboxException(GrpcErrorMapping.FromHttpStatus(status), $"{what}: HTTP {status} {SyncPaths.Display(detail, RemoteErrors.MaxDetail)}");
     }
 }

@@ -39,22 +39,9 @@ internal sealed partial class MetadataStore
         {
             var upload = uploads[f];
             var response = responses[f] = new PlanUploadResponse();
-            var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
-            ulong currentSize = 0;
-            if (fileBytes is not null)
-            {
-                var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
-                if (IsLive(current))
-                {
-                    response.CurrentVersion = current.Version;
-                    response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
-                    currentSize = IsLiveFile(current) ? current.Size : 0;
-                }
-            }
-
             // Each file is judged alone, as PlanUpload judges it: one over the quota refuses the whole call before
             // anything is noted or signed (the client then plans the group's files one by one).
-            EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
+            JudgeAgainstCurrent(ns, upload, response);
 
             var seen = upload.Chunks.Count > 1 ? new HashSet<ChunkId>(upload.Chunks.Count) : null;
             foreach (var chunk in upload.Chunks)

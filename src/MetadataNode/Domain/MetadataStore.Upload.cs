@@ -21,6 +21,17 @@ internal sealed partial class MetadataStore
     {
         var ns = Namespace(user);
         var response = new PlanUploadResponse();
+        JudgeAgainstCurrent(ns, upload, response);
+        PlanMissing(ns, upload.Chunks, response);
+        return response;
+    }
+
+    /// <summary>
+    /// Sets <paramref name="response"/>'s current version and conflict flag from the file now at the upload's path, and
+    /// refuses (RESOURCE_EXHAUSTED) an upload that would take the account over its quota.
+    /// </summary>
+    private void JudgeAgainstCurrent(NamespaceState ns, FileUpload upload, PlanUploadResponse response)
+    {
         var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
         ulong currentSize = 0;
         if (fileBytes is not null)
@@ -35,8 +46,6 @@ internal sealed partial class MetadataStore
         }
 
         EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
-        PlanMissing(ns, upload.Chunks, response);
-        return response;
     }
 
     /// <summary>

@@ -67,8 +67,7 @@ internal sealed partial class MetadataStore
         var holders = Holders("one of the files asked for", union, 0, union.Chunks.Count);
         var tokens = GetTokens(ns.Id, union, 0, holders);
         var response = new GetDownloadPlansResponse();
-        var nodeIndex = new Dictionary<string, uint>(StringComparer.Ordinal);
-        var tokenIndex = new Dictionary<string, uint>(StringComparer.Ordinal);
+        var compact = new CompactPlan(response.Nodes, response.Tokens);
         var at = 0;
         for (var i = 0; i < files.Count; i++)
         {
@@ -82,28 +81,7 @@ internal sealed partial class MetadataStore
             page.Entry.Chunks.Clear();
             for (var j = 0; j < counts[i]; j++, at++)
             {
-                var get = new ChunkGet { Chunk = entry.Chunks[j] };
-                for (var k = 0; k < holders[at].Count; k++)
-                {
-                    var node = holders[at][k];
-                    if (!nodeIndex.TryGetValue(node.NodeId, out var n))
-                    {
-                        nodeIndex[node.NodeId] = n = (uint)response.Nodes.Count;
-                        response.Nodes.Add(ToLocation(node));
-                    }
-
-                    var token = tokens[at][k];
-                    if (!tokenIndex.TryGetValue(token, out var t))
-                    {
-                        tokenIndex[token] = t = (uint)response.Tokens.Count;
-                        response.Tokens.Add(token);
-                    }
-
-                    get.NodeIndexes.Add(n);
-                    get.TokenIndexes.Add(t);
-                }
-
-                page.Chunks.Add(get);
+                page.Chunks.Add(compact.Get(entry.Chunks[j], holders[at], tokens[at]));
             }
 
             response.Plans.Add(page);

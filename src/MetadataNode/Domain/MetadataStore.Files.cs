@@ -54,35 +54,50 @@ internal sealed partial class MetadataStore
         var tokens = GetTokens(ns.Id, entry, (int)offset, holders);
         var page = new GetDownloadPlanResponse { Entry = entry.Clone(), TotalChunks = (uint)total, HasMore = offset + count < total };
         page.Entry.Chunks.Clear();
-        var nodeIndex = new Dictionary<string, uint>(StringComparer.Ordinal);
-        var tokenIndex = new Dictionary<string, uint>(StringComparer.Ordinal);
+        var compact = new CompactPlan(page.Nodes, page.Tokens);
         for (var i = 0; i < count; i++)
         {
-            var get = new ChunkGet { Chunk = entry.Chunks[(int)offset + i] };
-            for (var k = 0; k < holders[i].Count; k++)
+            page.Chunks.Add(compact.Get(entry.Chunks[(int)offset + i], holders[i], tokens[i]));
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// Writes download plans in their compact form: each node and each get token listed once in the answer's
+    /// <c>nodes</c> and <c>tokens</c>, every chunk naming them by index.
+    /// </summary>
+    private sealed class CompactPlan(Google.Protobuf.Collections.RepeatedField<ChunkLocation> nodes, Google.Protobuf.Collections.RepeatedField<string> tokens)
+    {
+        private readonly Dictionary<string, uint> _nodeIndex = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, uint> _tokenIndex = new(StringComparer.Ordinal);
+
+        /// <summary>The get of <paramref name="chunk"/> from <paramref name="holders"/>, each with its token.</summary>
+        public ChunkGet Get(Dropbox.Shared.Protos.Common.ChunkRef chunk, List<NodeRecord> holders, string[] holderTokens)
+        {
+            var get = new ChunkGet { Chunk = chunk };
+            for (var k = 0; k < holders.Count; k++)
             {
-                var node = holders[i][k];
-                if (!nodeIndex.TryGetValue(node.NodeId, out var n))
+                var node = holders[k];
+                if (!_nodeIndex.TryGetValue(node.NodeId, out var n))
                 {
-                    nodeIndex[node.NodeId] = n = (uint)page.Nodes.Count;
-                    page.Nodes.Add(ToLocation(node));
+                    _nodeIndex[node.NodeId] = n = (uint)nodes.Count;
+                    nodes.Add(ToLocation(node));
                 }
 
-                var token = tokens[i][k];
-                if (!tokenIndex.TryGetValue(token, out var t))
+                var token = holderTokens[k];
+                if (!_tokenIndex.TryGetValue(token, out var t))
                 {
-                    tokenIndex[token] = t = (uint)page.Tokens.Count;
-                    page.Tokens.Add(token);
+                    _tokenIndex[token] = t = (uint)tokens.Count;
+                    tokens.Add(token);
                 }
 
                 get.NodeIndexes.Add(n);
                 get.TokenIndexes.Add(t);
             }
 
-            page.Chunks.Add(get);
+            return get;
         }
-
-        return page;
     }
 
     /// <summary>

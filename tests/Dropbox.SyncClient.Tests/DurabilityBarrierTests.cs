@@ -75,6 +75,36 @@ public sealed class DurabilityBarrierTests : IDisposable
     }
 
     [Fact]
+    public void A_mount_that_appears_inside_the_folder_after_the_mark_makes_the_batch_sync_file_by_file()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // Linux only
+        }
+
+        var real = Shared.IO.DirectorySync.RealPath(_dir.Path);
+        var mountInfo = Ext4Root;
+        var marked = 0;
+        var flushes = 0;
+        var barrier = new DurabilityBarrier(true, () => mountInfo, _ => true, _ => Interlocked.Increment(ref flushes), (_, _) => marked++, syncReportsErrors: true);
+        using var mark = barrier.Mark(_dir.Path);
+        mountInfo += $"40 22 8:17 / {real}/usb rw,relatime shared:2 - vfat /dev/sdb1 rw\n";
+        var handles = OpenTempFiles(DurabilityBarrier.FileSystemSyncMinFiles);
+        try
+        {
+            barrier.FlushFiles(_dir.Path, handles, mark);
+        }
+        finally
+        {
+            Close(handles);
+        }
+
+        Assert.NotNull(mark);
+        Assert.Equal(0, marked);
+        Assert.Equal(handles.Count, flushes);
+    }
+
+    [Fact]
     public void Where_syncfs_does_not_report_write_back_errors_there_is_no_mark_and_every_file_is_flushed_after_it()
     {
         var marked = 0;

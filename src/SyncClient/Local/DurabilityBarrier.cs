@@ -112,7 +112,9 @@ internal sealed class DurabilityBarrier : IDurabilityBarrier
     {
         // The mark was opened before the first of these files was: a syncfs through it reports any write-back error of
         // theirs, so no fsync of each is needed after it.
-        if (mark is FileSystemMark { Handle: { } handle } && _syncReportsErrors && files.Count >= FileSystemSyncMinFiles)
+        // What made syncfs enough when the mark was taken (the folder's real path, its file system, nothing mounted
+        // inside) is checked again: the folder may have been re-pointed or a mount added while the batch was written.
+        if (mark is FileSystemMark { Handle: { } handle } && _syncReportsErrors && files.Count >= FileSystemSyncMinFiles && CanSyncFileSystem(folder))
         {
             _syncMark(handle, folder);
             return;

@@ -23,16 +23,18 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
-                               [--http-url URL] [--log-format text|json] [--log-level LEVEL]
+                               [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
-                               /healthz, /readyz, /metrics answer HTTP/1.1 on https URLs (ALPN) and on
-                               --http-url (an HTTP/1.1-only listener: plaintext URLs speak only HTTP/2)
+                               /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
+                               HTTP/1.1-only listener: plaintext URLs speak only HTTP/2); /metrics only on
+                               --metrics-url (HTTP/1.1; default a free port on 127.0.0.1): operators only
           Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
-                               [--log-format text|json] [--log-level LEVEL]
+                               [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]
                                metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                                storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
-                               (/healthz, /readyz, /metrics) on PORT+3; requests logged at information;
+                               (/healthz, /readyz) on PORT+3; /metrics on METRICS-ADDRESS (default
+                               127.0.0.1) PORT+4 (metadata) and PORT+5 (storage); requests logged at information;
                                --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
@@ -101,10 +103,7 @@ public static class MetadataNodeCommandLine
                 Console.WriteLine($"listening: {url}");
             }
 
-            if (MetadataNodeHost.HttpUrl(app) is { } http)
-            {
-                Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
-            }
+            Console.WriteLine($"metrics: {MetadataNodeHost.MetricsUrl(app)}{NodeObservability.MetricsPath}");
         });
         await app.RunAsync().ConfigureAwait(false);
         return 0;
@@ -125,6 +124,11 @@ public static class MetadataNodeCommandLine
             TlsCertificate = TlsOptions(map),
             NodeTrust = map.TryGetValue("--tls-ca", out var ca) ? ServerTrust.ForCaFile(ca, "--tls-ca") : ServerTrust.System,
         };
+        if (map.TryGetValue("--metrics-url", out var metricsUrl))
+        {
+            options = options with { MetricsUrl = metricsUrl };
+        }
+
         if (map.TryGetValue("--replication", out var r))
         {
             options = options with { ReplicationFactor = PositiveInt(r, "--replication") };
@@ -204,7 +208,8 @@ public static class MetadataNodeCommandLine
             ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
             : 5080;
         var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
-        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map));
+        var metricsBind = map.TryGetValue("--metrics-bind", out var mb) ? mb : "127.0.0.1";
+        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map), metricsBind);
     }
 
     private static int RunTlsInit(string[] args)

@@ -40,11 +40,14 @@ internal sealed partial class ClientCluster : IDisposable
 
     public string StorageGrpcUrl { get; private set; } = string.Empty;
 
-    /// <summary>The metadata node's <c>metrics:</c> line (printed when it answers HTTP/1.1: with TLS, by ALPN), or null.</summary>
+    /// <summary>The metadata node's <c>metrics:</c> line: its operator-only listener.</summary>
     public string? MetadataMetricsUrl { get; private set; }
 
-    /// <summary>Each storage node's HTTP/1.1 base URL (presigned links, <c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>).</summary>
+    /// <summary>Each storage node's HTTP/1.1 base URL (presigned links, <c>/healthz</c>, <c>/readyz</c>).</summary>
     public List<string> StorageHttpUrls { get; } = [];
+
+    /// <summary>Each storage node's <c>metrics:</c> line: its operator-only listener.</summary>
+    public List<string> StorageMetricsUrls { get; } = [];
 
     /// <summary>
     /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
@@ -90,24 +93,22 @@ internal sealed partial class ClientCluster : IDisposable
 
         var scheme = _tls ? "https" : "http";
         // With TLS this is the compose topology: every node starts through the images' entrypoint, as the images run it.
-        string[] metaArgs = ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs];
+        string[] metaArgs = ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs];
         var meta = _tls ? ChildProcess.StartLikeImage(Binaries.MetadataNode, metaArgs, AsImage) : ChildProcess.Start(Binaries.MetadataNode, metaArgs, Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
-        if (_tls)
-        {
-            MetadataMetricsUrl = (await meta.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value;
-        }
+        MetadataMetricsUrl = (await meta.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value;
 
         for (var i = 1; i <= _storageCount; i++)
         {
-            string[] storageArgs = ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
+            string[] storageArgs = ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
             var storage = _tls ? ChildProcess.StartLikeImage(Binaries.StorageNode, storageArgs, AsImage) : ChildProcess.Start(Binaries.StorageNode, storageArgs, Quiet);
             _processes.Add(storage);
             _storageNodes.Add(storage);
             var listening = await storage.WaitForOutputAsync(StorageListening(), StartTimeout);
             var url = listening.Groups[1].Value.TrimEnd('/');
             StorageHttpUrls.Add(listening.Groups[2].Value.TrimEnd('/'));
+            StorageMetricsUrls.Add((await storage.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value);
             if (i == 1)
             {
                 StorageGrpcUrl = url;

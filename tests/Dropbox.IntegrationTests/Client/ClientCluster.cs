@@ -20,6 +20,7 @@ internal sealed partial class ClientCluster : IDisposable
     private readonly int _storageCount;
     private readonly int _replication;
     private readonly bool _tls;
+    private Func<int, IReadOnlyDictionary<string, string>>? _storageEnvironment;
 
     private ClientCluster(ClientTempDir dir, int storageNodes, int replication, bool tls)
     {
@@ -54,9 +55,10 @@ internal sealed partial class ClientCluster : IDisposable
     /// placing every chunk on <paramref name="replication"/> of them. With <paramref name="tls"/>, as docker/compose.yaml
     /// runs them: <c>tls init</c> makes a CA and a certificate, every node serves https and trusts that CA.
     /// </summary>
-    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1, bool tls = false)
+    /// <param name="storageEnvironment">Extra environment of storage node N (1-based), e.g. a faked clock; null: none.</param>
+    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1, bool tls = false, Func<int, IReadOnlyDictionary<string, string>>? storageEnvironment = null)
     {
-        var cluster = new ClientCluster(dir, storageNodes, replication, tls);
+        var cluster = new ClientCluster(dir, storageNodes, replication, tls) { _storageEnvironment = storageEnvironment };
         try
         {
             await cluster.StartCoreAsync();
@@ -102,7 +104,13 @@ internal sealed partial class ClientCluster : IDisposable
         for (var i = 1; i <= _storageCount; i++)
         {
             string[] storageArgs = ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
-            var storage = _tls ? ChildProcess.StartLikeImage(Binaries.StorageNode, storageArgs, AsImage) : ChildProcess.Start(Binaries.StorageNode, storageArgs, Quiet);
+            var environment = new Dictionary<string, string>(_tls ? AsImage : Quiet);
+            foreach (var (key, value) in _storageEnvironment?.Invoke(i) ?? new Dictionary<string, string>())
+            {
+                environment[key] = value;
+            }
+
+            var storage = _tls ? ChildProcess.StartLikeImage(Binaries.StorageNode, storageArgs, environment) : ChildProcess.Start(Binaries.StorageNode, storageArgs, environment);
             _processes.Add(storage);
             _storageNodes.Add(storage);
             var listening = await storage.WaitForOutputAsync(StorageListening(), StartTimeout);

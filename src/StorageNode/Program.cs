@@ -3,9 +3,9 @@ using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 using Dropbox.StorageNode.Hosting;
 
-// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H]
+// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB]
 //   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]
-const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
     "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.\n" +
     "  The HTTP/1.1 URL (presigned links) also serves /healthz and /readyz; /metrics is served only on --metrics-url\n" +
     "  (HTTP/1.1, default a free port on 127.0.0.1): bind it where only your scraper reaches, never clients.";
@@ -13,6 +13,7 @@ string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null
 var insecureHttp = false;
 var logging = new NodeLogging();
 double? scrubHours = null;
+long? reserveMb = null;
 var urls = "http://127.0.0.1:5081";
 for (var i = 0; i < args.Length; i++)
 {
@@ -45,6 +46,15 @@ for (var i = 0; i < args.Length; i++)
                 return 2;
             }
 
+            break;
+        case "--reserve-mb":
+            if (!long.TryParse(Next(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var mb) || mb < 0)
+            {
+                Console.Error.WriteLine($"--reserve-mb needs a whole number of MiB >= 0 (free space the node keeps on its data disk), not '{args[i]}'.");
+                return 2;
+            }
+
+            reserveMb = mb;
             break;
         case "--scrub-interval-hours":
             if (!double.TryParse(Next(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var hours) || hours < 0)
@@ -95,6 +105,11 @@ try
     if (metricsUrl is not null)
     {
         nodeOptions = nodeOptions with { MetricsUrl = metricsUrl };
+    }
+
+    if (reserveMb is { } reserve)
+    {
+        nodeOptions = nodeOptions with { ReserveBytes = reserve * 1024 * 1024 };
     }
 
     if (scrubHours is { } h)

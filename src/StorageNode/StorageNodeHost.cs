@@ -113,7 +113,7 @@ public static class StorageNodeHost
         services.AddSingleton(_ => new EventOutbox(Path.Combine(options.DataDirectory, "outbox")));
         services.AddNodeObservability().AddCheck<StorageReadinessCheck>("storage");
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
-        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>()));
+        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));
         services.AddSingleton<ClusterAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();

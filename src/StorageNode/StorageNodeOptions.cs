@@ -59,6 +59,12 @@ public sealed record StorageNodeOptions
     /// <summary>Largest plain chunk accepted.</summary>
     public int MaxChunkBytes { get; init; } = StoreLimits.DefaultMaxChunkBytes;
 
+    /// <summary>
+    /// Free bytes the node keeps on its data disk: below this it refuses every put with RESOURCE_EXHAUSTED (and the
+    /// metadata node places new chunks elsewhere) rather than fail writes halfway. Default 64 MiB.
+    /// </summary>
+    public long ReserveBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>Segment file size at which a new one is started.</summary>
     public long SegmentMaxBytes { get; init; } = 256L * 1024 * 1024;
 

@@ -6,7 +6,7 @@ using Dropbox.IntegrationTests.Client;
 namespace Dropbox.IntegrationTests.Appliance;
 
 /// <summary>
-/// The README's first command, as a user runs it: <c>Dropbox.MetadataNode standalone</c> as a real process,
+/// The README's first command, as a user runs it: <c>Dropbox.Appliance standalone</c> as a real process,
 /// two real sync clients against it, a clean stop on SIGTERM, and a restart on the same data folder.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -26,7 +26,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
         var data = _dir.Sub("appliance");
         string url, token;
         var content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
-        using (var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0"]))
+        using (var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0"]))
         {
             token = (await appliance.WaitForOutputAsync(TokenLine(), StartTimeout)).Groups[1].Value;
             url = (await appliance.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
@@ -77,7 +77,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 
         // A restart on the same folder still holds the file but does not print the token (it would land in service
         // logs on every start); the explicit admin verb shows it.
-        using (var again = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0"]))
+        using (var again = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0"]))
         {
             var url2 = (await again.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
             Assert.DoesNotMatch(TokenLine(), again.Stdout);
@@ -98,7 +98,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
     {
         var data = _dir.Sub("never");
         Directory.Delete(data);
-        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "70000"]);
+        using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "70000"]);
 
         var code = await appliance.WaitForExitAsync(StartTimeout);
 

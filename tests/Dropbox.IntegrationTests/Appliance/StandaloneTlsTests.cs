@@ -25,7 +25,7 @@ public sealed partial class StandaloneTlsTests : IDisposable
         var data = _dir.Sub("appliance");
         var content = RandomNumberGenerator.GetBytes(2 * 1024 * 1024 + 99);
         string fingerprint, caText;
-        using (var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0", "--tls"]))
+        using (var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0", "--tls"]))
         {
             var (token, ca, print, url) = await WaitForTlsStartAsync(appliance);
             fingerprint = print;
@@ -63,7 +63,7 @@ public sealed partial class StandaloneTlsTests : IDisposable
         }
 
         // A restart reuses the CA and the server certificate: the same fingerprint, the same CA file.
-        using var again = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0", "--tls"]);
+        using var again = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0", "--tls"]);
         var (token2, ca2, print2, _) = await WaitForTlsStartAsync(again);
         Assert.Equal(string.Empty, token2);
         Assert.Equal(fingerprint, print2);
@@ -74,7 +74,7 @@ public sealed partial class StandaloneTlsTests : IDisposable
     public async Task A_client_given_a_wrong_ca_or_a_wrong_fingerprint_refuses_the_appliance_naming_both_fingerprints_and_links_nothing()
     {
         // Arrange: the appliance, and a CA of somebody else's.
-        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", _dir.Sub("appliance"), "--port", "0", "--tls"]);
+        using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", _dir.Sub("appliance"), "--port", "0", "--tls"]);
         var (token, ca, fingerprint, url) = await WaitForTlsStartAsync(appliance);
         var other = LocalCertificateAuthority.Ensure(_dir.Sub("other-ca"), ["127.0.0.1"]);
         var wrongPin = "SHA256:" + new string('a', 64);

@@ -23,6 +23,9 @@ internal static class Binaries
 
     public static string MetadataNode => Find("MetadataNode", "Dropbox.MetadataNode.dll");
 
+    /// <summary>The standalone appliance (metadata and storage node in one process).</summary>
+    public static string Appliance => Find("Appliance", "Dropbox.Appliance.dll");
+
     public static string StorageNode => Find("StorageNode", "Dropbox.StorageNode.dll");
 
     public static string SyncClient => Find("SyncClient", "Dropbox.SyncClient.dll");

@@ -50,7 +50,7 @@ public sealed partial class PlaintextListenTests : IDisposable
     [Fact]
     public async Task Standalone_refuses_a_wildcard_bind_and_an_https_url_without_a_certificate_is_refused_by_name()
     {
-        using (var standalone = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", Path.Combine(_dir.Path, "s"), "--port", "0", "--bind", "0.0.0.0"]))
+        using (var standalone = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", Path.Combine(_dir.Path, "s"), "--port", "0", "--bind", "0.0.0.0"]))
         {
             Assert.Equal(2, await standalone.WaitForExitAsync(Timeout));
             Assert.Contains("--bind", standalone.Stderr, StringComparison.Ordinal);

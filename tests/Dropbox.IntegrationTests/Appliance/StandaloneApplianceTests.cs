@@ -14,7 +14,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan VerbTimeout = TimeSpan.FromSeconds(120);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -23,7 +23,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
     public async Task Standalone_serves_two_clients_stops_on_sigterm_and_keeps_everything_across_a_restart()
     {
         // Arrange: the appliance on an ephemeral port with a new data folder.
-        var data = _dir.Sub("appliance");
+        var data = _dir.CreateSub("appliance");
         string url, token;
         var content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
         using (var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0"]))
@@ -96,7 +96,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
     [Fact]
     public async Task Standalone_refuses_a_bad_port_with_a_clear_message_and_creates_nothing()
     {
-        var data = _dir.Sub("never");
+        var data = _dir.CreateSub("never");
         Directory.Delete(data);
         using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "70000"]);
 
@@ -109,8 +109,8 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 
     private async Task<(string Folder, string State)> LoginAsync(string name, string url, string token)
     {
-        var folder = _dir.Sub(name + "-folder");
-        var state = _dir.Sub(name + "-state");
+        var folder = _dir.CreateSub(name + "-folder");
+        var state = _dir.CreateSub(name + "-state");
         await RunClientAsync(state, "login", "--server", url, "--token", token, "--folder", folder, "--device", name);
         return (folder, state);
     }

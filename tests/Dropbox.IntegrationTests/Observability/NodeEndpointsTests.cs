@@ -23,7 +23,7 @@ namespace Dropbox.IntegrationTests.Observability;
 public sealed class NodeEndpointsTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     public void Dispose()
@@ -36,12 +36,12 @@ public sealed class NodeEndpointsTests : IDisposable
     public async Task A_storage_node_scrape_counts_a_new_put_as_stored_and_the_same_put_again_as_deduplicated()
     {
         // Arrange: a storage node with no metadata node (its events wait in the outbox).
-        var keys = _dir.Sub("keys");
+        var keys = _dir.CreateSub("keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "obs-1", [], TimeSpan.FromMinutes(1));
         var options = new StorageNodeOptions
         {
-            DataDirectory = _dir.Sub("data"),
+            DataDirectory = _dir.CreateSub("data"),
             KeysDirectory = keys,
             GrpcUrl = "http://127.0.0.1:0",
             NodeId = "obs-1",
@@ -101,8 +101,8 @@ public sealed class NodeEndpointsTests : IDisposable
         // Arrange: cleartext gRPC (HTTP/2 only) plus the HTTP/1.1 listener; replication 2 over two registered nodes.
         var options = new MetadataNodeOptions
         {
-            DataDirectory = _dir.Sub("meta"),
-            KeysDirectory = _dir.Sub("keys"),
+            DataDirectory = _dir.CreateSub("meta"),
+            KeysDirectory = _dir.CreateSub("keys"),
             Urls = ["http://127.0.0.1:0"],
             HttpUrl = "http://127.0.0.1:0",
             GcInterval = TimeSpan.Zero,

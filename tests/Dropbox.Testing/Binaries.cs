@@ -1,7 +1,7 @@
-namespace Dropbox.IntegrationTests.Client;
+namespace Dropbox.Testing;
 
 /// <summary>Finds the built node and client dlls (each in its own project's output, with its own deps and runtime config).</summary>
-internal static class Binaries
+public static class Binaries
 {
     private static readonly Lazy<(string Root, string Configuration)> Layout = new(() =>
     {

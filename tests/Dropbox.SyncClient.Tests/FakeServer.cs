@@ -85,7 +85,8 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {
-            var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) };
+            // As the metadata node: a stale base is no conflict when the file already has this content.
+            var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) && !SameContent(Current(request.Path), request.Size, request.Chunks) };
             foreach (var c in request.Chunks)
             {
                 var id = c.Id.ToChunkId();
@@ -124,6 +125,21 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
+            // As the metadata node: a file never replaces a folder, and an identical commit (a retry after a lost
+            // answer) changes nothing, whatever base it names.
+            if (Current(request.Path) is { } current)
+            {
+                if (current.Kind == EntryKind.Folder)
+                {
+                    throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is a folder");
+                }
+
+                if (SameContent(current, request.Size, request.Chunks))
+                {
+                    return Task.FromResult(new CommitFileResponse { Entry = current, Sequence = current.Version });
+                }
+            }
+
             CheckBase(request.Path, request.BaseVersion, allowAny: false);
             var missing = request.Chunks.Select(c => c.Id.ToChunkId()).Where(id => !_chunks.ContainsKey(id)).ToList();
             if (missing.Count > 0)
@@ -156,7 +172,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             }
             catch (DropboxException e)
             {
-                response.Results.Add(new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message });
+                // As the metadata node: a conflict names the current version, a refusal for missing chunks names them.
+                var result = new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message };
+                if (e.Details.TryGetValue(RemoteErrors.CurrentVersion, out var current))
+                {
+                    result.CurrentVersion = ulong.Parse(current, CultureInfo.InvariantCulture);
+                }
+
+                if (e.Details.TryGetValue(RemoteErrors.MissingChunks, out var missing))
+                {
+                    result.MissingChunkIds.AddRange(missing.Split(',').Select(id => ChunkId.Parse(id).ToByteString()));
+                }
+
+                response.Results.Add(result);
             }
         }
 
@@ -429,9 +457,12 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
-            if (Current(request.Path) is not null)
+            // As the metadata node: an existing folder is returned as is; a file is in the way.
+            if (Current(request.Path) is { } existing)
             {
-                throw new DropboxException(ErrorKind.AlreadyExists, "exists");
+                return existing.Kind == EntryKind.Folder
+                    ? Task.FromResult(new CreateFolderResponse { Entry = existing, Sequence = existing.Version })
+                    : throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is a file");
             }
 
             var entry = new FileEntry { Path = request.Path, Version = ++_seq, Kind = EntryKind.Folder, ModifiedBy = request.Device };
@@ -506,6 +537,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             return Task.FromResult<IReadOnlyList<IncomingChunk>>(result);
         }
     }
+
+    private static bool SameContent(FileEntry? current, ulong size, IList<Shared.Protos.Common.ChunkRef> chunks) =>
+        current is { Kind: EntryKind.File } && current.Size == size && current.Chunks.Select(c => c.Id).SequenceEqual(chunks.Select(c => c.Id));
 
     private void CheckBase(string path, ulong baseVersion, bool allowAny)
     {

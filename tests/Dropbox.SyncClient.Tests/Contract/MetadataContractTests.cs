@@ -252,6 +252,108 @@ public abstract class MetadataContractTests : IAsyncLifetime
         Assert.Equal(ErrorKind.NotFound, missing.Kind);
     }
 
+    [Fact]
+    public async Task An_identical_commit_a_retry_after_a_lost_answer_changes_nothing_even_on_a_stale_base()
+    {
+        var chunks = NewChunks(2);
+        var v1 = await UploadAsync("a.txt", chunks);
+
+        var plan = await Remote.PlanUploadAsync(Plan("a.txt", chunks, baseVersion: 0), Ct);
+        Assert.False(plan.Conflict);
+        Assert.Equal(v1.Version, plan.CurrentVersion);
+        Assert.Empty(plan.Missing);
+
+        var again = await Remote.CommitFileAsync(Commit("a.txt", chunks, baseVersion: 0), Ct);
+        Assert.Equal(v1.Version, again.Entry.Version);
+        Assert.Single((await Remote.ListVersionsAsync(new ListVersionsRequest { Path = "a.txt" }, Ct)).Versions);
+    }
+
+    [Fact]
+    public async Task Creating_a_folder_again_is_a_no_op_a_file_never_replaces_a_folder_and_a_folder_goes_with_what_is_under_it()
+    {
+        var folder = await Remote.CreateFolderAsync(new CreateFolderRequest { Path = "d", Device = "contract" }, Ct);
+        Assert.Equal(EntryKind.Folder, folder.Entry.Kind);
+        var twice = await Remote.CreateFolderAsync(new CreateFolderRequest { Path = "d", Device = "contract" }, Ct);
+        Assert.Equal(folder.Entry.Version, twice.Entry.Version);
+        await UploadAsync("f.txt", NewChunks(1));
+        var overFile = await Assert.ThrowsAsync<DropboxException>(() => Remote.CreateFolderAsync(new CreateFolderRequest { Path = "f.txt", Device = "contract" }, Ct));
+        Assert.Equal(ErrorKind.AlreadyExists, overFile.Kind);
+
+        var chunks = NewChunks(1);
+        var plan = await Remote.PlanUploadAsync(Plan("d", chunks), Ct);
+        await PutAsync(plan, chunks);
+        var replace = await Assert.ThrowsAsync<DropboxException>(() => Remote.CommitFileAsync(Commit("d", chunks), Ct));
+        Assert.Equal(ErrorKind.AlreadyExists, replace.Kind);
+
+        await UploadAsync("d/x.txt", NewChunks(1));
+        var notEmpty = await Assert.ThrowsAsync<DropboxException>(() => Remote.DeleteFileAsync(new DeleteFileRequest { Path = "d", OnlyIfEmpty = true, Device = "contract" }, Ct));
+        Assert.Equal(ErrorKind.Conflict, notEmpty.Kind);
+        Assert.Equal(["d", "d/x.txt", "f.txt"], (await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries.Select(e => e.Path));
+
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "d", Device = "contract" }, Ct);
+        Assert.Equal(["f.txt"], (await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries.Select(e => e.Path));
+    }
+
+    [Fact]
+    public async Task Restore_of_version_zero_brings_back_the_newest_version_of_a_deleted_file()
+    {
+        var chunks = NewChunks(1);
+        var v1 = await UploadAsync("a.txt", chunks);
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "a.txt", BaseVersion = v1.Version, Device = "contract" }, Ct);
+
+        var restored = await Remote.RestoreAsync(new RestoreRequest { Path = "a.txt", Device = "contract" }, Ct);
+        Assert.Equal(v1.ContentHash, restored.Entry.ContentHash);
+        Assert.False(restored.Entry.Deleted);
+        Assert.Equal(chunks.Select(c => c.Bytes), await DownloadAsync("a.txt"));
+
+        var nothing = await Assert.ThrowsAsync<DropboxException>(() => Remote.RestoreAsync(new RestoreRequest { Path = "never.txt", Device = "contract" }, Ct));
+        Assert.Equal(ErrorKind.NotFound, nothing.Kind);
+    }
+
+    [Fact]
+    public async Task A_batch_commit_answers_each_file_on_its_own()
+    {
+        var v1 = await UploadAsync("a.txt", NewChunks(1));
+        var fresh = NewChunks(1);
+        var plan = await Remote.PlanUploadAsync(Plan("b.txt", fresh), Ct);
+        await PutAsync(plan, fresh);
+        var stale = NewChunks(1);
+        await PutAsync(await Remote.PlanUploadAsync(Plan("a.txt", stale, v1.Version), Ct), stale);
+
+        var request = new CommitFilesRequest();
+        request.Files.Add(Commit("b.txt", fresh));
+        request.Files.Add(Commit("a.txt", stale, baseVersion: 0));
+        var never = NewChunks(1);
+        request.Files.Add(Commit("c.txt", never));
+        var results = (await Remote.CommitFilesAsync(request, Ct)).Results;
+
+        Assert.Equal(3, results.Count);
+        Assert.Equal("b.txt", results[0].Committed.Entry.Path);
+        Assert.Null(results[1].Committed);
+        Assert.Equal((int)Grpc.Core.StatusCode.FailedPrecondition, results[1].StatusCode);
+        Assert.Equal(v1.Version, results[1].CurrentVersion);
+        Assert.Equal((int)Grpc.Core.StatusCode.NotFound, results[2].StatusCode);
+        Assert.Equal([never[0].Id], results[2].MissingChunkIds.Select(id => id.ToChunkId()));
+        Assert.Equal(["a.txt", "b.txt"], (await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries.Select(e => e.Path));
+    }
+
+    [Fact]
+    public async Task A_window_of_a_large_file_is_a_conflict_only_when_the_commit_is_sure_to_be_refused()
+    {
+        var v1 = await UploadAsync("a.txt", NewChunks(1));
+        var window = NewChunks(1);
+        var sameSize = new PlanChunksRequest { Path = "a.txt", Size = v1.Size, BaseVersion = 0 };
+        sameSize.Chunks.AddRange(Refs(window));
+        var otherSize = new PlanChunksRequest { Path = "a.txt", Size = v1.Size + 1, BaseVersion = 0 };
+        otherSize.Chunks.AddRange(Refs(window));
+
+        var maybe = await Remote.PlanChunksAsync(sameSize, Ct);
+        Assert.False(maybe.Conflict);
+        Assert.Equal(v1.Version, maybe.CurrentVersion);
+        Assert.Equal([window[0].Id], maybe.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.True((await Remote.PlanChunksAsync(otherSize, Ct)).Conflict);
+    }
+
     /// <summary>Starts the implementation under test with one user signed in.</summary>
     internal abstract Task<ContractTarget> StartAsync(CancellationToken ct);
 

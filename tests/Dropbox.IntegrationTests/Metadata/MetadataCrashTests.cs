@@ -21,7 +21,7 @@ namespace Dropbox.IntegrationTests.MetadataNodeTests;
 public sealed class MetadataCrashTests : IDisposable
 {
     private const string StorageNodeId = "standin-1";
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "mdcrash-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempFolder _dir = new();
     private readonly ITestOutputHelper _output;
 
     public MetadataCrashTests(ITestOutputHelper output) => _output = output;
@@ -30,8 +30,8 @@ public sealed class MetadataCrashTests : IDisposable
     [Trait("Category", "Slow")]
     public async Task KilledMidTraffic_ReopensConsistent_WithEveryAcknowledgedChange()
     {
-        var data = Path.Combine(_root, "db");
-        var keys = Path.Combine(_root, "keys");
+        var data = _dir.Sub("db");
+        var keys = _dir.Sub("keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         var systemToken = tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "metadata", [], TimeSpan.FromHours(1)); // creates the shared key
         await using var storage = await FakeStorageNode.StartAsync(StorageNodeId, tokens);
@@ -145,14 +145,5 @@ public sealed class MetadataCrashTests : IDisposable
         return MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _dir.Dispose();
 }

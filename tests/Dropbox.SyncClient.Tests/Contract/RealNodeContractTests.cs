@@ -1,67 +1,29 @@
-using Dropbox.Hosting;
-using Dropbox.MetadataNode;
-using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tls;
-using Dropbox.StorageNode;
 using Dropbox.SyncClient.Remote;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Dropbox.SyncClient.Tests.Contract;
 
 /// <summary>
-/// The metadata contract against the real thing: a metadata node (RocksDB) and a storage node (segments + FASTER) in
-/// this process on 127.0.0.1 ephemeral ports, reached through the client's own gRPC remote and chunk transfer.
+/// The metadata contract against the real thing: <see cref="RealNodes"/> (a metadata and a storage node on
+/// 127.0.0.1), reached through the client's own gRPC remote and chunk transfer.
 /// </summary>
-public sealed class RealNodeContractTests : MetadataContractTests
+public sealed class RealNodeContractTests(RealNodes nodes) : MetadataContractTests, IClassFixture<RealNodes>
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     internal override async Task<ContractTarget> StartAsync(CancellationToken ct)
     {
-        var dir = new TempFolder();
-        var keys = dir.Sub("keys");
-        var quiet = new NodeLogging { MinimumLevel = LogLevel.Warning };
-        var metadata = MetadataNodeHost.Build(
-            new MetadataNodeOptions { DataDirectory = dir.Sub("metadata"), KeysDirectory = keys, Urls = ["http://127.0.0.1:0"], GcInterval = TimeSpan.Zero },
-            quiet.Apply);
-        var (_, token) = metadata.Services.GetRequiredService<MetadataStore>().AddUser("alice");
-        await metadata.StartAsync(ct);
-        var url = MetadataNodeHost.BoundUrls(metadata)[0];
-        var storage = StorageNodeHost.Build(
-            new StorageNodeOptions
-            {
-                DataDirectory = dir.Sub("storage"),
-                KeysDirectory = keys,
-                GrpcUrl = "http://127.0.0.1:0",
-                HttpUrl = "http://127.0.0.1:0",
-                MetadataUrl = url,
-                NodeId = "storage-1",
-            },
-            quiet.Apply);
-        await storage.StartAsync(ct);
-
         var channels = new ChannelCache(ServerTrust.System);
-        var remote = new GrpcMetadataRemote(channels, url, token);
+        var remote = new GrpcMetadataRemote(channels, nodes.Url, nodes.NewUserToken());
         await WaitForStorageAsync(remote, ct);
-        return new ContractTarget(remote, new GrpcChunkTransfer(channels), async () =>
+        return new ContractTarget(remote, new GrpcChunkTransfer(channels), () =>
         {
             channels.Dispose();
-            await StopAsync(storage);
-            await StopAsync(metadata);
-            dir.Dispose();
+            return ValueTask.CompletedTask;
         });
-    }
-
-    private static async Task StopAsync(WebApplication app)
-    {
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await app.StopAsync(grace.Token);
-        await app.DisposeAsync();
     }
 
     /// <summary>Until the storage node has registered, a plan names no node (or the node answers Unavailable).</summary>

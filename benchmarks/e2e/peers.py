@@ -367,9 +367,9 @@ class Runner:
 
     # ---- setup
     def setup(self):
-        self.meta_dll = os.path.join(self.root, "src/MetadataNode/bin/Release/net10.0/Dropbox.MetadataNode.dll")
+        self.appliance_dll = os.path.join(self.root, "src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll")
         self.client_dll = os.path.join(self.root, "src/SyncClient/bin/Release/net10.0/Dropbox.SyncClient.dll")
-        for p in (self.meta_dll, self.client_dll):
+        for p in (self.appliance_dll, self.client_dll):
             if not os.path.isfile(p):
                 raise BenchError(f"{p} is missing: build Release first (run.sh does)")
         if self.on("ours"):
@@ -383,7 +383,7 @@ class Runner:
 
     def start_appliance(self):
         data = os.path.join(self.work, "appliance")
-        self.appliance = Daemon("appliance", self.dotnet(self.meta_dll, "standalone", "--data", data, "--port", "0"),
+        self.appliance = Daemon("appliance", self.dotnet(self.appliance_dll, "standalone", "--data", data, "--port", "0"),
                                 env=self.env, logfile=os.path.join(self.work, "appliance.log"))
 
         def ready():

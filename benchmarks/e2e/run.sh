@@ -25,7 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 echo "building the appliance and the client (Release)..." >&2
-timeout 1200 dotnet build -c Release "$root/src/MetadataNode" -v q -nologo >/dev/null
+timeout 1200 dotnet build -c Release "$root/src/Appliance" -v q -nologo >/dev/null
 timeout 1200 dotnet build -c Release "$root/src/SyncClient" -v q -nologo >/dev/null
 
 exec python3 "$root/benchmarks/e2e/peers.py" --root="$root" "$@"

@@ -1,10 +1,10 @@
+using Dropbox.Hosting;
 using Dropbox.MetadataNode.Cluster;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
-using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

@@ -1,7 +1,7 @@
+using Dropbox.Hosting;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
-using Dropbox.StorageNode.Hosting;
 
 // dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB]
 //   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using Dropbox.Hosting;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;

@@ -30,7 +30,7 @@ public sealed class ChunkSourceTests
     [Fact]
     public async Task Hashing_a_file_twice_without_changes_gives_the_same_fingerprint()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var path = Path.Combine(dir.Path, "f.bin");
         await File.WriteAllBytesAsync(path, TestClient.RandomBytes(300_000, 9));
         var hasher = new FileHasher(new PipelineChunkSource(new FastCdcChunker(TestClient.SmallChunks)));

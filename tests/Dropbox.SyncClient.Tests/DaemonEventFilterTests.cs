@@ -5,15 +5,15 @@ namespace Dropbox.SyncClient.Tests;
 
 public sealed class DaemonEventFilterTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
     [Fact]
     public void Watcher_events_for_ignored_paths_temp_files_and_the_state_directory_do_not_cause_passes()
     {
-        var folder = _dir.Sub("folder");
-        var state = _dir.Sub("folder/.state");
+        var folder = _dir.CreateSub("folder");
+        var state = _dir.CreateSub("folder/.state");
         Directory.CreateDirectory(Path.Combine(folder, "build", "obj"));
         var root = IgnoreMatcher.Create(["build/"]);
         var ignore = new IgnoreTree(root);

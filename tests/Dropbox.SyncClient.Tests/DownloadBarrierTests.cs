@@ -12,7 +12,7 @@ namespace Dropbox.SyncClient.Tests;
 public sealed class DownloadBarrierTests : IDisposable
 {
     private const int FileCount = 40;
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

@@ -12,7 +12,7 @@ namespace Dropbox.SyncClient.Tests;
 public sealed class DurabilityBarrierTests : IDisposable
 {
     private const string Ext4Root = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n";
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -210,7 +210,7 @@ public sealed class DurabilityBarrierTests : IDisposable
             return; // Linux only
         }
 
-        var real = _dir.Sub("real");
+        var real = _dir.CreateSub("real");
         Directory.CreateDirectory(Path.Combine(real, "inner"));
         var link = Path.Combine(_dir.Path, "link");
         Directory.CreateSymbolicLink(link, real);
@@ -219,7 +219,7 @@ public sealed class DurabilityBarrierTests : IDisposable
 
         Assert.False(barrier.CanSyncFileSystem(real));
         Assert.False(barrier.CanSyncFileSystem(link));
-        Assert.True(barrier.CanSyncFileSystem(_dir.Sub("plain")));
+        Assert.True(barrier.CanSyncFileSystem(_dir.CreateSub("plain")));
     }
 
     private List<SafeFileHandle> OpenTempFiles(int count) =>

@@ -21,6 +21,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     private readonly List<Change> _changes = [];
     private readonly Dictionary<ChunkId, (ChunkEncoding Encoding, byte[] Stored, int Plain)> _chunks = [];
     private ulong _seq;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int ChunksPut { get; private set; }
 
@@ -84,7 +85,8 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {
-            var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) };
+            // As the metadata node: a stale base is no conflict when the file already has this content.
+            var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) && !SameContent(Current(request.Path), request.Size, request.Chunks) };
             foreach (var c in request.Chunks)
             {
                 var id = c.Id.ToChunkId();
@@ -123,6 +125,21 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
+            // As the metadata node: a file never replaces a folder, and an identical commit (a retry after a lost
+            // answer) changes nothing, whatever base it names.
+            if (Current(request.Path) is { } current)
+            {
+                if (current.Kind == EntryKind.Folder)
+                {
+                    throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is a folder");
+                }
+
+                if (SameContent(current, request.Size, request.Chunks))
+                {
+                    return Task.FromResult(new CommitFileResponse { Entry = current, Sequence = current.Version });
+                }
+            }
+
             CheckBase(request.Path, request.BaseVersion, allowAny: false);
             var missing = request.Chunks.Select(c => c.Id.ToChunkId()).Where(id => !_chunks.ContainsKey(id)).ToList();
             if (missing.Count > 0)
@@ -155,7 +172,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             }
             catch (DropboxException e)
             {
-                response.Results.Add(new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message });
+                // As the metadata node: a conflict names the current version, a refusal for missing chunks names them.
+                var result = new CommitFileResult { StatusCode = (int)GrpcErrorMapping.ToStatusCode(e.Kind), ErrorMessage = e.Message };
+                if (e.Details.TryGetValue(RemoteErrors.CurrentVersion, out var current))
+                {
+                    result.CurrentVersion = ulong.Parse(current, CultureInfo.InvariantCulture);
+                }
+
+                if (e.Details.TryGetValue(RemoteErrors.MissingChunks, out var missing))
+                {
+                    result.MissingChunkIds.AddRange(missing.Split(',').Select(id => ChunkId.Parse(id).ToByteString()));
+                }
+
+                response.Results.Add(result);
             }
         }
 
@@ -185,7 +214,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         return response;
     }
 
-    /// <summary>When set, a paged plan request (limit &gt; 0) gets compact pages of at most this many chunks, as the real server answers.</summary>
+    /// <summary>When set, a paged plan request (limit &gt; 0) gets compact pages of at most this many chunks (fewer than it asked for).</summary>
     public uint? PlanPageSize { get; set; }
 
     public int PlanPagesServed { get; private set; }
@@ -224,10 +253,13 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                 throw new DropboxException(ErrorKind.NotFound, $"'{request.Path}' does not exist");
             }
 
-            if (PlanPageSize is { } size && request.Limit > 0)
+            // As the metadata node: a request with a limit gets a compact page (PlanPageSize, a test's, can only make
+            // pages smaller).
+            if (request.Limit > 0)
             {
                 PlanPagesServed++;
-                var count = (int)Math.Min(Math.Min(size, request.Limit), (uint)entry.Chunks.Count - request.Offset);
+                var size = Math.Min(PlanPageSize ?? uint.MaxValue, request.Limit);
+                var count = (int)Math.Min(size, (uint)Math.Max(0, entry.Chunks.Count - (int)request.Offset));
                 var page = new GetDownloadPlanResponse { Entry = entry.Clone(), TotalChunks = (uint)entry.Chunks.Count, HasMore = request.Offset + count < entry.Chunks.Count };
                 page.Entry.Chunks.Clear();
                 page.Nodes.Add(new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl });
@@ -259,31 +291,62 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>When above zero, that many of the passes' change-feed reads (not the long poll's) fail as unavailable.</summary>
     public int FailPassListings { get; set; }
 
-    public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct)
+    public async Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct)
     {
-        lock (_lock)
+        // As the metadata node: a long poll (wait_seconds) with nothing after the cursor is held until a change comes
+        // or the wait ends.
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(request.WaitSeconds));
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(ct, wait.Token);
+        while (true)
         {
-            if (request.WaitSeconds == 0 && FailPassListings > 0)
+            Task changed;
+            lock (_lock)
             {
-                FailPassListings--;
-                throw new DropboxException(ErrorKind.Unavailable, "the fake server is down for this request");
+                if (request.WaitSeconds == 0 && FailPassListings > 0)
+                {
+                    FailPassListings--;
+                    throw new DropboxException(ErrorKind.Unavailable, "the fake server is down for this request");
+                }
+
+                var response = ListChangesLocked(request);
+                if (response.Changes.Count > 0 || request.WaitSeconds == 0 || wait.IsCancellationRequested)
+                {
+                    return response;
+                }
+
+                changed = _changed.Task;
             }
 
-            var after = string.IsNullOrEmpty(request.Cursor) ? 0 : ulong.Parse(request.Cursor, CultureInfo.InvariantCulture);
-            var response = new ListChangesResponse();
-            response.Changes.AddRange(_changes.Where(c => c.Sequence > after));
-            response.Cursor = _seq.ToString(CultureInfo.InvariantCulture);
-            if (ChangesPageLimit > 0 && response.Changes.Count > ChangesPageLimit)
+            try
             {
-                var page = response.Changes.Take(ChangesPageLimit).ToList();
-                response.Changes.Clear();
-                response.Changes.AddRange(page);
-                response.Cursor = page[^1].Sequence.ToString(CultureInfo.InvariantCulture);
-                response.HasMore = true;
+                await changed.WaitAsync(either.Token).ConfigureAwait(false);
             }
-
-            return Task.FromResult(response);
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // The wait ended: answer with what there is (nothing).
+            }
         }
+    }
+
+    private ListChangesResponse ListChangesLocked(ListChangesRequest request)
+    {
+        var after = string.IsNullOrEmpty(request.Cursor) ? 0 : ulong.Parse(request.Cursor, CultureInfo.InvariantCulture);
+        var response = new ListChangesResponse();
+        response.Changes.AddRange(_changes.Where(c => c.Sequence > after));
+        response.Cursor = _seq.ToString(CultureInfo.InvariantCulture);
+
+        // As the metadata node: the request's limit holds (ChangesPageLimit, a test's, can only make pages smaller).
+        var limit = new[] { (int)request.Limit, ChangesPageLimit }.Where(l => l > 0).DefaultIfEmpty(0).Min();
+        if (limit > 0 && response.Changes.Count > limit)
+        {
+            var page = response.Changes.Take(limit).ToList();
+            response.Changes.Clear();
+            response.Changes.AddRange(page);
+            response.Cursor = page[^1].Sequence.ToString(CultureInfo.InvariantCulture);
+            response.HasMore = true;
+        }
+
+        return response;
     }
 
     public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct)
@@ -394,9 +457,12 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
-            if (Current(request.Path) is not null)
+            // As the metadata node: an existing folder is returned as is; a file is in the way.
+            if (Current(request.Path) is { } existing)
             {
-                throw new DropboxException(ErrorKind.AlreadyExists, "exists");
+                return existing.Kind == EntryKind.Folder
+                    ? Task.FromResult(new CreateFolderResponse { Entry = existing, Sequence = existing.Version })
+                    : throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is a file");
             }
 
             var entry = new FileEntry { Path = request.Path, Version = ++_seq, Kind = EntryKind.Folder, ModifiedBy = request.Device };
@@ -472,6 +538,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    private static bool SameContent(FileEntry? current, ulong size, IList<Shared.Protos.Common.ChunkRef> chunks) =>
+        current is { Kind: EntryKind.File } && current.Size == size && current.Chunks.Select(c => c.Id).SequenceEqual(chunks.Select(c => c.Id));
+
     private void CheckBase(string path, ulong baseVersion, bool allowAny)
     {
         var current = CurrentVersion(path);
@@ -492,5 +561,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
         h.Add(entry);
         _changes.Add(new Change { Sequence = entry.Version, Kind = kind, Entry = entry, OldPath = oldPath ?? string.Empty });
+
+        // Wakes the long polls waiting for this change.
+        _changed.TrySetResult();
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Tests;
 
 public sealed class FileDownloaderTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();
@@ -167,7 +167,7 @@ public sealed class FileDownloaderTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         a.Write("doc.txt", "remote version");
         await a.SyncAsync();
-        var outside = _dir.Sub("outside");
+        var outside = _dir.CreateSub("outside");
         File.WriteAllText(Path.Combine(outside, "target.txt"), "not the user's synced file");
         _server.BeforeGetChunks = () =>
         {

@@ -13,7 +13,7 @@ namespace Dropbox.SyncClient.Tests;
 /// </summary>
 public sealed class FileUploaderPutQueueTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

@@ -12,7 +12,7 @@ namespace Dropbox.SyncClient.Tests;
 /// <summary>What a server sends is hostile: paths, times, sizes and pages are checked before anything touches the disk.</summary>
 public sealed class HostileRemoteTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -39,7 +39,7 @@ public sealed class HostileRemoteTests : IDisposable
     [Fact]
     public void A_good_server_path_resolves_inside_the_folder_even_where_its_folders_do_not_exist_yet()
     {
-        var folder = _dir.Sub("folder");
+        var folder = _dir.CreateSub("folder");
 
         var full = SyncPaths.Resolve(folder, "new/deeper/file.txt");
 
@@ -52,8 +52,8 @@ public sealed class HostileRemoteTests : IDisposable
     [InlineData("link", "'link'")]
     public void A_server_path_through_a_symbolic_link_on_disk_is_refused(string path, string link)
     {
-        var folder = _dir.Sub("folder");
-        var outside = _dir.Sub("outside");
+        var folder = _dir.CreateSub("folder");
+        var outside = _dir.CreateSub("outside");
         Directory.CreateSymbolicLink(Path.Combine(folder, "link"), outside);
         Directory.CreateDirectory(Path.Combine(folder, "real"));
         Directory.CreateSymbolicLink(Path.Combine(folder, "real", "inner"), outside);
@@ -224,7 +224,7 @@ public sealed class HostileRemoteTests : IDisposable
     [InlineData(".dbx-state/trash/x.txt")]
     public void A_server_path_to_or_under_the_state_directory_is_refused(string path)
     {
-        var folder = _dir.Sub("folder");
+        var folder = _dir.CreateSub("folder");
 
         var e = Assert.Throws<DropboxException>(() => SyncPaths.Resolve(folder, path, Path.Combine(folder, ".dbx-state")));
 
@@ -236,7 +236,7 @@ public sealed class HostileRemoteTests : IDisposable
     [Fact]
     public async Task A_server_path_into_the_state_directory_inside_the_folder_is_never_written_moved_or_deleted()
     {
-        var folder = _dir.Sub("folder");
+        var folder = _dir.CreateSub("folder");
         using var state = LocalState.Open(Path.Combine(folder, ".dbx-state"));
         var server = new FakeServer();
         var engine = new SyncEngine(new SyncContext

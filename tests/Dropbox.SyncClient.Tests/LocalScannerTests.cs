@@ -5,7 +5,7 @@ namespace Dropbox.SyncClient.Tests;
 
 public sealed class LocalScannerTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -9,7 +9,7 @@ namespace Dropbox.SyncClient.Tests;
 [Collection(MemoryCollection.Name)]
 public sealed class LocalStateMemoryTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -5,7 +5,7 @@ namespace Dropbox.SyncClient.Tests;
 /// <summary>Every folder's <c>.dropboxignore</c>, end to end through real passes on real folders.</summary>
 public sealed class NestedIgnoreTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

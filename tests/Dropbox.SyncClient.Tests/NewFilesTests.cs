@@ -13,7 +13,7 @@ public sealed class NewFilesTests : IDisposable
 {
     private static readonly ManualClock Clock = new();
     private static readonly DateTime Now = Clock.GetUtcNow().UtcDateTime;
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

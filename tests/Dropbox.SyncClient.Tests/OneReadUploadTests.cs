@@ -12,7 +12,7 @@ public sealed class OneReadUploadTests : IDisposable
 {
     private static readonly SyncOptions SmallWindows = new() { PlanWindowChunks = 8, PutBatchChunks = 4 };
 
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

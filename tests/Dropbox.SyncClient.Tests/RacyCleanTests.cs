@@ -19,7 +19,7 @@ public sealed class RacyCleanTests : IDisposable
     /// <summary>How long after its last write the final content must be on the server: the stable age plus slack for a loaded machine.</summary>
     private static readonly TimeSpan FollowsWithin = TimeSpan.FromSeconds(12);
 
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();
@@ -259,7 +259,7 @@ public sealed class RacyCleanTests : IDisposable
 
     private async Task<byte[]> HashAsync(TestClient client, byte[] content)
     {
-        var path = Path.Combine(_dir.Sub("states"), Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(_dir.CreateSub("states"), Guid.NewGuid().ToString("N"));
         await File.WriteAllBytesAsync(path, content);
         var fp = await new FileHasher(client.Context.Chunker).TryHashAsync(path, CancellationToken.None);
         return fp!.ContentHash;

@@ -9,7 +9,7 @@ public sealed class RefusedEntryTests : IDisposable
     /// <summary>Stands for any name this client refuses (':' on Windows).</summary>
     private const string Bad = "bad\u0001.txt";
 
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

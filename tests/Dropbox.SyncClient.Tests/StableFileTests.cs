@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Tests;
 public sealed class StableFileTests : IDisposable
 {
     private static readonly SyncOptions OneShot = new() { StableAge = TimeSpan.FromSeconds(1), WaitForStable = true };
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

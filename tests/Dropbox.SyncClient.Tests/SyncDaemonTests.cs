@@ -13,7 +13,7 @@ namespace Dropbox.SyncClient.Tests;
 public sealed class SyncDaemonTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();
@@ -152,7 +152,7 @@ public sealed class SyncDaemonTests : IDisposable
 
     private async Task<byte[]> HashAsync(TestClient client, byte[] content)
     {
-        var path = Path.Combine(_dir.Sub("states"), Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(_dir.CreateSub("states"), Guid.NewGuid().ToString("N"));
         await File.WriteAllBytesAsync(path, content);
         var fp = await new FileHasher(client.Context.Chunker).TryHashAsync(path, CancellationToken.None);
         return fp!.ContentHash;

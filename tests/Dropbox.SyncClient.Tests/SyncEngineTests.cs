@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Tests;
 
 public sealed class SyncEngineTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();

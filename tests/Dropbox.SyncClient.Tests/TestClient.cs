@@ -10,10 +10,10 @@ internal sealed class TestClient : IDisposable
 {
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
-    public TestClient(TempDir dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null)
+    public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null)
     {
-        Folder = dir.Sub(name + "-folder");
-        State = LocalState.Open(dir.Sub(name + "-state"));
+        Folder = dir.CreateSub(name + "-folder");
+        State = LocalState.Open(dir.CreateSub(name + "-state"));
         Context = new SyncContext
         {
             Folder = Folder,

@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Dropbox.Benchmarks.Client;
 
-/// <summary>The standalone appliance (<c>Dropbox.MetadataNode standalone</c>) as a child process on 127.0.0.1, a free port.</summary>
+/// <summary>The standalone appliance (<c>Dropbox.Appliance standalone</c>) as a child process on 127.0.0.1, a free port.</summary>
 internal sealed class ApplianceProcess : IDisposable
 {
     private readonly Process _process;
@@ -22,7 +22,7 @@ internal sealed class ApplianceProcess : IDisposable
 
     public static async Task<ApplianceProcess> StartAsync(string data)
     {
-        var dll = BuiltBinaries.Find("MetadataNode", "Dropbox.MetadataNode.dll");
+        var dll = BuiltBinaries.Find("Appliance", "Dropbox.Appliance.dll");
         var info = ChildDotnet.StartInfo(dll, ["standalone", "--data", data, "--port", "0", "--log-level", "warning"]);
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the appliance.");
         _ = process.StandardError.ReadToEndAsync();

@@ -1,9 +1,9 @@
+using Dropbox.Hosting;
 using Dropbox.MetadataNode.Cluster;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
-using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
@@ -29,13 +29,8 @@ public static class MetadataNodeCommandLine
                                /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
                                HTTP/1.1-only listener: plaintext URLs speak only HTTP/2); /metrics only on
                                --metrics-url (HTTP/1.1; default a free port on 127.0.0.1): operators only
-          Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
-                               [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]
-                               metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
-                               storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
-                               (/healthz, /readyz) on PORT+3; /metrics on METRICS-ADDRESS (default
-                               127.0.0.1) PORT+4 (metadata) and PORT+5 (storage); requests logged at information;
-                               --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
+          (the standalone appliance, metadata + storage node in one process, is its own program:
+           dotnet run --project src/Appliance -- standalone --data DIR --port PORT; see its --help)
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
                                127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
@@ -69,7 +64,7 @@ public static class MetadataNodeCommandLine
 
             if (args.Length >= 1 && args[0] == "standalone")
             {
-                return await RunStandaloneAsync(args).ConfigureAwait(false);
+                throw new DropboxException(ErrorKind.InvalidArgument, "'standalone' is its own program now (it runs a storage node too): dotnet run --project src/Appliance -- standalone [--data DIR] [--port PORT], or dotnet Dropbox.Appliance.dll standalone ...");
             }
 
             if (args.Length >= 2 && args[0] == "tls" && args[1] == "init")
@@ -184,32 +179,20 @@ public static class MetadataNodeCommandLine
     /// </summary>
     private static int ShowOwnerToken(string[] args)
     {
-        if (args.Length < 3 || args[2] != StandaloneCommand.FirstUser)
+        if (args.Length < 3 || args[2] != OwnerToken.User)
         {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"'user token' shows only the standalone appliance's first user's token: 'user token {StandaloneCommand.FirstUser} --data DIR'. Other users' tokens are stored hashed and cannot be shown.");
+            throw new DropboxException(ErrorKind.InvalidArgument, $"'user token' shows only the standalone appliance's first user's token: 'user token {OwnerToken.User} --data DIR'. Other users' tokens are stored hashed and cannot be shown.");
         }
 
         var data = Require(ParseFlags(args[3..], []), "--data");
-        var file = Path.Combine(Path.GetFullPath(data), StandaloneCommand.TokenFileName);
+        var file = Path.Combine(Path.GetFullPath(data), OwnerToken.FileName);
         if (!File.Exists(file))
         {
-            throw new DropboxException(ErrorKind.NotFound, $"No '{StandaloneCommand.TokenFileName}' in '{data}': pass the folder given to 'standalone --data'.");
+            throw new DropboxException(ErrorKind.NotFound, $"No '{OwnerToken.FileName}' in '{data}': pass the folder given to 'standalone --data'.");
         }
 
         Console.WriteLine($"token: {File.ReadAllText(file).Trim()}");
         return 0;
-    }
-
-    private static Task<int> RunStandaloneAsync(string[] args)
-    {
-        var map = ParseFlags(args[1..], ["--tls", "--insecure-http"]);
-        var data = map.TryGetValue("--data", out var d) ? d : "./data";
-        var port = map.TryGetValue("--port", out var p)
-            ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
-            : 5080;
-        var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
-        var metricsBind = map.TryGetValue("--metrics-bind", out var mb) ? mb : "127.0.0.1";
-        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map), metricsBind);
     }
 
     private static int RunTlsInit(string[] args)

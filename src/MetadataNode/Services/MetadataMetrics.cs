@@ -1,6 +1,6 @@
+using Dropbox.Hosting;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Protos.Metadata;
-using Dropbox.StorageNode.Hosting;
 using Prometheus;
 
 namespace Dropbox.MetadataNode.Services;

@@ -1,3 +1,4 @@
+using Dropbox.Hosting;
 using Dropbox.StorageNode.Store;
 using Prometheus;
 

@@ -19,7 +19,7 @@ namespace Dropbox.IntegrationTests.Appliance;
 public sealed partial class ApplianceLoadTests : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly ITestOutputHelper _output;
 
     public ApplianceLoadTests(ITestOutputHelper output) => _output = output;
@@ -39,7 +39,7 @@ public sealed partial class ApplianceLoadTests : IDisposable
     {
         // Arrange: one appliance, one account per client (created online through the admin API), each folder filled
         // with its own files of 1-8 KiB in ten subfolders.
-        var data = _dir.Sub("appliance");
+        var data = _dir.CreateSub("appliance");
         using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0", "--log-level", "warning"]);
         var admin = (await appliance.WaitForOutputAsync(TokenLine(), StartTimeout)).Groups[1].Value;
         var url = (await appliance.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
@@ -50,7 +50,7 @@ public sealed partial class ApplianceLoadTests : IDisposable
         for (var i = 0; i < clients; i++)
         {
             var added = await adminApi.AddUserAsync(new AddUserRequest { Name = $"load{i}" }, Bearer(admin));
-            var side = new Side($"load{i}", added.Token, _dir.Sub($"c{i}-folder"), _dir.Sub($"c{i}-state"), WriteFiles(_dir.Sub($"c{i}-folder"), filesEach, seed: i));
+            var side = new Side($"load{i}", added.Token, _dir.CreateSub($"c{i}-folder"), _dir.CreateSub($"c{i}-state"), WriteFiles(_dir.CreateSub($"c{i}-folder"), filesEach, seed: i));
             using var login = ChildProcess.Start(Binaries.SyncClient, ["login", "--server", url, "--token", side.Token, "--folder", side.Folder, "--device", side.Name, "--state", side.State]);
             Assert.True(await login.WaitForExitAsync(StartTimeout) == 0, $"login {side.Name}: {login.Stderr}");
             sides.Add(side);

@@ -6,7 +6,7 @@ using Dropbox.IntegrationTests.Client;
 namespace Dropbox.IntegrationTests.Appliance;
 
 /// <summary>
-/// The README's first command, as a user runs it: <c>Dropbox.MetadataNode standalone</c> as a real process,
+/// The README's first command, as a user runs it: <c>Dropbox.Appliance standalone</c> as a real process,
 /// two real sync clients against it, a clean stop on SIGTERM, and a restart on the same data folder.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -14,7 +14,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan VerbTimeout = TimeSpan.FromSeconds(120);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -23,10 +23,10 @@ public sealed partial class StandaloneApplianceTests : IDisposable
     public async Task Standalone_serves_two_clients_stops_on_sigterm_and_keeps_everything_across_a_restart()
     {
         // Arrange: the appliance on an ephemeral port with a new data folder.
-        var data = _dir.Sub("appliance");
+        var data = _dir.CreateSub("appliance");
         string url, token;
         var content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
-        using (var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0"]))
+        using (var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0"]))
         {
             token = (await appliance.WaitForOutputAsync(TokenLine(), StartTimeout)).Groups[1].Value;
             url = (await appliance.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
@@ -78,7 +78,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 
         // A restart on the same folder still holds the file but does not print the token (it would land in service
         // logs on every start); the explicit admin verb shows it.
-        using (var again = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0"]))
+        using (var again = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0"]))
         {
             var url2 = (await again.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
             Assert.DoesNotMatch(TokenLine(), again.Stdout);
@@ -97,9 +97,9 @@ public sealed partial class StandaloneApplianceTests : IDisposable
     [Fact]
     public async Task Standalone_refuses_a_bad_port_with_a_clear_message_and_creates_nothing()
     {
-        var data = _dir.Sub("never");
+        var data = _dir.CreateSub("never");
         Directory.Delete(data);
-        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "70000"]);
+        using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "70000"]);
 
         var code = await appliance.WaitForExitAsync(StartTimeout);
 
@@ -110,8 +110,8 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 
     private async Task<(string Folder, string State)> LoginAsync(string name, string url, string token)
     {
-        var folder = _dir.Sub(name + "-folder");
-        var state = _dir.Sub(name + "-state");
+        var folder = _dir.CreateSub(name + "-folder");
+        var state = _dir.CreateSub(name + "-state");
         await RunClientAsync(state, "login", "--server", url, "--token", token, "--folder", folder, "--device", name);
         return (folder, state);
     }

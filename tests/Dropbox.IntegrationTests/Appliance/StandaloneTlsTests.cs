@@ -14,7 +14,7 @@ namespace Dropbox.IntegrationTests.Appliance;
 public sealed partial class StandaloneTlsTests : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -22,10 +22,10 @@ public sealed partial class StandaloneTlsTests : IDisposable
     public async Task Standalone_tls_prints_its_ca_and_fingerprint_before_ready_https_and_two_clients_sync_a_file_byte_identical_through_it()
     {
         // Arrange: the appliance with --tls on a new data folder.
-        var data = _dir.Sub("appliance");
+        var data = _dir.CreateSub("appliance");
         var content = RandomNumberGenerator.GetBytes(2 * 1024 * 1024 + 99);
         string fingerprint, caText;
-        using (var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0", "--tls"]))
+        using (var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0", "--tls"]))
         {
             var (token, ca, print, url) = await WaitForTlsStartAsync(appliance);
             fingerprint = print;
@@ -63,7 +63,7 @@ public sealed partial class StandaloneTlsTests : IDisposable
         }
 
         // A restart reuses the CA and the server certificate: the same fingerprint, the same CA file.
-        using var again = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0", "--tls"]);
+        using var again = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0", "--tls"]);
         var (token2, ca2, print2, _) = await WaitForTlsStartAsync(again);
         Assert.Equal(string.Empty, token2);
         Assert.Equal(fingerprint, print2);
@@ -74,9 +74,9 @@ public sealed partial class StandaloneTlsTests : IDisposable
     public async Task A_client_given_a_wrong_ca_or_a_wrong_fingerprint_refuses_the_appliance_naming_both_fingerprints_and_links_nothing()
     {
         // Arrange: the appliance, and a CA of somebody else's.
-        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", _dir.Sub("appliance"), "--port", "0", "--tls"]);
+        using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", _dir.CreateSub("appliance"), "--port", "0", "--tls"]);
         var (token, ca, fingerprint, url) = await WaitForTlsStartAsync(appliance);
-        var other = LocalCertificateAuthority.Ensure(_dir.Sub("other-ca"), ["127.0.0.1"]);
+        var other = LocalCertificateAuthority.Ensure(_dir.CreateSub("other-ca"), ["127.0.0.1"]);
         var wrongPin = "SHA256:" + new string('a', 64);
 
         // Act
@@ -99,8 +99,8 @@ public sealed partial class StandaloneTlsTests : IDisposable
 
     private async Task<(string State, string Stderr)> LoginExpectingRefusalAsync(string name, string url, string token, string option, string value)
     {
-        var folder = _dir.Sub(name + "-folder");
-        var state = _dir.Sub(name + "-state");
+        var folder = _dir.CreateSub(name + "-folder");
+        var state = _dir.CreateSub(name + "-state");
         await File.WriteAllTextAsync(Path.Combine(folder, "hello.txt"), "must not leave this machine");
         var (code, _, stderr) = await RunClientAsync(state, "login", "--server", url, "--token", token, "--folder", folder, option, value);
         Assert.True(code == 1, $"login with a wrong {option} exited {code}: {stderr}");
@@ -125,8 +125,8 @@ public sealed partial class StandaloneTlsTests : IDisposable
 
     private async Task<(string Folder, string State)> LoginAsync(string name, string url, string token, string option, string value)
     {
-        var folder = _dir.Sub(name + "-folder");
-        var state = _dir.Sub(name + "-state");
+        var folder = _dir.CreateSub(name + "-folder");
+        var state = _dir.CreateSub(name + "-state");
         await RunClientOkAsync(state, "login", "--server", url, "--token", token, "--folder", folder, "--device", name, option, value);
         return (folder, state);
     }

@@ -22,7 +22,7 @@ internal sealed partial class ClientCluster : IDisposable
     private readonly bool _tls;
     private Func<int, IReadOnlyDictionary<string, string>>? _storageEnvironment;
 
-    private ClientCluster(ClientTempDir dir, int storageNodes, int replication, bool tls)
+    private ClientCluster(TempFolder dir, int storageNodes, int replication, bool tls)
     {
         Dir = dir;
         _storageCount = storageNodes;
@@ -33,7 +33,7 @@ internal sealed partial class ClientCluster : IDisposable
     /// <summary>With TLS: the CA file the nodes' certificate comes from (clients log in with <c>--ca</c>); else null.</summary>
     public string? CaFile { get; private set; }
 
-    public ClientTempDir Dir { get; }
+    public TempFolder Dir { get; }
 
     public string MetadataUrl { get; private set; } = string.Empty;
 
@@ -56,7 +56,7 @@ internal sealed partial class ClientCluster : IDisposable
     /// runs them: <c>tls init</c> makes a CA and a certificate, every node serves https and trusts that CA.
     /// </summary>
     /// <param name="storageEnvironment">Extra environment of storage node N (1-based), e.g. a faked clock; null: none.</param>
-    public static async Task<ClientCluster> StartAsync(ClientTempDir dir, int storageNodes = 1, int replication = 1, bool tls = false, Func<int, IReadOnlyDictionary<string, string>>? storageEnvironment = null)
+    public static async Task<ClientCluster> StartAsync(TempFolder dir, int storageNodes = 1, int replication = 1, bool tls = false, Func<int, IReadOnlyDictionary<string, string>>? storageEnvironment = null)
     {
         var cluster = new ClientCluster(dir, storageNodes, replication, tls) { _storageEnvironment = storageEnvironment };
         try
@@ -73,8 +73,8 @@ internal sealed partial class ClientCluster : IDisposable
 
     private async Task StartCoreAsync()
     {
-        var keys = Dir.Sub("keys");
-        var metaData = Dir.Sub("meta");
+        var keys = Dir.CreateSub("keys");
+        var metaData = Dir.CreateSub("meta");
         using (var add = ChildProcess.Start(Binaries.MetadataNode, ["user", "add", "alice", "--data", metaData]))
         {
             var code = await add.WaitForExitAsync(StartTimeout);
@@ -103,7 +103,7 @@ internal sealed partial class ClientCluster : IDisposable
 
         for (var i = 1; i <= _storageCount; i++)
         {
-            string[] storageArgs = ["--data", Dir.Sub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
+            string[] storageArgs = ["--data", Dir.CreateSub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
             var environment = new Dictionary<string, string>(_tls ? AsImage : Quiet);
             foreach (var (key, value) in _storageEnvironment?.Invoke(i) ?? new Dictionary<string, string>())
             {
@@ -163,7 +163,7 @@ internal sealed partial class ClientCluster : IDisposable
     public void KillStorageNode(int index) => _storageNodes[index - 1].Kill();
 
     /// <summary>A new client with its own folder and state directory.</summary>
-    public ClientProcess NewClient(string name) => new(this, name, Dir.Sub(name + "-folder"), Dir.Sub(name + "-state"));
+    public ClientProcess NewClient(string name) => new(this, name, Dir.CreateSub(name + "-folder"), Dir.CreateSub(name + "-state"));
 
     /// <summary>The server's listing as seen through a client's <c>ls</c> verb, one line per entry.</summary>
     public async Task<List<string>> NewClientListAsync(ClientProcess client)

@@ -15,7 +15,7 @@ public sealed class ClientDaemonTests : IDisposable
     private const int SigTerm = 15;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
     private static readonly Regex PassDone = new("^sync: ", RegexOptions.Multiline);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -11,7 +11,7 @@ namespace Dropbox.IntegrationTests.Client;
 [Trait("Category", "Slow")]
 public sealed class ClientEndToEndTests : IDisposable
 {
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -11,7 +11,7 @@ namespace Dropbox.IntegrationTests.Client;
 public sealed class ClockSkewTests : IDisposable
 {
     private static readonly string[] LibraryFolders = ["/usr/lib/x86_64-linux-gnu/faketime", "/usr/lib/aarch64-linux-gnu/faketime", "/usr/lib/faketime"];
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -12,7 +12,7 @@ namespace Dropbox.IntegrationTests.Client;
 [Trait("Category", "Slow")]
 public sealed class MultiNodeTests : IDisposable
 {
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

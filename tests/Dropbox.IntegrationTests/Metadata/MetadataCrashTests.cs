@@ -20,7 +20,8 @@ namespace Dropbox.IntegrationTests.MetadataNodeTests;
 /// </summary>
 public sealed class MetadataCrashTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "mdcrash-" + Guid.NewGuid().ToString("N")[..12]);
+    private const string StorageNodeId = "standin-1";
+    private readonly TempFolder _dir = new();
     private readonly ITestOutputHelper _output;
 
     public MetadataCrashTests(ITestOutputHelper output) => _output = output;
@@ -29,11 +30,11 @@ public sealed class MetadataCrashTests : IDisposable
     [Trait("Category", "Slow")]
     public async Task KilledMidTraffic_ReopensConsistent_WithEveryAcknowledgedChange()
     {
-        var data = Path.Combine(_root, "db");
-        var keys = Path.Combine(_root, "keys");
+        var data = _dir.Sub("db");
+        var keys = _dir.Sub("keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         var systemToken = tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "metadata", [], TimeSpan.FromHours(1)); // creates the shared key
-        await using var storage = await StandInStorageNode.StartAsync(tokens);
+        await using var storage = await FakeStorageNode.StartAsync(StorageNodeId, tokens);
 
         var (exit, stdout, stderr) = await MetadataProcess.RunVerbAsync("user", "add", "alice", "--data", data);
         Assert.True(exit == 0, stderr);
@@ -47,7 +48,7 @@ public sealed class MetadataCrashTests : IDisposable
             using var channel = GrpcChannel.ForAddress(server.Url);
             var cluster = new Cluster.ClusterClient(channel.Intercept(m => { m.Add("authorization", "Bearer " + systemToken); return m; }));
             var sync = new Sync.SyncClient(channel.Intercept(m => { m.Add("authorization", "Bearer " + userToken); return m; }));
-            await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = StandInStorageNode.NodeId, GrpcUrl = storage.Url, HttpUrl = storage.Url });
+            await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = StorageNodeId, GrpcUrl = storage.Url, HttpUrl = storage.Url });
 
             using var stop = new CancellationTokenSource();
             var workers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WorkAsync(sync, cluster, storage, tokens, round * 10 + w, acknowledged, stop.Token))).ToArray();
@@ -78,7 +79,7 @@ public sealed class MetadataCrashTests : IDisposable
 
     private int _operations;
 
-    private async Task WorkAsync(Sync.SyncClient sync, Cluster.ClusterClient cluster, StandInStorageNode storage, ChunkTokenService tokens, int seed, HashSet<ulong> acknowledged, CancellationToken stop)
+    private async Task WorkAsync(Sync.SyncClient sync, Cluster.ClusterClient cluster, FakeStorageNode storage, ChunkTokenService tokens, int seed, HashSet<ulong> acknowledged, CancellationToken stop)
     {
         var rnd = new Random(seed);
         for (var i = 0; i < 10_000 && !stop.IsCancellationRequested; i++)
@@ -96,7 +97,7 @@ public sealed class MetadataCrashTests : IDisposable
                     var chunks = Enumerable.Range(0, 1 + rnd.Next(3)).Select(_ => Chunk(rnd.Next(40))).DistinctBy(c => c.Id).ToList();
                     var size = (ulong)chunks.Sum(c => (long)c.Size);
                     var plan = await sync.PlanUploadAsync(new PlanUploadRequest { Path = path, Size = size, Chunks = { chunks } }, cancellationToken: stop);
-                    var report = new ReportChunksStoredRequest { NodeId = StandInStorageNode.NodeId };
+                    var report = new ReportChunksStoredRequest { NodeId = StorageNodeId };
                     foreach (var put in plan.Missing)
                     {
                         storage.Chunks[put.ChunkId.ToChunkId()] = true;
@@ -144,14 +145,5 @@ public sealed class MetadataCrashTests : IDisposable
         return MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _dir.Dispose();
 }

@@ -8,7 +8,7 @@ namespace Dropbox.IntegrationTests.MetadataNodeTests;
 [Trait("Category", "Slow")]
 public sealed partial class UserVerbsOnlineTests : IDisposable
 {
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -16,11 +16,11 @@ public sealed partial class UserVerbsOnlineTests : IDisposable
     public async Task The_user_verbs_manage_users_of_a_running_node_with_an_admin_token_and_refuse_a_non_admin()
     {
         // Arrange: the first user, added offline, is the admin; then the node runs.
-        var data = _dir.Sub("meta");
+        var data = _dir.CreateSub("meta");
         var first = await MetadataProcess.RunVerbAsync("user", "add", "root", "--data", data);
         Assert.True(first.ExitCode == 0, first.Stderr);
         var admin = TokenLine().Match(first.Stdout).Groups[1].Value;
-        using var server = await MetadataProcess.StartServerAsync(data, _dir.Sub("keys"));
+        using var server = await MetadataProcess.StartServerAsync(data, _dir.CreateSub("keys"));
         string[] asAdmin = ["--server", server.Url, "--token", admin];
 
         // Act + Assert: add, list, quota, rotate, remove, online.

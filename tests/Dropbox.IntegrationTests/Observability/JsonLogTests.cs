@@ -9,7 +9,7 @@ namespace Dropbox.IntegrationTests.Observability;
 public sealed partial class JsonLogTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -18,7 +18,7 @@ public sealed partial class JsonLogTests : IDisposable
     {
         // Arrange: a storage node process logging JSON at information level.
         using var node = ChildProcess.Start(Binaries.StorageNode,
-            ["--data", _dir.Sub("data"), "--keys", _dir.Sub("keys"), "--urls", "http://127.0.0.1:0", "--node-id", "json-1", "--log-format", "json"]);
+            ["--data", _dir.CreateSub("data"), "--keys", _dir.CreateSub("keys"), "--urls", "http://127.0.0.1:0", "--node-id", "json-1", "--log-format", "json"]);
         var http = (await node.WaitForOutputAsync(MetricsLine(), Timeout)).Groups[1].Value;
 
         // Act: one request, with a query string that must not reach the log.

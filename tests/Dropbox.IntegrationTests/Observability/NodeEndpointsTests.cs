@@ -8,7 +8,7 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode;
-using Dropbox.StorageNode.Hosting;
+using Dropbox.Hosting;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,7 +24,7 @@ namespace Dropbox.IntegrationTests.Observability;
 public sealed class NodeEndpointsTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     public void Dispose()
@@ -37,12 +37,12 @@ public sealed class NodeEndpointsTests : IDisposable
     public async Task A_storage_node_scrape_counts_a_new_put_as_stored_and_the_same_put_again_as_deduplicated()
     {
         // Arrange: a storage node with no metadata node (its events wait in the outbox).
-        var keys = _dir.Sub("keys");
+        var keys = _dir.CreateSub("keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "obs-1", [], TimeSpan.FromMinutes(1));
         var options = new StorageNodeOptions
         {
-            DataDirectory = _dir.Sub("data"),
+            DataDirectory = _dir.CreateSub("data"),
             KeysDirectory = keys,
             GrpcUrl = "http://127.0.0.1:0",
             NodeId = "obs-1",
@@ -103,8 +103,8 @@ public sealed class NodeEndpointsTests : IDisposable
         // Arrange: cleartext gRPC (HTTP/2 only) plus the HTTP/1.1 listener; replication 2 over two registered nodes.
         var options = new MetadataNodeOptions
         {
-            DataDirectory = _dir.Sub("meta"),
-            KeysDirectory = _dir.Sub("keys"),
+            DataDirectory = _dir.CreateSub("meta"),
+            KeysDirectory = _dir.CreateSub("keys"),
             Urls = ["http://127.0.0.1:0"],
             HttpUrl = "http://127.0.0.1:0",
             GcInterval = TimeSpan.Zero,
@@ -172,12 +172,12 @@ public sealed class NodeEndpointsTests : IDisposable
     {
         // Node-wide numbers (chunks stored against deduplicated, chunks held, GC deletions) scraped around one's own
         // put would tell an account whether another stores that content: clients must not reach them.
-        var tls = Dropbox.Shared.Tls.LocalCertificateAuthority.Ensure(_dir.Sub("tls"), ["127.0.0.1"]);
-        var keys = _dir.Sub("keys");
+        var tls = Dropbox.Shared.Tls.LocalCertificateAuthority.Ensure(_dir.CreateSub("tls"), ["127.0.0.1"]);
+        var keys = _dir.CreateSub("keys");
         await using var storage = StorageNodeHost.Build(
             new StorageNodeOptions
             {
-                DataDirectory = _dir.Sub("data"),
+                DataDirectory = _dir.CreateSub("data"),
                 KeysDirectory = keys,
                 GrpcUrl = "http://127.0.0.1:0",
                 NodeId = "ops-1",
@@ -192,7 +192,7 @@ public sealed class NodeEndpointsTests : IDisposable
         await using var metadata = MetadataNodeHost.Build(
             new MetadataNodeOptions
             {
-                DataDirectory = _dir.Sub("meta"),
+                DataDirectory = _dir.CreateSub("meta"),
                 KeysDirectory = keys,
                 Urls = ["https://127.0.0.1:0"],
                 HttpUrl = "http://127.0.0.1:0",

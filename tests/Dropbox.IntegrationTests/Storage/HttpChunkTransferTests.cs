@@ -65,8 +65,8 @@ public sealed class HttpChunkTransferTests
     [Fact]
     public async Task Over_tls_a_client_that_trusts_the_ca_round_trips_and_one_that_does_not_is_refused_with_the_fingerprint()
     {
-        using var dir = new ClientTempDir();
-        var tls = LocalCertificateAuthority.Ensure(dir.Sub("tls"), ["127.0.0.1"]);
+        using var dir = new TempFolder();
+        var tls = LocalCertificateAuthority.Ensure(dir.CreateSub("tls"), ["127.0.0.1"]);
         await using var node = await Node.StartAsync(o => o with { GrpcUrl = "https://127.0.0.1:0", TlsCertificate = tls.ServerCertificate });
         using var trusting = node.Transfer(ServerTrust.ForCaFile(tls.CaCertificatePath, "--ca"));
         using var untrusting = node.Transfer(ServerTrust.System);
@@ -328,11 +328,11 @@ public sealed class HttpChunkTransferTests
     private sealed class Node : IAsyncDisposable
     {
         private readonly WebApplication _app;
-        private readonly ClientTempDir _dir;
+        private readonly TempFolder _dir;
         private readonly ChunkTokenService _tokens;
         private readonly List<IDisposable> _owned = [];
 
-        private Node(WebApplication app, ClientTempDir dir, ChunkTokenService tokens, ChunkLocation location, string grpcUrl)
+        private Node(WebApplication app, TempFolder dir, ChunkTokenService tokens, ChunkLocation location, string grpcUrl)
         {
             GrpcUrl = grpcUrl;
             _app = app;
@@ -349,14 +349,14 @@ public sealed class HttpChunkTransferTests
 
         public static async Task<Node> StartAsync(Func<StorageNodeOptions, StorageNodeOptions>? configure = null)
         {
-            var dir = new ClientTempDir();
+            var dir = new TempFolder();
             try
             {
-                var tokens = ChunkTokenService.ForKeyDirectory(dir.Sub("keys"));
+                var tokens = ChunkTokenService.ForKeyDirectory(dir.CreateSub("keys"));
                 var options = new StorageNodeOptions
                 {
-                    DataDirectory = dir.Sub("data"),
-                    KeysDirectory = dir.Sub("keys"),
+                    DataDirectory = dir.CreateSub("data"),
+                    KeysDirectory = dir.CreateSub("keys"),
                     GrpcUrl = "http://127.0.0.1:0",
                     NodeId = NodeId,
                     IndexSizeBytes = 1L << 16,

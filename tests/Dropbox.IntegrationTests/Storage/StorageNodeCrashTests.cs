@@ -14,25 +14,16 @@ public sealed class StorageNodeCrashTests : IDisposable
     private const string NodeId = "crash-node";
     private const int ChunkSize = 256 * 1024;
     private const int ChunksPerCall = 4;
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "dbx-storage-it", Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _dir = new();
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     [Trait("Category", "Slow")]
     public async Task SIGKILL_while_a_client_streams_chunks_loses_no_acknowledged_chunk()
     {
-        var data = Path.Combine(_root, "data");
-        var keys = Path.Combine(_root, "keys");
+        var data = _dir.Sub("data");
+        var keys = _dir.Sub("keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         var system = tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, NodeId, Array.Empty<ChunkId>(), TimeSpan.FromMinutes(10));
         var acknowledged = new ConcurrentDictionary<ChunkId, byte[]>();

@@ -18,7 +18,7 @@ namespace Dropbox.IntegrationTests.Tls;
 [Trait("Category", "Slow")]
 public sealed class MixedTrustTests : IDisposable
 {
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -26,13 +26,13 @@ public sealed class MixedTrustTests : IDisposable
     public async Task A_client_that_trusts_the_metadata_nodes_ca_but_not_the_storage_nodes_refuses_the_storage_node_and_uploads_nothing()
     {
         // Arrange: CA "meta" for the metadata node, CA "store" for the storage node; TLS on both, node to node too.
-        var meta = LocalCertificateAuthority.Ensure(_dir.Sub("ca-meta"), ["127.0.0.1"]);
-        var store = LocalCertificateAuthority.Ensure(_dir.Sub("ca-store"), ["127.0.0.1"]);
-        var keys = _dir.Sub("keys");
+        var meta = LocalCertificateAuthority.Ensure(_dir.CreateSub("ca-meta"), ["127.0.0.1"]);
+        var store = LocalCertificateAuthority.Ensure(_dir.CreateSub("ca-store"), ["127.0.0.1"]);
+        var keys = _dir.CreateSub("keys");
         await using var metadata = MetadataNodeHost.Build(
             new MetadataNodeOptions
             {
-                DataDirectory = _dir.Sub("metadata"),
+                DataDirectory = _dir.CreateSub("metadata"),
                 KeysDirectory = keys,
                 Urls = ["https://127.0.0.1:0"],
                 TlsCertificate = meta.ServerCertificate,
@@ -47,7 +47,7 @@ public sealed class MixedTrustTests : IDisposable
         await using var storage = StorageNodeHost.Build(
             new StorageNodeOptions
             {
-                DataDirectory = _dir.Sub("storage"),
+                DataDirectory = _dir.CreateSub("storage"),
                 KeysDirectory = keys,
                 GrpcUrl = "https://127.0.0.1:0",
                 MetadataUrl = metadataUrl,
@@ -90,8 +90,8 @@ public sealed class MixedTrustTests : IDisposable
 
     private async Task<(string Folder, string State)> LoginAsync(string name, string url, string token, string ca)
     {
-        var folder = _dir.Sub(name + "-folder");
-        var state = _dir.Sub(name + "-state");
+        var folder = _dir.CreateSub(name + "-folder");
+        var state = _dir.CreateSub(name + "-state");
         var r = await RunClientAsync(state, "login", "--server", url, "--token", token, "--folder", folder, "--device", name, "--ca", ca);
         Assert.True(r.ExitCode == 0, r.Output);
         return (folder, state);

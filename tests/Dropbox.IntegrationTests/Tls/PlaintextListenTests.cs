@@ -8,7 +8,7 @@ namespace Dropbox.IntegrationTests.Tls;
 public sealed partial class PlaintextListenTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -16,7 +16,7 @@ public sealed partial class PlaintextListenTests : IDisposable
     public async Task A_metadata_node_given_a_plaintext_url_beyond_loopback_refuses_to_start_and_creates_nothing_unless_insecure_http()
     {
         var data = Path.Combine(_dir.Path, "metadata");
-        var keys = _dir.Sub("keys");
+        var keys = _dir.CreateSub("keys");
 
         using (var refused = ChildProcess.Start(Binaries.MetadataNode, ["--data", data, "--keys", keys, "--urls", "http://0.0.0.0:0"]))
         {
@@ -34,7 +34,7 @@ public sealed partial class PlaintextListenTests : IDisposable
     public async Task A_storage_node_given_a_plaintext_url_beyond_loopback_refuses_to_start_and_creates_nothing_unless_insecure_http()
     {
         var data = Path.Combine(_dir.Path, "storage");
-        var keys = _dir.Sub("keys");
+        var keys = _dir.CreateSub("keys");
 
         using (var refused = ChildProcess.Start(Binaries.StorageNode, ["--data", data, "--keys", keys, "--urls", "http://0.0.0.0:0"]))
         {
@@ -50,13 +50,13 @@ public sealed partial class PlaintextListenTests : IDisposable
     [Fact]
     public async Task Standalone_refuses_a_wildcard_bind_and_an_https_url_without_a_certificate_is_refused_by_name()
     {
-        using (var standalone = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", Path.Combine(_dir.Path, "s"), "--port", "0", "--bind", "0.0.0.0"]))
+        using (var standalone = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", Path.Combine(_dir.Path, "s"), "--port", "0", "--bind", "0.0.0.0"]))
         {
             Assert.Equal(2, await standalone.WaitForExitAsync(Timeout));
             Assert.Contains("--bind", standalone.Stderr, StringComparison.Ordinal);
         }
 
-        using var node = ChildProcess.Start(Binaries.MetadataNode, ["--data", Path.Combine(_dir.Path, "m"), "--keys", _dir.Sub("k"), "--urls", "https://127.0.0.1:0"]);
+        using var node = ChildProcess.Start(Binaries.MetadataNode, ["--data", Path.Combine(_dir.Path, "m"), "--keys", _dir.CreateSub("k"), "--urls", "https://127.0.0.1:0"]);
         Assert.Equal(2, await node.WaitForExitAsync(Timeout));
         Assert.Contains("--tls-cert", node.Stderr, StringComparison.Ordinal);
     }

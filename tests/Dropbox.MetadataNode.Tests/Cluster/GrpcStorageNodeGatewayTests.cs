@@ -15,12 +15,12 @@ public sealed class GrpcStorageNodeGatewayTests
     [Fact]
     public async Task HasChunks_ForMoreIdsThanOneNodeMessageHolds_AnswersEveryId()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         await using var node = await FakeStorageNode.StartAsync("node-1", dir.Sub("keys"));
         var ids = Ids(40_000); // ~1.4 MB of ids: past the node's 1 MiB + 64 KiB message limit in one call
         for (var i = 0; i < ids.Count; i += 2)
         {
-            node.Holdings.Chunks[ids[i]] = true;
+            node.Chunks[ids[i]] = true;
         }
 
         using var gateway = new GrpcStorageNodeGateway(ChunkTokenService.ForKeyDirectory(dir.Sub("keys")));
@@ -38,18 +38,18 @@ public sealed class GrpcStorageNodeGatewayTests
     [Fact]
     public async Task DeleteChunks_ForMoreIdsThanOneNodeMessageHolds_DeletesEveryId()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         await using var node = await FakeStorageNode.StartAsync("node-1", dir.Sub("keys"));
         var ids = Ids(40_000);
         foreach (var id in ids)
         {
-            node.Holdings.Chunks[id] = true;
+            node.Chunks[id] = true;
         }
 
         using var gateway = new GrpcStorageNodeGateway(ChunkTokenService.ForKeyDirectory(dir.Sub("keys")));
         var record = new NodeRecord { NodeId = node.NodeId, GrpcUrl = node.Url, HttpUrl = node.Url };
 
         Assert.Equal(ids.Count, await gateway.DeleteChunksAsync(record, ids, CancellationToken.None));
-        Assert.Empty(node.Holdings.Chunks);
+        Assert.Empty(node.Chunks);
     }
 }

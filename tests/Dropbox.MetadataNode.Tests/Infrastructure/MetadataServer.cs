@@ -17,12 +17,12 @@ namespace Dropbox.MetadataNode.Tests.Infrastructure;
 /// <summary>A real metadata node on real Kestrel (127.0.0.1:0) with a fake storage node registered over gRPC.</summary>
 internal sealed class MetadataServer : IAsyncDisposable
 {
-    private readonly TempDirectory _dir;
+    private readonly TempFolder _dir;
     private readonly WebApplication _app;
     private readonly CapturingLoggerProvider _logs;
     private readonly GrpcChannel _channel;
 
-    private MetadataServer(TempDirectory dir, WebApplication app, CapturingLoggerProvider logs, string url, FakeStorageNode node, ChunkTokenService tokens)
+    private MetadataServer(TempFolder dir, WebApplication app, CapturingLoggerProvider logs, string url, FakeStorageNode node, ChunkTokenService tokens)
     {
         _dir = dir;
         _app = app;
@@ -47,7 +47,7 @@ internal sealed class MetadataServer : IAsyncDisposable
 
     public static async Task<MetadataServer> StartAsync(Func<MetadataNodeOptions, MetadataNodeOptions>? configure = null)
     {
-        var dir = new TempDirectory();
+        var dir = new TempFolder();
         var options = new MetadataNodeOptions
         {
             DataDirectory = dir.Sub("db"),
@@ -125,7 +125,7 @@ internal sealed class MetadataServer : IAsyncDisposable
         foreach (var put in plan.Missing)
         {
             var token = Tokens.Validate(put.Token, TokenOperation.Put, Node.NodeId, put.ChunkId.ToChunkId());
-            Node.Holdings.Chunks[put.ChunkId.ToChunkId()] = true;
+            Node.Chunks[put.ChunkId.ToChunkId()] = true;
             var c = byId[put.ChunkId];
             report.Chunks.Add(new StoredChunk { ChunkId = put.ChunkId, Size = c.Size, StoredSize = c.StoredSize, NamespaceId = token.Namespace });
         }

@@ -12,7 +12,7 @@ internal sealed class StoreHarness : IDisposable
 {
     public const string NodeA = "node-a";
 
-    private readonly TempDirectory _dir = new();
+    private readonly TempFolder _dir = new();
 
     public StoreHarness(Func<MetadataNodeOptions, MetadataNodeOptions>? configure = null)
     {

@@ -24,13 +24,13 @@ public sealed class GarbageCollectionServiceTests
         await server.PutFileAsync(client, alice, "a", v1.Sequence, live); // KeepVersions = 1 prunes v1
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (server.Node.Holdings.Chunks.ContainsKey(old.Id.ToChunkId()) && DateTime.UtcNow < deadline)
+        while (server.Node.Chunks.ContainsKey(old.Id.ToChunkId()) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
-        Assert.False(server.Node.Holdings.Chunks.ContainsKey(old.Id.ToChunkId()));
-        Assert.True(server.Node.Holdings.Chunks.ContainsKey(live.Id.ToChunkId()));
+        Assert.False(server.Node.Chunks.ContainsKey(old.Id.ToChunkId()));
+        Assert.True(server.Node.Chunks.ContainsKey(live.Id.ToChunkId()));
         Assert.Empty(server.Store.CheckConsistency());
         server.AssertNoErrorsLogged();
     }

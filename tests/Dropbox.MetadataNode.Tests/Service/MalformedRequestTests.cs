@@ -62,7 +62,7 @@ public sealed class MalformedRequestTests
     [Fact]
     public async Task StorageNode_RequestThatDoesNotParse_IsInvalidArgument_WithoutAnErrorLogged()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         var logs = new CapturingLoggerProvider();
         var options = new StorageNodeOptions
         {

@@ -5,11 +5,12 @@ namespace Dropbox.Shared.Tests.IO;
 
 public sealed class DirectorySyncTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dbx-dirsync-tests", Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _temp = new();
+    private readonly string _dir;
 
-    public DirectorySyncTests() => Directory.CreateDirectory(_dir);
+    public DirectorySyncTests() => _dir = _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Flushing_a_real_directory_succeeds()

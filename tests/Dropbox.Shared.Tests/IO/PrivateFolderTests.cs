@@ -7,15 +7,12 @@ public sealed class PrivateFolderTests : IDisposable
     private const UnixFileMode Loose = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dbx-private-tests", Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _temp = new();
+    private readonly string _dir;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir))
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-    }
+    public PrivateFolderTests() => _dir = _temp.Sub("private");
+
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void A_new_folder_and_its_missing_parents_are_owner_only()

@@ -5,9 +5,12 @@ namespace Dropbox.Shared.Tests.Tls;
 
 public sealed class LocalCertificateAuthorityTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dbx-ca-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempFolder _temp = new();
+    private readonly string _dir;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public LocalCertificateAuthorityTests() => _dir = _temp.Sub("ca");
+
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void A_first_start_makes_a_ca_and_a_server_certificate_for_the_hosts_with_private_files_and_a_second_reuses_them()

@@ -7,21 +7,21 @@ namespace Dropbox.Shared.Tests.Tls;
 
 public sealed class ServerTrustTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dbx-trust-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempFolder _dir = new();
     private readonly LocalTlsMaterial _ours;
     private readonly LocalTlsMaterial _theirs;
 
     public ServerTrustTests()
     {
-        _ours = LocalCertificateAuthority.Ensure(Path.Combine(_dir, "ours"), ["127.0.0.1", "localhost"]);
-        _theirs = LocalCertificateAuthority.Ensure(Path.Combine(_dir, "theirs"), ["127.0.0.1", "localhost"]);
+        _ours = LocalCertificateAuthority.Ensure(_dir.Sub("ours"), ["127.0.0.1", "localhost"]);
+        _theirs = LocalCertificateAuthority.Ensure(_dir.Sub("theirs"), ["127.0.0.1", "localhost"]);
     }
 
     public void Dispose()
     {
         _ours.ServerCertificate.Dispose();
         _theirs.ServerCertificate.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        _dir.Dispose();
     }
 
     [Fact]

@@ -9,22 +9,18 @@ public sealed class ChunkTokenServiceTests : IDisposable
     private static readonly ChunkId Chunk = ChunkId.Compute("chunk"u8);
     private static readonly ChunkId Other = ChunkId.Compute("other"u8);
 
-    private readonly string _keys = Path.Combine(Path.GetTempPath(), "dropbox-token-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _temp = new();
+    private readonly string _keys;
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
     private readonly ChunkTokenService _service;
 
     public ChunkTokenServiceTests()
     {
+        _keys = _temp.Sub("keys");
         _service = ChunkTokenService.ForKeyDirectory(_keys, _clock);
     }
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_keys))
-        {
-            Directory.Delete(_keys, recursive: true);
-        }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private string IssuePut() => _service.Issue(TokenOperation.Put, "alice", "node-1", [Chunk], TimeSpan.FromMinutes(15));
 
@@ -79,19 +75,11 @@ public sealed class ChunkTokenServiceTests : IDisposable
     [Fact]
     public void A_token_from_another_key_ring_is_unauthenticated()
     {
-        var otherKeys = _keys + "-other";
-        try
-        {
-            var token = ChunkTokenService.ForKeyDirectory(otherKeys, _clock).Issue(TokenOperation.Put, "alice", "node-1", [Chunk], TimeSpan.FromMinutes(5));
+        var token = ChunkTokenService.ForKeyDirectory(_temp.Sub("other-keys"), _clock).Issue(TokenOperation.Put, "alice", "node-1", [Chunk], TimeSpan.FromMinutes(5));
 
-            var ex = Assert.Throws<DropboxException>(() => _service.Validate(token, TokenOperation.Put, "node-1", Chunk));
+        var ex = Assert.Throws<DropboxException>(() => _service.Validate(token, TokenOperation.Put, "node-1", Chunk));
 
-            Assert.Equal(ErrorKind.Unauthenticated, ex.Kind);
-        }
-        finally
-        {
-            Directory.Delete(otherKeys, recursive: true);
-        }
+        Assert.Equal(ErrorKind.Unauthenticated, ex.Kind);
     }
 
     [Theory]

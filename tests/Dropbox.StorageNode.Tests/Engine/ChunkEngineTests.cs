@@ -6,7 +6,7 @@ namespace Dropbox.StorageNode.Tests.Engine;
 
 public sealed class ChunkEngineTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempFolder _dir = new();
 
     private EngineOptions Options => new()
     {

@@ -5,7 +5,7 @@ namespace Dropbox.StorageNode.Tests.Engine;
 
 public sealed class SegmentAppenderTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

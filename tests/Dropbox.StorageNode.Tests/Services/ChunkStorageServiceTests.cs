@@ -226,7 +226,7 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
 
     private static string OtherKeyRingToken(TokenOperation operation, ChunkId id)
     {
-        using var keys = new TempDirectory();
+        using var keys = new TempFolder();
         return ChunkTokenService.ForKeyDirectory(keys.Path).Issue(operation, NodeFixture.Namespace, NodeFixture.NodeIdValue, new[] { id }, TimeSpan.FromMinutes(5));
     }
 

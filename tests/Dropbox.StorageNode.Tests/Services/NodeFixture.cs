@@ -17,12 +17,12 @@ public sealed class NodeFixture : IAsyncDisposable
 {
     public const string Namespace = "ns-test";
 
-    private readonly TempDirectory _dir;
+    private readonly TempFolder _dir;
     private readonly bool _ownsDir;
     private WebApplication? _app;
     private GrpcChannel? _channel;
 
-    private NodeFixture(TempDirectory dir, bool ownsDir, StorageNodeOptions options)
+    private NodeFixture(TempFolder dir, bool ownsDir, StorageNodeOptions options)
     {
         _dir = dir;
         _ownsDir = ownsDir;
@@ -50,10 +50,10 @@ public sealed class NodeFixture : IAsyncDisposable
 
     public IServiceProvider Services => _app!.Services;
 
-    public static Task<NodeFixture> StartAsync(Func<StorageNodeOptions, StorageNodeOptions>? configure = null, TempDirectory? dir = null)
+    public static Task<NodeFixture> StartAsync(Func<StorageNodeOptions, StorageNodeOptions>? configure = null, TempFolder? dir = null)
     {
         var owns = dir is null;
-        dir ??= new TempDirectory();
+        dir ??= new TempFolder();
         var options = new StorageNodeOptions
         {
             DataDirectory = dir.Sub("data"),

@@ -9,7 +9,7 @@ public sealed class StorageNodeHostTests
     [Fact]
     public async Task Without_a_node_id_option_the_node_generates_one_once_and_keeps_it_across_restarts()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         var options = new StorageNodeOptions
         {
             DataDirectory = dir.Sub("data"),
@@ -96,7 +96,7 @@ public sealed class StorageNodeHostTests
             return;
         }
 
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         var options = new StorageNodeOptions
         {
             DataDirectory = dir.Sub("data"),

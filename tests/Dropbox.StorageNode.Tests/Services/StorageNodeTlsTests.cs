@@ -15,7 +15,7 @@ public sealed class StorageNodeTlsTests
     public async Task A_node_with_a_certificate_serves_presigned_https_links_and_grpc_over_tls_to_callers_that_trust_its_ca()
     {
         // Arrange: a CA and a server certificate for 127.0.0.1; a node on https URLs.
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         var tls = LocalCertificateAuthority.Ensure(dir.Sub("tls"), ["127.0.0.1"]);
         var tokens = ChunkTokenService.ForKeyDirectory(dir.Sub("keys"));
         tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "node-tls", [], TimeSpan.FromMinutes(1));
@@ -67,7 +67,7 @@ public sealed class StorageNodeTlsTests
     [Fact]
     public void A_node_refuses_to_listen_beyond_loopback_in_plaintext_and_creates_nothing()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         var options = new StorageNodeOptions { DataDirectory = dir.Sub("data"), KeysDirectory = dir.Sub("keys"), GrpcUrl = "http://0.0.0.0:0" };
 
         var ex = Assert.Throws<DropboxException>(() => StorageNodeHost.Build(options));

@@ -14,12 +14,12 @@ namespace Dropbox.StorageNode.Tests.Store;
 public sealed class DiskFullTests : IDisposable
 {
     private const int ChunkBytes = 1024 * 1024;
-    private readonly TempDirectory _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly string _mount;
 
     public DiskFullTests()
     {
-        _mount = _dir.Sub("small-disk");
+        _mount = _dir.CreateSub("small-disk");
         Directory.CreateDirectory(_mount);
         Run("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", _mount);
     }
@@ -119,13 +119,13 @@ public sealed class DiskFullTests : IDisposable
         var engine = ChunkEngine.Open(new EngineOptions
         {
             Directory = Path.Combine(_mount, "segments"),
-            IndexDirectory = _dir.Sub("index"),
+            IndexDirectory = _dir.CreateSub("index"),
             CheckpointInterval = TimeSpan.Zero,
             IndexSizeBytes = 1L << 12,
             IndexMemoryBytes = 1L << 15,
             IndexPageSizeBytes = 1L << 12,
         });
-        var outbox = new EventOutbox(_dir.Sub("outbox"));
+        var outbox = new EventOutbox(_dir.CreateSub("outbox"));
         var store = new ChunkStore(engine, outbox, new NodeId("disk-1"), space: new SpaceGuard(_mount, reserveBytes));
         await Task.CompletedTask;
         return new Node(engine, outbox, store);

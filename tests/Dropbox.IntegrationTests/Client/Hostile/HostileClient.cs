@@ -10,13 +10,13 @@ internal sealed class HostileClient
 {
     private readonly HostileServer _server;
 
-    public HostileClient(ClientTempDir dir, HostileServer server)
+    public HostileClient(TempFolder dir, HostileServer server)
     {
         _server = server;
         Root = dir.Path;
-        Folder = dir.Sub("victim");
-        State = dir.Sub("state");
-        Outside = dir.Sub("outside");
+        Folder = dir.CreateSub("victim");
+        State = dir.CreateSub("state");
+        Outside = dir.CreateSub("outside");
         File.WriteAllText(Path.Combine(Outside, "precious.txt"), "must survive");
     }
 

@@ -13,7 +13,7 @@ namespace Dropbox.IntegrationTests.Client.Hostile;
 [Trait("Category", "Slow")]
 public sealed class HostileServerTests : IDisposable
 {
-    private readonly ClientTempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -7,12 +7,12 @@ namespace Dropbox.StorageNode.Tests.Engine.Faults;
 /// <summary>The engine under injected I/O errors (a failed fsync, directory fsync or rename) and its device writes.</summary>
 public sealed class EngineFaultTests : IDisposable
 {
-    private readonly string _index = Path.Combine(Path.GetTempPath(), "engine-faults-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _temp = new();
+    private readonly string _index;
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_index, true); } catch (IOException) { }
-    }
+    public EngineFaultTests() => _index = _temp.Sub("index");
+
+    public void Dispose() => _temp.Dispose();
 
     private EngineOptions Options(IEngineFiles files) => new()
     {

@@ -11,7 +11,7 @@ namespace Dropbox.StorageNode.Tests.Engine.Faults;
 /// <summary><c>/readyz</c>'s check: a storage node whose engine stopped taking writes after a failed fsync is not ready.</summary>
 public sealed class StorageReadinessTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

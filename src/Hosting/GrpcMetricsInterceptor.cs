@@ -5,7 +5,7 @@ using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>
 /// Counts every gRPC call by method and status code, times it, and logs a failed call at information level (a

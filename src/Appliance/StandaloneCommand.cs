@@ -1,15 +1,17 @@
 using System.Net;
 using System.Runtime.InteropServices;
+using Dropbox.Hosting;
+using Dropbox.MetadataNode;
+using Dropbox.MetadataNode.Cli;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
-using Dropbox.StorageNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Dropbox.MetadataNode.Cli;
+namespace Dropbox.Appliance;
 
 /// <summary>
 /// The embedded appliance: <c>standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]</c>
@@ -28,10 +30,10 @@ namespace Dropbox.MetadataNode.Cli;
 internal static class StandaloneCommand
 {
     /// <summary>Name of the first user created in a new data folder.</summary>
-    public const string FirstUser = "owner";
+    public const string FirstUser = OwnerToken.User;
 
     /// <summary>File (mode 0600) that keeps the first user's token for <c>user token owner --data DIR</c>.</summary>
-    public const string TokenFileName = "owner.token";
+    public const string TokenFileName = OwnerToken.FileName;
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 

@@ -3,7 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>Makes a request that does not parse (bad wire format, invalid UTF-8 in a string) INVALID_ARGUMENT on a node.</summary>
 public static class RequestParsing

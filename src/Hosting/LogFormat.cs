@@ -1,4 +1,4 @@
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>How a node writes its log lines to the console.</summary>
 public enum LogFormat

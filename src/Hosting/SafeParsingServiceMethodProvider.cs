@@ -4,7 +4,7 @@ using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>
 /// Discovers a generated gRPC service's methods as grpc-dotnet's own provider does (the generated static

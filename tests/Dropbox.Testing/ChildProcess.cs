@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Dropbox.IntegrationTests.Client;
+namespace Dropbox.Testing;
 
 /// <summary>A real child process (<c>dotnet X.dll ...</c>) with its output captured line by line; killed with SIGKILL on dispose.</summary>
-internal sealed partial class ChildProcess : IDisposable
+public sealed partial class ChildProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();

@@ -1,7 +1,7 @@
-namespace Dropbox.IntegrationTests.Client;
+namespace Dropbox.Testing;
 
 /// <summary>Finds the built node and client dlls (each in its own project's output, with its own deps and runtime config).</summary>
-internal static class Binaries
+public static class Binaries
 {
     private static readonly Lazy<(string Root, string Configuration)> Layout = new(() =>
     {
@@ -22,6 +22,9 @@ internal static class Binaries
     public static string RepositoryRoot => Layout.Value.Root;
 
     public static string MetadataNode => Find("MetadataNode", "Dropbox.MetadataNode.dll");
+
+    /// <summary>The standalone appliance (metadata and storage node in one process).</summary>
+    public static string Appliance => Find("Appliance", "Dropbox.Appliance.dll");
 
     public static string StorageNode => Find("StorageNode", "Dropbox.StorageNode.dll");
 

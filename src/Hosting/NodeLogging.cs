@@ -2,7 +2,7 @@ using Dropbox.Shared.Errors;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>
 /// A node's console logging: format (<c>--log-format text|json</c>) and level (<c>--log-level</c>). At information

@@ -1,6 +1,6 @@
 using Prometheus;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>
 /// One node's metrics: its own Prometheus registry (so two nodes in one process, as in <c>standalone</c> and in tests,

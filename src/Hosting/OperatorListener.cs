@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>
 /// The node's operator-only listener (<c>--metrics-url</c>): the one place <c>/metrics</c> is answered. The numbers

@@ -1,6 +1,6 @@
 using Prometheus;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>Free and total space of the file system holding a directory, for the disk gauges of both node kinds.</summary>
 public static class DiskSpace

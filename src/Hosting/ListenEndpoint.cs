@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using Dropbox.Shared.Errors;
 
-namespace Dropbox.StorageNode.Hosting;
+namespace Dropbox.Hosting;
 
 /// <summary>Listen URLs of both node kinds: parsed to a Kestrel endpoint, and a bound endpoint back to a URL to dial.</summary>
 public static class ListenEndpoint

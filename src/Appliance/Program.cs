@@ -1,0 +1,3 @@
+using Dropbox.Appliance;
+
+return await ApplianceCommandLine.RunAsync(args).ConfigureAwait(false);

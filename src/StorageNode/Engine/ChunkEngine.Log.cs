@@ -4,7 +4,7 @@ namespace Dropbox.StorageNode.Engine;
 
 public sealed partial class ChunkEngine
 {
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Chunk engine opened at {Directory}: {Chunks} chunks in {Segments} segments; replayed {Replayed} records from segment {Segment} offset {Offset}")]
         public static partial void Opened(ILogger logger, string directory, long chunks, int segments, long replayed, int segment, long offset);

@@ -63,7 +63,7 @@ public sealed partial class ChunkEngine
             try
             {
                 var bytes = new byte[location.RecordLength];
-                var n = ReadFully(segment.Handle, bytes, location.Offset);
+                var n = segment.Handle.ReadFully(bytes, location.Offset);
                 using var file = _files.Open(Path.Combine(_quarantineDir, id + ".chunk"), FileMode.Create);
                 file.Write(bytes.AsSpan(0, n), 0);
                 file.Flush();

@@ -160,6 +160,13 @@ internal sealed class RecordLog<T> : IDisposable
         Volatile.Write(ref _durable, length);
     }
 
+    /// <summary>After a failed <see cref="Sync"/>: drops what was appended since the last durable point (its callers failed).</summary>
+    public void Rollback()
+    {
+        _length = DurableLength;
+        TryCut(_length);
+    }
+
     /// <summary>Up to <paramref name="max"/> durable records from <paramref name="from"/>, each with the offset after it.</summary>
     public List<(T Record, long End)> Read(long from, int max)
     {

@@ -37,6 +37,9 @@ public sealed partial class EventOutbox : IAsyncDisposable
         logger ??= NullLogger.Instance;
         _files = files;
         files.CreateDirectory(directory);
+
+        // The folder's own entry must be durable before an event in it is acknowledged.
+        files.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(directory))!);
         var logPath = Path.Combine(directory, "events.log");
         _deliveredPath = Path.Combine(directory, "delivered");
         if (LegacyOutbox.TryUpgrade(files, logPath, _deliveredPath))

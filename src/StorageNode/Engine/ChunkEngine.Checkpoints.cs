@@ -77,7 +77,7 @@ public sealed partial class ChunkEngine
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    Log.CheckpointFailed(_logger, ex);
+                    EngineLog.CheckpointFailed(_logger, ex);
                 }
             }
         }

@@ -19,7 +19,7 @@ public sealed partial class ChunkEngine
         }
         catch (Exception ex)
         {
-            Log.CheckpointFailed(_logger, ex);
+            EngineLog.CheckpointFailed(_logger, ex);
         }
         finally
         {
@@ -36,12 +36,10 @@ public sealed partial class ChunkEngine
         }
     }
 
-    /// <summary>Ends the queue and waits for the writer, the flusher and the checkpoint loop to finish.</summary>
+    /// <summary>Ends the queue and waits for the group commit (every queued write done) and the checkpoint loop to finish.</summary>
     private async Task StopBackgroundWorkAsync()
     {
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-        await _flusher.ConfigureAwait(false);
+        await _commit.CompleteAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await _checkpointLoop.ConfigureAwait(false);
     }

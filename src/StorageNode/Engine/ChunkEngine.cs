@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Engine.Files;
 using Microsoft.Extensions.Logging;
@@ -23,18 +22,16 @@ public sealed partial class ChunkEngine : IChunkEngine
     private readonly string _quarantineDir;
     private readonly ConcurrentDictionary<int, Segment> _segments;
     private readonly ConcurrentDictionary<ChunkId, byte> _quarantined;
-    private readonly Channel<WriteOp> _queue;
     private readonly object _applyLock = new();
     private readonly SemaphoreSlim _maintenance = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly ChunkIndex _index;
+    private readonly SegmentLifecycle _lifecycle;
     private Segment _active = null!;
     private (int Segment, long Offset) _applied;
 
     // The checkpoint the durable positions file names (kept until a newer one is named). Maintenance lock only.
     private Guid? _namedCheckpoint;
-    private Task _writer = Task.CompletedTask;
-    private Task _flusher = Task.CompletedTask;
     private Task _checkpointLoop = Task.CompletedTask;
     private int _disposed;
 
@@ -49,14 +46,10 @@ public sealed partial class ChunkEngine : IChunkEngine
         _index = recovered.Index;
         _segments = recovered.Segments;
         _quarantined = recovered.Quarantined;
+        _lifecycle = new SegmentLifecycle(_files, _segmentDir, options.DirectWrites, _segments, logger);
         _namedCheckpoint = recovered.NamedCheckpoint;
         RebuiltIndex = recovered.RebuiltIndex;
         CheckpointLost = recovered.CheckpointLost;
-        _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(options.WriteQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
     }
 
     /// <summary>
@@ -83,14 +76,13 @@ public sealed partial class ChunkEngine : IChunkEngine
 
     private void Start(EngineRecovery recovered)
     {
-        _active = recovered.Active ?? CreateSegment((_segments.IsEmpty ? 0 : _segments.Keys.Max()) + 1);
+        _active = recovered.Active ?? _lifecycle.Create((_segments.IsEmpty ? 0 : _segments.Keys.Max()) + 1);
         _applied = (_active.Number, _active.Length);
 
         var stats = GetStats();
-        Log.Opened(_logger, _options.Directory, stats.ChunkCount, stats.SegmentCount, recovered.Replayed, recovered.Start.Segment, recovered.Start.Offset);
+        EngineLog.Opened(_logger, _options.Directory, stats.ChunkCount, stats.SegmentCount, recovered.Replayed, recovered.Start.Segment, recovered.Start.Offset);
 
-        _writer = Task.Run(WriterLoopAsync);
-        _flusher = Task.Run(FlusherLoopAsync);
+        StartWriter();
         if (_options.CheckpointInterval > TimeSpan.Zero)
         {
             _checkpointLoop = CheckpointLoopAsync(_stop.Token);
@@ -102,65 +94,6 @@ public sealed partial class ChunkEngine : IChunkEngine
 
     /// <summary>True if the positions file named a checkpoint that could not be recovered (crash tests).</summary>
     internal bool CheckpointLost { get; }
-
-    private Segment CreateSegment(int number)
-    {
-        var path = Path.Combine(_segmentDir, Segment.FileName(number));
-        var handle = _files.Open(path, FileMode.CreateNew);
-        var segment = new Segment(number, path, handle, 0);
-        try
-        {
-            // Records fsynced into a segment whose directory entry is not durable vanish with it on power loss.
-            _files.SyncDirectory(_segmentDir);
-            segment.Appender = SegmentAppender.Open(_files, path, 0, _options.DirectWrites);
-        }
-        catch
-        {
-            handle.Dispose();
-
-            // Leave no half-made segment behind, so the next roll can create it again.
-            TryDeleteFile(path);
-            throw;
-        }
-
-        _segments[number] = segment;
-        return segment;
-    }
-
-    /// <summary>Undoes <see cref="CreateSegment"/> of a segment nothing was written to.</summary>
-    private void DropSegment(Segment segment)
-    {
-        _segments.TryRemove(segment.Number, out _);
-        segment.Appender?.Dispose();
-        segment.Appender = null;
-        segment.Handle.Dispose();
-        TryDeleteFile(segment.Path);
-    }
-
-    /// <summary>Closes a full segment's appender; its bytes are written, so a failure to cut the padding off is left to recovery.</summary>
-    private void CloseFull(Segment segment, SegmentAppender appender)
-    {
-        try
-        {
-            appender.Close();
-        }
-        catch (IOException ex)
-        {
-            Log.ClosePaddingFailed(_logger, segment.Number, ex);
-        }
-    }
-
-    private void TryDeleteFile(string path)
-    {
-        try
-        {
-            _files.Delete(path);
-        }
-        catch (IOException)
-        {
-            // Then CreateNew refuses the name next time and that batch fails with the I/O error.
-        }
-    }
 
     /// <inheritdoc />
     public async ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
@@ -183,7 +116,7 @@ public sealed partial class ChunkEngine : IChunkEngine
             throw new ObjectDisposedException(nameof(ChunkEngine), "The chunk engine is shut down.");
         }
 
-        await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
+        await _commit.EnqueueAsync(op, cancellationToken).ConfigureAwait(false);
 
         // Once queued, the write happens whatever the caller does; the caller must not free the payload early.
         return await op.Done.Task.ConfigureAwait(false);

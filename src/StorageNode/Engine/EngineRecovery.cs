@@ -1,10 +1,9 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine.Durable;
 using Dropbox.StorageNode.Engine.Files;
 using Microsoft.Extensions.Logging;
-using Log = Dropbox.StorageNode.Engine.ChunkEngine.Log;
 
 namespace Dropbox.StorageNode.Engine;
 
@@ -106,7 +105,7 @@ internal sealed class EngineRecovery
             return;
         }
 
-        Log.RebuildingIndex(_logger, positions.Token);
+        EngineLog.RebuildingIndex(_logger, positions.Token);
         RebuiltIndex = true;
         CheckpointLost = true;
         Index.Dispose();
@@ -149,7 +148,7 @@ internal sealed class EngineRecovery
             }
             else
             {
-                Log.DanglingEntry(_logger, id.ToShortString(), location.Segment);
+                EngineLog.DanglingEntry(_logger, id.ToShortString(), location.Segment);
                 Index.Delete(id);
             }
         }
@@ -173,50 +172,17 @@ internal sealed class EngineRecovery
     /// <summary>Applies the records of a segment from an offset to the index; cuts a torn tail off the last one.</summary>
     private long Replay(Segment segment, long from, bool isLast)
     {
-        var header = new byte[SegmentRecord.HeaderSize];
-        var payload = ArrayPool<byte>.Shared.Rent(1 << 20);
         long count = 0;
-        var pos = from;
-        try
-        {
-            while (pos + SegmentRecord.HeaderSize <= segment.Length)
+        var pos = FrameScanner.Scan(
+            SegmentRecordFormat.Instance,
+            segment.Handle.Read,
+            from,
+            segment.Length,
+            (in RecordHeader record, long offset, ReadOnlySpan<byte> _) =>
             {
-                if (segment.Handle.Read(header, pos) != header.Length || !SegmentRecord.TryReadHeader(header, out var record))
-                {
-                    break;
-                }
-
-                var recordLength = SegmentRecord.HeaderSize + (long)record.StoredLength;
-                if (pos + recordLength > segment.Length)
-                {
-                    break;
-                }
-
                 if (record.Kind == RecordKind.Chunk)
                 {
-                    if (payload.Length < record.StoredLength)
-                    {
-                        ArrayPool<byte>.Shared.Return(payload);
-                        payload = ArrayPool<byte>.Shared.Rent(record.StoredLength);
-                    }
-
-                    var span = payload.AsSpan(0, record.StoredLength);
-                    segment.Handle.ReadFully(span, pos + SegmentRecord.HeaderSize);
-                    if (!SegmentRecord.PayloadMatches(record, span))
-                    {
-                        // A complete record whose payload rotted is followed by more valid records only if it
-                        // was acknowledged long ago: skip it rather than cutting good records after it.
-                        if (!ValidHeaderAt(segment, pos + recordLength))
-                        {
-                            break;
-                        }
-
-                        Log.SkippedRottenRecord(_logger, segment.Number, pos);
-                        pos += recordLength;
-                        continue;
-                    }
-
-                    Index.Upsert(record.Id, new ChunkLocation(segment.Number, pos, record.StoredLength, record.PlainLength, record.Encoding));
+                    Index.Upsert(record.Id, new ChunkLocation(segment.Number, offset, record.StoredLength, record.PlainLength, record.Encoding));
                 }
                 else
                 {
@@ -224,13 +190,10 @@ internal sealed class EngineRecovery
                 }
 
                 count++;
-                pos += recordLength;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(payload);
-        }
+            },
+            // A complete record whose payload rotted is followed by more valid records only if it was acknowledged
+            // long ago: it is skipped (scrub reports it) rather than cutting the good records after it.
+            offset => EngineLog.SkippedRottenRecord(_logger, segment.Number, offset));
 
         if (pos < segment.Length && IsPadding(segment, pos))
         {
@@ -242,12 +205,12 @@ internal sealed class EngineRecovery
         {
             if (isLast)
             {
-                Log.TruncatedTail(_logger, segment.Number, pos, segment.Length - pos);
+                EngineLog.TruncatedTail(_logger, segment.Number, pos, segment.Length - pos);
                 Cut(segment, pos);
             }
             else
             {
-                Log.CorruptClosedSegment(_logger, segment.Number, pos);
+                EngineLog.CorruptClosedSegment(_logger, segment.Number, pos);
             }
         }
 
@@ -272,16 +235,5 @@ internal sealed class EngineRecovery
         Span<byte> bytes = stackalloc byte[SegmentAppender.BlockSize];
         bytes = bytes[..(int)rest];
         return segment.Handle.Read(bytes, pos) == bytes.Length && !bytes.ContainsAnyExcept((byte)0);
-    }
-
-    private static bool ValidHeaderAt(Segment segment, long pos)
-    {
-        if (pos + SegmentRecord.HeaderSize > segment.Length)
-        {
-            return false;
-        }
-
-        Span<byte> header = stackalloc byte[SegmentRecord.HeaderSize];
-        return segment.Handle.Read(header, pos) == header.Length && SegmentRecord.TryReadHeader(header, out _);
     }
 }

@@ -51,7 +51,7 @@ internal sealed class RecordLog<T> : IDisposable
                 files.SyncDirectory(System.IO.Path.GetDirectoryName(path)!);
             }
 
-            scan = Scan(ReadAll(file), codec, path);
+            scan = Scan(file.Read, file.Length, codec, path);
             if (scan.TornBytes > 0)
             {
                 file.SetLength(scan.ValidLength);
@@ -74,38 +74,23 @@ internal sealed class RecordLog<T> : IDisposable
     /// </summary>
     public static LogScan<T> Scan(ReadOnlySpan<byte> bytes, ILogRecordCodec<T> codec, string path)
     {
+        var copy = bytes.ToArray();
+        return Scan((destination, offset) => Slice(copy, destination, offset), copy.Length, codec, path);
+    }
+
+    /// <summary>The same walk over a file of <paramref name="length"/> bytes read through <paramref name="read"/>.</summary>
+    public static LogScan<T> Scan(FrameScanner.Reader read, long length, ILogRecordCodec<T> codec, string path)
+    {
         var scan = new LogScan<T>();
-        var pos = 0;
-        while (pos < bytes.Length && LogFrame.TryReadHeader(bytes[pos..], out var header))
-        {
-            Check(header, codec, path, pos);
-            var rest = bytes.Length - pos;
-            if (header.FrameLength > rest)
-            {
-                break;
-            }
-
-            var body = bytes.Slice(pos + LogFrame.HeaderSize, header.BodyLength);
-            var next = pos + header.FrameLength;
-            if (!LogFrame.BodyMatches(header, body))
-            {
-                // A torn batch ends the log; a bad record with intact ones after it is damage to report.
-                if (next < bytes.Length && LogFrame.TryReadHeader(bytes[next..], out _))
-                {
-                    scan.Damaged.Add(pos);
-                    pos = next;
-                    continue;
-                }
-
-                break;
-            }
-
-            scan.Records.Add((codec.Read(header.BodyVersion, body), pos, next));
-            pos = next;
-        }
-
-        scan.ValidLength = pos;
-        scan.TornBytes = bytes.Length - pos;
+        scan.ValidLength = FrameScanner.Scan(
+            new LogFrameFormat<T>(codec, path),
+            read,
+            0,
+            length,
+            (in FrameHeader header, long offset, ReadOnlySpan<byte> body) =>
+                scan.Records.Add((codec.Read(header.BodyVersion, body), offset, offset + header.FrameLength)),
+            scan.Damaged.Add);
+        scan.TornBytes = length - scan.ValidLength;
         return scan;
     }
 
@@ -224,40 +209,11 @@ internal sealed class RecordLog<T> : IDisposable
         buffer.Advance(frame.Length);
     }
 
-    private static void Check(in FrameHeader header, ILogRecordCodec<T> codec, string path, long offset)
+    private static int Slice(byte[] bytes, Span<byte> destination, long offset)
     {
-        if (header.FrameVersion > LogFrame.FrameVersion)
-        {
-            throw new LogFormatException($"{path} holds a record at offset {offset} in log frame version {header.FrameVersion}; this build reads up to version {LogFrame.FrameVersion}. It was written by a newer build: run that build (or newer) on this data folder.");
-        }
-
-        if (header.RecordType != codec.RecordType)
-        {
-            throw new LogFormatException($"{path} holds a record of type {header.RecordType} at offset {offset} where {codec.Name} records (type {codec.RecordType}) belong; the file is not this log. Check the data folder.");
-        }
-
-        if (header.BodyVersion > codec.Version)
-        {
-            throw new LogFormatException($"{path} holds a {codec.Name} record of version {header.BodyVersion} at offset {offset}; this build reads up to version {codec.Version}. It was written by a newer build: run that build (or newer) on this data folder.");
-        }
-    }
-
-    private static byte[] ReadAll(IEngineFile file)
-    {
-        var bytes = new byte[checked((int)file.Length)];
-        var total = 0;
-        while (total < bytes.Length)
-        {
-            var n = file.Read(bytes.AsSpan(total), total);
-            if (n == 0)
-            {
-                break;
-            }
-
-            total += n;
-        }
-
-        return total == bytes.Length ? bytes : bytes[..total];
+        var n = (int)Math.Clamp(bytes.Length - offset, 0, destination.Length);
+        bytes.AsSpan((int)offset, n).CopyTo(destination);
+        return n;
     }
 
     private void TryCut(long length)

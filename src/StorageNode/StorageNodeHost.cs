@@ -111,7 +111,7 @@ public static class StorageNodeHost
                 IndexMemoryBytes = options.IndexMemoryBytes,
             },
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChunkEngine>()));
-        services.AddSingleton(_ => new EventOutbox(Path.Combine(options.DataDirectory, "outbox")));
+        services.AddSingleton(sp => new EventOutbox(Path.Combine(options.DataDirectory, "outbox"), sp.GetRequiredService<ILoggerFactory>().CreateLogger<EventOutbox>()));
         services.AddNodeObservability().AddCheck<StorageReadinessCheck>("storage");
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
         services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));

@@ -1,34 +1,30 @@
-using System.Threading.Channels;
 using Dropbox.MetadataNode.Storage;
+using Dropbox.Shared.IO;
 
 namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>
 /// The single writer: callers queue a mutation and await it; one dedicated thread runs everything queued,
-/// one after another, then makes all of it durable with one WAL fsync (group commit) before completing any.
-/// No thread-pool thread ever blocks on the write lock, and a burst of commits shares one fsync.
+/// one after another, then makes all of it durable with one WAL fsync (group commit, through
+/// <see cref="GroupCommit{TItem, TBatch}"/>) before completing any. No thread-pool thread ever blocks on the
+/// write lock, and a burst of commits shares one fsync.
 /// </summary>
 internal sealed class WriteQueue : IDisposable
 {
-    private const int MaxGroup = 4096;
-    private readonly Channel<WorkItem> _channel = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly RocksEngine _engine;
-    private readonly bool _sync;
-    private readonly Thread _thread;
+    private readonly GroupCommit<WorkItem, IReadOnlyList<WorkItem>> _commit;
 
     public WriteQueue(RocksEngine engine, bool sync)
     {
-        _engine = engine;
-        _sync = sync;
-        _thread = new Thread(Run) { IsBackground = true, Name = "metadata-writer" };
-        _thread.Start();
+        _commit = new GroupCommit<WorkItem, IReadOnlyList<WorkItem>>(
+            new Stages(engine, sync),
+            new GroupCommitOptions { MaxItems = 4096, ThreadName = "metadata-writer" });
     }
 
     /// <summary>Runs <paramref name="body"/> on the writer thread; completes once its writes are durable.</summary>
     public Task<T> RunAsync<T>(Func<T> body)
     {
         var item = new WorkItem<T>(body);
-        if (!_channel.Writer.TryWrite(item))
+        if (!_commit.TryEnqueue(item))
         {
             throw new ObjectDisposedException(nameof(WriteQueue), "The metadata store is shutting down.");
         }
@@ -36,41 +32,42 @@ internal sealed class WriteQueue : IDisposable
         return item.Task;
     }
 
-    public void Dispose()
-    {
-        _channel.Writer.TryComplete();
-        _thread.Join();
-    }
+    public void Dispose() => _commit.Dispose();
 
-    private void Run()
+    /// <summary>Runs each body (its own failure is its own), then one WAL sync if any wrote.</summary>
+    private sealed class Stages(RocksEngine engine, bool sync) : IGroupCommitStages<WorkItem, IReadOnlyList<WorkItem>>
     {
-        var group = new List<WorkItem>();
-        var reader = _channel.Reader;
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        public IReadOnlyList<WorkItem> Write(IReadOnlyList<WorkItem> items)
         {
-            group.Clear();
-            while (group.Count < MaxGroup && reader.TryRead(out var item))
+            foreach (var item in items)
             {
                 item.Execute();
-                group.Add(item);
             }
 
-            Exception? durability = null;
-            if (_sync && group.Any(i => i.Succeeded))
-            {
-                try
-                {
-                    _engine.SyncWal();
-                }
-                catch (Exception ex)
-                {
-                    durability = ex;
-                }
-            }
+            return items;
+        }
 
-            foreach (var item in group)
+        public void Sync(IReadOnlyList<IReadOnlyList<WorkItem>> batches)
+        {
+            if (sync && batches.Any(b => b.Any(i => i.Succeeded)))
             {
-                item.Complete(durability);
+                engine.SyncWal();
+            }
+        }
+
+        public void Complete(IReadOnlyList<WorkItem> batch, Exception? failure)
+        {
+            foreach (var item in batch)
+            {
+                item.Complete(failure);
+            }
+        }
+
+        public void Fail(IReadOnlyList<WorkItem> items, Exception failure)
+        {
+            foreach (var item in items)
+            {
+                item.Complete(failure);
             }
         }
     }

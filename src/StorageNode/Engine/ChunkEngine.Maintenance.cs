@@ -55,7 +55,7 @@ public sealed partial class ChunkEngine
 
     private async Task QuarantineAsync(ChunkId id, ChunkLocation location, CancellationToken cancellationToken)
     {
-        Log.Quarantined(_logger, id.ToString(), location.ToString());
+        EngineLog.Quarantined(_logger, id.ToString(), location.ToString());
 
         // Keep the bad bytes for a post-mortem, then take the chunk out of service durably.
         if (_segments.TryGetValue(location.Segment, out var segment) && segment.TryAcquire())
@@ -63,7 +63,7 @@ public sealed partial class ChunkEngine
             try
             {
                 var bytes = new byte[location.RecordLength];
-                var n = ReadFully(segment.Handle, bytes, location.Offset);
+                var n = segment.Handle.ReadFully(bytes, location.Offset);
                 using var file = _files.Open(Path.Combine(_quarantineDir, id + ".chunk"), FileMode.Create);
                 file.Write(bytes.AsSpan(0, n), 0);
                 file.Flush();
@@ -151,7 +151,7 @@ public sealed partial class ChunkEngine
                 _files.Delete(segment.Path);
                 segment.Retire();
                 compacted++;
-                Log.Compacted(_logger, segment.Number, moved.GetValueOrDefault(segment.Number), segment.Length);
+                EngineLog.Compacted(_logger, segment.Number, moved.GetValueOrDefault(segment.Number), segment.Length);
             }
 
             _files.SyncDirectory(_segmentDir);

@@ -1,82 +1,43 @@
-using System.Threading.Channels;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.IO;
 
 namespace Dropbox.StorageNode.Engine;
 
 /// <summary>
-/// Group commit as a two-stage pipeline: the writer appends batches to the page cache as soon as they arrive; the
-/// flusher fsyncs everything written so far in one call, then publishes it to the index and completes the callers.
-/// The disk never idles waiting for the next batch to be gathered, and no caller hears "stored" before its fsync.
+/// Group commit through the shared pipelined <see cref="GroupCommit{TItem, TBatch}"/>: the writer stage appends batches
+/// to the segments as soon as they arrive; the barrier stage fsyncs everything written so far in one call, then
+/// publishes it to the index and completes the callers. The disk never idles waiting for the next batch to be
+/// gathered, and no caller hears "stored" before its fsync.
 /// </summary>
 public sealed partial class ChunkEngine
 {
     private const int MaxBatchCount = 4096;
 
-    private readonly Channel<WrittenBatch> _written = Channel.CreateBounded<WrittenBatch>(new BoundedChannelOptions(8)
-    {
-        SingleReader = true,
-        SingleWriter = true,
-        FullMode = BoundedChannelFullMode.Wait,
-    });
+    private GroupCommit<WriteOp, WrittenBatch> _commit = null!;
+    private EngineCommitStages _stages = null!;
 
     // State of ids written but not yet published to the index (null location = deleted), and the op that wrote
-    // it. Writer and flusher only.
+    // it. Writer and barrier stages only.
     private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence, WriteOp Writer)> _unapplied = new();
     private long _sequence;
 
-    // Set once an fsync of a segment failed: the bytes written since the last durable point may be gone (Linux
-    // marks the failed pages clean, so a later fsync "succeeds" without them), and records after such a hole
-    // would sit behind garbage that recovery stops at. Like PostgreSQL after its fsync lesson, the engine stops
-    // taking writes rather than append after a lost range as if it were durable; reads go on, and a restart
-    // recovers from what is on disk.
-    private volatile Exception? _writeFault;
-
     /// <inheritdoc />
-    public Exception? WriteFault => _writeFault;
+    public Exception? WriteFault => _stages.WriteFault;
 
-    // Recent fsync duration (ticks): how long a group of only skipped duplicates waits for a group commit.
-    private long _fsyncTicks = TimeSpan.TicksPerMillisecond;
-
-    private async Task WriterLoopAsync()
+    private void StartWriter()
     {
-        var reader = _queue.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        _stages = new EngineCommitStages(WriteBatch, Apply, ClearUnapplied, _logger);
+        _commit = new GroupCommit<WriteOp, WrittenBatch>(
+            _stages,
+            new GroupCommitOptions
             {
-                var batch = new List<WriteOp>();
-                long bytes = 0;
-                while (bytes < _options.MaxBatchBytes && batch.Count < MaxBatchCount && reader.TryRead(out var op))
-                {
-                    batch.Add(op);
-                    bytes += op.Payload.Length + SegmentRecord.HeaderSize;
-                }
-
-                if (_writeFault is { } fault)
-                {
-                    Fail(batch, fault);
-                    continue;
-                }
-
-                WrittenBatch written;
-                try
-                {
-                    written = WriteBatch(batch);
-                }
-                catch (Exception ex)
-                {
-                    Log.BatchFailed(_logger, batch.Count, ex);
-                    Fail(batch, ex);
-                    continue;
-                }
-
-                await _written.Writer.WriteAsync(written).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _written.Writer.TryComplete();
-        }
+                MaxItems = MaxBatchCount,
+                MaxBytes = _options.MaxBatchBytes,
+                QueueCapacity = _options.WriteQueueCapacity,
+                Pipelined = true,
+            },
+            size: op => op.Payload.Length + SegmentRecord.HeaderSize,
+            linger: _stages.HoldFor);
     }
 
     /// <summary>Appends a batch to the active segment (rolling if needed) without fsync.</summary>
@@ -131,14 +92,14 @@ public sealed partial class ChunkEngine
                 {
                     // The next segment is created first: if that fails (a failed directory fsync, say) nothing has
                     // changed yet, the batch is rolled back in the old segment and the next batch tries again.
-                    var next = CreateSegment(active.Number + 1);
+                    var next = _lifecycle.Create(active.Number + 1);
                     try
                     {
                         appender.Flush();
                     }
                     catch
                     {
-                        DropSegment(next);
+                        _lifecycle.Drop(next);
                         throw;
                     }
 
@@ -150,7 +111,7 @@ public sealed partial class ChunkEngine
 
                     active.Length = pos;
                     active.Appender = null;
-                    CloseFull(active, appender);
+                    _lifecycle.CloseFull(active, appender);
                     active = next;
                     _active = active;
                     appender = active.Appender!;
@@ -199,123 +160,6 @@ public sealed partial class ChunkEngine
             // Leave no half-written batch behind: the next batch starts where this one did.
             appender.Rollback();
             throw;
-        }
-    }
-
-    private async Task FlusherLoopAsync()
-    {
-        var reader = _written.Reader;
-        var batches = new List<WrittenBatch>();
-        var segments = new HashSet<Segment>();
-        long carriedSince = 0;
-        while (true)
-        {
-            // Batches of only skipped duplicates wrote nothing, but their callers still wait for a group commit
-            // (the next fsync of real writes, or about one fsync's time when none comes) so that the answer and
-            // its timing and order are those of a new chunk's put.
-            var carried = batches.Count > 0;
-            if (!carried && !await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                break;
-            }
-
-            var due = false;
-            if (carried)
-            {
-                var left = TimeSpan.FromTicks(Volatile.Read(ref _fsyncTicks)) - System.Diagnostics.Stopwatch.GetElapsedTime(carriedSince);
-                due = left <= TimeSpan.Zero || !await WaitToReadAsync(reader, left).ConfigureAwait(false);
-            }
-
-            while (reader.TryRead(out var batch))
-            {
-                batches.Add(batch);
-                segments.UnionWith(batch.Segments);
-            }
-
-            if (segments.Count == 0 && !due && _writeFault is null)
-            {
-                if (!carried)
-                {
-                    carriedSince = System.Diagnostics.Stopwatch.GetTimestamp();
-                }
-
-                continue;
-            }
-
-            try
-            {
-                if (_writeFault is { } fault)
-                {
-                    throw fault;
-                }
-
-                // One fsync covers every batch written so far.
-                var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                foreach (var segment in segments.OrderBy(s => s.Number))
-                {
-                    segment.Handle.Flush();
-                }
-
-                if (segments.Count > 0)
-                {
-                    var ticks = Math.Clamp(System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks, TimeSpan.TicksPerMillisecond / 20, 50 * TimeSpan.TicksPerMillisecond);
-                    Volatile.Write(ref _fsyncTicks, (Volatile.Read(ref _fsyncTicks) * 7 + ticks) / 8);
-                }
-            }
-            catch (Exception ex)
-            {
-                if (_writeFault is null)
-                {
-                    _writeFault = new IOException(
-                        "The chunk engine stopped taking writes: an fsync of a segment failed, so bytes written since the last durable point may be lost. Restart the storage node to recover from what is on disk.",
-                        ex);
-                    Log.WritesStopped(_logger, ex);
-                }
-
-                Log.BatchFailed(_logger, batches.Sum(b => b.Ops.Count), ex);
-                foreach (var batch in batches)
-                {
-                    ClearUnapplied(batch.Ops);
-                    Fail(batch.Ops, ex);
-                }
-
-                batches.Clear();
-                segments.Clear();
-                continue;
-            }
-
-            foreach (var batch in batches)
-            {
-                Apply(batch);
-                ClearUnapplied(batch.Ops);
-                foreach (var op in batch.Ops)
-                {
-                    if (op.DependsOn?.Done.Task is { IsFaulted: true } failed)
-                    {
-                        op.Done.TrySetException(failed.Exception!.InnerExceptions);
-                    }
-                    else
-                    {
-                        op.Done.TrySetResult(!op.Skip);
-                    }
-                }
-            }
-
-            batches.Clear();
-            segments.Clear();
-        }
-    }
-
-    private static async Task<bool> WaitToReadAsync(ChannelReader<WrittenBatch> reader, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            return await reader.WaitToReadAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
         }
     }
 
@@ -371,14 +215,6 @@ public sealed partial class ChunkEngine
                     _unapplied.Remove(op.Id);
                 }
             }
-        }
-    }
-
-    private static void Fail(List<WriteOp> ops, Exception ex)
-    {
-        foreach (var op in ops)
-        {
-            op.Done.TrySetException(ex);
         }
     }
 }

@@ -1,85 +1,71 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.IO.Hashing;
-using System.Text;
-using System.Threading.Channels;
-using Dropbox.Shared.Chunks;
 using Dropbox.Shared.IO;
+using Dropbox.StorageNode.Engine.Durable;
+using Dropbox.StorageNode.Engine.Files;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dropbox.StorageNode.Store;
 
 /// <summary>
-/// A durable queue of "chunk stored" events for the metadata node. Appends are group-committed (one fsync for
-/// many); delivery is at-least-once: the delivered position moves only after the metadata node accepted a batch.
-/// Survives restarts; a torn tail record is ignored (it was never acknowledged).
+/// A durable queue of "chunk stored" events for the metadata node: a <see cref="RecordLog{T}"/> of events, appended
+/// through a <see cref="GroupCommit{TItem, TBatch}"/> (one fsync for many), and a delivered mark. Delivery is
+/// at-least-once: the mark moves only after the metadata node accepted a batch. Survives restarts; a torn tail
+/// record is cut (it was never acknowledged). An outbox written by older builds is upgraded on open.
 /// </summary>
-public sealed class EventOutbox : IAsyncDisposable
+public sealed partial class EventOutbox : IAsyncDisposable
 {
-    private const int MaxRecord = 2 + 32 + 4 + 4 + 1 + 1 + 255 + 8;
     private const long CompactAbove = 1L << 20;
 
-    private readonly string _logPath;
+    private readonly IEngineFiles _files;
     private readonly string _deliveredPath;
-    private readonly FileStream _log;
+    private readonly RecordLog<StoredChunkEvent> _log;
     private readonly object _lock = new();
-    private readonly Channel<(StoredChunkEvent Event, TaskCompletionSource Done)> _queue =
-        Channel.CreateUnbounded<(StoredChunkEvent, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
+    private readonly GroupCommit<Pending, List<Pending>> _commit;
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private long _delivered;
-    private long _length;
     private long _pending;
 
-    /// <summary>Opens (or creates) the outbox in <paramref name="directory"/>.</summary>
-    public EventOutbox(string directory)
+    /// <summary>Opens (or creates) the outbox in <paramref name="directory"/> on the real file system.</summary>
+    public EventOutbox(string directory, ILogger? logger = null)
+        : this(directory, DiskFiles.Instance, logger)
     {
-        PrivateFolder.Create(directory);
-        _logPath = Path.Combine(directory, "events.log");
+    }
+
+    /// <summary>Opens (or creates) the outbox in <paramref name="directory"/> of <paramref name="files"/>.</summary>
+    public EventOutbox(string directory, IEngineFiles files, ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        _files = files;
+        files.CreateDirectory(directory);
+
+        // The folder's own entry must be durable before an event in it is acknowledged.
+        files.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(directory))!);
+        var logPath = Path.Combine(directory, "events.log");
         _deliveredPath = Path.Combine(directory, "delivered");
-        var created = !File.Exists(_logPath);
-        var logOptions = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 1 };
-        if (!OperatingSystem.IsWindows())
+        if (LegacyOutbox.TryUpgrade(files, logPath, _deliveredPath))
         {
-            logOptions.UnixCreateMode = PrivateFile.Mode;
+            LogUpgraded(logger, directory);
         }
 
-        _log = new FileStream(_logPath, logOptions);
-        if (created)
+        _delivered = LegacyOutbox.ReadDelivered(files, _deliveredPath);
+        _log = RecordLog<StoredChunkEvent>.Open(files, logPath, OutboxCodecs.Event.Instance, out var scan);
+        foreach (var offset in scan.Damaged)
         {
-            // Events fsynced into a log whose directory entry is not durable would vanish with it.
-            DirectorySync.Flush(directory);
+            LogDamaged(logger, logPath, offset);
         }
 
-        _delivered = File.Exists(_deliveredPath) && long.TryParse(File.ReadAllText(_deliveredPath).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var d) ? d : 0;
-
-        // Find the end of the valid records; cut a torn tail.
-        var valid = 0L;
-        var all = File.ReadAllBytes(_logPath);
-        while (TryParse(all.AsSpan((int)valid), out _, out var used))
+        if (scan.TornBytes > 0)
         {
-            valid += used;
+            LogTornTail(logger, logPath, scan.ValidLength, scan.TornBytes);
         }
 
-        if (valid != all.Length)
-        {
-            _log.SetLength(valid);
-            _log.Flush(flushToDisk: true);
-        }
-
-        _length = valid;
-        if (_delivered > _length)
+        if (_delivered > _log.Length)
         {
             _delivered = 0; // the log was emptied after full delivery
         }
 
-        var pos = (int)_delivered;
-        while (TryParse(all.AsSpan(pos, (int)(valid - pos)), out _, out var used))
-        {
-            pos += used;
-            _pending++;
-        }
-
-        _writer = Task.Run(WriterLoopAsync);
+        _pending = scan.Records.Count(r => r.Offset >= _delivered);
+        _commit = new GroupCommit<Pending, List<Pending>>(new Stages(this), new GroupCommitOptions { MaxItems = 256 });
     }
 
     /// <summary>Events not yet accepted by the metadata node.</summary>
@@ -88,13 +74,13 @@ public sealed class EventOutbox : IAsyncDisposable
     /// <summary>Records an event durably; completes once it is on disk.</summary>
     public Task AppendAsync(StoredChunkEvent chunkEvent, CancellationToken cancellationToken)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite((chunkEvent, done)))
+        var item = new Pending(chunkEvent);
+        if (!_commit.TryEnqueue(item))
         {
             throw new ObjectDisposedException(nameof(EventOutbox));
         }
 
-        return done.Task.WaitAsync(cancellationToken);
+        return item.Done.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Waits until there may be something to deliver, or the timeout passes.</summary>
@@ -106,18 +92,7 @@ public sealed class EventOutbox : IAsyncDisposable
     {
         lock (_lock)
         {
-            var events = new List<(StoredChunkEvent, long)>();
-            var size = (int)(_length - _delivered);
-            var buffer = new byte[Math.Min(size, max * MaxRecord)];
-            var n = RandomAccess.Read(_log.SafeFileHandle, buffer, _delivered);
-            var pos = 0;
-            while (events.Count < max && TryParse(buffer.AsSpan(pos, n - pos), out var e, out var used))
-            {
-                pos += used;
-                events.Add((e, _delivered + pos));
-            }
-
-            return events;
+            return _log.Read(_delivered, max);
         }
     }
 
@@ -133,120 +108,94 @@ public sealed class EventOutbox : IAsyncDisposable
 
             _delivered = end;
             Interlocked.Add(ref _pending, -count);
-            if (_delivered == _length && _length > CompactAbove)
+
+            // Length, not the durable length: nothing may be appended and not yet synced when the log is emptied.
+            var reset = _delivered == _log.Length && _log.Length > CompactAbove;
+            if (reset)
             {
-                _log.SetLength(0);
-                _log.Flush(flushToDisk: true);
-                _length = 0;
+                _log.Truncate();
                 _delivered = 0;
             }
 
-            // Atomic but not fsynced: losing the latest mark only re-delivers events, which the metadata node ignores.
-            var temp = _deliveredPath + ".tmp";
-            using (var stream = new FileStream(temp, PrivateFile.CreateOptions()))
-            {
-                stream.Write(System.Text.Encoding.ASCII.GetBytes(_delivered.ToString(CultureInfo.InvariantCulture)));
-            }
-
-            File.Move(temp, _deliveredPath, overwrite: true);
+            // Losing a mark only re-delivers events, which the metadata node ignores; a mark that is lost or torn
+            // fails its checksum and reads as 0. Only the reset is made durable: an old mark past the new, short
+            // log's end would read as 0 too, but one within it would skip events.
+            RecordFile.Replace(_files, _deliveredPath, _delivered, OutboxCodecs.Delivered.Instance, durable: reset);
         }
-    }
-
-    private async Task WriterLoopAsync()
-    {
-        var reader = _queue.Reader;
-        var batch = new List<(StoredChunkEvent Event, TaskCompletionSource Done)>();
-        var buffer = new byte[MaxRecord * 256];
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            batch.Clear();
-            var used = 0;
-            while (batch.Count < 256 && reader.TryRead(out var item))
-            {
-                batch.Add(item);
-                used += Write(item.Event, buffer.AsSpan(used));
-            }
-
-            try
-            {
-                lock (_lock)
-                {
-                    RandomAccess.Write(_log.SafeFileHandle, buffer.AsSpan(0, used), _length);
-                    RandomAccess.FlushToDisk(_log.SafeFileHandle);
-                    _length += used;
-                    Interlocked.Add(ref _pending, batch.Count);
-                }
-
-                foreach (var item in batch)
-                {
-                    item.Done.TrySetResult();
-                }
-
-                _wake.Release();
-            }
-            catch (Exception ex)
-            {
-                foreach (var item in batch)
-                {
-                    item.Done.TrySetException(ex);
-                }
-            }
-        }
-    }
-
-    private static int Write(StoredChunkEvent e, Span<byte> destination)
-    {
-        var ns = Encoding.UTF8.GetBytes(e.Namespace);
-        var bodyLength = 32 + 4 + 4 + 1 + 1 + Math.Min(ns.Length, 255);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination, (ushort)bodyLength);
-        var body = destination.Slice(2, bodyLength);
-        e.Id.WriteTo(body);
-        BinaryPrimitives.WriteInt32LittleEndian(body[32..], e.PlainSize);
-        BinaryPrimitives.WriteInt32LittleEndian(body[36..], e.StoredSize);
-        body[40] = (byte)e.Encoding;
-        body[41] = (byte)Math.Min(ns.Length, 255);
-        ns.AsSpan(0, body[41]).CopyTo(body[42..]);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[(2 + bodyLength)..], XxHash3.HashToUInt64(body));
-        return 2 + bodyLength + 8;
-    }
-
-    private static bool TryParse(ReadOnlySpan<byte> source, out StoredChunkEvent chunkEvent, out int used)
-    {
-        chunkEvent = null!;
-        used = 0;
-        if (source.Length < 2)
-        {
-            return false;
-        }
-
-        var bodyLength = BinaryPrimitives.ReadUInt16LittleEndian(source);
-        if (bodyLength < 42 || source.Length < 2 + bodyLength + 8)
-        {
-            return false;
-        }
-
-        var body = source.Slice(2, bodyLength);
-        if (BinaryPrimitives.ReadUInt64LittleEndian(source[(2 + bodyLength)..]) != XxHash3.HashToUInt64(body) || 42 + body[41] != bodyLength)
-        {
-            return false;
-        }
-
-        chunkEvent = new StoredChunkEvent(
-            new ChunkId(body[..32]),
-            BinaryPrimitives.ReadInt32LittleEndian(body[32..]),
-            (ChunkEncoding)body[40],
-            BinaryPrimitives.ReadInt32LittleEndian(body[36..]),
-            Encoding.UTF8.GetString(body.Slice(42, body[41])));
-        used = 2 + bodyLength + 8;
-        return true;
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-        await _log.DisposeAsync().ConfigureAwait(false);
+        await _commit.CompleteAsync().ConfigureAwait(false);
+        _log.Dispose();
         _wake.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Upgraded the event outbox in {Directory} to the durable-log format")]
+    private static partial void LogUpgraded(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Damaged event record in {Path} at offset {Offset}: its checksum does not match; it is skipped and the metadata node will not hear of that chunk from this event")]
+    private static partial void LogDamaged(ILogger logger, string path, long offset);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
+    private static partial void LogTornTail(ILogger logger, string path, long offset, long bytes);
+
+    private sealed class Pending(StoredChunkEvent chunkEvent)
+    {
+        public StoredChunkEvent Event { get; } = chunkEvent;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Stages(EventOutbox outbox) : IGroupCommitStages<Pending, List<Pending>>
+    {
+        public List<Pending> Write(IReadOnlyList<Pending> items)
+        {
+            lock (outbox._lock)
+            {
+                outbox._log.Append(items.Select(i => i.Event).ToList());
+            }
+
+            return [.. items];
+        }
+
+        public void Sync(IReadOnlyList<List<Pending>> batches)
+        {
+            lock (outbox._lock)
+            {
+                try
+                {
+                    outbox._log.Sync();
+                }
+                catch
+                {
+                    // Its callers hear of the failure: none of those events may surface later.
+                    outbox._log.Rollback();
+                    throw;
+                }
+
+                Interlocked.Add(ref outbox._pending, batches.Sum(b => b.Count));
+            }
+
+            outbox._wake.Release();
+        }
+
+        public void Complete(List<Pending> batch, Exception? failure)
+        {
+            foreach (var item in batch)
+            {
+                if (failure is null)
+                {
+                    item.Done.TrySetResult();
+                }
+                else
+                {
+                    item.Done.TrySetException(failure);
+                }
+            }
+        }
+
+        public void Fail(IReadOnlyList<Pending> items, Exception failure) => Complete([.. items], failure);
     }
 }

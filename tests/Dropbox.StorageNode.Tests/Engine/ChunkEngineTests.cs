@@ -1,6 +1,7 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.StorageNode.Engine;
+using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Tests.Engine;
 
@@ -288,9 +289,8 @@ public sealed class ChunkEngineTests : IDisposable
 
         // Point the positions file at a checkpoint that does not exist.
         var positions = Path.Combine(_dir.Path, "index", "positions");
-        var lines = File.ReadAllLines(positions);
-        lines[0] = Guid.NewGuid().ToString("D");
-        File.WriteAllLines(positions, lines);
+        var named = PositionsFile.Read(DiskFiles.Instance, positions)!.Value;
+        PositionsFile.Write(DiskFiles.Instance, positions, named with { Token = Guid.NewGuid() });
 
         await using var reopened = ChunkEngine.Open(Options);
 

@@ -111,7 +111,7 @@ public static class PowerLossSimulation
     }
 
     private static string? NamedCheckpoint(MemoryFiles files) =>
-        files.ReadAllBytes(Root + "/index/positions") is { } bytes ? System.Text.Encoding.ASCII.GetString(bytes).Split('\n')[0] : null;
+        PositionsFile.Read(files, Root + "/index/positions")?.Token.ToString("D");
 
     private static byte[] ChunkBytes(int n)
     {

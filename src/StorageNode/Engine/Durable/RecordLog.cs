@@ -1,0 +1,230 @@
+using System.Buffers;
+using Dropbox.StorageNode.Engine.Files;
+
+namespace Dropbox.StorageNode.Engine.Durable;
+
+/// <summary>
+/// The durable-log primitive: an append-only file of typed, versioned, checksummed records (<see cref="LogFrame"/>).
+/// <see cref="Append(IReadOnlyList{T})"/> writes without a barrier and <see cref="Sync"/> makes everything appended
+/// so far durable with one fsync, so a group commit (<see cref="Shared.IO.GroupCommit{TItem, TBatch}"/>) can put
+/// many appends behind one fsync. Opening scans the file once (<see cref="Scan"/>): a torn tail (never
+/// acknowledged) is cut, damaged records in the middle are reported, a newer format is a clear error.
+/// Appends and <see cref="Sync"/> come from one writer at a time; <see cref="Read"/> may run beside them.
+/// </summary>
+/// <typeparam name="T">The record.</typeparam>
+internal sealed class RecordLog<T> : IDisposable
+{
+    private readonly IEngineFile _file;
+    private readonly ILogRecordCodec<T> _codec;
+    private readonly ArrayBufferWriter<byte> _buffer = new();
+    private long _length;
+    private long _durable;
+
+    private RecordLog(IEngineFile file, string path, ILogRecordCodec<T> codec, long length)
+    {
+        _file = file;
+        Path = path;
+        _codec = codec;
+        _length = length;
+        _durable = length;
+    }
+
+    /// <summary>The file.</summary>
+    public string Path { get; }
+
+    /// <summary>Bytes appended so far (durable or not).</summary>
+    public long Length => _length;
+
+    /// <summary>Bytes made durable by the last <see cref="Sync"/> (or found on open).</summary>
+    public long DurableLength => Volatile.Read(ref _durable);
+
+    /// <summary>Opens (or creates, durably) the log at <paramref name="path"/>, cutting a torn tail off.</summary>
+    public static RecordLog<T> Open(IEngineFiles files, string path, ILogRecordCodec<T> codec, out LogScan<T> scan)
+    {
+        var created = !files.FileExists(path);
+        var file = files.Open(path, created ? FileMode.CreateNew : FileMode.Open);
+        try
+        {
+            if (created)
+            {
+                // Records fsynced into a file whose directory entry is not durable would vanish with it.
+                files.SyncDirectory(System.IO.Path.GetDirectoryName(path)!);
+            }
+
+            scan = Scan(file.Read, file.Length, codec, path);
+            if (scan.TornBytes > 0)
+            {
+                file.SetLength(scan.ValidLength);
+                file.Flush();
+            }
+
+            return new RecordLog<T>(file, path, codec, scan.ValidLength);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the records of a log image: intact ones, damaged ones in the middle (skipped, reported), and where the
+    /// torn tail starts. Throws <see cref="LogFormatException"/> for a frame or body version this build does not
+    /// know or a record of another type.
+    /// </summary>
+    public static LogScan<T> Scan(ReadOnlySpan<byte> bytes, ILogRecordCodec<T> codec, string path)
+    {
+        var copy = bytes.ToArray();
+        return Scan((destination, offset) => Slice(copy, destination, offset), copy.Length, codec, path);
+    }
+
+    /// <summary>The same walk over a file of <paramref name="length"/> bytes read through <paramref name="read"/>.</summary>
+    public static LogScan<T> Scan(FrameScanner.Reader read, long length, ILogRecordCodec<T> codec, string path)
+    {
+        var scan = new LogScan<T>();
+        scan.ValidLength = FrameScanner.Scan(
+            new LogFrameFormat<T>(codec, path),
+            read,
+            0,
+            length,
+            (in FrameHeader header, long offset, ReadOnlySpan<byte> body) =>
+                scan.Records.Add((codec.Read(header.BodyVersion, body), offset, offset + header.FrameLength)),
+            scan.Damaged.Add);
+        scan.TornBytes = length - scan.ValidLength;
+        return scan;
+    }
+
+    /// <summary>The frames of <paramref name="records"/>, back to back (for a file written whole).</summary>
+    public static byte[] Encode(IReadOnlyList<T> records, ILogRecordCodec<T> codec)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        foreach (var record in records)
+        {
+            EncodeTo(buffer, record, codec);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Appends records with one write, without a barrier; returns the offset after each.</summary>
+    public long Append(IReadOnlyList<T> records)
+    {
+        _buffer.ResetWrittenCount();
+        foreach (var record in records)
+        {
+            EncodeTo(_buffer, record, _codec);
+        }
+
+        if (_buffer.WrittenCount > 0)
+        {
+            try
+            {
+                _file.Write(_buffer.WrittenSpan, _length);
+            }
+            catch
+            {
+                // Leave no half-written group behind: the next append starts where this one did.
+                TryCut(_length);
+                throw;
+            }
+
+            _length += _buffer.WrittenCount;
+        }
+
+        return _length;
+    }
+
+    /// <summary>Appends one record without a barrier; returns the offset after it.</summary>
+    public long Append(T record) => Append([record]);
+
+    /// <summary>Makes every record appended so far durable (one fsync).</summary>
+    public void Sync()
+    {
+        var length = _length;
+        _file.Flush();
+        Volatile.Write(ref _durable, length);
+    }
+
+    /// <summary>After a failed <see cref="Sync"/>: drops what was appended since the last durable point (its callers failed).</summary>
+    public void Rollback()
+    {
+        _length = DurableLength;
+        TryCut(_length);
+    }
+
+    /// <summary>Up to <paramref name="max"/> durable records from <paramref name="from"/>, each with the offset after it.</summary>
+    public List<(T Record, long End)> Read(long from, int max)
+    {
+        var records = new List<(T, long)>();
+        var end = DurableLength;
+        Span<byte> headerBytes = stackalloc byte[LogFrame.HeaderSize];
+        var pos = from;
+        while (records.Count < max && pos + LogFrame.HeaderSize <= end)
+        {
+            if (_file.Read(headerBytes, pos) != headerBytes.Length || !LogFrame.TryReadHeader(headerBytes, out var header) || pos + header.FrameLength > end)
+            {
+                break;
+            }
+
+            var body = ArrayPool<byte>.Shared.Rent(header.BodyLength);
+            try
+            {
+                var span = body.AsSpan(0, header.BodyLength);
+                var next = pos + header.FrameLength;
+                if (_file.Read(span, pos + LogFrame.HeaderSize) == span.Length && LogFrame.BodyMatches(header, span))
+                {
+                    records.Add((_codec.Read(header.BodyVersion, span), next));
+                }
+
+                pos = next;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(body);
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>Empties the log durably.</summary>
+    public void Truncate()
+    {
+        _file.SetLength(0);
+        _file.Flush();
+        _length = 0;
+        Volatile.Write(ref _durable, 0);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _file.Dispose();
+
+    private static void EncodeTo(ArrayBufferWriter<byte> buffer, T record, ILogRecordCodec<T> codec)
+    {
+        var size = codec.GetSize(record);
+        var frame = buffer.GetSpan(LogFrame.HeaderSize + size)[..(LogFrame.HeaderSize + size)];
+        var body = frame[LogFrame.HeaderSize..];
+        codec.Write(record, body);
+        LogFrame.WriteHeader(frame, codec.RecordType, codec.Version, body);
+        buffer.Advance(frame.Length);
+    }
+
+    private static int Slice(byte[] bytes, Span<byte> destination, long offset)
+    {
+        var n = (int)Math.Clamp(bytes.Length - offset, 0, destination.Length);
+        bytes.AsSpan((int)offset, n).CopyTo(destination);
+        return n;
+    }
+
+    private void TryCut(long length)
+    {
+        try
+        {
+            _file.SetLength(length);
+        }
+        catch (IOException)
+        {
+            // The next append overwrites whatever is past the length anyway.
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>The chunk engine's log messages (event ids 2000-2099).</summary>
+internal static partial class EngineLog
+{
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Chunk engine opened at {Directory}: {Chunks} chunks in {Segments} segments; replayed {Replayed} records from segment {Segment} offset {Offset}")]
+    public static partial void Opened(ILogger logger, string directory, long chunks, int segments, long replayed, int segment, long offset);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of segment {Segment} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
+    public static partial void TruncatedTail(ILogger logger, int segment, long offset, long bytes);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Corrupt record in closed segment {Segment} at offset {Offset}; records after it were not replayed. Run scrub.")]
+    public static partial void CorruptClosedSegment(ILogger logger, int segment, long offset);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Index checkpoint {Token} could not be recovered; rebuilding the index from every segment")]
+    public static partial void RebuildingIndex(ILogger logger, Guid token);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Chunk {Chunk} is corrupt at {Location}; quarantined")]
+    public static partial void Quarantined(ILogger logger, string chunk, string location);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Compacted segment {Segment}: moved {Chunks} live chunks, reclaimed {Bytes} bytes")]
+    public static partial void Compacted(ILogger logger, int segment, long chunks, long bytes);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Background index checkpoint failed")]
+    public static partial void CheckpointFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Error, Message = "Group commit of {Count} writes failed")]
+    public static partial void BatchFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Skipped a rotten record in segment {Segment} at offset {Offset} during replay; scrub will report it")]
+    public static partial void SkippedRottenRecord(ILogger logger, int segment, long offset);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Index entry for {Chunk} points at missing segment {Segment}; dropped")]
+    public static partial void DanglingEntry(ILogger logger, string chunk, int segment);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Critical, Message = "An fsync of a segment failed: the chunk engine takes no more writes until the storage node restarts")]
+    public static partial void WritesStopped(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Could not cut the padding off full segment {Segment}; recovery will")]
+    public static partial void ClosePaddingFailed(ILogger logger, int segment, Exception exception);
+}

@@ -1,0 +1,239 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine.Durable;
+using Dropbox.StorageNode.Engine.Files;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.StorageNode.Engine;
+
+/// <summary>
+/// Recovery, in one place: makes the folders durable, reads the positions file, recovers the index checkpoint it
+/// names (or rebuilds the index), replays the segments after that position, cuts a torn tail off the last segment,
+/// drops index entries that point nowhere, and lists the quarantine. What it finds is the state the engine runs on.
+/// </summary>
+internal sealed class EngineRecovery
+{
+    private readonly EngineOptions _options;
+    private readonly IEngineFiles _files;
+    private readonly ILogger _logger;
+
+    private EngineRecovery(EngineOptions options, ILogger logger, ChunkIndex index)
+    {
+        _options = options;
+        _files = options.Files;
+        _logger = logger;
+        Index = index;
+    }
+
+    /// <summary>The recovered index.</summary>
+    public ChunkIndex Index { get; private set; }
+
+    /// <summary>Every segment, open for reading.</summary>
+    public ConcurrentDictionary<int, Segment> Segments { get; } = new();
+
+    /// <summary>Chunks in the quarantine folder and not in the index.</summary>
+    public ConcurrentDictionary<ChunkId, byte> Quarantined { get; } = new();
+
+    /// <summary>The last segment, open for appending, or null if a new one must be started (none, or full).</summary>
+    public Segment? Active { get; private set; }
+
+    /// <summary>True if the index was rebuilt from every segment (no usable checkpoint).</summary>
+    public bool RebuiltIndex { get; private set; }
+
+    /// <summary>True if the positions file named a checkpoint that could not be recovered.</summary>
+    public bool CheckpointLost { get; private set; }
+
+    /// <summary>The checkpoint the positions file names and the index was recovered from.</summary>
+    public Guid? NamedCheckpoint { get; private set; }
+
+    /// <summary>Where replay started.</summary>
+    public (int Segment, long Offset) Start { get; private set; }
+
+    /// <summary>Records replayed into the index.</summary>
+    public long Replayed { get; private set; }
+
+    /// <summary>Runs recovery of the engine folder in <paramref name="options"/>.</summary>
+    public static EngineRecovery Run(EngineOptions options, ILogger logger)
+    {
+        var files = options.Files;
+        var layout = EngineLayout.Of(options);
+        files.CreateDirectory(options.Directory);
+        files.CreateDirectory(layout.Segments);
+        files.CreateDirectory(layout.Index);
+        files.CreateDirectory(layout.Quarantine);
+
+        // The folders' own entries must be durable before anything in them is acknowledged.
+        files.SyncDirectory(options.Directory);
+
+        var positions = PositionsFile.Read(files, layout.Positions);
+        if (positions is null && Directory.Exists(layout.Faster))
+        {
+            Directory.Delete(layout.Faster, recursive: true);
+        }
+
+        var recovery = new EngineRecovery(options, logger, new ChunkIndex(layout.Faster, options)) { RebuiltIndex = positions is null };
+        try
+        {
+            if (positions is { } p)
+            {
+                recovery.RecoverCheckpoint(p, layout.Faster);
+            }
+
+            recovery.ReplaySegments(layout);
+            return recovery;
+        }
+        catch
+        {
+            recovery.Index.Dispose();
+            foreach (var segment in recovery.Segments.Values)
+            {
+                segment.Appender?.Dispose();
+                segment.Handle.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    private void RecoverCheckpoint(Positions positions, string fasterDir)
+    {
+        if (Index.TryRecover(positions.Token))
+        {
+            Start = (positions.Segment, positions.Offset);
+            NamedCheckpoint = positions.Token;
+            return;
+        }
+
+        EngineLog.RebuildingIndex(_logger, positions.Token);
+        RebuiltIndex = true;
+        CheckpointLost = true;
+        Index.Dispose();
+        Directory.Delete(fasterDir, recursive: true);
+        Index = new ChunkIndex(fasterDir, _options);
+    }
+
+    private void ReplaySegments(EngineLayout layout)
+    {
+        var numbers = _files.ListFiles(layout.Segments, ".seg")
+            .Select(f => int.TryParse(Path.GetFileNameWithoutExtension(f), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
+            .Where(n => n > 0)
+            .Order()
+            .ToList();
+        foreach (var number in numbers)
+        {
+            var path = Path.Combine(layout.Segments, Segment.FileName(number));
+            var handle = _files.Open(path, FileMode.Open);
+            Segments[number] = new Segment(number, path, handle, handle.Length);
+        }
+
+        for (var i = 0; i < numbers.Count; i++)
+        {
+            var segment = Segments[numbers[i]];
+            if (segment.Number < Start.Segment)
+            {
+                continue;
+            }
+
+            var from = segment.Number == Start.Segment ? Math.Min(Start.Offset, segment.Length) : 0;
+            Replayed += Replay(segment, from, isLast: i == numbers.Count - 1);
+        }
+
+        foreach (var (id, location) in Index.Snapshot())
+        {
+            if (Segments.TryGetValue(location.Segment, out var segment))
+            {
+                segment.LiveBytes += location.RecordLength;
+                segment.LiveCount++;
+            }
+            else
+            {
+                EngineLog.DanglingEntry(_logger, id.ToShortString(), location.Segment);
+                Index.Delete(id);
+            }
+        }
+
+        foreach (var file in _files.ListFiles(layout.Quarantine, ".chunk"))
+        {
+            if (ChunkId.TryParse(Path.GetFileNameWithoutExtension(file), out var id) && !Index.TryGet(id, out _))
+            {
+                Quarantined[id] = 0;
+            }
+        }
+
+        var last = numbers.Count > 0 ? Segments[numbers[^1]] : null;
+        if (last is not null && last.Length < _options.SegmentMaxBytes)
+        {
+            last.Appender = SegmentAppender.Open(_files, last.Path, last.Length, _options.DirectWrites);
+            Active = last;
+        }
+    }
+
+    /// <summary>Applies the records of a segment from an offset to the index; cuts a torn tail off the last one.</summary>
+    private long Replay(Segment segment, long from, bool isLast)
+    {
+        long count = 0;
+        var pos = FrameScanner.Scan(
+            SegmentRecordFormat.Instance,
+            segment.Handle.Read,
+            from,
+            segment.Length,
+            (in RecordHeader record, long offset, ReadOnlySpan<byte> _) =>
+            {
+                if (record.Kind == RecordKind.Chunk)
+                {
+                    Index.Upsert(record.Id, new ChunkLocation(segment.Number, offset, record.StoredLength, record.PlainLength, record.Encoding));
+                }
+                else
+                {
+                    Index.Delete(record.Id);
+                }
+
+                count++;
+            },
+            // A complete record whose payload rotted is followed by more valid records only if it was acknowledged
+            // long ago: it is skipped (scrub reports it) rather than cutting the good records after it.
+            offset => EngineLog.SkippedRottenRecord(_logger, segment.Number, offset));
+
+        if (pos < segment.Length && IsPadding(segment, pos))
+        {
+            // Zeros a direct write padded the last block with, left by a stop before they were cut off.
+            Cut(segment, pos);
+        }
+
+        if (pos < segment.Length)
+        {
+            if (isLast)
+            {
+                EngineLog.TruncatedTail(_logger, segment.Number, pos, segment.Length - pos);
+                Cut(segment, pos);
+            }
+            else
+            {
+                EngineLog.CorruptClosedSegment(_logger, segment.Number, pos);
+            }
+        }
+
+        return count;
+    }
+
+    private static void Cut(Segment segment, long length)
+    {
+        segment.Handle.SetLength(length);
+        segment.Handle.Flush();
+        segment.Length = length;
+    }
+
+    private static bool IsPadding(Segment segment, long pos)
+    {
+        var rest = segment.Length - pos;
+        if (rest >= SegmentAppender.BlockSize)
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[SegmentAppender.BlockSize];
+        bytes = bytes[..(int)rest];
+        return segment.Handle.Read(bytes, pos) == bytes.Length && !bytes.ContainsAnyExcept((byte)0);
+    }
+}

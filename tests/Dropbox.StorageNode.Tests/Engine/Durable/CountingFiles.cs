@@ -1,0 +1,61 @@
+using Dropbox.StorageNode.Engine.Files;
+
+namespace Dropbox.StorageNode.Tests.Engine.Durable;
+
+/// <summary>Counts file fsyncs over real or in-memory files; the first one can be held until a test releases it.</summary>
+internal sealed class CountingFiles(IEngineFiles inner) : IEngineFiles
+{
+    private int _flushes;
+
+    /// <summary>File fsyncs so far.</summary>
+    public int Flushes => Volatile.Read(ref _flushes);
+
+    /// <summary>When set, every fsync waits for it (with a bound) before it runs.</summary>
+    public ManualResetEventSlim? Gate { get; set; }
+
+    /// <summary>Signalled when an fsync is waiting at <see cref="Gate"/>.</summary>
+    public ManualResetEventSlim Waiting { get; } = new();
+
+    public void ResetCount() => Volatile.Write(ref _flushes, 0);
+
+    public void CreateDirectory(string path) => inner.CreateDirectory(path);
+
+    public bool FileExists(string path) => inner.FileExists(path);
+
+    public IReadOnlyList<string> ListFiles(string directory, string suffix) => inner.ListFiles(directory, suffix);
+
+    public IEngineFile Open(string path, FileMode mode) => new CountingFile(this, inner.Open(path, mode));
+
+    public void Move(string source, string destination) => inner.Move(source, destination);
+
+    public void Delete(string path) => inner.Delete(path);
+
+    public void SyncDirectory(string directory) => inner.SyncDirectory(directory);
+
+    private sealed class CountingFile(CountingFiles owner, IEngineFile inner) : IEngineFile
+    {
+        public long Length => inner.Length;
+
+        public int Read(Span<byte> destination, long offset) => inner.Read(destination, offset);
+
+        public void Write(ReadOnlySpan<byte> source, long offset) => inner.Write(source, offset);
+
+        public void SetLength(long length) => inner.SetLength(length);
+
+        public void Flush()
+        {
+            if (owner.Gate is { } gate)
+            {
+                owner.Waiting.Set();
+                Assert.True(gate.Wait(TimeSpan.FromSeconds(30)), "the test never released the fsync gate");
+            }
+
+            Interlocked.Increment(ref owner._flushes);
+            inner.Flush();
+        }
+
+        public bool TrySetDirect(bool enable) => inner.TrySetDirect(enable);
+
+        public void Dispose() => inner.Dispose();
+    }
+}

@@ -1,0 +1,184 @@
+using Dropbox.StorageNode.Engine.Durable;
+
+namespace Dropbox.StorageNode.Tests.Engine.Durable;
+
+public sealed class RecordLogTests
+{
+    private static readonly TestRecordCodec Codec = new();
+
+    private static readonly string[] Three = ["first record", "second, a little longer record", "third and last record of the log"];
+
+    private static long WriteRecords(LogBackend backend, string path, IReadOnlyList<string> records)
+    {
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out _);
+        log.Append(records);
+        log.Sync();
+        return log.DurableLength;
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void Appended_and_synced_records_read_back_in_order_after_reopen(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("a.log");
+        WriteRecords(backend, path, Three);
+
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+
+        Assert.Equal(Three, scan.Records.Select(r => r.Record));
+        Assert.Equal(0, scan.TornBytes);
+        Assert.Empty(scan.Damaged);
+        Assert.Equal(Three, log.Read(0, 10).Select(r => r.Record));
+        Assert.Equal(Three.Skip(1), log.Read(scan.Records[0].End, 10).Select(r => r.Record));
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void A_torn_last_record_is_cut_at_every_byte_offset_and_the_log_appends_after_it(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("torn.log");
+        WriteRecords(backend, path, Three);
+        var whole = backend.ReadAll(path);
+        var lastStart = whole.Length - (LogFrame.HeaderSize + Three[2].Length);
+
+        // Every length from just past the start of the last record to one byte short of its end (bounded: ~56 cuts).
+        for (var cut = lastStart + 1; cut < whole.Length; cut++)
+        {
+            backend.WriteAll(path, whole.AsSpan(0, cut));
+
+            using (var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan))
+            {
+                Assert.Equal(Three.Take(2), scan.Records.Select(r => r.Record));
+                Assert.Equal(cut - lastStart, scan.TornBytes);
+                Assert.Equal(lastStart, log.Length);
+                Assert.Equal(lastStart, backend.ReadAll(path).Length);
+                log.Append(["after the cut"]);
+                log.Sync();
+            }
+
+            using var reopened = RecordLog<string>.Open(backend.Files, path, Codec, out var again);
+            Assert.Equal(Three.Take(2).Append("after the cut"), again.Records.Select(r => r.Record));
+            Assert.Equal(0, again.TornBytes);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void A_flipped_byte_in_the_last_record_is_a_torn_tail_and_is_cut(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("flip-last.log");
+        WriteRecords(backend, path, Three);
+        var bytes = backend.ReadAll(path);
+        bytes[^3] ^= 0x40;
+        backend.WriteAll(path, bytes);
+
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+
+        Assert.Equal(Three.Take(2), scan.Records.Select(r => r.Record));
+        Assert.Empty(scan.Damaged);
+        Assert.True(scan.TornBytes > 0);
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void A_checksum_mismatch_in_the_middle_is_reported_and_the_records_after_it_are_kept(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("rot.log");
+        WriteRecords(backend, path, Three);
+        var bytes = backend.ReadAll(path);
+        var secondStart = LogFrame.HeaderSize + Three[0].Length;
+        bytes[secondStart + LogFrame.HeaderSize + 3] ^= 0x01;
+        backend.WriteAll(path, bytes);
+
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+
+        Assert.Equal([secondStart], scan.Damaged);
+        Assert.Equal([Three[0], Three[2]], scan.Records.Select(r => r.Record));
+        Assert.Equal(0, scan.TornBytes);
+        Assert.Equal(bytes.Length, log.Length);
+        Assert.Equal([Three[0], Three[2]], log.Read(0, 10).Select(r => r.Record));
+    }
+
+    [Fact]
+    public void A_record_of_a_newer_frame_version_is_a_clear_error()
+    {
+        var bytes = RecordLog<string>.Encode(Three, Codec);
+        var secondStart = LogFrame.HeaderSize + Three[0].Length;
+
+        // A well-formed header (its hash recomputed) that says frame version 2.
+        var body = bytes.AsSpan(secondStart + LogFrame.HeaderSize, Three[1].Length).ToArray();
+        LogFrame.WriteHeader(bytes.AsSpan(secondStart), Codec.RecordType, Codec.Version, body);
+        bytes[secondStart + 8] = 2;
+        var rehashed = bytes.AsSpan(secondStart, LogFrame.HeaderSize).ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(rehashed.AsSpan(20), (uint)System.IO.Hashing.XxHash3.HashToUInt64(rehashed.AsSpan(0, 20)));
+        rehashed.CopyTo(bytes.AsSpan(secondStart));
+
+        var error = Assert.Throws<LogFormatException>(() => RecordLog<string>.Scan(bytes, Codec, "/x/v.log"));
+
+        Assert.Contains("/x/v.log", error.Message);
+        Assert.Contains("frame version 2", error.Message);
+        Assert.Contains("reads up to version 1", error.Message);
+    }
+
+    [Fact]
+    public void A_record_of_a_newer_body_version_is_a_clear_error_and_an_older_one_reads()
+    {
+        var newer = RecordLog<string>.Encode(["from the future"], new TestRecordCodec(version: 3));
+
+        var error = Assert.Throws<LogFormatException>(() => RecordLog<string>.Scan(newer, new TestRecordCodec(version: 2), "v.log"));
+        Assert.Contains("test record of version 3", error.Message);
+        Assert.Contains("reads up to version 2", error.Message);
+
+        var older = RecordLog<string>.Encode(["from the past"], new TestRecordCodec(version: 1));
+        Assert.Equal("from the past", Assert.Single(RecordLog<string>.Scan(older, new TestRecordCodec(version: 2), "v.log").Records).Record);
+    }
+
+    [Fact]
+    public void A_record_of_another_type_is_a_clear_error()
+    {
+        var positions = RecordLog<Dropbox.StorageNode.Engine.Positions>.Encode([new(Guid.NewGuid(), 1, 2)], PositionsCodec.Instance);
+
+        var error = Assert.Throws<LogFormatException>(() => RecordLog<string>.Scan(positions, Codec, "mixed.log"));
+
+        Assert.Contains("type 1", error.Message);
+        Assert.Contains("not this log", error.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void Garbage_that_is_not_a_frame_after_the_records_is_cut(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("garbage.log");
+        WriteRecords(backend, path, Three);
+        var bytes = backend.ReadAll(path).Concat(new byte[100]).ToArray();
+        backend.WriteAll(path, bytes);
+
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+
+        Assert.Equal(Three, scan.Records.Select(r => r.Record));
+        Assert.Equal(100, scan.TornBytes);
+        Assert.Equal(bytes.Length - 100, backend.ReadAll(path).Length);
+    }
+
+    [Fact]
+    public void Records_not_synced_are_lost_on_power_loss_and_synced_ones_survive()
+    {
+        var files = new Dropbox.StorageNode.Engine.Files.MemoryFiles("/p");
+        using (var log = RecordLog<string>.Open(files, "/p/a.log", Codec, out _))
+        {
+            log.Append(Three.Take(2).ToList());
+            log.Sync();
+            log.Append([Three[2]]);
+            files.CrashNow(new Random(1));
+        }
+
+        using var reopened = RecordLog<string>.Open(files.Survivors!, "/p/a.log", Codec, out var scan);
+
+        Assert.Equal(Three.Take(2), scan.Records.Select(r => r.Record));
+    }
+}

@@ -9,7 +9,7 @@ public sealed class WriteQueueTests
     [Fact]
     public async Task Every_mutation_runs_on_the_writer_thread_in_order_and_a_failing_one_fails_alone()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         using var engine = RocksEngine.Open(dir.Path);
         using var queue = new WriteQueue(engine, sync: true);
         var order = new List<int>();
@@ -36,7 +36,7 @@ public sealed class WriteQueueTests
     [Fact]
     public async Task A_disposed_queue_refuses_new_mutations_after_finishing_the_queued_ones()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         using var engine = RocksEngine.Open(dir.Path);
         var queue = new WriteQueue(engine, sync: false);
         var queued = queue.RunAsync(() => 7);

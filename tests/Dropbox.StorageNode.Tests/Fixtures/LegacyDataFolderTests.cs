@@ -7,7 +7,7 @@ namespace Dropbox.StorageNode.Tests.Fixtures;
 /// <summary>A data folder written by the code before the durable-log rework still opens and serves everything.</summary>
 public sealed class LegacyDataFolderTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

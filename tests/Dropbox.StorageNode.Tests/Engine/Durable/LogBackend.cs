@@ -5,13 +5,13 @@ namespace Dropbox.StorageNode.Tests.Engine.Durable;
 /// <summary>The same log tests on real files and on in-memory ones.</summary>
 public sealed class LogBackend : IDisposable
 {
-    private readonly TempDirectory? _temp;
+    private readonly TempFolder? _temp;
 
     private LogBackend(string kind)
     {
         if (kind == "disk")
         {
-            _temp = new TempDirectory();
+            _temp = new TempFolder();
             Root = _temp.Path;
             Inner = DiskFiles.Instance;
         }

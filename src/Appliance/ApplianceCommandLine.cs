@@ -6,17 +6,18 @@ namespace Dropbox.Appliance;
 
 /// <summary>
 /// The appliance's command line: <c>standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
-/// [--log-format text|json] [--log-level LEVEL]</c> (the verb may be left out), see <see cref="StandaloneCommand"/>.
+/// [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]</c> (the verb may be left out), see <see cref="StandaloneCommand"/>.
 /// </summary>
 public static class ApplianceCommandLine
 {
     private const string Usage = """
         usage:
           Dropbox.Appliance [standalone] [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
-                            [--log-format text|json] [--log-level LEVEL]
+                            [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]
                             metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                             storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
-                            (/healthz, /readyz, /metrics) on PORT+3; requests logged at information;
+                            (/healthz, /readyz) on PORT+3; /metrics on METRICS-ADDRESS (default
+                            127.0.0.1) PORT+4 (metadata) and PORT+5 (storage); requests logged at information;
                             --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
           the owner's token later: Dropbox.MetadataNode user token owner --data DIR
         """;
@@ -41,12 +42,13 @@ public static class ApplianceCommandLine
                 ? (int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
                 : 5080;
             var bind = flags.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
+            var metricsBind = flags.TryGetValue("--metrics-bind", out var mb) ? mb : "127.0.0.1";
             var logging = new NodeLogging
             {
                 Format = flags.TryGetValue("--log-format", out var format) ? NodeLogging.ParseFormat(format) : LogFormat.Text,
                 MinimumLevel = flags.TryGetValue("--log-level", out var level) ? NodeLogging.ParseLevel(level) : Microsoft.Extensions.Logging.LogLevel.Information,
             };
-            return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging).ConfigureAwait(false);
+            return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging, metricsBind).ConfigureAwait(false);
         }
         catch (DropboxException ex)
         {

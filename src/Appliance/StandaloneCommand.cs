@@ -22,8 +22,9 @@ namespace Dropbox.Appliance;
 /// start in <c>tls/</c>), and the nodes call each other trusting that CA. All folders are owner-only. It prints
 /// <c>token: TOKEN</c> only when it creates the first user (later only <c>user token owner --data DIR</c> shows it,
 /// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); one
-/// <c>metrics: URL</c> line per node (the metadata node's HTTP/1.1 listener on PORT+3, the storage node's presigned-link
-/// port); then <c>ready: URL</c> once a client can upload; and stops cleanly on Ctrl-C or SIGTERM. Requests and
+/// <c>metrics: URL</c> line per node (operator-only listeners on METRICS-ADDRESS, default 127.0.0.1: the metadata
+/// node's on PORT+4, the storage node's on PORT+5; <c>/metrics</c> is answered nowhere else, since its node-wide numbers
+/// would tell one account what another stores); then <c>ready: URL</c> once a client can upload; and stops cleanly on Ctrl-C or SIGTERM. Requests and
 /// errors are logged at information level (<c>--log-level warning</c> quiets them, <c>--log-format json</c>).
 /// </summary>
 internal static class StandaloneCommand
@@ -37,7 +38,7 @@ internal static class StandaloneCommand
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Runs the appliance until Ctrl-C or SIGTERM; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null)
+    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null, string metricsBind = "127.0.0.1")
     {
         logging ??= new NodeLogging();
         if (port is < 0 or > 65535)
@@ -50,15 +51,21 @@ internal static class StandaloneCommand
             throw new DropboxException(ErrorKind.InvalidArgument, $"--bind takes the IP address of this machine that clients reach (it goes into the links and the certificate), not a wildcard; got '{bind}'.");
         }
 
+        if (!IPAddress.TryParse(metricsBind.Trim('[', ']'), out var metricsAddress))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"--metrics-bind takes an IP address where only your metrics scraper reaches (default 127.0.0.1); got '{metricsBind}'.");
+        }
+
         var useTls = tls || (!IPAddress.IsLoopback(bindAddress) && !insecureHttp);
         var scheme = useTls ? "https" : "http";
-        var host = bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
+        var host = UrlHost(bindAddress);
+        var metricsHost = UrlHost(metricsAddress);
 
         data = Path.GetFullPath(data);
         var keys = Path.Combine(data, "keys");
         PrivateFolder.CreateAndTightenTree(data);
         var tlsMaterial = useTls
-            ? LocalCertificateAuthority.Ensure(Path.Combine(data, "tls"), ["127.0.0.1", "::1", "localhost", bindAddress.ToString()])
+            ? LocalCertificateAuthority.Ensure(Path.Combine(data, "tls"), ["127.0.0.1", "::1", "localhost", bindAddress.ToString(), metricsAddress.ToString()])
             : null;
         var nodeTrust = tlsMaterial is null ? ServerTrust.System : ServerTrust.ForCaFile(tlsMaterial.CaCertificatePath, "the appliance's CA");
 
@@ -72,6 +79,7 @@ internal static class StandaloneCommand
             KeysDirectory = keys,
             Urls = [$"{scheme}://{host}:{port}"],
             HttpUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 3)}",
+            MetricsUrl = $"{scheme}://{metricsHost}:{(port == 0 ? 0 : port + 4)}",
             TlsCertificate = tlsMaterial?.ServerCertificate,
             InsecureHttp = insecureHttp,
             NodeTrust = nodeTrust,
@@ -89,6 +97,7 @@ internal static class StandaloneCommand
                 KeysDirectory = keys,
                 GrpcUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 1)}",
                 HttpUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 2)}",
+                MetricsUrl = $"{scheme}://{metricsHost}:{(port == 0 ? 0 : port + 5)}",
                 MetadataUrl = metadataUrl,
                 NodeId = "storage-1",
                 TlsCertificate = tlsMaterial?.ServerCertificate,
@@ -115,8 +124,8 @@ internal static class StandaloneCommand
             }
 
             Console.WriteLine($"storage: {grpc} (presigned links on {http})");
-            Console.WriteLine($"metrics: {MetadataNodeHost.HttpUrl(metadata)}{NodeObservability.MetricsPath}");
-            Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
+            Console.WriteLine($"metrics: {MetadataNodeHost.MetricsUrl(metadata)}{NodeObservability.MetricsPath}");
+            Console.WriteLine($"metrics: {storage.Services.GetRequiredService<OperatorListener>().Url}{NodeObservability.MetricsPath}");
             Console.WriteLine($"ready: {metadataUrl}");
 
             try
@@ -175,4 +184,7 @@ internal static class StandaloneCommand
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private static string UrlHost(IPAddress address) =>
+        address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
 }

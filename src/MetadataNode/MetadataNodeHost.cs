@@ -31,15 +31,17 @@ public static class MetadataNodeHost
     public static WebApplication Build(MetadataNodeOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ListenGuard.Check([.. options.Urls, .. options.HttpUrl is null ? Array.Empty<string>() : [options.HttpUrl]], options.TlsCertificate is not null, options.InsecureHttp);
+        ListenGuard.Check([.. options.Urls, .. options.HttpUrl is null ? Array.Empty<string>() : [options.HttpUrl], options.MetricsUrl], options.TlsCertificate is not null, options.InsecureHttp);
         var grpcUris = options.Urls.Select(ListenEndpoint.Parse).ToList();
         var httpUri = options.HttpUrl is null ? null : ListenEndpoint.Parse(options.HttpUrl);
+        var metricsUri = ListenEndpoint.Parse(options.MetricsUrl);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(MetadataNodeHost).Assembly.GetName().Name,
             ContentRootPath = AppContext.BaseDirectory,
         });
         var endpoints = new MetadataNodeEndpoints();
+        var operators = new OperatorListener();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
@@ -77,12 +79,24 @@ public static class MetadataNodeHost
                     endpoints.Http = (httpUri.Scheme, listen);
                 });
             }
+
+            kestrel.Listen(ListenEndpoint.ToEndpoint(metricsUri), listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (metricsUri.Scheme == Uri.UriSchemeHttps)
+                {
+                    listen.UseHttps(options.TlsCertificate!);
+                }
+
+                operators.Attach(metricsUri.Scheme, listen);
+            });
         });
         configureLogging?.Invoke(builder.Logging);
 
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(endpoints);
+        services.AddSingleton(operators);
         services.AddNodeObservability().AddCheck<MetadataReadinessCheck>("metadata");
         services.AddSingleton<MetadataMetrics>();
         services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));
@@ -127,8 +141,15 @@ public static class MetadataNodeHost
             .ToList();
     }
 
+    /// <summary>The started node's operator-only listener (<c>/metrics</c>), or null before start.</summary>
+    public static string? MetricsUrl(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<OperatorListener>().Url;
+    }
+
     /// <summary>
-    /// Where the started node answers HTTP/1.1 (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>): the
+    /// Where the started node answers HTTP/1.1 probes (<c>/healthz</c>, <c>/readyz</c>): the
     /// <see cref="MetadataNodeOptions.HttpUrl"/> listener, else the first https gRPC URL (ALPN), else null.
     /// </summary>
     public static string? HttpUrl(WebApplication app)

@@ -19,12 +19,18 @@ public sealed record MetadataNodeOptions
     public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
 
     /// <summary>
-    /// Optional HTTP/1.1 listen URL for operators' probes and scrapers (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>):
-    /// plaintext <see cref="Urls"/> speak only HTTP/2 (h2c), which load balancers, Kubernetes probes and plain curl do
+    /// Optional HTTP/1.1 listen URL for probes (<c>/healthz</c>, <c>/readyz</c>): plaintext <see cref="Urls"/> speak only HTTP/2 (h2c), which load balancers, Kubernetes probes and plain curl do
     /// not. https <see cref="Urls"/> serve HTTP/1.1 too (ALPN), so this is needed only without TLS. Same rules as
     /// <see cref="Urls"/> (https needs the certificate, plaintext beyond loopback needs <see cref="InsecureHttp"/>).
     /// </summary>
     public string? HttpUrl { get; init; }
+
+    /// <summary>
+    /// HTTP/1.1 listen URL for operators: <c>/metrics</c> (answered nowhere else: node-wide numbers such as GC deletions
+    /// would tell one account what another stores), <c>/healthz</c>, <c>/readyz</c>. Default: a free port on
+    /// 127.0.0.1. Bind it where only the operator's scraper reaches, never where clients do.
+    /// </summary>
+    public string MetricsUrl { get; init; } = "http://127.0.0.1:0";
 
     /// <summary>Certificate (with private key) served on the https URLs; null serves none.</summary>
     public X509Certificate2? TlsCertificate { get; init; }

@@ -3,15 +3,17 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 
-// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H]
+// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB]
 //   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]
-const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
     "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.\n" +
-    "  The HTTP/1.1 URL (presigned links) also serves /healthz, /readyz and /metrics.";
-string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null;
+    "  The HTTP/1.1 URL (presigned links) also serves /healthz and /readyz; /metrics is served only on --metrics-url\n" +
+    "  (HTTP/1.1, default a free port on 127.0.0.1): bind it where only your scraper reaches, never clients.";
+string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, metricsUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null;
 var insecureHttp = false;
 var logging = new NodeLogging();
 double? scrubHours = null;
+long? reserveMb = null;
 var urls = "http://127.0.0.1:5081";
 for (var i = 0; i < args.Length; i++)
 {
@@ -21,6 +23,7 @@ for (var i = 0; i < args.Length; i++)
         case "--data": data = Next(); break;
         case "--urls": urls = Next(); break;
         case "--http-url": httpUrl = Next(); break;
+        case "--metrics-url": metricsUrl = Next(); break;
         case "--keys": keys = Next(); break;
         case "--metadata": metadata = Next(); break;
         case "--node-id": nodeId = Next(); break;
@@ -43,6 +46,15 @@ for (var i = 0; i < args.Length; i++)
                 return 2;
             }
 
+            break;
+        case "--reserve-mb":
+            if (!long.TryParse(Next(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var mb) || mb < 0)
+            {
+                Console.Error.WriteLine($"--reserve-mb needs a whole number of MiB >= 0 (free space the node keeps on its data disk), not '{args[i]}'.");
+                return 2;
+            }
+
+            reserveMb = mb;
             break;
         case "--scrub-interval-hours":
             if (!double.TryParse(Next(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var hours) || hours < 0)
@@ -90,6 +102,16 @@ try
         InsecureHttp = insecureHttp,
         MetadataTrust = tlsCa is null ? ServerTrust.System : ServerTrust.ForCaFile(tlsCa, "--tls-ca"),
     };
+    if (metricsUrl is not null)
+    {
+        nodeOptions = nodeOptions with { MetricsUrl = metricsUrl };
+    }
+
+    if (reserveMb is { } reserve)
+    {
+        nodeOptions = nodeOptions with { ReserveBytes = reserve * 1024 * 1024 };
+    }
+
     if (scrubHours is { } h)
     {
         nodeOptions = nodeOptions with { ScrubInterval = TimeSpan.FromHours(h) };
@@ -106,7 +128,7 @@ catch (DropboxException ex)
 await app.StartAsync();
 var (grpc, http) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound;
 Console.WriteLine($"storage node listening: grpc={grpc} http={http}");
-Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
+Console.WriteLine($"metrics: {app.Services.GetRequiredService<OperatorListener>().Url}{NodeObservability.MetricsPath}");
 await app.WaitForShutdownAsync();
 await app.DisposeAsync();
 return 0;

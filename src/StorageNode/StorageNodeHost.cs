@@ -36,7 +36,8 @@ public static class StorageNodeHost
         var httpUri = options.HttpUrl is { } configuredHttp
             ? ParseUrl(configuredHttp)
             : new UriBuilder(grpcUri) { Port = grpcUri.Port == 0 ? 0 : grpcUri.Port + 1 }.Uri;
-        ListenGuard.Check([grpcUri.OriginalString, httpUri.OriginalString], options.TlsCertificate is not null, options.InsecureHttp);
+        var metricsUri = ParseUrl(options.MetricsUrl);
+        ListenGuard.Check([grpcUri.OriginalString, httpUri.OriginalString, metricsUri.OriginalString], options.TlsCertificate is not null, options.InsecureHttp);
         // Owner-only, and anything an older version left readable is tightened (segments, index, outbox, node id).
         PrivateFolder.CreateAndTightenTree(options.DataDirectory);
         var nodeId = ResolveNodeId(options);
@@ -52,6 +53,7 @@ public static class StorageNodeHost
         var httpTls = httpUri.Scheme == Uri.UriSchemeHttps;
         ListenOptions? grpcListen = null;
         ListenOptions? httpListen = null;
+        var operators = new OperatorListener();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = StoreLimits.AbsoluteMaxChunkBytes * 2L;
@@ -81,12 +83,23 @@ public static class StorageNodeHost
 
                 httpListen = listen;
             });
+            kestrel.Listen(ToEndpoint(metricsUri), listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (metricsUri.Scheme == Uri.UriSchemeHttps)
+                {
+                    listen.UseHttps(options.TlsCertificate!);
+                }
+
+                operators.Attach(metricsUri.Scheme, listen);
+            });
         });
 
         var services = builder.Services;
         services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         services.AddSingleton(options);
         services.AddSingleton(new NodeAddresses());
+        services.AddSingleton(operators);
         services.AddSingleton(_ => ChunkTokenService.ForKeyDirectory(options.KeysDirectory));
         services.AddSingleton<IChunkEngine>(sp => ChunkEngine.Open(
             new EngineOptions
@@ -101,7 +114,7 @@ public static class StorageNodeHost
         services.AddSingleton(_ => new EventOutbox(Path.Combine(options.DataDirectory, "outbox")));
         services.AddNodeObservability().AddCheck<StorageReadinessCheck>("storage");
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
-        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>()));
+        services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));
         services.AddSingleton<ClusterAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();

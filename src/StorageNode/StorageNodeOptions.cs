@@ -25,6 +25,13 @@ public sealed record StorageNodeOptions
     /// </summary>
     public string? HttpUrl { get; init; }
 
+    /// <summary>
+    /// HTTP/1.1 listen URL for operators: <c>/metrics</c> (answered nowhere else: its node-wide numbers would tell one
+    /// account what another stores), <c>/healthz</c>, <c>/readyz</c>. Default: a free port on 127.0.0.1. Bind it
+    /// where only the operator's scraper reaches, never where clients do.
+    /// </summary>
+    public string MetricsUrl { get; init; } = "http://127.0.0.1:0";
+
     /// <summary>Certificate (with private key) served on https listen URLs; null serves none.</summary>
     public X509Certificate2? TlsCertificate { get; init; }
 
@@ -51,6 +58,12 @@ public sealed record StorageNodeOptions
 
     /// <summary>Largest plain chunk accepted.</summary>
     public int MaxChunkBytes { get; init; } = StoreLimits.DefaultMaxChunkBytes;
+
+    /// <summary>
+    /// Free bytes the node keeps on its data disk: below this it refuses every put with RESOURCE_EXHAUSTED (and the
+    /// metadata node places new chunks elsewhere) rather than fail writes halfway. Default 64 MiB.
+    /// </summary>
+    public long ReserveBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>Segment file size at which a new one is started.</summary>
     public long SegmentMaxBytes { get; init; } = 256L * 1024 * 1024;

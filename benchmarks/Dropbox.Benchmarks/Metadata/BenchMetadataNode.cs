@@ -34,6 +34,9 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
         SystemToken = systemToken;
     }
 
+    /// <summary>The node's RocksDB folder.</summary>
+    public string DataDirectory => Path.Combine(_root, "db");
+
     /// <summary>The node's gRPC address.</summary>
     public string Url { get; }
 

@@ -306,7 +306,7 @@ public static class MetadataLoadRunner
         return $"{perOp:N0} µs CPU/op (client+server) = {Environment.ProcessorCount * 1_000_000 / perOp:N0}/s on {Environment.ProcessorCount} idle cores";
     }
 
-    private static Proto.ChunkRef Chunk(int seed) =>
+    internal static Proto.ChunkRef Chunk(int seed) =>
         new() { Id = Google.Protobuf.ByteString.CopyFrom(SHA256.HashData(BitConverter.GetBytes(seed))), Size = 4096, StoredSize = 4096 };
 
     internal static double P(List<double> values, int percentile)

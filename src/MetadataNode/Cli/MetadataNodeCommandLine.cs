@@ -23,11 +23,12 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
-                               [--http-url URL] [--log-format text|json] [--log-level LEVEL]
+                               [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
-                               /healthz, /readyz, /metrics answer HTTP/1.1 on https URLs (ALPN) and on
-                               --http-url (an HTTP/1.1-only listener: plaintext URLs speak only HTTP/2)
+                               /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
+                               HTTP/1.1-only listener: plaintext URLs speak only HTTP/2); /metrics only on
+                               --metrics-url (HTTP/1.1; default a free port on 127.0.0.1): operators only
           (the standalone appliance, metadata + storage node in one process, is its own program:
            dotnet run --project src/Appliance -- standalone --data DIR --port PORT; see its --help)
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
@@ -97,10 +98,7 @@ public static class MetadataNodeCommandLine
                 Console.WriteLine($"listening: {url}");
             }
 
-            if (MetadataNodeHost.HttpUrl(app) is { } http)
-            {
-                Console.WriteLine($"metrics: {http}{NodeObservability.MetricsPath}");
-            }
+            Console.WriteLine($"metrics: {MetadataNodeHost.MetricsUrl(app)}{NodeObservability.MetricsPath}");
         });
         await app.RunAsync().ConfigureAwait(false);
         return 0;
@@ -121,6 +119,11 @@ public static class MetadataNodeCommandLine
             TlsCertificate = TlsOptions(map),
             NodeTrust = map.TryGetValue("--tls-ca", out var ca) ? ServerTrust.ForCaFile(ca, "--tls-ca") : ServerTrust.System,
         };
+        if (map.TryGetValue("--metrics-url", out var metricsUrl))
+        {
+            options = options with { MetricsUrl = metricsUrl };
+        }
+
         if (map.TryGetValue("--replication", out var r))
         {
             options = options with { ReplicationFactor = PositiveInt(r, "--replication") };

@@ -23,6 +23,7 @@ public static class StorageGauges
         var quarantined = f.CreateGauge("dropbox_storage_chunks_quarantined", "Chunks quarantined as corrupt by scrub.");
         var pending = f.CreateGauge("dropbox_storage_pending_events", "\"Chunk stored\" events not yet delivered to the metadata node.");
         var writeFailed = f.CreateGauge("dropbox_storage_write_failed", "1 when the engine stopped taking writes after a failed fsync, else 0.");
+        var full = f.CreateGauge("dropbox_storage_full", "1 while the node refuses puts because its data disk is full (free space below the reserve), else 0.");
         var diskFree = f.CreateGauge("dropbox_disk_free_bytes", "Free bytes (available to this process) on the data directory's file system.");
         var diskTotal = f.CreateGauge("dropbox_disk_total_bytes", "Size of the data directory's file system.");
         var diskUsed = f.CreateGauge("dropbox_disk_used_bytes", "Bytes this node uses in its data directory (segment files).");
@@ -37,6 +38,7 @@ public static class StorageGauges
             diskUsed.Set(stats.LiveBytes + stats.DeadBytes);
             pending.Set(store.Outbox.PendingCount);
             writeFailed.Set(store.Engine.WriteFault is null ? 0 : 1);
+            full.Set(store.Space is { IsFull: true } ? 1 : 0);
             DiskSpace.Set(dataDirectory, diskFree, diskTotal);
         });
     }

@@ -21,8 +21,9 @@ public sealed class ChunkStore
     private readonly StoreMetrics? _metrics;
 
     /// <summary>Wires the store over an engine and an outbox; <paramref name="metrics"/> (optional) counts puts and reads.</summary>
-    public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes, StoreMetrics? metrics = null)
+    public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes, StoreMetrics? metrics = null, SpaceGuard? space = null)
     {
+        Space = space;
         _engine = engine;
         _outbox = outbox;
         _metrics = metrics;
@@ -32,6 +33,10 @@ public sealed class ChunkStore
 
     /// <summary>This node's id.</summary>
     public NodeId NodeId { get; }
+
+    /// <summary>What keeps the data disk from filling (null: nothing refuses puts early; a write that finds no space is
+    /// still answered RESOURCE_EXHAUSTED).</summary>
+    public SpaceGuard? Space { get; }
 
     /// <summary>Largest plain chunk accepted.</summary>
     public int MaxChunkBytes { get; }
@@ -87,6 +92,13 @@ public sealed class ChunkStore
             throw;
         }
 
+        if (Space is { IsFull: true })
+        {
+            // Held chunks too: "stored" for those and "full" for new ones would tell what others store.
+            _metrics?.PutsRefusedFull.Inc();
+            throw Space.Full(NodeId);
+        }
+
         // The event is recorded alongside the write rather than after it, so the two fsyncs overlap instead of
         // adding up. That is safe because the outbox hands out an event only once the engine holds the chunk,
         // and the engine holds only what is durable.
@@ -97,6 +109,13 @@ public sealed class ChunkStore
             var record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, stored.Length, ns), cancellationToken);
             await Task.WhenAll(append, record).ConfigureAwait(false);
             (append.Result == AppendOutcome.Stored ? _metrics?.ChunksStored : _metrics?.ChunksDeduplicated)?.Inc();
+        }
+        catch (Exception ex) when (SpaceGuard.IsOutOfSpace(ex))
+        {
+            // The engine rolled the batch back: nothing half-written stays. Full from now on, until space returns.
+            _metrics?.PutsRefusedFull.Inc();
+            Space?.ReportOutOfSpace();
+            throw Space?.Full(NodeId) ?? new DropboxException(ErrorKind.ResourceExhausted, $"Storage node {NodeId} is full: no space left on its data disk. The chunk was not stored and nothing stored before is affected.");
         }
         finally
         {

@@ -14,7 +14,11 @@ public sealed class StoreMetrics
         BytesIn = factory.CreateCounter("dropbox_storage_bytes_in_total", "Chunk bytes received by puts, as sent (compressed when LZ4), verified or not.");
         BytesOut = factory.CreateCounter("dropbox_storage_bytes_out_total", "Chunk bytes served to readers, as stored.");
         PutsRefused = factory.CreateCounter("dropbox_storage_puts_refused_total", "Puts refused before anything was stored (bad header or hash mismatch).");
+        PutsRefusedFull = factory.CreateCounter("dropbox_storage_puts_refused_full_total", "Puts refused because the node's data disk is full (free space below the reserve, or a write found none).");
     }
+
+    /// <summary><c>dropbox_storage_puts_refused_full_total</c>.</summary>
+    public Counter PutsRefusedFull { get; }
 
     /// <summary><c>dropbox_storage_chunks_stored_total</c>.</summary>
     public Counter ChunksStored { get; }

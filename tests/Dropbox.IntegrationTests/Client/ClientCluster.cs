@@ -20,6 +20,7 @@ internal sealed partial class ClientCluster : IDisposable
     private readonly int _storageCount;
     private readonly int _replication;
     private readonly bool _tls;
+    private Func<int, IReadOnlyDictionary<string, string>>? _storageEnvironment;
 
     private ClientCluster(TempFolder dir, int storageNodes, int replication, bool tls)
     {
@@ -40,20 +41,24 @@ internal sealed partial class ClientCluster : IDisposable
 
     public string StorageGrpcUrl { get; private set; } = string.Empty;
 
-    /// <summary>The metadata node's <c>metrics:</c> line (printed when it answers HTTP/1.1: with TLS, by ALPN), or null.</summary>
+    /// <summary>The metadata node's <c>metrics:</c> line: its operator-only listener.</summary>
     public string? MetadataMetricsUrl { get; private set; }
 
-    /// <summary>Each storage node's HTTP/1.1 base URL (presigned links, <c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>).</summary>
+    /// <summary>Each storage node's HTTP/1.1 base URL (presigned links, <c>/healthz</c>, <c>/readyz</c>).</summary>
     public List<string> StorageHttpUrls { get; } = [];
+
+    /// <summary>Each storage node's <c>metrics:</c> line: its operator-only listener.</summary>
+    public List<string> StorageMetricsUrls { get; } = [];
 
     /// <summary>
     /// Starts a metadata node and <paramref name="storageNodes"/> storage nodes (the compose topology, as processes),
     /// placing every chunk on <paramref name="replication"/> of them. With <paramref name="tls"/>, as docker/compose.yaml
     /// runs them: <c>tls init</c> makes a CA and a certificate, every node serves https and trusts that CA.
     /// </summary>
-    public static async Task<ClientCluster> StartAsync(TempFolder dir, int storageNodes = 1, int replication = 1, bool tls = false)
+    /// <param name="storageEnvironment">Extra environment of storage node N (1-based), e.g. a faked clock; null: none.</param>
+    public static async Task<ClientCluster> StartAsync(TempFolder dir, int storageNodes = 1, int replication = 1, bool tls = false, Func<int, IReadOnlyDictionary<string, string>>? storageEnvironment = null)
     {
-        var cluster = new ClientCluster(dir, storageNodes, replication, tls);
+        var cluster = new ClientCluster(dir, storageNodes, replication, tls) { _storageEnvironment = storageEnvironment };
         try
         {
             await cluster.StartCoreAsync();
@@ -90,24 +95,28 @@ internal sealed partial class ClientCluster : IDisposable
 
         var scheme = _tls ? "https" : "http";
         // With TLS this is the compose topology: every node starts through the images' entrypoint, as the images run it.
-        string[] metaArgs = ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs];
+        string[] metaArgs = ["--data", metaData, "--urls", $"{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--no-fsync", "--replication", _replication.ToString(System.Globalization.CultureInfo.InvariantCulture), .. tlsArgs];
         var meta = _tls ? ChildProcess.StartLikeImage(Binaries.MetadataNode, metaArgs, AsImage) : ChildProcess.Start(Binaries.MetadataNode, metaArgs, Quiet);
         _processes.Add(meta);
         MetadataUrl = (await meta.WaitForOutputAsync(MetadataListening(), StartTimeout)).Groups[1].Value.TrimEnd('/');
-        if (_tls)
-        {
-            MetadataMetricsUrl = (await meta.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value;
-        }
+        MetadataMetricsUrl = (await meta.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value;
 
         for (var i = 1; i <= _storageCount; i++)
         {
-            string[] storageArgs = ["--data", Dir.CreateSub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
-            var storage = _tls ? ChildProcess.StartLikeImage(Binaries.StorageNode, storageArgs, AsImage) : ChildProcess.Start(Binaries.StorageNode, storageArgs, Quiet);
+            string[] storageArgs = ["--data", Dir.CreateSub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
+            var environment = new Dictionary<string, string>(_tls ? AsImage : Quiet);
+            foreach (var (key, value) in _storageEnvironment?.Invoke(i) ?? new Dictionary<string, string>())
+            {
+                environment[key] = value;
+            }
+
+            var storage = _tls ? ChildProcess.StartLikeImage(Binaries.StorageNode, storageArgs, environment) : ChildProcess.Start(Binaries.StorageNode, storageArgs, environment);
             _processes.Add(storage);
             _storageNodes.Add(storage);
             var listening = await storage.WaitForOutputAsync(StorageListening(), StartTimeout);
             var url = listening.Groups[1].Value.TrimEnd('/');
             StorageHttpUrls.Add(listening.Groups[2].Value.TrimEnd('/'));
+            StorageMetricsUrls.Add((await storage.WaitForOutputAsync(MetricsLine(), StartTimeout)).Groups[1].Value);
             if (i == 1)
             {
                 StorageGrpcUrl = url;

@@ -43,11 +43,11 @@ public sealed class MultiNodeTests : IDisposable
             Assert.StartsWith("ready", await GetHttp11Async(http, cluster.MetadataMetricsUrl!.Replace("/metrics", "/readyz", StringComparison.Ordinal)), StringComparison.Ordinal);
 
             double held = 0, stored = 0;
-            foreach (var node in cluster.StorageHttpUrls)
+            foreach (var (node, nodeMetricsUrl) in cluster.StorageHttpUrls.Zip(cluster.StorageMetricsUrls))
             {
                 Assert.StartsWith("ok", await GetHttp11Async(http, node + "/healthz"), StringComparison.Ordinal);
                 Assert.StartsWith("ready", await GetHttp11Async(http, node + "/readyz"), StringComparison.Ordinal);
-                var nodeMetrics = await PrometheusText.ScrapeAsync(http, node + "/metrics");
+                var nodeMetrics = await PrometheusText.ScrapeAsync(http, nodeMetricsUrl);
                 held += nodeMetrics.Single("dropbox_storage_chunks");
                 stored += nodeMetrics.Single("dropbox_storage_chunks_stored_total");
             }

@@ -8,6 +8,7 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode;
+using Dropbox.StorageNode.Hosting;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -53,7 +54,8 @@ public sealed class NodeEndpointsTests : IDisposable
         await using var app = StorageNodeHost.Build(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         var (_, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
-        var before = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        var metricsUrl = app.Services.GetRequiredService<OperatorListener>().Url + "/metrics";
+        var before = await PrometheusText.ScrapeAsync(_http, metricsUrl);
         Assert.Equal(0, before.Single("dropbox_storage_chunks_stored_total"));
 
         // Act: put one chunk twice through its presigned link.
@@ -67,7 +69,7 @@ public sealed class NodeEndpointsTests : IDisposable
         }
 
         // Assert: the counters moved by exactly what happened, and the gauges describe the node.
-        var after = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        var after = await PrometheusText.ScrapeAsync(_http, metricsUrl);
         Assert.Equal(1, after.Single("dropbox_storage_chunks_stored_total"));
         Assert.Equal(1, after.Single("dropbox_storage_chunks_deduplicated_total"));
         Assert.Equal(2 * 100_000, after.Single("dropbox_storage_bytes_in_total"));
@@ -83,7 +85,7 @@ public sealed class NodeEndpointsTests : IDisposable
         // A read counts its bytes out.
         var get = $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(TokenOperation.Get, "ns-obs", "obs-1", [id], TimeSpan.FromMinutes(5)))}";
         Assert.Equal(bytes, await _http.GetByteArrayAsync(get));
-        var read = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        var read = await PrometheusText.ScrapeAsync(_http, metricsUrl);
         Assert.Equal(100_000, read.Single("dropbox_storage_bytes_out_total"));
         await read.AssertPromtoolAcceptsAsync();
 
@@ -96,7 +98,7 @@ public sealed class NodeEndpointsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_metadata_node_serves_probes_and_metrics_on_its_http11_listener_and_is_unready_once_its_store_is_closed()
+    public async Task A_metadata_node_serves_probes_on_its_http11_listener_and_metrics_on_its_operator_listener_and_is_unready_once_its_store_is_closed()
     {
         // Arrange: cleartext gRPC (HTTP/2 only) plus the HTTP/1.1 listener; replication 2 over two registered nodes.
         var options = new MetadataNodeOptions
@@ -133,7 +135,8 @@ public sealed class NodeEndpointsTests : IDisposable
         store.ReportChunksStored(Report("s1", chunks[0], user.Namespace.Value));
 
         // Assert: request, plan and replication metrics.
-        var metrics = await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics");
+        var metricsUrl = MetadataNodeHost.MetricsUrl(app) + "/metrics";
+        var metrics = await PrometheusText.ScrapeAsync(_http, metricsUrl);
         Assert.Equal(2, metrics.Single("dropbox_metadata_chunks_planned_total"));
         Assert.Equal(2, metrics.Single("dropbox_metadata_chunks_to_upload_total"));
         Assert.Equal(4, metrics.Single("dropbox_metadata_chunk_puts_planned_total"));
@@ -149,7 +152,7 @@ public sealed class NodeEndpointsTests : IDisposable
         // The second copy arrives: nothing is under-replicated any more.
         store.ReportChunksStored(Report("s2", chunks[0], user.Namespace.Value));
         app.Services.GetRequiredService<MetadataMetrics>().InvalidateUnderReplicated();
-        Assert.Equal(0, (await PrometheusText.ScrapeAsync(_http, httpUrl + "/metrics")).Single("dropbox_chunks_under_replicated"));
+        Assert.Equal(0, (await PrometheusText.ScrapeAsync(_http, metricsUrl)).Single("dropbox_chunks_under_replicated"));
 
         // Probes over HTTP/1.1.
         var (healthStatus, healthVersion, healthBody) = await GetAsync(httpUrl + "/healthz");
@@ -162,6 +165,75 @@ public sealed class NodeEndpointsTests : IDisposable
         var (closedStatus, _, closedBody) = await GetAsync(httpUrl + "/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, closedStatus);
         Assert.Contains("RocksDB store is closed", closedBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_are_answered_only_on_the_operator_listener_never_where_a_client_connects()
+    {
+        // Node-wide numbers (chunks stored against deduplicated, chunks held, GC deletions) scraped around one's own
+        // put would tell an account whether another stores that content: clients must not reach them.
+        var tls = Dropbox.Shared.Tls.LocalCertificateAuthority.Ensure(_dir.CreateSub("tls"), ["127.0.0.1"]);
+        var keys = _dir.CreateSub("keys");
+        await using var storage = StorageNodeHost.Build(
+            new StorageNodeOptions
+            {
+                DataDirectory = _dir.CreateSub("data"),
+                KeysDirectory = keys,
+                GrpcUrl = "http://127.0.0.1:0",
+                NodeId = "ops-1",
+                IndexSizeBytes = 1L << 16,
+                IndexMemoryBytes = 1L << 22,
+                CheckpointInterval = TimeSpan.Zero,
+                CompactionInterval = TimeSpan.Zero,
+            },
+            logging => logging.ClearProviders());
+        await storage.StartAsync();
+        var (grpcUrl, httpUrl) = await storage.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
+        await using var metadata = MetadataNodeHost.Build(
+            new MetadataNodeOptions
+            {
+                DataDirectory = _dir.CreateSub("meta"),
+                KeysDirectory = keys,
+                Urls = ["https://127.0.0.1:0"],
+                HttpUrl = "http://127.0.0.1:0",
+                TlsCertificate = tls.ServerCertificate,
+                GcInterval = TimeSpan.Zero,
+            },
+            logging => logging.ClearProviders());
+        await metadata.StartAsync();
+        using var trusting = new HttpClient(Dropbox.Shared.Tls.ServerTrust.ForCaFile(tls.CaCertificatePath, "the test CA").CreateHandler()) { Timeout = Timeout };
+
+        // Where clients connect: the presigned-link listener, the storage gRPC listener (h2c), the metadata node's https
+        // gRPC listener (HTTP/1.1 by ALPN) and its probe listener: not found.
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(httpUrl + "/metrics")).Status);
+        using (var h2c = new HttpRequestMessage(HttpMethod.Get, grpcUrl + "/metrics") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact })
+        using (var response = await _http.SendAsync(h2c))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        using (var alpn = new HttpRequestMessage(HttpMethod.Get, MetadataNodeHost.BoundUrls(metadata)[0] + "/metrics") { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact })
+        using (var response = await trusting.SendAsync(alpn))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(MetadataNodeHost.HttpUrl(metadata) + "/metrics")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(httpUrl + "/METRICS")).Status);
+
+        // The probes stay where load balancers look for them.
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(httpUrl + "/readyz")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(MetadataNodeHost.HttpUrl(metadata) + "/readyz")).Status);
+
+        // The operator listeners (loopback by default) answer the scrape, and their probes too.
+        var storageOps = storage.Services.GetRequiredService<OperatorListener>().Url;
+        Assert.StartsWith("http://127.0.0.1:", storageOps, StringComparison.Ordinal);
+        Assert.True((await PrometheusText.ScrapeAsync(_http, storageOps + "/metrics")).Sum("process_cpu_seconds_total") > 0);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(storageOps + "/healthz")).Status);
+        var metadataOps = MetadataNodeHost.MetricsUrl(metadata);
+        Assert.StartsWith("http://127.0.0.1:", metadataOps, StringComparison.Ordinal);
+        Assert.True((await PrometheusText.ScrapeAsync(_http, metadataOps + "/metrics")).Sum("process_cpu_seconds_total") > 0);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(metadataOps + "/readyz")).Status);
     }
 
     private async Task<(HttpStatusCode Status, Version Version, string Body)> GetAsync(string url)

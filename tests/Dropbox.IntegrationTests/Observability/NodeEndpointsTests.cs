@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using Dropbox.Hosting;
 using Dropbox.IntegrationTests.Client;
 using Dropbox.MetadataNode;
 using Dropbox.MetadataNode.Domain;

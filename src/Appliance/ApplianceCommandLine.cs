@@ -16,8 +16,8 @@ public static class ApplianceCommandLine
                             [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]
                             metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                             storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
-                            (/healthz, /readyz) on PORT+3; /metrics (operators only) on METRICS-ADDRESS
-                            (default 127.0.0.1) PORT+4 (metadata) and PORT+5 (storage); requests logged at information;
+                            (/healthz, /readyz) on PORT+3; /metrics on METRICS-ADDRESS (default
+                            127.0.0.1) PORT+4 (metadata) and PORT+5 (storage); requests logged at information;
                             --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
           the owner's token later: Dropbox.MetadataNode user token owner --data DIR
         """;
@@ -42,12 +42,12 @@ public static class ApplianceCommandLine
                 ? (int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
                 : 5080;
             var bind = flags.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
+            var metricsBind = flags.TryGetValue("--metrics-bind", out var mb) ? mb : "127.0.0.1";
             var logging = new NodeLogging
             {
                 Format = flags.TryGetValue("--log-format", out var format) ? NodeLogging.ParseFormat(format) : LogFormat.Text,
                 MinimumLevel = flags.TryGetValue("--log-level", out var level) ? NodeLogging.ParseLevel(level) : Microsoft.Extensions.Logging.LogLevel.Information,
             };
-            var metricsBind = flags.TryGetValue("--metrics-bind", out var mb) ? mb : "127.0.0.1";
             return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging, metricsBind).ConfigureAwait(false);
         }
         catch (DropboxException ex)

@@ -141,6 +141,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             }
 
             CheckBase(request.Path, request.BaseVersion, allowAny: false);
+            EnsureParentsAreNotFiles(request.Path);
             var missing = request.Chunks.Select(c => c.Id.ToChunkId()).Where(id => !_chunks.ContainsKey(id)).ToList();
             if (missing.Count > 0)
             {
@@ -441,15 +442,31 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.ToPath}' exists");
             }
 
-            var seq = ++_seq;
-            _history[request.FromPath].Add(new FileEntry { Path = request.FromPath, Version = seq, Deleted = true, Kind = current.Kind });
-            var moved = current.Clone();
-            moved.Path = request.ToPath;
-            moved.Version = seq;
-            moved.ModifiedBy = request.Device;
-            Append(moved, ChangeKind.Move, request.FromPath);
+            EnsureParentsAreNotFiles(request.ToPath);
+
+            // As the metadata node: a folder moves with everything under it, parents first, one move change each.
+            var sources = new List<FileEntry> { current };
+            if (current.Kind == EntryKind.Folder)
+            {
+                sources.AddRange(_history.Keys.Where(p => p.StartsWith(request.FromPath + "/", StringComparison.Ordinal) && Current(p) is not null)
+                    .OrderBy(p => p.Length).ThenBy(p => p, StringComparer.Ordinal).Select(p => Current(p)!).ToList());
+            }
+
+            MoveFileResponse? first = null;
+            foreach (var source in sources)
+            {
+                var seq = ++_seq;
+                _history[source.Path].Add(new FileEntry { Path = source.Path, Version = seq, Deleted = true, Kind = source.Kind });
+                var moved = source.Clone();
+                moved.Path = request.ToPath + source.Path[request.FromPath.Length..];
+                moved.Version = seq;
+                moved.ModifiedBy = request.Device;
+                Append(moved, ChangeKind.Move, source.Path);
+                first ??= new MoveFileResponse { Entry = moved, Sequence = seq };
+            }
+
             Moves++;
-            return Task.FromResult(new MoveFileResponse { Entry = moved, Sequence = seq });
+            return Task.FromResult(first!);
         }
     }
 
@@ -465,6 +482,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                     : throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is a file");
             }
 
+            EnsureParentsAreNotFiles(request.Path);
             var entry = new FileEntry { Path = request.Path, Version = ++_seq, Kind = EntryKind.Folder, ModifiedBy = request.Device };
             Append(entry, ChangeKind.Folder, null);
             return Task.FromResult(new CreateFolderResponse { Entry = entry, Sequence = entry.Version });
@@ -535,6 +553,18 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             }
 
             return Task.FromResult<IReadOnlyList<IncomingChunk>>(result);
+        }
+    }
+
+    /// <summary>As the metadata node: nothing is created under a path that is a file.</summary>
+    private void EnsureParentsAreNotFiles(string path)
+    {
+        for (var slash = path.IndexOf('/', StringComparison.Ordinal); slash > 0; slash = path.IndexOf('/', slash + 1))
+        {
+            if (Current(path[..slash]) is { Kind: not EntryKind.Folder })
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{path[..slash]}' is a file");
+            }
         }
     }
 

@@ -40,7 +40,7 @@ public sealed partial class ApplianceLoadTests : IDisposable
         // Arrange: one appliance, one account per client (created online through the admin API), each folder filled
         // with its own files of 1-8 KiB in ten subfolders.
         var data = _dir.CreateSub("appliance");
-        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", data, "--port", "0", "--log-level", "warning"]);
+        using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0", "--log-level", "warning"]);
         var admin = (await appliance.WaitForOutputAsync(TokenLine(), StartTimeout)).Groups[1].Value;
         var url = (await appliance.WaitForOutputAsync(ReadyLine(), StartTimeout)).Groups[1].Value;
         AppContext.SetSwitch("System.Net.Http.SocketsHttpHandler.Http2UnencryptedSupport", true);

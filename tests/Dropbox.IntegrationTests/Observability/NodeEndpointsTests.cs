@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using Dropbox.Hosting;
 using Dropbox.IntegrationTests.Client;
 using Dropbox.MetadataNode;
 using Dropbox.MetadataNode.Domain;
@@ -8,7 +9,6 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode;
-using Dropbox.Hosting;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;

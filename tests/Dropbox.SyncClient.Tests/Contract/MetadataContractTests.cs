@@ -354,6 +354,51 @@ public abstract class MetadataContractTests : IAsyncLifetime
         Assert.True((await Remote.PlanChunksAsync(otherSize, Ct)).Conflict);
     }
 
+    [Fact]
+    public async Task Moving_a_folder_moves_everything_under_it()
+    {
+        await Remote.CreateFolderAsync(new CreateFolderRequest { Path = "d", Device = "contract" }, Ct);
+        var chunks = NewChunks(1);
+        await UploadAsync("d/x.txt", chunks);
+
+        await Remote.MoveFileAsync(new MoveFileRequest { FromPath = "d", ToPath = "e", Device = "contract" }, Ct);
+
+        Assert.Equal(["e", "e/x.txt"], (await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries.Select(e => e.Path));
+        Assert.Equal(chunks.Select(c => c.Bytes), await DownloadAsync("e/x.txt"));
+    }
+
+    [Fact]
+    public async Task A_file_cannot_be_committed_under_a_path_that_is_a_file()
+    {
+        await UploadAsync("f", NewChunks(1));
+        var chunks = NewChunks(1);
+
+        var e = await Assert.ThrowsAnyAsync<DropboxException>(async () =>
+        {
+            await PutAsync(await Remote.PlanUploadAsync(Plan("f/x.txt", chunks), Ct), chunks);
+            await Remote.CommitFileAsync(Commit("f/x.txt", chunks), Ct);
+        });
+
+        Assert.Equal(ErrorKind.AlreadyExists, e.Kind);
+        Assert.Equal(["f"], (await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries.Select(x => x.Path));
+    }
+
+    [Fact]
+    public async Task Listing_pages_through_a_prefix_in_path_order()
+    {
+        foreach (var path in new[] { "b/2", "a", "b/1", "b/3", "c" })
+        {
+            await UploadAsync(path, NewChunks(1));
+        }
+
+        var first = await Remote.ListFilesAsync(new ListFilesRequest { Prefix = "b", Limit = 2 }, Ct);
+        Assert.Equal(["b/1", "b/2"], first.Entries.Select(e => e.Path));
+        Assert.True(first.HasMore);
+        var rest = await Remote.ListFilesAsync(new ListFilesRequest { Prefix = "b", Limit = 2, StartAfter = "b/2" }, Ct);
+        Assert.Equal(["b/3"], rest.Entries.Select(e => e.Path));
+        Assert.False(rest.HasMore);
+    }
+
     /// <summary>Starts the implementation under test with one user signed in.</summary>
     internal abstract Task<ContractTarget> StartAsync(CancellationToken ct);
 

@@ -13,9 +13,10 @@ internal sealed partial class MetadataStore
     /// versions are a suffix of a path's history), file records matching their newest version, namespace
     /// totals, and refcounts equal to a recount over the retained versions.
     /// </summary>
-    public IReadOnlyList<string> CheckConsistency()
+    public IReadOnlyList<string> CheckConsistency() => _transactions.Exclusive(CheckUnderLock);
+
+    private IReadOnlyList<string> CheckUnderLock()
     {
-        lock (_writeLock)
         {
             var problems = new List<string>();
             var versions = new Dictionary<(string Ns, string Path), SortedDictionary<ulong, FileEntry>>();

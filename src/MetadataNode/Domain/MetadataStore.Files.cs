@@ -149,7 +149,7 @@ internal sealed partial class MetadataStore
             {
                 foreach (var nodeId in record.Locations)
                 {
-                    if (_nodes.TryGetValue(nodeId, out var node))
+                    if (_nodeRegistry.TryGet(nodeId, out var node))
                     {
                         holders.Add(node);
                     }

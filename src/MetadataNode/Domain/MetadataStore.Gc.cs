@@ -207,7 +207,7 @@ internal sealed partial class MetadataStore
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
-                if (!_nodes.TryGetValue(perNode.Key, out var node))
+                if (!_nodeRegistry.TryGet(perNode.Key, out var node))
                 {
                     continue;
                 }

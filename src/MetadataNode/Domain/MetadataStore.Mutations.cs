@@ -8,44 +8,11 @@ namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class MetadataStore
 {
-    /// <summary>
-    /// Runs <paramref name="body"/> under the write lock over a fresh batch and a copy of the namespace
-    /// record, then writes it all as one atomic batch. If the body throws, nothing is written and the
-    /// in-memory state is untouched. With <paramref name="sync"/> the batch is fsynced before this returns.
-    /// </summary>
-    private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false)
-    {
-        lock (_writeLock)
-        {
-            using var batch = new RecordBatch(_engine);
-            var record = ns?.Record.Clone();
-            var result = body(batch, record);
-            if (record is not null && !record.Equals(ns!.Record))
-            {
-                batch.PutNamespace(record);
-            }
+    private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false) =>
+        _transactions.Mutate(ns, body, sync);
 
-            batch.Commit(sync);
-            if (record is not null && ns is not null)
-            {
-                var advanced = record.Head != ns.Record.Head;
-                ns.Record = record;
-                if (advanced)
-                {
-                    ns.Signal.Notify();
-                }
-            }
-
-            return result;
-        }
-    }
-
-    /// <summary>
-    /// <see cref="Mutate{T}"/> on the writer thread; completes once the change is durable (group commit,
-    /// when <see cref="MetadataNodeOptions.SyncWrites"/>). For every change a client is told about.
-    /// </summary>
     private Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body) =>
-        _writes.RunAsync(() => Mutate(ns, body));
+        _transactions.MutateDurableAsync(ns, body);
 
     private static bool IsLiveFile(FileEntry? entry) => entry is { Deleted: false, Kind: EntryKind.File };
 
@@ -211,14 +178,9 @@ internal sealed partial class MetadataStore
 
         if (baseVersion != 0 && baseVersion != current!.Version)
         {
-            throw Conflict(path, baseVersion, current.Version);
+            throw CommitRefused.Conflict(path, baseVersion, current.Version).ToException();
         }
 
         return current!;
     }
-
-    private static DropboxException Conflict(string path, ulong baseVersion, ulong current) =>
-        new DropboxException(ErrorKind.Conflict,
-            $"Conflict on '{path}': you edited version {baseVersion} but the server is at version {current}. Download the current version, keep both, and commit again naming version {current} as the base.")
-            .WithDetail("current-version", current.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -7,66 +7,8 @@ namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class MetadataStore
 {
-    private const int MaxUrlLength = 2048;
-
-    /// <summary>Registers (or re-registers) a storage node.</summary>
-    public RegisterNodeResponse RegisterNode(RegisterNodeRequest request)
-    {
-        var nodeId = ValidNodeId(request.NodeId);
-        if (!Uri.TryCreate(request.GrpcUrl, UriKind.Absolute, out var grpc) || (grpc.Scheme != Uri.UriSchemeHttp && grpc.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url must be an absolute http(s) URL; got '{request.GrpcUrl}'.");
-        }
-
-        if (request.GrpcUrl.Length > MaxUrlLength || request.HttpUrl.Length > MaxUrlLength)
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url and http_url are at most {MaxUrlLength} characters.");
-        }
-
-        if (request.HttpUrl.Length > 0 && !Uri.TryCreate(request.HttpUrl, UriKind.Absolute, out _))
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"http_url must be an absolute URL; got '{request.HttpUrl}'.");
-        }
-
-        var node = new NodeRecord
-        {
-            NodeId = nodeId,
-            GrpcUrl = request.GrpcUrl,
-            HttpUrl = request.HttpUrl,
-            CapacityBytes = request.CapacityBytes,
-            UsedBytes = request.UsedBytes,
-            LastHeartbeatUnixMs = NowMs,
-        };
-        Mutate<object?>(null, (batch, _) =>
-        {
-            batch.PutNode(node);
-            return null;
-        });
-        _nodes[nodeId] = node;
-        Log.NodeRegistered(_logger, nodeId, request.GrpcUrl);
-        return new RegisterNodeResponse { HeartbeatSeconds = (uint)Math.Max(1, _options.HeartbeatInterval.TotalSeconds) };
-    }
-
-    /// <summary>Records a heartbeat; an unknown node must register first.</summary>
-    public void Heartbeat(HeartbeatRequest request)
-    {
-        var nodeId = ValidNodeId(request.NodeId);
-        if (!_nodes.TryGetValue(nodeId, out var existing))
-        {
-            throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' is not registered: call RegisterNode first.");
-        }
-
-        var node = existing.Clone();
-        node.UsedBytes = request.UsedBytes;
-        node.ChunkCount = request.ChunkCount;
-        node.LastHeartbeatUnixMs = NowMs;
-        Mutate<object?>(null, (batch, _) =>
-        {
-            batch.PutNode(node);
-            return null;
-        });
-        _nodes[nodeId] = node;
-    }
+    /// <summary>The storage nodes (registration, heartbeats, liveness).</summary>
+    public NodeRegistry Nodes => _nodeRegistry;
 
     /// <summary>
     /// Records "chunk stored" events: the chunk is confirmed on the node, and the namespace named in the put
@@ -74,11 +16,8 @@ internal sealed partial class MetadataStore
     /// </summary>
     public void ReportChunksStored(ReportChunksStoredRequest request)
     {
-        var nodeId = ValidNodeId(request.NodeId);
-        if (!_nodes.ContainsKey(nodeId))
-        {
-            throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' is not registered: call RegisterNode first.");
-        }
+        var nodeId = NodeRegistry.ValidNodeId(request.NodeId);
+        _nodeRegistry.Require(nodeId);
 
         if (request.Chunks.Count > Limits.MaxReportedChunks)
         {
@@ -141,34 +80,9 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
-    internal List<NodeRecord> LiveNodes()
-    {
-        var cutoff = NowMs - (long)_options.NodeTimeout.TotalMilliseconds;
-        var result = new List<NodeRecord>(_nodes.Count);
-        foreach (var node in _nodes.Values)
-        {
-            if (node.LastHeartbeatUnixMs >= cutoff)
-            {
-                result.Add(node);
-            }
-        }
+    internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
 
-        return result;
-    }
-
-    private bool IsLiveNode(NodeRecord node) => node.LastHeartbeatUnixMs >= NowMs - (long)_options.NodeTimeout.TotalMilliseconds;
+    private bool IsLiveNode(NodeRecord node) => _nodeRegistry.IsLive(node);
 
     private static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
-
-    private static string ValidNodeId(string nodeId)
-    {
-        try
-        {
-            return new NodeId(nodeId).Value;
-        }
-        catch (ArgumentException ex)
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, ex.Message, ex);
-        }
-    }
 }

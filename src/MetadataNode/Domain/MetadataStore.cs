@@ -23,11 +23,10 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore : IDisposable
 {
     private readonly RocksEngine _engine;
-    private readonly WriteQueue _writes;
-    private readonly object _writeLock = new();
+    private readonly StoreTransactions _transactions;
+    private readonly Accounts _accounts;
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+    private readonly NodeRegistry _nodeRegistry;
     private readonly ChangeSignal _eventsSignal = new();
 
     private readonly CancellationTokenSource _stopping = new();
@@ -45,7 +44,8 @@ internal sealed partial class MetadataStore : IDisposable
         _options = options;
         _clock = options.Clock;
         _logger = logger ?? NullLogger.Instance;
-        _writes = new WriteQueue(engine, options.SyncWrites);
+        _transactions = new StoreTransactions(engine, options.SyncWrites);
+        _accounts = new Accounts(engine, _transactions, _namespaces, _clock);
 
         // A change is readable (and long polls wake) as soon as it is written, a moment before its WAL fsync. After an
         // unclean stop those last changes may be gone and their sequence numbers handed out again, so a cursor from
@@ -69,13 +69,9 @@ internal sealed partial class MetadataStore : IDisposable
             RenewEpochs();
         }
 
-        EnsureAnAdmin();
+        _accounts.EnsureAnAdmin();
 
-        foreach (var (_, value) in engine.ScanAll(engine.Nodes))
-        {
-            var node = NodeRecord.Parser.ParseFrom(value);
-            _nodes[node.NodeId] = node;
-        }
+        _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
     }
 
     /// <summary>File in the data directory that says the last stop was clean (written at dispose, removed at open).</summary>
@@ -101,8 +97,7 @@ internal sealed partial class MetadataStore : IDisposable
         _logger.LogWarning("The last stop was not clean: {Count} account(s) get a new change-log epoch, so their clients list everything once instead of trusting cursors that may point past lost changes", _namespaces.Count);
     }
 
-    /// <summary>A random, non-zero change-log epoch (a cursor from another epoch is refused).</summary>
-    private static ulong NewEpoch() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
+    private static ulong NewEpoch() => Accounts.NewEpoch();
 
     private void MarkCleanShutdown()
     {
@@ -145,96 +140,34 @@ internal sealed partial class MetadataStore : IDisposable
 
     private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    // ---------------------------------------------------------------- users
+    // ---------------------------------------------------------------- accounts (forwarded to the component)
 
-    /// <summary>
-    /// Creates a user with a fresh namespace and returns the bearer token (shown once; only its hash is kept). The first
-    /// user of a store is an admin whatever <paramref name="admin"/> says.
-    /// </summary>
-    public (UserInfo User, string Token) AddUser(string name, bool admin = false, ulong quotaBytes = 0)
-    {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"A user name is 1-64 characters of letters, digits, '-', '_' or '.'; got '{name}'.");
-        }
+    /// <summary>Users, tokens, roles and quotas.</summary>
+    public Accounts Accounts => _accounts;
 
-        var token = NewToken();
-        var nsId = new NamespaceId("ns-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
-        lock (_writeLock)
-        {
-            if (_engine.Get(Keys.UserByName(name), _engine.Users) is not null)
-            {
-                throw new DropboxException(ErrorKind.AlreadyExists, $"User '{name}' already exists.");
-            }
+    /// <inheritdoc cref="Domain.Accounts.AddUser"/>
+    public (UserInfo User, string Token) AddUser(string name, bool admin = false, ulong quotaBytes = 0) => _accounts.AddUser(name, admin, quotaBytes);
 
-            admin |= !_engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix).Any();
-            var user = new UserRecord
-            {
-                Name = name,
-                NamespaceId = nsId.Value,
-                TokenHash = ByteString.CopyFrom(HashToken(token)),
-                CreatedUnixMs = NowMs,
-                Admin = admin,
-            };
-            var ns = new NamespaceRecord
-            {
-                NamespaceId = nsId.Value,
-                Owner = name,
-                Epoch = NewEpoch(),
-                QuotaBytes = quotaBytes,
-            };
-            using var batch = new RecordBatch(_engine);
-            batch.PutUser(user);
-            batch.PutNamespace(ns);
-            batch.Commit();
-            _engine.SyncWal();
-            _namespaces[ns.NamespaceId] = new NamespaceState(ns);
-            return (new UserInfo(name, nsId, admin), token);
-        }
-    }
+    /// <inheritdoc cref="Domain.Accounts.Authenticate"/>
+    public UserInfo Authenticate(string? token) => _accounts.Authenticate(token);
 
-    /// <summary>The user a bearer token belongs to; Unauthenticated if none.</summary>
-    public UserInfo Authenticate(string? token)
-    {
-        if (string.IsNullOrEmpty(token))
-        {
-            throw new DropboxException(ErrorKind.Unauthenticated, "Missing credentials: send 'authorization: Bearer <token>' (create a user with 'user add NAME').");
-        }
+    /// <inheritdoc cref="Domain.Accounts.ListUsers"/>
+    public IReadOnlyList<UserInfo> ListUsers() => _accounts.ListUsers();
 
-        if (_tokenCache.TryGetValue(token, out var cached))
-        {
-            return cached;
-        }
+    /// <inheritdoc cref="Domain.Accounts.ListUserDetails"/>
+    public IReadOnlyList<UserDetails> ListUserDetails() => _accounts.ListUserDetails();
 
-        if (token.Length > 512)
-        {
-            throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token.");
-        }
+    /// <inheritdoc cref="Domain.Accounts.GetUserDetails"/>
+    public UserDetails GetUserDetails(string name) => _accounts.GetUserDetails(name);
 
-        var bytes = _engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users)
-            ?? throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
-        var record = UserRecord.Parser.ParseFrom(bytes);
-        var user = new UserInfo(record.Name, new NamespaceId(record.NamespaceId), record.Admin);
-        _tokenCache[token] = user;
+    /// <inheritdoc cref="Domain.Accounts.RemoveUser"/>
+    public void RemoveUser(string name) => _accounts.RemoveUser(name);
 
-        // A rotate or remove between the read and the cache insert must not leave the old token cached.
-        if (_engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users) is null)
-        {
-            _tokenCache.TryRemove(token, out _);
-            throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
-        }
+    /// <inheritdoc cref="Domain.Accounts.RotateToken"/>
+    public string RotateToken(string name) => _accounts.RotateToken(name);
 
-        return user;
-    }
-
-    /// <summary>Every user name with its namespace.</summary>
-    public IReadOnlyList<UserInfo> ListUsers() =>
-        _engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix)
-            .Select(kv => UserRecord.Parser.ParseFrom(kv.Value))
-            .Select(r => new UserInfo(r.Name, new NamespaceId(r.NamespaceId), r.Admin))
-            .ToList();
-
-    private static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+    /// <inheritdoc cref="Domain.Accounts.SetQuotaAsync"/>
+    public Task<UserDetails> SetQuotaAsync(string name, ulong quotaBytes) => _accounts.SetQuotaAsync(name, quotaBytes);
 
     private NamespaceState Namespace(UserInfo user) =>
         _namespaces.TryGetValue(user.Namespace.Value, out var ns)
@@ -256,7 +189,7 @@ internal sealed partial class MetadataStore : IDisposable
         }
 
         _stopping.Cancel();
-        _writes.Dispose();
+        _transactions.Dispose();
         _engine.Dispose();
         MarkCleanShutdown();
 

@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Errors;
@@ -38,8 +39,8 @@ public sealed class BatchTreeTests
         var c1 = StoreHarness.Chunk(1);
         h.Stored(alice, c1);
 
-        var response = await h.Store.CommitManyAsync(alice,
-            [StoreHarness.Upload("d/a", 0, c1), StoreHarness.Upload("d/b", 0, c1), StoreHarness.Upload("dd", 0, c1), StoreHarness.Upload("d-x/y", 0, c1)], CancellationToken.None);
+        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
+            [StoreHarness.Upload("d/a", 0, c1), StoreHarness.Upload("d/b", 0, c1), StoreHarness.Upload("dd", 0, c1), StoreHarness.Upload("d-x/y", 0, c1)], CancellationToken.None));
 
         Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
         h.AssertConsistent();

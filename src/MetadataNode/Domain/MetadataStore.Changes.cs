@@ -84,7 +84,7 @@ internal sealed partial class MetadataStore
                 return false;
             }
 
-            var change = Change.Parser.ParseFrom(value);
+            var change = StoredFormat.ReadChange(value);
             if (change.Sequence != last + 1)
             {
                 gapAt = Keys.SequenceOfChangeKey(key);

@@ -25,7 +25,7 @@ internal sealed partial class MetadataStore
             foreach (var (key, value) in _engine.ScanAll(_engine.Versions))
             {
                 var (ns, path, seq) = Keys.ParseVersionKey(key);
-                var entry = FileEntry.Parser.ParseFrom(value);
+                var entry = StoredFormat.ReadVersion(value);
                 if (entry.Version != seq || entry.Path != path)
                 {
                     problems.Add($"version key ({ns}, {path}, {seq}) holds entry ({entry.Path}, {entry.Version})");
@@ -53,7 +53,7 @@ internal sealed partial class MetadataStore
                 ulong expected = 1;
                 foreach (var (_, changeBytes) in _engine.ScanPrefix(_engine.Changes, Keys.ChangePrefix(ns.NamespaceId)))
                 {
-                    var change = Change.Parser.ParseFrom(changeBytes);
+                    var change = StoredFormat.ReadChange(changeBytes);
                     if (change.Sequence != expected)
                     {
                         problems.Add($"namespace {ns.NamespaceId}: change log has {change.Sequence} where {expected} was expected");
@@ -78,7 +78,7 @@ internal sealed partial class MetadataStore
                 foreach (var (fileKey, fileValue) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns.NamespaceId, string.Empty)))
                 {
                     var path = Keys.PathOfFileKey(fileKey);
-                    var file = FileRecord.Parser.ParseFrom(fileValue);
+                    var file = StoredFormat.ReadFile(fileValue);
                     if (!versions.TryGetValue((ns.NamespaceId, path), out var list) || list.Count == 0)
                     {
                         problems.Add($"file ({ns.NamespaceId}, {path}) has no versions");

@@ -246,7 +246,7 @@ internal sealed partial class MetadataStore
 
         foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, keyPrefix, start))
         {
-            var current = FileRecord.Parser.ParseFrom(value).Current;
+            var current = StoredFormat.ReadFile(value).Current;
             if (includeDeleted || !current.Deleted)
             {
                 if (response.Entries.Count == max)
@@ -269,7 +269,7 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
         var versions = _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized))
-            .Select(kv => FileEntry.Parser.ParseFrom(kv.Value))
+            .Select(kv => StoredFormat.ReadVersion(kv.Value))
             .ToList();
         if (versions.Count == 0)
         {
@@ -296,7 +296,7 @@ internal sealed partial class MetadataStore
             {
                 foreach (var (_, value) in _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized)))
                 {
-                    var candidate = FileEntry.Parser.ParseFrom(value);
+                    var candidate = StoredFormat.ReadVersion(value);
                     if (!candidate.Deleted && candidate.Kind == EntryKind.File)
                     {
                         source = candidate;
@@ -312,7 +312,7 @@ internal sealed partial class MetadataStore
             {
                 var bytes = _engine.Get(Keys.Version(ns.Id, normalized, version), _engine.Versions)
                     ?? throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' has no version {version} (it never existed or retention removed it); list versions to see what is kept.");
-                source = FileEntry.Parser.ParseFrom(bytes);
+                source = StoredFormat.ReadVersion(bytes);
                 if (source.Deleted || source.Kind != EntryKind.File)
                 {
                     throw new DropboxException(ErrorKind.InvalidArgument, $"Version {version} of '{normalized}' is a deletion, not content; pick an earlier version.");
@@ -503,7 +503,7 @@ internal sealed partial class MetadataStore
         {
             var bytes = _engine.Get(Keys.File(ns, path), _engine.Files)
                 ?? throw new DropboxException(ErrorKind.NotFound, $"'{path}' does not exist.");
-            var current = FileRecord.Parser.ParseFrom(bytes).Current;
+            var current = StoredFormat.ReadFile(bytes).Current;
             if (current.Deleted)
             {
                 throw new DropboxException(ErrorKind.NotFound, $"'{path}' was deleted (version {current.Version}); list its versions and restore one, or ask for an older version.");
@@ -514,7 +514,7 @@ internal sealed partial class MetadataStore
 
         var versionBytes = _engine.Get(Keys.Version(ns, path, version), _engine.Versions)
             ?? throw new DropboxException(ErrorKind.NotFound, $"'{path}' has no version {version} (it never existed or retention removed it).");
-        var entry = FileEntry.Parser.ParseFrom(versionBytes);
+        var entry = StoredFormat.ReadVersion(versionBytes);
         if (entry.Deleted)
         {
             throw new DropboxException(ErrorKind.NotFound, $"Version {version} of '{path}' is a deletion; pick an earlier version.");
@@ -528,7 +528,7 @@ internal sealed partial class MetadataStore
         var result = new List<FileEntry>();
         foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns, folder + "/")))
         {
-            var current = FileRecord.Parser.ParseFrom(value).Current;
+            var current = StoredFormat.ReadFile(value).Current;
             if (!current.Deleted)
             {
                 result.Add(current);

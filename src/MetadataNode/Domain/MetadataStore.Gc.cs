@@ -64,7 +64,7 @@ internal sealed partial class MetadataStore
                 groupPath = path;
             }
 
-            group.Add(FileEntry.Parser.ParseFrom(value));
+            group.Add(StoredFormat.ReadVersion(value));
         }
 
         Flush();
@@ -85,7 +85,7 @@ internal sealed partial class MetadataStore
                     }
 
                     batch.DeleteVersion(ns, path, sequence);
-                    AddReferences(batch, ns, FileEntry.Parser.ParseFrom(bytes), -1, now);
+                    AddReferences(batch, ns, StoredFormat.ReadVersion(bytes), -1, now);
                     file.VersionCount = Math.Max(1, file.VersionCount - 1);
                     batch.PutFile(ns, path, file);
                     count++;

@@ -109,7 +109,7 @@ internal sealed partial class MetadataStore
                 break;
             }
 
-            var version = FileEntry.Parser.ParseFrom(value);
+            var version = StoredFormat.ReadVersion(value);
             if (version.Version == keep || batch.DeletesVersion(ns, path, version.Version))
             {
                 continue; // kept, or already pruned earlier in this batch (two versions of one path in one batch)
@@ -139,7 +139,7 @@ internal sealed partial class MetadataStore
     {
         foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns, path + "/")))
         {
-            var entry = FileRecord.Parser.ParseFrom(value).Current;
+            var entry = StoredFormat.ReadFile(value).Current;
             if (!entry.Deleted)
             {
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{path}' is a folder: '{entry.Path}' is under it. Move or delete what is under it first, or pick another name.");

@@ -36,7 +36,7 @@ internal sealed partial class MetadataStore
         ulong currentSize = 0;
         if (fileBytes is not null)
         {
-            var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+            var current = StoredFormat.ReadFile(fileBytes).Current;
             if (IsLive(current))
             {
                 response.CurrentVersion = current.Version;
@@ -62,7 +62,7 @@ internal sealed partial class MetadataStore
         ulong currentSize = 0;
         if (fileBytes is not null)
         {
-            var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+            var current = StoredFormat.ReadFile(fileBytes).Current;
             if (IsLive(current))
             {
                 response.CurrentVersion = current.Version;
@@ -403,7 +403,7 @@ internal sealed partial class MetadataStore
             {
                 Id = chunk.Id.ToByteString(),
                 Size = (uint)chunk.Size,
-                Encoding = chunkRecord.StoredSize != 0 ? chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
+                Encoding = chunkRecord.StoredSize != 0 ? (Proto.ChunkEncoding)chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
                 StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
             });
         }
@@ -557,7 +557,7 @@ internal sealed partial class MetadataStore
         if (size != 0)
         {
             record.Size = size;
-            record.Encoding = encoding;
+            record.Encoding = (StoredEncoding)encoding;
             record.StoredSize = storedSize != 0 ? storedSize : size;
         }
 

@@ -132,7 +132,17 @@ internal sealed partial class MetadataStore : IDisposable
             throw new DropboxException(ErrorKind.InvalidArgument, "KeepVersions and ReplicationFactor must be at least 1.");
         }
 
-        return new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+        var engine = RocksEngine.Open(options.DataDirectory);
+        try
+        {
+            StoreSchema.Migrate(engine, logger ?? NullLogger.Instance);
+            return new(engine, tokens, gateway, options, logger);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The engine, for consistency checks and tests.</summary>

@@ -58,9 +58,9 @@ public sealed class BatchTreeTests
         // The state an accepted [d/child, d] batch left behind: 'x' becomes 'd' in every record that names it.
         var ns = alice.Namespace.Value;
         var engine = h.Store.Engine;
-        var file = Dropbox.MetadataNode.Storage.Records.FileRecord.Parser.ParseFrom(engine.Get(Keys.File(ns, "x"), engine.Files));
+        var file = StoredFormat.ReadFile(engine.Get(Keys.File(ns, "x"), engine.Files));
         file.Current.Path = "d";
-        var change = Change.Parser.ParseFrom(engine.Get(Keys.Change(ns, 1), engine.Changes));
+        var change = StoredFormat.ReadChange(engine.Get(Keys.Change(ns, 1), engine.Changes));
         change.Entry.Path = "d";
         using (var batch = new RecordBatch(engine))
         {

@@ -1,6 +1,8 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 
@@ -66,13 +68,79 @@ public sealed class FixtureFolderTests
         Assert.Empty(store.CheckConsistency());
     }
 
-    private static MetadataStore OpenCopy(TempDirectory dir)
+    [Fact]
+    public void Opening_a_folder_of_the_first_release_upgrades_its_schema_once_and_a_second_open_writes_nothing()
+    {
+        using var dir = new TempDirectory();
+        CopyFixture(dir);
+        using (var engine = RocksEngine.Open(dir.Sub("db")))
+        {
+            Assert.Equal(0U, StoreSchema.Read(engine));
+            var raw = engine.ScanAll(engine.Files).First().Value;
+            Assert.Null(StoredFile.Parser.ParseFrom(raw).Entry); // v0: the wire FileEntry sat at field 1
+        }
+
+        ulong afterUpgrade;
+        using (var store = OpenCopy(dir, copy: false))
+        {
+            Assert.Equal(StoreSchema.Current, StoreSchema.Read(store.Engine));
+            Assert.All(store.Engine.ScanAll(store.Engine.Files), kv => Assert.NotNull(StoredFile.Parser.ParseFrom(kv.Value).Entry));
+            Assert.Empty(store.CheckConsistency());
+            afterUpgrade = store.Engine.LatestSequence;
+        }
+
+        using (var store = OpenCopy(dir, copy: false))
+        {
+            Assert.Equal(afterUpgrade, store.Engine.LatestSequence);
+            Assert.Equal(StoreSchema.Current, StoreSchema.Read(store.Engine));
+            var alice = store.ListUsers().Single(u => u.Name == "alice");
+            Assert.Equal(5, store.ListFiles(alice, "", includeDeleted: true).Entries.Count);
+        }
+    }
+
+    [Fact]
+    public void A_folder_from_a_newer_release_is_refused_and_left_as_it_is()
+    {
+        using var dir = new TempDirectory();
+        CopyFixture(dir);
+        using (var engine = RocksEngine.Open(dir.Sub("db")))
+        {
+            using var batch = new RocksDbSharp.WriteBatch();
+            batch.Put(StoreSchema.VersionKey.ToArray(), BitConverter.GetBytes(StoreSchema.Current + 1), engine.Meta);
+            engine.Write(batch, sync: true);
+        }
+
+        var ex = Assert.Throws<DropboxException>(() => OpenCopy(dir, copy: false));
+
+        Assert.Contains("newer release", ex.Message);
+        using var reopened = RocksEngine.Open(dir.Sub("db"));
+        Assert.Equal(StoreSchema.Current + 1, StoreSchema.Read(reopened));
+        Assert.Null(StoredFile.Parser.ParseFrom(reopened.ScanAll(reopened.Files).First().Value).Entry);
+    }
+
+    [Fact]
+    public void A_new_store_starts_at_the_current_schema()
+    {
+        using var h = new StoreHarness();
+        Assert.Equal(StoreSchema.Current, StoreSchema.Read(h.Store.Engine));
+    }
+
+    private static void CopyFixture(TempDirectory dir)
     {
         var data = dir.Sub("db");
         Directory.CreateDirectory(data);
         foreach (var file in Directory.GetFiles(FixturePath))
         {
             File.Copy(file, Path.Combine(data, Path.GetFileName(file)));
+        }
+    }
+
+    private static MetadataStore OpenCopy(TempDirectory dir, bool copy = true)
+    {
+        var data = dir.Sub("db");
+        if (copy)
+        {
+            CopyFixture(dir);
         }
 
         var options = new MetadataNodeOptions

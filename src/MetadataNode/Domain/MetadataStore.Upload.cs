@@ -455,7 +455,7 @@ internal sealed partial class MetadataStore
         return true;
     }
 
-    private static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
+    internal static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
 
     private ChunkRecord? ReadChunk(ChunkId id)
     {

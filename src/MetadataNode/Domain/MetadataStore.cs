@@ -27,6 +27,8 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly Accounts _accounts;
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
     private readonly NodeRegistry _nodeRegistry;
+    private readonly ChangeFeed _changes;
+    private readonly ConsistencyCheck _check;
     private readonly ChangeSignal _eventsSignal = new();
 
     private readonly CancellationTokenSource _stopping = new();
@@ -46,6 +48,8 @@ internal sealed partial class MetadataStore : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _transactions = new StoreTransactions(engine, options.SyncWrites);
         _accounts = new Accounts(engine, _transactions, _namespaces, _clock);
+        _changes = new ChangeFeed(engine, _stopping.Token);
+        _check = new ConsistencyCheck(engine, _transactions);
 
         // A change is readable (and long polls wake) as soon as it is written, a moment before its WAL fsync. After an
         // unclean stop those last changes may be gone and their sequence numbers handed out again, so a cursor from
@@ -187,6 +191,13 @@ internal sealed partial class MetadataStore : IDisposable
     /// <summary>The cursor at the namespace's head.</summary>
     private static string HeadCursor(NamespaceRecord record) =>
         new ChangeCursor(record.NamespaceId, record.Head, record.Epoch).ToString();
+
+    /// <inheritdoc cref="ChangeFeed.ListAsync"/>
+    public Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
+        _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
+
+    /// <inheritdoc cref="ConsistencyCheck.Run"/>
+    public IReadOnlyList<string> CheckConsistency() => _check.Run();
 
     /// <summary>Answers every held long poll now (server shutting down); later polls do not wait.</summary>
     public void ReleaseWaiters() => _stopping.Cancel();

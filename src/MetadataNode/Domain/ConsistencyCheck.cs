@@ -5,15 +5,25 @@ using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+/// <summary>The store's cross-record invariants, checked with every writer held off (the <c>check</c> verb, tests).</summary>
+internal sealed class ConsistencyCheck
 {
+    private readonly RocksEngine _engine;
+    private readonly StoreTransactions _transactions;
+
+    public ConsistencyCheck(RocksEngine engine, StoreTransactions transactions)
+    {
+        _engine = engine;
+        _transactions = transactions;
+    }
+
     /// <summary>
     /// Checks every cross-record invariant and returns what is violated (empty = consistent): contiguous
     /// change logs up to each head, every change's version present unless retention pruned it (retained
     /// versions are a suffix of a path's history), file records matching their newest version, namespace
     /// totals, and refcounts equal to a recount over the retained versions.
     /// </summary>
-    public IReadOnlyList<string> CheckConsistency() => _transactions.Exclusive(CheckUnderLock);
+    public IReadOnlyList<string> Run() => _transactions.Exclusive(CheckUnderLock);
 
     private IReadOnlyList<string> CheckUnderLock()
     {
@@ -101,7 +111,7 @@ internal sealed partial class MetadataStore
                         livePaths.Add(path);
                     }
 
-                    if (IsLiveFile(file.Current))
+                    if (file.Current is { Deleted: false, Kind: EntryKind.File })
                     {
                         liveFiles.Add(path);
                         files++;
@@ -141,7 +151,7 @@ internal sealed partial class MetadataStore
                     problems.Add($"chunk {id.ToShortString()}: refcount {record.Refcount}, retained versions referencing it {expected}");
                 }
 
-                if (expected > 0 && !IsStored(record))
+                if (expected > 0 && !MetadataStore.IsStored(record))
                 {
                     problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
                 }

@@ -18,53 +18,8 @@ internal sealed partial class MetadataStore
 
     private static bool IsLive(FileEntry? entry) => entry is { Deleted: false };
 
-    /// <summary>Adds <paramref name="delta"/> references from one version to each distinct chunk it names.</summary>
-    private void AddReferences(RecordBatch batch, string ns, FileEntry entry, int delta, long now)
-    {
-        if (entry.Deleted || entry.Kind != EntryKind.File || entry.Chunks.Count == 0)
-        {
-            return;
-        }
-
-        var seen = new HashSet<ChunkId>(entry.Chunks.Count);
-        foreach (var chunk in entry.Chunks)
-        {
-            var id = chunk.Id.ToChunkId();
-            if (!seen.Add(id))
-            {
-                continue;
-            }
-
-            var record = batch.GetChunk(id);
-            if (record is null)
-            {
-                if (delta > 0)
-                {
-                    throw new DropboxException(ErrorKind.Internal, $"Chunk {id} has no record but a version references it.");
-                }
-
-                continue;
-            }
-
-            var before = record.Refcount;
-            record.Refcount = Math.Max(0, before + delta);
-            if (before == 0 && record.Refcount > 0)
-            {
-                batch.RemoveGcCandidate(id);
-            }
-            else if (before > 0 && record.Refcount == 0)
-            {
-                record.ZeroSinceUnixMs = now;
-                batch.AddGcCandidate(id);
-            }
-
-            batch.PutChunk(id, record);
-
-            var nsChunk = batch.GetNamespaceChunk(ns, id) ?? new NamespaceChunkRecord();
-            nsChunk.Refs = Math.Max(0, nsChunk.Refs + delta);
-            batch.PutNamespaceChunk(ns, id, nsChunk.Refs == 0 && nsChunk.UploadedUnixMs == 0 ? null : nsChunk);
-        }
-    }
+    private static void AddReferences(RecordBatch batch, string ns, FileEntry entry, int delta, long now) =>
+        ChunkLedger.AddReferences(batch, ns, entry, delta, now);
 
     /// <summary>
     /// Makes <paramref name="entry"/> (its version already set to a fresh sequence) the current state of its

@@ -84,5 +84,5 @@ internal sealed partial class MetadataStore
 
     private bool IsLiveNode(NodeRecord node) => _nodeRegistry.IsLive(node);
 
-    private static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
+    internal static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
 }

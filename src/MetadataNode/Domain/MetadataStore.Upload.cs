@@ -455,13 +455,9 @@ internal sealed partial class MetadataStore
         return true;
     }
 
-    internal static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
+    internal static bool IsStored(ChunkRecord? record) => ChunkLedger.IsStored(record);
 
-    private ChunkRecord? ReadChunk(ChunkId id)
-    {
-        var bytes = _engine.Get(Keys.Chunk(id), _engine.Chunks);
-        return bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
-    }
+    private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
 
     /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
     private void TouchPending(List<ChunkId> ids)
@@ -526,48 +522,6 @@ internal sealed partial class MetadataStore
         });
     }
 
-    /// <summary>
-    /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
-    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. Returns whether the
-    /// chunk is now recorded as stored.
-    /// </summary>
-    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
-    {
-        var record = batch.GetChunk(id);
-        if (record is null)
-        {
-            record = new ChunkRecord { State = ChunkState.Unknown, ZeroSinceUnixMs = now };
-        }
-
-        switch (record.State)
-        {
-            case ChunkState.Deleting:
-                return false;
-            case ChunkState.Deleted when !verified:
-                return false;
-        }
-
-        record.State = ChunkState.Stored;
-        record.DeletingLocations.Clear();
-        if (!record.Locations.Contains(nodeId))
-        {
-            record.Locations.Add(nodeId);
-        }
-
-        if (size != 0)
-        {
-            record.Size = size;
-            record.Encoding = (StoredEncoding)encoding;
-            record.StoredSize = storedSize != 0 ? storedSize : size;
-        }
-
-        if (record.Refcount == 0)
-        {
-            record.ZeroSinceUnixMs = now;
-            batch.AddGcCandidate(id);
-        }
-
-        batch.PutChunk(id, record);
-        return true;
-    }
+    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified) =>
+        ChunkLedger.MarkStored(batch, nodeId, id, size, encoding, storedSize, now, verified);
 }

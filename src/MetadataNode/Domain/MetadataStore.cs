@@ -29,6 +29,8 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly NodeRegistry _nodeRegistry;
     private readonly ChangeFeed _changes;
     private readonly ConsistencyCheck _check;
+    private readonly GarbageCollector _gc;
+    private readonly DownloadPlanner _plans;
     private readonly ChangeSignal _eventsSignal = new();
 
     private readonly CancellationTokenSource _stopping = new();
@@ -76,6 +78,8 @@ internal sealed partial class MetadataStore : IDisposable
         _accounts.EnsureAnAdmin();
 
         _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
+        _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
+        _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
     }
 
     /// <summary>File in the data directory that says the last stop was clean (written at dispose, removed at open).</summary>
@@ -195,6 +199,21 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="ChangeFeed.ListAsync"/>
     public Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
         _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
+
+    /// <inheritdoc cref="DownloadPlanner.GetDownloadPlan"/>
+    public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version, uint offset = 0, uint limit = 0) =>
+        _plans.GetDownloadPlan(Namespace(user), path, version, offset, limit);
+
+    /// <inheritdoc cref="DownloadPlanner.GetDownloadPlanAsync"/>
+    public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(UserInfo user, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken) =>
+        _plans.GetDownloadPlanAsync(Namespace(user), path, version, offset, limit, cancellationToken);
+
+    /// <inheritdoc cref="DownloadPlanner.GetDownloadPlansAsync"/>
+    public Task<GetDownloadPlansResponse> GetDownloadPlansAsync(UserInfo user, IReadOnlyList<GetDownloadPlanRequest> files, CancellationToken cancellationToken) =>
+        _plans.GetDownloadPlansAsync(Namespace(user), files, cancellationToken);
+
+    /// <inheritdoc cref="GarbageCollector.RunOnceAsync"/>
+    public Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken) => _gc.RunOnceAsync(cancellationToken);
 
     /// <inheritdoc cref="ConsistencyCheck.Run"/>
     public IReadOnlyList<string> CheckConsistency() => _check.Run();

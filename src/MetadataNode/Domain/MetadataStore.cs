@@ -31,6 +31,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly ConsistencyCheck _check;
     private readonly GarbageCollector _gc;
     private readonly DownloadPlanner _plans;
+    private readonly NamespaceFiles _files;
     private readonly ChangeSignal _eventsSignal = new();
 
     private readonly CancellationTokenSource _stopping = new();
@@ -50,6 +51,7 @@ internal sealed partial class MetadataStore : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _transactions = new StoreTransactions(engine, options.SyncWrites);
         _accounts = new Accounts(engine, _transactions, _namespaces, _clock);
+        _files = new NamespaceFiles(engine, _transactions, options);
         _changes = new ChangeFeed(engine, _stopping.Token);
         _check = new ConsistencyCheck(engine, _transactions);
 
@@ -193,12 +195,48 @@ internal sealed partial class MetadataStore : IDisposable
             : throw new DropboxException(ErrorKind.NotFound, $"Namespace {user.Namespace} of user '{user.Name}' is missing.");
 
     /// <summary>The cursor at the namespace's head.</summary>
-    private static string HeadCursor(NamespaceRecord record) =>
-        new ChangeCursor(record.NamespaceId, record.Head, record.Epoch).ToString();
+    private static string HeadCursor(NamespaceRecord record) => NamespaceFiles.HeadCursor(record);
 
     /// <inheritdoc cref="ChangeFeed.ListAsync"/>
     public Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
         _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
+
+    /// <inheritdoc cref="NamespaceFiles.ListFiles"/>
+    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null) =>
+        _files.ListFiles(Namespace(user), prefix, includeDeleted, limit, startAfter);
+
+    /// <inheritdoc cref="NamespaceFiles.ListVersions"/>
+    public ListVersionsResponse ListVersions(UserInfo user, string? path) => _files.ListVersions(Namespace(user), path);
+
+    /// <inheritdoc cref="NamespaceFiles.RestoreAsync"/>
+    public Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device) =>
+        _files.RestoreAsync(Namespace(user), path, version, device);
+
+    /// <inheritdoc cref="NamespaceFiles.DeleteAsync"/>
+    public Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false) =>
+        _files.DeleteAsync(Namespace(user), path, baseVersion, device, onlyIfEmpty);
+
+    /// <inheritdoc cref="NamespaceFiles.MoveAsync"/>
+    public Task<MoveFileResponse> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device) =>
+        _files.MoveAsync(Namespace(user), fromPath, toPath, baseVersion, device);
+
+    /// <inheritdoc cref="NamespaceFiles.CreateFolderAsync"/>
+    public Task<CreateFolderResponse> CreateFolderAsync(UserInfo user, string? path, string? device) =>
+        _files.CreateFolderAsync(Namespace(user), path, device);
+
+    /// <summary>The user's account summary and current cursor.</summary>
+    public GetAccountResponse GetAccount(UserInfo user)
+    {
+        var record = Namespace(user).Record;
+        return new GetAccountResponse
+        {
+            User = user.Name,
+            NamespaceId = record.NamespaceId,
+            FileCount = record.FileCount,
+            TotalBytes = record.TotalBytes,
+            Cursor = HeadCursor(record),
+        };
+    }
 
     /// <inheritdoc cref="DownloadPlanner.GetDownloadPlan"/>
     public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version, uint offset = 0, uint limit = 0) =>

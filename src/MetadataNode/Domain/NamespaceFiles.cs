@@ -4,12 +4,34 @@ using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Sync;
 using Dropbox.Shared.Tokens;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+/// <summary>
+/// A namespace's files and versions: listing, history, restore, delete, move, folders, and the rules every new version
+/// follows (references, totals, retention by count, the change it appends). Writes through the store's transactions.
+/// </summary>
+internal sealed partial class NamespaceFiles
 {
+    private readonly RocksEngine _engine;
+    private readonly StoreTransactions _transactions;
+    private readonly MetadataNodeOptions _options;
+
+    public NamespaceFiles(RocksEngine engine, StoreTransactions transactions, MetadataNodeOptions options)
+    {
+        _engine = engine;
+        _transactions = transactions;
+        _options = options;
+    }
+
+    private long NowMs => _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>The cursor at the namespace's head.</summary>
+    internal static string HeadCursor(NamespaceRecord record) =>
+        new ChangeCursor(record.NamespaceId, record.Head, record.Epoch).ToString();
+
     /// <summary>Most entries in one page of a listing.</summary>
     public const int MaxListPage = 10_000;
 
@@ -17,9 +39,8 @@ internal sealed partial class MetadataStore
     /// Live entries under a folder (recursively), or every entry with <paramref name="includeDeleted"/>, in path order.
     /// With a <paramref name="limit"/>, one page of at most that many entries after <paramref name="startAfter"/>.
     /// </summary>
-    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null)
+    public ListFilesResponse ListFiles(NamespaceState ns, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null)
     {
-        var ns = Namespace(user);
         var folder = PathGuard.NormalizePrefix(prefix);
         var head = ns.Record;
         var response = new ListFilesResponse();
@@ -63,9 +84,8 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>Retained versions of a path, newest first (tombstones included).</summary>
-    public ListVersionsResponse ListVersions(UserInfo user, string? path)
+    public ListVersionsResponse ListVersions(NamespaceState ns, string? path)
     {
-        var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
         var versions = _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized))
             .Select(kv => StoredFormat.ReadVersion(kv.Value))
@@ -82,13 +102,12 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>Brings back a retained version (deleted files too) as a new version.</summary>
-    public async Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device)
+    public async Task<RestoreResponse> RestoreAsync(NamespaceState ns, string? path, ulong version, string? device)
     {
-        var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
-        var response = await MutateDurableAsync(ns, (batch, record) =>
+        var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
             FileEntry? source = null;
             if (version == 0)
@@ -141,13 +160,12 @@ internal sealed partial class MetadataStore
     /// Deletes a file (a tombstone version), or a folder with everything under it (one change each); with
     /// <paramref name="onlyIfEmpty"/> a folder that still holds a live entry is refused instead.
     /// </summary>
-    public async Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false)
+    public async Task<DeleteFileResponse> DeleteAsync(NamespaceState ns, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false)
     {
-        var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
-        var response = await MutateDurableAsync(ns, (batch, record) =>
+        var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
             var current = RequireLiveAtBase(batch, ns.Id, normalized, baseVersion);
             if (current.Kind == EntryKind.Folder)
@@ -177,9 +195,8 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>Moves a file (one change, no re-upload) or a folder with everything under it (one change per entry).</summary>
-    public async Task<MoveFileResponse> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device)
+    public async Task<MoveFileResponse> MoveAsync(NamespaceState ns, string? fromPath, string? toPath, ulong baseVersion, string? device)
     {
-        var ns = Namespace(user);
         var from = PathGuard.Normalize(fromPath, "from_path");
         var to = PathGuard.Normalize(toPath, "to_path");
         var deviceName = ValidDevice(device);
@@ -194,7 +211,7 @@ internal sealed partial class MetadataStore
         }
 
         var now = NowMs;
-        var response = await MutateDurableAsync(ns, (batch, record) =>
+        var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
             var current = RequireLiveAtBase(batch, ns.Id, from, baseVersion);
 
@@ -246,13 +263,12 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>Creates a folder entry; an existing folder is returned as is.</summary>
-    public async Task<CreateFolderResponse> CreateFolderAsync(UserInfo user, string? path, string? device)
+    public async Task<CreateFolderResponse> CreateFolderAsync(NamespaceState ns, string? path, string? device)
     {
-        var ns = Namespace(user);
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
-        var response = await MutateDurableAsync(ns, (batch, record) =>
+        var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
             var current = batch.GetFile(ns.Id, normalized)?.Current;
             if (IsLive(current))
@@ -280,20 +296,6 @@ internal sealed partial class MetadataStore
             return new CreateFolderResponse { Entry = entry, Sequence = entry.Version };
         }).ConfigureAwait(false);
         return response;
-    }
-
-    /// <summary>The user's account summary and current cursor.</summary>
-    public GetAccountResponse GetAccount(UserInfo user)
-    {
-        var record = Namespace(user).Record;
-        return new GetAccountResponse
-        {
-            User = user.Name,
-            NamespaceId = record.NamespaceId,
-            FileCount = record.FileCount,
-            TotalBytes = record.TotalBytes,
-            Cursor = HeadCursor(record),
-        };
     }
 
     private List<FileEntry> LiveDescendants(string ns, string folder)

@@ -151,7 +151,7 @@ internal sealed class ConsistencyCheck
                     problems.Add($"chunk {id.ToShortString()}: refcount {record.Refcount}, retained versions referencing it {expected}");
                 }
 
-                if (expected > 0 && !MetadataStore.IsStored(record))
+                if (expected > 0 && !ChunkLedger.IsStored(record))
                 {
                     problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
                 }

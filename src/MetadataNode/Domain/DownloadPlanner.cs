@@ -98,7 +98,7 @@ internal sealed partial class DownloadPlanner
                 if (!_nodeIndex.TryGetValue(node.NodeId, out var n))
                 {
                     _nodeIndex[node.NodeId] = n = (uint)nodes.Count;
-                    nodes.Add(MetadataStore.ToLocation(node));
+                    nodes.Add(UploadCommit.ToLocation(node));
                 }
 
                 var token = holderTokens[k];
@@ -142,7 +142,7 @@ internal sealed partial class DownloadPlanner
             var get = new ChunkGet { Chunk = entry.Chunks[i] };
             foreach (var node in holders[i])
             {
-                get.Nodes.Add(MetadataStore.ToLocation(node));
+                get.Nodes.Add(UploadCommit.ToLocation(node));
             }
 
             get.Tokens.AddRange(tokens[i]);

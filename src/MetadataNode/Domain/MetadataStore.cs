@@ -32,7 +32,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly GarbageCollector _gc;
     private readonly DownloadPlanner _plans;
     private readonly NamespaceFiles _files;
-    private readonly ChangeSignal _eventsSignal = new();
+    private readonly UploadCommit _uploads;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly ChunkTokenService _tokens;
@@ -81,6 +81,7 @@ internal sealed partial class MetadataStore : IDisposable
 
         _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
+        _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
         _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
     }
 
@@ -189,10 +190,7 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="Domain.Accounts.SetQuotaAsync"/>
     public Task<UserDetails> SetQuotaAsync(string name, ulong quotaBytes) => _accounts.SetQuotaAsync(name, quotaBytes);
 
-    private NamespaceState Namespace(UserInfo user) =>
-        _namespaces.TryGetValue(user.Namespace.Value, out var ns)
-            ? ns
-            : throw new DropboxException(ErrorKind.NotFound, $"Namespace {user.Namespace} of user '{user.Name}' is missing.");
+    private NamespaceState Namespace(UserInfo user) => _uploads.Namespace(user);
 
     /// <summary>The cursor at the namespace's head.</summary>
     private static string HeadCursor(NamespaceRecord record) => NamespaceFiles.HeadCursor(record);
@@ -200,6 +198,42 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="ChangeFeed.ListAsync"/>
     public Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
         _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
+
+    /// <summary>The storage nodes (registration, heartbeats, liveness).</summary>
+    public NodeRegistry Nodes => _nodeRegistry;
+
+    /// <summary>Registered nodes whose heartbeat is fresh.</summary>
+    internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
+
+    /// <inheritdoc cref="UploadCommit.PlanUpload"/>
+    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload) => _uploads.PlanUpload(user, upload);
+
+    /// <inheritdoc cref="UploadCommit.PlanChunks"/>
+    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window) => _uploads.PlanChunks(user, window);
+
+    /// <inheritdoc cref="UploadCommit.PlanMany"/>
+    public PlanUploadResponse[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads) => _uploads.PlanMany(user, uploads);
+
+    /// <inheritdoc cref="UploadCommit.CommitAsync"/>
+    public Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken) =>
+        _uploads.CommitAsync(user, upload, cancellationToken);
+
+    /// <inheritdoc cref="UploadCommit.CommitManyAsync"/>
+    public Task<IReadOnlyList<CommitOutcome>> CommitManyAsync(UserInfo user, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken) =>
+        _uploads.CommitManyAsync(user, uploads, cancellationToken);
+
+    /// <inheritdoc cref="UploadCommit.AdmitAsync"/>
+    public ValueTask<WorkGate.Lease> AdmitAsync(UserInfo user, long chunks, CancellationToken cancellationToken) =>
+        _uploads.AdmitAsync(user, chunks, cancellationToken);
+
+    /// <inheritdoc cref="UploadCommit.ReportChunksStored"/>
+    public void ReportChunksStored(ReportChunksStoredRequest request) => _uploads.ReportChunksStored(request);
+
+    /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
+    internal int PendingPutCount(UserInfo user) => _uploads.PendingPutCount(user);
+
+    /// <summary>Commits that waited for "stored" events (tests check which commits wait, without timing them).</summary>
+    internal long EventWaits => _uploads.EventWaits;
 
     /// <inheritdoc cref="NamespaceFiles.ListFiles"/>
     public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null) =>

@@ -5,11 +5,8 @@ using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class UploadCommit
 {
-    /// <summary>The storage nodes (registration, heartbeats, liveness).</summary>
-    public NodeRegistry Nodes => _nodeRegistry;
-
     /// <summary>
     /// Records "chunk stored" events: the chunk is confirmed on the node, and the namespace named in the put
     /// token is remembered as having uploaded it, so a resumed upload does not send it again.
@@ -81,8 +78,6 @@ internal sealed partial class MetadataStore
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
-
-    private bool IsLiveNode(NodeRecord node) => _nodeRegistry.IsLive(node);
 
     internal static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
 }

@@ -6,7 +6,7 @@ using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class UploadCommit
 {
     private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false) =>
         _transactions.Mutate(ns, body, sync);

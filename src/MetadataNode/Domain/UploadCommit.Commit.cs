@@ -10,7 +10,7 @@ using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class UploadCommit
 {
     /// <summary>
     /// The chunks this namespace must upload, a node and a put token for each. A chunk counts as held only

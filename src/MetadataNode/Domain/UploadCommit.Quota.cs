@@ -3,7 +3,7 @@ using Dropbox.Shared.Errors;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class UploadCommit
 {
     /// <summary>
     /// RESOURCE_EXHAUSTED if writing <paramref name="newSize"/> bytes at <paramref name="path"/> (replacing

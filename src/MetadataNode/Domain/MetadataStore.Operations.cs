@@ -19,7 +19,7 @@ internal sealed partial class MetadataStore
     public int NamespaceCount => _namespaces.Count;
 
     /// <summary>Storage nodes ever registered.</summary>
-    public int RegisteredNodeCount => _nodes.Count;
+    public int RegisteredNodeCount => _nodeRegistry.Count;
 
     /// <summary>Put tokens outstanding over all accounts (uploads planned and not yet reported stored).</summary>
     public long PendingPutCount()

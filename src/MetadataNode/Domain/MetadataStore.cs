@@ -23,12 +23,16 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed partial class MetadataStore : IDisposable
 {
     private readonly RocksEngine _engine;
-    private readonly WriteQueue _writes;
-    private readonly object _writeLock = new();
+    private readonly StoreTransactions _transactions;
+    private readonly Accounts _accounts;
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, UserInfo> _tokenCache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
-    private readonly ChangeSignal _eventsSignal = new();
+    private readonly NodeRegistry _nodeRegistry;
+    private readonly ChangeFeed _changes;
+    private readonly ConsistencyCheck _check;
+    private readonly GarbageCollector _gc;
+    private readonly DownloadPlanner _plans;
+    private readonly NamespaceFiles _files;
+    private readonly UploadCommit _uploads;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly ChunkTokenService _tokens;
@@ -45,7 +49,11 @@ internal sealed partial class MetadataStore : IDisposable
         _options = options;
         _clock = options.Clock;
         _logger = logger ?? NullLogger.Instance;
-        _writes = new WriteQueue(engine, options.SyncWrites);
+        _transactions = new StoreTransactions(engine, options.SyncWrites);
+        _accounts = new Accounts(engine, _transactions, _namespaces, _clock);
+        _files = new NamespaceFiles(engine, _transactions, options);
+        _changes = new ChangeFeed(engine, _stopping.Token);
+        _check = new ConsistencyCheck(engine, _transactions);
 
         // A change is readable (and long polls wake) as soon as it is written, a moment before its WAL fsync. After an
         // unclean stop those last changes may be gone and their sequence numbers handed out again, so a cursor from
@@ -69,13 +77,12 @@ internal sealed partial class MetadataStore : IDisposable
             RenewEpochs();
         }
 
-        EnsureAnAdmin();
+        _accounts.EnsureAnAdmin();
 
-        foreach (var (_, value) in engine.ScanAll(engine.Nodes))
-        {
-            var node = NodeRecord.Parser.ParseFrom(value);
-            _nodes[node.NodeId] = node;
-        }
+        _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
+        _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
+        _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
+        _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
     }
 
     /// <summary>File in the data directory that says the last stop was clean (written at dispose, removed at open).</summary>
@@ -101,8 +108,7 @@ internal sealed partial class MetadataStore : IDisposable
         _logger.LogWarning("The last stop was not clean: {Count} account(s) get a new change-log epoch, so their clients list everything once instead of trusting cursors that may point past lost changes", _namespaces.Count);
     }
 
-    /// <summary>A random, non-zero change-log epoch (a cursor from another epoch is refused).</summary>
-    private static ulong NewEpoch() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
+    private static ulong NewEpoch() => Accounts.NewEpoch();
 
     private void MarkCleanShutdown()
     {
@@ -137,7 +143,17 @@ internal sealed partial class MetadataStore : IDisposable
             throw new DropboxException(ErrorKind.InvalidArgument, "KeepVersions and ReplicationFactor must be at least 1.");
         }
 
-        return new(RocksEngine.Open(options.DataDirectory), tokens, gateway, options, logger);
+        var engine = RocksEngine.Open(options.DataDirectory);
+        try
+        {
+            StoreSchema.Migrate(engine, logger ?? NullLogger.Instance);
+            return new(engine, tokens, gateway, options, logger);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The engine, for consistency checks and tests.</summary>
@@ -145,105 +161,134 @@ internal sealed partial class MetadataStore : IDisposable
 
     private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    // ---------------------------------------------------------------- users
+    // ---------------------------------------------------------------- accounts (forwarded to the component)
 
-    /// <summary>
-    /// Creates a user with a fresh namespace and returns the bearer token (shown once; only its hash is kept). The first
-    /// user of a store is an admin whatever <paramref name="admin"/> says.
-    /// </summary>
-    public (UserInfo User, string Token) AddUser(string name, bool admin = false, ulong quotaBytes = 0)
-    {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"A user name is 1-64 characters of letters, digits, '-', '_' or '.'; got '{name}'.");
-        }
+    /// <summary>Users, tokens, roles and quotas.</summary>
+    public Accounts Accounts => _accounts;
 
-        var token = NewToken();
-        var nsId = new NamespaceId("ns-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
-        lock (_writeLock)
-        {
-            if (_engine.Get(Keys.UserByName(name), _engine.Users) is not null)
-            {
-                throw new DropboxException(ErrorKind.AlreadyExists, $"User '{name}' already exists.");
-            }
+    /// <inheritdoc cref="Domain.Accounts.AddUser"/>
+    public (UserInfo User, string Token) AddUser(string name, bool admin = false, ulong quotaBytes = 0) => _accounts.AddUser(name, admin, quotaBytes);
 
-            admin |= !_engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix).Any();
-            var user = new UserRecord
-            {
-                Name = name,
-                NamespaceId = nsId.Value,
-                TokenHash = ByteString.CopyFrom(HashToken(token)),
-                CreatedUnixMs = NowMs,
-                Admin = admin,
-            };
-            var ns = new NamespaceRecord
-            {
-                NamespaceId = nsId.Value,
-                Owner = name,
-                Epoch = NewEpoch(),
-                QuotaBytes = quotaBytes,
-            };
-            using var batch = new RecordBatch(_engine);
-            batch.PutUser(user);
-            batch.PutNamespace(ns);
-            batch.Commit();
-            _engine.SyncWal();
-            _namespaces[ns.NamespaceId] = new NamespaceState(ns);
-            return (new UserInfo(name, nsId, admin), token);
-        }
-    }
+    /// <inheritdoc cref="Domain.Accounts.Authenticate"/>
+    public UserInfo Authenticate(string? token) => _accounts.Authenticate(token);
 
-    /// <summary>The user a bearer token belongs to; Unauthenticated if none.</summary>
-    public UserInfo Authenticate(string? token)
-    {
-        if (string.IsNullOrEmpty(token))
-        {
-            throw new DropboxException(ErrorKind.Unauthenticated, "Missing credentials: send 'authorization: Bearer <token>' (create a user with 'user add NAME').");
-        }
+    /// <inheritdoc cref="Domain.Accounts.ListUsers"/>
+    public IReadOnlyList<UserInfo> ListUsers() => _accounts.ListUsers();
 
-        if (_tokenCache.TryGetValue(token, out var cached))
-        {
-            return cached;
-        }
+    /// <inheritdoc cref="Domain.Accounts.ListUserDetails"/>
+    public IReadOnlyList<UserDetails> ListUserDetails() => _accounts.ListUserDetails();
 
-        if (token.Length > 512)
-        {
-            throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token.");
-        }
+    /// <inheritdoc cref="Domain.Accounts.GetUserDetails"/>
+    public UserDetails GetUserDetails(string name) => _accounts.GetUserDetails(name);
 
-        var bytes = _engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users)
-            ?? throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
-        var record = UserRecord.Parser.ParseFrom(bytes);
-        var user = new UserInfo(record.Name, new NamespaceId(record.NamespaceId), record.Admin);
-        _tokenCache[token] = user;
+    /// <inheritdoc cref="Domain.Accounts.RemoveUser"/>
+    public void RemoveUser(string name) => _accounts.RemoveUser(name);
 
-        // A rotate or remove between the read and the cache insert must not leave the old token cached.
-        if (_engine.Get(Keys.UserByTokenHash(HashToken(token)), _engine.Users) is null)
-        {
-            _tokenCache.TryRemove(token, out _);
-            throw new DropboxException(ErrorKind.Unauthenticated, "Unknown token: it belongs to no user of this server.");
-        }
+    /// <inheritdoc cref="Domain.Accounts.RotateToken"/>
+    public string RotateToken(string name) => _accounts.RotateToken(name);
 
-        return user;
-    }
+    /// <inheritdoc cref="Domain.Accounts.SetQuotaAsync"/>
+    public Task<UserDetails> SetQuotaAsync(string name, ulong quotaBytes) => _accounts.SetQuotaAsync(name, quotaBytes);
 
-    /// <summary>Every user name with its namespace.</summary>
-    public IReadOnlyList<UserInfo> ListUsers() =>
-        _engine.ScanPrefix(_engine.Users, Keys.UserByNamePrefix)
-            .Select(kv => UserRecord.Parser.ParseFrom(kv.Value))
-            .Select(r => new UserInfo(r.Name, new NamespaceId(r.NamespaceId), r.Admin))
-            .ToList();
-
-    private static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
-
-    private NamespaceState Namespace(UserInfo user) =>
-        _namespaces.TryGetValue(user.Namespace.Value, out var ns)
-            ? ns
-            : throw new DropboxException(ErrorKind.NotFound, $"Namespace {user.Namespace} of user '{user.Name}' is missing.");
+    private NamespaceState Namespace(UserInfo user) => _uploads.Namespace(user);
 
     /// <summary>The cursor at the namespace's head.</summary>
-    private static string HeadCursor(NamespaceRecord record) =>
-        new ChangeCursor(record.NamespaceId, record.Head, record.Epoch).ToString();
+    private static string HeadCursor(NamespaceRecord record) => NamespaceFiles.HeadCursor(record);
+
+    /// <inheritdoc cref="ChangeFeed.ListAsync"/>
+    public Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
+        _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
+
+    /// <summary>The storage nodes (registration, heartbeats, liveness).</summary>
+    public NodeRegistry Nodes => _nodeRegistry;
+
+    /// <summary>Registered nodes whose heartbeat is fresh.</summary>
+    internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
+
+    /// <inheritdoc cref="UploadCommit.PlanUpload"/>
+    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload) => _uploads.PlanUpload(user, upload);
+
+    /// <inheritdoc cref="UploadCommit.PlanChunks"/>
+    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window) => _uploads.PlanChunks(user, window);
+
+    /// <inheritdoc cref="UploadCommit.PlanMany"/>
+    public PlanUploadResponse[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads) => _uploads.PlanMany(user, uploads);
+
+    /// <inheritdoc cref="UploadCommit.CommitAsync"/>
+    public Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken) =>
+        _uploads.CommitAsync(user, upload, cancellationToken);
+
+    /// <inheritdoc cref="UploadCommit.CommitManyAsync"/>
+    public Task<IReadOnlyList<CommitOutcome>> CommitManyAsync(UserInfo user, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken) =>
+        _uploads.CommitManyAsync(user, uploads, cancellationToken);
+
+    /// <inheritdoc cref="UploadCommit.AdmitAsync"/>
+    public ValueTask<WorkGate.Lease> AdmitAsync(UserInfo user, long chunks, CancellationToken cancellationToken) =>
+        _uploads.AdmitAsync(user, chunks, cancellationToken);
+
+    /// <inheritdoc cref="UploadCommit.ReportChunksStored"/>
+    public void ReportChunksStored(ReportChunksStoredRequest request) => _uploads.ReportChunksStored(request);
+
+    /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
+    internal int PendingPutCount(UserInfo user) => _uploads.PendingPutCount(user);
+
+    /// <summary>Commits that waited for "stored" events (tests check which commits wait, without timing them).</summary>
+    internal long EventWaits => _uploads.EventWaits;
+
+    /// <inheritdoc cref="NamespaceFiles.ListFiles"/>
+    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null) =>
+        _files.ListFiles(Namespace(user), prefix, includeDeleted, limit, startAfter);
+
+    /// <inheritdoc cref="NamespaceFiles.ListVersions"/>
+    public ListVersionsResponse ListVersions(UserInfo user, string? path) => _files.ListVersions(Namespace(user), path);
+
+    /// <inheritdoc cref="NamespaceFiles.RestoreAsync"/>
+    public Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device) =>
+        _files.RestoreAsync(Namespace(user), path, version, device);
+
+    /// <inheritdoc cref="NamespaceFiles.DeleteAsync"/>
+    public Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false) =>
+        _files.DeleteAsync(Namespace(user), path, baseVersion, device, onlyIfEmpty);
+
+    /// <inheritdoc cref="NamespaceFiles.MoveAsync"/>
+    public Task<MoveFileResponse> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device) =>
+        _files.MoveAsync(Namespace(user), fromPath, toPath, baseVersion, device);
+
+    /// <inheritdoc cref="NamespaceFiles.CreateFolderAsync"/>
+    public Task<CreateFolderResponse> CreateFolderAsync(UserInfo user, string? path, string? device) =>
+        _files.CreateFolderAsync(Namespace(user), path, device);
+
+    /// <summary>The user's account summary and current cursor.</summary>
+    public GetAccountResponse GetAccount(UserInfo user)
+    {
+        var record = Namespace(user).Record;
+        return new GetAccountResponse
+        {
+            User = user.Name,
+            NamespaceId = record.NamespaceId,
+            FileCount = record.FileCount,
+            TotalBytes = record.TotalBytes,
+            Cursor = HeadCursor(record),
+        };
+    }
+
+    /// <inheritdoc cref="DownloadPlanner.GetDownloadPlan"/>
+    public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version, uint offset = 0, uint limit = 0) =>
+        _plans.GetDownloadPlan(Namespace(user), path, version, offset, limit);
+
+    /// <inheritdoc cref="DownloadPlanner.GetDownloadPlanAsync"/>
+    public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(UserInfo user, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken) =>
+        _plans.GetDownloadPlanAsync(Namespace(user), path, version, offset, limit, cancellationToken);
+
+    /// <inheritdoc cref="DownloadPlanner.GetDownloadPlansAsync"/>
+    public Task<GetDownloadPlansResponse> GetDownloadPlansAsync(UserInfo user, IReadOnlyList<GetDownloadPlanRequest> files, CancellationToken cancellationToken) =>
+        _plans.GetDownloadPlansAsync(Namespace(user), files, cancellationToken);
+
+    /// <inheritdoc cref="GarbageCollector.RunOnceAsync"/>
+    public Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken) => _gc.RunOnceAsync(cancellationToken);
+
+    /// <inheritdoc cref="ConsistencyCheck.Run"/>
+    public IReadOnlyList<string> CheckConsistency() => _check.Run();
 
     /// <summary>Answers every held long poll now (server shutting down); later polls do not wait.</summary>
     public void ReleaseWaiters() => _stopping.Cancel();
@@ -256,7 +301,7 @@ internal sealed partial class MetadataStore : IDisposable
         }
 
         _stopping.Cancel();
-        _writes.Dispose();
+        _transactions.Dispose();
         _engine.Dispose();
         MarkCleanShutdown();
 

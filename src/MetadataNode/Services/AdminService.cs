@@ -56,7 +56,7 @@ internal sealed class AdminService : Admin.AdminBase
         return new SetQuotaResponse { User = ToProto(user) };
     }
 
-    private static UserSummary ToProto(MetadataStore.UserDetails user) => new()
+    private static UserSummary ToProto(UserDetails user) => new()
     {
         Name = user.Name,
         NamespaceId = user.NamespaceId,

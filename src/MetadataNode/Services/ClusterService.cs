@@ -21,13 +21,14 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
     public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         _auth.System(context);
-        return Task.FromResult(_store.RegisterNode(request));
+        var interval = _store.Nodes.Register(new NodeRegistration(request.NodeId, request.GrpcUrl, request.HttpUrl, request.CapacityBytes, request.UsedBytes));
+        return Task.FromResult(new RegisterNodeResponse { HeartbeatSeconds = (uint)Math.Max(1, interval.TotalSeconds) });
     }
 
     public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         _auth.System(context);
-        _store.Heartbeat(request);
+        _store.Nodes.Heartbeat(request.NodeId, request.UsedBytes, request.ChunkCount);
         return Task.FromResult(HeartbeatOk);
     }
 

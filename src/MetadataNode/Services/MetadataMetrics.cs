@@ -118,7 +118,7 @@ internal sealed class MetadataMetrics
     }
 
     /// <summary>Counts one garbage-collection pass.</summary>
-    public void GcPass(MetadataStore.GcResult result)
+    public void GcPass(GcResult result)
     {
         GcRuns.Inc();
         GcVersionsPruned.Inc(result.PrunedVersions);

@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.Shared.Protos.Metadata;
 using Grpc.Core;
 
@@ -70,7 +71,7 @@ internal sealed class SyncService : Sync.SyncBase
         }
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
-        return await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false);
+        return CommitMapping.ToResponse(await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false));
     }
 
     public override async Task<PlanUploadsResponse> PlanUploads(PlanUploadsRequest request, ServerCallContext context)

@@ -76,7 +76,7 @@ internal sealed class RecordBatch : IDisposable
         }
 
         var bytes = _engine.Get(Keys.File(ns, path), _engine.Files);
-        var record = bytes is null ? null : FileRecord.Parser.ParseFrom(bytes);
+        var record = bytes is null ? null : StoredFormat.ReadFile(bytes);
         _files[(ns, path)] = record;
         return record;
     }
@@ -90,7 +90,7 @@ internal sealed class RecordBatch : IDisposable
     public void PutNamespace(NamespaceRecord record) => _namespaces[record.NamespaceId] = record;
 
     public void PutVersion(string ns, FileEntry entry) =>
-        _batch.Put(Keys.Version(ns, entry.Path, entry.Version), entry.ToByteArray(), _engine.Versions);
+        _batch.Put(Keys.Version(ns, entry.Path, entry.Version), StoredFormat.WriteVersion(entry), _engine.Versions);
 
     public void DeleteVersion(string ns, string path, ulong sequence)
     {
@@ -107,7 +107,7 @@ internal sealed class RecordBatch : IDisposable
     private readonly HashSet<(string, string, ulong)> _deletedVersions = [];
 
     public void PutChange(string ns, Change change) =>
-        _batch.Put(Keys.Change(ns, change.Sequence), change.ToByteArray(), _engine.Changes);
+        _batch.Put(Keys.Change(ns, change.Sequence), StoredFormat.WriteChange(change), _engine.Changes);
 
     public void PutUser(UserRecord user)
     {
@@ -166,7 +166,7 @@ internal sealed class RecordBatch : IDisposable
             }
             else
             {
-                _batch.Put(Keys.File(ns, path), record.ToByteArray(), _engine.Files);
+                _batch.Put(Keys.File(ns, path), StoredFormat.WriteFile(record), _engine.Files);
             }
         }
 

@@ -37,7 +37,11 @@ internal sealed class RocksEngine : IDisposable
         Changes = db.GetColumnFamily("changes");
         Nodes = db.GetColumnFamily("nodes");
         Gc = db.GetColumnFamily("gc");
+        Meta = db.GetDefaultColumnFamily();
     }
+
+    /// <summary>The default column family: store-wide facts such as the schema version (<see cref="StoreSchema"/>).</summary>
+    public ColumnFamilyHandle Meta { get; }
 
     /// <summary>Directory of the database.</summary>
     public string Directory { get; }

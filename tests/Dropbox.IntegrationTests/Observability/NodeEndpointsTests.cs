@@ -116,7 +116,7 @@ public sealed class NodeEndpointsTests : IDisposable
         var (user, token) = store.AddUser("alice");
         foreach (var node in new[] { "s1", "s2" })
         {
-            store.RegisterNode(new RegisterNodeRequest { NodeId = node, GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
+            store.Nodes.Register(new NodeRegistration(node, "http://127.0.0.1:9", "http://127.0.0.1:9", 0, 0));
         }
 
         var httpUrl = MetadataNodeHost.HttpUrl(app);

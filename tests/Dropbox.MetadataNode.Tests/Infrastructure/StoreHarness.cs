@@ -32,7 +32,7 @@ internal sealed class StoreHarness : IDisposable
 
         Tokens = ChunkTokenService.ForKeyDirectory(Options.KeysDirectory);
         Store = MetadataStore.Open(Options, Tokens, Gateway);
-        Store.RegisterNode(new RegisterNodeRequest { NodeId = NodeA, GrpcUrl = "http://127.0.0.1:1", HttpUrl = "http://127.0.0.1:1" });
+        Store.Nodes.Register(new NodeRegistration(NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0));
     }
 
     public ManualClock Clock { get; } = new();
@@ -58,7 +58,7 @@ internal sealed class StoreHarness : IDisposable
     }
 
     /// <summary>Keeps the node's heartbeat fresh after the clock moved.</summary>
-    public void Heartbeat() => Store.Heartbeat(new HeartbeatRequest { NodeId = NodeA });
+    public void Heartbeat() => Store.Nodes.Heartbeat(NodeA, 0, 0);
 
     public static ChunkRef Chunk(int seed, int size = 1000)
     {

@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Errors;
@@ -38,8 +39,8 @@ public sealed class BatchTreeTests
         var c1 = StoreHarness.Chunk(1);
         h.Stored(alice, c1);
 
-        var response = await h.Store.CommitManyAsync(alice,
-            [StoreHarness.Upload("d/a", 0, c1), StoreHarness.Upload("d/b", 0, c1), StoreHarness.Upload("dd", 0, c1), StoreHarness.Upload("d-x/y", 0, c1)], CancellationToken.None);
+        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
+            [StoreHarness.Upload("d/a", 0, c1), StoreHarness.Upload("d/b", 0, c1), StoreHarness.Upload("dd", 0, c1), StoreHarness.Upload("d-x/y", 0, c1)], CancellationToken.None));
 
         Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
         h.AssertConsistent();
@@ -57,9 +58,9 @@ public sealed class BatchTreeTests
         // The state an accepted [d/child, d] batch left behind: 'x' becomes 'd' in every record that names it.
         var ns = alice.Namespace.Value;
         var engine = h.Store.Engine;
-        var file = Dropbox.MetadataNode.Storage.Records.FileRecord.Parser.ParseFrom(engine.Get(Keys.File(ns, "x"), engine.Files));
+        var file = StoredFormat.ReadFile(engine.Get(Keys.File(ns, "x"), engine.Files));
         file.Current.Path = "d";
-        var change = Change.Parser.ParseFrom(engine.Get(Keys.Change(ns, 1), engine.Changes));
+        var change = StoredFormat.ReadChange(engine.Get(Keys.Change(ns, 1), engine.Changes));
         change.Entry.Path = "d";
         using (var batch = new RecordBatch(engine))
         {

@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -19,7 +20,7 @@ public sealed class CommitManyTests
         var notStored = StoreHarness.Chunk(3);
         h.Stored(alice, stored);
 
-        var response = await h.Store.CommitManyAsync(alice,
+        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
         [
             StoreHarness.Upload("new-1", 0, stored),
             StoreHarness.Upload("existing", 0, stored),          // stale base: conflict
@@ -27,7 +28,7 @@ public sealed class CommitManyTests
             StoreHarness.Upload("folder", 0, stored),            // a folder is in the way
             StoreHarness.Upload("new-2", 0, stored),
             StoreHarness.Upload("new-2", 0, StoreHarness.Chunk(1)), // same path again, now stale
-        ], CancellationToken.None);
+        ], CancellationToken.None));
 
         var codes = response.Results.Select(r => (StatusCode)r.StatusCode).ToList();
         Assert.Equal([StatusCode.OK, StatusCode.FailedPrecondition, StatusCode.NotFound, StatusCode.AlreadyExists, StatusCode.OK, StatusCode.FailedPrecondition], codes);

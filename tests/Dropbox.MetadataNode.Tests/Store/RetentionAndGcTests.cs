@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -31,11 +32,11 @@ public sealed class RetentionAndGcTests
         // One batch, two versions of "p": each prunes one old version. Pruning v1 twice dropped the shared
         // chunk's references twice, and the collector then deleted bob's bytes.
         var next = v2.Sequence + 1;
-        var response = await h.Store.CommitManyAsync(alice,
+        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
         [
             StoreHarness.Upload("p", v2.Sequence, StoreHarness.Chunk(3)),
             StoreHarness.Upload("p", next, StoreHarness.Chunk(4)),
-        ], CancellationToken.None);
+        ], CancellationToken.None));
 
         Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
         Assert.Equal(2, h.Store.ListVersions(alice, "p").Versions.Count);

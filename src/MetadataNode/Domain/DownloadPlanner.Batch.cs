@@ -3,7 +3,7 @@ using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class DownloadPlanner
 {
     /// <summary>
     /// The download plans of many files in one answer: per file the first page <see cref="GetDownloadPlan"/> would give
@@ -12,14 +12,13 @@ internal sealed partial class MetadataStore
     /// file that is gone, deleted or a folder gets a plan without an entry. Within the account's work budget, one unit
     /// per chunk answered for.
     /// </summary>
-    public async Task<GetDownloadPlansResponse> GetDownloadPlansAsync(UserInfo user, IReadOnlyList<GetDownloadPlanRequest> files, CancellationToken cancellationToken)
+    public async Task<GetDownloadPlansResponse> GetDownloadPlansAsync(NamespaceState ns, IReadOnlyList<GetDownloadPlanRequest> files, CancellationToken cancellationToken)
     {
         if (files.Count > Limits.MaxFilesPerBatch)
         {
             throw Limits.TooManyFiles(files.Count);
         }
 
-        var ns = Namespace(user);
         var entries = new FileEntry?[files.Count];
         var counts = new int[files.Count];
         long units = 0;

@@ -10,7 +10,7 @@ using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class UploadCommit
 {
     /// <summary>
     /// The chunks this namespace must upload, a node and a put token for each. A chunk counts as held only
@@ -36,7 +36,7 @@ internal sealed partial class MetadataStore
         ulong currentSize = 0;
         if (fileBytes is not null)
         {
-            var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+            var current = StoredFormat.ReadFile(fileBytes).Current;
             if (IsLive(current))
             {
                 response.CurrentVersion = current.Version;
@@ -62,7 +62,7 @@ internal sealed partial class MetadataStore
         ulong currentSize = 0;
         if (fileBytes is not null)
         {
-            var current = FileRecord.Parser.ParseFrom(fileBytes).Current;
+            var current = StoredFormat.ReadFile(fileBytes).Current;
             if (IsLive(current))
             {
                 response.CurrentVersion = current.Version;
@@ -152,14 +152,19 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var response = await MutateDurableAsync(ns, (batch, record) =>
+        var committed = await MutateDurableAsync(ns, (batch, record) =>
         {
             EnsureWithinQuota(record!, batch, upload);
-            var prepared = PrepareCommit(batch, ns.Id, upload, now, out var unchanged);
-            return unchanged ?? ApplyCommit(batch, record!, prepared!, now);
+            return PrepareCommit(batch, ns.Id, upload, now, out var prepared) switch
+            {
+                null => ApplyCommit(batch, record!, prepared!, now),
+                Committed unchanged => unchanged,
+                CommitRefused refused => throw refused.ToException(),
+                _ => throw new InvalidOperationException("Unknown commit outcome."),
+            };
         }).ConfigureAwait(false);
 
-        return response;
+        return new CommitFileResponse { Entry = committed.Entry, Sequence = committed.Entry.Version };
     }
 
     /// <summary>
@@ -167,7 +172,7 @@ internal sealed partial class MetadataStore
     /// <see cref="CommitAsync"/> would: a refused file (conflict, missing chunks, folder in the way) gets an
     /// error result and writes nothing, the others commit.
     /// </summary>
-    public async Task<CommitFilesResponse> CommitManyAsync(UserInfo user, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CommitOutcome>> CommitManyAsync(UserInfo user, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
     {
         if (uploads.Count > Limits.MaxFilesPerBatch)
         {
@@ -184,31 +189,29 @@ internal sealed partial class MetadataStore
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var response = await MutateDurableAsync(ns, (batch, record) =>
+        return await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(ns, (batch, record) =>
         {
-            var result = new CommitFilesResponse();
+            var results = new List<CommitOutcome>(uploads.Count);
             foreach (var upload in uploads)
             {
+                CommitOutcome? settled;
                 FileEntry? prepared;
-                CommitFileResponse? unchanged;
                 try
                 {
                     EnsureWithinQuota(record!, batch, upload);
-                    prepared = PrepareCommit(batch, ns.Id, upload, now, out unchanged);
+                    settled = PrepareCommit(batch, ns.Id, upload, now, out prepared);
                 }
                 catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
                 {
-                    result.Results.Add(ToResult(ex));
-                    continue;
+                    settled = CommitRefused.From(ex);
+                    prepared = null;
                 }
 
-                result.Results.Add(new CommitFileResult { Committed = unchanged ?? ApplyCommit(batch, record!, prepared!, now) });
+                results.Add(settled ?? ApplyCommit(batch, record!, prepared!, now));
             }
 
-            return result;
+            return results;
         }).ConfigureAwait(false);
-
-        return response;
     }
 
     /// <summary>
@@ -235,29 +238,6 @@ internal sealed partial class MetadataStore
                 }
             }
         }
-    }
-
-    private static CommitFileResult ToResult(DropboxException ex)
-    {
-        var result = new CommitFileResult
-        {
-            StatusCode = (int)GrpcErrorMapping.ToStatusCode(ex.Kind),
-            ErrorMessage = ex.Message,
-        };
-        if (ex.Details.TryGetValue("current-version", out var current) && ulong.TryParse(current, System.Globalization.CultureInfo.InvariantCulture, out var v))
-        {
-            result.CurrentVersion = v;
-        }
-
-        if (ex.Details.TryGetValue("missing-chunks", out var missing))
-        {
-            foreach (var hex in missing.Split(',', StringSplitOptions.RemoveEmptyEntries))
-            {
-                result.MissingChunkIds.Add(ChunkId.Parse(hex).ToByteString());
-            }
-        }
-
-        return result;
     }
 
     /// <summary>
@@ -367,12 +347,13 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>
-    /// Every check of a commit, staging nothing: returns the new entry (its version not yet assigned), or
-    /// null with <paramref name="unchanged"/> set when the content is already current. Throws on refusal.
+    /// Every check of a commit, staging nothing: null with the new entry in <paramref name="prepared"/> (its version not
+    /// yet assigned), or the outcome already settled: <see cref="Committed"/> when the content is already current, a
+    /// <see cref="CommitRefused"/> on a conflict or missing chunks. Other refusals (the tree, sizes) throw.
     /// </summary>
-    private FileEntry? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out CommitFileResponse? unchanged)
+    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out FileEntry? prepared)
     {
-        unchanged = null;
+        prepared = null;
         var current = batch.GetFile(ns, upload.Path)?.Current;
         if (IsLive(current))
         {
@@ -384,13 +365,12 @@ internal sealed partial class MetadataStore
             if (SameContent(current, upload))
             {
                 // An identical commit (e.g. a retry after a lost answer) changes nothing and loses nothing.
-                unchanged = new CommitFileResponse { Entry = current, Sequence = current.Version };
-                return null;
+                return new Committed(current);
             }
 
             if (upload.BaseVersion != current.Version)
             {
-                throw Conflict(upload.Path, upload.BaseVersion, current.Version);
+                return CommitRefused.Conflict(upload.Path, upload.BaseVersion, current.Version);
             }
         }
 
@@ -423,14 +403,14 @@ internal sealed partial class MetadataStore
             {
                 Id = chunk.Id.ToByteString(),
                 Size = (uint)chunk.Size,
-                Encoding = chunkRecord.StoredSize != 0 ? chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
+                Encoding = chunkRecord.StoredSize != 0 ? (Proto.ChunkEncoding)chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
                 StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
             });
         }
 
         if (missing is not null)
         {
-            throw MissingChunks(missing);
+            return CommitRefused.Missing(missing);
         }
 
         var entry = new FileEntry
@@ -444,25 +424,17 @@ internal sealed partial class MetadataStore
             ServerTimeUnixMs = now,
         };
         entry.Chunks.AddRange(refs);
-        return entry;
+        prepared = entry;
+        return null;
     }
 
     /// <summary>Stages a prepared commit: next sequence, version, references, change.</summary>
-    private CommitFileResponse ApplyCommit(RecordBatch batch, NamespaceRecord record, FileEntry entry, long now)
+    private Committed ApplyCommit(RecordBatch batch, NamespaceRecord record, FileEntry entry, long now)
     {
         entry.Version = ++record.Head;
         ApplyVersion(batch, record, entry, now);
         AppendChange(batch, record, ChangeKind.Upsert, entry);
-        return new CommitFileResponse { Entry = entry, Sequence = entry.Version };
-    }
-
-    private static DropboxException MissingChunks(List<ChunkId> missing)
-    {
-        var shown = string.Join(", ", missing.Take(20));
-        var more = missing.Count > 20 ? $" and {missing.Count - 20} more" : string.Empty;
-        return new DropboxException(ErrorKind.NotFound,
-                $"Commit refused: {missing.Count} chunk(s) are not stored, or no storage node has reported this account's upload of them: {shown}{more}. Upload them (PlanUpload gives put tokens) and commit again.")
-            .WithDetail("missing-chunks", string.Join(",", missing.Take(Limits.MaxMissingIdsInTrailer)));
+        return new Committed(entry);
     }
 
     private static bool SameContent(FileEntry current, FileUpload upload)
@@ -483,13 +455,9 @@ internal sealed partial class MetadataStore
         return true;
     }
 
-    private static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
+    internal static bool IsStored(ChunkRecord? record) => ChunkLedger.IsStored(record);
 
-    private ChunkRecord? ReadChunk(ChunkId id)
-    {
-        var bytes = _engine.Get(Keys.Chunk(id), _engine.Chunks);
-        return bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
-    }
+    private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
 
     /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
     private void TouchPending(List<ChunkId> ids)
@@ -554,48 +522,6 @@ internal sealed partial class MetadataStore
         });
     }
 
-    /// <summary>
-    /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
-    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. Returns whether the
-    /// chunk is now recorded as stored.
-    /// </summary>
-    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
-    {
-        var record = batch.GetChunk(id);
-        if (record is null)
-        {
-            record = new ChunkRecord { State = ChunkState.Unknown, ZeroSinceUnixMs = now };
-        }
-
-        switch (record.State)
-        {
-            case ChunkState.Deleting:
-                return false;
-            case ChunkState.Deleted when !verified:
-                return false;
-        }
-
-        record.State = ChunkState.Stored;
-        record.DeletingLocations.Clear();
-        if (!record.Locations.Contains(nodeId))
-        {
-            record.Locations.Add(nodeId);
-        }
-
-        if (size != 0)
-        {
-            record.Size = size;
-            record.Encoding = encoding;
-            record.StoredSize = storedSize != 0 ? storedSize : size;
-        }
-
-        if (record.Refcount == 0)
-        {
-            record.ZeroSinceUnixMs = now;
-            batch.AddGcCandidate(id);
-        }
-
-        batch.PutChunk(id, record);
-        return true;
-    }
+    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified) =>
+        ChunkLedger.MarkStored(batch, nodeId, id, size, encoding, storedSize, now, verified);
 }

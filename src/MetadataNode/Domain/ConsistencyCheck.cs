@@ -5,17 +5,28 @@ using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+/// <summary>The store's cross-record invariants, checked with every writer held off (the <c>check</c> verb, tests).</summary>
+internal sealed class ConsistencyCheck
 {
+    private readonly RocksEngine _engine;
+    private readonly StoreTransactions _transactions;
+
+    public ConsistencyCheck(RocksEngine engine, StoreTransactions transactions)
+    {
+        _engine = engine;
+        _transactions = transactions;
+    }
+
     /// <summary>
     /// Checks every cross-record invariant and returns what is violated (empty = consistent): contiguous
     /// change logs up to each head, every change's version present unless retention pruned it (retained
     /// versions are a suffix of a path's history), file records matching their newest version, namespace
     /// totals, and refcounts equal to a recount over the retained versions.
     /// </summary>
-    public IReadOnlyList<string> CheckConsistency()
+    public IReadOnlyList<string> Run() => _transactions.Exclusive(CheckUnderLock);
+
+    private IReadOnlyList<string> CheckUnderLock()
     {
-        lock (_writeLock)
         {
             var problems = new List<string>();
             var versions = new Dictionary<(string Ns, string Path), SortedDictionary<ulong, FileEntry>>();
@@ -24,7 +35,7 @@ internal sealed partial class MetadataStore
             foreach (var (key, value) in _engine.ScanAll(_engine.Versions))
             {
                 var (ns, path, seq) = Keys.ParseVersionKey(key);
-                var entry = FileEntry.Parser.ParseFrom(value);
+                var entry = StoredFormat.ReadVersion(value);
                 if (entry.Version != seq || entry.Path != path)
                 {
                     problems.Add($"version key ({ns}, {path}, {seq}) holds entry ({entry.Path}, {entry.Version})");
@@ -52,7 +63,7 @@ internal sealed partial class MetadataStore
                 ulong expected = 1;
                 foreach (var (_, changeBytes) in _engine.ScanPrefix(_engine.Changes, Keys.ChangePrefix(ns.NamespaceId)))
                 {
-                    var change = Change.Parser.ParseFrom(changeBytes);
+                    var change = StoredFormat.ReadChange(changeBytes);
                     if (change.Sequence != expected)
                     {
                         problems.Add($"namespace {ns.NamespaceId}: change log has {change.Sequence} where {expected} was expected");
@@ -77,7 +88,7 @@ internal sealed partial class MetadataStore
                 foreach (var (fileKey, fileValue) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns.NamespaceId, string.Empty)))
                 {
                     var path = Keys.PathOfFileKey(fileKey);
-                    var file = FileRecord.Parser.ParseFrom(fileValue);
+                    var file = StoredFormat.ReadFile(fileValue);
                     if (!versions.TryGetValue((ns.NamespaceId, path), out var list) || list.Count == 0)
                     {
                         problems.Add($"file ({ns.NamespaceId}, {path}) has no versions");
@@ -100,7 +111,7 @@ internal sealed partial class MetadataStore
                         livePaths.Add(path);
                     }
 
-                    if (IsLiveFile(file.Current))
+                    if (file.Current is { Deleted: false, Kind: EntryKind.File })
                     {
                         liveFiles.Add(path);
                         files++;
@@ -140,7 +151,7 @@ internal sealed partial class MetadataStore
                     problems.Add($"chunk {id.ToShortString()}: refcount {record.Refcount}, retained versions referencing it {expected}");
                 }
 
-                if (expected > 0 && !IsStored(record))
+                if (expected > 0 && !ChunkLedger.IsStored(record))
                 {
                     problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
                 }

@@ -2,15 +2,35 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
+using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+/// <summary>
+/// Retention and garbage collection: prunes versions past the retention age, deletes chunks that stayed unreferenced
+/// past the grace period from the nodes that hold them, and forgets stale upload marks.
+/// </summary>
+internal sealed class GarbageCollector
 {
     private const int GcBatchSize = 512;
+    private readonly RocksEngine _engine;
+    private readonly StoreTransactions _transactions;
+    private readonly NodeRegistry _nodeRegistry;
+    private readonly IStorageNodeGateway _gateway;
+    private readonly MetadataNodeOptions _options;
+    private readonly ILogger _logger;
 
-    /// <summary>The result of one retention and garbage-collection pass.</summary>
-    internal readonly record struct GcResult(int PrunedVersions, int DeletedChunks, int FailedChunks, long DeletedBytes);
+    public GarbageCollector(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger logger)
+    {
+        _engine = engine;
+        _transactions = transactions;
+        _nodeRegistry = nodes;
+        _gateway = gateway;
+        _options = options;
+        _logger = logger;
+    }
+
+    private long NowMs => _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>
     /// One pass: prunes versions past the retention age, then deletes chunks that stayed unreferenced past
@@ -18,7 +38,7 @@ internal sealed partial class MetadataStore
     /// a commit either references it first (and it is kept) or finds it not stored (and is refused); it is
     /// never deleted while a live version references it.
     /// </summary>
-    public async Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken)
+    public async Task<GcResult> RunOnceAsync(CancellationToken cancellationToken)
     {
         var pruned = PruneByAge();
         var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
@@ -64,7 +84,7 @@ internal sealed partial class MetadataStore
                 groupPath = path;
             }
 
-            group.Add(FileEntry.Parser.ParseFrom(value));
+            group.Add(StoredFormat.ReadVersion(value));
         }
 
         Flush();
@@ -72,7 +92,7 @@ internal sealed partial class MetadataStore
         var pruned = 0;
         foreach (var chunk in candidates.Chunk(GcBatchSize))
         {
-            pruned += Mutate(null, (batch, _) =>
+            pruned += _transactions.Mutate(null, (batch, _) =>
             {
                 var count = 0;
                 foreach (var (ns, path, sequence) in chunk)
@@ -85,7 +105,7 @@ internal sealed partial class MetadataStore
                     }
 
                     batch.DeleteVersion(ns, path, sequence);
-                    AddReferences(batch, ns, FileEntry.Parser.ParseFrom(bytes), -1, now);
+                    ChunkLedger.AddReferences(batch, ns, StoredFormat.ReadVersion(bytes), -1, now);
                     file.VersionCount = Math.Max(1, file.VersionCount - 1);
                     batch.PutFile(ns, path, file);
                     count++;
@@ -113,7 +133,7 @@ internal sealed partial class MetadataStore
             if (record.Refs == 0 && now - record.UploadedUnixMs > graceMs)
             {
                 var id = Keys.ChunkOfNamespaceChunkKey(key);
-                if (!IsStored(ReadChunk(id)))
+                if (!ChunkLedger.IsStored(ChunkLedger.Read(_engine, id)))
                 {
                     stale.Add((Keys.NamespaceOfKey(key), id));
                 }
@@ -122,12 +142,12 @@ internal sealed partial class MetadataStore
 
         foreach (var slice in stale.Chunk(GcBatchSize))
         {
-            Mutate<object?>(null, (batch, _) =>
+            _transactions.Mutate<object?>(null, (batch, _) =>
             {
                 foreach (var (ns, id) in slice)
                 {
                     var record = batch.GetNamespaceChunk(ns, id);
-                    if (record is { Refs: 0 } && now - record.UploadedUnixMs > graceMs && !IsStored(batch.GetChunk(id)))
+                    if (record is { Refs: 0 } && now - record.UploadedUnixMs > graceMs && !ChunkLedger.IsStored(batch.GetChunk(id)))
                     {
                         batch.PutNamespaceChunk(ns, id, null);
                     }
@@ -157,7 +177,7 @@ internal sealed partial class MetadataStore
             // Phase 1, under the lock: re-check and mark DELETING, so nothing can start referencing them. The mark is
             // fsynced before any node is asked to delete: after a power cut the metadata must not still call a chunk
             // stored that a node already dropped.
-            var toDelete = Mutate(null, (batch, _) =>
+            var toDelete = _transactions.Mutate(null, (batch, _) =>
             {
                 var marked = new List<(ChunkId Id, List<string> Nodes)>();
                 foreach (var id in slice)
@@ -207,7 +227,7 @@ internal sealed partial class MetadataStore
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
-                if (!_nodes.TryGetValue(perNode.Key, out var node))
+                if (!_nodeRegistry.TryGet(perNode.Key, out var node))
                 {
                     continue;
                 }
@@ -225,7 +245,7 @@ internal sealed partial class MetadataStore
 
             // Phase 3, under the lock: what every node deleted is DELETED (its metadata goes after another grace).
             var doneNow = NowMs;
-            var (ok, bad, bytes) = Mutate(null, (batch, _) =>
+            var (ok, bad, bytes) = _transactions.Mutate(null, (batch, _) =>
             {
                 int done = 0, notDone = 0;
                 long doneBytes = 0;

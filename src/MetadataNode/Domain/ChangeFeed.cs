@@ -5,16 +5,29 @@ using Dropbox.Shared.Sync;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+/// <summary>
+/// The change feed: each namespace's log of changes read after a cursor, and long polls that wait for the next one.
+/// Changes are written by the components that make them (in the same batch); this only reads.
+/// </summary>
+internal sealed class ChangeFeed
 {
+    private readonly RocksEngine _engine;
+    private readonly CancellationToken _stopping;
+
+    /// <param name="stopping">Cancelled when the server stops: held polls answer at once.</param>
+    public ChangeFeed(RocksEngine engine, CancellationToken stopping)
+    {
+        _engine = engine;
+        _stopping = stopping;
+    }
+
     /// <summary>
     /// Everything after the cursor, in sequence order, none skipped, none repeated. With a wait, holds the
     /// call until a change arrives or the wait ends. A cursor from another namespace, another epoch or
     /// beyond the head is refused with a reset instruction, never answered with silent data.
     /// </summary>
-    public async Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken)
+    public async Task<ListChangesResponse> ListAsync(NamespaceState ns, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken)
     {
-        var ns = Namespace(user);
         var after = ParseCursor(ns, cursor);
         var max = limit == 0 ? Limits.DefaultChangesLimit : (int)Math.Min(limit, Limits.MaxChangesLimit);
         var wait = TimeSpan.FromSeconds(Math.Min(waitSeconds, Limits.MaxWaitSeconds));
@@ -53,7 +66,7 @@ internal sealed partial class MetadataStore
                 return response;
             }
 
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping);
             try
             {
                 await signal.WaitAsync(remaining, linked.Token).ConfigureAwait(false);
@@ -84,7 +97,7 @@ internal sealed partial class MetadataStore
                 return false;
             }
 
-            var change = Change.Parser.ParseFrom(value);
+            var change = StoredFormat.ReadChange(value);
             if (change.Sequence != last + 1)
             {
                 gapAt = Keys.SequenceOfChangeKey(key);

@@ -7,7 +7,7 @@ using Dropbox.Shared.Tokens;
 
 namespace Dropbox.MetadataNode.Domain;
 
-internal sealed partial class MetadataStore
+internal sealed partial class UploadCommit
 {
     /// <summary>
     /// Plans several files at once, each answered exactly as <see cref="PlanUpload"/> would answer it alone. A chunk

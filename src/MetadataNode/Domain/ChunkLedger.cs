@@ -1,0 +1,119 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// The chunk ledger's rules over a transaction's batch: reference counts (global and per namespace), the
+/// garbage-collection candidate set, and what a node's "stored" report may change. Used by commits, the node
+/// reports and the collector, so the rules live once.
+/// </summary>
+internal static class ChunkLedger
+{
+    /// <summary>True if the chunk is confirmed stored on at least one node.</summary>
+    public static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
+
+    /// <summary>The committed chunk record, or null.</summary>
+    public static ChunkRecord? Read(RocksEngine engine, ChunkId id)
+    {
+        var bytes = engine.Get(Keys.Chunk(id), engine.Chunks);
+        return bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
+    }
+
+    /// <summary>Adds <paramref name="delta"/> references from one version to each distinct chunk it names.</summary>
+    public static void AddReferences(RecordBatch batch, string ns, FileEntry entry, int delta, long now)
+    {
+        if (entry.Deleted || entry.Kind != EntryKind.File || entry.Chunks.Count == 0)
+        {
+            return;
+        }
+
+        var seen = new HashSet<ChunkId>(entry.Chunks.Count);
+        foreach (var chunk in entry.Chunks)
+        {
+            var id = chunk.Id.ToChunkId();
+            if (!seen.Add(id))
+            {
+                continue;
+            }
+
+            var record = batch.GetChunk(id);
+            if (record is null)
+            {
+                if (delta > 0)
+                {
+                    throw new DropboxException(ErrorKind.Internal, $"Chunk {id} has no record but a version references it.");
+                }
+
+                continue;
+            }
+
+            var before = record.Refcount;
+            record.Refcount = Math.Max(0, before + delta);
+            if (before == 0 && record.Refcount > 0)
+            {
+                batch.RemoveGcCandidate(id);
+            }
+            else if (before > 0 && record.Refcount == 0)
+            {
+                record.ZeroSinceUnixMs = now;
+                batch.AddGcCandidate(id);
+            }
+
+            batch.PutChunk(id, record);
+
+            var nsChunk = batch.GetNamespaceChunk(ns, id) ?? new NamespaceChunkRecord();
+            nsChunk.Refs = Math.Max(0, nsChunk.Refs + delta);
+            batch.PutNamespaceChunk(ns, id, nsChunk.Refs == 0 && nsChunk.UploadedUnixMs == 0 ? null : nsChunk);
+        }
+    }
+
+    /// <summary>
+    /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
+    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. Returns whether the
+    /// chunk is now recorded as stored.
+    /// </summary>
+    public static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
+    {
+        var record = batch.GetChunk(id);
+        if (record is null)
+        {
+            record = new ChunkRecord { State = ChunkState.Unknown, ZeroSinceUnixMs = now };
+        }
+
+        switch (record.State)
+        {
+            case ChunkState.Deleting:
+                return false;
+            case ChunkState.Deleted when !verified:
+                return false;
+        }
+
+        record.State = ChunkState.Stored;
+        record.DeletingLocations.Clear();
+        if (!record.Locations.Contains(nodeId))
+        {
+            record.Locations.Add(nodeId);
+        }
+
+        if (size != 0)
+        {
+            record.Size = size;
+            record.Encoding = (StoredEncoding)encoding;
+            record.StoredSize = storedSize != 0 ? storedSize : size;
+        }
+
+        if (record.Refcount == 0)
+        {
+            record.ZeroSinceUnixMs = now;
+            batch.AddGcCandidate(id);
+        }
+
+        batch.PutChunk(id, record);
+        return true;
+    }
+}

@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// The storage nodes: registration, heartbeats and liveness. Kept in memory (loaded at open) and written through
+/// the store's transactions. Knows nothing of chunks or the wire.
+/// </summary>
+internal sealed class NodeRegistry
+{
+    private const int MaxUrlLength = 2048;
+    private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+    private readonly StoreTransactions _transactions;
+    private readonly MetadataNodeOptions _options;
+    private readonly ILogger _logger;
+
+    public NodeRegistry(IEnumerable<NodeRecord> stored, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
+    {
+        foreach (var node in stored)
+        {
+            _nodes[node.NodeId] = node;
+        }
+
+        _transactions = transactions;
+        _options = options;
+        _logger = logger;
+    }
+
+    private long NowMs => _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Storage nodes ever registered.</summary>
+    public int Count => _nodes.Count;
+
+    /// <summary>Registers (or re-registers) a storage node; returns how often it should send a heartbeat.</summary>
+    public TimeSpan Register(NodeRegistration registration)
+    {
+        var nodeId = ValidNodeId(registration.NodeId);
+        if (!Uri.TryCreate(registration.GrpcUrl, UriKind.Absolute, out var grpc) || (grpc.Scheme != Uri.UriSchemeHttp && grpc.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url must be an absolute http(s) URL; got '{registration.GrpcUrl}'.");
+        }
+
+        if (registration.GrpcUrl.Length > MaxUrlLength || registration.HttpUrl.Length > MaxUrlLength)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"grpc_url and http_url are at most {MaxUrlLength} characters.");
+        }
+
+        if (registration.HttpUrl.Length > 0 && !Uri.TryCreate(registration.HttpUrl, UriKind.Absolute, out _))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"http_url must be an absolute URL; got '{registration.HttpUrl}'.");
+        }
+
+        var node = new NodeRecord
+        {
+            NodeId = nodeId,
+            GrpcUrl = registration.GrpcUrl,
+            HttpUrl = registration.HttpUrl,
+            CapacityBytes = registration.CapacityBytes,
+            UsedBytes = registration.UsedBytes,
+            LastHeartbeatUnixMs = NowMs,
+        };
+        _transactions.Mutate<object?>(null, (batch, _) =>
+        {
+            batch.PutNode(node);
+            return null;
+        });
+        _nodes[nodeId] = node;
+        Log.NodeRegistered(_logger, nodeId, registration.GrpcUrl);
+        return _options.HeartbeatInterval;
+    }
+
+    /// <summary>Records a heartbeat; an unknown node must register first.</summary>
+    public void Heartbeat(string nodeId, ulong usedBytes, ulong chunkCount)
+    {
+        nodeId = ValidNodeId(nodeId);
+        var node = Require(nodeId).Clone();
+        node.UsedBytes = usedBytes;
+        node.ChunkCount = chunkCount;
+        node.LastHeartbeatUnixMs = NowMs;
+        _transactions.Mutate<object?>(null, (batch, _) =>
+        {
+            batch.PutNode(node);
+            return null;
+        });
+        _nodes[nodeId] = node;
+    }
+
+    /// <summary>The registered node (by a valid id); NotFound if it never registered.</summary>
+    public NodeRecord Require(string nodeId) =>
+        _nodes.TryGetValue(nodeId, out var existing)
+            ? existing
+            : throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' is not registered: call RegisterNode first.");
+
+    /// <summary>The registered node, if any.</summary>
+    public bool TryGet(string nodeId, out NodeRecord node) => _nodes.TryGetValue(nodeId, out node!);
+
+    /// <summary>Registered nodes whose heartbeat is fresh.</summary>
+    public List<NodeRecord> LiveNodes()
+    {
+        var cutoff = NowMs - (long)_options.NodeTimeout.TotalMilliseconds;
+        var result = new List<NodeRecord>(_nodes.Count);
+        foreach (var node in _nodes.Values)
+        {
+            if (node.LastHeartbeatUnixMs >= cutoff)
+            {
+                result.Add(node);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>True if the node's heartbeat is fresh.</summary>
+    public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= NowMs - (long)_options.NodeTimeout.TotalMilliseconds;
+
+    /// <summary>The id checked (InvalidArgument if malformed).</summary>
+    public static string ValidNodeId(string nodeId)
+    {
+        try
+        {
+            return new NodeId(nodeId).Value;
+        }
+        catch (ArgumentException ex)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, ex.Message, ex);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// The one transaction primitive of the metadata node: every change is computed under one write lock over a
+/// <see cref="RecordBatch"/> (reads see the batch's own writes) and applied as one atomic RocksDB write batch. If the
+/// body throws, nothing is written and no in-memory state changes. Every domain component writes through this.
+/// </summary>
+internal sealed class StoreTransactions : IDisposable
+{
+    private readonly RocksEngine _engine;
+    private readonly WriteQueue _writes;
+    private readonly object _writeLock = new();
+
+    public StoreTransactions(RocksEngine engine, bool syncWrites)
+    {
+        _engine = engine;
+        _writes = new WriteQueue(engine, syncWrites);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> under the write lock over a fresh batch and a copy of the namespace record, then
+    /// writes it all as one atomic batch; the namespace's in-memory record is replaced and its waiters woken when its
+    /// head moved. With <paramref name="sync"/> the batch is fsynced before this returns.
+    /// </summary>
+    public T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false)
+    {
+        lock (_writeLock)
+        {
+            using var batch = new RecordBatch(_engine);
+            var record = ns?.Record.Clone();
+            var result = body(batch, record);
+            if (record is not null && !record.Equals(ns!.Record))
+            {
+                batch.PutNamespace(record);
+            }
+
+            batch.Commit(sync);
+            if (record is not null && ns is not null)
+            {
+                var advanced = record.Head != ns.Record.Head;
+                ns.Record = record;
+                if (advanced)
+                {
+                    ns.Signal.Notify();
+                }
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Mutate{T}"/> on the writer thread; completes once the change is durable (group commit, when
+    /// <see cref="MetadataNodeOptions.SyncWrites"/>). For every change a client is told about.
+    /// </summary>
+    public Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body) =>
+        _writes.RunAsync(() => Mutate(ns, body));
+
+    /// <summary>
+    /// Runs <paramref name="body"/> under the write lock, commits its batch and forces the WAL to disk before
+    /// returning: for rare administrative changes (users, tokens) that must survive power loss once answered.
+    /// <paramref name="committed"/> runs under the lock once the batch is durable (to publish in-memory state).
+    /// </summary>
+    public T WriteNow<T>(Func<RecordBatch, T> body, Action<T>? committed = null)
+    {
+        lock (_writeLock)
+        {
+            using var batch = new RecordBatch(_engine);
+            var result = body(batch);
+            batch.Commit();
+            _engine.SyncWal();
+            committed?.Invoke(result);
+            return result;
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> with every writer held off (a consistent view for checks).</summary>
+    public T Exclusive<T>(Func<T> body)
+    {
+        lock (_writeLock)
+        {
+            return body();
+        }
+    }
+
+    public void Dispose() => _writes.Dispose();
+}

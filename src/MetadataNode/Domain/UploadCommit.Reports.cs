@@ -1,0 +1,83 @@
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.MetadataNode.Domain;
+
+internal sealed partial class UploadCommit
+{
+    /// <summary>
+    /// Records "chunk stored" events: the chunk is confirmed on the node, and the namespace named in the put
+    /// token is remembered as having uploaded it, so a resumed upload does not send it again.
+    /// </summary>
+    public void ReportChunksStored(ReportChunksStoredRequest request)
+    {
+        var nodeId = NodeRegistry.ValidNodeId(request.NodeId);
+        _nodeRegistry.Require(nodeId);
+
+        if (request.Chunks.Count > Limits.MaxReportedChunks)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks in one report: {request.Chunks.Count}; send at most {Limits.MaxReportedChunks}.");
+        }
+
+        var parsed = new List<(ChunkId Id, StoredChunk Chunk)>(request.Chunks.Count);
+        foreach (var chunk in request.Chunks)
+        {
+            var id = chunk.ChunkId.ToChunkId();
+            if (chunk.Size > Limits.MaxChunkSize || chunk.StoredSize > Limits.MaxChunkSize)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: size {chunk.Size} / stored_size {chunk.StoredSize} out of range; a chunk is at most {Limits.MaxChunkSize} bytes.");
+            }
+
+            if (chunk.Encoding is not (Dropbox.Shared.Protos.Common.ChunkEncoding.Raw or Dropbox.Shared.Protos.Common.ChunkEncoding.Lz4))
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: encoding {(int)chunk.Encoding} is unknown.");
+            }
+
+            if (chunk.NamespaceId.Length > 255)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: namespace_id is longer than 255 characters.");
+            }
+
+            parsed.Add((id, chunk));
+        }
+
+        var now = NowMs;
+        var confirmed = new List<(NamespaceState State, ChunkId Id)>();
+        Mutate<object?>(null, (batch, _) =>
+        {
+            foreach (var (id, chunk) in parsed)
+            {
+                var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
+                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
+                {
+                    if (trusted)
+                    {
+                        confirmed.Add((state, id));
+                    }
+
+                    var nsChunk = batch.GetNamespaceChunk(chunk.NamespaceId, id) ?? new NamespaceChunkRecord();
+                    nsChunk.UploadedUnixMs = now;
+                    batch.PutNamespaceChunk(chunk.NamespaceId, id, nsChunk);
+                }
+            }
+
+            return null;
+        });
+
+        // Written: no longer outstanding. An event not trusted (the chunk is being deleted) leaves the put pending, so
+        // the commit still asks the node.
+        foreach (var (state, id) in confirmed)
+        {
+            state.Pending.Remove(id);
+        }
+
+        _eventsSignal.Notify();
+    }
+
+    /// <summary>Registered nodes whose heartbeat is fresh.</summary>
+    internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
+
+    internal static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
+}

@@ -19,7 +19,7 @@ public sealed class FixtureFolderTests
     [Fact]
     public async Task A_folder_written_by_the_first_release_opens_and_holds_its_users_files_versions_and_changes()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         using var store = OpenCopy(dir);
 
         var users = store.ListUsers().OrderBy(u => u.Name).ToList();
@@ -71,7 +71,7 @@ public sealed class FixtureFolderTests
     [Fact]
     public void Opening_a_folder_of_the_first_release_upgrades_its_schema_once_and_a_second_open_writes_nothing()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         CopyFixture(dir);
         using (var engine = RocksEngine.Open(dir.Sub("db")))
         {
@@ -101,7 +101,7 @@ public sealed class FixtureFolderTests
     [Fact]
     public void A_folder_from_a_newer_release_is_refused_and_left_as_it_is()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempFolder();
         CopyFixture(dir);
         using (var engine = RocksEngine.Open(dir.Sub("db")))
         {
@@ -125,7 +125,7 @@ public sealed class FixtureFolderTests
         Assert.Equal(StoreSchema.Current, StoreSchema.Read(h.Store.Engine));
     }
 
-    private static void CopyFixture(TempDirectory dir)
+    private static void CopyFixture(TempFolder dir)
     {
         var data = dir.Sub("db");
         Directory.CreateDirectory(data);
@@ -135,7 +135,7 @@ public sealed class FixtureFolderTests
         }
     }
 
-    private static MetadataStore OpenCopy(TempDirectory dir, bool copy = true)
+    private static MetadataStore OpenCopy(TempFolder dir, bool copy = true)
     {
         var data = dir.Sub("db");
         if (copy)

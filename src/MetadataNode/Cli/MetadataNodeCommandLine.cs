@@ -20,12 +20,14 @@ public static class MetadataNodeCommandLine
 {
     private const string Usage = """
         usage:
-          Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
+          Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
+                               --node-dead-after: a storage node silent S seconds (default 35) is dead: its
+                               chunks are copied from the other replicas until each has N again
                                /healthz, /readyz, /metrics answer HTTP/1.1 on https URLs (ALPN) and on
                                --http-url (an HTTP/1.1-only listener: plaintext URLs speak only HTTP/2)
           Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
@@ -128,6 +130,11 @@ public static class MetadataNodeCommandLine
         if (map.TryGetValue("--replication", out var r))
         {
             options = options with { ReplicationFactor = PositiveInt(r, "--replication") };
+        }
+
+        if (map.TryGetValue("--node-dead-after", out var dead))
+        {
+            options = options.WithNodeDeadAfter(TimeSpan.FromSeconds(PositiveInt(dead, "--node-dead-after")));
         }
 
         if (map.TryGetValue("--keep-versions", out var kv))

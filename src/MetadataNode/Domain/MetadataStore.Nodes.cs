@@ -36,6 +36,7 @@ internal sealed partial class MetadataStore
             CapacityBytes = request.CapacityBytes,
             UsedBytes = request.UsedBytes,
             LastHeartbeatUnixMs = NowMs,
+            Draining = _nodes.TryGetValue(nodeId, out var known) && known.Draining, // a restart does not end a drain
         };
         Mutate<object?>(null, (batch, _) =>
         {

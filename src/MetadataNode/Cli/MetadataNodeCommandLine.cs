@@ -31,11 +31,15 @@ public static class MetadataNodeCommandLine
                                /healthz, /readyz, /metrics answer HTTP/1.1 on https URLs (ALPN) and on
                                --http-url (an HTTP/1.1-only listener: plaintext URLs speak only HTTP/2)
           Dropbox.MetadataNode standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
+                               [--storage-nodes N] [--replicas R] [--node-dead-after S]
                                [--log-format text|json] [--log-level LEVEL]
                                metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                                storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
                                (/healthz, /readyz, /metrics) on PORT+3; requests logged at information;
-                               --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
+                               --tls (on by itself beyond loopback): own CA and certificate in DATA/tls;
+                               --storage-nodes N > 1: N storage node processes (DATA/storage, DATA/storage-2..,
+                               ports PORT+4.. in pairs), each chunk on R of them; a node silent S seconds is
+                               dead and its chunks are copied until each has R again
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
                                127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
@@ -211,7 +215,11 @@ public static class MetadataNodeCommandLine
             ? (int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new DropboxException(ErrorKind.InvalidArgument, $"--port takes a number; got '{p}'."))
             : 5080;
         var bind = map.TryGetValue("--bind", out var b) ? b : "127.0.0.1";
-        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map));
+        var topology = new StandaloneCluster.Topology(
+            map.TryGetValue("--storage-nodes", out var sn) ? PositiveInt(sn, "--storage-nodes") : 1,
+            map.TryGetValue("--replicas", out var rp) ? PositiveInt(rp, "--replicas") : 1,
+            map.TryGetValue("--node-dead-after", out var da) ? PositiveInt(da, "--node-dead-after") : null);
+        return StandaloneCommand.RunAsync(data, port, bind, map.ContainsKey("--tls"), map.ContainsKey("--insecure-http"), ParseLogging(map), topology);
     }
 
     private static int RunTlsInit(string[] args)

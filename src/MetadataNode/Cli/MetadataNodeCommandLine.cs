@@ -51,6 +51,11 @@ public static class MetadataNodeCommandLine
                                TARGET: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
                                (a running node, through the admin API; the first user is an admin)
                                or --data DIR (the store of a stopped node)
+          Dropbox.MetadataNode nodes list TARGET            storage nodes: state (live, dead, draining, drained),
+                               used and free bytes, chunks, under-replicated chunks
+          Dropbox.MetadataNode nodes drain NODE [--cancel] TARGET  copies the node's chunks to others (new chunks skip
+                               it); 'drained' in nodes list: it holds nothing needed and may be removed
+                               TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
         """;
@@ -69,6 +74,11 @@ public static class MetadataNodeCommandLine
             if (args.Length >= 2 && args[0] == "user")
             {
                 return args[1] == "token" ? ShowOwnerToken(args) : await UserCommand.RunAsync(args, ParseFlags).ConfigureAwait(false);
+            }
+
+            if (args.Length >= 2 && args[0] == "nodes")
+            {
+                return await NodesCommand.RunAsync(args, ParseFlags).ConfigureAwait(false);
             }
 
             if (args.Length >= 1 && args[0] == "standalone")

@@ -34,6 +34,23 @@ public sealed partial class ReplicationFailoverTests : IDisposable
     public Task A_node_killed_mid_upload_and_another_mid_download_lose_nothing_with_a_larger_data_set() =>
         RunAsync(bigBytes: 192 << 20, smallFiles: 200);
 
+    [Theory]
+    [InlineData("--replicas", "4", "--replicas")]
+    [InlineData("--storage-nodes", "0", "--storage-nodes")]
+    [InlineData("--node-dead-after", "0", "--node-dead-after")]
+    public async Task Standalone_refuses_an_impossible_topology_naming_the_flag_and_creates_nothing(string flag, string value, string named)
+    {
+        var data = Path.Combine(_dir.Path, "never");
+        string[] args = ["standalone", "--data", data, "--port", "0", "--storage-nodes", "3", "--replicas", "2"];
+        var i = Array.IndexOf(args, flag);
+        args = i >= 0 ? [.. args[..(i + 1)], value, .. args[(i + 2)..]] : [.. args, flag, value];
+        using var appliance = ChildProcess.Start(Binaries.MetadataNode, args);
+
+        Assert.NotEqual(0, await appliance.WaitForExitAsync(Bounded));
+        Assert.Contains(named, appliance.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "a refused start must not create the data folder");
+    }
+
     private async Task RunAsync(int bigBytes, int smallFiles)
     {
         // Arrange: the appliance with three storage nodes, each chunk on two; a node silent 3 s is dead.

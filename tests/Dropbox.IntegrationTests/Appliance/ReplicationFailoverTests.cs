@@ -34,6 +34,39 @@ public sealed partial class ReplicationFailoverTests : IDisposable
     public Task A_node_killed_mid_upload_and_another_mid_download_lose_nothing_with_a_larger_data_set() =>
         RunAsync(bigBytes: 192 << 20, smallFiles: 200);
 
+    [Fact]
+    public async Task A_download_moves_on_from_a_node_that_hangs_without_failing()
+    {
+        // Arrange: a node that stops answering but stays "live" for the metadata node (a long --node-dead-after), so
+        // download plans keep naming it; its connections stay open, nothing fails on its own.
+        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 600);
+        var alpha = await app.LoginAsync("alpha");
+        var big = RandomNumberGenerator.GetBytes(12 << 20);
+        await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, "big.bin"), big);
+        var small = RandomNumberGenerator.GetBytes(20_000);
+        await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, "small.txt"), small);
+        using (var up = StandaloneNodes.StartClient(alpha.State, "sync", "--once"))
+        {
+            await StandaloneNodes.ExpectSuccessAsync(up, "sync (upload)");
+        }
+
+        // Act: freeze storage-1 (SIGSTOP), then download everything on a new client.
+        app.FreezeStorageNode(0);
+        var beta = await app.LoginAsync("beta");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (var down = StandaloneNodes.StartClient(beta.State, "sync", "--once"))
+        {
+            // Well under the 10-minute request timeout: each hung request gives up after a 30 s stall.
+            var code = await down.WaitForExitAsync(TimeSpan.FromSeconds(150));
+            Assert.True(code == 0, $"sync exited {code}\n{down.Stdout}\n{down.Stderr}");
+            _output.WriteLine($"download with a frozen node took {clock.Elapsed.TotalSeconds:0.0} s:\n{down.Stdout}");
+        }
+
+        // Assert: every byte, from the other replicas.
+        Assert.Equal(big, await File.ReadAllBytesAsync(Path.Combine(beta.Folder, "big.bin")));
+        Assert.Equal(small, await File.ReadAllBytesAsync(Path.Combine(beta.Folder, "small.txt")));
+    }
+
     [Theory]
     [InlineData("--replicas", "4", "--replicas")]
     [InlineData("--storage-nodes", "0", "--storage-nodes")]

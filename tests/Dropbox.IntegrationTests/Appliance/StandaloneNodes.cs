@@ -63,6 +63,13 @@ internal sealed partial class StandaloneNodes : IDisposable
         Assert.True(node.WaitForExit(10_000), $"storage node {index} survived SIGKILL");
     }
 
+    /// <summary>SIGSTOPs storage node <paramref name="index"/> (0-based): it hangs with its connections open, failing nothing.</summary>
+    public void FreezeStorageNode(int index)
+    {
+        using var stop = System.Diagnostics.Process.Start(new ProcessStartInfo("kill", ["-STOP", StorageNodes[index].Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        Assert.True(stop.WaitForExit(10_000) && stop.ExitCode == 0, "kill -STOP failed");
+    }
+
     /// <summary>Scrapes the metadata node's metrics.</summary>
     public Task<PrometheusText> MetadataMetricsAsync() => PrometheusText.ScrapeAsync(_http, MetricsUrls[0]);
 

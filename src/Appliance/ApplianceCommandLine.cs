@@ -13,12 +13,16 @@ public static class ApplianceCommandLine
     private const string Usage = """
         usage:
           Dropbox.Appliance [standalone] [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
-                            [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]
+                            [--metrics-bind ADDRESS] [--storage-nodes N] [--replicas R] [--node-dead-after S]
+                            [--log-format text|json] [--log-level LEVEL]
                             metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                             storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
                             (/healthz, /readyz) on PORT+3; /metrics on METRICS-ADDRESS (default
                             127.0.0.1) PORT+4 (metadata) and PORT+5 (storage); requests logged at information;
-                            --tls (on by itself beyond loopback): own CA and certificate in DATA/tls
+                            --tls (on by itself beyond loopback): own CA and certificate in DATA/tls;
+                            --storage-nodes N > 1: N storage node processes (DATA/storage, DATA/storage-2..;
+                            node i on PORT+3+3i gRPC, PORT+4+3i links, PORT+5+3i metrics), each chunk on R
+                            of them; a node silent S seconds is dead and its chunks are copied until each has R
           the owner's token later: Dropbox.MetadataNode user token owner --data DIR
         """;
 
@@ -48,7 +52,11 @@ public static class ApplianceCommandLine
                 Format = flags.TryGetValue("--log-format", out var format) ? NodeLogging.ParseFormat(format) : LogFormat.Text,
                 MinimumLevel = flags.TryGetValue("--log-level", out var level) ? NodeLogging.ParseLevel(level) : Microsoft.Extensions.Logging.LogLevel.Information,
             };
-            return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging, metricsBind).ConfigureAwait(false);
+            var topology = new StandaloneCluster.Topology(
+                flags.TryGetValue("--storage-nodes", out var sn) ? PositiveInt(sn, "--storage-nodes") : 1,
+                flags.TryGetValue("--replicas", out var rp) ? PositiveInt(rp, "--replicas") : 1,
+                flags.TryGetValue("--node-dead-after", out var da) ? PositiveInt(da, "--node-dead-after") : null);
+            return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging, metricsBind, topology).ConfigureAwait(false);
         }
         catch (DropboxException ex)
         {
@@ -56,6 +64,11 @@ public static class ApplianceCommandLine
             return ex.Kind == ErrorKind.InvalidArgument ? 2 : 1;
         }
     }
+
+    private static int PositiveInt(string value, string name) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new DropboxException(ErrorKind.InvalidArgument, $"{name} must be a positive integer; got '{value}'.");
 
     private static Dictionary<string, string> ParseFlags(string[] args)
     {

@@ -38,9 +38,11 @@ internal static class StandaloneCommand
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Runs the appliance until Ctrl-C or SIGTERM; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null, string metricsBind = "127.0.0.1")
+    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null, string metricsBind = "127.0.0.1", StandaloneCluster.Topology? topology = null)
     {
         logging ??= new NodeLogging();
+        topology ??= new StandaloneCluster.Topology();
+        topology.Validate();
         if (port is < 0 or > 65535)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"--port must be 0-65535; got {port}.");
@@ -84,11 +86,16 @@ internal static class StandaloneCommand
             InsecureHttp = insecureHttp,
             NodeTrust = nodeTrust,
         };
+        metadataOptions = topology.Apply(metadataOptions);
         await using var metadata = MetadataNodeHost.Build(metadataOptions, logging.Apply);
         var store = metadata.Services.GetRequiredService<MetadataStore>();
         var token = EnsureFirstUser(store, data);
         await metadata.StartAsync(stop.Token).ConfigureAwait(false);
         var metadataUrl = MetadataNodeHost.BoundUrls(metadata).First();
+        if (topology.StorageNodes > 1)
+        {
+            return await StandaloneCluster.RunAsync(metadata, store, metadataUrl, token, tlsMaterial, data, scheme, host, metricsHost, port, insecureHttp, logging, topology, stop.Token).ConfigureAwait(false);
+        }
 
         var storage = StorageNodeHost.Build(
             new StorageNodeOptions

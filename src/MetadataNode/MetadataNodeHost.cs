@@ -108,6 +108,13 @@ public static class MetadataNodeHost
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Store")));
         services.AddSingleton<CallAuthenticator>();
         services.AddHostedService<GarbageCollectorService>();
+        services.AddSingleton(sp => new GrpcReplicationGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust));
+        services.AddSingleton(sp => new Domain.Replication.ReReplicator(
+            sp.GetRequiredService<MetadataStore>(),
+            sp.GetRequiredService<GrpcReplicationGateway>(),
+            options,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Replication")));
+        services.AddHostedService<ReReplicationService>();
         services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<GrpcMetricsInterceptor>();

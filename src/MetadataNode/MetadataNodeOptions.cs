@@ -84,6 +84,25 @@ public sealed record MetadataNodeOptions
     /// <summary>Clock for versions, retention and garbage collection (tests substitute a manual one).</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>Chunk copies the metadata node has storage nodes make at once while it restores the replication factor.</summary>
+    public int ReplicationConcurrency { get; init; } = 4;
+
+    /// <summary>
+    /// How often the replication pass looks for chunks held by fewer healthy nodes than <see cref="ReplicationFactor"/>
+    /// (a node declared dead, a node draining); zero disables the background pass.
+    /// </summary>
+    public TimeSpan ReplicationInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// <c>--node-dead-after</c>: a node silent this long is declared dead (no new chunks, its chunks re-replicated), and
+    /// storage nodes are told to heartbeat often enough (a third of it, 1-10 s) that a live one is never mistaken.
+    /// </summary>
+    public MetadataNodeOptions WithNodeDeadAfter(TimeSpan deadAfter) => this with
+    {
+        NodeTimeout = deadAfter,
+        HeartbeatInterval = TimeSpan.FromSeconds(Math.Clamp(Math.Floor(deadAfter.TotalSeconds / 3), 1, 10)),
+    };
+
     /// <summary>Put tokens one account may have outstanding; the default is <see cref="Domain.Limits.MaxPendingPutsPerUser"/>.</summary>
     public int MaxPendingPutsPerUser { get; init; } = Domain.Limits.MaxPendingPutsPerUser;
 }

@@ -116,6 +116,7 @@ public static class StorageNodeHost
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
         services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));
         services.AddSingleton<ClusterAgent>();
+        services.AddSingleton<PeerChannels>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();
         services.AddSingleton<ScrubService>();
@@ -149,6 +150,7 @@ public static class StorageNodeHost
 
         app.UseNodeObservability();
         app.MapGrpcService<ChunkStorageService>();
+        app.MapGrpcService<ChunkPushService>();
         app.MapChunkHttp();
         return app;
     }

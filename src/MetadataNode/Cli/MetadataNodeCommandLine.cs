@@ -20,16 +20,18 @@ public static class MetadataNodeCommandLine
 {
     private const string Usage = """
         usage:
-          Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--keep-versions N]
+          Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
+                               --node-dead-after: a storage node silent S seconds (default 35) is dead: its
+                               chunks are copied from the other replicas until each has N again
                                /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
                                HTTP/1.1-only listener: plaintext URLs speak only HTTP/2); /metrics only on
                                --metrics-url (HTTP/1.1; default a free port on 127.0.0.1): operators only
-          (the standalone appliance, metadata + storage node in one process, is its own program:
+          (the standalone appliance, metadata + storage nodes, is its own program:
            dotnet run --project src/Appliance -- standalone --data DIR --port PORT; see its --help)
           Dropbox.MetadataNode tls init --dir DIR --hosts H1,H2,...
                                makes (or reuses) a CA and one server certificate for the hosts (plus localhost,
@@ -42,6 +44,11 @@ public static class MetadataNodeCommandLine
                                TARGET: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
                                (a running node, through the admin API; the first user is an admin)
                                or --data DIR (the store of a stopped node)
+          Dropbox.MetadataNode nodes list TARGET            storage nodes: state (live, dead, draining, drained),
+                               used and free bytes, chunks, under-replicated chunks
+          Dropbox.MetadataNode nodes drain NODE [--cancel] TARGET  copies the node's chunks to others (new chunks skip
+                               it); 'drained' in nodes list: it holds nothing needed and may be removed
+                               TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks the store's consistency
         """;
@@ -60,6 +67,11 @@ public static class MetadataNodeCommandLine
             if (args.Length >= 2 && args[0] == "user")
             {
                 return args[1] == "token" ? ShowOwnerToken(args) : await UserCommand.RunAsync(args, ParseFlags).ConfigureAwait(false);
+            }
+
+            if (args.Length >= 2 && args[0] == "nodes")
+            {
+                return await NodesCommand.RunAsync(args, ParseFlags).ConfigureAwait(false);
             }
 
             if (args.Length >= 1 && args[0] == "standalone")
@@ -127,6 +139,11 @@ public static class MetadataNodeCommandLine
         if (map.TryGetValue("--replication", out var r))
         {
             options = options with { ReplicationFactor = PositiveInt(r, "--replication") };
+        }
+
+        if (map.TryGetValue("--node-dead-after", out var dead))
+        {
+            options = options.WithNodeDeadAfter(TimeSpan.FromSeconds(PositiveInt(dead, "--node-dead-after")));
         }
 
         if (map.TryGetValue("--keep-versions", out var kv))

@@ -137,7 +137,7 @@ internal static class UserCommand
         return 0;
     }
 
-    private static ServerTrust Trust(Dictionary<string, string> map) =>
+    internal static ServerTrust Trust(Dictionary<string, string> map) =>
         map.TryGetValue("--ca", out var ca) ? ServerTrust.ForCaFile(ca, "--ca")
         : map.TryGetValue("--fingerprint", out var fp) ? ServerTrust.ForFingerprint(fp)
         : ServerTrust.System;

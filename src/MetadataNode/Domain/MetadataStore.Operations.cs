@@ -39,7 +39,7 @@ internal sealed partial class MetadataStore
     /// </summary>
     public long CountUnderReplicated()
     {
-        var live = LiveNodes().Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+        var live = LiveNodes().Where(n => !n.Draining).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal); // a draining node's copies are on their way out
         var wanted = _options.ReplicationFactor;
         long count = 0;
         _engine.Visit(_engine.Chunks, [], [], (_, value) =>

@@ -14,6 +14,10 @@ internal sealed class NodeRegistry
 {
     private const int MaxUrlLength = 2048;
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+
+    // Register, heartbeat and drain each read a node's record, change a field and write it back: one at a time, so a
+    // heartbeat that read the record before a drain cannot write the old flag back after it.
+    private readonly Lock _update = new();
     private readonly StoreTransactions _transactions;
     private readonly MetadataNodeOptions _options;
     private readonly ILogger _logger;
@@ -54,21 +58,26 @@ internal sealed class NodeRegistry
             throw new DropboxException(ErrorKind.InvalidArgument, $"http_url must be an absolute URL; got '{registration.HttpUrl}'.");
         }
 
-        var node = new NodeRecord
+        lock (_update)
         {
-            NodeId = nodeId,
-            GrpcUrl = registration.GrpcUrl,
-            HttpUrl = registration.HttpUrl,
-            CapacityBytes = registration.CapacityBytes,
-            UsedBytes = registration.UsedBytes,
-            LastHeartbeatUnixMs = NowMs,
-        };
-        _transactions.Mutate<object?>(null, (batch, _) =>
-        {
-            batch.PutNode(node);
-            return null;
-        });
-        _nodes[nodeId] = node;
+            var node = new NodeRecord
+            {
+                NodeId = nodeId,
+                GrpcUrl = registration.GrpcUrl,
+                HttpUrl = registration.HttpUrl,
+                CapacityBytes = registration.CapacityBytes,
+                UsedBytes = registration.UsedBytes,
+                LastHeartbeatUnixMs = NowMs,
+                Draining = _nodes.TryGetValue(nodeId, out var known) && known.Draining, // a restart does not end a drain
+            };
+            _transactions.Mutate<object?>(null, (batch, _) =>
+            {
+                batch.PutNode(node);
+                return null;
+            });
+            _nodes[nodeId] = node;
+        }
+
         Log.NodeRegistered(_logger, nodeId, registration.GrpcUrl);
         return _options.HeartbeatInterval;
     }
@@ -77,17 +86,57 @@ internal sealed class NodeRegistry
     public void Heartbeat(string nodeId, ulong usedBytes, ulong chunkCount)
     {
         nodeId = ValidNodeId(nodeId);
-        var node = Require(nodeId).Clone();
-        node.UsedBytes = usedBytes;
-        node.ChunkCount = chunkCount;
-        node.LastHeartbeatUnixMs = NowMs;
-        _transactions.Mutate<object?>(null, (batch, _) =>
+        lock (_update)
         {
-            batch.PutNode(node);
-            return null;
-        });
-        _nodes[nodeId] = node;
+            var node = Require(nodeId).Clone();
+            node.UsedBytes = usedBytes;
+            node.ChunkCount = chunkCount;
+            node.LastHeartbeatUnixMs = NowMs;
+            _transactions.Mutate<object?>(null, (batch, _) =>
+            {
+                batch.PutNode(node);
+                return null;
+            });
+            _nodes[nodeId] = node;
+        }
     }
+
+    /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
+    public NodeRecord SetDraining(string nodeId, bool draining)
+    {
+        nodeId = ValidNodeId(nodeId);
+        lock (_update)
+        {
+            if (!_nodes.TryGetValue(nodeId, out var existing))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"No storage node '{nodeId}' is registered; 'nodes list' shows them.");
+            }
+
+            var node = existing.Clone();
+            node.Draining = draining;
+            _transactions.Mutate<object?>(null, (batch, _) =>
+            {
+                batch.PutNode(node);
+                return null;
+            });
+            _nodes[nodeId] = node;
+            return node;
+        }
+    }
+
+    /// <summary>
+    /// Nodes new chunks may go to: live and not draining. If every live node is draining, the live ones (an upload still
+    /// has somewhere to go; the drain waits for a new node).
+    /// </summary>
+    public List<NodeRecord> PlacementNodes()
+    {
+        var live = LiveNodes();
+        var healthy = live.Where(n => !n.Draining).ToList();
+        return healthy.Count > 0 ? healthy : live;
+    }
+
+    /// <summary>Every registered node, as recorded now.</summary>
+    public List<NodeRecord> All() => _nodes.Values.Select(n => n.Clone()).ToList();
 
     /// <summary>The registered node (by a valid id); NotFound if it never registered.</summary>
     public NodeRecord Require(string nodeId) =>

@@ -113,7 +113,7 @@ internal sealed partial class UploadCommit
 
         if (missing.Count > 0)
         {
-            var liveNodes = LiveNodes();
+            var liveNodes = PlacementNodes();
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");

@@ -79,5 +79,7 @@ internal sealed partial class UploadCommit
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
 
+    internal List<NodeRecord> PlacementNodes() => _nodeRegistry.PlacementNodes();
+
     internal static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
 }

@@ -56,6 +56,38 @@ internal sealed class AdminService : Admin.AdminBase
         return new SetQuotaResponse { User = ToProto(user) };
     }
 
+    public override Task<ListNodesResponse> ListNodes(ListNodesRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var report = Domain.Replication.NodeReport.Build(_store);
+        var response = new ListNodesResponse { UnderReplicated = (ulong)report.UnderReplicated, ReplicationFactor = (uint)_store.ReplicationFactor };
+        response.Nodes.AddRange(report.States.All.OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => ToProto(n, report)));
+        return Task.FromResult(response);
+    }
+
+    public override Task<DrainNodeResponse> DrainNode(DrainNodeRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var node = _store.SetDraining(request.NodeId, !request.Cancel);
+        return Task.FromResult(new DrainNodeResponse { Node = ToProto(node, Domain.Replication.NodeReport.Build(_store)) });
+    }
+
+    private static NodeSummary ToProto(Storage.Records.NodeRecord node, Domain.Replication.NodeReport report)
+    {
+        var (state, chunks, under) = report.Of(node);
+        return new NodeSummary
+        {
+            NodeId = node.NodeId,
+            GrpcUrl = node.GrpcUrl,
+            State = state,
+            UsedBytes = node.UsedBytes,
+            FreeBytes = node.CapacityBytes > node.UsedBytes ? node.CapacityBytes - node.UsedBytes : 0,
+            Chunks = (ulong)chunks,
+            UnderReplicated = (ulong)under,
+            LastHeartbeatUnixMs = node.LastHeartbeatUnixMs,
+        };
+    }
+
     private static UserSummary ToProto(UserDetails user) => new()
     {
         Name = user.Name,

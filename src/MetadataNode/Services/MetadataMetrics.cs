@@ -34,8 +34,10 @@ internal sealed class MetadataMetrics
         GcChunksDeleted = f.CreateCounter("dropbox_gc_chunks_deleted_total", "Unreferenced chunks deleted from their storage nodes.");
         GcChunksFailed = f.CreateCounter("dropbox_gc_chunks_failed_total", "Chunk deletions that failed (retried on a later pass).");
         GcBytesReclaimed = f.CreateCounter("dropbox_gc_bytes_reclaimed_total", "Stored bytes of the chunks deleted (on one replica).");
+        ReplicationCopied = f.CreateCounter("dropbox_replication_chunks_copied_total", "Chunk copies made node to node to restore the replication factor (dead or draining node).");
+        ReplicationBytes = f.CreateCounter("dropbox_replication_bytes_copied_total", "Stored bytes of those copies.");
 
-        var underReplicated = f.CreateGauge("dropbox_chunks_under_replicated", "Stored chunks held by fewer live storage nodes than the replication factor.");
+        var underReplicated = f.CreateGauge("dropbox_chunks_under_replicated", "Stored chunks held by fewer healthy (live, not draining) storage nodes than the replication factor.");
         var replication = f.CreateGauge("dropbox_replication_factor", "Storage nodes each chunk should be on.");
         var nodes = f.CreateGauge("dropbox_storage_nodes", "Storage nodes by state (live: heartbeat within the node timeout).", ["state"]);
         var accounts = f.CreateGauge("dropbox_metadata_accounts", "Accounts (namespaces).");
@@ -81,6 +83,17 @@ internal sealed class MetadataMetrics
     public Counter GcChunksFailed { get; }
 
     public Counter GcBytesReclaimed { get; }
+
+    public Counter ReplicationCopied { get; }
+
+    public Counter ReplicationBytes { get; }
+
+    /// <summary>Counts the copies of one re-replication pass.</summary>
+    public void ReplicationPass(Domain.Replication.ReplicationPassResult result)
+    {
+        ReplicationCopied.Inc(result.Copied);
+        ReplicationBytes.Inc(result.CopiedBytes);
+    }
 
     /// <summary>Counts one answered upload plan: the file's chunks, and the puts (one per missing chunk and replica).</summary>
     public void Planned(FileUpload upload, PlanUploadResponse plan) => Planned(upload.Chunks, upload.Size, plan);

@@ -73,11 +73,13 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         ChunkHeader? header = null;
         ChunkBuffer? buffer = null;
         var filled = 0;
+        using var stall = new StallWatch(ct);
         try
         {
-            using var call = _channels.Get(grpcUrl).CreateCallInvoker().AsyncServerStreamingCall(ChunkFrame.GetChunksMethod, null, new CallOptions(cancellationToken: ct), request);
-            await foreach (var part in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            using var call = _channels.Get(grpcUrl).CreateCallInvoker().AsyncServerStreamingCall(ChunkFrame.GetChunksMethod, null, new CallOptions(cancellationToken: stall.Token), request);
+            await foreach (var part in call.ResponseStream.ReadAllAsync(stall.Token).ConfigureAwait(false))
             {
+                stall.Progress();
                 var data = part.Data;
                 try
                 {
@@ -126,6 +128,10 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             var done = result;
             result = [];
             return done;
+        }
+        catch (Exception e) when (e is RpcException or OperationCanceledException && stall.Stalled)
+        {
+            throw StallWatch.Error($"Downloading {ids.Count} chunk(s) from {grpcUrl}", e);
         }
         catch (RpcException e)
         {

@@ -268,12 +268,28 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
         }
     }
 
-    private async Task<IncomingChunk> GetOneAsync(string baseUrl, ChunkId id, string token, CancellationToken ct)
+    private async Task<IncomingChunk> GetOneAsync(string baseUrl, ChunkId id, string token, CancellationToken outer)
     {
+        // A node that hangs (rather than failing) gives up its turn after a stall, not the whole request's timeout.
+        using var stall = new StallWatch(outer);
+        try
+        {
+            return await GetOneCoreAsync(baseUrl, id, token, stall).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (stall.Stalled)
+        {
+            throw StallWatch.Error($"Downloading chunk {id.ToShortString()} from {baseUrl}", e);
+        }
+    }
+
+    private async Task<IncomingChunk> GetOneCoreAsync(string baseUrl, ChunkId id, string token, StallWatch stall)
+    {
+        var ct = stall.Token;
         using var request = new HttpRequestMessage(HttpMethod.Get, ChunkUri(baseUrl, id, token));
         request.Headers.Add(ChunkHttpHeaders.AcceptEncoding, "lz4");
         var what = $"Downloading chunk {id.ToShortString()} from {baseUrl}";
         using var response = await SendAsync(request, what, ct).ConfigureAwait(false);
+        stall.Progress();
         if (response.StatusCode != HttpStatusCode.OK)
         {
             throw await FailureAsync(what, response, ct).ConfigureAwait(false);
@@ -316,6 +332,7 @@ internal sealed class HttpChunkTransfer : IChunkTransfer, IDisposable
                 while (filled < buffer.Length)
                 {
                     var n = await stream.ReadAsync(buffer.Memory[filled..], ct).ConfigureAwait(false);
+                    stall.Progress();
                     if (n == 0)
                     {
                         throw new DropboxException(ErrorKind.DataLoss, $"{what}: the node sent {filled} of {buffer.Length} bytes.");

@@ -353,7 +353,8 @@ internal sealed class BatchDownloader
                 continue;
             }
 
-            var key = w.Get.Nodes.Count > 0 && w.Get.Tokens.Count > 0 ? (w.Get.Nodes[0].GrpcUrl, w.Get.Tokens[0]) : (string.Empty, string.Empty);
+            // A first node that just failed as unavailable gets no group request: each chunk goes alone, other nodes first.
+            var key = w.Get.Nodes.Count > 0 && w.Get.Tokens.Count > 0 && !_downloader.IsShunned(w.Get.Nodes[0].GrpcUrl) ? (w.Get.Nodes[0].GrpcUrl, w.Get.Tokens[0]) : (string.Empty, string.Empty);
             if (!groups.TryGetValue(key, out var group))
             {
                 groups[key] = group = [];
@@ -373,11 +374,15 @@ internal sealed class BatchDownloader
                 {
                     received = await _ctx.Transfer.GetChunksAsync(url, group.Select(w => w.Ref.Id).ToList(), getToken, token).ConfigureAwait(false);
                 }
-                catch (DropboxException)
+                catch (DropboxException e)
                 {
                     // Whatever the node said (busy, refused, unreachable...), it is this group's failure only: each
                     // chunk alone below, from every node holding it; a chunk none delivers fails just its files.
                     received = null;
+                    if (e.Kind == ErrorKind.Unavailable)
+                    {
+                        _downloader.Shun(url);
+                    }
                 }
             }
 

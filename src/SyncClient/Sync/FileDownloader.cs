@@ -305,6 +305,21 @@ internal sealed class FileDownloader
         }
     }
 
+    /// <summary>How long a node that failed as unavailable (down, or hanging past a stall) is tried last.</summary>
+    private static readonly TimeSpan ShunFor = TimeSpan.FromSeconds(60);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _shunned = new(StringComparer.Ordinal);
+
+    /// <summary>True while the node at <paramref name="grpcUrl"/> recently failed as unavailable: try it last.</summary>
+    internal bool IsShunned(string grpcUrl) => _shunned.TryGetValue(grpcUrl, out var until) && until > Environment.TickCount64;
+
+    /// <summary>Notes that the node at <paramref name="grpcUrl"/> failed as unavailable.</summary>
+    internal void Shun(string grpcUrl) => _shunned[grpcUrl] = Environment.TickCount64 + (long)ShunFor.TotalMilliseconds;
+
+    /// <summary>The plan's nodes for a chunk in the order to try them: as planned, except recently failed ones last.</summary>
+    private IEnumerable<int> NodeOrder(ChunkGet get) =>
+        Enumerable.Range(0, Math.Min(get.Nodes.Count, RemoteBounds.MaxNodesPerChunk)).OrderBy(i => IsShunned(get.Nodes[i].GrpcUrl) ? 1 : 0);
+
     /// <summary>One chunk, verified: copied from a local file holding it, else fetched from each node holding it in turn.</summary>
     internal async Task<ChunkBuffer> ObtainAsync(ChunkGet get, ChunkRef reference, CancellationToken ct)
     {
@@ -316,7 +331,7 @@ internal sealed class FileDownloader
         }
 
         Exception? last = null;
-        for (var i = 0; i < get.Nodes.Count && i < RemoteBounds.MaxNodesPerChunk; i++)
+        foreach (var i in NodeOrder(get))
         {
             if (!RemoteBounds.IsNodeUrl(get.Nodes[i].GrpcUrl))
             {
@@ -348,6 +363,10 @@ internal sealed class FileDownloader
             catch (DropboxException e) when (e.Kind is ErrorKind.DataLoss or ErrorKind.Unavailable or ErrorKind.NotFound or ErrorKind.Internal)
             {
                 last = e; // try the next node holding it
+                if (e.Kind == ErrorKind.Unavailable)
+                {
+                    Shun(get.Nodes[i].GrpcUrl);
+                }
             }
             finally
             {

@@ -114,13 +114,22 @@ internal sealed partial class SyncEngine
 
     private sealed class Executor(SyncEngine engine, SyncSummary summary, FileUploader uploader, FileDownloader downloader, Func<string, string> conflictName)
     {
+        private readonly StorageFailover _failover = new();
+
         private SyncContext Ctx => engine._ctx;
 
         public async Task RunAsync(SyncAction a, CancellationToken ct)
         {
             try
             {
-                await RunCoreAsync(a, ct).ConfigureAwait(false);
+                if (a.Kind == SyncActionKind.Upload)
+                {
+                    await _failover.RunAsync(a.Path, () => RunCoreAsync(a, ct), Ctx.Progress.Log, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await RunCoreAsync(a, ct).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

@@ -1,0 +1,68 @@
+using System.Globalization;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Admin;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Dropbox.MetadataNode.Cli;
+
+/// <summary>
+/// The <c>nodes</c> verbs, against a running metadata node (<c>--server URL --token ADMIN_TOKEN</c>, plus <c>--ca FILE</c>
+/// or <c>--fingerprint SHA256:…</c> for TLS): <c>nodes list</c> prints one line per storage node (id, state, used and
+/// free bytes, chunks, under-replicated chunks, URL) and a total; <c>nodes drain NODE [--cancel]</c> moves a node's
+/// chunks away (or takes it back).
+/// </summary>
+internal static class NodesCommand
+{
+    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN";
+
+    /// <summary>Runs <c>nodes VERB ...</c> (args[0] is "nodes"); returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, Func<string[], string[], Dictionary<string, string>> parseFlags)
+    {
+        var verb = args[1];
+        var positional = args.Skip(2).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        var map = parseFlags(args[(2 + positional.Length)..], ["--cancel"]);
+        if ((verb, positional.Length) is not (("list", 0) or ("drain", 1)))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, Usage);
+        }
+
+        if (!map.TryGetValue("--server", out var server) || !map.TryGetValue("--token", out var token) || token.Length == 0)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"'nodes {verb}' talks to a running metadata node: give --server URL --token ADMIN_TOKEN.\n{Usage}");
+        }
+
+        using var channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = UserCommand.Trust(map).CreateHandler() });
+        var client = new Admin.AdminClient(channel);
+        var headers = new Metadata { { "authorization", "Bearer " + token } };
+        try
+        {
+            if (verb == "list")
+            {
+                var list = await client.ListNodesAsync(new ListNodesRequest(), headers).ResponseAsync.ConfigureAwait(false);
+                Console.WriteLine("node\tstate\tused_bytes\tfree_bytes\tchunks\tunder_replicated\turl");
+                foreach (var n in list.Nodes)
+                {
+                    Print(n);
+                }
+
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"under-replicated: {list.UnderReplicated} (replication factor {list.ReplicationFactor})"));
+            }
+            else
+            {
+                var drained = await client.DrainNodeAsync(new DrainNodeRequest { NodeId = positional[0], Cancel = map.ContainsKey("--cancel") }, headers).ResponseAsync.ConfigureAwait(false);
+                Console.WriteLine("node\tstate\tused_bytes\tfree_bytes\tchunks\tunder_replicated\turl");
+                Print(drained.Node);
+            }
+        }
+        catch (RpcException ex)
+        {
+            throw new DropboxException(GrpcErrorMapping.FromStatusCode(ex.StatusCode), $"{server}: {ex.StatusCode}: {ex.Status.Detail}", ex);
+        }
+
+        return 0;
+    }
+
+    private static void Print(NodeSummary n) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n.NodeId}\t{n.State}\t{n.UsedBytes}\t{n.FreeBytes}\t{n.Chunks}\t{n.UnderReplicated}\t{n.GrpcUrl}"));
+}

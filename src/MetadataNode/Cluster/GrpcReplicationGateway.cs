@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Domain.Replication;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Storage;
+using Dropbox.Shared.Tls;
+using Dropbox.Shared.Tokens;
+using Grpc.Net.Client;
+
+namespace Dropbox.MetadataNode.Cluster;
+
+/// <summary>
+/// Orders copies over dropbox.storage.v1.Replication: a system token for the source, one put token per chunk for the
+/// target (in the system namespace: a copy belongs to no account). One cached channel per source URL.
+/// </summary>
+internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(10);
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ChunkTokenService _tokens;
+    private readonly ServerTrust _trust;
+
+    public GrpcReplicationGateway(ChunkTokenService tokens, ServerTrust trust)
+    {
+        _tokens = tokens;
+        _trust = trust;
+    }
+
+    public async Task<IReadOnlyList<ChunkId>> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var request = new PushChunksRequest
+        {
+            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, source.NodeId, [], TokenLifetime),
+            TargetNodeId = target.NodeId,
+            TargetGrpcUrl = target.GrpcUrl,
+        };
+        foreach (var id in ids)
+        {
+            request.ChunkIds.Add(id.ToByteString());
+            request.PutTokens.Add(_tokens.Issue(TokenOperation.Put, NamespaceId.SystemValue, target.NodeId, [id], TokenLifetime));
+        }
+
+        var channel = _channels.GetOrAdd(source.GrpcUrl, url => GrpcChannel.ForAddress(url, new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            MaxSendMessageSize = 64 * 1024 * 1024,
+            HttpHandler = _trust.CreateHandler(),
+        }));
+        var response = await new Replication.ReplicationClient(channel)
+            .PushChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return response.Pushed.Select(b => b.ToChunkId()).ToList();
+    }
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+
+        _channels.Clear();
+    }
+}

@@ -1,0 +1,14 @@
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+
+namespace Dropbox.MetadataNode.Domain.Replication;
+
+/// <summary>Orders node-to-node copies: the bytes go from source to target, never through the metadata node.</summary>
+internal interface IReplicationGateway
+{
+    /// <summary>
+    /// Has <paramref name="source"/> push <paramref name="ids"/> to <paramref name="target"/> (with put tokens for the
+    /// target); returns the ids the target acknowledged as durable. The target reports them stored by its events.
+    /// </summary>
+    Task<IReadOnlyList<ChunkId>> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
+}

@@ -1,0 +1,61 @@
+using Dropbox.MetadataNode.Storage.Records;
+
+namespace Dropbox.MetadataNode.Domain.Replication;
+
+/// <summary>
+/// What <c>nodes list</c> shows, from one scan of the chunk records: per node, the chunks recorded on it and how many of
+/// them are below the replication factor on healthy nodes; in all, the under-replicated count.
+/// </summary>
+internal sealed class NodeReport
+{
+    private NodeReport(NodeStates states, Dictionary<string, (long Chunks, long Under)> perNode, long underReplicated)
+    {
+        States = states;
+        PerNode = perNode;
+        UnderReplicated = underReplicated;
+    }
+
+    public NodeStates States { get; }
+
+    public IReadOnlyDictionary<string, (long Chunks, long Under)> PerNode { get; }
+
+    public long UnderReplicated { get; }
+
+    /// <summary>Scans the store now.</summary>
+    public static NodeReport Build(MetadataStore store)
+    {
+        var states = store.NodeStates();
+        var factor = store.ReplicationFactor;
+        var perNode = states.All.ToDictionary(n => n.NodeId, _ => (Chunks: 0L, Under: 0L), StringComparer.Ordinal);
+        long under = 0;
+        store.VisitChunkRecords((_, record) =>
+        {
+            if (record.State != ChunkState.Stored)
+            {
+                return true;
+            }
+
+            var isUnder = ReplicationPlanner.HealthyCopies(record, states) < factor;
+            if (isUnder)
+            {
+                under++;
+            }
+
+            foreach (var location in record.Locations)
+            {
+                perNode.TryGetValue(location, out var counts);
+                perNode[location] = (counts.Chunks + 1, counts.Under + (isUnder ? 1 : 0));
+            }
+
+            return true;
+        });
+        return new NodeReport(states, perNode, under);
+    }
+
+    /// <summary>The state word and counts of one node.</summary>
+    public (string State, long Chunks, long Under) Of(NodeRecord node)
+    {
+        var (chunks, underOnNode) = PerNode.TryGetValue(node.NodeId, out var c) ? c : (0, 0);
+        return (States.StateOf(node, underOnNode), chunks, underOnNode);
+    }
+}

@@ -1,0 +1,44 @@
+using Dropbox.MetadataNode.Storage.Records;
+
+namespace Dropbox.MetadataNode.Domain.Replication;
+
+/// <summary>
+/// The registered storage nodes at one moment: live (heartbeat within the timeout, <c>--node-dead-after</c>), dead
+/// (silent longer), draining (an admin asked to move its chunks away). A copy counts toward the replication factor
+/// only on a healthy node (live, not draining); any live node may serve as the source of a copy.
+/// </summary>
+internal sealed class NodeStates
+{
+    private readonly Dictionary<string, NodeRecord> _byId;
+    private readonly long _cutoffMs;
+
+    public NodeStates(IReadOnlyList<NodeRecord> nodes, long nowMs, long timeoutMs)
+    {
+        All = nodes;
+        _cutoffMs = nowMs - timeoutMs;
+        _byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+        Healthy = nodes.Where(IsHealthy).ToList();
+    }
+
+    /// <summary>Every registered node.</summary>
+    public IReadOnlyList<NodeRecord> All { get; }
+
+    /// <summary>Live and not draining: where copies go and count.</summary>
+    public IReadOnlyList<NodeRecord> Healthy { get; }
+
+    public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= _cutoffMs;
+
+    public bool IsHealthy(NodeRecord node) => IsLive(node) && !node.Draining;
+
+    public bool IsHealthy(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsHealthy(node);
+
+    public NodeRecord? Live(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsLive(node) ? node : null;
+
+    /// <summary>The word <c>nodes list</c> shows: live, draining, drained (draining with nothing left to move), dead.</summary>
+    public string StateOf(NodeRecord node, long underReplicatedOnNode) => !IsLive(node)
+        ? "dead"
+        : node.Draining ? (underReplicatedOnNode == 0 ? "drained" : "draining") : "live";
+
+    /// <summary>A fingerprint of which nodes are healthy: a change means chunks may have fallen below the factor.</summary>
+    public string HealthKey() => string.Join(',', All.Where(IsHealthy).Select(n => n.NodeId).Order(StringComparer.Ordinal));
+}

@@ -1,0 +1,80 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Domain.Replication;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.MetadataNode.Services;
+
+/// <summary>
+/// Runs <see cref="ReReplicator"/> passes: every <see cref="MetadataNodeOptions.ReplicationInterval"/> while the last
+/// pass left work, at once when the set of healthy nodes changes (a node declared dead, drained, back), and at least
+/// once a minute (a put that reached only some of its nodes). Waits one node timeout after start first, so nodes that
+/// have not heartbeated since a restart are not taken for dead.
+/// </summary>
+internal sealed partial class ReReplicationService : BackgroundService
+{
+    private static readonly TimeSpan FullScanEvery = TimeSpan.FromMinutes(1);
+    private readonly ReReplicator _replicator;
+    private readonly MetadataStore _store;
+    private readonly MetadataNodeOptions _options;
+    private readonly MetadataMetrics _metrics;
+    private readonly ILogger<ReReplicationService> _logger;
+
+    public ReReplicationService(ReReplicator replicator, MetadataStore store, MetadataNodeOptions options, MetadataMetrics metrics, ILogger<ReReplicationService> logger)
+    {
+        _replicator = replicator;
+        _store = store;
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_options.ReplicationInterval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        try
+        {
+            await Task.Delay(_options.NodeTimeout, stoppingToken).ConfigureAwait(false);
+            string? lastKey = null;
+            var leftWork = true;
+            var lastScan = DateTime.MinValue;
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var key = _store.NodeStates().HealthKey();
+                if (leftWork || key != lastKey || DateTime.UtcNow - lastScan > FullScanEvery)
+                {
+                    lastKey = key;
+                    lastScan = DateTime.UtcNow;
+                    try
+                    {
+                        var result = await _replicator.RunPassAsync(stoppingToken).ConfigureAwait(false);
+                        leftWork = result.Planned > 0 || result.AwaitingEvents > 0;
+                        if (result.Copied > 0)
+                        {
+                            _metrics.ReplicationPass(result);
+                        }
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        leftWork = true;
+                        LogPassFailed(_logger, ex);
+                    }
+
+                    _metrics.InvalidateUnderReplicated();
+                }
+
+                await Task.Delay(_options.ReplicationInterval, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 4053, Level = LogLevel.Error, Message = "Re-replication pass failed")]
+    private static partial void LogPassFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,122 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Domain.Replication;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+
+namespace Dropbox.MetadataNode.Tests.Replication;
+
+public sealed class ReplicationPlannerTests
+{
+    private const long Now = 1_000_000;
+    private const long Timeout = 3_000;
+
+    private static NodeRecord Node(string id, bool live = true, bool draining = false) => new()
+    {
+        NodeId = id,
+        GrpcUrl = $"http://{id}:1",
+        LastHeartbeatUnixMs = live ? Now - 100 : Now - Timeout - 1,
+        Draining = draining,
+    };
+
+    private static ChunkRecord Stored(params string[] locations)
+    {
+        var record = new ChunkRecord { State = ChunkState.Stored, Size = 1000, StoredSize = 900 };
+        record.Locations.AddRange(locations);
+        return record;
+    }
+
+    private static NodeStates States(params NodeRecord[] nodes) => new(nodes, Now, Timeout);
+
+    [Fact]
+    public void A_chunk_whose_second_copy_is_on_a_dead_node_gets_one_copy_from_the_live_holder_to_the_rendezvous_choice()
+    {
+        var states = States(Node("a", live: false), Node("b"), Node("c"), Node("d"));
+        var id = ChunkId.Compute([1, 2, 3]);
+        var copies = new List<ReplicaCopy>();
+
+        var verdict = ReplicationPlanner.Plan(id, Stored("a", "b"), states, 2, copies);
+
+        Assert.Equal(ReplicationPlanner.Verdict.Copies, verdict);
+        var copy = Assert.Single(copies);
+        Assert.Equal("b", copy.Source.NodeId);
+        Assert.Equal(Placement.Choose([Node("c"), Node("d")], id, 1)[0].NodeId, copy.Target.NodeId);
+        Assert.Equal(900, copy.StoredBytes);
+    }
+
+    [Fact]
+    public void A_chunk_with_enough_healthy_copies_needs_none()
+    {
+        var copies = new List<ReplicaCopy>();
+
+        var verdict = ReplicationPlanner.Plan(ChunkId.Compute([7]), Stored("a", "b"), States(Node("a"), Node("b"), Node("c")), 2, copies);
+
+        Assert.Equal(ReplicationPlanner.Verdict.Enough, verdict);
+        Assert.Empty(copies);
+    }
+
+    [Fact]
+    public void A_chunk_no_live_node_holds_has_no_source_and_gets_no_copy()
+    {
+        var copies = new List<ReplicaCopy>();
+        var states = States(Node("a", live: false), Node("b", live: false), Node("c"));
+
+        var verdict = ReplicationPlanner.Plan(ChunkId.Compute([9]), Stored("a", "b"), states, 2, copies);
+
+        Assert.Equal(ReplicationPlanner.Verdict.NoSource, verdict);
+        Assert.Empty(copies);
+        Assert.True(ReplicationPlanner.IsUnderReplicated(Stored("a", "b"), states, 2));
+    }
+
+    [Fact]
+    public void A_draining_holders_copy_does_not_count_but_it_serves_as_the_source_when_it_is_the_only_one()
+    {
+        var states = States(Node("a", draining: true), Node("b"), Node("c"));
+        var copies = new List<ReplicaCopy>();
+
+        var verdict = ReplicationPlanner.Plan(ChunkId.Compute([4, 2]), Stored("a"), states, 2, copies);
+
+        Assert.Equal(ReplicationPlanner.Verdict.Copies, verdict);
+        Assert.Equal(2, copies.Count);
+        Assert.All(copies, c => Assert.Equal("a", c.Source.NodeId));
+        Assert.Equal(["b", "c"], copies.Select(c => c.Target.NodeId).Order());
+    }
+
+    [Fact]
+    public void A_healthy_holder_is_preferred_as_the_source_over_a_draining_one()
+    {
+        var states = States(Node("a", draining: true), Node("b"), Node("c"));
+        var copies = new List<ReplicaCopy>();
+
+        ReplicationPlanner.Plan(ChunkId.Compute([5]), Stored("a", "b"), states, 2, copies);
+
+        var copy = Assert.Single(copies);
+        Assert.Equal("b", copy.Source.NodeId);
+        Assert.Equal("c", copy.Target.NodeId);
+    }
+
+    [Fact]
+    public void With_fewer_healthy_nodes_than_the_factor_every_healthy_node_gets_a_copy_and_the_chunk_stays_under_replicated()
+    {
+        var states = States(Node("a", live: false), Node("b"), Node("c"));
+        var copies = new List<ReplicaCopy>();
+        var record = Stored("a", "b");
+
+        ReplicationPlanner.Plan(ChunkId.Compute([6]), record, states, 3, copies);
+
+        Assert.Equal("c", Assert.Single(copies).Target.NodeId);
+        Assert.True(ReplicationPlanner.IsUnderReplicated(record, states, 3));
+    }
+
+    [Fact]
+    public void A_chunk_being_deleted_is_never_copied()
+    {
+        var copies = new List<ReplicaCopy>();
+        var record = Stored("b");
+        record.State = ChunkState.Deleting;
+
+        var verdict = ReplicationPlanner.Plan(ChunkId.Compute([8]), record, States(Node("a", live: false), Node("b"), Node("c")), 2, copies);
+
+        Assert.Equal(ReplicationPlanner.Verdict.Enough, verdict);
+        Assert.Empty(copies);
+    }
+}

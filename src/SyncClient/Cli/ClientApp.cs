@@ -1,4 +1,9 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Text.Json;
 using System.Runtime.InteropServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -54,8 +59,25 @@ internal sealed class ClientApp
         CliArgs args;
         try
         {
-            args = CliArgs.Parse(argv);
-            if (args.Flag("help") || args.Verb is "help" or "--help" or "-h")
+            if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h" or "-?")
+            {
+                _out.WriteLine(Usage);
+                return ExitCodes.Ok;
+            }
+
+            var parsed = CliGrammar.Parse(CliGrammar.Build(), argv);
+            if (parsed.Errors.Count > 0)
+            {
+                return Refuse(argv, parsed);
+            }
+
+            if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Command is RootCommand)) // --help, --version
+            {
+                return parsed.Invoke(new InvocationConfiguration { Output = _out, Error = _err });
+            }
+
+            args = CliArgs.From(parsed);
+            if (args.Verb == "help")
             {
                 _out.WriteLine(Usage);
                 return ExitCodes.Ok;
@@ -101,6 +123,51 @@ internal sealed class ClientApp
             _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
             return ExitCodes.Errors;
         }
+    }
+
+    /// <summary>
+    /// A command line the grammar refuses: what was wrong, the library's "did you mean" suggestion, and where to read
+    /// more; nothing runs (exit 2).
+    /// </summary>
+    private int Refuse(string[] argv, ParseResult parsed)
+    {
+        var verb = argv[0];
+        var known = CliGrammar.VerbNames.Contains(verb, StringComparer.Ordinal);
+        if (!known)
+        {
+            // Everything after an unknown verb is unknown too: say only what matters.
+            _err.WriteLine(verb.StartsWith('-')
+                ? $"error: Unknown option '{SyncPaths.Display(verb, 200)}' (a verb comes first: dropbox-client VERB [options])."
+                : $"error: Unknown verb '{SyncPaths.Display(verb, 200)}'.");
+        }
+        else
+        {
+            foreach (var error in parsed.Errors)
+            {
+                _err.WriteLine("error: " + SyncPaths.Display(error.Message, 400));
+            }
+        }
+
+        // The library's typo correction ("'--onc' was not matched. Did you mean one of the following? --once"), without
+        // its repetition of the errors above and without the help text.
+        if (parsed.Action is ParseErrorAction action)
+        {
+            action.ShowHelp = false;
+            action.ShowTypoCorrections = true;
+            using var suggestions = new StringWriter();
+            parsed.Invoke(new InvocationConfiguration { Output = suggestions, Error = suggestions });
+            var errors = parsed.Errors.Select(e => e.Message).ToHashSet(StringComparer.Ordinal);
+            foreach (var line in suggestions.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!errors.Contains(line) && (known || line.Contains(verb, StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line)))
+                {
+                    _err.WriteLine(line.StartsWith("--", StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line) ? "  " + line : line);
+                }
+            }
+        }
+
+        _err.WriteLine(known ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
+        return ExitCodes.Usage;
     }
 
     private async Task<int> LoginAsync(CliArgs args, CancellationToken ct)
@@ -303,34 +370,63 @@ internal sealed class ClientApp
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var s = session.State;
-        _out.WriteLine($"folder:     {session.Folder}{(Directory.Exists(session.Folder) ? string.Empty : "  (MISSING)")}");
+        var folderMissing = !Directory.Exists(session.Folder);
+        var daemonRunning = PassLock.IsDaemonRunning(s.StateDirectory);
+        var unfinished = s.PendingUploads().ToList();
+        var last = s.GetSetting(StateKeys.LastSummary);
+        GetAccountResponse? account = null;
+        string? accountError = null;
+        try
+        {
+            account = await session.Metadata.GetAccountAsync(ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e)
+        {
+            accountError = e.Message;
+        }
+
+        if (args.Flag("json"))
+        {
+            WriteJson(new Dictionary<string, object?>
+            {
+                ["folder"] = session.Folder,
+                ["folderMissing"] = folderMissing,
+                ["server"] = session.Server,
+                ["trusts"] = ClientSession.TrustFrom(s).Description,
+                ["device"] = session.Device,
+                ["state"] = s.StateDirectory,
+                ["trackedFiles"] = s.CountFiles(),
+                ["lastSync"] = s.GetSetting(StateKeys.LastSync),
+                ["daemonRunning"] = daemonRunning,
+                ["unfinishedUploads"] = unfinished.Select(u => new Dictionary<string, object> { ["path"] = u.Path, ["chunks"] = u.Total, ["chunksSent"] = u.Done }).ToList(),
+                ["lastPass"] = last is null ? null : TryParseJson(last),
+                ["account"] = account is null ? null : new Dictionary<string, object> { ["user"] = account.User, ["namespace"] = account.NamespaceId, ["files"] = account.FileCount, ["bytes"] = account.TotalBytes },
+                ["accountError"] = accountError,
+            });
+            return ExitCodes.Ok;
+        }
+
+        _out.WriteLine($"folder:     {session.Folder}{(folderMissing ? "  (MISSING)" : string.Empty)}");
         _out.WriteLine($"server:     {session.Server}");
         _out.WriteLine($"trusts:     {ClientSession.TrustFrom(s).Description}");
         _out.WriteLine($"device:     {session.Device}");
         _out.WriteLine($"state:      {s.StateDirectory}");
         _out.WriteLine($"tracked:    {s.CountFiles()} files");
         _out.WriteLine($"last sync:  {s.GetSetting(StateKeys.LastSync) ?? "never"}");
-        _out.WriteLine($"daemon:     {(PassLock.IsDaemonRunning(s.StateDirectory) ? "running" : "not running")}");
-        foreach (var (path, total, done) in s.PendingUploads())
+        _out.WriteLine($"daemon:     {(daemonRunning ? "running" : "not running")}");
+        foreach (var (path, total, done) in unfinished)
         {
             _out.WriteLine($"unfinished upload: {path} ({done}/{total} chunks sent)");
         }
 
-        if (s.GetSetting(StateKeys.LastSummary) is { } last)
+        if (last is not null)
         {
             _out.WriteLine($"last pass:  {last}");
         }
 
-        try
-        {
-            var account = await session.Metadata.GetAccountAsync(ct).ConfigureAwait(false);
-            _out.WriteLine($"account:    {SyncPaths.Display(account.User)}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}");
-        }
-        catch (DropboxException e)
-        {
-            _out.WriteLine($"account:    unreachable ({SyncPaths.Display(e.Message, int.MaxValue)})");
-        }
-
+        _out.WriteLine(account is not null
+            ? $"account:    {SyncPaths.Display(account.User)}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}"
+            : $"account:    unreachable ({SyncPaths.Display(accountError ?? string.Empty, int.MaxValue)})");
         return ExitCodes.Ok;
     }
 
@@ -338,11 +434,25 @@ internal sealed class ClientApp
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
+        var json = args.Flag("json");
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
         await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
         {
             foreach (var e in listing.Entries)
             {
+                if (json)
+                {
+                    WriteJson(new Dictionary<string, object>
+                    {
+                        ["path"] = e.Path,
+                        ["kind"] = e.Kind == EntryKind.Folder ? "folder" : "file",
+                        ["size"] = e.Size,
+                        ["version"] = e.Version,
+                        ["mtimeUnixMs"] = e.MtimeUnixMs,
+                    });
+                    continue;
+                }
+
                 var when = RemoteBounds.FormatTime(e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
                 _out.WriteLine(e.Kind == EntryKind.Folder
                     ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
@@ -360,7 +470,22 @@ internal sealed class ClientApp
         var versions = await session.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
         foreach (var v in versions.Versions)
         {
-            var when = RemoteBounds.FormatTime(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs, "yyyy-MM-dd HH:mm:ss");
+            var time = v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs;
+            if (args.Flag("json"))
+            {
+                WriteJson(new Dictionary<string, object>
+                {
+                    ["path"] = path,
+                    ["version"] = v.Version,
+                    ["timeUnixMs"] = time,
+                    ["size"] = v.Size,
+                    ["deleted"] = v.Deleted,
+                    ["modifiedBy"] = v.ModifiedBy,
+                });
+                continue;
+            }
+
+            var when = RemoteBounds.FormatTime(time, "yyyy-MM-dd HH:mm:ss");
             _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {SyncPaths.Display(v.ModifiedBy)}");
         }
 
@@ -373,48 +498,114 @@ internal sealed class ClientApp
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var version = (ulong)(args.IntOption("version") ?? 0);
         var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Version = version, Device = session.Device }, ct).ConfigureAwait(false);
-        _out.WriteLine($"Restored '{path}' as version {restored.Entry?.Version ?? restored.Sequence} ({restored.Entry?.Size ?? 0} bytes). It arrives with the next sync.");
+        var newVersion = restored.Entry?.Version ?? restored.Sequence;
+        var size = restored.Entry?.Size ?? 0;
+        if (args.Flag("json"))
+        {
+            WriteJson(new Dictionary<string, object> { ["path"] = path, ["version"] = newVersion, ["size"] = size });
+            return ExitCodes.Ok;
+        }
+
+        _out.WriteLine($"Restored '{path}' as version {newVersion} ({size} bytes). It arrives with the next sync.");
         return ExitCodes.Ok;
     }
 
     private int Conflicts(CliArgs args)
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var json = args.Flag("json");
         var found = 0;
         if (Directory.Exists(session.Folder))
         {
             var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.BuiltIn, session.State.StateDirectory).Scan(CancellationToken.None);
             foreach (var path in snapshot.Entries.Keys.Where(ConflictNames.IsConflictedCopy).OrderBy(p => p, StringComparer.Ordinal))
             {
-                _out.WriteLine(path);
+                if (json)
+                {
+                    WriteJson(new Dictionary<string, object> { ["path"] = path });
+                }
+                else
+                {
+                    _out.WriteLine(path);
+                }
+
                 found++;
             }
         }
 
-        _out.WriteLine(found == 0 ? "No conflicted copies." : $"{found} conflicted cop{(found == 1 ? "y" : "ies")}: compare each with its original, keep what you want, delete the rest.");
+        if (!json)
+        {
+            _out.WriteLine(found == 0 ? "No conflicted copies." : $"{found} conflicted cop{(found == 1 ? "y" : "ies")}: compare each with its original, keep what you want, delete the rest.");
+        }
+
         return ExitCodes.Ok;
     }
 
     private async Task<int> LinkAsync(CliArgs args, CancellationToken ct)
     {
         var path = RequirePath(args);
+        var json = args.Flag("json");
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var plan = await session.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path, (ulong)(args.IntOption("version") ?? 0)), ct).ConfigureAwait(false);
         var count = plan.TotalChunks > 0 ? (int)plan.TotalChunks : plan.Chunks.Count;
-        _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {count} chunk(s); links expire with their tokens.");
-        _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
+        if (!json)
+        {
+            _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {count} chunk(s); links expire with their tokens.");
+            _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
+        }
+
+        var chunks = new List<Dictionary<string, object?>>();
         long offset = 0;
         await foreach (var get in DownloadPlans.ChunksAsync(session.Metadata, path, plan, ct).ConfigureAwait(false))
         {
             var chunk = get.Chunk.ToDomain();
             var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
                 ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
-                : "(no node holds this chunk)";
-            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {SyncPaths.Display(url, int.MaxValue)}");
+                : null;
+            var encoding = chunk.Encoding.ToString().ToLowerInvariant();
+            if (json)
+            {
+                chunks.Add(new Dictionary<string, object?> { ["offset"] = offset, ["length"] = chunk.Size, ["encoding"] = encoding, ["url"] = url });
+            }
+            else
+            {
+                _out.WriteLine($"{offset} {chunk.Size} {encoding} {SyncPaths.Display(url ?? "(no node holds this chunk)", int.MaxValue)}");
+            }
+
             offset += chunk.Size;
         }
 
+        if (json)
+        {
+            WriteJson(new Dictionary<string, object>
+            {
+                ["path"] = plan.Entry.Path,
+                ["version"] = plan.Entry.Version,
+                ["size"] = plan.Entry.Size,
+                ["chunks"] = chunks,
+            });
+        }
+
         return ExitCodes.Ok;
+    }
+
+    /// <summary>One JSON object on one line of stdout (the documented shapes: README, "Client output as JSON").</summary>
+    private void WriteJson(object value) => _out.WriteLine(JsonSerializer.Serialize(value, JsonLines));
+
+    /// <summary>Readable JSON for a terminal or a pipe (no HTML escaping of quotes or '+'; control characters stay escaped).</summary>
+    private static readonly JsonSerializerOptions JsonLines = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static JsonElement? TryParseJson(string text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static string RequirePath(CliArgs args)

@@ -278,8 +278,8 @@ internal sealed class ClientApp
         var options = session.Options(args);
         var json = args.Flag("json");
         var human = json ? _err : _out;
-        await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null };
         var once = args.Flag("once") || args.Flag("now");
+        await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null, Timestamps = !once };
         // A one-shot pass has no next pass to leave a file being written to: it waits out the window once.
         var ctx = session.CreateContext(options with { WaitForStable = once }, progress.Progress, args.Flag("fixed-chunks"));
 
@@ -305,7 +305,7 @@ internal sealed class ClientApp
             }
 
             await progress.DisposeAsync().ConfigureAwait(false);
-            Report(human, summary);
+            Report(progress, summary);
             if (json)
             {
                 _out.WriteLine(summary.ToJson());
@@ -315,24 +315,38 @@ internal sealed class ClientApp
         }
 
         var reconcileInterval = session.ReconcileInterval(args);
-        human.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
+        progress.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
+        var passes = 0;
         var daemon = new SyncDaemon(ctx, summary =>
         {
+            // The first pass always reports (the folder is in sync from here on); later ones only when they did or
+            // found something, so an idle daemon prints nothing.
             if (json)
             {
                 _out.WriteLine(summary.ToJson());
             }
-            else
+
+            if (Interlocked.Increment(ref passes) > 1 && IsIdle(summary))
             {
-                Report(human, summary);
+                progress.DropHeldLine();
+                progress.ForgetLogged();
+                return;
             }
+
+            Report(progress, summary);
         })
         {
             ReconcileInterval = reconcileInterval,
+            PassStarting = progress.HoldLine,
         };
         await daemon.RunAsync(ct).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
+
+    /// <summary>A pass that moved nothing and has nothing to say.</summary>
+    private static bool IsIdle(SyncSummary s) =>
+        s.FilesUploaded + s.FilesDownloaded + s.FilesDeleted + s.FilesMoved + s.Conflicts + s.Errors + s.Refused + s.Pending + s.Repairs == 0 &&
+        s.Notes.Count == 0 && s.ErrorMessages.Count == 0 && s.Refusals.Count == 0;
 
     private static int? TerminalWidth()
     {
@@ -346,24 +360,32 @@ internal sealed class ClientApp
         }
     }
 
-    private static void Report(TextWriter w, SyncSummary summary)
+    /// <summary>
+    /// The pass's notes, errors and refusals (each once: a note already shown as it happened is not repeated), then the
+    /// one-line summary, through the progress display so a live status line is cleared first.
+    /// </summary>
+    private static void Report(ConsoleProgress progress, SyncSummary summary)
     {
-        foreach (var note in summary.Notes)
+        foreach (var note in summary.Notes.ToList())
         {
-            w.WriteLine("note: " + SyncPaths.Display(note, int.MaxValue));
+            if (!progress.WasLogged(note))
+            {
+                progress.WriteLine("note: " + SyncPaths.Display(note, int.MaxValue));
+            }
         }
 
-        foreach (var error in summary.ErrorMessages)
+        foreach (var error in summary.ErrorMessages.ToList())
         {
-            w.WriteLine("error: " + SyncPaths.Display(error, int.MaxValue));
+            progress.WriteLine("error: " + SyncPaths.Display(error, int.MaxValue));
         }
 
-        foreach (var refusal in summary.Refusals)
+        foreach (var refusal in summary.Refusals.ToList())
         {
-            w.WriteLine("refused: " + SyncPaths.Display(refusal, int.MaxValue));
+            progress.WriteLine("refused: " + SyncPaths.Display(refusal, int.MaxValue));
         }
 
-        w.WriteLine("sync: " + summary);
+        progress.WriteLine("sync: " + summary);
+        progress.ForgetLogged();
     }
 
     private async Task<int> StatusAsync(CliArgs args, CancellationToken ct)

@@ -14,7 +14,7 @@ internal static class CliGrammar
     /// <summary>Options that take no value.</summary>
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks",
+        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted",
     };
 
     private static readonly (string Name, string Description)[] Tuning =
@@ -48,9 +48,9 @@ internal static class CliGrammar
             .. Tuning,
         ], 0, 0),
         ("status", "the link, the daemon, the last pass and the account", [("json", "one JSON object")], 0, 0),
-        ("ls", "files on the server (under PATH)", [("json", "one JSON object per line")], 0, 1),
+        ("ls", "files on the server (under PATH)", [("json", "one JSON object per line"), ("deleted", "deleted files instead (restore brings them back)")], 0, 1),
         ("history", "the versions of PATH", [("json", "one JSON object per line")], 1, 1),
-        ("restore", "bring back a version of PATH (the newest kept one unless --version)", [("version", "the version number"), ("json", "one JSON object")], 1, 1),
+        ("restore", "bring back a version of PATH (the newest kept one unless --version); a folder: every deleted file under it", [("version", "the version number"), ("json", "one JSON object")], 1, 1),
         ("conflicts", "conflicted copies in the folder", [("json", "one JSON object per line")], 0, 0),
         ("link", "download links of PATH", [("version", "the version number (default: the current one)"), ("json", "one JSON object per line")], 1, 1),
         ("help", "this text", [], 0, 0),

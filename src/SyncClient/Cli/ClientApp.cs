@@ -457,11 +457,17 @@ internal sealed class ClientApp
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
         var json = args.Flag("json");
+        var deleted = args.Flag("deleted");
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
-        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: deleted, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
         {
             foreach (var e in listing.Entries)
             {
+                if (deleted != e.Deleted)
+                {
+                    continue; // --deleted: only what was deleted (and can be restored); else only what exists
+                }
+
                 if (json)
                 {
                     WriteJson(new Dictionary<string, object>
@@ -471,11 +477,18 @@ internal sealed class ClientApp
                         ["size"] = e.Size,
                         ["version"] = e.Version,
                         ["mtimeUnixMs"] = e.MtimeUnixMs,
+                        ["deleted"] = e.Deleted,
                     });
                     continue;
                 }
 
-                var when = RemoteBounds.FormatTime(e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
+                var when = RemoteBounds.FormatTime(deleted && e.ServerTimeUnixMs > 0 ? e.ServerTimeUnixMs : e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
+                if (deleted)
+                {
+                    _out.WriteLine($"{"deleted",12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}{(e.Kind == EntryKind.Folder ? "/" : string.Empty)}");
+                    continue;
+                }
+
                 _out.WriteLine(e.Kind == EntryKind.Folder
                     ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
                     : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}");
@@ -519,10 +532,21 @@ internal sealed class ClientApp
         var path = RequirePath(args);
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var version = (ulong)(args.IntOption("version") ?? 0);
-        var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Version = version, Device = session.Device }, ct).ConfigureAwait(false);
+        var json = args.Flag("json");
+        RestoreResponse restored;
+        try
+        {
+            restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Version = version, Device = session.Device }, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound && version == 0)
+        {
+            // A folder has no versions of its own: restoring it brings back every deleted file under it.
+            return await RestoreFolderAsync(session, path, json, e, ct).ConfigureAwait(false);
+        }
+
         var newVersion = restored.Entry?.Version ?? restored.Sequence;
         var size = restored.Entry?.Size ?? 0;
-        if (args.Flag("json"))
+        if (json)
         {
             WriteJson(new Dictionary<string, object> { ["path"] = path, ["version"] = newVersion, ["size"] = size });
             return ExitCodes.Ok;
@@ -530,6 +554,58 @@ internal sealed class ClientApp
 
         _out.WriteLine($"Restored '{path}' as version {newVersion} ({size} bytes). It arrives with the next sync.");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Restores the newest kept version of every deleted file under <paramref name="folder"/>, one by one through the
+    /// same Restore call as a file (a file restored meanwhile by someone else is reported and skipped).
+    /// <paramref name="notFound"/> is the error for the path itself, rethrown when nothing under it was deleted.
+    /// </summary>
+    private async Task<int> RestoreFolderAsync(ClientSession session, string folder, bool json, DropboxException notFound, CancellationToken ct)
+    {
+        var deleted = new List<string>();
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, folder, includeDeleted: true, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
+        {
+            deleted.AddRange(listing.Entries
+                .Where(e => e.Deleted && e.Kind != EntryKind.Folder && e.Path.StartsWith(folder + "/", StringComparison.Ordinal))
+                .Select(e => e.Path));
+        }
+
+        if (deleted.Count == 0)
+        {
+            throw notFound;
+        }
+
+        var failed = 0;
+        foreach (var path in deleted)
+        {
+            try
+            {
+                var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Device = session.Device }, ct).ConfigureAwait(false);
+                var version = restored.Entry?.Version ?? restored.Sequence;
+                var size = restored.Entry?.Size ?? 0;
+                if (json)
+                {
+                    WriteJson(new Dictionary<string, object> { ["path"] = path, ["version"] = version, ["size"] = size });
+                }
+                else
+                {
+                    _out.WriteLine($"Restored '{SyncPaths.Display(path, int.MaxValue)}' as version {version} ({size} bytes).");
+                }
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.Conflict or ErrorKind.AlreadyExists)
+            {
+                failed++;
+                _err.WriteLine($"error: '{SyncPaths.Display(path, int.MaxValue)}' not restored: {SyncPaths.Display(e.Message, int.MaxValue)}");
+            }
+        }
+
+        if (!json)
+        {
+            _out.WriteLine($"Restored {deleted.Count - failed} of {deleted.Count} deleted file(s) under '{folder}'. They arrive with the next sync.");
+        }
+
+        return failed == 0 ? ExitCodes.Ok : ExitCodes.Errors;
     }
 
     private int Conflicts(CliArgs args)

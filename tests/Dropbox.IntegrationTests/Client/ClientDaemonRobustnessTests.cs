@@ -138,6 +138,20 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
 
         var conflicts = await RunClientAsync(state, "conflicts", "--json");
         Assert.True(conflicts.ExitCode == 0 && Lines(conflicts.Stdout).Count == 0, conflicts.ToString());
+
+        // A deleted folder: its files are listed as deleted, and restoring the folder brings them back.
+        Directory.Delete(Path.Combine(folder, "docs"), recursive: true);
+        var deleting = await RunClientAsync(state, "sync", "--once", "--json");
+        Assert.Equal(1, Lines(deleting.Stdout).Single().GetProperty("filesDeleted").GetInt64());
+        var deleted = Lines((await RunClientAsync(state, "ls", "--deleted", "--json")).Stdout);
+        Assert.Contains(deleted, e => e.GetProperty("path").GetString() == "docs/a.txt" && e.GetProperty("deleted").GetBoolean());
+        Assert.DoesNotContain(Lines((await RunClientAsync(state, "ls", "--json")).Stdout), e => e.GetProperty("path").GetString() == "docs/a.txt");
+        var restore = await RunClientAsync(state, "restore", "docs", "--json");
+        Assert.True(restore.ExitCode == 0, restore.ToString());
+        Assert.Equal("docs/a.txt", Lines(restore.Stdout).Single().GetProperty("path").GetString());
+        var back = await RunClientAsync(state, "sync", "--once", "--json");
+        Assert.Equal(1, Lines(back.Stdout).Single().GetProperty("filesDownloaded").GetInt64());
+        Assert.Equal("first", await File.ReadAllTextAsync(Path.Combine(folder, "docs", "a.txt")));
     }
 
     [Fact]

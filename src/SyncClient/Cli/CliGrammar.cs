@@ -14,7 +14,7 @@ internal static class CliGrammar
     /// <summary>Options that take no value.</summary>
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted",
+        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted", "pause", "resume",
     };
 
     private static readonly (string Name, string Description)[] Tuning =
@@ -45,6 +45,8 @@ internal static class CliGrammar
             ("reconcile", "a full comparison by fingerprint that repairs divergence"),
             ("allow-mass-delete", "let this pass delete more than the mass-delete guard allows"),
             ("fixed-chunks", "cut files into fixed-size chunks (for measurements)"),
+            ("pause", "ask the running daemon to pause (no passes until --resume)"),
+            ("resume", "ask the paused daemon to resume"),
             .. Tuning,
         ], 0, 0),
         ("status", "the link, the daemon, the last pass and the account", [("json", "one JSON object")], 0, 0),

@@ -29,17 +29,21 @@ internal sealed class ClientApp
                 neither: the system's trusted CAs.
                 [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
                 [--reconcile-interval 24h] [--stable-age 2s]
-          sync [--once] [--json] [--now] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
+          sync [--once] [--json] [--now] [--pause | --resume] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
                [--reconcile-interval 24h] [--stable-age 2s]
                --once: one two-way pass, then exit.  Without it: the daemon (watcher + long poll).
                --now: ask the running daemon for an immediate pass (or run one pass if none runs).
+               --pause, --resume: ask the running daemon to stop starting passes, or to start again.
                --reconcile: a full comparison by fingerprint that repairs divergence (the daemon runs one
                  every --reconcile-interval; units ms, s, m, h, d).
                --stable-age: a changed file is uploaded only once unmodified this long (0 turns it off);
                  --once waits for such files once, the daemon comes back for them. Still-changing files
                  are reported as pending.
                Ctrl-C or SIGTERM stops after the current step with exit code 0 (a second Ctrl-C: at once, 130).
-          status | ls [PATH] | history PATH | restore PATH [--version N] | conflicts | link PATH
+          status | ls [PATH] [--deleted] | history PATH | conflicts | link PATH [--version N]
+          restore PATH [--version N]   (a folder: every deleted file under it)
+          --json on sync, status, ls, history, restore, conflicts and link: one JSON object per line on stdout.
+          --version; VERB --help lists a verb's options. Unknown options are refused (exit 2).
         The state directory (db, settings, trash) is --state, else $DROPBOX_CLIENT_STATE, else ~/.dropbox-client.
         """;
 
@@ -267,6 +271,24 @@ internal sealed class ClientApp
     private async Task<int> SyncAsync(CliArgs args, CancellationToken ct)
     {
         var stateDir = ClientSession.ResolveStateDirectory(args);
+        if (args.Flag("pause") || args.Flag("resume"))
+        {
+            if (args.Flag("pause") && args.Flag("resume"))
+            {
+                throw new UsageException("Give --pause or --resume, not both.");
+            }
+
+            if (!PassLock.IsDaemonRunning(stateDir))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"No sync daemon runs for the state directory '{stateDir}': nothing to {(args.Flag("pause") ? "pause" : "resume")}.");
+            }
+
+            var pause = args.Flag("pause");
+            await File.WriteAllTextAsync(Path.Combine(stateDir, pause ? SyncDaemon.PauseRequestFile : SyncDaemon.ResumeRequestFile), DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
+            _out.WriteLine(pause ? "Asked the running daemon to pause (the pass under way finishes; 'sync --resume' resumes)." : "Asked the running daemon to resume.");
+            return ExitCodes.Ok;
+        }
+
         if (args.Flag("now") && !args.Flag("once") && PassLock.IsDaemonRunning(stateDir))
         {
             await File.WriteAllTextAsync(Path.Combine(stateDir, SyncDaemon.NowRequestFile), DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
@@ -394,6 +416,7 @@ internal sealed class ClientApp
         var s = session.State;
         var folderMissing = !Directory.Exists(session.Folder);
         var daemonRunning = PassLock.IsDaemonRunning(s.StateDirectory);
+        var paused = daemonRunning && File.Exists(Path.Combine(s.StateDirectory, SyncDaemon.PausedFile));
         var unfinished = s.PendingUploads().ToList();
         var last = s.GetSetting(StateKeys.LastSummary);
         GetAccountResponse? account = null;
@@ -420,6 +443,7 @@ internal sealed class ClientApp
                 ["trackedFiles"] = s.CountFiles(),
                 ["lastSync"] = s.GetSetting(StateKeys.LastSync),
                 ["daemonRunning"] = daemonRunning,
+                ["daemonPaused"] = paused,
                 ["unfinishedUploads"] = unfinished.Select(u => new Dictionary<string, object> { ["path"] = u.Path, ["chunks"] = u.Total, ["chunksSent"] = u.Done }).ToList(),
                 ["lastPass"] = last is null ? null : TryParseJson(last),
                 ["account"] = account is null ? null : new Dictionary<string, object> { ["user"] = account.User, ["namespace"] = account.NamespaceId, ["files"] = account.FileCount, ["bytes"] = account.TotalBytes },
@@ -435,7 +459,7 @@ internal sealed class ClientApp
         _out.WriteLine($"state:      {s.StateDirectory}");
         _out.WriteLine($"tracked:    {s.CountFiles()} files");
         _out.WriteLine($"last sync:  {s.GetSetting(StateKeys.LastSync) ?? "never"}");
-        _out.WriteLine($"daemon:     {(daemonRunning ? "running" : "not running")}");
+        _out.WriteLine($"daemon:     {(daemonRunning ? (paused ? "running, paused ('sync --resume' resumes)" : "running") : "not running")}");
         foreach (var (path, total, done) in unfinished)
         {
             _out.WriteLine($"unfinished upload: {path} ({done}/{total} chunks sent)");

@@ -22,6 +22,15 @@ internal sealed class SyncDaemon
     /// <summary>A file whose appearance in the state directory asks the daemon for an immediate pass.</summary>
     public const string NowRequestFile = "now.request";
 
+    /// <summary>A file whose appearance asks the running daemon to pause (no passes until resumed).</summary>
+    public const string PauseRequestFile = "pause.request";
+
+    /// <summary>A file whose appearance asks the paused daemon to resume.</summary>
+    public const string ResumeRequestFile = "resume.request";
+
+    /// <summary>Present in the state directory while the running daemon is paused.</summary>
+    public const string PausedFile = "daemon.paused";
+
     /// <summary>Marks a running daemon (holds its pid while it runs).</summary>
     public const string PidFile = "daemon.pid";
 
@@ -43,6 +52,7 @@ internal sealed class SyncDaemon
     private readonly Channel<bool> _serverBack = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile bool _lastPassFailed;
     private FileSystemWatcher? _watcher;
+    private volatile TaskCompletionSource? _paused;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
     {
@@ -94,7 +104,7 @@ internal sealed class SyncDaemon
         using var retrigger = _ctx.Time.CreateTimer(_ => FireRetrigger(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _retrigger = retrigger;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token), WatchFolderAsync(stop.Token) };
+        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token), WatchFolderAsync(stop.Token), WatchPauseRequestsAsync(stop.Token) };
         try
         {
             _triggers.Writer.TryWrite("start");
@@ -116,6 +126,19 @@ internal sealed class SyncDaemon
                 catch (OperationCanceledException)
                 {
                     break; // asked to stop while idle
+                }
+
+                if (_paused is { } paused)
+                {
+                    // Paused (sync --pause): what asked for this pass waits for sync --resume, then runs once.
+                    try
+                    {
+                        await paused.Task.WaitAsync(ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
                 }
 
                 // A missing folder (moved, renamed, an unmounted drive) is waited for, never synced as "everything
@@ -195,6 +218,7 @@ internal sealed class SyncDaemon
             }
 
             _watcher?.Dispose();
+            File.Delete(Path.Combine(_ctx.State.StateDirectory, PausedFile));
             File.Delete(pidFile);
         }
     }
@@ -493,6 +517,45 @@ internal sealed class SyncDaemon
         {
             await WaitForNowRequestAsync(ct).ConfigureAwait(false);
             _triggers.Writer.TryWrite("sync --now");
+        }
+    }
+
+    /// <summary>
+    /// <c>sync --pause</c> and <c>sync --resume</c> drop a request file in the state directory, as <c>sync --now</c>
+    /// does: a pause lets the pass under way finish and starts no other (the poll and the watcher keep noting what
+    /// changed); a resume runs one pass at once.
+    /// </summary>
+    private async Task WatchPauseRequestsAsync(CancellationToken ct)
+    {
+        var pause = Path.Combine(_ctx.State.StateDirectory, PauseRequestFile);
+        var resume = Path.Combine(_ctx.State.StateDirectory, ResumeRequestFile);
+        var marker = Path.Combine(_ctx.State.StateDirectory, PausedFile);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            if (File.Exists(pause))
+            {
+                File.Delete(pause);
+                if (_paused is null)
+                {
+                    _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    await File.WriteAllTextAsync(marker, DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
+                    _ctx.Progress.Log("paused: no passes until 'sync --resume' (a pass under way finishes).");
+                }
+            }
+
+            if (File.Exists(resume))
+            {
+                File.Delete(resume);
+                if (_paused is { } paused)
+                {
+                    _paused = null;
+                    File.Delete(marker);
+                    _ctx.Progress.Log("resumed.");
+                    _triggers.Writer.TryWrite("sync --resume");
+                    paused.TrySetResult();
+                }
+            }
         }
     }
 

@@ -181,6 +181,30 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
         await WaitForServerFileAsync(state, "busy.log", daemon);
     }
 
+    [Fact]
+    public async Task A_paused_daemon_starts_no_pass_until_resumed_and_then_syncs_what_changed()
+    {
+        using var appliance = ChildProcess.Start(Binaries.MetadataNode, ["standalone", "--data", _dir.Sub("appliance"), "--port", "0"]);
+        var (url, token) = await ReadyAsync(appliance);
+        var (folder, state) = await LoginAsync(url, token);
+        var noDaemon = await RunClientAsync(state, "sync", "--pause");
+        Assert.True(noDaemon.ExitCode == 1 && noDaemon.Stderr.Contains("No sync daemon runs", StringComparison.Ordinal), noDaemon.ToString());
+
+        using var daemon = StartClient(state, "sync");
+        await daemon.WaitForOutputAsync(PassDone(), Timeout);
+        Assert.Equal(0, (await RunClientAsync(state, "sync", "--pause")).ExitCode);
+        await daemon.WaitForOutputAsync(new Regex("paused: no passes"), Timeout);
+        Assert.Contains("\"daemonPaused\":true", (await RunClientAsync(state, "status", "--json")).Stdout, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(Path.Combine(folder, "while-paused.txt"), "waits");
+        await Task.Delay(TimeSpan.FromSeconds(4)); // the watcher saw it; a running daemon would have sent it by now
+        Assert.DoesNotContain("while-paused.txt", (await RunClientAsync(state, "ls", "--json")).Stdout, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await RunClientAsync(state, "sync", "--resume")).ExitCode);
+        await WaitForServerFileAsync(state, "while-paused.txt", daemon);
+        Assert.Contains("\"daemonPaused\":false", (await RunClientAsync(state, "status", "--json")).Stdout, StringComparison.Ordinal);
+    }
+
     private static async Task WaitForPassesAsync(ChildProcess daemon, int count)
     {
         var clock = Stopwatch.StartNew();

@@ -47,6 +47,8 @@ internal static class CliGrammar
             ("fixed-chunks", "cut files into fixed-size chunks (for measurements)"),
             ("pause", "ask the running daemon to pause (no passes until --resume)"),
             ("resume", "ask the paused daemon to resume"),
+            ("limit-up", "upload rate limit in bytes per second: 500k, 2M, 1G (powers of 1024; 0: none)"),
+            ("limit-down", "download rate limit, as --limit-up"),
             .. Tuning,
         ], 0, 0),
         ("status", "the link, the daemon, the last pass and the account", [("json", "one JSON object")], 0, 0),

@@ -29,11 +29,12 @@ internal sealed class ClientApp
                 neither: the system's trusted CAs.
                 [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
                 [--reconcile-interval 24h] [--stable-age 2s]
-          sync [--once] [--json] [--now] [--pause | --resume] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
+          sync [--once] [--json] [--now] [--pause | --resume] [--limit-up RATE] [--limit-down RATE] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
                [--reconcile-interval 24h] [--stable-age 2s]
                --once: one two-way pass, then exit.  Without it: the daemon (watcher + long poll).
                --now: ask the running daemon for an immediate pass (or run one pass if none runs).
                --pause, --resume: ask the running daemon to stop starting passes, or to start again.
+               --limit-up RATE, --limit-down RATE: chunk bytes per second (500k, 2M, 1G; powers of 1024).
                --reconcile: a full comparison by fingerprint that repairs divergence (the daemon runs one
                  every --reconcile-interval; units ms, s, m, h, d).
                --stable-age: a changed file is uploaded only once unmodified this long (0 turns it off);
@@ -303,7 +304,10 @@ internal sealed class ClientApp
         var once = args.Flag("once") || args.Flag("now");
         await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null, Timestamps = !once };
         // A one-shot pass has no next pass to leave a file being written to: it waits out the window once.
-        var ctx = session.CreateContext(options with { WaitForStable = once }, progress.Progress, args.Flag("fixed-chunks"));
+        var limitUp = RateLimitedTransfer.ParseRate("limit-up", args.Option("limit-up"));
+        var limitDown = RateLimitedTransfer.ParseRate("limit-down", args.Option("limit-down"));
+        using var limited = limitUp is null && limitDown is null ? null : new RateLimitedTransfer(session.Transfer, limitUp, limitDown);
+        var ctx = session.CreateContext(options with { WaitForStable = once }, progress.Progress, args.Flag("fixed-chunks"), limited);
 
         if (once)
         {

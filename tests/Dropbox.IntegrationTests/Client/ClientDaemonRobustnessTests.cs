@@ -152,6 +152,19 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
         var back = await RunClientAsync(state, "sync", "--once", "--json");
         Assert.Equal(1, Lines(back.Stdout).Single().GetProperty("filesDownloaded").GetInt64());
         Assert.Equal("first", await File.ReadAllTextAsync(Path.Combine(folder, "docs", "a.txt")));
+
+        // --limit-up: 3 MiB of incompressible bytes at 1 MiB/s (one second's burst) take at least 2 s.
+        var big = new byte[3 << 20];
+        new Random(7).NextBytes(big);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "big.bin"), big);
+        File.SetLastWriteTimeUtc(Path.Combine(folder, "big.bin"), DateTime.UtcNow.AddMinutes(-1));
+        var clock = Stopwatch.StartNew();
+        var limited = await RunClientAsync(state, "sync", "--once", "--json", "--limit-up", "1M");
+        Assert.True(limited.ExitCode == 0, limited.ToString());
+        Assert.Equal(big.Length, Lines(limited.Stdout).Single().GetProperty("bytesUploaded").GetInt64());
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.9), $"3 MiB went up in {clock.Elapsed.TotalSeconds:F2} s at a 1 MiB/s limit");
+        var badRate = await RunClientAsync(state, "sync", "--once", "--limit-down", "fast");
+        Assert.True(badRate.ExitCode == 2 && badRate.Stderr.Contains("--limit-down", StringComparison.Ordinal), badRate.ToString());
     }
 
     [Fact]

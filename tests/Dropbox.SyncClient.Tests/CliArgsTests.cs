@@ -7,14 +7,17 @@ public sealed class CliArgsTests
     [Fact]
     public void Verb_options_flags_and_positionals_are_parsed()
     {
-        var args = CliArgs.Parse(["sync", "--state", "/tmp/s", "--once", "--json", "--parallelism=8", "extra"]);
+        var args = CliArgs.Parse(["sync", "--state", "/tmp/s", "--once", "--json", "--parallelism=8"]);
 
         Assert.Equal("sync", args.Verb);
         Assert.Equal("/tmp/s", args.Option("state"));
         Assert.True(args.Flag("once"));
         Assert.True(args.Flag("json"));
         Assert.Equal(8, args.IntOption("parallelism"));
-        Assert.Equal(["extra"], args.Positional);
+        Assert.Empty(args.Positional);
+        Assert.Equal(["docs/a.txt"], CliArgs.Parse(["history", "docs/a.txt", "--json"]).Positional);
+        Assert.Equal(["--odd-name"], CliArgs.Parse(["ls", "--", "--odd-name"]).Positional);
+        Assert.Equal(["@notes"], CliArgs.Parse(["ls", "@notes"]).Positional); // a path, not a response file
     }
 
     [Fact]
@@ -33,6 +36,50 @@ public sealed class CliArgsTests
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("Unknown verb", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "sync", "--once", "--bogus", "x" }, "--bogus")]
+    [InlineData(new[] { "sync", "--onc" }, "--once")]
+    [InlineData(new[] { "status", "--verbose" }, "--verbose")]
+    [InlineData(new[] { "ls", "a", "b" }, "'b'")]
+    [InlineData(new[] { "history" }, "history")]
+    [InlineData(new[] { "snyc" }, "sync")]
+    [InlineData(new[] { "--bogus" }, "--bogus")]
+    public async Task Unknown_verbs_options_and_extra_arguments_are_refused_with_the_usage_code_before_anything_runs(string[] argv, string mentioned)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        // No state directory exists: a verb that ran would fail with "No linked account" (exit 1), not 2.
+        var code = await new ClientApp(output, error, terminal: false).RunAsync([.. argv, "--state", Path.Combine(Path.GetTempPath(), "no-such-state-" + Guid.NewGuid())], CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(mentioned, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("No linked account", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(string.Empty, output.ToString());
+    }
+
+    [Fact]
+    public async Task A_mistyped_option_gets_a_did_you_mean_suggestion()
+    {
+        var error = new StringWriter();
+
+        var code = await new ClientApp(new StringWriter(), error, terminal: false).RunAsync(["sync", "--onec"], CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Matches(@"(?s)Did you mean.*--once", error.ToString());
+    }
+
+    [Fact]
+    public async Task Version_prints_the_version_and_exits_zero()
+    {
+        var output = new StringWriter();
+
+        var code = await new ClientApp(output, new StringWriter(), terminal: false).RunAsync(["--version"], CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Matches(@"^\d+\.\d+\.\d+", output.ToString());
     }
 
     [Theory]

@@ -178,4 +178,54 @@ public sealed class ConsoleProgressTests
             }
         }
     }
+
+    [Fact]
+    public async Task On_a_terminal_a_pass_with_nothing_to_transfer_or_one_that_is_done_leaves_no_status_line()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using var progress = new ConsoleProgress(output, isTerminal: true, clock, autoRender: false);
+        var p = progress.Progress;
+        p.Phase = "scanning";
+        progress.Render();
+        p.Phase = "done";
+        progress.Render();
+        Assert.Equal(string.Empty, output.ToString().Replace("\r", string.Empty, StringComparison.Ordinal).Trim()); // no "done: 0/0 files"
+
+        p.Phase = "transferring";
+        p.AddWork(1, 100);
+        progress.Render();
+        p.AddBytes(100);
+        p.FileDone();
+        p.Phase = "done";
+        progress.Render();
+        progress.WriteLine("sync: up 1 file(s)");
+
+        // The transfer's line was drawn, then erased: nothing is left before the summary on its line.
+        var lines = output.ToString().Split('\n');
+        Assert.Contains("transferring: 0/1 files", output.ToString(), StringComparison.Ordinal);
+        Assert.EndsWith("\rsync: up 1 file(s)", lines[0].TrimEnd(' '), StringComparison.Ordinal);
+        Assert.DoesNotContain("done:", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_held_pass_header_is_printed_only_when_a_line_follows_and_daemon_lines_carry_the_time()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using var progress = new ConsoleProgress(output, isTerminal: false, clock, autoRender: false) { Timestamps = true };
+
+        progress.HoldLine("pass (remote change)");
+        progress.DropHeldLine(); // an idle pass
+        progress.HoldLine("pass (local change)");
+        progress.WriteLine("uploaded 'a.txt' (3 B)");
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d pass \(local change\)$", lines[0].TrimEnd('\r'));
+        Assert.EndsWith(" uploaded 'a.txt' (3 B)", lines[1].TrimEnd('\r'), StringComparison.Ordinal);
+        Assert.True(progress.WasLogged("uploaded 'a.txt' (3 B)")); // so the summary's same note is not printed again
+        progress.ForgetLogged();
+        Assert.False(progress.WasLogged("uploaded 'a.txt' (3 B)"));
+    }
 }

@@ -1,15 +1,15 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 
 namespace Dropbox.SyncClient.Cli;
 
-/// <summary>A verb, its positional arguments, <c>--name value</c> options and <c>--flag</c>s.</summary>
+/// <summary>
+/// A verb, its positional arguments, <c>--name value</c> options and <c>--flag</c>s, as <see cref="CliGrammar"/> parsed
+/// them (so only what the verb declares).
+/// </summary>
 internal sealed class CliArgs
 {
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal)
-    {
-        "once", "json", "now", "reconcile", "allow-mass-delete", "help", "verbose", "fixed-chunks",
-    };
-
     private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
 
@@ -17,54 +17,45 @@ internal sealed class CliArgs
 
     public List<string> Positional { get; } = [];
 
-    /// <summary>Parses; throws <see cref="UsageException"/> on malformed input.</summary>
+    /// <summary>Parses; throws <see cref="UsageException"/> (the parser's messages) on anything the verb does not take.</summary>
     public static CliArgs Parse(IReadOnlyList<string> args)
     {
-        var result = new CliArgs { Verb = args.Count > 0 ? args[0] : "help" };
-        for (var i = 1; i < args.Count; i++)
+        var result = CliGrammar.Parse(CliGrammar.Build(), args);
+        if (result.Errors.Count > 0)
         {
-            var a = args[i];
-            if (a == "--")
-            {
-                result.Positional.AddRange(args.Skip(i + 1));
-                break;
-            }
-
-            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
-            {
-                var name = a[2..];
-                string? inline = null;
-                var eq = name.IndexOf('=');
-                if (eq > 0)
-                {
-                    inline = name[(eq + 1)..];
-                    name = name[..eq];
-                }
-
-                if (Flags.Contains(name) && inline is null)
-                {
-                    result._flags.Add(name);
-                    continue;
-                }
-
-                if (inline is null)
-                {
-                    if (i + 1 >= args.Count)
-                    {
-                        throw new UsageException($"Option --{name} needs a value.");
-                    }
-
-                    inline = args[++i];
-                }
-
-                result._options[name] = inline;
-                continue;
-            }
-
-            result.Positional.Add(a);
+            throw new UsageException(string.Join(" ", result.Errors.Select(e => e.Message)));
         }
 
-        return result;
+        return From(result);
+    }
+
+    /// <summary>The verb and the options given on the command line (not the implicit defaults) of a parse without errors.</summary>
+    public static CliArgs From(ParseResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var command = result.CommandResult;
+        var args = new CliArgs { Verb = command.Command is RootCommand ? "help" : command.Command.Name };
+        foreach (var child in command.Children)
+        {
+            switch (child)
+            {
+                case OptionResult { Implicit: false } o when o.Option is Option<bool> flag:
+                    if (result.GetValue(flag))
+                    {
+                        args._flags.Add(o.Option.Name.TrimStart('-'));
+                    }
+
+                    break;
+                case OptionResult { Implicit: false } o when o.Option is Option<string> option && result.GetValue(option) is { } value:
+                    args._options[o.Option.Name.TrimStart('-')] = value;
+                    break;
+                case ArgumentResult a:
+                    args.Positional.AddRange(a.Tokens.Select(t => t.Value));
+                    break;
+            }
+        }
+
+        return args;
     }
 
     public bool Flag(string name) => _flags.Contains(name);
@@ -120,8 +111,4 @@ internal sealed class CliArgs
         duration = TimeSpan.FromSeconds(n * scale);
         return true;
     }
-
-    /// <summary>Options given that the verb does not know.</summary>
-    public IEnumerable<string> Unknown(params string[] known) =>
-        _options.Keys.Concat(_flags).Where(k => !known.Contains(k, StringComparer.Ordinal));
 }

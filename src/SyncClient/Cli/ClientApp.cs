@@ -1,4 +1,9 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Text.Json;
 using System.Runtime.InteropServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -24,17 +29,22 @@ internal sealed class ClientApp
                 neither: the system's trusted CAs.
                 [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
                 [--reconcile-interval 24h] [--stable-age 2s]
-          sync [--once] [--json] [--now] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
+          sync [--once] [--json] [--now] [--pause | --resume] [--limit-up RATE] [--limit-down RATE] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
                [--reconcile-interval 24h] [--stable-age 2s]
                --once: one two-way pass, then exit.  Without it: the daemon (watcher + long poll).
                --now: ask the running daemon for an immediate pass (or run one pass if none runs).
+               --pause, --resume: ask the running daemon to stop starting passes, or to start again.
+               --limit-up RATE, --limit-down RATE: chunk bytes per second (500k, 2M, 1G; powers of 1024).
                --reconcile: a full comparison by fingerprint that repairs divergence (the daemon runs one
                  every --reconcile-interval; units ms, s, m, h, d).
                --stable-age: a changed file is uploaded only once unmodified this long (0 turns it off);
                  --once waits for such files once, the daemon comes back for them. Still-changing files
                  are reported as pending.
                Ctrl-C or SIGTERM stops after the current step with exit code 0 (a second Ctrl-C: at once, 130).
-          status | ls [PATH] | history PATH | restore PATH [--version N] | conflicts | link PATH
+          status | ls [PATH] [--deleted] | history PATH | conflicts | link PATH [--version N]
+          restore PATH [--version N]   (a folder: every deleted file under it)
+          --json on sync, status, ls, history, restore, conflicts and link: one JSON object per line on stdout.
+          --version; VERB --help lists a verb's options. Unknown options are refused (exit 2).
         The state directory (db, settings, trash) is --state, else $DROPBOX_CLIENT_STATE, else ~/.dropbox-client.
         """;
 
@@ -54,8 +64,25 @@ internal sealed class ClientApp
         CliArgs args;
         try
         {
-            args = CliArgs.Parse(argv);
-            if (args.Flag("help") || args.Verb is "help" or "--help" or "-h")
+            if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h" or "-?")
+            {
+                _out.WriteLine(Usage);
+                return ExitCodes.Ok;
+            }
+
+            var parsed = CliGrammar.Parse(CliGrammar.Build(), argv);
+            if (parsed.Errors.Count > 0)
+            {
+                return Refuse(argv, parsed);
+            }
+
+            if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Command is RootCommand)) // --help, --version
+            {
+                return parsed.Invoke(new InvocationConfiguration { Output = _out, Error = _err });
+            }
+
+            args = CliArgs.From(parsed);
+            if (args.Verb == "help")
             {
                 _out.WriteLine(Usage);
                 return ExitCodes.Ok;
@@ -101,6 +128,51 @@ internal sealed class ClientApp
             _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
             return ExitCodes.Errors;
         }
+    }
+
+    /// <summary>
+    /// A command line the grammar refuses: what was wrong, the library's "did you mean" suggestion, and where to read
+    /// more; nothing runs (exit 2).
+    /// </summary>
+    private int Refuse(string[] argv, ParseResult parsed)
+    {
+        var verb = argv[0];
+        var known = CliGrammar.VerbNames.Contains(verb, StringComparer.Ordinal);
+        if (!known)
+        {
+            // Everything after an unknown verb is unknown too: say only what matters.
+            _err.WriteLine(verb.StartsWith('-')
+                ? $"error: Unknown option '{SyncPaths.Display(verb, 200)}' (a verb comes first: dropbox-client VERB [options])."
+                : $"error: Unknown verb '{SyncPaths.Display(verb, 200)}'.");
+        }
+        else
+        {
+            foreach (var error in parsed.Errors)
+            {
+                _err.WriteLine("error: " + SyncPaths.Display(error.Message, 400));
+            }
+        }
+
+        // The library's typo correction ("'--onc' was not matched. Did you mean one of the following? --once"), without
+        // its repetition of the errors above and without the help text.
+        if (parsed.Action is ParseErrorAction action)
+        {
+            action.ShowHelp = false;
+            action.ShowTypoCorrections = true;
+            using var suggestions = new StringWriter();
+            parsed.Invoke(new InvocationConfiguration { Output = suggestions, Error = suggestions });
+            var errors = parsed.Errors.Select(e => e.Message).ToHashSet(StringComparer.Ordinal);
+            foreach (var line in suggestions.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!errors.Contains(line) && (known || line.Contains(verb, StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line)))
+                {
+                    _err.WriteLine(line.StartsWith("--", StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line) ? "  " + line : line);
+                }
+            }
+        }
+
+        _err.WriteLine(known ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
+        return ExitCodes.Usage;
     }
 
     private async Task<int> LoginAsync(CliArgs args, CancellationToken ct)
@@ -200,6 +272,24 @@ internal sealed class ClientApp
     private async Task<int> SyncAsync(CliArgs args, CancellationToken ct)
     {
         var stateDir = ClientSession.ResolveStateDirectory(args);
+        if (args.Flag("pause") || args.Flag("resume"))
+        {
+            if (args.Flag("pause") && args.Flag("resume"))
+            {
+                throw new UsageException("Give --pause or --resume, not both.");
+            }
+
+            if (!PassLock.IsDaemonRunning(stateDir))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"No sync daemon runs for the state directory '{stateDir}': nothing to {(args.Flag("pause") ? "pause" : "resume")}.");
+            }
+
+            var pause = args.Flag("pause");
+            await File.WriteAllTextAsync(Path.Combine(stateDir, pause ? SyncDaemon.PauseRequestFile : SyncDaemon.ResumeRequestFile), DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
+            _out.WriteLine(pause ? "Asked the running daemon to pause (the pass under way finishes; 'sync --resume' resumes)." : "Asked the running daemon to resume.");
+            return ExitCodes.Ok;
+        }
+
         if (args.Flag("now") && !args.Flag("once") && PassLock.IsDaemonRunning(stateDir))
         {
             await File.WriteAllTextAsync(Path.Combine(stateDir, SyncDaemon.NowRequestFile), DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
@@ -211,10 +301,13 @@ internal sealed class ClientApp
         var options = session.Options(args);
         var json = args.Flag("json");
         var human = json ? _err : _out;
-        await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null };
         var once = args.Flag("once") || args.Flag("now");
+        await using var progress = new ConsoleProgress(human, _terminal && !json) { Width = _terminal && !json ? TerminalWidth() : null, Timestamps = !once };
         // A one-shot pass has no next pass to leave a file being written to: it waits out the window once.
-        var ctx = session.CreateContext(options with { WaitForStable = once }, progress.Progress, args.Flag("fixed-chunks"));
+        var limitUp = RateLimitedTransfer.ParseRate("limit-up", args.Option("limit-up"));
+        var limitDown = RateLimitedTransfer.ParseRate("limit-down", args.Option("limit-down"));
+        using var limited = limitUp is null && limitDown is null ? null : new RateLimitedTransfer(session.Transfer, limitUp, limitDown);
+        var ctx = session.CreateContext(options with { WaitForStable = once }, progress.Progress, args.Flag("fixed-chunks"), limited);
 
         if (once)
         {
@@ -238,7 +331,7 @@ internal sealed class ClientApp
             }
 
             await progress.DisposeAsync().ConfigureAwait(false);
-            Report(human, summary);
+            Report(progress, summary);
             if (json)
             {
                 _out.WriteLine(summary.ToJson());
@@ -248,24 +341,38 @@ internal sealed class ClientApp
         }
 
         var reconcileInterval = session.ReconcileInterval(args);
-        human.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
+        progress.WriteLine($"Syncing '{session.Folder}' with {session.Server}. Ctrl-C stops (twice: at once). 'sync --now' forces a pass.");
+        var passes = 0;
         var daemon = new SyncDaemon(ctx, summary =>
         {
+            // The first pass always reports (the folder is in sync from here on); later ones only when they did or
+            // found something, so an idle daemon prints nothing.
             if (json)
             {
                 _out.WriteLine(summary.ToJson());
             }
-            else
+
+            if (Interlocked.Increment(ref passes) > 1 && IsIdle(summary))
             {
-                Report(human, summary);
+                progress.DropHeldLine();
+                progress.ForgetLogged();
+                return;
             }
+
+            Report(progress, summary);
         })
         {
             ReconcileInterval = reconcileInterval,
+            PassStarting = progress.HoldLine,
         };
         await daemon.RunAsync(ct).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
+
+    /// <summary>A pass that moved nothing and has nothing to say.</summary>
+    private static bool IsIdle(SyncSummary s) =>
+        s.FilesUploaded + s.FilesDownloaded + s.FilesDeleted + s.FilesMoved + s.Conflicts + s.Errors + s.Refused + s.Pending + s.Repairs == 0 &&
+        s.Notes.Count == 0 && s.ErrorMessages.Count == 0 && s.Refusals.Count == 0;
 
     private static int? TerminalWidth()
     {
@@ -279,58 +386,97 @@ internal sealed class ClientApp
         }
     }
 
-    private static void Report(TextWriter w, SyncSummary summary)
+    /// <summary>
+    /// The pass's notes, errors and refusals (each once: a note already shown as it happened is not repeated), then the
+    /// one-line summary, through the progress display so a live status line is cleared first.
+    /// </summary>
+    private static void Report(ConsoleProgress progress, SyncSummary summary)
     {
-        foreach (var note in summary.Notes)
+        foreach (var note in summary.Notes.ToList())
         {
-            w.WriteLine("note: " + SyncPaths.Display(note, int.MaxValue));
+            if (!progress.WasLogged(note))
+            {
+                progress.WriteLine("note: " + SyncPaths.Display(note, int.MaxValue));
+            }
         }
 
-        foreach (var error in summary.ErrorMessages)
+        foreach (var error in summary.ErrorMessages.ToList())
         {
-            w.WriteLine("error: " + SyncPaths.Display(error, int.MaxValue));
+            progress.WriteLine("error: " + SyncPaths.Display(error, int.MaxValue));
         }
 
-        foreach (var refusal in summary.Refusals)
+        foreach (var refusal in summary.Refusals.ToList())
         {
-            w.WriteLine("refused: " + SyncPaths.Display(refusal, int.MaxValue));
+            progress.WriteLine("refused: " + SyncPaths.Display(refusal, int.MaxValue));
         }
 
-        w.WriteLine("sync: " + summary);
+        progress.WriteLine("sync: " + summary);
+        progress.ForgetLogged();
     }
 
     private async Task<int> StatusAsync(CliArgs args, CancellationToken ct)
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var s = session.State;
-        _out.WriteLine($"folder:     {session.Folder}{(Directory.Exists(session.Folder) ? string.Empty : "  (MISSING)")}");
+        var folderMissing = !Directory.Exists(session.Folder);
+        var daemonRunning = PassLock.IsDaemonRunning(s.StateDirectory);
+        var paused = daemonRunning && File.Exists(Path.Combine(s.StateDirectory, SyncDaemon.PausedFile));
+        var unfinished = s.PendingUploads().ToList();
+        var last = s.GetSetting(StateKeys.LastSummary);
+        GetAccountResponse? account = null;
+        string? accountError = null;
+        try
+        {
+            account = await session.Metadata.GetAccountAsync(ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e)
+        {
+            accountError = e.Message;
+        }
+
+        if (args.Flag("json"))
+        {
+            WriteJson(new Dictionary<string, object?>
+            {
+                ["folder"] = session.Folder,
+                ["folderMissing"] = folderMissing,
+                ["server"] = session.Server,
+                ["trusts"] = ClientSession.TrustFrom(s).Description,
+                ["device"] = session.Device,
+                ["state"] = s.StateDirectory,
+                ["trackedFiles"] = s.CountFiles(),
+                ["lastSync"] = s.GetSetting(StateKeys.LastSync),
+                ["daemonRunning"] = daemonRunning,
+                ["daemonPaused"] = paused,
+                ["unfinishedUploads"] = unfinished.Select(u => new Dictionary<string, object> { ["path"] = u.Path, ["chunks"] = u.Total, ["chunksSent"] = u.Done }).ToList(),
+                ["lastPass"] = last is null ? null : TryParseJson(last),
+                ["account"] = account is null ? null : new Dictionary<string, object> { ["user"] = account.User, ["namespace"] = account.NamespaceId, ["files"] = account.FileCount, ["bytes"] = account.TotalBytes },
+                ["accountError"] = accountError,
+            });
+            return ExitCodes.Ok;
+        }
+
+        _out.WriteLine($"folder:     {session.Folder}{(folderMissing ? "  (MISSING)" : string.Empty)}");
         _out.WriteLine($"server:     {session.Server}");
         _out.WriteLine($"trusts:     {ClientSession.TrustFrom(s).Description}");
         _out.WriteLine($"device:     {session.Device}");
         _out.WriteLine($"state:      {s.StateDirectory}");
         _out.WriteLine($"tracked:    {s.CountFiles()} files");
         _out.WriteLine($"last sync:  {s.GetSetting(StateKeys.LastSync) ?? "never"}");
-        _out.WriteLine($"daemon:     {(PassLock.IsDaemonRunning(s.StateDirectory) ? "running" : "not running")}");
-        foreach (var (path, total, done) in s.PendingUploads())
+        _out.WriteLine($"daemon:     {(daemonRunning ? (paused ? "running, paused ('sync --resume' resumes)" : "running") : "not running")}");
+        foreach (var (path, total, done) in unfinished)
         {
             _out.WriteLine($"unfinished upload: {path} ({done}/{total} chunks sent)");
         }
 
-        if (s.GetSetting(StateKeys.LastSummary) is { } last)
+        if (last is not null)
         {
             _out.WriteLine($"last pass:  {last}");
         }
 
-        try
-        {
-            var account = await session.Metadata.GetAccountAsync(ct).ConfigureAwait(false);
-            _out.WriteLine($"account:    {SyncPaths.Display(account.User)}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}");
-        }
-        catch (DropboxException e)
-        {
-            _out.WriteLine($"account:    unreachable ({SyncPaths.Display(e.Message, int.MaxValue)})");
-        }
-
+        _out.WriteLine(account is not null
+            ? $"account:    {SyncPaths.Display(account.User)}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}"
+            : $"account:    unreachable ({SyncPaths.Display(accountError ?? string.Empty, int.MaxValue)})");
         return ExitCodes.Ok;
     }
 
@@ -338,12 +484,39 @@ internal sealed class ClientApp
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
+        var json = args.Flag("json");
+        var deleted = args.Flag("deleted");
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
-        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: false, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: deleted, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
         {
             foreach (var e in listing.Entries)
             {
-                var when = RemoteBounds.FormatTime(e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
+                if (deleted != e.Deleted)
+                {
+                    continue; // --deleted: only what was deleted (and can be restored); else only what exists
+                }
+
+                if (json)
+                {
+                    WriteJson(new Dictionary<string, object>
+                    {
+                        ["path"] = e.Path,
+                        ["kind"] = e.Kind == EntryKind.Folder ? "folder" : "file",
+                        ["size"] = e.Size,
+                        ["version"] = e.Version,
+                        ["mtimeUnixMs"] = e.MtimeUnixMs,
+                        ["deleted"] = e.Deleted,
+                    });
+                    continue;
+                }
+
+                var when = RemoteBounds.FormatTime(deleted && e.ServerTimeUnixMs > 0 ? e.ServerTimeUnixMs : e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
+                if (deleted)
+                {
+                    _out.WriteLine($"{"deleted",12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}{(e.Kind == EntryKind.Folder ? "/" : string.Empty)}");
+                    continue;
+                }
+
                 _out.WriteLine(e.Kind == EntryKind.Folder
                     ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
                     : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}");
@@ -360,7 +533,22 @@ internal sealed class ClientApp
         var versions = await session.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
         foreach (var v in versions.Versions)
         {
-            var when = RemoteBounds.FormatTime(v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs, "yyyy-MM-dd HH:mm:ss");
+            var time = v.ServerTimeUnixMs > 0 ? v.ServerTimeUnixMs : v.MtimeUnixMs;
+            if (args.Flag("json"))
+            {
+                WriteJson(new Dictionary<string, object>
+                {
+                    ["path"] = path,
+                    ["version"] = v.Version,
+                    ["timeUnixMs"] = time,
+                    ["size"] = v.Size,
+                    ["deleted"] = v.Deleted,
+                    ["modifiedBy"] = v.ModifiedBy,
+                });
+                continue;
+            }
+
+            var when = RemoteBounds.FormatTime(time, "yyyy-MM-dd HH:mm:ss");
             _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {SyncPaths.Display(v.ModifiedBy)}");
         }
 
@@ -372,49 +560,178 @@ internal sealed class ClientApp
         var path = RequirePath(args);
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var version = (ulong)(args.IntOption("version") ?? 0);
-        var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Version = version, Device = session.Device }, ct).ConfigureAwait(false);
-        _out.WriteLine($"Restored '{path}' as version {restored.Entry?.Version ?? restored.Sequence} ({restored.Entry?.Size ?? 0} bytes). It arrives with the next sync.");
+        var json = args.Flag("json");
+        RestoreResponse restored;
+        try
+        {
+            restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Version = version, Device = session.Device }, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound && version == 0)
+        {
+            // A folder has no versions of its own: restoring it brings back every deleted file under it.
+            return await RestoreFolderAsync(session, path, json, e, ct).ConfigureAwait(false);
+        }
+
+        var newVersion = restored.Entry?.Version ?? restored.Sequence;
+        var size = restored.Entry?.Size ?? 0;
+        if (json)
+        {
+            WriteJson(new Dictionary<string, object> { ["path"] = path, ["version"] = newVersion, ["size"] = size });
+            return ExitCodes.Ok;
+        }
+
+        _out.WriteLine($"Restored '{path}' as version {newVersion} ({size} bytes). It arrives with the next sync.");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Restores the newest kept version of every deleted file under <paramref name="folder"/>, one by one through the
+    /// same Restore call as a file (a file restored meanwhile by someone else is reported and skipped).
+    /// <paramref name="notFound"/> is the error for the path itself, rethrown when nothing under it was deleted.
+    /// </summary>
+    private async Task<int> RestoreFolderAsync(ClientSession session, string folder, bool json, DropboxException notFound, CancellationToken ct)
+    {
+        var deleted = new List<string>();
+        await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, folder, includeDeleted: true, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
+        {
+            deleted.AddRange(listing.Entries
+                .Where(e => e.Deleted && e.Kind != EntryKind.Folder && e.Path.StartsWith(folder + "/", StringComparison.Ordinal))
+                .Select(e => e.Path));
+        }
+
+        if (deleted.Count == 0)
+        {
+            throw notFound;
+        }
+
+        var failed = 0;
+        foreach (var path in deleted)
+        {
+            try
+            {
+                var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Device = session.Device }, ct).ConfigureAwait(false);
+                var version = restored.Entry?.Version ?? restored.Sequence;
+                var size = restored.Entry?.Size ?? 0;
+                if (json)
+                {
+                    WriteJson(new Dictionary<string, object> { ["path"] = path, ["version"] = version, ["size"] = size });
+                }
+                else
+                {
+                    _out.WriteLine($"Restored '{SyncPaths.Display(path, int.MaxValue)}' as version {version} ({size} bytes).");
+                }
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.Conflict or ErrorKind.AlreadyExists)
+            {
+                failed++;
+                _err.WriteLine($"error: '{SyncPaths.Display(path, int.MaxValue)}' not restored: {SyncPaths.Display(e.Message, int.MaxValue)}");
+            }
+        }
+
+        if (!json)
+        {
+            _out.WriteLine($"Restored {deleted.Count - failed} of {deleted.Count} deleted file(s) under '{folder}'. They arrive with the next sync.");
+        }
+
+        return failed == 0 ? ExitCodes.Ok : ExitCodes.Errors;
     }
 
     private int Conflicts(CliArgs args)
     {
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var json = args.Flag("json");
         var found = 0;
         if (Directory.Exists(session.Folder))
         {
             var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.BuiltIn, session.State.StateDirectory).Scan(CancellationToken.None);
             foreach (var path in snapshot.Entries.Keys.Where(ConflictNames.IsConflictedCopy).OrderBy(p => p, StringComparer.Ordinal))
             {
-                _out.WriteLine(path);
+                if (json)
+                {
+                    WriteJson(new Dictionary<string, object> { ["path"] = path });
+                }
+                else
+                {
+                    _out.WriteLine(path);
+                }
+
                 found++;
             }
         }
 
-        _out.WriteLine(found == 0 ? "No conflicted copies." : $"{found} conflicted cop{(found == 1 ? "y" : "ies")}: compare each with its original, keep what you want, delete the rest.");
+        if (!json)
+        {
+            _out.WriteLine(found == 0 ? "No conflicted copies." : $"{found} conflicted cop{(found == 1 ? "y" : "ies")}: compare each with its original, keep what you want, delete the rest.");
+        }
+
         return ExitCodes.Ok;
     }
 
     private async Task<int> LinkAsync(CliArgs args, CancellationToken ct)
     {
         var path = RequirePath(args);
+        var json = args.Flag("json");
         using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
         var plan = await session.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path, (ulong)(args.IntOption("version") ?? 0)), ct).ConfigureAwait(false);
         var count = plan.TotalChunks > 0 ? (int)plan.TotalChunks : plan.Chunks.Count;
-        _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {count} chunk(s); links expire with their tokens.");
-        _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
+        if (!json)
+        {
+            _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {count} chunk(s); links expire with their tokens.");
+            _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
+        }
+
+        var chunks = new List<Dictionary<string, object?>>();
         long offset = 0;
         await foreach (var get in DownloadPlans.ChunksAsync(session.Metadata, path, plan, ct).ConfigureAwait(false))
         {
             var chunk = get.Chunk.ToDomain();
             var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
                 ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
-                : "(no node holds this chunk)";
-            _out.WriteLine($"{offset} {chunk.Size} {chunk.Encoding.ToString().ToLowerInvariant()} {SyncPaths.Display(url, int.MaxValue)}");
+                : null;
+            var encoding = chunk.Encoding.ToString().ToLowerInvariant();
+            if (json)
+            {
+                chunks.Add(new Dictionary<string, object?> { ["offset"] = offset, ["length"] = chunk.Size, ["encoding"] = encoding, ["url"] = url });
+            }
+            else
+            {
+                _out.WriteLine($"{offset} {chunk.Size} {encoding} {SyncPaths.Display(url ?? "(no node holds this chunk)", int.MaxValue)}");
+            }
+
             offset += chunk.Size;
         }
 
+        if (json)
+        {
+            WriteJson(new Dictionary<string, object>
+            {
+                ["path"] = plan.Entry.Path,
+                ["version"] = plan.Entry.Version,
+                ["size"] = plan.Entry.Size,
+                ["chunks"] = chunks,
+            });
+        }
+
         return ExitCodes.Ok;
+    }
+
+    /// <summary>One JSON object on one line of stdout (the documented shapes: README, "Client output as JSON").</summary>
+    private void WriteJson(object value) => _out.WriteLine(JsonSerializer.Serialize(value, JsonLines));
+
+    /// <summary>Readable JSON for a terminal or a pipe (no HTML escaping of quotes or '+'; control characters stay escaped).</summary>
+    private static readonly JsonSerializerOptions JsonLines = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static JsonElement? TryParseJson(string text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static string RequirePath(CliArgs args)

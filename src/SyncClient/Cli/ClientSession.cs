@@ -108,12 +108,12 @@ internal sealed class ClientSession : IDisposable
         return interval > TimeSpan.Zero ? interval : throw new UsageException("--reconcile-interval must be longer than zero.");
     }
 
-    public SyncContext CreateContext(SyncOptions options, SyncProgress progress, bool fixedChunks) => new()
+    public SyncContext CreateContext(SyncOptions options, SyncProgress progress, bool fixedChunks, IChunkTransfer? transfer = null) => new()
     {
         Folder = Folder,
         State = State,
         Metadata = Metadata,
-        Transfer = Transfer,
+        Transfer = transfer ?? Transfer,
         Chunker = fixedChunks ? new PipelineChunkSource(new FixedSizeChunker()) : new PipelineChunkSource(),
         Device = Device,
         Options = options,

@@ -34,6 +34,8 @@ internal sealed class ConsoleProgress : IAsyncDisposable
     private long _lastPlainTimestamp;
     private (string Phase, long Files, long Bytes) _lastPlain;
     private int _disposed;
+    private string? _heldHeader;
+    private readonly HashSet<string> _logged = new(StringComparer.Ordinal);
 
     /// <param name="output">Where everything is written.</param>
     /// <param name="isTerminal">True for a live redrawn line; false for plain lines.</param>
@@ -58,20 +60,87 @@ internal sealed class ConsoleProgress : IAsyncDisposable
     /// <summary>Columns of the terminal: the live line is cut to fit so that redrawing it never wraps.</summary>
     public int? Width { get; init; }
 
+    /// <summary>Prefix every line with the local date and time (the daemon's output: a log read later).</summary>
+    public bool Timestamps { get; init; }
+
     /// <summary>Prints one event line (above the live line on a terminal).</summary>
     public void WriteLine(string line)
     {
         lock (_lock)
         {
-            if (_live)
+            if (_logged.Count < 10_000)
             {
-                ClearStatus();
+                _logged.Add(line);
             }
 
-            // Lines carry server text (paths, error details): on a terminal every control character but the line feed
-            // is shown escaped, so no escape sequence from a server reaches it.
-            _out.WriteLine(_live ? SyncPaths.Escape(line, keepNewlines: true) : StripControl(line));
+            if (_heldHeader is { } header)
+            {
+                _heldHeader = null;
+                WriteLineLocked(header);
+            }
+
+            WriteLineLocked(line);
         }
+    }
+
+    /// <summary>
+    /// A line (a pass's "pass (reason)") printed only if something else is printed after it: before the next
+    /// <see cref="WriteLine"/>, else dropped by <see cref="DropHeldLine"/>. So passes that find nothing to do print nothing.
+    /// </summary>
+    public void HoldLine(string line)
+    {
+        lock (_lock)
+        {
+            _heldHeader = line;
+        }
+    }
+
+    /// <summary>Forgets the held line (the pass had nothing to say).</summary>
+    public void DropHeldLine()
+    {
+        lock (_lock)
+        {
+            _heldHeader = null;
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="line"/> was printed as an event since the last <see cref="ForgetLogged"/> (a
+    /// summary's note that was already shown live is not shown again).
+    /// </summary>
+    public bool WasLogged(string line)
+    {
+        lock (_lock)
+        {
+            return _logged.Contains(line);
+        }
+    }
+
+    /// <summary>Starts a new pass's record of what was printed.</summary>
+    public void ForgetLogged()
+    {
+        lock (_lock)
+        {
+            _logged.Clear();
+        }
+    }
+
+    private void WriteLineLocked(string line)
+    {
+        if (_live)
+        {
+            ClearStatus();
+        }
+
+        if (Timestamps)
+        {
+            line = _time.GetLocalNow().ToString("yyyy-MM-dd HH:mm:ss ", System.Globalization.CultureInfo.InvariantCulture) + line;
+        }
+
+        // Lines carry server text (paths, error details): on a terminal every control character but the line feed
+        // is shown escaped, so no escape sequence from a server reaches it.
+        _out.WriteLine(_live ? SyncPaths.Escape(line, keepNewlines: true) : StripControl(line));
+        _out.Flush();
     }
 
     /// <summary>Draws the status once: redraws the live line, or prints a plain line when one is due.</summary>
@@ -83,6 +152,14 @@ internal sealed class ConsoleProgress : IAsyncDisposable
             var status = Status(now);
             if (_live)
             {
+                if (Progress.FilesTotal + Progress.BytesTotal == 0 || Progress.Phase == "done")
+                {
+                    // Nothing to transfer (an idle pass, a daemon between passes): no "done: 0/0 files" line left standing.
+                    ClearStatus();
+                    _out.Flush();
+                    return;
+                }
+
                 if (Width is > 1 and var width && status.Length >= width)
                 {
                     status = status[..(width - 1)];

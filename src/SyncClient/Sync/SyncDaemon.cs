@@ -22,6 +22,15 @@ internal sealed class SyncDaemon
     /// <summary>A file whose appearance in the state directory asks the daemon for an immediate pass.</summary>
     public const string NowRequestFile = "now.request";
 
+    /// <summary>A file whose appearance asks the running daemon to pause (no passes until resumed).</summary>
+    public const string PauseRequestFile = "pause.request";
+
+    /// <summary>A file whose appearance asks the paused daemon to resume.</summary>
+    public const string ResumeRequestFile = "resume.request";
+
+    /// <summary>Present in the state directory while the running daemon is paused.</summary>
+    public const string PausedFile = "daemon.paused";
+
     /// <summary>Marks a running daemon (holds its pid while it runs).</summary>
     public const string PidFile = "daemon.pid";
 
@@ -40,6 +49,10 @@ internal sealed class SyncDaemon
     private TaskCompletionSource _passEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _passesStarted;
     private long _lastPassEnded;
+    private readonly Channel<bool> _serverBack = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private volatile bool _lastPassFailed;
+    private FileSystemWatcher? _watcher;
+    private volatile TaskCompletionSource? _paused;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
     {
@@ -49,6 +62,12 @@ internal sealed class SyncDaemon
         _onPass = onPass;
         Debounce = ctx.Options.QuietPeriod;
     }
+
+    /// <summary>
+    /// Told "pass (reason)" as each pass starts (the command line holds it back and prints it only if the pass has
+    /// something to say); unset, the line goes to the progress log.
+    /// </summary>
+    public Action<string>? PassStarting { get; init; }
 
     /// <summary>How long the folder must be quiet (no watcher event) before a local change starts a pass.</summary>
     public TimeSpan Debounce { get; init; }
@@ -66,6 +85,15 @@ internal sealed class SyncDaemon
 
     public uint MinPollSeconds { get; init; } = 5;
 
+    /// <summary>How often the server is probed while it cannot be reached (a pass follows at once when it answers again).</summary>
+    public TimeSpan UnreachableProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest wait before a failed pass is tried again (the wait doubles from 2 s up to this).</summary>
+    public TimeSpan MaxErrorDelay { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often a missing sync folder is looked for, and how often a present one is checked for vanishing.</summary>
+    public TimeSpan FolderCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     public uint MaxPollSeconds { get; init; } = 240;
 
     public async Task RunAsync(CancellationToken ct)
@@ -75,9 +103,8 @@ internal sealed class SyncDaemon
         await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
         using var retrigger = _ctx.Time.CreateTimer(_ => FireRetrigger(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _retrigger = retrigger;
-        using var watcher = CreateWatcher();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token) };
+        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token), WatchFolderAsync(stop.Token), WatchPauseRequestsAsync(stop.Token) };
         try
         {
             _triggers.Writer.TryWrite("start");
@@ -101,6 +128,37 @@ internal sealed class SyncDaemon
                     break; // asked to stop while idle
                 }
 
+                if (_paused is { } paused)
+                {
+                    // Paused (sync --pause): what asked for this pass waits for sync --resume, then runs once.
+                    try
+                    {
+                        await paused.Task.WaitAsync(ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+
+                // A missing folder (moved, renamed, an unmounted drive) is waited for, never synced as "everything
+                // deleted"; the watch starts (again) on the folder that is there.
+                try
+                {
+                    if (!await EnsureFolderWatchedAsync(ct).ConfigureAwait(false))
+                    {
+                        break; // asked to stop while waiting
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    _ctx.Progress.Log($"error: cannot watch the sync folder '{_ctx.Folder}': {e.Message}");
+                    errorDelay = Grow(errorDelay);
+                    ArmRecheck(errorDelay);
+                    await PauseAfterErrorAsync(errorDelay, ct).ConfigureAwait(false);
+                    continue;
+                }
+
                 var now = _ctx.Time.GetUtcNow();
                 if (LastReconcile() is null)
                 {
@@ -113,44 +171,38 @@ internal sealed class SyncDaemon
                 var passNumber = Interlocked.Increment(ref _passesStarted);
                 try
                 {
-                    _ctx.Progress.Log($"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})");
+                    var header = $"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})";
+                    (PassStarting ?? _ctx.Progress.Log)(header);
                     var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
                     _onPass(summary);
                     ScheduleRecheck(summary);
 
                     errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
+                    _lastPassFailed = summary.Errors > 0;
+                    if (summary.Errors > 0)
+                    {
+                        ArmRecheck(errorDelay); // what failed is tried again, with back-off, without waiting for news
+                    }
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
                     break;
                 }
-                catch (DropboxException e)
+                catch (Exception e)
                 {
-                    _ctx.Progress.Log("error: " + e.Message);
+                    // Any failure (server unreachable, a folder that vanished mid-pass, a disk error): reported on one
+                    // line, tried again with back-off, and at once when the server answers again.
+                    _ctx.Progress.Log("error: " + (e is DropboxException ? e.Message : $"{e.GetType().Name}: {e.Message}"));
                     errorDelay = Grow(errorDelay);
-                    if (_leftWork || _ctx.State.HasRacyFiles())
-                    {
-                        // The pass cancelled the re-check and ended before asking again: files left pending, or read
-                        // racily, would otherwise wait for an unrelated event or the periodic rescan.
-                        ArmRecheck(errorDelay);
-                    }
+                    _lastPassFailed = true;
+                    ArmRecheck(errorDelay);
                 }
 
                 Volatile.Write(ref _lastPassEnded, passNumber);
                 Interlocked.Exchange(ref _passEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 if (errorDelay > TimeSpan.Zero)
                 {
-                    // Failing passes must not spin: wait, but still wake for an explicit request.
-                    using var pause = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    pause.CancelAfter(errorDelay);
-                    try
-                    {
-                        await WaitForNowRequestAsync(pause.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // The pause ended, or the daemon is stopping: the loop condition tells which.
-                    }
+                    await PauseAfterErrorAsync(errorDelay, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -165,7 +217,88 @@ internal sealed class SyncDaemon
             {
             }
 
+            _watcher?.Dispose();
+            File.Delete(Path.Combine(_ctx.State.StateDirectory, PausedFile));
             File.Delete(pidFile);
+        }
+    }
+
+    /// <summary>
+    /// Failing passes must not spin: waits <paramref name="delay"/>, but wakes early for <c>sync --now</c> or when the
+    /// server, unreachable before, answers again (the retry pass then runs at once).
+    /// </summary>
+    private async Task PauseAfterErrorAsync(TimeSpan delay, CancellationToken ct)
+    {
+        _serverBack.Reader.TryRead(out _); // only a return noticed from here on ends the pause
+        using var pause = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        pause.CancelAfter(delay);
+        try
+        {
+            var back = _serverBack.Reader.WaitToReadAsync(pause.Token).AsTask();
+            await Task.WhenAny(WaitForNowRequestAsync(pause.Token), back).ConfigureAwait(false);
+            if (back.IsCompletedSuccessfully)
+            {
+                _serverBack.Reader.TryRead(out _);
+                _triggers.Writer.TryWrite("the server answers again");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The pause ended, or the daemon is stopping: the loop condition tells which.
+        }
+        finally
+        {
+            await pause.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Makes sure the sync folder exists and is watched. While it is missing: says so once, clearly, and waits
+    /// (checking every <see cref="FolderCheckInterval"/>); nothing is synced meanwhile. False when asked to stop.
+    /// </summary>
+    private async Task<bool> EnsureFolderWatchedAsync(CancellationToken ct)
+    {
+        if (Directory.Exists(_ctx.Folder) && _watcher is not null)
+        {
+            return true;
+        }
+
+        if (!Directory.Exists(_ctx.Folder))
+        {
+            _watcher?.Dispose();
+            _watcher = null;
+            _ctx.Progress.Log($"The sync folder '{_ctx.Folder}' is missing (moved, renamed, or on a drive that is not mounted). " +
+                "Nothing is synced or deleted while it is away; waiting for it to come back. Ctrl-C stops; to link another folder run: login --folder DIR");
+            while (!Directory.Exists(_ctx.Folder))
+            {
+                try
+                {
+                    await Task.Delay(FolderCheckInterval, _ctx.Time, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false;
+                }
+            }
+
+            _ctx.Progress.Log($"The sync folder '{_ctx.Folder}' is back: syncing.");
+        }
+
+        _watched.Forget(); // what the old watch saw says nothing about this folder
+        _watcher = CreateWatcher();
+        return true;
+    }
+
+    /// <summary>A sync folder that vanishes while the daemon is idle wakes it, so it says so (and waits) at once.</summary>
+    private async Task WatchFolderAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(FolderCheckInterval, _ctx.Time, ct).ConfigureAwait(false);
+            if (_watcher is not null && !Directory.Exists(_ctx.Folder))
+            {
+                _triggers.Writer.TryWrite("the sync folder vanished");
+            }
         }
     }
 
@@ -235,11 +368,11 @@ internal sealed class SyncDaemon
             _retriggerDue = 0;
         }
 
-        _triggers.Writer.TryWrite("files that were still changing");
+        _triggers.Writer.TryWrite(_lastPassFailed ? "retry after an error" : "files that were still changing");
     }
 
-    private static TimeSpan Grow(TimeSpan delay) =>
-        delay == TimeSpan.Zero ? TimeSpan.FromSeconds(2) : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromMinutes(5).Ticks));
+    private TimeSpan Grow(TimeSpan delay) =>
+        delay == TimeSpan.Zero ? TimeSpan.FromSeconds(2) : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Math.Max(MaxErrorDelay.Ticks, TimeSpan.FromSeconds(2).Ticks)));
 
     private DateTimeOffset? LastReconcile() =>
         _ctx.State.GetSetting(StateKeys.LastReconcile) is { } s && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t) ? t : null;
@@ -387,6 +520,45 @@ internal sealed class SyncDaemon
         }
     }
 
+    /// <summary>
+    /// <c>sync --pause</c> and <c>sync --resume</c> drop a request file in the state directory, as <c>sync --now</c>
+    /// does: a pause lets the pass under way finish and starts no other (the poll and the watcher keep noting what
+    /// changed); a resume runs one pass at once.
+    /// </summary>
+    private async Task WatchPauseRequestsAsync(CancellationToken ct)
+    {
+        var pause = Path.Combine(_ctx.State.StateDirectory, PauseRequestFile);
+        var resume = Path.Combine(_ctx.State.StateDirectory, ResumeRequestFile);
+        var marker = Path.Combine(_ctx.State.StateDirectory, PausedFile);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            if (File.Exists(pause))
+            {
+                File.Delete(pause);
+                if (_paused is null)
+                {
+                    _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    await File.WriteAllTextAsync(marker, DateTimeOffset.UtcNow.ToString("O"), ct).ConfigureAwait(false);
+                    _ctx.Progress.Log("paused: no passes until 'sync --resume' (a pass under way finishes).");
+                }
+            }
+
+            if (File.Exists(resume))
+            {
+                File.Delete(resume);
+                if (_paused is { } paused)
+                {
+                    _paused = null;
+                    File.Delete(marker);
+                    _ctx.Progress.Log("resumed.");
+                    _triggers.Writer.TryWrite("sync --resume");
+                    paused.TrySetResult();
+                }
+            }
+        }
+    }
+
     private async Task WaitForNowRequestAsync(CancellationToken ct)
     {
         var request = Path.Combine(_ctx.State.StateDirectory, NowRequestFile);
@@ -441,8 +613,23 @@ internal sealed class SyncDaemon
                 }
 
                 var asked = Stopwatch.GetTimestamp();
-                var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1, WaitSeconds = wait }, ct).ConfigureAwait(false);
-                failures = 0;
+                // While the server was unreachable: a quick probe (no long poll), so its return is noticed at once.
+                var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1, WaitSeconds = failures > 0 ? 0 : wait }, ct).ConfigureAwait(false);
+                if (failures > 0)
+                {
+                    failures = 0;
+                    wait = MinPollSeconds;
+                    if (_lastPassFailed)
+                    {
+                        // What the failed passes left (a file written meanwhile, a commit cut off) goes now, not at
+                        // the next local change: ends the back-off pause, or asks for a pass.
+                        _serverBack.Writer.TryWrite(true);
+                        _triggers.Writer.TryWrite("the server answers again");
+                    }
+
+                    continue;
+                }
+
                 if (response.Changes.Count > 0)
                 {
                     var startedBefore = Interlocked.Read(ref _passesStarted);
@@ -473,8 +660,11 @@ internal sealed class SyncDaemon
             }
             catch (DropboxException)
             {
+                // Unreachable (or refusing): probe again soon, a little less often each time, never less often than
+                // UnreachableProbeInterval, so a returning server is noticed within that.
                 failures++;
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(60, 1 << Math.Min(failures, 6))), ct).ConfigureAwait(false);
+                var delay = TimeSpan.FromSeconds(Math.Min(UnreachableProbeInterval.TotalSeconds, 1 << Math.Min(failures - 1, 6)));
+                await Task.Delay(delay, ct).ConfigureAwait(false);
             }
         }
     }

@@ -14,7 +14,7 @@ public sealed class ClientDaemonTests : IDisposable
     private const int SigInt = 2;
     private const int SigTerm = 15;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
-    private static readonly Regex PassDone = new("^sync: ", RegexOptions.Multiline);
+    private static readonly Regex PassDone = new(@"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d )?sync: ", RegexOptions.Multiline);
     private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();

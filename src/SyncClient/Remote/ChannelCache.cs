@@ -29,6 +29,11 @@ internal sealed class ChannelCache : IDisposable
     {
         MaxReceiveMessageSize = 256 << 20,
         MaxSendMessageSize = 64 << 20,
+
+        // gRPC's own reconnect back-off grows to 120 s, and while it waits every call fails at once: a server back
+        // after a minute down would go unnoticed for up to two more. The daemon paces its own retries and probes.
+        InitialReconnectBackoff = TimeSpan.FromMilliseconds(500),
+        MaxReconnectBackoff = TimeSpan.FromSeconds(2),
         HttpHandler = _trust.Apply(new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,

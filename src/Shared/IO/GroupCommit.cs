@@ -21,6 +21,7 @@ public sealed class GroupCommit<TItem, TBatch> : IDisposable
     private readonly Task _writer;
     private readonly Task _syncer;
     private readonly Func<IReadOnlyList<TBatch>, TimeSpan>? _linger;
+    private Exception? _failure;
 
     /// <summary>Starts the loops.</summary>
     /// <param name="stages">Write, barrier and completion.</param>
@@ -75,6 +76,13 @@ public sealed class GroupCommit<TItem, TBatch> : IDisposable
         }
     }
 
+    /// <summary>
+    /// Set once a completion callback (<see cref="IGroupCommitStages{TItem, TBatch}.Complete"/> or
+    /// <see cref="IGroupCommitStages{TItem, TBatch}.Fail"/>) threw: that group was failed with it, nothing more is
+    /// accepted, and items still queued are failed with it rather than left waiting.
+    /// </summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
+
     /// <summary>Queues an item, waiting for room if the queue is bounded and full.</summary>
     public ValueTask EnqueueAsync(TItem item, CancellationToken cancellationToken) =>
         _queue.Writer.WriteAsync(item, cancellationToken);
@@ -109,6 +117,12 @@ public sealed class GroupCommit<TItem, TBatch> : IDisposable
                     bytes += _size(item);
                 }
 
+                if (Failure is { } stopped)
+                {
+                    TryFail(items, stopped);
+                    continue;
+                }
+
                 TBatch batch;
                 try
                 {
@@ -116,7 +130,7 @@ public sealed class GroupCommit<TItem, TBatch> : IDisposable
                 }
                 catch (Exception ex)
                 {
-                    _stages.Fail(items, ex);
+                    TryFail(items, ex);
                     continue;
                 }
 
@@ -160,7 +174,17 @@ public sealed class GroupCommit<TItem, TBatch> : IDisposable
                 batches.Add(batch);
             }
 
-            var wait = _linger?.Invoke(batches) ?? TimeSpan.Zero;
+            TimeSpan wait;
+            try
+            {
+                wait = _linger?.Invoke(batches) ?? TimeSpan.Zero;
+            }
+            catch (Exception ex)
+            {
+                Stop(ex);
+                wait = TimeSpan.Zero;
+            }
+
             if (wait > TimeSpan.Zero && await WaitToReadAsync(reader, wait).ConfigureAwait(false))
             {
                 // More arrived within the wait: gather it and ask again.
@@ -186,8 +210,43 @@ public sealed class GroupCommit<TItem, TBatch> : IDisposable
 
         foreach (var batch in batches)
         {
-            _stages.Complete(batch, failure);
+            try
+            {
+                _stages.Complete(batch, failure);
+            }
+            catch (Exception ex)
+            {
+                // A throwing callback must not end the loop (every later caller, and shutdown, would wait forever):
+                // its group's callers are failed with the error (those it already completed keep their outcome).
+                Stop(ex);
+                try
+                {
+                    _stages.Complete(batch, Failure);
+                }
+                catch (Exception)
+                {
+                    // Nothing more can be done for this group: the callback fails either way.
+                }
+            }
         }
+    }
+
+    private void TryFail(IReadOnlyList<TItem> items, Exception failure)
+    {
+        try
+        {
+            _stages.Fail(items, failure);
+        }
+        catch (Exception ex)
+        {
+            Stop(ex);
+        }
+    }
+
+    private void Stop(Exception callbackFailure)
+    {
+        Interlocked.CompareExchange(ref _failure, new InvalidOperationException($"The group commit stopped taking items: a completion callback threw ({callbackFailure.GetType().Name}: {callbackFailure.Message}).", callbackFailure), null);
+        _queue.Writer.TryComplete();
     }
 
     private static async Task<bool> WaitToReadAsync(ChannelReader<TBatch> reader, TimeSpan timeout)

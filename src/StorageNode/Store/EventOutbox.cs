@@ -59,9 +59,15 @@ public sealed partial class EventOutbox : IAsyncDisposable
             LogTornTail(logger, logPath, scan.ValidLength, scan.TornBytes);
         }
 
-        if (_delivered > _log.Length)
+        if (_delivered != 0 && !IsRecordBoundary(scan, _delivered))
         {
-            _delivered = 0; // the log was emptied after full delivery
+            // Past the end: the log was emptied after full delivery and the write of mark 0 was lost (or an older
+            // build left its mark beside an empty log). Elsewhere: no record starts there. Either way the mark is
+            // stale; it is reset durably before any append, or once the log grows past it again it would count
+            // new events as delivered. Re-delivering is harmless: the metadata node ignores repeats.
+            LogStaleMark(logger, _deliveredPath, _delivered, _log.Length);
+            _delivered = 0;
+            RecordFile.Replace(files, _deliveredPath, 0L, OutboxCodecs.Delivered.Instance);
         }
 
         _pending = scan.Records.Count(r => r.Offset >= _delivered);
@@ -77,7 +83,9 @@ public sealed partial class EventOutbox : IAsyncDisposable
         var item = new Pending(chunkEvent);
         if (!_commit.TryEnqueue(item))
         {
-            throw new ObjectDisposedException(nameof(EventOutbox));
+            throw _commit.Failure is { } failure
+                ? new IOException($"The event outbox stopped taking events: {failure.Message}", failure)
+                : new ObjectDisposedException(nameof(EventOutbox));
         }
 
         return item.Done.Task.WaitAsync(cancellationToken);
@@ -132,6 +140,9 @@ public sealed partial class EventOutbox : IAsyncDisposable
         _wake.Dispose();
     }
 
+    private static bool IsRecordBoundary(LogScan<StoredChunkEvent> scan, long offset) =>
+        offset == scan.ValidLength || scan.Records.Exists(r => r.Offset == offset) || scan.Damaged.Contains(offset);
+
     [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Upgraded the event outbox in {Directory} to the durable-log format")]
     private static partial void LogUpgraded(ILogger logger, string directory);
 
@@ -140,6 +151,9 @@ public sealed partial class EventOutbox : IAsyncDisposable
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
     private static partial void LogTornTail(ILogger logger, string path, long offset, long bytes);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "The delivered mark {Path} ({Mark}) is not the start of a record of the {Length}-byte event log (stale, from before the log was emptied); reset to 0: pending events are delivered again")]
+    private static partial void LogStaleMark(ILogger logger, string path, long mark, long length);
 
     private sealed class Pending(StoredChunkEvent chunkEvent)
     {

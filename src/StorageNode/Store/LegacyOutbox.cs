@@ -31,8 +31,21 @@ internal static class LegacyOutbox
             bytes = bytes[..Engine.EngineFileReads.ReadFully(file, bytes, 0)];
         }
 
-        if (bytes.Length == 0 || LogFrame.StartsWithMagic(bytes))
+        if (bytes.Length == 0)
         {
+            // An older build's empty log: its text mark may still hold the old end, which would fall inside the
+            // log once it grows again.
+            if (RecordFile.TryRead(files, deliveredPath, OutboxCodecs.Delivered.Instance, out _, out _) == RecordFileContent.Legacy)
+            {
+                RecordFile.Replace(files, deliveredPath, 0L, OutboxCodecs.Delivered.Instance);
+            }
+
+            return false;
+        }
+
+        if (LogFrame.StartsWithMagic(bytes) || ContainsIntactFrame(bytes))
+        {
+            // A framed log, possibly with its first bytes damaged: the log's own scan reports and skips the damage.
             return false;
         }
 
@@ -78,6 +91,27 @@ internal static class LegacyOutbox
             RecordFileContent.Legacy when long.TryParse(Encoding.ASCII.GetString(legacy).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var d) => d,
             _ => 0,
         };
+
+    /// <summary>True if an intact framed record starts anywhere in <paramref name="bytes"/> (never by chance in an old-format log).</summary>
+    private static bool ContainsIntactFrame(ReadOnlySpan<byte> bytes)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(magic, LogFrame.Magic);
+        for (var pos = bytes.IndexOf(magic); pos >= 0;)
+        {
+            if (LogFrame.TryReadHeader(bytes[pos..], out var header)
+                && bytes.Length - pos - LogFrame.HeaderSize >= header.BodyLength
+                && LogFrame.BodyMatches(header, bytes.Slice(pos + LogFrame.HeaderSize, header.BodyLength)))
+            {
+                return true;
+            }
+
+            var next = bytes[(pos + 1)..].IndexOf(magic);
+            pos = next < 0 ? -1 : pos + 1 + next;
+        }
+
+        return false;
+    }
 
     private static bool TryParse(ReadOnlySpan<byte> source, out StoredChunkEvent chunkEvent, out int used)
     {

@@ -13,6 +13,9 @@ internal sealed class LogScan<T>
     /// </summary>
     public List<long> Damaged { get; } = [];
 
+    /// <summary>Damaged stretches whose header rotted: where each starts and where the next intact record starts.</summary>
+    public List<(long Start, long Next)> Skipped { get; } = [];
+
     /// <summary>Bytes of the log up to the end of the last intact record.</summary>
     public long ValidLength { get; set; }
 

@@ -8,7 +8,8 @@ namespace Dropbox.StorageNode.Engine.Durable;
 /// <see cref="Append(IReadOnlyList{T})"/> writes without a barrier and <see cref="Sync"/> makes everything appended
 /// so far durable with one fsync, so a group commit (<see cref="Shared.IO.GroupCommit{TItem, TBatch}"/>) can put
 /// many appends behind one fsync. Opening scans the file once (<see cref="Scan"/>): a torn tail (never
-/// acknowledged) is cut, damaged records in the middle are reported, a newer format is a clear error.
+/// acknowledged) is cut; damaged records in the middle (even with a rotten header, as long as an intact record
+/// follows) are reported and skipped, keeping the records after them; a newer format is a clear error.
 /// Appends and <see cref="Sync"/> come from one writer at a time; <see cref="Read"/> may run beside them.
 /// </summary>
 /// <typeparam name="T">The record.</typeparam>
@@ -17,6 +18,7 @@ internal sealed class RecordLog<T> : IDisposable
     private readonly IEngineFile _file;
     private readonly ILogRecordCodec<T> _codec;
     private readonly ArrayBufferWriter<byte> _buffer = new();
+    private readonly Dictionary<long, long> _skips = [];
     private long _length;
     private long _durable;
 
@@ -58,7 +60,13 @@ internal sealed class RecordLog<T> : IDisposable
                 file.Flush();
             }
 
-            return new RecordLog<T>(file, path, codec, scan.ValidLength);
+            var log = new RecordLog<T>(file, path, codec, scan.ValidLength);
+            foreach (var (start, next) in scan.Skipped)
+            {
+                log._skips[start] = next;
+            }
+
+            return log;
         }
         catch
         {
@@ -89,7 +97,8 @@ internal sealed class RecordLog<T> : IDisposable
             length,
             (in FrameHeader header, long offset, ReadOnlySpan<byte> body) =>
                 scan.Records.Add((codec.Read(header.BodyVersion, body), offset, offset + header.FrameLength)),
-            scan.Damaged.Add);
+            scan.Damaged.Add,
+            (start, next) => scan.Skipped.Add((start, next)));
         scan.TornBytes = length - scan.ValidLength;
         return scan;
     }
@@ -161,6 +170,13 @@ internal sealed class RecordLog<T> : IDisposable
         var pos = from;
         while (records.Count < max && pos + LogFrame.HeaderSize <= end)
         {
+            if (_skips.TryGetValue(pos, out var skipTo))
+            {
+                // Damage found on open (reported then): the next intact record starts here.
+                pos = skipTo;
+                continue;
+            }
+
             if (_file.Read(headerBytes, pos) != headerBytes.Length || !LogFrame.TryReadHeader(headerBytes, out var header) || pos + header.FrameLength > end)
             {
                 break;
@@ -192,6 +208,7 @@ internal sealed class RecordLog<T> : IDisposable
     {
         _file.SetLength(0);
         _file.Flush();
+        _skips.Clear();
         _length = 0;
         Volatile.Write(ref _durable, 0);
     }

@@ -114,6 +114,30 @@ public sealed class GroupCommitTests
         Assert.InRange(stages.Syncs, 2, 3);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_completion_callback_that_throws_fails_its_group_and_later_items_and_shutdown_does_not_hang(bool pipelined)
+    {
+        var stages = new FlakyStages { ThrowInNextComplete = true };
+        var commit = new GroupCommit<Item, List<Item>>(stages, new GroupCommitOptions { Pipelined = pipelined });
+
+        var first = new Item(1);
+        Assert.True(commit.TryEnqueue(first));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => first.Done.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("completion callback threw", error.Message, StringComparison.Ordinal);
+        Assert.Same(commit.Failure, error);
+
+        // Later items are refused (or, if queued before the stop, failed) with the same error: none waits forever.
+        var later = new Item(2);
+        if (commit.TryEnqueue(later))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => later.Done.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        await commit.CompleteAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
@@ -139,6 +163,8 @@ public sealed class GroupCommitTests
         public bool FailNextSync { get; set; }
 
         public bool FailNextWrite { get; set; }
+
+        public bool ThrowInNextComplete { get; set; }
 
         public ManualResetEventSlim? HoldFirstSync { get; init; }
 
@@ -175,7 +201,16 @@ public sealed class GroupCommitTests
             }
         }
 
-        public void Complete(List<Item> batch, Exception? failure) => batch.ForEach(i => _ = failure is null ? i.Done.TrySetResult() : i.Done.TrySetException(failure));
+        public void Complete(List<Item> batch, Exception? failure)
+        {
+            if (ThrowInNextComplete)
+            {
+                ThrowInNextComplete = false;
+                throw new InvalidCastException("injected completion failure");
+            }
+
+            batch.ForEach(i => _ = failure is null ? i.Done.TrySetResult() : i.Done.TrySetException(failure));
+        }
 
         public void Fail(IReadOnlyList<Item> items, Exception failure) => Complete([.. items], failure);
     }

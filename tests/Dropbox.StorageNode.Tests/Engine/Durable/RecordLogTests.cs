@@ -103,6 +103,33 @@ public sealed class RecordLogTests
         Assert.Equal([Three[0], Three[2]], log.Read(0, 10).Select(r => r.Record));
     }
 
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void A_rotten_header_in_the_middle_is_reported_and_the_records_after_it_are_kept_not_cut_as_a_torn_tail(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("rot-header.log");
+        WriteRecords(backend, path, Three);
+        var bytes = backend.ReadAll(path);
+        var secondStart = LogFrame.HeaderSize + Three[0].Length;
+        bytes[secondStart + 6] ^= 0x10; // the body length: the header's own hash no longer matches
+        backend.WriteAll(path, bytes);
+
+        using (var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan))
+        {
+            Assert.Equal([secondStart], scan.Damaged);
+            Assert.Equal([Three[0], Three[2]], scan.Records.Select(r => r.Record));
+            Assert.Equal(0, scan.TornBytes);
+            Assert.Equal([Three[0], Three[2]], log.Read(0, 10).Select(r => r.Record));
+            Assert.Equal([Three[2]], log.Read(scan.Records[0].End, 10).Select(r => r.Record));
+            log.Append(["fourth"]);
+            log.Sync();
+        }
+
+        using var reopened = RecordLog<string>.Open(backend.Files, path, Codec, out var again);
+        Assert.Equal([Three[0], Three[2], "fourth"], again.Records.Select(r => r.Record));
+    }
+
     [Fact]
     public void A_record_of_a_newer_frame_version_is_a_clear_error()
     {

@@ -237,14 +237,20 @@ public static class MetadataNodeCommandLine
         return problems.Count == 0 ? 0 : 1;
     }
 
-    /// <summary>Opens a stopped node's store for the offline admin verbs.</summary>
-    internal static MetadataStore OpenOffline(string data)
+    /// <summary>Opens a stopped node's store for the offline admin verbs; says on <paramref name="notices"/> (default: standard error) what opening it upgraded.</summary>
+    internal static MetadataStore OpenOffline(string data, TextWriter? notices = null)
     {
         // Admin verbs never call storage nodes; a throwaway key ring is enough for the unused token service.
         var keys = Path.Combine(Path.GetTempPath(), "dropbox-metadata-admin-keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         var options = new MetadataNodeOptions { DataDirectory = data, KeysDirectory = keys, SyncWrites = false };
-        return MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
+        var store = MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
+        if (store.SchemaUpgrade is not null)
+        {
+            (notices ?? Console.Error).WriteLine(store.SchemaUpgrade);
+        }
+
+        return store;
     }
 
     internal static Dictionary<string, string> ParseFlags(string[] args, string[] switches)

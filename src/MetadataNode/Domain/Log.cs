@@ -19,4 +19,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Metadata node listening on {Url}")]
     public static partial void Listening(ILogger logger, string url);
+
+    [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "{Upgrade}")]
+    public static partial void SchemaUpgraded(ILogger logger, string upgrade);
 }

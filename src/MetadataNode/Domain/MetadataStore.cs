@@ -146,8 +146,13 @@ internal sealed partial class MetadataStore : IDisposable
         var engine = RocksEngine.Open(options.DataDirectory);
         try
         {
-            StoreSchema.Migrate(engine, logger ?? NullLogger.Instance);
-            return new(engine, tokens, gateway, options, logger);
+            var upgrade = StoreSchema.Migrate(engine);
+            if (upgrade is not null)
+            {
+                Log.SchemaUpgraded(logger ?? NullLogger.Instance, upgrade);
+            }
+
+            return new(engine, tokens, gateway, options, logger) { SchemaUpgrade = upgrade };
         }
         catch
         {
@@ -158,6 +163,9 @@ internal sealed partial class MetadataStore : IDisposable
 
     /// <summary>The engine, for consistency checks and tests.</summary>
     internal RocksEngine Engine => _engine;
+
+    /// <summary>What opening the store upgraded (StoreSchema), for the offline commands to print; null when nothing.</summary>
+    internal string? SchemaUpgrade { get; private init; }
 
     private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 

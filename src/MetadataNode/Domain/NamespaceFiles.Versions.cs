@@ -34,7 +34,7 @@ internal sealed partial class NamespaceFiles
             ns.TotalBytes += entry.Size;
         }
 
-        var updated = new FileRecord { Current = entry, VersionCount = (file?.VersionCount ?? 0) + 1 };
+        var updated = new FileRecord { Current = entry, VersionCount = (file?.VersionCount ?? 0) + 1, Read = file?.Read };
         if (updated.VersionCount > _options.KeepVersions)
         {
             var excess = (int)updated.VersionCount - Math.Max(1, _options.KeepVersions);

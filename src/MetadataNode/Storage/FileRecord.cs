@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Storage;
@@ -10,4 +11,10 @@ internal sealed class FileRecord
 
     /// <summary>Retained versions of this path (tombstones included).</summary>
     public uint VersionCount { get; set; }
+
+    /// <summary>
+    /// The stored message this record was read from, with any fields a later release added: writing the record back
+    /// keeps them (<see cref="StoredFormat.WriteFile"/>), so a rollback does not drop what the later release wrote.
+    /// </summary>
+    public StoredFile? Read { get; init; }
 }

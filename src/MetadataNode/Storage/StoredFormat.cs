@@ -17,15 +17,27 @@ internal static class StoredFormat
         var stored = StoredFile.Parser.ParseFrom(bytes);
         if (stored.Entry is null)
         {
-            throw new InvalidDataException("A file record has no entry: the store was not migrated to this release's schema (StoreSchema).");
+            throw new InvalidDataException("A file record has no entry.");
         }
 
-        return new FileRecord { Current = ToEntry(stored.Entry), VersionCount = stored.VersionCount };
+        return new FileRecord { Current = ToEntry(stored.Entry), VersionCount = stored.VersionCount, Read = stored };
     }
 
-    /// <summary>A Files CF value.</summary>
-    public static byte[] WriteFile(FileRecord record) =>
-        new StoredFile { Entry = ToStored(record.Current), VersionCount = record.VersionCount }.ToByteArray();
+    /// <summary>
+    /// A Files CF value. A record read from the store is written back over the message it was read from, so fields
+    /// this release does not know survive (those of the entry too, while the entry is unchanged).
+    /// </summary>
+    public static byte[] WriteFile(FileRecord record)
+    {
+        var stored = record.Read?.Clone() ?? new StoredFile();
+        if (stored.Entry is null || !ToEntry(stored.Entry).Equals(record.Current))
+        {
+            stored.Entry = ToStored(record.Current);
+        }
+
+        stored.VersionCount = record.VersionCount;
+        return stored.ToByteArray();
+    }
 
     /// <summary>Reads a Versions CF value.</summary>
     public static FileEntry ReadVersion(ReadOnlySpan<byte> bytes) => ToEntry(StoredEntry.Parser.ParseFrom(bytes));

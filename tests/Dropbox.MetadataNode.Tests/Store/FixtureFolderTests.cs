@@ -69,33 +69,113 @@ public sealed class FixtureFolderTests
     }
 
     [Fact]
-    public void Opening_a_folder_of_the_first_release_upgrades_its_schema_once_and_a_second_open_writes_nothing()
+    public void Opening_a_folder_of_the_first_release_stamps_the_schema_version_and_rewrites_no_record()
     {
         using var dir = new TempFolder();
         CopyFixture(dir);
+        List<(byte[] Key, byte[] Value)> before;
         using (var engine = RocksEngine.Open(dir.Sub("db")))
         {
             Assert.Equal(0U, StoreSchema.Read(engine));
-            var raw = engine.ScanAll(engine.Files).First().Value;
-            Assert.Null(StoredFile.Parser.ParseFrom(raw).Entry); // v0: the wire FileEntry sat at field 1
+            before = engine.ScanAll(engine.Files).ToList();
         }
 
         ulong afterUpgrade;
         using (var store = OpenCopy(dir, copy: false))
         {
             Assert.Equal(StoreSchema.Current, StoreSchema.Read(store.Engine));
-            Assert.All(store.Engine.ScanAll(store.Engine.Files), kv => Assert.NotNull(StoredFile.Parser.ParseFrom(kv.Value).Entry));
+            Assert.Contains("from schema version 0 to 1", store.SchemaUpgrade);
+            Assert.Equal(before, store.Engine.ScanAll(store.Engine.Files).ToList(), RawRecords);
             Assert.Empty(store.CheckConsistency());
             afterUpgrade = store.Engine.LatestSequence;
         }
 
         using (var store = OpenCopy(dir, copy: false))
         {
+            Assert.Null(store.SchemaUpgrade);
             Assert.Equal(afterUpgrade, store.Engine.LatestSequence);
             Assert.Equal(StoreSchema.Current, StoreSchema.Read(store.Engine));
             var alice = store.ListUsers().Single(u => u.Name == "alice");
             Assert.Equal(5, store.ListFiles(alice, "", includeDeleted: true).Entries.Count);
         }
+    }
+
+    [Fact]
+    public async Task After_an_upgrade_the_previous_release_still_reads_and_writes_the_folder_and_this_release_reads_what_it_wrote()
+    {
+        using var dir = new TempFolder();
+        string ns;
+        FileEntry moved;
+        using (var store = OpenCopy(dir))
+        {
+            var alice = store.ListUsers().Single(u => u.Name == "alice");
+            ns = alice.Namespace.Value;
+            var a = store.ListFiles(alice, "", includeDeleted: false).Entries.Single(f => f.Path == "docs/a.txt");
+            await store.DeleteAsync(alice, "docs/a.txt", a.Version, "new-release");
+            moved = store.ListFiles(alice, "", includeDeleted: false).Entries.Single(f => f.Path == "moved/b.bin");
+
+            // What this release wrote, the previous release reads: every file record has its entry where it looks.
+            foreach (var (key, value) in store.Engine.ScanAll(store.Engine.Files))
+            {
+                var (current, count) = PreviousReleaseFileRecord.Read(value);
+                Assert.NotNull(current);
+                Assert.True(count >= 1);
+                Assert.Equal(System.Text.Encoding.UTF8.GetString(key).Split('\0')[^1], current.Path);
+            }
+
+            var deleted = PreviousReleaseFileRecord.Read(store.Engine.Get(Keys.File(ns, "docs/a.txt"), store.Engine.Files)!);
+            Assert.True(deleted.Current!.Deleted);
+            Assert.Equal("new-release", deleted.Current.ModifiedBy);
+        }
+
+        // The previous release (rolled back to) rewrites a record in its own layout.
+        using (var engine = RocksEngine.Open(dir.Sub("db")))
+        {
+            var old = moved.Clone();
+            old.ModifiedBy = "previous-release";
+            using var batch = new RocksDbSharp.WriteBatch();
+            batch.Put(Keys.File(ns, "moved/b.bin"), PreviousReleaseFileRecord.Write(old, 1), engine.Files);
+            engine.Write(batch, sync: true);
+        }
+
+        // Upgraded again: the record reads as the previous release wrote it, and a commit on it is an update.
+        using (var store = OpenCopy(dir, copy: false))
+        {
+            var alice = store.ListUsers().Single(u => u.Name == "alice");
+            var files = store.ListFiles(alice, "", includeDeleted: false).Entries;
+            Assert.Equal(["empty", "moved/b.bin"], files.Select(f => f.Path).Order());
+            var b = files.Single(f => f.Path == "moved/b.bin");
+            Assert.Equal(("previous-release", moved.Version, moved.Size), (b.ModifiedBy, b.Version, b.Size));
+            Assert.Equal(moved.Chunks, b.Chunks);
+            var before = store.GetAccount(alice);
+
+            await store.MoveAsync(alice, "moved/b.bin", "b2.bin", b.Version, "new-release");
+
+            Assert.Equal(before.FileCount, store.GetAccount(alice).FileCount);
+            Assert.Equal(before.TotalBytes, store.GetAccount(alice).TotalBytes);
+            Assert.Empty(store.CheckConsistency());
+        }
+    }
+
+    [Fact]
+    public void Offline_commands_print_what_opening_the_folder_upgraded()
+    {
+        using var dir = new TempFolder();
+        CopyFixture(dir);
+        var notices = new StringWriter();
+        using (Dropbox.MetadataNode.Cli.MetadataNodeCommandLine.OpenOffline(dir.Sub("db"), notices))
+        {
+        }
+
+        Assert.Contains("from schema version 0 to 1", notices.ToString());
+        Assert.Contains(dir.Sub("db"), notices.ToString());
+
+        var again = new StringWriter();
+        using (Dropbox.MetadataNode.Cli.MetadataNodeCommandLine.OpenOffline(dir.Sub("db"), again))
+        {
+        }
+
+        Assert.Equal("", again.ToString());
     }
 
     [Fact]
@@ -115,7 +195,9 @@ public sealed class FixtureFolderTests
         Assert.Contains("newer release", ex.Message);
         using var reopened = RocksEngine.Open(dir.Sub("db"));
         Assert.Equal(StoreSchema.Current + 1, StoreSchema.Read(reopened));
-        Assert.Null(StoredFile.Parser.ParseFrom(reopened.ScanAll(reopened.Files).First().Value).Entry);
+        using var pristine = new TempFolder();
+        using var fixture = RocksEngine.Open(CopyFixture(pristine));
+        Assert.Equal(fixture.ScanAll(fixture.Files).ToList(), reopened.ScanAll(reopened.Files).ToList(), RawRecords);
     }
 
     [Fact]
@@ -125,7 +207,10 @@ public sealed class FixtureFolderTests
         Assert.Equal(StoreSchema.Current, StoreSchema.Read(h.Store.Engine));
     }
 
-    private static void CopyFixture(TempFolder dir)
+    private static readonly IEqualityComparer<(byte[] Key, byte[] Value)> RawRecords =
+        EqualityComparer<(byte[] Key, byte[] Value)>.Create((x, y) => x.Key.AsSpan().SequenceEqual(y.Key) && x.Value.AsSpan().SequenceEqual(y.Value), kv => kv.Value.Length);
+
+    private static string CopyFixture(TempFolder dir)
     {
         var data = dir.Sub("db");
         Directory.CreateDirectory(data);
@@ -133,6 +218,8 @@ public sealed class FixtureFolderTests
         {
             File.Copy(file, Path.Combine(data, Path.GetFileName(file)));
         }
+
+        return data;
     }
 
     private static MetadataStore OpenCopy(TempFolder dir, bool copy = true)

@@ -35,7 +35,7 @@ internal sealed class NodeReport
                 return true;
             }
 
-            var isUnder = ReplicationPlanner.HealthyCopies(record, states) < factor;
+            var isUnder = ReplicationPlanner.IsUnderReplicated(record, states, factor);
             if (isUnder)
             {
                 under++;

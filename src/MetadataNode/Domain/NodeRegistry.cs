@@ -15,6 +15,9 @@ internal sealed class NodeRegistry
     private const int MaxUrlLength = 2048;
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
 
+    // Per node, until when (UTC ticks) a put token already handed out may still bring a chunk to it (memory only).
+    private readonly ConcurrentDictionary<string, long> _putsUntil = new(StringComparer.Ordinal);
+
     // Register, heartbeat and drain each read a node's record, change a field and write it back: one at a time, so a
     // heartbeat that read the record before a drain cannot write the old flag back after it.
     private readonly Lock _update = new();
@@ -134,6 +137,14 @@ internal sealed class NodeRegistry
         var healthy = live.Where(n => !n.Draining).ToList();
         return healthy.Count > 0 ? healthy : live;
     }
+
+    /// <summary>Notes that a put token naming <paramref name="nodeId"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>
+    public void NotePut(string nodeId, long untilTicks) =>
+        _putsUntil.AddOrUpdate(nodeId, untilTicks, (_, known) => Math.Max(known, untilTicks));
+
+    /// <summary>True while a put token handed out for the node may still be used: a draining node is not drained yet.</summary>
+    public bool HasOutstandingPuts(string nodeId) =>
+        _putsUntil.TryGetValue(nodeId, out var until) && until > _options.Clock.GetUtcNow().UtcTicks;
 
     /// <summary>Every registered node, as recorded now.</summary>
     public List<NodeRecord> All() => _nodes.Values.Select(n => n.Clone()).ToList();

@@ -15,8 +15,11 @@ internal sealed class NodeRegistry
     private const int MaxUrlLength = 2048;
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
 
-    // Per node, until when (UTC ticks) a put token already handed out may still bring a chunk to it (memory only).
-    private readonly ConcurrentDictionary<string, long> _putsUntil = new(StringComparer.Ordinal);
+    // Put tokens handed out and not yet reported stored: (node, chunk) -> until when (UTC ticks) the put may still
+    // come (memory only; expired entries are swept every SweepEvery notes and on each look-up).
+    private const int SweepEvery = 4096;
+    private readonly ConcurrentDictionary<(string Node, ChunkId Id), long> _puts = new();
+    private long _notes;
 
     // Register, heartbeat and drain each read a node's record, change a field and write it back: one at a time, so a
     // heartbeat that read the record before a drain cannot write the old flag back after it.
@@ -138,13 +141,37 @@ internal sealed class NodeRegistry
         return healthy.Count > 0 ? healthy : live;
     }
 
-    /// <summary>Notes that a put token naming <paramref name="nodeId"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>
-    public void NotePut(string nodeId, long untilTicks) =>
-        _putsUntil.AddOrUpdate(nodeId, untilTicks, (_, known) => Math.Max(known, untilTicks));
+    /// <summary>Notes that a put token naming <paramref name="nodeId"/> and <paramref name="id"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>
+    public void NotePut(string nodeId, ChunkId id, long untilTicks)
+    {
+        _puts[(nodeId, id)] = untilTicks;
+        if (Interlocked.Increment(ref _notes) % SweepEvery == 0)
+        {
+            Sweep();
+        }
+    }
+
+    /// <summary>The node reported the chunk stored: that put no longer keeps the node from being drained.</summary>
+    public void PutLanded(string nodeId, ChunkId id) => _puts.TryRemove((nodeId, id), out _);
 
     /// <summary>True while a put token handed out for the node may still be used: a draining node is not drained yet.</summary>
-    public bool HasOutstandingPuts(string nodeId) =>
-        _putsUntil.TryGetValue(nodeId, out var until) && until > _options.Clock.GetUtcNow().UtcTicks;
+    public bool HasOutstandingPuts(string nodeId)
+    {
+        Sweep();
+        return _puts.Keys.Any(k => string.Equals(k.Node, nodeId, StringComparison.Ordinal));
+    }
+
+    private void Sweep()
+    {
+        var now = _options.Clock.GetUtcNow().UtcTicks;
+        foreach (var (key, until) in _puts)
+        {
+            if (until <= now)
+            {
+                _puts.TryRemove(key, out _);
+            }
+        }
+    }
 
     /// <summary>Every registered node, as recorded now.</summary>
     public List<NodeRecord> All() => _nodes.Values.Select(n => n.Clone()).ToList();

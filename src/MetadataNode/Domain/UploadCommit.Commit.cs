@@ -134,7 +134,7 @@ internal sealed partial class UploadCommit
                         Node = ToLocation(node),
                         Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
                     });
-                    _nodeRegistry.NotePut(node.NodeId, putsUntil);
+                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
                 }
             }
         }

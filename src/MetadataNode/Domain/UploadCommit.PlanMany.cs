@@ -103,7 +103,7 @@ internal sealed partial class UploadCommit
                         Node = location,
                         Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
                     });
-                    _nodeRegistry.NotePut(node.NodeId, putsUntil);
+                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
                 }
 
                 puts[id] = list;

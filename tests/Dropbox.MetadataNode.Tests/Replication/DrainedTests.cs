@@ -24,6 +24,19 @@ public sealed class DrainedTests
         Assert.Equal("drained", State(h));
     }
 
+    [Fact]
+    public void A_put_token_whose_chunk_the_node_reported_stored_no_longer_holds_the_drain()
+    {
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        var (alice, _) = h.Store.AddUser("alice");
+        h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, StoreHarness.Chunk(3)));
+        h.Stored(alice, StoreHarness.Chunk(3));
+        h.Store.SetDraining(StoreHarness.NodeA, true);
+
+        // The chunk is unreferenced (never committed), so nothing is left to move and no put is outstanding.
+        Assert.Equal("drained", State(h));
+    }
+
     private static string State(StoreHarness h) =>
         NodeReport.Build(h.Store).Of(h.Store.Nodes.Require(StoreHarness.NodeA)).State;
 }

@@ -22,7 +22,7 @@ public static class ApplianceCommandLine
                             --tls (on by itself beyond loopback): own CA and certificate in DATA/tls;
                             --storage-nodes N > 1: N storage node processes (DATA/storage, DATA/storage-2..;
                             node i on PORT+3+3i gRPC, PORT+4+3i links, PORT+5+3i metrics), each chunk on R
-                            of them; a node silent S seconds is dead and its chunks are copied until each has R
+                            of them; a node silent S seconds (at least 5) is dead and its chunks are copied until each has R
           the owner's token later: Dropbox.MetadataNode user token owner --data DIR
         """;
 

@@ -32,9 +32,9 @@ internal static class StandaloneCluster
                 throw new DropboxException(ErrorKind.InvalidArgument, $"--replicas must be 1 to --storage-nodes ({StorageNodes}); got {Replicas}.");
             }
 
-            if (NodeDeadAfterSeconds is < 1)
+            if (NodeDeadAfterSeconds is { } s && s < MetadataNodeOptions.MinNodeDeadAfterSeconds)
             {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"--node-dead-after takes a number of seconds >= 1; got {NodeDeadAfterSeconds}.");
+                throw new DropboxException(ErrorKind.InvalidArgument, MetadataNodeOptions.NodeDeadAfterTooShort(s));
             }
         }
 

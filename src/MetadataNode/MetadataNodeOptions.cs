@@ -97,11 +97,23 @@ public sealed record MetadataNodeOptions
     /// <c>--node-dead-after</c>: a node silent this long is declared dead (no new chunks, its chunks re-replicated), and
     /// storage nodes are told to heartbeat often enough (a third of it, 1-10 s) that a live one is never mistaken.
     /// </summary>
-    public MetadataNodeOptions WithNodeDeadAfter(TimeSpan deadAfter) => this with
+    public MetadataNodeOptions WithNodeDeadAfter(TimeSpan deadAfter) => deadAfter.TotalSeconds < MinNodeDeadAfterSeconds
+        ? throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, NodeDeadAfterTooShort(deadAfter.TotalSeconds))
+        : this with
     {
         NodeTimeout = deadAfter,
         HeartbeatInterval = TimeSpan.FromSeconds(Math.Clamp(Math.Floor(deadAfter.TotalSeconds / 3), 1, 10)),
     };
+
+    /// <summary>
+    /// Shortest <c>--node-dead-after</c>: storage nodes heartbeat every third of it (at least 1 s), so below this one late
+    /// heartbeat (a GC pause, a busy disk) makes a live node flap to dead and back, each flap ordering extra copies.
+    /// </summary>
+    public const int MinNodeDeadAfterSeconds = 5;
+
+    /// <summary>The error for a <c>--node-dead-after</c> below <see cref="MinNodeDeadAfterSeconds"/>.</summary>
+    public static string NodeDeadAfterTooShort(double seconds) =>
+        $"--node-dead-after must be at least {MinNodeDeadAfterSeconds} seconds (storage nodes heartbeat every third of it; shorter makes live nodes flap to dead); got {seconds}.";
 
     /// <summary>Put tokens one account may have outstanding; the default is <see cref="Domain.Limits.MaxPendingPutsPerUser"/>.</summary>
     public int MaxPendingPutsPerUser { get; init; } = Domain.Limits.MaxPendingPutsPerUser;

@@ -26,7 +26,7 @@ public static class MetadataNodeCommandLine
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
-                               --node-dead-after: a storage node silent S seconds (default 35) is dead: its
+                               --node-dead-after: a storage node silent S seconds (default 35, at least 5) is dead: its
                                chunks are copied from the other replicas until each has N again
                                /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
                                HTTP/1.1-only listener: plaintext URLs speak only HTTP/2); /metrics only on

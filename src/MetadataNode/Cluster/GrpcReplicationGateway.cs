@@ -27,7 +27,7 @@ internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
         _trust = trust;
     }
 
-    public async Task<IReadOnlyList<ChunkId>> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<PushOutcome> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         var request = new PushChunksRequest
         {
@@ -50,7 +50,7 @@ internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
         var response = await new Replication.ReplicationClient(channel)
             .PushChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
-        return response.Pushed.Select(b => b.ToChunkId()).ToList();
+        return new PushOutcome(response.Pushed.Select(b => b.ToChunkId()).ToList(), response.Unreadable.Select(b => b.ToChunkId()).ToList());
     }
 
     public void Dispose()

@@ -15,6 +15,12 @@ internal sealed class NodeRegistry
     private const int MaxUrlLength = 2048;
     private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
 
+    // Put tokens handed out and not yet reported stored: (node, chunk) -> until when (UTC ticks) the put may still
+    // come (memory only; expired entries are swept every SweepEvery notes and on each look-up).
+    private const int SweepEvery = 4096;
+    private readonly ConcurrentDictionary<(string Node, ChunkId Id), long> _puts = new();
+    private long _notes;
+
     // Register, heartbeat and drain each read a node's record, change a field and write it back: one at a time, so a
     // heartbeat that read the record before a drain cannot write the old flag back after it.
     private readonly Lock _update = new();
@@ -133,6 +139,38 @@ internal sealed class NodeRegistry
         var live = LiveNodes();
         var healthy = live.Where(n => !n.Draining).ToList();
         return healthy.Count > 0 ? healthy : live;
+    }
+
+    /// <summary>Notes that a put token naming <paramref name="nodeId"/> and <paramref name="id"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>
+    public void NotePut(string nodeId, ChunkId id, long untilTicks)
+    {
+        _puts[(nodeId, id)] = untilTicks;
+        if (Interlocked.Increment(ref _notes) % SweepEvery == 0)
+        {
+            Sweep();
+        }
+    }
+
+    /// <summary>The node reported the chunk stored: that put no longer keeps the node from being drained.</summary>
+    public void PutLanded(string nodeId, ChunkId id) => _puts.TryRemove((nodeId, id), out _);
+
+    /// <summary>True while a put token handed out for the node may still be used: a draining node is not drained yet.</summary>
+    public bool HasOutstandingPuts(string nodeId)
+    {
+        Sweep();
+        return _puts.Keys.Any(k => string.Equals(k.Node, nodeId, StringComparison.Ordinal));
+    }
+
+    private void Sweep()
+    {
+        var now = _options.Clock.GetUtcNow().UtcTicks;
+        foreach (var (key, until) in _puts)
+        {
+            if (until <= now)
+            {
+                _puts.TryRemove(key, out _);
+            }
+        }
     }
 
     /// <summary>Every registered node, as recorded now.</summary>

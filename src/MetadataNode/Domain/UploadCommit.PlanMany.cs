@@ -83,7 +83,8 @@ internal sealed partial class UploadCommit
             // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
             // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
             var now = _clock.GetUtcNow().UtcTicks;
-            ns.Pending.AddAll(missing, now, now + (_options.TokenLifetime + _options.EventWait).Ticks, _options.MaxPendingPutsPerUser);
+            var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
+            ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
             var locations = new Dictionary<string, ChunkLocation>(StringComparer.Ordinal);
             var puts = new Dictionary<ChunkId, List<ChunkPut>>(missing.Count);
             foreach (var id in missing)
@@ -102,6 +103,7 @@ internal sealed partial class UploadCommit
                         Node = location,
                         Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
                     });
+                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
                 }
 
                 puts[id] = list;

@@ -50,6 +50,7 @@ internal sealed partial class UploadCommit
             foreach (var (id, chunk) in parsed)
             {
                 var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
+                _nodeRegistry.PutLanded(nodeId, id);
                 if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
                 {
                     if (trusted)

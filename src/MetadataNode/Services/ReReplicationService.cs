@@ -8,8 +8,9 @@ namespace Dropbox.MetadataNode.Services;
 /// <summary>
 /// Runs <see cref="ReReplicator"/> passes: every <see cref="MetadataNodeOptions.ReplicationInterval"/> while the last
 /// pass left work, at once when the set of healthy nodes changes (a node declared dead, drained, back), and at least
-/// once a minute (a put that reached only some of its nodes). Waits one node timeout after start first, so nodes that
-/// have not heartbeated since a restart are not taken for dead.
+/// once a minute (a put that reached only some of its nodes). Passes that order copies but make none (every source or
+/// target failing) back off, doubling up to a minute (<see cref="RetryDelay"/>). Waits one node timeout after start
+/// first, so nodes that have not heartbeated since a restart are not taken for dead.
 /// </summary>
 internal sealed partial class ReReplicationService : BackgroundService
 {
@@ -41,11 +42,13 @@ internal sealed partial class ReReplicationService : BackgroundService
             await Task.Delay(_options.NodeTimeout, stoppingToken).ConfigureAwait(false);
             string? lastKey = null;
             var leftWork = true;
+            var fruitless = 0;
             var lastScan = DateTime.MinValue;
             while (!stoppingToken.IsCancellationRequested)
             {
                 var key = _store.NodeStates().HealthKey();
-                if (leftWork || key != lastKey || DateTime.UtcNow - lastScan > FullScanEvery)
+                var sinceScan = DateTime.UtcNow - lastScan;
+                if ((leftWork && sinceScan >= RetryDelay(_options.ReplicationInterval, fruitless)) || key != lastKey || sinceScan > FullScanEvery)
                 {
                     lastKey = key;
                     lastScan = DateTime.UtcNow;
@@ -53,6 +56,7 @@ internal sealed partial class ReReplicationService : BackgroundService
                     {
                         var result = await _replicator.RunPassAsync(stoppingToken).ConfigureAwait(false);
                         leftWork = result.Planned > 0 || result.AwaitingEvents > 0;
+                        fruitless = result.Planned > 0 && result.Copied == 0 ? fruitless + 1 : 0;
                         if (result.Copied > 0)
                         {
                             _metrics.ReplicationPass(result);
@@ -61,6 +65,7 @@ internal sealed partial class ReReplicationService : BackgroundService
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
                         leftWork = true;
+                        fruitless++;
                         LogPassFailed(_logger, ex);
                     }
 
@@ -74,6 +79,10 @@ internal sealed partial class ReReplicationService : BackgroundService
         {
         }
     }
+
+    /// <summary>Wait before the next pass after <paramref name="fruitless"/> passes in a row that copied nothing: doubling, at most a minute.</summary>
+    internal static TimeSpan RetryDelay(TimeSpan interval, int fruitless) =>
+        fruitless <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Min(FullScanEvery.Ticks, interval.Ticks << Math.Min(fruitless - 1, 10)));
 
     [LoggerMessage(EventId = 4053, Level = LogLevel.Error, Message = "Re-replication pass failed")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

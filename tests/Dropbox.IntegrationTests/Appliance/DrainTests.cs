@@ -28,7 +28,7 @@ public sealed partial class DrainTests : IDisposable
     public async Task A_drained_node_holds_nothing_needed_gets_no_new_chunks_and_can_be_removed_without_loss()
     {
         // Arrange: three nodes, two replicas, a few MiB spread over all three.
-        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 3);
+        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 5);
         var alpha = await app.LoginAsync("alpha");
         var first = RandomNumberGenerator.GetBytes(8 << 20);
         await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, "first.bin"), first);
@@ -81,7 +81,7 @@ public sealed partial class DrainTests : IDisposable
     [Fact]
     public async Task Draining_an_unknown_node_is_refused_with_its_name()
     {
-        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 2, replicas: 2, deadAfterSeconds: 3);
+        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 2, replicas: 2, deadAfterSeconds: 5);
         using var verb = ChildProcess.Start(Binaries.MetadataNode, ["nodes", "drain", "storage-9", "--server", app.Url, "--token", app.Token]);
         Assert.NotEqual(0, await verb.WaitForExitAsync(Bounded));
         Assert.Contains("storage-9", verb.Stderr, StringComparison.Ordinal);

@@ -31,7 +31,7 @@ public sealed partial class ReReplicationThroughputTests : IDisposable
     public async Task Re_replication_after_a_node_loss_restores_two_copies_and_reports_its_throughput()
     {
         var megabytes = int.TryParse(Environment.GetEnvironmentVariable("DROPBOX_REREPLICATION_MIB"), out var m) ? m : 256;
-        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 3, logLevel: "information");
+        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 5, logLevel: "information");
         var alpha = await app.LoginAsync("alpha");
         var content = RandomNumberGenerator.GetBytes(megabytes << 20);
         await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, "data.bin"), content);
@@ -61,7 +61,7 @@ public sealed partial class ReReplicationThroughputTests : IDisposable
             _output.WriteLine(p.Value);
         }
 
-        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"data set {megabytes} MiB, R=2, 3 nodes -> 2: copied {mb:0.0} MB in {seconds:0.00} s of passes = {mb / seconds:0.0} MB/s; kill to gauge 0: {wall.TotalSeconds:0.0} s (includes --node-dead-after 3 s); CPU of metadata + 2 storage processes: {cpu:0.00} s = {cpu / (mb / 1.048576):0.000} s/MiB"));
+        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"data set {megabytes} MiB, R=2, 3 nodes -> 2: copied {mb:0.0} MB in {seconds:0.00} s of passes = {mb / seconds:0.0} MB/s; kill to gauge 0: {wall.TotalSeconds:0.0} s (includes --node-dead-after 5 s); CPU of metadata + 2 storage processes: {cpu:0.00} s = {cpu / (mb / 1.048576):0.000} s/MiB"));
 
         // Nothing lost: a new client reads every byte from the two nodes left.
         var beta = await app.LoginAsync("beta");

@@ -71,13 +71,14 @@ public sealed partial class ReplicationFailoverTests : IDisposable
     [InlineData("--replicas", "4", "--replicas")]
     [InlineData("--storage-nodes", "0", "--storage-nodes")]
     [InlineData("--node-dead-after", "0", "--node-dead-after")]
+    [InlineData("--node-dead-after", "2", "at least 5 seconds")]
     public async Task Standalone_refuses_an_impossible_topology_naming_the_flag_and_creates_nothing(string flag, string value, string named)
     {
         var data = Path.Combine(_dir.Path, "never");
         string[] args = ["standalone", "--data", data, "--port", "0", "--storage-nodes", "3", "--replicas", "2"];
         var i = Array.IndexOf(args, flag);
         args = i >= 0 ? [.. args[..(i + 1)], value, .. args[(i + 2)..]] : [.. args, flag, value];
-        using var appliance = ChildProcess.Start(Binaries.MetadataNode, args);
+        using var appliance = ChildProcess.Start(Binaries.Appliance, args);
 
         Assert.NotEqual(0, await appliance.WaitForExitAsync(Bounded));
         Assert.Contains(named, appliance.Stderr, StringComparison.Ordinal);
@@ -86,8 +87,8 @@ public sealed partial class ReplicationFailoverTests : IDisposable
 
     private async Task RunAsync(int bigBytes, int smallFiles)
     {
-        // Arrange: the appliance with three storage nodes, each chunk on two; a node silent 3 s is dead.
-        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 3, logLevel: "information");
+        // Arrange: the appliance with three storage nodes, each chunk on two; a node silent 5 s is dead.
+        using var app = await StandaloneNodes.StartAsync(_dir, nodes: 3, replicas: 2, deadAfterSeconds: 5, logLevel: "information");
         Assert.Equal(3, app.StorageNodes.Count);
         Assert.Equal(4, app.MetricsUrls.Count);
         var alpha = await app.LoginAsync("alpha");

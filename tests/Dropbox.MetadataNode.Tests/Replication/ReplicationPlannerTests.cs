@@ -20,7 +20,7 @@ public sealed class ReplicationPlannerTests
 
     private static ChunkRecord Stored(params string[] locations)
     {
-        var record = new ChunkRecord { State = ChunkState.Stored, Size = 1000, StoredSize = 900 };
+        var record = new ChunkRecord { State = ChunkState.Stored, Size = 1000, StoredSize = 900, Refcount = 1 };
         record.Locations.AddRange(locations);
         return record;
     }

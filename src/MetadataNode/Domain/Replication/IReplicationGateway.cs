@@ -8,7 +8,8 @@ internal interface IReplicationGateway
 {
     /// <summary>
     /// Has <paramref name="source"/> push <paramref name="ids"/> to <paramref name="target"/> (with put tokens for the
-    /// target); returns the ids the target acknowledged as durable. The target reports them stored by its events.
+    /// target); returns the ids the target acknowledged as durable (the target reports them stored by its events) and the
+    /// ids the source could not read.
     /// </summary>
-    Task<IReadOnlyList<ChunkId>> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
+    Task<PushOutcome> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
 }

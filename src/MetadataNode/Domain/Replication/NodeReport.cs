@@ -8,8 +8,11 @@ namespace Dropbox.MetadataNode.Domain.Replication;
 /// </summary>
 internal sealed class NodeReport
 {
-    private NodeReport(NodeStates states, Dictionary<string, (long Chunks, long Under)> perNode, long underReplicated)
+    private readonly HashSet<string> _putsOutstanding;
+
+    private NodeReport(NodeStates states, Dictionary<string, (long Chunks, long Under)> perNode, long underReplicated, HashSet<string> putsOutstanding)
     {
+        _putsOutstanding = putsOutstanding;
         States = states;
         PerNode = perNode;
         UnderReplicated = underReplicated;
@@ -35,7 +38,7 @@ internal sealed class NodeReport
                 return true;
             }
 
-            var isUnder = ReplicationPlanner.HealthyCopies(record, states) < factor;
+            var isUnder = ReplicationPlanner.IsUnderReplicated(record, states, factor);
             if (isUnder)
             {
                 under++;
@@ -49,13 +52,14 @@ internal sealed class NodeReport
 
             return true;
         });
-        return new NodeReport(states, perNode, under);
+        var putsOutstanding = states.All.Where(n => store.Nodes.HasOutstandingPuts(n.NodeId)).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+        return new NodeReport(states, perNode, under, putsOutstanding);
     }
 
     /// <summary>The state word and counts of one node.</summary>
     public (string State, long Chunks, long Under) Of(NodeRecord node)
     {
         var (chunks, underOnNode) = PerNode.TryGetValue(node.NodeId, out var c) ? c : (0, 0);
-        return (States.StateOf(node, underOnNode), chunks, underOnNode);
+        return (States.StateOf(node, underOnNode, _putsOutstanding.Contains(node.NodeId)), chunks, underOnNode);
     }
 }

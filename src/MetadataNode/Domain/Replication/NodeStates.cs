@@ -34,10 +34,13 @@ internal sealed class NodeStates
 
     public NodeRecord? Live(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsLive(node) ? node : null;
 
-    /// <summary>The word <c>nodes list</c> shows: live, draining, drained (draining with nothing left to move), dead.</summary>
-    public string StateOf(NodeRecord node, long underReplicatedOnNode) => !IsLive(node)
+    /// <summary>
+    /// The word <c>nodes list</c> shows: live, draining, drained (draining with nothing left to move and no put token
+    /// handed out for it still usable), dead.
+    /// </summary>
+    public string StateOf(NodeRecord node, long underReplicatedOnNode, bool putsOutstanding = false) => !IsLive(node)
         ? "dead"
-        : node.Draining ? (underReplicatedOnNode == 0 ? "drained" : "draining") : "live";
+        : node.Draining ? (underReplicatedOnNode == 0 && !putsOutstanding ? "drained" : "draining") : "live";
 
     /// <summary>A fingerprint of which nodes are healthy: a change means chunks may have fallen below the factor.</summary>
     public string HealthKey() => string.Join(',', All.Where(IsHealthy).Select(n => n.NodeId).Order(StringComparer.Ordinal));

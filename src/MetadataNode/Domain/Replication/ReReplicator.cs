@@ -9,7 +9,9 @@ namespace Dropbox.MetadataNode.Domain.Replication;
 /// Brings every stored chunk back to the replication factor on healthy nodes: scans the chunk records, plans copies
 /// (<see cref="ReplicationPlanner"/>), and has the source nodes push them to the targets in batches, at most
 /// <see cref="MetadataNodeOptions.ReplicationConcurrency"/> batches at once. The targets' "chunk stored" events record
-/// the new replicas; a chunk just pushed is not ordered again until its event had time to land.
+/// the new replicas; a chunk just pushed is not ordered again until its event had time to land. A source that answers
+/// it cannot read a chunk (lost or corrupt there) is remembered for <see cref="BadSourceMs"/>: meanwhile that chunk is
+/// copied from another holder and the bad holder's copy does not count.
 /// </summary>
 internal sealed partial class ReReplicator
 {
@@ -20,11 +22,15 @@ internal sealed partial class ReReplicator
     private const long MaxBytesPerBatch = 32L << 20;
     private static readonly long RecentMs = 30_000;
 
+    /// <summary>How long a (chunk, source) pair that answered "unreadable" is avoided.</summary>
+    private static readonly long BadSourceMs = 10 * 60_000;
+
     private readonly MetadataStore _store;
     private readonly IReplicationGateway _gateway;
     private readonly MetadataNodeOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ChunkId, long> _recent = new();
+    private readonly ConcurrentDictionary<(ChunkId Id, string NodeId), long> _badSources = new();
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
     public ReReplicator(MetadataStore store, IReplicationGateway gateway, MetadataNodeOptions options, ILogger logger)
@@ -70,11 +76,20 @@ internal sealed partial class ReReplicator
             }
         }
 
+        foreach (var (pair, until) in _badSources)
+        {
+            if (until < nowMs)
+            {
+                _badSources.TryRemove(pair, out _);
+            }
+        }
+
         var copies = new List<ReplicaCopy>();
         long under = 0, noSource = 0, awaiting = 0;
         _store.VisitChunkRecords((id, record) =>
         {
-            if (!ReplicationPlanner.IsUnderReplicated(record, nodes, factor))
+            Func<string, bool>? badSource = _badSources.IsEmpty ? null : nodeId => _badSources.ContainsKey((id, nodeId));
+            if (!ReplicationPlanner.IsUnderReplicated(record, nodes, factor, badSource))
             {
                 return true;
             }
@@ -91,7 +106,7 @@ internal sealed partial class ReReplicator
                 return true;
             }
 
-            if (ReplicationPlanner.Plan(id, record, nodes, factor, copies) == ReplicationPlanner.Verdict.NoSource)
+            if (ReplicationPlanner.Plan(id, record, nodes, factor, copies, badSource) == ReplicationPlanner.Verdict.NoSource)
             {
                 noSource++;
             }
@@ -119,8 +134,20 @@ internal sealed partial class ReReplicator
             var target = batch[0].Target;
             try
             {
-                var pushed = (await _gateway.PushAsync(source, target, batch.Select(c => c.Id).ToList(), ct).ConfigureAwait(false)).ToHashSet();
+                var outcome = await _gateway.PushAsync(source, target, batch.Select(c => c.Id).ToList(), ct).ConfigureAwait(false);
+                var pushed = outcome.Pushed.ToHashSet();
                 var until = Environment.TickCount64 + RecentMs;
+                var badUntil = Environment.TickCount64 + BadSourceMs;
+                foreach (var id in outcome.Unreadable)
+                {
+                    _badSources[(id, source.NodeId)] = badUntil;
+                }
+
+                if (outcome.Unreadable.Count > 0)
+                {
+                    LogUnreadable(_logger, outcome.Unreadable.Count, source.NodeId);
+                }
+
                 long batchBytes = 0;
                 foreach (var copy in batch)
                 {
@@ -179,6 +206,9 @@ internal sealed partial class ReReplicator
 
     [LoggerMessage(EventId = 4051, Level = LogLevel.Warning, Message = "Re-replication: {Count} chunks from {Source} to {Target} failed: {Detail}")]
     private static partial void LogCopyFailed(ILogger logger, int count, string source, string target, string detail);
+
+    [LoggerMessage(EventId = 4054, Level = LogLevel.Warning, Message = "Re-replication: {Count} chunks are unreadable on {Source} (lost or corrupt there); they are copied from another holder")]
+    private static partial void LogUnreadable(ILogger logger, int count, string source);
 
     [LoggerMessage(EventId = 4052, Level = LogLevel.Warning, Message = "Re-replication: {Count} chunks are below the replication factor and no live node holds them; they are copied once a node holding them is back")]
     private static partial void LogNoSource(ILogger logger, long count);

@@ -6,7 +6,10 @@ namespace Dropbox.MetadataNode.Domain.Replication;
 /// <summary>
 /// Decides, for one chunk record, which copies bring it back to the replication factor: a pure function of the record,
 /// the node states and the factor. Targets are the healthy nodes not holding it, in rendezvous order (where placement
-/// would have put it); the source is a live holder, healthy ones first, best placement score first.
+/// would have put it); the source is a live holder, healthy ones first, best placement score first. A holder that just
+/// answered it cannot read the chunk (<c>badSource</c>) is neither a source nor a counted copy, so the next plan copies
+/// from another holder. A chunk no retained version references (refcount 0, awaiting GC) is never copied: a copy would
+/// race the collector and leave an orphan.
 /// </summary>
 internal static class ReplicationPlanner
 {
@@ -23,13 +26,13 @@ internal static class ReplicationPlanner
         NoSource,
     }
 
-    /// <summary>Healthy copies of a stored chunk.</summary>
-    public static int HealthyCopies(ChunkRecord record, NodeStates nodes)
+    /// <summary>Healthy copies of a stored chunk (not counting holders <paramref name="badSource"/> names).</summary>
+    public static int HealthyCopies(ChunkRecord record, NodeStates nodes, Func<string, bool>? badSource = null)
     {
         var copies = 0;
         foreach (var location in record.Locations)
         {
-            if (nodes.IsHealthy(location))
+            if (nodes.IsHealthy(location) && badSource?.Invoke(location) != true)
             {
                 copies++;
             }
@@ -38,19 +41,22 @@ internal static class ReplicationPlanner
         return copies;
     }
 
-    /// <summary>Whether a record counts as stored and below <paramref name="factor"/> healthy copies.</summary>
-    public static bool IsUnderReplicated(ChunkRecord record, NodeStates nodes, int factor) =>
-        record.State == ChunkState.Stored && HealthyCopies(record, nodes) < factor;
+    /// <summary>Whether a record is stored, referenced, and below <paramref name="factor"/> healthy copies.</summary>
+    public static bool IsUnderReplicated(ChunkRecord record, NodeStates nodes, int factor, Func<string, bool>? badSource = null) =>
+        NeedsCopies(record) && HealthyCopies(record, nodes, badSource) < factor;
 
-    /// <summary>Adds to <paramref name="copies"/> what brings <paramref name="id"/> back to <paramref name="factor"/> healthy copies.</summary>
-    public static Verdict Plan(ChunkId id, ChunkRecord record, NodeStates nodes, int factor, List<ReplicaCopy> copies)
+    /// <summary>
+    /// Adds to <paramref name="copies"/> what brings <paramref name="id"/> back to <paramref name="factor"/> healthy copies;
+    /// <paramref name="badSource"/> names holders known unable to read it.
+    /// </summary>
+    public static Verdict Plan(ChunkId id, ChunkRecord record, NodeStates nodes, int factor, List<ReplicaCopy> copies, Func<string, bool>? badSource = null)
     {
-        if (record.State != ChunkState.Stored)
+        if (!NeedsCopies(record))
         {
             return Verdict.Enough;
         }
 
-        var have = HealthyCopies(record, nodes);
+        var have = HealthyCopies(record, nodes, badSource);
         var candidates = nodes.Healthy.Where(n => !record.Locations.Contains(n.NodeId)).ToList();
         var need = Math.Min(factor - have, candidates.Count);
         if (need <= 0)
@@ -63,7 +69,7 @@ internal static class ReplicationPlanner
         ulong bestScore = 0;
         foreach (var location in record.Locations)
         {
-            if (nodes.Live(location) is not { } node)
+            if (nodes.Live(location) is not { } node || badSource?.Invoke(location) == true)
             {
                 continue;
             }
@@ -88,4 +94,7 @@ internal static class ReplicationPlanner
 
         return Verdict.Copies;
     }
+
+    /// <summary>Stored and referenced: a chunk being deleted, or unreferenced and awaiting GC, gets no copy.</summary>
+    private static bool NeedsCopies(ChunkRecord record) => record.State == ChunkState.Stored && record.Refcount > 0;
 }

@@ -1,0 +1,42 @@
+using Dropbox.MetadataNode.Domain.Replication;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+
+namespace Dropbox.MetadataNode.Tests.Replication;
+
+public sealed class DrainedTests
+{
+    [Fact]
+    public void A_draining_node_named_by_a_put_token_still_usable_is_draining_not_drained_until_the_token_expires()
+    {
+        // Arrange: a client was handed a put token for node a (not used yet), then a is drained.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1) });
+        var (alice, _) = h.Store.AddUser("alice");
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, StoreHarness.Chunk(3)));
+        Assert.Single(plan.Missing);
+        h.Store.SetDraining(StoreHarness.NodeA, true);
+
+        // Assert: nothing stored to move, but the token may still bring a chunk: draining.
+        Assert.Equal("draining", State(h));
+
+        // Act: the token (and the wait for its event) runs out.
+        h.Clock.Advance(h.Options.TokenLifetime + h.Options.EventWait + TimeSpan.FromSeconds(1));
+
+        Assert.Equal("drained", State(h));
+    }
+
+    [Fact]
+    public void A_put_token_whose_chunk_the_node_reported_stored_no_longer_holds_the_drain()
+    {
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        var (alice, _) = h.Store.AddUser("alice");
+        h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, StoreHarness.Chunk(3)));
+        h.Stored(alice, StoreHarness.Chunk(3));
+        h.Store.SetDraining(StoreHarness.NodeA, true);
+
+        // The chunk is unreferenced (never committed), so nothing is left to move and no put is outstanding.
+        Assert.Equal("drained", State(h));
+    }
+
+    private static string State(StoreHarness h) =>
+        NodeReport.Build(h.Store).Of(h.Store.Nodes.Require(StoreHarness.NodeA)).State;
+}

@@ -269,6 +269,11 @@ internal sealed class GarbageCollector
                     }
                 }
 
+                if (done > 0)
+                {
+                    _transactions.NoteChunkDeletions();
+                }
+
                 return (done, notDone, doneBytes);
             });
             deleted += ok;

@@ -81,6 +81,13 @@ internal sealed class StoreHarness : IDisposable
         }
 
         Store.ReportChunksStored(report);
+        if (Gateway.Trace is not null)
+        {
+            foreach (var c in chunks)
+            {
+                Gateway.Note($"{user.Name} reported {c.Id.ToShortString()}; record now {ChunkLedger.Read(Store.Engine, c.Id)}");
+            }
+        }
     }
 
     /// <summary>Plan, "upload" what the plan asks for, commit.</summary>
@@ -88,6 +95,7 @@ internal sealed class StoreHarness : IDisposable
     {
         var plan = Store.PlanUpload(user, Upload(path, baseVersion, chunks));
         var asked = plan.Missing.Select(m => m.ChunkId.ToChunkId()).ToHashSet();
+        Gateway.Note($"{user.Name} planned {path}: asked for [{string.Join(",", asked.Select(a => a.ToShortString()))}] of [{string.Join(",", chunks.Select(c => c.Id.ToShortString()))}]");
         Stored(user, chunks.Where(c => asked.Contains(c.Id)).ToArray());
         return await Store.CommitAsync(user, Upload(path, baseVersion, chunks), CancellationToken.None);
     }

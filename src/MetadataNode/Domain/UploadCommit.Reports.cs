@@ -49,11 +49,7 @@ internal sealed partial class UploadCommit
         {
             foreach (var (id, chunk) in parsed)
             {
-                // A chunk with no record that this namespace holds no live put token for: the event may be of a put from
-                // before the chunk was deleted and its record forgotten (events can be held up), so the bytes may be gone.
-                // Not trusted; a later put (a fresh plan) reports again.
-                var late = batch.GetChunk(id) is null && !PutPending(chunk.NamespaceId, id);
-                var trusted = !late && MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
+                var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
                 if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
                 {
                     if (trusted)

@@ -70,6 +70,9 @@ internal sealed class StoreHarness : IDisposable
     public static FileUpload Upload(string path, ulong baseVersion, params ChunkRef[] chunks) =>
         FileUpload.Create(path, (ulong)chunks.Sum(c => (long)c.Size), 1, chunks.Select(c => c.ToProto()).ToList(), baseVersion, "test");
 
+    /// <summary>Runs after a put's bytes are held and before its event is reported (stress tests widen that window).</summary>
+    public Action? BetweenPutAndReport { get; set; }
+
     /// <summary>What a storage node does after a put: holds the bytes and reports them.</summary>
     public void Stored(UserInfo user, params ChunkRef[] chunks)
     {
@@ -80,6 +83,7 @@ internal sealed class StoreHarness : IDisposable
             report.Chunks.Add(new StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, Encoding = Proto.ChunkEncoding.Raw, StoredSize = (uint)c.StoredSize, NamespaceId = user.Namespace.Value });
         }
 
+        BetweenPutAndReport?.Invoke();
         Store.ReportChunksStored(report);
         if (Gateway.Trace is not null)
         {

@@ -36,6 +36,7 @@ public sealed class GcStressTests
         });
         var trace = new ConcurrentQueue<string>();
         h.Gateway.Trace = trace;
+        h.BetweenPutAndReport = () => Thread.Sleep(Random.Shared.Next(30));
         var users = Enumerable.Range(0, 3).Select(i => h.Store.AddUser("u" + i).User).ToArray();
         var stop = DateTime.UtcNow + TimeSpan.FromSeconds(1.5);
         var random = new Random(1000 + round);

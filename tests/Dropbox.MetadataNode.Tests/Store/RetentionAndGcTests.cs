@@ -140,7 +140,7 @@ public sealed class RetentionAndGcTests
     }
 
     [Fact]
-    public async Task Gc_AbandonedUpload_IsDeletedAfterGrace_AndItsMetadataForgotten()
+    public async Task Gc_AbandonedUpload_IsDeletedAfterGrace_AndOnlyATombstoneOfItsMetadataRemains()
     {
         using var h = Harness();
         var (alice, _) = h.Store.AddUser("alice");
@@ -153,7 +153,8 @@ public sealed class RetentionAndGcTests
         await h.Store.RunGcOnceAsync(CancellationToken.None);
 
         Assert.False(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
-        Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Chunks));
+        var tombstone = Storage.Records.ChunkRecord.Parser.ParseFrom(Assert.Single(h.Store.Engine.ScanAll(h.Store.Engine.Chunks)).Value);
+        Assert.Equal((Storage.Records.ChunkState.Deleted, 0), (tombstone.State, tombstone.Locations.Count));
         Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.NamespaceChunks));
         Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Gc));
         Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
@@ -249,7 +250,7 @@ public sealed class RetentionAndGcTests
         h.AssertConsistent();
     }
 
-    [Fact(Skip = "Known bug, not fixed yet: the collector forgets a DELETED chunk record one grace after the deletion, and a held-up 'stored' event from a put before the deletion then creates a STORED record for bytes that are gone (the cause of the rare Gc_Race_RandomInterleavings failure).")]
+    [Fact]
     public async Task Gc_EventDelayedPastTheForgottenDeletion_IsNotTrusted_SoACommitCannotReferenceDeletedBytes()
     {
         using var h = Harness();

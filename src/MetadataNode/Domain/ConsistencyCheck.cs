@@ -156,7 +156,7 @@ internal sealed class ConsistencyCheck
                     problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
                 }
 
-                if (record.Refcount == 0 && !gc.Contains(id))
+                if (record.Refcount == 0 && record.State != ChunkState.Deleted && !gc.Contains(id))
                 {
                     problems.Add($"chunk {id.ToShortString()}: unreferenced but not a garbage-collection candidate");
                 }

@@ -201,7 +201,11 @@ internal sealed class GarbageCollector
                             marked.Add((id, record.DeletingLocations.ToList()));
                             break;
                         case ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs:
-                            batch.PutChunk(id, null);
+                            // The DELETED record stays as a tombstone (a few dozen bytes), only the candidate goes: were
+                            // it forgotten, a "stored" event held up since before the deletion (a node's outbox during a
+                            // long metadata outage) would find no record and be trusted, and a commit would then
+                            // reference bytes that are gone. Against a tombstone such an event is not trusted: the
+                            // commit asks the node, and a re-upload is verified there.
                             batch.RemoveGcCandidate(id);
                             break;
                         case ChunkState.Stored or ChunkState.Unknown when now - record.ZeroSinceUnixMs > graceMs:
@@ -267,6 +271,11 @@ internal sealed class GarbageCollector
                         done++;
                         doneBytes += record.StoredSize;
                     }
+                }
+
+                if (done > 0)
+                {
+                    _transactions.NoteChunkDeletions();
                 }
 
                 return (done, notDone, doneBytes);

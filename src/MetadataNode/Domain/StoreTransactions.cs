@@ -77,6 +77,17 @@ internal sealed class StoreTransactions : IDisposable
         }
     }
 
+    /// <summary>
+    /// Counts collector passes that recorded chunks as deleted from their nodes (bumped under the write lock). A node's
+    /// "I hold it" answer taken before the count moved may predate a deletion and must not be trusted.
+    /// </summary>
+    public long ChunkDeletions => Interlocked.Read(ref _chunkDeletions);
+
+    private long _chunkDeletions;
+
+    /// <summary>Called under the write lock by the collector when it records chunks as deleted from their nodes.</summary>
+    public void NoteChunkDeletions() => Interlocked.Increment(ref _chunkDeletions);
+
     /// <summary>Runs <paramref name="body"/> with every writer held off (a consistent view for checks).</summary>
     public T Exclusive<T>(Func<T> body)
     {

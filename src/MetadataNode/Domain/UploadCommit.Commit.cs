@@ -490,6 +490,8 @@ internal sealed partial class UploadCommit
             return;
         }
 
+        // Read before asking: a deletion recorded after this may have removed what a node is about to say it holds.
+        var deletionsBefore = _transactions.ChunkDeletions;
         var ids = chunks.Select(c => c.Id).ToList();
         var answers = await Task.WhenAll(nodes.Select(async node =>
         {
@@ -507,6 +509,14 @@ internal sealed partial class UploadCommit
         var now = NowMs;
         Mutate<object?>(null, (batch, _) =>
         {
+            if (_transactions.ChunkDeletions != deletionsBefore)
+            {
+                // The collector deleted chunks from nodes while they answered: an answer may name bytes now gone
+                // (and a deleted record would take it as a re-upload). Trust none; the commit is refused as missing
+                // and the client uploads again.
+                return null;
+            }
+
             foreach (var (node, present) in answers)
             {
                 for (var i = 0; i < chunks.Count; i++)

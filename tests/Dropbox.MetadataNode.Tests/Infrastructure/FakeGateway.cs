@@ -15,18 +15,41 @@ internal sealed class FakeGateway : IStorageNodeGateway
 
     public Func<Task>? BeforeDelete { get; set; }
 
+    /// <summary>Runs after a presence answer is made and before it is returned (the answer may then be stale).</summary>
+    public Func<Task>? AfterHas { get; set; }
+
     public int HasCalls;
 
-    public void Put(string node, ChunkId id) => _held[(node, id)] = true;
+    /// <summary>When set, every put, delete and presence answer is noted here in order (stress tests print it on failure).</summary>
+    public ConcurrentQueue<string>? Trace { get; set; }
+
+    public void Note(string what) => Trace?.Enqueue(what);
+
+    public void Put(string node, ChunkId id)
+    {
+        _held[(node, id)] = true;
+        Note($"node put {id.ToShortString()}");
+    }
 
     public bool Holds(string node, ChunkId id) => _held.ContainsKey((node, id));
 
     public bool HoldsAnywhere(ChunkId id) => _held.Keys.Any(k => k.Id == id);
 
-    public Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref HasCalls);
-        return Task.FromResult(ids.Select(id => Holds(node.NodeId, id)).ToArray());
+        var answer = ids.Select(id => Holds(node.NodeId, id)).ToArray();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            Note($"node has {ids[i].ToShortString()}: {answer[i]}");
+        }
+
+        if (AfterHas is { } hook)
+        {
+            await hook();
+        }
+
+        return answer;
     }
 
     public async Task<int> DeleteChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
@@ -43,6 +66,8 @@ internal sealed class FakeGateway : IStorageNodeGateway
             {
                 n++;
             }
+
+            Note($"node delete {id.ToShortString()}");
         }
 
         return n;

@@ -70,6 +70,9 @@ internal sealed class StoreHarness : IDisposable
     public static FileUpload Upload(string path, ulong baseVersion, params ChunkRef[] chunks) =>
         FileUpload.Create(path, (ulong)chunks.Sum(c => (long)c.Size), 1, chunks.Select(c => c.ToProto()).ToList(), baseVersion, "test");
 
+    /// <summary>Runs after a put's bytes are held and before its event is reported (stress tests widen that window).</summary>
+    public Action? BetweenPutAndReport { get; set; }
+
     /// <summary>What a storage node does after a put: holds the bytes and reports them.</summary>
     public void Stored(UserInfo user, params ChunkRef[] chunks)
     {
@@ -80,7 +83,15 @@ internal sealed class StoreHarness : IDisposable
             report.Chunks.Add(new StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, Encoding = Proto.ChunkEncoding.Raw, StoredSize = (uint)c.StoredSize, NamespaceId = user.Namespace.Value });
         }
 
+        BetweenPutAndReport?.Invoke();
         Store.ReportChunksStored(report);
+        if (Gateway.Trace is not null)
+        {
+            foreach (var c in chunks)
+            {
+                Gateway.Note($"{user.Name} reported {c.Id.ToShortString()}; record now {ChunkLedger.Read(Store.Engine, c.Id)}");
+            }
+        }
     }
 
     /// <summary>Plan, "upload" what the plan asks for, commit.</summary>
@@ -88,6 +99,7 @@ internal sealed class StoreHarness : IDisposable
     {
         var plan = Store.PlanUpload(user, Upload(path, baseVersion, chunks));
         var asked = plan.Missing.Select(m => m.ChunkId.ToChunkId()).ToHashSet();
+        Gateway.Note($"{user.Name} planned {path}: asked for [{string.Join(",", asked.Select(a => a.ToShortString()))}] of [{string.Join(",", chunks.Select(c => c.Id.ToShortString()))}]");
         Stored(user, chunks.Where(c => asked.Contains(c.Id)).ToArray());
         return await Store.CommitAsync(user, Upload(path, baseVersion, chunks), CancellationToken.None);
     }

@@ -140,7 +140,7 @@ public sealed class RetentionAndGcTests
     }
 
     [Fact]
-    public async Task Gc_AbandonedUpload_IsDeletedAfterGrace_AndItsMetadataForgotten()
+    public async Task Gc_AbandonedUpload_IsDeletedAfterGrace_AndOnlyATombstoneOfItsMetadataRemains()
     {
         using var h = Harness();
         var (alice, _) = h.Store.AddUser("alice");
@@ -153,7 +153,8 @@ public sealed class RetentionAndGcTests
         await h.Store.RunGcOnceAsync(CancellationToken.None);
 
         Assert.False(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
-        Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Chunks));
+        var tombstone = Storage.Records.ChunkRecord.Parser.ParseFrom(Assert.Single(h.Store.Engine.ScanAll(h.Store.Engine.Chunks)).Value);
+        Assert.Equal((Storage.Records.ChunkState.Deleted, 0), (tombstone.State, tombstone.Locations.Count));
         Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.NamespaceChunks));
         Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Gc));
         Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
@@ -248,6 +249,69 @@ public sealed class RetentionAndGcTests
         Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
         h.AssertConsistent();
     }
+
+    [Fact]
+    public async Task Gc_EventDelayedPastTheForgottenDeletion_IsNotTrusted_SoACommitCannotReferenceDeletedBytes()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var c = StoreHarness.Chunk(1);
+
+        // The node stores the put, but its "stored" event is held up (the writer stalls, the node's outbox waits).
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        h.Gateway.Put(StoreHarness.NodeA, c.Id);
+        h.Store.ReportChunksStored(StoredEvent(alice, c));
+        h.Clock.Advance(Grace * 2);
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        Assert.False(h.Gateway.HoldsAnywhere(c.Id));
+
+        // Another grace later the collector forgets the deleted chunk's record; then the held-up event of a put
+        // from before the deletion arrives.
+        h.Clock.Advance(Grace * 2);
+        h.Heartbeat();
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        h.Store.ReportChunksStored(StoredEvent(alice, c));
+
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Gc_NodeAnswerMadeStaleByADeletion_IsNotTrusted_SoACommitCannotReferenceDeletedBytes()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var c = StoreHarness.Chunk(1);
+
+        // alice and bob upload the same bytes; alice's event is held up, so her commit asks the node, which holds them.
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        Assert.Single(h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, c)).Missing);
+        h.Gateway.Put(StoreHarness.NodeA, c.Id);
+        var deletedMeanwhile = -1;
+        h.Gateway.AfterHas = async () =>
+        {
+            // Between the node's answer and its use: bob's event for the same bytes arrives, the clock passes the
+            // grace, a collector pass deletes the (still unreferenced) chunk from the node, then alice's event.
+            h.Gateway.AfterHas = null;
+            h.Store.ReportChunksStored(StoredEvent(bob, c));
+            h.Clock.Advance(Grace * 2);
+            h.Heartbeat();
+            deletedMeanwhile = (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks;
+            h.Store.ReportChunksStored(StoredEvent(alice, c));
+        };
+
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
+        Assert.Equal(1, deletedMeanwhile);
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.False(h.Gateway.HoldsAnywhere(c.Id));
+        h.AssertConsistent();
+    }
+
+    private static Dropbox.Shared.Protos.Metadata.ReportChunksStoredRequest StoredEvent(Domain.UserInfo user, Dropbox.Shared.Chunks.ChunkRef c) =>
+        new() { NodeId = StoreHarness.NodeA, Chunks = { new Dropbox.Shared.Protos.Metadata.StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, StoredSize = (uint)c.Size, NamespaceId = user.Namespace.Value } } };
 
     [Fact]
     [Trait("Category", "Slow")]

@@ -80,6 +80,19 @@ public sealed class CliArgsTests
         Assert.Contains(joined ? "--tokn=" : option, error.ToString(), StringComparison.Ordinal); // what was wrong is still said
     }
 
+    [Theory]
+    [InlineData("16k")]
+    [InlineData("63k")]
+    [InlineData("1000")]
+    public void A_rate_limit_below_64k_is_refused_saying_why(string rate)
+    {
+        var e = Assert.Throws<UsageException>(() => RateLimitedTransfer.ParseRate("limit-up", rate));
+        Assert.Contains("at least 64k", e.Message, StringComparison.Ordinal);
+        Assert.Contains("15 minutes", e.Message, StringComparison.Ordinal);
+        Assert.Equal(64L << 10, RateLimitedTransfer.ParseRate("limit-up", "64k"));
+        Assert.Null(RateLimitedTransfer.ParseRate("limit-up", "0"));
+    }
+
     [Fact]
     public async Task A_mistyped_option_gets_a_did_you_mean_suggestion()
     {

@@ -42,7 +42,7 @@ public sealed class CliArgsTests
     [InlineData(new[] { "sync", "--once", "--bogus", "x" }, "--bogus")]
     [InlineData(new[] { "sync", "--onc" }, "--once")]
     [InlineData(new[] { "status", "--verbose" }, "--verbose")]
-    [InlineData(new[] { "ls", "a", "b" }, "'b'")]
+    [InlineData(new[] { "ls", "a", "b" }, "'(value hidden)'")]
     [InlineData(new[] { "history" }, "history")]
     [InlineData(new[] { "snyc" }, "sync")]
     [InlineData(new[] { "--bogus" }, "--bogus")]
@@ -58,6 +58,39 @@ public sealed class CliArgsTests
         Assert.Contains(mentioned, error.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("No linked account", error.ToString(), StringComparison.Ordinal);
         Assert.Equal(string.Empty, output.ToString());
+    }
+
+    [Theory]
+    [InlineData("--tokn", "s3cr3t-T0KEN-value", false)]
+    [InlineData("--tokn", "short", false)]
+    [InlineData("--tokn=s3cr3t-T0KEN-value", "s3cr3t-T0KEN-value", true)]
+    [InlineData("--toke", "s3cr3t-T0KEN-value", false)]
+    public async Task A_mistyped_option_never_echoes_the_value_that_followed_it(string option, string secret, bool joined)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        string[] argv = joined
+            ? ["login", "--server", "http://127.0.0.1:1", option, "--folder", "f"]
+            : ["login", "--server", "http://127.0.0.1:1", option, secret, "--folder", "f"];
+
+        var code = await new ClientApp(output, error, terminal: false).RunAsync(argv, CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.DoesNotContain(secret, error.ToString() + output.ToString(), StringComparison.Ordinal);
+        Assert.Contains(joined ? "--tokn=" : option, error.ToString(), StringComparison.Ordinal); // what was wrong is still said
+    }
+
+    [Theory]
+    [InlineData("16k")]
+    [InlineData("63k")]
+    [InlineData("1000")]
+    public void A_rate_limit_below_64k_is_refused_saying_why(string rate)
+    {
+        var e = Assert.Throws<UsageException>(() => RateLimitedTransfer.ParseRate("limit-up", rate));
+        Assert.Contains("at least 64k", e.Message, StringComparison.Ordinal);
+        Assert.Contains("15 minutes", e.Message, StringComparison.Ordinal);
+        Assert.Equal(64L << 10, RateLimitedTransfer.ParseRate("limit-up", "64k"));
+        Assert.Null(RateLimitedTransfer.ParseRate("limit-up", "0"));
     }
 
     [Fact]

@@ -73,7 +73,7 @@ public sealed class DownloadBarrierTests : IDisposable
         var failed = await b.SyncAsync();
 
         Assert.Equal(FileCount, failed.Errors);
-        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+        Assert.Empty(TestClient.FilesIn(b.Folder, "*", SearchOption.AllDirectories));
         Assert.Equal(0, b.State.CountFiles());
 
         recorder.FailFiles = false;
@@ -182,7 +182,7 @@ public sealed class DownloadBarrierTests : IDisposable
 
         Assert.Equal(FileCount, summary.Errors);
         Assert.Equal(0, b.State.CountFiles());
-        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+        Assert.Empty(TestClient.FilesIn(b.Folder, "*", SearchOption.AllDirectories));
     }
 
     [Fact]
@@ -201,7 +201,7 @@ public sealed class DownloadBarrierTests : IDisposable
 
         Assert.Equal(FileCount, summary.Errors);
         Assert.Equal(0, b.State.CountFiles());
-        Assert.Empty(Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories));
+        Assert.Empty(TestClient.FilesIn(b.Folder, "*", SearchOption.AllDirectories));
     }
 
     [Theory]

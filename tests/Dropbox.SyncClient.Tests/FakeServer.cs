@@ -390,6 +390,11 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         lock (_lock)
         {
             var h = _history.GetValueOrDefault(request.Path) ?? throw new DropboxException(ErrorKind.NotFound, "no history");
+            if (request.OnlyIfDeleted && h.Count > 0 && !h[^1].Deleted)
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is live now (version {h[^1].Version}); it was not restored over.");
+            }
+
             var source = request.Version == 0 ? h.LastOrDefault(e => !e.Deleted) : h.FirstOrDefault(e => e.Version == request.Version && !e.Deleted);
             if (source is null)
             {

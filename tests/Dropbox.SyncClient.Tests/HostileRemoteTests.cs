@@ -157,7 +157,7 @@ public sealed class HostileRemoteTests : IDisposable
         {
             var first = await c.SyncAsync(new SyncOptions { MaxListPages = 2 });
             var counts = new List<long> { first.FilesDownloaded };
-            for (var pass = 0; pass < 5 && Directory.GetFiles(c.Folder).Length < 5; pass++)
+            for (var pass = 0; pass < 5 && TestClient.FilesIn(c.Folder).Length < 5; pass++)
             {
                 counts.Add((await c.SyncAsync(new SyncOptions { MaxListPages = 2 })).FilesDownloaded);
             }

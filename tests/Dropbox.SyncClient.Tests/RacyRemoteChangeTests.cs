@@ -30,6 +30,7 @@ public sealed class RacyRemoteChangeTests : IDisposable
         Assert.Equal(1, first.FilesUploaded);
         Assert.True(first.Racy > 0);
         await b.SyncAsync();
+        b.Write("stays.txt", "so the folder is not emptied (an empty folder deletes nothing unconfirmed)");
         File.Delete(b.PathOf("inbox.txt"));
         await b.SyncAsync();
         Assert.Null(_server.Current("inbox.txt"));

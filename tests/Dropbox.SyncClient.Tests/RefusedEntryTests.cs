@@ -88,7 +88,7 @@ public sealed class RefusedEntryTests : IDisposable
         await server.CommitFileAsync(new CommitFileRequest { Path = "a.txt", BaseVersion = server.Current("a.txt")!.Version, Size = ulong.MaxValue }, CancellationToken.None);
         var reconcile = await c.SyncAsync(new SyncOptions { Reconcile = true });
 
-        var listing = string.Join(", ", Directory.GetFiles(c.Folder).Select(Path.GetFileName));
+        var listing = string.Join(", ", TestClient.FilesIn(c.Folder).Select(Path.GetFileName));
         Assert.True(File.Exists(c.PathOf("a.txt")), $"a.txt was moved away; folder: {listing}; errors: {string.Join("; ", reconcile.ErrorMessages)}");
         Assert.Equal("mine", c.Read("a.txt"));
         Assert.NotNull(c.State.GetFile("a.txt"));
@@ -114,7 +114,7 @@ public sealed class RefusedEntryTests : IDisposable
         var pass = await c.SyncAsync(new SyncOptions { Reconcile = true });
 
         Assert.Equal("edited here", c.Read("a.txt"));
-        Assert.Single(Directory.GetFiles(c.Folder));
+        Assert.Single(TestClient.FilesIn(c.Folder));
         Assert.Equal(0, pass.Conflicts);
         Assert.Equal(0, pass.Errors); // nothing planned for it, so nothing failed
         Assert.Equal(0, pass.FilesUploaded);
@@ -138,7 +138,7 @@ public sealed class RefusedEntryTests : IDisposable
         var pass = await c.SyncAsync();
 
         Assert.Equal("edited here", c.Read("a.txt"));
-        Assert.Single(Directory.GetFiles(c.Folder));
+        Assert.Single(TestClient.FilesIn(c.Folder));
         Assert.Equal(0, pass.Conflicts);
         Assert.Contains(pass.ErrorMessages, e => e.Contains("refused the server's download plan", StringComparison.Ordinal));
     }

@@ -81,6 +81,33 @@ public sealed class SyncDaemonTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_pause_request_left_by_a_daemon_that_died_does_not_pause_the_next_one()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        // sync --pause, then the daemon died before it picked the request up.
+        File.WriteAllText(Path.Combine(a.State.StateDirectory, SyncDaemon.PauseRequestFile), "stale");
+        var passes = 0;
+        using var stop = new CancellationTokenSource(Bound);
+        var run = new SyncDaemon(a.Context, _ => Interlocked.Increment(ref passes)).RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => Volatile.Read(ref passes) >= 1, run, "the first pass");
+            await Task.Delay(TimeSpan.FromMilliseconds(600)); // past the request watcher's 250 ms ticks
+            a.Write("after-start.txt", "synced, not paused");
+
+            await WaitUntilAsync(() => _server.Current("after-start.txt") is not null, run, "the file on the server (a paused daemon never sends it)", TimeSpan.FromSeconds(20));
+            Assert.False(File.Exists(Path.Combine(a.State.StateDirectory, SyncDaemon.PausedFile)));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+
+        Assert.False(File.Exists(Path.Combine(a.State.StateDirectory, SyncDaemon.PauseRequestFile)));
+    }
+
     [Theory]
     [InlineData("new.txt")]
     [InlineData("new-folder/inner/new.txt")]

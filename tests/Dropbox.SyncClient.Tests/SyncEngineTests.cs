@@ -233,6 +233,7 @@ public sealed class SyncEngineTests : IDisposable
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
         a.Write("gone.txt", "precious");
+        a.Write("stays.txt", "so the folder is not emptied (an empty folder deletes nothing unconfirmed)");
         await a.SyncAsync();
         await b.SyncAsync();
 
@@ -306,7 +307,7 @@ public sealed class SyncEngineTests : IDisposable
 
         await a.SyncAsync();
         await b.SyncAsync();
-        foreach (var f in Directory.GetFiles(a.Folder))
+        foreach (var f in TestClient.FilesIn(a.Folder))
         {
             File.Delete(f);
         }
@@ -363,6 +364,7 @@ public sealed class SyncEngineTests : IDisposable
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
         a.Write("doc.txt", "v1");
+        a.Write("stays.txt", "so the folder is not emptied (an empty folder deletes nothing unconfirmed)");
         await a.SyncAsync();
         await b.SyncAsync();
 

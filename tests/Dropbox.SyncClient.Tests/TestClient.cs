@@ -62,6 +62,10 @@ internal sealed class TestClient : IDisposable
 
     public void Dispose() => State.Dispose();
 
+    /// <summary>The files in <paramref name="folder"/>, without the client's folder marker (see <see cref="FolderIdentity"/>).</summary>
+    public static string[] FilesIn(string folder, string pattern = "*", SearchOption option = SearchOption.TopDirectoryOnly) =>
+        Directory.GetFiles(folder, pattern, option).Where(f => System.IO.Path.GetFileName(f) != FolderIdentity.MarkerName).ToArray();
+
     public static byte[] RandomBytes(int size, int seed)
     {
         var bytes = new byte[size];

@@ -251,8 +251,8 @@ internal sealed partial class MetadataStore : IDisposable
     public ListVersionsResponse ListVersions(UserInfo user, string? path) => _files.ListVersions(Namespace(user), path);
 
     /// <inheritdoc cref="NamespaceFiles.RestoreAsync"/>
-    public Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device) =>
-        _files.RestoreAsync(Namespace(user), path, version, device);
+    public Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device, bool onlyIfDeleted = false) =>
+        _files.RestoreAsync(Namespace(user), path, version, device, onlyIfDeleted);
 
     /// <inheritdoc cref="NamespaceFiles.DeleteAsync"/>
     public Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false) =>

@@ -101,8 +101,11 @@ internal sealed partial class NamespaceFiles
         return response;
     }
 
-    /// <summary>Brings back a retained version (deleted files too) as a new version.</summary>
-    public async Task<RestoreResponse> RestoreAsync(NamespaceState ns, string? path, ulong version, string? device)
+    /// <summary>
+    /// Brings back a retained version (deleted files too) as a new version. With <paramref name="onlyIfDeleted"/>,
+    /// refuses (AlreadyExists) a path that is live now, checked in the same write as the restore.
+    /// </summary>
+    public async Task<RestoreResponse> RestoreAsync(NamespaceState ns, string? path, ulong version, string? device, bool onlyIfDeleted = false)
     {
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
@@ -138,6 +141,11 @@ internal sealed partial class NamespaceFiles
             }
 
             var current = batch.GetFile(ns.Id, normalized)?.Current;
+            if (onlyIfDeleted && IsLive(current))
+            {
+                throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is live now (version {current!.Version}); it was not restored over.");
+            }
+
             if (IsLive(current) && current!.Kind == EntryKind.Folder)
             {
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is now a folder; move it away before restoring the file.");

@@ -132,7 +132,7 @@ internal sealed class SyncService : Sync.SyncBase
         Task.FromResult(_store.ListVersions(_auth.User(context), request.Path));
 
     public override Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
-        _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device);
+        _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted);
 
     public override Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
         _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty);

@@ -14,7 +14,7 @@ internal static class CliGrammar
     /// <summary>Options that take no value.</summary>
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted", "pause", "resume",
+        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted", "pause", "resume", "confirm-new-folder",
     };
 
     private static readonly (string Name, string Description)[] Tuning =
@@ -44,6 +44,7 @@ internal static class CliGrammar
             ("now", "ask the running daemon for an immediate pass (or run one pass if none runs)"),
             ("reconcile", "a full comparison by fingerprint that repairs divergence"),
             ("allow-mass-delete", "let this pass delete more than the mass-delete guard allows"),
+            ("confirm-new-folder", "take a sync folder that is not the one synced (replaced, a drive not mounted) as a new one: merged with the server, nothing deleted"),
             ("fixed-chunks", "cut files into fixed-size chunks (for measurements)"),
             ("pause", "ask the running daemon to pause (no passes until --resume)"),
             ("resume", "ask the paused daemon to resume"),

@@ -29,17 +29,21 @@ internal sealed class ClientApp
                 neither: the system's trusted CAs.
                 [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
                 [--reconcile-interval 24h] [--stable-age 2s]
-          sync [--once] [--json] [--now] [--pause | --resume] [--limit-up RATE] [--limit-down RATE] [--reconcile] [--allow-mass-delete] [--parallelism N] [--state DIR]
+          sync [--once] [--json] [--now] [--pause | --resume] [--limit-up RATE] [--limit-down RATE] [--reconcile] [--allow-mass-delete]
+               [--confirm-new-folder] [--parallelism N] [--state DIR]
                [--reconcile-interval 24h] [--stable-age 2s]
                --once: one two-way pass, then exit.  Without it: the daemon (watcher + long poll).
                --now: ask the running daemon for an immediate pass (or run one pass if none runs).
                --pause, --resume: ask the running daemon to stop starting passes, or to start again.
-               --limit-up RATE, --limit-down RATE: chunk bytes per second (500k, 2M, 1G; powers of 1024).
+               --limit-up RATE, --limit-down RATE: chunk bytes per second (500k, 2M, 1G; powers of 1024; at least
+                 64k, so chunks in flight go within the 15-minute life of their transfer tokens).
                --reconcile: a full comparison by fingerprint that repairs divergence (the daemon runs one
                  every --reconcile-interval; units ms, s, m, h, d).
                --stable-age: a changed file is uploaded only once unmodified this long (0 turns it off);
                  --once waits for such files once, the daemon comes back for them. Still-changing files
                  are reported as pending.
+               --confirm-new-folder: the folder at the linked path is not the one synced (its .dropbox-folder-id
+                 marker is missing: replaced, a drive not mounted): take it as new, merged with the server, nothing deleted.
                Ctrl-C or SIGTERM stops after the current step with exit code 0 (a second Ctrl-C: at once, 130).
           status | ls [PATH] [--deleted] | history PATH | conflicts | link PATH [--version N]
           restore PATH [--version N]   (a folder: every deleted file under it)
@@ -149,7 +153,7 @@ internal sealed class ClientApp
         {
             foreach (var error in parsed.Errors)
             {
-                _err.WriteLine("error: " + SyncPaths.Display(error.Message, 400));
+                _err.WriteLine("error: " + SyncPaths.Display(HideValues(error.Message, parsed), 400));
             }
         }
 
@@ -166,13 +170,48 @@ internal sealed class ClientApp
             {
                 if (!errors.Contains(line) && (known || line.Contains(verb, StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line)))
                 {
-                    _err.WriteLine(line.StartsWith("--", StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line) ? "  " + line : line);
+                    var shown = SyncPaths.Display(HideValues(line, parsed), 400);
+                    _err.WriteLine(line.StartsWith("--", StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line) ? "  " + shown : shown);
                 }
             }
         }
 
         _err.WriteLine(known ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
         return ExitCodes.Usage;
+    }
+
+    /// <summary>
+    /// The values on a refused command line are never echoed: an unrecognized argument that is not an option may be
+    /// the value of a mistyped one (<c>login --tokn SECRET</c>), so it is shown as <c>(value hidden)</c>, and so is
+    /// what follows '=' or ':' in an unrecognized <c>--option=value</c>. Option names are shown as typed.
+    /// </summary>
+    private static string HideValues(string text, ParseResult parsed)
+    {
+        foreach (var token in parsed.UnmatchedTokens.Distinct(StringComparer.Ordinal).OrderByDescending(t => t.Length))
+        {
+            string hidden;
+            if (!token.StartsWith('-'))
+            {
+                hidden = "(value hidden)";
+            }
+            else if (token.IndexOfAny(['=', ':']) is var at and > 0)
+            {
+                hidden = token[..(at + 1)] + "(value hidden)";
+            }
+            else
+            {
+                continue;
+            }
+
+            // Quoted as the library quotes tokens; a long token (a token, a password) wherever it appears.
+            text = text.Replace("'" + token + "'", "'" + hidden + "'", StringComparison.Ordinal);
+            if (token.Length >= 8)
+            {
+                text = text.Replace(token, hidden, StringComparison.Ordinal);
+            }
+        }
+
+        return text;
     }
 
     private async Task<int> LoginAsync(CliArgs args, CancellationToken ct)
@@ -229,7 +268,16 @@ internal sealed class ClientApp
         if (state.GetSetting(StateKeys.Folder) is { } oldFolder && (oldFolder != folder || state.GetSetting(StateKeys.Server) != server))
         {
             state.ResetSyncState();
+            FolderIdentity.Forget(state);
             _out.WriteLine("The previous link of this state directory was replaced; the next sync starts fresh.");
+        }
+        else if (!FolderIdentity.Matches(folder, state))
+        {
+            // The same path, but not the folder that was synced (replaced, a drive not mounted): logging in again
+            // confirms it as a new folder, merged with the server on the next sync (nothing deleted).
+            state.ResetSyncState();
+            FolderIdentity.Forget(state);
+            _out.WriteLine($"'{folder}' is not the folder that was synced (its {FolderIdentity.MarkerName} is missing or another's): the next sync merges it with the server as a new folder, deleting nothing.");
         }
 
         state.SetSetting(StateKeys.Server, server);
@@ -605,11 +653,14 @@ internal sealed class ClientApp
         }
 
         var failed = 0;
+        var skipped = 0;
         foreach (var path in deleted)
         {
             try
             {
-                var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Device = session.Device }, ct).ConfigureAwait(false);
+                // Only if still deleted, checked by the server in the same write: a file that came back since the
+                // listing (another device, another restore) is skipped, never overwritten with an older version.
+                var restored = await session.Metadata.RestoreAsync(new RestoreRequest { Path = path, Device = session.Device, OnlyIfDeleted = true }, ct).ConfigureAwait(false);
                 var version = restored.Entry?.Version ?? restored.Sequence;
                 var size = restored.Entry?.Size ?? 0;
                 if (json)
@@ -621,7 +672,12 @@ internal sealed class ClientApp
                     _out.WriteLine($"Restored '{SyncPaths.Display(path, int.MaxValue)}' as version {version} ({size} bytes).");
                 }
             }
-            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.Conflict or ErrorKind.AlreadyExists)
+            catch (DropboxException e) when (e.Kind is ErrorKind.AlreadyExists)
+            {
+                skipped++;
+                _err.WriteLine($"skipped: '{SyncPaths.Display(path, int.MaxValue)}': {SyncPaths.Display(e.Message, int.MaxValue)}");
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.Conflict)
             {
                 failed++;
                 _err.WriteLine($"error: '{SyncPaths.Display(path, int.MaxValue)}' not restored: {SyncPaths.Display(e.Message, int.MaxValue)}");
@@ -630,7 +686,7 @@ internal sealed class ClientApp
 
         if (!json)
         {
-            _out.WriteLine($"Restored {deleted.Count - failed} of {deleted.Count} deleted file(s) under '{folder}'. They arrive with the next sync.");
+            _out.WriteLine($"Restored {deleted.Count - failed - skipped} of {deleted.Count} deleted file(s) under '{folder}'{(skipped > 0 ? $" ({skipped} skipped: live again since the listing)" : string.Empty)}. They arrive with the next sync.");
         }
 
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Errors;

@@ -97,6 +97,7 @@ internal sealed class ClientSession : IDisposable
         MassDeleteShare = args.DoubleOption("mass-delete-share") ?? SettingDouble(StateKeys.MassDeleteShare) ?? 0.5,
         MassDeleteMinimum = args.IntOption("mass-delete-min") ?? SettingInt(StateKeys.MassDeleteMinimum) ?? 10,
         AllowMassDelete = args.Flag("allow-mass-delete"),
+        ConfirmNewFolder = args.Flag("confirm-new-folder"),
         Reconcile = args.Flag("reconcile"),
         StableAge = args.DurationOption("stable-age") ?? SettingDuration(StateKeys.StableAge) ?? SyncOptions.DefaultStableAge,
     };

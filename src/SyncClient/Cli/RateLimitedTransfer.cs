@@ -67,8 +67,21 @@ internal sealed class RateLimitedTransfer(IChunkTransfer inner, long? bytesUpPer
         }
 
         var rate = (long)(n * scale);
-        return rate == 0 ? null : Math.Max(rate, 1024);
+        if (rate != 0 && rate < MinimumRate)
+        {
+            throw new UsageException(
+                $"--{option} must be at least 64k (64 KiB/s) or 0 for no limit, got '{text}': the server's transfer tokens last 15 minutes, " +
+                "and at a lower rate the chunks a pass has in flight (several MiB) could outlive them and fail.");
+        }
+
+        return rate == 0 ? null : rate;
     }
+
+    /// <summary>
+    /// The lowest limit taken: 4 batches of up to 8 MiB in flight at once must go within a 15-minute token's life
+    /// (32 MiB / 900 s is about 36 KiB/s; 64 KiB/s leaves room).
+    /// </summary>
+    public const long MinimumRate = 64 << 10;
 
     private async Task<IReadOnlyList<IncomingChunk>> PaidAsync(IReadOnlyList<IncomingChunk> chunks, CancellationToken ct)
     {

@@ -24,7 +24,7 @@ internal sealed class IgnoreMatcher
     public static readonly IReadOnlyList<string> BuiltInPatterns =
     [
         TempPrefix + "*", "~$*", "*.swp", "*.swx", "*.swo", "*.tmp", ".~lock.*#", ".~lock.*", "*.part", "*.crdownload",
-        "*.partial", "*~", ".#*", "4913", ".DS_Store", "Thumbs.db", "desktop.ini",
+        "*.partial", "*~", ".#*", "4913", ".DS_Store", "Thumbs.db", "desktop.ini", "/" + Sync.FolderIdentity.MarkerName,
     ];
 
     private static readonly IgnoreRule[] BuiltInRules = BuiltInPatterns.Select(p => Compile(p)!).ToArray();

@@ -18,4 +18,7 @@ internal static class StateKeys
     public const string MassDeleteMinimum = "mass_delete_minimum";
     public const string ReconcileInterval = "reconcile_interval";
     public const string StableAge = "stable_age";
+
+    /// <summary>The id in the sync folder's marker file (see Sync.FolderIdentity).</summary>
+    public const string FolderId = "folder_id";
 }

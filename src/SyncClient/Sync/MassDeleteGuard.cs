@@ -16,7 +16,9 @@ internal static class MassDeleteGuard
         deletes >= Math.Max(1, minimum) && deletes > share * syncedFiles;
 
     /// <summary>Throws the guard's stop when the plan trips it and the user did not allow it.</summary>
-    public static void Check(IReadOnlyList<SyncAction> plan, long syncedFiles, SyncOptions options)
+    /// <param name="folderEmpty">True when the pass's scan found nothing at all in the folder: then any remote
+    /// delete needs confirmation, however few (an emptied or replaced folder is not a reason to wipe the server).</param>
+    public static void Check(IReadOnlyList<SyncAction> plan, long syncedFiles, SyncOptions options, bool folderEmpty = false)
     {
         if (options.AllowMassDelete)
         {
@@ -25,6 +27,15 @@ internal static class MassDeleteGuard
 
         var local = plan.Count(a => a.Kind == SyncActionKind.DeleteLocal);
         var remote = plan.Count(a => a.Kind == SyncActionKind.DeleteRemote);
+        if (folderEmpty && remote > 0)
+        {
+            throw new DropboxException(
+                ErrorKind.Conflict,
+                $"Stopped: the sync folder is empty, and this pass would delete {remote} of {syncedFiles} synced files on the server. " +
+                "If the sync folder was replaced or a drive is not mounted, fix that first. " +
+                "If the deletions are intended, run: sync --allow-mass-delete").WithDetail(DetailKey, "1");
+        }
+
         if (Trips(local + remote, syncedFiles, options.MassDeleteShare, options.MassDeleteMinimum))
         {
             throw new DropboxException(

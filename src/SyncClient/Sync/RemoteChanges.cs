@@ -215,7 +215,8 @@ internal static class RemoteChanges
     private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, Refusals? refused, string context = "")
     {
         var why = RemoteBounds.CheckEntry(entry)
-            ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, refused?.Reserved) ? SyncPaths.StateDirectoryRule : null);
+            ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, refused?.Reserved) ? SyncPaths.StateDirectoryRule : null)
+            ?? (entry.Path == FolderIdentity.MarkerName ? FolderIdentity.MarkerRule : null);
         if (why is null)
         {
             return false;

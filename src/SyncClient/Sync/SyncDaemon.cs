@@ -53,6 +53,8 @@ internal sealed class SyncDaemon
     private volatile bool _lastPassFailed;
     private FileSystemWatcher? _watcher;
     private volatile TaskCompletionSource? _paused;
+    private volatile bool _rewatch;
+    private bool _replacedNoted;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
     {
@@ -100,6 +102,9 @@ internal sealed class SyncDaemon
     {
         using var daemonLock = PassLock.AcquireDaemon(_ctx.State.StateDirectory);
         var pidFile = Path.Combine(_ctx.State.StateDirectory, PidFile);
+        // Requests left by a daemon that died before it picked them up are not this daemon's: a stale
+        // pause.request would otherwise pause it, days later, without anyone having asked.
+        ClearRequests();
         await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
         using var retrigger = _ctx.Time.CreateTimer(_ => FireRetrigger(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _retrigger = retrigger;
@@ -219,7 +224,17 @@ internal sealed class SyncDaemon
 
             _watcher?.Dispose();
             File.Delete(Path.Combine(_ctx.State.StateDirectory, PausedFile));
+            ClearRequests();
             File.Delete(pidFile);
+        }
+    }
+
+    /// <summary>Deletes the request files (<c>sync --now</c>, <c>--pause</c>, <c>--resume</c>): each is meant for the daemon running when it was made.</summary>
+    private void ClearRequests()
+    {
+        foreach (var name in new[] { NowRequestFile, PauseRequestFile, ResumeRequestFile })
+        {
+            File.Delete(Path.Combine(_ctx.State.StateDirectory, name));
         }
     }
 
@@ -258,7 +273,7 @@ internal sealed class SyncDaemon
     /// </summary>
     private async Task<bool> EnsureFolderWatchedAsync(CancellationToken ct)
     {
-        if (Directory.Exists(_ctx.Folder) && _watcher is not null)
+        if (Directory.Exists(_ctx.Folder) && _watcher is not null && !_rewatch)
         {
             return true;
         }
@@ -284,6 +299,8 @@ internal sealed class SyncDaemon
             _ctx.Progress.Log($"The sync folder '{_ctx.Folder}' is back: syncing.");
         }
 
+        _rewatch = false;
+        _watcher?.Dispose();
         _watched.Forget(); // what the old watch saw says nothing about this folder
         _watcher = CreateWatcher();
         return true;
@@ -298,7 +315,20 @@ internal sealed class SyncDaemon
             if (_watcher is not null && !Directory.Exists(_ctx.Folder))
             {
                 _triggers.Writer.TryWrite("the sync folder vanished");
+                continue;
             }
+
+            // Replaced at once (moved away and another made in its place, a drive unmounted under its mount point):
+            // the watch still follows the old folder, so nothing else would wake the daemon. The pass refuses such a
+            // folder (see FolderIdentity); the watch moves to the folder that is there now.
+            var replaced = _watcher is not null && !FolderIdentity.Matches(_ctx.Folder, _ctx.State);
+            if (replaced && !_replacedNoted)
+            {
+                _rewatch = true;
+                _triggers.Writer.TryWrite("the sync folder was replaced");
+            }
+
+            _replacedNoted = replaced;
         }
     }
 

@@ -58,6 +58,14 @@ internal sealed partial class SyncEngine
         using var passLock = await PassLock.AcquireAsync(_ctx.State.StateDirectory, _ctx.Options.LockWait, ct).ConfigureAwait(false);
         var passStartTicks = DateTimeOffset.UtcNow.UtcTicks; // the file system's clock, not the test-settable one
         var summary = new SyncSummary();
+        // A folder that is not the one synced (replaced by an empty one, a drive's empty mount point) stops the pass
+        // before anything is listed or deleted, unless confirmed as a new folder (then merged, nothing deleted).
+        if (FolderIdentity.Check(_ctx.Folder, _ctx.State, _ctx.Options.ConfirmNewFolder) is { } adopted)
+        {
+            summary.AddNote(adopted);
+            _ctx.Progress.Log(adopted);
+        }
+
         _listAllNextPass = false;
         _holdCursor = false;
         var progress = _ctx.Progress;
@@ -99,6 +107,9 @@ internal sealed partial class SyncEngine
             ? scanner.Scan(ct)
             : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
+        // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
+        // everything" without confirmation, however few files were synced.
+        var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
         WithholdRefused(snapshot, remote);
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
@@ -120,7 +131,7 @@ internal sealed partial class SyncEngine
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
-        MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options);
+        MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
 
         progress.AddWork(newFiles.Count + newDownloads.Count, RemoteBounds.AddSaturating(newFiles.Bytes, newDownloads.Bytes));
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.

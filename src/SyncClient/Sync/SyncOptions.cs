@@ -15,6 +15,9 @@ internal sealed record SyncOptions
     /// <summary>Confirms a pass that trips the mass-delete guard.</summary>
     public bool AllowMassDelete { get; init; }
 
+    /// <summary>Takes a sync folder that is not the one synced (see <see cref="FolderIdentity"/>) as a new one: merged, nothing deleted.</summary>
+    public bool ConfirmNewFolder { get; init; }
+
     /// <summary>Full comparison of folder, db and server by fingerprint.</summary>
     public bool Reconcile { get; init; }
 

@@ -97,6 +97,43 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_daemon_whose_folder_is_replaced_by_an_empty_one_deletes_nothing_on_the_server()
+    {
+        using var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", _dir.CreateSub("appliance"), "--port", "0"]);
+        var (url, token) = await ReadyAsync(appliance);
+        var (folder, state) = await LoginAsync(url, token);
+        var files = Enumerable.Range(1, 5).Select(i => $"file{i}.txt").ToList();
+        foreach (var f in files)
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, f), "kept " + f);
+            File.SetLastWriteTimeUtc(Path.Combine(folder, f), DateTime.UtcNow.AddMinutes(-1));
+        }
+
+        using var daemon = StartClient(state, "sync");
+        foreach (var f in files)
+        {
+            await WaitForServerFileAsync(state, f, daemon);
+        }
+
+        // mv folder away; mkdir folder: the daemon must not take the empty folder as "every file deleted".
+        Directory.Move(folder, folder + ".away");
+        Directory.CreateDirectory(folder);
+        await daemon.WaitForOutputAsync(new Regex("not the folder that was synced"), Timeout);
+        var once = await RunClientAsync(state, "sync", "--once");
+        Assert.True(once.ExitCode == 3 && once.Stderr.Contains("--confirm-new-folder", StringComparison.Ordinal), once.ToString());
+        var live = (await RunClientAsync(state, "ls", "--json")).Stdout;
+        Assert.All(files, f => Assert.Contains($"\"path\":\"{f}\"", live, StringComparison.Ordinal));
+
+        daemon.Signal(15);
+        Assert.Equal(0, await daemon.WaitForExitAsync(Timeout));
+
+        // Confirmed as a new folder: merged with the server, nothing deleted.
+        var merged = await RunClientAsync(state, "sync", "--once", "--confirm-new-folder");
+        Assert.True(merged.ExitCode == 0, merged.ToString());
+        Assert.All(files, f => Assert.Equal("kept " + f, File.ReadAllText(Path.Combine(folder, f))));
+    }
+
+    [Fact]
     public async Task Unknown_options_are_refused_with_exit_2_and_every_verb_that_prints_data_prints_parseable_json()
     {
         // Refused before anything runs, even with no linked account.
@@ -139,9 +176,13 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
         var conflicts = await RunClientAsync(state, "conflicts", "--json");
         Assert.True(conflicts.ExitCode == 0 && Lines(conflicts.Stdout).Count == 0, conflicts.ToString());
 
-        // A deleted folder: its files are listed as deleted, and restoring the folder brings them back.
+        // A deleted folder: its files are listed as deleted, and restoring the folder brings them back. It was all the
+        // sync folder held: an empty sync folder deletes nothing without --allow-mass-delete (exit 3), however few files.
         Directory.Delete(Path.Combine(folder, "docs"), recursive: true);
-        var deleting = await RunClientAsync(state, "sync", "--once", "--json");
+        var refused = await RunClientAsync(state, "sync", "--once", "--json");
+        Assert.True(refused.ExitCode == 3 && refused.Stderr.Contains("sync folder is empty", StringComparison.Ordinal), refused.ToString());
+        Assert.Contains(Lines((await RunClientAsync(state, "ls", "--json")).Stdout), e => e.GetProperty("path").GetString() == "docs/a.txt");
+        var deleting = await RunClientAsync(state, "sync", "--once", "--json", "--allow-mass-delete");
         Assert.Equal(1, Lines(deleting.Stdout).Single().GetProperty("filesDeleted").GetInt64());
         var deleted = Lines((await RunClientAsync(state, "ls", "--deleted", "--json")).Stdout);
         Assert.Contains(deleted, e => e.GetProperty("path").GetString() == "docs/a.txt" && e.GetProperty("deleted").GetBoolean());

@@ -101,6 +101,7 @@ public sealed class ClientEndToEndTests : IDisposable
         var (cluster, a, b) = await StartAsync();
         using var _ = cluster;
         a.Write("precious.txt", "do not lose me");
+        a.Write("stays.txt", "so the folder is not emptied (an empty sync folder deletes nothing unconfirmed)");
         await a.SyncAsync();
         await b.SyncAsync();
 

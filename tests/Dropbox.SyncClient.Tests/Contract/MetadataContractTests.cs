@@ -311,6 +311,23 @@ public abstract class MetadataContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Restore_only_if_deleted_refuses_a_file_that_is_live_now_and_restores_one_still_deleted()
+    {
+        var v1 = await UploadAsync("a.txt", NewChunks(1));
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "a.txt", BaseVersion = v1.Version, Device = "contract" }, Ct);
+        var v3 = await UploadAsync("a.txt", NewChunks(1)); // came back (another device) between a listing and the restore
+
+        var live = await Assert.ThrowsAsync<DropboxException>(() => Remote.RestoreAsync(new RestoreRequest { Path = "a.txt", Device = "contract", OnlyIfDeleted = true }, Ct));
+        Assert.Equal(ErrorKind.AlreadyExists, live.Kind);
+        var versions = await Remote.ListVersionsAsync(new ListVersionsRequest { Path = "a.txt" }, Ct);
+        Assert.Equal(v3.Version, versions.Versions.Max(v => v.Version)); // nothing written over it
+
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "a.txt", BaseVersion = v3.Version, Device = "contract" }, Ct);
+        var restored = await Remote.RestoreAsync(new RestoreRequest { Path = "a.txt", Device = "contract", OnlyIfDeleted = true }, Ct);
+        Assert.Equal(v3.ContentHash, restored.Entry.ContentHash);
+    }
+
+    [Fact]
     public async Task A_batch_commit_answers_each_file_on_its_own()
     {
         var v1 = await UploadAsync("a.txt", NewChunks(1));

@@ -41,11 +41,12 @@ internal sealed class HostileClient
             .Order(StringComparer.Ordinal),
     ];
 
-    /// <summary>Files and folders inside the sync folder, relative, '/'-separated.</summary>
+    /// <summary>Files and folders inside the sync folder, relative, '/'-separated (without the client's folder marker at the root).</summary>
     public string[] FolderTree() =>
     [
         .. Directory.EnumerateFileSystemEntries(Folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
             .Select(p => Path.GetRelativePath(Folder, p).Replace(Path.DirectorySeparatorChar, '/'))
+            .Where(p => p != ".dropbox-folder-id")
             .Order(StringComparer.Ordinal),
     ];
 

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Tells the folder that was synced from another one at the same path (the folder moved away and an empty one made
+/// in its place, a drive not mounted leaving its empty mount point). The first pass writes a marker file holding a
+/// random id at the root and keeps the id in the db (as Syncthing's <c>.stfolder</c>); every pass first checks that
+/// the marker is there and holds that id. If not, the pass stops before it lists or deletes anything: a different
+/// folder's missing files are not deletions. <c>sync --confirm-new-folder</c> (or <c>login</c> again) takes the
+/// folder as a new one: the db forgets what was synced and the next pass merges it with the server, deleting nothing.
+/// </summary>
+internal static class FolderIdentity
+{
+    /// <summary>The marker's name at the root of the sync folder (never synced either way).</summary>
+    public const string MarkerName = ".dropbox-folder-id";
+
+    /// <summary>Why a remote entry at the marker's path is refused.</summary>
+    public const string MarkerRule = "it is the client's folder marker, which is never synced.";
+
+    /// <summary>Detail key marking a <see cref="DropboxException"/> as this check's stop.</summary>
+    public const string DetailKey = "folder-identity";
+
+    /// <summary>The id in the folder's marker, or null when there is none (or it cannot be read).</summary>
+    public static string? ReadMarker(string folder)
+    {
+        try
+        {
+            var text = File.ReadAllText(Path.Combine(folder, MarkerName)).Trim();
+            return text.Length == 0 ? null : text;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>True when the folder holds the marker the db remembers (or the db remembers none yet).</summary>
+    public static bool Matches(string folder, LocalState state) =>
+        state.GetSetting(StateKeys.FolderId) is not { } stored || ReadMarker(folder) == stored;
+
+    /// <summary>
+    /// Before a pass: adopts the folder when the db has no id yet (first sync, or a db from before markers), goes on
+    /// when the marker matches, takes the folder as new when <paramref name="confirmNew"/> (the db forgets the synced
+    /// state: the pass merges, deleting nothing), and otherwise throws the stop, saying what happened and what to do.
+    /// Returns a note for the summary when it took the folder as new.
+    /// </summary>
+    public static string? Check(string folder, LocalState state, bool confirmNew)
+    {
+        var stored = state.GetSetting(StateKeys.FolderId);
+        var marker = ReadMarker(folder);
+        if (stored is not null && marker == stored)
+        {
+            return null;
+        }
+
+        if (stored is null)
+        {
+            // First pass on this link: keep the marker's id if the folder has one (another state directory linked it
+            // before), else write a new one.
+            Adopt(folder, state, marker);
+            return null;
+        }
+
+        if (!confirmNew)
+        {
+            throw new DropboxException(
+                ErrorKind.Conflict,
+                $"Stopped: the sync folder '{folder}' is not the folder that was synced (its marker file {MarkerName} is " +
+                $"{(marker is null ? "missing" : "another folder's")}); it may have been replaced by an empty folder, or a drive is not mounted " +
+                "and its empty mount point is there. Nothing was synced and nothing was deleted. If the synced folder was moved, put it back. " +
+                "To take this folder as a new one (it is merged with the server: files missing here are downloaded, none is deleted), run: " +
+                "sync --confirm-new-folder (or login again)").WithDetail(DetailKey, "1").WithDetail(MassDeleteGuard.DetailKey, "1");
+        }
+
+        state.ResetSyncState();
+        Adopt(folder, state, null);
+        return $"'{folder}' was taken as a new folder (--confirm-new-folder): it is merged with the server, nothing is deleted";
+    }
+
+    /// <summary>Forgets the remembered id: the next pass takes the folder as it finds it (after <c>login</c>).</summary>
+    public static void Forget(LocalState state) => state.SetSetting(StateKeys.FolderId, null);
+
+    private static void Adopt(string folder, LocalState state, string? id)
+    {
+        id ??= Guid.NewGuid().ToString("N");
+        var path = Path.Combine(folder, MarkerName);
+        File.WriteAllText(path, id + Environment.NewLine);
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+        {
+            File.SetAttributes(path, File.GetAttributes(path) | FileAttributes.Hidden);
+        }
+
+        state.SetSetting(StateKeys.FolderId, id);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// A sync folder replaced by another one at the same path (moved away and an empty one made, a drive's empty mount
+/// point) is not "every file deleted": the pass stops, the server keeps its files, and only a confirmation takes the
+/// folder as new (merged, nothing deleted). An emptied folder never deletes without --allow-mass-delete.
+/// </summary>
+public sealed class FolderIdentityTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly string[] Files = ["a.txt", "b.txt", "docs/c.txt", "docs/d.txt", "e.txt"];
+
+    private async Task<TestClient> SyncedClientAsync()
+    {
+        var a = new TestClient(_dir, "a", _server);
+        foreach (var f in Files)
+        {
+            a.Write(f, "content of " + f);
+        }
+
+        await a.SyncAsync();
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+        Assert.True(File.Exists(a.PathOf(FolderIdentity.MarkerName)));
+        Assert.Null(_server.Current(FolderIdentity.MarkerName)); // the marker itself is never uploaded
+        return a;
+    }
+
+    [Fact]
+    public async Task A_folder_replaced_by_an_empty_one_deletes_nothing_on_the_server_until_confirmed_and_then_is_merged()
+    {
+        using var a = await SyncedClientAsync();
+        Directory.Move(a.Folder, a.Folder + ".away");
+        Directory.CreateDirectory(a.Folder);
+
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+        Assert.True(stop.Details.ContainsKey(FolderIdentity.DetailKey));
+        Assert.Contains("not the folder that was synced", stop.Message, StringComparison.Ordinal);
+        Assert.Contains("--confirm-new-folder", stop.Message, StringComparison.Ordinal);
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+
+        // Confirmed as a new folder: merged with the server (everything comes down), nothing deleted.
+        await a.SyncAsync(new SyncOptions { ConfirmNewFolder = true });
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+        Assert.All(Files, f => Assert.Equal("content of " + f, a.Read(f)));
+        await a.SyncAsync(); // the new folder's marker is the one remembered now
+    }
+
+    [Fact]
+    public async Task A_folder_replaced_by_one_holding_some_of_the_files_is_refused_too()
+    {
+        using var a = await SyncedClientAsync();
+        Directory.Move(a.Folder, a.Folder + ".away");
+        a.Write("a.txt", "content of a.txt");
+
+        await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+    }
+
+    [Fact]
+    public async Task An_emptied_folder_deletes_nothing_without_allow_mass_delete_even_with_fewer_files_than_the_guard_counts()
+    {
+        using var a = await SyncedClientAsync();
+        // The marker stays (or a db from before markers, which has no id): only the rule for an empty root applies.
+        foreach (var f in Files)
+        {
+            File.Delete(a.PathOf(f));
+        }
+
+        Directory.Delete(a.PathOf("docs"));
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+        Assert.True(stop.Details.ContainsKey(MassDeleteGuard.DetailKey));
+        Assert.Contains("--allow-mass-delete", stop.Message, StringComparison.Ordinal);
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+
+        await a.SyncAsync(new SyncOptions { AllowMassDelete = true });
+        Assert.All(Files, f => Assert.Null(_server.Current(f)));
+    }
+
+    [Fact]
+    public async Task A_daemon_whose_folder_is_replaced_by_an_empty_one_says_so_and_deletes_nothing()
+    {
+        using var a = await SyncedClientAsync();
+        var log = new ConcurrentQueue<string>();
+        var ctx = new SyncContext
+        {
+            Folder = a.Folder, State = a.State, Metadata = _server, Transfer = _server, Chunker = a.Context.Chunker, Device = "a",
+            Progress = new SyncProgress { Log = log.Enqueue },
+        };
+        var passes = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var daemon = new SyncDaemon(ctx, _ => Interlocked.Increment(ref passes)) { FolderCheckInterval = TimeSpan.FromMilliseconds(50) };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => Volatile.Read(ref passes) >= 1, run, "the first pass");
+            Directory.Move(a.Folder, a.Folder + ".away");
+            Directory.CreateDirectory(a.Folder);
+            await WaitUntilAsync(() => log.Any(l => l.Contains("not the folder that was synced", StringComparison.Ordinal)), run, "the refusal");
+            File.WriteAllText(Path.Combine(a.State.StateDirectory, SyncDaemon.NowRequestFile), "now"); // and once more
+            await WaitUntilAsync(() => log.Count(l => l.Contains("not the folder that was synced", StringComparison.Ordinal)) >= 2, run, "a second refusal");
+            Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, Task daemon, string what)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (daemon.IsCompleted)
+            {
+                await daemon;
+                Assert.Fail($"the daemon stopped before {what}");
+            }
+
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), $"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+}

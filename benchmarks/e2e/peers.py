@@ -271,7 +271,7 @@ class Data:
                 f.write(r.randbytes(size))
 
 
-def tree_digest(root, skip=(".stfolder", ".stversions")):
+def tree_digest(root, skip=(".stfolder", ".stversions", ".dropbox-folder-id")):
     """{relative path: (size, sha256)} of every regular file under root."""
     result = {}
     for dirpath, dirnames, filenames in os.walk(root):

@@ -89,7 +89,7 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>Records a heartbeat; an unknown node must register first.</summary>
-    public void Heartbeat(string nodeId, ulong usedBytes, ulong chunkCount)
+    public void Heartbeat(string nodeId, ulong usedBytes, ulong chunkCount, bool full = false)
     {
         nodeId = ValidNodeId(nodeId);
         lock (_update)
@@ -97,6 +97,7 @@ internal sealed class NodeRegistry
             var node = Require(nodeId).Clone();
             node.UsedBytes = usedBytes;
             node.ChunkCount = chunkCount;
+            node.Full = full;
             node.LastHeartbeatUnixMs = NowMs;
             _transactions.Mutate<object?>(null, (batch, _) =>
             {
@@ -131,14 +132,21 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>
-    /// Nodes new chunks may go to: live and not draining. If every live node is draining, the live ones (an upload still
-    /// has somewhere to go; the drain waits for a new node).
+    /// Nodes new chunks may go to: live, not draining and not full (a full node refuses every put until it has space
+    /// again). If none is left, the live ones that are not draining, then the live ones: an upload still gets an answer
+    /// (a full node's is a clear RESOURCE_EXHAUSTED), and a drain waits for a new node.
     /// </summary>
     public List<NodeRecord> PlacementNodes()
     {
         var live = LiveNodes();
-        var healthy = live.Where(n => !n.Draining).ToList();
-        return healthy.Count > 0 ? healthy : live;
+        var healthy = live.Where(n => !n.Draining && !n.Full).ToList();
+        if (healthy.Count > 0)
+        {
+            return healthy;
+        }
+
+        var notDraining = live.Where(n => !n.Draining).ToList();
+        return notDraining.Count > 0 ? notDraining : live;
     }
 
     /// <summary>Notes that a put token naming <paramref name="nodeId"/> and <paramref name="id"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>

@@ -28,7 +28,7 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
     public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         _auth.System(context);
-        _store.Nodes.Heartbeat(request.NodeId, request.UsedBytes, request.ChunkCount);
+        _store.Nodes.Heartbeat(request.NodeId, request.UsedBytes, request.ChunkCount, request.Full);
         return Task.FromResult(HeartbeatOk);
     }
 

@@ -103,6 +103,7 @@ public sealed partial class ClusterAgent : BackgroundService
                         NodeId = _store.NodeId.Value,
                         UsedBytes = (ulong)(stats.LiveBytes + stats.DeadBytes),
                         ChunkCount = (ulong)stats.ChunkCount,
+                        Full = _store.Space is { IsFull: true },
                     }, Auth(), cancellationToken: ct).ConfigureAwait(false);
                 }
 

@@ -1,0 +1,43 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+
+namespace Dropbox.MetadataNode.Tests.Replication;
+
+/// <summary>Placement sends new chunks away from a storage node whose heartbeat says its disk is full.</summary>
+public sealed class FullNodePlacementTests
+{
+    private const string NodeB = "node-b";
+
+    [Fact]
+    public void New_chunks_go_to_the_other_node_while_one_reports_itself_full_and_come_back_once_it_has_space()
+    {
+        // Arrange: two live nodes, one replica per chunk, node a's heartbeat says it is full.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0, full: true);
+        var chunks = Enumerable.Range(1, 40).Select(i => StoreHarness.Chunk(i)).ToArray();
+
+        // Act: plan 40 new chunks.
+        var whileFull = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks));
+
+        // Assert: every put names node b; once node a has space again, rendezvous hashing gives it some of them back.
+        Assert.Equal(40, whileFull.Missing.Count);
+        Assert.All(whileFull.Missing, put => Assert.Equal(NodeB, put.Node.NodeId));
+        h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0, full: false);
+        var withSpace = h.Store.PlanUpload(alice, StoreHarness.Upload("g", 0, chunks));
+        Assert.Contains(withSpace.Missing, put => put.Node.NodeId == StoreHarness.NodeA);
+    }
+
+    [Fact]
+    public void When_every_node_is_full_a_plan_still_names_one_so_the_put_gets_the_nodes_clear_refusal()
+    {
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        var (alice, _) = h.Store.AddUser("alice");
+        h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0, full: true);
+
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, StoreHarness.Chunk(1)));
+
+        Assert.Equal(StoreHarness.NodeA, Assert.Single(plan.Missing).Node.NodeId);
+    }
+}

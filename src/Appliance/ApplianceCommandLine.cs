@@ -65,41 +65,7 @@ public static class ApplianceCommandLine
         }
     }
 
-    private static int PositiveInt(string value, string name) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new DropboxException(ErrorKind.InvalidArgument, $"{name} must be a positive integer; got '{value}'.");
+    private static Dictionary<string, string> ParseFlags(string[] args) => CommandLineFlags.Parse(args, Switches, Usage);
 
-    private static Dictionary<string, string> ParseFlags(string[] args)
-    {
-        var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal))
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Unexpected argument '{a}'.\n{Usage}");
-            }
-
-            var eq = a.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                map[a[..eq]] = a[(eq + 1)..];
-            }
-            else if (Switches.Contains(a))
-            {
-                map[a] = "true";
-            }
-            else if (i + 1 < args.Length)
-            {
-                map[a] = args[++i];
-            }
-            else
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Option {a} needs a value.\n{Usage}");
-            }
-        }
-
-        return map;
-    }
+    private static int PositiveInt(string value, string name) => CommandLineFlags.PositiveInt(value, name);
 }

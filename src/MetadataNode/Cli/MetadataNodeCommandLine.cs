@@ -253,46 +253,12 @@ public static class MetadataNodeCommandLine
         return store;
     }
 
-    internal static Dictionary<string, string> ParseFlags(string[] args, string[] switches)
-    {
-        var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal))
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Unexpected argument '{a}'.\n{Usage}");
-            }
-
-            var eq = a.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                map[a[..eq]] = a[(eq + 1)..];
-            }
-            else if (switches.Contains(a))
-            {
-                map[a] = "true";
-            }
-            else if (i + 1 < args.Length)
-            {
-                map[a] = args[++i];
-            }
-            else
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, $"Option {a} needs a value.\n{Usage}");
-            }
-        }
-
-        return map;
-    }
+    internal static Dictionary<string, string> ParseFlags(string[] args, string[] switches) => CommandLineFlags.Parse(args, switches, Usage);
 
     private static string Require(Dictionary<string, string> map, string name) =>
         map.TryGetValue(name, out var value) && value.Length > 0
             ? value
             : throw new DropboxException(ErrorKind.InvalidArgument, $"Missing {name}.\n{Usage}");
 
-    private static int PositiveInt(string value, string name) =>
-        int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new DropboxException(ErrorKind.InvalidArgument, $"{name} must be a positive integer; got '{value}'.");
+    private static int PositiveInt(string value, string name) => CommandLineFlags.PositiveInt(value, name);
 }

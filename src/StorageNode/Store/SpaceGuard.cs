@@ -17,6 +17,15 @@ public sealed class SpaceGuard
     /// <summary>How long a reading of the free space is trusted.</summary>
     public static readonly TimeSpan RecheckInterval = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// After a write found no space, free space must come back this far above the reserve before puts resume (a batch of
+    /// writes is at most this big): a held chunk's put writes nothing and would otherwise be "stored" while a new chunk's
+    /// hits the disk's end again.
+    /// </summary>
+    public const long DefaultOutOfSpaceMarginBytes = 64L * 1024 * 1024;
+
+    private readonly long _outOfSpaceMarginBytes;
+
     // errno values .NET puts in IOException.HResult on Unix for "no space left on device" and "disk quota exceeded".
     private const int Enospc = 28;
     private const int Edquot = 122;
@@ -27,12 +36,15 @@ public sealed class SpaceGuard
     private long _checkedAt = long.MinValue;
     private long _free = long.MaxValue;
     private bool _outOfSpace;
+    private bool _writeFoundNoSpace;
 
     /// <summary>Guards the file system of <paramref name="directory"/>, keeping <paramref name="reserveBytes"/> free.</summary>
-    public SpaceGuard(string directory, long reserveBytes, Func<string, long>? freeBytes = null)
+    public SpaceGuard(string directory, long reserveBytes, Func<string, long>? freeBytes = null, long outOfSpaceMarginBytes = DefaultOutOfSpaceMarginBytes)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentOutOfRangeException.ThrowIfNegative(reserveBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(outOfSpaceMarginBytes);
+        _outOfSpaceMarginBytes = outOfSpaceMarginBytes;
         _directory = directory;
         ReserveBytes = reserveBytes;
         _freeBytes = freeBytes ?? AvailableBytes;
@@ -66,29 +78,21 @@ public sealed class SpaceGuard
         }
     }
 
-    /// <summary>Records a write that failed for lack of space (full until the next reading shows the reserve free).</summary>
+    /// <summary>Records a write that failed for lack of space (full until a reading shows the reserve plus a margin free).</summary>
     public void ReportOutOfSpace()
     {
         lock (_lock)
         {
             _outOfSpace = true;
+            _writeFoundNoSpace = true;
             _checkedAt = Stopwatch.GetTimestamp();
         }
     }
 
     /// <summary>The error a put gets on a full node.</summary>
-    public DropboxException Full(NodeId node)
-    {
-        long free;
-        lock (_lock)
-        {
-            free = _free;
-        }
-
-        return new DropboxException(
-            ErrorKind.ResourceExhausted,
-            $"Storage node {node} is full: {(free == long.MaxValue ? "its data disk has no space left" : $"{free} bytes free on its data disk")}, below its reserve of {ReserveBytes} bytes. The chunk was not stored and nothing stored before is affected; the metadata node places new chunks on other nodes, or free space here.");
-    }
+    public DropboxException Full(NodeId node) =>
+        // No byte counts: how much space a put took would help an account measure what the node already holds.
+        new(ErrorKind.ResourceExhausted, $"Storage node {node} is full: its data disk is below the free space it keeps. The chunk was not stored and nothing stored before is affected; the metadata node places new chunks on other nodes, or free space here.");
 
     private void Refresh()
     {
@@ -102,7 +106,8 @@ public sealed class SpaceGuard
         try
         {
             _free = _freeBytes(_directory);
-            _outOfSpace = _free < ReserveBytes;
+            _outOfSpace = _free < ReserveBytes + (_writeFoundNoSpace ? _outOfSpaceMarginBytes : 0);
+            _writeFoundNoSpace &= _outOfSpace;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
         {

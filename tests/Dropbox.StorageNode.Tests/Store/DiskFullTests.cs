@@ -36,7 +36,9 @@ public sealed class DiskFullTests : IDisposable
         // Arrange: 12 MiB of disk, 3 MiB of it ballast the test can free later, a 2 MiB reserve.
         var ballast = Path.Combine(_mount, "ballast");
         await File.WriteAllBytesAsync(ballast, new byte[3 * ChunkBytes]);
-        await using var node = await OpenAsync(reserveBytes: 2 * ChunkBytes);
+        // A write that hits the disk's end keeps the node full until the reserve plus a margin is free: 1 MiB here, so
+        // freeing the ballast is enough on this small disk.
+        await using var node = await OpenAsync(reserveBytes: 2 * ChunkBytes, outOfSpaceMarginBytes: ChunkBytes);
 
         // Act: put 1 MiB chunks until the node refuses one (bounded: the disk cannot take 20).
         var stored = new List<(ChunkId Id, byte[] Bytes)>();
@@ -112,9 +114,15 @@ public sealed class DiskFullTests : IDisposable
         {
             Assert.Equal(bytes, (await node.Store.ReadAsync(id, CancellationToken.None)).Data.ToArray());
         }
+
+        // Past the next reading of the free space, a held chunk is still refused like a new one (no existence oracle).
+        await Task.Delay(SpaceGuard.RecheckInterval * 2);
+        var held = stored[0];
+        var heldRefusal = await Assert.ThrowsAsync<DropboxException>(() => node.Store.PutAsync(held.Id, ChunkEncoding.Raw, held.Bytes.Length, held.Bytes, "ns-other", CancellationToken.None).AsTask());
+        Assert.Equal(ErrorKind.ResourceExhausted, heldRefusal.Kind);
     }
 
-    private async Task<Node> OpenAsync(long reserveBytes)
+    private async Task<Node> OpenAsync(long reserveBytes, long outOfSpaceMarginBytes = SpaceGuard.DefaultOutOfSpaceMarginBytes)
     {
         var engine = ChunkEngine.Open(new EngineOptions
         {
@@ -126,7 +134,7 @@ public sealed class DiskFullTests : IDisposable
             IndexPageSizeBytes = 1L << 12,
         });
         var outbox = new EventOutbox(_dir.CreateSub("outbox"));
-        var store = new ChunkStore(engine, outbox, new NodeId("disk-1"), space: new SpaceGuard(_mount, reserveBytes));
+        var store = new ChunkStore(engine, outbox, new NodeId("disk-1"), space: new SpaceGuard(_mount, reserveBytes, outOfSpaceMarginBytes: outOfSpaceMarginBytes));
         await Task.CompletedTask;
         return new Node(engine, outbox, store);
     }

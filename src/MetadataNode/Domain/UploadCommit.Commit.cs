@@ -243,13 +243,19 @@ internal sealed partial class UploadCommit
     }
 
     /// <summary>
-    /// Before taking the write lock: asks the nodes about chunks no event confirmed, then waits (bounded by
-    /// <see cref="MetadataNodeOptions.EventWait"/>) for this namespace's own "stored" events for chunks it
-    /// neither references nor is known to have uploaded. A chunk stored only by someone else is not enough:
-    /// otherwise knowing a hash would be enough to claim, and then download, another user's file.
+    /// Before taking the write lock: asks the nodes about every chunk this namespace holds a put token for and does not
+    /// both own and see stored, then waits (until <see cref="MetadataNodeOptions.EventWait"/> after the call began) for
+    /// this namespace's own "stored" events for chunks it neither references nor is known to have uploaded. A chunk
+    /// stored only by someone else is not enough: otherwise knowing a hash would be enough to claim, and then download,
+    /// another user's file. Which chunks are asked about and when the wait ends depend only on this namespace's own
+    /// state, never on the chunk's record: a commit naming a chunk another account holds takes the same calls and the
+    /// same time as one naming a chunk nobody holds (the record's state used to decide whether the nodes were asked,
+    /// and the wait began after the asking, so the commit took longer when nobody held the chunk).
     /// </summary>
     private async Task VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
     {
+        // The wait's deadline is set before the nodes are asked, so however long they take to answer is inside it.
+        var deadline = _clock.GetUtcNow() + _options.EventWait;
         List<ChunkRef>? unconfirmed = null;
         var distinct = new List<ChunkId>();
         var seen = new HashSet<ChunkId>();
@@ -260,8 +266,9 @@ internal sealed partial class UploadCommit
                 if (seen.Add(chunk.Id))
                 {
                     distinct.Add(chunk.Id);
-                    var record = ReadChunk(chunk.Id);
-                    if ((record is null || (record.State != ChunkState.Stored && record.State != ChunkState.Deleting)) && PutPending(ns, chunk.Id))
+                    // Owned and stored needs nothing; anything else with a put outstanding is asked about, whatever
+                    // the chunk's record says (only an owned chunk's record may decide, since the account stored it).
+                    if (PutPending(ns, chunk.Id) && !(OwnedBy(ns, chunk.Id) && IsStored(ReadChunk(chunk.Id))))
                     {
                         (unconfirmed ??= []).Add(chunk);
                     }
@@ -274,7 +281,6 @@ internal sealed partial class UploadCommit
             await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
         }
 
-        var deadline = DateTime.UtcNow + _options.EventWait;
         for (var round = 0; round < 10_000; round++)
         {
             var signal = _eventsSignal.Current;
@@ -282,7 +288,7 @@ internal sealed partial class UploadCommit
             // the way. Whether anyone else holds a chunk must not change the timing (or the answer): a commit that
             // names a hash it was never asked to upload fails at once, whoever stores it.
             distinct.RemoveAll(id => OwnedBy(ns, id) || !PutPending(ns, id));
-            var remaining = deadline - DateTime.UtcNow;
+            var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
             {
                 return;
@@ -295,7 +301,7 @@ internal sealed partial class UploadCommit
 
             try
             {
-                await signal.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                await signal.WaitAsync(remaining, _clock, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -525,7 +531,10 @@ internal sealed partial class UploadCommit
                     {
                         // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
                         // than taking the committing client's word, which would then stand for every account.
-                        MarkStored(batch, node.NodeId, chunks[i].Id, 0, Proto.ChunkEncoding.Raw, 0, now, verified: true);
+                        if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, Proto.ChunkEncoding.Raw, 0, now, verified: true))
+                        {
+                            _nodeRegistry.PutLanded(node.NodeId, chunks[i].Id);
+                        }
                     }
                 }
             }

@@ -50,7 +50,13 @@ internal sealed partial class UploadCommit
             foreach (var (id, chunk) in parsed)
             {
                 var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
-                _nodeRegistry.PutLanded(nodeId, id);
+                if (trusted)
+                {
+                    // Only a recorded copy ends the put: after an event not trusted (the chunk is, or was, being
+                    // deleted) a commit may still ask the node and record a copy there, so a drain must wait for it.
+                    _nodeRegistry.PutLanded(nodeId, id);
+                }
+
                 if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
                 {
                     if (trusted)

@@ -18,11 +18,7 @@ internal static class ChunkLedger
     public static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
 
     /// <summary>The committed chunk record, or null.</summary>
-    public static ChunkRecord? Read(RocksEngine engine, ChunkId id)
-    {
-        var bytes = engine.Get(Keys.Chunk(id), engine.Chunks);
-        return bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
-    }
+    public static ChunkRecord? Read(RocksEngine engine, ChunkId id) => RecordBatch.ReadChunk(engine, id);
 
     /// <summary>Adds <paramref name="delta"/> references from one version to each distinct chunk it names.</summary>
     public static void AddReferences(RecordBatch batch, string ns, FileEntry entry, int delta, long now)
@@ -74,8 +70,10 @@ internal static class ChunkLedger
 
     /// <summary>
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
-    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. Returns whether the
-    /// chunk is now recorded as stored.
+    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
+    /// (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes
+    /// no commit confirms are deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk
+    /// it never commits. Returns whether the chunk is now recorded as stored.
     /// </summary>
     public static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
     {
@@ -85,16 +83,27 @@ internal static class ChunkLedger
             record = new ChunkRecord { State = ChunkState.Unknown, ZeroSinceUnixMs = now };
         }
 
-        switch (record.State)
+        if (record.State == ChunkState.Deleting || (record.State == ChunkState.Deleted && !verified))
         {
-            case ChunkState.Deleting:
-                return false;
-            case ChunkState.Deleted when !verified:
-                return false;
+            if (!record.UnconfirmedLocations.Contains(nodeId))
+            {
+                record.UnconfirmedLocations.Add(nodeId);
+            }
+
+            if (record.State == ChunkState.Deleted)
+            {
+                // Deleting restarts the grace when its deletion completes.
+                record.ZeroSinceUnixMs = now;
+            }
+
+            batch.AddGcCandidate(id);
+            batch.PutChunk(id, record);
+            return false;
         }
 
         record.State = ChunkState.Stored;
         record.DeletingLocations.Clear();
+        record.UnconfirmedLocations.Remove(nodeId);
         if (!record.Locations.Contains(nodeId))
         {
             record.Locations.Add(nodeId);

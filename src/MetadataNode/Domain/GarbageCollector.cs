@@ -200,19 +200,30 @@ internal sealed class GarbageCollector
                         case ChunkState.Deleting:
                             marked.Add((id, record.DeletingLocations.ToList()));
                             break;
-                        case ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs:
-                            // The DELETED record stays as a tombstone (a few dozen bytes), only the candidate goes: were
-                            // it forgotten, a "stored" event held up since before the deletion (a node's outbox during a
-                            // long metadata outage) would find no record and be trusted, and a commit would then
-                            // reference bytes that are gone. Against a tombstone such an event is not trusted: the
-                            // commit asks the node, and a re-upload is verified there.
+                        case ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs && record.UnconfirmedLocations.Count == 0:
+                            // The DELETED record stays as a tombstone (a few dozen bytes, out of the chunk scans), only
+                            // the candidate goes: were it forgotten, a "stored" event held up since before the deletion
+                            // (a node's outbox during a long metadata outage) would find no record and be trusted, and a
+                            // commit would then reference bytes that are gone. Against a tombstone such an event is not
+                            // trusted: the commit asks the node, and a re-upload is verified there.
                             batch.RemoveGcCandidate(id);
                             break;
-                        case ChunkState.Stored or ChunkState.Unknown when now - record.ZeroSinceUnixMs > graceMs:
+                        case ChunkState.Stored or ChunkState.Unknown or ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs:
+                            // A DELETED chunk here has unconfirmed locations: an untrusted event (a re-upload never
+                            // committed, or a held-up event) says the bytes may be there; deleting them is always safe.
                             record.State = ChunkState.Deleting;
                             record.DeletingLocations.Clear();
                             record.DeletingLocations.AddRange(record.Locations);
+                            foreach (var node in record.UnconfirmedLocations)
+                            {
+                                if (!record.DeletingLocations.Contains(node))
+                                {
+                                    record.DeletingLocations.Add(node);
+                                }
+                            }
+
                             record.Locations.Clear();
+                            record.UnconfirmedLocations.Clear();
                             batch.PutChunk(id, record);
                             marked.Add((id, record.DeletingLocations.ToList()));
                             break;

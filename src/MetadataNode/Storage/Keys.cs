@@ -88,6 +88,19 @@ internal static class Keys
     /// <summary>Chunks CF and Gc CF: the 32-byte id.</summary>
     public static byte[] Chunk(ChunkId id) => id.ToArray();
 
+    /// <summary>
+    /// Default CF: a deleted chunk's tombstone ("chunk-tombstone/" + id). Kept apart from the Chunks CF so the scans of
+    /// stored chunks (re-replication, the under-replicated count) do not grow with every chunk ever deleted.
+    /// </summary>
+    public static byte[] ChunkTombstone(ChunkId id)
+    {
+        var prefix = "chunk-tombstone/"u8;
+        var key = new byte[prefix.Length + ChunkId.Size];
+        prefix.CopyTo(key);
+        id.WriteTo(key.AsSpan(prefix.Length));
+        return key;
+    }
+
     /// <summary>NamespaceChunks CF: (namespace, chunk id).</summary>
     public static byte[] NamespaceChunk(string ns, ChunkId id)
     {

@@ -32,11 +32,26 @@ internal sealed class RecordBatch : IDisposable
             return pending;
         }
 
-        var bytes = _engine.Get(Keys.Chunk(id), _engine.Chunks);
-        var record = bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
+        var record = ReadChunk(_engine, id);
+        if (record is not null && IsTombstone(record))
+        {
+            _readAsTombstone.Add(id);
+        }
+
         _chunks[id] = record;
         return record;
     }
+
+    /// <summary>The committed record of a chunk (a tombstone included), or null.</summary>
+    public static ChunkRecord? ReadChunk(RocksEngine engine, ChunkId id)
+    {
+        var bytes = engine.Get(Keys.Chunk(id), engine.Chunks) ?? engine.Get(Keys.ChunkTombstone(id), engine.Meta);
+        return bytes is null ? null : ChunkRecord.Parser.ParseFrom(bytes);
+    }
+
+    /// <summary>A deleted chunk nothing references and no node may hold: kept only to distrust held-up "stored" events.</summary>
+    public static bool IsTombstone(ChunkRecord record) =>
+        record is { State: ChunkState.Deleted, Refcount: 0, Locations.Count: 0, DeletingLocations.Count: 0, UnconfirmedLocations.Count: 0 };
 
     /// <summary>Stages a chunk record (null deletes it). The record is written at commit.</summary>
     public void PutChunk(ChunkId id, ChunkRecord? record)
@@ -46,6 +61,7 @@ internal sealed class RecordBatch : IDisposable
     }
 
     private readonly HashSet<ChunkId> _dirtyChunks = [];
+    private readonly HashSet<ChunkId> _readAsTombstone = [];
     private readonly HashSet<(string, ChunkId)> _dirtyNamespaceChunks = [];
     private readonly HashSet<(string, string)> _dirtyFiles = [];
 
@@ -137,10 +153,21 @@ internal sealed class RecordBatch : IDisposable
             if (record is null)
             {
                 _batch.Delete(Keys.Chunk(id), _engine.Chunks);
+                _batch.Delete(Keys.ChunkTombstone(id), _engine.Meta);
+            }
+            else if (IsTombstone(record))
+            {
+                _batch.Delete(Keys.Chunk(id), _engine.Chunks);
+                _batch.Put(Keys.ChunkTombstone(id), record.ToByteArray(), _engine.Meta);
             }
             else
             {
+                // A tombstone left behind would be harmless (the Chunks CF is read first), but it would linger.
                 _batch.Put(Keys.Chunk(id), record.ToByteArray(), _engine.Chunks);
+                if (_readAsTombstone.Contains(id))
+                {
+                    _batch.Delete(Keys.ChunkTombstone(id), _engine.Meta);
+                }
             }
         }
 

@@ -153,8 +153,9 @@ public sealed class RetentionAndGcTests
         await h.Store.RunGcOnceAsync(CancellationToken.None);
 
         Assert.False(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
-        var tombstone = Storage.Records.ChunkRecord.Parser.ParseFrom(Assert.Single(h.Store.Engine.ScanAll(h.Store.Engine.Chunks)).Value);
+        var tombstone = Domain.ChunkLedger.Read(h.Store.Engine, c.Id)!;
         Assert.Equal((Storage.Records.ChunkState.Deleted, 0), (tombstone.State, tombstone.Locations.Count));
+        Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Chunks)); // the tombstone is kept out of the chunk scans
         Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.NamespaceChunks));
         Assert.Empty(h.Store.Engine.ScanAll(h.Store.Engine.Gc));
         Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);

@@ -8,6 +8,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Storage node {NodeId} registered at {GrpcUrl}")]
     public static partial void NodeRegistered(ILogger logger, string nodeId, string grpcUrl);
 
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Only {Nodes} storage node(s) can take new chunks (the others are full, draining or dead) but the replication factor is {Factor}: new uploads are stored with fewer copies; re-replication adds the missing ones once a node has space (see dropbox_chunks_under_replicated)")]
+    public static partial void FewerPlacementNodesThanReplicas(ILogger logger, int nodes, int factor);
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Storage node {NodeId} is unreachable")]
     public static partial void NodeUnreachable(ILogger logger, string nodeId, Exception exception);
 

@@ -74,6 +74,7 @@ internal sealed class NodeRegistry
                 CapacityBytes = registration.CapacityBytes,
                 UsedBytes = registration.UsedBytes,
                 LastHeartbeatUnixMs = NowMs,
+                Full = registration.Full,
                 Draining = _nodes.TryGetValue(nodeId, out var known) && known.Draining, // a restart does not end a drain
             };
             _transactions.Mutate<object?>(null, (batch, _) =>
@@ -142,12 +143,31 @@ internal sealed class NodeRegistry
         var healthy = live.Where(n => !n.Draining && !n.Full).ToList();
         if (healthy.Count > 0)
         {
+            WarnIfFewerThanReplicas(healthy.Count);
             return healthy;
         }
 
         var notDraining = live.Where(n => !n.Draining).ToList();
         return notDraining.Count > 0 ? notDraining : live;
     }
+
+    /// <summary>
+    /// Says so (at most once a minute) when fewer nodes can take new chunks than the replication factor asks for: an
+    /// upload is then acknowledged with fewer copies, which the under-replicated count shows until re-replication adds
+    /// them once a node has space again.
+    /// </summary>
+    private void WarnIfFewerThanReplicas(int nodes)
+    {
+        var factor = Math.Max(1, _options.ReplicationFactor);
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastShortPlacementWarning);
+        if (nodes < factor && now - last >= 60_000 && Interlocked.CompareExchange(ref _lastShortPlacementWarning, now, last) == last)
+        {
+            Log.FewerPlacementNodesThanReplicas(_logger, nodes, factor);
+        }
+    }
+
+    private long _lastShortPlacementWarning = long.MinValue / 2;
 
     /// <summary>Notes that a put token naming <paramref name="nodeId"/> and <paramref name="id"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>
     public void NotePut(string nodeId, ChunkId id, long untilTicks)

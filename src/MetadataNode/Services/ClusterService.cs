@@ -21,7 +21,7 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
     public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         _auth.System(context);
-        var interval = _store.Nodes.Register(new NodeRegistration(request.NodeId, request.GrpcUrl, request.HttpUrl, request.CapacityBytes, request.UsedBytes));
+        var interval = _store.Nodes.Register(new NodeRegistration(request.NodeId, request.GrpcUrl, request.HttpUrl, request.CapacityBytes, request.UsedBytes, request.Full));
         return Task.FromResult(new RegisterNodeResponse { HeartbeatSeconds = (uint)Math.Max(1, interval.TotalSeconds) });
     }
 

@@ -91,6 +91,7 @@ public sealed partial class ClusterAgent : BackgroundService
                         HttpUrl = _options.AdvertiseHttpUrl ?? urls.Http,
                         CapacityBytes = (ulong)Math.Max(0, new DriveInfo(Path.GetFullPath(_options.DataDirectory)).AvailableFreeSpace + stats.LiveBytes + stats.DeadBytes),
                         UsedBytes = (ulong)(stats.LiveBytes + stats.DeadBytes),
+                        Full = _store.Space is { IsFull: true },
                     }, Auth(), cancellationToken: ct).ConfigureAwait(false);
                     registered = true;
                     heartbeat = answer.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(answer.HeartbeatSeconds) : heartbeat;

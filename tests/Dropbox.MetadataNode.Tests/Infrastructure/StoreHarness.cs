@@ -14,7 +14,7 @@ internal sealed class StoreHarness : IDisposable
 
     private readonly TempFolder _dir = new();
 
-    public StoreHarness(Func<MetadataNodeOptions, MetadataNodeOptions>? configure = null)
+    public StoreHarness(Func<MetadataNodeOptions, MetadataNodeOptions>? configure = null, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Options = new MetadataNodeOptions
         {
@@ -31,7 +31,7 @@ internal sealed class StoreHarness : IDisposable
         }
 
         Tokens = ChunkTokenService.ForKeyDirectory(Options.KeysDirectory);
-        Store = MetadataStore.Open(Options, Tokens, Gateway);
+        Store = MetadataStore.Open(Options, Tokens, Gateway, logger);
         Store.Nodes.Register(new NodeRegistration(NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0));
     }
 

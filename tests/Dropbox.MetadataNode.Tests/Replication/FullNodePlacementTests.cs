@@ -30,6 +30,21 @@ public sealed class FullNodePlacementTests
     }
 
     [Fact]
+    public void A_node_that_registers_full_gets_no_new_chunks_until_a_heartbeat_says_it_has_space()
+    {
+        // Arrange: node b starts full (its registration says so; no heartbeat yet).
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0, Full: true));
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, 40).Select(i => StoreHarness.Chunk(i)).ToArray();
+
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks));
+
+        Assert.All(plan.Missing, put => Assert.Equal(StoreHarness.NodeA, put.Node.NodeId));
+        Assert.True(h.Store.Nodes.Require(NodeB).Full);
+    }
+
+    [Fact]
     public void When_every_node_is_full_a_plan_still_names_one_so_the_put_gets_the_nodes_clear_refusal()
     {
         using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });

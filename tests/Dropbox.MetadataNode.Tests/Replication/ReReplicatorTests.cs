@@ -80,6 +80,43 @@ public sealed class ReReplicatorTests
     }
 
     [Fact]
+    public async Task With_two_replicas_and_the_other_node_full_an_upload_lands_once_says_so_and_gets_its_second_copy_once_the_node_has_space()
+    {
+        // Arrange: R=2, node b registered and full.
+        var log = new ListLogger();
+        using var h = new StoreHarness(o => o with { ReplicationFactor = 2, NodeTimeout = TimeSpan.FromDays(1) }, log);
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0, full: true);
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(9);
+        var gateway = new ScriptedReplicationGateway();
+        var replicator = new ReReplicator(h.Store, gateway, h.Options, NullLogger.Instance);
+
+        // Act: upload and commit while b is full, then a re-replication pass.
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk));
+        await h.PutFileAsync(alice, "f", 0, chunk);
+        var whileFull = await replicator.RunPassAsync(CancellationToken.None);
+
+        // Assert: one put (to a), a warning saying so, the chunk counted under-replicated, and no copy ordered to the
+        // full node (it would refuse it).
+        Assert.Equal(StoreHarness.NodeA, Assert.Single(plan.Missing).Node.NodeId);
+        Assert.Contains(log.Entries, e => e.EventId == 4005 && e.Message.Contains("replication factor is 2", StringComparison.Ordinal));
+        Assert.Equal(1, h.Store.CountUnderReplicated());
+        Assert.Equal(1, whileFull.UnderReplicated);
+        Assert.Empty(gateway.Calls);
+
+        // Act: b has space again; the next pass.
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0, full: false);
+        var withSpace = await replicator.RunPassAsync(CancellationToken.None);
+
+        // Assert: the second copy is ordered from a to b.
+        Assert.Equal(1, withSpace.Copied);
+        var copy = Assert.Single(gateway.Calls);
+        Assert.Equal((StoreHarness.NodeA, NodeB), (copy.Source, copy.Target));
+        Assert.Equal([chunk.Id], copy.Ids);
+    }
+
+    [Fact]
     public void Passes_that_copy_nothing_back_off_doubling_up_to_a_minute()
     {
         var interval = TimeSpan.FromSeconds(2);

@@ -10,13 +10,31 @@ public sealed class ReplicationPlannerTests
     private const long Now = 1_000_000;
     private const long Timeout = 3_000;
 
-    private static NodeRecord Node(string id, bool live = true, bool draining = false) => new()
+    private static NodeRecord Node(string id, bool live = true, bool draining = false, bool full = false) => new()
     {
         NodeId = id,
         GrpcUrl = $"http://{id}:1",
         LastHeartbeatUnixMs = live ? Now - 100 : Now - Timeout - 1,
         Draining = draining,
+        Full = full,
     };
+
+    [Fact]
+    public void A_full_node_is_no_target_for_a_copy_but_a_copy_it_already_holds_counts()
+    {
+        var id = ChunkId.Compute([4, 5, 6]);
+        var copies = new List<ReplicaCopy>();
+
+        // One copy on a, b and c full: nowhere to copy to (a full node refuses every put).
+        var none = ReplicationPlanner.Plan(id, Stored("a"), States(Node("a"), Node("b", full: true), Node("c", full: true)), 2, copies);
+        Assert.Equal(ReplicationPlanner.Verdict.Enough, none);
+        Assert.Empty(copies);
+
+        // With d not full, the copy goes to d; and a copy on a full node counts toward the factor.
+        Assert.Equal(ReplicationPlanner.Verdict.Copies, ReplicationPlanner.Plan(id, Stored("a"), States(Node("a"), Node("b", full: true), Node("d")), 2, copies));
+        Assert.Equal("d", Assert.Single(copies).Target.NodeId);
+        Assert.False(ReplicationPlanner.IsUnderReplicated(Stored("a", "b"), States(Node("a"), Node("b", full: true)), 2));
+    }
 
     private static ChunkRecord Stored(params string[] locations)
     {

@@ -42,6 +42,9 @@ internal sealed class NodeStates
         ? "dead"
         : node.Draining ? (underReplicatedOnNode == 0 && !putsOutstanding ? "drained" : "draining") : "live";
 
-    /// <summary>A fingerprint of which nodes are healthy: a change means chunks may have fallen below the factor.</summary>
-    public string HealthKey() => string.Join(',', All.Where(IsHealthy).Select(n => n.NodeId).Order(StringComparer.Ordinal));
+    /// <summary>
+    /// A fingerprint of which nodes are healthy and which of them are full: a change means chunks may have fallen below
+    /// the factor, or a node that was full can take the copies it could not.
+    /// </summary>
+    public string HealthKey() => string.Join(',', All.Where(IsHealthy).Select(n => n.Full ? n.NodeId + ":full" : n.NodeId).Order(StringComparer.Ordinal));
 }

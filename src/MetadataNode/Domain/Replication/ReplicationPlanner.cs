@@ -6,7 +6,7 @@ namespace Dropbox.MetadataNode.Domain.Replication;
 /// <summary>
 /// Decides, for one chunk record, which copies bring it back to the replication factor: a pure function of the record,
 /// the node states and the factor. Targets are the healthy nodes not holding it, in rendezvous order (where placement
-/// would have put it); the source is a live holder, healthy ones first, best placement score first. A holder that just
+/// would have put it), full nodes left out; the source is a live holder, healthy ones first, best placement score first. A holder that just
 /// answered it cannot read the chunk (<c>badSource</c>) is neither a source nor a counted copy, so the next plan copies
 /// from another holder. A chunk no retained version references (refcount 0, awaiting GC) is never copied: a copy would
 /// race the collector and leave an orphan.
@@ -57,7 +57,8 @@ internal static class ReplicationPlanner
         }
 
         var have = HealthyCopies(record, nodes, badSource);
-        var candidates = nodes.Healthy.Where(n => !record.Locations.Contains(n.NodeId)).ToList();
+        // A full node refuses every put: it is no target (its copies still count), as placement skips it for new chunks.
+        var candidates = nodes.Healthy.Where(n => !n.Full && !record.Locations.Contains(n.NodeId)).ToList();
         var need = Math.Min(factor - have, candidates.Count);
         if (need <= 0)
         {

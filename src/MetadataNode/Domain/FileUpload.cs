@@ -8,6 +8,23 @@ namespace Dropbox.MetadataNode.Domain;
 /// <summary>A validated upload or commit: a normalized path and a bounded, size-consistent chunk list.</summary>
 internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IReadOnlyList<ChunkRef> Chunks, ulong BaseVersion, string Device)
 {
+    /// <summary>Most node ids a plan may ask to avoid.</summary>
+    public const int MaxAvoidNodes = 16;
+
+    /// <summary>Storage nodes that refused the client's puts as full: placement leaves them out if any other node can take the chunks.</summary>
+    public IReadOnlyList<string> AvoidNodes { get; init; } = [];
+
+    /// <summary>Validates a plan's avoid list (at most <see cref="MaxAvoidNodes"/> well-formed node ids).</summary>
+    public static IReadOnlyList<string> ValidAvoidNodes(IReadOnlyList<string> nodes)
+    {
+        if (nodes.Count > MaxAvoidNodes)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"avoid_nodes names {nodes.Count} nodes; at most {MaxAvoidNodes}.");
+        }
+
+        return nodes.Select(NodeRegistry.ValidNodeId).ToList();
+    }
+
     /// <summary>Validates wire input; anything malformed is InvalidArgument with a message saying what.</summary>
     public static FileUpload Create(string? path, ulong size, long mtimeUnixMs, IReadOnlyList<Proto.ChunkRef> chunks, ulong baseVersion, string? device)
     {

@@ -22,7 +22,7 @@ internal sealed partial class UploadCommit
         var ns = Namespace(user);
         var response = new PlanUploadResponse();
         JudgeAgainstCurrent(ns, upload, response);
-        PlanMissing(ns, upload.Chunks, response);
+        PlanMissing(ns, upload.Chunks, response, upload.AvoidNodes);
         return response;
     }
 
@@ -80,7 +80,7 @@ internal sealed partial class UploadCommit
     /// Adds to <paramref name="response"/> a put (node and token) for each chunk this namespace must upload. A chunk
     /// counts as held only if this namespace references it or uploaded it itself (and it is still stored).
     /// </summary>
-    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, PlanUploadResponse response)
+    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, PlanUploadResponse response, IReadOnlyList<string>? avoidNodes = null)
     {
         List<ChunkId>? pending = null;
         var missing = new List<ChunkId>();
@@ -114,6 +114,11 @@ internal sealed partial class UploadCommit
         if (missing.Count > 0)
         {
             var liveNodes = PlacementNodes();
+            if (avoidNodes is { Count: > 0 } && liveNodes.Where(n => !avoidNodes.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
+            {
+                liveNodes = others; // the client found these full before their heartbeat said so
+            }
+
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");

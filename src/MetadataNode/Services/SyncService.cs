@@ -22,7 +22,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null);
+        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanUpload(user, upload);
         _metrics.Planned(upload, plan);

@@ -21,6 +21,9 @@ internal sealed class FileUploader
     private readonly SyncSummary _summary;
     private readonly SemaphoreSlim _puts;
 
+    /// <summary>Storage nodes that refused a put as full (RESOURCE_EXHAUSTED): later plans ask to be placed elsewhere.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _fullNodes = new(StringComparer.Ordinal);
+
     public FileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts)
     {
         _ctx = ctx;
@@ -35,6 +38,7 @@ internal sealed class FileUploader
         for (var attempt = 0; ; attempt++)
         {
             var plan = new PlanUploadRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion };
+            plan.AvoidNodes.AddRange(_fullNodes.Keys.Take(16));
             foreach (var c in fp.Chunks)
             {
                 plan.Chunks.Add(c.ToProto());
@@ -55,9 +59,18 @@ internal sealed class FileUploader
             if (planned.Missing.Count > 0)
             {
                 _ctx.State.BeginUpload(path, fp.Size, fp.MtimeTicks, planned.Missing.Count);
-                if (!await PutMissingAsync(path, full, fp, planned.Missing, uploaded, ct).ConfigureAwait(false))
+                var fullBefore = _fullNodes.Count;
+                try
                 {
-                    return UploadOutcome.Changed;
+                    if (!await PutMissingAsync(path, full, fp, planned.Missing, uploaded, ct).ConfigureAwait(false))
+                    {
+                        return UploadOutcome.Changed;
+                    }
+                }
+                catch (Exception) when (attempt < 2 && _fullNodes.Count > fullBefore && !ct.IsCancellationRequested)
+                {
+                    _ctx.Progress.Log($"'{path}': a storage node is full; planning again on the others");
+                    continue;
                 }
             }
 
@@ -413,8 +426,13 @@ internal sealed class FileUploader
                 _ctx.Progress.AddBytes(batch.PlainBytes);
                 _ctx.State.AddUploadProgress(path, batch.Outgoing.Count);
             }
-            catch
+            catch (Exception e)
             {
+                if (e is DropboxException { Kind: ErrorKind.ResourceExhausted })
+                {
+                    _fullNodes.TryAdd(batch.Node.NodeId, true);
+                }
+
                 await failed.CancelAsync().ConfigureAwait(false);
                 throw;
             }

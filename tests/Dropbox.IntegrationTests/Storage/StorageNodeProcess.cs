@@ -21,7 +21,9 @@ internal sealed partial class StorageNodeProcess : IDisposable
 
     public string Output => _process.Stdout + _process.Stderr;
 
-    public static async Task<StorageNodeProcess> StartAsync(string dataDirectory, string keysDirectory, string nodeId, string? metadataUrl = null)
+    /// <param name="reserveMb">The node's <c>--reserve-mb</c> (free space it keeps; more than the disk has makes it full).</param>
+    /// <param name="logLevel">Its default log level (warnings only unless told).</param>
+    public static async Task<StorageNodeProcess> StartAsync(string dataDirectory, string keysDirectory, string nodeId, string? metadataUrl = null, long? reserveMb = null, string? logLevel = null)
     {
         List<string> args = ["--data", dataDirectory, "--urls", "http://127.0.0.1:0", "--keys", keysDirectory, "--node-id", nodeId];
         if (metadataUrl is not null)
@@ -29,7 +31,13 @@ internal sealed partial class StorageNodeProcess : IDisposable
             args.AddRange(["--metadata", metadataUrl]);
         }
 
-        var node = new StorageNodeProcess(ChildProcess.Start(Binaries.StorageNode, args, Quiet));
+        if (reserveMb is { } reserve)
+        {
+            args.AddRange(["--reserve-mb", reserve.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+
+        var environment = logLevel is null ? Quiet : new Dictionary<string, string> { ["Logging__LogLevel__Default"] = logLevel };
+        var node = new StorageNodeProcess(ChildProcess.Start(Binaries.StorageNode, args, environment));
         try
         {
             var match = await node._process.WaitForOutputAsync(ListeningLine(), StartTimeout);
@@ -43,6 +51,9 @@ internal sealed partial class StorageNodeProcess : IDisposable
             throw;
         }
     }
+
+    /// <summary>Waits (bounded) for a line of its output matching <paramref name="pattern"/>.</summary>
+    public Task<Match> WaitForOutputAsync(Regex pattern, TimeSpan timeout) => _process.WaitForOutputAsync(pattern, timeout);
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public void Kill() => _process.Kill();

@@ -16,6 +16,15 @@ namespace Dropbox.SyncClient.Tests;
 internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 {
     public const string NodeUrl = "http://fake-node";
+
+    /// <summary>A second node, where plans place chunks when they ask to avoid the first ("n1").</summary>
+    public const string SecondNodeUrl = "http://fake-node-2";
+
+    /// <summary>When set, the first node refuses every put as full (RESOURCE_EXHAUSTED).</summary>
+    public bool FirstNodeFull { get; set; }
+
+    /// <summary>The avoid_nodes of every PlanUpload, in order.</summary>
+    public List<string> AvoidNodesSeen { get; } = [];
     private readonly Lock _lock = new();
     private readonly Dictionary<string, List<FileEntry>> _history = new(StringComparer.Ordinal);
     private readonly List<Change> _changes = [];
@@ -85,6 +94,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {
+            AvoidNodesSeen.Add(string.Join(",", request.AvoidNodes));
             // As the metadata node: a stale base is no conflict when the file already has this content.
             var response = new PlanUploadResponse { CurrentVersion = CurrentVersion(request.Path), Conflict = request.BaseVersion != CurrentVersion(request.Path) && !SameContent(Current(request.Path), request.Size, request.Chunks) };
             foreach (var c in request.Chunks)
@@ -92,7 +102,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                 var id = c.Id.ToChunkId();
                 if (!_chunks.ContainsKey(id) && response.Missing.All(m => m.ChunkId != c.Id))
                 {
-                    response.Missing.Add(new ChunkPut { ChunkId = c.Id, Node = new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl }, Token = "put:" + id });
+                    response.Missing.Add(new ChunkPut { ChunkId = c.Id, Node = request.AvoidNodes.Contains("n1") ? new ChunkLocation { NodeId = "n2", GrpcUrl = SecondNodeUrl, HttpUrl = SecondNodeUrl } : new ChunkLocation { NodeId = "n1", GrpcUrl = NodeUrl, HttpUrl = NodeUrl }, Token = "put:" + id });
                 }
             }
 
@@ -501,6 +511,11 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
+            if (FirstNodeFull && grpcUrl == NodeUrl)
+            {
+                throw new DropboxException(ErrorKind.ResourceExhausted, "Storage node n1 is full");
+            }
+
             foreach (var c in chunks)
             {
                 if (FailPutsAfter is { } limit && ChunksPut >= limit)

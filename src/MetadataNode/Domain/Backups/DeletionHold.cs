@@ -12,6 +12,7 @@ internal sealed class DeletionHold
     private int _deleting;
     private TaskCompletionSource _released = Completed();
     private TaskCompletionSource? _drained;
+    private int _waiting;
 
     /// <summary>True while a backup holds deletions.</summary>
     public bool IsHeld
@@ -24,6 +25,9 @@ internal sealed class DeletionHold
             }
         }
     }
+
+    /// <summary>Deletes waiting for a hold to end (tests wait on it instead of sleeping).</summary>
+    public int WaitingDeletes => Volatile.Read(ref _waiting);
 
     /// <summary>Waits until no hold is on, then counts a delete under way until the result is disposed.</summary>
     public async Task<IDisposable> EnterDeleteAsync(CancellationToken cancellationToken)
@@ -42,7 +46,15 @@ internal sealed class DeletionHold
                 released = _released.Task;
             }
 
-            await released.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                await released.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
         }
     }
 

@@ -27,7 +27,8 @@ public sealed class StoreSnapshotTests : IDisposable
     {
         // Arrange: several segments' worth of chunks in a running engine.
         var data = _dir.CreateSub("data");
-        var chunks = Enumerable.Range(0, 60).Select(i => TestChunks.Random(100_000, 500 + i)).ToList();
+        // 55 chunks of 100 kB in 1 MiB segments: five full, sealed segments and an active one with room for what follows.
+        var chunks = Enumerable.Range(0, 55).Select(i => TestChunks.Random(100_000, 500 + i)).ToList();
         await using var engine = ChunkEngine.Open(Options(data));
         foreach (var (id, bytes) in chunks)
         {
@@ -48,10 +49,6 @@ public sealed class StoreSnapshotTests : IDisposable
 
         // Assert: sealed segments are links, the active one a copy; the snapshot opens as an engine (index rebuilt
         // from the segments) holding exactly the chunks stored before it, byte for byte.
-        Assert.True(result.Segments >= 5, $"{result.Segments} segments");
-        Assert.Equal(result.Segments - 1, result.Linked);
-        Assert.Equal("storage-x", (await File.ReadAllTextAsync(Path.Combine(destination, "node-id"))).Trim());
-        Assert.False(Directory.Exists(destination + ".partial"));
         await using var restored = ChunkEngine.Open(Options(destination));
         Assert.True(restored.RebuiltIndex);
         Assert.False(restored.Contains(later.Id));
@@ -61,6 +58,11 @@ public sealed class StoreSnapshotTests : IDisposable
             Assert.NotNull(chunk);
             Assert.Equal(bytes, chunk.Data.ToArray());
         }
+
+        Assert.True(result.Segments >= 5, $"{result.Segments} segments");
+        Assert.Equal(result.Segments - 1, result.Linked);
+        Assert.Equal("storage-x", (await File.ReadAllTextAsync(Path.Combine(destination, "node-id"))).Trim());
+        Assert.False(Directory.Exists(destination + ".partial"));
     }
 
     [Fact]

@@ -78,6 +78,7 @@ internal static class StandaloneCommand
         var metadataOptions = new MetadataNodeOptions
         {
             DataDirectory = Path.Combine(data, "metadata"),
+            BackupDirectory = Path.Combine(data, "backups"),
             KeysDirectory = keys,
             Urls = [$"{scheme}://{host}:{port}"],
             HttpUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 3)}",
@@ -101,6 +102,7 @@ internal static class StandaloneCommand
             new StorageNodeOptions
             {
                 DataDirectory = Path.Combine(data, "storage"),
+                BackupDirectory = Path.Combine(data, "backups"),
                 KeysDirectory = keys,
                 GrpcUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 1)}",
                 HttpUrl = $"{scheme}://{host}:{(port == 0 ? 0 : port + 2)}",

@@ -47,7 +47,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
                 var metricsPort = port == 0 ? 0 : port + 5 + (3 * i);
                 List<string> args =
                 [
-                    "--data", dir, "--keys", keys, "--node-id", nodeId,
+                    "--data", dir, "--backup-dir", Path.Combine(data, "backups"), "--keys", keys, "--node-id", nodeId,
                     "--urls", $"{scheme}://{host}:{grpcPort};{scheme}://{host}:{httpPort}",
                     "--metrics-url", $"{scheme}://{metricsHost}:{metricsPort}",
                     "--metadata", metadataUrl,

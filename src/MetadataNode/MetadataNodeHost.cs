@@ -107,6 +107,12 @@ public static class MetadataNodeHost
             sp.GetRequiredService<GrpcStorageNodeGateway>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Store")));
         services.AddSingleton<CallAuthenticator>();
+        services.AddSingleton(sp => new Domain.Backups.OnlineCheck(sp.GetRequiredService<MetadataStore>(), sp.GetRequiredService<GrpcStorageNodeGateway>(), options));
+        services.AddSingleton(sp => new Domain.Backups.OnlineBackup(
+            sp.GetRequiredService<MetadataStore>(),
+            new GrpcStoreSnapshotGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust),
+            options,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Backup")));
         services.AddHostedService<GarbageCollectorService>();
         services.AddSingleton(sp => new GrpcReplicationGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust));
         services.AddSingleton(sp => new Domain.Replication.ReReplicator(

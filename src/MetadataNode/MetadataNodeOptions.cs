@@ -9,6 +9,15 @@ public sealed record MetadataNodeOptions
     /// <summary>Directory of the RocksDB store (created if missing).</summary>
     public required string DataDirectory { get; init; }
 
+    /// <summary>
+    /// Where online backups go (<c>BACKUP/&lt;UTC stamp&gt;/</c>: the metadata checkpoint and the key ring); null: DATA/backups.
+    /// On the data folder's file system the checkpoint hard-links RocksDB's files instead of copying them.
+    /// </summary>
+    public string? BackupDirectory { get; init; }
+
+    /// <summary>The folder backups go to: <see cref="BackupDirectory"/> or DATA/backups.</summary>
+    public string BackupFolder => Path.GetFullPath(BackupDirectory ?? Path.Combine(DataDirectory, "backups"));
+
     /// <summary>Directory of the DataProtection key ring shared with the storage nodes.</summary>
     public required string KeysDirectory { get; init; }
 

@@ -3,13 +3,14 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 
-// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB]
+// dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR]
 //   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]
-const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
+    "  --backup-dir: where online backups put this node's snapshot (default DATA/backups; on DATA's file system segments are hard-linked).\n" +
     "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.\n" +
     "  The HTTP/1.1 URL (presigned links) also serves /healthz and /readyz; /metrics is served only on --metrics-url\n" +
     "  (HTTP/1.1, default a free port on 127.0.0.1): bind it where only your scraper reaches, never clients.";
-string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, metricsUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null;
+string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, metricsUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null, backupDir = null;
 var insecureHttp = false;
 var logging = new NodeLogging();
 double? scrubHours = null;
@@ -27,6 +28,7 @@ for (var i = 0; i < args.Length; i++)
         case "--keys": keys = Next(); break;
         case "--metadata": metadata = Next(); break;
         case "--node-id": nodeId = Next(); break;
+        case "--backup-dir": backupDir = Next(); break;
         case "--advertise-grpc-url": advertiseGrpc = Next(); break;
         case "--advertise-http-url": advertiseHttp = Next(); break;
         case "--tls-cert": tlsCert = Next(); break;
@@ -91,6 +93,7 @@ try
     var nodeOptions = new StorageNodeOptions
     {
         DataDirectory = data,
+        BackupDirectory = backupDir,
         KeysDirectory = keys,
         GrpcUrl = parts[0],
         HttpUrl = httpUrl ?? (parts.Length > 1 ? parts[1] : null),

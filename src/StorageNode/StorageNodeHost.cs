@@ -151,6 +151,7 @@ public static class StorageNodeHost
         app.UseNodeObservability();
         app.MapGrpcService<ChunkStorageService>();
         app.MapGrpcService<ChunkPushService>();
+        app.MapGrpcService<StoreSnapshotService>();
         app.MapChunkHttp();
         return app;
     }

@@ -10,6 +10,15 @@ public sealed record StorageNodeOptions
     /// <summary>Data directory: segments, index, outbox, node id.</summary>
     public required string DataDirectory { get; init; }
 
+    /// <summary>
+    /// Where online backups put this node's snapshots (<c>BACKUP/&lt;stamp&gt;/&lt;name of the data folder&gt;</c>); null: DATA/backups.
+    /// On the data folder's file system, sealed segments are hard-linked rather than copied.
+    /// </summary>
+    public string? BackupDirectory { get; init; }
+
+    /// <summary>The folder backups go to: <see cref="BackupDirectory"/> or DATA/backups.</summary>
+    public string BackupFolder => Path.GetFullPath(BackupDirectory ?? Path.Combine(DataDirectory, "backups"));
+
     /// <summary>Directory of the DataProtection key ring shared with the metadata node.</summary>
     public required string KeysDirectory { get; init; }
 

@@ -22,6 +22,7 @@ public static class MetadataNodeCommandLine
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
+                               [--backup-dir DIR]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
@@ -50,7 +51,15 @@ public static class MetadataNodeCommandLine
                                it); 'drained' in nodes list: it holds nothing needed and may be removed
                                TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
-          Dropbox.MetadataNode check --data DIR             checks the store's consistency
+          Dropbox.MetadataNode check --data DIR             checks a stopped node's store; exit 1 on any problem
+          Dropbox.MetadataNode check TARGET [--verify-chunks]  the same check on a running node (on a RocksDB
+                               checkpoint: writers go on); --verify-chunks: also asks the live storage nodes that every
+                               referenced chunk is held by at least one of them
+          Dropbox.MetadataNode backup TARGET                an online, consistent backup: the metadata checkpoint and
+                               the key ring under the node's --backup-dir (default DATA/backups), each live storage
+                               node's segments under its own --backup-dir, all in a folder named by the UTC start;
+                               prints the paths; exit 1 if a storage node's snapshot failed
+                               TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
         """;
 
     /// <summary>Runs the command; returns the process exit code.</summary>
@@ -86,7 +95,13 @@ public static class MetadataNodeCommandLine
 
             if (args.Length >= 1 && args[0] == "check")
             {
-                return RunCheck(args);
+                var checkFlags = ParseFlags(args[1..], ["--verify-chunks"]);
+                return checkFlags.ContainsKey("--data") ? RunCheck(checkFlags) : await OnlineAdminCommand.CheckAsync(checkFlags).ConfigureAwait(false);
+            }
+
+            if (args.Length >= 1 && args[0] == "backup")
+            {
+                return await OnlineAdminCommand.BackupAsync(ParseFlags(args[1..], [])).ConfigureAwait(false);
             }
 
             return await RunServerAsync(args).ConfigureAwait(false);
@@ -126,6 +141,7 @@ public static class MetadataNodeCommandLine
             KeysDirectory = Require(map, "--keys"),
             Urls = map.TryGetValue("--urls", out var urls) ? urls.Split(';', StringSplitOptions.RemoveEmptyEntries) : ["http://127.0.0.1:5080"],
             HttpUrl = map.GetValueOrDefault("--http-url"),
+            BackupDirectory = map.GetValueOrDefault("--backup-dir"),
             SyncWrites = !map.ContainsKey("--no-fsync"),
             InsecureHttp = map.ContainsKey("--insecure-http"),
             TlsCertificate = TlsOptions(map),
@@ -223,9 +239,8 @@ public static class MetadataNodeCommandLine
         return 0;
     }
 
-    private static int RunCheck(string[] args)
+    private static int RunCheck(Dictionary<string, string> map)
     {
-        var map = ParseFlags(args[1..], []);
         using var store = OpenOffline(Require(map, "--data"));
         var problems = store.CheckConsistency();
         foreach (var p in problems)

@@ -9,7 +9,7 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed class ConsistencyCheck
 {
     private readonly RocksEngine _engine;
-    private readonly StoreTransactions _transactions;
+    private readonly StoreTransactions? _transactions;
 
     public ConsistencyCheck(RocksEngine engine, StoreTransactions transactions)
     {
@@ -17,13 +17,16 @@ internal sealed class ConsistencyCheck
         _transactions = transactions;
     }
 
+    /// <summary>A check of a database nothing writes to (a checkpoint of a running store, see <see cref="Backups.OnlineCheck"/>): no lock needed.</summary>
+    public ConsistencyCheck(RocksEngine snapshot) => _engine = snapshot;
+
     /// <summary>
     /// Checks every cross-record invariant and returns what is violated (empty = consistent): contiguous
     /// change logs up to each head, every change's version present unless retention pruned it (retained
     /// versions are a suffix of a path's history), file records matching their newest version, namespace
     /// totals, and refcounts equal to a recount over the retained versions.
     /// </summary>
-    public IReadOnlyList<string> Run() => _transactions.Exclusive(CheckUnderLock);
+    public IReadOnlyList<string> Run() => _transactions is null ? CheckUnderLock() : _transactions.Exclusive(CheckUnderLock);
 
     private IReadOnlyList<string> CheckUnderLock()
     {

@@ -32,6 +32,9 @@ internal sealed class GarbageCollector
 
     private long NowMs => _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <summary>Online backups hold chunk deletions off through this (no delete reaches a node while held).</summary>
+    public Backups.DeletionHold Deletions { get; } = new();
+
     /// <summary>
     /// One pass: prunes versions past the retention age, then deletes chunks that stayed unreferenced past
     /// the grace period. A chunk is marked DELETING under the write lock after re-checking its refcount, so
@@ -238,8 +241,10 @@ internal sealed class GarbageCollector
                 continue;
             }
 
-            // Phase 2, outside the lock: ask the nodes.
+            // Phase 2, outside the lock: ask the nodes, unless an online backup holds deletions (its metadata checkpoint
+            // may reference a chunk unreferenced since; its storage snapshots, taken after, must still find it).
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
+            using var deleting = await Deletions.EnterDeleteAsync(cancellationToken).ConfigureAwait(false);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
                 if (!_nodeRegistry.TryGet(perNode.Key, out var node))

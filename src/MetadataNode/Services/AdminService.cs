@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Domain.Backups;
 using Dropbox.Shared.Protos.Admin;
 using Grpc.Core;
 
@@ -9,11 +10,48 @@ internal sealed class AdminService : Admin.AdminBase
 {
     private readonly MetadataStore _store;
     private readonly CallAuthenticator _auth;
+    private readonly OnlineCheck _check;
+    private readonly OnlineBackup _backup;
 
-    public AdminService(MetadataStore store, CallAuthenticator auth)
+    public AdminService(MetadataStore store, CallAuthenticator auth, OnlineCheck check, OnlineBackup backup)
     {
         _store = store;
         _auth = auth;
+        _check = check;
+        _backup = backup;
+    }
+
+    public override async Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var report = await _check.RunAsync(request.VerifyChunks, context.CancellationToken).ConfigureAwait(false);
+        var response = new CheckResponse { ChunksVerified = (ulong)report.ChunksVerified };
+        response.Problems.AddRange(report.Problems);
+        return response;
+    }
+
+    public override async Task<BackupResponse> Backup(BackupRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        var report = await _backup.RunAsync(context.CancellationToken).ConfigureAwait(false);
+        var response = new BackupResponse
+        {
+            Name = report.Name,
+            MetadataPath = report.MetadataPath,
+            KeysPath = report.KeysPath,
+            Complete = report.Complete,
+        };
+        response.Nodes.AddRange(report.Nodes.Select(n => new NodeBackup
+        {
+            NodeId = n.NodeId,
+            Path = n.Path,
+            Segments = (uint)n.Segments,
+            Linked = (uint)n.Linked,
+            Bytes = (ulong)n.Bytes,
+            Error = n.Error ?? string.Empty,
+        }));
+        response.SkippedNodes.AddRange(report.SkippedNodes);
+        return response;
     }
 
     public override Task<AddUserResponse> AddUser(AddUserRequest request, ServerCallContext context)

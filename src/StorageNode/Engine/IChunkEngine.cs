@@ -38,6 +38,12 @@ public interface IChunkEngine : IAsyncDisposable
     /// <summary>True if the chunk was quarantined as corrupt and not stored again since.</summary>
     bool IsQuarantined(ChunkId id);
 
+    /// <summary>
+    /// Holds compaction and scrub off and lists the segment files with their durable lengths, for a snapshot of the
+    /// store (online backup); dispose the hold as soon as the files are taken.
+    /// </summary>
+    Task<SegmentHold> HoldSegmentsAsync(CancellationToken cancellationToken);
+
     /// <summary>Counters.</summary>
     EngineStats GetStats();
 

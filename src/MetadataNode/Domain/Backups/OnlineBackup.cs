@@ -1,0 +1,117 @@
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.IO;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.MetadataNode.Domain.Backups;
+
+/// <summary>
+/// A consistent backup of a running appliance. The rule: every chunk the backed-up metadata references is in the
+/// backed-up chunk stores. So garbage collection's deletes are held (none reaches a node from before the metadata
+/// checkpoint to the end of the last storage snapshot), the metadata checkpoint is taken first (every chunk it
+/// references was durable on its nodes before its commit), then each live storage node snapshots its store, and the
+/// key ring is copied (without it no link or token signed before can be checked). Everything goes under the node's
+/// own backup folder in a folder named by the UTC start (<see cref="BackupName"/>); a request names no path. One backup
+/// at a time.
+/// </summary>
+internal sealed partial class OnlineBackup
+{
+    private readonly MetadataStore _store;
+    private readonly IStoreSnapshotGateway _gateway;
+    private readonly MetadataNodeOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _one = new(1, 1);
+
+    public OnlineBackup(MetadataStore store, IStoreSnapshotGateway gateway, MetadataNodeOptions options, ILogger logger)
+    {
+        _store = store;
+        _gateway = gateway;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>Takes the backup; see the class summary. A node that fails its snapshot is named in the report (not complete).</summary>
+    public async Task<BackupReport> RunAsync(CancellationToken cancellationToken)
+    {
+        await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var folder = _options.BackupFolder;
+            PrivateFolder.Create(folder);
+            var now = _options.Clock.GetUtcNow();
+            string name, root;
+            for (var attempt = 0; ; attempt++)
+            {
+                name = BackupName.For(now, attempt);
+                root = Path.Combine(folder, name);
+                if (!Directory.Exists(root))
+                {
+                    break;
+                }
+            }
+
+            PrivateFolder.Create(root);
+            var metadataPath = Path.Combine(root, LeafName(_options.DataDirectory));
+            var keysName = LeafName(_options.KeysDirectory);
+            var keysPath = Path.Combine(root, keysName == Path.GetFileName(metadataPath) ? "keys" : keysName);
+            List<NodeSnapshot> snapshots;
+            var skipped = new List<string>();
+            using (await _store.ChunkDeletions.HoldAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await Task.Run(() => _store.Engine.Checkpoint(metadataPath), cancellationToken).ConfigureAwait(false);
+                DirectorySync.Flush(metadataPath);
+                SnapshotFiles.CopyFolder(_options.KeysDirectory, keysPath);
+                var live = new List<NodeRecord>();
+                foreach (var node in _store.Nodes.All().OrderBy(n => n.NodeId, StringComparer.Ordinal))
+                {
+                    if (_store.Nodes.IsLive(node))
+                    {
+                        live.Add(node);
+                    }
+                    else
+                    {
+                        skipped.Add(node.NodeId);
+                    }
+                }
+
+                snapshots = [.. await Task.WhenAll(live.Select(n => SnapshotAsync(n, name, cancellationToken))).ConfigureAwait(false)];
+            }
+
+            DirectorySync.Flush(root);
+            var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped);
+            if (report.Complete)
+            {
+                BackupTaken(_logger, name, root, snapshots.Count, skipped.Count);
+            }
+            else
+            {
+                BackupIncomplete(_logger, name, string.Join("; ", snapshots.Where(s => s.Error is not null).Select(s => $"{s.NodeId}: {s.Error}")));
+            }
+
+            return report;
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+
+    private async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _gateway.SnapshotAsync(node, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return new NodeSnapshot(node.NodeId, string.Empty, 0, 0, 0, ex.Message);
+        }
+    }
+
+    private static string LeafName(string folder) => Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
+
+    [LoggerMessage(EventId = 4060, Level = LogLevel.Information, Message = "Online backup {Name} written to {Root} with {Nodes} storage node snapshot(s); {Skipped} node(s) not live were left out")]
+    private static partial void BackupTaken(ILogger logger, string name, string root, int nodes, int skipped);
+
+    [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Online backup {Name} is incomplete: {Failures}")]
+    private static partial void BackupIncomplete(ILogger logger, string name, string failures);
+}

@@ -1,0 +1,119 @@
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.IO;
+
+namespace Dropbox.MetadataNode.Domain.Backups;
+
+/// <summary>
+/// The store's consistency check on a running node, without holding writers off for the scan: a RocksDB checkpoint
+/// (one point in time, hard links) in a temp folder under the data folder, opened as its own database, checked with
+/// <see cref="ConsistencyCheck"/>, removed. Optionally also asks the live storage nodes whether every referenced chunk
+/// is held by at least one of them. One check at a time.
+/// </summary>
+internal sealed class OnlineCheck
+{
+    /// <summary>The temp folder under the data folder (removed after each check; a leftover from a crash, before the next).</summary>
+    internal const string TempFolder = ".online-check";
+
+    private readonly MetadataStore _store;
+    private readonly IStorageNodeGateway _gateway;
+    private readonly string _dataDirectory;
+    private readonly SemaphoreSlim _one = new(1, 1);
+
+    public OnlineCheck(MetadataStore store, IStorageNodeGateway gateway, MetadataNodeOptions options)
+    {
+        _store = store;
+        _gateway = gateway;
+        _dataDirectory = options.DataDirectory;
+    }
+
+    /// <summary>Checks a checkpoint of the store; with <paramref name="verifyChunks"/>, also the chunks on the live nodes.</summary>
+    public async Task<CheckReport> RunAsync(bool verifyChunks, CancellationToken cancellationToken)
+    {
+        await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var temp = Path.Combine(_dataDirectory, TempFolder);
+        try
+        {
+            RemoveFolder(temp);
+            PrivateFolder.Create(temp);
+            var checkpoint = Path.Combine(temp, "checkpoint");
+            await Task.Run(() => _store.Engine.Checkpoint(checkpoint), cancellationToken).ConfigureAwait(false);
+            using var snapshot = RocksEngine.Open(checkpoint);
+            var problems = new List<string>(await Task.Run(() => new ConsistencyCheck(snapshot).Run(), cancellationToken).ConfigureAwait(false));
+            var verified = verifyChunks ? await VerifyChunksAsync(snapshot, problems, cancellationToken).ConfigureAwait(false) : 0;
+            return new CheckReport(problems, verified);
+        }
+        finally
+        {
+            RemoveFolder(temp);
+            _one.Release();
+        }
+    }
+
+    /// <summary>Asks each live node about the referenced chunks it is recorded on; a chunk no live node confirms is a problem.</summary>
+    private async Task<long> VerifyChunksAsync(RocksEngine snapshot, List<string> problems, CancellationToken cancellationToken)
+    {
+        var live = _store.Nodes.LiveNodes().ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+        var perNode = new Dictionary<string, List<ChunkId>>(StringComparer.Ordinal);
+        var referenced = new Dictionary<ChunkId, (long Refcount, string Locations)>();
+        foreach (var (key, value) in snapshot.ScanAll(snapshot.Chunks))
+        {
+            var record = ChunkRecord.Parser.ParseFrom(value);
+            if (record.Refcount <= 0)
+            {
+                continue;
+            }
+
+            var id = new ChunkId(key);
+            referenced[id] = (record.Refcount, string.Join(", ", record.Locations));
+            foreach (var node in record.Locations.Where(live.ContainsKey))
+            {
+                if (!perNode.TryGetValue(node, out var ids))
+                {
+                    perNode[node] = ids = [];
+                }
+
+                ids.Add(id);
+            }
+        }
+
+        var confirmed = new HashSet<ChunkId>();
+        foreach (var (nodeId, ids) in perNode.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            try
+            {
+                var present = await _gateway.HasChunksAsync(live[nodeId], ids, cancellationToken).ConfigureAwait(false);
+                for (var i = 0; i < ids.Count; i++)
+                {
+                    if (present[i])
+                    {
+                        confirmed.Add(ids[i]);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                problems.Add($"storage node {nodeId}: could not be asked about its {ids.Count} chunk(s): {ex.Message}");
+            }
+        }
+
+        foreach (var (id, (refcount, locations)) in referenced)
+        {
+            if (!confirmed.Contains(id))
+            {
+                problems.Add($"chunk {id.ToShortString()}: referenced by {refcount} version(s) but held by no live storage node (recorded on: {(locations.Length == 0 ? "none" : locations)})");
+            }
+        }
+
+        return confirmed.Count;
+    }
+
+    private static void RemoveFolder(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Dropbox.Shared.Errors;
+
+namespace Dropbox.Shared.IO;
+
+/// <summary>
+/// The name of one online backup: its UTC start as <c>yyyyMMddTHHmmssZ</c>, with <c>-N</c> when several start in the
+/// same second. Each node writes its part under its own backup folder in a folder of this name; a name is checked
+/// against this form before it becomes part of a path, so a request cannot name a path.
+/// </summary>
+public static partial class BackupName
+{
+    /// <summary>The name for a backup started at <paramref name="now"/>, the <paramref name="attempt"/>-th of that second (0: none).</summary>
+    public static string For(DateTimeOffset now, int attempt = 0)
+    {
+        var stamp = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        return attempt == 0 ? stamp : string.Create(CultureInfo.InvariantCulture, $"{stamp}-{attempt}");
+    }
+
+    /// <summary>Returns <paramref name="name"/> if it is a backup name; else InvalidArgument saying what one looks like.</summary>
+    public static string Validate(string? name) =>
+        name is not null && Pattern().IsMatch(name)
+            ? name
+            : throw new DropboxException(ErrorKind.InvalidArgument, $"'{name}' is not a backup name (a UTC stamp such as 20261201T224501Z, optionally -N); nothing was written.");
+
+    [GeneratedRegex(@"^[0-9]{8}T[0-9]{6}Z(-[0-9]{1,4})?$", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
+}

@@ -81,6 +81,29 @@ public sealed class FileDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_large_enough_to_bypass_the_page_cache_downloads_byte_identical_with_its_odd_tail()
+    {
+        // Arrange: past the direct-write threshold, two whole staging buffers plus a tail of one block and one byte.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var content = TestClient.RandomBytes((int)DirectFileWriter.MinFileBytes + 4097, 13);
+        a.Write("large.bin", content);
+        await a.SyncAsync();
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, _ => throw new InvalidOperationException("no conflict expected"));
+
+        // Act
+        var result = await downloader.DownloadAsync("large.bin", expectedLocal: null, CancellationToken.None);
+
+        // Assert
+        Assert.True(result.Placed);
+        Assert.Equal(content, await File.ReadAllBytesAsync(b.PathOf("large.bin")));
+        Assert.Equal(content.Length, b.State.GetFile("large.bin")!.Size);
+        Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*"));
+    }
+
+    [Fact]
     public async Task A_file_whose_plan_comes_in_compact_pages_downloads_page_by_page_byte_identical()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -127,6 +127,10 @@ internal sealed class FileDownloader
             // Later pages of the plan are asked for as the window reaches them.
             var window = new Queue<Task<ChunkBuffer>>();
             await using var gets = DownloadPlans.ChunksAsync(_ctx.Metadata, path, plan, ct).GetAsyncEnumerator(ct);
+
+            // A large file goes to the device without a copy into the page cache (see DirectFileWriter); the barrier
+            // still makes it durable before it is renamed into place.
+            await using var direct = size >= DirectFileWriter.MinFileBytes ? DirectFileWriter.Open(staged.Handle!) : null;
             try
             {
                 var more = await gets.MoveNextAsync().ConfigureAwait(false);
@@ -150,7 +154,15 @@ internal sealed class FileDownloader
                     }
 
                     using var plain = await window.Dequeue().ConfigureAwait(false);
-                    await RandomAccess.WriteAsync(staged.Handle!, plain.Memory, written, ct).ConfigureAwait(false);
+                    if (direct is not null)
+                    {
+                        await direct.WriteAsync(plain.Memory, ct).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await RandomAccess.WriteAsync(staged.Handle!, plain.Memory, written, ct).ConfigureAwait(false);
+                    }
+
                     written += plain.Length;
                     _ctx.Progress.AddBytes(plain.Length);
                 }
@@ -163,6 +175,11 @@ internal sealed class FileDownloader
             if (received != size)
             {
                 throw RemoteBounds.BadPlan(path, $"its chunks add up to {received} bytes but the file is said to be {size} bytes");
+            }
+
+            if (direct is not null)
+            {
+                await direct.CompleteAsync(ct).ConfigureAwait(false);
             }
 
             SetTime(staged);

@@ -16,6 +16,12 @@ internal static class SyncPlanner
     /// <summary>Reason of a skip for a remote change to a path the scan found but could not take.</summary>
     public const string WithheldReason = "present here but not readable as a synced path (case clash, unreadable folder or link); left alone on both sides";
 
+    /// <summary>Reason of a skip for a path that is a file on one side and a folder on the other.</summary>
+    public const string KindClashReason = "a file on one side and a folder on the other; rename one of them";
+
+    /// <summary>Reason of a skip for a path under a kind clash (a folder on one side that is a file on the other).</summary>
+    public const string UnderKindClashReason = "under a folder that is a file on the other side; syncs once one of them is renamed";
+
     /// <summary>Reason of a skip for a remote change to a path the local ignore rules exclude.</summary>
     public const string IgnoredReason = "ignored here by a .dropboxignore or built-in rule; the remote change is not applied";
 
@@ -53,6 +59,14 @@ internal static class SyncPlanner
                     actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = leftAlone });
                 }
 
+                continue;
+            }
+
+            // Under a path that is a file on one side and a folder on the other (itself skipped): a download there
+            // cannot create its folder and an upload there is refused, every pass; skip it with the clash.
+            if (UnderKindClash(input, path))
+            {
+                actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = UnderKindClashReason });
                 continue;
             }
 
@@ -154,7 +168,7 @@ internal static class SyncPlanner
     {
         if ((local is not null && local.Kind != FileKind.Folder) || (remote is { Deleted: false, Kind: FileKind.File }) || (baseRecord is not null && baseRecord.Kind != FileKind.Folder))
         {
-            return new SyncAction(SyncActionKind.Skip, path) { Reason = "a file on one side and a folder on the other; rename one of them" };
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = KindClashReason };
         }
 
         var remoteFolder = remote is { Deleted: false };
@@ -187,6 +201,26 @@ internal static class SyncPlanner
         return remoteFolder && remote!.Version != baseRecord.Version
             ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
             : new SyncAction(SyncActionKind.DeleteRemoteFolder, path) { Base = baseRecord, BaseVersion = baseRecord.Version };
+    }
+
+    /// <summary>True when a folder above <paramref name="path"/> is a kind clash (what <see cref="DecideFolder"/> skips).</summary>
+    private static bool UnderKindClash(PlanInput input, string path)
+    {
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            var parent = path[..slash];
+            input.Local.Entries.TryGetValue(parent, out var local);
+            input.Base.TryGetValue(parent, out var baseRecord);
+            input.Remote.TryGetValue(parent, out var remote);
+            var folder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || remote is { Deleted: false, Kind: FileKind.Folder };
+            var file = local?.Kind == FileKind.File || baseRecord?.Kind == FileKind.File || remote is { Deleted: false, Kind: FileKind.File };
+            if (folder && file)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void PlanRemoteMoves(PlanInput input, List<SyncAction> actions, HashSet<string> handled)

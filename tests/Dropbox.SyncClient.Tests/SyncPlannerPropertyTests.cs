@@ -26,7 +26,32 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     [Trait("Category", "Long")]
     public void The_planner_converges_without_losing_content_over_millions_of_random_trees() => Sample(2_000_000);
 
-    internal static void Run(PlannerCase c) => PlannerRun.Check(c);
+    // Shrunk failures, kept as they were printed (name: what went wrong, and the seed that found it).
+    private static readonly Dictionary<string, PlannerCase> Shrunk = new()
+    {
+        // The folder B replaced a file remotely (with B/a inside) while the file is unchanged here: the download of
+        // B/a could never make its folder, an error every pass (seed eXhXB8whj3e1).
+        ["download under a file here"] = new PlannerCase([new(7, 13, 7, 3)], [], [new(8, 5, 5, 1)], 857),
+
+        // A/a deleted here (all of A), replaced by a folder remotely: skipped as a kind clash, so A's remote delete
+        // was refused (not empty) pass after pass (seed 0566yVvZ7pT2).
+        ["deleted here, replaced by a folder remotely"] = new PlannerCase([new(24, 6, 2, 2), new(28, 12, 1, 4)], [new(14, 15, 3, 7), new(17, 0, 3, 7)], [new(19, 2, 1, 2)], 466),
+
+        // A remote move into A/ where A is a file here: the rename failed every pass (seed 90eIcPwENsc1).
+        ["remote move under a file here"] = new PlannerCase([new(21, 6, 1, 1), new(10, 15, 5, 6), new(27, 14, 1, 2), new(12, 6, 4, 2), new(2, 14, 2, 6)], [new(19, 9, 4, 2)], [new(28, 3, 1, 3)], 642),
+
+        // A kind clash (a file here, a folder remotely) skipped once, then forgotten when the cursor moved past it: the
+        // engine's cursor bug (sync-fixes remembers withheld paths; a kind clash needs the same). The model remembers
+        // every skipped remote change (seeds 7lg8iGr8R-q1, cg_ixu7xTTx2).
+        ["kind clash forgotten past the cursor"] = new PlannerCase([new(25, 7, 0, 3)], [], [new(21, 15, 7, 1), new(8, 12, 6, 2)], 459),
+        ["kind clash then an edit here"] = new PlannerCase([new(13, 15, 3, 7), new(28, 8, 5, 7)], [new(22, 1, 1, 5)], [new(8, 13, 1, 4)], 221),
+    };
+
+    public static TheoryData<string> ShrunkNames => new(Shrunk.Keys);
+
+    [Theory]
+    [MemberData(nameof(ShrunkNames))]
+    public void Shrunk_failures_converge(string name) => PlannerRun.Check(Shrunk[name]);
 
     private void Sample(long cases)
     {

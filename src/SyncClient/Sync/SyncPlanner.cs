@@ -82,6 +82,15 @@ internal static class SyncPlanner
 
     private static SyncAction? Decide(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {
+        if (ReplacedRemotely(local, baseRecord, remote))
+        {
+            // Deleted here, replaced by the other kind remotely: the remote side wins, as a remote edit of a file
+            // deleted here does (else the folder's delete would be refused remotely, pass after pass).
+            return remote!.Kind == FileKind.Folder
+                ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
+                : new SyncAction(SyncActionKind.Download, path) { Remote = remote, Base = baseRecord, BaseVersion = baseRecord!.Version };
+        }
+
         var isFolder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || (remote is { Deleted: false, Kind: FileKind.Folder });
         if (isFolder)
         {
@@ -166,7 +175,7 @@ internal static class SyncPlanner
 
     private static SyncAction? DecideFolder(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {
-        if ((local is not null && local.Kind != FileKind.Folder) || (remote is { Deleted: false, Kind: FileKind.File }) || (baseRecord is not null && baseRecord.Kind != FileKind.Folder))
+        if (IsKindClash(local, baseRecord, remote))
         {
             return new SyncAction(SyncActionKind.Skip, path) { Reason = KindClashReason };
         }
@@ -212,9 +221,7 @@ internal static class SyncPlanner
             input.Local.Entries.TryGetValue(parent, out var local);
             input.Base.TryGetValue(parent, out var baseRecord);
             input.Remote.TryGetValue(parent, out var remote);
-            var folder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || remote is { Deleted: false, Kind: FileKind.Folder };
-            var file = local?.Kind == FileKind.File || baseRecord?.Kind == FileKind.File || remote is { Deleted: false, Kind: FileKind.File };
-            if (folder && file)
+            if (IsKindClash(local, baseRecord, remote))
             {
                 return true;
             }
@@ -222,6 +229,18 @@ internal static class SyncPlanner
 
         return false;
     }
+
+    /// <summary>A file on one side (or in the merge base) and a folder on another, except a kind replaced remotely where the path is gone here.</summary>
+    private static bool IsKindClash(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
+    {
+        var folder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || remote is { Deleted: false, Kind: FileKind.Folder };
+        var file = local?.Kind == FileKind.File || baseRecord?.Kind == FileKind.File || remote is { Deleted: false, Kind: FileKind.File };
+        return folder && file && !ReplacedRemotely(local, baseRecord, remote);
+    }
+
+    /// <summary>Gone here, and replaced remotely by the other kind (a file by a folder or a folder by a file).</summary>
+    private static bool ReplacedRemotely(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote) =>
+        local is null && baseRecord is not null && remote is { Deleted: false } && remote.Kind != baseRecord.Kind;
 
     private static void PlanRemoteMoves(PlanInput input, List<SyncAction> actions, HashSet<string> handled)
     {
@@ -244,7 +263,7 @@ internal static class SyncPlanner
 
             var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
-                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash))
+                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
             {
                 continue;
             }

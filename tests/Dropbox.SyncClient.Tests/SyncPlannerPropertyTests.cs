@@ -58,6 +58,10 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         var seed = Environment.GetEnvironmentVariable("PLANNER_PROPERTY_SEED");
         var started = System.Diagnostics.Stopwatch.StartNew();
         Cases.Sample(PlannerRun.Check, output.WriteLine, seed: seed, iter: seed is null ? cases : 1, threads: -1, print: c => c.ToString());
-        output.WriteLine($"{cases} cases in {started.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{cases} cases in {started.Elapsed.TotalSeconds:F1} s; planned (all cases so far in this process):");
+        foreach (var (what, count) in PlannerRun.Coverage.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"  {what}: {count}");
+        }
     }
 }

@@ -126,7 +126,7 @@ internal sealed class ModelServer
         return null;
     }
 
-    /// <summary>MoveAsync of a file: RequireLiveAtBase, the destination free (and nothing live under it, no file above it).</summary>
+    /// <summary>MoveAsync: RequireLiveAtBase, the destination free (and nothing live under it, no file above it).</summary>
     public ModelRefusal? Move(string from, string to, ulong baseVersion, out ulong version)
     {
         version = 0;
@@ -140,18 +140,26 @@ internal sealed class ModelServer
             return ModelRefusal.Conflict;
         }
 
-        if (Live.ContainsKey(to) || ParentIsFile(to) || HasLiveUnder(to) || current.Kind != ModelKind.File)
+        if (Live.ContainsKey(to) || ParentIsFile(to) || HasLiveUnder(to) || to.StartsWith(from + "/", StringComparison.Ordinal))
         {
             return ModelRefusal.AlreadyExists;
         }
 
-        var seq = ++Head;
-        Live.Remove(from);
-        Tombstones[from] = seq;
-        Live[to] = current with { Version = seq };
-        Tombstones.Remove(to);
-        Log.Add(new Change { Sequence = seq, Kind = ChangeKind.Move, OldPath = from, Entry = Entry(to, Live[to]) });
-        version = seq;
+        // A folder moves with everything under it, parents first, one move change each.
+        var moves = Live.Keys.Where(p => p.StartsWith(from + "/", StringComparison.Ordinal)).OrderBy(p => p.Length).Prepend(from).ToList();
+        foreach (var source in moves)
+        {
+            var seq = ++Head;
+            var node = Live[source];
+            var target = to + source[from.Length..];
+            Live.Remove(source);
+            Tombstones[source] = seq;
+            Live[target] = node with { Version = seq };
+            Tombstones.Remove(target);
+            Log.Add(new Change { Sequence = seq, Kind = ChangeKind.Move, OldPath = source, Entry = Entry(target, Live[target]) });
+            version = version == 0 ? seq : version;
+        }
+
         return null;
     }
 

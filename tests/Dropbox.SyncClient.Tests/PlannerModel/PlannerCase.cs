@@ -104,24 +104,17 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
             case EditKind.CreateFolder when targetFree:
                 world.LocalMakeFolder(target);
                 break;
-            case EditKind.Rename when Pick(files, op.A) is { } f && targetFree && !target.StartsWith(f + "/", StringComparison.Ordinal):
-                var moved = world.Local[f];
-                world.LocalRemoveTree(f);
-                world.LocalWrite(target, moved.Content, moved.MtimeTicks);
-                break;
-            case EditKind.CaseRename when Pick(all, op.A) is { } p && !world.Local.ContainsKey(CaseFlipped(p)):
-                var to = CaseFlipped(p);
-                foreach (var old in world.Local.Keys.Where(k => k == p || k.StartsWith(p + "/", StringComparison.Ordinal)).ToList())
+            case EditKind.Rename when Pick(all, op.A) is { } p && targetFree && !target.StartsWith(p + "/", StringComparison.Ordinal)
+                && Depth(target) + world.Local.Keys.Where(k => k.StartsWith(p + "/", StringComparison.Ordinal)).Select(k => Depth(k) - Depth(p)).DefaultIfEmpty(0).Max() <= MaxDepth:
+                if (ModelWorld.Parent(target) is { Length: > 0 } targetParent && !world.LocalMakeFolder(targetParent))
                 {
-                    var node = world.Local[old];
-                    world.Local.Remove(old);
-                    world.Local[to + old[p.Length..]] = node;
-                    if (world.Unreadable.Remove(old))
-                    {
-                        world.Unreadable.Add(to + old[p.Length..]);
-                    }
+                    break;
                 }
 
+                LocalMove(world, p, target);
+                break;
+            case EditKind.CaseRename when Pick(all, op.A) is { } p && !world.Local.ContainsKey(CaseFlipped(p)):
+                LocalMove(world, p, CaseFlipped(p));
                 break;
             case EditKind.TypeChange when Pick(all, op.A) is { } p:
                 var wasFile = world.Local[p].Kind == ModelKind.File;
@@ -149,6 +142,21 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
         }
     }
 
+    /// <summary>A rename: the path and everything under it, sizes and mtimes kept.</summary>
+    private static void LocalMove(ModelWorld world, string from, string to)
+    {
+        foreach (var old in world.Local.Keys.Where(k => k == from || k.StartsWith(from + "/", StringComparison.Ordinal)).ToList())
+        {
+            var node = world.Local[old];
+            world.Local.Remove(old);
+            world.Local[to + old[from.Length..]] = node;
+            if (world.Unreadable.Remove(old))
+            {
+                world.Unreadable.Add(to + old[from.Length..]);
+            }
+        }
+    }
+
     private static void EditRemote(ModelWorld world, PlannerOp op)
     {
         var server = world.Server;
@@ -161,7 +169,9 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
         switch ((EditKind)(op.Kind % EditKinds))
         {
             case EditKind.Edit when Pick(files, op.A) is { } f:
-                server.Put(f, ModelKind.File, world.NewContent());
+                // Now and then the content a local edit made (both sides made the same edit: recorded, not conflicted).
+                var localEdits = world.Local.Values.Where(n => n.Kind == ModelKind.File && !server.History.Contains(n.Content)).Select(n => n.Content).ToList();
+                server.Put(f, ModelKind.File, op.C % 3 == 0 && localEdits.Count > 0 ? Pick(localEdits, op.B) : world.NewContent());
                 break;
             case EditKind.Touch when Pick(files, op.A) is { } f:
                 server.Put(f, ModelKind.File, server.Live[f].Content);
@@ -189,18 +199,27 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
             case EditKind.CreateFolder when targetFree:
                 server.CreateFolder(target, out _);
                 break;
-            case EditKind.Rename when Pick(files, op.A) is { } f && targetFree:
-                server.Move(f, target, 0, out _);
+            case EditKind.Rename when Pick(server.Live.Keys.ToList(), op.A) is { } p && targetFree
+                && Depth(target) + server.Live.Keys.Where(k => k.StartsWith(p + "/", StringComparison.Ordinal)).Select(k => Depth(k) - Depth(p)).DefaultIfEmpty(0).Max() <= MaxDepth:
+                server.Move(p, target, 0, out _);
                 break;
-            case EditKind.CaseRename when Pick(files, op.A) is { } f:
-                server.Move(f, CaseFlipped(f), 0, out _);
+            case EditKind.CaseRename when Pick(server.Live.Keys.ToList(), op.A) is { } p:
+                server.Move(p, CaseFlipped(p), 0, out _);
                 break;
-            case EditKind.TypeChange when Pick(files, op.A) is { } f:
-                server.Delete(f, 0);
-                server.CreateFolder(f, out _);
-                if (op.C % 2 == 1 && Depth(f) < MaxDepth)
+            case EditKind.TypeChange when Pick(server.Live.Keys.ToList(), op.A) is { } p:
+                var wasFile = server.Live[p].Kind == ModelKind.File;
+                server.Delete(p, 0);
+                if (wasFile)
                 {
-                    server.Put(f + "/a", ModelKind.File, world.NewContent());
+                    server.CreateFolder(p, out _);
+                    if (op.C % 2 == 1 && Depth(p) < MaxDepth)
+                    {
+                        server.Put(p + "/a", ModelKind.File, world.NewContent());
+                    }
+                }
+                else
+                {
+                    server.Put(p, ModelKind.File, world.NewContent());
                 }
 
                 break;

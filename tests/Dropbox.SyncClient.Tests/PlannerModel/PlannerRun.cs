@@ -16,6 +16,9 @@ internal static class PlannerRun
     /// <summary>Passes allowed before the case counts as not terminating.</summary>
     public const int MaxPasses = 8;
 
+    /// <summary>How often each action kind was planned, and how many passes cases took (to see what the generator reaches).</summary>
+    public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Coverage = new(StringComparer.Ordinal);
+
     public static void Check(PlannerCase c)
     {
         var world = c.Build();
@@ -42,8 +45,14 @@ internal static class PlannerRun
             everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
             world.Remembered.Clear();
             world.Remembered.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip && remote.Changes.ContainsKey(a.Path)).Select(a => a.Path));
+            foreach (var a in plan)
+            {
+                Coverage.AddOrUpdate(a.Kind.ToString(), 1, (_, n) => n + 1);
+            }
+
             if (plan.All(a => a.Kind == SyncActionKind.Skip))
             {
+                Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
                 break;
             }
 

@@ -18,13 +18,23 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
 
     private static readonly Gen<PlannerCase> Cases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], (s, l, r, o) => new PlannerCase(s, l, r, o));
 
+    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], (s, l, r, o) => new PlannerCase(s, l, r, o, Plain: true));
+
+    private static long CiCases => Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000;
+
     [Fact]
-    public void The_planner_converges_without_losing_content_over_random_trees() =>
-        Sample(Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000);
+    public void The_planner_converges_without_losing_content_over_random_trees() => Sample(Cases, CiCases);
+
+    [Fact]
+    public void The_planner_converges_without_losing_content_over_random_plain_edits() => Sample(PlainCases, CiCases);
 
     [Fact]
     [Trait("Category", "Long")]
-    public void The_planner_converges_without_losing_content_over_millions_of_random_trees() => Sample(2_000_000);
+    public void The_planner_converges_without_losing_content_over_millions_of_random_trees() => Sample(Cases, 2_000_000);
+
+    [Fact]
+    [Trait("Category", "Long")]
+    public void The_planner_converges_without_losing_content_over_millions_of_random_plain_edits() => Sample(PlainCases, 1_000_000);
 
     // Shrunk failures, kept as they were printed (name: what went wrong, and the seed that found it).
     private static readonly Dictionary<string, PlannerCase> Shrunk = new()
@@ -53,11 +63,11 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     [MemberData(nameof(ShrunkNames))]
     public void Shrunk_failures_converge(string name) => PlannerRun.Check(Shrunk[name]);
 
-    private void Sample(long cases)
+    private void Sample(Gen<PlannerCase> gen, long cases)
     {
         var seed = Environment.GetEnvironmentVariable("PLANNER_PROPERTY_SEED");
         var started = System.Diagnostics.Stopwatch.StartNew();
-        Cases.Sample(PlannerRun.Check, output.WriteLine, seed: seed, iter: seed is null ? cases : 1, threads: -1, print: c => c.ToString());
+        gen.Sample(PlannerRun.Check, output.WriteLine, seed: seed, iter: seed is null ? cases : 1, threads: -1, print: c => c.ToString());
         output.WriteLine($"{cases} cases in {started.Elapsed.TotalSeconds:F1} s; planned (all cases so far in this process):");
         foreach (var (what, count) in PlannerRun.Coverage.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {

@@ -7,13 +7,19 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// user's edits to the folder and another device's edits on the server since the cursor, and the seed of the order
 /// the concurrent steps run in. Its <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
 /// </summary>
-internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order)
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false)
 {
+    /// <summary>
+    /// The edits of a plain case: no case-only names, type changes or withheld paths, which the planner leaves to the
+    /// user (skips), so nearly every path must converge.
+    /// </summary>
+    private static readonly EditKind[] PlainEdits = [EditKind.Edit, EditKind.Touch, EditKind.DeleteFile, EditKind.DeleteFolder, EditKind.CreateFile, EditKind.CreateFolder, EditKind.Rename, EditKind.Copy];
+
     private const int MaxDepth = 3;
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)})";
 
     public ModelWorld Build()
     {
@@ -26,16 +32,19 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
         world.Cursor = world.Server.Head;
         foreach (var op in Local)
         {
-            EditLocal(world, op);
+            EditLocal(world, Plain ? MakePlain(op) : op);
         }
 
         foreach (var op in Remote)
         {
-            EditRemote(world, op);
+            EditRemote(world, Plain ? MakePlain(op) : op);
         }
 
         return world;
     }
+
+    /// <summary>The op as a plain edit with a lower-case name (Names[0] and [1]).</summary>
+    private static PlannerOp MakePlain(PlannerOp op) => op with { Kind = (int)PlainEdits[op.Kind % PlainEdits.Length], C = op.C % 2 };
 
     private static T? Pick<T>(IReadOnlyList<T> items, int index) => items.Count == 0 ? default : items[index % items.Count];
 
@@ -50,8 +59,9 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
         return path[..^name.Length] + flipped;
     }
 
-    private static void BuildSynced(ModelWorld world, PlannerOp op)
+    private void BuildSynced(ModelWorld world, PlannerOp op)
     {
+        op = Plain ? op with { C = op.C % 2 } : op;
         var folders = world.Local.Where(kv => kv.Value.Kind == ModelKind.Folder).Select(kv => kv.Key).Prepend(string.Empty).ToList();
         var parent = Pick(folders, op.B)!;
         var path = Child(parent, op.C);

@@ -47,7 +47,7 @@ internal static class PlannerRun
             world.Remembered.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip && remote.Changes.ContainsKey(a.Path)).Select(a => a.Path));
             foreach (var a in plan)
             {
-                Coverage.AddOrUpdate(a.Kind.ToString(), 1, (_, n) => n + 1);
+                Coverage.AddOrUpdate(a.Kind == SyncActionKind.Skip ? "Skip: " + a.Reason![..Math.Min(40, a.Reason!.Length)] : a.Kind.ToString(), 1, (_, n) => n + 1);
             }
 
             if (plan.All(a => a.Kind == SyncActionKind.Skip))
@@ -102,6 +102,13 @@ internal static class PlannerRun
         if (!plan.Select(a => a.ToString()).SequenceEqual(replay.Select(a => a.ToString())))
         {
             throw new InvalidOperationException("the planner answered the same input twice differently");
+        }
+
+        // One plan's steps may run at once: no two of them may touch the same path.
+        var touched = plan.SelectMany(a => a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (touched is not null)
+        {
+            throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");
         }
 
         return (plan, snapshot, remote);

@@ -232,6 +232,85 @@ public sealed class SyncPlannerTests
         Assert.DoesNotContain(plan, a => a.Path == "full");
     }
 
+    [Fact]
+    public void A_remote_file_under_a_folder_that_is_a_file_here_is_skipped_not_downloaded()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100);
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["B"] = new("B", FileKind.File, 10, 100, 1, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry>
+            {
+                ["B"] = new("B", FileKind.Folder, 3, false, 0, [], 0),
+                ["B/a"] = new("B/a", FileKind.File, 4, false, 12, H2, 0),
+            },
+        });
+
+        Assert.Equal([(SyncActionKind.Skip, "B", SyncPlanner.KindClashReason), (SyncActionKind.Skip, "B/a", SyncPlanner.UnderKindClashReason)],
+            plan.Select(a => (a.Kind, a.Path, a.Reason)).OrderBy(a => a.Path, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_file_deleted_here_and_replaced_by_a_folder_remotely_becomes_that_folder_here()
+    {
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.Folder, 0, 0, 1, []), ["A/a"] = new("A/a", FileKind.File, 10, 100, 2, H1) },
+            Local = new LocalSnapshot(),
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry> { ["A/a"] = new("A/a", FileKind.Folder, 4, false, 0, [], 0) },
+        });
+
+        // Not a kind clash: nothing is left here to clash with, so the remote folder comes down (and with it A, whose
+        // remote delete is refused as not empty, keeping its row).
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.CreateLocalFolder, Path: "A/a" });
+        Assert.DoesNotContain(plan, a => a.Kind == SyncActionKind.Skip);
+    }
+
+    [Fact]
+    public void A_folder_deleted_here_and_replaced_by_a_file_remotely_becomes_that_file_here()
+    {
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["d"] = new("d", FileKind.Folder, 0, 0, 1, []) },
+            Local = new LocalSnapshot(),
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry> { ["d"] = new("d", FileKind.File, 4, false, 12, H2, 0) },
+        });
+
+        Assert.Equal([(SyncActionKind.Download, "d")], plan.Select(a => (a.Kind, a.Path)));
+    }
+
+    [Fact]
+    public void A_remote_move_into_a_folder_that_is_a_file_here_is_not_made_a_local_rename()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 200);
+        snapshot.Entries["b"] = new LocalEntry("b", FileKind.Folder, 0, 0);
+        snapshot.Entries["b/A"] = new LocalEntry("b/A", FileKind.File, 10, 100);
+        var remote = new Dictionary<string, RemoteEntry>();
+        RemoteChanges.Apply(remote, [new Dropbox.Shared.Protos.Metadata.Change
+        {
+            Sequence = 4, Kind = Dropbox.Shared.Protos.Metadata.ChangeKind.Move, OldPath = "b/A",
+            Entry = new Dropbox.Shared.Protos.Metadata.FileEntry { Path = "A/B", Version = 4, Size = 10, ContentHash = Google.Protobuf.ByteString.CopyFrom(H1) },
+        }]);
+
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.Folder, 0, 0, 3, []), ["b/A"] = new("b/A", FileKind.File, 10, 100, 2, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint> { ["A"] = new(10, 200, [], H2) },
+            Remote = remote,
+        });
+
+        // A is a file here and a folder remotely: nothing may be renamed into it (the rename fails every pass).
+        Assert.DoesNotContain(plan, a => a.Kind == SyncActionKind.MoveLocal);
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.Skip, Path: "A/B" });
+    }
+
     private static PlanInput Input(string local, bool hasBase, string remote)
     {
         var snapshot = new LocalSnapshot();

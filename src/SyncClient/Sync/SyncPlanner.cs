@@ -16,6 +16,12 @@ internal static class SyncPlanner
     /// <summary>Reason of a skip for a remote change to a path the scan found but could not take.</summary>
     public const string WithheldReason = "present here but not readable as a synced path (case clash, unreadable folder or link); left alone on both sides";
 
+    /// <summary>Reason of a skip for a path that is a file on one side and a folder on the other.</summary>
+    public const string KindClashReason = "a file on one side and a folder on the other; rename one of them";
+
+    /// <summary>Reason of a skip for a path under a kind clash (a folder on one side that is a file on the other).</summary>
+    public const string UnderKindClashReason = "under a folder that is a file on the other side; syncs once one of them is renamed";
+
     /// <summary>Reason of a skip for a remote change to a path the local ignore rules exclude.</summary>
     public const string IgnoredReason = "ignored here by a .dropboxignore or built-in rule; the remote change is not applied";
 
@@ -56,6 +62,14 @@ internal static class SyncPlanner
                 continue;
             }
 
+            // Under a path that is a file on one side and a folder on the other (itself skipped): a download there
+            // cannot create its folder and an upload there is refused, every pass; skip it with the clash.
+            if (UnderKindClash(input, path))
+            {
+                actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = UnderKindClashReason });
+                continue;
+            }
+
             var action = Decide(input, path, local, baseRecord, remote);
             if (action is not null)
             {
@@ -68,6 +82,15 @@ internal static class SyncPlanner
 
     private static SyncAction? Decide(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {
+        if (ReplacedRemotely(local, baseRecord, remote))
+        {
+            // Deleted here, replaced by the other kind remotely: the remote side wins, as a remote edit of a file
+            // deleted here does (else the folder's delete would be refused remotely, pass after pass).
+            return remote!.Kind == FileKind.Folder
+                ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
+                : new SyncAction(SyncActionKind.Download, path) { Remote = remote, Base = baseRecord, BaseVersion = baseRecord!.Version };
+        }
+
         var isFolder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || (remote is { Deleted: false, Kind: FileKind.Folder });
         if (isFolder)
         {
@@ -152,9 +175,9 @@ internal static class SyncPlanner
 
     private static SyncAction? DecideFolder(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {
-        if ((local is not null && local.Kind != FileKind.Folder) || (remote is { Deleted: false, Kind: FileKind.File }) || (baseRecord is not null && baseRecord.Kind != FileKind.Folder))
+        if (IsKindClash(local, baseRecord, remote))
         {
-            return new SyncAction(SyncActionKind.Skip, path) { Reason = "a file on one side and a folder on the other; rename one of them" };
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = KindClashReason };
         }
 
         var remoteFolder = remote is { Deleted: false };
@@ -189,6 +212,36 @@ internal static class SyncPlanner
             : new SyncAction(SyncActionKind.DeleteRemoteFolder, path) { Base = baseRecord, BaseVersion = baseRecord.Version };
     }
 
+    /// <summary>True when a folder above <paramref name="path"/> is a kind clash (what <see cref="DecideFolder"/> skips).</summary>
+    private static bool UnderKindClash(PlanInput input, string path)
+    {
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            var parent = path[..slash];
+            input.Local.Entries.TryGetValue(parent, out var local);
+            input.Base.TryGetValue(parent, out var baseRecord);
+            input.Remote.TryGetValue(parent, out var remote);
+            if (IsKindClash(local, baseRecord, remote))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A file on one side (or in the merge base) and a folder on another, except a kind replaced remotely where the path is gone here.</summary>
+    private static bool IsKindClash(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
+    {
+        var folder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || remote is { Deleted: false, Kind: FileKind.Folder };
+        var file = local?.Kind == FileKind.File || baseRecord?.Kind == FileKind.File || remote is { Deleted: false, Kind: FileKind.File };
+        return folder && file && !ReplacedRemotely(local, baseRecord, remote);
+    }
+
+    /// <summary>Gone here, and replaced remotely by the other kind (a file by a folder or a folder by a file).</summary>
+    private static bool ReplacedRemotely(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote) =>
+        local is null && baseRecord is not null && remote is { Deleted: false } && remote.Kind != baseRecord.Kind;
+
     private static void PlanRemoteMoves(PlanInput input, List<SyncAction> actions, HashSet<string> handled)
     {
         foreach (var remote in input.Remote.Values)
@@ -210,7 +263,7 @@ internal static class SyncPlanner
 
             var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
-                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash))
+                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
             {
                 continue;
             }

@@ -1,0 +1,265 @@
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests.PlannerModel;
+
+/// <summary>
+/// Applies a plan to a <see cref="ModelWorld"/> as <c>SyncEngine.ExecuteAsync</c> does when every transfer succeeds:
+/// the same phases (local folders, then moves/records/touches/forgets, then transfers, remote folders, deletes,
+/// folder deletes deepest first), the transfers in a random order (they run concurrently), and the executor's
+/// answers to the server's refusals (a stale upload becomes a conflict, a refused remote move becomes an upload and
+/// a delete, a refused delete keeps the row). A step the real executor would fail (a file in the way of a folder it
+/// creates) counts as an error: the cursor then stays where it was.
+/// </summary>
+internal sealed class ModelExecutor(ModelWorld world, Random random)
+{
+    public int Errors { get; private set; }
+
+    /// <summary>A remote move could not be applied here: the next pass lists everything.</summary>
+    public bool ListAllNextPass { get; private set; }
+
+    public void Execute(List<SyncAction> plan)
+    {
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        {
+            Run(a);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
+        {
+            Run(a);
+        }
+
+        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict).ToArray();
+        random.Shuffle(transfers);
+        foreach (var a in transfers)
+        {
+            Run(a);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateRemoteFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        {
+            Run(a);
+        }
+
+        var deletes = plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote).ToArray();
+        random.Shuffle(deletes);
+        foreach (var a in deletes)
+        {
+            Run(a);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocalFolder or SyncActionKind.DeleteRemoteFolder).OrderByDescending(a => a.Path.Length))
+        {
+            Run(a);
+        }
+    }
+
+    private void Run(SyncAction a)
+    {
+        if (!RunCore(a))
+        {
+            Errors++;
+            world.Trace.Add($"    error: {a}");
+        }
+    }
+
+    private bool RunCore(SyncAction a)
+    {
+        switch (a.Kind)
+        {
+            case SyncActionKind.Upload:
+                return Upload(a.Path, a.BaseVersion, allowRetryAsNew: true);
+            case SyncActionKind.Download:
+                return Download(a.Path);
+            case SyncActionKind.Conflict:
+                return Conflict(a.Path);
+            case SyncActionKind.DeleteRemote:
+                DeleteRemote(a.Path, a.BaseVersion);
+                return true;
+            case SyncActionKind.DeleteLocal:
+                DeleteLocal(a);
+                return true;
+            case SyncActionKind.MoveRemote:
+                return MoveRemote(a);
+            case SyncActionKind.MoveLocal:
+                return MoveLocal(a);
+            case SyncActionKind.Record:
+                world.Base[a.Path] = world.FileRecordOf(a.Path, a.Remote!.Version);
+                return true;
+            case SyncActionKind.Touch:
+                world.Base[a.Path] = world.Base[a.Path] with { MtimeTicks = a.Local!.MtimeTicks };
+                return true;
+            case SyncActionKind.Forget:
+                world.Base.Remove(a.Path);
+                return true;
+            case SyncActionKind.CreateLocalFolder:
+                if (!world.LocalMakeFolder(a.Path))
+                {
+                    return false;
+                }
+
+                world.Base[a.Path] = new FileRecord(a.Path, FileKind.Folder, 0, 0, a.Remote?.Version ?? 0, []);
+                return true;
+            case SyncActionKind.CreateRemoteFolder:
+                // The executor takes AlreadyExists (a folder or a file there) as done, with version 0.
+                world.Server.CreateFolder(a.Path, out var folderVersion);
+                world.Base[a.Path] = new FileRecord(a.Path, FileKind.Folder, 0, 0, folderVersion, []);
+                return true;
+            case SyncActionKind.DeleteRemoteFolder:
+                if (world.Server.Delete(a.Path, 0, onlyIfEmpty: true) != ModelRefusal.Conflict)
+                {
+                    world.Base.Remove(a.Path);
+                }
+
+                return true;
+            case SyncActionKind.DeleteLocalFolder:
+                if (world.Local.TryGetValue(a.Path, out var folder) && folder.Kind == ModelKind.Folder && !world.LocalHasChildren(a.Path))
+                {
+                    world.Local.Remove(a.Path);
+                }
+
+                world.Base.Remove(a.Path);
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    private bool Upload(string path, ulong baseVersion, bool allowRetryAsNew)
+    {
+        if (!world.Local.TryGetValue(path, out var node) || node.Kind != ModelKind.File)
+        {
+            return true; // vanished since the scan: reported as changed, judged again next pass
+        }
+
+        var refusal = world.Server.Commit(path, node.Content, baseVersion, out var version);
+        switch (refusal)
+        {
+            case null:
+                world.Base[path] = world.FileRecordOf(path, version);
+                return true;
+            case ModelRefusal.Conflict when !world.Server.Live.ContainsKey(path) && allowRetryAsNew:
+                return Upload(path, 0, allowRetryAsNew: false);
+            case ModelRefusal.Conflict:
+                return Conflict(path);
+            default:
+                return false; // AlreadyExists: a DropboxException, an error of this pass
+        }
+    }
+
+    private bool Download(string path)
+    {
+        if (!world.Server.Live.TryGetValue(path, out var remote) || remote.Kind != ModelKind.File)
+        {
+            return true; // gone since the listing: nothing placed
+        }
+
+        if (!world.LocalWrite(path, remote.Content))
+        {
+            return false;
+        }
+
+        world.Base[path] = world.FileRecordOf(path, remote.Version);
+        return true;
+    }
+
+    private bool Conflict(string path)
+    {
+        if (!world.Local.TryGetValue(path, out var node) || node.Kind != ModelKind.File)
+        {
+            return true;
+        }
+
+        var copy = world.ConflictName(path);
+        world.Local.Remove(path);
+        world.Local[copy] = node;
+        var placed = world.Server.Live.TryGetValue(path, out var remote) && remote.Kind == ModelKind.File && world.LocalWrite(path, remote.Content);
+        if (placed)
+        {
+            world.Base[path] = world.FileRecordOf(path, remote!.Version);
+        }
+        else
+        {
+            world.Base.Remove(path);
+        }
+
+        return Upload(copy, 0, allowRetryAsNew: false);
+    }
+
+    private void DeleteRemote(string path, ulong baseVersion)
+    {
+        if (world.Server.Delete(path, baseVersion) != ModelRefusal.Conflict)
+        {
+            world.Base.Remove(path);
+        }
+    }
+
+    private void DeleteLocal(SyncAction a)
+    {
+        if (world.Local.TryGetValue(a.Path, out var node))
+        {
+            if (node.Kind != ModelKind.File || a.Local is null || ModelServer.Size(node.Content) != a.Local.Size || node.MtimeTicks != a.Local.MtimeTicks)
+            {
+                return; // changed since the plan: kept, uploaded again next pass
+            }
+
+            world.Local.Remove(a.Path); // to the trash (its content is the synced version, restorable remotely)
+            RemoveEmptyParents(a.Path);
+        }
+
+        world.Base.Remove(a.Path);
+    }
+
+    private bool MoveRemote(SyncAction a)
+    {
+        var to = a.ToPath!;
+        if (world.Server.Move(a.Path, to, a.BaseVersion, out var version) is null)
+        {
+            world.Base.Remove(a.Path);
+            world.Base[to] = world.FileRecordOf(to, version);
+            return true;
+        }
+
+        // The source changed remotely (or is gone), or the destination is taken: the new path as a file, the delete as a delete.
+        var uploaded = Upload(to, 0, allowRetryAsNew: false);
+        DeleteRemote(a.Path, a.BaseVersion);
+        return uploaded;
+    }
+
+    private bool MoveLocal(SyncAction a)
+    {
+        var to = a.ToPath!;
+        if (!world.Local.TryGetValue(a.Path, out var node) || node.Kind != ModelKind.File || ModelServer.Size(node.Content) != a.Local!.Size
+            || node.MtimeTicks != a.Local.MtimeTicks || world.Local.ContainsKey(to))
+        {
+            ListAllNextPass = true;
+            return true;
+        }
+
+        if (!world.LocalWrite(to, node.Content, node.MtimeTicks))
+        {
+            return false;
+        }
+
+        world.Local.Remove(a.Path);
+        RemoveEmptyParents(a.Path);
+        world.Base.Remove(a.Path);
+        world.Base[to] = world.FileRecordOf(to, a.Remote!.Version);
+        return true;
+    }
+
+    /// <summary>As the executor's: empty folders above a removed file go, up to one the db knows.</summary>
+    private void RemoveEmptyParents(string path)
+    {
+        for (var parent = ModelWorld.Parent(path); parent.Length > 0; parent = ModelWorld.Parent(parent))
+        {
+            if (world.Base.ContainsKey(parent) || !world.Local.ContainsKey(parent) || world.LocalHasChildren(parent))
+            {
+                return;
+            }
+
+            world.Local.Remove(parent);
+        }
+    }
+}

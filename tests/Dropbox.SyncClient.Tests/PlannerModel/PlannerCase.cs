@@ -1,0 +1,249 @@
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Tests.PlannerModel;
+
+/// <summary>
+/// One generated case: ops that build the synced tree (server, folder and db agree, cursor at the head), then the
+/// user's edits to the folder and another device's edits on the server since the cursor, and the seed of the order
+/// the concurrent steps run in. Its <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
+/// </summary>
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false)
+{
+    /// <summary>
+    /// The edits of a plain case: no case-only names, type changes or withheld paths, which the planner leaves to the
+    /// user (skips), so nearly every path must converge.
+    /// </summary>
+    private static readonly EditKind[] PlainEdits = [EditKind.Edit, EditKind.Touch, EditKind.DeleteFile, EditKind.DeleteFolder, EditKind.CreateFile, EditKind.CreateFolder, EditKind.Rename, EditKind.Copy];
+
+    private const int MaxDepth = 3;
+    private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
+
+    public override string ToString() =>
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)})";
+
+    public ModelWorld Build()
+    {
+        var world = new ModelWorld();
+        foreach (var op in Synced)
+        {
+            BuildSynced(world, op);
+        }
+
+        world.Cursor = world.Server.Head;
+        foreach (var op in Local)
+        {
+            EditLocal(world, Plain ? MakePlain(op) : op);
+        }
+
+        foreach (var op in Remote)
+        {
+            EditRemote(world, Plain ? MakePlain(op) : op);
+        }
+
+        return world;
+    }
+
+    /// <summary>The op as a plain edit with a lower-case name (Names[0] and [1]).</summary>
+    private static PlannerOp MakePlain(PlannerOp op) => op with { Kind = (int)PlainEdits[op.Kind % PlainEdits.Length], C = op.C % 2 };
+
+    private static T? Pick<T>(IReadOnlyList<T> items, int index) => items.Count == 0 ? default : items[index % items.Count];
+
+    private static string Child(string parent, int name) => parent.Length == 0 ? PlannerOp.Names[name % PlannerOp.Names.Length] : parent + "/" + PlannerOp.Names[name % PlannerOp.Names.Length];
+
+    private static int Depth(string path) => path.Count(c => c == '/') + 1;
+
+    private static string CaseFlipped(string path)
+    {
+        var name = ModelWorld.Name(path);
+        var flipped = char.IsUpper(name[0]) ? char.ToLowerInvariant(name[0]) + name[1..] : char.ToUpperInvariant(name[0]) + name[1..];
+        return path[..^name.Length] + flipped;
+    }
+
+    private void BuildSynced(ModelWorld world, PlannerOp op)
+    {
+        op = Plain ? op with { C = op.C % 2 } : op;
+        var folders = world.Local.Where(kv => kv.Value.Kind == ModelKind.Folder).Select(kv => kv.Key).Prepend(string.Empty).ToList();
+        var parent = Pick(folders, op.B)!;
+        var path = Child(parent, op.C);
+        var key = Dropbox.SyncClient.Local.SyncPaths.CaseFoldKey(path);
+        if (Depth(path) > MaxDepth || world.Local.Keys.Any(p => Dropbox.SyncClient.Local.SyncPaths.CaseFoldKey(p) == key))
+        {
+            return; // the synced tree starts without case clashes
+        }
+
+        if (op.Kind % 3 == 0)
+        {
+            world.LocalMakeFolder(path);
+            var version = world.Server.Put(path, ModelKind.Folder, 0);
+            world.Base[path] = new FileRecord(path, FileKind.Folder, 0, 0, version, []);
+        }
+        else
+        {
+            var content = world.NewContent();
+            world.LocalWrite(path, content);
+            var version = world.Server.Put(path, ModelKind.File, content);
+            world.Base[path] = world.FileRecordOf(path, version);
+        }
+    }
+
+    private static void EditLocal(ModelWorld world, PlannerOp op)
+    {
+        var all = world.Local.Keys.ToList();
+        var files = world.Local.Where(kv => kv.Value.Kind == ModelKind.File).Select(kv => kv.Key).ToList();
+        var folders = world.Local.Where(kv => kv.Value.Kind == ModelKind.Folder).Select(kv => kv.Key).ToList();
+        var parents = folders.Prepend(string.Empty).ToList();
+        var target = Child(Pick(parents, op.B)!, op.C);
+        var targetFree = !world.Local.ContainsKey(target) && Depth(target) <= MaxDepth;
+        switch ((EditKind)(op.Kind % EditKinds))
+        {
+            case EditKind.Edit when Pick(files, op.A) is { } f:
+                world.Local[f] = new LocalNode(ModelKind.File, world.NewContent(), world.Tick());
+                break;
+            case EditKind.Touch when Pick(files, op.A) is { } f:
+                world.Local[f] = world.Local[f] with { MtimeTicks = world.Tick() };
+                break;
+            case EditKind.DeleteFile when Pick(files, op.A) is { } f:
+                world.LocalRemoveTree(f);
+                break;
+            case EditKind.DeleteFolder when Pick(folders, op.A) is { } d:
+                world.LocalRemoveTree(d);
+                break;
+            case EditKind.CreateFile when targetFree:
+                world.LocalWrite(target, world.NewContent());
+                break;
+            case EditKind.CreateFolder when targetFree:
+                world.LocalMakeFolder(target);
+                break;
+            case EditKind.Rename when Pick(all, op.A) is { } p && targetFree && !target.StartsWith(p + "/", StringComparison.Ordinal)
+                && Depth(target) + world.Local.Keys.Where(k => k.StartsWith(p + "/", StringComparison.Ordinal)).Select(k => Depth(k) - Depth(p)).DefaultIfEmpty(0).Max() <= MaxDepth:
+                if (ModelWorld.Parent(target) is { Length: > 0 } targetParent && !world.LocalMakeFolder(targetParent))
+                {
+                    break;
+                }
+
+                LocalMove(world, p, target);
+                break;
+            case EditKind.CaseRename when Pick(all, op.A) is { } p && !world.Local.ContainsKey(CaseFlipped(p)):
+                LocalMove(world, p, CaseFlipped(p));
+                break;
+            case EditKind.TypeChange when Pick(all, op.A) is { } p:
+                var wasFile = world.Local[p].Kind == ModelKind.File;
+                world.LocalRemoveTree(p);
+                if (wasFile)
+                {
+                    world.LocalMakeFolder(p);
+                    if (op.C % 2 == 1 && Depth(p) < MaxDepth)
+                    {
+                        world.LocalWrite(p + "/a", world.NewContent());
+                    }
+                }
+                else
+                {
+                    world.LocalWrite(p, world.NewContent());
+                }
+
+                break;
+            case EditKind.Withhold when Pick(all, op.A) is { } p:
+                world.Unreadable.Add(p);
+                break;
+            case EditKind.Copy when Pick(files, op.A) is { } f && targetFree:
+                world.LocalWrite(target, world.Local[f].Content);
+                break;
+        }
+    }
+
+    /// <summary>A rename: the path and everything under it, sizes and mtimes kept.</summary>
+    private static void LocalMove(ModelWorld world, string from, string to)
+    {
+        foreach (var old in world.Local.Keys.Where(k => k == from || k.StartsWith(from + "/", StringComparison.Ordinal)).ToList())
+        {
+            var node = world.Local[old];
+            world.Local.Remove(old);
+            world.Local[to + old[from.Length..]] = node;
+            if (world.Unreadable.Remove(old))
+            {
+                world.Unreadable.Add(to + old[from.Length..]);
+            }
+        }
+    }
+
+    private static void EditRemote(ModelWorld world, PlannerOp op)
+    {
+        var server = world.Server;
+        var files = server.Live.Where(kv => kv.Value.Kind == ModelKind.File).Select(kv => kv.Key).ToList();
+        var explicitFolders = server.Live.Where(kv => kv.Value.Kind == ModelKind.Folder).Select(kv => kv.Key);
+        var implicitFolders = server.Live.Keys.SelectMany(Ancestors);
+        var folders = explicitFolders.Concat(implicitFolders).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var target = Child(Pick(folders.Prepend(string.Empty).ToList(), op.B)!, op.C);
+        var targetFree = !server.Live.ContainsKey(target) && !server.ParentIsFile(target) && !server.HasLiveUnder(target) && Depth(target) <= MaxDepth;
+        switch ((EditKind)(op.Kind % EditKinds))
+        {
+            case EditKind.Edit when Pick(files, op.A) is { } f:
+                // Now and then the content a local edit made (both sides made the same edit: recorded, not conflicted).
+                var localEdits = world.Local.Values.Where(n => n.Kind == ModelKind.File && !server.History.Contains(n.Content)).Select(n => n.Content).ToList();
+                server.Put(f, ModelKind.File, op.C % 3 == 0 && localEdits.Count > 0 ? Pick(localEdits, op.B) : world.NewContent());
+                break;
+            case EditKind.Touch when Pick(files, op.A) is { } f:
+                server.Put(f, ModelKind.File, server.Live[f].Content);
+                break;
+            case EditKind.DeleteFile when Pick(files, op.A) is { } f:
+                server.Delete(f, 0);
+                break;
+            case EditKind.DeleteFolder when Pick(folders, op.A) is { } d:
+                if (!server.Live.ContainsKey(d))
+                {
+                    foreach (var p in server.Live.Keys.Where(k => k.StartsWith(d + "/", StringComparison.Ordinal)).OrderByDescending(k => k.Length).ToList())
+                    {
+                        server.Delete(p, 0);
+                    }
+                }
+                else
+                {
+                    server.Delete(d, 0);
+                }
+
+                break;
+            case EditKind.CreateFile when targetFree:
+                server.Put(target, ModelKind.File, world.NewContent());
+                break;
+            case EditKind.CreateFolder when targetFree:
+                server.CreateFolder(target, out _);
+                break;
+            case EditKind.Rename when Pick(server.Live.Keys.ToList(), op.A) is { } p && targetFree
+                && Depth(target) + server.Live.Keys.Where(k => k.StartsWith(p + "/", StringComparison.Ordinal)).Select(k => Depth(k) - Depth(p)).DefaultIfEmpty(0).Max() <= MaxDepth:
+                server.Move(p, target, 0, out _);
+                break;
+            case EditKind.CaseRename when Pick(server.Live.Keys.ToList(), op.A) is { } p:
+                server.Move(p, CaseFlipped(p), 0, out _);
+                break;
+            case EditKind.TypeChange when Pick(server.Live.Keys.ToList(), op.A) is { } p:
+                var wasFile = server.Live[p].Kind == ModelKind.File;
+                server.Delete(p, 0);
+                if (wasFile)
+                {
+                    server.CreateFolder(p, out _);
+                    if (op.C % 2 == 1 && Depth(p) < MaxDepth)
+                    {
+                        server.Put(p + "/a", ModelKind.File, world.NewContent());
+                    }
+                }
+                else
+                {
+                    server.Put(p, ModelKind.File, world.NewContent());
+                }
+
+                break;
+            case EditKind.Withhold or EditKind.Copy when Pick(files, op.A) is { } f && targetFree:
+                server.Put(target, ModelKind.File, server.Live[f].Content);
+                break;
+        }
+    }
+
+    private static IEnumerable<string> Ancestors(string path)
+    {
+        for (var p = ModelWorld.Parent(path); p.Length > 0; p = ModelWorld.Parent(p))
+        {
+            yield return p;
+        }
+    }
+}

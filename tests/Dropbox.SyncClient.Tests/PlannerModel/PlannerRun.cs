@@ -1,0 +1,164 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests.PlannerModel;
+
+/// <summary>
+/// Runs one <see cref="PlannerCase"/> pass after pass until the planner plans nothing but skips, and checks
+/// CanopyCheck's invariants: termination (a bounded number of passes), determinism, idempotence (planning the
+/// fixed point again plans nothing new), convergence (every path not withheld or skipped holds the same thing
+/// locally, remotely and in the db) and no lost content (every content on either side at the start is in the final
+/// folder, live remotely, or a restorable server version).
+/// </summary>
+internal static class PlannerRun
+{
+    /// <summary>Passes allowed before the case counts as not terminating.</summary>
+    public const int MaxPasses = 8;
+
+    /// <summary>How often each action kind was planned, and how many passes cases took (to see what the generator reaches).</summary>
+    public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Coverage = new(StringComparer.Ordinal);
+
+    public static void Check(PlannerCase c)
+    {
+        var world = c.Build();
+        var random = new Random(c.Order);
+        var startContents = world.Local.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content)
+            .Concat(world.Server.Live.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content)).ToHashSet();
+        world.Trace.Add("start: " + Describe(world));
+
+        List<SyncAction> plan = [];
+        LocalSnapshot snapshot = new();
+
+        // A path skipped in any pass is left out of the convergence check (it waits for the user).
+        var everSkipped = new HashSet<string>(StringComparer.Ordinal);
+        var passes = 0;
+        for (; ; passes++)
+        {
+            if (passes == MaxPasses)
+            {
+                Fail(c, world, $"no fixed point after {MaxPasses} passes (the last plan: {string.Join("; ", plan)})");
+            }
+
+            (plan, snapshot, var remote) = PlanPass(world);
+            world.Trace.Add($"pass {passes + 1}: {string.Join("; ", plan)}");
+            everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
+            world.Remembered.Clear();
+            world.Remembered.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip && remote.Changes.ContainsKey(a.Path)).Select(a => a.Path));
+            foreach (var a in plan)
+            {
+                Coverage.AddOrUpdate(a.Kind == SyncActionKind.Skip ? "Skip: " + a.Reason![..Math.Min(40, a.Reason!.Length)] : a.Kind.ToString(), 1, (_, n) => n + 1);
+            }
+
+            if (plan.All(a => a.Kind == SyncActionKind.Skip))
+            {
+                Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
+                break;
+            }
+
+            var executor = new ModelExecutor(world, random);
+            executor.Execute(plan);
+            if (executor.Errors == 0)
+            {
+                world.Cursor = executor.ListAllNextPass ? null : ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            world.Trace.Add("  -> " + Describe(world));
+        }
+
+        // Idempotence: the pass that planned only skips stores its cursor; planning again changes nothing, and a
+        // converged state (no skips) plans nothing at all.
+        var skipped = plan.Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        world.Cursor = world.Server.Head;
+        var again = PlanPass(world).Plan;
+        if (again.Any(a => a.Kind != SyncActionKind.Skip || !skipped.Contains(a.Path)))
+        {
+            Fail(c, world, $"planning the fixed point again planned: {string.Join("; ", again)}");
+        }
+
+        everSkipped.UnionWith(skipped);
+        CheckConvergence(c, world, snapshot, everSkipped);
+        var endContents = world.Local.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content).Concat(world.Server.History).ToHashSet();
+        var lost = startContents.Where(x => !endContents.Contains(x)).ToList();
+        if (lost.Count > 0)
+        {
+            Fail(c, world, $"content lost: {string.Join(", ", lost.Select(x => "#" + x))} is neither in the folder nor a server version");
+        }
+    }
+
+    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote) PlanPass(ModelWorld world)
+    {
+        var snapshot = world.Scan();
+        var remote = world.Fetch();
+        var input = new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord>(world.Base, StringComparer.Ordinal),
+            Local = snapshot,
+            Fingerprints = world.Fingerprints(snapshot),
+            Remote = remote.Changes,
+        };
+        var plan = SyncPlanner.Plan(input);
+        var replay = SyncPlanner.Plan(input);
+        if (!plan.Select(a => a.ToString()).SequenceEqual(replay.Select(a => a.ToString())))
+        {
+            throw new InvalidOperationException("the planner answered the same input twice differently");
+        }
+
+        // One plan's steps may run at once: no two of them may touch the same path.
+        var touched = plan.SelectMany(a => a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (touched is not null)
+        {
+            throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");
+        }
+
+        return (plan, snapshot, remote);
+    }
+
+    private static void CheckConvergence(PlannerCase c, ModelWorld world, LocalSnapshot snapshot, HashSet<string> skipped)
+    {
+        bool Excluded(string path) => snapshot.IsWithheld(path) || skipped.Any(s => path == s || path.StartsWith(s + "/", StringComparison.Ordinal) || s.StartsWith(path + "/", StringComparison.Ordinal));
+
+        var paths = world.Local.Keys.Concat(world.Server.Live.Keys).Concat(world.Base.Keys).ToHashSet(StringComparer.Ordinal);
+        foreach (var path in paths.Order(StringComparer.Ordinal))
+        {
+            if (Excluded(path))
+            {
+                continue;
+            }
+
+            world.Local.TryGetValue(path, out var local);
+            world.Server.Live.TryGetValue(path, out var remote);
+            world.Base.TryGetValue(path, out var record);
+            string? wrong = (local, remote) switch
+            {
+                ({ Kind: ModelKind.File }, { Kind: ModelKind.File }) when local.Content != remote.Content => "different content here and remotely",
+                ({ Kind: ModelKind.File }, { Kind: ModelKind.File }) when record is null || record.Kind != FileKind.File || record.Version != remote.Version
+                    || !record.ContentHash.AsSpan().SequenceEqual(ModelServer.Hash(remote.Content)) || record.MtimeTicks != local.MtimeTicks => "the db does not record the synced file",
+                ({ Kind: ModelKind.File }, { Kind: ModelKind.File }) => null,
+                ({ Kind: ModelKind.File }, _) => "a file here that the server does not have",
+                (_, { Kind: ModelKind.File }) => "a remote file missing here",
+                ({ Kind: ModelKind.Folder }, { Kind: ModelKind.Folder }) => record is { Kind: FileKind.File } ? "the db records a file at a folder" : null,
+                (null, { Kind: ModelKind.Folder }) => "a remote folder missing here",
+                ({ Kind: ModelKind.Folder }, null) when !world.LocalHasChildren(path) => "an empty folder here that the server does not have",
+                _ when record is { Kind: FileKind.File } => "the db records a file that is on neither side",
+                _ => null,
+            };
+            if (wrong is not null)
+            {
+                Fail(c, world, $"not converged at '{path}': {wrong}");
+            }
+        }
+    }
+
+    private static string Describe(ModelWorld world)
+    {
+        static string Node(ModelKind kind, int content) => kind == ModelKind.Folder ? "/" : "#" + content;
+        var local = string.Join(" ", world.Local.Select(kv => kv.Key + Node(kv.Value.Kind, kv.Value.Content) + (world.Unreadable.Contains(kv.Key) ? "(withheld)" : string.Empty)));
+        var remote = string.Join(" ", world.Server.Live.Select(kv => $"{kv.Key}{Node(kv.Value.Kind, kv.Value.Content)}@{kv.Value.Version}"));
+        var db = string.Join(" ", world.Base.Values.OrderBy(r => r.Path, StringComparer.Ordinal).Select(r => $"{r.Path}{(r.Kind == FileKind.Folder ? "/" : string.Empty)}@{r.Version}"));
+        return $"local [{local}] remote [{remote}] db [{db}] cursor {world.Cursor?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}/{world.Server.Head}";
+    }
+
+    private static void Fail(PlannerCase c, ModelWorld world, string what) =>
+        throw new PlannerPropertyException($"{what}\n  case: {c}\n  trace:\n    {string.Join("\n    ", world.Trace)}\n  end: {Describe(world)}");
+}

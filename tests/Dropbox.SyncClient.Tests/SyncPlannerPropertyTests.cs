@@ -1,0 +1,81 @@
+using System.Globalization;
+using CsCheck;
+using Dropbox.SyncClient.Tests.PlannerModel;
+using Xunit.Abstractions;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// Property tests of <c>SyncPlanner</c> in the style of Dropbox's CanopyCheck: random correlated trees (a synced
+/// tree, then random edits to the folder and on the server), pass after pass with every step succeeding, checked
+/// for termination, convergence, no lost content and idempotence (see <see cref="PlannerRun"/>). CsCheck generates
+/// and shrinks from one seed; a failure prints the seed and the shrunk case as C# for a regression row below.
+/// Reproduce with PLANNER_PROPERTY_SEED=seed; more cases with PLANNER_PROPERTY_CASES=n (or the Long test).
+/// </summary>
+public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
+{
+    private static readonly Gen<PlannerOp> Op = Gen.Select(Gen.Int[0, 32], Gen.Int[0, 15], Gen.Int[0, 7], Gen.Int[0, 7], (k, a, b, c) => new PlannerOp(k, a, b, c));
+
+    private static readonly Gen<PlannerCase> Cases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], (s, l, r, o) => new PlannerCase(s, l, r, o));
+
+    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], (s, l, r, o) => new PlannerCase(s, l, r, o, Plain: true));
+
+    private static long CiCases => Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000;
+
+    [Fact]
+    public void The_planner_converges_without_losing_content_over_random_trees() => Sample(Cases, CiCases);
+
+    [Fact]
+    public void The_planner_converges_without_losing_content_over_random_plain_edits() => Sample(PlainCases, CiCases);
+
+    [Fact]
+    [Trait("Category", "Long")]
+    public void The_planner_converges_without_losing_content_over_millions_of_random_trees() => Sample(Cases, 2_000_000);
+
+    [Fact]
+    [Trait("Category", "Long")]
+    public void The_planner_converges_without_losing_content_over_millions_of_random_plain_edits() => Sample(PlainCases, 1_000_000);
+
+    // Shrunk failures, kept as they were printed (name: what went wrong, and the seed that found it).
+    private static readonly Dictionary<string, PlannerCase> Shrunk = new()
+    {
+        // The folder B replaced a file remotely (with B/a inside) while the file is unchanged here: the download of
+        // B/a could never make its folder, an error every pass (seed eXhXB8whj3e1, of the first generator; the row still fails without the fix).
+        ["download under a file here"] = new PlannerCase([new(7, 13, 7, 3)], [], [new(8, 5, 5, 1)], 857),
+
+        // A/a/A deleted here (all of A), replaced by a folder remotely: skipped as a kind clash, so A's remote delete
+        // was refused (not empty) pass after pass (seed 8WviHlD8UTo1, found without the fix).
+        ["file deleted here, replaced by a folder remotely"] = new PlannerCase([new(12, 13, 4, 2), new(3, 2, 1, 4), new(7, 10, 5, 2)], [new(30, 9, 0, 3), new(6, 4, 0, 0)], [new(17, 1, 5, 5), new(12, 6, 1, 3), new(30, 5, 2, 0)], 432),
+
+        // The same with a folder b/B replaced by a file remotely (seed 9OqDHkjLJ1d2).
+        ["folder deleted here, replaced by a file remotely"] = new PlannerCase([new(15, 5, 6, 1), new(21, 5, 7, 3), new(21, 0, 3, 4)], [new(14, 13, 6, 7)], [new(19, 2, 5, 1), new(21, 12, 4, 2)], 974),
+
+        // A remote move of a into B/ where B is a file here (a folder remotely): the rename failed every pass
+        // (seed 62gVUL6FiOE1, found without the fix).
+        ["remote move under a file here"] = new PlannerCase([new(10, 9, 6, 0), new(27, 8, 4, 0), new(4, 9, 0, 3)], [], [new(8, 10, 7, 2), new(17, 3, 7, 6)], 685),
+
+        // A kind clash (a file here, a folder remotely) skipped once, then forgotten when the cursor moved past it: the
+        // engine's cursor bug (sync-fixes remembers withheld paths; a kind clash needs the same). The model remembers
+        // every skipped remote change (seeds 7lg8iGr8R-q1, cg_ixu7xTTx2, of the first generator).
+        ["kind clash forgotten past the cursor"] = new PlannerCase([new(25, 7, 0, 3)], [], [new(21, 15, 7, 1), new(8, 12, 6, 2)], 459),
+        ["kind clash then an edit here"] = new PlannerCase([new(13, 15, 3, 7), new(28, 8, 5, 7)], [new(22, 1, 1, 5)], [new(8, 13, 1, 4)], 221),
+    };
+
+    public static TheoryData<string> ShrunkNames => new(Shrunk.Keys);
+
+    [Theory]
+    [MemberData(nameof(ShrunkNames))]
+    public void Shrunk_failures_converge(string name) => PlannerRun.Check(Shrunk[name]);
+
+    private void Sample(Gen<PlannerCase> gen, long cases)
+    {
+        var seed = Environment.GetEnvironmentVariable("PLANNER_PROPERTY_SEED");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        gen.Sample(PlannerRun.Check, output.WriteLine, seed: seed, iter: seed is null ? cases : 1, threads: -1, print: c => c.ToString());
+        output.WriteLine($"{cases} cases in {started.Elapsed.TotalSeconds:F1} s; planned (all cases so far in this process):");
+        foreach (var (what, count) in PlannerRun.Coverage.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"  {what}: {count}");
+        }
+    }
+}

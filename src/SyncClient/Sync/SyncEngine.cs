@@ -111,6 +111,10 @@ internal sealed partial class SyncEngine
         // everything" without confirmation, however few files were synced.
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
         WithholdRefused(snapshot, remote);
+        var withheldStored = _ctx.State.LoadWithheld();
+        var (withheldKeep, withheldInjected) = withheldStored.Count == 0
+            ? ([], [])
+            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, ct).ConfigureAwait(false);
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
@@ -146,6 +150,7 @@ internal sealed partial class SyncEngine
             })));
 
         await ExecuteAsync(plan, newFiles, newDownloads, bases, remote, summary, ct).ConfigureAwait(false);
+        RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
         if (summary.Errors == 0)
         {

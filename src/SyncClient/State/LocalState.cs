@@ -187,6 +187,25 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>Up to <paramref name="limit"/> tracked files (folders excluded) with their recorded size, in path order.</summary>
+    public List<(string Path, long Size)> SampleFiles(int limit)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, size FROM files WHERE kind=0 ORDER BY path LIMIT $n";
+            cmd.Parameters.AddWithValue("$n", limit);
+            using var reader = cmd.ExecuteReader();
+            var files = new List<(string, long)>();
+            while (reader.Read())
+            {
+                files.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+
+            return files;
+        }
+    }
+
     /// <summary>Number of tracked files (folders excluded).</summary>
     public long CountFiles()
     {

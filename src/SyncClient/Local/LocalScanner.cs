@@ -215,11 +215,12 @@ internal sealed class LocalScanner
             return;
         }
 
-        var keys = new HashSet<string>(children.Count, StringComparer.Ordinal);
+        // A cheap screen that allocates nothing per name; the exact case-fold key is computed only when it finds a pair.
+        var names = new HashSet<string>(children.Count, StringComparer.OrdinalIgnoreCase);
         var clash = false;
         foreach (var child in children)
         {
-            clash |= !keys.Add(SyncPaths.CaseFoldKey(Normalize(child.Name)));
+            clash |= !names.Add(Normalize(child.Name));
         }
 
         if (!clash)

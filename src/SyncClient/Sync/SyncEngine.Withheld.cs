@@ -93,8 +93,8 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The current remote state of one path (deleted included), or null when the server does not know it: one page of
-    /// its parent folder's listing starting just before the path.
+    /// The current remote state of one path (deleted included), or null when the server does not know it (or sends an
+    /// entry the client refuses): a page or a few of its parent folder's listing, starting just before the path.
     /// </summary>
     internal static async Task<RemoteEntry?> FetchRemoteStateAsync(IMetadataRemote metadata, string path, CancellationToken ct)
     {
@@ -114,7 +114,8 @@ internal sealed partial class SyncEngine
             {
                 if (e.Path == path)
                 {
-                    return RemoteEntry.From(e, e.Deleted, e.Version);
+                    // Checked as the feed's entries are: one the client refuses is left alone (as if unknown).
+                    return RemoteBounds.CheckEntry(e) is null ? RemoteEntry.From(e, e.Deleted, e.Version) : null;
                 }
             }
 

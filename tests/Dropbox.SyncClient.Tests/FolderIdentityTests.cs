@@ -55,6 +55,48 @@ public sealed class FolderIdentityTests : IDisposable
         await a.SyncAsync(); // the new folder's marker is the one remembered now
     }
 
+    /// <summary>Makes the client's db look like one from before folder markers: no id remembered, no marker file.</summary>
+    private static void MakeOldDb(TestClient a)
+    {
+        a.State.SetSetting(StateKeys.FolderId, null);
+        File.Delete(a.PathOf(FolderIdentity.MarkerName));
+    }
+
+    [Fact]
+    public async Task A_db_from_before_markers_refuses_a_folder_replaced_by_an_empty_one_until_confirmed()
+    {
+        using var a = await SyncedClientAsync();
+        MakeOldDb(a);
+        Directory.Move(a.Folder, a.Folder + ".away");
+        Directory.CreateDirectory(a.Folder);
+
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+        Assert.True(stop.Details.ContainsKey(FolderIdentity.DetailKey));
+        Assert.Contains("before folder markers", stop.Message, StringComparison.Ordinal);
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+        Assert.False(File.Exists(a.PathOf(FolderIdentity.MarkerName)));
+
+        await a.SyncAsync(new SyncOptions { ConfirmNewFolder = true });
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+        Assert.All(Files, f => Assert.Equal("content of " + f, a.Read(f)));
+        await a.SyncAsync();
+    }
+
+    [Fact]
+    public async Task A_db_from_before_markers_takes_its_own_folder_and_a_file_deleted_there_is_deleted_on_the_server()
+    {
+        using var a = await SyncedClientAsync();
+        MakeOldDb(a);
+        File.Delete(a.PathOf("e.txt"));
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Null(_server.Current("e.txt"));
+        Assert.NotNull(_server.Current("a.txt"));
+        Assert.True(File.Exists(a.PathOf(FolderIdentity.MarkerName)));
+    }
+
     [Fact]
     public async Task A_folder_replaced_by_one_holding_some_of_the_files_is_refused_too()
     {

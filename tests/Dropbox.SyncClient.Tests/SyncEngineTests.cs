@@ -398,7 +398,7 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
-    public async Task Case_clashing_names_are_reported_not_merged()
+    public async Task Case_clashing_new_names_are_both_kept_the_later_in_ordinal_order_renamed_to_a_case_conflict_name()
     {
         using var a = new TestClient(_dir, "a", _server);
         a.Write("Readme.txt", "one");
@@ -406,25 +406,89 @@ public sealed class SyncEngineTests : IDisposable
 
         var result = await a.SyncAsync();
 
-        Assert.Contains(result.Notes, n => n.Contains("case clash", StringComparison.Ordinal));
-        Assert.Equal(1, result.FilesUploaded);
+        Assert.Equal(0, result.Errors);
+        Assert.Equal(2, result.FilesUploaded);
+        Assert.Contains(result.Notes, n => n.Contains("case conflict", StringComparison.Ordinal));
+        Assert.Equal("two", a.Read("README.txt"));
+        Assert.Equal("one", a.Read("Readme (Case Conflict).txt"));
+        Assert.False(File.Exists(a.PathOf("Readme.txt")));
+        Assert.NotNull(_server.Current("README.txt"));
+        Assert.NotNull(_server.Current("Readme (Case Conflict).txt"));
     }
 
     [Fact]
-    public async Task A_synced_file_that_meets_a_case_clash_is_never_deleted_remotely()
+    public async Task A_synced_file_that_meets_a_case_clash_keeps_its_name_and_the_new_name_is_renamed()
     {
         using var a = new TestClient(_dir, "a", _server);
         a.Write("notes.txt", "synced first");
         await a.SyncAsync();
         a.Write("Notes.txt", "created later, differs only in case");
 
-        // Whichever of the two names the directory listing gives first wins the clash; neither way deletes.
+        // "Notes.txt" comes first in ordinal order, yet the synced name wins.
         var pass = await a.SyncAsync();
 
         Assert.Equal(0, pass.Errors + pass.FilesDeleted);
-        Assert.Contains(pass.Notes, n => n.Contains("case clash", StringComparison.Ordinal));
+        Assert.Contains(pass.Notes, n => n.Contains("case conflict", StringComparison.Ordinal));
         Assert.NotNull(_server.Current("notes.txt"));
         Assert.Equal("synced first", a.Read("notes.txt"));
+        Assert.Equal("created later, differs only in case", a.Read("Notes (Case Conflict).txt"));
+        Assert.NotNull(_server.Current("Notes (Case Conflict).txt"));
+    }
+
+    [Fact]
+    public async Task A_case_only_rename_elsewhere_meeting_an_edit_here_keeps_both_and_later_edits_sync()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("img.dat", "original");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        // A, as a case-insensitive device would, changes only the case of the name; B appends meanwhile.
+        File.Move(a.PathOf("img.dat"), a.PathOf("Img.dat"));
+        await a.SyncAsync();
+        File.AppendAllText(b.PathOf("img.dat"), " + B's first edit");
+
+        var first = await b.SyncAsync();
+        File.AppendAllText(b.PathOf("img (Case Conflict).dat"), " + B's second edit");
+        var second = await b.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.Equal(0, first.Errors + second.Errors);
+        Assert.Equal("original", b.Read("Img.dat"));
+        Assert.False(File.Exists(b.PathOf("img.dat")), "B holds both names, which a case-insensitive device cannot");
+        Assert.Equal("original + B's first edit + B's second edit", a.Read("img (Case Conflict).dat"));
+        Assert.Equal("original", a.Read("Img.dat"));
+        Assert.Null(_server.Current("img.dat"));
+    }
+
+    [Fact]
+    public async Task A_remote_delete_skipped_while_its_folder_was_a_symbolic_link_here_applies_once_the_folder_is_back()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("d/f.txt", "old content");
+        a.Write("other.txt", "x");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        // B moves the folder elsewhere and leaves a link in its place: withheld, nothing under it is synced.
+        var elsewhere = Path.Combine(_dir.CreateSub("elsewhere"), "d");
+        Directory.Move(b.PathOf("d"), elsewhere);
+        Directory.CreateSymbolicLink(b.PathOf("d"), elsewhere);
+        File.Delete(a.PathOf("d/f.txt"));
+        await a.SyncAsync();
+
+        var skipped = await b.SyncAsync();
+        Directory.Delete(b.PathOf("d"));
+        Directory.Move(elsewhere, b.PathOf("d"));
+        a.Write("other.txt", "a later change, so the cursor moves on");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var last = await b.SyncAsync();
+
+        Assert.Equal(0, skipped.Errors + last.Errors);
+        Assert.False(File.Exists(b.PathOf("d/f.txt")), "B keeps 'd/f.txt', which A deleted");
+        Assert.Null(_server.Current("d/f.txt"));
+        Assert.Empty(b.State.LoadWithheld());
     }
 
     [Fact]

@@ -47,7 +47,13 @@ internal sealed class LocalScanner
     /// mtime ticks) calls clean: synced and unchanged, so nothing needs deciding for it. A pass over a large tree
     /// then holds an entry only for what changed.
     /// </summary>
-    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, CancellationToken ct)
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, CancellationToken ct) => Scan(isClean, null, ct);
+
+    /// <summary>
+    /// As <see cref="Scan(Func{string, FileKind, long, long, bool}?, CancellationToken)"/>; of names that differ only
+    /// in case, one <paramref name="isTracked"/> (synced) says true for wins the clash, else the first in ordinal order.
+    /// </summary>
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct)
     {
         var snapshot = new LocalSnapshot();
 
@@ -85,6 +91,8 @@ internal sealed class LocalScanner
             }
 
             ignore = ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot);
+
+            OrderCaseClashes(children, relativeDir, isTracked);
 
             foreach (var child in children)
             {
@@ -126,6 +134,7 @@ internal sealed class LocalScanner
                 {
                     snapshot.CaseClashes.Add($"'{relative}' and '{other}' differ only in case; '{relative}' is not synced until one is renamed");
                     snapshot.Withheld.Add(relative);
+                    snapshot.CaseClashLosers.Add((relative, isDirectory));
                     continue;
                 }
 
@@ -192,6 +201,41 @@ internal sealed class LocalScanner
             snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: unreadable, its rules are not applied ({e.Message})");
             return inherited;
         }
+    }
+
+    /// <summary>
+    /// When names in one directory differ only in case (rare), orders the directory so that of each such group the
+    /// synced name comes first (it keeps its name), then the rest in ordinal order: which name wins the clash does not
+    /// hang on the order the directory happens to list them in.
+    /// </summary>
+    private static void OrderCaseClashes(List<Child> children, string relativeDir, Func<string, bool>? isTracked)
+    {
+        if (children.Count < 2)
+        {
+            return;
+        }
+
+        // A cheap screen that allocates nothing per name; the exact case-fold key is computed only when it finds a pair.
+        var names = new HashSet<string>(children.Count, StringComparer.OrdinalIgnoreCase);
+        var clash = false;
+        foreach (var child in children)
+        {
+            clash |= !names.Add(Normalize(child.Name));
+        }
+
+        if (!clash)
+        {
+            return;
+        }
+
+        var order = children.Select(c =>
+        {
+            var name = Normalize(c.Name);
+            var tracked = isTracked?.Invoke(relativeDir.Length == 0 ? name : relativeDir + "/" + name) == true;
+            return (Child: c, Key: SyncPaths.CaseFoldKey(name), Tracked: tracked);
+        }).OrderBy(x => x.Key, StringComparer.Ordinal).ThenBy(x => x.Tracked ? 0 : 1).ThenBy(x => x.Child.Name, StringComparer.Ordinal).Select(x => x.Child).ToList();
+        children.Clear();
+        children.AddRange(order);
     }
 
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);

@@ -12,6 +12,12 @@ internal sealed class LocalSnapshot
     /// <summary>Paths whose names differ only in case from another: reported and not synced.</summary>
     public List<string> CaseClashes { get; } = [];
 
+    /// <summary>
+    /// The losing names of <see cref="CaseClashes"/> (withheld): in each directory the names are taken in ordinal
+    /// order, so the first of a case-clashing group wins and the same one loses on every pass.
+    /// </summary>
+    public List<(string Path, bool IsDirectory)> CaseClashLosers { get; } = [];
+
     /// <summary>Paths skipped and why (unreadable, symbolic link, invalid name...).</summary>
     public List<string> Skipped { get; } = [];
 

@@ -64,6 +64,7 @@ internal sealed class LocalState : IDisposable
             CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
             CREATE TABLE IF NOT EXISTS uploads(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
                 chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
             """);
         return new LocalState(db, stateDirectory);
     }
@@ -183,6 +184,25 @@ internal sealed class LocalState : IDisposable
             cmd.Parameters.AddWithValue("$p", path);
             using var reader = cmd.ExecuteReader();
             return reader.Read() ? ReadRecord(reader) : null;
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> tracked files (folders excluded) with their recorded size, in path order.</summary>
+    public List<(string Path, long Size)> SampleFiles(int limit)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path, size FROM files WHERE kind=0 ORDER BY path LIMIT $n";
+            cmd.Parameters.AddWithValue("$n", limit);
+            using var reader = cmd.ExecuteReader();
+            var files = new List<(string, long)>();
+            while (reader.Read())
+            {
+                files.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+
+            return files;
         }
     }
 
@@ -383,7 +403,56 @@ internal sealed class LocalState : IDisposable
     {
         lock (_lock)
         {
-            Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
+            Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
+        }
+    }
+
+    /// <summary>
+    /// Paths with a remote change a pass could not apply because the path was withheld here (a case clash, an
+    /// unreadable folder): the cursor moved past that change, so each pass looks at these paths' remote state again
+    /// until the obstacle is gone and the change is applied.
+    /// </summary>
+    public HashSet<string> LoadWithheld()
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT path FROM withheld";
+            using var reader = cmd.ExecuteReader();
+            var paths = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Read())
+            {
+                paths.Add(reader.GetString(0));
+            }
+
+            return paths;
+        }
+    }
+
+    /// <summary>Replaces the set of withheld paths (see <see cref="LoadWithheld"/>) in one transaction.</summary>
+    public void SetWithheld(IReadOnlyCollection<string> paths)
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            using (var clear = _db.CreateCommand())
+            {
+                clear.Transaction = tx;
+                clear.CommandText = "DELETE FROM withheld";
+                clear.ExecuteNonQuery();
+            }
+
+            using var insert = _db.CreateCommand();
+            insert.Transaction = tx;
+            insert.CommandText = "INSERT OR IGNORE INTO withheld(path) VALUES($p)";
+            var parameter = insert.Parameters.Add("$p", Microsoft.Data.Sqlite.SqliteType.Text);
+            foreach (var path in paths)
+            {
+                parameter.Value = path;
+                insert.ExecuteNonQuery();
+            }
+
+            tx.Commit();
         }
     }
 

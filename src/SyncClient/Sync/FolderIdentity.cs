@@ -37,9 +37,12 @@ internal static class FolderIdentity
         }
     }
 
-    /// <summary>True when the folder holds the marker the db remembers (or the db remembers none yet).</summary>
+    /// <summary>
+    /// True when the folder holds the marker the db remembers (or the db remembers none yet, and the folder has a
+    /// marker or holds what the db recorded as synced: see <see cref="HoldsWhatWasSynced"/>).
+    /// </summary>
     public static bool Matches(string folder, LocalState state) =>
-        state.GetSetting(StateKeys.FolderId) is not { } stored || ReadMarker(folder) == stored;
+        state.GetSetting(StateKeys.FolderId) is { } stored ? ReadMarker(folder) == stored : ReadMarker(folder) is not null || HoldsWhatWasSynced(folder, state);
 
     /// <summary>
     /// Before a pass: adopts the folder when the db has no id yet (first sync, or a db from before markers), goes on
@@ -59,12 +62,26 @@ internal static class FolderIdentity
         if (stored is null)
         {
             // First pass on this link: keep the marker's id if the folder has one (another state directory linked it
-            // before), else write a new one.
-            Adopt(folder, state, marker);
-            return null;
-        }
+            // before), else write a new one. A db from before markers remembers no id but does remember files: a
+            // folder holding few of them is not taken unless confirmed.
+            if (marker is not null || HoldsWhatWasSynced(folder, state))
+            {
+                Adopt(folder, state, marker);
+                return null;
+            }
 
-        if (!confirmNew)
+            if (!confirmNew)
+            {
+                throw new DropboxException(
+                    ErrorKind.Conflict,
+                    $"Stopped: the sync folder '{folder}' does not look like the folder that was synced: the client's database is from " +
+                    $"before folder markers ({MarkerName}) and fewer than half of the files it recorded as synced are here as recorded. It " +
+                    "may have been replaced by another or an empty folder, or a drive is not mounted. Nothing was synced and nothing was deleted. " +
+                    "If the synced folder was moved, put it back. To take this folder as a new one (it is merged with the server: files missing " +
+                    "here are downloaded, none is deleted), run: sync --confirm-new-folder (or login again)").WithDetail(DetailKey, "1").WithDetail(MassDeleteGuard.DetailKey, "1");
+            }
+        }
+        else if (!confirmNew)
         {
             throw new DropboxException(
                 ErrorKind.Conflict,
@@ -78,6 +95,35 @@ internal static class FolderIdentity
         state.ResetSyncState();
         Adopt(folder, state, null);
         return $"'{folder}' was taken as a new folder (--confirm-new-folder): it is merged with the server, nothing is deleted";
+    }
+
+    /// <summary>Files of the db's that a first pass with an old db (no id remembered) samples.</summary>
+    internal const int SampleSize = 100;
+
+    /// <summary>
+    /// For a db that remembers no id: true when it tracks no file, or when at least half of a sample of the files it
+    /// tracks are in the folder at their path with their recorded size (a folder replaced by an empty or another one
+    /// holds few of them; one whose files the user edited or deleted in part still holds most).
+    /// </summary>
+    internal static bool HoldsWhatWasSynced(string folder, LocalState state)
+    {
+        var sample = state.SampleFiles(SampleSize);
+        if (sample.Count == 0)
+        {
+            return true;
+        }
+
+        var found = 0;
+        foreach (var (path, size) in sample)
+        {
+            var info = new FileInfo(Local.SyncPaths.ToFull(folder, path));
+            if (info.Exists && info.Length == size)
+            {
+                found++;
+            }
+        }
+
+        return found * 2 >= sample.Count;
     }
 
     /// <summary>Forgets the remembered id: the next pass takes the folder as it finds it (after <c>login</c>).</summary>

@@ -103,24 +103,26 @@ internal sealed partial class SyncEngine
         // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
         var newFiles = new NewFiles(index, remote, _ctx.Stability());
+        // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
+        var remoteFolds = RemoteFolds(remote);
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan(ct)
-            : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime) || newFiles.TryAdd(path, kind, size, mtime), ct);
+            ? scanner.Scan(null, index.ContainsKey, ct)
+            : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime)
+                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), index.ContainsKey, ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
+        ResolveCaseConflicts(snapshot, index, remote, remoteFolds, summary);
         WithholdRefused(snapshot, remote);
+        var withheldStored = _ctx.State.LoadWithheld();
+        var (withheldKeep, withheldInjected) = withheldStored.Count == 0
+            ? ([], [])
+            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, ct).ConfigureAwait(false);
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
         index = null;
-
-        foreach (var clash in snapshot.CaseClashes)
-        {
-            summary.AddNote("case clash: " + clash);
-            progress.Log("case clash: " + clash);
-        }
 
         foreach (var skipped in snapshot.Skipped)
         {
@@ -146,6 +148,7 @@ internal sealed partial class SyncEngine
             })));
 
         await ExecuteAsync(plan, newFiles, newDownloads, bases, remote, summary, ct).ConfigureAwait(false);
+        RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
         if (summary.Errors == 0)
         {

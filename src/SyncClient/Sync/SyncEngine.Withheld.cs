@@ -1,0 +1,133 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Remote changes to withheld paths. The cursor moves past a change the planner had to skip because its path was
+/// withheld here (the losing name of a case clash, a folder it could not read), so the feed never brings it again:
+/// the path is remembered in the db instead, and every pass looks up its remote state until it is applied.
+/// </summary>
+internal sealed partial class SyncEngine
+{
+    /// <summary>Most remembered paths whose remote state one pass looks up (one call each); the rest wait a pass.</summary>
+    internal const int MaxWithheldLookups = 100;
+
+    /// <summary>
+    /// Adds to <paramref name="remote"/> the current remote state of every remembered withheld path that is no longer
+    /// withheld and has no newer change in this pass's feed, so the planner decides it as a remote change. Returns the
+    /// remembered paths to keep as they are (still withheld, or not looked up this pass) and those added.
+    /// </summary>
+    private async Task<(HashSet<string> Keep, HashSet<string> Injected)> ReexamineWithheldAsync(
+        HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, CancellationToken ct)
+    {
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        var injected = new HashSet<string>(StringComparer.Ordinal);
+        var looked = 0;
+        foreach (var path in stored)
+        {
+            if (snapshot.IsWithheld(path) || remote.IsRefused(path))
+            {
+                keep.Add(path);
+                continue;
+            }
+
+            if (remote.FullListing || remote.Changes.ContainsKey(path))
+            {
+                continue; // this pass already holds the path's newest remote state
+            }
+
+            if (looked++ >= MaxWithheldLookups)
+            {
+                keep.Add(path);
+                continue;
+            }
+
+            var entry = await FetchRemoteStateAsync(_ctx.Metadata, path, ct).ConfigureAwait(false);
+            ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
+            var known = !Unsafe.IsNullRef(ref stat);
+            if (entry is null || (known ? !entry.Deleted && entry.Kind == stat.Kind && entry.Version == stat.Version : entry.Deleted))
+            {
+                continue; // the server does not know the path, or holds what was synced: nothing to apply
+            }
+
+            remote.Changes[path] = entry;
+            injected.Add(path);
+            if (known && stat.Clean)
+            {
+                // The scan left it out as unchanged against the db, which (being clean) is exactly what it holds.
+                stat.Clean = false;
+                snapshot.Entries[path] = new LocalEntry(path, stat.Kind, stat.Kind == FileKind.File ? stat.Size : 0, stat.Kind == FileKind.File ? stat.MtimeTicks : 0);
+            }
+        }
+
+        return (keep, injected);
+    }
+
+    /// <summary>Stores which withheld paths still wait for a remote change to be applied.</summary>
+    private void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
+    {
+        var pending = keep;
+        foreach (var action in plan)
+        {
+            // A withheld path's skipped remote change, or a looked-up change that had to wait (a file still changing).
+            if (action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)))
+            {
+                pending.Add(action.Path);
+            }
+        }
+
+        if (summary.Errors > 0)
+        {
+            pending.UnionWith(stored); // a failed step may have been one of them: look again
+        }
+
+        if (!pending.SetEquals(stored))
+        {
+            _ctx.State.SetWithheld(pending);
+        }
+    }
+
+    /// <summary>
+    /// The current remote state of one path (deleted included), or null when the server does not know it (or sends an
+    /// entry the client refuses): a page or a few of its parent folder's listing, starting just before the path.
+    /// </summary>
+    internal static async Task<RemoteEntry?> FetchRemoteStateAsync(IMetadataRemote metadata, string path, CancellationToken ct)
+    {
+        var slash = path.LastIndexOf('/');
+        var parent = slash < 0 ? string.Empty : path[..slash];
+        // Every path after this one in UTF-8 order that sorts before 'path' shares all but its last character: few.
+        var after = path[..^1];
+        if (after.Length <= parent.Length)
+        {
+            after = string.Empty;
+        }
+
+        for (var page = 0; page < 10; page++)
+        {
+            var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = parent, IncludeDeleted = true, Limit = 100, StartAfter = after }, ct).ConfigureAwait(false);
+            foreach (var e in listing.Entries)
+            {
+                if (e.Path == path)
+                {
+                    // Checked as the feed's entries are: one the client refuses is left alone (as if unknown).
+                    return RemoteBounds.CheckEntry(e) is null ? RemoteEntry.From(e, e.Deleted, e.Version) : null;
+                }
+            }
+
+            if (!listing.HasMore || listing.Entries.Count == 0
+                || System.Text.Encoding.UTF8.GetBytes(listing.Entries[^1].Path).AsSpan().SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(path)) > 0)
+            {
+                return null;
+            }
+
+            after = listing.Entries[^1].Path;
+        }
+
+        return null;
+    }
+}

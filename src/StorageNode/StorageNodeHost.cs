@@ -42,7 +42,14 @@ public static class StorageNodeHost
         PrivateFolder.CreateAndTightenTree(options.DataDirectory);
         var nodeId = ResolveNodeId(options);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(StorageNodeHost).Assembly.GetName().Name });
+        // The content root is the program's folder, as the metadata node's: by default it is the working directory, whose
+        // whole tree the host then watches for appsettings changes; started from a data folder's parent, the node
+        // handled an inotify event for each of its own writes (7% of the appliance's CPU in a sync of 10,000 files).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(StorageNodeHost).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         // Per-request info logs cost more than a chunk put's bookkeeping; keep the framework to warnings.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);

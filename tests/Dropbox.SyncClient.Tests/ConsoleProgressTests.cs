@@ -153,6 +153,35 @@ public sealed class ConsoleProgressTests
     }
 
     /// <summary>A writer a test can read while the renderer writes from its timer.</summary>
+    [Fact]
+    public async Task A_one_shot_pass_without_a_terminal_writes_its_event_lines_in_batches_complete_and_in_order()
+    {
+        var output = new FlushCountingWriter();
+        await using (var progress = new ConsoleProgress(output, isTerminal: false, new ManualClock(), autoRender: false))
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                progress.Progress.Log($"uploaded 'f{i}\u001b' (1 B)");
+            }
+
+            Assert.True(output.Flushes < 100, $"{output.Flushes} flushes for 1000 lines");
+        }
+
+        var lines = output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => $"uploaded 'f{i}?' (1 B)"), lines);
+    }
+
+    private sealed class FlushCountingWriter : StringWriter
+    {
+        public int Flushes { get; private set; }
+
+        public override void Flush()
+        {
+            Flushes++;
+            base.Flush();
+        }
+    }
+
     private sealed class LockedWriter : TextWriter
     {
         private readonly System.Text.StringBuilder _text = new();

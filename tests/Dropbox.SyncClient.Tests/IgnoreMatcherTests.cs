@@ -118,4 +118,51 @@ public sealed class IgnoreMatcherTests
         Assert.True(tree.IsIgnored("a/.#lock", false));
         Assert.False(tree.IsIgnored("docs", true));
     }
+    [Fact]
+    public void Every_built_in_rule_is_matched_as_plain_text_and_answers_as_its_regex()
+    {
+        // The literal path is what a scan of many files runs per path; a rule that fell back to the regex, or that
+        // answered otherwise than its regex, fails here.
+        string[] paths =
+        [
+            "a.swp", "d/a.swp", "a.swpx", ".swp", "x.tmp", "d/e/x.tmp", "tmp", "~$doc.docx", "d/~$x", "x~$", ".~lock.a.odt#",
+            ".~lock.#", ".~lock#", "d/.~lock.b", "f.part", "f.partial", "f.crdownload", "a~", "~", ".#x", "4913", "d/4913", "49130",
+            ".DS_Store", "d/.DS_Store", "x.DS_Store", "Thumbs.db", "desktop.ini", ".dropbox.tmp-1", "d/.dropbox.tmp-abc",
+            Dropbox.SyncClient.Sync.FolderIdentity.MarkerName, "d/" + Dropbox.SyncClient.Sync.FolderIdentity.MarkerName,
+            "plain.txt", "d/e/plain.bin", "a.swp\n", "Thumbs.db\n", "4913\n", string.Empty,
+        ];
+        foreach (var rule in IgnoreMatcher.BuiltIn.Rules)
+        {
+            Assert.NotNull(rule.Literal);
+            foreach (var path in paths)
+            {
+                Assert.True(rule.Regex.IsMatch(path) == rule.IsMatch(path), $"rule '{rule.Pattern}' on '{path}'");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("*.log", true)]
+    [InlineData("build", true)]
+    [InlineData("pre*", true)]
+    [InlineData("a*b", true)]
+    [InlineData("/top/name", true)]
+    [InlineData("docs/*.md", false)]
+    [InlineData("**/cache", false)]
+    [InlineData("a**b", false)]
+    [InlineData("file?.txt", false)]
+    [InlineData("[abc].txt", false)]
+    [InlineData("\\#hash", true)]
+    [InlineData("a\\*b", false)]
+    public void A_rule_is_plain_text_only_when_its_regex_is_and_then_answers_alike(string line, bool literal)
+    {
+        var rule = IgnoreMatcher.Compile(line)!;
+        string[] paths = ["x.log", "d/x.log", "log", "build", "d/build", "buildx", "prefix", "d/pre", "ab", "axb", "d/ab/c", "a/b", "top/name", "d/top/name", "top/name/x", "docs/a.md", "cache", "a/cache", "fileX.txt", "b.txt", "#hash"];
+
+        Assert.Equal(literal, rule.Literal is not null);
+        foreach (var path in paths)
+        {
+            Assert.True(rule.Regex.IsMatch(path) == rule.IsMatch(path), $"rule '{line}' on '{path}'");
+        }
+    }
 }

@@ -11,7 +11,8 @@ internal sealed partial class UploadCommit
 {
     /// <summary>
     /// Plans several files at once, each answered exactly as <see cref="PlanUpload"/> would answer it alone. A chunk
-    /// named by several files is judged, noted and signed once (every file that misses it gets the same put). The
+    /// named by several files is judged, noted and signed once (every file that misses it gets the same put); one put token covers up to
+    /// <see cref="ChunksPerSharedToken"/> chunks for one node. The
     /// puts of the whole call are noted against <see cref="Limits.MaxPendingPutsPerUser"/> all or none, before any
     /// token is signed: a refused call costs no signing work and notes nothing. Each file is held to the account's
     /// quota as PlanUpload holds it; one file over it refuses the whole call (RESOURCE_EXHAUSTED naming the quota).
@@ -87,6 +88,7 @@ internal sealed partial class UploadCommit
             ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
             var locations = new Dictionary<string, ChunkLocation>(StringComparer.Ordinal);
             var puts = new Dictionary<ChunkId, List<ChunkPut>>(missing.Count);
+            var unsigned = new Dictionary<string, List<ChunkPut>>(StringComparer.Ordinal);
             foreach (var id in missing)
             {
                 var list = new List<ChunkPut>(Math.Max(1, _options.ReplicationFactor));
@@ -97,16 +99,28 @@ internal sealed partial class UploadCommit
                         locations[node.NodeId] = location = ToLocation(node);
                     }
 
-                    list.Add(new ChunkPut
+                    var put = new ChunkPut { ChunkId = id.ToByteString(), Node = location };
+                    list.Add(put);
+                    if (!unsigned.TryGetValue(node.NodeId, out var waiting))
                     {
-                        ChunkId = id.ToByteString(),
-                        Node = location,
-                        Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
-                    });
+                        unsigned[node.NodeId] = waiting = new List<ChunkPut>(ChunksPerSharedToken);
+                    }
+
+                    waiting.Add(put);
+                    if (waiting.Count == ChunksPerSharedToken)
+                    {
+                        SignShared(ns.Id, node.NodeId, waiting);
+                    }
+
                     _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
                 }
 
                 puts[id] = list;
+            }
+
+            foreach (var (nodeId, waiting) in unsigned)
+            {
+                SignShared(ns.Id, nodeId, waiting);
             }
 
             for (var f = 0; f < uploads.Count; f++)
@@ -124,6 +138,36 @@ internal sealed partial class UploadCommit
         }
 
         return responses;
+    }
+
+    /// <summary>
+    /// Chunks one put token of a <see cref="PlanMany"/> answer covers, in the order the plan lists them (a client sends
+    /// them in that order, so a node checks the signature once per run of them). Signing and checking a token cost more
+    /// than storing a small file's chunk; 16 ids keep a token about 1 KB (it travels with each of its puts).
+    /// </summary>
+    internal const int ChunksPerSharedToken = 16;
+
+    /// <summary>Signs one put token for the chunks of <paramref name="puts"/> (all for one node), gives it to each, empties the list.</summary>
+    private void SignShared(string ns, string nodeId, List<ChunkPut> puts)
+    {
+        if (puts.Count == 0)
+        {
+            return;
+        }
+
+        var ids = new ChunkId[puts.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = puts[i].ChunkId.ToChunkId();
+        }
+
+        var token = _tokens.Issue(TokenOperation.Put, ns, nodeId, ids, _options.TokenLifetime);
+        foreach (var put in puts)
+        {
+            put.Token = token;
+        }
+
+        puts.Clear();
     }
 
     /// <summary>

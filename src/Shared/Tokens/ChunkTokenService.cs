@@ -117,12 +117,20 @@ public sealed class ChunkTokenService
         }
 
         var parsed = Parse(payload);
-        if (parsed.Expires <= _time.GetUtcNow())
-        {
-            throw new DropboxException(ErrorKind.Unauthenticated, $"Expired token: it expired at {parsed.Expires:O}; ask the metadata node for a new one.");
-        }
-
+        EnsureUnexpired(parsed);
         return parsed;
+    }
+
+    /// <summary>
+    /// Refuses (UNAUTHENTICATED) a token read earlier that has expired since: for a caller that checks a signature once
+    /// and then uses the token for several chunks.
+    /// </summary>
+    public void EnsureUnexpired(ChunkToken token)
+    {
+        if (token.Expires <= _time.GetUtcNow())
+        {
+            throw new DropboxException(ErrorKind.Unauthenticated, $"Expired token: it expired at {token.Expires:O}; ask the metadata node for a new one.");
+        }
     }
 
     /// <summary>

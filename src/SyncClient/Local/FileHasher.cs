@@ -195,10 +195,22 @@ internal sealed class FileHasher
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
-        var ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
-        if (!IsAsScanned(fullPath, size, mtimeTicks))
+        long? ctime;
+        if (FileChangeTime.TryStat(fullPath) is { } seen)
         {
-            return null;
+            ctime = seen.CtimeNs; // one call: a write after it moves the ctime
+            if (!seen.IsFileAs(size, mtimeTicks))
+            {
+                return null;
+            }
+        }
+        else
+        {
+            ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
+            if (!IsAsScanned(fullPath, size, mtimeTicks))
+            {
+                return null;
+            }
         }
 
         List<SourceChunk>? chunks = null;
@@ -260,6 +272,11 @@ internal sealed class FileHasher
     /// <summary>True when the file exists with exactly this size and mtime (nothing wrote to it since it was seen so).</summary>
     public static bool IsAsScanned(string fullPath, long size, long mtimeTicks)
     {
+        if (FileChangeTime.TryStat(fullPath) is { } stat)
+        {
+            return stat.IsFileAs(size, mtimeTicks);
+        }
+
         var info = new FileInfo(fullPath);
         return info.Exists && info.Length == size && info.LastWriteTimeUtc.Ticks == mtimeTicks;
     }
@@ -269,7 +286,9 @@ internal sealed class FileHasher
     /// (when known): a write that restored the mtime still moves the ctime.
     /// </summary>
     public static bool IsAsScanned(string fullPath, long size, long mtimeTicks, long? ctimeNs) =>
-        IsAsScanned(fullPath, size, mtimeTicks) && FileChangeTime.IsUnchanged(fullPath, ctimeNs);
+        FileChangeTime.TryStat(fullPath) is { } stat
+            ? stat.IsFileAs(size, mtimeTicks) && (ctimeNs is null || stat.CtimeNs == ctimeNs)
+            : IsAsScanned(fullPath, size, mtimeTicks) && FileChangeTime.IsUnchanged(fullPath, ctimeNs);
 
     /// <summary>Opens a file for sequential reading, sharing with writers so a busy file does not fail the pass.</summary>
     public static FileStream OpenRead(string fullPath) => new(fullPath, new FileStreamOptions

@@ -96,7 +96,7 @@ internal sealed class IgnoreMatcher
                     continue;
                 }
 
-                if (rule.Regex.IsMatch(path))
+                if (rule.IsMatch(path))
                 {
                     ignored = !rule.Negated;
                 }
@@ -153,7 +153,7 @@ internal sealed class IgnoreMatcher
         var body = Translate(text);
         var pattern = anchored ? "^" + body + "$" : "^(?:.*/)?" + body + "$";
         var regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Singleline);
-        return new IgnoreRule(line, regex, negated, directoryOnly);
+        return new IgnoreRule(line, regex, negated, directoryOnly) { Literal = IgnoreRule.IgnoreLiteral.From(text, anchored) };
     }
 
     /// <summary>The rules of one ignore file and the directory its patterns are relative to.</summary>

@@ -1,7 +1,9 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Tokens;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Tests.Store;
@@ -44,6 +46,29 @@ public sealed class PlanManyTests
             Assert.Equal(alone.Conflict, plans[i].Conflict);
             Assert.Equal(alone.CurrentVersion, plans[i].CurrentVersion);
             Assert.Equal(alone.Missing.Select(m => (m.ChunkId, m.Node)), plans[i].Missing.Select(m => (m.ChunkId, m.Node)));
+        }
+    }
+
+    [Fact]
+    public void PlanMany_SignsOnePutTokenPerRunOfChunksForANode_CoveringExactlyThoseChunks()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var n = UploadCommit.ChunksPerSharedToken + 3;
+        var uploads = Enumerable.Range(0, n).Select(i => StoreHarness.Upload($"f{i}", 0, StoreHarness.Chunk(100 + i, 10))).ToArray();
+
+        var plans = h.Store.PlanMany(alice, uploads);
+
+        var puts = plans.SelectMany(p => p.Missing).ToList();
+        Assert.Equal(n, puts.Count);
+        var byToken = puts.GroupBy(p => p.Token).ToList();
+        Assert.Equal([UploadCommit.ChunksPerSharedToken, 3], byToken.Select(g => g.Count()));
+        foreach (var group in byToken)
+        {
+            var token = h.Tokens.Read(group.Key);
+            Assert.Equal(TokenOperation.Put, token.Operation);
+            Assert.Equal(group.First().Node.NodeId, token.NodeId);
+            Assert.Equal(group.Select(p => p.ChunkId.ToChunkId()), token.ChunkIds);
         }
     }
 

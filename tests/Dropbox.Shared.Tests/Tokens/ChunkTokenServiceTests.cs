@@ -48,6 +48,19 @@ public sealed class ChunkTokenServiceTests : IDisposable
     }
 
     [Fact]
+    public void A_token_read_while_valid_is_refused_as_expired_once_its_time_has_passed()
+    {
+        var read = _service.Read(IssuePut());
+        _service.EnsureUnexpired(read);
+        _clock.Now += TimeSpan.FromMinutes(15);
+
+        var ex = Assert.Throws<DropboxException>(() => _service.EnsureUnexpired(read));
+
+        Assert.Equal(ErrorKind.Unauthenticated, ex.Kind);
+        Assert.StartsWith("Expired token", ex.Message);
+    }
+
+    [Fact]
     public void An_expired_token_is_unauthenticated()
     {
         var token = IssuePut();

@@ -127,6 +127,24 @@ public sealed class ChunkStorageServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task One_put_token_for_several_chunks_stores_each_and_still_refuses_a_chunk_it_does_not_cover()
+    {
+        var chunks = Enumerable.Range(0, 4).Select(i => TestChunks.Random(1_000 + i, 40 + i)).ToArray();
+        var shared = _node.Tokens.Issue(TokenOperation.Put, NodeFixture.Namespace, NodeFixture.NodeIdValue, chunks[..3].Select(c => c.Id).ToArray(), TimeSpan.FromMinutes(5));
+
+        var put = await _node.PutAsync(chunks[..3].Select(c => (c.Id, c.Bytes, c.Bytes.Length, ProtoEncoding.Raw, shared)));
+        Assert.Equal(chunks[..3].Select(c => c.Id.ToByteString()), put.Results.Select(r => r.ChunkId));
+
+        // The same token again, now for a chunk outside its list right after one inside it: the signature was checked
+        // for the first, the grant must still be checked for the second.
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _node.PutAsync(new[] { chunks[0], chunks[3] }.Select(c => (c.Id, c.Bytes, c.Bytes.Length, ProtoEncoding.Raw, shared))));
+
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains("Wrong chunk", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(new[] { true, true, true, false }, await _node.HasAsync(chunks.Select(c => c.Id).ToArray()));
+    }
+
+    [Fact]
     public async Task PutChunks_with_bytes_that_do_not_hash_to_the_id_is_refused_and_nothing_is_stored()
     {
         var (id, bytes) = TestChunks.Random(10_000, 9);

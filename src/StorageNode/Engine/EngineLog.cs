@@ -40,4 +40,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Could not cut the padding off full segment {Segment}; recovery will")]
     public static partial void ClosePaddingFailed(ILogger logger, int segment, Exception exception);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Critical, Message = "A failed write batch that rolled to a new segment could not be undone: the chunk engine takes no more writes until the storage node restarts")]
+    public static partial void RollbackFailed(ILogger logger, Exception exception);
 }

@@ -21,6 +21,9 @@ public sealed partial class ChunkEngine
     private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence, WriteOp Writer)> _unapplied = new();
     private long _sequence;
 
+    // The writer's record hasher (one writer thread), reset for each record.
+    private readonly System.IO.Hashing.XxHash3 _recordHash = new();
+
     /// <inheritdoc />
     public Exception? WriteFault => _stages.WriteFault;
 
@@ -125,7 +128,7 @@ public sealed partial class ChunkEngine
                     segments.Add(active);
                 }
 
-                SegmentRecord.WriteHeader(header, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
+                SegmentRecord.WriteHeader(header, _recordHash, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
                 appender.Append(header);
                 appender.Append(op.Payload.Span);
 

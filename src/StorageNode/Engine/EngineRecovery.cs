@@ -124,7 +124,15 @@ internal sealed class EngineRecovery
         {
             var path = Path.Combine(layout.Segments, Segment.FileName(number));
             var handle = _files.Open(path, FileMode.Open);
-            Segments[number] = new Segment(number, path, handle, handle.Length);
+            try
+            {
+                Segments[number] = new Segment(number, path, handle, handle.Length, FormatOf(handle));
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
         }
 
         for (var i = 0; i < numbers.Count; i++)
@@ -162,7 +170,8 @@ internal sealed class EngineRecovery
         }
 
         var last = numbers.Count > 0 ? Segments[numbers[^1]] : null;
-        if (last is not null && last.Length < _options.SegmentMaxBytes)
+        // A legacy segment is read in place but never appended to: new records start a framed segment.
+        if (last is not null && last.Length < _options.SegmentMaxBytes && last.Format == SegmentFormat.Framed)
         {
             last.Appender = SegmentAppender.Open(_files, last.Path, last.Length, _options.DirectWrites);
             Active = last;
@@ -173,27 +182,40 @@ internal sealed class EngineRecovery
     private long Replay(Segment segment, long from, bool isLast)
     {
         long count = 0;
-        var pos = FrameScanner.Scan(
-            SegmentRecordFormat.Instance,
-            segment.Handle.Read,
-            from,
-            segment.Length,
-            (in RecordHeader record, long offset, ReadOnlySpan<byte> _) =>
+        void Apply(in RecordHeader record, long offset)
+        {
+            if (record.Kind == RecordKind.Chunk)
             {
-                if (record.Kind == RecordKind.Chunk)
-                {
-                    Index.Upsert(record.Id, new ChunkLocation(segment.Number, offset, record.StoredLength, record.PlainLength, record.Encoding));
-                }
-                else
-                {
-                    Index.Delete(record.Id);
-                }
+                Index.Upsert(record.Id, new ChunkLocation(segment.Number, offset, record.StoredLength, record.PlainLength, record.Encoding));
+            }
+            else
+            {
+                Index.Delete(record.Id);
+            }
 
-                count++;
-            },
-            // A complete record whose payload rotted is followed by more valid records only if it was acknowledged
-            // long ago: it is skipped (scrub reports it) rather than cutting the good records after it.
-            offset => EngineLog.SkippedRottenRecord(_logger, segment.Number, offset));
+            count++;
+        }
+
+        // A complete record whose payload rotted is followed by more valid records only if it was acknowledged
+        // long ago: it is skipped (scrub reports it) rather than cutting the good records after it.
+        void Skipped(long offset) => EngineLog.SkippedRottenRecord(_logger, segment.Number, offset);
+
+        var codec = SegmentRecordCodec.Instance;
+        var pos = segment.Format == SegmentFormat.Framed
+            ? FrameScanner.Scan(
+                new LogFrameFormat<RecordHeader>(codec, segment.Path),
+                segment.Handle.Read,
+                from,
+                segment.Length,
+                (in FrameHeader frame, long offset, ReadOnlySpan<byte> body) => Apply(codec.Read(frame.BodyVersion, body), offset),
+                Skipped)
+            : FrameScanner.Scan(
+                LegacySegmentRecordFormat.Instance,
+                segment.Handle.Read,
+                from,
+                segment.Length,
+                (in RecordHeader record, long offset, ReadOnlySpan<byte> _) => Apply(record, offset),
+                Skipped);
 
         if (pos < segment.Length && IsPadding(segment, pos))
         {
@@ -215,6 +237,38 @@ internal sealed class EngineRecovery
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// A segment's format, from its first record's magic. An empty one is framed (nothing was written yet); one whose
+    /// first header rotted is the format a walk gets further in.
+    /// </summary>
+    private static SegmentFormat FormatOf(IEngineFile handle)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        if (handle.Length == 0 || LogFrame.StartsWithMagic(magic[..handle.Read(magic, 0)]))
+        {
+            return SegmentFormat.Framed;
+        }
+
+        if (LegacySegmentRecord.StartsWithMagic(magic))
+        {
+            return SegmentFormat.Legacy;
+        }
+
+        long framed;
+        try
+        {
+            framed = FrameScanner.Scan(new LogFrameFormat<RecordHeader>(SegmentRecordCodec.Instance, "segment"), handle.Read, 0, handle.Length, (in FrameHeader _, long _, ReadOnlySpan<byte> _) => { }, _ => { }, (_, _) => { });
+        }
+        catch (LogFormatException)
+        {
+            // A frame of another log inside a legacy record's payload (a chunk is any bytes): not a framed segment.
+            framed = -1;
+        }
+
+        var legacy = FrameScanner.Scan(LegacySegmentRecordFormat.Instance, handle.Read, 0, handle.Length, (in RecordHeader _, long _, ReadOnlySpan<byte> _) => { }, _ => { }, (_, _) => { });
+        return legacy > framed ? SegmentFormat.Legacy : SegmentFormat.Framed;
     }
 
     private static void Cut(Segment segment, long length)

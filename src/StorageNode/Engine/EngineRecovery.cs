@@ -11,6 +11,9 @@ namespace Dropbox.StorageNode.Engine;
 /// Recovery, in one place: makes the folders durable, reads the positions file, recovers the index checkpoint it
 /// names (or rebuilds the index), replays the segments after that position, cuts a torn tail off the last segment,
 /// drops index entries that point nowhere, and lists the quarantine. What it finds is the state the engine runs on.
+/// The node's other durable log, the "chunk stored" event outbox, is recovered here too
+/// (<see cref="RecoverMarkedLog"/>): its older format upgraded, its torn tail cut, damage reported, a stale
+/// delivered mark reset.
 /// </summary>
 internal sealed class EngineRecovery
 {
@@ -52,6 +55,71 @@ internal sealed class EngineRecovery
 
     /// <summary>Records replayed into the index.</summary>
     public long Replayed { get; private set; }
+
+    /// <summary>
+    /// Recovers a durable log read from a delivered mark (the event outbox): runs <paramref name="upgrade"/> (an older
+    /// format rewritten in place; true if it did), opens the log in <paramref name="directory"/>'s
+    /// <paramref name="logName"/> cutting a torn tail, reports damaged records, and resets durably a mark
+    /// (<paramref name="markName"/>) that no record starts at, before anything is appended: once the log grew past it
+    /// again it would count new records as delivered. Re-delivering is harmless (the receiver ignores repeats).
+    /// <paramref name="readMark"/> reads the mark (0 if missing or unreadable), <paramref name="markCodec"/> writes it.
+    /// </summary>
+    public static MarkedLogRecovery<T> RecoverMarkedLog<T>(
+        IEngineFiles files,
+        string directory,
+        string logName,
+        string markName,
+        ILogRecordCodec<T> codec,
+        ILogRecordCodec<long> markCodec,
+        Func<string, long> readMark,
+        Func<string, string, bool> upgrade,
+        ILogger logger)
+    {
+        files.CreateDirectory(directory);
+
+        // The folder's own entry must be durable before a record in it is acknowledged.
+        files.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(directory))!);
+        var logPath = Path.Combine(directory, logName);
+        var markPath = Path.Combine(directory, markName);
+        if (upgrade(logPath, markPath))
+        {
+            EngineLog.LogUpgraded(logger, directory);
+        }
+
+        var mark = readMark(markPath);
+        var log = RecordLog<T>.Open(files, logPath, codec, out var scan);
+        try
+        {
+            foreach (var offset in scan.Damaged)
+            {
+                EngineLog.LogRecordDamaged(logger, logPath, offset);
+            }
+
+            if (scan.TornBytes > 0)
+            {
+                EngineLog.LogTornTail(logger, logPath, scan.ValidLength, scan.TornBytes);
+            }
+
+            if (mark != 0 && !IsRecordBoundary(scan, mark))
+            {
+                // Past the end: the log was emptied after full delivery and the write of mark 0 was lost (or an
+                // older build left its mark beside an empty log). Elsewhere: no record starts there.
+                EngineLog.StaleMark(logger, markPath, mark, log.Length);
+                mark = 0;
+                RecordFile.Replace(files, markPath, 0L, markCodec);
+            }
+
+            return new MarkedLogRecovery<T>(log, logPath, markPath, mark, scan.Records.Count(r => r.Offset >= mark));
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+    }
+
+    private static bool IsRecordBoundary<T>(LogScan<T> scan, long offset) =>
+        offset == scan.ValidLength || scan.Records.Exists(r => r.Offset == offset) || scan.Damaged.Contains(offset);
 
     /// <summary>Runs recovery of the engine folder in <paramref name="options"/>.</summary>
     public static EngineRecovery Run(EngineOptions options, ILogger logger)

@@ -12,7 +12,9 @@ namespace Dropbox.Appliance;
 /// own program with the command line the docker image runs (<c>dotnet Dropbox.StorageNode.dll --data … --keys …
 /// --metadata … --node-id …</c>), on the appliance's address. A child that dies (say SIGKILL in a test) stays dead:
 /// that is a lost node, for the metadata node to notice and re-replicate. Their log lines are passed on prefixed with
-/// the node id; stopping sends each SIGTERM, then SIGKILL after the grace period.
+/// the node id; stopping sends each SIGTERM, then SIGKILL after the grace period. Each child's stdin is a pipe from
+/// this process that is never written: when the appliance dies, however (SIGKILL too), the pipe closes and every child
+/// stops (<see cref="ParentWatch"/>), so no storage node is left orphaned holding its ports and data folder.
 /// </summary>
 internal sealed partial class StorageNodeChildren : IAsyncDisposable
 {
@@ -53,6 +55,9 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
                     "--metadata", metadataUrl,
                     "--log-format", logging.Format.ToString().ToLowerInvariant(),
                     "--log-level", logging.MinimumLevel.ToString().ToLowerInvariant(),
+
+                    // The node watches the pipe on its stdin: if this process dies, even by SIGKILL, it stops too.
+                    ParentWatch.Flag,
                 ];
                 if (tls)
                 {
@@ -145,6 +150,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
             var dotnet = self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
             var info = new ProcessStartInfo(dotnet)
             {
+                RedirectStandardInput = true,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,

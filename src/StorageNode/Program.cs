@@ -4,14 +4,16 @@ using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 
 // dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR]
-//   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]
-const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL]\n" +
+//   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL] [--exit-with-parent]
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL] [--exit-with-parent]\n" +
     "  --backup-dir: where online backups put this node's snapshot (default DATA/backups; on DATA's file system segments are hard-linked).\n" +
     "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.\n" +
     "  The HTTP/1.1 URL (presigned links) also serves /healthz and /readyz; /metrics is served only on --metrics-url\n" +
-    "  (HTTP/1.1, default a free port on 127.0.0.1): bind it where only your scraper reaches, never clients.";
+    "  (HTTP/1.1, default a free port on 127.0.0.1): bind it where only your scraper reaches, never clients.\n" +
+    "  --exit-with-parent: stdin is a pipe from the program that started this node; the node stops when it closes (the parent died).";
 string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, metricsUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null, backupDir = null;
 var insecureHttp = false;
+var exitWithParent = false;
 var logging = new NodeLogging();
 double? scrubHours = null;
 long? reserveMb = null;
@@ -35,6 +37,7 @@ for (var i = 0; i < args.Length; i++)
         case "--tls-key": tlsKey = Next(); break;
         case "--tls-ca": tlsCa = Next(); break;
         case "--insecure-http": insecureHttp = true; break;
+        case ParentWatch.Flag: exitWithParent = true; break;
         case "--log-format" or "--log-level":
             try
             {
@@ -126,6 +129,12 @@ catch (DropboxException ex)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return ex.Kind == ErrorKind.InvalidArgument ? 2 : 1;
+}
+
+if (exitWithParent)
+{
+    // Before the start: a parent that dies while the node starts must not leave it running either.
+    ParentWatch.WatchStandardInput(app.Lifetime.StopApplication, TimeSpan.FromSeconds(30));
 }
 
 await app.StartAsync();

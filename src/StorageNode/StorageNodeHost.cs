@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using Dropbox.Hosting;
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
@@ -123,7 +124,8 @@ public static class StorageNodeHost
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
         services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));
         services.AddSingleton<ClusterAgent>();
-        services.AddSingleton<PeerChannels>();
+        // Peers are trusted as the metadata node is: in a deployment one CA signs every node's certificate.
+        services.AddSingleton(_ => new GrpcChannelCache(options.MetadataTrust, StoreLimits.MaxGrpcMessageBytes));
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
         services.AddHostedService<MaintenanceService>();
         services.AddSingleton<ScrubService>();

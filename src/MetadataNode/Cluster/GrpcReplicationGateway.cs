@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using Dropbox.MetadataNode.Domain.Replication;
 using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Storage;
 using Dropbox.Shared.Tls;
@@ -17,14 +17,13 @@ internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(10);
-    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
     private readonly ChunkTokenService _tokens;
-    private readonly ServerTrust _trust;
+    private readonly GrpcChannelCache _channels;
 
     public GrpcReplicationGateway(ChunkTokenService tokens, ServerTrust trust)
     {
         _tokens = tokens;
-        _trust = trust;
+        _channels = new GrpcChannelCache(trust, 64 * 1024 * 1024);
     }
 
     public async Task<PushOutcome> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
@@ -41,25 +40,12 @@ internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
             request.PutTokens.Add(_tokens.Issue(TokenOperation.Put, NamespaceId.SystemValue, target.NodeId, [id], TokenLifetime));
         }
 
-        var channel = _channels.GetOrAdd(source.GrpcUrl, url => GrpcChannel.ForAddress(url, new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = 64 * 1024 * 1024,
-            MaxSendMessageSize = 64 * 1024 * 1024,
-            HttpHandler = _trust.CreateHandler(),
-        }));
+        var channel = _channels.Get(source.GrpcUrl);
         var response = await new Replication.ReplicationClient(channel)
             .PushChunksAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         return new PushOutcome(response.Pushed.Select(b => b.ToChunkId()).ToList(), response.Unreadable.Select(b => b.ToChunkId()).ToList());
     }
 
-    public void Dispose()
-    {
-        foreach (var channel in _channels.Values)
-        {
-            channel.Dispose();
-        }
-
-        _channels.Clear();
-    }
+    public void Dispose() => _channels.Dispose();
 }

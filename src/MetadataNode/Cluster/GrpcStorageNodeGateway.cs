@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Storage;
 using Dropbox.Shared.Tls;
@@ -14,14 +14,13 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan SystemTokenLifetime = TimeSpan.FromMinutes(2);
-    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
     private readonly ChunkTokenService _tokens;
-    private readonly ServerTrust _trust;
+    private readonly GrpcChannelCache _channels;
 
     public GrpcStorageNodeGateway(ChunkTokenService tokens, ServerTrust? trust = null)
     {
         _tokens = tokens;
-        _trust = trust ?? ServerTrust.System;
+        _channels = new GrpcChannelCache(trust ?? ServerTrust.System, 64 * 1024 * 1024);
     }
 
     public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
@@ -69,27 +68,14 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
         return deleted;
     }
 
-    public void Dispose()
-    {
-        foreach (var channel in _channels.Values)
-        {
-            channel.Dispose();
-        }
-
-        _channels.Clear();
-    }
+    public void Dispose() => _channels.Dispose();
 
     private string SystemToken(NodeRecord node) =>
         _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], SystemTokenLifetime);
 
     private ChunkStorage.ChunkStorageClient Client(NodeRecord node)
     {
-        var channel = _channels.GetOrAdd(node.GrpcUrl, url => GrpcChannel.ForAddress(url, new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = 64 * 1024 * 1024,
-            MaxSendMessageSize = 64 * 1024 * 1024,
-            HttpHandler = _trust.CreateHandler(),
-        }));
+        var channel = _channels.Get(node.GrpcUrl);
         return new ChunkStorage.ChunkStorageClient(channel);
     }
 }

@@ -60,11 +60,15 @@ public sealed partial class ChunkEngine
         try
         {
             var read = segment.Handle.ReadFully(buffer.AsSpan(0, length), location.Offset);
+            var record = buffer.AsSpan(0, length);
+            RecordHeader header = default;
             if (read != length
-                || !SegmentRecord.TryReadHeader(buffer, out var header)
+                || !(segment.Format == SegmentFormat.Framed
+                    ? SegmentRecord.TryRead(record, out header)
+                    : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
                 || header.Kind != RecordKind.Chunk
                 || header.Id != id
-                || !SegmentRecord.PayloadMatches(header, buffer.AsSpan(SegmentRecord.HeaderSize, location.StoredLength)))
+                || header.StoredLength != location.StoredLength)
             {
                 throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
             }

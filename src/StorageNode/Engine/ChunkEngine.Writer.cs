@@ -21,6 +21,9 @@ public sealed partial class ChunkEngine
     private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence, WriteOp Writer)> _unapplied = new();
     private long _sequence;
 
+    // The writer's record hasher (one writer thread), reset for each record.
+    private readonly System.IO.Hashing.XxHash3 _recordHash = new();
+
     /// <inheritdoc />
     public Exception? WriteFault => _stages.WriteFault;
 
@@ -45,6 +48,7 @@ public sealed partial class ChunkEngine
     {
         Span<byte> header = stackalloc byte[SegmentRecord.HeaderSize];
         var active = _active;
+        var start = (Segment: active, Length: active.Length);
         var segments = new List<Segment>();
         var pos = active.Length;
         var appender = active.Appender
@@ -124,7 +128,7 @@ public sealed partial class ChunkEngine
                     segments.Add(active);
                 }
 
-                SegmentRecord.WriteHeader(header, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
+                SegmentRecord.WriteHeader(header, _recordHash, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
                 appender.Append(header);
                 appender.Append(op.Payload.Span);
 
@@ -138,6 +142,8 @@ public sealed partial class ChunkEngine
 
                 lock (_unapplied)
                 {
+                    // The state this op hides, restored if its batch fails (an earlier batch's, still in flight).
+                    op.HiddenPending = _unapplied.TryGetValue(op.Id, out var hidden) ? hidden.Writer : null;
                     _unapplied[op.Id] = (now, op.Sequence, op);
                 }
 
@@ -153,13 +159,48 @@ public sealed partial class ChunkEngine
 
             return new WrittenBatch(batch, segments, active, pos);
         }
-        catch
+        catch (Exception failure)
         {
             ClearUnapplied(batch);
 
             // Leave no half-written batch behind: the next batch starts where this one did.
-            appender.Rollback();
+            if (ReferenceEquals(active, start.Segment))
+            {
+                appender.Rollback();
+            }
+            else
+            {
+                RollBackRoll(start.Segment, start.Length, failure);
+            }
+
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Undoes a failed batch that rolled over: its records in the segment(s) it closed must not be replayed as
+    /// stored after a restart, so the segments it started are deleted and the one it started in is cut back (both
+    /// durably) and becomes the active segment again. If that cannot be done the engine stops taking writes.
+    /// </summary>
+    private void RollBackRoll(Segment start, long length, Exception failure)
+    {
+        try
+        {
+            foreach (var segment in _segments.Values.Where(s => s.Number > start.Number).OrderByDescending(s => s.Number).ToList())
+            {
+                _lifecycle.Drop(segment);
+            }
+
+            _files.SyncDirectory(_segmentDir);
+            start.Handle.SetLength(length);
+            start.Handle.Flush();
+            start.Length = length;
+            start.Appender = SegmentAppender.Open(_files, start.Path, length, _options.DirectWrites);
+            _active = start;
+        }
+        catch (Exception ex)
+        {
+            _stages.StopWrites(new AggregateException(failure, ex));
         }
     }
 
@@ -175,6 +216,8 @@ public sealed partial class ChunkEngine
                     continue;
                 }
 
+                // Published: every earlier op is too, so a later failure has nothing before this one to restore.
+                op.HiddenPending = null;
                 if (op.Previous is { } old && _segments.TryGetValue(old.Segment, out var oldSegment))
                 {
                     Interlocked.Add(ref oldSegment.LiveBytes, -old.RecordLength);
@@ -204,15 +247,42 @@ public sealed partial class ChunkEngine
         }
     }
 
+    /// <summary>
+    /// Retires the ops' pending-state entries once they are published or failed. A failed op's entry gives back the
+    /// state it hid if that earlier op is still in flight (the index does not show it yet); newest first, so a batch
+    /// that wrote one id twice unwinds to the state before it.
+    /// </summary>
     private void ClearUnapplied(List<WriteOp> ops)
     {
         lock (_unapplied)
         {
-            foreach (var op in ops)
+            for (var i = ops.Count - 1; i >= 0; i--)
             {
-                if (!op.Skip && op.Sequence != 0 && _unapplied.TryGetValue(op.Id, out var pending) && pending.Sequence == op.Sequence)
+                var op = ops[i];
+                if (op.Skip || op.Sequence == 0 || op.Retired)
+                {
+                    continue;
+                }
+
+                op.Retired = true;
+                if (!_unapplied.TryGetValue(op.Id, out var pending) || pending.Sequence != op.Sequence)
+                {
+                    continue;
+                }
+
+                var hidden = op.HiddenPending;
+                while (hidden is { Retired: true })
+                {
+                    hidden = hidden.HiddenPending;
+                }
+
+                if (hidden is null)
                 {
                     _unapplied.Remove(op.Id);
+                }
+                else
+                {
+                    _unapplied[op.Id] = (hidden.Kind == RecordKind.Chunk ? hidden.NewLocation : null, hidden.Sequence, hidden);
                 }
             }
         }

@@ -39,6 +39,18 @@ internal sealed class EngineCommitStages : IGroupCommitStages<WriteOp, WrittenBa
     /// <summary>The failed fsync that stopped writes, or null.</summary>
     public Exception? WriteFault => _writeFault;
 
+    /// <summary>Stops all writes until a restart (the writer could not undo a failed batch).</summary>
+    public void StopWrites(Exception cause)
+    {
+        if (_writeFault is null)
+        {
+            _writeFault = new IOException(
+                "The chunk engine stopped taking writes: a failed write batch could not be undone. Restart the storage node to recover from what is on disk.",
+                cause);
+            EngineLog.RollbackFailed(_logger, cause);
+        }
+    }
+
     /// <inheritdoc />
     public WrittenBatch Write(IReadOnlyList<WriteOp> items)
     {

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Dropbox.StorageNode.Engine;
 
-/// <summary>The chunk engine's log messages (event ids 2000-2099).</summary>
+/// <summary>The chunk engine's log messages (event ids 2000-2099), and those of the outbox log's recovery (2100-2103, kept from when it lived in the outbox).</summary>
 internal static partial class EngineLog
 {
     [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Chunk engine opened at {Directory}: {Chunks} chunks in {Segments} segments; replayed {Replayed} records from segment {Segment} offset {Offset}")]
@@ -40,4 +40,19 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Could not cut the padding off full segment {Segment}; recovery will")]
     public static partial void ClosePaddingFailed(ILogger logger, int segment, Exception exception);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Critical, Message = "A failed write batch that rolled to a new segment could not be undone: the chunk engine takes no more writes until the storage node restarts")]
+    public static partial void RollbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Upgraded the event outbox in {Directory} to the durable-log format")]
+    public static partial void LogUpgraded(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Damaged event record in {Path} at offset {Offset}: its checksum does not match; it is skipped and the metadata node will not hear of that chunk from this event")]
+    public static partial void LogRecordDamaged(ILogger logger, string path, long offset);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
+    public static partial void LogTornTail(ILogger logger, string path, long offset, long bytes);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "The delivered mark {Path} ({Mark}) is not the start of a record of the {Length}-byte event log (stale, from before the log was emptied); reset to 0: pending events are delivered again")]
+    public static partial void StaleMark(ILogger logger, string path, long mark, long length);
 }

@@ -11,6 +11,9 @@ namespace Dropbox.StorageNode.Engine;
 /// Recovery, in one place: makes the folders durable, reads the positions file, recovers the index checkpoint it
 /// names (or rebuilds the index), replays the segments after that position, cuts a torn tail off the last segment,
 /// drops index entries that point nowhere, and lists the quarantine. What it finds is the state the engine runs on.
+/// The node's other durable log, the "chunk stored" event outbox, is recovered here too
+/// (<see cref="RecoverMarkedLog"/>): its older format upgraded, its torn tail cut, damage reported, a stale
+/// delivered mark reset.
 /// </summary>
 internal sealed class EngineRecovery
 {
@@ -52,6 +55,71 @@ internal sealed class EngineRecovery
 
     /// <summary>Records replayed into the index.</summary>
     public long Replayed { get; private set; }
+
+    /// <summary>
+    /// Recovers a durable log read from a delivered mark (the event outbox): runs <paramref name="upgrade"/> (an older
+    /// format rewritten in place; true if it did), opens the log in <paramref name="directory"/>'s
+    /// <paramref name="logName"/> cutting a torn tail, reports damaged records, and resets durably a mark
+    /// (<paramref name="markName"/>) that no record starts at, before anything is appended: once the log grew past it
+    /// again it would count new records as delivered. Re-delivering is harmless (the receiver ignores repeats).
+    /// <paramref name="readMark"/> reads the mark (0 if missing or unreadable), <paramref name="markCodec"/> writes it.
+    /// </summary>
+    public static MarkedLogRecovery<T> RecoverMarkedLog<T>(
+        IEngineFiles files,
+        string directory,
+        string logName,
+        string markName,
+        ILogRecordCodec<T> codec,
+        ILogRecordCodec<long> markCodec,
+        Func<string, long> readMark,
+        Func<string, string, bool> upgrade,
+        ILogger logger)
+    {
+        files.CreateDirectory(directory);
+
+        // The folder's own entry must be durable before a record in it is acknowledged.
+        files.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(directory))!);
+        var logPath = Path.Combine(directory, logName);
+        var markPath = Path.Combine(directory, markName);
+        if (upgrade(logPath, markPath))
+        {
+            EngineLog.LogUpgraded(logger, directory);
+        }
+
+        var mark = readMark(markPath);
+        var log = RecordLog<T>.Open(files, logPath, codec, out var scan);
+        try
+        {
+            foreach (var offset in scan.Damaged)
+            {
+                EngineLog.LogRecordDamaged(logger, logPath, offset);
+            }
+
+            if (scan.TornBytes > 0)
+            {
+                EngineLog.LogTornTail(logger, logPath, scan.ValidLength, scan.TornBytes);
+            }
+
+            if (mark != 0 && !IsRecordBoundary(scan, mark))
+            {
+                // Past the end: the log was emptied after full delivery and the write of mark 0 was lost (or an
+                // older build left its mark beside an empty log). Elsewhere: no record starts there.
+                EngineLog.StaleMark(logger, markPath, mark, log.Length);
+                mark = 0;
+                RecordFile.Replace(files, markPath, 0L, markCodec);
+            }
+
+            return new MarkedLogRecovery<T>(log, logPath, markPath, mark, scan.Records.Count(r => r.Offset >= mark));
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+    }
+
+    private static bool IsRecordBoundary<T>(LogScan<T> scan, long offset) =>
+        offset == scan.ValidLength || scan.Records.Exists(r => r.Offset == offset) || scan.Damaged.Contains(offset);
 
     /// <summary>Runs recovery of the engine folder in <paramref name="options"/>.</summary>
     public static EngineRecovery Run(EngineOptions options, ILogger logger)
@@ -124,7 +192,15 @@ internal sealed class EngineRecovery
         {
             var path = Path.Combine(layout.Segments, Segment.FileName(number));
             var handle = _files.Open(path, FileMode.Open);
-            Segments[number] = new Segment(number, path, handle, handle.Length);
+            try
+            {
+                Segments[number] = new Segment(number, path, handle, handle.Length, FormatOf(handle));
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
         }
 
         for (var i = 0; i < numbers.Count; i++)
@@ -162,7 +238,8 @@ internal sealed class EngineRecovery
         }
 
         var last = numbers.Count > 0 ? Segments[numbers[^1]] : null;
-        if (last is not null && last.Length < _options.SegmentMaxBytes)
+        // A legacy segment is read in place but never appended to: new records start a framed segment.
+        if (last is not null && last.Length < _options.SegmentMaxBytes && last.Format == SegmentFormat.Framed)
         {
             last.Appender = SegmentAppender.Open(_files, last.Path, last.Length, _options.DirectWrites);
             Active = last;
@@ -173,27 +250,40 @@ internal sealed class EngineRecovery
     private long Replay(Segment segment, long from, bool isLast)
     {
         long count = 0;
-        var pos = FrameScanner.Scan(
-            SegmentRecordFormat.Instance,
-            segment.Handle.Read,
-            from,
-            segment.Length,
-            (in RecordHeader record, long offset, ReadOnlySpan<byte> _) =>
+        void Apply(in RecordHeader record, long offset)
+        {
+            if (record.Kind == RecordKind.Chunk)
             {
-                if (record.Kind == RecordKind.Chunk)
-                {
-                    Index.Upsert(record.Id, new ChunkLocation(segment.Number, offset, record.StoredLength, record.PlainLength, record.Encoding));
-                }
-                else
-                {
-                    Index.Delete(record.Id);
-                }
+                Index.Upsert(record.Id, new ChunkLocation(segment.Number, offset, record.StoredLength, record.PlainLength, record.Encoding));
+            }
+            else
+            {
+                Index.Delete(record.Id);
+            }
 
-                count++;
-            },
-            // A complete record whose payload rotted is followed by more valid records only if it was acknowledged
-            // long ago: it is skipped (scrub reports it) rather than cutting the good records after it.
-            offset => EngineLog.SkippedRottenRecord(_logger, segment.Number, offset));
+            count++;
+        }
+
+        // A complete record whose payload rotted is followed by more valid records only if it was acknowledged
+        // long ago: it is skipped (scrub reports it) rather than cutting the good records after it.
+        void Skipped(long offset) => EngineLog.SkippedRottenRecord(_logger, segment.Number, offset);
+
+        var codec = SegmentRecordCodec.Instance;
+        var pos = segment.Format == SegmentFormat.Framed
+            ? FrameScanner.Scan(
+                new LogFrameFormat<RecordHeader>(codec, segment.Path),
+                segment.Handle.Read,
+                from,
+                segment.Length,
+                (in FrameHeader frame, long offset, ReadOnlySpan<byte> body) => Apply(codec.Read(frame.BodyVersion, body), offset),
+                Skipped)
+            : FrameScanner.Scan(
+                LegacySegmentRecordFormat.Instance,
+                segment.Handle.Read,
+                from,
+                segment.Length,
+                (in RecordHeader record, long offset, ReadOnlySpan<byte> _) => Apply(record, offset),
+                Skipped);
 
         if (pos < segment.Length && IsPadding(segment, pos))
         {
@@ -215,6 +305,38 @@ internal sealed class EngineRecovery
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// A segment's format, from its first record's magic. An empty one is framed (nothing was written yet); one whose
+    /// first header rotted is the format a walk gets further in.
+    /// </summary>
+    private static SegmentFormat FormatOf(IEngineFile handle)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        if (handle.Length == 0 || LogFrame.StartsWithMagic(magic[..handle.Read(magic, 0)]))
+        {
+            return SegmentFormat.Framed;
+        }
+
+        if (LegacySegmentRecord.StartsWithMagic(magic))
+        {
+            return SegmentFormat.Legacy;
+        }
+
+        long framed;
+        try
+        {
+            framed = FrameScanner.Scan(new LogFrameFormat<RecordHeader>(SegmentRecordCodec.Instance, "segment"), handle.Read, 0, handle.Length, (in FrameHeader _, long _, ReadOnlySpan<byte> _) => { }, _ => { }, (_, _) => { });
+        }
+        catch (LogFormatException)
+        {
+            // A frame of another log inside a legacy record's payload (a chunk is any bytes): not a framed segment.
+            framed = -1;
+        }
+
+        var legacy = FrameScanner.Scan(LegacySegmentRecordFormat.Instance, handle.Read, 0, handle.Length, (in RecordHeader _, long _, ReadOnlySpan<byte> _) => { }, _ => { }, (_, _) => { });
+        return legacy > framed ? SegmentFormat.Legacy : SegmentFormat.Framed;
     }
 
     private static void Cut(Segment segment, long length)

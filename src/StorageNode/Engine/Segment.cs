@@ -11,15 +11,19 @@ internal sealed class Segment
     private int _refs = 1;
     private int _retired;
 
-    public Segment(int number, string path, IEngineFile handle, long length)
+    public Segment(int number, string path, IEngineFile handle, long length, SegmentFormat format = SegmentFormat.Framed)
     {
         Number = number;
         Path = path;
         Handle = handle;
         Length = length;
+        Format = format;
     }
 
     public int Number { get; }
+
+    /// <summary>How its records are written: every new segment is framed; a legacy one is read in place.</summary>
+    public SegmentFormat Format { get; }
 
     public string Path { get; }
 

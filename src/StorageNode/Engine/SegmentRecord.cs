@@ -1,65 +1,86 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine.Durable;
 
 namespace Dropbox.StorageNode.Engine;
 
 /// <summary>
-/// The on-disk record format. A 64-byte header, then the payload:
-/// <c>magic u32 | kind u8 | encoding u8 | reserved u16 | chunk id [32] | plain length i32 | stored length i32 |
-/// xxhash3(payload) u64 | xxhash3(header[0..56]) u64</c>, little-endian.
-/// The header hash catches a torn or rotten header before its lengths are trusted; the payload hash catches
-/// a torn or rotten payload without the cost of SHA-256.
+/// A segment record (segment format 2) is a durable-log frame (<see cref="LogFrame"/>: magic, length, frame version,
+/// record type <see cref="RecordType"/>, body version, body hash, header hash) whose body is the record's fields then
+/// the chunk's stored bytes:
+/// <c>kind u8 | encoding u8 | reserved u16 | chunk id [32] | plain length i32 | payload</c>, little-endian.
+/// The frame header and the fields take <see cref="HeaderSize"/> bytes, as format 1's header did, so a location's
+/// payload is at the same place in either format. One xxhash3 covers fields and payload: no more hashing than
+/// format 1, and the frame's version bytes say how to read every record.
 /// </summary>
 internal static class SegmentRecord
 {
-    public const int HeaderSize = 64;
-    public const uint Magic = 0x43584244; // "DBXC"
+    /// <summary>Frame header plus the record's fields: where the payload starts.</summary>
+    public const int HeaderSize = LogFrame.HeaderSize + FieldsSize;
 
-    public static void WriteHeader(Span<byte> header, RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlySpan<byte> payload)
+    /// <summary>The fields before the payload in the body.</summary>
+    public const int FieldsSize = 40;
+
+    /// <summary>The frame's record type for segment records (positions 1, outbox 2 and 3).</summary>
+    public const byte RecordType = 4;
+
+    /// <summary>The body version this build writes and the newest it reads.</summary>
+    public const byte BodyVersion = 1;
+
+    /// <summary>Writes the frame header and fields for <paramref name="payload"/>; <paramref name="hasher"/> is reset and reused.</summary>
+    public static void WriteHeader(Span<byte> header, XxHash3 hasher, RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlySpan<byte> payload)
     {
         header = header[..HeaderSize];
-        header.Clear();
-        BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
-        header[4] = (byte)kind;
-        header[5] = (byte)encoding;
-        id.WriteTo(header[8..]);
-        BinaryPrimitives.WriteInt32LittleEndian(header[40..], plainLength);
-        BinaryPrimitives.WriteInt32LittleEndian(header[44..], payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[48..], XxHash3.HashToUInt64(payload));
-        BinaryPrimitives.WriteUInt64LittleEndian(header[56..], XxHash3.HashToUInt64(header[..56]));
+        var fields = header[LogFrame.HeaderSize..];
+        fields.Clear();
+        fields[0] = (byte)kind;
+        fields[1] = (byte)encoding;
+        id.WriteTo(fields[4..]);
+        BinaryPrimitives.WriteInt32LittleEndian(fields[36..], plainLength);
+
+        hasher.Reset();
+        hasher.Append(fields);
+        hasher.Append(payload);
+        LogFrame.WriteHeader(header, RecordType, BodyVersion, FieldsSize + payload.Length, hasher.GetCurrentHashAsUInt64());
     }
 
-    /// <summary>Parses a header; false if the magic or header hash is wrong (torn or rotten).</summary>
-    public static bool TryReadHeader(ReadOnlySpan<byte> header, out RecordHeader parsed)
+    /// <summary>
+    /// Checks a whole record (header and payload, as read from its location) and parses its fields; false if it is
+    /// torn or rotten, or not a segment record this build reads.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> record, out RecordHeader parsed)
     {
         parsed = default;
-        if (header.Length < HeaderSize || BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic)
-        {
-            return false;
-        }
-
-        if (BinaryPrimitives.ReadUInt64LittleEndian(header[56..]) != XxHash3.HashToUInt64(header[..56]))
-        {
-            return false;
-        }
-
-        var kind = (RecordKind)header[4];
-        var encoding = (ChunkEncoding)header[5];
-        var plain = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
-        var stored = BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
-        if (kind is not (RecordKind.Chunk or RecordKind.Delete or RecordKind.Quarantine)
-            || encoding is not (ChunkEncoding.Raw or ChunkEncoding.Lz4)
-            || plain < 0 || stored < 0)
-        {
-            return false;
-        }
-
-        parsed = new RecordHeader(kind, new ChunkId(header.Slice(8, ChunkId.Size)), encoding, plain, stored,
-            BinaryPrimitives.ReadUInt64LittleEndian(header[48..]));
-        return true;
+        return LogFrame.TryReadHeader(record, out var frame)
+            && frame.FrameVersion <= LogFrame.FrameVersion
+            && frame.RecordType == RecordType
+            && frame.BodyVersion <= BodyVersion
+            && record.Length >= frame.FrameLength
+            && LogFrame.BodyMatches(frame, record.Slice(LogFrame.HeaderSize, frame.BodyLength))
+            && TryReadFields(frame, record.Slice(LogFrame.HeaderSize, frame.BodyLength), out parsed);
     }
 
-    public static bool PayloadMatches(in RecordHeader header, ReadOnlySpan<byte> payload) =>
-        payload.Length == header.StoredLength && XxHash3.HashToUInt64(payload) == header.PayloadHash;
+    /// <summary>Parses the fields of an intact body (its hash already checked); false if they make no sense.</summary>
+    public static bool TryReadFields(in FrameHeader frame, ReadOnlySpan<byte> body, out RecordHeader parsed)
+    {
+        parsed = default;
+        if (body.Length < FieldsSize)
+        {
+            return false;
+        }
+
+        var kind = (RecordKind)body[0];
+        var encoding = (ChunkEncoding)body[1];
+        var plain = BinaryPrimitives.ReadInt32LittleEndian(body[36..]);
+        if (kind is not (RecordKind.Chunk or RecordKind.Delete or RecordKind.Quarantine)
+            || encoding is not (ChunkEncoding.Raw or ChunkEncoding.Lz4)
+            || plain < 0)
+        {
+            return false;
+        }
+
+        parsed = new RecordHeader(kind, new ChunkId(body.Slice(4, ChunkId.Size)), encoding, plain, body.Length - FieldsSize, frame.BodyHash);
+        return true;
+    }
 }

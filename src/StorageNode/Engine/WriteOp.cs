@@ -43,4 +43,10 @@ internal sealed class WriteOp
 
     /// <summary>Order of this op among all written ones (to clear its pending-state entry).</summary>
     public long Sequence { get; set; }
+
+    /// <summary>The in-flight op whose pending state this one's write replaced (restored if this one fails).</summary>
+    public WriteOp? HiddenPending { get; set; }
+
+    /// <summary>True once published or failed (its pending-state entry is gone; writer's lock only).</summary>
+    public bool Retired { get; set; }
 }

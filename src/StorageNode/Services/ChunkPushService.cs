@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Storage;
@@ -21,10 +22,10 @@ public sealed class ChunkPushService : Replication.ReplicationBase
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(5);
     private readonly ChunkStore _store;
     private readonly ChunkTokenService _tokens;
-    private readonly PeerChannels _peers;
+    private readonly GrpcChannelCache _peers;
 
     /// <summary>Creates the service.</summary>
-    public ChunkPushService(ChunkStore store, ChunkTokenService tokens, PeerChannels peers)
+    public ChunkPushService(ChunkStore store, ChunkTokenService tokens, GrpcChannelCache peers)
     {
         _store = store;
         _tokens = tokens;
@@ -52,7 +53,7 @@ public sealed class ChunkPushService : Replication.ReplicationBase
 
         var ct = context.CancellationToken;
         var response = new PushChunksResponse();
-        var client = new ChunkStorage.ChunkStorageClient(_peers.For(request.TargetGrpcUrl));
+        var client = new ChunkStorage.ChunkStorageClient(_peers.Get(request.TargetGrpcUrl));
         using var call = client.PutChunks(deadline: DateTime.UtcNow + CallTimeout, cancellationToken: ct);
         var sent = new List<ByteString>(request.ChunkIds.Count);
         for (var i = 0; i < request.ChunkIds.Count; i++)

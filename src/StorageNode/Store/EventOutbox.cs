@@ -1,4 +1,5 @@
 using Dropbox.Shared.IO;
+using Dropbox.StorageNode.Engine;
 using Dropbox.StorageNode.Engine.Durable;
 using Dropbox.StorageNode.Engine.Files;
 using Microsoft.Extensions.Logging;
@@ -10,9 +11,10 @@ namespace Dropbox.StorageNode.Store;
 /// A durable queue of "chunk stored" events for the metadata node: a <see cref="RecordLog{T}"/> of events, appended
 /// through a <see cref="GroupCommit{TItem, TBatch}"/> (one fsync for many), and a delivered mark. Delivery is
 /// at-least-once: the mark moves only after the metadata node accepted a batch. Survives restarts; a torn tail
-/// record is cut (it was never acknowledged). An outbox written by older builds is upgraded on open.
+/// record is cut (it was never acknowledged). Opening is recovery, done where the engine's is
+/// (<see cref="EngineRecovery.RecoverMarkedLog"/>): an outbox written by older builds is upgraded on open.
 /// </summary>
-public sealed partial class EventOutbox : IAsyncDisposable
+public sealed class EventOutbox : IAsyncDisposable
 {
     private const long CompactAbove = 1L << 20;
 
@@ -34,43 +36,21 @@ public sealed partial class EventOutbox : IAsyncDisposable
     /// <summary>Opens (or creates) the outbox in <paramref name="directory"/> of <paramref name="files"/>.</summary>
     public EventOutbox(string directory, IEngineFiles files, ILogger? logger = null)
     {
-        logger ??= NullLogger.Instance;
         _files = files;
-        files.CreateDirectory(directory);
-
-        // The folder's own entry must be durable before an event in it is acknowledged.
-        files.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(directory))!);
-        var logPath = Path.Combine(directory, "events.log");
-        _deliveredPath = Path.Combine(directory, "delivered");
-        if (LegacyOutbox.TryUpgrade(files, logPath, _deliveredPath))
-        {
-            LogUpgraded(logger, directory);
-        }
-
-        _delivered = LegacyOutbox.ReadDelivered(files, _deliveredPath);
-        _log = RecordLog<StoredChunkEvent>.Open(files, logPath, OutboxCodecs.Event.Instance, out var scan);
-        foreach (var offset in scan.Damaged)
-        {
-            LogDamaged(logger, logPath, offset);
-        }
-
-        if (scan.TornBytes > 0)
-        {
-            LogTornTail(logger, logPath, scan.ValidLength, scan.TornBytes);
-        }
-
-        if (_delivered != 0 && !IsRecordBoundary(scan, _delivered))
-        {
-            // Past the end: the log was emptied after full delivery and the write of mark 0 was lost (or an older
-            // build left its mark beside an empty log). Elsewhere: no record starts there. Either way the mark is
-            // stale; it is reset durably before any append, or once the log grows past it again it would count
-            // new events as delivered. Re-delivering is harmless: the metadata node ignores repeats.
-            LogStaleMark(logger, _deliveredPath, _delivered, _log.Length);
-            _delivered = 0;
-            RecordFile.Replace(files, _deliveredPath, 0L, OutboxCodecs.Delivered.Instance);
-        }
-
-        _pending = scan.Records.Count(r => r.Offset >= _delivered);
+        var recovered = EngineRecovery.RecoverMarkedLog(
+            files,
+            directory,
+            "events.log",
+            "delivered",
+            OutboxCodecs.Event.Instance,
+            OutboxCodecs.Delivered.Instance,
+            mark => LegacyOutbox.ReadDelivered(files, mark),
+            (log, mark) => LegacyOutbox.TryUpgrade(files, log, mark),
+            logger ?? NullLogger.Instance);
+        _log = recovered.Log;
+        _deliveredPath = recovered.MarkPath;
+        _delivered = recovered.Mark;
+        _pending = recovered.Pending;
         _commit = new GroupCommit<Pending, List<Pending>>(new Stages(this), new GroupCommitOptions { MaxItems = 256 });
     }
 
@@ -139,21 +119,6 @@ public sealed partial class EventOutbox : IAsyncDisposable
         _log.Dispose();
         _wake.Dispose();
     }
-
-    private static bool IsRecordBoundary(LogScan<StoredChunkEvent> scan, long offset) =>
-        offset == scan.ValidLength || scan.Records.Exists(r => r.Offset == offset) || scan.Damaged.Contains(offset);
-
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Upgraded the event outbox in {Directory} to the durable-log format")]
-    private static partial void LogUpgraded(ILogger logger, string directory);
-
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Damaged event record in {Path} at offset {Offset}: its checksum does not match; it is skipped and the metadata node will not hear of that chunk from this event")]
-    private static partial void LogDamaged(ILogger logger, string path, long offset);
-
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
-    private static partial void LogTornTail(ILogger logger, string path, long offset, long bytes);
-
-    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "The delivered mark {Path} ({Mark}) is not the start of a record of the {Length}-byte event log (stale, from before the log was emptied); reset to 0: pending events are delivered again")]
-    private static partial void LogStaleMark(ILogger logger, string path, long mark, long length);
 
     private sealed class Pending(StoredChunkEvent chunkEvent)
     {

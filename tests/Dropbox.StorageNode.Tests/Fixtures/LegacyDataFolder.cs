@@ -93,8 +93,8 @@ public static class LegacyDataFolder
         await using (var file = new FileStream(last, FileMode.Append))
         {
             var (id, bytes) = TestChunks.Random(3_000, 99);
-            var header = new byte[SegmentRecord.HeaderSize];
-            SegmentRecord.WriteHeader(header, RecordKind.Chunk, id, ChunkEncoding.Raw, bytes.Length, bytes);
+            var header = new byte[LegacySegmentRecord.HeaderSize];
+            LegacySegmentRecord.WriteHeader(header, RecordKind.Chunk, id, ChunkEncoding.Raw, bytes.Length, bytes);
             file.Write(header);
             file.Write(bytes.AsSpan(0, 1_000));
         }

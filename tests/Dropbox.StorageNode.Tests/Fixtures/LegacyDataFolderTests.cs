@@ -108,6 +108,32 @@ public sealed class LegacyDataFolderTests : IDisposable
         await LegacyDataFolder.WriteAsync(target);
     }
 
+    [Fact]
+    public async Task Legacy_segments_are_read_in_place_and_new_records_go_to_a_framed_segment()
+    {
+        var folder = CopyFixture();
+        var segments = Path.Combine(folder, "segments");
+        var legacy = Directory.GetFiles(segments, "*.seg").Order(StringComparer.Ordinal).ToList();
+        var (id, bytes) = TestChunks.Random(4_000, 4343);
+        await using (var engine = ChunkEngine.Open(LegacyDataFolder.Options(folder)))
+        {
+            Assert.Equal(AppendOutcome.Stored, await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None));
+        }
+
+        var after = Directory.GetFiles(segments, "*.seg").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(legacy, after[..legacy.Count]);
+        Assert.All(legacy, f => Assert.True(LegacySegmentRecord.StartsWithMagic(File.ReadAllBytes(f)), $"{f} was rewritten"));
+        var added = Assert.Single(after[legacy.Count..]);
+        var scan = Dropbox.StorageNode.Engine.Durable.RecordLog<RecordHeader>.Scan(File.ReadAllBytes(added), SegmentRecordCodec.Instance, added);
+        Assert.Equal(id, Assert.Single(scan.Records).Record.Id);
+
+        await using var reopened = ChunkEngine.Open(LegacyDataFolder.Options(folder));
+        using var chunk = await reopened.ReadAsync(id, CancellationToken.None);
+        Assert.Equal(bytes, chunk!.Data.ToArray());
+        using var old = await reopened.ReadAsync(LegacyDataFolder.Chunks[0].Id, CancellationToken.None);
+        Assert.Equal(LegacyDataFolder.Stored(0).Item2, old!.Data.ToArray());
+    }
+
     private string CopyFixture()
     {
         var source = Path.Combine(AppContext.BaseDirectory, "Fixtures", LegacyDataFolder.Name);

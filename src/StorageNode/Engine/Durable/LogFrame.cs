@@ -28,15 +28,22 @@ internal static class LogFrame
         bytes.Length >= 4 && BinaryPrimitives.ReadUInt32LittleEndian(bytes) == Magic;
 
     /// <summary>Writes the header for <paramref name="body"/> (already in place after it).</summary>
-    public static void WriteHeader(Span<byte> header, byte recordType, byte bodyVersion, ReadOnlySpan<byte> body)
+    public static void WriteHeader(Span<byte> header, byte recordType, byte bodyVersion, ReadOnlySpan<byte> body) =>
+        WriteHeader(header, recordType, bodyVersion, body.Length, XxHash3.HashToUInt64(body));
+
+    /// <summary>
+    /// Writes the header for a body of <paramref name="bodyLength"/> bytes whose xxhash3 is <paramref name="bodyHash"/>
+    /// (for a body not in one piece in memory, hashed as it is gathered: a segment record's fields and its payload).
+    /// </summary>
+    public static void WriteHeader(Span<byte> header, byte recordType, byte bodyVersion, int bodyLength, ulong bodyHash)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)body.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)bodyLength);
         header[8] = FrameVersion;
         header[9] = recordType;
         header[10] = bodyVersion;
         header[11] = 0;
-        BinaryPrimitives.WriteUInt64LittleEndian(header[12..], XxHash3.HashToUInt64(body));
+        BinaryPrimitives.WriteUInt64LittleEndian(header[12..], bodyHash);
         BinaryPrimitives.WriteUInt32LittleEndian(header[20..], (uint)XxHash3.HashToUInt64(header[..20]));
     }
 

@@ -10,6 +10,7 @@ internal sealed class FaultyFiles : IEngineFiles
     public Func<string, bool>? FailSync { get; set; }
     public Func<string, bool>? FailMove { get; set; }
     public Func<Task>? BeforeFlush { get; set; } // may block, then throw
+    public Action<string>? BeforeWrite { get; set; } // may block, or throw (an injected ENOSPC, say)
     public int Writes;
 
     public void CreateDirectory(string path) => _inner.CreateDirectory(path);
@@ -32,7 +33,12 @@ internal sealed class FaultyFiles : IEngineFiles
     {
         public long Length => inner.Length;
         public int Read(Span<byte> d, long o) => inner.Read(d, o);
-        public void Write(ReadOnlySpan<byte> s, long o) { Interlocked.Increment(ref owner.Writes); inner.Write(s, o); }
+        public void Write(ReadOnlySpan<byte> s, long o)
+        {
+            owner.BeforeWrite?.Invoke(path);
+            Interlocked.Increment(ref owner.Writes);
+            inner.Write(s, o);
+        }
         public void SetLength(long l) => inner.SetLength(l);
         public void Flush()
         {

@@ -1,0 +1,155 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine;
+using Dropbox.StorageNode.Engine.Files;
+using Dropbox.StorageNode.Store;
+
+namespace Dropbox.StorageNode.Tests.Engine.Faults;
+
+/// <summary>
+/// A write batch that finds no space is undone completely: none of its chunks is stored, now or after a restart,
+/// and the state of writes still in flight before it is kept. Real files and real FASTER; the ENOSPC is injected.
+/// </summary>
+public sealed class OutOfSpaceRollbackTests : IDisposable
+{
+    private const int Enospc = 28;
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private EngineOptions Options(IEngineFiles files) => new()
+    {
+        Directory = _temp.Sub("engine"),
+        Files = files,
+        IndexDirectory = _temp.Sub("index"),
+        CheckpointInterval = TimeSpan.Zero,
+        IndexSizeBytes = 1L << 12,
+        IndexMemoryBytes = 1L << 15,
+        IndexPageSizeBytes = 1L << 12,
+
+        // Six 4000-byte chunks (4064 bytes with their headers) fit, the seventh starts segment 2.
+        SegmentMaxBytes = 24 * 1024,
+    };
+
+    private static (ChunkId Id, byte[] Bytes) Chunk(int n)
+    {
+        var bytes = new byte[4000];
+        new Random(n).NextBytes(bytes);
+        return (ChunkId.Compute(bytes), bytes);
+    }
+
+    private static IOException NoSpace() => new("No space left on device (injected)") { HResult = Enospc };
+
+    private static Task<AppendOutcome> PutAsync(ChunkEngine engine, (ChunkId Id, byte[] Bytes) chunk) =>
+        engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None).AsTask();
+
+    [Fact]
+    public async Task A_batch_that_rolled_to_a_new_segment_and_found_no_space_stores_none_of_its_chunks_even_after_a_restart()
+    {
+        var faulty = new FaultyFiles(DiskFiles.Instance);
+        var engine = ChunkEngine.Open(Options(faulty));
+        var held = Enumerable.Range(0, 4).Select(Chunk).ToList();
+        var failed = Enumerable.Range(10, 4).Select(Chunk).ToList();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(AppendOutcome.Stored, await PutAsync(engine, held[i]));
+            }
+
+            // Hold the writer inside the fourth chunk's write so the next four queue up and go as one batch: two
+            // fill segment 1, two start segment 2, whose write finds the disk full.
+            using var gate = new ManualResetEventSlim();
+            var holding = 1;
+            faulty.BeforeWrite = path =>
+            {
+                if (path.EndsWith("00000001.seg", StringComparison.Ordinal) && Interlocked.Exchange(ref holding, 0) == 1)
+                {
+                    Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+                }
+                else if (path.EndsWith("00000002.seg", StringComparison.Ordinal))
+                {
+                    throw NoSpace();
+                }
+            };
+            var fourth = PutAsync(engine, held[3]);
+            for (var i = 0; i < 400 && Volatile.Read(ref holding) == 1; i++)
+            {
+                await Task.Delay(5);
+            }
+
+            Assert.Equal(0, Volatile.Read(ref holding));
+            var puts = failed.Select(c => PutAsync(engine, c)).ToList();
+            gate.Set();
+
+            Assert.Equal(AppendOutcome.Stored, await fourth);
+            foreach (var put in puts)
+            {
+                var error = await Assert.ThrowsAsync<IOException>(() => put);
+                Assert.True(SpaceGuard.IsOutOfSpace(error), error.ToString());
+            }
+
+            Assert.All(failed, c => Assert.False(engine.Contains(c.Id)));
+
+            // Space comes back: the next put is stored, after the held chunks.
+            faulty.BeforeWrite = null;
+            var later = Chunk(20);
+            Assert.Equal(AppendOutcome.Stored, await PutAsync(engine, later));
+            held.Add(later);
+        }
+        finally
+        {
+            // kill -9: no checkpoint, the page cache keeps whatever was written.
+            await engine.AbandonAsync();
+        }
+
+        await using var restarted = ChunkEngine.Open(Options(DiskFiles.Instance));
+        foreach (var (id, bytes) in held)
+        {
+            using var read = await restarted.ReadAsync(id, CancellationToken.None);
+            Assert.NotNull(read);
+            Assert.Equal(bytes, read.Data.ToArray());
+        }
+
+        var replayed = failed.Where(c => restarted.Contains(c.Id)).Select(c => c.Id.ToShortString()).ToList();
+        Assert.True(replayed.Count == 0, $"chunks whose put failed for want of space are stored after a restart: {string.Join(", ", replayed)}");
+        Assert.Equal(held.Count, restarted.GetStats().ChunkCount);
+    }
+
+    [Fact]
+    public async Task A_failed_batch_gives_back_the_pending_state_of_an_earlier_write_still_in_flight()
+    {
+        var faulty = new FaultyFiles(new MemoryFiles("/r5"));
+        var options = Options(faulty) with { Directory = "/r5" };
+        await using var engine = ChunkEngine.Open(options);
+        var chunk = Chunk(1);
+
+        // The first put is written and waits in its fsync.
+        using var fsync = new ManualResetEventSlim();
+        faulty.BeforeFlush = () =>
+        {
+            Assert.True(fsync.Wait(TimeSpan.FromSeconds(30)));
+            return Task.CompletedTask;
+        };
+        var writes = Volatile.Read(ref faulty.Writes);
+        var first = PutAsync(engine, chunk);
+        for (var i = 0; i < 400 && Volatile.Read(ref faulty.Writes) == writes; i++)
+        {
+            await Task.Delay(5);
+        }
+
+        // A delete of it finds no space and fails: the first put's pending state must come back.
+        faulty.BeforeWrite = _ => throw NoSpace();
+        await Assert.ThrowsAsync<IOException>(() => engine.DeleteAsync(chunk.Id, CancellationToken.None).AsTask());
+        faulty.BeforeWrite = null;
+
+        // A second put of the same chunk relies on the first copy rather than writing another one.
+        var second = PutAsync(engine, chunk);
+        await Task.Delay(50);
+        fsync.Set();
+
+        Assert.Equal(AppendOutcome.Stored, await first);
+        Assert.Equal(AppendOutcome.AlreadyPresent, await second);
+        var stats = engine.GetStats();
+        Assert.True(stats.ChunkCount == 1, $"one chunk is counted {stats.ChunkCount} times (a second copy was written while the first was in flight)");
+    }
+}

@@ -152,7 +152,6 @@ public sealed class ConsoleProgressTests
         Assert.Contains("done\nsecond line\\u009b", text, StringComparison.Ordinal);
     }
 
-    /// <summary>A writer a test can read while the renderer writes from its timer.</summary>
     [Fact]
     public async Task A_one_shot_pass_without_a_terminal_writes_its_event_lines_in_batches_complete_and_in_order()
     {
@@ -171,6 +170,23 @@ public sealed class ConsoleProgressTests
         Assert.Equal(Enumerable.Range(0, 1000).Select(i => $"uploaded 'f{i}?' (1 B)"), lines);
     }
 
+    [Fact]
+    public async Task Lines_written_after_a_one_shot_pass_is_disposed_still_come_out_in_order()
+    {
+        // The once path disposes the progress and then writes the summary, errors and refusals: they must not stay
+        // in a batch that nothing flushes any more (a cron run's log would say nothing).
+        var output = new StringWriter();
+        var progress = new ConsoleProgress(output, isTerminal: false, new ManualClock(), autoRender: false);
+        progress.WriteLine("uploaded 'a' (1 B)");
+        await progress.DisposeAsync();
+        progress.WriteLine("refused: '../escape.txt'");
+        progress.WriteLine("sync: 1 up, 1 refused");
+        await progress.DisposeAsync();
+
+        var lines = output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["uploaded 'a' (1 B)", "refused: '../escape.txt'", "sync: 1 up, 1 refused"], lines);
+    }
+
     private sealed class FlushCountingWriter : StringWriter
     {
         public int Flushes { get; private set; }
@@ -182,6 +198,7 @@ public sealed class ConsoleProgressTests
         }
     }
 
+    /// <summary>A writer a test can read while the renderer writes from its timer.</summary>
     private sealed class LockedWriter : TextWriter
     {
         private readonly System.Text.StringBuilder _text = new();

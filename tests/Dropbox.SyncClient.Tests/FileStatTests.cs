@@ -62,4 +62,25 @@ public sealed class FileStatTests : IDisposable
         Assert.True(FileHasher.IsAsScanned(file, 10, before.MtimeTicks));
         Assert.False(FileHasher.IsAsScanned(file, 10, before.MtimeTicks, before.CtimeNs));
     }
+
+    [Fact]
+    public void A_file_swapped_for_a_link_to_a_copy_with_the_same_size_and_mtime_is_not_as_scanned()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // The scanner saw a regular file; it was moved aside and a symbolic link to it put in its place before the read.
+        // The scanner withholds links, so the read must not go through one.
+        var file = Path.Combine(_dir.Path, "f.txt");
+        File.WriteAllText(file, "hello world");
+        var seen = FileChangeTime.TryStat(file)!.Value;
+        File.Move(file, file + ".keep");
+        File.CreateSymbolicLink(file, file + ".keep");
+
+        Assert.False(FileChangeTime.TryStat(file)!.Value.IsFileAs(seen.Size, seen.MtimeTicks));
+        Assert.False(FileHasher.IsAsScanned(file, seen.Size, seen.MtimeTicks));
+        Assert.False(FileHasher.IsAsScanned(file, seen.Size, seen.MtimeTicks, null));
+    }
 }

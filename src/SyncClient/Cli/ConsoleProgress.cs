@@ -141,13 +141,20 @@ internal sealed class ConsoleProgress : IAsyncDisposable
         // is shown escaped, so no escape sequence from a server reaches it.
         if (BatchesLines)
         {
-            _batch.AppendLine(StripControl(line));
-            if (_batch.Length >= MaxBatchChars)
+            if (Volatile.Read(ref _disposed) == 0)
             {
-                FlushBatchLocked();
+                _batch.AppendLine(StripControl(line));
+                if (_batch.Length >= MaxBatchChars)
+                {
+                    FlushBatchLocked();
+                }
+
+                return;
             }
 
-            return;
+            // After dispose nothing flushes a batch again (the pass's report and errors come then): write through,
+            // after whatever is still batched.
+            FlushBatchLocked();
         }
 
         _out.WriteLine(_live ? SyncPaths.Escape(line, keepNewlines: true) : StripControl(line));

@@ -36,7 +36,7 @@ internal static partial class FileChangeTime
             {
                 fixed (byte* p = buffer)
                 {
-                    rc = Statx(AtFdCwd, path, 0, StatxCtime, p);
+                    rc = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxCtime, p);
                 }
             }
 
@@ -68,7 +68,8 @@ internal static partial class FileChangeTime
     }
 
     /// <summary>
-    /// The path's kind, size, mtime and ctime from one statx call, following links as <see cref="FileInfo"/> does; null
+    /// The path's kind, size, mtime and ctime from one statx call, of the path itself (a symbolic link is not followed, as
+    /// the scanner does not follow one: a file swapped for a link to a copy is not "as scanned"); null
     /// where statx is unavailable (callers then ask <see cref="FileInfo"/> and <see cref="TryGet"/>). A file's checks before
     /// and after it is read, and again before its commit, took a FileInfo and a statx each: two to four system calls
     /// where one does.
@@ -89,7 +90,7 @@ internal static partial class FileChangeTime
             {
                 fixed (byte* p = buffer)
                 {
-                    rc = Statx(AtFdCwd, path, 0, StatxType | StatxMtime | StatxCtime | StatxSizeMask, p);
+                    rc = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask, p);
                 }
             }
 
@@ -116,7 +117,7 @@ internal static partial class FileChangeTime
                 + (BitConverter.ToUInt32(buffer[(StxMtimeOffset + 8)..]) / 100);
             long? ctime = (mask & StatxCtime) == 0 ? null
                 : (BitConverter.ToInt64(buffer[StxCtimeOffset..]) * 1_000_000_000L) + BitConverter.ToUInt32(buffer[(StxCtimeOffset + 8)..]);
-            return new Stat(true, (mode & 0xF000) == 0x4000, BitConverter.ToInt64(buffer[StxSizeOffset..]), mtimeTicks, ctime);
+            return new Stat(true, (mode & 0xF000) == 0x4000, (mode & 0xF000) == 0x8000, BitConverter.ToInt64(buffer[StxSizeOffset..]), mtimeTicks, ctime);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -126,12 +127,13 @@ internal static partial class FileChangeTime
     }
 
     /// <summary>What <see cref="TryStat"/> saw: <see cref="Exists"/> false when nothing is at the path.</summary>
-    internal readonly record struct Stat(bool Exists, bool IsDirectory, long Size, long MtimeTicks, long? CtimeNs)
+    internal readonly record struct Stat(bool Exists, bool IsDirectory, bool IsRegularFile, long Size, long MtimeTicks, long? CtimeNs)
     {
-        /// <summary>As <see cref="FileInfo"/> would answer: something other than a folder, of this size and mtime.</summary>
-        public bool IsFileAs(long size, long mtimeTicks) => Exists && !IsDirectory && Size == size && MtimeTicks == mtimeTicks;
+        /// <summary>A regular file (not a folder, not a symbolic link) of this size and mtime.</summary>
+        public bool IsFileAs(long size, long mtimeTicks) => Exists && IsRegularFile && Size == size && MtimeTicks == mtimeTicks;
     }
 
+    private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxType = 0x1;
     private const uint StatxMtime = 0x40;
     private const uint StatxSizeMask = 0x200;

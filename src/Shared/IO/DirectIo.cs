@@ -46,6 +46,10 @@ public static partial class DirectIo
             var flags = Fcntl(fd, FcntlGetFlags, 0);
             return flags >= 0 && Fcntl(fd, FcntlSetFlags, enable ? flags | direct : flags & ~direct) == 0;
         }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // no libc fcntl to call: buffered writes, as on a file system that refuses O_DIRECT
+        }
         finally
         {
             if (added)

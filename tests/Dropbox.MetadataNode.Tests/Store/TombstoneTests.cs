@@ -103,4 +103,36 @@ public sealed class TombstoneTests
         Assert.Equal(ErrorKind.NotFound, refused.Kind);
         h.AssertConsistent();
     }
+    [Fact]
+    public async Task A_resent_event_from_a_node_listed_unconfirmed_stays_unconfirmed_after_another_node_confirms_the_chunk()
+    {
+        // Arrange: the chunk was collected from node A; A's held-up event arrives (A no longer holds the bytes) and
+        // notes A unconfirmed. Bob uploads it again to node B (avoiding A) and commits: B confirms it.
+        using var h = Harness();
+        const string nodeB = "node-b";
+        h.Store.Nodes.Register(new NodeRegistration(nodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var c = await DeletedChunkAsync(h, alice);
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(nodeB, 0, 0);
+        h.Store.ReportChunksStored(StoredEvent(alice, c));
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
+        var plan = h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, c) with { AvoidNodes = [StoreHarness.NodeA] });
+        Assert.Equal([nodeB], plan.Missing.Select(m => m.Node.NodeId));
+        h.Gateway.Put(nodeB, c.Id);
+        var fromB = StoredEvent(bob, c);
+        fromB.NodeId = nodeB;
+        h.Store.ReportChunksStored(fromB);
+        await h.Store.CommitAsync(bob, StoreHarness.Upload("b", 0, c), CancellationToken.None);
+        Assert.Equal([nodeB], ChunkLedger.Read(h.Store.Engine, c.Id)!.Locations);
+
+        // Act: A's outbox resends the same event.
+        h.Store.ReportChunksStored(StoredEvent(alice, c));
+
+        // Assert: A is still only an unconfirmed location; B is the one copy.
+        var record = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        Assert.Equal([nodeB], record.Locations);
+        Assert.Contains(StoreHarness.NodeA, record.UnconfirmedLocations);
+    }
 }

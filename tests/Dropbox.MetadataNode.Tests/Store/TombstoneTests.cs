@@ -97,10 +97,15 @@ public sealed class TombstoneTests
 
         // Assert: re-replication's scan sees only the stored chunk; a held-up event of the deleted one is still not
         // trusted (a commit naming it is refused, its bytes are gone).
+        // Alice holds a put token for it (as a client that planned and put nothing yet), so the commit asks the node.
         Assert.Equal([StoreHarness.Chunk(2).Id], visited);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
         h.Store.ReportChunksStored(StoredEvent(alice, c));
+        var calls = h.Gateway.HasCalls;
         var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
         Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.Equal(1, h.Gateway.HasCalls - calls);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing); // asked for again, no loop
         h.AssertConsistent();
     }
     [Fact]

@@ -507,7 +507,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     public Task<GetAccountResponse> GetAccountAsync(CancellationToken ct) =>
         Task.FromResult(new GetAccountResponse { User = "alice", NamespaceId = "ns1", Cursor = _seq.ToString(CultureInfo.InvariantCulture) });
 
-    public Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
+    /// <summary>Runs before each put is looked at (a test's chance to let another file's upload happen meanwhile).</summary>
+    public Func<string, Task>? BeforePut { get; set; }
+
+    public Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct) =>
+        BeforePut is { } before ? PutAfterAsync(before, grpcUrl, chunks) : PutChunks(grpcUrl, chunks);
+
+    private async Task PutAfterAsync(Func<string, Task> before, string grpcUrl, IReadOnlyList<OutgoingChunk> chunks)
+    {
+        await before(grpcUrl).ConfigureAwait(false);
+        await PutChunks(grpcUrl, chunks).ConfigureAwait(false);
+    }
+
+    private Task PutChunks(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks)
     {
         lock (_lock)
         {

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Sync;
 
@@ -30,5 +31,42 @@ public sealed class FileUploaderFullNodeTests : IDisposable
         // Assert: committed; the second plan asked to avoid n1.
         Assert.Equal(UploadOutcome.Committed, outcome);
         Assert.Equal(["", "n1"], _server.AvoidNodesSeen);
+    }
+    [Fact]
+    public async Task A_put_failing_for_another_reason_is_not_planned_again_when_another_file_found_a_node_full_meanwhile()
+    {
+        // Arrange: two hashed files on one uploader. While a.bin's put is under way, b.bin's put is refused as full by
+        // n1 (b.bin plans again and lands on n2); then a.bin's own put fails because its node went away.
+        using var a = new TestClient(_dir, "a", _server);
+        var fps = new Dictionary<string, FileFingerprint>();
+        foreach (var (name, seed) in new[] { ("a.bin", 1), ("b.bin", 2) })
+        {
+            var path = Path.Combine(a.Context.Folder, name);
+            await File.WriteAllBytesAsync(path, TestClient.RandomBytes(50_000, seed));
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(-5));
+            fps[name] = (await new FileHasher(a.Context.Chunker).TryHashAsync(path, CancellationToken.None))!;
+        }
+
+        using var slots = new SemaphoreSlim(4);
+        var uploader = new FileUploader(a.Context, new SyncSummary(), slots);
+        var first = true;
+        _server.BeforePut = async _ =>
+        {
+            if (first)
+            {
+                first = false;
+                _server.FirstNodeFull = true;
+                Assert.Equal(UploadOutcome.Committed, await uploader.UploadAsync("b.bin", 0, fps["b.bin"], CancellationToken.None));
+                _server.FirstNodeFull = false;
+                _server.FailPutsAfter = 0;
+            }
+        };
+
+        // Act
+        var failed = await Assert.ThrowsAsync<DropboxException>(() => uploader.UploadAsync("a.bin", 0, fps["a.bin"], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        // Assert: a.bin's own error surfaces after one plan (b.bin's full node is no reason to plan a.bin again).
+        Assert.Equal(ErrorKind.Unavailable, failed.Kind);
+        Assert.Equal(["", "", "n1"], _server.AvoidNodesSeen); // a.bin, b.bin, b.bin again
     }
 }

@@ -83,6 +83,14 @@ internal static class ChunkLedger
             record = new ChunkRecord { State = ChunkState.Unknown, ZeroSinceUnixMs = now };
         }
 
+        // An unverified event from a node already listed unconfirmed stays unconfirmed whatever the record's state
+        // (another node may have confirmed the chunk since): it may be the same held-up event resent by the node's
+        // outbox, describing bytes since deleted there. Only the node's own answer to a check promotes it.
+        if (!verified && record.UnconfirmedLocations.Contains(nodeId))
+        {
+            return false;
+        }
+
         if (record.State == ChunkState.Deleting || (record.State == ChunkState.Deleted && !verified))
         {
             if (!record.UnconfirmedLocations.Contains(nodeId))

@@ -122,8 +122,9 @@ internal sealed class GarbageCollector
     }
 
     /// <summary>
-    /// Drops "namespace uploaded this chunk" marks that no longer mean anything: unreferenced, older than the
-    /// grace period, and the chunk is no longer stored (collected). Re-checked under the lock.
+    /// Drops "namespace uploaded this chunk" marks that no longer mean anything: unreferenced and older than the
+    /// grace period, whatever the chunk's state (such a mark counts for nothing: UploadCommit.UploadFresh). Re-checked
+    /// under the lock.
     /// </summary>
     private void ForgetStaleUploads()
     {
@@ -135,11 +136,7 @@ internal sealed class GarbageCollector
             var record = NamespaceChunkRecord.Parser.ParseFrom(value);
             if (record.Refs == 0 && now - record.UploadedUnixMs > graceMs)
             {
-                var id = Keys.ChunkOfNamespaceChunkKey(key);
-                if (!ChunkLedger.IsStored(ChunkLedger.Read(_engine, id)))
-                {
-                    stale.Add((Keys.NamespaceOfKey(key), id));
-                }
+                stale.Add((Keys.NamespaceOfKey(key), Keys.ChunkOfNamespaceChunkKey(key)));
             }
         }
 
@@ -150,7 +147,7 @@ internal sealed class GarbageCollector
                 foreach (var (ns, id) in slice)
                 {
                     var record = batch.GetNamespaceChunk(ns, id);
-                    if (record is { Refs: 0 } && now - record.UploadedUnixMs > graceMs && !ChunkLedger.IsStored(batch.GetChunk(id)))
+                    if (record is { Refs: 0 } && now - record.UploadedUnixMs > graceMs)
                     {
                         batch.PutNamespaceChunk(ns, id, null);
                     }

@@ -101,7 +101,7 @@ internal sealed partial class UploadCommit
                     continue;
                 }
 
-                if (nsChunk.UploadedUnixMs > 0 && IsStored(ReadChunk(chunk.Id)))
+                if (HeldByUpload(nsChunk, chunk.Id))
                 {
                     (pending ??= []).Add(chunk.Id);
                     continue;
@@ -271,9 +271,10 @@ internal sealed partial class UploadCommit
                 if (seen.Add(chunk.Id))
                 {
                     distinct.Add(chunk.Id);
-                    // Owned and stored needs nothing; anything else with a put outstanding is asked about, whatever
-                    // the chunk's record says (only an owned chunk's record may decide, since the account stored it).
-                    if (PutPending(ns, chunk.Id) && !(OwnedBy(ns, chunk.Id) && IsStored(ReadChunk(chunk.Id))))
+                    // Every chunk with a put outstanding, or uploaded by this account and not yet referenced, is asked
+                    // about, whatever the chunk's record says: whether this account's own "stored" event was trusted
+                    // (nobody held the content) or not (a tombstone: someone once held it) must not change the calls.
+                    if (PutPending(ns, chunk.Id) || UploadedOnly(ns, chunk.Id))
                     {
                         (unconfirmed ??= []).Add(chunk);
                     }
@@ -283,7 +284,7 @@ internal sealed partial class UploadCommit
 
         if (unconfirmed is not null)
         {
-            await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
+            await VerifyWithNodesAsync(unconfirmed, cancellationToken, ns).ConfigureAwait(false);
         }
 
         for (var round = 0; round < 10_000; round++)
@@ -334,17 +335,40 @@ internal sealed partial class UploadCommit
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => Namespace(user).Pending.Count;
 
-    /// <summary>True if the namespace references the chunk or a node reported its own upload of it.</summary>
-    private bool OwnedBy(string ns, ChunkId id)
+    /// <summary>True if the namespace references the chunk or a node reported its own upload of it within the grace period.</summary>
+    private bool OwnedBy(string ns, ChunkId id) => Owns(ReadNamespaceChunk(ns, id));
+
+    /// <summary>True if a node reported this namespace's own upload of the chunk within the grace period and the namespace does not reference it.</summary>
+    private bool UploadedOnly(string ns, ChunkId id) => ReadNamespaceChunk(ns, id) is { Refs: 0 } record && UploadFresh(record);
+
+    private NamespaceChunkRecord? ReadNamespaceChunk(string ns, ChunkId id) =>
+        _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks) is { } bytes ? NamespaceChunkRecord.Parser.ParseFrom(bytes) : null;
+
+    /// <summary>The namespace references the chunk, or uploaded it within the grace period.</summary>
+    private bool Owns(NamespaceChunkRecord? record) => record is not null && (record.Refs > 0 || UploadFresh(record));
+
+    /// <summary>
+    /// An "uploaded" mark counts for the grace period only, whatever the chunk's state: were it kept while the chunk
+    /// stays stored, whether the chunk outlived the grace (someone else references it) or was collected (nobody does)
+    /// would show in this account's plans. After it the client puts again; the node dedups and its event renews the mark.
+    /// </summary>
+    private bool UploadFresh(NamespaceChunkRecord record) =>
+        record.UploadedUnixMs > 0 && NowMs - record.UploadedUnixMs <= (long)_options.GcGracePeriod.TotalMilliseconds;
+
+    /// <summary>
+    /// A chunk the namespace uploaded itself (within the grace) that it need not upload again: stored, or deleted with
+    /// an unconfirmed location (its own event was not trusted, since someone once held the content; the commit asks
+    /// the node). Answering "held" in both cases keeps the plan from telling whether anyone ever held the content.
+    /// </summary>
+    private bool HeldByUpload(NamespaceChunkRecord nsChunk, ChunkId id)
     {
-        var bytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
-        if (bytes is null)
+        if (!UploadFresh(nsChunk))
         {
             return false;
         }
 
-        var record = NamespaceChunkRecord.Parser.ParseFrom(bytes);
-        return record.Refs > 0 || record.UploadedUnixMs > 0;
+        var record = ReadChunk(id);
+        return IsStored(record) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
     }
 
     /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
@@ -395,7 +419,7 @@ internal sealed partial class UploadCommit
         foreach (var chunk in upload.Chunks)
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
-            var owned = batch.GetNamespaceChunk(ns, chunk.Id) is { } nsChunk && (nsChunk.Refs > 0 || nsChunk.UploadedUnixMs > 0);
+            var owned = Owns(batch.GetNamespaceChunk(ns, chunk.Id));
             if (!IsStored(chunkRecord) || !owned)
             {
                 missing ??= [];
@@ -493,7 +517,8 @@ internal sealed partial class UploadCommit
     }
 
     /// <summary>Asks the live nodes whether they hold chunks no event confirmed; records what they hold.</summary>
-    private async Task VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken)
+    /// <param name="ns">The committing namespace: its "uploaded" mark of a chunk no node confirmed and not stored is dropped, so its next plan asks for the chunk again.</param>
+    private async Task VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken, string? ns = null)
     {
         var nodes = LiveNodes();
         if (nodes.Count == 0)
@@ -540,6 +565,19 @@ internal sealed partial class UploadCommit
                         {
                             _nodeRegistry.PutLanded(node.NodeId, chunks[i].Id);
                         }
+                    }
+                }
+            }
+
+            if (ns is not null)
+            {
+                foreach (var chunk in chunks)
+                {
+                    // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone):
+                    // without the mark the next plan asks for it rather than sending the client round in circles.
+                    if (!IsStored(batch.GetChunk(chunk.Id)) && batch.GetNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
+                    {
+                        batch.PutNamespaceChunk(ns, chunk.Id, null);
                     }
                 }
             }

@@ -189,7 +189,7 @@ internal sealed partial class UploadCommit
             return true;
         }
 
-        pending = nsChunk.UploadedUnixMs > 0 && IsStored(ReadChunk(id));
+        pending = HeldByUpload(nsChunk, id);
         return pending;
     }
 }

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Google.Protobuf;
 using RocksDbSharp;
 
 namespace Dropbox.MetadataNode.Storage;
@@ -11,7 +14,7 @@ namespace Dropbox.MetadataNode.Storage;
 internal static class StoreSchema
 {
     /// <summary>The schema this release writes.</summary>
-    public const uint Current = 1;
+    public const uint Current = 2;
 
     /// <summary>Key of the schema version in the default column family.</summary>
     public static ReadOnlySpan<byte> VersionKey => "schema-version"u8;
@@ -27,7 +30,12 @@ internal static class StoreSchema
     /// </summary>
     /// <remarks>
     /// 0 to 1 rewrites nothing: the records of the first release are already laid out as store_records.proto says
-    /// (see there), so the step only stamps the version, and the first release can still open the folder afterwards.
+    /// (see there), so the step only stamps the version.
+    /// 1 to 2 moves each tombstone (a DELETED chunk nothing references and no node may hold) from the Chunks CF to its
+    /// chunk-tombstone/ key in the default CF, where this release keeps them (<see cref="RecordBatch.IsTombstone"/>),
+    /// and chunk records may carry unconfirmed_locations. A release of schema 1 refuses the folder afterwards (it
+    /// would not see the tombstones: a held-up "stored" event would find no record and be trusted, and a commit would
+    /// then reference bytes that are gone; nor would it collect unconfirmed locations).
     /// </remarks>
     public static string? Migrate(RocksEngine engine)
     {
@@ -43,10 +51,51 @@ internal static class StoreSchema
         }
 
         var empty = found == 0 && IsEmpty(engine);
+        var moved = MoveTombstones(engine);
         WriteVersion(engine);
         return empty
             ? null
-            : $"Upgraded the metadata store in {engine.Directory} from schema version {found} to {Current} (the version was stamped; no record was rewritten, so the previous release still reads the folder).";
+            : $"Upgraded the metadata store in {engine.Directory} from schema version {found} to {Current} ({moved} deleted-chunk tombstone(s) moved out of the chunks column family; releases of schema version 1 or older cannot open the folder any more).";
+    }
+
+    /// <summary>Step 1 to 2 (idempotent): moves tombstones out of the Chunks CF, in batches; returns how many.</summary>
+    private static long MoveTombstones(RocksEngine engine)
+    {
+        long moved = 0;
+        var pending = new List<(byte[] Key, ChunkRecord Record)>();
+        foreach (var (key, value) in engine.ScanAll(engine.Chunks))
+        {
+            var record = ChunkRecord.Parser.ParseFrom(value);
+            if (key.Length == ChunkId.Size && RecordBatch.IsTombstone(record))
+            {
+                pending.Add((key, record));
+                if (pending.Count >= 4096)
+                {
+                    moved += Flush(engine, pending);
+                }
+            }
+        }
+
+        return moved + Flush(engine, pending);
+    }
+
+    private static int Flush(RocksEngine engine, List<(byte[] Key, ChunkRecord Record)> pending)
+    {
+        var count = pending.Count;
+        if (count > 0)
+        {
+            using var batch = new WriteBatch();
+            foreach (var (key, record) in pending)
+            {
+                batch.Delete(key, engine.Chunks);
+                batch.Put(Keys.ChunkTombstone(new ChunkId(key)), record.ToByteArray(), engine.Meta);
+            }
+
+            engine.Write(batch, sync: true);
+            pending.Clear();
+        }
+
+        return count;
     }
 
     private static bool IsEmpty(RocksEngine engine) =>

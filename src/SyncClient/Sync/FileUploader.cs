@@ -59,7 +59,6 @@ internal sealed class FileUploader
             if (planned.Missing.Count > 0)
             {
                 _ctx.State.BeginUpload(path, fp.Size, fp.MtimeTicks, planned.Missing.Count);
-                var fullBefore = _fullNodes.Count;
                 try
                 {
                     if (!await PutMissingAsync(path, full, fp, planned.Missing, uploaded, ct).ConfigureAwait(false))
@@ -67,8 +66,10 @@ internal sealed class FileUploader
                         return UploadOutcome.Changed;
                     }
                 }
-                catch (Exception) when (attempt < 2 && _fullNodes.Count > fullBefore && !ct.IsCancellationRequested)
+                catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && attempt < 2 && !ct.IsCancellationRequested)
                 {
+                    // This file's own put was refused as full (the node is now in _fullNodes, so the next plan avoids
+                    // it); another file finding a node full meanwhile is no reason to plan this one again.
                     _ctx.Progress.Log($"'{path}': a storage node is full; planning again on the others");
                     continue;
                 }

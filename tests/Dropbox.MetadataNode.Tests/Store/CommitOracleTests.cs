@@ -1,5 +1,7 @@
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Chunks;
+using Dropbox.MetadataNode.Domain;
 
 namespace Dropbox.MetadataNode.Tests.Store;
 
@@ -60,5 +62,76 @@ public sealed class CommitOracleTests
         Assert.Equal(ErrorKind.NotFound, refused.Kind);
         Assert.Equal(1, h.Gateway.HasCalls);
         Assert.Equal(waits, h.Store.EventWaits);
+    }
+    private static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+
+    private static StoreHarness GcHarness() => new(o => o with { GcGracePeriod = Grace, NodeTimeout = TimeSpan.FromDays(365), ReplicationFactor = 1, EventWait = TimeSpan.FromMilliseconds(100) });
+
+    /// <summary>Plans the chunk, puts it (the node reports it), plans it again, commits: what the account sees and the calls the server made.</summary>
+    private static async Task<(int Missing, int AgainMissing, int Calls, long Waits, ulong Sequence)> PutTwiceAndCommitAsync(StoreHarness h, UserInfo user, string path, ChunkRef c)
+    {
+        var missing = h.Store.PlanUpload(user, StoreHarness.Upload(path, 0, c)).Missing.Count;
+        h.Stored(user, c);
+        var again = h.Store.PlanUpload(user, StoreHarness.Upload(path, 0, c)).Missing.Count;
+        var (calls, waits) = (h.Gateway.HasCalls, h.Store.EventWaits);
+        var committed = await h.Store.CommitAsync(user, StoreHarness.Upload(path, 0, c), CancellationToken.None);
+        return (missing, again, h.Gateway.HasCalls - calls, h.Store.EventWaits - waits, committed.Sequence);
+    }
+
+    [Fact]
+    public async Task Uploading_content_someone_once_held_and_that_was_collected_looks_to_the_account_and_the_nodes_like_new_content()
+    {
+        // Arrange: "once" was uploaded by alice, never committed, and collected (a tombstone remains); "never" never existed.
+        using var h = GcHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var once = StoreHarness.Chunk(1);
+        var never = StoreHarness.Chunk(2);
+        h.Stored(alice, once);
+        h.Clock.Advance(Grace * 2);
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        h.Clock.Advance(Grace * 2);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        h.Heartbeat();
+
+        // Act: mallory plans, puts, plans again and commits each.
+        var collected = await PutTwiceAndCommitAsync(h, mallory, "x", once);
+        var fresh = await PutTwiceAndCommitAsync(h, mallory, "y", never);
+
+        // Assert: the same answers (asked once, then held), the same calls to the nodes and waits, both committed.
+        Assert.Equal((1, 0, 1, 0L, 1UL), collected);
+        Assert.Equal((1, 0, 1, 0L, 2UL), fresh);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task An_upload_never_committed_counts_for_the_grace_only_whether_or_not_another_account_references_the_content()
+    {
+        // Arrange: alice references "shared"; mallory uploads it and "alone" (nobody else holds it) and commits neither.
+        using var h = GcHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var shared = StoreHarness.Chunk(1);
+        var alone = StoreHarness.Chunk(2);
+        await h.PutFileAsync(alice, "shared", 0, shared);
+        h.Store.PlanUpload(mallory, StoreHarness.Upload("s", 0, shared));
+        h.Store.PlanUpload(mallory, StoreHarness.Upload("a", 0, alone));
+        h.Stored(mallory, shared, alone);
+
+        // Act: past the grace and a collector pass ("alone" is collected, "shared" stays), mallory plans both again.
+        h.Clock.Advance(Grace * 2);
+        h.Heartbeat();
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        var sharedAgain = h.Store.PlanUpload(mallory, StoreHarness.Upload("s", 0, shared)).Missing.Count;
+        var aloneAgain = h.Store.PlanUpload(mallory, StoreHarness.Upload("a", 0, alone)).Missing.Count;
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("s", 0, shared), CancellationToken.None));
+
+        // Assert: both are asked for again and a commit without a new put is refused; after putting again, both commit.
+        Assert.Equal((1, 1), (sharedAgain, aloneAgain));
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        h.Stored(mallory, shared, alone);
+        await h.Store.CommitAsync(mallory, StoreHarness.Upload("s", 0, shared), CancellationToken.None);
+        await h.Store.CommitAsync(mallory, StoreHarness.Upload("a", 0, alone), CancellationToken.None);
+        h.AssertConsistent();
     }
 }

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Chunks;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
@@ -84,7 +85,7 @@ public sealed class FixtureFolderTests
         using (var store = OpenCopy(dir, copy: false))
         {
             Assert.Equal(StoreSchema.Current, StoreSchema.Read(store.Engine));
-            Assert.Contains("from schema version 0 to 1", store.SchemaUpgrade);
+            Assert.Contains("from schema version 0 to 2", store.SchemaUpgrade);
             Assert.Equal(before, store.Engine.ScanAll(store.Engine.Files).ToList(), RawRecords);
             Assert.Empty(store.CheckConsistency());
             afterUpgrade = store.Engine.LatestSequence;
@@ -167,7 +168,7 @@ public sealed class FixtureFolderTests
         {
         }
 
-        Assert.Contains("from schema version 0 to 1", notices.ToString());
+        Assert.Contains("from schema version 0 to 2", notices.ToString());
         Assert.Contains(dir.Sub("db"), notices.ToString());
 
         var again = new StringWriter();
@@ -198,6 +199,46 @@ public sealed class FixtureFolderTests
         using var pristine = new TempFolder();
         using var fixture = RocksEngine.Open(CopyFixture(pristine));
         Assert.Equal(fixture.ScanAll(fixture.Files).ToList(), reopened.ScanAll(reopened.Files).ToList(), RawRecords);
+    }
+
+    [Fact]
+    public void Upgrading_a_schema_1_folder_moves_its_tombstones_out_of_the_chunks_family_and_a_schema_1_release_refuses_it_afterwards()
+    {
+        // Arrange: a schema-1 folder (the fixture stamped 1) whose chunks CF holds a tombstone, as schema 1 wrote them,
+        // and a deleted chunk that is not a tombstone (it still has a location being deleted).
+        using var dir = new TempFolder();
+        CopyFixture(dir);
+        var tombstone = StoreHarness.Chunk(77).Id;
+        var deleting = StoreHarness.Chunk(78).Id;
+        using (var engine = RocksEngine.Open(dir.Sub("db")))
+        {
+            using var batch = new RocksDbSharp.WriteBatch();
+            batch.Put(StoreSchema.VersionKey.ToArray(), BitConverter.GetBytes(1U), engine.Meta);
+            batch.Put(Keys.Chunk(tombstone), Google.Protobuf.MessageExtensions.ToByteArray(new ChunkRecord { State = ChunkState.Deleted, Size = 10 }), engine.Chunks);
+            batch.Put(Keys.Chunk(deleting), Google.Protobuf.MessageExtensions.ToByteArray(new ChunkRecord { State = ChunkState.Deleting, DeletingLocations = { StoreHarness.NodeA } }), engine.Chunks);
+            engine.Write(batch, sync: true);
+        }
+
+        // Act: this release opens it.
+        using (var store = OpenCopy(dir, copy: false))
+        {
+            // Assert: the tombstone is under its new key only, still read as DELETED; the other record did not move.
+            Assert.Contains("from schema version 1 to 2", store.SchemaUpgrade);
+            Assert.Contains("1 deleted-chunk tombstone(s) moved", store.SchemaUpgrade);
+            Assert.Null(store.Engine.Get(Keys.Chunk(tombstone), store.Engine.Chunks));
+            Assert.NotNull(store.Engine.Get(Keys.ChunkTombstone(tombstone), store.Engine.Meta));
+            Assert.Equal(ChunkState.Deleted, ChunkLedger.Read(store.Engine, tombstone)!.State);
+            Assert.NotNull(store.Engine.Get(Keys.Chunk(deleting), store.Engine.Chunks));
+
+            // A held-up "stored" event for the moved tombstone is still not trusted.
+            var report = new ReportChunksStoredRequest { NodeId = StoreHarness.NodeA, Chunks = { new StoredChunk { ChunkId = tombstone.ToByteString(), Size = 10, StoredSize = 10 } } };
+            store.ReportChunksStored(report);
+            Assert.Equal(ChunkState.Deleted, ChunkLedger.Read(store.Engine, tombstone)!.State);
+        }
+
+        // A release of schema 1 refuses a folder of a newer version (StoreSchema.Migrate there throws for found > 1).
+        using var reopened = RocksEngine.Open(dir.Sub("db"));
+        Assert.True(StoreSchema.Read(reopened) > 1);
     }
 
     [Fact]

@@ -97,10 +97,47 @@ public sealed class TombstoneTests
 
         // Assert: re-replication's scan sees only the stored chunk; a held-up event of the deleted one is still not
         // trusted (a commit naming it is refused, its bytes are gone).
+        // Alice holds a put token for it (as a client that planned and put nothing yet), so the commit asks the node.
         Assert.Equal([StoreHarness.Chunk(2).Id], visited);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
         h.Store.ReportChunksStored(StoredEvent(alice, c));
+        var calls = h.Gateway.HasCalls;
         var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
         Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.Equal(1, h.Gateway.HasCalls - calls);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing); // asked for again, no loop
         h.AssertConsistent();
+    }
+    [Fact]
+    public async Task A_resent_event_from_a_node_listed_unconfirmed_stays_unconfirmed_after_another_node_confirms_the_chunk()
+    {
+        // Arrange: the chunk was collected from node A; A's held-up event arrives (A no longer holds the bytes) and
+        // notes A unconfirmed. Bob uploads it again to node B (avoiding A) and commits: B confirms it.
+        using var h = Harness();
+        const string nodeB = "node-b";
+        h.Store.Nodes.Register(new NodeRegistration(nodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var c = await DeletedChunkAsync(h, alice);
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(nodeB, 0, 0);
+        h.Store.ReportChunksStored(StoredEvent(alice, c));
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, c.Id));
+        var plan = h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, c) with { AvoidNodes = [StoreHarness.NodeA] });
+        Assert.Equal([nodeB], plan.Missing.Select(m => m.Node.NodeId));
+        h.Gateway.Put(nodeB, c.Id);
+        var fromB = StoredEvent(bob, c);
+        fromB.NodeId = nodeB;
+        h.Store.ReportChunksStored(fromB);
+        await h.Store.CommitAsync(bob, StoreHarness.Upload("b", 0, c), CancellationToken.None);
+        Assert.Equal([nodeB], ChunkLedger.Read(h.Store.Engine, c.Id)!.Locations);
+
+        // Act: A's outbox resends the same event.
+        h.Store.ReportChunksStored(StoredEvent(alice, c));
+
+        // Assert: A is still only an unconfirmed location; B is the one copy.
+        var record = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        Assert.Equal([nodeB], record.Locations);
+        Assert.Contains(StoreHarness.NodeA, record.UnconfirmedLocations);
     }
 }

@@ -58,6 +58,48 @@ internal sealed class NewFiles
         return true;
     }
 
+    /// <summary>
+    /// Hands back to <paramref name="snapshot"/> (so the planner decides them) the files at or under a path whose remote
+    /// state was added after the scan (the withheld table's look-ups): taken then, they might be a kind clash now.
+    /// </summary>
+    public void GiveBack(HashSet<string> injected, LocalSnapshot snapshot)
+    {
+        if (injected.Count == 0 || _files.Count == 0)
+        {
+            return;
+        }
+
+        bool Hit(string path)
+        {
+            if (injected.Contains(path))
+            {
+                return true;
+            }
+
+            for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+            {
+                if (injected.Contains(path[..slash]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        _files.RemoveAll(f =>
+        {
+            if (!Hit(f.Path))
+            {
+                return false;
+            }
+
+            snapshot.Entries[f.Path] = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks);
+            Bytes -= f.Size;
+            return true;
+        });
+    }
+
     /// <summary>The files in groups of at most <paramref name="size"/>, each slot released once handed out.</summary>
     public IEnumerable<List<SyncAction>> Groups(int size)
     {

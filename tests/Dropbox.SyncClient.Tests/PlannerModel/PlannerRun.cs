@@ -81,7 +81,15 @@ internal static class PlannerRun
         }
 
         everSkipped.UnionWith(skipped);
-        CheckConvergence(c, world, snapshot, everSkipped);
+        // Plain edits make no kind clash that lasts: there every path not skipped at the fixed point must converge,
+        // and every path still skipped must be a real clash (a file on one side, a folder on the other) or under one.
+        var leftOut = c.Plain ? skipped.Where(p => plan.Any(a => a.Kind == SyncActionKind.Skip && a.Path == p)).ToHashSet(StringComparer.Ordinal) : everSkipped;
+        if (c.Plain && leftOut.FirstOrDefault(p => !ClashAtOrAbove(world, p)) is { } unjustified)
+        {
+            Fail(c, world, $"'{unjustified}' is skipped at the fixed point, but neither it nor a folder above it is a file on one side and a folder on the other");
+        }
+
+        CheckConvergence(c, world, snapshot, leftOut);
         var endContents = world.Local.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content).Concat(world.Server.History).ToHashSet();
         var lost = startContents.Where(x => !endContents.Contains(x)).ToList();
         if (lost.Count > 0)
@@ -141,11 +149,44 @@ internal static class PlannerRun
         return (plan, snapshot, remote, keep, injected);
     }
 
+    /// <summary>True when <paramref name="path"/> or a folder above it is a file on one side and a folder on the other (here, remotely, in the db).</summary>
+    private static bool ClashAtOrAbove(ModelWorld world, string path)
+    {
+        for (var p = path; p.Length > 0; p = ModelWorld.Parent(p))
+        {
+            var kinds = new HashSet<FileKind>();
+            if (world.Local.TryGetValue(p, out var l))
+            {
+                kinds.Add(l.Kind == ModelKind.Folder ? FileKind.Folder : FileKind.File);
+            }
+
+            if (world.Server.Live.TryGetValue(p, out var r))
+            {
+                kinds.Add(r.Kind == ModelKind.Folder ? FileKind.Folder : FileKind.File);
+            }
+
+            if (world.Base.TryGetValue(p, out var b))
+            {
+                kinds.Add(b.Kind);
+            }
+
+            if (kinds.Count == 2)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static void CheckConvergence(PlannerCase c, ModelWorld world, LocalSnapshot snapshot, HashSet<string> skipped)
     {
         bool Excluded(string path) => snapshot.IsWithheld(path) || skipped.Any(s => path == s || path.StartsWith(s + "/", StringComparison.Ordinal) || s.StartsWith(path + "/", StringComparison.Ordinal));
 
         var paths = world.Local.Keys.Concat(world.Server.Live.Keys).Concat(world.Base.Keys).ToHashSet(StringComparer.Ordinal);
+        var excluded = paths.Count(Excluded);
+        Coverage.AddOrUpdate(c.Plain ? "paths checked (plain)" : "paths checked", paths.Count - excluded, (_, n) => n + paths.Count - excluded);
+        Coverage.AddOrUpdate(c.Plain ? "paths left out (plain)" : "paths left out", excluded, (_, n) => n + excluded);
         foreach (var path in paths.Order(StringComparer.Ordinal))
         {
             if (Excluded(path))

@@ -119,4 +119,42 @@ public sealed class SyncEngineKindClashTests : IDisposable
         Assert.Null(_server.Current("C/n.txt"));
         Assert.NotNull(_server.Current("C"));
     }
+
+    [Fact]
+    public async Task A_file_written_here_while_a_folder_replaced_remotely_by_a_file_comes_down_is_kept()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("keep.txt", "so the folder is never empty");
+        Directory.CreateDirectory(a.PathOf("d"));
+        await a.SyncAsync(); // the folder gets a row of its own while empty
+        await b.SyncAsync();
+        Directory.Delete(a.PathOf("d"));
+        await a.SyncAsync();
+        a.Write("d", "a file where the folder was");
+        await a.SyncAsync();
+
+        // B deletes the folder too (deleted here, replaced remotely by a file: downloaded), then writes a file of its
+        // own there while the remote bytes come in.
+        Directory.Delete(b.PathOf("d"));
+        var written = false;
+        _server.BeforeGetChunks = () =>
+        {
+            if (!written)
+            {
+                written = true;
+                File.WriteAllText(b.PathOf("d"), "written on b during the download");
+            }
+        };
+        var pass = await b.SyncAsync();
+        _server.BeforeGetChunks = null;
+        await b.SyncAsync();
+        await b.SyncAsync();
+
+        Assert.True(written);
+        var texts = Directory.GetFiles(b.Folder).Select(File.ReadAllText).ToList();
+        Assert.Contains("written on b during the download", texts);
+        Assert.Contains("a file where the folder was", texts);
+        Assert.Equal(0, pass.FilesDeleted);
+    }
 }

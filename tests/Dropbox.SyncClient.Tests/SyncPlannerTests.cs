@@ -254,6 +254,71 @@ public sealed class SyncPlannerTests
     }
 
     [Fact]
+    public void A_skip_under_a_kind_clash_carries_its_remote_change_so_the_engine_remembers_it()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 100);
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.Folder, 0, 0, 1, []), ["A/x"] = new("A/x", FileKind.File, 10, 100, 2, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint> { ["A"] = new(10, 100, [], H3) },
+            Remote = new Dictionary<string, RemoteEntry> { ["A/x"] = new("A/x", FileKind.File, 5, false, 10, H2, 0) },
+        });
+
+        Assert.Equal([(SyncActionKind.Skip, "A", SyncPlanner.KindClashReason, false), (SyncActionKind.Skip, "A/x", SyncPlanner.UnderKindClashReason, true)],
+            plan.Select(a => (a.Kind, a.Path, a.Reason, a.Remote?.Version == 5)).OrderBy(a => a.Path, StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_file_row_at_a_path_that_is_a_folder_here_and_remotely_or_deleted_remotely_is_no_clash_and_syncs_what_is_under_it(bool remoteDeleted)
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.Folder, 0, 0);
+        snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100);
+        var remote = new Dictionary<string, RemoteEntry>
+        {
+            ["A"] = remoteDeleted ? new("A", FileKind.File, 3, true, 0, [], 0) : new("A", FileKind.Folder, 3, false, 0, [], 0),
+        };
+        if (!remoteDeleted)
+        {
+            remote["A/x"] = new("A/x", FileKind.File, 4, false, 12, H2, 0);
+        }
+
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.File, 10, 100, 1, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint> { ["A/y"] = new(10, 100, [], H3) },
+            Remote = remote,
+        });
+
+        Assert.DoesNotContain(plan, a => a.Kind == SyncActionKind.Skip);
+        Assert.Contains(plan, a => a is { Path: "A", Kind: SyncActionKind.CreateLocalFolder or SyncActionKind.CreateRemoteFolder });
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.Upload, Path: "A/y" });
+        Assert.Equal(!remoteDeleted, plan.Any(a => a is { Kind: SyncActionKind.Download, Path: "A/x" }));
+    }
+
+    [Fact]
+    public void A_file_here_and_remotely_over_a_folder_row_is_decided_as_two_new_files()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 100);
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.Folder, 0, 0, 1, []) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint> { ["A"] = new(10, 100, [], H1) },
+            Remote = new Dictionary<string, RemoteEntry> { ["A"] = new("A", FileKind.File, 4, false, 12, H2, 0) },
+        });
+
+        // Different contents: the local one is kept as a conflicted copy, never overwritten.
+        Assert.Equal([(SyncActionKind.Conflict, "A")], plan.Select(a => (a.Kind, a.Path)));
+    }
+
+    [Fact]
     public void A_file_deleted_here_and_replaced_by_a_folder_remotely_becomes_that_folder_here()
     {
         var plan = SyncPlanner.Plan(new PlanInput

@@ -4,7 +4,8 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// The plain new files a scan found: never synced, unknown to the server's changes, settled (see <see cref="Stability"/>), and of a size no tracked file has (so none can be the far end of a local move). Each can only
+/// The plain new files a scan found: never synced, unknown to the server's changes, not under a path that is a file
+/// in the db or remotely (a kind clash is the planner's to skip), settled (see <see cref="Stability"/>), and of a size no tracked file has (so none can be the far end of a local move). Each can only
 /// be uploaded as new, so the planner need not see it and its content need not be hashed before the plan: the
 /// pass holds a path, size and mtime per file (not an entry, a fingerprint and an action) and hashes and uploads
 /// them in groups after the planned work. A first sync of a 100,000-file tree is almost all such files.
@@ -38,7 +39,8 @@ internal sealed class NewFiles
     /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {
-        if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _remote.IsRefused(path) || _trackedSizes.Contains(size))
+        if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _remote.IsRefused(path) || _trackedSizes.Contains(size)
+            || NewDownloads.UnderAFile(path, _remote, _index, null))
         {
             return false;
         }
@@ -54,6 +56,48 @@ internal sealed class NewFiles
         _files.Add(new NewFile(path, size, mtimeTicks));
         Bytes += size;
         return true;
+    }
+
+    /// <summary>
+    /// Hands back to <paramref name="snapshot"/> (so the planner decides them) the files at or under a path whose remote
+    /// state was added after the scan (the withheld table's look-ups): taken then, they might be a kind clash now.
+    /// </summary>
+    public void GiveBack(HashSet<string> injected, LocalSnapshot snapshot)
+    {
+        if (injected.Count == 0 || _files.Count == 0)
+        {
+            return;
+        }
+
+        bool Hit(string path)
+        {
+            if (injected.Contains(path))
+            {
+                return true;
+            }
+
+            for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+            {
+                if (injected.Contains(path[..slash]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        _files.RemoveAll(f =>
+        {
+            if (!Hit(f.Path))
+            {
+                return false;
+            }
+
+            snapshot.Entries[f.Path] = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks);
+            Bytes -= f.Size;
+            return true;
+        });
     }
 
     /// <summary>The files in groups of at most <paramref name="size"/>, each slot released once handed out.</summary>

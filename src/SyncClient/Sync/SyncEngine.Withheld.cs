@@ -74,8 +74,11 @@ internal sealed partial class SyncEngine
         var pending = keep;
         foreach (var action in plan)
         {
-            // A withheld path's skipped remote change, or a looked-up change that had to wait (a file still changing).
-            if (action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)))
+            // A withheld path's skipped remote change, a remote change skipped at or under a kind clash (the cursor moves
+            // past it too, and after the user renames one side it must still be applied), or a looked-up change that
+            // had to wait (a file still changing).
+            if (action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
+                || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
             {
                 pending.Add(action.Path);
             }

@@ -119,6 +119,7 @@ internal sealed partial class SyncEngine
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
             : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, ct).ConfigureAwait(false);
+        newFiles.GiveBack(withheldInjected, snapshot); // a looked-up remote state may clash with a file taken as plain new
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);

@@ -66,7 +66,8 @@ internal static class SyncPlanner
             // cannot create its folder and an upload there is refused, every pass; skip it with the clash.
             if (UnderKindClash(input, path))
             {
-                actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = UnderKindClashReason });
+                input.Remote.TryGetValue(path, out var under);
+                actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = UnderKindClashReason, Remote = under });
                 continue;
             }
 
@@ -89,6 +90,25 @@ internal static class SyncPlanner
             return remote!.Kind == FileKind.Folder
                 ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
                 : new SyncAction(SyncActionKind.Download, path) { Remote = remote, Base = baseRecord, BaseVersion = baseRecord!.Version };
+        }
+
+        if (BaseKindOnly(local, baseRecord, remote))
+        {
+            // Only the db row disagrees (the type changed the same way on both sides, or here while the remote side
+            // deleted the path): decide as if never synced, so the row is rewritten with what the sides hold now
+            // (a skip would leave that row, and with it the path and everything under it, clashing for good).
+            if (local!.Kind == FileKind.Folder)
+            {
+                return remote is { Deleted: false }
+                    ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
+                    : new SyncAction(SyncActionKind.CreateRemoteFolder, path);
+            }
+
+            baseRecord = null;
+            if (remote is { Deleted: true })
+            {
+                remote = null;
+            }
         }
 
         var isFolder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || (remote is { Deleted: false, Kind: FileKind.Folder });
@@ -177,7 +197,7 @@ internal static class SyncPlanner
     {
         if (IsKindClash(local, baseRecord, remote))
         {
-            return new SyncAction(SyncActionKind.Skip, path) { Reason = KindClashReason };
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = KindClashReason, Remote = remote };
         }
 
         var remoteFolder = remote is { Deleted: false };
@@ -235,8 +255,16 @@ internal static class SyncPlanner
     {
         var folder = local?.Kind == FileKind.Folder || baseRecord?.Kind == FileKind.Folder || remote is { Deleted: false, Kind: FileKind.Folder };
         var file = local?.Kind == FileKind.File || baseRecord?.Kind == FileKind.File || remote is { Deleted: false, Kind: FileKind.File };
-        return folder && file && !ReplacedRemotely(local, baseRecord, remote);
+        return folder && file && !ReplacedRemotely(local, baseRecord, remote) && !BaseKindOnly(local, baseRecord, remote);
     }
+
+    /// <summary>
+    /// Here, of another kind than the db row, and remotely either of the same kind as here or deleted: only the merge
+    /// base disagrees, so nothing clashes.
+    /// </summary>
+    private static bool BaseKindOnly(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote) =>
+        local is not null && baseRecord is not null && baseRecord.Kind != local.Kind
+        && remote is not null && (remote.Deleted || remote.Kind == local.Kind);
 
     /// <summary>Gone here, and replaced remotely by the other kind (a file by a folder or a folder by a file).</summary>
     private static bool ReplacedRemotely(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote) =>

@@ -30,11 +30,10 @@ internal sealed class ModelWorld
     public ulong? Cursor { get; set; }
 
     /// <summary>
-    /// Paths whose remote change a pass skipped: their remote state is looked up again each pass until it applies, as
-    /// the engine does for withheld paths since sync-fixes' withheld table (6c0c94a), here for every skip. Without it
-    /// a skipped remote change is lost once the cursor moves past it (the known cursor bug; kind clashes too).
+    /// The engine's withheld table (SyncEngine.Withheld.cs): paths whose skipped remote change (withheld here, at or
+    /// under a kind clash) the cursor moved past; each pass looks up their remote state again until it applies.
     /// </summary>
-    public HashSet<string> Remembered { get; } = new(StringComparer.Ordinal);
+    public HashSet<string> WithheldTable { get; } = new(StringComparer.Ordinal);
 
     /// <summary>What each pass planned and what the executor could not do, for the failure report.</summary>
     public List<string> Trace { get; } = [];
@@ -217,14 +216,6 @@ internal sealed class ModelWorld
         var refusals = new Refusals();
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
-        foreach (var path in Remembered)
-        {
-            if (!changes.ContainsKey(path) && Server.Listing().FirstOrDefault(e => e.Path == path) is { } entry)
-            {
-                changes[path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
-            }
-        }
-
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));
@@ -232,6 +223,67 @@ internal sealed class ModelWorld
 
         return new RemoteView(changes, Server.Head.ToString(System.Globalization.CultureInfo.InvariantCulture), FullListing: false);
     }
+
+    /// <summary>
+    /// SyncEngine.ReexamineWithheldAsync: every stored path not withheld now and not in this pass's changes gets its
+    /// current remote state, unless that is what the db holds (or a delete of a path the db does not know).
+    /// </summary>
+    public (HashSet<string> Keep, HashSet<string> Injected) Reexamine(LocalSnapshot snapshot, RemoteView remote)
+    {
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        var injected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in WithheldTable)
+        {
+            if (snapshot.IsWithheld(path))
+            {
+                keep.Add(path);
+                continue;
+            }
+
+            if (remote.FullListing || remote.Changes.ContainsKey(path) || Server.Listing().FirstOrDefault(e => e.Path == path) is not { } found)
+            {
+                continue;
+            }
+
+            var entry = RemoteEntry.From(found, found.Deleted, found.Version);
+            var known = Base.TryGetValue(path, out var record);
+            if (known ? !entry.Deleted && entry.Kind == record!.Kind && entry.Version == record.Version : entry.Deleted)
+            {
+                continue;
+            }
+
+            remote.Changes[path] = entry;
+            injected.Add(path);
+        }
+
+        return (keep, injected);
+    }
+
+    /// <summary>SyncEngine.RememberWithheld: what the table holds after a pass.</summary>
+    public void RememberWithheld(HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, bool errors)
+    {
+        var pending = keep;
+        foreach (var action in plan)
+        {
+            if (action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
+                || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
+            {
+                pending.Add(action.Path);
+            }
+        }
+
+        if (errors)
+        {
+            pending.UnionWith(WithheldTable);
+        }
+
+        WithheldTable.Clear();
+        WithheldTable.UnionWith(pending);
+    }
+
+    /// <summary>The db as the engine's index of base stats (what the new-file and new-download shortcuts read).</summary>
+    public Dictionary<string, BaseStat> Index() =>
+        Base.Values.ToDictionary(r => r.Path, r => new BaseStat(r.Kind, r.Size, r.MtimeTicks, r.Version), StringComparer.Ordinal);
 
     /// <summary>Conflicted copy names from the real <see cref="ConflictNames"/>, free on every side.</summary>
     public string ConflictName(string path) =>

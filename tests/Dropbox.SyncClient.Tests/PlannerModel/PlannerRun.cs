@@ -40,11 +40,11 @@ internal static class PlannerRun
                 Fail(c, world, $"no fixed point after {MaxPasses} passes (the last plan: {string.Join("; ", plan)})");
             }
 
-            (plan, snapshot, var remote) = PlanPass(world);
+            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world);
             world.Trace.Add($"pass {passes + 1}: {string.Join("; ", plan)}");
             everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
-            world.Remembered.Clear();
-            world.Remembered.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip && remote.Changes.ContainsKey(a.Path)).Select(a => a.Path));
+            var storedTable = world.WithheldTable.ToHashSet(StringComparer.Ordinal);
+            world.RememberWithheld(keep, injected, plan, errors: false);
             foreach (var a in plan)
             {
                 Coverage.AddOrUpdate(a.Kind == SyncActionKind.Skip ? "Skip: " + a.Reason![..Math.Min(40, a.Reason!.Length)] : a.Kind.ToString(), 1, (_, n) => n + 1);
@@ -58,7 +58,11 @@ internal static class PlannerRun
 
             var executor = new ModelExecutor(world, random);
             executor.Execute(plan);
-            if (executor.Errors == 0)
+            if (executor.Errors > 0)
+            {
+                world.WithheldTable.UnionWith(storedTable); // a failed step may have been one of them: look again
+            }
+            else
             {
                 world.Cursor = executor.ListAllNextPass ? null : ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
             }
@@ -77,7 +81,15 @@ internal static class PlannerRun
         }
 
         everSkipped.UnionWith(skipped);
-        CheckConvergence(c, world, snapshot, everSkipped);
+        // Plain edits make no kind clash that lasts: there every path not skipped at the fixed point must converge,
+        // and every path still skipped must be a real clash (a file on one side, a folder on the other) or under one.
+        var leftOut = c.Plain ? skipped.Where(p => plan.Any(a => a.Kind == SyncActionKind.Skip && a.Path == p)).ToHashSet(StringComparer.Ordinal) : everSkipped;
+        if (c.Plain && leftOut.FirstOrDefault(p => !ClashAtOrAbove(world, p)) is { } unjustified)
+        {
+            Fail(c, world, $"'{unjustified}' is skipped at the fixed point, but neither it nor a folder above it is a file on one side and a folder on the other");
+        }
+
+        CheckConvergence(c, world, snapshot, leftOut);
         var endContents = world.Local.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content).Concat(world.Server.History).ToHashSet();
         var lost = startContents.Where(x => !endContents.Contains(x)).ToList();
         if (lost.Count > 0)
@@ -86,10 +98,31 @@ internal static class PlannerRun
         }
     }
 
-    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote) PlanPass(ModelWorld world)
+    /// <summary>
+    /// One pass in the engine's order: the feed (or a full listing), the scan (plain new files taken by the real
+    /// <see cref="NewFiles"/>), the withheld table's look-ups, the plain new downloads taken by the real
+    /// <see cref="NewDownloads"/>, then the plan; the two shortcuts' transfers are added to it as the engine runs them.
+    /// </summary>
+    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world)
     {
-        var snapshot = world.Scan();
         var remote = world.Fetch();
+        var snapshot = world.Scan();
+        var index = world.Index();
+        var newFiles = new NewFiles(index, remote, new Stability(TimeProvider.System, TimeSpan.FromSeconds(2), null, TimeSpan.Zero));
+        var folded = remote.Changes.Keys.Concat(world.Base.Keys).Concat(snapshot.Entries.Keys).ToLookup(p => p.ToUpperInvariant(), StringComparer.Ordinal);
+        foreach (var entry in snapshot.Entries.Values.Where(e => e.Kind == FileKind.File && !world.Base.ContainsKey(e.Path)).ToList())
+        {
+            // SyncEngine.ClashesRemotely: a name that differs only in case from another is the case-conflict code's.
+            if (folded[entry.Path.ToUpperInvariant()].Distinct(StringComparer.Ordinal).Count() == 1 && newFiles.TryAdd(entry.Path, entry.Kind, entry.Size, entry.MtimeTicks))
+            {
+                snapshot.Entries.Remove(entry.Path);
+            }
+        }
+
+        var (keep, injected) = world.Reexamine(snapshot, remote);
+        newFiles.GiveBack(injected, snapshot);
+        var newDownloads = NewDownloads.Take(remote, index, snapshot);
+        var shortcuts = newDownloads.Paths.Select(p => new SyncAction(SyncActionKind.Download, p)).Concat(newFiles.Groups(64).SelectMany(g => g)).ToList();
         var input = new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(world.Base, StringComparer.Ordinal),
@@ -104,6 +137,8 @@ internal static class PlannerRun
             throw new InvalidOperationException("the planner answered the same input twice differently");
         }
 
+        plan.AddRange(shortcuts);
+
         // One plan's steps may run at once: no two of them may touch the same path.
         var touched = plan.SelectMany(a => a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (touched is not null)
@@ -111,7 +146,37 @@ internal static class PlannerRun
             throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");
         }
 
-        return (plan, snapshot, remote);
+        return (plan, snapshot, remote, keep, injected);
+    }
+
+    /// <summary>True when <paramref name="path"/> or a folder above it is a file on one side and a folder on the other (here, remotely, in the db).</summary>
+    private static bool ClashAtOrAbove(ModelWorld world, string path)
+    {
+        for (var p = path; p.Length > 0; p = ModelWorld.Parent(p))
+        {
+            var kinds = new HashSet<FileKind>();
+            if (world.Local.TryGetValue(p, out var l))
+            {
+                kinds.Add(l.Kind == ModelKind.Folder ? FileKind.Folder : FileKind.File);
+            }
+
+            if (world.Server.Live.TryGetValue(p, out var r))
+            {
+                kinds.Add(r.Kind == ModelKind.Folder ? FileKind.Folder : FileKind.File);
+            }
+
+            if (world.Base.TryGetValue(p, out var b))
+            {
+                kinds.Add(b.Kind);
+            }
+
+            if (kinds.Count == 2)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void CheckConvergence(PlannerCase c, ModelWorld world, LocalSnapshot snapshot, HashSet<string> skipped)
@@ -119,6 +184,9 @@ internal static class PlannerRun
         bool Excluded(string path) => snapshot.IsWithheld(path) || skipped.Any(s => path == s || path.StartsWith(s + "/", StringComparison.Ordinal) || s.StartsWith(path + "/", StringComparison.Ordinal));
 
         var paths = world.Local.Keys.Concat(world.Server.Live.Keys).Concat(world.Base.Keys).ToHashSet(StringComparer.Ordinal);
+        var excluded = paths.Count(Excluded);
+        Coverage.AddOrUpdate(c.Plain ? "paths checked (plain)" : "paths checked", paths.Count - excluded, (_, n) => n + paths.Count - excluded);
+        Coverage.AddOrUpdate(c.Plain ? "paths left out (plain)" : "paths left out", excluded, (_, n) => n + excluded);
         foreach (var path in paths.Order(StringComparer.Ordinal))
         {
             if (Excluded(path))

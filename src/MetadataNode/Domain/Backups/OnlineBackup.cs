@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.IO;
 using Microsoft.Extensions.Logging;
@@ -55,6 +56,7 @@ internal sealed partial class OnlineBackup
             var keysPath = Path.Combine(root, keysName == Path.GetFileName(metadataPath) ? "keys" : keysName);
             List<NodeSnapshot> snapshots;
             var skipped = new List<string>();
+            long missing;
             using (await _store.ChunkDeletions.HoldAsync(cancellationToken).ConfigureAwait(false))
             {
                 await Task.Run(() => _store.Engine.Checkpoint(metadataPath), cancellationToken).ConfigureAwait(false);
@@ -74,17 +76,22 @@ internal sealed partial class OnlineBackup
                 }
 
                 snapshots = [.. await Task.WhenAll(live.Select(n => SnapshotAsync(n, name, cancellationToken))).ConfigureAwait(false)];
+
+                // Still under the hold: every chunk the checkpoint references must have a location among the nodes that
+                // wrote their snapshot; one held only by a skipped (not live) or failed node would be missing after a restore.
+                var covered = snapshots.Where(s => s.Error is null).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
+                missing = await Task.Run(() => CountUncovered(metadataPath, covered), cancellationToken).ConfigureAwait(false);
             }
 
             DirectorySync.Flush(root);
-            var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped);
+            var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped, missing);
             if (report.Complete)
             {
                 BackupTaken(_logger, name, root, snapshots.Count, skipped.Count);
             }
             else
             {
-                BackupIncomplete(_logger, name, string.Join("; ", snapshots.Where(s => s.Error is not null).Select(s => $"{s.NodeId}: {s.Error}")));
+                BackupIncomplete(_logger, name, missing, string.Join("; ", snapshots.Where(s => s.Error is not null).Select(s => $"{s.NodeId}: {s.Error}")));
             }
 
             return report;
@@ -107,11 +114,28 @@ internal sealed partial class OnlineBackup
         }
     }
 
+    /// <summary>Referenced chunks (refcount &gt; 0) in the checkpoint at <paramref name="checkpoint"/> with no location in <paramref name="covered"/>.</summary>
+    private static long CountUncovered(string checkpoint, HashSet<string> covered)
+    {
+        long missing = 0;
+        using var snapshot = RocksEngine.Open(checkpoint);
+        foreach (var (_, value) in snapshot.ScanAll(snapshot.Chunks))
+        {
+            var record = ChunkRecord.Parser.ParseFrom(value);
+            if (record.Refcount > 0 && !record.Locations.Any(covered.Contains))
+            {
+                missing++;
+            }
+        }
+
+        return missing;
+    }
+
     private static string LeafName(string folder) => Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
 
     [LoggerMessage(EventId = 4060, Level = LogLevel.Information, Message = "Online backup {Name} written to {Root} with {Nodes} storage node snapshot(s); {Skipped} node(s) not live were left out")]
     private static partial void BackupTaken(ILogger logger, string name, string root, int nodes, int skipped);
 
-    [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Online backup {Name} is incomplete: {Failures}")]
-    private static partial void BackupIncomplete(ILogger logger, string name, string failures);
+    [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Online backup {Name} is incomplete: {Missing} referenced chunk(s) are on no node whose snapshot it holds; failed snapshots: {Failures}")]
+    private static partial void BackupIncomplete(ILogger logger, string name, long missing, string failures);
 }

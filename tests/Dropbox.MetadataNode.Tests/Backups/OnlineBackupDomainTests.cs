@@ -1,4 +1,6 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Backups;
+using Dropbox.Shared.Errors;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -47,6 +49,67 @@ public sealed class OnlineBackupDomainTests
         Assert.Equal([StoreHarness.NodeA], snapshots.Asked);
         Assert.Equal(0, report.MissingChunks);
         Assert.True(report.Complete);
+    }
+
+    [Fact]
+    public async Task A_copy_of_a_cleanly_stopped_store_marked_restored_gets_new_epochs_so_old_cursors_are_refused()
+    {
+        // Arrange: a client's cursor, then the store stopped cleanly (its folder holds the clean-shutdown mark).
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var cursor = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+
+        // Act: opened as a restore (the marker every online backup carries, and the README's offline restore creates).
+        h.Reopen(restored: true);
+
+        // Assert: the cursor is from another epoch (the client lists everything once), the data is there, the marker is gone.
+        var stale = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(alice, cursor, 0, 0, CancellationToken.None));
+        Assert.Equal(ErrorKind.Conflict, stale.Kind);
+        Assert.Equal(["a.txt"], h.Store.ListFiles(alice, "", false).Entries.Select(e => e.Path));
+        Assert.False(File.Exists(Path.Combine(h.Options.DataDirectory, MetadataStore.RestoredMarker)));
+        var fresh = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+        h.Reopen();
+        Assert.Empty((await h.Store.ListChangesAsync(alice, fresh, 0, 0, CancellationToken.None)).Changes);
+    }
+
+    [Fact]
+    public async Task A_restored_store_sends_no_delete_to_a_storage_node_until_that_node_registers_with_it_again()
+    {
+        // Arrange: an uploaded chunk no version references, past the grace period, in a store then restored.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var orphan = StoreHarness.Chunk(7);
+        h.Stored(alice, orphan);
+        h.Clock.Advance(TimeSpan.FromHours(2));
+        h.Reopen(restored: true);
+
+        // Act: garbage collection runs on the restored store; the node's heartbeat is refused until it registers.
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var heartbeat = Assert.Throws<DropboxException>(() => h.Heartbeat());
+
+        // Assert: the node (possibly the original's, still in use) was asked for nothing.
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, orphan.Id));
+        Assert.Equal(ErrorKind.NotFound, heartbeat.Kind);
+        Assert.Empty(h.Store.Nodes.Require(StoreHarness.NodeA).GrpcUrl);
+
+        // Once the node registers with the restored store, the delete goes through.
+        h.Store.Nodes.Register(new NodeRegistration(StoreHarness.NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0));
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, orphan.Id));
+    }
+
+    [Fact]
+    public async Task An_online_backups_metadata_checkpoint_carries_the_restored_marker()
+    {
+        using var h = Harness();
+        h.Store.AddUser("alice");
+        var backup = new OnlineBackup(h.Store, new RecordingSnapshots(), h.Options, NullLogger.Instance);
+
+        var report = await backup.RunAsync(CancellationToken.None);
+
+        Assert.True(File.Exists(Path.Combine(report.MetadataPath, MetadataStore.RestoredMarker)));
+        Assert.False(File.Exists(Path.Combine(h.Options.DataDirectory, MetadataStore.RestoredMarker)));
     }
 
     /// <summary>Answers every snapshot request with success and records who was asked.</summary>

@@ -60,6 +60,7 @@ internal sealed partial class OnlineBackup
             using (await _store.ChunkDeletions.HoldAsync(cancellationToken).ConfigureAwait(false))
             {
                 await Task.Run(() => _store.Engine.Checkpoint(metadataPath), cancellationToken).ConfigureAwait(false);
+                MarkRestored(metadataPath);
                 DirectorySync.Flush(metadataPath);
                 SnapshotFiles.CopyFolder(_options.KeysDirectory, keysPath);
                 var live = new List<NodeRecord>();
@@ -112,6 +113,14 @@ internal sealed partial class OnlineBackup
         {
             return new NodeSnapshot(node.NodeId, string.Empty, 0, 0, 0, ex.Message);
         }
+    }
+
+    /// <summary>Writes the marker that makes the store, once opened from this backup, take new epochs and forget node addresses.</summary>
+    private static void MarkRestored(string checkpoint)
+    {
+        using var stream = new FileStream(Path.Combine(checkpoint, MetadataStore.RestoredMarker), PrivateFile.CreateOptions());
+        stream.Write("restored from an online backup\n"u8);
+        stream.Flush(flushToDisk: true);
     }
 
     /// <summary>Referenced chunks (refcount &gt; 0) in the checkpoint at <paramref name="checkpoint"/> with no location in <paramref name="covered"/>.</summary>

@@ -112,6 +112,37 @@ public sealed class OnlineBackupDomainTests
         Assert.False(File.Exists(Path.Combine(h.Options.DataDirectory, MetadataStore.RestoredMarker)));
     }
 
+    [Fact]
+    public async Task A_finished_backup_ends_with_its_manifest_and_a_cancelled_one_leaves_no_folder()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var snapshots = new RecordingSnapshots();
+        var backup = new OnlineBackup(h.Store, snapshots, h.Options, NullLogger.Instance);
+
+        // A finished backup: the manifest names it and says complete.
+        var report = await backup.RunAsync(CancellationToken.None);
+        var manifest = await File.ReadAllTextAsync(Path.Combine(h.Options.BackupFolder, report.Name, OnlineBackup.ManifestFile));
+        Assert.Contains($"\"name\": \"{report.Name}\"", manifest, StringComparison.Ordinal);
+        Assert.Contains("\"complete\": true", manifest, StringComparison.Ordinal);
+
+        // A backup cancelled while a storage node snapshots: its folder (checkpoint and key ring already written) is gone.
+        using var cancel = new CancellationTokenSource();
+        snapshots.Before = _ =>
+        {
+            cancel.Cancel();
+            cancel.Token.ThrowIfCancellationRequested();
+            return Task.CompletedTask;
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => backup.RunAsync(cancel.Token));
+
+        Assert.Equal([report.Name], Directory.GetDirectories(h.Options.BackupFolder).Select(Path.GetFileName));
+
+        // The hold ended with it: garbage collection is not held.
+        using var hold = await h.Store.ChunkDeletions.HoldAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     /// <summary>Answers every snapshot request with success and records who was asked.</summary>
     internal sealed class RecordingSnapshots : IStoreSnapshotGateway
     {

@@ -100,6 +100,22 @@ public sealed class OnlineCheckAndHoldTests
     }
 
     [Fact]
+    public async Task The_chunk_verification_names_the_first_missing_chunks_and_counts_the_rest()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, OnlineCheck.MaxChunkProblems + 50).Select(i => StoreHarness.Chunk(i, 100)).ToArray();
+        await h.PutFileAsync(alice, "big.bin", 0, chunks);
+        await h.Gateway.DeleteChunksAsync(h.Store.Nodes.Require(StoreHarness.NodeA), chunks.Select(c => c.Id).ToList(), CancellationToken.None);
+        var check = new OnlineCheck(h.Store, h.Gateway, h.Options);
+
+        var report = await check.RunAsync(verifyChunks: true, CancellationToken.None);
+
+        Assert.Equal(OnlineCheck.MaxChunkProblems + 1, report.Problems.Count);
+        Assert.Equal($"50 more referenced chunk(s) held by no live storage node (recorded on: {StoreHarness.NodeA})", report.Problems[^1]);
+    }
+
+    [Fact]
     public async Task Garbage_collection_deletes_nothing_while_a_backup_holds_deletions_and_resumes_after()
     {
         // Arrange: a chunk uploaded but never committed, past the grace period.

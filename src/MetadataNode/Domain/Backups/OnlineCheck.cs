@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
@@ -17,6 +18,9 @@ internal sealed partial class OnlineCheck
 {
     /// <summary>The temp folder under the data folder (removed after each check; a leftover from a crash, before the next).</summary>
     internal const string TempFolder = ".online-check";
+
+    /// <summary>How many chunks held by no live node the check names one by one; the rest are counted.</summary>
+    internal const int MaxChunkProblems = 100;
 
     private readonly MetadataStore _store;
     private readonly IStorageNodeGateway _gateway;
@@ -119,12 +123,32 @@ internal sealed partial class OnlineCheck
             }
         }
 
+        // The first MaxChunkProblems are named; the rest are counted per recorded location, so a dead node with a
+        // million chunks makes a short answer, not one over the message size limits.
+        var named = 0;
+        var more = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var (id, (refcount, locations)) in referenced)
         {
-            if (!confirmed.Contains(id))
+            if (confirmed.Contains(id))
             {
-                problems.Add($"chunk {id.ToShortString()}: referenced by {refcount} version(s) but held by no live storage node (recorded on: {(locations.Length == 0 ? "none" : locations)})");
+                continue;
             }
+
+            var where = locations.Length == 0 ? "none" : locations;
+            if (named < MaxChunkProblems)
+            {
+                problems.Add($"chunk {id.ToShortString()}: referenced by {refcount} version(s) but held by no live storage node (recorded on: {where})");
+                named++;
+            }
+            else
+            {
+                more[where] = more.GetValueOrDefault(where) + 1;
+            }
+        }
+
+        foreach (var (where, count) in more)
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture, $"{count} more referenced chunk(s) held by no live storage node (recorded on: {where})"));
         }
 
         return confirmed.Count;

@@ -8,7 +8,7 @@ namespace Dropbox.StorageNode.Store;
 /// <summary>
 /// A consistent copy of a running node's chunk store for an online backup: its segment files and its node id, nothing
 /// of the index (a node started on it rebuilds the index from the segments) and nothing of the record format. Sealed
-/// segments never change, so they are hard-linked; the active one is copied up to its durable length, since a link
+/// segments never change, so they are hard-linked; the active one is copied up to its recorded length (written, possibly not yet fsynced), since a link
 /// would let later appends and delete records into the backup, and so is the newest file whatever it is (a restored node
 /// appends to it). Compaction and scrub wait while the files are taken.
 /// </summary>

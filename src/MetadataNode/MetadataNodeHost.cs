@@ -107,7 +107,11 @@ public static class MetadataNodeHost
             sp.GetRequiredService<GrpcStorageNodeGateway>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Store")));
         services.AddSingleton<CallAuthenticator>();
-        services.AddSingleton(sp => new Domain.Backups.OnlineCheck(sp.GetRequiredService<MetadataStore>(), sp.GetRequiredService<GrpcStorageNodeGateway>(), options));
+        services.AddSingleton(sp => new Domain.Backups.OnlineCheck(
+            sp.GetRequiredService<MetadataStore>(),
+            sp.GetRequiredService<GrpcStorageNodeGateway>(),
+            options,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Backup")));
         services.AddSingleton(sp => new Domain.Backups.OnlineBackup(
             sp.GetRequiredService<MetadataStore>(),
             new GrpcStoreSnapshotGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust),

@@ -9,7 +9,7 @@ namespace Dropbox.MetadataNode.Cli;
 /// <summary>
 /// <c>check --server URL --token ADMIN_TOKEN [--verify-chunks]</c> and <c>backup --server URL --token ADMIN_TOKEN</c>
 /// (plus <c>--ca FILE</c> or <c>--fingerprint SHA256:…</c> for TLS): the online check prints each problem and exits 1
-/// if there is any; the online backup prints where each part went and exits 1 if a storage node's snapshot failed.
+/// if there is any; the online backup prints where each part went and exits 1 if a storage node's snapshot failed or a referenced chunk is on no snapshotted node.
 /// </summary>
 internal static class OnlineAdminCommand
 {
@@ -53,7 +53,12 @@ internal static class OnlineAdminCommand
             Console.WriteLine($"skipped {skipped}: not live (its chunks are in the backup only where another replica holds them)");
         }
 
-        Console.WriteLine(response.Complete ? "complete" : "incomplete: a storage node's snapshot failed; take the backup again");
+        if (response.MissingChunks > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"missing: {response.MissingChunks} referenced chunk(s) are on no storage node whose snapshot is in this backup (skipped or failed nodes)"));
+        }
+
+        Console.WriteLine(response.Complete ? "complete" : "incomplete: a storage node's snapshot failed or referenced chunks are missing; bring the nodes back and take the backup again");
         return response.Complete ? 0 : 1;
     }
 

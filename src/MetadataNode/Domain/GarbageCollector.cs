@@ -249,6 +249,13 @@ internal sealed class GarbageCollector
                     continue;
                 }
 
+                if (node.GrpcUrl.Length == 0)
+                {
+                    // A restored store forgot the node's address: it may be the original's node. Retry once it registers.
+                    failedNodes.Add(node.NodeId);
+                    continue;
+                }
+
                 try
                 {
                     await _gateway.DeleteChunksAsync(node, perNode.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);

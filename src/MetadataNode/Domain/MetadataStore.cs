@@ -72,9 +72,22 @@ internal sealed partial class MetadataStore : IDisposable
             _namespaces[record.NamespaceId] = new NamespaceState(record);
         }
 
-        if (!clean && !_namespaces.IsEmpty)
+        // A restored store (a backup's marker, see RestoredMarker) may be a copy of a cleanly stopped one: its clients'
+        // cursors can be ahead of its head, so it always gets new epochs. It also forgets where its storage nodes
+        // were: the originals may still run and hold chunks the original re-referenced since; until a node registers
+        // with this store again, nothing (garbage collection's deletes included) is sent to it.
+        var restoredMarker = Path.Combine(options.DataDirectory, RestoredMarker);
+        var restored = File.Exists(restoredMarker);
+        if ((!clean || restored) && !_namespaces.IsEmpty)
         {
-            RenewEpochs();
+            RenewEpochs(restored);
+        }
+
+        if (restored)
+        {
+            ForgetNodeAddresses();
+            File.Delete(restoredMarker);
+            DirectorySync.Flush(options.DataDirectory);
         }
 
         _accounts.EnsureAnAdmin();
@@ -88,8 +101,36 @@ internal sealed partial class MetadataStore : IDisposable
     /// <summary>File in the data directory that says the last stop was clean (written at dispose, removed at open).</summary>
     internal const string CleanShutdownMarker = "clean-shutdown";
 
+    /// <summary>
+    /// File in the data directory that says the store was restored from a backup (an online backup writes it into its
+    /// metadata checkpoint; an offline restore creates it): on open, every account gets a new epoch and every storage
+    /// node must register again before anything is sent to it. Removed once that is durable.
+    /// </summary>
+    internal const string RestoredMarker = "restored";
+
+    /// <summary>Clears every registered node's addresses and heartbeat, durably: a node is used again once it registers.</summary>
+    private void ForgetNodeAddresses()
+    {
+        using (var batch = new RecordBatch(_engine))
+        {
+            foreach (var (_, value) in _engine.ScanAll(_engine.Nodes))
+            {
+                var node = NodeRecord.Parser.ParseFrom(value);
+                node.GrpcUrl = string.Empty;
+                node.HttpUrl = string.Empty;
+                node.LastHeartbeatUnixMs = 0;
+                batch.PutNode(node);
+            }
+
+            batch.Commit();
+        }
+
+        _engine.SyncWal();
+        _logger.LogWarning("This store was restored from a backup: every storage node must register with it again before it is used (garbage collection deletes nothing on a node until then)");
+    }
+
     /// <summary>New epochs for every account (their cursors reset), written durably before anything is served.</summary>
-    private void RenewEpochs()
+    private void RenewEpochs(bool restored = false)
     {
         using (var batch = new RecordBatch(_engine))
         {
@@ -105,7 +146,7 @@ internal sealed partial class MetadataStore : IDisposable
         }
 
         _engine.SyncWal();
-        _logger.LogWarning("The last stop was not clean: {Count} account(s) get a new change-log epoch, so their clients list everything once instead of trusting cursors that may point past lost changes", _namespaces.Count);
+        _logger.LogWarning("{Why}: {Count} account(s) get a new change-log epoch, so their clients list everything once instead of trusting cursors that may point past lost changes", restored ? "This store was restored from a backup" : "The last stop was not clean", _namespaces.Count);
     }
 
     private static ulong NewEpoch() => Accounts.NewEpoch();

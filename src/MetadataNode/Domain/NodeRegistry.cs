@@ -96,6 +96,12 @@ internal sealed class NodeRegistry
         lock (_update)
         {
             var node = Require(nodeId).Clone();
+            if (node.GrpcUrl.Length == 0)
+            {
+                // Forgotten by a restore: the node answers NotFound by registering again, which gives its address.
+                throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' must register again (this store was restored from a backup): call RegisterNode first.");
+            }
+
             node.UsedBytes = usedBytes;
             node.ChunkCount = chunkCount;
             node.Full = full;

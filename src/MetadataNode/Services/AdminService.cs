@@ -40,6 +40,7 @@ internal sealed class AdminService : Admin.AdminBase
             MetadataPath = report.MetadataPath,
             KeysPath = report.KeysPath,
             Complete = report.Complete,
+            MissingChunks = (ulong)report.MissingChunks,
         };
         response.Nodes.AddRange(report.Nodes.Select(n => new NodeBackup
         {

@@ -24,6 +24,6 @@ public static partial class BackupName
             ? name
             : throw new DropboxException(ErrorKind.InvalidArgument, $"'{name}' is not a backup name (a UTC stamp such as 20261201T224501Z, optionally -N); nothing was written.");
 
-    [GeneratedRegex(@"^[0-9]{8}T[0-9]{6}Z(-[0-9]{1,4})?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[0-9]{8}T[0-9]{6}Z(-[0-9]{1,4})?\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

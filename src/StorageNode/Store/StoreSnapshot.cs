@@ -8,8 +8,9 @@ namespace Dropbox.StorageNode.Store;
 /// <summary>
 /// A consistent copy of a running node's chunk store for an online backup: its segment files and its node id, nothing
 /// of the index (a node started on it rebuilds the index from the segments) and nothing of the record format. Sealed
-/// segments never change, so they are hard-linked; the active one is copied up to its durable length, since a link
-/// would let later appends and delete records into the backup. Compaction and scrub wait while the files are taken.
+/// segments never change, so they are hard-linked; the active one is copied up to its recorded length (written, possibly not yet fsynced), since a link
+/// would let later appends and delete records into the backup, and so is the newest file whatever it is (a restored node
+/// appends to it). Compaction and scrub wait while the files are taken.
 /// </summary>
 public static class StoreSnapshot
 {
@@ -38,16 +39,26 @@ public static class StoreSnapshot
         {
             using (var hold = await engine.HoldSegmentsAsync(cancellationToken).ConfigureAwait(false))
             {
-                foreach (var segment in hold.Segments)
+                // The newest file in the snapshot is the one a node restored from it appends to: it is always a private
+                // copy (an empty one if the active segment was empty), never a link shared with the live node or other backups.
+                var all = hold.Segments;
+                var newest = all.Count - 1;
+                while (newest > 0 && all[newest].Length == 0 && !all[newest].Active)
                 {
+                    newest--;
+                }
+
+                for (var i = 0; i < all.Count; i++)
+                {
+                    var segment = all[i];
                     cancellationToken.ThrowIfCancellationRequested();
-                    if (segment.Length == 0)
+                    if (segment.Length == 0 && i != newest)
                     {
                         continue;
                     }
 
                     var target = Path.Combine(segments, Path.GetFileName(segment.Path));
-                    if (segment.Active)
+                    if (segment.Active || i == newest)
                     {
                         SnapshotFiles.CopyPrefix(segment.Path, target, segment.Length);
                     }

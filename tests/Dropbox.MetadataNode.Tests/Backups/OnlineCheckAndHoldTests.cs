@@ -42,6 +42,41 @@ public sealed class OnlineCheckAndHoldTests
     }
 
     [Fact]
+    public async Task A_check_whose_cleanup_fails_still_answers_and_the_next_check_runs_and_removes_the_leftover()
+    {
+        using var h = Harness();
+        h.Store.AddUser("alice");
+        var calls = 0;
+        var check = new OnlineCheck(h.Store, h.Gateway, h.Options)
+        {
+            // The second removal (the first check's cleanup) fails, as on a folder it may not delete.
+            RemoveFolder = folder =>
+            {
+                if (Interlocked.Increment(ref calls) == 2)
+                {
+                    throw new IOException("cannot remove " + folder);
+                }
+
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+            },
+        };
+        var temp = Path.Combine(h.Options.DataDirectory, OnlineCheck.TempFolder);
+
+        var first = await check.RunAsync(verifyChunks: false, CancellationToken.None);
+        Assert.Empty(first.Problems);
+        Assert.True(Directory.Exists(temp));
+
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var second = await check.RunAsync(verifyChunks: false, bounded.Token);
+
+        Assert.Empty(second.Problems);
+        Assert.False(Directory.Exists(temp));
+    }
+
+    [Fact]
     public async Task The_online_check_with_chunk_verification_reports_a_referenced_chunk_no_live_node_holds()
     {
         using var h = Harness();
@@ -62,6 +97,22 @@ public sealed class OnlineCheckAndHoldTests
         var problem = Assert.Single(after.Problems);
         Assert.Contains($"chunk {lost.Id.ToShortString()}: referenced by 1 version(s) but held by no live storage node (recorded on: {StoreHarness.NodeA})", problem, StringComparison.Ordinal);
         Assert.Equal(1, after.ChunksVerified);
+    }
+
+    [Fact]
+    public async Task The_chunk_verification_names_the_first_missing_chunks_and_counts_the_rest()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, OnlineCheck.MaxChunkProblems + 50).Select(i => StoreHarness.Chunk(i, 100)).ToArray();
+        await h.PutFileAsync(alice, "big.bin", 0, chunks);
+        await h.Gateway.DeleteChunksAsync(h.Store.Nodes.Require(StoreHarness.NodeA), chunks.Select(c => c.Id).ToList(), CancellationToken.None);
+        var check = new OnlineCheck(h.Store, h.Gateway, h.Options);
+
+        var report = await check.RunAsync(verifyChunks: true, CancellationToken.None);
+
+        Assert.Equal(OnlineCheck.MaxChunkProblems + 1, report.Problems.Count);
+        Assert.Equal($"50 more referenced chunk(s) held by no live storage node (recorded on: {StoreHarness.NodeA})", report.Problems[^1]);
     }
 
     [Fact]

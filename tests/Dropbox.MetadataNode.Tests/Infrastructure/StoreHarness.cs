@@ -46,12 +46,18 @@ internal sealed class StoreHarness : IDisposable
     public MetadataStore Store { get; private set; }
 
     /// <param name="unclean">Open as after a crash: the clean-shutdown marker written at dispose is removed first.</param>
-    public void Reopen(bool unclean = false)
+    /// <param name="restored">Open as a restore from a backup does: the restored marker is written first.</param>
+    public void Reopen(bool unclean = false, bool restored = false)
     {
         Store.Dispose();
         if (unclean)
         {
             File.Delete(Path.Combine(Options.DataDirectory, MetadataStore.CleanShutdownMarker));
+        }
+
+        if (restored)
+        {
+            File.WriteAllText(Path.Combine(Options.DataDirectory, MetadataStore.RestoredMarker), "restored\n");
         }
 
         Store = MetadataStore.Open(Options, Tokens, Gateway);

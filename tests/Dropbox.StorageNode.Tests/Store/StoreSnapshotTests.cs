@@ -66,6 +66,52 @@ public sealed class StoreSnapshotTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_restored_from_a_snapshot_taken_while_the_active_segment_was_empty_appends_to_its_own_file_not_the_live_nodes()
+    {
+        // Arrange: a sealed segment with chunks and an empty active one (reopened with a smaller segment size, the
+        // last segment counts as full and a new, empty one is created).
+        var data = _dir.CreateSub("data");
+        var chunks = Enumerable.Range(0, 3).Select(i => TestChunks.Random(100_000, 700 + i)).ToList();
+        await using (var first = ChunkEngine.Open(Options(data)))
+        {
+            foreach (var (id, bytes) in chunks)
+            {
+                await first.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+            }
+        }
+
+        await using var engine = ChunkEngine.Open(Options(data) with { SegmentMaxBytes = 200_000 });
+        using (var hold = await engine.HoldSegmentsAsync(CancellationToken.None))
+        {
+            Assert.Equal(0, hold.Segments[^1].Length);
+        }
+
+        var liveSegments = Directory.GetFiles(Path.Combine(data, StoreSnapshot.SegmentsFolder)).ToDictionary(f => f, f => new FileInfo(f).Length);
+        var destination = Path.Combine(_dir.CreateSub("backups"), "20261201T230000Z", "data");
+        await StoreSnapshot.TakeAsync(engine, new NodeId("storage-x"), destination, CancellationToken.None);
+
+        // Act: a node started on the snapshot stores a chunk.
+        var added = TestChunks.Random(50_000, 799);
+        await using (var restored = ChunkEngine.Open(Options(destination)))
+        {
+            await restored.AppendAsync(added.Id, ChunkEncoding.Raw, added.Bytes.Length, added.Bytes, CancellationToken.None);
+            foreach (var (id, bytes) in chunks)
+            {
+                using var chunk = await restored.ReadAsync(id, CancellationToken.None);
+                Assert.Equal(bytes, chunk!.Data.ToArray());
+            }
+        }
+
+        // Assert: not one of the live node's segment files changed.
+        foreach (var (file, length) in liveSegments)
+        {
+            Assert.Equal(length, new FileInfo(file).Length);
+        }
+
+        Assert.False(engine.Contains(added.Id));
+    }
+
+    [Fact]
     public async Task A_snapshot_refuses_a_destination_that_exists_and_writes_nothing()
     {
         await using var engine = ChunkEngine.Open(Options(_dir.CreateSub("data")));

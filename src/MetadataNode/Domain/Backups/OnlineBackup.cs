@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.IO;
 using Microsoft.Extensions.Logging;
@@ -50,44 +52,61 @@ internal sealed partial class OnlineBackup
             }
 
             PrivateFolder.Create(root);
-            var metadataPath = Path.Combine(root, LeafName(_options.DataDirectory));
-            var keysName = LeafName(_options.KeysDirectory);
-            var keysPath = Path.Combine(root, keysName == Path.GetFileName(metadataPath) ? "keys" : keysName);
-            List<NodeSnapshot> snapshots;
-            var skipped = new List<string>();
-            using (await _store.ChunkDeletions.HoldAsync(cancellationToken).ConfigureAwait(false))
+            try
             {
-                await Task.Run(() => _store.Engine.Checkpoint(metadataPath), cancellationToken).ConfigureAwait(false);
-                DirectorySync.Flush(metadataPath);
-                SnapshotFiles.CopyFolder(_options.KeysDirectory, keysPath);
-                var live = new List<NodeRecord>();
-                foreach (var node in _store.Nodes.All().OrderBy(n => n.NodeId, StringComparer.Ordinal))
+                var metadataPath = Path.Combine(root, LeafName(_options.DataDirectory));
+                var keysName = LeafName(_options.KeysDirectory);
+                var keysPath = Path.Combine(root, keysName == Path.GetFileName(metadataPath) ? "keys" : keysName);
+                List<NodeSnapshot> snapshots;
+                var skipped = new List<string>();
+                long missing;
+                using (await _store.ChunkDeletions.HoldAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    if (_store.Nodes.IsLive(node))
+                    await Task.Run(() => _store.Engine.Checkpoint(metadataPath), cancellationToken).ConfigureAwait(false);
+                    MarkRestored(metadataPath);
+                    DirectorySync.Flush(metadataPath);
+                    SnapshotFiles.CopyFolder(_options.KeysDirectory, keysPath);
+                    var live = new List<NodeRecord>();
+                    foreach (var node in _store.Nodes.All().OrderBy(n => n.NodeId, StringComparer.Ordinal))
                     {
-                        live.Add(node);
+                        if (_store.Nodes.IsLive(node))
+                        {
+                            live.Add(node);
+                        }
+                        else
+                        {
+                            skipped.Add(node.NodeId);
+                        }
                     }
-                    else
-                    {
-                        skipped.Add(node.NodeId);
-                    }
+
+                    snapshots = [.. await Task.WhenAll(live.Select(n => SnapshotAsync(n, name, cancellationToken))).ConfigureAwait(false)];
+
+                    // Still under the hold: every chunk the checkpoint references must have a location among the nodes that
+                    // wrote their snapshot; one held only by a skipped (not live) or failed node would be missing after a restore.
+                    var covered = snapshots.Where(s => s.Error is null).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
+                    missing = await Task.Run(() => CountUncovered(metadataPath, covered), cancellationToken).ConfigureAwait(false);
                 }
 
-                snapshots = [.. await Task.WhenAll(live.Select(n => SnapshotAsync(n, name, cancellationToken))).ConfigureAwait(false)];
-            }
+                DirectorySync.Flush(root);
+                var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped, missing);
+                if (report.Complete)
+                {
+                    BackupTaken(_logger, name, root, snapshots.Count, skipped.Count);
+                }
+                else
+                {
+                    BackupIncomplete(_logger, name, missing, string.Join("; ", snapshots.Where(s => s.Error is not null).Select(s => $"{s.NodeId}: {s.Error}")));
+                }
 
-            DirectorySync.Flush(root);
-            var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped);
-            if (report.Complete)
-            {
-                BackupTaken(_logger, name, root, snapshots.Count, skipped.Count);
+                WriteManifest(root, report);
+                return report;
             }
-            else
+            catch
             {
-                BackupIncomplete(_logger, name, string.Join("; ", snapshots.Where(s => s.Error is not null).Select(s => $"{s.NodeId}: {s.Error}")));
+                // A failed or cancelled backup leaves nothing that looks like one (a restore requires the manifest).
+                TryRemove(root);
+                throw;
             }
-
-            return report;
         }
         finally
         {
@@ -107,11 +126,97 @@ internal sealed partial class OnlineBackup
         }
     }
 
+    /// <summary>The file, written last and atomically, that says the backup finished: without it a folder is not a backup.</summary>
+    internal const string ManifestFile = "manifest.json";
+
+    /// <summary>Writes <see cref="ManifestFile"/>: the name, whether it is complete, the missing chunk count, the paths and the nodes.</summary>
+    private static void WriteManifest(string root, BackupReport report)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", report.Name);
+            json.WriteBoolean("complete", report.Complete);
+            json.WriteNumber("missing_chunks", report.MissingChunks);
+            json.WriteString("metadata", report.MetadataPath);
+            json.WriteString("keys", report.KeysPath);
+            json.WriteStartArray("storage");
+            foreach (var node in report.Nodes)
+            {
+                json.WriteStartObject();
+                json.WriteString("node_id", node.NodeId);
+                json.WriteString("path", node.Path);
+                json.WriteNumber("segments", node.Segments);
+                json.WriteNumber("bytes", node.Bytes);
+                if (node.Error is not null)
+                {
+                    json.WriteString("error", node.Error);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("skipped");
+            foreach (var skipped in report.SkippedNodes)
+            {
+                json.WriteStringValue(skipped);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        AtomicFile.WriteAllBytes(Path.Combine(root, ManifestFile), buffer.ToArray());
+        DirectorySync.Flush(root);
+    }
+
+    private void TryRemove(string root)
+    {
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            RemoveFailed(_logger, root, e);
+        }
+    }
+
+    /// <summary>Writes the marker that makes the store, once opened from this backup, take new epochs and forget node addresses.</summary>
+    private static void MarkRestored(string checkpoint)
+    {
+        using var stream = new FileStream(Path.Combine(checkpoint, MetadataStore.RestoredMarker), PrivateFile.CreateOptions());
+        stream.Write("restored from an online backup\n"u8);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Referenced chunks (refcount &gt; 0) in the checkpoint at <paramref name="checkpoint"/> with no location in <paramref name="covered"/>.</summary>
+    private static long CountUncovered(string checkpoint, HashSet<string> covered)
+    {
+        long missing = 0;
+        using var snapshot = RocksEngine.Open(checkpoint);
+        foreach (var (_, value) in snapshot.ScanAll(snapshot.Chunks))
+        {
+            var record = ChunkRecord.Parser.ParseFrom(value);
+            if (record.Refcount > 0 && !record.Locations.Any(covered.Contains))
+            {
+                missing++;
+            }
+        }
+
+        return missing;
+    }
+
     private static string LeafName(string folder) => Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
 
     [LoggerMessage(EventId = 4060, Level = LogLevel.Information, Message = "Online backup {Name} written to {Root} with {Nodes} storage node snapshot(s); {Skipped} node(s) not live were left out")]
     private static partial void BackupTaken(ILogger logger, string name, string root, int nodes, int skipped);
 
-    [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Online backup {Name} is incomplete: {Failures}")]
-    private static partial void BackupIncomplete(ILogger logger, string name, string failures);
+    [LoggerMessage(EventId = 4063, Level = LogLevel.Error, Message = "A failed online backup's folder {Root} could not be removed; it has no manifest, so it is not a backup: remove it")]
+    private static partial void RemoveFailed(ILogger logger, string root, Exception exception);
+
+    [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Online backup {Name} is incomplete: {Missing} referenced chunk(s) are on no node whose snapshot it holds; failed snapshots: {Failures}")]
+    private static partial void BackupIncomplete(ILogger logger, string name, long missing, string failures);
 }

@@ -1,0 +1,168 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Domain.Backups;
+using Dropbox.Shared.Errors;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dropbox.MetadataNode.Tests.Backups;
+
+/// <summary>The online backup over a real store (real RocksDB checkpoint), with storage snapshots answered in-process.</summary>
+public sealed class OnlineBackupDomainTests
+{
+    private static readonly TimeSpan NodeTimeout = TimeSpan.FromMinutes(1);
+
+    private static StoreHarness Harness() => new(o => o with { GcGracePeriod = TimeSpan.FromHours(1), NodeTimeout = NodeTimeout, BackupDirectory = null });
+
+    [Fact]
+    public async Task A_backup_that_skips_the_only_node_holding_a_referenced_chunk_is_incomplete_and_counts_it()
+    {
+        // Arrange: a file whose chunk is only on node-a, then node-a goes quiet past the node timeout.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        h.Clock.Advance(NodeTimeout * 2);
+        var snapshots = new RecordingSnapshots();
+        var backup = new OnlineBackup(h.Store, snapshots, h.Options, NullLogger.Instance);
+
+        // Act
+        var report = await backup.RunAsync(CancellationToken.None);
+
+        // Assert: nothing was snapshotted, the chunk is counted missing, the backup is not complete.
+        Assert.Empty(snapshots.Asked);
+        Assert.Equal([StoreHarness.NodeA], report.SkippedNodes);
+        Assert.Equal(1, report.MissingChunks);
+        Assert.False(report.Complete);
+    }
+
+    [Fact]
+    public async Task A_backup_whose_live_nodes_hold_every_referenced_chunk_is_complete()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1), StoreHarness.Chunk(2));
+        var snapshots = new RecordingSnapshots();
+        var backup = new OnlineBackup(h.Store, snapshots, h.Options, NullLogger.Instance);
+
+        var report = await backup.RunAsync(CancellationToken.None);
+
+        Assert.Equal([StoreHarness.NodeA], snapshots.Asked);
+        Assert.Equal(0, report.MissingChunks);
+        Assert.True(report.Complete);
+    }
+
+    [Fact]
+    public async Task A_copy_of_a_cleanly_stopped_store_marked_restored_gets_new_epochs_so_old_cursors_are_refused()
+    {
+        // Arrange: a client's cursor, then the store stopped cleanly (its folder holds the clean-shutdown mark).
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var cursor = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+
+        // Act: opened as a restore (the marker every online backup carries, and the README's offline restore creates).
+        h.Reopen(restored: true);
+
+        // Assert: the cursor is from another epoch (the client lists everything once), the data is there, the marker is gone.
+        var stale = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ListChangesAsync(alice, cursor, 0, 0, CancellationToken.None));
+        Assert.Equal(ErrorKind.Conflict, stale.Kind);
+        Assert.Equal(["a.txt"], h.Store.ListFiles(alice, "", false).Entries.Select(e => e.Path));
+        Assert.False(File.Exists(Path.Combine(h.Options.DataDirectory, MetadataStore.RestoredMarker)));
+        var fresh = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Cursor;
+        h.Reopen();
+        Assert.Empty((await h.Store.ListChangesAsync(alice, fresh, 0, 0, CancellationToken.None)).Changes);
+    }
+
+    [Fact]
+    public async Task A_restored_store_sends_no_delete_to_a_storage_node_until_that_node_registers_with_it_again()
+    {
+        // Arrange: an uploaded chunk no version references, past the grace period, in a store then restored.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var orphan = StoreHarness.Chunk(7);
+        h.Stored(alice, orphan);
+        h.Clock.Advance(TimeSpan.FromHours(2));
+        h.Reopen(restored: true);
+
+        // Act: garbage collection runs on the restored store; the node's heartbeat is refused until it registers.
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var heartbeat = Assert.Throws<DropboxException>(() => h.Heartbeat());
+
+        // Assert: the node (possibly the original's, still in use) was asked for nothing.
+        Assert.True(h.Gateway.Holds(StoreHarness.NodeA, orphan.Id));
+        Assert.Equal(ErrorKind.NotFound, heartbeat.Kind);
+        Assert.Empty(h.Store.Nodes.Require(StoreHarness.NodeA).GrpcUrl);
+
+        // Once the node registers with the restored store, the delete goes through.
+        h.Store.Nodes.Register(new NodeRegistration(StoreHarness.NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0));
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, orphan.Id));
+    }
+
+    [Fact]
+    public async Task An_online_backups_metadata_checkpoint_carries_the_restored_marker()
+    {
+        using var h = Harness();
+        h.Store.AddUser("alice");
+        var backup = new OnlineBackup(h.Store, new RecordingSnapshots(), h.Options, NullLogger.Instance);
+
+        var report = await backup.RunAsync(CancellationToken.None);
+
+        Assert.True(File.Exists(Path.Combine(report.MetadataPath, MetadataStore.RestoredMarker)));
+        Assert.False(File.Exists(Path.Combine(h.Options.DataDirectory, MetadataStore.RestoredMarker)));
+    }
+
+    [Fact]
+    public async Task A_finished_backup_ends_with_its_manifest_and_a_cancelled_one_leaves_no_folder()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var snapshots = new RecordingSnapshots();
+        var backup = new OnlineBackup(h.Store, snapshots, h.Options, NullLogger.Instance);
+
+        // A finished backup: the manifest names it and says complete.
+        var report = await backup.RunAsync(CancellationToken.None);
+        var manifest = await File.ReadAllTextAsync(Path.Combine(h.Options.BackupFolder, report.Name, OnlineBackup.ManifestFile));
+        Assert.Contains($"\"name\": \"{report.Name}\"", manifest, StringComparison.Ordinal);
+        Assert.Contains("\"complete\": true", manifest, StringComparison.Ordinal);
+
+        // A backup cancelled while a storage node snapshots: its folder (checkpoint and key ring already written) is gone.
+        using var cancel = new CancellationTokenSource();
+        snapshots.Before = _ =>
+        {
+            cancel.Cancel();
+            cancel.Token.ThrowIfCancellationRequested();
+            return Task.CompletedTask;
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => backup.RunAsync(cancel.Token));
+
+        Assert.Equal([report.Name], Directory.GetDirectories(h.Options.BackupFolder).Select(Path.GetFileName));
+
+        // The hold ended with it: garbage collection is not held.
+        using var hold = await h.Store.ChunkDeletions.HoldAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Answers every snapshot request with success and records who was asked.</summary>
+    internal sealed class RecordingSnapshots : IStoreSnapshotGateway
+    {
+        public List<string> Asked { get; } = [];
+
+        public Func<NodeRecord, Task>? Before { get; set; }
+
+        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        {
+            lock (Asked)
+            {
+                Asked.Add(node.NodeId);
+            }
+
+            if (Before is not null)
+            {
+                await Before(node);
+            }
+
+            return new NodeSnapshot(node.NodeId, "/nowhere/" + backupName, 1, 0, 10);
+        }
+    }
+}

@@ -60,7 +60,7 @@ internal sealed partial class SyncEngine
         var summary = new SyncSummary();
         // A folder that is not the one synced (replaced by an empty one, a drive's empty mount point) stops the pass
         // before anything is listed or deleted, unless confirmed as a new folder (then merged, nothing deleted).
-        if (FolderIdentity.Check(_ctx.Folder, _ctx.State, _ctx.Options.ConfirmNewFolder) is { } adopted)
+        if (FolderIdentity.Check(_ctx.Folder, _ctx.State, _ctx.Options.ConfirmNewFolder, out var adoptAfterPlan) is { } adopted)
         {
             summary.AddNote(adopted);
             _ctx.Progress.Log(adopted);
@@ -134,6 +134,11 @@ internal sealed partial class SyncEngine
 
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
+        if (adoptAfterPlan)
+        {
+            // A db from before folder markers: its first pass deletes nothing on the server unless confirmed.
+            FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
+        }
 
         progress.AddWork(newFiles.Count + newDownloads.Count, RemoteBounds.AddSaturating(newFiles.Bytes, newDownloads.Bytes));
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.

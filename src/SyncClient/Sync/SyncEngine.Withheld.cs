@@ -23,7 +23,7 @@ internal sealed partial class SyncEngine
     /// remembered paths to keep as they are (still withheld, or not looked up this pass) and those added.
     /// </summary>
     private async Task<(HashSet<string> Keep, HashSet<string> Injected)> ReexamineWithheldAsync(
-        HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, CancellationToken ct)
+        HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, NewFiles newFiles, CancellationToken ct)
     {
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var injected = new HashSet<string>(StringComparer.Ordinal);
@@ -57,6 +57,14 @@ internal sealed partial class SyncEngine
 
             remote.Changes[path] = entry;
             injected.Add(path);
+            if (newFiles.TryTakeBack(path, out var local))
+            {
+                // The scan queued an untracked file here as a plain new upload before the remote entry was known: it
+                // goes to the planner instead (same content: nothing to do; else a conflict), never both a new download
+                // over it and an upload after.
+                snapshot.Entries[path] = local;
+            }
+
             if (known && stat.Clean)
             {
                 // The scan left it out as unchanged against the db, which (being clean) is exactly what it holds.

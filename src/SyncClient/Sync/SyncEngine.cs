@@ -118,7 +118,7 @@ internal sealed partial class SyncEngine
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
-            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, ct).ConfigureAwait(false);
+            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);

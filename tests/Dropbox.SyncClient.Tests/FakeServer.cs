@@ -425,6 +425,12 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         {
             var current = Current(request.Path) ?? throw new DropboxException(ErrorKind.NotFound, $"'{request.Path}' does not exist");
             CheckBase(request.Path, request.BaseVersion, allowAny: true);
+            var expected = request.OnlyIfEmpty ? EntryKind.Folder : request.HasExpectedKind ? request.ExpectedKind : current.Kind;
+            if (current.Kind != expected)
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"'{request.Path}' is now a {current.Kind}, not a {expected}");
+            }
+
             if (current.Kind == EntryKind.Folder)
             {
                 // As the metadata node: a folder goes with everything under it, unless asked to go only when empty.

@@ -83,18 +83,82 @@ public sealed class FolderIdentityTests : IDisposable
     }
 
     [Fact]
-    public async Task A_db_from_before_markers_takes_its_own_folder_and_a_file_deleted_there_is_deleted_on_the_server()
+    public async Task A_db_from_before_markers_takes_its_own_folder_but_deletes_on_the_server_only_when_confirmed()
     {
         using var a = await SyncedClientAsync();
         MakeOldDb(a);
         File.Delete(a.PathOf("e.txt"));
 
-        var pass = await a.SyncAsync();
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+        Assert.True(stop.Details.ContainsKey(FolderIdentity.DetailKey));
+        Assert.Contains("would delete 1 entry", stop.Message, StringComparison.Ordinal);
+        Assert.NotNull(_server.Current("e.txt"));
+        Assert.False(File.Exists(a.PathOf(FolderIdentity.MarkerName))); // not adopted: the next pass checks again
+
+        var pass = await a.SyncAsync(new SyncOptions { AllowMassDelete = true });
 
         Assert.Equal(0, pass.Errors);
         Assert.Null(_server.Current("e.txt"));
         Assert.NotNull(_server.Current("a.txt"));
         Assert.True(File.Exists(a.PathOf(FolderIdentity.MarkerName)));
+        await a.SyncAsync(); // adopted: an ordinary pass now
+    }
+
+    [Fact]
+    public async Task A_db_from_before_markers_takes_its_own_untouched_folder_without_confirmation()
+    {
+        using var a = await SyncedClientAsync();
+        MakeOldDb(a);
+        a.Write("new.txt", "new");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.NotNull(_server.Current("new.txt"));
+        Assert.True(File.Exists(a.PathOf(FolderIdentity.MarkerName)));
+    }
+
+    [Fact]
+    public async Task A_db_from_before_markers_refuses_a_replacement_folder_holding_another_links_marker()
+    {
+        using var a = await SyncedClientAsync();
+        MakeOldDb(a);
+        Directory.Move(a.Folder, a.Folder + ".away");
+        Directory.CreateDirectory(a.Folder);
+        File.WriteAllText(a.PathOf(FolderIdentity.MarkerName), "another-link-id\n");
+        a.Write("other.txt", "not one of ours"); // not empty, and fewer deletes than the mass-delete guard counts
+
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+
+        Assert.True(stop.Details.ContainsKey(FolderIdentity.DetailKey));
+        Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
+    }
+
+    [Fact]
+    public async Task A_db_from_before_markers_samples_all_of_the_folder_not_its_first_paths()
+    {
+        // 100 files under a/ come first in path order; the 40 under z/ are gone (a folder moved away). A sample of the
+        // first paths sees everything in place; the pass would then delete the 40 (under the mass-delete guard's share).
+        var a = new TestClient(_dir, "a", _server);
+        using var client = a;
+        for (var i = 0; i < 100; i++)
+        {
+            a.Write($"a/{i:D3}.txt", "a" + i);
+        }
+
+        for (var i = 0; i < 40; i++)
+        {
+            a.Write($"z/{i:D3}.txt", "z" + i);
+        }
+
+        await a.SyncAsync();
+        MakeOldDb(a);
+        Directory.Move(a.PathOf("z"), a.Folder + ".z-away");
+
+        var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
+
+        Assert.True(stop.Details.ContainsKey(FolderIdentity.DetailKey));
+        Assert.All(Enumerable.Range(0, 40), i => Assert.NotNull(_server.Current($"z/{i:D3}.txt")));
     }
 
     [Fact]

@@ -462,6 +462,72 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_remote_edit_skipped_while_its_folder_was_a_symbolic_link_applies_later_even_behind_a_thousand_names_that_sort_before_it()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/a", "old content");
+        a.Write("other.txt", "x");
+        await a.SyncAsync();
+        for (var i = 0; i < 1001; i++)
+        {
+            // Capitalised names sort before "a": a listing from "docs/" on reads past all of them first.
+            await _server.CreateFolderAsync(new Dropbox.Shared.Protos.Metadata.CreateFolderRequest { Path = $"docs/A{i:D4}", Device = "a" }, CancellationToken.None);
+        }
+
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var elsewhere = Path.Combine(_dir.CreateSub("elsewhere"), "docs");
+        Directory.Move(b.PathOf("docs"), elsewhere);
+        Directory.CreateSymbolicLink(b.PathOf("docs"), elsewhere);
+        a.Write("docs/a", "new content");
+        await a.SyncAsync();
+
+        var skipped = await b.SyncAsync();
+        Directory.Delete(b.PathOf("docs"));
+        Directory.Move(elsewhere, b.PathOf("docs"));
+        a.Write("other.txt", "a later change, so the cursor moves on");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var last = await b.SyncAsync();
+
+        Assert.Equal(0, skipped.Errors + last.Errors);
+        Assert.Equal("new content", b.Read("docs/a"));
+        Assert.Empty(b.State.LoadWithheld());
+    }
+
+    [Fact]
+    public async Task A_remembered_remote_file_meeting_the_same_file_made_here_meanwhile_makes_no_conflicted_copy()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("d/keep.txt", "k");
+        a.Write("other.txt", "x");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var elsewhere = Path.Combine(_dir.CreateSub("elsewhere"), "d");
+        Directory.Move(b.PathOf("d"), elsewhere);
+        Directory.CreateSymbolicLink(b.PathOf("d"), elsewhere);
+        a.Write("d/new.txt", "same content on both");
+        await a.SyncAsync();
+
+        var skipped = await b.SyncAsync(); // withheld here: remembered
+        Directory.Delete(b.PathOf("d"));
+        Directory.Move(elsewhere, b.PathOf("d"));
+        b.Write("d/new.txt", "same content on both"); // the user copied the same file in meanwhile
+        File.SetLastWriteTimeUtc(b.PathOf("d/new.txt"), DateTime.UtcNow.AddHours(-1));
+        var last = await b.SyncAsync();
+        await b.SyncAsync();
+
+        Assert.Equal(0, skipped.Errors + last.Errors);
+        Assert.Equal("same content on both", b.Read("d/new.txt"));
+        Assert.Equal(["d/keep.txt", "d/new.txt", "other.txt"], Directory.EnumerateFiles(b.Folder, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(b.Folder, f).Replace('\\', '/')).Where(f => !f.StartsWith('.')).Order(StringComparer.Ordinal));
+        var listing = await _server.ListFilesAsync(new Dropbox.Shared.Protos.Metadata.ListFilesRequest(), CancellationToken.None);
+        Assert.Equal(["d/keep.txt", "d/new.txt", "other.txt"], listing.Entries.Where(e => e.Kind == Dropbox.Shared.Protos.Metadata.EntryKind.File).Select(e => e.Path).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_remote_delete_skipped_while_its_folder_was_a_symbolic_link_here_applies_once_the_folder_is_back()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -296,8 +296,8 @@ internal sealed partial class MetadataStore : IDisposable
         _files.RestoreAsync(Namespace(user), path, version, device, onlyIfDeleted);
 
     /// <inheritdoc cref="NamespaceFiles.DeleteAsync"/>
-    public Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false) =>
-        _files.DeleteAsync(Namespace(user), path, baseVersion, device, onlyIfEmpty);
+    public Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false, EntryKind? expectedKind = null) =>
+        _files.DeleteAsync(Namespace(user), path, baseVersion, device, onlyIfEmpty, expectedKind);
 
     /// <inheritdoc cref="NamespaceFiles.MoveAsync"/>
     public Task<MoveFileResponse> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device) =>

@@ -166,16 +166,29 @@ internal sealed partial class NamespaceFiles
 
     /// <summary>
     /// Deletes a file (a tombstone version), or a folder with everything under it (one change each); with
-    /// <paramref name="onlyIfEmpty"/> a folder that still holds a live entry is refused instead.
+    /// <paramref name="onlyIfEmpty"/> a folder that still holds a live entry is refused instead. A delete meant for one kind
+    /// (<paramref name="expectedKind"/>; <paramref name="onlyIfEmpty"/> means a folder) is refused (CONFLICT) when the path now
+    /// holds the other kind: a device that still has a folder where another device made a file must not delete that file.
     /// </summary>
-    public async Task<DeleteFileResponse> DeleteAsync(NamespaceState ns, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false)
+    public async Task<DeleteFileResponse> DeleteAsync(NamespaceState ns, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false, EntryKind? expectedKind = null)
     {
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
+        if (onlyIfEmpty && expectedKind == EntryKind.File)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"only_if_empty applies to a folder, but expected_kind is FILE for '{normalized}'.");
+        }
+
+        var kind = onlyIfEmpty ? EntryKind.Folder : expectedKind;
         var now = NowMs;
         var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
             var current = RequireLiveAtBase(batch, ns.Id, normalized, baseVersion);
+            if (kind is { } expected && current.Kind != expected)
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"'{normalized}' is now a {KindName(current.Kind)} (version {current.Version}), not the {KindName(expected)} this delete was meant for; nothing was deleted.");
+            }
+
             if (current.Kind == EntryKind.Folder)
             {
                 var children = LiveDescendants(ns.Id, normalized);
@@ -345,6 +358,8 @@ internal sealed partial class NamespaceFiles
         ServerTimeUnixMs = now,
         MtimeUnixMs = current.MtimeUnixMs,
     };
+
+    private static string KindName(EntryKind kind) => kind == EntryKind.Folder ? "folder" : "file";
 
     private static string ValidDevice(string? device)
     {

@@ -135,7 +135,7 @@ internal sealed class SyncService : Sync.SyncBase
         _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted);
 
     public override Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
-        _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty);
+        _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty, request.HasExpectedKind ? request.ExpectedKind : null);
 
     public override Task<MoveFileResponse> MoveFile(MoveFileRequest request, ServerCallContext context) =>
         _store.MoveAsync(_auth.User(context), request.FromPath, request.ToPath, request.BaseVersion, request.Device);

@@ -187,13 +187,13 @@ internal sealed class LocalState : IDisposable
         }
     }
 
-    /// <summary>Up to <paramref name="limit"/> tracked files (folders excluded) with their recorded size, in path order.</summary>
+    /// <summary>Up to <paramref name="limit"/> tracked files (folders excluded) picked at random, with their recorded size.</summary>
     public List<(string Path, long Size)> SampleFiles(int limit)
     {
         lock (_lock)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, size FROM files WHERE kind=0 ORDER BY path LIMIT $n";
+            cmd.CommandText = "SELECT path, size FROM files WHERE kind=0 ORDER BY random() LIMIT $n";
             cmd.Parameters.AddWithValue("$n", limit);
             using var reader = cmd.ExecuteReader();
             var files = new List<(string, long)>();

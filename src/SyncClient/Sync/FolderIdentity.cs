@@ -38,20 +38,24 @@ internal static class FolderIdentity
     }
 
     /// <summary>
-    /// True when the folder holds the marker the db remembers (or the db remembers none yet, and the folder has a
-    /// marker or holds what the db recorded as synced: see <see cref="HoldsWhatWasSynced"/>).
+    /// True when the folder holds the marker the db remembers (or the db remembers none yet, and the folder holds what
+    /// the db recorded as synced: see <see cref="HoldsWhatWasSynced"/>; a marker alone does not do: it may be another link's).
     /// </summary>
     public static bool Matches(string folder, LocalState state) =>
-        state.GetSetting(StateKeys.FolderId) is { } stored ? ReadMarker(folder) == stored : ReadMarker(folder) is not null || HoldsWhatWasSynced(folder, state);
+        state.GetSetting(StateKeys.FolderId) is { } stored ? ReadMarker(folder) == stored : HoldsWhatWasSynced(folder, state);
 
     /// <summary>
-    /// Before a pass: adopts the folder when the db has no id yet (first sync, or a db from before markers), goes on
+    /// Before a pass: adopts the folder when the db has no id yet and tracks no file (first sync, after login), goes on
     /// when the marker matches, takes the folder as new when <paramref name="confirmNew"/> (the db forgets the synced
     /// state: the pass merges, deleting nothing), and otherwise throws the stop, saying what happened and what to do.
+    /// A db that remembers no id but tracks files (from before markers) has the folder's content checked, whatever
+    /// marker is there (a replacement folder may hold another link's); when it passes, <paramref name="adoptAfterPlan"/>
+    /// is set: the folder is adopted only by <see cref="AdoptAfterPlan"/>, which refuses a plan deleting on the server.
     /// Returns a note for the summary when it took the folder as new.
     /// </summary>
-    public static string? Check(string folder, LocalState state, bool confirmNew)
+    public static string? Check(string folder, LocalState state, bool confirmNew, out bool adoptAfterPlan)
     {
+        adoptAfterPlan = false;
         var stored = state.GetSetting(StateKeys.FolderId);
         var marker = ReadMarker(folder);
         if (stored is not null && marker == stored)
@@ -61,12 +65,18 @@ internal static class FolderIdentity
 
         if (stored is null)
         {
-            // First pass on this link: keep the marker's id if the folder has one (another state directory linked it
-            // before), else write a new one. A db from before markers remembers no id but does remember files: a
-            // folder holding few of them is not taken unless confirmed.
-            if (marker is not null || HoldsWhatWasSynced(folder, state))
+            if (state.CountFiles() == 0)
             {
+                // First pass on this link (or after login): keep the marker's id if the folder has one, else write one.
                 Adopt(folder, state, marker);
+                return null;
+            }
+
+            // A db from before folder markers remembers no id but does remember files: a folder holding few of them
+            // is not taken unless confirmed, and one that does is taken only if this pass deletes nothing remotely.
+            if (!confirmNew && HoldsWhatWasSynced(folder, state))
+            {
+                adoptAfterPlan = true;
                 return null;
             }
 
@@ -75,7 +85,7 @@ internal static class FolderIdentity
                 throw new DropboxException(
                     ErrorKind.Conflict,
                     $"Stopped: the sync folder '{folder}' does not look like the folder that was synced: the client's database is from " +
-                    $"before folder markers ({MarkerName}) and fewer than half of the files it recorded as synced are here as recorded. It " +
+                    $"before folder markers ({MarkerName}) and more than a tenth of a sample of the files it recorded as synced are not here as recorded. It " +
                     "may have been replaced by another or an empty folder, or a drive is not mounted. Nothing was synced and nothing was deleted. " +
                     "If the synced folder was moved, put it back. To take this folder as a new one (it is merged with the server: files missing " +
                     "here are downloaded, none is deleted), run: sync --confirm-new-folder (or login again)").WithDetail(DetailKey, "1").WithDetail(MassDeleteGuard.DetailKey, "1");
@@ -97,13 +107,36 @@ internal static class FolderIdentity
         return $"'{folder}' was taken as a new folder (--confirm-new-folder): it is merged with the server, nothing is deleted";
     }
 
-    /// <summary>Files of the db's that a first pass with an old db (no id remembered) samples.</summary>
+    /// <summary>
+    /// The first pass of a db from before markers, once planned: a plan that deletes on the server stops (nothing
+    /// synced, the folder not adopted, so the next pass checks again) unless <paramref name="allowDeletes"/>
+    /// (<c>sync --allow-mass-delete</c>); otherwise the folder is adopted (its marker's id kept if it has one).
+    /// </summary>
+    public static void AdoptAfterPlan(string folder, LocalState state, IReadOnlyList<SyncAction> plan, bool allowDeletes)
+    {
+        var deletes = plan.Count(a => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder);
+        if (deletes > 0 && !allowDeletes)
+        {
+            throw new DropboxException(
+                ErrorKind.Conflict,
+                $"Stopped: the client's database is from before folder markers ({MarkerName}), and this first pass with it would delete {deletes} " +
+                $"entr{(deletes == 1 ? "y" : "ies")} on the server that {(deletes == 1 ? "is" : "are")} missing from '{folder}' (for example " +
+                $"'{plan.First(a => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder).Path}'). Nothing was synced and nothing was deleted. " +
+                "If the deletions are intended, run: sync --allow-mass-delete; if this is not the folder that was synced, put that one back, or " +
+                "take this one as new (merged with the server, nothing deleted): sync --confirm-new-folder").WithDetail(DetailKey, "1").WithDetail(MassDeleteGuard.DetailKey, "1");
+        }
+
+        Adopt(folder, state, ReadMarker(folder));
+    }
+
+    /// <summary>Files of the db's that a first pass with an old db (no id remembered) samples, at random.</summary>
     internal const int SampleSize = 100;
 
     /// <summary>
-    /// For a db that remembers no id: true when it tracks no file, or when at least half of a sample of the files it
-    /// tracks are in the folder at their path with their recorded size (a folder replaced by an empty or another one
-    /// holds few of them; one whose files the user edited or deleted in part still holds most).
+    /// For a db that remembers no id: true when it tracks no file, or when at most a tenth (rounded up) of a random
+    /// sample of the files it tracks are missing from the folder at their path with their recorded size (a folder
+    /// replaced by an empty or another one holds few of them; one whose files the user edited or deleted in part
+    /// still holds most).
     /// </summary>
     internal static bool HoldsWhatWasSynced(string folder, LocalState state)
     {
@@ -113,17 +146,17 @@ internal static class FolderIdentity
             return true;
         }
 
-        var found = 0;
+        var missing = 0;
         foreach (var (path, size) in sample)
         {
             var info = new FileInfo(Local.SyncPaths.ToFull(folder, path));
-            if (info.Exists && info.Length == size)
+            if (!info.Exists || info.Length != size)
             {
-                found++;
+                missing++;
             }
         }
 
-        return found * 2 >= sample.Count;
+        return missing * 10 <= sample.Count + 9;
     }
 
     /// <summary>Forgets the remembered id: the next pass takes the folder as it finds it (after <c>login</c>).</summary>

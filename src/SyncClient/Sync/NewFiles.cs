@@ -100,6 +100,26 @@ internal sealed class NewFiles
         });
     }
 
+    /// <summary>
+    /// Gives back a path taken as a plain new file (true, with its scanned entry) once a remote entry for it turns up
+    /// after the scan (a remembered withheld path's lookup): both sides now hold it, which is the planner's to decide.
+    /// </summary>
+    public bool TryTakeBack(string path, out LocalEntry entry)
+    {
+        var i = _files.FindIndex(f => f.Path == path);
+        if (i < 0)
+        {
+            entry = null!;
+            return false;
+        }
+
+        var f = _files[i];
+        _files.RemoveAt(i);
+        Bytes -= f.Size;
+        entry = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks);
+        return true;
+    }
+
     /// <summary>The files in groups of at most <paramref name="size"/>, each slot released once handed out.</summary>
     public IEnumerable<List<SyncAction>> Groups(int size)
     {

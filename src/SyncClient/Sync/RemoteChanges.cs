@@ -212,11 +212,15 @@ internal static class RemoteChanges
     /// True (and the refusal noted, the path marked refused and any older state of it dropped) when the client will
     /// not take <paramref name="entry"/>.
     /// </summary>
+    /// <summary>Why the client refuses a remote entry (bounds, the state directory, the folder marker), or null.</summary>
+    internal static string? WhyRefused(FileEntry entry, string? reserved) =>
+        RemoteBounds.CheckEntry(entry)
+            ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, reserved) ? SyncPaths.StateDirectoryRule : null)
+            ?? (entry.Path == FolderIdentity.MarkerName ? FolderIdentity.MarkerRule : null);
+
     private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, Refusals? refused, string context = "")
     {
-        var why = RemoteBounds.CheckEntry(entry)
-            ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, refused?.Reserved) ? SyncPaths.StateDirectoryRule : null)
-            ?? (entry.Path == FolderIdentity.MarkerName ? FolderIdentity.MarkerRule : null);
+        var why = WhyRefused(entry, refused?.Reserved);
         if (why is null)
         {
             return false;

@@ -328,7 +328,7 @@ internal sealed partial class SyncEngine
         {
             try
             {
-                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = path, BaseVersion = baseVersion, Device = Ctx.Device }, ct).ConfigureAwait(false);
+                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = path, BaseVersion = baseVersion, Device = Ctx.Device, ExpectedKind = EntryKind.File }, ct).ConfigureAwait(false);
                 summary.AddFileDeleted();
                 Ctx.Progress.Log($"deleted remotely '{path}'");
             }
@@ -476,12 +476,13 @@ internal sealed partial class SyncEngine
             try
             {
                 // Only if empty: a folder deleted here must never take remote files with it (one edited or added
-                // elsewhere meanwhile, or one whose delete was just refused because it was edited remotely).
-                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = a.Path, BaseVersion = 0, Device = Ctx.Device, OnlyIfEmpty = true }, ct).ConfigureAwait(false);
+                // elsewhere meanwhile, or one whose delete was just refused because it was edited remotely); and only a
+                // folder: the server refuses it when another device has since put a file at this path.
+                await Ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = a.Path, BaseVersion = 0, Device = Ctx.Device, OnlyIfEmpty = true, ExpectedKind = EntryKind.Folder }, ct).ConfigureAwait(false);
             }
             catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
             {
-                summary.AddNote($"folder '{a.Path}' was deleted here but still holds files remotely; it is kept and they sync back");
+                summary.AddNote($"folder '{a.Path}' was deleted here but remotely still holds files, or is now a file; it is kept and syncs back");
                 Ctx.Progress.Log($"kept remote folder '{a.Path}': {e.Message}");
                 return;
             }

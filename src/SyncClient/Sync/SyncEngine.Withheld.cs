@@ -23,7 +23,7 @@ internal sealed partial class SyncEngine
     /// remembered paths to keep as they are (still withheld, or not looked up this pass) and those added.
     /// </summary>
     private async Task<(HashSet<string> Keep, HashSet<string> Injected)> ReexamineWithheldAsync(
-        HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, CancellationToken ct)
+        HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, NewFiles newFiles, CancellationToken ct)
     {
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var injected = new HashSet<string>(StringComparer.Ordinal);
@@ -47,7 +47,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var entry = await FetchRemoteStateAsync(_ctx.Metadata, path, ct).ConfigureAwait(false);
+            var entry = await FetchRemoteStateAsync(_ctx.Metadata, path, _ctx.ReservedPath, ct).ConfigureAwait(false);
             ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
             var known = !Unsafe.IsNullRef(ref stat);
             if (entry is null || (known ? !entry.Deleted && entry.Kind == stat.Kind && entry.Version == stat.Version : entry.Deleted))
@@ -57,6 +57,14 @@ internal sealed partial class SyncEngine
 
             remote.Changes[path] = entry;
             injected.Add(path);
+            if (newFiles.TryTakeBack(path, out var local))
+            {
+                // The scan queued an untracked file here as a plain new upload before the remote entry was known: it
+                // goes to the planner instead (same content: nothing to do; else a conflict), never both a new download
+                // over it and an upload after.
+                snapshot.Entries[path] = local;
+            }
+
             if (known && stat.Clean)
             {
                 // The scan left it out as unchanged against the db, which (being clean) is exactly what it holds.
@@ -96,41 +104,33 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The current remote state of one path (deleted included), or null when the server does not know it (or sends an
-    /// entry the client refuses): a page or a few of its parent folder's listing, starting just before the path.
+    /// The current remote state of one path (deleted included): the newest of its versions, one call whatever the
+    /// folder around it holds. Null when the server knows no version of it, or sends an entry the client refuses
+    /// (checked as the feed's entries are: bounds, the state directory, the folder marker).
     /// </summary>
-    internal static async Task<RemoteEntry?> FetchRemoteStateAsync(IMetadataRemote metadata, string path, CancellationToken ct)
+    internal static async Task<RemoteEntry?> FetchRemoteStateAsync(IMetadataRemote metadata, string path, string? reserved, CancellationToken ct)
     {
-        var slash = path.LastIndexOf('/');
-        var parent = slash < 0 ? string.Empty : path[..slash];
-        // Every path after this one in UTF-8 order that sorts before 'path' shares all but its last character: few.
-        var after = path[..^1];
-        if (after.Length <= parent.Length)
+        ListVersionsResponse versions;
+        try
         {
-            after = string.Empty;
+            versions = await metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
+        }
+        catch (Dropbox.Shared.Errors.DropboxException e) when (e.Kind == Dropbox.Shared.Errors.ErrorKind.NotFound)
+        {
+            return null;
         }
 
-        for (var page = 0; page < 10; page++)
+        if (versions.Versions.Count == 0)
         {
-            var listing = await metadata.ListFilesAsync(new ListFilesRequest { Prefix = parent, IncludeDeleted = true, Limit = 100, StartAfter = after }, ct).ConfigureAwait(false);
-            foreach (var e in listing.Entries)
-            {
-                if (e.Path == path)
-                {
-                    // Checked as the feed's entries are: one the client refuses is left alone (as if unknown).
-                    return RemoteBounds.CheckEntry(e) is null ? RemoteEntry.From(e, e.Deleted, e.Version) : null;
-                }
-            }
-
-            if (!listing.HasMore || listing.Entries.Count == 0
-                || System.Text.Encoding.UTF8.GetBytes(listing.Entries[^1].Path).AsSpan().SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(path)) > 0)
-            {
-                return null;
-            }
-
-            after = listing.Entries[^1].Path;
+            return null;
         }
 
-        return null;
+        var newest = versions.Versions.MaxBy(v => v.Version)!;
+        if (newest.Path != path)
+        {
+            return null; // not the path asked about: a server that answers for another is not believed
+        }
+
+        return RemoteChanges.WhyRefused(newest, reserved) is null ? RemoteEntry.From(newest, newest.Deleted, newest.Version) : null;
     }
 }

@@ -60,7 +60,7 @@ internal sealed partial class SyncEngine
         var summary = new SyncSummary();
         // A folder that is not the one synced (replaced by an empty one, a drive's empty mount point) stops the pass
         // before anything is listed or deleted, unless confirmed as a new folder (then merged, nothing deleted).
-        if (FolderIdentity.Check(_ctx.Folder, _ctx.State, _ctx.Options.ConfirmNewFolder) is { } adopted)
+        if (FolderIdentity.Check(_ctx.Folder, _ctx.State, _ctx.Options.ConfirmNewFolder, out var adoptAfterPlan) is { } adopted)
         {
             summary.AddNote(adopted);
             _ctx.Progress.Log(adopted);
@@ -118,8 +118,8 @@ internal sealed partial class SyncEngine
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
-            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, ct).ConfigureAwait(false);
-        newFiles.GiveBack(withheldInjected, snapshot); // a looked-up remote state may clash with a file taken as plain new
+            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
+        newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
@@ -135,6 +135,11 @@ internal sealed partial class SyncEngine
 
         var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
+        if (adoptAfterPlan)
+        {
+            // A db from before folder markers: its first pass deletes nothing on the server unless confirmed.
+            FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
+        }
 
         progress.AddWork(newFiles.Count + newDownloads.Count, RemoteBounds.AddSaturating(newFiles.Bytes, newDownloads.Bytes));
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.

@@ -371,6 +371,37 @@ public sealed class MetadataStoreTests
     }
 
     [Fact]
+    public async Task ADeleteMeantForAFolder_IsRefusedOnAFileAtThatPath_AndTheReverse_AndChangesNothing()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.Store.CreateFolderAsync(alice, "x", "a");
+        await h.Store.DeleteAsync(alice, "x", 0, "a");
+        await h.PutFileAsync(alice, "x", 0, StoreHarness.Chunk(1)); // device A: folder x became file x
+        await h.Store.CreateFolderAsync(alice, "d", "a");
+        var before = h.Store.ListFiles(alice, "", true);
+
+        // Device B still has x as an empty folder (base version 0: it may not know the folder's version).
+        var asFolder = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "x", 0, "b", onlyIfEmpty: true));
+        var byKind = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "x", 0, "b", expectedKind: EntryKind.Folder));
+        var asFile = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "d", 0, "b", expectedKind: EntryKind.File));
+        var contradictory = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "d", 0, "b", onlyIfEmpty: true, expectedKind: EntryKind.File));
+
+        Assert.Equal(ErrorKind.Conflict, asFolder.Kind);
+        Assert.Contains("is now a file", asFolder.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorKind.Conflict, byKind.Kind);
+        Assert.Equal(ErrorKind.Conflict, asFile.Kind);
+        Assert.Contains("is now a folder", asFile.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorKind.InvalidArgument, contradictory.Kind);
+        Assert.Equal(before.Cursor, h.Store.ListFiles(alice, "", true).Cursor);
+        Assert.Equal([("d", EntryKind.Folder), ("x", EntryKind.File)], h.Store.ListFiles(alice, "", false).Entries.Select(e => (e.Path, e.Kind)).Order());
+        await h.Store.DeleteAsync(alice, "x", 0, "b", expectedKind: EntryKind.File);
+        await h.Store.DeleteAsync(alice, "d", 0, "b", onlyIfEmpty: true);
+        Assert.Empty(h.Store.ListFiles(alice, "", false).Entries);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task AFolderImpliedByItsEntries_IsNeverCoveredByAFile_NorLandedOnByAMove()
     {
         using var h = new StoreHarness();

@@ -295,6 +295,45 @@ public abstract class MetadataContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_delete_meant_for_a_folder_never_deletes_a_file_at_that_path_nor_the_reverse()
+    {
+        await UploadAsync("x", NewChunks(1)); // another device replaced the folder x by a file x
+        await Remote.CreateFolderAsync(new CreateFolderRequest { Path = "d", Device = "contract" }, Ct);
+
+        var folderDelete = await Assert.ThrowsAsync<DropboxException>(() => Remote.DeleteFileAsync(new DeleteFileRequest { Path = "x", OnlyIfEmpty = true, Device = "contract" }, Ct));
+        var folderKind = await Assert.ThrowsAsync<DropboxException>(() => Remote.DeleteFileAsync(new DeleteFileRequest { Path = "x", ExpectedKind = EntryKind.Folder, Device = "contract" }, Ct));
+        var fileDelete = await Assert.ThrowsAsync<DropboxException>(() => Remote.DeleteFileAsync(new DeleteFileRequest { Path = "d", ExpectedKind = EntryKind.File, Device = "contract" }, Ct));
+
+        Assert.Equal([ErrorKind.Conflict, ErrorKind.Conflict, ErrorKind.Conflict], new[] { folderDelete.Kind, folderKind.Kind, fileDelete.Kind });
+        Assert.Equal(["d", "x"], (await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries.Select(e => e.Path));
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "x", ExpectedKind = EntryKind.File, Device = "contract" }, Ct);
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "d", OnlyIfEmpty = true, ExpectedKind = EntryKind.Folder, Device = "contract" }, Ct);
+        Assert.Empty((await Remote.ListFilesAsync(new ListFilesRequest(), Ct)).Entries);
+    }
+
+    [Fact]
+    public async Task A_withheld_paths_lookup_gives_its_current_state_deleted_and_folders_included_and_refuses_what_the_feed_refuses()
+    {
+        await UploadAsync("a.txt", NewChunks(1));
+        await Remote.DeleteFileAsync(new DeleteFileRequest { Path = "a.txt", Device = "contract" }, Ct);
+        await Remote.CreateFolderAsync(new CreateFolderRequest { Path = "d", Device = "contract" }, Ct);
+        var live = await UploadAsync("d/b.txt", NewChunks(1));
+        await UploadAsync(Dropbox.SyncClient.Sync.FolderIdentity.MarkerName, NewChunks(1));
+        await UploadAsync("state/x", NewChunks(1));
+
+        var deleted = await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "a.txt", "state", Ct);
+        var folder = await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "d", "state", Ct);
+        var file = await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "d/b.txt", "state", Ct);
+
+        Assert.True(deleted!.Deleted);
+        Assert.Equal(("d", Dropbox.SyncClient.State.FileKind.Folder, false), (folder!.Path, folder.Kind, folder.Deleted));
+        Assert.Equal(live.Version, file!.Version);
+        Assert.Null(await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "never.txt", "state", Ct));
+        Assert.Null(await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, Dropbox.SyncClient.Sync.FolderIdentity.MarkerName, "state", Ct));
+        Assert.Null(await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "state/x", "state", Ct));
+    }
+
+    [Fact]
     public async Task Restore_of_version_zero_brings_back_the_newest_version_of_a_deleted_file()
     {
         var chunks = NewChunks(1);

@@ -1,3 +1,4 @@
+using Dropbox.StorageNode.Engine;
 using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Tests.Engine.Faults;
@@ -42,7 +43,7 @@ internal sealed class FaultyFiles : IEngineFiles
         public void SetLength(long l) => inner.SetLength(l);
         public void Flush()
         {
-            if (path.EndsWith(".seg", StringComparison.Ordinal) && owner.BeforeFlush is { } hook)
+            if (path.EndsWith(Segment.FramedExtension, StringComparison.Ordinal) && owner.BeforeFlush is { } hook)
             {
                 hook().GetAwaiter().GetResult();
             }

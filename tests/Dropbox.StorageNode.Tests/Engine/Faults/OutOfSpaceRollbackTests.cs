@@ -62,11 +62,11 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
             var holding = 1;
             faulty.BeforeWrite = path =>
             {
-                if (path.EndsWith("00000001.seg", StringComparison.Ordinal) && Interlocked.Exchange(ref holding, 0) == 1)
+                if (path.EndsWith("00000001.fseg", StringComparison.Ordinal) && Interlocked.Exchange(ref holding, 0) == 1)
                 {
                     Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
                 }
-                else if (path.EndsWith("00000002.seg", StringComparison.Ordinal))
+                else if (path.EndsWith("00000002.fseg", StringComparison.Ordinal))
                 {
                     throw NoSpace();
                 }

@@ -166,7 +166,15 @@ public sealed partial class ChunkEngine
             // Leave no half-written batch behind: the next batch starts where this one did.
             if (ReferenceEquals(active, start.Segment))
             {
-                appender.Rollback();
+                try
+                {
+                    appender.Rollback();
+                }
+                catch (Exception ex)
+                {
+                    // Records of the failed batch may be durable (another batch's fsync) and could not be cut off.
+                    _stages.StopWrites(new AggregateException(failure, ex));
+                }
             }
             else
             {

@@ -124,10 +124,16 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         var chunk = Chunk(1);
 
         // The first put is written and waits in its fsync.
+        // (Only that fsync: the failed batch's rollback fsyncs its cut beside it.)
         using var fsync = new ManualResetEventSlim();
+        var held = 0;
         faulty.BeforeFlush = () =>
         {
-            Assert.True(fsync.Wait(TimeSpan.FromSeconds(30)));
+            if (Interlocked.Exchange(ref held, 1) == 0)
+            {
+                Assert.True(fsync.Wait(TimeSpan.FromSeconds(30)));
+            }
+
             return Task.CompletedTask;
         };
         var writes = Volatile.Read(ref faulty.Writes);
@@ -151,5 +157,72 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         Assert.Equal(AppendOutcome.AlreadyPresent, await second);
         var stats = engine.GetStats();
         Assert.True(stats.ChunkCount == 1, $"one chunk is counted {stats.ChunkCount} times (a second copy was written while the first was in flight)");
+    }
+
+    [Fact]
+    public async Task A_failed_batch_in_the_same_segment_is_not_replayed_after_a_power_cut_even_if_another_fsync_made_its_records_durable()
+    {
+        var memory = new MemoryFiles("/m2");
+        var faulty = new FaultyFiles(memory);
+        var options = Options(faulty) with { Directory = "/m2", SegmentMaxBytes = 64L << 20 };
+        var engine = ChunkEngine.Open(options);
+        var held = Chunk(1);
+        var small = Chunk(2);
+
+        // Larger than the appender's 4 MiB staging buffer: its batch writes a block (the small chunk's whole record
+        // and the start of this one) before the write that finds the disk full.
+        var large = new byte[5 << 20];
+        new Random(3).NextBytes(large);
+        var big = (Id: ChunkId.Compute(large), Bytes: large);
+        try
+        {
+            // Hold the writer in the first put's write so the next two queue up and go as one batch.
+            using var gate = new ManualResetEventSlim();
+            using var holdingWriter = new ManualResetEventSlim();
+            var phase = 0;
+            faulty.BeforeWrite = path =>
+            {
+                switch (Interlocked.Increment(ref phase))
+                {
+                    case 1:
+                        holdingWriter.Set();
+                        Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+                        break;
+                    case 3:
+                        // The failed batch's first block is on disk; an earlier batch's fsync of this file (as the
+                        // barrier would run it) makes it durable; then the next write finds no space.
+                        using (var handle = memory.Open(path, FileMode.Open))
+                        {
+                            handle.Flush();
+                        }
+
+                        throw NoSpace();
+                }
+            };
+            var first = PutAsync(engine, held);
+            Assert.True(holdingWriter.Wait(TimeSpan.FromSeconds(30)));
+            var failing = new[] { PutAsync(engine, small), PutAsync(engine, big) };
+            gate.Set();
+
+            Assert.Equal(AppendOutcome.Stored, await first);
+            foreach (var put in failing)
+            {
+                await Assert.ThrowsAsync<IOException>(() => put);
+            }
+
+            Assert.Equal(3, Volatile.Read(ref phase));
+            Assert.False(engine.Contains(small.Id));
+        }
+        finally
+        {
+            faulty.BeforeWrite = null;
+            memory.CrashNow(new Random(4));
+            await engine.AbandonAsync();
+        }
+
+        await using var restarted = ChunkEngine.Open(options with { Files = memory.Survivors! });
+        Assert.True(restarted.Contains(held.Id));
+        Assert.False(restarted.Contains(small.Id), "a chunk whose put failed for want of space is stored after a power cut");
+        Assert.False(restarted.Contains(big.Id));
     }
 }

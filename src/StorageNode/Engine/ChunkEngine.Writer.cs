@@ -101,9 +101,18 @@ public sealed partial class ChunkEngine
                     {
                         appender.Flush();
                     }
-                    catch
+                    catch (Exception flushFailure)
                     {
-                        _lifecycle.Drop(next);
+                        try
+                        {
+                            _lifecycle.Drop(next);
+                        }
+                        catch (Exception ex)
+                        {
+                            // An empty segment file left behind: every later roll would fail to create it.
+                            _stages.StopWrites(new AggregateException(flushFailure, ex));
+                        }
+
                         throw;
                     }
 

@@ -23,7 +23,12 @@ internal sealed class FaultyFiles : IEngineFiles
         if (FailMove?.Invoke(d) == true) throw new IOException("injected EIO on rename");
         _inner.Move(s, d);
     }
-    public void Delete(string path) => _inner.Delete(path);
+    public Func<string, bool>? FailDelete { get; set; }
+    public void Delete(string path)
+    {
+        if (FailDelete?.Invoke(path) == true) throw new IOException("injected EIO on delete");
+        _inner.Delete(path);
+    }
     public void SyncDirectory(string directory)
     {
         if (FailSync?.Invoke(directory) == true) throw new IOException("injected EIO on directory fsync");

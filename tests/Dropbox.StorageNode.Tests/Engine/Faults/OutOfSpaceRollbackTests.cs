@@ -225,4 +225,33 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         Assert.False(restarted.Contains(small.Id), "a chunk whose put failed for want of space is stored after a power cut");
         Assert.False(restarted.Contains(big.Id));
     }
+
+    [Fact]
+    public async Task A_rolled_batch_whose_new_segment_cannot_be_deleted_stops_writes_instead_of_reporting_the_undo_done()
+    {
+        var faulty = new FaultyFiles(new MemoryFiles("/r3"));
+        await using var engine = ChunkEngine.Open(Options(faulty) with { Directory = "/r3" });
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(AppendOutcome.Stored, await PutAsync(engine, Chunk(i)));
+        }
+
+        // The seventh starts segment 2, whose write finds no space; deleting segment 2 again fails too.
+        faulty.BeforeWrite = path =>
+        {
+            if (path.EndsWith("00000002.fseg", StringComparison.Ordinal))
+            {
+                throw NoSpace();
+            }
+        };
+        faulty.FailDelete = path => path.EndsWith("00000002.fseg", StringComparison.Ordinal);
+        await Assert.ThrowsAsync<IOException>(() => PutAsync(engine, Chunk(6)));
+        faulty.BeforeWrite = null;
+        faulty.FailDelete = null;
+
+        // The segment with the failed batch's records is still there: the engine must not go on as if undone.
+        var error = await Assert.ThrowsAsync<IOException>(() => PutAsync(engine, Chunk(7)));
+        Assert.Contains("stopped taking writes", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(engine.WriteFault);
+    }
 }

@@ -107,4 +107,18 @@ public sealed class SegmentFormatTests : IDisposable
         Assert.Equal(framedBytes, await File.ReadAllBytesAsync(framed));
         Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(legacy));
     }
+
+    [Fact]
+    public async Task A_chunk_too_large_for_one_frame_is_refused_and_nothing_is_written()
+    {
+        await using var engine = ChunkEngine.Open(Options());
+        var bytes = new byte[SegmentRecord.MaxPayload + 1];
+        var id = ChunkId.Compute(bytes);
+
+        var error = await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None).AsTask());
+        Assert.Equal(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains("at most", error.Message, StringComparison.Ordinal);
+        Assert.False(engine.Contains(id));
+        Assert.Equal(0, new FileInfo(SegmentPath).Length);
+    }
 }

@@ -59,11 +59,13 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
             // Hold the writer inside the fourth chunk's write so the next four queue up and go as one batch: two
             // fill segment 1, two start segment 2, whose write finds the disk full.
             using var gate = new ManualResetEventSlim();
+            using var entered = new ManualResetEventSlim();
             var holding = 1;
             faulty.BeforeWrite = path =>
             {
                 if (path.EndsWith("00000001.fseg", StringComparison.Ordinal) && Interlocked.Exchange(ref holding, 0) == 1)
                 {
+                    entered.Set();
                     Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
                 }
                 else if (path.EndsWith("00000002.fseg", StringComparison.Ordinal))
@@ -72,12 +74,7 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
                 }
             };
             var fourth = PutAsync(engine, held[3]);
-            for (var i = 0; i < 400 && Volatile.Read(ref holding) == 1; i++)
-            {
-                await Task.Delay(5);
-            }
-
-            Assert.Equal(0, Volatile.Read(ref holding));
+            Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the fourth put's write never started");
             var puts = failed.Select(c => PutAsync(engine, c)).ToList();
             gate.Set();
 
@@ -126,22 +123,20 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         // The first put is written and waits in its fsync.
         // (Only that fsync: the failed batch's rollback fsyncs its cut beside it.)
         using var fsync = new ManualResetEventSlim();
+        using var inFsync = new ManualResetEventSlim();
         var held = 0;
         faulty.BeforeFlush = () =>
         {
             if (Interlocked.Exchange(ref held, 1) == 0)
             {
+                inFsync.Set();
                 Assert.True(fsync.Wait(TimeSpan.FromSeconds(30)));
             }
 
             return Task.CompletedTask;
         };
-        var writes = Volatile.Read(ref faulty.Writes);
         var first = PutAsync(engine, chunk);
-        for (var i = 0; i < 400 && Volatile.Read(ref faulty.Writes) == writes; i++)
-        {
-            await Task.Delay(5);
-        }
+        Assert.True(inFsync.Wait(TimeSpan.FromSeconds(30)), "the first put never reached its fsync");
 
         // A delete of it finds no space and fails: the first put's pending state must come back.
         faulty.BeforeWrite = _ => throw NoSpace();
@@ -149,14 +144,19 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         faulty.BeforeWrite = null;
 
         // A second put of the same chunk relies on the first copy rather than writing another one.
+        // The writer takes ops in order: once a later put is written, the second one has been decided.
+        using var markerWritten = new ManualResetEventSlim();
+        faulty.BeforeWrite = _ => markerWritten.Set();
         var second = PutAsync(engine, chunk);
-        await Task.Delay(50);
+        var marker = PutAsync(engine, Chunk(2));
+        Assert.True(markerWritten.Wait(TimeSpan.FromSeconds(30)), "the marker put was never written");
         fsync.Set();
+        Assert.Equal(AppendOutcome.Stored, await marker);
 
         Assert.Equal(AppendOutcome.Stored, await first);
         Assert.Equal(AppendOutcome.AlreadyPresent, await second);
         var stats = engine.GetStats();
-        Assert.True(stats.ChunkCount == 1, $"one chunk is counted {stats.ChunkCount} times (a second copy was written while the first was in flight)");
+        Assert.True(stats.ChunkCount == 2, $"{stats.ChunkCount} chunks counted for two (a second copy of the first was written while it was in flight)");
     }
 
     [Fact]

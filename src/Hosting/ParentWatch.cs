@@ -13,10 +13,19 @@ public static class ParentWatch
     public const string Flag = "--exit-with-parent";
 
     /// <summary>
-    /// Starts watching standard input: on end-of-file (or a read error) calls <paramref name="stop"/>, then ends the
-    /// process with exit code 3 if it is still running after <paramref name="grace"/>.
+    /// Starts watching standard input: on end-of-file (or a read error) calls <paramref name="stop"/>, then kills the
+    /// process (SIGKILL on Linux) if it is still running after <paramref name="grace"/>. Not Environment.Exit: that
+    /// runs the ProcessExit handlers, and the host's console lifetime waits there for the very shutdown that overran
+    /// (up to twice its timeout) and then sets exit code 0, as if the node had stopped cleanly.
     /// </summary>
-    public static void WatchStandardInput(Action stop, TimeSpan grace) => Watch(Console.OpenStandardInput(), stop, grace, () => Environment.Exit(3));
+    public static void WatchStandardInput(Action stop, TimeSpan grace) =>
+        Watch(Console.OpenStandardInput(), stop, grace, KillSelf);
+
+    private static void KillSelf()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        self.Kill();
+    }
 
     /// <summary>The same over any stream (tests): <paramref name="exit"/> is called if the graceful stop overruns.</summary>
     public static Thread Watch(Stream input, Action stop, TimeSpan grace, Action exit)

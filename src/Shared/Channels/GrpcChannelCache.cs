@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Dropbox.Shared.Tls;
 using Grpc.Net.Client;
 
@@ -12,10 +11,15 @@ namespace Dropbox.Shared.Channels;
 /// </summary>
 public sealed class GrpcChannelCache : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Lazy<GrpcChannel>> _channels = new(StringComparer.Ordinal);
+    // One lock for lookups, creation and Dispose: a Get racing Dispose cannot add a channel after the clear, a
+    // channel is built once per URL, and a failed build is not remembered (the next Get tries again). Building a
+    // channel opens no connection, so holding the lock across it is cheap.
+    private readonly Dictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
     private readonly ServerTrust _trust;
     private readonly int _maxMessageBytes;
-    private int _disposed;
+    private bool _disposed;
+    private int _created;
 
     /// <summary>Creates an empty cache whose channels trust <paramref name="trust"/> and carry messages up to <paramref name="maxMessageBytes"/>.</summary>
     public GrpcChannelCache(ServerTrust trust, int maxMessageBytes)
@@ -27,42 +31,67 @@ public sealed class GrpcChannelCache : IDisposable
     }
 
     /// <summary>Channels open now.</summary>
-    public int Count => _channels.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _channels.Count;
+            }
+        }
+    }
+
+    /// <summary>Channels built so far (each URL's once, unless its build failed).</summary>
+    public int Created => Volatile.Read(ref _created);
 
     /// <summary>The channel to <paramref name="url"/> (an absolute http or https URL), opened on first use.</summary>
     public GrpcChannel Get(string url)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
             throw new ArgumentException($"'{url}' is not an absolute http or https URL of a gRPC server.", nameof(url));
         }
 
         var key = url.TrimEnd('/');
-        return _channels.GetOrAdd(key, k => new Lazy<GrpcChannel>(() => GrpcChannel.ForAddress(k, new GrpcChannelOptions
+        lock (_lock)
         {
-            MaxReceiveMessageSize = _maxMessageBytes,
-            MaxSendMessageSize = _maxMessageBytes,
-            HttpHandler = _trust.CreateHandler(),
-        }))).Value;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_channels.TryGetValue(key, out var channel))
+            {
+                channel = GrpcChannel.ForAddress(key, new GrpcChannelOptions
+                {
+                    MaxReceiveMessageSize = _maxMessageBytes,
+                    MaxSendMessageSize = _maxMessageBytes,
+                    HttpHandler = _trust.CreateHandler(),
+                });
+                _channels[key] = channel;
+                Interlocked.Increment(ref _created);
+            }
+
+            return channel;
+        }
     }
 
     /// <summary>Closes every channel; <see cref="Get"/> throws afterwards.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        List<GrpcChannel> channels;
+        lock (_lock)
         {
-            return;
-        }
-
-        foreach (var channel in _channels.Values)
-        {
-            if (channel.IsValueCreated)
+            if (_disposed)
             {
-                channel.Value.Dispose();
+                return;
             }
+
+            _disposed = true;
+            channels = [.. _channels.Values];
+            _channels.Clear();
         }
 
-        _channels.Clear();
+        foreach (var channel in channels)
+        {
+            channel.Dispose();
+        }
     }
 }

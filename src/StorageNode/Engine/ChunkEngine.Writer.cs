@@ -101,9 +101,18 @@ public sealed partial class ChunkEngine
                     {
                         appender.Flush();
                     }
-                    catch
+                    catch (Exception flushFailure)
                     {
-                        _lifecycle.Drop(next);
+                        try
+                        {
+                            _lifecycle.Drop(next);
+                        }
+                        catch (Exception ex)
+                        {
+                            // An empty segment file left behind: every later roll would fail to create it.
+                            _stages.StopWrites(new AggregateException(flushFailure, ex));
+                        }
+
                         throw;
                     }
 
@@ -166,7 +175,15 @@ public sealed partial class ChunkEngine
             // Leave no half-written batch behind: the next batch starts where this one did.
             if (ReferenceEquals(active, start.Segment))
             {
-                appender.Rollback();
+                try
+                {
+                    appender.Rollback();
+                }
+                catch (Exception ex)
+                {
+                    // Records of the failed batch may be durable (another batch's fsync) and could not be cut off.
+                    _stages.StopWrites(new AggregateException(failure, ex));
+                }
             }
             else
             {

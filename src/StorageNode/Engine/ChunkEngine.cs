@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
 using Dropbox.StorageNode.Engine.Files;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -98,6 +99,12 @@ public sealed partial class ChunkEngine : IChunkEngine
     /// <inheritdoc />
     public async ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
     {
+        if (stored.Length > SegmentRecord.MaxPayload)
+        {
+            // Written, it would be durable and acknowledged but read back as a rotten record (cut, or skipped).
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} has {stored.Length} stored bytes; a segment record holds at most {SegmentRecord.MaxPayload}.");
+        }
+
         // No shortcut for a chunk already held: the writer skips it, but it still waits for the next group commit
         // like a new chunk, so a put's latency does not tell whether anyone stored that content before.
         var op = new WriteOp(RecordKind.Chunk, id, encoding, plainLength, stored, null);

@@ -39,7 +39,11 @@ internal sealed class EngineCommitStages : IGroupCommitStages<WriteOp, WrittenBa
     /// <summary>The failed fsync that stopped writes, or null.</summary>
     public Exception? WriteFault => _writeFault;
 
-    /// <summary>Stops all writes until a restart (the writer could not undo a failed batch).</summary>
+    /// <summary>
+    /// Stops all writes until a restart (the writer could not undo a failed batch). Earlier batches still in flight
+    /// (written, waiting for their fsync) fail too, although their records may be durable and found again after the
+    /// restart: the safe direction (a caller told "failed" retries; one told "stored" must be able to rely on it).
+    /// </summary>
     public void StopWrites(Exception cause)
     {
         if (_writeFault is null)

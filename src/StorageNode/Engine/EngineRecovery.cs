@@ -183,18 +183,36 @@ internal sealed class EngineRecovery
 
     private void ReplaySegments(EngineLayout layout)
     {
-        var numbers = _files.ListFiles(layout.Segments, ".seg")
-            .Select(f => int.TryParse(Path.GetFileNameWithoutExtension(f), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
-            .Where(n => n > 0)
-            .Order()
-            .ToList();
-        foreach (var number in numbers)
+        // The format is known from the file name, never guessed from the bytes: a segment is only ever cut as the
+        // format its name says it is.
+        var formats = new SortedDictionary<int, SegmentFormat>();
+        foreach (var format in (ReadOnlySpan<SegmentFormat>)[SegmentFormat.Legacy, SegmentFormat.Framed])
         {
-            var path = Path.Combine(layout.Segments, Segment.FileName(number));
+            foreach (var file in _files.ListFiles(layout.Segments, Segment.Extension(format)))
+            {
+                if (!int.TryParse(Path.GetFileNameWithoutExtension(file), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0)
+                {
+                    continue;
+                }
+
+                if (!formats.TryAdd(n, format))
+                {
+                    // An older build run on this folder after an upgrade (not supported) started its own segment n.
+                    throw new LogFormatException(
+                        $"{layout.Segments} holds both {Segment.FileName(n, SegmentFormat.Legacy)} and {Segment.FileName(n, SegmentFormat.Framed)}: "
+                        + "an older build wrote to this data folder after a newer one had (downgrading is not supported). Restore the folder from a backup.");
+                }
+            }
+        }
+
+        var numbers = formats.Keys.ToList();
+        foreach (var (number, format) in formats)
+        {
+            var path = Path.Combine(layout.Segments, Segment.FileName(number, format));
             var handle = _files.Open(path, FileMode.Open);
             try
             {
-                Segments[number] = new Segment(number, path, handle, handle.Length, FormatOf(handle));
+                Segments[number] = new Segment(number, path, handle, handle.Length, format);
             }
             catch
             {
@@ -305,38 +323,6 @@ internal sealed class EngineRecovery
         }
 
         return count;
-    }
-
-    /// <summary>
-    /// A segment's format, from its first record's magic. An empty one is framed (nothing was written yet); one whose
-    /// first header rotted is the format a walk gets further in.
-    /// </summary>
-    private static SegmentFormat FormatOf(IEngineFile handle)
-    {
-        Span<byte> magic = stackalloc byte[4];
-        if (handle.Length == 0 || LogFrame.StartsWithMagic(magic[..handle.Read(magic, 0)]))
-        {
-            return SegmentFormat.Framed;
-        }
-
-        if (LegacySegmentRecord.StartsWithMagic(magic))
-        {
-            return SegmentFormat.Legacy;
-        }
-
-        long framed;
-        try
-        {
-            framed = FrameScanner.Scan(new LogFrameFormat<RecordHeader>(SegmentRecordCodec.Instance, "segment"), handle.Read, 0, handle.Length, (in FrameHeader _, long _, ReadOnlySpan<byte> _) => { }, _ => { }, (_, _) => { });
-        }
-        catch (LogFormatException)
-        {
-            // A frame of another log inside a legacy record's payload (a chunk is any bytes): not a framed segment.
-            framed = -1;
-        }
-
-        var legacy = FrameScanner.Scan(LegacySegmentRecordFormat.Instance, handle.Read, 0, handle.Length, (in RecordHeader _, long _, ReadOnlySpan<byte> _) => { }, _ => { }, (_, _) => { });
-        return legacy > framed ? SegmentFormat.Legacy : SegmentFormat.Framed;
     }
 
     private static void Cut(Segment segment, long length)

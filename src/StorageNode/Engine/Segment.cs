@@ -42,7 +42,22 @@ internal sealed class Segment
     /// <summary>Number of chunks the index points at in this segment (writer-maintained).</summary>
     public long LiveCount;
 
-    public static string FileName(int number) => $"{number:D8}.seg";
+    /// <summary>
+    /// The file name of segment <paramref name="number"/> in <paramref name="format"/>. Framed segments have their own
+    /// extension so that an older build, which lists only <c>.seg</c> files, ignores them instead of reading them as
+    /// format 1 and cutting them to nothing as a torn tail (downgrading is not supported, but must not destroy data).
+    /// </summary>
+    public static string FileName(int number, SegmentFormat format = SegmentFormat.Framed) =>
+        $"{number:D8}{Extension(format)}";
+
+    /// <summary>The file extension of a segment in <paramref name="format"/>.</summary>
+    public static string Extension(SegmentFormat format) => format == SegmentFormat.Legacy ? LegacyExtension : FramedExtension;
+
+    /// <summary>Format 1 segments (read in place).</summary>
+    public const string LegacyExtension = ".seg";
+
+    /// <summary>Format 2 segments (every new one).</summary>
+    public const string FramedExtension = ".fseg";
 
     public bool TryAcquire()
     {

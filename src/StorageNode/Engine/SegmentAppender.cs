@@ -31,6 +31,7 @@ internal sealed class SegmentAppender : IDisposable
 
     // True once a direct write has succeeded: after that a failed write is an I/O error, not a missing feature.
     private bool _directProven;
+    private bool _wroteSinceMark;
 
     // State at the start of the current batch, to roll back to if a write fails.
     private long _savedBase;
@@ -102,6 +103,7 @@ internal sealed class SegmentAppender : IDisposable
         _savedBase = _base;
         _savedFilled = _filled;
         Staging[.._filled].CopyTo(_savedTail);
+        _wroteSinceMark = false;
     }
 
     /// <summary>Stages bytes; whole staging buffers are written as they fill.</summary>
@@ -154,21 +156,23 @@ internal sealed class SegmentAppender : IDisposable
 
     /// <summary>
     /// Returns to the state of the last <see cref="Mark"/> after a failed write, and cuts the file back to that
-    /// length so no half-written batch is left behind.
+    /// length so no half-written batch is left behind. If any block was written since the mark the cut is fsynced:
+    /// another batch's fsync of this file may already have made those records durable, and they must not be replayed
+    /// as stored after a power cut. Throws if the file could not be cut back durably (the caller stops writes).
     /// </summary>
     public void Rollback()
     {
         _base = _savedBase;
         _filled = _savedFilled;
         _savedTail.AsSpan(0, _filled).CopyTo(Staging);
-        try
+        if (!_wroteSinceMark)
         {
-            _handle.SetLength(Length);
+            return;
         }
-        catch (IOException)
-        {
-            // The next successful write overwrites whatever is past Length anyway.
-        }
+
+        _handle.SetLength(Length);
+        _handle.Flush();
+        _wroteSinceMark = false;
     }
 
     /// <summary>Cuts the zero padding off (the file ends at the logical length) and closes the handle.</summary>
@@ -194,6 +198,7 @@ internal sealed class SegmentAppender : IDisposable
     {
         try
         {
+            _wroteSinceMark = true;
             _handle.Write(Staging[..count], _base);
             _directProven |= IsDirect;
         }

@@ -32,14 +32,17 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         return segment;
     }
 
-    /// <summary>Undoes <see cref="Create"/> of a segment nothing was written to.</summary>
+    /// <summary>
+    /// Undoes <see cref="Create"/>: removes the segment from the set and deletes its file. Throws if the file could
+    /// not be deleted: records left in it would be replayed after a restart (the caller stops writes).
+    /// </summary>
     public void Drop(Segment segment)
     {
         segments.TryRemove(segment.Number, out _);
         segment.Appender?.Dispose();
         segment.Appender = null;
         segment.Handle.Dispose();
-        TryDeleteFile(segment.Path);
+        files.Delete(segment.Path);
     }
 
     /// <summary>Closes a full segment's appender; its bytes are written, so a failure to cut the padding off is left to recovery.</summary>

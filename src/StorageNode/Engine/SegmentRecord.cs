@@ -22,6 +22,9 @@ internal static class SegmentRecord
     /// <summary>The fields before the payload in the body.</summary>
     public const int FieldsSize = 40;
 
+    /// <summary>Largest payload a record holds: a frame body (fields, then payload) above <see cref="LogFrame.MaxBody"/> would read back as a rotten header.</summary>
+    public const int MaxPayload = LogFrame.MaxBody - FieldsSize;
+
     /// <summary>The frame's record type for segment records (positions 1, outbox 2 and 3).</summary>
     public const byte RecordType = 4;
 

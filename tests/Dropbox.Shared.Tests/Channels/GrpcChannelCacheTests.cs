@@ -32,6 +32,7 @@ public sealed class GrpcChannelCacheTests
 
         Assert.Single(channels.Distinct());
         Assert.Equal(1, cache.Count);
+        Assert.True(cache.Created == 1, $"{cache.Created} channels were built for one URL (the extra ones leak)");
     }
 
     [Theory]
@@ -59,5 +60,36 @@ public sealed class GrpcChannelCacheTests
         Assert.Equal(0, cache.Count);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => channel.ConnectAsync());
         Assert.Throws<ObjectDisposedException>(() => cache.Get("http://127.0.0.1:5005"));
+    }
+
+    [Fact]
+    public async Task A_get_racing_dispose_either_is_refused_or_its_channel_is_closed_by_it()
+    {
+        for (var round = 0; round < 200; round++)
+        {
+            var cache = new GrpcChannelCache(ServerTrust.System, 1 << 20);
+            using var start = new Barrier(2);
+            var get = Task.Run(() =>
+            {
+                start.SignalAndWait(TimeSpan.FromSeconds(10));
+                try
+                {
+                    return cache.Get($"http://127.0.0.1:{6000 + round}");
+                }
+                catch (ObjectDisposedException)
+                {
+                    return null;
+                }
+            });
+            start.SignalAndWait(TimeSpan.FromSeconds(10));
+            cache.Dispose();
+            var channel = await get;
+
+            Assert.Equal(0, cache.Count);
+            if (channel is not null)
+            {
+                await Assert.ThrowsAsync<ObjectDisposedException>(() => channel.ConnectAsync());
+            }
+        }
     }
 }

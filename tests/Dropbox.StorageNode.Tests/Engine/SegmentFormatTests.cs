@@ -21,7 +21,7 @@ public sealed class SegmentFormatTests : IDisposable
         IndexPageSizeBytes = 1L << 12,
     };
 
-    private string SegmentPath => Directory.GetFiles(Path.Combine(_dir.Sub("engine"), "segments"), "*.seg").Order(StringComparer.Ordinal).Single();
+    private string SegmentPath => Directory.GetFiles(Path.Combine(_dir.Sub("engine"), "segments"), "*.fseg").Order(StringComparer.Ordinal).Single();
 
     [Fact]
     public async Task Every_record_the_engine_writes_is_a_segment_frame_of_the_current_version()
@@ -66,5 +66,59 @@ public sealed class SegmentFormatTests : IDisposable
 
         var error = Assert.Throws<LogFormatException>(() => ChunkEngine.Open(Options()));
         Assert.Contains("newer build", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_build_that_lists_only_dot_seg_files_finds_no_framed_segment_to_cut()
+    {
+        // The build before segment format 2 opens every "*.seg" file as format 1 and cuts the last one at the first
+        // record without its magic: a framed segment it listed would be cut to nothing.
+        var chunks = Enumerable.Range(0, 3).Select(i => TestChunks.Random(3_000 + i, 40 + i)).ToList();
+        await using (var engine = ChunkEngine.Open(Options()))
+        {
+            foreach (var (id, bytes) in chunks)
+            {
+                await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+            }
+        }
+
+        var segments = Path.Combine(_dir.Sub("engine"), "segments");
+        Assert.Empty(Directory.EnumerateFiles(segments, "*.seg"));
+        Assert.NotEmpty(Directory.EnumerateFiles(segments, "*" + Segment.FramedExtension));
+    }
+
+    [Fact]
+    public async Task A_segment_number_an_older_build_reused_stops_the_open_and_changes_nothing()
+    {
+        var (id, bytes) = TestChunks.Random(2_000, 8);
+        await using (var engine = ChunkEngine.Open(Options()))
+        {
+            await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+        }
+
+        // After a downgrade the older build ignores the framed segments and starts its own segment 1.
+        var framed = SegmentPath;
+        var legacy = Path.ChangeExtension(framed, Segment.LegacyExtension);
+        await File.WriteAllBytesAsync(legacy, [1, 2, 3]);
+        var framedBytes = await File.ReadAllBytesAsync(framed);
+
+        var error = Assert.Throws<LogFormatException>(() => ChunkEngine.Open(Options()));
+        Assert.Contains("downgrading is not supported", error.Message, StringComparison.Ordinal);
+        Assert.Equal(framedBytes, await File.ReadAllBytesAsync(framed));
+        Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(legacy));
+    }
+
+    [Fact]
+    public async Task A_chunk_too_large_for_one_frame_is_refused_and_nothing_is_written()
+    {
+        await using var engine = ChunkEngine.Open(Options());
+        var bytes = new byte[SegmentRecord.MaxPayload + 1];
+        var id = ChunkId.Compute(bytes);
+
+        var error = await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None).AsTask());
+        Assert.Equal(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains("at most", error.Message, StringComparison.Ordinal);
+        Assert.False(engine.Contains(id));
+        Assert.Equal(0, new FileInfo(SegmentPath).Length);
     }
 }

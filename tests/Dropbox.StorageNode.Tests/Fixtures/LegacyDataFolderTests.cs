@@ -113,25 +113,57 @@ public sealed class LegacyDataFolderTests : IDisposable
     {
         var folder = CopyFixture();
         var segments = Path.Combine(folder, "segments");
-        var legacy = Directory.GetFiles(segments, "*.seg").Order(StringComparer.Ordinal).ToList();
+        var legacy = Directory.GetFiles(segments, "*" + Segment.LegacyExtension).Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(legacy);
+
+        // The first open cuts the fixture's torn tail; a restart while the last segment is still the legacy one
+        // appends nothing to it and cuts nothing more.
+        await using (var engine = ChunkEngine.Open(LegacyDataFolder.Options(folder)))
+        {
+            await AssertEveryFixtureChunkAsync(engine);
+        }
+
+        var before = legacy.Select(File.ReadAllBytes).ToList();
+
+        await using (var engine = ChunkEngine.Open(LegacyDataFolder.Options(folder)))
+        {
+            await AssertEveryFixtureChunkAsync(engine);
+        }
+
+        Assert.Equal(before, legacy.Select(File.ReadAllBytes).ToList());
+
         var (id, bytes) = TestChunks.Random(4_000, 4343);
         await using (var engine = ChunkEngine.Open(LegacyDataFolder.Options(folder)))
         {
             Assert.Equal(AppendOutcome.Stored, await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None));
         }
 
-        var after = Directory.GetFiles(segments, "*.seg").Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(legacy, after[..legacy.Count]);
-        Assert.All(legacy, f => Assert.True(LegacySegmentRecord.StartsWithMagic(File.ReadAllBytes(f)), $"{f} was rewritten"));
-        var added = Assert.Single(after[legacy.Count..]);
+        Assert.Equal(legacy, Directory.GetFiles(segments, "*" + Segment.LegacyExtension).Order(StringComparer.Ordinal).ToList());
+        Assert.Equal(before, legacy.Select(File.ReadAllBytes).ToList());
+        var added = Assert.Single(Directory.GetFiles(segments, "*" + Segment.FramedExtension));
         var scan = Dropbox.StorageNode.Engine.Durable.RecordLog<RecordHeader>.Scan(File.ReadAllBytes(added), SegmentRecordCodec.Instance, added);
         Assert.Equal(id, Assert.Single(scan.Records).Record.Id);
 
         await using var reopened = ChunkEngine.Open(LegacyDataFolder.Options(folder));
         using var chunk = await reopened.ReadAsync(id, CancellationToken.None);
         Assert.Equal(bytes, chunk!.Data.ToArray());
-        using var old = await reopened.ReadAsync(LegacyDataFolder.Chunks[0].Id, CancellationToken.None);
-        Assert.Equal(LegacyDataFolder.Stored(0).Item2, old!.Data.ToArray());
+        await AssertEveryFixtureChunkAsync(reopened);
+    }
+
+    private static async Task AssertEveryFixtureChunkAsync(ChunkEngine engine)
+    {
+        for (var i = 0; i < LegacyDataFolder.Chunks.Count; i++)
+        {
+            using var chunk = await engine.ReadAsync(LegacyDataFolder.Chunks[i].Id, CancellationToken.None);
+            if (!LegacyDataFolder.IsLive(i))
+            {
+                Assert.Null(chunk);
+                continue;
+            }
+
+            Assert.NotNull(chunk);
+            Assert.Equal(LegacyDataFolder.Stored(i).Stored, chunk.Data.ToArray());
+        }
     }
 
     private string CopyFixture()

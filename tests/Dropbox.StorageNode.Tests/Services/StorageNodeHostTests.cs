@@ -65,7 +65,7 @@ public sealed class StorageNodeHostTests
         }
 
         Assert.True(node.Store.Engine.TryGetLocation(chunks[1].Id, out var location));
-        var segment = Directory.GetFiles(Path.Combine(node.Options.DataDirectory, "segments"), "*.seg").Single(f => new FileInfo(f).Length > 0);
+        var segment = Directory.GetFiles(Path.Combine(node.Options.DataDirectory, "segments"), "*.fseg").Single(f => new FileInfo(f).Length > 0);
         using (var stream = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
         {
             stream.Position = location.Offset + Dropbox.StorageNode.Engine.SegmentRecord.HeaderSize + 1234;

@@ -1,3 +1,4 @@
+using Dropbox.StorageNode.Engine;
 using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Tests.Engine.Faults;
@@ -22,7 +23,12 @@ internal sealed class FaultyFiles : IEngineFiles
         if (FailMove?.Invoke(d) == true) throw new IOException("injected EIO on rename");
         _inner.Move(s, d);
     }
-    public void Delete(string path) => _inner.Delete(path);
+    public Func<string, bool>? FailDelete { get; set; }
+    public void Delete(string path)
+    {
+        if (FailDelete?.Invoke(path) == true) throw new IOException("injected EIO on delete");
+        _inner.Delete(path);
+    }
     public void SyncDirectory(string directory)
     {
         if (FailSync?.Invoke(directory) == true) throw new IOException("injected EIO on directory fsync");
@@ -42,7 +48,7 @@ internal sealed class FaultyFiles : IEngineFiles
         public void SetLength(long l) => inner.SetLength(l);
         public void Flush()
         {
-            if (path.EndsWith(".seg", StringComparison.Ordinal) && owner.BeforeFlush is { } hook)
+            if (path.EndsWith(Segment.FramedExtension, StringComparison.Ordinal) && owner.BeforeFlush is { } hook)
             {
                 hook().GetAwaiter().GetResult();
             }

@@ -59,25 +59,22 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
             // Hold the writer inside the fourth chunk's write so the next four queue up and go as one batch: two
             // fill segment 1, two start segment 2, whose write finds the disk full.
             using var gate = new ManualResetEventSlim();
+            using var entered = new ManualResetEventSlim();
             var holding = 1;
             faulty.BeforeWrite = path =>
             {
-                if (path.EndsWith("00000001.seg", StringComparison.Ordinal) && Interlocked.Exchange(ref holding, 0) == 1)
+                if (path.EndsWith("00000001.fseg", StringComparison.Ordinal) && Interlocked.Exchange(ref holding, 0) == 1)
                 {
+                    entered.Set();
                     Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
                 }
-                else if (path.EndsWith("00000002.seg", StringComparison.Ordinal))
+                else if (path.EndsWith("00000002.fseg", StringComparison.Ordinal))
                 {
                     throw NoSpace();
                 }
             };
             var fourth = PutAsync(engine, held[3]);
-            for (var i = 0; i < 400 && Volatile.Read(ref holding) == 1; i++)
-            {
-                await Task.Delay(5);
-            }
-
-            Assert.Equal(0, Volatile.Read(ref holding));
+            Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the fourth put's write never started");
             var puts = failed.Select(c => PutAsync(engine, c)).ToList();
             gate.Set();
 
@@ -124,18 +121,22 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         var chunk = Chunk(1);
 
         // The first put is written and waits in its fsync.
+        // (Only that fsync: the failed batch's rollback fsyncs its cut beside it.)
         using var fsync = new ManualResetEventSlim();
+        using var inFsync = new ManualResetEventSlim();
+        var held = 0;
         faulty.BeforeFlush = () =>
         {
-            Assert.True(fsync.Wait(TimeSpan.FromSeconds(30)));
+            if (Interlocked.Exchange(ref held, 1) == 0)
+            {
+                inFsync.Set();
+                Assert.True(fsync.Wait(TimeSpan.FromSeconds(30)));
+            }
+
             return Task.CompletedTask;
         };
-        var writes = Volatile.Read(ref faulty.Writes);
         var first = PutAsync(engine, chunk);
-        for (var i = 0; i < 400 && Volatile.Read(ref faulty.Writes) == writes; i++)
-        {
-            await Task.Delay(5);
-        }
+        Assert.True(inFsync.Wait(TimeSpan.FromSeconds(30)), "the first put never reached its fsync");
 
         // A delete of it finds no space and fails: the first put's pending state must come back.
         faulty.BeforeWrite = _ => throw NoSpace();
@@ -143,13 +144,114 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         faulty.BeforeWrite = null;
 
         // A second put of the same chunk relies on the first copy rather than writing another one.
+        // The writer takes ops in order: once a later put is written, the second one has been decided.
+        using var markerWritten = new ManualResetEventSlim();
+        faulty.BeforeWrite = _ => markerWritten.Set();
         var second = PutAsync(engine, chunk);
-        await Task.Delay(50);
+        var marker = PutAsync(engine, Chunk(2));
+        Assert.True(markerWritten.Wait(TimeSpan.FromSeconds(30)), "the marker put was never written");
         fsync.Set();
+        Assert.Equal(AppendOutcome.Stored, await marker);
 
         Assert.Equal(AppendOutcome.Stored, await first);
         Assert.Equal(AppendOutcome.AlreadyPresent, await second);
         var stats = engine.GetStats();
-        Assert.True(stats.ChunkCount == 1, $"one chunk is counted {stats.ChunkCount} times (a second copy was written while the first was in flight)");
+        Assert.True(stats.ChunkCount == 2, $"{stats.ChunkCount} chunks counted for two (a second copy of the first was written while it was in flight)");
+    }
+
+    [Fact]
+    public async Task A_failed_batch_in_the_same_segment_is_not_replayed_after_a_power_cut_even_if_another_fsync_made_its_records_durable()
+    {
+        var memory = new MemoryFiles("/m2");
+        var faulty = new FaultyFiles(memory);
+        var options = Options(faulty) with { Directory = "/m2", SegmentMaxBytes = 64L << 20 };
+        var engine = ChunkEngine.Open(options);
+        var held = Chunk(1);
+        var small = Chunk(2);
+
+        // Larger than the appender's 4 MiB staging buffer: its batch writes a block (the small chunk's whole record
+        // and the start of this one) before the write that finds the disk full.
+        var large = new byte[5 << 20];
+        new Random(3).NextBytes(large);
+        var big = (Id: ChunkId.Compute(large), Bytes: large);
+        try
+        {
+            // Hold the writer in the first put's write so the next two queue up and go as one batch.
+            using var gate = new ManualResetEventSlim();
+            using var holdingWriter = new ManualResetEventSlim();
+            var phase = 0;
+            faulty.BeforeWrite = path =>
+            {
+                switch (Interlocked.Increment(ref phase))
+                {
+                    case 1:
+                        holdingWriter.Set();
+                        Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+                        break;
+                    case 3:
+                        // The failed batch's first block is on disk; an earlier batch's fsync of this file (as the
+                        // barrier would run it) makes it durable; then the next write finds no space.
+                        using (var handle = memory.Open(path, FileMode.Open))
+                        {
+                            handle.Flush();
+                        }
+
+                        throw NoSpace();
+                }
+            };
+            var first = PutAsync(engine, held);
+            Assert.True(holdingWriter.Wait(TimeSpan.FromSeconds(30)));
+            var failing = new[] { PutAsync(engine, small), PutAsync(engine, big) };
+            gate.Set();
+
+            Assert.Equal(AppendOutcome.Stored, await first);
+            foreach (var put in failing)
+            {
+                await Assert.ThrowsAsync<IOException>(() => put);
+            }
+
+            Assert.Equal(3, Volatile.Read(ref phase));
+            Assert.False(engine.Contains(small.Id));
+        }
+        finally
+        {
+            faulty.BeforeWrite = null;
+            memory.CrashNow(new Random(4));
+            await engine.AbandonAsync();
+        }
+
+        await using var restarted = ChunkEngine.Open(options with { Files = memory.Survivors! });
+        Assert.True(restarted.Contains(held.Id));
+        Assert.False(restarted.Contains(small.Id), "a chunk whose put failed for want of space is stored after a power cut");
+        Assert.False(restarted.Contains(big.Id));
+    }
+
+    [Fact]
+    public async Task A_rolled_batch_whose_new_segment_cannot_be_deleted_stops_writes_instead_of_reporting_the_undo_done()
+    {
+        var faulty = new FaultyFiles(new MemoryFiles("/r3"));
+        await using var engine = ChunkEngine.Open(Options(faulty) with { Directory = "/r3" });
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(AppendOutcome.Stored, await PutAsync(engine, Chunk(i)));
+        }
+
+        // The seventh starts segment 2, whose write finds no space; deleting segment 2 again fails too.
+        faulty.BeforeWrite = path =>
+        {
+            if (path.EndsWith("00000002.fseg", StringComparison.Ordinal))
+            {
+                throw NoSpace();
+            }
+        };
+        faulty.FailDelete = path => path.EndsWith("00000002.fseg", StringComparison.Ordinal);
+        await Assert.ThrowsAsync<IOException>(() => PutAsync(engine, Chunk(6)));
+        faulty.BeforeWrite = null;
+        faulty.FailDelete = null;
+
+        // The segment with the failed batch's records is still there: the engine must not go on as if undone.
+        var error = await Assert.ThrowsAsync<IOException>(() => PutAsync(engine, Chunk(7)));
+        Assert.Contains("stopped taking writes", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(engine.WriteFault);
     }
 }

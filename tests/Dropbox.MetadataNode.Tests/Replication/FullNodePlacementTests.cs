@@ -45,6 +45,23 @@ public sealed class FullNodePlacementTests
     }
 
     [Fact]
+    public void A_plan_that_names_a_node_the_client_found_full_places_elsewhere_unless_no_other_node_is_left()
+    {
+        // Arrange: two live nodes, neither reported full yet; the client's put to node a was just refused as full.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, 40).Select(i => StoreHarness.Chunk(i)).ToArray();
+
+        var avoidingA = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks) with { AvoidNodes = [StoreHarness.NodeA] });
+        var avoidingBoth = h.Store.PlanUpload(alice, StoreHarness.Upload("g", 0, chunks) with { AvoidNodes = [StoreHarness.NodeA, NodeB] });
+
+        Assert.All(avoidingA.Missing, put => Assert.Equal(NodeB, put.Node.NodeId));
+        Assert.Equal(40, avoidingBoth.Missing.Count); // every node avoided: placed as usual, the put's refusal says why
+        Assert.Throws<Dropbox.Shared.Errors.DropboxException>(() => FileUpload.ValidAvoidNodes(Enumerable.Repeat("n", FileUpload.MaxAvoidNodes + 1).ToList()));
+    }
+
+    [Fact]
     public void When_every_node_is_full_a_plan_still_names_one_so_the_put_gets_the_nodes_clear_refusal()
     {
         using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });

@@ -20,52 +20,7 @@ internal static partial class FileChangeTime
     private static volatile bool _unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>The ctime in nanoseconds since the epoch, or null when it cannot be read (missing file, no statx).</summary>
-    public static long? TryGet(string path)
-    {
-        if (_unavailable)
-        {
-            return null;
-        }
-
-        try
-        {
-            Span<byte> buffer = stackalloc byte[StatxSize];
-            buffer.Clear();
-            int rc;
-            unsafe
-            {
-                fixed (byte* p = buffer)
-                {
-                    rc = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxCtime, p);
-                }
-            }
-
-            if (rc != 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == 38) // ENOSYS: a kernel without statx
-                {
-                    _unavailable = true;
-                }
-
-                return null;
-            }
-
-            if ((BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxCtime) == 0)
-            {
-                return null;
-            }
-
-            var seconds = BitConverter.ToInt64(buffer[StxCtimeOffset..]);
-            var nanos = BitConverter.ToUInt32(buffer[(StxCtimeOffset + 8)..]);
-            return (seconds * 1_000_000_000L) + nanos;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            _unavailable = true; // a libc without statx (glibc < 2.28, musl < 1.2.5)
-            return null;
-        }
-    }
+    public static long? TryGet(string path) => TryStat(path)?.CtimeNs;
 
     /// <summary>
     /// The path's kind, size, mtime and ctime from one statx call, of the path itself (a symbolic link is not followed, as

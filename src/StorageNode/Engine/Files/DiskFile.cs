@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Dropbox.Shared.IO;
 using Microsoft.Win32.SafeHandles;
 
@@ -7,9 +6,6 @@ namespace Dropbox.StorageNode.Engine.Files;
 /// <summary>A real file: <see cref="RandomAccess"/> over a handle, with <c>O_DIRECT</c> toggled by fcntl on Linux.</summary>
 internal sealed class DiskFile : IEngineFile
 {
-    private const int FcntlGetFlags = 3;
-    private const int FcntlSetFlags = 4;
-
     private readonly SafeFileHandle _handle;
 
     private DiskFile(SafeFileHandle handle) => _handle = handle;
@@ -54,33 +50,9 @@ internal sealed class DiskFile : IEngineFile
     public void Flush() => RandomAccess.FlushToDisk(_handle);
 
     /// <inheritdoc />
-    public bool TrySetDirect(bool enable)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return false;
-        }
-
-        // O_DIRECT differs by architecture (asm-generic vs x86).
-        var direct = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 or Architecture.X86 => 0x4000,
-            Architecture.Arm64 or Architecture.Arm => 0x10000,
-            _ => 0,
-        };
-        if (direct == 0)
-        {
-            return false;
-        }
-
-        var fd = (int)_handle.DangerousGetHandle();
-        var flags = Fcntl(fd, FcntlGetFlags, 0);
-        return flags >= 0 && Fcntl(fd, FcntlSetFlags, enable ? flags | direct : flags & ~direct) == 0;
-    }
+    public bool TrySetDirect(bool enable) => DirectIo.TrySet(_handle, enable);
 
     /// <inheritdoc />
     public void Dispose() => _handle.Dispose();
 
-    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static extern int Fcntl(int fd, int command, int argument);
 }

@@ -66,7 +66,7 @@ internal sealed partial class UploadCommit
             if (IsLive(current))
             {
                 response.CurrentVersion = current.Version;
-                response.Conflict = window.BaseVersion != current.Version && (current.Kind != EntryKind.File || current.Size != window.Size);
+                response.Conflict = window.BaseVersion != current.Version && (current.Kind != PathKind.File || current.Size != window.Size);
                 currentSize = IsLiveFile(current) ? current.Size : 0;
             }
         }
@@ -154,12 +154,12 @@ internal sealed partial class UploadCommit
     /// Commits a new version of a file. Every chunk must be confirmed stored (by a node's event, else by
     /// asking the nodes) or the commit is refused naming the missing ids; a stale base is a conflict.
     /// </summary>
-    public async Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
+    public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var committed = await MutateDurableAsync(ns, (batch, record) =>
+        return await MutateDurableAsync(ns, (batch, record) =>
         {
             EnsureWithinQuota(record!, batch, upload);
             return PrepareCommit(batch, ns.Id, upload, now, out var prepared) switch
@@ -170,8 +170,6 @@ internal sealed partial class UploadCommit
                 _ => throw new InvalidOperationException("Unknown commit outcome."),
             };
         }).ConfigureAwait(false);
-
-        return new CommitFileResponse { Entry = committed.Entry, Sequence = committed.Entry.Version };
     }
 
     /// <summary>
@@ -202,7 +200,7 @@ internal sealed partial class UploadCommit
             foreach (var upload in uploads)
             {
                 CommitOutcome? settled;
-                FileEntry? prepared;
+                PathEntry? prepared;
                 try
                 {
                     EnsureWithinQuota(record!, batch, upload);
@@ -388,13 +386,13 @@ internal sealed partial class UploadCommit
     /// yet assigned), or the outcome already settled: <see cref="Committed"/> when the content is already current, a
     /// <see cref="CommitRefused"/> on a conflict or missing chunks. Other refusals (the tree, sizes) throw.
     /// </summary>
-    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out FileEntry? prepared)
+    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out PathEntry? prepared)
     {
         prepared = null;
         var current = batch.GetFile(ns, upload.Path)?.Current;
         if (IsLive(current))
         {
-            if (current!.Kind == EntryKind.Folder)
+            if (current!.Kind == PathKind.Folder)
             {
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{upload.Path}' is a folder; a file cannot replace it. Delete or move the folder first.");
             }
@@ -415,7 +413,8 @@ internal sealed partial class UploadCommit
         EnsureNothingLiveUnder(ns, upload.Path);
 
         List<ChunkId>? missing = null;
-        var refs = new List<Proto.ChunkRef>(upload.Chunks.Count);
+        var refs = new ChunkRef[upload.Chunks.Count];
+        var at = 0;
         foreach (var chunk in upload.Chunks)
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
@@ -436,13 +435,9 @@ internal sealed partial class UploadCommit
                 throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {chunk.Id} is {chunkRecord.Size} bytes on the storage node, but the commit of '{upload.Path}' says {chunk.Size}.");
             }
 
-            refs.Add(new Proto.ChunkRef
-            {
-                Id = chunk.Id.ToByteString(),
-                Size = (uint)chunk.Size,
-                Encoding = chunkRecord.StoredSize != 0 ? (Proto.ChunkEncoding)chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
-                StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
-            });
+            refs[at++] = chunkRecord.StoredSize != 0
+                ? new ChunkRef(chunk.Id, chunk.Size, (ChunkEncoding)chunkRecord.Encoding, (int)chunkRecord.StoredSize)
+                : chunk;
         }
 
         if (missing is not null)
@@ -450,40 +445,39 @@ internal sealed partial class UploadCommit
             return CommitRefused.Missing(missing);
         }
 
-        var entry = new FileEntry
+        prepared = new PathEntry
         {
             Path = upload.Path,
             Size = upload.Size,
             MtimeUnixMs = upload.MtimeUnixMs,
-            Kind = EntryKind.File,
-            ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id))),
+            Chunks = refs,
+            Kind = PathKind.File,
+            ContentHash = FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id)),
             ModifiedBy = upload.Device,
             ServerTimeUnixMs = now,
         };
-        entry.Chunks.AddRange(refs);
-        prepared = entry;
         return null;
     }
 
     /// <summary>Stages a prepared commit: next sequence, version, references, change.</summary>
-    private Committed ApplyCommit(RecordBatch batch, NamespaceRecord record, FileEntry entry, long now)
+    private Committed ApplyCommit(RecordBatch batch, NamespaceRecord record, PathEntry prepared, long now)
     {
-        entry.Version = ++record.Head;
+        var entry = prepared with { Version = ++record.Head };
         ApplyVersion(batch, record, entry, now);
-        AppendChange(batch, record, ChangeKind.Upsert, entry);
+        AppendChange(batch, record, ChangeType.Upsert, entry);
         return new Committed(entry);
     }
 
-    private static bool SameContent(FileEntry current, FileUpload upload)
+    private static bool SameContent(PathEntry current, FileUpload upload)
     {
-        if (current.Kind != EntryKind.File || current.Size != upload.Size || current.Chunks.Count != upload.Chunks.Count)
+        if (current.Kind != PathKind.File || current.Size != upload.Size || current.Chunks.Count != upload.Chunks.Count)
         {
             return false;
         }
 
         for (var i = 0; i < upload.Chunks.Count; i++)
         {
-            if (current.Chunks[i].Id.ToChunkId() != upload.Chunks[i].Id)
+            if (current.Chunks[i].Id != upload.Chunks[i].Id)
             {
                 return false;
             }
@@ -561,7 +555,7 @@ internal sealed partial class UploadCommit
                     {
                         // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
                         // than taking the committing client's word, which would then stand for every account.
-                        if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, Proto.ChunkEncoding.Raw, 0, now, verified: true))
+                        if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, ChunkEncoding.Raw, 0, now, verified: true))
                         {
                             _nodeRegistry.PutLanded(node.NodeId, chunks[i].Id);
                         }
@@ -586,6 +580,6 @@ internal sealed partial class UploadCommit
         });
     }
 
-    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified) =>
+    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>
         ChunkLedger.MarkStored(batch, nodeId, id, size, encoding, storedSize, now, verified);
 }

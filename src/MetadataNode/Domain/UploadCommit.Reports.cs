@@ -49,7 +49,7 @@ internal sealed partial class UploadCommit
         {
             foreach (var (id, chunk) in parsed)
             {
-                var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
+                var trusted = MarkStored(batch, nodeId, id, chunk.Size, (ChunkEncoding)chunk.Encoding, chunk.StoredSize, now, verified: false);
                 if (trusted)
                 {
                     // Only a recorded copy ends the put: after an event not trusted (the chunk is, or was, being

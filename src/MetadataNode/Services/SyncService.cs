@@ -44,7 +44,7 @@ internal sealed class SyncService : Sync.SyncBase
         var user = _auth.User(context);
         var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device);
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
-        return await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false);
+        return SyncMapping.ToResponse(await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false));
     }
 
     public override async Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
@@ -71,7 +71,7 @@ internal sealed class SyncService : Sync.SyncBase
         }
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
-        return CommitMapping.ToResponse(await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false));
+        return SyncMapping.ToResponse(await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false));
     }
 
     public override async Task<PlanUploadsResponse> PlanUploads(PlanUploadsRequest request, ServerCallContext context)
@@ -116,33 +116,33 @@ internal sealed class SyncService : Sync.SyncBase
         }
     }
 
-    public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
-        _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken);
+    public override async Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
+        SyncMapping.ToResponse(await _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken).ConfigureAwait(false));
 
-    public override Task<GetDownloadPlansResponse> GetDownloadPlans(GetDownloadPlansRequest request, ServerCallContext context) =>
-        _store.GetDownloadPlansAsync(_auth.User(context), request.Files, context.CancellationToken);
+    public override async Task<GetDownloadPlansResponse> GetDownloadPlans(GetDownloadPlansRequest request, ServerCallContext context) =>
+        SyncMapping.ToResponse(await _store.GetDownloadPlansAsync(_auth.User(context), SyncMapping.ToDomain(request.Files), context.CancellationToken).ConfigureAwait(false));
 
-    public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
-        _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);
+    public override async Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
+        SyncMapping.ToResponse(await _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken).ConfigureAwait(false));
 
     public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter));
+        Task.FromResult(SyncMapping.ToResponse(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter)));
 
     public override Task<ListVersionsResponse> ListVersions(ListVersionsRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.ListVersions(_auth.User(context), request.Path));
+        Task.FromResult(SyncMapping.ToVersionsResponse(_store.ListVersions(_auth.User(context), request.Path)));
 
-    public override Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
-        _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted);
+    public override async Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
+        SyncMapping.ToRestoreResponse(await _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted).ConfigureAwait(false));
 
-    public override Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
-        _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty, request.HasExpectedKind ? request.ExpectedKind : null);
+    public override async Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
+        SyncMapping.ToDeleteResponse(await _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty, request.HasExpectedKind ? SyncMapping.ToDomain(request.ExpectedKind) : null).ConfigureAwait(false));
 
-    public override Task<MoveFileResponse> MoveFile(MoveFileRequest request, ServerCallContext context) =>
-        _store.MoveAsync(_auth.User(context), request.FromPath, request.ToPath, request.BaseVersion, request.Device);
+    public override async Task<MoveFileResponse> MoveFile(MoveFileRequest request, ServerCallContext context) =>
+        SyncMapping.ToMoveResponse(await _store.MoveAsync(_auth.User(context), request.FromPath, request.ToPath, request.BaseVersion, request.Device).ConfigureAwait(false));
 
-    public override Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
-        _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device);
+    public override async Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
+        SyncMapping.ToFolderResponse(await _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device).ConfigureAwait(false));
 
     public override Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.GetAccount(_auth.User(context)));
+        Task.FromResult(SyncMapping.ToResponse(_store.GetAccount(_auth.User(context))));
 }

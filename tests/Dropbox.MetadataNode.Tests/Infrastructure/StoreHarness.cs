@@ -101,7 +101,7 @@ internal sealed class StoreHarness : IDisposable
     }
 
     /// <summary>Plan, "upload" what the plan asks for, commit.</summary>
-    public async Task<CommitFileResponse> PutFileAsync(UserInfo user, string path, ulong baseVersion, params ChunkRef[] chunks)
+    public async Task<Committed> PutFileAsync(UserInfo user, string path, ulong baseVersion, params ChunkRef[] chunks)
     {
         var plan = Store.PlanUpload(user, Upload(path, baseVersion, chunks));
         var asked = plan.Missing.Select(m => m.ChunkId.ToChunkId()).ToHashSet();

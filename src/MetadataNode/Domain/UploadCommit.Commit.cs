@@ -72,7 +72,7 @@ internal sealed partial class UploadCommit
         }
 
         EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
-        PlanMissing(ns, window.Chunks, response);
+        PlanMissing(ns, window.Chunks, response, window.AvoidNodes);
         return response;
     }
 

@@ -25,9 +25,9 @@ internal sealed partial class UploadCommit
         }
 
         var total = uploads.Sum(u => (long)u.Chunks.Count);
-        if (total > Limits.MaxChunksPerFile)
+        if (total > Limits.MaxChunksPerPlanBatch)
         {
-            throw new DropboxException(ErrorKind.ResourceExhausted, $"Too many chunks in one call: {total}; the limit is MaxChunksPerFile = {Limits.MaxChunksPerFile} in all. Send fewer files per call.");
+            throw Limits.TooManyChunksToPlan(total);
         }
 
         var ns = Namespace(user);
@@ -76,6 +76,12 @@ internal sealed partial class UploadCommit
         if (missing.Count > 0)
         {
             var liveNodes = PlacementNodes();
+            var avoid = uploads.SelectMany(u => u.AvoidNodes).ToHashSet(StringComparer.Ordinal);
+            if (avoid.Count > 0 && liveNodes.Where(n => !avoid.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
+            {
+                liveNodes = others; // the client found these full or down before their heartbeats said so
+            }
+
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");

@@ -32,7 +32,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<PlanUploadResponse> PlanChunks(PlanChunksRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks);
+        var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
         using var lease = await _store.AdmitAsync(user, window.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanChunks(user, window);
         _metrics.Planned(window, plan);
@@ -82,14 +82,19 @@ internal sealed class SyncService : Sync.SyncBase
             throw Limits.TooManyFiles(request.Files.Count);
         }
 
-        EnsureFewEnoughChunks(request.Files.Sum(f => (long)f.Chunks.Count));
+        // Checked on the raw request, before any file is parsed or the work gate entered (the store checks it again).
+        if (request.Files.Sum(f => (long)f.Chunks.Count) is var total and > Limits.MaxChunksPerPlanBatch)
+        {
+            throw Limits.TooManyChunksToPlan(total);
+        }
+
         var uploads = new FileUpload[request.Files.Count];
         for (var i = 0; i < uploads.Length; i++)
         {
             var f = request.Files[i];
             try
             {
-                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, null);
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, null) with { AvoidNodes = FileUpload.ValidAvoidNodes(f.AvoidNodes) };
             }
             catch (Dropbox.Shared.Errors.DropboxException ex)
             {

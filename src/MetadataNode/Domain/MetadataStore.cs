@@ -6,7 +6,6 @@ using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Sync;
 using Dropbox.Shared.Tokens;
 using Google.Protobuf;
@@ -33,6 +32,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly DownloadPlanner _plans;
     private readonly NamespaceFiles _files;
     private readonly UploadCommit _uploads;
+    private readonly UploadPlanner _planner;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly ChunkTokenService _tokens;
@@ -95,6 +95,7 @@ internal sealed partial class MetadataStore : IDisposable
         _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
+        _planner = new UploadPlanner(engine, _transactions, _namespaces, _nodeRegistry, tokens, options);
         _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
     }
 
@@ -254,14 +255,14 @@ internal sealed partial class MetadataStore : IDisposable
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
 
-    /// <inheritdoc cref="UploadCommit.PlanUpload"/>
-    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload) => _uploads.PlanUpload(user, upload);
+    /// <inheritdoc cref="UploadPlanner.PlanUpload"/>
+    public UploadPlan PlanUpload(UserInfo user, FileUpload upload) => _planner.PlanUpload(user, upload);
 
-    /// <inheritdoc cref="UploadCommit.PlanChunks"/>
-    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window) => _uploads.PlanChunks(user, window);
+    /// <inheritdoc cref="UploadPlanner.PlanChunks"/>
+    public UploadPlan PlanChunks(UserInfo user, ChunkWindow window) => _planner.PlanChunks(user, window);
 
-    /// <inheritdoc cref="UploadCommit.PlanMany"/>
-    public PlanUploadResponse[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads) => _uploads.PlanMany(user, uploads);
+    /// <inheritdoc cref="UploadPlanner.PlanMany"/>
+    public UploadPlan[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads) => _planner.PlanMany(user, uploads);
 
     /// <inheritdoc cref="UploadCommit.CommitAsync"/>
     public Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken) =>
@@ -276,7 +277,7 @@ internal sealed partial class MetadataStore : IDisposable
         _uploads.AdmitAsync(user, chunks, cancellationToken);
 
     /// <inheritdoc cref="UploadCommit.ReportChunksStored"/>
-    public void ReportChunksStored(ReportChunksStoredRequest request) => _uploads.ReportChunksStored(request);
+    public void ReportChunksStored(string nodeId, IReadOnlyList<StoredChunkReport> chunks) => _uploads.ReportChunksStored(nodeId, chunks);
 
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => _uploads.PendingPutCount(user);

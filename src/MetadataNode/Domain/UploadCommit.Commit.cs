@@ -2,154 +2,13 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
-using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class UploadCommit
 {
-    /// <summary>
-    /// The chunks this namespace must upload, a node and a put token for each. A chunk counts as held only
-    /// if this namespace references it or uploaded it itself (and it is still stored): whether another
-    /// namespace holds a hash is never revealed.
-    /// </summary>
-    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload)
-    {
-        var ns = Namespace(user);
-        var response = new PlanUploadResponse();
-        JudgeAgainstCurrent(ns, upload, response);
-        PlanMissing(ns, upload.Chunks, response, upload.AvoidNodes);
-        return response;
-    }
-
-    /// <summary>
-    /// Sets <paramref name="response"/>'s current version and conflict flag from the file now at the upload's path, and
-    /// refuses (RESOURCE_EXHAUSTED) an upload that would take the account over its quota.
-    /// </summary>
-    private void JudgeAgainstCurrent(NamespaceState ns, FileUpload upload, PlanUploadResponse response)
-    {
-        var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
-        ulong currentSize = 0;
-        if (fileBytes is not null)
-        {
-            var current = StoredFormat.ReadFile(fileBytes).Current;
-            if (IsLive(current))
-            {
-                response.CurrentVersion = current.Version;
-                response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
-                currentSize = IsLiveFile(current) ? current.Size : 0;
-            }
-        }
-
-        EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
-    }
-
-    /// <summary>
-    /// Plans one window of a large file's chunks while the client still reads it (the one-read upload): the same
-    /// answer, pending-put bound and tokens as <see cref="PlanUpload"/> gives for these chunks. The conflict flag is
-    /// set only when a commit is certain to be refused (a stale base and a current version of another size, so not the
-    /// same content); anything else is left to the commit, which judges the whole chunk list.
-    /// </summary>
-    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window)
-    {
-        var ns = Namespace(user);
-        var response = new PlanUploadResponse();
-        var fileBytes = _engine.Get(Keys.File(ns.Id, window.Path), _engine.Files);
-        ulong currentSize = 0;
-        if (fileBytes is not null)
-        {
-            var current = StoredFormat.ReadFile(fileBytes).Current;
-            if (IsLive(current))
-            {
-                response.CurrentVersion = current.Version;
-                response.Conflict = window.BaseVersion != current.Version && (current.Kind != PathKind.File || current.Size != window.Size);
-                currentSize = IsLiveFile(current) ? current.Size : 0;
-            }
-        }
-
-        EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
-        PlanMissing(ns, window.Chunks, response, window.AvoidNodes);
-        return response;
-    }
-
-    /// <summary>
-    /// Adds to <paramref name="response"/> a put (node and token) for each chunk this namespace must upload. A chunk
-    /// counts as held only if this namespace references it or uploaded it itself (and it is still stored).
-    /// </summary>
-    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, PlanUploadResponse response, IReadOnlyList<string>? avoidNodes = null)
-    {
-        List<ChunkId>? pending = null;
-        var missing = new List<ChunkId>();
-        var seen = new HashSet<ChunkId>(chunks.Count);
-        foreach (var chunk in chunks)
-        {
-            if (!seen.Add(chunk.Id))
-            {
-                continue;
-            }
-
-            var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns.Id, chunk.Id), _engine.NamespaceChunks);
-            if (nsChunkBytes is not null)
-            {
-                var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
-                if (nsChunk.Refs > 0)
-                {
-                    continue;
-                }
-
-                if (HeldByUpload(nsChunk, chunk.Id))
-                {
-                    (pending ??= []).Add(chunk.Id);
-                    continue;
-                }
-            }
-
-            missing.Add(chunk.Id);
-        }
-
-        if (missing.Count > 0)
-        {
-            var liveNodes = PlacementNodes();
-            if (avoidNodes is { Count: > 0 } && liveNodes.Where(n => !avoidNodes.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
-            {
-                liveNodes = others; // the client found these full before their heartbeat said so
-            }
-
-            if (liveNodes.Count == 0)
-            {
-                throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
-            }
-
-            // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
-            // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
-            var now = _clock.GetUtcNow().UtcTicks;
-            var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
-            ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
-            foreach (var id in missing)
-            {
-                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
-                {
-                    response.Missing.Add(new ChunkPut
-                    {
-                        ChunkId = id.ToByteString(),
-                        Node = ToLocation(node),
-                        Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
-                    });
-                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
-                }
-            }
-        }
-
-        if (pending is not null)
-        {
-            TouchPending(pending);
-        }
-    }
-
     /// <summary>
     /// Commits a new version of a file. Every chunk must be confirmed stored (by a node's event, else by
     /// asking the nodes) or the commit is refused naming the missing ids; a stale base is a conflict.
@@ -350,24 +209,11 @@ internal sealed partial class UploadCommit
     /// stays stored, whether the chunk outlived the grace (someone else references it) or was collected (nobody does)
     /// would show in this account's plans. After it the client puts again; the node dedups and its event renews the mark.
     /// </summary>
-    private bool UploadFresh(NamespaceChunkRecord record) =>
-        record.UploadedUnixMs > 0 && NowMs - record.UploadedUnixMs <= (long)_options.GcGracePeriod.TotalMilliseconds;
+    private bool UploadFresh(NamespaceChunkRecord record) => UploadFresh(record, NowMs, _options.GcGracePeriod);
 
-    /// <summary>
-    /// A chunk the namespace uploaded itself (within the grace) that it need not upload again: stored, or deleted with
-    /// an unconfirmed location (its own event was not trusted, since someone once held the content; the commit asks
-    /// the node). Answering "held" in both cases keeps the plan from telling whether anyone ever held the content.
-    /// </summary>
-    private bool HeldByUpload(NamespaceChunkRecord nsChunk, ChunkId id)
-    {
-        if (!UploadFresh(nsChunk))
-        {
-            return false;
-        }
-
-        var record = ReadChunk(id);
-        return IsStored(record) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
-    }
+    /// <summary><see cref="UploadFresh(NamespaceChunkRecord)"/> at <paramref name="nowMs"/> with a grace of <paramref name="grace"/> (the planner's too).</summary>
+    internal static bool UploadFresh(NamespaceChunkRecord record, long nowMs, TimeSpan grace) =>
+        record.UploadedUnixMs > 0 && nowMs - record.UploadedUnixMs <= (long)grace.TotalMilliseconds;
 
     /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
     private static void EnsureWithinQuota(NamespaceRecord record, RecordBatch batch, FileUpload upload)
@@ -468,7 +314,8 @@ internal sealed partial class UploadCommit
         return new Committed(entry);
     }
 
-    private static bool SameContent(PathEntry current, FileUpload upload)
+    /// <summary>The upload names the current version's content (same size, same chunk ids in order).</summary>
+    internal static bool SameContent(PathEntry current, FileUpload upload)
     {
         if (current.Kind != PathKind.File || current.Size != upload.Size || current.Chunks.Count != upload.Chunks.Count)
         {
@@ -489,26 +336,6 @@ internal sealed partial class UploadCommit
     internal static bool IsStored(ChunkRecord? record) => ChunkLedger.IsStored(record);
 
     private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
-
-    /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
-    private void TouchPending(List<ChunkId> ids)
-    {
-        var now = NowMs;
-        Mutate<object?>(null, (batch, _) =>
-        {
-            foreach (var id in ids)
-            {
-                var record = batch.GetChunk(id);
-                if (record is { Refcount: 0, State: ChunkState.Stored })
-                {
-                    record.ZeroSinceUnixMs = now;
-                    batch.PutChunk(id, record);
-                }
-            }
-
-            return null;
-        });
-    }
 
     /// <summary>Asks the live nodes whether they hold chunks no event confirmed; records what they hold.</summary>
     /// <param name="ns">The committing namespace: its "uploaded" mark of a chunk no node confirmed and not stored is dropped, so its next plan asks for the chunk again.</param>

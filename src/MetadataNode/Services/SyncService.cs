@@ -26,7 +26,7 @@ internal sealed class SyncService : Sync.SyncBase
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanUpload(user, upload);
         _metrics.Planned(upload, plan);
-        return plan;
+        return SyncMapping.ToResponse(plan);
     }
 
     public override async Task<PlanUploadResponse> PlanChunks(PlanChunksRequest request, ServerCallContext context)
@@ -36,7 +36,7 @@ internal sealed class SyncService : Sync.SyncBase
         using var lease = await _store.AdmitAsync(user, window.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanChunks(user, window);
         _metrics.Planned(window, plan);
-        return plan;
+        return SyncMapping.ToResponse(plan);
     }
 
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
@@ -103,10 +103,9 @@ internal sealed class SyncService : Sync.SyncBase
         }
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
-        var response = new PlanUploadsResponse();
-        response.Results.AddRange(_store.PlanMany(user, uploads));
-        _metrics.Planned(uploads, response.Results);
-        return response;
+        var plans = _store.PlanMany(user, uploads);
+        _metrics.Planned(uploads, plans);
+        return SyncMapping.ToResponse(plans);
     }
 
     /// <summary>

@@ -46,7 +46,7 @@ public sealed class MetadataStoreTests
 
         var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("b", 0, c1, c2, c2));
 
-        Assert.Equal([c2.Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([c2.Id], plan.Missing.Select(m => m.ChunkId));
         Assert.Equal(StoreHarness.NodeA, plan.Missing[0].Node.NodeId);
         var token = h.Tokens.Validate(plan.Missing[0].Token, Dropbox.Shared.Tokens.TokenOperation.Put, StoreHarness.NodeA, c2.Id);
         Assert.Equal(alice.Namespace.Value, token.Namespace);
@@ -63,7 +63,7 @@ public sealed class MetadataStoreTests
 
         var plan = h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, c1));
 
-        Assert.Equal([c1.Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([c1.Id], plan.Missing.Select(m => m.ChunkId));
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed class MetadataStoreTests
 
         h.Stored(alice, c1); // the client crashed after uploading c1
 
-        Assert.Equal([c2.Id], h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1, c2)).Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([c2.Id], h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1, c2)).Missing.Select(m => m.ChunkId));
         Assert.Equal(2, h.Store.PlanUpload(bob, StoreHarness.Upload("a", 0, c1, c2)).Missing.Count);
     }
 

@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Services.Mapping;
@@ -13,4 +14,28 @@ internal static class ClusterMapping
     /// <summary>The heartbeat interval the registry asks for (at least a second).</summary>
     public static RegisterNodeResponse ToResponse(TimeSpan heartbeatInterval) =>
         new() { HeartbeatSeconds = (uint)Math.Max(1, heartbeatInterval.TotalSeconds) };
+
+    /// <summary>Records a node's "chunk stored" report (<see cref="MetadataStore.ReportChunksStored"/>) as the cluster API received it.</summary>
+    public static void ReportChunksStored(this MetadataStore store, ReportChunksStoredRequest request) =>
+        store.ReportChunksStored(request.NodeId, ToDomain(request));
+
+    /// <summary>
+    /// A node's "chunk stored" events as the ledger takes them: the count is bounded before any id is read, a malformed
+    /// id is InvalidArgument (sizes, encodings and the node are checked by the domain).
+    /// </summary>
+    public static List<StoredChunkReport> ToDomain(ReportChunksStoredRequest request)
+    {
+        if (request.Chunks.Count > Limits.MaxReportedChunks)
+        {
+            throw UploadCommit.TooManyReported(request.Chunks.Count);
+        }
+
+        var chunks = new List<StoredChunkReport>(request.Chunks.Count);
+        foreach (var chunk in request.Chunks)
+        {
+            chunks.Add(new StoredChunkReport(chunk.ChunkId.ToChunkId(), chunk.Size, (ChunkEncoding)chunk.Encoding, chunk.StoredSize, chunk.NamespaceId));
+        }
+
+        return chunks;
+    }
 }

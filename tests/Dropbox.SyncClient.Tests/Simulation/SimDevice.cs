@@ -52,10 +52,15 @@ internal sealed class SimDevice : IDisposable
 
     private string SnapshotRoot => Path.Combine(_root, Name + "-crash");
 
+    private SyncContext _ctx = null!;
+
+    /// <summary>An engine whose pass the user confirmed (<c>--allow-mass-delete</c>), for after the guard stopped one.</summary>
+    public SyncEngine ConfirmingEngine() => new(_ctx.With(_ctx.Options with { AllowMassDelete = true }));
+
     private void Open()
     {
         State = LocalState.Open(StateDirectory);
-        var ctx = new SyncContext
+        var ctx = _ctx = new SyncContext
         {
             Folder = Folder,
             State = State,
@@ -107,7 +112,7 @@ internal sealed class SimDevice : IDisposable
             files = Directory.GetFiles(from);
             dirs = Directory.GetDirectories(from);
         }
-        catch (DirectoryNotFoundException)
+        catch (IOException)
         {
             return;
         }
@@ -124,8 +129,9 @@ internal sealed class SimDevice : IDisposable
                 File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
                 File.SetLastWriteTimeUtc(Path.Combine(to, Path.GetFileName(file)), File.GetLastWriteTimeUtc(file));
             }
-            catch (FileNotFoundException)
+            catch (IOException)
             {
+                // Gone (or its folder gone) while copying: the engine moved or deleted it at that moment.
             }
         }
 

@@ -109,7 +109,8 @@ internal sealed class SimWorld : IDisposable
         }
     }
 
-    private void Fail(string what)
+    /// <summary>Records a failure of this seed (the driver's own exceptions count too: they print the seed like any other).</summary>
+    public void Fail(string what)
     {
         lock (_lock)
         {
@@ -213,7 +214,18 @@ internal sealed class SimWorld : IDisposable
         SyncSummary? summary = null;
         try
         {
-            summary = await device.Engine.RunPassAsync(CancellationToken.None);
+            try
+            {
+                summary = await device.Engine.RunPassAsync(CancellationToken.None);
+            }
+            catch (DropboxException e) when (!device.Crashed && e.Details.ContainsKey(MassDeleteGuard.DetailKey))
+            {
+                // The guard asks the user (the folder emptied, or many deletions): this user confirms, as with --allow-mass-delete.
+                Note($"{Indent}  {device.Name}: {e.Message[..Math.Min(60, e.Message.Length)]}...; the user confirms");
+                Count("mass deletes confirmed");
+                summary = await device.ConfirmingEngine().RunPassAsync(CancellationToken.None);
+            }
+
             Note($"{Indent}  {device.Name}: up {summary.FilesUploaded}, down {summary.FilesDownloaded}, deleted {summary.FilesDeleted}, moved {summary.FilesMoved}, conflicts {summary.Conflicts}, errors {summary.Errors}, pending {summary.Pending}");
         }
         catch (Exception) when (device.Crashed)

@@ -98,6 +98,10 @@ public sealed class SimulationTests(ITestOutputHelper output)
         {
             await world.RunAsync(steps);
         }
+        catch (Exception e)
+        {
+            world.Fail($"the run threw {e}");
+        }
         finally
         {
             world.Dispose();

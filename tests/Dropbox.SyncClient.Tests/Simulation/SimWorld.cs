@@ -319,20 +319,7 @@ internal sealed class SimWorld : IDisposable
                 await InterfereAsync(device);
                 break;
             case SimFault.EditMeanwhile:
-                if (_depth.Value == 0 && Interlocked.CompareExchange(ref _interfering, 1, 0) == 0)
-                {
-                    try
-                    {
-                        Note($"{Indent}  {device.Name} {method} {key}: the user acts while it is out");
-                        Count("edits mid-pass");
-                        UserOp(device);
-                    }
-                    finally
-                    {
-                        Volatile.Write(ref _interfering, 0);
-                    }
-                }
-
+                EditMeanwhile(device, method + " " + key);
                 break;
         }
 
@@ -358,9 +345,27 @@ internal sealed class SimWorld : IDisposable
     /// <summary>A local step (a progress line, a durability barrier): a crash may stop the device here.</summary>
     public void LocalStep(SimDevice device, string what)
     {
-        if (_faults && !device.Crashed)
+        if (_faults && !device.Crashed && !CrashHere(device, what) && Roll(device, "edit at", what) < _pEdit)
         {
-            CrashHere(device, what);
+            // The user writes while the engine is between two steps (a download's bytes durable, not yet renamed...).
+            EditMeanwhile(device, "at '" + what + "'");
+        }
+    }
+
+    private void EditMeanwhile(SimDevice device, string where)
+    {
+        if (_depth.Value == 0 && Interlocked.CompareExchange(ref _interfering, 1, 0) == 0)
+        {
+            try
+            {
+                Note($"{Indent}  {device.Name} {where}: the user acts meanwhile");
+                Count("edits mid-pass");
+                UserOp(device);
+            }
+            finally
+            {
+                Volatile.Write(ref _interfering, 0);
+            }
         }
     }
 

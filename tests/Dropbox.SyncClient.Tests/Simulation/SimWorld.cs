@@ -601,7 +601,8 @@ internal sealed class SimWorld : IDisposable
     {
         var header = Encoding.UTF8.GetBytes($"#{Seed}/{op}/{device.Name}\n");
         var roll = _rng.Next(100);
-        var size = small ? _rng.Next(1, 3000) : roll < 70 ? _rng.Next(0, 2000) : roll < 96 ? _rng.Next(2000, 40_000) : _rng.Next(40_000, 150_000);
+        // Mostly small files (the batched small-file path); now and then one over 1 MiB (the streamed, windowed upload).
+        var size = small ? _rng.Next(1, 3000) : roll < 70 ? _rng.Next(0, 2000) : roll < 95 ? _rng.Next(2000, 40_000) : roll < 98 ? _rng.Next(40_000, 150_000) : _rng.Next(1_050_000, 1_500_000);
         var body = new byte[size];
         _rng.NextBytes(body);
         return [.. header, .. body];

@@ -38,9 +38,6 @@ public sealed class SimulationTests(ITestOutputHelper output)
     public Task Fifty_thousand_longer_seeded_runs_converge_without_losing_content() =>
         RunSeedsAsync(Enumerable.Range(1_000_001, 50_000), 40);
 
-    /// <summary>Seeds that once failed, kept as they were found (seed: what went wrong).</summary>
-    public static TheoryData<int> Regressions => new(Array.Empty<int>());
-
     [Fact]
     public async Task The_same_seed_gives_the_same_run()
     {

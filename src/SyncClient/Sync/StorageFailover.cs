@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Dropbox.Shared.Errors;
 
 namespace Dropbox.SyncClient.Sync;
@@ -10,7 +9,7 @@ namespace Dropbox.SyncClient.Sync;
 /// (about a minute, longer than the default 35 s node timeout), and per pass by <see cref="PassBudget"/> from the first
 /// failure, so a pass against a server that is simply down ends instead of waiting a minute per file.
 /// </summary>
-internal sealed class StorageFailover
+internal sealed class StorageFailover(TimeProvider? time = null)
 {
     /// <summary>Pauses before each new plan of one file.</summary>
     public static readonly TimeSpan[] Delays =
@@ -19,8 +18,10 @@ internal sealed class StorageFailover
     /// <summary>After this long since the pass's first failure, failures are reported, not retried.</summary>
     public static readonly TimeSpan PassBudget = TimeSpan.FromSeconds(90);
 
-    private readonly Stopwatch _sinceFirstFailure = new();
+    /// <summary>The pauses and the pass budget run on the context's clock (a simulation's clock jumps; it never sleeps).</summary>
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
+    private long? _firstFailure;
 
     /// <summary>Runs <paramref name="upload"/>, again after each pause while it fails as unavailable.</summary>
     public async Task RunAsync(string path, Func<Task> upload, Action<string> log, CancellationToken ct)
@@ -35,7 +36,7 @@ internal sealed class StorageFailover
             catch (DropboxException e) when (e.Kind == ErrorKind.Unavailable && attempt < Delays.Length && WithinBudget())
             {
                 log($"'{path}': {e.Message}; planning it again in {Delays[attempt].TotalSeconds:0} s (a storage node may be down)");
-                await Task.Delay(Delays[attempt], ct).ConfigureAwait(false);
+                await Task.Delay(Delays[attempt], _time, ct).ConfigureAwait(false);
             }
         }
     }
@@ -44,12 +45,8 @@ internal sealed class StorageFailover
     {
         lock (_lock)
         {
-            if (!_sinceFirstFailure.IsRunning)
-            {
-                _sinceFirstFailure.Start();
-            }
-
-            return _sinceFirstFailure.Elapsed < PassBudget;
+            _firstFailure ??= _time.GetTimestamp();
+            return _time.GetElapsedTime(_firstFailure.Value) < PassBudget;
         }
     }
 }

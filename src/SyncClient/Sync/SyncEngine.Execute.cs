@@ -114,7 +114,7 @@ internal sealed partial class SyncEngine
 
     private sealed class Executor(SyncEngine engine, SyncSummary summary, FileUploader uploader, FileDownloader downloader, Func<string, string> conflictName)
     {
-        private readonly StorageFailover _failover = new();
+        private readonly StorageFailover _failover = new(engine._ctx.Time);
 
         /// <summary>The one-file uploader of this pass (the small-file uploader shares its set of nodes to avoid).</summary>
         public FileUploader Uploader => uploader;

@@ -1,0 +1,145 @@
+using Dropbox.Shared.Chunking;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests.Simulation;
+
+/// <summary>
+/// One simulated computer: a real folder and a real SQLite db (on tmpfs when there is one) and the real engine, whose
+/// network is a <see cref="SimRemote"/> and whose clock is the world's. A crash copies the folder and the state
+/// directory as they are on disk at that moment; the restart throws away whatever the abandoned engine did after it.
+/// </summary>
+internal sealed class SimDevice : IDisposable
+{
+    private readonly SimWorld _world;
+    private readonly FakeServer _server;
+    private readonly string _root;
+
+    public SimDevice(SimWorld world, FakeServer server, string root, string name)
+    {
+        _world = world;
+        _server = server;
+        _root = root;
+        Name = name;
+        Folder = Path.Combine(root, name + "-folder");
+        StateDirectory = Path.Combine(root, name + "-state");
+        Directory.CreateDirectory(Folder);
+        Open();
+    }
+
+    public string Name { get; }
+
+    public string Folder { get; }
+
+    public string StateDirectory { get; }
+
+    public LocalState State { get; private set; } = null!;
+
+    public SyncEngine Engine { get; private set; } = null!;
+
+    /// <summary>Set at the crash point: every later remote call of the abandoned engine fails, and nothing it does lasts.</summary>
+    public bool Crashed { get; private set; }
+
+    /// <summary>Passes started (the crash and fault decisions are keyed by it).</summary>
+    public int Passes { get; set; }
+
+    /// <summary>Set for a pass the seed chose to crash somewhere.</summary>
+    public bool CrashArmed { get; set; }
+
+    /// <summary>Steps (remote calls and local steps) seen in the current pass.</summary>
+    public int Steps;
+
+    private string SnapshotRoot => Path.Combine(_root, Name + "-crash");
+
+    private SyncContext _ctx = null!;
+
+    /// <summary>An engine whose pass the user confirmed (<c>--allow-mass-delete</c>), for after the guard stopped one.</summary>
+    public SyncEngine ConfirmingEngine() => new(_ctx.With(_ctx.Options with { AllowMassDelete = true }));
+
+    private void Open()
+    {
+        State = LocalState.Open(StateDirectory);
+        var ctx = _ctx = new SyncContext
+        {
+            Folder = Folder,
+            State = State,
+            Metadata = new SimRemote(_world, this, _server),
+            Transfer = new SimRemote(_world, this, _server),
+            Chunker = SimWorld.NewChunker(),
+            Device = Name,
+            Options = new SyncOptions { Parallelism = 1, StableAge = TimeSpan.FromSeconds(2), QuietPeriod = TimeSpan.FromMilliseconds(250), LockWait = TimeSpan.Zero, MassDeleteMinimum = int.MaxValue },
+            Time = _world.Clock,
+            Barrier = new SimBarrier(_world, this),
+            Progress = new SyncProgress { Log = line => _world.LocalStep(this, line) },
+        };
+        Engine = new SyncEngine(ctx);
+    }
+
+    /// <summary>The crash: the folder and the state directory as they are on disk now become what the restart finds.</summary>
+    public void Crash()
+    {
+        Crashed = true;
+        if (Directory.Exists(SnapshotRoot))
+        {
+            Directory.Delete(SnapshotRoot, recursive: true);
+        }
+
+        CopyTree(Folder, Path.Combine(SnapshotRoot, "folder"));
+        CopyTree(StateDirectory, Path.Combine(SnapshotRoot, "state"));
+    }
+
+    /// <summary>The restart after a crash: a new engine over the folder and db as the crash left them on disk.</summary>
+    public void Restart()
+    {
+        State.Dispose();
+        Directory.Delete(Folder, recursive: true);
+        Directory.Delete(StateDirectory, recursive: true);
+        Directory.Move(Path.Combine(SnapshotRoot, "folder"), Folder);
+        Directory.Move(Path.Combine(SnapshotRoot, "state"), StateDirectory);
+        Directory.Delete(SnapshotRoot, recursive: true);
+        Crashed = false;
+        Open();
+    }
+
+    /// <summary>A copy made while the engine may still be writing (as a kill -9 finds it): files that vanish meanwhile are simply absent.</summary>
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        string[] files, dirs;
+        try
+        {
+            files = Directory.GetFiles(from);
+            dirs = Directory.GetDirectories(from);
+        }
+        catch (IOException)
+        {
+            return;
+        }
+
+        foreach (var file in files)
+        {
+            if (file.EndsWith("-shm", StringComparison.Ordinal))
+            {
+                continue; // SQLite's shared memory index, rebuilt from the WAL on open (it is not on disk after a reboot either)
+            }
+
+            try
+            {
+                File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+                File.SetLastWriteTimeUtc(Path.Combine(to, Path.GetFileName(file)), File.GetLastWriteTimeUtc(file));
+            }
+            catch (IOException)
+            {
+                // Gone (or its folder gone) while copying: the engine moved or deleted it at that moment.
+            }
+        }
+
+        foreach (var dir in dirs)
+        {
+            CopyTree(dir, Path.Combine(to, Path.GetFileName(dir)));
+        }
+    }
+
+    public void Dispose() => State.Dispose();
+}

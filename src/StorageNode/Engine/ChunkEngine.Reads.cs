@@ -1,9 +1,6 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.IO;
-using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Engine;
 
@@ -49,67 +46,6 @@ public sealed partial class ChunkEngine
         throw new DropboxException(ErrorKind.Unavailable, $"Chunk {id.ToShortString()} kept moving during compaction; retry.");
     }
 
-    /// <summary>
-    /// Records from this size on are read with O_DIRECT (a second handle on the segment, <see cref="Segment.DirectReads"/>):
-    /// the segments are appended with O_DIRECT, so a buffered read of a large chunk fetched it from the device into the
-    /// page cache and copied it from there (15.6% of the appliance's CPU in a download); a direct read lands in the
-    /// buffer at once. Smaller records stay buffered: several share a block, and read-ahead serves their neighbours.
-    /// </summary>
-    public const int DirectReadMinBytes = 256 * 1024;
-
-    private long _directReadCount;
-
-    /// <summary>Records read with O_DIRECT so far (tests).</summary>
-    internal long DirectReadCount => Interlocked.Read(ref _directReadCount);
-
-    /// <summary>
-    /// Reads the <paramref name="length"/> bytes at <paramref name="offset"/> with the direct handle: the whole blocks
-    /// around them into a block-aligned window of <paramref name="buffer"/> (pinned for the call), the record then at
-    /// <paramref name="start"/>. Falls back to a buffered read when the direct one fails. Returns the record's bytes read.
-    /// </summary>
-    private static int ReadDirect(IEngineFile direct, IEngineFile buffered, byte[] buffer, int length, long offset, out int start, out bool wasDirect)
-    {
-        var first = offset / DirectIo.BlockSize * DirectIo.BlockSize;
-        var skip = (int)(offset - first);
-        var span = (skip + length + DirectIo.BlockSize - 1) / DirectIo.BlockSize * DirectIo.BlockSize;
-        var pin = GCHandle.Alloc(buffer, GCHandleType.Pinned);
-        try
-        {
-            var address = (long)pin.AddrOfPinnedObject();
-            var origin = (int)((DirectIo.BlockSize - (address % DirectIo.BlockSize)) % DirectIo.BlockSize);
-            start = origin + skip;
-            wasDirect = true;
-            try
-            {
-                // The file may end inside the last block: a short read there is fine once the record is whole.
-                // Each read a whole number of blocks at an aligned place; one that ends short has met the end of the file.
-                var got = 0;
-                while (got < span)
-                {
-                    var n = direct.Read(buffer.AsSpan(origin + got, span - got), first + got);
-                    got += Math.Max(0, n);
-                    if (n <= 0 || n % DirectIo.BlockSize != 0)
-                    {
-                        break;
-                    }
-                }
-
-                return Math.Clamp(got - skip, 0, length);
-            }
-            catch (IOException)
-            {
-                // The file system took the flag but refuses this read: read it buffered.
-                start = 0;
-                wasDirect = false;
-                return buffered.ReadFully(buffer.AsSpan(0, length), offset);
-            }
-        }
-        finally
-        {
-            pin.Free();
-        }
-    }
-
     /// <summary>Reads and checks a record; null if its segment was retired meanwhile; DataLoss if it is corrupt.</summary>
     private StoredChunk? ReadAt(ChunkId id, ChunkLocation location)
     {
@@ -119,17 +55,12 @@ public sealed partial class ChunkEngine
         }
 
         var length = SegmentRecord.HeaderSize + location.StoredLength;
-        var direct = _directReads && length >= DirectReadMinBytes ? segment.DirectReads(_files) : null;
-        var buffer = ArrayPool<byte>.Shared.Rent(direct is null ? length : length + (3 * DirectIo.BlockSize));
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
         var ok = false;
         try
         {
-            var start = 0;
-            var wasDirect = false;
-            var read = direct is null
-                ? segment.Handle.ReadFully(buffer.AsSpan(0, length), location.Offset)
-                : ReadDirect(direct, segment.Handle, buffer, length, location.Offset, out start, out wasDirect);
-            var record = buffer.AsSpan(start, length);
+            var read = segment.Handle.ReadFully(buffer.AsSpan(0, length), location.Offset);
+            var record = buffer.AsSpan(0, length);
             RecordHeader header = default;
             if (read != length
                 || !(segment.Format == SegmentFormat.Framed
@@ -143,12 +74,7 @@ public sealed partial class ChunkEngine
             }
 
             ok = true;
-            if (wasDirect)
-            {
-                Interlocked.Increment(ref _directReadCount);
-            }
-
-            return new StoredChunk(buffer, start + SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength);
+            return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength);
         }
         finally
         {

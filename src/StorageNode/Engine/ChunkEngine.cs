@@ -17,7 +17,6 @@ public sealed partial class ChunkEngine : IChunkEngine
 {
     private readonly EngineOptions _options;
     private readonly IEngineFiles _files;
-    private readonly bool _directReads;
     private readonly ILogger _logger;
     private readonly EngineLayout _layout;
     private readonly string _segmentDir;
@@ -41,7 +40,6 @@ public sealed partial class ChunkEngine : IChunkEngine
     {
         _options = options;
         _files = options.Files;
-        _directReads = options.DirectReads;
         _logger = logger;
         _layout = EngineLayout.Of(options);
         _segmentDir = _layout.Segments;

@@ -8,15 +8,8 @@ namespace Dropbox.StorageNode.Engine;
 /// </summary>
 internal sealed class Segment
 {
-    private const int DirectUnknown = 0;
-    private const int DirectOpen = 1;
-    private const int DirectUnavailable = 2;
-
-    private readonly Lock _directLock = new();
     private int _refs = 1;
     private int _retired;
-    private int _directState;
-    private IEngineFile? _directReads;
 
     public Segment(int number, string path, IEngineFile handle, long length, SegmentFormat format = SegmentFormat.Framed)
     {
@@ -36,59 +29,6 @@ internal sealed class Segment
 
     /// <summary>Handle for reads and fsync (buffered).</summary>
     public IEngineFile Handle { get; }
-
-    /// <summary>
-    /// A second handle on the file for direct (page-cache bypassing) reads of large records, opened on the first call
-    /// (the caller holds a reference); null where the platform or file system refuses O_DIRECT or the file cannot be
-    /// opened again. Closed with <see cref="Handle"/>.
-    /// </summary>
-    public IEngineFile? DirectReads(IEngineFiles files)
-    {
-        if (Volatile.Read(ref _directState) == DirectOpen)
-        {
-            return _directReads;
-        }
-
-        lock (_directLock)
-        {
-            if (_directState == DirectUnknown)
-            {
-                IEngineFile? handle = null;
-                try
-                {
-                    handle = files.Open(Path, FileMode.Open);
-                    if (handle.TrySetDirect(enable: true))
-                    {
-                        _directReads = handle;
-                        handle = null;
-                    }
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // Reads stay buffered.
-                }
-                finally
-                {
-                    handle?.Dispose();
-                }
-
-                Volatile.Write(ref _directState, _directReads is null ? DirectUnavailable : DirectOpen);
-            }
-
-            return _directReads;
-        }
-    }
-
-    /// <summary>Closes the handle of <see cref="DirectReads"/> (if open); later reads are buffered.</summary>
-    public void CloseDirectReads()
-    {
-        lock (_directLock)
-        {
-            _directState = DirectUnavailable;
-            _directReads?.Dispose();
-            _directReads = null;
-        }
-    }
 
     /// <summary>The writer's appender while this is the active segment; null once it is closed.</summary>
     public SegmentAppender? Appender { get; set; }
@@ -141,7 +81,6 @@ internal sealed class Segment
         if (Interlocked.Decrement(ref _refs) == 0)
         {
             Handle.Dispose();
-            CloseDirectReads();
         }
     }
 

@@ -42,7 +42,6 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         segment.Appender?.Dispose();
         segment.Appender = null;
         segment.Handle.Dispose();
-        segment.CloseDirectReads();
         files.Delete(segment.Path);
     }
 

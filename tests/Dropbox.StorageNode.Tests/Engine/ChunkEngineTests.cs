@@ -42,63 +42,6 @@ public sealed class ChunkEngineTests : IDisposable
     }
 
     [Fact]
-    public async Task Large_chunks_at_unaligned_offsets_read_back_whole_through_direct_reads_and_small_ones_buffered()
-    {
-        // Small records between the large ones put every large one at an offset inside a block; the last large one
-        // ends inside the file's last block, so its direct read is short there.
-        var options = Options with { SegmentMaxBytes = 64L << 20 };
-        await using var engine = ChunkEngine.Open(options);
-        var chunks = new List<(ChunkId Id, byte[] Bytes)>();
-        for (var i = 0; i < 6; i++)
-        {
-            chunks.Add(TestChunks.Random(1_000 + (i * 77), 400 + i));
-            chunks.Add(TestChunks.Random(ChunkEngine.DirectReadMinBytes + (i * 4_099) + 13, 500 + i));
-        }
-
-        foreach (var (id, bytes) in chunks)
-        {
-            await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
-        }
-
-        foreach (var (id, bytes) in chunks)
-        {
-            Assert.Equal(bytes, await ReadAllAsync(engine, id));
-        }
-
-        // Where this file system takes O_DIRECT (ext4, xfs, btrfs), the six large ones went around the page cache.
-        if (SupportsDirectIo(_dir.Path))
-        {
-            Assert.Equal(6, engine.DirectReadCount);
-        }
-    }
-
-    [Fact]
-    public async Task With_direct_reads_off_every_chunk_reads_buffered()
-    {
-        await using var engine = ChunkEngine.Open(Options with { DirectReads = false });
-        var (id, bytes) = TestChunks.Random(ChunkEngine.DirectReadMinBytes + 4_001, 600);
-        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
-
-        Assert.Equal(bytes, await ReadAllAsync(engine, id));
-        Assert.Equal(0, engine.DirectReadCount);
-    }
-
-    private static bool SupportsDirectIo(string folder)
-    {
-        var probe = Path.Combine(folder, "direct-probe");
-        using var handle = File.OpenHandle(probe, FileMode.CreateNew, FileAccess.ReadWrite);
-        try
-        {
-            return Dropbox.Shared.IO.DirectIo.TrySet(handle, enable: true);
-        }
-        finally
-        {
-            handle.Dispose();
-            File.Delete(probe);
-        }
-    }
-
-    [Fact]
     public async Task Append_of_a_chunk_already_held_is_deduplicated()
     {
         await using var engine = ChunkEngine.Open(Options);

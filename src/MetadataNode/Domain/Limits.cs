@@ -97,7 +97,7 @@ internal static class Limits
     public const int MaxUnpagedPlanBytes = 48 * 1024 * 1024;
 
     /// <summary>Chunks that share one get token in a download plan.</summary>
-    public const int ChunksPerGetToken = 64;
+    public const int ChunksPerGetToken = 16;
 
     /// <summary>
     /// Chunk ids in one HasChunks or DeleteChunks call to a storage node (34 bytes each on the wire: 8192 ids are

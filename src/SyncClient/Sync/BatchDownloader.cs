@@ -29,7 +29,7 @@ internal sealed class BatchDownloader
     /// <summary>Files of more chunks than this download on their own (a window of chunks in flight), not grouped.</summary>
     public const int MaxChunksPerGroupedFile = 16;
 
-    /// <summary>Most chunks asked for in one grouped request (the server's tokens cover up to 64).</summary>
+    /// <summary>Most chunks asked for in one grouped request (the server's tokens cover 16).</summary>
     public const int MaxChunksPerRequest = 64;
 
     private readonly SyncContext _ctx;
@@ -333,7 +333,7 @@ internal sealed class BatchDownloader
 
     /// <summary>
     /// Every wanted chunk into every temp file that needs it: local copies first, then one request per node and token
-    /// (the server's token covers up to 64 chunks, of any files), each chunk verified; a chunk a request did not deliver
+    /// (the server's token covers up to 16 chunks, of any files), each chunk verified; a chunk a request did not deliver
     /// is fetched on its own from each node holding it in turn. A file a chunk could not be had for is marked failed.
     /// </summary>
     private async Task FetchAsync(Dictionary<ChunkId, WantedChunk> wanted, StagedDownload?[] staged, Exception?[] failed, CancellationToken ct)

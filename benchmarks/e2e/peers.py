@@ -11,6 +11,13 @@ Scenarios, each on data generated here from --seed:
   4 download a second device downloads both (ours: a second client; restic restore; borg extract)
   5 propagate a new 4 KiB file on A until whole on B, daemons with default settings, --changes times
 
+Fairness: every tool starts on the same footing (Runner.quiesce, before each timed tool): the previous tool's dirty
+pages are written back first (sync), and no tool starts within --delete-settle seconds (default 60) of a mass
+deletion by the runner (its rm of the previous tool's restore, extract or copy of 1,000 files or more). On ext4 without a journal (this
+project's VM) creating files soon after many were deleted costs the creator an inode-table scan, which used to fall
+on whichever tool ran right after the runner's clean-up (ours, in the download scenario). --drop-caches also empties
+the page cache before each tool (off by default: it is machine-wide and makes every tool read cold).
+
 Every wall time is the command's (or, for daemons, from the change until the result is whole on the other
 side); CPU and peak RSS come from /usr/bin/time for commands and /proc/PID/{stat,status} for daemons (VmHWM reset
 through /proc/PID/clear_refs before each scenario). Every result is compared byte for byte with the source.
@@ -40,6 +47,8 @@ import xml.etree.ElementTree as ET
 MIB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SETTLE_S = 2.5  # the client's --once pass waits for files younger than 2 s; every tool gets the same settle time
+DELETE_SETTLE_S = 60  # default --delete-settle: no tool starts within this long of the runner's last mass deletion
+MASS_DELETE_FILES = 1000  # a removal of at least this many files and folders is a mass deletion
 ALL_TOOLS = ["ours", "restic", "borg", "syncthing", "rclone", "rsync", "cp", "dd"]
 
 _work_dir = None  # where run() keeps time(1)'s output
@@ -338,6 +347,7 @@ class Runner:
         self.appliance = None
         self.st = {}
         self.last_write = 0.0
+        self.last_delete = None  # time.monotonic() of the runner's last removal of a tree or file (see quiesce)
         self.timeout = a.timeout
 
     # ---- helpers
@@ -349,10 +359,41 @@ class Runner:
         self.rows.append(row)
         log(f"{row.scenario} / {row.tool}: {row.wall:.2f} s, {fmt_bytes(row.bytes)}, cpu {fmt_cpu(row.cpu)}, {row.verified}")
 
+    def remove(self, path):
+        """Removes a tree (or file) the runner made; a mass deletion (MASS_DELETE_FILES entries or more) is noted, so
+        that the next tool waits for it to settle."""
+        if not os.path.lexists(path):
+            return
+        if os.path.isdir(path) and not os.path.islink(path):
+            entries = sum(len(d) + len(f) for _, d, f in os.walk(path))
+            shutil.rmtree(path, ignore_errors=True)
+            if entries >= MASS_DELETE_FILES:
+                self.last_delete = time.monotonic()
+        else:
+            os.unlink(path)
+
+    def quiesce(self):
+        """The same start for every tool: dirty pages written back, the runner's last mass deletion settled (see the
+        module's doc), and with --drop-caches an empty page cache. Called before each timed tool."""
+        os.sync()
+        if self.last_delete is not None:
+            left = self.last_delete + self.a.delete_settle - time.monotonic()
+            if left > 0:
+                log(f"waiting {left:.0f} s for the last deletion to settle (--delete-settle {self.a.delete_settle})")
+                time.sleep(left)
+            os.sync()
+        if self.a.drop_caches:
+            try:
+                with open("/proc/sys/vm/drop_caches", "w") as f:
+                    f.write("3")
+            except OSError as e:
+                raise BenchError(f"--drop-caches: cannot write /proc/sys/vm/drop_caches ({e}); run as root or leave it off")
+
     def attempt(self, scenario, tool, fn):
         if not self.on(tool):
             return
         try:
+            self.quiesce()
             fn()
         except BenchError as e:
             log(f"FAILED {scenario} / {tool}: {e}")
@@ -468,10 +509,12 @@ class Runner:
 
     def restic_verify(self, sc, timed=False):
         dst = os.path.join(self.work, "restic-restore")
-        shutil.rmtree(dst, ignore_errors=True)
+        self.remove(dst)
+        if timed:
+            self.quiesce()
         r = run(["restic", "restore", "latest", "--target", dst], env=self.env, timeout=self.timeout)
         v = compare(self.expected, dst, f"{sc} restic restore")
-        shutil.rmtree(dst, ignore_errors=True)
+        self.remove(dst)
         return (r, v) if timed else v
 
     def borg_create(self, sc, mib, name):
@@ -484,11 +527,13 @@ class Runner:
 
     def borg_verify(self, sc, timed=False):
         dst = os.path.join(self.work, "borg-extract")
-        shutil.rmtree(dst, ignore_errors=True)
+        self.remove(dst)
         os.makedirs(dst)
+        if timed:
+            self.quiesce()
         r = run(["borg", "extract", "::" + self.borg_last], cwd=dst, env=self.env, timeout=self.timeout)
         v = compare(self.expected, dst, f"{sc} borg extract")
-        shutil.rmtree(dst, ignore_errors=True)
+        self.remove(dst)
         return (r, v) if timed else v
 
     def rclone(self, sc, mib):
@@ -520,7 +565,7 @@ class Runner:
                 same = file_sha(s) == file_sha(os.path.join(dst, name))
             if not same:
                 raise BenchError(f"{sc} cp: the copy of {s} differs")
-        shutil.rmtree(dst)
+        self.remove(dst)
         self.add(sc, "cp", r.wall, None, {"cp": r.rss}, {"cp": r.cpu}, mib, "ok", "page cache, no fsync")
 
     def dd(self, sc, mib, producer):
@@ -909,7 +954,10 @@ def report(runner, a, started, load0):
     w("Ours: the `standalone` appliance (metadata and storage node in one process, 'appliance') built Release on "
       "127.0.0.1, the client's `sync --once --json` after `login`, as in the README. 'ours / this' above 1 means "
       f"ours took longer. Every tool starts after the data has been still for {SETTLE_S} s (the client's --once pass "
-      "waits for files younger than 2 s). Peak RSS of a command is the largest of it and its children (as /usr/bin/time reports it); of a "
+      "waits for files younger than 2 s), after a sync (the previous tool's dirty pages written back) and at least "
+      f"{a.delete_settle} s after the runner's last mass deletion (ext4 without a journal makes creating files soon "
+      "after many deletions cost the creator an inode-table scan)"
+      + (", with the page cache dropped" if a.drop_caches else "") + ". Peak RSS of a command is the largest of it and its children (as /usr/bin/time reports it); of a "
       "daemon its VmHWM over the scenario. CPU ms/MiB is over the scenario's data (scenario 2: the whole file). "
       "Uploads of ours, restic and borg are verified by an untimed download / restore / extract compared with the "
       "source; syncthing, rclone, rsync and cp by comparing the copy. rclone, rsync and cp do not fsync (dd does; "
@@ -934,6 +982,10 @@ def main():
     p.add_argument("--timeout", type=int, default=900, help="seconds any one command or wait may take (default 900)")
     p.add_argument("--change-timeout", type=int, default=120, help="seconds one propagation may take (default 120)")
     p.add_argument("--work", help="work folder (default: a new one under $TMPDIR; removed at the end unless --keep)")
+    p.add_argument("--delete-settle", type=int, default=DELETE_SETTLE_S,
+                   help=f"seconds no tool starts after the runner's last mass deletion (default {DELETE_SETTLE_S}; see Fairness above)")
+    p.add_argument("--drop-caches", action="store_true",
+                   help="also empty the page cache before each tool (machine-wide; root only; default off)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs, repositories)")
     p.add_argument("--out", help="also write the Markdown report to this file")
     a = p.parse_args()

@@ -42,7 +42,7 @@ public sealed class LargeFileDownloadPlanTests
             Assert.Equal(commit.Entry.Version, page.Entry.Version);
             Assert.Empty(page.Entry.Chunks);
             Assert.Single(page.Nodes); // each node once per page, not once per chunk
-            Assert.True(page.Tokens.Count <= (page.Chunks.Count + 15) / 16);
+            Assert.True(page.Tokens.Count <= (page.Chunks.Count + Dropbox.MetadataNode.Domain.Limits.ChunksPerGetToken - 1) / Dropbox.MetadataNode.Domain.Limits.ChunksPerGetToken, $"{page.Tokens.Count} tokens for {page.Chunks.Count} chunks on one node");
             foreach (var get in page.Chunks)
             {
                 seen.Add(get.Chunk.Id);

@@ -677,25 +677,26 @@ public sealed class MetadataStoreTests
     {
         using var h = new StoreHarness();
         var (alice, _) = h.Store.AddUser("alice");
-        for (var i = 0; i < 20; i++)
+        var n = Dropbox.MetadataNode.Domain.Limits.ChunksPerGetToken + 4;
+        for (var i = 0; i < n; i++)
         {
             await h.PutFileAsync(alice, $"d/f{i:D2}", 0, StoreHarness.Chunk(i));
         }
 
-        var deleted = await h.PutFileAsync(alice, "gone", 0, StoreHarness.Chunk(50));
+        var deleted = await h.PutFileAsync(alice, "gone", 0, StoreHarness.Chunk(n + 50));
         await h.Store.DeleteAsync(alice, "gone", deleted.Sequence, "t");
-        var request = Enumerable.Range(0, 20).Select(i => new GetDownloadPlanRequest { Path = $"d/f{i:D2}" }).ToList();
+        var request = Enumerable.Range(0, n).Select(i => new GetDownloadPlanRequest { Path = $"d/f{i:D2}" }).ToList();
         request.Insert(3, new GetDownloadPlanRequest { Path = "gone" });
         request.Add(new GetDownloadPlanRequest { Path = "never-was" });
 
         var plans = SyncMapping.ToResponse(await h.Store.GetDownloadPlansAsync(alice, SyncMapping.ToDomain(request), CancellationToken.None));
 
-        Assert.Equal(22, plans.Plans.Count);
+        Assert.Equal(n + 2, plans.Plans.Count);
         Assert.Null(plans.Plans[3].Entry);
-        Assert.Null(plans.Plans[21].Entry);
+        Assert.Null(plans.Plans[n + 1].Entry);
         var files = plans.Plans.Where(p => p.Entry is not null).ToList();
-        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"d/f{i:D2}"), files.Select(p => p.Entry.Path));
-        // 20 one-chunk files on one node: two tokens (16 chunks each at most), each covering chunks of many files.
+        Assert.Equal(Enumerable.Range(0, n).Select(i => $"d/f{i:D2}"), files.Select(p => p.Entry.Path));
+        // One token more one-chunk files on one node than a token covers: two tokens, each covering chunks of many files.
         Assert.Equal(StoreHarness.NodeA, Assert.Single(plans.Nodes).NodeId);
         Assert.Equal(2, plans.Tokens.Count);
         for (var i = 0; i < files.Count; i++)

@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
+using System.Text;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.IO;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Dropbox.SyncClient.State;
 
@@ -298,6 +300,11 @@ internal sealed class LocalState : IDisposable
     /// Records many synced paths (each as <see cref="PutFile"/>) in one transaction: all of them or, on a failure or a
     /// crash, none. Callers record only files that are durably in place.
     /// </summary>
+    /// <remarks>
+    /// Four statements prepared once per call and bound by position on the connection's handle: through
+    /// <see cref="SqliteCommand"/> every execution looked its parameters up by name (a UTF-8 copy of each name, per row),
+    /// which was most of the cost of recording 10,000 new files.
+    /// </remarks>
     public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files)
     {
         if (files.Count == 0)
@@ -308,39 +315,27 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            using var delete = _db.CreateCommand();
-            delete.Transaction = tx;
-            delete.CommandText = "DELETE FROM files WHERE path=$p; DELETE FROM chunks WHERE path=$p;";
-            var dPath = delete.Parameters.Add("$p", SqliteType.Text);
-            using var insertFile = _db.CreateCommand();
-            insertFile.Transaction = tx;
-            insertFile.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
-            var fPath = insertFile.Parameters.Add("$p", SqliteType.Text);
-            var fKind = insertFile.Parameters.Add("$k", SqliteType.Integer);
-            var fSize = insertFile.Parameters.Add("$s", SqliteType.Integer);
-            var fMtime = insertFile.Parameters.Add("$m", SqliteType.Integer);
-            var fVersion = insertFile.Parameters.Add("$v", SqliteType.Integer);
-            var fHash = insertFile.Parameters.Add("$h", SqliteType.Blob);
-            var fChunks = insertFile.Parameters.Add("$c", SqliteType.Blob);
-            using var insertChunk = _db.CreateCommand();
-            insertChunk.Transaction = tx;
-            insertChunk.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
-            var pId = insertChunk.Parameters.Add("$id", SqliteType.Blob);
-            var pPath = insertChunk.Parameters.Add("$p", SqliteType.Text);
-            var pOffset = insertChunk.Parameters.Add("$o", SqliteType.Integer);
-            var pLength = insertChunk.Parameters.Add("$l", SqliteType.Integer);
+            var db = _db.Handle!;
+            using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
+            using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
+            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+            using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
+            Span<byte> id = stackalloc byte[ChunkId.Size];
             foreach (var (record, chunks) in files)
             {
-                dPath.Value = record.Path;
-                delete.ExecuteNonQuery();
-                fPath.Value = record.Path;
-                fKind.Value = (int)record.Kind;
-                fSize.Value = record.Size;
-                fMtime.Value = record.MtimeTicks;
-                fVersion.Value = (long)record.Version;
-                fHash.Value = record.ContentHash;
-                fChunks.Value = EncodeChunks(chunks ?? []);
-                insertFile.ExecuteNonQuery();
+                var path = Encoding.UTF8.GetBytes(record.Path);
+                raw.sqlite3_bind_text(deleteFile, 1, path);
+                Step(db, deleteFile);
+                raw.sqlite3_bind_text(deleteChunks, 1, path);
+                Step(db, deleteChunks);
+                raw.sqlite3_bind_text(insertFile, 1, path);
+                raw.sqlite3_bind_int64(insertFile, 2, (int)record.Kind);
+                raw.sqlite3_bind_int64(insertFile, 3, record.Size);
+                raw.sqlite3_bind_int64(insertFile, 4, record.MtimeTicks);
+                raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version);
+                BindBlob(insertFile, 6, record.ContentHash);
+                BindBlob(insertFile, 7, EncodeChunks(chunks ?? []));
+                Step(db, insertFile);
                 if (chunks is not { Count: > 0 })
                 {
                     continue;
@@ -349,16 +344,55 @@ internal sealed class LocalState : IDisposable
                 long offset = 0;
                 foreach (var chunk in chunks)
                 {
-                    pId.Value = chunk.Id.ToArray();
-                    pPath.Value = record.Path;
-                    pOffset.Value = offset;
-                    pLength.Value = chunk.Size;
-                    insertChunk.ExecuteNonQuery();
+                    chunk.Id.WriteTo(id);
+                    raw.sqlite3_bind_blob(insertChunk, 1, id);
+                    raw.sqlite3_bind_text(insertChunk, 2, path);
+                    raw.sqlite3_bind_int64(insertChunk, 3, offset);
+                    raw.sqlite3_bind_int64(insertChunk, 4, chunk.Size);
+                    Step(db, insertChunk);
                     offset += chunk.Size;
                 }
             }
 
             tx.Commit();
+        }
+    }
+
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
+    {
+        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, sql, out var stmt), db);
+        return stmt;
+    }
+
+    /// <summary>Runs a statement that returns no rows and resets it for its next row; an error throws as Microsoft.Data.Sqlite would.</summary>
+    private static void Step(sqlite3 db, sqlite3_stmt stmt)
+    {
+        var rc = raw.sqlite3_step(stmt);
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc == raw.SQLITE_ROW ? raw.SQLITE_MISUSE : rc, db);
+        }
+
+        raw.sqlite3_reset(stmt);
+    }
+
+    /// <summary>
+    /// An empty blob is bound as a zero-length blob and a null one as NULL (which the NOT NULL columns refuse), as
+    /// Microsoft.Data.Sqlite binds them.
+    /// </summary>
+    private static void BindBlob(sqlite3_stmt stmt, int index, byte[]? value)
+    {
+        if (value is null)
+        {
+            raw.sqlite3_bind_null(stmt, index);
+        }
+        else if (value.Length == 0)
+        {
+            raw.sqlite3_bind_zeroblob(stmt, index, 0);
+        }
+        else
+        {
+            raw.sqlite3_bind_blob(stmt, index, value);
         }
     }
 

@@ -31,6 +31,13 @@ internal sealed class SmallFileUploader
     private readonly FileHasher _hasher;
 
     /// <summary>
+    /// One group records its files at a time: the groups in flight finish close together, and the second one's
+    /// <see cref="LocalState.PutFiles"/> spun on the database's lock (a few % of a first sync's CPU) where it now
+    /// waits without a thread.
+    /// </summary>
+    private readonly SemaphoreSlim _recording = new(1, 1);
+
+    /// <summary>
     /// Storage nodes that refused a put as full or did not answer, shared with the one-file path (FileUploader's set):
     /// later plans ask to be placed elsewhere, so a node that fills between heartbeats fails one group, not each.
     /// </summary>
@@ -206,8 +213,17 @@ internal sealed class SmallFileUploader
             }
         }
 
-        // One transaction for the group's records, not one per file.
-        _ctx.State.PutFiles(records);
+        // One transaction for the group's records, not one per file; recorded even when cancelled now (they are committed).
+        await _recording.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            _ctx.State.PutFiles(records);
+        }
+        finally
+        {
+            _recording.Release();
+        }
+
         for (var i = 0; i < accepted.Count; i++)
         {
             var (a, fp, plan, _) = accepted[i];

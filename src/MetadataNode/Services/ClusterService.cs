@@ -38,4 +38,10 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
         _store.ReportChunksStored(request);
         return Task.FromResult(ReportOk);
     }
+
+    public override Task<GetDownloadPlanResponse> ResolveLink(ResolveLinkRequest request, ServerCallContext context)
+    {
+        _auth.System(context);
+        return _store.ResolveLinkAsync(request.LinkToken, request.Offset, request.Limit, context.CancellationToken);
+    }
 }

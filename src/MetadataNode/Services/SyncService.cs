@@ -143,6 +143,12 @@ internal sealed class SyncService : Sync.SyncBase
     public override Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
         _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device);
 
+    public override Task<CreateLinkResponse> CreateLink(CreateLinkRequest request, ServerCallContext context)
+    {
+        var link = _store.CreateLink(_auth.User(context), request.Path, request.Version, TimeSpan.FromSeconds(request.LifetimeSeconds));
+        return Task.FromResult(new CreateLinkResponse { Url = link.Url, ExpiresUnixMs = link.Expires.ToUnixTimeMilliseconds(), Entry = link.Entry });
+    }
+
     public override Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context) =>
         Task.FromResult(_store.GetAccount(_auth.User(context)));
 }

@@ -42,7 +42,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device);
+        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device) with { Executable = request.Executable };
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         return await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false);
     }
@@ -62,7 +62,7 @@ internal sealed class SyncService : Sync.SyncBase
             var f = request.Files[i];
             try
             {
-                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device);
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device) with { Executable = f.Executable };
             }
             catch (Dropbox.Shared.Errors.DropboxException ex)
             {

@@ -81,6 +81,7 @@ internal static class StoredFormat
             ContentHash = stored.ContentHash,
             ModifiedBy = stored.ModifiedBy,
             ServerTimeUnixMs = stored.ServerTimeUnixMs,
+            Executable = stored.Executable,
         };
         foreach (var c in stored.Chunks)
         {
@@ -103,6 +104,7 @@ internal static class StoredFormat
             ContentHash = entry.ContentHash,
             ModifiedBy = entry.ModifiedBy,
             ServerTimeUnixMs = entry.ServerTimeUnixMs,
+            Executable = entry.Executable,
         };
         foreach (var c in entry.Chunks)
         {

@@ -66,6 +66,7 @@ internal sealed class LocalState : IDisposable
                 chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
             """);
+        AddExecutableColumn(db);
         return new LocalState(db, stateDirectory);
     }
 
@@ -126,11 +127,11 @@ internal sealed class LocalState : IDisposable
 
             var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, executable FROM files";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
-                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4));
+                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4)) { Executable = reader.GetInt64(5) != 0 };
             }
 
             return result;
@@ -144,7 +145,7 @@ internal sealed class LocalState : IDisposable
         {
             var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, executable FROM files";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
@@ -180,7 +181,7 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files WHERE path=$p";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, executable FROM files WHERE path=$p";
             cmd.Parameters.AddWithValue("$p", path);
             using var reader = cmd.ExecuteReader();
             return reader.Read() ? ReadRecord(reader) : null;
@@ -314,7 +315,7 @@ internal sealed class LocalState : IDisposable
             var dPath = delete.Parameters.Add("$p", SqliteType.Text);
             using var insertFile = _db.CreateCommand();
             insertFile.Transaction = tx;
-            insertFile.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES($p,$k,$s,$m,$v,$h,$c)";
+            insertFile.CommandText = "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,executable) VALUES($p,$k,$s,$m,$v,$h,$c,$x)";
             var fPath = insertFile.Parameters.Add("$p", SqliteType.Text);
             var fKind = insertFile.Parameters.Add("$k", SqliteType.Integer);
             var fSize = insertFile.Parameters.Add("$s", SqliteType.Integer);
@@ -322,6 +323,7 @@ internal sealed class LocalState : IDisposable
             var fVersion = insertFile.Parameters.Add("$v", SqliteType.Integer);
             var fHash = insertFile.Parameters.Add("$h", SqliteType.Blob);
             var fChunks = insertFile.Parameters.Add("$c", SqliteType.Blob);
+            var fExecutable = insertFile.Parameters.Add("$x", SqliteType.Integer);
             using var insertChunk = _db.CreateCommand();
             insertChunk.Transaction = tx;
             insertChunk.CommandText = "INSERT INTO chunks(id,path,offset,length) VALUES($id,$p,$o,$l)";
@@ -340,6 +342,7 @@ internal sealed class LocalState : IDisposable
                 fVersion.Value = (long)record.Version;
                 fHash.Value = record.ContentHash;
                 fChunks.Value = EncodeChunks(chunks ?? []);
+                fExecutable.Value = record.Executable ? 1 : 0;
                 insertFile.ExecuteNonQuery();
                 if (chunks is not { Count: > 0 })
                 {
@@ -564,7 +567,21 @@ internal sealed class LocalState : IDisposable
         reader.GetInt64(2),
         reader.GetInt64(3),
         (ulong)reader.GetInt64(4),
-        (byte[])reader.GetValue(5));
+        (byte[])reader.GetValue(5))
+    {
+        Executable = reader.GetInt64(6) != 0,
+    };
+
+    /// <summary>The owner-executable bit of each synced file: added to a db from before it, every old row reading 0 (not executable).</summary>
+    private static void AddExecutableColumn(SqliteConnection db)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='executable'";
+        if ((long)cmd.ExecuteScalar()! == 0)
+        {
+            Exec(db, "ALTER TABLE files ADD COLUMN executable INTEGER NOT NULL DEFAULT 0;");
+        }
+    }
 
     private static void Exec(SqliteConnection db, string sql)
     {

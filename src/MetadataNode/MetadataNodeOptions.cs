@@ -15,6 +15,13 @@ public sealed record MetadataNodeOptions
     /// </summary>
     public string? BackupDirectory { get; init; }
 
+    /// <summary>
+    /// Longest a storage node may take to answer an online backup's snapshot request (the cluster's deletions are held
+    /// meanwhile): past it the node counts as failed and the backup as incomplete. Linking sealed segments is instant;
+    /// the active one (up to the segment size) is copied.
+    /// </summary>
+    public TimeSpan BackupNodeTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>The folder backups go to: <see cref="BackupDirectory"/> or DATA/backups.</summary>
     public string BackupFolder => Path.GetFullPath(BackupDirectory ?? Path.Combine(DataDirectory, "backups"));
 

@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;

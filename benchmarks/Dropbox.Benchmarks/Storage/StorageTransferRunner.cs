@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -40,7 +41,7 @@ public static class StorageTransferRunner
             tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, NodeId, Array.Empty<ChunkId>(), TimeSpan.FromMinutes(1));
             using var node = await NodeProcess.StartAsync(Path.Combine(root, "node"), keys, NodeId).ConfigureAwait(false);
             var location = new ChunkLocation { NodeId = NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
-            using var channels = new ChannelCache(ServerTrust.System);
+            using var channels = ClientChannels.Create(ServerTrust.System);
             var grpc = new GrpcChunkTransfer(channels);
             using var http = new HttpChunkTransfer(ServerTrust.System, grpc, minHttpChunkBytes: 0);
             var only = StoragePutRunner.StringArg(args, "--only");

@@ -1,6 +1,5 @@
 using Dropbox.MetadataNode.Storage;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Sync;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -26,7 +25,7 @@ internal sealed class ChangeFeed
     /// call until a change arrives or the wait ends. A cursor from another namespace, another epoch or
     /// beyond the head is refused with a reset instruction, never answered with silent data.
     /// </summary>
-    public async Task<ListChangesResponse> ListAsync(NamespaceState ns, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken)
+    public async Task<ChangePage> ListAsync(NamespaceState ns, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken)
     {
         var after = ParseCursor(ns, cursor);
         var max = limit == 0 ? Limits.DefaultChangesLimit : (int)Math.Min(limit, Limits.MaxChangesLimit);
@@ -52,7 +51,7 @@ internal sealed class ChangeFeed
         }
     }
 
-    private async Task<ListChangesResponse> WaitForChangesAsync(NamespaceState ns, ulong after, int max, DateTime deadline, CancellationToken cancellationToken)
+    private async Task<ChangePage> WaitForChangesAsync(NamespaceState ns, ulong after, int max, DateTime deadline, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -83,17 +82,18 @@ internal sealed class ChangeFeed
         }
     }
 
-    private ListChangesResponse ReadChanges(string ns, ulong epoch, ulong after, int max)
+    private ChangePage ReadChanges(string ns, ulong epoch, ulong after, int max)
     {
-        var response = new ListChangesResponse();
+        var changes = new List<ChangeEntry>();
+        var hasMore = false;
         var last = after;
         var bytes = 0;
         ulong gapAt = 0;
         _engine.Visit(_engine.Changes, Keys.ChangePrefix(ns), Keys.Change(ns, after + 1), (key, value) =>
         {
-            if (response.Changes.Count >= max || (bytes + value.Length > Limits.MaxChangesResponseBytes && response.Changes.Count > 0))
+            if (changes.Count >= max || (bytes + value.Length > Limits.MaxChangesResponseBytes && changes.Count > 0))
             {
-                response.HasMore = true;
+                hasMore = true;
                 return false;
             }
 
@@ -104,7 +104,7 @@ internal sealed class ChangeFeed
                 return false;
             }
 
-            response.Changes.Add(change);
+            changes.Add(change);
             bytes += value.Length;
             last = change.Sequence;
             return true;
@@ -116,8 +116,7 @@ internal sealed class ChangeFeed
             throw new DropboxException(ErrorKind.Internal, $"Change log of namespace {ns} has a gap after {last} (next is {gapAt}).");
         }
 
-        response.Cursor = new ChangeCursor(ns, last, epoch).ToString();
-        return response;
+        return new ChangePage(changes, new ChangeCursor(ns, last, epoch).ToString(), hasMore);
     }
 
     private static ulong ParseCursor(NamespaceState ns, string? cursor)

@@ -2,8 +2,6 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
-using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -21,9 +19,9 @@ internal static class ChunkLedger
     public static ChunkRecord? Read(RocksEngine engine, ChunkId id) => RecordBatch.ReadChunk(engine, id);
 
     /// <summary>Adds <paramref name="delta"/> references from one version to each distinct chunk it names.</summary>
-    public static void AddReferences(RecordBatch batch, string ns, FileEntry entry, int delta, long now)
+    public static void AddReferences(RecordBatch batch, string ns, PathEntry entry, int delta, long now)
     {
-        if (entry.Deleted || entry.Kind != EntryKind.File || entry.Chunks.Count == 0)
+        if (entry.Deleted || entry.Kind != PathKind.File || entry.Chunks.Count == 0)
         {
             return;
         }
@@ -31,7 +29,7 @@ internal static class ChunkLedger
         var seen = new HashSet<ChunkId>(entry.Chunks.Count);
         foreach (var chunk in entry.Chunks)
         {
-            var id = chunk.Id.ToChunkId();
+            var id = chunk.Id;
             if (!seen.Add(id))
             {
                 continue;
@@ -75,7 +73,7 @@ internal static class ChunkLedger
     /// no commit confirms are deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk
     /// it never commits. Returns whether the chunk is now recorded as stored.
     /// </summary>
-    public static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified)
+    public static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified)
     {
         var record = batch.GetChunk(id);
         if (record is null)

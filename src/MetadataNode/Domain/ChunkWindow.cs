@@ -11,6 +11,9 @@ namespace Dropbox.MetadataNode.Domain;
 /// </summary>
 internal sealed record ChunkWindow(string Path, ulong Size, ulong BaseVersion, IReadOnlyList<ChunkRef> Chunks)
 {
+    /// <summary>Storage nodes the client found full or down: as <see cref="FileUpload.AvoidNodes"/>.</summary>
+    public IReadOnlyList<string> AvoidNodes { get; init; } = [];
+
     /// <summary>Validates wire input; anything malformed is InvalidArgument, an oversize window ResourceExhausted.</summary>
     public static ChunkWindow Create(string? path, ulong size, ulong baseVersion, IReadOnlyList<Proto.ChunkRef> chunks)
     {

@@ -1,7 +1,6 @@
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
-using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -32,7 +31,7 @@ internal sealed class ConsistencyCheck
     {
         {
             var problems = new List<string>();
-            var versions = new Dictionary<(string Ns, string Path), SortedDictionary<ulong, FileEntry>>();
+            var versions = new Dictionary<(string Ns, string Path), SortedDictionary<ulong, PathEntry>>();
             var chunkRefs = new Dictionary<ChunkId, long>();
             var nsChunkRefs = new Dictionary<(string, ChunkId), long>();
             foreach (var (key, value) in _engine.ScanAll(_engine.Versions))
@@ -50,9 +49,9 @@ internal sealed class ConsistencyCheck
                 }
 
                 list[seq] = entry;
-                if (!entry.Deleted && entry.Kind == EntryKind.File)
+                if (!entry.Deleted && entry.Kind == PathKind.File)
                 {
-                    foreach (var id in entry.Chunks.Select(c => c.Id.ToChunkId()).Distinct())
+                    foreach (var id in entry.Chunks.Select(c => c.Id).Distinct())
                     {
                         chunkRefs[id] = chunkRefs.GetValueOrDefault(id) + 1;
                         nsChunkRefs[(ns, id)] = nsChunkRefs.GetValueOrDefault((ns, id)) + 1;
@@ -73,8 +72,8 @@ internal sealed class ConsistencyCheck
                     }
 
                     expected = change.Sequence + 1;
-                    CheckVersion(ns.NamespaceId, change.Entry.Path, change.Sequence);
-                    if (change.Kind == ChangeKind.Move)
+                    CheckVersion(ns.NamespaceId, change.Entry!.Path, change.Sequence);
+                    if (change.Kind == ChangeType.Move)
                     {
                         CheckVersion(ns.NamespaceId, change.OldPath, change.Sequence);
                     }
@@ -114,7 +113,7 @@ internal sealed class ConsistencyCheck
                         livePaths.Add(path);
                     }
 
-                    if (file.Current is { Deleted: false, Kind: EntryKind.File })
+                    if (file.Current is { Deleted: false, Kind: PathKind.File })
                     {
                         liveFiles.Add(path);
                         files++;

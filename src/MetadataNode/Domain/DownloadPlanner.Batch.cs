@@ -1,5 +1,5 @@
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -9,23 +9,23 @@ internal sealed partial class DownloadPlanner
     /// The download plans of many files in one answer: per file the first page <see cref="GetDownloadPlan"/> would give
     /// with its limit (0: <see cref="DefaultBatchPlanPage"/>), with nodes and get tokens shared by the whole answer, so
     /// one token covers chunks of several files on one node (runs of up to <see cref="Limits.ChunksPerGetToken"/>). A
-    /// file that is gone, deleted or a folder gets a plan without an entry. Within the account's work budget, one unit
+    /// file that is gone, deleted or a folder gets null. Within the account's work budget, one unit
     /// per chunk answered for.
     /// </summary>
-    public async Task<GetDownloadPlansResponse> GetDownloadPlansAsync(NamespaceState ns, IReadOnlyList<GetDownloadPlanRequest> files, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DownloadPlan?>> GetDownloadPlansAsync(NamespaceState ns, IReadOnlyList<DownloadRequest> files, CancellationToken cancellationToken)
     {
         if (files.Count > Limits.MaxFilesPerBatch)
         {
             throw Limits.TooManyFiles(files.Count);
         }
 
-        var entries = new FileEntry?[files.Count];
+        var entries = new PathEntry?[files.Count];
         var counts = new int[files.Count];
         long units = 0;
         for (var i = 0; i < files.Count; i++)
         {
             var path = PathGuard.Normalize(files[i].Path);
-            FileEntry entry;
+            PathEntry entry;
             try
             {
                 entry = ReadEntry(ns.Id, path, files[i].Version);
@@ -35,7 +35,7 @@ internal sealed partial class DownloadPlanner
                 continue;
             }
 
-            if (entry.Kind == EntryKind.Folder)
+            if (entry.Kind == PathKind.Folder)
             {
                 continue;
             }
@@ -54,39 +54,36 @@ internal sealed partial class DownloadPlanner
         using var lease = await ns.Work.EnterAsync(units, cancellationToken).ConfigureAwait(false);
 
         // Every chunk answered for, in one list: holders and tokens are worked out over it as over one file's page.
-        var union = new FileEntry();
+        var union = new List<ChunkRef>((int)units);
         for (var i = 0; i < files.Count; i++)
         {
             for (var j = 0; j < counts[i]; j++)
             {
-                union.Chunks.Add(entries[i]!.Chunks[j]);
+                union.Add(entries[i]!.Chunks[j]);
             }
         }
 
-        var holders = Holders("one of the files asked for", union, 0, union.Chunks.Count);
+        var holders = Holders("one of the files asked for", union, 0, union.Count);
         var tokens = GetTokens(ns.Id, union, 0, holders);
-        var response = new GetDownloadPlansResponse();
-        var compact = new CompactPlan(response.Nodes, response.Tokens);
+        var plans = new DownloadPlan?[files.Count];
         var at = 0;
         for (var i = 0; i < files.Count; i++)
         {
             if (entries[i] is not { } entry)
             {
-                response.Plans.Add(new GetDownloadPlanResponse());
                 continue;
             }
 
-            var page = new GetDownloadPlanResponse { Entry = entry.Clone(), TotalChunks = (uint)entry.Chunks.Count, HasMore = counts[i] < entry.Chunks.Count };
-            page.Entry.Chunks.Clear();
+            var sources = new List<ChunkSource>(counts[i]);
             for (var j = 0; j < counts[i]; j++, at++)
             {
-                page.Chunks.Add(compact.Get(entry.Chunks[j], holders[at], tokens[at]));
+                sources.Add(new ChunkSource(entry.Chunks[j], holders[at], tokens[at]));
             }
 
-            response.Plans.Add(page);
+            plans[i] = new DownloadPlan(entry, sources, Paged: true, HasMore: counts[i] < entry.Chunks.Count);
         }
 
-        return response;
+        return plans;
     }
 
     /// <summary>Chunks of a file's first page in <see cref="GetDownloadPlansAsync"/> when its request names no limit.</summary>

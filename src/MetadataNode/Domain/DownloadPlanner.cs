@@ -3,7 +3,6 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -33,11 +32,11 @@ internal sealed partial class DownloadPlanner
     /// can fetch neighbours in one call with it. With <paramref name="limit"/> 0, the whole plan in the original form
     /// (refused when too large for one answer); else one compact page of chunks from <paramref name="offset"/>.
     /// </summary>
-    public GetDownloadPlanResponse GetDownloadPlan(NamespaceState ns, string? path, ulong version, uint offset = 0, uint limit = 0)
+    public DownloadPlan GetDownloadPlan(NamespaceState ns, string? path, ulong version, uint offset = 0, uint limit = 0)
     {
         var normalized = PathGuard.Normalize(path);
         var entry = ReadEntry(ns.Id, normalized, version);
-        if (entry.Kind == EntryKind.Folder)
+        if (entry.Kind == PathKind.Folder)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"'{normalized}' is a folder; only files have a download plan.");
         }
@@ -45,19 +44,13 @@ internal sealed partial class DownloadPlanner
         var total = entry.Chunks.Count;
         if (limit == 0)
         {
-            // ~1 KB a chunk in this form: past this many it cannot fit one answer, so do not even build it.
+            // ~1 KB a chunk in the whole form: past this many it cannot fit one answer, so do not even build it.
             if (total > Limits.MaxUnpagedPlanBytes / 512)
             {
                 throw PlanTooLarge(normalized, total);
             }
 
-            var whole = UnpagedPlan(ns.Id, normalized, entry);
-            if (whole.CalculateSize() > Limits.MaxUnpagedPlanBytes)
-            {
-                throw PlanTooLarge(normalized, total);
-            }
-
-            return whole;
+            return new DownloadPlan(entry, Sources(ns.Id, normalized, entry.Chunks, 0, total), Paged: false, HasMore: false);
         }
 
         if (offset > total)
@@ -66,61 +59,28 @@ internal sealed partial class DownloadPlanner
         }
 
         var count = (int)Math.Min(Math.Min(limit, (uint)Limits.MaxDownloadPlanPage), (uint)(total - (int)offset));
-        var holders = Holders(normalized, entry, (int)offset, count);
-        var tokens = GetTokens(ns.Id, entry, (int)offset, holders);
-        var page = new GetDownloadPlanResponse { Entry = entry.Clone(), TotalChunks = (uint)total, HasMore = offset + count < total };
-        page.Entry.Chunks.Clear();
-        var compact = new CompactPlan(page.Nodes, page.Tokens);
-        for (var i = 0; i < count; i++)
-        {
-            page.Chunks.Add(compact.Get(entry.Chunks[(int)offset + i], holders[i], tokens[i]));
-        }
-
-        return page;
+        return new DownloadPlan(entry, Sources(ns.Id, normalized, entry.Chunks, (int)offset, count), Paged: true, HasMore: offset + count < total);
     }
 
-    /// <summary>
-    /// Writes download plans in their compact form: each node and each get token listed once in the answer's
-    /// <c>nodes</c> and <c>tokens</c>, every chunk naming them by index.
-    /// </summary>
-    private sealed class CompactPlan(Google.Protobuf.Collections.RepeatedField<ChunkLocation> nodes, Google.Protobuf.Collections.RepeatedField<string> tokens)
+    /// <summary>Chunks [from, from + count) of <paramref name="chunks"/> with their holders and get tokens.</summary>
+    private List<ChunkSource> Sources(string ns, string path, IReadOnlyList<ChunkRef> chunks, int from, int count)
     {
-        private readonly Dictionary<string, uint> _nodeIndex = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, uint> _tokenIndex = new(StringComparer.Ordinal);
-
-        /// <summary>The get of <paramref name="chunk"/> from <paramref name="holders"/>, each with its token.</summary>
-        public ChunkGet Get(Dropbox.Shared.Protos.Common.ChunkRef chunk, List<NodeRecord> holders, string[] holderTokens)
+        var holders = Holders(path, chunks, from, count);
+        var tokens = GetTokens(ns, chunks, from, holders);
+        var sources = new List<ChunkSource>(count);
+        for (var i = 0; i < count; i++)
         {
-            var get = new ChunkGet { Chunk = chunk };
-            for (var k = 0; k < holders.Count; k++)
-            {
-                var node = holders[k];
-                if (!_nodeIndex.TryGetValue(node.NodeId, out var n))
-                {
-                    _nodeIndex[node.NodeId] = n = (uint)nodes.Count;
-                    nodes.Add(UploadCommit.ToLocation(node));
-                }
-
-                var token = holderTokens[k];
-                if (!_tokenIndex.TryGetValue(token, out var t))
-                {
-                    _tokenIndex[token] = t = (uint)tokens.Count;
-                    tokens.Add(token);
-                }
-
-                get.NodeIndexes.Add(n);
-                get.TokenIndexes.Add(t);
-            }
-
-            return get;
+            sources.Add(new ChunkSource(chunks[from + i], holders[i], tokens[i]));
         }
+
+        return sources;
     }
 
     /// <summary>
     /// <see cref="GetDownloadPlan"/> within the account's work budget: the call takes as many units as the chunks it
     /// answers for (the page, or the whole file), so a one-chunk file's plan costs one unit.
     /// </summary>
-    public async Task<GetDownloadPlanResponse> GetDownloadPlanAsync(NamespaceState ns, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken)
+    public async Task<DownloadPlan> GetDownloadPlanAsync(NamespaceState ns, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken)
     {
         var total = (uint)ReadEntry(ns.Id, PathGuard.Normalize(path), version).Chunks.Count;
         var units = limit == 0 ? total : Math.Min(Math.Min(limit, (uint)Limits.MaxDownloadPlanPage), total - Math.Min(offset, total));
@@ -128,37 +88,17 @@ internal sealed partial class DownloadPlanner
         return GetDownloadPlan(ns, path, version, offset, limit);
     }
 
-    private static DropboxException PlanTooLarge(string path, int chunks) =>
+    /// <summary>The refusal of a whole plan too large for one answer.</summary>
+    internal static DropboxException PlanTooLarge(string path, int chunks) =>
         new(ErrorKind.ResourceExhausted, $"The download plan of '{path}' ({chunks} chunks) is too large for one answer (MaxUnpagedPlanBytes = {Limits.MaxUnpagedPlanBytes}): ask for it by pages (GetDownloadPlanRequest.limit, at most {Limits.MaxDownloadPlanPage} chunks a page).");
 
-    /// <summary>The whole plan in the original form: nodes and a token in every ChunkGet.</summary>
-    private GetDownloadPlanResponse UnpagedPlan(string ns, string path, FileEntry entry)
-    {
-        var holders = Holders(path, entry, 0, entry.Chunks.Count);
-        var tokens = GetTokens(ns, entry, 0, holders);
-        var response = new GetDownloadPlanResponse { Entry = entry };
-        for (var i = 0; i < holders.Count; i++)
-        {
-            var get = new ChunkGet { Chunk = entry.Chunks[i] };
-            foreach (var node in holders[i])
-            {
-                get.Nodes.Add(UploadCommit.ToLocation(node));
-            }
-
-            get.Tokens.AddRange(tokens[i]);
-            response.Chunks.Add(get);
-        }
-
-        return response;
-    }
-
-    /// <summary>For chunks [from, from + count) of the entry: the registered nodes holding each, live first, in placement order.</summary>
-    private List<List<NodeRecord>> Holders(string path, FileEntry entry, int from, int count)
+    /// <summary>For chunks [from, from + count): the registered nodes holding each, live first, in placement order.</summary>
+    private List<List<NodeRecord>> Holders(string path, IReadOnlyList<ChunkRef> chunks, int from, int count)
     {
         var result = new List<List<NodeRecord>>(count);
         for (var i = from; i < from + count; i++)
         {
-            var id = entry.Chunks[i].Id.ToChunkId();
+            var id = chunks[i].Id;
             var holders = new List<NodeRecord>();
             if (ChunkLedger.Read(_engine, id) is { } record)
             {
@@ -192,7 +132,7 @@ internal sealed partial class DownloadPlanner
     /// Get tokens for the chunks from <paramref name="from"/> on, one per holder, same shape as <paramref name="holders"/>:
     /// runs of up to <see cref="Limits.ChunksPerGetToken"/> chunks on one node share a token.
     /// </summary>
-    private List<string[]> GetTokens(string ns, FileEntry entry, int from, List<List<NodeRecord>> holders)
+    private List<string[]> GetTokens(string ns, IReadOnlyList<ChunkRef> chunks, int from, List<List<NodeRecord>> holders)
     {
         var tokens = holders.Select(h => new string[h.Count]).ToList();
         var perNode = new Dictionary<string, List<(int Chunk, int Slot)>>(StringComparer.Ordinal);
@@ -214,7 +154,7 @@ internal sealed partial class DownloadPlanner
             for (var start = 0; start < positions.Count; start += Limits.ChunksPerGetToken)
             {
                 var group = positions.Skip(start).Take(Limits.ChunksPerGetToken).ToList();
-                var ids = group.Select(p => entry.Chunks[from + p.Chunk].Id.ToChunkId()).Distinct().ToList();
+                var ids = group.Select(p => chunks[from + p.Chunk].Id).Distinct().ToList();
                 var token = _tokens.Issue(TokenOperation.Get, ns, nodeId, ids, _options.TokenLifetime);
                 foreach (var (chunk, slot) in group)
                 {
@@ -226,7 +166,7 @@ internal sealed partial class DownloadPlanner
         return tokens;
     }
 
-    private FileEntry ReadEntry(string ns, string path, ulong version)
+    private PathEntry ReadEntry(string ns, string path, ulong version)
     {
         if (version == 0)
         {

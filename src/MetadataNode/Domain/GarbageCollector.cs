@@ -1,7 +1,6 @@
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
-using Dropbox.Shared.Protos.Metadata;
 using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -59,7 +58,7 @@ internal sealed class GarbageCollector
         var now = NowMs;
         var keepMs = (long)Math.Min(_options.KeepAge.TotalMilliseconds, long.MaxValue / 2);
         var candidates = new List<(string Ns, string Path, ulong Sequence)>();
-        var group = new List<FileEntry>();
+        var group = new List<PathEntry>();
         string? groupNs = null, groupPath = null;
 
         void Flush()

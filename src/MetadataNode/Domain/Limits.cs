@@ -13,6 +13,18 @@ internal static class Limits
     public const int MaxChunksPerFile = 100_000;
 
     /// <summary>
+    /// Chunks in one PlanUploads call, all files together. Its answer carries a put (node, and a token shared by up to
+    /// 16 chunks but repeated in each put: ~1.1 KB) per chunk and replica, so 100,000 chunks (the CommitFiles cap) made
+    /// an answer of ~110 MB, over the 64 MiB message limit, after all the signing work. 4096 (the work one account may
+    /// have in flight) keeps the answer near 4.5 MB per replica; a client's group of small files names far fewer.
+    /// </summary>
+    public const int MaxChunksPerPlanBatch = MaxChunkWorkInFlightPerUser;
+
+    /// <summary>The refusal of a PlanUploads call naming more than <see cref="MaxChunksPerPlanBatch"/> chunks.</summary>
+    public static Dropbox.Shared.Errors.DropboxException TooManyChunksToPlan(long count) =>
+        new(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"Too many chunks in one PlanUploads call: {count}; the limit is MaxChunksPerPlanBatch = {MaxChunksPerPlanBatch} in all (the answer must fit one message). Plan fewer files per call, or a large file with PlanChunks windows.");
+
+    /// <summary>
     /// Chunks in one PlanChunks window (a large file planned while it is read): the account's whole work budget
     /// (<see cref="MaxChunkWorkInFlightPerUser"/>), so a window is never larger than the work one account may have in flight.
     /// </summary>

@@ -6,7 +6,6 @@ using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Sync;
 using Dropbox.Shared.Tokens;
 using Google.Protobuf;
@@ -33,6 +32,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly DownloadPlanner _plans;
     private readonly NamespaceFiles _files;
     private readonly UploadCommit _uploads;
+    private readonly UploadPlanner _planner;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly ChunkTokenService _tokens;
@@ -95,6 +95,7 @@ internal sealed partial class MetadataStore : IDisposable
         _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
+        _planner = new UploadPlanner(engine, _transactions, _namespaces, _nodeRegistry, tokens, options);
         _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
     }
 
@@ -245,7 +246,7 @@ internal sealed partial class MetadataStore : IDisposable
     private static string HeadCursor(NamespaceRecord record) => NamespaceFiles.HeadCursor(record);
 
     /// <inheritdoc cref="ChangeFeed.ListAsync"/>
-    public Task<ListChangesResponse> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
+    public Task<ChangePage> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
         _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
 
     /// <summary>The storage nodes (registration, heartbeats, liveness).</summary>
@@ -254,17 +255,17 @@ internal sealed partial class MetadataStore : IDisposable
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
 
-    /// <inheritdoc cref="UploadCommit.PlanUpload"/>
-    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload) => _uploads.PlanUpload(user, upload);
+    /// <inheritdoc cref="UploadPlanner.PlanUpload"/>
+    public UploadPlan PlanUpload(UserInfo user, FileUpload upload) => _planner.PlanUpload(user, upload);
 
-    /// <inheritdoc cref="UploadCommit.PlanChunks"/>
-    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window) => _uploads.PlanChunks(user, window);
+    /// <inheritdoc cref="UploadPlanner.PlanChunks"/>
+    public UploadPlan PlanChunks(UserInfo user, ChunkWindow window) => _planner.PlanChunks(user, window);
 
-    /// <inheritdoc cref="UploadCommit.PlanMany"/>
-    public PlanUploadResponse[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads) => _uploads.PlanMany(user, uploads);
+    /// <inheritdoc cref="UploadPlanner.PlanMany"/>
+    public UploadPlan[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads) => _planner.PlanMany(user, uploads);
 
     /// <inheritdoc cref="UploadCommit.CommitAsync"/>
-    public Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken) =>
+    public Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken) =>
         _uploads.CommitAsync(user, upload, cancellationToken);
 
     /// <inheritdoc cref="UploadCommit.CommitManyAsync"/>
@@ -276,7 +277,7 @@ internal sealed partial class MetadataStore : IDisposable
         _uploads.AdmitAsync(user, chunks, cancellationToken);
 
     /// <inheritdoc cref="UploadCommit.ReportChunksStored"/>
-    public void ReportChunksStored(ReportChunksStoredRequest request) => _uploads.ReportChunksStored(request);
+    public void ReportChunksStored(string nodeId, IReadOnlyList<StoredChunkReport> chunks) => _uploads.ReportChunksStored(nodeId, chunks);
 
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => _uploads.PendingPutCount(user);
@@ -285,52 +286,45 @@ internal sealed partial class MetadataStore : IDisposable
     internal long EventWaits => _uploads.EventWaits;
 
     /// <inheritdoc cref="NamespaceFiles.ListFiles"/>
-    public ListFilesResponse ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null) =>
+    public FileListing ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null) =>
         _files.ListFiles(Namespace(user), prefix, includeDeleted, limit, startAfter);
 
     /// <inheritdoc cref="NamespaceFiles.ListVersions"/>
-    public ListVersionsResponse ListVersions(UserInfo user, string? path) => _files.ListVersions(Namespace(user), path);
+    public IReadOnlyList<PathEntry> ListVersions(UserInfo user, string? path) => _files.ListVersions(Namespace(user), path);
 
     /// <inheritdoc cref="NamespaceFiles.RestoreAsync"/>
-    public Task<RestoreResponse> RestoreAsync(UserInfo user, string? path, ulong version, string? device, bool onlyIfDeleted = false) =>
+    public Task<Committed> RestoreAsync(UserInfo user, string? path, ulong version, string? device, bool onlyIfDeleted = false) =>
         _files.RestoreAsync(Namespace(user), path, version, device, onlyIfDeleted);
 
     /// <inheritdoc cref="NamespaceFiles.DeleteAsync"/>
-    public Task<DeleteFileResponse> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false, EntryKind? expectedKind = null) =>
+    public Task<ulong> DeleteAsync(UserInfo user, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false, PathKind? expectedKind = null) =>
         _files.DeleteAsync(Namespace(user), path, baseVersion, device, onlyIfEmpty, expectedKind);
 
     /// <inheritdoc cref="NamespaceFiles.MoveAsync"/>
-    public Task<MoveFileResponse> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device) =>
+    public Task<Committed> MoveAsync(UserInfo user, string? fromPath, string? toPath, ulong baseVersion, string? device) =>
         _files.MoveAsync(Namespace(user), fromPath, toPath, baseVersion, device);
 
     /// <inheritdoc cref="NamespaceFiles.CreateFolderAsync"/>
-    public Task<CreateFolderResponse> CreateFolderAsync(UserInfo user, string? path, string? device) =>
+    public Task<Committed> CreateFolderAsync(UserInfo user, string? path, string? device) =>
         _files.CreateFolderAsync(Namespace(user), path, device);
 
     /// <summary>The user's account summary and current cursor.</summary>
-    public GetAccountResponse GetAccount(UserInfo user)
+    public AccountSummary GetAccount(UserInfo user)
     {
         var record = Namespace(user).Record;
-        return new GetAccountResponse
-        {
-            User = user.Name,
-            NamespaceId = record.NamespaceId,
-            FileCount = record.FileCount,
-            TotalBytes = record.TotalBytes,
-            Cursor = HeadCursor(record),
-        };
+        return new AccountSummary(user.Name, record.NamespaceId, record.FileCount, record.TotalBytes, HeadCursor(record));
     }
 
     /// <inheritdoc cref="DownloadPlanner.GetDownloadPlan"/>
-    public GetDownloadPlanResponse GetDownloadPlan(UserInfo user, string? path, ulong version, uint offset = 0, uint limit = 0) =>
+    public DownloadPlan GetDownloadPlan(UserInfo user, string? path, ulong version, uint offset = 0, uint limit = 0) =>
         _plans.GetDownloadPlan(Namespace(user), path, version, offset, limit);
 
     /// <inheritdoc cref="DownloadPlanner.GetDownloadPlanAsync"/>
-    public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(UserInfo user, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken) =>
+    public Task<DownloadPlan> GetDownloadPlanAsync(UserInfo user, string? path, ulong version, uint offset, uint limit, CancellationToken cancellationToken) =>
         _plans.GetDownloadPlanAsync(Namespace(user), path, version, offset, limit, cancellationToken);
 
     /// <inheritdoc cref="DownloadPlanner.GetDownloadPlansAsync"/>
-    public Task<GetDownloadPlansResponse> GetDownloadPlansAsync(UserInfo user, IReadOnlyList<GetDownloadPlanRequest> files, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<DownloadPlan?>> GetDownloadPlansAsync(UserInfo user, IReadOnlyList<DownloadRequest> files, CancellationToken cancellationToken) =>
         _plans.GetDownloadPlansAsync(Namespace(user), files, cancellationToken);
 
     /// <inheritdoc cref="GarbageCollector.RunOnceAsync"/>

@@ -2,21 +2,20 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class NamespaceFiles
 {
-    internal static bool IsLiveFile(FileEntry? entry) => entry is { Deleted: false, Kind: EntryKind.File };
+    internal static bool IsLiveFile(PathEntry? entry) => entry is { Deleted: false, Kind: PathKind.File };
 
-    internal static bool IsLive(FileEntry? entry) => entry is { Deleted: false };
+    internal static bool IsLive(PathEntry? entry) => entry is { Deleted: false };
 
     /// <summary>
     /// Makes <paramref name="entry"/> (its version already set to a fresh sequence) the current state of its
     /// path: writes the version, moves references, updates the namespace totals and prunes by count.
     /// </summary>
-    internal void ApplyVersion(RecordBatch batch, NamespaceRecord ns, FileEntry entry, long now)
+    internal void ApplyVersion(RecordBatch batch, NamespaceRecord ns, PathEntry entry, long now)
     {
         var file = batch.GetFile(ns.NamespaceId, entry.Path);
         var old = file?.Current;
@@ -70,9 +69,9 @@ internal sealed partial class NamespaceFiles
     }
 
     /// <summary>Appends a change at the namespace's next sequence.</summary>
-    internal static Change AppendChange(RecordBatch batch, NamespaceRecord ns, ChangeKind kind, FileEntry entry, string oldPath = "")
+    internal static ChangeEntry AppendChange(RecordBatch batch, NamespaceRecord ns, ChangeType kind, PathEntry entry, string oldPath = "")
     {
-        var change = new Change { Sequence = entry.Version, Kind = kind, Entry = entry, OldPath = oldPath };
+        var change = new ChangeEntry(entry.Version, kind, entry, oldPath);
         batch.PutChange(ns.NamespaceId, change);
         return change;
     }
@@ -114,7 +113,7 @@ internal sealed partial class NamespaceFiles
     /// The live entry at <paramref name="path"/> that a delete or move acts on: NotFound if there is none,
     /// a conflict if <paramref name="baseVersion"/> is set and stale.
     /// </summary>
-    internal static FileEntry RequireLiveAtBase(RecordBatch batch, string ns, string path, ulong baseVersion)
+    internal static PathEntry RequireLiveAtBase(RecordBatch batch, string ns, string path, ulong baseVersion)
     {
         var current = batch.GetFile(ns, path)?.Current;
         if (!IsLive(current))

@@ -3,7 +3,6 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Sync;
 using Dropbox.Shared.Tokens;
 
@@ -39,11 +38,12 @@ internal sealed partial class NamespaceFiles
     /// Live entries under a folder (recursively), or every entry with <paramref name="includeDeleted"/>, in path order.
     /// With a <paramref name="limit"/>, one page of at most that many entries after <paramref name="startAfter"/>.
     /// </summary>
-    public ListFilesResponse ListFiles(NamespaceState ns, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null)
+    public FileListing ListFiles(NamespaceState ns, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null)
     {
         var folder = PathGuard.NormalizePrefix(prefix);
         var head = ns.Record;
-        var response = new ListFilesResponse();
+        var entries = new List<PathEntry>();
+        var hasMore = false;
         var keyPrefix = Keys.FilePrefix(ns.Id, folder.Length == 0 ? string.Empty : folder + "/");
         var max = limit == 0 ? int.MaxValue : (int)Math.Min(limit, MaxListPage);
         byte[]? start = null;
@@ -69,22 +69,21 @@ internal sealed partial class NamespaceFiles
             var current = StoredFormat.ReadFile(value).Current;
             if (includeDeleted || !current.Deleted)
             {
-                if (response.Entries.Count == max)
+                if (entries.Count == max)
                 {
-                    response.HasMore = true;
+                    hasMore = true;
                     break;
                 }
 
-                response.Entries.Add(current);
+                entries.Add(current);
             }
         }
 
-        response.Cursor = HeadCursor(head);
-        return response;
+        return new FileListing(entries, HeadCursor(head), hasMore);
     }
 
     /// <summary>Retained versions of a path, newest first (tombstones included).</summary>
-    public ListVersionsResponse ListVersions(NamespaceState ns, string? path)
+    public IReadOnlyList<PathEntry> ListVersions(NamespaceState ns, string? path)
     {
         var normalized = PathGuard.Normalize(path);
         var versions = _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized))
@@ -96,29 +95,27 @@ internal sealed partial class NamespaceFiles
         }
 
         versions.Reverse();
-        var response = new ListVersionsResponse();
-        response.Versions.AddRange(versions);
-        return response;
+        return versions;
     }
 
     /// <summary>
     /// Brings back a retained version (deleted files too) as a new version. With <paramref name="onlyIfDeleted"/>,
     /// refuses (AlreadyExists) a path that is live now, checked in the same write as the restore.
     /// </summary>
-    public async Task<RestoreResponse> RestoreAsync(NamespaceState ns, string? path, ulong version, string? device, bool onlyIfDeleted = false)
+    public async Task<Committed> RestoreAsync(NamespaceState ns, string? path, ulong version, string? device, bool onlyIfDeleted = false)
     {
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
         var now = NowMs;
         var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
-            FileEntry? source = null;
+            PathEntry? source = null;
             if (version == 0)
             {
                 foreach (var (_, value) in _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns.Id, normalized)))
                 {
                     var candidate = StoredFormat.ReadVersion(value);
-                    if (!candidate.Deleted && candidate.Kind == EntryKind.File)
+                    if (!candidate.Deleted && candidate.Kind == PathKind.File)
                     {
                         source = candidate;
                     }
@@ -134,7 +131,7 @@ internal sealed partial class NamespaceFiles
                 var bytes = _engine.Get(Keys.Version(ns.Id, normalized, version), _engine.Versions)
                     ?? throw new DropboxException(ErrorKind.NotFound, $"'{normalized}' has no version {version} (it never existed or retention removed it); list versions to see what is kept.");
                 source = StoredFormat.ReadVersion(bytes);
-                if (source.Deleted || source.Kind != EntryKind.File)
+                if (source.Deleted || source.Kind != PathKind.File)
                 {
                     throw new DropboxException(ErrorKind.InvalidArgument, $"Version {version} of '{normalized}' is a deletion, not content; pick an earlier version.");
                 }
@@ -146,20 +143,17 @@ internal sealed partial class NamespaceFiles
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is live now (version {current!.Version}); it was not restored over.");
             }
 
-            if (IsLive(current) && current!.Kind == EntryKind.Folder)
+            if (IsLive(current) && current!.Kind == PathKind.Folder)
             {
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is now a folder; move it away before restoring the file.");
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, normalized);
             EnsureNothingLiveUnder(ns.Id, normalized);
-            var entry = source.Clone();
-            entry.Version = ++record!.Head;
-            entry.ModifiedBy = deviceName;
-            entry.ServerTimeUnixMs = now;
+            var entry = source with { Version = ++record!.Head, ModifiedBy = deviceName, ServerTimeUnixMs = now };
             ApplyVersion(batch, record, entry, now);
-            AppendChange(batch, record, ChangeKind.Upsert, entry);
-            return new RestoreResponse { Entry = entry, Sequence = entry.Version };
+            AppendChange(batch, record, ChangeType.Upsert, entry);
+            return new Committed(entry);
         }).ConfigureAwait(false);
         return response;
     }
@@ -170,16 +164,16 @@ internal sealed partial class NamespaceFiles
     /// (<paramref name="expectedKind"/>; <paramref name="onlyIfEmpty"/> means a folder) is refused (CONFLICT) when the path now
     /// holds the other kind: a device that still has a folder where another device made a file must not delete that file.
     /// </summary>
-    public async Task<DeleteFileResponse> DeleteAsync(NamespaceState ns, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false, EntryKind? expectedKind = null)
+    public async Task<ulong> DeleteAsync(NamespaceState ns, string? path, ulong baseVersion, string? device, bool onlyIfEmpty = false, PathKind? expectedKind = null)
     {
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
-        if (onlyIfEmpty && expectedKind == EntryKind.File)
+        if (onlyIfEmpty && expectedKind == PathKind.File)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"only_if_empty applies to a folder, but expected_kind is FILE for '{normalized}'.");
         }
 
-        var kind = onlyIfEmpty ? EntryKind.Folder : expectedKind;
+        var kind = onlyIfEmpty ? PathKind.Folder : expectedKind;
         var now = NowMs;
         var response = await _transactions.MutateDurableAsync(ns, (batch, record) =>
         {
@@ -189,7 +183,7 @@ internal sealed partial class NamespaceFiles
                 throw new DropboxException(ErrorKind.Conflict, $"'{normalized}' is now a {KindName(current.Kind)} (version {current.Version}), not the {KindName(expected)} this delete was meant for; nothing was deleted.");
             }
 
-            if (current.Kind == EntryKind.Folder)
+            if (current.Kind == PathKind.Folder)
             {
                 var children = LiveDescendants(ns.Id, normalized);
                 if (onlyIfEmpty && children.Count > 0)
@@ -209,14 +203,13 @@ internal sealed partial class NamespaceFiles
                 }
             }
 
-            var sequence = Tombstone(batch, record!, current, deviceName, now);
-            return new DeleteFileResponse { Sequence = sequence };
+            return Tombstone(batch, record!, current, deviceName, now);
         }).ConfigureAwait(false);
         return response;
     }
 
     /// <summary>Moves a file (one change, no re-upload) or a folder with everything under it (one change per entry).</summary>
-    public async Task<MoveFileResponse> MoveAsync(NamespaceState ns, string? fromPath, string? toPath, ulong baseVersion, string? device)
+    public async Task<Committed> MoveAsync(NamespaceState ns, string? fromPath, string? toPath, ulong baseVersion, string? device)
     {
         var from = PathGuard.Normalize(fromPath, "from_path");
         var to = PathGuard.Normalize(toPath, "to_path");
@@ -243,8 +236,8 @@ internal sealed partial class NamespaceFiles
 
             EnsureParentsAreNotFiles(batch, ns.Id, to);
             EnsureNothingLiveUnder(ns.Id, to); // a move never lands on (or merges into) a folder that only its entries make
-            var moves = new List<FileEntry> { current };
-            if (current.Kind == EntryKind.Folder)
+            var moves = new List<PathEntry> { current };
+            if (current.Kind == PathKind.Folder)
             {
                 var children = LiveDescendants(ns.Id, from);
                 if (children.Count + 1 > Limits.MaxFolderOperationEntries)
@@ -256,7 +249,7 @@ internal sealed partial class NamespaceFiles
                 moves.AddRange(children.OrderBy(c => c.Path.Length));
             }
 
-            MoveFileResponse? first = null;
+            Committed? first = null;
             foreach (var source in moves)
             {
                 var newPath = to + source.Path[from.Length..];
@@ -266,16 +259,12 @@ internal sealed partial class NamespaceFiles
                 }
 
                 var sequence = ++record!.Head;
-                var moved = source.Clone();
-                moved.Path = newPath;
-                moved.Version = sequence;
-                moved.ModifiedBy = deviceName;
-                moved.ServerTimeUnixMs = now;
+                var moved = source with { Path = newPath, Version = sequence, ModifiedBy = deviceName, ServerTimeUnixMs = now };
                 var tombstone = TombstoneOf(source, sequence, deviceName, now);
                 ApplyVersion(batch, record, tombstone, now);
                 ApplyVersion(batch, record, moved, now);
-                AppendChange(batch, record, ChangeKind.Move, moved, source.Path);
-                first ??= new MoveFileResponse { Entry = moved, Sequence = sequence };
+                AppendChange(batch, record, ChangeType.Move, moved, source.Path);
+                first ??= new Committed(moved);
             }
 
             return first!;
@@ -284,7 +273,7 @@ internal sealed partial class NamespaceFiles
     }
 
     /// <summary>Creates a folder entry; an existing folder is returned as is.</summary>
-    public async Task<CreateFolderResponse> CreateFolderAsync(NamespaceState ns, string? path, string? device)
+    public async Task<Committed> CreateFolderAsync(NamespaceState ns, string? path, string? device)
     {
         var normalized = PathGuard.Normalize(path);
         var deviceName = ValidDevice(device);
@@ -294,34 +283,34 @@ internal sealed partial class NamespaceFiles
             var current = batch.GetFile(ns.Id, normalized)?.Current;
             if (IsLive(current))
             {
-                if (current!.Kind == EntryKind.Folder)
+                if (current!.Kind == PathKind.Folder)
                 {
-                    return new CreateFolderResponse { Entry = current, Sequence = current.Version };
+                    return new Committed(current);
                 }
 
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is a file.");
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, normalized);
-            var entry = new FileEntry
+            var entry = new PathEntry
             {
                 Path = normalized,
                 Version = ++record!.Head,
-                Kind = EntryKind.Folder,
+                Kind = PathKind.Folder,
                 ModifiedBy = deviceName,
                 ServerTimeUnixMs = now,
                 MtimeUnixMs = now,
             };
             ApplyVersion(batch, record, entry, now);
-            AppendChange(batch, record, ChangeKind.Folder, entry);
-            return new CreateFolderResponse { Entry = entry, Sequence = entry.Version };
+            AppendChange(batch, record, ChangeType.Folder, entry);
+            return new Committed(entry);
         }).ConfigureAwait(false);
         return response;
     }
 
-    private List<FileEntry> LiveDescendants(string ns, string folder)
+    private List<PathEntry> LiveDescendants(string ns, string folder)
     {
-        var result = new List<FileEntry>();
+        var result = new List<PathEntry>();
         foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns, folder + "/")))
         {
             var current = StoredFormat.ReadFile(value).Current;
@@ -339,16 +328,16 @@ internal sealed partial class NamespaceFiles
         return result;
     }
 
-    private ulong Tombstone(RecordBatch batch, NamespaceRecord record, FileEntry current, string device, long now)
+    private ulong Tombstone(RecordBatch batch, NamespaceRecord record, PathEntry current, string device, long now)
     {
         var sequence = ++record.Head;
         var tombstone = TombstoneOf(current, sequence, device, now);
         ApplyVersion(batch, record, tombstone, now);
-        AppendChange(batch, record, ChangeKind.Delete, tombstone);
+        AppendChange(batch, record, ChangeType.Delete, tombstone);
         return sequence;
     }
 
-    private static FileEntry TombstoneOf(FileEntry current, ulong sequence, string device, long now) => new()
+    private static PathEntry TombstoneOf(PathEntry current, ulong sequence, string device, long now) => new()
     {
         Path = current.Path,
         Version = sequence,
@@ -359,7 +348,7 @@ internal sealed partial class NamespaceFiles
         MtimeUnixMs = current.MtimeUnixMs,
     };
 
-    private static string KindName(EntryKind kind) => kind == EntryKind.Folder ? "folder" : "file";
+    private static string KindName(PathKind kind) => kind == PathKind.Folder ? "folder" : "file";
 
     private static string ValidDevice(string? device)
     {

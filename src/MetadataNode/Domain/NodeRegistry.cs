@@ -30,9 +30,14 @@ internal sealed class NodeRegistry
 
     public NodeRegistry(IEnumerable<NodeRecord> stored, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
     {
+        // The put tokens handed out before a restart are not known (they are noted in memory only), yet stay valid for
+        // up to a token lifetime: until then each node registered before the restart counts as having one outstanding
+        // (the all-zero id stands for them), so a drain is not reported "drained" while a put may still land there.
+        var fence = options.Clock.GetUtcNow().UtcTicks + (options.TokenLifetime + options.EventWait).Ticks;
         foreach (var node in stored)
         {
             _nodes[node.NodeId] = node;
+            _puts[(node.NodeId, default)] = fence;
         }
 
         _transactions = transactions;

@@ -2,164 +2,23 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
-using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
 internal sealed partial class UploadCommit
 {
     /// <summary>
-    /// The chunks this namespace must upload, a node and a put token for each. A chunk counts as held only
-    /// if this namespace references it or uploaded it itself (and it is still stored): whether another
-    /// namespace holds a hash is never revealed.
-    /// </summary>
-    public PlanUploadResponse PlanUpload(UserInfo user, FileUpload upload)
-    {
-        var ns = Namespace(user);
-        var response = new PlanUploadResponse();
-        JudgeAgainstCurrent(ns, upload, response);
-        PlanMissing(ns, upload.Chunks, response, upload.AvoidNodes);
-        return response;
-    }
-
-    /// <summary>
-    /// Sets <paramref name="response"/>'s current version and conflict flag from the file now at the upload's path, and
-    /// refuses (RESOURCE_EXHAUSTED) an upload that would take the account over its quota.
-    /// </summary>
-    private void JudgeAgainstCurrent(NamespaceState ns, FileUpload upload, PlanUploadResponse response)
-    {
-        var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
-        ulong currentSize = 0;
-        if (fileBytes is not null)
-        {
-            var current = StoredFormat.ReadFile(fileBytes).Current;
-            if (IsLive(current))
-            {
-                response.CurrentVersion = current.Version;
-                response.Conflict = upload.BaseVersion != current.Version && !SameContent(current, upload);
-                currentSize = IsLiveFile(current) ? current.Size : 0;
-            }
-        }
-
-        EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
-    }
-
-    /// <summary>
-    /// Plans one window of a large file's chunks while the client still reads it (the one-read upload): the same
-    /// answer, pending-put bound and tokens as <see cref="PlanUpload"/> gives for these chunks. The conflict flag is
-    /// set only when a commit is certain to be refused (a stale base and a current version of another size, so not the
-    /// same content); anything else is left to the commit, which judges the whole chunk list.
-    /// </summary>
-    public PlanUploadResponse PlanChunks(UserInfo user, ChunkWindow window)
-    {
-        var ns = Namespace(user);
-        var response = new PlanUploadResponse();
-        var fileBytes = _engine.Get(Keys.File(ns.Id, window.Path), _engine.Files);
-        ulong currentSize = 0;
-        if (fileBytes is not null)
-        {
-            var current = StoredFormat.ReadFile(fileBytes).Current;
-            if (IsLive(current))
-            {
-                response.CurrentVersion = current.Version;
-                response.Conflict = window.BaseVersion != current.Version && (current.Kind != EntryKind.File || current.Size != window.Size);
-                currentSize = IsLiveFile(current) ? current.Size : 0;
-            }
-        }
-
-        EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
-        PlanMissing(ns, window.Chunks, response);
-        return response;
-    }
-
-    /// <summary>
-    /// Adds to <paramref name="response"/> a put (node and token) for each chunk this namespace must upload. A chunk
-    /// counts as held only if this namespace references it or uploaded it itself (and it is still stored).
-    /// </summary>
-    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, PlanUploadResponse response, IReadOnlyList<string>? avoidNodes = null)
-    {
-        List<ChunkId>? pending = null;
-        var missing = new List<ChunkId>();
-        var seen = new HashSet<ChunkId>(chunks.Count);
-        foreach (var chunk in chunks)
-        {
-            if (!seen.Add(chunk.Id))
-            {
-                continue;
-            }
-
-            var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns.Id, chunk.Id), _engine.NamespaceChunks);
-            if (nsChunkBytes is not null)
-            {
-                var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
-                if (nsChunk.Refs > 0)
-                {
-                    continue;
-                }
-
-                if (HeldByUpload(nsChunk, chunk.Id))
-                {
-                    (pending ??= []).Add(chunk.Id);
-                    continue;
-                }
-            }
-
-            missing.Add(chunk.Id);
-        }
-
-        if (missing.Count > 0)
-        {
-            var liveNodes = PlacementNodes();
-            if (avoidNodes is { Count: > 0 } && liveNodes.Where(n => !avoidNodes.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
-            {
-                liveNodes = others; // the client found these full before their heartbeat said so
-            }
-
-            if (liveNodes.Count == 0)
-            {
-                throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
-            }
-
-            // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
-            // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
-            var now = _clock.GetUtcNow().UtcTicks;
-            var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
-            ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
-            foreach (var id in missing)
-            {
-                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
-                {
-                    response.Missing.Add(new ChunkPut
-                    {
-                        ChunkId = id.ToByteString(),
-                        Node = ToLocation(node),
-                        Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime),
-                    });
-                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
-                }
-            }
-        }
-
-        if (pending is not null)
-        {
-            TouchPending(pending);
-        }
-    }
-
-    /// <summary>
     /// Commits a new version of a file. Every chunk must be confirmed stored (by a node's event, else by
     /// asking the nodes) or the commit is refused naming the missing ids; a stale base is a conflict.
     /// </summary>
-    public async Task<CommitFileResponse> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
+    public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
         var ns = Namespace(user);
         await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var committed = await MutateDurableAsync(ns, (batch, record) =>
+        return await MutateDurableAsync(ns, (batch, record) =>
         {
             EnsureWithinQuota(record!, batch, upload);
             return PrepareCommit(batch, ns.Id, upload, now, out var prepared) switch
@@ -170,8 +29,6 @@ internal sealed partial class UploadCommit
                 _ => throw new InvalidOperationException("Unknown commit outcome."),
             };
         }).ConfigureAwait(false);
-
-        return new CommitFileResponse { Entry = committed.Entry, Sequence = committed.Entry.Version };
     }
 
     /// <summary>
@@ -202,7 +59,7 @@ internal sealed partial class UploadCommit
             foreach (var upload in uploads)
             {
                 CommitOutcome? settled;
-                FileEntry? prepared;
+                PathEntry? prepared;
                 try
                 {
                     EnsureWithinQuota(record!, batch, upload);
@@ -352,24 +209,11 @@ internal sealed partial class UploadCommit
     /// stays stored, whether the chunk outlived the grace (someone else references it) or was collected (nobody does)
     /// would show in this account's plans. After it the client puts again; the node dedups and its event renews the mark.
     /// </summary>
-    private bool UploadFresh(NamespaceChunkRecord record) =>
-        record.UploadedUnixMs > 0 && NowMs - record.UploadedUnixMs <= (long)_options.GcGracePeriod.TotalMilliseconds;
+    private bool UploadFresh(NamespaceChunkRecord record) => UploadFresh(record, NowMs, _options.GcGracePeriod);
 
-    /// <summary>
-    /// A chunk the namespace uploaded itself (within the grace) that it need not upload again: stored, or deleted with
-    /// an unconfirmed location (its own event was not trusted, since someone once held the content; the commit asks
-    /// the node). Answering "held" in both cases keeps the plan from telling whether anyone ever held the content.
-    /// </summary>
-    private bool HeldByUpload(NamespaceChunkRecord nsChunk, ChunkId id)
-    {
-        if (!UploadFresh(nsChunk))
-        {
-            return false;
-        }
-
-        var record = ReadChunk(id);
-        return IsStored(record) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
-    }
+    /// <summary><see cref="UploadFresh(NamespaceChunkRecord)"/> at <paramref name="nowMs"/> with a grace of <paramref name="grace"/> (the planner's too).</summary>
+    internal static bool UploadFresh(NamespaceChunkRecord record, long nowMs, TimeSpan grace) =>
+        record.UploadedUnixMs > 0 && nowMs - record.UploadedUnixMs <= (long)grace.TotalMilliseconds;
 
     /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
     private static void EnsureWithinQuota(NamespaceRecord record, RecordBatch batch, FileUpload upload)
@@ -388,13 +232,13 @@ internal sealed partial class UploadCommit
     /// yet assigned), or the outcome already settled: <see cref="Committed"/> when the content is already current, a
     /// <see cref="CommitRefused"/> on a conflict or missing chunks. Other refusals (the tree, sizes) throw.
     /// </summary>
-    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out FileEntry? prepared)
+    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out PathEntry? prepared)
     {
         prepared = null;
         var current = batch.GetFile(ns, upload.Path)?.Current;
         if (IsLive(current))
         {
-            if (current!.Kind == EntryKind.Folder)
+            if (current!.Kind == PathKind.Folder)
             {
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{upload.Path}' is a folder; a file cannot replace it. Delete or move the folder first.");
             }
@@ -415,7 +259,8 @@ internal sealed partial class UploadCommit
         EnsureNothingLiveUnder(ns, upload.Path);
 
         List<ChunkId>? missing = null;
-        var refs = new List<Proto.ChunkRef>(upload.Chunks.Count);
+        var refs = new ChunkRef[upload.Chunks.Count];
+        var at = 0;
         foreach (var chunk in upload.Chunks)
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
@@ -436,13 +281,9 @@ internal sealed partial class UploadCommit
                 throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {chunk.Id} is {chunkRecord.Size} bytes on the storage node, but the commit of '{upload.Path}' says {chunk.Size}.");
             }
 
-            refs.Add(new Proto.ChunkRef
-            {
-                Id = chunk.Id.ToByteString(),
-                Size = (uint)chunk.Size,
-                Encoding = chunkRecord.StoredSize != 0 ? (Proto.ChunkEncoding)chunkRecord.Encoding : (Proto.ChunkEncoding)chunk.Encoding,
-                StoredSize = chunkRecord.StoredSize != 0 ? chunkRecord.StoredSize : (uint)chunk.StoredSize,
-            });
+            refs[at++] = chunkRecord.StoredSize != 0
+                ? new ChunkRef(chunk.Id, chunk.Size, (ChunkEncoding)chunkRecord.Encoding, (int)chunkRecord.StoredSize)
+                : chunk;
         }
 
         if (missing is not null)
@@ -450,41 +291,41 @@ internal sealed partial class UploadCommit
             return CommitRefused.Missing(missing);
         }
 
-        var entry = new FileEntry
+        prepared = new PathEntry
         {
             Path = upload.Path,
             Size = upload.Size,
             MtimeUnixMs = upload.MtimeUnixMs,
-            Kind = EntryKind.File,
-            ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id))),
+            Chunks = refs,
+            Kind = PathKind.File,
+            ContentHash = FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id)),
             ModifiedBy = upload.Device,
             ServerTimeUnixMs = now,
             Executable = upload.Executable,
         };
-        entry.Chunks.AddRange(refs);
-        prepared = entry;
         return null;
     }
 
     /// <summary>Stages a prepared commit: next sequence, version, references, change.</summary>
-    private Committed ApplyCommit(RecordBatch batch, NamespaceRecord record, FileEntry entry, long now)
+    private Committed ApplyCommit(RecordBatch batch, NamespaceRecord record, PathEntry prepared, long now)
     {
-        entry.Version = ++record.Head;
+        var entry = prepared with { Version = ++record.Head };
         ApplyVersion(batch, record, entry, now);
-        AppendChange(batch, record, ChangeKind.Upsert, entry);
+        AppendChange(batch, record, ChangeType.Upsert, entry);
         return new Committed(entry);
     }
 
-    private static bool SameContent(FileEntry current, FileUpload upload)
+    /// <summary>The upload names the current version's content (same size, same chunk ids in order).</summary>
+    internal static bool SameContent(PathEntry current, FileUpload upload)
     {
-        if (current.Kind != EntryKind.File || current.Size != upload.Size || current.Chunks.Count != upload.Chunks.Count)
+        if (current.Kind != PathKind.File || current.Size != upload.Size || current.Chunks.Count != upload.Chunks.Count)
         {
             return false;
         }
 
         for (var i = 0; i < upload.Chunks.Count; i++)
         {
-            if (current.Chunks[i].Id.ToChunkId() != upload.Chunks[i].Id)
+            if (current.Chunks[i].Id != upload.Chunks[i].Id)
             {
                 return false;
             }
@@ -496,26 +337,6 @@ internal sealed partial class UploadCommit
     internal static bool IsStored(ChunkRecord? record) => ChunkLedger.IsStored(record);
 
     private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
-
-    /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
-    private void TouchPending(List<ChunkId> ids)
-    {
-        var now = NowMs;
-        Mutate<object?>(null, (batch, _) =>
-        {
-            foreach (var id in ids)
-            {
-                var record = batch.GetChunk(id);
-                if (record is { Refcount: 0, State: ChunkState.Stored })
-                {
-                    record.ZeroSinceUnixMs = now;
-                    batch.PutChunk(id, record);
-                }
-            }
-
-            return null;
-        });
-    }
 
     /// <summary>Asks the live nodes whether they hold chunks no event confirmed; records what they hold.</summary>
     /// <param name="ns">The committing namespace: its "uploaded" mark of a chunk no node confirmed and not stored is dropped, so its next plan asks for the chunk again.</param>
@@ -562,7 +383,7 @@ internal sealed partial class UploadCommit
                     {
                         // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
                         // than taking the committing client's word, which would then stand for every account.
-                        if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, Proto.ChunkEncoding.Raw, 0, now, verified: true))
+                        if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, ChunkEncoding.Raw, 0, now, verified: true))
                         {
                             _nodeRegistry.PutLanded(node.NodeId, chunks[i].Id);
                         }
@@ -587,6 +408,6 @@ internal sealed partial class UploadCommit
         });
     }
 
-    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, Proto.ChunkEncoding encoding, uint storedSize, long now, bool verified) =>
+    private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>
         ChunkLedger.MarkStored(batch, nodeId, id, size, encoding, storedSize, now, verified);
 }

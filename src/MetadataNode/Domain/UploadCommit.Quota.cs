@@ -9,7 +9,7 @@ internal sealed partial class UploadCommit
     /// RESOURCE_EXHAUSTED if writing <paramref name="newSize"/> bytes at <paramref name="path"/> (replacing
     /// <paramref name="currentSize"/>) would take the account over its quota.
     /// </summary>
-    private static void EnsureWithinQuota(NamespaceRecord record, string path, ulong newSize, ulong currentSize)
+    internal static void EnsureWithinQuota(NamespaceRecord record, string path, ulong newSize, ulong currentSize)
     {
         if (record.QuotaBytes == 0 || newSize <= currentSize)
         {

@@ -1,7 +1,6 @@
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -11,26 +10,25 @@ internal sealed partial class UploadCommit
     /// Records "chunk stored" events: the chunk is confirmed on the node, and the namespace named in the put
     /// token is remembered as having uploaded it, so a resumed upload does not send it again.
     /// </summary>
-    public void ReportChunksStored(ReportChunksStoredRequest request)
+    public void ReportChunksStored(string reportingNode, IReadOnlyList<StoredChunkReport> chunks)
     {
-        var nodeId = NodeRegistry.ValidNodeId(request.NodeId);
+        var nodeId = NodeRegistry.ValidNodeId(reportingNode);
         _nodeRegistry.Require(nodeId);
 
-        if (request.Chunks.Count > Limits.MaxReportedChunks)
+        if (chunks.Count > Limits.MaxReportedChunks)
         {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"Too many chunks in one report: {request.Chunks.Count}; send at most {Limits.MaxReportedChunks}.");
+            throw TooManyReported(chunks.Count);
         }
 
-        var parsed = new List<(ChunkId Id, StoredChunk Chunk)>(request.Chunks.Count);
-        foreach (var chunk in request.Chunks)
+        foreach (var chunk in chunks)
         {
-            var id = chunk.ChunkId.ToChunkId();
+            var id = chunk.Id;
             if (chunk.Size > Limits.MaxChunkSize || chunk.StoredSize > Limits.MaxChunkSize)
             {
                 throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: size {chunk.Size} / stored_size {chunk.StoredSize} out of range; a chunk is at most {Limits.MaxChunkSize} bytes.");
             }
 
-            if (chunk.Encoding is not (Dropbox.Shared.Protos.Common.ChunkEncoding.Raw or Dropbox.Shared.Protos.Common.ChunkEncoding.Lz4))
+            if (chunk.Encoding is not (ChunkEncoding.Raw or ChunkEncoding.Lz4))
             {
                 throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: encoding {(int)chunk.Encoding} is unknown.");
             }
@@ -39,16 +37,15 @@ internal sealed partial class UploadCommit
             {
                 throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()}: namespace_id is longer than 255 characters.");
             }
-
-            parsed.Add((id, chunk));
         }
 
         var now = NowMs;
         var confirmed = new List<(NamespaceState State, ChunkId Id)>();
         Mutate<object?>(null, (batch, _) =>
         {
-            foreach (var (id, chunk) in parsed)
+            foreach (var chunk in chunks)
             {
+                var id = chunk.Id;
                 var trusted = MarkStored(batch, nodeId, id, chunk.Size, chunk.Encoding, chunk.StoredSize, now, verified: false);
                 if (trusted)
                 {
@@ -88,5 +85,7 @@ internal sealed partial class UploadCommit
 
     internal List<NodeRecord> PlacementNodes() => _nodeRegistry.PlacementNodes();
 
-    internal static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
+    /// <summary>The refusal of a report of more than <see cref="Limits.MaxReportedChunks"/> chunks.</summary>
+    internal static DropboxException TooManyReported(int count) =>
+        new(ErrorKind.InvalidArgument, $"Too many chunks in one report: {count}; send at most {Limits.MaxReportedChunks}.");
 }

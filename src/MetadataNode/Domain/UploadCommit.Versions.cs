@@ -2,7 +2,6 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -14,13 +13,13 @@ internal sealed partial class UploadCommit
     private Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body) =>
         _transactions.MutateDurableAsync(ns, body);
 
-    private static bool IsLiveFile(FileEntry? entry) => NamespaceFiles.IsLiveFile(entry);
+    private static bool IsLiveFile(PathEntry? entry) => NamespaceFiles.IsLiveFile(entry);
 
-    private static bool IsLive(FileEntry? entry) => NamespaceFiles.IsLive(entry);
+    private static bool IsLive(PathEntry? entry) => NamespaceFiles.IsLive(entry);
 
-    private void ApplyVersion(RecordBatch batch, NamespaceRecord ns, FileEntry entry, long now) => _files.ApplyVersion(batch, ns, entry, now);
+    private void ApplyVersion(RecordBatch batch, NamespaceRecord ns, PathEntry entry, long now) => _files.ApplyVersion(batch, ns, entry, now);
 
-    private static Change AppendChange(RecordBatch batch, NamespaceRecord ns, ChangeKind kind, FileEntry entry, string oldPath = "") =>
+    private static ChangeEntry AppendChange(RecordBatch batch, NamespaceRecord ns, ChangeType kind, PathEntry entry, string oldPath = "") =>
         NamespaceFiles.AppendChange(batch, ns, kind, entry, oldPath);
 
     private void EnsureNothingLiveUnder(string ns, string path) => _files.EnsureNothingLiveUnder(ns, path);

@@ -7,9 +7,9 @@ using Microsoft.Extensions.Logging;
 namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>
-/// Upload and commit: plans (which chunks an account must send, to which nodes, with put tokens), the nodes' "chunk
-/// stored" reports, and commits (every chunk confirmed, else refused naming the missing ids; a stale base is a
-/// conflict; quotas). A commit's new version is made by <see cref="NamespaceFiles"/>.
+/// Commits and what they rest on: the nodes' "chunk stored" reports, and commits (every chunk confirmed, else refused
+/// naming the missing ids; a stale base is a conflict; quotas). Plans are <see cref="UploadPlanner"/>'s; a commit's new
+/// version is made by <see cref="NamespaceFiles"/>.
 /// </summary>
 internal sealed partial class UploadCommit
 {
@@ -51,8 +51,11 @@ internal sealed partial class UploadCommit
     private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>The state of the user's namespace; NotFound if it is missing.</summary>
-    internal NamespaceState Namespace(UserInfo user) =>
-        _namespaces.TryGetValue(user.Namespace.Value, out var ns)
+    internal NamespaceState Namespace(UserInfo user) => Namespace(_namespaces, user);
+
+    /// <summary>The state of the user's namespace in <paramref name="namespaces"/>; NotFound if it is missing.</summary>
+    internal static NamespaceState Namespace(ConcurrentDictionary<string, NamespaceState> namespaces, UserInfo user) =>
+        namespaces.TryGetValue(user.Namespace.Value, out var ns)
             ? ns
             : throw new DropboxException(ErrorKind.NotFound, $"Namespace {user.Namespace} of user '{user.Name}' is missing.");
 }

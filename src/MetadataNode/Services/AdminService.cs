@@ -1,6 +1,7 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Backups;
 using Dropbox.Shared.Protos.Admin;
+using Dropbox.MetadataNode.Services.Mapping;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Services;
@@ -59,14 +60,14 @@ internal sealed class AdminService : Admin.AdminBase
     {
         _auth.Admin(context);
         var (user, token) = _store.AddUser(request.Name, request.Admin, request.QuotaBytes);
-        return Task.FromResult(new AddUserResponse { User = ToProto(_store.GetUserDetails(user.Name)), Token = token });
+        return Task.FromResult(new AddUserResponse { User = AdminMapping.ToProto(_store.GetUserDetails(user.Name)), Token = token });
     }
 
     public override Task<ListUsersResponse> ListUsers(ListUsersRequest request, ServerCallContext context)
     {
         _auth.Admin(context);
         var response = new ListUsersResponse();
-        response.Users.AddRange(_store.ListUserDetails().Select(ToProto));
+        response.Users.AddRange(_store.ListUserDetails().Select(AdminMapping.ToProto));
         return Task.FromResult(response);
     }
 
@@ -92,7 +93,7 @@ internal sealed class AdminService : Admin.AdminBase
     {
         _auth.Admin(context);
         var user = await _store.SetQuotaAsync(request.Name, request.QuotaBytes).ConfigureAwait(false);
-        return new SetQuotaResponse { User = ToProto(user) };
+        return new SetQuotaResponse { User = AdminMapping.ToProto(user) };
     }
 
     public override Task<ListNodesResponse> ListNodes(ListNodesRequest request, ServerCallContext context)
@@ -100,7 +101,7 @@ internal sealed class AdminService : Admin.AdminBase
         _auth.Admin(context);
         var report = Domain.Replication.NodeReport.Build(_store);
         var response = new ListNodesResponse { UnderReplicated = (ulong)report.UnderReplicated, ReplicationFactor = (uint)_store.ReplicationFactor };
-        response.Nodes.AddRange(report.States.All.OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => ToProto(n, report)));
+        response.Nodes.AddRange(report.States.All.OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => AdminMapping.ToProto(n, report)));
         return Task.FromResult(response);
     }
 
@@ -108,32 +109,6 @@ internal sealed class AdminService : Admin.AdminBase
     {
         _auth.Admin(context);
         var node = _store.SetDraining(request.NodeId, !request.Cancel);
-        return Task.FromResult(new DrainNodeResponse { Node = ToProto(node, Domain.Replication.NodeReport.Build(_store)) });
+        return Task.FromResult(new DrainNodeResponse { Node = AdminMapping.ToProto(node, Domain.Replication.NodeReport.Build(_store)) });
     }
-
-    private static NodeSummary ToProto(Storage.Records.NodeRecord node, Domain.Replication.NodeReport report)
-    {
-        var (state, chunks, under) = report.Of(node);
-        return new NodeSummary
-        {
-            NodeId = node.NodeId,
-            GrpcUrl = node.GrpcUrl,
-            State = state,
-            UsedBytes = node.UsedBytes,
-            FreeBytes = node.CapacityBytes > node.UsedBytes ? node.CapacityBytes - node.UsedBytes : 0,
-            Chunks = (ulong)chunks,
-            UnderReplicated = (ulong)under,
-            LastHeartbeatUnixMs = node.LastHeartbeatUnixMs,
-        };
-    }
-
-    private static UserSummary ToProto(UserDetails user) => new()
-    {
-        Name = user.Name,
-        NamespaceId = user.NamespaceId,
-        Admin = user.Admin,
-        QuotaBytes = user.QuotaBytes,
-        UsedBytes = user.UsedBytes,
-        FileCount = user.FileCount,
-    };
 }

@@ -1,10 +1,14 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.MetadataNode.Services.Mapping;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Services;
 
-/// <summary>The cluster API (dropbox.metadata.v1.Cluster) for storage nodes; every call needs a system token.</summary>
+/// <summary>
+/// The cluster API (dropbox.metadata.v1.Cluster) for storage nodes; every call needs a system token. Messages are
+/// mapped to and from the domain by <see cref="ClusterMapping"/>.
+/// </summary>
 internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.ClusterBase
 {
     private static readonly HeartbeatResponse HeartbeatOk = new();
@@ -21,8 +25,8 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
     public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         _auth.System(context);
-        var interval = _store.Nodes.Register(new NodeRegistration(request.NodeId, request.GrpcUrl, request.HttpUrl, request.CapacityBytes, request.UsedBytes, request.Full));
-        return Task.FromResult(new RegisterNodeResponse { HeartbeatSeconds = (uint)Math.Max(1, interval.TotalSeconds) });
+        var interval = _store.Nodes.Register(ClusterMapping.ToDomain(request));
+        return Task.FromResult(ClusterMapping.ToResponse(interval));
     }
 
     public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)

@@ -96,10 +96,10 @@ internal sealed class MetadataMetrics
     }
 
     /// <summary>Counts one answered upload plan: the file's chunks, and the puts (one per missing chunk and replica).</summary>
-    public void Planned(FileUpload upload, PlanUploadResponse plan) => Planned(upload.Chunks, upload.Size, plan);
+    public void Planned(FileUpload upload, UploadPlan plan) => Planned(upload.Chunks, upload.Size, plan);
 
-    /// <summary>Counts the answered plan of several files (PlanUploads), each as <see cref="Planned(FileUpload, PlanUploadResponse)"/>.</summary>
-    public void Planned(IReadOnlyList<FileUpload> uploads, IReadOnlyList<PlanUploadResponse> plans)
+    /// <summary>Counts the answered plan of several files (PlanUploads), each as <see cref="Planned(FileUpload, UploadPlan)"/>.</summary>
+    public void Planned(IReadOnlyList<FileUpload> uploads, IReadOnlyList<UploadPlan> plans)
     {
         for (var i = 0; i < uploads.Count && i < plans.Count; i++)
         {
@@ -108,7 +108,7 @@ internal sealed class MetadataMetrics
     }
 
     /// <summary>Counts one answered window of a large file (PlanChunks): its chunks and their plain bytes.</summary>
-    public void Planned(ChunkWindow window, PlanUploadResponse plan)
+    public void Planned(ChunkWindow window, UploadPlan plan)
     {
         var bytes = 0UL;
         foreach (var chunk in window.Chunks)
@@ -119,7 +119,7 @@ internal sealed class MetadataMetrics
         Planned(window.Chunks, bytes, plan);
     }
 
-    private void Planned(IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef> chunks, ulong bytes, PlanUploadResponse plan)
+    private void Planned(IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef> chunks, ulong bytes, UploadPlan plan)
     {
         var distinct = chunks.Select(c => c.Id).Distinct().Count();
         var missing = plan.Missing.Count == 0 ? 0 : plan.Missing.Select(m => m.ChunkId).Distinct().Count();

@@ -26,17 +26,17 @@ internal sealed class SyncService : Sync.SyncBase
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanUpload(user, upload);
         _metrics.Planned(upload, plan);
-        return plan;
+        return SyncMapping.ToResponse(plan);
     }
 
     public override async Task<PlanUploadResponse> PlanChunks(PlanChunksRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks);
+        var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
         using var lease = await _store.AdmitAsync(user, window.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanChunks(user, window);
         _metrics.Planned(window, plan);
-        return plan;
+        return SyncMapping.ToResponse(plan);
     }
 
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
@@ -44,7 +44,7 @@ internal sealed class SyncService : Sync.SyncBase
         var user = _auth.User(context);
         var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device) with { Executable = request.Executable };
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
-        return await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false);
+        return SyncMapping.ToResponse(await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false));
     }
 
     public override async Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
@@ -71,7 +71,7 @@ internal sealed class SyncService : Sync.SyncBase
         }
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
-        return CommitMapping.ToResponse(await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false));
+        return SyncMapping.ToResponse(await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false));
     }
 
     public override async Task<PlanUploadsResponse> PlanUploads(PlanUploadsRequest request, ServerCallContext context)
@@ -82,14 +82,19 @@ internal sealed class SyncService : Sync.SyncBase
             throw Limits.TooManyFiles(request.Files.Count);
         }
 
-        EnsureFewEnoughChunks(request.Files.Sum(f => (long)f.Chunks.Count));
+        // Checked on the raw request, before any file is parsed or the work gate entered (the store checks it again).
+        if (request.Files.Sum(f => (long)f.Chunks.Count) is var total and > Limits.MaxChunksPerPlanBatch)
+        {
+            throw Limits.TooManyChunksToPlan(total);
+        }
+
         var uploads = new FileUpload[request.Files.Count];
         for (var i = 0; i < uploads.Length; i++)
         {
             var f = request.Files[i];
             try
             {
-                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, null);
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, null) with { AvoidNodes = FileUpload.ValidAvoidNodes(f.AvoidNodes) };
             }
             catch (Dropbox.Shared.Errors.DropboxException ex)
             {
@@ -98,10 +103,9 @@ internal sealed class SyncService : Sync.SyncBase
         }
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
-        var response = new PlanUploadsResponse();
-        response.Results.AddRange(_store.PlanMany(user, uploads));
-        _metrics.Planned(uploads, response.Results);
-        return response;
+        var plans = _store.PlanMany(user, uploads);
+        _metrics.Planned(uploads, plans);
+        return SyncMapping.ToResponse(plans);
     }
 
     /// <summary>
@@ -116,32 +120,32 @@ internal sealed class SyncService : Sync.SyncBase
         }
     }
 
-    public override Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
-        _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken);
+    public override async Task<GetDownloadPlanResponse> GetDownloadPlan(GetDownloadPlanRequest request, ServerCallContext context) =>
+        SyncMapping.ToResponse(await _store.GetDownloadPlanAsync(_auth.User(context), request.Path, request.Version, request.Offset, request.Limit, context.CancellationToken).ConfigureAwait(false));
 
-    public override Task<GetDownloadPlansResponse> GetDownloadPlans(GetDownloadPlansRequest request, ServerCallContext context) =>
-        _store.GetDownloadPlansAsync(_auth.User(context), request.Files, context.CancellationToken);
+    public override async Task<GetDownloadPlansResponse> GetDownloadPlans(GetDownloadPlansRequest request, ServerCallContext context) =>
+        SyncMapping.ToResponse(await _store.GetDownloadPlansAsync(_auth.User(context), SyncMapping.ToDomain(request.Files), context.CancellationToken).ConfigureAwait(false));
 
-    public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
-        _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken);
+    public override async Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
+        SyncMapping.ToResponse(await _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken).ConfigureAwait(false));
 
     public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter));
+        Task.FromResult(SyncMapping.ToResponse(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter)));
 
     public override Task<ListVersionsResponse> ListVersions(ListVersionsRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.ListVersions(_auth.User(context), request.Path));
+        Task.FromResult(SyncMapping.ToVersionsResponse(_store.ListVersions(_auth.User(context), request.Path)));
 
-    public override Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
-        _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted);
+    public override async Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
+        SyncMapping.ToRestoreResponse(await _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted).ConfigureAwait(false));
 
-    public override Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
-        _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty, request.HasExpectedKind ? request.ExpectedKind : null);
+    public override async Task<DeleteFileResponse> DeleteFile(DeleteFileRequest request, ServerCallContext context) =>
+        SyncMapping.ToDeleteResponse(await _store.DeleteAsync(_auth.User(context), request.Path, request.BaseVersion, request.Device, request.OnlyIfEmpty, request.HasExpectedKind ? SyncMapping.ToDomain(request.ExpectedKind) : null).ConfigureAwait(false));
 
-    public override Task<MoveFileResponse> MoveFile(MoveFileRequest request, ServerCallContext context) =>
-        _store.MoveAsync(_auth.User(context), request.FromPath, request.ToPath, request.BaseVersion, request.Device);
+    public override async Task<MoveFileResponse> MoveFile(MoveFileRequest request, ServerCallContext context) =>
+        SyncMapping.ToMoveResponse(await _store.MoveAsync(_auth.User(context), request.FromPath, request.ToPath, request.BaseVersion, request.Device).ConfigureAwait(false));
 
-    public override Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
-        _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device);
+    public override async Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
+        SyncMapping.ToFolderResponse(await _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device).ConfigureAwait(false));
 
     public override Task<CreateLinkResponse> CreateLink(CreateLinkRequest request, ServerCallContext context)
     {
@@ -150,5 +154,5 @@ internal sealed class SyncService : Sync.SyncBase
     }
 
     public override Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context) =>
-        Task.FromResult(_store.GetAccount(_auth.User(context)));
+        Task.FromResult(SyncMapping.ToResponse(_store.GetAccount(_auth.User(context))));
 }

@@ -1,5 +1,5 @@
 using Dropbox.MetadataNode.Storage.Records;
-using Dropbox.Shared.Protos.Metadata;
+using Dropbox.MetadataNode.Domain;
 
 namespace Dropbox.MetadataNode.Storage;
 
@@ -7,7 +7,7 @@ namespace Dropbox.MetadataNode.Storage;
 internal sealed class FileRecord
 {
     /// <summary>The newest version (a tombstone when deleted).</summary>
-    public FileEntry Current { get; set; } = new();
+    public PathEntry Current { get; set; } = new();
 
     /// <summary>Retained versions of this path (tombstones included).</summary>
     public uint VersionCount { get; set; }

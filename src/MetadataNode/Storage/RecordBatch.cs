@@ -1,6 +1,6 @@
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
-using Dropbox.Shared.Protos.Metadata;
+using Dropbox.MetadataNode.Domain;
 using Google.Protobuf;
 using RocksDbSharp;
 
@@ -105,7 +105,7 @@ internal sealed class RecordBatch : IDisposable
 
     public void PutNamespace(NamespaceRecord record) => _namespaces[record.NamespaceId] = record;
 
-    public void PutVersion(string ns, FileEntry entry) =>
+    public void PutVersion(string ns, PathEntry entry) =>
         _batch.Put(Keys.Version(ns, entry.Path, entry.Version), StoredFormat.WriteVersion(entry), _engine.Versions);
 
     public void DeleteVersion(string ns, string path, ulong sequence)
@@ -122,7 +122,7 @@ internal sealed class RecordBatch : IDisposable
 
     private readonly HashSet<(string, string, ulong)> _deletedVersions = [];
 
-    public void PutChange(string ns, Change change) =>
+    public void PutChange(string ns, ChangeEntry change) =>
         _batch.Put(Keys.Change(ns, change.Sequence), StoredFormat.WriteChange(change), _engine.Changes);
 
     public void PutUser(UserRecord user)

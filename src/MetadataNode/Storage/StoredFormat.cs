@@ -1,12 +1,12 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage.Records;
-using Dropbox.Shared.Protos.Metadata;
+using Dropbox.Shared.Chunks;
 using Google.Protobuf;
-using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Storage;
 
 /// <summary>
-/// Maps the stored schema (store_records.proto) to and from the messages the store works with, in one place: the
+/// Maps the stored schema (store_records.proto) to and from the domain's entries and changes, in one place: the
 /// disk format changes only here, never because the sync API changed.
 /// </summary>
 internal static class StoredFormat
@@ -40,26 +40,20 @@ internal static class StoredFormat
     }
 
     /// <summary>Reads a Versions CF value.</summary>
-    public static FileEntry ReadVersion(ReadOnlySpan<byte> bytes) => ToEntry(StoredEntry.Parser.ParseFrom(bytes));
+    public static PathEntry ReadVersion(ReadOnlySpan<byte> bytes) => ToEntry(StoredEntry.Parser.ParseFrom(bytes));
 
     /// <summary>A Versions CF value.</summary>
-    public static byte[] WriteVersion(FileEntry entry) => ToStored(entry).ToByteArray();
+    public static byte[] WriteVersion(PathEntry entry) => ToStored(entry).ToByteArray();
 
     /// <summary>Reads a Changes CF value.</summary>
-    public static Change ReadChange(ReadOnlySpan<byte> bytes)
+    public static ChangeEntry ReadChange(ReadOnlySpan<byte> bytes)
     {
         var stored = StoredChange.Parser.ParseFrom(bytes);
-        return new Change
-        {
-            Sequence = stored.Sequence,
-            Kind = (ChangeKind)stored.Kind,
-            Entry = stored.Entry is null ? null : ToEntry(stored.Entry),
-            OldPath = stored.OldPath,
-        };
+        return new ChangeEntry(stored.Sequence, (ChangeType)stored.Kind, stored.Entry is null ? null : ToEntry(stored.Entry), stored.OldPath);
     }
 
     /// <summary>A Changes CF value.</summary>
-    public static byte[] WriteChange(Change change) =>
+    public static byte[] WriteChange(ChangeEntry change) =>
         new StoredChange
         {
             Sequence = change.Sequence,
@@ -68,30 +62,32 @@ internal static class StoredFormat
             OldPath = change.OldPath,
         }.ToByteArray();
 
-    private static FileEntry ToEntry(StoredEntry stored)
+    private static PathEntry ToEntry(StoredEntry stored)
     {
-        var entry = new FileEntry
+        var chunks = new ChunkRef[stored.Chunks.Count];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            var c = stored.Chunks[i];
+            chunks[i] = new ChunkRef(new ChunkId(c.Id.Span), (int)c.Size, (ChunkEncoding)c.Encoding, (int)c.StoredSize);
+        }
+
+        return new PathEntry
         {
             Path = stored.Path,
             Version = stored.Version,
             Size = stored.Size,
             MtimeUnixMs = stored.MtimeUnixMs,
+            Chunks = chunks,
             Deleted = stored.Deleted,
-            Kind = (EntryKind)stored.Kind,
-            ContentHash = stored.ContentHash,
+            Kind = (PathKind)stored.Kind,
+            ContentHash = stored.ContentHash.Memory,
             ModifiedBy = stored.ModifiedBy,
             ServerTimeUnixMs = stored.ServerTimeUnixMs,
             Executable = stored.Executable,
         };
-        foreach (var c in stored.Chunks)
-        {
-            entry.Chunks.Add(new Proto.ChunkRef { Id = c.Id, Size = c.Size, Encoding = (Proto.ChunkEncoding)c.Encoding, StoredSize = c.StoredSize });
-        }
-
-        return entry;
     }
 
-    private static StoredEntry ToStored(FileEntry entry)
+    private static StoredEntry ToStored(PathEntry entry)
     {
         var stored = new StoredEntry
         {
@@ -101,14 +97,14 @@ internal static class StoredFormat
             MtimeUnixMs = entry.MtimeUnixMs,
             Deleted = entry.Deleted,
             Kind = (StoredEntryKind)entry.Kind,
-            ContentHash = entry.ContentHash,
+            ContentHash = entry.ContentHash.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(entry.ContentHash),
             ModifiedBy = entry.ModifiedBy,
             ServerTimeUnixMs = entry.ServerTimeUnixMs,
             Executable = entry.Executable,
         };
         foreach (var c in entry.Chunks)
         {
-            stored.Chunks.Add(new StoredChunkRef { Id = c.Id, Size = c.Size, Encoding = (StoredEncoding)c.Encoding, StoredSize = c.StoredSize });
+            stored.Chunks.Add(new StoredChunkRef { Id = c.Id.ToByteString(), Size = (uint)c.Size, Encoding = (StoredEncoding)c.Encoding, StoredSize = (uint)c.StoredSize });
         }
 
         return stored;

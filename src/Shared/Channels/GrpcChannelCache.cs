@@ -17,17 +17,25 @@ public sealed class GrpcChannelCache : IDisposable
     private readonly Dictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private readonly ServerTrust _trust;
-    private readonly int _maxMessageBytes;
+    private readonly GrpcChannelSettings _settings;
     private bool _disposed;
     private int _created;
 
     /// <summary>Creates an empty cache whose channels trust <paramref name="trust"/> and carry messages up to <paramref name="maxMessageBytes"/>.</summary>
     public GrpcChannelCache(ServerTrust trust, int maxMessageBytes)
+        : this(trust, GrpcChannelSettings.WithMessageLimit(maxMessageBytes))
+    {
+    }
+
+    /// <summary>Creates an empty cache whose channels trust <paramref name="trust"/> and are built with <paramref name="settings"/>.</summary>
+    public GrpcChannelCache(ServerTrust trust, GrpcChannelSettings settings)
     {
         ArgumentNullException.ThrowIfNull(trust);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxMessageBytes);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(settings.MaxReceiveMessageBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(settings.MaxSendMessageBytes);
         _trust = trust;
-        _maxMessageBytes = maxMessageBytes;
+        _settings = settings;
     }
 
     /// <summary>Channels open now.</summary>
@@ -59,18 +67,51 @@ public sealed class GrpcChannelCache : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_channels.TryGetValue(key, out var channel))
             {
-                channel = GrpcChannel.ForAddress(key, new GrpcChannelOptions
-                {
-                    MaxReceiveMessageSize = _maxMessageBytes,
-                    MaxSendMessageSize = _maxMessageBytes,
-                    HttpHandler = _trust.CreateHandler(),
-                });
+                channel = GrpcChannel.ForAddress(key, Options());
                 _channels[key] = channel;
                 Interlocked.Increment(ref _created);
             }
 
             return channel;
         }
+    }
+
+    private GrpcChannelOptions Options()
+    {
+        var handler = _trust.CreateHandler();
+        handler.EnableMultipleHttp2Connections = _settings.EnableMultipleHttp2Connections;
+        if (_settings.PooledConnectionIdleTimeout is { } idle)
+        {
+            handler.PooledConnectionIdleTimeout = idle;
+        }
+
+        if (_settings.KeepAlivePingDelay is { } delay)
+        {
+            handler.KeepAlivePingDelay = delay;
+        }
+
+        if (_settings.KeepAlivePingTimeout is { } timeout)
+        {
+            handler.KeepAlivePingTimeout = timeout;
+        }
+
+        var options = new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = _settings.MaxReceiveMessageBytes,
+            MaxSendMessageSize = _settings.MaxSendMessageBytes,
+            HttpHandler = handler,
+        };
+        if (_settings.InitialReconnectBackoff is { } initial)
+        {
+            options.InitialReconnectBackoff = initial;
+        }
+
+        if (_settings.MaxReconnectBackoff is { } max)
+        {
+            options.MaxReconnectBackoff = max;
+        }
+
+        return options;
     }
 
     /// <summary>Closes every channel; <see cref="Get"/> throws afterwards.</summary>

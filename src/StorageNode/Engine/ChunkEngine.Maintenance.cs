@@ -9,6 +9,7 @@ public sealed partial class ChunkEngine
     public async Task<ScrubResult> ScrubAsync(Func<ChunkId, StoredChunk, bool> verify, CancellationToken cancellationToken)
     {
         await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var held = true;
         try
         {
             long checkedCount = 0;
@@ -16,6 +17,16 @@ public sealed partial class ChunkEngine
             foreach (var (id, location) in _index.Snapshot())
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (Volatile.Read(ref _segmentHoldsWaiting) > 0)
+                {
+                    // A backup's snapshot waits: it goes first (the semaphore serves waiters in order), the scrub goes on
+                    // after it. A location the snapshot's end let compaction retire reads as gone and is skipped.
+                    held = false;
+                    _maintenance.Release();
+                    await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    held = true;
+                }
+
                 bool ok;
                 StoredChunk? chunk = null;
                 try
@@ -49,7 +60,10 @@ public sealed partial class ChunkEngine
         }
         finally
         {
-            _maintenance.Release();
+            if (held)
+            {
+                _maintenance.Release();
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
@@ -258,7 +259,7 @@ internal sealed class ClientApp
 
         var stateDir = ClientSession.ResolveStateDirectory(args);
         Directory.CreateDirectory(folder);
-        using (var channels = new ChannelCache(trust))
+        using (var channels = ClientChannels.Create(trust))
         {
             var account = await new GrpcMetadataRemote(channels, server, token).GetAccountAsync(ct).ConfigureAwait(false);
             _out.WriteLine($"Logged in as {SyncPaths.Display(account.User)} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using System.Globalization;
 using Dropbox.Shared.Chunking;
 using Dropbox.Shared.Errors;
@@ -12,14 +13,14 @@ namespace Dropbox.SyncClient.Cli;
 /// <summary>A linked client opened from its state directory: db, settings, remote clients.</summary>
 internal sealed class ClientSession : IDisposable
 {
-    private readonly ChannelCache _channels;
+    private readonly GrpcChannelCache _channels;
     private readonly HttpChunkTransfer _transfer;
 
     private ClientSession(LocalState state)
     {
         State = state;
         var trust = TrustFrom(state);
-        _channels = new ChannelCache(trust);
+        _channels = ClientChannels.Create(trust);
         Server = state.GetSetting(StateKeys.Server) ?? throw NotLinked(state.StateDirectory);
         Token = state.GetSetting(StateKeys.Token) ?? throw NotLinked(state.StateDirectory);
         Folder = state.GetSetting(StateKeys.Folder) ?? throw NotLinked(state.StateDirectory);

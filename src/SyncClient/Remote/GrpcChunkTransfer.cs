@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Storage;
@@ -15,9 +16,9 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>Largest stored chunk accepted from a node (far above the chunker's maximum; guards the buffer rent).</summary>
     public const int MaxStoredChunkBytes = 64 << 20;
 
-    private readonly ChannelCache _channels;
+    private readonly GrpcChannelCache _channels;
 
-    public GrpcChunkTransfer(ChannelCache channels)
+    public GrpcChunkTransfer(GrpcChannelCache channels)
     {
         _channels = channels;
     }

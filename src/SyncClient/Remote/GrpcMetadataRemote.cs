@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Protos.Metadata;
 using Grpc.Core;
 using SyncService = Dropbox.Shared.Protos.Metadata.Sync;
@@ -13,7 +14,7 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     // Set once the server answered PlanUploads with UNIMPLEMENTED: it plans one file per call.
     private bool _noPlanUploads;
 
-    public GrpcMetadataRemote(ChannelCache channels, string serverUrl, string token)
+    public GrpcMetadataRemote(GrpcChannelCache channels, string serverUrl, string token)
     {
         _client = new SyncService.SyncClient(channels.Get(serverUrl));
         _headers = new Metadata { { "authorization", "Bearer " + token } };

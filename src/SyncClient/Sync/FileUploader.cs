@@ -24,6 +24,9 @@ internal sealed class FileUploader
     /// <summary>Storage nodes that refused a put as full (RESOURCE_EXHAUSTED): later plans ask to be placed elsewhere.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _fullNodes = new(StringComparer.Ordinal);
 
+    /// <summary>The nodes later plans avoid (shared with the small-file uploader, which adds the ones it finds full or down).</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<string, bool> AvoidNodes => _fullNodes;
+
     public FileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts)
     {
         _ctx = ctx;
@@ -179,6 +182,7 @@ internal sealed class FileUploader
                 }
 
                 var request = new PlanChunksRequest { Path = path, Size = (ulong)scanned.Size, BaseVersion = baseVersion };
+                request.AvoidNodes.AddRange(_fullNodes.Keys.Take(16));
                 foreach (var c in window)
                 {
                     request.Chunks.Add(c.Ref.ToProto());

@@ -26,6 +26,12 @@ internal static class RemoteBounds
     /// </summary>
     public const int MaxChunksPerUpload = 100_000;
 
+    /// <summary>
+    /// Most chunks the metadata node plans in one PlanUploads call, all files together (its Limits.MaxChunksPerPlanBatch):
+    /// a group of small files that names more plans the rest one by one.
+    /// </summary>
+    public const int MaxChunksPerPlanCall = 4096;
+
     /// <summary>Largest file: as many maximum-size chunks as a version may hold.</summary>
     public const long MaxFileSize = (long)MaxChunkSize * MaxChunksPerFile;
 

@@ -30,12 +30,19 @@ internal sealed class SmallFileUploader
     private readonly SemaphoreSlim _puts;
     private readonly FileHasher _hasher;
 
-    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts, FileHasher hasher)
+    /// <summary>
+    /// Storage nodes that refused a put as full or did not answer, shared with the one-file path (FileUploader's set):
+    /// later plans ask to be placed elsewhere, so a node that fills between heartbeats fails one group, not each.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _avoidNodes;
+
+    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts, FileHasher hasher, System.Collections.Concurrent.ConcurrentDictionary<string, bool>? avoidNodes = null)
     {
         _ctx = ctx;
         _summary = summary;
         _puts = puts;
         _hasher = hasher;
+        _avoidNodes = avoidNodes ?? new(StringComparer.Ordinal);
     }
 
     /// <summary>
@@ -97,7 +104,17 @@ internal sealed class SmallFileUploader
     {
         try
         {
-            return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+            var avoided = _avoidNodes.Count;
+            try
+            {
+                return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && _avoidNodes.Count > avoided && !ct.IsCancellationRequested)
+            {
+                // A node of this group's plan was full or down (now avoided): the group is planned again on the others
+                // once, rather than every file one by one. Puts that did land are named as held by the new plan.
+                return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+            }
         }
         catch (DropboxException)
         {
@@ -239,13 +256,21 @@ internal sealed class SmallFileUploader
 
             var planned = new List<int>(group.Count);
             var request = new PlanUploadsRequest();
+            var chunksPlanned = 0;
             for (var i = 0; i < group.Count; i++)
             {
-                if (fingerprints[i] is { } fp)
+                // Files past the server's per-call chunk cap are left unplanned: handed back to the one-file path.
+                if (fingerprints[i] is { } fp && chunksPlanned + fp.Chunks.Count <= RemoteBounds.MaxChunksPerPlanCall)
                 {
+                    chunksPlanned += fp.Chunks.Count;
                     planned.Add(i);
                     request.Files.Add(PlanRequest(group[i].Path, fp, group[i].BaseVersion));
                 }
+            }
+
+            if (request.Files.Count > 0 && !_avoidNodes.IsEmpty)
+            {
+                request.Files[0].AvoidNodes.AddRange(_avoidNodes.Keys.Take(16)); // the server applies the files' lists to the whole call
             }
 
             if (planned.Count == 0)
@@ -331,6 +356,7 @@ internal sealed class SmallFileUploader
     {
         // One put per (node, chunk): the same chunk in two files of the group goes once.
         var byNode = new Dictionary<string, Dictionary<ChunkId, OutgoingChunk>>(StringComparer.Ordinal);
+        var nodeIds = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (put, chunks) in puts)
         {
             var id = put.ChunkId.ToChunkId();
@@ -338,6 +364,7 @@ internal sealed class SmallFileUploader
             if (!byNode.TryGetValue(put.Node.GrpcUrl, out var node))
             {
                 byNode[put.Node.GrpcUrl] = node = [];
+                nodeIds[put.Node.GrpcUrl] = put.Node.NodeId;
             }
 
             node.TryAdd(id, new OutgoingChunk(id, source.Ref.Encoding, source.Ref.Size, put.Token, source.Stored));
@@ -354,7 +381,7 @@ internal sealed class SmallFileUploader
                 bytes += chunk.Stored.Length;
                 if (bytes >= _ctx.Options.PutBatchBytes || batch.Count >= 256)
                 {
-                    tasks.Add(SendAsync(url, batch, ct));
+                    tasks.Add(SendAsync(url, nodeIds[url], batch, ct));
                     batch = [];
                     bytes = 0;
                 }
@@ -362,19 +389,27 @@ internal sealed class SmallFileUploader
 
             if (batch.Count > 0)
             {
-                tasks.Add(SendAsync(url, batch, ct));
+                tasks.Add(SendAsync(url, nodeIds[url], batch, ct));
             }
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    private async Task SendAsync(string url, List<OutgoingChunk> batch, CancellationToken ct)
+    private async Task SendAsync(string url, string nodeId, List<OutgoingChunk> batch, CancellationToken ct)
     {
         await _puts.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            await _ctx.Transfer.PutChunksAsync(url, batch, ct).ConfigureAwait(false);
+            try
+            {
+                await _ctx.Transfer.PutChunksAsync(url, batch, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && !ct.IsCancellationRequested && !string.IsNullOrEmpty(nodeId))
+            {
+                _avoidNodes.TryAdd(nodeId, true);
+                throw;
+            }
 
             // Only the plan tells what this account need not send; a node answers every put alike.
             _summary.AddChunksUploaded(batch.Count);

@@ -102,7 +102,7 @@ internal sealed partial class SyncEngine
         var small = transfers.Where(a => a.Kind == SyncActionKind.Upload && (a.Fingerprint?.Size ?? a.Local?.Size ?? long.MaxValue) <= SmallFileUploader.MaxFileSize).ToList();
         if (small.Count >= 2)
         {
-            var handedBack = await new SmallFileUploader(_ctx, summary, puts, _hasher).UploadAsync(small, ct).ConfigureAwait(false);
+            var handedBack = await new SmallFileUploader(_ctx, summary, puts, _hasher, exec.Uploader.AvoidNodes).UploadAsync(small, ct).ConfigureAwait(false);
             var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
             batched.ExceptWith(handedBack);
             transfers.RemoveAll(batched.Contains);
@@ -115,6 +115,9 @@ internal sealed partial class SyncEngine
     private sealed class Executor(SyncEngine engine, SyncSummary summary, FileUploader uploader, FileDownloader downloader, Func<string, string> conflictName)
     {
         private readonly StorageFailover _failover = new();
+
+        /// <summary>The one-file uploader of this pass (the small-file uploader shares its set of nodes to avoid).</summary>
+        public FileUploader Uploader => uploader;
 
         private SyncContext Ctx => engine._ctx;
 

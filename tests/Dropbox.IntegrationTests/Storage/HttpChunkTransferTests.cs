@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -239,7 +240,7 @@ public sealed class HttpChunkTransferTests
     {
         await using var fake = await HostileNode.StartAsync(lie);
         var location = new ChunkLocation { NodeId = "hostile", GrpcUrl = DeadGrpcUrl, HttpUrl = fake.Url };
-        using var channels = new ChannelCache(ServerTrust.System);
+        using var channels = ClientChannels.Create(ServerTrust.System);
         using var transfer = new HttpChunkTransfer(ServerTrust.System, new GrpcChunkTransfer(channels), minHttpChunkBytes: 0);
 
         var refused = await Assert.ThrowsAsync<DropboxException>(() =>
@@ -255,7 +256,7 @@ public sealed class HttpChunkTransferTests
     {
         await using var fake = await HostileNode.StartAsync("endless-put");
         var location = new ChunkLocation { NodeId = "hostile", GrpcUrl = DeadGrpcUrl, HttpUrl = fake.Url };
-        using var channels = new ChannelCache(ServerTrust.System);
+        using var channels = ClientChannels.Create(ServerTrust.System);
         using var transfer = new HttpChunkTransfer(ServerTrust.System, new GrpcChunkTransfer(channels), minHttpChunkBytes: 0);
         var chunk = Random(128 * 1024, 12);
 
@@ -275,7 +276,7 @@ public sealed class HttpChunkTransferTests
     {
         await using var fake = await HostileNode.StartAsync("silent-put");
         var location = new ChunkLocation { NodeId = "hostile", GrpcUrl = DeadGrpcUrl, HttpUrl = fake.Url };
-        using var channels = new ChannelCache(ServerTrust.System);
+        using var channels = ClientChannels.Create(ServerTrust.System);
         using var transfer = new HttpChunkTransfer(ServerTrust.System, new GrpcChunkTransfer(channels), minHttpChunkBytes: 0, requestTimeout: TimeSpan.FromSeconds(1));
         var chunk = Random(1024, 13);
 
@@ -378,7 +379,7 @@ public sealed class HttpChunkTransferTests
 
         public HttpChunkTransfer Transfer(ServerTrust trust)
         {
-            var channels = new ChannelCache(trust);
+            var channels = ClientChannels.Create(trust);
             _owned.Add(channels);
             return new HttpChunkTransfer(trust, new GrpcChunkTransfer(channels), minHttpChunkBytes: 0);
         }

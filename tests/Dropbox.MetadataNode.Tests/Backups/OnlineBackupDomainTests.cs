@@ -143,6 +143,71 @@ public sealed class OnlineBackupDomainTests
         using var hold = await h.Store.ChunkDeletions.HoldAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    [Fact]
+    public async Task A_node_that_never_answers_its_snapshot_fails_the_backup_after_the_node_timeout_and_releases_the_deletion_hold()
+    {
+        // Arrange: the only node hangs on its snapshot (it answers only when the call is cancelled, as gRPC does).
+        using var h = new StoreHarness(o => o with { GcGracePeriod = TimeSpan.FromHours(1), NodeTimeout = NodeTimeout, BackupDirectory = null, BackupNodeTimeout = TimeSpan.FromMilliseconds(300) });
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var logger = new ListLogger();
+        var backup = new OnlineBackup(h.Store, new HangingSnapshots(), h.Options, logger);
+
+        // Act
+        var report = await backup.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: incomplete, the node's error names the bound, and deletions are no longer held.
+        Assert.False(report.Complete);
+        Assert.Contains("BackupNodeTimeout", Assert.Single(report.Nodes).Error, StringComparison.Ordinal);
+        Assert.Equal(1, report.MissingChunks);
+        Assert.False(h.Store.ChunkDeletions.IsHeld);
+    }
+
+    [Fact]
+    public async Task A_backup_cancelled_by_its_caller_ends_as_a_cancellation_removes_its_folder_and_logs_no_error()
+    {
+        // Arrange: the node's snapshot is under way when the caller goes away; gRPC then reports a Cancelled status.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var logger = new ListLogger();
+        var snapshots = new HangingSnapshots();
+        var backup = new OnlineBackup(h.Store, snapshots, h.Options, logger);
+        using var cancel = new CancellationTokenSource();
+
+        // Act
+        var running = backup.RunAsync(cancel.Token);
+        await snapshots.Asked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cancel.CancelAsync();
+
+        // Assert
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Empty(logger.Entries);
+        Assert.Empty(Directory.GetDirectories(h.Options.BackupFolder));
+        Assert.False(h.Store.ChunkDeletions.IsHeld);
+    }
+
+    /// <summary>Never answers a snapshot request; a cancelled call fails as a gRPC call does (a Cancelled status).</summary>
+    private sealed class HangingSnapshots : IStoreSnapshotGateway
+    {
+        public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        {
+            Asked.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Cancelled, "Call canceled by the client."));
+            }
+
+            throw new InvalidOperationException("unreachable");
+        }
+    }
+
     /// <summary>Answers every snapshot request with success and records who was asked.</summary>
     internal sealed class RecordingSnapshots : IStoreSnapshotGateway
     {

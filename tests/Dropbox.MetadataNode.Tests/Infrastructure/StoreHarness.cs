@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using System.Security.Cryptography;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Chunks;
@@ -101,10 +102,10 @@ internal sealed class StoreHarness : IDisposable
     }
 
     /// <summary>Plan, "upload" what the plan asks for, commit.</summary>
-    public async Task<CommitFileResponse> PutFileAsync(UserInfo user, string path, ulong baseVersion, params ChunkRef[] chunks)
+    public async Task<Committed> PutFileAsync(UserInfo user, string path, ulong baseVersion, params ChunkRef[] chunks)
     {
         var plan = Store.PlanUpload(user, Upload(path, baseVersion, chunks));
-        var asked = plan.Missing.Select(m => m.ChunkId.ToChunkId()).ToHashSet();
+        var asked = plan.Missing.Select(m => m.ChunkId).ToHashSet();
         Gateway.Note($"{user.Name} planned {path}: asked for [{string.Join(",", asked.Select(a => a.ToShortString()))}] of [{string.Join(",", chunks.Select(c => c.Id.ToShortString()))}]");
         Stored(user, chunks.Where(c => asked.Contains(c.Id)).ToArray());
         return await Store.CommitAsync(user, Upload(path, baseVersion, chunks), CancellationToken.None);

@@ -1,5 +1,6 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Tests.Replication;
 
@@ -59,6 +60,28 @@ public sealed class FullNodePlacementTests
         Assert.All(avoidingA.Missing, put => Assert.Equal(NodeB, put.Node.NodeId));
         Assert.Equal(40, avoidingBoth.Missing.Count); // every node avoided: placed as usual, the put's refusal says why
         Assert.Throws<Dropbox.Shared.Errors.DropboxException>(() => FileUpload.ValidAvoidNodes(Enumerable.Repeat("n", FileUpload.MaxAvoidNodes + 1).ToList()));
+    }
+
+    [Fact]
+    public void A_batch_plan_and_a_window_plan_that_name_a_node_to_avoid_place_every_put_elsewhere()
+    {
+        // Arrange: two live nodes, neither reported full; the client found node a full (or down) between heartbeats.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        var uploads = Enumerable.Range(0, 20).Select(i => StoreHarness.Upload($"small/{i}", 0, StoreHarness.Chunk(100 + i), StoreHarness.Chunk(200 + i))).ToList();
+        uploads[3] = uploads[3] with { AvoidNodes = [StoreHarness.NodeA] }; // one file's list applies to the whole call
+        var window = ChunkWindow.Create("big.bin", 40_000, 0, Enumerable.Range(300, 40).Select(i => StoreHarness.Chunk(i).ToProto()).ToList()) with { AvoidNodes = [StoreHarness.NodeA] };
+
+        // Act
+        var batch = h.Store.PlanMany(alice, uploads);
+        var windowPlan = h.Store.PlanChunks(alice, window);
+
+        // Assert: 40 + 40 new chunks, every put on node b (rendezvous hashing alone gives node a about half).
+        Assert.Equal(40, batch.Sum(p => p.Missing.Count));
+        Assert.All(batch.SelectMany(p => p.Missing), put => Assert.Equal(NodeB, put.Node.NodeId));
+        Assert.Equal(40, windowPlan.Missing.Count);
+        Assert.All(windowPlan.Missing, put => Assert.Equal(NodeB, put.Node.NodeId));
     }
 
     [Fact]

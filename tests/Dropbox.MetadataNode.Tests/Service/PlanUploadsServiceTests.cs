@@ -1,6 +1,7 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Protos.Metadata;
+using Google.Protobuf;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Tests.Service;
@@ -60,13 +61,50 @@ public sealed class PlanUploadsServiceTests
             },
         };
 
-        foreach (var call in new Func<Task>[] { () => client.PlanUploadsAsync(plan).ResponseAsync, () => client.CommitFilesAsync(commit).ResponseAsync })
-        {
-            var refused = await Assert.ThrowsAsync<RpcException>(call);
-            Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
-            Assert.Contains($"Too many chunks in one call: {2 * half}", refused.Status.Detail, StringComparison.Ordinal);
-        }
+        var refusedPlan = await Assert.ThrowsAsync<RpcException>(() => client.PlanUploadsAsync(plan).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refusedPlan.StatusCode);
+        Assert.Contains($"Too many chunks in one PlanUploads call: {2 * half}", refusedPlan.Status.Detail, StringComparison.Ordinal);
+        var refusedCommit = await Assert.ThrowsAsync<RpcException>(() => client.CommitFilesAsync(commit).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refusedCommit.StatusCode);
+        Assert.Contains($"Too many chunks in one call: {2 * half}", refusedCommit.Status.Detail, StringComparison.Ordinal);
 
         Assert.Equal(0, server.Metrics.ChunksPlanned.Value);
+    }
+
+    [Fact]
+    public async Task A_PlanUploads_of_100000_new_chunks_is_refused_naming_the_limit_and_one_at_the_limit_is_answered_within_the_message_limit()
+    {
+        // Arrange: 1000 files of 100 new chunks each: their answer would carry 100,000 puts, each with a ~1 KB shared
+        // token, ~110 MB, over the 64 MiB message limit, after signing 6,250 tokens.
+        await using var server = await MetadataServer.StartAsync();
+        var (_, client) = server.AddUser("alice");
+        PlanUploadsRequest Files(int files, int chunksEach, int seed)
+        {
+            var request = new PlanUploadsRequest();
+            for (var f = 0; f < files; f++)
+            {
+                request.Files.Add(new PlanUploadRequest
+                {
+                    Path = $"many/{seed}/{f}.bin",
+                    Size = (ulong)chunksEach,
+                    Chunks = { Enumerable.Range(0, chunksEach).Select(c => MetadataServer.Chunk(seed + (f * chunksEach) + c, 1)) },
+                });
+            }
+
+            return request;
+        }
+
+        // Act
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.PlanUploadsAsync(Files(1000, 100, 0)).ResponseAsync);
+        var atLimit = await client.PlanUploadsAsync(Files(Limits.MaxChunksPerPlanBatch / 16, 16, 1_000_000));
+
+        // Assert: a clear refusal naming the limit (not the transport's "message too large"), nothing planned; the
+        // largest accepted call is answered in full, well inside the 64 MiB limit.
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains($"MaxChunksPerPlanBatch = {Limits.MaxChunksPerPlanBatch}", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("100000", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(Limits.MaxChunksPerPlanBatch, atLimit.Results.Sum(r => r.Missing.Count));
+        Assert.True(atLimit.CalculateSize() < 16 << 20, $"{atLimit.CalculateSize()} bytes for {Limits.MaxChunksPerPlanBatch} chunks");
+        Assert.Equal(Limits.MaxChunksPerPlanBatch, server.Metrics.ChunksPlanned.Value);
     }
 }

@@ -39,7 +39,7 @@ public sealed class BatchTreeTests
         var c1 = StoreHarness.Chunk(1);
         h.Stored(alice, c1);
 
-        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
+        var response = SyncMapping.ToResponse(await h.Store.CommitManyAsync(alice,
             [StoreHarness.Upload("d/a", 0, c1), StoreHarness.Upload("d/b", 0, c1), StoreHarness.Upload("dd", 0, c1), StoreHarness.Upload("d-x/y", 0, c1)], CancellationToken.None));
 
         Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
@@ -59,9 +59,9 @@ public sealed class BatchTreeTests
         var ns = alice.Namespace.Value;
         var engine = h.Store.Engine;
         var file = StoredFormat.ReadFile(engine.Get(Keys.File(ns, "x"), engine.Files));
-        file.Current.Path = "d";
-        var change = StoredFormat.ReadChange(engine.Get(Keys.Change(ns, 1), engine.Changes));
-        change.Entry.Path = "d";
+        file.Current = file.Current with { Path = "d" };
+        var read = StoredFormat.ReadChange(engine.Get(Keys.Change(ns, 1), engine.Changes));
+        var change = read with { Entry = read.Entry! with { Path = "d" } };
         using (var batch = new RecordBatch(engine))
         {
             batch.PutFile(ns, "x", null);

@@ -20,7 +20,7 @@ public sealed class CommitManyTests
         var notStored = StoreHarness.Chunk(3);
         h.Stored(alice, stored);
 
-        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
+        var response = SyncMapping.ToResponse(await h.Store.CommitManyAsync(alice,
         [
             StoreHarness.Upload("new-1", 0, stored),
             StoreHarness.Upload("existing", 0, stored),          // stale base: conflict

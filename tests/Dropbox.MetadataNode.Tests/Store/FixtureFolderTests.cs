@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.Shared.Chunks;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage;
@@ -39,20 +40,20 @@ public sealed class FixtureFolderTests
         Assert.Equal(32, a.ContentHash.Length);
         Assert.True(files.Entries.Single(f => f.Path == "old/gone.txt").Deleted);
         Assert.True(files.Entries.Single(f => f.Path == "b.bin").Deleted);
-        Assert.Equal(EntryKind.Folder, files.Entries.Single(f => f.Path == "empty").Kind);
+        Assert.Equal(PathKind.Folder, files.Entries.Single(f => f.Path == "empty").Kind);
         Assert.Equal(["docs/a.txt", "empty", "moved/b.bin"], store.ListFiles(alice, "", includeDeleted: false).Entries.Select(f => f.Path).Order());
 
         var versions = store.ListVersions(alice, "docs/a.txt");
-        Assert.Equal([1UL, 2UL, 3UL], versions.Versions.Select(v => v.Version).Order());
-        Assert.Equal("test", versions.Versions[0].ModifiedBy);
+        Assert.Equal([1UL, 2UL, 3UL], versions.Select(v => v.Version).Order());
+        Assert.Equal("test", versions[0].ModifiedBy);
 
         var changes = await store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None);
         Assert.Equal(
-            [ChangeKind.Upsert, ChangeKind.Upsert, ChangeKind.Upsert, ChangeKind.Upsert, ChangeKind.Upsert, ChangeKind.Delete, ChangeKind.Move, ChangeKind.Folder],
+            [ChangeType.Upsert, ChangeType.Upsert, ChangeType.Upsert, ChangeType.Upsert, ChangeType.Upsert, ChangeType.Delete, ChangeType.Move, ChangeType.Folder],
             changes.Changes.Select(c => c.Kind));
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (ulong)i), changes.Changes.Select(c => c.Sequence));
         var move = changes.Changes[6];
-        Assert.Equal(("b.bin", "moved/b.bin"), (move.OldPath, move.Entry.Path));
+        Assert.Equal(("b.bin", "moved/b.bin"), (move.OldPath, move.Entry!.Path));
 
         var account = store.GetAccount(alice);
         Assert.Equal(2UL, account.FileCount);
@@ -106,7 +107,7 @@ public sealed class FixtureFolderTests
     {
         using var dir = new TempFolder();
         string ns;
-        FileEntry moved;
+        PathEntry moved;
         using (var store = OpenCopy(dir))
         {
             var alice = store.ListUsers().Single(u => u.Name == "alice");
@@ -132,8 +133,7 @@ public sealed class FixtureFolderTests
         // The previous release (rolled back to) rewrites a record in its own layout.
         using (var engine = RocksEngine.Open(dir.Sub("db")))
         {
-            var old = moved.Clone();
-            old.ModifiedBy = "previous-release";
+            var old = Dropbox.MetadataNode.Services.Mapping.SyncMapping.ToWire(moved with { ModifiedBy = "previous-release" });
             using var batch = new RocksDbSharp.WriteBatch();
             batch.Put(Keys.File(ns, "moved/b.bin"), PreviousReleaseFileRecord.Write(old, 1), engine.Files);
             engine.Write(batch, sync: true);

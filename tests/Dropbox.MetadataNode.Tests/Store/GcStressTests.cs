@@ -54,7 +54,7 @@ public sealed class GcStressTests
                     if (rnd.Next(6) == 0)
                     {
                         var d = await h.Store.DeleteAsync(user, path, 0, "t");
-                        h.Gateway.Note($"{user.Name} deleted {path}@{d.Sequence}");
+                        h.Gateway.Note($"{user.Name} deleted {path}@{d}");
                     }
                     else
                     {
@@ -98,11 +98,11 @@ public sealed class GcStressTests
         {
             foreach (var entry in h.Store.ListFiles(user, "", false).Entries)
             {
-                foreach (var version in h.Store.ListVersions(user, entry.Path).Versions.Where(v => !v.Deleted))
+                foreach (var version in h.Store.ListVersions(user, entry.Path).Where(v => !v.Deleted))
                 {
                     foreach (var c in version.Chunks)
                     {
-                        var id = c.Id.ToChunkId();
+                        var id = c.Id;
                         if (!h.Gateway.HoldsAnywhere(id))
                         {
                             var s = id.ToShortString();

@@ -1,3 +1,5 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
@@ -23,10 +25,10 @@ public sealed class MetadataStoreTests
 
         Assert.Equal(1UL, result.Sequence);
         Assert.Equal(2000UL, result.Entry.Size);
-        Assert.Equal(FileVersion.ComputeContentHash([c1.Id, c2.Id]), result.Entry.ContentHash.ToByteArray());
+        Assert.Equal(FileVersion.ComputeContentHash([c1.Id, c2.Id]), result.Entry.ContentHash.ToArray());
         var changes = await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None);
         Assert.Single(changes.Changes);
-        Assert.Equal(ChangeKind.Upsert, changes.Changes[0].Kind);
+        Assert.Equal(ChangeType.Upsert, changes.Changes[0].Kind);
         var account = h.Store.GetAccount(alice);
         Assert.Equal(1UL, account.FileCount);
         Assert.Equal(2000UL, account.TotalBytes);
@@ -44,7 +46,7 @@ public sealed class MetadataStoreTests
 
         var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("b", 0, c1, c2, c2));
 
-        Assert.Equal([c2.Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([c2.Id], plan.Missing.Select(m => m.ChunkId));
         Assert.Equal(StoreHarness.NodeA, plan.Missing[0].Node.NodeId);
         var token = h.Tokens.Validate(plan.Missing[0].Token, Dropbox.Shared.Tokens.TokenOperation.Put, StoreHarness.NodeA, c2.Id);
         Assert.Equal(alice.Namespace.Value, token.Namespace);
@@ -61,7 +63,7 @@ public sealed class MetadataStoreTests
 
         var plan = h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, c1));
 
-        Assert.Equal([c1.Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([c1.Id], plan.Missing.Select(m => m.ChunkId));
     }
 
     [Fact]
@@ -76,7 +78,7 @@ public sealed class MetadataStoreTests
 
         h.Stored(alice, c1); // the client crashed after uploading c1
 
-        Assert.Equal([c2.Id], h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1, c2)).Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([c2.Id], h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1, c2)).Missing.Select(m => m.ChunkId));
         Assert.Equal(2, h.Store.PlanUpload(bob, StoreHarness.Upload("a", 0, c1, c2)).Missing.Count);
     }
 
@@ -268,15 +270,15 @@ public sealed class MetadataStoreTests
         var restored = await h.Store.RestoreAsync(alice, "b/c.txt", 0, "test");
 
         var changes = (await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None)).Changes;
-        Assert.Equal([ChangeKind.Upsert, ChangeKind.Move, ChangeKind.Delete, ChangeKind.Upsert], changes.Select(c => c.Kind));
+        Assert.Equal([ChangeType.Upsert, ChangeType.Move, ChangeType.Delete, ChangeType.Upsert], changes.Select(c => c.Kind));
         Assert.Equal("a.txt", changes[1].OldPath);
-        Assert.Equal("b/c.txt", changes[1].Entry.Path);
-        Assert.Equal(deleted.Sequence + 1, restored.Sequence);
-        Assert.Equal(v1.Entry.ContentHash, restored.Entry.ContentHash);
+        Assert.Equal("b/c.txt", changes[1].Entry!.Path);
+        Assert.Equal(deleted + 1, restored.Sequence);
+        Assert.Equal(v1.Entry.ContentHash.ToArray(), restored.Entry.ContentHash.ToArray());
         Assert.Empty(h.Store.PlanUpload(alice, StoreHarness.Upload("x", 0, c1)).Missing);
-        var history = h.Store.ListVersions(alice, "b/c.txt").Versions;
-        Assert.Equal([restored.Sequence, deleted.Sequence, moved.Sequence], history.Select(v => v.Version));
-        Assert.True(h.Store.ListVersions(alice, "a.txt").Versions[0].Deleted);
+        var history = h.Store.ListVersions(alice, "b/c.txt");
+        Assert.Equal([restored.Sequence, deleted, moved.Sequence], history.Select(v => v.Version));
+        Assert.True(h.Store.ListVersions(alice, "a.txt")[0].Deleted);
         var oldRestored = await h.Store.RestoreAsync(alice, "a.txt", v1.Sequence, "test");
         Assert.Equal(2UL, h.Store.GetAccount(alice).FileCount);
         Assert.Equal("a.txt", oldRestored.Entry.Path);
@@ -383,9 +385,9 @@ public sealed class MetadataStoreTests
 
         // Device B still has x as an empty folder (base version 0: it may not know the folder's version).
         var asFolder = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "x", 0, "b", onlyIfEmpty: true));
-        var byKind = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "x", 0, "b", expectedKind: EntryKind.Folder));
-        var asFile = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "d", 0, "b", expectedKind: EntryKind.File));
-        var contradictory = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "d", 0, "b", onlyIfEmpty: true, expectedKind: EntryKind.File));
+        var byKind = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "x", 0, "b", expectedKind: PathKind.Folder));
+        var asFile = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "d", 0, "b", expectedKind: PathKind.File));
+        var contradictory = await Assert.ThrowsAsync<DropboxException>(() => h.Store.DeleteAsync(alice, "d", 0, "b", onlyIfEmpty: true, expectedKind: PathKind.File));
 
         Assert.Equal(ErrorKind.Conflict, asFolder.Kind);
         Assert.Contains("is now a file", asFolder.Message, StringComparison.Ordinal);
@@ -394,8 +396,8 @@ public sealed class MetadataStoreTests
         Assert.Contains("is now a folder", asFile.Message, StringComparison.Ordinal);
         Assert.Equal(ErrorKind.InvalidArgument, contradictory.Kind);
         Assert.Equal(before.Cursor, h.Store.ListFiles(alice, "", true).Cursor);
-        Assert.Equal([("d", EntryKind.Folder), ("x", EntryKind.File)], h.Store.ListFiles(alice, "", false).Entries.Select(e => (e.Path, e.Kind)).Order());
-        await h.Store.DeleteAsync(alice, "x", 0, "b", expectedKind: EntryKind.File);
+        Assert.Equal([("d", PathKind.Folder), ("x", PathKind.File)], h.Store.ListFiles(alice, "", false).Entries.Select(e => (e.Path, e.Kind)).Order());
+        await h.Store.DeleteAsync(alice, "x", 0, "b", expectedKind: PathKind.File);
         await h.Store.DeleteAsync(alice, "d", 0, "b", onlyIfEmpty: true);
         Assert.Empty(h.Store.ListFiles(alice, "", false).Entries);
         h.AssertConsistent();
@@ -659,7 +661,7 @@ public sealed class MetadataStoreTests
         var v1 = await h.PutFileAsync(alice, "big", 0, chunks);
         await h.PutFileAsync(alice, "big", v1.Sequence, StoreHarness.Chunk(99));
 
-        var plan = h.Store.GetDownloadPlan(alice, "big", v1.Sequence);
+        var plan = SyncMapping.ToResponse(h.Store.GetDownloadPlan(alice, "big", v1.Sequence));
 
         Assert.Equal(chunks.Select(c => c.Id), plan.Chunks.Select(c => c.Chunk.Id.ToChunkId()));
         foreach (var get in plan.Chunks)
@@ -686,7 +688,7 @@ public sealed class MetadataStoreTests
         request.Insert(3, new GetDownloadPlanRequest { Path = "gone" });
         request.Add(new GetDownloadPlanRequest { Path = "never-was" });
 
-        var plans = await h.Store.GetDownloadPlansAsync(alice, request, CancellationToken.None);
+        var plans = SyncMapping.ToResponse(await h.Store.GetDownloadPlansAsync(alice, SyncMapping.ToDomain(request), CancellationToken.None));
 
         Assert.Equal(22, plans.Plans.Count);
         Assert.Null(plans.Plans[3].Entry);
@@ -715,9 +717,9 @@ public sealed class MetadataStoreTests
         var (bob, _) = h.Store.AddUser("bob");
         await h.PutFileAsync(alice, "secret.txt", 0, StoreHarness.Chunk(1));
 
-        var plans = await h.Store.GetDownloadPlansAsync(bob, [new GetDownloadPlanRequest { Path = "secret.txt" }], CancellationToken.None);
-        var tooMany = await Assert.ThrowsAsync<DropboxException>(() => h.Store.GetDownloadPlansAsync(alice, Enumerable.Range(0, 1001).Select(i => new GetDownloadPlanRequest { Path = $"f{i}" }).ToList(), CancellationToken.None));
-        var bad = await Assert.ThrowsAsync<DropboxException>(() => h.Store.GetDownloadPlansAsync(alice, [new GetDownloadPlanRequest { Path = "../escape" }], CancellationToken.None));
+        var plans = SyncMapping.ToResponse(await h.Store.GetDownloadPlansAsync(bob, [new DownloadRequest("secret.txt", 0, 0)], CancellationToken.None));
+        var tooMany = await Assert.ThrowsAsync<DropboxException>(() => h.Store.GetDownloadPlansAsync(alice, Enumerable.Range(0, 1001).Select(i => new DownloadRequest($"f{i}", 0, 0)).ToList(), CancellationToken.None));
+        var bad = await Assert.ThrowsAsync<DropboxException>(() => h.Store.GetDownloadPlansAsync(alice, [new DownloadRequest("../escape", 0, 0)], CancellationToken.None));
 
         Assert.Null(Assert.Single(plans.Plans).Entry);
         Assert.Empty(plans.Tokens);

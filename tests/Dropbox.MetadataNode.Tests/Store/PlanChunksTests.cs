@@ -31,16 +31,16 @@ public sealed class PlanChunksTests
         var first = h.Store.PlanChunks(alice, Window("big", size, 0, file[..3]));
         var second = h.Store.PlanChunks(alice, Window("big", size, 0, file[3..]));
 
-        Assert.Equal([fresh[0].Id], first.Missing.Select(m => m.ChunkId.ToChunkId()));
-        Assert.Equal(fresh[1..].Select(c => c.Id), second.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([fresh[0].Id], first.Missing.Select(m => m.ChunkId));
+        Assert.Equal(fresh[1..].Select(c => c.Id), second.Missing.Select(m => m.ChunkId));
         Assert.False(first.Conflict);
         foreach (var put in first.Missing.Concat(second.Missing))
         {
             // Scoped as PlanUpload's: this operation, this node, this chunk, this account; no other chunk.
-            var token = h.Tokens.Validate(put.Token, TokenOperation.Put, StoreHarness.NodeA, put.ChunkId.ToChunkId());
+            var token = h.Tokens.Validate(put.Token, TokenOperation.Put, StoreHarness.NodeA, put.ChunkId);
             Assert.Equal(alice.Namespace.Value, token.Namespace);
             Assert.Equal(ErrorKind.PermissionDenied, Assert.Throws<DropboxException>(() => h.Tokens.Validate(put.Token, TokenOperation.Put, StoreHarness.NodeA, held[0].Id)).Kind);
-            Assert.Equal(ErrorKind.PermissionDenied, Assert.Throws<DropboxException>(() => h.Tokens.Validate(put.Token, TokenOperation.Get, StoreHarness.NodeA, put.ChunkId.ToChunkId())).Kind);
+            Assert.Equal(ErrorKind.PermissionDenied, Assert.Throws<DropboxException>(() => h.Tokens.Validate(put.Token, TokenOperation.Get, StoreHarness.NodeA, put.ChunkId)).Kind);
         }
 
         Assert.Equal(3, h.Store.PendingPutCount(alice));
@@ -64,7 +64,7 @@ public sealed class PlanChunksTests
         // The answer is the same as for a hash nobody holds: whether alice holds it is not revealed.
         var unknown = Chunks(8, 1);
         var control = h.Store.PlanChunks(mallory, Window("control", (ulong)unknown[0].Size, 0, unknown));
-        Assert.Equal([secret[0].Id], plan.Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([secret[0].Id], plan.Missing.Select(m => m.ChunkId));
         Assert.Equal(control.Missing.Count, plan.Missing.Count);
         Assert.Equal(0UL, plan.CurrentVersion);
 

@@ -29,12 +29,12 @@ public sealed class PlanManyTests
             StoreHarness.Upload("b", 0, shared, shared, own),
         ]);
 
-        Assert.Equal([shared.Id], plans[0].Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([shared.Id], plans[0].Missing.Select(m => m.ChunkId));
         Assert.False(plans[0].Conflict);
         Assert.True(plans[1].Conflict);
         Assert.Equal(v1.Sequence, plans[1].CurrentVersion);
-        Assert.Equal([own.Id], plans[1].Missing.Select(m => m.ChunkId.ToChunkId()));
-        Assert.Equal([shared.Id, own.Id], plans[2].Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([own.Id], plans[1].Missing.Select(m => m.ChunkId));
+        Assert.Equal([shared.Id, own.Id], plans[2].Missing.Select(m => m.ChunkId));
         Assert.Equal(plans[0].Missing[0].Token, plans[2].Missing[0].Token); // one signature per chunk and node
         Assert.Equal(2, h.Store.PendingPutCount(alice));
 
@@ -54,7 +54,7 @@ public sealed class PlanManyTests
     {
         using var h = new StoreHarness();
         var (alice, _) = h.Store.AddUser("alice");
-        var n = UploadCommit.ChunksPerSharedToken + 3;
+        var n = UploadPlanner.ChunksPerSharedToken + 3;
         var uploads = Enumerable.Range(0, n).Select(i => StoreHarness.Upload($"f{i}", 0, StoreHarness.Chunk(100 + i, 10))).ToArray();
 
         var plans = h.Store.PlanMany(alice, uploads);
@@ -62,13 +62,13 @@ public sealed class PlanManyTests
         var puts = plans.SelectMany(p => p.Missing).ToList();
         Assert.Equal(n, puts.Count);
         var byToken = puts.GroupBy(p => p.Token).ToList();
-        Assert.Equal([UploadCommit.ChunksPerSharedToken, 3], byToken.Select(g => g.Count()));
+        Assert.Equal([UploadPlanner.ChunksPerSharedToken, 3], byToken.Select(g => g.Count()));
         foreach (var group in byToken)
         {
             var token = h.Tokens.Read(group.Key);
             Assert.Equal(TokenOperation.Put, token.Operation);
             Assert.Equal(group.First().Node.NodeId, token.NodeId);
-            Assert.Equal(group.Select(p => p.ChunkId.ToChunkId()), token.ChunkIds);
+            Assert.Equal(group.Select(p => p.ChunkId), token.ChunkIds);
         }
     }
 
@@ -84,7 +84,7 @@ public sealed class PlanManyTests
 
         var again = h.Store.PlanMany(alice, uploads);
 
-        Assert.Equal([Chunks(2, 1)[0].Id], again[0].Missing.Select(m => m.ChunkId.ToChunkId()));
+        Assert.Equal([Chunks(2, 1)[0].Id], again[0].Missing.Select(m => m.ChunkId));
         Assert.Empty(again[1].Missing);
     }
 

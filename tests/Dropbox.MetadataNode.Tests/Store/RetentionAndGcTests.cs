@@ -32,19 +32,19 @@ public sealed class RetentionAndGcTests
         // One batch, two versions of "p": each prunes one old version. Pruning v1 twice dropped the shared
         // chunk's references twice, and the collector then deleted bob's bytes.
         var next = v2.Sequence + 1;
-        var response = CommitMapping.ToResponse(await h.Store.CommitManyAsync(alice,
+        var response = SyncMapping.ToResponse(await h.Store.CommitManyAsync(alice,
         [
             StoreHarness.Upload("p", v2.Sequence, StoreHarness.Chunk(3)),
             StoreHarness.Upload("p", next, StoreHarness.Chunk(4)),
         ], CancellationToken.None));
 
         Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
-        Assert.Equal(2, h.Store.ListVersions(alice, "p").Versions.Count);
+        Assert.Equal(2, h.Store.ListVersions(alice, "p").Count);
         h.AssertConsistent();
         h.Clock.Advance(Grace * 2);
         await h.Store.RunGcOnceAsync(CancellationToken.None);
         Assert.True(h.Gateway.Holds(StoreHarness.NodeA, shared.Id));
-        Assert.Equal(shared.Id, h.Store.GetDownloadPlan(bob, "mine", 0).Chunks[0].Chunk.Id.ToChunkId());
+        Assert.Equal(shared.Id, h.Store.GetDownloadPlan(bob, "mine", 0).Chunks[0].Chunk.Id);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class RetentionAndGcTests
             version = (await h.PutFileAsync(alice, "a", version, StoreHarness.Chunk(i))).Sequence;
         }
 
-        var kept = h.Store.ListVersions(alice, "a").Versions.Select(v => v.Version).ToList();
+        var kept = h.Store.ListVersions(alice, "a").Select(v => v.Version).ToList();
 
         Assert.Equal([6UL, 5UL, 4UL], kept);
         h.AssertConsistent();
@@ -88,8 +88,8 @@ public sealed class RetentionAndGcTests
         var result = await h.Store.RunGcOnceAsync(CancellationToken.None);
 
         Assert.Equal(2, result.PrunedVersions);
-        Assert.Equal([v2.Sequence], h.Store.ListVersions(alice, "a").Versions.Select(v => v.Version));
-        Assert.True(Assert.Single(h.Store.ListVersions(alice, "gone").Versions).Deleted);
+        Assert.Equal([v2.Sequence], h.Store.ListVersions(alice, "a").Select(v => v.Version));
+        Assert.True(Assert.Single(h.Store.ListVersions(alice, "gone")).Deleted);
         h.AssertConsistent();
     }
 
@@ -379,9 +379,9 @@ public sealed class RetentionAndGcTests
         {
             foreach (var entry in h.Store.ListFiles(user, "", false).Entries)
             {
-                foreach (var version in h.Store.ListVersions(user, entry.Path).Versions.Where(v => !v.Deleted))
+                foreach (var version in h.Store.ListVersions(user, entry.Path).Where(v => !v.Deleted))
                 {
-                    Assert.All(version.Chunks, c => Assert.True(h.Gateway.HoldsAnywhere(c.Id.ToChunkId()), $"{entry.Path}@{version.Version} lost chunk {c.Id.ToChunkId().ToShortString()}"));
+                    Assert.All(version.Chunks, c => Assert.True(h.Gateway.HoldsAnywhere(c.Id), $"{entry.Path}@{version.Version} lost chunk {c.Id.ToShortString()}"));
                 }
             }
         }

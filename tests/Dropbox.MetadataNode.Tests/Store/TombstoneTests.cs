@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.MetadataNode.Tests.Infrastructure;

@@ -139,6 +139,54 @@ public sealed class ChunkEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_running_scrub_lets_a_backup_snapshot_take_the_segments_between_chunks_and_then_finishes_its_pass()
+    {
+        // Arrange: five chunks; the scrub parks on its first chunk until a snapshot asks for the segments, and on the
+        // later ones until the snapshot has them (bounded: without yielding, the snapshot would wait for the whole pass).
+        var chunks = Enumerable.Range(0, 5).Select(i => TestChunks.Random(3000, 60 + i)).ToList();
+        await using var engine = ChunkEngine.Open(Options);
+        foreach (var (id, bytes) in chunks)
+        {
+            await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+        }
+
+        using var started = new ManualResetEventSlim();
+        using var holdAsked = new ManualResetEventSlim();
+        using var holdTaken = new ManualResetEventSlim();
+        var verified = 0;
+        var scrub = Task.Run(() => engine.ScrubAsync((id, c) =>
+        {
+            if (Interlocked.Increment(ref verified) == 1)
+            {
+                started.Set();
+                holdAsked.Wait(TimeSpan.FromSeconds(10));
+            }
+            else
+            {
+                holdTaken.Wait(TimeSpan.FromSeconds(5));
+            }
+
+            return ChunkId.Compute(c.Data.Span) == id;
+        }, CancellationToken.None));
+        Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+
+        // Act: a backup asks for the segments while the scrub is mid-pass.
+        var hold = engine.HoldSegmentsAsync(CancellationToken.None);
+        holdAsked.Set();
+        using (var segments = await hold.WaitAsync(TimeSpan.FromSeconds(30)))
+        {
+            // Assert: the snapshot got them before the scrub ended; the scrub then checks every chunk.
+            Assert.False(scrub.IsCompleted, "the snapshot waited for the whole scrub pass");
+            Assert.NotEmpty(segments.Segments);
+            holdTaken.Set();
+        }
+
+        var result = await scrub.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(5, result.Checked);
+        Assert.Empty(result.Corrupt);
+    }
+
+    [Fact]
     public async Task Scrub_finds_a_flipped_byte_quarantines_the_chunk_and_read_refuses_it()
     {
         var chunks = Enumerable.Range(0, 5).Select(i => TestChunks.Random(3000, 30 + i)).ToList();

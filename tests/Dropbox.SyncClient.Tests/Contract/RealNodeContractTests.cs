@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
@@ -16,7 +17,7 @@ public sealed class RealNodeContractTests(RealNodes nodes) : MetadataContractTes
 
     internal override async Task<ContractTarget> StartAsync(CancellationToken ct)
     {
-        var channels = new ChannelCache(ServerTrust.System);
+        var channels = ClientChannels.Create(ServerTrust.System);
         var remote = new GrpcMetadataRemote(channels, nodes.Url, nodes.NewUserToken());
         await WaitForStorageAsync(remote, ct);
         return new ContractTarget(remote, new GrpcChunkTransfer(channels), () =>

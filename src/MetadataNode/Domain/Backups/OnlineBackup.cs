@@ -80,6 +80,7 @@ internal sealed partial class OnlineBackup
                     }
 
                     snapshots = [.. await Task.WhenAll(live.Select(n => SnapshotAsync(n, name, cancellationToken))).ConfigureAwait(false)];
+                    cancellationToken.ThrowIfCancellationRequested(); // a cancelled call is a cancellation, not failed nodes
 
                     // Still under the hold: every chunk the checkpoint references must have a location among the nodes that
                     // wrote their snapshot; one held only by a skipped (not live) or failed node would be missing after a restore.
@@ -101,10 +102,15 @@ internal sealed partial class OnlineBackup
                 WriteManifest(root, report);
                 return report;
             }
-            catch
+            catch (Exception e)
             {
                 // A failed or cancelled backup leaves nothing that looks like one (a restore requires the manifest).
                 TryRemove(root);
+                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                {
+                    BackupCancelled(_logger, name);
+                }
+
                 throw;
             }
         }
@@ -114,11 +120,27 @@ internal sealed partial class OnlineBackup
         }
     }
 
+    /// <summary>
+    /// Asks one node for its snapshot, within <see cref="MetadataNodeOptions.BackupNodeTimeout"/>: a node that does not
+    /// answer in time (hung, or its disk stalled) is a failed node of an incomplete backup, and the cluster's deletions
+    /// are not held for it any longer. The call's own cancellation (the caller went away) is rethrown as one: gRPC
+    /// reports it as a Cancelled status, which would otherwise read as a failed node.
+    /// </summary>
     private async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string name, CancellationToken cancellationToken)
     {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(_options.BackupNodeTimeout);
         try
         {
-            return await _gateway.SnapshotAsync(node, name, cancellationToken).ConfigureAwait(false);
+            return await _gateway.SnapshotAsync(node, name, bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        catch (Exception) when (bounded.IsCancellationRequested)
+        {
+            return new NodeSnapshot(node.NodeId, string.Empty, 0, 0, 0, $"no snapshot within {_options.BackupNodeTimeout.TotalSeconds:0} s (BackupNodeTimeout): the node is hung or its disk stalled");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -216,6 +238,9 @@ internal sealed partial class OnlineBackup
 
     [LoggerMessage(EventId = 4063, Level = LogLevel.Error, Message = "A failed online backup's folder {Root} could not be removed; it has no manifest, so it is not a backup: remove it")]
     private static partial void RemoveFailed(ILogger logger, string root, Exception exception);
+
+    [LoggerMessage(EventId = 4064, Level = LogLevel.Information, Message = "Online backup {Name} was cancelled by its caller; its folder was removed")]
+    private static partial void BackupCancelled(ILogger logger, string name);
 
     [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Online backup {Name} is incomplete: {Missing} referenced chunk(s) are on no node whose snapshot it holds; failed snapshots: {Failures}")]
     private static partial void BackupIncomplete(ILogger logger, string name, long missing, string failures);

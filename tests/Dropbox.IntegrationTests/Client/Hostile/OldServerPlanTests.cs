@@ -1,3 +1,4 @@
+using Dropbox.Shared.Channels;
 using System.Collections.Concurrent;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
@@ -23,7 +24,7 @@ public sealed class OldServerPlanTests
                 ? throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.ResourceExhausted, "Over quota: 'over.bin'"))
                 : new PlanUploadResponse { CurrentVersion = (ulong)r.Path.Length };
         };
-        using var channels = new ChannelCache(ServerTrust.System);
+        using var channels = ClientChannels.Create(ServerTrust.System);
         var remote = new GrpcMetadataRemote(channels, server.MetadataUrl, "any");
 
         var first = await remote.PlanUploadsAsync(Files("a.bin", "bb.bin"), CancellationToken.None).WaitAsync(Timeout);

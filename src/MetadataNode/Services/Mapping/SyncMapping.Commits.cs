@@ -5,8 +5,7 @@ using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Services.Mapping;
 
-/// <summary>Commit outcomes of the domain to and from the sync API's messages, in one place.</summary>
-internal static class CommitMapping
+internal static partial class SyncMapping
 {
     /// <summary>A batch commit's outcomes as the CommitFiles answer, in the order of the files.</summary>
     public static CommitFilesResponse ToResponse(IReadOnlyList<CommitOutcome> outcomes)
@@ -46,5 +45,5 @@ internal static class CommitMapping
     }
 
     /// <summary>A committed file as the CommitFile answer: its entry and the change's sequence (its version).</summary>
-    public static CommitFileResponse ToResponse(Committed committed) => new() { Entry = committed.Entry, Sequence = committed.Entry.Version };
+    public static CommitFileResponse ToResponse(Committed committed) => new() { Entry = ToWire(committed.Entry), Sequence = committed.Entry.Version };
 }

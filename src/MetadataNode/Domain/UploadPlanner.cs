@@ -1,0 +1,399 @@
+using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tokens;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// Upload plans: which chunks an account must send (only those it neither references nor uploaded itself, so whether
+/// another account holds a hash never shows), a node for each by placement, and put tokens; the puts are noted as
+/// outstanding (bounded per account) before any token is signed. Reads only, but for the grace clock of chunks it
+/// tells a client it need not send. Commits are <see cref="UploadCommit"/>'s.
+/// </summary>
+internal sealed partial class UploadPlanner
+{
+    private readonly RocksEngine _engine;
+    private readonly StoreTransactions _transactions;
+    private readonly ConcurrentDictionary<string, NamespaceState> _namespaces;
+    private readonly NodeRegistry _nodeRegistry;
+    private readonly ChunkTokenService _tokens;
+    private readonly MetadataNodeOptions _options;
+    private readonly TimeProvider _clock;
+
+    public UploadPlanner(
+        RocksEngine engine,
+        StoreTransactions transactions,
+        ConcurrentDictionary<string, NamespaceState> namespaces,
+        NodeRegistry nodes,
+        ChunkTokenService tokens,
+        MetadataNodeOptions options)
+    {
+        _engine = engine;
+        _transactions = transactions;
+        _namespaces = namespaces;
+        _nodeRegistry = nodes;
+        _tokens = tokens;
+        _options = options;
+        _clock = options.Clock;
+    }
+
+    private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private NamespaceState Namespace(UserInfo user) => UploadCommit.Namespace(_namespaces, user);
+
+    /// <summary>
+    /// The chunks this namespace must upload, a node and a put token for each. A chunk counts as held only
+    /// if this namespace references it or uploaded it itself (and it is still stored): whether another
+    /// namespace holds a hash is never revealed.
+    /// </summary>
+    public UploadPlan PlanUpload(UserInfo user, FileUpload upload)
+    {
+        var ns = Namespace(user);
+        var response = new UploadPlan();
+        JudgeAgainstCurrent(ns, upload, response);
+        PlanMissing(ns, upload.Chunks, response, upload.AvoidNodes);
+        return response;
+    }
+
+    /// <summary>
+    /// Sets <paramref name="response"/>'s current version and conflict flag from the file now at the upload's path, and
+    /// refuses (RESOURCE_EXHAUSTED) an upload that would take the account over its quota.
+    /// </summary>
+    private void JudgeAgainstCurrent(NamespaceState ns, FileUpload upload, UploadPlan response)
+    {
+        var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+        ulong currentSize = 0;
+        if (fileBytes is not null)
+        {
+            var current = StoredFormat.ReadFile(fileBytes).Current;
+            if (NamespaceFiles.IsLive(current))
+            {
+                response.CurrentVersion = current.Version;
+                response.Conflict = upload.BaseVersion != current.Version && !UploadCommit.SameContent(current, upload);
+                currentSize = NamespaceFiles.IsLiveFile(current) ? current.Size : 0;
+            }
+        }
+
+        UploadCommit.EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
+    }
+
+    /// <summary>
+    /// Plans one window of a large file's chunks while the client still reads it (the one-read upload): the same
+    /// answer, pending-put bound and tokens as <see cref="PlanUpload"/> gives for these chunks. The conflict flag is
+    /// set only when a commit is certain to be refused (a stale base and a current version of another size, so not the
+    /// same content); anything else is left to the commit, which judges the whole chunk list.
+    /// </summary>
+    public UploadPlan PlanChunks(UserInfo user, ChunkWindow window)
+    {
+        var ns = Namespace(user);
+        var response = new UploadPlan();
+        var fileBytes = _engine.Get(Keys.File(ns.Id, window.Path), _engine.Files);
+        ulong currentSize = 0;
+        if (fileBytes is not null)
+        {
+            var current = StoredFormat.ReadFile(fileBytes).Current;
+            if (NamespaceFiles.IsLive(current))
+            {
+                response.CurrentVersion = current.Version;
+                response.Conflict = window.BaseVersion != current.Version && (current.Kind != PathKind.File || current.Size != window.Size);
+                currentSize = NamespaceFiles.IsLiveFile(current) ? current.Size : 0;
+            }
+        }
+
+        UploadCommit.EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
+        PlanMissing(ns, window.Chunks, response, window.AvoidNodes);
+        return response;
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="response"/> a put (node and token) for each chunk this namespace must upload. A chunk
+    /// counts as held only if this namespace references it or uploaded it itself (and it is still stored).
+    /// </summary>
+    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, UploadPlan response, IReadOnlyList<string>? avoidNodes = null)
+    {
+        List<ChunkId>? pending = null;
+        var missing = new List<ChunkId>();
+        var seen = new HashSet<ChunkId>(chunks.Count);
+        foreach (var chunk in chunks)
+        {
+            if (!seen.Add(chunk.Id))
+            {
+                continue;
+            }
+
+            var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns.Id, chunk.Id), _engine.NamespaceChunks);
+            if (nsChunkBytes is not null)
+            {
+                var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
+                if (nsChunk.Refs > 0)
+                {
+                    continue;
+                }
+
+                if (HeldByUpload(nsChunk, chunk.Id))
+                {
+                    (pending ??= []).Add(chunk.Id);
+                    continue;
+                }
+            }
+
+            missing.Add(chunk.Id);
+        }
+
+        if (missing.Count > 0)
+        {
+            var liveNodes = _nodeRegistry.PlacementNodes();
+            if (avoidNodes is { Count: > 0 } && liveNodes.Where(n => !avoidNodes.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
+            {
+                liveNodes = others; // the client found these full before their heartbeat said so
+            }
+
+            if (liveNodes.Count == 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
+            }
+
+            // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
+            // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
+            var now = _clock.GetUtcNow().UtcTicks;
+            var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
+            ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
+            foreach (var id in missing)
+            {
+                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
+                {
+                    response.Missing.Add(new PlannedPut(id, node) { Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime) });
+                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
+                }
+            }
+        }
+
+        if (pending is not null)
+        {
+            TouchPending(pending);
+        }
+    }
+
+    /// <summary>
+    /// Plans several files at once, each answered exactly as <see cref="PlanUpload"/> would answer it alone. A chunk
+    /// named by several files is judged, noted and signed once (every file that misses it gets the same put); one put token covers up to
+    /// <see cref="ChunksPerSharedToken"/> chunks for one node. The
+    /// puts of the whole call are noted against <see cref="Limits.MaxPendingPutsPerUser"/> all or none, before any
+    /// token is signed: a refused call costs no signing work and notes nothing. Each file is held to the account's
+    /// quota as PlanUpload holds it; one file over it refuses the whole call (RESOURCE_EXHAUSTED naming the quota).
+    /// </summary>
+    public UploadPlan[] PlanMany(UserInfo user, IReadOnlyList<FileUpload> uploads)
+    {
+        if (uploads.Count > Limits.MaxFilesPerBatch)
+        {
+            throw Limits.TooManyFiles(uploads.Count);
+        }
+
+        var total = uploads.Sum(u => (long)u.Chunks.Count);
+        if (total > Limits.MaxChunksPerPlanBatch)
+        {
+            throw Limits.TooManyChunksToPlan(total);
+        }
+
+        var ns = Namespace(user);
+        var responses = new UploadPlan[uploads.Count];
+        var missingOf = new List<ChunkId>?[uploads.Count];
+        var judged = new Dictionary<ChunkId, bool>((int)Math.Min(total, 1 << 16));
+        var missing = new List<ChunkId>();
+        List<ChunkId>? pending = null;
+        for (var f = 0; f < uploads.Count; f++)
+        {
+            var upload = uploads[f];
+            var response = responses[f] = new UploadPlan();
+            // Each file is judged alone, as PlanUpload judges it: one over the quota refuses the whole call before
+            // anything is noted or signed (the client then plans the group's files one by one).
+            JudgeAgainstCurrent(ns, upload, response);
+
+            var seen = upload.Chunks.Count > 1 ? new HashSet<ChunkId>(upload.Chunks.Count) : null;
+            foreach (var chunk in upload.Chunks)
+            {
+                if (seen is not null && !seen.Add(chunk.Id))
+                {
+                    continue;
+                }
+
+                if (!judged.TryGetValue(chunk.Id, out var isMissing))
+                {
+                    isMissing = !HeldBy(ns.Id, chunk.Id, out var isPending);
+                    judged[chunk.Id] = isMissing;
+                    if (isMissing)
+                    {
+                        missing.Add(chunk.Id);
+                    }
+                    else if (isPending)
+                    {
+                        (pending ??= []).Add(chunk.Id);
+                    }
+                }
+
+                if (isMissing)
+                {
+                    (missingOf[f] ??= []).Add(chunk.Id);
+                }
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            var liveNodes = _nodeRegistry.PlacementNodes();
+            var avoid = uploads.SelectMany(u => u.AvoidNodes).ToHashSet(StringComparer.Ordinal);
+            if (avoid.Count > 0 && liveNodes.Where(n => !avoid.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
+            {
+                liveNodes = others; // the client found these full or down before their heartbeats said so
+            }
+
+            if (liveNodes.Count == 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
+            }
+
+            // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.
+            // A put may start at the last moment its token is valid; its "stored" event and the commit come after.
+            var now = _clock.GetUtcNow().UtcTicks;
+            var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
+            ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
+            var puts = new Dictionary<ChunkId, List<PlannedPut>>(missing.Count);
+            var unsigned = new Dictionary<string, List<PlannedPut>>(StringComparer.Ordinal);
+            foreach (var id in missing)
+            {
+                var list = new List<PlannedPut>(Math.Max(1, _options.ReplicationFactor));
+                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
+                {
+                    var put = new PlannedPut(id, node);
+                    list.Add(put);
+                    if (!unsigned.TryGetValue(node.NodeId, out var waiting))
+                    {
+                        unsigned[node.NodeId] = waiting = new List<PlannedPut>(ChunksPerSharedToken);
+                    }
+
+                    waiting.Add(put);
+                    if (waiting.Count == ChunksPerSharedToken)
+                    {
+                        SignShared(ns.Id, node.NodeId, waiting);
+                    }
+
+                    _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
+                }
+
+                puts[id] = list;
+            }
+
+            foreach (var (nodeId, waiting) in unsigned)
+            {
+                SignShared(ns.Id, nodeId, waiting);
+            }
+
+            for (var f = 0; f < uploads.Count; f++)
+            {
+                foreach (var id in missingOf[f] ?? [])
+                {
+                    responses[f].Missing.AddRange(puts[id]);
+                }
+            }
+        }
+
+        if (pending is not null)
+        {
+            TouchPending(pending);
+        }
+
+        return responses;
+    }
+
+    /// <summary>
+    /// Chunks one put token of a <see cref="PlanMany"/> answer covers, in the order the plan lists them (a client sends
+    /// them in that order, so a node checks the signature once per run of them). Signing and checking a token cost more
+    /// than storing a small file's chunk; 16 ids keep a token about 1 KB (it travels with each of its puts).
+    /// </summary>
+    internal const int ChunksPerSharedToken = 16;
+
+    /// <summary>Signs one put token for the chunks of <paramref name="puts"/> (all for one node), gives it to each, empties the list.</summary>
+    private void SignShared(string ns, string nodeId, List<PlannedPut> puts)
+    {
+        if (puts.Count == 0)
+        {
+            return;
+        }
+
+        var ids = new ChunkId[puts.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = puts[i].ChunkId;
+        }
+
+        var token = _tokens.Issue(TokenOperation.Put, ns, nodeId, ids, _options.TokenLifetime);
+        foreach (var put in puts)
+        {
+            put.Token = token;
+        }
+
+        puts.Clear();
+    }
+
+    /// <summary>
+    /// True when the namespace need not upload the chunk: it references it, or uploaded it itself and it is still
+    /// stored (<paramref name="pending"/>: the latter, whose grace clock a plan restarts).
+    /// </summary>
+    private bool HeldBy(string ns, ChunkId id, out bool pending)
+    {
+        pending = false;
+        var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
+        if (nsChunkBytes is null)
+        {
+            return false;
+        }
+
+        var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
+        if (nsChunk.Refs > 0)
+        {
+            return true;
+        }
+
+        pending = HeldByUpload(nsChunk, id);
+        return pending;
+    }
+    /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
+    private void TouchPending(List<ChunkId> ids)
+    {
+        var now = NowMs;
+        _transactions.Mutate<object?>(null, (batch, _) =>
+        {
+            foreach (var id in ids)
+            {
+                var record = batch.GetChunk(id);
+                if (record is { Refcount: 0, State: ChunkState.Stored })
+                {
+                    record.ZeroSinceUnixMs = now;
+                    batch.PutChunk(id, record);
+                }
+            }
+
+            return null;
+        });
+    }
+
+    /// <summary>
+    /// A chunk the namespace uploaded itself (within the grace) that it need not upload again: stored, or deleted with
+    /// an unconfirmed location (its own event was not trusted, since someone once held the content; the commit asks
+    /// the node). Answering "held" in both cases keeps the plan from telling whether anyone ever held the content.
+    /// </summary>
+    private bool HeldByUpload(NamespaceChunkRecord nsChunk, ChunkId id)
+    {
+        if (!UploadCommit.UploadFresh(nsChunk, NowMs, _options.GcGracePeriod))
+        {
+            return false;
+        }
+
+        var record = ChunkLedger.Read(_engine, id);
+        return ChunkLedger.IsStored(record) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
+    }
+
+}

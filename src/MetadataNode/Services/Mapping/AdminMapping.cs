@@ -1,0 +1,36 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.Shared.Protos.Admin;
+
+namespace Dropbox.MetadataNode.Services.Mapping;
+
+/// <summary>The admin API's messages from the domain's users and nodes, in one place.</summary>
+internal static class AdminMapping
+{
+    /// <summary>A node with what the replication report says of it.</summary>
+    public static NodeSummary ToProto(Storage.Records.NodeRecord node, Domain.Replication.NodeReport report)
+    {
+        var (state, chunks, under) = report.Of(node);
+        return new NodeSummary
+        {
+            NodeId = node.NodeId,
+            GrpcUrl = node.GrpcUrl,
+            State = state,
+            UsedBytes = node.UsedBytes,
+            FreeBytes = node.CapacityBytes > node.UsedBytes ? node.CapacityBytes - node.UsedBytes : 0,
+            Chunks = (ulong)chunks,
+            UnderReplicated = (ulong)under,
+            LastHeartbeatUnixMs = node.LastHeartbeatUnixMs,
+        };
+    }
+
+    /// <summary>A user's details.</summary>
+    public static UserSummary ToProto(UserDetails user) => new()
+    {
+        Name = user.Name,
+        NamespaceId = user.NamespaceId,
+        Admin = user.Admin,
+        QuotaBytes = user.QuotaBytes,
+        UsedBytes = user.UsedBytes,
+        FileCount = user.FileCount,
+    };
+}

@@ -1,6 +1,4 @@
-using Dropbox.Shared.Protos.Metadata;
-
 namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>A signed file link: its URL, when it expires, and the version it serves (an entry without its chunk list).</summary>
-internal sealed record IssuedLink(string Url, DateTimeOffset Expires, FileEntry Entry);
+internal sealed record IssuedLink(string Url, DateTimeOffset Expires, PathEntry Entry);

@@ -1,5 +1,4 @@
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -34,7 +33,7 @@ internal sealed partial class MetadataStore
         var first = _plans.GetDownloadPlan(ns, normalized, version, 0, 1);
         var entry = first.Entry;
         var node = first.Chunks.Count > 0
-            ? first.Chunks[0].NodeIndexes.Select(i => first.Nodes[(int)i]).FirstOrDefault(n => IsServing(n.NodeId))
+            ? first.Chunks[0].Holders.FirstOrDefault(n => IsServing(n.NodeId))
             : null;
         var url = node?.HttpUrl ?? _nodeRegistry.LiveNodes().Where(n => !string.IsNullOrEmpty(n.HttpUrl)).OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => n.HttpUrl).FirstOrDefault();
         if (string.IsNullOrEmpty(url))
@@ -51,7 +50,7 @@ internal sealed partial class MetadataStore
     /// A page of the download plan of the version a link names, for the storage node serving it: the link must verify
     /// and be unexpired (else UNAUTHENTICATED); a removed account or a version retention dropped is NOT_FOUND.
     /// </summary>
-    public Task<GetDownloadPlanResponse> ResolveLinkAsync(string? linkToken, uint offset, uint limit, CancellationToken cancellationToken)
+    public Task<DownloadPlan> ResolveLinkAsync(string? linkToken, uint offset, uint limit, CancellationToken cancellationToken)
     {
         var link = Links.Read(linkToken);
         Links.EnsureUnexpired(link);

@@ -1,6 +1,6 @@
 using Dropbox.MetadataNode.Domain;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.MetadataNode.Services.Mapping;
+using Dropbox.Shared.Protos.Metadata;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Services;
@@ -46,6 +46,12 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
     public override Task<GetDownloadPlanResponse> ResolveLink(ResolveLinkRequest request, ServerCallContext context)
     {
         _auth.System(context);
-        return _store.ResolveLinkAsync(request.LinkToken, request.Offset, request.Limit, context.CancellationToken);
+        return ResolveLinkAsync(request, context.CancellationToken);
+    }
+
+    private async Task<GetDownloadPlanResponse> ResolveLinkAsync(ResolveLinkRequest request, CancellationToken cancellationToken)
+    {
+        var plan = await _store.ResolveLinkAsync(request.LinkToken, request.Offset, request.Limit, cancellationToken).ConfigureAwait(false);
+        return SyncMapping.ToResponse(plan);
     }
 }

@@ -150,7 +150,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override Task<CreateLinkResponse> CreateLink(CreateLinkRequest request, ServerCallContext context)
     {
         var link = _store.CreateLink(_auth.User(context), request.Path, request.Version, TimeSpan.FromSeconds(request.LifetimeSeconds));
-        return Task.FromResult(new CreateLinkResponse { Url = link.Url, ExpiresUnixMs = link.Expires.ToUnixTimeMilliseconds(), Entry = link.Entry });
+        return Task.FromResult(new CreateLinkResponse { Url = link.Url, ExpiresUnixMs = link.Expires.ToUnixTimeMilliseconds(), Entry = SyncMapping.ToWire(link.Entry, withChunks: false) });
     }
 
     public override Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context) =>

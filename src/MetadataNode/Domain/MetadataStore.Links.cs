@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Storage;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Tokens;
 
@@ -41,14 +42,16 @@ internal sealed partial class MetadataStore
             throw new DropboxException(ErrorKind.Unavailable, "No storage node is live to serve a link; try again when one is.");
         }
 
-        var token = Links.Issue(ns.Id, normalized, entry.Version, lifetime == TimeSpan.Zero ? FileLinkTokenService.DefaultLifetime : lifetime, out var expires);
+        var epoch = _accounts.LinkEpoch(ns.Record.Owner, ns.Id);
+        var token = Links.Issue(ns.Id, normalized, entry.Version, lifetime == TimeSpan.Zero ? FileLinkTokenService.DefaultLifetime : lifetime, epoch, out var expires);
         var name = normalized[(normalized.LastIndexOf('/') + 1)..];
         return new IssuedLink($"{url.TrimEnd('/')}/l/{token}/{Uri.EscapeDataString(name)}", expires, entry);
     }
 
     /// <summary>
     /// A page of the download plan of the version a link names, for the storage node serving it: the link must verify
-    /// and be unexpired (else UNAUTHENTICATED); a removed account or a version retention dropped is NOT_FOUND.
+    /// and be unexpired and of its owner's current link epoch (else UNAUTHENTICATED: the owner's token was rotated since);
+    /// a removed account, a deleted file or a version retention dropped is NOT_FOUND.
     /// </summary>
     public Task<DownloadPlan> ResolveLinkAsync(string? linkToken, uint offset, uint limit, CancellationToken cancellationToken)
     {
@@ -62,6 +65,17 @@ internal sealed partial class MetadataStore
         if (!_namespaces.TryGetValue(link.Namespace, out var ns))
         {
             throw new DropboxException(ErrorKind.NotFound, "The account this link belongs to no longer exists.");
+        }
+
+        if (_accounts.LinkEpoch(ns.Record.Owner, ns.Id) != link.Epoch)
+        {
+            throw new DropboxException(ErrorKind.Unauthenticated, "Revoked link: its owner's token was rotated since it was made; ask for a new one with 'link PATH'.");
+        }
+
+        // A deleted file's links stop with it, though retention may still keep the version they name.
+        if (_engine.Get(Keys.File(ns.Id, link.Path), _engine.Files) is not { } current || StoredFormat.ReadFile(current).Current.Deleted)
+        {
+            throw new DropboxException(ErrorKind.NotFound, "The file this link names was deleted.");
         }
 
         return _plans.GetDownloadPlanAsync(ns, link.Path, link.Version, offset, limit, cancellationToken);

@@ -28,8 +28,8 @@ public sealed class FileLinkTokenService
     /// <summary>Longest life a link may be given.</summary>
     public static TimeSpan MaxLifetime { get; } = TimeSpan.FromDays(7);
 
-    private const byte FormatVersion = 1;
-    private const int HeaderBytes = 1 + 8 + 8 + 1 + 2;
+    private const byte FormatVersion = 2;
+    private const int HeaderBytes = 1 + 8 + 8 + 8 + 1 + 2;
 
     private readonly IDataProtector _protector;
     private readonly TimeProvider _time;
@@ -43,10 +43,10 @@ public sealed class FileLinkTokenService
     }
 
     /// <summary>Signs a link to <paramref name="version"/> of <paramref name="path"/> that lasts <paramref name="lifetime"/> from now.</summary>
-    public string Issue(string ns, string path, ulong version, TimeSpan lifetime, out DateTimeOffset expires)
+    public string Issue(string ns, string path, ulong version, TimeSpan lifetime, ulong epoch, out DateTimeOffset expires)
     {
         expires = _time.GetUtcNow() + lifetime;
-        return Issue(new FileLink(ns, path, version, expires));
+        return Issue(new FileLink(ns, path, version, expires, epoch));
     }
 
     /// <summary>Signs a link.</summary>
@@ -65,8 +65,9 @@ public sealed class FileLinkTokenService
         span[0] = FormatVersion;
         BinaryPrimitives.WriteInt64BigEndian(span[1..], link.Expires.ToUnixTimeMilliseconds());
         BinaryPrimitives.WriteUInt64BigEndian(span[9..], link.Version);
-        span[17] = (byte)ns.Length;
-        BinaryPrimitives.WriteUInt16BigEndian(span[18..], (ushort)path.Length);
+        BinaryPrimitives.WriteUInt64BigEndian(span[17..], link.Epoch);
+        span[25] = (byte)ns.Length;
+        BinaryPrimitives.WriteUInt16BigEndian(span[26..], (ushort)path.Length);
         ns.CopyTo(span[HeaderBytes..]);
         path.CopyTo(span[(HeaderBytes + ns.Length)..]);
         return Base64Url.EncodeToString(_protector.Protect(payload));
@@ -101,8 +102,9 @@ public sealed class FileLinkTokenService
 
         var expires = DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(span[1..]));
         var version = BinaryPrimitives.ReadUInt64BigEndian(span[9..]);
-        int nsLength = span[17];
-        int pathLength = BinaryPrimitives.ReadUInt16BigEndian(span[18..]);
+        var epoch = BinaryPrimitives.ReadUInt64BigEndian(span[17..]);
+        int nsLength = span[25];
+        int pathLength = BinaryPrimitives.ReadUInt16BigEndian(span[26..]);
         if (span.Length != HeaderBytes + nsLength + pathLength)
         {
             throw new DropboxException(ErrorKind.Unauthenticated, "Invalid link: malformed token payload.");
@@ -110,7 +112,7 @@ public sealed class FileLinkTokenService
 
         var ns = Encoding.UTF8.GetString(span.Slice(HeaderBytes, nsLength));
         var path = Encoding.UTF8.GetString(span.Slice(HeaderBytes + nsLength, pathLength));
-        return new FileLink(ns, path, version, expires);
+        return new FileLink(ns, path, version, expires, epoch);
     }
 
     /// <summary>True once the link's time is up.</summary>

@@ -32,27 +32,47 @@ internal static class ExecutableBit
 
     /// <summary>
     /// Sets or clears the bit as <c>chmod +x</c> / <c>chmod -x</c> would (execute for whoever may read when set; every
-    /// execute bit cleared when not), changing nothing when the file is already so.
+    /// execute bit cleared when not), changing nothing when the file is already so, and returns the bit the file has
+    /// afterwards, read back. Where the bit cannot be represented (Windows; vfat/exFAT, where every file reads 0755 and
+    /// chmod fails) that differs from <paramref name="executable"/>: a refused chmod is not an error, the caller records
+    /// what the file really has, so the next pass sees no change there and sends none. <paramref name="setMode"/> is a
+    /// seam for tests (a filesystem that refuses or ignores chmod); by default <see cref="File.SetUnixFileMode(string, UnixFileMode)"/>.
     /// </summary>
-    public static void Apply(string fullPath, bool executable)
+    public static bool Apply(string fullPath, bool executable, Action<string, UnixFileMode>? setMode = null)
     {
         if (OperatingSystem.IsWindows())
         {
-            return;
+            return false;
         }
 
-        var mode = File.GetUnixFileMode(fullPath);
-        var next = mode & ~AnyExecute;
-        if (executable)
+        try
         {
-            next |= UnixFileMode.UserExecute;
-            next |= (mode & UnixFileMode.GroupRead) != 0 ? UnixFileMode.GroupExecute : 0;
-            next |= (mode & UnixFileMode.OtherRead) != 0 ? UnixFileMode.OtherExecute : 0;
+            var mode = File.GetUnixFileMode(fullPath);
+            var next = mode & ~AnyExecute;
+            if (executable)
+            {
+                next |= UnixFileMode.UserExecute;
+                next |= (mode & UnixFileMode.GroupRead) != 0 ? UnixFileMode.GroupExecute : 0;
+                next |= (mode & UnixFileMode.OtherRead) != 0 ? UnixFileMode.OtherExecute : 0;
+            }
+
+            if (next != mode)
+            {
+                if (setMode is null)
+                {
+                    File.SetUnixFileMode(fullPath, next);
+                }
+                else
+                {
+                    setMode(fullPath, next);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The filesystem cannot hold this mode: keep the bytes, report what the file has.
         }
 
-        if (next != mode)
-        {
-            File.SetUnixFileMode(fullPath, next);
-        }
+        return TryRead(fullPath);
     }
 }

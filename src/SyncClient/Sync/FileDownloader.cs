@@ -260,7 +260,8 @@ internal sealed class FileDownloader
         }
 
         // The version's executable bit, before the rename: the file appears with its mode, never without it for a moment.
-        Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable);
+        // Recorded as read back: where the filesystem cannot hold it, the record matches the file and no pass sends it.
+        var executable = Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable);
         File.Move(staged.Temp, full, overwrite: true);
         staged.Placed = true;
         var info = new FileInfo(full);
@@ -270,7 +271,7 @@ internal sealed class FileDownloader
             ids.Add(chunk.Id);
         }
 
-        var record = new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = staged.Plan.Entry.Executable };
+        var record = new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable };
         return new PlacedDownload(record, conflictCopy);
     }
 

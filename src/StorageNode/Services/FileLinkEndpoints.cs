@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Tokens;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -31,12 +32,13 @@ public static partial class FileLinkEndpoints
     {
         var ct = http.RequestAborted;
         Dropbox.Shared.Protos.Metadata.GetDownloadPlanResponse first;
+        FileLink? link = null;
         try
         {
-            var link = reader.Links.Read(token);
+            link = reader.Links.Read(token);
             if (reader.Links.IsExpired(link))
             {
-                await RefuseAsync(http, StatusCodes.Status410Gone, $"This link expired at {link.Expires:O}; ask its owner for a new one.").ConfigureAwait(false);
+                await RefuseAsync(http, StatusCodes.Status410Gone).ConfigureAwait(false);
                 return;
             }
 
@@ -46,13 +48,15 @@ public static partial class FileLinkEndpoints
         {
             var status = e.Kind switch
             {
+                // It expired while the metadata node was asked (a link made to last seconds): gone, not forged.
+                ErrorKind.Unauthenticated when link is not null && reader.Links.IsExpired(link) => StatusCodes.Status410Gone,
                 ErrorKind.Unauthenticated or ErrorKind.PermissionDenied => StatusCodes.Status403Forbidden,
                 ErrorKind.NotFound => StatusCodes.Status404NotFound,
                 ErrorKind.InvalidArgument => StatusCodes.Status404NotFound,
                 ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
                 _ => StatusCodes.Status502BadGateway,
             };
-            await RefuseAsync(http, status, status == StatusCodes.Status403Forbidden ? "This link is not valid: " + e.Message : e.Message).ConfigureAwait(false);
+            await RefuseAsync(http, status).ConfigureAwait(false);
             return;
         }
 
@@ -68,7 +72,6 @@ public static partial class FileLinkEndpoints
         http.Response.Headers.ETag = $"\"{Convert.ToHexStringLower(entry.ContentHash.Span)}\"";
         http.Response.Headers.LastModified = DateTimeOffset.FromUnixTimeMilliseconds(entry.MtimeUnixMs).ToString("R", CultureInfo.InvariantCulture);
         http.Response.Headers["X-Content-Type-Options"] = "nosniff";
-        http.Response.Headers["X-File-Version"] = entry.Version.ToString(CultureInfo.InvariantCulture);
         if (HttpMethods.IsHead(http.Request.Method))
         {
             return;
@@ -86,8 +89,22 @@ public static partial class FileLinkEndpoints
         }
     }
 
-    private static async Task RefuseAsync(HttpContext http, int status, string message)
+    /// <summary>
+    /// The body of a refusal: one fixed sentence per status. The metadata node's message names the path, chunk ids or
+    /// version numbers, which the link's holder must not learn; the name in the URL is all a link reveals.
+    /// </summary>
+    internal static string RefusalText(int status) => status switch
     {
+        StatusCodes.Status403Forbidden => "This link is not valid; ask its owner for a new one.",
+        StatusCodes.Status404NotFound => "The file of this link is no longer available.",
+        StatusCodes.Status410Gone => "This link has expired; ask its owner for a new one.",
+        StatusCodes.Status503ServiceUnavailable => "This file cannot be served right now; try again later.",
+        _ => "This link could not be served; try again later.",
+    };
+
+    private static async Task RefuseAsync(HttpContext http, int status)
+    {
+        var message = RefusalText(status);
         http.Response.StatusCode = status;
         http.Response.ContentType = "text/plain; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";

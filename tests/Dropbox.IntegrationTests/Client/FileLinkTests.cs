@@ -69,6 +69,7 @@ public sealed partial class FileLinkTests : IDisposable
         using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, url));
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal(first.Length, head.Content.Headers.ContentLength);
+        Assert.False(head.Headers.Contains("X-File-Version")); // the account's change counter stays private
     }
 
     [Fact]
@@ -116,7 +117,7 @@ public sealed partial class FileLinkTests : IDisposable
         var expired = links.Issue(new FileLink(ns, "secret.txt", 1, DateTimeOffset.UtcNow.AddSeconds(-1)));
         await AssertRefusedAsync(http, $"{baseUrl}/l/{expired}/secret.txt", HttpStatusCode.Gone, "expired");
         var dangling = links.Issue(new FileLink(ns, "secret.txt", 999, DateTimeOffset.UtcNow.AddMinutes(5)));
-        await AssertRefusedAsync(http, $"{baseUrl}/l/{dangling}/secret.txt", HttpStatusCode.NotFound, "no version 999");
+        await AssertRefusedAsync(http, $"{baseUrl}/l/{dangling}/secret.txt", HttpStatusCode.NotFound, "no longer available");
 
         // A link asked to expire within a second stops working.
         var shortLived = (await alice.RunAsync("link", "secret.txt", "--expires", "1s")).Stdout.Trim();
@@ -142,6 +143,11 @@ public sealed partial class FileLinkTests : IDisposable
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == expected, $"{url}: {(int)response.StatusCode} {body}");
         Assert.Contains(why, body, StringComparison.Ordinal);
+
+        // The body is one fixed sentence: nothing of the path, the version or the metadata node's own message.
+        Assert.DoesNotContain("secret", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("version", body, StringComparison.OrdinalIgnoreCase);
+        Assert.False(response.Headers.Contains("X-File-Version"));
     }
 
     private static JsonElement Json(ClientResult result)

@@ -124,6 +124,7 @@ public static class StorageNodeHost
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
         services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));
         services.AddSingleton<ClusterAgent>();
+        services.AddSingleton<LinkedFileReader>();
         // Peers are trusted as the metadata node is: in a deployment one CA signs every node's certificate.
         services.AddSingleton(_ => new GrpcChannelCache(options.MetadataTrust, StoreLimits.MaxGrpcMessageBytes));
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAgent>());
@@ -162,6 +163,7 @@ public static class StorageNodeHost
         app.MapGrpcService<ChunkPushService>();
         app.MapGrpcService<StoreSnapshotService>();
         app.MapChunkHttp();
+        app.MapFileLinks();
         return app;
     }
 

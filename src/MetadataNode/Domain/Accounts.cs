@@ -145,12 +145,28 @@ internal sealed class Accounts
             var record = ReadUser(name);
             var updated = record.Clone();
             updated.TokenHash = ByteString.CopyFrom(HashToken(token));
+            updated.LinkEpoch = record.LinkEpoch + 1; // every link signed under the old token stops resolving
             batch.DeleteUser(record);
             batch.PutUser(updated);
             return null;
         });
         ForgetCachedTokens(name);
         return token;
+    }
+
+    /// <summary>
+    /// The link epoch of the user owning namespace <paramref name="namespaceId"/>: signed into each new link, and a link
+    /// of another epoch (made before a token rotation) is refused. NotFound once the owner's account is removed.
+    /// </summary>
+    public ulong LinkEpoch(string owner, string namespaceId)
+    {
+        var record = _engine.Get(Keys.UserByName(owner), _engine.Users) is { } bytes ? UserRecord.Parser.ParseFrom(bytes) : null;
+        if (record is null || !string.Equals(record.NamespaceId, namespaceId, StringComparison.Ordinal))
+        {
+            throw new DropboxException(ErrorKind.NotFound, "The account this link belongs to no longer exists.");
+        }
+
+        return record.LinkEpoch;
     }
 
     /// <summary>Sets the most bytes of live files the user's account may hold (0 = none); applies to the next upload.</summary>

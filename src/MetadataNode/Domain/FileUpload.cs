@@ -14,6 +14,9 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
     /// <summary>Storage nodes that refused the client's puts as full: placement leaves them out if any other node can take the chunks.</summary>
     public IReadOnlyList<string> AvoidNodes { get; init; } = [];
 
+    /// <summary>The file's owner-executable bit (a commit that changes only it is a new version).</summary>
+    public bool Executable { get; init; }
+
     /// <summary>Validates a plan's avoid list (at most <see cref="MaxAvoidNodes"/> well-formed node ids).</summary>
     public static IReadOnlyList<string> ValidAvoidNodes(IReadOnlyList<string> nodes)
     {

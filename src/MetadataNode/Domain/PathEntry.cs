@@ -38,6 +38,9 @@ internal sealed record PathEntry
     /// <summary>When the server wrote this version.</summary>
     public long ServerTimeUnixMs { get; init; }
 
+    /// <summary>The file is executable (POSIX +x); old records without the field read false.</summary>
+    public bool Executable { get; init; }
+
     /// <summary>A live file (not a folder, not a tombstone).</summary>
     public bool IsLiveFile => !Deleted && Kind == PathKind.File;
 
@@ -50,6 +53,7 @@ internal sealed record PathEntry
         && MtimeUnixMs == other.MtimeUnixMs
         && Deleted == other.Deleted
         && Kind == other.Kind
+        && Executable == other.Executable
         && string.Equals(ModifiedBy, other.ModifiedBy, StringComparison.Ordinal)
         && ServerTimeUnixMs == other.ServerTimeUnixMs
         && ContentHash.Span.SequenceEqual(other.ContentHash.Span)

@@ -243,7 +243,7 @@ internal sealed partial class UploadCommit
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{upload.Path}' is a folder; a file cannot replace it. Delete or move the folder first.");
             }
 
-            if (SameContent(current, upload))
+            if (SameContent(current, upload) && current.Executable == upload.Executable)
             {
                 // An identical commit (e.g. a retry after a lost answer) changes nothing and loses nothing.
                 return new Committed(current);
@@ -301,6 +301,7 @@ internal sealed partial class UploadCommit
             ContentHash = FileVersion.ComputeContentHash(upload.Chunks.Select(c => c.Id)),
             ModifiedBy = upload.Device,
             ServerTimeUnixMs = now,
+            Executable = upload.Executable,
         };
         return null;
     }

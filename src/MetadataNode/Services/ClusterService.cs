@@ -1,6 +1,6 @@
 using Dropbox.MetadataNode.Domain;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.MetadataNode.Services.Mapping;
+using Dropbox.Shared.Protos.Metadata;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Services;
@@ -41,5 +41,17 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
         _auth.System(context);
         _store.ReportChunksStored(request);
         return Task.FromResult(ReportOk);
+    }
+
+    public override Task<GetDownloadPlanResponse> ResolveLink(ResolveLinkRequest request, ServerCallContext context)
+    {
+        _auth.System(context);
+        return ResolveLinkAsync(request, context.CancellationToken);
+    }
+
+    private async Task<GetDownloadPlanResponse> ResolveLinkAsync(ResolveLinkRequest request, CancellationToken cancellationToken)
+    {
+        var plan = await _store.ResolveLinkAsync(request.LinkToken, request.Offset, request.Limit, cancellationToken).ConfigureAwait(false);
+        return SyncMapping.ToResponse(plan);
     }
 }

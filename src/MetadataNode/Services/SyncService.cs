@@ -42,7 +42,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device);
+        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device) with { Executable = request.Executable };
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         return SyncMapping.ToResponse(await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false));
     }
@@ -62,7 +62,7 @@ internal sealed class SyncService : Sync.SyncBase
             var f = request.Files[i];
             try
             {
-                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device);
+                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device) with { Executable = f.Executable };
             }
             catch (Dropbox.Shared.Errors.DropboxException ex)
             {
@@ -146,6 +146,12 @@ internal sealed class SyncService : Sync.SyncBase
 
     public override async Task<CreateFolderResponse> CreateFolder(CreateFolderRequest request, ServerCallContext context) =>
         SyncMapping.ToFolderResponse(await _store.CreateFolderAsync(_auth.User(context), request.Path, request.Device).ConfigureAwait(false));
+
+    public override Task<CreateLinkResponse> CreateLink(CreateLinkRequest request, ServerCallContext context)
+    {
+        var link = _store.CreateLink(_auth.User(context), request.Path, request.Version, TimeSpan.FromSeconds(request.LifetimeSeconds));
+        return Task.FromResult(new CreateLinkResponse { Url = link.Url, ExpiresUnixMs = link.Expires.ToUnixTimeMilliseconds(), Entry = SyncMapping.ToWire(link.Entry, withChunks: false) });
+    }
 
     public override Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context) =>
         Task.FromResult(SyncMapping.ToResponse(_store.GetAccount(_auth.User(context))));

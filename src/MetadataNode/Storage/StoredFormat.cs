@@ -83,6 +83,7 @@ internal static class StoredFormat
             ContentHash = stored.ContentHash.Memory,
             ModifiedBy = stored.ModifiedBy,
             ServerTimeUnixMs = stored.ServerTimeUnixMs,
+            Executable = stored.Executable,
         };
     }
 
@@ -99,6 +100,7 @@ internal static class StoredFormat
             ContentHash = entry.ContentHash.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(entry.ContentHash),
             ModifiedBy = entry.ModifiedBy,
             ServerTimeUnixMs = entry.ServerTimeUnixMs,
+            Executable = entry.Executable,
         };
         foreach (var c in entry.Chunks)
         {

@@ -30,14 +30,19 @@ public sealed class ChunkTokenService
     private const byte FormatVersion = 1;
 
     private readonly IDataProtector _protector;
+    private readonly IDataProtectionProvider _provider;
     private readonly TimeProvider _time;
 
     /// <summary>Wraps a protector (already scoped to the application).</summary>
     public ChunkTokenService(IDataProtectionProvider provider, TimeProvider? time = null)
     {
+        _provider = provider;
         _protector = provider.CreateProtector(Purpose);
         _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>A file-link token service over the same key ring and clock (its own purpose).</summary>
+    public FileLinkTokenService FileLinks() => new(_provider, _time);
 
     /// <summary>A service over the key ring in <paramref name="keyDirectory"/> (created if missing).</summary>
     public static ChunkTokenService ForKeyDirectory(string keyDirectory, TimeProvider? time = null)

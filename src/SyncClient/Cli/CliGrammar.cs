@@ -14,7 +14,7 @@ internal static class CliGrammar
     /// <summary>Options that take no value.</summary>
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted", "pause", "resume", "confirm-new-folder",
+        "once", "json", "now", "reconcile", "allow-mass-delete", "fixed-chunks", "deleted", "pause", "resume", "confirm-new-folder", "chunks",
     };
 
     private static readonly (string Name, string Description)[] Tuning =
@@ -57,7 +57,12 @@ internal static class CliGrammar
         ("history", "the versions of PATH", [("json", "one JSON object per line")], 1, 1),
         ("restore", "bring back a version of PATH (the newest kept one unless --version); a folder: every deleted file under it", [("version", "the version number"), ("json", "one JSON object")], 1, 1),
         ("conflicts", "conflicted copies in the folder", [("json", "one JSON object per line")], 0, 0),
-        ("link", "download links of PATH", [("version", "the version number (default: the current one)"), ("json", "one JSON object per line")], 1, 1),
+        ("link", "an expiring link that downloads PATH whole (browser, curl)", [
+            ("version", "the version number (default: the current one; the link keeps serving that version)"),
+            ("expires", "how long the link works (default 1h, at most 7d; units s, m, h, d)"),
+            ("chunks", "also list a presigned link per chunk (offset, length, encoding, url)"),
+            ("json", "one JSON object"),
+        ], 1, 1),
         ("help", "this text", [], 0, 0),
     ];
 

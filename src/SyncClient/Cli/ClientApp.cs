@@ -728,43 +728,64 @@ internal sealed class ClientApp
     {
         var path = RequirePath(args);
         var json = args.Flag("json");
-        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
-        var plan = await session.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path, (ulong)(args.IntOption("version") ?? 0)), ct).ConfigureAwait(false);
-        var count = plan.TotalChunks > 0 ? (int)plan.TotalChunks : plan.Chunks.Count;
-        if (!json)
+        var perChunk = args.Flag("chunks");
+        var lifetime = args.DurationOption("expires") ?? TimeSpan.Zero;
+        if (lifetime != TimeSpan.Zero && (lifetime < TimeSpan.FromSeconds(1) || lifetime > TimeSpan.FromDays(7)))
         {
-            _out.WriteLine($"# {SyncPaths.Display(plan.Entry.Path, int.MaxValue)} v{plan.Entry.Version}, {plan.Entry.Size} bytes, {count} chunk(s); links expire with their tokens.");
-            _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
+            throw new UsageException($"--expires must be between 1s and 7d, got {lifetime}.");
         }
 
-        var chunks = new List<Dictionary<string, object?>>();
-        long offset = 0;
-        await foreach (var get in DownloadPlans.ChunksAsync(session.Metadata, path, plan, ct).ConfigureAwait(false))
+        var version = (ulong)(args.IntOption("version") ?? 0);
+        using var session = ClientSession.Open(ClientSession.ResolveStateDirectory(args));
+        var link = await session.Metadata.CreateLinkAsync(new CreateLinkRequest { Path = path, Version = version, LifetimeSeconds = (uint)lifetime.TotalSeconds }, ct).ConfigureAwait(false);
+        var expires = DateTimeOffset.FromUnixTimeMilliseconds(link.ExpiresUnixMs);
+        if (!json)
         {
-            var chunk = get.Chunk.ToDomain();
-            var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
-                ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
-                : null;
-            var encoding = chunk.Encoding.ToString().ToLowerInvariant();
-            if (json)
+            _out.WriteLine(SyncPaths.Display(link.Url, int.MaxValue));
+            _err.WriteLine($"# {SyncPaths.Display(link.Entry.Path, int.MaxValue)} v{link.Entry.Version}, {link.Entry.Size} bytes; the link expires {expires.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz}.");
+        }
+
+        // The per-chunk listing (--chunks, and always in JSON, whose "chunks" field older scripts read) names the same
+        // version as the link.
+        var chunks = new List<Dictionary<string, object?>>();
+        if (perChunk || json)
+        {
+            if (!json)
             {
-                chunks.Add(new Dictionary<string, object?> { ["offset"] = offset, ["length"] = chunk.Size, ["encoding"] = encoding, ["url"] = url });
-            }
-            else
-            {
-                _out.WriteLine($"{offset} {chunk.Size} {encoding} {SyncPaths.Display(url ?? "(no node holds this chunk)", int.MaxValue)}");
+                _out.WriteLine("# offset length encoding url   (concatenate the decoded chunks in order to rebuild the file)");
             }
 
-            offset += chunk.Size;
+            var plan = await session.Metadata.GetDownloadPlanAsync(DownloadPlans.FirstPage(path, link.Entry.Version), ct).ConfigureAwait(false);
+            long offset = 0;
+            await foreach (var get in DownloadPlans.ChunksAsync(session.Metadata, path, plan, ct).ConfigureAwait(false))
+            {
+                var chunk = get.Chunk.ToDomain();
+                var url = get.Nodes.Count > 0 && get.Tokens.Count > 0
+                    ? $"{get.Nodes[0].HttpUrl.TrimEnd('/')}/chunks/{chunk.Id}?token={Uri.EscapeDataString(get.Tokens[0])}"
+                    : null;
+                var encoding = chunk.Encoding.ToString().ToLowerInvariant();
+                if (json)
+                {
+                    chunks.Add(new Dictionary<string, object?> { ["offset"] = offset, ["length"] = chunk.Size, ["encoding"] = encoding, ["url"] = url });
+                }
+                else
+                {
+                    _out.WriteLine($"{offset} {chunk.Size} {encoding} {SyncPaths.Display(url ?? "(no node holds this chunk)", int.MaxValue)}");
+                }
+
+                offset += chunk.Size;
+            }
         }
 
         if (json)
         {
             WriteJson(new Dictionary<string, object>
             {
-                ["path"] = plan.Entry.Path,
-                ["version"] = plan.Entry.Version,
-                ["size"] = plan.Entry.Size,
+                ["path"] = link.Entry.Path,
+                ["version"] = link.Entry.Version,
+                ["size"] = link.Entry.Size,
+                ["url"] = link.Url,
+                ["expiresUnixMs"] = link.ExpiresUnixMs,
                 ["chunks"] = chunks,
             });
         }

@@ -17,4 +17,7 @@ internal sealed record FileFingerprint(long Size, long MtimeTicks, IReadOnlyList
     /// A file whose ctime moved was written to, even if its size and mtime are as before.
     /// </summary>
     public long? ChangeTimeNs { get; init; }
+
+    /// <summary>The owner-executable bit when the file was read (committed with the version).</summary>
+    public bool Executable { get; init; }
 }

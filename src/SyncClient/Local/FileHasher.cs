@@ -120,6 +120,7 @@ internal sealed class FileHasher
             {
                 Racy = IsRacy(readAt, before.LastWriteTimeUtc.Ticks),
                 ChangeTimeNs = ctime,
+                Executable = ExecutableBit.TryRead(fullPath),
             };
         }
         catch (FileNotFoundException)
@@ -184,7 +185,7 @@ internal sealed class FileHasher
             return null;
         }
 
-        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime };
+        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ExecutableBit.TryRead(fullPath) };
     }
 
     /// <summary>
@@ -249,7 +250,7 @@ internal sealed class FileHasher
 
             if (total == size && IsAsScanned(fullPath, size, mtimeTicks, ctime))
             {
-                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime }, chunks);
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ExecutableBit.TryRead(fullPath) }, chunks);
                 chunks = null;
                 return result;
             }

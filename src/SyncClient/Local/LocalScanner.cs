@@ -53,7 +53,14 @@ internal sealed class LocalScanner
     /// As <see cref="Scan(Func{string, FileKind, long, long, bool}?, CancellationToken)"/>; of names that differ only
     /// in case, one <paramref name="isTracked"/> (synced) says true for wins the clash, else the first in ordinal order.
     /// </summary>
-    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct)
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct) =>
+        Scan(isClean is null ? null : (path, kind, size, mtime, _) => isClean(path, kind, size, mtime), isTracked, ct);
+
+    /// <summary>
+    /// As <see cref="Scan(Func{string, FileKind, long, long, bool}?, Func{string, bool}?, CancellationToken)"/>, with the
+    /// file's owner-executable bit as the last argument of <paramref name="isClean"/> (a chmod alone is a change).
+    /// </summary>
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct)
     {
         var snapshot = new LocalSnapshot();
 
@@ -81,7 +88,8 @@ internal sealed class LocalScanner
                     e.IsDirectory,
                     (e.Attributes & FileAttributes.ReparsePoint) != 0,
                     e.IsDirectory ? 0 : e.Length,
-                    e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks), Options));
+                    e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
+                    !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode)), Options));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -142,16 +150,16 @@ internal sealed class LocalScanner
                 hasChildren = true;
                 if (isDirectory)
                 {
-                    if (isClean is null || !isClean(relative, FileKind.Folder, 0, 0))
+                    if (isClean is null || !isClean(relative, FileKind.Folder, 0, 0, false))
                     {
                         snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
                     }
 
                     stack.Push((child.FullPath!, relative, ignore));
                 }
-                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks))
+                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, child.Executable))
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks);
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks) { Executable = child.Executable };
                 }
             }
 
@@ -241,5 +249,5 @@ internal sealed class LocalScanner
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);
 
     /// <summary>One directory entry as the scan needs it (full path only for directories, to descend into).</summary>
-    private readonly record struct Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks);
+    private readonly record struct Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks, bool Executable);
 }

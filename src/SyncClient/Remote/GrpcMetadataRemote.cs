@@ -71,6 +71,9 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
 
+    public Task<CreateLinkResponse> CreateLinkAsync(CreateLinkRequest request, CancellationToken ct) =>
+        RemoteErrors.CallAsync($"Making a link to '{request.Path}'", () => _client.CreateLinkAsync(request, Options(ct)).ResponseAsync);
+
     public Task<GetDownloadPlansResponse> GetDownloadPlansAsync(GetDownloadPlansRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the download of {request.Files.Count} files", () => _client.GetDownloadPlansAsync(request, Options(ct)).ResponseAsync);
 

@@ -36,6 +36,10 @@ internal interface IMetadataRemote
 
     Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct);
 
+    /// <summary>One expiring link to a whole version of a file (<c>link PATH</c>); a remote without links refuses.</summary>
+    Task<CreateLinkResponse> CreateLinkAsync(CreateLinkRequest request, CancellationToken ct) =>
+        throw new NotSupportedException("This remote does not make file links.");
+
     /// <summary>
     /// The first pages of many files' download plans in one answer, nodes and tokens shared (a file gone remotely: a
     /// plan without entry). By default one <see cref="GetDownloadPlanAsync"/> per file, each plan with its own tables.

@@ -12,4 +12,7 @@ internal record struct BaseStat(FileKind Kind, long Size, long MtimeTicks, ulong
 {
     /// <summary>Set during a scan when the path was found as synced, with nothing to do for it.</summary>
     public bool Clean { get; set; }
+
+    /// <summary>The owner-executable bit when synced: a chmod alone makes the path not clean.</summary>
+    public bool Executable { get; init; }
 }

@@ -10,4 +10,8 @@ namespace Dropbox.SyncClient.State;
 /// <param name="MtimeTicks">Local last-write time (UTC ticks) when synced.</param>
 /// <param name="Version">Remote version this path was last synced to.</param>
 /// <param name="ContentHash">SHA-256 over the chunk ids (empty for folders).</param>
-internal sealed record FileRecord(string Path, FileKind Kind, long Size, long MtimeTicks, ulong Version, byte[] ContentHash);
+internal sealed record FileRecord(string Path, FileKind Kind, long Size, long MtimeTicks, ulong Version, byte[] ContentHash)
+{
+    /// <summary>The owner-executable bit synced with the version (rows from before it was kept read as false).</summary>
+    public bool Executable { get; init; }
+}

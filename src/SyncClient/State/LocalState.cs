@@ -68,6 +68,7 @@ internal sealed class LocalState : IDisposable
                 chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
             """);
+        AddExecutableColumn(db);
         return new LocalState(db, stateDirectory);
     }
 
@@ -128,11 +129,11 @@ internal sealed class LocalState : IDisposable
 
             var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, executable FROM files";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
-                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4));
+                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4)) { Executable = reader.GetInt64(5) != 0 };
             }
 
             return result;
@@ -146,7 +147,7 @@ internal sealed class LocalState : IDisposable
         {
             var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, executable FROM files";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
@@ -182,7 +183,7 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash FROM files WHERE path=$p";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, executable FROM files WHERE path=$p";
             cmd.Parameters.AddWithValue("$p", path);
             using var reader = cmd.ExecuteReader();
             return reader.Read() ? ReadRecord(reader) : null;
@@ -318,7 +319,7 @@ internal sealed class LocalState : IDisposable
             var db = _db.Handle!;
             using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
             using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
-            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,executable) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
             using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
             Span<byte> id = stackalloc byte[ChunkId.Size];
             foreach (var (record, chunks) in files)
@@ -335,6 +336,7 @@ internal sealed class LocalState : IDisposable
                 raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version);
                 BindBlob(insertFile, 6, record.ContentHash);
                 BindBlob(insertFile, 7, EncodeChunks(chunks ?? []));
+                raw.sqlite3_bind_int64(insertFile, 8, record.Executable ? 1 : 0);
                 Step(db, insertFile);
                 if (chunks is not { Count: > 0 })
                 {
@@ -598,7 +600,21 @@ internal sealed class LocalState : IDisposable
         reader.GetInt64(2),
         reader.GetInt64(3),
         (ulong)reader.GetInt64(4),
-        (byte[])reader.GetValue(5));
+        (byte[])reader.GetValue(5))
+    {
+        Executable = reader.GetInt64(6) != 0,
+    };
+
+    /// <summary>The owner-executable bit of each synced file: added to a db from before it, every old row reading 0 (not executable).</summary>
+    private static void AddExecutableColumn(SqliteConnection db)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='executable'";
+        if ((long)cmd.ExecuteScalar()! == 0)
+        {
+            Exec(db, "ALTER TABLE files ADD COLUMN executable INTEGER NOT NULL DEFAULT 0;");
+        }
+    }
 
     private static void Exec(SqliteConnection db, string sql)
     {

@@ -259,6 +259,9 @@ internal sealed class FileDownloader
             _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
         }
 
+        // The version's executable bit, before the rename: the file appears with its mode, never without it for a moment.
+        // Recorded as read back: where the filesystem cannot hold it, the record matches the file and no pass sends it.
+        var executable = Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable);
         File.Move(staged.Temp, full, overwrite: true);
         staged.Placed = true;
         var info = new FileInfo(full);
@@ -268,7 +271,7 @@ internal sealed class FileDownloader
             ids.Add(chunk.Id);
         }
 
-        var record = new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids));
+        var record = new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable };
         return new PlacedDownload(record, conflictCopy);
     }
 

@@ -12,6 +12,9 @@ internal sealed record RemoteEntry(string Path, FileKind Kind, ulong Version, bo
     /// <summary>For the old path of a remote move: where it went.</summary>
     public string? MovedTo { get; init; }
 
+    /// <summary>The version's owner-executable bit.</summary>
+    public bool Executable { get; init; }
+
     /// <summary>A remote entry from the wire form.</summary>
     public static RemoteEntry From(FileEntry e, bool deleted, ulong version) => new(
         e.Path,
@@ -20,5 +23,8 @@ internal sealed record RemoteEntry(string Path, FileKind Kind, ulong Version, bo
         deleted,
         (long)e.Size,
         e.ContentHash.ToByteArray(),
-        e.MtimeUnixMs);
+        e.MtimeUnixMs)
+    {
+        Executable = e.Executable,
+    };
 }

@@ -209,7 +209,7 @@ internal sealed class SmallFileUploader
             if (i < response.Results.Count && response.Results[i] is { StatusCode: 0, Committed: { } committed })
             {
                 var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash), fp.Chunks));
+                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = fp.Executable }, fp.Chunks));
             }
         }
 
@@ -450,7 +450,7 @@ internal sealed class SmallFileUploader
 
     private CommitFileRequest CommitRequest(string path, FileFingerprint fp, ulong baseVersion, List<SourceChunk> read)
     {
-        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp), BaseVersion = baseVersion, Device = _ctx.Device };
+        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp), BaseVersion = baseVersion, Device = _ctx.Device, Executable = fp.Executable };
         for (var i = 0; i < fp.Chunks.Count; i++)
         {
             commit.Chunks.Add((i < read.Count ? read[i].Ref : fp.Chunks[i]).ToProto());

@@ -106,8 +106,8 @@ internal sealed partial class SyncEngine
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
         var remoteFolds = RemoteFolds(remote);
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan(null, index.ContainsKey, ct)
-            : scanner.Scan((path, kind, size, mtime) => MarkClean(index, remote, path, kind, size, mtime)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool, bool>?)null, index.ContainsKey, ct)
+            : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
                 || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), index.ContainsKey, ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
@@ -253,7 +253,7 @@ internal sealed partial class SyncEngine
     /// True (and the index entry marked, and any remote echo of the synced state dropped) when a scanned path is exactly as last synced and the remote side has nothing
     /// new for it: the planner would decide nothing, so the path needs no entry in this pass.
     /// </summary>
-    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks)
+    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool executable = false)
     {
         ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
         if (Unsafe.IsNullRef(ref stat) || stat.Kind != kind)
@@ -261,7 +261,7 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks))
+        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks || stat.Executable != executable))
         {
             return false;
         }
@@ -325,7 +325,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
+            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks && b.Executable == entry.Executable;
             if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
             {
                 young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below

@@ -122,7 +122,7 @@ internal static class SyncPlanner
         byte[]? localHash = null;
         if (local is not null)
         {
-            if (baseRecord is not null && local.Size == baseRecord.Size && local.MtimeTicks == baseRecord.MtimeTicks)
+            if (baseRecord is not null && local.Size == baseRecord.Size && local.MtimeTicks == baseRecord.MtimeTicks && local.Executable == baseRecord.Executable)
             {
                 localHash = baseRecord.ContentHash;
             }
@@ -138,7 +138,7 @@ internal static class SyncPlanner
 
         var localChanged = local is null
             ? baseRecord is not null
-            : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash);
+            : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash) || (fingerprint?.Executable ?? local.Executable) != baseRecord.Executable;
         var remoteChanged = RemoteChanged(remote, baseRecord);
         var baseVersion = baseRecord?.Version ?? 0;
 

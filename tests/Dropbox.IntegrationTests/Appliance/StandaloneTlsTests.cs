@@ -54,7 +54,8 @@ public sealed partial class StandaloneTlsTests : IDisposable
 
             // Assert: the bytes arrived intact over TLS; the presigned links the appliance hands out are https.
             Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(beta.Folder, "photo.raw")));
-            var link = await RunClientOkAsync(alpha.State, "link", "photo.raw");
+            var link = await RunClientOkAsync(alpha.State, "link", "photo.raw", "--chunks");
+            Assert.Matches(@"(?m)^https://127\.0\.0\.1:\d+/l/[A-Za-z0-9_-]+/photo\.raw$", link);
             Assert.Matches(@"(?m)^0 \d+ \w+ https://127\.0\.0\.1:\d+/chunks/", link);
             Assert.Contains($"trusts:     exactly the certificate {fingerprint}", await RunClientOkAsync(beta.State, "status"), StringComparison.Ordinal);
 

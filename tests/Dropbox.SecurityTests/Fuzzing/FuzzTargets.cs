@@ -25,6 +25,8 @@ internal static class FuzzTargets
         var account = await alice.GetAccountAsync(new GetAccountRequest());
         var (fresh, _) = Appliance.Cut(Appliance.Content(9003, 10_000), 5_000);
         var download = await alice.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = seed1.Entry.Path });
+        var link = await alice.CreateLinkAsync(new CreateLinkRequest { Path = seed1.Entry.Path, LifetimeSeconds = 3600 });
+        var linkToken = link.Url[(link.Url.IndexOf("/l/", StringComparison.Ordinal) + 3)..].Split('/')[0];
 
         var system = app.MetadataSystemToken();
         var putToken = seed1.Plan.Missing[0].Token;
@@ -112,6 +114,16 @@ internal static class FuzzTargets
             ["Sync/MoveFile"] = [new MoveFileRequest { FromPath = "fuzz/new-2.bin", ToPath = "fuzz/moved.bin", Device = "fuzz" }],
             ["Sync/CreateFolder"] = [new CreateFolderRequest { Path = "fuzz/dir2", Device = "fuzz" }],
             ["Sync/GetAccount"] = [new GetAccountRequest()],
+            ["Sync/CreateLink"] =
+            [
+                new CreateLinkRequest { Path = seed1.Entry.Path },
+                new CreateLinkRequest { Path = seed1.Entry.Path, Version = seed1.Entry.Version, LifetimeSeconds = 60 },
+            ],
+            ["Cluster/ResolveLink"] =
+            [
+                new ResolveLinkRequest { LinkToken = linkToken, Limit = 10 },
+                new ResolveLinkRequest { LinkToken = linkToken, Offset = 1, Limit = 1 },
+            ],
             ["Sync/PlanUploads"] =
             [
                 new PlanUploadsRequest
@@ -155,7 +167,7 @@ internal static class FuzzTargets
 
         var strings = new List<string>
         {
-            app.Alice.Token, app.Bob.Token, system, putToken, getToken, forged, expired, nodeScoped, account.Cursor,
+            app.Alice.Token, app.Bob.Token, system, putToken, getToken, forged, expired, nodeScoped, account.Cursor, linkToken,
             seed1.Entry.Path, seed2.Entry.Path, "fuzz/dir", "fuzz", "fuzz/new-2.bin", app.Alice.NamespaceId, app.Bob.NamespaceId,
             Appliance.StorageNodeId, "fuzz-node", "metadata", app.StorageGrpcUrl, app.StorageHttpUrl,
         };
@@ -179,6 +191,7 @@ internal static class FuzzTargets
         var expired = app.KeyRing.Issue(TokenOperation.System, NamespaceId.SystemValue, Appliance.StorageNodeId, [], TimeSpan.FromSeconds(-5));
         var getToken = download.Chunks[0].Tokens[0];
         var throwaway = Enumerable.Range(0, 3).Select(i => ChunkId.Compute(Appliance.Content(9200 + i, 64)).ToByteString()).ToList();
+        var pushTokens = stored.Chunks.Select(c => app.KeyRing.Issue(TokenOperation.Put, app.Alice.NamespaceId, Appliance.StorageNodeId, [c.Id.ToChunkId()], TimeSpan.FromHours(2))).ToList();
 
         static byte[] Header(Proto.ChunkRef chunk, string token) =>
             new PutChunkRequest { Header = new ChunkHeader { ChunkId = chunk.Id, Encoding = Proto.ChunkEncoding.Raw, PlainSize = chunk.Size, StoredSize = chunk.StoredSize, Token = token } }.ToByteArray();
@@ -201,6 +214,19 @@ internal static class FuzzTargets
             ["ChunkStorage/DeleteChunks"] = [new DeleteChunksRequest { ChunkIds = { throwaway }, Token = node }],
             ["ChunkStorage/GetStats"] = [new GetStatsRequest { Token = node }, new GetStatsRequest()],
             ["ChunkStorage/Scrub"] = [new ScrubRequest { Token = node }],
+            ["Replication/PushChunks"] =
+            [
+                // To itself (the only node): a real copy over PutChunks with put tokens for this node.
+                new PushChunksRequest { Token = node, TargetNodeId = Appliance.StorageNodeId, TargetGrpcUrl = app.StorageGrpcUrl, ChunkIds = { stored.Chunks.Select(c => c.Id) }, PutTokens = { pushTokens } },
+                // A chunk it does not hold (unreadable), and a target nobody listens on (loopback, closed port).
+                new PushChunksRequest { Token = node, TargetNodeId = Appliance.StorageNodeId, TargetGrpcUrl = app.StorageGrpcUrl, ChunkIds = { throwaway[0], stored.Chunks[0].Id }, PutTokens = { pushTokens[0], pushTokens[0] } },
+                new PushChunksRequest { Token = node, TargetNodeId = "storage-2", TargetGrpcUrl = ClosedPort, ChunkIds = { stored.Chunks[0].Id }, PutTokens = { pushTokens[0] } },
+            ],
+            ["StoreSnapshots/SnapshotStore"] =
+            [
+                new SnapshotStoreRequest { Token = node, BackupName = "20261201T224501Z" },
+                new SnapshotStoreRequest { Token = node, BackupName = "20261201T224501Z-2" },
+            ],
         };
 
         var credentials = new List<Credential>
@@ -217,11 +243,22 @@ internal static class FuzzTargets
                 ? new FuzzTarget(service, m, putSeeds, credentials)
                 : Target(service, m, seeds, credentials))
             .ToList();
+        foreach (var other in new[] { Replication.Descriptor, StoreSnapshots.Descriptor })
+        {
+            foreach (var method in other.Methods)
+            {
+                var target = Target(other, method, seeds, credentials);
+                targets.Add(method.Name == "PushChunks" ? target with { Sanitize = KeepPushTargetOnLoopback } : target);
+            }
+        }
+
         var strings = new List<string>
         {
             node, otherNode, forged, expired, getToken, app.Alice.Token, app.Bob.Token, app.Alice.NamespaceId, Appliance.StorageNodeId, "storage-2",
         };
         strings.AddRange(putTokens);
+        strings.AddRange(pushTokens);
+        strings.AddRange([app.StorageGrpcUrl, ClosedPort, "20261201T224501Z", "20261201T224501Z-2", "../escape", "/tmp"]);
         strings.AddRange(download.Chunks.SelectMany(c => c.Tokens));
         var bytes = stored.Chunks.Select(c => c.Id).Concat(fresh.Select(c => c.Id)).Concat(throwaway).ToList();
         return new FuzzPlan("storage", targets, strings, bytes);
@@ -251,6 +288,34 @@ internal static class FuzzTargets
 
         request.GrpcUrl = IsLoopbackOrNotAUrl(request.GrpcUrl) ? request.GrpcUrl : "http://127.0.0.1:9";
         request.HttpUrl = IsLoopbackOrNotAUrl(request.HttpUrl) ? request.HttpUrl : "http://127.0.0.1:9";
+        return request.ToByteArray();
+    }
+
+    /// <summary>A loopback port nobody listens on.</summary>
+    private const string ClosedPort = "http://127.0.0.1:9";
+
+    /// <summary>
+    /// A push makes the node call the target it names: a mutated target naming another host is pointed back at a closed
+    /// loopback port (as <see cref="KeepNodeUrlsOnLoopback"/> does for registered nodes).
+    /// </summary>
+    private static byte[] KeepPushTargetOnLoopback(byte[] frame)
+    {
+        PushChunksRequest request;
+        try
+        {
+            request = PushChunksRequest.Parser.ParseFrom(frame);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return frame;
+        }
+
+        if (IsLoopbackOrNotAUrl(request.TargetGrpcUrl))
+        {
+            return frame;
+        }
+
+        request.TargetGrpcUrl = ClosedPort;
         return request.ToByteArray();
     }
 

@@ -48,7 +48,7 @@ public sealed class NodeFuzzTests(ITestOutputHelper output)
         var storage = await FuzzTargets.StorageAsync(app);
 
         var covered = metadata.Targets.Concat(storage.Targets).Select(t => t.Method.FullName).ToHashSet();
-        var all = new[] { Sync.Descriptor, Dropbox.Shared.Protos.Metadata.Cluster.Descriptor, ChunkStorage.Descriptor }.SelectMany(s => s.Methods).Select(m => m.FullName).ToList();
+        var all = new[] { Sync.Descriptor, Dropbox.Shared.Protos.Metadata.Cluster.Descriptor, ChunkStorage.Descriptor, Replication.Descriptor, StoreSnapshots.Descriptor }.SelectMany(s => s.Methods).Select(m => m.FullName).ToList();
         Assert.All(all, m => Assert.Contains(m, covered));
         Assert.All(metadata.Targets.Concat(storage.Targets), t => Assert.NotEmpty(t.Seeds));
     }

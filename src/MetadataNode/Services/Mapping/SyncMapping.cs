@@ -27,6 +27,7 @@ internal static partial class SyncMapping
             ContentHash = entry.ContentHash.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(entry.ContentHash),
             ModifiedBy = entry.ModifiedBy,
             ServerTimeUnixMs = entry.ServerTimeUnixMs,
+            Executable = entry.Executable,
         };
         if (withChunks)
         {

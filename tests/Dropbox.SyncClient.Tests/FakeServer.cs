@@ -385,12 +385,16 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>Changes each ListVersions answer before it is sent (a server restored from an older backup, say).</summary>
+    public Action<ListVersionsResponse>? TamperVersions { get; set; }
+
     public Task<ListVersionsResponse> ListVersionsAsync(ListVersionsRequest request, CancellationToken ct)
     {
         lock (_lock)
         {
             var response = new ListVersionsResponse();
             response.Versions.AddRange(Enumerable.Reverse(_history.GetValueOrDefault(request.Path) ?? []));
+            TamperVersions?.Invoke(response);
             return Task.FromResult(response);
         }
     }

@@ -1,6 +1,6 @@
 namespace Dropbox.SyncClient.Tests;
 
-/// <summary>The lookup of a remembered withheld path applies only what is newer than what was synced.</summary>
+/// <summary>The lookup of a remembered withheld path: an older server state (a restore) never replaces the newer file here; a skipped change backs off.</summary>
 public sealed class WithheldLookupTests : IDisposable
 {
     private readonly TempFolder _dir = new();

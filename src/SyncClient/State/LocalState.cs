@@ -126,11 +126,16 @@ internal sealed class LocalState : IDisposable
 
             var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, substr(hash, 1, 8) FROM files";
             using var reader = cmd.ExecuteReader();
+            var prefix = new byte[sizeof(long)];
             while (reader.Read())
             {
-                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4));
+                var read = reader.IsDBNull(5) ? 0 : reader.GetBytes(5, 0, prefix, 0, prefix.Length);
+                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4))
+                {
+                    HashPrefix = BaseStat.PrefixOf(prefix.AsSpan(0, (int)read)),
+                };
             }
 
             return result;

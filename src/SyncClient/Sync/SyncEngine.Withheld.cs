@@ -69,10 +69,11 @@ internal sealed partial class SyncEngine
             var entry = await FetchRemoteStateAsync(_ctx.Metadata, path, _ctx.ReservedPath, ct).ConfigureAwait(false);
             ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
             var known = !Unsafe.IsNullRef(ref stat);
-            if (entry is null || (known ? entry.Version <= stat.Version : entry.Deleted))
+            if (entry is null || (known ? stat.IsSyncedState(entry.Kind, entry.Version, entry.Size, entry.ContentHash) && !entry.Deleted : entry.Deleted))
             {
-                // The server does not know the path, or holds what was synced or older (a server restored from a backup:
-                // its new epoch makes the client reconcile; an older version never replaces a newer one here).
+                // The server does not know the path, or holds what was synced. Any other state goes to the planner, an
+                // older one too (a server restored from a backup): it never downloads that over the newer file here
+                // but uploads this one again (see SyncPlanner.WentBack).
                 continue;
             }
 

@@ -74,4 +74,39 @@ public sealed class WithheldLookupTests : IDisposable
         Assert.Equal("version 2, edited on a", b.Read("A/x.txt"));
         Assert.Empty(b.State.LoadWithheld());
     }
+
+    [Fact]
+    public async Task A_backed_off_pass_still_hands_a_remembered_paths_last_answer_to_the_planner_so_a_file_in_the_way_is_never_uploaded_beside_it()
+    {
+        // A syncs a folder P, then P/x.txt; B (one engine for every pass, as the daemon) holds an unsynced file P.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        Directory.CreateDirectory(a.PathOf("P"));
+        await a.SyncAsync();
+        a.Write("P/x.txt", "a's file under the folder");
+        await a.SyncAsync();
+        b.Write("P", "b's file, never synced");
+        File.SetLastWriteTimeUtc(b.PathOf("P"), DateTime.UtcNow.AddMinutes(-5));
+
+        // Passes 1, 2 look up and skip; later ones are backed off (no lookup) and must decide the same.
+        var errors = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            var pass = await b.SyncAsync();
+            errors.AddRange(pass.ErrorMessages);
+            Assert.Equal(0, pass.Conflicts + pass.FilesUploaded);
+        }
+
+        Assert.Empty(errors);
+        Assert.Equal("b's file, never synced", b.Read("P"));
+        Assert.Equal(["P"], TestClient.FilesIn(b.Folder).Select(Path.GetFileName));
+        Assert.Single(_server.History("P/x.txt"));
+
+        // The file renamed away, the folder and its file arrive at once (the back-off is reset).
+        File.Move(b.PathOf("P"), b.PathOf("P-mine"));
+        await b.SyncAsync();
+        await b.SyncAsync();
+        Assert.Equal("a's file under the folder", b.Read("P/x.txt"));
+        Assert.Equal("b's file, never synced", b.Read("P-mine"));
+    }
 }

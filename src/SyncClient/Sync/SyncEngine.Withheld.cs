@@ -25,10 +25,17 @@ internal sealed partial class SyncEngine
     /// how often in a row, and the first pass that looks again. In memory: a daemon's passes back off, each run of
     /// <c>sync --once</c> looks once.
     /// </summary>
-    private readonly Dictionary<string, (int Misses, long NextPass, string Here)> _lookupBackoff = new(StringComparer.Ordinal);
+    /// <remarks>
+    /// The remote entry last looked up is kept with the record: a backed-off pass hands it to the planner without the
+    /// call, so the path is decided as before (skipped again) and a plain new file there is never uploaded beside it.
+    /// </remarks>
+    private readonly Dictionary<string, (int Misses, long NextPass, string Here, RemoteEntry Entry)> _lookupBackoff = new(StringComparer.Ordinal);
 
-    /// <summary>What this pass found here at and above each path it looked up (see <see cref="WhatIsHere"/>).</summary>
-    private readonly Dictionary<string, string> _lookedUpHere = new(StringComparer.Ordinal);
+    /// <summary>What this pass found here at and above each path it looked up (see <see cref="WhatIsHere"/>), and the entry the lookup found.</summary>
+    private readonly Dictionary<string, (string Here, RemoteEntry Entry)> _lookedUpHere = new(StringComparer.Ordinal);
+
+    /// <summary>Paths this pass handed to the planner from a back-off record, without a lookup.</summary>
+    private readonly HashSet<string> _fromBackoff = new(StringComparer.Ordinal);
 
     private long _withheldPasses;
 
@@ -45,6 +52,20 @@ internal sealed partial class SyncEngine
         var looked = 0;
         var pass = ++_withheldPasses;
         _lookedUpHere.Clear();
+        _fromBackoff.Clear();
+
+        // What is here at each path, taken before any file is handed back below (so the answer does not depend on
+        // the order the paths are visited in), plain new files and ignore rules included.
+        Dictionary<string, (long Size, long MtimeTicks)>? newByPath = null;
+        var heres = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in stored)
+        {
+            if (!snapshot.IsWithheld(path) && !remote.IsRefused(path) && !remote.FullListing && !remote.Changes.ContainsKey(path))
+            {
+                heres[path] = WhatIsHere(path, index, snapshot, newByPath ??= newFiles.ByPath());
+            }
+        }
+
         foreach (var path in stored)
         {
             if (snapshot.IsWithheld(path) || remote.IsRefused(path))
@@ -53,20 +74,32 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            if (remote.FullListing || remote.Changes.ContainsKey(path))
+            if (!heres.TryGetValue(path, out var here))
             {
                 continue; // this pass already holds the path's newest remote state
             }
 
-            var here = WhatIsHere(path, index, snapshot);
-            if ((_lookupBackoff.TryGetValue(path, out var backoff) && pass < backoff.NextPass && backoff.Here == here) || looked++ >= MaxWithheldLookups)
+            RemoteEntry? entry;
+            if (_lookupBackoff.TryGetValue(path, out var backoff) && pass < backoff.NextPass && backoff.Here == here)
+            {
+                // Backed off: nothing here changed, so the last answer is decided again (without the call).
+                entry = backoff.Entry;
+                _fromBackoff.Add(path);
+            }
+            else if (looked++ >= MaxWithheldLookups)
             {
                 keep.Add(path);
                 continue;
             }
+            else
+            {
+                entry = await FetchRemoteStateAsync(_ctx.Metadata, path, _ctx.ReservedPath, ct).ConfigureAwait(false);
+                if (entry is not null)
+                {
+                    _lookedUpHere[path] = (here, entry);
+                }
+            }
 
-            _lookedUpHere[path] = here;
-            var entry = await FetchRemoteStateAsync(_ctx.Metadata, path, _ctx.ReservedPath, ct).ConfigureAwait(false);
             ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
             var known = !Unsafe.IsNullRef(ref stat);
             if (entry is null || (known ? stat.IsSyncedState(entry.Kind, entry.Version, entry.Size, entry.ContentHash) && !entry.Deleted : entry.Deleted))
@@ -103,14 +136,23 @@ internal sealed partial class SyncEngine
     /// no longer found): a lookup backed off while this stays the same; once it changes (the user renamed the obstacle
     /// away), the lookup is made at once.
     /// </summary>
-    private static string WhatIsHere(string path, Dictionary<string, BaseStat> index, LocalSnapshot snapshot)
+    private static string WhatIsHere(string path, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, Dictionary<string, (long Size, long MtimeTicks)> newFiles)
     {
         var state = new System.Text.StringBuilder();
         for (var p = path; p.Length > 0; p = p.LastIndexOf('/') is var slash and > 0 ? p[..slash] : string.Empty)
         {
+            if (snapshot.Ignore.IsIgnored(p, isDirectory: false) || snapshot.Ignore.IsIgnored(p, isDirectory: true))
+            {
+                state.Append(p).Append("|ignored/");
+            }
+
             if (snapshot.Entries.TryGetValue(p, out var e))
             {
                 state.Append(System.Globalization.CultureInfo.InvariantCulture, $"{p}|{e.Kind}|{e.Size}|{e.MtimeTicks}/");
+            }
+            else if (newFiles.TryGetValue(p, out var n))
+            {
+                state.Append(System.Globalization.CultureInfo.InvariantCulture, $"{p}|new|{n.Size}|{n.MtimeTicks}/");
             }
             else if (index.TryGetValue(p, out var stat) && !stat.Clean)
             {
@@ -158,8 +200,13 @@ internal sealed partial class SyncEngine
 
         foreach (var path in skippedAgain)
         {
+            if (_fromBackoff.Contains(path) || !_lookedUpHere.TryGetValue(path, out var looked))
+            {
+                continue; // decided again from its back-off record: that record stands
+            }
+
             var misses = _lookupBackoff.TryGetValue(path, out var b) ? b.Misses + 1 : 1;
-            _lookupBackoff[path] = (misses, _withheldPasses + Math.Min(1L << Math.Min(misses, 30), MaxLookupBackoff), _lookedUpHere.GetValueOrDefault(path, string.Empty));
+            _lookupBackoff[path] = (misses, _withheldPasses + Math.Min(1L << Math.Min(misses, 30), MaxLookupBackoff), looked.Here, looked.Entry);
         }
 
         foreach (var path in _lookupBackoff.Keys.Where(p => !pending.Contains(p)).ToList())

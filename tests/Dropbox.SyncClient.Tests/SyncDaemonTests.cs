@@ -178,7 +178,7 @@ public sealed class SyncDaemonTests : IDisposable
     }
 
     [Fact]
-    public async Task After_the_machine_slept_the_daemon_runs_a_reconcile_pass_at_once_and_repairs_what_it_missed()
+    public async Task After_the_machine_slept_the_daemon_lists_everything_at_once_until_such_a_pass_succeeds_and_leaves_rehashing_to_the_reconcile_interval()
     {
         var clock = new SleepingClock();
         using var a = new TestClient(_dir, "a", _server, time: clock);
@@ -195,23 +195,26 @@ public sealed class SyncDaemonTests : IDisposable
         {
             await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
 
-            // Bytes changed behind the daemon's back (same size, same mtime, no watcher event: a network folder
-            // written by another machine while this one slept). An ordinary pass trusts size and mtime.
+            // Bytes changed behind the daemon's back (same size, same mtime, no watcher event): only a reconcile
+            // (its interval, 24 h by default) re-reads them; a wake must not re-read the whole folder.
             var full = a.PathOf("same-size.txt");
             var mtime = File.GetLastWriteTimeUtc(full);
             await File.WriteAllTextAsync(full, "bbbb");
             File.SetLastWriteTimeUtc(full, mtime);
             var passes = summaries.Count;
-            File.WriteAllText(Path.Combine(a.State.StateDirectory, SyncDaemon.NowRequestFile), "now");
-            await WaitUntilAsync(() => summaries.Count > passes, run, "an ordinary pass");
-            Assert.Equal(committed, _server.Current("same-size.txt")!.Version);
 
+            // The network is not back when the machine wakes: the first pass after it fails.
+            _server.FailFullListings = 1;
+            var listings = _server.ListFilesCalls;
             clock.Sleep(TimeSpan.FromHours(8));
 
-            await WaitUntilAsync(() => _server.Current("same-size.txt")!.Version > committed, run, "the repair after the sleep", TimeSpan.FromSeconds(20));
-            Assert.Equal(4UL, _server.Current("same-size.txt")!.Size);
-            await WaitUntilAsync(() => summaries.Any(s => s.Repairs + s.FilesUploaded > 0), run, "the repairing pass's summary");
-            Assert.Contains(headers, h => h.Contains("reconcile, the machine slept", StringComparison.Ordinal));
+            await WaitUntilAsync(() => summaries.Count > passes, run, "a pass that succeeds after the sleep", TimeSpan.FromSeconds(20));
+            var slept = headers.Count(h => h.Contains("full listing, the machine slept", StringComparison.Ordinal));
+            Assert.True(slept >= 2, string.Join("\n", headers));
+            Assert.Equal(0, _server.FailFullListings);
+            Assert.True(_server.ListFilesCalls > listings);
+            Assert.Equal(committed, _server.Current("same-size.txt")!.Version);
+            Assert.DoesNotContain(headers, h => h.Contains("reconcile", StringComparison.Ordinal));
         }
         finally
         {

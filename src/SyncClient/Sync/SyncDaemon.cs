@@ -181,18 +181,29 @@ internal sealed class SyncDaemon
                     _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
                 }
 
-                var slept = Interlocked.Exchange(ref _sleptSinceLastPass, 0) == 1;
-                var reconcile = slept || (LastReconcile() is { } last && now - last >= ReconcileInterval);
-                var engine = reconcile ? new SyncEngine(_ctx.With(_ctx.Options with { Reconcile = true })) : _engine;
+                // After a sleep: the whole server state listed (the long poll's connection died without a word) and the
+                // folder scanned by size and mtime as every pass does; re-reading every byte is left to the reconcile
+                // interval (a laptop's lid opening must not re-read a 200 GB folder). Until such a pass ends without
+                // an error (the network is often not back yet), every pass is one.
+                var sleeps = Volatile.Read(ref _sleptSinceLastPass);
+                var slept = sleeps > 0;
+                var reconcile = LastReconcile() is { } last && now - last >= ReconcileInterval;
+                var engine = reconcile ? new SyncEngine(_ctx.With(_ctx.Options with { Reconcile = true }))
+                    : slept ? new SyncEngine(_ctx.With(_ctx.Options with { ListAll = true }))
+                    : _engine;
                 CancelRetrigger(); // this pass sees everything a pending re-check would; it asks again if still needed
                 var passNumber = Interlocked.Increment(ref _passesStarted);
                 try
                 {
-                    var header = $"pass ({(slept ? "reconcile, the machine slept" : reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})";
+                    var header = $"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : slept ? "full listing, the machine slept" : reason)})";
                     (PassStarting ?? _ctx.Progress.Log)(header);
                     var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
                     _onPass(summary);
                     ScheduleRecheck(summary);
+                    if (slept && summary.Errors == 0)
+                    {
+                        Interlocked.Add(ref _sleptSinceLastPass, -sleeps); // a sleep noticed during the pass still counts
+                    }
 
                     errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
                     _lastPassFailed = summary.Errors > 0;
@@ -337,7 +348,7 @@ internal sealed class SyncDaemon
             mono = _ctx.Time.GetTimestamp();
             if (Slept(wallElapsed, monoElapsed, SleepCheckInterval, SleepThreshold))
             {
-                Volatile.Write(ref _sleptSinceLastPass, 1);
+                Interlocked.Increment(ref _sleptSinceLastPass);
                 _triggers.Writer.TryWrite("the machine slept");
             }
         }

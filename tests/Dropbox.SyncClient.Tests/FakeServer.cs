@@ -360,10 +360,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         return response;
     }
 
+    /// <summary>When above zero, that many full listings (ListFiles) fail as unavailable.</summary>
+    public int FailFullListings { get; set; }
+
     public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct)
     {
         lock (_lock)
         {
+            if (FailFullListings > 0)
+            {
+                FailFullListings--;
+                throw new DropboxException(ErrorKind.Unavailable, "the fake server is down for this request");
+            }
+
             ListFilesCalls++;
             var response = new ListFilesResponse { Cursor = _seq.ToString(CultureInfo.InvariantCulture) };
             foreach (var (path, h) in _history.OrderBy(p => p.Key, StringComparer.Ordinal))
@@ -385,12 +394,16 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>Changes each ListVersions answer before it is sent (a server restored from an older backup, say).</summary>
+    public Action<ListVersionsResponse>? TamperVersions { get; set; }
+
     public Task<ListVersionsResponse> ListVersionsAsync(ListVersionsRequest request, CancellationToken ct)
     {
         lock (_lock)
         {
             var response = new ListVersionsResponse();
             response.Versions.AddRange(Enumerable.Reverse(_history.GetValueOrDefault(request.Path) ?? []));
+            TamperVersions?.Invoke(response);
             return Task.FromResult(response);
         }
     }

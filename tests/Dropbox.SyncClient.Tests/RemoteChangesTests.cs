@@ -7,6 +7,29 @@ namespace Dropbox.SyncClient.Tests;
 public sealed class RemoteChangesTests
 {
     [Fact]
+    public void A_version_number_handed_out_again_for_other_content_is_not_taken_for_the_synced_state()
+    {
+        // A server that went back (restored) may give the synced version's number to another device's edit.
+        using var dir = new TempFolder();
+        using var state = Dropbox.SyncClient.State.LocalState.Open(dir.CreateSub("state"));
+        var synced = Enumerable.Repeat((byte)7, 32).ToArray();
+        state.PutFile(new Dropbox.SyncClient.State.FileRecord("f.txt", Dropbox.SyncClient.State.FileKind.File, 5, 1, 9, synced), null);
+        var index = state.LoadBaseIndex();
+        var other = new RemoteEntry("f.txt", Dropbox.SyncClient.State.FileKind.File, 9, false, 5, Enumerable.Repeat((byte)8, 32).ToArray(), 0);
+        var echo = other with { ContentHash = synced };
+
+        var stat = index["f.txt"];
+        Assert.False(stat.IsSyncedState(other.Kind, other.Version, other.Size, other.ContentHash));
+        Assert.True(stat.IsSyncedState(echo.Kind, echo.Version, echo.Size, echo.ContentHash));
+        var remote = new RemoteView(new Dictionary<string, RemoteEntry> { ["f.txt"] = other }, "c", FullListing: false);
+        Assert.False(SyncEngine.MarkClean(index, remote, "f.txt", Dropbox.SyncClient.State.FileKind.File, 5, 1));
+        Assert.True(remote.Changes.ContainsKey("f.txt"));
+        remote.Changes["f.txt"] = echo;
+        Assert.True(SyncEngine.MarkClean(index, remote, "f.txt", Dropbox.SyncClient.State.FileKind.File, 5, 1));
+        Assert.Empty(remote.Changes);
+    }
+
+    [Fact]
     public void The_newest_change_per_path_wins_and_moves_mark_both_ends()
     {
         var changes = new Dictionary<string, RemoteEntry>();

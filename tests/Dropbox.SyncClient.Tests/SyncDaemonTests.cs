@@ -177,6 +177,61 @@ public sealed class SyncDaemonTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task After_the_machine_slept_the_daemon_lists_everything_at_once_until_such_a_pass_succeeds_and_leaves_rehashing_to_the_reconcile_interval()
+    {
+        var clock = new SleepingClock();
+        using var a = new TestClient(_dir, "a", _server, time: clock);
+        a.Write("same-size.txt", "aaaa");
+        File.SetLastWriteTimeUtc(a.PathOf("same-size.txt"), DateTime.UtcNow.AddMinutes(-1));
+        await a.SyncAsync();
+        var committed = _server.Current("same-size.txt")!.Version;
+        var summaries = new ConcurrentQueue<SyncSummary>();
+        var headers = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, summaries.Enqueue) { PassStarting = headers.Enqueue, SleepCheckInterval = TimeSpan.FromMilliseconds(100), SleepThreshold = TimeSpan.FromSeconds(30) };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
+
+            // Bytes changed behind the daemon's back (same size, same mtime, no watcher event): only a reconcile
+            // (its interval, 24 h by default) re-reads them; a wake must not re-read the whole folder.
+            var full = a.PathOf("same-size.txt");
+            var mtime = File.GetLastWriteTimeUtc(full);
+            await File.WriteAllTextAsync(full, "bbbb");
+            File.SetLastWriteTimeUtc(full, mtime);
+            var passes = summaries.Count;
+
+            // The network is not back when the machine wakes: the first pass after it fails.
+            _server.FailFullListings = 1;
+            var listings = _server.ListFilesCalls;
+            clock.Sleep(TimeSpan.FromHours(8));
+
+            await WaitUntilAsync(() => summaries.Count > passes, run, "a pass that succeeds after the sleep", TimeSpan.FromSeconds(20));
+            var slept = headers.Count(h => h.Contains("full listing, the machine slept", StringComparison.Ordinal));
+            Assert.True(slept >= 2, string.Join("\n", headers));
+            Assert.Equal(0, _server.FailFullListings);
+            Assert.True(_server.ListFilesCalls > listings);
+            Assert.Equal(committed, _server.Current("same-size.txt")!.Version);
+            Assert.DoesNotContain(headers, h => h.Contains("reconcile", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    [Theory]
+    [InlineData(5, 5, false)] // awake
+    [InlineData(8, 6, false)] // a slow check under load
+    [InlineData(3605, 5, true)] // suspended for an hour: the monotonic clock stood
+    [InlineData(3605, 3605, true)] // a platform whose monotonic clock counts the suspend: the check came an hour late
+    [InlineData(-3595, 5, false)] // the wall clock set back an hour
+    public void A_sleep_is_a_wall_clock_far_ahead_of_the_monotonic_one_or_a_check_far_too_late(int wallSeconds, int monoSeconds, bool slept) =>
+        Assert.Equal(slept, SyncDaemon.Slept(TimeSpan.FromSeconds(wallSeconds), TimeSpan.FromSeconds(monoSeconds), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60)));
+
     private async Task<byte[]> HashAsync(TestClient client, byte[] content)
     {
         var path = Path.Combine(_dir.CreateSub("states"), Guid.NewGuid().ToString("N"));

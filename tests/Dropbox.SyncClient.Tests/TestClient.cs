@@ -10,7 +10,7 @@ internal sealed class TestClient : IDisposable
 {
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
-    public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null)
+    public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null, TimeProvider? time = null)
     {
         Folder = dir.CreateSub(name + "-folder");
         State = LocalState.Open(dir.CreateSub(name + "-state"));
@@ -24,6 +24,7 @@ internal sealed class TestClient : IDisposable
             Device = name,
             Options = options ?? new SyncOptions(),
             Barrier = barrier ?? DurabilityBarrier.Default,
+            Time = time ?? TimeProvider.System,
         };
         Engine = new SyncEngine(Context);
     }

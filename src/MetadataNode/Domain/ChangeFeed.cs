@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Sync;
 
@@ -32,7 +33,7 @@ internal sealed class ChangeFeed
         var wait = TimeSpan.FromSeconds(Math.Min(waitSeconds, Limits.MaxWaitSeconds));
         if (wait <= TimeSpan.Zero)
         {
-            return ReadChanges(ns.Id, ns.Record.Epoch, after, max);
+            return ReadChanges(ns.Id, ns.Record, after, max);
         }
 
         if (Interlocked.Increment(ref ns.LongPolls) > Limits.MaxLongPollsPerUser)
@@ -58,7 +59,7 @@ internal sealed class ChangeFeed
             // Take the signal before reading, so a change landing after the read still wakes us.
             var signal = ns.Signal.Current;
             var record = ns.Record;
-            var response = ReadChanges(ns.Id, record.Epoch, after, max);
+            var response = ReadChanges(ns.Id, record, after, max);
             var remaining = deadline - DateTime.UtcNow;
             if (response.Changes.Count > 0 || remaining <= TimeSpan.Zero)
             {
@@ -72,18 +73,19 @@ internal sealed class ChangeFeed
             }
             catch (TimeoutException)
             {
-                return ReadChanges(ns.Id, record.Epoch, after, max);
+                return ReadChanges(ns.Id, record, after, max);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 // Shutting down: answer now (the client polls again) rather than hold the server's stop.
-                return ReadChanges(ns.Id, record.Epoch, after, max);
+                return ReadChanges(ns.Id, record, after, max);
             }
         }
     }
 
-    private ChangePage ReadChanges(string ns, ulong epoch, ulong after, int max)
+    private ChangePage ReadChanges(string ns, NamespaceRecord record, ulong after, int max)
     {
+        var epoch = record.Epoch;
         var changes = new List<ChangeEntry>();
         var hasMore = false;
         var last = after;
@@ -98,7 +100,7 @@ internal sealed class ChangeFeed
             }
 
             var change = StoredFormat.ReadChange(value);
-            if (change.Sequence != last + 1)
+            if (change.Sequence != last + 1 && !IsJump(record, last, change.Sequence))
             {
                 gapAt = Keys.SequenceOfChangeKey(key);
                 return false;
@@ -117,6 +119,21 @@ internal sealed class ChangeFeed
         }
 
         return new ChangePage(changes, new ChangeCursor(ns, last, epoch).ToString(), hasMore);
+    }
+
+    /// <summary>Whether the log may go from <paramref name="last"/> straight to <paramref name="next"/>: new epochs moved the head forward there.</summary>
+    internal static bool IsJump(NamespaceRecord record, ulong last, ulong next) =>
+        next != last + 1 && next == AfterJumps(record, last) + 1;
+
+    /// <summary>The head a log ending at <paramref name="last"/> reached through the jumps recorded there (itself if none).</summary>
+    internal static ulong AfterJumps(NamespaceRecord record, ulong last)
+    {
+        while (record.Jumps.Contains(last))
+        {
+            last += MetadataStore.EpochJump;
+        }
+
+        return last;
     }
 
     private static ulong ParseCursor(NamespaceState ns, string? cursor)

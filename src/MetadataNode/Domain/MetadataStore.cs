@@ -130,7 +130,17 @@ internal sealed partial class MetadataStore : IDisposable
         _logger.LogWarning("This store was restored from a backup: every storage node must register with it again before it is used (garbage collection deletes nothing on a node until then)");
     }
 
-    /// <summary>New epochs for every account (their cursors reset), written durably before anything is served.</summary>
+    /// <summary>
+    /// How far each new epoch moves an account's head forward. A restored store (or one that lost its last writes)
+    /// would otherwise hand out again version numbers its clients have already recorded for other content; past the
+    /// jump, every new version is above anything a client saw. 2^40 leaves room for millions of restores.
+    /// </summary>
+    internal const ulong EpochJump = 1UL << 40;
+
+    /// <summary>
+    /// New epochs for every account (their cursors reset), each head moved forward by <see cref="EpochJump"/> (the
+    /// log records the jump), written durably before anything is served.
+    /// </summary>
     private void RenewEpochs(bool restored = false)
     {
         using (var batch = new RecordBatch(_engine))
@@ -139,6 +149,8 @@ internal sealed partial class MetadataStore : IDisposable
             {
                 var record = state.Record.Clone();
                 record.Epoch = NewEpoch();
+                record.Jumps.Add(record.Head);
+                record.Head += EpochJump;
                 batch.PutNamespace(record);
                 state.Record = record;
             }

@@ -10,17 +10,36 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
 {
     private readonly SyncService.SyncClient _client;
     private readonly Metadata _headers;
+    private readonly TimeSpan _callTimeout;
 
     // Set once the server answered PlanUploads with UNIMPLEMENTED: it plans one file per call.
     private bool _noPlanUploads;
 
-    public GrpcMetadataRemote(GrpcChannelCache channels, string serverUrl, string token)
+    /// <param name="callTimeout">How long one call may go unanswered (a long poll: its wait on top); null: <see cref="DefaultCallTimeout"/>.</param>
+    public GrpcMetadataRemote(GrpcChannelCache channels, string serverUrl, string token, TimeSpan? callTimeout = null)
     {
         _client = new SyncService.SyncClient(channels.Get(serverUrl));
         _headers = new Metadata { { "authorization", "Bearer " + token } };
+        _callTimeout = callTimeout ?? DefaultCallTimeout;
     }
 
-    private CallOptions Options(CancellationToken ct) => new(headers: _headers, cancellationToken: ct);
+    /// <summary>
+    /// How long a call may go unanswered before it fails as retryable (<see cref="Dropbox.Shared.Errors.ErrorKind.Unavailable"/>):
+    /// a server that took the call and never answers (a CommitFiles was once seen hanging under load) must not hold a pass,
+    /// or the daemon, for good. Generous: a big commit on a loaded server is slow, not dead.
+    /// </summary>
+    public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// What a call that carries <paramref name="chunks"/> chunk references may take on top of the call timeout: the
+    /// server verifies each (asking the storage nodes), so a legitimately slow commit of a big batch is not failed on
+    /// every retry. 20 ms a chunk: 10,000 chunks add 200 s.
+    /// </summary>
+    internal static TimeSpan BatchAllowance(long chunks) => TimeSpan.FromMilliseconds(20 * Math.Max(0, chunks));
+
+    /// <summary>Every call has a deadline: <see cref="_callTimeout"/> from now, plus <paramref name="serverHolds"/> (a long poll's wait).</summary>
+    private CallOptions Options(CancellationToken ct, TimeSpan serverHolds = default) =>
+        new(headers: _headers, deadline: DateTime.UtcNow + _callTimeout + serverHolds, cancellationToken: ct);
 
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", () => _client.PlanUploadAsync(request, Options(ct)).ResponseAsync);
@@ -29,10 +48,10 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
         RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", () => _client.PlanChunksAsync(request, Options(ct)).ResponseAsync);
 
     public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Committing '{request.Path}'", () => _client.CommitFileAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Committing '{request.Path}'", () => _client.CommitFileAsync(request, Options(ct, BatchAllowance(request.Chunks.Count))).ResponseAsync);
 
     public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct, BatchAllowance(request.Files.Sum(f => (long)f.Chunks.Count)))).ResponseAsync);
 
     /// <summary>
     /// One PlanUploads call; against a server without it (UNIMPLEMENTED, an older node) one PlanUpload per file, in
@@ -47,7 +66,7 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
             var what = $"Planning the upload of {request.Files.Count} files";
             try
             {
-                return await _client.PlanUploadsAsync(request, Options(ct)).ResponseAsync.ConfigureAwait(false);
+                return await _client.PlanUploadsAsync(request, Options(ct, BatchAllowance(request.Files.Sum(f => (long)f.Chunks.Count)))).ResponseAsync.ConfigureAwait(false);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
             {
@@ -78,7 +97,7 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
         RemoteErrors.CallAsync($"Planning the download of {request.Files.Count} files", () => _client.GetDownloadPlansAsync(request, Options(ct)).ResponseAsync);
 
     public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync("Listing changes", () => _client.ListChangesAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync("Listing changes", () => _client.ListChangesAsync(request, Options(ct, TimeSpan.FromSeconds(request.WaitSeconds))).ResponseAsync);
 
     public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct) =>
         RemoteErrors.CallAsync("Listing files", () => _client.ListFilesAsync(request, Options(ct)).ResponseAsync);

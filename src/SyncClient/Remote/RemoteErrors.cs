@@ -49,9 +49,13 @@ internal static class RemoteErrors
         // The detail is the server's text: control characters escaped (it ends up in terminals, logs and summaries)
         // and its length bounded.
         var detail = SyncPaths.Display(e.Status.Detail, MaxDetail);
-        var message = e.StatusCode == StatusCode.Unavailable
-            ? $"{what}: the server is not reachable ({detail}). Check that it is running and the URL is right."
-            : $"{what}: {detail}";
+        var message = e.StatusCode switch
+        {
+            StatusCode.Unavailable => $"{what}: the server is not reachable ({detail}). Check that it is running and the URL is right.",
+            // Maps to Unavailable (retryable): the call may or may not have taken effect; the next pass plans again from what the server holds.
+            StatusCode.DeadlineExceeded => $"{what}: the server did not answer in time ({detail}); it will be tried again.",
+            _ => $"{what}: {detail}",
+        };
         var ex = new DropboxException(kind, message, e);
         foreach (var entry in e.Trailers)
         {

@@ -15,4 +15,20 @@ internal record struct BaseStat(FileKind Kind, long Size, long MtimeTicks, ulong
 
     /// <summary>The owner-executable bit when synced: a chmod alone makes the path not clean.</summary>
     public bool Executable { get; init; }
+
+    /// <summary>The first 8 bytes of the synced content's hash (0: not known), enough to tell a reused version number from the synced state.</summary>
+    public long HashPrefix { get; init; }
+
+    /// <summary>The first 8 bytes of a content hash as a number (0 when shorter).</summary>
+    public static long PrefixOf(ReadOnlySpan<byte> hash) =>
+        hash.Length >= sizeof(long) ? System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(hash) : 0;
+
+    /// <summary>
+    /// Whether a remote state is the one synced: same kind and version and, for a file, same size and content. The
+    /// content matters: a server that went back (restored from a backup) may hand the same number out again for
+    /// other content, which must not be taken for an echo of what was synced.
+    /// </summary>
+    public readonly bool IsSyncedState(FileKind kind, ulong version, long size, ReadOnlySpan<byte> hash) =>
+        Kind == kind && Version == version
+        && (kind != FileKind.File || (Size == size && (HashPrefix == 0 || HashPrefix == PrefixOf(hash))));
 }

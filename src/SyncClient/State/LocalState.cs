@@ -129,11 +129,17 @@ internal sealed class LocalState : IDisposable
 
             var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, executable FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, executable, substr(hash, 1, 8) FROM files";
             using var reader = cmd.ExecuteReader();
+            var prefix = new byte[sizeof(long)];
             while (reader.Read())
             {
-                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4)) { Executable = reader.GetInt64(5) != 0 };
+                var read = reader.IsDBNull(6) ? 0 : reader.GetBytes(6, 0, prefix, 0, prefix.Length);
+                result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4))
+                {
+                    Executable = reader.GetInt64(5) != 0,
+                    HashPrefix = BaseStat.PrefixOf(prefix.AsSpan(0, (int)read)),
+                };
             }
 
             return result;

@@ -36,6 +36,10 @@ internal sealed class NewFiles
 
     public long Bytes { get; private set; }
 
+    /// <summary>The files held, by path (size and mtime): built on demand, for the few callers that look paths up.</summary>
+    public Dictionary<string, (long Size, long MtimeTicks)> ByPath() =>
+        _files.ToDictionary(f => f.Path, f => (f.Size, f.MtimeTicks), StringComparer.Ordinal);
+
     /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {

@@ -54,6 +54,7 @@ internal sealed class SyncDaemon
     private FileSystemWatcher? _watcher;
     private volatile TaskCompletionSource? _paused;
     private volatile bool _rewatch;
+    private int _sleptSinceLastPass;
     private bool _replacedNoted;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
@@ -98,6 +99,16 @@ internal sealed class SyncDaemon
 
     public uint MaxPollSeconds { get; init; } = 240;
 
+    /// <summary>How often the wall clock is compared with the monotonic one, to notice that the machine slept.</summary>
+    public TimeSpan SleepCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A wall clock that ran this much further than the monotonic one between two checks (which stands still while
+    /// the machine is suspended), or a check that came this much later than asked, means the machine slept: the
+    /// next pass is a full reconcile (what the watcher and the long poll missed meanwhile is found by fingerprint).
+    /// </summary>
+    public TimeSpan SleepThreshold { get; init; } = TimeSpan.FromSeconds(60);
+
     public async Task RunAsync(CancellationToken ct)
     {
         using var daemonLock = PassLock.AcquireDaemon(_ctx.State.StateDirectory);
@@ -109,7 +120,7 @@ internal sealed class SyncDaemon
         using var retrigger = _ctx.Time.CreateTimer(_ => FireRetrigger(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _retrigger = retrigger;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token), WatchFolderAsync(stop.Token), WatchPauseRequestsAsync(stop.Token) };
+        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token), WatchFolderAsync(stop.Token), WatchPauseRequestsAsync(stop.Token), WatchSleepAsync(stop.Token) };
         try
         {
             _triggers.Writer.TryWrite("start");
@@ -170,17 +181,29 @@ internal sealed class SyncDaemon
                     _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
                 }
 
+                // After a sleep: the whole server state listed (the long poll's connection died without a word) and the
+                // folder scanned by size and mtime as every pass does; re-reading every byte is left to the reconcile
+                // interval (a laptop's lid opening must not re-read a 200 GB folder). Until such a pass ends without
+                // an error (the network is often not back yet), every pass is one.
+                var sleeps = Volatile.Read(ref _sleptSinceLastPass);
+                var slept = sleeps > 0;
                 var reconcile = LastReconcile() is { } last && now - last >= ReconcileInterval;
-                var engine = reconcile ? new SyncEngine(_ctx.With(_ctx.Options with { Reconcile = true })) : _engine;
+                var engine = reconcile ? new SyncEngine(_ctx.With(_ctx.Options with { Reconcile = true }))
+                    : slept ? new SyncEngine(_ctx.With(_ctx.Options with { ListAll = true }))
+                    : _engine;
                 CancelRetrigger(); // this pass sees everything a pending re-check would; it asks again if still needed
                 var passNumber = Interlocked.Increment(ref _passesStarted);
                 try
                 {
-                    var header = $"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : reason)})";
+                    var header = $"pass ({(reconcile ? "reconcile, due every " + Format.Duration(ReconcileInterval) : slept ? "full listing, the machine slept" : reason)})";
                     (PassStarting ?? _ctx.Progress.Log)(header);
                     var summary = await engine.RunPassAsync(ct).ConfigureAwait(false);
                     _onPass(summary);
                     ScheduleRecheck(summary);
+                    if (slept && summary.Errors == 0)
+                    {
+                        Interlocked.Add(ref _sleptSinceLastPass, -sleeps); // a sleep noticed during the pass still counts
+                    }
 
                     errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
                     _lastPassFailed = summary.Errors > 0;
@@ -305,6 +328,39 @@ internal sealed class SyncDaemon
         _watcher = CreateWatcher();
         return true;
     }
+
+    /// <summary>
+    /// Notices that the machine slept (see <see cref="SleepThreshold"/>) and asks for a reconcile pass at once: while it
+    /// slept, the other devices' changes piled up, the long poll's connection died without a word, and the watcher may
+    /// have missed what happened to a removable or network folder.
+    /// </summary>
+    private async Task WatchSleepAsync(CancellationToken ct)
+    {
+        var wall = _ctx.Time.GetUtcNow();
+        var mono = _ctx.Time.GetTimestamp();
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(SleepCheckInterval, _ctx.Time, ct).ConfigureAwait(false);
+            var wallNow = _ctx.Time.GetUtcNow();
+            var monoElapsed = _ctx.Time.GetElapsedTime(mono);
+            var wallElapsed = wallNow - wall;
+            wall = wallNow;
+            mono = _ctx.Time.GetTimestamp();
+            if (Slept(wallElapsed, monoElapsed, SleepCheckInterval, SleepThreshold))
+            {
+                Interlocked.Increment(ref _sleptSinceLastPass);
+                _triggers.Writer.TryWrite("the machine slept");
+            }
+        }
+    }
+
+    /// <summary>
+    /// True when, between two checks <paramref name="interval"/> apart, the wall clock ran <paramref name="threshold"/>
+    /// further than the monotonic clock (a suspend, where the monotonic clock stands), or the check itself came that much
+    /// late (a platform whose monotonic clock counts the suspend, or a stopped process). A wall clock set back is not a sleep.
+    /// </summary>
+    internal static bool Slept(TimeSpan wallElapsed, TimeSpan monoElapsed, TimeSpan interval, TimeSpan threshold) =>
+        wallElapsed - monoElapsed > threshold || monoElapsed > interval + threshold;
 
     /// <summary>A sync folder that vanishes while the daemon is idle wakes it, so it says so (and waits) at once.</summary>
     private async Task WatchFolderAsync(CancellationToken ct)

@@ -63,8 +63,22 @@ internal sealed partial class SyncEngine
             }
         }
 
+        var stability = _ctx.Stability();
         foreach (var (path, isDirectory) in renames)
         {
+            if (!isDirectory && IsStillBeingWritten(path, snapshot, stability, out var settlesIn))
+            {
+                // Renamed mid-write, the writer's next bytes would go to a new file under the old name and the content
+                // would end split across two files. Withheld (nothing of it uploaded, deleted or downloaded over) until
+                // it settles; the daemon comes back for it then.
+                summary.AddNote($"case conflict: '{path}' differs only in case from another name and is still being written; it is renamed once it settles");
+                summary.AddPending();
+                summary.RecheckWithin(settlesIn);
+                snapshot.Withheld.Add(path);
+                snapshot.Entries.Remove(path);
+                continue;
+            }
+
             var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p));
             try
             {
@@ -103,6 +117,29 @@ internal sealed partial class SyncEngine
             // is deleted anywhere) and the next pass takes the renamed folder, its files matched to the synced ones
             // by content.
         }
+    }
+
+    /// <summary>True when the file at <paramref name="path"/> may still be being written (see <see cref="Stability"/>).</summary>
+    private bool IsStillBeingWritten(string path, LocalSnapshot snapshot, Stability stability, out TimeSpan settlesIn)
+    {
+        settlesIn = TimeSpan.Zero;
+        long mtimeTicks;
+        if (snapshot.Entries.TryGetValue(path, out var entry))
+        {
+            mtimeTicks = entry.MtimeTicks;
+        }
+        else
+        {
+            var info = new FileInfo(_ctx.FullPath(path));
+            if (!info.Exists)
+            {
+                return false; // gone meanwhile: the rename below says so
+            }
+
+            mtimeTicks = info.LastWriteTimeUtc.Ticks;
+        }
+
+        return stability.IsUnsettled(path, mtimeTicks, out settlesIn);
     }
 
     /// <summary><c>dir/name (Case Conflict).ext</c>, then <c>(Case Conflict 2)</c>... the first <paramref name="isTaken"/> refuses.</summary>

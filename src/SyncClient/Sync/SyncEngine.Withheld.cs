@@ -17,6 +17,28 @@ internal sealed partial class SyncEngine
     /// <summary>Most remembered paths whose remote state one pass looks up (one call each); the rest wait a pass.</summary>
     internal const int MaxWithheldLookups = 100;
 
+    /// <summary>Most passes (that hold remembered paths) a path whose looked-up change keeps being skipped waits between lookups.</summary>
+    internal const int MaxLookupBackoff = 32;
+
+    /// <summary>
+    /// Remembered paths whose looked-up change the planner skipped again (a kind clash the user has not resolved, say):
+    /// how often in a row, and the first pass that looks again. In memory: a daemon's passes back off, each run of
+    /// <c>sync --once</c> looks once.
+    /// </summary>
+    /// <remarks>
+    /// The remote entry last looked up is kept with the record: a backed-off pass hands it to the planner without the
+    /// call, so the path is decided as before (skipped again) and a plain new file there is never uploaded beside it.
+    /// </remarks>
+    private readonly Dictionary<string, (int Misses, long NextPass, string Here, RemoteEntry Entry)> _lookupBackoff = new(StringComparer.Ordinal);
+
+    /// <summary>What this pass found here at and above each path it looked up (see <see cref="WhatIsHere"/>), and the entry the lookup found.</summary>
+    private readonly Dictionary<string, (string Here, RemoteEntry Entry)> _lookedUpHere = new(StringComparer.Ordinal);
+
+    /// <summary>Paths this pass handed to the planner from a back-off record, without a lookup.</summary>
+    private readonly HashSet<string> _fromBackoff = new(StringComparer.Ordinal);
+
+    private long _withheldPasses;
+
     /// <summary>
     /// Adds to <paramref name="remote"/> the current remote state of every remembered withheld path that is no longer
     /// withheld and has no newer change in this pass's feed, so the planner decides it as a remote change. Returns the
@@ -28,6 +50,22 @@ internal sealed partial class SyncEngine
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var injected = new HashSet<string>(StringComparer.Ordinal);
         var looked = 0;
+        var pass = ++_withheldPasses;
+        _lookedUpHere.Clear();
+        _fromBackoff.Clear();
+
+        // What is here at each path, taken before any file is handed back below (so the answer does not depend on
+        // the order the paths are visited in), plain new files and ignore rules included.
+        Dictionary<string, (long Size, long MtimeTicks)>? newByPath = null;
+        var heres = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in stored)
+        {
+            if (!snapshot.IsWithheld(path) && !remote.IsRefused(path) && !remote.FullListing && !remote.Changes.ContainsKey(path))
+            {
+                heres[path] = WhatIsHere(path, index, snapshot, newByPath ??= newFiles.ByPath());
+            }
+        }
+
         foreach (var path in stored)
         {
             if (snapshot.IsWithheld(path) || remote.IsRefused(path))
@@ -36,23 +74,40 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            if (remote.FullListing || remote.Changes.ContainsKey(path))
+            if (!heres.TryGetValue(path, out var here))
             {
                 continue; // this pass already holds the path's newest remote state
             }
 
-            if (looked++ >= MaxWithheldLookups)
+            RemoteEntry? entry;
+            if (_lookupBackoff.TryGetValue(path, out var backoff) && pass < backoff.NextPass && backoff.Here == here)
+            {
+                // Backed off: nothing here changed, so the last answer is decided again (without the call).
+                entry = backoff.Entry;
+                _fromBackoff.Add(path);
+            }
+            else if (looked++ >= MaxWithheldLookups)
             {
                 keep.Add(path);
                 continue;
             }
+            else
+            {
+                entry = await FetchRemoteStateAsync(_ctx.Metadata, path, _ctx.ReservedPath, ct).ConfigureAwait(false);
+                if (entry is not null)
+                {
+                    _lookedUpHere[path] = (here, entry);
+                }
+            }
 
-            var entry = await FetchRemoteStateAsync(_ctx.Metadata, path, _ctx.ReservedPath, ct).ConfigureAwait(false);
             ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
             var known = !Unsafe.IsNullRef(ref stat);
-            if (entry is null || (known ? !entry.Deleted && entry.Kind == stat.Kind && entry.Version == stat.Version : entry.Deleted))
+            if (entry is null || (known ? stat.IsSyncedState(entry.Kind, entry.Version, entry.Size, entry.ContentHash) && !entry.Deleted : entry.Deleted))
             {
-                continue; // the server does not know the path, or holds what was synced: nothing to apply
+                // The server does not know the path, or holds what was synced. Any other state goes to the planner, an
+                // older one too (a server restored from a backup): it never downloads that over the newer file here
+                // but uploads this one again (see SyncPlanner.WentBack).
+                continue;
             }
 
             remote.Changes[path] = entry;
@@ -76,10 +131,47 @@ internal sealed partial class SyncEngine
         return (keep, injected);
     }
 
+    /// <summary>
+    /// What is here at the path and each folder above it, as far as it differs from the db (changed entries, synced ones
+    /// no longer found): a lookup backed off while this stays the same; once it changes (the user renamed the obstacle
+    /// away), the lookup is made at once.
+    /// </summary>
+    private static string WhatIsHere(string path, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, Dictionary<string, (long Size, long MtimeTicks)> newFiles)
+    {
+        var state = new System.Text.StringBuilder();
+        for (var p = path; p.Length > 0; p = p.LastIndexOf('/') is var slash and > 0 ? p[..slash] : string.Empty)
+        {
+            if (snapshot.Ignore.IsIgnored(p, isDirectory: false) || snapshot.Ignore.IsIgnored(p, isDirectory: true))
+            {
+                state.Append(p).Append("|ignored/");
+            }
+
+            if (snapshot.Entries.TryGetValue(p, out var e))
+            {
+                state.Append(System.Globalization.CultureInfo.InvariantCulture, $"{p}|{e.Kind}|{e.Size}|{e.MtimeTicks}/");
+            }
+            else if (newFiles.TryGetValue(p, out var n))
+            {
+                state.Append(System.Globalization.CultureInfo.InvariantCulture, $"{p}|new|{n.Size}|{n.MtimeTicks}/");
+            }
+            else if (index.TryGetValue(p, out var stat) && !stat.Clean)
+            {
+                state.Append(p).Append("|gone/");
+            }
+            else if (snapshot.IsWithheld(p))
+            {
+                state.Append(p).Append("|withheld/");
+            }
+        }
+
+        return state.ToString();
+    }
+
     /// <summary>Stores which withheld paths still wait for a remote change to be applied.</summary>
     private void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
     {
         var pending = keep;
+        var skippedAgain = new HashSet<string>(StringComparer.Ordinal);
         foreach (var action in plan)
         {
             // A withheld path's skipped remote change, a remote change skipped at or under a kind clash (the cursor moves
@@ -89,7 +181,37 @@ internal sealed partial class SyncEngine
                 || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
             {
                 pending.Add(action.Path);
+                if (injected.Contains(action.Path) && action.Reason != SyncPlanner.ChangingReason)
+                {
+                    skippedAgain.Add(action.Path);
+                }
             }
+        }
+
+        // A looked-up change skipped again waits longer each time before the next lookup (one call a path a pass, for
+        // good, otherwise); one that waits for a file still changing is looked up again at once.
+        foreach (var path in injected)
+        {
+            if (!skippedAgain.Contains(path))
+            {
+                _lookupBackoff.Remove(path);
+            }
+        }
+
+        foreach (var path in skippedAgain)
+        {
+            if (_fromBackoff.Contains(path) || !_lookedUpHere.TryGetValue(path, out var looked))
+            {
+                continue; // decided again from its back-off record: that record stands
+            }
+
+            var misses = _lookupBackoff.TryGetValue(path, out var b) ? b.Misses + 1 : 1;
+            _lookupBackoff[path] = (misses, _withheldPasses + Math.Min(1L << Math.Min(misses, 30), MaxLookupBackoff), looked.Here, looked.Entry);
+        }
+
+        foreach (var path in _lookupBackoff.Keys.Where(p => !pending.Contains(p)).ToList())
+        {
+            _lookupBackoff.Remove(path);
         }
 
         if (summary.Errors > 0)

@@ -74,8 +74,8 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
-        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile,
-            e => index.TryGetValue(e.Path, out var stat) && stat.Kind == e.Kind && stat.Version == e.Version, _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll,
+            e => index.TryGetValue(e.Path, out var stat) && stat.IsSyncedState(e.Kind, e.Version, e.Size, e.ContentHash), _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
         {
             // Refused for what it is, not for anything here: asking again gets the same answer, so the cursor moves
@@ -268,7 +268,7 @@ internal sealed partial class SyncEngine
 
         if (remote.Changes.TryGetValue(path, out var r))
         {
-            if (r.Deleted || r.Kind != kind || r.Version != stat.Version || r.MovedFrom is not null || r.MovedTo is not null)
+            if (r.Deleted || !stat.IsSyncedState(r.Kind, r.Version, r.Size, r.ContentHash) || r.MovedFrom is not null || r.MovedTo is not null)
             {
                 return false;
             }

@@ -21,6 +21,12 @@ internal sealed record SyncOptions
     /// <summary>Full comparison of folder, db and server by fingerprint.</summary>
     public bool Reconcile { get; init; }
 
+    /// <summary>
+    /// Lists the server's whole state instead of reading on from the cursor (the local side is scanned as usual, by
+    /// size and mtime, nothing re-hashed): the daemon's pass after the machine slept.
+    /// </summary>
+    public bool ListAll { get; init; }
+
     /// <summary>Largest batch of chunk bytes sent in one PutChunks call.</summary>
     public int PutBatchBytes { get; init; } = 8 << 20;
 

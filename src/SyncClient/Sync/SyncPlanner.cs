@@ -141,6 +141,10 @@ internal static class SyncPlanner
             : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash) || (fingerprint?.Executable ?? local.Executable) != baseRecord.Executable;
         var remoteChanged = RemoteChanged(remote, baseRecord);
         var baseVersion = baseRecord?.Version ?? 0;
+        if (WentBack(remote, baseRecord))
+        {
+            return KeepNewer(path, local, localHash, fingerprint, baseRecord!, remote!);
+        }
 
         if (!localChanged && !remoteChanged)
         {
@@ -339,6 +343,42 @@ internal static class SyncPlanner
     }
 
     private static string Key(long size, byte[] hash) => size + ":" + Convert.ToHexString(hash);
+
+    /// <summary>
+    /// True when the server holds an older state of a synced file than the one synced here (a lower version: the
+    /// server was restored from a backup taken before it). Versions only go up otherwise (a new epoch moves them past
+    /// anything issued before), so what is here is the newer state.
+    /// </summary>
+    internal static bool WentBack(RemoteEntry? remote, FileRecord? baseRecord) =>
+        remote is not null && baseRecord is { Kind: FileKind.File } && remote.Version < baseRecord.Version
+        && remote.MovedFrom is null && remote.MovedTo is null && (remote.Deleted || remote.Kind == FileKind.File);
+
+    /// <summary>
+    /// The server went back (see <see cref="WentBack"/>): the older state is never downloaded over the newer one here.
+    /// The file here (edited since or not) is uploaded again as a new version over the server's (the older one stays
+    /// in the history); a file deleted here is deleted there too.
+    /// </summary>
+    private static SyncAction KeepNewer(string path, LocalEntry? local, byte[]? localHash, FileFingerprint? fingerprint, FileRecord baseRecord, RemoteEntry remote)
+    {
+        var remoteVersion = remote.Deleted ? 0 : remote.Version;
+        if (local is null)
+        {
+            return remote.Deleted
+                ? new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord }
+                : new SyncAction(SyncActionKind.DeleteRemote, path) { BaseVersion = remoteVersion, Base = baseRecord };
+        }
+
+        if (!remote.Deleted && localHash!.AsSpan().SequenceEqual(remote.ContentHash))
+        {
+            return new SyncAction(SyncActionKind.Record, path) { Local = local, Fingerprint = fingerprint, Remote = remote, Base = baseRecord };
+        }
+
+        return new SyncAction(SyncActionKind.Upload, path)
+        {
+            Local = local, Fingerprint = fingerprint, BaseVersion = remoteVersion, Base = baseRecord,
+            Reason = "the server holds an older version (restored from a backup): the newer file here is uploaded again",
+        };
+    }
 
     /// <summary>True when the remote side moved away from the merge base (a new live path, or a new version or delete of a synced one).</summary>
     private static bool RemoteChanged(RemoteEntry? remote, FileRecord? baseRecord) =>

@@ -74,6 +74,60 @@ public sealed class OnlineBackupDomainTests
     }
 
     [Fact]
+    public async Task A_store_restored_from_an_older_copy_never_hands_out_again_a_version_number_it_issued_before()
+    {
+        // Arrange: a.txt at its first version, the store copied (the backup), then a second version a client recorded.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var first = await h.PutFileAsync(alice, "a.txt", 0, StoreHarness.Chunk(1));
+        var backup = Path.Combine(Path.GetDirectoryName(h.Options.DataDirectory)!, "backup-copy");
+        h.Reopen(whileClosed: data => CopyTree(data, backup));
+        var recorded = await h.PutFileAsync(alice, "a.txt", first.Entry.Version, StoreHarness.Chunk(2));
+
+        // Act: the copy put back and opened as a restore; another device edits the restored (first) version.
+        h.Reopen(restored: true, whileClosed: data =>
+        {
+            Directory.Delete(data, recursive: true);
+            CopyTree(backup, data);
+        });
+        Register(h);
+        var after = await h.PutFileAsync(alice, "a.txt", first.Entry.Version, StoreHarness.Chunk(3));
+
+        // Assert: the new number is past anything issued before the restore (not the recorded one again), the log
+        // still reads from the start with nothing skipped, and the store is consistent; so after a second restore.
+        Assert.True(after.Entry.Version > recorded.Entry.Version + MetadataStore.EpochJump / 2, $"version {after.Entry.Version} after {recorded.Entry.Version}");
+        var log = await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None);
+        Assert.Equal([first.Entry.Version, after.Entry.Version], log.Changes.Select(c => c.Sequence));
+        h.AssertConsistent();
+        h.Reopen(restored: true);
+        h.Reopen(unclean: true);
+        Register(h);
+        var later = await h.PutFileAsync(alice, "a.txt", after.Entry.Version, StoreHarness.Chunk(4));
+        Assert.True(later.Entry.Version > after.Entry.Version + MetadataStore.EpochJump);
+        log = await h.Store.ListChangesAsync(alice, null, 0, 0, CancellationToken.None);
+        Assert.Equal([first.Entry.Version, after.Entry.Version, later.Entry.Version], log.Changes.Select(c => c.Sequence));
+        Assert.Empty((await h.Store.ListChangesAsync(alice, log.Cursor, 0, 0, CancellationToken.None)).Changes);
+        h.AssertConsistent();
+    }
+
+    private static void Register(StoreHarness h) =>
+        h.Store.Nodes.Register(new NodeRegistration(StoreHarness.NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0));
+
+    private static void CopyTree(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (var file in Directory.GetFiles(source))
+        {
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        }
+
+        foreach (var folder in Directory.GetDirectories(source))
+        {
+            CopyTree(folder, Path.Combine(destination, Path.GetFileName(folder)));
+        }
+    }
+
+    [Fact]
     public async Task A_restored_store_sends_no_delete_to_a_storage_node_until_that_node_registers_with_it_again()
     {
         // Arrange: an uploaded chunk no version references, past the grace period, in a store then restored.

@@ -48,9 +48,11 @@ internal sealed class StoreHarness : IDisposable
 
     /// <param name="unclean">Open as after a crash: the clean-shutdown marker written at dispose is removed first.</param>
     /// <param name="restored">Open as a restore from a backup does: the restored marker is written first.</param>
-    public void Reopen(bool unclean = false, bool restored = false)
+    /// <param name="whileClosed">Runs on the data directory while the store is closed (a copy taken, or put back).</param>
+    public void Reopen(bool unclean = false, bool restored = false, Action<string>? whileClosed = null)
     {
         Store.Dispose();
+        whileClosed?.Invoke(Options.DataDirectory);
         if (unclean)
         {
             File.Delete(Path.Combine(Options.DataDirectory, MetadataStore.CleanShutdownMarker));

@@ -28,7 +28,7 @@ public sealed class RealNodeContractTests(RealNodes nodes) : MetadataContractTes
     }
 
     /// <summary>Until the storage node has registered, a plan names no node (or the node answers Unavailable).</summary>
-    private static async Task WaitForStorageAsync(IMetadataRemote remote, CancellationToken ct)
+    internal static async Task WaitForStorageAsync(IMetadataRemote remote, CancellationToken ct)
     {
         var probe = new byte[] { 1, 2, 3 };
         var request = new PlanUploadRequest { Path = "probe", Size = 3 };

@@ -23,11 +23,41 @@ internal sealed class HostileSyncService(HostileWorld world) : SyncService.SyncB
         return Task.FromResult(response);
     }
 
-    public override Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context)
+    public override async Task<CommitFilesResponse> CommitFiles(CommitFilesRequest request, ServerCallContext context)
     {
+        if (!world.Hang)
+        {
+            throw new RpcException(new Status(StatusCode.Unimplemented, "no commits here"));
+        }
+
+        await HoldAsync(context);
+        throw new RpcException(new Status(StatusCode.Internal, "unreachable"));
+    }
+
+    public override async Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context)
+    {
+        if (world.Hang)
+        {
+            await HoldAsync(context);
+        }
+
         world.CountListChanges();
         world.CursorsAsked.Enqueue(request.Cursor);
-        return Task.FromResult(world.ListChanges?.Invoke(request) ?? new ListChangesResponse { Cursor = request.Cursor });
+        return world.ListChanges?.Invoke(request) ?? new ListChangesResponse { Cursor = request.Cursor };
+    }
+
+    /// <summary>Holds the call until the client ends it (its deadline or cancellation); bounded so a test never hangs.</summary>
+    private async Task HoldAsync(ServerCallContext context)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromMinutes(5), context.CancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            world.CountHung();
+            throw;
+        }
     }
 
     public override Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context) =>

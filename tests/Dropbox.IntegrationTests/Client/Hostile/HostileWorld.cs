@@ -40,6 +40,19 @@ internal sealed class HostileWorld
     /// <summary>Called with the chunk id at every chunk the storage node is asked for, before it answers.</summary>
     public Action<ChunkId>? OnGetChunk { get; set; }
 
+    /// <summary>
+    /// True: CommitFiles and ListChanges take the call and never answer (a server hung under load); the call ends only
+    /// when the client gives up on it.
+    /// </summary>
+    public bool Hang { get; set; }
+
+    private int _hungCalls;
+
+    /// <summary>Calls the server took and held without answering, each ended by the client.</summary>
+    public int HungCalls => Volatile.Read(ref _hungCalls);
+
+    public void CountHung() => Interlocked.Increment(ref _hungCalls);
+
     /// <summary>Every cursor ListChanges was asked with, in order.</summary>
     public ConcurrentQueue<string> CursorsAsked { get; } = new();
 

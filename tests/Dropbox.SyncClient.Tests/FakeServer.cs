@@ -171,9 +171,17 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
     public int CommitFilesCalls { get; private set; }
 
+    /// <summary>When set, every CommitFiles call fails with this error (the whole call, as a lost connection would).</summary>
+    public ErrorKind? FailCommitFiles { get; set; }
+
     public async Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct)
     {
         CommitFilesCalls++;
+        if (FailCommitFiles is { } kind)
+        {
+            throw new DropboxException(kind, "CommitFiles failed (the fake server was told to)");
+        }
+
         var response = new CommitFilesResponse();
         foreach (var file in request.Files)
         {

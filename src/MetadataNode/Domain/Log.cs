@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Only {Nodes} storage node(s) can take new chunks (the others are full, draining or dead) but the replication factor is {Factor}: new uploads are stored with fewer copies; re-replication adds the missing ones once a node has space (see dropbox_chunks_under_replicated)")]
     public static partial void FewerPlacementNodesThanReplicas(ILogger logger, int nodes, int factor);
 
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "A client asked to avoid storage node(s) {Avoided} (it found them full or slow) but only {Others} other node(s) can take new chunks and the replication factor is {Factor}: the avoided nodes still get the remaining copies, so uploads keep their copies but may retry")]
+    public static partial void AvoidedNodesFillReplicas(ILogger logger, string avoided, int others, int factor);
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Storage node {NodeId} is unreachable")]
     public static partial void NodeUnreachable(ILogger logger, string nodeId, Exception exception);
 

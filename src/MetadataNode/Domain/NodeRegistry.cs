@@ -180,6 +180,24 @@ internal sealed class NodeRegistry
 
     private long _lastShortPlacementWarning = long.MinValue / 2;
 
+    /// <summary>
+    /// Says so (at most once a minute) when a plan asked to avoid nodes and fewer other nodes are left than the
+    /// replication factor asks for: the avoided nodes then take the remaining copies (placement never drops a copy to
+    /// honour the list), so the puts to them may fail again and the upload retry.
+    /// </summary>
+    public void WarnIfAvoidingCostsCopies(int others, IReadOnlyCollection<string> avoided)
+    {
+        var factor = Math.Max(1, _options.ReplicationFactor);
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastAvoidWarning);
+        if (others < factor && now - last >= 60_000 && Interlocked.CompareExchange(ref _lastAvoidWarning, now, last) == last)
+        {
+            Log.AvoidedNodesFillReplicas(_logger, string.Join(", ", avoided), others, factor);
+        }
+    }
+
+    private long _lastAvoidWarning = long.MinValue / 2;
+
     /// <summary>Notes that a put token naming <paramref name="nodeId"/> and <paramref name="id"/> may be used (and its event arrive) until <paramref name="untilTicks"/>.</summary>
     public void NotePut(string nodeId, ChunkId id, long untilTicks)
     {

@@ -39,4 +39,32 @@ internal static class Placement
 
         return result;
     }
+
+    /// <summary>
+    /// The <paramref name="count"/> best nodes for a chunk, those not in <paramref name="avoid"/> first: an avoided
+    /// node (one the client found full or slow) still takes the copies the others cannot, so avoiding never costs a
+    /// copy while enough healthy nodes are left.
+    /// </summary>
+    public static List<NodeRecord> Choose(IReadOnlyList<NodeRecord> nodes, ChunkId chunk, int count, IReadOnlySet<string>? avoid)
+    {
+        if (avoid is not { Count: > 0 })
+        {
+            return Choose(nodes, chunk, count);
+        }
+
+        var scored = new List<(bool Avoided, ulong Score, NodeRecord Node)>(nodes.Count);
+        foreach (var node in nodes)
+        {
+            scored.Add((avoid.Contains(node.NodeId), Score(node.NodeId, chunk), node));
+        }
+
+        scored.Sort((a, b) => a.Avoided != b.Avoided ? a.Avoided.CompareTo(b.Avoided) : b.Score.CompareTo(a.Score));
+        var result = new List<NodeRecord>(Math.Min(count, scored.Count));
+        for (var i = 0; i < scored.Count && i < count; i++)
+        {
+            result.Add(scored[i].Node);
+        }
+
+        return result;
+    }
 }

@@ -338,11 +338,16 @@ internal sealed partial class UploadCommit
 
     private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
 
-    /// <summary>Asks the live nodes whether they hold chunks no event confirmed; records what they hold.</summary>
+    /// <summary>
+    /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; records what they hold.
+    /// A draining node is not asked: a copy found only there would be recorded after its drain may have been reported
+    /// "drained" (the put's own entry expires long before an "uploaded" mark does), and the node removed with the
+    /// file's only copy. The commit is refused as missing instead, and the client puts the chunk elsewhere.
+    /// </summary>
     /// <param name="ns">The committing namespace: its "uploaded" mark of a chunk no node confirmed and not stored is dropped, so its next plan asks for the chunk again.</param>
     private async Task VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken, string? ns = null)
     {
-        var nodes = LiveNodes();
+        var nodes = LiveNodes().Where(n => !n.Draining).ToList();
         if (nodes.Count == 0)
         {
             return;
@@ -365,8 +370,10 @@ internal sealed partial class UploadCommit
         })).ConfigureAwait(false);
 
         var now = NowMs;
+        var landed = new List<(string Node, ChunkId Id)>();
         Mutate<object?>(null, (batch, _) =>
         {
+            landed.Clear();
             if (_transactions.ChunkDeletions != deletionsBefore)
             {
                 // The collector deleted chunks from nodes while they answered: an answer may name bytes now gone
@@ -385,7 +392,7 @@ internal sealed partial class UploadCommit
                         // than taking the committing client's word, which would then stand for every account.
                         if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, ChunkEncoding.Raw, 0, now, verified: true))
                         {
-                            _nodeRegistry.PutLanded(node.NodeId, chunks[i].Id);
+                            landed.Add((node.NodeId, chunks[i].Id));
                         }
                     }
                 }
@@ -406,6 +413,12 @@ internal sealed partial class UploadCommit
 
             return null;
         });
+
+        // Ended only once the copies are written (a node report reads the puts, then the records).
+        foreach (var (node, id) in landed)
+        {
+            _nodeRegistry.PutLanded(node, id);
+        }
     }
 
     private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>

@@ -41,8 +41,10 @@ internal sealed partial class UploadCommit
 
         var now = NowMs;
         var confirmed = new List<(NamespaceState State, ChunkId Id)>();
+        var landed = new List<ChunkId>();
         Mutate<object?>(null, (batch, _) =>
         {
+            landed.Clear();
             foreach (var chunk in chunks)
             {
                 var id = chunk.Id;
@@ -51,7 +53,7 @@ internal sealed partial class UploadCommit
                 {
                     // Only a recorded copy ends the put: after an event not trusted (the chunk is, or was, being
                     // deleted) a commit may still ask the node and record a copy there, so a drain must wait for it.
-                    _nodeRegistry.PutLanded(nodeId, id);
+                    landed.Add(id);
                 }
 
                 if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
@@ -69,6 +71,12 @@ internal sealed partial class UploadCommit
 
             return null;
         });
+
+        // Ended only once the copy is written: a node report reads the puts, then the records, and must see one of them.
+        foreach (var id in landed)
+        {
+            _nodeRegistry.PutLanded(nodeId, id);
+        }
 
         // Written: no longer outstanding. An event not trusted (the chunk is being deleted) leaves the put pending, so
         // the commit still asks the node.

@@ -146,10 +146,7 @@ internal sealed partial class UploadPlanner
         if (missing.Count > 0)
         {
             var liveNodes = _nodeRegistry.PlacementNodes();
-            if (avoidNodes is { Count: > 0 } && liveNodes.Where(n => !avoidNodes.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
-            {
-                liveNodes = others; // the client found these full before their heartbeat said so
-            }
+            var avoid = AvoidSet(liveNodes, avoidNodes ?? []);
 
             if (liveNodes.Count == 0)
             {
@@ -163,7 +160,7 @@ internal sealed partial class UploadPlanner
             ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
             foreach (var id in missing)
             {
-                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
+                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid))
                 {
                     response.Missing.Add(new PlannedPut(id, node) { Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime) });
                     _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
@@ -175,6 +172,24 @@ internal sealed partial class UploadPlanner
         {
             TouchPending(pending);
         }
+    }
+
+    /// <summary>
+    /// The nodes of <paramref name="liveNodes"/> the client asked to avoid (it found them full or slow before their
+    /// heartbeats said so), or null. Placement ranks them last but still fills the replication factor from them: a
+    /// warning says so when avoiding them leaves fewer other nodes than the factor asks for.
+    /// </summary>
+    private HashSet<string>? AvoidSet(IReadOnlyList<NodeRecord> liveNodes, IEnumerable<string> avoidNodes)
+    {
+        var avoid = avoidNodes.ToHashSet(StringComparer.Ordinal);
+        avoid.IntersectWith(liveNodes.Select(n => n.NodeId));
+        if (avoid.Count == 0)
+        {
+            return null;
+        }
+
+        _nodeRegistry.WarnIfAvoidingCostsCopies(liveNodes.Count - avoid.Count, avoid);
+        return avoid;
     }
 
     /// <summary>
@@ -244,11 +259,7 @@ internal sealed partial class UploadPlanner
         if (missing.Count > 0)
         {
             var liveNodes = _nodeRegistry.PlacementNodes();
-            var avoid = uploads.SelectMany(u => u.AvoidNodes).ToHashSet(StringComparer.Ordinal);
-            if (avoid.Count > 0 && liveNodes.Where(n => !avoid.Contains(n.NodeId)).ToList() is { Count: > 0 } others)
-            {
-                liveNodes = others; // the client found these full or down before their heartbeats said so
-            }
+            var avoid = AvoidSet(liveNodes, uploads.SelectMany(u => u.AvoidNodes));
 
             if (liveNodes.Count == 0)
             {
@@ -265,7 +276,7 @@ internal sealed partial class UploadPlanner
             foreach (var id in missing)
             {
                 var list = new List<PlannedPut>(Math.Max(1, _options.ReplicationFactor));
-                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor)))
+                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid))
                 {
                     var put = new PlannedPut(id, node);
                     list.Add(put);

@@ -22,16 +22,17 @@ internal sealed class FileUploader
     private readonly SemaphoreSlim _puts;
 
     /// <summary>Storage nodes that refused a put as full (RESOURCE_EXHAUSTED): later plans ask to be placed elsewhere.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _fullNodes = new(StringComparer.Ordinal);
+    private readonly AvoidedNodes _fullNodes;
 
     /// <summary>The nodes later plans avoid (shared with the small-file uploader, which adds the ones it finds full or down).</summary>
-    internal System.Collections.Concurrent.ConcurrentDictionary<string, bool> AvoidNodes => _fullNodes;
+    internal AvoidedNodes AvoidNodes => _fullNodes;
 
     public FileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts)
     {
         _ctx = ctx;
         _summary = summary;
         _puts = puts;
+        _fullNodes = new AvoidedNodes(ctx.Time);
     }
 
     /// <summary>Uploads a file whose fingerprint is known: one plan of the whole chunk list, the missing chunks, one commit.</summary>
@@ -41,7 +42,7 @@ internal sealed class FileUploader
         for (var attempt = 0; ; attempt++)
         {
             var plan = new PlanUploadRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion };
-            plan.AvoidNodes.AddRange(_fullNodes.Keys.Take(16));
+            plan.AvoidNodes.AddRange(_fullNodes.Current());
             foreach (var c in fp.Chunks)
             {
                 plan.Chunks.Add(c.ToProto());
@@ -182,7 +183,7 @@ internal sealed class FileUploader
                 }
 
                 var request = new PlanChunksRequest { Path = path, Size = (ulong)scanned.Size, BaseVersion = baseVersion };
-                request.AvoidNodes.AddRange(_fullNodes.Keys.Take(16));
+                request.AvoidNodes.AddRange(_fullNodes.Current());
                 foreach (var c in window)
                 {
                     request.Chunks.Add(c.Ref.ToProto());
@@ -435,7 +436,7 @@ internal sealed class FileUploader
             {
                 if (e is DropboxException { Kind: ErrorKind.ResourceExhausted })
                 {
-                    _fullNodes.TryAdd(batch.Node.NodeId, true);
+                    _fullNodes.AddFull(batch.Node.NodeId);
                 }
 
                 await failed.CancelAsync().ConfigureAwait(false);

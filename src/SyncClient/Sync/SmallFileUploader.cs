@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
@@ -41,15 +42,15 @@ internal sealed class SmallFileUploader
     /// Storage nodes that refused a put as full or did not answer, shared with the one-file path (FileUploader's set):
     /// later plans ask to be placed elsewhere, so a node that fills between heartbeats fails one group, not each.
     /// </summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _avoidNodes;
+    private readonly AvoidedNodes _avoidNodes;
 
-    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts, FileHasher hasher, System.Collections.Concurrent.ConcurrentDictionary<string, bool>? avoidNodes = null)
+    public SmallFileUploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts, FileHasher hasher, AvoidedNodes? avoidNodes = null)
     {
         _ctx = ctx;
         _summary = summary;
         _puts = puts;
         _hasher = hasher;
-        _avoidNodes = avoidNodes ?? new(StringComparer.Ordinal);
+        _avoidNodes = avoidNodes ?? new AvoidedNodes(ctx.Time);
     }
 
     /// <summary>
@@ -111,16 +112,17 @@ internal sealed class SmallFileUploader
     {
         try
         {
-            var avoided = _avoidNodes.Count;
+            var nodeFailed = new StrongBox<bool>();
             try
             {
-                return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+                return await UploadGroupAsync(group, nodeFailed, ct).ConfigureAwait(false);
             }
-            catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && _avoidNodes.Count > avoided && !ct.IsCancellationRequested)
+            catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && nodeFailed.Value && !ct.IsCancellationRequested)
             {
-                // A node of this group's plan was full or down (now avoided): the group is planned again on the others
-                // once, rather than every file one by one. Puts that did land are named as held by the new plan.
-                return await UploadGroupAsync(group, ct).ConfigureAwait(false);
+                // A put of this group's own plan found its node full or down (now avoided): the group is planned again
+                // on the others once, rather than every file one by one. Puts that did land are named as held by the
+                // new plan. Another group's node failure, a quota refusal or a failed commit is no reason to.
+                return await UploadGroupAsync(group, new StrongBox<bool>(), ct).ConfigureAwait(false);
             }
         }
         catch (DropboxException)
@@ -131,7 +133,7 @@ internal sealed class SmallFileUploader
         }
     }
 
-    private async Task<List<SyncAction>> UploadGroupAsync(List<SyncAction> group, CancellationToken ct)
+    private async Task<List<SyncAction>> UploadGroupAsync(List<SyncAction> group, StrongBox<bool> nodeFailed, CancellationToken ct)
     {
         var handBack = new List<SyncAction>();
         var ready = new Ready?[group.Count];
@@ -161,7 +163,7 @@ internal sealed class SmallFileUploader
         var accepted = ready.OfType<Ready>().ToList();
         try
         {
-            await PutAllAsync(accepted.SelectMany(r => r.Plan.Missing.Select(put => (put, r.Chunks))), ct).ConfigureAwait(false);
+            await PutAllAsync(accepted.SelectMany(r => r.Plan.Missing.Select(put => (put, r.Chunks))), nodeFailed, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -284,9 +286,9 @@ internal sealed class SmallFileUploader
                 }
             }
 
-            if (request.Files.Count > 0 && !_avoidNodes.IsEmpty)
+            if (request.Files.Count > 0)
             {
-                request.Files[0].AvoidNodes.AddRange(_avoidNodes.Keys.Take(16)); // the server applies the files' lists to the whole call
+                request.Files[0].AvoidNodes.AddRange(_avoidNodes.Current()); // the server applies the files' lists to the whole call
             }
 
             if (planned.Count == 0)
@@ -368,7 +370,7 @@ internal sealed class SmallFileUploader
         return chunks;
     }
 
-    private async Task PutAllAsync(IEnumerable<(ChunkPut Put, List<SourceChunk> Chunks)> puts, CancellationToken ct)
+    private async Task PutAllAsync(IEnumerable<(ChunkPut Put, List<SourceChunk> Chunks)> puts, StrongBox<bool> nodeFailed, CancellationToken ct)
     {
         // One put per (node, chunk): the same chunk in two files of the group goes once.
         var byNode = new Dictionary<string, Dictionary<ChunkId, OutgoingChunk>>(StringComparer.Ordinal);
@@ -397,7 +399,7 @@ internal sealed class SmallFileUploader
                 bytes += chunk.Stored.Length;
                 if (bytes >= _ctx.Options.PutBatchBytes || batch.Count >= 256)
                 {
-                    tasks.Add(SendAsync(url, nodeIds[url], batch, ct));
+                    tasks.Add(SendAsync(url, nodeIds[url], batch, nodeFailed, ct));
                     batch = [];
                     bytes = 0;
                 }
@@ -405,14 +407,14 @@ internal sealed class SmallFileUploader
 
             if (batch.Count > 0)
             {
-                tasks.Add(SendAsync(url, nodeIds[url], batch, ct));
+                tasks.Add(SendAsync(url, nodeIds[url], batch, nodeFailed, ct));
             }
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    private async Task SendAsync(string url, string nodeId, List<OutgoingChunk> batch, CancellationToken ct)
+    private async Task SendAsync(string url, string nodeId, List<OutgoingChunk> batch, StrongBox<bool> nodeFailed, CancellationToken ct)
     {
         await _puts.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -423,7 +425,16 @@ internal sealed class SmallFileUploader
             }
             catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && !ct.IsCancellationRequested && !string.IsNullOrEmpty(nodeId))
             {
-                _avoidNodes.TryAdd(nodeId, true);
+                nodeFailed.Value = true; // this group's own put: the group may be planned again
+                if (e.Kind == ErrorKind.ResourceExhausted)
+                {
+                    _avoidNodes.AddFull(nodeId);
+                }
+                else
+                {
+                    _avoidNodes.AddUnavailable(nodeId); // a slow batch steers plans away only briefly
+                }
+
                 throw;
             }
 

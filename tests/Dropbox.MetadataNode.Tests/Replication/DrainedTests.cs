@@ -25,7 +25,7 @@ public sealed class DrainedTests
     }
 
     [Fact]
-    public void A_put_token_whose_chunk_the_node_reported_stored_no_longer_holds_the_drain()
+    public async Task An_uploaded_chunk_no_file_names_yet_holds_the_drain_until_the_collector_deletes_it()
     {
         using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });
         var (alice, _) = h.Store.AddUser("alice");
@@ -33,7 +33,13 @@ public sealed class DrainedTests
         h.Stored(alice, StoreHarness.Chunk(3));
         h.Store.SetDraining(StoreHarness.NodeA, true);
 
-        // The chunk is unreferenced (never committed), so nothing is left to move and no put is outstanding.
+        // The put landed (its token no longer counts), but a commit may still name the chunk and keep its only copy
+        // on the draining node: draining, until the collector deletes the never-committed chunk after the grace.
+        Assert.False(h.Store.Nodes.HasOutstandingPuts(StoreHarness.NodeA));
+        Assert.Equal("draining", State(h));
+        h.Clock.Advance(h.Options.GcGracePeriod * 2);
+        h.Heartbeat();
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
         Assert.Equal("drained", State(h));
     }
 

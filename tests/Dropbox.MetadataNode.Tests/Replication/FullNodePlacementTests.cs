@@ -85,6 +85,39 @@ public sealed class FullNodePlacementTests
     }
 
     [Fact]
+    public void A_plan_that_names_nodes_to_avoid_still_places_every_chunk_on_as_many_nodes_as_the_replication_factor()
+    {
+        // Arrange: replication factor 2 on three live nodes; the client found a and b slow (or full) between heartbeats.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 2 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        h.Store.Nodes.Register(new NodeRegistration("node-c", "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        string[] avoid = [StoreHarness.NodeA, NodeB];
+        var chunks = Enumerable.Range(1, 30).Select(i => StoreHarness.Chunk(i)).ToArray();
+        var uploads = Enumerable.Range(0, 10).Select(i => StoreHarness.Upload($"small/{i}", 0, StoreHarness.Chunk(100 + i)) with { AvoidNodes = avoid }).ToList();
+        var window = ChunkWindow.Create("big.bin", 30_000, 0, Enumerable.Range(300, 30).Select(i => StoreHarness.Chunk(i).ToProto()).ToList()) with { AvoidNodes = avoid };
+
+        // Act: the three plan calls.
+        var single = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks) with { AvoidNodes = avoid });
+        var batch = h.Store.PlanMany(alice, uploads).SelectMany(p => p.Missing).ToList();
+        var windowPlan = h.Store.PlanChunks(alice, window);
+
+        // Assert: each chunk goes to two distinct nodes, the one not avoided first, an avoided one filling the second copy.
+        foreach (var puts in new[] { single.Missing.ToList(), batch, windowPlan.Missing.ToList() })
+        {
+            Assert.All(puts.GroupBy(p => p.ChunkId), copies =>
+            {
+                Assert.Equal(2, copies.Select(c => c.Node.NodeId).Distinct().Count());
+                Assert.Equal("node-c", copies.First().Node.NodeId);
+            });
+        }
+
+        Assert.Equal(60, single.Missing.Count);
+        Assert.Equal(20, batch.Count);
+        Assert.Equal(60, windowPlan.Missing.Count);
+    }
+
+    [Fact]
     public void When_every_node_is_full_a_plan_still_names_one_so_the_put_gets_the_nodes_clear_refusal()
     {
         using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 1 });

@@ -25,10 +25,19 @@ internal sealed class NodeReport
     public long UnderReplicated { get; }
 
     /// <summary>Scans the store now.</summary>
-    public static NodeReport Build(MetadataStore store)
+    public static NodeReport Build(MetadataStore store) => Build(store, betweenSteps: null);
+
+    /// <summary>
+    /// Scans the store now. The outstanding puts are read before the chunk records: a put that lands in between is
+    /// then still seen one way or the other (outstanding, or recorded on its node), never neither, so a draining node
+    /// that is about to hold a copy is not reported "drained". <paramref name="betweenSteps"/> is a seam for tests.
+    /// </summary>
+    internal static NodeReport Build(MetadataStore store, Action? betweenSteps)
     {
         var states = store.NodeStates();
         var factor = store.ReplicationFactor;
+        var putsOutstanding = states.All.Where(n => store.Nodes.HasOutstandingPuts(n.NodeId)).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+        betweenSteps?.Invoke();
         var perNode = states.All.ToDictionary(n => n.NodeId, _ => (Chunks: 0L, Under: 0L), StringComparer.Ordinal);
         long under = 0;
         store.VisitChunkRecords((_, record) =>
@@ -36,6 +45,17 @@ internal sealed class NodeReport
             if (record.State != ChunkState.Stored)
             {
                 return true;
+            }
+
+            if (record.Refcount == 0 && ReplicationPlanner.HealthyCopies(record, states) < factor)
+            {
+                // Uploaded, not committed yet: re-replication leaves it alone, but a commit may still name it and keep
+                // the copy on a draining node as its only one. Such a node is not "drained" until the commit (then
+                // re-replication copies it off) or the collector (after the grace period) settles the chunk.
+                foreach (var location in record.Locations)
+                {
+                    putsOutstanding.Add(location);
+                }
             }
 
             var isUnder = ReplicationPlanner.IsUnderReplicated(record, states, factor);
@@ -52,7 +72,6 @@ internal sealed class NodeReport
 
             return true;
         });
-        var putsOutstanding = states.All.Where(n => store.Nodes.HasOutstandingPuts(n.NodeId)).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
         return new NodeReport(states, perNode, under, putsOutstanding);
     }
 

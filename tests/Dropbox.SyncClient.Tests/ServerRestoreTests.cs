@@ -132,7 +132,7 @@ public sealed class ServerRestoreTests : IAsyncLifetime
     /// <summary>A device: its folder and db; each pass a fresh engine (as <c>sync --once</c>) against the node's current URL.</summary>
     private sealed class Device(TempFolder dir, string name, string token) : IDisposable
     {
-        private readonly ChannelCache _channels = new(ServerTrust.System);
+        private readonly Dropbox.Shared.Channels.GrpcChannelCache _channels = ClientChannels.Create(ServerTrust.System);
 
         public string Folder { get; } = dir.CreateSub(name + "-folder");
 

@@ -22,7 +22,7 @@ public sealed class HungServerTests
     {
         await using var server = await HostileServer.StartAsync();
         server.World.Hang = true;
-        using var channels = new ChannelCache(ServerTrust.System);
+        using var channels = ClientChannels.Create(ServerTrust.System);
         var remote = new GrpcMetadataRemote(channels, server.MetadataUrl, "any", CallTimeout);
         var request = new CommitFilesRequest();
         request.Files.Add(new CommitFileRequest { Path = "a.txt" });
@@ -41,7 +41,7 @@ public sealed class HungServerTests
     {
         await using var server = await HostileServer.StartAsync();
         server.World.Hang = true;
-        using var channels = new ChannelCache(ServerTrust.System);
+        using var channels = ClientChannels.Create(ServerTrust.System);
         var remote = new GrpcMetadataRemote(channels, server.MetadataUrl, "any", CallTimeout);
 
         var clock = Stopwatch.StartNew();

@@ -22,11 +22,15 @@ public static class MetadataNodeCommandLine
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
-                               [--backup-dir DIR]
+                               [--backup-dir DIR] [--backup-node-timeout S] [--backup-hold-timeout S]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
+                               --backup-node-timeout: a storage node's snapshot not done in S seconds fails (the
+                               backup is incomplete; default 0: no bound, since a node whose --backup-dir is on another
+                               file system copies every byte); --backup-hold-timeout: how long a node waits for
+                               compaction or scrub to let go of its segments before its snapshot fails (default 120)
                                --node-dead-after: a storage node silent S seconds (default 35, at least 5) is dead: its
                                chunks are copied from the other replicas until each has N again
                                /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
@@ -162,6 +166,17 @@ public static class MetadataNodeCommandLine
             options = options.WithNodeDeadAfter(TimeSpan.FromSeconds(PositiveInt(dead, "--node-dead-after")));
         }
 
+        if (map.TryGetValue("--backup-node-timeout", out var bnt))
+        {
+            var seconds = NonNegativeInt(bnt, "--backup-node-timeout");
+            options = options with { BackupNodeTimeout = seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds) };
+        }
+
+        if (map.TryGetValue("--backup-hold-timeout", out var bht))
+        {
+            options = options with { BackupHoldTimeout = TimeSpan.FromSeconds(PositiveInt(bht, "--backup-hold-timeout")) };
+        }
+
         if (map.TryGetValue("--keep-versions", out var kv))
         {
             options = options with { KeepVersions = PositiveInt(kv, "--keep-versions") };
@@ -276,4 +291,9 @@ public static class MetadataNodeCommandLine
             : throw new DropboxException(ErrorKind.InvalidArgument, $"Missing {name}.\n{Usage}");
 
     private static int PositiveInt(string value, string name) => CommandLineFlags.PositiveInt(value, name);
+
+    private static int NonNegativeInt(string value, string name) =>
+        int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0
+            ? n
+            : throw new DropboxException(ErrorKind.InvalidArgument, $"{name} must be a whole number of seconds, 0 for no bound; got '{value}'.");
 }

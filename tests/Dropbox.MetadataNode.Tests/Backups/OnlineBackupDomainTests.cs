@@ -158,7 +158,7 @@ public sealed class OnlineBackupDomainTests
 
         // Assert: incomplete, the node's error names the bound, and deletions are no longer held.
         Assert.False(report.Complete);
-        Assert.Contains("BackupNodeTimeout", Assert.Single(report.Nodes).Error, StringComparison.Ordinal);
+        Assert.Contains("--backup-node-timeout", Assert.Single(report.Nodes).Error, StringComparison.Ordinal);
         Assert.Equal(1, report.MissingChunks);
         Assert.False(h.Store.ChunkDeletions.IsHeld);
     }
@@ -192,7 +192,7 @@ public sealed class OnlineBackupDomainTests
     {
         public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             Asked.TrySetResult();
             try
@@ -206,6 +206,8 @@ public sealed class OnlineBackupDomainTests
 
             throw new InvalidOperationException("unreachable");
         }
+
+        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken) => Task.FromResult(false);
     }
 
     /// <summary>Answers every snapshot request with success and records who was asked.</summary>
@@ -215,7 +217,7 @@ public sealed class OnlineBackupDomainTests
 
         public Func<NodeRecord, Task>? Before { get; set; }
 
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             lock (Asked)
             {
@@ -228,6 +230,18 @@ public sealed class OnlineBackupDomainTests
             }
 
             return new NodeSnapshot(node.NodeId, "/nowhere/" + backupName, 1, 0, 10);
+        }
+
+        public List<(string NodeId, string Name)> Deleted { get; } = [];
+
+        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        {
+            lock (Asked)
+            {
+                Deleted.Add((node.NodeId, backupName));
+            }
+
+            return Task.FromResult(true);
         }
     }
 }

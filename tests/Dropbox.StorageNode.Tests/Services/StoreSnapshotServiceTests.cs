@@ -51,4 +51,38 @@ public sealed class StoreSnapshotServiceTests : IAsyncLifetime
         var again = await Assert.ThrowsAsync<RpcException>(() => Call(_node.SystemToken(), "20261201T220000Z"));
         Assert.Equal(StatusCode.AlreadyExists, again.StatusCode);
     }
+
+    [Fact]
+    public async Task Deleting_a_snapshot_needs_the_node_token_and_a_backup_name_and_removes_only_that_part_of_the_backup_folder()
+    {
+        await _node.PutRawAsync(TestChunks.Random(1000, 22));
+        var client = new StoreSnapshots.StoreSnapshotsClient(_channel);
+        var kept = await client.SnapshotStoreAsync(new SnapshotStoreRequest { Token = _node.SystemToken(), BackupName = "20261201T220000Z" });
+        await client.SnapshotStoreAsync(new SnapshotStoreRequest { Token = _node.SystemToken(), BackupName = "20261201T230000Z" });
+        Task<DeleteSnapshotResponse> Delete(string token, string name) => client.DeleteSnapshotAsync(new DeleteSnapshotRequest { Token = token, BackupName = name }).ResponseAsync;
+
+        // A folder outside the backup folder, and a link inside it that points there: neither may be touched.
+        var outside = Path.Combine(Path.GetDirectoryName(_node.Options.BackupFolder)!, "precious");
+        Directory.CreateDirectory(outside);
+        await File.WriteAllTextAsync(Path.Combine(outside, "keep.txt"), "keep");
+        Directory.CreateSymbolicLink(Path.Combine(_node.Options.BackupFolder, "20261201T235959Z"), outside);
+
+        // Refused: no token, a user's token, names that are paths; nothing removed.
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => Delete(string.Empty, "20261201T230000Z"))).StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(() => Delete(_node.GetToken(TestChunks.Random(10, 1).Id), "20261201T230000Z"))).StatusCode);
+        foreach (var name in new[] { "..", "../precious", "/tmp", "20261201T230000Z/..", "20261201T230000Z/data", string.Empty })
+        {
+            Assert.Equal(StatusCode.InvalidArgument, (await Assert.ThrowsAsync<RpcException>(() => Delete(_node.SystemToken(), name))).StatusCode);
+        }
+
+        Assert.Equal(3, Directory.GetFileSystemEntries(_node.Options.BackupFolder).Length);
+
+        // Accepted: that backup's part goes, the other stays; again, or an absent one, is not an error; a link goes as a link.
+        Assert.True((await Delete(_node.SystemToken(), "20261201T230000Z")).Removed);
+        Assert.False((await Delete(_node.SystemToken(), "20261201T230000Z")).Removed);
+        Assert.True((await Delete(_node.SystemToken(), "20261201T235959Z")).Removed);
+        Assert.Equal([Path.Combine(_node.Options.BackupFolder, "20261201T220000Z")], Directory.GetFileSystemEntries(_node.Options.BackupFolder));
+        Assert.True(Directory.Exists(Path.Combine(kept.Path, "segments")));
+        Assert.Equal("keep", await File.ReadAllTextAsync(Path.Combine(outside, "keep.txt")));
+    }
 }

@@ -59,10 +59,12 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode check TARGET [--verify-chunks]  the same check on a running node (on a RocksDB
                                checkpoint: writers go on); --verify-chunks: also asks the live storage nodes that every
                                referenced chunk is held by at least one of them
-          Dropbox.MetadataNode backup TARGET                an online, consistent backup: the metadata checkpoint and
+          Dropbox.MetadataNode backup TARGET [--keep N]     an online, consistent backup: the metadata checkpoint and
                                the key ring under the node's --backup-dir (default DATA/backups), each live storage
                                node's segments under its own --backup-dir, all in a folder named by the UTC start;
-                               prints the paths; exit 1 if a storage node's snapshot failed
+                               prints the paths; exit 1 if a storage node's snapshot failed; --keep N: then keep
+                               the newest N complete backups and remove older ones and every incomplete one (their
+                               metadata folders and storage parts; never the one just made); prints removed: NAME
                                TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
         """;
 

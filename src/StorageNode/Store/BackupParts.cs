@@ -49,9 +49,10 @@ public sealed class BackupParts
     }
 
     /// <summary>
-    /// Removes this node's part of backup <paramref name="backupName"/> (whole or <c>.partial</c>), after any snapshot of
-    /// that name still running here has stopped. Returns false if there was none. Only BACKUP_DIR/NAME is ever removed;
-    /// a symbolic link there is removed as a link, never followed.
+    /// Removes this node's part of backup <paramref name="backupName"/> (BACKUP_DIR/NAME/&lt;data&gt;, whole or
+    /// <c>.partial</c>), after any snapshot of that name still running here has stopped, then BACKUP_DIR/NAME if that left
+    /// it empty: other parts may share the folder (<c>standalone</c> puts the metadata checkpoint and every node's part in
+    /// one). Returns false if there was nothing of this node's. A symbolic link is removed as a link, never followed.
     /// </summary>
     public async Task<bool> DeleteAsync(string backupName, CancellationToken cancellationToken)
     {
@@ -61,23 +62,46 @@ public sealed class BackupParts
             await running.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var info = new DirectoryInfo(root);
-        if (!info.Exists && info.LinkTarget is null)
+        var folder = new DirectoryInfo(root);
+        if (folder.LinkTarget is not null)
+        {
+            folder.Delete();
+            DirectorySync.Flush(_folder);
+            return true;
+        }
+
+        if (!folder.Exists)
         {
             return false;
         }
 
-        if (info.LinkTarget is not null)
+        var removed = false;
+        foreach (var part in new[] { Path.Combine(root, _dataName), Path.Combine(root, _dataName + ".partial") })
         {
-            info.Delete();
-        }
-        else
-        {
-            info.Delete(recursive: true);
+            var info = new DirectoryInfo(part);
+            if (info.LinkTarget is not null)
+            {
+                info.Delete();
+                removed = true;
+            }
+            else if (info.Exists)
+            {
+                info.Delete(recursive: true);
+                removed = true;
+            }
         }
 
-        DirectorySync.Flush(_folder);
-        return true;
+        if (!folder.EnumerateFileSystemInfos().Any())
+        {
+            folder.Delete();
+            DirectorySync.Flush(_folder);
+        }
+        else if (removed)
+        {
+            DirectorySync.Flush(root);
+        }
+
+        return removed;
     }
 
     /// <summary>BACKUP_DIR/NAME for a checked name; the check (and the parent comparison) keep every path inside BACKUP_DIR.</summary>

@@ -84,5 +84,12 @@ public sealed class StoreSnapshotServiceTests : IAsyncLifetime
         Assert.Equal([Path.Combine(_node.Options.BackupFolder, "20261201T220000Z")], Directory.GetFileSystemEntries(_node.Options.BackupFolder));
         Assert.True(Directory.Exists(Path.Combine(kept.Path, "segments")));
         Assert.Equal("keep", await File.ReadAllTextAsync(Path.Combine(outside, "keep.txt")));
+
+        // A backup folder this node shares with other parts (standalone: the metadata checkpoint beside it): only this node's part goes.
+        var shared = await client.SnapshotStoreAsync(new SnapshotStoreRequest { Token = _node.SystemToken(), BackupName = "20261202T010000Z" });
+        var metadata = Directory.CreateDirectory(Path.Combine(_node.Options.BackupFolder, "20261202T010000Z", "metadata")).FullName;
+        Assert.True((await Delete(_node.SystemToken(), "20261202T010000Z")).Removed);
+        Assert.False(Directory.Exists(shared.Path));
+        Assert.True(Directory.Exists(metadata));
     }
 }

@@ -33,8 +33,15 @@ internal sealed partial class OnlineBackup
     }
 
     /// <summary>Takes the backup; see the class summary. A node that fails its snapshot is named in the report (not complete).</summary>
-    public async Task<BackupReport> RunAsync(CancellationToken cancellationToken)
+    public Task<BackupReport> RunAsync(CancellationToken cancellationToken) => RunAsync(keep: 0, cancellationToken);
+
+    /// <summary>
+    /// Takes the backup, then, if <paramref name="keep"/> is above 0, applies retention (see <see cref="RetireAsync"/>):
+    /// the newest <paramref name="keep"/> complete backups stay, older ones and every incomplete one go.
+    /// </summary>
+    public async Task<BackupReport> RunAsync(int keep, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(keep);
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -54,6 +61,7 @@ internal sealed partial class OnlineBackup
 
             PrivateFolder.Create(root);
             var asked = new List<NodeRecord>();
+            BackupReport report;
             try
             {
                 var metadataPath = Path.Combine(root, LeafName(_options.DataDirectory));
@@ -95,7 +103,7 @@ internal sealed partial class OnlineBackup
                 var failed = snapshots.Where(s => s.Error is not null).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
                 await RemovePartsAsync(asked.Where(n => failed.Contains(n.NodeId)), name).ConfigureAwait(false);
                 DirectorySync.Flush(root);
-                var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped, missing);
+                report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped, missing);
                 if (report.Complete)
                 {
                     BackupTaken(_logger, name, root, snapshots.Count, skipped.Count);
@@ -106,7 +114,6 @@ internal sealed partial class OnlineBackup
                 }
 
                 WriteManifest(root, report);
-                return report;
             }
             catch (Exception e)
             {
@@ -121,6 +128,9 @@ internal sealed partial class OnlineBackup
 
                 throw;
             }
+
+            // Outside the try: nothing retention does may remove the backup just written.
+            return keep > 0 ? report with { Removed = await RetireAsync(name, report.Complete, keep).ConfigureAwait(false) } : report;
         }
         finally
         {

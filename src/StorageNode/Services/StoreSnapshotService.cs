@@ -37,6 +37,6 @@ public sealed class StoreSnapshotService : StoreSnapshots.StoreSnapshotsBase
     public override async Task<DeleteSnapshotResponse> DeleteSnapshot(DeleteSnapshotRequest request, ServerCallContext context)
     {
         _tokens.Validate(request.Token, TokenOperation.System, _store.NodeId.Value);
-        return new DeleteSnapshotResponse { Removed = await _parts.DeleteAsync(request.BackupName, context.CancellationToken).ConfigureAwait(false) };
+        return new DeleteSnapshotResponse { Removed = await _parts.DeleteAsync(request.BackupName, _store.NodeId, context.CancellationToken).ConfigureAwait(false) };
     }
 }

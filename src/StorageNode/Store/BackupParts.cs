@@ -16,6 +16,7 @@ public sealed class BackupParts
     private readonly string _folder;
     private readonly string _dataName;
     private readonly ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _created = new(StringComparer.Ordinal);
 
     /// <summary>Parts go under <paramref name="backupFolder"/>, each in NAME/<c>dataDirectory</c>'s last segment.</summary>
     public BackupParts(string backupFolder, string dataDirectory)
@@ -39,6 +40,11 @@ public sealed class BackupParts
 
         try
         {
+            if (!Directory.Exists(destination) && !Directory.Exists(destination + ".partial"))
+            {
+                _created[key] = 0; // its .partial, if one is left, is this process's own
+            }
+
             return await StoreSnapshot.TakeAsync(engine, nodeId, destination, holdWait, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -49,59 +55,85 @@ public sealed class BackupParts
     }
 
     /// <summary>
-    /// Removes this node's part of backup <paramref name="backupName"/> (BACKUP_DIR/NAME/&lt;data&gt;, whole or
-    /// <c>.partial</c>), after any snapshot of that name still running here has stopped, then BACKUP_DIR/NAME if that left
-    /// it empty: other parts may share the folder (<c>standalone</c> puts the metadata checkpoint and every node's part in
-    /// one). Returns false if there was nothing of this node's. A symbolic link is removed as a link, never followed.
+    /// Removes this node's part of backup <paramref name="backupName"/>, after any snapshot of that name still running
+    /// here has stopped, then BACKUP_DIR/NAME if that left it empty. Only what this node wrote goes: a NAME/&lt;data&gt;
+    /// folder whose <c>node-id</c> file names <paramref name="nodeId"/>, or a <c>.partial</c> this process created. Anything
+    /// else is left alone, since other parts may share the folder (<c>standalone</c>, or a backup disk shared by nodes whose
+    /// data folders have one name: the metadata checkpoint, its keys, another node's part). Symbolic links are never
+    /// followed nor removed. Returns false if there was nothing of this node's.
     /// </summary>
-    public async Task<bool> DeleteAsync(string backupName, CancellationToken cancellationToken)
+    public async Task<bool> DeleteAsync(string backupName, NodeId nodeId, CancellationToken cancellationToken)
     {
         var root = Root(backupName);
-        if (_running.TryGetValue(Path.GetFileName(root), out var running))
+        var key = Path.GetFileName(root);
+        if (_running.TryGetValue(key, out var running))
         {
             await running.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var folder = new DirectoryInfo(root);
-        if (folder.LinkTarget is not null)
-        {
-            folder.Delete();
-            DirectorySync.Flush(_folder);
-            return true;
-        }
-
-        if (!folder.Exists)
+        if (folder.LinkTarget is not null || !folder.Exists)
         {
             return false;
         }
 
         var removed = false;
-        foreach (var part in new[] { Path.Combine(root, _dataName), Path.Combine(root, _dataName + ".partial") })
+        var part = new DirectoryInfo(Path.Combine(root, _dataName));
+        if (part.LinkTarget is null && part.Exists && WrittenBy(part.FullName, nodeId))
         {
-            var info = new DirectoryInfo(part);
-            if (info.LinkTarget is not null)
-            {
-                info.Delete();
-                removed = true;
-            }
-            else if (info.Exists)
-            {
-                info.Delete(recursive: true);
-                removed = true;
-            }
+            part.Delete(recursive: true);
+            removed = true;
         }
 
-        if (!folder.EnumerateFileSystemInfos().Any())
+        var partial = new DirectoryInfo(Path.Combine(root, _dataName + ".partial"));
+        if (partial.LinkTarget is null && partial.Exists && _created.ContainsKey(key))
         {
-            folder.Delete();
-            DirectorySync.Flush(_folder);
+            partial.Delete(recursive: true);
+            removed = true;
         }
-        else if (removed)
+
+        _created.TryRemove(key, out _);
+        try
         {
-            DirectorySync.Flush(root);
+            if (!folder.EnumerateFileSystemInfos().Any())
+            {
+                folder.Delete();
+                DirectorySync.Flush(_folder);
+            }
+            else if (removed)
+            {
+                DirectorySync.Flush(root);
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Another node sharing this backup folder removed the emptied folder first.
+        }
+        catch (IOException) when (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        {
+            // Another part arrived between the listing and the removal: the folder stays for it.
         }
 
         return removed;
+    }
+
+    /// <summary>Whether the part at <paramref name="part"/> has a node-id file naming <paramref name="nodeId"/> (the snapshot writes it last).</summary>
+    private static bool WrittenBy(string part, NodeId nodeId)
+    {
+        var file = new FileInfo(Path.Combine(part, "node-id"));
+        if (file.LinkTarget is not null || !file.Exists || file.Length > 4096)
+        {
+            return false;
+        }
+
+        try
+        {
+            return string.Equals(File.ReadAllText(file.FullName).Trim(), nodeId.Value, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>BACKUP_DIR/NAME for a checked name; the check (and the parent comparison) keep every path inside BACKUP_DIR.</summary>

@@ -77,11 +77,11 @@ public sealed class StoreSnapshotServiceTests : IAsyncLifetime
 
         Assert.Equal(3, Directory.GetFileSystemEntries(_node.Options.BackupFolder).Length);
 
-        // Accepted: that backup's part goes, the other stays; again, or an absent one, is not an error; a link goes as a link.
+        // Accepted: that backup's part goes, the other stays; again, or an absent one, is not an error; a link is not this node's part and stays.
         Assert.True((await Delete(_node.SystemToken(), "20261201T230000Z")).Removed);
         Assert.False((await Delete(_node.SystemToken(), "20261201T230000Z")).Removed);
-        Assert.True((await Delete(_node.SystemToken(), "20261201T235959Z")).Removed);
-        Assert.Equal([Path.Combine(_node.Options.BackupFolder, "20261201T220000Z")], Directory.GetFileSystemEntries(_node.Options.BackupFolder));
+        Assert.False((await Delete(_node.SystemToken(), "20261201T235959Z")).Removed);
+        Assert.Equal([Path.Combine(_node.Options.BackupFolder, "20261201T220000Z"), Path.Combine(_node.Options.BackupFolder, "20261201T235959Z")], Directory.GetFileSystemEntries(_node.Options.BackupFolder).Order(StringComparer.Ordinal));
         Assert.True(Directory.Exists(Path.Combine(kept.Path, "segments")));
         Assert.Equal("keep", await File.ReadAllTextAsync(Path.Combine(outside, "keep.txt")));
 
@@ -91,5 +91,30 @@ public sealed class StoreSnapshotServiceTests : IAsyncLifetime
         Assert.True((await Delete(_node.SystemToken(), "20261202T010000Z")).Removed);
         Assert.False(Directory.Exists(shared.Path));
         Assert.True(Directory.Exists(metadata));
+    }
+
+    [Fact]
+    public async Task Deleting_a_snapshot_in_a_shared_backup_folder_leaves_a_part_another_node_or_the_metadata_node_wrote()
+    {
+        var client = new StoreSnapshots.StoreSnapshotsClient(_channel);
+        Task<DeleteSnapshotResponse> Delete(string name) => client.DeleteSnapshotAsync(new DeleteSnapshotRequest { Token = _node.SystemToken(), BackupName = name }).ResponseAsync;
+
+        // One backup disk for all: the metadata node's checkpoint (no node-id) sits where this node's part would go, and
+        // this node's snapshot fails AlreadyExists; the metadata node then asks it to remove "its" part.
+        var checkpoint = Directory.CreateDirectory(Path.Combine(_node.Options.BackupFolder, "20261202T020000Z", "data")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(checkpoint, "CURRENT"), "MANIFEST-000001\n");
+        var failed = await Assert.ThrowsAsync<RpcException>(() => client.SnapshotStoreAsync(new SnapshotStoreRequest { Token = _node.SystemToken(), BackupName = "20261202T020000Z" }).ResponseAsync);
+        Assert.Equal(StatusCode.AlreadyExists, failed.StatusCode);
+        Assert.False((await Delete("20261202T020000Z")).Removed);
+        Assert.True(File.Exists(Path.Combine(checkpoint, "CURRENT")));
+
+        // Another storage node's finished part (its node-id) and a .partial this process did not create: both stay.
+        var other = Directory.CreateDirectory(Path.Combine(_node.Options.BackupFolder, "20261202T030000Z", "data")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(other, "node-id"), "someone-else\n");
+        var partial = Directory.CreateDirectory(Path.Combine(_node.Options.BackupFolder, "20261202T040000Z", "data.partial")).FullName;
+        Assert.False((await Delete("20261202T030000Z")).Removed);
+        Assert.False((await Delete("20261202T040000Z")).Removed);
+        Assert.True(File.Exists(Path.Combine(other, "node-id")));
+        Assert.True(Directory.Exists(partial));
     }
 }

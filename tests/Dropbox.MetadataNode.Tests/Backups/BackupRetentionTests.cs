@@ -22,6 +22,7 @@ public sealed class BackupRetentionTests
         const string leftover = "20200101T000000Z";
         Directory.CreateDirectory(Path.Combine(cluster.Options.BackupFolder, leftover, "db"));
         Directory.CreateDirectory(Path.Combine(cluster.NodeBackupFolders["storage-1"], leftover, "storage-1", "segments"));
+        await File.WriteAllTextAsync(Path.Combine(cluster.NodeBackupFolders["storage-1"], leftover, "storage-1", "node-id"), "storage-1\n");
         var unrelated = Directory.CreateDirectory(Path.Combine(cluster.Options.BackupFolder, "not-a-backup")).FullName;
 
         // Act: D with --keep 2.
@@ -47,6 +48,29 @@ public sealed class BackupRetentionTests
         Assert.Equal(Sorted(d.Name, e.Name), Entries(cluster.NodeBackupFolders["storage-1"]));
         Assert.Equal([d.Name], Entries(cluster.NodeBackupFolders["storage-2"]));
         Assert.True(File.Exists(Path.Combine(cluster.Options.BackupFolder, d.Name, OnlineBackup.ManifestFile)));
+    }
+
+    [Fact]
+    public async Task Keep_leaves_alone_a_backup_whose_manifest_cannot_be_parsed_and_a_backup_named_link()
+    {
+        // Arrange: complete A whose manifest is damaged, complete B, and a backup-named link to an archived copy.
+        await using var cluster = await BackupCluster.StartAsync(nodes: 1);
+        var a = await cluster.Backup().RunAsync(CancellationToken.None);
+        var b = await cluster.Backup().RunAsync(CancellationToken.None);
+        await File.WriteAllTextAsync(Path.Combine(cluster.Options.BackupFolder, a.Name, OnlineBackup.ManifestFile), "{ \"complete\": tr");
+        var archive = Directory.CreateDirectory(Path.Combine(Path.GetDirectoryName(cluster.Options.BackupFolder)!, "archive")).FullName;
+        File.Copy(Path.Combine(cluster.Options.BackupFolder, b.Name, OnlineBackup.ManifestFile), Path.Combine(archive, OnlineBackup.ManifestFile));
+        Directory.CreateSymbolicLink(Path.Combine(cluster.Options.BackupFolder, "20200101T000000Z"), archive);
+
+        // Act: C with --keep 1.
+        var c = await cluster.Backup().RunAsync(keep: 1, CancellationToken.None);
+
+        // Assert: B (complete, older) goes; A (unreadable) and the link stay, with the archive's manifest.
+        Assert.True(c.Complete);
+        Assert.Equal([b.Name], c.Removed);
+        Assert.Equal(Sorted("20200101T000000Z", a.Name, c.Name), Entries(cluster.Options.BackupFolder));
+        Assert.True(File.Exists(Path.Combine(archive, OnlineBackup.ManifestFile)));
+        Assert.Contains(a.Name, Entries(cluster.NodeBackupFolders["storage-1"]));
     }
 
     [Fact]

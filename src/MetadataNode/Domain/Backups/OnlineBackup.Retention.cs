@@ -19,11 +19,26 @@ internal sealed partial class OnlineBackup
     private async Task<IReadOnlyList<string>> RetireAsync(string current, bool currentComplete, int keep)
     {
         var folder = _options.BackupFolder;
-        var older = Directory.GetDirectories(folder)
-            .Select(Path.GetFileName)
-            .Where(n => BackupName.IsValid(n) && n != current)
-            .Select(n => (Name: n!, Manifest: ReadManifest(Path.Combine(folder, n!))))
-            .ToList();
+        var older = new List<(string Name, RetainedManifest? Manifest)>();
+        foreach (var entry in new DirectoryInfo(folder).EnumerateDirectories())
+        {
+            // A link (say, to an archived copy) is not a backup this node made: never retired through the link.
+            if (!BackupName.IsValid(entry.Name) || entry.Name == current || entry.LinkTarget is not null)
+            {
+                continue;
+            }
+
+            // Incomplete only when the manifest is absent or says so; one that cannot be read or parsed is left alone.
+            if (TryReadManifest(entry.FullName, out var manifest, out var error))
+            {
+                older.Add((entry.Name, manifest));
+            }
+            else
+            {
+                ManifestUnreadable(_logger, entry.Name, error!);
+            }
+        }
+
         var complete = older.Where(b => b.Manifest is { Complete: true })
             .OrderByDescending(b => b.Name, Comparer<string>.Create(BackupName.Compare))
             .ToList();
@@ -73,24 +88,45 @@ internal sealed partial class OnlineBackup
         return removed;
     }
 
-    /// <summary>A backup folder's manifest: whether it is complete and which nodes it lists; null if it has none or it cannot be read.</summary>
-    private static RetainedManifest? ReadManifest(string root)
+    /// <summary>
+    /// A backup folder's manifest: whether it is complete and which nodes it lists, null if it has none (a failed
+    /// backup's leftover). False, with the error, if it exists but cannot be read or parsed: such a backup is skipped.
+    /// </summary>
+    private static bool TryReadManifest(string root, out RetainedManifest? manifest, out Exception? error)
     {
+        manifest = null;
+        error = null;
+        var path = Path.Combine(root, ManifestFile);
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            return true;
+        }
+
         try
         {
             using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(root, ManifestFile)));
             var nodes = json.RootElement.TryGetProperty("storage", out var storage)
                 ? storage.EnumerateArray().Select(n => n.GetProperty("node_id").GetString() ?? string.Empty).ToList()
                 : [];
-            return new RetainedManifest(json.RootElement.TryGetProperty("complete", out var c) && c.ValueKind == JsonValueKind.True, nodes);
+            if (!json.RootElement.TryGetProperty("complete", out var c) || c.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                throw new JsonException("no \"complete\": true or false");
+            }
+
+            manifest = new RetainedManifest(c.ValueKind == JsonValueKind.True, nodes);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException or KeyNotFoundException)
         {
-            return null;
+            error = e;
+            return false;
         }
     }
 
     private sealed record RetainedManifest(bool Complete, IReadOnlyList<string> Nodes);
+
+    [LoggerMessage(EventId = 4067, Level = LogLevel.Warning, Message = "Retention left backup {Name} alone: its manifest cannot be read or parsed (fix or remove it by hand)")]
+    private static partial void ManifestUnreadable(ILogger logger, string name, Exception exception);
 
     [LoggerMessage(EventId = 4066, Level = LogLevel.Information, Message = "Backup {Name} removed by retention (metadata folder and every storage node's part)")]
     private static partial void BackupRetired(ILogger logger, string name);

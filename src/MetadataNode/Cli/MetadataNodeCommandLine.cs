@@ -28,8 +28,8 @@ public static class MetadataNodeCommandLine
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
                                --backup-node-timeout: a storage node's snapshot not done in S seconds fails (the
-                               backup is incomplete; default 0: no bound, since a node whose --backup-dir is on another
-                               file system copies every byte); --backup-hold-timeout: how long a node waits for
+                               backup is incomplete; default 21600 = 6 h: a node whose --backup-dir is on another file
+                               system copies every byte; 0: no bound); --backup-hold-timeout: how long a node waits for
                                compaction or scrub to let go of its segments before its snapshot fails (default 120)
                                --node-dead-after: a storage node silent S seconds (default 35, at least 5) is dead: its
                                chunks are copied from the other replicas until each has N again

@@ -9,11 +9,11 @@ public sealed class BackupOptionsTests
     private static readonly string[] Base = ["--data", "/tmp/d", "--keys", "/tmp/k"];
 
     [Fact]
-    public void By_default_a_nodes_snapshot_is_not_bounded_and_its_wait_for_the_segments_is_two_minutes()
+    public void By_default_a_nodes_snapshot_is_bounded_by_six_hours_and_its_wait_for_the_segments_by_two_minutes()
     {
         var options = MetadataNodeCommandLine.ParseServerOptions(Base);
 
-        Assert.Equal(Timeout.InfiniteTimeSpan, options.BackupNodeTimeout);
+        Assert.Equal(TimeSpan.FromHours(6), options.BackupNodeTimeout);
         Assert.Equal(TimeSpan.FromMinutes(2), options.BackupHoldTimeout);
     }
 

@@ -55,8 +55,43 @@ public sealed class BackupPartsCleanupTests
         Assert.False(Directory.Exists(Path.Combine(cluster.NodeBackupFolders["storage-2"], report.Name)));
     }
 
+    [Fact]
+    public async Task A_cancelled_backup_whose_part_a_node_could_not_remove_keeps_its_folder_and_a_later_keep_removes_it()
+    {
+        // Arrange: both nodes write their part, the caller goes away, and storage-2 cannot be reached to remove its part.
+        await using var cluster = await BackupCluster.StartAsync(nodes: 2);
+        using var cancel = new CancellationTokenSource();
+        var written = 0;
+        var unreachable = new AfterSnapshot(cluster.Gateway, _ =>
+        {
+            if (Interlocked.Increment(ref written) == 2)
+            {
+                cancel.Cancel();
+            }
+
+            return Task.CompletedTask;
+        }, failDeleteOn: "storage-2");
+
+        // Act
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cluster.Backup(unreachable).RunAsync(cancel.Token).WaitAsync(TimeSpan.FromSeconds(60)));
+
+        // Assert: the metadata folder stays (no manifest: not a backup), as the record of storage-2's orphaned part.
+        var name = Assert.Single(new DirectoryInfo(cluster.Options.BackupFolder).GetDirectories()).Name;
+        Assert.False(File.Exists(Path.Combine(cluster.Options.BackupFolder, name, OnlineBackup.ManifestFile)));
+        Assert.True(Directory.Exists(Path.Combine(cluster.NodeBackupFolders["storage-2"], name)));
+        Assert.False(Directory.Exists(Path.Combine(cluster.NodeBackupFolders["storage-1"], name)));
+
+        // Act: a later backup with --keep 1, storage-2 reachable again.
+        var later = await cluster.Backup().RunAsync(keep: 1, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: the leftover is gone everywhere.
+        Assert.Equal([name], later.Removed);
+        Assert.False(Directory.Exists(Path.Combine(cluster.NodeBackupFolders["storage-2"], name)));
+        Assert.False(Directory.Exists(Path.Combine(cluster.Options.BackupFolder, name)));
+    }
+
     /// <summary>The real gateway, with <c>after</c> run once a node's snapshot succeeded (it may throw to fail that node).</summary>
-    private sealed class AfterSnapshot(IStoreSnapshotGateway inner, Func<NodeRecord, Task> after) : IStoreSnapshotGateway
+    private sealed class AfterSnapshot(IStoreSnapshotGateway inner, Func<NodeRecord, Task> after, string? failDeleteOn = null) : IStoreSnapshotGateway
     {
         public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
@@ -66,6 +101,8 @@ public sealed class BackupPartsCleanupTests
         }
 
         public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken) =>
-            inner.DeleteSnapshotAsync(node, backupName, cancellationToken);
+            node.NodeId == failDeleteOn
+                ? throw new RpcException(new Status(StatusCode.Unavailable, "no route to host"))
+                : inner.DeleteSnapshotAsync(node, backupName, cancellationToken);
     }
 }

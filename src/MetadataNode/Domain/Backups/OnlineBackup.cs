@@ -119,8 +119,13 @@ internal sealed partial class OnlineBackup
             {
                 // A failed or cancelled backup leaves nothing that looks like one (a restore requires the manifest), and
                 // nothing on the storage nodes: every node asked for a snapshot is asked to remove its part.
-                await RemovePartsAsync(asked, name).ConfigureAwait(false);
-                TryRemove(root);
+                // If a node did not remove its part, the folder (with no manifest, so not a backup) stays as the record
+                // of NAME: a later backup's retention (--keep) retries every node then.
+                if (await RemovePartsAsync(asked, name).ConfigureAwait(false))
+                {
+                    TryRemove(root);
+                }
+
                 if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
                 {
                     BackupCancelled(_logger, name);
@@ -130,7 +135,20 @@ internal sealed partial class OnlineBackup
             }
 
             // Outside the try: nothing retention does may remove the backup just written.
-            return keep > 0 ? report with { Removed = await RetireAsync(name, report.Complete, keep).ConfigureAwait(false) } : report;
+            // A retention error (say, the backup folder cannot be listed) does not hide the backup just written.
+            if (keep > 0)
+            {
+                try
+                {
+                    report = report with { Removed = await RetireAsync(name, report.Complete, keep).ConfigureAwait(false) };
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    RetentionFailed(_logger, name, e);
+                }
+            }
+
+            return report;
         }
         finally
         {
@@ -289,6 +307,9 @@ internal sealed partial class OnlineBackup
 
     [LoggerMessage(EventId = 4065, Level = LogLevel.Warning, Message = "Storage node {NodeId} did not remove its part of backup {Name} ({Reason}): remove BACKUP_DIR/{Name} on that node by hand, or let a later backup's retention retry")]
     private static partial void PartNotRemoved(ILogger logger, string name, string nodeId, string reason);
+
+    [LoggerMessage(EventId = 4068, Level = LogLevel.Error, Message = "Online backup {Name} was written, but retention failed; older backups were not removed (the next --keep retries)")]
+    private static partial void RetentionFailed(ILogger logger, string name, Exception exception);
 
     [LoggerMessage(EventId = 4064, Level = LogLevel.Information, Message = "Online backup {Name} was cancelled by its caller; its folder was removed")]
     private static partial void BackupCancelled(ILogger logger, string name);

@@ -17,10 +17,23 @@ public sealed record MetadataNodeOptions
 
     /// <summary>
     /// Longest a storage node may take to answer an online backup's snapshot request (the cluster's deletions are held
-    /// meanwhile): past it the node counts as failed and the backup as incomplete. Linking sealed segments is instant;
-    /// the active one (up to the segment size) is copied.
+    /// meanwhile), or <see cref="Timeout.InfiniteTimeSpan"/> (<c>--backup-node-timeout 0</c>): past it the node counts as
+    /// failed and the backup as incomplete, and the node stops its copy. 6 hours by default: long, because the copy's
+    /// length depends on the node (sealed segments are hard-linked on the data file system, instant, but a node whose
+    /// backup folder is on another file system copies every byte it holds), yet finite, because a hung node (a stalled
+    /// disk) would otherwise hold the cluster's deletions, and every later backup, forever. The wait for compaction or scrub is
+    /// bounded apart (<see cref="BackupHoldTimeout"/>).
     /// </summary>
-    public TimeSpan BackupNodeTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan BackupNodeTimeout { get; init; } = DefaultBackupNodeTimeout;
+
+    /// <summary>Default of <see cref="BackupNodeTimeout"/>: 6 hours.</summary>
+    public static readonly TimeSpan DefaultBackupNodeTimeout = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Longest a storage node waits for its segments to be free of compaction, a scrub pass or another snapshot before
+    /// it gives up its snapshot (a failed node, nothing written): <c>--backup-hold-timeout</c>, default 2 minutes.
+    /// </summary>
+    public TimeSpan BackupHoldTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The folder backups go to: <see cref="BackupDirectory"/> or DATA/backups.</summary>
     public string BackupFolder => Path.GetFullPath(BackupDirectory ?? Path.Combine(DataDirectory, "backups"));

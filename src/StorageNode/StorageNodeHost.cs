@@ -123,6 +123,7 @@ public static class StorageNodeHost
         services.AddNodeObservability().AddCheck<StorageReadinessCheck>("storage");
         services.AddSingleton(sp => new StoreMetrics(sp.GetRequiredService<NodeMetrics>().Factory));
         services.AddSingleton(sp => new ChunkStore(sp.GetRequiredService<IChunkEngine>(), sp.GetRequiredService<EventOutbox>(), nodeId, options.MaxChunkBytes, sp.GetRequiredService<StoreMetrics>(), new SpaceGuard(options.DataDirectory, options.ReserveBytes)));
+        services.AddSingleton(new BackupParts(options.BackupFolder, options.DataDirectory));
         services.AddSingleton<ClusterAgent>();
         services.AddSingleton<LinkedFileReader>();
         // Peers are trusted as the metadata node is: in a deployment one CA signs every node's certificate.

@@ -22,11 +22,15 @@ public static class MetadataNodeCommandLine
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
                                [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
-                               [--backup-dir DIR]
+                               [--backup-dir DIR] [--backup-node-timeout S] [--backup-hold-timeout S]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
                                https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs
                                --insecure-http; --tls-ca: the CA of the storage nodes' certificates;
+                               --backup-node-timeout: a storage node's snapshot not done in S seconds fails (the
+                               backup is incomplete; default 21600 = 6 h: a node whose --backup-dir is on another file
+                               system copies every byte; 0: no bound); --backup-hold-timeout: how long a node waits for
+                               compaction or scrub to let go of its segments before its snapshot fails (default 120)
                                --node-dead-after: a storage node silent S seconds (default 35, at least 5) is dead: its
                                chunks are copied from the other replicas until each has N again
                                /healthz, /readyz answer HTTP/1.1 on https URLs (ALPN) and on --http-url (an
@@ -55,10 +59,12 @@ public static class MetadataNodeCommandLine
           Dropbox.MetadataNode check TARGET [--verify-chunks]  the same check on a running node (on a RocksDB
                                checkpoint: writers go on); --verify-chunks: also asks the live storage nodes that every
                                referenced chunk is held by at least one of them
-          Dropbox.MetadataNode backup TARGET                an online, consistent backup: the metadata checkpoint and
+          Dropbox.MetadataNode backup TARGET [--keep N]     an online, consistent backup: the metadata checkpoint and
                                the key ring under the node's --backup-dir (default DATA/backups), each live storage
                                node's segments under its own --backup-dir, all in a folder named by the UTC start;
-                               prints the paths; exit 1 if a storage node's snapshot failed
+                               prints the paths; exit 1 if a storage node's snapshot failed; --keep N: then keep
+                               the newest N complete backups and remove older ones and every incomplete one (their
+                               metadata folders and storage parts; never the one just made); prints removed: NAME
                                TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
         """;
 
@@ -160,6 +166,17 @@ public static class MetadataNodeCommandLine
         if (map.TryGetValue("--node-dead-after", out var dead))
         {
             options = options.WithNodeDeadAfter(TimeSpan.FromSeconds(PositiveInt(dead, "--node-dead-after")));
+        }
+
+        if (map.TryGetValue("--backup-node-timeout", out var bnt))
+        {
+            var seconds = NonNegativeInt(bnt, "--backup-node-timeout");
+            options = options with { BackupNodeTimeout = seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds) };
+        }
+
+        if (map.TryGetValue("--backup-hold-timeout", out var bht))
+        {
+            options = options with { BackupHoldTimeout = TimeSpan.FromSeconds(PositiveInt(bht, "--backup-hold-timeout")) };
         }
 
         if (map.TryGetValue("--keep-versions", out var kv))
@@ -276,4 +293,9 @@ public static class MetadataNodeCommandLine
             : throw new DropboxException(ErrorKind.InvalidArgument, $"Missing {name}.\n{Usage}");
 
     private static int PositiveInt(string value, string name) => CommandLineFlags.PositiveInt(value, name);
+
+    private static int NonNegativeInt(string value, string name) =>
+        int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0
+            ? n
+            : throw new DropboxException(ErrorKind.InvalidArgument, $"{name} must be a whole number of seconds, 0 for no bound; got '{value}'.");
 }

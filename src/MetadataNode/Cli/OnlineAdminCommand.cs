@@ -7,13 +7,13 @@ using Grpc.Net.Client;
 namespace Dropbox.MetadataNode.Cli;
 
 /// <summary>
-/// <c>check --server URL --token ADMIN_TOKEN [--verify-chunks]</c> and <c>backup --server URL --token ADMIN_TOKEN</c>
+/// <c>check --server URL --token ADMIN_TOKEN [--verify-chunks]</c> and <c>backup --server URL --token ADMIN_TOKEN [--keep N]</c>
 /// (plus <c>--ca FILE</c> or <c>--fingerprint SHA256:…</c> for TLS): the online check prints each problem and exits 1
 /// if there is any; the online backup prints where each part went and exits 1 if a storage node's snapshot failed or a referenced chunk is on no snapshotted node.
 /// </summary>
 internal static class OnlineAdminCommand
 {
-    private const string Usage = "usage: check --server URL --token ADMIN_TOKEN [--verify-chunks] | backup --server URL --token ADMIN_TOKEN";
+    private const string Usage = "usage: check --server URL --token ADMIN_TOKEN [--verify-chunks] | backup --server URL --token ADMIN_TOKEN [--keep N]";
 
     /// <summary>Runs the online <c>check</c> (args[0]); returns the exit code.</summary>
     public static async Task<int> CheckAsync(Dictionary<string, string> map)
@@ -37,7 +37,8 @@ internal static class OnlineAdminCommand
     /// <summary>Runs the online <c>backup</c>; returns the exit code.</summary>
     public static async Task<int> BackupAsync(Dictionary<string, string> map)
     {
-        var response = await CallAsync(map, "backup", (client, headers) => client.BackupAsync(new BackupRequest(), headers).ResponseAsync).ConfigureAwait(false);
+        var keep = map.TryGetValue("--keep", out var k) ? Dropbox.Hosting.CommandLineFlags.PositiveInt(k, "--keep") : 0;
+        var response = await CallAsync(map, "backup", (client, headers) => client.BackupAsync(new BackupRequest { Keep = (uint)keep }, headers).ResponseAsync).ConfigureAwait(false);
         Console.WriteLine($"backup: {response.Name}");
         Console.WriteLine($"metadata: {response.MetadataPath}");
         Console.WriteLine($"keys: {response.KeysPath}");
@@ -56,6 +57,11 @@ internal static class OnlineAdminCommand
         if (response.MissingChunks > 0)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"missing: {response.MissingChunks} referenced chunk(s) are on no storage node whose snapshot is in this backup (skipped or failed nodes)"));
+        }
+
+        foreach (var removed in response.Removed)
+        {
+            Console.WriteLine($"removed: {removed} (retention: --keep {keep})");
         }
 
         Console.WriteLine(response.Complete ? "complete" : "incomplete: a storage node's snapshot failed or referenced chunks are missing; bring the nodes back and take the backup again");

@@ -14,8 +14,11 @@ namespace Dropbox.MetadataNode.Cluster;
 /// </summary>
 internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
 {
-    // Linking sealed segments is instant, but the active one (up to the segment size) is copied.
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(10);
+    // The token is checked when the call starts; the call itself has no deadline here (the caller's token bounds it:
+    // BackupNodeTimeout), since a node whose backup folder is on another file system copies every byte it holds.
+    private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(10);
+    // A removal waits for a cancelled snapshot of the same name to stop, then unlinks files: short.
+    private static readonly TimeSpan DeleteTimeout = TimeSpan.FromMinutes(2);
     private readonly ChunkTokenService _tokens;
     private readonly ServerTrust _trust;
 
@@ -25,17 +28,32 @@ internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
         _trust = trust;
     }
 
-    public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+    public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
     {
         using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { HttpHandler = _trust.CreateHandler() });
         var request = new SnapshotStoreRequest
         {
-            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], CallTimeout),
+            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], TokenLifetime),
+            BackupName = backupName,
+            HoldWaitSeconds = (uint)Math.Clamp(Math.Ceiling(holdWait.TotalSeconds), 1, uint.MaxValue),
+        };
+        var response = await new StoreSnapshots.StoreSnapshotsClient(channel)
+            .SnapshotStoreAsync(request, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return new NodeSnapshot(node.NodeId, response.Path, (int)response.Segments, (int)response.Linked, (long)response.Bytes);
+    }
+
+    public async Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+    {
+        using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { HttpHandler = _trust.CreateHandler() });
+        var request = new DeleteSnapshotRequest
+        {
+            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], DeleteTimeout),
             BackupName = backupName,
         };
         var response = await new StoreSnapshots.StoreSnapshotsClient(channel)
-            .SnapshotStoreAsync(request, deadline: DateTime.UtcNow + CallTimeout, cancellationToken: cancellationToken)
+            .DeleteSnapshotAsync(request, deadline: DateTime.UtcNow + DeleteTimeout, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
-        return new NodeSnapshot(node.NodeId, response.Path, (int)response.Segments, (int)response.Linked, (long)response.Bytes);
+        return response.Removed;
     }
 }

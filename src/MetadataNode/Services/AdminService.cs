@@ -34,7 +34,7 @@ internal sealed class AdminService : Admin.AdminBase
     public override async Task<BackupResponse> Backup(BackupRequest request, ServerCallContext context)
     {
         _auth.Admin(context);
-        var report = await _backup.RunAsync(context.CancellationToken).ConfigureAwait(false);
+        var report = await _backup.RunAsync((int)Math.Min(request.Keep, int.MaxValue), context.CancellationToken).ConfigureAwait(false);
         var response = new BackupResponse
         {
             Name = report.Name,
@@ -53,6 +53,7 @@ internal sealed class AdminService : Admin.AdminBase
             Error = n.Error ?? string.Empty,
         }));
         response.SkippedNodes.AddRange(report.SkippedNodes);
+        response.Removed.AddRange(report.Removed);
         return response;
     }
 

@@ -18,6 +18,18 @@ public static partial class BackupName
         return attempt == 0 ? stamp : string.Create(CultureInfo.InvariantCulture, $"{stamp}-{attempt}");
     }
 
+    /// <summary>True if <paramref name="name"/> has the form of a backup name.</summary>
+    public static bool IsValid(string? name) => name is not null && Pattern().IsMatch(name);
+
+    /// <summary>Orders backup names by start, then by their <c>-N</c> (ordinal order would put -10 before -2).</summary>
+    public static int Compare(string a, string b)
+    {
+        var byStamp = string.CompareOrdinal(a[..16], b[..16]);
+        return byStamp != 0 ? byStamp : Suffix(a).CompareTo(Suffix(b));
+    }
+
+    private static int Suffix(string name) => name.Length > 17 ? int.Parse(name.AsSpan(17), CultureInfo.InvariantCulture) : 0;
+
     /// <summary>Returns <paramref name="name"/> if it is a backup name; else InvalidArgument saying what one looks like.</summary>
     public static string Validate(string? name) =>
         name is not null && Pattern().IsMatch(name)

@@ -15,22 +15,23 @@ public static partial class SnapshotFiles
     /// durable copy where a link is impossible (another file system, Windows). Returns true for a link. Only for files
     /// nothing writes to again: a link shares every later change.
     /// </summary>
-    public static bool LinkOrCopy(string source, string destination)
+    public static bool LinkOrCopy(string source, string destination, CancellationToken cancellationToken = default)
     {
         if (!OperatingSystem.IsWindows() && Link(source, destination) == 0)
         {
             return true;
         }
 
-        CopyPrefix(source, destination, long.MaxValue);
+        CopyPrefix(source, destination, long.MaxValue, cancellationToken);
         return false;
     }
 
     /// <summary>
     /// Copies the first <paramref name="length"/> bytes of <paramref name="source"/> (all of it if shorter) into a new
-    /// owner-only file <paramref name="destination"/> and fsyncs it. Returns the bytes copied.
+    /// owner-only file <paramref name="destination"/> and fsyncs it. Returns the bytes copied. Checks
+    /// <paramref name="cancellationToken"/> before every buffer: a copy of a large file stops soon after its caller gives up.
     /// </summary>
-    public static long CopyPrefix(string source, string destination, long length)
+    public static long CopyPrefix(string source, string destination, long length, CancellationToken cancellationToken = default)
     {
         using var input = new FileStream(source, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 });
         using var output = new FileStream(destination, PrivateFile.CreateOptions(FileMode.CreateNew));
@@ -38,6 +39,7 @@ public static partial class SnapshotFiles
         long copied = 0;
         while (copied < length)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var n = input.Read(buffer, 0, (int)Math.Min(buffer.Length, length - copied));
             if (n == 0)
             {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
@@ -17,11 +18,22 @@ public static class StoreSnapshot
     /// <summary>Folder name of the segments, as the engine lays them out.</summary>
     public const string SegmentsFolder = "segments";
 
+    /// <summary>How long <see cref="TakeAsync"/> waits for compaction or scrub to let go of the segments by default.</summary>
+    public static readonly TimeSpan DefaultHoldWait = TimeSpan.FromMinutes(2);
+
     /// <summary>
     /// Writes the snapshot to <paramref name="destination"/> (which must not exist): first under a <c>.partial</c>
     /// name, renamed into place once every file is durable, so a folder of that name is always a whole snapshot.
+    /// Waits at most <paramref name="holdWait"/> for the segments (compaction and scrub do not yield mid-pass), then
+    /// fails with Unavailable; the copy is not bounded here, only by <paramref name="cancellationToken"/>, which is checked
+    /// inside every copy and again just before the rename: a cancelled snapshot (the metadata node gave up on this node)
+    /// never leaves a whole-looking folder.
     /// </summary>
-    public static async Task<StoreSnapshotResult> TakeAsync(IChunkEngine engine, NodeId nodeId, string destination, CancellationToken cancellationToken)
+    public static async Task<StoreSnapshotResult> TakeAsync(IChunkEngine engine, NodeId nodeId, string destination, CancellationToken cancellationToken) =>
+        await TakeAsync(engine, nodeId, destination, DefaultHoldWait, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc cref="TakeAsync(IChunkEngine, NodeId, string, CancellationToken)"/>
+    public static async Task<StoreSnapshotResult> TakeAsync(IChunkEngine engine, NodeId nodeId, string destination, TimeSpan holdWait, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(engine);
         destination = Path.GetFullPath(destination);
@@ -37,7 +49,7 @@ public static class StoreSnapshot
         long bytes = 0;
         try
         {
-            using (var hold = await engine.HoldSegmentsAsync(cancellationToken).ConfigureAwait(false))
+            using (var hold = await HoldAsync(engine, holdWait, cancellationToken).ConfigureAwait(false))
             {
                 // The newest file in the snapshot is the one a node restored from it appends to: it is always a private
                 // copy (an empty one if the active segment was empty), never a link shared with the live node or other backups.
@@ -60,9 +72,9 @@ public static class StoreSnapshot
                     var target = Path.Combine(segments, Path.GetFileName(segment.Path));
                     if (segment.Active || i == newest)
                     {
-                        SnapshotFiles.CopyPrefix(segment.Path, target, segment.Length);
+                        SnapshotFiles.CopyPrefix(segment.Path, target, segment.Length, cancellationToken);
                     }
-                    else if (SnapshotFiles.LinkOrCopy(segment.Path, target))
+                    else if (SnapshotFiles.LinkOrCopy(segment.Path, target, cancellationToken))
                     {
                         linked++;
                     }
@@ -74,6 +86,9 @@ public static class StoreSnapshot
 
             DirectorySync.Flush(segments);
             AtomicFile.WriteAllText(Path.Combine(partial, "node-id"), nodeId.Value + "\n");
+
+            // Last chance before the folder looks whole: a caller that gave up (timeout) has marked this node failed.
+            cancellationToken.ThrowIfCancellationRequested();
             Directory.Move(partial, destination);
             DirectorySync.Flush(Path.GetDirectoryName(destination)!);
         }
@@ -84,6 +99,22 @@ public static class StoreSnapshot
         }
 
         return new StoreSnapshotResult(destination, count, linked, bytes);
+    }
+
+    /// <summary>The segments, waited for at most <paramref name="holdWait"/>: compaction, scrub or another snapshot may hold them.</summary>
+    private static async Task<SegmentHold> HoldAsync(IChunkEngine engine, TimeSpan holdWait, CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(holdWait);
+        try
+        {
+            return await engine.HoldSegmentsAsync(bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new DropboxException(ErrorKind.Unavailable, string.Create(CultureInfo.InvariantCulture,
+                $"The store stayed busy for {holdWait.TotalSeconds:0} s (a compaction, a scrub pass or another snapshot holds the segments); no snapshot was written. Take the backup again later, or raise --backup-hold-timeout."));
+        }
     }
 
     private static void TryDelete(string folder)

@@ -212,7 +212,7 @@ public sealed class OnlineBackupDomainTests
 
         // Assert: incomplete, the node's error names the bound, and deletions are no longer held.
         Assert.False(report.Complete);
-        Assert.Contains("BackupNodeTimeout", Assert.Single(report.Nodes).Error, StringComparison.Ordinal);
+        Assert.Contains("--backup-node-timeout", Assert.Single(report.Nodes).Error, StringComparison.Ordinal);
         Assert.Equal(1, report.MissingChunks);
         Assert.False(h.Store.ChunkDeletions.IsHeld);
     }
@@ -246,7 +246,7 @@ public sealed class OnlineBackupDomainTests
     {
         public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             Asked.TrySetResult();
             try
@@ -260,6 +260,8 @@ public sealed class OnlineBackupDomainTests
 
             throw new InvalidOperationException("unreachable");
         }
+
+        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken) => Task.FromResult(false);
     }
 
     /// <summary>Answers every snapshot request with success and records who was asked.</summary>
@@ -269,7 +271,7 @@ public sealed class OnlineBackupDomainTests
 
         public Func<NodeRecord, Task>? Before { get; set; }
 
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             lock (Asked)
             {
@@ -282,6 +284,18 @@ public sealed class OnlineBackupDomainTests
             }
 
             return new NodeSnapshot(node.NodeId, "/nowhere/" + backupName, 1, 0, 10);
+        }
+
+        public List<(string NodeId, string Name)> Deleted { get; } = [];
+
+        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        {
+            lock (Asked)
+            {
+                Deleted.Add((node.NodeId, backupName));
+            }
+
+            return Task.FromResult(true);
         }
     }
 }

@@ -10,4 +10,7 @@ internal sealed record BackupReport(string Name, string MetadataPath, string Key
 {
     /// <summary>True if every live storage node wrote its snapshot and every chunk the metadata references is in one.</summary>
     public bool Complete => MissingChunks == 0 && Nodes.All(n => n.Error is null);
+
+    /// <summary>Older backups that retention removed (metadata folder and every storage part), oldest first.</summary>
+    public IReadOnlyList<string> Removed { get; init; } = [];
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
@@ -32,8 +33,15 @@ internal sealed partial class OnlineBackup
     }
 
     /// <summary>Takes the backup; see the class summary. A node that fails its snapshot is named in the report (not complete).</summary>
-    public async Task<BackupReport> RunAsync(CancellationToken cancellationToken)
+    public Task<BackupReport> RunAsync(CancellationToken cancellationToken) => RunAsync(keep: 0, cancellationToken);
+
+    /// <summary>
+    /// Takes the backup, then, if <paramref name="keep"/> is above 0, applies retention (see <see cref="RetireAsync"/>):
+    /// the newest <paramref name="keep"/> complete backups stay, older ones and every incomplete one go.
+    /// </summary>
+    public async Task<BackupReport> RunAsync(int keep, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(keep);
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -52,6 +60,8 @@ internal sealed partial class OnlineBackup
             }
 
             PrivateFolder.Create(root);
+            var asked = new List<NodeRecord>();
+            BackupReport report;
             try
             {
                 var metadataPath = Path.Combine(root, LeafName(_options.DataDirectory));
@@ -79,6 +89,7 @@ internal sealed partial class OnlineBackup
                         }
                     }
 
+                    asked.AddRange(live);
                     snapshots = [.. await Task.WhenAll(live.Select(n => SnapshotAsync(n, name, cancellationToken))).ConfigureAwait(false)];
                     cancellationToken.ThrowIfCancellationRequested(); // a cancelled call is a cancellation, not failed nodes
 
@@ -88,8 +99,11 @@ internal sealed partial class OnlineBackup
                     missing = await Task.Run(() => CountUncovered(metadataPath, covered), cancellationToken).ConfigureAwait(false);
                 }
 
+                // A failed node's part (a .partial, or a folder it finished after this side gave up) is not in the backup: remove it.
+                var failed = snapshots.Where(s => s.Error is not null).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
+                await RemovePartsAsync(asked.Where(n => failed.Contains(n.NodeId)), name).ConfigureAwait(false);
                 DirectorySync.Flush(root);
-                var report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped, missing);
+                report = new BackupReport(name, metadataPath, keysPath, snapshots, skipped, missing);
                 if (report.Complete)
                 {
                     BackupTaken(_logger, name, root, snapshots.Count, skipped.Count);
@@ -100,12 +114,18 @@ internal sealed partial class OnlineBackup
                 }
 
                 WriteManifest(root, report);
-                return report;
             }
             catch (Exception e)
             {
-                // A failed or cancelled backup leaves nothing that looks like one (a restore requires the manifest).
-                TryRemove(root);
+                // A failed or cancelled backup leaves nothing that looks like one (a restore requires the manifest), and
+                // nothing on the storage nodes: every node asked for a snapshot is asked to remove its part.
+                // If a node did not remove its part, the folder (with no manifest, so not a backup) stays as the record
+                // of NAME: a later backup's retention (--keep) retries every node then.
+                if (await RemovePartsAsync(asked, name).ConfigureAwait(false))
+                {
+                    TryRemove(root);
+                }
+
                 if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
                 {
                     BackupCancelled(_logger, name);
@@ -113,6 +133,22 @@ internal sealed partial class OnlineBackup
 
                 throw;
             }
+
+            // Outside the try: nothing retention does may remove the backup just written.
+            // A retention error (say, the backup folder cannot be listed) does not hide the backup just written.
+            if (keep > 0)
+            {
+                try
+                {
+                    report = report with { Removed = await RetireAsync(name, report.Complete, keep).ConfigureAwait(false) };
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    RetentionFailed(_logger, name, e);
+                }
+            }
+
+            return report;
         }
         finally
         {
@@ -121,18 +157,24 @@ internal sealed partial class OnlineBackup
     }
 
     /// <summary>
-    /// Asks one node for its snapshot, within <see cref="MetadataNodeOptions.BackupNodeTimeout"/>: a node that does not
-    /// answer in time (hung, or its disk stalled) is a failed node of an incomplete backup, and the cluster's deletions
-    /// are not held for it any longer. The call's own cancellation (the caller went away) is rethrown as one: gRPC
-    /// reports it as a Cancelled status, which would otherwise read as a failed node.
+    /// Asks one node for its snapshot, within <see cref="MetadataNodeOptions.BackupNodeTimeout"/> (unbounded by default)
+    /// and with <see cref="MetadataNodeOptions.BackupHoldTimeout"/> for the node's wait behind compaction or scrub: a node
+    /// that does not answer in time is a failed node of an incomplete backup (it sees the cancellation and stops its
+    /// copy before its folder looks whole), and the cluster's deletions are not held for it any longer. The call's own
+    /// cancellation (the caller went away) is rethrown as one: gRPC reports it as a Cancelled status, which would
+    /// otherwise read as a failed node.
     /// </summary>
     private async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string name, CancellationToken cancellationToken)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bounded.CancelAfter(_options.BackupNodeTimeout);
+        if (_options.BackupNodeTimeout != Timeout.InfiniteTimeSpan)
+        {
+            bounded.CancelAfter(_options.BackupNodeTimeout);
+        }
+
         try
         {
-            return await _gateway.SnapshotAsync(node, name, bounded.Token).ConfigureAwait(false);
+            return await _gateway.SnapshotAsync(node, name, _options.BackupHoldTimeout, bounded.Token).ConfigureAwait(false);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -140,7 +182,8 @@ internal sealed partial class OnlineBackup
         }
         catch (Exception) when (bounded.IsCancellationRequested)
         {
-            return new NodeSnapshot(node.NodeId, string.Empty, 0, 0, 0, $"no snapshot within {_options.BackupNodeTimeout.TotalSeconds:0} s (BackupNodeTimeout): the node is hung or its disk stalled");
+            return new NodeSnapshot(node.NodeId, string.Empty, 0, 0, 0, string.Create(CultureInfo.InvariantCulture,
+                $"no snapshot within {_options.BackupNodeTimeout.TotalSeconds:0} s (--backup-node-timeout): the node is hung or its disk stalled, or its copy is slow because its --backup-dir is on another file system (every segment is copied, not hard-linked); raise --backup-node-timeout (0: no bound) or put the node's backup folder on its data file system"));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -194,6 +237,29 @@ internal sealed partial class OnlineBackup
         DirectorySync.Flush(root);
     }
 
+    /// <summary>
+    /// Asks each of <paramref name="nodes"/> to remove its part of backup <paramref name="name"/>, all at once, whatever
+    /// the caller's cancellation (a cancelled backup is cleaned up too); each call is bounded by the gateway. Returns
+    /// whether every node answered; a node that did not is logged with the folder to remove by hand.
+    /// </summary>
+    private async Task<bool> RemovePartsAsync(IEnumerable<NodeRecord> nodes, string name)
+    {
+        var results = await Task.WhenAll(nodes.Select(async node =>
+        {
+            try
+            {
+                await _gateway.DeleteSnapshotAsync(node, name, CancellationToken.None).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                PartNotRemoved(_logger, name, node.NodeId, e.Message);
+                return false;
+            }
+        })).ConfigureAwait(false);
+        return results.All(r => r);
+    }
+
     private void TryRemove(string root)
     {
         try
@@ -238,6 +304,12 @@ internal sealed partial class OnlineBackup
 
     [LoggerMessage(EventId = 4063, Level = LogLevel.Error, Message = "A failed online backup's folder {Root} could not be removed; it has no manifest, so it is not a backup: remove it")]
     private static partial void RemoveFailed(ILogger logger, string root, Exception exception);
+
+    [LoggerMessage(EventId = 4065, Level = LogLevel.Warning, Message = "Storage node {NodeId} did not remove its part of backup {Name} ({Reason}): remove BACKUP_DIR/{Name} on that node by hand, or let a later backup's retention retry")]
+    private static partial void PartNotRemoved(ILogger logger, string name, string nodeId, string reason);
+
+    [LoggerMessage(EventId = 4068, Level = LogLevel.Error, Message = "Online backup {Name} was written, but retention failed; older backups were not removed (the next --keep retries)")]
+    private static partial void RetentionFailed(ILogger logger, string name, Exception exception);
 
     [LoggerMessage(EventId = 4064, Level = LogLevel.Information, Message = "Online backup {Name} was cancelled by its caller; its folder was removed")]
     private static partial void BackupCancelled(ILogger logger, string name);

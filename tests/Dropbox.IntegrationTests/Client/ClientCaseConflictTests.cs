@@ -27,8 +27,10 @@ public sealed class ClientCaseConflictTests : IDisposable
         File.Move(a.PathOf("img.dat"), a.PathOf("Img.dat"));
         await a.SyncAsync();
         File.AppendAllText(b.PathOf("img.dat"), " + B's first edit");
+        Settle(b.PathOf("img.dat")); // a clashing file still being written is withheld until it settles (CaseConflictStabilityTests)
         await b.SyncAsync();
         File.AppendAllText(b.PathOf("img (Case Conflict).dat"), " + B's second edit");
+        Settle(b.PathOf("img (Case Conflict).dat"));
         await b.SyncAsync();
         await a.SyncAsync();
 
@@ -40,4 +42,7 @@ public sealed class ClientCaseConflictTests : IDisposable
         var listed = await cluster.NewClientListAsync(a);
         Assert.DoesNotContain(listed, l => l.EndsWith(" img.dat", StringComparison.Ordinal));
     }
+
+    /// <summary>As if the edit had been made a minute ago: the file is no longer "still being written".</summary>
+    private static void Settle(string path) => File.SetLastWriteTimeUtc(path, DateTime.UtcNow - TimeSpan.FromMinutes(1));
 }

@@ -227,6 +227,12 @@ internal static class FuzzTargets
                 new SnapshotStoreRequest { Token = node, BackupName = "20261201T224501Z" },
                 new SnapshotStoreRequest { Token = node, BackupName = "20261201T224501Z-2" },
             ],
+            ["StoreSnapshots/DeleteSnapshot"] =
+            [
+                // The snapshot the seed above takes, and a name no snapshot has.
+                new DeleteSnapshotRequest { Token = node, BackupName = "20261201T224501Z" },
+                new DeleteSnapshotRequest { Token = node, BackupName = "20261201T224502Z" },
+            ],
         };
 
         var credentials = new List<Credential>

@@ -16,6 +16,9 @@ public sealed class StoreSnapshotService : StoreSnapshots.StoreSnapshotsBase
     private readonly ChunkTokenService _tokens;
     private readonly BackupParts _parts;
 
+    /// <summary>The longest wait for compaction or scrub a snapshot request may ask for.</summary>
+    internal const uint MaxHoldWaitSeconds = 86_400;
+
     /// <summary>Creates the service.</summary>
     public StoreSnapshotService(ChunkStore store, ChunkTokenService tokens, BackupParts parts)
     {
@@ -28,6 +31,11 @@ public sealed class StoreSnapshotService : StoreSnapshots.StoreSnapshotsBase
     public override async Task<SnapshotStoreResponse> SnapshotStore(SnapshotStoreRequest request, ServerCallContext context)
     {
         _tokens.Validate(request.Token, TokenOperation.System, _store.NodeId.Value);
+        if (request.HoldWaitSeconds > MaxHoldWaitSeconds)
+        {
+            throw new Shared.Errors.DropboxException(Shared.Errors.ErrorKind.InvalidArgument, $"hold_wait_seconds must be at most {MaxHoldWaitSeconds} (a day); got {request.HoldWaitSeconds}.");
+        }
+
         var holdWait = request.HoldWaitSeconds == 0 ? StoreSnapshot.DefaultHoldWait : TimeSpan.FromSeconds(request.HoldWaitSeconds);
         var result = await _parts.TakeAsync(_store.Engine, _store.NodeId, request.BackupName, holdWait, context.CancellationToken).ConfigureAwait(false);
         return new SnapshotStoreResponse { Path = result.Path, Segments = (uint)result.Segments, Linked = (uint)result.Linked, Bytes = (ulong)result.Bytes };

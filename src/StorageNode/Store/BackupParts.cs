@@ -30,16 +30,18 @@ public sealed class BackupParts
     {
         var root = Root(backupName);
         var destination = Path.Combine(root, _dataName);
-        PrivateFolder.Create(root);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var key = Path.GetFileName(root);
         if (!_running.TryAdd(key, done.Task))
         {
-            throw new Shared.Errors.DropboxException(Shared.Errors.ErrorKind.AlreadyExists, $"A snapshot for backup '{key}' is already running on this node; nothing was written.");
+            throw new Shared.Errors.DropboxException(Shared.Errors.ErrorKind.AlreadyExists, $"A snapshot or a removal of backup '{key}' is already under way on this node; nothing was written.");
         }
 
         try
         {
+            // Created only while this call holds the name: a removal of the same name (which takes it too) cannot delete
+            // the folder between its creation and the snapshot's first file.
+            PrivateFolder.Create(root);
             if (!Directory.Exists(destination) && !Directory.Exists(destination + ".partial"))
             {
                 _created[key] = 0; // its .partial, if one is left, is this process's own
@@ -66,11 +68,29 @@ public sealed class BackupParts
     {
         var root = Root(backupName);
         var key = Path.GetFileName(root);
-        if (_running.TryGetValue(key, out var running))
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        while (!_running.TryAdd(key, done.Task))
         {
-            await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // A snapshot (or another removal) of that name is under way here: it stops first.
+            if (_running.TryGetValue(key, out var running))
+            {
+                await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
+        try
+        {
+            return RemoveOwnParts(root, key, nodeId);
+        }
+        finally
+        {
+            _running.TryRemove(key, out _);
+            done.TrySetResult();
+        }
+    }
+
+    private bool RemoveOwnParts(string root, string key, NodeId nodeId)
+    {
         var folder = new DirectoryInfo(root);
         if (folder.LinkTarget is not null || !folder.Exists)
         {

@@ -37,8 +37,23 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
             await daemon.WaitForOutputAsync(new Regex("error: .*not reachable"), Timeout);
             await Task.Delay(TimeSpan.FromSeconds(5)); // a few failed retries: the back-off has grown
 
-            appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await appliance.WaitForOutputAsync(ReadyLine(), Timeout);
+            // Back on the same port. Another process on this machine may hold it for a moment now that it is free (an
+            // outgoing connection's ephemeral port): start again, a bounded number of times, while the bind is refused.
+            for (var attempt = 1; ; attempt++)
+            {
+                appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                try
+                {
+                    await appliance.WaitForOutputAsync(ReadyLine(), Timeout);
+                    break;
+                }
+                catch (InvalidOperationException) when (attempt < 10 && appliance.HasExited && appliance.Stderr.Contains("address already in use", StringComparison.Ordinal))
+                {
+                    appliance.Dispose();
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            }
+
             var back = Stopwatch.StartNew();
             while (true)
             {

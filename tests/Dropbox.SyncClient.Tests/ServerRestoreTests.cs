@@ -1,10 +1,7 @@
-using Dropbox.Hosting;
-using Dropbox.MetadataNode;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Chunking;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tls;
-using Dropbox.StorageNode;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
@@ -12,7 +9,6 @@ using Dropbox.SyncClient.Sync;
 using Dropbox.SyncClient.Tests.Contract;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Dropbox.SyncClient.Tests;
 
@@ -76,41 +72,13 @@ public sealed class ServerRestoreTests : IAsyncLifetime
         Assert.Contains(versions.Versions, v => v.Size == (ulong)"before the backup".Length);
     }
 
-    private async Task StartAsync()
-    {
-        var keys = _dir.Sub("keys");
-        var quiet = new NodeLogging { MinimumLevel = LogLevel.Warning };
-        _metadata = MetadataNodeHost.Build(
-            new MetadataNodeOptions { DataDirectory = _dir.Sub("metadata"), KeysDirectory = keys, Urls = ["http://127.0.0.1:0"], GcInterval = TimeSpan.Zero },
-            quiet.Apply);
-        await _metadata.StartAsync();
-        _url = MetadataNodeHost.BoundUrls(_metadata)[0];
-        _storage = StorageNodeHost.Build(
-            new StorageNodeOptions
-            {
-                DataDirectory = _dir.Sub("storage"),
-                KeysDirectory = keys,
-                GrpcUrl = "http://127.0.0.1:0",
-                HttpUrl = "http://127.0.0.1:0",
-                MetadataUrl = _url,
-                NodeId = "storage-1",
-            },
-            quiet.Apply);
-        await _storage.StartAsync();
-    }
+    private async Task StartAsync() => (_metadata, _storage, _url) = await RealNodes.StartPairAsync(_dir);
 
     private async Task StopAsync()
     {
-        foreach (var app in new[] { _storage, _metadata })
-        {
-            if (app is not null)
-            {
-                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-                await app.StopAsync(grace.Token);
-                await app.DisposeAsync();
-            }
-        }
-
+        // Storage first, so its last events reach a metadata node that is still up.
+        await RealNodes.StopAsync(_storage);
+        await RealNodes.StopAsync(_metadata);
         _storage = null;
         _metadata = null;
     }

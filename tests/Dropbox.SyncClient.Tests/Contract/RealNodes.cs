@@ -26,27 +26,34 @@ public sealed class RealNodes : IAsyncLifetime
     public string NewUserToken() =>
         _metadata!.Services.GetRequiredService<MetadataStore>().AddUser($"user{Interlocked.Increment(ref _users)}").Token;
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => (_metadata, _storage, Url) = await StartPairAsync(_dir);
+
+    /// <summary>
+    /// Starts a metadata node and a storage node over <paramref name="dir"/>'s <c>metadata</c>, <c>storage</c> and
+    /// <c>keys</c> folders (again on the same folders after <see cref="StopAsync"/>: a restart).
+    /// </summary>
+    internal static async Task<(WebApplication Metadata, WebApplication Storage, string Url)> StartPairAsync(TempFolder dir)
     {
-        var keys = _dir.Sub("keys");
+        var keys = dir.Sub("keys");
         var quiet = new NodeLogging { MinimumLevel = LogLevel.Warning };
-        _metadata = MetadataNodeHost.Build(
-            new MetadataNodeOptions { DataDirectory = _dir.Sub("metadata"), KeysDirectory = keys, Urls = ["http://127.0.0.1:0"], GcInterval = TimeSpan.Zero },
+        var metadata = MetadataNodeHost.Build(
+            new MetadataNodeOptions { DataDirectory = dir.Sub("metadata"), KeysDirectory = keys, Urls = ["http://127.0.0.1:0"], GcInterval = TimeSpan.Zero },
             quiet.Apply);
-        await _metadata.StartAsync();
-        Url = MetadataNodeHost.BoundUrls(_metadata)[0];
-        _storage = StorageNodeHost.Build(
+        await metadata.StartAsync();
+        var url = MetadataNodeHost.BoundUrls(metadata)[0];
+        var storage = StorageNodeHost.Build(
             new StorageNodeOptions
             {
-                DataDirectory = _dir.Sub("storage"),
+                DataDirectory = dir.Sub("storage"),
                 KeysDirectory = keys,
                 GrpcUrl = "http://127.0.0.1:0",
                 HttpUrl = "http://127.0.0.1:0",
-                MetadataUrl = Url,
+                MetadataUrl = url,
                 NodeId = "storage-1",
             },
             quiet.Apply);
-        await _storage.StartAsync();
+        await storage.StartAsync();
+        return (metadata, storage, url);
     }
 
     public async Task DisposeAsync()
@@ -57,7 +64,8 @@ public sealed class RealNodes : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private static async Task StopAsync(WebApplication? app)
+    /// <summary>Stops and disposes <paramref name="app"/> (nothing if null), with a 20 s grace.</summary>
+    internal static async Task StopAsync(WebApplication? app)
     {
         if (app is null)
         {

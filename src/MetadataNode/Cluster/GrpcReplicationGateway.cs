@@ -30,7 +30,7 @@ internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
     {
         var request = new PushChunksRequest
         {
-            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, source.NodeId, [], TokenLifetime),
+            Token = _tokens.IssueSystem(source.NodeId, TokenLifetime),
             TargetNodeId = target.NodeId,
             TargetGrpcUrl = target.GrpcUrl,
         };

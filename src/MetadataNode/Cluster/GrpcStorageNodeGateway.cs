@@ -71,7 +71,7 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
     public void Dispose() => _channels.Dispose();
 
     private string SystemToken(NodeRecord node) =>
-        _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], SystemTokenLifetime);
+        _tokens.IssueSystem(node.NodeId, SystemTokenLifetime);
 
     private ChunkStorage.ChunkStorageClient Client(NodeRecord node)
     {

@@ -33,7 +33,7 @@ internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
         using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { HttpHandler = _trust.CreateHandler() });
         var request = new SnapshotStoreRequest
         {
-            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], TokenLifetime),
+            Token = _tokens.IssueSystem(node.NodeId, TokenLifetime),
             BackupName = backupName,
             HoldWaitSeconds = (uint)Math.Clamp(Math.Ceiling(holdWait.TotalSeconds), 1, uint.MaxValue),
         };
@@ -48,7 +48,7 @@ internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
         using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { HttpHandler = _trust.CreateHandler() });
         var request = new DeleteSnapshotRequest
         {
-            Token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, node.NodeId, [], DeleteTimeout),
+            Token = _tokens.IssueSystem(node.NodeId, DeleteTimeout),
             BackupName = backupName,
         };
         var response = await new StoreSnapshots.StoreSnapshotsClient(channel)

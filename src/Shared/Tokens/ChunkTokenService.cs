@@ -67,6 +67,13 @@ public sealed class ChunkTokenService
         return Issue(new ChunkToken(operation, ns, nodeId, chunkIds, expires));
     }
 
+    /// <summary>
+    /// Signs a system grant between the nodes (no account, no chunks) for <paramref name="nodeId"/>, the node that
+    /// checks it ("metadata" for the metadata node), lasting <paramref name="lifetime"/> from now.
+    /// </summary>
+    public string IssueSystem(string nodeId, TimeSpan lifetime) =>
+        Issue(TokenOperation.System, NamespaceId.SystemValue, nodeId, [], lifetime);
+
     /// <summary>Signs a grant.</summary>
     public string Issue(ChunkToken token)
     {

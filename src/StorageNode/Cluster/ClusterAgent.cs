@@ -68,7 +68,7 @@ public sealed partial class ClusterAgent : BackgroundService
 
     private Metadata Auth()
     {
-        var token = _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "metadata", Array.Empty<ChunkId>(), TimeSpan.FromMinutes(5));
+        var token = _tokens.IssueSystem("metadata", TimeSpan.FromMinutes(5));
         return new Metadata { { "authorization", "Bearer " + token } };
     }
 

@@ -55,7 +55,7 @@ internal sealed partial class LinkedFileReader
         }
 
         var client = new Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient(_channels.Get(_options.MetadataUrl));
-        var auth = new Metadata { { "authorization", "Bearer " + _tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "metadata", Array.Empty<ChunkId>(), TimeSpan.FromMinutes(5)) } };
+        var auth = new Metadata { { "authorization", "Bearer " + _tokens.IssueSystem("metadata", TimeSpan.FromMinutes(5)) } };
         try
         {
             return await client.ResolveLinkAsync(new ResolveLinkRequest { LinkToken = linkToken, Offset = offset, Limit = PageSize }, auth, DateTime.UtcNow + CallTimeout, ct).ConfigureAwait(false);

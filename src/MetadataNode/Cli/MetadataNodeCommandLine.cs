@@ -176,7 +176,14 @@ public static class MetadataNodeCommandLine
 
         if (map.TryGetValue("--backup-hold-timeout", out var bht))
         {
-            options = options with { BackupHoldTimeout = TimeSpan.FromSeconds(PositiveInt(bht, "--backup-hold-timeout")) };
+            var seconds = PositiveInt(bht, "--backup-hold-timeout");
+            if (seconds > Shared.IO.BackupName.MaxHoldWaitSeconds)
+            {
+                // The storage nodes refuse a longer wait: every backup would end incomplete.
+                throw new DropboxException(ErrorKind.InvalidArgument, $"--backup-hold-timeout must be at most {Shared.IO.BackupName.MaxHoldWaitSeconds} seconds (a day); got {seconds}.");
+            }
+
+            options = options with { BackupHoldTimeout = TimeSpan.FromSeconds(seconds) };
         }
 
         if (map.TryGetValue("--keep-versions", out var kv))

@@ -1,6 +1,7 @@
 using Dropbox.MetadataNode.Domain.Backups;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.IO;
 using Dropbox.Shared.Protos.Storage;
 using Dropbox.Shared.Tls;
 using Dropbox.Shared.Tokens;
@@ -35,7 +36,7 @@ internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
         {
             Token = _tokens.IssueSystem(node.NodeId, TokenLifetime),
             BackupName = backupName,
-            HoldWaitSeconds = (uint)Math.Clamp(Math.Ceiling(holdWait.TotalSeconds), 1, uint.MaxValue),
+            HoldWaitSeconds = (uint)Math.Clamp(Math.Ceiling(holdWait.TotalSeconds), 1, BackupName.MaxHoldWaitSeconds),
         };
         var response = await new StoreSnapshots.StoreSnapshotsClient(channel)
             .SnapshotStoreAsync(request, cancellationToken: cancellationToken)

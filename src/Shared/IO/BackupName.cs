@@ -11,6 +11,12 @@ namespace Dropbox.Shared.IO;
 /// </summary>
 public static partial class BackupName
 {
+    /// <summary>
+    /// The longest wait a snapshot request may ask a storage node to give compaction or scrub (a day): the storage node
+    /// refuses more, and the metadata node's <c>--backup-hold-timeout</c> accepts no more.
+    /// </summary>
+    public const uint MaxHoldWaitSeconds = 86_400;
+
     /// <summary>The name for a backup started at <paramref name="now"/>, the <paramref name="attempt"/>-th of that second (0: none).</summary>
     public static string For(DateTimeOffset now, int attempt = 0)
     {

@@ -16,9 +16,6 @@ public sealed class StoreSnapshotService : StoreSnapshots.StoreSnapshotsBase
     private readonly ChunkTokenService _tokens;
     private readonly BackupParts _parts;
 
-    /// <summary>The longest wait for compaction or scrub a snapshot request may ask for.</summary>
-    internal const uint MaxHoldWaitSeconds = 86_400;
-
     /// <summary>Creates the service.</summary>
     public StoreSnapshotService(ChunkStore store, ChunkTokenService tokens, BackupParts parts)
     {
@@ -31,9 +28,9 @@ public sealed class StoreSnapshotService : StoreSnapshots.StoreSnapshotsBase
     public override async Task<SnapshotStoreResponse> SnapshotStore(SnapshotStoreRequest request, ServerCallContext context)
     {
         _tokens.Validate(request.Token, TokenOperation.System, _store.NodeId.Value);
-        if (request.HoldWaitSeconds > MaxHoldWaitSeconds)
+        if (request.HoldWaitSeconds > Shared.IO.BackupName.MaxHoldWaitSeconds)
         {
-            throw new Shared.Errors.DropboxException(Shared.Errors.ErrorKind.InvalidArgument, $"hold_wait_seconds must be at most {MaxHoldWaitSeconds} (a day); got {request.HoldWaitSeconds}.");
+            throw new Shared.Errors.DropboxException(Shared.Errors.ErrorKind.InvalidArgument, $"hold_wait_seconds must be at most {Shared.IO.BackupName.MaxHoldWaitSeconds} (a day); got {request.HoldWaitSeconds}.");
         }
 
         var holdWait = request.HoldWaitSeconds == 0 ? StoreSnapshot.DefaultHoldWait : TimeSpan.FromSeconds(request.HoldWaitSeconds);

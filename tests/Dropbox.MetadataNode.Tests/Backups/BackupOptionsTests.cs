@@ -32,6 +32,7 @@ public sealed class BackupOptionsTests
     [InlineData("--backup-node-timeout", "-1")]
     [InlineData("--backup-node-timeout", "soon")]
     [InlineData("--backup-hold-timeout", "0")]
+    [InlineData("--backup-hold-timeout", "86401")]
     public void A_bad_bound_is_refused_naming_the_flag(string flag, string value)
     {
         var refused = Assert.Throws<DropboxException>(() => MetadataNodeCommandLine.ParseServerOptions([.. Base, flag, value]));

@@ -52,6 +52,21 @@ public sealed class StoreSnapshotServiceTests : IAsyncLifetime
         Assert.Equal(StatusCode.AlreadyExists, again.StatusCode);
     }
 
+    [Theory]
+    [InlineData(86_401u)]
+    [InlineData(uint.MaxValue)]
+    public async Task A_hold_wait_over_a_day_is_refused_and_nothing_is_written(uint seconds)
+    {
+        var client = new StoreSnapshots.StoreSnapshotsClient(_channel);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.SnapshotStoreAsync(
+            new SnapshotStoreRequest { Token = _node.SystemToken(), BackupName = "20261201T220000Z", HoldWaitSeconds = seconds }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("hold_wait_seconds", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_node.Options.BackupFolder));
+    }
+
     [Fact]
     public async Task Deleting_a_snapshot_needs_the_node_token_and_a_backup_name_and_removes_only_that_part_of_the_backup_folder()
     {

@@ -331,18 +331,18 @@ internal sealed class LocalState : IDisposable
             foreach (var (record, chunks) in files)
             {
                 var path = Encoding.UTF8.GetBytes(record.Path);
-                raw.sqlite3_bind_text(deleteFile, 1, path);
+                Bound(db, raw.sqlite3_bind_text(deleteFile, 1, path));
                 Step(db, deleteFile);
-                raw.sqlite3_bind_text(deleteChunks, 1, path);
+                Bound(db, raw.sqlite3_bind_text(deleteChunks, 1, path));
                 Step(db, deleteChunks);
-                raw.sqlite3_bind_text(insertFile, 1, path);
-                raw.sqlite3_bind_int64(insertFile, 2, (int)record.Kind);
-                raw.sqlite3_bind_int64(insertFile, 3, record.Size);
-                raw.sqlite3_bind_int64(insertFile, 4, record.MtimeTicks);
-                raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version);
-                BindBlob(insertFile, 6, record.ContentHash);
-                BindBlob(insertFile, 7, EncodeChunks(chunks ?? []));
-                raw.sqlite3_bind_int64(insertFile, 8, record.Executable ? 1 : 0);
+                Bound(db, raw.sqlite3_bind_text(insertFile, 1, path));
+                Bound(db, raw.sqlite3_bind_int64(insertFile, 2, (int)record.Kind));
+                Bound(db, raw.sqlite3_bind_int64(insertFile, 3, record.Size));
+                Bound(db, raw.sqlite3_bind_int64(insertFile, 4, record.MtimeTicks));
+                Bound(db, raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version));
+                BindBlob(db, insertFile, 6, record.ContentHash);
+                BindBlob(db, insertFile, 7, EncodeChunks(chunks ?? []));
+                Bound(db, raw.sqlite3_bind_int64(insertFile, 8, record.Executable ? 1 : 0));
                 Step(db, insertFile);
                 if (chunks is not { Count: > 0 })
                 {
@@ -353,10 +353,10 @@ internal sealed class LocalState : IDisposable
                 foreach (var chunk in chunks)
                 {
                     chunk.Id.WriteTo(id);
-                    raw.sqlite3_bind_blob(insertChunk, 1, id);
-                    raw.sqlite3_bind_text(insertChunk, 2, path);
-                    raw.sqlite3_bind_int64(insertChunk, 3, offset);
-                    raw.sqlite3_bind_int64(insertChunk, 4, chunk.Size);
+                    Bound(db, raw.sqlite3_bind_blob(insertChunk, 1, id));
+                    Bound(db, raw.sqlite3_bind_text(insertChunk, 2, path));
+                    Bound(db, raw.sqlite3_bind_int64(insertChunk, 3, offset));
+                    Bound(db, raw.sqlite3_bind_int64(insertChunk, 4, chunk.Size));
                     Step(db, insertChunk);
                     offset += chunk.Size;
                 }
@@ -388,19 +388,31 @@ internal sealed class LocalState : IDisposable
     /// An empty blob is bound as a zero-length blob and a null one as NULL (which the NOT NULL columns refuse), as
     /// Microsoft.Data.Sqlite binds them.
     /// </summary>
-    private static void BindBlob(sqlite3_stmt stmt, int index, byte[]? value)
+    private static void BindBlob(sqlite3 db, sqlite3_stmt stmt, int index, byte[]? value)
     {
         if (value is null)
         {
-            raw.sqlite3_bind_null(stmt, index);
+            Bound(db, raw.sqlite3_bind_null(stmt, index));
         }
         else if (value.Length == 0)
         {
-            raw.sqlite3_bind_zeroblob(stmt, index, 0);
+            Bound(db, raw.sqlite3_bind_zeroblob(stmt, index, 0));
         }
         else
         {
-            raw.sqlite3_bind_blob(stmt, index, value);
+            Bound(db, raw.sqlite3_bind_blob(stmt, index, value));
+        }
+    }
+
+    /// <summary>
+    /// Throws, as Microsoft.Data.Sqlite would, when a bind failed: a reset statement keeps its bindings, so a failed
+    /// bind would otherwise write the previous row's value.
+    /// </summary>
+    private static void Bound(sqlite3 db, int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, db);
         }
     }
 

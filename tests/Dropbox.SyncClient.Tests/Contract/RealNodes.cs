@@ -41,10 +41,23 @@ public sealed class RealNodes : IAsyncLifetime
             quiet.Apply);
         await metadata.StartAsync();
         var url = MetadataNodeHost.BoundUrls(metadata)[0];
+        try
+        {
+            return (metadata, await StartStorageAsync(dir.Sub("storage"), keys, url, quiet), url);
+        }
+        catch
+        {
+            await StopAsync(metadata); // its database lock would outlive the test
+            throw;
+        }
+    }
+
+    private static async Task<WebApplication> StartStorageAsync(string data, string keys, string url, NodeLogging quiet)
+    {
         var storage = StorageNodeHost.Build(
             new StorageNodeOptions
             {
-                DataDirectory = dir.Sub("storage"),
+                DataDirectory = data,
                 KeysDirectory = keys,
                 GrpcUrl = "http://127.0.0.1:0",
                 HttpUrl = "http://127.0.0.1:0",
@@ -53,7 +66,7 @@ public sealed class RealNodes : IAsyncLifetime
             },
             quiet.Apply);
         await storage.StartAsync();
-        return (metadata, storage, url);
+        return storage;
     }
 
     public async Task DisposeAsync()

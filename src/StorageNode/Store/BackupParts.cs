@@ -25,6 +25,9 @@ public sealed class BackupParts
         _dataName = Path.GetFileName(Path.GetFullPath(dataDirectory).TrimEnd(Path.DirectorySeparatorChar));
     }
 
+    /// <summary>Runs after a removal has taken the name and before it removes anything (a test seam: nothing by default).</summary>
+    internal Func<CancellationToken, Task> BeforeRemoval { get; init; } = _ => Task.CompletedTask;
+
     /// <summary>Takes this node's part of backup <paramref name="backupName"/>; see <see cref="StoreSnapshot.TakeAsync(IChunkEngine, NodeId, string, TimeSpan, CancellationToken)"/>.</summary>
     public async Task<StoreSnapshotResult> TakeAsync(IChunkEngine engine, NodeId nodeId, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
     {
@@ -51,7 +54,7 @@ public sealed class BackupParts
         }
         finally
         {
-            _running.TryRemove(key, out _);
+            _running.TryRemove(KeyValuePair.Create(key, done.Task)); // only this call's own entry
             done.TrySetResult();
         }
     }
@@ -80,11 +83,12 @@ public sealed class BackupParts
 
         try
         {
+            await BeforeRemoval(cancellationToken).ConfigureAwait(false);
             return RemoveOwnParts(root, key, nodeId);
         }
         finally
         {
-            _running.TryRemove(key, out _);
+            _running.TryRemove(KeyValuePair.Create(key, done.Task)); // only this call's own entry
             done.TrySetResult();
         }
     }

@@ -1,0 +1,104 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.StorageNode.Engine;
+using Dropbox.StorageNode.Store;
+
+namespace Dropbox.StorageNode.Tests.Store;
+
+/// <summary>
+/// A snapshot and a removal of one backup name on one node exclude each other (two finds of the fuzzer, d859c85): a
+/// removal that raced the copy could delete the folder under a snapshot that was starting, or leave its part behind.
+/// </summary>
+public sealed class BackupPartsTests : IDisposable
+{
+    private const string Name = "20261201T220000Z";
+    private static readonly NodeId Node = new("storage-x");
+    private readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static ChunkEngine OpenEngine(string directory) => ChunkEngine.Open(new EngineOptions
+    {
+        Directory = directory,
+        CheckpointInterval = TimeSpan.Zero,
+        IndexSizeBytes = 1L << 16,
+        IndexMemoryBytes = 1L << 20,
+        IndexPageSizeBytes = 1L << 16,
+        SegmentMaxBytes = 1L << 20,
+    });
+
+    [Fact]
+    public async Task A_removal_waits_for_the_snapshot_of_the_same_name_running_on_the_node_and_then_removes_its_part()
+    {
+        // Arrange: a real engine with a chunk, its segments held (as a compaction pass would), so the snapshot that
+        // starts is deterministically under way (it holds the name and waits for the segments) when the removal arrives.
+        var data = _dir.CreateSub("data");
+        await using var engine = OpenEngine(data);
+        var chunk = TestChunks.Random(10_000, 7);
+        await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
+        var backups = _dir.CreateSub("backups");
+        var parts = new BackupParts(backups, data);
+        var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
+        var taking = parts.TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), CancellationToken.None);
+
+        // Act
+        var removing = parts.DeleteAsync(Name, Node, CancellationToken.None);
+        var waitedForTheSnapshot = !removing.IsCompleted;
+        busy.Dispose();
+        await taking.WaitAsync(TimeSpan.FromSeconds(60));
+        var removed = await removing.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: the removal ran after the copy, so it found the finished part (its node-id names this node) and
+        // removed it with the emptied backup folder; nothing of the snapshot is left behind.
+        Assert.True(waitedForTheSnapshot);
+        Assert.True(removed);
+        Assert.False(Directory.Exists(Path.Combine(backups, Name)));
+    }
+
+    [Fact]
+    public async Task A_second_snapshot_of_a_name_already_being_taken_on_the_node_is_refused_and_writes_nothing_of_its_own()
+    {
+        // Arrange: the first snapshot holds the name and waits for the held segments.
+        var data = _dir.CreateSub("data");
+        await using var engine = OpenEngine(data);
+        var backups = _dir.CreateSub("backups");
+        var parts = new BackupParts(backups, data);
+        var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
+        var first = parts.TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), CancellationToken.None);
+
+        // Act
+        var refused = await Assert.ThrowsAsync<DropboxException>(() =>
+            parts.TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
+        busy.Dispose();
+        await first.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: refused as already under way, and the first snapshot's part is the only thing in the folder, whole.
+        Assert.Equal(ErrorKind.AlreadyExists, refused.Kind);
+        Assert.Contains(Name, refused.Message, StringComparison.Ordinal);
+        Assert.Equal([Path.Combine(backups, Name, "data")], Directory.GetFileSystemEntries(Path.Combine(backups, Name)));
+        Assert.True(File.Exists(Path.Combine(backups, Name, "data", "node-id")));
+    }
+
+    [Fact]
+    public async Task A_snapshot_arriving_while_a_removal_of_the_same_name_is_under_way_is_refused_and_leaves_nothing()
+    {
+        // Arrange: a removal that has taken the name and is paused before it removes anything.
+        var data = _dir.CreateSub("data");
+        await using var engine = OpenEngine(data);
+        var backups = _dir.CreateSub("backups");
+        var paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var parts = new BackupParts(backups, data) { BeforeRemoval = _ => paused.Task };
+        var removing = parts.DeleteAsync(Name, Node, CancellationToken.None);
+
+        // Act: a snapshot of that name now (were it let through, the removal would delete the part it then wrote, and
+        // the backup would be acknowledged with nothing of this node in it).
+        var taking = parts.TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), CancellationToken.None);
+        var refused = await Record.ExceptionAsync(() => taking.WaitAsync(TimeSpan.FromSeconds(60)));
+        paused.SetResult();
+        await removing.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert
+        Assert.Equal(ErrorKind.AlreadyExists, Assert.IsType<DropboxException>(refused).Kind);
+        Assert.False(Directory.Exists(Path.Combine(backups, Name)));
+    }
+}

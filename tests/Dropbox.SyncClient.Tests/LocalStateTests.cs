@@ -156,6 +156,26 @@ public sealed class LocalStateTests : IDisposable
     }
 
     [Fact]
+    public void A_batch_with_an_empty_path_is_refused_whole_and_leaves_no_row_without_a_path()
+    {
+        // A zero-length UTF-8 buffer binds as NULL in raw SQLite: the row would be stored with no path, and every later
+        // delete by path would miss it.
+        var c1 = ChunkRef.Raw(ChunkId.Compute([1]), 1);
+        using var state = LocalState.Open(_dir.Path);
+        var batch = new List<(FileRecord, IReadOnlyList<ChunkRef>?)>
+        {
+            (new FileRecord("a.txt", FileKind.File, 1, 1, 2, FileVersion.ComputeContentHash([c1.Id])), [c1]),
+            (new FileRecord("", FileKind.File, 1, 1, 3, FileVersion.ComputeContentHash([c1.Id])), [c1]),
+        };
+
+        var refused = Assert.Throws<ArgumentException>(() => state.PutFiles(batch));
+
+        Assert.Contains("empty path", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(state.LoadFiles());
+        Assert.Empty(state.FindChunk(c1.Id));
+    }
+
+    [Fact]
     public void FindChunks_finds_many_chunks_at_once_as_FindChunk_finds_each()
     {
         using var state = LocalState.Open(_dir.Path);

@@ -330,7 +330,10 @@ internal sealed class LocalState : IDisposable
             Span<byte> id = stackalloc byte[ChunkId.Size];
             foreach (var (record, chunks) in files)
             {
-                var path = Encoding.UTF8.GetBytes(record.Path);
+                // A zero-length buffer binds NULL, not '', and NULL paths would never be found again: refuse the row.
+                var path = record.Path.Length > 0
+                    ? Encoding.UTF8.GetBytes(record.Path)
+                    : throw new ArgumentException("A file record has an empty path; nothing was written.", nameof(files));
                 Bound(db, raw.sqlite3_bind_text(deleteFile, 1, path));
                 Step(db, deleteFile);
                 Bound(db, raw.sqlite3_bind_text(deleteChunks, 1, path));

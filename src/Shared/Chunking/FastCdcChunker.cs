@@ -83,7 +83,12 @@ public sealed class FastCdcChunker : IChunker
     }
 
     /// <summary>First cut after a byte in [from, to) under <paramref name="threshold"/>, or 0. Requires from &gt;= 64.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <remarks>
+    /// Not marked AggressiveOptimization (nor is <see cref="ScanTwoChains"/>): that attribute keeps a method out of the
+    /// ReadyToRun image, so every run of the client JIT-compiled both. The precompiled code cuts as fast: 256 MiB of
+    /// random bytes, best of 5, three alternating runs, untiered: 4,569 / 4,619 / 4,629 MiB/s of CPU with the
+    /// attribute, 4,593 / 4,466 / 4,697 without.
+    /// </remarks>
     private static int ScanFrom(ref byte data, ref ulong gear, int from, int to, ulong threshold)
     {
         if (to - from >= 2 * Stride)
@@ -120,7 +125,6 @@ public sealed class FastCdcChunker : IChunker
     /// first stride wins; a hit in the second waits until the first is known to have none before it. Strides
     /// are short so little work is wasted past a cut and both streams stay in cache.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ScanTwoChains(ref byte data, ref ulong gear, int from, int to, ulong threshold)
     {
         ref var second = ref Unsafe.Add(ref data, Stride); // second[a] is the byte Stride bytes after data[a]

@@ -76,12 +76,14 @@ internal static class CliGrammar
         foreach (var (verb, description, options, minPaths, maxPaths) in Verbs)
         {
             var command = new Command(verb, description);
-            foreach (var (name, text) in options.Append(("state", "the state directory (db, settings, trash)")))
+            // A plain loop, not options.Append(...): LINQ over an array of value tuples is a generic instantiation the
+            // precompiled image lacks, so it was JIT-compiled at every start of the client.
+            foreach (var (name, text) in options)
             {
-                command.Options.Add(Flags.Contains(name)
-                    ? new Option<bool>("--" + name) { Description = text }
-                    : new Option<string>("--" + name) { Description = text, HelpName = name.ToUpperInvariant() });
+                AddOption(command, name, text);
             }
+
+            AddOption(command, "state", "the state directory (db, settings, trash)");
 
             if (maxPaths > 0)
             {
@@ -97,6 +99,11 @@ internal static class CliGrammar
 
         return root;
     }
+
+    private static void AddOption(Command command, string name, string text) =>
+        command.Options.Add(Flags.Contains(name)
+            ? new Option<bool>("--" + name) { Description = text }
+            : new Option<string>("--" + name) { Description = text, HelpName = name.ToUpperInvariant() });
 
     /// <summary>Parses <paramref name="argv"/> against <paramref name="root"/> (response files off).</summary>
     public static ParseResult Parse(RootCommand root, IReadOnlyList<string> argv) =>

@@ -248,6 +248,9 @@ internal sealed class LocalScanner
 
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);
 
+    // A class, not a struct: FileSystemEnumerable<T> over a value type of ours is a generic instantiation the precompiled
+    // image lacks (its enumerator's MoveNext was JIT-compiled at every start, ~3.5 KB of code); over a reference type
+    // it runs the framework's shared precompiled code. One small object per directory entry.
     /// <summary>One directory entry as the scan needs it (full path only for directories, to descend into).</summary>
-    private readonly record struct Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks, bool Executable);
+    private sealed record Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks, bool Executable);
 }

@@ -321,6 +321,29 @@ public sealed class ChunkPipelineTests
         Assert.Equal("simulated read failure", ex.Message);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_file_is_read_synchronously_by_the_cutting_worker_and_cuts_like_its_bytes(int parallelism)
+    {
+        // An asynchronous file read on Linux is a synchronous one handed to another pool thread: a hand-off per read.
+        var data = TestData.Random((21 * MiB) + 12_345, seed: 23);
+        using var temp = new TempFolder();
+        var path = Path.Combine(temp.Path, "big.bin");
+        await File.WriteAllBytesAsync(path, data);
+        var lengths = ChunkingHelpers.Cut(new FastCdcChunker(), data);
+        var ids = ChunkingHelpers.Ids(data, lengths);
+        var pipeline = new ChunkPipeline(new FastCdcChunker(), new PipelineOptions { Parallelism = parallelism });
+
+        await using var file = new SyncOnlyFileStream(path);
+        var chunks = await RunAsync(pipeline, file).WaitAsync(Timeout);
+
+        Assert.Equal(lengths, chunks.Select(c => c.Length));
+        Assert.Equal(ids, chunks.Select(c => c.Id));
+        Assert.Equal(data, chunks.SelectMany(c => c.Plain).ToArray());
+        Assert.True(file.Reads >= data.Length / MiB, $"{file.Reads} synchronous reads");
+    }
+
     [Fact]
     public async Task A_small_file_is_read_into_a_block_its_own_size_not_a_full_one()
     {

@@ -208,5 +208,23 @@ internal sealed class RecordBatch : IDisposable
         }
     }
 
-    public void Dispose() => _batch.Dispose();
+    /// <summary>
+    /// Visits the committed Files records whose key starts with <paramref name="prefix"/> (not this batch's own writes),
+    /// through one iterator the batch keeps for its life: a commit of many files checks under each path, and making an
+    /// iterator per check cost more than the seek. The batch is built under the write lock, so nothing is committed
+    /// between the iterator's making and its last use: it sees what a new one would.
+    /// </summary>
+    public void VisitCommittedFiles(byte[] prefix, RocksEngine.SpanVisitor visitor)
+    {
+        _filesIterator ??= _engine.NewIterator(_engine.Files);
+        RocksEngine.Visit(_filesIterator, prefix, prefix, visitor);
+    }
+
+    private Iterator? _filesIterator;
+
+    public void Dispose()
+    {
+        _filesIterator?.Dispose();
+        _batch.Dispose();
+    }
 }

@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Tests.Infrastructure;
@@ -43,6 +44,37 @@ public sealed class BatchTreeTests
             [StoreHarness.Upload("d/a", 0, c1), StoreHarness.Upload("d/b", 0, c1), StoreHarness.Upload("dd", 0, c1), StoreHarness.Upload("d-x/y", 0, c1)], CancellationToken.None));
 
         Assert.All(response.Results, r => Assert.Equal(0, r.StatusCode));
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task CommitMany_FilesOverFoldersOfCommittedFiles_AreEachRefusedWhileTheOthersCommit()
+    {
+        // The check under each path of one call runs on one iterator the call's batch keeps: every file is judged
+        // against what is committed, before and after a refused one, and only live entries count.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a/b/x", 0, StoreHarness.Chunk(1));
+        await h.PutFileAsync(alice, "m/k/y", 0, StoreHarness.Chunk(4));
+        var gone = await h.PutFileAsync(alice, "q/y", 0, StoreHarness.Chunk(2));
+        await h.Store.DeleteAsync(alice, "q/y", gone.Entry.Version, "dev");
+        var c3 = StoreHarness.Chunk(3);
+        h.Stored(alice, c3);
+
+        var outcomes = await h.Store.CommitManyAsync(alice,
+            [StoreHarness.Upload("a", 0, c3), StoreHarness.Upload("n", 0, c3), StoreHarness.Upload("m/k", 0, c3), StoreHarness.Upload("q", 0, c3)],
+            CancellationToken.None);
+
+        Assert.Equal(4, outcomes.Count);
+        var refusedA = Assert.IsType<CommitRefused>(outcomes[0]);
+        Assert.Equal(ErrorKind.AlreadyExists, refusedA.Kind);
+        Assert.Contains("'a' is a folder: 'a/b/x' is under it", refusedA.Message);
+        Assert.IsType<Committed>(outcomes[1]);
+        var refusedMk = Assert.IsType<CommitRefused>(outcomes[2]);
+        Assert.Equal(ErrorKind.AlreadyExists, refusedMk.Kind);
+        Assert.Contains("'m/k' is a folder: 'm/k/y' is under it", refusedMk.Message);
+        Assert.IsType<Committed>(outcomes[3]); // only a deleted entry under 'q'
+        Assert.Equal(4UL, h.Store.GetAccount(alice).FileCount);
         h.AssertConsistent();
     }
 

@@ -348,21 +348,25 @@ internal sealed class SmallFileUploader
         }
     }
 
-    /// <summary>The file's chunks with their bytes, or null when it no longer matches what was hashed.</summary>
+    /// <summary>
+    /// The file's chunks with their bytes, or null when it no longer matches what was hashed. Reads at most the
+    /// fingerprint's size and one byte more: a small file that grew into a huge one after the scan is handed back
+    /// (the one-file path streams it), not loaded whole into memory.
+    /// </summary>
     private async Task<List<SourceChunk>?> ReadAsync(string path, FileFingerprint fp, CancellationToken ct)
     {
-        var chunks = new List<SourceChunk>();
+        List<SourceChunk> chunks;
         try
         {
-            await using var stream = FileHasher.OpenRead(_ctx.FullPath(path));
-            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            if (FileHasher.TryReadExactly(_ctx.FullPath(path), fp.Size) is not { } data)
             {
-                chunks.Add(chunk);
+                return null;
             }
+
+            chunks = await _ctx.Chunker.CutWholeAsync(data, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Dispose(chunks);
             return null;
         }
 

@@ -108,4 +108,34 @@ public sealed class BatchTreeTests
 
         Assert.Equal(["file (" + ns + ", d/child) is live under 'd', which is a live file"], problems);
     }
+
+    [Fact]
+    public async Task VisitCommittedFiles_AfterACommitDuringTheBatchsLife_SeesWhatANewIteratorWould()
+    {
+        // The batch keeps one Files iterator; a commit made while it lives (a nested write under the reentrant lock)
+        // must not leave the batch judging paths against the database as it was before.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a/x", 0, StoreHarness.Chunk(1));
+        var ns = alice.Namespace.Value;
+        using var batch = new RecordBatch(h.Store.Engine);
+        Assert.Equal(1, CountUnder(batch, ns, "a/"));
+        Assert.Equal(0, CountUnder(batch, ns, "b/"));
+
+        await h.PutFileAsync(alice, "b/y", 0, StoreHarness.Chunk(2));
+
+        Assert.Equal(1, CountUnder(batch, ns, "b/"));
+        Assert.Equal(1, CountUnder(batch, ns, "a/"));
+    }
+
+    private static int CountUnder(RecordBatch batch, string ns, string folder)
+    {
+        var count = 0;
+        batch.VisitCommittedFiles(Keys.FilePrefix(ns, folder), (_, _) =>
+        {
+            count++;
+            return true;
+        });
+        return count;
+    }
 }

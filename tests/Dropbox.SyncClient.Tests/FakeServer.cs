@@ -220,9 +220,17 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>PlanUpload calls made for one file alone (not as part of a <see cref="PlanUploadsAsync"/> call).</summary>
     public int SingleFilePlans => _planUploadCalls - _batchedPlans;
 
+    /// <summary>Awaited at the start of every PlanUploads call (a test's chance to hold or fail a whole group there).</summary>
+    public Func<PlanUploadsRequest, CancellationToken, Task>? BeforePlanUploads { get; set; }
+
     public async Task<PlanUploadsResponse> PlanUploadsAsync(PlanUploadsRequest request, CancellationToken ct)
     {
         Interlocked.Increment(ref _planUploadsCalls);
+        if (BeforePlanUploads is { } before)
+        {
+            await before(request, ct).ConfigureAwait(false);
+        }
+
         var response = new PlanUploadsResponse();
         foreach (var file in request.Files)
         {

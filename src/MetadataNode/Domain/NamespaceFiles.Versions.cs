@@ -80,15 +80,23 @@ internal sealed partial class NamespaceFiles
     /// Throws AlreadyExists if anything live sits under <paramref name="path"/>: there is a folder there (perhaps only
     /// implied by its entries), and a file may not cover it nor a move land on it.
     /// </summary>
-    internal void EnsureNothingLiveUnder(string ns, string path)
+    internal static void EnsureNothingLiveUnder(RecordBatch batch, string ns, string path)
     {
-        foreach (var (_, value) in _engine.ScanPrefix(_engine.Files, Keys.FilePrefix(ns, path + "/")))
+        string? live = null;
+        batch.VisitCommittedFiles(Keys.FilePrefix(ns, path + "/"), (_, value) =>
         {
             var entry = StoredFormat.ReadFile(value).Current;
-            if (!entry.Deleted)
+            if (entry.Deleted)
             {
-                throw new DropboxException(ErrorKind.AlreadyExists, $"'{path}' is a folder: '{entry.Path}' is under it. Move or delete what is under it first, or pick another name.");
+                return true;
             }
+
+            live = entry.Path;
+            return false;
+        });
+        if (live is not null)
+        {
+            throw new DropboxException(ErrorKind.AlreadyExists, $"'{path}' is a folder: '{live}' is under it. Move or delete what is under it first, or pick another name.");
         }
     }
 

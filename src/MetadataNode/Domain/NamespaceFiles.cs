@@ -149,7 +149,7 @@ internal sealed partial class NamespaceFiles
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, normalized);
-            EnsureNothingLiveUnder(ns.Id, normalized);
+            EnsureNothingLiveUnder(batch, ns.Id, normalized);
             var entry = source with { Version = ++record!.Head, ModifiedBy = deviceName, ServerTimeUnixMs = now };
             ApplyVersion(batch, record, entry, now);
             AppendChange(batch, record, ChangeType.Upsert, entry);
@@ -235,7 +235,7 @@ internal sealed partial class NamespaceFiles
             }
 
             EnsureParentsAreNotFiles(batch, ns.Id, to);
-            EnsureNothingLiveUnder(ns.Id, to); // a move never lands on (or merges into) a folder that only its entries make
+            EnsureNothingLiveUnder(batch, ns.Id, to); // a move never lands on (or merges into) a folder that only its entries make
             var moves = new List<PathEntry> { current };
             if (current.Kind == PathKind.Folder)
             {

@@ -150,7 +150,8 @@ internal sealed partial class UploadCommit
             // Wait only for chunks this namespace was given put tokens for: its own "stored" event may still be on
             // the way. Whether anyone else holds a chunk must not change the timing (or the answer): a commit that
             // names a hash it was never asked to upload fails at once, whoever stores it.
-            distinct.RemoveAll(id => OwnedBy(ns, id) || !PutPending(ns, id));
+            // The in-memory check first: once a chunk's event has landed its put is no longer pending, and the record need not be read.
+            distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id));
             var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
             {
@@ -256,7 +257,7 @@ internal sealed partial class UploadCommit
         }
 
         EnsureParentsAreNotFiles(batch, ns, upload.Path);
-        EnsureNothingLiveUnder(ns, upload.Path);
+        EnsureNothingLiveUnder(batch, ns, upload.Path);
 
         List<ChunkId>? missing = null;
         var refs = new ChunkRef[upload.Chunks.Count];

@@ -22,7 +22,7 @@ internal sealed partial class UploadCommit
     private static ChangeEntry AppendChange(RecordBatch batch, NamespaceRecord ns, ChangeType kind, PathEntry entry, string oldPath = "") =>
         NamespaceFiles.AppendChange(batch, ns, kind, entry, oldPath);
 
-    private void EnsureNothingLiveUnder(string ns, string path) => _files.EnsureNothingLiveUnder(ns, path);
+    private static void EnsureNothingLiveUnder(RecordBatch batch, string ns, string path) => NamespaceFiles.EnsureNothingLiveUnder(batch, ns, path);
 
     private static void EnsureParentsAreNotFiles(RecordBatch batch, string ns, string path) => NamespaceFiles.EnsureParentsAreNotFiles(batch, ns, path);
 }

@@ -7,7 +7,8 @@ using RocksDbSharp;
 namespace Dropbox.MetadataNode.Storage;
 
 /// <summary>
-/// One atomic change being assembled: reads see the batch's own pending writes (an overlay), and
+/// One atomic change being assembled: reads see the batch's own pending writes (an overlay; the one exception is
+/// <see cref="VisitCommittedFiles"/>, which sees only what is committed), and
 /// <see cref="Commit"/> applies everything in a single RocksDB write batch, so a crash leaves either all
 /// of it or none. Not thread-safe: the store builds batches under its write lock.
 /// </summary>
@@ -208,5 +209,33 @@ internal sealed class RecordBatch : IDisposable
         }
     }
 
-    public void Dispose() => _batch.Dispose();
+    /// <summary>
+    /// Visits the committed Files records whose key starts with <paramref name="prefix"/> (not this batch's own writes,
+    /// unlike the other reads here), through one iterator the batch keeps: a commit of many files checks under each
+    /// path, and making an iterator per check cost more than the seek. The iterator sees the database as of its making,
+    /// so it is made again when the database's latest sequence number has moved since (something committed during the
+    /// batch's life, e.g. a nested write under the reentrant write lock): it always sees what a new one would.
+    /// </summary>
+    public void VisitCommittedFiles(byte[] prefix, RocksEngine.SpanVisitor visitor)
+    {
+        var latest = _engine.LatestSequence;
+        if (_filesIterator is null || _filesIteratorSequence != latest)
+        {
+            _filesIterator?.Dispose();
+            _filesIterator = null;
+            _filesIterator = _engine.NewIterator(_engine.Files);
+            _filesIteratorSequence = latest;
+        }
+
+        RocksEngine.Visit(_filesIterator, prefix, prefix, visitor);
+    }
+
+    private Iterator? _filesIterator;
+    private ulong _filesIteratorSequence;
+
+    public void Dispose()
+    {
+        _filesIterator?.Dispose();
+        _batch.Dispose();
+    }
 }

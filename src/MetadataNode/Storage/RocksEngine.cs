@@ -191,6 +191,32 @@ internal sealed class RocksEngine : IDisposable
     }
 
     /// <summary>
+    /// An iterator over <paramref name="family"/> as committed now, for a caller that seeks it many times (<see
+    /// cref="Visit(Iterator, byte[], byte[], SpanVisitor)"/>): one iterator's setup instead of one per look-up. It sees
+    /// nothing written after it was made; dispose it.
+    /// </summary>
+    public Iterator NewIterator(ColumnFamilyHandle family) => _db.NewIterator(family, _readOptions);
+
+    /// <summary>
+    /// <see cref="Visit(ColumnFamilyHandle, byte[], byte[], SpanVisitor)"/> over an iterator from <see cref="NewIterator"/>
+    /// (seeks it again; the spans are valid only during the call).
+    /// </summary>
+    public static void Visit(Iterator iterator, byte[] prefix, byte[] start, SpanVisitor visitor)
+    {
+        iterator.Seek(start);
+        while (iterator.Valid())
+        {
+            var key = iterator.GetKeySpan();
+            if (!key.StartsWith(prefix) || !visitor(key, iterator.GetValueSpan()))
+            {
+                return;
+            }
+
+            iterator.Next();
+        }
+    }
+
+    /// <summary>
     /// Writes a RocksDB checkpoint of the whole database (every column family, one point in time) to
     /// <paramref name="directory"/>, which must not exist: SST files hard-linked on the same file system, else copied;
     /// the memtable flushed first, so no WAL replay is needed. Writers go on meanwhile. The folder opens as a database.

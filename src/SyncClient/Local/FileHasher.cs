@@ -217,26 +217,9 @@ internal sealed class FileHasher
         List<SourceChunk>? chunks = null;
         try
         {
-            // Read whole with one open and (for a small file) one read: no stream, no pipeline per file.
-            var data = GC.AllocateUninitializedArray<byte>(checked((int)size));
-            using (var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            if (TryReadExactly(fullPath, size) is not { } data)
             {
-                var filled = 0;
-                while (filled < data.Length)
-                {
-                    var n = RandomAccess.Read(handle, data.AsSpan(filled), filled);
-                    if (n == 0)
-                    {
-                        return null; // shorter than scanned: it changed
-                    }
-
-                    filled += n;
-                }
-
-                if (RandomAccess.Read(handle, stackalloc byte[1], filled) != 0)
-                {
-                    return null; // longer than scanned: it changed
-                }
+                return null; // shorter or longer than scanned: it changed
             }
 
             chunks = await _source.CutWholeAsync(data, ct).ConfigureAwait(false);
@@ -268,6 +251,30 @@ internal sealed class FileHasher
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The file's bytes when it holds exactly <paramref name="size"/> of them, else null (shorter or longer: it changed).
+    /// Reads at most <paramref name="size"/> + 1 bytes whatever the file has grown to, with one open and (for a small
+    /// file) one read: no stream, no pipeline per file. Throws as <see cref="File.OpenHandle"/> does.
+    /// </summary>
+    public static byte[]? TryReadExactly(string fullPath, long size)
+    {
+        var data = GC.AllocateUninitializedArray<byte>(checked((int)size));
+        using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var filled = 0;
+        while (filled < data.Length)
+        {
+            var n = RandomAccess.Read(handle, data.AsSpan(filled), filled);
+            if (n == 0)
+            {
+                return null; // shorter
+            }
+
+            filled += n;
+        }
+
+        return RandomAccess.Read(handle, stackalloc byte[1], filled) == 0 ? data : null; // one byte more: longer
     }
 
     /// <summary>True when the file exists with exactly this size and mtime (nothing wrote to it since it was seen so).</summary>

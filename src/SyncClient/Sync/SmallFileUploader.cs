@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
@@ -23,8 +24,12 @@ internal sealed class SmallFileUploader
     /// <summary>Files per group (the server accepts at most 1000 per CommitFiles call).</summary>
     public const int GroupSize = 250;
 
-    /// <summary>Bytes of file content held in memory per group.</summary>
-    public const long MaxGroupBytes = 32 << 20;
+    /// <summary>
+    /// File sizes (as scanned) per group: a group is cut before a file would take it past this. A soft bound on the
+    /// memory a group holds: LZ4 copies of compressible chunks sit next to the raw bytes, and a file read for its group
+    /// is read no further than its scanned size (plus one byte to notice growth).
+    /// </summary>
+    public const long MaxGroupBytes = 16 << 20;
 
     private readonly SyncContext _ctx;
     private readonly SyncSummary _summary;
@@ -63,29 +68,43 @@ internal sealed class SmallFileUploader
         var inFlight = new Queue<Task<List<SyncAction>>>();
         var group = new List<SyncAction>();
         long groupBytes = 0;
+        ExceptionDispatchInfo? failed = null;
         try
         {
             foreach (var upload in uploads)
             {
-                group.Add(upload);
-                groupBytes += upload.Fingerprint?.Size ?? upload.Local!.Size;
-                if (group.Count >= GroupSize || groupBytes >= MaxGroupBytes)
+                var size = upload.Fingerprint?.Size ?? upload.Local!.Size;
+                if (group.Count >= GroupSize || groupBytes + size > MaxGroupBytes)
                 {
                     await StartAsync().ConfigureAwait(false);
                 }
+
+                group.Add(upload);
+                groupBytes += size;
             }
 
             await StartAsync().ConfigureAwait(false);
         }
-        finally
+        catch (Exception e)
         {
-            // Also when one failed: no group is left running behind the caller's back.
-            while (inFlight.Count > 0)
+            failed = ExceptionDispatchInfo.Capture(e);
+        }
+
+        // Every group is waited for, also when one failed or the pass was cancelled (the first failure is rethrown
+        // after): no group is left running behind the caller's back, to commit and record after it has moved on.
+        while (inFlight.Count > 0)
+        {
+            try
             {
                 handBack.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
             }
+            catch (Exception e)
+            {
+                failed ??= ExceptionDispatchInfo.Capture(e);
+            }
         }
 
+        failed?.Throw();
         return handBack;
 
         async Task StartAsync()
@@ -105,8 +124,14 @@ internal sealed class SmallFileUploader
         }
     }
 
-    /// <summary>Groups under way at once (each holds at most <see cref="MaxGroupBytes"/> of file content).</summary>
-    public const int GroupsInFlight = 2;
+    /// <summary>
+    /// Groups under way at once (each of at most <see cref="MaxGroupBytes"/> of files as scanned). A group's own steps
+    /// take turns between the two processes (read and hash here, plan there, put there, commit there, record here), with
+    /// an fsync in both the put and the commit, so with two groups one side often waited for the other; four keep work
+    /// queued on both sides of a 2-core machine. The file bytes held stay at about 64 MiB (plus LZ4 copies), as with two
+    /// groups of 32.
+    /// </summary>
+    public const int GroupsInFlight = 4;
 
     private async Task<List<SyncAction>> UploadOrHandBackAsync(List<SyncAction> group, CancellationToken ct)
     {
@@ -343,21 +368,25 @@ internal sealed class SmallFileUploader
         }
     }
 
-    /// <summary>The file's chunks with their bytes, or null when it no longer matches what was hashed.</summary>
+    /// <summary>
+    /// The file's chunks with their bytes, or null when it no longer matches what was hashed. Reads at most the
+    /// fingerprint's size and one byte more: a small file that grew into a huge one after the scan is handed back
+    /// (the one-file path streams it), not loaded whole into memory.
+    /// </summary>
     private async Task<List<SourceChunk>?> ReadAsync(string path, FileFingerprint fp, CancellationToken ct)
     {
-        var chunks = new List<SourceChunk>();
+        List<SourceChunk> chunks;
         try
         {
-            await using var stream = FileHasher.OpenRead(_ctx.FullPath(path));
-            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            if (FileHasher.TryReadExactly(_ctx.FullPath(path), fp.Size) is not { } data)
             {
-                chunks.Add(chunk);
+                return null;
             }
+
+            chunks = await _ctx.Chunker.CutWholeAsync(data, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Dispose(chunks);
             return null;
         }
 

@@ -1,3 +1,4 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Tests.Infrastructure;
@@ -47,6 +48,37 @@ public sealed class BatchTreeTests
     }
 
     [Fact]
+    public async Task CommitMany_FilesOverFoldersOfCommittedFiles_AreEachRefusedWhileTheOthersCommit()
+    {
+        // The check under each path of one call runs on one iterator the call's batch keeps: every file is judged
+        // against what is committed, before and after a refused one, and only live entries count.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a/b/x", 0, StoreHarness.Chunk(1));
+        await h.PutFileAsync(alice, "m/k/y", 0, StoreHarness.Chunk(4));
+        var gone = await h.PutFileAsync(alice, "q/y", 0, StoreHarness.Chunk(2));
+        await h.Store.DeleteAsync(alice, "q/y", gone.Entry.Version, "dev");
+        var c3 = StoreHarness.Chunk(3);
+        h.Stored(alice, c3);
+
+        var outcomes = await h.Store.CommitManyAsync(alice,
+            [StoreHarness.Upload("a", 0, c3), StoreHarness.Upload("n", 0, c3), StoreHarness.Upload("m/k", 0, c3), StoreHarness.Upload("q", 0, c3)],
+            CancellationToken.None);
+
+        Assert.Equal(4, outcomes.Count);
+        var refusedA = Assert.IsType<CommitRefused>(outcomes[0]);
+        Assert.Equal(ErrorKind.AlreadyExists, refusedA.Kind);
+        Assert.Contains("'a' is a folder: 'a/b/x' is under it", refusedA.Message);
+        Assert.IsType<Committed>(outcomes[1]);
+        var refusedMk = Assert.IsType<CommitRefused>(outcomes[2]);
+        Assert.Equal(ErrorKind.AlreadyExists, refusedMk.Kind);
+        Assert.Contains("'m/k' is a folder: 'm/k/y' is under it", refusedMk.Message);
+        Assert.IsType<Committed>(outcomes[3]); // only a deleted entry under 'q'
+        Assert.Equal(4UL, h.Store.GetAccount(alice).FileCount);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task Check_ALiveFileBeneathALiveFile_IsReported()
     {
         using var h = new StoreHarness();
@@ -75,5 +107,35 @@ public sealed class BatchTreeTests
         var problems = h.Store.CheckConsistency();
 
         Assert.Equal(["file (" + ns + ", d/child) is live under 'd', which is a live file"], problems);
+    }
+
+    [Fact]
+    public async Task VisitCommittedFiles_AfterACommitDuringTheBatchsLife_SeesWhatANewIteratorWould()
+    {
+        // The batch keeps one Files iterator; a commit made while it lives (a nested write under the reentrant lock)
+        // must not leave the batch judging paths against the database as it was before.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        await h.PutFileAsync(alice, "a/x", 0, StoreHarness.Chunk(1));
+        var ns = alice.Namespace.Value;
+        using var batch = new RecordBatch(h.Store.Engine);
+        Assert.Equal(1, CountUnder(batch, ns, "a/"));
+        Assert.Equal(0, CountUnder(batch, ns, "b/"));
+
+        await h.PutFileAsync(alice, "b/y", 0, StoreHarness.Chunk(2));
+
+        Assert.Equal(1, CountUnder(batch, ns, "b/"));
+        Assert.Equal(1, CountUnder(batch, ns, "a/"));
+    }
+
+    private static int CountUnder(RecordBatch batch, string ns, string folder)
+    {
+        var count = 0;
+        batch.VisitCommittedFiles(Keys.FilePrefix(ns, folder), (_, _) =>
+        {
+            count++;
+            return true;
+        });
+        return count;
     }
 }

@@ -1,5 +1,6 @@
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
 using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.SyncClient.Tests;
@@ -266,6 +267,87 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Equal(FileCount, summary.FilesDownloaded);
         Assert.All(stale, p => Assert.False(File.Exists(p), p));
         Assert.All(notOurs, p => Assert.True(File.Exists(p), p));
+    }
+
+    [Fact]
+    public async Task The_next_batch_of_small_files_is_fetched_while_the_previous_one_is_at_its_barrier_and_no_file_is_in_place_before_its_own_barrier()
+    {
+        const int count = BatchDownloader.MaxFiles + 40; // two batches
+        using (var a = new TestClient(_dir, "a", _server))
+        {
+            for (var i = 0; i < count; i++)
+            {
+                a.Write(PathOf(i), $"small file {i}");
+            }
+
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        var barrier = new OverlapBarrier();
+        using var b = new TestClient(_dir, "b", _server, barrier: barrier);
+        barrier.InPlace = () => Directory.GetFiles(b.Folder, "f*.txt", SearchOption.AllDirectories).Length;
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(count, summary.FilesDownloaded);
+        Assert.Equal(count, b.State.CountFiles());
+        Assert.Equal("small file 7", b.Read(PathOf(7)));
+        Assert.Equal($"small file {count - 1}", b.Read(PathOf(count - 1)));
+
+        // The second batch began (its mark taken, its plans asked for) before the first one's barrier returned...
+        Assert.True(barrier.NextBatchStartedDuringFirstBarrier);
+
+        // ...and at every barrier, no file was in place that an earlier, finished barrier had not made durable.
+        Assert.Equal(2, barrier.AtFlush.Count);
+        Assert.All(barrier.AtFlush, at => Assert.True(at.InPlace <= at.FlushedBefore, $"{at.InPlace} files in place, {at.FlushedBefore} flushed"));
+    }
+
+    /// <summary>
+    /// The real barrier; the first file barrier waits (bounded) for a second batch to take its mark, and each notes how
+    /// many files were in place and how many an earlier barrier had flushed.
+    /// </summary>
+    private sealed class OverlapBarrier : IDurabilityBarrier
+    {
+        private readonly TaskCompletionSource _secondMark = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _marks;
+        private int _flushes;
+        private int _flushed;
+
+        public Func<int> InPlace { get; set; } = () => 0;
+
+        public bool NextBatchStartedDuringFirstBarrier { get; private set; }
+
+        public List<(int InPlace, int FlushedBefore)> AtFlush { get; } = [];
+
+        public IDisposable? Mark(string folder)
+        {
+            if (Interlocked.Increment(ref _marks) >= 2)
+            {
+                _secondMark.TrySetResult();
+            }
+
+            return null;
+        }
+
+        public void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files)
+        {
+            lock (AtFlush)
+            {
+                AtFlush.Add((InPlace(), Volatile.Read(ref _flushed)));
+            }
+
+            if (Interlocked.Increment(ref _flushes) == 1)
+            {
+                // Without overlapping batches the second mark comes only after this batch ends: the wait runs out.
+                NextBatchStartedDuringFirstBarrier = _secondMark.Task.Wait(TimeSpan.FromSeconds(20));
+            }
+
+            DurabilityBarrier.Default.FlushFiles(folder, files);
+            Interlocked.Add(ref _flushed, files.Count);
+        }
+
+        public void FlushDirectories(IReadOnlyCollection<string> directories) => DurabilityBarrier.Default.FlushDirectories(directories);
     }
 
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>

@@ -32,6 +32,15 @@ internal sealed class BatchDownloader
     /// <summary>Most chunks asked for in one grouped request (the server's tokens cover 16).</summary>
     public const int MaxChunksPerRequest = 64;
 
+    /// <summary>
+    /// Batches of small files in flight at once: while one batch waits for its barrier, renames, folder syncs and db
+    /// write (none of which uses the network), the next one is already planned and fetched. Profiled (256 MiB and 2,000
+    /// files, composite build): the small files finished ~5.5 s after the large one, each batch's steps one after another.
+    /// Large files keep one batch at a time (their memory is a window of chunks per file). Each batch still runs its own
+    /// barrier before any of its files is renamed into place.
+    /// </summary>
+    public const int SmallBatchesInFlight = 2;
+
     private readonly SyncContext _ctx;
     private readonly SyncSummary _summary;
     private readonly FileDownloader _downloader;
@@ -57,30 +66,55 @@ internal sealed class BatchDownloader
         var copies = new List<string>();
         var large = files.Where(f => f.Size > LargeFileSize).ToList();
         var small = files.Where(f => f.Size <= LargeFileSize).ToList();
-        await Task.WhenAll(DownloadInBatchesAsync(large, copies, ct), DownloadInBatchesAsync(small, copies, ct)).ConfigureAwait(false);
+        await Task.WhenAll(DownloadInBatchesAsync(large, 1, copies, ct), DownloadInBatchesAsync(small, SmallBatchesInFlight, copies, ct)).ConfigureAwait(false);
         return copies;
     }
 
-    private async Task DownloadInBatchesAsync(List<(string Path, long Size)> files, List<string> copies, CancellationToken ct)
+    /// <summary>
+    /// The files in batches (at most <see cref="MaxFiles"/> files and <see cref="MaxBytes"/> bytes each, a larger file
+    /// alone), up to <paramref name="inFlight"/> batches at once; returns when every batch has ended.
+    /// </summary>
+    private async Task DownloadInBatchesAsync(List<(string Path, long Size)> files, int inFlight, List<string> copies, CancellationToken ct)
     {
+        var running = new List<Task>(inFlight);
         var batch = new List<string>();
         long bytes = 0;
-        foreach (var (path, size) in files)
+        try
         {
-            if (batch.Count > 0 && (batch.Count >= MaxFiles || bytes + size > MaxBytes))
+            foreach (var (path, size) in files)
             {
-                await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
-                batch.Clear();
-                bytes = 0;
+                if (batch.Count > 0 && (batch.Count >= MaxFiles || bytes + size > MaxBytes))
+                {
+                    await StartAsync(batch).ConfigureAwait(false);
+                    batch = [];
+                    bytes = 0;
+                }
+
+                batch.Add(path);
+                bytes += Math.Max(0, size);
             }
 
-            batch.Add(path);
-            bytes += Math.Max(0, size);
+            if (batch.Count > 0)
+            {
+                await StartAsync(batch).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Every batch started ends (its temp files closed and removed) before this returns, even on a failure.
+            await Task.WhenAll(running).ConfigureAwait(false);
         }
 
-        if (batch.Count > 0)
+        async Task StartAsync(List<string> paths)
         {
-            await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
+            if (running.Count >= inFlight)
+            {
+                var done = await Task.WhenAny(running).ConfigureAwait(false);
+                running.Remove(done);
+                await done.ConfigureAwait(false);
+            }
+
+            running.Add(DownloadBatchAsync(paths, copies, ct));
         }
     }
 

@@ -1,5 +1,6 @@
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
 using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.SyncClient.Tests;
@@ -266,6 +267,227 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Equal(FileCount, summary.FilesDownloaded);
         Assert.All(stale, p => Assert.False(File.Exists(p), p));
         Assert.All(notOurs, p => Assert.True(File.Exists(p), p));
+    }
+
+    [Fact]
+    public async Task The_next_batch_of_small_files_fetches_only_after_the_previous_one_fetched_and_during_its_barrier_and_no_file_is_in_place_before_its_own_barrier()
+    {
+        const int count = BatchDownloader.MaxFiles + 40; // two batches
+        using (var a = new TestClient(_dir, "a", _server))
+        {
+            for (var i = 0; i < count; i++)
+            {
+                a.Write(PathOf(i), $"small file {i}");
+            }
+
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        var barrier = new OverlapBarrier();
+        using var b = new TestClient(_dir, "b", _server, barrier: barrier);
+        barrier.InPlace = () => Enumerable.Range(0, count).Select(PathOf).Where(p => File.Exists(b.PathOf(p))).ToHashSet(StringComparer.Ordinal);
+        _server.TamperPlans = plans => barrier.Plans($"plans {plans.Plans.Count} (chunks served: {_server.ChunksServed})"); // a batch's fetch starts with its plans
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(count, summary.FilesDownloaded);
+        Assert.Equal(count, b.State.CountFiles());
+        Assert.Equal("small file 7", b.Read(PathOf(7)));
+        Assert.Equal($"small file {count - 1}", b.Read(PathOf(count - 1)));
+
+        // Batch 2 asked for its plans only after batch 1's fetch ended (every one of its 512 chunks served: one small
+        // file, one chunk) and before batch 1's barrier returned: one batch fetches while the other is at its barrier,
+        // never both fetching at once.
+        Assert.Equal(
+            [$"plans {BatchDownloader.MaxFiles} (chunks served: 0)", $"plans 40 (chunks served: {BatchDownloader.MaxFiles})", $"files {BatchDownloader.MaxFiles} done", "files 40 done"],
+            barrier.Events.Where(e => e.StartsWith("plans", StringComparison.Ordinal) || e.EndsWith("done", StringComparison.Ordinal)).ToList());
+
+        // Every barrier ran off the thread pool (a blocking fsync does not hold a thread the fetching batch needs).
+        Assert.All(barrier.OnPoolThread, onPool => Assert.False(onPool));
+
+        // At every file barrier, the files in place were exactly some of those an earlier, finished barrier made
+        // durable, and none of the files this barrier is about to flush.
+        Assert.Equal(2, barrier.AtFlush.Count);
+        foreach (var (inPlace, flushedBefore, flushing) in barrier.AtFlush)
+        {
+            Assert.Empty(inPlace.Except(flushedBefore));
+            Assert.Empty(inPlace.Intersect(flushing));
+        }
+
+        // Each barrier flushed exactly its own batch's files (the two barriers may overlap: batch 2's may begin before
+        // batch 1's returns, so it may find none of batch 1's files in place yet, never one that was not flushed).
+        Assert.Empty(barrier.AtFlush[0].InPlace);
+        Assert.Equal(BatchDownloader.MaxFiles, barrier.AtFlush[0].Flushing.Count);
+        Assert.Equal(40, barrier.AtFlush[1].Flushing.Count);
+        Assert.Equal(
+            Enumerable.Range(0, count).Select(PathOf).Order(StringComparer.Ordinal),
+            barrier.AtFlush[0].Flushing.Concat(barrier.AtFlush[1].Flushing).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Two_names_for_one_local_file_in_two_batches_are_checked_and_renamed_one_at_a_time_so_the_second_makes_a_conflicted_copy()
+    {
+        // Simulated on Linux with a test seam: the same path twice, in two batches (on macOS or Windows, 'a.txt' and
+        // 'A.txt' are one file). The seam holds the first rename between its check and its rename and lets the
+        // second batch try to reach the same point.
+        const string twice = "same/name.txt";
+        using (var a = new TestClient(_dir, "a", _server))
+        {
+            a.Write(twice, "the file");
+            for (var i = 0; i < BatchDownloader.MaxFiles; i++)
+            {
+                a.Write(PathOf(i), $"small file {i}");
+            }
+
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        using var b = new TestClient(_dir, "b", _server);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var conflicts = 0;
+        var downloader = new FileDownloader(b.Context, summary, gets, p => $"{p}.conflict{Interlocked.Increment(ref conflicts)}");
+        var firstHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrivals = 0;
+        var bothBetweenCheckAndRename = false;
+        downloader.BeforeRename = async staged =>
+        {
+            if (staged.Path != twice)
+            {
+                return;
+            }
+
+            if (Interlocked.Increment(ref arrivals) == 1)
+            {
+                firstHeld.TrySetResult();
+
+                // Without one lock the second batch reaches this point too (it has only its barrier and a check to
+                // pass); with it, it waits for this rename and the wait here runs out.
+                bothBetweenCheckAndRename = await Task.WhenAny(secondArrived.Task, Task.Delay(TimeSpan.FromSeconds(3))) == secondArrived.Task;
+            }
+            else
+            {
+                secondArrived.TrySetResult();
+            }
+        };
+        var files = new List<(string, long)> { (twice, 8) };
+        files.AddRange(Enumerable.Range(0, BatchDownloader.MaxFiles - 1).Select(i => (PathOf(i), 16L)));
+        files.Add((twice, 8)); // the first file of the second batch
+        var batches = new BatchDownloader(b.Context, summary, downloader, 4);
+
+        var copies = await batches.DownloadAsync(files, CancellationToken.None);
+
+        Assert.True(firstHeld.Task.IsCompleted);
+        Assert.False(bothBetweenCheckAndRename);
+        Assert.Equal(0, summary.Errors);
+
+        // The second saw the first in place: the first is kept as a conflicted copy (to be uploaded), not replaced.
+        Assert.Equal([$"{twice}.conflict1"], copies);
+        Assert.Equal("the file", b.Read(twice));
+        Assert.Equal("the file", b.Read($"{twice}.conflict1"));
+    }
+
+    /// <summary>
+    /// The real barrier (its mark included); the first file barrier waits (bounded) for the second batch to ask for its
+    /// plans, and each file barrier notes which files were in place, which an earlier barrier had flushed, which it
+    /// flushes (read from each temp file: its content names its file), and whether it ran on a thread-pool thread.
+    /// </summary>
+    private sealed class OverlapBarrier : IDurabilityBarrier
+    {
+        private readonly HashSet<string> _flushed = new(StringComparer.Ordinal);
+        private int _plans;
+        private int _flushes;
+
+        public ManualResetEventSlim SecondPlans { get; } = new();
+
+        public Func<IReadOnlySet<string>> InPlace { get; set; } = () => new HashSet<string>();
+
+        public List<string> Events { get; } = [];
+
+        public List<bool> OnPoolThread { get; } = [];
+
+        public List<(IReadOnlySet<string> InPlace, IReadOnlySet<string> FlushedBefore, IReadOnlySet<string> Flushing)> AtFlush { get; } = [];
+
+        public void Plans(string note)
+        {
+            Note(note);
+            if (Interlocked.Increment(ref _plans) == 2)
+            {
+                SecondPlans.Set();
+            }
+        }
+
+        public IDisposable? Mark(string folder) => DurabilityBarrier.Default.Mark(folder);
+
+        public void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files) => FlushFiles(folder, files, null);
+
+        public void FlushFiles(string folder, IReadOnlyList<SafeFileHandle> files, IDisposable? mark)
+        {
+            var flushing = files.Select(TargetOf).ToHashSet(StringComparer.Ordinal);
+            lock (AtFlush)
+            {
+                AtFlush.Add((InPlace(), new HashSet<string>(_flushed, StringComparer.Ordinal), flushing));
+                OnPoolThread.Add(Thread.CurrentThread.IsThreadPoolThread);
+            }
+
+            Note($"files {files.Count}");
+            if (Interlocked.Increment(ref _flushes) == 1)
+            {
+                // Batch 2 is to fetch during this barrier: this waits (bounded) for its plans. A blocking wait, but on
+                // the barrier's own thread, as the real barrier's fsyncs are.
+                SecondPlans.Wait(TimeSpan.FromSeconds(20));
+            }
+
+            DurabilityBarrier.Default.FlushFiles(folder, files, mark);
+            lock (AtFlush)
+            {
+                _flushed.UnionWith(flushing);
+            }
+
+            Note($"files {files.Count} done");
+        }
+
+        public void FlushDirectories(IReadOnlyCollection<string> directories) => DurabilityBarrier.Default.FlushDirectories(directories);
+
+        private void Note(string e)
+        {
+            lock (Events)
+            {
+                Events.Add(e);
+            }
+        }
+
+        /// <summary>
+        /// The file a temp file is for: its content is "small file {i}", the file of <see cref="PathOf"/>(i). Read with
+        /// libc's open, as .NET's own open would meet the download's exclusive advisory lock.
+        /// </summary>
+        private static string TargetOf(SafeFileHandle handle)
+        {
+            var fd = Open(System.Text.Encoding.UTF8.GetBytes($"/proc/self/fd/{handle.DangerousGetHandle()}\0"), 0);
+            Assert.True(fd >= 0, "could not open the temp file to read it");
+            try
+            {
+                var buffer = new byte[256];
+                var n = (int)Read(fd, buffer, buffer.Length);
+                var content = System.Text.Encoding.UTF8.GetString(buffer, 0, Math.Max(0, n));
+                return PathOf(int.Parse(content["small file ".Length..], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            finally
+            {
+                _ = Close(fd);
+            }
+        }
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open")]
+        private static extern int Open(byte[] path, int flags);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "read")]
+        private static extern nint Read(int fd, byte[] buffer, nint count);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close")]
+        private static extern int Close(int fd);
     }
 
     /// <summary>The real barrier, with a note of what the folder and db held at each step, and failures on demand.</summary>

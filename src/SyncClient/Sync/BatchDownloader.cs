@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
@@ -32,6 +33,16 @@ internal sealed class BatchDownloader
     /// <summary>Most chunks asked for in one grouped request (the server's tokens cover 16).</summary>
     public const int MaxChunksPerRequest = 64;
 
+    /// <summary>
+    /// Batches of small files in flight at once, as a pipeline: one batch at a time plans and fetches (one gate around
+    /// that step, so the network, memory and request bounds are those of one batch) while the other waits for its
+    /// barrier, renames, folder syncs and db write (none of which uses the network). Profiled (256 MiB and 2,000 files,
+    /// composite build): the small files finished ~5.5 s after the large one, each batch's steps one after another.
+    /// Large files keep one batch at a time (their memory is a window of chunks per file). Each batch still runs its own
+    /// barrier before any of its files is renamed into place.
+    /// </summary>
+    public const int SmallBatchesInFlight = 2;
+
     private readonly SyncContext _ctx;
     private readonly SyncSummary _summary;
     private readonly FileDownloader _downloader;
@@ -57,40 +68,124 @@ internal sealed class BatchDownloader
         var copies = new List<string>();
         var large = files.Where(f => f.Size > LargeFileSize).ToList();
         var small = files.Where(f => f.Size <= LargeFileSize).ToList();
-        await Task.WhenAll(DownloadInBatchesAsync(large, copies, ct), DownloadInBatchesAsync(small, copies, ct)).ConfigureAwait(false);
+
+        // One batch of small files fetches at a time; one check-and-rename at a time across every batch of both streams
+        // (on a case-insensitive file system two remote names can be one local file: the second must see the first).
+        using var fetchGate = new SemaphoreSlim(1, 1);
+        using var placeLock = new SemaphoreSlim(1, 1);
+        var both = Task.WhenAll(
+            DownloadInBatchesAsync(large, 1, null, placeLock, copies, ct),
+            DownloadInBatchesAsync(small, SmallBatchesInFlight, fetchGate, placeLock, copies, ct));
+        try
+        {
+            await both.ConfigureAwait(false);
+        }
+        catch (Exception) when (both.Exception?.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) is { } real)
+        {
+            // One stream's real error is not hidden behind the other's cancellation.
+            ExceptionDispatchInfo.Throw(real);
+        }
+
         return copies;
     }
 
-    private async Task DownloadInBatchesAsync(List<(string Path, long Size)> files, List<string> copies, CancellationToken ct)
+    /// <summary>Waits for every task, ignoring their errors (the caller already has the one it reports).</summary>
+    private static async Task WhenAllQuietlyAsync(IEnumerable<Task> tasks)
     {
-        var batch = new List<string>();
-        long bytes = 0;
-        foreach (var (path, size) in files)
+        foreach (var task in tasks)
         {
-            if (batch.Count > 0 && (batch.Count >= MaxFiles || bytes + size > MaxBytes))
+            try
             {
-                await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
-                batch.Clear();
-                bytes = 0;
+                await task.ConfigureAwait(false);
             }
-
-            batch.Add(path);
-            bytes += Math.Max(0, size);
-        }
-
-        if (batch.Count > 0)
-        {
-            await DownloadBatchAsync(batch, copies, ct).ConfigureAwait(false);
+            catch (Exception)
+            {
+                // Ignored on purpose: the first error is the one rethrown; this one is only waited for.
+            }
         }
     }
 
-    private async Task DownloadBatchAsync(List<string> paths, List<string> copies, CancellationToken ct)
+    /// <summary>A synchronous barrier step on a thread of its own, not a thread-pool thread the fetching batch needs.</summary>
+    private static Task OffPoolAsync(Action step) =>
+        Task.Factory.StartNew(step, CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+
+    /// <summary>
+    /// The files in batches (at most <see cref="MaxFiles"/> files and <see cref="MaxBytes"/> bytes each, a larger file
+    /// alone), up to <paramref name="inFlight"/> batches at once; returns when every batch has ended.
+    /// </summary>
+    private async Task DownloadInBatchesAsync(List<(string Path, long Size)> files, int inFlight, SemaphoreSlim? fetchGate, SemaphoreSlim placeLock, List<string> copies, CancellationToken ct)
+    {
+        var running = new List<Task>(inFlight);
+        var batch = new List<string>();
+        long bytes = 0;
+        try
+        {
+            foreach (var (path, size) in files)
+            {
+                if (batch.Count > 0 && (batch.Count >= MaxFiles || bytes + size > MaxBytes))
+                {
+                    await StartAsync(batch).ConfigureAwait(false);
+                    batch = [];
+                    bytes = 0;
+                }
+
+                batch.Add(path);
+                bytes += Math.Max(0, size);
+            }
+
+            if (batch.Count > 0)
+            {
+                await StartAsync(batch).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Every batch started ends (its temp files closed and removed) before this returns, even on a failure; the
+            // others' errors (a cancellation, say) do not take the place of the one that stopped the loop.
+            await WhenAllQuietlyAsync(running).ConfigureAwait(false);
+            throw;
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(false);
+
+        async Task StartAsync(List<string> paths)
+        {
+            if (running.Count >= inFlight)
+            {
+                var done = await Task.WhenAny(running).ConfigureAwait(false);
+                running.Remove(done);
+                await done.ConfigureAwait(false);
+            }
+
+            running.Add(DownloadBatchAsync(paths, fetchGate, placeLock, copies, ct));
+        }
+    }
+
+    private async Task DownloadBatchAsync(List<string> paths, SemaphoreSlim? fetchGate, SemaphoreSlim placeLock, List<string> copies, CancellationToken ct)
     {
         var staged = new StagedDownload?[paths.Count];
+        if (fetchGate is not null)
+        {
+            await fetchGate.WaitAsync(ct).ConfigureAwait(false);
+        }
+
+        var gated = fetchGate is not null;
         using var mark = _ctx.Barrier.Mark(_ctx.Folder); // before the first temp file is opened
         try
         {
-            await StageAsync(paths, staged, ct).ConfigureAwait(false);
+            try
+            {
+                await StageAsync(paths, staged, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                // The next batch fetches while this one is at its barrier, renames and db write.
+                if (gated)
+                {
+                    fetchGate!.Release();
+                    gated = false;
+                }
+            }
 
             var ready = staged.Where(s => s is not null).Select(s => s!).ToList();
             if (ready.Count == 0)
@@ -101,7 +196,8 @@ internal sealed class BatchDownloader
             try
             {
                 // The barrier: every byte of the batch durable before any file of it is renamed into place.
-                _ctx.Barrier.FlushFiles(_ctx.Folder, ready.Select(s => s.Handle!).ToList(), mark);
+                var handles = ready.Select(s => s.Handle!).ToList();
+                await OffPoolAsync(() => _ctx.Barrier.FlushFiles(_ctx.Folder, handles, mark)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -117,6 +213,7 @@ internal sealed class BatchDownloader
             foreach (var s in ready)
             {
                 s.Close();
+                await placeLock.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {
                     placed.Add((s, await _downloader.PlaceAsync(s, ct).ConfigureAwait(false)));
@@ -124,6 +221,10 @@ internal sealed class BatchDownloader
                 catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
                 {
                     Fail(s.Path, e);
+                }
+                finally
+                {
+                    placeLock.Release();
                 }
             }
 
@@ -135,7 +236,8 @@ internal sealed class BatchDownloader
             // Each folder once, for all the renames into it; then the db, in one transaction.
             try
             {
-                _ctx.Barrier.FlushDirectories(placed.Select(p => p.Staged.Directory).Distinct(StringComparer.Ordinal).ToList());
+                var directories = placed.Select(p => p.Staged.Directory).Distinct(StringComparer.Ordinal).ToList();
+                await OffPoolAsync(() => _ctx.Barrier.FlushDirectories(directories)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -28,6 +28,9 @@ internal sealed class FileDownloader
         _conflictName = conflictName;
     }
 
+    /// <summary>Test seam: runs in <see cref="PlaceAsync"/> after the checks, just before the rename into place.</summary>
+    internal Func<StagedDownload, Task>? BeforeRename { get; set; }
+
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct) =>
@@ -262,6 +265,11 @@ internal sealed class FileDownloader
         // The version's executable bit, before the rename: the file appears with its mode, never without it for a moment.
         // Recorded as read back: where the filesystem cannot hold it, the record matches the file and no pass sends it.
         var executable = Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable);
+        if (BeforeRename is { } beforeRename)
+        {
+            await beforeRename(staged).ConfigureAwait(false);
+        }
+
         File.Move(staged.Temp, full, overwrite: true);
         staged.Placed = true;
         var info = new FileInfo(full);

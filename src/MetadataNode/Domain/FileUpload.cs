@@ -28,7 +28,7 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
     }
 
     /// <summary>
-    /// Validates a request's input (the path, the time, the chunk count, each chunk's sizes as <paramref name="chunks"/>
+    /// Validates a request's input (the path, the time, the chunk count, each chunk's encoding and sizes as <paramref name="chunks"/>
     /// yields it, their sum, the device name, in that order); anything malformed is InvalidArgument with a message saying
     /// what, too many chunks ResourceExhausted. The services hand over a request's chunks as a list that parses each wire
     /// reference when it is read, so a malformed one is reported in this same order.
@@ -69,9 +69,18 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
         return new FileUpload(normalized, size, mtimeUnixMs, list, baseVersion, device);
     }
 
-    /// <summary>Checks chunk #<paramref name="index"/> of a request: plain and stored size 1 to <see cref="Limits.MaxChunkSize"/>.</summary>
+    /// <summary>
+    /// Checks chunk #<paramref name="index"/> of a request: a defined encoding (Raw or Lz4), plain and stored size 1 to
+    /// <see cref="Limits.MaxChunkSize"/>. The wire mapping checks the encoding too; this keeps the domain self-checking
+    /// for a caller that builds its <see cref="ChunkRef"/>s some other way.
+    /// </summary>
     internal static ChunkRef ValidChunk(ChunkRef chunk, int index)
     {
+        if (chunk.Encoding is not (ChunkEncoding.Raw or ChunkEncoding.Lz4))
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index} ({chunk.Id.ToShortString()}) has unknown encoding {(int)chunk.Encoding}; it must be Raw or Lz4.");
+        }
+
         if (chunk.Size <= 0 || chunk.Size > Limits.MaxChunkSize)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index} ({chunk.Id.ToShortString()}) has size {chunk.Size}; a chunk is 1 to {Limits.MaxChunkSize} bytes.");

@@ -70,4 +70,33 @@ public sealed class RequestMappingTests
         Assert.Equal(("dir/f.txt", (ulong)chunk.Size, 5L, 7UL, "laptop", true), (upload.Path, upload.Size, upload.MtimeUnixMs, upload.BaseVersion, upload.Device, upload.Executable));
         Assert.Equal([chunk], upload.Chunks);
     }
+
+    [Fact]
+    public void A_window_over_the_chunk_limit_is_resource_exhausted_before_any_malformed_id_is_parsed()
+    {
+        var request = new PlanChunksRequest { Path = "a", Size = 1000 };
+        request.Chunks.AddRange(Enumerable.Repeat(BadId(), Limits.MaxChunksPerWindow + 1));
+
+        var ex = Assert.Throws<DropboxException>(() => SyncMapping.ToWindow(request));
+
+        Assert.Equal(ErrorKind.ResourceExhausted, ex.Kind);
+        Assert.DoesNotContain("Chunk #", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_batch_plan_keeps_each_files_avoid_list_has_no_device_and_names_the_file_over_the_chunk_limit()
+    {
+        var good = StoreHarness.Chunk(4).ToProto();
+        var ok = new PlanUploadRequest { Path = "a", Size = (ulong)good.Size, Chunks = { good }, AvoidNodes = { "node-b" } };
+        var uploads = SyncMapping.ToUploads([ok], SyncMapping.ToUpload);
+        Assert.Equal(["node-b"], uploads[0].AvoidNodes);
+        Assert.Equal(string.Empty, uploads[0].Device);
+
+        var over = new PlanUploadRequest { Path = "b", Size = 0 };
+        over.Chunks.AddRange(Enumerable.Repeat(BadId(), Limits.MaxChunksPerFile + 1));
+        var ex = Assert.Throws<DropboxException>(() => SyncMapping.ToUploads([ok, over], SyncMapping.ToUpload));
+
+        Assert.Equal(ErrorKind.ResourceExhausted, ex.Kind);
+        Assert.StartsWith("File #1: Too many chunks", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -203,7 +203,7 @@ public static class MetadataLoadRunner
                 }
 
                 var user = users[i % users.Length].User;
-                var upload = FileUpload.Create($"direct/{i}", directChunks[i].Size, 0, [directChunks[i]], 0, "bench");
+                var upload = FileUpload.Create($"direct/{i}", directChunks[i].Size, 0, [directChunks[i].ToDomain()], 0, "bench");
                 await store.CommitAsync(user, upload, CancellationToken.None);
             }
         })));

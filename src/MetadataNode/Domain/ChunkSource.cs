@@ -1,4 +1,3 @@
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -7,4 +6,4 @@ namespace Dropbox.MetadataNode.Domain;
 /// <param name="Chunk">The chunk, as the version names it.</param>
 /// <param name="Holders">Nodes holding it: live first, in placement order.</param>
 /// <param name="Tokens">A get token per holder, same order.</param>
-internal sealed record ChunkSource(ChunkRef Chunk, IReadOnlyList<NodeRecord> Holders, IReadOnlyList<string> Tokens);
+internal sealed record ChunkSource(ChunkRef Chunk, IReadOnlyList<NodeAddress> Holders, IReadOnlyList<string> Tokens);

@@ -1,6 +1,5 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -14,8 +13,13 @@ internal sealed record ChunkWindow(string Path, ulong Size, ulong BaseVersion, I
     /// <summary>Storage nodes the client found full or down: as <see cref="FileUpload.AvoidNodes"/>.</summary>
     public IReadOnlyList<string> AvoidNodes { get; init; } = [];
 
-    /// <summary>Validates wire input; anything malformed is InvalidArgument, an oversize window ResourceExhausted.</summary>
-    public static ChunkWindow Create(string? path, ulong size, ulong baseVersion, IReadOnlyList<Proto.ChunkRef> chunks)
+    /// <summary>
+    /// Validates a request's input (path, chunk count, file size, each chunk as <paramref name="chunks"/> yields it, their
+    /// sum, in that order); anything malformed is InvalidArgument, an oversize window ResourceExhausted. The services hand
+    /// over a request's chunks as a list that parses each wire reference when it is read, so a malformed one is reported
+    /// in this same order.
+    /// </summary>
+    public static ChunkWindow Create(string? path, ulong size, ulong baseVersion, IReadOnlyList<ChunkRef> chunks)
     {
         var normalized = PathGuard.Normalize(path);
         if (chunks.Count > Limits.MaxChunksPerWindow)
@@ -32,7 +36,7 @@ internal sealed record ChunkWindow(string Path, ulong Size, ulong BaseVersion, I
         ulong sum = 0;
         for (var i = 0; i < chunks.Count; i++)
         {
-            list[i] = FileUpload.ParseChunk(chunks[i], i);
+            list[i] = FileUpload.ValidChunk(chunks[i], i);
             sum += (ulong)list[i].Size;
         }
 

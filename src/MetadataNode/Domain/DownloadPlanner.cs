@@ -93,13 +93,15 @@ internal sealed partial class DownloadPlanner
         new(ErrorKind.ResourceExhausted, $"The download plan of '{path}' ({chunks} chunks) is too large for one answer (MaxUnpagedPlanBytes = {Limits.MaxUnpagedPlanBytes}): ask for it by pages (GetDownloadPlanRequest.limit, at most {Limits.MaxDownloadPlanPage} chunks a page).");
 
     /// <summary>For chunks [from, from + count): the registered nodes holding each, live first, in placement order.</summary>
-    private List<List<NodeRecord>> Holders(string path, IReadOnlyList<ChunkRef> chunks, int from, int count)
+    private List<NodeAddress[]> Holders(string path, IReadOnlyList<ChunkRef> chunks, int from, int count)
     {
-        var result = new List<List<NodeRecord>>(count);
+        var result = new List<NodeAddress[]>(count);
+        var holders = new List<NodeRecord>();
+        var addresses = new Dictionary<string, NodeAddress>(StringComparer.Ordinal); // one per node, shared by its chunks
         for (var i = from; i < from + count; i++)
         {
             var id = chunks[i].Id;
-            var holders = new List<NodeRecord>();
+            holders.Clear();
             if (ChunkLedger.Read(_engine, id) is { } record)
             {
                 foreach (var nodeId in record.Locations)
@@ -122,7 +124,19 @@ internal sealed partial class DownloadPlanner
                 throw new DropboxException(ErrorKind.Unavailable, $"Chunk {id} of '{path}' has no registered storage node; the node holding it may be gone.");
             }
 
-            result.Add(holders);
+            var sorted = new NodeAddress[holders.Count];
+            for (var k = 0; k < sorted.Length; k++)
+            {
+                var node = holders[k];
+                if (!addresses.TryGetValue(node.NodeId, out var address))
+                {
+                    addresses[node.NodeId] = address = NodeAddress.Of(node);
+                }
+
+                sorted[k] = address;
+            }
+
+            result.Add(sorted);
         }
 
         return result;
@@ -132,13 +146,13 @@ internal sealed partial class DownloadPlanner
     /// Get tokens for the chunks from <paramref name="from"/> on, one per holder, same shape as <paramref name="holders"/>:
     /// runs of up to <see cref="Limits.ChunksPerGetToken"/> chunks on one node share a token.
     /// </summary>
-    private List<string[]> GetTokens(string ns, IReadOnlyList<ChunkRef> chunks, int from, List<List<NodeRecord>> holders)
+    private List<string[]> GetTokens(string ns, IReadOnlyList<ChunkRef> chunks, int from, List<NodeAddress[]> holders)
     {
-        var tokens = holders.Select(h => new string[h.Count]).ToList();
+        var tokens = holders.Select(h => new string[h.Length]).ToList();
         var perNode = new Dictionary<string, List<(int Chunk, int Slot)>>(StringComparer.Ordinal);
         for (var i = 0; i < holders.Count; i++)
         {
-            for (var k = 0; k < holders[i].Count; k++)
+            for (var k = 0; k < holders[i].Length; k++)
             {
                 if (!perNode.TryGetValue(holders[i][k].NodeId, out var positions))
                 {

@@ -1,7 +1,6 @@
 using System.Text;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
-using Proto = Dropbox.Shared.Protos.Common;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -28,8 +27,13 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
         return nodes.Select(NodeRegistry.ValidNodeId).ToList();
     }
 
-    /// <summary>Validates wire input; anything malformed is InvalidArgument with a message saying what.</summary>
-    public static FileUpload Create(string? path, ulong size, long mtimeUnixMs, IReadOnlyList<Proto.ChunkRef> chunks, ulong baseVersion, string? device)
+    /// <summary>
+    /// Validates a request's input (the path, the time, the chunk count, each chunk's encoding and sizes as <paramref name="chunks"/>
+    /// yields it, their sum, the device name, in that order); anything malformed is InvalidArgument with a message saying
+    /// what, too many chunks ResourceExhausted. The services hand over a request's chunks as a list that parses each wire
+    /// reference when it is read, so a malformed one is reported in this same order.
+    /// </summary>
+    public static FileUpload Create(string? path, ulong size, long mtimeUnixMs, IReadOnlyList<ChunkRef> chunks, ulong baseVersion, string? device)
     {
         var normalized = PathGuard.Normalize(path);
         if (mtimeUnixMs is < Limits.MinMtimeUnixMs or > Limits.MaxMtimeUnixMs)
@@ -47,7 +51,7 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
         ulong sum = 0;
         for (var i = 0; i < chunks.Count; i++)
         {
-            list[i] = ParseChunk(chunks[i], i);
+            list[i] = ValidChunk(chunks[i], i);
             sum += (ulong)list[i].Size;
         }
 
@@ -65,17 +69,16 @@ internal sealed record FileUpload(string Path, ulong Size, long MtimeUnixMs, IRe
         return new FileUpload(normalized, size, mtimeUnixMs, list, baseVersion, device);
     }
 
-    /// <summary>Validates chunk #<paramref name="index"/> of a request: a well-formed id, plain and stored size 1 to <see cref="Limits.MaxChunkSize"/>.</summary>
-    internal static ChunkRef ParseChunk(Proto.ChunkRef wire, int index)
+    /// <summary>
+    /// Checks chunk #<paramref name="index"/> of a request: a defined encoding (Raw or Lz4), plain and stored size 1 to
+    /// <see cref="Limits.MaxChunkSize"/>. The wire mapping checks the encoding too; this keeps the domain self-checking
+    /// for a caller that builds its <see cref="ChunkRef"/>s some other way.
+    /// </summary>
+    internal static ChunkRef ValidChunk(ChunkRef chunk, int index)
     {
-        ChunkRef chunk;
-        try
+        if (chunk.Encoding is not (ChunkEncoding.Raw or ChunkEncoding.Lz4))
         {
-            chunk = wire.ToDomain();
-        }
-        catch (DropboxException ex)
-        {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index}: {ex.Message}", ex);
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk #{index} ({chunk.Id.ToShortString()}) has unknown encoding {(int)chunk.Encoding}; it must be Raw or Lz4.");
         }
 
         if (chunk.Size <= 0 || chunk.Size > Limits.MaxChunkSize)

@@ -1,17 +1,9 @@
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>One put a plan asks for: a chunk, the node to put it on, and the put token for it there.</summary>
-internal sealed class PlannedPut(ChunkId chunkId, NodeRecord node)
-{
-    /// <summary>The chunk to upload.</summary>
-    public ChunkId ChunkId { get; } = chunkId;
-
-    /// <summary>The storage node to put it on.</summary>
-    public NodeRecord Node { get; } = node;
-
-    /// <summary>The put token (one token may cover several puts to one node); set when the plan signs it.</summary>
-    public string Token { get; set; } = string.Empty;
-}
+/// <param name="ChunkId">The chunk to upload.</param>
+/// <param name="Node">The storage node to put it on.</param>
+/// <param name="Token">The put token (one token may cover several puts to one node).</param>
+internal sealed record PlannedPut(ChunkId ChunkId, NodeAddress Node, string Token);

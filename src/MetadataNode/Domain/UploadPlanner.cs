@@ -52,32 +52,33 @@ internal sealed partial class UploadPlanner
     public UploadPlan PlanUpload(UserInfo user, FileUpload upload)
     {
         var ns = Namespace(user);
-        var response = new UploadPlan();
-        JudgeAgainstCurrent(ns, upload, response);
-        PlanMissing(ns, upload.Chunks, response, upload.AvoidNodes);
-        return response;
+        var (currentVersion, conflict) = JudgeAgainstCurrent(ns, upload);
+        return new UploadPlan(currentVersion, conflict, PlanMissing(ns, upload.Chunks, upload.AvoidNodes));
     }
 
     /// <summary>
-    /// Sets <paramref name="response"/>'s current version and conflict flag from the file now at the upload's path, and
-    /// refuses (RESOURCE_EXHAUSTED) an upload that would take the account over its quota.
+    /// The current version of the file now at the upload's path (0 when none) and whether the upload's base is stale
+    /// against it; refuses (RESOURCE_EXHAUSTED) an upload that would take the account over its quota.
     /// </summary>
-    private void JudgeAgainstCurrent(NamespaceState ns, FileUpload upload, UploadPlan response)
+    private (ulong CurrentVersion, bool Conflict) JudgeAgainstCurrent(NamespaceState ns, FileUpload upload)
     {
         var fileBytes = _engine.Get(Keys.File(ns.Id, upload.Path), _engine.Files);
+        ulong currentVersion = 0;
+        var conflict = false;
         ulong currentSize = 0;
         if (fileBytes is not null)
         {
             var current = StoredFormat.ReadFile(fileBytes).Current;
             if (NamespaceFiles.IsLive(current))
             {
-                response.CurrentVersion = current.Version;
-                response.Conflict = upload.BaseVersion != current.Version && !UploadCommit.SameContent(current, upload);
+                currentVersion = current.Version;
+                conflict = upload.BaseVersion != current.Version && !UploadCommit.SameContent(current, upload);
                 currentSize = NamespaceFiles.IsLiveFile(current) ? current.Size : 0;
             }
         }
 
         UploadCommit.EnsureWithinQuota(ns.Record, upload.Path, upload.Size, currentSize);
+        return (currentVersion, conflict);
     }
 
     /// <summary>
@@ -89,31 +90,32 @@ internal sealed partial class UploadPlanner
     public UploadPlan PlanChunks(UserInfo user, ChunkWindow window)
     {
         var ns = Namespace(user);
-        var response = new UploadPlan();
         var fileBytes = _engine.Get(Keys.File(ns.Id, window.Path), _engine.Files);
+        ulong currentVersion = 0;
+        var conflict = false;
         ulong currentSize = 0;
         if (fileBytes is not null)
         {
             var current = StoredFormat.ReadFile(fileBytes).Current;
             if (NamespaceFiles.IsLive(current))
             {
-                response.CurrentVersion = current.Version;
-                response.Conflict = window.BaseVersion != current.Version && (current.Kind != PathKind.File || current.Size != window.Size);
+                currentVersion = current.Version;
+                conflict = window.BaseVersion != current.Version && (current.Kind != PathKind.File || current.Size != window.Size);
                 currentSize = NamespaceFiles.IsLiveFile(current) ? current.Size : 0;
             }
         }
 
         UploadCommit.EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
-        PlanMissing(ns, window.Chunks, response, window.AvoidNodes);
-        return response;
+        return new UploadPlan(currentVersion, conflict, PlanMissing(ns, window.Chunks, window.AvoidNodes));
     }
 
     /// <summary>
-    /// Adds to <paramref name="response"/> a put (node and token) for each chunk this namespace must upload. A chunk
-    /// counts as held only if this namespace references it or uploaded it itself (and it is still stored).
+    /// A put (node and token) for each chunk this namespace must upload. A chunk counts as held only if this namespace
+    /// references it or uploaded it itself (and it is still stored).
     /// </summary>
-    private void PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, UploadPlan response, IReadOnlyList<string>? avoidNodes = null)
+    private List<PlannedPut> PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<string> avoidNodes)
     {
+        var puts = new List<PlannedPut>();
         List<ChunkId>? pending = null;
         var missing = new List<ChunkId>();
         var seen = new HashSet<ChunkId>(chunks.Count);
@@ -146,7 +148,7 @@ internal sealed partial class UploadPlanner
         if (missing.Count > 0)
         {
             var liveNodes = _nodeRegistry.PlacementNodes();
-            var avoid = AvoidSet(liveNodes, avoidNodes ?? []);
+            var avoid = AvoidSet(liveNodes, avoidNodes);
 
             if (liveNodes.Count == 0)
             {
@@ -158,11 +160,12 @@ internal sealed partial class UploadPlanner
             var now = _clock.GetUtcNow().UtcTicks;
             var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
             ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
+            var addresses = Addresses(liveNodes);
             foreach (var id in missing)
             {
                 foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid))
                 {
-                    response.Missing.Add(new PlannedPut(id, node) { Token = _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime) });
+                    puts.Add(new PlannedPut(id, addresses[node.NodeId], _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime)));
                     _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
                 }
             }
@@ -172,6 +175,20 @@ internal sealed partial class UploadPlanner
         {
             TouchPending(pending);
         }
+
+        return puts;
+    }
+
+    /// <summary>The address of each node a plan may place chunks on, by id (one object per node, shared by its puts).</summary>
+    private static Dictionary<string, NodeAddress> Addresses(List<NodeRecord> nodes)
+    {
+        var addresses = new Dictionary<string, NodeAddress>(nodes.Count, StringComparer.Ordinal);
+        foreach (var node in nodes)
+        {
+            addresses[node.NodeId] = NodeAddress.Of(node);
+        }
+
+        return addresses;
     }
 
     /// <summary>
@@ -214,7 +231,7 @@ internal sealed partial class UploadPlanner
         }
 
         var ns = Namespace(user);
-        var responses = new UploadPlan[uploads.Count];
+        var judgements = new (ulong CurrentVersion, bool Conflict)[uploads.Count];
         var missingOf = new List<ChunkId>?[uploads.Count];
         var judged = new Dictionary<ChunkId, bool>((int)Math.Min(total, 1 << 16));
         var missing = new List<ChunkId>();
@@ -222,10 +239,9 @@ internal sealed partial class UploadPlanner
         for (var f = 0; f < uploads.Count; f++)
         {
             var upload = uploads[f];
-            var response = responses[f] = new UploadPlan();
             // Each file is judged alone, as PlanUpload judges it: one over the quota refuses the whole call before
             // anything is noted or signed (the client then plans the group's files one by one).
-            JudgeAgainstCurrent(ns, upload, response);
+            judgements[f] = JudgeAgainstCurrent(ns, upload);
 
             var seen = upload.Chunks.Count > 1 ? new HashSet<ChunkId>(upload.Chunks.Count) : null;
             foreach (var chunk in upload.Chunks)
@@ -256,6 +272,7 @@ internal sealed partial class UploadPlanner
             }
         }
 
+        Dictionary<ChunkId, PlannedPut[]>? puts = null;
         if (missing.Count > 0)
         {
             var liveNodes = _nodeRegistry.PlacementNodes();
@@ -271,43 +288,34 @@ internal sealed partial class UploadPlanner
             var now = _clock.GetUtcNow().UtcTicks;
             var putsUntil = now + (_options.TokenLifetime + _options.EventWait).Ticks;
             ns.Pending.AddAll(missing, now, putsUntil, _options.MaxPendingPutsPerUser);
-            var puts = new Dictionary<ChunkId, List<PlannedPut>>(missing.Count);
-            var unsigned = new Dictionary<string, List<PlannedPut>>(StringComparer.Ordinal);
+            var addresses = Addresses(liveNodes);
+            puts = new Dictionary<ChunkId, PlannedPut[]>(missing.Count);
+            var unsigned = new Dictionary<string, List<UnsignedPut>>(StringComparer.Ordinal);
             foreach (var id in missing)
             {
-                var list = new List<PlannedPut>(Math.Max(1, _options.ReplicationFactor));
-                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid))
+                var nodes = Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid);
+                var replicas = puts[id] = new PlannedPut[nodes.Count]; // filled as their tokens are signed
+                for (var r = 0; r < nodes.Count; r++)
                 {
-                    var put = new PlannedPut(id, node);
-                    list.Add(put);
+                    var node = addresses[nodes[r].NodeId];
                     if (!unsigned.TryGetValue(node.NodeId, out var waiting))
                     {
-                        unsigned[node.NodeId] = waiting = new List<PlannedPut>(ChunksPerSharedToken);
+                        unsigned[node.NodeId] = waiting = new List<UnsignedPut>(ChunksPerSharedToken);
                     }
 
-                    waiting.Add(put);
+                    waiting.Add(new UnsignedPut(id, replicas, r));
                     if (waiting.Count == ChunksPerSharedToken)
                     {
-                        SignShared(ns.Id, node.NodeId, waiting);
+                        SignShared(ns.Id, node, waiting);
                     }
 
                     _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
                 }
-
-                puts[id] = list;
             }
 
             foreach (var (nodeId, waiting) in unsigned)
             {
-                SignShared(ns.Id, nodeId, waiting);
-            }
-
-            for (var f = 0; f < uploads.Count; f++)
-            {
-                foreach (var id in missingOf[f] ?? [])
-                {
-                    responses[f].Missing.AddRange(puts[id]);
-                }
+                SignShared(ns.Id, addresses[nodeId], waiting);
             }
         }
 
@@ -316,8 +324,23 @@ internal sealed partial class UploadPlanner
             TouchPending(pending);
         }
 
-        return responses;
+        var plans = new UploadPlan[uploads.Count];
+        for (var f = 0; f < uploads.Count; f++)
+        {
+            var mine = new List<PlannedPut>();
+            foreach (var id in missingOf[f] ?? [])
+            {
+                mine.AddRange(puts![id]);
+            }
+
+            plans[f] = new UploadPlan(judgements[f].CurrentVersion, judgements[f].Conflict, mine);
+        }
+
+        return plans;
     }
+
+    /// <summary>A put of <see cref="PlanMany"/> waiting for its shared token: replica <paramref name="Slot"/> of the chunk's <paramref name="Replicas"/>.</summary>
+    private readonly record struct UnsignedPut(ChunkId ChunkId, PlannedPut[] Replicas, int Slot);
 
     /// <summary>
     /// Chunks one put token of a <see cref="PlanMany"/> answer covers, in the order the plan lists them (a client sends
@@ -326,8 +349,8 @@ internal sealed partial class UploadPlanner
     /// </summary>
     internal const int ChunksPerSharedToken = 16;
 
-    /// <summary>Signs one put token for the chunks of <paramref name="puts"/> (all for one node), gives it to each, empties the list.</summary>
-    private void SignShared(string ns, string nodeId, List<PlannedPut> puts)
+    /// <summary>Signs one put token for the chunks of <paramref name="puts"/> (all for <paramref name="node"/>), makes their puts with it, empties the list.</summary>
+    private void SignShared(string ns, NodeAddress node, List<UnsignedPut> puts)
     {
         if (puts.Count == 0)
         {
@@ -340,10 +363,10 @@ internal sealed partial class UploadPlanner
             ids[i] = puts[i].ChunkId;
         }
 
-        var token = _tokens.Issue(TokenOperation.Put, ns, nodeId, ids, _options.TokenLifetime);
+        var token = _tokens.Issue(TokenOperation.Put, ns, node.NodeId, ids, _options.TokenLifetime);
         foreach (var put in puts)
         {
-            put.Token = token;
+            put.Replicas[put.Slot] = new PlannedPut(put.ChunkId, node, token);
         }
 
         puts.Clear();

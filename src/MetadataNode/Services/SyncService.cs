@@ -22,7 +22,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<PlanUploadResponse> PlanUpload(PlanUploadRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, null) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
+        var upload = SyncMapping.ToUpload(request);
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanUpload(user, upload);
         _metrics.Planned(upload, plan);
@@ -32,7 +32,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<PlanUploadResponse> PlanChunks(PlanChunksRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var window = ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, request.Chunks) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
+        var window = SyncMapping.ToWindow(request);
         using var lease = await _store.AdmitAsync(user, window.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         var plan = _store.PlanChunks(user, window);
         _metrics.Planned(window, plan);
@@ -42,7 +42,7 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<CommitFileResponse> CommitFile(CommitFileRequest request, ServerCallContext context)
     {
         var user = _auth.User(context);
-        var upload = FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, request.Chunks, request.BaseVersion, request.Device) with { Executable = request.Executable };
+        var upload = SyncMapping.ToUpload(request);
         using var lease = await _store.AdmitAsync(user, upload.Chunks.Count, context.CancellationToken).ConfigureAwait(false);
         return SyncMapping.ToResponse(await _store.CommitAsync(user, upload, context.CancellationToken).ConfigureAwait(false));
     }
@@ -56,19 +56,7 @@ internal sealed class SyncService : Sync.SyncBase
         }
 
         EnsureFewEnoughChunks(request.Files.Sum(f => (long)f.Chunks.Count));
-        var uploads = new FileUpload[request.Files.Count];
-        for (var i = 0; i < uploads.Length; i++)
-        {
-            var f = request.Files[i];
-            try
-            {
-                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, f.Device) with { Executable = f.Executable };
-            }
-            catch (Dropbox.Shared.Errors.DropboxException ex)
-            {
-                throw new Dropbox.Shared.Errors.DropboxException(ex.Kind, $"File #{i}: {ex.Message}", ex);
-            }
-        }
+        var uploads = SyncMapping.ToUploads(request.Files, SyncMapping.ToUpload);
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
         return SyncMapping.ToResponse(await _store.CommitManyAsync(user, uploads, context.CancellationToken).ConfigureAwait(false));
@@ -88,19 +76,7 @@ internal sealed class SyncService : Sync.SyncBase
             throw Limits.TooManyChunksToPlan(total);
         }
 
-        var uploads = new FileUpload[request.Files.Count];
-        for (var i = 0; i < uploads.Length; i++)
-        {
-            var f = request.Files[i];
-            try
-            {
-                uploads[i] = FileUpload.Create(f.Path, f.Size, f.MtimeUnixMs, f.Chunks, f.BaseVersion, null) with { AvoidNodes = FileUpload.ValidAvoidNodes(f.AvoidNodes) };
-            }
-            catch (Dropbox.Shared.Errors.DropboxException ex)
-            {
-                throw new Dropbox.Shared.Errors.DropboxException(ex.Kind, $"File #{i}: {ex.Message}", ex);
-            }
-        }
+        var uploads = SyncMapping.ToUploads(request.Files, SyncMapping.ToUpload);
 
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
         var plans = _store.PlanMany(user, uploads);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 
@@ -47,42 +46,6 @@ public sealed partial class ChunkEngine
     }
 
     /// <summary>Reads and checks a record; null if its segment was retired meanwhile; DataLoss if it is corrupt.</summary>
-    private StoredChunk? ReadAt(ChunkId id, ChunkLocation location)
-    {
-        if (!_segments.TryGetValue(location.Segment, out var segment) || !segment.TryAcquire())
-        {
-            return null;
-        }
-
-        var length = SegmentRecord.HeaderSize + location.StoredLength;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        var ok = false;
-        try
-        {
-            var read = segment.Handle.ReadFully(buffer.AsSpan(0, length), location.Offset);
-            var record = buffer.AsSpan(0, length);
-            RecordHeader header = default;
-            if (read != length
-                || !(segment.Format == SegmentFormat.Framed
-                    ? SegmentRecord.TryRead(record, out header)
-                    : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
-                || header.Kind != RecordKind.Chunk
-                || header.Id != id
-                || header.StoredLength != location.StoredLength)
-            {
-                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
-            }
-
-            ok = true;
-            return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength);
-        }
-        finally
-        {
-            segment.Release();
-            if (!ok)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-    }
+    private StoredChunk? ReadAt(ChunkId id, ChunkLocation location) =>
+        _segments.TryGetValue(location.Segment, out var segment) ? segment.TryRead(id, location) : null;
 }

@@ -16,10 +16,8 @@ public sealed partial class ChunkEngine
     private GroupCommit<WriteOp, WrittenBatch> _commit = null!;
     private EngineCommitStages _stages = null!;
 
-    // State of ids written but not yet published to the index (null location = deleted), and the op that wrote
-    // it. Writer and barrier stages only.
-    private readonly Dictionary<ChunkId, (ChunkLocation? Location, long Sequence, WriteOp Writer)> _unapplied = new();
-    private long _sequence;
+    // State of ids written but not yet published to the index. Writer and barrier stages only.
+    private readonly UnappliedWrites _unapplied = new();
 
     // The writer's record hasher (one writer thread), reset for each record.
     private readonly System.IO.Hashing.XxHash3 _recordHash = new();
@@ -29,7 +27,7 @@ public sealed partial class ChunkEngine
 
     private void StartWriter()
     {
-        _stages = new EngineCommitStages(WriteBatch, Apply, ClearUnapplied, _logger);
+        _stages = new EngineCommitStages(WriteBatch, Apply, _unapplied.Retire, _logger);
         _commit = new GroupCommit<WriteOp, WrittenBatch>(
             _stages,
             new GroupCommitOptions
@@ -59,21 +57,7 @@ public sealed partial class ChunkEngine
             for (var i = 0; i < batch.Count; i++)
             {
                 var op = batch[i];
-                ChunkLocation? previous;
-                WriteOp? pendingWriter = null;
-                lock (_unapplied)
-                {
-                    if (_unapplied.TryGetValue(op.Id, out var pending))
-                    {
-                        previous = pending.Location;
-                        pendingWriter = pending.Writer;
-                    }
-                    else
-                    {
-                        previous = _index.TryGet(op.Id, out var indexed) ? indexed : null;
-                    }
-                }
-
+                var (previous, pendingWriter) = _unapplied.StateOf(op.Id, _index);
                 op.Previous = previous;
                 var skip = op.Kind switch
                 {
@@ -94,37 +78,14 @@ public sealed partial class ChunkEngine
                 var recordLength = SegmentRecord.HeaderSize + (long)op.Payload.Length;
                 if (pos > 0 && pos + recordLength > _options.SegmentMaxBytes)
                 {
-                    // The next segment is created first: if that fails (a failed directory fsync, say) nothing has
-                    // changed yet, the batch is rolled back in the old segment and the next batch tries again.
-                    var next = _lifecycle.Create(active.Number + 1);
-                    try
-                    {
-                        appender.Flush();
-                    }
-                    catch (Exception flushFailure)
-                    {
-                        try
-                        {
-                            _lifecycle.Drop(next);
-                        }
-                        catch (Exception ex)
-                        {
-                            // An empty segment file left behind: every later roll would fail to create it.
-                            _stages.StopWrites(new AggregateException(flushFailure, ex));
-                        }
+                    var next = _lifecycle.Roll(active, appender, pos);
 
-                        throw;
-                    }
-
-                    // The full segment is closed (its padding cut off) and fsynced with this batch.
+                    // The full segment, closed, is fsynced with this batch.
                     if (!segments.Contains(active))
                     {
                         segments.Add(active);
                     }
 
-                    active.Length = pos;
-                    active.Appender = null;
-                    _lifecycle.CloseFull(active, appender);
                     active = next;
                     _active = active;
                     appender = active.Appender!;
@@ -141,7 +102,6 @@ public sealed partial class ChunkEngine
                 appender.Append(header);
                 appender.Append(op.Payload.Span);
 
-                op.Sequence = ++_sequence;
                 ChunkLocation? now = null;
                 if (op.Kind == RecordKind.Chunk)
                 {
@@ -149,12 +109,7 @@ public sealed partial class ChunkEngine
                     now = op.NewLocation;
                 }
 
-                lock (_unapplied)
-                {
-                    // The state this op hides, restored if its batch fails (an earlier batch's, still in flight).
-                    op.HiddenPending = _unapplied.TryGetValue(op.Id, out var hidden) ? hidden.Writer : null;
-                    _unapplied[op.Id] = (now, op.Sequence, op);
-                }
+                _unapplied.Written(op, now);
 
                 pos += recordLength;
             }
@@ -170,7 +125,7 @@ public sealed partial class ChunkEngine
         }
         catch (Exception failure)
         {
-            ClearUnapplied(batch);
+            _unapplied.Retire(batch);
 
             // Leave no half-written batch behind: the next batch starts where this one did.
             if (ReferenceEquals(active, start.Segment))
@@ -185,39 +140,12 @@ public sealed partial class ChunkEngine
                     _stages.StopWrites(new AggregateException(failure, ex));
                 }
             }
-            else
+            else if (_lifecycle.RollBack(start.Segment, start.Length, failure))
             {
-                RollBackRoll(start.Segment, start.Length, failure);
+                _active = start.Segment;
             }
 
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Undoes a failed batch that rolled over: its records in the segment(s) it closed must not be replayed as
-    /// stored after a restart, so the segments it started are deleted and the one it started in is cut back (both
-    /// durably) and becomes the active segment again. If that cannot be done the engine stops taking writes.
-    /// </summary>
-    private void RollBackRoll(Segment start, long length, Exception failure)
-    {
-        try
-        {
-            foreach (var segment in _segments.Values.Where(s => s.Number > start.Number).OrderByDescending(s => s.Number).ToList())
-            {
-                _lifecycle.Drop(segment);
-            }
-
-            _files.SyncDirectory(_segmentDir);
-            start.Handle.SetLength(length);
-            start.Handle.Flush();
-            start.Length = length;
-            start.Appender = SegmentAppender.Open(_files, start.Path, length, _options.DirectWrites);
-            _active = start;
-        }
-        catch (Exception ex)
-        {
-            _stages.StopWrites(new AggregateException(failure, ex));
         }
     }
 
@@ -261,47 +189,6 @@ public sealed partial class ChunkEngine
             }
 
             _applied = (batch.EndSegment.Number, batch.EndOffset);
-        }
-    }
-
-    /// <summary>
-    /// Retires the ops' pending-state entries once they are published or failed. A failed op's entry gives back the
-    /// state it hid if that earlier op is still in flight (the index does not show it yet); newest first, so a batch
-    /// that wrote one id twice unwinds to the state before it.
-    /// </summary>
-    private void ClearUnapplied(List<WriteOp> ops)
-    {
-        lock (_unapplied)
-        {
-            for (var i = ops.Count - 1; i >= 0; i--)
-            {
-                var op = ops[i];
-                if (op.Skip || op.Sequence == 0 || op.Retired)
-                {
-                    continue;
-                }
-
-                op.Retired = true;
-                if (!_unapplied.TryGetValue(op.Id, out var pending) || pending.Sequence != op.Sequence)
-                {
-                    continue;
-                }
-
-                var hidden = op.HiddenPending;
-                while (hidden is { Retired: true })
-                {
-                    hidden = hidden.HiddenPending;
-                }
-
-                if (hidden is null)
-                {
-                    _unapplied.Remove(op.Id);
-                }
-                else
-                {
-                    _unapplied[op.Id] = (hidden.Kind == RecordKind.Chunk ? hidden.NewLocation : null, hidden.Sequence, hidden);
-                }
-            }
         }
     }
 }

@@ -47,7 +47,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         _index = recovered.Index;
         _segments = recovered.Segments;
         _quarantined = recovered.Quarantined;
-        _lifecycle = new SegmentLifecycle(_files, _segmentDir, options.DirectWrites, _segments, logger);
+        _lifecycle = new SegmentLifecycle(_files, _segmentDir, options.DirectWrites, _segments, logger, failure => _stages.StopWrites(failure));
         _namedCheckpoint = recovered.NamedCheckpoint;
         RebuiltIndex = recovered.RebuiltIndex;
         CheckpointLost = recovered.CheckpointLost;

@@ -1,3 +1,6 @@
+using System.Buffers;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
 using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Engine;
@@ -90,6 +93,49 @@ internal sealed class Segment
         if (Interlocked.Exchange(ref _retired, 1) == 0)
         {
             Release();
+        }
+    }
+
+    /// <summary>
+    /// Reads and checks the chunk record at <paramref name="location"/> in this segment: null if the segment was retired
+    /// meanwhile; DataLoss if the record is corrupt (checksum, kind, id or length do not match).
+    /// </summary>
+    public StoredChunk? TryRead(ChunkId id, ChunkLocation location)
+    {
+        if (!TryAcquire())
+        {
+            return null;
+        }
+
+        var length = SegmentRecord.HeaderSize + location.StoredLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var ok = false;
+        try
+        {
+            var read = Handle.ReadFully(buffer.AsSpan(0, length), location.Offset);
+            var record = buffer.AsSpan(0, length);
+            RecordHeader header = default;
+            if (read != length
+                || !(Format == SegmentFormat.Framed
+                    ? SegmentRecord.TryRead(record, out header)
+                    : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
+                || header.Kind != RecordKind.Chunk
+                || header.Id != id
+                || header.StoredLength != location.StoredLength)
+            {
+                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
+            }
+
+            ok = true;
+            return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength);
+        }
+        finally
+        {
+            Release();
+            if (!ok)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 }

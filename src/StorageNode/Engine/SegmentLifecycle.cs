@@ -4,8 +4,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Dropbox.StorageNode.Engine;
 
-/// <summary>Starts, drops and closes segment files of the engine's set (writer only).</summary>
-internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bool directWrites, ConcurrentDictionary<int, Segment> segments, ILogger logger)
+/// <summary>
+/// Starts, rolls, drops and closes segment files of the engine's set (writer only). A failure that leaves the set in a
+/// state it cannot undo goes to <paramref name="stopWrites"/>: the engine then takes no more writes.
+/// </summary>
+internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bool directWrites, ConcurrentDictionary<int, Segment> segments, ILogger logger, Action<Exception> stopWrites)
 {
     /// <summary>Creates segment <paramref name="number"/> durably, open for appending, and adds it to the set.</summary>
     public Segment Create(int number)
@@ -43,6 +46,69 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         segment.Appender = null;
         segment.Handle.Dispose();
         files.Delete(segment.Path);
+    }
+
+    /// <summary>
+    /// Rolls over from the full <paramref name="active"/> segment (its records written up to <paramref name="length"/>
+    /// through <paramref name="appender"/>) to the next one, created first: if that fails (a failed directory fsync, say)
+    /// nothing has changed yet, the batch is rolled back in the old segment and the next batch tries again. The full
+    /// segment is closed (its padding cut off); the caller fsyncs it with its batch. Returns the new active segment.
+    /// </summary>
+    public Segment Roll(Segment active, SegmentAppender appender, long length)
+    {
+        var next = Create(active.Number + 1);
+        try
+        {
+            appender.Flush();
+        }
+        catch (Exception flushFailure)
+        {
+            try
+            {
+                Drop(next);
+            }
+            catch (Exception ex)
+            {
+                // An empty segment file left behind: every later roll would fail to create it.
+                stopWrites(new AggregateException(flushFailure, ex));
+            }
+
+            throw;
+        }
+
+        active.Length = length;
+        active.Appender = null;
+        CloseFull(active, appender);
+        return next;
+    }
+
+    /// <summary>
+    /// Undoes a failed batch that rolled over: its records in the segment(s) it closed must not be replayed as
+    /// stored after a restart, so the segments it started are deleted and the one it started in (<paramref name="start"/>)
+    /// is cut back to <paramref name="length"/> (both durably) and may become the active segment again (true). If that
+    /// cannot be done the engine stops taking writes (false).
+    /// </summary>
+    public bool RollBack(Segment start, long length, Exception failure)
+    {
+        try
+        {
+            foreach (var segment in segments.Values.Where(s => s.Number > start.Number).OrderByDescending(s => s.Number).ToList())
+            {
+                Drop(segment);
+            }
+
+            files.SyncDirectory(segmentDir);
+            start.Handle.SetLength(length);
+            start.Handle.Flush();
+            start.Length = length;
+            start.Appender = SegmentAppender.Open(files, start.Path, length, directWrites);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            stopWrites(new AggregateException(failure, ex));
+            return false;
+        }
     }
 
     /// <summary>Closes a full segment's appender; its bytes are written, so a failure to cut the padding off is left to recovery.</summary>

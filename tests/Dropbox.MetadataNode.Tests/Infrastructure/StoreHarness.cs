@@ -77,7 +77,7 @@ internal sealed class StoreHarness : IDisposable
     }
 
     public static FileUpload Upload(string path, ulong baseVersion, params ChunkRef[] chunks) =>
-        FileUpload.Create(path, (ulong)chunks.Sum(c => (long)c.Size), 1, chunks.Select(c => c.ToProto()).ToList(), baseVersion, "test");
+        FileUpload.Create(path, (ulong)chunks.Sum(c => (long)c.Size), 1, chunks, baseVersion, "test");
 
     /// <summary>Runs after a put's bytes are held and before its event is reported (stress tests widen that window).</summary>
     public Action? BetweenPutAndReport { get; set; }

@@ -71,7 +71,7 @@ public sealed class FullNodePlacementTests
         var (alice, _) = h.Store.AddUser("alice");
         var uploads = Enumerable.Range(0, 20).Select(i => StoreHarness.Upload($"small/{i}", 0, StoreHarness.Chunk(100 + i), StoreHarness.Chunk(200 + i))).ToList();
         uploads[3] = uploads[3] with { AvoidNodes = [StoreHarness.NodeA] }; // one file's list applies to the whole call
-        var window = ChunkWindow.Create("big.bin", 40_000, 0, Enumerable.Range(300, 40).Select(i => StoreHarness.Chunk(i).ToProto()).ToList()) with { AvoidNodes = [StoreHarness.NodeA] };
+        var window = ChunkWindow.Create("big.bin", 40_000, 0, Enumerable.Range(300, 40).Select(i => StoreHarness.Chunk(i)).ToList()) with { AvoidNodes = [StoreHarness.NodeA] };
 
         // Act
         var batch = h.Store.PlanMany(alice, uploads);
@@ -95,7 +95,7 @@ public sealed class FullNodePlacementTests
         string[] avoid = [StoreHarness.NodeA, NodeB];
         var chunks = Enumerable.Range(1, 30).Select(i => StoreHarness.Chunk(i)).ToArray();
         var uploads = Enumerable.Range(0, 10).Select(i => StoreHarness.Upload($"small/{i}", 0, StoreHarness.Chunk(100 + i)) with { AvoidNodes = avoid }).ToList();
-        var window = ChunkWindow.Create("big.bin", 30_000, 0, Enumerable.Range(300, 30).Select(i => StoreHarness.Chunk(i).ToProto()).ToList()) with { AvoidNodes = avoid };
+        var window = ChunkWindow.Create("big.bin", 30_000, 0, Enumerable.Range(300, 30).Select(i => StoreHarness.Chunk(i)).ToList()) with { AvoidNodes = avoid };
 
         // Act: the three plan calls.
         var single = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks) with { AvoidNodes = avoid });

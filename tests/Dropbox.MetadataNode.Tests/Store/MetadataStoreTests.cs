@@ -616,9 +616,9 @@ public sealed class MetadataStoreTests
         Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => FileUploadOf(0, zero)).Kind);
         Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => FileUploadOf(1000, badEncoding)).Kind);
         var tooMany = Enumerable.Repeat(good, Domain.Limits.MaxChunksPerFile + 1).ToList();
-        Assert.Contains("Too many chunks", Assert.Throws<DropboxException>(() => Domain.FileUpload.Create("a", 0, 0, tooMany, 0, "")).Message);
+        Assert.Contains("Too many chunks", Assert.Throws<DropboxException>(() => Domain.FileUpload.Create("a", 0, 0, new Services.Mapping.WireChunks(tooMany), 0, "")).Message);
 
-        static Domain.FileUpload FileUploadOf(ulong size, Proto.ChunkRef chunk) => Domain.FileUpload.Create("a", size, 0, [chunk], 0, "");
+        static Domain.FileUpload FileUploadOf(ulong size, Proto.ChunkRef chunk) => Domain.FileUpload.Create("a", size, 0, new Services.Mapping.WireChunks([chunk]), 0, "");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -15,7 +16,7 @@ public sealed class PlanChunksTests
     private static ChunkRef[] Chunks(int from, int count, int size = 1000) => Enumerable.Range(from, count).Select(i => StoreHarness.Chunk(i, size)).ToArray();
 
     private static ChunkWindow Window(string path, ulong size, ulong baseVersion, params ChunkRef[] chunks) =>
-        ChunkWindow.Create(path, size, baseVersion, chunks.Select(c => c.ToProto()).ToList());
+        ChunkWindow.Create(path, size, baseVersion, chunks);
 
     [Fact]
     public async Task Windows_of_a_file_ask_only_for_chunks_this_account_lacks_and_the_commit_takes_the_whole_list()
@@ -100,7 +101,7 @@ public sealed class PlanChunksTests
         var wire = chunk.Select(c => c.ToProto()).ToList();
 
         // used (2000) + (2^64 - 1000) wraps to 1000: under the quota unless the size is bounded and the sum saturates.
-        var huge = Assert.Throws<DropboxException>(() => h.Store.PlanChunks(alice, ChunkWindow.Create("big", ulong.MaxValue - 999, 0, wire)));
+        var huge = Assert.Throws<DropboxException>(() => h.Store.PlanChunks(alice, ChunkWindow.Create("big", ulong.MaxValue - 999, 0, new WireChunks(wire))));
         Assert.Equal(ErrorKind.InvalidArgument, huge.Kind);
         Assert.Contains(Limits.MaxFileSize.ToString(System.Globalization.CultureInfo.InvariantCulture), huge.Message);
         Assert.Equal(0, h.Store.PendingPutCount(alice));
@@ -116,22 +117,22 @@ public sealed class PlanChunksTests
         var chunks = Chunks(0, 3, 1000);
         var wire = chunks.Select(c => c.ToProto()).ToList();
 
-        var tooSmall = Assert.Throws<DropboxException>(() => ChunkWindow.Create("big", 2999, 0, wire));
+        var tooSmall = Assert.Throws<DropboxException>(() => ChunkWindow.Create("big", 2999, 0, new WireChunks(wire)));
         Assert.Equal(ErrorKind.InvalidArgument, tooSmall.Kind);
         Assert.Contains("2999", tooSmall.Message);
 
-        var badPath = Assert.Throws<DropboxException>(() => ChunkWindow.Create("../escape", 3000, 0, wire));
+        var badPath = Assert.Throws<DropboxException>(() => ChunkWindow.Create("../escape", 3000, 0, new WireChunks(wire)));
         Assert.Equal(ErrorKind.InvalidArgument, badPath.Kind);
 
         var emptyChunk = chunks[0].ToProto();
         emptyChunk.Size = 0;
-        var zero = Assert.Throws<DropboxException>(() => ChunkWindow.Create("big", 3000, 0, [emptyChunk]));
+        var zero = Assert.Throws<DropboxException>(() => ChunkWindow.Create("big", 3000, 0, new WireChunks([emptyChunk])));
         Assert.Equal(ErrorKind.InvalidArgument, zero.Kind);
         Assert.Contains("Chunk #0", zero.Message);
 
         var shortId = chunks[1].ToProto();
         shortId.Id = Google.Protobuf.ByteString.CopyFrom(new byte[5]);
-        Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => ChunkWindow.Create("big", 3000, 0, [shortId])).Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<DropboxException>(() => ChunkWindow.Create("big", 3000, 0, new WireChunks([shortId]))).Kind);
     }
 
     [Fact]

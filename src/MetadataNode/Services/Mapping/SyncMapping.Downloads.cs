@@ -100,7 +100,7 @@ internal static partial class SyncMapping
             var get = new ChunkGet { Chunk = source.Chunk.ToProto() };
             for (var k = 0; k < source.Holders.Count; k++)
             {
-                NodeRecord node = source.Holders[k];
+                var node = source.Holders[k];
                 if (!_nodeIndex.TryGetValue(node.NodeId, out var n))
                 {
                     _nodeIndex[node.NodeId] = n = (uint)nodes.Count;

@@ -1,11 +1,46 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 
 namespace Dropbox.MetadataNode.Services.Mapping;
 
 internal static partial class SyncMapping
 {
+    /// <summary>A PlanUpload request (or one file of PlanUploads) as a validated upload; malformed input is InvalidArgument saying what.</summary>
+    public static FileUpload ToUpload(PlanUploadRequest request) =>
+        FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, new WireChunks(request.Chunks), request.BaseVersion, null) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
+
+    /// <summary>A CommitFile request (or one file of CommitFiles) as a validated upload.</summary>
+    public static FileUpload ToUpload(CommitFileRequest request) =>
+        FileUpload.Create(request.Path, request.Size, request.MtimeUnixMs, new WireChunks(request.Chunks), request.BaseVersion, request.Device) with { Executable = request.Executable };
+
+    /// <summary>A PlanChunks request as a validated window.</summary>
+    public static ChunkWindow ToWindow(PlanChunksRequest request) =>
+        ChunkWindow.Create(request.Path, request.Size, request.BaseVersion, new WireChunks(request.Chunks)) with { AvoidNodes = FileUpload.ValidAvoidNodes(request.AvoidNodes) };
+
+    /// <summary>
+    /// The files of a batch request as validated uploads, in order; the first malformed one is refused with its kind and
+    /// a message starting "File #i: ".
+    /// </summary>
+    public static FileUpload[] ToUploads<TRequest>(IReadOnlyList<TRequest> files, Func<TRequest, FileUpload> toUpload)
+    {
+        var uploads = new FileUpload[files.Count];
+        for (var i = 0; i < uploads.Length; i++)
+        {
+            try
+            {
+                uploads[i] = toUpload(files[i]);
+            }
+            catch (DropboxException ex)
+            {
+                throw new DropboxException(ex.Kind, $"File #{i}: {ex.Message}", ex);
+            }
+        }
+
+        return uploads;
+    }
+
     /// <summary>A plan as the PlanUpload (and PlanChunks) answer.</summary>
     public static PlanUploadResponse ToResponse(UploadPlan plan) => ToResponse(plan, [], new(StringComparer.Ordinal));
 
@@ -13,7 +48,7 @@ internal static partial class SyncMapping
     public static PlanUploadsResponse ToResponse(IReadOnlyList<UploadPlan> plans)
     {
         var response = new PlanUploadsResponse();
-        var puts = new Dictionary<PlannedPut, ChunkPut>(); // by reference: a put one file shares with another is one object
+        var puts = new Dictionary<PlannedPut, ChunkPut>(ReferenceEqualityComparer.Instance); // a put one file shares with another is one object
         var locations = new Dictionary<string, ChunkLocation>(StringComparer.Ordinal);
         foreach (var plan in plans)
         {

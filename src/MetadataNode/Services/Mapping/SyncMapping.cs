@@ -111,5 +111,5 @@ internal static partial class SyncMapping
     };
 
     /// <summary>A storage node's addresses as the API's location.</summary>
-    public static ChunkLocation ToLocation(NodeRecord node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
+    public static ChunkLocation ToLocation(NodeAddress node) => new() { NodeId = node.NodeId, GrpcUrl = node.GrpcUrl, HttpUrl = node.HttpUrl };
 }

@@ -254,4 +254,64 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         Assert.Contains("stopped taking writes", error.Message, StringComparison.Ordinal);
         Assert.NotNull(engine.WriteFault);
     }
+
+    [Fact]
+    public async Task A_roll_whose_full_segment_flush_fails_and_whose_new_segment_cannot_be_deleted_stops_writes()
+    {
+        var faulty = new FaultyFiles(new MemoryFiles("/r6"));
+        await using var engine = ChunkEngine.Open(Options(faulty) with { Directory = "/r6" });
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(AppendOutcome.Stored, await PutAsync(engine, Chunk(i)));
+        }
+
+        // Hold the writer inside the fifth chunk's write so the next two queue up and go as one batch: the sixth is
+        // staged in segment 1 and the seventh rolls to segment 2, whose creation succeeds; then the full segment's
+        // flush of the sixth fails, and deleting the new, empty segment 2 fails too.
+        using var gate = new ManualResetEventSlim();
+        using var entered = new ManualResetEventSlim();
+        var segment1Writes = 0;
+        faulty.BeforeWrite = path =>
+        {
+            if (!path.EndsWith("00000001.fseg", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            if (Interlocked.Increment(ref segment1Writes) == 1)
+            {
+                entered.Set();
+                Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+            }
+            else
+            {
+                throw new IOException("injected EIO on the full segment's flush");
+            }
+        };
+        faulty.FailDelete = path => path.EndsWith("00000002.fseg", StringComparison.Ordinal);
+        var fifth = PutAsync(engine, Chunk(4));
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the fifth put's write never started");
+        var rolling = new[] { PutAsync(engine, Chunk(5)), PutAsync(engine, Chunk(6)) };
+        gate.Set();
+
+        // The fifth's fsync races the failed batch: once writes have stopped it is refused too, so either outcome is fine.
+        await Record.ExceptionAsync(() => fifth);
+        foreach (var put in rolling)
+        {
+            var failed = await Assert.ThrowsAsync<IOException>(() => put);
+            Assert.Contains("injected EIO on the full segment's flush", failed.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, Volatile.Read(ref segment1Writes));
+        faulty.BeforeWrite = null;
+        faulty.FailDelete = null;
+
+        // The empty segment 2 is left behind (every later roll would fail to create it): the engine stops writes,
+        // even for a chunk that would still fit in segment 1.
+        Assert.NotNull(engine.WriteFault);
+        Assert.Contains("injected EIO on delete", engine.WriteFault.ToString(), StringComparison.Ordinal);
+        var error = await Assert.ThrowsAsync<IOException>(() => PutAsync(engine, Chunk(7)));
+        Assert.Contains("stopped taking writes", error.Message, StringComparison.Ordinal);
+        Assert.False(engine.Contains(Chunk(7).Id));
+    }
 }

@@ -29,6 +29,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly ChangeFeed _changes;
     private readonly ConsistencyCheck _check;
     private readonly GarbageCollector _gc;
+    private readonly NodeForgetter _forgetter;
     private readonly DownloadPlanner _plans;
     private readonly NamespaceFiles _files;
     private readonly UploadCommit _uploads;
@@ -92,7 +93,14 @@ internal sealed partial class MetadataStore : IDisposable
 
         _accounts.EnsureAnAdmin();
 
-        _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
+        _nodeRegistry = new NodeRegistry(
+            engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)),
+            engine.ScanPrefix(engine.Meta, Keys.ForgottenNodePrefix).Select(kv => ForgottenNodeRecord.Parser.ParseFrom(kv.Value)),
+            _transactions,
+            options,
+            _logger);
+        _forgetter = new NodeForgetter(engine, _transactions, _nodeRegistry, _namespaces, _logger);
+        _forgetter.ResumeUnfinished();
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
         _planner = new UploadPlanner(engine, _transactions, _namespaces, _nodeRegistry, tokens, options);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -28,8 +29,17 @@ internal sealed class NodeRegistry
     private readonly MetadataNodeOptions _options;
     private readonly ILogger _logger;
 
-    public NodeRegistry(IEnumerable<NodeRecord> stored, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
+    // Ids forgotten by 'nodes forget': they may not register again (their stale locations are gone; a node coming back
+    // with one would be trusted with nothing it holds, so it is refused clearly instead).
+    private readonly ConcurrentDictionary<string, ForgottenNodeRecord> _forgotten = new(StringComparer.Ordinal);
+
+    public NodeRegistry(IEnumerable<NodeRecord> stored, IEnumerable<ForgottenNodeRecord> forgotten, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
     {
+        foreach (var gone in forgotten)
+        {
+            _forgotten[gone.NodeId] = gone;
+        }
+
         // The put tokens handed out before a restart are not known (they are noted in memory only), yet stay valid for
         // up to a token lifetime: until then each node registered before the restart counts as having one outstanding
         // (the all-zero id stands for them), so a drain is not reported "drained" while a put may still land there.
@@ -71,6 +81,11 @@ internal sealed class NodeRegistry
 
         lock (_update)
         {
+            if (_forgotten.ContainsKey(nodeId))
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was forgotten ('nodes forget'): its chunks are no longer recorded. Wipe its data directory and start it with a new --node-id to add it again.");
+            }
+
             var node = new NodeRecord
             {
                 NodeId = nodeId,
@@ -142,6 +157,73 @@ internal sealed class NodeRegistry
             return node;
         }
     }
+
+    /// <summary>
+    /// Takes a node out of the registry for good and records it as forgotten, in one transaction that first runs
+    /// <paramref name="check"/> (which may refuse by throwing: then nothing changes). Heartbeats, registrations and
+    /// "stored" reports from it are refused from then on. Returns false when the node was already forgotten (a forget
+    /// interrupted before its locations were cleared is being resumed). NotFound for a node never registered.
+    /// </summary>
+    public bool Forget(string nodeId, Action<RecordBatch> check)
+    {
+        nodeId = ValidNodeId(nodeId);
+        lock (_update)
+        {
+            if (_forgotten.ContainsKey(nodeId))
+            {
+                return false;
+            }
+
+            if (!_nodes.ContainsKey(nodeId))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"No storage node '{nodeId}' is registered; 'nodes list' shows them.");
+            }
+
+            var record = new ForgottenNodeRecord { NodeId = nodeId, ForgottenUnixMs = NowMs };
+            _transactions.WriteNow<object?>(batch =>
+            {
+                check(batch);
+                batch.DeleteNode(nodeId);
+                batch.PutForgottenNode(record);
+                return null;
+            });
+            _forgotten[nodeId] = record;
+            _nodes.TryRemove(nodeId, out _);
+            foreach (var key in _puts.Keys.Where(k => string.Equals(k.Node, nodeId, StringComparison.Ordinal)))
+            {
+                _puts.TryRemove(key, out _);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Notes, durably, that every chunk record has dropped the forgotten node.</summary>
+    public void ForgetDone(string nodeId)
+    {
+        lock (_update)
+        {
+            if (!_forgotten.TryGetValue(nodeId, out var record) || record.LocationsCleared)
+            {
+                return;
+            }
+
+            var done = record.Clone();
+            done.LocationsCleared = true;
+            _transactions.WriteNow<object?>(batch =>
+            {
+                batch.PutForgottenNode(done);
+                return null;
+            });
+            _forgotten[nodeId] = done;
+        }
+    }
+
+    /// <summary>True if the id was forgotten.</summary>
+    public bool IsForgotten(string nodeId) => _forgotten.ContainsKey(nodeId);
+
+    /// <summary>Forgotten nodes whose chunk locations were not all cleared yet (a forget cut short by a crash).</summary>
+    public List<string> UnfinishedForgets() => _forgotten.Values.Where(f => !f.LocationsCleared).Select(f => f.NodeId).ToList();
 
     /// <summary>
     /// Nodes new chunks may go to: live, not draining and not full (a full node refuses every put until it has space
@@ -237,7 +319,9 @@ internal sealed class NodeRegistry
     public NodeRecord Require(string nodeId) =>
         _nodes.TryGetValue(nodeId, out var existing)
             ? existing
-            : throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' is not registered: call RegisterNode first.");
+            : throw new DropboxException(ErrorKind.NotFound, _forgotten.ContainsKey(nodeId)
+                ? $"Node '{nodeId}' was forgotten ('nodes forget'): wipe its data directory and start it with a new --node-id."
+                : $"Node '{nodeId}' is not registered: call RegisterNode first.");
 
     /// <summary>The registered node, if any.</summary>
     public bool TryGet(string nodeId, out NodeRecord node) => _nodes.TryGetValue(nodeId, out node!);

@@ -112,4 +112,10 @@ internal sealed class AdminService : Admin.AdminBase
         var node = _store.SetDraining(request.NodeId, !request.Cancel);
         return Task.FromResult(new DrainNodeResponse { Node = AdminMapping.ToProto(node, Domain.Replication.NodeReport.Build(_store)) });
     }
+
+    public override Task<ForgetNodeResponse> ForgetNode(ForgetNodeRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        return Task.FromResult(AdminMapping.ToProto(_store.ForgetNode(request.NodeId, request.Force)));
+    }
 }

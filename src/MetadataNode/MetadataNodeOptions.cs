@@ -85,6 +85,12 @@ public sealed record MetadataNodeOptions
     /// </summary>
     public TimeSpan GcGracePeriod { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>Records a removed user's purge deletes per transaction (each holds the write lock briefly).</summary>
+    public int PurgeBatchSize { get; init; } = 512;
+
+    /// <summary>Most purge transactions one collector pass runs (the rest continue in the next pass).</summary>
+    public int PurgeBatchesPerPass { get; init; } = 256;
+
     /// <summary>How often retention and garbage collection run; zero disables the background pass.</summary>
     public TimeSpan GcInterval { get; init; } = TimeSpan.FromMinutes(5);
 

@@ -19,8 +19,11 @@ internal sealed class GarbageCollector
     private readonly MetadataNodeOptions _options;
     private readonly ILogger _logger;
 
-    public GarbageCollector(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger logger)
+    private readonly AccountPurger _purger;
+
+    public GarbageCollector(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger logger, AccountPurger purger)
     {
+        _purger = purger;
         _engine = engine;
         _transactions = transactions;
         _nodeRegistry = nodes;
@@ -38,11 +41,13 @@ internal sealed class GarbageCollector
     /// One pass: prunes versions past the retention age, then deletes chunks that stayed unreferenced past
     /// the grace period. A chunk is marked DELETING under the write lock after re-checking its refcount, so
     /// a commit either references it first (and it is kept) or finds it not stored (and is refused); it is
-    /// never deleted while a live version references it.
+    /// never deleted while a live version references it. Removed users' accounts are purged first: their chunks only
+    /// become candidates then, and are collected after the grace like any other.
     /// </summary>
     public async Task<GcResult> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var pruned = PruneByAge();
+        var pruned = _purger.RunOnce();
+        pruned += PruneByAge();
         var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
         ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)

@@ -56,7 +56,8 @@ internal sealed partial class UploadCommit
                     landed.Add(id);
                 }
 
-                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
+                // A removed account (being purged) gets no new marks: they would outlive its purge.
+                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state) && !state.Record.Removed)
                 {
                     if (trusted)
                     {

@@ -43,7 +43,8 @@ public static class MetadataNodeCommandLine
                                127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
           Dropbox.MetadataNode user add NAME [--admin] [--quota BYTES] TARGET   creates a user, prints its token once
           Dropbox.MetadataNode user list TARGET                                 name, namespace, role, quota, used bytes
-          Dropbox.MetadataNode user remove NAME TARGET                          revokes the user's token (files are kept)
+          Dropbox.MetadataNode user remove NAME TARGET                          revokes the token; the account's data is purged
+                               in the background (chunks no one else uses: after the GC grace)
           Dropbox.MetadataNode user rotate NAME TARGET                          a new token; the old one stops working
           Dropbox.MetadataNode user quota NAME BYTES TARGET                     most bytes of live files (0 = none)
                                TARGET: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]

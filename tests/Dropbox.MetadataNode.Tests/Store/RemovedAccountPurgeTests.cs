@@ -39,7 +39,7 @@ public sealed class RemovedAccountPurgeTests
 
         // Act: remove bob; alice then commits a chunk only bob referenced (the purge must keep it).
         h.Store.RemoveUser("bob");
-        var inFlight = await Assert.ThrowsAsync<DropboxException>(() => h.PutFileAsync(bob, "b/after.bin", 0, StoreHarness.Chunk(7)));
+        var inFlight = await Assert.ThrowsAsync<DropboxException>(() => h.PutFileAsync(bob, "b/after.bin", 0, bobOnly));
         Assert.Equal(ErrorKind.NotFound, inFlight.Kind);
         await h.PutFileAsync(alice, "a/late.bin", 0, bobLate);
         await h.Store.RunGcOnceAsync(CancellationToken.None);

@@ -226,6 +226,12 @@ internal sealed partial class MetadataStore : IDisposable
     /// <summary>The engine, for consistency checks and tests.</summary>
     internal RocksEngine Engine => _engine;
 
+    /// <summary>Tests: the forget (its hooks).</summary>
+    internal NodeForgetter Forgetter => _forgetter;
+
+    /// <summary>Tests: the upload commit (its hooks).</summary>
+    internal UploadCommit Uploads => _uploads;
+
     /// <summary>What opening the store upgraded (StoreSchema), for the offline commands to print; null when nothing.</summary>
     internal string? SchemaUpgrade { get; private init; }
 

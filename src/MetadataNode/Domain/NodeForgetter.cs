@@ -9,10 +9,13 @@ namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>
 /// <c>nodes forget</c>: a storage node that will never return leaves the registry and every chunk record drops it, so the
-/// collector stops asking it to delete and re-replication no longer counts its copies. Step one (one transaction):
-/// refuse while a referenced chunk has no copy on another node (unless forced), else remove the node and record its id
-/// as forgotten. Step two, in bounded batches: clear its locations. A crash between them is resumed at open (the
-/// forgotten record says whether step two finished), and the id can never register again, so no stale location returns.
+/// collector stops asking it to delete and re-replication no longer counts its copies. First the node is marked as being
+/// forgotten (under the write lock: from then on no report or commit records a copy on it, and nothing is placed there),
+/// then the chunk records are scanned outside every lock for the chunks it may hold the last copy of. Step one (one
+/// transaction under the write lock) reads only those again and refuses while a referenced one has no copy on another
+/// live, non-draining node (unless forced), else removes the node and records its id as forgotten. Step two, in bounded
+/// batches: clear its locations. A crash between them is resumed at open (the forgotten record says whether step two
+/// finished), and the id can never register again, so no stale location returns.
 /// </summary>
 internal sealed class NodeForgetter
 {
@@ -39,15 +42,36 @@ internal sealed class NodeForgetter
     public ForgottenNode Forget(string nodeId, bool force)
     {
         nodeId = NodeRegistry.ValidNodeId(nodeId);
-        _nodes.Forget(nodeId, _ =>
+        if (_nodes.BeginForget(nodeId))
         {
-            // Under the write lock: no commit or report can add a sole copy between this count and the removal.
-            var sole = CountSoleCopies(nodeId);
-            if (sole > 0 && !force)
+            try
             {
-                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' holds the only copy of {sole} referenced chunk(s): forgetting it makes them unreadable. Bring it back (or drain it) first, or pass --force to forget it anyway.");
+                // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while,
+                // and commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
+                var (candidates, copyNodes) = ScanCandidates(nodeId);
+                _nodes.Forget(nodeId, batch =>
+                {
+                    // Under the write lock: only the candidates are read again, since a commit may have referenced one
+                    // since the scan. A node that counted as a second copy must still count.
+                    var now = CopyNodes(nodeId);
+                    if (!copyNodes.IsSubsetOf(now))
+                    {
+                        throw new DropboxException(ErrorKind.Unavailable, $"Storage node(s) {string.Join(", ", copyNodes.Except(now).Order(StringComparer.Ordinal))} stopped answering or began draining while the forget of '{nodeId}' counted copies; run it again.");
+                    }
+
+                    var (sole, unsafeCopies) = SoleCopies(batch, nodeId, candidates, now);
+                    if (sole > 0 && !force)
+                    {
+                        throw Refusal(nodeId, sole, unsafeCopies);
+                    }
+                });
             }
-        });
+            catch
+            {
+                _nodes.CancelForget(nodeId);
+                throw;
+            }
+        }
 
         var result = ClearLocations(nodeId);
         _nodes.ForgetDone(nodeId);
@@ -65,19 +89,71 @@ internal sealed class NodeForgetter
         }
     }
 
-    private long CountSoleCopies(string nodeId)
+    /// <summary>Tests: runs as the forget starts its scan of the chunk records.</summary>
+    internal Action? WhileScanning { get; set; }
+
+    /// <summary>Tests: runs once the chunks naming the node are listed, before their records drop it.</summary>
+    internal Action? AfterListing { get; set; }
+
+    /// <summary>Most chunk ids a refusal names.</summary>
+    private const int MaxNamedInRefusal = 10;
+
+    /// <summary>
+    /// Nodes whose copies count as a second copy: registered, live and not draining (a draining node's copies are on
+    /// their way out, a dead one's may never come back), other than the node being forgotten.
+    /// </summary>
+    private HashSet<string> CopyNodes(string nodeId) =>
+        _nodes.LiveNodes().Where(n => !n.Draining && !string.Equals(n.NodeId, nodeId, StringComparison.Ordinal) && !_nodes.IsBeingForgotten(n.NodeId)).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Chunks the node holds with no copy on a <see cref="CopyNodes">copy node</see>, whatever their count (a commit may reference one before the lock).</summary>
+    private (List<ChunkId> Candidates, HashSet<string> CopyNodes) ScanCandidates(string nodeId)
     {
-        long sole = 0;
-        foreach (var (_, value) in _engine.ScanAll(_engine.Chunks))
+        var copyNodes = CopyNodes(nodeId);
+        WhileScanning?.Invoke();
+        var candidates = new List<ChunkId>();
+        foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
         {
             var record = ChunkRecord.Parser.ParseFrom(value);
-            if (record is { State: ChunkState.Stored, Refcount: > 0 } && record.Locations.Count > 0 && record.Locations.All(n => string.Equals(n, nodeId, StringComparison.Ordinal)))
+            if (record.Locations.Contains(nodeId) && !record.Locations.Any(copyNodes.Contains))
             {
-                sole++;
+                candidates.Add(new ChunkId(key));
             }
         }
 
-        return sole;
+        return (candidates, copyNodes);
+    }
+
+    /// <summary>Of the candidates, the referenced chunks left with no copy on a copy node, and those of them with a copy on some other listed node (draining, dead).</summary>
+    private static (long Sole, List<ChunkId> UnsafeCopies) SoleCopies(RecordBatch batch, string nodeId, List<ChunkId> candidates, HashSet<string> copyNodes)
+    {
+        long sole = 0;
+        var unsafeCopies = new List<ChunkId>();
+        foreach (var id in candidates)
+        {
+            if (batch.GetChunk(id) is { State: ChunkState.Stored, Refcount: > 0 } record && record.Locations.Contains(nodeId) && !record.Locations.Any(copyNodes.Contains))
+            {
+                sole++;
+                if (record.Locations.Count > 1)
+                {
+                    unsafeCopies.Add(id);
+                }
+            }
+        }
+
+        return (sole, unsafeCopies);
+    }
+
+    private static DropboxException Refusal(string nodeId, long sole, List<ChunkId> unsafeCopies)
+    {
+        var message = $"Storage node '{nodeId}' holds the only copy of {sole} referenced chunk(s) (no other live, non-draining node has one): forgetting it makes them unreadable.";
+        if (unsafeCopies.Count > 0)
+        {
+            var named = string.Join(", ", unsafeCopies.Take(MaxNamedInRefusal));
+            var more = unsafeCopies.Count > MaxNamedInRefusal ? $" and {unsafeCopies.Count - MaxNamedInRefusal} more" : "";
+            message += $" Of these, {unsafeCopies.Count} have their other copies only on draining or unreachable nodes: {named}{more}.";
+        }
+
+        return new DropboxException(ErrorKind.Conflict, message + " Bring it back (or drain it) first, or pass --force to forget it anyway.");
     }
 
     private ForgottenNode ClearLocations(string nodeId)
@@ -92,6 +168,7 @@ internal sealed class NodeForgetter
             }
         }
 
+        AfterListing?.Invoke();
         long cleared = 0;
         var lost = new List<ChunkId>();
         foreach (var slice in listing.Chunk(BatchSize))

@@ -33,6 +33,10 @@ internal sealed class NodeRegistry
     // with one would be trusted with nothing it holds, so it is refused clearly instead).
     private readonly ConcurrentDictionary<string, ForgottenNodeRecord> _forgotten = new(StringComparer.Ordinal);
 
+    // Nodes a forget is running for: no new copy is recorded on them and nothing is placed there (set and read under
+    // the write lock), so the forget's scan, taken outside every lock, cannot miss a copy.
+    private readonly ConcurrentDictionary<string, byte> _forgetting = new(StringComparer.Ordinal);
+
     public NodeRegistry(IEnumerable<NodeRecord> stored, IEnumerable<ForgottenNodeRecord> forgotten, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
     {
         foreach (var gone in forgotten)
@@ -159,12 +163,13 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>
-    /// Takes a node out of the registry for good and records it as forgotten, in one transaction that first runs
-    /// <paramref name="check"/> (which may refuse by throwing: then nothing changes). Heartbeats, registrations and
-    /// "stored" reports from it are refused from then on. Returns false when the node was already forgotten (a forget
-    /// interrupted before its locations were cleared is being resumed). NotFound for a node never registered.
+    /// Starts forgetting a registered node: from the moment this returns (it is published under the write lock) no
+    /// report or commit records a new copy on it and no plan places a chunk there, so a scan of the chunk records taken
+    /// after it sees every copy the node will ever be credited with. Returns false when the node was already forgotten
+    /// (a forget interrupted before its locations were cleared is being resumed). NotFound for a node never registered;
+    /// Conflict while another forget of it runs. End it with <see cref="Forget"/> or <see cref="CancelForget"/>.
     /// </summary>
-    public bool Forget(string nodeId, Action<RecordBatch> check)
+    public bool BeginForget(string nodeId)
     {
         nodeId = ValidNodeId(nodeId);
         lock (_update)
@@ -179,6 +184,36 @@ internal sealed class NodeRegistry
                 throw new DropboxException(ErrorKind.NotFound, $"No storage node '{nodeId}' is registered; 'nodes list' shows them.");
             }
 
+            if (_forgetting.ContainsKey(nodeId))
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is already being forgotten; wait for that call to finish.");
+            }
+
+            _transactions.Exclusive(() => _forgetting.TryAdd(nodeId, 0));
+            return true;
+        }
+    }
+
+    /// <summary>A forget that was refused: the node takes new copies again.</summary>
+    public void CancelForget(string nodeId) => _forgetting.TryRemove(nodeId, out _);
+
+    /// <summary>
+    /// Takes a node <see cref="BeginForget">being forgotten</see> out of the registry for good and records it as
+    /// forgotten, in one transaction that first runs <paramref name="check"/> (which may refuse by throwing: then nothing
+    /// changes and the node stays being forgotten until <see cref="CancelForget"/>). The registry changes under the
+    /// write lock, so every later write sees the node gone. Heartbeats, registrations and "stored" reports from it are
+    /// refused from then on.
+    /// </summary>
+    public void Forget(string nodeId, Action<RecordBatch> check)
+    {
+        nodeId = ValidNodeId(nodeId);
+        lock (_update)
+        {
+            if (!_forgetting.ContainsKey(nodeId))
+            {
+                throw new InvalidOperationException($"Forget of '{nodeId}' was not begun.");
+            }
+
             var record = new ForgottenNodeRecord { NodeId = nodeId, ForgottenUnixMs = NowMs };
             _transactions.WriteNow<object?>(batch =>
             {
@@ -186,17 +221,27 @@ internal sealed class NodeRegistry
                 batch.DeleteNode(nodeId);
                 batch.PutForgottenNode(record);
                 return null;
+            }, committed =>
+            {
+                _forgotten[nodeId] = record;
+                _nodes.TryRemove(nodeId, out _);
+                _forgetting.TryRemove(nodeId, out _);
             });
-            _forgotten[nodeId] = record;
-            _nodes.TryRemove(nodeId, out _);
             foreach (var key in _puts.Keys.Where(k => string.Equals(k.Node, nodeId, StringComparison.Ordinal)))
             {
                 _puts.TryRemove(key, out _);
             }
-
-            return true;
         }
     }
+
+    /// <summary>
+    /// True if a new copy may be recorded on the node: it is registered, not forgotten and not being forgotten. Call it
+    /// under the write lock (inside the transaction that records the copy): forgetting changes these under that lock.
+    /// </summary>
+    public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
+
+    /// <summary>True while a forget of the node runs.</summary>
+    public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);
 
     /// <summary>Notes, durably, that every chunk record has dropped the forgotten node.</summary>
     public void ForgetDone(string nodeId)
@@ -232,7 +277,7 @@ internal sealed class NodeRegistry
     /// </summary>
     public List<NodeRecord> PlacementNodes()
     {
-        var live = LiveNodes();
+        var live = LiveNodes().Where(n => !_forgetting.ContainsKey(n.NodeId)).ToList();
         var healthy = live.Where(n => !n.Draining && !n.Full).ToList();
         if (healthy.Count > 0)
         {

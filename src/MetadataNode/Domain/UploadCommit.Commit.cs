@@ -384,6 +384,13 @@ internal sealed partial class UploadCommit
 
             foreach (var (node, present) in answers)
             {
+                if (!_nodeRegistry.MayHoldNewCopies(node.NodeId))
+                {
+                    // Forgotten (or being forgotten) since it answered: a copy recorded there now would outlive the
+                    // forget's clearing, and the commit would be acknowledged on a node that is gone.
+                    continue;
+                }
+
                 for (var i = 0; i < chunks.Count; i++)
                 {
                     if (present[i])

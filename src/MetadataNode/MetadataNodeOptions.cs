@@ -91,6 +91,13 @@ public sealed record MetadataNodeOptions
     /// <summary>Most purge transactions one collector pass runs (the rest continue in the next pass).</summary>
     public int PurgeBatchesPerPass { get; init; } = 256;
 
+    /// <summary>
+    /// How often removed users' accounts are purged (a pass of at most <see cref="PurgeBatchesPerPass"/> batches), on a
+    /// timer of its own, so a store that runs without garbage collection still purges; each collector pass also purges
+    /// first. Zero turns the purge's own timer off.
+    /// </summary>
+    public TimeSpan PurgeInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How often retention and garbage collection run; zero disables the background pass.</summary>
     public TimeSpan GcInterval { get; init; } = TimeSpan.FromMinutes(5);
 

@@ -21,7 +21,7 @@ public static class MetadataNodeCommandLine
     private const string Usage = """
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
-                               [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
+                               [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--purge-interval-seconds S] [--no-fsync]
                                [--backup-dir DIR] [--backup-node-timeout S] [--backup-hold-timeout S]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
@@ -209,6 +209,11 @@ public static class MetadataNodeCommandLine
         if (map.TryGetValue("--gc-interval-seconds", out var gi))
         {
             options = options with { GcInterval = TimeSpan.FromSeconds(int.Parse(gi, System.Globalization.CultureInfo.InvariantCulture)) };
+        }
+
+        if (map.TryGetValue("--purge-interval-seconds", out var pi))
+        {
+            options = options with { PurgeInterval = TimeSpan.FromSeconds(int.Parse(pi, System.Globalization.CultureInfo.InvariantCulture)) };
         }
 
         return options;

@@ -43,6 +43,20 @@ internal sealed class AccountPurger
     /// <summary>One pass over the removed accounts (at most MetadataNodeOptions.PurgeBatchesPerPass batches); returns the versions deleted.</summary>
     public int RunOnce()
     {
+        // One pass at a time: the collector and the purge's own timer both run it.
+        lock (_running)
+        {
+            return RunPass();
+        }
+    }
+
+    private readonly Lock _running = new();
+
+    /// <summary>Tests: runs after each purge batch is written.</summary>
+    internal Action? AfterBatch { get; set; }
+
+    private int RunPass()
+    {
         var budget = _batchesPerPass;
         var versionsDeleted = 0;
         foreach (var state in _namespaces.Values.Where(s => s.Record.Removed).ToList())
@@ -128,6 +142,7 @@ internal sealed class AccountPurger
 
             budget--;
             total += _transactions.Mutate(null, (batch, _) => keys.Count(key => delete(batch, key)), sync: true);
+            AfterBatch?.Invoke();
         }
 
         return total;

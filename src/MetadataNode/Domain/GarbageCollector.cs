@@ -21,6 +21,9 @@ internal sealed class GarbageCollector
 
     private readonly AccountPurger _purger;
 
+    /// <summary>The purge of removed accounts (also run on its own timer).</summary>
+    public AccountPurger Purger => _purger;
+
     public GarbageCollector(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger logger, AccountPurger purger)
     {
         _purger = purger;

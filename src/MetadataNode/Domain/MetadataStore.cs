@@ -214,6 +214,12 @@ internal sealed partial class MetadataStore : IDisposable
                 Log.SchemaUpgraded(logger ?? NullLogger.Instance, upgrade);
             }
 
+            var orphans = StoreSchema.MarkOrphanedAccountsRemoved(engine);
+            if (orphans > 0)
+            {
+                Log.OrphanAccountsMarkedRemoved(logger ?? NullLogger.Instance, orphans);
+            }
+
             return new(engine, tokens, gateway, options, logger) { SchemaUpgrade = upgrade };
         }
         catch
@@ -228,6 +234,9 @@ internal sealed partial class MetadataStore : IDisposable
 
     /// <summary>Tests: the forget (its hooks).</summary>
     internal NodeForgetter Forgetter => _forgetter;
+
+    /// <summary>Tests: the purge of removed accounts (its hooks).</summary>
+    internal AccountPurger Purger => _gc.Purger;
 
     /// <summary>Tests: the upload commit (its hooks).</summary>
     internal UploadCommit Uploads => _uploads;
@@ -355,6 +364,9 @@ internal sealed partial class MetadataStore : IDisposable
 
     /// <inheritdoc cref="GarbageCollector.RunOnceAsync"/>
     public Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken) => _gc.RunOnceAsync(cancellationToken);
+
+    /// <summary>One pass of the purge of removed accounts (<see cref="AccountPurger.RunOnce"/>); returns the versions deleted.</summary>
+    public int PurgeRemovedAccounts() => _gc.Purger.RunOnce();
 
     /// <inheritdoc cref="ConsistencyCheck.Run"/>
     public IReadOnlyList<string> CheckConsistency() => _check.Run();

@@ -276,10 +276,15 @@ public static class MetadataNodeCommandLine
     private static int RunCheck(Dictionary<string, string> map)
     {
         using var store = OpenOffline(Require(map, "--data"));
-        var problems = store.CheckConsistency();
+        var (problems, notes) = store.CheckConsistencyWithNotes();
         foreach (var p in problems)
         {
             Console.WriteLine(p);
+        }
+
+        foreach (var note in notes)
+        {
+            Console.WriteLine($"note: {note}");
         }
 
         Console.WriteLine(problems.Count == 0 ? "consistent" : $"{problems.Count} problem(s)");

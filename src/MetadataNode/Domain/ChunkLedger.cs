@@ -108,6 +108,7 @@ internal static class ChunkLedger
         }
 
         record.State = ChunkState.Stored;
+        record.LostWithNode = string.Empty; // a copy again (say, the content uploaded anew): no longer lost
         record.DeletingLocations.Clear();
         record.UnconfirmedLocations.Remove(nodeId);
         if (!record.Locations.Contains(nodeId))

@@ -371,6 +371,9 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="ConsistencyCheck.Run"/>
     public IReadOnlyList<string> CheckConsistency() => _check.Run();
 
+    /// <inheritdoc cref="ConsistencyCheck.RunWithNotes"/>
+    public (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) CheckConsistencyWithNotes() => _check.RunWithNotes();
+
     /// <summary>Answers every held long poll now (server shutting down); later polls do not wait.</summary>
     public void ReleaseWaiters() => _stopping.Cancel();
 

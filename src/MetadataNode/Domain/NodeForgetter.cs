@@ -194,6 +194,7 @@ internal sealed class NodeForgetter
                     if (held && record is { State: ChunkState.Stored, Refcount: > 0, Locations.Count: 0 })
                     {
                         lost.Add(id);
+                        record.LostWithNode = nodeId; // the check names the loss rather than reporting it as an inconsistency
                     }
 
                     batch.PutChunk(id, record);

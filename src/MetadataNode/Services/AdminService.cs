@@ -28,6 +28,7 @@ internal sealed class AdminService : Admin.AdminBase
         var report = await _check.RunAsync(request.VerifyChunks, context.CancellationToken).ConfigureAwait(false);
         var response = new CheckResponse { ChunksVerified = (ulong)report.ChunksVerified };
         response.Problems.AddRange(report.Problems);
+        response.Notes.AddRange(report.Notes);
         return response;
     }
 

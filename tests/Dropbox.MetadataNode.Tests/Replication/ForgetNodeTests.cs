@@ -125,6 +125,35 @@ public sealed class ForgetNodeTests
         Assert.False(h.Store.Nodes.TryGet(StoreHarness.NodeA, out _));
     }
 
+    [Fact]
+    public async Task After_a_forced_forget_the_check_names_the_loss_once_per_node_as_a_note_not_an_inconsistency_until_the_content_is_uploaded_again()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var lost = Enumerable.Range(0, 3).Select(i => StoreHarness.Chunk(10 + i)).ToArray();
+        for (var i = 0; i < lost.Length; i++)
+        {
+            await h.PutFileAsync(alice, $"f{i}", 0, lost[i]);
+        }
+
+        h.Store.ForgetNode(StoreHarness.NodeA, force: true);
+
+        var (problems, notes) = h.Store.CheckConsistencyWithNotes();
+        Assert.Empty(problems);
+        var note = Assert.Single(notes);
+        Assert.Contains("3 referenced chunk(s) were lost when storage node 'node-a' was forgotten with --force", note, StringComparison.Ordinal);
+
+        // The same content uploaded again (to node B) is a copy again: no longer a loss.
+        foreach (var chunk in lost)
+        {
+            ReportOn(h, NodeB, alice, chunk);
+        }
+
+        (problems, notes) = h.Store.CheckConsistencyWithNotes();
+        Assert.Empty(problems);
+        Assert.Empty(notes);
+    }
+
     private static void ReportOn(StoreHarness h, string node, UserInfo user, params ChunkRef[] chunks)
     {
         var report = new ReportChunksStoredRequest { NodeId = node };

@@ -63,6 +63,35 @@ public sealed class ForgetNodeRaceTests
     }
 
     [Fact]
+    public async Task A_commit_made_after_the_forget_committed_and_before_its_clearing_is_refused_as_missing_not_acknowledged_and_lost()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(9);
+        h.Stored(alice, chunk); // put on A and reported, not committed yet: not counted by the forget, so it is accepted
+
+        Exception? committed = null;
+        h.Store.Forgetter.AfterListing = () =>
+        {
+            // A has left the registry; its location on the chunk is not cleared yet.
+            h.Store.Forgetter.AfterListing = null;
+            committed = Record.Exception(() => Assert.True(Task.Run(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None)).Wait(Bound)));
+        };
+
+        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: false);
+
+        Assert.Equal(0, forgotten.ChunksLost); // nothing acknowledged was lost
+        var refused = Assert.IsType<DropboxException>(Assert.IsType<AggregateException>(committed).InnerException);
+        Assert.Contains(chunk.Id.ToShortString(), refused.Message, StringComparison.Ordinal);
+
+        // The client puts the chunk elsewhere and commits.
+        ReportOn(h, NodeB, alice, chunk);
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None);
+        Assert.Equal([NodeB], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task A_report_checked_before_the_forget_and_written_between_its_listing_and_its_clearing_records_no_copy()
     {
         using var h = Harness();
@@ -96,10 +125,15 @@ public sealed class ForgetNodeRaceTests
     [Fact]
     public async Task The_forgets_scan_holds_no_lock_and_a_reference_committed_during_it_to_a_chunk_only_the_node_holds_is_still_counted()
     {
-        using var h = Harness();
+        using var h = Harness(nodeTimeout: TimeSpan.FromMinutes(1));
+        const string dead = "node-e";
+        h.Store.Nodes.Register(new NodeRegistration(dead, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
         var (alice, _) = h.Store.AddUser("alice");
         var chunk = StoreHarness.Chunk(3);
-        h.Stored(alice, chunk); // uploaded to A only, not referenced yet: not a sole copy of anything referenced
+        h.Stored(alice, chunk); // uploaded to A, not referenced yet: not a sole copy of anything referenced
+        ReportOn(h, dead, alice, chunk); // and to a node that then goes silent: a commit counts it, the forget does not
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0);
 
         var committed = false;
         var heartbeat = false;

@@ -46,10 +46,22 @@ internal sealed class GarbageCollector
     /// a commit either references it first (and it is kept) or finds it not stored (and is refused); it is
     /// never deleted while a live version references it. Removed users' accounts are purged first: their chunks only
     /// become candidates then, and are collected after the grace like any other.
+    /// A purge that fails is logged and the pass goes on.
     /// </summary>
     public async Task<GcResult> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var pruned = _purger.RunOnce();
+        var pruned = 0;
+        try
+        {
+            pruned = _purger.RunOnce();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One bad record in a removed account must not stop retention and collection for every account, every
+            // pass: the purge is logged and retried (its own timer runs it too).
+            Log.PurgeFailed(_logger, e);
+        }
+
         pruned += PruneByAge();
         var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
         ForgetStaleUploads();

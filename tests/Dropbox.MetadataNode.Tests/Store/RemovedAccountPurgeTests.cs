@@ -74,6 +74,28 @@ public sealed class RemovedAccountPurgeTests
     }
 
     [Fact]
+    public async Task A_purge_that_fails_is_logged_and_the_collector_pass_still_collects_other_accounts_chunks()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        await h.PutFileAsync(bob, "b.bin", 0, StoreHarness.Chunk(1));
+        var aliceUnused = StoreHarness.Chunk(2);
+        h.Stored(alice, aliceUnused); // uploaded, never committed: collected after the grace
+        h.Store.RemoveUser("bob");
+        h.Clock.Advance(Grace * 2);
+        h.Store.Purger.AfterBatch = () => throw new InvalidDataException("injected: a corrupt record in bob's account");
+
+        await h.Store.RunGcOnceAsync(CancellationToken.None); // does not throw
+
+        Assert.False(h.Gateway.Holds(StoreHarness.NodeA, aliceUnused.Id));
+        h.Store.Purger.AfterBatch = null;
+        await h.Store.RunGcOnceAsync(CancellationToken.None); // the purge is retried and finishes
+        Assert.Equal(0, h.Store.Purger.Pending);
+        h.AssertConsistent();
+    }
+
+    [Fact]
     public async Task A_purge_cut_short_by_a_crash_resumes_at_the_next_pass_and_finishes()
     {
         // Two records per transaction, one transaction per pass: each pass leaves the account part-purged.

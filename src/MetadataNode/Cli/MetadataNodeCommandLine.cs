@@ -54,10 +54,11 @@ public static class MetadataNodeCommandLine
                                used and free bytes, chunks, under-replicated chunks
           Dropbox.MetadataNode nodes drain NODE [--cancel] TARGET  copies the node's chunks to others (new chunks skip
                                it); 'drained' in nodes list: it holds nothing needed and may be removed
-          Dropbox.MetadataNode nodes forget NODE [--force] TARGET|--data DIR  forgets a node that will never return:
+          Dropbox.MetadataNode nodes forget NODE [--force] [--live] TARGET|--data DIR  forgets a node that will never return:
                                drops it and its chunk locations (GC stops calling it); refused while it holds the only
                                copy of a referenced chunk unless --force, which lists what became unreadable; the id
-                               cannot register again (wipe the node and give it a new --node-id)
+                               cannot register again (wipe the node and give it a new --node-id); refused while
+                               the node still heartbeats and is not draining unless --live
                                TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks a stopped node's store; exit 1 on any problem

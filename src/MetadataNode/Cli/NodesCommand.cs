@@ -11,19 +11,19 @@ namespace Dropbox.MetadataNode.Cli;
 /// The <c>nodes</c> verbs, against a running metadata node (<c>--server URL --token ADMIN_TOKEN</c>, plus <c>--ca FILE</c>
 /// or <c>--fingerprint SHA256:…</c> for TLS): <c>nodes list</c> prints one line per storage node (id, state, used and
 /// free bytes, chunks, under-replicated chunks, URL) and a total; <c>nodes drain NODE [--cancel]</c> moves a node's
-/// chunks away (or takes it back); <c>nodes forget NODE [--force]</c> forgets a node that will never return (also offline,
+/// chunks away (or takes it back); <c>nodes forget NODE [--force] [--live]</c> forgets a node that will never return (also offline,
 /// with <c>--data DIR</c> on a stopped node's store).
 /// </summary>
 internal static class NodesCommand
 {
-    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN | nodes forget NODE [--force] (--server URL --token ADMIN_TOKEN | --data DIR)";
+    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN | nodes forget NODE [--force] [--live] (--server URL --token ADMIN_TOKEN | --data DIR)";
 
     /// <summary>Runs <c>nodes VERB ...</c> (args[0] is "nodes"); returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, Func<string[], string[], Dictionary<string, string>> parseFlags)
     {
         var verb = args[1];
         var positional = args.Skip(2).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-        var map = parseFlags(args[(2 + positional.Length)..], ["--cancel", "--force"]);
+        var map = parseFlags(args[(2 + positional.Length)..], ["--cancel", "--force", "--live"]);
         if ((verb, positional.Length) is not (("list", 0) or ("drain", 1) or ("forget", 1)))
         {
             throw new DropboxException(ErrorKind.InvalidArgument, Usage);
@@ -32,7 +32,7 @@ internal static class NodesCommand
         if (verb == "forget" && !map.ContainsKey("--server") && map.TryGetValue("--data", out var data) && data.Length > 0)
         {
             using var store = MetadataNodeCommandLine.OpenOffline(data);
-            PrintForgotten(AdminMapping.ToProto(store.ForgetNode(positional[0], map.ContainsKey("--force"))), positional[0]);
+            PrintForgotten(AdminMapping.ToProto(store.ForgetNode(positional[0], map.ContainsKey("--force"), map.ContainsKey("--live"))), positional[0]);
             return 0;
         }
 
@@ -59,7 +59,7 @@ internal static class NodesCommand
             }
             else if (verb == "forget")
             {
-                var forgotten = await client.ForgetNodeAsync(new ForgetNodeRequest { NodeId = positional[0], Force = map.ContainsKey("--force") }, headers).ResponseAsync.ConfigureAwait(false);
+                var forgotten = await client.ForgetNodeAsync(new ForgetNodeRequest { NodeId = positional[0], Force = map.ContainsKey("--force"), Live = map.ContainsKey("--live") }, headers).ResponseAsync.ConfigureAwait(false);
                 PrintForgotten(forgotten, positional[0]);
             }
             else

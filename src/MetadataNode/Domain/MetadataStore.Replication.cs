@@ -27,5 +27,5 @@ internal sealed partial class MetadataStore
     public NodeRecord SetDraining(string nodeId, bool draining) => _nodeRegistry.SetDraining(nodeId, draining);
 
     /// <inheritdoc cref="NodeForgetter.Forget"/>
-    public ForgottenNode ForgetNode(string nodeId, bool force) => _forgetter.Forget(nodeId, force);
+    public ForgottenNode ForgetNode(string nodeId, bool force, bool live) => _forgetter.Forget(nodeId, force, live);
 }

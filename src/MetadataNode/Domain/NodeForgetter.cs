@@ -38,10 +38,19 @@ internal sealed class NodeForgetter
         _logger = logger;
     }
 
-    /// <summary>Forgets <paramref name="nodeId"/> (see the class); FailedPrecondition naming the count of chunks it alone holds unless <paramref name="force"/>.</summary>
-    public ForgottenNode Forget(string nodeId, bool force)
+    /// <summary>
+    /// Forgets <paramref name="nodeId"/> (see the class); FailedPrecondition naming the count of chunks it alone holds
+    /// unless <paramref name="force"/>. A node that still heartbeats and is not draining is refused unless
+    /// <paramref name="live"/>: the verb is for a node that will never return, and a typo would retire a running node.
+    /// </summary>
+    public ForgottenNode Forget(string nodeId, bool force, bool live)
     {
         nodeId = NodeRegistry.ValidNodeId(nodeId);
+        if (!live && !_nodes.IsForgotten(nodeId) && _nodes.TryGet(nodeId, out var node) && _nodes.IsLive(node) && !node.Draining)
+        {
+            throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is running (it heartbeated within the node timeout): 'nodes forget' is for a node that will never return, and a forgotten node stops for good and must be wiped. Check the node id; stop the node or drain it ('nodes drain {nodeId}') first, or pass --live to forget it while it runs.");
+        }
+
         if (_nodes.BeginForget(nodeId))
         {
             try

@@ -117,6 +117,6 @@ internal sealed class AdminService : Admin.AdminBase
     public override Task<ForgetNodeResponse> ForgetNode(ForgetNodeRequest request, ServerCallContext context)
     {
         _auth.Admin(context);
-        return Task.FromResult(AdminMapping.ToProto(_store.ForgetNode(request.NodeId, request.Force)));
+        return Task.FromResult(AdminMapping.ToProto(_store.ForgetNode(request.NodeId, request.Force, request.Live)));
     }
 }

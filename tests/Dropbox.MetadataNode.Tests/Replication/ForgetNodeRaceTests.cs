@@ -45,7 +45,7 @@ public sealed class ForgetNodeRaceTests
         {
             // Node A has answered "held"; now the admin forgets A (nothing references the chunk, so it is accepted).
             h.Gateway.AfterHas = null;
-            forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false));
+            forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
             await listed.Task.WaitAsync(Bound);
         };
 
@@ -78,7 +78,7 @@ public sealed class ForgetNodeRaceTests
             committed = Record.Exception(() => Assert.True(Task.Run(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None)).Wait(Bound)));
         };
 
-        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: false);
+        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
 
         Assert.Equal(0, forgotten.ChunksLost); // nothing acknowledged was lost
         var refused = Assert.IsType<DropboxException>(Assert.IsType<AggregateException>(committed).InnerException);
@@ -109,7 +109,7 @@ public sealed class ForgetNodeRaceTests
         h.Store.Uploads.BeforeReportWrite = () =>
         {
             h.Store.Uploads.BeforeReportWrite = null;
-            forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false));
+            forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
             Assert.True(listed.Task.Wait(Bound));
         };
 
@@ -144,7 +144,7 @@ public sealed class ForgetNodeRaceTests
             committed = Task.Run(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None)).Wait(Bound);
         };
 
-        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false));
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
 
         Assert.True(heartbeat, "a heartbeat waited for the forget's scan");
         Assert.True(committed, "a commit waited for the forget's scan");
@@ -187,7 +187,7 @@ public sealed class ForgetNodeRaceTests
             h.Store.Nodes.Heartbeat(node, 0, 0); // node-e stays silent: dead
         }
 
-        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false));
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
 
         Assert.Equal(ErrorKind.Conflict, refused.Kind);
         Assert.Contains("2 referenced chunk", refused.Message, StringComparison.Ordinal);

@@ -35,7 +35,7 @@ public sealed class ForgetNodeTests
         await h.PutFileAsync(alice, "only-a.bin", 0, onlyA);
 
         // Refused: one referenced chunk has no copy elsewhere; nothing changes.
-        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false));
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
         Assert.Equal(ErrorKind.Conflict, refused.Kind);
         Assert.Contains("1 referenced chunk", refused.Message, StringComparison.Ordinal);
         Assert.Contains("--force", refused.Message, StringComparison.Ordinal);
@@ -43,7 +43,7 @@ public sealed class ForgetNodeTests
         Assert.Contains(StoreHarness.NodeA, ChunkLedger.Read(h.Store.Engine, both.Id)!.Locations);
 
         // Forced: the lost chunk and the file version naming it are listed; every other copy survives.
-        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: true);
+        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: true, live: true);
 
         Assert.Equal(2, forgotten.LocationsCleared);
         Assert.Equal(1, forgotten.ChunksLost);
@@ -57,6 +57,26 @@ public sealed class ForgetNodeTests
     }
 
     [Fact]
+    public async Task Forgetting_a_node_that_still_heartbeats_is_refused_unless_it_drains_or_live_is_given()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(7);
+        await h.PutFileAsync(alice, "f", 0, chunk);
+        ReportOn(h, NodeB, alice, chunk); // every chunk has a second copy: only the liveness check can refuse
+
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: true, live: false));
+
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("is running", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("--live", refused.Message, StringComparison.Ordinal);
+        Assert.True(h.Store.Nodes.MayHoldNewCopies(StoreHarness.NodeA)); // nothing changed
+        h.Store.Nodes.SetDraining(StoreHarness.NodeA, draining: true);
+        Assert.Equal(0, h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: false).ChunksLost); // drained: accepted
+        Assert.False(h.Store.Nodes.TryGet(StoreHarness.NodeA, out _));
+    }
+
+    [Fact]
     public async Task A_forgotten_node_that_comes_back_is_refused_clearly_and_its_reports_restore_no_location()
     {
         using var h = Harness();
@@ -64,7 +84,7 @@ public sealed class ForgetNodeTests
         var chunk = StoreHarness.Chunk(1);
         await h.PutFileAsync(alice, "f", 0, chunk);
         ReportOn(h, NodeB, alice, chunk);
-        h.Store.ForgetNode(StoreHarness.NodeA, force: false);
+        h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
         h.Reopen();
 
         var register = Assert.Throws<DropboxException>(() => h.Store.Nodes.Register(new NodeRegistration(StoreHarness.NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0)));
@@ -74,7 +94,7 @@ public sealed class ForgetNodeTests
         var report = Assert.Throws<DropboxException>(() => ReportOn(h, StoreHarness.NodeA, alice, chunk));
         Assert.Contains("forgotten", report.Message, StringComparison.Ordinal);
         Assert.Equal([NodeB], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
-        Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.ForgetNode("node-z", force: false)).Kind);
+        Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.ForgetNode("node-z", force: false, live: true)).Kind);
     }
 
     [Fact]
@@ -92,7 +112,7 @@ public sealed class ForgetNodeTests
         Assert.Equal(1, stuck.FailedChunks);
         Assert.Equal(ChunkState.Deleting, ChunkLedger.Read(h.Store.Engine, orphan.Id)!.State);
 
-        h.Store.ForgetNode(StoreHarness.NodeA, force: false);
+        h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
         var after = await h.Store.RunGcOnceAsync(CancellationToken.None);
 
         Assert.Equal(0, after.FailedChunks);
@@ -136,7 +156,7 @@ public sealed class ForgetNodeTests
             await h.PutFileAsync(alice, $"f{i}", 0, lost[i]);
         }
 
-        h.Store.ForgetNode(StoreHarness.NodeA, force: true);
+        h.Store.ForgetNode(StoreHarness.NodeA, force: true, live: true);
 
         var (problems, notes) = h.Store.CheckConsistencyWithNotes();
         Assert.Empty(problems);

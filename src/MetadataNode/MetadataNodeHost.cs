@@ -118,6 +118,7 @@ public static class MetadataNodeHost
             options,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dropbox.MetadataNode.Backup")));
         services.AddHostedService<GarbageCollectorService>();
+        services.AddHostedService<AccountPurgeService>();
         services.AddSingleton(sp => new GrpcReplicationGateway(sp.GetRequiredService<ChunkTokenService>(), options.NodeTrust));
         services.AddSingleton(sp => new Domain.Replication.ReReplicator(
             sp.GetRequiredService<MetadataStore>(),

@@ -85,6 +85,19 @@ public sealed record MetadataNodeOptions
     /// </summary>
     public TimeSpan GcGracePeriod { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>Records a removed user's purge deletes per transaction (each holds the write lock briefly).</summary>
+    public int PurgeBatchSize { get; init; } = 512;
+
+    /// <summary>Most purge transactions one collector pass runs (the rest continue in the next pass).</summary>
+    public int PurgeBatchesPerPass { get; init; } = 256;
+
+    /// <summary>
+    /// How often removed users' accounts are purged (a pass of at most <see cref="PurgeBatchesPerPass"/> batches), on a
+    /// timer of its own, so a store that runs without garbage collection still purges; each collector pass also purges
+    /// first. Zero turns the purge's own timer off.
+    /// </summary>
+    public TimeSpan PurgeInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How often retention and garbage collection run; zero disables the background pass.</summary>
     public TimeSpan GcInterval { get; init; } = TimeSpan.FromMinutes(5);
 

@@ -21,7 +21,7 @@ public static class MetadataNodeCommandLine
     private const string Usage = """
         usage:
           Dropbox.MetadataNode --data DIR --urls URL --keys DIR [--replication N] [--node-dead-after S] [--keep-versions N]
-                               [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--no-fsync]
+                               [--keep-days D] [--gc-grace-minutes M] [--gc-interval-seconds S] [--purge-interval-seconds S] [--no-fsync]
                                [--backup-dir DIR] [--backup-node-timeout S] [--backup-hold-timeout S]
                                [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http]
                                [--http-url URL] [--metrics-url URL] [--log-format text|json] [--log-level LEVEL]
@@ -43,7 +43,8 @@ public static class MetadataNodeCommandLine
                                127.0.0.1, ::1) in DIR: ca.crt, server.crt, server.key for --tls-*; prints ca: and fingerprint:
           Dropbox.MetadataNode user add NAME [--admin] [--quota BYTES] TARGET   creates a user, prints its token once
           Dropbox.MetadataNode user list TARGET                                 name, namespace, role, quota, used bytes
-          Dropbox.MetadataNode user remove NAME TARGET                          revokes the user's token (files are kept)
+          Dropbox.MetadataNode user remove NAME TARGET                          revokes the token; the account's data is purged
+                               in the background (chunks no one else uses: after the GC grace)
           Dropbox.MetadataNode user rotate NAME TARGET                          a new token; the old one stops working
           Dropbox.MetadataNode user quota NAME BYTES TARGET                     most bytes of live files (0 = none)
                                TARGET: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
@@ -53,6 +54,11 @@ public static class MetadataNodeCommandLine
                                used and free bytes, chunks, under-replicated chunks
           Dropbox.MetadataNode nodes drain NODE [--cancel] TARGET  copies the node's chunks to others (new chunks skip
                                it); 'drained' in nodes list: it holds nothing needed and may be removed
+          Dropbox.MetadataNode nodes forget NODE [--force] [--live] TARGET|--data DIR  forgets a node that will never return:
+                               drops it and its chunk locations (GC stops calling it); refused while it holds the only
+                               copy of a referenced chunk unless --force, which lists what became unreadable; the id
+                               cannot register again (wipe the node and give it a new --node-id); refused while
+                               the node still heartbeats and is not draining unless --live
                                TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks a stopped node's store; exit 1 on any problem
@@ -206,6 +212,11 @@ public static class MetadataNodeCommandLine
             options = options with { GcInterval = TimeSpan.FromSeconds(int.Parse(gi, System.Globalization.CultureInfo.InvariantCulture)) };
         }
 
+        if (map.TryGetValue("--purge-interval-seconds", out var pi))
+        {
+            options = options with { PurgeInterval = TimeSpan.FromSeconds(int.Parse(pi, System.Globalization.CultureInfo.InvariantCulture)) };
+        }
+
         return options;
     }
 
@@ -266,10 +277,15 @@ public static class MetadataNodeCommandLine
     private static int RunCheck(Dictionary<string, string> map)
     {
         using var store = OpenOffline(Require(map, "--data"));
-        var problems = store.CheckConsistency();
+        var (problems, notes) = store.CheckConsistencyWithNotes();
         foreach (var p in problems)
         {
             Console.WriteLine(p);
+        }
+
+        foreach (var note in notes)
+        {
+            Console.WriteLine($"note: {note}");
         }
 
         Console.WriteLine(problems.Count == 0 ? "consistent" : $"{problems.Count} problem(s)");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Admin;
 using Grpc.Core;
@@ -10,26 +11,34 @@ namespace Dropbox.MetadataNode.Cli;
 /// The <c>nodes</c> verbs, against a running metadata node (<c>--server URL --token ADMIN_TOKEN</c>, plus <c>--ca FILE</c>
 /// or <c>--fingerprint SHA256:…</c> for TLS): <c>nodes list</c> prints one line per storage node (id, state, used and
 /// free bytes, chunks, under-replicated chunks, URL) and a total; <c>nodes drain NODE [--cancel]</c> moves a node's
-/// chunks away (or takes it back).
+/// chunks away (or takes it back); <c>nodes forget NODE [--force] [--live]</c> forgets a node that will never return (also offline,
+/// with <c>--data DIR</c> on a stopped node's store).
 /// </summary>
 internal static class NodesCommand
 {
-    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN";
+    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN | nodes forget NODE [--force] [--live] (--server URL --token ADMIN_TOKEN | --data DIR)";
 
     /// <summary>Runs <c>nodes VERB ...</c> (args[0] is "nodes"); returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, Func<string[], string[], Dictionary<string, string>> parseFlags)
     {
         var verb = args[1];
         var positional = args.Skip(2).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-        var map = parseFlags(args[(2 + positional.Length)..], ["--cancel"]);
-        if ((verb, positional.Length) is not (("list", 0) or ("drain", 1)))
+        var map = parseFlags(args[(2 + positional.Length)..], ["--cancel", "--force", "--live"]);
+        if ((verb, positional.Length) is not (("list", 0) or ("drain", 1) or ("forget", 1)))
         {
             throw new DropboxException(ErrorKind.InvalidArgument, Usage);
         }
 
+        if (verb == "forget" && !map.ContainsKey("--server") && map.TryGetValue("--data", out var data) && data.Length > 0)
+        {
+            using var store = MetadataNodeCommandLine.OpenOffline(data);
+            PrintForgotten(AdminMapping.ToProto(store.ForgetNode(positional[0], map.ContainsKey("--force"), map.ContainsKey("--live"))), positional[0]);
+            return 0;
+        }
+
         if (!map.TryGetValue("--server", out var server) || !map.TryGetValue("--token", out var token) || token.Length == 0)
         {
-            throw new DropboxException(ErrorKind.InvalidArgument, $"'nodes {verb}' talks to a running metadata node: give --server URL --token ADMIN_TOKEN.\n{Usage}");
+            throw new DropboxException(ErrorKind.InvalidArgument, $"'nodes {verb}' talks to a running metadata node: give --server URL --token ADMIN_TOKEN{(verb == "forget" ? " (or --data DIR for a stopped node's store)" : string.Empty)}.\n{Usage}");
         }
 
         using var channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = UserCommand.Trust(map).CreateHandler() });
@@ -48,6 +57,11 @@ internal static class NodesCommand
 
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"under-replicated: {list.UnderReplicated} (replication factor {list.ReplicationFactor})"));
             }
+            else if (verb == "forget")
+            {
+                var forgotten = await client.ForgetNodeAsync(new ForgetNodeRequest { NodeId = positional[0], Force = map.ContainsKey("--force"), Live = map.ContainsKey("--live") }, headers).ResponseAsync.ConfigureAwait(false);
+                PrintForgotten(forgotten, positional[0]);
+            }
             else
             {
                 var drained = await client.DrainNodeAsync(new DrainNodeRequest { NodeId = positional[0], Cancel = map.ContainsKey("--cancel") }, headers).ResponseAsync.ConfigureAwait(false);
@@ -61,6 +75,31 @@ internal static class NodesCommand
         }
 
         return 0;
+    }
+
+    private static void PrintForgotten(ForgetNodeResponse forgotten, string nodeId)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"forgotten: {nodeId} ({forgotten.LocationsCleared} chunk location(s) dropped)"));
+        if (forgotten.ChunksLost == 0)
+        {
+            return;
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"unreadable: {forgotten.ChunksLost} chunk(s) had no other copy"));
+        foreach (var id in forgotten.LostChunkIds)
+        {
+            Console.WriteLine($"lost-chunk\t{id}");
+        }
+
+        foreach (var file in forgotten.LostFiles)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lost-file\t{file.User}\t{file.Path}\tversion {file.Version}"));
+        }
+
+        if (forgotten.Truncated)
+        {
+            Console.WriteLine("(more were lost than are listed)");
+        }
     }
 
     private static void Print(NodeSummary n) =>

@@ -25,6 +25,11 @@ internal static class OnlineAdminCommand
             Console.WriteLine(problem);
         }
 
+        foreach (var note in response.Notes)
+        {
+            Console.WriteLine($"note: {note}");
+        }
+
         if (map.ContainsKey("--verify-chunks"))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chunks confirmed on live storage nodes: {response.ChunksVerified}"));

@@ -125,13 +125,32 @@ internal sealed class Accounts
     /// <summary>One user with role, quota and usage; NotFound if there is no such user.</summary>
     public UserDetails GetUserDetails(string name) => Details(ReadUser(name));
 
-    /// <summary>Revokes a user's token at once; the account's files stay stored. NotFound if there is no such user.</summary>
+    /// <summary>
+    /// Revokes a user's token at once and marks the account removed, in one durable write: nothing more is written to it,
+    /// and <see cref="AccountPurger"/> deletes its files, versions, change log and chunk marks in the background (chunks
+    /// no other account references then go through the collector's grace). NotFound if there is no such user.
+    /// </summary>
     public void RemoveUser(string name)
     {
-        _transactions.WriteNow<object?>(batch =>
+        _transactions.WriteNow(batch =>
         {
-            batch.DeleteUser(ReadUser(name));
-            return null;
+            var user = ReadUser(name);
+            batch.DeleteUser(user);
+            if (!_namespaces.TryGetValue(user.NamespaceId, out var state))
+            {
+                return (State: (NamespaceState?)null, Record: (NamespaceRecord?)null);
+            }
+
+            var removed = state.Record.Clone();
+            removed.Removed = true;
+            batch.PutNamespace(removed);
+            return (State: state, Record: removed);
+        }, done =>
+        {
+            if (done.State is not null)
+            {
+                done.State.Record = done.Record!;
+            }
         });
         ForgetCachedTokens(name);
     }

@@ -15,6 +15,15 @@ internal static class ChunkLedger
     /// <summary>True if the chunk is confirmed stored on at least one node.</summary>
     public static bool IsStored(ChunkRecord? record) => record is { State: ChunkState.Stored } && record.Locations.Count > 0;
 
+    /// <summary>
+    /// True if the chunk is confirmed stored on at least one node for which <paramref name="counts"/> holds. A commit
+    /// and a plan's "already held" count only nodes that may hold new copies: a copy on a node being forgotten (or
+    /// forgotten, its location not yet cleared) is about to be dropped, so a commit naming it would be acknowledged
+    /// and then lost; refused as missing instead, the client puts the chunk elsewhere.
+    /// </summary>
+    public static bool IsStored(ChunkRecord? record, Func<string, bool> counts) =>
+        record is { State: ChunkState.Stored } && record.Locations.Any(counts);
+
     /// <summary>The committed chunk record, or null.</summary>
     public static ChunkRecord? Read(RocksEngine engine, ChunkId id) => RecordBatch.ReadChunk(engine, id);
 
@@ -108,6 +117,7 @@ internal static class ChunkLedger
         }
 
         record.State = ChunkState.Stored;
+        record.LostWithNode = string.Empty; // a copy again (say, the content uploaded anew): no longer lost
         record.DeletingLocations.Clear();
         record.UnconfirmedLocations.Remove(nodeId);
         if (!record.Locations.Contains(nodeId))

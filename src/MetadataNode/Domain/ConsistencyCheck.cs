@@ -25,11 +25,18 @@ internal sealed class ConsistencyCheck
     /// versions are a suffix of a path's history), file records matching their newest version, namespace
     /// totals, and refcounts equal to a recount over the retained versions.
     /// </summary>
-    public IReadOnlyList<string> Run() => _transactions is null ? CheckUnderLock() : _transactions.Exclusive(CheckUnderLock);
+    public IReadOnlyList<string> Run() => RunWithNotes().Problems;
 
-    private IReadOnlyList<string> CheckUnderLock()
+    /// <summary>
+    /// <see cref="Run"/>, and the known losses that are not inconsistencies: referenced chunks whose last copy went with
+    /// a node forgotten with --force, one line per node (the forget named each chunk and file when it ran).
+    /// </summary>
+    public (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) RunWithNotes() => _transactions is null ? CheckUnderLock() : _transactions.Exclusive(CheckUnderLock);
+
+    private (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) CheckUnderLock()
     {
         {
+            var lostWith = new SortedDictionary<string, (long Chunks, long References)>(StringComparer.Ordinal);
             var problems = new List<string>();
             var versions = new Dictionary<(string Ns, string Path), SortedDictionary<ulong, PathEntry>>();
             var chunkRefs = new Dictionary<ChunkId, long>();
@@ -62,6 +69,12 @@ internal sealed class ConsistencyCheck
             foreach (var (_, value) in _engine.ScanAll(_engine.Namespaces))
             {
                 var ns = NamespaceRecord.Parser.ParseFrom(value);
+                if (ns.Removed)
+                {
+                    // Being purged (its log, files and versions go in separate batches): only its chunk counts must hold.
+                    continue;
+                }
+
                 ulong expected = 1;
                 foreach (var (_, changeBytes) in _engine.ScanPrefix(_engine.Changes, Keys.ChangePrefix(ns.NamespaceId)))
                 {
@@ -153,7 +166,12 @@ internal sealed class ConsistencyCheck
                     problems.Add($"chunk {id.ToShortString()}: refcount {record.Refcount}, retained versions referencing it {expected}");
                 }
 
-                if (expected > 0 && !ChunkLedger.IsStored(record))
+                if (expected > 0 && record.LostWithNode.Length > 0 && record.Locations.Count == 0)
+                {
+                    var (chunks, references) = lostWith.GetValueOrDefault(record.LostWithNode);
+                    lostWith[record.LostWithNode] = (chunks + 1, references + expected);
+                }
+                else if (expected > 0 && !ChunkLedger.IsStored(record))
                 {
                     problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
                 }
@@ -191,7 +209,8 @@ internal sealed class ConsistencyCheck
                 problems.Add($"namespace {ns} chunk {id.ToShortString()}: referenced by {count} versions but has no record");
             }
 
-            return problems;
+            var notes = lostWith.Select(l => $"{l.Value.Chunks} referenced chunk(s) were lost when storage node '{l.Key}' was forgotten with --force: {l.Value.References} retained file version reference(s) name them and cannot be downloaded (delete or overwrite those files, or restore them from a backup; uploading the same content again restores a chunk).").ToList();
+            return (problems, notes);
 
             void CheckVersion(string ns, string path, ulong sequence)
             {

@@ -19,8 +19,14 @@ internal sealed class GarbageCollector
     private readonly MetadataNodeOptions _options;
     private readonly ILogger _logger;
 
-    public GarbageCollector(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger logger)
+    private readonly AccountPurger _purger;
+
+    /// <summary>The purge of removed accounts (also run on its own timer).</summary>
+    public AccountPurger Purger => _purger;
+
+    public GarbageCollector(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, IStorageNodeGateway gateway, MetadataNodeOptions options, ILogger logger, AccountPurger purger)
     {
+        _purger = purger;
         _engine = engine;
         _transactions = transactions;
         _nodeRegistry = nodes;
@@ -38,11 +44,25 @@ internal sealed class GarbageCollector
     /// One pass: prunes versions past the retention age, then deletes chunks that stayed unreferenced past
     /// the grace period. A chunk is marked DELETING under the write lock after re-checking its refcount, so
     /// a commit either references it first (and it is kept) or finds it not stored (and is refused); it is
-    /// never deleted while a live version references it.
+    /// never deleted while a live version references it. Removed users' accounts are purged first: their chunks only
+    /// become candidates then, and are collected after the grace like any other.
+    /// A purge that fails is logged and the pass goes on.
     /// </summary>
     public async Task<GcResult> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var pruned = PruneByAge();
+        var pruned = 0;
+        try
+        {
+            pruned = _purger.RunOnce();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One bad record in a removed account must not stop retention and collection for every account, every
+            // pass: the purge is logged and retried (its own timer runs it too).
+            Log.PurgeFailed(_logger, e);
+        }
+
+        pruned += PruneByAge();
         var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
         ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)

@@ -26,6 +26,18 @@ internal static partial class Log
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Metadata node listening on {Url}")]
     public static partial void Listening(ILogger logger, string url);
 
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "Storage node {NodeId} forgotten: {Cleared} chunk record(s) dropped it; {Lost} referenced chunk(s) have no copy left")]
+    public static partial void NodeForgotten(ILogger logger, string nodeId, long cleared, long lost);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Information, Message = "Removed account {NamespaceId}: purged {Versions} version(s), {Files} file(s), {Changes} change(s), {Marks} chunk mark(s){Finished}")]
+    public static partial void AccountPurged(ILogger logger, string namespaceId, int versions, int files, int changes, int marks, string finished);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "{Count} account(s) whose user was removed by an earlier release (which kept their data) are now marked removed: the background purge deletes their files, history and chunk references")]
+    public static partial void OrphanAccountsMarkedRemoved(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Error, Message = "Purge of removed accounts failed; it is retried at the next pass")]
+    public static partial void PurgeFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "{Upgrade}")]
     public static partial void SchemaUpgraded(ILogger logger, string upgrade);
 }

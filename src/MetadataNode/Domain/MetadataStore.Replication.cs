@@ -25,4 +25,7 @@ internal sealed partial class MetadataStore
 
     /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
     public NodeRecord SetDraining(string nodeId, bool draining) => _nodeRegistry.SetDraining(nodeId, draining);
+
+    /// <inheritdoc cref="NodeForgetter.Forget"/>
+    public ForgottenNode ForgetNode(string nodeId, bool force, bool live) => _forgetter.Forget(nodeId, force, live);
 }

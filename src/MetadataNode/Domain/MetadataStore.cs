@@ -29,6 +29,7 @@ internal sealed partial class MetadataStore : IDisposable
     private readonly ChangeFeed _changes;
     private readonly ConsistencyCheck _check;
     private readonly GarbageCollector _gc;
+    private readonly NodeForgetter _forgetter;
     private readonly DownloadPlanner _plans;
     private readonly NamespaceFiles _files;
     private readonly UploadCommit _uploads;
@@ -92,8 +93,15 @@ internal sealed partial class MetadataStore : IDisposable
 
         _accounts.EnsureAnAdmin();
 
-        _nodeRegistry = new NodeRegistry(engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)), _transactions, options, _logger);
-        _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger);
+        _nodeRegistry = new NodeRegistry(
+            engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)),
+            engine.ScanPrefix(engine.Meta, Keys.ForgottenNodePrefix).Select(kv => ForgottenNodeRecord.Parser.ParseFrom(kv.Value)),
+            _transactions,
+            options,
+            _logger);
+        _forgetter = new NodeForgetter(engine, _transactions, _nodeRegistry, _namespaces, _logger);
+        _forgetter.ResumeUnfinished();
+        _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger, new AccountPurger(engine, _transactions, _namespaces, options, _logger));
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
         _planner = new UploadPlanner(engine, _transactions, _namespaces, _nodeRegistry, tokens, options);
         _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
@@ -206,6 +214,12 @@ internal sealed partial class MetadataStore : IDisposable
                 Log.SchemaUpgraded(logger ?? NullLogger.Instance, upgrade);
             }
 
+            var orphans = StoreSchema.MarkOrphanedAccountsRemoved(engine);
+            if (orphans > 0)
+            {
+                Log.OrphanAccountsMarkedRemoved(logger ?? NullLogger.Instance, orphans);
+            }
+
             return new(engine, tokens, gateway, options, logger) { SchemaUpgrade = upgrade };
         }
         catch
@@ -217,6 +231,15 @@ internal sealed partial class MetadataStore : IDisposable
 
     /// <summary>The engine, for consistency checks and tests.</summary>
     internal RocksEngine Engine => _engine;
+
+    /// <summary>Tests: the forget (its hooks).</summary>
+    internal NodeForgetter Forgetter => _forgetter;
+
+    /// <summary>Tests: the purge of removed accounts (its hooks).</summary>
+    internal AccountPurger Purger => _gc.Purger;
+
+    /// <summary>Tests: the upload commit (its hooks).</summary>
+    internal UploadCommit Uploads => _uploads;
 
     /// <summary>What opening the store upgraded (StoreSchema), for the offline commands to print; null when nothing.</summary>
     internal string? SchemaUpgrade { get; private init; }
@@ -342,8 +365,14 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="GarbageCollector.RunOnceAsync"/>
     public Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken) => _gc.RunOnceAsync(cancellationToken);
 
+    /// <summary>One pass of the purge of removed accounts (<see cref="AccountPurger.RunOnce"/>); returns the versions deleted.</summary>
+    public int PurgeRemovedAccounts() => _gc.Purger.RunOnce();
+
     /// <inheritdoc cref="ConsistencyCheck.Run"/>
     public IReadOnlyList<string> CheckConsistency() => _check.Run();
+
+    /// <inheritdoc cref="ConsistencyCheck.RunWithNotes"/>
+    public (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) CheckConsistencyWithNotes() => _check.RunWithNotes();
 
     /// <summary>Answers every held long poll now (server shutting down); later polls do not wait.</summary>
     public void ReleaseWaiters() => _stopping.Cancel();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -28,8 +29,21 @@ internal sealed class NodeRegistry
     private readonly MetadataNodeOptions _options;
     private readonly ILogger _logger;
 
-    public NodeRegistry(IEnumerable<NodeRecord> stored, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
+    // Ids forgotten by 'nodes forget': they may not register again (their stale locations are gone; a node coming back
+    // with one would be trusted with nothing it holds, so it is refused clearly instead).
+    private readonly ConcurrentDictionary<string, ForgottenNodeRecord> _forgotten = new(StringComparer.Ordinal);
+
+    // Nodes a forget is running for: no new copy is recorded on them and nothing is placed there (set and read under
+    // the write lock), so the forget's scan, taken outside every lock, cannot miss a copy.
+    private readonly ConcurrentDictionary<string, byte> _forgetting = new(StringComparer.Ordinal);
+
+    public NodeRegistry(IEnumerable<NodeRecord> stored, IEnumerable<ForgottenNodeRecord> forgotten, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
     {
+        foreach (var gone in forgotten)
+        {
+            _forgotten[gone.NodeId] = gone;
+        }
+
         // The put tokens handed out before a restart are not known (they are noted in memory only), yet stay valid for
         // up to a token lifetime: until then each node registered before the restart counts as having one outstanding
         // (the all-zero id stands for them), so a drain is not reported "drained" while a put may still land there.
@@ -71,6 +85,11 @@ internal sealed class NodeRegistry
 
         lock (_update)
         {
+            if (_forgotten.ContainsKey(nodeId))
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was forgotten ('nodes forget'): its chunks are no longer recorded. Wipe its data directory and start it with a new --node-id to add it again.");
+            }
+
             var node = new NodeRecord
             {
                 NodeId = nodeId,
@@ -144,13 +163,121 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>
+    /// Starts forgetting a registered node: from the moment this returns (it is published under the write lock) no
+    /// report or commit records a new copy on it and no plan places a chunk there, so a scan of the chunk records taken
+    /// after it sees every copy the node will ever be credited with. Returns false when the node was already forgotten
+    /// (a forget interrupted before its locations were cleared is being resumed). NotFound for a node never registered;
+    /// Conflict while another forget of it runs. End it with <see cref="Forget"/> or <see cref="CancelForget"/>.
+    /// </summary>
+    public bool BeginForget(string nodeId)
+    {
+        nodeId = ValidNodeId(nodeId);
+        lock (_update)
+        {
+            if (_forgotten.ContainsKey(nodeId))
+            {
+                return false;
+            }
+
+            if (!_nodes.ContainsKey(nodeId))
+            {
+                throw new DropboxException(ErrorKind.NotFound, $"No storage node '{nodeId}' is registered; 'nodes list' shows them.");
+            }
+
+            if (_forgetting.ContainsKey(nodeId))
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is already being forgotten; wait for that call to finish.");
+            }
+
+            _transactions.Exclusive(() => _forgetting.TryAdd(nodeId, 0));
+            return true;
+        }
+    }
+
+    /// <summary>A forget that was refused: the node takes new copies again.</summary>
+    public void CancelForget(string nodeId) => _forgetting.TryRemove(nodeId, out _);
+
+    /// <summary>
+    /// Takes a node <see cref="BeginForget">being forgotten</see> out of the registry for good and records it as
+    /// forgotten, in one transaction that first runs <paramref name="check"/> (which may refuse by throwing: then nothing
+    /// changes and the node stays being forgotten until <see cref="CancelForget"/>). The registry changes under the
+    /// write lock, so every later write sees the node gone. Heartbeats, registrations and "stored" reports from it are
+    /// refused from then on.
+    /// </summary>
+    public void Forget(string nodeId, Action<RecordBatch> check)
+    {
+        nodeId = ValidNodeId(nodeId);
+        lock (_update)
+        {
+            if (!_forgetting.ContainsKey(nodeId))
+            {
+                throw new InvalidOperationException($"Forget of '{nodeId}' was not begun.");
+            }
+
+            var record = new ForgottenNodeRecord { NodeId = nodeId, ForgottenUnixMs = NowMs };
+            _transactions.WriteNow<object?>(batch =>
+            {
+                check(batch);
+                batch.DeleteNode(nodeId);
+                batch.PutForgottenNode(record);
+                return null;
+            }, committed =>
+            {
+                _forgotten[nodeId] = record;
+                _nodes.TryRemove(nodeId, out _);
+                _forgetting.TryRemove(nodeId, out _);
+            });
+            foreach (var key in _puts.Keys.Where(k => string.Equals(k.Node, nodeId, StringComparison.Ordinal)))
+            {
+                _puts.TryRemove(key, out _);
+            }
+        }
+    }
+
+    /// <summary>
+    /// True if a new copy may be recorded on the node: it is registered, not forgotten and not being forgotten. Call it
+    /// under the write lock (inside the transaction that records the copy): forgetting changes these under that lock.
+    /// </summary>
+    public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
+
+    /// <summary>True while a forget of the node runs.</summary>
+    public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);
+
+    /// <summary>Notes, durably, that every chunk record has dropped the forgotten node.</summary>
+    public void ForgetDone(string nodeId)
+    {
+        lock (_update)
+        {
+            if (!_forgotten.TryGetValue(nodeId, out var record) || record.LocationsCleared)
+            {
+                return;
+            }
+
+            var done = record.Clone();
+            done.LocationsCleared = true;
+            _transactions.WriteNow<object?>(batch =>
+            {
+                batch.PutForgottenNode(done);
+                return null;
+            });
+            _forgotten[nodeId] = done;
+        }
+    }
+
+    /// <summary>True if the id was forgotten.</summary>
+    public bool IsForgotten(string nodeId) => _forgotten.ContainsKey(nodeId);
+
+    /// <summary>Forgotten nodes whose chunk locations were not all cleared yet (a forget cut short by a crash).</summary>
+    public List<string> UnfinishedForgets() => _forgotten.Values.Where(f => !f.LocationsCleared).Select(f => f.NodeId).ToList();
+
+    /// <summary>
     /// Nodes new chunks may go to: live, not draining and not full (a full node refuses every put until it has space
     /// again). If none is left, the live ones that are not draining, then the live ones: an upload still gets an answer
     /// (a full node's is a clear RESOURCE_EXHAUSTED), and a drain waits for a new node.
     /// </summary>
     public List<NodeRecord> PlacementNodes()
     {
-        var live = LiveNodes();
+        var live = LiveNodes().Where(n => !_forgetting.ContainsKey(n.NodeId)).ToList();
         var healthy = live.Where(n => !n.Draining && !n.Full).ToList();
         if (healthy.Count > 0)
         {
@@ -237,7 +364,9 @@ internal sealed class NodeRegistry
     public NodeRecord Require(string nodeId) =>
         _nodes.TryGetValue(nodeId, out var existing)
             ? existing
-            : throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' is not registered: call RegisterNode first.");
+            : throw new DropboxException(ErrorKind.NotFound, _forgotten.ContainsKey(nodeId)
+                ? $"Node '{nodeId}' was forgotten ('nodes forget'): wipe its data directory and start it with a new --node-id."
+                : $"Node '{nodeId}' is not registered: call RegisterNode first.");
 
     /// <summary>The registered node, if any.</summary>
     public bool TryGet(string nodeId, out NodeRecord node) => _nodes.TryGetValue(nodeId, out node!);

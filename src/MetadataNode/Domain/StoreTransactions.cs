@@ -1,5 +1,6 @@
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Errors;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -29,6 +30,13 @@ internal sealed class StoreTransactions : IDisposable
     {
         lock (_writeLock)
         {
+            if (ns is { Record.Removed: true })
+            {
+                // Its user was removed (under this lock): a call already past authentication must not write into an
+                // account being purged.
+                throw new DropboxException(ErrorKind.NotFound, "This account was removed; nothing more can be written to it.");
+            }
+
             using var batch = new RecordBatch(_engine);
             var record = ns?.Record.Clone();
             var result = body(batch, record);

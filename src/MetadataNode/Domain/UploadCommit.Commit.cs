@@ -266,7 +266,7 @@ internal sealed partial class UploadCommit
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
             var owned = Owns(batch.GetNamespaceChunk(ns, chunk.Id));
-            if (!IsStored(chunkRecord) || !owned)
+            if (!IsHeld(chunkRecord) || !owned)
             {
                 missing ??= [];
                 if (!missing.Contains(chunk.Id))
@@ -335,7 +335,8 @@ internal sealed partial class UploadCommit
         return true;
     }
 
-    internal static bool IsStored(ChunkRecord? record) => ChunkLedger.IsStored(record);
+    /// <summary>Stored on a node that may hold new copies (registered, not forgotten or being forgotten).</summary>
+    private bool IsHeld(ChunkRecord? record) => ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies);
 
     private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
 
@@ -385,6 +386,13 @@ internal sealed partial class UploadCommit
 
             foreach (var (node, present) in answers)
             {
+                if (!_nodeRegistry.MayHoldNewCopies(node.NodeId))
+                {
+                    // Forgotten (or being forgotten) since it answered: a copy recorded there now would outlive the
+                    // forget's clearing, and the commit would be acknowledged on a node that is gone.
+                    continue;
+                }
+
                 for (var i = 0; i < chunks.Count; i++)
                 {
                     if (present[i])
@@ -405,7 +413,7 @@ internal sealed partial class UploadCommit
                 {
                     // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone):
                     // without the mark the next plan asks for it rather than sending the client round in circles.
-                    if (!IsStored(batch.GetChunk(chunk.Id)) && batch.GetNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
+                    if (!IsHeld(batch.GetChunk(chunk.Id)) && batch.GetNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
                     {
                         batch.PutNamespaceChunk(ns, chunk.Id, null);
                     }

@@ -39,11 +39,20 @@ internal sealed partial class UploadCommit
             }
         }
 
+        BeforeReportWrite?.Invoke();
         var now = NowMs;
         var confirmed = new List<(NamespaceState State, ChunkId Id)>();
         var landed = new List<ChunkId>();
         Mutate<object?>(null, (batch, _) =>
         {
+            // Checked again under the write lock, where a forget changes the registry: a report checked above and
+            // written after the forget listed the node's copies would add a copy nothing ever clears.
+            if (_nodeRegistry.IsBeingForgotten(nodeId))
+            {
+                throw new DropboxException(ErrorKind.Unavailable, $"Node '{nodeId}' is being forgotten ('nodes forget'): its reports are not recorded.");
+            }
+
+            _nodeRegistry.Require(nodeId);
             landed.Clear();
             foreach (var chunk in chunks)
             {
@@ -56,7 +65,8 @@ internal sealed partial class UploadCommit
                     landed.Add(id);
                 }
 
-                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state))
+                // A removed account (being purged) gets no new marks: they would outlive its purge.
+                if (chunk.NamespaceId.Length > 0 && _namespaces.TryGetValue(chunk.NamespaceId, out var state) && !state.Record.Removed)
                 {
                     if (trusted)
                     {
@@ -87,6 +97,9 @@ internal sealed partial class UploadCommit
 
         _eventsSignal.Notify();
     }
+
+    /// <summary>Tests: runs once a report is checked, before it is written.</summary>
+    internal Action? BeforeReportWrite { get; set; }
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();

@@ -427,7 +427,7 @@ internal sealed partial class UploadPlanner
         }
 
         var record = ChunkLedger.Read(_engine, id);
-        return ChunkLedger.IsStored(record) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
+        return ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
     }
 
 }

@@ -28,6 +28,7 @@ internal sealed class AdminService : Admin.AdminBase
         var report = await _check.RunAsync(request.VerifyChunks, context.CancellationToken).ConfigureAwait(false);
         var response = new CheckResponse { ChunksVerified = (ulong)report.ChunksVerified };
         response.Problems.AddRange(report.Problems);
+        response.Notes.AddRange(report.Notes);
         return response;
     }
 
@@ -111,5 +112,11 @@ internal sealed class AdminService : Admin.AdminBase
         _auth.Admin(context);
         var node = _store.SetDraining(request.NodeId, !request.Cancel);
         return Task.FromResult(new DrainNodeResponse { Node = AdminMapping.ToProto(node, Domain.Replication.NodeReport.Build(_store)) });
+    }
+
+    public override Task<ForgetNodeResponse> ForgetNode(ForgetNodeRequest request, ServerCallContext context)
+    {
+        _auth.Admin(context);
+        return Task.FromResult(AdminMapping.ToProto(_store.ForgetNode(request.NodeId, request.Force, request.Live)));
     }
 }

@@ -118,6 +118,12 @@ internal static class Keys
     /// <summary>NamespaceChunks CF: every chunk of one namespace.</summary>
     public static byte[] NamespaceChunkPrefix(string ns) => Concat(Encoding.UTF8.GetBytes(ns), [Separator]);
 
+    /// <summary>Default CF: a storage node forgotten by <c>nodes forget</c> ("forgotten-node/" + id).</summary>
+    public static byte[] ForgottenNode(string nodeId) => Concat(ForgottenNodePrefix, Encoding.UTF8.GetBytes(nodeId));
+
+    /// <summary>Default CF prefix of the forgotten nodes.</summary>
+    public static byte[] ForgottenNodePrefix { get; } = "forgotten-node/"u8.ToArray();
+
     /// <summary>Nodes CF.</summary>
     public static byte[] Node(string nodeId) => Encoding.UTF8.GetBytes(nodeId);
 

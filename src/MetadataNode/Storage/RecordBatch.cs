@@ -141,6 +141,23 @@ internal sealed class RecordBatch : IDisposable
 
     public void PutNode(NodeRecord node) => _batch.Put(Keys.Node(node.NodeId), node.ToByteArray(), _engine.Nodes);
 
+    /// <summary>Removes a node from the registry (<c>nodes forget</c>).</summary>
+    public void DeleteNode(string nodeId) => _batch.Delete(Keys.Node(nodeId), _engine.Nodes);
+
+    /// <summary>Records a node as forgotten: its id may not register again.</summary>
+    public void PutForgottenNode(ForgottenNodeRecord record) =>
+        _batch.Put(Keys.ForgottenNode(record.NodeId), record.ToByteArray(), _engine.Meta);
+
+    /// <summary>Deletes one change-log entry (a removed account's purge).</summary>
+    public void DeleteChange(string ns, ulong sequence) => _batch.Delete(Keys.Change(ns, sequence), _engine.Changes);
+
+    /// <summary>Deletes a namespace's record (the last step of a removed account's purge).</summary>
+    public void DeleteNamespace(string ns)
+    {
+        _namespaces.Remove(ns);
+        _batch.Delete(Keys.Namespace(ns), _engine.Namespaces);
+    }
+
     public void AddGcCandidate(ChunkId id) => _batch.Put(Keys.Chunk(id), Array.Empty<byte>(), _engine.Gc);
 
     public void RemoveGcCandidate(ChunkId id) => _batch.Delete(Keys.Chunk(id), _engine.Gc);

@@ -98,6 +98,41 @@ internal static class StoreSchema
         return count;
     }
 
+    /// <summary>
+    /// Marks every namespace whose user no longer exists as removed (idempotent; returns how many it marked). Releases
+    /// before the purge of removed accounts deleted only the user's records and kept the account's data; run at every
+    /// open (a scan of the users and namespaces only, no schema version change, so an older release can still open the
+    /// folder, and a user it removes is picked up at this release's next open), so the purge deletes that data too.
+    /// </summary>
+    public static int MarkOrphanedAccountsRemoved(RocksEngine engine)
+    {
+        var owned = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, value) in engine.ScanPrefix(engine.Users, Keys.UserByNamePrefix))
+        {
+            owned.Add(UserRecord.Parser.ParseFrom(value).NamespaceId);
+        }
+
+        using var batch = new WriteBatch();
+        var marked = 0;
+        foreach (var (key, value) in engine.ScanAll(engine.Namespaces))
+        {
+            var record = NamespaceRecord.Parser.ParseFrom(value);
+            if (!record.Removed && !owned.Contains(record.NamespaceId))
+            {
+                record.Removed = true;
+                batch.Put(key, record.ToByteArray(), engine.Namespaces);
+                marked++;
+            }
+        }
+
+        if (marked > 0)
+        {
+            engine.Write(batch, sync: true);
+        }
+
+        return marked;
+    }
+
     private static bool IsEmpty(RocksEngine engine) =>
         !engine.ScanAll(engine.Users).Any() && !engine.ScanAll(engine.Namespaces).Any() && !engine.ScanAll(engine.Files).Any() && !engine.ScanAll(engine.Nodes).Any();
 

@@ -41,6 +41,20 @@ public sealed partial class ClusterAgent : BackgroundService
 
     private long _delivered;
 
+    // Cancelled when the metadata node refuses this node for good (it was forgotten by 'nodes forget'): registering,
+    // heartbeats and event delivery stop instead of retrying forever.
+    private readonly CancellationTokenSource _retired = new();
+
+    /// <summary>True once the metadata node refused this node's id for good (forgotten): the agent has stopped.</summary>
+    public bool Retired => _retired.IsCancellationRequested;
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _retired.Dispose();
+        base.Dispose();
+    }
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -61,9 +75,10 @@ public sealed partial class ClusterAgent : BackgroundService
 
         using var channel = GrpcChannel.ForAddress(_options.MetadataUrl, new GrpcChannelOptions { HttpHandler = _options.MetadataTrust.CreateHandler() });
         var client = new Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient(channel);
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _retired.Token);
         await Task.WhenAll(
-            RegisterAndHeartbeatAsync(client, urls, stoppingToken),
-            DeliverEventsAsync(client, stoppingToken)).ConfigureAwait(false);
+            RegisterAndHeartbeatAsync(client, urls, running.Token),
+            DeliverEventsAsync(client, running.Token)).ConfigureAwait(false);
     }
 
     private Metadata Auth()
@@ -77,11 +92,13 @@ public sealed partial class ClusterAgent : BackgroundService
         var delay = TimeSpan.FromMilliseconds(200);
         var heartbeat = TimeSpan.FromSeconds(10);
         var registered = false;
+        var registering = false;
         while (!ct.IsCancellationRequested)
         {
             try
             {
                 var stats = _store.Engine.GetStats();
+                registering = !registered;
                 if (!registered)
                 {
                     var answer = await client.RegisterNodeAsync(new RegisterNodeRequest
@@ -117,9 +134,18 @@ public sealed partial class ClusterAgent : BackgroundService
             }
             catch (RpcException ex)
             {
+                if (registering && ex.StatusCode == StatusCode.FailedPrecondition)
+                {
+                    // The only lasting refusal of a registration: this id was forgotten ('nodes forget'), so nothing
+                    // it holds is recorded and it may never register again. Retrying cannot help; say so once and stop.
+                    Log.Forgotten(_logger, _store.NodeId.Value, ex.Status.Detail);
+                    await _retired.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+
                 if (ex.StatusCode == StatusCode.NotFound)
                 {
-                    registered = false; // the metadata node forgot us: register again
+                    registered = false; // the metadata node forgot us (a restore): register again
                 }
 
                 Log.MetadataUnreachable(_logger, "register/heartbeat", ex.Status.Detail);
@@ -210,5 +236,8 @@ public sealed partial class ClusterAgent : BackgroundService
 
         [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Metadata node unreachable ({Operation}): {Detail}; retrying")]
         public static partial void MetadataUnreachable(ILogger logger, string operation, string detail);
+
+        [LoggerMessage(EventId = 2104, Level = LogLevel.Error, Message = "The metadata node refuses node {Node} for good: {Detail}. This node stops registering and reporting; wipe its data directory and start it with a new --node-id to add it again")]
+        public static partial void Forgotten(ILogger logger, string node, string detail);
     }
 }

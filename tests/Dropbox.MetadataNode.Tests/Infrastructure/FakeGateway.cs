@@ -15,6 +15,9 @@ internal sealed class FakeGateway : IStorageNodeGateway
 
     public Func<Task>? BeforeDelete { get; set; }
 
+    /// <summary>Nodes that answer nothing (a delete sent there fails, as to a node that is gone).</summary>
+    public ConcurrentDictionary<string, bool> Down { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Runs after a presence answer is made and before it is returned (the answer may then be stale).</summary>
     public Func<Task>? AfterHas { get; set; }
 
@@ -57,6 +60,11 @@ internal sealed class FakeGateway : IStorageNodeGateway
         if (BeforeDelete is { } hook)
         {
             await hook();
+        }
+
+        if (Down.ContainsKey(node.NodeId))
+        {
+            throw new HttpRequestException($"{node.NodeId} is down");
         }
 
         var n = 0;

@@ -33,6 +33,11 @@ public sealed class FakeMetadataNode : IAsyncDisposable
 
     public int ReportCalls;
 
+    /// <summary>Answers as the real one does for a node 'nodes forget' removed: registration refused for good, heartbeats and reports NotFound.</summary>
+    public bool Forgotten { get; set; }
+
+    public int HeartbeatCalls;
+
     public static async Task<FakeMetadataNode> StartAsync(int port, string keysDirectory)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -94,12 +99,23 @@ public sealed class FakeMetadataNode : IAsyncDisposable
         {
             _fake.CheckAuth(context);
             _fake.Registrations.Enqueue(request);
+            if (_fake.Forgotten)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Storage node '{request.NodeId}' was forgotten ('nodes forget'): wipe its data directory and start it with a new --node-id."));
+            }
+
             return Task.FromResult(new RegisterNodeResponse { HeartbeatSeconds = 1 });
         }
 
         public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
         {
             _fake.CheckAuth(context);
+            Interlocked.Increment(ref _fake.HeartbeatCalls);
+            if (_fake.Forgotten)
+            {
+                throw new RpcException(new Status(StatusCode.NotFound, $"Node '{request.NodeId}' was forgotten ('nodes forget')."));
+            }
+
             return Task.FromResult(new HeartbeatResponse());
         }
 
@@ -107,6 +123,10 @@ public sealed class FakeMetadataNode : IAsyncDisposable
         {
             _fake.CheckAuth(context);
             Interlocked.Increment(ref _fake.ReportCalls);
+            if (_fake.Forgotten)
+            {
+                throw new RpcException(new Status(StatusCode.NotFound, $"Node '{request.NodeId}' was forgotten ('nodes forget')."));
+            }
             foreach (var chunk in request.Chunks)
             {
                 _fake.Stored[chunk.ChunkId.ToChunkId()] = chunk;

@@ -53,9 +53,10 @@ internal sealed partial class OnlineCheck
                 var checkpoint = Path.Combine(temp, "checkpoint");
                 await Task.Run(() => _store.Engine.Checkpoint(checkpoint), cancellationToken).ConfigureAwait(false);
                 using var snapshot = RocksEngine.Open(checkpoint);
-                var problems = new List<string>(await Task.Run(() => new ConsistencyCheck(snapshot).Run(), cancellationToken).ConfigureAwait(false));
+                var (found, notes) = await Task.Run(() => new ConsistencyCheck(snapshot).RunWithNotes(), cancellationToken).ConfigureAwait(false);
+                var problems = new List<string>(found);
                 var verified = verifyChunks ? await VerifyChunksAsync(snapshot, problems, cancellationToken).ConfigureAwait(false) : 0;
-                return new CheckReport(problems, verified);
+                return new CheckReport(problems, verified) { Notes = notes };
             }
             finally
             {
@@ -85,9 +86,9 @@ internal sealed partial class OnlineCheck
         foreach (var (key, value) in snapshot.ScanAll(snapshot.Chunks))
         {
             var record = ChunkRecord.Parser.ParseFrom(value);
-            if (record.Refcount <= 0)
+            if (record.Refcount <= 0 || (record.LostWithNode.Length > 0 && record.Locations.Count == 0))
             {
-                continue;
+                continue; // unreferenced, or a known loss the check's notes name
             }
 
             var id = new ChunkId(key);

@@ -33,4 +33,18 @@ internal static class AdminMapping
         UsedBytes = user.UsedBytes,
         FileCount = user.FileCount,
     };
+
+    /// <summary>What a forget did, with the chunks and file versions it left unreadable.</summary>
+    public static ForgetNodeResponse ToProto(ForgottenNode forgotten)
+    {
+        var response = new ForgetNodeResponse
+        {
+            LocationsCleared = (ulong)forgotten.LocationsCleared,
+            ChunksLost = (ulong)forgotten.ChunksLost,
+            Truncated = forgotten.Truncated,
+        };
+        response.LostChunkIds.AddRange(forgotten.LostChunks.Select(c => c.ToString()));
+        response.LostFiles.AddRange(forgotten.LostFiles.Select(f => new Dropbox.Shared.Protos.Admin.LostFileVersion { User = f.User, Path = f.Path, Version = f.Version }));
+        return response;
+    }
 }

@@ -1,0 +1,247 @@
+using System.Collections.Concurrent;
+using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.MetadataNode.Domain;
+
+/// <summary>
+/// <c>nodes forget</c>: a storage node that will never return leaves the registry and every chunk record drops it, so the
+/// collector stops asking it to delete and re-replication no longer counts its copies. First the node is marked as being
+/// forgotten (under the write lock: from then on no report or commit records a copy on it, and nothing is placed there),
+/// then the chunk records are scanned outside every lock for the chunks it may hold the last copy of. Step one (one
+/// transaction under the write lock) reads only those again and refuses while a referenced one has no copy on another
+/// live, non-draining node (unless forced), else removes the node and records its id as forgotten. Step two, in bounded
+/// batches: clear its locations. A crash between them is resumed at open (the forgotten record says whether step two
+/// finished), and the id can never register again, so no stale location returns.
+/// </summary>
+internal sealed class NodeForgetter
+{
+    /// <summary>Most lost chunks and file versions named in a result.</summary>
+    public const int MaxListed = 100;
+
+    private const int BatchSize = 512;
+    private readonly RocksEngine _engine;
+    private readonly StoreTransactions _transactions;
+    private readonly NodeRegistry _nodes;
+    private readonly ConcurrentDictionary<string, NamespaceState> _namespaces;
+    private readonly ILogger _logger;
+
+    public NodeForgetter(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, ConcurrentDictionary<string, NamespaceState> namespaces, ILogger logger)
+    {
+        _engine = engine;
+        _transactions = transactions;
+        _nodes = nodes;
+        _namespaces = namespaces;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Forgets <paramref name="nodeId"/> (see the class); FailedPrecondition naming the count of chunks it alone holds
+    /// unless <paramref name="force"/>. A node that still heartbeats and is not draining is refused unless
+    /// <paramref name="live"/>: the verb is for a node that will never return, and a typo would retire a running node.
+    /// </summary>
+    public ForgottenNode Forget(string nodeId, bool force, bool live)
+    {
+        nodeId = NodeRegistry.ValidNodeId(nodeId);
+        if (!live && !_nodes.IsForgotten(nodeId) && _nodes.TryGet(nodeId, out var node) && _nodes.IsLive(node) && !node.Draining)
+        {
+            throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is running (it heartbeated within the node timeout): 'nodes forget' is for a node that will never return, and a forgotten node stops for good and must be wiped. Check the node id; stop the node or drain it ('nodes drain {nodeId}') first, or pass --live to forget it while it runs.");
+        }
+
+        if (_nodes.BeginForget(nodeId))
+        {
+            try
+            {
+                // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while,
+                // and commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
+                var (candidates, copyNodes) = ScanCandidates(nodeId);
+                _nodes.Forget(nodeId, batch =>
+                {
+                    // Under the write lock: only the candidates are read again, since a commit may have referenced one
+                    // since the scan. A node that counted as a second copy must still count.
+                    var now = CopyNodes(nodeId);
+                    if (!copyNodes.IsSubsetOf(now))
+                    {
+                        throw new DropboxException(ErrorKind.Unavailable, $"Storage node(s) {string.Join(", ", copyNodes.Except(now).Order(StringComparer.Ordinal))} stopped answering or began draining while the forget of '{nodeId}' counted copies; run it again.");
+                    }
+
+                    var (sole, unsafeCopies) = SoleCopies(batch, nodeId, candidates, now);
+                    if (sole > 0 && !force)
+                    {
+                        throw Refusal(nodeId, sole, unsafeCopies);
+                    }
+                });
+            }
+            catch
+            {
+                _nodes.CancelForget(nodeId);
+                throw;
+            }
+        }
+
+        var result = ClearLocations(nodeId);
+        _nodes.ForgetDone(nodeId);
+        Log.NodeForgotten(_logger, nodeId, result.LocationsCleared, result.ChunksLost);
+        return result;
+    }
+
+    /// <summary>Finishes every forget a crash cut short (run at open).</summary>
+    public void ResumeUnfinished()
+    {
+        foreach (var nodeId in _nodes.UnfinishedForgets())
+        {
+            ClearLocations(nodeId);
+            _nodes.ForgetDone(nodeId);
+        }
+    }
+
+    /// <summary>Tests: runs as the forget starts its scan of the chunk records.</summary>
+    internal Action? WhileScanning { get; set; }
+
+    /// <summary>Tests: runs once the chunks naming the node are listed, before their records drop it.</summary>
+    internal Action? AfterListing { get; set; }
+
+    /// <summary>Most chunk ids a refusal names.</summary>
+    private const int MaxNamedInRefusal = 10;
+
+    /// <summary>
+    /// Nodes whose copies count as a second copy: registered, live and not draining (a draining node's copies are on
+    /// their way out, a dead one's may never come back), other than the node being forgotten.
+    /// </summary>
+    private HashSet<string> CopyNodes(string nodeId) =>
+        _nodes.LiveNodes().Where(n => !n.Draining && !string.Equals(n.NodeId, nodeId, StringComparison.Ordinal) && !_nodes.IsBeingForgotten(n.NodeId)).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Chunks the node holds with no copy on a <see cref="CopyNodes">copy node</see>, whatever their count (a commit may reference one before the lock).</summary>
+    private (List<ChunkId> Candidates, HashSet<string> CopyNodes) ScanCandidates(string nodeId)
+    {
+        var copyNodes = CopyNodes(nodeId);
+        WhileScanning?.Invoke();
+        var candidates = new List<ChunkId>();
+        foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
+        {
+            var record = ChunkRecord.Parser.ParseFrom(value);
+            if (record.Locations.Contains(nodeId) && !record.Locations.Any(copyNodes.Contains))
+            {
+                candidates.Add(new ChunkId(key));
+            }
+        }
+
+        return (candidates, copyNodes);
+    }
+
+    /// <summary>Of the candidates, the referenced chunks left with no copy on a copy node, and those of them with a copy on some other listed node (draining, dead).</summary>
+    private static (long Sole, List<ChunkId> UnsafeCopies) SoleCopies(RecordBatch batch, string nodeId, List<ChunkId> candidates, HashSet<string> copyNodes)
+    {
+        long sole = 0;
+        var unsafeCopies = new List<ChunkId>();
+        foreach (var id in candidates)
+        {
+            if (batch.GetChunk(id) is { State: ChunkState.Stored, Refcount: > 0 } record && record.Locations.Contains(nodeId) && !record.Locations.Any(copyNodes.Contains))
+            {
+                sole++;
+                if (record.Locations.Count > 1)
+                {
+                    unsafeCopies.Add(id);
+                }
+            }
+        }
+
+        return (sole, unsafeCopies);
+    }
+
+    private static DropboxException Refusal(string nodeId, long sole, List<ChunkId> unsafeCopies)
+    {
+        var message = $"Storage node '{nodeId}' holds the only copy of {sole} referenced chunk(s) (no other live, non-draining node has one): forgetting it makes them unreadable.";
+        if (unsafeCopies.Count > 0)
+        {
+            var named = string.Join(", ", unsafeCopies.Take(MaxNamedInRefusal));
+            var more = unsafeCopies.Count > MaxNamedInRefusal ? $" and {unsafeCopies.Count - MaxNamedInRefusal} more" : "";
+            message += $" Of these, {unsafeCopies.Count} have their other copies only on draining or unreachable nodes: {named}{more}.";
+        }
+
+        return new DropboxException(ErrorKind.Conflict, message + " Bring it back (or drain it) first, or pass --force to forget it anyway.");
+    }
+
+    private ForgottenNode ClearLocations(string nodeId)
+    {
+        var listing = new List<ChunkId>();
+        foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
+        {
+            var record = ChunkRecord.Parser.ParseFrom(value);
+            if (record.Locations.Contains(nodeId) || record.UnconfirmedLocations.Contains(nodeId) || record.DeletingLocations.Contains(nodeId))
+            {
+                listing.Add(new ChunkId(key));
+            }
+        }
+
+        AfterListing?.Invoke();
+        long cleared = 0;
+        var lost = new List<ChunkId>();
+        foreach (var slice in listing.Chunk(BatchSize))
+        {
+            _transactions.Mutate<object?>(null, (batch, _) =>
+            {
+                foreach (var id in slice)
+                {
+                    var record = batch.GetChunk(id);
+                    if (record is null)
+                    {
+                        continue;
+                    }
+
+                    var held = record.Locations.Remove(nodeId);
+                    var changed = held | record.UnconfirmedLocations.Remove(nodeId) | record.DeletingLocations.Remove(nodeId);
+                    if (!changed)
+                    {
+                        continue;
+                    }
+
+                    cleared++;
+                    if (held && record is { State: ChunkState.Stored, Refcount: > 0, Locations.Count: 0 })
+                    {
+                        lost.Add(id);
+                        record.LostWithNode = nodeId; // the check names the loss rather than reporting it as an inconsistency
+                    }
+
+                    batch.PutChunk(id, record);
+                }
+
+                return null;
+            }, sync: true);
+        }
+
+        var (files, truncatedFiles) = FilesNaming(lost);
+        return new ForgottenNode(nodeId, cleared, lost.Count, lost.Take(MaxListed).ToList(), files, lost.Count > MaxListed || truncatedFiles);
+    }
+
+    private (List<LostFileVersion> Files, bool Truncated) FilesNaming(List<ChunkId> lost)
+    {
+        var files = new List<LostFileVersion>();
+        if (lost.Count == 0)
+        {
+            return (files, false);
+        }
+
+        var wanted = lost.ToHashSet();
+        foreach (var (key, value) in _engine.ScanAll(_engine.Versions))
+        {
+            var entry = StoredFormat.ReadVersion(value);
+            if (entry.Chunks.Any(c => wanted.Contains(c.Id)))
+            {
+                if (files.Count == MaxListed)
+                {
+                    return (files, true);
+                }
+
+                var (ns, path, version) = Keys.ParseVersionKey(key);
+                var owner = _namespaces.TryGetValue(ns, out var state) ? state.Record.Owner : ns;
+                files.Add(new LostFileVersion(owner, path, version));
+            }
+        }
+
+        return (files, false);
+    }
+}

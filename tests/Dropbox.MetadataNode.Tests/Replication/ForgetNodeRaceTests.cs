@@ -1,0 +1,211 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services.Mapping;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Proto = Dropbox.Shared.Protos.Common;
+
+namespace Dropbox.MetadataNode.Tests.Replication;
+
+/// <summary>
+/// <c>nodes forget</c> against what runs beside it: a report or a commit's check with the nodes landing between the
+/// forget's listing and its clearing, a commit during its scan, and copies on draining or dead nodes.
+/// </summary>
+public sealed class ForgetNodeRaceTests
+{
+    private const string NodeB = "node-b";
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    private static StoreHarness Harness(TimeSpan? nodeTimeout = null)
+    {
+        var h = new StoreHarness(o => o with { NodeTimeout = nodeTimeout ?? TimeSpan.FromDays(365), GcGracePeriod = TimeSpan.FromHours(1), ReplicationFactor = 2, EventWait = TimeSpan.FromMilliseconds(100) });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        return h;
+    }
+
+    [Fact]
+    public async Task A_commit_whose_node_check_lands_between_the_forgets_listing_and_its_clearing_records_no_copy_on_the_forgotten_node()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(1);
+        h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk)); // a put token for the chunk
+        h.Gateway.Put(StoreHarness.NodeA, chunk.Id);                    // node A holds it; its event never came
+
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clear = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Store.Forgetter.AfterListing = () =>
+        {
+            listed.TrySetResult();
+            Assert.True(clear.Task.Wait(Bound));
+        };
+        Task<ForgottenNode>? forget = null;
+        h.Gateway.AfterHas = async () =>
+        {
+            // Node A has answered "held"; now the admin forgets A (nothing references the chunk, so it is accepted).
+            h.Gateway.AfterHas = null;
+            forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+            await listed.Task.WaitAsync(Bound);
+        };
+
+        var commit = h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None);
+        await listed.Task.WaitAsync(Bound);
+        var committed = await Record.ExceptionAsync(() => commit.WaitAsync(Bound)); // its write runs inside the window
+        clear.SetResult();
+        var forgotten = await forget!.WaitAsync(Bound);
+
+        Assert.Equal(0, forgotten.ChunksLost);
+        Assert.DoesNotContain(StoreHarness.NodeA, ChunkLedger.Read(h.Store.Engine, chunk.Id)?.Locations ?? []);
+        var refused = Assert.IsType<DropboxException>(committed); // the file's only copy is on a forgotten node: not acknowledged
+        Assert.Contains(chunk.Id.ToShortString(), refused.Message, StringComparison.Ordinal);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task A_commit_made_after_the_forget_committed_and_before_its_clearing_is_refused_as_missing_not_acknowledged_and_lost()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(9);
+        h.Stored(alice, chunk); // put on A and reported, not committed yet: not counted by the forget, so it is accepted
+
+        Exception? committed = null;
+        h.Store.Forgetter.AfterListing = () =>
+        {
+            // A has left the registry; its location on the chunk is not cleared yet.
+            h.Store.Forgetter.AfterListing = null;
+            committed = Record.Exception(() => Assert.True(Task.Run(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None)).Wait(Bound)));
+        };
+
+        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
+
+        Assert.Equal(0, forgotten.ChunksLost); // nothing acknowledged was lost
+        var refused = Assert.IsType<DropboxException>(Assert.IsType<AggregateException>(committed).InnerException);
+        Assert.Contains(chunk.Id.ToShortString(), refused.Message, StringComparison.Ordinal);
+
+        // The client puts the chunk elsewhere and commits.
+        ReportOn(h, NodeB, alice, chunk);
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None);
+        Assert.Equal([NodeB], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task A_report_checked_before_the_forget_and_written_between_its_listing_and_its_clearing_records_no_copy()
+    {
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(2);
+
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clear = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Store.Forgetter.AfterListing = () =>
+        {
+            listed.TrySetResult();
+            Assert.True(clear.Task.Wait(Bound));
+        };
+        Task<ForgottenNode>? forget = null;
+        h.Store.Uploads.BeforeReportWrite = () =>
+        {
+            h.Store.Uploads.BeforeReportWrite = null;
+            forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+            Assert.True(listed.Task.Wait(Bound));
+        };
+
+        var report = Record.Exception(() => ReportOn(h, StoreHarness.NodeA, alice, chunk));
+        clear.SetResult();
+        await forget!.WaitAsync(Bound);
+
+        Assert.DoesNotContain(StoreHarness.NodeA, ChunkLedger.Read(h.Store.Engine, chunk.Id)?.Locations ?? []);
+        Assert.Equal(ErrorKind.NotFound, Assert.IsType<DropboxException>(report).Kind);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task The_forgets_scan_holds_no_lock_and_a_reference_committed_during_it_to_a_chunk_only_the_node_holds_is_still_counted()
+    {
+        using var h = Harness(nodeTimeout: TimeSpan.FromMinutes(1));
+        const string dead = "node-e";
+        h.Store.Nodes.Register(new NodeRegistration(dead, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(3);
+        h.Stored(alice, chunk); // uploaded to A, not referenced yet: not a sole copy of anything referenced
+        ReportOn(h, dead, alice, chunk); // and to a node that then goes silent: a commit counts it, the forget does not
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0);
+
+        var committed = false;
+        var heartbeat = false;
+        h.Store.Forgetter.WhileScanning = () =>
+        {
+            h.Store.Forgetter.WhileScanning = null;
+            heartbeat = Task.Run(() => h.Store.Nodes.Heartbeat(NodeB, 0, 0)).Wait(Bound);
+            committed = Task.Run(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None)).Wait(Bound);
+        };
+
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+
+        Assert.True(heartbeat, "a heartbeat waited for the forget's scan");
+        Assert.True(committed, "a commit waited for the forget's scan");
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("1 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.True(h.Store.Nodes.TryGet(StoreHarness.NodeA, out _));
+
+        // Refused: the node is as before, and takes new copies again.
+        var later = StoreHarness.Chunk(4);
+        h.Stored(alice, later);
+        Assert.Contains(StoreHarness.NodeA, ChunkLedger.Read(h.Store.Engine, later.Id)!.Locations);
+        await h.PutFileAsync(alice, "g", 0, later);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Copies_on_draining_or_dead_nodes_do_not_count_as_second_copies_and_the_refusal_names_those_chunks()
+    {
+        using var h = Harness(nodeTimeout: TimeSpan.FromMinutes(1));
+        const string draining = "node-d", dead = "node-e";
+        foreach (var node in new[] { draining, dead })
+        {
+            h.Store.Nodes.Register(new NodeRegistration(node, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        }
+
+        var (alice, _) = h.Store.AddUser("alice");
+        var onDraining = StoreHarness.Chunk(5);
+        var onDead = StoreHarness.Chunk(6);
+        var onLive = StoreHarness.Chunk(7);
+        await h.PutFileAsync(alice, "d", 0, onDraining);
+        ReportOn(h, draining, alice, onDraining);
+        await h.PutFileAsync(alice, "e", 0, onDead);
+        ReportOn(h, dead, alice, onDead);
+        await h.PutFileAsync(alice, "b", 0, onLive);
+        ReportOn(h, NodeB, alice, onLive);
+        h.Store.Nodes.SetDraining(draining, draining: true);
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        foreach (var node in new[] { StoreHarness.NodeA, NodeB, draining })
+        {
+            h.Store.Nodes.Heartbeat(node, 0, 0); // node-e stays silent: dead
+        }
+
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("2 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(onDraining.Id.ToString(), refused.Message, StringComparison.Ordinal);
+        Assert.Contains(onDead.Id.ToString(), refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(onLive.Id.ToString(), refused.Message, StringComparison.Ordinal);
+        Assert.True(h.Store.Nodes.TryGet(StoreHarness.NodeA, out _));
+    }
+
+    private static void ReportOn(StoreHarness h, string node, UserInfo user, params ChunkRef[] chunks)
+    {
+        var report = new ReportChunksStoredRequest { NodeId = node };
+        foreach (var c in chunks)
+        {
+            h.Gateway.Put(node, c.Id);
+            report.Chunks.Add(new StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, Encoding = Proto.ChunkEncoding.Raw, StoredSize = (uint)c.StoredSize, NamespaceId = user.Namespace.Value });
+        }
+
+        h.Store.ReportChunksStored(report);
+    }
+}

@@ -1,0 +1,43 @@
+using Dropbox.StorageNode.Cluster;
+using Dropbox.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dropbox.StorageNode.Tests.Services;
+
+/// <summary>A storage node the metadata node forgot ('nodes forget') stops registering and reporting instead of retrying forever.</summary>
+public sealed class ForgottenNodeAgentTests
+{
+    [Fact]
+    public async Task A_forgotten_node_whose_heartbeat_gets_not_found_tries_to_register_once_is_refused_and_stops_its_agent()
+    {
+        using var dir = new TempFolder();
+        var port = FakeMetadataNode.FreePort();
+        await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}" }, dir);
+        await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
+        var agent = node.Services.GetRequiredService<ClusterAgent>();
+        await WaitUntilAsync(() => !metadata.Registrations.IsEmpty, "registration");
+
+        metadata.Forgotten = true;
+        await WaitUntilAsync(() => agent.Retired && agent.ExecuteTask is { IsCompleted: true }, "the agent to stop");
+
+        var registrations = metadata.Registrations.Count;
+        Assert.InRange(registrations, 2, 3); // the first, then the one refused (one more if it raced the flag)
+        Assert.True(agent.ExecuteTask!.IsCompletedSuccessfully);
+        await node.PutRawAsync(TestChunks.Random(30_000, 700)); // the node still serves
+        Assert.Equal(registrations, metadata.Registrations.Count);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting for: {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}

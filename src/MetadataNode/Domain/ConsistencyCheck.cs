@@ -142,6 +142,7 @@ internal sealed class ConsistencyCheck
 
             var gc = new HashSet<ChunkId>(_engine.ScanAll(_engine.Gc).Select(kv => new ChunkId(kv.Key)));
             var seenChunks = new HashSet<ChunkId>();
+            var lost = new HashSet<ChunkId>();
             foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
             {
                 var id = new ChunkId(key);
@@ -153,7 +154,11 @@ internal sealed class ConsistencyCheck
                     problems.Add($"chunk {id.ToShortString()}: refcount {record.Refcount}, retained versions referencing it {expected}");
                 }
 
-                if (expected > 0 && !ChunkLedger.IsStored(record))
+                if (expected > 0 && ChunkLedger.IsLost(record))
+                {
+                    lost.Add(id);
+                }
+                else if (expected > 0 && !ChunkLedger.IsStored(record))
                 {
                     problems.Add($"chunk {id.ToShortString()}: referenced but in state {record.State} with {record.Locations.Count} locations");
                 }
@@ -161,6 +166,19 @@ internal sealed class ConsistencyCheck
                 if (record.Refcount == 0 && record.State != ChunkState.Deleted && !gc.Contains(id))
                 {
                     problems.Add($"chunk {id.ToShortString()}: unreferenced but not a garbage-collection candidate");
+                }
+            }
+
+            // A chunk every holder found corrupt is lost: name each version it damages, as history marks them.
+            foreach (var ((ns, path), list) in versions)
+            {
+                foreach (var entry in list.Values)
+                {
+                    var bad = entry.Deleted || entry.Kind != PathKind.File ? [] : entry.Chunks.Select(c => c.Id).Where(lost.Contains).Take(1).ToList();
+                    if (bad.Count > 0)
+                    {
+                        problems.Add($"damaged: version {entry.Version} of '{path}' (namespace {ns}) names chunk {bad[0].ToShortString()}, which has no intact copy left on any storage node; restore another version or upload the file again");
+                    }
                 }
             }
 

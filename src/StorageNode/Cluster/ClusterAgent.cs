@@ -63,7 +63,8 @@ public sealed partial class ClusterAgent : BackgroundService
         var client = new Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient(channel);
         await Task.WhenAll(
             RegisterAndHeartbeatAsync(client, urls, stoppingToken),
-            DeliverEventsAsync(client, stoppingToken)).ConfigureAwait(false);
+            DeliverEventsAsync(client, stoppingToken),
+            ReportCorruptAsync(client, stoppingToken)).ConfigureAwait(false);
     }
 
     private Metadata Auth()
@@ -189,6 +190,48 @@ public sealed partial class ClusterAgent : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Reports the chunks this node quarantined as corrupt, so the metadata node stops sending clients here for them
+    /// and has an intact replica copied back (which stores them here again and ends their quarantine). Woken by a scrub
+    /// that found some, and every minute (compaction quarantines too). What was reported is remembered in memory only:
+    /// after a restart every quarantined chunk is reported once more, which the metadata node takes as a no-op.
+    /// </summary>
+    private async Task ReportCorruptAsync(Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient client, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        var reported = new HashSet<ChunkId>();
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var quarantined = _store.QuarantinedIds();
+                reported.IntersectWith(quarantined); // stored again since: a later quarantine is news again
+                var fresh = quarantined.Where(id => !reported.Contains(id)).Take(BatchSize).ToList();
+                if (fresh.Count == 0)
+                {
+                    await _store.WaitForQuarantinedAsync(TimeSpan.FromMinutes(1), ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var request = new ReportChunksCorruptRequest { NodeId = _store.NodeId.Value };
+                request.ChunkIds.AddRange(fresh.Select(id => id.ToByteString()));
+                var answer = await client.ReportChunksCorruptAsync(request, Auth(), cancellationToken: ct).ConfigureAwait(false);
+                reported.UnionWith(fresh);
+                Log.ReportedCorrupt(_logger, fresh.Count, answer.Repairable, answer.Lost);
+                delay = TimeSpan.FromMilliseconds(200);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException ex)
+            {
+                Log.MetadataUnreachable(_logger, "report corrupt chunks", ex.Status.Detail);
+                delay = await BackOffAsync(delay, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
     private async Task<TimeSpan> BackOffAsync(TimeSpan delay, CancellationToken ct)
     {
         try
@@ -210,5 +253,8 @@ public sealed partial class ClusterAgent : BackgroundService
 
         [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Metadata node unreachable ({Operation}): {Detail}; retrying")]
         public static partial void MetadataUnreachable(ILogger logger, string operation, string detail);
+
+        [LoggerMessage(EventId = 2213, Level = LogLevel.Warning, Message = "Reported {Count} corrupt (quarantined) chunks to the metadata node: {Repairable} are being copied back from another replica, {Lost} had no intact copy left")]
+        public static partial void ReportedCorrupt(ILogger logger, int count, uint repairable, uint lost);
     }
 }

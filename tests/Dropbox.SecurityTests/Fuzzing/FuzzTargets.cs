@@ -153,6 +153,13 @@ internal static class FuzzTargets
                     Chunks = { new StoredChunk { ChunkId = seed2.Chunks[0].Id, Size = seed2.Chunks[0].Size, StoredSize = seed2.Chunks[0].StoredSize, NamespaceId = app.Alice.NamespaceId } },
                 },
             ],
+            ["Cluster/ReportChunksCorrupt"] =
+            [
+                // Chunks the node does not hold, and a node that holds nothing: a valid report that changes nothing, so
+                // the rest of the run still finds alice's chunks listed.
+                new ReportChunksCorruptRequest { NodeId = Appliance.StorageNodeId, ChunkIds = { fresh.Select(c => c.Id) } },
+                new ReportChunksCorruptRequest { NodeId = "fuzz-node", ChunkIds = { seed2.Chunks[0].Id } },
+            ],
         };
 
         var targets = new List<FuzzTarget>();

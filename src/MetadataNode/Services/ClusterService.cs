@@ -45,7 +45,7 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
 
     public override Task<ReportChunksCorruptResponse> ReportChunksCorrupt(ReportChunksCorruptRequest request, ServerCallContext context)
     {
-        _auth.System(context);
+        _auth.NodeReport(context, request.NodeId);
         return Task.FromResult(_store.ReportChunksCorrupt(request));
     }
 

@@ -73,6 +73,13 @@ public sealed partial class ClusterAgent : BackgroundService
         return new Metadata { { "authorization", "Bearer " + token } };
     }
 
+    /// <summary>The credential of a report about this node's own copies (the metadata node checks it names this node).</summary>
+    private Metadata NodeReportAuth()
+    {
+        var token = _tokens.IssueNodeReport(_store.NodeId.Value, "metadata", TimeSpan.FromMinutes(5));
+        return new Metadata { { "authorization", "Bearer " + token } };
+    }
+
     private async Task RegisterAndHeartbeatAsync(Dropbox.Shared.Protos.Metadata.Cluster.ClusterClient client, (string Grpc, string Http) urls, CancellationToken ct)
     {
         var delay = TimeSpan.FromMilliseconds(200);
@@ -215,7 +222,7 @@ public sealed partial class ClusterAgent : BackgroundService
 
                 var request = new ReportChunksCorruptRequest { NodeId = _store.NodeId.Value };
                 request.ChunkIds.AddRange(fresh.Select(id => id.ToByteString()));
-                var answer = await client.ReportChunksCorruptAsync(request, Auth(), cancellationToken: ct).ConfigureAwait(false);
+                var answer = await client.ReportChunksCorruptAsync(request, NodeReportAuth(), cancellationToken: ct).ConfigureAwait(false);
                 reported.UnionWith(fresh);
                 Log.ReportedCorrupt(_logger, fresh.Count, answer.Repairable, answer.Lost);
                 delay = TimeSpan.FromMilliseconds(200);

@@ -162,12 +162,19 @@ internal static class FuzzTargets
             ],
         };
 
+        // A report about a node's own copies needs a report token issued by that node; the others are refused.
+        var report = new List<Credential>(cluster)
+        {
+            new("node-report", "Bearer " + app.KeyRing.IssueNodeReport(Appliance.StorageNodeId, Dropbox.MetadataNode.Services.CallAuthenticator.MetadataNodeId, TimeSpan.FromMinutes(10)), 50),
+            new("other-node-report", "Bearer " + app.KeyRing.IssueNodeReport("fuzz-node", Dropbox.MetadataNode.Services.CallAuthenticator.MetadataNodeId, TimeSpan.FromMinutes(10)), 10),
+        };
         var targets = new List<FuzzTarget>();
         foreach (var service in new[] { Sync.Descriptor, Dropbox.Shared.Protos.Metadata.Cluster.Descriptor })
         {
             foreach (var method in service.Methods)
             {
-                var target = Target(service, method, seeds, service == Sync.Descriptor ? user : cluster);
+                var credentials = service == Sync.Descriptor ? user : method.Name == "ReportChunksCorrupt" ? report : cluster;
+                var target = Target(service, method, seeds, credentials);
                 targets.Add(method.Name == "RegisterNode" ? target with { Sanitize = KeepNodeUrlsOnLoopback } : target);
             }
         }

@@ -50,6 +50,8 @@ internal sealed partial class MetadataStore
                     continue;
                 }
 
+                _transactions.NoteCorruptReport();
+
                 var record = batch.GetChunk(id)!;
                 if (!ChunkLedger.IsLost(record))
                 {

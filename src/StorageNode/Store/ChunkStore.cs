@@ -251,6 +251,26 @@ public sealed class ChunkStore
     /// <summary>Chunks quarantined as corrupt and not stored again since (what the node reports to the metadata node).</summary>
     public IReadOnlyList<ChunkId> QuarantinedIds() => _engine.QuarantinedIds();
 
+    /// <summary>
+    /// Queues a fresh "stored" event for each of <paramref name="ids"/> held here and not quarantined: a chunk stored
+    /// again while its corrupt report was on the way, which the report may have made the metadata node stop listing.
+    /// </summary>
+    /// <returns>How many events were queued.</returns>
+    public async Task<int> AnnounceHeldAgainAsync(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var queued = 0;
+        foreach (var id in ids)
+        {
+            if (!_engine.IsQuarantined(id) && _engine.TryGetLocation(id, out var location))
+            {
+                await Outbox.AppendAsync(new StoredChunkEvent(id, location.PlainLength, location.Encoding, location.StoredLength, string.Empty), cancellationToken).ConfigureAwait(false);
+                queued++;
+            }
+        }
+
+        return queued;
+    }
+
     /// <summary>Rewrites mostly dead segments.</summary>
     public Task<int> CompactAsync(CancellationToken cancellationToken) => _engine.CompactAsync(cancellationToken);
 }

@@ -1,4 +1,5 @@
 using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Domain.Replication;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Errors;
 
@@ -63,5 +64,36 @@ public sealed class CorruptReportTests
         var holders = h.Store.GetDownloadPlan(alice, "f", 0).Chunks.Single().Holders;
         Assert.Equal(["node-b"], holders.Select(n => n.NodeId));
         Assert.Empty(h.Store.DamagedVersions(h.Store.ListVersions(alice, "f")));
+    }
+
+    [Fact]
+    public async Task A_node_answer_taken_before_a_corrupt_report_does_not_list_the_node_again()
+    {
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var c = StoreHarness.Chunk(4);
+
+        // alice's put landed on node a but its event is held up, so her commit asks the node, which answers "held".
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
+        h.Gateway.Put(StoreHarness.NodeA, c.Id);
+        var report = default(CorruptReport);
+        h.Gateway.AfterHas = () =>
+        {
+            // Between the answer and its use: bob's event lists node a, then node a's scrub quarantines the chunk and
+            // its report removes node a again.
+            h.Gateway.AfterHas = null;
+            h.Stored(bob, c);
+            report = h.Store.ReportChunksCorrupt(StoreHarness.NodeA, [c.Id]);
+            return Task.CompletedTask;
+        };
+
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None));
+
+        Assert.NotNull(report);
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        var record = ChunkLedger.Read(h.Store.Engine, c.Id);
+        Assert.True(record is null || record.Locations.Count == 0, "node a was listed again: " + record);
+        Assert.Single(h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing);
     }
 }

@@ -48,7 +48,7 @@ public sealed partial class ClusterAgent : BackgroundService
 
     private long _delivered;
 
-    /// <summary>Test hook: runs while a corrupt report is being sent (after the snapshot, before the metadata node answers).</summary>
+    /// <summary>Test hook: runs while a corrupt report is on its way (after the quarantined set was read, before it is sent).</summary>
     internal Func<IReadOnlyList<ChunkId>, Task>? WhileReportingCorrupt { get; set; }
 
     /// <inheritdoc />
@@ -303,14 +303,14 @@ public sealed partial class ClusterAgent : BackgroundService
     {
         var request = new ReportChunksCorruptRequest { NodeId = _store.NodeId.Value };
         request.ChunkIds.AddRange(batch.Select(id => id.ToByteString()));
+        if (WhileReportingCorrupt is { } hook)
+        {
+            await hook(batch).ConfigureAwait(false);
+        }
+
         await _reportGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (WhileReportingCorrupt is { } hook)
-            {
-                await hook(batch).ConfigureAwait(false);
-            }
-
             return await client.ReportChunksCorruptAsync(request, NodeReportAuth(), cancellationToken: ct).ConfigureAwait(false);
         }
         finally

@@ -72,9 +72,10 @@ internal sealed partial class MetadataStore
             LogCorruptReported(_logger, nodeId, repairable, lost.Count);
         }
 
-        foreach (var id in lost)
+        if (lost.Count > 0)
         {
-            LogChunkLost(_logger, id.ToString(), nodeId);
+            // One line per report, not per chunk: a failed disk may report 100,000 at once.
+            LogChunksLost(_logger, lost.Count, nodeId, string.Join(", ", lost.Take(5)));
         }
 
         return new CorruptReport(repairable, lost);
@@ -88,8 +89,8 @@ internal sealed partial class MetadataStore
     [LoggerMessage(EventId = 4055, Level = LogLevel.Warning, Message = "Storage node {NodeId} reported corrupt chunks: it no longer serves them; {Repairable} are copied back from another replica, {Lost} have no intact copy left")]
     private static partial void LogCorruptReported(ILogger logger, string nodeId, int repairable, int lost);
 
-    [LoggerMessage(EventId = 4056, Level = LogLevel.Error, Message = "Chunk {ChunkId} is lost: {NodeId} held its last copy and found it corrupt; the versions referencing it are damaged (see history or check) until its bytes are uploaded again")]
-    private static partial void LogChunkLost(ILogger logger, string chunkId, string nodeId);
+    [LoggerMessage(EventId = 4056, Level = LogLevel.Error, Message = "{Count} chunks are lost: {NodeId} held their last copy and found it corrupt (first: {FirstIds}); the versions referencing them are damaged (see history or check) until their bytes are uploaded again")]
+    private static partial void LogChunksLost(ILogger logger, int count, string nodeId, string firstIds);
 
     /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
     public NodeRecord SetDraining(string nodeId, bool draining) => _nodeRegistry.SetDraining(nodeId, draining);

@@ -24,6 +24,29 @@ internal static class ChunkLedger
     public static bool IsStored(ChunkRecord? record, Func<string, bool> counts) =>
         record is { State: ChunkState.Stored } && record.Locations.Any(counts);
 
+    /// <summary>
+    /// True if the chunk was stored and no copy of it is left: every node that held it reported it corrupt (or was
+    /// forgotten). Versions referencing it are damaged: they cannot be downloaded until the bytes are uploaded again.
+    /// </summary>
+    public static bool IsLost(ChunkRecord? record) => record is { State: ChunkState.Stored, Locations.Count: 0 };
+
+    /// <summary>
+    /// Records that <paramref name="nodeId"/> no longer holds an intact copy (its scrub quarantined it): the node stops
+    /// being a location, so no plan sends a client there and re-replication copies a good replica back. Returns whether
+    /// the node was a location.
+    /// </summary>
+    public static bool MarkCorrupt(RecordBatch batch, string nodeId, ChunkId id)
+    {
+        var record = batch.GetChunk(id);
+        if (record is null || !record.Locations.Remove(nodeId))
+        {
+            return false;
+        }
+
+        batch.PutChunk(id, record);
+        return true;
+    }
+
     /// <summary>The committed chunk record, or null.</summary>
     public static ChunkRecord? Read(RocksEngine engine, ChunkId id) => RecordBatch.ReadChunk(engine, id);
 

@@ -155,6 +155,7 @@ internal sealed class ConsistencyCheck
 
             var gc = new HashSet<ChunkId>(_engine.ScanAll(_engine.Gc).Select(kv => new ChunkId(kv.Key)));
             var seenChunks = new HashSet<ChunkId>();
+            var lost = new HashSet<ChunkId>();
             foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
             {
                 var id = new ChunkId(key);
@@ -168,8 +169,13 @@ internal sealed class ConsistencyCheck
 
                 if (expected > 0 && record.LostWithNode.Length > 0 && record.Locations.Count == 0)
                 {
+                    // Lost by a forced forget: one note per forgotten node, not a problem per chunk or version.
                     var (chunks, references) = lostWith.GetValueOrDefault(record.LostWithNode);
                     lostWith[record.LostWithNode] = (chunks + 1, references + expected);
+                }
+                else if (expected > 0 && ChunkLedger.IsLost(record))
+                {
+                    lost.Add(id);
                 }
                 else if (expected > 0 && !ChunkLedger.IsStored(record))
                 {
@@ -179,6 +185,19 @@ internal sealed class ConsistencyCheck
                 if (record.Refcount == 0 && record.State != ChunkState.Deleted && !gc.Contains(id))
                 {
                     problems.Add($"chunk {id.ToShortString()}: unreferenced but not a garbage-collection candidate");
+                }
+            }
+
+            // A chunk every holder found corrupt is lost: name each version it damages, as history marks them.
+            foreach (var ((ns, path), list) in versions)
+            {
+                foreach (var entry in list.Values)
+                {
+                    var bad = entry.Deleted || entry.Kind != PathKind.File ? [] : entry.Chunks.Select(c => c.Id).Where(lost.Contains).Take(1).ToList();
+                    if (bad.Count > 0)
+                    {
+                        problems.Add($"damaged: version {entry.Version} of '{path}' (namespace {ns}) names chunk {bad[0].ToShortString()}, which has no intact copy left on any storage node; restore another version or upload the file again");
+                    }
                 }
             }
 

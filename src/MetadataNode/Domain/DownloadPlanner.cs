@@ -88,6 +88,10 @@ internal sealed partial class DownloadPlanner
         return GetDownloadPlan(ns, path, version, offset, limit);
     }
 
+    /// <summary>The refusal of a version that names a chunk no intact copy of is left (every replica failed its checksum).</summary>
+    internal static DropboxException Damaged(string path, ChunkId id) =>
+        new(ErrorKind.DataLoss, $"This version of '{path}' is damaged: chunk {id} has no intact copy left on any storage node (scrub found every replica corrupt), so it cannot be downloaded. Restore an undamaged version ('history' marks the damaged ones) or upload the file again.");
+
     /// <summary>The refusal of a whole plan too large for one answer.</summary>
     internal static DropboxException PlanTooLarge(string path, int chunks) =>
         new(ErrorKind.ResourceExhausted, $"The download plan of '{path}' ({chunks} chunks) is too large for one answer (MaxUnpagedPlanBytes = {Limits.MaxUnpagedPlanBytes}): ask for it by pages (GetDownloadPlanRequest.limit, at most {Limits.MaxDownloadPlanPage} chunks a page).");
@@ -102,7 +106,13 @@ internal sealed partial class DownloadPlanner
         {
             var id = chunks[i].Id;
             holders.Clear();
-            if (ChunkLedger.Read(_engine, id) is { } record)
+            var record = ChunkLedger.Read(_engine, id);
+            if (ChunkLedger.IsLost(record))
+            {
+                throw Damaged(path, id);
+            }
+
+            if (record is not null)
             {
                 foreach (var nodeId in record.Locations)
                 {

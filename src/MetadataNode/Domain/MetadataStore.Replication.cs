@@ -2,6 +2,7 @@ using Dropbox.MetadataNode.Domain.Replication;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Microsoft.Extensions.Logging;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -22,6 +23,74 @@ internal sealed partial class MetadataStore
     {
         _engine.Visit(_engine.Chunks, [], [], (key, value) => key.Length != ChunkId.Size || visitor(new ChunkId(key), ChunkRecord.Parser.ParseFrom(value)));
     }
+
+    /// <summary>
+    /// Records a storage node's report that its scrub found <paramref name="ids"/> corrupt (they are quarantined there):
+    /// the node stops being a holder, so no plan sends a client there, and the next re-replication pass (asked for at
+    /// once) copies an intact replica back. A referenced chunk no holder is left of is lost: the versions naming it are
+    /// damaged (<see cref="ListVersions"/>, the check). Repeating a report changes nothing.
+    /// </summary>
+    public CorruptReport ReportChunksCorrupt(string reportingNode, IReadOnlyList<ChunkId> ids)
+    {
+        var nodeId = NodeRegistry.ValidNodeId(reportingNode);
+        _nodeRegistry.Require(nodeId);
+        if (ids.Count > Limits.MaxReportedChunks)
+        {
+            throw UploadCommit.TooManyReported(ids.Count);
+        }
+
+        var (repairable, lost) = _transactions.Mutate(null, (batch, _) =>
+        {
+            var repairable = 0;
+            var lost = new List<ChunkId>();
+            foreach (var id in ids.Distinct())
+            {
+                if (!ChunkLedger.MarkCorrupt(batch, nodeId, id))
+                {
+                    continue;
+                }
+
+                _transactions.NoteCorruptReport();
+
+                var record = batch.GetChunk(id)!;
+                if (!ChunkLedger.IsLost(record))
+                {
+                    repairable++;
+                }
+                else if (record.Refcount > 0)
+                {
+                    lost.Add(id);
+                }
+            }
+
+            return (repairable, lost);
+        }, sync: true);
+
+        if (repairable > 0 || lost.Count > 0)
+        {
+            Interlocked.Increment(ref _repairRequests);
+            LogCorruptReported(_logger, nodeId, repairable, lost.Count);
+        }
+
+        if (lost.Count > 0)
+        {
+            // One line per report, not per chunk: a failed disk may report 100,000 at once.
+            LogChunksLost(_logger, lost.Count, nodeId, string.Join(", ", lost.Take(5)));
+        }
+
+        return new CorruptReport(repairable, lost);
+    }
+
+    /// <summary>Corrupt reports that removed a holder since start: re-replication runs a pass when it changes.</summary>
+    internal long RepairRequests => Interlocked.Read(ref _repairRequests);
+
+    private long _repairRequests;
+
+    [LoggerMessage(EventId = 4055, Level = LogLevel.Warning, Message = "Storage node {NodeId} reported corrupt chunks: it no longer serves them; {Repairable} are copied back from another replica, {Lost} have no intact copy left")]
+    private static partial void LogCorruptReported(ILogger logger, string nodeId, int repairable, int lost);
+
+    [LoggerMessage(EventId = 4056, Level = LogLevel.Error, Message = "{Count} chunks are lost: {NodeId} held their last copy and found it corrupt (first: {FirstIds}); the versions referencing them are damaged (see history or check) until their bytes are uploaded again")]
+    private static partial void LogChunksLost(ILogger logger, int count, string nodeId, string firstIds);
 
     /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
     public NodeRecord SetDraining(string nodeId, bool draining) => _nodeRegistry.SetDraining(nodeId, draining);

@@ -327,6 +327,9 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="NamespaceFiles.ListVersions"/>
     public IReadOnlyList<PathEntry> ListVersions(UserInfo user, string? path) => _files.ListVersions(Namespace(user), path);
 
+    /// <inheritdoc cref="NamespaceFiles.DamagedVersions"/>
+    public IReadOnlySet<ulong> DamagedVersions(IReadOnlyList<PathEntry> versions) => _files.DamagedVersions(versions);
+
     /// <inheritdoc cref="NamespaceFiles.RestoreAsync"/>
     public Task<Committed> RestoreAsync(UserInfo user, string? path, ulong version, string? device, bool onlyIfDeleted = false) =>
         _files.RestoreAsync(Namespace(user), path, version, device, onlyIfDeleted);

@@ -99,6 +99,39 @@ internal sealed partial class NamespaceFiles
     }
 
     /// <summary>
+    /// The versions among <paramref name="versions"/> that are damaged: they name a chunk no intact copy of is left
+    /// (<see cref="ChunkLedger.IsLost"/>), so they cannot be downloaded. Each distinct chunk is read once.
+    /// </summary>
+    public IReadOnlySet<ulong> DamagedVersions(IReadOnlyList<PathEntry> versions)
+    {
+        var damaged = new HashSet<ulong>();
+        var lost = new Dictionary<ChunkId, bool>();
+        foreach (var version in versions)
+        {
+            if (!IsLiveFile(version))
+            {
+                continue;
+            }
+
+            foreach (var chunk in version.Chunks)
+            {
+                if (!lost.TryGetValue(chunk.Id, out var isLost))
+                {
+                    lost[chunk.Id] = isLost = ChunkLedger.IsLost(ChunkLedger.Read(_engine, chunk.Id));
+                }
+
+                if (isLost)
+                {
+                    damaged.Add(version.Version);
+                    break;
+                }
+            }
+        }
+
+        return damaged;
+    }
+
+    /// <summary>
     /// Brings back a retained version (deleted files too) as a new version. With <paramref name="onlyIfDeleted"/>,
     /// refuses (AlreadyExists) a path that is live now, checked in the same write as the restore.
     /// </summary>

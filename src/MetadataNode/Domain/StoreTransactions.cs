@@ -96,6 +96,17 @@ internal sealed class StoreTransactions : IDisposable
     /// <summary>Called under the write lock by the collector when it records chunks as deleted from their nodes.</summary>
     public void NoteChunkDeletions() => Interlocked.Increment(ref _chunkDeletions);
 
+    /// <summary>
+    /// Counts corrupt reports that removed a holder (bumped under the write lock). A node's "I hold it" answer taken
+    /// before the count moved may name a copy the node has since quarantined, and must not list the node again.
+    /// </summary>
+    public long CorruptReports => Interlocked.Read(ref _corruptReports);
+
+    private long _corruptReports;
+
+    /// <summary>Called under the write lock when a corrupt report removes a holder.</summary>
+    public void NoteCorruptReport() => Interlocked.Increment(ref _corruptReports);
+
     /// <summary>Runs <paramref name="body"/> with every writer held off (a consistent view for checks).</summary>
     public T Exclusive<T>(Func<T> body)
     {

@@ -357,6 +357,7 @@ internal sealed partial class UploadCommit
 
         // Read before asking: a deletion recorded after this may have removed what a node is about to say it holds.
         var deletionsBefore = _transactions.ChunkDeletions;
+        var corruptBefore = _transactions.CorruptReports;
         var ids = chunks.Select(c => c.Id).ToList();
         var answers = await Task.WhenAll(nodes.Select(async node =>
         {
@@ -376,11 +377,12 @@ internal sealed partial class UploadCommit
         Mutate<object?>(null, (batch, _) =>
         {
             landed.Clear();
-            if (_transactions.ChunkDeletions != deletionsBefore)
+            if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore)
             {
-                // The collector deleted chunks from nodes while they answered: an answer may name bytes now gone
-                // (and a deleted record would take it as a re-upload). Trust none; the commit is refused as missing
-                // and the client uploads again.
+                // The collector deleted chunks from nodes while they answered, or a node reported copies corrupt: an
+                // answer may name bytes now gone or quarantined (and a deleted record would take it as a re-upload, a
+                // reported one would list its node again). Trust none; the commit is refused as missing and the
+                // client uploads again.
                 return null;
             }
 

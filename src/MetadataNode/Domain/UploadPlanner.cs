@@ -130,7 +130,7 @@ internal sealed partial class UploadPlanner
             if (nsChunkBytes is not null)
             {
                 var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
-                if (nsChunk.Refs > 0)
+                if (nsChunk.Refs > 0 && !IsLost(chunk.Id))
                 {
                     continue;
                 }
@@ -386,7 +386,7 @@ internal sealed partial class UploadPlanner
         }
 
         var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
-        if (nsChunk.Refs > 0)
+        if (nsChunk.Refs > 0 && !IsLost(id))
         {
             return true;
         }
@@ -394,6 +394,12 @@ internal sealed partial class UploadPlanner
         pending = HeldByUpload(nsChunk, id);
         return pending;
     }
+    /// <summary>
+    /// A chunk the namespace references that no intact copy of is left (every holder found it corrupt): a plan asks for
+    /// it again, so a device that still has the bytes heals every version naming it (the put records a holder again).
+    /// </summary>
+    private bool IsLost(ChunkId id) => ChunkLedger.IsLost(ChunkLedger.Read(_engine, id));
+
     /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
     private void TouchPending(List<ChunkId> ids)
     {

@@ -41,6 +41,20 @@ internal sealed class CallAuthenticator
         }
     }
 
+    /// <summary>
+    /// Checks a storage node's report about itself: the call needs a report token (<see cref="TokenOperation.NodeReport"/>)
+    /// issued by <paramref name="reportingNode"/>, the node the request names; a node may not report another node's
+    /// copies (PermissionDenied).
+    /// </summary>
+    public void NodeReport(ServerCallContext context, string reportingNode)
+    {
+        var token = _tokens.Validate(Bearer(context), TokenOperation.NodeReport, MetadataNodeId);
+        if (!string.Equals(token.Namespace, reportingNode, StringComparison.Ordinal))
+        {
+            throw new DropboxException(ErrorKind.PermissionDenied, $"A node reports only its own chunks: the token was issued by node '{token.Namespace}', the report names node '{reportingNode}'.");
+        }
+    }
+
     private static string? Bearer(ServerCallContext context)
     {
         var header = context.RequestHeaders.GetValue("authorization");

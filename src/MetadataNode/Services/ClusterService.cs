@@ -43,6 +43,12 @@ internal sealed class ClusterService : Dropbox.Shared.Protos.Metadata.Cluster.Cl
         return Task.FromResult(ReportOk);
     }
 
+    public override Task<ReportChunksCorruptResponse> ReportChunksCorrupt(ReportChunksCorruptRequest request, ServerCallContext context)
+    {
+        _auth.NodeReport(context, request.NodeId);
+        return Task.FromResult(_store.ReportChunksCorrupt(request));
+    }
+
     public override Task<GetDownloadPlanResponse> ResolveLink(ResolveLinkRequest request, ServerCallContext context)
     {
         _auth.System(context);

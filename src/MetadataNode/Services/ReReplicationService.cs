@@ -7,7 +7,8 @@ namespace Dropbox.MetadataNode.Services;
 
 /// <summary>
 /// Runs <see cref="ReReplicator"/> passes: every <see cref="MetadataNodeOptions.ReplicationInterval"/> while the last
-/// pass left work, at once when the set of healthy nodes changes (a node declared dead, drained, back), and at least
+/// pass left work, at once when the set of healthy nodes changes (a node declared dead, drained, back) or a node reports
+/// corrupt chunks (its scrub quarantined them: an intact replica is copied back), and at least
 /// once a minute (a put that reached only some of its nodes). Passes that order copies but make none (every source or
 /// target failing) back off, doubling up to a minute (<see cref="RetryDelay"/>). Waits one node timeout after start
 /// first, so nodes that have not heartbeated since a restart are not taken for dead.
@@ -41,16 +42,19 @@ internal sealed partial class ReReplicationService : BackgroundService
         {
             await Task.Delay(_options.NodeTimeout, stoppingToken).ConfigureAwait(false);
             string? lastKey = null;
+            var lastRepairs = _store.RepairRequests;
             var leftWork = true;
             var fruitless = 0;
             var lastScan = DateTime.MinValue;
             while (!stoppingToken.IsCancellationRequested)
             {
                 var key = _store.NodeStates().HealthKey();
+                var repairs = _store.RepairRequests;
                 var sinceScan = DateTime.UtcNow - lastScan;
-                if ((leftWork && sinceScan >= RetryDelay(_options.ReplicationInterval, fruitless)) || key != lastKey || sinceScan > FullScanEvery)
+                if ((leftWork && sinceScan >= RetryDelay(_options.ReplicationInterval, fruitless)) || key != lastKey || repairs != lastRepairs || sinceScan > FullScanEvery)
                 {
                     lastKey = key;
+                    lastRepairs = repairs;
                     lastScan = DateTime.UtcNow;
                     try
                     {

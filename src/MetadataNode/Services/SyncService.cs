@@ -109,7 +109,13 @@ internal sealed class SyncService : Sync.SyncBase
         Task.FromResult(SyncMapping.ToResponse(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter)));
 
     public override Task<ListVersionsResponse> ListVersions(ListVersionsRequest request, ServerCallContext context) =>
-        Task.FromResult(SyncMapping.ToVersionsResponse(_store.ListVersions(_auth.User(context), request.Path)));
+        Task.FromResult(ListVersions(_auth.User(context), request.Path));
+
+    private ListVersionsResponse ListVersions(UserInfo user, string path)
+    {
+        var versions = _store.ListVersions(user, path);
+        return SyncMapping.ToVersionsResponse(versions, _store.DamagedVersions(versions));
+    }
 
     public override async Task<RestoreResponse> Restore(RestoreRequest request, ServerCallContext context) =>
         SyncMapping.ToRestoreResponse(await _store.RestoreAsync(_auth.User(context), request.Path, request.Version, request.Device, request.OnlyIfDeleted).ConfigureAwait(false));

@@ -74,6 +74,13 @@ public sealed class ChunkTokenService
     public string IssueSystem(string nodeId, TimeSpan lifetime) =>
         Issue(TokenOperation.System, NamespaceId.SystemValue, nodeId, [], lifetime);
 
+    /// <summary>
+    /// Signs a report grant (<see cref="TokenOperation.NodeReport"/>) from <paramref name="issuingNode"/> to
+    /// <paramref name="nodeId"/>, the node that checks it, lasting <paramref name="lifetime"/> from now.
+    /// </summary>
+    public string IssueNodeReport(string issuingNode, string nodeId, TimeSpan lifetime) =>
+        Issue(TokenOperation.NodeReport, issuingNode, nodeId, [], lifetime);
+
     /// <summary>Signs a grant.</summary>
     public string Issue(ChunkToken token)
     {

@@ -11,4 +11,10 @@ public enum TokenOperation : byte
 
     /// <summary>Node-to-node and metadata-to-node system calls (has, delete, scrub, events).</summary>
     System = 3,
+
+    /// <summary>
+    /// A storage node's report about itself to the metadata node (the chunks its scrub quarantined): the token's
+    /// namespace field names the issuing node, so the metadata node takes the report only for that node's own copies.
+    /// </summary>
+    NodeReport = 4,
 }

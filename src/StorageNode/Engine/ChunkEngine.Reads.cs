@@ -19,6 +19,9 @@ public sealed partial class ChunkEngine
     public bool IsQuarantined(ChunkId id) => _quarantined.ContainsKey(id);
 
     /// <inheritdoc />
+    public IReadOnlyList<ChunkId> QuarantinedIds() => _quarantined.Keys.ToList();
+
+    /// <inheritdoc />
     public ValueTask<StoredChunk?> ReadAsync(ChunkId id, CancellationToken cancellationToken)
     {
         // A concurrent compaction may retire the segment between lookup and read: look up again.

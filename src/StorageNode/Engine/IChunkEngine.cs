@@ -38,6 +38,9 @@ public interface IChunkEngine : IAsyncDisposable
     /// <summary>True if the chunk was quarantined as corrupt and not stored again since.</summary>
     bool IsQuarantined(ChunkId id);
 
+    /// <summary>Every chunk quarantined as corrupt and not stored again since (a copy, for the node's corrupt reports).</summary>
+    IReadOnlyList<ChunkId> QuarantinedIds();
+
     /// <summary>
     /// Holds compaction and scrub off and lists the segment files with their durable lengths, for a snapshot of the
     /// store (online backup); dispose the hold as soon as the files are taken.

@@ -19,6 +19,7 @@ public sealed class ChunkStore
     private readonly EventOutbox _outbox;
     private readonly ConcurrentDictionary<ChunkId, int> _inFlight = new();
     private readonly StoreMetrics? _metrics;
+    private readonly SemaphoreSlim _quarantinedSignal = new(0, 1);
 
     /// <summary>Wires the store over an engine and an outbox; <paramref name="metrics"/> (optional) counts puts and reads.</summary>
     public ChunkStore(IChunkEngine engine, EventOutbox outbox, NodeId nodeId, int maxChunkBytes = StoreLimits.DefaultMaxChunkBytes, StoreMetrics? metrics = null, SpaceGuard? space = null)
@@ -222,8 +223,53 @@ public sealed class ChunkStore
         return results.Count(deleted => deleted);
     }
 
-    /// <summary>Re-hashes every stored chunk, quarantining corrupt ones.</summary>
-    public Task<ScrubResult> ScrubAsync(CancellationToken cancellationToken) => _engine.ScrubAsync(IsIntact, cancellationToken);
+    /// <summary>
+    /// Re-hashes every stored chunk, quarantining corrupt ones; when it finds any, wakes whoever reports them to the
+    /// metadata node (<see cref="WaitForQuarantinedAsync"/>), so another replica's copy replaces them soon.
+    /// </summary>
+    public async Task<ScrubResult> ScrubAsync(CancellationToken cancellationToken)
+    {
+        var result = await _engine.ScrubAsync(IsIntact, cancellationToken).ConfigureAwait(false);
+        if (result.Corrupt.Count > 0)
+        {
+            try
+            {
+                _quarantinedSignal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already signalled: the reporter has not woken since.
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Waits until a scrub quarantines chunks, or <paramref name="max"/> passes (whichever is first).</summary>
+    public Task WaitForQuarantinedAsync(TimeSpan max, CancellationToken cancellationToken) => _quarantinedSignal.WaitAsync(max, cancellationToken);
+
+    /// <summary>Chunks quarantined as corrupt and not stored again since (what the node reports to the metadata node).</summary>
+    public IReadOnlyList<ChunkId> QuarantinedIds() => _engine.QuarantinedIds();
+
+    /// <summary>
+    /// Queues a fresh "stored" event for each of <paramref name="ids"/> held here and not quarantined: a chunk stored
+    /// again while its corrupt report was on the way, which the report may have made the metadata node stop listing.
+    /// </summary>
+    /// <returns>How many events were queued.</returns>
+    public async Task<int> AnnounceHeldAgainAsync(IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    {
+        var queued = 0;
+        foreach (var id in ids)
+        {
+            if (!_engine.IsQuarantined(id) && _engine.TryGetLocation(id, out var location))
+            {
+                await Outbox.AppendAsync(new StoredChunkEvent(id, location.PlainLength, location.Encoding, location.StoredLength, string.Empty), cancellationToken).ConfigureAwait(false);
+                queued++;
+            }
+        }
+
+        return queued;
+    }
 
     /// <summary>Rewrites mostly dead segments.</summary>
     public Task<int> CompactAsync(CancellationToken cancellationToken) => _engine.CompactAsync(cancellationToken);

@@ -151,12 +151,13 @@ internal sealed class BrowseCommands(TextWriter output, TextWriter error)
                     ["size"] = v.Size,
                     ["deleted"] = v.Deleted,
                     ["modifiedBy"] = v.ModifiedBy,
+                    ["damaged"] = v.Damaged,
                 });
                 continue;
             }
 
             var when = RemoteBounds.FormatTime(time, "yyyy-MM-dd HH:mm:ss");
-            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {SyncPaths.Display(v.ModifiedBy)}");
+            _out.WriteLine($"v{v.Version,-8} {when}  {(v.Deleted ? "deleted" : v.Size.ToString(CultureInfo.InvariantCulture) + " bytes"),-16} {SyncPaths.Display(v.ModifiedBy)}{(v.Damaged ? "  DAMAGED (a chunk has no intact copy left; restore another version or upload it again)" : string.Empty)}");
         }
 
         return ExitCodes.Ok;

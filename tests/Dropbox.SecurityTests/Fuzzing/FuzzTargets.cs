@@ -153,14 +153,28 @@ internal static class FuzzTargets
                     Chunks = { new StoredChunk { ChunkId = seed2.Chunks[0].Id, Size = seed2.Chunks[0].Size, StoredSize = seed2.Chunks[0].StoredSize, NamespaceId = app.Alice.NamespaceId } },
                 },
             ],
+            ["Cluster/ReportChunksCorrupt"] =
+            [
+                // Chunks the node does not hold, and a node that holds nothing: a valid report that changes nothing, so
+                // the rest of the run still finds alice's chunks listed.
+                new ReportChunksCorruptRequest { NodeId = Appliance.StorageNodeId, ChunkIds = { fresh.Select(c => c.Id) } },
+                new ReportChunksCorruptRequest { NodeId = "fuzz-node", ChunkIds = { seed2.Chunks[0].Id } },
+            ],
         };
 
+        // A report about a node's own copies needs a report token issued by that node; the others are refused.
+        var report = new List<Credential>(cluster)
+        {
+            new("node-report", "Bearer " + app.KeyRing.IssueNodeReport(Appliance.StorageNodeId, Dropbox.MetadataNode.Services.CallAuthenticator.MetadataNodeId, TimeSpan.FromMinutes(10)), 50),
+            new("other-node-report", "Bearer " + app.KeyRing.IssueNodeReport("fuzz-node", Dropbox.MetadataNode.Services.CallAuthenticator.MetadataNodeId, TimeSpan.FromMinutes(10)), 10),
+        };
         var targets = new List<FuzzTarget>();
         foreach (var service in new[] { Sync.Descriptor, Dropbox.Shared.Protos.Metadata.Cluster.Descriptor })
         {
             foreach (var method in service.Methods)
             {
-                var target = Target(service, method, seeds, service == Sync.Descriptor ? user : cluster);
+                var credentials = service == Sync.Descriptor ? user : method.Name == "ReportChunksCorrupt" ? report : cluster;
+                var target = Target(service, method, seeds, credentials);
                 targets.Add(method.Name == "RegisterNode" ? target with { Sanitize = KeepNodeUrlsOnLoopback } : target);
             }
         }

@@ -38,6 +38,9 @@ public sealed class FakeMetadataNode : IAsyncDisposable
 
     public int HeartbeatCalls;
 
+    /// <summary>Every stored and corrupt report, in the order they arrived ("stored ID", "corrupt ID").</summary>
+    public ConcurrentQueue<string> Reports { get; } = new();
+
     public static async Task<FakeMetadataNode> StartAsync(int port, string keysDirectory)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -64,13 +67,13 @@ public sealed class FakeMetadataNode : IAsyncDisposable
         return port;
     }
 
-    internal void CheckAuth(ServerCallContext context)
+    internal void CheckAuth(ServerCallContext context, TokenOperation operation = TokenOperation.System)
     {
         var header = context.RequestHeaders.GetValue("authorization") ?? string.Empty;
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..] : null;
         try
         {
-            _tokens.Validate(token, TokenOperation.System, "metadata");
+            _tokens.Validate(token, operation, "metadata");
         }
         catch (Dropbox.Shared.Errors.DropboxException ex)
         {
@@ -130,9 +133,21 @@ public sealed class FakeMetadataNode : IAsyncDisposable
             foreach (var chunk in request.Chunks)
             {
                 _fake.Stored[chunk.ChunkId.ToChunkId()] = chunk;
+                _fake.Reports.Enqueue("stored " + chunk.ChunkId.ToChunkId());
             }
 
             return Task.FromResult(new ReportChunksStoredResponse());
+        }
+
+        public override Task<ReportChunksCorruptResponse> ReportChunksCorrupt(ReportChunksCorruptRequest request, ServerCallContext context)
+        {
+            _fake.CheckAuth(context, TokenOperation.NodeReport);
+            foreach (var id in request.ChunkIds)
+            {
+                _fake.Reports.Enqueue("corrupt " + id.ToChunkId());
+            }
+
+            return Task.FromResult(new ReportChunksCorruptResponse { Lost = (uint)request.ChunkIds.Count });
         }
     }
 }

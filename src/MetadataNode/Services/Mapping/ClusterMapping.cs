@@ -19,6 +19,18 @@ internal static class ClusterMapping
     public static void ReportChunksStored(this MetadataStore store, ReportChunksStoredRequest request) =>
         store.ReportChunksStored(request.NodeId, ToDomain(request));
 
+    /// <summary>Records a node's report of corrupt chunks (<see cref="MetadataStore.ReportChunksCorrupt"/>) and answers what it changed.</summary>
+    public static ReportChunksCorruptResponse ReportChunksCorrupt(this MetadataStore store, ReportChunksCorruptRequest request)
+    {
+        if (request.ChunkIds.Count > Limits.MaxReportedChunks)
+        {
+            throw UploadCommit.TooManyReported(request.ChunkIds.Count);
+        }
+
+        var report = store.ReportChunksCorrupt(request.NodeId, request.ChunkIds.Select(id => id.ToChunkId()).ToList());
+        return new ReportChunksCorruptResponse { Repairable = (uint)report.Repairable, Lost = (uint)report.Lost.Count };
+    }
+
     /// <summary>
     /// A node's "chunk stored" events as the ledger takes them: the count is bounded before any id is read, a malformed
     /// id is InvalidArgument (sizes, encodings and the node are checked by the domain).

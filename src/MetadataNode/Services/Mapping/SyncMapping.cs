@@ -76,13 +76,15 @@ internal static partial class SyncMapping
         return response;
     }
 
-    /// <summary>A path's retained versions, newest first.</summary>
-    public static ListVersionsResponse ToVersionsResponse(IReadOnlyList<PathEntry> versions)
+    /// <summary>A path's retained versions, newest first; those in <paramref name="damaged"/> marked so.</summary>
+    public static ListVersionsResponse ToVersionsResponse(IReadOnlyList<PathEntry> versions, IReadOnlySet<ulong>? damaged = null)
     {
         var response = new ListVersionsResponse();
         foreach (var entry in versions)
         {
-            response.Versions.Add(ToWire(entry));
+            var wire = ToWire(entry);
+            wire.Damaged = damaged?.Contains(entry.Version) == true;
+            response.Versions.Add(wire);
         }
 
         return response;

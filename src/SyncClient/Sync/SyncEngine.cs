@@ -20,11 +20,8 @@ internal sealed partial class SyncEngine
     private readonly SyncContext _ctx;
     private readonly FileHasher _hasher;
 
-    /// <summary>
-    /// Set once the server answered PlanChunks with UNIMPLEMENTED (an older metadata node): from then on a new file is
-    /// hashed first and planned whole with PlanUpload, as before the one-read upload.
-    /// </summary>
-    private volatile bool _noPlanChunks;
+    /// <summary>What the server was found to support (learned once, kept across passes).</summary>
+    private readonly ServerSupport _server = new();
 
     public SyncEngine(SyncContext ctx)
     {
@@ -36,12 +33,6 @@ internal sealed partial class SyncEngine
     public IgnoreTree LastIgnore => Volatile.Read(ref _lastIgnore);
 
     private IgnoreTree _lastIgnore = IgnoreTree.BuiltIn;
-
-    /// <summary>Set during a pass when a remote change could not be applied here: the next pass lists everything.</summary>
-    private bool _listAllNextPass;
-
-    /// <summary>Set during a pass when a remote change waits for a local file to settle: the cursor stays put.</summary>
-    private bool _holdCursor;
 
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
@@ -66,8 +57,6 @@ internal sealed partial class SyncEngine
             _ctx.Progress.Log(adopted);
         }
 
-        _listAllNextPass = false;
-        _holdCursor = false;
         var progress = _ctx.Progress;
         progress.Reset();
         _hasher.TakeRacyReads(out _); // counted per pass
@@ -153,18 +142,24 @@ internal sealed partial class SyncEngine
                 _ => 0,
             })));
 
-        await ExecuteAsync(plan, newFiles, newDownloads, bases, remote, summary, ct).ConfigureAwait(false);
+        bool holdCursor, listAllNextPass;
+        using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary, bases.Keys.Concat(remote.Changes.Keys).Concat(newDownloads.Paths)))
+        {
+            await executor.ExecuteAsync(plan, newFiles, newDownloads, remote, ct).ConfigureAwait(false);
+            (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
+        }
+
         RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
         if (summary.Errors == 0)
         {
             // A remote change this pass could not apply asks for a full listing next time instead of moving on; one
             // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
-            if (_listAllNextPass)
+            if (listAllNextPass)
             {
                 _ctx.State.SetSetting(StateKeys.Cursor, null);
             }
-            else if (!_holdCursor)
+            else if (!holdCursor)
             {
                 _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
             }

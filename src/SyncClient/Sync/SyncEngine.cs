@@ -23,9 +23,13 @@ internal sealed partial class SyncEngine
     /// <summary>What the server was found to support (learned once, kept across passes).</summary>
     private readonly ServerSupport _server = new();
 
+    /// <summary>Remote changes to withheld paths, remembered across passes.</summary>
+    private readonly WithheldPaths _withheld;
+
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;
+        _withheld = new WithheldPaths(ctx);
         _hasher = new FileHasher(ctx.Chunker, ctx.Time, ctx.Options.StableAge);
     }
 
@@ -107,7 +111,7 @@ internal sealed partial class SyncEngine
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
-            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
+            : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
@@ -149,7 +153,7 @@ internal sealed partial class SyncEngine
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
         }
 
-        RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
+        _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
         if (summary.Errors == 0)
         {

@@ -4,7 +4,7 @@ using Dropbox.SyncClient.Sync;
 namespace Dropbox.SyncClient.Tests.PlannerModel;
 
 /// <summary>
-/// Applies a plan to a <see cref="ModelWorld"/> as <c>SyncEngine.ExecuteAsync</c> does when every transfer succeeds:
+/// Applies a plan to a <see cref="ModelWorld"/> as <c>SyncExecutor.ExecuteAsync</c> does when every transfer succeeds:
 /// the same phases (local folders, then moves/records/touches/forgets, then transfers, remote folders, deletes,
 /// folder deletes deepest first), the transfers in a random order (they run concurrently), and the executor's
 /// answers to the server's refusals (a stale upload becomes a conflict, a refused remote move becomes an upload and

@@ -95,7 +95,7 @@ internal sealed class FileDownloader
         staged.Close();
         var placed = await PlaceAsync(staged, ct).ConfigureAwait(false);
         _ctx.Barrier.FlushDirectories([staged.Directory]);
-        _ctx.State.PutFile(placed.Record, staged.Chunks);
+        _ctx.Db.RecordFile(placed.Record, staged.Chunks);
         _summary.AddFileDownloaded();
         return new DownloadResult(true, placed.ConflictCopy);
     }

@@ -161,11 +161,11 @@ internal sealed partial class SyncEngine
             // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
             if (listAllNextPass)
             {
-                _ctx.State.SetSetting(StateKeys.Cursor, null);
+                _ctx.Db.SetCursor(null);
             }
             else if (!holdCursor)
             {
-                _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
+                _ctx.Db.SetCursor(remote.Cursor);
             }
         }
 
@@ -177,13 +177,13 @@ internal sealed partial class SyncEngine
         }
 
         var now = _ctx.Time.GetUtcNow();
-        _ctx.State.SetSetting(StateKeys.LastSync, now.ToString("O"));
+        _ctx.Db.SetPassSetting(StateKeys.LastSync, now.ToString("O"));
         if (_ctx.Options.Reconcile)
         {
-            _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
+            _ctx.Db.SetPassSetting(StateKeys.LastReconcile, now.ToString("O"));
         }
 
-        _ctx.State.SetSetting(StateKeys.LastSummary, summary.ToJson());
+        _ctx.Db.SetPassSetting(StateKeys.LastSummary, summary.ToJson());
         progress.Phase = "done";
         return summary;
     }
@@ -207,7 +207,7 @@ internal sealed partial class SyncEngine
         foreach (var path in unknown ?? [])
         {
             index.Remove(path);
-            _ctx.State.RemoveFile(path);
+            _ctx.Db.Forget(path);
             summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
         }
     }

@@ -218,17 +218,17 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.Record:
                 var fp = a.Fingerprint;
                 var chunks = fp?.Chunks ?? _ctx.State.GetChunks(a.Path);
-                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash) { Executable = fp?.Executable ?? a.Local.Executable }, chunks);
+                _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash) { Executable = fp?.Executable ?? a.Local.Executable }, chunks);
                 break;
             case SyncActionKind.Touch:
-                _ctx.State.TouchFile(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
+                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
                 break;
             case SyncActionKind.Forget:
-                _ctx.State.RemoveFile(a.Path);
+                _ctx.Db.Forget(a.Path);
                 break;
             case SyncActionKind.CreateLocalFolder:
                 Directory.CreateDirectory(_ctx.WritePath(a.Path));
-                _ctx.State.PutFile(new FileRecord(a.Path, FileKind.Folder, 0, 0, a.Remote?.Version ?? 0, []), null);
+                _ctx.Db.RecordFolder(a.Path, a.Remote?.Version ?? 0);
                 break;
             case SyncActionKind.CreateRemoteFolder:
                 await CreateRemoteFolderAsync(a.Path, ct).ConfigureAwait(false);
@@ -327,7 +327,7 @@ internal sealed class SyncExecutor : IDisposable
         var result = plan is null ? DownloadResult.Gone : await _downloader.DownloadAsync(path, null, plan, ct).ConfigureAwait(false);
         if (!result.Placed)
         {
-            _ctx.State.RemoveFile(path);
+            _ctx.Db.Forget(path);
         }
 
         _ctx.Progress.FileDone();
@@ -374,7 +374,7 @@ internal sealed class SyncExecutor : IDisposable
             return;
         }
 
-        _ctx.State.RemoveFile(path);
+        _ctx.Db.Forget(path);
     }
 
     private void DeleteLocal(SyncAction a)
@@ -412,7 +412,7 @@ internal sealed class SyncExecutor : IDisposable
             RemoveEmptyParents(a.Path);
         }
 
-        _ctx.State.RemoveFile(a.Path);
+        _ctx.Db.Forget(a.Path);
         _summary.AddFileDeleted();
         _ctx.Progress.Log($"deleted locally '{a.Path}' (kept in the trash under the state directory)");
     }
@@ -451,8 +451,7 @@ internal sealed class SyncExecutor : IDisposable
             var moved = await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = to, BaseVersion = a.BaseVersion, Device = _ctx.Device }, ct).ConfigureAwait(false);
             var chunks = a.Fingerprint?.Chunks ?? _ctx.State.GetChunks(a.Path);
             var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
-            _ctx.State.RemoveFile(a.Path);
-            _ctx.State.PutFile(new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash) { Executable = a.Fingerprint?.Executable ?? a.Base?.Executable ?? false }, chunks);
+            _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash) { Executable = a.Fingerprint?.Executable ?? a.Base?.Executable ?? false }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
         }
@@ -482,8 +481,7 @@ internal sealed class SyncExecutor : IDisposable
         _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
         File.Move(from, to);
         RemoveEmptyParents(a.Path);
-        _ctx.State.RemoveFile(a.Path);
-        _ctx.State.PutFile(new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash) { Executable = a.Base.Executable }, chunks);
+        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash) { Executable = a.Base.Executable }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");
     }
@@ -500,7 +498,7 @@ internal sealed class SyncExecutor : IDisposable
         {
         }
 
-        _ctx.State.PutFile(new FileRecord(path, FileKind.Folder, 0, 0, version, []), null);
+        _ctx.Db.RecordFolder(path, version);
     }
 
     private async Task DeleteRemoteFolderAsync(SyncAction a, CancellationToken ct)
@@ -522,7 +520,7 @@ internal sealed class SyncExecutor : IDisposable
         {
         }
 
-        _ctx.State.RemoveFile(a.Path);
+        _ctx.Db.Forget(a.Path);
     }
 
     private void DeleteLocalFolder(string path)
@@ -533,6 +531,6 @@ internal sealed class SyncExecutor : IDisposable
             Directory.Delete(dir);
         }
 
-        _ctx.State.RemoveFile(path);
+        _ctx.Db.Forget(path);
     }
 }

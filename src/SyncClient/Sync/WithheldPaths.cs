@@ -224,7 +224,7 @@ internal sealed class WithheldPaths(SyncContext ctx)
 
         if (!pending.SetEquals(stored))
         {
-            _ctx.State.SetWithheld(pending);
+            _ctx.Db.SetWithheld(pending);
         }
     }
 

@@ -260,7 +260,7 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks || stat.Executable != executable))
+        if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || stat.Executable != executable))
         {
             return false;
         }
@@ -324,7 +324,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks && b.Executable == entry.Executable;
+            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && FileStamp.Of(b) == FileStamp.Of(entry) && b.Executable == entry.Executable;
             if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
             {
                 young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below
@@ -348,7 +348,7 @@ internal sealed partial class SyncEngine
             var fp = await _hasher.TryHashAsync(_ctx.FullPath(entry.Path), token).ConfigureAwait(false);
             // Written to between the scan and the read: the stability judgement was made on the scan's
             // size and mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
-            if (fp is not null && fp.Size == entry.Size && fp.MtimeTicks == entry.MtimeTicks)
+            if (fp is not null && FileStamp.Of(fp) == FileStamp.Of(entry))
             {
                 lock (result)
                 {
@@ -362,7 +362,7 @@ internal sealed partial class SyncEngine
             // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change.
             foreach (var (path, fp) in result)
             {
-                if (bases.TryGetValue(path, out var b) && b.Size == fp.Size && b.MtimeTicks == fp.MtimeTicks && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
+                if (bases.TryGetValue(path, out var b) && FileStamp.Of(b) == FileStamp.Of(fp) && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
                 {
                     bases[path] = b with { MtimeTicks = -1 };
                     summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");

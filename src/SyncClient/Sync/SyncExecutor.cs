@@ -187,7 +187,7 @@ internal sealed class SyncExecutor : IDisposable
                 }
 
                 var content = a.Fingerprint ?? await _hasher.TryHashAsync(_ctx.FullPath(a.Path), ct).ConfigureAwait(false);
-                if (content is null || (a.Fingerprint is null && a.Local is { } scanned && (content.Size != scanned.Size || content.MtimeTicks != scanned.MtimeTicks)))
+                if (content is null || (a.Fingerprint is null && a.Local is { } scanned && FileStamp.Of(content) != FileStamp.Of(scanned)))
                 {
                     // Hashed only now, and deleted or written to since the scan judged it settled: nothing is
                     // committed; the next pass judges it afresh (a vanished file is then simply not there).
@@ -383,7 +383,7 @@ internal sealed class SyncExecutor : IDisposable
         var info = new FileInfo(full);
         if (info.Exists)
         {
-            if (a.Local is null || info.Length != a.Local.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks)
+            if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local))
             {
                 // Edited since the plan: keep it; the next pass uploads it again.
                 _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
@@ -469,7 +469,7 @@ internal sealed class SyncExecutor : IDisposable
         var from = _ctx.WritePath(a.Path);
         var to = _ctx.WritePath(a.ToPath!);
         var info = new FileInfo(from);
-        if (!info.Exists || info.Length != a.Local!.Size || info.LastWriteTimeUtc.Ticks != a.Local.MtimeTicks || File.Exists(to) || Directory.Exists(to))
+        if (!info.Exists || FileStamp.Of(info) != FileStamp.Of(a.Local!) || File.Exists(to) || Directory.Exists(to))
         {
             _summary.AddNote($"remote move '{a.Path}' -> '{a.ToPath}' not applied here (local changes); the next pass reconciles it");
             ListAllNextPass = true;

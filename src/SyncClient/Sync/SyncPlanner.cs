@@ -122,7 +122,7 @@ internal static class SyncPlanner
         byte[]? localHash = null;
         if (local is not null)
         {
-            if (baseRecord is not null && local.Size == baseRecord.Size && local.MtimeTicks == baseRecord.MtimeTicks && local.Executable == baseRecord.Executable)
+            if (baseRecord is not null && FileStamp.Of(local) == FileStamp.Of(baseRecord) && local.Executable == baseRecord.Executable)
             {
                 localHash = baseRecord.ContentHash;
             }
@@ -293,7 +293,7 @@ internal static class SyncPlanner
                 continue;
             }
 
-            var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
+            var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase);
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
             {

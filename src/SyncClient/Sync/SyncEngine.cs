@@ -113,10 +113,8 @@ internal sealed partial class SyncEngine
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
-        var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
-        index = null;
 
         foreach (var skipped in snapshot.Skipped)
         {
@@ -126,7 +124,12 @@ internal sealed partial class SyncEngine
         progress.Phase = "hashing";
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
-        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
+        // Plain new remote files come back as DownloadNew (a reconcile pass plans each one by one).
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Synced = _ctx.Options.Reconcile ? null : index, Refused = remote.Refusals.Paths,
+        });
+        index = null;
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
         if (adoptAfterPlan)
         {
@@ -134,22 +137,22 @@ internal sealed partial class SyncEngine
             FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
         }
 
-        progress.AddWork(newFiles.Count + newDownloads.Count, RemoteBounds.AddSaturating(newFiles.Bytes, newDownloads.Bytes));
+        progress.AddWork(newFiles.Count, newFiles.Bytes);
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
-            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
+            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict),
             plan.Aggregate(0L, (sum, a) => RemoteBounds.AddSaturating(sum, a.Kind switch
             {
                 SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
-                SyncActionKind.Download => a.Remote?.Size ?? 0,
+                SyncActionKind.Download or SyncActionKind.DownloadNew => a.Remote?.Size ?? 0,
                 SyncActionKind.Conflict => RemoteBounds.AddSaturating(a.Remote?.Size ?? 0, a.Local?.Size ?? 0),
                 _ => 0,
             })));
 
         bool holdCursor, listAllNextPass;
-        using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary, bases.Keys.Concat(remote.Changes.Keys).Concat(newDownloads.Paths)))
+        using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary, bases.Keys.Concat(remote.Changes.Keys)))
         {
-            await executor.ExecuteAsync(plan, newFiles, newDownloads, remote, ct).ConfigureAwait(false);
+            await executor.ExecuteAsync(plan, newFiles, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
         }
 

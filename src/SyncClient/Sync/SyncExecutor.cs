@@ -67,7 +67,7 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    public async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, NewDownloads newDownloads, RemoteView remote, CancellationToken ct)
+    public async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, RemoteView remote, CancellationToken ct)
     {
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
         {
@@ -100,13 +100,14 @@ internal sealed class SyncExecutor : IDisposable
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
         await TransferAsync(transfers, ct).ConfigureAwait(false);
+        var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => (a.Path, a.Remote!.Size)).ToList();
         if (newDownloads.Count > 0)
         {
             // Plain new files: many at once (small ones are bound by round trips, not bytes), one barrier per batch.
             var parallelism = Math.Max(1, _ctx.Options.Parallelism) * 4;
             using var batchGets = new SemaphoreSlim(parallelism);
             var batches = new BatchDownloader(_ctx, _summary, new FileDownloader(_ctx, _summary, batchGets, ConflictName), parallelism);
-            foreach (var copy in await batches.DownloadAsync(newDownloads.Files, ct).ConfigureAwait(false))
+            foreach (var copy in await batches.DownloadAsync(newDownloads, ct).ConfigureAwait(false))
             {
                 await RunAsync(new SyncAction(SyncActionKind.Upload, copy), ct).ConfigureAwait(false);
             }

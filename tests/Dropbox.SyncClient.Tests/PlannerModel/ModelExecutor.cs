@@ -30,7 +30,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             Run(a);
         }
 
-        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict).ToArray();
+        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Upload or SyncActionKind.Conflict).ToArray();
         random.Shuffle(transfers);
         foreach (var a in transfers)
         {
@@ -70,7 +70,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         {
             case SyncActionKind.Upload:
                 return Upload(a.Path, a.BaseVersion, allowRetryAsNew: true);
-            case SyncActionKind.Download:
+            case SyncActionKind.Download or SyncActionKind.DownloadNew:
                 return Download(a.Path);
             case SyncActionKind.Conflict:
                 return Conflict(a.Path);

@@ -63,6 +63,8 @@ public sealed class SyncPlannerTests
     [InlineData("synced-file/x.txt", false)]
     [InlineData("remote-file/x.txt", false)]
     [InlineData("folder", false)]
+    [InlineData("local-file/x.txt", false)] // its parent is a file here
+    [InlineData("A.txt", true)] // only the case differs from the untracked "a.txt" here: the engine renames that one before planning
     public void Only_a_plain_new_remote_file_is_planned_as_a_new_download(string path, bool downloadNew)
     {
         var plan = SyncPlanner.Plan(NewDownloadInput(withSynced: true));
@@ -77,10 +79,27 @@ public sealed class SyncPlannerTests
         var batched = SyncPlanner.Plan(NewDownloadInput(withSynced: true));
         var oneByOne = SyncPlanner.Plan(NewDownloadInput(withSynced: false));
 
-        Assert.Equal(["plain.txt", "deep/plain2.txt", "remote-file"], batched.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path));
-        Assert.Equal(5, batched.First(a => a.Kind == SyncActionKind.DownloadNew).Remote!.Size);
+        Assert.Equal(["plain.txt", "deep/plain2.txt", "remote-file", "A.txt"], batched.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path));
+        Assert.Equal(5, batched.First(a => a.Kind == SyncActionKind.DownloadNew).Size);
         Assert.DoesNotContain(oneByOne, a => a.Kind == SyncActionKind.DownloadNew);
         Assert.Contains(oneByOne, a => a is { Kind: SyncActionKind.Download, Path: "plain.txt" });
+    }
+
+    [Fact]
+    public void Taking_the_new_downloads_leaves_only_a_path_and_a_size_each_and_plan_leaves_its_input_as_given()
+    {
+        var input = NewDownloadInput(withSynced: true);
+        var remote = new Dictionary<string, RemoteEntry>(input.Remote, StringComparer.Ordinal);
+
+        var taken = SyncPlanner.TakeNewDownloads(remote, input.Synced!, input.Local, input.Refused);
+        SyncPlanner.Plan(input);
+
+        Assert.Equal(["plain.txt", "deep/plain2.txt", "remote-file", "A.txt"], taken.Select(a => a.Path));
+        Assert.All(taken, a => Assert.Null(a.Remote));
+        Assert.All(taken, a => Assert.Equal(5, a.Size));
+        Assert.DoesNotContain(remote.Keys, taken.Select(a => a.Path).Contains);
+        Assert.Equal(input.Remote.Count - taken.Count, remote.Count);
+        Assert.Contains("plain.txt", input.Remote.Keys);
     }
 
     private static PlanInput NewDownloadInput(bool withSynced)
@@ -101,9 +120,13 @@ public sealed class SyncPlannerTests
             ["remote-file"] = File("remote-file") with { Version = 9 },
             ["remote-file/x.txt"] = File("remote-file/x.txt"),
             ["folder"] = new RemoteEntry("folder", FileKind.Folder, 7, false, 0, [], 0),
+            ["local-file/x.txt"] = File("local-file/x.txt"),
+            ["A.txt"] = File("A.txt"),
         };
         var local = new LocalSnapshot { Ignore = new IgnoreTree(IgnoreMatcher.Create(["build/"])) };
         local.Entries["exists-here.txt"] = new LocalEntry("exists-here.txt", FileKind.File, 3, 1);
+        local.Entries["local-file"] = new LocalEntry("local-file", FileKind.File, 3, 1);
+        local.Entries["a.txt"] = new LocalEntry("a.txt", FileKind.File, 3, 1);
         local.Withheld.Add("withheld.txt");
         return new PlanInput
         {

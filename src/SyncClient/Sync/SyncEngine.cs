@@ -113,8 +113,11 @@ internal sealed partial class SyncEngine
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
+        // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
+        var newDownloads = _ctx.Options.Reconcile ? [] : SyncPlanner.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
+        index = null;
 
         foreach (var skipped in snapshot.Skipped)
         {
@@ -124,12 +127,9 @@ internal sealed partial class SyncEngine
         progress.Phase = "hashing";
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
-        // Plain new remote files come back as DownloadNew (a reconcile pass plans each one by one).
-        var plan = SyncPlanner.Plan(new PlanInput
-        {
-            Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Synced = _ctx.Options.Reconcile ? null : index, Refused = remote.Refusals.Paths,
-        });
-        index = null;
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths });
+        plan.AddRange(newDownloads);
+        newDownloads = null;
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
         if (adoptAfterPlan)
         {
@@ -144,7 +144,8 @@ internal sealed partial class SyncEngine
             plan.Aggregate(0L, (sum, a) => RemoteBounds.AddSaturating(sum, a.Kind switch
             {
                 SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
-                SyncActionKind.Download or SyncActionKind.DownloadNew => a.Remote?.Size ?? 0,
+                SyncActionKind.Download => a.Remote?.Size ?? 0,
+                SyncActionKind.DownloadNew => a.Size,
                 SyncActionKind.Conflict => RemoteBounds.AddSaturating(a.Remote?.Size ?? 0, a.Local?.Size ?? 0),
                 _ => 0,
             })));

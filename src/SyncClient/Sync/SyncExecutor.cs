@@ -100,7 +100,7 @@ internal sealed class SyncExecutor : IDisposable
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
             .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
         await TransferAsync(transfers, ct).ConfigureAwait(false);
-        var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => (a.Path, a.Remote!.Size)).ToList();
+        var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => (a.Path, a.Size)).ToList();
         if (newDownloads.Count > 0)
         {
             // Plain new files: many at once (small ones are bound by round trips, not bytes), one barrier per batch.
@@ -197,6 +197,10 @@ internal sealed class SyncExecutor : IDisposable
                 }
 
                 await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.DownloadNew:
+                // Batched by ExecuteAsync; one that reaches here (a retry, say) downloads as a plain new file.
+                await DownloadAsync(a.Path, null, null, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.Download:
                 await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, ct).ConfigureAwait(false);

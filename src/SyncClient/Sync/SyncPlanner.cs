@@ -83,8 +83,9 @@ internal static class SyncPlanner
     }
 
     /// <summary>
-    /// The plain new remote files (<see cref="SyncActionKind.DownloadNew"/>), in listing order, decided first over the
-    /// whole input; the rest of the plan is made without them, so they change no other path's decision.
+    /// With <see cref="PlanInput.Synced"/> (a caller that did not take them first): the plain new remote files, planned
+    /// over a copy of the remote view so the input is left as given. The engine takes them with
+    /// <see cref="TakeNewDownloads"/> right after the scan instead, so they never cost more than a path and a size.
     /// </summary>
     private static PlanInput PlanNewDownloads(PlanInput input, List<SyncAction> actions)
     {
@@ -93,32 +94,42 @@ internal static class SyncPlanner
             return input;
         }
 
-        foreach (var (path, entry) in input.Remote)
+        var remote = new Dictionary<string, RemoteEntry>(input.Remote, StringComparer.Ordinal);
+        actions.AddRange(TakeNewDownloads(remote, synced, input.Local, input.Refused));
+        return input with { Remote = remote, Synced = null };
+    }
+
+    /// <summary>
+    /// The plain new remote files (<see cref="SyncActionKind.DownloadNew"/>, each a path and a size), in listing order:
+    /// live files the server has that this client never synced, with nothing at their path here, not moved, not
+    /// refused, not ignored, not under a path that is a file on some side (a kind clash is the planner's to skip).
+    /// They are removed from <paramref name="remote"/> (trimmed after), so a first sync of a large account holds no
+    /// remote entry for them, and the rest of the plan is made without them: they change no other path's decision.
+    /// </summary>
+    public static List<SyncAction> TakeNewDownloads(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot local, IReadOnlySet<string> refused)
+    {
+        var taken = new List<SyncAction>();
+        foreach (var (path, entry) in remote)
         {
             if (entry is { Kind: FileKind.File, Deleted: false, MovedFrom: null, MovedTo: null }
-                && !synced.ContainsKey(path) && !input.Local.Entries.ContainsKey(path) && !input.Local.IsWithheld(path) && !input.Refused.Contains(path)
-                && !input.Local.Ignore.IsIgnored(path, isDirectory: false) && !UnderAFile(path, input.Remote, synced, input.Local))
+                && !synced.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !refused.Contains(path)
+                && !local.Ignore.IsIgnored(path, isDirectory: false) && !UnderAFile(path, remote, synced, local))
             {
-                actions.Add(new SyncAction(SyncActionKind.DownloadNew, path) { Remote = entry });
+                taken.Add(new SyncAction(SyncActionKind.DownloadNew, path) { Size = entry.Size });
             }
         }
 
-        if (actions.Count == 0)
+        foreach (var a in taken)
         {
-            return input;
+            remote.Remove(a.Path);
         }
 
-        var taken = new HashSet<string>(actions.Select(a => a.Path), StringComparer.Ordinal);
-        var rest = new Dictionary<string, RemoteEntry>(input.Remote.Count - taken.Count, StringComparer.Ordinal);
-        foreach (var (path, entry) in input.Remote)
+        if (taken.Count > 0)
         {
-            if (!taken.Contains(path))
-            {
-                rest[path] = entry;
-            }
+            remote.TrimExcess();
         }
 
-        return new PlanInput { Base = input.Base, Local = input.Local, Fingerprints = input.Fingerprints, Remote = rest, Synced = synced, Refused = input.Refused };
+        return taken;
     }
 
     /// <summary>

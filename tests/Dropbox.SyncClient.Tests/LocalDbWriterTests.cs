@@ -29,6 +29,24 @@ public sealed class LocalDbWriterTests
     }
 
     /// <summary>The outermost types (lambdas and async state machines count for the type they are written in) whose code calls a write method.</summary>
+    [Theory]
+    [InlineData(StateKeys.Cursor)]
+    [InlineData(StateKeys.FolderId)]
+    [InlineData(StateKeys.Token)]
+    public void A_pass_setting_write_refuses_any_other_key_and_writes_nothing(string key)
+    {
+        using var dir = new TempFolder();
+        using var state = LocalState.Open(dir.Path);
+        state.SetSetting(key, "before");
+
+        var e = Assert.Throws<ArgumentException>(() => state.Writer.SetPassSetting(key, "after"));
+        state.Writer.SetPassSetting(StateKeys.LastSync, "now");
+
+        Assert.Contains("not a pass setting", e.Message, StringComparison.Ordinal);
+        Assert.Equal("before", state.GetSetting(key));
+        Assert.Equal("now", state.GetSetting(StateKeys.LastSync));
+    }
+
     private static SortedSet<string> WriteCallers()
     {
         const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;

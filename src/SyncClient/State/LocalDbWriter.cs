@@ -45,8 +45,20 @@ internal sealed class LocalDbWriter(LocalState state)
     /// <summary>Sets (or with null, removes) the id of the folder this db syncs.</summary>
     public void SetFolderId(string? id) => state.SetSetting(StateKeys.FolderId, id);
 
-    /// <summary>Sets a pass's bookkeeping setting (last sync, last reconcile, last summary).</summary>
-    public void SetPassSetting(string key, string? value) => state.SetSetting(key, value);
+    /// <summary>
+    /// Sets a pass's bookkeeping setting: only <see cref="StateKeys.LastSync"/>, <see cref="StateKeys.LastReconcile"/>
+    /// or <see cref="StateKeys.LastSummary"/> (the cursor and the folder id have their own methods; nothing else is
+    /// changed through here).
+    /// </summary>
+    public void SetPassSetting(string key, string? value)
+    {
+        if (key is not (StateKeys.LastSync or StateKeys.LastReconcile or StateKeys.LastSummary))
+        {
+            throw new ArgumentException($"'{key}' is not a pass setting (only {StateKeys.LastSync}, {StateKeys.LastReconcile} and {StateKeys.LastSummary} are); nothing was written.", nameof(key));
+        }
+
+        state.SetSetting(key, value);
+    }
 
     /// <summary>Notes an upload in progress (resume bookkeeping).</summary>
     public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal) => state.BeginUpload(path, size, mtimeTicks, chunksTotal);

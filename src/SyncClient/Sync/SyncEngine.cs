@@ -151,7 +151,8 @@ internal sealed partial class SyncEngine
             })));
 
         bool holdCursor, listAllNextPass;
-        using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary, bases.Keys.Concat(remote.Changes.Keys)))
+        using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
+            bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path))))
         {
             await executor.ExecuteAsync(plan, newFiles, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);

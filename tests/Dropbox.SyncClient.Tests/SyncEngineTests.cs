@@ -39,6 +39,28 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_executor_downloads_a_download_new_action_and_records_it()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("new/one.txt", "one");
+        await a.SyncAsync();
+        var summary = new SyncSummary();
+        var remote = new RemoteView(new Dictionary<string, RemoteEntry>(StringComparer.Ordinal), string.Empty, FullListing: false);
+        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal);
+
+        using (var executor = new SyncExecutor(b.Context, new FileHasher(b.Context.Chunker, b.Context.Time, b.Context.Options.StableAge), new ServerSupport(), summary, []))
+        {
+            await executor.ExecuteAsync([new SyncAction(SyncActionKind.DownloadNew, "new/one.txt") { Size = 3 }], new NewFiles(index, remote, b.Context.Stability()), remote, CancellationToken.None);
+        }
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(1, summary.FilesDownloaded);
+        Assert.Equal("one", b.Read("new/one.txt"));
+        Assert.NotNull(b.State.GetFile("new/one.txt"));
+    }
+
+    [Fact]
     public async Task A_second_pass_with_nothing_changed_does_nothing_and_reads_no_file()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -4,7 +4,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>The three views a pass compares: the folder, the db (merge base) and what changed remotely.</summary>
-internal sealed class PlanInput
+internal sealed record PlanInput
 {
     /// <summary>The merge base: what was last synced, by path.</summary>
     public required IReadOnlyDictionary<string, FileRecord> Base { get; init; }
@@ -17,4 +17,15 @@ internal sealed class PlanInput
 
     /// <summary>Remote changes since the cursor (newest state per path).</summary>
     public required IReadOnlyDictionary<string, RemoteEntry> Remote { get; init; }
+
+    /// <summary>
+    /// The whole synced tree in its small form (every tracked path, unchanged ones included): the planner takes the plain
+    /// new downloads itself (<see cref="SyncActionKind.DownloadNew"/>, see <see cref="SyncPlanner.TakeNewDownloads"/>);
+    /// null: every path in <see cref="Remote"/> is planned one by one (a reconcile pass, or the engine, which took them
+    /// before hashing).
+    /// </summary>
+    public IReadOnlyDictionary<string, BaseStat>? Synced { get; init; }
+
+    /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
+    public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }

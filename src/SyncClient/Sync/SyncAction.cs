@@ -24,6 +24,9 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>The merge base.</summary>
     public FileRecord? Base { get; init; }
 
+    /// <summary>The size the server listed, for a <see cref="SyncActionKind.DownloadNew"/> (which keeps no remote entry).</summary>
+    public long Size { get; init; }
+
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 

@@ -28,6 +28,7 @@ internal static class SyncPlanner
     public static List<SyncAction> Plan(PlanInput input)
     {
         var actions = new List<SyncAction>();
+        input = PlanNewDownloads(input, actions);
         var handled = new HashSet<string>(StringComparer.Ordinal);
         PlanRemoteMoves(input, actions, handled);
 
@@ -81,6 +82,77 @@ internal static class SyncPlanner
         return DetectLocalMoves(actions);
     }
 
+    /// <summary>
+    /// With <see cref="PlanInput.Synced"/> (a caller that did not take them first): the plain new remote files, planned
+    /// over a copy of the remote view so the input is left as given. The engine takes them with
+    /// <see cref="TakeNewDownloads"/> right after the scan instead, so they never cost more than a path and a size.
+    /// </summary>
+    private static PlanInput PlanNewDownloads(PlanInput input, List<SyncAction> actions)
+    {
+        if (input.Synced is not { } synced)
+        {
+            return input;
+        }
+
+        var remote = new Dictionary<string, RemoteEntry>(input.Remote, StringComparer.Ordinal);
+        actions.AddRange(TakeNewDownloads(remote, synced, input.Local, input.Refused));
+        return input with { Remote = remote, Synced = null };
+    }
+
+    /// <summary>
+    /// The plain new remote files (<see cref="SyncActionKind.DownloadNew"/>, each a path and a size), in listing order:
+    /// live files the server has that this client never synced, with nothing at their path here, not moved, not
+    /// refused, not ignored, not under a path that is a file on some side (a kind clash is the planner's to skip).
+    /// They are removed from <paramref name="remote"/> (trimmed after), so a first sync of a large account holds no
+    /// remote entry for them, and the rest of the plan is made without them: they change no other path's decision.
+    /// </summary>
+    public static List<SyncAction> TakeNewDownloads(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot local, IReadOnlySet<string> refused)
+    {
+        var taken = new List<SyncAction>();
+        foreach (var (path, entry) in remote)
+        {
+            if (entry is { Kind: FileKind.File, Deleted: false, MovedFrom: null, MovedTo: null }
+                && !synced.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !refused.Contains(path)
+                && !local.Ignore.IsIgnored(path, isDirectory: false) && !UnderAFile(path, remote, synced, local))
+            {
+                taken.Add(new SyncAction(SyncActionKind.DownloadNew, path) { Size = entry.Size });
+            }
+        }
+
+        foreach (var a in taken)
+        {
+            remote.Remove(a.Path);
+        }
+
+        if (taken.Count > 0)
+        {
+            remote.TrimExcess();
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// True when a folder above <paramref name="path"/> is a file on some side (here, in the synced tree or remotely):
+    /// perhaps a kind clash, which the planner skips with everything under it (a download there could never make its
+    /// folder, an upload there is refused).
+    /// </summary>
+    internal static bool UnderAFile(string path, IReadOnlyDictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot? local)
+    {
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            var parent = path[..slash];
+            if ((remote.TryGetValue(parent, out var r) && r is { Deleted: false, Kind: FileKind.File })
+                || (synced.TryGetValue(parent, out var b) && b.Kind == FileKind.File)
+                || (local is not null && local.Entries.TryGetValue(parent, out var l) && l.Kind == FileKind.File))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static SyncAction? Decide(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {
         if (ReplacedRemotely(local, baseRecord, remote))
@@ -122,7 +194,7 @@ internal static class SyncPlanner
         byte[]? localHash = null;
         if (local is not null)
         {
-            if (baseRecord is not null && local.Size == baseRecord.Size && local.MtimeTicks == baseRecord.MtimeTicks && local.Executable == baseRecord.Executable)
+            if (baseRecord is not null && FileStamp.Of(local) == FileStamp.Of(baseRecord) && local.Executable == baseRecord.Executable)
             {
                 localHash = baseRecord.ContentHash;
             }
@@ -293,7 +365,7 @@ internal static class SyncPlanner
                 continue;
             }
 
-            var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
+            var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase);
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
             {

@@ -39,6 +39,12 @@ internal sealed class LocalScanner
         _excludedFullPath = excludedFullPath is null ? null : Path.GetFullPath(excludedFullPath).TrimEnd(Path.DirectorySeparatorChar);
     }
 
+    /// <summary>
+    /// False where the folder cannot hold the owner-executable bit (<see cref="ExecutableBitProbe"/>): every file's bit
+    /// is then reported as null (unknown).
+    /// </summary>
+    public bool ReadsExecutableBit { get; init; } = true;
+
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
 
@@ -60,7 +66,7 @@ internal sealed class LocalScanner
     /// As <see cref="Scan(Func{string, FileKind, long, long, bool}?, Func{string, bool}?, CancellationToken)"/>, with the
     /// file's owner-executable bit as the last argument of <paramref name="isClean"/> (a chmod alone is a change).
     /// </summary>
-    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct)
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool?, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct)
     {
         var snapshot = new LocalSnapshot();
 
@@ -157,9 +163,9 @@ internal sealed class LocalScanner
 
                     stack.Push((child.FullPath!, relative, ignore));
                 }
-                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, child.Executable))
+                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null))
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks) { Executable = child.Executable };
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks) { Executable = ReadsExecutableBit ? child.Executable : null };
                 }
             }
 

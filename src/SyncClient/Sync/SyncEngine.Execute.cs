@@ -189,7 +189,10 @@ internal sealed partial class SyncEngine
                 case SyncActionKind.Record:
                     var fp = a.Fingerprint;
                     var chunks = fp?.Chunks ?? Ctx.State.GetChunks(a.Path);
-                    Ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash) { Executable = fp?.Executable ?? a.Local.Executable }, chunks);
+                    Ctx.State.PutFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
+                    {
+                        Executable = CarriedExecutableBit.Settle(Ctx, Ctx.FullPath(a.Path), fp is null ? a.Local.Executable : fp.Executable, a.Base?.Executable, a.Remote.Executable),
+                    }, chunks);
                     break;
                 case SyncActionKind.Touch:
                     Ctx.State.TouchFile(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
@@ -423,7 +426,11 @@ internal sealed partial class SyncEngine
                 var chunks = a.Fingerprint?.Chunks ?? Ctx.State.GetChunks(a.Path);
                 var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
                 Ctx.State.RemoveFile(a.Path);
-                Ctx.State.PutFile(new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash) { Executable = a.Fingerprint?.Executable ?? a.Base?.Executable ?? false }, chunks);
+                Ctx.State.PutFile(new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash)
+                {
+                    // The moved entry is the old one's clone: its bit, so a chmod made with the move is sent next pass.
+                    Executable = moved.Entry is { Version: > 0 } entry ? entry.Executable : a.Base?.Executable,
+                }, chunks);
                 summary.AddFileMoved();
                 Ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
             }
@@ -454,7 +461,10 @@ internal sealed partial class SyncEngine
             File.Move(from, to);
             RemoveEmptyParents(a.Path);
             Ctx.State.RemoveFile(a.Path);
-            Ctx.State.PutFile(new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash) { Executable = a.Base.Executable }, chunks);
+            Ctx.State.PutFile(new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash)
+            {
+                Executable = CarriedExecutableBit.Settle(Ctx, to, a.Local.Executable, a.Base.Executable, a.Remote.Executable),
+            }, chunks);
             summary.AddFileMoved();
             Ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");
         }

@@ -96,7 +96,9 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "scanning";
         // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks);
+        // Where the folder cannot hold the executable bit (probed once), every bit read here is unknown.
+        _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
@@ -106,7 +108,7 @@ internal sealed partial class SyncEngine
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
         var remoteFolds = RemoteFolds(remote);
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan((Func<string, FileKind, long, long, bool, bool>?)null, index.ContainsKey, ct)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, index.ContainsKey, ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
                 || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), index.ContainsKey, ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
@@ -253,7 +255,7 @@ internal sealed partial class SyncEngine
     /// True (and the index entry marked, and any remote echo of the synced state dropped) when a scanned path is exactly as last synced and the remote side has nothing
     /// new for it: the planner would decide nothing, so the path needs no entry in this pass.
     /// </summary>
-    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool executable = false)
+    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false)
     {
         ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
         if (Unsafe.IsNullRef(ref stat) || stat.Kind != kind)
@@ -261,7 +263,7 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks || stat.Executable != executable))
+        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks || ExecutableBit.Differs(stat.Executable, executable)))
         {
             return false;
         }
@@ -325,7 +327,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks && b.Executable == entry.Executable;
+            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks && !ExecutableBit.Differs(b.Executable, entry.Executable);
             if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
             {
                 young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below

@@ -6,12 +6,17 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// Names that differ only in case. A case-insensitive device (macOS, Windows) can hold only one of them, so, as
 /// Dropbox does, both are kept under names that do not clash: one is renamed here to <c>name (Case Conflict).ext</c>,
-/// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk.
+/// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk. The name synced first
+/// keeps it (see <see cref="LocalScanner"/>): a long-synced file never loses its name to a newcomer.
 /// </summary>
 internal sealed partial class SyncEngine
 {
     /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
+
+    /// <summary>The synced version of a tracked path (null: untracked): which of two names differing in case keeps its name (see <see cref="LocalScanner"/>).</summary>
+    internal static Func<string, ulong?> SyncedVersionOf(Dictionary<string, BaseStat> index) =>
+        path => index.TryGetValue(path, out var stat) ? stat.Version : null;
 
     /// <summary>The case-folded paths of the live remote entries this pass holds (null when none).</summary>
     internal static Dictionary<string, string>? RemoteFolds(RemoteView remote)

@@ -108,9 +108,9 @@ internal sealed partial class SyncEngine
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
         var remoteFolds = RemoteFolds(remote);
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, index.ContainsKey, ct)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
-                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), index.ContainsKey, ct);
+                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), SyncedVersionOf(index), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.

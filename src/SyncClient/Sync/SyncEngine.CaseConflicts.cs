@@ -18,19 +18,61 @@ internal sealed partial class SyncEngine
     internal static Func<string, ulong?> SyncedVersionOf(Dictionary<string, BaseStat> index) =>
         path => index.TryGetValue(path, out var stat) ? stat.Version : null;
 
-    /// <summary>The case-folded paths of the live remote entries this pass holds (null when none).</summary>
-    internal static Dictionary<string, string>? RemoteFolds(RemoteView remote)
+    /// <summary>
+    /// The case-folded paths of the live remote entries this pass holds, and of the folders above them (a folder the
+    /// server has no entry of its own for is still a name a local folder can clash with); null when none.
+    /// </summary>
+    internal static Dictionary<string, string>? RemoteFolds(RemoteView remote) => RemoteFolds(remote.Changes);
+
+    /// <summary>As <see cref="RemoteFolds(RemoteView)"/>, of the given entries.</summary>
+    internal static Dictionary<string, string>? RemoteFolds(IEnumerable<KeyValuePair<string, RemoteEntry>> entries)
     {
         Dictionary<string, string>? folds = null;
-        foreach (var (path, entry) in remote.Changes)
+        HashSet<string>? folders = null;
+        foreach (var (path, entry) in entries)
         {
             if (!entry.Deleted)
             {
-                (folds ??= new Dictionary<string, string>(StringComparer.Ordinal))[SyncPaths.CaseFoldKey(path)] = path;
+                folds ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                folds[SyncPaths.CaseFoldKey(path)] = path;
+                // Parents from the nearest up, each folder once (a first sync lists many files per folder): a folder
+                // seen before had its own parents added then.
+                folders ??= new HashSet<string>(StringComparer.Ordinal);
+                var seen = folders.GetAlternateLookup<ReadOnlySpan<char>>();
+                for (var slash = path.LastIndexOf('/'); slash > 0 && !seen.Contains(path.AsSpan(0, slash)); slash = path.LastIndexOf('/', slash - 1))
+                {
+                    var folder = path[..slash];
+                    folders.Add(folder);
+                    folds.TryAdd(SyncPaths.CaseFoldKey(folder), folder);
+                }
             }
         }
 
         return folds;
+    }
+
+    /// <summary>
+    /// The topmost folder above <paramref name="path"/> that is not synced here and differs only in case from a remote
+    /// folder of this pass (one with an entry or only files under it), or null: its new files would be uploaded beside
+    /// the remote folder under a second spelling of its name.
+    /// </summary>
+    internal static string? ClashingFolder(Dictionary<string, string>? folds, Dictionary<string, BaseStat> index, string path)
+    {
+        if (folds is null)
+        {
+            return null;
+        }
+
+        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+        {
+            var folder = path[..slash];
+            if (folds.TryGetValue(SyncPaths.CaseFoldKey(folder), out var other) && other != folder && !index.ContainsKey(folder))
+            {
+                return folder;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -39,6 +81,11 @@ internal sealed partial class SyncEngine
     /// </summary>
     internal static bool ClashesRemotely(Dictionary<string, string>? folds, Dictionary<string, BaseStat> index, RemoteView remote, string path)
     {
+        if (ClashingFolder(folds, index, path) is not null)
+        {
+            return true; // renamed with its folder (see ResolveCaseConflicts), never a plain new file
+        }
+
         if (folds is null || !folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) || other == path)
         {
             return false;
@@ -48,16 +95,60 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
+    /// After the withheld lookup: the entries it added to <paramref name="remote"/> (<paramref name="injected"/>) were
+    /// unknown when the scan queued new files and <see cref="ResolveCaseConflicts"/> ran, so a new local name that
+    /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
+    /// renamed as any other case clash, rather than uploaded beside the looked-up path.
+    /// </summary>
+    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary)
+    {
+        if (injected.Count == 0)
+        {
+            return;
+        }
+
+        var folds = RemoteFolds(injected.Where(remote.Changes.ContainsKey).Select(p => KeyValuePair.Create(p, remote.Changes[p])));
+        if (folds is null)
+        {
+            return;
+        }
+
+        foreach (var path in newFiles.ByPath().Keys)
+        {
+            if (ClashesRemotely(folds, index, remote, path) && newFiles.TryTakeBack(path, out var local))
+            {
+                snapshot.Entries[path] = local;
+            }
+        }
+
+        ResolveCaseConflicts(snapshot, index, remote, folds, summary, withScanLosers: false);
+    }
+
+    /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass.
     /// </summary>
-    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary)
+    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, bool withScanLosers = true)
     {
-        var renames = new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers);
+        var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
         if (folds is not null)
         {
+            var folders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var entry in snapshot.Entries.Values)
             {
+                // Under a new local folder that differs only in case from a remote one: the folder is renamed (once),
+                // unless something under it is synced (then it is not new here, and stays as it is).
+                if (ClashingFolder(folds, index, entry.Path) is { } folder)
+                {
+                    if (folders.Add(folder) && !index.Keys.Any(k => k.StartsWith(folder + "/", StringComparison.Ordinal)))
+                    {
+                        renames.Add((folder, true));
+                    }
+
+                    continue;
+                }
+
+
                 // Files only: a folder's contents are already in this pass under its old name. A synced file unchanged
                 // here follows the remote (deleted, or renamed locally by a remote move).
                 if (entry.Kind == FileKind.File && ClashesRemotely(folds, index, remote, entry.Path)
@@ -107,6 +198,19 @@ internal sealed partial class SyncEngine
             var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
             summary.AddNote(note);
             _ctx.Progress.Log(note);
+            if (isDirectory)
+            {
+                // Nothing under the old name is taken this pass (the next pass takes the renamed folder as new).
+                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                {
+                    snapshot.Entries.Remove(under);
+                }
+
+                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+                snapshot.Withheld.Add(path);
+                continue;
+            }
+
             if (snapshot.Entries.Remove(path, out var entry))
             {
                 snapshot.Entries[target] = entry with { Path = target };

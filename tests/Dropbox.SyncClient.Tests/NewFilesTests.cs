@@ -176,33 +176,6 @@ public sealed class NewFilesTests : IDisposable
     }
 
     [Fact]
-    public void Only_a_live_remote_file_never_synced_with_nothing_here_and_not_moved_or_ignored_is_taken_as_a_plain_download()
-    {
-        static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);
-        var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
-        {
-            ["plain.txt"] = File("plain.txt"),
-            ["deep/plain2.txt"] = File("deep/plain2.txt"),
-            ["deleted.txt"] = File("deleted.txt", deleted: true),
-            ["moved-here.txt"] = File("moved-here.txt") with { MovedFrom = "old.txt" },
-            ["tracked.txt"] = File("tracked.txt"),
-            ["exists-here.txt"] = File("exists-here.txt"),
-            ["build/out.bin"] = File("build/out.bin"),
-            ["folder"] = new RemoteEntry("folder", FileKind.Folder, 7, false, 0, [], 0),
-        };
-        var remote = new RemoteView(changes, "c", FullListing: true);
-        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal) { ["tracked.txt"] = new BaseStat(FileKind.File, 5, 1, 6) };
-        var local = new LocalSnapshot { Ignore = new IgnoreTree(IgnoreMatcher.Create(["build/"])) };
-        local.Entries["exists-here.txt"] = new LocalEntry("exists-here.txt", FileKind.File, 3, 1);
-
-        var taken = NewDownloads.Take(remote, index, local);
-
-        Assert.Equal(["plain.txt", "deep/plain2.txt"], taken.Paths.Order(StringComparer.Ordinal).Reverse());
-        Assert.Equal(10, taken.Bytes);
-        Assert.Equal(["build/out.bin", "deleted.txt", "exists-here.txt", "folder", "moved-here.txt", "tracked.txt"], changes.Keys.Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
     public async Task A_first_sync_never_downloads_over_a_file_already_here_and_keeps_both()
     {
         using var a = new TestClient(_dir, "a", _server);

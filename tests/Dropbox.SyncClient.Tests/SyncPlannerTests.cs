@@ -48,6 +48,80 @@ public sealed class SyncPlannerTests
         }
     }
 
+    // A plain new remote file (never synced, nothing here, not moved, ignored, withheld, refused, or under a path that
+    // is a file on some side) is planned as DownloadNew, to come down in batches; anything else is decided as before.
+    [Theory]
+    [InlineData("plain.txt", true)]
+    [InlineData("deep/plain2.txt", true)]
+    [InlineData("deleted.txt", false)]
+    [InlineData("moved-here.txt", false)]
+    [InlineData("tracked.txt", false)]
+    [InlineData("exists-here.txt", false)]
+    [InlineData("build/out.bin", false)]
+    [InlineData("withheld.txt", false)]
+    [InlineData("refused.txt", false)]
+    [InlineData("synced-file/x.txt", false)]
+    [InlineData("remote-file/x.txt", false)]
+    [InlineData("folder", false)]
+    public void Only_a_plain_new_remote_file_is_planned_as_a_new_download(string path, bool downloadNew)
+    {
+        var plan = SyncPlanner.Plan(NewDownloadInput(withSynced: true));
+
+        Assert.Equal(downloadNew, plan.Any(a => a.Kind == SyncActionKind.DownloadNew && a.Path == path));
+        Assert.Single(plan, a => a.Path == "plain.txt"); // never both a new download and another step
+    }
+
+    [Fact]
+    public void New_downloads_come_in_listing_order_and_without_the_synced_tree_every_path_is_planned_one_by_one()
+    {
+        var batched = SyncPlanner.Plan(NewDownloadInput(withSynced: true));
+        var oneByOne = SyncPlanner.Plan(NewDownloadInput(withSynced: false));
+
+        Assert.Equal(["plain.txt", "deep/plain2.txt", "remote-file"], batched.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path));
+        Assert.Equal(5, batched.First(a => a.Kind == SyncActionKind.DownloadNew).Remote!.Size);
+        Assert.DoesNotContain(oneByOne, a => a.Kind == SyncActionKind.DownloadNew);
+        Assert.Contains(oneByOne, a => a is { Kind: SyncActionKind.Download, Path: "plain.txt" });
+    }
+
+    private static PlanInput NewDownloadInput(bool withSynced)
+    {
+        static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            ["plain.txt"] = File("plain.txt"),
+            ["deep/plain2.txt"] = File("deep/plain2.txt"),
+            ["deleted.txt"] = File("deleted.txt", deleted: true),
+            ["moved-here.txt"] = File("moved-here.txt") with { MovedFrom = "old.txt" },
+            ["tracked.txt"] = File("tracked.txt"),
+            ["exists-here.txt"] = File("exists-here.txt"),
+            ["build/out.bin"] = File("build/out.bin"),
+            ["withheld.txt"] = File("withheld.txt"),
+            ["refused.txt"] = File("refused.txt"),
+            ["synced-file/x.txt"] = File("synced-file/x.txt"),
+            ["remote-file"] = File("remote-file") with { Version = 9 },
+            ["remote-file/x.txt"] = File("remote-file/x.txt"),
+            ["folder"] = new RemoteEntry("folder", FileKind.Folder, 7, false, 0, [], 0),
+        };
+        var local = new LocalSnapshot { Ignore = new IgnoreTree(IgnoreMatcher.Create(["build/"])) };
+        local.Entries["exists-here.txt"] = new LocalEntry("exists-here.txt", FileKind.File, 3, 1);
+        local.Withheld.Add("withheld.txt");
+        return new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord>(StringComparer.Ordinal),
+            Local = local,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = remote,
+            Synced = withSynced
+                ? new Dictionary<string, BaseStat>(StringComparer.Ordinal)
+                {
+                    ["tracked.txt"] = new BaseStat(FileKind.File, 5, 1, 6),
+                    ["synced-file"] = new BaseStat(FileKind.File, 5, 1, 6),
+                }
+                : null,
+            Refused = new HashSet<string>(StringComparer.Ordinal) { "refused.txt" },
+        };
+    }
+
     [Fact]
     public void An_upload_keeps_the_merge_base_as_base_version_and_a_new_file_uses_zero()
     {

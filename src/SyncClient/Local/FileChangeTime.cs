@@ -85,7 +85,7 @@ internal static partial class FileChangeTime
     internal readonly record struct Stat(bool Exists, bool IsDirectory, bool IsRegularFile, long Size, long MtimeTicks, long? CtimeNs)
     {
         /// <summary>A regular file (not a folder, not a symbolic link) of this size and mtime.</summary>
-        public bool IsFileAs(long size, long mtimeTicks) => Exists && IsRegularFile && Size == size && MtimeTicks == mtimeTicks;
+        public bool IsFileAs(long size, long mtimeTicks) => Exists && IsRegularFile && new FileStamp(Size, MtimeTicks) == new FileStamp(size, mtimeTicks);
     }
 
     private const int AtSymlinkNoFollow = 0x100;

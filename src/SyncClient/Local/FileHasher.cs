@@ -106,7 +106,7 @@ internal sealed class FileHasher
             }
 
             var after = new FileInfo(fullPath);
-            if (!after.Exists || after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc || !FileChangeTime.IsUnchanged(fullPath, ctime))
+            if (!after.Exists || FileStamp.Of(after) != FileStamp.Of(before) || !FileChangeTime.IsUnchanged(fullPath, ctime))
             {
                 return null;
             }
@@ -285,7 +285,7 @@ internal sealed class FileHasher
         }
 
         var info = new FileInfo(fullPath);
-        return info.Exists && info.Length == size && info.LastWriteTimeUtc.Ticks == mtimeTicks;
+        return info.Exists && FileStamp.Of(info) == new FileStamp(size, mtimeTicks);
     }
 
     /// <summary>

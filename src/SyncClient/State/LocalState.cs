@@ -30,6 +30,11 @@ internal sealed class LocalState : IDisposable
     /// <summary>The directory holding the database, trash and control files.</summary>
     public string StateDirectory { get; }
 
+    /// <summary>The one writer of this db during sync (see <see cref="LocalDbWriter"/>).</summary>
+    public LocalDbWriter Writer => _writer ??= new LocalDbWriter(this);
+
+    private LocalDbWriter? _writer;
+
     /// <summary>Opens (creating if needed) the database in <paramref name="stateDirectory"/>.</summary>
     public static LocalState Open(string stateDirectory)
     {

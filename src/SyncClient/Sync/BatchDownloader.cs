@@ -148,7 +148,7 @@ internal sealed class BatchDownloader
                 return;
             }
 
-            _ctx.State.PutFiles(placed.Select(p => (p.Placed.Record, (IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef>?)p.Staged.Chunks)).ToList());
+            _ctx.Db.RecordFiles(placed.Select(p => (p.Placed.Record, (IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef>?)p.Staged.Chunks)).ToList());
             foreach (var (s, p) in placed)
             {
                 _summary.AddFileDownloaded();

@@ -95,7 +95,7 @@ internal sealed class FileDownloader
         staged.Close();
         var placed = await PlaceAsync(staged, ct).ConfigureAwait(false);
         _ctx.Barrier.FlushDirectories([staged.Directory]);
-        _ctx.State.PutFile(placed.Record, staged.Chunks);
+        _ctx.Db.RecordFile(placed.Record, staged.Chunks);
         _summary.AddFileDownloaded();
         return new DownloadResult(true, placed.ConflictCopy);
     }
@@ -295,7 +295,7 @@ internal sealed class FileDownloader
         }
 
         var now = await new FileHasher(_ctx.Chunker, _ctx.Time, _ctx.Options.StableAge).TryHashAsync(full, ct).ConfigureAwait(false);
-        return now is null || now.Racy || now.Size != expected.Size || now.MtimeTicks != expected.MtimeTicks || !now.ContentHash.AsSpan().SequenceEqual(racyBaseHash);
+        return now is null || now.Racy || FileStamp.Of(now) != FileStamp.Of(expected) || !now.ContentHash.AsSpan().SequenceEqual(racyBaseHash);
     }
 
     /// <summary>True when the local file is not what the plan saw (created, edited; a vanished file is fine to replace).</summary>
@@ -307,7 +307,7 @@ internal sealed class FileDownloader
             return false;
         }
 
-        return expected is null || expected.Kind != FileKind.File || info.Length != expected.Size || info.LastWriteTimeUtc.Ticks != expected.MtimeTicks;
+        return expected is null || expected.Kind != FileKind.File || FileStamp.Of(info) != FileStamp.Of(expected);
     }
 
     /// <summary>After a failure: waits for the chunks still in flight and gives their buffers back.</summary>

@@ -62,7 +62,7 @@ internal sealed class FileUploader
             var uploaded = new Dictionary<ChunkId, ChunkRef>();
             if (planned.Missing.Count > 0)
             {
-                _ctx.State.BeginUpload(path, fp.Size, fp.MtimeTicks, planned.Missing.Count);
+                _ctx.Db.BeginUpload(path, fp.Size, fp.MtimeTicks, planned.Missing.Count);
                 try
                 {
                     if (!await PutMissingAsync(path, full, fp, planned.Missing, uploaded, ct).ConfigureAwait(false))
@@ -151,7 +151,7 @@ internal sealed class FileUploader
                     if (wanted.Count > 0)
                     {
                         wantedTotal += wanted.Count;
-                        _ctx.State.BeginUpload(path, scanned.Size, scanned.MtimeTicks, wantedTotal);
+                        _ctx.Db.BeginUpload(path, scanned.Size, scanned.MtimeTicks, wantedTotal);
                     }
 
                     for (var i = 0; i < chunks.Count && wanted.Count > 0; i++)
@@ -320,8 +320,8 @@ internal sealed class FileUploader
         {
             var committed = await _ctx.Metadata.CommitFileAsync(commit, ct).ConfigureAwait(false);
             var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-            _ctx.State.PutFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = executable }, fp.Chunks);
-            _ctx.State.EndUpload(path);
+            _ctx.Db.RecordFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = executable }, fp.Chunks);
+            _ctx.Db.EndUpload(path);
             _summary.AddFileUploaded();
             return UploadOutcome.Committed;
         }
@@ -431,7 +431,7 @@ internal sealed class FileUploader
                 _summary.AddChunksUploaded(batch.Outgoing.Count);
                 _summary.AddBytesUploaded(batch.Outgoing.Sum(c => (long)c.Stored.Length));
                 _ctx.Progress.AddBytes(batch.PlainBytes);
-                _ctx.State.AddUploadProgress(path, batch.Outgoing.Count);
+                _ctx.Db.AddUploadProgress(path, batch.Outgoing.Count);
             }
             catch (Exception e)
             {

@@ -102,7 +102,7 @@ internal static class FolderIdentity
                 "sync --confirm-new-folder (or login again)").WithDetail(DetailKey, "1").WithDetail(MassDeleteGuard.DetailKey, "1");
         }
 
-        state.ResetSyncState();
+        state.Writer.ResetSyncState();
         Adopt(folder, state, null);
         return $"'{folder}' was taken as a new folder (--confirm-new-folder): it is merged with the server, nothing is deleted";
     }
@@ -160,7 +160,7 @@ internal static class FolderIdentity
     }
 
     /// <summary>Forgets the remembered id: the next pass takes the folder as it finds it (after <c>login</c>).</summary>
-    public static void Forget(LocalState state) => state.SetSetting(StateKeys.FolderId, null);
+    public static void Forget(LocalState state) => state.Writer.SetFolderId(null);
 
     private static void Adopt(string folder, LocalState state, string? id)
     {
@@ -172,6 +172,6 @@ internal static class FolderIdentity
             File.SetAttributes(path, File.GetAttributes(path) | FileAttributes.Hidden);
         }
 
-        state.SetSetting(StateKeys.FolderId, id);
+        state.Writer.SetFolderId(id);
     }
 }

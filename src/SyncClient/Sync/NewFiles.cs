@@ -44,7 +44,7 @@ internal sealed class NewFiles
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {
         if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _remote.IsRefused(path) || _trackedSizes.Contains(size)
-            || NewDownloads.UnderAFile(path, _remote, _index, null))
+            || SyncPlanner.UnderAFile(path, _remote.Changes, _index, null))
         {
             return false;
         }

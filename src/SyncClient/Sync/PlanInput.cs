@@ -17,4 +17,13 @@ internal sealed class PlanInput
 
     /// <summary>Remote changes since the cursor (newest state per path).</summary>
     public required IReadOnlyDictionary<string, RemoteEntry> Remote { get; init; }
+
+    /// <summary>
+    /// The whole synced tree in its small form (every tracked path, unchanged ones included), for the plain new
+    /// downloads (<see cref="SyncActionKind.DownloadNew"/>); null (a reconcile pass): every path is planned one by one.
+    /// </summary>
+    public IReadOnlyDictionary<string, BaseStat>? Synced { get; init; }
+
+    /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
+    public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }

@@ -220,7 +220,7 @@ internal sealed class SmallFileUploader
         await _recording.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            _ctx.State.PutFiles(records);
+            _ctx.Db.RecordFiles(records);
         }
         finally
         {

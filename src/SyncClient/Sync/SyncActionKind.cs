@@ -9,6 +9,14 @@ internal enum SyncActionKind
     /// <summary>Bring the remote version down.</summary>
     Download,
 
+    /// <summary>
+    /// A plain new remote file (never synced, nothing at its path here, not moved, ignored, withheld, refused or under a
+    /// path that is a file on some side): it can only come down as new, so it is downloaded with the others in batches,
+    /// one durability barrier per batch, after the other transfers. A first sync of a large account is almost all such
+    /// files. Planned only when <see cref="PlanInput.Synced"/> is given.
+    /// </summary>
+    DownloadNew,
+
     /// <summary>The file was deleted locally: delete it remotely.</summary>
     DeleteRemote,
 

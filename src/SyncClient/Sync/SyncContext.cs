@@ -11,6 +11,9 @@ internal sealed class SyncContext
 
     public required LocalState State { get; init; }
 
+    /// <summary>The one writer of the local db (<see cref="LocalState.Writer"/>).</summary>
+    public LocalDbWriter Db => State.Writer;
+
     public required IMetadataRemote Metadata { get; init; }
 
     public required IChunkTransfer Transfer { get; init; }

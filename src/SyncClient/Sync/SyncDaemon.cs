@@ -178,7 +178,7 @@ internal sealed class SyncDaemon
                 var now = _ctx.Time.GetUtcNow();
                 if (LastReconcile() is null)
                 {
-                    _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
+                    _ctx.Db.SetPassSetting(StateKeys.LastReconcile, now.ToString("O"));
                 }
 
                 // After a sleep: the whole server state listed (the long poll's connection died without a word) and the

@@ -152,7 +152,7 @@ internal sealed partial class SyncEngine
                 // Files only: a folder's contents are already in this pass under its old name. A synced file unchanged
                 // here follows the remote (deleted, or renamed locally by a remote move).
                 if (entry.Kind == FileKind.File && ClashesRemotely(folds, index, remote, entry.Path)
-                    && !(index.TryGetValue(entry.Path, out var stat) && stat.Kind == entry.Kind && stat.Size == entry.Size && stat.MtimeTicks == entry.MtimeTicks))
+                    && !(index.TryGetValue(entry.Path, out var stat) && stat.Kind == entry.Kind && FileStamp.Of(stat) == FileStamp.Of(entry)))
                 {
                     renames.Add((entry.Path, entry.Kind == FileKind.Folder));
                 }

@@ -20,15 +20,16 @@ internal sealed partial class SyncEngine
     private readonly SyncContext _ctx;
     private readonly FileHasher _hasher;
 
-    /// <summary>
-    /// Set once the server answered PlanChunks with UNIMPLEMENTED (an older metadata node): from then on a new file is
-    /// hashed first and planned whole with PlanUpload, as before the one-read upload.
-    /// </summary>
-    private volatile bool _noPlanChunks;
+    /// <summary>What the server was found to support (learned once, kept across passes).</summary>
+    private readonly ServerSupport _server = new();
+
+    /// <summary>Remote changes to withheld paths, remembered across passes.</summary>
+    private readonly WithheldPaths _withheld;
 
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;
+        _withheld = new WithheldPaths(ctx);
         _hasher = new FileHasher(ctx.Chunker, ctx.Time, ctx.Options.StableAge);
     }
 
@@ -36,12 +37,6 @@ internal sealed partial class SyncEngine
     public IgnoreTree LastIgnore => Volatile.Read(ref _lastIgnore);
 
     private IgnoreTree _lastIgnore = IgnoreTree.BuiltIn;
-
-    /// <summary>Set during a pass when a remote change could not be applied here: the next pass lists everything.</summary>
-    private bool _listAllNextPass;
-
-    /// <summary>Set during a pass when a remote change waits for a local file to settle: the cursor stays put.</summary>
-    private bool _holdCursor;
 
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
@@ -66,8 +61,6 @@ internal sealed partial class SyncEngine
             _ctx.Progress.Log(adopted);
         }
 
-        _listAllNextPass = false;
-        _holdCursor = false;
         var progress = _ctx.Progress;
         progress.Reset();
         _hasher.TakeRacyReads(out _); // counted per pass
@@ -120,13 +113,11 @@ internal sealed partial class SyncEngine
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
-            : await ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
+            : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
-        var newDownloads = _ctx.Options.Reconcile ? new NewDownloads() : NewDownloads.Take(remote, index, snapshot);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         var bases = LoadBases(index);
-        index = null;
 
         foreach (var skipped in snapshot.Skipped)
         {
@@ -136,7 +127,12 @@ internal sealed partial class SyncEngine
         progress.Phase = "hashing";
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
-        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes });
+        // Plain new remote files come back as DownloadNew (a reconcile pass plans each one by one).
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Synced = _ctx.Options.Reconcile ? null : index, Refused = remote.Refusals.Paths,
+        });
+        index = null;
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
         if (adoptAfterPlan)
         {
@@ -144,32 +140,38 @@ internal sealed partial class SyncEngine
             FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
         }
 
-        progress.AddWork(newFiles.Count + newDownloads.Count, RemoteBounds.AddSaturating(newFiles.Bytes, newDownloads.Bytes));
+        progress.AddWork(newFiles.Count, newFiles.Bytes);
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
-            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.Conflict),
+            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict),
             plan.Aggregate(0L, (sum, a) => RemoteBounds.AddSaturating(sum, a.Kind switch
             {
                 SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
-                SyncActionKind.Download => a.Remote?.Size ?? 0,
+                SyncActionKind.Download or SyncActionKind.DownloadNew => a.Remote?.Size ?? 0,
                 SyncActionKind.Conflict => RemoteBounds.AddSaturating(a.Remote?.Size ?? 0, a.Local?.Size ?? 0),
                 _ => 0,
             })));
 
-        await ExecuteAsync(plan, newFiles, newDownloads, bases, remote, summary, ct).ConfigureAwait(false);
-        RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
+        bool holdCursor, listAllNextPass;
+        using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary, bases.Keys.Concat(remote.Changes.Keys)))
+        {
+            await executor.ExecuteAsync(plan, newFiles, remote, ct).ConfigureAwait(false);
+            (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
+        }
+
+        _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
         if (summary.Errors == 0)
         {
             // A remote change this pass could not apply asks for a full listing next time instead of moving on; one
             // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
-            if (_listAllNextPass)
+            if (listAllNextPass)
             {
-                _ctx.State.SetSetting(StateKeys.Cursor, null);
+                _ctx.Db.SetCursor(null);
             }
-            else if (!_holdCursor)
+            else if (!holdCursor)
             {
-                _ctx.State.SetSetting(StateKeys.Cursor, remote.Cursor);
+                _ctx.Db.SetCursor(remote.Cursor);
             }
         }
 
@@ -181,13 +183,13 @@ internal sealed partial class SyncEngine
         }
 
         var now = _ctx.Time.GetUtcNow();
-        _ctx.State.SetSetting(StateKeys.LastSync, now.ToString("O"));
+        _ctx.Db.SetPassSetting(StateKeys.LastSync, now.ToString("O"));
         if (_ctx.Options.Reconcile)
         {
-            _ctx.State.SetSetting(StateKeys.LastReconcile, now.ToString("O"));
+            _ctx.Db.SetPassSetting(StateKeys.LastReconcile, now.ToString("O"));
         }
 
-        _ctx.State.SetSetting(StateKeys.LastSummary, summary.ToJson());
+        _ctx.Db.SetPassSetting(StateKeys.LastSummary, summary.ToJson());
         progress.Phase = "done";
         return summary;
     }
@@ -211,7 +213,7 @@ internal sealed partial class SyncEngine
         foreach (var path in unknown ?? [])
         {
             index.Remove(path);
-            _ctx.State.RemoveFile(path);
+            _ctx.Db.Forget(path);
             summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
         }
     }
@@ -264,7 +266,7 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (kind == FileKind.File && (stat.Size != size || stat.MtimeTicks != mtimeTicks || ExecutableBit.Differs(stat.Executable, executable)))
+        if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || ExecutableBit.Differs(stat.Executable, executable)))
         {
             return false;
         }
@@ -328,7 +330,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks && !ExecutableBit.Differs(b.Executable, entry.Executable);
+            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && FileStamp.Of(b) == FileStamp.Of(entry) && !ExecutableBit.Differs(b.Executable, entry.Executable);
             if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
             {
                 young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below
@@ -352,7 +354,7 @@ internal sealed partial class SyncEngine
             var fp = await _hasher.TryHashAsync(_ctx.FullPath(entry.Path), token).ConfigureAwait(false);
             // Written to between the scan and the read: the stability judgement was made on the scan's
             // size and mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
-            if (fp is not null && fp.Size == entry.Size && fp.MtimeTicks == entry.MtimeTicks)
+            if (fp is not null && FileStamp.Of(fp) == FileStamp.Of(entry))
             {
                 lock (result)
                 {
@@ -366,7 +368,7 @@ internal sealed partial class SyncEngine
             // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change.
             foreach (var (path, fp) in result)
             {
-                if (bases.TryGetValue(path, out var b) && b.Size == fp.Size && b.MtimeTicks == fp.MtimeTicks && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
+                if (bases.TryGetValue(path, out var b) && FileStamp.Of(b) == FileStamp.Of(fp) && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
                 {
                     bases[path] = b with { MtimeTicks = -1 };
                     summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");

@@ -28,6 +28,7 @@ internal static class SyncPlanner
     public static List<SyncAction> Plan(PlanInput input)
     {
         var actions = new List<SyncAction>();
+        input = PlanNewDownloads(input, actions);
         var handled = new HashSet<string>(StringComparer.Ordinal);
         PlanRemoteMoves(input, actions, handled);
 
@@ -81,6 +82,66 @@ internal static class SyncPlanner
         return DetectLocalMoves(actions);
     }
 
+    /// <summary>
+    /// The plain new remote files (<see cref="SyncActionKind.DownloadNew"/>), in listing order, decided first over the
+    /// whole input; the rest of the plan is made without them, so they change no other path's decision.
+    /// </summary>
+    private static PlanInput PlanNewDownloads(PlanInput input, List<SyncAction> actions)
+    {
+        if (input.Synced is not { } synced)
+        {
+            return input;
+        }
+
+        foreach (var (path, entry) in input.Remote)
+        {
+            if (entry is { Kind: FileKind.File, Deleted: false, MovedFrom: null, MovedTo: null }
+                && !synced.ContainsKey(path) && !input.Local.Entries.ContainsKey(path) && !input.Local.IsWithheld(path) && !input.Refused.Contains(path)
+                && !input.Local.Ignore.IsIgnored(path, isDirectory: false) && !UnderAFile(path, input.Remote, synced, input.Local))
+            {
+                actions.Add(new SyncAction(SyncActionKind.DownloadNew, path) { Remote = entry });
+            }
+        }
+
+        if (actions.Count == 0)
+        {
+            return input;
+        }
+
+        var taken = new HashSet<string>(actions.Select(a => a.Path), StringComparer.Ordinal);
+        var rest = new Dictionary<string, RemoteEntry>(input.Remote.Count - taken.Count, StringComparer.Ordinal);
+        foreach (var (path, entry) in input.Remote)
+        {
+            if (!taken.Contains(path))
+            {
+                rest[path] = entry;
+            }
+        }
+
+        return new PlanInput { Base = input.Base, Local = input.Local, Fingerprints = input.Fingerprints, Remote = rest, Synced = synced, Refused = input.Refused };
+    }
+
+    /// <summary>
+    /// True when a folder above <paramref name="path"/> is a file on some side (here, in the synced tree or remotely):
+    /// perhaps a kind clash, which the planner skips with everything under it (a download there could never make its
+    /// folder, an upload there is refused).
+    /// </summary>
+    internal static bool UnderAFile(string path, IReadOnlyDictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot? local)
+    {
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            var parent = path[..slash];
+            if ((remote.TryGetValue(parent, out var r) && r is { Deleted: false, Kind: FileKind.File })
+                || (synced.TryGetValue(parent, out var b) && b.Kind == FileKind.File)
+                || (local is not null && local.Entries.TryGetValue(parent, out var l) && l.Kind == FileKind.File))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static SyncAction? Decide(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {
         if (ReplacedRemotely(local, baseRecord, remote))
@@ -122,7 +183,7 @@ internal static class SyncPlanner
         byte[]? localHash = null;
         if (local is not null)
         {
-            if (baseRecord is not null && local.Size == baseRecord.Size && local.MtimeTicks == baseRecord.MtimeTicks && !ExecutableBit.Differs(local.Executable, baseRecord.Executable))
+            if (baseRecord is not null && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable))
             {
                 localHash = baseRecord.ContentHash;
             }
@@ -295,7 +356,7 @@ internal static class SyncPlanner
 
             // A chmod here alone still moves (MoveLocal keeps the file's bit and records the moved entry's, so the
             // next pass sends the chmod): a copy of the file would be the only other outcome.
-            var unchanged = oldLocal.Kind == FileKind.File && oldLocal.Size == oldBase.Size && oldLocal.MtimeTicks == oldBase.MtimeTicks;
+            var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase);
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
             {

@@ -321,16 +321,16 @@ public abstract class MetadataContractTests : IAsyncLifetime
         await UploadAsync(Dropbox.SyncClient.Sync.FolderIdentity.MarkerName, NewChunks(1));
         await UploadAsync("state/x", NewChunks(1));
 
-        var deleted = await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "a.txt", "state", Ct);
-        var folder = await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "d", "state", Ct);
-        var file = await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "d/b.txt", "state", Ct);
+        var deleted = await Dropbox.SyncClient.Sync.WithheldPaths.FetchRemoteStateAsync(Remote, "a.txt", "state", Ct);
+        var folder = await Dropbox.SyncClient.Sync.WithheldPaths.FetchRemoteStateAsync(Remote, "d", "state", Ct);
+        var file = await Dropbox.SyncClient.Sync.WithheldPaths.FetchRemoteStateAsync(Remote, "d/b.txt", "state", Ct);
 
         Assert.True(deleted!.Deleted);
         Assert.Equal(("d", Dropbox.SyncClient.State.FileKind.Folder, false), (folder!.Path, folder.Kind, folder.Deleted));
         Assert.Equal(live.Version, file!.Version);
-        Assert.Null(await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "never.txt", "state", Ct));
-        Assert.Null(await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, Dropbox.SyncClient.Sync.FolderIdentity.MarkerName, "state", Ct));
-        Assert.Null(await Dropbox.SyncClient.Sync.SyncEngine.FetchRemoteStateAsync(Remote, "state/x", "state", Ct));
+        Assert.Null(await Dropbox.SyncClient.Sync.WithheldPaths.FetchRemoteStateAsync(Remote, "never.txt", "state", Ct));
+        Assert.Null(await Dropbox.SyncClient.Sync.WithheldPaths.FetchRemoteStateAsync(Remote, Dropbox.SyncClient.Sync.FolderIdentity.MarkerName, "state", Ct));
+        Assert.Null(await Dropbox.SyncClient.Sync.WithheldPaths.FetchRemoteStateAsync(Remote, "state/x", "state", Ct));
     }
 
     [Fact]

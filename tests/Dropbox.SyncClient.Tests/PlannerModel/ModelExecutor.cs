@@ -4,7 +4,7 @@ using Dropbox.SyncClient.Sync;
 namespace Dropbox.SyncClient.Tests.PlannerModel;
 
 /// <summary>
-/// Applies a plan to a <see cref="ModelWorld"/> as <c>SyncEngine.ExecuteAsync</c> does when every transfer succeeds:
+/// Applies a plan to a <see cref="ModelWorld"/> as <c>SyncExecutor.ExecuteAsync</c> does when every transfer succeeds:
 /// the same phases (local folders, then moves/records/touches/forgets, then transfers, remote folders, deletes,
 /// folder deletes deepest first), the transfers in a random order (they run concurrently), and the executor's
 /// answers to the server's refusals (a stale upload becomes a conflict, a refused remote move becomes an upload and
@@ -30,7 +30,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             Run(a);
         }
 
-        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict).ToArray();
+        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Upload or SyncActionKind.Conflict).ToArray();
         random.Shuffle(transfers);
         foreach (var a in transfers)
         {
@@ -70,7 +70,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         {
             case SyncActionKind.Upload:
                 return Upload(a.Path, a.BaseVersion, allowRetryAsNew: true);
-            case SyncActionKind.Download:
+            case SyncActionKind.Download or SyncActionKind.DownloadNew:
                 return Download(a.Path);
             case SyncActionKind.Conflict:
                 return Conflict(a.Path);

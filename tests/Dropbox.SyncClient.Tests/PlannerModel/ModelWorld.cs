@@ -30,7 +30,7 @@ internal sealed class ModelWorld
     public ulong? Cursor { get; set; }
 
     /// <summary>
-    /// The engine's withheld table (SyncEngine.Withheld.cs): paths whose skipped remote change (withheld here, at or
+    /// The engine's withheld table (WithheldPaths.cs): paths whose skipped remote change (withheld here, at or
     /// under a kind clash) the cursor moved past; each pass looks up their remote state again until it applies.
     /// </summary>
     public HashSet<string> WithheldTable { get; } = new(StringComparer.Ordinal);
@@ -225,7 +225,7 @@ internal sealed class ModelWorld
     }
 
     /// <summary>
-    /// SyncEngine.ReexamineWithheldAsync: every stored path not withheld now and not in this pass's changes gets its
+    /// WithheldPaths.ReexamineWithheldAsync: every stored path not withheld now and not in this pass's changes gets its
     /// current remote state, unless that is what the db holds (or a delete of a path the db does not know).
     /// </summary>
     public (HashSet<string> Keep, HashSet<string> Injected) Reexamine(LocalSnapshot snapshot, RemoteView remote)
@@ -259,7 +259,7 @@ internal sealed class ModelWorld
         return (keep, injected);
     }
 
-    /// <summary>SyncEngine.RememberWithheld: what the table holds after a pass.</summary>
+    /// <summary>WithheldPaths.RememberWithheld: what the table holds after a pass.</summary>
     public void RememberWithheld(HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, bool errors)
     {
         var pending = keep;

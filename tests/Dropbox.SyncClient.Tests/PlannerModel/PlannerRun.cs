@@ -100,8 +100,8 @@ internal static class PlannerRun
 
     /// <summary>
     /// One pass in the engine's order: the feed (or a full listing), the scan (plain new files taken by the real
-    /// <see cref="NewFiles"/>), the withheld table's look-ups, the plain new downloads taken by the real
-    /// <see cref="NewDownloads"/>, then the plan; the two shortcuts' transfers are added to it as the engine runs them.
+    /// <see cref="NewFiles"/>), the withheld table's look-ups, then the plan (with the synced tree, so plain new downloads
+    /// come as <see cref="SyncActionKind.DownloadNew"/>); the new files' uploads are added to it as the engine runs them.
     /// </summary>
     private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world)
     {
@@ -121,14 +121,15 @@ internal static class PlannerRun
 
         var (keep, injected) = world.Reexamine(snapshot, remote);
         newFiles.GiveBack(injected, snapshot);
-        var newDownloads = NewDownloads.Take(remote, index, snapshot);
-        var shortcuts = newDownloads.Paths.Select(p => new SyncAction(SyncActionKind.Download, p)).Concat(newFiles.Groups(64).SelectMany(g => g)).ToList();
+        var shortcuts = newFiles.Groups(64).SelectMany(g => g).ToList();
         var input = new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(world.Base, StringComparer.Ordinal),
             Local = snapshot,
             Fingerprints = world.Fingerprints(snapshot),
             Remote = remote.Changes,
+            Synced = index,
+            Refused = remote.Refusals.Paths,
         };
         var plan = SyncPlanner.Plan(input);
         var replay = SyncPlanner.Plan(input);

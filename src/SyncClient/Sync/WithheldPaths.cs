@@ -11,9 +11,12 @@ namespace Dropbox.SyncClient.Sync;
 /// Remote changes to withheld paths. The cursor moves past a change the planner had to skip because its path was
 /// withheld here (the losing name of a case clash, a folder it could not read), so the feed never brings it again:
 /// the path is remembered in the db instead, and every pass looks up its remote state until it is applied.
+/// One instance per engine: the lookups' back-off spans its passes.
 /// </summary>
-internal sealed partial class SyncEngine
+internal sealed class WithheldPaths(SyncContext ctx)
 {
+    private readonly SyncContext _ctx = ctx;
+
     /// <summary>Most remembered paths whose remote state one pass looks up (one call each); the rest wait a pass.</summary>
     internal const int MaxWithheldLookups = 100;
 
@@ -44,7 +47,7 @@ internal sealed partial class SyncEngine
     /// withheld and has no newer change in this pass's feed, so the planner decides it as a remote change. Returns the
     /// remembered paths to keep as they are (still withheld, or not looked up this pass) and those added.
     /// </summary>
-    private async Task<(HashSet<string> Keep, HashSet<string> Injected)> ReexamineWithheldAsync(
+    public async Task<(HashSet<string> Keep, HashSet<string> Injected)> ReexamineWithheldAsync(
         HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, NewFiles newFiles, CancellationToken ct)
     {
         var keep = new HashSet<string>(StringComparer.Ordinal);
@@ -168,7 +171,7 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>Stores which withheld paths still wait for a remote change to be applied.</summary>
-    private void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
+    public void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
     {
         var pending = keep;
         var skippedAgain = new HashSet<string>(StringComparer.Ordinal);
@@ -221,7 +224,7 @@ internal sealed partial class SyncEngine
 
         if (!pending.SetEquals(stored))
         {
-            _ctx.State.SetWithheld(pending);
+            _ctx.Db.SetWithheld(pending);
         }
     }
 

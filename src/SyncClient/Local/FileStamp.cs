@@ -1,0 +1,29 @@
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>
+/// The "unchanged" test: a file whose size and last-write time (UTC ticks) are as they were is taken as unchanged,
+/// without reading it (the racy-clean rule and the ctime check guard the cases where that is not enough). Every such
+/// comparison in the client is <c>FileStamp.Of(a) == FileStamp.Of(b)</c>, so what "unchanged" means lives here.
+/// The executable bit is compared beside it where a chmod alone matters.
+/// </summary>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="MtimeTicks">Last-write time, UTC ticks.</param>
+internal readonly record struct FileStamp(long Size, long MtimeTicks)
+{
+    /// <summary>The stamp a scan found.</summary>
+    public static FileStamp Of(LocalEntry entry) => new(entry.Size, entry.MtimeTicks);
+
+    /// <summary>The stamp the content was read under.</summary>
+    public static FileStamp Of(FileFingerprint fingerprint) => new(fingerprint.Size, fingerprint.MtimeTicks);
+
+    /// <summary>The stamp recorded when synced.</summary>
+    public static FileStamp Of(FileRecord record) => new(record.Size, record.MtimeTicks);
+
+    /// <summary>The stamp recorded when synced (the pass's small per-path form).</summary>
+    public static FileStamp Of(BaseStat stat) => new(stat.Size, stat.MtimeTicks);
+
+    /// <summary>The stamp of a file as it is now (the caller has checked it exists).</summary>
+    public static FileStamp Of(FileInfo info) => new(info.Length, info.LastWriteTimeUtc.Ticks);
+}

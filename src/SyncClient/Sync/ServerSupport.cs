@@ -1,0 +1,17 @@
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>What the metadata node was found to support, learned once and kept for an engine's life (across passes).</summary>
+internal sealed class ServerSupport
+{
+    private volatile bool _noPlanChunks;
+
+    /// <summary>
+    /// Set once the server answered PlanChunks with UNIMPLEMENTED (an older metadata node): from then on a new file is
+    /// hashed first and planned whole with PlanUpload, as before the one-read upload.
+    /// </summary>
+    public bool NoPlanChunks
+    {
+        get => _noPlanChunks;
+        set => _noPlanChunks = value;
+    }
+}

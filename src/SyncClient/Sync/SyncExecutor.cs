@@ -1,0 +1,547 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Grpc.Core;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The one executor: runs a pass's plan (the planner's actions, and the new-file and new-download fast paths) in a
+/// fixed order (local folders, moves and records, transfers, remote folders, deletes). It decides nothing the plan did
+/// not say; it works only with what it is given (no engine fields), and reports what the cursor must know through
+/// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass.
+/// </summary>
+internal sealed class SyncExecutor : IDisposable
+{
+    private readonly SyncContext _ctx;
+    private readonly FileHasher _hasher;
+    private readonly ServerSupport _server;
+    private readonly SyncSummary _summary;
+    private readonly HashSet<string> _taken;
+    private readonly SemaphoreSlim _puts;
+    private readonly SemaphoreSlim _gets;
+    private readonly FileUploader _uploader;
+    private readonly FileDownloader _downloader;
+    private readonly StorageFailover _failover;
+
+    /// <param name="ctx">The folder, the db, the remote and the knobs.</param>
+    /// <param name="hasher">The engine's hasher (its racy-read count spans the pass).</param>
+    /// <param name="server">What the server was found to support (kept for the engine's life).</param>
+    /// <param name="summary">This pass's summary.</param>
+    /// <param name="takenPaths">Paths a conflicted copy must not take (tracked, changed remotely, or about to be downloaded).</param>
+    public SyncExecutor(SyncContext ctx, FileHasher hasher, ServerSupport server, SyncSummary summary, IEnumerable<string> takenPaths)
+    {
+        _ctx = ctx;
+        _hasher = hasher;
+        _server = server;
+        _summary = summary;
+        _taken = new HashSet<string>(takenPaths, StringComparer.Ordinal);
+        _puts = new SemaphoreSlim(Math.Max(1, ctx.Options.Parallelism));
+        _gets = new SemaphoreSlim(Math.Max(1, ctx.Options.Parallelism));
+        _uploader = new FileUploader(ctx, summary, _puts);
+        _downloader = new FileDownloader(ctx, summary, _gets, ConflictName);
+        _failover = new StorageFailover(ctx.Time);
+    }
+
+    /// <summary>Set when a remote change waits for a local file to settle: the cursor must stay put.</summary>
+    public bool HoldCursor { get; private set; }
+
+    /// <summary>Set when a remote change could not be applied here: the next pass must list everything.</summary>
+    public bool ListAllNextPass { get; private set; }
+
+    public void Dispose()
+    {
+        _puts.Dispose();
+        _gets.Dispose();
+    }
+
+    private string ConflictName(string path)
+    {
+        lock (_taken)
+        {
+            var name = ConflictNames.Next(path, _ctx.Device, DateOnly.FromDateTime(_ctx.Time.GetLocalNow().DateTime),
+                p => _taken.Contains(p) || File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)));
+            _taken.Add(name);
+            return name;
+        }
+    }
+
+    public async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, RemoteView remote, CancellationToken ct)
+    {
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
+        {
+            _summary.AddSkipped();
+            if (a.Reason == SyncPlanner.ChangingReason)
+            {
+                _summary.AddPending();
+
+                // A remote change waits here for the local file to settle: keep the cursor where it is, or the next
+                // pass would no longer see that change (a file only touched here would then never get it).
+                HoldCursor |= remote.Changes.ContainsKey(a.Path);
+            }
+
+            _summary.AddNote($"skipped '{a.Path}': {a.Reason}");
+            _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
+        }
+
+        _ctx.Progress.Phase = "applying";
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        _ctx.Progress.Phase = "transferring";
+        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
+            .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
+        await TransferAsync(transfers, ct).ConfigureAwait(false);
+        var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => (a.Path, a.Remote!.Size)).ToList();
+        if (newDownloads.Count > 0)
+        {
+            // Plain new files: many at once (small ones are bound by round trips, not bytes), one barrier per batch.
+            var parallelism = Math.Max(1, _ctx.Options.Parallelism) * 4;
+            using var batchGets = new SemaphoreSlim(parallelism);
+            var batches = new BatchDownloader(_ctx, _summary, new FileDownloader(_ctx, _summary, batchGets, ConflictName), parallelism);
+            foreach (var copy in await batches.DownloadAsync(newDownloads, ct).ConfigureAwait(false))
+            {
+                await RunAsync(new SyncAction(SyncActionKind.Upload, copy), ct).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var group in newFiles.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
+        {
+            await TransferAsync(group, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateRemoteFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        _ctx.Progress.Phase = "deleting";
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocalFolder or SyncActionKind.DeleteRemoteFolder).OrderByDescending(a => a.Path.Length))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Small uploads in shared batches, the rest (and whatever the batches hand back) one by one in parallel.</summary>
+    private async Task TransferAsync(List<SyncAction> transfers, CancellationToken ct)
+    {
+        var small = transfers.Where(a => a.Kind == SyncActionKind.Upload && (a.Fingerprint?.Size ?? a.Local?.Size ?? long.MaxValue) <= SmallFileUploader.MaxFileSize).ToList();
+        if (small.Count >= 2)
+        {
+            var handedBack = await new SmallFileUploader(_ctx, _summary, _puts, _hasher, _uploader.AvoidNodes).UploadAsync(small, ct).ConfigureAwait(false);
+            var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
+            batched.ExceptWith(handedBack);
+            transfers.RemoveAll(batched.Contains);
+        }
+
+        await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
+            async (a, token) => await RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    private async Task RunAsync(SyncAction a, CancellationToken ct)
+    {
+        try
+        {
+            if (a.Kind == SyncActionKind.Upload)
+            {
+                await _failover.RunAsync(a.Path, () => RunCoreAsync(a, ct), _ctx.Progress.Log, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await RunCoreAsync(a, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+        {
+            _summary.AddError($"{a}: {e.Message}");
+            _ctx.Progress.Log($"error: {a}: {e.Message}");
+        }
+    }
+
+    private async Task RunCoreAsync(SyncAction a, CancellationToken ct)
+    {
+        switch (a.Kind)
+        {
+            case SyncActionKind.Upload:
+                if (a.Fingerprint is null && a.Local is { } unread)
+                {
+                    // Not hashed yet (no decision needed its content): read once, uploading while it is read.
+                    await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                    break;
+                }
+
+                var content = a.Fingerprint ?? await _hasher.TryHashAsync(_ctx.FullPath(a.Path), ct).ConfigureAwait(false);
+                if (content is null || (a.Fingerprint is null && a.Local is { } scanned && FileStamp.Of(content) != FileStamp.Of(scanned)))
+                {
+                    // Hashed only now, and deleted or written to since the scan judged it settled: nothing is
+                    // committed; the next pass judges it afresh (a vanished file is then simply not there).
+                    ReportChanged(a.Path);
+                    break;
+                }
+
+                await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.Download:
+                await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.Conflict:
+                await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.DeleteRemote:
+                await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.DeleteLocal:
+                DeleteLocal(a);
+                break;
+            case SyncActionKind.MoveRemote:
+                await MoveRemoteAsync(a, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.MoveLocal:
+                MoveLocal(a);
+                break;
+            case SyncActionKind.Record:
+                var fp = a.Fingerprint;
+                var chunks = fp?.Chunks ?? _ctx.State.GetChunks(a.Path);
+                _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
+                {
+                    Executable = CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(a.Path), fp is null ? a.Local.Executable : fp.Executable, a.Base?.Executable, a.Remote.Executable),
+                }, chunks);
+                break;
+            case SyncActionKind.Touch:
+                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
+                break;
+            case SyncActionKind.Forget:
+                _ctx.Db.Forget(a.Path);
+                break;
+            case SyncActionKind.CreateLocalFolder:
+                Directory.CreateDirectory(_ctx.WritePath(a.Path));
+                _ctx.Db.RecordFolder(a.Path, a.Remote?.Version ?? 0);
+                break;
+            case SyncActionKind.CreateRemoteFolder:
+                await CreateRemoteFolderAsync(a.Path, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.DeleteRemoteFolder:
+                await DeleteRemoteFolderAsync(a, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.DeleteLocalFolder:
+                DeleteLocalFolder(a.Path);
+                break;
+            case SyncActionKind.Skip:
+                break;
+        }
+    }
+
+    private async Task<FileFingerprint> HashAsync(string path, CancellationToken ct) =>
+        await _hasher.TryHashAsync(_ctx.FullPath(path), ct).ConfigureAwait(false)
+        ?? throw new IOException($"'{path}' changed or vanished while it was read; it will be retried.");
+
+    private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct) =>
+        UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct);
+
+    /// <summary>Uploads <paramref name="fp"/>, or with none the file as <paramref name="scanned"/>, read once while it uploads.</summary>
+    private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct)
+    {
+        UploadOutcome outcome = default;
+        var streamed = false;
+        if (fp is null && !_server.NoPlanChunks)
+        {
+            try
+            {
+                (outcome, fp) = await _uploader.UploadStreamingAsync(path, baseVersion, scanned!, _hasher, ct).ConfigureAwait(false);
+                streamed = true;
+            }
+            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
+            {
+                // An older server: its first window was refused before anything was put.
+                _server.NoPlanChunks = true;
+                _ctx.Progress.Log($"the server does not plan uploads window by window; '{path}' is hashed first");
+            }
+        }
+
+        if (!streamed)
+        {
+            fp ??= await HashAsync(path, ct).ConfigureAwait(false);
+            outcome = await _uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+        }
+
+        switch (outcome)
+        {
+            case UploadOutcome.Committed:
+                _ctx.Progress.FileDone();
+                _ctx.Progress.Log($"uploaded '{path}' ({Format.Bytes(fp!.Size)})");
+                return;
+            case UploadOutcome.Changed:
+                ReportChanged(path);
+                return;
+        }
+
+        // Refused: the server moved on since our base. If the path is gone remotely, it is simply new again.
+        GetDownloadPlanResponse? current = null;
+        try
+        {
+            current = await _ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Limit = 1 }, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+        }
+
+        if ((current?.Entry is null || current.Entry.Deleted) && allowRetryAsNew)
+        {
+            await UploadAsync(path, 0, fp, scanned, allowRetryAsNew: false, ct).ConfigureAwait(false);
+            return;
+        }
+
+        await ConflictAsync(path, fp, ct).ConfigureAwait(false);
+    }
+
+    private void ReportChanged(string path)
+    {
+        _summary.AddSkipped();
+        _summary.AddPending();
+        _ctx.Progress.Log($"'{path}' changed while uploading; retried on the next pass");
+    }
+
+    /// <summary>Both sides changed: the local edit moves aside to a conflicted copy (then uploads), the remote takes the path.</summary>
+    private async Task ConflictAsync(string path, FileFingerprint? fp, CancellationToken ct)
+    {
+        // The remote side is checked first (its plan within bounds, its path resolvable): a download that would be
+        // refused must not cost the local file its name.
+        var plan = await _downloader.PlanAsync(path, ct).ConfigureAwait(false);
+        var copy = ConflictName(path);
+        File.Move(_ctx.WritePath(path), _ctx.WritePath(copy));
+        _summary.AddConflict();
+        _ctx.Progress.Log($"conflict: '{path}' changed on both sides; your version is kept as '{copy}'");
+        var result = plan is null ? DownloadResult.Gone : await _downloader.DownloadAsync(path, null, plan, ct).ConfigureAwait(false);
+        if (!result.Placed)
+        {
+            _ctx.Db.Forget(path);
+        }
+
+        _ctx.Progress.FileDone();
+        // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless the file was
+        // written to in between, and then it is read again (else the old chunk list would be committed for it).
+        var copyFp = fp is not null && FileUploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
+        await UploadAsync(copy, 0, copyFp, allowRetryAsNew: false, ct).ConfigureAwait(false);
+        if (result.ConflictCopy is { } second)
+        {
+            await UploadAsync(second, 0, await HashAsync(second, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DownloadAsync(string path, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct)
+    {
+        var result = await _downloader.DownloadAsync(path, expected, racyBaseHash, ct).ConfigureAwait(false);
+        _ctx.Progress.FileDone();
+        if (result.Placed)
+        {
+            _ctx.Progress.Log($"downloaded '{path}'");
+        }
+
+        if (result.ConflictCopy is { } copy)
+        {
+            await UploadAsync(copy, 0, await HashAsync(copy, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DeleteRemoteAsync(string path, ulong baseVersion, CancellationToken ct)
+    {
+        try
+        {
+            await _ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = path, BaseVersion = baseVersion, Device = _ctx.Device, ExpectedKind = EntryKind.File }, ct).ConfigureAwait(false);
+            _summary.AddFileDeleted();
+            _ctx.Progress.Log($"deleted remotely '{path}'");
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
+        {
+            // Edited remotely since: the edit wins over our delete; it downloads on the next pass.
+            _summary.AddNote($"'{path}' was deleted here but edited remotely; the remote edit is kept");
+            return;
+        }
+
+        _ctx.Db.Forget(path);
+    }
+
+    private void DeleteLocal(SyncAction a)
+    {
+        var full = _ctx.WritePath(a.Path);
+        var info = new FileInfo(full);
+        if (info.Exists)
+        {
+            if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local))
+            {
+                // Edited since the plan: keep it; the next pass uploads it again.
+                _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
+                return;
+            }
+
+            if (a.Fingerprint is { Racy: true })
+            {
+                // Read too soon after its last write for size and mtime to prove it unchanged (see RacyClean): it
+                // may hold newer bytes than the synced ones. Keep it for now, and keep the cursor, so the next pass
+                // plans the delete again; once a read past the stable age shows it unchanged, it goes.
+                HoldCursor = true;
+                _summary.AddPending();
+                _summary.AddNote($"'{a.Path}' was deleted remotely but was written here moments ago; it is deleted once it has settled");
+                return;
+            }
+
+            var trash = Path.Combine(_ctx.State.StateDirectory, "trash", _ctx.Time.GetUtcNow().ToString("yyyyMMdd"), SyncPaths.ToFull(string.Empty, a.Path));
+            if (File.Exists(trash))
+            {
+                trash += "." + Guid.NewGuid().ToString("N")[..8];
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
+            File.Move(full, trash);
+            RemoveEmptyParents(a.Path);
+        }
+
+        _ctx.Db.Forget(a.Path);
+        _summary.AddFileDeleted();
+        _ctx.Progress.Log($"deleted locally '{a.Path}' (kept in the trash under the state directory)");
+    }
+
+    private void RemoveEmptyParents(string path)
+    {
+        var parent = SyncPaths.Parent(path);
+        if (parent.Length == 0)
+        {
+            return;
+        }
+
+        // Resolved once, deepest first (no link on the way); each folder above is a prefix of it.
+        var dir = _ctx.WritePath(parent);
+        for (; parent.Length > 0; parent = SyncPaths.Parent(parent), dir = Path.GetDirectoryName(dir)!)
+        {
+            if (_ctx.State.GetFile(parent) is not null)
+            {
+                return; // a folder the user made explicitly stays
+            }
+
+            if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
+            {
+                return;
+            }
+
+            Directory.Delete(dir);
+        }
+    }
+
+    private async Task MoveRemoteAsync(SyncAction a, CancellationToken ct)
+    {
+        var to = a.ToPath!;
+        try
+        {
+            var moved = await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = to, BaseVersion = a.BaseVersion, Device = _ctx.Device }, ct).ConfigureAwait(false);
+            var chunks = a.Fingerprint?.Chunks ?? _ctx.State.GetChunks(a.Path);
+            var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
+            _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash)
+            {
+                // The moved entry is the old one's clone: its bit, so a chmod made with the move is sent next pass.
+                Executable = moved.Entry is { Version: > 0 } entry ? entry.Executable : a.Base?.Executable,
+            }, chunks);
+            _summary.AddFileMoved();
+            _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
+        }
+        catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound or ErrorKind.AlreadyExists)
+        {
+            // The source changed remotely (or is gone): send the new path as a file and the delete as a delete.
+            _ctx.Progress.Log($"'{a.Path}' -> '{to}' could not be moved remotely ({e.Message}); uploading instead");
+            await UploadAsync(to, 0, a.Fingerprint ?? await HashAsync(to, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+            await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void MoveLocal(SyncAction a)
+    {
+        var from = _ctx.WritePath(a.Path);
+        var to = _ctx.WritePath(a.ToPath!);
+        var info = new FileInfo(from);
+        if (!info.Exists || FileStamp.Of(info) != FileStamp.Of(a.Local!) || File.Exists(to) || Directory.Exists(to))
+        {
+            _summary.AddNote($"remote move '{a.Path}' -> '{a.ToPath}' not applied here (local changes); the next pass reconciles it");
+            ListAllNextPass = true;
+            return;
+        }
+
+        var chunks = _ctx.State.GetChunks(a.Path);
+        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+        _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
+        File.Move(from, to);
+        RemoveEmptyParents(a.Path);
+        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash)
+        {
+            Executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base.Executable, a.Remote.Executable),
+        }, chunks);
+        _summary.AddFileMoved();
+        _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");
+    }
+
+    private async Task CreateRemoteFolderAsync(string path, CancellationToken ct)
+    {
+        ulong version = 0;
+        try
+        {
+            var created = await _ctx.Metadata.CreateFolderAsync(new CreateFolderRequest { Path = path, Device = _ctx.Device }, ct).ConfigureAwait(false);
+            version = created.Entry?.Version is > 0 ? created.Entry.Version : created.Sequence;
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.AlreadyExists)
+        {
+        }
+
+        _ctx.Db.RecordFolder(path, version);
+    }
+
+    private async Task DeleteRemoteFolderAsync(SyncAction a, CancellationToken ct)
+    {
+        try
+        {
+            // Only if empty: a folder deleted here must never take remote files with it (one edited or added
+            // elsewhere meanwhile, or one whose delete was just refused because it was edited remotely); and only a
+            // folder: the server refuses it when another device has since put a file at this path.
+            await _ctx.Metadata.DeleteFileAsync(new DeleteFileRequest { Path = a.Path, BaseVersion = 0, Device = _ctx.Device, OnlyIfEmpty = true, ExpectedKind = EntryKind.Folder }, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.Conflict)
+        {
+            _summary.AddNote($"folder '{a.Path}' was deleted here but remotely still holds files, or is now a file; it is kept and syncs back");
+            _ctx.Progress.Log($"kept remote folder '{a.Path}': {e.Message}");
+            return;
+        }
+        catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.InvalidArgument)
+        {
+        }
+
+        _ctx.Db.Forget(a.Path);
+    }
+
+    private void DeleteLocalFolder(string path)
+    {
+        var dir = _ctx.WritePath(path);
+        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            Directory.Delete(dir);
+        }
+
+        _ctx.Db.Forget(path);
+    }
+}

@@ -1,0 +1,83 @@
+using System.Reflection;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// One writer of the local db: the sync code changes the synced tree, the cursor and the rest only through
+/// <see cref="LocalDbWriter"/>. Checked on the compiled client (every method body's calls), so a new write from a side
+/// path fails here rather than in a review.
+/// </summary>
+public sealed class LocalDbWriterTests
+{
+    private static readonly HashSet<string> WriteMethods = new(StringComparer.Ordinal)
+    {
+        nameof(LocalState.SetSetting), nameof(LocalState.PutFile), nameof(LocalState.PutFiles), nameof(LocalState.TouchFile),
+        nameof(LocalState.RemoveFile), nameof(LocalState.ResetSyncState), nameof(LocalState.SetWithheld),
+        nameof(LocalState.BeginUpload), nameof(LocalState.AddUploadProgress), nameof(LocalState.EndUpload),
+    };
+
+    [Fact]
+    public void Only_the_db_writer_and_the_cli_configuration_call_the_local_state_write_methods()
+    {
+        var callers = WriteCallers();
+
+        // The scan sees calls at all: the writer itself is found, and so is the login command's configuration.
+        Assert.Contains(typeof(LocalDbWriter).FullName!, callers);
+        Assert.Contains(callers, c => c.StartsWith("Dropbox.SyncClient.Cli.", StringComparison.Ordinal));
+        Assert.Equal([typeof(LocalDbWriter).FullName!], callers.Where(c => !c.StartsWith("Dropbox.SyncClient.Cli.", StringComparison.Ordinal)));
+    }
+
+    /// <summary>The outermost types (lambdas and async state machines count for the type they are written in) whose code calls a write method.</summary>
+    private static SortedSet<string> WriteCallers()
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        var callers = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var type in typeof(LocalState).Assembly.GetTypes())
+        {
+            foreach (var method in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+            {
+                var il = method.GetMethodBody()?.GetILAsByteArray();
+                if (il is null || type == typeof(LocalState))
+                {
+                    continue;
+                }
+
+                for (var i = 0; i + 4 < il.Length; i++)
+                {
+                    // call / callvirt followed by a method token (MethodDef, MemberRef, MethodSpec); a byte that only looks
+                    // like one resolves to nothing or to some other method.
+                    if (il[i] is not (0x28 or 0x6F) || il[i + 4] is not (0x06 or 0x0A or 0x2B) || Resolve(type, method, BitConverter.ToInt32(il, i + 1)) is not { } callee)
+                    {
+                        continue;
+                    }
+
+                    if (callee.DeclaringType == typeof(LocalState) && WriteMethods.Contains(callee.Name))
+                    {
+                        var outer = type;
+                        while (outer.DeclaringType is { } declaring)
+                        {
+                            outer = declaring;
+                        }
+
+                        callers.Add(outer.FullName!);
+                    }
+                }
+            }
+        }
+
+        return callers;
+    }
+
+    private static MethodBase? Resolve(Type type, MethodBase method, int token)
+    {
+        try
+        {
+            return type.Module.ResolveMethod(token, type.IsGenericType ? type.GetGenericArguments() : null, method.IsGenericMethod ? method.GetGenericArguments() : null);
+        }
+        catch (Exception e) when (e is ArgumentException or BadImageFormatException or TypeLoadException or MissingMethodException)
+        {
+            return null;
+        }
+    }
+}

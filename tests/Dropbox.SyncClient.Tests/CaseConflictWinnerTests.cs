@@ -98,4 +98,32 @@ public sealed class CaseConflictWinnerTests : IDisposable
         Assert.Equal("new on b", b.Read("d/X (Case Conflict).txt"));
         Assert.NotNull(_server.Current("d/X (Case Conflict).txt"));
     }
+
+    [Fact]
+    public async Task A_long_synced_folder_without_an_entry_of_its_own_keeps_its_name_when_a_newcomer_folder_differing_only_in_case_arrives()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/a.txt", "long synced");
+        a.Write("staging.txt", "newcomer");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var synced = _server.Current("docs/a.txt")!.Version;
+        var staged = _server.Current("staging.txt")!;
+        var commit = new CommitFileRequest { Path = "Docs/new.txt", Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        commit.Chunks.AddRange(staged.Chunks);
+        await _server.CommitFileAsync(commit, CancellationToken.None);
+        for (var round = 0; round < 3; round++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        // The newcomer folder is the one renamed; nothing under the long-synced one moves.
+        Assert.Equal(synced, _server.Current("docs/a.txt")?.Version);
+        Assert.Equal("long synced", a.Read("docs/a.txt"));
+        Assert.Equal("long synced", b.Read("docs/a.txt"));
+        Assert.Null(_server.Current("Docs/new.txt"));
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/new.txt"));
+    }
 }

@@ -14,9 +14,50 @@ internal sealed partial class SyncEngine
     /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
 
-    /// <summary>The synced version of a tracked path (null: untracked): which of two names differing in case keeps its name (see <see cref="LocalScanner"/>).</summary>
-    internal static Func<string, ulong?> SyncedVersionOf(Dictionary<string, BaseStat> index) =>
-        path => index.TryGetValue(path, out var stat) ? stat.Version : null;
+    /// <summary>
+    /// The synced version of a tracked path (null: untracked): which of two names differing in case keeps its name (see
+    /// <see cref="LocalScanner"/>). A folder counts as tracked when anything under it is synced (most folders have no
+    /// entry of their own), with the lowest version under it: a long-synced folder never loses its name to a newcomer.
+    /// </summary>
+    internal static Func<string, ulong?> SyncedVersionOf(Dictionary<string, BaseStat> index)
+    {
+        Dictionary<string, ulong>? lowest = null; // built on the first clash only (a clash is rare; the index is large)
+        return path =>
+        {
+            if (index.TryGetValue(path, out var stat) && stat.Kind == FileKind.File)
+            {
+                return stat.Version;
+            }
+
+            lowest ??= LowestVersionUnder(index);
+            return lowest.TryGetValue(path, out var version) ? version : null;
+        };
+    }
+
+    /// <summary>For each synced path and each folder above one: the lowest synced version at or under it.</summary>
+    private static Dictionary<string, ulong> LowestVersionUnder(Dictionary<string, BaseStat> index)
+    {
+        var lowest = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        foreach (var (path, stat) in index)
+        {
+            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
+            {
+                var at = path[..end];
+                if (lowest.TryGetValue(at, out var seen) && seen <= stat.Version)
+                {
+                    break; // this folder and every one above it already hold a version at most this one
+                }
+
+                lowest[at] = stat.Version;
+            }
+        }
+
+        return lowest;
+    }
+
+    /// <summary>True when <paramref name="folder"/> is synced here: its own entry, or anything under it.</summary>
+    private static bool IsTracked(Dictionary<string, BaseStat> index, string folder) =>
+        index.ContainsKey(folder) || index.Keys.Any(k => k.Length > folder.Length && k[folder.Length] == '/' && k.StartsWith(folder, StringComparison.Ordinal));
 
     /// <summary>
     /// The case-folded paths of the live remote entries this pass holds, and of the folders above them (a folder the
@@ -66,7 +107,7 @@ internal sealed partial class SyncEngine
         for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
         {
             var folder = path[..slash];
-            if (folds.TryGetValue(SyncPaths.CaseFoldKey(folder), out var other) && other != folder && !index.ContainsKey(folder))
+            if (folds.TryGetValue(SyncPaths.CaseFoldKey(folder), out var other) && other != folder && !IsTracked(index, folder))
             {
                 return folder;
             }
@@ -140,14 +181,13 @@ internal sealed partial class SyncEngine
                 // unless something under it is synced (then it is not new here, and stays as it is).
                 if (ClashingFolder(folds, index, entry.Path) is { } folder)
                 {
-                    if (folders.Add(folder) && !index.Keys.Any(k => k.StartsWith(folder + "/", StringComparison.Ordinal)))
+                    if (folders.Add(folder))
                     {
                         renames.Add((folder, true));
                     }
 
                     continue;
                 }
-
 
                 // Files only: a folder's contents are already in this pass under its old name. A synced file unchanged
                 // here follows the remote (deleted, or renamed locally by a remote move).

@@ -202,6 +202,24 @@ internal sealed partial class SyncEngine
         var stability = _ctx.Stability();
         foreach (var (path, isDirectory) in renames)
         {
+            if (isDirectory && IsFolderStillBeingWritten(path, snapshot, stability, out var folderSettlesIn))
+            {
+                // A clone, unzip or copy into the folder is still under way: renamed now, a tool that recreates the
+                // folder would split the tree across two (Case Conflict) names, and one that does not would fail
+                // part-way. Nothing under it is taken (withheld) until every entry under it has settled.
+                summary.AddNote($"case conflict: folder '{path}' differs only in case from another name and is still being written; it is renamed once it settles");
+                summary.AddPending();
+                summary.RecheckWithin(folderSettlesIn);
+                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                {
+                    snapshot.Entries.Remove(under);
+                }
+
+                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+                snapshot.Withheld.Add(path);
+                continue;
+            }
+
             if (!isDirectory && IsStillBeingWritten(path, snapshot, stability, out var settlesIn))
             {
                 // Renamed mid-write, the writer's next bytes would go to a new file under the old name and the content
@@ -289,6 +307,34 @@ internal sealed partial class SyncEngine
         }
 
         return stability.IsUnsettled(path, mtimeTicks, out settlesIn);
+    }
+
+    /// <summary>
+    /// True when the folder at <paramref name="path"/> may still be being written: its own mtime (an entry added or
+    /// removed) or that of any file this scan found under it is not yet settled (see <see cref="Stability"/>).
+    /// <paramref name="settlesIn"/> is the longest wait.
+    /// </summary>
+    private bool IsFolderStillBeingWritten(string path, LocalSnapshot snapshot, Stability stability, out TimeSpan settlesIn)
+    {
+        settlesIn = TimeSpan.Zero;
+        var unsettled = false;
+        var info = new DirectoryInfo(_ctx.FullPath(path));
+        if (info.Exists && stability.IsUnsettled(path, info.LastWriteTimeUtc.Ticks, out var own))
+        {
+            unsettled = true;
+            settlesIn = own;
+        }
+
+        foreach (var entry in snapshot.Entries.Values)
+        {
+            if (entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var under))
+            {
+                unsettled = true;
+                settlesIn = under > settlesIn ? under : settlesIn;
+            }
+        }
+
+        return unsettled;
     }
 
     /// <summary><c>dir/name (Case Conflict).ext</c>, then <c>(Case Conflict 2)</c>... the first <paramref name="isTaken"/> refuses.</summary>

@@ -49,12 +49,14 @@ internal static class CarriedExecutableBit
     /// <summary>
     /// After a path took the remote entry's content without a download (same content both sides, or a remote move
     /// applied here as a rename): the bit to record. Where the folder holds the bit and the file here kept its synced bit
-    /// (no chmod here), the remote bit is applied to the file and the bit read back is recorded; otherwise the remote
+    /// (no chmod here, or the synced bit is unknown), the remote bit is applied to the file and the bit read back is recorded; otherwise the remote
     /// bit is recorded, so a chmod made here (or a bit that cannot be told here) is compared against what the server has.
     /// </summary>
     public static bool? Settle(SyncContext ctx, string fullPath, bool? local, bool? synced, bool remote)
     {
-        if (!ctx.HoldsExecutableBit || local is null || synced is null || local != synced)
+        // An unknown synced bit (a row older than the bit) makes the bit here no change of the user's: it takes the
+        // server's, so it is never committed as a chmod (which would clear +x on every device).
+        if (!ctx.HoldsExecutableBit || local is null || (synced is not null && local != synced))
         {
             return remote;
         }

@@ -458,7 +458,10 @@ internal sealed class SyncExecutor : IDisposable
             _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash)
             {
                 // The moved entry is the old one's clone: its bit, so a chmod made with the move is sent next pass.
-                Executable = moved.Entry is { Version: > 0 } entry ? entry.Executable : a.Base?.Executable,
+                // An unknown synced bit: the file here takes the entry's bit (what is read back is recorded).
+                Executable = moved.Entry is { Version: > 0 } entry
+                    ? (a.Base?.Executable is null ? CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(to), a.Fingerprint?.Executable ?? a.Local.Executable, null, entry.Executable) : entry.Executable)
+                    : a.Base?.Executable,
             }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");

@@ -144,7 +144,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
                     throw new DropboxException(ErrorKind.AlreadyExists, $"'{request.Path}' is a folder");
                 }
 
-                if (SameContent(current, request.Size, request.Chunks))
+                if (SameContent(current, request.Size, request.Chunks) && current.Executable == request.Executable)
                 {
                     return Task.FromResult(new CommitFileResponse { Entry = current, Sequence = current.Version });
                 }
@@ -160,7 +160,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
             var entry = new FileEntry
             {
-                Path = request.Path, Version = ++_seq, Size = request.Size, MtimeUnixMs = request.MtimeUnixMs, ModifiedBy = request.Device,
+                Path = request.Path, Version = ++_seq, Size = request.Size, MtimeUnixMs = request.MtimeUnixMs, ModifiedBy = request.Device, Executable = request.Executable,
                 ContentHash = ByteString.CopyFrom(FileVersion.ComputeContentHash(request.Chunks.Select(c => c.Id.ToChunkId()))),
             };
             entry.Chunks.AddRange(request.Chunks);

@@ -10,7 +10,8 @@ internal sealed class TestClient : IDisposable
 {
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
-    public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null, TimeProvider? time = null)
+    public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null, TimeProvider? time = null,
+        Func<string, bool>? executableBitProbe = null)
     {
         Folder = dir.CreateSub(name + "-folder");
         State = LocalState.Open(dir.CreateSub(name + "-state"));
@@ -25,6 +26,7 @@ internal sealed class TestClient : IDisposable
             Options = options ?? new SyncOptions(),
             Barrier = barrier ?? DurabilityBarrier.Default,
             Time = time ?? TimeProvider.System,
+            ExecutableBitProbe = executableBitProbe ?? ExecutableBitProbe.Holds,
         };
         Engine = new SyncEngine(Context);
     }
@@ -57,7 +59,7 @@ internal sealed class TestClient : IDisposable
     public SyncEngine EngineWith(SyncOptions options, Action<string>? log = null) => new(new SyncContext
     {
         Folder = Context.Folder, State = State, Metadata = Context.Metadata, Transfer = Context.Transfer,
-        Chunker = Context.Chunker, Device = Context.Device, Options = options, Barrier = Context.Barrier,
+        Chunker = Context.Chunker, Device = Context.Device, Options = options, Barrier = Context.Barrier, ExecutableBitProbe = Context.ExecutableBitProbe,
         Progress = log is null ? new SyncProgress() : new SyncProgress { Log = log },
     });
 

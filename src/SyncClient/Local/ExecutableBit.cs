@@ -12,6 +12,12 @@ internal static class ExecutableBit
     /// <summary>True when <paramref name="mode"/> lets the owner execute.</summary>
     public static bool Of(UnixFileMode mode) => (mode & UnixFileMode.UserExecute) != 0;
 
+    /// <summary>
+    /// True when two bits are both known and differ: a bit that is unknown on either side (a folder that cannot hold it,
+    /// a db row from before it was kept) is never a change.
+    /// </summary>
+    public static bool Differs(bool? a, bool? b) => a.HasValue && b.HasValue && a.Value != b.Value;
+
     /// <summary>The bit of the file at <paramref name="fullPath"/>; false when it cannot be read (gone, Windows).</summary>
     public static bool TryRead(string fullPath)
     {

@@ -18,6 +18,9 @@ internal sealed record FileFingerprint(long Size, long MtimeTicks, IReadOnlyList
     /// </summary>
     public long? ChangeTimeNs { get; init; }
 
-    /// <summary>The owner-executable bit when the file was read (committed with the version).</summary>
-    public bool Executable { get; init; }
+    /// <summary>
+    /// The owner-executable bit when the file was read (committed with the version); null where the folder cannot hold
+    /// it (then a commit carries the previous version's bit forward, see <see cref="Sync.CarriedExecutableBit"/>).
+    /// </summary>
+    public bool? Executable { get; init; }
 }

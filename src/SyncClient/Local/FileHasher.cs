@@ -26,6 +26,12 @@ internal sealed class FileHasher
         _racyWindow = racyWindow;
     }
 
+    /// <summary>
+    /// False where the folder cannot hold the owner-executable bit (<see cref="ExecutableBitProbe"/>): fingerprints then
+    /// carry a null (unknown) bit. Set by the engine at the start of a pass, before any read.
+    /// </summary>
+    public bool ReadsExecutableBit { get; set; } = true;
+
     /// <summary>How many files were read (tests use it to prove unchanged files are not re-read).</summary>
     public long FilesRead => Interlocked.Read(ref _filesRead);
 
@@ -120,7 +126,7 @@ internal sealed class FileHasher
             {
                 Racy = IsRacy(readAt, before.LastWriteTimeUtc.Ticks),
                 ChangeTimeNs = ctime,
-                Executable = ExecutableBit.TryRead(fullPath),
+                Executable = ReadBit(fullPath),
             };
         }
         catch (FileNotFoundException)
@@ -185,7 +191,7 @@ internal sealed class FileHasher
             return null;
         }
 
-        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ExecutableBit.TryRead(fullPath) };
+        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ReadBit(fullPath) };
     }
 
     /// <summary>
@@ -233,7 +239,7 @@ internal sealed class FileHasher
 
             if (total == size && IsAsScanned(fullPath, size, mtimeTicks, ctime))
             {
-                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ExecutableBit.TryRead(fullPath) }, chunks);
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ReadBit(fullPath) }, chunks);
                 chunks = null;
                 return result;
             }
@@ -307,4 +313,6 @@ internal sealed class FileHasher
         BufferSize = 0,
         Options = FileOptions.SequentialScan | FileOptions.Asynchronous,
     });
+
+    private bool? ReadBit(string fullPath) => ReadsExecutableBit ? ExecutableBit.TryRead(fullPath) : null;
 }

@@ -39,6 +39,12 @@ internal sealed class LocalScanner
         _excludedFullPath = excludedFullPath is null ? null : Path.GetFullPath(excludedFullPath).TrimEnd(Path.DirectorySeparatorChar);
     }
 
+    /// <summary>
+    /// False where the folder cannot hold the owner-executable bit (<see cref="ExecutableBitProbe"/>): every file's bit
+    /// is then reported as null (unknown).
+    /// </summary>
+    public bool ReadsExecutableBit { get; init; } = true;
+
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
 
@@ -54,13 +60,20 @@ internal sealed class LocalScanner
     /// in case, one <paramref name="isTracked"/> (synced) says true for wins the clash, else the first in ordinal order.
     /// </summary>
     public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct) =>
-        Scan(isClean is null ? null : (path, kind, size, mtime, _) => isClean(path, kind, size, mtime), isTracked, ct);
+        Scan(isClean is null ? null : (path, kind, size, mtime, _) => isClean(path, kind, size, mtime),
+            isTracked is null ? null : path => isTracked(path) ? 0UL : null, ct);
 
     /// <summary>
     /// As <see cref="Scan(Func{string, FileKind, long, long, bool}?, Func{string, bool}?, CancellationToken)"/>, with the
     /// file's owner-executable bit as the last argument of <paramref name="isClean"/> (a chmod alone is a change).
     /// </summary>
-    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct)
+    /// <remarks>
+    /// Of names that differ only in case, the one synced first keeps its name: a tracked one (<paramref name="syncedVersion"/>
+    /// not null) before an untracked one, then the lower synced version (the name that was on the server first, the same
+    /// answer on every device that synced both), then ordinal order. The others are the clash's losers (renamed to a
+    /// <c>(Case Conflict)</c> name by the engine), so a long-synced file never loses its name to a newcomer.
+    /// </remarks>
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool?, bool>? isClean, Func<string, ulong?>? syncedVersion, CancellationToken ct)
     {
         var snapshot = new LocalSnapshot();
 
@@ -100,7 +113,7 @@ internal sealed class LocalScanner
 
             ignore = ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot);
 
-            OrderCaseClashes(children, relativeDir, isTracked);
+            OrderCaseClashes(children, relativeDir, syncedVersion);
 
             foreach (var child in children)
             {
@@ -157,9 +170,9 @@ internal sealed class LocalScanner
 
                     stack.Push((child.FullPath!, relative, ignore));
                 }
-                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, child.Executable))
+                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null))
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks) { Executable = child.Executable };
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks) { Executable = ReadsExecutableBit ? child.Executable : null };
                 }
             }
 
@@ -216,7 +229,7 @@ internal sealed class LocalScanner
     /// synced name comes first (it keeps its name), then the rest in ordinal order: which name wins the clash does not
     /// hang on the order the directory happens to list them in.
     /// </summary>
-    private static void OrderCaseClashes(List<Child> children, string relativeDir, Func<string, bool>? isTracked)
+    private static void OrderCaseClashes(List<Child> children, string relativeDir, Func<string, ulong?>? syncedVersion)
     {
         if (children.Count < 2)
         {
@@ -239,9 +252,10 @@ internal sealed class LocalScanner
         var order = children.Select(c =>
         {
             var name = Normalize(c.Name);
-            var tracked = isTracked?.Invoke(relativeDir.Length == 0 ? name : relativeDir + "/" + name) == true;
-            return (Child: c, Key: SyncPaths.CaseFoldKey(name), Tracked: tracked);
-        }).OrderBy(x => x.Key, StringComparer.Ordinal).ThenBy(x => x.Tracked ? 0 : 1).ThenBy(x => x.Child.Name, StringComparer.Ordinal).Select(x => x.Child).ToList();
+            var version = syncedVersion?.Invoke(relativeDir.Length == 0 ? name : relativeDir + "/" + name);
+            return (Child: c, Key: SyncPaths.CaseFoldKey(name), Version: version);
+        }).OrderBy(x => x.Key, StringComparer.Ordinal).ThenBy(x => x.Version.HasValue ? 0 : 1).ThenBy(x => x.Version ?? 0)
+            .ThenBy(x => x.Child.Name, StringComparer.Ordinal).Select(x => x.Child).ToList();
         children.Clear();
         children.AddRange(order);
     }

@@ -13,8 +13,8 @@ internal record struct BaseStat(FileKind Kind, long Size, long MtimeTicks, ulong
     /// <summary>Set during a scan when the path was found as synced, with nothing to do for it.</summary>
     public bool Clean { get; set; }
 
-    /// <summary>The owner-executable bit when synced: a chmod alone makes the path not clean.</summary>
-    public bool Executable { get; init; }
+    /// <summary>The owner-executable bit when synced (null: unknown, see <see cref="FileRecord.Executable"/>): a chmod alone makes the path not clean.</summary>
+    public bool? Executable { get; init; }
 
     /// <summary>The first 8 bytes of the synced content's hash (0: not known), enough to tell a reused version number from the synced state.</summary>
     public long HashPrefix { get; init; }

@@ -12,6 +12,9 @@ namespace Dropbox.SyncClient.State;
 /// <param name="ContentHash">SHA-256 over the chunk ids (empty for folders).</param>
 internal sealed record FileRecord(string Path, FileKind Kind, long Size, long MtimeTicks, ulong Version, byte[] ContentHash)
 {
-    /// <summary>The owner-executable bit synced with the version (rows from before it was kept read as false).</summary>
-    public bool Executable { get; init; }
+    /// <summary>
+    /// The owner-executable bit of the synced version; null when unknown (rows from before the bit was kept): an unknown
+    /// bit never makes a path changed, so an upgraded device sends no chmod-only version.
+    /// </summary>
+    public bool? Executable { get; init; }
 }

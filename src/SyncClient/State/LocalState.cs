@@ -134,7 +134,7 @@ internal sealed class LocalState : IDisposable
 
             var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, executable, substr(hash, 1, 8) FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, exec_bit, substr(hash, 1, 8) FROM files";
             using var reader = cmd.ExecuteReader();
             var prefix = new byte[sizeof(long)];
             while (reader.Read())
@@ -142,7 +142,7 @@ internal sealed class LocalState : IDisposable
                 var read = reader.IsDBNull(6) ? 0 : reader.GetBytes(6, 0, prefix, 0, prefix.Length);
                 result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4))
                 {
-                    Executable = reader.GetInt64(5) != 0,
+                    Executable = reader.IsDBNull(5) ? null : reader.GetInt64(5) != 0,
                     HashPrefix = BaseStat.PrefixOf(prefix.AsSpan(0, (int)read)),
                 };
             }
@@ -158,7 +158,7 @@ internal sealed class LocalState : IDisposable
         {
             var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, executable FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, exec_bit FROM files";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
@@ -194,7 +194,7 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, executable FROM files WHERE path=$p";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, exec_bit FROM files WHERE path=$p";
             cmd.Parameters.AddWithValue("$p", path);
             using var reader = cmd.ExecuteReader();
             return reader.Read() ? ReadRecord(reader) : null;
@@ -330,7 +330,7 @@ internal sealed class LocalState : IDisposable
             var db = _db.Handle!;
             using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
             using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
-            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,executable) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
+            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
             using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
             Span<byte> id = stackalloc byte[ChunkId.Size];
             foreach (var (record, chunks) in files)
@@ -350,7 +350,7 @@ internal sealed class LocalState : IDisposable
                 Bound(db, raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version));
                 BindBlob(db, insertFile, 6, record.ContentHash);
                 BindBlob(db, insertFile, 7, EncodeChunks(chunks ?? []));
-                Bound(db, raw.sqlite3_bind_int64(insertFile, 8, record.Executable ? 1 : 0));
+                Bound(db, record.Executable is { } executable ? raw.sqlite3_bind_int64(insertFile, 8, executable ? 1 : 0) : raw.sqlite3_bind_null(insertFile, 8));
                 Step(db, insertFile);
                 if (chunks is not { Count: > 0 })
                 {
@@ -628,17 +628,23 @@ internal sealed class LocalState : IDisposable
         (ulong)reader.GetInt64(4),
         (byte[])reader.GetValue(5))
     {
-        Executable = reader.GetInt64(6) != 0,
+        Executable = reader.IsDBNull(6) ? null : reader.GetInt64(6) != 0,
     };
 
-    /// <summary>The owner-executable bit of each synced file: added to a db from before it, every old row reading 0 (not executable).</summary>
+    /// <summary>
+    /// The owner-executable bit of each synced file, <c>exec_bit</c>: 1, 0, or NULL for unknown. Added to a db from
+    /// before it with every old row NULL: an old row never claims "not executable", which would make an upgraded device
+    /// send a chmod-only version of every executable file. A db of the first builds that kept the bit has a column
+    /// <c>executable NOT NULL DEFAULT 0</c>, whose migrated rows cannot be told from real zeros: it is left unused
+    /// (its rows read unknown too, which costs nothing: the next version of the file sends the bit read here).
+    /// </summary>
     private static void AddExecutableColumn(SqliteConnection db)
     {
         using var cmd = db.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='executable'";
+        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='exec_bit'";
         if ((long)cmd.ExecuteScalar()! == 0)
         {
-            Exec(db, "ALTER TABLE files ADD COLUMN executable INTEGER NOT NULL DEFAULT 0;");
+            Exec(db, "ALTER TABLE files ADD COLUMN exec_bit INTEGER;");
         }
     }
 

@@ -309,7 +309,8 @@ internal sealed class FileUploader
     /// <summary>Commits <paramref name="fp"/>'s chunk list; null when the server has not verified every chunk and one more plan may fix it.</summary>
     private async Task<UploadOutcome?> CommitAsync(string path, ulong baseVersion, FileFingerprint fp, Dictionary<ChunkId, ChunkRef> uploaded, bool retryOnMissing, CancellationToken ct)
     {
-        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion, Device = _ctx.Device, Executable = fp.Executable };
+        var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, path, baseVersion, fp.Executable, ct).ConfigureAwait(false);
+        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion, Device = _ctx.Device, Executable = executable };
         foreach (var c in fp.Chunks)
         {
             commit.Chunks.Add((uploaded.TryGetValue(c.Id, out var sent) ? sent : c).ToProto());
@@ -319,7 +320,7 @@ internal sealed class FileUploader
         {
             var committed = await _ctx.Metadata.CommitFileAsync(commit, ct).ConfigureAwait(false);
             var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-            _ctx.Db.RecordFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = fp.Executable }, fp.Chunks);
+            _ctx.Db.RecordFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = executable }, fp.Chunks);
             _ctx.Db.EndUpload(path);
             _summary.AddFileUploaded();
             return UploadOutcome.Committed;

@@ -225,7 +225,8 @@ internal sealed class SmallFileUploader
         var commit = new CommitFilesRequest();
         foreach (var r in accepted)
         {
-            commit.Files.Add(CommitRequest(r.Action.Path, r.Fingerprint, r.Action.BaseVersion, r.Chunks));
+            var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, r.Action.Path, r.Action.BaseVersion, r.Fingerprint.Executable, ct).ConfigureAwait(false);
+            commit.Files.Add(CommitRequest(r.Action.Path, r.Fingerprint, r.Action.BaseVersion, r.Chunks, executable));
         }
 
         var response = await _ctx.Metadata.CommitFilesAsync(commit, ct).ConfigureAwait(false);
@@ -236,7 +237,7 @@ internal sealed class SmallFileUploader
             if (i < response.Results.Count && response.Results[i] is { StatusCode: 0, Committed: { } committed })
             {
                 var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = fp.Executable }, fp.Chunks));
+                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = commit.Files[i].Executable }, fp.Chunks));
             }
         }
 
@@ -488,9 +489,9 @@ internal sealed class SmallFileUploader
         return plan;
     }
 
-    private CommitFileRequest CommitRequest(string path, FileFingerprint fp, ulong baseVersion, List<SourceChunk> read)
+    private CommitFileRequest CommitRequest(string path, FileFingerprint fp, ulong baseVersion, List<SourceChunk> read, bool executable)
     {
-        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp), BaseVersion = baseVersion, Device = _ctx.Device, Executable = fp.Executable };
+        var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp), BaseVersion = baseVersion, Device = _ctx.Device, Executable = executable };
         for (var i = 0; i < fp.Chunks.Count; i++)
         {
             commit.Chunks.Add((i < read.Count ? read[i].Ref : fp.Chunks[i]).ToProto());

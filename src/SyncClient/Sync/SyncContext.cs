@@ -34,6 +34,20 @@ internal sealed class SyncContext
     /// <summary>The daemon's watcher evidence (null for a one-shot pass): files it saw settle by the quiet period.</summary>
     public WatchedChanges? Watched { get; init; }
 
+    /// <summary>
+    /// Whether the folder can hold the owner-executable bit; by default <see cref="ExecutableBitProbe.Holds"/> on the
+    /// folder (a seam for tests: vfat cannot be mounted in a test).
+    /// </summary>
+    public Func<string, bool> ExecutableBitProbe { get; init; } = Local.ExecutableBitProbe.Holds;
+
+    private Lazy<bool>? _holdsExecutableBit;
+
+    /// <summary>
+    /// <see cref="ExecutableBitProbe"/>'s answer for the folder, asked once (at the first pass that finds the folder)
+    /// and shared by every copy of this context. Where false, the bit is unknown here: never compared, sent or applied.
+    /// </summary>
+    public bool HoldsExecutableBit => ShareProbe().Value;
+
     /// <summary>The stability rule of this context's passes.</summary>
     public Stability Stability() => new(Time, Options.StableAge, Watched, Options.QuietPeriod);
 
@@ -56,7 +70,18 @@ internal sealed class SyncContext
         Time = Time,
         Barrier = Barrier,
         Watched = watched,
+        ExecutableBitProbe = ExecutableBitProbe,
+        _holdsExecutableBit = ShareProbe(),
     };
+
+    /// <summary>The probe's (lazy) answer, created here if not yet, so this context and its copies ask it once between them.</summary>
+    private Lazy<bool> ShareProbe()
+    {
+        var probe = ExecutableBitProbe;
+        var folder = Folder;
+        Interlocked.CompareExchange(ref _holdsExecutableBit, new Lazy<bool>(() => probe(folder)), null);
+        return _holdsExecutableBit!;
+    }
 
     /// <summary>The OS path of a relative path this client found in its own scan (no checks).</summary>
     public string FullPath(string relative) => SyncPaths.ToFull(Folder, relative);

@@ -6,26 +6,114 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// Names that differ only in case. A case-insensitive device (macOS, Windows) can hold only one of them, so, as
 /// Dropbox does, both are kept under names that do not clash: one is renamed here to <c>name (Case Conflict).ext</c>,
-/// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk.
+/// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk. The name synced first
+/// keeps it (see <see cref="LocalScanner"/>): a long-synced file never loses its name to a newcomer.
 /// </summary>
 internal sealed partial class SyncEngine
 {
     /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
 
-    /// <summary>The case-folded paths of the live remote entries this pass holds (null when none).</summary>
-    internal static Dictionary<string, string>? RemoteFolds(RemoteView remote)
+    /// <summary>
+    /// The synced version of a tracked path (null: untracked): which of two names differing in case keeps its name (see
+    /// <see cref="LocalScanner"/>). A folder counts as tracked when anything under it is synced (most folders have no
+    /// entry of their own), with the lowest version under it: a long-synced folder never loses its name to a newcomer.
+    /// </summary>
+    internal static Func<string, ulong?> SyncedVersionOf(Dictionary<string, BaseStat> index)
+    {
+        Dictionary<string, ulong>? lowest = null; // built on the first clash only (a clash is rare; the index is large)
+        return path =>
+        {
+            if (index.TryGetValue(path, out var stat) && stat.Kind == FileKind.File)
+            {
+                return stat.Version;
+            }
+
+            lowest ??= LowestVersionUnder(index);
+            return lowest.TryGetValue(path, out var version) ? version : null;
+        };
+    }
+
+    /// <summary>For each synced path and each folder above one: the lowest synced version at or under it.</summary>
+    private static Dictionary<string, ulong> LowestVersionUnder(Dictionary<string, BaseStat> index)
+    {
+        var lowest = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        foreach (var (path, stat) in index)
+        {
+            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
+            {
+                var at = path[..end];
+                if (lowest.TryGetValue(at, out var seen) && seen <= stat.Version)
+                {
+                    break; // this folder and every one above it already hold a version at most this one
+                }
+
+                lowest[at] = stat.Version;
+            }
+        }
+
+        return lowest;
+    }
+
+    /// <summary>True when <paramref name="folder"/> is synced here: its own entry, or anything under it.</summary>
+    private static bool IsTracked(Dictionary<string, BaseStat> index, string folder) =>
+        index.ContainsKey(folder) || index.Keys.Any(k => k.Length > folder.Length && k[folder.Length] == '/' && k.StartsWith(folder, StringComparison.Ordinal));
+
+    /// <summary>
+    /// The case-folded paths of the live remote entries this pass holds, and of the folders above them (a folder the
+    /// server has no entry of its own for is still a name a local folder can clash with); null when none.
+    /// </summary>
+    internal static Dictionary<string, string>? RemoteFolds(RemoteView remote) => RemoteFolds(remote.Changes);
+
+    /// <summary>As <see cref="RemoteFolds(RemoteView)"/>, of the given entries.</summary>
+    internal static Dictionary<string, string>? RemoteFolds(IEnumerable<KeyValuePair<string, RemoteEntry>> entries)
     {
         Dictionary<string, string>? folds = null;
-        foreach (var (path, entry) in remote.Changes)
+        HashSet<string>? folders = null;
+        foreach (var (path, entry) in entries)
         {
             if (!entry.Deleted)
             {
-                (folds ??= new Dictionary<string, string>(StringComparer.Ordinal))[SyncPaths.CaseFoldKey(path)] = path;
+                folds ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                folds[SyncPaths.CaseFoldKey(path)] = path;
+                // Parents from the nearest up, each folder once (a first sync lists many files per folder): a folder
+                // seen before had its own parents added then.
+                folders ??= new HashSet<string>(StringComparer.Ordinal);
+                var seen = folders.GetAlternateLookup<ReadOnlySpan<char>>();
+                for (var slash = path.LastIndexOf('/'); slash > 0 && !seen.Contains(path.AsSpan(0, slash)); slash = path.LastIndexOf('/', slash - 1))
+                {
+                    var folder = path[..slash];
+                    folders.Add(folder);
+                    folds.TryAdd(SyncPaths.CaseFoldKey(folder), folder);
+                }
             }
         }
 
         return folds;
+    }
+
+    /// <summary>
+    /// The topmost folder above <paramref name="path"/> that is not synced here and differs only in case from a remote
+    /// folder of this pass (one with an entry or only files under it), or null: its new files would be uploaded beside
+    /// the remote folder under a second spelling of its name.
+    /// </summary>
+    internal static string? ClashingFolder(Dictionary<string, string>? folds, Dictionary<string, BaseStat> index, string path)
+    {
+        if (folds is null)
+        {
+            return null;
+        }
+
+        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+        {
+            var folder = path[..slash];
+            if (folds.TryGetValue(SyncPaths.CaseFoldKey(folder), out var other) && other != folder && !IsTracked(index, folder))
+            {
+                return folder;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -34,6 +122,11 @@ internal sealed partial class SyncEngine
     /// </summary>
     internal static bool ClashesRemotely(Dictionary<string, string>? folds, Dictionary<string, BaseStat> index, RemoteView remote, string path)
     {
+        if (ClashingFolder(folds, index, path) is not null)
+        {
+            return true; // renamed with its folder (see ResolveCaseConflicts), never a plain new file
+        }
+
         if (folds is null || !folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) || other == path)
         {
             return false;
@@ -43,16 +136,59 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
+    /// After the withheld lookup: the entries it added to <paramref name="remote"/> (<paramref name="injected"/>) were
+    /// unknown when the scan queued new files and <see cref="ResolveCaseConflicts"/> ran, so a new local name that
+    /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
+    /// renamed as any other case clash, rather than uploaded beside the looked-up path.
+    /// </summary>
+    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary)
+    {
+        if (injected.Count == 0)
+        {
+            return;
+        }
+
+        var folds = RemoteFolds(injected.Where(remote.Changes.ContainsKey).Select(p => KeyValuePair.Create(p, remote.Changes[p])));
+        if (folds is null)
+        {
+            return;
+        }
+
+        foreach (var path in newFiles.ByPath().Keys)
+        {
+            if (ClashesRemotely(folds, index, remote, path) && newFiles.TryTakeBack(path, out var local))
+            {
+                snapshot.Entries[path] = local;
+            }
+        }
+
+        ResolveCaseConflicts(snapshot, index, remote, folds, summary, withScanLosers: false);
+    }
+
+    /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass.
     /// </summary>
-    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary)
+    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, bool withScanLosers = true)
     {
-        var renames = new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers);
+        var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
         if (folds is not null)
         {
+            var folders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var entry in snapshot.Entries.Values)
             {
+                // Under a new local folder that differs only in case from a remote one: the folder is renamed (once),
+                // unless something under it is synced (then it is not new here, and stays as it is).
+                if (ClashingFolder(folds, index, entry.Path) is { } folder)
+                {
+                    if (folders.Add(folder))
+                    {
+                        renames.Add((folder, true));
+                    }
+
+                    continue;
+                }
+
                 // Files only: a folder's contents are already in this pass under its old name. A synced file unchanged
                 // here follows the remote (deleted, or renamed locally by a remote move).
                 if (entry.Kind == FileKind.File && ClashesRemotely(folds, index, remote, entry.Path)
@@ -66,6 +202,24 @@ internal sealed partial class SyncEngine
         var stability = _ctx.Stability();
         foreach (var (path, isDirectory) in renames)
         {
+            if (isDirectory && IsFolderStillBeingWritten(path, snapshot, stability, out var folderSettlesIn))
+            {
+                // A clone, unzip or copy into the folder is still under way: renamed now, a tool that recreates the
+                // folder would split the tree across two (Case Conflict) names, and one that does not would fail
+                // part-way. Nothing under it is taken (withheld) until every entry under it has settled.
+                summary.AddNote($"case conflict: folder '{path}' differs only in case from another name and is still being written; it is renamed once it settles");
+                summary.AddPending();
+                summary.RecheckWithin(folderSettlesIn);
+                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                {
+                    snapshot.Entries.Remove(under);
+                }
+
+                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+                snapshot.Withheld.Add(path);
+                continue;
+            }
+
             if (!isDirectory && IsStillBeingWritten(path, snapshot, stability, out var settlesIn))
             {
                 // Renamed mid-write, the writer's next bytes would go to a new file under the old name and the content
@@ -102,6 +256,19 @@ internal sealed partial class SyncEngine
             var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
             summary.AddNote(note);
             _ctx.Progress.Log(note);
+            if (isDirectory)
+            {
+                // Nothing under the old name is taken this pass (the next pass takes the renamed folder as new).
+                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                {
+                    snapshot.Entries.Remove(under);
+                }
+
+                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+                snapshot.Withheld.Add(path);
+                continue;
+            }
+
             if (snapshot.Entries.Remove(path, out var entry))
             {
                 snapshot.Entries[target] = entry with { Path = target };
@@ -140,6 +307,34 @@ internal sealed partial class SyncEngine
         }
 
         return stability.IsUnsettled(path, mtimeTicks, out settlesIn);
+    }
+
+    /// <summary>
+    /// True when the folder at <paramref name="path"/> may still be being written: its own mtime (an entry added or
+    /// removed) or that of any file this scan found under it is not yet settled (see <see cref="Stability"/>).
+    /// <paramref name="settlesIn"/> is the longest wait.
+    /// </summary>
+    private bool IsFolderStillBeingWritten(string path, LocalSnapshot snapshot, Stability stability, out TimeSpan settlesIn)
+    {
+        settlesIn = TimeSpan.Zero;
+        var unsettled = false;
+        var info = new DirectoryInfo(_ctx.FullPath(path));
+        if (info.Exists && stability.IsUnsettled(path, info.LastWriteTimeUtc.Ticks, out var own))
+        {
+            unsettled = true;
+            settlesIn = own;
+        }
+
+        foreach (var entry in snapshot.Entries.Values)
+        {
+            if (entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var under))
+            {
+                unsettled = true;
+                settlesIn = under > settlesIn ? under : settlesIn;
+            }
+        }
+
+        return unsettled;
     }
 
     /// <summary><c>dir/name (Case Conflict).ext</c>, then <c>(Case Conflict 2)</c>... the first <paramref name="isTaken"/> refuses.</summary>

@@ -89,7 +89,9 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "scanning";
         // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks);
+        // Where the folder cannot hold the executable bit (probed once), every bit read here is unknown.
+        _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
@@ -99,9 +101,9 @@ internal sealed partial class SyncEngine
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
         var remoteFolds = RemoteFolds(remote);
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan((Func<string, FileKind, long, long, bool, bool>?)null, index.ContainsKey, ct)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
-                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), index.ContainsKey, ct);
+                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), SyncedVersionOf(index), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
@@ -113,6 +115,7 @@ internal sealed partial class SyncEngine
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
+        ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
         var newDownloads = _ctx.Options.Reconcile ? [] : SyncPlanner.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
@@ -257,7 +260,7 @@ internal sealed partial class SyncEngine
     /// True (and the index entry marked, and any remote echo of the synced state dropped) when a scanned path is exactly as last synced and the remote side has nothing
     /// new for it: the planner would decide nothing, so the path needs no entry in this pass.
     /// </summary>
-    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool executable = false)
+    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false)
     {
         ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
         if (Unsafe.IsNullRef(ref stat) || stat.Kind != kind)
@@ -265,7 +268,7 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || stat.Executable != executable))
+        if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || ExecutableBit.Differs(stat.Executable, executable)))
         {
             return false;
         }
@@ -329,7 +332,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && FileStamp.Of(b) == FileStamp.Of(entry) && b.Executable == entry.Executable;
+            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && FileStamp.Of(b) == FileStamp.Of(entry) && !ExecutableBit.Differs(b.Executable, entry.Executable);
             if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
             {
                 young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below

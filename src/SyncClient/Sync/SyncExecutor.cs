@@ -223,7 +223,10 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.Record:
                 var fp = a.Fingerprint;
                 var chunks = fp?.Chunks ?? _ctx.State.GetChunks(a.Path);
-                _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash) { Executable = fp?.Executable ?? a.Local.Executable }, chunks);
+                _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
+                {
+                    Executable = CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(a.Path), fp is null ? a.Local.Executable : fp.Executable, a.Base?.Executable, a.Remote.Executable),
+                }, chunks);
                 break;
             case SyncActionKind.Touch:
                 _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
@@ -456,7 +459,14 @@ internal sealed class SyncExecutor : IDisposable
             var moved = await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = to, BaseVersion = a.BaseVersion, Device = _ctx.Device }, ct).ConfigureAwait(false);
             var chunks = a.Fingerprint?.Chunks ?? _ctx.State.GetChunks(a.Path);
             var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
-            _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash) { Executable = a.Fingerprint?.Executable ?? a.Base?.Executable ?? false }, chunks);
+            _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash)
+            {
+                // The moved entry is the old one's clone: its bit, so a chmod made with the move is sent next pass.
+                // An unknown synced bit: the file here takes the entry's bit (what is read back is recorded).
+                Executable = moved.Entry is { Version: > 0 } entry
+                    ? (a.Base?.Executable is null ? CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(to), a.Fingerprint?.Executable ?? a.Local.Executable, null, entry.Executable) : entry.Executable)
+                    : a.Base?.Executable,
+            }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
         }
@@ -486,7 +496,10 @@ internal sealed class SyncExecutor : IDisposable
         _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
         File.Move(from, to);
         RemoveEmptyParents(a.Path);
-        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash) { Executable = a.Base.Executable }, chunks);
+        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash)
+        {
+            Executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base.Executable, a.Remote.Executable),
+        }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");
     }

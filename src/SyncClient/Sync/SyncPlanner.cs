@@ -194,7 +194,7 @@ internal static class SyncPlanner
         byte[]? localHash = null;
         if (local is not null)
         {
-            if (baseRecord is not null && FileStamp.Of(local) == FileStamp.Of(baseRecord) && local.Executable == baseRecord.Executable)
+            if (baseRecord is not null && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable))
             {
                 localHash = baseRecord.ContentHash;
             }
@@ -210,7 +210,7 @@ internal static class SyncPlanner
 
         var localChanged = local is null
             ? baseRecord is not null
-            : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash) || (fingerprint?.Executable ?? local.Executable) != baseRecord.Executable;
+            : baseRecord is null || !localHash!.AsSpan().SequenceEqual(baseRecord.ContentHash) || ExecutableBit.Differs(fingerprint is null ? local.Executable : fingerprint.Executable, baseRecord.Executable);
         var remoteChanged = RemoteChanged(remote, baseRecord);
         var baseVersion = baseRecord?.Version ?? 0;
         if (WentBack(remote, baseRecord))
@@ -365,6 +365,8 @@ internal static class SyncPlanner
                 continue;
             }
 
+            // A chmod here alone still moves (MoveLocal keeps the file's bit and records the moved entry's, so the
+            // next pass sends the chmod): a copy of the file would be the only other outcome.
             var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase);
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))

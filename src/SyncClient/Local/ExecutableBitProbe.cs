@@ -1,0 +1,53 @@
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>
+/// Whether a folder can hold the owner-executable bit: a temp file is created in it, set executable and read back, then
+/// set plain and read back. vfat/exFAT (every file reads 0755 and chmod fails or is ignored), some network and FUSE
+/// mounts, and Windows cannot; there the bit a scan reads says nothing about the user's intent, so it is treated as
+/// unknown (never compared, never sent, never applied) and commits carry the previous version's bit forward.
+/// </summary>
+internal static class ExecutableBitProbe
+{
+    /// <summary>
+    /// True when <paramref name="folder"/> holds the bit both ways; false on Windows, when either read-back differs, or
+    /// when the probe cannot be made (an unwritable folder): "cannot tell" is taken as "cannot hold".
+    /// </summary>
+    public static bool Holds(string folder)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return false;
+        }
+
+        // Named as a download's temp file: ignored by every scan, and a leftover is swept as a stale one.
+        var probe = Path.Combine(folder, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
+        try
+        {
+            new FileStream(probe, FileMode.CreateNew, FileAccess.Write).Dispose();
+            const UnixFileMode plain = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            File.SetUnixFileMode(probe, plain | UnixFileMode.UserExecute);
+            if (!ExecutableBit.Of(File.GetUnixFileMode(probe)))
+            {
+                return false;
+            }
+
+            File.SetUnixFileMode(probe, plain);
+            return !ExecutableBit.Of(File.GetUnixFileMode(probe));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return false;
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(probe);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left behind: harmless (a hidden empty file), and it never syncs and the next pass's scan removes it (LocalScanner.IsOwnTempFile).
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Which owner-executable bit a commit sends and a record keeps when the bit here is unknown or when both sides moved.
+/// Rules: a known bit read here is sent as is; an unknown one (the folder cannot hold it, see
+/// <see cref="ExecutableBitProbe"/>) carries the previous version's bit forward (a new file: not executable), so a
+/// device that cannot see the bit never clears it. A record made without an upload keeps the remote entry's bit, so a
+/// different bit here shows up as a local change on the next pass (and is sent) rather than being taken as synced.
+/// </summary>
+internal static class CarriedExecutableBit
+{
+    /// <summary>
+    /// The bit to commit for <paramref name="path"/> over <paramref name="baseVersion"/>: <paramref name="observed"/>
+    /// when known; else the synced row's bit when that row is the base version; else the base version's bit as the
+    /// server has it (one small lookup, only where the folder cannot hold the bit and the row predates it); else false.
+    /// </summary>
+    public static async ValueTask<bool> ForCommitAsync(SyncContext ctx, string path, ulong baseVersion, bool? observed, CancellationToken ct)
+    {
+        if (observed is { } known)
+        {
+            return known;
+        }
+
+        if (baseVersion == 0)
+        {
+            return false;
+        }
+
+        if (ctx.State.GetFile(path) is { Executable: { } recorded } row && row.Version == baseVersion)
+        {
+            return recorded;
+        }
+
+        try
+        {
+            var plan = await ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = baseVersion, Limit = 1 }, ct).ConfigureAwait(false);
+            return plan.Entry?.Executable ?? false;
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+            return false; // the base version is gone: nothing to carry
+        }
+    }
+
+    /// <summary>
+    /// After a path took the remote entry's content without a download (same content both sides, or a remote move
+    /// applied here as a rename): the bit to record. Where the folder holds the bit and the file here kept its synced bit
+    /// (no chmod here, or the synced bit is unknown), the remote bit is applied to the file and the bit read back is recorded; otherwise the remote
+    /// bit is recorded, so a chmod made here (or a bit that cannot be told here) is compared against what the server has.
+    /// </summary>
+    public static bool? Settle(SyncContext ctx, string fullPath, bool? local, bool? synced, bool remote)
+    {
+        // An unknown synced bit (a row older than the bit) makes the bit here no change of the user's: it takes the
+        // server's, so it is never committed as a chmod (which would clear +x on every device).
+        if (!ctx.HoldsExecutableBit || local is null || (synced is not null && local != synced))
+        {
+            return remote;
+        }
+
+        return local == remote ? remote : ExecutableBit.Apply(fullPath, remote);
+    }
+}

@@ -1,0 +1,195 @@
+using Dropbox.SyncClient.Sync;
+using Microsoft.Data.Sqlite;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// The executable bit through the whole engine (real folders and dbs, the fake server), where a folder cannot hold it
+/// (vfat, some mounts, Windows: the probe's answer is simulated, since vfat cannot be mounted here), for db rows from
+/// before the bit was kept, and across moves and records of content that is the same on both sides.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class ExecutableBitFolderTests : IDisposable
+{
+    private const UnixFileMode Plain = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const UnixFileMode Script = Plain | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static Func<string, bool> CannotHold => _ => false;
+
+    [Fact]
+    public async Task New_files_in_a_folder_that_cannot_hold_the_bit_are_committed_not_executable()
+    {
+        // vfat reads every file 0755.
+        using var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        fat.Write("notes.txt", "plain text");
+        File.SetUnixFileMode(fat.PathOf("notes.txt"), Script);
+
+        var pass = await fat.SyncAsync();
+
+        Assert.Equal(1, pass.FilesUploaded);
+        Assert.False(_server.Current("notes.txt")!.Executable);
+    }
+
+    [Fact]
+    public async Task A_content_edit_where_the_bit_cannot_be_held_keeps_the_previous_versions_bit()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        using var windows = new TestClient(_dir, "windows", _server, executableBitProbe: CannotHold);
+        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        await windows.SyncAsync();
+
+        // The other device reads every file without the bit (as Windows does), and edits the content.
+        windows.Write("run.sh", "#!/bin/sh\necho 2\n");
+        File.SetUnixFileMode(windows.PathOf("run.sh"), Plain);
+        var edit = await windows.SyncAsync();
+        await linux.SyncAsync();
+
+        Assert.Equal(1, edit.FilesUploaded);
+        Assert.True(_server.Current("run.sh")!.Executable);
+        Assert.Equal("#!/bin/sh\necho 2\n", linux.Read("run.sh"));
+        Assert.True(IsExecutable(linux.PathOf("run.sh")));
+    }
+
+    [Fact]
+    public async Task Where_the_bit_cannot_be_held_a_download_does_not_set_it_and_a_chmod_is_not_a_change()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        using var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        linux.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        linux.Write("notes.txt", "plain");
+        File.SetUnixFileMode(linux.PathOf("notes.txt"), Plain);
+        await linux.SyncAsync();
+
+        var down = await fat.SyncAsync();
+        Assert.Equal(2, down.FilesDownloaded);
+        Assert.False(IsExecutable(fat.PathOf("run.sh"))); // as placed: no chmod tried
+
+        // Whatever the bits read here, nothing is sent: neither a chmod-only version nor a cleared bit.
+        File.SetUnixFileMode(fat.PathOf("notes.txt"), Script);
+        var idle = await fat.SyncAsync();
+
+        Assert.Equal(0, idle.FilesUploaded + idle.FilesDownloaded + idle.Errors);
+        Assert.Single(_server.History("run.sh"));
+        Assert.Single(_server.History("notes.txt"));
+        Assert.True(_server.Current("run.sh")!.Executable);
+        Assert.False(_server.Current("notes.txt")!.Executable);
+    }
+
+    [Fact]
+    public async Task An_upgraded_device_whose_db_rows_predate_the_bit_sends_no_chmod_only_versions()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Script);
+        a.Write("notes.txt", "plain");
+        File.SetUnixFileMode(a.PathOf("notes.txt"), Plain);
+        await a.SyncAsync();
+        var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        var stateDir = b.State.StateDirectory;
+        b.Dispose();
+
+        // B's db as a client from before the bit left it: no bit column at all (its folder has one file +x, one not).
+        DropBitColumns(stateDir);
+        using var upgraded = new TestClient(_dir, "b", _server);
+        var pass = await upgraded.SyncAsync();
+
+        Assert.Equal(0, pass.FilesUploaded + pass.FilesDownloaded + pass.Errors);
+        Assert.Single(_server.History("tool.sh"));
+        Assert.Single(_server.History("notes.txt"));
+    }
+
+    [Fact]
+    public async Task A_chmod_made_with_a_move_reaches_the_server_and_the_other_device()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("tool.sh", "#!/bin/sh\necho tool\n");
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Plain);
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Script);
+        File.Move(a.PathOf("tool.sh"), a.PathOf("tool2.sh"));
+        var move = await a.SyncAsync();
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        Assert.Equal(1, move.FilesMoved);
+        Assert.True(_server.Current("tool2.sh")!.Executable);
+        Assert.True(IsExecutable(b.PathOf("tool2.sh")));
+        var idle = await a.SyncAsync();
+        Assert.Equal(0, idle.FilesUploaded + idle.FilesDownloaded);
+    }
+
+    [Fact]
+    public async Task A_remote_move_of_a_file_made_executable_remotely_applies_the_bit_here()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("tool.sh", "#!/bin/sh\necho tool\n");
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Plain);
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        // A sends the chmod, then the move; B sees both in one pass, as a move of an entry with the new bit.
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Script);
+        await a.SyncAsync();
+        File.Move(a.PathOf("tool.sh"), a.PathOf("tool2.sh"));
+        await a.SyncAsync();
+        var moved = await b.SyncAsync();
+        var idle = await b.SyncAsync();
+
+        Assert.Equal(1, moved.FilesMoved);
+        Assert.True(IsExecutable(b.PathOf("tool2.sh")));
+        Assert.Equal(0, idle.FilesUploaded + idle.FilesDownloaded);
+        Assert.True(_server.Current("tool2.sh")!.Executable);
+    }
+
+    [Fact]
+    public async Task A_file_here_with_the_remote_content_but_another_bit_ends_with_one_bit_on_both_sides()
+    {
+        // B's folder was filled by a copy that dropped the mode (cp without -p): same bytes, no +x.
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(a.PathOf("run.sh"), Script);
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(b.PathOf("run.sh"), Plain);
+
+        await b.SyncAsync();
+        await b.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.Equal(IsExecutable(b.PathOf("run.sh")), _server.Current("run.sh")!.Executable);
+        Assert.Equal(IsExecutable(a.PathOf("run.sh")), _server.Current("run.sh")!.Executable);
+    }
+
+    private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;
+
+    /// <summary>Removes every executable-bit column from the files table (a db as clients before the bit left it).</summary>
+    private static void DropBitColumns(string stateDir)
+    {
+        using var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(stateDir, Dropbox.SyncClient.State.LocalState.DatabaseFileName), Pooling = false }.ToString());
+        db.Open();
+        foreach (var column in new[] { "executable", "exec_bit" })
+        {
+            using var has = db.CreateCommand();
+            has.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='{column}'";
+            if ((long)has.ExecuteScalar()! > 0)
+            {
+                using var drop = db.CreateCommand();
+                drop.CommandText = $"ALTER TABLE files DROP COLUMN {column}";
+                drop.ExecuteNonQuery();
+            }
+        }
+    }
+}

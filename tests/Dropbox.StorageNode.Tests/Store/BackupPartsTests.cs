@@ -17,15 +17,7 @@ public sealed class BackupPartsTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static ChunkEngine OpenEngine(string directory) => ChunkEngine.Open(new EngineOptions
-    {
-        Directory = directory,
-        CheckpointInterval = TimeSpan.Zero,
-        IndexSizeBytes = 1L << 16,
-        IndexMemoryBytes = 1L << 20,
-        IndexPageSizeBytes = 1L << 16,
-        SegmentMaxBytes = 1L << 20,
-    });
+    private static ChunkEngine OpenEngine(string directory) => ChunkEngine.Open(StoreSnapshotTests.Options(directory));
 
     [Fact]
     public async Task A_removal_waits_for_the_snapshot_of_the_same_name_running_on_the_node_and_then_removes_its_part()

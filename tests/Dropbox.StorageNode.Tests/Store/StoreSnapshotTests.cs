@@ -12,7 +12,8 @@ public sealed class StoreSnapshotTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static EngineOptions Options(string directory) => new()
+    /// <summary>A small engine for snapshot tests (also BackupPartsTests').</summary>
+    internal static EngineOptions Options(string directory) => new()
     {
         Directory = directory,
         CheckpointInterval = TimeSpan.Zero,

@@ -47,32 +47,4 @@ public sealed class LocalStateExecutableTests : IDisposable
         Assert.Null(reopened.GetFile("fat.sh")!.Executable);
         Assert.Null(reopened.LoadBaseIndex()["fat.sh"].Executable);
     }
-
-    [Fact]
-    public void A_db_of_the_first_builds_that_kept_the_bit_carries_its_executable_rows_over_as_known_and_the_rest_as_unknown()
-    {
-        // Arrange: the interim column (NOT NULL DEFAULT 0): a one there was written by a client that read the bit; a zero
-        // may be a row migrated from before the bit.
-        var path = Path.Combine(_dir.Path, LocalState.DatabaseFileName);
-        using (var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
-        {
-            db.Open();
-            using var cmd = db.CreateCommand();
-            cmd.CommandText = """
-                CREATE TABLE files(path TEXT PRIMARY KEY, kind INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
-                    version INTEGER NOT NULL, hash BLOB NOT NULL, chunks BLOB NOT NULL, executable INTEGER NOT NULL DEFAULT 0);
-                INSERT INTO files VALUES('tool.sh', 0, 3, 5, 7, x'00', x'', 1);
-                INSERT INTO files VALUES('notes.txt', 0, 3, 5, 8, x'00', x'', 0);
-                """;
-            cmd.ExecuteNonQuery();
-        }
-
-        // Act
-        using var state = LocalState.Open(_dir.Path);
-
-        // Assert: a chmod -x of tool.sh is a change here (its bit is known), notes.txt's bit is unknown.
-        Assert.True(state.GetFile("tool.sh")!.Executable);
-        Assert.True(state.LoadBaseIndex()["tool.sh"].Executable);
-        Assert.Null(state.GetFile("notes.txt")!.Executable);
-    }
 }

@@ -635,28 +635,17 @@ internal sealed class LocalState : IDisposable
     /// The owner-executable bit of each synced file, <c>exec_bit</c>: 1, 0, or NULL for unknown. Added to a db from
     /// before it with every old row NULL: an old row never claims "not executable", which would make an upgraded device
     /// send a chmod-only version of every executable file. A db of the first builds that kept the bit has a column
-    /// <c>executable NOT NULL DEFAULT 0</c>, whose migrated rows cannot be told from real zeros, but whose ones can only
-    /// be real: those carry over as known "executable" (so a later chmod -x here is still sent), every other row reads
-    /// unknown (the next version of the file sends the bit read here). Column and carried bits come in one transaction.
+    /// <c>executable NOT NULL DEFAULT 0</c>, whose migrated rows cannot be told from real zeros: it is left unused
+    /// (its rows read unknown too, which costs nothing: the next version of the file sends the bit read here).
     /// </summary>
     private static void AddExecutableColumn(SqliteConnection db)
     {
         using var cmd = db.CreateCommand();
         cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='exec_bit'";
-        if ((long)cmd.ExecuteScalar()! != 0)
+        if ((long)cmd.ExecuteScalar()! == 0)
         {
-            return;
+            Exec(db, "ALTER TABLE files ADD COLUMN exec_bit INTEGER;");
         }
-
-        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='executable'";
-        var interim = (long)cmd.ExecuteScalar()! != 0;
-        using var tx = db.BeginTransaction();
-        cmd.Transaction = tx;
-        cmd.CommandText = interim
-            ? "ALTER TABLE files ADD COLUMN exec_bit INTEGER; UPDATE files SET exec_bit=1 WHERE executable=1;"
-            : "ALTER TABLE files ADD COLUMN exec_bit INTEGER;";
-        cmd.ExecuteNonQuery();
-        tx.Commit();
     }
 
     private static void Exec(SqliteConnection db, string sql)

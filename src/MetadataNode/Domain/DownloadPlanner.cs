@@ -88,9 +88,9 @@ internal sealed partial class DownloadPlanner
         return GetDownloadPlan(ns, path, version, offset, limit);
     }
 
-    /// <summary>The refusal of a version that names a chunk no intact copy of is left (every replica failed its checksum).</summary>
+    /// <summary>The refusal of a version that names a chunk no intact copy of is left (every replica failed its checksum, or was forgotten).</summary>
     internal static DropboxException Damaged(string path, ChunkId id) =>
-        new(ErrorKind.DataLoss, $"This version of '{path}' is damaged: chunk {id} has no intact copy left on any storage node (scrub found every replica corrupt), so it cannot be downloaded. Restore an undamaged version ('history' marks the damaged ones) or upload the file again.");
+        new(ErrorKind.DataLoss, $"This version of '{path}' is damaged: chunk {id} has no intact copy left on any storage node (scrub found every replica corrupt, or its last holder was forgotten with 'nodes forget --force'), so it cannot be downloaded. Restore an undamaged version ('history' marks the damaged ones) or upload the file again.");
 
     /// <summary>The refusal of a whole plan too large for one answer.</summary>
     internal static DropboxException PlanTooLarge(string path, int chunks) =>

@@ -395,10 +395,12 @@ internal sealed partial class UploadPlanner
         return pending;
     }
     /// <summary>
-    /// A chunk the namespace references that no intact copy of is left (every holder found it corrupt): a plan asks for
-    /// it again, so a device that still has the bytes heals every version naming it (the put records a holder again).
+    /// A chunk the namespace references that no copy a commit would count is left of: every holder found it corrupt, or
+    /// its copies are only on nodes being forgotten. A plan asks for it again, so a device that still has the bytes
+    /// heals every version naming it (the put records a holder again), and the plan never answers "held" for a chunk
+    /// the commit would then refuse as missing.
     /// </summary>
-    private bool IsLost(ChunkId id) => ChunkLedger.IsLost(ChunkLedger.Read(_engine, id));
+    private bool IsLost(ChunkId id) => !ChunkLedger.IsStored(ChunkLedger.Read(_engine, id), _nodeRegistry.MayHoldNewCopies);
 
     /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
     private void TouchPending(List<ChunkId> ids)

@@ -92,6 +92,31 @@ public sealed class ForgetNodeRaceTests
     }
 
     [Fact]
+    public async Task A_plan_made_while_the_forget_runs_asks_again_for_a_referenced_chunk_whose_only_copy_is_on_the_node_being_forgotten()
+    {
+        // Arrange: a committed file whose only copy is on A.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(11);
+        h.Stored(alice, chunk);
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None);
+
+        // Act: another file of the same content is planned while A is being forgotten (its location not cleared yet).
+        UploadPlan? plan = null;
+        h.Store.Forgetter.AfterListing = () =>
+        {
+            h.Store.Forgetter.AfterListing = null;
+            plan = h.Store.PlanUpload(alice, StoreHarness.Upload("g", 0, chunk));
+        };
+        h.Store.ForgetNode(StoreHarness.NodeA, force: true, live: true);
+
+        // Assert: the plan asks for the bytes, as the commit (which counts no copy on A) will need them; "you hold it"
+        // would have the commit refuse it as missing on every pass until the forget cleared the location.
+        Assert.NotNull(plan);
+        Assert.Contains(plan.Missing, p => p.ChunkId == chunk.Id);
+    }
+
+    [Fact]
     public async Task A_report_checked_before_the_forget_and_written_between_its_listing_and_its_clearing_records_no_copy()
     {
         using var h = Harness();

@@ -44,10 +44,10 @@ internal static partial class EngineLog
     [LoggerMessage(EventId = 2012, Level = LogLevel.Critical, Message = "A failed write batch that rolled to a new segment could not be undone: the chunk engine takes no more writes until the storage node restarts")]
     public static partial void RollbackFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Upgraded the event outbox in {Directory} to the durable-log format")]
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Information, Message = "Upgraded the event outbox in {Directory} to the durable-log format")]
     public static partial void LogUpgraded(ILogger logger, string directory);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Damaged event record in {Path} at offset {Offset}: its checksum does not match; it is skipped and the metadata node will not hear of that chunk from this event")]
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Error, Message = "Damaged event record in {Path} at offset {Offset}: its checksum does not match; it is skipped and the metadata node will not hear of that chunk from this event")]
     public static partial void LogRecordDamaged(ILogger logger, string path, long offset);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]

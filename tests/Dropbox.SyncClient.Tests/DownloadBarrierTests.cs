@@ -299,9 +299,11 @@ public sealed class DownloadBarrierTests : IDisposable
         // Batch 2 asked for its plans only after batch 1's fetch ended (every one of its 512 chunks served: one small
         // file, one chunk) and before batch 1's barrier returned: one batch fetches while the other is at its barrier,
         // never both fetching at once.
-        Assert.Equal(
-            [$"plans {BatchDownloader.MaxFiles} (chunks served: 0)", $"plans 40 (chunks served: {BatchDownloader.MaxFiles})", $"files {BatchDownloader.MaxFiles} done", "files 40 done"],
-            barrier.Events.Where(e => e.StartsWith("plans", StringComparison.Ordinal) || e.EndsWith("done", StringComparison.Ordinal)).ToList());
+        var events = barrier.Events.Where(e => e.StartsWith("plans", StringComparison.Ordinal) || e.EndsWith("done", StringComparison.Ordinal)).ToList();
+        var secondPlans = $"plans 40 (chunks served: {BatchDownloader.MaxFiles})";
+        Assert.Equal([$"plans {BatchDownloader.MaxFiles} (chunks served: 0)", secondPlans], events.Where(e => e.StartsWith("plans", StringComparison.Ordinal)).ToList());
+        Assert.True(events.IndexOf(secondPlans) < events.IndexOf($"files {BatchDownloader.MaxFiles} done"), string.Join(" | ", events));
+        Assert.Equal(["files 40 done", $"files {BatchDownloader.MaxFiles} done"], events.Where(e => e.EndsWith("done", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
 
         // Every barrier ran off the thread pool (a blocking fsync does not hold a thread the fetching batch needs).
         Assert.All(barrier.OnPoolThread, onPool => Assert.False(onPool));

@@ -329,6 +329,11 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             Task changed;
             lock (_lock)
             {
+                if (ListChangesFault?.Invoke(request) is { } fault)
+                {
+                    throw fault;
+                }
+
                 if (request.WaitSeconds == 0 && FailPassListings > 0)
                 {
                     FailPassListings--;
@@ -375,6 +380,9 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
 
         return response;
     }
+
+    /// <summary>When set, each change listing (a pass's or a long poll) throws what it returns, if anything.</summary>
+    public Func<ListChangesRequest, Exception?>? ListChangesFault { get; set; }
 
     /// <summary>When above zero, that many full listings (ListFiles) fail as unavailable.</summary>
     public int FailFullListings { get; set; }

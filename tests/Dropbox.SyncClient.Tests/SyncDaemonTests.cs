@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
@@ -127,6 +128,55 @@ public sealed class SyncDaemonTests : IDisposable
 
             await WaitUntilAsync(() => _server.Current(path) is not null, run, "the file on the server", TimeSpan.FromSeconds(30));
             Assert.Equal((ulong)"written just now".Length, _server.Current(path)!.Size);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    [Fact]
+    public async Task A_file_written_while_the_server_was_away_goes_up_soon_after_its_return_even_when_the_long_poll_ended_cancelled()
+    {
+        // The long poll in flight when the server went away ends "cancelled" (an HTTP/2 reset with CANCEL, as a
+        // restarting server or a proxy sends), every later call fails as unreachable. The daemon's failed passes back
+        // off (2, 4, 8 s...); only its probe notices the return at once, so the probe must survive that first ending.
+        var options = new SyncOptions { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
+        using var a = new TestClient(_dir, "a", _server, options);
+        var passes = 0;
+        var headers = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, _ => Interlocked.Increment(ref passes))
+        {
+            Debounce = TimeSpan.FromMilliseconds(50), MinPollSeconds = 1, UnreachableProbeInterval = TimeSpan.FromMilliseconds(500), PassStarting = headers.Enqueue,
+        };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => Volatile.Read(ref passes) >= 1, run, "the first pass");
+            var cancelledPolls = 0;
+            _server.ListChangesFault = request =>
+            {
+                if (request.WaitSeconds > 0)
+                {
+                    Interlocked.Increment(ref cancelledPolls);
+                    return new OperationCanceledException("Listing changes was cancelled.");
+                }
+
+                return new DropboxException(ErrorKind.Unavailable, "Listing changes: the server is not reachable.");
+            };
+            a.Write("written-while-away.txt", "kept for the server");
+            await WaitUntilAsync(() => Volatile.Read(ref cancelledPolls) >= 1, run, "the long poll's end");
+
+            // Away long enough for the passes' back-off to pass 4 s: the next retry is then about 7 s after the return.
+            await Task.Delay(TimeSpan.FromSeconds(7));
+            Assert.Null(_server.Current("written-while-away.txt"));
+            _server.ListChangesFault = null;
+            var back = Stopwatch.StartNew();
+            await WaitUntilAsync(() => _server.Current("written-while-away.txt") is not null, run, "the file on the server");
+            Assert.True(back.Elapsed < TimeSpan.FromSeconds(4), $"on the server {back.Elapsed.TotalSeconds:F1} s after the return\n{string.Join("\n", headers)}");
+            Assert.Contains(headers, h => h.Contains("the server answers again", StringComparison.Ordinal));
         }
         finally
         {

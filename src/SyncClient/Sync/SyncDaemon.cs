@@ -744,11 +744,18 @@ internal sealed class SyncDaemon
                     wait = Math.Min(MaxPollSeconds, wait * 2); // idle: back off towards minutes
                 }
             }
-            catch (DropboxException)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Unreachable (or refusing): probe again soon, a little less often each time, never less often than
-                // UnreachableProbeInterval, so a returning server is noticed within that.
+                // UnreachableProbeInterval, so a returning server is noticed within that. Any failure counts, not only
+                // the translated ones: a call the server or a proxy reset with CANCEL reaches here as "cancelled", and
+                // a poll that ended on it would leave every later return of the server to the growing retry back-off.
                 failures++;
+                if (failures == 1 && e is not DropboxException)
+                {
+                    _ctx.Progress.Log($"error: asking the server for changes: {e.GetType().Name}: {e.Message}");
+                }
+
                 var delay = TimeSpan.FromSeconds(Math.Min(UnreachableProbeInterval.TotalSeconds, 1 << Math.Min(failures - 1, 6)));
                 await Task.Delay(delay, ct).ConfigureAwait(false);
             }

@@ -136,12 +136,16 @@ public sealed class SyncDaemonTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task A_file_written_while_the_server_was_away_goes_up_soon_after_its_return_even_when_the_long_poll_ended_cancelled()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_file_written_while_the_server_was_away_goes_up_soon_after_its_return(bool staleCursorAfterReturn)
     {
-        // The long poll in flight when the server went away ends "cancelled" (an HTTP/2 reset with CANCEL, as a
-        // restarting server or a proxy sends), every later call fails as unreachable. The daemon's failed passes back
-        // off (2, 4, 8 s...); only its probe notices the return at once, so the probe must survive that first ending.
+        // While away: the long poll in flight ends "cancelled" (an HTTP/2 reset with CANCEL, as a restarting server or a
+        // proxy sends), every later call fails as unreachable. After its return, a metadata node that had crashed
+        // refuses the cursors it issued before (a new change-log epoch): the probe's first answer is that refusal. The
+        // daemon's failed passes back off (2, 4, 8 s...); only the probe notices the return at once, so it must survive
+        // the cancelled poll and take a refusal for an answer.
         var options = new SyncOptions { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
         using var a = new TestClient(_dir, "a", _server, options);
         var passes = 0;
@@ -155,6 +159,7 @@ public sealed class SyncDaemonTests : IDisposable
         try
         {
             await WaitUntilAsync(() => Volatile.Read(ref passes) >= 1, run, "the first pass");
+            var stale = a.State.GetSetting(StateKeys.Cursor);
             var cancelledPolls = 0;
             _server.ListChangesFault = request =>
             {
@@ -172,7 +177,9 @@ public sealed class SyncDaemonTests : IDisposable
             // Away long enough for the passes' back-off to pass 4 s: the next retry is then about 7 s after the return.
             await Task.Delay(TimeSpan.FromSeconds(7));
             Assert.Null(_server.Current("written-while-away.txt"));
-            _server.ListChangesFault = null;
+            _server.ListChangesFault = staleCursorAfterReturn
+                ? request => request.Limit == 1 && request.Cursor == stale ? StaleCursor() : null // the probe's, not a pass's
+                : null;
             var back = Stopwatch.StartNew();
             await WaitUntilAsync(() => _server.Current("written-while-away.txt") is not null, run, "the file on the server");
             Assert.True(back.Elapsed < TimeSpan.FromSeconds(4), $"on the server {back.Elapsed.TotalSeconds:F1} s after the return\n{string.Join("\n", headers)}");
@@ -184,6 +191,40 @@ public sealed class SyncDaemonTests : IDisposable
             await run;
         }
     }
+
+    [Fact]
+    public async Task An_idle_daemon_whose_cursor_the_server_refuses_runs_a_pass_at_once_instead_of_at_the_next_rescan()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        var headers = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, _ => { }) { MinPollSeconds = 1, UnreachableProbeInterval = TimeSpan.FromMilliseconds(500), PassStarting = headers.Enqueue };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => !headers.IsEmpty, run, "the first pass");
+            var stale = a.State.GetSetting(StateKeys.Cursor);
+
+            // The metadata node restarted after a crash while nothing changed here: the feed refuses the old cursor. Only
+            // a pass takes a new one (it lists everything); without one the daemon follows nothing until its rescan.
+            var refused = 0;
+            _server.ListChangesFault = request => request.Limit == 1 && request.Cursor == stale && Interlocked.Increment(ref refused) > 0 ? StaleCursor() : null;
+            await WaitUntilAsync(() => headers.Any(h => h.Contains("the server reset the change feed", StringComparison.Ordinal)), run, "a pass for the reset feed", TimeSpan.FromSeconds(10));
+            var asked = Volatile.Read(ref refused);
+
+            // Asked once per refused cursor: a refusal that lasts does not start a pass per probe.
+            await WaitUntilAsync(() => Volatile.Read(ref refused) >= asked + 3, run, "more refused probes");
+            Assert.Single(headers, h => h.Contains("the server reset the change feed", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    private static DropboxException StaleCursor() =>
+        new(ErrorKind.Conflict, "Listing changes: Stale cursor: this account's change log was recreated since the cursor was issued. Reset: list changes again with an empty cursor and reconcile.");
 
     [Fact]
     public async Task A_file_that_keeps_changing_costs_a_bounded_number_of_passes_and_is_synced_once_it_settles()

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Sync;
@@ -683,15 +684,28 @@ internal sealed class SyncDaemon
         }
     }
 
+    /// <summary>
+    /// What the failed passes left (a file written meanwhile, a commit cut off) goes now, not at the next local change:
+    /// ends the back-off pause, or asks for a pass.
+    /// </summary>
+    private void ServerAnswersAgain()
+    {
+        _serverBack.Writer.TryWrite(true);
+        _triggers.Writer.TryWrite("the server answers again");
+    }
+
     private async Task PollRemoteAsync(CancellationToken ct)
     {
         var wait = MinPollSeconds;
         var failures = 0;
+        var unreachable = false;
+        string? cursor = null;
+        string? resetAskedFor = null;
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                var cursor = _ctx.State.GetSetting(StateKeys.Cursor);
+                cursor = _ctx.State.GetSetting(StateKeys.Cursor);
                 if (string.IsNullOrEmpty(cursor))
                 {
                     await Task.Delay(TimeSpan.FromSeconds(MinPollSeconds), ct).ConfigureAwait(false);
@@ -701,16 +715,14 @@ internal sealed class SyncDaemon
                 var asked = Stopwatch.GetTimestamp();
                 // While the server was unreachable: a quick probe (no long poll), so its return is noticed at once.
                 var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1, WaitSeconds = failures > 0 ? 0 : wait }, ct).ConfigureAwait(false);
+                unreachable = false;
                 if (failures > 0)
                 {
                     failures = 0;
                     wait = MinPollSeconds;
                     if (_lastPassFailed)
                     {
-                        // What the failed passes left (a file written meanwhile, a commit cut off) goes now, not at
-                        // the next local change: ends the back-off pause, or asks for a pass.
-                        _serverBack.Writer.TryWrite(true);
-                        _triggers.Writer.TryWrite("the server answers again");
+                        ServerAnswersAgain();
                     }
 
                     continue;
@@ -746,6 +758,25 @@ internal sealed class SyncDaemon
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
+                // A refusal is an answer: the server is back. A metadata node restarted after a crash refuses every
+                // cursor it issued before (a new change-log epoch), so the first probe after its return is refused; the
+                // pass it asks for resets the cursor. Asked once per return, so a lasting refusal (a revoked token)
+                // leaves the passes to their back-off.
+                var refused = e is DropboxException { Kind: not ErrorKind.Unavailable };
+                if (refused && unreachable && _lastPassFailed)
+                {
+                    ServerAnswersAgain();
+                }
+                else if (e is DropboxException reset && RemoteErrors.IsCursorReset(reset) && cursor != resetAskedFor)
+                {
+                    // Refused while all was quiet here: the feed cannot be followed until a pass lists everything and
+                    // takes a new cursor (once per refused cursor; the pass's own failure has its back-off).
+                    resetAskedFor = cursor;
+                    _triggers.Writer.TryWrite("the server reset the change feed");
+                }
+
+                unreachable = !refused;
+
                 // Unreachable (or refusing): probe again soon, a little less often each time, never less often than
                 // UnreachableProbeInterval, so a returning server is noticed within that. Any failure counts, not only
                 // the translated ones: a call the server or a proxy reset with CANCEL reaches here as "cancelled", and

@@ -23,4 +23,20 @@ public sealed class RuntimeSettingsTests
         Assert.True(properties.TryGetProperty("System.Runtime.TieredPGO", out var pgo), $"{executable} does not set System.Runtime.TieredPGO.");
         Assert.False(pgo.GetBoolean());
     }
+
+    /// <summary>
+    /// The storage node (and the appliance, which hosts one) lets idle thread-pool workers block at once: spinning before
+    /// blocking was about 13% of the appliance's CPU in a 256 MiB first upload on a loaded 2-core machine.
+    /// </summary>
+    [Fact]
+    public void The_storage_node_thread_pool_workers_do_not_spin_before_blocking()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "Dropbox.StorageNode.runtimeconfig.json");
+        Assert.True(File.Exists(path), $"{path} is missing: the test expects the build to copy it.");
+
+        using var config = JsonDocument.Parse(File.ReadAllText(path));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.True(properties.TryGetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", out var spin), "The storage node does not set System.Threading.ThreadPool.UnfairSemaphoreSpinLimit.");
+        Assert.Equal(0, spin.GetInt32());
+    }
 }

@@ -158,6 +158,28 @@ public sealed class DownloadBarrierTests : IDisposable
     }
 
     [Fact]
+    public async Task One_damaged_file_fails_alone_and_its_batch_is_not_asked_for_file_by_file()
+    {
+        await UploadManyAsync();
+        _server.DamagedPaths.Add(PathOf(17));
+        using var b = new TestClient(_dir, "b", _server);
+
+        var summary = await b.SyncAsync();
+
+        Assert.Equal(1, summary.Errors);
+        Assert.Contains(summary.ErrorMessages, m => m.Contains(PathOf(17), StringComparison.Ordinal) && m.Contains("damaged", StringComparison.Ordinal));
+        Assert.False(File.Exists(b.PathOf(PathOf(17))));
+        Assert.Equal(FileCount - 1, b.State.CountFiles());
+        Assert.Equal(ContentOf(16), b.Read(PathOf(16)));
+        Assert.Equal(ContentOf(18), b.Read(PathOf(18)));
+
+        // The batch of 40 is halved down to the damaged file: 1 + 2 per level (40 -> 20 -> 10 -> 5 -> 3 -> 2 -> 1) at
+        // most, and no file is planned alone (was: the whole batch asked for again, one call per file).
+        Assert.Equal(0, _server.SinglePlanCalls);
+        Assert.InRange(_server.BatchPlanCalls, 2, 1 + (2 * 6));
+    }
+
+    [Fact]
     public async Task A_real_barrier_failure_of_several_folders_fails_that_batch_and_the_pass_finishes()
     {
         await UploadManyAsync();

@@ -249,14 +249,28 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>When set, rewrites every answer to GetDownloadPlans (a hostile or buggy server).</summary>
     public Action<GetDownloadPlansResponse>? TamperPlans { get; set; }
 
+    /// <summary>Paths whose current version is damaged: their plans are refused with DataLoss, and so is any batch naming one (as the metadata node).</summary>
+    public HashSet<string> DamagedPaths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Calls to GetDownloadPlans (batched) and GetDownloadPlan (one file) so far.</summary>
+    public int BatchPlanCalls { get; private set; }
+
+    /// <inheritdoc cref="BatchPlanCalls"/>
+    public int SinglePlanCalls { get; private set; }
+
     public async Task<GetDownloadPlansResponse> GetDownloadPlansAsync(GetDownloadPlansRequest request, CancellationToken ct)
     {
+        lock (_lock)
+        {
+            BatchPlanCalls++;
+        }
+
         var response = new GetDownloadPlansResponse();
         foreach (var file in request.Files)
         {
             try
             {
-                response.Plans.Add(await GetDownloadPlanAsync(file, ct).ConfigureAwait(false));
+                response.Plans.Add(await PlanAsync(file).ConfigureAwait(false));
             }
             catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
             {
@@ -272,6 +286,21 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     {
         lock (_lock)
         {
+            SinglePlanCalls++;
+        }
+
+        return PlanAsync(request);
+    }
+
+    private Task<GetDownloadPlanResponse> PlanAsync(GetDownloadPlanRequest request)
+    {
+        lock (_lock)
+        {
+            if (DamagedPaths.Contains(request.Path))
+            {
+                throw new DropboxException(ErrorKind.DataLoss, $"This version of '{request.Path}' is damaged: a chunk has no intact copy left.");
+            }
+
             var entry = request.Version == 0
                 ? Current(request.Path)
                 : _history.GetValueOrDefault(request.Path)?.FirstOrDefault(e => e.Version == request.Version);

@@ -282,50 +282,37 @@ internal sealed class BatchDownloader
     /// </summary>
     private async Task StageAsync(List<string> paths, StagedDownload?[] staged, CancellationToken ct)
     {
-        GetDownloadPlansResponse? plans = null;
-        try
-        {
-            var request = new GetDownloadPlansRequest();
-            foreach (var path in paths)
-            {
-                request.Files.Add(DownloadPlans.FirstPage(path));
-            }
-
-            plans = await _ctx.Metadata.GetDownloadPlansAsync(request, ct).ConfigureAwait(false);
-            if (plans.Plans.Count != paths.Count)
-            {
-                plans = null; // not an answer to this question: ask file by file
-            }
-        }
-        catch (DropboxException)
-        {
-            plans = null;
-        }
+        var plans = new GetDownloadPlanResponse?[paths.Count];
+        var tablesOf = new GetDownloadPlanResponse?[paths.Count];
+        var refused = new DropboxException?[paths.Count];
+        await PlanRangeAsync(paths, 0, paths.Count, plans, tablesOf, refused, ct).ConfigureAwait(false);
 
         var alone = new List<(int Index, GetDownloadPlanResponse? Plan)>();
         var wanted = new Dictionary<ChunkId, WantedChunk>();
         var failed = new Exception?[paths.Count];
-        if (plans is null)
+        for (var i = 0; i < paths.Count; i++)
         {
-            alone.AddRange(paths.Select((_, i) => (i, (GetDownloadPlanResponse?)null)));
-        }
-        else
-        {
-            var tables = new GetDownloadPlanResponse();
-            tables.Nodes.AddRange(plans.Nodes);
-            tables.Tokens.AddRange(plans.Tokens);
-            for (var i = 0; i < paths.Count; i++)
+            if (refused[i] is { } refusal)
             {
-                try
-                {
-                    Plan(i, paths[i], plans.Plans[i], tables, staged, wanted, alone);
-                }
-                catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
-                {
-                    staged[i]?.Dispose();
-                    staged[i] = null;
-                    Fail(paths[i], e);
-                }
+                Fail(paths[i], refusal); // the server's word on this one file (a damaged version): not asked again
+                continue;
+            }
+
+            if (plans[i] is not { } plan)
+            {
+                alone.Add((i, null));
+                continue;
+            }
+
+            try
+            {
+                Plan(i, paths[i], plan, tablesOf[i]!, staged, wanted, alone);
+            }
+            catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+            {
+                staged[i]?.Dispose();
+                staged[i] = null;
+                Fail(paths[i], e);
             }
         }
 
@@ -369,6 +356,59 @@ internal sealed class BatchDownloader
                 Fail(paths[file.Index], e);
             }
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The plans of files [<paramref name="from"/>, +<paramref name="count"/>) in one call, each with the answer's
+    /// shared tables. The server refuses a whole call for one damaged file (DataLoss): then each half is asked on its
+    /// own, down to that file, whose refusal is kept (so one damaged file costs about 2·log2(batch) calls, not a call
+    /// per file, on every pass). Any other refusal, or an answer of the wrong length (an older server), leaves the
+    /// range's plans null: those files go one by one.
+    /// </summary>
+    private async Task PlanRangeAsync(List<string> paths, int from, int count, GetDownloadPlanResponse?[] plans, GetDownloadPlanResponse?[] tablesOf, DropboxException?[] refused, CancellationToken ct)
+    {
+        GetDownloadPlansResponse answer;
+        try
+        {
+            var request = new GetDownloadPlansRequest();
+            for (var i = from; i < from + count; i++)
+            {
+                request.Files.Add(DownloadPlans.FirstPage(paths[i]));
+            }
+
+            answer = await _ctx.Metadata.GetDownloadPlansAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.DataLoss)
+        {
+            if (count == 1)
+            {
+                refused[from] = e;
+                return;
+            }
+
+            var half = count / 2;
+            await PlanRangeAsync(paths, from, half, plans, tablesOf, refused, ct).ConfigureAwait(false);
+            await PlanRangeAsync(paths, from + half, count - half, plans, tablesOf, refused, ct).ConfigureAwait(false);
+            return;
+        }
+        catch (DropboxException)
+        {
+            return; // ask file by file
+        }
+
+        if (answer.Plans.Count != count)
+        {
+            return; // not an answer to this question: ask file by file
+        }
+
+        var tables = new GetDownloadPlanResponse();
+        tables.Nodes.AddRange(answer.Nodes);
+        tables.Tokens.AddRange(answer.Tokens);
+        for (var i = 0; i < count; i++)
+        {
+            plans[from + i] = answer.Plans[i];
+            tablesOf[from + i] = tables;
+        }
     }
 
     /// <summary>Checks file <paramref name="i"/>'s plan and either notes its chunks as wanted (its temp file created) or sets it aside to go alone.</summary>

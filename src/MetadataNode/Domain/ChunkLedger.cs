@@ -99,6 +99,19 @@ internal static class ChunkLedger
     }
 
     /// <summary>
+    /// True when a node's verified "I hold it" would change nothing in <paramref name="record"/> but its grace clock:
+    /// stored, <paramref name="nodeId"/> a listed location (not unconfirmed), nothing being deleted or lost, and the grace
+    /// clock either stopped (referenced) or started at or after <paramref name="freshSinceMs"/>. A commit's check of
+    /// chunks its own account just uploaded (every chunk of a first upload: the node's event already recorded them
+    /// exactly so) then need not rewrite each record, which was a second write of every new chunk.
+    /// </summary>
+    public static bool AlreadyStoredOn(ChunkRecord? record, string nodeId, long freshSinceMs) =>
+        record is { State: ChunkState.Stored, DeletingLocations.Count: 0, LostWithNode.Length: 0 }
+        && record.Locations.Contains(nodeId)
+        && !record.UnconfirmedLocations.Contains(nodeId)
+        && (record.Refcount > 0 || record.ZeroSinceUnixMs >= freshSinceMs);
+
+    /// <summary>
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
     /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
     /// (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes

@@ -373,6 +373,7 @@ internal sealed partial class UploadCommit
         })).ConfigureAwait(false);
 
         var now = NowMs;
+        var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);
         var landed = new List<(string Node, ChunkId Id)>();
         Mutate<object?>(null, (batch, _) =>
         {
@@ -399,6 +400,14 @@ internal sealed partial class UploadCommit
                 {
                     if (present[i])
                     {
+                        if (ChunkLedger.AlreadyStoredOn(batch.GetChunk(chunks[i].Id), node.NodeId, freshSince))
+                        {
+                            // Recorded so already (the node's own event): rewriting it would only move the grace clock
+                            // by under a 60th of the grace. Ended as a put all the same.
+                            landed.Add((node.NodeId, chunks[i].Id));
+                            continue;
+                        }
+
                         // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
                         // than taking the committing client's word, which would then stand for every account.
                         if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, ChunkEncoding.Raw, 0, now, verified: true))

@@ -72,7 +72,10 @@ internal static partial class FileChangeTime
                 + (BitConverter.ToUInt32(buffer[(StxMtimeOffset + 8)..]) / 100);
             long? ctime = (mask & StatxCtime) == 0 ? null
                 : (BitConverter.ToInt64(buffer[StxCtimeOffset..]) * 1_000_000_000L) + BitConverter.ToUInt32(buffer[(StxCtimeOffset + 8)..]);
-            return new Stat(true, (mode & 0xF000) == 0x4000, (mode & 0xF000) == 0x8000, BitConverter.ToInt64(buffer[StxSizeOffset..]), mtimeTicks, ctime);
+            return new Stat(true, (mode & 0xF000) == 0x4000, (mode & 0xF000) == 0x8000, BitConverter.ToInt64(buffer[StxSizeOffset..]), mtimeTicks, ctime)
+            {
+                Permissions = (UnixFileMode)(mode & 0xFFF),
+            };
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -84,6 +87,9 @@ internal static partial class FileChangeTime
     /// <summary>What <see cref="TryStat"/> saw: <see cref="Exists"/> false when nothing is at the path.</summary>
     internal readonly record struct Stat(bool Exists, bool IsDirectory, bool IsRegularFile, long Size, long MtimeTicks, long? CtimeNs)
     {
+        /// <summary>The permission bits of the mode (the same call's: a file's executable bit needs no stat of its own).</summary>
+        public UnixFileMode Permissions { get; init; }
+
         /// <summary>A regular file (not a folder, not a symbolic link) of this size and mtime.</summary>
         public bool IsFileAs(long size, long mtimeTicks) => Exists && IsRegularFile && new FileStamp(Size, MtimeTicks) == new FileStamp(size, mtimeTicks);
     }

@@ -237,9 +237,15 @@ internal sealed class FileHasher
                 refs.Add(ChunkRef.Raw(c.Ref.Id, c.Ref.Size));
             }
 
-            if (total == size && IsAsScanned(fullPath, size, mtimeTicks, ctime))
+            // The check after the read gives the executable bit too, from the same statx (one call where two were).
+            var after = FileChangeTime.TryStat(fullPath);
+            var asScanned = after is { } s
+                ? s.IsFileAs(size, mtimeTicks) && (ctime is null || s.CtimeNs == ctime)
+                : IsAsScanned(fullPath, size, mtimeTicks, ctime);
+            if (total == size && asScanned)
             {
-                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ReadBit(fullPath) }, chunks);
+                var executable = !ReadsExecutableBit ? null : after is { } seenAfter ? ExecutableBit.Of(seenAfter.Permissions) : ReadBit(fullPath);
+                var result = (new FileFingerprint(size, mtimeTicks, refs, FileVersion.ComputeContentHash(refs.Select(r => r.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = executable }, chunks);
                 chunks = null;
                 return result;
             }

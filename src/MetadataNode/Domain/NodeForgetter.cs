@@ -55,25 +55,7 @@ internal sealed class NodeForgetter
         {
             try
             {
-                // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while,
-                // and commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
-                var (candidates, copyNodes) = ScanCandidates(nodeId);
-                _nodes.Forget(nodeId, batch =>
-                {
-                    // Under the write lock: only the candidates are read again, since a commit may have referenced one
-                    // since the scan. A node that counted as a second copy must still count.
-                    var now = CopyNodes(nodeId);
-                    if (!copyNodes.IsSubsetOf(now))
-                    {
-                        throw new DropboxException(ErrorKind.Unavailable, $"Storage node(s) {string.Join(", ", copyNodes.Except(now).Order(StringComparer.Ordinal))} stopped answering or began draining while the forget of '{nodeId}' counted copies; run it again.");
-                    }
-
-                    var (sole, unsafeCopies) = SoleCopies(batch, nodeId, candidates, now);
-                    if (sole > 0 && !force)
-                    {
-                        throw Refusal(nodeId, sole, unsafeCopies);
-                    }
-                });
+                ForgetCounted(nodeId, force);
             }
             catch
             {
@@ -87,6 +69,94 @@ internal sealed class NodeForgetter
         Log.NodeForgotten(_logger, nodeId, result.LocationsCleared, result.ChunksLost);
         return result;
     }
+
+    /// <summary>
+    /// Scans for the chunks the node may hold the last copy of and takes it out of the registry once they are counted
+    /// again under the write lock. A corrupt report that removed a holder while the scan ran (a copy node's scrub
+    /// quarantined a chunk the scan had seen on it) may have made a non-candidate a sole copy, which the lock-time check
+    /// reads nothing of: the scan is then taken again, at most <see cref="MaxScans"/> times.
+    /// </summary>
+    private void ForgetCounted(string nodeId, bool force)
+    {
+        for (var scan = 1; ; scan++)
+        {
+            // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while, and
+            // commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
+            var corruptBefore = _transactions.CorruptReports;
+            var (candidates, copyNodes) = ScanCandidates(nodeId);
+            if (!force)
+            {
+                // Outside the lock first: a node holding the only copy of many referenced chunks (one replica per chunk)
+                // is refused without holding every writer off while its candidates are read.
+                var (soleNow, unsafeNow, unreferenced) = SoleCopies(ReadCommitted, nodeId, candidates, copyNodes);
+                if (soleNow > 0)
+                {
+                    throw Refusal(nodeId, soleNow, unsafeNow);
+                }
+
+                candidates = unreferenced;
+            }
+
+            BeforeCheck?.Invoke();
+            var rescan = false;
+            try
+            {
+                ForgetChecked(nodeId, force, scan, corruptBefore, candidates, copyNodes, () => rescan = true);
+                return;
+            }
+            catch (DropboxException) when (rescan && scan < MaxScans)
+            {
+                // scan again
+            }
+        }
+    }
+
+    private void ForgetChecked(string nodeId, bool force, int scan, long corruptBefore, List<ChunkId> candidates, HashSet<string> copyNodes, Action rescan)
+    {
+        _nodes.Forget(nodeId, batch =>
+        {
+            // Under the write lock. A corrupt report since the scan may have removed the copy that kept a chunk out
+            // of the candidates: scan again.
+            if (_transactions.CorruptReports != corruptBefore)
+            {
+                rescan();
+                throw new DropboxException(ErrorKind.Unavailable, $"Storage nodes reported corrupt chunks while the forget of '{nodeId}' counted copies, {scan} time(s); run it again.");
+            }
+
+            // A node that counted as a second copy must still count.
+            var now = CopyNodes(nodeId);
+            if (!copyNodes.IsSubsetOf(now))
+            {
+                throw new DropboxException(ErrorKind.Unavailable, $"Storage node(s) {string.Join(", ", copyNodes.Except(now).Order(StringComparer.Ordinal))} stopped answering or began draining while the forget of '{nodeId}' counted copies; run it again.");
+            }
+
+            if (force)
+            {
+                return; // whatever it alone holds is lost anyway, and counted as it is cleared
+            }
+
+            // Only the candidates unreferenced at the check above are read again: a commit may have referenced one
+            // since (a referenced one there refused). Each is a point read.
+            var (sole, unsafeCopies, _) = SoleCopies(id => { Interlocked.Increment(ref _readUnderLock); return batch.GetChunk(id); }, nodeId, candidates, now);
+            if (sole > 0)
+            {
+                throw Refusal(nodeId, sole, unsafeCopies);
+            }
+        });
+    }
+
+    private ChunkRecord? ReadCommitted(ChunkId id) => ChunkLedger.Read(_engine, id);
+
+    /// <summary>Most scans of one forget when corrupt reports keep arriving during them.</summary>
+    private const int MaxScans = 3;
+
+    /// <summary>Tests: chunk records the lock-time check read (under the write lock) since start.</summary>
+    internal long ReadUnderLock => Interlocked.Read(ref _readUnderLock);
+
+    private long _readUnderLock;
+
+    /// <summary>Tests: runs after the scan, before the count under the write lock.</summary>
+    internal Action? BeforeCheck { get; set; }
 
     /// <summary>Finishes every forget a crash cut short (run at open).</summary>
     public void ResumeUnfinished()
@@ -132,14 +202,24 @@ internal sealed class NodeForgetter
         return (candidates, copyNodes);
     }
 
-    /// <summary>Of the candidates, the referenced chunks left with no copy on a copy node, and those of them with a copy on some other listed node (draining, dead).</summary>
-    private static (long Sole, List<ChunkId> UnsafeCopies) SoleCopies(RecordBatch batch, string nodeId, List<ChunkId> candidates, HashSet<string> copyNodes)
+    /// <summary>
+    /// Of the candidates, the referenced chunks left with no copy on a copy node, those of them with a copy on some other
+    /// listed node (draining, dead), and the candidates that are not referenced (still held only there).
+    /// </summary>
+    private static (long Sole, List<ChunkId> UnsafeCopies, List<ChunkId> Unreferenced) SoleCopies(Func<ChunkId, ChunkRecord?> read, string nodeId, List<ChunkId> candidates, HashSet<string> copyNodes)
     {
         long sole = 0;
         var unsafeCopies = new List<ChunkId>();
+        var unreferenced = new List<ChunkId>();
         foreach (var id in candidates)
         {
-            if (batch.GetChunk(id) is { State: ChunkState.Stored, Refcount: > 0 } record && record.Locations.Contains(nodeId) && !record.Locations.Any(copyNodes.Contains))
+            var record = read(id);
+            if (record is null || !record.Locations.Contains(nodeId) || record.Locations.Any(copyNodes.Contains))
+            {
+                continue;
+            }
+
+            if (record is { State: ChunkState.Stored, Refcount: > 0 })
             {
                 sole++;
                 if (record.Locations.Count > 1)
@@ -147,9 +227,13 @@ internal sealed class NodeForgetter
                     unsafeCopies.Add(id);
                 }
             }
+            else
+            {
+                unreferenced.Add(id);
+            }
         }
 
-        return (sole, unsafeCopies);
+        return (sole, unsafeCopies, unreferenced);
     }
 
     private static DropboxException Refusal(string nodeId, long sole, List<ChunkId> unsafeCopies)

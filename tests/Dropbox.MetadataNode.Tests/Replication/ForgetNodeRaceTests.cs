@@ -222,6 +222,49 @@ public sealed class ForgetNodeRaceTests
         Assert.True(h.Store.Nodes.TryGet(StoreHarness.NodeA, out _));
     }
 
+    [Fact]
+    public async Task A_corrupt_report_during_the_forgets_scan_that_removes_the_other_copy_makes_the_forget_refuse_not_lose_the_chunk()
+    {
+        // Arrange: a committed chunk on A and B.
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(12);
+        await h.PutFileAsync(alice, "f", 0, chunk);
+        ReportOn(h, NodeB, alice, chunk);
+
+        // Act: after the scan saw the copy on B, B's scrub quarantines it and reports it corrupt; then the forget counts.
+        h.Store.Forgetter.BeforeCheck = () =>
+        {
+            h.Store.Forgetter.BeforeCheck = null;
+            Assert.Equal(1, h.Store.ReportChunksCorrupt(NodeB, [chunk.Id]).Repairable);
+        };
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+
+        // Assert: A now holds the only intact copy: refused, nothing changed, and the file still reads from A.
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("1 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.True(h.Store.Nodes.MayHoldNewCopies(StoreHarness.NodeA));
+        Assert.Equal([StoreHarness.NodeA], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        Assert.Equal([StoreHarness.NodeA], h.Store.GetDownloadPlan(alice, "f", 0).Chunks.Single().Holders.Select(n => n.NodeId));
+    }
+
+    [Fact]
+    public async Task A_node_holding_the_only_copy_of_referenced_chunks_is_refused_without_reading_them_under_the_write_lock()
+    {
+        // Arrange: one replica per chunk, so every chunk on A is a candidate.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(365), ReplicationFactor = 1 });
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(100, 20).Select(i => StoreHarness.Chunk(i)).ToArray();
+        await h.PutFileAsync(alice, "big", 0, chunks);
+
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("20 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, h.Store.Forgetter.ReadUnderLock); // writers were not held off while 20 (or millions) were read
+        Assert.True(h.Store.Nodes.MayHoldNewCopies(StoreHarness.NodeA));
+    }
+
     private static void ReportOn(StoreHarness h, string node, UserInfo user, params ChunkRef[] chunks)
     {
         var report = new ReportChunksStoredRequest { NodeId = node };

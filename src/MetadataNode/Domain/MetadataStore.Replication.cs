@@ -12,8 +12,8 @@ namespace Dropbox.MetadataNode.Domain;
 /// </summary>
 internal sealed partial class MetadataStore
 {
-    /// <summary>Every registered node with its state now (live, dead, draining).</summary>
-    public NodeStates NodeStates() => new(_nodeRegistry.All(), _clock.GetUtcNow().ToUnixTimeMilliseconds(), (long)_options.NodeTimeout.TotalMilliseconds);
+    /// <summary>Every registered node with its state now (live, dead, draining, being forgotten).</summary>
+    public NodeStates NodeStates() => new(_nodeRegistry.All(), _clock.GetUtcNow().ToUnixTimeMilliseconds(), (long)_options.NodeTimeout.TotalMilliseconds, _nodeRegistry.IsBeingForgotten);
 
     /// <summary>Nodes new chunks may go to (see <see cref="NodeRegistry.PlacementNodes"/>).</summary>
     internal List<NodeRecord> PlacementNodes() => _nodeRegistry.PlacementNodes();

@@ -28,9 +28,11 @@ internal sealed class NodeForgetter
     private readonly NodeRegistry _nodes;
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces;
     private readonly ILogger _logger;
+    private readonly MetadataNodeOptions _options;
 
-    public NodeForgetter(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, ConcurrentDictionary<string, NamespaceState> namespaces, ILogger logger)
+    public NodeForgetter(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, ConcurrentDictionary<string, NamespaceState> namespaces, MetadataNodeOptions options, ILogger logger)
     {
+        _options = options;
         _engine = engine;
         _transactions = transactions;
         _nodes = nodes;
@@ -48,6 +50,11 @@ internal sealed class NodeForgetter
         nodeId = NodeRegistry.ValidNodeId(nodeId);
         if (!live && !_nodes.IsForgotten(nodeId) && _nodes.TryGet(nodeId, out var node) && _nodes.IsLive(node) && !node.Draining)
         {
+            if (_nodes.LivenessAsOfMs is { } asOf)
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was running when this metadata node stopped (its last heartbeat, {DateTimeOffset.FromUnixTimeMilliseconds(node.LastHeartbeatUnixMs):u}, is within --node-dead-after {_options.NodeTimeout.TotalSeconds:0} s of the newest one recorded, {DateTimeOffset.FromUnixTimeMilliseconds(asOf):u}). Offline, 'nodes forget' cannot see whether it runs now: check the node id; if that node is gone for good pass --live (a forgotten node stops for good and must be wiped), or start the metadata node and drain it first.");
+            }
+
             throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is running (it heartbeated within the node timeout): 'nodes forget' is for a node that will never return, and a forgotten node stops for good and must be wiped. Check the node id; stop the node or drain it ('nodes drain {nodeId}') first, or pass --live to forget it while it runs.");
         }
 

@@ -70,7 +70,9 @@ internal sealed class StoreTransactions : IDisposable
     /// <summary>
     /// Runs <paramref name="body"/> under the write lock, commits its batch and forces the WAL to disk before
     /// returning: for rare administrative changes (users, tokens) that must survive power loss once answered.
-    /// <paramref name="committed"/> runs under the lock once the batch is durable (to publish in-memory state).
+    /// <paramref name="committed"/> runs under the lock once the batch is written (to publish in-memory state), even
+    /// when forcing the WAL then fails: the batch is already what every read sees and what the next open finds (unless
+    /// the machine loses power first), so memory must not go on saying otherwise. The failure is then thrown.
     /// </summary>
     public T WriteNow<T>(Func<RecordBatch, T> body, Action<T>? committed = null)
     {
@@ -79,11 +81,22 @@ internal sealed class StoreTransactions : IDisposable
             using var batch = new RecordBatch(_engine);
             var result = body(batch);
             batch.Commit();
-            _engine.SyncWal();
-            committed?.Invoke(result);
+            try
+            {
+                AfterWriteNowCommit?.Invoke();
+                _engine.SyncWal();
+            }
+            finally
+            {
+                committed?.Invoke(result);
+            }
+
             return result;
         }
     }
+
+    /// <summary>Tests: runs in <see cref="WriteNow{T}"/> between the batch's commit and forcing the WAL (may throw).</summary>
+    internal Action? AfterWriteNowCommit { get; set; }
 
     /// <summary>
     /// Counts collector passes that recorded chunks as deleted from their nodes (bumped under the write lock). A node's

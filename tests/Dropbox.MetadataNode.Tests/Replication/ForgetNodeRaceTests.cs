@@ -4,7 +4,7 @@ using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
-using Proto = Dropbox.Shared.Protos.Common;
+using static Dropbox.MetadataNode.Tests.Replication.ForgetHarness;
 
 namespace Dropbox.MetadataNode.Tests.Replication;
 
@@ -14,15 +14,9 @@ namespace Dropbox.MetadataNode.Tests.Replication;
 /// </summary>
 public sealed class ForgetNodeRaceTests
 {
-    private const string NodeB = "node-b";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    private static StoreHarness Harness(TimeSpan? nodeTimeout = null)
-    {
-        var h = new StoreHarness(o => o with { NodeTimeout = nodeTimeout ?? TimeSpan.FromDays(365), GcGracePeriod = TimeSpan.FromHours(1), ReplicationFactor = 2, EventWait = TimeSpan.FromMilliseconds(100) });
-        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
-        return h;
-    }
+    private static StoreHarness Harness(TimeSpan? nodeTimeout = null) => ForgetHarness.Create(nodeTimeout, eventWait: TimeSpan.FromMilliseconds(100));
 
     [Fact]
     public async Task A_commit_whose_node_check_lands_between_the_forgets_listing_and_its_clearing_records_no_copy_on_the_forgotten_node()
@@ -263,17 +257,5 @@ public sealed class ForgetNodeRaceTests
         Assert.Contains("20 referenced chunk", refused.Message, StringComparison.Ordinal);
         Assert.Equal(0, h.Store.Forgetter.ReadUnderLock); // writers were not held off while 20 (or millions) were read
         Assert.True(h.Store.Nodes.MayHoldNewCopies(StoreHarness.NodeA));
-    }
-
-    private static void ReportOn(StoreHarness h, string node, UserInfo user, params ChunkRef[] chunks)
-    {
-        var report = new ReportChunksStoredRequest { NodeId = node };
-        foreach (var c in chunks)
-        {
-            h.Gateway.Put(node, c.Id);
-            report.Chunks.Add(new StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, Encoding = Proto.ChunkEncoding.Raw, StoredSize = (uint)c.StoredSize, NamespaceId = user.Namespace.Value });
-        }
-
-        h.Store.ReportChunksStored(report);
     }
 }

@@ -27,6 +27,20 @@ internal static class ForgetHarness
         return h;
     }
 
+    /// <summary>Alice's file "f" of one chunk (of <paramref name="seed"/>), committed with copies on A and B.</summary>
+    public static async Task<(UserInfo Alice, ChunkRef Chunk)> CommittedOnAAndBAsync(StoreHarness h, int seed)
+    {
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunk = StoreHarness.Chunk(seed);
+        await h.PutFileAsync(alice, "f", 0, chunk);
+        ReportOn(h, NodeB, alice, chunk);
+        return (alice, chunk);
+    }
+
+    /// <summary>Registers one more storage node (at 127.0.0.1:<paramref name="port"/>, never called).</summary>
+    public static void RegisterNode(StoreHarness h, string nodeId, int port) =>
+        h.Store.Nodes.Register(new NodeRegistration(nodeId, $"http://127.0.0.1:{port}", $"http://127.0.0.1:{port}", 0, 0));
+
     /// <summary>What <paramref name="node"/> does after a put of <paramref name="chunks"/>: holds them and reports them stored.</summary>
     public static void ReportOn(StoreHarness h, string node, UserInfo user, params ChunkRef[] chunks)
     {

@@ -146,7 +146,7 @@ public sealed class ForgetNodeRaceTests
     {
         using var h = Harness(nodeTimeout: TimeSpan.FromMinutes(1));
         const string dead = "node-e";
-        h.Store.Nodes.Register(new NodeRegistration(dead, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        RegisterNode(h, dead, 3);
         var (alice, _) = h.Store.AddUser("alice");
         var chunk = StoreHarness.Chunk(3);
         h.Stored(alice, chunk); // uploaded to A, not referenced yet: not a sole copy of anything referenced
@@ -186,7 +186,7 @@ public sealed class ForgetNodeRaceTests
         const string draining = "node-d", dead = "node-e";
         foreach (var node in new[] { draining, dead })
         {
-            h.Store.Nodes.Register(new NodeRegistration(node, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+            RegisterNode(h, node, 3);
         }
 
         var (alice, _) = h.Store.AddUser("alice");
@@ -221,10 +221,7 @@ public sealed class ForgetNodeRaceTests
     {
         // Arrange: a committed chunk on A and B.
         using var h = Harness();
-        var (alice, _) = h.Store.AddUser("alice");
-        var chunk = StoreHarness.Chunk(12);
-        await h.PutFileAsync(alice, "f", 0, chunk);
-        ReportOn(h, NodeB, alice, chunk);
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 12);
 
         // Act: after the scan saw the copy on B, B's scrub quarantines it and reports it corrupt; then the forget counts.
         h.Store.Forgetter.BeforeCheck = () =>

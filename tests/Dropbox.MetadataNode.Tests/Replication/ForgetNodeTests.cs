@@ -74,10 +74,7 @@ public sealed class ForgetNodeTests
     public async Task A_forgotten_node_that_comes_back_is_refused_clearly_and_its_reports_restore_no_location()
     {
         using var h = Harness();
-        var (alice, _) = h.Store.AddUser("alice");
-        var chunk = StoreHarness.Chunk(1);
-        await h.PutFileAsync(alice, "f", 0, chunk);
-        ReportOn(h, NodeB, alice, chunk);
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 1);
         h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
         h.Reopen();
 
@@ -118,10 +115,7 @@ public sealed class ForgetNodeTests
     public async Task A_forget_cut_short_after_the_registry_step_clears_the_locations_at_the_next_open()
     {
         using var h = Harness();
-        var (alice, _) = h.Store.AddUser("alice");
-        var chunk = StoreHarness.Chunk(1);
-        await h.PutFileAsync(alice, "f", 0, chunk);
-        ReportOn(h, NodeB, alice, chunk);
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 1);
 
         // The state a crash leaves between the two steps: the node gone and forgotten, its locations still recorded.
         using (var batch = new RecordBatch(h.Store.Engine))
@@ -172,10 +166,7 @@ public sealed class ForgetNodeTests
     public async Task A_forget_whose_wal_sync_fails_after_its_batch_was_written_leaves_the_node_forgotten_in_memory_too_so_no_later_copy_is_acknowledged_on_it()
     {
         using var h = Harness();
-        var (alice, _) = h.Store.AddUser("alice");
-        var chunk = StoreHarness.Chunk(1);
-        await h.PutFileAsync(alice, "f", 0, chunk);
-        ReportOn(h, NodeB, alice, chunk);
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 1);
 
         // Act: the forget's batch is written, then forcing the WAL fails.
         h.Store.Transactions.AfterWriteNowCommit = () =>
@@ -231,11 +222,8 @@ public sealed class ForgetNodeTests
         // Arrange: A and B hold a file and heartbeated until the metadata node stopped; C went silent 10 minutes earlier.
         using var h = Harness();
         const string silent = "node-c";
-        h.Store.Nodes.Register(new NodeRegistration(silent, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
-        var (alice, _) = h.Store.AddUser("alice");
-        var chunk = StoreHarness.Chunk(1);
-        await h.PutFileAsync(alice, "f", 0, chunk);
-        ReportOn(h, NodeB, alice, chunk);
+        RegisterNode(h, silent, 3);
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 1);
         h.Clock.Advance(TimeSpan.FromMinutes(10));
         h.Heartbeat();
         h.Store.Nodes.Heartbeat(NodeB, 0, 0);
@@ -268,7 +256,7 @@ public sealed class ForgetNodeTests
         // Arrange: R=2; X on A and the draining node D; C can take copies.
         using var h = Harness();
         const string draining = "node-d";
-        h.Store.Nodes.Register(new NodeRegistration(draining, "http://127.0.0.1:4", "http://127.0.0.1:4", 0, 0));
+        RegisterNode(h, draining, 4);
         var (alice, _) = h.Store.AddUser("alice");
         var x = StoreHarness.Chunk(5);
         await h.PutFileAsync(alice, "x", 0, x);
@@ -335,7 +323,7 @@ public sealed class ForgetNodeTests
         Assert.Contains("1 referenced chunk(s) were lost", Assert.Single(notes), StringComparison.Ordinal);
 
         // Y is re-replicated to a new node: R intact copies again; X's bytes uploaded again heal it.
-        h.Store.Nodes.Register(new NodeRegistration("node-c", "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        RegisterNode(h, "node-c", 3);
         var copies = new List<ReplicaCopy>();
         ReplicationPlanner.Plan(y.Id, ChunkLedger.Read(h.Store.Engine, y.Id)!, h.Store.NodeStates(), 2, copies);
         Assert.Equal("node-c", Assert.Single(copies).Target.NodeId);

@@ -89,7 +89,10 @@ internal sealed class NodeForgetter
         {
             // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while, and
             // commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
-            var corruptBefore = _transactions.CorruptReports;
+            // The baseline is read under the write lock: a report whose body (which counts it) ran before is committed
+            // and seen by the scan's snapshot; any later one moves the count past it.
+            AfterBegin?.Invoke();
+            var corruptBefore = _transactions.Exclusive(() => _transactions.CorruptReports);
             var (candidates, copyNodes) = ScanCandidates(nodeId);
             if (!force)
             {
@@ -161,6 +164,9 @@ internal sealed class NodeForgetter
     internal long ReadUnderLock => Interlocked.Read(ref _readUnderLock);
 
     private long _readUnderLock;
+
+    /// <summary>Tests: runs once the node is marked being forgotten, before the forget takes its corrupt-report baseline and scans.</summary>
+    internal Action? AfterBegin { get; set; }
 
     /// <summary>Tests: runs after the scan, before the count under the write lock.</summary>
     internal Action? BeforeCheck { get; set; }

@@ -45,6 +45,7 @@ internal sealed class StoreTransactions : IDisposable
                 batch.PutNamespace(record);
             }
 
+            BeforeCommit?.Invoke();
             batch.Commit(sync);
             if (record is not null && ns is not null)
             {
@@ -94,6 +95,9 @@ internal sealed class StoreTransactions : IDisposable
             return result;
         }
     }
+
+    /// <summary>Tests: runs in <see cref="Mutate{T}"/> under the write lock between the body and the batch's commit.</summary>
+    internal Action? BeforeCommit { get; set; }
 
     /// <summary>Tests: runs in <see cref="WriteNow{T}"/> between the batch's commit and forcing the WAL (may throw).</summary>
     internal Action? AfterWriteNowCommit { get; set; }

@@ -240,6 +240,43 @@ public sealed class ForgetNodeRaceTests
     }
 
     [Fact]
+    public async Task A_corrupt_report_counted_before_the_forget_starts_and_committed_after_its_scan_began_makes_the_forget_refuse()
+    {
+        // Arrange: a committed chunk on A and B; the forget of A is marked and about to take its baseline.
+        using var h = Harness();
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 13);
+        var begun = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reportCounted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var scanned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Store.Forgetter.AfterBegin = () =>
+        {
+            h.Store.Forgetter.AfterBegin = null;
+            begun.TrySetResult();
+            Assert.True(reportCounted.Task.Wait(Bound));
+        };
+        h.Store.Forgetter.BeforeCheck = () => scanned.TrySetResult();
+        var forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+        await begun.Task.WaitAsync(Bound);
+
+        // Act: B's report of the chunk runs its body (counted) and, before its commit, lets the forget go on. Fixed, the
+        // forget's baseline waits for the commit, so the scan never finishes first: the short wait below runs out.
+        h.Store.Transactions.BeforeCommit = () =>
+        {
+            h.Store.Transactions.BeforeCommit = null;
+            reportCounted.TrySetResult();
+            scanned.Task.Wait(TimeSpan.FromSeconds(2));
+        };
+        Assert.Equal(1, h.Store.ReportChunksCorrupt(NodeB, [chunk.Id]).Repairable);
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => forget.WaitAsync(Bound));
+
+        // Assert: A holds the only intact copy: refused, and the file still reads from A.
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("1 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.Equal([StoreHarness.NodeA], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        Assert.Equal([StoreHarness.NodeA], h.Store.GetDownloadPlan(alice, "f", 0).Chunks.Single().Holders.Select(n => n.NodeId));
+    }
+
+    [Fact]
     public async Task A_node_holding_the_only_copy_of_referenced_chunks_is_refused_without_reading_them_under_the_write_lock()
     {
         // Arrange: one replica per chunk, so every chunk on A is a candidate.

@@ -40,7 +40,10 @@ internal static class NodesCommand
                 deadAfter = o.NodeTimeout;
                 return o;
             });
-            PrintOfflineLiveness(store, deadAfter);
+            // Stated here, not left to a print helper: offline, the wall clock is long past every heartbeat, so every
+            // node would read dead (no --live needed, no copy counted).
+            var asOf = store.Nodes.JudgeLivenessAsOfNewestHeartbeat();
+            PrintOfflineLiveness(store, asOf, deadAfter, given is not null);
             PrintForgotten(AdminMapping.ToProto(store.ForgetNode(positional[0], map.ContainsKey("--force"), map.ContainsKey("--live"))), positional[0]);
             return 0;
         }
@@ -90,9 +93,9 @@ internal static class NodesCommand
     /// A stopped metadata node gets no heartbeats, so liveness is judged as of the newest one its store recorded (about
     /// when it stopped), with --node-dead-after; says so, and which nodes that makes live and dead.
     /// </summary>
-    private static void PrintOfflineLiveness(Domain.MetadataStore store, TimeSpan deadAfter)
+    private static void PrintOfflineLiveness(Domain.MetadataStore store, DateTimeOffset? judgedAsOf, TimeSpan deadAfter, bool given)
     {
-        if (store.Nodes.JudgeLivenessAsOfNewestHeartbeat() is not { } asOf)
+        if (judgedAsOf is not { } asOf)
         {
             return;
         }
@@ -100,7 +103,7 @@ internal static class NodesCommand
         var nodes = store.Nodes.All().OrderBy(n => n.NodeId, StringComparer.Ordinal).ToList();
         var live = nodes.Where(store.Nodes.IsLive).Select(n => n.NodeId).ToList();
         var dead = nodes.Where(n => !store.Nodes.IsLive(n)).Select(n => n.NodeId).ToList();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline: liveness as of the newest heartbeat recorded ({asOf:u}, about when the metadata node stopped) with --node-dead-after {deadAfter.TotalSeconds:0} s: live {(live.Count > 0 ? string.Join(", ", live) : "none")}; dead {(dead.Count > 0 ? string.Join(", ", dead) : "none")}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline: liveness as of the newest heartbeat recorded ({asOf:u}, about when the metadata node stopped) with --node-dead-after {deadAfter.TotalSeconds:0} s{(given ? "" : " (the offline default, not the value the metadata node ran with: pass that one)")}: live {(live.Count > 0 ? string.Join(", ", live) : "none")}; dead {(dead.Count > 0 ? string.Join(", ", dead) : "none")}"));
     }
 
     private static void PrintForgotten(ForgetNodeResponse forgotten, string nodeId)

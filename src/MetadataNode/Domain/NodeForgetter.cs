@@ -52,7 +52,7 @@ internal sealed class NodeForgetter
         {
             if (_nodes.LivenessAsOfMs is { } asOf)
             {
-                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was running when this metadata node stopped (its last heartbeat, {DateTimeOffset.FromUnixTimeMilliseconds(node.LastHeartbeatUnixMs):u}, is within --node-dead-after {_options.NodeTimeout.TotalSeconds:0} s of the newest one recorded, {DateTimeOffset.FromUnixTimeMilliseconds(asOf):u}). Offline, 'nodes forget' cannot see whether it runs now: check the node id; if that node is gone for good pass --live (a forgotten node stops for good and must be wiped), or start the metadata node and drain it first.");
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was running when this metadata node stopped (its last heartbeat, {DateTimeOffset.FromUnixTimeMilliseconds(node.LastHeartbeatUnixMs):u}, is within --node-dead-after {_options.NodeTimeout.TotalSeconds:0} s (as given, or the offline default, which is not the value the metadata node ran with) of the newest one recorded, {DateTimeOffset.FromUnixTimeMilliseconds(asOf):u}). Offline, 'nodes forget' cannot see whether it runs now: check the node id; if that node is gone for good pass --live (a forgotten node stops for good and must be wiped), or start the metadata node and drain it first.");
             }
 
             throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is running (it heartbeated within the node timeout): 'nodes forget' is for a node that will never return, and a forgotten node stops for good and must be wiped. Check the node id; stop the node or drain it ('nodes drain {nodeId}') first, or pass --live to forget it while it runs.");

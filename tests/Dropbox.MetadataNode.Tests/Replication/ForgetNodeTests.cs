@@ -81,6 +81,8 @@ public sealed class ForgetNodeTests
         var register = Assert.Throws<DropboxException>(() => h.Store.Nodes.Register(new NodeRegistration(StoreHarness.NodeA, "http://127.0.0.1:1", "http://127.0.0.1:1", 0, 0)));
         Assert.Equal(ErrorKind.Conflict, register.Kind);
         Assert.Contains("new --node-id", register.Message, StringComparison.Ordinal);
+        Assert.Equal("1", register.Details[ClusterErrorDetails.NodeForgotten]); // the storage node retires only on this
+        Assert.Equal("1", GrpcErrorMapping.ToRpcException(register).Trailers.GetValue(ClusterErrorDetails.NodeForgotten));
         Assert.Equal(ErrorKind.NotFound, Assert.Throws<DropboxException>(() => h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0)).Kind);
         var report = Assert.Throws<DropboxException>(() => ReportOn(h, StoreHarness.NodeA, alice, chunk));
         Assert.Contains("forgotten", report.Message, StringComparison.Ordinal);
@@ -243,6 +245,7 @@ public sealed class ForgetNodeTests
         var refused = Assert.IsType<DropboxException>(running);
         Assert.Equal(ErrorKind.Conflict, refused.Kind);
         Assert.Contains("when this metadata node stopped", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("not the value the metadata node ran with", refused.Message, StringComparison.Ordinal);
         Assert.Contains("--live", refused.Message, StringComparison.Ordinal);
         Assert.Equal((0, 0), (forgotA, forgotC));
         Assert.True(h.Store.Nodes.IsForgotten(StoreHarness.NodeA));

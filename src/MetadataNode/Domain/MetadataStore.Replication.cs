@@ -50,9 +50,9 @@ internal sealed partial class MetadataStore
                     continue;
                 }
 
-                _transactions.NoteCorruptReport();
-
                 var record = batch.GetChunk(id)!;
+                _transactions.NoteCorruptReport(id, record);
+
                 if (!ChunkLedger.IsLost(record))
                 {
                     repairable++;

@@ -80,60 +80,42 @@ internal sealed class NodeForgetter
     /// <summary>
     /// Scans for the chunks the node may hold the last copy of and takes it out of the registry once they are counted
     /// again under the write lock. A corrupt report that removed a holder while the scan ran (a copy node's scrub
-    /// quarantined a chunk the scan had seen on it) may have made a non-candidate a sole copy, which the lock-time check
-    /// reads nothing of: the scan is then taken again, at most <see cref="MaxScans"/> times.
+    /// quarantined a chunk the scan had seen on it) may have made a non-candidate a sole copy: the chunks such reports
+    /// named that still list the node are recorded from before the scan and read again under the lock too.
     /// </summary>
     private void ForgetCounted(string nodeId, bool force)
     {
-        for (var scan = 1; ; scan++)
+        AfterBegin?.Invoke();
+
+        // Taken under the write lock: a report whose body ran before is committed, so the scan's snapshot sees it, and
+        // every later one records its chunks here.
+        using var watch = _transactions.WatchCorruptReports(nodeId);
+
+        // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while, and
+        // commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
+        var (candidates, copyNodes) = ScanCandidates(nodeId);
+        if (!force)
         {
-            // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while, and
-            // commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
-            // The baseline is read under the write lock: a report whose body (which counts it) ran before is committed
-            // and seen by the scan's snapshot; any later one moves the count past it.
-            AfterBegin?.Invoke();
-            var corruptBefore = _transactions.Exclusive(() => _transactions.CorruptReports);
-            var (candidates, copyNodes) = ScanCandidates(nodeId);
-            if (!force)
+            // Outside the lock first: a node holding the only copy of many referenced chunks (one replica per chunk)
+            // is refused without holding every writer off while its candidates are read.
+            var (soleNow, unsafeNow, unreferenced) = SoleCopies(ReadCommitted, nodeId, candidates, copyNodes);
+            if (soleNow > 0)
             {
-                // Outside the lock first: a node holding the only copy of many referenced chunks (one replica per chunk)
-                // is refused without holding every writer off while its candidates are read.
-                var (soleNow, unsafeNow, unreferenced) = SoleCopies(ReadCommitted, nodeId, candidates, copyNodes);
-                if (soleNow > 0)
-                {
-                    throw Refusal(nodeId, soleNow, unsafeNow);
-                }
-
-                candidates = unreferenced;
+                throw Refusal(nodeId, soleNow, unsafeNow);
             }
 
-            BeforeCheck?.Invoke();
-            var rescan = false;
-            try
-            {
-                ForgetChecked(nodeId, force, scan, corruptBefore, candidates, copyNodes, () => rescan = true);
-                return;
-            }
-            catch (DropboxException) when (rescan && scan < MaxScans)
-            {
-                // scan again
-            }
+            candidates = unreferenced;
         }
+
+        BeforeCheck?.Invoke();
+        ForgetChecked(nodeId, force, watch, candidates, copyNodes);
     }
 
-    private void ForgetChecked(string nodeId, bool force, int scan, long corruptBefore, List<ChunkId> candidates, HashSet<string> copyNodes, Action rescan)
+    private void ForgetChecked(string nodeId, bool force, CorruptReportWatch watch, List<ChunkId> candidates, HashSet<string> copyNodes)
     {
         _nodes.Forget(nodeId, batch =>
         {
-            // Under the write lock. A corrupt report since the scan may have removed the copy that kept a chunk out
-            // of the candidates: scan again.
-            if (_transactions.CorruptReports != corruptBefore)
-            {
-                rescan();
-                throw new DropboxException(ErrorKind.Unavailable, $"Storage nodes reported corrupt chunks while the forget of '{nodeId}' counted copies, {scan} time(s); run it again.");
-            }
-
-            // A node that counted as a second copy must still count.
+            // Under the write lock. A node that counted as a second copy must still count.
             var now = CopyNodes(nodeId);
             if (!copyNodes.IsSubsetOf(now))
             {
@@ -145,9 +127,11 @@ internal sealed class NodeForgetter
                 return; // whatever it alone holds is lost anyway, and counted as it is cleared
             }
 
-            // Only the candidates unreferenced at the check above are read again: a commit may have referenced one
-            // since (a referenced one there refused). Each is a point read.
-            var (sole, unsafeCopies, _) = SoleCopies(id => { Interlocked.Increment(ref _readUnderLock); return batch.GetChunk(id); }, nodeId, candidates, now);
+            // Read again: the candidates unreferenced at the check above (a commit may have referenced one since: a
+            // referenced one there refused), and the chunks a corrupt report removed another holder of since the scan
+            // began (it may have removed the copy that kept one out of the candidates). Each is a point read.
+            var reread = watch.Ids.Count == 0 ? candidates : candidates.Union(watch.Ids).ToList();
+            var (sole, unsafeCopies, _) = SoleCopies(id => { Interlocked.Increment(ref _readUnderLock); return batch.GetChunk(id); }, nodeId, reread, now);
             if (sole > 0)
             {
                 throw Refusal(nodeId, sole, unsafeCopies);
@@ -157,15 +141,12 @@ internal sealed class NodeForgetter
 
     private ChunkRecord? ReadCommitted(ChunkId id) => ChunkLedger.Read(_engine, id);
 
-    /// <summary>Most scans of one forget when corrupt reports keep arriving during them.</summary>
-    private const int MaxScans = 3;
-
     /// <summary>Tests: chunk records the lock-time check read (under the write lock) since start.</summary>
     internal long ReadUnderLock => Interlocked.Read(ref _readUnderLock);
 
     private long _readUnderLock;
 
-    /// <summary>Tests: runs once the node is marked being forgotten, before the forget takes its corrupt-report baseline and scans.</summary>
+    /// <summary>Tests: runs once the node is marked being forgotten, before the forget starts watching corrupt reports and scans.</summary>
     internal Action? AfterBegin { get; set; }
 
     /// <summary>Tests: runs after the scan, before the count under the write lock.</summary>

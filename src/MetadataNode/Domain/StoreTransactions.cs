@@ -1,5 +1,6 @@
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -121,8 +122,47 @@ internal sealed class StoreTransactions : IDisposable
 
     private long _corruptReports;
 
-    /// <summary>Called under the write lock when a corrupt report removes a holder.</summary>
-    public void NoteCorruptReport() => Interlocked.Increment(ref _corruptReports);
+    /// <summary>
+    /// Called under the write lock when a corrupt report removes a holder of <paramref name="id"/> (its record as the
+    /// report leaves it): counted, and recorded by every <see cref="WatchCorruptReports">watch</see> whose node it lists.
+    /// </summary>
+    public void NoteCorruptReport(ChunkId id, ChunkRecord record)
+    {
+        Interlocked.Increment(ref _corruptReports);
+        foreach (var watch in _corruptWatches)
+        {
+            if (record.Locations.Contains(watch.NodeId))
+            {
+                watch.Ids.Add(id);
+            }
+        }
+    }
+
+    /// <summary>
+    /// From now on (taken under the write lock), records the chunks corrupt reports remove a holder of that still list
+    /// <paramref name="nodeId"/>: a report whose body ran before is already committed, so a scan started after this sees
+    /// it, and every later one is recorded. Dispose the watch to stop.
+    /// </summary>
+    public CorruptReportWatch WatchCorruptReports(string nodeId)
+    {
+        lock (_writeLock)
+        {
+            var watch = new CorruptReportWatch(this, nodeId);
+            _corruptWatches.Add(watch);
+            return watch;
+        }
+    }
+
+    /// <summary>Ends a <see cref="WatchCorruptReports">watch</see>.</summary>
+    internal void Unwatch(CorruptReportWatch watch)
+    {
+        lock (_writeLock)
+        {
+            _corruptWatches.Remove(watch);
+        }
+    }
+
+    private readonly List<CorruptReportWatch> _corruptWatches = [];
 
     /// <summary>Runs <paramref name="body"/> with every writer held off (a consistent view for checks).</summary>
     public T Exclusive<T>(Func<T> body)

@@ -277,6 +277,43 @@ public sealed class ForgetNodeRaceTests
     }
 
     [Fact]
+    public async Task Corrupt_reports_during_the_forgets_scan_of_chunks_still_held_elsewhere_do_not_fail_the_forget()
+    {
+        // Arrange: R=2 with a third node C; three committed chunks on A, B and C.
+        using var h = Harness();
+        const string nodeC = "node-c";
+        RegisterNode(h, nodeC, 3);
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(20, 3).Select(i => StoreHarness.Chunk(i)).ToArray();
+        foreach (var (chunk, i) in chunks.Select((c, i) => (c, i)))
+        {
+            await h.PutFileAsync(alice, $"f{i}", 0, chunk);
+            ReportOn(h, NodeB, alice, chunk);
+            ReportOn(h, nodeC, alice, chunk);
+        }
+
+        // Act: while the forget of A scans, B's scrub reports one of them corrupt (a failing disk reports in batches);
+        // each scan (a rescan would be one more) sees a new report.
+        var reported = 0;
+        h.Store.Forgetter.WhileScanning = () =>
+        {
+            if (reported < chunks.Length)
+            {
+                Assert.Equal(1, h.Store.ReportChunksCorrupt(NodeB, [chunks[reported++].Id]).Repairable);
+            }
+        };
+        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
+
+        // Assert: every chunk still has C, so the forget goes through at once, reading only the reported chunk again.
+        Assert.Equal(0, forgotten.ChunksLost);
+        Assert.Equal(1, reported);
+        Assert.Equal(1, h.Store.Forgetter.ReadUnderLock);
+        Assert.True(h.Store.Nodes.IsForgotten(StoreHarness.NodeA));
+        Assert.All(chunks.Skip(1), c => Assert.Equal([NodeB, nodeC], ChunkLedger.Read(h.Store.Engine, c.Id)!.Locations.Order(StringComparer.Ordinal)));
+        Assert.Equal([nodeC], ChunkLedger.Read(h.Store.Engine, chunks[0].Id)!.Locations);
+    }
+
+    [Fact]
     public async Task A_node_holding_the_only_copy_of_referenced_chunks_is_refused_without_reading_them_under_the_write_lock()
     {
         // Arrange: one replica per chunk, so every chunk on A is a candidate.

@@ -58,7 +58,9 @@ public static class MetadataNodeCommandLine
                                drops it and its chunk locations (GC stops calling it); refused while it holds the only
                                copy of a referenced chunk unless --force, which lists what became unreadable; the id
                                cannot register again (wipe the node and give it a new --node-id); refused while
-                               the node still heartbeats and is not draining unless --live
+                               the node still heartbeats and is not draining unless --live; offline (--data DIR)
+                               a node counts as live if its last heartbeat is within --node-dead-after S (default 35)
+                               of the newest one recorded (when the metadata node stopped), as printed first
                                TARGET here: --server URL --token ADMIN_TOKEN [--ca FILE | --fingerprint SHA256:...]
           Dropbox.MetadataNode user token owner --data DIR  shows the token standalone created in DIR
           Dropbox.MetadataNode check --data DIR             checks a stopped node's store; exit 1 on any problem
@@ -293,12 +295,13 @@ public static class MetadataNodeCommandLine
     }
 
     /// <summary>Opens a stopped node's store for the offline admin verbs; says on <paramref name="notices"/> (default: standard error) what opening it upgraded.</summary>
-    internal static MetadataStore OpenOffline(string data, TextWriter? notices = null)
+    internal static MetadataStore OpenOffline(string data, TextWriter? notices = null, Func<MetadataNodeOptions, MetadataNodeOptions>? configure = null)
     {
         // Admin verbs never call storage nodes; a throwaway key ring is enough for the unused token service.
         var keys = Path.Combine(Path.GetTempPath(), "dropbox-metadata-admin-keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         var options = new MetadataNodeOptions { DataDirectory = data, KeysDirectory = keys, SyncWrites = false };
+        options = configure?.Invoke(options) ?? options;
         var store = MetadataStore.Open(options, tokens, new GrpcStorageNodeGateway(tokens));
         if (store.SchemaUpgrade is not null)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dropbox.Hosting;
 using Dropbox.MetadataNode.Services.Mapping;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Admin;
@@ -16,7 +17,7 @@ namespace Dropbox.MetadataNode.Cli;
 /// </summary>
 internal static class NodesCommand
 {
-    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN | nodes forget NODE [--force] [--live] (--server URL --token ADMIN_TOKEN | --data DIR)";
+    private const string Usage = "usage: nodes list --server URL --token ADMIN_TOKEN | nodes drain NODE [--cancel] --server URL --token ADMIN_TOKEN | nodes forget NODE [--force] [--live] (--server URL --token ADMIN_TOKEN | --data DIR [--node-dead-after S])";
 
     /// <summary>Runs <c>nodes VERB ...</c> (args[0] is "nodes"); returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, Func<string[], string[], Dictionary<string, string>> parseFlags)
@@ -31,7 +32,18 @@ internal static class NodesCommand
 
         if (verb == "forget" && !map.ContainsKey("--server") && map.TryGetValue("--data", out var data) && data.Length > 0)
         {
-            using var store = MetadataNodeCommandLine.OpenOffline(data);
+            TimeSpan? given = map.TryGetValue("--node-dead-after", out var seconds) ? TimeSpan.FromSeconds(CommandLineFlags.PositiveInt(seconds, "--node-dead-after")) : null;
+            var deadAfter = TimeSpan.Zero;
+            using var store = MetadataNodeCommandLine.OpenOffline(data, configure: o =>
+            {
+                o = given is { } d ? o.WithNodeDeadAfter(d) : o;
+                deadAfter = o.NodeTimeout;
+                return o;
+            });
+            // Stated here, not left to a print helper: offline, the wall clock is long past every heartbeat, so every
+            // node would read dead (no --live needed, no copy counted).
+            var asOf = store.Nodes.JudgeLivenessAsOfNewestHeartbeat();
+            PrintOfflineLiveness(store, asOf, deadAfter, given is not null);
             PrintForgotten(AdminMapping.ToProto(store.ForgetNode(positional[0], map.ContainsKey("--force"), map.ContainsKey("--live"))), positional[0]);
             return 0;
         }
@@ -49,7 +61,7 @@ internal static class NodesCommand
             if (verb == "list")
             {
                 var list = await client.ListNodesAsync(new ListNodesRequest(), headers).ResponseAsync.ConfigureAwait(false);
-                Console.WriteLine("node\tstate\tused_bytes\tfree_bytes\tchunks\tunder_replicated\turl");
+                Console.WriteLine("node\tstate\tused_bytes\tfree_bytes\tchunks\tunder_replicated\turl\treason");
                 foreach (var n in list.Nodes)
                 {
                     Print(n);
@@ -65,7 +77,7 @@ internal static class NodesCommand
             else
             {
                 var drained = await client.DrainNodeAsync(new DrainNodeRequest { NodeId = positional[0], Cancel = map.ContainsKey("--cancel") }, headers).ResponseAsync.ConfigureAwait(false);
-                Console.WriteLine("node\tstate\tused_bytes\tfree_bytes\tchunks\tunder_replicated\turl");
+                Console.WriteLine("node\tstate\tused_bytes\tfree_bytes\tchunks\tunder_replicated\turl\treason");
                 Print(drained.Node);
             }
         }
@@ -75,6 +87,23 @@ internal static class NodesCommand
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// A stopped metadata node gets no heartbeats, so liveness is judged as of the newest one its store recorded (about
+    /// when it stopped), with --node-dead-after; says so, and which nodes that makes live and dead.
+    /// </summary>
+    private static void PrintOfflineLiveness(Domain.MetadataStore store, DateTimeOffset? judgedAsOf, TimeSpan deadAfter, bool given)
+    {
+        if (judgedAsOf is not { } asOf)
+        {
+            return;
+        }
+
+        var nodes = store.Nodes.All().OrderBy(n => n.NodeId, StringComparer.Ordinal).ToList();
+        var live = nodes.Where(store.Nodes.IsLive).Select(n => n.NodeId).ToList();
+        var dead = nodes.Where(n => !store.Nodes.IsLive(n)).Select(n => n.NodeId).ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offline: liveness as of the newest heartbeat recorded ({asOf:u}, about when the metadata node stopped) with --node-dead-after {deadAfter.TotalSeconds:0} s{(given ? "" : " (the offline default, not the value the metadata node ran with: pass that one)")}: live {(live.Count > 0 ? string.Join(", ", live) : "none")}; dead {(dead.Count > 0 ? string.Join(", ", dead) : "none")}"));
     }
 
     private static void PrintForgotten(ForgetNodeResponse forgotten, string nodeId)
@@ -103,5 +132,5 @@ internal static class NodesCommand
     }
 
     private static void Print(NodeSummary n) =>
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n.NodeId}\t{n.State}\t{n.UsedBytes}\t{n.FreeBytes}\t{n.Chunks}\t{n.UnderReplicated}\t{n.GrpcUrl}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n.NodeId}\t{n.State}\t{n.UsedBytes}\t{n.FreeBytes}\t{n.Chunks}\t{n.UnderReplicated}\t{n.GrpcUrl}\t{n.Reason}"));
 }

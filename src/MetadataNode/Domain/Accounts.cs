@@ -151,8 +151,9 @@ internal sealed class Accounts
             {
                 done.State.Record = done.Record!;
             }
+
+            ForgetCachedTokens(name); // even when forcing the WAL then fails: the token hash is gone from every read
         });
-        ForgetCachedTokens(name);
     }
 
     /// <summary>Gives a user a new token and revokes the old one at once; returns the new token (shown once).</summary>
@@ -168,8 +169,7 @@ internal sealed class Accounts
             batch.DeleteUser(record);
             batch.PutUser(updated);
             return null;
-        });
-        ForgetCachedTokens(name);
+        }, _ => ForgetCachedTokens(name)); // even when forcing the WAL then fails: the old token no longer authenticates
         return token;
     }
 

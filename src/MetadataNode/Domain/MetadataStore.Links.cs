@@ -33,10 +33,12 @@ internal sealed partial class MetadataStore
         // The first chunk's holders, live ones first; the entry names the concrete version the link will serve.
         var first = _plans.GetDownloadPlan(ns, normalized, version, 0, 1);
         var entry = first.Entry;
-        var node = first.Chunks.Count > 0
-            ? first.Chunks[0].Holders.FirstOrDefault(n => IsServing(n.NodeId))
-            : null;
-        var url = node?.HttpUrl ?? _nodeRegistry.LiveNodes().Where(n => !string.IsNullOrEmpty(n.HttpUrl)).OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => n.HttpUrl).FirstOrDefault();
+        // A draining holder only when no other serves (its copies are on their way out); one being forgotten never.
+        var holders = first.Chunks.Count > 0 ? first.Chunks[0].Holders : [];
+        var node = holders.FirstOrDefault(n => IsServing(n.NodeId, draining: false)) ?? holders.FirstOrDefault(n => IsServing(n.NodeId, draining: true));
+        var url = node?.HttpUrl ?? _nodeRegistry.LiveNodes()
+            .Where(n => !string.IsNullOrEmpty(n.HttpUrl) && !_nodeRegistry.IsBeingForgotten(n.NodeId))
+            .OrderBy(n => n.Draining).ThenBy(n => n.NodeId, StringComparer.Ordinal).Select(n => n.HttpUrl).FirstOrDefault();
         if (string.IsNullOrEmpty(url))
         {
             throw new DropboxException(ErrorKind.Unavailable, "No storage node is live to serve a link; try again when one is.");
@@ -81,5 +83,7 @@ internal sealed partial class MetadataStore
         return _plans.GetDownloadPlanAsync(ns, link.Path, link.Version, offset, limit, cancellationToken);
     }
 
-    private bool IsServing(string nodeId) => _nodeRegistry.TryGet(nodeId, out var record) && _nodeRegistry.IsLive(record) && !string.IsNullOrEmpty(record.HttpUrl);
+    private bool IsServing(string nodeId, bool draining) =>
+        _nodeRegistry.TryGet(nodeId, out var record) && _nodeRegistry.IsLive(record) && !string.IsNullOrEmpty(record.HttpUrl)
+        && (draining || !record.Draining) && !_nodeRegistry.IsBeingForgotten(nodeId);
 }

@@ -12,8 +12,8 @@ namespace Dropbox.MetadataNode.Domain;
 /// </summary>
 internal sealed partial class MetadataStore
 {
-    /// <summary>Every registered node with its state now (live, dead, draining).</summary>
-    public NodeStates NodeStates() => new(_nodeRegistry.All(), _clock.GetUtcNow().ToUnixTimeMilliseconds(), (long)_options.NodeTimeout.TotalMilliseconds);
+    /// <summary>Every registered node with its state now (live, dead, draining, being forgotten).</summary>
+    public NodeStates NodeStates() => new(_nodeRegistry.All(), _clock.GetUtcNow().ToUnixTimeMilliseconds(), (long)_options.NodeTimeout.TotalMilliseconds, _nodeRegistry.IsBeingForgotten);
 
     /// <summary>Nodes new chunks may go to (see <see cref="NodeRegistry.PlacementNodes"/>).</summary>
     internal List<NodeRecord> PlacementNodes() => _nodeRegistry.PlacementNodes();
@@ -50,9 +50,9 @@ internal sealed partial class MetadataStore
                     continue;
                 }
 
-                _transactions.NoteCorruptReport();
-
                 var record = batch.GetChunk(id)!;
+                _transactions.NoteCorruptReport(id, record);
+
                 if (!ChunkLedger.IsLost(record))
                 {
                     repairable++;

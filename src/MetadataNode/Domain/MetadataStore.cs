@@ -99,7 +99,7 @@ internal sealed partial class MetadataStore : IDisposable
             _transactions,
             options,
             _logger);
-        _forgetter = new NodeForgetter(engine, _transactions, _nodeRegistry, _namespaces, _logger);
+        _forgetter = new NodeForgetter(engine, _transactions, _nodeRegistry, _namespaces, _options, _logger);
         _forgetter.ResumeUnfinished();
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger, new AccountPurger(engine, _transactions, _namespaces, options, _logger));
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
@@ -231,6 +231,9 @@ internal sealed partial class MetadataStore : IDisposable
 
     /// <summary>The engine, for consistency checks and tests.</summary>
     internal RocksEngine Engine => _engine;
+
+    /// <summary>Tests: the transactions (their hooks).</summary>
+    internal StoreTransactions Transactions => _transactions;
 
     /// <summary>Tests: the forget (its hooks).</summary>
     internal NodeForgetter Forgetter => _forgetter;

@@ -28,9 +28,11 @@ internal sealed class NodeForgetter
     private readonly NodeRegistry _nodes;
     private readonly ConcurrentDictionary<string, NamespaceState> _namespaces;
     private readonly ILogger _logger;
+    private readonly MetadataNodeOptions _options;
 
-    public NodeForgetter(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, ConcurrentDictionary<string, NamespaceState> namespaces, ILogger logger)
+    public NodeForgetter(RocksEngine engine, StoreTransactions transactions, NodeRegistry nodes, ConcurrentDictionary<string, NamespaceState> namespaces, MetadataNodeOptions options, ILogger logger)
     {
+        _options = options;
         _engine = engine;
         _transactions = transactions;
         _nodes = nodes;
@@ -48,6 +50,11 @@ internal sealed class NodeForgetter
         nodeId = NodeRegistry.ValidNodeId(nodeId);
         if (!live && !_nodes.IsForgotten(nodeId) && _nodes.TryGet(nodeId, out var node) && _nodes.IsLive(node) && !node.Draining)
         {
+            if (_nodes.LivenessAsOfMs is { } asOf)
+            {
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was running when this metadata node stopped (its last heartbeat, {DateTimeOffset.FromUnixTimeMilliseconds(node.LastHeartbeatUnixMs):u}, is within --node-dead-after {_options.NodeTimeout.TotalSeconds:0} s (as given, or the offline default, which is not the value the metadata node ran with) of the newest one recorded, {DateTimeOffset.FromUnixTimeMilliseconds(asOf):u}). Offline, 'nodes forget' cannot see whether it runs now: check the node id; if that node is gone for good pass --live (a forgotten node stops for good and must be wiped), or start the metadata node and drain it first.");
+            }
+
             throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' is running (it heartbeated within the node timeout): 'nodes forget' is for a node that will never return, and a forgotten node stops for good and must be wiped. Check the node id; stop the node or drain it ('nodes drain {nodeId}') first, or pass --live to forget it while it runs.");
         }
 
@@ -55,25 +62,7 @@ internal sealed class NodeForgetter
         {
             try
             {
-                // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while,
-                // and commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
-                var (candidates, copyNodes) = ScanCandidates(nodeId);
-                _nodes.Forget(nodeId, batch =>
-                {
-                    // Under the write lock: only the candidates are read again, since a commit may have referenced one
-                    // since the scan. A node that counted as a second copy must still count.
-                    var now = CopyNodes(nodeId);
-                    if (!copyNodes.IsSubsetOf(now))
-                    {
-                        throw new DropboxException(ErrorKind.Unavailable, $"Storage node(s) {string.Join(", ", copyNodes.Except(now).Order(StringComparer.Ordinal))} stopped answering or began draining while the forget of '{nodeId}' counted copies; run it again.");
-                    }
-
-                    var (sole, unsafeCopies) = SoleCopies(batch, nodeId, candidates, now);
-                    if (sole > 0 && !force)
-                    {
-                        throw Refusal(nodeId, sole, unsafeCopies);
-                    }
-                });
+                ForgetCounted(nodeId, force);
             }
             catch
             {
@@ -87,6 +76,81 @@ internal sealed class NodeForgetter
         Log.NodeForgotten(_logger, nodeId, result.LocationsCleared, result.ChunksLost);
         return result;
     }
+
+    /// <summary>
+    /// Scans for the chunks the node may hold the last copy of and takes it out of the registry once they are counted
+    /// again under the write lock. A corrupt report that removed a holder while the scan ran (a copy node's scrub
+    /// quarantined a chunk the scan had seen on it) may have made a non-candidate a sole copy: the chunks such reports
+    /// named that still list the node are recorded from before the scan and read again under the lock too.
+    /// </summary>
+    private void ForgetCounted(string nodeId, bool force)
+    {
+        AfterBegin?.Invoke();
+
+        // Taken under the write lock: a report whose body ran before is committed, so the scan's snapshot sees it, and
+        // every later one records its chunks here.
+        using var watch = _transactions.WatchCorruptReports(nodeId);
+
+        // From here the node gets no new copy, so this scan (outside every lock: a large store takes a while, and
+        // commits, reports and heartbeats go on meanwhile) sees every chunk it may be the last holder of.
+        var (candidates, copyNodes) = ScanCandidates(nodeId);
+        if (!force)
+        {
+            // Outside the lock first: a node holding the only copy of many referenced chunks (one replica per chunk)
+            // is refused without holding every writer off while its candidates are read.
+            var (soleNow, unsafeNow, unreferenced) = SoleCopies(ReadCommitted, nodeId, candidates, copyNodes);
+            if (soleNow > 0)
+            {
+                throw Refusal(nodeId, soleNow, unsafeNow);
+            }
+
+            candidates = unreferenced;
+        }
+
+        BeforeCheck?.Invoke();
+        ForgetChecked(nodeId, force, watch, candidates, copyNodes);
+    }
+
+    private void ForgetChecked(string nodeId, bool force, CorruptReportWatch watch, List<ChunkId> candidates, HashSet<string> copyNodes)
+    {
+        _nodes.Forget(nodeId, batch =>
+        {
+            // Under the write lock. A node that counted as a second copy must still count.
+            var now = CopyNodes(nodeId);
+            if (!copyNodes.IsSubsetOf(now))
+            {
+                throw new DropboxException(ErrorKind.Unavailable, $"Storage node(s) {string.Join(", ", copyNodes.Except(now).Order(StringComparer.Ordinal))} stopped answering or began draining while the forget of '{nodeId}' counted copies; run it again.");
+            }
+
+            if (force)
+            {
+                return; // whatever it alone holds is lost anyway, and counted as it is cleared
+            }
+
+            // Read again: the candidates unreferenced at the check above (a commit may have referenced one since: a
+            // referenced one there refused), and the chunks a corrupt report removed another holder of since the scan
+            // began (it may have removed the copy that kept one out of the candidates). Each is a point read.
+            var reread = watch.Ids.Count == 0 ? candidates : candidates.Union(watch.Ids).ToList();
+            var (sole, unsafeCopies, _) = SoleCopies(id => { Interlocked.Increment(ref _readUnderLock); return batch.GetChunk(id); }, nodeId, reread, now);
+            if (sole > 0)
+            {
+                throw Refusal(nodeId, sole, unsafeCopies);
+            }
+        });
+    }
+
+    private ChunkRecord? ReadCommitted(ChunkId id) => ChunkLedger.Read(_engine, id);
+
+    /// <summary>Tests: chunk records the lock-time check read (under the write lock) since start.</summary>
+    internal long ReadUnderLock => Interlocked.Read(ref _readUnderLock);
+
+    private long _readUnderLock;
+
+    /// <summary>Tests: runs once the node is marked being forgotten, before the forget starts watching corrupt reports and scans.</summary>
+    internal Action? AfterBegin { get; set; }
+
+    /// <summary>Tests: runs after the scan, before the count under the write lock.</summary>
+    internal Action? BeforeCheck { get; set; }
 
     /// <summary>Finishes every forget a crash cut short (run at open).</summary>
     public void ResumeUnfinished()
@@ -132,14 +196,24 @@ internal sealed class NodeForgetter
         return (candidates, copyNodes);
     }
 
-    /// <summary>Of the candidates, the referenced chunks left with no copy on a copy node, and those of them with a copy on some other listed node (draining, dead).</summary>
-    private static (long Sole, List<ChunkId> UnsafeCopies) SoleCopies(RecordBatch batch, string nodeId, List<ChunkId> candidates, HashSet<string> copyNodes)
+    /// <summary>
+    /// Of the candidates, the referenced chunks left with no copy on a copy node, those of them with a copy on some other
+    /// listed node (draining, dead), and the candidates that are not referenced (still held only there).
+    /// </summary>
+    private static (long Sole, List<ChunkId> UnsafeCopies, List<ChunkId> Unreferenced) SoleCopies(Func<ChunkId, ChunkRecord?> read, string nodeId, List<ChunkId> candidates, HashSet<string> copyNodes)
     {
         long sole = 0;
         var unsafeCopies = new List<ChunkId>();
+        var unreferenced = new List<ChunkId>();
         foreach (var id in candidates)
         {
-            if (batch.GetChunk(id) is { State: ChunkState.Stored, Refcount: > 0 } record && record.Locations.Contains(nodeId) && !record.Locations.Any(copyNodes.Contains))
+            var record = read(id);
+            if (record is null || !record.Locations.Contains(nodeId) || record.Locations.Any(copyNodes.Contains))
+            {
+                continue;
+            }
+
+            if (record is { State: ChunkState.Stored, Refcount: > 0 })
             {
                 sole++;
                 if (record.Locations.Count > 1)
@@ -147,9 +221,13 @@ internal sealed class NodeForgetter
                     unsafeCopies.Add(id);
                 }
             }
+            else
+            {
+                unreferenced.Add(id);
+            }
         }
 
-        return (sole, unsafeCopies);
+        return (sole, unsafeCopies, unreferenced);
     }
 
     private static DropboxException Refusal(string nodeId, long sole, List<ChunkId> unsafeCopies)

@@ -87,7 +87,8 @@ internal sealed class NodeRegistry
         {
             if (_forgotten.ContainsKey(nodeId))
             {
-                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was forgotten ('nodes forget'): its chunks are no longer recorded. Wipe its data directory and start it with a new --node-id to add it again.");
+                throw new DropboxException(ErrorKind.Conflict, $"Storage node '{nodeId}' was forgotten ('nodes forget'): its chunks are no longer recorded. Wipe its data directory and start it with a new --node-id to add it again.")
+                    .WithDetail(ClusterErrorDetails.NodeForgotten, "1");
             }
 
             var node = new NodeRecord
@@ -264,6 +265,19 @@ internal sealed class NodeRegistry
         }
     }
 
+    /// <summary>Every forgotten node (for <c>nodes list</c>).</summary>
+    public List<ForgottenNodeRecord> Forgotten() => _forgotten.Values.Select(f => f.Clone()).ToList();
+
+    /// <summary>
+    /// Until when the restart fence keeps the node from reading "drained": at open, every node registered before counts
+    /// as having one put token outstanding for the token lifetime plus the event wait (tokens handed out before the
+    /// restart are not known, yet stay valid that long); null once it expired (or for a node registered since).
+    /// </summary>
+    public DateTimeOffset? RestartFenceUntil(string nodeId) =>
+        _puts.TryGetValue((nodeId, default), out var until) && until > _options.Clock.GetUtcNow().UtcTicks
+            ? new DateTimeOffset(until, TimeSpan.Zero)
+            : null;
+
     /// <summary>True if the id was forgotten.</summary>
     public bool IsForgotten(string nodeId) => _forgotten.ContainsKey(nodeId);
 
@@ -371,10 +385,34 @@ internal sealed class NodeRegistry
     /// <summary>The registered node, if any.</summary>
     public bool TryGet(string nodeId, out NodeRecord node) => _nodes.TryGetValue(nodeId, out node!);
 
+    /// <summary>
+    /// Offline (a stopped metadata node's store, opened by an admin verb) no heartbeat arrives, so against the clock every
+    /// node would read dead. After <see cref="JudgeLivenessAsOfNewestHeartbeat"/> liveness is judged as of the newest
+    /// heartbeat recorded instead (about when the metadata node stopped): null online.
+    /// </summary>
+    public long? LivenessAsOfMs { get; private set; }
+
+    /// <summary>
+    /// For the offline verbs: judges liveness as of the newest heartbeat any node recorded (see
+    /// <see cref="LivenessAsOfMs"/>); returns that time, or null when no node ever heartbeated.
+    /// </summary>
+    public DateTimeOffset? JudgeLivenessAsOfNewestHeartbeat()
+    {
+        if (_nodes.IsEmpty)
+        {
+            return null;
+        }
+
+        LivenessAsOfMs = _nodes.Values.Max(n => n.LastHeartbeatUnixMs);
+        return DateTimeOffset.FromUnixTimeMilliseconds(LivenessAsOfMs.Value);
+    }
+
+    private long LivenessNowMs => LivenessAsOfMs ?? NowMs;
+
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     public List<NodeRecord> LiveNodes()
     {
-        var cutoff = NowMs - (long)_options.NodeTimeout.TotalMilliseconds;
+        var cutoff = LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
         var result = new List<NodeRecord>(_nodes.Count);
         foreach (var node in _nodes.Values)
         {
@@ -388,7 +426,7 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>True if the node's heartbeat is fresh.</summary>
-    public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= NowMs - (long)_options.NodeTimeout.TotalMilliseconds;
+    public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
 
     /// <summary>The id checked (InvalidArgument if malformed).</summary>
     public static string ValidNodeId(string nodeId)

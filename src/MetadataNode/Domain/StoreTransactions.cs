@@ -1,5 +1,6 @@
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -45,6 +46,7 @@ internal sealed class StoreTransactions : IDisposable
                 batch.PutNamespace(record);
             }
 
+            BeforeCommit?.Invoke();
             batch.Commit(sync);
             if (record is not null && ns is not null)
             {
@@ -70,7 +72,9 @@ internal sealed class StoreTransactions : IDisposable
     /// <summary>
     /// Runs <paramref name="body"/> under the write lock, commits its batch and forces the WAL to disk before
     /// returning: for rare administrative changes (users, tokens) that must survive power loss once answered.
-    /// <paramref name="committed"/> runs under the lock once the batch is durable (to publish in-memory state).
+    /// <paramref name="committed"/> runs under the lock once the batch is written (to publish in-memory state), even
+    /// when forcing the WAL then fails: the batch is already what every read sees and what the next open finds (unless
+    /// the machine loses power first), so memory must not go on saying otherwise. The failure is then thrown.
     /// </summary>
     public T WriteNow<T>(Func<RecordBatch, T> body, Action<T>? committed = null)
     {
@@ -79,11 +83,25 @@ internal sealed class StoreTransactions : IDisposable
             using var batch = new RecordBatch(_engine);
             var result = body(batch);
             batch.Commit();
-            _engine.SyncWal();
-            committed?.Invoke(result);
+            try
+            {
+                AfterWriteNowCommit?.Invoke();
+                _engine.SyncWal();
+            }
+            finally
+            {
+                committed?.Invoke(result);
+            }
+
             return result;
         }
     }
+
+    /// <summary>Tests: runs in <see cref="Mutate{T}"/> under the write lock between the body and the batch's commit.</summary>
+    internal Action? BeforeCommit { get; set; }
+
+    /// <summary>Tests: runs in <see cref="WriteNow{T}"/> between the batch's commit and forcing the WAL (may throw).</summary>
+    internal Action? AfterWriteNowCommit { get; set; }
 
     /// <summary>
     /// Counts collector passes that recorded chunks as deleted from their nodes (bumped under the write lock). A node's
@@ -104,8 +122,47 @@ internal sealed class StoreTransactions : IDisposable
 
     private long _corruptReports;
 
-    /// <summary>Called under the write lock when a corrupt report removes a holder.</summary>
-    public void NoteCorruptReport() => Interlocked.Increment(ref _corruptReports);
+    /// <summary>
+    /// Called under the write lock when a corrupt report removes a holder of <paramref name="id"/> (its record as the
+    /// report leaves it): counted, and recorded by every <see cref="WatchCorruptReports">watch</see> whose node it lists.
+    /// </summary>
+    public void NoteCorruptReport(ChunkId id, ChunkRecord record)
+    {
+        Interlocked.Increment(ref _corruptReports);
+        foreach (var watch in _corruptWatches)
+        {
+            if (record.Locations.Contains(watch.NodeId))
+            {
+                watch.Ids.Add(id);
+            }
+        }
+    }
+
+    /// <summary>
+    /// From now on (taken under the write lock), records the chunks corrupt reports remove a holder of that still list
+    /// <paramref name="nodeId"/>: a report whose body ran before is already committed, so a scan started after this sees
+    /// it, and every later one is recorded. Dispose the watch to stop.
+    /// </summary>
+    public CorruptReportWatch WatchCorruptReports(string nodeId)
+    {
+        lock (_writeLock)
+        {
+            var watch = new CorruptReportWatch(this, nodeId);
+            _corruptWatches.Add(watch);
+            return watch;
+        }
+    }
+
+    /// <summary>Ends a <see cref="WatchCorruptReports">watch</see>.</summary>
+    internal void Unwatch(CorruptReportWatch watch)
+    {
+        lock (_writeLock)
+        {
+            _corruptWatches.Remove(watch);
+        }
+    }
+
+    private readonly List<CorruptReportWatch> _corruptWatches = [];
 
     /// <summary>Runs <paramref name="body"/> with every writer held off (a consistent view for checks).</summary>
     public T Exclusive<T>(Func<T> body)

@@ -103,7 +103,8 @@ internal sealed class AdminService : Admin.AdminBase
         _auth.Admin(context);
         var report = Domain.Replication.NodeReport.Build(_store);
         var response = new ListNodesResponse { UnderReplicated = (ulong)report.UnderReplicated, ReplicationFactor = (uint)_store.ReplicationFactor };
-        response.Nodes.AddRange(report.States.All.OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => AdminMapping.ToProto(n, report)));
+        response.Nodes.AddRange(report.States.All.OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(n => AdminMapping.ToProto(n, report, _store.Nodes.RestartFenceUntil(n.NodeId))));
+        response.Nodes.AddRange(_store.Nodes.Forgotten().OrderBy(n => n.NodeId, StringComparer.Ordinal).Select(AdminMapping.ToProto));
         return Task.FromResult(response);
     }
 
@@ -111,7 +112,7 @@ internal sealed class AdminService : Admin.AdminBase
     {
         _auth.Admin(context);
         var node = _store.SetDraining(request.NodeId, !request.Cancel);
-        return Task.FromResult(new DrainNodeResponse { Node = AdminMapping.ToProto(node, Domain.Replication.NodeReport.Build(_store)) });
+        return Task.FromResult(new DrainNodeResponse { Node = AdminMapping.ToProto(node, Domain.Replication.NodeReport.Build(_store), _store.Nodes.RestartFenceUntil(node.NodeId)) });
     }
 
     public override Task<ForgetNodeResponse> ForgetNode(ForgetNodeRequest request, ServerCallContext context)

@@ -1,4 +1,5 @@
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 using Dropbox.StorageNode.Store;
@@ -153,10 +154,11 @@ public sealed partial class ClusterAgent : BackgroundService
             }
             catch (RpcException ex)
             {
-                if (registering && ex.StatusCode == StatusCode.FailedPrecondition)
+                if (registering && ex.StatusCode == StatusCode.FailedPrecondition && ex.Trailers.GetValue(ClusterErrorDetails.NodeForgotten) is not null)
                 {
-                    // The only lasting refusal of a registration: this id was forgotten ('nodes forget'), so nothing
-                    // it holds is recorded and it may never register again. Retrying cannot help; say so once and stop.
+                    // The only lasting refusal of a registration, marked as such: this id was forgotten ('nodes
+                    // forget'), so nothing it holds is recorded and it may never register again. Retrying cannot help;
+                    // say so once and stop. Any other refusal (another FAILED_PRECONDITION included) is retried below.
                     Log.Forgotten(_logger, _store.NodeId.Value, ex.Status.Detail);
                     await _retired.CancelAsync().ConfigureAwait(false);
                     return;

@@ -4,7 +4,7 @@ using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
-using Proto = Dropbox.Shared.Protos.Common;
+using static Dropbox.MetadataNode.Tests.Replication.ForgetHarness;
 
 namespace Dropbox.MetadataNode.Tests.Replication;
 
@@ -14,15 +14,9 @@ namespace Dropbox.MetadataNode.Tests.Replication;
 /// </summary>
 public sealed class ForgetNodeRaceTests
 {
-    private const string NodeB = "node-b";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    private static StoreHarness Harness(TimeSpan? nodeTimeout = null)
-    {
-        var h = new StoreHarness(o => o with { NodeTimeout = nodeTimeout ?? TimeSpan.FromDays(365), GcGracePeriod = TimeSpan.FromHours(1), ReplicationFactor = 2, EventWait = TimeSpan.FromMilliseconds(100) });
-        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
-        return h;
-    }
+    private static StoreHarness Harness(TimeSpan? nodeTimeout = null) => ForgetHarness.Create(nodeTimeout, eventWait: TimeSpan.FromMilliseconds(100));
 
     [Fact]
     public async Task A_commit_whose_node_check_lands_between_the_forgets_listing_and_its_clearing_records_no_copy_on_the_forgotten_node()
@@ -152,7 +146,7 @@ public sealed class ForgetNodeRaceTests
     {
         using var h = Harness(nodeTimeout: TimeSpan.FromMinutes(1));
         const string dead = "node-e";
-        h.Store.Nodes.Register(new NodeRegistration(dead, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        RegisterNode(h, dead, 3);
         var (alice, _) = h.Store.AddUser("alice");
         var chunk = StoreHarness.Chunk(3);
         h.Stored(alice, chunk); // uploaded to A, not referenced yet: not a sole copy of anything referenced
@@ -192,7 +186,7 @@ public sealed class ForgetNodeRaceTests
         const string draining = "node-d", dead = "node-e";
         foreach (var node in new[] { draining, dead })
         {
-            h.Store.Nodes.Register(new NodeRegistration(node, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+            RegisterNode(h, node, 3);
         }
 
         var (alice, _) = h.Store.AddUser("alice");
@@ -222,15 +216,117 @@ public sealed class ForgetNodeRaceTests
         Assert.True(h.Store.Nodes.TryGet(StoreHarness.NodeA, out _));
     }
 
-    private static void ReportOn(StoreHarness h, string node, UserInfo user, params ChunkRef[] chunks)
+    [Fact]
+    public async Task A_corrupt_report_during_the_forgets_scan_that_removes_the_other_copy_makes_the_forget_refuse_not_lose_the_chunk()
     {
-        var report = new ReportChunksStoredRequest { NodeId = node };
-        foreach (var c in chunks)
+        // Arrange: a committed chunk on A and B.
+        using var h = Harness();
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 12);
+
+        // Act: after the scan saw the copy on B, B's scrub quarantines it and reports it corrupt; then the forget counts.
+        h.Store.Forgetter.BeforeCheck = () =>
         {
-            h.Gateway.Put(node, c.Id);
-            report.Chunks.Add(new StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, Encoding = Proto.ChunkEncoding.Raw, StoredSize = (uint)c.StoredSize, NamespaceId = user.Namespace.Value });
+            h.Store.Forgetter.BeforeCheck = null;
+            Assert.Equal(1, h.Store.ReportChunksCorrupt(NodeB, [chunk.Id]).Repairable);
+        };
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+
+        // Assert: A now holds the only intact copy: refused, nothing changed, and the file still reads from A.
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("1 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.True(h.Store.Nodes.MayHoldNewCopies(StoreHarness.NodeA));
+        Assert.Equal([StoreHarness.NodeA], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        Assert.Equal([StoreHarness.NodeA], h.Store.GetDownloadPlan(alice, "f", 0).Chunks.Single().Holders.Select(n => n.NodeId));
+    }
+
+    [Fact]
+    public async Task A_corrupt_report_counted_before_the_forget_starts_and_committed_after_its_scan_began_makes_the_forget_refuse()
+    {
+        // Arrange: a committed chunk on A and B; the forget of A is marked and about to take its baseline.
+        using var h = Harness();
+        var (alice, chunk) = await CommittedOnAAndBAsync(h, 13);
+        var begun = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reportCounted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var scanned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Store.Forgetter.AfterBegin = () =>
+        {
+            h.Store.Forgetter.AfterBegin = null;
+            begun.TrySetResult();
+            Assert.True(reportCounted.Task.Wait(Bound));
+        };
+        h.Store.Forgetter.BeforeCheck = () => scanned.TrySetResult();
+        var forget = Task.Run(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+        await begun.Task.WaitAsync(Bound);
+
+        // Act: B's report of the chunk runs its body (counted) and, before its commit, lets the forget go on. Fixed, the
+        // forget's baseline waits for the commit, so the scan never finishes first: the short wait below runs out.
+        h.Store.Transactions.BeforeCommit = () =>
+        {
+            h.Store.Transactions.BeforeCommit = null;
+            reportCounted.TrySetResult();
+            scanned.Task.Wait(TimeSpan.FromSeconds(2));
+        };
+        Assert.Equal(1, h.Store.ReportChunksCorrupt(NodeB, [chunk.Id]).Repairable);
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => forget.WaitAsync(Bound));
+
+        // Assert: A holds the only intact copy: refused, and the file still reads from A.
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("1 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.Equal([StoreHarness.NodeA], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        Assert.Equal([StoreHarness.NodeA], h.Store.GetDownloadPlan(alice, "f", 0).Chunks.Single().Holders.Select(n => n.NodeId));
+    }
+
+    [Fact]
+    public async Task Corrupt_reports_during_the_forgets_scan_of_chunks_still_held_elsewhere_do_not_fail_the_forget()
+    {
+        // Arrange: R=2 with a third node C; three committed chunks on A, B and C.
+        using var h = Harness();
+        const string nodeC = "node-c";
+        RegisterNode(h, nodeC, 3);
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(20, 3).Select(i => StoreHarness.Chunk(i)).ToArray();
+        foreach (var (chunk, i) in chunks.Select((c, i) => (c, i)))
+        {
+            await h.PutFileAsync(alice, $"f{i}", 0, chunk);
+            ReportOn(h, NodeB, alice, chunk);
+            ReportOn(h, nodeC, alice, chunk);
         }
 
-        h.Store.ReportChunksStored(report);
+        // Act: while the forget of A scans, B's scrub reports one of them corrupt (a failing disk reports in batches);
+        // each scan (a rescan would be one more) sees a new report.
+        var reported = 0;
+        h.Store.Forgetter.WhileScanning = () =>
+        {
+            if (reported < chunks.Length)
+            {
+                Assert.Equal(1, h.Store.ReportChunksCorrupt(NodeB, [chunks[reported++].Id]).Repairable);
+            }
+        };
+        var forgotten = h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true);
+
+        // Assert: every chunk still has C, so the forget goes through at once, reading only the reported chunk again.
+        Assert.Equal(0, forgotten.ChunksLost);
+        Assert.Equal(1, reported);
+        Assert.Equal(1, h.Store.Forgetter.ReadUnderLock);
+        Assert.True(h.Store.Nodes.IsForgotten(StoreHarness.NodeA));
+        Assert.All(chunks.Skip(1), c => Assert.Equal([NodeB, nodeC], ChunkLedger.Read(h.Store.Engine, c.Id)!.Locations.Order(StringComparer.Ordinal)));
+        Assert.Equal([nodeC], ChunkLedger.Read(h.Store.Engine, chunks[0].Id)!.Locations);
+    }
+
+    [Fact]
+    public async Task A_node_holding_the_only_copy_of_referenced_chunks_is_refused_without_reading_them_under_the_write_lock()
+    {
+        // Arrange: one replica per chunk, so every chunk on A is a candidate.
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(365), ReplicationFactor = 1 });
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(100, 20).Select(i => StoreHarness.Chunk(i)).ToArray();
+        await h.PutFileAsync(alice, "big", 0, chunks);
+
+        var refused = Assert.Throws<DropboxException>(() => h.Store.ForgetNode(StoreHarness.NodeA, force: false, live: true));
+
+        Assert.Equal(ErrorKind.Conflict, refused.Kind);
+        Assert.Contains("20 referenced chunk", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, h.Store.Forgetter.ReadUnderLock); // writers were not held off while 20 (or millions) were read
+        Assert.True(h.Store.Nodes.MayHoldNewCopies(StoreHarness.NodeA));
     }
 }

@@ -16,15 +16,9 @@ namespace Dropbox.MetadataNode.Tests.Store;
 /// </summary>
 public sealed class RemovedAccountPurgeInterleavingTests
 {
-    private static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+    private static readonly TimeSpan Grace = PurgeHarness.Grace;
 
-    private static StoreHarness Harness(int batchSize = 512, int batchesPerPass = 256) => new(o => o with
-    {
-        NodeTimeout = TimeSpan.FromDays(365),
-        GcGracePeriod = Grace,
-        PurgeBatchSize = batchSize,
-        PurgeBatchesPerPass = batchesPerPass,
-    });
+    private static StoreHarness Harness(int batchSize = 512, int batchesPerPass = 256) => PurgeHarness.Create(batchSize, batchesPerPass);
 
     [Fact]
     public async Task Commits_between_purge_batches_keep_the_chunks_they_reference_and_the_counts_agree_after_every_batch()

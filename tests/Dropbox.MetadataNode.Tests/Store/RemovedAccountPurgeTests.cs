@@ -10,15 +10,9 @@ namespace Dropbox.MetadataNode.Tests.Store;
 /// <summary>A removed user's account is purged in the background on a real store; no other account's data is touched.</summary>
 public sealed class RemovedAccountPurgeTests
 {
-    private static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+    private static readonly TimeSpan Grace = PurgeHarness.Grace;
 
-    private static StoreHarness Harness(int batchSize = 512, int batchesPerPass = 256) => new(o => o with
-    {
-        NodeTimeout = TimeSpan.FromDays(365),
-        GcGracePeriod = Grace,
-        PurgeBatchSize = batchSize,
-        PurgeBatchesPerPass = batchesPerPass,
-    });
+    private static StoreHarness Harness(int batchSize = 512, int batchesPerPass = 256) => PurgeHarness.Create(batchSize, batchesPerPass);
 
     [Fact]
     public async Task Removing_bob_purges_his_account_collects_only_his_unique_chunks_after_the_grace_and_leaves_alice_whole()

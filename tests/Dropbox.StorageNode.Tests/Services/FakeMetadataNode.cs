@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Tokens;
 using Grpc.Core;
@@ -35,6 +36,9 @@ public sealed class FakeMetadataNode : IAsyncDisposable
 
     /// <summary>Answers as the real one does for a node 'nodes forget' removed: registration refused for good, heartbeats and reports NotFound.</summary>
     public bool Forgotten { get; set; }
+
+    /// <summary>Refuses registrations with a FAILED_PRECONDITION that is not the "forgotten" one.</summary>
+    public bool RefuseRegistration { get; set; }
 
     public int HeartbeatCalls;
 
@@ -104,7 +108,12 @@ public sealed class FakeMetadataNode : IAsyncDisposable
             _fake.Registrations.Enqueue(request);
             if (_fake.Forgotten)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Storage node '{request.NodeId}' was forgotten ('nodes forget'): wipe its data directory and start it with a new --node-id."));
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Storage node '{request.NodeId}' was forgotten ('nodes forget'): wipe its data directory and start it with a new --node-id."), new Metadata { { ClusterErrorDetails.NodeForgotten, "1" } });
+            }
+
+            if (_fake.RefuseRegistration)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "Not now (a refusal that is not the forgotten one)."));
             }
 
             return Task.FromResult(new RegisterNodeResponse { HeartbeatSeconds = 1 });

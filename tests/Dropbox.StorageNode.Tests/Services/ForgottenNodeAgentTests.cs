@@ -27,6 +27,25 @@ public sealed class ForgottenNodeAgentTests
         Assert.Equal(registrations, metadata.Registrations.Count);
     }
 
+    [Fact]
+    public async Task A_registration_refused_with_another_failed_precondition_is_retried_with_back_off_and_the_agent_keeps_running()
+    {
+        using var dir = new TempFolder();
+        var port = FakeMetadataNode.FreePort();
+        await using var metadata = await FakeMetadataNode.StartAsync(port, dir.CreateSub("keys")); // the node's key ring
+        metadata.RefuseRegistration = true;
+        await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}", MaxRetryDelay = TimeSpan.FromMilliseconds(400) }, dir);
+        var agent = node.Services.GetRequiredService<ClusterAgent>();
+
+        await WaitUntilAsync(() => metadata.Registrations.Count >= 3, "registration to be retried");
+        Assert.False(agent.Retired);
+        metadata.RefuseRegistration = false;
+        await WaitUntilAsync(() => Volatile.Read(ref metadata.HeartbeatCalls) > 0, "registration, then a heartbeat");
+
+        Assert.False(agent.Retired);
+        Assert.False(agent.ExecuteTask!.IsCompleted);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -4,18 +4,25 @@ namespace Dropbox.MetadataNode.Domain.Replication;
 
 /// <summary>
 /// The registered storage nodes at one moment: live (heartbeat within the timeout, <c>--node-dead-after</c>), dead
-/// (silent longer), draining (an admin asked to move its chunks away). A copy counts toward the replication factor
-/// only on a healthy node (live, not draining); any live node may serve as the source of a copy.
+/// (silent longer), draining (an admin asked to move its chunks away), being forgotten (<c>nodes forget</c> runs). A copy
+/// counts toward the replication factor only on a healthy node (live, not draining, not being forgotten: its reports are
+/// refused and its copies are about to be dropped); any live node may serve as the source of a copy.
 /// </summary>
 internal sealed class NodeStates
 {
     private readonly Dictionary<string, NodeRecord> _byId;
     private readonly long _cutoffMs;
 
-    public NodeStates(IReadOnlyList<NodeRecord> nodes, long nowMs, long timeoutMs)
+    private readonly Func<string, bool> _beingForgotten;
+
+    public NodeStates(IReadOnlyList<NodeRecord> nodes, long nowMs, long timeoutMs, Func<string, bool>? beingForgotten = null)
     {
         All = nodes;
         _cutoffMs = nowMs - timeoutMs;
+        NowMs = nowMs;
+        TimeoutMs = timeoutMs;
+        var forgetting = nodes.Where(n => beingForgotten?.Invoke(n.NodeId) == true).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+        _beingForgotten = forgetting.Contains;
         _byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
         Healthy = nodes.Where(IsHealthy).ToList();
     }
@@ -23,22 +30,33 @@ internal sealed class NodeStates
     /// <summary>Every registered node.</summary>
     public IReadOnlyList<NodeRecord> All { get; }
 
-    /// <summary>Live and not draining: where copies go and count.</summary>
+    /// <summary>When the states were taken (Unix ms).</summary>
+    public long NowMs { get; }
+
+    /// <summary>How long a node may be silent before it counts as dead (ms).</summary>
+    public long TimeoutMs { get; }
+
+    /// <summary>Live, not draining and not being forgotten: where copies go and count.</summary>
     public IReadOnlyList<NodeRecord> Healthy { get; }
 
     public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= _cutoffMs;
 
-    public bool IsHealthy(NodeRecord node) => IsLive(node) && !node.Draining;
+    public bool IsHealthy(NodeRecord node) => IsLive(node) && !node.Draining && !_beingForgotten(node.NodeId);
+
+    /// <summary>True while a <c>nodes forget</c> of the node runs.</summary>
+    public bool IsBeingForgotten(NodeRecord node) => _beingForgotten(node.NodeId);
 
     public bool IsHealthy(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsHealthy(node);
 
     public NodeRecord? Live(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsLive(node) ? node : null;
 
     /// <summary>
-    /// The word <c>nodes list</c> shows: live, draining, drained (draining with nothing left to move and no put token
-    /// handed out for it still usable), dead.
+    /// The word <c>nodes list</c> shows: forgetting (a forget runs), live, draining, drained (draining with nothing left
+    /// to move and no put token handed out for it still usable), dead.
     /// </summary>
-    public string StateOf(NodeRecord node, long underReplicatedOnNode, bool putsOutstanding = false) => !IsLive(node)
+    public string StateOf(NodeRecord node, long underReplicatedOnNode, bool putsOutstanding = false) => _beingForgotten(node.NodeId)
+        ? "forgetting"
+        : !IsLive(node)
         ? "dead"
         : node.Draining ? (underReplicatedOnNode == 0 && !putsOutstanding ? "drained" : "draining") : "live";
 

@@ -7,7 +7,7 @@ namespace Dropbox.MetadataNode.Services.Mapping;
 internal static class AdminMapping
 {
     /// <summary>A node with what the replication report says of it.</summary>
-    public static NodeSummary ToProto(Storage.Records.NodeRecord node, Domain.Replication.NodeReport report)
+    public static NodeSummary ToProto(Storage.Records.NodeRecord node, Domain.Replication.NodeReport report, DateTimeOffset? restartFenceUntil = null)
     {
         var (state, chunks, under) = report.Of(node);
         return new NodeSummary
@@ -20,8 +20,17 @@ internal static class AdminMapping
             Chunks = (ulong)chunks,
             UnderReplicated = (ulong)under,
             LastHeartbeatUnixMs = node.LastHeartbeatUnixMs,
+            Reason = report.ReasonOf(node, restartFenceUntil),
         };
     }
+
+    /// <summary>A forgotten node, as <c>nodes list</c> shows it.</summary>
+    public static NodeSummary ToProto(Storage.Records.ForgottenNodeRecord node) => new()
+    {
+        NodeId = node.NodeId,
+        State = "forgotten",
+        Reason = $"forgotten ('nodes forget') at {DateTimeOffset.FromUnixTimeMilliseconds(node.ForgottenUnixMs):u}; its id cannot register again{(node.LocationsCleared ? "" : "; its chunk locations are still being cleared")}",
+    };
 
     /// <summary>A user's details.</summary>
     public static UserSummary ToProto(UserDetails user) => new()

@@ -287,6 +287,9 @@ internal sealed partial class MetadataStore : IDisposable
     public Task<ChangePage> ListChangesAsync(UserInfo user, string? cursor, uint limit, uint waitSeconds, CancellationToken cancellationToken) =>
         _changes.ListAsync(Namespace(user), cursor, limit, waitSeconds, cancellationToken);
 
+    /// <summary>Long polls held open now for namespace <paramref name="namespaceId"/> (tests wait on it).</summary>
+    internal int LongPollsHeld(string namespaceId) => _namespaces.TryGetValue(namespaceId, out var ns) ? Volatile.Read(ref ns.LongPolls) : 0;
+
     /// <summary>The storage nodes (registration, heartbeats, liveness).</summary>
     public NodeRegistry Nodes => _nodeRegistry;
 

@@ -102,8 +102,18 @@ internal sealed class SyncService : Sync.SyncBase
     public override async Task<GetDownloadPlansResponse> GetDownloadPlans(GetDownloadPlansRequest request, ServerCallContext context) =>
         SyncMapping.ToResponse(await _store.GetDownloadPlansAsync(_auth.User(context), SyncMapping.ToDomain(request.Files), context.CancellationToken).ConfigureAwait(false));
 
-    public override async Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context) =>
-        SyncMapping.ToResponse(await _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken).ConfigureAwait(false));
+    public override async Task<ListChangesResponse> ListChanges(ListChangesRequest request, ServerCallContext context)
+    {
+        var page = await _store.ListChangesAsync(_auth.User(context), request.Cursor, request.Limit, request.WaitSeconds, context.CancellationToken).ConfigureAwait(false);
+        if (request.WaitSeconds > 0)
+        {
+            // A long poll answers after its wait: a token rotated or a user removed meanwhile must not be shown the
+            // changes made since (a leaked token holding a poll would otherwise read the paths of the next upload).
+            _auth.User(context);
+        }
+
+        return SyncMapping.ToResponse(page);
+    }
 
     public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
         Task.FromResult(SyncMapping.ToResponse(_store.ListFiles(_auth.User(context), request.Prefix, request.IncludeDeleted, request.Limit, request.StartAfter)));

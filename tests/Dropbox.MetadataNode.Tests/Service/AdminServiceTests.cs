@@ -65,6 +65,32 @@ public sealed class AdminServiceTests
     }
 
     [Fact]
+    public async Task A_long_poll_opened_before_its_token_was_rotated_returns_no_change_made_after()
+    {
+        await using var server = await MetadataServer.StartAsync();
+        var ownerToken = StartWithOwner(server);
+        var bob = await Admin(server, ownerToken).AddUserAsync(new AddUserRequest { Name = "bob" });
+        var leaked = server.SyncClient(bob.Token);
+        var cursor = (await leaked.ListChangesAsync(new ListChangesRequest())).Cursor;
+
+        // A leaked token holds a long poll; the owner rotates the token; a device then makes a change, which wakes the
+        // poll: what it answers must not name that change.
+        var poll = leaked.ListChangesAsync(new ListChangesRequest { Cursor = cursor, WaitSeconds = 30 }).ResponseAsync;
+        for (var waited = 0; server.Store.LongPollsHeld(bob.User.NamespaceId) == 0; waited++)
+        {
+            Assert.True(waited < 500 && !poll.IsCompleted, "the long poll never reached the server's wait");
+            await Task.Delay(10);
+        }
+
+        var rotated = await Admin(server, ownerToken).RotateTokenAsync(new RotateTokenRequest { Name = "bob" });
+        await server.SyncClient(rotated.Token).CreateFolderAsync(new CreateFolderRequest { Path = "after-the-rotation" });
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => poll);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.DoesNotContain("after-the-rotation", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_upload_over_quota_is_refused_at_plan_and_at_commit_with_a_message_naming_the_quota()
     {
         await using var server = await MetadataServer.StartAsync();

@@ -14,7 +14,8 @@ namespace Dropbox.Benchmarks.Metadata;
 
 /// <summary>
 /// A real metadata node on 127.0.0.1:0 in a temp folder for the metadata runners, with a storage node registered
-/// under <see cref="NodeId"/> (nothing listens there: the runners report chunks as stored themselves). Disposing stops
+/// under <see cref="NodeId"/> (the runners report chunks as stored themselves; the node answers only if a runner
+/// passes a <see cref="StandInStorageNode"/>'s address). Disposing stops
 /// it and removes the folder.
 /// </summary>
 internal sealed class BenchMetadataNode : IAsyncDisposable
@@ -65,11 +66,14 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
         return new BenchMetadataNode(root, app, MetadataNodeHost.BoundUrls(app)[0], app.Services.GetRequiredService<MetadataStore>(), system);
     }
 
-    /// <summary>A cluster client on <paramref name="channel"/> with the system token, after registering the stand-in node.</summary>
-    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel)
+    /// <summary>
+    /// A cluster client on <paramref name="channel"/> with the system token, after registering the stand-in node at
+    /// <paramref name="nodeUrl"/> (default: an address where nothing listens, so every call to the node fails).
+    /// </summary>
+    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel, string nodeUrl = "http://127.0.0.1:9")
     {
         var cluster = new Cluster.ClusterClient(channel.Intercept(m => { m.Add("authorization", "Bearer " + SystemToken); return m; }));
-        await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = NodeId, GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
+        await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = NodeId, GrpcUrl = nodeUrl, HttpUrl = nodeUrl });
         return cluster;
     }
 

@@ -38,7 +38,10 @@ public static class MetadataLoadRunner
             HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
             MaxReceiveMessageSize = 64 * 1024 * 1024,
         })).ToArray();
-        var cluster = await node.RegisterNodeAsync(channels[0]);
+
+        // A node that answers: a commit of freshly uploaded chunks asks it whether it holds them.
+        using var standIn = await StandInStorageNode.StartAsync();
+        var cluster = await node.RegisterNodeAsync(channels[0], standIn.Url);
 
         Console.WriteLine($"metadata-load: {commits} commits of 1-chunk files, {clients} concurrent clients, fsync={(fsync ? "group commit" : "off")}, {Environment.ProcessorCount} cores");
         var users = Enumerable.Range(0, 8).Select(i => store.AddUser("u" + i)).ToArray();

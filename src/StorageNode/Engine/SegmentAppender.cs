@@ -18,7 +18,11 @@ internal sealed class SegmentAppender : IDisposable
     /// <summary>Alignment of direct writes (file offset, length and memory): the largest common logical block size.</summary>
     public const int BlockSize = 4096;
 
-    private const int StagingBytes = 4 * 1024 * 1024;
+    /// <summary>
+    /// The staging buffer: 4 MiB and room for a record's header and padding, so that a record of a chunk of the
+    /// default largest size (4 MiB) is staged in one piece (<see cref="TryReserve"/>).
+    /// </summary>
+    public const int StagingBytes = (4 * 1024 * 1024) + (16 * BlockSize);
 
     private readonly IEngineFile _handle;
     private readonly byte[] _array;
@@ -122,6 +126,30 @@ internal sealed class SegmentAppender : IDisposable
                 _filled = 0;
             }
         }
+    }
+
+    /// <summary>
+    /// Stages <paramref name="length"/> bytes in one piece for the caller to fill in place (a record whose header is
+    /// computed over its staged body), first writing what is staged if they would not fit behind it. False, with
+    /// nothing changed, if they cannot be staged in one piece (longer than the buffer less a block): append them.
+    /// </summary>
+    public bool TryReserve(int length, out Span<byte> reserved)
+    {
+        reserved = default;
+        if (length >= StagingBytes - BlockSize)
+        {
+            return false;
+        }
+
+        // Strictly below the end: a full buffer is written by the next Append, which needs free space to make progress.
+        if (_filled + length >= StagingBytes)
+        {
+            Flush();
+        }
+
+        reserved = Staging.Slice(_filled, length);
+        _filled += length;
+        return true;
     }
 
     /// <summary>Writes everything staged; the caller makes it durable with an fsync.</summary>

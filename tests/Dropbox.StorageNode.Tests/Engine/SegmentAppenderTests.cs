@@ -67,6 +67,66 @@ public sealed class SegmentAppenderTests : IDisposable
         Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Reserved_and_appended_bytes_mixed_in_one_batch_land_byte_for_byte(bool direct)
+    {
+        var path = NewFile("r.seg");
+        var rng = new Random(11);
+        var expected = new MemoryStream();
+        var appender = SegmentAppender.Open(path, 0, direct);
+        appender.Mark();
+
+        // Reservations that end the staging buffer exactly, cross it (staged bytes are written first), follow an
+        // append, and one too large to reserve (nothing changes; it is appended instead).
+        foreach (var (size, reserve) in new[] { (4095, true), (SegmentAppender.StagingBytes - 4095 - 1, true), (1, true), (3 << 20, true), (100, false), (3 << 20, true), (SegmentAppender.StagingBytes, true), (17, true) })
+        {
+            var bytes = new byte[size];
+            rng.NextBytes(bytes);
+            var length = appender.Length;
+            if (reserve && appender.TryReserve(size, out var staged))
+            {
+                Assert.Equal(size, staged.Length);
+                bytes.CopyTo(staged);
+            }
+            else
+            {
+                Assert.Equal(length, appender.Length);
+                appender.Append(bytes);
+            }
+
+            expected.Write(bytes);
+            Assert.Equal(expected.Length, appender.Length);
+        }
+
+        appender.Flush();
+        Assert.Equal(expected.ToArray(), ReadPrefix(path, expected.Length));
+        appender.Close();
+        Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void A_batch_with_reservations_that_wrote_staged_bytes_rolls_back_to_its_mark()
+    {
+        var path = NewFile("s.seg");
+        var first = new byte[6000];
+        new Random(3).NextBytes(first);
+        var appender = SegmentAppender.Open(path, 0, preferDirect: true);
+        appender.Append(first);
+        appender.Flush();
+        appender.Mark();
+
+        Assert.True(appender.TryReserve(3 << 20, out _));
+        Assert.True(appender.TryReserve(3 << 20, out _)); // writes the first reservation
+        appender.Rollback();
+
+        Assert.Equal(first.Length, appender.Length);
+        Assert.Equal(first.Length, new FileInfo(path).Length);
+        appender.Close();
+        Assert.Equal(first, File.ReadAllBytes(path));
+    }
+
     [Fact]
     public void Reopening_at_an_unaligned_length_keeps_the_bytes_before_it()
     {

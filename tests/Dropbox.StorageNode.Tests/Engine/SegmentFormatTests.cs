@@ -48,6 +48,55 @@ public sealed class SegmentFormatTests : IDisposable
         Assert.Equal((LogFrame.FrameVersion, SegmentRecord.RecordType, SegmentRecord.BodyVersion), (first.FrameVersion, first.RecordType, first.BodyVersion));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(4096)]
+    [InlineData(1 << 20)]
+    public void A_record_written_in_place_is_byte_for_byte_the_one_written_in_two_pieces(int payloadSize)
+    {
+        var (id, payload) = TestChunks.Random(payloadSize, payloadSize);
+        var header = new byte[SegmentRecord.HeaderSize];
+        SegmentRecord.WriteHeader(header, new System.IO.Hashing.XxHash3(), RecordKind.Chunk, id, ChunkEncoding.Lz4, payloadSize + 5, payload);
+        var inPlace = new byte[SegmentRecord.HeaderSize + payloadSize];
+        payload.CopyTo(inPlace, SegmentRecord.HeaderSize);
+
+        SegmentRecord.WriteInPlace(inPlace, RecordKind.Chunk, id, ChunkEncoding.Lz4, payloadSize + 5);
+
+        Assert.Equal([.. header, .. payload], inPlace);
+        Assert.True(SegmentRecord.TryRead(inPlace, out var parsed));
+        Assert.Equal((RecordKind.Chunk, id, ChunkEncoding.Lz4, payloadSize + 5, payloadSize), (parsed.Kind, parsed.Id, parsed.Encoding, parsed.PlainLength, parsed.StoredLength));
+    }
+
+    [Fact]
+    public async Task Chunks_staged_in_place_across_the_staging_buffer_and_one_too_large_for_it_read_back_after_a_reopen()
+    {
+        // 1 MiB chunks fill the staging buffer mid-batch; 4 MiB (the default largest chunk) is staged in one piece
+        // after a write of what is staged; 6 MiB does not fit and is appended in pieces.
+        var chunks = new[] { 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 4 << 20, (6 << 20) + 3, 100 }
+            .Select((size, i) => TestChunks.Random(size, 100 + i))
+            .ToList();
+        await using (var engine = ChunkEngine.Open(Options()))
+        {
+            await Task.WhenAll(chunks.Select(c => engine.AppendAsync(c.Id, ChunkEncoding.Raw, c.Bytes.Length, c.Bytes, CancellationToken.None).AsTask()));
+        }
+
+        var file = await File.ReadAllBytesAsync(SegmentPath);
+        var scan = RecordLog<RecordHeader>.Scan(file, SegmentRecordCodec.Instance, SegmentPath);
+        Assert.Equal(0, scan.TornBytes);
+        Assert.Empty(scan.Damaged);
+        Assert.Equal(chunks.Select(c => c.Id).Order(), scan.Records.Select(r => r.Record.Id).Order());
+
+        await using var reopened = ChunkEngine.Open(Options());
+        foreach (var (id, bytes) in chunks)
+        {
+            using var stored = await reopened.ReadAsync(id, CancellationToken.None);
+            Assert.NotNull(stored);
+            Assert.True(stored.Data.Span.SequenceEqual(bytes), $"chunk of {bytes.Length} bytes read back different");
+        }
+    }
+
     [Fact]
     public async Task A_segment_record_of_a_newer_version_stops_the_open_with_an_error_that_says_so()
     {

@@ -77,6 +77,28 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
         return cluster;
     }
 
+    /// <summary>
+    /// Heartbeats for the stand-in node every 5 s until <paramref name="cancellationToken"/> is cancelled, as a real
+    /// node does: without them the metadata node counts it dead after its node timeout (35 s) and plans fail.
+    /// </summary>
+    public static async Task KeepAliveAsync(Cluster.ClusterClient cluster, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await cluster.HeartbeatAsync(new HeartbeatRequest { NodeId = NodeId }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>Stops the node (a clean stop, as a measured run ends).</summary>
     public Task StopAsync() => _app.StopAsync();
 

@@ -78,14 +78,30 @@ public sealed class SegmentAppenderTests : IDisposable
         var appender = SegmentAppender.Open(path, 0, direct);
         appender.Mark();
 
-        // Reservations that end the staging buffer exactly, cross it (staged bytes are written first), follow an
-        // append, and one too large to reserve (nothing changes; it is appended instead).
-        foreach (var (size, reserve) in new[] { (4095, true), (SegmentAppender.StagingBytes - 4095 - 1, true), (1, true), (3 << 20, true), (100, false), (3 << 20, true), (SegmentAppender.StagingBytes, true), (17, true) })
+        // Each item: its size, whether it is appended without a reservation (A), reserved (R) or refused a
+        // reservation and appended (X), and whether granting it must first write what is staged (mid-batch). A
+        // reservation that would end the staging buffer exactly, one after an append, reservations that cross the
+        // buffer's end, the largest one granted and the smallest refused.
+        const int S = SegmentAppender.StagingBytes;
+        var items = new (int Size, char How, bool Writes)[]
+        {
+            (4095, 'R', false), (8193, 'A', false), (S - 12288, 'R', true), (1, 'R', false), (3 << 20, 'R', true),
+            (100, 'A', false), (3 << 20, 'R', true), (S - 4097, 'R', true), (S - 4096, 'X', false), (S, 'X', false),
+            (17, 'R', false),
+        };
+        long reservations = 0, writes = 0;
+        foreach (var (size, how, flushes) in items)
         {
             var bytes = new byte[size];
             rng.NextBytes(bytes);
             var length = appender.Length;
-            if (reserve && appender.TryReserve(size, out var staged))
+            Span<byte> staged = default;
+            var granted = how != 'A' && appender.TryReserve(size, out staged);
+            Assert.True(granted == (how == 'R'), $"TryReserve({size}) returned {granted}");
+            reservations += granted ? 1 : 0;
+            writes += flushes ? 1 : 0;
+            Assert.Equal((reservations, writes), (appender.Reservations, appender.ReserveWrites));
+            if (granted)
             {
                 Assert.Equal(size, staged.Length);
                 bytes.CopyTo(staged);

@@ -1,6 +1,7 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Engine;
 using Dropbox.StorageNode.Engine.Durable;
+using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Tests.Engine;
 
@@ -72,16 +73,41 @@ public sealed class SegmentFormatTests : IDisposable
     [Fact]
     public async Task Chunks_staged_in_place_across_the_staging_buffer_and_one_too_large_for_it_read_back_after_a_reopen()
     {
-        // 1 MiB chunks fill the staging buffer mid-batch; 4 MiB (the default largest chunk) is staged in one piece
-        // after a write of what is staged; 6 MiB does not fit and is appended in pieces.
+        // One batch: 1 MiB chunks fill the staging buffer, so the fifth is staged after a mid-batch write of the
+        // first four; 4 MiB (the default largest chunk) is staged in one piece after another such write; 6 MiB does
+        // not fit and is appended in pieces.
+        var first = TestChunks.Random(1000, 99);
         var chunks = new[] { 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 4 << 20, (6 << 20) + 3, 100 }
             .Select((size, i) => TestChunks.Random(size, 100 + i))
             .ToList();
-        await using (var engine = ChunkEngine.Open(Options()))
+        var files = new Faults.FaultyFiles(DiskFiles.Instance);
+        await using (var engine = ChunkEngine.Open(Options() with { Files = files }))
         {
-            await Task.WhenAll(chunks.Select(c => engine.AppendAsync(c.Id, ChunkEncoding.Raw, c.Bytes.Length, c.Bytes, CancellationToken.None).AsTask()));
+            // Hold the writer in the first put's write so the others queue up and go as one batch, in order.
+            using var gate = new ManualResetEventSlim();
+            using var holding = new ManualResetEventSlim();
+            var held = 0;
+            files.BeforeWrite = path =>
+            {
+                if (path.EndsWith(Segment.FramedExtension, StringComparison.Ordinal) && Interlocked.Exchange(ref held, 1) == 0)
+                {
+                    holding.Set();
+                    Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+                }
+            };
+            var firstPut = engine.AppendAsync(first.Id, ChunkEncoding.Raw, first.Bytes.Length, first.Bytes, CancellationToken.None).AsTask();
+            Assert.True(holding.Wait(TimeSpan.FromSeconds(30)), "the first put was never written");
+            var puts = chunks.Select(c => engine.AppendAsync(c.Id, ChunkEncoding.Raw, c.Bytes.Length, c.Bytes, CancellationToken.None).AsTask()).ToList();
+            gate.Set();
+            await firstPut;
+            await Task.WhenAll(puts);
+
+            // Every record but the 6 MiB one was staged in place, and two reservations wrote what was staged first.
+            var appender = engine.ActiveAppender!;
+            Assert.Equal((8L, 2L), (appender.Reservations, appender.ReserveWrites));
         }
 
+        chunks.Insert(0, first);
         var file = await File.ReadAllBytesAsync(SegmentPath);
         var scan = RecordLog<RecordHeader>.Scan(file, SegmentRecordCodec.Instance, SegmentPath);
         Assert.Equal(0, scan.TornBytes);

@@ -79,7 +79,9 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
 
     /// <summary>
     /// Heartbeats for the stand-in node every 5 s until <paramref name="cancellationToken"/> is cancelled, as a real
-    /// node does: without them the metadata node counts it dead after its node timeout (35 s) and plans fail.
+    /// node does: without them the metadata node counts it dead after its node timeout (35 s) and plans fail. A failed
+    /// heartbeat (a transient error, or a deadline on a loaded machine) is written to standard error and the next one
+    /// is sent on time, so a run that later fails for want of a live node shows why.
     /// </summary>
     public static async Task KeepAliveAsync(Cluster.ClusterClient cluster, CancellationToken cancellationToken)
     {
@@ -88,7 +90,14 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                await cluster.HeartbeatAsync(new HeartbeatRequest { NodeId = NodeId }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await cluster.HeartbeatAsync(new HeartbeatRequest { NodeId = NodeId }, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                catch (Grpc.Core.RpcException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await Console.Error.WriteLineAsync($"stand-in node heartbeat failed ({ex.StatusCode}: {ex.Status.Detail}); the next one goes in 5 s").ConfigureAwait(false);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

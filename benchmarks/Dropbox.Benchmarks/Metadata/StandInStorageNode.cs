@@ -37,15 +37,29 @@ internal sealed class StandInStorageNode : IDisposable
         var info = ChildDotnet.StartInfo(Path.Combine(AppContext.BaseDirectory, "Dropbox.Benchmarks.dll"), [Command]);
         info.RedirectStandardInput = true;
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the stand-in storage node.");
-        _ = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token).ConfigureAwait(false) is { } line)
+        try
         {
-            if (line.StartsWith(Listening, StringComparison.Ordinal))
+            _ = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token).ConfigureAwait(false) is { } line)
             {
-                _ = process.StandardOutput.ReadToEndAsync();
-                return new StandInStorageNode(process, line[Listening.Length..]);
+                if (line.StartsWith(Listening, StringComparison.Ordinal))
+                {
+                    _ = process.StandardOutput.ReadToEndAsync();
+                    return new StandInStorageNode(process, line[Listening.Length..]);
+                }
             }
+        }
+        catch (OperationCanceledException)
+        {
+            // Not listening after a minute: stop the child rather than leave it running until this process exits.
+            ChildDotnet.Stop(process);
+            throw new TimeoutException("The stand-in storage node did not report listening within 60 s.");
+        }
+        catch
+        {
+            ChildDotnet.Stop(process);
+            throw;
         }
 
         ChildDotnet.Stop(process);
@@ -74,17 +88,16 @@ internal sealed class StandInStorageNode : IDisposable
     {
         try
         {
+            // End of input asks the child to stop; one that does not within 10 s is killed.
             _process.StandardInput.Close();
-            if (!_process.WaitForExit(10_000))
-            {
-                ChildDotnet.Stop(_process);
-                return;
-            }
+            _process.WaitForExit(10_000);
         }
         catch (IOException)
         {
         }
-
-        _process.Dispose();
+        finally
+        {
+            ChildDotnet.Stop(_process);
+        }
     }
 }

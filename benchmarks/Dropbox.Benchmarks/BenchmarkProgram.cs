@@ -32,6 +32,8 @@ public static class BenchmarkProgram
                 return await MetadataScaleRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "metadata-exhaust":
                 return await MetadataExhaustRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case StandInStorageNode.Command:
+                return await StandInStorageNode.RunAsync().ConfigureAwait(false);
             default:
                 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
                 return 0;

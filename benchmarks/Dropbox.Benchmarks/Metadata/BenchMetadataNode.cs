@@ -14,7 +14,8 @@ namespace Dropbox.Benchmarks.Metadata;
 
 /// <summary>
 /// A real metadata node on 127.0.0.1:0 in a temp folder for the metadata runners, with a storage node registered
-/// under <see cref="NodeId"/> (nothing listens there: the runners report chunks as stored themselves). Disposing stops
+/// under <see cref="NodeId"/> (the runners report chunks as stored themselves; the node answers only if a runner
+/// passes a <see cref="StandInStorageNode"/>'s address). Disposing stops
 /// it and removes the folder.
 /// </summary>
 internal sealed class BenchMetadataNode : IAsyncDisposable
@@ -65,12 +66,46 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
         return new BenchMetadataNode(root, app, MetadataNodeHost.BoundUrls(app)[0], app.Services.GetRequiredService<MetadataStore>(), system);
     }
 
-    /// <summary>A cluster client on <paramref name="channel"/> with the system token, after registering the stand-in node.</summary>
-    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel)
+    /// <summary>
+    /// A cluster client on <paramref name="channel"/> with the system token, after registering the stand-in node at
+    /// <paramref name="nodeUrl"/> (default: an address where nothing listens, so every call to the node fails).
+    /// </summary>
+    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel, string nodeUrl = "http://127.0.0.1:9")
     {
         var cluster = new Cluster.ClusterClient(channel.Intercept(m => { m.Add("authorization", "Bearer " + SystemToken); return m; }));
-        await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = NodeId, GrpcUrl = "http://127.0.0.1:9", HttpUrl = "http://127.0.0.1:9" });
+        await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = NodeId, GrpcUrl = nodeUrl, HttpUrl = nodeUrl });
         return cluster;
+    }
+
+    /// <summary>
+    /// Heartbeats for the stand-in node every 5 s until <paramref name="cancellationToken"/> is cancelled, as a real
+    /// node does: without them the metadata node counts it dead after its node timeout (35 s) and plans fail. A failed
+    /// heartbeat (a transient error, or a deadline on a loaded machine) is written to standard error and the next one
+    /// is sent on time, so a run that later fails for want of a live node shows why.
+    /// </summary>
+    public static async Task KeepAliveAsync(Cluster.ClusterClient cluster, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await cluster.HeartbeatAsync(new HeartbeatRequest { NodeId = NodeId }, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                catch (Grpc.Core.RpcException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await Console.Error.WriteLineAsync($"stand-in node heartbeat failed ({ex.StatusCode}: {ex.Status.Detail}); the next one goes in 5 s").ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>Stops the node (a clean stop, as a measured run ends).</summary>

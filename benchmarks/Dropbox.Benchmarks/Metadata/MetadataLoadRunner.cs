@@ -38,7 +38,12 @@ public static class MetadataLoadRunner
             HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
             MaxReceiveMessageSize = 64 * 1024 * 1024,
         })).ToArray();
-        var cluster = await node.RegisterNodeAsync(channels[0]);
+
+        // A node that answers: a commit of freshly uploaded chunks asks it whether it holds them.
+        using var standIn = await StandInStorageNode.StartAsync();
+        var cluster = await node.RegisterNodeAsync(channels[0], standIn.Url);
+        using var stopBeats = new CancellationTokenSource();
+        var beats = BenchMetadataNode.KeepAliveAsync(cluster, stopBeats.Token);
 
         Console.WriteLine($"metadata-load: {commits} commits of 1-chunk files, {clients} concurrent clients, fsync={(fsync ? "group commit" : "off")}, {Environment.ProcessorCount} cores");
         var users = Enumerable.Range(0, 8).Select(i => store.AddUser("u" + i)).ToArray();
@@ -261,6 +266,8 @@ public static class MetadataLoadRunner
         }
 
         Console.WriteLine($"| Long poll: commit by another client -> waiting ListChanges answers (100 rounds) | p50 {P(wakes, 50):N2} ms, p99 {P(wakes, 99):N2} ms |");
+        await stopBeats.CancelAsync();
+        await beats;
         foreach (var channel in channels)
         {
             channel.Dispose();

@@ -98,9 +98,18 @@ public sealed partial class ChunkEngine
                     segments.Add(active);
                 }
 
-                SegmentRecord.WriteHeader(header, _recordHash, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
-                appender.Append(header);
-                appender.Append(op.Payload.Span);
+                if (appender.TryReserve((int)recordLength, out var staged))
+                {
+                    // The one copy of the payload, then its record's header over it, hashed in one piece.
+                    op.Payload.Span.CopyTo(staged[SegmentRecord.HeaderSize..]);
+                    SegmentRecord.WriteInPlace(staged, op.Kind, op.Id, op.Encoding, op.PlainLength);
+                }
+                else
+                {
+                    SegmentRecord.WriteHeader(header, _recordHash, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
+                    appender.Append(header);
+                    appender.Append(op.Payload.Span);
+                }
 
                 ChunkLocation? now = null;
                 if (op.Kind == RecordKind.Chunk)

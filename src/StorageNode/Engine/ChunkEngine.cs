@@ -129,6 +129,12 @@ public sealed partial class ChunkEngine : IChunkEngine
         return await op.Done.Task.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The active segment's appender (tests: which write path records took). Read it when no write is in flight: the
+    /// writer thread owns it.
+    /// </summary>
+    internal SegmentAppender? ActiveAppender => Volatile.Read(ref _active).Appender;
+
     /// <inheritdoc />
     public EngineStats GetStats()
     {

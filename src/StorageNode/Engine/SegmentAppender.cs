@@ -18,7 +18,11 @@ internal sealed class SegmentAppender : IDisposable
     /// <summary>Alignment of direct writes (file offset, length and memory): the largest common logical block size.</summary>
     public const int BlockSize = 4096;
 
-    private const int StagingBytes = 4 * 1024 * 1024;
+    /// <summary>
+    /// The staging buffer: 4 MiB and room for a record's header and padding, so that a record of a chunk of the
+    /// default largest size (4 MiB) is staged in one piece (<see cref="TryReserve"/>).
+    /// </summary>
+    public const int StagingBytes = (4 * 1024 * 1024) + (16 * BlockSize);
 
     private readonly IEngineFile _handle;
     private readonly byte[] _array;
@@ -123,6 +127,51 @@ internal sealed class SegmentAppender : IDisposable
             }
         }
     }
+
+    /// <summary>Reservations granted since the appender was opened (a test can tell which path a record took).</summary>
+    public long Reservations { get; private set; }
+
+    /// <summary>Writes <see cref="TryReserve"/> made of what was staged, to make room for a reservation, mid-batch.</summary>
+    public long ReserveWrites { get; private set; }
+
+    /// <summary>
+    /// Stages <paramref name="length"/> bytes in one piece for the caller to fill in place (a record whose header is
+    /// computed over its staged body), first writing what is staged if they would not fit behind it. False, with
+    /// nothing changed, if they cannot be staged in one piece (longer than the buffer less a block): append them.
+    /// </summary>
+    /// <remarks>
+    /// The reserved bytes already count as appended, and the next write (<see cref="Append"/>, <see cref="Flush"/>
+    /// or a later <see cref="TryReserve"/>) puts them on disk as they are: they are not cleared, and may hold bytes
+    /// of earlier records staged at the same offsets, which recovery would read back as valid records. So the caller
+    /// must fill <paramref name="reserved"/> completely, synchronously, before its next call on this appender, and if
+    /// it cannot (an exception between the reservation and the fill) it must <see cref="Rollback"/> the batch before
+    /// anything else is written. The span is invalid after that next call. (Debug builds clear it, so a caller that
+    /// breaks this writes zeros, not old records, in tests.)
+    /// </remarks>
+    public bool TryReserve(int length, out Span<byte> reserved)
+    {
+        reserved = default;
+        if (length >= StagingBytes - BlockSize)
+        {
+            return false;
+        }
+
+        // Strictly below the end: a full buffer is written by the next Append, which needs free space to make progress.
+        if (_filled + length >= StagingBytes)
+        {
+            Flush();
+            ReserveWrites++;
+        }
+
+        reserved = Staging.Slice(_filled, length);
+        _filled += length;
+        Reservations++;
+        ClearInDebug(reserved);
+        return true;
+    }
+
+    [System.Diagnostics.Conditional("DEBUG")]
+    private static void ClearInDebug(Span<byte> reserved) => reserved.Clear();
 
     /// <summary>Writes everything staged; the caller makes it durable with an fsync.</summary>
     public void Flush()

@@ -67,6 +67,82 @@ public sealed class SegmentAppenderTests : IDisposable
         Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Reserved_and_appended_bytes_mixed_in_one_batch_land_byte_for_byte(bool direct)
+    {
+        var path = NewFile("r.seg");
+        var rng = new Random(11);
+        var expected = new MemoryStream();
+        var appender = SegmentAppender.Open(path, 0, direct);
+        appender.Mark();
+
+        // Each item: its size, whether it is appended without a reservation (A), reserved (R) or refused a
+        // reservation and appended (X), and whether granting it must first write what is staged (mid-batch). A
+        // reservation that would end the staging buffer exactly, one after an append, reservations that cross the
+        // buffer's end, the largest one granted and the smallest refused.
+        const int S = SegmentAppender.StagingBytes;
+        var items = new (int Size, char How, bool Writes)[]
+        {
+            (4095, 'R', false), (8193, 'A', false), (S - 12288, 'R', true), (1, 'R', false), (3 << 20, 'R', true),
+            (100, 'A', false), (3 << 20, 'R', true), (S - 4097, 'R', true), (S - 4096, 'X', false), (S, 'X', false),
+            (17, 'R', false),
+        };
+        long reservations = 0, writes = 0;
+        foreach (var (size, how, flushes) in items)
+        {
+            var bytes = new byte[size];
+            rng.NextBytes(bytes);
+            var length = appender.Length;
+            Span<byte> staged = default;
+            var granted = how != 'A' && appender.TryReserve(size, out staged);
+            Assert.True(granted == (how == 'R'), $"TryReserve({size}) returned {granted}");
+            reservations += granted ? 1 : 0;
+            writes += flushes ? 1 : 0;
+            Assert.Equal((reservations, writes), (appender.Reservations, appender.ReserveWrites));
+            if (granted)
+            {
+                Assert.Equal(size, staged.Length);
+                bytes.CopyTo(staged);
+            }
+            else
+            {
+                Assert.Equal(length, appender.Length);
+                appender.Append(bytes);
+            }
+
+            expected.Write(bytes);
+            Assert.Equal(expected.Length, appender.Length);
+        }
+
+        appender.Flush();
+        Assert.Equal(expected.ToArray(), ReadPrefix(path, expected.Length));
+        appender.Close();
+        Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void A_batch_with_reservations_that_wrote_staged_bytes_rolls_back_to_its_mark()
+    {
+        var path = NewFile("s.seg");
+        var first = new byte[6000];
+        new Random(3).NextBytes(first);
+        var appender = SegmentAppender.Open(path, 0, preferDirect: true);
+        appender.Append(first);
+        appender.Flush();
+        appender.Mark();
+
+        Assert.True(appender.TryReserve(3 << 20, out _));
+        Assert.True(appender.TryReserve(3 << 20, out _)); // writes the first reservation
+        appender.Rollback();
+
+        Assert.Equal(first.Length, appender.Length);
+        Assert.Equal(first.Length, new FileInfo(path).Length);
+        appender.Close();
+        Assert.Equal(first, File.ReadAllBytes(path));
+    }
+
     [Fact]
     public void Reopening_at_an_unaligned_length_keeps_the_bytes_before_it()
     {

@@ -1,6 +1,7 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Engine;
 using Dropbox.StorageNode.Engine.Durable;
+using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Tests.Engine;
 
@@ -46,6 +47,80 @@ public sealed class SegmentFormatTests : IDisposable
         Assert.Equal([.. Enumerable.Repeat(RecordKind.Chunk, 5), RecordKind.Delete], scan.Records.Select(r => r.Record.Kind));
         Assert.True(LogFrame.TryReadHeader(file, out var first));
         Assert.Equal((LogFrame.FrameVersion, SegmentRecord.RecordType, SegmentRecord.BodyVersion), (first.FrameVersion, first.RecordType, first.BodyVersion));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(4096)]
+    [InlineData(1 << 20)]
+    public void A_record_written_in_place_is_byte_for_byte_the_one_written_in_two_pieces(int payloadSize)
+    {
+        var (id, payload) = TestChunks.Random(payloadSize, payloadSize);
+        var header = new byte[SegmentRecord.HeaderSize];
+        SegmentRecord.WriteHeader(header, new System.IO.Hashing.XxHash3(), RecordKind.Chunk, id, ChunkEncoding.Lz4, payloadSize + 5, payload);
+        var inPlace = new byte[SegmentRecord.HeaderSize + payloadSize];
+        payload.CopyTo(inPlace, SegmentRecord.HeaderSize);
+
+        SegmentRecord.WriteInPlace(inPlace, RecordKind.Chunk, id, ChunkEncoding.Lz4, payloadSize + 5);
+
+        Assert.Equal([.. header, .. payload], inPlace);
+        Assert.True(SegmentRecord.TryRead(inPlace, out var parsed));
+        Assert.Equal((RecordKind.Chunk, id, ChunkEncoding.Lz4, payloadSize + 5, payloadSize), (parsed.Kind, parsed.Id, parsed.Encoding, parsed.PlainLength, parsed.StoredLength));
+    }
+
+    [Fact]
+    public async Task Chunks_staged_in_place_across_the_staging_buffer_and_one_too_large_for_it_read_back_after_a_reopen()
+    {
+        // One batch: 1 MiB chunks fill the staging buffer, so the fifth is staged after a mid-batch write of the
+        // first four; 4 MiB (the default largest chunk) is staged in one piece after another such write; 6 MiB does
+        // not fit and is appended in pieces.
+        var first = TestChunks.Random(1000, 99);
+        var chunks = new[] { 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 4 << 20, (6 << 20) + 3, 100 }
+            .Select((size, i) => TestChunks.Random(size, 100 + i))
+            .ToList();
+        var files = new Faults.FaultyFiles(DiskFiles.Instance);
+        await using (var engine = ChunkEngine.Open(Options() with { Files = files }))
+        {
+            // Hold the writer in the first put's write so the others queue up and go as one batch, in order.
+            using var gate = new ManualResetEventSlim();
+            using var holding = new ManualResetEventSlim();
+            var held = 0;
+            files.BeforeWrite = path =>
+            {
+                if (path.EndsWith(Segment.FramedExtension, StringComparison.Ordinal) && Interlocked.Exchange(ref held, 1) == 0)
+                {
+                    holding.Set();
+                    Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+                }
+            };
+            var firstPut = engine.AppendAsync(first.Id, ChunkEncoding.Raw, first.Bytes.Length, first.Bytes, CancellationToken.None).AsTask();
+            Assert.True(holding.Wait(TimeSpan.FromSeconds(30)), "the first put was never written");
+            var puts = chunks.Select(c => engine.AppendAsync(c.Id, ChunkEncoding.Raw, c.Bytes.Length, c.Bytes, CancellationToken.None).AsTask()).ToList();
+            gate.Set();
+            await firstPut;
+            await Task.WhenAll(puts);
+
+            // Every record but the 6 MiB one was staged in place, and two reservations wrote what was staged first.
+            var appender = engine.ActiveAppender!;
+            Assert.Equal((8L, 2L), (appender.Reservations, appender.ReserveWrites));
+        }
+
+        chunks.Insert(0, first);
+        var file = await File.ReadAllBytesAsync(SegmentPath);
+        var scan = RecordLog<RecordHeader>.Scan(file, SegmentRecordCodec.Instance, SegmentPath);
+        Assert.Equal(0, scan.TornBytes);
+        Assert.Empty(scan.Damaged);
+        Assert.Equal(chunks.Select(c => c.Id).Order(), scan.Records.Select(r => r.Record.Id).Order());
+
+        await using var reopened = ChunkEngine.Open(Options());
+        foreach (var (id, bytes) in chunks)
+        {
+            using var stored = await reopened.ReadAsync(id, CancellationToken.None);
+            Assert.NotNull(stored);
+            Assert.True(stored.Data.Span.SequenceEqual(bytes), $"chunk of {bytes.Length} bytes read back different");
+        }
     }
 
     [Fact]

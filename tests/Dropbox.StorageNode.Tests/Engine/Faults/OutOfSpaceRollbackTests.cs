@@ -226,6 +226,109 @@ public sealed class OutOfSpaceRollbackTests : IDisposable
         Assert.False(restarted.Contains(big.Id));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_batch_of_chunks_staged_in_place_that_wrote_mid_batch_and_then_found_no_space_is_undone_even_after_a_power_cut(bool putAfter)
+    {
+        var memory = new MemoryFiles("/m7");
+        var faulty = new FaultyFiles(memory);
+        var options = Options(faulty) with { Directory = "/m7", SegmentMaxBytes = 64L << 20 };
+        var engine = ChunkEngine.Open(options);
+        var held = Chunk(1);
+        var later = Chunk(9);
+
+        // Chunks of at most 4 MiB are staged whole (SegmentAppender.TryReserve): the second 3 MiB one does not fit
+        // behind the small chunk and the first 3 MiB one, so those are written, padded, mid-batch; the write at the
+        // batch's end then finds the disk full.
+        var failed = new List<(ChunkId Id, byte[] Bytes)> { Chunk(2) };
+        foreach (var seed in new[] { 3, 4 })
+        {
+            var bytes = new byte[3 << 20];
+            new Random(seed).NextBytes(bytes);
+            failed.Add((ChunkId.Compute(bytes), bytes));
+        }
+
+        try
+        {
+            // Hold the writer in the first put's write so the next three queue up and go as one batch.
+            using var gate = new ManualResetEventSlim();
+            using var holdingWriter = new ManualResetEventSlim();
+            var segmentWrites = 0;
+            long reserveWritesBefore = 0;
+            Task<AppendOutcome>? first = null;
+            faulty.BeforeWrite = path =>
+            {
+                if (!path.EndsWith(Segment.FramedExtension, StringComparison.Ordinal))
+                {
+                    return;
+                }
+
+                switch (Interlocked.Increment(ref segmentWrites))
+                {
+                    case 1:
+                        holdingWriter.Set();
+                        Assert.True(gate.Wait(TimeSpan.FromSeconds(30)));
+                        break;
+                    case 3:
+                        // The mid-batch write is on disk; an earlier batch's fsync of this file (as the barrier would
+                        // run it) makes it durable; then the batch's last write finds no space. The first put's own
+                        // fsync is over by then, so only the rollback's fsync can make its cut durable.
+                        Assert.True(first!.Wait(TimeSpan.FromSeconds(30)), "the first put's fsync never ended");
+                        using (var handle = memory.Open(path, FileMode.Open))
+                        {
+                            handle.Flush();
+                        }
+
+                        throw NoSpace();
+                }
+            };
+            first = PutAsync(engine, held);
+            Assert.True(holdingWriter.Wait(TimeSpan.FromSeconds(30)));
+            reserveWritesBefore = engine.ActiveAppender!.ReserveWrites;
+            var failing = failed.Select(c => PutAsync(engine, c)).ToList();
+            gate.Set();
+
+            Assert.Equal(AppendOutcome.Stored, await first);
+            foreach (var put in failing)
+            {
+                var error = await Assert.ThrowsAsync<IOException>(() => put);
+                Assert.True(SpaceGuard.IsOutOfSpace(error), error.ToString());
+            }
+
+            Assert.Equal(3, Volatile.Read(ref segmentWrites));
+            Assert.True(engine.ActiveAppender!.ReserveWrites == reserveWritesBefore + 1, "the failed batch's mid-batch write was not the one TryReserve makes");
+            Assert.All(failed, c => Assert.False(engine.Contains(c.Id)));
+
+            // The power is cut at once (only the rollback's fsynced cut removes the durable mid-batch write), or
+            // space comes back first: the next batch starts where the failed one did, after the held chunk's bytes.
+            faulty.BeforeWrite = null;
+            if (putAfter)
+            {
+                Assert.Equal(AppendOutcome.Stored, await PutAsync(engine, later));
+            }
+        }
+        finally
+        {
+            faulty.BeforeWrite = null;
+            memory.CrashNow(new Random(4));
+            await engine.AbandonAsync();
+        }
+
+        await using var restarted = ChunkEngine.Open(options with { Files = memory.Survivors! });
+        var stored = putAfter ? new[] { held, later } : [held];
+        foreach (var (id, bytes) in stored)
+        {
+            using var read = await restarted.ReadAsync(id, CancellationToken.None);
+            Assert.NotNull(read);
+            Assert.Equal(bytes, read.Data.ToArray());
+        }
+
+        var replayed = failed.Where(c => restarted.Contains(c.Id)).Select(c => c.Id.ToShortString()).ToList();
+        Assert.True(replayed.Count == 0, $"chunks whose put failed for want of space are stored after a power cut: {string.Join(", ", replayed)}");
+        Assert.Equal(stored.Length, restarted.GetStats().ChunkCount);
+    }
+
     [Fact]
     public async Task A_rolled_batch_whose_new_segment_cannot_be_deleted_stops_writes_instead_of_reporting_the_undo_done()
     {

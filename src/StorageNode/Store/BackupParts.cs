@@ -109,8 +109,10 @@ public sealed class BackupParts
             removed = true;
         }
 
+        // A .partial this process created, or one a snapshot of this node left when the node was killed mid-copy (its
+        // node-id, written first, names this node; no snapshot of the name runs here now: this call holds the name).
         var partial = new DirectoryInfo(Path.Combine(root, _dataName + ".partial"));
-        if (partial.LinkTarget is null && partial.Exists && _created.ContainsKey(key))
+        if (partial.LinkTarget is null && partial.Exists && (_created.ContainsKey(key) || WrittenBy(partial.FullName, nodeId)))
         {
             partial.Delete(recursive: true);
             removed = true;
@@ -141,10 +143,60 @@ public sealed class BackupParts
         return removed;
     }
 
+    /// <summary>
+    /// At a start, before any snapshot runs: removes every BACKUP_DIR/NAME/&lt;data&gt;.partial that names
+    /// <paramref name="nodeId"/>, left by a snapshot this node was killed in the middle of (never a finished part: those
+    /// have no .partial suffix; never another node's: its node-id differs), then NAME if that emptied it. Symbolic links
+    /// are neither followed nor removed. Returns the names whose .partial was removed.
+    /// </summary>
+    public IReadOnlyList<string> RemoveStalePartials(NodeId nodeId)
+    {
+        var removed = new List<string>();
+        var folder = new DirectoryInfo(_folder);
+        if (folder.LinkTarget is not null || !folder.Exists)
+        {
+            return removed;
+        }
+
+        foreach (var backup in folder.EnumerateDirectories())
+        {
+            if (backup.LinkTarget is not null || !BackupName.IsValid(backup.Name) || !_running.TryAdd(backup.Name, Task.CompletedTask))
+            {
+                continue;
+            }
+
+            try
+            {
+                var partial = new DirectoryInfo(Path.Combine(backup.FullName, _dataName + ".partial"));
+                if (partial.LinkTarget is null && partial.Exists && WrittenBy(partial.FullName, nodeId))
+                {
+                    partial.Delete(recursive: true);
+                    removed.Add(backup.Name);
+                    if (!backup.EnumerateFileSystemInfos().Any())
+                    {
+                        backup.Delete();
+                    }
+
+                    DirectorySync.Flush(_folder);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it was; a later removal of that backup (retention) tries again.
+            }
+            finally
+            {
+                _running.TryRemove(KeyValuePair.Create(backup.Name, Task.CompletedTask));
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Whether the part at <paramref name="part"/> has a node-id file naming <paramref name="nodeId"/> (the snapshot writes it last).</summary>
     private static bool WrittenBy(string part, NodeId nodeId)
     {
-        var file = new FileInfo(Path.Combine(part, "node-id"));
+        var file = new FileInfo(Path.Combine(part, StoreSnapshot.NodeIdFile));
         if (file.LinkTarget is not null || !file.Exists || file.Length > 4096)
         {
             return false;

@@ -18,6 +18,9 @@ public static class StoreSnapshot
     /// <summary>Folder name of the segments, as the engine lays them out.</summary>
     public const string SegmentsFolder = "segments";
 
+    /// <summary>The file in a snapshot (and in its .partial, from the start) that names the node it was taken from.</summary>
+    public const string NodeIdFile = "node-id";
+
     /// <summary>How long <see cref="TakeAsync"/> waits for compaction or scrub to let go of the segments by default.</summary>
     public static readonly TimeSpan DefaultHoldWait = TimeSpan.FromMinutes(2);
 
@@ -49,6 +52,9 @@ public static class StoreSnapshot
         long bytes = 0;
         try
         {
+            // The node id goes in first: a .partial left by a node killed mid-copy names its owner, so that node removes
+            // it at its next start or at the backup's removal (BackupParts), and never another node's.
+            AtomicFile.WriteAllText(Path.Combine(partial, NodeIdFile), nodeId.Value + "\n");
             using (var hold = await HoldAsync(engine, holdWait, cancellationToken).ConfigureAwait(false))
             {
                 // The newest file in the snapshot is the one a node restored from it appends to: it is always a private
@@ -85,7 +91,6 @@ public static class StoreSnapshot
             }
 
             DirectorySync.Flush(segments);
-            AtomicFile.WriteAllText(Path.Combine(partial, "node-id"), nodeId.Value + "\n");
 
             // Last chance before the folder looks whole: a caller that gave up (timeout) has marked this node failed.
             cancellationToken.ThrowIfCancellationRequested();

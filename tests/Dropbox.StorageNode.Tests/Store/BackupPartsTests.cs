@@ -93,4 +93,65 @@ public sealed class BackupPartsTests : IDisposable
         Assert.Equal(ErrorKind.AlreadyExists, Assert.IsType<DropboxException>(refused).Kind);
         Assert.False(Directory.Exists(Path.Combine(backups, Name)));
     }
+
+    /// <summary>A snapshot under way (waiting for held segments): its .partial exists, as when a node is killed mid-copy.</summary>
+    private static async Task<(ChunkEngine Engine, IDisposable Busy, Task Taking, CancellationTokenSource Cancel)> KilledMidSnapshotAsync(string data, string backups, string finished)
+    {
+        var engine = OpenEngine(data);
+        var chunk = TestChunks.Random(10_000, 9);
+        await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
+        await new BackupParts(backups, data).TakeAsync(engine, Node, finished, TimeSpan.FromSeconds(60), CancellationToken.None);
+        var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
+        var cancel = new CancellationTokenSource();
+        var taking = new BackupParts(backups, data).TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), cancel.Token);
+        Assert.True(File.Exists(Path.Combine(backups, Name, "data.partial", StoreSnapshot.NodeIdFile)));
+        return (engine, busy, taking, cancel);
+    }
+
+    private static async Task EndAsync((ChunkEngine Engine, IDisposable Busy, Task Taking, CancellationTokenSource Cancel) killed)
+    {
+        await killed.Cancel.CancelAsync();
+        killed.Busy.Dispose();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => killed.Taking.WaitAsync(TimeSpan.FromSeconds(60)));
+        killed.Cancel.Dispose();
+        await killed.Engine.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_partial_left_by_a_snapshot_the_node_was_killed_in_is_removed_at_its_next_start_and_finished_parts_and_other_nodes_partials_stay()
+    {
+        // Arrange: a finished part, this node's .partial of a snapshot it "died" in, and another node's .partial.
+        var data = _dir.CreateSub("data");
+        var backups = _dir.CreateSub("backups");
+        const string Finished = "20261201T210000Z";
+        const string Other = "20261201T230000Z";
+        var killed = await KilledMidSnapshotAsync(data, backups, Finished);
+        var otherPartial = Directory.CreateDirectory(Path.Combine(backups, Other, "data.partial")).FullName;
+        File.WriteAllText(Path.Combine(otherPartial, StoreSnapshot.NodeIdFile), "storage-y\n");
+
+        // Act: the node starts again (a new process: nothing in memory says it made that .partial).
+        var removed = new BackupParts(backups, data).RemoveStalePartials(Node);
+
+        // Assert
+        Assert.Equal([Name], removed);
+        Assert.False(Directory.Exists(Path.Combine(backups, Name)));
+        Assert.True(File.Exists(Path.Combine(backups, Finished, "data", StoreSnapshot.NodeIdFile)));
+        Assert.True(Directory.Exists(otherPartial));
+        await EndAsync(killed);
+    }
+
+    [Fact]
+    public async Task A_partial_left_by_a_snapshot_the_node_was_killed_in_is_removed_with_its_backup_after_a_restart()
+    {
+        var data = _dir.CreateSub("data");
+        var backups = _dir.CreateSub("backups");
+        var killed = await KilledMidSnapshotAsync(data, backups, "20261201T210000Z");
+
+        // Act: the metadata node retires the failed backup (retention) through the restarted node.
+        var removed = await new BackupParts(backups, data).DeleteAsync(Name, Node, CancellationToken.None);
+
+        Assert.True(removed);
+        Assert.False(Directory.Exists(Path.Combine(backups, Name)));
+        await EndAsync(killed);
+    }
 }

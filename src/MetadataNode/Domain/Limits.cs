@@ -108,6 +108,18 @@ internal static class Limits
     /// </summary>
     public const int MaxUnpagedPlanBytes = 48 * 1024 * 1024;
 
+    /// <summary>
+    /// Puts (missing chunks times their copies) in one PlanUpload answer, each with its own node address and token
+    /// (~300-400 bytes on the wire): 100,000 keep the answer well inside the 64 MiB message limit. A one-file plan
+    /// that needs more (a file of up to <see cref="MaxChunksPerFile"/> chunks with two or more replicas) is refused with a
+    /// hint to plan it by windows (PlanChunks, at most <see cref="MaxChunksPerWindow"/> chunks a call).
+    /// </summary>
+    public const int MaxPutsPerPlan = 100_000;
+
+    /// <summary>The refusal of a one-file plan whose puts would not fit one answer.</summary>
+    public static Dropbox.Shared.Errors.DropboxException TooManyPuts(string path, int missing, int copies) =>
+        new(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"The upload plan of '{path}' would carry {(long)missing * copies} puts ({missing} missing chunks x {copies} copies), more than one answer may (MaxPutsPerPlan = {MaxPutsPerPlan}); nothing was planned. Plan the file by windows with PlanChunks (at most {MaxChunksPerWindow} chunks a call), putting each window's chunks before the next.");
+
     /// <summary>Chunks that share one get token in a download plan.</summary>
     public const int ChunksPerGetToken = 16;
 

@@ -67,6 +67,45 @@ public sealed partial class ChunkEngine
         }
     }
 
+    /// <inheritdoc />
+    public async Task<bool> QuarantineIfCorruptAsync(ChunkId id, Func<ChunkId, StoredChunk, bool> verify, CancellationToken cancellationToken)
+    {
+        if (!_index.TryGet(id, out var location))
+        {
+            return false;
+        }
+
+        bool ok;
+        StoredChunk? chunk = null;
+        try
+        {
+            chunk = ReadAt(id, location);
+            if (chunk is null)
+            {
+                return false; // moved by compaction meanwhile: the next read (or scrub) checks the new copy
+            }
+
+            ok = verify(id, chunk);
+        }
+        catch (DropboxException ex) when (ex.Kind == ErrorKind.DataLoss)
+        {
+            ok = false;
+        }
+        finally
+        {
+            chunk?.Dispose();
+        }
+
+        if (ok)
+        {
+            return false;
+        }
+
+        // Conditional on the location read: a scrub that quarantined it first, or a put that replaced it, wins.
+        await QuarantineAsync(id, location, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
     private async Task QuarantineAsync(ChunkId id, ChunkLocation location, CancellationToken cancellationToken)
     {
         EngineLog.Quarantined(_logger, id.ToString(), location.ToString());

@@ -201,7 +201,18 @@ public sealed class ChunkStore
     /// <summary>Reads a chunk as stored; NotFound if it is not held; DataLoss if corrupt or quarantined.</summary>
     public async ValueTask<StoredChunk> ReadAsync(ChunkId id, CancellationToken cancellationToken)
     {
-        var chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        StoredChunk? chunk;
+        try
+        {
+            chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.DataLoss && !_engine.IsQuarantined(id))
+        {
+            // Its record failed its checksum as a download or a push read it: quarantined and reported as a scrub would.
+            await QuarantineIfCorruptAsync(id, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
         _metrics?.BytesOut.Inc(chunk?.Data.Length ?? 0);
         return chunk ?? throw new DropboxException(ErrorKind.NotFound, $"Chunk {id} is not stored on node {NodeId}; ask the metadata node where it is.");
     }
@@ -243,6 +254,30 @@ public sealed class ChunkStore
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A read found <paramref name="id"/> corrupt (its record checksum, or its bytes not hashing to its id): re-checked,
+    /// quarantined if corrupt, and the reporter woken (<see cref="WaitForQuarantinedAsync"/>), so the metadata node drops
+    /// this copy and re-replication brings a good one back. True if it was quarantined now.
+    /// </summary>
+    public async Task<bool> QuarantineIfCorruptAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        if (!await _engine.QuarantineIfCorruptAsync(id, IsIntact, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        try
+        {
+            _quarantinedSignal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled: the reporter has not woken since.
+        }
+
+        return true;
     }
 
     /// <summary>Waits until a scrub quarantines chunks, or <paramref name="max"/> passes (whichever is first).</summary>

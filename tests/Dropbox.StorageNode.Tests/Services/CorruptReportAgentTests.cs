@@ -49,6 +49,41 @@ public sealed class CorruptReportAgentTests
         Assert.False(node.Store.Engine.IsQuarantined(id));
     }
 
+    [Fact]
+    public async Task A_chunk_found_corrupt_by_a_download_is_quarantined_and_reported_without_a_scrub()
+    {
+        // Arrange: a real node reporting to a fake metadata node; one of two chunks gets a flipped byte in its segment.
+        using var dir = new TempFolder();
+        var port = FakeMetadataNode.FreePort();
+        await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}", ScrubInterval = TimeSpan.FromDays(1) }, dir);
+        await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
+        var bad = TestChunks.Random(20_000, 911);
+        var good = TestChunks.Random(20_000, 912);
+        await node.PutRawAsync(bad, good);
+        await WaitUntilAsync(() => metadata.Reports.Contains("stored " + bad.Id) && metadata.Reports.Contains("stored " + good.Id), "the stored events");
+        Assert.True(node.Store.Engine.TryGetLocation(bad.Id, out var location));
+        var segment = Directory.GetFiles(Path.Combine(node.Options.DataDirectory, "segments"), "*.fseg").Single(f => new FileInfo(f).Length > 0);
+        using (var stream = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            stream.Position = location.Offset + Dropbox.StorageNode.Engine.SegmentRecord.HeaderSize + 321;
+            var b = stream.ReadByte();
+            stream.Position--;
+            stream.WriteByte((byte)(b ^ 0x80));
+        }
+
+        // Act: a client downloads both over HTTP, as the sync client does.
+        using var refused = await node.Http.GetAsync($"{node.HttpUrl}/chunks/{bad.Id}?token={Uri.EscapeDataString(node.GetToken(bad.Id))}");
+        using var served = await node.Http.GetAsync($"{node.HttpUrl}/chunks/{good.Id}?token={Uri.EscapeDataString(node.GetToken(good.Id))}");
+
+        // Assert: the corrupt one is refused, quarantined and reported corrupt (so re-replication repairs it); the intact one is served and kept.
+        Assert.False(refused.IsSuccessStatusCode);
+        Assert.True(served.IsSuccessStatusCode);
+        Assert.True(node.Store.Engine.IsQuarantined(bad.Id));
+        Assert.False(node.Store.Engine.IsQuarantined(good.Id));
+        await WaitUntilAsync(() => metadata.Reports.Contains("corrupt " + bad.Id), "the corrupt report");
+        Assert.DoesNotContain("corrupt " + good.Id, metadata.Reports);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

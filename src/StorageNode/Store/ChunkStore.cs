@@ -201,18 +201,10 @@ public sealed class ChunkStore
     /// <summary>Reads a chunk as stored; NotFound if it is not held; DataLoss if corrupt or quarantined.</summary>
     public async ValueTask<StoredChunk> ReadAsync(ChunkId id, CancellationToken cancellationToken)
     {
-        StoredChunk? chunk;
-        try
-        {
-            chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DropboxException e) when (e.Kind == ErrorKind.DataLoss && !_engine.IsQuarantined(id))
-        {
-            // Its record failed its checksum as a download or a push read it: quarantined and reported as a scrub would.
-            await QuarantineIfCorruptAsync(id, CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
-
+        // A record that fails its checksum here is refused (DataLoss) but not quarantined: a header or newer-format failure
+        // may hold a payload that still hashes to its id, so only the scrub (or a push or link read whose bytes do not
+        // hash to the id) takes it out of service.
+        var chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
         _metrics?.BytesOut.Inc(chunk?.Data.Length ?? 0);
         return chunk ?? throw new DropboxException(ErrorKind.NotFound, $"Chunk {id} is not stored on node {NodeId}; ask the metadata node where it is.");
     }
@@ -257,8 +249,8 @@ public sealed class ChunkStore
     }
 
     /// <summary>
-    /// A read found <paramref name="id"/> corrupt (its record checksum, or its bytes not hashing to its id): re-checked,
-    /// quarantined if corrupt, and the reporter woken (<see cref="WaitForQuarantinedAsync"/>), so the metadata node drops
+    /// A read found <paramref name="id"/>'s bytes not hashing to its id: re-checked, quarantined if corrupt (best effort:
+    /// a failure to quarantine is logged and leaves the chunk to the scrub), and the reporter woken (<see cref="WaitForQuarantinedAsync"/>), so the metadata node drops
     /// this copy and re-replication brings a good one back. True if it was quarantined now.
     /// </summary>
     public async Task<bool> QuarantineIfCorruptAsync(ChunkId id, CancellationToken cancellationToken)

@@ -74,6 +74,25 @@ public sealed class CorruptReportTests
     }
 
     [Fact]
+    public async Task Restoring_a_damaged_version_over_a_live_file_only_if_deleted_says_it_is_live_now()
+    {
+        // Arrange: v1's chunk lost (node a reported it corrupt), v2 live.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var bad = StoreHarness.Chunk(13);
+        var v1 = await h.PutFileAsync(alice, "f", 0, bad);
+        await h.PutFileAsync(alice, "f", v1.Entry.Version, StoreHarness.Chunk(14));
+        h.Store.ReportChunksCorrupt(StoreHarness.NodeA, [bad.Id]);
+
+        // Act: an undelete (only if deleted) of the damaged v1.
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.RestoreAsync(alice, "f", v1.Entry.Version, "dev", onlyIfDeleted: true));
+
+        // Assert: the path is live, which is the answer the caller acts on (not the damage of a version it would not restore).
+        Assert.Equal(ErrorKind.AlreadyExists, refused.Kind);
+        Assert.Contains("is live now", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_report_from_one_of_two_holders_only_drops_that_holder()
     {
         using var h = new StoreHarness(o => o with { ReplicationFactor = 2 });

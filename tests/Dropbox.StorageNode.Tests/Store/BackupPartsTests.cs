@@ -95,26 +95,24 @@ public sealed class BackupPartsTests : IDisposable
     }
 
     /// <summary>A snapshot under way (waiting for held segments): its .partial exists, as when a node is killed mid-copy.</summary>
-    private static async Task<(ChunkEngine Engine, IDisposable Busy, Task Taking, CancellationTokenSource Cancel)> KilledMidSnapshotAsync(string data, string backups, string finished)
+    /// <summary>
+    /// A finished part at <paramref name="finished"/>, and what a snapshot of <see cref="Name"/> leaves when its process is
+    /// killed mid-copy: a .partial whose node-id (written first) names this node, some segments, and no lock (a kill
+    /// releases it).
+    /// </summary>
+    private static async Task LeaveKilledSnapshotAsync(string data, string backups, string finished)
     {
-        var engine = OpenEngine(data);
-        var chunk = TestChunks.Random(10_000, 9);
-        await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
-        await new BackupParts(backups, data).TakeAsync(engine, Node, finished, TimeSpan.FromSeconds(60), CancellationToken.None);
-        var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
-        var cancel = new CancellationTokenSource();
-        var taking = new BackupParts(backups, data).TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), cancel.Token);
-        Assert.True(File.Exists(Path.Combine(backups, Name, "data.partial", StoreSnapshot.NodeIdFile)));
-        return (engine, busy, taking, cancel);
-    }
+        await using (var engine = OpenEngine(data))
+        {
+            var chunk = TestChunks.Random(10_000, 9);
+            await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
+            await new BackupParts(backups, data).TakeAsync(engine, Node, finished, TimeSpan.FromSeconds(60), CancellationToken.None);
+        }
 
-    private static async Task EndAsync((ChunkEngine Engine, IDisposable Busy, Task Taking, CancellationTokenSource Cancel) killed)
-    {
-        await killed.Cancel.CancelAsync();
-        killed.Busy.Dispose();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => killed.Taking.WaitAsync(TimeSpan.FromSeconds(60)));
-        killed.Cancel.Dispose();
-        await killed.Engine.DisposeAsync();
+        var partial = Path.Combine(backups, Name, "data.partial");
+        Directory.CreateDirectory(Path.Combine(partial, "segments"));
+        File.WriteAllText(Path.Combine(partial, StoreSnapshot.NodeIdFile), Node.Value + "\n");
+        File.WriteAllBytes(Path.Combine(partial, "segments", "00000001.fseg"), new byte[4096]);
     }
 
     [Fact]
@@ -125,7 +123,7 @@ public sealed class BackupPartsTests : IDisposable
         var backups = _dir.CreateSub("backups");
         const string Finished = "20261201T210000Z";
         const string Other = "20261201T230000Z";
-        var killed = await KilledMidSnapshotAsync(data, backups, Finished);
+        await LeaveKilledSnapshotAsync(data, backups, Finished);
         var otherPartial = Directory.CreateDirectory(Path.Combine(backups, Other, "data.partial")).FullName;
         File.WriteAllText(Path.Combine(otherPartial, StoreSnapshot.NodeIdFile), "storage-y\n");
 
@@ -137,7 +135,6 @@ public sealed class BackupPartsTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(backups, Name)));
         Assert.True(File.Exists(Path.Combine(backups, Finished, "data", StoreSnapshot.NodeIdFile)));
         Assert.True(Directory.Exists(otherPartial));
-        await EndAsync(killed);
     }
 
     [Fact]
@@ -145,13 +142,40 @@ public sealed class BackupPartsTests : IDisposable
     {
         var data = _dir.CreateSub("data");
         var backups = _dir.CreateSub("backups");
-        var killed = await KilledMidSnapshotAsync(data, backups, "20261201T210000Z");
+        await LeaveKilledSnapshotAsync(data, backups, "20261201T210000Z");
 
         // Act: the metadata node retires the failed backup (retention) through the restarted node.
         var removed = await new BackupParts(backups, data).DeleteAsync(Name, Node, CancellationToken.None);
 
         Assert.True(removed);
         Assert.False(Directory.Exists(Path.Combine(backups, Name)));
-        await EndAsync(killed);
+    }
+
+    [Fact]
+    public async Task A_snapshot_still_running_in_another_process_is_neither_swept_nor_removed_and_finishes_whole()
+    {
+        // Arrange: a snapshot under way (it waits for the segments, its .partial already names this node), and a second
+        // BackupParts on the same folders, as a second process with the same data directory and node id would have.
+        var data = _dir.CreateSub("data");
+        var backups = _dir.CreateSub("backups");
+        await using var engine = OpenEngine(data);
+        var chunk = TestChunks.Random(10_000, 10);
+        await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
+        var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
+        var taking = new BackupParts(backups, data).TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), CancellationToken.None);
+        Assert.True(File.Exists(Path.Combine(backups, Name, "data.partial", StoreSnapshot.NodeIdFile)));
+        var second = new BackupParts(backups, data);
+
+        // Act: the second one's start sweep, and a removal of that backup through it.
+        var swept = second.RemoveStalePartials(Node);
+        var removed = await second.DeleteAsync(Name, Node, CancellationToken.None);
+        busy.Dispose();
+        await taking.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: the running snapshot was left alone and finished with its segments and node-id.
+        Assert.Empty(swept);
+        Assert.False(removed);
+        Assert.True(File.Exists(Path.Combine(backups, Name, "data", StoreSnapshot.NodeIdFile)));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(backups, Name, "data", "segments")));
     }
 }

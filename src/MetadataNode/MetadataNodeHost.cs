@@ -131,7 +131,7 @@ public static class MetadataNodeHost
             grpc.Interceptors.Add<GrpcMetricsInterceptor>();
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
             grpc.MaxReceiveMessageSize = MaxMessageBytes;
-            grpc.MaxSendMessageSize = MaxMessageBytes;
+            grpc.MaxSendMessageSize = Limits.MaxAnswerBytes; // a one-file upload plan may exceed the 64 MiB request limit (MaxPutsPerPlan)
         });
         services.AddSafeRequestParsing();
 

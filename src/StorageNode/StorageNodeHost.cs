@@ -145,6 +145,15 @@ public static class StorageNodeHost
 
         // Open the engine now: recovery happens before the node accepts a single request.
         var store = app.Services.GetRequiredService<ChunkStore>();
+
+        // Before the node serves a request no snapshot of it runs (they run in its own process): a .partial naming it is left
+        // by a snapshot it was killed in the middle of.
+        var staleParts = app.Services.GetRequiredService<BackupParts>().RemoveStalePartials(nodeId);
+        if (staleParts.Count > 0)
+        {
+            BackupPartsLog.StalePartialsRemoved(app.Logger, staleParts.Count, string.Join(", ", staleParts));
+        }
+
         StorageGauges.Register(app.Services.GetRequiredService<NodeMetrics>(), store, options.DataDirectory);
         var addresses = app.Services.GetRequiredService<NodeAddresses>();
         app.Lifetime.ApplicationStarted.Register(() =>

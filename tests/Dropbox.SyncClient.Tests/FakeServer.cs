@@ -88,10 +88,25 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Called with the path at the start of every PlanUpload and PlanChunks (a test's chance to touch the file meanwhile).</summary>
     public Action<string>? BeforePlanUpload { get; set; }
 
+    /// <summary>As the metadata node's Limits.MaxPutsPerPlan: a one-file plan with more missing chunks is refused (null: no limit).</summary>
+    public int? MaxPutsPerPlan { get; set; }
+
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct)
     {
         Interlocked.Increment(ref _planUploadCalls);
         BeforePlanUpload?.Invoke(request.Path);
+        if (MaxPutsPerPlan is { } maxPuts)
+        {
+            lock (_lock)
+            {
+                var missing = request.Chunks.Select(c => c.Id.ToChunkId()).Where(id => !_chunks.ContainsKey(id)).Distinct().Count();
+                if (missing > maxPuts)
+                {
+                    throw new DropboxException(ErrorKind.ResourceExhausted, $"The upload plan of '{request.Path}' would carry {missing} puts, more than one answer may (MaxPutsPerPlan = {maxPuts}); nothing was planned. Plan the file by windows with PlanChunks.");
+                }
+            }
+        }
+
         lock (_lock)
         {
             AvoidNodesSeen.Add(string.Join(",", request.AvoidNodes));

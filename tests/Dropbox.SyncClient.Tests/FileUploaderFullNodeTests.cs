@@ -33,6 +33,29 @@ public sealed class FileUploaderFullNodeTests : IDisposable
         Assert.Equal(["", "n1"], _server.AvoidNodesSeen);
     }
     [Fact]
+    public async Task A_hashed_file_whose_one_file_plan_is_refused_for_the_put_limit_is_planned_by_windows_and_committed()
+    {
+        // Arrange: a hashed file of about 64 chunks; the server refuses one-file plans of more than 10 puts.
+        using var a = new TestClient(_dir, "a", _server);
+        var path = Path.Combine(a.Context.Folder, "big.bin");
+        await File.WriteAllBytesAsync(path, TestClient.RandomBytes(1 << 20, 8));
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(-5));
+        var fp = await new FileHasher(a.Context.Chunker).TryHashAsync(path, CancellationToken.None);
+        Assert.True(fp!.Chunks.Count > a.Context.Options.PlanWindowChunks, $"{fp.Chunks.Count} chunks");
+        _server.MaxPutsPerPlan = 10;
+        using var slots = new SemaphoreSlim(4);
+        var uploader = new FileUploader(a.Context, new SyncSummary(), slots);
+
+        // Act
+        var outcome = await uploader.UploadAsync("big.bin", 0, fp, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: committed after PlanChunks windows (more than one), every distinct chunk put once.
+        Assert.Equal(UploadOutcome.Committed, outcome);
+        Assert.True(_server.PlannedWindows >= 2, $"{_server.PlannedWindows} windows");
+        Assert.Equal(fp.Chunks.Select(c => c.Id).Distinct().Count(), _server.ChunksPut);
+    }
+
+    [Fact]
     public async Task A_put_failing_for_another_reason_is_not_planned_again_when_another_file_found_a_node_full_meanwhile()
     {
         // Arrange: two hashed files on one uploader. While a.bin's put is under way, b.bin's put is refused as full by

@@ -108,6 +108,23 @@ internal static class Limits
     /// </summary>
     public const int MaxUnpagedPlanBytes = 48 * 1024 * 1024;
 
+    /// <summary>
+    /// Puts (missing chunks times their copies) in one PlanUpload answer, each with its own node address and token
+    /// (measured: ~310 bytes with short addresses, more with long ones): 250,000 keep the answer under 3/4 of the
+    /// client's 256 MiB receive limit (the metadata node sends up to <see cref="MaxAnswerBytes"/>), are above every plan
+    /// that fitted the 64 MiB answers of earlier builds (~217,000 puts at most), and never refuse a file of up to
+    /// <see cref="MaxChunksPerFile"/> chunks at R = 2. A plan that needs more is refused with a hint to plan it by
+    /// windows (PlanChunks, at most <see cref="MaxChunksPerWindow"/> chunks a call); the sync client then does so.
+    /// </summary>
+    public const int MaxPutsPerPlan = 250_000;
+
+    /// <summary>Bytes of the largest answer the metadata node sends: the sync client's receive limit.</summary>
+    public const int MaxAnswerBytes = 256 * 1024 * 1024;
+
+    /// <summary>The refusal of a one-file plan whose puts would not fit one answer.</summary>
+    public static Dropbox.Shared.Errors.DropboxException TooManyPuts(string path, int missing, int copies) =>
+        new(Dropbox.Shared.Errors.ErrorKind.ResourceExhausted, $"The upload plan of '{path}' would carry {(long)missing * copies} puts ({missing} missing chunks x {copies} copies), more than one answer may (MaxPutsPerPlan = {MaxPutsPerPlan}); nothing was planned. Plan the file by windows with PlanChunks (at most {MaxChunksPerWindow} chunks a call), putting each window's chunks before the next.");
+
     /// <summary>Chunks that share one get token in a download plan.</summary>
     public const int ChunksPerGetToken = 16;
 

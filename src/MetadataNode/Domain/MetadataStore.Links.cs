@@ -74,13 +74,29 @@ internal sealed partial class MetadataStore
             throw new DropboxException(ErrorKind.Unauthenticated, "Revoked link: its owner's token was rotated since it was made; ask for a new one with 'link PATH'.");
         }
 
-        // A deleted file's links stop with it, though retention may still keep the version they name.
-        if (_engine.Get(Keys.File(ns.Id, link.Path), _engine.Files) is not { } current || StoredFormat.ReadFile(current).Current.Deleted)
+        // A deleted file's links stop with it, though retention may still keep the version they name, and stay stopped
+        // when a file is made at that path again: any delete after the linked version revokes the link.
+        if (_engine.Get(Keys.File(ns.Id, link.Path), _engine.Files) is not { } current || StoredFormat.ReadFile(current).Current.Deleted
+            || DeletedSince(ns.Id, link.Path, link.Version))
         {
             throw new DropboxException(ErrorKind.NotFound, "The file this link names was deleted.");
         }
 
         return _plans.GetDownloadPlanAsync(ns, link.Path, link.Version, offset, limit, cancellationToken);
+    }
+
+    /// <summary>Whether a retained version of <paramref name="path"/> after <paramref name="version"/> is a delete.</summary>
+    private bool DeletedSince(string ns, string path, ulong version)
+    {
+        foreach (var (_, value) in _engine.ScanPrefix(_engine.Versions, Keys.VersionPrefix(ns, path), Keys.Version(ns, path, version + 1)))
+        {
+            if (StoredFormat.ReadVersion(value).Deleted)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private bool IsServing(string nodeId, bool draining) =>

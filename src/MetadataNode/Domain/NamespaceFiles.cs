@@ -176,6 +176,16 @@ internal sealed partial class NamespaceFiles
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is live now (version {current!.Version}); it was not restored over.");
             }
 
+            // A damaged version (a chunk with no intact copy left: the rule the download plan refuses by) would come back
+            // as a current version no device can download; refused like its download, naming the chunk.
+            foreach (var chunk in source.Chunks)
+            {
+                if (ChunkLedger.IsLost(batch.GetChunk(chunk.Id)))
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, $"Version {source.Version} of '{normalized}' is damaged: chunk {chunk.Id} has no intact copy left on any storage node, so it cannot be restored. Restore an undamaged version ('history' marks the damaged ones) or upload the file again.");
+                }
+            }
+
             if (IsLive(current) && current!.Kind == PathKind.Folder)
             {
                 throw new DropboxException(ErrorKind.AlreadyExists, $"'{normalized}' is now a folder; move it away before restoring the file.");

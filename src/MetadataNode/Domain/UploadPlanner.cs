@@ -53,7 +53,7 @@ internal sealed partial class UploadPlanner
     {
         var ns = Namespace(user);
         var (currentVersion, conflict) = JudgeAgainstCurrent(ns, upload);
-        return new UploadPlan(currentVersion, conflict, PlanMissing(ns, upload.Chunks, upload.AvoidNodes));
+        return new UploadPlan(currentVersion, conflict, PlanMissing(ns, upload.Path, upload.Chunks, upload.AvoidNodes));
     }
 
     /// <summary>
@@ -106,14 +106,14 @@ internal sealed partial class UploadPlanner
         }
 
         UploadCommit.EnsureWithinQuota(ns.Record, window.Path, window.Size, currentSize);
-        return new UploadPlan(currentVersion, conflict, PlanMissing(ns, window.Chunks, window.AvoidNodes));
+        return new UploadPlan(currentVersion, conflict, PlanMissing(ns, window.Path, window.Chunks, window.AvoidNodes));
     }
 
     /// <summary>
     /// A put (node and token) for each chunk this namespace must upload. A chunk counts as held only if this namespace
     /// references it or uploaded it itself (and it is still stored).
     /// </summary>
-    private List<PlannedPut> PlanMissing(NamespaceState ns, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<string> avoidNodes)
+    private List<PlannedPut> PlanMissing(NamespaceState ns, string path, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<string> avoidNodes)
     {
         var puts = new List<PlannedPut>();
         List<ChunkId>? pending = null;
@@ -153,6 +153,13 @@ internal sealed partial class UploadPlanner
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
+            }
+
+            // One answer carries every put: refused, before anything is noted or signed, when they would not fit it.
+            var copies = Math.Min(Math.Max(1, _options.ReplicationFactor), liveNodes.Count);
+            if ((long)missing.Count * copies > Limits.MaxPutsPerPlan)
+            {
+                throw Limits.TooManyPuts(path, missing.Count, copies);
             }
 
             // Noted (or refused, all or none) before any token is made: a refused plan costs no signing work.

@@ -50,6 +50,9 @@ internal static partial class EngineLog
     [LoggerMessage(EventId = 2014, Level = LogLevel.Error, Message = "Damaged event record in {Path} at offset {Offset}: its checksum does not match; it is skipped and the metadata node will not hear of that chunk from this event")]
     public static partial void LogRecordDamaged(ILogger logger, string path, long offset);
 
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Warning, Message = "Could not quarantine chunk {Id}, which a read found corrupt; the read keeps its own error and the next scrub checks it again")]
+    public static partial void ReadQuarantineFailed(ILogger logger, string id, Exception exception);
+
     [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
     public static partial void LogTornTail(ILogger logger, string path, long offset, long bytes);
 

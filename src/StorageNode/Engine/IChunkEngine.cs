@@ -29,6 +29,12 @@ public interface IChunkEngine : IAsyncDisposable
     /// <summary>Re-checks every stored chunk with <paramref name="verify"/>; corrupt ones are quarantined.</summary>
     Task<ScrubResult> ScrubAsync(Func<ChunkId, StoredChunk, bool> verify, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Re-checks one chunk as a read found it (its record checksum, then <paramref name="verify"/>) and quarantines it
+    /// if corrupt, as a scrub would; true if it was quarantined now.
+    /// </summary>
+    Task<bool> QuarantineIfCorruptAsync(ChunkId id, Func<ChunkId, StoredChunk, bool> verify, CancellationToken cancellationToken);
+
     /// <summary>Rewrites closed segments that are mostly dead; returns how many were rewritten.</summary>
     Task<int> CompactAsync(CancellationToken cancellationToken);
 

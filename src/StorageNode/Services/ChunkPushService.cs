@@ -74,6 +74,7 @@ public sealed class ChunkPushService : Replication.ReplicationBase
             {
                 if (!ChunkStore.IsIntact(id, chunk))
                 {
+                    await _store.QuarantineIfCorruptAsync(id, CancellationToken.None).ConfigureAwait(false);
                     response.Unreadable.Add(request.ChunkIds[i]);
                     continue;
                 }

@@ -217,6 +217,10 @@ internal sealed partial class LinkedFileReader
             {
                 plain.Dispose();
                 failures.Add($"{_store.NodeId.Value} (this node): {e.Message}");
+
+                // Bytes that do not decode or hash to their id are quarantined and reported as a scrub would (re-checked
+                // first: a plan naming another size is not the copy's fault).
+                await _store.QuarantineIfCorruptAsync(expected.Id, CancellationToken.None).ConfigureAwait(false);
                 return null;
             }
         }

@@ -109,10 +109,11 @@ public sealed class BackupParts
             removed = true;
         }
 
+        // A .partial this process created, or one a snapshot of this node left when the node was killed mid-copy (its
+        // node-id, written first, names this node; no snapshot of the name runs here now: this call holds the name).
         var partial = new DirectoryInfo(Path.Combine(root, _dataName + ".partial"));
-        if (partial.LinkTarget is null && partial.Exists && _created.ContainsKey(key))
+        if (partial.LinkTarget is null && partial.Exists && (_created.ContainsKey(key) || WrittenBy(partial.FullName, nodeId)) && TryRemovePartial(partial))
         {
-            partial.Delete(recursive: true);
             removed = true;
         }
 
@@ -141,10 +142,115 @@ public sealed class BackupParts
         return removed;
     }
 
-    /// <summary>Whether the part at <paramref name="part"/> has a node-id file naming <paramref name="nodeId"/> (the snapshot writes it last).</summary>
+    /// <summary>
+    /// At a start, before any snapshot runs: removes every BACKUP_DIR/NAME/&lt;data&gt;.partial that names
+    /// <paramref name="nodeId"/>, left by a snapshot this node was killed in the middle of (never a finished part: those
+    /// have no .partial suffix; never another node's: its node-id differs), then NAME if that emptied it. Symbolic links
+    /// are neither followed nor removed. Returns the names whose .partial was removed.
+    /// </summary>
+    public IReadOnlyList<string> RemoveStalePartials(NodeId nodeId)
+    {
+        var removed = new List<string>();
+        var folder = new DirectoryInfo(_folder);
+        if (folder.LinkTarget is not null || !folder.Exists)
+        {
+            return removed;
+        }
+
+        foreach (var backup in folder.EnumerateDirectories())
+        {
+            if (backup.LinkTarget is not null || !BackupName.IsValid(backup.Name) || !_running.TryAdd(backup.Name, Task.CompletedTask))
+            {
+                continue;
+            }
+
+            try
+            {
+                var partial = new DirectoryInfo(Path.Combine(backup.FullName, _dataName + ".partial"));
+                if (partial.LinkTarget is null && partial.Exists && WrittenBy(partial.FullName, nodeId) && TryRemovePartial(partial))
+                {
+                    removed.Add(backup.Name);
+                    if (!backup.EnumerateFileSystemInfos().Any())
+                    {
+                        backup.Delete();
+                        DirectorySync.Flush(_folder);
+                    }
+                    else
+                    {
+                        DirectorySync.Flush(backup.FullName); // the folder whose entry .partial was
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it was; a later removal of that backup (retention) tries again.
+            }
+            finally
+            {
+                _running.TryRemove(KeyValuePair.Create(backup.Name, Task.CompletedTask));
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Removes a .partial unless a snapshot (in this process or another on the same data) still writes it: that snapshot
+    /// holds its node-id file locked (<see cref="StoreSnapshot.LockOwner"/>). The node-id file goes last, so a kill in
+    /// the middle leaves a .partial that still names its owner. False, and nothing removed, if it is locked.
+    /// </summary>
+    private static bool TryRemovePartial(DirectoryInfo partial)
+    {
+        var ownerFile = Path.Combine(partial.FullName, StoreSnapshot.NodeIdFile);
+        FileStream? owner = null;
+        if (File.Exists(ownerFile))
+        {
+            try
+            {
+                owner = StoreSnapshot.LockOwner(ownerFile);
+            }
+            catch (IOException)
+            {
+                return false; // still being written
+            }
+        }
+
+        using (owner)
+        {
+            foreach (var entry in partial.EnumerateFileSystemInfos())
+            {
+                if (string.Equals(entry.Name, StoreSnapshot.NodeIdFile, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                if (entry is DirectoryInfo folder && folder.LinkTarget is null)
+                {
+                    folder.Delete(recursive: true);
+                }
+                else
+                {
+                    entry.Delete();
+                }
+            }
+
+            if (owner is not null)
+            {
+                File.Delete(ownerFile);
+            }
+        }
+
+        partial.Delete();
+        return true;
+    }
+
+    /// <summary>
+    /// Whether the part at <paramref name="part"/> has a node-id file naming <paramref name="nodeId"/> (a snapshot writes it
+    /// first, and holds it locked while it copies).
+    /// </summary>
     private static bool WrittenBy(string part, NodeId nodeId)
     {
-        var file = new FileInfo(Path.Combine(part, "node-id"));
+        var file = new FileInfo(Path.Combine(part, StoreSnapshot.NodeIdFile));
         if (file.LinkTarget is not null || !file.Exists || file.Length > 4096)
         {
             return false;

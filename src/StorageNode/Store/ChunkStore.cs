@@ -201,6 +201,9 @@ public sealed class ChunkStore
     /// <summary>Reads a chunk as stored; NotFound if it is not held; DataLoss if corrupt or quarantined.</summary>
     public async ValueTask<StoredChunk> ReadAsync(ChunkId id, CancellationToken cancellationToken)
     {
+        // A record that fails its checksum here is refused (DataLoss) but not quarantined: a header or newer-format failure
+        // may hold a payload that still hashes to its id, so only the scrub (or a push or link read whose bytes do not
+        // hash to the id) takes it out of service.
         var chunk = await _engine.ReadAsync(id, cancellationToken).ConfigureAwait(false);
         _metrics?.BytesOut.Inc(chunk?.Data.Length ?? 0);
         return chunk ?? throw new DropboxException(ErrorKind.NotFound, $"Chunk {id} is not stored on node {NodeId}; ask the metadata node where it is.");
@@ -243,6 +246,30 @@ public sealed class ChunkStore
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A read found <paramref name="id"/>'s bytes not hashing to its id: re-checked, quarantined if corrupt (best effort:
+    /// a failure to quarantine is logged and leaves the chunk to the scrub), and the reporter woken (<see cref="WaitForQuarantinedAsync"/>), so the metadata node drops
+    /// this copy and re-replication brings a good one back. True if it was quarantined now.
+    /// </summary>
+    public async Task<bool> QuarantineIfCorruptAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        if (!await _engine.QuarantineIfCorruptAsync(id, IsIntact, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        try
+        {
+            _quarantinedSignal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled: the reporter has not woken since.
+        }
+
+        return true;
     }
 
     /// <summary>Waits until a scrub quarantines chunks, or <paramref name="max"/> passes (whichever is first).</summary>

@@ -18,6 +18,9 @@ public static class StoreSnapshot
     /// <summary>Folder name of the segments, as the engine lays them out.</summary>
     public const string SegmentsFolder = "segments";
 
+    /// <summary>The file in a snapshot (and in its .partial, from the start) that names the node it was taken from.</summary>
+    public const string NodeIdFile = "node-id";
+
     /// <summary>How long <see cref="TakeAsync"/> waits for compaction or scrub to let go of the segments by default.</summary>
     public static readonly TimeSpan DefaultHoldWait = TimeSpan.FromMinutes(2);
 
@@ -47,8 +50,15 @@ public static class StoreSnapshot
         PrivateFolder.Create(segments);
         int count = 0, linked = 0;
         long bytes = 0;
+        FileStream? owner = null;
         try
         {
+            // The node id goes in first: a .partial left by a node killed mid-copy names its owner, so that node removes
+            // it at its next start or at the backup's removal (BackupParts), and never another node's. The file stays
+            // locked (flock) until the copy ends: a sweep, in this process or another on the same data, skips a
+            // .partial still being written; a kill releases the lock.
+            owner = WriteOwner(Path.Combine(partial, NodeIdFile), nodeId);
+            DirectorySync.Flush(partial);
             using (var hold = await HoldAsync(engine, holdWait, cancellationToken).ConfigureAwait(false))
             {
                 // The newest file in the snapshot is the one a node restored from it appends to: it is always a private
@@ -85,7 +95,6 @@ public static class StoreSnapshot
             }
 
             DirectorySync.Flush(segments);
-            AtomicFile.WriteAllText(Path.Combine(partial, "node-id"), nodeId.Value + "\n");
 
             // Last chance before the folder looks whole: a caller that gave up (timeout) has marked this node failed.
             cancellationToken.ThrowIfCancellationRequested();
@@ -97,8 +106,39 @@ public static class StoreSnapshot
             TryDelete(partial);
             throw;
         }
+        finally
+        {
+            owner?.Dispose();
+        }
 
         return new StoreSnapshotResult(destination, count, linked, bytes);
+    }
+
+    /// <summary>
+    /// Opens a snapshot's node-id file with an exclusive lock (FileShare.None: flock LOCK_EX on Linux); throws IOException
+    /// if a snapshot still writing that .partial holds it.
+    /// </summary>
+    internal static FileStream LockOwner(string nodeIdFile) => new(nodeIdFile, FileMode.Open, FileAccess.Read, FileShare.None);
+
+    private static FileStream WriteOwner(string path, NodeId nodeId)
+    {
+        var file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+        });
+        try
+        {
+            file.Write(System.Text.Encoding.UTF8.GetBytes(nodeId.Value + "\n"));
+            file.Flush(flushToDisk: true);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The segments, waited for at most <paramref name="holdWait"/>: compaction, scrub or another snapshot may hold them.</summary>

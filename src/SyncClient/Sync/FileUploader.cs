@@ -48,7 +48,19 @@ internal sealed class FileUploader
                 plan.Chunks.Add(c.ToProto());
             }
 
-            var planned = await _ctx.Metadata.PlanUploadAsync(plan, ct).ConfigureAwait(false);
+            PlanUploadResponse planned;
+            try
+            {
+                planned = await _ctx.Metadata.PlanUploadAsync(plan, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && !ct.IsCancellationRequested)
+            {
+                // Too many puts for one answer (the server's MaxPutsPerPlan, or an older server's message limit): the
+                // same file planned by PlanChunks windows, as a streamed upload is.
+                _ctx.Progress.Log($"'{path}': its upload plan does not fit one answer ({e.Message}); planning it by windows");
+                return await UploadByWindowsAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+            }
+
             if (planned.Conflict)
             {
                 return UploadOutcome.Conflict;
@@ -86,6 +98,66 @@ internal sealed class FileUploader
 
             var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
             _summary.AddChunksDeduplicated(Math.Max(0, distinct - planned.Missing.Count));
+            if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, ct).ConfigureAwait(false) is { } outcome)
+            {
+                return outcome;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Uploads a hashed file whose one-file plan was refused as too large: its chunk list planned by PlanChunks windows
+    /// of <see cref="SyncOptions.PlanWindowChunks"/> (as a streamed upload's), each window's missing chunks put before the next is planned, then one commit.
+    /// </summary>
+    private async Task<UploadOutcome> UploadByWindowsAsync(string path, ulong baseVersion, FileFingerprint fp, CancellationToken ct)
+    {
+        var full = _ctx.FullPath(path);
+        for (var attempt = 0; ; attempt++)
+        {
+            var uploaded = new Dictionary<ChunkId, ChunkRef>();
+            var wantedTotal = 0;
+            var windowChunks = Math.Max(1, _ctx.Options.PlanWindowChunks);
+            for (var start = 0; start < fp.Chunks.Count; start += windowChunks)
+            {
+                var count = Math.Min(windowChunks, fp.Chunks.Count - start);
+                var request = new PlanChunksRequest { Path = path, Size = (ulong)fp.Size, BaseVersion = baseVersion };
+                request.AvoidNodes.AddRange(_fullNodes.Current());
+                for (var i = start; i < start + count; i++)
+                {
+                    request.Chunks.Add(fp.Chunks[i].ToProto());
+                }
+
+                var planned = await _ctx.Metadata.PlanChunksAsync(request, ct).ConfigureAwait(false);
+                if (planned.Conflict)
+                {
+                    return UploadOutcome.Conflict;
+                }
+
+                if (RemoteBounds.CheckUploadPlan(path, Enumerable.Range(start, count).Select(i => fp.Chunks[i].Id), count, planned) is { } refused)
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, refused);
+                }
+
+                // A chunk an earlier window already sent is not sent again.
+                var missing = planned.Missing.Where(p => !uploaded.ContainsKey(p.ChunkId.ToChunkId())).ToList();
+                if (missing.Count > 0)
+                {
+                    wantedTotal += missing.Select(p => p.ChunkId).Distinct().Count();
+                    _ctx.Db.BeginUpload(path, fp.Size, fp.MtimeTicks, wantedTotal);
+                    if (!await PutMissingAsync(path, full, fp, missing, uploaded, ct).ConfigureAwait(false))
+                    {
+                        return UploadOutcome.Changed;
+                    }
+                }
+            }
+
+            if (!StillAsHashed(full, fp))
+            {
+                return UploadOutcome.Changed; // written to since it was read: commit nothing half-written
+            }
+
+            var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
+            _summary.AddChunksDeduplicated(Math.Max(0, distinct - uploaded.Count));
             if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, ct).ConfigureAwait(false) is { } outcome)
             {
                 return outcome;

@@ -46,6 +46,53 @@ public sealed class CorruptReportTests
     }
 
     [Fact]
+    public async Task Restoring_a_damaged_version_is_refused_naming_the_chunk_and_an_undamaged_one_is_restored()
+    {
+        // Arrange: v1 (good), v2 (its chunk held only by node a), then deleted; node a reports v2's chunk corrupt.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var good = StoreHarness.Chunk(11);
+        var bad = StoreHarness.Chunk(12);
+        var v1 = await h.PutFileAsync(alice, "f", 0, good);
+        var v2 = await h.PutFileAsync(alice, "f", v1.Entry.Version, bad);
+        await h.Store.DeleteAsync(alice, "f", v2.Entry.Version, "dev");
+        h.Store.ReportChunksCorrupt(StoreHarness.NodeA, [bad.Id]);
+        var head = h.Store.ListVersions(alice, "f")[0].Version;
+
+        // Act + Assert: v2, by number or as "the newest", is refused with DATA_LOSS naming the chunk; nothing changed.
+        foreach (var version in new[] { v2.Entry.Version, 0UL })
+        {
+            var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.RestoreAsync(alice, "f", version, "dev"));
+            Assert.Equal(ErrorKind.DataLoss, refused.Kind);
+            Assert.Contains(bad.Id.ToString(), refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(head, h.Store.ListVersions(alice, "f")[0].Version);
+        var restored = await h.Store.RestoreAsync(alice, "f", v1.Entry.Version, "dev");
+        Assert.Equal(good.Id, h.Store.GetDownloadPlan(alice, "f", 0).Chunks.Single().Chunk.Id);
+        Assert.False(restored.Entry.Deleted);
+    }
+
+    [Fact]
+    public async Task Restoring_a_damaged_version_over_a_live_file_only_if_deleted_says_it_is_live_now()
+    {
+        // Arrange: v1's chunk lost (node a reported it corrupt), v2 live.
+        using var h = new StoreHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var bad = StoreHarness.Chunk(13);
+        var v1 = await h.PutFileAsync(alice, "f", 0, bad);
+        await h.PutFileAsync(alice, "f", v1.Entry.Version, StoreHarness.Chunk(14));
+        h.Store.ReportChunksCorrupt(StoreHarness.NodeA, [bad.Id]);
+
+        // Act: an undelete (only if deleted) of the damaged v1.
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.RestoreAsync(alice, "f", v1.Entry.Version, "dev", onlyIfDeleted: true));
+
+        // Assert: the path is live, which is the answer the caller acts on (not the damage of a version it would not restore).
+        Assert.Equal(ErrorKind.AlreadyExists, refused.Kind);
+        Assert.Contains("is live now", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_report_from_one_of_two_holders_only_drops_that_holder()
     {
         using var h = new StoreHarness(o => o with { ReplicationFactor = 2 });

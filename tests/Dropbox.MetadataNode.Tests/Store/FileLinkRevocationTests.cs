@@ -58,4 +58,30 @@ public sealed class FileLinkRevocationTests
         var ex = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ResolveLinkAsync(token, 0, 10, CancellationToken.None));
         Assert.Equal(ErrorKind.NotFound, ex.Kind);
     }
+
+    [Fact]
+    public async Task A_link_revoked_by_deleting_its_file_stays_revoked_when_a_file_is_made_at_that_path_again()
+    {
+        var (h, user, token) = await LinkedAsync("bob");
+        using var _ = h;
+
+        await h.Store.DeleteAsync(user, "report.pdf", 1, "dev");
+        await h.PutFileAsync(user, "report.pdf", 0, StoreHarness.Chunk(2));
+
+        var ex = await Assert.ThrowsAsync<DropboxException>(() => h.Store.ResolveLinkAsync(token, 0, 10, CancellationToken.None));
+        Assert.Equal(ErrorKind.NotFound, ex.Kind);
+        var fresh = h.Store.CreateLink(user, "report.pdf", 0, TimeSpan.FromHours(1)).Url.Split('/')[^2];
+        Assert.Single((await h.Store.ResolveLinkAsync(fresh, 0, 10, CancellationToken.None)).Chunks);
+    }
+
+    [Fact]
+    public async Task A_link_to_an_older_version_keeps_working_after_the_file_is_edited()
+    {
+        var (h, user, token) = await LinkedAsync("bob");
+        using var _ = h;
+
+        await h.PutFileAsync(user, "report.pdf", 1, StoreHarness.Chunk(3));
+
+        Assert.Single((await h.Store.ResolveLinkAsync(token, 0, 10, CancellationToken.None)).Chunks);
+    }
 }

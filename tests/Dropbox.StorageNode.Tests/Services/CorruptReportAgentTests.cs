@@ -1,5 +1,6 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Cluster;
+using Dropbox.StorageNode.Store;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Dropbox.StorageNode.Tests.Services;
@@ -47,6 +48,64 @@ public sealed class CorruptReportAgentTests
         // take the intact copy here for gone.
         await WaitUntilAsync(() => restored && metadata.Reports.Contains("corrupt " + id) && metadata.Reports.ToList().LastIndexOf("stored " + id) > metadata.Reports.ToList().LastIndexOf("corrupt " + id), "a stored event after the corrupt report");
         Assert.False(node.Store.Engine.IsQuarantined(id));
+    }
+
+    [Fact]
+    public async Task A_download_refuses_a_record_that_fails_its_checksum_but_leaves_it_to_the_scrub()
+    {
+        // Arrange: a real node; one of two chunks gets a flipped byte in its segment (its record checksum fails).
+        using var dir = new TempFolder();
+        await using var node = await NodeFixture.StartAsync(o => o with { ScrubInterval = TimeSpan.FromDays(1) }, dir);
+        var bad = TestChunks.Random(20_000, 911);
+        var good = TestChunks.Random(20_000, 912);
+        await node.PutRawAsync(bad, good);
+        FlipStoredByte(node, bad.Id, 321);
+
+        // Act: a client downloads both over HTTP, as the sync client does.
+        using var refused = await node.Http.GetAsync($"{node.HttpUrl}/chunks/{bad.Id}?token={Uri.EscapeDataString(node.GetToken(bad.Id))}");
+        using var served = await node.Http.GetAsync($"{node.HttpUrl}/chunks/{good.Id}?token={Uri.EscapeDataString(node.GetToken(good.Id))}");
+
+        // Assert: the corrupt one is refused, but a read does not take it out of service (a header or newer-format failure
+        // may hold a good payload); the scrub, which checks it, does.
+        Assert.False(refused.IsSuccessStatusCode);
+        Assert.True(served.IsSuccessStatusCode);
+        Assert.False(node.Store.Engine.IsQuarantined(bad.Id));
+        var scrub = await node.Store.Engine.ScrubAsync(ChunkStore.IsIntact, CancellationToken.None);
+        Assert.Equal([bad.Id], scrub.Corrupt);
+    }
+
+    [Fact]
+    public async Task A_read_path_quarantine_that_cannot_write_its_copy_is_logged_and_does_not_throw()
+    {
+        // Arrange: a corrupt chunk, and a quarantine folder that cannot take files (a regular file in its place, as a
+        // full or failing disk would refuse the post-mortem copy).
+        using var dir = new TempFolder();
+        await using var node = await NodeFixture.StartAsync(o => o with { ScrubInterval = TimeSpan.FromDays(1) }, dir);
+        var bad = TestChunks.Random(20_000, 913);
+        await node.PutRawAsync(bad);
+        FlipStoredByte(node, bad.Id, 100);
+        var quarantine = Path.Combine(node.Options.DataDirectory, "quarantine");
+        Assert.True(Directory.Exists(quarantine));
+        Directory.Delete(quarantine, recursive: true);
+        await File.WriteAllTextAsync(quarantine, "not a folder");
+
+        // Act: the re-check a push or link read makes when the bytes do not hash to the id.
+        var quarantined = await node.Store.QuarantineIfCorruptAsync(bad.Id, CancellationToken.None);
+
+        // Assert: best effort: no exception replaces the read's own DataLoss, nothing is quarantined, the scrub can try again.
+        Assert.False(quarantined);
+        Assert.False(node.Store.Engine.IsQuarantined(bad.Id));
+    }
+
+    private static void FlipStoredByte(NodeFixture node, ChunkId id, int payloadOffset)
+    {
+        Assert.True(node.Store.Engine.TryGetLocation(id, out var location));
+        var segment = Directory.GetFiles(Path.Combine(node.Options.DataDirectory, "segments"), "*.fseg").Single(f => new FileInfo(f).Length > 0);
+        using var stream = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        stream.Position = location.Offset + Dropbox.StorageNode.Engine.SegmentRecord.HeaderSize + payloadOffset;
+        var b = stream.ReadByte();
+        stream.Position--;
+        stream.WriteByte((byte)(b ^ 0x80));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)

@@ -93,4 +93,89 @@ public sealed class BackupPartsTests : IDisposable
         Assert.Equal(ErrorKind.AlreadyExists, Assert.IsType<DropboxException>(refused).Kind);
         Assert.False(Directory.Exists(Path.Combine(backups, Name)));
     }
+
+    /// <summary>A snapshot under way (waiting for held segments): its .partial exists, as when a node is killed mid-copy.</summary>
+    /// <summary>
+    /// A finished part at <paramref name="finished"/>, and what a snapshot of <see cref="Name"/> leaves when its process is
+    /// killed mid-copy: a .partial whose node-id (written first) names this node, some segments, and no lock (a kill
+    /// releases it).
+    /// </summary>
+    private static async Task LeaveKilledSnapshotAsync(string data, string backups, string finished)
+    {
+        await using (var engine = OpenEngine(data))
+        {
+            var chunk = TestChunks.Random(10_000, 9);
+            await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
+            await new BackupParts(backups, data).TakeAsync(engine, Node, finished, TimeSpan.FromSeconds(60), CancellationToken.None);
+        }
+
+        var partial = Path.Combine(backups, Name, "data.partial");
+        Directory.CreateDirectory(Path.Combine(partial, "segments"));
+        File.WriteAllText(Path.Combine(partial, StoreSnapshot.NodeIdFile), Node.Value + "\n");
+        File.WriteAllBytes(Path.Combine(partial, "segments", "00000001.fseg"), new byte[4096]);
+    }
+
+    [Fact]
+    public async Task A_partial_left_by_a_snapshot_the_node_was_killed_in_is_removed_at_its_next_start_and_finished_parts_and_other_nodes_partials_stay()
+    {
+        // Arrange: a finished part, this node's .partial of a snapshot it "died" in, and another node's .partial.
+        var data = _dir.CreateSub("data");
+        var backups = _dir.CreateSub("backups");
+        const string Finished = "20261201T210000Z";
+        const string Other = "20261201T230000Z";
+        await LeaveKilledSnapshotAsync(data, backups, Finished);
+        var otherPartial = Directory.CreateDirectory(Path.Combine(backups, Other, "data.partial")).FullName;
+        File.WriteAllText(Path.Combine(otherPartial, StoreSnapshot.NodeIdFile), "storage-y\n");
+
+        // Act: the node starts again (a new process: nothing in memory says it made that .partial).
+        var removed = new BackupParts(backups, data).RemoveStalePartials(Node);
+
+        // Assert
+        Assert.Equal([Name], removed);
+        Assert.False(Directory.Exists(Path.Combine(backups, Name)));
+        Assert.True(File.Exists(Path.Combine(backups, Finished, "data", StoreSnapshot.NodeIdFile)));
+        Assert.True(Directory.Exists(otherPartial));
+    }
+
+    [Fact]
+    public async Task A_partial_left_by_a_snapshot_the_node_was_killed_in_is_removed_with_its_backup_after_a_restart()
+    {
+        var data = _dir.CreateSub("data");
+        var backups = _dir.CreateSub("backups");
+        await LeaveKilledSnapshotAsync(data, backups, "20261201T210000Z");
+
+        // Act: the metadata node retires the failed backup (retention) through the restarted node.
+        var removed = await new BackupParts(backups, data).DeleteAsync(Name, Node, CancellationToken.None);
+
+        Assert.True(removed);
+        Assert.False(Directory.Exists(Path.Combine(backups, Name)));
+    }
+
+    [Fact]
+    public async Task A_snapshot_still_running_in_another_process_is_neither_swept_nor_removed_and_finishes_whole()
+    {
+        // Arrange: a snapshot under way (it waits for the segments, its .partial already names this node), and a second
+        // BackupParts on the same folders, as a second process with the same data directory and node id would have.
+        var data = _dir.CreateSub("data");
+        var backups = _dir.CreateSub("backups");
+        await using var engine = OpenEngine(data);
+        var chunk = TestChunks.Random(10_000, 10);
+        await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
+        var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
+        var taking = new BackupParts(backups, data).TakeAsync(engine, Node, Name, TimeSpan.FromSeconds(60), CancellationToken.None);
+        Assert.True(File.Exists(Path.Combine(backups, Name, "data.partial", StoreSnapshot.NodeIdFile)));
+        var second = new BackupParts(backups, data);
+
+        // Act: the second one's start sweep, and a removal of that backup through it.
+        var swept = second.RemoveStalePartials(Node);
+        var removed = await second.DeleteAsync(Name, Node, CancellationToken.None);
+        busy.Dispose();
+        await taking.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: the running snapshot was left alone and finished with its segments and node-id.
+        Assert.Empty(swept);
+        Assert.False(removed);
+        Assert.True(File.Exists(Path.Combine(backups, Name, "data", StoreSnapshot.NodeIdFile)));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(backups, Name, "data", "segments")));
+    }
 }

@@ -173,6 +173,32 @@ public sealed class ExecutableBitFolderTests : IDisposable
         Assert.Equal(IsExecutable(a.PathOf("run.sh")), _server.Current("run.sh")!.Executable);
     }
 
+    [Fact]
+    public async Task An_edit_to_a_damaged_file_with_an_unknown_bit_is_committed_and_keeps_the_servers_bit()
+    {
+        // The README's advice for a damaged file is to upload it again: where the folder cannot hold the bit and the
+        // row predates it, the bit to carry is read from the history (the server refuses a damaged version's plan).
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        await fat.SyncAsync();
+        var stateDir = fat.State.StateDirectory;
+        fat.Dispose();
+        DropBitColumns(stateDir);
+        _server.DamagedPaths.Add("run.sh");
+
+        using var upgraded = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        upgraded.Write("run.sh", "#!/bin/sh\necho 2\n");
+        var edit = await upgraded.SyncAsync();
+
+        Assert.Equal(0, edit.Errors);
+        Assert.Equal(1, edit.FilesUploaded);
+        Assert.Equal(2, _server.History("run.sh").Count);
+        Assert.True(_server.Current("run.sh")!.Executable);
+    }
+
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;
 
     /// <summary>Removes every executable-bit column from the files table (a db as clients before the bit left it).</summary>

@@ -268,10 +268,18 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         return response;
     }
 
+    /// <summary>Paths whose every version is damaged (as after a scrub found every replica corrupt): plans are refused with DataLoss.</summary>
+    public HashSet<string> DamagedPaths { get; } = new(StringComparer.Ordinal);
+
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct)
     {
         lock (_lock)
         {
+            if (DamagedPaths.Contains(request.Path))
+            {
+                throw new DropboxException(ErrorKind.DataLoss, $"'{request.Path}' is damaged: upload it again or restore another version");
+            }
+
             var entry = request.Version == 0
                 ? Current(request.Path)
                 : _history.GetValueOrDefault(request.Path)?.FirstOrDefault(e => e.Version == request.Version);

@@ -15,10 +15,12 @@ internal static class CarriedExecutableBit
 {
     /// <summary>
     /// The bit to commit for <paramref name="path"/> over <paramref name="baseVersion"/>: <paramref name="observed"/>
-    /// when known; else the synced row's bit when that row is the base version; else the base version's bit as the
-    /// server has it (one small lookup, only where the folder cannot hold the bit and the row predates it); else false.
+    /// when known; else the synced row's bit when that row is the base version; else the pass's remote entry's bit when
+    /// that entry is the base version; else the base version's bit from the path's history (one small lookup, only where
+    /// the folder cannot hold the bit and the row predates it; never a download plan, which the server refuses for a
+    /// damaged version that this very upload may be healing); else false.
     /// </summary>
-    public static async ValueTask<bool> ForCommitAsync(SyncContext ctx, string path, ulong baseVersion, bool? observed, CancellationToken ct)
+    public static async ValueTask<bool> ForCommitAsync(SyncContext ctx, string path, ulong baseVersion, bool? observed, CancellationToken ct, RemoteEntry? remote = null)
     {
         if (observed is { } known)
         {
@@ -35,14 +37,19 @@ internal static class CarriedExecutableBit
             return recorded;
         }
 
+        if (remote is { Deleted: false } r && r.Version == baseVersion && string.Equals(r.Path, path, StringComparison.Ordinal))
+        {
+            return r.Executable;
+        }
+
         try
         {
-            var plan = await ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = baseVersion, Limit = 1 }, ct).ConfigureAwait(false);
-            return plan.Entry?.Executable ?? false;
+            var versions = await ctx.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
+            return versions.Versions.FirstOrDefault(v => v.Version == baseVersion)?.Executable ?? false;
         }
-        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        catch (DropboxException)
         {
-            return false; // the base version is gone: nothing to carry
+            return false; // the history cannot be read: carry nothing rather than fail the upload every pass
         }
     }
 

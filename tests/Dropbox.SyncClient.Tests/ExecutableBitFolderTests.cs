@@ -18,7 +18,7 @@ public sealed class ExecutableBitFolderTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static Func<string, bool> CannotHold => _ => false;
+    private static Func<string, bool?> CannotHold => _ => false;
 
     [Fact]
     public async Task New_files_in_a_folder_that_cannot_hold_the_bit_are_committed_not_executable()
@@ -197,6 +197,70 @@ public sealed class ExecutableBitFolderTests : IDisposable
         Assert.Equal(1, edit.FilesUploaded);
         Assert.Equal(2, _server.History("run.sh").Count);
         Assert.True(_server.Current("run.sh")!.Executable);
+    }
+
+    [Fact]
+    public async Task A_folder_that_starts_holding_the_bit_adopts_the_servers_bits_instead_of_sending_them_as_chmods()
+    {
+        // The probe said "cannot hold" (a vfat copy of the folder, a mount that came up late): downloads recorded the
+        // server's bit without setting it. Now it holds (the folder copied to ext4): 0644 here is not a chmod.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        Assert.Equal(1, (await fat.SyncAsync()).FilesDownloaded);
+        fat.Dispose();
+        Assert.False(IsExecutable(_dir.Sub("fat-folder/run.sh")));
+
+        using var ext4 = new TestClient(_dir, "fat", _server);
+        var pass = await ext4.SyncAsync();
+        var idle = await ext4.SyncAsync();
+
+        Assert.Equal(0, pass.FilesUploaded + idle.FilesUploaded + pass.Errors);
+        Assert.Single(_server.History("run.sh"));
+        Assert.True(_server.Current("run.sh")!.Executable);
+        Assert.True(IsExecutable(ext4.PathOf("run.sh")));
+    }
+
+    [Fact]
+    public async Task A_probe_that_could_not_tell_is_asked_again_at_the_next_pass_and_then_a_chmod_is_sent()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("tool.sh"), Script);
+        await linux.SyncAsync();
+        var asked = 0;
+        using var b = new TestClient(_dir, "b", _server, executableBitProbe: _ => ++asked == 1 ? null : true);
+
+        var first = await b.SyncAsync(); // the probe could not tell (a full disk, say): the bit is unknown this pass
+        await b.SyncAsync();
+        Assert.True(IsExecutable(b.PathOf("tool.sh")));
+        File.SetUnixFileMode(b.PathOf("tool.sh"), Plain);
+        var chmod = await b.SyncAsync();
+        await linux.SyncAsync();
+
+        Assert.Equal(2, asked);
+        Assert.Equal(1, first.FilesDownloaded);
+        Assert.Equal(1, chmod.FilesUploaded);
+        Assert.False(_server.Current("tool.sh")!.Executable);
+        Assert.False(IsExecutable(linux.PathOf("tool.sh")));
+    }
+
+    [Fact]
+    public async Task A_chmod_on_a_file_whose_row_predates_the_bit_is_sent_after_the_upgrade()
+    {
+        using var b = await UpgradedWithPlainCopyAsync(); // the upgrade pass gave tool.sh the server's +x
+        Assert.True(IsExecutable(b.PathOf("tool.sh")));
+
+        File.SetUnixFileMode(b.PathOf("tool.sh"), Plain);
+        var chmod = await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        await a.SyncAsync();
+
+        Assert.Equal(1, chmod.FilesUploaded);
+        Assert.False(_server.Current("tool.sh")!.Executable);
+        Assert.False(IsExecutable(a.PathOf("tool.sh")));
     }
 
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;

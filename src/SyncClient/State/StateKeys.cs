@@ -21,4 +21,10 @@ internal static class StateKeys
 
     /// <summary>The id in the sync folder's marker file (see Sync.FolderIdentity).</summary>
     public const string FolderId = "folder_id";
+
+    /// <summary>
+    /// The executable-bit probe's last definite answer for the folder ("1" holds, "0" cannot); absent in a db from
+    /// before it was kept, or whose bit rows were just added. See Sync.SyncEngine's probe step.
+    /// </summary>
+    public const string ExecutableBitHeld = "exec_bit_held";
 }

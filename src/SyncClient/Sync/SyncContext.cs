@@ -38,15 +38,45 @@ internal sealed class SyncContext
     /// Whether the folder can hold the owner-executable bit; by default <see cref="ExecutableBitProbe.Holds"/> on the
     /// folder (a seam for tests: vfat cannot be mounted in a test).
     /// </summary>
-    public Func<string, bool> ExecutableBitProbe { get; init; } = Local.ExecutableBitProbe.Holds;
+    public Func<string, bool?> ExecutableBitProbe { get; init; } = Local.ExecutableBitProbe.Holds;
 
-    private Lazy<bool>? _holdsExecutableBit;
+    private ProbeAnswer? _probe;
 
     /// <summary>
-    /// <see cref="ExecutableBitProbe"/>'s answer for the folder, asked once (at the first pass that finds the folder)
-    /// and shared by every copy of this context. Where false, the bit is unknown here: never compared, sent or applied.
+    /// <see cref="ExecutableBitProbe"/>'s answer for the folder (asked at the first pass that finds the folder, see
+    /// <see cref="ProbeExecutableBit"/>), shared by every copy of this context. Where false, or where the probe could
+    /// not tell, the bit is unknown here: never compared, sent or applied.
     /// </summary>
-    public bool HoldsExecutableBit => ShareProbe().Value;
+    public bool HoldsExecutableBit
+    {
+        get
+        {
+            var probe = ShareProbe();
+            lock (probe)
+            {
+                return probe.Asked ? probe.Holds ?? false : ProbeExecutableBit() ?? false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asks the probe unless it already gave a definite answer, and returns that answer: null when it could not tell
+    /// (the folder could not be written, say), which holds for this pass only and is asked again at the next.
+    /// </summary>
+    public bool? ProbeExecutableBit()
+    {
+        var probe = ShareProbe();
+        lock (probe)
+        {
+            if (probe.Holds is null)
+            {
+                probe.Holds = ExecutableBitProbe(Folder);
+                probe.Asked = true;
+            }
+
+            return probe.Holds;
+        }
+    }
 
     /// <summary>The stability rule of this context's passes.</summary>
     public Stability Stability() => new(Time, Options.StableAge, Watched, Options.QuietPeriod);
@@ -71,16 +101,22 @@ internal sealed class SyncContext
         Barrier = Barrier,
         Watched = watched,
         ExecutableBitProbe = ExecutableBitProbe,
-        _holdsExecutableBit = ShareProbe(),
+        _probe = ShareProbe(),
     };
 
-    /// <summary>The probe's (lazy) answer, created here if not yet, so this context and its copies ask it once between them.</summary>
-    private Lazy<bool> ShareProbe()
+    /// <summary>The probe's answer, created here if not yet, so this context and its copies ask it between them.</summary>
+    private ProbeAnswer ShareProbe()
     {
-        var probe = ExecutableBitProbe;
-        var folder = Folder;
-        Interlocked.CompareExchange(ref _holdsExecutableBit, new Lazy<bool>(() => probe(folder)), null);
-        return _holdsExecutableBit!;
+        Interlocked.CompareExchange(ref _probe, new ProbeAnswer(), null);
+        return _probe!;
+    }
+
+    /// <summary>The probe's answer so far (a lock too): null until it gave a definite one.</summary>
+    private sealed class ProbeAnswer
+    {
+        public bool? Holds { get; set; }
+
+        public bool Asked { get; set; }
     }
 
     /// <summary>The OS path of a relative path this client found in its own scan (no checks).</summary>

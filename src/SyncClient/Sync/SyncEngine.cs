@@ -65,9 +65,10 @@ internal sealed partial class SyncEngine
         progress.Reset();
         _hasher.TakeRacyReads(out _); // counted per pass
 
+        var adoptBits = ProbeExecutableBit(summary);
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
-        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll,
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits,
             e => index.TryGetValue(e.Path, out var stat) && stat.IsSyncedState(e.Kind, e.Version, e.Size, e.ContentHash), _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
         {
@@ -85,6 +86,10 @@ internal sealed partial class SyncEngine
         if (remote.FullListing && index.Count > 0)
         {
             ReconcileBases(index, remote, summary);
+            if (_ctx.HoldsExecutableBit)
+            {
+                AdoptExecutableBits(index, remote);
+            }
         }
 
         progress.Phase = "scanning";
@@ -217,6 +222,70 @@ internal sealed partial class SyncEngine
             index.Remove(path);
             _ctx.Db.Forget(path);
             summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
+        }
+    }
+
+    /// <summary>
+    /// Asks the executable-bit probe (again, if it could not tell before) and stores a definite answer. Where the answer
+    /// turns to "holds" from "cannot" (or from no stored answer: a db whose bit rows were just added or that predates
+    /// the stored answer), every recorded bit was written without the folder holding it (a download's bit that was
+    /// never applied, 0755 read from vfat), so each is made unknown and this pass lists everything to adopt the
+    /// server's bit (<see cref="AdoptExecutableBits"/>): a bit read here is then never taken for a chmod of the user's.
+    /// True when this pass must list everything for that.
+    /// </summary>
+    private bool ProbeExecutableBit(SyncSummary summary)
+    {
+        if (_ctx.ProbeExecutableBit() is not { } holds)
+        {
+            summary.AddNote("could not tell whether the folder holds the executable bit; it is left alone this pass");
+            return false;
+        }
+
+        var stored = _ctx.State.GetSetting(StateKeys.ExecutableBitHeld);
+        if (stored == (holds ? "1" : "0"))
+        {
+            return false;
+        }
+
+        _ctx.Db.SetExecutableBitHeld(holds, resetRows: holds);
+        return holds;
+    }
+
+    /// <summary>
+    /// With a full listing where the folder holds the bit: each synced file whose bit is unknown, is unchanged here and
+    /// whose synced version is the server's current one takes the server's bit. The file gets it (chmod) when it reads
+    /// otherwise, and the bit read back is recorded, so a later chmod here is a change that is sent.
+    /// </summary>
+    private void AdoptExecutableBits(Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        foreach (var (path, stat) in index)
+        {
+            if (stat.Kind != FileKind.File || stat.Executable is not null
+                || !remote.Changes.TryGetValue(path, out var r) || r.Deleted || r.MovedFrom is not null || r.MovedTo is not null
+                || !stat.IsSyncedState(r.Kind, r.Version, r.Size, r.ContentHash))
+            {
+                continue;
+            }
+
+            var full = _ctx.FullPath(path);
+            FileInfo info;
+            try
+            {
+                info = new FileInfo(full);
+                if (!info.Exists || info.LinkTarget is not null || FileStamp.Of(info) != FileStamp.Of(stat))
+                {
+                    continue; // changed here (or gone): the scan and the planner decide
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            var bit = ExecutableBit.TryRead(full) == r.Executable ? r.Executable : ExecutableBit.Apply(full, r.Executable);
+            _ctx.Db.SetExecutableBit(path, bit);
+            ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
+            slot = slot with { Executable = bit };
         }
     }
 

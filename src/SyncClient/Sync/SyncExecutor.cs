@@ -157,7 +157,20 @@ internal sealed class SyncExecutor : IDisposable
         {
             if (a.Kind == SyncActionKind.Upload)
             {
-                await _failover.RunAsync(a.Path, () => RunCoreAsync(a, ct), _ctx.Progress.Log, ct).ConfigureAwait(false);
+                // A retry runs the action again only while the file is as planned: an attempt that failed after a step
+                // had landed (a deadline on the conflicted copy's commit, after the path took the remote content) would
+                // otherwise take the remote content here for the local edit and move it aside as a second copy.
+                var attempts = 0;
+                await _failover.RunAsync(a.Path, () =>
+                {
+                    if (attempts++ == 0 || StillAsPlanned(a))
+                    {
+                        return RunCoreAsync(a, ct);
+                    }
+
+                    ReportChanged(a.Path);
+                    return Task.CompletedTask;
+                }, _ctx.Progress.Log, ct).ConfigureAwait(false);
             }
             else
             {
@@ -313,6 +326,19 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         await ConflictAsync(path, fp, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>True when an upload's file still has the size and times the plan saw (hashed or scanned).</summary>
+    private bool StillAsPlanned(SyncAction a)
+    {
+        var full = _ctx.FullPath(a.Path);
+        if (a.Fingerprint is { } fp)
+        {
+            return FileUploader.StillAsHashed(full, fp);
+        }
+
+        var info = new FileInfo(full);
+        return a.Local is not { } scanned || (info.Exists && FileStamp.Of(info) == FileStamp.Of(scanned));
     }
 
     private void ReportChanged(string path)

@@ -257,6 +257,7 @@ internal sealed partial class SyncEngine
         }
 
         var stability = _ctx.Stability();
+        HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
             if (isDirectory && IsFolderStillBeingWritten(path, snapshot, stability, out var folderSettlesIn))
@@ -290,7 +291,10 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p));
+            // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
+            takenFolds ??= TakenFolds(index, remote);
+            var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
+                || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p));
             try
             {
                 if (isDirectory)
@@ -392,6 +396,33 @@ internal sealed partial class SyncEngine
         }
 
         return unsettled;
+    }
+
+    /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>
+    private static HashSet<string> TakenFolds(Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        var folds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in index.Keys.Concat(remote.Changes.Keys))
+        {
+            folds.Add(SyncPaths.CaseFoldKey(path));
+        }
+
+        return folds;
+    }
+
+    /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
+    private bool ExistsInAnyCase(string relative)
+    {
+        var parent = _ctx.FullPath(SyncPaths.Parent(relative));
+        var key = SyncPaths.CaseFoldKey(relative[(relative.LastIndexOf('/') + 1)..]);
+        try
+        {
+            return Directory.Exists(parent) && Directory.EnumerateFileSystemEntries(parent).Any(e => SyncPaths.CaseFoldKey(Path.GetFileName(e)) == key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary><c>dir/name (Case Conflict).ext</c>, then <c>(Case Conflict 2)</c>... the first <paramref name="isTaken"/> refuses.</summary>

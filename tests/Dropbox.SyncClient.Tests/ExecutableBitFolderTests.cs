@@ -1,3 +1,4 @@
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Sync;
 using Microsoft.Data.Sqlite;
 
@@ -261,6 +262,39 @@ public sealed class ExecutableBitFolderTests : IDisposable
         Assert.Equal(1, chmod.FilesUploaded);
         Assert.False(_server.Current("tool.sh")!.Executable);
         Assert.False(IsExecutable(a.PathOf("tool.sh")));
+    }
+
+    [Fact]
+    public async Task A_temporary_failure_to_read_the_base_bit_fails_the_upload_into_its_retry_instead_of_clearing_the_bit()
+    {
+        // The bit here is unknown and the row predates it: the base version's bit comes from the history. A server
+        // that is briefly unavailable must not make the commit carry "not executable" to every device.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        await fat.SyncAsync();
+        var stateDir = fat.State.StateDirectory;
+        fat.Dispose();
+        DropBitColumns(stateDir);
+        var failures = 1;
+        _server.TamperVersions = _ =>
+        {
+            if (failures-- > 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, "the server is restarting");
+            }
+        };
+
+        using var upgraded = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        upgraded.Write("run.sh", "#!/bin/sh\necho 2\n");
+        await upgraded.SyncAsync();
+        Assert.True(_server.Current("run.sh")!.Executable);
+        await upgraded.SyncAsync();
+
+        Assert.Equal(2, _server.History("run.sh").Count);
+        Assert.All(_server.History("run.sh"), v => Assert.True(v.Executable));
     }
 
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;

@@ -18,7 +18,8 @@ internal static class CarriedExecutableBit
     /// when known; else the synced row's bit when that row is the base version; else the pass's remote entry's bit when
     /// that entry is the base version; else the base version's bit from the path's history (one small lookup, only where
     /// the folder cannot hold the bit and the row predates it; never a download plan, which the server refuses for a
-    /// damaged version that this very upload may be healing); else false.
+    /// damaged version that this very upload may be healing); else false when that history is gone (not found, damaged,
+    /// not ours). A temporary failure of that lookup is thrown, so the upload is retried rather than committed with a guess.
     /// </summary>
     public static async ValueTask<bool> ForCommitAsync(SyncContext ctx, string path, ulong baseVersion, bool? observed, CancellationToken ct, RemoteEntry? remote = null)
     {
@@ -47,10 +48,13 @@ internal static class CarriedExecutableBit
             var versions = await ctx.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
             return versions.Versions.FirstOrDefault(v => v.Version == baseVersion)?.Executable ?? false;
         }
-        catch (DropboxException)
+        catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.DataLoss or ErrorKind.PermissionDenied)
         {
-            return false; // the history cannot be read: carry nothing rather than fail the upload every pass
+            return false; // the history is gone or cannot be read by us: carry nothing rather than fail the upload every pass
         }
+
+        // Any other failure (unavailable, deadline, a call the server cancelled) is temporary: it fails the upload into
+        // its retry rather than commit a guessed bit, which would clear +x on every device.
     }
 
     /// <summary>

@@ -196,7 +196,7 @@ internal sealed class SyncExecutor : IDisposable
                 if (a.Fingerprint is null && a.Local is { } unread)
                 {
                     // Not hashed yet (no decision needed its content): read once, uploading while it is read.
-                    await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                    await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct, a.Remote).ConfigureAwait(false);
                     break;
                 }
 
@@ -209,7 +209,7 @@ internal sealed class SyncExecutor : IDisposable
                     break;
                 }
 
-                await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct, a.Remote).ConfigureAwait(false);
                 break;
             case SyncActionKind.DownloadNew:
                 // Batched by ExecuteAsync; one that reaches here (a retry, say) downloads as a plain new file.
@@ -269,11 +269,11 @@ internal sealed class SyncExecutor : IDisposable
         await _hasher.TryHashAsync(_ctx.FullPath(path), ct).ConfigureAwait(false)
         ?? throw new IOException($"'{path}' changed or vanished while it was read; it will be retried.");
 
-    private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct) =>
-        UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct);
+    private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct, RemoteEntry? remote = null) =>
+        UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct, remote);
 
     /// <summary>Uploads <paramref name="fp"/>, or with none the file as <paramref name="scanned"/>, read once while it uploads.</summary>
-    private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct)
+    private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct, RemoteEntry? remote = null)
     {
         UploadOutcome outcome = default;
         var streamed = false;
@@ -281,7 +281,7 @@ internal sealed class SyncExecutor : IDisposable
         {
             try
             {
-                (outcome, fp) = await _uploader.UploadStreamingAsync(path, baseVersion, scanned!, _hasher, ct).ConfigureAwait(false);
+                (outcome, fp) = await _uploader.UploadStreamingAsync(path, baseVersion, scanned!, _hasher, ct, remote).ConfigureAwait(false);
                 streamed = true;
             }
             catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
@@ -295,7 +295,7 @@ internal sealed class SyncExecutor : IDisposable
         if (!streamed)
         {
             fp ??= await HashAsync(path, ct).ConfigureAwait(false);
-            outcome = await _uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+            outcome = await _uploader.UploadAsync(path, baseVersion, fp, ct, remote).ConfigureAwait(false);
         }
 
         switch (outcome)

@@ -136,63 +136,6 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// On a folder that folds case: a new remote file (never synced here) whose name, or a folder above it, differs only
-    /// in case from a name here (synced, scanned, new or withheld) would land on that local file or folder: the download
-    /// would move the local file aside as a conflicted copy, or this pass's delete of the local name would delete the
-    /// new file. It is withheld instead (its change kept for the next pass, see <see cref="WithheldPaths"/>) and taken
-    /// once the other name is gone or renamed (the case-conflict path).
-    /// </summary>
-    private static void WithholdCaseClashingNewFiles(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary)
-    {
-        List<string>? candidates = null;
-        foreach (var (path, entry) in remote.Changes)
-        {
-            if (entry is { Kind: FileKind.File, Deleted: false } && !index.ContainsKey(path) && !snapshot.Entries.ContainsKey(path))
-            {
-                (candidates ??= []).Add(path);
-            }
-        }
-
-        if (candidates is null)
-        {
-            return;
-        }
-
-        // Every name here and every folder above one, exactly and case-folded.
-        var exact = new HashSet<string>(StringComparer.Ordinal);
-        var folded = new HashSet<string>(StringComparer.Ordinal);
-        void AddName(string path)
-        {
-            for (var end = path.Length; end > 0 && exact.Add(path[..end]); end = path.LastIndexOf('/', end - 1))
-            {
-                folded.Add(SyncPaths.CaseFoldKey(path[..end]));
-            }
-        }
-
-        foreach (var path in index.Keys.Concat(snapshot.Entries.Keys).Concat(snapshot.Withheld).Concat(newFiles.ByPath().Keys))
-        {
-            AddName(path);
-        }
-
-        foreach (var path in candidates)
-        {
-            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
-            {
-                var name = path[..end];
-                if (!exact.Contains(name) && folded.Contains(SyncPaths.CaseFoldKey(name)))
-                {
-                    // Looked at again soon: the other name usually goes in this very pass (a delete or a rename).
-                    snapshot.Withheld.Add(path);
-                    summary.AddPending();
-                    summary.RecheckWithin(TimeSpan.Zero);
-                    summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from a name here, which this folder cannot hold beside it; it is taken once that name is gone or renamed");
-                    break;
-                }
-            }
-        }
-    }
-
-    /// <summary>
     /// After the withheld lookup: the entries it added to <paramref name="remote"/> (<paramref name="injected"/>) were
     /// unknown when the scan queued new files and <see cref="ResolveCaseConflicts"/> ran, so a new local name that
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and

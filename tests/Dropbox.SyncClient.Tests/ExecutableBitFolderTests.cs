@@ -297,6 +297,89 @@ public sealed class ExecutableBitFolderTests : IDisposable
         Assert.All(_server.History("run.sh"), v => Assert.True(v.Executable));
     }
 
+    [Fact]
+    public async Task A_download_in_a_pass_whose_probe_could_not_tell_applies_the_bit_so_the_next_pass_sends_no_chmod()
+    {
+        // The db already stores "holds"; after a restart the probe cannot tell (a full disk): the pass's download of a
+        // +x file must not record +x over a 0644 file, which the next pass (probe: holds) would send as a chmod.
+        using (var before = new TestClient(_dir, "b", _server))
+        {
+            await before.SyncAsync();
+        }
+
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("tool.sh"), Script);
+        await linux.SyncAsync();
+        var asked = 0;
+        using var b = new TestClient(_dir, "b", _server, executableBitProbe: _ => ++asked == 1 ? null : true);
+
+        var first = await b.SyncAsync();
+        var next = await b.SyncAsync();
+
+        Assert.Equal(1, first.FilesDownloaded);
+        Assert.Equal(0, first.FilesUploaded + next.FilesUploaded);
+        Assert.Single(_server.History("tool.sh"));
+        Assert.True(_server.Current("tool.sh")!.Executable);
+        Assert.True(IsExecutable(b.PathOf("tool.sh")));
+    }
+
+    [Fact]
+    public async Task Upgrading_a_db_that_kept_bits_but_no_probe_answer_keeps_its_rows_and_sends_a_chmod_made_while_stopped()
+    {
+        // A db from the build that kept the bit but not the probe's answer: its bits are good. A chmod made while the
+        // daemon was stopped (it does not change the mtime) is the user's and is sent, never reverted by an adopt.
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(a.PathOf("run.sh"), Script);
+        await a.SyncAsync();
+        var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        var stateDir = b.State.StateDirectory;
+        var run = b.PathOf("run.sh");
+        b.Dispose();
+        using (var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(stateDir, Dropbox.SyncClient.State.LocalState.DatabaseFileName), Pooling = false }.ToString()))
+        {
+            db.Open();
+            using var drop = db.CreateCommand();
+            drop.CommandText = "DELETE FROM settings WHERE key='exec_bit_held'";
+            Assert.Equal(1, drop.ExecuteNonQuery());
+        }
+
+        File.SetUnixFileMode(run, Plain);
+        using var upgraded = new TestClient(_dir, "b", _server);
+        var pass = await upgraded.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.Equal(1, pass.FilesUploaded);
+        Assert.False(IsExecutable(upgraded.PathOf("run.sh")));
+        Assert.False(_server.Current("run.sh")!.Executable);
+        Assert.False(IsExecutable(a.PathOf("run.sh")));
+    }
+
+    [Fact]
+    public async Task A_pass_that_fails_after_the_bit_reset_leaves_the_adopt_pending_and_a_chmod_made_meanwhile_is_sent()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("notes.txt", "plain\n");
+        File.SetUnixFileMode(linux.PathOf("notes.txt"), Plain);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        await fat.SyncAsync();
+        fat.Dispose();
+        _server.FailFullListings = 1;
+
+        using var ext4 = new TestClient(_dir, "fat", _server);
+        await Assert.ThrowsAnyAsync<DropboxException>(() => ext4.SyncAsync()); // the rows were reset, the listing failed
+        File.SetUnixFileMode(ext4.PathOf("notes.txt"), Script); // the user's chmod before the adopt
+        await ext4.SyncAsync();
+        await ext4.SyncAsync();
+
+        Assert.Equal(0, _server.FailFullListings);
+        Assert.True(IsExecutable(ext4.PathOf("notes.txt")));
+        Assert.True(_server.Current("notes.txt")!.Executable);
+    }
+
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;
 
     /// <summary>Removes every executable-bit column from the files table (a db as clients before the bit left it).</summary>

@@ -49,15 +49,15 @@ internal sealed class LocalDbWriter(LocalState state)
     /// Stores the executable-bit probe's answer (<see cref="StateKeys.ExecutableBitHeld"/>); with <paramref name="resetRows"/>,
     /// first makes every synced file's bit unknown (in the same transaction).
     /// </summary>
-    public void SetExecutableBitHeld(bool held, bool resetRows)
+    public void SetExecutableBitHeld(string answer, bool resetRows)
     {
         if (resetRows)
         {
-            state.ResetExecutableBits(held ? "1" : "0");
+            state.ResetExecutableBits(answer);
         }
         else
         {
-            state.SetSetting(StateKeys.ExecutableBitHeld, held ? "1" : "0");
+            state.SetSetting(StateKeys.ExecutableBitHeld, answer);
         }
     }
 

@@ -686,7 +686,8 @@ internal sealed class LocalState : IDisposable
             // Every row unknown: the first pass where the folder holds the bit lists everything once and adopts the
             // server's bit for each (SyncEngine's probe step), so a chmod made here afterwards is a change.
             Exec(db, "ALTER TABLE files ADD COLUMN exec_bit INTEGER;");
-            Exec(db, $"DELETE FROM settings WHERE key='{StateKeys.ExecutableBitHeld}';");
+            // Rows written without the bit are marked as such ("cannot hold"); a new db has none and stores nothing.
+            Exec(db, $"INSERT INTO settings(key,value) SELECT '{StateKeys.ExecutableBitHeld}','0' WHERE EXISTS(SELECT 1 FROM files) ON CONFLICT(key) DO UPDATE SET value=excluded.value;");
         }
     }
 

@@ -60,6 +60,23 @@ internal sealed class SyncContext
     }
 
     /// <summary>
+    /// True unless the probe said the folder cannot hold the bit: where it could not tell this pass, a download still
+    /// applies the version's bit and records the bit read back, so the record matches the file whatever the next
+    /// probe says (a recorded bit never applied would be sent as a chmod once the probe says "holds").
+    /// </summary>
+    public bool MayHoldExecutableBit
+    {
+        get
+        {
+            var probe = ShareProbe();
+            lock (probe)
+            {
+                return (probe.Asked ? probe.Holds : ProbeExecutableBit()) != false;
+            }
+        }
+    }
+
+    /// <summary>
     /// Asks the probe unless it already gave a definite answer, and returns that answer: null when it could not tell
     /// (the folder could not be written, say), which holds for this pass only and is asked again at the next.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Dropbox.Shared.Errors;
@@ -90,6 +91,11 @@ internal sealed partial class SyncEngine
             {
                 AdoptExecutableBits(index, remote);
             }
+        }
+
+        if (adoptBits && remote.FullListing && !remote.MoreChanges)
+        {
+            _ctx.Db.SetExecutableBitHeld("1", resetRows: false); // the adopt saw every file: the rows are good again
         }
 
         progress.Phase = "scanning";
@@ -227,11 +233,12 @@ internal sealed partial class SyncEngine
 
     /// <summary>
     /// Asks the executable-bit probe (again, if it could not tell before) and stores a definite answer. Where the answer
-    /// turns to "holds" from "cannot" (or from no stored answer: a db whose bit rows were just added or that predates
-    /// the stored answer), every recorded bit was written without the folder holding it (a download's bit that was
-    /// never applied, 0755 read from vfat), so each is made unknown and this pass lists everything to adopt the
-    /// server's bit (<see cref="AdoptExecutableBits"/>): a bit read here is then never taken for a chmod of the user's.
-    /// True when this pass must list everything for that.
+    /// turns to "holds" from "cannot" (stored "0"; the migration that adds the bit column stores it too, since its rows
+    /// were written without the bit), every recorded bit is untrustworthy (a download's bit never applied, 0755 read
+    /// from vfat): each is made unknown and "adopting" is stored with the time of the reset, in one transaction. Every
+    /// pass then lists everything until one completes <see cref="AdoptExecutableBits"/>, which stores "1". A db with
+    /// the column but no stored answer (the build before the answer was stored) kept good bits: it stores "1" and keeps
+    /// its rows. True when this pass must list everything to adopt.
     /// </summary>
     private bool ProbeExecutableBit(SyncSummary summary)
     {
@@ -242,13 +249,45 @@ internal sealed partial class SyncEngine
         }
 
         var stored = _ctx.State.GetSetting(StateKeys.ExecutableBitHeld);
-        if (stored == (holds ? "1" : "0"))
+        if (!holds)
         {
+            if (stored != "0")
+            {
+                _ctx.Db.SetExecutableBitHeld("0", resetRows: false);
+            }
+
             return false;
         }
 
-        _ctx.Db.SetExecutableBitHeld(holds, resetRows: holds);
-        return holds;
+        if (stored is null)
+        {
+            _ctx.Db.SetExecutableBitHeld("1", resetRows: false);
+            return false;
+        }
+
+        if (stored == "0")
+        {
+            // The filesystem stamps ctimes from a clock that never runs ahead of this one: a change made before the reset
+            // always reads older (one made within a clock tick after it may read older too, and is then taken as not the user's).
+            var resetNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+            _ctx.Db.SetExecutableBitHeld(AdoptingPrefix + resetNs.ToString(CultureInfo.InvariantCulture), resetRows: true);
+            return true;
+        }
+
+        return stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>The stored exec-bit answer while rows reset to unknown wait for a completed adopt: this, then the reset's Unix time in ns.</summary>
+    private const string AdoptingPrefix = "adopting:";
+
+    /// <summary>The Unix time (ns) when the rows were reset for the pending adopt; 0 when none is pending or it cannot be read.</summary>
+    private long AdoptingSinceNs()
+    {
+        var stored = _ctx.State.GetSetting(StateKeys.ExecutableBitHeld);
+        return stored is not null && stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal)
+            && long.TryParse(stored.AsSpan(AdoptingPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var ns)
+            ? ns
+            : 0;
     }
 
     /// <summary>
@@ -258,6 +297,7 @@ internal sealed partial class SyncEngine
     /// </summary>
     private void AdoptExecutableBits(Dictionary<string, BaseStat> index, RemoteView remote)
     {
+        var since = AdoptingSinceNs();
         foreach (var (path, stat) in index)
         {
             if (stat.Kind != FileKind.File || stat.Executable is not null
@@ -282,7 +322,11 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var bit = ExecutableBit.TryRead(full) == r.Executable ? r.Executable : ExecutableBit.Apply(full, r.Executable);
+            // A bit here that differs and whose file changed (chmod) after the rows were reset is the user's: the row
+            // takes the server's bit, so the scan sees the chmod and sends it. Otherwise the file takes the server's.
+            var here = ExecutableBit.TryRead(full);
+            var chmodSinceReset = since > 0 && FileChangeTime.TryGet(full) is { } ctime && ctime > since;
+            var bit = here == r.Executable || chmodSinceReset ? r.Executable : ExecutableBit.Apply(full, r.Executable);
             _ctx.Db.SetExecutableBit(path, bit);
             ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
             slot = slot with { Executable = bit };

@@ -380,6 +380,33 @@ public sealed class ExecutableBitFolderTests : IDisposable
         Assert.True(_server.Current("notes.txt")!.Executable);
     }
 
+    [Fact]
+    public async Task A_remote_move_applied_in_a_pass_whose_probe_could_not_tell_gives_the_file_the_bit_so_no_chmod_is_sent()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("tool.sh", "#!/bin/sh\necho tool\n");
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Plain);
+        await a.SyncAsync();
+        using (var before = new TestClient(_dir, "b", _server))
+        {
+            await before.SyncAsync();
+        }
+
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Script);
+        await a.SyncAsync();
+        File.Move(a.PathOf("tool.sh"), a.PathOf("tool2.sh"));
+        await a.SyncAsync();
+        var asked = 0;
+        using var b = new TestClient(_dir, "b", _server, executableBitProbe: _ => ++asked == 1 ? null : true);
+        var moved = await b.SyncAsync();
+        var next = await b.SyncAsync();
+
+        Assert.Equal(1, moved.FilesMoved);
+        Assert.Equal(0, moved.FilesUploaded + next.FilesUploaded);
+        Assert.True(_server.Current("tool2.sh")!.Executable);
+        Assert.True(IsExecutable(b.PathOf("tool2.sh")));
+    }
+
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;
 
     /// <summary>Removes every executable-bit column from the files table (a db as clients before the bit left it).</summary>

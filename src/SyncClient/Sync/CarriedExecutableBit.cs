@@ -67,7 +67,14 @@ internal static class CarriedExecutableBit
     {
         // An unknown synced bit (a row older than the bit) makes the bit here no change of the user's: it takes the
         // server's, so it is never committed as a chmod (which would clear +x on every device).
-        if (!ctx.HoldsExecutableBit || local is null || (synced is not null && local != synced))
+        if (local is null && !ctx.HoldsExecutableBit && ctx.MayHoldExecutableBit)
+        {
+            // The probe could not tell this pass (nothing was read by the scan): the file is read here, so the bit
+            // recorded is the one it has, and the next pass that holds the bit sends no chmod it never saw.
+            local = ExecutableBit.TryRead(fullPath);
+        }
+
+        if (!ctx.MayHoldExecutableBit || local is null || (synced is not null && local != synced))
         {
             return remote;
         }

@@ -43,6 +43,26 @@ internal sealed class SyncContext
     private ProbeAnswer? _probe;
 
     /// <summary>
+    /// Whether the folder folds case (two names that differ only in case are one file); by default
+    /// <see cref="CaseProbe.Folds"/> on the folder (a seam for tests: Linux test folders are case-sensitive).
+    /// </summary>
+    public Func<string, bool> CaseProbe { get; init; } = Local.CaseProbe.Folds;
+
+    private Lazy<bool>? _foldsCase;
+
+    /// <summary><see cref="CaseProbe"/>'s answer for the folder, asked once (at the first pass that needs it) and shared by every copy of this context.</summary>
+    public bool FoldsCase
+    {
+        get
+        {
+            var probe = CaseProbe;
+            var folder = Folder;
+            Interlocked.CompareExchange(ref _foldsCase, new Lazy<bool>(() => probe(folder)), null);
+            return _foldsCase!.Value;
+        }
+    }
+
+    /// <summary>
     /// <see cref="ExecutableBitProbe"/>'s answer for the folder (asked at the first pass that finds the folder, see
     /// <see cref="ProbeExecutableBit"/>), shared by every copy of this context. Where false, or where the probe could
     /// not tell, the bit is unknown here: never compared, sent or applied.
@@ -119,6 +139,8 @@ internal sealed class SyncContext
         Watched = watched,
         ExecutableBitProbe = ExecutableBitProbe,
         _probe = ShareProbe(),
+        CaseProbe = CaseProbe,
+        _foldsCase = _foldsCase,
     };
 
     /// <summary>The probe's answer, created here if not yet, so this context and its copies ask it between them.</summary>

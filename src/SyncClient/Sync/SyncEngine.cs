@@ -127,6 +127,11 @@ internal sealed partial class SyncEngine
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
+        if (_ctx.FoldsCase)
+        {
+            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, ct).ConfigureAwait(false);
+        }
+
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
         var newDownloads = _ctx.Options.Reconcile ? [] : SyncPlanner.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);

@@ -10,12 +10,11 @@ internal static class CaseProbe
 {
     /// <summary>
     /// True when <paramref name="folder"/> finds a file under a name that differs from it only in case; false when it
-    /// does not, or when the probe cannot be made (then names are taken as distinct, as on Linux).
+    /// does not; null when the probe cannot be made (a full disk, no write access, a share's hiccup): asked again later.
     /// </summary>
-    public static bool Folds(string folder)
+    public static bool? Folds(string folder)
     {
-        // Named as a download's temp file: ignored by every scan, and a leftover is swept as a stale one.
-        var name = IgnoreMatcher.TempPrefix + "case-" + Guid.NewGuid().ToString("N");
+        var name = TempName();
         var probe = Path.Combine(folder, name);
         try
         {
@@ -24,7 +23,7 @@ internal static class CaseProbe
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            return false;
+            return null;
         }
         finally
         {
@@ -38,4 +37,10 @@ internal static class CaseProbe
             }
         }
     }
+
+    /// <summary>
+    /// The probe file's name: a download's temp file name (the prefix and 32 hex digits), so every scan ignores it and
+    /// one left behind (a kill between create and delete) is swept as a stale temp file (LocalScanner.IsOwnTempFile).
+    /// </summary>
+    internal static string TempName() => IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N");
 }

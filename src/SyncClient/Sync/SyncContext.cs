@@ -46,20 +46,38 @@ internal sealed class SyncContext
     /// Whether the folder folds case (two names that differ only in case are one file); by default
     /// <see cref="CaseProbe.Folds"/> on the folder (a seam for tests: Linux test folders are case-sensitive).
     /// </summary>
-    public Func<string, bool> CaseProbe { get; init; } = Local.CaseProbe.Folds;
+    public Func<string, bool?> CaseProbe { get; init; } = Local.CaseProbe.Folds;
 
-    private Lazy<bool>? _foldsCase;
+    private CaseAnswer? _foldsCase;
 
-    /// <summary><see cref="CaseProbe"/>'s answer for the folder, asked once (at the first pass that needs it) and shared by every copy of this context.</summary>
+    /// <summary>
+    /// <see cref="CaseProbe"/>'s answer for the folder, shared by every copy of this context. Only a definite answer is
+    /// kept; where the probe cannot tell, it is asked again at the next call (once a pass), and meanwhile the folder is
+    /// taken to fold case on macOS and Windows (their default file systems do), not elsewhere.
+    /// </summary>
     public bool FoldsCase
     {
         get
         {
-            var probe = CaseProbe;
-            var folder = Folder;
-            Interlocked.CompareExchange(ref _foldsCase, new Lazy<bool>(() => probe(folder)), null);
-            return _foldsCase!.Value;
+            var answer = ShareCase();
+            lock (answer)
+            {
+                answer.Folds ??= CaseProbe(Folder);
+                return answer.Folds ?? (OperatingSystem.IsMacOS() || OperatingSystem.IsWindows());
+            }
         }
+    }
+
+    private CaseAnswer ShareCase()
+    {
+        Interlocked.CompareExchange(ref _foldsCase, new CaseAnswer(), null);
+        return _foldsCase!;
+    }
+
+    /// <summary>The case probe's definite answer so far (a lock too).</summary>
+    private sealed class CaseAnswer
+    {
+        public bool? Folds { get; set; }
     }
 
     /// <summary>
@@ -140,7 +158,7 @@ internal sealed class SyncContext
         ExecutableBitProbe = ExecutableBitProbe,
         _probe = ShareProbe(),
         CaseProbe = CaseProbe,
-        _foldsCase = _foldsCase,
+        _foldsCase = ShareCase(),
     };
 
     /// <summary>The probe's answer, created here if not yet, so this context and its copies ask it between them.</summary>

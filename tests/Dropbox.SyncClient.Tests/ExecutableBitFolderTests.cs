@@ -371,6 +371,7 @@ public sealed class ExecutableBitFolderTests : IDisposable
 
         using var ext4 = new TestClient(_dir, "fat", _server);
         await Assert.ThrowsAnyAsync<DropboxException>(() => ext4.SyncAsync()); // the rows were reset, the listing failed
+        AfterFileClockPasses(ext4.State.GetSetting("exec_bit_held")!, _dir.Sub("tick"));
         File.SetUnixFileMode(ext4.PathOf("notes.txt"), Script); // the user's chmod before the adopt
         await ext4.SyncAsync();
         await ext4.SyncAsync();
@@ -405,6 +406,22 @@ public sealed class ExecutableBitFolderTests : IDisposable
         Assert.Equal(0, moved.FilesUploaded + next.FilesUploaded);
         Assert.True(_server.Current("tool2.sh")!.Executable);
         Assert.True(IsExecutable(b.PathOf("tool2.sh")));
+    }
+
+    /// <summary>
+    /// Returns once a file written now gets a ctime after the reset time stored in <paramref name="adopting"/>: the
+    /// kernel stamps ctimes from a coarse clock that may lag the wall clock by a tick (bounded: 2 s).
+    /// </summary>
+    private static void AfterFileClockPasses(string adopting, string probe)
+    {
+        Assert.StartsWith("adopting:", adopting, StringComparison.Ordinal);
+        var resetNs = long.Parse(adopting["adopting:".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var deadline = DateTime.UtcNow.AddSeconds(2);
+        do
+        {
+            File.WriteAllText(probe, "tick");
+        }
+        while (Dropbox.SyncClient.Local.FileChangeTime.TryGet(probe) is { } ctime && ctime <= resetNs && DateTime.UtcNow < deadline);
     }
 
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;

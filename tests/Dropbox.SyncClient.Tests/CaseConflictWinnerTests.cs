@@ -126,4 +126,25 @@ public sealed class CaseConflictWinnerTests : IDisposable
         Assert.Null(_server.Current("Docs/new.txt"));
         Assert.NotNull(_server.Current("Docs (Case Conflict)/new.txt"));
     }
+
+    [Fact]
+    public async Task A_case_conflict_name_that_differs_only_in_case_from_one_on_the_server_counts_as_taken()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("notes.txt", "long synced");
+        a.Write("notes (Case Conflict).txt", "an older conflict's copy");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("Notes.txt", "the newcomer"); // new here, clashing with the server's notes.txt
+
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("the newcomer", b.Read("Notes (Case Conflict 2).txt"));
+        Assert.Null(_server.Current("Notes (Case Conflict).txt"));
+        Assert.Equal("an older conflict's copy", b.Read("notes (Case Conflict).txt"));
+        Assert.Equal("long synced", b.Read("notes.txt"));
+    }
 }

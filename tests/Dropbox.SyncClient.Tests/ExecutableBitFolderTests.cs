@@ -1,3 +1,4 @@
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Sync;
 using Microsoft.Data.Sqlite;
 
@@ -18,7 +19,7 @@ public sealed class ExecutableBitFolderTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static Func<string, bool> CannotHold => _ => false;
+    private static Func<string, bool?> CannotHold => _ => false;
 
     [Fact]
     public async Task New_files_in_a_folder_that_cannot_hold_the_bit_are_committed_not_executable()
@@ -171,6 +172,256 @@ public sealed class ExecutableBitFolderTests : IDisposable
 
         Assert.Equal(IsExecutable(b.PathOf("run.sh")), _server.Current("run.sh")!.Executable);
         Assert.Equal(IsExecutable(a.PathOf("run.sh")), _server.Current("run.sh")!.Executable);
+    }
+
+    [Fact]
+    public async Task An_edit_to_a_damaged_file_with_an_unknown_bit_is_committed_and_keeps_the_servers_bit()
+    {
+        // The README's advice for a damaged file is to upload it again: where the folder cannot hold the bit and the
+        // row predates it, the bit to carry is read from the history (the server refuses a damaged version's plan).
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        await fat.SyncAsync();
+        var stateDir = fat.State.StateDirectory;
+        fat.Dispose();
+        DropBitColumns(stateDir);
+        _server.DamagedPaths.Add("run.sh");
+
+        using var upgraded = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        upgraded.Write("run.sh", "#!/bin/sh\necho 2\n");
+        var edit = await upgraded.SyncAsync();
+
+        Assert.Equal(0, edit.Errors);
+        Assert.Equal(1, edit.FilesUploaded);
+        Assert.Equal(2, _server.History("run.sh").Count);
+        Assert.True(_server.Current("run.sh")!.Executable);
+    }
+
+    [Fact]
+    public async Task A_folder_that_starts_holding_the_bit_adopts_the_servers_bits_instead_of_sending_them_as_chmods()
+    {
+        // The probe said "cannot hold" (a vfat copy of the folder, a mount that came up late): downloads recorded the
+        // server's bit without setting it. Now it holds (the folder copied to ext4): 0644 here is not a chmod.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        Assert.Equal(1, (await fat.SyncAsync()).FilesDownloaded);
+        fat.Dispose();
+        Assert.False(IsExecutable(_dir.Sub("fat-folder/run.sh")));
+
+        using var ext4 = new TestClient(_dir, "fat", _server);
+        var pass = await ext4.SyncAsync();
+        var idle = await ext4.SyncAsync();
+
+        Assert.Equal(0, pass.FilesUploaded + idle.FilesUploaded + pass.Errors);
+        Assert.Single(_server.History("run.sh"));
+        Assert.True(_server.Current("run.sh")!.Executable);
+        Assert.True(IsExecutable(ext4.PathOf("run.sh")));
+    }
+
+    [Fact]
+    public async Task A_probe_that_could_not_tell_is_asked_again_at_the_next_pass_and_then_a_chmod_is_sent()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("tool.sh"), Script);
+        await linux.SyncAsync();
+        var asked = 0;
+        using var b = new TestClient(_dir, "b", _server, executableBitProbe: _ => ++asked == 1 ? null : true);
+
+        var first = await b.SyncAsync(); // the probe could not tell (a full disk, say): the bit is unknown this pass
+        await b.SyncAsync();
+        Assert.True(IsExecutable(b.PathOf("tool.sh")));
+        File.SetUnixFileMode(b.PathOf("tool.sh"), Plain);
+        var chmod = await b.SyncAsync();
+        await linux.SyncAsync();
+
+        Assert.Equal(2, asked);
+        Assert.Equal(1, first.FilesDownloaded);
+        Assert.Equal(1, chmod.FilesUploaded);
+        Assert.False(_server.Current("tool.sh")!.Executable);
+        Assert.False(IsExecutable(linux.PathOf("tool.sh")));
+    }
+
+    [Fact]
+    public async Task A_chmod_on_a_file_whose_row_predates_the_bit_is_sent_after_the_upgrade()
+    {
+        using var b = await UpgradedWithPlainCopyAsync(); // the upgrade pass gave tool.sh the server's +x
+        Assert.True(IsExecutable(b.PathOf("tool.sh")));
+
+        File.SetUnixFileMode(b.PathOf("tool.sh"), Plain);
+        var chmod = await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        await a.SyncAsync();
+
+        Assert.Equal(1, chmod.FilesUploaded);
+        Assert.False(_server.Current("tool.sh")!.Executable);
+        Assert.False(IsExecutable(a.PathOf("tool.sh")));
+    }
+
+    [Fact]
+    public async Task A_temporary_failure_to_read_the_base_bit_fails_the_upload_into_its_retry_instead_of_clearing_the_bit()
+    {
+        // The bit here is unknown and the row predates it: the base version's bit comes from the history. A server
+        // that is briefly unavailable must not make the commit carry "not executable" to every device.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
+        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        await fat.SyncAsync();
+        var stateDir = fat.State.StateDirectory;
+        fat.Dispose();
+        DropBitColumns(stateDir);
+        var failures = 1;
+        _server.TamperVersions = _ =>
+        {
+            if (failures-- > 0)
+            {
+                throw new DropboxException(ErrorKind.Unavailable, "the server is restarting");
+            }
+        };
+
+        using var upgraded = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        upgraded.Write("run.sh", "#!/bin/sh\necho 2\n");
+        await upgraded.SyncAsync();
+        Assert.True(_server.Current("run.sh")!.Executable);
+        await upgraded.SyncAsync();
+
+        Assert.Equal(2, _server.History("run.sh").Count);
+        Assert.All(_server.History("run.sh"), v => Assert.True(v.Executable));
+    }
+
+    [Fact]
+    public async Task A_download_in_a_pass_whose_probe_could_not_tell_applies_the_bit_so_the_next_pass_sends_no_chmod()
+    {
+        // The db already stores "holds"; after a restart the probe cannot tell (a full disk): the pass's download of a
+        // +x file must not record +x over a 0644 file, which the next pass (probe: holds) would send as a chmod.
+        using (var before = new TestClient(_dir, "b", _server))
+        {
+            await before.SyncAsync();
+        }
+
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(linux.PathOf("tool.sh"), Script);
+        await linux.SyncAsync();
+        var asked = 0;
+        using var b = new TestClient(_dir, "b", _server, executableBitProbe: _ => ++asked == 1 ? null : true);
+
+        var first = await b.SyncAsync();
+        var next = await b.SyncAsync();
+
+        Assert.Equal(1, first.FilesDownloaded);
+        Assert.Equal(0, first.FilesUploaded + next.FilesUploaded);
+        Assert.Single(_server.History("tool.sh"));
+        Assert.True(_server.Current("tool.sh")!.Executable);
+        Assert.True(IsExecutable(b.PathOf("tool.sh")));
+    }
+
+    [Fact]
+    public async Task Upgrading_a_db_that_kept_bits_but_no_probe_answer_keeps_its_rows_and_sends_a_chmod_made_while_stopped()
+    {
+        // A db from the build that kept the bit but not the probe's answer: its bits are good. A chmod made while the
+        // daemon was stopped (it does not change the mtime) is the user's and is sent, never reverted by an adopt.
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("run.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(a.PathOf("run.sh"), Script);
+        await a.SyncAsync();
+        var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        var stateDir = b.State.StateDirectory;
+        var run = b.PathOf("run.sh");
+        b.Dispose();
+        using (var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(stateDir, Dropbox.SyncClient.State.LocalState.DatabaseFileName), Pooling = false }.ToString()))
+        {
+            db.Open();
+            using var drop = db.CreateCommand();
+            drop.CommandText = "DELETE FROM settings WHERE key='exec_bit_held'";
+            Assert.Equal(1, drop.ExecuteNonQuery());
+        }
+
+        File.SetUnixFileMode(run, Plain);
+        using var upgraded = new TestClient(_dir, "b", _server);
+        var pass = await upgraded.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.Equal(1, pass.FilesUploaded);
+        Assert.False(IsExecutable(upgraded.PathOf("run.sh")));
+        Assert.False(_server.Current("run.sh")!.Executable);
+        Assert.False(IsExecutable(a.PathOf("run.sh")));
+    }
+
+    [Fact]
+    public async Task A_pass_that_fails_after_the_bit_reset_leaves_the_adopt_pending_and_a_chmod_made_meanwhile_is_sent()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("notes.txt", "plain\n");
+        File.SetUnixFileMode(linux.PathOf("notes.txt"), Plain);
+        await linux.SyncAsync();
+        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        await fat.SyncAsync();
+        fat.Dispose();
+        _server.FailFullListings = 1;
+
+        using var ext4 = new TestClient(_dir, "fat", _server);
+        await Assert.ThrowsAnyAsync<DropboxException>(() => ext4.SyncAsync()); // the rows were reset, the listing failed
+        AfterFileClockPasses(ext4.State.GetSetting("exec_bit_held")!, _dir.Sub("tick"));
+        File.SetUnixFileMode(ext4.PathOf("notes.txt"), Script); // the user's chmod before the adopt
+        await ext4.SyncAsync();
+        await ext4.SyncAsync();
+
+        Assert.Equal(0, _server.FailFullListings);
+        Assert.True(IsExecutable(ext4.PathOf("notes.txt")));
+        Assert.True(_server.Current("notes.txt")!.Executable);
+    }
+
+    [Fact]
+    public async Task A_remote_move_applied_in_a_pass_whose_probe_could_not_tell_gives_the_file_the_bit_so_no_chmod_is_sent()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("tool.sh", "#!/bin/sh\necho tool\n");
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Plain);
+        await a.SyncAsync();
+        using (var before = new TestClient(_dir, "b", _server))
+        {
+            await before.SyncAsync();
+        }
+
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Script);
+        await a.SyncAsync();
+        File.Move(a.PathOf("tool.sh"), a.PathOf("tool2.sh"));
+        await a.SyncAsync();
+        var asked = 0;
+        using var b = new TestClient(_dir, "b", _server, executableBitProbe: _ => ++asked == 1 ? null : true);
+        var moved = await b.SyncAsync();
+        var next = await b.SyncAsync();
+
+        Assert.Equal(1, moved.FilesMoved);
+        Assert.Equal(0, moved.FilesUploaded + next.FilesUploaded);
+        Assert.True(_server.Current("tool2.sh")!.Executable);
+        Assert.True(IsExecutable(b.PathOf("tool2.sh")));
+    }
+
+    /// <summary>
+    /// Returns once a file written now gets a ctime after the reset time stored in <paramref name="adopting"/>: the
+    /// kernel stamps ctimes from a coarse clock that may lag the wall clock by a tick (bounded: 2 s).
+    /// </summary>
+    private static void AfterFileClockPasses(string adopting, string probe)
+    {
+        Assert.StartsWith("adopting:", adopting, StringComparison.Ordinal);
+        var resetNs = long.Parse(adopting["adopting:".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var deadline = DateTime.UtcNow.AddSeconds(2);
+        do
+        {
+            File.WriteAllText(probe, "tick");
+        }
+        while (Dropbox.SyncClient.Local.FileChangeTime.TryGet(probe) is { } ctime && ctime <= resetNs && DateTime.UtcNow < deadline);
     }
 
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;

@@ -180,9 +180,17 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
             };
             entry.Chunks.AddRange(request.Chunks);
             Append(entry, ChangeKind.Upsert, null);
+            if (AfterCommitFile?.Invoke(request) is { } lostAnswer)
+            {
+                throw lostAnswer; // landed, but the client never hears it (a deadline, a dropped connection)
+            }
+
             return Task.FromResult(new CommitFileResponse { Entry = entry, Sequence = entry.Version });
         }
     }
+
+    /// <summary>Asked after each one-file commit landed: an exception returned is thrown instead of the answer.</summary>
+    public Func<CommitFileRequest, Exception?>? AfterCommitFile { get; set; }
 
     public int CommitFilesCalls { get; private set; }
 

@@ -11,7 +11,7 @@ internal sealed class TestClient : IDisposable
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
     public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null, TimeProvider? time = null,
-        Func<string, bool>? executableBitProbe = null)
+        Func<string, bool?>? executableBitProbe = null, Func<string, bool?>? caseProbe = null)
     {
         Folder = dir.CreateSub(name + "-folder");
         State = LocalState.Open(dir.CreateSub(name + "-state"));
@@ -27,6 +27,7 @@ internal sealed class TestClient : IDisposable
             Barrier = barrier ?? DurabilityBarrier.Default,
             Time = time ?? TimeProvider.System,
             ExecutableBitProbe = executableBitProbe ?? ExecutableBitProbe.Holds,
+            CaseProbe = caseProbe ?? CaseProbe.Folds,
         };
         Engine = new SyncEngine(Context);
     }

@@ -9,10 +9,11 @@ namespace Dropbox.SyncClient.Local;
 internal static class ExecutableBitProbe
 {
     /// <summary>
-    /// True when <paramref name="folder"/> holds the bit both ways; false on Windows, when either read-back differs, or
-    /// when the probe cannot be made (an unwritable folder): "cannot tell" is taken as "cannot hold".
+    /// True when <paramref name="folder"/> holds the bit both ways; false on Windows or when either read-back differs;
+    /// null when the probe cannot be made (an unwritable or full folder, a network hiccup): "cannot tell", which a pass
+    /// takes as "cannot hold" and the next pass asks again.
     /// </summary>
-    public static bool Holds(string folder)
+    public static bool? Holds(string folder)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -36,7 +37,7 @@ internal static class ExecutableBitProbe
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            return false;
+            return null;
         }
         finally
         {

@@ -58,7 +58,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         }
         catch (RpcException e)
         {
-            throw RemoteErrors.Translate($"Uploading {chunks.Count} chunk(s) to {grpcUrl}", e);
+            throw RemoteErrors.Translate($"Uploading {chunks.Count} chunk(s) to {grpcUrl}", e, ct);
         }
     }
 
@@ -136,7 +136,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         }
         catch (RpcException e)
         {
-            throw RemoteErrors.Translate($"Downloading {ids.Count} chunk(s) from {grpcUrl}", e);
+            throw RemoteErrors.Translate($"Downloading {ids.Count} chunk(s) from {grpcUrl}", e, ct);
         }
         finally
         {

@@ -42,16 +42,16 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
         new(headers: _headers, deadline: DateTime.UtcNow + _callTimeout + serverHolds, cancellationToken: ct);
 
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", () => _client.PlanUploadAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", ct, () => _client.PlanUploadAsync(request, Options(ct)).ResponseAsync);
 
     public Task<PlanUploadResponse> PlanChunksAsync(PlanChunksRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", () => _client.PlanChunksAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Planning the upload of '{request.Path}'", ct, () => _client.PlanChunksAsync(request, Options(ct)).ResponseAsync);
 
     public Task<CommitFileResponse> CommitFileAsync(CommitFileRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Committing '{request.Path}'", () => _client.CommitFileAsync(request, Options(ct, BatchAllowance(request.Chunks.Count))).ResponseAsync);
+        RemoteErrors.CallAsync($"Committing '{request.Path}'", ct, () => _client.CommitFileAsync(request, Options(ct, BatchAllowance(request.Chunks.Count))).ResponseAsync);
 
     public Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Committing {request.Files.Count} files", () => _client.CommitFilesAsync(request, Options(ct, BatchAllowance(request.Files.Sum(f => (long)f.Chunks.Count)))).ResponseAsync);
+        RemoteErrors.CallAsync($"Committing {request.Files.Count} files", ct, () => _client.CommitFilesAsync(request, Options(ct, BatchAllowance(request.Files.Sum(f => (long)f.Chunks.Count)))).ResponseAsync);
 
     /// <summary>
     /// One PlanUploads call; against a server without it (UNIMPLEMENTED, an older node) one PlanUpload per file, in
@@ -74,7 +74,7 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
             }
             catch (RpcException e)
             {
-                throw RemoteErrors.Translate(what, e);
+                throw RemoteErrors.Translate(what, e, ct);
             }
         }
 
@@ -88,35 +88,35 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
     }
 
     public Task<GetDownloadPlanResponse> GetDownloadPlanAsync(GetDownloadPlanRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Planning the download of '{request.Path}'", ct, () => _client.GetDownloadPlanAsync(request, Options(ct)).ResponseAsync);
 
     public Task<CreateLinkResponse> CreateLinkAsync(CreateLinkRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Making a link to '{request.Path}'", () => _client.CreateLinkAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Making a link to '{request.Path}'", ct, () => _client.CreateLinkAsync(request, Options(ct)).ResponseAsync);
 
     public Task<GetDownloadPlansResponse> GetDownloadPlansAsync(GetDownloadPlansRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Planning the download of {request.Files.Count} files", () => _client.GetDownloadPlansAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Planning the download of {request.Files.Count} files", ct, () => _client.GetDownloadPlansAsync(request, Options(ct)).ResponseAsync);
 
     public Task<ListChangesResponse> ListChangesAsync(ListChangesRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync("Listing changes", () => _client.ListChangesAsync(request, Options(ct, TimeSpan.FromSeconds(request.WaitSeconds))).ResponseAsync);
+        RemoteErrors.CallAsync("Listing changes", ct, () => _client.ListChangesAsync(request, Options(ct, TimeSpan.FromSeconds(request.WaitSeconds))).ResponseAsync);
 
     public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync("Listing files", () => _client.ListFilesAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync("Listing files", ct, () => _client.ListFilesAsync(request, Options(ct)).ResponseAsync);
 
     public Task<ListVersionsResponse> ListVersionsAsync(ListVersionsRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Listing versions of '{request.Path}'", () => _client.ListVersionsAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Listing versions of '{request.Path}'", ct, () => _client.ListVersionsAsync(request, Options(ct)).ResponseAsync);
 
     public Task<RestoreResponse> RestoreAsync(RestoreRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Restoring '{request.Path}'", () => _client.RestoreAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Restoring '{request.Path}'", ct, () => _client.RestoreAsync(request, Options(ct)).ResponseAsync);
 
     public Task<DeleteFileResponse> DeleteFileAsync(DeleteFileRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Deleting '{request.Path}'", () => _client.DeleteFileAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Deleting '{request.Path}'", ct, () => _client.DeleteFileAsync(request, Options(ct)).ResponseAsync);
 
     public Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Moving '{request.FromPath}' to '{request.ToPath}'", () => _client.MoveFileAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Moving '{request.FromPath}' to '{request.ToPath}'", ct, () => _client.MoveFileAsync(request, Options(ct)).ResponseAsync);
 
     public Task<CreateFolderResponse> CreateFolderAsync(CreateFolderRequest request, CancellationToken ct) =>
-        RemoteErrors.CallAsync($"Creating folder '{request.Path}'", () => _client.CreateFolderAsync(request, Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync($"Creating folder '{request.Path}'", ct, () => _client.CreateFolderAsync(request, Options(ct)).ResponseAsync);
 
     public Task<GetAccountResponse> GetAccountAsync(CancellationToken ct) =>
-        RemoteErrors.CallAsync("Reading the account", () => _client.GetAccountAsync(new GetAccountRequest(), Options(ct)).ResponseAsync);
+        RemoteErrors.CallAsync("Reading the account", ct, () => _client.GetAccountAsync(new GetAccountRequest(), Options(ct)).ResponseAsync);
 }

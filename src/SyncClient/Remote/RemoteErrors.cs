@@ -16,7 +16,8 @@ internal static class RemoteErrors
     /// <summary>Most characters of a server's error detail kept in a message.</summary>
     public const int MaxDetail = 2000;
 
-    public static async Task<T> CallAsync<T>(string what, Func<Task<T>> call)
+    /// <summary>Runs <paramref name="call"/>, made with <paramref name="ct"/>, and translates its failure (see <see cref="Translate"/>).</summary>
+    public static async Task<T> CallAsync<T>(string what, CancellationToken ct, Func<Task<T>> call)
     {
         try
         {
@@ -24,15 +25,25 @@ internal static class RemoteErrors
         }
         catch (RpcException e)
         {
-            throw Translate(what, e);
+            throw Translate(what, e, ct);
         }
     }
 
-    public static DropboxException Translate(string what, RpcException e)
+    /// <summary>
+    /// The <see cref="DropboxException"/> for a failed call made with <paramref name="ct"/>. A CANCELLED status is an
+    /// <see cref="OperationCanceledException"/> only when <paramref name="ct"/> asked for it; otherwise the server (a
+    /// restarting one, or a proxy's HTTP/2 CANCEL) ended the call, which is Unavailable: retried like any outage.
+    /// </summary>
+    public static DropboxException Translate(string what, RpcException e, CancellationToken ct)
     {
         if (e.StatusCode == StatusCode.Cancelled)
         {
-            throw new OperationCanceledException($"{what} was cancelled.", e);
+            if (ct.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"{what} was cancelled.", e, ct);
+            }
+
+            return new DropboxException(ErrorKind.Unavailable, $"{what}: the server cancelled the call ({SyncPaths.Display(e.Status.Detail, MaxDetail)}); it will be tried again.", e);
         }
 
         // A refused server certificate: the trust check's own message (expected and presented fingerprint) sits

@@ -42,6 +42,25 @@ internal sealed class LocalDbWriter(LocalState state)
     /// <summary>Replaces the set of withheld paths whose remote change still waits.</summary>
     public void SetWithheld(IReadOnlyCollection<string> paths) => state.SetWithheld(paths);
 
+    /// <summary>Sets one synced file's executable bit (null: unknown).</summary>
+    public void SetExecutableBit(string path, bool? executable) => state.SetExecutableBit(path, executable);
+
+    /// <summary>
+    /// Stores the executable-bit probe's answer (<see cref="StateKeys.ExecutableBitHeld"/>); with <paramref name="resetRows"/>,
+    /// first makes every synced file's bit unknown (in the same transaction).
+    /// </summary>
+    public void SetExecutableBitHeld(string answer, bool resetRows)
+    {
+        if (resetRows)
+        {
+            state.ResetExecutableBits(answer);
+        }
+        else
+        {
+            state.SetSetting(StateKeys.ExecutableBitHeld, answer);
+        }
+    }
+
     /// <summary>Sets (or with null, removes) the id of the folder this db syncs.</summary>
     public void SetFolderId(string? id) => state.SetSetting(StateKeys.FolderId, id);
 

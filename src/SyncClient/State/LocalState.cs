@@ -449,6 +449,45 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>Sets one synced file's executable bit (null: unknown), nothing else.</summary>
+    public void SetExecutableBit(string path, bool? executable)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "UPDATE files SET exec_bit=$x WHERE path=$p";
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$x", executable is { } x ? (x ? 1 : 0) : DBNull.Value);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Makes every synced file's executable bit unknown, then stores the probe's answer <paramref name="held"/>, in one transaction.</summary>
+    public void ResetExecutableBits(string held)
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            using (var reset = _db.CreateCommand())
+            {
+                reset.Transaction = tx;
+                reset.CommandText = "UPDATE files SET exec_bit=NULL WHERE exec_bit IS NOT NULL";
+                reset.ExecuteNonQuery();
+            }
+
+            using (var set = _db.CreateCommand())
+            {
+                set.Transaction = tx;
+                set.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
+                set.Parameters.AddWithValue("$k", StateKeys.ExecutableBitHeld);
+                set.Parameters.AddWithValue("$v", held);
+                set.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+        }
+    }
+
     /// <summary>Forgets a path (and its chunk index rows).</summary>
     public void RemoveFile(string path)
     {
@@ -644,7 +683,11 @@ internal sealed class LocalState : IDisposable
         cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='exec_bit'";
         if ((long)cmd.ExecuteScalar()! == 0)
         {
+            // Every row unknown: the first pass where the folder holds the bit lists everything once and adopts the
+            // server's bit for each (SyncEngine's probe step), so a chmod made here afterwards is a change.
             Exec(db, "ALTER TABLE files ADD COLUMN exec_bit INTEGER;");
+            // Rows written without the bit are marked as such ("cannot hold"); a new db has none and stores nothing.
+            Exec(db, $"INSERT INTO settings(key,value) SELECT '{StateKeys.ExecutableBitHeld}','0' WHERE EXISTS(SELECT 1 FROM files) ON CONFLICT(key) DO UPDATE SET value=excluded.value;");
         }
     }
 

@@ -21,4 +21,12 @@ internal static class StateKeys
 
     /// <summary>The id in the sync folder's marker file (see Sync.FolderIdentity).</summary>
     public const string FolderId = "folder_id";
+
+    /// <summary>
+    /// The executable-bit probe's last definite answer for the folder: "1" holds, "0" cannot (also stored by the
+    /// migration that adds the bit column: its rows were written without the bit), "adopting:&lt;unix ns&gt;" while rows
+    /// reset to unknown at that time wait for a completed adopt; absent in a db from the build before it was kept (its
+    /// bits are good). See Sync.SyncEngine's probe step.
+    /// </summary>
+    public const string ExecutableBitHeld = "exec_bit_held";
 }

@@ -15,10 +15,13 @@ internal static class CarriedExecutableBit
 {
     /// <summary>
     /// The bit to commit for <paramref name="path"/> over <paramref name="baseVersion"/>: <paramref name="observed"/>
-    /// when known; else the synced row's bit when that row is the base version; else the base version's bit as the
-    /// server has it (one small lookup, only where the folder cannot hold the bit and the row predates it); else false.
+    /// when known; else the synced row's bit when that row is the base version; else the pass's remote entry's bit when
+    /// that entry is the base version; else the base version's bit from the path's history (one small lookup, only where
+    /// the folder cannot hold the bit and the row predates it; never a download plan, which the server refuses for a
+    /// damaged version that this very upload may be healing); else false when that history is gone (not found, damaged,
+    /// not ours). A temporary failure of that lookup is thrown, so the upload is retried rather than committed with a guess.
     /// </summary>
-    public static async ValueTask<bool> ForCommitAsync(SyncContext ctx, string path, ulong baseVersion, bool? observed, CancellationToken ct)
+    public static async ValueTask<bool> ForCommitAsync(SyncContext ctx, string path, ulong baseVersion, bool? observed, CancellationToken ct, RemoteEntry? remote = null)
     {
         if (observed is { } known)
         {
@@ -35,15 +38,23 @@ internal static class CarriedExecutableBit
             return recorded;
         }
 
+        if (remote is { Deleted: false } r && r.Version == baseVersion && string.Equals(r.Path, path, StringComparison.Ordinal))
+        {
+            return r.Executable;
+        }
+
         try
         {
-            var plan = await ctx.Metadata.GetDownloadPlanAsync(new GetDownloadPlanRequest { Path = path, Version = baseVersion, Limit = 1 }, ct).ConfigureAwait(false);
-            return plan.Entry?.Executable ?? false;
+            var versions = await ctx.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false);
+            return versions.Versions.FirstOrDefault(v => v.Version == baseVersion)?.Executable ?? false;
         }
-        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        catch (DropboxException e) when (e.Kind is ErrorKind.NotFound or ErrorKind.DataLoss or ErrorKind.PermissionDenied)
         {
-            return false; // the base version is gone: nothing to carry
+            return false; // the history is gone or cannot be read by us: carry nothing rather than fail the upload every pass
         }
+
+        // Any other failure (unavailable, deadline, a call the server cancelled) is temporary: it fails the upload into
+        // its retry rather than commit a guessed bit, which would clear +x on every device.
     }
 
     /// <summary>
@@ -56,7 +67,14 @@ internal static class CarriedExecutableBit
     {
         // An unknown synced bit (a row older than the bit) makes the bit here no change of the user's: it takes the
         // server's, so it is never committed as a chmod (which would clear +x on every device).
-        if (!ctx.HoldsExecutableBit || local is null || (synced is not null && local != synced))
+        if (local is null && !ctx.HoldsExecutableBit && ctx.MayHoldExecutableBit)
+        {
+            // The probe could not tell this pass (nothing was read by the scan): the file is read here, so the bit
+            // recorded is the one it has, and the next pass that holds the bit sends no chmod it never saw.
+            local = ExecutableBit.TryRead(fullPath);
+        }
+
+        if (!ctx.MayHoldExecutableBit || local is null || (synced is not null && local != synced))
         {
             return remote;
         }

@@ -265,7 +265,8 @@ internal sealed class FileDownloader
         // The version's executable bit, before the rename: the file appears with its mode, never without it for a moment.
         // Recorded as read back: where the filesystem cannot hold it, the record matches the file and no pass sends it.
         // Where the folder cannot hold it, nothing is applied and the version's bit is recorded (never compared here).
-        var executable = _ctx.HoldsExecutableBit ? Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable) : staged.Plan.Entry.Executable;
+        // Where the probe could not tell this pass, the bit is applied and read back too (see MayHoldExecutableBit).
+        var executable = _ctx.MayHoldExecutableBit ? Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable) : staged.Plan.Entry.Executable;
         if (BeforeRename is { } beforeRename)
         {
             await beforeRename(staged).ConfigureAwait(false);

@@ -36,7 +36,7 @@ internal sealed class FileUploader
     }
 
     /// <summary>Uploads a file whose fingerprint is known: one plan of the whole chunk list, the missing chunks, one commit.</summary>
-    public async Task<UploadOutcome> UploadAsync(string path, ulong baseVersion, FileFingerprint fp, CancellationToken ct)
+    public async Task<UploadOutcome> UploadAsync(string path, ulong baseVersion, FileFingerprint fp, CancellationToken ct, RemoteEntry? remote = null)
     {
         var full = _ctx.FullPath(path);
         for (var attempt = 0; ; attempt++)
@@ -98,7 +98,7 @@ internal sealed class FileUploader
 
             var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
             _summary.AddChunksDeduplicated(Math.Max(0, distinct - planned.Missing.Count));
-            if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, ct).ConfigureAwait(false) is { } outcome)
+            if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, remote, ct).ConfigureAwait(false) is { } outcome)
             {
                 return outcome;
             }
@@ -171,7 +171,7 @@ internal sealed class FileUploader
     /// are put at once, the rest dropped; the commit names the whole chunk list. Returns the outcome and, when the file
     /// was read whole and unchanged, its fingerprint. A file that changes while it is read is never committed.
     /// </summary>
-    public async Task<(UploadOutcome Outcome, FileFingerprint? Fingerprint)> UploadStreamingAsync(string path, ulong baseVersion, LocalEntry scanned, FileHasher hasher, CancellationToken ct)
+    public async Task<(UploadOutcome Outcome, FileFingerprint? Fingerprint)> UploadStreamingAsync(string path, ulong baseVersion, LocalEntry scanned, FileHasher hasher, CancellationToken ct, RemoteEntry? remote = null)
     {
         var full = _ctx.FullPath(path);
         var ctime = FileChangeTime.TryGet(full); // before the read starts: each window re-checks against it
@@ -336,13 +336,13 @@ internal sealed class FileUploader
 
         var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
         _summary.AddChunksDeduplicated(Math.Max(0, distinct - uploaded.Count));
-        if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: true, ct).ConfigureAwait(false) is { } outcome)
+        if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: true, remote, ct).ConfigureAwait(false) is { } outcome)
         {
             return (outcome, fp);
         }
 
         // A chunk the windows said was held is gone now: plan the whole list again, as a hashed file's upload would.
-        return (await UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false), fp);
+        return (await UploadAsync(path, baseVersion, fp, ct, remote).ConfigureAwait(false), fp);
     }
 
     /// <summary>True when the file still has the size, mtime and (where known) ctime it had when <paramref name="fp"/> was computed.</summary>
@@ -379,9 +379,9 @@ internal sealed class FileUploader
     }
 
     /// <summary>Commits <paramref name="fp"/>'s chunk list; null when the server has not verified every chunk and one more plan may fix it.</summary>
-    private async Task<UploadOutcome?> CommitAsync(string path, ulong baseVersion, FileFingerprint fp, Dictionary<ChunkId, ChunkRef> uploaded, bool retryOnMissing, CancellationToken ct)
+    private async Task<UploadOutcome?> CommitAsync(string path, ulong baseVersion, FileFingerprint fp, Dictionary<ChunkId, ChunkRef> uploaded, bool retryOnMissing, RemoteEntry? remote, CancellationToken ct)
     {
-        var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, path, baseVersion, fp.Executable, ct).ConfigureAwait(false);
+        var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, path, baseVersion, fp.Executable, ct, remote).ConfigureAwait(false);
         var commit = new CommitFileRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion, Device = _ctx.Device, Executable = executable };
         foreach (var c in fp.Chunks)
         {

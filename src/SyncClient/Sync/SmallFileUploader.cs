@@ -225,7 +225,7 @@ internal sealed class SmallFileUploader
         var commit = new CommitFilesRequest();
         foreach (var r in accepted)
         {
-            var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, r.Action.Path, r.Action.BaseVersion, r.Fingerprint.Executable, ct).ConfigureAwait(false);
+            var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, r.Action.Path, r.Action.BaseVersion, r.Fingerprint.Executable, ct, r.Action.Remote).ConfigureAwait(false);
             commit.Files.Add(CommitRequest(r.Action.Path, r.Fingerprint, r.Action.BaseVersion, r.Chunks, executable));
         }
 

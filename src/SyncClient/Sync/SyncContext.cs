@@ -38,15 +38,100 @@ internal sealed class SyncContext
     /// Whether the folder can hold the owner-executable bit; by default <see cref="ExecutableBitProbe.Holds"/> on the
     /// folder (a seam for tests: vfat cannot be mounted in a test).
     /// </summary>
-    public Func<string, bool> ExecutableBitProbe { get; init; } = Local.ExecutableBitProbe.Holds;
+    public Func<string, bool?> ExecutableBitProbe { get; init; } = Local.ExecutableBitProbe.Holds;
 
-    private Lazy<bool>? _holdsExecutableBit;
+    private ProbeAnswer? _probe;
 
     /// <summary>
-    /// <see cref="ExecutableBitProbe"/>'s answer for the folder, asked once (at the first pass that finds the folder)
-    /// and shared by every copy of this context. Where false, the bit is unknown here: never compared, sent or applied.
+    /// Whether the folder folds case (two names that differ only in case are one file); by default
+    /// <see cref="CaseProbe.Folds"/> on the folder (a seam for tests: Linux test folders are case-sensitive).
     /// </summary>
-    public bool HoldsExecutableBit => ShareProbe().Value;
+    public Func<string, bool?> CaseProbe { get; init; } = Local.CaseProbe.Folds;
+
+    private CaseAnswer? _foldsCase;
+
+    /// <summary>
+    /// <see cref="CaseProbe"/>'s answer for the folder, shared by every copy of this context. Only a definite answer is
+    /// kept; where the probe cannot tell, it is asked again at the next call (once a pass), and meanwhile the folder is
+    /// taken to fold case on macOS and Windows (their default file systems do), not elsewhere.
+    /// </summary>
+    public bool FoldsCase
+    {
+        get
+        {
+            var answer = ShareCase();
+            lock (answer)
+            {
+                answer.Folds ??= CaseProbe(Folder);
+                return answer.Folds ?? (OperatingSystem.IsMacOS() || OperatingSystem.IsWindows());
+            }
+        }
+    }
+
+    private CaseAnswer ShareCase()
+    {
+        Interlocked.CompareExchange(ref _foldsCase, new CaseAnswer(), null);
+        return _foldsCase!;
+    }
+
+    /// <summary>The case probe's definite answer so far (a lock too).</summary>
+    private sealed class CaseAnswer
+    {
+        public bool? Folds { get; set; }
+    }
+
+    /// <summary>
+    /// <see cref="ExecutableBitProbe"/>'s answer for the folder (asked at the first pass that finds the folder, see
+    /// <see cref="ProbeExecutableBit"/>), shared by every copy of this context. Where false, or where the probe could
+    /// not tell, the bit is unknown here: never compared, sent or applied.
+    /// </summary>
+    public bool HoldsExecutableBit
+    {
+        get
+        {
+            var probe = ShareProbe();
+            lock (probe)
+            {
+                return probe.Asked ? probe.Holds ?? false : ProbeExecutableBit() ?? false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// True unless the probe said the folder cannot hold the bit: where it could not tell this pass, a download still
+    /// applies the version's bit and records the bit read back, so the record matches the file whatever the next
+    /// probe says (a recorded bit never applied would be sent as a chmod once the probe says "holds").
+    /// </summary>
+    public bool MayHoldExecutableBit
+    {
+        get
+        {
+            var probe = ShareProbe();
+            lock (probe)
+            {
+                return (probe.Asked ? probe.Holds : ProbeExecutableBit()) != false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asks the probe unless it already gave a definite answer, and returns that answer: null when it could not tell
+    /// (the folder could not be written, say), which holds for this pass only and is asked again at the next.
+    /// </summary>
+    public bool? ProbeExecutableBit()
+    {
+        var probe = ShareProbe();
+        lock (probe)
+        {
+            if (probe.Holds is null)
+            {
+                probe.Holds = ExecutableBitProbe(Folder);
+                probe.Asked = true;
+            }
+
+            return probe.Holds;
+        }
+    }
 
     /// <summary>The stability rule of this context's passes.</summary>
     public Stability Stability() => new(Time, Options.StableAge, Watched, Options.QuietPeriod);
@@ -71,16 +156,24 @@ internal sealed class SyncContext
         Barrier = Barrier,
         Watched = watched,
         ExecutableBitProbe = ExecutableBitProbe,
-        _holdsExecutableBit = ShareProbe(),
+        _probe = ShareProbe(),
+        CaseProbe = CaseProbe,
+        _foldsCase = ShareCase(),
     };
 
-    /// <summary>The probe's (lazy) answer, created here if not yet, so this context and its copies ask it once between them.</summary>
-    private Lazy<bool> ShareProbe()
+    /// <summary>The probe's answer, created here if not yet, so this context and its copies ask it between them.</summary>
+    private ProbeAnswer ShareProbe()
     {
-        var probe = ExecutableBitProbe;
-        var folder = Folder;
-        Interlocked.CompareExchange(ref _holdsExecutableBit, new Lazy<bool>(() => probe(folder)), null);
-        return _holdsExecutableBit!;
+        Interlocked.CompareExchange(ref _probe, new ProbeAnswer(), null);
+        return _probe!;
+    }
+
+    /// <summary>The probe's answer so far (a lock too): null until it gave a definite one.</summary>
+    private sealed class ProbeAnswer
+    {
+        public bool? Holds { get; set; }
+
+        public bool Asked { get; set; }
     }
 
     /// <summary>The OS path of a relative path this client found in its own scan (no checks).</summary>

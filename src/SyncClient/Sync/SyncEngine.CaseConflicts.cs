@@ -1,3 +1,5 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 
@@ -136,6 +138,96 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
+    /// On a folder that folds case: a new remote file (never synced here) whose name, or a folder above it, differs only
+    /// in case from a name here (synced, scanned, new or withheld) or from another new remote name of this pass (the
+    /// first in ordinal order keeps its name) would land on that other file or folder. Where the other name goes away
+    /// this pass (deleted or moved on the server), the newcomer waits one pass (withheld) and is then taken. Otherwise,
+    /// as Dropbox does, the newcomer is renamed ON THE SERVER to its "(Case Conflict)" name (its clashing part, with
+    /// the version seen, so a concurrent change wins and the rename is tried again next pass) and is downloaded under
+    /// that name by the next pass: it never stays withheld, and never lands on the other file.
+    /// </summary>
+    private async Task ResolveCaseClashingNewFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary, CancellationToken ct)
+    {
+        List<string>? candidates = null;
+        foreach (var (path, entry) in remote.Changes)
+        {
+            if (entry is { Kind: FileKind.File, Deleted: false } && !index.ContainsKey(path) && !snapshot.Entries.ContainsKey(path))
+            {
+                (candidates ??= []).Add(path);
+            }
+        }
+
+        if (candidates is null)
+        {
+            return;
+        }
+
+        candidates.Sort(StringComparer.Ordinal);
+
+        // Every name here and every folder above one, exactly, and by case-folded key the exact name that holds it.
+        var exact = new HashSet<string>(StringComparer.Ordinal);
+        var folded = new Dictionary<string, string>(StringComparer.Ordinal);
+        void AddName(string path)
+        {
+            for (var end = path.Length; end > 0 && exact.Add(path[..end]); end = path.LastIndexOf('/', end - 1))
+            {
+                folded.TryAdd(SyncPaths.CaseFoldKey(path[..end]), path[..end]);
+            }
+        }
+
+        foreach (var path in index.Keys.Concat(snapshot.Entries.Keys).Concat(snapshot.Withheld).Concat(newFiles.ByPath().Keys).Order(StringComparer.Ordinal))
+        {
+            AddName(path);
+        }
+
+        foreach (var path in candidates)
+        {
+            string? clash = null, other = null;
+            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
+            {
+                var name = path[..end];
+                if (!exact.Contains(name) && folded.TryGetValue(SyncPaths.CaseFoldKey(name), out var holder))
+                {
+                    (clash, other) = (name, holder); // the outermost clashing part wins: it is renamed whole
+                }
+            }
+
+            if (clash is null)
+            {
+                AddName(path); // taken this pass: a later new name of another case clashes with it
+                continue;
+            }
+
+            snapshot.Withheld.Add(path);
+            if (index.ContainsKey(other!) && remote.Changes.TryGetValue(other!, out var gone) && gone.Deleted)
+            {
+                // The other name goes this pass: the newcomer is taken at the next, under its own name.
+                summary.AddPending();
+                summary.RecheckWithin(TimeSpan.Zero);
+                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}', which goes this pass; it is taken at the next");
+                continue;
+            }
+
+            var renamed = CaseConflictName(clash, p => exact.Contains(p) || folded.ContainsKey(SyncPaths.CaseFoldKey(p)) || remote.Changes.ContainsKey(p));
+            var target = renamed + path[clash.Length..];
+            try
+            {
+                await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = path, ToPath = target, BaseVersion = remote.Changes[path].Version, Device = _ctx.Device }, ct).ConfigureAwait(false);
+                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}' here; it was renamed to '{SyncPaths.Display(target)}' on the server and is downloaded under that name");
+            }
+            catch (DropboxException e)
+            {
+                // Changed or renamed meanwhile (by its device, or by another that folds case): looked at again next pass.
+                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' could not be renamed on the server ({e.Message}); tried again next pass");
+            }
+
+            AddName(target);
+            summary.AddPending();
+            summary.RecheckWithin(TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>
     /// After the withheld lookup: the entries it added to <paramref name="remote"/> (<paramref name="injected"/>) were
     /// unknown when the scan queued new files and <see cref="ResolveCaseConflicts"/> ran, so a new local name that
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
@@ -200,6 +292,7 @@ internal sealed partial class SyncEngine
         }
 
         var stability = _ctx.Stability();
+        HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
             if (isDirectory && IsFolderStillBeingWritten(path, snapshot, stability, out var folderSettlesIn))
@@ -233,7 +326,10 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p));
+            // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
+            takenFolds ??= TakenFolds(index, remote);
+            var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
+                || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p));
             try
             {
                 if (isDirectory)
@@ -335,6 +431,33 @@ internal sealed partial class SyncEngine
         }
 
         return unsettled;
+    }
+
+    /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>
+    private static HashSet<string> TakenFolds(Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        var folds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in index.Keys.Concat(remote.Changes.Keys))
+        {
+            folds.Add(SyncPaths.CaseFoldKey(path));
+        }
+
+        return folds;
+    }
+
+    /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
+    private bool ExistsInAnyCase(string relative)
+    {
+        var parent = _ctx.FullPath(SyncPaths.Parent(relative));
+        var key = SyncPaths.CaseFoldKey(relative[(relative.LastIndexOf('/') + 1)..]);
+        try
+        {
+            return Directory.Exists(parent) && Directory.EnumerateFileSystemEntries(parent).Any(e => SyncPaths.CaseFoldKey(Path.GetFileName(e)) == key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary><c>dir/name (Case Conflict).ext</c>, then <c>(Case Conflict 2)</c>... the first <paramref name="isTaken"/> refuses.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Dropbox.Shared.Errors;
@@ -65,9 +66,10 @@ internal sealed partial class SyncEngine
         progress.Reset();
         _hasher.TakeRacyReads(out _); // counted per pass
 
+        var adoptBits = ProbeExecutableBit(summary);
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
-        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll,
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits,
             e => index.TryGetValue(e.Path, out var stat) && stat.IsSyncedState(e.Kind, e.Version, e.Size, e.ContentHash), _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
         {
@@ -85,6 +87,15 @@ internal sealed partial class SyncEngine
         if (remote.FullListing && index.Count > 0)
         {
             ReconcileBases(index, remote, summary);
+            if (_ctx.HoldsExecutableBit)
+            {
+                AdoptExecutableBits(index, remote);
+            }
+        }
+
+        if (adoptBits && remote.FullListing && !remote.MoreChanges)
+        {
+            _ctx.Db.SetExecutableBitHeld("1", resetRows: false); // the adopt saw every file: the rows are good again
         }
 
         progress.Phase = "scanning";
@@ -116,6 +127,11 @@ internal sealed partial class SyncEngine
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
+        if (_ctx.FoldsCase)
+        {
+            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, ct).ConfigureAwait(false);
+        }
+
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
         var newDownloads = _ctx.Options.Reconcile ? [] : SyncPlanner.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
@@ -217,6 +233,108 @@ internal sealed partial class SyncEngine
             index.Remove(path);
             _ctx.Db.Forget(path);
             summary.AddRepair($"'{path}' was recorded as synced but the server does not know it; treated as new");
+        }
+    }
+
+    /// <summary>
+    /// Asks the executable-bit probe (again, if it could not tell before) and stores a definite answer. Where the answer
+    /// turns to "holds" from "cannot" (stored "0"; the migration that adds the bit column stores it too, since its rows
+    /// were written without the bit), every recorded bit is untrustworthy (a download's bit never applied, 0755 read
+    /// from vfat): each is made unknown and "adopting" is stored with the time of the reset, in one transaction. Every
+    /// pass then lists everything until one completes <see cref="AdoptExecutableBits"/>, which stores "1". A db with
+    /// the column but no stored answer (the build before the answer was stored) kept good bits: it stores "1" and keeps
+    /// its rows. True when this pass must list everything to adopt.
+    /// </summary>
+    private bool ProbeExecutableBit(SyncSummary summary)
+    {
+        if (_ctx.ProbeExecutableBit() is not { } holds)
+        {
+            summary.AddNote("could not tell whether the folder holds the executable bit; it is left alone this pass");
+            return false;
+        }
+
+        var stored = _ctx.State.GetSetting(StateKeys.ExecutableBitHeld);
+        if (!holds)
+        {
+            if (stored != "0")
+            {
+                _ctx.Db.SetExecutableBitHeld("0", resetRows: false);
+            }
+
+            return false;
+        }
+
+        if (stored is null)
+        {
+            _ctx.Db.SetExecutableBitHeld("1", resetRows: false);
+            return false;
+        }
+
+        if (stored == "0")
+        {
+            // The filesystem stamps ctimes from a clock that never runs ahead of this one: a change made before the reset
+            // always reads older (one made within a clock tick after it may read older too, and is then taken as not the user's).
+            var resetNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+            _ctx.Db.SetExecutableBitHeld(AdoptingPrefix + resetNs.ToString(CultureInfo.InvariantCulture), resetRows: true);
+            return true;
+        }
+
+        return stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>The stored exec-bit answer while rows reset to unknown wait for a completed adopt: this, then the reset's Unix time in ns.</summary>
+    private const string AdoptingPrefix = "adopting:";
+
+    /// <summary>The Unix time (ns) when the rows were reset for the pending adopt; 0 when none is pending or it cannot be read.</summary>
+    private long AdoptingSinceNs()
+    {
+        var stored = _ctx.State.GetSetting(StateKeys.ExecutableBitHeld);
+        return stored is not null && stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal)
+            && long.TryParse(stored.AsSpan(AdoptingPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var ns)
+            ? ns
+            : 0;
+    }
+
+    /// <summary>
+    /// With a full listing where the folder holds the bit: each synced file whose bit is unknown, is unchanged here and
+    /// whose synced version is the server's current one takes the server's bit. The file gets it (chmod) when it reads
+    /// otherwise, and the bit read back is recorded, so a later chmod here is a change that is sent.
+    /// </summary>
+    private void AdoptExecutableBits(Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        var since = AdoptingSinceNs();
+        foreach (var (path, stat) in index)
+        {
+            if (stat.Kind != FileKind.File || stat.Executable is not null
+                || !remote.Changes.TryGetValue(path, out var r) || r.Deleted || r.MovedFrom is not null || r.MovedTo is not null
+                || !stat.IsSyncedState(r.Kind, r.Version, r.Size, r.ContentHash))
+            {
+                continue;
+            }
+
+            var full = _ctx.FullPath(path);
+            FileInfo info;
+            try
+            {
+                info = new FileInfo(full);
+                if (!info.Exists || info.LinkTarget is not null || FileStamp.Of(info) != FileStamp.Of(stat))
+                {
+                    continue; // changed here (or gone): the scan and the planner decide
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            // A bit here that differs and whose file changed (chmod) after the rows were reset is the user's: the row
+            // takes the server's bit, so the scan sees the chmod and sends it. Otherwise the file takes the server's.
+            var here = ExecutableBit.TryRead(full);
+            var chmodSinceReset = since > 0 && FileChangeTime.TryGet(full) is { } ctime && ctime > since;
+            var bit = here == r.Executable || chmodSinceReset ? r.Executable : ExecutableBit.Apply(full, r.Executable);
+            _ctx.Db.SetExecutableBit(path, bit);
+            ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
+            slot = slot with { Executable = bit };
         }
     }
 

@@ -157,7 +157,20 @@ internal sealed class SyncExecutor : IDisposable
         {
             if (a.Kind == SyncActionKind.Upload)
             {
-                await _failover.RunAsync(a.Path, () => RunCoreAsync(a, ct), _ctx.Progress.Log, ct).ConfigureAwait(false);
+                // A retry runs the action again only while the file is as planned: an attempt that failed after a step
+                // had landed (a deadline on the conflicted copy's commit, after the path took the remote content) would
+                // otherwise take the remote content here for the local edit and move it aside as a second copy.
+                var attempts = 0;
+                await _failover.RunAsync(a.Path, () =>
+                {
+                    if (attempts++ == 0 || StillAsPlanned(a))
+                    {
+                        return RunCoreAsync(a, ct);
+                    }
+
+                    ReportChanged(a.Path);
+                    return Task.CompletedTask;
+                }, _ctx.Progress.Log, ct).ConfigureAwait(false);
             }
             else
             {
@@ -183,7 +196,7 @@ internal sealed class SyncExecutor : IDisposable
                 if (a.Fingerprint is null && a.Local is { } unread)
                 {
                     // Not hashed yet (no decision needed its content): read once, uploading while it is read.
-                    await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                    await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct, a.Remote).ConfigureAwait(false);
                     break;
                 }
 
@@ -196,7 +209,7 @@ internal sealed class SyncExecutor : IDisposable
                     break;
                 }
 
-                await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct).ConfigureAwait(false);
+                await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct, a.Remote).ConfigureAwait(false);
                 break;
             case SyncActionKind.DownloadNew:
                 // Batched by ExecuteAsync; one that reaches here (a retry, say) downloads as a plain new file.
@@ -256,11 +269,11 @@ internal sealed class SyncExecutor : IDisposable
         await _hasher.TryHashAsync(_ctx.FullPath(path), ct).ConfigureAwait(false)
         ?? throw new IOException($"'{path}' changed or vanished while it was read; it will be retried.");
 
-    private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct) =>
-        UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct);
+    private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct, RemoteEntry? remote = null) =>
+        UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct, remote);
 
     /// <summary>Uploads <paramref name="fp"/>, or with none the file as <paramref name="scanned"/>, read once while it uploads.</summary>
-    private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct)
+    private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct, RemoteEntry? remote = null)
     {
         UploadOutcome outcome = default;
         var streamed = false;
@@ -268,7 +281,7 @@ internal sealed class SyncExecutor : IDisposable
         {
             try
             {
-                (outcome, fp) = await _uploader.UploadStreamingAsync(path, baseVersion, scanned!, _hasher, ct).ConfigureAwait(false);
+                (outcome, fp) = await _uploader.UploadStreamingAsync(path, baseVersion, scanned!, _hasher, ct, remote).ConfigureAwait(false);
                 streamed = true;
             }
             catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
@@ -282,7 +295,7 @@ internal sealed class SyncExecutor : IDisposable
         if (!streamed)
         {
             fp ??= await HashAsync(path, ct).ConfigureAwait(false);
-            outcome = await _uploader.UploadAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+            outcome = await _uploader.UploadAsync(path, baseVersion, fp, ct, remote).ConfigureAwait(false);
         }
 
         switch (outcome)
@@ -313,6 +326,19 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         await ConflictAsync(path, fp, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>True when an upload's file still has the size and times the plan saw (hashed or scanned).</summary>
+    private bool StillAsPlanned(SyncAction a)
+    {
+        var full = _ctx.FullPath(a.Path);
+        if (a.Fingerprint is { } fp)
+        {
+            return FileUploader.StillAsHashed(full, fp);
+        }
+
+        var info = new FileInfo(full);
+        return a.Local is not { } scanned || (info.Exists && FileStamp.Of(info) == FileStamp.Of(scanned));
     }
 
     private void ReportChanged(string path)

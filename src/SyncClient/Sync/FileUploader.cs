@@ -58,7 +58,7 @@ internal sealed class FileUploader
                 // Too many puts for one answer (the server's MaxPutsPerPlan, or an older server's message limit): the
                 // same file planned by PlanChunks windows, as a streamed upload is.
                 _ctx.Progress.Log($"'{path}': its upload plan does not fit one answer ({e.Message}); planning it by windows");
-                return await UploadByWindowsAsync(path, baseVersion, fp, ct).ConfigureAwait(false);
+                return await UploadByWindowsAsync(path, baseVersion, fp, remote, ct).ConfigureAwait(false);
             }
 
             if (planned.Conflict)
@@ -109,7 +109,7 @@ internal sealed class FileUploader
     /// Uploads a hashed file whose one-file plan was refused as too large: its chunk list planned by PlanChunks windows
     /// of <see cref="SyncOptions.PlanWindowChunks"/> (as a streamed upload's), each window's missing chunks put before the next is planned, then one commit.
     /// </summary>
-    private async Task<UploadOutcome> UploadByWindowsAsync(string path, ulong baseVersion, FileFingerprint fp, CancellationToken ct)
+    private async Task<UploadOutcome> UploadByWindowsAsync(string path, ulong baseVersion, FileFingerprint fp, RemoteEntry? remote, CancellationToken ct)
     {
         var full = _ctx.FullPath(path);
         for (var attempt = 0; ; attempt++)
@@ -158,7 +158,7 @@ internal sealed class FileUploader
 
             var distinct = fp.Chunks.Select(c => c.Id).Distinct().Count();
             _summary.AddChunksDeduplicated(Math.Max(0, distinct - uploaded.Count));
-            if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, ct).ConfigureAwait(false) is { } outcome)
+            if (await CommitAsync(path, baseVersion, fp, uploaded, retryOnMissing: attempt == 0, remote, ct).ConfigureAwait(false) is { } outcome)
             {
                 return outcome;
             }

@@ -20,35 +20,20 @@ internal static class ExecutableBitProbe
             return false;
         }
 
-        // Named as a download's temp file: ignored by every scan, and a leftover is swept as a stale one.
-        var probe = Path.Combine(folder, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N"));
-        try
-        {
-            new FileStream(probe, FileMode.CreateNew, FileAccess.Write).Dispose();
-            const UnixFileMode plain = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            File.SetUnixFileMode(probe, plain | UnixFileMode.UserExecute);
-            if (!ExecutableBit.Of(File.GetUnixFileMode(probe)))
-            {
-                return false;
-            }
+        return ProbeFile.Ask(folder, HoldsBothWays);
+    }
 
-            File.SetUnixFileMode(probe, plain);
-            return !ExecutableBit.Of(File.GetUnixFileMode(probe));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool HoldsBothWays(string probe)
+    {
+        const UnixFileMode plain = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        File.SetUnixFileMode(probe, plain | UnixFileMode.UserExecute);
+        if (!ExecutableBit.Of(File.GetUnixFileMode(probe)))
         {
-            return null;
+            return false;
         }
-        finally
-        {
-            try
-            {
-                File.Delete(probe);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Left behind: harmless (a hidden empty file), and it never syncs and the next pass's scan removes it (LocalScanner.IsOwnTempFile).
-            }
-        }
+
+        File.SetUnixFileMode(probe, plain);
+        return !ExecutableBit.Of(File.GetUnixFileMode(probe));
     }
 }

@@ -179,14 +179,7 @@ public sealed class ExecutableBitFolderTests : IDisposable
     {
         // The README's advice for a damaged file is to upload it again: where the folder cannot hold the bit and the
         // row predates it, the bit to carry is read from the history (the server refuses a damaged version's plan).
-        using var linux = new TestClient(_dir, "linux", _server);
-        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
-        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
-        await linux.SyncAsync();
-        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
-        await fat.SyncAsync();
-        var stateDir = fat.State.StateDirectory;
-        fat.Dispose();
+        var (_, stateDir) = await SyncedDownToFatAsync("run.sh", "#!/bin/sh\necho 1\n", Script);
         DropBitColumns(stateDir);
         _server.DamagedPaths.Add("run.sh");
 
@@ -205,13 +198,8 @@ public sealed class ExecutableBitFolderTests : IDisposable
     {
         // The probe said "cannot hold" (a vfat copy of the folder, a mount that came up late): downloads recorded the
         // server's bit without setting it. Now it holds (the folder copied to ext4): 0644 here is not a chmod.
-        using var linux = new TestClient(_dir, "linux", _server);
-        linux.Write("run.sh", "#!/bin/sh\n");
-        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
-        await linux.SyncAsync();
-        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
-        Assert.Equal(1, (await fat.SyncAsync()).FilesDownloaded);
-        fat.Dispose();
+        var (fatPass, _) = await SyncedDownToFatAsync("run.sh", "#!/bin/sh\n", Script);
+        Assert.Equal(1, fatPass.FilesDownloaded);
         Assert.False(IsExecutable(_dir.Sub("fat-folder/run.sh")));
 
         using var ext4 = new TestClient(_dir, "fat", _server);
@@ -269,14 +257,7 @@ public sealed class ExecutableBitFolderTests : IDisposable
     {
         // The bit here is unknown and the row predates it: the base version's bit comes from the history. A server
         // that is briefly unavailable must not make the commit carry "not executable" to every device.
-        using var linux = new TestClient(_dir, "linux", _server);
-        linux.Write("run.sh", "#!/bin/sh\necho 1\n");
-        File.SetUnixFileMode(linux.PathOf("run.sh"), Script);
-        await linux.SyncAsync();
-        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
-        await fat.SyncAsync();
-        var stateDir = fat.State.StateDirectory;
-        fat.Dispose();
+        var (_, stateDir) = await SyncedDownToFatAsync("run.sh", "#!/bin/sh\necho 1\n", Script);
         DropBitColumns(stateDir);
         var failures = 1;
         _server.TamperVersions = _ =>
@@ -360,13 +341,7 @@ public sealed class ExecutableBitFolderTests : IDisposable
     [Fact]
     public async Task A_pass_that_fails_after_the_bit_reset_leaves_the_adopt_pending_and_a_chmod_made_meanwhile_is_sent()
     {
-        using var linux = new TestClient(_dir, "linux", _server);
-        linux.Write("notes.txt", "plain\n");
-        File.SetUnixFileMode(linux.PathOf("notes.txt"), Plain);
-        await linux.SyncAsync();
-        var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
-        await fat.SyncAsync();
-        fat.Dispose();
+        await SyncedDownToFatAsync("notes.txt", "plain\n", Plain);
         _server.FailFullListings = 1;
 
         using var ext4 = new TestClient(_dir, "fat", _server);
@@ -422,6 +397,24 @@ public sealed class ExecutableBitFolderTests : IDisposable
             File.WriteAllText(probe, "tick");
         }
         while (Dropbox.SyncClient.Local.FileChangeTime.TryGet(probe) is { } ctime && ctime <= resetNs && DateTime.UtcNow < deadline);
+    }
+
+    /// <summary>
+    /// A file of <paramref name="mode"/> synced up from a Linux device, then down by a device whose folder cannot hold
+    /// the bit ("fat"), both closed after: the fat device's pass and its state folder.
+    /// </summary>
+    private async Task<(SyncSummary FatPass, string FatState)> SyncedDownToFatAsync(string path, string content, UnixFileMode mode)
+    {
+        using (var linux = new TestClient(_dir, "linux", _server))
+        {
+            linux.Write(path, content);
+            File.SetUnixFileMode(linux.PathOf(path), mode);
+            await linux.SyncAsync();
+        }
+
+        using var fat = new TestClient(_dir, "fat", _server, executableBitProbe: CannotHold);
+        var pass = await fat.SyncAsync();
+        return (pass, fat.State.StateDirectory);
     }
 
     private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;

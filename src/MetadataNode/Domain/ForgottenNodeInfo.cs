@@ -6,5 +6,5 @@ namespace Dropbox.MetadataNode.Domain;
 /// </summary>
 /// <param name="NodeId">The forgotten node's id.</param>
 /// <param name="ForgottenUnixMs">When it was forgotten (Unix ms).</param>
-/// <param name="LocationsCleared">Every chunk record has dropped the node (false: the forget resumes at open).</param>
-internal sealed record ForgottenNodeInfo(string NodeId, long ForgottenUnixMs, bool LocationsCleared);
+/// <param name="AllLocationsCleared">Every chunk record has dropped the node (false: the forget resumes at open).</param>
+internal sealed record ForgottenNodeInfo(string NodeId, long ForgottenUnixMs, bool AllLocationsCleared);

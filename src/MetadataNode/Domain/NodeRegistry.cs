@@ -211,7 +211,7 @@ internal sealed class NodeRegistry
                 throw new InvalidOperationException($"Forget of '{nodeId}' was not begun.");
             }
 
-            var record = new ForgottenNodeEntry(new ForgottenNodeInfo(nodeId, NowMs, LocationsCleared: false), Read: null);
+            var record = new ForgottenNodeEntry(new ForgottenNodeInfo(nodeId, NowMs, AllLocationsCleared: false), Read: null);
             _transactions.WriteNow<object?>(batch =>
             {
                 check(batch);
@@ -245,12 +245,12 @@ internal sealed class NodeRegistry
     {
         lock (_update)
         {
-            if (!_forgotten.TryGetValue(nodeId, out var record) || record.Node.LocationsCleared)
+            if (!_forgotten.TryGetValue(nodeId, out var record) || record.Node.AllLocationsCleared)
             {
                 return;
             }
 
-            var done = record with { Node = record.Node with { LocationsCleared = true } };
+            var done = record with { Node = record.Node with { AllLocationsCleared = true } };
             _transactions.WriteNow<object?>(batch =>
             {
                 batch.PutForgottenNode(done);
@@ -277,7 +277,7 @@ internal sealed class NodeRegistry
     public bool IsForgotten(string nodeId) => _forgotten.ContainsKey(nodeId);
 
     /// <summary>Forgotten nodes whose chunk locations were not all cleared yet (a forget cut short by a crash).</summary>
-    public List<string> UnfinishedForgets() => _forgotten.Values.Where(f => !f.Node.LocationsCleared).Select(f => f.Node.NodeId).ToList();
+    public List<string> UnfinishedForgets() => _forgotten.Values.Where(f => !f.Node.AllLocationsCleared).Select(f => f.Node.NodeId).ToList();
 
     /// <summary>
     /// Nodes new chunks may go to: live, not draining and not full (a full node refuses every put until it has space

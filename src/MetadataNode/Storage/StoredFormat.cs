@@ -111,7 +111,7 @@ internal static class StoredFormat
         var stored = entry.Read?.Clone() ?? new ForgottenNodeRecord();
         stored.NodeId = entry.Node.NodeId;
         stored.ForgottenUnixMs = entry.Node.ForgottenUnixMs;
-        stored.LocationsCleared = entry.Node.LocationsCleared;
+        stored.LocationsCleared = entry.Node.AllLocationsCleared;
         return stored.ToByteArray();
     }
 

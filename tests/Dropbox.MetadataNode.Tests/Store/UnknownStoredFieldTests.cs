@@ -98,6 +98,6 @@ public sealed class UnknownStoredFieldTests
         var forgotten = engine.Get(forgottenKey, engine.Meta)!;
         Assert.Equal(1UL, PreviousReleaseFileRecord.Varint(forgotten, 3));
         Assert.Equal(6UL, PreviousReleaseFileRecord.Varint(forgotten, 100));
-        Assert.Equal(new ForgottenNodeInfo("node-gone", 1, LocationsCleared: true), Assert.Single(h.Store.Nodes.Forgotten()));
+        Assert.Equal(new ForgottenNodeInfo("node-gone", 1, AllLocationsCleared: true), Assert.Single(h.Store.Nodes.Forgotten()));
     }
 }

@@ -29,7 +29,7 @@ internal static class AdminMapping
     {
         NodeId = node.NodeId,
         State = "forgotten",
-        Reason = $"forgotten ('nodes forget') at {DateTimeOffset.FromUnixTimeMilliseconds(node.ForgottenUnixMs):u}; its id cannot register again{(node.LocationsCleared ? "" : "; its chunk locations are still being cleared")}",
+        Reason = $"forgotten ('nodes forget') at {DateTimeOffset.FromUnixTimeMilliseconds(node.ForgottenUnixMs):u}; its id cannot register again{(node.AllLocationsCleared ? "" : "; its chunk locations are still being cleared")}",
     };
 
     /// <summary>A user's details.</summary>

@@ -14,9 +14,8 @@ namespace Dropbox.Benchmarks.Metadata;
 
 /// <summary>
 /// A real metadata node on 127.0.0.1:0 in a temp folder for the metadata runners, with a storage node registered
-/// under <see cref="NodeId"/> (the runners report chunks as stored themselves; the node answers only if a runner
-/// passes a <see cref="StandInStorageNode"/>'s address). Disposing stops
-/// it and removes the folder.
+/// under <see cref="NodeId"/> at a <see cref="StandInStorageNode"/>'s address (the runners report chunks as stored
+/// themselves; the stand-in answers the commits' checks). Disposing stops it and removes the folder.
 /// </summary>
 internal sealed class BenchMetadataNode : IAsyncDisposable
 {
@@ -68,9 +67,10 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
 
     /// <summary>
     /// A cluster client on <paramref name="channel"/> with the system token, after registering the stand-in node at
-    /// <paramref name="nodeUrl"/> (default: an address where nothing listens, so every call to the node fails).
+    /// <paramref name="nodeUrl"/> (a <see cref="StandInStorageNode"/>'s: against an address where nothing listens every
+    /// check a commit makes fails and logs, and that, not the metadata node, is what a figure would measure).
     /// </summary>
-    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel, string nodeUrl = "http://127.0.0.1:9")
+    public async Task<Cluster.ClusterClient> RegisterNodeAsync(GrpcChannel channel, string nodeUrl)
     {
         var cluster = new Cluster.ClusterClient(channel.Intercept(m => { m.Add("authorization", "Bearer " + SystemToken); return m; }));
         await cluster.RegisterNodeAsync(new RegisterNodeRequest { NodeId = NodeId, GrpcUrl = nodeUrl, HttpUrl = nodeUrl });

@@ -41,7 +41,8 @@ public static class MetadataExhaustRunner
         // Each user on its own connection, as on its own machine.
         using var victimChannel = GrpcChannel.ForAddress(url);
         using var attackChannel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 });
-        var cluster = await node.RegisterNodeAsync(victimChannel);
+        using var standIn = await StandInStorageNode.StartAsync(); // a node that answers the commits' checks
+        var cluster = await node.RegisterNodeAsync(victimChannel, standIn.Url);
         var (victimUser, victimToken) = store.AddUser("victim");
         var (attackerUser, attackerToken) = store.AddUser("attacker");
         var victim = new Sync.SyncClient(victimChannel);

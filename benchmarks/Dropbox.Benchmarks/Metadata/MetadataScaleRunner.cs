@@ -24,7 +24,12 @@ public static class MetadataScaleRunner
         try
         {
             using var channel = GrpcChannel.ForAddress(node.Url, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } });
-            var cluster = await node.RegisterNodeAsync(channel);
+
+            // A node that answers (in its own process, so its memory is not counted here), kept live as a real one is.
+            using var standIn = await StandInStorageNode.StartAsync();
+            var cluster = await node.RegisterNodeAsync(channel, standIn.Url);
+            using var stopBeats = new CancellationTokenSource();
+            var beats = BenchMetadataNode.KeepAliveAsync(cluster, stopBeats.Token);
 
             // Accounts: the managed heap before and after adding them (each gets its in-memory state at once).
             var heap0 = Heap();
@@ -103,6 +108,8 @@ public static class MetadataScaleRunner
             var latencies = (await Task.WhenAll(woken).WaitAsync(TimeSpan.FromMinutes(2))).ToList();
             rows.Add($"| wake latency | commit sent to poll answered, {held:N0} polls: p50 {MetadataLoadRunner.P(latencies, 50):N1} ms, p99 {MetadataLoadRunner.P(latencies, 99):N1} ms, max {latencies.Max():N1} ms (wall clock: a busy machine inflates it) |");
             stop.Cancel();
+            await stopBeats.CancelAsync();
+            await beats;
 
             await node.StopAsync();
             var dbBytes = FolderBytes(node.DataDirectory) - dbBefore;

@@ -1,5 +1,5 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Replication;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Storage;
@@ -26,7 +26,7 @@ internal sealed class GrpcReplicationGateway : IReplicationGateway, IDisposable
         _channels = new GrpcChannelCache(trust, 64 * 1024 * 1024);
     }
 
-    public async Task<PushOutcome> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<PushOutcome> PushAsync(StorageNodeInfo source, StorageNodeInfo target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         var request = new PushChunksRequest
         {

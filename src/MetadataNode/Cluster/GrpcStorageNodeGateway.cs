@@ -1,5 +1,4 @@
 using Dropbox.MetadataNode.Domain;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Storage;
@@ -23,7 +22,7 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
         _channels = new GrpcChannelCache(trust ?? ServerTrust.System, 64 * 1024 * 1024);
     }
 
-    public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<bool[]> HasChunksAsync(StorageNodeInfo node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         // One call per slice: a storage node refuses a message past its 1 MiB frame limit, and a refused call
         // used to read as "node unreachable", i.e. every chunk "not stored".
@@ -48,7 +47,7 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
         return present;
     }
 
-    public async Task<int> DeleteChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<int> DeleteChunksAsync(StorageNodeInfo node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         var deleted = 0;
         var client = Client(node);
@@ -70,10 +69,10 @@ internal sealed class GrpcStorageNodeGateway : IStorageNodeGateway, IDisposable
 
     public void Dispose() => _channels.Dispose();
 
-    private string SystemToken(NodeRecord node) =>
+    private string SystemToken(StorageNodeInfo node) =>
         _tokens.IssueSystem(node.NodeId, SystemTokenLifetime);
 
-    private ChunkStorage.ChunkStorageClient Client(NodeRecord node)
+    private ChunkStorage.ChunkStorageClient Client(StorageNodeInfo node)
     {
         var channel = _channels.Get(node.GrpcUrl);
         return new ChunkStorage.ChunkStorageClient(channel);

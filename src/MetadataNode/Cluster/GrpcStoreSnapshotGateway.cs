@@ -1,5 +1,5 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Backups;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.IO;
 using Dropbox.Shared.Protos.Storage;
@@ -29,7 +29,7 @@ internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
         _trust = trust;
     }
 
-    public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
+    public async Task<NodeSnapshot> SnapshotAsync(StorageNodeInfo node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
     {
         using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { HttpHandler = _trust.CreateHandler() });
         var request = new SnapshotStoreRequest
@@ -44,7 +44,7 @@ internal sealed class GrpcStoreSnapshotGateway : IStoreSnapshotGateway
         return new NodeSnapshot(node.NodeId, response.Path, (int)response.Segments, (int)response.Linked, (long)response.Bytes);
     }
 
-    public async Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+    public async Task<bool> DeleteSnapshotAsync(StorageNodeInfo node, string backupName, CancellationToken cancellationToken)
     {
         using var channel = GrpcChannel.ForAddress(node.GrpcUrl, new GrpcChannelOptions { HttpHandler = _trust.CreateHandler() });
         var request = new DeleteSnapshotRequest

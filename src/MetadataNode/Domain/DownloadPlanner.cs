@@ -100,7 +100,7 @@ internal sealed partial class DownloadPlanner
     private List<NodeAddress[]> Holders(string path, IReadOnlyList<ChunkRef> chunks, int from, int count)
     {
         var result = new List<NodeAddress[]>(count);
-        var holders = new List<NodeRecord>();
+        var holders = new List<StorageNodeInfo>();
         var addresses = new Dictionary<string, NodeAddress>(StringComparer.Ordinal); // one per node, shared by its chunks
         for (var i = from; i < from + count; i++)
         {

@@ -1,4 +1,3 @@
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -7,8 +6,8 @@ namespace Dropbox.MetadataNode.Domain;
 internal interface IStorageNodeGateway
 {
     /// <summary>For each id, whether <paramref name="node"/> holds it (same order).</summary>
-    Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
+    Task<bool[]> HasChunksAsync(StorageNodeInfo node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
 
     /// <summary>Asks <paramref name="node"/> to delete the chunks; returns how many it deleted.</summary>
-    Task<int> DeleteChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
+    Task<int> DeleteChunksAsync(StorageNodeInfo node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
 }

@@ -16,7 +16,7 @@ internal sealed partial class MetadataStore
     public NodeStates NodeStates() => new(_nodeRegistry.All(), _clock.GetUtcNow().ToUnixTimeMilliseconds(), (long)_options.NodeTimeout.TotalMilliseconds, _nodeRegistry.IsBeingForgotten);
 
     /// <summary>Nodes new chunks may go to (see <see cref="NodeRegistry.PlacementNodes"/>).</summary>
-    internal List<NodeRecord> PlacementNodes() => _nodeRegistry.PlacementNodes();
+    internal List<StorageNodeInfo> PlacementNodes() => _nodeRegistry.PlacementNodes();
 
     /// <summary>Visits every chunk record (a snapshot read) until <paramref name="visitor"/> returns false.</summary>
     public void VisitChunkRecords(Func<ChunkId, ChunkRecord, bool> visitor)
@@ -93,7 +93,7 @@ internal sealed partial class MetadataStore
     private static partial void LogChunksLost(ILogger logger, int count, string nodeId, string firstIds);
 
     /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
-    public NodeRecord SetDraining(string nodeId, bool draining) => _nodeRegistry.SetDraining(nodeId, draining);
+    public StorageNodeInfo SetDraining(string nodeId, bool draining) => _nodeRegistry.SetDraining(nodeId, draining);
 
     /// <inheritdoc cref="NodeForgetter.Forget"/>
     public ForgottenNode ForgetNode(string nodeId, bool force, bool live) => _forgetter.Forget(nodeId, force, live);

@@ -94,8 +94,8 @@ internal sealed partial class MetadataStore : IDisposable
         _accounts.EnsureAnAdmin();
 
         _nodeRegistry = new NodeRegistry(
-            engine.ScanAll(engine.Nodes).Select(kv => NodeRecord.Parser.ParseFrom(kv.Value)),
-            engine.ScanPrefix(engine.Meta, Keys.ForgottenNodePrefix).Select(kv => ForgottenNodeRecord.Parser.ParseFrom(kv.Value)),
+            engine.ScanAll(engine.Nodes).Select(kv => StoredFormat.ReadNode(kv.Value)),
+            engine.ScanPrefix(engine.Meta, Keys.ForgottenNodePrefix).Select(kv => StoredFormat.ReadForgottenNode(kv.Value)),
             _transactions,
             options,
             _logger);
@@ -124,11 +124,8 @@ internal sealed partial class MetadataStore : IDisposable
         {
             foreach (var (_, value) in _engine.ScanAll(_engine.Nodes))
             {
-                var node = NodeRecord.Parser.ParseFrom(value);
-                node.GrpcUrl = string.Empty;
-                node.HttpUrl = string.Empty;
-                node.LastHeartbeatUnixMs = 0;
-                batch.PutNode(node);
+                var entry = StoredFormat.ReadNode(value);
+                batch.PutNode(entry with { Node = entry.Node with { GrpcUrl = string.Empty, HttpUrl = string.Empty, LastHeartbeatUnixMs = 0 } });
             }
 
             batch.Commit();
@@ -294,7 +291,7 @@ internal sealed partial class MetadataStore : IDisposable
     public NodeRegistry Nodes => _nodeRegistry;
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
-    internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
+    internal List<StorageNodeInfo> LiveNodes() => _nodeRegistry.LiveNodes();
 
     /// <inheritdoc cref="UploadPlanner.PlanUpload"/>
     public UploadPlan PlanUpload(UserInfo user, FileUpload upload) => _planner.PlanUpload(user, upload);

@@ -1,5 +1,3 @@
-using Dropbox.MetadataNode.Storage.Records;
-
 namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>Where a client reaches a storage node, as a plan names it: its id, gRPC and HTTP URLs (not its stored record's counters and flags).</summary>
@@ -9,5 +7,5 @@ namespace Dropbox.MetadataNode.Domain;
 internal sealed record NodeAddress(string NodeId, string GrpcUrl, string HttpUrl)
 {
     /// <summary>The address of a registered node.</summary>
-    public static NodeAddress Of(NodeRecord node) => new(node.NodeId, node.GrpcUrl, node.HttpUrl);
+    public static NodeAddress Of(StorageNodeInfo node) => new(node.NodeId, node.GrpcUrl, node.HttpUrl);
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Dropbox.MetadataNode.Storage;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Microsoft.Extensions.Logging;
@@ -9,12 +9,13 @@ namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>
 /// The storage nodes: registration, heartbeats and liveness. Kept in memory (loaded at open) and written through
-/// the store's transactions. Knows nothing of chunks or the wire.
+/// the store's transactions. Knows nothing of chunks or the wire. Hands out <see cref="StorageNodeInfo"/> values; each is
+/// kept with the stored message it was read from (<see cref="NodeEntry"/>), so a rewrite keeps fields a later release added.
 /// </summary>
 internal sealed class NodeRegistry
 {
     private const int MaxUrlLength = 2048;
-    private readonly ConcurrentDictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NodeEntry> _nodes = new(StringComparer.Ordinal);
 
     // Put tokens handed out and not yet reported stored: (node, chunk) -> until when (UTC ticks) the put may still
     // come (memory only; expired entries are swept every SweepEvery notes and on each look-up).
@@ -31,27 +32,27 @@ internal sealed class NodeRegistry
 
     // Ids forgotten by 'nodes forget': they may not register again (their stale locations are gone; a node coming back
     // with one would be trusted with nothing it holds, so it is refused clearly instead).
-    private readonly ConcurrentDictionary<string, ForgottenNodeRecord> _forgotten = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ForgottenNodeEntry> _forgotten = new(StringComparer.Ordinal);
 
     // Nodes a forget is running for: no new copy is recorded on them and nothing is placed there (set and read under
     // the write lock), so the forget's scan, taken outside every lock, cannot miss a copy.
     private readonly ConcurrentDictionary<string, byte> _forgetting = new(StringComparer.Ordinal);
 
-    public NodeRegistry(IEnumerable<NodeRecord> stored, IEnumerable<ForgottenNodeRecord> forgotten, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
+    public NodeRegistry(IEnumerable<NodeEntry> stored, IEnumerable<ForgottenNodeEntry> forgotten, StoreTransactions transactions, MetadataNodeOptions options, ILogger logger)
     {
         foreach (var gone in forgotten)
         {
-            _forgotten[gone.NodeId] = gone;
+            _forgotten[gone.Node.NodeId] = gone;
         }
 
         // The put tokens handed out before a restart are not known (they are noted in memory only), yet stay valid for
         // up to a token lifetime: until then each node registered before the restart counts as having one outstanding
         // (the all-zero id stands for them), so a drain is not reported "drained" while a put may still land there.
         var fence = options.Clock.GetUtcNow().UtcTicks + (options.TokenLifetime + options.EventWait).Ticks;
-        foreach (var node in stored)
+        foreach (var entry in stored)
         {
-            _nodes[node.NodeId] = node;
-            _puts[(node.NodeId, default)] = fence;
+            _nodes[entry.Node.NodeId] = entry;
+            _puts[(entry.Node.NodeId, default)] = fence;
         }
 
         _transactions = transactions;
@@ -91,7 +92,8 @@ internal sealed class NodeRegistry
                     .WithDetail(ClusterErrorDetails.NodeForgotten, "1");
             }
 
-            var node = new NodeRecord
+            _nodes.TryGetValue(nodeId, out var known);
+            var node = new StorageNodeInfo
             {
                 NodeId = nodeId,
                 GrpcUrl = registration.GrpcUrl,
@@ -100,14 +102,9 @@ internal sealed class NodeRegistry
                 UsedBytes = registration.UsedBytes,
                 LastHeartbeatUnixMs = NowMs,
                 Full = registration.Full,
-                Draining = _nodes.TryGetValue(nodeId, out var known) && known.Draining, // a restart does not end a drain
+                Draining = known is not null && known.Node.Draining, // a restart does not end a drain
             };
-            _transactions.Mutate<object?>(null, (batch, _) =>
-            {
-                batch.PutNode(node);
-                return null;
-            });
-            _nodes[nodeId] = node;
+            Save(new NodeEntry(node, known?.Read));
         }
 
         Log.NodeRegistered(_logger, nodeId, registration.GrpcUrl);
@@ -120,28 +117,22 @@ internal sealed class NodeRegistry
         nodeId = ValidNodeId(nodeId);
         lock (_update)
         {
-            var node = Require(nodeId).Clone();
-            if (node.GrpcUrl.Length == 0)
+            var entry = RequireEntry(nodeId);
+            if (entry.Node.GrpcUrl.Length == 0)
             {
                 // Forgotten by a restore: the node answers NotFound by registering again, which gives its address.
                 throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' must register again (this store was restored from a backup): call RegisterNode first.");
             }
 
-            node.UsedBytes = usedBytes;
-            node.ChunkCount = chunkCount;
-            node.Full = full;
-            node.LastHeartbeatUnixMs = NowMs;
-            _transactions.Mutate<object?>(null, (batch, _) =>
+            Save(entry with
             {
-                batch.PutNode(node);
-                return null;
+                Node = entry.Node with { UsedBytes = usedBytes, ChunkCount = chunkCount, Full = full, LastHeartbeatUnixMs = NowMs },
             });
-            _nodes[nodeId] = node;
         }
     }
 
     /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
-    public NodeRecord SetDraining(string nodeId, bool draining)
+    public StorageNodeInfo SetDraining(string nodeId, bool draining)
     {
         nodeId = ValidNodeId(nodeId);
         lock (_update)
@@ -151,16 +142,21 @@ internal sealed class NodeRegistry
                 throw new DropboxException(ErrorKind.NotFound, $"No storage node '{nodeId}' is registered; 'nodes list' shows them.");
             }
 
-            var node = existing.Clone();
-            node.Draining = draining;
-            _transactions.Mutate<object?>(null, (batch, _) =>
-            {
-                batch.PutNode(node);
-                return null;
-            });
-            _nodes[nodeId] = node;
-            return node;
+            var entry = existing with { Node = existing.Node with { Draining = draining } };
+            Save(entry);
+            return entry.Node;
         }
+    }
+
+    /// <summary>Writes a node's new value, then publishes it. Call it under <see cref="_update"/>: each change reads the value it replaces there.</summary>
+    private void Save(NodeEntry entry)
+    {
+        _transactions.Mutate<object?>(null, (batch, _) =>
+        {
+            batch.PutNode(entry);
+            return null;
+        });
+        _nodes[entry.Node.NodeId] = entry;
     }
 
     /// <summary>
@@ -215,7 +211,7 @@ internal sealed class NodeRegistry
                 throw new InvalidOperationException($"Forget of '{nodeId}' was not begun.");
             }
 
-            var record = new ForgottenNodeRecord { NodeId = nodeId, ForgottenUnixMs = NowMs };
+            var record = new ForgottenNodeEntry(new ForgottenNodeInfo(nodeId, NowMs, AllLocationsCleared: false), Read: null);
             _transactions.WriteNow<object?>(batch =>
             {
                 check(batch);
@@ -249,13 +245,12 @@ internal sealed class NodeRegistry
     {
         lock (_update)
         {
-            if (!_forgotten.TryGetValue(nodeId, out var record) || record.LocationsCleared)
+            if (!_forgotten.TryGetValue(nodeId, out var record) || record.Node.AllLocationsCleared)
             {
                 return;
             }
 
-            var done = record.Clone();
-            done.LocationsCleared = true;
+            var done = record with { Node = record.Node with { AllLocationsCleared = true } };
             _transactions.WriteNow<object?>(batch =>
             {
                 batch.PutForgottenNode(done);
@@ -266,7 +261,7 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>Every forgotten node (for <c>nodes list</c>).</summary>
-    public List<ForgottenNodeRecord> Forgotten() => _forgotten.Values.Select(f => f.Clone()).ToList();
+    public List<ForgottenNodeInfo> Forgotten() => _forgotten.Values.Select(f => f.Node).ToList();
 
     /// <summary>
     /// Until when the restart fence keeps the node from reading "drained": at open, every node registered before counts
@@ -282,14 +277,14 @@ internal sealed class NodeRegistry
     public bool IsForgotten(string nodeId) => _forgotten.ContainsKey(nodeId);
 
     /// <summary>Forgotten nodes whose chunk locations were not all cleared yet (a forget cut short by a crash).</summary>
-    public List<string> UnfinishedForgets() => _forgotten.Values.Where(f => !f.LocationsCleared).Select(f => f.NodeId).ToList();
+    public List<string> UnfinishedForgets() => _forgotten.Values.Where(f => !f.Node.AllLocationsCleared).Select(f => f.Node.NodeId).ToList();
 
     /// <summary>
     /// Nodes new chunks may go to: live, not draining and not full (a full node refuses every put until it has space
     /// again). If none is left, the live ones that are not draining, then the live ones: an upload still gets an answer
     /// (a full node's is a clear RESOURCE_EXHAUSTED), and a drain waits for a new node.
     /// </summary>
-    public List<NodeRecord> PlacementNodes()
+    public List<StorageNodeInfo> PlacementNodes()
     {
         var live = LiveNodes().Where(n => !_forgetting.ContainsKey(n.NodeId)).ToList();
         var healthy = live.Where(n => !n.Draining && !n.Full).ToList();
@@ -372,10 +367,12 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>Every registered node, as recorded now.</summary>
-    public List<NodeRecord> All() => _nodes.Values.Select(n => n.Clone()).ToList();
+    public List<StorageNodeInfo> All() => _nodes.Values.Select(n => n.Node).ToList();
 
     /// <summary>The registered node (by a valid id); NotFound if it never registered.</summary>
-    public NodeRecord Require(string nodeId) =>
+    public StorageNodeInfo Require(string nodeId) => RequireEntry(nodeId).Node;
+
+    private NodeEntry RequireEntry(string nodeId) =>
         _nodes.TryGetValue(nodeId, out var existing)
             ? existing
             : throw new DropboxException(ErrorKind.NotFound, _forgotten.ContainsKey(nodeId)
@@ -383,7 +380,11 @@ internal sealed class NodeRegistry
                 : $"Node '{nodeId}' is not registered: call RegisterNode first.");
 
     /// <summary>The registered node, if any.</summary>
-    public bool TryGet(string nodeId, out NodeRecord node) => _nodes.TryGetValue(nodeId, out node!);
+    public bool TryGet(string nodeId, [NotNullWhen(true)] out StorageNodeInfo? node)
+    {
+        node = _nodes.TryGetValue(nodeId, out var entry) ? entry.Node : null;
+        return node is not null;
+    }
 
     /// <summary>
     /// Offline (a stopped metadata node's store, opened by an admin verb) no heartbeat arrives, so against the clock every
@@ -403,22 +404,22 @@ internal sealed class NodeRegistry
             return null;
         }
 
-        LivenessAsOfMs = _nodes.Values.Max(n => n.LastHeartbeatUnixMs);
+        LivenessAsOfMs = _nodes.Values.Max(n => n.Node.LastHeartbeatUnixMs);
         return DateTimeOffset.FromUnixTimeMilliseconds(LivenessAsOfMs.Value);
     }
 
     private long LivenessNowMs => LivenessAsOfMs ?? NowMs;
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
-    public List<NodeRecord> LiveNodes()
+    public List<StorageNodeInfo> LiveNodes()
     {
         var cutoff = LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
-        var result = new List<NodeRecord>(_nodes.Count);
-        foreach (var node in _nodes.Values)
+        var result = new List<StorageNodeInfo>(_nodes.Count);
+        foreach (var entry in _nodes.Values)
         {
-            if (node.LastHeartbeatUnixMs >= cutoff)
+            if (entry.Node.LastHeartbeatUnixMs >= cutoff)
             {
-                result.Add(node);
+                result.Add(entry.Node);
             }
         }
 
@@ -426,7 +427,7 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>True if the node's heartbeat is fresh.</summary>
-    public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
+    public bool IsLive(StorageNodeInfo node) => node.LastHeartbeatUnixMs >= LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
 
     /// <summary>The id checked (InvalidArgument if malformed).</summary>
     public static string ValidNodeId(string nodeId)

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Domain;
@@ -22,16 +21,16 @@ internal static class Placement
     }
 
     /// <summary>The <paramref name="count"/> best nodes for a chunk, best first.</summary>
-    public static List<NodeRecord> Choose(IReadOnlyList<NodeRecord> nodes, ChunkId chunk, int count)
+    public static List<StorageNodeInfo> Choose(IReadOnlyList<StorageNodeInfo> nodes, ChunkId chunk, int count)
     {
-        var scored = new List<(ulong Score, NodeRecord Node)>(nodes.Count);
+        var scored = new List<(ulong Score, StorageNodeInfo Node)>(nodes.Count);
         foreach (var node in nodes)
         {
             scored.Add((Score(node.NodeId, chunk), node));
         }
 
         scored.Sort((a, b) => b.Score.CompareTo(a.Score));
-        var result = new List<NodeRecord>(Math.Min(count, scored.Count));
+        var result = new List<StorageNodeInfo>(Math.Min(count, scored.Count));
         for (var i = 0; i < scored.Count && i < count; i++)
         {
             result.Add(scored[i].Node);
@@ -45,21 +44,21 @@ internal static class Placement
     /// node (one the client found full or slow) still takes the copies the others cannot, so avoiding never costs a
     /// copy while enough healthy nodes are left.
     /// </summary>
-    public static List<NodeRecord> Choose(IReadOnlyList<NodeRecord> nodes, ChunkId chunk, int count, IReadOnlySet<string>? avoid)
+    public static List<StorageNodeInfo> Choose(IReadOnlyList<StorageNodeInfo> nodes, ChunkId chunk, int count, IReadOnlySet<string>? avoid)
     {
         if (avoid is not { Count: > 0 })
         {
             return Choose(nodes, chunk, count);
         }
 
-        var scored = new List<(bool Avoided, ulong Score, NodeRecord Node)>(nodes.Count);
+        var scored = new List<(bool Avoided, ulong Score, StorageNodeInfo Node)>(nodes.Count);
         foreach (var node in nodes)
         {
             scored.Add((avoid.Contains(node.NodeId), Score(node.NodeId, chunk), node));
         }
 
         scored.Sort((a, b) => a.Avoided != b.Avoided ? a.Avoided.CompareTo(b.Avoided) : b.Score.CompareTo(a.Score));
-        var result = new List<NodeRecord>(Math.Min(count, scored.Count));
+        var result = new List<StorageNodeInfo>(Math.Min(count, scored.Count));
         for (var i = 0; i < scored.Count && i < count; i++)
         {
             result.Add(scored[i].Node);

@@ -102,9 +102,9 @@ internal sealed partial class UploadCommit
     internal Action? BeforeReportWrite { get; set; }
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
-    internal List<NodeRecord> LiveNodes() => _nodeRegistry.LiveNodes();
+    internal List<StorageNodeInfo> LiveNodes() => _nodeRegistry.LiveNodes();
 
-    internal List<NodeRecord> PlacementNodes() => _nodeRegistry.PlacementNodes();
+    internal List<StorageNodeInfo> PlacementNodes() => _nodeRegistry.PlacementNodes();
 
     /// <summary>The refusal of a report of more than <see cref="Limits.MaxReportedChunks"/> chunks.</summary>
     internal static DropboxException TooManyReported(int count) =>

@@ -187,7 +187,7 @@ internal sealed partial class UploadPlanner
     }
 
     /// <summary>The address of each node a plan may place chunks on, by id (one object per node, shared by its puts).</summary>
-    private static Dictionary<string, NodeAddress> Addresses(List<NodeRecord> nodes)
+    private static Dictionary<string, NodeAddress> Addresses(List<StorageNodeInfo> nodes)
     {
         var addresses = new Dictionary<string, NodeAddress>(nodes.Count, StringComparer.Ordinal);
         foreach (var node in nodes)
@@ -203,7 +203,7 @@ internal sealed partial class UploadPlanner
     /// heartbeats said so), or null. Placement ranks them last but still fills the replication factor from them: a
     /// warning says so when avoiding them leaves fewer other nodes than the factor asks for.
     /// </summary>
-    private HashSet<string>? AvoidSet(IReadOnlyList<NodeRecord> liveNodes, IEnumerable<string> avoidNodes)
+    private HashSet<string>? AvoidSet(IReadOnlyList<StorageNodeInfo> liveNodes, IEnumerable<string> avoidNodes)
     {
         var avoid = avoidNodes.ToHashSet(StringComparer.Ordinal);
         avoid.IntersectWith(liveNodes.Select(n => n.NodeId));

@@ -139,14 +139,15 @@ internal sealed class RecordBatch : IDisposable
         _batch.Delete(Keys.UserByTokenHash(user.TokenHash.Span), _engine.Users);
     }
 
-    public void PutNode(NodeRecord node) => _batch.Put(Keys.Node(node.NodeId), node.ToByteArray(), _engine.Nodes);
+    /// <summary>Records a registered node (see <see cref="StoredFormat.WriteNode"/>).</summary>
+    public void PutNode(NodeEntry node) => _batch.Put(Keys.Node(node.Node.NodeId), StoredFormat.WriteNode(node), _engine.Nodes);
 
     /// <summary>Removes a node from the registry (<c>nodes forget</c>).</summary>
     public void DeleteNode(string nodeId) => _batch.Delete(Keys.Node(nodeId), _engine.Nodes);
 
     /// <summary>Records a node as forgotten: its id may not register again.</summary>
-    public void PutForgottenNode(ForgottenNodeRecord record) =>
-        _batch.Put(Keys.ForgottenNode(record.NodeId), record.ToByteArray(), _engine.Meta);
+    public void PutForgottenNode(ForgottenNodeEntry record) =>
+        _batch.Put(Keys.ForgottenNode(record.Node.NodeId), StoredFormat.WriteForgottenNode(record), _engine.Meta);
 
     /// <summary>Deletes one change-log entry (a removed account's purge).</summary>
     public void DeleteChange(string ns, ulong sequence) => _batch.Delete(Keys.Change(ns, sequence), _engine.Changes);

@@ -6,8 +6,8 @@ using Google.Protobuf;
 namespace Dropbox.MetadataNode.Storage;
 
 /// <summary>
-/// Maps the stored schema (store_records.proto) to and from the domain's entries and changes, in one place: the
-/// disk format changes only here, never because the sync API changed.
+/// Maps the stored schema (store_records.proto) to and from the domain's entries, changes and storage nodes, in one
+/// place: the disk format changes only here, never because the sync API changed.
 /// </summary>
 internal static class StoredFormat
 {
@@ -61,6 +61,59 @@ internal static class StoredFormat
             Entry = change.Entry is null ? null : ToStored(change.Entry),
             OldPath = change.OldPath,
         }.ToByteArray();
+
+    /// <summary>Reads a Nodes CF value.</summary>
+    public static NodeEntry ReadNode(ReadOnlySpan<byte> bytes)
+    {
+        var stored = NodeRecord.Parser.ParseFrom(bytes);
+        var node = new StorageNodeInfo
+        {
+            NodeId = stored.NodeId,
+            GrpcUrl = stored.GrpcUrl,
+            HttpUrl = stored.HttpUrl,
+            CapacityBytes = stored.CapacityBytes,
+            UsedBytes = stored.UsedBytes,
+            ChunkCount = stored.ChunkCount,
+            LastHeartbeatUnixMs = stored.LastHeartbeatUnixMs,
+            Draining = stored.Draining,
+            Full = stored.Full,
+        };
+        return new NodeEntry(node, stored);
+    }
+
+    /// <summary>A Nodes CF value, written over the message the node was read from (fields this release does not know survive).</summary>
+    public static byte[] WriteNode(NodeEntry entry)
+    {
+        var node = entry.Node;
+        var stored = entry.Read?.Clone() ?? new NodeRecord();
+        stored.NodeId = node.NodeId;
+        stored.GrpcUrl = node.GrpcUrl;
+        stored.HttpUrl = node.HttpUrl;
+        stored.CapacityBytes = node.CapacityBytes;
+        stored.UsedBytes = node.UsedBytes;
+        stored.ChunkCount = node.ChunkCount;
+        stored.LastHeartbeatUnixMs = node.LastHeartbeatUnixMs;
+        stored.Draining = node.Draining;
+        stored.Full = node.Full;
+        return stored.ToByteArray();
+    }
+
+    /// <summary>Reads a forgotten-node value (Meta CF).</summary>
+    public static ForgottenNodeEntry ReadForgottenNode(ReadOnlySpan<byte> bytes)
+    {
+        var stored = ForgottenNodeRecord.Parser.ParseFrom(bytes);
+        return new ForgottenNodeEntry(new ForgottenNodeInfo(stored.NodeId, stored.ForgottenUnixMs, stored.LocationsCleared), stored);
+    }
+
+    /// <summary>A forgotten-node value, written over the message it was read from (fields this release does not know survive).</summary>
+    public static byte[] WriteForgottenNode(ForgottenNodeEntry entry)
+    {
+        var stored = entry.Read?.Clone() ?? new ForgottenNodeRecord();
+        stored.NodeId = entry.Node.NodeId;
+        stored.ForgottenUnixMs = entry.Node.ForgottenUnixMs;
+        stored.LocationsCleared = entry.Node.AllLocationsCleared;
+        return stored.ToByteArray();
+    }
 
     private static PathEntry ToEntry(StoredEntry stored)
     {

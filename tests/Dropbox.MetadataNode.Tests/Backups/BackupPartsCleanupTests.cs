@@ -1,5 +1,5 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Backups;
-using Dropbox.MetadataNode.Storage.Records;
 using Grpc.Core;
 
 namespace Dropbox.MetadataNode.Tests.Backups;
@@ -91,16 +91,16 @@ public sealed class BackupPartsCleanupTests
     }
 
     /// <summary>The real gateway, with <c>after</c> run once a node's snapshot succeeded (it may throw to fail that node).</summary>
-    private sealed class AfterSnapshot(IStoreSnapshotGateway inner, Func<NodeRecord, Task> after, string? failDeleteOn = null) : IStoreSnapshotGateway
+    private sealed class AfterSnapshot(IStoreSnapshotGateway inner, Func<StorageNodeInfo, Task> after, string? failDeleteOn = null) : IStoreSnapshotGateway
     {
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(StorageNodeInfo node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             var snapshot = await inner.SnapshotAsync(node, backupName, holdWait, cancellationToken);
             await after(node);
             return snapshot;
         }
 
-        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken) =>
+        public Task<bool> DeleteSnapshotAsync(StorageNodeInfo node, string backupName, CancellationToken cancellationToken) =>
             node.NodeId == failDeleteOn
                 ? throw new RpcException(new Status(StatusCode.Unavailable, "no route to host"))
                 : inner.DeleteSnapshotAsync(node, backupName, cancellationToken);

@@ -1,5 +1,5 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Backups;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.IO;
 using Grpc.Core;
 
@@ -88,12 +88,12 @@ public sealed class BackupRetentionTests
     /// <summary>The real gateway, but <c>nodeId</c>'s snapshot fails (after writing nothing).</summary>
     private sealed class FailingNode(IStoreSnapshotGateway inner, string nodeId) : IStoreSnapshotGateway
     {
-        public Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken) =>
+        public Task<NodeSnapshot> SnapshotAsync(StorageNodeInfo node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken) =>
             node.NodeId == nodeId
                 ? throw new RpcException(new Status(StatusCode.Unavailable, "disk on fire"))
                 : inner.SnapshotAsync(node, backupName, holdWait, cancellationToken);
 
-        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken) =>
+        public Task<bool> DeleteSnapshotAsync(StorageNodeInfo node, string backupName, CancellationToken cancellationToken) =>
             inner.DeleteSnapshotAsync(node, backupName, cancellationToken);
     }
 }

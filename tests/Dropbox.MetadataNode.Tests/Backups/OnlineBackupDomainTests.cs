@@ -1,7 +1,6 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Domain.Backups;
 using Dropbox.Shared.Errors;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -246,7 +245,7 @@ public sealed class OnlineBackupDomainTests
     {
         public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(StorageNodeInfo node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             Asked.TrySetResult();
             try
@@ -261,7 +260,7 @@ public sealed class OnlineBackupDomainTests
             throw new InvalidOperationException("unreachable");
         }
 
-        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken) => Task.FromResult(false);
+        public Task<bool> DeleteSnapshotAsync(StorageNodeInfo node, string backupName, CancellationToken cancellationToken) => Task.FromResult(false);
     }
 
     /// <summary>Answers every snapshot request with success and records who was asked.</summary>
@@ -269,9 +268,9 @@ public sealed class OnlineBackupDomainTests
     {
         public List<string> Asked { get; } = [];
 
-        public Func<NodeRecord, Task>? Before { get; set; }
+        public Func<StorageNodeInfo, Task>? Before { get; set; }
 
-        public async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
+        public async Task<NodeSnapshot> SnapshotAsync(StorageNodeInfo node, string backupName, TimeSpan holdWait, CancellationToken cancellationToken)
         {
             lock (Asked)
             {
@@ -288,7 +287,7 @@ public sealed class OnlineBackupDomainTests
 
         public List<(string NodeId, string Name)> Deleted { get; } = [];
 
-        public Task<bool> DeleteSnapshotAsync(NodeRecord node, string backupName, CancellationToken cancellationToken)
+        public Task<bool> DeleteSnapshotAsync(StorageNodeInfo node, string backupName, CancellationToken cancellationToken)
         {
             lock (Asked)
             {

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using Dropbox.MetadataNode.Cluster;
-using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Tokens;
@@ -24,7 +24,7 @@ public sealed class GrpcStorageNodeGatewayTests
         }
 
         using var gateway = new GrpcStorageNodeGateway(ChunkTokenService.ForKeyDirectory(dir.Sub("keys")));
-        var record = new NodeRecord { NodeId = node.NodeId, GrpcUrl = node.Url, HttpUrl = node.Url };
+        var record = new StorageNodeInfo { NodeId = node.NodeId, GrpcUrl = node.Url, HttpUrl = node.Url };
 
         var present = await gateway.HasChunksAsync(record, ids, CancellationToken.None);
 
@@ -47,7 +47,7 @@ public sealed class GrpcStorageNodeGatewayTests
         }
 
         using var gateway = new GrpcStorageNodeGateway(ChunkTokenService.ForKeyDirectory(dir.Sub("keys")));
-        var record = new NodeRecord { NodeId = node.NodeId, GrpcUrl = node.Url, HttpUrl = node.Url };
+        var record = new StorageNodeInfo { NodeId = node.NodeId, GrpcUrl = node.Url, HttpUrl = node.Url };
 
         Assert.Equal(ids.Count, await gateway.DeleteChunksAsync(record, ids, CancellationToken.None));
         Assert.Empty(node.Chunks);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Dropbox.MetadataNode.Domain;
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Tests.Infrastructure;
@@ -38,7 +37,7 @@ internal sealed class FakeGateway : IStorageNodeGateway
 
     public bool HoldsAnywhere(ChunkId id) => _held.Keys.Any(k => k.Id == id);
 
-    public async Task<bool[]> HasChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<bool[]> HasChunksAsync(StorageNodeInfo node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref HasCalls);
         var answer = ids.Select(id => Holds(node.NodeId, id)).ToArray();
@@ -55,7 +54,7 @@ internal sealed class FakeGateway : IStorageNodeGateway
         return answer;
     }
 
-    public async Task<int> DeleteChunksAsync(NodeRecord node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+    public async Task<int> DeleteChunksAsync(StorageNodeInfo node, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
     {
         if (BeforeDelete is { } hook)
         {

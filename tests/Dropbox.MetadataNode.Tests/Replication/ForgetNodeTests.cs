@@ -123,7 +123,7 @@ public sealed class ForgetNodeTests
         using (var batch = new RecordBatch(h.Store.Engine))
         {
             batch.DeleteNode(StoreHarness.NodeA);
-            batch.PutForgottenNode(new ForgottenNodeRecord { NodeId = StoreHarness.NodeA });
+            batch.PutForgottenNode(new ForgottenNodeEntry(new ForgottenNodeInfo(StoreHarness.NodeA, ForgottenUnixMs: 0, AllLocationsCleared: false), Read: null));
             batch.Commit(sync: true);
         }
 

@@ -155,7 +155,7 @@ public sealed class ReReplicatorTests
 
         public string? UnreadableOn { get; set; }
 
-        public Task<PushOutcome> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
+        public Task<PushOutcome> PushAsync(StorageNodeInfo source, StorageNodeInfo target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken)
         {
             lock (Calls)
             {

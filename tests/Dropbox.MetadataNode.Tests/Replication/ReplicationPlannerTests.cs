@@ -10,7 +10,7 @@ public sealed class ReplicationPlannerTests
     private const long Now = 1_000_000;
     private const long Timeout = 3_000;
 
-    private static NodeRecord Node(string id, bool live = true, bool draining = false, bool full = false) => new()
+    private static StorageNodeInfo Node(string id, bool live = true, bool draining = false, bool full = false) => new()
     {
         NodeId = id,
         GrpcUrl = $"http://{id}:1",
@@ -43,7 +43,7 @@ public sealed class ReplicationPlannerTests
         return record;
     }
 
-    private static NodeStates States(params NodeRecord[] nodes) => new(nodes, Now, Timeout);
+    private static NodeStates States(params StorageNodeInfo[] nodes) => new(nodes, Now, Timeout);
 
     [Fact]
     public void A_chunk_whose_second_copy_is_on_a_dead_node_gets_one_copy_from_the_live_holder_to_the_rendezvous_choice()

@@ -1,12 +1,14 @@
+using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Storage;
+using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Google.Protobuf;
 
 namespace Dropbox.MetadataNode.Tests.Store;
 
 /// <summary>
-/// Fields a later release adds to a file record must survive this release rewriting the record (after a rollback),
-/// so that rolling forward again finds them.
+/// Fields a later release adds to a file or node record must survive this release rewriting the record (after a
+/// rollback), so that rolling forward again finds them.
 /// </summary>
 public sealed class UnknownStoredFieldTests
 {
@@ -56,5 +58,46 @@ public sealed class UnknownStoredFieldTests
         Assert.Equal(5UL, PreviousReleaseFileRecord.Varint(updated, 100));
         Assert.Null(PreviousReleaseFileRecord.Varint(PreviousReleaseFileRecord.Bytes(updated, 1)!, 99));
         h.AssertConsistent();
+    }
+
+    [Fact]
+    public void Fields_of_a_later_release_survive_a_node_s_heartbeat_drain_and_registration_and_the_end_of_a_forget()
+    {
+        using var h = new StoreHarness();
+        var engine = h.Store.Engine;
+        var nodeKey = Keys.Node(StoreHarness.NodeA);
+        var forgottenKey = Keys.ForgottenNode("node-gone");
+
+        // As a later release would write them: field 100 on the node record and on a forgotten node's (its forget cut
+        // short, so the next open finishes it and rewrites the record).
+        using (var batch = new RocksDbSharp.WriteBatch())
+        {
+            batch.Put(nodeKey, PreviousReleaseFileRecord.WithVarint(engine.Get(nodeKey, engine.Nodes)!, 100, 5), engine.Nodes);
+            batch.Put(forgottenKey, PreviousReleaseFileRecord.WithVarint(new ForgottenNodeRecord { NodeId = "node-gone", ForgottenUnixMs = 1 }.ToByteArray(), 100, 6), engine.Meta);
+            engine.Write(batch, sync: true);
+        }
+
+        h.Reopen();
+        engine = h.Store.Engine;
+        byte[] Node() => engine.Get(nodeKey, engine.Nodes)!;
+
+        h.Store.Nodes.Heartbeat(StoreHarness.NodeA, usedBytes: 70, chunkCount: 3);
+        Assert.Equal(3UL, PreviousReleaseFileRecord.Varint(Node(), 7));
+        Assert.Equal(5UL, PreviousReleaseFileRecord.Varint(Node(), 100));
+
+        h.Store.Nodes.SetDraining(StoreHarness.NodeA, draining: true);
+        Assert.Equal(1UL, PreviousReleaseFileRecord.Varint(Node(), 8));
+        Assert.Equal(5UL, PreviousReleaseFileRecord.Varint(Node(), 100));
+
+        h.Store.Nodes.Register(new NodeRegistration(StoreHarness.NodeA, "http://127.0.0.1:2", "", 100, 80));
+        Assert.Equal(80UL, PreviousReleaseFileRecord.Varint(Node(), 5));
+        Assert.Equal(1UL, PreviousReleaseFileRecord.Varint(Node(), 8));
+        Assert.Equal(5UL, PreviousReleaseFileRecord.Varint(Node(), 100));
+        Assert.Equal(new StorageNodeInfo { NodeId = StoreHarness.NodeA, GrpcUrl = "http://127.0.0.1:2", CapacityBytes = 100, UsedBytes = 80, LastHeartbeatUnixMs = h.Clock.GetUtcNow().ToUnixTimeMilliseconds(), Draining = true }, h.Store.Nodes.Require(StoreHarness.NodeA));
+
+        var forgotten = engine.Get(forgottenKey, engine.Meta)!;
+        Assert.Equal(1UL, PreviousReleaseFileRecord.Varint(forgotten, 3));
+        Assert.Equal(6UL, PreviousReleaseFileRecord.Varint(forgotten, 100));
+        Assert.Equal(new ForgottenNodeInfo("node-gone", 1, AllLocationsCleared: true), Assert.Single(h.Store.Nodes.Forgotten()));
     }
 }

@@ -60,7 +60,7 @@ internal sealed partial class OnlineBackup
             }
 
             PrivateFolder.Create(root);
-            var asked = new List<NodeRecord>();
+            var asked = new List<StorageNodeInfo>();
             BackupReport report;
             try
             {
@@ -76,7 +76,7 @@ internal sealed partial class OnlineBackup
                     MarkRestored(metadataPath);
                     DirectorySync.Flush(metadataPath);
                     SnapshotFiles.CopyFolder(_options.KeysDirectory, keysPath);
-                    var live = new List<NodeRecord>();
+                    var live = new List<StorageNodeInfo>();
                     foreach (var node in _store.Nodes.All().OrderBy(n => n.NodeId, StringComparer.Ordinal))
                     {
                         if (_store.Nodes.IsLive(node))
@@ -164,7 +164,7 @@ internal sealed partial class OnlineBackup
     /// cancellation (the caller went away) is rethrown as one: gRPC reports it as a Cancelled status, which would
     /// otherwise read as a failed node.
     /// </summary>
-    private async Task<NodeSnapshot> SnapshotAsync(NodeRecord node, string name, CancellationToken cancellationToken)
+    private async Task<NodeSnapshot> SnapshotAsync(StorageNodeInfo node, string name, CancellationToken cancellationToken)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (_options.BackupNodeTimeout != Timeout.InfiniteTimeSpan)
@@ -242,7 +242,7 @@ internal sealed partial class OnlineBackup
     /// the caller's cancellation (a cancelled backup is cleaned up too); each call is bounded by the gateway. Returns
     /// whether every node answered; a node that did not is logged with the folder to remove by hand.
     /// </summary>
-    private async Task<bool> RemovePartsAsync(IEnumerable<NodeRecord> nodes, string name)
+    private async Task<bool> RemovePartsAsync(IEnumerable<StorageNodeInfo> nodes, string name)
     {
         var results = await Task.WhenAll(nodes.Select(async node =>
         {

@@ -1,4 +1,3 @@
-using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.MetadataNode.Domain.Replication;
@@ -11,5 +10,5 @@ internal interface IReplicationGateway
     /// target); returns the ids the target acknowledged as durable (the target reports them stored by its events) and the
     /// ids the source could not read.
     /// </summary>
-    Task<PushOutcome> PushAsync(NodeRecord source, NodeRecord target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
+    Task<PushOutcome> PushAsync(StorageNodeInfo source, StorageNodeInfo target, IReadOnlyList<ChunkId> ids, CancellationToken cancellationToken);
 }

@@ -80,20 +80,20 @@ internal sealed class NodeReport
     }
 
     /// <summary>The state word and counts of one node.</summary>
-    public (string State, long Chunks, long Under) Of(NodeRecord node)
+    public (string State, long Chunks, long Under) Of(StorageNodeInfo node)
     {
         var (chunks, underOnNode) = PerNode.TryGetValue(node.NodeId, out var c) ? c : (0, 0);
         return (States.StateOf(node, underOnNode, Waits(node)), chunks, underOnNode);
     }
 
-    private bool Waits(NodeRecord node) => _putsOutstanding.Contains(node.NodeId) || _uncommitted.Contains(node.NodeId);
+    private bool Waits(StorageNodeInfo node) => _putsOutstanding.Contains(node.NodeId) || _uncommitted.Contains(node.NodeId);
 
     /// <summary>
     /// Why the node is in its state, for <c>nodes list</c>: since when a dead node is silent, what a draining node still
     /// waits for (chunks to copy, put tokens, among them the restart fence's, with its end, uploads no file names yet),
     /// a full node. <paramref name="restartFenceUntil"/> is <see cref="NodeRegistry.RestartFenceUntil"/>.
     /// </summary>
-    public string ReasonOf(NodeRecord node, DateTimeOffset? restartFenceUntil)
+    public string ReasonOf(StorageNodeInfo node, DateTimeOffset? restartFenceUntil)
     {
         var (state, _, under) = Of(node);
         var full = node.Full ? "; full: it refuses new chunks" : "";

@@ -1,5 +1,3 @@
-using Dropbox.MetadataNode.Storage.Records;
-
 namespace Dropbox.MetadataNode.Domain.Replication;
 
 /// <summary>
@@ -10,12 +8,12 @@ namespace Dropbox.MetadataNode.Domain.Replication;
 /// </summary>
 internal sealed class NodeStates
 {
-    private readonly Dictionary<string, NodeRecord> _byId;
+    private readonly Dictionary<string, StorageNodeInfo> _byId;
     private readonly long _cutoffMs;
 
     private readonly Func<string, bool> _beingForgotten;
 
-    public NodeStates(IReadOnlyList<NodeRecord> nodes, long nowMs, long timeoutMs, Func<string, bool>? beingForgotten = null)
+    public NodeStates(IReadOnlyList<StorageNodeInfo> nodes, long nowMs, long timeoutMs, Func<string, bool>? beingForgotten = null)
     {
         All = nodes;
         _cutoffMs = nowMs - timeoutMs;
@@ -28,7 +26,7 @@ internal sealed class NodeStates
     }
 
     /// <summary>Every registered node.</summary>
-    public IReadOnlyList<NodeRecord> All { get; }
+    public IReadOnlyList<StorageNodeInfo> All { get; }
 
     /// <summary>When the states were taken (Unix ms).</summary>
     public long NowMs { get; }
@@ -37,24 +35,24 @@ internal sealed class NodeStates
     public long TimeoutMs { get; }
 
     /// <summary>Live, not draining and not being forgotten: where copies go and count.</summary>
-    public IReadOnlyList<NodeRecord> Healthy { get; }
+    public IReadOnlyList<StorageNodeInfo> Healthy { get; }
 
-    public bool IsLive(NodeRecord node) => node.LastHeartbeatUnixMs >= _cutoffMs;
+    public bool IsLive(StorageNodeInfo node) => node.LastHeartbeatUnixMs >= _cutoffMs;
 
-    public bool IsHealthy(NodeRecord node) => IsLive(node) && !node.Draining && !_beingForgotten(node.NodeId);
+    public bool IsHealthy(StorageNodeInfo node) => IsLive(node) && !node.Draining && !_beingForgotten(node.NodeId);
 
     /// <summary>True while a <c>nodes forget</c> of the node runs.</summary>
-    public bool IsBeingForgotten(NodeRecord node) => _beingForgotten(node.NodeId);
+    public bool IsBeingForgotten(StorageNodeInfo node) => _beingForgotten(node.NodeId);
 
     public bool IsHealthy(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsHealthy(node);
 
-    public NodeRecord? Live(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsLive(node) ? node : null;
+    public StorageNodeInfo? Live(string nodeId) => _byId.TryGetValue(nodeId, out var node) && IsLive(node) ? node : null;
 
     /// <summary>
     /// The word <c>nodes list</c> shows: forgetting (a forget runs), live, draining, drained (draining with nothing left
     /// to move and no put token handed out for it still usable), dead.
     /// </summary>
-    public string StateOf(NodeRecord node, long underReplicatedOnNode, bool putsOutstanding = false) => _beingForgotten(node.NodeId)
+    public string StateOf(StorageNodeInfo node, long underReplicatedOnNode, bool putsOutstanding = false) => _beingForgotten(node.NodeId)
         ? "forgetting"
         : !IsLive(node)
         ? "dead"

@@ -65,7 +65,7 @@ internal static class ReplicationPlanner
             return Verdict.Enough;
         }
 
-        NodeRecord? source = null;
+        StorageNodeInfo? source = null;
         var bestHealthy = false;
         ulong bestScore = 0;
         foreach (var location in record.Locations)

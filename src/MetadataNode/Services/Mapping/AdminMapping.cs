@@ -7,7 +7,7 @@ namespace Dropbox.MetadataNode.Services.Mapping;
 internal static class AdminMapping
 {
     /// <summary>A node with what the replication report says of it.</summary>
-    public static NodeSummary ToProto(Storage.Records.NodeRecord node, Domain.Replication.NodeReport report, DateTimeOffset? restartFenceUntil = null)
+    public static NodeSummary ToProto(StorageNodeInfo node, Domain.Replication.NodeReport report, DateTimeOffset? restartFenceUntil = null)
     {
         var (state, chunks, under) = report.Of(node);
         return new NodeSummary
@@ -16,7 +16,7 @@ internal static class AdminMapping
             GrpcUrl = node.GrpcUrl,
             State = state,
             UsedBytes = node.UsedBytes,
-            FreeBytes = node.CapacityBytes > node.UsedBytes ? node.CapacityBytes - node.UsedBytes : 0,
+            FreeBytes = node.FreeBytes,
             Chunks = (ulong)chunks,
             UnderReplicated = (ulong)under,
             LastHeartbeatUnixMs = node.LastHeartbeatUnixMs,
@@ -25,11 +25,11 @@ internal static class AdminMapping
     }
 
     /// <summary>A forgotten node, as <c>nodes list</c> shows it.</summary>
-    public static NodeSummary ToProto(Storage.Records.ForgottenNodeRecord node) => new()
+    public static NodeSummary ToProto(ForgottenNodeInfo node) => new()
     {
         NodeId = node.NodeId,
         State = "forgotten",
-        Reason = $"forgotten ('nodes forget') at {DateTimeOffset.FromUnixTimeMilliseconds(node.ForgottenUnixMs):u}; its id cannot register again{(node.LocationsCleared ? "" : "; its chunk locations are still being cleared")}",
+        Reason = $"forgotten ('nodes forget') at {DateTimeOffset.FromUnixTimeMilliseconds(node.ForgottenUnixMs):u}; its id cannot register again{(node.AllLocationsCleared ? "" : "; its chunk locations are still being cleared")}",
     };
 
     /// <summary>A user's details.</summary>

@@ -127,9 +127,11 @@ internal sealed partial class SyncEngine
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
-        if (_ctx.FoldsCase)
+        // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
+        var foldsCase = _ctx.FoldsCase;
+        if (foldsCase != false)
         {
-            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, ct).ConfigureAwait(false);
+            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, renameOnServer: foldsCase == true, ct).ConfigureAwait(false);
         }
 
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).

@@ -244,8 +244,10 @@ internal sealed partial class SyncEngine
     /// were written without the bit), every recorded bit is untrustworthy (a download's bit never applied, 0755 read
     /// from vfat): each is made unknown and "adopting" is stored with the time of the reset, in one transaction. Every
     /// pass then lists everything until one completes <see cref="AdoptExecutableBits"/>, which stores "1". A db with
-    /// the column but no stored answer (the build before the answer was stored) kept good bits: it stores "1" and keeps
-    /// its rows. True when this pass must list everything to adopt.
+    /// the column but no stored answer (the build before the answer was stored) kept good bits: it keeps its rows, and
+    /// stores "1" when none is unknown; else (the rows its migration added, NULL) "adopting" with this time, so those
+    /// are adopted as after a reset (a chmod of one made from now on is sent; the others keep their bits).
+    /// True when this pass must list everything to adopt.
     /// </summary>
     private bool ProbeExecutableBit(SyncSummary summary)
     {
@@ -266,18 +268,21 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (stored is null)
+        if (stored is null && !_ctx.State.HasUnknownExecutableBits())
         {
             _ctx.Db.SetExecutableBitHeld("1", resetRows: false);
             return false;
         }
 
-        if (stored == "0")
+        if (stored is null or "0")
         {
             // The filesystem stamps ctimes from a clock that never runs ahead of this one: a change made before the reset
             // always reads older (one made within a clock tick after it may read older too, and is then taken as not the user's).
+            // Unknown rows with no stored answer have been unknown since a migration whose time is not known: this time
+            // stands for it, so a bit here that differs from the server's is not taken as the user's (it may be one a
+            // bit-less build never applied, or 0755 copied from vfat) and the file takes the server's.
             var resetNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
-            _ctx.Db.SetExecutableBitHeld(AdoptingPrefix + resetNs.ToString(CultureInfo.InvariantCulture), resetRows: true);
+            _ctx.Db.SetExecutableBitHeld(AdoptingPrefix + resetNs.ToString(CultureInfo.InvariantCulture), resetRows: stored == "0");
             return true;
         }
 

@@ -201,6 +201,61 @@ public sealed class CaseInsensitiveNewDownloadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_single_run_gets_past_five_case_conflict_names_the_server_holds_for_paths_not_synced_here()
+    {
+        // Five "(Case Conflict N)" names on the server that the Mac ignores: in no pass's remote view (not synced there,
+        // not changed since its cursor), so only the server's AlreadyExists tells they are taken. The names refused are
+        // remembered in memory only, so each `sync --once` run (a new engine) starts again from the first: one run must
+        // get past all five.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("README.md", "the readme");
+        var taken = new[] { "Readme (Case Conflict).md" }.Concat(Enumerable.Range(2, 4).Select(n => $"Readme (Case Conflict {n}).md")).ToArray();
+        foreach (var name in taken)
+        {
+            linux.Write(name, "an older clash: " + name);
+        }
+
+        linux.Write("staging.txt", "another readme");
+        await linux.SyncAsync();
+        using (var mac = new TestClient(_dir, "mac", _server, caseProbe: _ => true))
+        {
+            mac.Write(".dropboxignore", string.Concat(taken.Select(n => n + "\n")));
+            await mac.SyncAsync();
+        }
+
+        await CommitAsWebAsync("Readme.md", "staging.txt");
+
+        SyncSummary renamed, next;
+        using (var once = new TestClient(_dir, "mac", _server, caseProbe: _ => true))
+        {
+            renamed = await once.SyncAsync();
+        }
+
+        using (var once = new TestClient(_dir, "mac", _server, caseProbe: _ => true))
+        {
+            next = await once.SyncAsync();
+        }
+
+        await linux.SyncAsync();
+
+        Assert.Contains(renamed.Notes, n => n.Contains("renamed to 'Readme (Case Conflict 6).md' on the server", StringComparison.Ordinal));
+        Assert.Equal(1, _server.Moves);
+        Assert.Null(_server.Current("Readme.md"));
+        Assert.Equal(1, next.FilesDownloaded);
+        Assert.Equal("another readme", File.ReadAllText(Path.Combine(_dir.Sub("mac-folder"), "Readme (Case Conflict 6).md")));
+        Assert.Equal("the readme", File.ReadAllText(Path.Combine(_dir.Sub("mac-folder"), "README.md")));
+        foreach (var name in taken)
+        {
+            Assert.False(_server.Current(name)!.Deleted);
+            Assert.Equal("an older clash: " + name, linux.Read(name));
+            Assert.False(File.Exists(Path.Combine(_dir.Sub("mac-folder"), name)));
+        }
+
+        Assert.Equal("another readme", linux.Read("Readme (Case Conflict 6).md"));
+        Assert.Equal(0, renamed.Errors + next.Errors + next.FilesUploaded);
+    }
+
+    [Fact]
     public async Task A_case_conflict_name_that_differs_only_in_case_from_a_name_in_the_remote_view_is_not_picked()
     {
         // In one listing: 'Readme.md' (clashing with README.md here) and 'readme (case conflict).md', a name that the

@@ -16,8 +16,13 @@ internal sealed partial class SyncEngine
     /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
 
-    /// <summary>Most names one pass tries for one new remote file the server refuses to rename because the name exists there.</summary>
-    internal const int MaxCaseConflictMoves = 4;
+    /// <summary>
+    /// Most names one pass tries for one new remote file the server refuses to rename because the name exists there.
+    /// The names refused are remembered in memory only, so a <c>sync --once</c> run starts again from the first free
+    /// one: this is enough to get past a run of "(Case Conflict N)" names the server holds for paths this pass does not
+    /// (ignored here) in one pass, and small enough that a server refusing every name costs a bounded number of calls.
+    /// </summary>
+    internal const int MaxCaseConflictMoves = 32;
 
     /// <summary>Most names remembered in <see cref="_caseConflictNamesTaken"/>; past it the memory starts again.</summary>
     private const int MaxCaseConflictNamesTaken = 1_000;

@@ -1,4 +1,5 @@
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
 
@@ -120,6 +121,207 @@ public sealed class CaseInsensitiveNewDownloadTests : IDisposable
         Assert.Equal("seed", mac.Read("Readme (Case Conflict).md"));
         Assert.Null(_server.Current("Readme.md"));
         Assert.NotNull(_server.Current("README.md"));
+    }
+
+    [Fact]
+    public async Task Where_the_case_probe_cannot_tell_a_clashing_new_remote_file_is_held_back_not_renamed_and_taken_once_it_answers()
+    {
+        // Readme.md appears beside README.md (the web does not check case). The Mac's probe cannot tell (a full disk, an
+        // unwritable root): its volume may be case-sensitive APFS, where a rename on the server would rename the file for
+        // every device for nothing, and it may fold case, where a download would land on README.md. Neither until the
+        // probe answers.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("README.md", "the readme");
+        linux.Write("staging.txt", "another readme");
+        await linux.SyncAsync();
+        bool? folds = null;
+        using var mac = new TestClient(_dir, "mac", _server, caseProbe: _ => folds);
+        await mac.SyncAsync();
+        await CommitAsWebAsync("Readme.md", "staging.txt");
+
+        var held = await mac.SyncAsync();
+        var heldAgain = await mac.SyncAsync();
+        Assert.Equal(0, _server.Moves);
+        Assert.False(File.Exists(mac.PathOf("Readme.md")), "taken while the probe could not tell");
+        Assert.Equal("the readme", mac.Read("README.md"));
+        Assert.Contains(held.Notes, n => n.Contains("is held back", StringComparison.Ordinal));
+        Assert.Contains(heldAgain.Notes, n => n.Contains("is held back", StringComparison.Ordinal));
+        Assert.True(held.Pending > 0 && heldAgain.Pending > 0);
+        Assert.False(_server.Current("Readme.md")!.Deleted);
+
+        folds = false; // the probe answers: this volume tells the two names apart
+        var taken = await mac.SyncAsync();
+
+        Assert.Equal(1, taken.FilesDownloaded);
+        Assert.Equal("another readme", mac.Read("Readme.md"));
+        Assert.Equal("the readme", mac.Read("README.md"));
+        Assert.Equal(0, _server.Moves);
+        Assert.Equal(0, held.Errors + heldAgain.Errors + taken.Errors + taken.Conflicts + held.FilesUploaded + heldAgain.FilesUploaded + taken.FilesUploaded);
+
+        // From here on the two names are a case clash in this folder like any other: the one synced last is renamed
+        // here (so a device that folds case can hold both) and both contents stay.
+        var renamed = await mac.SyncAsync();
+        var idle = await mac.SyncAsync();
+
+        Assert.Equal("another readme", mac.Read("Readme (Case Conflict).md"));
+        Assert.Equal("the readme", mac.Read("README.md"));
+        Assert.Equal(0, renamed.Errors + idle.Errors + idle.FilesDownloaded + idle.FilesUploaded + idle.Pending);
+        Assert.DoesNotContain(idle.Notes, n => n.Contains("case conflict", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_case_conflict_name_the_server_holds_for_a_path_not_synced_here_is_passed_over_for_the_next_free_one()
+    {
+        // The server has 'Readme (Case Conflict).md', which the Mac ignores (never synced there, in no pass's changes).
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("README.md", "the readme");
+        linux.Write("Readme (Case Conflict).md", "an older clash");
+        linux.Write("staging.txt", "another readme");
+        await linux.SyncAsync();
+        using var mac = new TestClient(_dir, "mac", _server, caseProbe: _ => true);
+        mac.Write(".dropboxignore", "Readme (Case Conflict).md\n");
+        await mac.SyncAsync();
+        await CommitAsWebAsync("Readme.md", "staging.txt");
+
+        var renamed = await mac.SyncAsync();
+        var next = await mac.SyncAsync();
+        var idle = await mac.SyncAsync();
+        await linux.SyncAsync();
+
+        Assert.Contains(renamed.Notes, n => n.Contains("renamed to 'Readme (Case Conflict 2).md' on the server", StringComparison.Ordinal));
+        Assert.Equal(1, next.FilesDownloaded);
+        Assert.Equal("another readme", mac.Read("Readme (Case Conflict 2).md"));
+        Assert.Equal("the readme", mac.Read("README.md"));
+        Assert.False(File.Exists(mac.PathOf("Readme (Case Conflict).md")));
+        Assert.Equal("an older clash", linux.Read("Readme (Case Conflict).md"));
+        Assert.Equal("another readme", linux.Read("Readme (Case Conflict 2).md"));
+        Assert.False(File.Exists(linux.PathOf("Readme.md")));
+        Assert.Null(_server.Current("Readme.md"));
+        Assert.Equal(0, renamed.Errors + next.Errors + idle.Errors + idle.FilesDownloaded + idle.FilesUploaded + idle.Pending);
+    }
+
+    [Fact]
+    public async Task A_single_run_gets_past_five_case_conflict_names_the_server_holds_for_paths_not_synced_here()
+    {
+        // Five "(Case Conflict N)" names on the server that the Mac ignores: in no pass's remote view (not synced there,
+        // not changed since its cursor), so only the server's AlreadyExists tells they are taken. The names refused are
+        // remembered in memory only, so each `sync --once` run (a new engine) starts again from the first: one run must
+        // get past all five.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("README.md", "the readme");
+        var taken = new[] { "Readme (Case Conflict).md" }.Concat(Enumerable.Range(2, 4).Select(n => $"Readme (Case Conflict {n}).md")).ToArray();
+        foreach (var name in taken)
+        {
+            linux.Write(name, "an older clash: " + name);
+        }
+
+        linux.Write("staging.txt", "another readme");
+        await linux.SyncAsync();
+        using (var mac = new TestClient(_dir, "mac", _server, caseProbe: _ => true))
+        {
+            mac.Write(".dropboxignore", string.Concat(taken.Select(n => n + "\n")));
+            await mac.SyncAsync();
+        }
+
+        await CommitAsWebAsync("Readme.md", "staging.txt");
+
+        SyncSummary renamed, next;
+        using (var once = new TestClient(_dir, "mac", _server, caseProbe: _ => true))
+        {
+            renamed = await once.SyncAsync();
+        }
+
+        using (var once = new TestClient(_dir, "mac", _server, caseProbe: _ => true))
+        {
+            next = await once.SyncAsync();
+        }
+
+        await linux.SyncAsync();
+
+        Assert.Contains(renamed.Notes, n => n.Contains("renamed to 'Readme (Case Conflict 6).md' on the server", StringComparison.Ordinal));
+        Assert.Equal(1, _server.Moves);
+        Assert.Null(_server.Current("Readme.md"));
+        Assert.Equal(1, next.FilesDownloaded);
+        Assert.Equal("another readme", File.ReadAllText(Path.Combine(_dir.Sub("mac-folder"), "Readme (Case Conflict 6).md")));
+        Assert.Equal("the readme", File.ReadAllText(Path.Combine(_dir.Sub("mac-folder"), "README.md")));
+        foreach (var name in taken)
+        {
+            Assert.False(_server.Current(name)!.Deleted);
+            Assert.Equal("an older clash: " + name, linux.Read(name));
+            Assert.False(File.Exists(Path.Combine(_dir.Sub("mac-folder"), name)));
+        }
+
+        Assert.Equal("another readme", linux.Read("Readme (Case Conflict 6).md"));
+        Assert.Equal(0, renamed.Errors + next.Errors + next.FilesUploaded);
+    }
+
+    [Fact]
+    public async Task A_case_conflict_name_that_differs_only_in_case_from_a_name_in_the_remote_view_is_not_picked()
+    {
+        // In one listing: 'Readme.md' (clashing with README.md here) and 'readme (case conflict).md', a name that the
+        // obvious rename target would clash with in turn on this folder.
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("README.md", "the readme");
+        linux.Write("staging.txt", "another readme");
+        await linux.SyncAsync();
+        using var mac = new TestClient(_dir, "mac", _server, caseProbe: _ => true);
+        await mac.SyncAsync();
+        await CommitAsWebAsync("Readme.md", "staging.txt");
+        linux.Write("readme (case conflict).md", "a lower-case name");
+        await linux.SyncAsync();
+
+        var renamed = await mac.SyncAsync();
+        var next = await mac.SyncAsync();
+        var idle = await mac.SyncAsync();
+
+        Assert.Contains(renamed.Notes, n => n.Contains("renamed to 'Readme (Case Conflict 2).md' on the server", StringComparison.Ordinal));
+        Assert.Equal(1, _server.Moves);
+        Assert.Equal("another readme", mac.Read("Readme (Case Conflict 2).md"));
+        Assert.Equal("a lower-case name", mac.Read("readme (case conflict).md"));
+        Assert.Equal("the readme", mac.Read("README.md"));
+        Assert.Equal(0, renamed.Errors + next.Errors + idle.Errors + idle.FilesDownloaded + idle.FilesUploaded + idle.Pending);
+    }
+
+    [Fact]
+    public async Task Two_macs_racing_on_the_same_clash_rename_it_once_and_both_end_with_both_files()
+    {
+        using var linux = new TestClient(_dir, "linux", _server);
+        linux.Write("README.md", "the readme");
+        linux.Write("staging.txt", "another readme");
+        await linux.SyncAsync();
+        using var mac1 = new TestClient(_dir, "mac1", _server, caseProbe: _ => true);
+        using var mac2 = new TestClient(_dir, "mac2", _server, caseProbe: _ => true);
+        await mac1.SyncAsync();
+        await mac2.SyncAsync();
+        await CommitAsWebAsync("Readme.md", "staging.txt");
+
+        // Mac 2 listed Readme.md; just before its rename reaches the server, Mac 1 makes the same rename.
+        SyncSummary? mac1Pass = null;
+        _server.BeforeMoveFile = async _ =>
+        {
+            _server.BeforeMoveFile = null;
+            mac1Pass = await mac1.SyncAsync();
+        };
+        var mac2Pass = await mac2.SyncAsync();
+        var mac2Next = await mac2.SyncAsync();
+        var mac1Next = await mac1.SyncAsync();
+        var mac2Idle = await mac2.SyncAsync();
+        var mac1Idle = await mac1.SyncAsync();
+
+        Assert.NotNull(mac1Pass);
+        Assert.Contains(mac2Pass.Notes, n => n.Contains("could not be renamed on the server", StringComparison.Ordinal));
+        Assert.Equal(1, _server.Moves);
+        Assert.Null(_server.Current("Readme.md"));
+        Assert.Null(_server.Current("Readme (Case Conflict 2).md"));
+        foreach (var mac in new[] { mac1, mac2 })
+        {
+            Assert.Equal("the readme", mac.Read("README.md"));
+            Assert.Equal("another readme", mac.Read("Readme (Case Conflict).md"));
+            Assert.Equal(3, TestClient.FilesIn(mac.Folder).Length); // and staging.txt
+        }
+
+        Assert.Equal(0, mac1Pass!.Errors + mac2Pass.Errors + mac2Next.Errors + mac1Next.Errors + mac2Pass.Conflicts + mac2Next.Conflicts + mac1Next.Conflicts);
+        Assert.Equal(0, mac2Idle.FilesDownloaded + mac2Idle.FilesUploaded + mac1Idle.FilesDownloaded + mac1Idle.FilesUploaded + mac1Idle.Pending + mac2Idle.Pending);
     }
 
     /// <summary>Commits <paramref name="path"/> with <paramref name="contentOf"/>'s chunks as the web would (no case check there).</summary>

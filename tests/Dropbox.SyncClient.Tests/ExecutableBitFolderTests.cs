@@ -339,6 +339,96 @@ public sealed class ExecutableBitFolderTests : IDisposable
     }
 
     [Fact]
+    public async Task Upgrading_a_db_whose_migration_left_bits_unknown_and_stored_no_probe_answer_adopts_them_so_a_chmod_is_sent()
+    {
+        // A db from the build that added the bit column without storing the probe's answer: the rows its migration added
+        // are NULL (unknown), and no later pass ever compared a bit for them. Read as "holds" (its rows taken as good),
+        // they would stay unknown for good and a chmod of such a file would never leave this disk.
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("tool.sh", "#!/bin/sh\n");
+        File.SetUnixFileMode(a.PathOf("tool.sh"), Plain);
+        a.Write("run.sh", "#!/bin/sh\necho run\n");
+        File.SetUnixFileMode(a.PathOf("run.sh"), Script);
+        await a.SyncAsync();
+        var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        var stateDir = b.State.StateDirectory;
+        b.Dispose();
+        using (var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(stateDir, Dropbox.SyncClient.State.LocalState.DatabaseFileName), Pooling = false }.ToString()))
+        {
+            db.Open();
+            using var unknown = db.CreateCommand();
+            unknown.CommandText = "UPDATE files SET exec_bit=NULL WHERE path='tool.sh'";
+            Assert.Equal(1, unknown.ExecuteNonQuery());
+            using var noAnswer = db.CreateCommand();
+            noAnswer.CommandText = "DELETE FROM settings WHERE key='exec_bit_held'";
+            Assert.Equal(1, noAnswer.ExecuteNonQuery());
+        }
+
+        using var upgraded = new TestClient(_dir, "b", _server);
+        var upgrade = await upgraded.SyncAsync();
+        File.SetUnixFileMode(upgraded.PathOf("tool.sh"), Script);
+        File.SetUnixFileMode(upgraded.PathOf("run.sh"), Plain);
+        var chmod = await upgraded.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.Equal(0, upgrade.FilesUploaded + upgrade.FilesDownloaded + upgrade.Errors);
+        Assert.Equal("1", upgraded.State.GetSetting("exec_bit_held"));
+        Assert.Equal(2, chmod.FilesUploaded);
+        Assert.True(_server.Current("tool.sh")!.Executable);
+        Assert.False(_server.Current("run.sh")!.Executable);
+        Assert.True(IsExecutable(a.PathOf("tool.sh")));
+        Assert.False(IsExecutable(a.PathOf("run.sh")));
+    }
+
+    [Fact]
+    public async Task Upgrading_a_db_whose_migration_left_bits_unknown_and_stored_no_probe_answer_never_clears_a_local_executable_bit()
+    {
+        // deploy.sh was uploaded -x by a build that did not send the bit; here the user made it +x, and this folder has
+        // always held the bit (no "cannot hold" marker). The adopt of the rows left unknown must not take the +x away
+        // (silently): it is kept and sent. The other way round (-x here, +x on the server) the file gets the server's +x.
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("deploy.sh", "#!/bin/sh\necho deploy\n");
+        File.SetUnixFileMode(a.PathOf("deploy.sh"), Plain);
+        a.Write("run.sh", "#!/bin/sh\necho run\n");
+        File.SetUnixFileMode(a.PathOf("run.sh"), Script);
+        await a.SyncAsync();
+        var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        var stateDir = b.State.StateDirectory;
+        var (deploy, run) = (b.PathOf("deploy.sh"), b.PathOf("run.sh"));
+        b.Dispose();
+        using (var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(stateDir, Dropbox.SyncClient.State.LocalState.DatabaseFileName), Pooling = false }.ToString()))
+        {
+            db.Open();
+            using var unknown = db.CreateCommand();
+            unknown.CommandText = "UPDATE files SET exec_bit=NULL WHERE path IN ('deploy.sh','run.sh')";
+            Assert.Equal(2, unknown.ExecuteNonQuery());
+            using var noAnswer = db.CreateCommand();
+            noAnswer.CommandText = "DELETE FROM settings WHERE key='exec_bit_held'";
+            Assert.Equal(1, noAnswer.ExecuteNonQuery());
+        }
+
+        File.SetUnixFileMode(deploy, Script); // before the upgrade: its ctime is older than the adopt's time
+        File.SetUnixFileMode(run, Plain);
+        using var upgraded = new TestClient(_dir, "b", _server);
+        var upgrade = await upgraded.SyncAsync();
+        var idle = await upgraded.SyncAsync();
+        await a.SyncAsync();
+
+        Assert.True(IsExecutable(upgraded.PathOf("deploy.sh")));
+        Assert.True(_server.Current("deploy.sh")!.Executable);
+        Assert.True(IsExecutable(a.PathOf("deploy.sh")));
+        Assert.True(IsExecutable(upgraded.PathOf("run.sh")));
+        Assert.True(_server.Current("run.sh")!.Executable);
+        Assert.Single(_server.History("run.sh"));
+        Assert.Equal(1, upgrade.FilesUploaded);
+        Assert.Equal(0, upgrade.FilesDownloaded + upgrade.Errors + upgrade.Conflicts);
+        Assert.Equal(0, idle.FilesUploaded + idle.FilesDownloaded + idle.Errors);
+        Assert.Equal("1", upgraded.State.GetSetting("exec_bit_held"));
+    }
+
+    [Fact]
     public async Task A_pass_that_fails_after_the_bit_reset_leaves_the_adopt_pending_and_a_chmod_made_meanwhile_is_sent()
     {
         await SyncedDownToFatAsync("notes.txt", "plain\n", Plain);

@@ -541,7 +541,19 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
-    public Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct)
+    /// <summary>Runs before each move is looked at (a test's chance to let another device act meanwhile).</summary>
+    public Func<MoveFileRequest, Task>? BeforeMoveFile { get; set; }
+
+    public Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct) =>
+        BeforeMoveFile is { } before ? MoveFileAfterAsync(before, request) : MoveFile(request);
+
+    private async Task<MoveFileResponse> MoveFileAfterAsync(Func<MoveFileRequest, Task> before, MoveFileRequest request)
+    {
+        await before(request).ConfigureAwait(false);
+        return await MoveFile(request).ConfigureAwait(false);
+    }
+
+    private Task<MoveFileResponse> MoveFile(MoveFileRequest request)
     {
         lock (_lock)
         {

@@ -436,6 +436,18 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>True when some synced file's executable bit is unknown (<c>exec_bit</c> NULL).</summary>
+    public bool HasUnknownExecutableBits()
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT EXISTS(SELECT 1 FROM files WHERE kind=$k AND exec_bit IS NULL)";
+            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
+            return (long)cmd.ExecuteScalar()! != 0;
+        }
+    }
+
     /// <summary>Updates only the recorded mtime (content verified unchanged).</summary>
     public void TouchFile(string path, long mtimeTicks)
     {

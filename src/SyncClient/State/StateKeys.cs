@@ -25,7 +25,8 @@ internal static class StateKeys
     /// <summary>
     /// The executable-bit probe's last definite answer for the folder: "1" holds, "0" cannot (also stored by the
     /// migration that adds the bit column: its rows were written without the bit), "adopting:&lt;unix ns&gt;" while rows
-    /// reset to unknown at that time wait for a completed adopt; absent in a db from the build before it was kept (its
+    /// reset to unknown at that time wait for a completed adopt, "adopting-unknown:&lt;unix ns&gt;" while the unknown rows
+    /// of a db that stored no answer do (a +x on disk is kept); absent in a db from the build before it was kept (its
     /// bits are good). See Sync.SyncEngine's probe step.
     /// </summary>
     public const string ExecutableBitHeld = "exec_bit_held";

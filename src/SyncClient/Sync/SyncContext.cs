@@ -51,19 +51,20 @@ internal sealed class SyncContext
     private CaseAnswer? _foldsCase;
 
     /// <summary>
-    /// <see cref="CaseProbe"/>'s answer for the folder, shared by every copy of this context. Only a definite answer is
-    /// kept; where the probe cannot tell, it is asked again at the next call (once a pass), and meanwhile the folder is
-    /// taken to fold case on macOS and Windows (their default file systems do), not elsewhere.
+    /// <see cref="CaseProbe"/>'s answer for the folder, shared by every copy of this context: null where the probe
+    /// cannot tell (a full disk, an unwritable root), asked again at the next call (once a pass). Only a definite answer
+    /// is kept. No platform default stands in for it: macOS and Windows volumes can be case-sensitive (APFS, NTFS
+    /// per-directory), Linux ones can fold (vfat, exFAT, SMB, ext4 casefold), and either guess costs a user's file
+    /// (renamed on the server beside a name it never clashed with, or downloaded onto the other spelling).
     /// </summary>
-    public bool FoldsCase
+    public bool? FoldsCase
     {
         get
         {
             var answer = ShareCase();
             lock (answer)
             {
-                answer.Folds ??= CaseProbe(Folder);
-                return answer.Folds ?? (OperatingSystem.IsMacOS() || OperatingSystem.IsWindows());
+                return answer.Folds ??= CaseProbe(Folder);
             }
         }
     }

@@ -17,6 +17,23 @@ internal sealed partial class SyncEngine
     internal const string CaseConflictMarker = " (Case Conflict";
 
     /// <summary>
+    /// Most names one pass tries for one new remote file the server refuses to rename because the name exists there.
+    /// The names refused are remembered in memory only, so a <c>sync --once</c> run starts again from the first free
+    /// one: this is enough to get past a run of "(Case Conflict N)" names the server holds for paths this pass does not
+    /// (ignored here) in one pass, and small enough that a server refusing every name costs a bounded number of calls.
+    /// </summary>
+    internal const int MaxCaseConflictMoves = 32;
+
+    /// <summary>Most names remembered in <see cref="_caseConflictNamesTaken"/>; past it the memory starts again.</summary>
+    private const int MaxCaseConflictNamesTaken = 1_000;
+
+    /// <summary>
+    /// "(Case Conflict)" names the server refused as existing (a path not synced here: ignored here, or new there since
+    /// the listing), so the next try, in this pass or a later one, picks the next free name.
+    /// </summary>
+    private readonly HashSet<string> _caseConflictNamesTaken = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// The synced version of a tracked path (null: untracked): which of two names differing in case keeps its name (see
     /// <see cref="LocalScanner"/>). A folder counts as tracked when anything under it is synced (most folders have no
     /// entry of their own), with the lowest version under it: a long-synced folder never loses its name to a newcomer.
@@ -144,9 +161,13 @@ internal sealed partial class SyncEngine
     /// this pass (deleted or moved on the server), the newcomer waits one pass (withheld) and is then taken. Otherwise,
     /// as Dropbox does, the newcomer is renamed ON THE SERVER to its "(Case Conflict)" name (its clashing part, with
     /// the version seen, so a concurrent change wins and the rename is tried again next pass) and is downloaded under
-    /// that name by the next pass: it never stays withheld, and never lands on the other file.
+    /// that name by the next pass: it never stays withheld, and never lands on the other file. A name taken here, in
+    /// this pass's remote view (in any case) or, as the server answered, on the server is never picked.
+    /// Without <paramref name="renameOnServer"/> (the probe could not tell whether the folder folds case), a clashing
+    /// newcomer is only held back: withheld (remembered, see <see cref="WithheldPaths"/>, so the cursor moving on does
+    /// not lose it) until a pass whose probe answers takes it (downloaded beside the other name, or renamed).
     /// </summary>
-    private async Task ResolveCaseClashingNewFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary, CancellationToken ct)
+    private async Task ResolveCaseClashingNewFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary, bool renameOnServer, CancellationToken ct)
     {
         List<string>? candidates = null;
         foreach (var (path, entry) in remote.Changes)
@@ -180,6 +201,7 @@ internal sealed partial class SyncEngine
             AddName(path);
         }
 
+        Dictionary<string, string>? remoteFolds = null; // made at the first rename (a clash is rare; the view is large)
         foreach (var path in candidates)
         {
             string? clash = null, other = null;
@@ -208,17 +230,52 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            var renamed = CaseConflictName(clash, p => exact.Contains(p) || folded.ContainsKey(SyncPaths.CaseFoldKey(p)) || remote.Changes.ContainsKey(p));
-            var target = renamed + path[clash.Length..];
-            try
+            if (!renameOnServer)
             {
-                await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = path, ToPath = target, BaseVersion = remote.Changes[path].Version, Device = _ctx.Device }, ct).ConfigureAwait(false);
-                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}' here; it was renamed to '{SyncPaths.Display(target)}' on the server and is downloaded under that name");
+                // Renamed on the server, it would be renamed for every device although this folder may well keep both
+                // names (a case-sensitive APFS volume); downloaded, it might land on the other name. Neither until the
+                // probe answers: it is asked again each pass.
+                AddName(path);
+                summary.AddPending();
+                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}' here, and whether this folder tells them apart could not be probed; it is held back (not downloaded, not renamed) until it can");
+                continue;
             }
-            catch (DropboxException e)
+
+            remoteFolds ??= RemoteFolds(remote) ?? new Dictionary<string, string>(StringComparer.Ordinal);
+            var target = path;
+            for (var attempt = 1; ; attempt++)
             {
-                // Changed or renamed meanwhile (by its device, or by another that folds case): looked at again next pass.
-                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' could not be renamed on the server ({e.Message}); tried again next pass");
+                var renamed = CaseConflictName(clash, p => exact.Contains(p) || folded.ContainsKey(SyncPaths.CaseFoldKey(p)) || remote.Changes.ContainsKey(p)
+                    || remoteFolds.ContainsKey(SyncPaths.CaseFoldKey(p)) || _caseConflictNamesTaken.Contains(p));
+                target = renamed + path[clash.Length..];
+                try
+                {
+                    await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = path, ToPath = target, BaseVersion = remote.Changes[path].Version, Device = _ctx.Device }, ct).ConfigureAwait(false);
+                    summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}' here; it was renamed to '{SyncPaths.Display(target)}' on the server and is downloaded under that name");
+                    break;
+                }
+                catch (DropboxException e)
+                {
+                    if (e.Kind == ErrorKind.AlreadyExists)
+                    {
+                        // The name is taken on the server by a path this pass does not hold (ignored here, or new there
+                        // since the listing): never picked again by this engine; the next free one is tried.
+                        if (_caseConflictNamesTaken.Count >= MaxCaseConflictNamesTaken)
+                        {
+                            _caseConflictNamesTaken.Clear();
+                        }
+
+                        _caseConflictNamesTaken.Add(renamed);
+                        if (attempt < MaxCaseConflictMoves)
+                        {
+                            continue;
+                        }
+                    }
+
+                    // Changed or renamed meanwhile (by its device, or by another that folds case): looked at again next pass.
+                    summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' could not be renamed on the server ({e.Message}); tried again next pass");
+                    break;
+                }
             }
 
             AddName(target);

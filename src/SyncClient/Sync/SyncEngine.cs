@@ -127,9 +127,11 @@ internal sealed partial class SyncEngine
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
-        if (_ctx.FoldsCase)
+        // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
+        var foldsCase = _ctx.FoldsCase;
+        if (foldsCase != false)
         {
-            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, ct).ConfigureAwait(false);
+            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, renameOnServer: foldsCase == true, ct).ConfigureAwait(false);
         }
 
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
@@ -242,8 +244,11 @@ internal sealed partial class SyncEngine
     /// were written without the bit), every recorded bit is untrustworthy (a download's bit never applied, 0755 read
     /// from vfat): each is made unknown and "adopting" is stored with the time of the reset, in one transaction. Every
     /// pass then lists everything until one completes <see cref="AdoptExecutableBits"/>, which stores "1". A db with
-    /// the column but no stored answer (the build before the answer was stored) kept good bits: it stores "1" and keeps
-    /// its rows. True when this pass must list everything to adopt.
+    /// the column but no stored answer (the build before the answer was stored) kept good bits: it keeps its rows, and
+    /// stores "1" when none is unknown; else (the rows its migration added, NULL) "adopting-unknown" with this time, so
+    /// those are adopted as after a reset, except that a +x here is never cleared (see <see cref="AdoptExecutableBits"/>;
+    /// a chmod of one made from now on is sent; the others keep their bits).
+    /// True when this pass must list everything to adopt.
     /// </summary>
     private bool ProbeExecutableBit(SyncSummary summary)
     {
@@ -264,35 +269,51 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (stored is null)
+        if (stored is null && !_ctx.State.HasUnknownExecutableBits())
         {
             _ctx.Db.SetExecutableBitHeld("1", resetRows: false);
             return false;
         }
 
-        if (stored == "0")
+        if (stored is null or "0")
         {
             // The filesystem stamps ctimes from a clock that never runs ahead of this one: a change made before the reset
             // always reads older (one made within a clock tick after it may read older too, and is then taken as not the user's).
+            // Unknown rows with no stored answer have been unknown since a migration whose time is not known: this time
+            // stands for it, and they are adopted as "adopting-unknown": this folder held the bit all along (no "0"
+            // marker), so a +x here may be the user's on a file a bit-less build uploaded -x, and is never cleared.
             var resetNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
-            _ctx.Db.SetExecutableBitHeld(AdoptingPrefix + resetNs.ToString(CultureInfo.InvariantCulture), resetRows: true);
+            var prefix = stored == "0" ? AdoptingPrefix : AdoptingUnknownPrefix;
+            _ctx.Db.SetExecutableBitHeld(prefix + resetNs.ToString(CultureInfo.InvariantCulture), resetRows: stored == "0");
             return true;
         }
 
-        return stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal);
+        return stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal) || stored.StartsWith(AdoptingUnknownPrefix, StringComparison.Ordinal);
     }
 
     /// <summary>The stored exec-bit answer while rows reset to unknown wait for a completed adopt: this, then the reset's Unix time in ns.</summary>
     private const string AdoptingPrefix = "adopting:";
 
-    /// <summary>The Unix time (ns) when the rows were reset for the pending adopt; 0 when none is pending or it cannot be read.</summary>
-    private long AdoptingSinceNs()
+    /// <summary>
+    /// As <see cref="AdoptingPrefix"/>, for the unknown rows of a db that stored no answer (its folder held the bit all
+    /// along, nothing was reset): a +x here is kept (see <see cref="AdoptExecutableBits"/>).
+    /// </summary>
+    private const string AdoptingUnknownPrefix = "adopting-unknown:";
+
+    /// <summary>
+    /// The Unix time (ns) when the rows were reset for the pending adopt (0 when none is pending or it cannot be read),
+    /// and whether it is an adopt of <see cref="AdoptingUnknownPrefix"/> (a +x here is kept).
+    /// </summary>
+    private (long SinceNs, bool KeepsLocalExecutable) PendingAdopt()
     {
         var stored = _ctx.State.GetSetting(StateKeys.ExecutableBitHeld);
-        return stored is not null && stored.StartsWith(AdoptingPrefix, StringComparison.Ordinal)
-            && long.TryParse(stored.AsSpan(AdoptingPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var ns)
+        var keeps = stored is not null && stored.StartsWith(AdoptingUnknownPrefix, StringComparison.Ordinal);
+        var prefix = keeps ? AdoptingUnknownPrefix : AdoptingPrefix;
+        var since = stored is not null && stored.StartsWith(prefix, StringComparison.Ordinal)
+            && long.TryParse(stored.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var ns)
             ? ns
             : 0;
+        return (since, keeps);
     }
 
     /// <summary>
@@ -302,7 +323,7 @@ internal sealed partial class SyncEngine
     /// </summary>
     private void AdoptExecutableBits(Dictionary<string, BaseStat> index, RemoteView remote)
     {
-        var since = AdoptingSinceNs();
+        var (since, keepsLocalExecutable) = PendingAdopt();
         foreach (var (path, stat) in index)
         {
             if (stat.Kind != FileKind.File || stat.Executable is not null
@@ -328,10 +349,13 @@ internal sealed partial class SyncEngine
             }
 
             // A bit here that differs and whose file changed (chmod) after the rows were reset is the user's: the row
-            // takes the server's bit, so the scan sees the chmod and sends it. Otherwise the file takes the server's.
+            // takes the server's bit, so the scan sees the chmod and sends it. So is a +x here on a row unknown since the
+            // migration of a db that stored no answer (this folder held the bit all along; the server's -x may be from a
+            // build that did not send it): never cleared, it is sent. Otherwise the file takes the server's.
             var here = ExecutableBit.TryRead(full);
             var chmodSinceReset = since > 0 && FileChangeTime.TryGet(full) is { } ctime && ctime > since;
-            var bit = here == r.Executable || chmodSinceReset ? r.Executable : ExecutableBit.Apply(full, r.Executable);
+            var usersBit = chmodSinceReset || (keepsLocalExecutable && here == true);
+            var bit = here == r.Executable || usersBit ? r.Executable : ExecutableBit.Apply(full, r.Executable);
             _ctx.Db.SetExecutableBit(path, bit);
             ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
             slot = slot with { Executable = bit };

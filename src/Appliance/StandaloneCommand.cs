@@ -58,7 +58,7 @@ internal static class StandaloneCommand
             throw new DropboxException(ErrorKind.InvalidArgument, $"--metrics-bind takes an IP address where only your metrics scraper reaches (default 127.0.0.1); got '{metricsBind}'.");
         }
 
-        var useTls = tls || (!IPAddress.IsLoopback(bindAddress) && !insecureHttp);
+        var useTls = UsesTls(bindAddress, tls, insecureHttp);
         var scheme = useTls ? "https" : "http";
         var host = UrlHost(bindAddress);
         var metricsHost = UrlHost(metricsAddress);
@@ -155,6 +155,13 @@ internal static class StandaloneCommand
         Console.WriteLine("stopped");
         return 0;
     }
+
+    /// <summary>
+    /// Whether every listener is TLS: with <c>--tls</c>, and whenever the appliance serves other machines (a bind address
+    /// that is not loopback) unless <c>--insecure-http</c> says a TLS-terminating proxy stands in front.
+    /// </summary>
+    internal static bool UsesTls(IPAddress bind, bool tls, bool insecureHttp) =>
+        tls || (!IPAddress.IsLoopback(bind) && !insecureHttp);
 
     private static void OnSignal(PosixSignalContext context, CancellationTokenSource stop)
     {

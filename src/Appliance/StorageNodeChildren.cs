@@ -108,7 +108,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"storage node listening: grpc=(\S+) http=(\S+)")]
+    [GeneratedRegex(@"^storage node listening: grpc=(\S+) http=(\S+)$")]
     private static partial Regex ListeningLine();
 
     [GeneratedRegex(@"^metrics: (\S+)$")]
@@ -216,23 +216,27 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
 
             if (!_listening.Task.IsCompleted)
             {
+                // Kept for the message should the node fail to start; forwarded all the same, since what a node logs
+                // while it starts (a torn tail cut off, a corrupt segment to scrub) is what an operator must see.
                 lock (_early)
                 {
                     _early.AppendLine(line);
                 }
 
-                // The program prints its listening line, then its metrics line: the node is up with both.
+                // The program prints its listening line, then its metrics line: the node is up with both. They are
+                // this process's to read (it prints its own storage-node: and metrics: lines for them), not passed on.
                 var m = ListeningLine().Match(line);
                 if (m.Success)
                 {
                     _bound = (m.Groups[1].Value.TrimEnd('/'), m.Groups[2].Value.TrimEnd('/'));
-                }
-                else if (MetricsLine().Match(line) is { Success: true } metrics && _bound is { } bound)
-                {
-                    _listening.TrySetResult((bound.Grpc, bound.Http, metrics.Groups[1].Value));
+                    return;
                 }
 
-                return;
+                if (MetricsLine().Match(line) is { Success: true } metrics && _bound is { } bound)
+                {
+                    _listening.TrySetResult((bound.Grpc, bound.Http, metrics.Groups[1].Value));
+                    return;
+                }
             }
 
             // Marked with the node, so no node's line reads as one of the appliance's own (metrics:, ready:). A JSON log

@@ -16,6 +16,10 @@ public sealed class StandaloneBindTlsTests
     [InlineData("fd00::17", false, false, true)]
     [InlineData("192.168.1.20", false, true, false)]
     [InlineData("fd00::17", false, true, false)]
+    // A wildcard is not loopback either: TLS. (The appliance refuses a wildcard --bind before it asks, since the
+    // address goes into links and the certificate; the decision itself still never answers plaintext for one.)
+    [InlineData("0.0.0.0", false, false, true)]
+    [InlineData("::", false, false, true)]
     // --tls always wins, loopback or not, even beside --insecure-http.
     [InlineData("127.0.0.1", true, false, true)]
     [InlineData("192.168.1.20", true, false, true)]

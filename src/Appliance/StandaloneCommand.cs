@@ -22,7 +22,7 @@ namespace Dropbox.Appliance;
 /// start in <c>tls/</c>), and the nodes call each other trusting that CA. All folders are owner-only. It prints
 /// <c>token: TOKEN</c> only when it creates the first user (later only <c>user token owner --data DIR</c> shows it,
 /// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate);
-/// <c>storage: URL (presigned links on URL)</c> and <c>storage-node: URL pid PID</c> (this process's pid: the node runs in it); one
+/// <c>storage: URL (presigned links on URL)</c> and <c>storage-node: URL pid PID (in-process)</c> (this process's pid: the node runs in it); one
 /// <c>metrics: URL</c> line per node (operator-only listeners on METRICS-ADDRESS, default 127.0.0.1: the metadata
 /// node's on PORT+4, the storage node's on PORT+5; <c>/metrics</c> is answered nowhere else, since its node-wide numbers
 /// would tell one account what another stores); then <c>ready: URL</c> once a client can upload; and stops cleanly on Ctrl-C or SIGTERM. Requests and
@@ -135,9 +135,9 @@ internal static class StandaloneCommand
 
             Console.WriteLine($"storage: {grpc} (presigned links on {http})");
 
-            // The same line --storage-nodes N prints per child, so one parser reads both; the node runs in this
-            // process, so the pid is the appliance's own (killing it stops the metadata node too).
-            Console.WriteLine($"storage-node: {grpc} pid {Environment.ProcessId}");
+            // The line --storage-nodes N prints per child, so one parser reads both; the node runs in this process, so
+            // the pid is the appliance's own (killing it stops the metadata node too), and the line says so.
+            Console.WriteLine($"storage-node: {grpc} pid {Environment.ProcessId} (in-process)");
             Console.WriteLine($"metrics: {MetadataNodeHost.MetricsUrl(metadata)}{NodeObservability.MetricsPath}");
             Console.WriteLine($"metrics: {storage.Services.GetRequiredService<OperatorListener>().Url}{NodeObservability.MetricsPath}");
             Console.WriteLine($"ready: {metadataUrl}");

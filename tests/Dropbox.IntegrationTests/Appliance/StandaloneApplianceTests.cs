@@ -58,9 +58,11 @@ public sealed partial class StandaloneApplianceTests : IDisposable
             }
 
             // One storage-node line before ready:, as --storage-nodes N prints per node (the pattern StandaloneNodes
-            // parses): the in-process node's gRPC URL, which answers as a storage node, and the appliance's own pid.
+            // parses): the in-process node's gRPC URL, which answers as a storage node, and the appliance's own pid,
+            // marked " (in-process)" so nobody takes the pid for a node's own.
             var nodeLine = Assert.Single(StorageNodeLine().Matches(appliance.Stdout));
             Assert.Equal(appliance.Id, int.Parse(nodeLine.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.True(nodeLine.Groups[3].Success, nodeLine.Value);
             Assert.True(nodeLine.Index < appliance.Stdout.IndexOf("ready: ", StringComparison.Ordinal), appliance.Stdout);
             using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(nodeLine.Groups[1].Value))
             {
@@ -148,7 +150,7 @@ public sealed partial class StandaloneApplianceTests : IDisposable
     [GeneratedRegex(@"^metrics: (http://127\.0\.0\.1:\d+/metrics)\s*$", RegexOptions.Multiline)]
     private static partial Regex MetricsLine();
 
-    [GeneratedRegex(@"^storage-node: (http://127\.0\.0\.1:\d+) pid (\d+)\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^storage-node: (http://127\.0\.0\.1:\d+) pid (\d+)( \(in-process\))?\s*$", RegexOptions.Multiline)]
     private static partial Regex StorageNodeLine();
 
     // Which planning call a new file takes (PlanChunks windows, or PlanUpload after a change mid-read) depends on timing.

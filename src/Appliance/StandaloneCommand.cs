@@ -21,7 +21,8 @@ namespace Dropbox.Appliance;
 /// loopback (unless <c>--insecure-http</c>), every listener is TLS with the appliance's own CA (made on first
 /// start in <c>tls/</c>), and the nodes call each other trusting that CA. All folders are owner-only. It prints
 /// <c>token: TOKEN</c> only when it creates the first user (later only <c>user token owner --data DIR</c> shows it,
-/// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate); one
+/// so it does not land in service logs on every start); with TLS <c>ca: PATH</c> and <c>fingerprint: SHA256:…</c> (of the server certificate);
+/// <c>storage: URL (presigned links on URL)</c> and <c>storage-node: URL pid PID (in-process)</c> (this process's pid: the node runs in it); one
 /// <c>metrics: URL</c> line per node (operator-only listeners on METRICS-ADDRESS, default 127.0.0.1: the metadata
 /// node's on PORT+4, the storage node's on PORT+5; <c>/metrics</c> is answered nowhere else, since its node-wide numbers
 /// would tell one account what another stores); then <c>ready: URL</c> once a client can upload; and stops cleanly on Ctrl-C or SIGTERM. Requests and
@@ -58,7 +59,7 @@ internal static class StandaloneCommand
             throw new DropboxException(ErrorKind.InvalidArgument, $"--metrics-bind takes an IP address where only your metrics scraper reaches (default 127.0.0.1); got '{metricsBind}'.");
         }
 
-        var useTls = tls || (!IPAddress.IsLoopback(bindAddress) && !insecureHttp);
+        var useTls = UsesTls(bindAddress, tls, insecureHttp);
         var scheme = useTls ? "https" : "http";
         var host = UrlHost(bindAddress);
         var metricsHost = UrlHost(metricsAddress);
@@ -133,6 +134,10 @@ internal static class StandaloneCommand
             }
 
             Console.WriteLine($"storage: {grpc} (presigned links on {http})");
+
+            // The line --storage-nodes N prints per child, so one parser reads both; the node runs in this process, so
+            // the pid is the appliance's own (killing it stops the metadata node too), and the line says so.
+            Console.WriteLine($"storage-node: {grpc} pid {Environment.ProcessId} (in-process)");
             Console.WriteLine($"metrics: {MetadataNodeHost.MetricsUrl(metadata)}{NodeObservability.MetricsPath}");
             Console.WriteLine($"metrics: {storage.Services.GetRequiredService<OperatorListener>().Url}{NodeObservability.MetricsPath}");
             Console.WriteLine($"ready: {metadataUrl}");
@@ -155,6 +160,13 @@ internal static class StandaloneCommand
         Console.WriteLine("stopped");
         return 0;
     }
+
+    /// <summary>
+    /// Whether every listener is TLS: with <c>--tls</c>, and whenever the appliance serves other machines (a bind address
+    /// that is not loopback) unless <c>--insecure-http</c> says a TLS-terminating proxy stands in front.
+    /// </summary>
+    internal static bool UsesTls(IPAddress bind, bool tls, bool insecureHttp) =>
+        tls || (!IPAddress.IsLoopback(bind) && !insecureHttp);
 
     private static void OnSignal(PosixSignalContext context, CancellationTokenSource stop)
     {

@@ -12,9 +12,11 @@ namespace Dropbox.Appliance;
 /// own program with the command line the docker image runs (<c>dotnet Dropbox.StorageNode.dll --data … --keys …
 /// --metadata … --node-id …</c>), on the appliance's address. A child that dies (say SIGKILL in a test) stays dead:
 /// that is a lost node, for the metadata node to notice and re-replicate. Their log lines are passed on prefixed with
-/// the node id; stopping sends each SIGTERM, then SIGKILL after the grace period. Each child's stdin is a pipe from
-/// this process that is never written: when the appliance dies, however (SIGKILL too), the pipe closes and every child
-/// stops (<see cref="ParentWatch"/>), so no storage node is left orphaned holding its ports and data folder.
+/// the node id (<c>[storage-2] …</c>), or, with <c>--log-format json</c>, as the node wrote them with a first property
+/// <c>"Node":"storage-2"</c>, so every line stays one JSON object a log shipper parses; stopping sends each SIGTERM,
+/// then SIGKILL after the grace period. Each child's stdin is a pipe from this process that is never written: when the
+/// appliance dies, however (SIGKILL too), the pipe closes and every child stops (<see cref="ParentWatch"/>), so no
+/// storage node is left orphaned holding its ports and data folder.
 /// </summary>
 internal sealed partial class StorageNodeChildren : IAsyncDisposable
 {
@@ -70,7 +72,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
                     args.Add("--insecure-http");
                 }
 
-                children._children.Add(await Child.StartAsync(nodeId, args, cancellationToken).ConfigureAwait(false));
+                children._children.Add(await Child.StartAsync(nodeId, args, logging.Format == LogFormat.Json, cancellationToken).ConfigureAwait(false));
             }
 
             return children;
@@ -106,7 +108,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"storage node listening: grpc=(\S+) http=(\S+)")]
+    [GeneratedRegex(@"^storage node listening: grpc=(\S+) http=(\S+)$")]
     private static partial Regex ListeningLine();
 
     [GeneratedRegex(@"^metrics: (\S+)$")]
@@ -120,10 +122,14 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
         private (string Grpc, string Http)? _bound;
         private readonly System.Text.StringBuilder _early = new();
 
-        private Child(string nodeId, Process process)
+        // With JSON logs, what replaces a forwarded object's opening brace: the same object, the node named first.
+        private readonly string? _jsonPrefix;
+
+        private Child(string nodeId, Process process, bool json)
         {
             NodeId = nodeId;
             _process = process;
+            _jsonPrefix = json ? "{\"Node\":" + System.Text.Json.JsonSerializer.Serialize(nodeId) + "," : null;
         }
 
         public string NodeId { get; }
@@ -137,7 +143,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
 
         public int Pid => _process.Id;
 
-        public static async Task<Child> StartAsync(string nodeId, List<string> args, CancellationToken cancellationToken)
+        public static async Task<Child> StartAsync(string nodeId, List<string> args, bool json, CancellationToken cancellationToken)
         {
             var dll = Path.Combine(AppContext.BaseDirectory, "Dropbox.StorageNode.dll");
             if (!File.Exists(dll))
@@ -162,7 +168,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
                 info.ArgumentList.Add(a);
             }
 
-            var child = new Child(nodeId, new Process { StartInfo = info });
+            var child = new Child(nodeId, new Process { StartInfo = info }, json);
             child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data, Console.Out);
             child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, Console.Error);
             child._process.EnableRaisingEvents = true;
@@ -210,27 +216,35 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
 
             if (!_listening.Task.IsCompleted)
             {
+                // Kept for the message should the node fail to start; forwarded all the same, since what a node logs
+                // while it starts (a torn tail cut off, a corrupt segment to scrub) is what an operator must see.
                 lock (_early)
                 {
                     _early.AppendLine(line);
                 }
 
-                // The program prints its listening line, then its metrics line: the node is up with both.
+                // The program prints its listening line, then its metrics line: the node is up with both. They are
+                // this process's to read (it prints its own storage-node: and metrics: lines for them), not passed on.
                 var m = ListeningLine().Match(line);
                 if (m.Success)
                 {
                     _bound = (m.Groups[1].Value.TrimEnd('/'), m.Groups[2].Value.TrimEnd('/'));
+                    return;
                 }
-                else if (MetricsLine().Match(line) is { Success: true } metrics && _bound is { } bound)
+
+                if (MetricsLine().Match(line) is { Success: true } metrics && _bound is { } bound)
                 {
                     _listening.TrySetResult((bound.Grpc, bound.Http, metrics.Groups[1].Value));
+                    return;
                 }
-
-                return;
             }
 
-            // Prefixed, so no node's line reads as one of the appliance's own (metrics:, ready:).
-            forward.WriteLine($"[{NodeId}] {line}");
+            // Marked with the node, so no node's line reads as one of the appliance's own (metrics:, ready:). A JSON log
+            // object (it opens with its first property) gets the node as a property; anything else (say a crash's text
+            // on stderr) the prefix.
+            forward.WriteLine(_jsonPrefix is not null && line.StartsWith("{\"", StringComparison.Ordinal)
+                ? string.Concat(_jsonPrefix, line.AsSpan(1))
+                : $"[{NodeId}] {line}");
         }
 
         /// <summary>SIGTERM, as <c>docker stop</c> would send.</summary>

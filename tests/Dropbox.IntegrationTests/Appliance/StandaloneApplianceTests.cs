@@ -57,6 +57,20 @@ public sealed partial class StandaloneApplianceTests : IDisposable
                 Assert.Equal("ok", await http.GetStringAsync(metricsUrls[0].Replace("/metrics", "/healthz", StringComparison.Ordinal)));
             }
 
+            // One storage-node line before ready:, as --storage-nodes N prints per node (the pattern StandaloneNodes
+            // parses): the in-process node's gRPC URL, which answers as a storage node, and the appliance's own pid,
+            // marked " (in-process)" so nobody takes the pid for a node's own.
+            var nodeLine = Assert.Single(StorageNodeLine().Matches(appliance.Stdout));
+            Assert.Equal(appliance.Id, int.Parse(nodeLine.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.True(nodeLine.Groups[3].Success, nodeLine.Value);
+            Assert.True(nodeLine.Index < appliance.Stdout.IndexOf("ready: ", StringComparison.Ordinal), appliance.Stdout);
+            using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(nodeLine.Groups[1].Value))
+            {
+                var storage = new Dropbox.Shared.Protos.Storage.ChunkStorage.ChunkStorageClient(channel);
+                var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await storage.GetStatsAsync(new Dropbox.Shared.Protos.Storage.GetStatsRequest { Token = "not-a-token" }));
+                Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
+            }
+
             // The console logger writes from a queue: wait for the line rather than read stdout once.
             await appliance.WaitForOutputAsync(SyncRequestLogLine(), StartTimeout);
 
@@ -135,6 +149,9 @@ public sealed partial class StandaloneApplianceTests : IDisposable
 
     [GeneratedRegex(@"^metrics: (http://127\.0\.0\.1:\d+/metrics)\s*$", RegexOptions.Multiline)]
     private static partial Regex MetricsLine();
+
+    [GeneratedRegex(@"^storage-node: (http://127\.0\.0\.1:\d+) pid (\d+)( \(in-process\))?\s*$", RegexOptions.Multiline)]
+    private static partial Regex StorageNodeLine();
 
     // Which planning call a new file takes (PlanChunks windows, or PlanUpload after a change mid-read) depends on timing.
     [GeneratedRegex(@"HTTP POST /dropbox\.metadata\.v1\.Sync/\w+ HTTP/2 -> 200")]

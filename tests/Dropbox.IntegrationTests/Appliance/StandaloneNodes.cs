@@ -130,7 +130,7 @@ internal sealed partial class StandaloneNodes : IDisposable
     [GeneratedRegex(@"^token: (\S+)$", RegexOptions.Multiline)]
     private static partial Regex TokenLine();
 
-    [GeneratedRegex(@"^storage-node: (http://127\.0\.0\.1:\d+) pid (\d+)\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^storage-node: (http://127\.0\.0\.1:\d+) pid (\d+)( \(in-process\))?\s*$", RegexOptions.Multiline)]
     private static partial Regex StorageNodeLine();
 
     [GeneratedRegex(@"^metrics: (http://127\.0\.0\.1:\d+/metrics)\s*$", RegexOptions.Multiline)]

@@ -40,6 +40,13 @@ internal sealed partial class MetadataProcess : IDisposable
         }
     }
 
+    /// <summary>SIGTERM, as an operator stops it; waits (bounded) for a clean exit.</summary>
+    public async Task StopAsync()
+    {
+        _process.Signal(15);
+        Assert.Equal(0, await _process.WaitForExitAsync(Timeout));
+    }
+
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public void Kill() => _process.Kill();
 

@@ -78,6 +78,8 @@ public sealed class NodeEndpointsTests : IDisposable
         Assert.True(after.Single("dropbox_storage_live_bytes") >= 100_000, after.Text);
         Assert.True(after.Single("dropbox_storage_pending_events") >= 1, "no metadata node: the events wait\n" + after.Text);
         Assert.Equal(0, after.Single("dropbox_storage_write_failed"));
+        Assert.Equal(0, after.Single("dropbox_storage_full"));
+        Assert.Equal(0, after.Single("dropbox_storage_puts_refused_full_total"));
         Assert.True(after.Single("dropbox_disk_free_bytes") > 0, after.Text);
         Assert.True(after.Sum("dropbox_http_requests_total", ("route", "/chunks/{id}"), ("method", "PUT"), ("code", "201")) == 2, after.Text);
         Assert.Equal(2, after.Sum("dropbox_http_request_duration_seconds_count", ("route", "/chunks/{id}"), ("method", "PUT")));
@@ -96,6 +98,130 @@ public sealed class NodeEndpointsTests : IDisposable
         var (readyStatus, _, readyBody) = await GetAsync(httpUrl + "/readyz");
         Assert.Equal(HttpStatusCode.OK, readyStatus);
         Assert.StartsWith("ready", readyBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_storage_node_below_its_free_space_reserve_refuses_a_put_with_507_and_its_scrape_shows_it_full()
+    {
+        // Arrange: a reserve no disk has free, so the node is full from its start.
+        var keys = _dir.CreateSub("keys");
+        var tokens = ChunkTokenService.ForKeyDirectory(keys);
+        tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "full-1", [], TimeSpan.FromMinutes(1));
+        await using var app = StorageNodeHost.Build(
+            new StorageNodeOptions
+            {
+                DataDirectory = _dir.CreateSub("data"),
+                KeysDirectory = keys,
+                GrpcUrl = "http://127.0.0.1:0",
+                NodeId = "full-1",
+                IndexSizeBytes = 1L << 16,
+                IndexMemoryBytes = 1L << 22,
+                CheckpointInterval = TimeSpan.Zero,
+                CompactionInterval = TimeSpan.Zero,
+                ReserveBytes = long.MaxValue / 2,
+            },
+            logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await app.StartAsync();
+        var (_, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
+        var metricsUrl = app.Services.GetRequiredService<OperatorListener>().Url + "/metrics";
+
+        // Act: one put through a presigned link.
+        var bytes = RandomNumberGenerator.GetBytes(10_000);
+        var id = ChunkId.Compute(bytes);
+        var link = $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(TokenOperation.Put, "ns-full", "full-1", [id], TimeSpan.FromMinutes(5)))}";
+        using var put = await _http.PutAsync(link, new ByteArrayContent(bytes));
+
+        // Assert: refused as out of space, nothing stored, and the scrape says why.
+        Assert.Equal(HttpStatusCode.InsufficientStorage, put.StatusCode);
+        var metrics = await PrometheusText.ScrapeAsync(_http, metricsUrl);
+        Assert.Equal(1, metrics.Single("dropbox_storage_full"));
+        Assert.Equal(1, metrics.Single("dropbox_storage_puts_refused_full_total"));
+        Assert.Equal(0, metrics.Single("dropbox_storage_chunks_stored_total"));
+        Assert.Equal(0, metrics.Single("dropbox_storage_chunks"));
+
+        // The .NET runtime collector is in the node's registry: a collection is counted.
+        GC.Collect();
+        var runtime = await PrometheusText.ScrapeAsync(_http, metricsUrl);
+        Assert.True(runtime.Sum("dotnet_collection_count_total") >= 1, runtime.Text);
+    }
+
+    [Fact]
+    public async Task A_metadata_node_scrape_counts_a_gc_pass_that_deletes_an_unreferenced_chunk_from_its_storage_node()
+    {
+        // Arrange: a storage node holding one chunk, and a metadata node (same key ring) whose collector runs every
+        // 250 ms with a grace just above a 1 s token lifetime; the chunk is reported stored and no file names it.
+        var keys = _dir.CreateSub("keys");
+        var tokens = ChunkTokenService.ForKeyDirectory(keys);
+        tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "gc-1", [], TimeSpan.FromMinutes(1));
+        await using var storage = StorageNodeHost.Build(
+            new StorageNodeOptions
+            {
+                DataDirectory = _dir.CreateSub("data"),
+                KeysDirectory = keys,
+                GrpcUrl = "http://127.0.0.1:0",
+                NodeId = "gc-1",
+                IndexSizeBytes = 1L << 16,
+                IndexMemoryBytes = 1L << 22,
+                CheckpointInterval = TimeSpan.Zero,
+                CompactionInterval = TimeSpan.Zero,
+            },
+            logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await storage.StartAsync();
+        var (grpcUrl, httpUrl) = await storage.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
+        var storageMetricsUrl = storage.Services.GetRequiredService<OperatorListener>().Url + "/metrics";
+        var bytes = RandomNumberGenerator.GetBytes(1000);
+        var id = ChunkId.Compute(bytes);
+        var link = $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(TokenOperation.Put, "ns-gc", "gc-1", [id], TimeSpan.FromMinutes(5)))}";
+        using (var put = await _http.PutAsync(link, new ByteArrayContent(bytes)))
+        {
+            Assert.True(put.IsSuccessStatusCode, $"{(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.Equal(1, (await PrometheusText.ScrapeAsync(_http, storageMetricsUrl)).Single("dropbox_storage_chunks"));
+        await using var metadata = MetadataNodeHost.Build(
+            new MetadataNodeOptions
+            {
+                DataDirectory = _dir.CreateSub("meta"),
+                KeysDirectory = keys,
+                Urls = ["http://127.0.0.1:0"],
+                TokenLifetime = TimeSpan.FromSeconds(1),
+                GcGracePeriod = TimeSpan.FromSeconds(2),
+                GcInterval = TimeSpan.FromMilliseconds(250),
+            },
+            logging => logging.ClearProviders());
+        var store = metadata.Services.GetRequiredService<MetadataStore>();
+        var (user, _) = store.AddUser("alice");
+        store.Nodes.Register(new NodeRegistration("gc-1", grpcUrl, httpUrl, 0, 0));
+        // Reported as an LZ4 chunk 900 bytes at rest, so the reclaimed bytes tell stored bytes from plain ones.
+        var chunk = new Proto.ChunkRef { Id = id.ToByteString(), Size = 1000, Encoding = Proto.ChunkEncoding.Lz4, StoredSize = 900 };
+        store.ReportChunksStored(Report("gc-1", chunk, user.Namespace.Value));
+
+        // Act: the node runs; its collector passes until the grace has gone by and the chunk is deleted.
+        await metadata.StartAsync();
+        var metricsUrl = MetadataNodeHost.MetricsUrl(metadata) + "/metrics";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var metrics = await PrometheusText.ScrapeAsync(_http, metricsUrl);
+        while (metrics.Single("dropbox_gc_chunks_deleted_total") < 1)
+        {
+            Assert.True(clock.Elapsed < Timeout, $"no collector pass deleted the chunk within {Timeout}:\n{metrics.Text}");
+            await Task.Delay(100);
+            metrics = await PrometheusText.ScrapeAsync(_http, metricsUrl);
+        }
+
+        // Assert: the pass counted, the chunk's stored bytes reclaimed, nothing failed or pruned, and the node no
+        // longer holds it; the metadata node's disk gauges describe its file system.
+        Assert.True(metrics.Single("dropbox_gc_runs_total") >= 1, metrics.Text);
+        Assert.Equal(1, metrics.Single("dropbox_gc_chunks_deleted_total"));
+        Assert.Equal(900, metrics.Single("dropbox_gc_bytes_reclaimed_total"));
+        Assert.Equal(0, metrics.Single("dropbox_gc_chunks_failed_total"));
+        Assert.Equal(0, metrics.Single("dropbox_gc_versions_pruned_total"));
+        Assert.True(metrics.Single("dropbox_disk_free_bytes") > 0, metrics.Text);
+        Assert.True(metrics.Single("dropbox_disk_total_bytes") >= metrics.Single("dropbox_disk_free_bytes"), metrics.Text);
+        Assert.Equal(0, (await PrometheusText.ScrapeAsync(_http, storageMetricsUrl)).Single("dropbox_storage_chunks"));
+        GC.Collect();
+        var runtime = await PrometheusText.ScrapeAsync(_http, metricsUrl);
+        Assert.True(runtime.Sum("dotnet_collection_count_total") >= 1, runtime.Text);
+        await metrics.AssertPromtoolAcceptsAsync();
     }
 
     [Fact]
@@ -250,7 +376,7 @@ public sealed class NodeEndpointsTests : IDisposable
     private static ReportChunksStoredRequest Report(string node, Proto.ChunkRef chunk, string ns)
     {
         var report = new ReportChunksStoredRequest { NodeId = node };
-        report.Chunks.Add(new StoredChunk { ChunkId = chunk.Id, Size = chunk.Size, StoredSize = chunk.StoredSize, NamespaceId = ns });
+        report.Chunks.Add(new StoredChunk { ChunkId = chunk.Id, Size = chunk.Size, Encoding = chunk.Encoding, StoredSize = chunk.StoredSize, NamespaceId = ns });
         return report;
     }
 }

@@ -9,7 +9,7 @@ using Grpc.Net.Client;
 namespace Dropbox.IntegrationTests.Client;
 
 /// <summary>A metadata node and a storage node as real processes on 127.0.0.1 ephemeral ports, with one user.</summary>
-internal sealed partial class ClientCluster : IDisposable
+internal sealed partial class ClientCluster : IClientTarget, IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly Dictionary<string, string> Quiet = new() { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" };

@@ -52,6 +52,12 @@ public sealed class DiskFillsUpTests : IDisposable
         var storedBefore = (await PrometheusText.ScrapeAsync(http, small)).Single("dropbox_storage_chunks");
         Assert.True(storedBefore >= 1, "no chunk of the first file landed on the small node");
 
+        // The node checkpoints its index onto this disk every 30 s: a second 16 MiB table is written, then the first
+        // purged. One landing while the client fills the disk would refuse puts for a moment (the client then avoids the
+        // node) and leave room again afterwards; so start right after one: the disk holds what it holds at rest, and the
+        // next is 30 s away.
+        await WaitForIndexCheckpointAsync();
+
         // The rest of the disk taken but for 6 MiB above the node's reserve (as other data on a shared disk would).
         var free = new DriveInfo(_smallDisk).AvailableFreeSpace;
         var ballast = free - ReserveBytes - (6 * MiB);
@@ -85,6 +91,35 @@ public sealed class DiskFillsUpTests : IDisposable
         Assert.Equal(2, down.FilesDownloaded);
         Assert.Equal(before, await File.ReadAllBytesAsync(beta.PathOf("before.bin")));
         Assert.Equal(after, await File.ReadAllBytesAsync(beta.PathOf("after.bin")));
+    }
+
+    /// <summary>
+    /// Waits (bounded) until the small node has completed an index checkpoint it had not when called: its one checkpoint
+    /// folder is a new one, and the disk's free space holds still over half a second (the table is written).
+    /// </summary>
+    private async Task WaitForIndexCheckpointAsync()
+    {
+        var folder = Path.Combine(_smallDisk, "index", "faster", "checkpoints", "index-checkpoints");
+        HashSet<string> Checkpoints() => Directory.Exists(folder) ? [.. Directory.EnumerateDirectories(folder)] : [];
+        var before = Checkpoints();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(90))
+        {
+            var now = Checkpoints();
+            if (now.Count == 1 && !now.SetEquals(before))
+            {
+                var free = new DriveInfo(_smallDisk).AvailableFreeSpace;
+                await Task.Delay(500);
+                if (new DriveInfo(_smallDisk).AvailableFreeSpace == free && Checkpoints().SetEquals(now))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"no index checkpoint completed in {folder} within 90 s (it had {before.Count} checkpoint folder(s))");
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)

@@ -71,7 +71,13 @@ public sealed class ComposeTopologyTests : IDisposable
         Assert.Equal(1, down.FilesDownloaded);
         Assert.Equal(content, File.ReadAllBytes(beta.PathOf("report.bin")));
 
-        // Replication 2 (the metadata service's --replication): each chunk is held by exactly two storage nodes.
+        // The metadata service's --replication (2 in the file): each chunk of the file is held by exactly that many
+        // storage nodes (a flag the node did not take would leave its default of 1).
+        var command = topology.Services.Single(s => s.Name == "metadata").Command!;
+        var flag = Array.IndexOf(command, "--replication");
+        Assert.True(flag >= 0, "compose.yaml's metadata service sets no --replication");
+        var replication = int.Parse(command[flag + 1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(down.ChunksDownloaded >= 2, $"{down.ChunksDownloaded} chunks");
         using var http = new HttpClient(ServerTrust.ForCaFile(topology.CaFile!, "the compose CA").CreateHandler()) { Timeout = TimeSpan.FromSeconds(30) };
         double held = 0;
         foreach (var storage in topology.ServicesOf("Dockerfile.storage"))
@@ -80,7 +86,8 @@ public sealed class ComposeTopologyTests : IDisposable
         }
 
         var metadata = await PrometheusText.ScrapeAsync(http, topology.MetadataMetricsUrl);
-        Assert.True(held >= 2 && held % 2 == 0, $"{held} chunk copies held\n{topology.Logs}");
+        Assert.True(replication >= 2, $"compose.yaml's metadata service runs with --replication {replication}");
+        Assert.True(held == replication * down.ChunksDownloaded, $"{held} chunk copies held for {down.ChunksDownloaded} chunks, replication {replication}\n{topology.Logs}");
         Assert.Equal(0, metadata.Single("dropbox_chunks_under_replicated"));
     }
 }

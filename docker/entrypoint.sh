@@ -1,23 +1,27 @@
 #!/bin/sh
-# Entrypoint of both images: entrypoint.sh DLL [ARGS...] runs `dotnet $APP_DIR/DLL ARGS...` as the image's non-root user,
-# after checking what the command needs. A storage node server and `tls init` need PUBLIC_HOST (the name or address
-# clients use to reach this machine: it goes into the advertised URLs and the certificate); without it they would
-# hand clients 127.0.0.1 or a certificate for the wrong name, so they stop here with a clear message instead.
+# Entrypoint of both images: entrypoint.sh APP [ARGS...] runs the node APP (Dropbox.MetadataNode or
+# Dropbox.StorageNode; a trailing ".dll" is accepted too) from $APP_DIR (default /app) with ARGS, after checking what
+# the command needs. The images hold a self-contained publish (docker/build.sh): the folder has the .NET runtime
+# (libcoreclr.so) and the app's own executable, which runs with no .NET installed. A framework-dependent build folder
+# (no runtime in it, as `dotnet build` makes) runs as `dotnet APP.dll`.
+# A storage node server and `tls init` need PUBLIC_HOST (the name or address clients use to reach this machine: it
+# goes into the advertised URLs and the certificate); without it they would hand clients 127.0.0.1 or a certificate
+# for the wrong name, so they stop here with a clear message instead.
 set -eu
 
 if [ "$#" -lt 1 ]; then
-  echo "usage: entrypoint.sh Dropbox.MetadataNode.dll|Dropbox.StorageNode.dll [ARGS...]" >&2
+  echo "usage: entrypoint.sh Dropbox.MetadataNode|Dropbox.StorageNode [ARGS...]" >&2
   exit 64
 fi
 
-dll="$1"
+app="${1%.dll}"
 shift
 app_dir="${APP_DIR:-/app}"
 
 needs_public_host=no
-case "$dll:${1:-}:${2:-}" in
-  Dropbox.StorageNode.dll:*) needs_public_host=yes ;;
-  Dropbox.MetadataNode.dll:tls:init) needs_public_host=yes ;;
+case "$app:${1:-}:${2:-}" in
+  Dropbox.StorageNode:*) needs_public_host=yes ;;
+  Dropbox.MetadataNode:tls:init) needs_public_host=yes ;;
 esac
 
 if [ "$needs_public_host" = yes ] && [ -z "${PUBLIC_HOST:-}" ]; then
@@ -27,4 +31,13 @@ if [ "$needs_public_host" = yes ] && [ -z "${PUBLIC_HOST:-}" ]; then
   exit 64
 fi
 
-exec dotnet "$app_dir/$dll" "$@"
+if [ -e "$app_dir/libcoreclr.so" ] && [ -x "$app_dir/$app" ]; then
+  exec "$app_dir/$app" "$@"
+fi
+
+if [ ! -e "$app_dir/$app.dll" ]; then
+  echo "error: $app_dir holds neither a self-contained $app (run docker/build.sh) nor $app.dll" >&2
+  exit 70
+fi
+
+exec dotnet "$app_dir/$app.dll" "$@"

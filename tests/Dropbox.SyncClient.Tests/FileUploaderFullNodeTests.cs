@@ -33,6 +33,26 @@ public sealed class FileUploaderFullNodeTests : IDisposable
         Assert.Equal(["", "n1"], _server.AvoidNodesSeen);
     }
     [Fact]
+    public async Task A_new_file_uploaded_as_it_is_read_whose_put_is_refused_as_full_is_planned_again_avoiding_that_node_in_the_same_pass()
+    {
+        // Arrange: a new file over the small-file size, so it is uploaded while it is read (PlanChunks windows); node n1
+        // refuses every put as full, and the metadata node does not know it yet (its windows keep naming n1).
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("big.bin", TestClient.RandomBytes(3 << 20, 11));
+        File.SetLastWriteTimeUtc(a.PathOf("big.bin"), DateTime.UtcNow.AddMinutes(-5));
+        _server.FirstNodeFull = true;
+
+        // Act
+        var summary = await a.SyncAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: committed in this pass, after a window's put was refused, by a plan that avoided n1.
+        Assert.True(summary.Errors == 0, string.Join("\n", summary.ErrorMessages));
+        Assert.Equal(1, summary.FilesUploaded);
+        Assert.True(_server.PlannedWindows >= 1, $"{_server.PlannedWindows} windows");
+        Assert.Equal(["n1"], _server.AvoidNodesSeen);
+    }
+
+    [Fact]
     public async Task A_hashed_file_whose_one_file_plan_is_refused_for_the_put_limit_is_planned_by_windows_and_committed()
     {
         // Arrange: a hashed file of about 64 chunks; the server refuses one-file plans of more than 10 puts.

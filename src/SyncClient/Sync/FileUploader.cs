@@ -179,6 +179,7 @@ internal sealed class FileUploader
         var wantedTotal = 0;
         var chunkCount = 0;
         var conflict = false;
+        var refusedFull = false;
         var window = new List<SourceChunk>();
         long windowBytes = 0;
         List<SourceChunk>? plannedChunks = null;
@@ -302,7 +303,17 @@ internal sealed class FileUploader
 
                 if (!conflict)
                 {
-                    await queue.CompleteAsync().ConfigureAwait(false); // throws the first failed put
+                    try
+                    {
+                        await queue.CompleteAsync().ConfigureAwait(false); // throws the first failed put
+                    }
+                    catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && !ct.IsCancellationRequested)
+                    {
+                        // This file's own put was refused as full (SendAsync put the node in _fullNodes): planned again
+                        // below, avoiding it, rather than failing the file for this pass.
+                        _ctx.Progress.Log($"'{path}': a storage node is full; planning again on the others");
+                        refusedFull = true;
+                    }
                 }
             }
             finally
@@ -327,6 +338,20 @@ internal sealed class FileUploader
         if (conflict)
         {
             return (UploadOutcome.Conflict, null);
+        }
+
+        if (refusedFull)
+        {
+            // As a hashed file's upload: the whole chunk list planned again with the full nodes avoided (and planned
+            // once more if another fills up); chunks already stored are not sent again. The read stopped at the
+            // refusal, so the file is hashed first, and it must still be the file the scan saw.
+            var hashed = fp is not null && StillAsHashed(full, fp) ? fp : await hasher.TryHashAsync(full, ct).ConfigureAwait(false);
+            if (hashed is null || FileStamp.Of(hashed) != FileStamp.Of(scanned))
+            {
+                return (UploadOutcome.Changed, null);
+            }
+
+            return (await UploadAsync(path, baseVersion, hashed, ct, remote).ConfigureAwait(false), hashed);
         }
 
         if (fp is null || !StillAsHashed(full, fp))

@@ -9,7 +9,7 @@ using Grpc.Net.Client;
 namespace Dropbox.IntegrationTests.Client;
 
 /// <summary>A metadata node and a storage node as real processes on 127.0.0.1 ephemeral ports, with one user.</summary>
-internal sealed partial class ClientCluster : IDisposable
+internal sealed partial class ClientCluster : IClientTarget, IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly Dictionary<string, string> Quiet = new() { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" };
@@ -21,6 +21,7 @@ internal sealed partial class ClientCluster : IDisposable
     private readonly int _replication;
     private readonly bool _tls;
     private Func<int, IReadOnlyDictionary<string, string>>? _storageEnvironment;
+    private Func<int, IReadOnlyList<string>>? _storageArguments;
 
     private ClientCluster(TempFolder dir, int storageNodes, int replication, bool tls)
     {
@@ -56,9 +57,10 @@ internal sealed partial class ClientCluster : IDisposable
     /// runs them: <c>tls init</c> makes a CA and a certificate, every node serves https and trusts that CA.
     /// </summary>
     /// <param name="storageEnvironment">Extra environment of storage node N (1-based), e.g. a faked clock; null: none.</param>
-    public static async Task<ClientCluster> StartAsync(TempFolder dir, int storageNodes = 1, int replication = 1, bool tls = false, Func<int, IReadOnlyDictionary<string, string>>? storageEnvironment = null)
+    /// <param name="storageArguments">Extra command-line options of storage node N (1-based); null: none.</param>
+    public static async Task<ClientCluster> StartAsync(TempFolder dir, int storageNodes = 1, int replication = 1, bool tls = false, Func<int, IReadOnlyDictionary<string, string>>? storageEnvironment = null, Func<int, IReadOnlyList<string>>? storageArguments = null)
     {
-        var cluster = new ClientCluster(dir, storageNodes, replication, tls) { _storageEnvironment = storageEnvironment };
+        var cluster = new ClientCluster(dir, storageNodes, replication, tls) { _storageEnvironment = storageEnvironment, _storageArguments = storageArguments };
         try
         {
             await cluster.StartCoreAsync();
@@ -103,7 +105,7 @@ internal sealed partial class ClientCluster : IDisposable
 
         for (var i = 1; i <= _storageCount; i++)
         {
-            string[] storageArgs = ["--data", Dir.CreateSub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs];
+            string[] storageArgs = ["--data", Dir.CreateSub(i == 1 ? "storage" : $"storage{i}"), "--urls", $"{scheme}://127.0.0.1:0;{scheme}://127.0.0.1:0", "--metrics-url", $"{scheme}://127.0.0.1:0", "--keys", keys, "--metadata", MetadataUrl, "--node-id", $"s{i}", .. tlsArgs, .. _storageArguments?.Invoke(i) ?? []];
             var environment = new Dictionary<string, string>(_tls ? AsImage : Quiet);
             foreach (var (key, value) in _storageEnvironment?.Invoke(i) ?? new Dictionary<string, string>())
             {

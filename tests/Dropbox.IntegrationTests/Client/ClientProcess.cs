@@ -6,9 +6,9 @@ namespace Dropbox.IntegrationTests.Client;
 internal sealed class ClientProcess
 {
     public static readonly TimeSpan VerbTimeout = TimeSpan.FromSeconds(120);
-    private readonly ClientCluster _cluster;
+    private readonly IClientTarget _cluster;
 
-    public ClientProcess(ClientCluster cluster, string name, string folder, string state)
+    public ClientProcess(IClientTarget cluster, string name, string folder, string state)
     {
         _cluster = cluster;
         Name = name;

@@ -5,7 +5,8 @@ namespace Dropbox.IntegrationTests.Docker;
 
 /// <summary>
 /// docker/entrypoint.sh, the images' entrypoint, run as a script (no Docker engine here): it stops with a clear message
-/// when PUBLIC_HOST is missing for a command that needs it, and otherwise runs the node with the arguments given.
+/// when PUBLIC_HOST is missing for a command that needs it, and otherwise runs the node with the arguments given: the
+/// self-contained executable where the folder holds the runtime (the images), else <c>dotnet APP.dll</c>.
 /// </summary>
 public sealed class DockerEntrypointTests
 {
@@ -44,6 +45,42 @@ public sealed class DockerEntrypointTests
 
         Assert.Equal(0, code);
         Assert.Contains("user add NAME", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task In_a_self_contained_folder_the_entrypoint_runs_the_apps_own_executable_not_dotnet()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // the images and their entrypoint are Linux only
+        }
+
+        // Arrange: a folder shaped like docker/build.sh's output (the runtime beside the app's executable), whose
+        // "executable" only echoes its arguments; no Dropbox.StorageNode.dll in it.
+        using var dir = new TempFolder();
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, "libcoreclr.so"), []);
+        var app = Path.Combine(dir.Path, "Dropbox.StorageNode");
+        await File.WriteAllTextAsync(app, "#!/bin/sh\necho \"self-contained: $*\"\n");
+        File.SetUnixFileMode(app, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        // Act: as the image's ENTRYPOINT names it, and as the older ".dll" name.
+        var plain = await RunAsync(new Dictionary<string, string?> { ["PUBLIC_HOST"] = "files.example.lan", ["APP_DIR"] = dir.Path }, "Dropbox.StorageNode", "--data", "/data");
+        var dll = await RunAsync(new Dictionary<string, string?> { ["PUBLIC_HOST"] = "files.example.lan", ["APP_DIR"] = dir.Path }, "Dropbox.StorageNode.dll", "--data", "/data");
+
+        // Assert
+        Assert.Equal((0, "self-contained: --data /data\n", ""), plain);
+        Assert.Equal(plain, dll);
+    }
+
+    [Fact]
+    public async Task A_folder_with_neither_a_self_contained_app_nor_its_dll_is_named_in_the_error()
+    {
+        using var dir = new TempFolder();
+
+        var (code, _, stderr) = await RunAsync(new Dictionary<string, string?> { ["PUBLIC_HOST"] = null, ["APP_DIR"] = dir.Path }, "Dropbox.MetadataNode", "help");
+
+        Assert.Equal(70, code);
+        Assert.Contains($"{dir.Path} holds neither a self-contained Dropbox.MetadataNode (run docker/build.sh) nor Dropbox.MetadataNode.dll", stderr, StringComparison.Ordinal);
     }
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?> environment, params string[] args)

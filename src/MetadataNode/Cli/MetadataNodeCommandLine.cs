@@ -149,6 +149,7 @@ public static class MetadataNodeCommandLine
     public static MetadataNodeOptions ParseServerOptions(string[] args)
     {
         var map = ParseFlags(args, ["--no-fsync", "--insecure-http"]);
+        RefuseUnknown(map);
         var options = new MetadataNodeOptions
         {
             DataDirectory = Require(map, "--data"),
@@ -220,6 +221,24 @@ public static class MetadataNodeCommandLine
         }
 
         return options;
+    }
+
+    /// <summary>Every option the server reads: anything else is a typo (say <c>--replicas</c> for <c>--replication</c>) that would otherwise run with a default.</summary>
+    private static readonly HashSet<string> ServerOptions = new(StringComparer.Ordinal)
+    {
+        "--data", "--keys", "--urls", "--http-url", "--backup-dir", "--no-fsync", "--insecure-http", "--tls-cert", "--tls-key",
+        "--tls-ca", "--metrics-url", "--replication", "--node-dead-after", "--backup-node-timeout", "--backup-hold-timeout",
+        "--keep-versions", "--keep-days", "--gc-grace-minutes", "--gc-interval-seconds", "--purge-interval-seconds",
+        "--log-format", "--log-level",
+    };
+
+    private static void RefuseUnknown(Dictionary<string, string> map)
+    {
+        var unknown = map.Keys.Where(k => !ServerOptions.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Unknown option{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)}: nothing was started.\n{Usage}");
+        }
     }
 
     /// <summary><c>--log-format text|json</c> and <c>--log-level LEVEL</c> (default information).</summary>

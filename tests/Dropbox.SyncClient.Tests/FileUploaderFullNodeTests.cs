@@ -53,6 +53,36 @@ public sealed class FileUploaderFullNodeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_new_file_rewritten_in_place_while_read_keeping_size_and_mtime_is_not_committed_after_a_full_refusal()
+    {
+        // Arrange: a new file uploaded as it is read; node n1 refuses every put as full. At the first put, the file is
+        // rewritten with other bytes of the same length and its mtime put back: only its ctime tells.
+        using var a = new TestClient(_dir, "a", _server);
+        var path = a.PathOf("big.bin");
+        a.Write("big.bin", TestClient.RandomBytes(3 << 20, 11));
+        var mtime = DateTime.UtcNow.AddMinutes(-5);
+        File.SetLastWriteTimeUtc(path, mtime);
+        _server.FirstNodeFull = true;
+        var rewritten = false;
+        _server.BeforePut = async _ =>
+        {
+            if (!rewritten)
+            {
+                rewritten = true;
+                await File.WriteAllBytesAsync(path, TestClient.RandomBytes(3 << 20, 12));
+                File.SetLastWriteTimeUtc(path, mtime);
+            }
+        };
+
+        // Act
+        var summary = await a.SyncAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: the refusal's fallback saw the file was not the one the read began on and committed nothing.
+        Assert.True(rewritten);
+        Assert.Equal(0, summary.FilesUploaded);
+    }
+
+    [Fact]
     public async Task A_hashed_file_whose_one_file_plan_is_refused_for_the_put_limit_is_planned_by_windows_and_committed()
     {
         // Arrange: a hashed file of about 64 chunks; the server refuses one-file plans of more than 10 puts.

@@ -343,10 +343,11 @@ internal sealed class FileUploader
         if (refusedFull)
         {
             // As a hashed file's upload: the whole chunk list planned again with the full nodes avoided (and planned
-            // once more if another fills up); chunks already stored are not sent again. The read stopped at the
-            // refusal, so the file is hashed first, and it must still be the file the scan saw.
+            // once more if another fills up); chunks already reported stored are not sent again, others may be. The
+            // read stopped at the refusal, so the file is hashed first, and it must still be the file the scan saw
+            // (size and mtime) and the read began on (ctime, where known, as each window checks).
             var hashed = fp is not null && StillAsHashed(full, fp) ? fp : await hasher.TryHashAsync(full, ct).ConfigureAwait(false);
-            if (hashed is null || FileStamp.Of(hashed) != FileStamp.Of(scanned))
+            if (hashed is null || FileStamp.Of(hashed) != FileStamp.Of(scanned) || (ctime is not null && hashed.ChangeTimeNs != ctime))
             {
                 return (UploadOutcome.Changed, null);
             }

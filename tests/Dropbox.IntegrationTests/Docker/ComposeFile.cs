@@ -12,8 +12,8 @@ namespace Dropbox.IntegrationTests.Docker;
 /// </summary>
 internal static partial class ComposeFile
 {
-    /// <summary>The service keys the tests apply (or that do not matter on one machine: restart, healthcheck).</summary>
-    private static readonly HashSet<string> KnownServiceKeys = ["build", "restart", "environment", "command", "entrypoint", "healthcheck", "volumes", "ports", "depends_on"];
+    /// <summary>The service keys the tests apply (or that do not matter on one machine: image, the tag build.sh gives, restart, healthcheck).</summary>
+    private static readonly HashSet<string> KnownServiceKeys = ["image", "build", "restart", "environment", "command", "entrypoint", "healthcheck", "volumes", "ports", "depends_on"];
 
     public static string DefaultPath => System.IO.Path.Combine(Binaries.RepositoryRoot, "docker", "compose.yaml");
 
@@ -61,7 +61,8 @@ internal static partial class ComposeFile
             var dependsOn = Mapping(service, "depends_on")
                 .Select(d => (Scalar(d.Key), Scalar(Child((YamlMappingNode)d.Value, "condition") ?? throw new InvalidOperationException($"{path}: service {name} depends on {Scalar(d.Key)} without a condition"))))
                 .ToList();
-            services.Add(new ComposeService(name, dockerfile, command, environment, ports, volumes, dependsOn));
+            var image = Child(service, "image") is { } i ? Sub(i) : null;
+            services.Add(new ComposeService(name, image, dockerfile, command, environment, ports, volumes, dependsOn));
         }
 
         return services;

@@ -8,6 +8,7 @@ namespace Dropbox.IntegrationTests.Docker;
 /// and those apps, published here (this machine is Debian 12 bookworm, the default base), run the compose topology
 /// through the images' entrypoint with no .NET install in their way.
 /// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed partial class DockerImageTests : IDisposable
 {
     private static readonly string[] Dockerfiles = ["Dockerfile.metadata", "Dockerfile.storage"];
@@ -64,6 +65,16 @@ public sealed partial class DockerImageTests : IDisposable
     }
 
     [Fact]
+    public void Every_compose_service_runs_the_image_build_sh_tags_from_its_Dockerfile()
+    {
+        var services = ComposeFile.Read(ComposeFile.DefaultPath, new Dictionary<string, string> { ["PUBLIC_HOST"] = "files.example.lan" });
+
+        Assert.NotEmpty(services);
+        Assert.All(services, s => Assert.Equal("dropbox-" + PublishedFolder(DockerfileText.Read(Path.Combine(Binaries.RepositoryRoot, s.Dockerfile))), s.Image));
+        Assert.Contains("-t \"dropbox-$name\"", File.ReadAllText(BuildScript), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Build_sh_refuses_an_unknown_argument_and_publishes_nothing()
     {
         var output = _dir.Sub("publish");
@@ -73,6 +84,81 @@ public sealed partial class DockerImageTests : IDisposable
         Assert.Equal(64, code);
         Assert.Contains("unknown argument '--no-such-flag'", stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public async Task Build_sh_refuses_to_replace_an_output_folder_it_did_not_publish_and_leaves_it_untouched()
+    {
+        // Arrange: --output names a folder whose storage/ is someone's data (no marker of build.sh in it).
+        var output = _dir.CreateSub("node");
+        var data = Directory.CreateDirectory(Path.Combine(output, "storage")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(data, "chunks.log"), "a user's bytes");
+        var work = _dir.Sub("work");
+
+        // Act
+        var (code, stdout, stderr) = await RunBuildScriptAsync(["--publish-only", "--output", output, "--work", work]);
+
+        // Assert: refused, naming the folder, before anything was published, moved or deleted.
+        Assert.True(code == 73, $"build.sh exited {code}:\n{stdout}\n{stderr}");
+        Assert.Contains($"{data} exists and was not published by docker/build.sh", stderr, StringComparison.Ordinal);
+        Assert.Equal("a user's bytes", await File.ReadAllTextAsync(Path.Combine(data, "chunks.log")));
+        Assert.Equal([data], Directory.GetFileSystemEntries(output));
+        Assert.Equal(["chunks.log"], Directory.GetFileSystemEntries(data).Select(Path.GetFileName));
+        Assert.False(Directory.Exists(work));
+    }
+
+    [Fact]
+    public async Task Build_sh_refuses_an_output_other_than_docker_publish_when_building_images_before_touching_it()
+    {
+        // Arrange: even a folder build.sh published before is not replaced when the arguments are refused.
+        var output = _dir.CreateSub("elsewhere");
+        var storage = Directory.CreateDirectory(Path.Combine(output, "storage")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(storage, ".dropbox-publish"), "");
+        await File.WriteAllTextAsync(Path.Combine(storage, "kept"), "kept");
+
+        // Act: no --publish-only, so the images would have to copy from docker/publish.
+        var (code, _, stderr) = await RunBuildScriptAsync(["--output", output, "--work", _dir.Sub("work")]);
+
+        // Assert
+        Assert.Equal(64, code);
+        Assert.Contains("the images copy from docker/publish", stderr, StringComparison.Ordinal);
+        Assert.Equal("kept", await File.ReadAllTextAsync(Path.Combine(storage, "kept")));
+        Assert.Equal([storage], Directory.GetFileSystemEntries(output));
+        Assert.False(Directory.Exists(_dir.Sub("work")));
+    }
+
+    [Fact]
+    public async Task Build_sh_under_umask_077_publishes_files_every_user_can_read_and_a_second_run_replaces_its_own_folders()
+    {
+        // Arrange: a first run under the strictest umask (the images run the app as uid 10001, not the publisher).
+        var output = _dir.Sub("publish");
+        var work = _dir.Sub("work");
+        var first = await RunBuildScriptAsync(["--publish-only", "--output", output, "--work", work], umask: "077");
+        Assert.True(first.Code == 0, $"build.sh failed ({first.Code}):\n{first.Stdout}\n{first.Stderr}");
+        var stale = Path.Combine(output, "metadata", "stale.dll");
+        await File.WriteAllTextAsync(stale, "from an earlier publish");
+
+        // Act: publish again over the folders the first run made.
+        var second = await RunBuildScriptAsync(["--publish-only", "--output", output, "--work", work], umask: "077");
+
+        // Assert: readable by all, executables runnable by all, writable by none but the owner; replaced whole;
+        // no staging folder left behind.
+        Assert.True(second.Code == 0, $"build.sh failed ({second.Code}):\n{second.Stdout}\n{second.Stderr}");
+        const UnixFileMode Rwxr_xr_x = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        const UnixFileMode Rw_r__r__ = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        foreach (var (name, project) in new[] { ("metadata", "MetadataNode"), ("storage", "StorageNode") })
+        {
+            var folder = Path.Combine(output, name);
+            Assert.Equal(Rwxr_xr_x, File.GetUnixFileMode(folder));
+            Assert.Equal(Rwxr_xr_x, File.GetUnixFileMode(Path.Combine(folder, "lib")));
+            Assert.Equal(Rwxr_xr_x, File.GetUnixFileMode(Path.Combine(folder, "Dropbox." + project)));
+            Assert.Equal(Rw_r__r__, File.GetUnixFileMode(Path.Combine(folder, "libcoreclr.so")));
+            Assert.Equal(Rw_r__r__, File.GetUnixFileMode(Path.Combine(folder, "lib", "app.dll")));
+            Assert.True(File.Exists(Path.Combine(folder, ".dropbox-publish")));
+        }
+
+        Assert.False(File.Exists(stale));
+        Assert.Empty(Directory.GetDirectories(work, "staging.*"));
     }
 
     [Fact]
@@ -100,6 +186,38 @@ public sealed partial class DockerImageTests : IDisposable
     }
 
     private static string BuildScript => Path.Combine(Binaries.RepositoryRoot, "docker", "build.sh");
+
+    /// <summary>
+    /// Runs build.sh (under <paramref name="umask"/> when given) with a stand-in for <c>dotnet publish</c> first on PATH: it
+    /// writes, with the umask's modes, what build.sh checks (the app's executable, libcoreclr.so) and a file in a
+    /// sub-folder, in seconds. The real publish is the slow test's.
+    /// </summary>
+    private async Task<(int Code, string Stdout, string Stderr)> RunBuildScriptAsync(string[] args, string? umask = null)
+    {
+        var bin = _dir.CreateSub("fake-dotnet-bin");
+        var dotnet = Path.Combine(bin, "dotnet");
+        await File.WriteAllTextAsync(dotnet, """
+            #!/bin/sh
+            set -eu
+            out= app=
+            while [ "$#" -gt 0 ]; do
+              case "$1" in
+                -o) out="$2"; shift ;;
+                *.csproj) app="$(basename "$1" .csproj)" ;;
+              esac
+              shift
+            done
+            mkdir -p "$out/lib"
+            printf '#!/bin/sh\n' > "$out/$app"
+            chmod u+x "$out/$app"
+            : > "$out/libcoreclr.so"
+            : > "$out/lib/app.dll"
+            """);
+        File.SetUnixFileMode(dotnet, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var environment = new Dictionary<string, string> { ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH") };
+        string[] command = umask is null ? [BuildScript, .. args] : ["-c", $"umask {umask} && exec sh \"$0\" \"$@\"", BuildScript, .. args];
+        return await ShellCommand.RunAsync("sh", command, TimeSpan.FromSeconds(60), environment);
+    }
 
     /// <summary>The folder under docker/publish/ that the image copies to /app.</summary>
     private static string PublishedFolder(DockerfileText image)

@@ -164,8 +164,10 @@ internal sealed class ChunkIndex : IDisposable
     /// (<c>ClientSession.Iterate</c>) gives the same entries but builds a temporary FasterKV for every call to sort
     /// out older versions, allocating and zeroing two 32 MiB log pages (its default log settings) and hash buckets:
     /// most of the time of a scrub or a recovery of a small store went there (60% of the CPU of the power-cut tests).
+    /// The dictionary the scan fills is what is returned (in no particular order), not copied again: a second copy
+    /// (a list of it) doubled the peak memory of a snapshot of a large store.
     /// </remarks>
-    public List<KeyValuePair<ChunkId, ChunkLocation>> Snapshot()
+    public IReadOnlyDictionary<ChunkId, ChunkLocation> Snapshot()
     {
         var live = new Dictionary<ChunkId, ChunkLocation>();
         using (var iterator = _store.Log.Scan(_store.Log.BeginAddress, _store.Log.TailAddress))
@@ -184,8 +186,11 @@ internal sealed class ChunkIndex : IDisposable
             }
         }
 
-        return live.ToList();
+        return live;
     }
+
+    /// <summary>The address the index's next new record goes to (a test checks that an update or delete was in place).</summary>
+    internal long LogTailAddress => _store.Log.TailAddress;
 
     /// <summary>Takes a full (index + log) fold-over checkpoint and returns its token.</summary>
     public async Task<Guid> CheckpointAsync(CancellationToken cancellationToken)

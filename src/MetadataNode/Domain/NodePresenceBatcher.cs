@@ -5,8 +5,9 @@ namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>
 /// Shares the storage nodes' HasChunks calls among concurrent commits: at most one call is in flight per node, and
-/// the ids asked for while it is in flight ride the next call (up to <see cref="Limits.MaxIdsPerNodeCall"/> ids; a
-/// caller that finds the next call full makes a call of its own, as every commit used to).
+/// the ids asked for while it is in flight ride the next call (up to <see cref="Limits.MaxIdsPerNodeCall"/> ids asked,
+/// repeats included, which bounds its callers too; a caller that finds the next call full makes a call of its own, as
+/// every commit used to).
 /// A caller only ever joins a call that is not yet sent, so the answer it gets was made after it joined: anything
 /// it read before joining (the deletion and corrupt-report counts a commit checks before trusting an answer) is
 /// older than the answer. A failed call answers "not held" for every id it carried, logged as the node being
@@ -62,7 +63,7 @@ internal sealed class NodePresenceBatcher
                 batch = calls.Next = new Batch(node);
                 _joined++;
             }
-            else if (calls.Next.Ids.Count + ids.Count <= _maxIds)
+            else if (calls.Next.Asked + ids.Count <= _maxIds)
             {
                 batch = calls.Next;
                 _joined++;
@@ -157,12 +158,16 @@ internal sealed class NodePresenceBatcher
 
         public List<ChunkId> Ids { get; } = [];
 
+        /// <summary>Ids its callers asked for, repeats included: bounds the callers as well as the ids.</summary>
+        public int Asked { get; private set; }
+
         public TaskCompletionSource<bool[]> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Adds the ids not already asked for; returns where each of <paramref name="ids"/> is in the call.</summary>
         public int[] Add(IReadOnlyList<ChunkId> ids)
         {
             var slots = new int[ids.Count];
+            Asked += ids.Count;
             for (var i = 0; i < ids.Count; i++)
             {
                 if (!_slots.TryGetValue(ids[i], out var slot))

@@ -423,7 +423,8 @@ internal sealed partial class UploadCommit
             }
         }
 
-        // Read after the records: unchanged here means no deletion or corrupt report came before any of those reads.
+        // Read after the records: unchanged here means no deletion or corrupt report came between the counts read before
+        // asking and any of those reads, the condition the locked body checks.
         if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore)
         {
             // As under the lock: no answer is trusted, nothing ends (nothing would have been written either way).

@@ -81,9 +81,9 @@ public sealed class SharedPresenceCallTests
 
         // Assert: nine commits, two calls (the held one and the one all others shared); every file committed but the
         // one whose chunk the node lacks, refused as missing exactly as alone.
-        Assert.Equal(8, joined);
         Assert.Equal(2, h.Gateway.HasCalls);
         Assert.Equal(2, h.Store.Presence.Calls);
+        Assert.Equal(8, joined);
         Assert.Equal(8, committed.Select(c => c.Entry.Path).Distinct().Count());
         Assert.Equal(ErrorKind.NotFound, error.Kind);
         Assert.Equal(gone.Id.ToString(), error.Details["missing-chunks"]);

@@ -367,71 +367,16 @@ internal sealed partial class UploadCommit
         var now = NowMs;
         var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);
         var landed = new List<(string Node, ChunkId Id)>();
-        if (!RecordsAnswersWithoutWriting(answers, chunks, ns, freshSince, deletionsBefore, corruptBefore, landed))
-        {
-            RecordAnswers(answers, chunks, ns, now, freshSince, deletionsBefore, corruptBefore, landed);
-        }
+        // Always under the lock, even when it writes nothing (every "held" answer already recorded by the node's own
+        // event): skipping it for that case took the lock once for new content and twice for content someone once held
+        // and the collector deleted, a wait under contention that told a user whether another account once stored it.
+        RecordAnswers(answers, chunks, ns, now, freshSince, deletionsBefore, corruptBefore, landed);
 
         // Ended only once the copies are written (a node report reads the puts, then the records).
         foreach (var (node, id) in landed)
         {
             _nodeRegistry.PutLanded(node, id);
         }
-    }
-
-    /// <summary>
-    /// The common case without the write lock: every "held" answer is already recorded (the node's own event) and no
-    /// "uploaded" mark is to be dropped, so <see cref="RecordAnswers"/> would write nothing. Reads what it would read,
-    /// decides as it would (each decision rests on records as they were at some moment, as it would under the lock,
-    /// and nothing is written that a later writer could contradict), and fills <paramref name="landed"/> as it would.
-    /// False as soon as anything would be written: the caller then runs <see cref="RecordAnswers"/>, which decides
-    /// again under the lock.
-    /// </summary>
-    private bool RecordsAnswersWithoutWriting(
-        (StorageNodeInfo Node, bool[] Present)[] answers, List<ChunkRef> chunks, string? ns, long freshSince, long deletionsBefore, long corruptBefore, List<(string Node, ChunkId Id)> landed)
-    {
-        landed.Clear();
-        foreach (var (node, present) in answers)
-        {
-            if (!_nodeRegistry.MayHoldNewCopies(node.NodeId))
-            {
-                continue;
-            }
-
-            for (var i = 0; i < chunks.Count; i++)
-            {
-                if (present[i])
-                {
-                    if (!ChunkLedger.AlreadyStoredOn(ReadChunk(chunks[i].Id), node.NodeId, freshSince))
-                    {
-                        return false;
-                    }
-
-                    landed.Add((node.NodeId, chunks[i].Id));
-                }
-            }
-        }
-
-        if (ns is not null)
-        {
-            foreach (var chunk in chunks)
-            {
-                if (!IsHeld(ReadChunk(chunk.Id)) && ReadNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
-                {
-                    return false;
-                }
-            }
-        }
-
-        // Read after the records: unchanged here means no deletion or corrupt report came between the counts read before
-        // asking and any of those reads, the condition the locked body checks.
-        if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore)
-        {
-            // As under the lock: no answer is trusted, nothing ends (nothing would have been written either way).
-            landed.Clear();
-        }
-
-        return true;
     }
 
     /// <summary>Records under the write lock what the nodes said they hold (see <see cref="VerifyWithNodesAsync"/>).</summary>

@@ -7,8 +7,8 @@ namespace Dropbox.MetadataNode.Tests.Store;
 
 /// <summary>
 /// Concurrent commits share the nodes' HasChunks calls (at most one in flight per node, the next one carrying every
-/// commit that asked meanwhile), and each commit is still verified by a call sent after it began; a commit whose
-/// answers are all already recorded takes the write lock once only. Calls are held in flight with the fake node's
+/// commit that asked meanwhile), and each commit is still verified by a call sent after it began; a commit takes the
+/// write lock as often whether or not its content was held before. Calls are held in flight with the fake node's
 /// hook, never timed.
 /// </summary>
 public sealed class SharedPresenceCallTests
@@ -203,24 +203,35 @@ public sealed class SharedPresenceCallTests
     }
 
     [Fact]
-    public async Task A_commit_whose_chunks_events_already_recorded_every_copy_takes_the_write_lock_once()
+    public async Task A_commit_of_new_content_takes_the_write_lock_as_often_as_a_commit_of_content_someone_once_held()
     {
-        // Arrange: alice uploaded a chunk and the node's event recorded it; her commit still asks the node.
+        // Arrange: mallory re-uploads content bob once stored and the collector deleted (its event is not trusted,
+        // only the node's answer to her commit records the copy); alice uploads content nobody held before (the
+        // node's event is trusted and recorded).
         using var h = Harness();
         var (alice, _) = h.Store.AddUser("alice");
-        var c = StoreHarness.Chunk(1);
-        Uploaded(h, alice, c);
+        var (bob, _) = h.Store.AddUser("bob");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var fresh = StoreHarness.Chunk(1);
+        var once = StoreHarness.Chunk(2);
+        await ReuploadedAfterCollectionAsync(h, bob, mallory, once);
+        Uploaded(h, alice, fresh);
         var mutations = 0;
         h.Store.Transactions.BeforeCommit = () => mutations++;
 
-        // Act
-        var committed = await h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, c), CancellationToken.None);
-
-        // Assert: the node was asked, and the only locked change was the commit itself.
+        // Act: each commit alone, counting the changes made under the write lock.
+        var freshCommitted = await h.Store.CommitAsync(alice, StoreHarness.Upload("fresh", 0, fresh), CancellationToken.None).WaitAsync(HangBound);
+        var freshMutations = mutations;
+        mutations = 0;
+        var onceCommitted = await h.Store.CommitAsync(mallory, StoreHarness.Upload("once", 0, once), CancellationToken.None).WaitAsync(HangBound);
+        var onceMutations = mutations;
         h.Store.Transactions.BeforeCommit = null;
-        Assert.Equal("f", committed.Entry.Path);
-        Assert.Equal(1, h.Gateway.HasCalls);
-        Assert.Equal(1, mutations);
+
+        // Assert: both committed after asking the node, and took the lock the same number of times: how long a
+        // commit waits for the lock does not tell mallory that another account once stored her content.
+        Assert.Equal(("fresh", "once"), (freshCommitted.Entry.Path, onceCommitted.Entry.Path));
+        Assert.Equal(2, h.Gateway.HasCalls);
+        Assert.Equal(onceMutations, freshMutations);
         h.AssertConsistent();
     }
 }

@@ -7,7 +7,8 @@ namespace Dropbox.MetadataNode.Domain;
 /// Shares the storage nodes' HasChunks calls among concurrent commits: at most one call is in flight per node, and
 /// the ids asked for while it is in flight ride the next call (up to <see cref="Limits.MaxIdsPerNodeCall"/> ids asked,
 /// repeats included, which bounds its callers too; a caller that finds the next call full makes a call of its own, as
-/// every commit used to).
+/// every commit used to). A caller asking for more ids than that always makes a call of its own, never the one others
+/// wait behind.
 /// A caller only ever joins a call that is not yet sent, so the answer it gets was made after it joined: anything
 /// it read before joining (the deletion and corrupt-report counts a commit checks before trusting an answer) is
 /// older than the answer. A failed call answers "not held" for every id it carried, logged as the node being
@@ -52,7 +53,15 @@ internal sealed class NodePresenceBatcher
         var tracked = true;
         lock (_lock)
         {
-            if (!_busy.TryGetValue(key, out var calls))
+            if (ids.Count > _maxIds)
+            {
+                // More than one call's worth (the gateway sends it as slices one after another): never the node's
+                // shared call, which every other commit would wait behind, and never joined.
+                batch = new Batch(node);
+                sendNow = true;
+                tracked = false;
+            }
+            else if (!_busy.TryGetValue(key, out var calls))
             {
                 batch = new Batch(node);
                 _busy[key] = new NodeCalls();
@@ -99,48 +108,68 @@ internal sealed class NodePresenceBatcher
         return mine;
     }
 
-    /// <summary>Sends <paramref name="batch"/>, answers its callers, then sends the node's next call if one is waiting.</summary>
+    /// <summary>
+    /// Sends <paramref name="batch"/>, then hands the node on to its next call if one is waiting and answers its callers,
+    /// whatever happened before (all "not held" when the call failed or anything else threw): no caller of this or a
+    /// later call is left waiting.
+    /// </summary>
     private async Task SendAsync((string NodeId, string Url) key, Batch batch, bool tracked)
     {
-        bool[] present;
+        bool[]? present = null;
         try
         {
             Interlocked.Increment(ref _calls);
             // No caller's token: one caller giving up must not cancel the others' answer (the gateway bounds the call).
-            present = await _gateway.HasChunksAsync(batch.Node, batch.Ids, CancellationToken.None).ConfigureAwait(false);
-            if (present.Length != batch.Ids.Count)
+            var answer = await _gateway.HasChunksAsync(batch.Node, batch.Ids, CancellationToken.None).ConfigureAwait(false);
+            if (answer.Length != batch.Ids.Count)
             {
-                Array.Resize(ref present, batch.Ids.Count);
+                Array.Resize(ref answer, batch.Ids.Count);
             }
+
+            present = answer;
         }
         catch (Exception ex)
         {
             Log.NodeUnreachable(_logger, batch.Node.NodeId, ex);
-            present = new bool[batch.Ids.Count];
         }
-
-        Batch? next = null;
-        if (tracked)
+        finally
         {
-            lock (_lock)
+            try
             {
-                var calls = _busy[key];
-                next = calls.Next;
-                calls.Next = null;
-                if (next is null)
+                if (tracked)
                 {
-                    _busy.Remove(key);
+                    HandOn(key);
                 }
+            }
+            finally
+            {
+                batch.Answer.TrySetResult(present ?? new bool[batch.Ids.Count]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends the node's next call if one is waiting, else marks the node idle. Sent before the callers of the call that
+    /// ended are answered: their continuations may take the write lock, the next call need not wait.
+    /// </summary>
+    private void HandOn((string NodeId, string Url) key)
+    {
+        Batch? next;
+        lock (_lock)
+        {
+            var calls = _busy[key];
+            next = calls.Next;
+            calls.Next = null;
+            if (next is null)
+            {
+                _busy.Remove(key);
             }
         }
 
-        // Sent before answering: the callers' continuations may take the write lock, the next call need not wait.
         if (next is not null)
         {
             _ = Task.Run(() => SendAsync(key, next, tracked: true), CancellationToken.None);
         }
-
-        batch.Answer.TrySetResult(present);
     }
 
     /// <summary>A node with a call in flight: the call its next askers join (sent when the one in flight ends).</summary>

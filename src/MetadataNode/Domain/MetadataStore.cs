@@ -323,6 +323,9 @@ internal sealed partial class MetadataStore : IDisposable
     /// <summary>Commits that waited for "stored" events (tests check which commits wait, without timing them).</summary>
     internal long EventWaits => _uploads.EventWaits;
 
+    /// <summary>The nodes' HasChunks calls commits share (tests count them).</summary>
+    internal NodePresenceBatcher Presence => _uploads.Presence;
+
     /// <inheritdoc cref="NamespaceFiles.ListFiles"/>
     public FileListing ListFiles(UserInfo user, string? prefix, bool includeDeleted, uint limit = 0, string? startAfter = null) =>
         _files.ListFiles(Namespace(user), prefix, includeDeleted, limit, startAfter);

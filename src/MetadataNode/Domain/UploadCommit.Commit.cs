@@ -356,25 +356,33 @@ internal sealed partial class UploadCommit
         }
 
         // Read before asking: a deletion recorded after this may have removed what a node is about to say it holds.
+        // The calls are shared with concurrent commits, but only calls sent after this joins them (NodePresenceBatcher):
+        // every answer used here was made after these reads. A node that fails answers "not held" for all (logged).
         var deletionsBefore = _transactions.ChunkDeletions;
         var corruptBefore = _transactions.CorruptReports;
         var ids = chunks.Select(c => c.Id).ToList();
         var answers = await Task.WhenAll(nodes.Select(async node =>
-        {
-            try
-            {
-                return (Node: node, Present: await _gateway.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false));
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.NodeUnreachable(_logger, node.NodeId, ex);
-                return (Node: node, Present: new bool[ids.Count]);
-            }
-        })).ConfigureAwait(false);
+            (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
 
         var now = NowMs;
         var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);
         var landed = new List<(string Node, ChunkId Id)>();
+        // Always under the lock, even when it writes nothing (every "held" answer already recorded by the node's own
+        // event): skipping it for that case took the lock once for new content and twice for content someone once held
+        // and the collector deleted, a wait under contention that told a user whether another account once stored it.
+        RecordAnswers(answers, chunks, ns, now, freshSince, deletionsBefore, corruptBefore, landed);
+
+        // Ended only once the copies are written (a node report reads the puts, then the records).
+        foreach (var (node, id) in landed)
+        {
+            _nodeRegistry.PutLanded(node, id);
+        }
+    }
+
+    /// <summary>Records under the write lock what the nodes said they hold (see <see cref="VerifyWithNodesAsync"/>).</summary>
+    private void RecordAnswers(
+        (StorageNodeInfo Node, bool[] Present)[] answers, List<ChunkRef> chunks, string? ns, long now, long freshSince, long deletionsBefore, long corruptBefore, List<(string Node, ChunkId Id)> landed)
+    {
         Mutate<object?>(null, (batch, _) =>
         {
             landed.Clear();
@@ -433,12 +441,6 @@ internal sealed partial class UploadCommit
 
             return null;
         });
-
-        // Ended only once the copies are written (a node report reads the puts, then the records).
-        foreach (var (node, id) in landed)
-        {
-            _nodeRegistry.PutLanded(node, id);
-        }
     }
 
     private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>

@@ -19,7 +19,7 @@ internal sealed partial class UploadCommit
     private readonly NodeRegistry _nodeRegistry;
     private readonly NamespaceFiles _files;
     private readonly ChunkTokenService _tokens;
-    private readonly IStorageNodeGateway _gateway;
+    private readonly NodePresenceBatcher _presence;
     private readonly MetadataNodeOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
@@ -42,11 +42,14 @@ internal sealed partial class UploadCommit
         _nodeRegistry = nodes;
         _files = files;
         _tokens = tokens;
-        _gateway = gateway;
+        _presence = new NodePresenceBatcher(gateway, logger, Limits.MaxIdsPerNodeCall);
         _options = options;
         _clock = options.Clock;
         _logger = logger;
     }
+
+    /// <summary>The nodes' HasChunks calls, shared among concurrent commits (tests count them).</summary>
+    internal NodePresenceBatcher Presence => _presence;
 
     private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -33,6 +33,9 @@ internal sealed class FakeGateway : IStorageNodeGateway
         Note($"node put {id.ToShortString()}");
     }
 
+    /// <summary>The node no longer holds the chunk (quarantined by its scrub, or lost).</summary>
+    public void Remove(string node, ChunkId id) => _held.TryRemove((node, id), out _);
+
     public bool Holds(string node, ChunkId id) => _held.ContainsKey((node, id));
 
     public bool HoldsAnywhere(ChunkId id) => _held.Keys.Any(k => k.Id == id);
@@ -51,6 +54,8 @@ internal sealed class FakeGateway : IStorageNodeGateway
             await hook();
         }
 
+        // As a real call: one whose token was cancelled while it was out fails.
+        cancellationToken.ThrowIfCancellationRequested();
         return answer;
     }
 

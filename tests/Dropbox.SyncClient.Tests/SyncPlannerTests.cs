@@ -102,6 +102,48 @@ public sealed class SyncPlannerTests
         Assert.Contains("plain.txt", input.Remote.Keys);
     }
 
+    // A plain new local file (a file here, never synced, unknown remotely and not refused, of a size no tracked file has,
+    // not under a file on some side, not only a case away from a live remote name, settled) is uploaded as new without
+    // being planned one by one; anything else is the planner's to decide path by path.
+    [Theory]
+    [InlineData("plain.txt", "file", 10, true, true)]
+    [InlineData("deep/plain.txt", "file", 10, true, true)]
+    [InlineData("plain.txt", "file", 10, false, false)] // perhaps still being written: planned, reported pending
+    [InlineData("folder", "folder", 0, true, false)]
+    [InlineData("tracked.txt", "file", 10, true, false)] // has a merge base
+    [InlineData("remote.txt", "file", 10, true, false)] // changed remotely: both sides hold it
+    [InlineData("refused.txt", "file", 10, true, false)] // the server knows it, the client refused its state
+    [InlineData("same-size.txt", "file", 123, true, false)] // could be where tracked.txt moved
+    [InlineData("synced-file/x.txt", "file", 10, true, false)] // under a file in the synced tree
+    [InlineData("remote-file/x.txt", "file", 10, true, false)] // under a file remotely
+    [InlineData("REMOTE.TXT", "file", 10, true, false)] // only the case differs from a live remote name
+    [InlineData("photos/b.jpg", "file", 10, true, false)] // under a folder only a case away from a remote one
+    [InlineData("tracked-folder/c.txt", "file", 10, true, true)] // its folder is synced: no second spelling
+    [InlineData("gone.txt", "file", 10, true, true)] // only a case away from a deleted remote name: no clash
+    public void Only_a_plain_new_local_file_is_taken_as_a_new_upload(string path, string kind, long size, bool settled, bool plainNew)
+    {
+        static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);
+        var synced = new Dictionary<string, BaseStat>(StringComparer.Ordinal)
+        {
+            ["tracked.txt"] = new BaseStat(FileKind.File, 123, 1, 1),
+            ["synced-file"] = new BaseStat(FileKind.File, 50, 1, 2),
+            ["tracked-folder/old.txt"] = new BaseStat(FileKind.File, 51, 1, 3),
+        };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            ["remote.txt"] = File("remote.txt"),
+            ["remote-file"] = File("remote-file"),
+            ["Photos/a.jpg"] = File("Photos/a.jpg"),
+            ["Tracked-Folder/d.txt"] = File("Tracked-Folder/d.txt"),
+            ["Gone.txt"] = File("Gone.txt", deleted: true),
+        };
+        var trees = new NewFileTrees(synced, remote, new HashSet<string>(["refused.txt"], StringComparer.Ordinal), SyncPlanner.RemoteFolds(remote));
+
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, trees);
+
+        Assert.Equal(plainNew, taken);
+    }
+
     private static PlanInput NewDownloadInput(bool withSynced)
     {
         static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);

@@ -108,13 +108,14 @@ internal sealed partial class SyncEngine
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
         // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
-        var newFiles = new NewFiles(index, remote, _ctx.Stability());
-        // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
-        var remoteFolds = RemoteFolds(remote);
+        // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file
+        // (the planner's rule, SyncPlanner.IsPlainNewFile, reads these folded names).
+        var remoteFolds = SyncPlanner.RemoteFolds(remote.Changes);
+        var newFiles = new NewFiles(new NewFileTrees(index, remote.Changes, remote.Refusals.Paths, remoteFolds), _ctx.Stability());
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
-                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), SyncedVersionOf(index), ct);
+                || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.

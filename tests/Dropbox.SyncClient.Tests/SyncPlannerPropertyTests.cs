@@ -1,5 +1,6 @@
 using System.Globalization;
 using CsCheck;
+using Dropbox.SyncClient.Sync;
 using Dropbox.SyncClient.Tests.PlannerModel;
 using Xunit.Abstractions;
 
@@ -27,6 +28,7 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     {
         Sample(Cases, CiCases);
         AssertCheckedFloor("paths checked", "paths left out", 0.55); // 0.61 at 10,000 cases: withheld paths and clashes
+        AssertPlanned(SyncActionKind.UploadNew);
     }
 
     [Fact]
@@ -34,7 +36,12 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     {
         Sample(PlainCases, CiCases);
         AssertCheckedFloor("paths checked (plain)", "paths left out (plain)", 0.88); // 0.93 at 10,000 cases
+        AssertPlanned(SyncActionKind.UploadNew);
     }
+
+    /// <summary>The random trees must reach this kind of step (the plain new local files: one UploadNew a pass that has any).</summary>
+    private static void AssertPlanned(SyncActionKind kind) =>
+        Assert.True(PlannerRun.Coverage.GetValueOrDefault(kind.ToString()) > 0, $"no case planned a {kind}: the property does not cover it");
 
     /// <summary>The convergence check may leave out skipped paths; it must still check most of them.</summary>
     private static void AssertCheckedFloor(string checkedKey, string leftOutKey, double floor)

@@ -106,7 +106,8 @@ internal sealed partial class SyncEngine
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
-        // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
+        // what changed. Plain new files (see NewFiles) stay out too: the plan holds them as one UploadNew, hashed and
+        // uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file
         // (the planner's rule, SyncPlanner.IsPlainNewFile, reads these folded names).
@@ -149,7 +150,7 @@ internal sealed partial class SyncEngine
         progress.Phase = "hashing";
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
-        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths });
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles });
         plan.AddRange(newDownloads);
         newDownloads = null;
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
@@ -159,7 +160,11 @@ internal sealed partial class SyncEngine
             FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
         }
 
-        progress.AddWork(newFiles.Count, newFiles.Bytes);
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.UploadNew))
+        {
+            progress.AddWork(a.NewFiles!.Count, a.NewFiles.Bytes);
+        }
+
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
             plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict),
@@ -176,7 +181,7 @@ internal sealed partial class SyncEngine
         using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
             bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path))))
         {
-            await executor.ExecuteAsync(plan, newFiles, remote, ct).ConfigureAwait(false);
+            await executor.ExecuteAsync(plan, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
         }
 

@@ -79,7 +79,14 @@ internal static class SyncPlanner
             }
         }
 
-        return DetectLocalMoves(actions);
+        var plan = DetectLocalMoves(actions);
+        if (input.NewLocal is { Count: > 0 } newLocal)
+        {
+            // None can be a move's far end (no tracked file has its size) or touch a planned path (none is in another view).
+            plan.Add(new SyncAction(SyncActionKind.UploadNew, string.Empty) { NewFiles = newLocal });
+        }
+
+        return plan;
     }
 
     /// <summary>
@@ -160,7 +167,7 @@ internal static class SyncPlanner
     /// case from a live remote name nor under a folder that does (the engine's case-conflict step renames those), and
     /// settled (see <see cref="Stability"/>: the caller reads the clock when the file is found). Such a file can only
     /// be uploaded as new, so its content is not read before the plan: the scan keeps a path, size and mtime for it
-    /// (see <see cref="NewFiles"/>), and they are hashed and uploaded in groups after the planned work.
+    /// (see <see cref="NewFiles"/>) and the plan holds them as one <see cref="SyncActionKind.UploadNew"/>.
     /// </summary>
     public static bool IsPlainNewFile(string path, FileKind kind, long size, bool settled, NewFileTrees trees) =>
         kind == FileKind.File && settled

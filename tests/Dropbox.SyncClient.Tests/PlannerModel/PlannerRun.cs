@@ -101,7 +101,7 @@ internal static class PlannerRun
     /// <summary>
     /// One pass in the engine's order: the feed (or a full listing), the scan (plain new files taken by the real
     /// <see cref="NewFiles"/>), the withheld table's look-ups, then the plan (with the synced tree, so plain new downloads
-    /// come as <see cref="SyncActionKind.DownloadNew"/>); the new files' uploads are added to it as the engine runs them.
+    /// come as <see cref="SyncActionKind.DownloadNew"/> and the new local files as one <see cref="SyncActionKind.UploadNew"/>).
     /// </summary>
     private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world)
     {
@@ -121,7 +121,7 @@ internal static class PlannerRun
 
         var (keep, injected) = world.Reexamine(snapshot, remote);
         newFiles.GiveBack(injected, snapshot);
-        var shortcuts = newFiles.Groups(64).SelectMany(g => g).ToList();
+        Coverage.AddOrUpdate("UploadNew files", newFiles.Count, (_, n) => n + newFiles.Count);
         var input = new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(world.Base, StringComparer.Ordinal),
@@ -130,6 +130,7 @@ internal static class PlannerRun
             Remote = remote.Changes,
             Synced = index,
             Refused = remote.Refusals.Paths,
+            NewLocal = newFiles,
         };
         var plan = SyncPlanner.Plan(input);
         var replay = SyncPlanner.Plan(input);
@@ -138,10 +139,8 @@ internal static class PlannerRun
             throw new InvalidOperationException("the planner answered the same input twice differently");
         }
 
-        plan.AddRange(shortcuts);
-
         // One plan's steps may run at once: no two of them may touch the same path.
-        var touched = plan.SelectMany(a => a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        var touched = plan.SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (touched is not null)
         {
             throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");

@@ -144,6 +144,45 @@ public sealed class SyncPlannerTests
         Assert.Equal(plainNew, taken);
     }
 
+    // The remote view the planner takes: a change that only echoes the synced state of a path found here exactly as
+    // synced (clean) is dropped; every other change stays, and so does an echo of a path not clean here.
+    [Theory]
+    [InlineData("echo", true, true)]
+    [InlineData("echo", false, false)] // changed here (not clean): the planner compares all three sides
+    [InlineData("other-version", true, false)]
+    [InlineData("other-content", true, false)]
+    [InlineData("deleted", true, false)]
+    [InlineData("moved-away", true, false)]
+    [InlineData("moved-here", true, false)]
+    [InlineData("untracked", false, false)]
+    public void Only_an_echo_of_a_clean_path_leaves_the_remote_view(string change, bool clean, bool dropped)
+    {
+        var synced = Enumerable.Repeat((byte)7, 32).ToArray();
+        var stat = new BaseStat(FileKind.File, 5, 1, 9) { HashPrefix = BaseStat.PrefixOf(synced), Clean = clean };
+        var echo = new RemoteEntry("f.txt", FileKind.File, 9, false, 5, synced, 0);
+        var entry = change switch
+        {
+            "echo" or "untracked" => echo,
+            "other-version" => echo with { Version = 10 },
+            "other-content" => echo with { ContentHash = Enumerable.Repeat((byte)8, 32).ToArray() },
+            "deleted" => echo with { Deleted = true },
+            "moved-away" => echo with { MovedTo = "g.txt" },
+            _ => echo with { MovedFrom = "e.txt" },
+        };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal) { ["f.txt"] = entry, ["other.txt"] = echo with { Path = "other.txt" } };
+        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal);
+        if (change != "untracked")
+        {
+            index["f.txt"] = stat;
+        }
+
+        var count = SyncPlanner.DropEchoes(remote, index);
+
+        Assert.Equal(dropped ? 1 : 0, count);
+        Assert.Equal(!dropped, remote.ContainsKey("f.txt"));
+        Assert.True(remote.ContainsKey("other.txt")); // no synced side: never an echo
+    }
+
     private static PlanInput NewDownloadInput(bool withSynced)
     {
         static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);

@@ -117,6 +117,7 @@ internal sealed partial class SyncEngine
             ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
                 || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
+        SyncPlanner.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
@@ -405,8 +406,10 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// True (and the index entry marked, and any remote echo of the synced state dropped) when a scanned path is exactly as last synced and the remote side has nothing
-    /// new for it: the planner would decide nothing, so the path needs no entry in this pass.
+    /// True (and the index entry marked <see cref="BaseStat.Clean"/>) when a scanned path is exactly as last synced and the
+    /// remote side has nothing new for it (no change, or one that only echoes the synced state): the planner would decide
+    /// nothing, so the path needs no entry in this pass. The remote view is not touched: the echoes of clean paths are
+    /// dropped from it after the scan, by <see cref="SyncPlanner.DropEchoes"/>.
     /// </summary>
     internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false)
     {
@@ -421,16 +424,9 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (remote.Changes.TryGetValue(path, out var r))
+        if (remote.Changes.TryGetValue(path, out var r) && !SyncPlanner.IsEcho(r, stat))
         {
-            if (r.Deleted || !stat.IsSyncedState(r.Kind, r.Version, r.Size, r.ContentHash) || r.MovedFrom is not null || r.MovedTo is not null)
-            {
-                return false;
-            }
-
-            // The remote state is the one synced (e.g. this client's own upload coming back through the feed): drop
-            // it too, or the planner would see a remote path with no local or base side.
-            remote.Changes.Remove(path);
+            return false;
         }
 
         stat.Clean = true;

@@ -140,6 +140,32 @@ internal static class SyncPlanner
     }
 
     /// <summary>
+    /// The planner's input preparation over the remote view: drops from <paramref name="remote"/> each change that only
+    /// echoes the synced state (see <see cref="IsEcho"/>) of a path the scan found exactly as synced
+    /// (<see cref="BaseStat.Clean"/>), e.g. this client's own upload coming back through the feed. Such a path has no
+    /// entry in the snapshot and its record is not loaded, so with its echo the planner would see a remote path with no
+    /// local or base side. Any other change (a delete, a move, another version) is kept. Returns how many were dropped.
+    /// </summary>
+    public static int DropEchoes(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced)
+    {
+        var dropped = 0;
+        foreach (var (path, entry) in remote)
+        {
+            if (synced.TryGetValue(path, out var stat) && stat.Clean && IsEcho(entry, stat))
+            {
+                remote.Remove(path); // allowed while enumerating (removal never invalidates a Dictionary's enumerator)
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>True when a remote change is the synced state itself (live, not moved, the synced version and content).</summary>
+    public static bool IsEcho(RemoteEntry remote, BaseStat synced) =>
+        !remote.Deleted && remote.MovedFrom is null && remote.MovedTo is null && synced.IsSyncedState(remote.Kind, remote.Version, remote.Size, remote.ContentHash);
+
+    /// <summary>
     /// True when a folder above <paramref name="path"/> is a file on some side (here, in the synced tree or remotely):
     /// perhaps a kind clash, which the planner skips with everything under it (a download there could never make its
     /// folder, an upload there is refused).

@@ -9,7 +9,7 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal sealed class NewFileTrees
 {
-    public NewFileTrees(IReadOnlyDictionary<string, BaseStat> synced, IReadOnlyDictionary<string, RemoteEntry> remote, IReadOnlySet<string> refused, Dictionary<string, string>? remoteFolds)
+    public NewFileTrees(IReadOnlyDictionary<string, BaseStat> synced, IReadOnlyDictionary<string, RemoteEntry> remote, IReadOnlySet<string> refused, IReadOnlyDictionary<string, string>? remoteFolds)
     {
         Synced = synced;
         Remote = remote;
@@ -37,7 +37,7 @@ internal sealed class NewFileTrees
     public IReadOnlySet<string> Refused { get; }
 
     /// <summary>The case-folded live remote names and the folders above them (see <see cref="SyncPlanner.RemoteFolds"/>); null when none.</summary>
-    public Dictionary<string, string>? RemoteFolds { get; }
+    public IReadOnlyDictionary<string, string>? RemoteFolds { get; }
 
     /// <summary>The sizes of the tracked files: a new file of one of them may be where a tracked file moved.</summary>
     public IReadOnlySet<long> TrackedSizes { get; }

@@ -241,7 +241,7 @@ internal static class SyncPlanner
     /// folder of this pass (one with an entry or only files under it), or null: its new files would be uploaded beside
     /// the remote folder under a second spelling of its name.
     /// </summary>
-    internal static string? ClashingFolder(Dictionary<string, string>? folds, IReadOnlyDictionary<string, BaseStat> index, string path)
+    internal static string? ClashingFolder(IReadOnlyDictionary<string, string>? folds, IReadOnlyDictionary<string, BaseStat> index, string path)
     {
         if (folds is null)
         {
@@ -264,7 +264,7 @@ internal static class SyncPlanner
     /// True when a local path would become a new path on the server (not synced, or synced but deleted or moved away
     /// remotely) while the server has a live path this pass that differs from it only in case.
     /// </summary>
-    internal static bool ClashesRemotely(Dictionary<string, string>? folds, IReadOnlyDictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote, string path)
+    internal static bool ClashesRemotely(IReadOnlyDictionary<string, string>? folds, IReadOnlyDictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote, string path)
     {
         if (ClashingFolder(folds, index, path) is not null)
         {

@@ -265,6 +265,9 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.Skip:
                 break;
+            case SyncActionKind.UploadNew:
+                // ExecuteAsync uploads its files in groups (as Upload actions); the action itself is never run.
+                throw new System.Diagnostics.UnreachableException($"{a} reached RunCoreAsync: ExecuteAsync uploads an UploadNew's files in groups.");
         }
     }
 

@@ -21,7 +21,10 @@ internal sealed class NewFiles
         _stability = stability;
     }
 
-    /// <summary>As the engine builds it: over the synced index and the remote view (case-folded names taken now).</summary>
+    /// <summary>
+    /// Over the synced index and the remote view (case-folded names taken now): for the tests and the planner model; the
+    /// engine passes the <see cref="NewFileTrees"/> it builds (it reads the folded names too).
+    /// </summary>
     public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, Stability stability)
         : this(NewFileTrees.Of(index, remote), stability)
     {

@@ -112,7 +112,9 @@ internal static class PlannerRun
         var folded = remote.Changes.Keys.Concat(world.Base.Keys).Concat(snapshot.Entries.Keys).ToLookup(p => p.ToUpperInvariant(), StringComparer.Ordinal);
         foreach (var entry in snapshot.Entries.Values.Where(e => e.Kind == FileKind.File && !world.Base.ContainsKey(e.Path)).ToList())
         {
-            // SyncEngine.ClashesRemotely: a name that differs only in case from another is the case-conflict code's.
+            // A name that differs only in case from another path of the pass (remote, synced or here) is left to the
+            // planner and the case-conflict code: wider than SyncPlanner.ClashesRemotely (live remote names only), which
+            // TryAdd applies as well (it is part of SyncPlanner.IsPlainNewFile).
             if (folded[entry.Path.ToUpperInvariant()].Distinct(StringComparer.Ordinal).Count() == 1 && newFiles.TryAdd(entry.Path, entry.Kind, entry.Size, entry.MtimeTicks))
             {
                 snapshot.Entries.Remove(entry.Path);

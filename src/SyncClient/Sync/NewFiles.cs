@@ -41,11 +41,11 @@ internal sealed class NewFiles
     /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {
-        // Perhaps still being written: the planner's path judges it (and reports it pending). The clock is read
-        // now, not when the scan began: a file written during a long scan would otherwise look stamped in the
-        // future and skip the rule.
-        var settled = kind == FileKind.File && !_stability.IsUnsettled(path, mtimeTicks, out _);
-        if (!SyncPlanner.IsPlainNewFile(path, kind, size, settled, _trees))
+        // The rest of the rule first (most files a scan finds are clean or tracked: no clock read for them), then
+        // whether it is perhaps still being written: the planner's path judges it then (and reports it pending). The
+        // clock is read now, not when the scan began: a file written during a long scan would otherwise look stamped
+        // in the future and skip the rule.
+        if (!SyncPlanner.IsPlainNewFile(path, kind, size, settled: true, _trees) || _stability.IsUnsettled(path, mtimeTicks, out _))
         {
             return false;
         }

@@ -105,22 +105,53 @@ public sealed class SyncPlannerTests
     // A plain new local file (a file here, never synced, unknown remotely and not refused, of a size no tracked file has,
     // not under a file on some side, not only a case away from a live remote name, settled) is uploaded as new without
     // being planned one by one; anything else is the planner's to decide path by path.
+    public static TheoryData<string, string, long, bool, bool> NewFileCases => new()
+    {
+        { "plain.txt", "file", 10, true, true },
+        { "deep/plain.txt", "file", 10, true, true },
+        { "plain.txt", "file", 10, false, false }, // perhaps still being written: planned, reported pending
+        { "folder", "folder", 0, true, false },
+        { "tracked.txt", "file", 10, true, false }, // has a merge base
+        { "remote.txt", "file", 10, true, false }, // changed remotely: both sides hold it
+        { "refused.txt", "file", 10, true, false }, // the server knows it, the client refused its state
+        { "same-size.txt", "file", 123, true, false }, // could be where tracked.txt moved
+        { "synced-file/x.txt", "file", 10, true, false }, // under a file in the synced tree
+        { "remote-file/x.txt", "file", 10, true, false }, // under a file remotely
+        { "REMOTE.TXT", "file", 10, true, false }, // only the case differs from a live remote name
+        { "photos/b.jpg", "file", 10, true, false }, // under a folder only a case away from a remote one
+        { "tracked-folder/c.txt", "file", 10, true, true }, // its folder is synced: no second spelling
+        { "gone.txt", "file", 10, true, true }, // only a case away from a deleted remote name: no clash
+        { "synced-folder/new.txt", "file", 10, true, true }, // in a synced folder (its own entry synced)
+        { "synced-folder/deep/new.txt", "file", 10, true, true },
+    };
+
     [Theory]
-    [InlineData("plain.txt", "file", 10, true, true)]
-    [InlineData("deep/plain.txt", "file", 10, true, true)]
-    [InlineData("plain.txt", "file", 10, false, false)] // perhaps still being written: planned, reported pending
-    [InlineData("folder", "folder", 0, true, false)]
-    [InlineData("tracked.txt", "file", 10, true, false)] // has a merge base
-    [InlineData("remote.txt", "file", 10, true, false)] // changed remotely: both sides hold it
-    [InlineData("refused.txt", "file", 10, true, false)] // the server knows it, the client refused its state
-    [InlineData("same-size.txt", "file", 123, true, false)] // could be where tracked.txt moved
-    [InlineData("synced-file/x.txt", "file", 10, true, false)] // under a file in the synced tree
-    [InlineData("remote-file/x.txt", "file", 10, true, false)] // under a file remotely
-    [InlineData("REMOTE.TXT", "file", 10, true, false)] // only the case differs from a live remote name
-    [InlineData("photos/b.jpg", "file", 10, true, false)] // under a folder only a case away from a remote one
-    [InlineData("tracked-folder/c.txt", "file", 10, true, true)] // its folder is synced: no second spelling
-    [InlineData("gone.txt", "file", 10, true, true)] // only a case away from a deleted remote name: no clash
+    [MemberData(nameof(NewFileCases))]
     public void Only_a_plain_new_local_file_is_taken_as_a_new_upload(string path, string kind, long size, bool settled, bool plainNew)
+    {
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, PlainNewFileTrees(withEchoes: false));
+
+        Assert.Equal(plainNew, taken);
+    }
+
+    // The scan runs the new-file check while the remote view still holds the echoes of the client's own uploads (the
+    // synced state of a synced path, coming back in the feed): SyncPlanner.DropEchoes drops them only after the scan.
+    // That is sound because no new-file check reads the remote view at a synced path: the same view holding echoes of
+    // synced files (tracked.txt, synced-file), of a synced folder and of files in synced folders gives the same answers.
+    // (Their names do enter the case-folded remote names; only a new name a case away from a synced one reads them.)
+    [Theory]
+    [MemberData(nameof(NewFileCases))]
+    public void Echoes_of_synced_paths_in_the_remote_view_change_no_new_file_answer(string path, string kind, long size, bool settled, bool plainNew)
+    {
+        var trees = PlainNewFileTrees(withEchoes: true);
+        Assert.All(trees.Remote.Values.Where(r => trees.Synced.ContainsKey(r.Path)), r => Assert.True(SyncPlanner.IsEcho(r, trees.Synced[r.Path])));
+
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, trees);
+
+        Assert.Equal(plainNew, taken);
+    }
+
+    private static NewFileTrees PlainNewFileTrees(bool withEchoes)
     {
         static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);
         var synced = new Dictionary<string, BaseStat>(StringComparer.Ordinal)
@@ -128,6 +159,8 @@ public sealed class SyncPlannerTests
             ["tracked.txt"] = new BaseStat(FileKind.File, 123, 1, 1),
             ["synced-file"] = new BaseStat(FileKind.File, 50, 1, 2),
             ["tracked-folder/old.txt"] = new BaseStat(FileKind.File, 51, 1, 3),
+            ["synced-folder"] = new BaseStat(FileKind.Folder, 0, 0, 4),
+            ["synced-folder/a.txt"] = new BaseStat(FileKind.File, 52, 1, 5),
         };
         var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
         {
@@ -137,11 +170,16 @@ public sealed class SyncPlannerTests
             ["Tracked-Folder/d.txt"] = File("Tracked-Folder/d.txt"),
             ["Gone.txt"] = File("Gone.txt", deleted: true),
         };
-        var trees = new NewFileTrees(synced, remote, new HashSet<string>(["refused.txt"], StringComparer.Ordinal), SyncPlanner.RemoteFolds(remote));
+        if (withEchoes)
+        {
+            // Each synced path's synced state, as the feed brings back the client's own upload or folder create.
+            foreach (var (path, stat) in synced)
+            {
+                remote[path] = new RemoteEntry(path, stat.Kind, stat.Version, false, stat.Size, [], 0);
+            }
+        }
 
-        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, trees);
-
-        Assert.Equal(plainNew, taken);
+        return new NewFileTrees(synced, remote, new HashSet<string>(["refused.txt"], StringComparer.Ordinal), SyncPlanner.RemoteFolds(remote));
     }
 
     // The remote view the planner takes: a change that only echoes the synced state of a path found here exactly as

@@ -41,6 +41,27 @@ public sealed class NewFilesTests : IDisposable
     }
 
     [Fact]
+    public void The_clock_is_read_only_for_a_file_the_rest_of_the_rule_takes()
+    {
+        var clock = new CountingClock();
+        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal) { ["tracked.txt"] = new BaseStat(FileKind.File, 123, 1, 1) };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal) { ["remote.txt"] = new RemoteEntry("remote.txt", FileKind.File, 3, false, 9, [], 0) };
+        var files = new NewFiles(index, new RemoteView(remote, "c", FullListing: false), new Stability(clock, TimeSpan.FromSeconds(2), null, SyncOptions.DefaultQuietPeriod));
+        var old = clock.GetUtcNow().UtcDateTime.AddMinutes(-1).Ticks;
+        var before = clock.Reads;
+
+        // A scan finds mostly tracked files: none of these is a new-file candidate, so none reads the clock.
+        Assert.False(files.TryAdd("tracked.txt", FileKind.File, 10, old));
+        Assert.False(files.TryAdd("remote.txt", FileKind.File, 12, old));
+        Assert.False(files.TryAdd("same-size-as-tracked.txt", FileKind.File, 123, old));
+        Assert.False(files.TryAdd("folder", FileKind.Folder, 0, 0));
+        Assert.Equal(before, clock.Reads);
+
+        Assert.True(files.TryAdd("plain.txt", FileKind.File, 10, old));
+        Assert.Equal(before + 1, clock.Reads);
+    }
+
+    [Fact]
     public void A_file_written_while_a_long_scan_runs_is_judged_by_the_clock_when_it_is_found()
     {
         var clock = new ManualClock();

@@ -47,11 +47,10 @@ public sealed class SyncEngineTests : IDisposable
         await a.SyncAsync();
         var summary = new SyncSummary();
         var remote = new RemoteView(new Dictionary<string, RemoteEntry>(StringComparer.Ordinal), string.Empty, FullListing: false);
-        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal);
 
         using (var executor = new SyncExecutor(b.Context, new FileHasher(b.Context.Chunker, b.Context.Time, b.Context.Options.StableAge), new ServerSupport(), summary, []))
         {
-            await executor.ExecuteAsync([new SyncAction(SyncActionKind.DownloadNew, "new/one.txt") { Size = 3 }], new NewFiles(index, remote, b.Context.Stability()), remote, CancellationToken.None);
+            await executor.ExecuteAsync([new SyncAction(SyncActionKind.DownloadNew, "new/one.txt") { Size = 3 }], remote, CancellationToken.None);
         }
 
         Assert.Equal(0, summary.Errors);

@@ -102,6 +102,125 @@ public sealed class SyncPlannerTests
         Assert.Contains("plain.txt", input.Remote.Keys);
     }
 
+    // A plain new local file (a file here, never synced, unknown remotely and not refused, of a size no tracked file has,
+    // not under a file on some side, not only a case away from a live remote name, settled) is uploaded as new without
+    // being planned one by one; anything else is the planner's to decide path by path.
+    public static TheoryData<string, string, long, bool, bool> NewFileCases => new()
+    {
+        { "plain.txt", "file", 10, true, true },
+        { "deep/plain.txt", "file", 10, true, true },
+        { "plain.txt", "file", 10, false, false }, // perhaps still being written: planned, reported pending
+        { "folder", "folder", 0, true, false },
+        { "tracked.txt", "file", 10, true, false }, // has a merge base
+        { "remote.txt", "file", 10, true, false }, // changed remotely: both sides hold it
+        { "refused.txt", "file", 10, true, false }, // the server knows it, the client refused its state
+        { "same-size.txt", "file", 123, true, false }, // could be where tracked.txt moved
+        { "synced-file/x.txt", "file", 10, true, false }, // under a file in the synced tree
+        { "remote-file/x.txt", "file", 10, true, false }, // under a file remotely
+        { "REMOTE.TXT", "file", 10, true, false }, // only the case differs from a live remote name
+        { "photos/b.jpg", "file", 10, true, false }, // under a folder only a case away from a remote one
+        { "tracked-folder/c.txt", "file", 10, true, true }, // its folder is synced: no second spelling
+        { "gone.txt", "file", 10, true, true }, // only a case away from a deleted remote name: no clash
+        { "synced-folder/new.txt", "file", 10, true, true }, // in a synced folder (its own entry synced)
+        { "synced-folder/deep/new.txt", "file", 10, true, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(NewFileCases))]
+    public void Only_a_plain_new_local_file_is_taken_as_a_new_upload(string path, string kind, long size, bool settled, bool plainNew)
+    {
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, PlainNewFileTrees(withEchoes: false));
+
+        Assert.Equal(plainNew, taken);
+    }
+
+    // The scan runs the new-file check while the remote view still holds the echoes of the client's own uploads (the
+    // synced state of a synced path, coming back in the feed): SyncPlanner.DropEchoes drops them only after the scan.
+    // That is sound because no new-file check reads the remote view at a synced path: the same view holding echoes of
+    // synced files (tracked.txt, synced-file), of a synced folder and of files in synced folders gives the same answers.
+    // (Their names do enter the case-folded remote names; only a new name a case away from a synced one reads them.)
+    [Theory]
+    [MemberData(nameof(NewFileCases))]
+    public void Echoes_of_synced_paths_in_the_remote_view_change_no_new_file_answer(string path, string kind, long size, bool settled, bool plainNew)
+    {
+        var trees = PlainNewFileTrees(withEchoes: true);
+        Assert.All(trees.Remote.Values.Where(r => trees.Synced.ContainsKey(r.Path)), r => Assert.True(SyncPlanner.IsEcho(r, trees.Synced[r.Path])));
+
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, trees);
+
+        Assert.Equal(plainNew, taken);
+    }
+
+    private static NewFileTrees PlainNewFileTrees(bool withEchoes)
+    {
+        static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);
+        var synced = new Dictionary<string, BaseStat>(StringComparer.Ordinal)
+        {
+            ["tracked.txt"] = new BaseStat(FileKind.File, 123, 1, 1),
+            ["synced-file"] = new BaseStat(FileKind.File, 50, 1, 2),
+            ["tracked-folder/old.txt"] = new BaseStat(FileKind.File, 51, 1, 3),
+            ["synced-folder"] = new BaseStat(FileKind.Folder, 0, 0, 4),
+            ["synced-folder/a.txt"] = new BaseStat(FileKind.File, 52, 1, 5),
+        };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            ["remote.txt"] = File("remote.txt"),
+            ["remote-file"] = File("remote-file"),
+            ["Photos/a.jpg"] = File("Photos/a.jpg"),
+            ["Tracked-Folder/d.txt"] = File("Tracked-Folder/d.txt"),
+            ["Gone.txt"] = File("Gone.txt", deleted: true),
+        };
+        if (withEchoes)
+        {
+            // Each synced path's synced state, as the feed brings back the client's own upload or folder create.
+            foreach (var (path, stat) in synced)
+            {
+                remote[path] = new RemoteEntry(path, stat.Kind, stat.Version, false, stat.Size, [], 0);
+            }
+        }
+
+        return new NewFileTrees(synced, remote, new HashSet<string>(["refused.txt"], StringComparer.Ordinal), SyncPlanner.RemoteFolds(remote));
+    }
+
+    // The remote view the planner takes: a change that only echoes the synced state of a path found here exactly as
+    // synced (clean) is dropped; every other change stays, and so does an echo of a path not clean here.
+    [Theory]
+    [InlineData("echo", true, true)]
+    [InlineData("echo", false, false)] // changed here (not clean): the planner compares all three sides
+    [InlineData("other-version", true, false)]
+    [InlineData("other-content", true, false)]
+    [InlineData("deleted", true, false)]
+    [InlineData("moved-away", true, false)]
+    [InlineData("moved-here", true, false)]
+    [InlineData("untracked", false, false)]
+    public void Only_an_echo_of_a_clean_path_leaves_the_remote_view(string change, bool clean, bool dropped)
+    {
+        var synced = Enumerable.Repeat((byte)7, 32).ToArray();
+        var stat = new BaseStat(FileKind.File, 5, 1, 9) { HashPrefix = BaseStat.PrefixOf(synced), Clean = clean };
+        var echo = new RemoteEntry("f.txt", FileKind.File, 9, false, 5, synced, 0);
+        var entry = change switch
+        {
+            "echo" or "untracked" => echo,
+            "other-version" => echo with { Version = 10 },
+            "other-content" => echo with { ContentHash = Enumerable.Repeat((byte)8, 32).ToArray() },
+            "deleted" => echo with { Deleted = true },
+            "moved-away" => echo with { MovedTo = "g.txt" },
+            _ => echo with { MovedFrom = "e.txt" },
+        };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal) { ["f.txt"] = entry, ["other.txt"] = echo with { Path = "other.txt" } };
+        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal);
+        if (change != "untracked")
+        {
+            index["f.txt"] = stat;
+        }
+
+        var count = SyncPlanner.DropEchoes(remote, index);
+
+        Assert.Equal(dropped ? 1 : 0, count);
+        Assert.Equal(!dropped, remote.ContainsKey("f.txt"));
+        Assert.True(remote.ContainsKey("other.txt")); // no synced side: never an echo
+    }
+
     private static PlanInput NewDownloadInput(bool withSynced)
     {
         static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);

@@ -4,32 +4,30 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// The plain new files a scan found: never synced, unknown to the server's changes, not under a path that is a file
-/// in the db or remotely (a kind clash is the planner's to skip), settled (see <see cref="Stability"/>), and of a size no tracked file has (so none can be the far end of a local move). Each can only
-/// be uploaded as new, so the planner need not see it and its content need not be hashed before the plan: the
-/// pass holds a path, size and mtime per file (not an entry, a fingerprint and an action) and hashes and uploads
-/// them in groups after the planned work. A first sync of a 100,000-file tree is almost all such files.
+/// The plain new files a scan found (the rule is the planner's: <see cref="SyncPlanner.IsPlainNewFile"/>). Each can
+/// only be uploaded as new, so the planner need not see it as an entry and its content need not be hashed before the
+/// plan: the pass holds a path, size and mtime per file (not an entry, a fingerprint and an action) and hashes and
+/// uploads them in groups after the planned work. A first sync of a 100,000-file tree is almost all such files.
 /// </summary>
 internal sealed class NewFiles
 {
-    private readonly Dictionary<string, BaseStat> _index;
-    private readonly RemoteView _remote;
-    private readonly HashSet<long> _trackedSizes = [];
+    private readonly NewFileTrees _trees;
     private readonly Stability _stability;
     private readonly List<NewFile> _files = [];
 
-    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, Stability stability)
+    public NewFiles(NewFileTrees trees, Stability stability)
     {
-        _index = index;
-        _remote = remote;
+        _trees = trees;
         _stability = stability;
-        foreach (var stat in index.Values)
-        {
-            if (stat.Kind == FileKind.File)
-            {
-                _trackedSizes.Add(stat.Size);
-            }
-        }
+    }
+
+    /// <summary>
+    /// Over the synced index and the remote view (case-folded names taken now): for the tests and the planner model; the
+    /// engine passes the <see cref="NewFileTrees"/> it builds (it reads the folded names too).
+    /// </summary>
+    public NewFiles(Dictionary<string, BaseStat> index, RemoteView remote, Stability stability)
+        : this(NewFileTrees.Of(index, remote), stability)
+    {
     }
 
     public int Count => _files.Count;
@@ -43,16 +41,11 @@ internal sealed class NewFiles
     /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {
-        if (kind != FileKind.File || _index.ContainsKey(path) || _remote.Changes.ContainsKey(path) || _remote.IsRefused(path) || _trackedSizes.Contains(size)
-            || SyncPlanner.UnderAFile(path, _remote.Changes, _index, null))
-        {
-            return false;
-        }
-
-        // Perhaps still being written: the planner's path judges it (and reports it pending). The clock is read
-        // now, not when the scan began: a file written during a long scan would otherwise look stamped in the
-        // future and skip the rule.
-        if (_stability.IsUnsettled(path, mtimeTicks, out _))
+        // The rest of the rule first (most files a scan finds are clean or tracked: no clock read for them), then
+        // whether it is perhaps still being written: the planner's path judges it then (and reports it pending). The
+        // clock is read now, not when the scan began: a file written during a long scan would otherwise look stamped
+        // in the future and skip the rule.
+        if (!SyncPlanner.IsPlainNewFile(path, kind, size, settled: true, _trees) || _stability.IsUnsettled(path, mtimeTicks, out _))
         {
             return false;
         }

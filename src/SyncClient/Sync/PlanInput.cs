@@ -26,6 +26,12 @@ internal sealed record PlanInput
     /// </summary>
     public IReadOnlyDictionary<string, BaseStat>? Synced { get; init; }
 
+    /// <summary>
+    /// The plain new local files the scan kept aside (each passed <see cref="SyncPlanner.IsPlainNewFile"/> when found, and
+    /// is in no other view): planned as one <see cref="SyncActionKind.UploadNew"/>; null or empty: none.
+    /// </summary>
+    public NewFiles? NewLocal { get; init; }
+
     /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
     public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }

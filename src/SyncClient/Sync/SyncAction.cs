@@ -27,9 +27,13 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>The size the server listed, for a <see cref="SyncActionKind.DownloadNew"/> (which keeps no remote entry).</summary>
     public long Size { get; init; }
 
+    /// <summary>The files of an <see cref="SyncActionKind.UploadNew"/> (a path, size and mtime each; its <see cref="Path"/> is empty).</summary>
+    public NewFiles? NewFiles { get; init; }
+
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 
     /// <inheritdoc />
-    public override string ToString() => ToPath is null ? $"{Kind} {Path}" : $"{Kind} {Path} -> {ToPath}";
+    public override string ToString() =>
+        Kind == SyncActionKind.UploadNew ? $"{Kind} {NewFiles?.Count ?? 0} file(s)" : ToPath is null ? $"{Kind} {Path}" : $"{Kind} {Path} -> {ToPath}";
 }

@@ -17,6 +17,14 @@ internal enum SyncActionKind
     /// </summary>
     DownloadNew,
 
+    /// <summary>
+    /// The plain new local files of a pass (see <see cref="SyncPlanner.IsPlainNewFile"/>), as one step that holds a path,
+    /// size and mtime each (<see cref="SyncAction.NewFiles"/>, not an action or an entry per file): each can only go up as
+    /// new, so none was hashed before the plan; they are hashed and uploaded in groups after the other transfers. A first
+    /// sync of a large tree is almost all such files. Planned when <see cref="PlanInput.NewLocal"/> holds any.
+    /// </summary>
+    UploadNew,
+
     /// <summary>The file was deleted locally: delete it remotely.</summary>
     DeleteRemote,
 

@@ -74,86 +74,6 @@ internal sealed partial class SyncEngine
         return lowest;
     }
 
-    /// <summary>True when <paramref name="folder"/> is synced here: its own entry, or anything under it.</summary>
-    private static bool IsTracked(Dictionary<string, BaseStat> index, string folder) =>
-        index.ContainsKey(folder) || index.Keys.Any(k => k.Length > folder.Length && k[folder.Length] == '/' && k.StartsWith(folder, StringComparison.Ordinal));
-
-    /// <summary>
-    /// The case-folded paths of the live remote entries this pass holds, and of the folders above them (a folder the
-    /// server has no entry of its own for is still a name a local folder can clash with); null when none.
-    /// </summary>
-    internal static Dictionary<string, string>? RemoteFolds(RemoteView remote) => RemoteFolds(remote.Changes);
-
-    /// <summary>As <see cref="RemoteFolds(RemoteView)"/>, of the given entries.</summary>
-    internal static Dictionary<string, string>? RemoteFolds(IEnumerable<KeyValuePair<string, RemoteEntry>> entries)
-    {
-        Dictionary<string, string>? folds = null;
-        HashSet<string>? folders = null;
-        foreach (var (path, entry) in entries)
-        {
-            if (!entry.Deleted)
-            {
-                folds ??= new Dictionary<string, string>(StringComparer.Ordinal);
-                folds[SyncPaths.CaseFoldKey(path)] = path;
-                // Parents from the nearest up, each folder once (a first sync lists many files per folder): a folder
-                // seen before had its own parents added then.
-                folders ??= new HashSet<string>(StringComparer.Ordinal);
-                var seen = folders.GetAlternateLookup<ReadOnlySpan<char>>();
-                for (var slash = path.LastIndexOf('/'); slash > 0 && !seen.Contains(path.AsSpan(0, slash)); slash = path.LastIndexOf('/', slash - 1))
-                {
-                    var folder = path[..slash];
-                    folders.Add(folder);
-                    folds.TryAdd(SyncPaths.CaseFoldKey(folder), folder);
-                }
-            }
-        }
-
-        return folds;
-    }
-
-    /// <summary>
-    /// The topmost folder above <paramref name="path"/> that is not synced here and differs only in case from a remote
-    /// folder of this pass (one with an entry or only files under it), or null: its new files would be uploaded beside
-    /// the remote folder under a second spelling of its name.
-    /// </summary>
-    internal static string? ClashingFolder(Dictionary<string, string>? folds, Dictionary<string, BaseStat> index, string path)
-    {
-        if (folds is null)
-        {
-            return null;
-        }
-
-        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
-        {
-            var folder = path[..slash];
-            if (folds.TryGetValue(SyncPaths.CaseFoldKey(folder), out var other) && other != folder && !IsTracked(index, folder))
-            {
-                return folder;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// True when a local path would become a new path on the server (not synced, or synced but deleted or moved away
-    /// remotely) while the server has a live path this pass that differs from it only in case.
-    /// </summary>
-    internal static bool ClashesRemotely(Dictionary<string, string>? folds, Dictionary<string, BaseStat> index, RemoteView remote, string path)
-    {
-        if (ClashingFolder(folds, index, path) is not null)
-        {
-            return true; // renamed with its folder (see ResolveCaseConflicts), never a plain new file
-        }
-
-        if (folds is null || !folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) || other == path)
-        {
-            return false;
-        }
-
-        return !index.ContainsKey(path) || (remote.Changes.TryGetValue(path, out var own) && own.Deleted);
-    }
-
     /// <summary>
     /// On a folder that folds case: a new remote file (never synced here) whose name, or a folder above it, differs only
     /// in case from a name here (synced, scanned, new or withheld) or from another new remote name of this pass (the
@@ -241,7 +161,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
-            remoteFolds ??= RemoteFolds(remote) ?? new Dictionary<string, string>(StringComparer.Ordinal);
+            remoteFolds ??= SyncPlanner.RemoteFolds(remote.Changes) ?? new Dictionary<string, string>(StringComparer.Ordinal);
             var target = path;
             for (var attempt = 1; ; attempt++)
             {
@@ -297,7 +217,7 @@ internal sealed partial class SyncEngine
             return;
         }
 
-        var folds = RemoteFolds(injected.Where(remote.Changes.ContainsKey).Select(p => KeyValuePair.Create(p, remote.Changes[p])));
+        var folds = SyncPlanner.RemoteFolds(injected.Where(remote.Changes.ContainsKey).Select(p => KeyValuePair.Create(p, remote.Changes[p])));
         if (folds is null)
         {
             return;
@@ -305,7 +225,7 @@ internal sealed partial class SyncEngine
 
         foreach (var path in newFiles.ByPath().Keys)
         {
-            if (ClashesRemotely(folds, index, remote, path) && newFiles.TryTakeBack(path, out var local))
+            if (SyncPlanner.ClashesRemotely(folds, index, remote.Changes, path) && newFiles.TryTakeBack(path, out var local))
             {
                 snapshot.Entries[path] = local;
             }
@@ -328,7 +248,7 @@ internal sealed partial class SyncEngine
             {
                 // Under a new local folder that differs only in case from a remote one: the folder is renamed (once),
                 // unless something under it is synced (then it is not new here, and stays as it is).
-                if (ClashingFolder(folds, index, entry.Path) is { } folder)
+                if (SyncPlanner.ClashingFolder(folds, index, entry.Path) is { } folder)
                 {
                     if (folders.Add(folder))
                     {
@@ -340,7 +260,7 @@ internal sealed partial class SyncEngine
 
                 // Files only: a folder's contents are already in this pass under its old name. A synced file unchanged
                 // here follows the remote (deleted, or renamed locally by a remote move).
-                if (entry.Kind == FileKind.File && ClashesRemotely(folds, index, remote, entry.Path)
+                if (entry.Kind == FileKind.File && SyncPlanner.ClashesRemotely(folds, index, remote.Changes, entry.Path)
                     && !(index.TryGetValue(entry.Path, out var stat) && stat.Kind == entry.Kind && FileStamp.Of(stat) == FileStamp.Of(entry)))
                 {
                     renames.Add((entry.Path, entry.Kind == FileKind.Folder));

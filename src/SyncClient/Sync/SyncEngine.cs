@@ -106,15 +106,18 @@ internal sealed partial class SyncEngine
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
-        // what changed. Plain new files (see NewFiles) stay out too: they are hashed and uploaded in streamed groups.
+        // what changed. Plain new files (see NewFiles) stay out too: the plan holds them as one UploadNew, hashed and
+        // uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
-        var newFiles = new NewFiles(index, remote, _ctx.Stability());
-        // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file.
-        var remoteFolds = RemoteFolds(remote);
+        // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file
+        // (the planner's rule, SyncPlanner.IsPlainNewFile, reads these folded names).
+        var remoteFolds = SyncPlanner.RemoteFolds(remote.Changes);
+        var newFiles = new NewFiles(new NewFileTrees(index, remote.Changes, remote.Refusals.Paths, remoteFolds), _ctx.Stability());
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
-                || (!ClashesRemotely(remoteFolds, index, remote, path) && newFiles.TryAdd(path, kind, size, mtime)), SyncedVersionOf(index), ct);
+                || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
+        SyncPlanner.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
@@ -148,7 +151,7 @@ internal sealed partial class SyncEngine
         progress.Phase = "hashing";
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
-        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths });
+        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles });
         plan.AddRange(newDownloads);
         newDownloads = null;
         MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
@@ -158,7 +161,11 @@ internal sealed partial class SyncEngine
             FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
         }
 
-        progress.AddWork(newFiles.Count, newFiles.Bytes);
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.UploadNew))
+        {
+            progress.AddWork(a.NewFiles!.Count, a.NewFiles.Bytes);
+        }
+
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
             plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict),
@@ -175,7 +182,7 @@ internal sealed partial class SyncEngine
         using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
             bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path))))
         {
-            await executor.ExecuteAsync(plan, newFiles, remote, ct).ConfigureAwait(false);
+            await executor.ExecuteAsync(plan, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
         }
 
@@ -399,8 +406,10 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// True (and the index entry marked, and any remote echo of the synced state dropped) when a scanned path is exactly as last synced and the remote side has nothing
-    /// new for it: the planner would decide nothing, so the path needs no entry in this pass.
+    /// True (and the index entry marked <see cref="BaseStat.Clean"/>) when a scanned path is exactly as last synced and the
+    /// remote side has nothing new for it (no change, or one that only echoes the synced state): the planner would decide
+    /// nothing, so the path needs no entry in this pass. The remote view is not touched: the echoes of clean paths are
+    /// dropped from it after the scan, by <see cref="SyncPlanner.DropEchoes"/>.
     /// </summary>
     internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false)
     {
@@ -415,16 +424,9 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (remote.Changes.TryGetValue(path, out var r))
+        if (remote.Changes.TryGetValue(path, out var r) && !SyncPlanner.IsEcho(r, stat))
         {
-            if (r.Deleted || !stat.IsSyncedState(r.Kind, r.Version, r.Size, r.ContentHash) || r.MovedFrom is not null || r.MovedTo is not null)
-            {
-                return false;
-            }
-
-            // The remote state is the one synced (e.g. this client's own upload coming back through the feed): drop
-            // it too, or the planner would see a remote path with no local or base side.
-            remote.Changes.Remove(path);
+            return false;
         }
 
         stat.Clean = true;

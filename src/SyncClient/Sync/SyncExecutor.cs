@@ -7,7 +7,7 @@ using Grpc.Core;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// The one executor: runs a pass's plan (the planner's actions, and the new-file and new-download fast paths) in a
+/// The one executor: runs a pass's plan (the planner's actions, the plain new files and new downloads among them) in a
 /// fixed order (local folders, moves and records, transfers, remote folders, deletes). It decides nothing the plan did
 /// not say; it works only with what it is given (no engine fields), and reports what the cursor must know through
 /// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass.
@@ -67,7 +67,7 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    public async Task ExecuteAsync(List<SyncAction> plan, NewFiles newFiles, RemoteView remote, CancellationToken ct)
+    public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
         {
@@ -113,9 +113,12 @@ internal sealed class SyncExecutor : IDisposable
             }
         }
 
-        foreach (var group in newFiles.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.UploadNew))
         {
-            await TransferAsync(group, ct).ConfigureAwait(false);
+            foreach (var group in a.NewFiles!.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
+            {
+                await TransferAsync(group, ct).ConfigureAwait(false);
+            }
         }
 
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateRemoteFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
@@ -262,6 +265,9 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.Skip:
                 break;
+            case SyncActionKind.UploadNew:
+                // ExecuteAsync uploads its files in groups (as Upload actions); the action itself is never run.
+                throw new System.Diagnostics.UnreachableException($"{a} reached RunCoreAsync: ExecuteAsync uploads an UploadNew's files in groups.");
         }
     }
 

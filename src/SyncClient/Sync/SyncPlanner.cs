@@ -79,7 +79,14 @@ internal static class SyncPlanner
             }
         }
 
-        return DetectLocalMoves(actions);
+        var plan = DetectLocalMoves(actions);
+        if (input.NewLocal is { Count: > 0 } newLocal)
+        {
+            // None can be a move's far end (no tracked file has its size) or touch a planned path (none is in another view).
+            plan.Add(new SyncAction(SyncActionKind.UploadNew, string.Empty) { NewFiles = newLocal });
+        }
+
+        return plan;
     }
 
     /// <summary>
@@ -133,6 +140,32 @@ internal static class SyncPlanner
     }
 
     /// <summary>
+    /// The planner's input preparation over the remote view: drops from <paramref name="remote"/> each change that only
+    /// echoes the synced state (see <see cref="IsEcho"/>) of a path the scan found exactly as synced
+    /// (<see cref="BaseStat.Clean"/>), e.g. this client's own upload coming back through the feed. Such a path has no
+    /// entry in the snapshot and its record is not loaded, so with its echo the planner would see a remote path with no
+    /// local or base side. Any other change (a delete, a move, another version) is kept. Returns how many were dropped.
+    /// </summary>
+    public static int DropEchoes(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced)
+    {
+        var dropped = 0;
+        foreach (var (path, entry) in remote)
+        {
+            if (synced.TryGetValue(path, out var stat) && stat.Clean && IsEcho(entry, stat))
+            {
+                remote.Remove(path); // allowed while enumerating (removal never invalidates a Dictionary's enumerator)
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>True when a remote change is the synced state itself (live, not moved, the synced version and content).</summary>
+    public static bool IsEcho(RemoteEntry remote, BaseStat synced) =>
+        !remote.Deleted && remote.MovedFrom is null && remote.MovedTo is null && synced.IsSyncedState(remote.Kind, remote.Version, remote.Size, remote.ContentHash);
+
+    /// <summary>
     /// True when a folder above <paramref name="path"/> is a file on some side (here, in the synced tree or remotely):
     /// perhaps a kind clash, which the planner skips with everything under it (a download there could never make its
     /// folder, an upload there is refused).
@@ -151,6 +184,99 @@ internal static class SyncPlanner
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The rule of a plain new local file, pure over the trees: a file here that was never synced, with no remote change
+    /// or refusal at its path, of a size no tracked file has (so it cannot be the far end of a local move), not under a
+    /// path that is a file in the synced tree or remotely (a kind clash is the planner's to skip), not differing only in
+    /// case from a live remote name nor under a folder that does (the engine's case-conflict step renames those), and
+    /// settled (see <see cref="Stability"/>: the caller reads the clock when the file is found). Such a file can only
+    /// be uploaded as new, so its content is not read before the plan: the scan keeps a path, size and mtime for it
+    /// (see <see cref="NewFiles"/>) and the plan holds them as one <see cref="SyncActionKind.UploadNew"/>.
+    /// </summary>
+    public static bool IsPlainNewFile(string path, FileKind kind, long size, bool settled, NewFileTrees trees) =>
+        kind == FileKind.File && settled
+        && !trees.Synced.ContainsKey(path) && !trees.Remote.ContainsKey(path) && !trees.Refused.Contains(path)
+        && !trees.TrackedSizes.Contains(size)
+        && !UnderAFile(path, trees.Remote, trees.Synced, null)
+        && !ClashesRemotely(trees.RemoteFolds, trees.Synced, trees.Remote, path);
+
+    /// <summary>True when <paramref name="folder"/> is synced here: its own entry, or anything under it.</summary>
+    private static bool IsTracked(IReadOnlyDictionary<string, BaseStat> index, string folder) =>
+        index.ContainsKey(folder) || index.Keys.Any(k => k.Length > folder.Length && k[folder.Length] == '/' && k.StartsWith(folder, StringComparison.Ordinal));
+
+    /// <summary>
+    /// The case-folded paths of the live remote entries this pass holds, and of the folders above them (a folder the
+    /// server has no entry of its own for is still a name a local folder can clash with); null when none.
+    /// </summary>
+    internal static Dictionary<string, string>? RemoteFolds(IEnumerable<KeyValuePair<string, RemoteEntry>> entries)
+    {
+        Dictionary<string, string>? folds = null;
+        HashSet<string>? folders = null;
+        foreach (var (path, entry) in entries)
+        {
+            if (!entry.Deleted)
+            {
+                folds ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                folds[SyncPaths.CaseFoldKey(path)] = path;
+                // Parents from the nearest up, each folder once (a first sync lists many files per folder): a folder
+                // seen before had its own parents added then.
+                folders ??= new HashSet<string>(StringComparer.Ordinal);
+                var seen = folders.GetAlternateLookup<ReadOnlySpan<char>>();
+                for (var slash = path.LastIndexOf('/'); slash > 0 && !seen.Contains(path.AsSpan(0, slash)); slash = path.LastIndexOf('/', slash - 1))
+                {
+                    var folder = path[..slash];
+                    folders.Add(folder);
+                    folds.TryAdd(SyncPaths.CaseFoldKey(folder), folder);
+                }
+            }
+        }
+
+        return folds;
+    }
+
+    /// <summary>
+    /// The topmost folder above <paramref name="path"/> that is not synced here and differs only in case from a remote
+    /// folder of this pass (one with an entry or only files under it), or null: its new files would be uploaded beside
+    /// the remote folder under a second spelling of its name.
+    /// </summary>
+    internal static string? ClashingFolder(IReadOnlyDictionary<string, string>? folds, IReadOnlyDictionary<string, BaseStat> index, string path)
+    {
+        if (folds is null)
+        {
+            return null;
+        }
+
+        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+        {
+            var folder = path[..slash];
+            if (folds.TryGetValue(SyncPaths.CaseFoldKey(folder), out var other) && other != folder && !IsTracked(index, folder))
+            {
+                return folder;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// True when a local path would become a new path on the server (not synced, or synced but deleted or moved away
+    /// remotely) while the server has a live path this pass that differs from it only in case.
+    /// </summary>
+    internal static bool ClashesRemotely(IReadOnlyDictionary<string, string>? folds, IReadOnlyDictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote, string path)
+    {
+        if (ClashingFolder(folds, index, path) is not null)
+        {
+            return true; // renamed with its folder (see SyncEngine.ResolveCaseConflicts), never a plain new file
+        }
+
+        if (folds is null || !folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) || other == path)
+        {
+            return false;
+        }
+
+        return !index.ContainsKey(path) || (remote.TryGetValue(path, out var own) && own.Deleted);
     }
 
     private static SyncAction? Decide(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)

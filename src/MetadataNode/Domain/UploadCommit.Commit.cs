@@ -338,8 +338,6 @@ internal sealed partial class UploadCommit
     /// <summary>Stored on a node that may hold new copies (registered, not forgotten or being forgotten).</summary>
     private bool IsHeld(ChunkRecord? record) => ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies);
 
-    private ChunkRecord? ReadChunk(ChunkId id) => ChunkLedger.Read(_engine, id);
-
     /// <summary>
     /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; records what they hold.
     /// A draining node is not asked: a copy found only there would be recorded after its drain may have been reported

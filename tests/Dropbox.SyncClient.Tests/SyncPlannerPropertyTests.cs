@@ -30,6 +30,9 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         {
             AssertCheckedFloor("paths checked", "paths left out", 0.55); // 0.61 at 10,000 cases: withheld paths and clashes
             AssertPlanned(nameof(SyncActionKind.UploadNew));
+            AssertPlanned("Hold: " + nameof(DeleteHoldReason.EmptyFolder));
+            AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete));
+            AssertPlanned("Hold: " + nameof(DeleteHoldReason.OldDbFirstPass));
         }
     }
 
@@ -40,6 +43,7 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         {
             AssertCheckedFloor("paths checked (plain)", "paths left out (plain)", 0.88); // 0.93 at 10,000 cases
             AssertPlanned(nameof(SyncActionKind.UploadNew) + " (plain)");
+            AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete) + " (plain)");
         }
     }
 

@@ -50,7 +50,7 @@ internal static class FolderIdentity
     /// state: the pass merges, deleting nothing), and otherwise throws the stop, saying what happened and what to do.
     /// A db that remembers no id but tracks files (from before markers) has the folder's content checked, whatever
     /// marker is there (a replacement folder may hold another link's); when it passes, <paramref name="adoptAfterPlan"/>
-    /// is set: the folder is adopted only by <see cref="AdoptAfterPlan"/>, which refuses a plan deleting on the server.
+    /// is set: the folder is adopted only by <see cref="AdoptAfterPlan"/>, after a plan that deletes nothing on the server (or was confirmed).
     /// Returns a note for the summary when it took the folder as new.
     /// </summary>
     public static string? Check(string folder, LocalState state, bool confirmNew, out bool adoptAfterPlan)
@@ -108,26 +108,11 @@ internal static class FolderIdentity
     }
 
     /// <summary>
-    /// The first pass of a db from before markers, once planned: a plan that deletes on the server stops (nothing
-    /// synced, the folder not adopted, so the next pass checks again) unless <paramref name="allowDeletes"/>
-    /// (<c>sync --allow-mass-delete</c>); otherwise the folder is adopted (its marker's id kept if it has one).
+    /// The first pass of a db from before markers, once planned and not held (the planner holds a plan of such a pass
+    /// that deletes on the server unless confirmed: <see cref="DeleteGuard.AdoptingOldDb"/>): the folder is adopted
+    /// (its marker's id kept if it has one).
     /// </summary>
-    public static void AdoptAfterPlan(string folder, LocalState state, IReadOnlyList<SyncAction> plan, bool allowDeletes)
-    {
-        var deletes = plan.Count(a => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder);
-        if (deletes > 0 && !allowDeletes)
-        {
-            throw new DropboxException(
-                ErrorKind.Conflict,
-                $"Stopped: the client's database is from before folder markers ({MarkerName}), and this first pass with it would delete {deletes} " +
-                $"entr{(deletes == 1 ? "y" : "ies")} on the server that {(deletes == 1 ? "is" : "are")} missing from '{folder}' (for example " +
-                $"'{plan.First(a => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder).Path}'). Nothing was synced and nothing was deleted. " +
-                "If the deletions are intended, run: sync --allow-mass-delete; if this is not the folder that was synced, put that one back, or " +
-                "take this one as new (merged with the server, nothing deleted): sync --confirm-new-folder").WithDetail(DetailKey, "1").WithDetail(MassDeleteGuard.DetailKey, "1");
-        }
-
-        Adopt(folder, state, ReadMarker(folder));
-    }
+    public static void AdoptAfterPlan(string folder, LocalState state) => Adopt(folder, state, ReadMarker(folder));
 
     /// <summary>Files of the db's that a first pass with an old db (no id remembered) samples, at random.</summary>
     internal const int SampleSize = 100;

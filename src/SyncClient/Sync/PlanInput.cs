@@ -32,6 +32,12 @@ internal sealed record PlanInput
     /// </summary>
     public NewFiles? NewLocal { get; init; }
 
+    /// <summary>
+    /// When and how deletions are held back (see <see cref="SyncPlanner.HoldDeletes"/>): a plan the guard holds is one
+    /// <see cref="SyncActionKind.Hold"/>; null: nothing is held (a caller that guards on its own, or none).
+    /// </summary>
+    public DeleteGuard? Guard { get; init; }
+
     /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
     public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }

@@ -30,6 +30,9 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>The files of an <see cref="SyncActionKind.UploadNew"/> (a path, size and mtime each; its <see cref="Path"/> is empty).</summary>
     public NewFiles? NewFiles { get; init; }
 
+    /// <summary>What a <see cref="SyncActionKind.Hold"/> held back and why.</summary>
+    public DeleteHold? Held { get; init; }
+
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 

@@ -63,4 +63,10 @@ internal enum SyncActionKind
 
     /// <summary>Nothing can be done now (changing file, kind clash...); retried next pass.</summary>
     Skip,
+
+    /// <summary>
+    /// The plan deletes more than the guard allows without confirmation (see <see cref="SyncPlanner.HoldDeletes"/>): it is
+    /// the plan's only step, nothing runs this pass, and <see cref="SyncAction.Held"/> says what was held back and why.
+    /// </summary>
+    Hold,
 }

@@ -10,7 +10,7 @@ namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
 /// One complete two-way pass: scan the folder → compare with the db (merge base) and the remote changes
-/// since the cursor → plan → guard → execute → advance the cursor (only when nothing failed, so a failed
+/// since the cursor → plan (which holds back mass deletes) → execute → advance the cursor (only when nothing failed, so a failed
 /// step is seen again next pass).
 /// </summary>
 internal sealed partial class SyncEngine
@@ -151,14 +151,23 @@ internal sealed partial class SyncEngine
         progress.Phase = "hashing";
         var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
-        var plan = SyncPlanner.Plan(new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles });
+        // The planner holds back a plan that deletes too much without confirmation (a db from before folder markers: its
+        // first pass deletes nothing on the server unless confirmed); the pass then stops, nothing synced or deleted.
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
+            Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty, adoptAfterPlan),
+        });
+        if (SyncPlanner.HeldBack(plan) is { } held)
+        {
+            throw MassDeleteGuard.Stop(held, _ctx.Folder);
+        }
+
         plan.AddRange(newDownloads);
         newDownloads = null;
-        MassDeleteGuard.Check(plan, syncedFiles, _ctx.Options, folderEmpty);
         if (adoptAfterPlan)
         {
-            // A db from before folder markers: its first pass deletes nothing on the server unless confirmed.
-            FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State, plan, _ctx.Options.AllowMassDelete);
+            FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State);
         }
 
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.UploadNew))

@@ -8,7 +8,7 @@ namespace Dropbox.SyncClient.Sync;
 /// Local renames are found by content (size + content hash) and become moves; remote moves of files
 /// unchanged locally become local renames. A path the ignore rules exclude is left alone on both sides.
 /// </summary>
-internal static class SyncPlanner
+internal static partial class SyncPlanner
 {
     /// <summary>Reason of a skip for a file that is still being written.</summary>
     public const string ChangingReason = "the file is changing; it syncs once it is stable";
@@ -84,6 +84,11 @@ internal static class SyncPlanner
         {
             // None can be a move's far end (no tracked file has its size) or touch a planned path (none is in another view).
             plan.Add(new SyncAction(SyncActionKind.UploadNew, string.Empty) { NewFiles = newLocal });
+        }
+
+        if (input.Guard is { } guard && HoldDeletes(plan, guard) is { } held)
+        {
+            return [new SyncAction(SyncActionKind.Hold, string.Empty) { Held = held, Reason = held.Reason.ToString() }];
         }
 
         return plan;
@@ -583,7 +588,4 @@ internal static class SyncPlanner
     /// <summary>True when the remote side moved away from the merge base (a new live path, or a new version or delete of a synced one).</summary>
     private static bool RemoteChanged(RemoteEntry? remote, FileRecord? baseRecord) =>
         remote is not null && (baseRecord is null ? !remote.Deleted : remote.Deleted || remote.Version != baseRecord.Version);
-
-    /// <summary>True for actions that delete a file on one side (what the mass-delete guard counts).</summary>
-    public static bool IsFileDelete(SyncAction a) => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteLocal;
 }

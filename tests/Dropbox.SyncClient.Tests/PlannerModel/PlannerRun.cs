@@ -40,7 +40,7 @@ internal static class PlannerRun
                 Fail(c, world, $"no fixed point after {MaxPasses} passes (the last plan: {string.Join("; ", plan)})");
             }
 
-            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world);
+            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world, c.Order + passes, c.Plain);
             world.Trace.Add($"pass {passes + 1}: {string.Join("; ", plan)}");
             everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
             var storedTable = world.WithheldTable.ToHashSet(StringComparer.Ordinal);
@@ -76,7 +76,7 @@ internal static class PlannerRun
         // converged state (no skips) plans nothing at all.
         var skipped = plan.Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
         world.Cursor = world.Server.Head;
-        var again = PlanPass(world).Plan;
+        var again = PlanPass(world, c.Order, c.Plain).Plan;
         if (again.Any(a => a.Kind != SyncActionKind.Skip || !skipped.Contains(a.Path)))
         {
             Fail(c, world, $"planning the fixed point again planned: {string.Join("; ", again)}");
@@ -105,7 +105,12 @@ internal static class PlannerRun
     /// <see cref="NewFiles"/>), the withheld table's look-ups, then the plan (with the synced tree, so plain new downloads
     /// come as <see cref="SyncActionKind.DownloadNew"/> and the new local files as one <see cref="SyncActionKind.UploadNew"/>).
     /// </summary>
-    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world)
+    /// <remarks>
+    /// The plan returned is the confirmed one (no guard: the run goes on to a fixed point); the same input is planned with
+    /// an unconfirmed delete guard too (its share, minimum and adopt state drawn from <paramref name="shape"/>), which must
+    /// hold the plan back exactly when it deletes more than the guard allows (see <see cref="CheckGuard"/>).
+    /// </remarks>
+    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world, int shape, bool plain)
     {
         var remote = world.Fetch();
         var snapshot = world.Scan();
@@ -143,6 +148,8 @@ internal static class PlannerRun
             throw new InvalidOperationException("the planner answered the same input twice differently");
         }
 
+        CheckGuard(input, plan, shape, plain);
+
         // One plan's steps may run at once: no two of them may touch the same path.
         var touched = plan.SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (touched is not null)
@@ -151,6 +158,51 @@ internal static class PlannerRun
         }
 
         return (plan, snapshot, remote, keep, injected);
+    }
+
+    /// <summary>
+    /// The delete guard's invariants over one pass's input: without confirmation a plan never deletes more files (here
+    /// and remotely) than the guard allows (fewer than its minimum, or at most its share of the synced files), an empty
+    /// folder's plan never deletes a file on the server, the first pass of an old db never deletes anything on the
+    /// server; a plan is either the confirmed plan unchanged or one <see cref="SyncActionKind.Hold"/> (the guard holds,
+    /// it never edits a plan); a confirmed guard holds nothing.
+    /// </summary>
+    private static void CheckGuard(PlanInput input, List<SyncAction> confirmedPlan, int shape, bool plain)
+    {
+        var synced = input.Base.Values.Count(b => b.Kind == FileKind.File);
+        var folderEmpty = input.Local.Entries.Count == 0 && input.Local.Withheld.Count == 0 && (input.NewLocal?.Count ?? 0) == 0;
+        var guard = new DeleteGuard { SyncedFiles = synced, FolderEmpty = folderEmpty, AdoptingOldDb = shape % 3 == 0, Share = shape % 4 * 0.25, Minimum = 1 + (shape % 5) };
+        var plan = SyncPlanner.Plan(input with { Guard = guard });
+        var key = plain ? " (plain)" : string.Empty;
+        if (SyncPlanner.HeldBack(plan) is { } held)
+        {
+            Coverage.AddOrUpdate($"Hold: {held.Reason}{key}", 1, (_, n) => n + 1);
+        }
+        else if (!plan.Select(a => a.ToString()).SequenceEqual(confirmedPlan.Select(a => a.ToString())))
+        {
+            throw new PlannerPropertyException($"the guard changed a plan it did not hold: {string.Join("; ", plan)} instead of {string.Join("; ", confirmedPlan)}");
+        }
+
+        var fileDeletes = plan.Count(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote);
+        if (fileDeletes >= Math.Max(1, guard.Minimum) && fileDeletes > guard.Share * synced)
+        {
+            throw new PlannerPropertyException($"an unconfirmed plan deletes {fileDeletes} of {synced} synced files (share {guard.Share}, minimum {guard.Minimum}): {string.Join("; ", plan)}");
+        }
+
+        if (folderEmpty && plan.Any(a => a.Kind == SyncActionKind.DeleteRemote))
+        {
+            throw new PlannerPropertyException($"an unconfirmed plan of an empty folder deletes on the server: {string.Join("; ", plan)}");
+        }
+
+        if (guard.AdoptingOldDb && plan.Any(a => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder))
+        {
+            throw new PlannerPropertyException($"an unconfirmed first pass of an old db deletes on the server: {string.Join("; ", plan)}");
+        }
+
+        if (SyncPlanner.HeldBack(SyncPlanner.Plan(input with { Guard = guard with { Confirmed = true } })) is not null)
+        {
+            throw new PlannerPropertyException("a confirmed guard held a plan back");
+        }
     }
 
     /// <summary>True when <paramref name="path"/> or a folder above it is a file on one side and a folder on the other (here, remotely, in the db).</summary>

@@ -186,6 +186,7 @@ public sealed class FolderIdentityTests : IDisposable
         var stop = await Assert.ThrowsAsync<DropboxException>(() => a.SyncAsync());
         Assert.True(stop.Details.ContainsKey(MassDeleteGuard.DetailKey));
         Assert.Contains("--allow-mass-delete", stop.Message, StringComparison.Ordinal);
+        Assert.Contains("the sync folder is empty", stop.Message, StringComparison.Ordinal);
         Assert.All(Files, f => Assert.NotNull(_server.Current(f)));
 
         await a.SyncAsync(new SyncOptions { AllowMassDelete = true });

@@ -60,6 +60,27 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_executor_refuses_a_held_plan_and_runs_none_of_it()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("kept.txt", "kept");
+        await a.SyncAsync();
+        var summary = new SyncSummary();
+        var remote = new RemoteView(new Dictionary<string, RemoteEntry>(StringComparer.Ordinal), string.Empty, FullListing: false);
+        var hold = new DeleteHold(DeleteHoldReason.MassDelete, 0, 1, 1, 0.5, "kept.txt");
+        List<SyncAction> plan = [new SyncAction(SyncActionKind.DeleteRemote, "kept.txt"), new SyncAction(SyncActionKind.Hold, string.Empty) { Held = hold }];
+
+        using (var executor = new SyncExecutor(a.Context, new FileHasher(a.Context.Chunker, a.Context.Time, a.Context.Options.StableAge), new ServerSupport(), summary, []))
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => executor.ExecuteAsync(plan, remote, CancellationToken.None));
+            Assert.Contains("held back", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.NotNull(_server.Current("kept.txt"));
+        Assert.NotNull(a.State.GetFile("kept.txt"));
+    }
+
+    [Fact]
     public async Task A_second_pass_with_nothing_changed_does_nothing_and_reads_no_file()
     {
         using var a = new TestClient(_dir, "a", _server);

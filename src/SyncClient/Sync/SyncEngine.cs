@@ -156,11 +156,16 @@ internal sealed partial class SyncEngine
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
-            Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty, adoptAfterPlan),
+            Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         });
         if (SyncPlanner.HeldBack(plan) is { } held)
         {
             throw MassDeleteGuard.Stop(held, _ctx.Folder);
+        }
+
+        if (plan.Exists(a => a.Kind == SyncActionKind.Hold))
+        {
+            throw new InvalidOperationException("The planner returned a Hold step among other steps; a held plan is a Hold alone. Nothing of it was run.");
         }
 
         plan.AddRange(newDownloads);

@@ -69,6 +69,13 @@ internal sealed class SyncExecutor : IDisposable
 
     public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
+        // A held plan stops the pass before it gets here (the engine reports the hold). Should one arrive anyway, none
+        // of it runs: skipping only the Hold step would let the cursor move past the remote changes it held.
+        if (plan.Find(a => a.Kind == SyncActionKind.Hold) is { } hold)
+        {
+            throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
+        }
+
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
         {
             _summary.AddSkipped();
@@ -265,6 +272,8 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.Skip:
                 break;
+            case SyncActionKind.Hold:
+                throw new System.Diagnostics.UnreachableException($"{a} reached RunCoreAsync: ExecuteAsync refuses a held plan.");
             case SyncActionKind.UploadNew:
                 // ExecuteAsync uploads its files in groups (as Upload actions); the action itself is never run.
                 throw new System.Diagnostics.UnreachableException($"{a} reached RunCoreAsync: ExecuteAsync uploads an UploadNew's files in groups.");

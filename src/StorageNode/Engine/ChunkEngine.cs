@@ -10,8 +10,8 @@ namespace Dropbox.StorageNode.Engine;
 /// <summary>
 /// Segments + FASTER index. One writer thread appends records and group-commits them (one fsync for a batch);
 /// the index is updated only after the fsync, so nothing unreadable after a crash is ever visible or acknowledged.
-/// Recovery is <see cref="EngineRecovery"/>; the partial files hold the writer, reads, checkpoints, maintenance
-/// and shutdown.
+/// Recovery is <see cref="EngineRecovery"/>, checkpoints <see cref="EngineCheckpoints"/>; the partial files hold the
+/// writer, reads, maintenance and shutdown.
 /// </summary>
 public sealed partial class ChunkEngine : IChunkEngine
 {
@@ -29,10 +29,8 @@ public sealed partial class ChunkEngine : IChunkEngine
     private readonly ChunkIndex _index;
     private readonly SegmentLifecycle _lifecycle;
     private Segment _active = null!;
+    private readonly EngineCheckpoints _checkpoints;
     private (int Segment, long Offset) _applied;
-
-    // The checkpoint the durable positions file names (kept until a newer one is named). Maintenance lock only.
-    private Guid? _namedCheckpoint;
     private Task _checkpointLoop = Task.CompletedTask;
     private int _disposed;
 
@@ -48,7 +46,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         _segments = recovered.Segments;
         _quarantined = recovered.Quarantined;
         _lifecycle = new SegmentLifecycle(_files, _segmentDir, options.DirectWrites, _segments, logger, failure => _stages.StopWrites(failure));
-        _namedCheckpoint = recovered.NamedCheckpoint;
+        _checkpoints = new EngineCheckpoints(_files, _layout.Positions, _index, recovered.NamedCheckpoint, logger);
         RebuiltIndex = recovered.RebuiltIndex;
         CheckpointLost = recovered.CheckpointLost;
     }
@@ -86,7 +84,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         StartWriter();
         if (_options.CheckpointInterval > TimeSpan.Zero)
         {
-            _checkpointLoop = CheckpointLoopAsync(_stop.Token);
+            _checkpointLoop = _checkpoints.RunEveryAsync(_options.CheckpointInterval, CheckpointAsync, _stop.Token);
         }
     }
 

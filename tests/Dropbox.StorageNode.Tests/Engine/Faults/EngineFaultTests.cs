@@ -195,4 +195,106 @@ public sealed class EngineFaultTests : IDisposable
             .Where(d => Guid.TryParse(Path.GetFileName(d), out _)).ToList();
         Assert.True(dirs.Count <= 4, $"{dirs.Count} checkpoint folders kept after 10 failed positions writes:\n" + string.Join("\n", dirs));
     }
+
+    /// <summary>
+    /// Checkpoint T1's rename onto the positions file lands but the index folder's fsync fails, so the engine still
+    /// counts T0 as named while the file names T1; checkpoint T2's rename then fails. Its clean-up must keep T1 (what
+    /// the file names now): purged, the next start finds the named checkpoint gone and rebuilds the index from every
+    /// segment. Real files and a real FASTER index.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_checkpoint_keeps_the_one_the_positions_file_names_after_an_earlier_rename_landed_without_its_fsync()
+    {
+        var faulty = new FaultyFiles(DiskFiles.Instance);
+        var options = Options(faulty) with { Directory = _temp.Sub("engine") };
+        var positions = EngineLayout.Of(options).Positions;
+        var chunks = new List<(ChunkId Id, byte[] Bytes)>();
+        Guid named;
+        await using (var engine = ChunkEngine.Open(options))
+        {
+            await PutAsync(engine, chunks, 300, 3);
+            await engine.CheckpointAsync(CancellationToken.None); // T0, named durably
+
+            await PutAsync(engine, chunks, 303, 3);
+            var syncFailed = 0;
+            faulty.FailSync = d => d == Path.GetDirectoryName(positions) && Interlocked.Exchange(ref syncFailed, 1) == 0;
+            await Assert.ThrowsAsync<IOException>(() => engine.CheckpointAsync(CancellationToken.None)); // T1: renamed, not fsynced
+            named = PositionsFile.Read(faulty, positions)!.Value.Token;
+
+            await PutAsync(engine, chunks, 306, 3);
+            faulty.FailMove = d => d == positions;
+            await Assert.ThrowsAsync<IOException>(() => engine.CheckpointAsync(CancellationToken.None)); // T2: not renamed
+            Assert.Equal(named, PositionsFile.Read(faulty, positions)!.Value.Token);
+        } // the final checkpoint's rename fails too
+
+        faulty.FailMove = null;
+        Assert.Equal(named, PositionsFile.Read(faulty, positions)!.Value.Token);
+        await using var reopened = ChunkEngine.Open(options);
+        Assert.False(reopened.CheckpointLost, $"checkpoint {named} (the one the positions file names) was purged by a failed checkpoint");
+        Assert.False(reopened.RebuiltIndex);
+        await AssertHeldAsync(reopened, chunks);
+    }
+
+    /// <summary>
+    /// A reopened engine counts the checkpoint it recovered (T1) as named: when its first checkpoint (T2) renames the
+    /// positions file but the folder's fsync fails, T1 is kept, so a power cut that takes the rename back still finds
+    /// it. Counted as unnamed, T1 is purged and the restart rebuilds the index from every segment. Real FASTER index,
+    /// in-memory files that can lose power.
+    /// </summary>
+    [Fact]
+    public async Task A_reopened_engine_keeps_the_checkpoint_it_recovered_while_a_newer_name_is_not_durable()
+    {
+        var memory = new MemoryFiles("/r3");
+        var faulty = new FaultyFiles(memory);
+        var positions = EngineLayout.Of(Options(faulty)).Positions;
+        var chunks = new List<(ChunkId Id, byte[] Bytes)>();
+        await using (var first = ChunkEngine.Open(Options(faulty)))
+        {
+            await PutAsync(first, chunks, 400, 3);
+        } // a clean stop: its final checkpoint is named durably
+
+        var named = PositionsFile.Read(memory, positions)!.Value.Token;
+        var second = ChunkEngine.Open(Options(faulty));
+        try
+        {
+            Assert.False(second.RebuiltIndex);
+            await PutAsync(second, chunks, 403, 3);
+            var syncFailed = 0;
+            faulty.FailSync = d => d == Path.GetDirectoryName(positions) && Interlocked.Exchange(ref syncFailed, 1) == 0;
+            await Assert.ThrowsAsync<IOException>(() => second.CheckpointAsync(CancellationToken.None));
+            Assert.NotEqual(named, PositionsFile.Read(memory, positions)!.Value.Token); // renamed, not durable
+            memory.CrashNow(new Random(0)); // every unsynced entry is dropped: the rename is undone
+        }
+        finally
+        {
+            await second.AbandonAsync();
+        }
+
+        var survivors = memory.Survivors!;
+        Assert.Equal(named, PositionsFile.Read(survivors, positions)!.Value.Token);
+        await using var restarted = ChunkEngine.Open(Options(survivors));
+        Assert.False(restarted.CheckpointLost, $"checkpoint {named} (the one the durable positions file names) was purged by a failed checkpoint");
+        Assert.False(restarted.RebuiltIndex);
+        await AssertHeldAsync(restarted, chunks);
+    }
+
+    private static async Task PutAsync(ChunkEngine engine, List<(ChunkId Id, byte[] Bytes)> chunks, int first, int count)
+    {
+        for (var n = first; n < first + count; n++)
+        {
+            var (id, bytes) = Chunk(n);
+            Assert.Equal(AppendOutcome.Stored, await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None));
+            chunks.Add((id, bytes));
+        }
+    }
+
+    private static async Task AssertHeldAsync(ChunkEngine engine, List<(ChunkId Id, byte[] Bytes)> chunks)
+    {
+        foreach (var (id, bytes) in chunks)
+        {
+            using var chunk = await engine.ReadAsync(id, CancellationToken.None);
+            Assert.NotNull(chunk);
+            Assert.True(chunk.Data.Span.SequenceEqual(bytes), $"chunk {id.ToShortString()} reads back other bytes");
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -16,7 +18,22 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>Largest stored chunk accepted from a node (far above the chunker's maximum; guards the buffer rent).</summary>
     public const int MaxStoredChunkBytes = 64 << 20;
 
+    /// <summary>Largest chunk sent in a packed message (the node's limit).</summary>
+    public const int MaxPackedChunkBytes = 64 << 10;
+
+    /// <summary>Data bytes of one packed message (the node takes up to a frame; smaller messages keep the stream moving).</summary>
+    public const int MaxPackedDataBytes = 256 << 10;
+
+    /// <summary>Chunks in one packed message (the node takes up to 256).</summary>
+    public const int MaxPackedChunks = 128;
+
+    /// <summary>Token characters in one packed message, so its headers stay well inside the node's message limit.</summary>
+    public const int MaxPackedHeaderChars = 32 << 10;
+
     private readonly GrpcChannelCache _channels;
+
+    /// <summary>gRPC URLs of nodes whose last PutChunks answer said they take packed messages.</summary>
+    private readonly ConcurrentDictionary<string, bool> _packedNodes = new(StringComparer.Ordinal);
 
     public GrpcChunkTransfer(GrpcChannelCache channels)
     {
@@ -26,27 +43,31 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     public async Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
     {
         var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
+        // Small chunks go several to a message only to a node that said it takes them (an older node's answer leaves
+        // packed_accepted false, so it only ever sees headers and data frames).
+        var packed = _packedNodes.ContainsKey(grpcUrl);
+        byte[]? pack = null;
         try
         {
             using var call = client.PutChunks(cancellationToken: ct);
-            foreach (var chunk in chunks)
+            for (var i = 0; i < chunks.Count;)
             {
-                await call.RequestStream.WriteAsync(new PutChunkRequest
+                var chunk = chunks[i];
+                if (packed && chunk.Stored.Length <= MaxPackedChunkBytes)
                 {
-                    Header = new ChunkHeader
-                    {
-                        ChunkId = chunk.Id.ToByteString(),
-                        Encoding = (Shared.Protos.Common.ChunkEncoding)chunk.Encoding,
-                        PlainSize = (uint)chunk.PlainSize,
-                        StoredSize = (uint)chunk.Stored.Length,
-                        Token = chunk.Token,
-                    },
-                }, ct).ConfigureAwait(false);
+                    pack ??= ArrayPool<byte>.Shared.Rent(MaxPackedDataBytes);
+                    i = await WritePackedAsync(call.RequestStream, chunks, i, pack, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                await call.RequestStream.WriteAsync(new PutChunkRequest { Header = Header(chunk) }, ct).ConfigureAwait(false);
                 for (var offset = 0; offset < chunk.Stored.Length; offset += FrameSize)
                 {
                     var frame = chunk.Stored.Slice(offset, Math.Min(FrameSize, chunk.Stored.Length - offset));
                     await call.RequestStream.WriteAsync(new PutChunkRequest { Data = UnsafeByteOperations.UnsafeWrap(frame) }, ct).ConfigureAwait(false);
                 }
+
+                i++;
             }
 
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
@@ -55,12 +76,80 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             {
                 throw new DropboxException(ErrorKind.Unavailable, $"The storage node at {grpcUrl} acknowledged {response.Results.Count} of {chunks.Count} chunk(s); they will be sent again.");
             }
+
+            if (response.PackedAccepted)
+            {
+                _packedNodes.TryAdd(grpcUrl, true);
+            }
+            else
+            {
+                _packedNodes.TryRemove(grpcUrl, out _);
+            }
         }
         catch (RpcException e)
         {
+            if (packed && e.StatusCode == StatusCode.InvalidArgument)
+            {
+                // The node at this address may have been replaced by an older one: the next call sends the plain form
+                // until an answer says packed messages are taken again.
+                _packedNodes.TryRemove(grpcUrl, out _);
+            }
+
             throw RemoteErrors.Translate($"Uploading {chunks.Count} chunk(s) to {grpcUrl}", e, ct);
         }
+        finally
+        {
+            if (pack is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pack);
+            }
+        }
     }
+
+    /// <summary>
+    /// Writes chunks from <paramref name="start"/> on as one packed message (each at most <see cref="MaxPackedChunkBytes"/>,
+    /// together at most <see cref="MaxPackedDataBytes"/>, <see cref="MaxPackedChunks"/> and <see cref="MaxPackedHeaderChars"/>
+    /// of tokens) and answers the index of the first chunk not in it.
+    /// </summary>
+    private static async Task<int> WritePackedAsync(IClientStreamWriter<PutChunkRequest> stream, IReadOnlyList<OutgoingChunk> chunks, int start, byte[] pack, CancellationToken ct)
+    {
+        var packed = new PackedChunks();
+        var filled = 0;
+        var tokenChars = 0;
+        var i = start;
+        while (i < chunks.Count && packed.Headers.Count < MaxPackedChunks)
+        {
+            var chunk = chunks[i];
+            var length = chunk.Stored.Length;
+            if (length > MaxPackedChunkBytes || filled + length > MaxPackedDataBytes || (packed.Headers.Count > 0 && tokenChars + chunk.Token.Length > MaxPackedHeaderChars))
+            {
+                break;
+            }
+
+            chunk.Stored.Span.CopyTo(pack.AsSpan(filled));
+            filled += length;
+            tokenChars += chunk.Token.Length;
+            packed.Headers.Add(Header(chunk));
+            i++;
+        }
+
+        // The pooled buffer is only lent to the message: the write has serialized it by the time it completes.
+        packed.Data = UnsafeByteOperations.UnsafeWrap(pack.AsMemory(0, filled));
+        await stream.WriteAsync(new PutChunkRequest { Packed = packed }, ct).ConfigureAwait(false);
+        return i;
+    }
+
+    private static ChunkHeader Header(OutgoingChunk chunk) => new()
+    {
+        ChunkId = chunk.Id.ToByteString(),
+        Encoding = (Shared.Protos.Common.ChunkEncoding)chunk.Encoding,
+        PlainSize = (uint)chunk.PlainSize,
+        StoredSize = (uint)chunk.Stored.Length,
+        Token = chunk.Token,
+    };
+
+    /// <summary>Whether the node at a gRPC URL takes packed messages (learned from its last answer).</summary>
+    internal bool SendsPacked(string grpcUrl) => _packedNodes.ContainsKey(grpcUrl);
 
     public async Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {

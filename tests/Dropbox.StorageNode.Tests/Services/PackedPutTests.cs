@@ -1,0 +1,181 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Storage;
+using Dropbox.StorageNode.Store;
+using Google.Protobuf;
+using Grpc.Core;
+using ProtoEncoding = Dropbox.Shared.Protos.Common.ChunkEncoding;
+
+namespace Dropbox.StorageNode.Tests.Services;
+
+/// <summary>
+/// Small chunks several to a PutChunks message (PackedChunks) against a real node on 127.0.0.1: stored and verified
+/// as if sent alone, mixed with the header + data form in one call, and every malformed pack refused before any chunk
+/// of it is stored.
+/// </summary>
+public sealed class PackedPutTests : IAsyncLifetime
+{
+    private NodeFixture _node = null!;
+
+    public async Task InitializeAsync() => _node = await NodeFixture.StartAsync();
+
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    private ChunkHeader Header((ChunkId Id, byte[] Bytes) chunk, string? token = null, uint? storedSize = null) => new()
+    {
+        ChunkId = chunk.Id.ToByteString(),
+        Encoding = ProtoEncoding.Raw,
+        PlainSize = (uint)chunk.Bytes.Length,
+        StoredSize = storedSize ?? (uint)chunk.Bytes.Length,
+        Token = token ?? _node.PutToken(chunk.Id),
+    };
+
+    private static PutChunkRequest Packed(IEnumerable<ChunkHeader> headers, byte[] data) =>
+        new() { Packed = new PackedChunks { Headers = { headers }, Data = ByteString.CopyFrom(data) } };
+
+    private async Task<(StatusCode Status, PutChunksResponse? Response, string Detail)> SendAsync(params PutChunkRequest[] messages)
+    {
+        using var call = _node.Client.PutChunks();
+        try
+        {
+            foreach (var message in messages)
+            {
+                await call.RequestStream.WriteAsync(message);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (RpcException)
+        {
+            // The node ended the call early: its status below is the answer.
+        }
+
+        try
+        {
+            return (StatusCode.OK, await call.ResponseAsync, string.Empty);
+        }
+        catch (RpcException e)
+        {
+            return (e.StatusCode, null, e.Status.Detail);
+        }
+    }
+
+    [Fact]
+    public async Task Packed_chunks_mixed_with_header_and_data_chunks_in_one_call_are_stored_and_read_back_byte_for_byte()
+    {
+        var small = Enumerable.Range(0, 40).Select(i => TestChunks.Random(1024 + (i * 173), 100 + i)).ToArray();
+        var big = TestChunks.Random(300_000, 99);
+        var empty = TestChunks.Random(0, 98);
+
+        var answer = await SendAsync(
+            Packed(small[..25].Select(c => Header(c)), [.. small[..25].SelectMany(c => c.Bytes)]),
+            new PutChunkRequest { Header = Header(big) },
+            new PutChunkRequest { Data = ByteString.CopyFrom(big.Bytes) },
+            Packed(small[25..].Select(c => Header(c)).Append(Header(empty)), [.. small[25..].SelectMany(c => c.Bytes)]));
+
+        Assert.Equal(StatusCode.OK, answer.Status);
+        var order = small[..25].Append(big).Concat(small[25..]).Append(empty).ToArray();
+        Assert.Equal(order.Select(c => c.Id.ToByteString()), answer.Response!.Results.Select(r => r.ChunkId));
+        Assert.True(answer.Response.PackedAccepted);
+        var got = await _node.GetAsync(order.Select(c => c.Id).ToList());
+        Assert.Equal(order.Select(c => c.Bytes), got.Select(g => g.Data));
+    }
+
+    [Fact]
+    public async Task A_call_in_the_header_and_data_form_alone_is_still_accepted_and_its_answer_says_packed_messages_are_taken()
+    {
+        var chunks = Enumerable.Range(0, 3).Select(i => TestChunks.Random(5000, 200 + i)).ToArray();
+
+        var answer = await _node.PutRawAsync(chunks);
+
+        Assert.Equal(chunks.Select(c => c.Id.ToByteString()), answer.Results.Select(r => r.ChunkId));
+        Assert.True(answer.PackedAccepted);
+        Assert.Equal(new[] { true, true, true }, await _node.HasAsync(chunks.Select(c => c.Id).ToArray()));
+    }
+
+    public static TheoryData<string> Malformations() => new()
+    {
+        "sizes-add-up-to-less",
+        "sizes-add-up-to-more",
+        "no-headers",
+        "too-many-headers",
+        "chunk-over-packed-limit",
+        "data-over-frame-limit",
+        "stored-size-overflow",
+        "forged-token-last",
+        "token-for-another-chunk",
+        "pack-inside-an-unfinished-chunk",
+        "bad-chunk-id",
+    };
+
+    [Theory]
+    [MemberData(nameof(Malformations))]
+    public async Task A_malformed_packed_message_is_invalid_argument_or_unauthenticated_and_stores_none_of_its_chunks(string how)
+    {
+        var chunks = Enumerable.Range(0, 4).Select(i => TestChunks.Random(2000, 300 + i)).ToArray();
+        var headers = chunks.Select(c => Header(c)).ToList();
+        byte[] data = [.. chunks.SelectMany(c => c.Bytes)];
+        var before = new List<PutChunkRequest>();
+        switch (how)
+        {
+            case "sizes-add-up-to-less":
+                data = [.. data, 1, 2, 3];
+                break;
+            case "sizes-add-up-to-more":
+                data = data[..^1];
+                break;
+            case "no-headers":
+                headers.Clear();
+                break;
+            case "too-many-headers":
+                var tiny = TestChunks.Random(10, 312);
+                headers = Enumerable.Range(0, StoreLimits.MaxPackedChunks + 1).Select(_ => Header(tiny)).ToList();
+                data = [.. Enumerable.Range(0, StoreLimits.MaxPackedChunks + 1).SelectMany(_ => tiny.Bytes)];
+                break;
+            case "chunk-over-packed-limit":
+                var large = TestChunks.Random(StoreLimits.MaxPackedChunkBytes + 1, 310);
+                headers.Add(Header(large));
+                data = [.. data, .. large.Bytes];
+                break;
+            case "data-over-frame-limit":
+                data = new byte[StoreLimits.MaxFrameBytes + 1];
+                break;
+            case "stored-size-overflow":
+                // Four sizes of uint.MaxValue / 4 + 1 wrap a 32-bit sum around to a small number.
+                headers = chunks.Select(c => Header(c, storedSize: (uint.MaxValue / 4) + 1)).ToList();
+                break;
+            case "forged-token-last":
+                headers[^1] = Header(chunks[^1], token: "forged");
+                break;
+            case "token-for-another-chunk":
+                headers[^1] = Header(chunks[^1], token: _node.PutToken(chunks[0].Id));
+                break;
+            case "pack-inside-an-unfinished-chunk":
+                var open = TestChunks.Random(9000, 311);
+                before.Add(new PutChunkRequest { Header = Header(open) });
+                before.Add(new PutChunkRequest { Data = ByteString.CopyFrom(open.Bytes, 0, 100) });
+                break;
+            case "bad-chunk-id":
+                headers[1] = new ChunkHeader(headers[1]) { ChunkId = ByteString.CopyFrom(new byte[31]) };
+                break;
+        }
+
+        var answer = await SendAsync([.. before, Packed(headers, data)]);
+
+        Assert.Contains(answer.Status, new[] { StatusCode.InvalidArgument, StatusCode.Unauthenticated, StatusCode.PermissionDenied });
+        Assert.False(string.IsNullOrWhiteSpace(answer.Detail));
+        Assert.Equal(0L, (long)_node.Store.Engine.GetStats().ChunkCount);
+    }
+
+    [Fact]
+    public async Task A_packed_chunk_whose_bytes_do_not_hash_to_its_id_is_refused_as_data_loss()
+    {
+        var chunk = TestChunks.Random(3000, 400);
+        var tampered = (byte[])chunk.Bytes.Clone();
+        tampered[17] ^= 1;
+
+        var answer = await SendAsync(Packed([Header(chunk)], tampered));
+
+        Assert.Equal(StatusCode.DataLoss, answer.Status);
+        Assert.Equal(0L, (long)_node.Store.Engine.GetStats().ChunkCount);
+    }
+}

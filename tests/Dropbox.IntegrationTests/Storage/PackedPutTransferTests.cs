@@ -97,6 +97,6 @@ public sealed class PackedPutTransferTests : IAsyncLifetime
             }
         }
 
-        Assert.Equal((ulong)all.Count, _app.Services.GetRequiredService<ChunkStore>().Engine.GetStats().ChunkCount);
+        Assert.Equal((long)all.Count, _app.Services.GetRequiredService<ChunkStore>().Engine.GetStats().ChunkCount);
     }
 }

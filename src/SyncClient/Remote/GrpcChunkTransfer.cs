@@ -42,10 +42,40 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
     public async Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
     {
-        var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
         // Small chunks go several to a message only to a node that said it takes them (an older node's answer leaves
         // packed_accepted false, so it only ever sees headers and data frames).
-        var packed = _packedNodes.ContainsKey(grpcUrl);
+        var packed = _packedNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= MaxPackedChunkBytes);
+        if (!packed)
+        {
+            await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await PutOnceAsync(grpcUrl, chunks, packed: true, ct).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Whatever refused the packed call (the node at this address replaced by an older one, or by one that
+            // answers Internal or Unknown, or a proxy in front of it), the next calls send the plain form until an
+            // answer says packed messages are taken again.
+            _packedNodes.TryRemove(grpcUrl, out _);
+            if (e is not DropboxException { InnerException: RpcException { StatusCode: StatusCode.InvalidArgument } })
+            {
+                throw;
+            }
+        }
+
+        // An older node refuses the packed field as an empty request: the same batch once more in the plain form
+        // (a put is idempotent and the node answers a repeated one the same way), so the caller never sees the refusal.
+        await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
+    }
+
+    private async Task PutOnceAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, bool packed, CancellationToken ct)
+    {
+        var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
         byte[]? pack = null;
         try
         {
@@ -88,13 +118,6 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         }
         catch (RpcException e)
         {
-            if (packed && e.StatusCode == StatusCode.InvalidArgument)
-            {
-                // The node at this address may have been replaced by an older one: the next call sends the plain form
-                // until an answer says packed messages are taken again.
-                _packedNodes.TryRemove(grpcUrl, out _);
-            }
-
             throw RemoteErrors.Translate($"Uploading {chunks.Count} chunk(s) to {grpcUrl}", e, ct);
         }
         finally

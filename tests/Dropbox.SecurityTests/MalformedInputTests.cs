@@ -201,6 +201,8 @@ public sealed class MalformedInputTests(ApplianceFixture fixture) : IClassFixtur
             new PackedChunks { Headers = { Header(0), Header(1), Header(2) }, Data = ByteString.CopyFrom(all[..^1]) },
             new PackedChunks { Headers = { Header(0), Header(1), Header(2) }, Data = ByteString.CopyFrom([.. all, 0]) },
             new PackedChunks { Headers = { Header(0), Header(1) }, Data = ByteString.CopyFrom(all) },
+            // A size no 32-bit sum survives: refused by the per-chunk packed limit (the header check and the 64-bit
+            // total would refuse it too), so it shows the refusal, not any one of those checks.
             new PackedChunks { Headers = { Header(0), Header(1, uint.MaxValue), Header(2) }, Data = ByteString.CopyFrom(all) },
             new PackedChunks { Data = ByteString.CopyFrom(all) },
         };

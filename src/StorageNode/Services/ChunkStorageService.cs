@@ -200,9 +200,9 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             for (var i = 0; i < headers.Count; i++)
             {
                 var packedHeader = headers[i];
-                if (packedHeader.StoredSize > StoreLimits.MaxPackedChunkBytes)
+                if (packedHeader.StoredSize > PackedChunkLimits.MaxChunkBytes)
                 {
-                    throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} claims {packedHeader.StoredSize} bytes; packed chunks are at most {StoreLimits.MaxPackedChunkBytes} bytes, send larger ones as a header and data frames.");
+                    throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} claims {packedHeader.StoredSize} bytes; packed chunks are at most {PackedChunkLimits.MaxChunkBytes} bytes, send larger ones as a header and data frames.");
                 }
 
                 total += packedHeader.StoredSize;

@@ -18,9 +18,6 @@ public static class StoreLimits
     /// <summary>Most chunks one packed PutChunks message may carry.</summary>
     public const int MaxPackedChunks = 256;
 
-    /// <summary>Largest chunk (stored bytes) a packed PutChunks message may carry; larger ones go as header + data frames.</summary>
-    public const int MaxPackedChunkBytes = 64 * 1024;
-
     /// <summary>Most ids one Has/Delete/Get call may name.</summary>
     public const int MaxIdsPerCall = 100_000;
 

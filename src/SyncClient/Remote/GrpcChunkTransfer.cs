@@ -18,9 +18,6 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>Largest stored chunk accepted from a node (far above the chunker's maximum; guards the buffer rent).</summary>
     public const int MaxStoredChunkBytes = 64 << 20;
 
-    /// <summary>Largest chunk sent in a packed message (the node's limit).</summary>
-    public const int MaxPackedChunkBytes = 64 << 10;
-
     /// <summary>Data bytes of one packed message (the node takes up to a frame; smaller messages keep the stream moving).</summary>
     public const int MaxPackedDataBytes = 256 << 10;
 
@@ -44,7 +41,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     {
         // Small chunks go several to a message only to a node that said it takes them (an older node's answer leaves
         // packed_accepted false, so it only ever sees headers and data frames).
-        var packed = _packedNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= MaxPackedChunkBytes);
+        var packed = _packedNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= PackedChunkLimits.MaxChunkBytes);
         if (!packed)
         {
             await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
@@ -83,7 +80,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             for (var i = 0; i < chunks.Count;)
             {
                 var chunk = chunks[i];
-                if (packed && chunk.Stored.Length <= MaxPackedChunkBytes)
+                if (packed && chunk.Stored.Length <= PackedChunkLimits.MaxChunkBytes)
                 {
                     pack ??= ArrayPool<byte>.Shared.Rent(MaxPackedDataBytes);
                     i = await WritePackedAsync(call.RequestStream, chunks, i, pack, ct).ConfigureAwait(false);
@@ -130,7 +127,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     }
 
     /// <summary>
-    /// Writes chunks from <paramref name="start"/> on as one packed message (each at most <see cref="MaxPackedChunkBytes"/>,
+    /// Writes chunks from <paramref name="start"/> on as one packed message (each at most <see cref="PackedChunkLimits.MaxChunkBytes"/>,
     /// together at most <see cref="MaxPackedDataBytes"/>, <see cref="MaxPackedChunks"/> and <see cref="MaxPackedHeaderChars"/>
     /// of tokens) and answers the index of the first chunk not in it.
     /// </summary>
@@ -144,7 +141,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         {
             var chunk = chunks[i];
             var length = chunk.Stored.Length;
-            if (length > MaxPackedChunkBytes || filled + length > MaxPackedDataBytes || (packed.Headers.Count > 0 && tokenChars + chunk.Token.Length > MaxPackedHeaderChars))
+            if (length > PackedChunkLimits.MaxChunkBytes || filled + length > MaxPackedDataBytes || (packed.Headers.Count > 0 && tokenChars + chunk.Token.Length > MaxPackedHeaderChars))
             {
                 break;
             }

@@ -68,8 +68,8 @@ public sealed class PackedPutTransferTests : IAsyncLifetime
         // largest packed size, one just over it (sent as header and data frames between packs), an empty one.
         var first = Enumerable.Range(0, 5).Select(i => Outgoing(1000 + i, i)).ToList();
         var second = Enumerable.Range(0, 300).Select(i => Outgoing(1024 + ((i * 977) % 7000), 1000 + i)).ToList();
-        second.Insert(100, Outgoing(GrpcChunkTransfer.MaxPackedChunkBytes, 5000));
-        second.Insert(200, Outgoing(GrpcChunkTransfer.MaxPackedChunkBytes + 1, 5001));
+        second.Insert(100, Outgoing(PackedChunkLimits.MaxChunkBytes, 5000));
+        second.Insert(200, Outgoing(PackedChunkLimits.MaxChunkBytes + 1, 5001));
         second.Add(Outgoing(0, 5002));
 
         Assert.False(transfer.SendsPacked(_grpcUrl));

@@ -132,14 +132,14 @@ public sealed class PackedPutTests : IAsyncLifetime
                 data = [.. Enumerable.Range(0, StoreLimits.MaxPackedChunks + 1).SelectMany(_ => tiny.Bytes)];
                 break;
             case "chunk-over-packed-limit":
-                var large = TestChunks.Random(StoreLimits.MaxPackedChunkBytes + 1, 310);
+                var large = TestChunks.Random(PackedChunkLimits.MaxChunkBytes + 1, 310);
                 headers.Add(Header(large));
                 data = [.. data, .. large.Bytes];
                 break;
             case "data-over-frame-limit":
                 // Sixteen whole chunks of the packed limit and one of a byte: every chunk within the limit, tokens and
                 // hashes right, sizes adding up exactly to one byte over a frame, so only the frame limit refuses it.
-                var full = Enumerable.Range(0, 16).Select(i => TestChunks.Random(StoreLimits.MaxPackedChunkBytes, 320 + i)).Append(TestChunks.Random(1, 340)).ToArray();
+                var full = Enumerable.Range(0, 16).Select(i => TestChunks.Random(PackedChunkLimits.MaxChunkBytes, 320 + i)).Append(TestChunks.Random(1, 340)).ToArray();
                 headers = full.Select(c => Header(c)).ToList();
                 data = [.. full.SelectMany(c => c.Bytes)];
                 Assert.Equal(StoreLimits.MaxFrameBytes + 1, data.Length);

@@ -3,6 +3,7 @@ using Dropbox.SecurityTests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.Shared.Protos.Storage;
+using Dropbox.Shared.Tokens;
 using Google.Protobuf;
 using Grpc.Core;
 using Proto = Dropbox.Shared.Protos.Common;
@@ -174,6 +175,48 @@ public sealed class MalformedInputTests(ApplianceFixture fixture) : IClassFixtur
         // At the storage node: a header claiming sizes beyond any chunk.
         var header = new PutChunkRequest { Header = new ChunkHeader { ChunkId = id, PlainSize = uint.MaxValue, StoredSize = uint.MaxValue, Token = "x" } }.ToByteArray();
         Assert.Equal(StatusCode.InvalidArgument, (await StorageRawAsync("PutChunks", [header])).StatusCode);
+        _app.AssertNoUnhandledExceptions(_logMark);
+    }
+
+    [Fact]
+    public async Task Packed_chunk_messages_whose_counts_or_lengths_lie_are_invalid_argument_and_store_none_of_their_chunks()
+    {
+        var chunks = Enumerable.Range(0, 3).Select(i =>
+        {
+            var bytes = new byte[1500 + i];
+            new Random(4100 + i).NextBytes(bytes);
+            return bytes;
+        }).ToArray();
+        var ids = chunks.Select(c => ChunkId.Compute(c)).ToArray();
+        ChunkHeader Header(int i, uint? stored = null) => new()
+        {
+            ChunkId = ids[i].ToByteString(),
+            PlainSize = (uint)chunks[i].Length,
+            StoredSize = stored ?? (uint)chunks[i].Length,
+            Token = _app.KeyRing.Issue(TokenOperation.Put, _app.Alice.NamespaceId, Appliance.StorageNodeId, [ids[i]], TimeSpan.FromMinutes(5)),
+        };
+        byte[] all = [.. chunks.SelectMany(c => c)];
+        var lies = new[]
+        {
+            new PackedChunks { Headers = { Header(0), Header(1), Header(2) }, Data = ByteString.CopyFrom(all[..^1]) },
+            new PackedChunks { Headers = { Header(0), Header(1), Header(2) }, Data = ByteString.CopyFrom([.. all, 0]) },
+            new PackedChunks { Headers = { Header(0), Header(1) }, Data = ByteString.CopyFrom(all) },
+            // A size no 32-bit sum survives: refused by the per-chunk packed limit (the header check and the 64-bit
+            // total would refuse it too), so it shows the refusal, not any one of those checks.
+            new PackedChunks { Headers = { Header(0), Header(1, uint.MaxValue), Header(2) }, Data = ByteString.CopyFrom(all) },
+            new PackedChunks { Data = ByteString.CopyFrom(all) },
+        };
+
+        foreach (var lie in lies)
+        {
+            var status = await StorageRawAsync("PutChunks", [new PutChunkRequest { Packed = lie }.ToByteArray()]);
+            Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
+            Assert.False(string.IsNullOrWhiteSpace(status.Detail));
+        }
+
+        var node = _app.NodeCredential();
+        var held = await _app.Storage(node).HasChunksAsync(new HasChunksRequest { ChunkIds = { ids.Select(id => id.ToByteString()) }, Token = node });
+        Assert.Equal(new[] { false, false, false }, held.Present);
         _app.AssertNoUnhandledExceptions(_logMark);
     }
 

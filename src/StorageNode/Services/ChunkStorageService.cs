@@ -60,22 +60,16 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
                         header = message.Header;
                         id = header.ChunkId.ToChunkId();
-                        _store.ValidateHeader(id, ToDomain(header.Encoding), header.PlainSize, header.StoredSize);
-                        // A plan's put token may cover several chunks, sent one after another: its signature is
-                        // checked once per run; its expiry, operation, node and chunk for every chunk.
-                        if (lastGrant is null || !string.Equals(header.Token, lastToken, StringComparison.Ordinal))
+                        ns = CheckHeader(header, id);
+                        filled = 0;
+                        break;
+                    case PutChunkRequest.PartOneofCase.Packed:
+                        if (header is not null)
                         {
-                            lastGrant = _tokens.Read(header.Token);
-                            lastToken = header.Token;
-                        }
-                        else
-                        {
-                            _tokens.EnsureUnexpired(lastGrant);
+                            throw new DropboxException(ErrorKind.InvalidArgument, $"Chunk {id.ToShortString()} ended after {filled} of {header.StoredSize} bytes; send all its data before packed chunks.");
                         }
 
-                        ChunkTokenService.EnsureGrants(lastGrant, TokenOperation.Put, NodeId, id);
-                        ns = lastGrant.Namespace;
-                        filled = 0;
+                        await PutPackedAsync(message.Packed).ConfigureAwait(false);
                         break;
                     case PutChunkRequest.PartOneofCase.Data:
                         if (header is null)
@@ -135,6 +129,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             }
 
             await DrainAsync(inFlight, response, -1).ConfigureAwait(false);
+            response.PackedAccepted = true;
             return response;
         }
         finally
@@ -161,6 +156,80 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                     ChunkBufferPool.Return(pending);
                 }
             }
+        }
+
+        // Checks a chunk header (sizes, then its put token) and answers the namespace the token grants.
+        string CheckHeader(ChunkHeader checkedHeader, ChunkId checkedId)
+        {
+            _store.ValidateHeader(checkedId, ToDomain(checkedHeader.Encoding), checkedHeader.PlainSize, checkedHeader.StoredSize);
+            // A plan's put token may cover several chunks, sent one after another: its signature is
+            // checked once per run; its expiry, operation, node and chunk for every chunk.
+            if (lastGrant is null || !string.Equals(checkedHeader.Token, lastToken, StringComparison.Ordinal))
+            {
+                lastGrant = _tokens.Read(checkedHeader.Token);
+                lastToken = checkedHeader.Token;
+            }
+            else
+            {
+                _tokens.EnsureUnexpired(lastGrant);
+            }
+
+            ChunkTokenService.EnsureGrants(lastGrant, TokenOperation.Put, NodeId, checkedId);
+            return lastGrant.Namespace;
+        }
+
+        // Several whole small chunks in one message. Counts, sizes and every header and token are checked before any
+        // chunk of the message is handed to the store; each chunk is then hashed and stored as one sent alone.
+        async Task PutPackedAsync(PackedChunks packed)
+        {
+            var headers = packed.Headers;
+            var data = packed.Data;
+            if (headers.Count == 0 || headers.Count > StoreLimits.MaxPackedChunks)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"A packed message carries {headers.Count} chunk(s); send 1 to {StoreLimits.MaxPackedChunks}.");
+            }
+
+            if (data.Length > StoreLimits.MaxFrameBytes)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"A packed message of {data.Length} data bytes is over the {StoreLimits.MaxFrameBytes}-byte limit; send fewer chunks in it.");
+            }
+
+            var ids = new ChunkId[headers.Count];
+            var namespaces = new string[headers.Count];
+            long total = 0;
+            for (var i = 0; i < headers.Count; i++)
+            {
+                var packedHeader = headers[i];
+                if (packedHeader.StoredSize > PackedChunkLimits.MaxChunkBytes)
+                {
+                    throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} claims {packedHeader.StoredSize} bytes; packed chunks are at most {PackedChunkLimits.MaxChunkBytes} bytes, send larger ones as a header and data frames.");
+                }
+
+                total += packedHeader.StoredSize;
+                ids[i] = packedHeader.ChunkId.ToChunkId();
+                namespaces[i] = CheckHeader(packedHeader, ids[i]);
+            }
+
+            if (total != data.Length)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"A packed message's chunks claim {total} bytes but it carries {data.Length}; their stored sizes must add up to its data exactly.");
+            }
+
+            var memory = data.Memory;
+            var offset = 0;
+            for (var i = 0; i < headers.Count; i++)
+            {
+                var packedHeader = headers[i];
+                var size = (int)packedHeader.StoredSize;
+                var stored = memory.Slice(offset, size);
+                offset += size;
+                // The message's bytes are stored from it as they are (it stays alive while the put runs); small
+                // chunks are hashed on the receive loop, as when sent alone.
+                var put = _store.PutAsync(ids[i], ToDomain(packedHeader.Encoding), (int)packedHeader.PlainSize, stored, namespaces[i], ct).AsTask();
+                inFlight.Add(ids[i], null, size, put);
+            }
+
+            await DrainAsync(inFlight, response, StoreLimits.MaxInFlightBytesPerCall).ConfigureAwait(false);
         }
     }
 

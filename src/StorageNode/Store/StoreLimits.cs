@@ -15,6 +15,9 @@ public static class StoreLimits
     /// <summary>Hard ceiling on any configured chunk size.</summary>
     public const int AbsoluteMaxChunkBytes = 8 * 1024 * 1024;
 
+    /// <summary>Most chunks one packed PutChunks message may carry.</summary>
+    public const int MaxPackedChunks = 256;
+
     /// <summary>Most ids one Has/Delete/Get call may name.</summary>
     public const int MaxIdsPerCall = 100_000;
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using Dropbox.Shared.Channels;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -16,7 +18,19 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>Largest stored chunk accepted from a node (far above the chunker's maximum; guards the buffer rent).</summary>
     public const int MaxStoredChunkBytes = 64 << 20;
 
+    /// <summary>Data bytes of one packed message (the node takes up to a frame; smaller messages keep the stream moving).</summary>
+    public const int MaxPackedDataBytes = 256 << 10;
+
+    /// <summary>Chunks in one packed message (the node takes up to 256).</summary>
+    public const int MaxPackedChunks = 128;
+
+    /// <summary>Token characters in one packed message, so its headers stay well inside the node's message limit.</summary>
+    public const int MaxPackedHeaderChars = 32 << 10;
+
     private readonly GrpcChannelCache _channels;
+
+    /// <summary>gRPC URLs of nodes whose last PutChunks answer said they take packed messages.</summary>
+    private readonly ConcurrentDictionary<string, bool> _packedNodes = new(StringComparer.Ordinal);
 
     public GrpcChunkTransfer(GrpcChannelCache channels)
     {
@@ -25,28 +39,62 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
     public async Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
     {
+        // Small chunks go several to a message only to a node that said it takes them (an older node's answer leaves
+        // packed_accepted false, so it only ever sees headers and data frames).
+        var packed = _packedNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= PackedChunkLimits.MaxChunkBytes);
+        if (!packed)
+        {
+            await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await PutOnceAsync(grpcUrl, chunks, packed: true, ct).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Whatever refused the packed call (the node at this address replaced by an older one, or by one that
+            // answers Internal or Unknown, or a proxy in front of it), the next calls send the plain form until an
+            // answer says packed messages are taken again.
+            _packedNodes.TryRemove(grpcUrl, out _);
+            if (e is not DropboxException { InnerException: RpcException { StatusCode: StatusCode.InvalidArgument } })
+            {
+                throw;
+            }
+        }
+
+        // An older node refuses the packed field as an empty request: the same batch once more in the plain form
+        // (a put is idempotent and the node answers a repeated one the same way), so the caller never sees the refusal.
+        await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
+    }
+
+    private async Task PutOnceAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, bool packed, CancellationToken ct)
+    {
         var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
+        byte[]? pack = null;
         try
         {
             using var call = client.PutChunks(cancellationToken: ct);
-            foreach (var chunk in chunks)
+            for (var i = 0; i < chunks.Count;)
             {
-                await call.RequestStream.WriteAsync(new PutChunkRequest
+                var chunk = chunks[i];
+                if (packed && chunk.Stored.Length <= PackedChunkLimits.MaxChunkBytes)
                 {
-                    Header = new ChunkHeader
-                    {
-                        ChunkId = chunk.Id.ToByteString(),
-                        Encoding = (Shared.Protos.Common.ChunkEncoding)chunk.Encoding,
-                        PlainSize = (uint)chunk.PlainSize,
-                        StoredSize = (uint)chunk.Stored.Length,
-                        Token = chunk.Token,
-                    },
-                }, ct).ConfigureAwait(false);
+                    pack ??= ArrayPool<byte>.Shared.Rent(MaxPackedDataBytes);
+                    i = await WritePackedAsync(call.RequestStream, chunks, i, pack, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                await call.RequestStream.WriteAsync(new PutChunkRequest { Header = Header(chunk) }, ct).ConfigureAwait(false);
                 for (var offset = 0; offset < chunk.Stored.Length; offset += FrameSize)
                 {
                     var frame = chunk.Stored.Slice(offset, Math.Min(FrameSize, chunk.Stored.Length - offset));
                     await call.RequestStream.WriteAsync(new PutChunkRequest { Data = UnsafeByteOperations.UnsafeWrap(frame) }, ct).ConfigureAwait(false);
                 }
+
+                i++;
             }
 
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
@@ -55,12 +103,73 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             {
                 throw new DropboxException(ErrorKind.Unavailable, $"The storage node at {grpcUrl} acknowledged {response.Results.Count} of {chunks.Count} chunk(s); they will be sent again.");
             }
+
+            if (response.PackedAccepted)
+            {
+                _packedNodes.TryAdd(grpcUrl, true);
+            }
+            else
+            {
+                _packedNodes.TryRemove(grpcUrl, out _);
+            }
         }
         catch (RpcException e)
         {
             throw RemoteErrors.Translate($"Uploading {chunks.Count} chunk(s) to {grpcUrl}", e, ct);
         }
+        finally
+        {
+            if (pack is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pack);
+            }
+        }
     }
+
+    /// <summary>
+    /// Writes chunks from <paramref name="start"/> on as one packed message (each at most <see cref="PackedChunkLimits.MaxChunkBytes"/>,
+    /// together at most <see cref="MaxPackedDataBytes"/>, <see cref="MaxPackedChunks"/> and <see cref="MaxPackedHeaderChars"/>
+    /// of tokens) and answers the index of the first chunk not in it.
+    /// </summary>
+    private static async Task<int> WritePackedAsync(IClientStreamWriter<PutChunkRequest> stream, IReadOnlyList<OutgoingChunk> chunks, int start, byte[] pack, CancellationToken ct)
+    {
+        var packed = new PackedChunks();
+        var filled = 0;
+        var tokenChars = 0;
+        var i = start;
+        while (i < chunks.Count && packed.Headers.Count < MaxPackedChunks)
+        {
+            var chunk = chunks[i];
+            var length = chunk.Stored.Length;
+            if (length > PackedChunkLimits.MaxChunkBytes || filled + length > MaxPackedDataBytes || (packed.Headers.Count > 0 && tokenChars + chunk.Token.Length > MaxPackedHeaderChars))
+            {
+                break;
+            }
+
+            chunk.Stored.Span.CopyTo(pack.AsSpan(filled));
+            filled += length;
+            tokenChars += chunk.Token.Length;
+            packed.Headers.Add(Header(chunk));
+            i++;
+        }
+
+        // The pooled buffer is only lent to the message: the write has serialized it by the time it completes.
+        packed.Data = UnsafeByteOperations.UnsafeWrap(pack.AsMemory(0, filled));
+        await stream.WriteAsync(new PutChunkRequest { Packed = packed }, ct).ConfigureAwait(false);
+        return i;
+    }
+
+    private static ChunkHeader Header(OutgoingChunk chunk) => new()
+    {
+        ChunkId = chunk.Id.ToByteString(),
+        Encoding = (Shared.Protos.Common.ChunkEncoding)chunk.Encoding,
+        PlainSize = (uint)chunk.PlainSize,
+        StoredSize = (uint)chunk.Stored.Length,
+        Token = chunk.Token,
+    };
+
+    /// <summary>Whether the node at a gRPC URL takes packed messages (learned from its last answer).</summary>
+    internal bool SendsPacked(string grpcUrl) => _packedNodes.ContainsKey(grpcUrl);
 
     public async Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {

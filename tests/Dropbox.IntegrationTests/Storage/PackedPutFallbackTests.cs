@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using Dropbox.Shared.Channels;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Storage;
+using Dropbox.Shared.Tls;
+using Dropbox.SyncClient.Remote;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dropbox.IntegrationTests.Storage;
+
+/// <summary>
+/// What the client's gRPC chunk transfer puts on the wire, seen by a recording ChunkStorage server on 127.0.0.1:0
+/// that can act as a node which takes packed messages or as an older one which does not: packed messages go only to
+/// a node whose last answer said it takes them; any failure of a packed call sends the next calls back to the header
+/// and data form, and an INVALID_ARGUMENT (an older node) has the same batch sent again plain within the call.
+/// </summary>
+public sealed class PackedPutFallbackTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private readonly Recorder _recorder = new();
+    private WebApplication _app = null!;
+    private string _url = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+        builder.Logging.ClearProviders();
+        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = FakeStorageNode.RealNodeMessageLimit);
+        builder.Services.AddSingleton(_recorder);
+        _app = builder.Build();
+        _app.MapGrpcService<RecordingService>();
+        await _app.StartAsync();
+        _url = _app.Urls.First();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static List<OutgoingChunk> Chunks(int count, int seed) => Enumerable.Range(0, count).Select(i =>
+    {
+        var bytes = new byte[500 + (i * 37)];
+        new Random(seed + i).NextBytes(bytes);
+        return new OutgoingChunk(ChunkId.Compute(bytes), ChunkEncoding.Raw, bytes.Length, "token", bytes);
+    }).ToList();
+
+    [Fact]
+    public async Task Small_chunks_go_packed_only_while_the_node_says_it_takes_them_and_an_invalid_argument_has_the_same_batch_sent_again_unpacked()
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+
+        // A node that takes packed messages: the first call cannot know it yet, the second packs.
+        _recorder.AcceptsPacked = true;
+        var first = Chunks(10, 100);
+        await transfer.PutChunksAsync(_url, first, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal((0, 10), _recorder.TakeCounts());
+        Assert.Equal(first.Select(c => c.Id), _recorder.TakeIds());
+
+        var second = Chunks(20, 200);
+        await transfer.PutChunksAsync(_url, second, CancellationToken.None).WaitAsync(Timeout);
+        var (packedMessages, headerMessages) = _recorder.TakeCounts();
+        Assert.True(packedMessages >= 1, $"{packedMessages} packed message(s)");
+        Assert.Equal(0, headerMessages);
+        Assert.Equal(second.Select(c => c.Id), _recorder.TakeIds());
+
+        // The node at the address is replaced by one that refuses packed messages as an older node does: the batch
+        // that meets the refusal is sent again in the plain form within the same call, so the caller sees success.
+        _recorder.AcceptsPacked = false;
+        var third = Chunks(5, 300);
+        await transfer.PutChunksAsync(_url, third, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(1, _recorder.TakeRefusals());
+        Assert.Equal((0, 5), _recorder.TakeCounts());
+        Assert.Equal(third.Select(c => c.Id), _recorder.TakeIds());
+        Assert.False(transfer.SendsPacked(_url));
+
+        // The next call goes plain from the start: no second refusal.
+        var fourth = Chunks(7, 400);
+        await transfer.PutChunksAsync(_url, fourth, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(0, _recorder.TakeRefusals());
+        Assert.Equal((0, 7), _recorder.TakeCounts());
+        Assert.Equal(fourth.Select(c => c.Id), _recorder.TakeIds());
+        Assert.False(transfer.SendsPacked(_url));
+    }
+
+    [Fact]
+    public async Task A_packed_call_that_fails_with_a_status_other_than_invalid_argument_fails_and_sends_the_next_call_unpacked()
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+        _recorder.AcceptsPacked = true;
+        await transfer.PutChunksAsync(_url, Chunks(3, 500), CancellationToken.None).WaitAsync(Timeout);
+        Assert.True(transfer.SendsPacked(_url));
+        _recorder.TakeCounts();
+        _recorder.TakeIds();
+
+        // Whatever now answers at the address (a replaced node, a proxy) fails a packed message with INTERNAL: that
+        // call fails as it did (not sent again: only INVALID_ARGUMENT means "not understood"), and the flag is gone.
+        _recorder.PackedFailure = StatusCode.Internal;
+        var failed = await Assert.ThrowsAsync<DropboxException>(() => transfer.PutChunksAsync(_url, Chunks(4, 600), CancellationToken.None).WaitAsync(Timeout));
+        Assert.NotEqual(ErrorKind.InvalidArgument, failed.Kind);
+        Assert.Equal(1, _recorder.TakeRefusals());
+        Assert.Equal(0, _recorder.TakeCounts().Headers);
+        Assert.False(transfer.SendsPacked(_url));
+        _recorder.TakeIds();
+
+        var next = Chunks(6, 700);
+        await transfer.PutChunksAsync(_url, next, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(0, _recorder.TakeRefusals());
+        Assert.Equal((0, 6), _recorder.TakeCounts());
+        Assert.Equal(next.Select(c => c.Id), _recorder.TakeIds());
+    }
+
+    /// <summary>What the recording server saw; shared between the test and the gRPC service.</summary>
+    private sealed class Recorder
+    {
+        private readonly ConcurrentQueue<ChunkId> _ids = new();
+        private int _packed;
+        private int _headers;
+        private int _refusals;
+
+        public volatile bool AcceptsPacked;
+
+        /// <summary>When set, a packed message is failed with this status (whatever <see cref="AcceptsPacked"/> says).</summary>
+        public StatusCode? PackedFailure { get; set; }
+
+        public void Refused() => Interlocked.Increment(ref _refusals);
+
+        public int TakeRefusals() => Interlocked.Exchange(ref _refusals, 0);
+
+        public void Packed(IEnumerable<ChunkId> ids)
+        {
+            Interlocked.Increment(ref _packed);
+            foreach (var id in ids)
+            {
+                _ids.Enqueue(id);
+            }
+        }
+
+        public void Header(ChunkId id)
+        {
+            Interlocked.Increment(ref _headers);
+            _ids.Enqueue(id);
+        }
+
+        public (int Packed, int Headers) TakeCounts() => (Interlocked.Exchange(ref _packed, 0), Interlocked.Exchange(ref _headers, 0));
+
+        public List<ChunkId> TakeIds()
+        {
+            var ids = new List<ChunkId>();
+            while (_ids.TryDequeue(out var id))
+            {
+                ids.Add(id);
+            }
+
+            return ids;
+        }
+    }
+
+    private sealed class RecordingService(Recorder recorder) : ChunkStorage.ChunkStorageBase
+    {
+        public override async Task<PutChunksResponse> PutChunks(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
+        {
+            var response = new PutChunksResponse { PackedAccepted = recorder.AcceptsPacked };
+            while (await requestStream.MoveNext(context.CancellationToken))
+            {
+                var message = requestStream.Current;
+                switch (message.PartCase)
+                {
+                    case PutChunkRequest.PartOneofCase.Header:
+                        recorder.Header(message.Header.ChunkId.ToChunkId());
+                        response.Results.Add(new PutChunkResult { ChunkId = message.Header.ChunkId });
+                        break;
+                    case PutChunkRequest.PartOneofCase.Packed when recorder.PackedFailure is { } failure:
+                        recorder.Refused();
+                        throw new RpcException(new Status(failure, "Refused by the test."));
+                    case PutChunkRequest.PartOneofCase.Packed when recorder.AcceptsPacked:
+                        recorder.Packed(message.Packed.Headers.Select(h => h.ChunkId.ToChunkId()));
+                        response.Results.Add(message.Packed.Headers.Select(h => new PutChunkResult { ChunkId = h.ChunkId }));
+                        break;
+                    case PutChunkRequest.PartOneofCase.Data:
+                        break;
+                    default:
+                        // An older node sees an unknown field: a request with neither header nor data.
+                        recorder.Refused();
+                        throw new RpcException(new Status(StatusCode.InvalidArgument, "Empty PutChunkRequest: set header or data."));
+                }
+            }
+
+            return response;
+        }
+    }
+}

@@ -29,8 +29,12 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
     private readonly GrpcChannelCache _channels;
 
-    /// <summary>gRPC URLs of nodes whose last PutChunks answer said they take packed messages.</summary>
-    private readonly ConcurrentDictionary<string, bool> _packedNodes = new(StringComparer.Ordinal);
+    /// <summary>
+    /// gRPC URLs of nodes that refused a packed call or whose last PutChunks answer did not say they take packed
+    /// messages; every other node is sent packed messages from the first call on (a one-shot sync starts all its
+    /// small-file groups before any answer arrives, so waiting for an answer would send almost everything plain).
+    /// </summary>
+    private readonly ConcurrentDictionary<string, bool> _plainNodes = new(StringComparer.Ordinal);
 
     public GrpcChunkTransfer(GrpcChannelCache channels)
     {
@@ -39,9 +43,10 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
     public async Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
     {
-        // Small chunks go several to a message only to a node that said it takes them (an older node's answer leaves
-        // packed_accepted false, so it only ever sees headers and data frames).
-        var packed = _packedNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= PackedChunkLimits.MaxChunkBytes);
+        // Small chunks go several to a message unless the node refused that or its last answer did not say it takes
+        // them (an older node refuses the first packed call, which is then sent again plain, and answers without
+        // packed_accepted, so it sees headers and data frames from then on).
+        var packed = !_plainNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= PackedChunkLimits.MaxChunkBytes);
         if (!packed)
         {
             await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
@@ -58,7 +63,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             // Whatever refused the packed call (the node at this address replaced by an older one, or by one that
             // answers Internal or Unknown, or a proxy in front of it), the next calls send the plain form until an
             // answer says packed messages are taken again.
-            _packedNodes.TryRemove(grpcUrl, out _);
+            _plainNodes.TryAdd(grpcUrl, true);
             if (e is not DropboxException { InnerException: RpcException { StatusCode: StatusCode.InvalidArgument } })
             {
                 throw;
@@ -106,11 +111,11 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
             if (response.PackedAccepted)
             {
-                _packedNodes.TryAdd(grpcUrl, true);
+                _plainNodes.TryRemove(grpcUrl, out _);
             }
             else
             {
-                _packedNodes.TryRemove(grpcUrl, out _);
+                _plainNodes.TryAdd(grpcUrl, true);
             }
         }
         catch (RpcException e)
@@ -168,8 +173,8 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         Token = chunk.Token,
     };
 
-    /// <summary>Whether the node at a gRPC URL takes packed messages (learned from its last answer).</summary>
-    internal bool SendsPacked(string grpcUrl) => _packedNodes.ContainsKey(grpcUrl);
+    /// <summary>Whether the next call to the node at a gRPC URL packs small chunks (false once it refused them or answered without packed_accepted).</summary>
+    internal bool SendsPacked(string grpcUrl) => !_plainNodes.ContainsKey(grpcUrl);
 
     public async Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {

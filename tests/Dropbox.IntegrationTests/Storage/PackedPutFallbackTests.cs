@@ -55,16 +55,18 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
     }).ToList();
 
     [Fact]
-    public async Task Small_chunks_go_packed_only_while_the_node_says_it_takes_them_and_an_invalid_argument_has_the_same_batch_sent_again_unpacked()
+    public async Task Small_chunks_go_packed_until_the_node_refuses_them_and_an_invalid_argument_has_the_same_batch_sent_again_unpacked()
     {
         using var channels = ClientChannels.Create(ServerTrust.System);
         var transfer = new GrpcChunkTransfer(channels);
 
-        // A node that takes packed messages: the first call cannot know it yet, the second packs.
+        // A node that takes packed messages: the first call packs already (no answer is waited for).
         _recorder.AcceptsPacked = true;
         var first = Chunks(10, 100);
         await transfer.PutChunksAsync(_url, first, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal((0, 10), _recorder.TakeCounts());
+        var (firstPacked, firstHeaders) = _recorder.TakeCounts();
+        Assert.True(firstPacked >= 1, $"{firstPacked} packed message(s)");
+        Assert.Equal(0, firstHeaders);
         Assert.Equal(first.Select(c => c.Id), _recorder.TakeIds());
 
         var second = Chunks(20, 200);
@@ -91,6 +93,27 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         Assert.Equal((0, 7), _recorder.TakeCounts());
         Assert.Equal(fourth.Select(c => c.Id), _recorder.TakeIds());
         Assert.False(transfer.SendsPacked(_url));
+    }
+
+    [Fact]
+    public async Task A_client_new_to_an_older_node_has_its_first_packed_call_refused_once_sent_again_plain_and_sends_plain_from_then_on()
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+        _recorder.AcceptsPacked = false;
+
+        var first = Chunks(8, 800);
+        await transfer.PutChunksAsync(_url, first, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(1, _recorder.TakeRefusals());
+        Assert.Equal((0, 8), _recorder.TakeCounts());
+        Assert.Equal(first.Select(c => c.Id), _recorder.TakeIds());
+        Assert.False(transfer.SendsPacked(_url));
+
+        var second = Chunks(3, 900);
+        await transfer.PutChunksAsync(_url, second, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(0, _recorder.TakeRefusals());
+        Assert.Equal((0, 3), _recorder.TakeCounts());
+        Assert.Equal(second.Select(c => c.Id), _recorder.TakeIds());
     }
 
     [Fact]

@@ -36,6 +36,9 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// </summary>
     private readonly ConcurrentDictionary<string, bool> _plainNodes = new(StringComparer.Ordinal);
 
+    /// <summary>gRPC URLs of nodes that have answered with packed_accepted at least once (this process).</summary>
+    private readonly ConcurrentDictionary<string, bool> _packedAnswered = new(StringComparer.Ordinal);
+
     public GrpcChunkTransfer(GrpcChannelCache channels)
     {
         _channels = channels;
@@ -64,14 +67,18 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             // answers Internal or Unknown, or a proxy in front of it), the next calls send the plain form until an
             // answer says packed messages are taken again.
             _plainNodes.TryAdd(grpcUrl, true);
-            if (e is not DropboxException { InnerException: RpcException { StatusCode: StatusCode.InvalidArgument } })
+            // An older node refuses the packed field as an empty request (INVALID_ARGUMENT); when that refusal comes
+            // while the client is still writing a batch of several messages, the call may end as a reset stream
+            // instead. So a node never heard to take packed messages gets the batch again plain whatever the failure
+            // (a node that is down fails that call too, at once); one that did take them fails as before.
+            if (e is not DropboxException { InnerException: RpcException { StatusCode: StatusCode.InvalidArgument } } && _packedAnswered.ContainsKey(grpcUrl))
             {
                 throw;
             }
         }
 
-        // An older node refuses the packed field as an empty request: the same batch once more in the plain form
-        // (a put is idempotent and the node answers a repeated one the same way), so the caller never sees the refusal.
+        // The same batch once more in the plain form (a put is idempotent and the node answers a repeated one the same
+        // way), so the caller never sees an older node's refusal.
         await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
     }
 
@@ -111,6 +118,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
             if (response.PackedAccepted)
             {
+                _packedAnswered.TryAdd(grpcUrl, true);
                 _plainNodes.TryRemove(grpcUrl, out _);
             }
             else

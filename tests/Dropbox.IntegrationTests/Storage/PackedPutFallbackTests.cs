@@ -96,6 +96,23 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_first_packed_call_to_a_node_never_heard_to_take_them_that_fails_otherwise_than_invalid_argument_is_sent_again_plain()
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+
+        // An older node's refusal can reach a client still writing a batch of several packed messages as a reset
+        // stream, not as INVALID_ARGUMENT: a node not yet heard to take packed messages gets the batch again plain.
+        _recorder.AcceptsPacked = true;
+        _recorder.PackedFailure = StatusCode.Unavailable;
+        var first = Chunks(300, 1000);
+        await transfer.PutChunksAsync(_url, first, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(1, _recorder.TakeRefusals());
+        Assert.Equal((0, 300), _recorder.TakeCounts());
+        Assert.Equal(first.Select(c => c.Id), _recorder.TakeIds());
+    }
+
+    [Fact]
     public async Task A_client_new_to_an_older_node_has_its_first_packed_call_refused_once_sent_again_plain_and_sends_plain_from_then_on()
     {
         using var channels = ClientChannels.Create(ServerTrust.System);

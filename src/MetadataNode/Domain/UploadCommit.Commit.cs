@@ -347,8 +347,7 @@ internal sealed partial class UploadCommit
     /// <param name="ns">The committing namespace: its "uploaded" mark of a chunk no node confirmed and not stored is dropped, so its next plan asks for the chunk again.</param>
     private async Task VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken, string? ns = null)
     {
-        var nodes = LiveNodes();
-        nodes.RemoveAll(n => n.Draining);
+        var nodes = LiveNodes().Where(n => !n.Draining).ToList();
         if (nodes.Count == 0)
         {
             return;
@@ -359,34 +358,9 @@ internal sealed partial class UploadCommit
         // every answer used here was made after these reads. A node that fails answers "not held" for all (logged).
         var deletionsBefore = _transactions.ChunkDeletions;
         var corruptBefore = _transactions.CorruptReports;
-        var ids = new ChunkId[chunks.Count];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = chunks[i].Id;
-        }
-
-        // Every node is asked at once; a single node (the common cluster of one) is awaited without the fan-out's
-        // extra task and state machine, the same call either way.
-        (StorageNodeInfo Node, bool[] Present)[] answers;
-        if (nodes.Count == 1)
-        {
-            answers = [(nodes[0], await _presence.HasChunksAsync(nodes[0], ids, cancellationToken).ConfigureAwait(false))];
-        }
-        else
-        {
-            var asked = new Task<bool[]>[nodes.Count];
-            for (var i = 0; i < asked.Length; i++)
-            {
-                asked[i] = _presence.HasChunksAsync(nodes[i], ids, cancellationToken);
-            }
-
-            var present = await Task.WhenAll(asked).ConfigureAwait(false);
-            answers = new (StorageNodeInfo Node, bool[] Present)[nodes.Count];
-            for (var i = 0; i < answers.Length; i++)
-            {
-                answers[i] = (nodes[i], present[i]);
-            }
-        }
+        var ids = chunks.Select(c => c.Id).ToList();
+        var answers = await Task.WhenAll(nodes.Select(async node =>
+            (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
 
         var now = NowMs;
         var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);

@@ -108,14 +108,8 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
                 if (header is not null && filled == header.StoredSize)
                 {
-                    // Hash and commit off the receive loop so the next chunk streams in meanwhile.
                     var stored = buffer is null ? whole : buffer.AsMemory(0, filled);
-                    var (putId, putHeader, putNs) = (id, header, ns);
-                    // A small chunk hashes in microseconds: started here, it costs no thread-pool hop per chunk.
-                    var put = stored.Length <= InlinePutBytes
-                        ? _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask()
-                        : Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask(), ct);
-                    inFlight.Add(putId, buffer, stored.Length, put);
+                    inFlight.Add(id, buffer, stored.Length, StartPut(id, header, stored, ns));
                     buffer = null;
                     whole = default;
                     header = null;
@@ -157,6 +151,13 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 }
             }
         }
+
+        // Hashes and stores one whole chunk. A small chunk hashes in microseconds: started here, it costs no thread-pool
+        // hop per chunk; a larger one runs off the receive loop so the next chunk streams in meanwhile.
+        Task StartPut(ChunkId putId, ChunkHeader putHeader, ReadOnlyMemory<byte> stored, string putNs) =>
+            stored.Length <= InlinePutBytes
+                ? _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask()
+                : Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask(), ct);
 
         // Checks a chunk header (sizes, then its put token) and answers the namespace the token grants.
         string CheckHeader(ChunkHeader checkedHeader, ChunkId checkedId)
@@ -223,10 +224,8 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 var size = (int)packedHeader.StoredSize;
                 var stored = memory.Slice(offset, size);
                 offset += size;
-                // The message's bytes are stored from it as they are (it stays alive while the put runs); small
-                // chunks are hashed on the receive loop, as when sent alone.
-                var put = _store.PutAsync(ids[i], ToDomain(packedHeader.Encoding), (int)packedHeader.PlainSize, stored, namespaces[i], ct).AsTask();
-                inFlight.Add(ids[i], null, size, put);
+                // The message's bytes are stored from it as they are (it stays alive while the put runs).
+                inFlight.Add(ids[i], null, size, StartPut(ids[i], packedHeader, stored, namespaces[i]));
             }
 
             await DrainAsync(inFlight, response, StoreLimits.MaxInFlightBytesPerCall).ConfigureAwait(false);

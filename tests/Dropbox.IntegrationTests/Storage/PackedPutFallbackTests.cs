@@ -81,17 +81,13 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         _recorder.AcceptsPacked = false;
         var third = Chunks(5, 300);
         await transfer.PutChunksAsync(_url, third, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal(1, _recorder.TakeRefusals());
-        Assert.Equal((0, 5), _recorder.TakeCounts());
-        Assert.Equal(third.Select(c => c.Id), _recorder.TakeIds());
+        AssertReceivedPlain(third, refusals: 1);
         Assert.False(transfer.SendsPacked(_url));
 
         // The next call goes plain from the start: no second refusal.
         var fourth = Chunks(7, 400);
         await transfer.PutChunksAsync(_url, fourth, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal(0, _recorder.TakeRefusals());
-        Assert.Equal((0, 7), _recorder.TakeCounts());
-        Assert.Equal(fourth.Select(c => c.Id), _recorder.TakeIds());
+        AssertReceivedPlain(fourth, refusals: 0);
         Assert.False(transfer.SendsPacked(_url));
     }
 
@@ -107,9 +103,7 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         _recorder.PackedFailure = StatusCode.Unavailable;
         var first = Chunks(300, 1000);
         await transfer.PutChunksAsync(_url, first, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal(1, _recorder.TakeRefusals());
-        Assert.Equal((0, 300), _recorder.TakeCounts());
-        Assert.Equal(first.Select(c => c.Id), _recorder.TakeIds());
+        AssertReceivedPlain(first, refusals: 1);
     }
 
     [Fact]
@@ -121,16 +115,12 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
 
         var first = Chunks(8, 800);
         await transfer.PutChunksAsync(_url, first, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal(1, _recorder.TakeRefusals());
-        Assert.Equal((0, 8), _recorder.TakeCounts());
-        Assert.Equal(first.Select(c => c.Id), _recorder.TakeIds());
+        AssertReceivedPlain(first, refusals: 1);
         Assert.False(transfer.SendsPacked(_url));
 
         var second = Chunks(3, 900);
         await transfer.PutChunksAsync(_url, second, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal(0, _recorder.TakeRefusals());
-        Assert.Equal((0, 3), _recorder.TakeCounts());
-        Assert.Equal(second.Select(c => c.Id), _recorder.TakeIds());
+        AssertReceivedPlain(second, refusals: 0);
     }
 
     [Fact]
@@ -156,9 +146,16 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
 
         var next = Chunks(6, 700);
         await transfer.PutChunksAsync(_url, next, CancellationToken.None).WaitAsync(Timeout);
-        Assert.Equal(0, _recorder.TakeRefusals());
-        Assert.Equal((0, 6), _recorder.TakeCounts());
-        Assert.Equal(next.Select(c => c.Id), _recorder.TakeIds());
+        AssertReceivedPlain(next, refusals: 0);
+    }
+
+    // The server saw the refusals of packed messages given, then every chunk of the call sent plain (a header message
+    // each, no packed message), in order.
+    private void AssertReceivedPlain(List<OutgoingChunk> chunks, int refusals)
+    {
+        Assert.Equal(refusals, _recorder.TakeRefusals());
+        Assert.Equal((0, chunks.Count), _recorder.TakeCounts());
+        Assert.Equal(chunks.Select(c => c.Id), _recorder.TakeIds());
     }
 
     /// <summary>What the recording server saw; shared between the test and the gRPC service.</summary>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Dropbox.Hosting;
 using Dropbox.IntegrationTests.Client;
+using Dropbox.IntegrationTests.Storage;
 using Dropbox.MetadataNode;
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services;
@@ -41,17 +42,7 @@ public sealed class NodeEndpointsTests : IDisposable
         var keys = _dir.CreateSub("keys");
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "obs-1", [], TimeSpan.FromMinutes(1));
-        var options = new StorageNodeOptions
-        {
-            DataDirectory = _dir.CreateSub("data"),
-            KeysDirectory = keys,
-            GrpcUrl = "http://127.0.0.1:0",
-            NodeId = "obs-1",
-            IndexSizeBytes = 1L << 16,
-            IndexMemoryBytes = 1L << 22,
-            CheckpointInterval = TimeSpan.Zero,
-            CompactionInterval = TimeSpan.Zero,
-        };
+        var options = SmallStorageNode.Options(_dir.CreateSub("data"), keys, "obs-1");
         await using var app = StorageNodeHost.Build(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         var (_, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
@@ -108,18 +99,7 @@ public sealed class NodeEndpointsTests : IDisposable
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "full-1", [], TimeSpan.FromMinutes(1));
         await using var app = StorageNodeHost.Build(
-            new StorageNodeOptions
-            {
-                DataDirectory = _dir.CreateSub("data"),
-                KeysDirectory = keys,
-                GrpcUrl = "http://127.0.0.1:0",
-                NodeId = "full-1",
-                IndexSizeBytes = 1L << 16,
-                IndexMemoryBytes = 1L << 22,
-                CheckpointInterval = TimeSpan.Zero,
-                CompactionInterval = TimeSpan.Zero,
-                ReserveBytes = long.MaxValue / 2,
-            },
+            SmallStorageNode.Options(_dir.CreateSub("data"), keys, "full-1") with { ReserveBytes = long.MaxValue / 2 },
             logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         var (_, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
@@ -154,17 +134,7 @@ public sealed class NodeEndpointsTests : IDisposable
         var tokens = ChunkTokenService.ForKeyDirectory(keys);
         tokens.Issue(TokenOperation.System, NamespaceId.SystemValue, "gc-1", [], TimeSpan.FromMinutes(1));
         await using var storage = StorageNodeHost.Build(
-            new StorageNodeOptions
-            {
-                DataDirectory = _dir.CreateSub("data"),
-                KeysDirectory = keys,
-                GrpcUrl = "http://127.0.0.1:0",
-                NodeId = "gc-1",
-                IndexSizeBytes = 1L << 16,
-                IndexMemoryBytes = 1L << 22,
-                CheckpointInterval = TimeSpan.Zero,
-                CompactionInterval = TimeSpan.Zero,
-            },
+            SmallStorageNode.Options(_dir.CreateSub("data"), keys, "gc-1"),
             logging => logging.SetMinimumLevel(LogLevel.Warning));
         await storage.StartAsync();
         var (grpcUrl, httpUrl) = await storage.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);
@@ -302,17 +272,7 @@ public sealed class NodeEndpointsTests : IDisposable
         var tls = Dropbox.Shared.Tls.LocalCertificateAuthority.Ensure(_dir.CreateSub("tls"), ["127.0.0.1"]);
         var keys = _dir.CreateSub("keys");
         await using var storage = StorageNodeHost.Build(
-            new StorageNodeOptions
-            {
-                DataDirectory = _dir.CreateSub("data"),
-                KeysDirectory = keys,
-                GrpcUrl = "http://127.0.0.1:0",
-                NodeId = "ops-1",
-                IndexSizeBytes = 1L << 16,
-                IndexMemoryBytes = 1L << 22,
-                CheckpointInterval = TimeSpan.Zero,
-                CompactionInterval = TimeSpan.Zero,
-            },
+            SmallStorageNode.Options(_dir.CreateSub("data"), keys, "ops-1"),
             logging => logging.ClearProviders());
         await storage.StartAsync();
         var (grpcUrl, httpUrl) = await storage.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);

@@ -354,17 +354,7 @@ public sealed class HttpChunkTransferTests
             try
             {
                 var tokens = ChunkTokenService.ForKeyDirectory(dir.CreateSub("keys"));
-                var options = new StorageNodeOptions
-                {
-                    DataDirectory = dir.CreateSub("data"),
-                    KeysDirectory = dir.CreateSub("keys"),
-                    GrpcUrl = "http://127.0.0.1:0",
-                    NodeId = NodeId,
-                    IndexSizeBytes = 1L << 16,
-                    IndexMemoryBytes = 1L << 22,
-                    CheckpointInterval = TimeSpan.Zero,
-                    CompactionInterval = TimeSpan.Zero,
-                };
+                var options = SmallStorageNode.Options(dir.CreateSub("data"), dir.CreateSub("keys"), NodeId);
                 var app = StorageNodeHost.Build(configure?.Invoke(options) ?? options, logging => logging.SetMinimumLevel(LogLevel.Warning));
                 await app.StartAsync();
                 var (grpcUrl, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);

@@ -28,17 +28,7 @@ public sealed class PackedPutTransferTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _tokens = ChunkTokenService.ForKeyDirectory(_dir.CreateSub("keys"));
-        var options = new StorageNodeOptions
-        {
-            DataDirectory = _dir.CreateSub("data"),
-            KeysDirectory = _dir.CreateSub("keys"),
-            GrpcUrl = "http://127.0.0.1:0",
-            NodeId = NodeId,
-            IndexSizeBytes = 1L << 16,
-            IndexMemoryBytes = 1L << 22,
-            CheckpointInterval = TimeSpan.Zero,
-            CompactionInterval = TimeSpan.Zero,
-        };
+        var options = SmallStorageNode.Options(_dir.CreateSub("data"), _dir.CreateSub("keys"), NodeId);
         _app = StorageNodeHost.Build(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await _app.StartAsync();
         (_grpcUrl, _) = await _app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(Timeout);

@@ -116,6 +116,15 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
                 throw new DropboxException(ErrorKind.Unavailable, $"The storage node at {grpcUrl} acknowledged {response.Results.Count} of {chunks.Count} chunk(s); they will be sent again.");
             }
 
+            // A node answers each chunk in the order sent; an answer naming another chunk acknowledges nothing of this one.
+            for (var r = 0; r < chunks.Count; r++)
+            {
+                if (!ChunkId.TryRead(response.Results[r].ChunkId.Span, out var acknowledged) || acknowledged != chunks[r].Id)
+                {
+                    throw new DropboxException(ErrorKind.Unavailable, $"The storage node at {grpcUrl} answered chunk #{r} ({chunks[r].Id.ToShortString()}) with another chunk's id; the call's chunks will be sent again.");
+                }
+            }
+
             if (response.PackedAccepted)
             {
                 _packedAnswered.TryAdd(grpcUrl, true);

@@ -149,6 +149,23 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         AssertReceivedPlain(next, refusals: 0);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_answer_that_names_other_chunks_than_those_sent_at_its_places_acknowledges_nothing(bool acceptsPacked)
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+        _recorder.AcceptsPacked = acceptsPacked;
+        _recorder.AnswersOutOfOrder = true;
+
+        // As many results as chunks, but not theirs: counting them would take the call as done.
+        var failed = await Assert.ThrowsAsync<DropboxException>(() => transfer.PutChunksAsync(_url, Chunks(5, 1100), CancellationToken.None).WaitAsync(Timeout));
+
+        Assert.Equal(ErrorKind.Unavailable, failed.Kind);
+        Assert.Contains("another chunk's id", failed.Message);
+    }
+
     // The server saw the refusals of packed messages given, then every chunk of the call sent plain (a header message
     // each, no packed message), in order.
     private void AssertReceivedPlain(List<OutgoingChunk> chunks, int refusals)
@@ -170,6 +187,9 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
 
         /// <summary>When set, a packed message is failed with this status (whatever <see cref="AcceptsPacked"/> says).</summary>
         public StatusCode? PackedFailure { get; set; }
+
+        /// <summary>When set, the call's answer lists the right number of chunks in reverse order (other chunks' ids at each place).</summary>
+        public volatile bool AnswersOutOfOrder;
 
         public void Refused() => Interlocked.Increment(ref _refusals);
 
@@ -232,6 +252,13 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
                         recorder.Refused();
                         throw new RpcException(new Status(StatusCode.InvalidArgument, "Empty PutChunkRequest: set header or data."));
                 }
+            }
+
+            if (recorder.AnswersOutOfOrder)
+            {
+                var reversed = response.Results.Reverse().ToList();
+                response.Results.Clear();
+                response.Results.Add(reversed);
             }
 
             return response;

@@ -256,26 +256,6 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
         }
     }
 
-    /// <summary>
-    /// Puts of one call still being verified and committed, in arrival order, with their byte total kept as they come
-    /// and go (summing the list on every chunk was quadratic: with thousands of small chunks in flight it was the
-    /// node's largest cost after the JIT).
-    /// </summary>
-    private sealed class PendingPuts
-    {
-        public Queue<(ChunkId Id, byte[]? Buffer, long Bytes, Task Put)> Items { get; } = new();
-
-        public long Bytes { get; private set; }
-
-        public void Add(ChunkId id, byte[]? buffer, long bytes, Task put)
-        {
-            Items.Enqueue((id, buffer, bytes, put));
-            Bytes += bytes;
-        }
-
-        public void RemoveFirst() => Bytes -= Items.Dequeue().Bytes;
-    }
-
     /// <inheritdoc />
     public override async Task GetChunks(GetChunksRequest request, IServerStreamWriter<GetChunkResponse> responseStream, ServerCallContext context)
     {

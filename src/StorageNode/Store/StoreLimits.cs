@@ -26,4 +26,10 @@ public static class StoreLimits
     /// covers many chunks (an fsync has a high fixed cost), bounded so a call cannot hoard memory.
     /// </summary>
     public const long MaxInFlightBytesPerCall = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// What each put counts against <see cref="MaxInFlightBytesPerCall"/> at the least, so a call of empty or tiny chunks
+    /// has at most 16,384 puts in flight (a bytes-only limit let it start every one it sent).
+    /// </summary>
+    public const long MinInFlightChargePerPut = 4 * 1024;
 }

@@ -11,6 +11,43 @@ public sealed class SyncEngineKindClashTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public async Task A_young_file_under_a_kind_clash_does_not_bring_the_re_check_forward()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("A", "a file on the server");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        b.Write("A/y.txt", "under a folder that is a file on the server");
+        File.SetLastWriteTimeUtc(b.PathOf("A/y.txt"), DateTime.UtcNow.AddMinutes(-50)); // could settle in about 10 minutes
+        b.Write("pending.txt", "just written"); // settles in an hour
+
+        var pass = await b.SyncAsync();
+
+        // Only pending.txt waits: A/y.txt is skipped with the clash, settled or not, until one side is renamed (which the
+        // watcher sees); a re-check when it settles would only skip it again.
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(1, pass.Pending);
+        Assert.Contains(pass.Notes, n => n.Contains("A/y.txt", StringComparison.Ordinal) && n.Contains(SyncPlanner.UnderKindClashReason, StringComparison.Ordinal));
+        Assert.True(pass.RecheckAfter > TimeSpan.FromMinutes(30), $"re-check after {pass.RecheckAfter}, brought forward by a file that cannot sync until the clash is resolved");
+    }
+
+    [Fact]
+    public async Task A_one_shot_pass_does_not_wait_for_a_young_file_under_a_kind_clash()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("A", "a file on the server");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("A/y.txt", "under a folder that is a file on the server");
+        var log = new List<string>();
+
+        var once = await b.EngineWith(new SyncOptions { StableAge = TimeSpan.FromSeconds(2), WaitForStable = true }, log.Add).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, once.Errors + once.Pending);
+        Assert.DoesNotContain(log, l => l.StartsWith("waiting", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_file_made_a_folder_on_both_sides_syncs_what_each_side_put_under_it()
     {
         using var a = new TestClient(_dir, "a", _server);

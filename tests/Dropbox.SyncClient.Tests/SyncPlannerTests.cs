@@ -129,7 +129,7 @@ public sealed class SyncPlannerTests
     [MemberData(nameof(NewFileCases))]
     public void Only_a_plain_new_local_file_is_taken_as_a_new_upload(string path, string kind, long size, bool settled, bool plainNew)
     {
-        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, PlainNewFileTrees(withEchoes: false));
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled ? null : TimeSpan.FromSeconds(1), PlainNewFileTrees(withEchoes: false));
 
         Assert.Equal(plainNew, taken);
     }
@@ -146,7 +146,7 @@ public sealed class SyncPlannerTests
         var trees = PlainNewFileTrees(withEchoes: true);
         Assert.All(trees.Remote.Values.Where(r => trees.Synced.ContainsKey(r.Path)), r => Assert.True(SyncPlanner.IsEcho(r, trees.Synced[r.Path])));
 
-        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled, trees);
+        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled ? null : TimeSpan.FromSeconds(1), trees);
 
         Assert.Equal(plainNew, taken);
     }

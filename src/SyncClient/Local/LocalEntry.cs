@@ -10,4 +10,11 @@ internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long Mt
     /// hold it (<see cref="ExecutableBitProbe"/>): an unknown bit is never compared nor sent.
     /// </summary>
     public bool? Executable { get; init; }
+
+    /// <summary>
+    /// The scan's stability observation of a file (see <see cref="Stability"/>): null when it is settled (or was not
+    /// observed: folders, a scan without the rule), else how soon it could be judged settled. The planner decides what
+    /// it means (a changed file that is not settled waits: <c>SyncPlanner.Waits</c>).
+    /// </summary>
+    public TimeSpan? SettlesIn { get; init; }
 }

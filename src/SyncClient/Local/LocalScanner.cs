@@ -45,6 +45,12 @@ internal sealed class LocalScanner
     /// </summary>
     public bool ReadsExecutableBit { get; init; } = true;
 
+    /// <summary>
+    /// The stability rule each file entry is observed with, the clock read when the file is found (see
+    /// <see cref="LocalEntry.SettlesIn"/>); null: no observation (every file counts as settled).
+    /// </summary>
+    public Stability? Stability { get; init; }
+
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
 
@@ -172,7 +178,11 @@ internal sealed class LocalScanner
                 }
                 else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null))
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks) { Executable = ReadsExecutableBit ? child.Executable : null };
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks)
+                    {
+                        Executable = ReadsExecutableBit ? child.Executable : null,
+                        SettlesIn = Stability?.SettlesIn(relative, child.MtimeTicks),
+                    };
                 }
             }
 

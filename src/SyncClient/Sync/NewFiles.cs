@@ -41,11 +41,11 @@ internal sealed class NewFiles
     /// <summary>Takes the path (true) when it is a plain new file; anything else is left to the planner.</summary>
     public bool TryAdd(string path, FileKind kind, long size, long mtimeTicks)
     {
-        // The rest of the rule first (most files a scan finds are clean or tracked: no clock read for them), then
-        // whether it is perhaps still being written: the planner's path judges it then (and reports it pending). The
-        // clock is read now, not when the scan began: a file written during a long scan would otherwise look stamped
-        // in the future and skip the rule.
-        if (!SyncPlanner.IsPlainNewFile(path, kind, size, settled: true, _trees) || _stability.IsUnsettled(path, mtimeTicks, out _))
+        // The planner's rule over the trees first (most files a scan reports are tracked: no clock read for them), then
+        // the observation and the planner's wait rule: one perhaps still being written is not plain (the planner plans
+        // it path by path, where it waits). The clock is read now, not when the scan began: a file written during a
+        // long scan would otherwise look stamped in the future and skip the rule.
+        if (!SyncPlanner.IsPlainNewFileByTrees(path, kind, size, _trees) || SyncPlanner.Waits(_stability.SettlesIn(path, mtimeTicks)))
         {
             return false;
         }

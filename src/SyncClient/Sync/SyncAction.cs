@@ -33,6 +33,9 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>What a <see cref="SyncActionKind.Hold"/> held back and why.</summary>
     public DeleteHold? Held { get; init; }
 
+    /// <summary>How soon the file a <see cref="SyncActionKind.Wait"/> waits for could be found settled (more than zero).</summary>
+    public TimeSpan SettlesIn { get; init; }
+
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 

@@ -61,8 +61,16 @@ internal enum SyncActionKind
     /// <summary>A folder deleted remotely: delete it locally if empty.</summary>
     DeleteLocalFolder,
 
-    /// <summary>Nothing can be done now (changing file, kind clash...); retried next pass.</summary>
+    /// <summary>Nothing can be done now (kind clash, withheld path, a file that changed while it was read...); retried next pass.</summary>
     Skip,
+
+    /// <summary>
+    /// The scan observed the file not yet settled (see <see cref="SyncPlanner.Waits"/>): perhaps still being written, so
+    /// nothing is done with it this pass (no upload, no rename, no conflict). It is reported pending, and
+    /// <see cref="SyncAction.SettlesIn"/> says how soon a pass could find it settled (the daemon's re-check;
+    /// <c>sync --once</c> waits that long and plans again). A remote change at its path waits with it.
+    /// </summary>
+    Wait,
 
     /// <summary>
     /// The plan deletes more than the guard allows without confirmation (see <see cref="SyncPlanner.HoldDeletes"/>): it is

@@ -210,7 +210,7 @@ internal sealed partial class SyncEngine
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
     /// renamed as any other case clash, rather than uploaded beside the looked-up path.
     /// </summary>
-    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary)
+    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, List<SyncAction> waits)
     {
         if (injected.Count == 0)
         {
@@ -231,14 +231,16 @@ internal sealed partial class SyncEngine
             }
         }
 
-        ResolveCaseConflicts(snapshot, index, remote, folds, summary, withScanLosers: false);
+        ResolveCaseConflicts(snapshot, index, remote, folds, summary, waits, withScanLosers: false);
     }
 
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
-    /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass.
+    /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
+    /// it waits (<see cref="SyncPlanner.WaitToRename"/>, over this pass's stability observation of it): then it is withheld
+    /// and its wait is added to <paramref name="waits"/>, for the plan.
     /// </summary>
-    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, bool withScanLosers = true)
+    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, bool withScanLosers = true)
     {
         var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
         if (folds is not null)
@@ -272,32 +274,21 @@ internal sealed partial class SyncEngine
         HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
-            if (isDirectory && IsFolderStillBeingWritten(path, snapshot, stability, out var folderSettlesIn))
+            if (SyncPlanner.WaitToRename(path, isDirectory, isDirectory ? FolderSettlesIn(path, snapshot, stability) : FileSettlesIn(path, snapshot, stability)) is { } wait)
             {
-                // A clone, unzip or copy into the folder is still under way: renamed now, a tool that recreates the
-                // folder would split the tree across two (Case Conflict) names, and one that does not would fail
-                // part-way. Nothing under it is taken (withheld) until every entry under it has settled.
-                summary.AddNote($"case conflict: folder '{path}' differs only in case from another name and is still being written; it is renamed once it settles");
-                summary.AddPending();
-                summary.RecheckWithin(folderSettlesIn);
-                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the
+                // wait and the daemon comes back for it then. A folder: nothing under it is taken either.
+                waits.Add(wait);
+                if (isDirectory)
                 {
-                    snapshot.Entries.Remove(under);
+                    foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                    {
+                        snapshot.Entries.Remove(under);
+                    }
+
+                    snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
                 }
 
-                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
-                snapshot.Withheld.Add(path);
-                continue;
-            }
-
-            if (!isDirectory && IsStillBeingWritten(path, snapshot, stability, out var settlesIn))
-            {
-                // Renamed mid-write, the writer's next bytes would go to a new file under the old name and the content
-                // would end split across two files. Withheld (nothing of it uploaded, deleted or downloaded over) until
-                // it settles; the daemon comes back for it then.
-                summary.AddNote($"case conflict: '{path}' differs only in case from another name and is still being written; it is renamed once it settles");
-                summary.AddPending();
-                summary.RecheckWithin(settlesIn);
                 snapshot.Withheld.Add(path);
                 snapshot.Entries.Remove(path);
                 continue;
@@ -359,55 +350,39 @@ internal sealed partial class SyncEngine
         }
     }
 
-    /// <summary>True when the file at <paramref name="path"/> may still be being written (see <see cref="Stability"/>).</summary>
-    private bool IsStillBeingWritten(string path, LocalSnapshot snapshot, Stability stability, out TimeSpan settlesIn)
+    /// <summary>
+    /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>): the scan's, when it
+    /// kept an entry for it; else (the losing name of a clash in the scan) taken now. Null: settled, or gone meanwhile
+    /// (the rename then says so).
+    /// </summary>
+    private TimeSpan? FileSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
     {
-        settlesIn = TimeSpan.Zero;
-        long mtimeTicks;
         if (snapshot.Entries.TryGetValue(path, out var entry))
         {
-            mtimeTicks = entry.MtimeTicks;
-        }
-        else
-        {
-            var info = new FileInfo(_ctx.FullPath(path));
-            if (!info.Exists)
-            {
-                return false; // gone meanwhile: the rename below says so
-            }
-
-            mtimeTicks = info.LastWriteTimeUtc.Ticks;
+            return entry.SettlesIn;
         }
 
-        return stability.IsUnsettled(path, mtimeTicks, out settlesIn);
+        var info = new FileInfo(_ctx.FullPath(path));
+        return info.Exists ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
     }
 
     /// <summary>
-    /// True when the folder at <paramref name="path"/> may still be being written: its own mtime (an entry added or
-    /// removed) or that of any file this scan found under it is not yet settled (see <see cref="Stability"/>).
-    /// <paramref name="settlesIn"/> is the longest wait.
+    /// The stability observation of the folder at <paramref name="path"/>: its own mtime (an entry added or removed) and
+    /// that of every file this scan found under it; the longest wait, or null when all are settled.
     /// </summary>
-    private bool IsFolderStillBeingWritten(string path, LocalSnapshot snapshot, Stability stability, out TimeSpan settlesIn)
+    private TimeSpan? FolderSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
     {
-        settlesIn = TimeSpan.Zero;
-        var unsettled = false;
         var info = new DirectoryInfo(_ctx.FullPath(path));
-        if (info.Exists && stability.IsUnsettled(path, info.LastWriteTimeUtc.Ticks, out var own))
-        {
-            unsettled = true;
-            settlesIn = own;
-        }
-
+        var settlesIn = info.Exists ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
         foreach (var entry in snapshot.Entries.Values)
         {
-            if (entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var under))
+            if (entry.SettlesIn is { } under && entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && (settlesIn is null || under > settlesIn))
             {
-                unsettled = true;
-                settlesIn = under > settlesIn ? under : settlesIn;
+                settlesIn = under;
             }
         }
 
-        return unsettled;
+        return settlesIn;
     }
 
     /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>

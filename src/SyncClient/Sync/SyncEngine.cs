@@ -20,6 +20,7 @@ internal sealed partial class SyncEngine
 
     private readonly SyncContext _ctx;
     private readonly FileHasher _hasher;
+    private readonly LocalContent _content;
 
     /// <summary>What the server was found to support (learned once, kept across passes).</summary>
     private readonly ServerSupport _server = new();
@@ -32,6 +33,7 @@ internal sealed partial class SyncEngine
         _ctx = ctx;
         _withheld = new WithheldPaths(ctx);
         _hasher = new FileHasher(ctx.Chunker, ctx.Time, ctx.Options.StableAge);
+        _content = new LocalContent(ctx, _hasher);
     }
 
     /// <summary>The ignore rules the last pass's scan found (the daemon uses them to drop watcher events for ignored paths).</summary>
@@ -102,7 +104,9 @@ internal sealed partial class SyncEngine
         // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
         // Where the folder cannot hold the executable bit (probed once), every bit read here is unknown.
         _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit };
+        // The scan observes whether each file it keeps may still be being written; the planner decides what follows.
+        var stability = _ctx.Stability();
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
@@ -112,7 +116,7 @@ internal sealed partial class SyncEngine
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file
         // (the planner's rule, SyncPlanner.IsPlainNewFile, reads these folded names).
         var remoteFolds = SyncPlanner.RemoteFolds(remote.Changes);
-        var newFiles = new NewFiles(new NewFileTrees(index, remote.Changes, remote.Refusals.Paths, remoteFolds), _ctx.Stability());
+        var newFiles = new NewFiles(new NewFileTrees(index, remote.Changes, remote.Refusals.Paths, remoteFolds), stability);
         var snapshot = _ctx.Options.Reconcile
             ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
@@ -122,14 +126,15 @@ internal sealed partial class SyncEngine
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
-        ResolveCaseConflicts(snapshot, index, remote, remoteFolds, summary);
+        var caseWaits = new List<SyncAction>(); // the planner's waits for clashing names still being written (SyncPlanner.WaitToRename)
+        ResolveCaseConflicts(snapshot, index, remote, remoteFolds, summary, caseWaits);
         WithholdRefused(snapshot, remote);
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
-        ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary);
+        ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary, caseWaits);
         // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
         var foldsCase = _ctx.FoldsCase;
         if (foldsCase != false)
@@ -149,15 +154,21 @@ internal sealed partial class SyncEngine
         }
 
         progress.Phase = "hashing";
-        var fingerprints = await HashChangedAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
+        var fingerprints = await _content.ReadAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
 
         // The planner holds back a plan that deletes too much without confirmation (a db from before folder markers: its
         // first pass deletes nothing on the server unless confirmed); the pass then stops, nothing synced or deleted.
-        var plan = SyncPlanner.Plan(new PlanInput
+        var input = new PlanInput
         {
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
-        });
+        };
+        var plan = SyncPlanner.Plan(input);
+        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, ct).ConfigureAwait(false))
+        {
+            plan = SyncPlanner.Plan(input); // with the files that held still through the wait settled and read
+        }
+
         if (SyncPlanner.HeldBack(plan) is { } held)
         {
             throw MassDeleteGuard.Stop(held, _ctx.Folder);
@@ -169,6 +180,7 @@ internal sealed partial class SyncEngine
         }
 
         plan.AddRange(newDownloads);
+        plan.AddRange(caseWaits);
         newDownloads = null;
         if (adoptAfterPlan)
         {
@@ -445,97 +457,5 @@ internal sealed partial class SyncEngine
 
         stat.Clean = true;
         return true;
-    }
-
-    /// <summary>
-    /// Waits until the youngest of <paramref name="young"/> has reached the stable age, then returns those
-    /// whose size and mtime did not move meanwhile. The others get no fingerprint: the planner skips them as
-    /// changing, the summary counts them as pending, and the next pass looks again.
-    /// </summary>
-    private async Task<List<LocalEntry>> WaitForStableAsync(List<LocalEntry> young, DateTime scannedAt, CancellationToken ct)
-    {
-        var stableAge = _ctx.Options.StableAge;
-        var youngest = young.Max(e => e.MtimeTicks);
-        var wait = stableAge - (scannedAt - new DateTime(youngest, DateTimeKind.Utc)) - (_ctx.Time.GetUtcNow().UtcDateTime - scannedAt);
-        if (wait > TimeSpan.Zero)
-        {
-            _ctx.Progress.Phase = "waiting for files still being written";
-            _ctx.Progress.Log($"waiting {Format.Duration(wait + TimeSpan.FromSeconds(0.999))} for {young.Count} file(s) modified in the last {Format.Duration(stableAge)}");
-            await Task.Delay(wait < stableAge ? wait : stableAge, _ctx.Time, ct).ConfigureAwait(false);
-        }
-
-        var stable = new List<LocalEntry>(young.Count);
-        foreach (var entry in young)
-        {
-            if (FileHasher.IsAsScanned(_ctx.FullPath(entry.Path), entry.Size, entry.MtimeTicks))
-            {
-                stable.Add(entry);
-            }
-        }
-
-        return stable;
-    }
-
-    private async Task<Dictionary<string, FileFingerprint>> HashChangedAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)
-    {
-        var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
-        var work = new List<LocalEntry>();
-        var young = new List<LocalEntry>();
-        var now = _ctx.Time.GetUtcNow().UtcDateTime;
-        var stability = _ctx.Stability();
-        foreach (var entry in snapshot.Entries.Values)
-        {
-            if (entry.Kind != FileKind.File)
-            {
-                continue;
-            }
-
-            var unchanged = bases.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && FileStamp.Of(b) == FileStamp.Of(entry) && !ExecutableBit.Differs(b.Executable, entry.Executable);
-            if (!unchanged && stability.IsUnsettled(entry.Path, entry.MtimeTicks, out var settlesIn))
-            {
-                young.Add(entry); // perhaps still being written: no fingerprint unless it proves stable below
-                summary.RecheckWithin(settlesIn);
-                continue;
-            }
-
-            if (!unchanged || _ctx.Options.Reconcile)
-            {
-                work.Add(entry);
-            }
-        }
-
-        if (young.Count > 0 && _ctx.Options.WaitForStable)
-        {
-            work.AddRange(await WaitForStableAsync(young, now, ct).ConfigureAwait(false));
-        }
-
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
-        {
-            var fp = await _hasher.TryHashAsync(_ctx.FullPath(entry.Path), token).ConfigureAwait(false);
-            // Written to between the scan and the read: the stability judgement was made on the scan's
-            // size and mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
-            if (fp is not null && FileStamp.Of(fp) == FileStamp.Of(entry))
-            {
-                lock (result)
-                {
-                    result[entry.Path] = fp;
-                }
-            }
-        }).ConfigureAwait(false);
-
-        if (_ctx.Options.Reconcile)
-        {
-            // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change.
-            foreach (var (path, fp) in result)
-            {
-                if (bases.TryGetValue(path, out var b) && FileStamp.Of(b) == FileStamp.Of(fp) && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
-                {
-                    bases[path] = b with { MtimeTicks = -1 };
-                    summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");
-                }
-            }
-        }
-
-        return result;
     }
 }

@@ -76,16 +76,22 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
-        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
         {
             _summary.AddSkipped();
-            if (a.Reason == SyncPlanner.ChangingReason)
+            if (a.Kind == SyncActionKind.Wait)
+            {
+                _summary.RecheckWithin(a.SettlesIn); // the daemon's re-check: when the planner says the file could be settled
+            }
+
+            if (a.Kind == SyncActionKind.Wait || a.Reason == SyncPlanner.ChangingReason)
             {
                 _summary.AddPending();
 
                 // A remote change waits here for the local file to settle: keep the cursor where it is, or the next
-                // pass would no longer see that change (a file only touched here would then never get it).
-                HoldCursor |= remote.Changes.ContainsKey(a.Path);
+                // pass would no longer see that change (a file only touched here would then never get it). A clashing
+                // name waiting to be renamed is withheld instead: its remote change is remembered with the withheld paths.
+                HoldCursor |= a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path);
             }
 
             _summary.AddNote($"skipped '{a.Path}': {a.Reason}");
@@ -270,7 +276,7 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.DeleteLocalFolder:
                 DeleteLocalFolder(a.Path);
                 break;
-            case SyncActionKind.Skip:
+            case SyncActionKind.Skip or SyncActionKind.Wait:
                 break;
             case SyncActionKind.Hold:
                 throw new System.Diagnostics.UnreachableException($"{a} reached RunCoreAsync: ExecuteAsync refuses a held plan.");

@@ -10,7 +10,10 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal static partial class SyncPlanner
 {
-    /// <summary>Reason of a skip for a file that is still being written.</summary>
+    /// <summary>
+    /// Reason of a wait for a changed file that is still being written (<see cref="Waits"/>), and of a skip for one that
+    /// changed between the scan and its read (its content could not be read as scanned: the next pass judges it afresh).
+    /// </summary>
     public const string ChangingReason = "the file is changing; it syncs once it is stable";
 
     /// <summary>Reason of a skip for a remote change to a path the scan found but could not take.</summary>
@@ -196,12 +199,20 @@ internal static partial class SyncPlanner
     /// or refusal at its path, of a size no tracked file has (so it cannot be the far end of a local move), not under a
     /// path that is a file in the synced tree or remotely (a kind clash is the planner's to skip), not differing only in
     /// case from a live remote name nor under a folder that does (the engine's case-conflict step renames those), and
-    /// settled (see <see cref="Stability"/>: the caller reads the clock when the file is found). Such a file can only
-    /// be uploaded as new, so its content is not read before the plan: the scan keeps a path, size and mtime for it
-    /// (see <see cref="NewFiles"/>) and the plan holds them as one <see cref="SyncActionKind.UploadNew"/>.
+    /// settled (the scan's observation <paramref name="settlesIn"/>: one that waits, see <see cref="Waits"/>, is planned
+    /// path by path, and waits there). Such a file can only be uploaded as new, so its content is not read before the
+    /// plan: the scan keeps a path, size and mtime for it (see <see cref="NewFiles"/>) and the plan holds them as one
+    /// <see cref="SyncActionKind.UploadNew"/>.
     /// </summary>
-    public static bool IsPlainNewFile(string path, FileKind kind, long size, bool settled, NewFileTrees trees) =>
-        kind == FileKind.File && settled
+    public static bool IsPlainNewFile(string path, FileKind kind, long size, TimeSpan? settlesIn, NewFileTrees trees) =>
+        !Waits(settlesIn) && IsPlainNewFileByTrees(path, kind, size, trees);
+
+    /// <summary>
+    /// <see cref="IsPlainNewFile"/> without the observation: a scan asks it first and observes (reads the clock) only for
+    /// a file it takes.
+    /// </summary>
+    public static bool IsPlainNewFileByTrees(string path, FileKind kind, long size, NewFileTrees trees) =>
+        kind == FileKind.File
         && !trees.Synced.ContainsKey(path) && !trees.Remote.ContainsKey(path) && !trees.Refused.Contains(path)
         && !trees.TrackedSizes.Contains(size)
         && !UnderAFile(path, trees.Remote, trees.Synced, null)
@@ -325,9 +336,13 @@ internal static partial class SyncPlanner
         byte[]? localHash = null;
         if (local is not null)
         {
-            if (baseRecord is not null && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable))
+            if (IsUnchanged(local, baseRecord))
             {
-                localHash = baseRecord.ContentHash;
+                localHash = baseRecord!.ContentHash;
+            }
+            else if (Waits(local.SettlesIn))
+            {
+                return Wait(local, baseRecord, remote); // whatever was read of it: bytes still moving are never acted on
             }
             else if (input.Fingerprints.TryGetValue(path, out fingerprint))
             {

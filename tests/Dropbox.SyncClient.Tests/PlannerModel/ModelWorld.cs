@@ -41,9 +41,21 @@ internal sealed class ModelWorld
     private long _clock = 1000;
     private int _nextContent = 1;
 
+    public ModelWorld(TimeSpan stableAge = default) => Stability = new Stability(new ModelClock(this), stableAge, null, TimeSpan.Zero);
+
+    /// <summary>
+    /// The real stability rule over the model's clock (<see cref="Tick"/> and <see cref="Advance"/>): the scan's
+    /// observation of each file, as <c>LocalScanner</c> and <see cref="NewFiles"/> take it.
+    /// </summary>
+    public Stability Stability { get; }
+
     public int NewContent() => _nextContent++;
 
+    /// <summary>The clock moves on by one write; every local write is stamped with it.</summary>
     public long Tick() => _clock += 10;
+
+    /// <summary>Time passes with nothing written (the daemon's wait for its re-check).</summary>
+    public void Advance(TimeSpan by) => _clock += by.Ticks;
 
     public static string Parent(string path) => SyncPaths.Parent(path);
 
@@ -161,7 +173,7 @@ internal sealed class ModelWorld
             }
             else
             {
-                snapshot.Entries[path] = new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks);
+                snapshot.Entries[path] = new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks) { SettlesIn = Stability.SettlesIn(path, node.MtimeTicks) };
             }
         }
 
@@ -171,7 +183,10 @@ internal sealed class ModelWorld
         }
     }
 
-    /// <summary>The fingerprints the engine reads: files whose size or mtime differ from a file record (always settled here).</summary>
+    /// <summary>
+    /// The content of every file whose size or mtime differ from a file record, settled or not (the engine reads only the
+    /// settled ones): the planner must wait for an unsettled file whatever was read of it.
+    /// </summary>
     public Dictionary<string, FileFingerprint> Fingerprints(LocalSnapshot snapshot)
     {
         var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
@@ -265,8 +280,9 @@ internal sealed class ModelWorld
         var pending = keep;
         foreach (var action in plan)
         {
-            if (action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
+            if ((action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
                 || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
+                || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path)))
             {
                 pending.Add(action.Path);
             }
@@ -293,5 +309,11 @@ internal sealed class ModelWorld
     {
         var node = Local[path];
         return new FileRecord(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks, version, ModelServer.Hash(node.Content));
+    }
+
+    /// <summary>The model's clock as a <see cref="TimeProvider"/> (its ticks are DateTime ticks).</summary>
+    private sealed class ModelClock(ModelWorld world) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => new(world._clock, TimeSpan.Zero);
     }
 }

@@ -4,11 +4,16 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 
 /// <summary>
 /// One generated case: ops that build the synced tree (server, folder and db agree, cursor at the head), then the
-/// user's edits to the folder and another device's edits on the server since the cursor, and the seed of the order
-/// the concurrent steps run in. Its <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
+/// user's edits to the folder and another device's edits on the server since the cursor, the seed of the order the
+/// concurrent steps run in, and the stable age in local writes (<see cref="StableAge"/>: the last that many writes are
+/// observed unsettled when the first pass scans; 0: the rule is off). Its <see cref="ToString"/> is C# that rebuilds it
+/// (for a regression table test).
 /// </summary>
-internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false)
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0)
 {
+    /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
+    public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
+
     /// <summary>
     /// The edits of a plain case: no case-only names, type changes or withheld paths, which the planner leaves to the
     /// user (skips), so nearly every path must converge.
@@ -19,11 +24,11 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)})";
 
     public ModelWorld Build()
     {
-        var world = new ModelWorld();
+        var world = new ModelWorld(Write * StableAge);
         foreach (var op in Synced)
         {
             BuildSynced(world, op);

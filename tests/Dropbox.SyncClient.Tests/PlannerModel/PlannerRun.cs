@@ -9,12 +9,20 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// CanopyCheck's invariants: termination (a bounded number of passes), determinism, idempotence (planning the
 /// fixed point again plans nothing new), convergence (every path not withheld or skipped holds the same thing
 /// locally, remotely and in the db) and no lost content (every content on either side at the start is in the final
-/// folder, live remotely, or a restorable server version).
+/// folder, live remotely, or a restorable server version). A plan that waits for files still being written is no
+/// fixed point: the clock moves on to its soonest re-check (as the daemon's does) and the next pass looks again; every
+/// plan must wait for exactly the changed files observed unsettled (see <see cref="CheckWaits"/>).
 /// </summary>
 internal static class PlannerRun
 {
-    /// <summary>Passes allowed before the case counts as not terminating.</summary>
+    /// <summary>Passes allowed before the case counts as not terminating (not counting passes that wait).</summary>
     public const int MaxPasses = 8;
+
+    /// <summary>
+    /// Passes that wait, allowed on top: each moves the clock to its soonest re-check, when at least one file it waits for
+    /// has settled (nothing writes to a file while it waits), so there are at most as many as files written by the case.
+    /// </summary>
+    public const int MaxWaitPasses = 8;
 
     /// <summary>How often each action kind was planned, and how many passes cases took (to see what the generator reaches).</summary>
     public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Coverage = new(StringComparer.Ordinal);
@@ -33,11 +41,12 @@ internal static class PlannerRun
         // A path skipped in any pass is left out of the convergence check (it waits for the user).
         var everSkipped = new HashSet<string>(StringComparer.Ordinal);
         var passes = 0;
+        var waitPasses = 0;
         for (; ; passes++)
         {
-            if (passes == MaxPasses)
+            if (passes - waitPasses == MaxPasses || waitPasses > MaxWaitPasses)
             {
-                Fail(c, world, $"no fixed point after {MaxPasses} passes (the last plan: {string.Join("; ", plan)})");
+                Fail(c, world, $"no fixed point after {passes} passes, {waitPasses} of them waiting (the last plan: {string.Join("; ", plan)})");
             }
 
             (plan, snapshot, var remote, var keep, var injected) = PlanPass(world, c.Order + passes, c.Plain);
@@ -64,9 +73,20 @@ internal static class PlannerRun
             {
                 world.WithheldTable.UnionWith(storedTable); // a failed step may have been one of them: look again
             }
-            else
+            else if (executor.ListAllNextPass)
             {
-                world.Cursor = executor.ListAllNextPass ? null : ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+                world.Cursor = null;
+            }
+            else if (!plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
+            {
+                // The executor keeps the cursor while a remote change waits for a file here to settle.
+                world.Cursor = ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if (plan.Where(a => a.Kind == SyncActionKind.Wait).Select(a => a.SettlesIn).DefaultIfEmpty().Min() is var soonest && soonest > TimeSpan.Zero)
+            {
+                waitPasses++;
+                world.Advance(soonest); // the daemon's re-check (SyncSummary.RecheckAfter)
             }
 
             world.Trace.Add("  -> " + Describe(world));
@@ -115,7 +135,7 @@ internal static class PlannerRun
         var remote = world.Fetch();
         var snapshot = world.Scan();
         var index = world.Index();
-        var newFiles = new NewFiles(index, remote, new Stability(TimeProvider.System, TimeSpan.FromSeconds(2), null, TimeSpan.Zero));
+        var newFiles = new NewFiles(index, remote, world.Stability);
         var folded = remote.Changes.Keys.Concat(world.Base.Keys).Concat(snapshot.Entries.Keys).ToLookup(p => p.ToUpperInvariant(), StringComparer.Ordinal);
         foreach (var entry in snapshot.Entries.Values.Where(e => e.Kind == FileKind.File && !world.Base.ContainsKey(e.Path)).ToList())
         {
@@ -149,6 +169,7 @@ internal static class PlannerRun
         }
 
         CheckGuard(input, plan, shape, plain);
+        CheckWaits(world, input, plan);
 
         // One plan's steps may run at once: no two of them may touch the same path.
         var touched = plan.SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
@@ -203,6 +224,53 @@ internal static class PlannerRun
         {
             throw new PlannerPropertyException("a confirmed guard held a plan back");
         }
+    }
+
+    /// <summary>
+    /// The wait's invariants over one pass: a local file changed against the merge base that the scan observed unsettled
+    /// gets exactly one step, a wait or a skip (never uploaded, moved, recorded, touched, deleted or conflicted, nor one of
+    /// the plain new files); a wait is only for such a file (a settled one is never left waiting), says when it could be
+    /// settled (its observation, more than zero), and carries the remote change that waits with it, if any (none where only
+    /// the merge base disagrees on the kind and the remote side deleted the path).
+    /// </summary>
+    private static void CheckWaits(ModelWorld world, PlanInput input, List<SyncAction> plan)
+    {
+        var unsettled = world.Local.Where(kv => kv.Value.Kind == ModelKind.File && world.Stability.SettlesIn(kv.Key, kv.Value.MtimeTicks) is not null
+            && !(world.Base.TryGetValue(kv.Key, out var b) && b.Kind == FileKind.File && b.MtimeTicks == kv.Value.MtimeTicks && b.Size == ModelServer.Size(kv.Value.Content)))
+            .Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+        var steps = plan.SelectMany(a => a.Kind == SyncActionKind.UploadNew
+            ? a.NewFiles!.ByPath().Keys.Select(p => (Path: p, Action: a))
+            : a.ToPath is null ? [(a.Path, a)] : new[] { (a.Path, a), (a.ToPath, a) }).ToList();
+        foreach (var (path, a) in steps.Where(s => unsettled.Contains(s.Path)))
+        {
+            if (a.Kind is not (SyncActionKind.Wait or SyncActionKind.Skip))
+            {
+                throw new PlannerPropertyException($"'{path}' is still being written (settles in {world.Stability.SettlesIn(path, world.Local[path].MtimeTicks)}) and the plan acts on it: {a}");
+            }
+        }
+
+        foreach (var path in unsettled.Where(p => input.Local.Entries.ContainsKey(p)))
+        {
+            if (steps.Count(s => s.Path == path) != 1)
+            {
+                throw new PlannerPropertyException($"'{path}' is still being written and the plan has {steps.Count(s => s.Path == path)} steps for it, not one wait or skip: {string.Join("; ", plan)}");
+            }
+        }
+
+        foreach (var wait in plan.Where(a => a.Kind == SyncActionKind.Wait))
+        {
+            if (!input.Local.Entries.TryGetValue(wait.Path, out var entry) || entry.SettlesIn is not { } observed || !unsettled.Contains(wait.Path))
+            {
+                throw new PlannerPropertyException($"the plan waits for '{wait.Path}', which is not a changed file observed unsettled: {string.Join("; ", plan)}");
+            }
+
+            if (wait.SettlesIn != observed || wait.SettlesIn <= TimeSpan.Zero || (wait.Remote is not null && !ReferenceEquals(wait.Remote, input.Remote.GetValueOrDefault(wait.Path))))
+            {
+                throw new PlannerPropertyException($"the wait for '{wait.Path}' says {wait.SettlesIn} (observed {observed}) with remote {wait.Remote?.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+            }
+        }
+
+        Coverage.AddOrUpdate("unsettled changed files", unsettled.Count, (_, n) => n + unsettled.Count);
     }
 
     /// <summary>True when <paramref name="path"/> or a folder above it is a file on one side and a folder on the other (here, remotely, in the db).</summary>

@@ -1,17 +1,21 @@
-using Dropbox.SyncClient.Local;
-
-namespace Dropbox.SyncClient.Sync;
+namespace Dropbox.SyncClient.Local;
 
 /// <summary>
-/// Whether a changed file may still be being written, so that a pass leaves it (pending) rather than upload it
-/// half-written. A file whose mtime is older than the stable age, or far in the future (clock skew, an unpacked
-/// archive: not a write under way), is settled. A younger one the daemon's watcher saw is settled once neither a
-/// watcher event nor a write touched it for the quiet period; one with no watcher evidence (<c>sync --once</c>, a
-/// write before the watcher started or lost in an overflow) must reach the stable age. Either way the upload
-/// re-checks the file right before its commit and commits nothing that changed since it was read.
+/// The scan's observation of whether a file may still be being written (the planner decides what follows from it: see
+/// <c>SyncPlanner.Waits</c>). A file whose mtime is older than the stable age, or far in the future (clock skew, an
+/// unpacked archive: not a write under way), is settled. A younger one the daemon's watcher saw is settled once neither
+/// a watcher event nor a write touched it for the quiet period; one with no watcher evidence (<c>sync --once</c>, a
+/// write before the watcher started or lost in an overflow) must reach the stable age. Either way the upload re-checks
+/// the file right before its commit and commits nothing that changed since it was read.
 /// </summary>
 internal sealed class Stability(TimeProvider time, TimeSpan stableAge, WatchedChanges? watched, TimeSpan quietPeriod)
 {
+    /// <summary>
+    /// The observation of the file at <paramref name="path"/> (relative) with this mtime, read from the clock now: null
+    /// when it is settled, else how soon it could be judged settled if nothing touches it (always more than zero).
+    /// </summary>
+    public TimeSpan? SettlesIn(string path, long mtimeTicks) => IsUnsettled(path, mtimeTicks, out var settlesIn) ? settlesIn : null;
+
     /// <summary>
     /// True when the file at <paramref name="path"/> (relative) with this mtime may still be changing;
     /// <paramref name="settlesIn"/> then says how soon it could be judged settled if nothing touches it.

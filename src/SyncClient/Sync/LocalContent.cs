@@ -1,0 +1,91 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Reads what a plan needs of the scanned files: the content of those the planner needs (see
+/// <see cref="SyncPlanner.NeedsContent"/>), and, for a pass that waits for files still being written
+/// (<see cref="SyncOptions.WaitForStable"/>), the files its plan waits for once they held still. It decides nothing:
+/// a file that changed between the scan and its read gets no fingerprint, which the planner reports as pending.
+/// </summary>
+internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
+{
+    /// <summary>The fingerprints of the scanned files the plan needs; on a reconcile pass, repairs the bases it finds wrong.</summary>
+    public async Task<Dictionary<string, FileFingerprint>> ReadAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)
+    {
+        var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
+        var reconcile = ctx.Options.Reconcile;
+        await HashAsync(snapshot.Entries.Values.Where(e => SyncPlanner.NeedsContent(e, bases.GetValueOrDefault(e.Path), reconcile)).ToList(), result, ct).ConfigureAwait(false);
+        if (reconcile)
+        {
+            // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change.
+            foreach (var (path, fp) in result)
+            {
+                if (bases.TryGetValue(path, out var b) && FileStamp.Of(b) == FileStamp.Of(fp) && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
+                {
+                    bases[path] = b with { MtimeTicks = -1 };
+                    summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// For a pass that has no next pass (<c>sync --once</c>): waits until the youngest of the files <paramref name="plan"/>
+    /// waits for has reached the stable age (at most the stable age), then takes those whose size and mtime did not move
+    /// meanwhile as settled (in <paramref name="snapshot"/>) and reads them into <paramref name="fingerprints"/>. True
+    /// when any did: the caller plans again. The others keep their observation, so the new plan waits for them again.
+    /// </summary>
+    public async Task<bool> WaitForStableAsync(List<SyncAction> plan, LocalSnapshot snapshot, Dictionary<string, FileFingerprint> fingerprints, CancellationToken ct)
+    {
+        var young = plan.Where(a => a.Kind == SyncActionKind.Wait && a.Local is not null).Select(a => a.Local!).ToList();
+        if (young.Count == 0)
+        {
+            return false;
+        }
+
+        var stableAge = ctx.Options.StableAge;
+        var wait = stableAge - (ctx.Time.GetUtcNow().UtcDateTime - new DateTime(young.Max(e => e.MtimeTicks), DateTimeKind.Utc));
+        if (wait > TimeSpan.Zero)
+        {
+            ctx.Progress.Phase = "waiting for files still being written";
+            ctx.Progress.Log($"waiting {Format.Duration(wait + TimeSpan.FromSeconds(0.999))} for {young.Count} file(s) modified in the last {Format.Duration(stableAge)}");
+            await Task.Delay(wait < stableAge ? wait : stableAge, ctx.Time, ct).ConfigureAwait(false);
+        }
+
+        var settled = new List<LocalEntry>(young.Count);
+        foreach (var entry in young)
+        {
+            if (FileHasher.IsAsScanned(ctx.FullPath(entry.Path), entry.Size, entry.MtimeTicks))
+            {
+                // Held still for the whole stable age: the observation after the wait is "settled".
+                var held = entry with { SettlesIn = null };
+                snapshot.Entries[entry.Path] = held;
+                settled.Add(held);
+            }
+        }
+
+        await HashAsync(settled, fingerprints, ct).ConfigureAwait(false);
+        return settled.Count > 0;
+    }
+
+    private async Task HashAsync(List<LocalEntry> work, Dictionary<string, FileFingerprint> result, CancellationToken ct)
+    {
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
+        {
+            var fp = await hasher.TryHashAsync(ctx.FullPath(entry.Path), token).ConfigureAwait(false);
+            // Written to between the scan and the read: the stability observation was made on the scan's size and
+            // mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
+            if (fp is not null && FileStamp.Of(fp) == FileStamp.Of(entry))
+            {
+                lock (result)
+                {
+                    result[entry.Path] = fp;
+                }
+            }
+        }).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,51 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>The planner's wait for files that may still be being written.</summary>
+internal static partial class SyncPlanner
+{
+    /// <summary>Reason of a wait for a name that differs only in case from another and is still being written.</summary>
+    public const string CaseClashChangingReason = "case conflict: differs only in case from another name and is still being written; it is renamed once it settles";
+
+    /// <summary>Reason of a wait for a folder that differs only in case from another name and is still being written.</summary>
+    public const string CaseClashFolderChangingReason = "case conflict: a folder that differs only in case from another name, still being written (it or something in it); it is renamed once everything in it settles";
+
+    /// <summary>
+    /// The wait rule, over the scan's observation (<see cref="LocalEntry.SettlesIn"/>, see <see cref="Stability"/>): a
+    /// file not yet settled waits (nothing is done with it; a <see cref="SyncActionKind.Wait"/> says when to look again),
+    /// a settled one never does. One rule for a changed or new file (<see cref="Decide"/>), a plain new file (an unsettled
+    /// one is not plain, see <see cref="IsPlainNewFile"/>: it is planned path by path, and waits there), what the engine
+    /// reads before the plan (<see cref="NeedsContent"/>) and a case-conflict rename (<see cref="WaitToRename"/>).
+    /// </summary>
+    public static bool Waits(TimeSpan? settlesIn) => settlesIn is not null;
+
+    /// <summary>
+    /// True when the plan needs the content of a scanned file (its fingerprint, read before the plan): a file changed
+    /// against the merge base that is settled (an unsettled one waits, so reading it would be wasted on bytes still
+    /// moving), or, on a reconcile pass, an unchanged one too (its bytes are compared with the synced ones).
+    /// </summary>
+    public static bool NeedsContent(LocalEntry entry, FileRecord? baseRecord, bool reconcile) =>
+        entry.Kind == FileKind.File && (IsUnchanged(entry, baseRecord) ? reconcile : !Waits(entry.SettlesIn));
+
+    /// <summary>True when a scanned file is as synced by size, mtime and executable bit: its content is the merge base's.</summary>
+    internal static bool IsUnchanged(LocalEntry local, FileRecord? baseRecord) =>
+        baseRecord is { Kind: FileKind.File } && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable);
+
+    /// <summary>
+    /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see
+    /// <c>SyncEngine.ResolveCaseConflicts</c>): a file renamed mid-write would have its content split (the writer's next
+    /// bytes make a new file under the old name), a folder renamed while a clone or unzip fills it would have its tree
+    /// split. So one the scan observed unsettled (a folder: itself or anything found under it) waits: the engine
+    /// withholds it (nothing of it is uploaded, deleted or downloaded over) and the plan holds this step. Null: renamed now.
+    /// </summary>
+    public static SyncAction? WaitToRename(string path, bool isDirectory, TimeSpan? settlesIn) =>
+        Waits(settlesIn)
+            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = settlesIn!.Value, Reason = isDirectory ? CaseClashFolderChangingReason : CaseClashChangingReason }
+            : null;
+
+    /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>
+    private static SyncAction Wait(LocalEntry local, FileRecord? baseRecord, RemoteEntry? remote) =>
+        new(SyncActionKind.Wait, local.Path) { Local = local, Base = baseRecord, Remote = remote, SettlesIn = local.SettlesIn!.Value, Reason = ChangingReason };
+}

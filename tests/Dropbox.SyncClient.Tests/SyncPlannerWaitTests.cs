@@ -1,0 +1,186 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// The planner's wait (<see cref="SyncPlanner.Waits"/>): the scan observes whether a file may still be being written
+/// (<see cref="LocalEntry.SettlesIn"/>), the planner alone decides that a changed file, a new file or a case-conflict
+/// rename waits, and says when to look again.
+/// </summary>
+public sealed class SyncPlannerWaitTests
+{
+    private static readonly byte[] H1 = [1];
+    private static readonly byte[] H2 = [2];
+    private static readonly byte[] H3 = [3];
+    private static readonly TimeSpan Young = TimeSpan.FromMilliseconds(1500);
+
+    // Local: "same" as the base, "edit" new content (H2), "touch" mtime only. Remote: "-" no change, "edit" new version
+    // (H3), "edit2" new version with the local edit's content (H2), "del" deleted. Each row: what a settled file gets,
+    // and what the same file gets when the scan observed it young (the fingerprint is there either way: the planner
+    // waits whatever was read).
+    [Theory]
+    [InlineData("edit", true, "-", "Upload", "Wait")] // a young changed file
+    [InlineData("touch", true, "-", "Touch", "Wait")]
+    [InlineData("edit", false, "-", "Upload", "Wait")] // a young new file (not plain: planned path by path)
+    [InlineData("edit", true, "edit", "Conflict", "Wait")] // with a remote change: no conflicted copy of bytes still moving
+    [InlineData("edit", false, "edit", "Conflict", "Wait")]
+    [InlineData("edit", true, "edit2", "Record", "Wait")]
+    [InlineData("edit", true, "del", "Upload", "Wait")] // edited here, deleted remotely: kept, once it settles
+    [InlineData("same", true, "edit", "Download", "Download")] // young but as synced (just downloaded, say): nothing to wait for
+    [InlineData("same", true, "del", "DeleteLocal", "DeleteLocal")]
+    [InlineData("same", true, "-", null, null)]
+    public void A_changed_file_the_scan_observed_young_waits_and_a_settled_one_never_does(string local, bool hasBase, string remote, string? settled, string? young)
+    {
+        Assert.Equal(settled, Decide(Input(local, hasBase, remote, settlesIn: null))?.Kind.ToString());
+        Assert.Equal(young, Decide(Input(local, hasBase, remote, settlesIn: Young))?.Kind.ToString());
+    }
+
+    [Fact]
+    public void A_wait_says_when_to_look_again_and_carries_the_remote_change_that_waits_with_it()
+    {
+        var wait = Decide(Input("edit", true, "edit", settlesIn: Young))!;
+
+        Assert.Equal(SyncActionKind.Wait, wait.Kind);
+        Assert.Equal(Young, wait.SettlesIn);
+        Assert.Equal(SyncPlanner.ChangingReason, wait.Reason);
+        Assert.Equal(8UL, wait.Remote!.Version);
+        Assert.NotNull(wait.Local);
+    }
+
+    [Fact]
+    public void With_a_stable_age_of_zero_nothing_is_observed_young_and_nothing_waits()
+    {
+        var clock = new ManualClock();
+        var now = clock.GetUtcNow().UtcTicks;
+        var observed = new Stability(clock, TimeSpan.Zero, null, SyncOptions.DefaultQuietPeriod).SettlesIn("f", now);
+
+        Assert.Null(observed);
+        Assert.Equal(SyncActionKind.Upload, Decide(Input("edit", true, "-", observed))!.Kind);
+        Assert.Equal(TimeSpan.FromSeconds(2), new Stability(clock, TimeSpan.FromSeconds(2), null, SyncOptions.DefaultQuietPeriod).SettlesIn("f", now));
+    }
+
+    [Fact]
+    public void A_young_file_under_a_kind_clash_is_skipped_with_the_clash_and_does_not_wait()
+    {
+        // A folder here (with a young file in it) where the server has a file: nothing under it can sync until one is
+        // renamed, so waiting for the young file would only cost a re-check that skips it again.
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.Folder, 0, 0);
+        snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100) { SettlesIn = Young };
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord>(),
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry> { ["A"] = new("A", FileKind.File, 3, false, 10, H1, 0) },
+        });
+
+        Assert.Equal([(SyncActionKind.Skip, "A", SyncPlanner.KindClashReason), (SyncActionKind.Skip, "A/y", SyncPlanner.UnderKindClashReason)],
+            plan.Select(a => (a.Kind, a.Path, a.Reason)).OrderBy(a => a.Path, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_young_file_that_is_itself_a_kind_clash_is_skipped_as_one_and_does_not_wait()
+    {
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100) { SettlesIn = Young };
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord>(),
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry> { ["B"] = new("B", FileKind.Folder, 3, false, 0, [], 0) },
+        });
+
+        Assert.Equal((SyncActionKind.Skip, SyncPlanner.KindClashReason), plan.Select(a => (a.Kind, a.Reason)).Single());
+    }
+
+    [Fact]
+    public void A_young_new_file_is_not_a_plain_new_file_so_it_is_planned_where_it_waits()
+    {
+        var trees = new NewFileTrees(new Dictionary<string, BaseStat>(), new Dictionary<string, RemoteEntry>(), new HashSet<string>(), null);
+
+        Assert.True(SyncPlanner.IsPlainNewFile("new.txt", FileKind.File, 10, null, trees));
+        Assert.False(SyncPlanner.IsPlainNewFile("new.txt", FileKind.File, 10, Young, trees));
+    }
+
+    // The engine renames a name that clashes in case before the plan; the planner decides whether it may now.
+    [Theory]
+    [InlineData(false, false, null)]
+    [InlineData(false, true, SyncPlanner.CaseClashChangingReason)]
+    [InlineData(true, false, null)]
+    [InlineData(true, true, SyncPlanner.CaseClashFolderChangingReason)]
+    public void A_case_clashing_name_still_being_written_waits_to_be_renamed(bool isDirectory, bool young, string? reason)
+    {
+        var wait = SyncPlanner.WaitToRename("Notes", isDirectory, young ? Young : null);
+
+        Assert.Equal(reason, wait?.Reason);
+        if (wait is not null)
+        {
+            Assert.Equal((SyncActionKind.Wait, "Notes", Young), (wait.Kind, wait.Path, wait.SettlesIn));
+        }
+    }
+
+    // What the engine reads before the plan: the content of a settled changed file (a young one waits whatever it holds),
+    // and on a reconcile pass an unchanged one too.
+    [Theory]
+    [InlineData("edit", false, false, true)]
+    [InlineData("edit", true, false, false)]
+    [InlineData("edit", true, true, false)]
+    [InlineData("same", false, false, false)]
+    [InlineData("same", false, true, true)]
+    [InlineData("same", true, true, true)] // as synced: its bytes are compared, young or not
+    public void The_plan_needs_the_content_of_a_settled_changed_file(string local, bool young, bool reconcile, bool needed)
+    {
+        var input = Input(local, true, "-", young ? Young : null);
+
+        Assert.Equal(needed, SyncPlanner.NeedsContent(input.Local.Entries["f"], input.Base["f"], reconcile));
+    }
+
+    private static SyncAction? Decide(PlanInput input) => SyncPlanner.Plan(input) is [var only] ? only : null;
+
+    private static PlanInput Input(string local, bool hasBase, string remote, TimeSpan? settlesIn)
+    {
+        var snapshot = new LocalSnapshot();
+        var fingerprints = new Dictionary<string, FileFingerprint>();
+        switch (local)
+        {
+            case "same":
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 100) { SettlesIn = settlesIn };
+                break;
+            case "touch":
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 200) { SettlesIn = settlesIn };
+                fingerprints["f"] = new FileFingerprint(10, 200, [], H1);
+                break;
+            case "edit":
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 11, 300) { SettlesIn = settlesIn };
+                fingerprints["f"] = new FileFingerprint(11, 300, [ChunkRef.Raw(ChunkId.Compute([7]), 11)], H2);
+                break;
+        }
+
+        var bases = new Dictionary<string, FileRecord>();
+        if (hasBase)
+        {
+            bases["f"] = new FileRecord("f", FileKind.File, 10, 100, 5, H1);
+        }
+
+        var remotes = new Dictionary<string, RemoteEntry>();
+        switch (remote)
+        {
+            case "edit":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 8, false, 12, H3, 0);
+                break;
+            case "edit2":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 8, false, 11, H2, 0);
+                break;
+            case "del":
+                remotes["f"] = new RemoteEntry("f", FileKind.File, 8, true, 0, [], 0);
+                break;
+        }
+
+        return new PlanInput { Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remotes };
+    }
+}

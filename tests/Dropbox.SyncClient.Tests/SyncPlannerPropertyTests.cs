@@ -20,9 +20,14 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     /// <summary>The stable age in local writes: 0 (the rule off) or the last 1 to 4 writes observed unsettled at the first pass.</summary>
     private static readonly Gen<int> StableAge = Gen.Int[0, 4];
 
-    private static readonly Gen<PlannerCase> Cases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, (s, l, r, o, age) => new PlannerCase(s, l, r, o, StableAge: age));
+    /// <summary>How many re-checks find a file the plan waits for written again (still being written).</summary>
+    private static readonly Gen<int> Rewrites = Gen.Int[0, 2];
 
-    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, (s, l, r, o, age) => new PlannerCase(s, l, r, o, Plain: true, StableAge: age));
+    private static readonly Gen<PlannerCase> Cases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, Rewrites,
+        (s, l, r, o, age, rewrites) => new PlannerCase(s, l, r, o, StableAge: age, Rewrites: rewrites));
+
+    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, Rewrites,
+        (s, l, r, o, age, rewrites) => new PlannerCase(s, l, r, o, Plain: true, StableAge: age, Rewrites: rewrites));
 
     private static long CiCases => Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000;
 
@@ -34,6 +39,7 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertCheckedFloor("paths checked", "paths left out", 0.55); // 0.61 at 10,000 cases: withheld paths and clashes
             AssertPlanned(nameof(SyncActionKind.UploadNew));
             AssertPlanned(nameof(SyncActionKind.Wait));
+            AssertPlanned("written again while waited for");
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.EmptyFolder));
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete));
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.OldDbFirstPass));
@@ -48,6 +54,7 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertCheckedFloor("paths checked (plain)", "paths left out (plain)", 0.88); // 0.93 at 10,000 cases
             AssertPlanned(nameof(SyncActionKind.UploadNew) + " (plain)");
             AssertPlanned(nameof(SyncActionKind.Wait) + " (plain)");
+            AssertPlanned("written again while waited for (plain)");
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete) + " (plain)");
         }
     }

@@ -5,11 +5,12 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// <summary>
 /// One generated case: ops that build the synced tree (server, folder and db agree, cursor at the head), then the
 /// user's edits to the folder and another device's edits on the server since the cursor, the seed of the order the
-/// concurrent steps run in, and the stable age in local writes (<see cref="StableAge"/>: the last that many writes are
-/// observed unsettled when the first pass scans; 0: the rule is off). Its <see cref="ToString"/> is C# that rebuilds it
-/// (for a regression table test).
+/// concurrent steps run in, the stable age in local writes (<see cref="StableAge"/>: the last that many writes are
+/// observed unsettled when the first pass scans; 0: the rule is off) and how many re-checks find a file the plan waited
+/// for written again (<see cref="Rewrites"/>: it is still being written). Its <see cref="ToString"/> is C# that rebuilds
+/// it (for a regression table test).
 /// </summary>
-internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0)
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0)
 {
     /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
     public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
@@ -24,7 +25,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)})";
 
     public ModelWorld Build()
     {

@@ -11,7 +11,10 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
 {
-    /// <summary>The fingerprints of the scanned files the plan needs; on a reconcile pass, repairs the bases it finds wrong.</summary>
+    /// <summary>
+    /// The fingerprints of the scanned files the plan needs; on a reconcile pass, repairs the bases it finds wrong (in
+    /// <paramref name="bases"/> and, smudged, in the db).
+    /// </summary>
     public async Task<Dictionary<string, FileFingerprint>> ReadAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)
     {
         var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
@@ -19,12 +22,17 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
         await HashAsync(snapshot.Entries.Values.Where(e => SyncPlanner.NeedsContent(e, bases.GetValueOrDefault(e.Path), reconcile)).ToList(), result, ct).ConfigureAwait(false);
         if (reconcile)
         {
-            // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change.
+            // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change, and
+            // the db keep it (smudged, see RacyClean): a repaired file this pass does not sync (it waits while still
+            // being written, or its upload fails) would otherwise look clean to the next pass, and a remote edit then
+            // be downloaded over bytes never uploaded. The next read of it decides (the same bytes: the plain mtime again).
             foreach (var (path, fp) in result)
             {
                 if (bases.TryGetValue(path, out var b) && FileStamp.Of(b) == FileStamp.Of(fp) && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
                 {
-                    bases[path] = b with { MtimeTicks = -1 };
+                    var smudged = RacyClean.Recorded(b.MtimeTicks, racy: true);
+                    ctx.Db.Touch(path, smudged);
+                    bases[path] = b with { MtimeTicks = smudged };
                     summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");
                 }
             }

@@ -1,3 +1,4 @@
+using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
@@ -9,6 +10,84 @@ public sealed class CaseConflictStabilityTests : IDisposable
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task A_clashing_file_written_after_the_scan_observed_it_settled_is_not_renamed_mid_write()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("notes.txt", "on the server");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("Notes.txt", "written");
+        File.SetLastWriteTimeUtc(a.PathOf("Notes.txt"), DateTime.UtcNow.AddSeconds(-1));
+        // The watcher saw the write a second ago, past the quiet period: the scan observes the file settled. The writer
+        // goes on right after that observation (its read of the watcher's clock), before the case-clash rename.
+        var (watched, clock) = WatchedSecondAgo("Notes.txt");
+        clock.BeforeNextTimestamp(() => File.AppendAllText(a.PathOf("Notes.txt"), ", and more"));
+
+        var pass = await new SyncEngine(a.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the clash written since the scan is not reported as pending");
+        Assert.Equal("written, and more", a.Read("Notes.txt"));
+        Assert.False(File.Exists(a.PathOf("Notes (Case Conflict).txt")), "renamed while being written: the scan's observation was used");
+
+        File.SetLastWriteTimeUtc(a.PathOf("Notes.txt"), DateTime.UtcNow.AddHours(-2));
+        var settled = await a.SyncAsync();
+
+        Assert.Equal(0, settled.Errors + settled.Pending);
+        Assert.Equal("written, and more", a.Read("Notes (Case Conflict).txt"));
+        Assert.NotNull(_server.Current("Notes (Case Conflict).txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_whose_file_is_written_after_the_scan_observed_it_settled_is_not_renamed()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("docs/a.txt", "on the server");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("Docs/x.txt", "written");
+        File.SetLastWriteTimeUtc(a.PathOf("Docs/x.txt"), DateTime.UtcNow.AddSeconds(-1));
+        Directory.SetLastWriteTimeUtc(a.PathOf("Docs"), DateTime.UtcNow.AddHours(-2));
+        var (watched, clock) = WatchedSecondAgo("Docs/x.txt");
+        clock.BeforeNextTimestamp(() => File.AppendAllText(a.PathOf("Docs/x.txt"), ", and more"));
+
+        var pass = await new SyncEngine(a.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder written in since the scan is not reported as pending");
+        Assert.Equal("written, and more", a.Read("Docs/x.txt"));
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")), "renamed while a file in it was being written: the scan's observation was used");
+    }
+
+    [Fact]
+    public async Task A_clashing_name_written_right_before_its_rename_waits_under_its_new_name()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("README.txt", "kept");
+        File.SetLastWriteTimeUtc(a.PathOf("README.txt"), DateTime.UtcNow.AddHours(-2));
+        a.Write("Readme.txt", "renamed");
+        File.SetLastWriteTimeUtc(a.PathOf("Readme.txt"), DateTime.UtcNow.AddSeconds(-1));
+        // Observed settled right before the rename (quiet for a second by the watcher), and written right after that
+        // observation: the renamed name's entry must not pass its fresh mtime off as settled.
+        var (watched, clock) = WatchedSecondAgo("Readme.txt");
+        clock.BeforeNextTimestamp(() => File.AppendAllText(a.PathOf("Readme.txt"), ", and more"));
+
+        var pass = await new SyncEngine(a.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal("renamed, and more", a.Read("Readme (Case Conflict).txt"));
+        Assert.Null(_server.Current("Readme (Case Conflict).txt"));
+        Assert.True(pass.Pending >= 1, "the renamed name still being written is not reported as pending");
+        Assert.NotNull(_server.Current("README.txt"));
+
+        File.SetLastWriteTimeUtc(a.PathOf("Readme (Case Conflict).txt"), DateTime.UtcNow.AddHours(-2));
+        var settled = await a.SyncAsync();
+
+        Assert.Equal(0, settled.Errors + settled.Pending);
+        Assert.NotNull(_server.Current("Readme (Case Conflict).txt"));
+    }
 
     [Fact]
     public async Task A_case_clashing_file_still_being_written_is_left_withheld_and_renamed_once_it_settles()
@@ -72,5 +151,15 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.NotNull(_server.Current("Docs (Case Conflict)/two.txt"));
         Assert.Equal("synced first", b.Read("docs/a.txt"));
         Assert.Null(_server.Current("Docs/one.txt"));
+    }
+
+    /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>
+    private static (WatchedChanges Watched, ManualClock Clock) WatchedSecondAgo(string path)
+    {
+        var clock = new ManualClock();
+        var watched = new WatchedChanges(clock);
+        watched.Saw(path);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        return (watched, clock);
     }
 }

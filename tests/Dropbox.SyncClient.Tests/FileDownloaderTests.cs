@@ -43,7 +43,7 @@ public sealed class FileDownloaderTests : IDisposable
         await a.SyncAsync();
         b.Write("doc.txt", "v1");
         var info = new FileInfo(b.PathOf("doc.txt"));
-        var expected = new LocalEntry("doc.txt", FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks);
+        var expected = new LocalEntry("doc.txt", FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, SettlesIn: null);
         using var gets = new SemaphoreSlim(2);
         var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, _ => throw new InvalidOperationException("no conflict expected"));
 

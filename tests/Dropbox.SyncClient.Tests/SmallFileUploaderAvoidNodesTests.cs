@@ -73,7 +73,7 @@ public sealed class SmallFileUploaderAvoidNodesTests : IDisposable
         var path = Path.Combine(client.Context.Folder, name);
         File.WriteAllBytes(path, TestClient.RandomBytes(20_000, seed));
         var info = new FileInfo(path);
-        return new SyncAction(SyncActionKind.Upload, name) { Local = new LocalEntry(name, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks) };
+        return new SyncAction(SyncActionKind.Upload, name) { Local = new LocalEntry(name, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, SettlesIn: null) };
     }
 
     private static SyncContext WithClock(SyncContext c, TimeProvider clock) => new()

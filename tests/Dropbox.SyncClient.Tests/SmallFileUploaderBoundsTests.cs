@@ -34,7 +34,7 @@ public sealed class SmallFileUploaderBoundsTests : IDisposable
 
         using var slots = new SemaphoreSlim(4);
         var uploader = new SmallFileUploader(ctx, new SyncSummary(), slots, new FileHasher(counting));
-        var action = new SyncAction(SyncActionKind.Upload, "log.txt") { Fingerprint = fp, Local = new LocalEntry("log.txt", FileKind.File, fp.Size, fp.MtimeTicks) };
+        var action = new SyncAction(SyncActionKind.Upload, "log.txt") { Fingerprint = fp, Local = new LocalEntry("log.txt", FileKind.File, fp.Size, fp.MtimeTicks, SettlesIn: null) };
 
         // Act
         var handedBack = await uploader.UploadAsync([action], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));

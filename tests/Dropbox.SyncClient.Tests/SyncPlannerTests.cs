@@ -243,9 +243,9 @@ public sealed class SyncPlannerTests
             ["A.txt"] = File("A.txt"),
         };
         var local = new LocalSnapshot { Ignore = new IgnoreTree(IgnoreMatcher.Create(["build/"])) };
-        local.Entries["exists-here.txt"] = new LocalEntry("exists-here.txt", FileKind.File, 3, 1);
-        local.Entries["local-file"] = new LocalEntry("local-file", FileKind.File, 3, 1);
-        local.Entries["a.txt"] = new LocalEntry("a.txt", FileKind.File, 3, 1);
+        local.Entries["exists-here.txt"] = new LocalEntry("exists-here.txt", FileKind.File, 3, 1, SettlesIn: null);
+        local.Entries["local-file"] = new LocalEntry("local-file", FileKind.File, 3, 1, SettlesIn: null);
+        local.Entries["a.txt"] = new LocalEntry("a.txt", FileKind.File, 3, 1, SettlesIn: null);
         local.Withheld.Add("withheld.txt");
         return new PlanInput
         {
@@ -362,7 +362,7 @@ public sealed class SyncPlannerTests
     public void A_file_that_changed_while_being_read_is_skipped()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["a"] = new LocalEntry("a", FileKind.File, 10, 99);
+        snapshot.Entries["a"] = new LocalEntry("a", FileKind.File, 10, 99, SettlesIn: null);
         var plan = SyncPlanner.Plan(new PlanInput { Base = new Dictionary<string, FileRecord>(), Local = snapshot, Fingerprints = new Dictionary<string, FileFingerprint>(), Remote = new Dictionary<string, RemoteEntry>() });
 
         Assert.Equal(SyncActionKind.Skip, Assert.Single(plan).Kind);
@@ -372,7 +372,7 @@ public sealed class SyncPlannerTests
     public void A_vanished_file_and_a_new_file_with_the_same_content_become_a_move()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["new/b.txt"] = new LocalEntry("new/b.txt", FileKind.File, 10, 7);
+        snapshot.Entries["new/b.txt"] = new LocalEntry("new/b.txt", FileKind.File, 10, 7, SettlesIn: null);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord> { ["old/a.txt"] = new("old/a.txt", FileKind.File, 10, 3, 4, H1) },
@@ -390,8 +390,8 @@ public sealed class SyncPlannerTests
     public void Ambiguous_content_matches_are_not_guessed_as_moves()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["c"] = new LocalEntry("c", FileKind.File, 10, 7);
-        snapshot.Entries["d"] = new LocalEntry("d", FileKind.File, 10, 7);
+        snapshot.Entries["c"] = new LocalEntry("c", FileKind.File, 10, 7, SettlesIn: null);
+        snapshot.Entries["d"] = new LocalEntry("d", FileKind.File, 10, 7, SettlesIn: null);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord> { ["a"] = new("a", FileKind.File, 10, 3, 4, H1) },
@@ -408,7 +408,7 @@ public sealed class SyncPlannerTests
     public void A_remote_move_of_an_unchanged_file_becomes_a_local_rename()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["a"] = new LocalEntry("a", FileKind.File, 10, 3);
+        snapshot.Entries["a"] = new LocalEntry("a", FileKind.File, 10, 3, SettlesIn: null);
         var remote = new Dictionary<string, RemoteEntry>();
         RemoteChanges.Apply(remote, [new Dropbox.Shared.Protos.Metadata.Change
         {
@@ -432,9 +432,9 @@ public sealed class SyncPlannerTests
     public void Folders_empty_here_are_created_remotely_and_remote_folders_locally()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["empty"] = new LocalEntry("empty", FileKind.Folder, 0, 0);
+        snapshot.Entries["empty"] = LocalEntry.Folder("empty");
         snapshot.EmptyFolders.Add("empty");
-        snapshot.Entries["full"] = new LocalEntry("full", FileKind.Folder, 0, 0);
+        snapshot.Entries["full"] = LocalEntry.Folder("full");
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(),
@@ -452,7 +452,7 @@ public sealed class SyncPlannerTests
     public void A_remote_file_under_a_folder_that_is_a_file_here_is_skipped_not_downloaded()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100);
+        snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100, SettlesIn: null);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord> { ["B"] = new("B", FileKind.File, 10, 100, 1, H1) },
@@ -473,7 +473,7 @@ public sealed class SyncPlannerTests
     public void A_skip_under_a_kind_clash_carries_its_remote_change_so_the_engine_remembers_it()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 100);
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 100, SettlesIn: null);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.Folder, 0, 0, 1, []), ["A/x"] = new("A/x", FileKind.File, 10, 100, 2, H1) },
@@ -492,8 +492,8 @@ public sealed class SyncPlannerTests
     public void A_file_row_at_a_path_that_is_a_folder_here_and_remotely_or_deleted_remotely_is_no_clash_and_syncs_what_is_under_it(bool remoteDeleted)
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["A"] = new LocalEntry("A", FileKind.Folder, 0, 0);
-        snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100);
+        snapshot.Entries["A"] = LocalEntry.Folder("A");
+        snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100, SettlesIn: null);
         var remote = new Dictionary<string, RemoteEntry>
         {
             ["A"] = remoteDeleted ? new("A", FileKind.File, 3, true, 0, [], 0) : new("A", FileKind.Folder, 3, false, 0, [], 0),
@@ -521,7 +521,7 @@ public sealed class SyncPlannerTests
     public void A_file_here_and_remotely_over_a_folder_row_is_decided_as_two_new_files()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 100);
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 100, SettlesIn: null);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.Folder, 0, 0, 1, []) },
@@ -569,9 +569,9 @@ public sealed class SyncPlannerTests
     public void A_remote_move_into_a_folder_that_is_a_file_here_is_not_made_a_local_rename()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 200);
-        snapshot.Entries["b"] = new LocalEntry("b", FileKind.Folder, 0, 0);
-        snapshot.Entries["b/A"] = new LocalEntry("b/A", FileKind.File, 10, 100);
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 200, SettlesIn: null);
+        snapshot.Entries["b"] = LocalEntry.Folder("b");
+        snapshot.Entries["b/A"] = new LocalEntry("b/A", FileKind.File, 10, 100, SettlesIn: null);
         var remote = new Dictionary<string, RemoteEntry>();
         RemoteChanges.Apply(remote, [new Dropbox.Shared.Protos.Metadata.Change
         {
@@ -599,14 +599,14 @@ public sealed class SyncPlannerTests
         switch (local)
         {
             case "same":
-                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 100);
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 100, SettlesIn: null);
                 break;
             case "touch":
-                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 200);
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 200, SettlesIn: null);
                 fingerprints["f"] = new FileFingerprint(10, 200, [], H1);
                 break;
             case "edit":
-                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 11, 300);
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 11, 300, SettlesIn: null);
                 fingerprints["f"] = new FileFingerprint(11, 300, [ChunkRef.Raw(ChunkId.Compute([7]), 11)], H2);
                 break;
         }

@@ -68,8 +68,8 @@ public sealed class SyncPlannerWaitTests
         // A folder here (with a young file in it) where the server has a file: nothing under it can sync until one is
         // renamed, so waiting for the young file would only cost a re-check that skips it again.
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["A"] = new LocalEntry("A", FileKind.Folder, 0, 0);
-        snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100) { SettlesIn = Young };
+        snapshot.Entries["A"] = LocalEntry.Folder("A");
+        snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100, Young);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(),
@@ -86,7 +86,7 @@ public sealed class SyncPlannerWaitTests
     public void A_young_file_that_is_itself_a_kind_clash_is_skipped_as_one_and_does_not_wait()
     {
         var snapshot = new LocalSnapshot();
-        snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100) { SettlesIn = Young };
+        snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100, Young);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(),
@@ -149,14 +149,14 @@ public sealed class SyncPlannerWaitTests
         switch (local)
         {
             case "same":
-                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 100) { SettlesIn = settlesIn };
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 100, settlesIn);
                 break;
             case "touch":
-                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 200) { SettlesIn = settlesIn };
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 10, 200, settlesIn);
                 fingerprints["f"] = new FileFingerprint(10, 200, [], H1);
                 break;
             case "edit":
-                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 11, 300) { SettlesIn = settlesIn };
+                snapshot.Entries["f"] = new LocalEntry("f", FileKind.File, 11, 300, settlesIn);
                 fingerprints["f"] = new FileFingerprint(11, 300, [ChunkRef.Raw(ChunkId.Compute([7]), 11)], H2);
                 break;
         }

@@ -3,7 +3,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Local;
 
 /// <summary>A path as found in the sync folder by a scan (stat only; content is read only when needed).</summary>
-internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long MtimeTicks)
+internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long MtimeTicks, TimeSpan? SettlesIn)
 {
     /// <summary>
     /// The owner-executable bit (<see cref="ExecutableBit"/>); false for folders, null (unknown) where the folder cannot
@@ -12,9 +12,13 @@ internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long Mt
     public bool? Executable { get; init; }
 
     /// <summary>
-    /// The scan's stability observation of a file (see <see cref="Stability"/>): null when it is settled (or was not
-    /// observed: folders, a scan without the rule), else how soon it could be judged settled. The planner decides what
-    /// it means (a changed file that is not settled waits: <c>SyncPlanner.Waits</c>).
+    /// The stability observation of a file (see <see cref="Stability"/>), made with the stat the entry holds: null when
+    /// it is settled (or not observed: folders, a scan without the rule), else how soon it could be judged settled. The
+    /// planner decides what it means (a changed file that is not settled waits: <c>SyncPlanner.Waits</c>). A constructor
+    /// parameter with no default: an entry built anywhere states it, so none passes off a fresh mtime as settled.
     /// </summary>
-    public TimeSpan? SettlesIn { get; init; }
+    public TimeSpan? SettlesIn { get; init; } = SettlesIn;
+
+    /// <summary>A folder's entry: folders are not observed (the files in them are).</summary>
+    public static LocalEntry Folder(string path) => new(path, FileKind.Folder, 0, 0, SettlesIn: null);
 }

@@ -171,17 +171,16 @@ internal sealed class LocalScanner
                 {
                     if (isClean is null || !isClean(relative, FileKind.Folder, 0, 0, false))
                     {
-                        snapshot.Entries[relative] = new LocalEntry(relative, FileKind.Folder, 0, 0);
+                        snapshot.Entries[relative] = LocalEntry.Folder(relative);
                     }
 
                     stack.Push((child.FullPath!, relative, ignore));
                 }
                 else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null))
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks)
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks, Stability?.SettlesIn(relative, child.MtimeTicks))
                     {
                         Executable = ReadsExecutableBit ? child.Executable : null,
-                        SettlesIn = Stability?.SettlesIn(relative, child.MtimeTicks),
                     };
                 }
             }

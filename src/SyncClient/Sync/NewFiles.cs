@@ -91,7 +91,7 @@ internal sealed class NewFiles
                 return false;
             }
 
-            snapshot.Entries[f.Path] = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks);
+            snapshot.Entries[f.Path] = f.Entry;
             Bytes -= f.Size;
             return true;
         });
@@ -113,7 +113,7 @@ internal sealed class NewFiles
         var f = _files[i];
         _files.RemoveAt(i);
         Bytes -= f.Size;
-        entry = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks);
+        entry = f.Entry;
         return true;
     }
 
@@ -127,7 +127,7 @@ internal sealed class NewFiles
             for (var i = start; i < Math.Min(files, start + size); i++)
             {
                 var f = _files[i];
-                group.Add(new SyncAction(SyncActionKind.Upload, f.Path) { Local = new LocalEntry(f.Path, FileKind.File, f.Size, f.MtimeTicks) });
+                group.Add(new SyncAction(SyncActionKind.Upload, f.Path) { Local = f.Entry });
                 _files[i] = default;
             }
 
@@ -137,5 +137,9 @@ internal sealed class NewFiles
         _files.Clear();
     }
 
-    private readonly record struct NewFile(string Path, long Size, long MtimeTicks);
+    private readonly record struct NewFile(string Path, long Size, long MtimeTicks)
+    {
+        /// <summary>Its entry: observed settled when the scan found it (<see cref="TryAdd"/> takes no other).</summary>
+        public LocalEntry Entry => new(Path, FileKind.File, Size, MtimeTicks, SettlesIn: null);
+    }
 }

@@ -274,7 +274,7 @@ internal sealed partial class SyncEngine
         HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
-            if (SyncPlanner.WaitToRename(path, isDirectory, isDirectory ? FolderSettlesIn(path, snapshot, stability) : FileSettlesIn(path, snapshot, stability)) is { } wait)
+            if (SyncPlanner.WaitToRename(path, isDirectory, isDirectory ? FolderSettlesIn(path, snapshot, stability) : FileSettlesIn(path, stability)) is { } wait)
             {
                 // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the
                 // wait and the daemon comes back for it then. A folder: nothing under it is taken either.
@@ -341,7 +341,7 @@ internal sealed partial class SyncEngine
             {
                 snapshot.Withheld.Remove(path);
                 var info = new FileInfo(_ctx.FullPath(target));
-                snapshot.Entries[target] = new LocalEntry(target, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks);
+                snapshot.Entries[target] = new LocalEntry(target, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(target, info.LastWriteTimeUtc.Ticks));
             }
 
             // A folder's contents were not scanned under either name: the old name stays withheld (nothing under it
@@ -351,32 +351,27 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>): the scan's, when it
-    /// kept an entry for it; else (the losing name of a clash in the scan) taken now. Null: settled, or gone meanwhile
-    /// (the rename then says so).
+    /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>), taken now from its
+    /// stat, right before its rename: the scan's may be stale (a write since the scan would be split by the rename). Null:
+    /// settled, or gone meanwhile (the rename then says so).
     /// </summary>
-    private TimeSpan? FileSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
+    private TimeSpan? FileSettlesIn(string path, Stability stability)
     {
-        if (snapshot.Entries.TryGetValue(path, out var entry))
-        {
-            return entry.SettlesIn;
-        }
-
         var info = new FileInfo(_ctx.FullPath(path));
         return info.Exists ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
     }
 
     /// <summary>
-    /// The stability observation of the folder at <paramref name="path"/>: its own mtime (an entry added or removed) and
-    /// that of every file this scan found under it; the longest wait, or null when all are settled.
+    /// The stability observation of the folder at <paramref name="path"/>, taken now: its own mtime (an entry added or
+    /// removed) and that of every file this scan found under it; the longest wait, or null when all are settled.
     /// </summary>
     private TimeSpan? FolderSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
     {
-        var info = new DirectoryInfo(_ctx.FullPath(path));
-        var settlesIn = info.Exists ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
+        var settlesIn = Directory.Exists(_ctx.FullPath(path)) ? stability.SettlesIn(path, Directory.GetLastWriteTimeUtc(_ctx.FullPath(path)).Ticks) : null;
         foreach (var entry in snapshot.Entries.Values)
         {
-            if (entry.SettlesIn is { } under && entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && (settlesIn is null || under > settlesIn))
+            if (entry.Kind == FileKind.File && entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && FileSettlesIn(entry.Path, stability) is { } under
+                && (settlesIn is null || under > settlesIn))
             {
                 settlesIn = under;
             }

@@ -125,9 +125,12 @@ internal sealed class WithheldPaths(SyncContext ctx)
 
             if (known && stat.Clean)
             {
-                // The scan left it out as unchanged against the db, which (being clean) is exactly what it holds.
+                // The scan left it out as unchanged against the db, which (being clean) is exactly what it holds; a file
+                // is observed now (the scan does not observe a clean one).
                 stat.Clean = false;
-                snapshot.Entries[path] = new LocalEntry(path, stat.Kind, stat.Kind == FileKind.File ? stat.Size : 0, stat.Kind == FileKind.File ? stat.MtimeTicks : 0);
+                snapshot.Entries[path] = stat.Kind == FileKind.File
+                    ? new LocalEntry(path, FileKind.File, stat.Size, stat.MtimeTicks, _ctx.Stability().SettlesIn(path, stat.MtimeTicks))
+                    : LocalEntry.Folder(path);
             }
         }
 

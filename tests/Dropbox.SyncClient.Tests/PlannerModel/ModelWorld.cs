@@ -161,7 +161,7 @@ internal sealed class ModelWorld
             hasChildren = true;
             if (node.Kind == ModelKind.Folder)
             {
-                snapshot.Entries[path] = new LocalEntry(path, FileKind.Folder, 0, 0);
+                snapshot.Entries[path] = LocalEntry.Folder(path);
                 if (Unreadable.Contains(path))
                 {
                     snapshot.Withheld.Add(path); // listed by its parent, then unreadable
@@ -173,7 +173,7 @@ internal sealed class ModelWorld
             }
             else
             {
-                snapshot.Entries[path] = new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks) { SettlesIn = Stability.SettlesIn(path, node.MtimeTicks) };
+                snapshot.Entries[path] = new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks, Stability.SettlesIn(path, node.MtimeTicks));
             }
         }
 

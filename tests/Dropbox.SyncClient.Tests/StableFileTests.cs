@@ -25,6 +25,40 @@ public sealed class StableFileTests : IDisposable
         Assert.NotNull(_server.Current("fresh.txt"));
     }
 
+    /// <summary>
+    /// The daemon's re-check (<see cref="SyncSummary.RecheckAfter"/>) is when the soonest of the files the plan waits for
+    /// could be settled, whichever kind of wait that is: a changed synced file, a new file, a case-clash rename.
+    /// </summary>
+    [Theory]
+    [InlineData("synced.txt")]
+    [InlineData("new.txt")]
+    [InlineData("Readme.txt")]
+    public async Task A_pass_that_waits_asks_for_its_re_check_when_the_soonest_waiting_file_could_settle(string soonest)
+    {
+        var clock = new ManualClock();
+        var now = clock.GetUtcNow().UtcDateTime;
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("synced.txt", "v1");
+        a.Write("README.txt", "the clash's winner");
+        File.SetLastWriteTimeUtc(a.PathOf("synced.txt"), now.AddHours(-2));
+        File.SetLastWriteTimeUtc(a.PathOf("README.txt"), now.AddHours(-2));
+        Assert.Equal(2, (await a.SyncAsync()).FilesUploaded);
+        a.Write("synced.txt", "v2, being edited");
+        a.Write("new.txt", "being written");
+        a.Write("Readme.txt", "the clash's loser, being written");
+        foreach (var name in new[] { "synced.txt", "new.txt", "Readme.txt" })
+        {
+            // The soonest settles in 10 minutes, the others in 50.
+            File.SetLastWriteTimeUtc(a.PathOf(name), now.AddMinutes(name == soonest ? -50 : -10));
+        }
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors + pass.FilesUploaded);
+        Assert.Equal(3, pass.Pending);
+        Assert.Equal(TimeSpan.FromMinutes(10), pass.RecheckAfter);
+    }
+
     [Fact]
     public async Task A_file_still_growing_during_a_one_shot_pass_is_reported_pending_and_uploaded_whole_later()
     {

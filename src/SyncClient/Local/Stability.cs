@@ -1,12 +1,13 @@
 namespace Dropbox.SyncClient.Local;
 
 /// <summary>
-/// The scan's observation of whether a file may still be being written (the planner decides what follows from it: see
-/// <c>SyncPlanner.Waits</c>). A file whose mtime is older than the stable age, or far in the future (clock skew, an
-/// unpacked archive: not a write under way), is settled. A younger one the daemon's watcher saw is settled once neither
-/// a watcher event nor a write touched it for the quiet period; one with no watcher evidence (<c>sync --once</c>, a
-/// write before the watcher started or lost in an overflow) must reach the stable age. Either way the upload re-checks
-/// the file right before its commit and commits nothing that changed since it was read.
+/// The observation of whether a file may still be being written, made by the scan (and again right before a case-clash
+/// rename); the planner decides what follows from it (see <c>SyncPlanner.Waits</c>). A file whose mtime is older than
+/// the stable age, or far in the future (clock skew, an unpacked archive: not a write under way), is settled. A younger
+/// one the daemon's watcher saw is settled once neither a watcher event nor a write touched it for the quiet period;
+/// one with no watcher evidence (<c>sync --once</c>, a write before the watcher started or lost in an overflow) must
+/// reach the stable age. Either way the upload re-checks the file right before its commit and commits nothing that
+/// changed since it was read.
 /// </summary>
 internal sealed class Stability(TimeProvider time, TimeSpan stableAge, WatchedChanges? watched, TimeSpan quietPeriod)
 {

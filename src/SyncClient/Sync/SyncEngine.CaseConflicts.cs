@@ -237,8 +237,8 @@ internal sealed partial class SyncEngine
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
-    /// it waits (<see cref="SyncPlanner.WaitToRename"/>, over this pass's stability observation of it): then it is withheld
-    /// and its wait is added to <paramref name="waits"/>, for the plan.
+    /// it waits (<see cref="SyncPlanner.WaitToRename"/>, over a stability observation made right before the rename): then
+    /// it is withheld and its wait is added to <paramref name="waits"/>, for the plan.
     /// </summary>
     private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, bool withScanLosers = true)
     {

@@ -161,43 +161,51 @@ internal sealed class RecordLog<T> : IDisposable
         TryCut(_length);
     }
 
-    /// <summary>Up to <paramref name="max"/> durable records from <paramref name="from"/>, each with the offset after it.</summary>
+    /// <summary>
+    /// Up to <paramref name="max"/> durable records from <paramref name="from"/>, each with the offset after it. Read
+    /// through a <see cref="ReadWindow"/> of <see cref="ReadWindow.Bytes"/> (larger for a larger frame): one read for many small records,
+    /// where a read of each header and one of each body made two system calls per record (20,000 reads of the event
+    /// outbox for 10,000 small files put).
+    /// </summary>
     public List<(T Record, long End)> Read(long from, int max)
     {
         var records = new List<(T, long)>();
         var end = DurableLength;
-        Span<byte> headerBytes = stackalloc byte[LogFrame.HeaderSize];
-        var pos = from;
-        while (records.Count < max && pos + LogFrame.HeaderSize <= end)
+        var window = new ReadWindow(_file, end);
+        try
         {
-            if (_skips.TryGetValue(pos, out var skipTo))
+            var pos = from;
+            while (records.Count < max && pos + LogFrame.HeaderSize <= end)
             {
-                // Damage found on open (reported then): the next intact record starts here.
-                pos = skipTo;
-                continue;
-            }
-
-            if (_file.Read(headerBytes, pos) != headerBytes.Length || !LogFrame.TryReadHeader(headerBytes, out var header) || pos + header.FrameLength > end)
-            {
-                break;
-            }
-
-            var body = ArrayPool<byte>.Shared.Rent(header.BodyLength);
-            try
-            {
-                var span = body.AsSpan(0, header.BodyLength);
-                var next = pos + header.FrameLength;
-                if (_file.Read(span, pos + LogFrame.HeaderSize) == span.Length && LogFrame.BodyMatches(header, span))
+                if (_skips.TryGetValue(pos, out var skipTo))
                 {
-                    records.Add((_codec.Read(header.BodyVersion, span), next));
+                    // Damage found on open (reported then): the next intact record starts here.
+                    pos = skipTo;
+                    continue;
                 }
 
-                pos = next;
+                if (!window.TryGet(pos, LogFrame.HeaderSize, out var headerBytes) || !LogFrame.TryReadHeader(headerBytes, out var header) || pos + header.FrameLength > end)
+                {
+                    break;
+                }
+
+                if (!window.TryGet(pos, header.FrameLength, out var frame))
+                {
+                    break;
+                }
+
+                var body = frame[LogFrame.HeaderSize..];
+                if (LogFrame.BodyMatches(header, body))
+                {
+                    records.Add((_codec.Read(header.BodyVersion, body), pos + header.FrameLength));
+                }
+
+                pos += header.FrameLength;
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(body);
-            }
+        }
+        finally
+        {
+            window.Dispose();
         }
 
         return records;

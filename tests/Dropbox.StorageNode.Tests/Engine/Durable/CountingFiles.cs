@@ -2,13 +2,17 @@ using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Tests.Engine.Durable;
 
-/// <summary>Counts file fsyncs over real or in-memory files; the first one can be held until a test releases it.</summary>
+/// <summary>Counts file fsyncs and reads over real or in-memory files; the first fsync can be held until a test releases it.</summary>
 internal sealed class CountingFiles(IEngineFiles inner) : IEngineFiles
 {
     private int _flushes;
+    private int _reads;
 
     /// <summary>File fsyncs so far.</summary>
     public int Flushes => Volatile.Read(ref _flushes);
+
+    /// <summary>File reads so far (one system call each on disk).</summary>
+    public int Reads => Volatile.Read(ref _reads);
 
     /// <summary>When set, every fsync waits for it (with a bound) before it runs.</summary>
     public ManualResetEventSlim? Gate { get; set; }
@@ -16,7 +20,11 @@ internal sealed class CountingFiles(IEngineFiles inner) : IEngineFiles
     /// <summary>Signalled when an fsync is waiting at <see cref="Gate"/>.</summary>
     public ManualResetEventSlim Waiting { get; } = new();
 
-    public void ResetCount() => Volatile.Write(ref _flushes, 0);
+    public void ResetCount()
+    {
+        Volatile.Write(ref _flushes, 0);
+        Volatile.Write(ref _reads, 0);
+    }
 
     public void CreateDirectory(string path) => inner.CreateDirectory(path);
 
@@ -36,7 +44,11 @@ internal sealed class CountingFiles(IEngineFiles inner) : IEngineFiles
     {
         public long Length => inner.Length;
 
-        public int Read(Span<byte> destination, long offset) => inner.Read(destination, offset);
+        public int Read(Span<byte> destination, long offset)
+        {
+            Interlocked.Increment(ref owner._reads);
+            return inner.Read(destination, offset);
+        }
 
         public void Write(ReadOnlySpan<byte> source, long offset) => inner.Write(source, offset);
 

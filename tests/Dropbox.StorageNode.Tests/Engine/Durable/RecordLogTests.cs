@@ -208,4 +208,69 @@ public sealed class RecordLogTests
 
         Assert.Equal(Three.Take(2), scan.Records.Select(r => r.Record));
     }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void Reads_from_any_record_in_batches_across_the_read_window_return_every_record_in_order(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("window.log");
+
+        // Small records past several windows, one record larger than a window, a record right after it.
+        var records = Enumerable.Range(0, 3000).Select(i => $"record {i} " + new string('x', i % 37)).ToList();
+        records.Insert(1500, new string('L', ReadWindow.Bytes + 1000));
+        WriteRecords(backend, path, records);
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+        Assert.Equal(records, scan.Records.Select(r => r.Record));
+
+        var read = new List<string>();
+        var from = 0L;
+        for (var batches = 0; batches < 100 && from < log.DurableLength; batches++)
+        {
+            var batch = log.Read(from, 256);
+            Assert.NotEmpty(batch);
+            read.AddRange(batch.Select(r => r.Record));
+            from = batch[^1].End;
+        }
+
+        Assert.Equal(records, read);
+        Assert.Equal(log.DurableLength, from);
+
+        // From the middle of the log (any record's start) to the end, each record's end as the scan found it.
+        var middle = scan.Records[1499];
+        Assert.Equal(scan.Records.Skip(1499).Take(5).Select(r => (r.Record, r.End)), log.Read(middle.Offset, 5));
+        Assert.Empty(log.Read(log.DurableLength, 10));
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void Reading_many_small_records_takes_one_file_read_per_window_not_two_per_record(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("reads.log");
+        WriteRecords(backend, path, Enumerable.Range(0, 256).Select(i => $"chunk stored event {i}").ToList());
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out _);
+        backend.Files.ResetCount();
+
+        Assert.Equal(256, log.Read(0, 256).Count);
+
+        Assert.Equal(1, backend.Files.Reads); // ~11 KiB of records: one window (two reads per record before: 512)
+    }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void A_record_damaged_in_the_middle_is_skipped_by_reads_as_by_the_scan(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("skip.log");
+        WriteRecords(backend, path, Three);
+        var bytes = backend.ReadAll(path);
+        bytes[LogFrame.HeaderSize + LogFrame.HeaderSize + Three[0].Length + 2] ^= 0x01; // the second record's body
+        backend.WriteAll(path, bytes);
+
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+
+        Assert.Single(scan.Damaged);
+        Assert.Equal([Three[0], Three[2]], log.Read(0, 10).Select(r => r.Record));
+    }
 }

@@ -6,9 +6,10 @@ namespace Dropbox.StorageNode.Engine.Durable;
 /// <summary>
 /// A pooled window over a file read front to back up to <c>end</c>: <see cref="TryGet"/> answers from the bytes already
 /// read, and reads the next stretch (at least <see cref="Bytes"/>, or the one frame asked for) only when they do not hold
-/// the range. Dispose it to give the buffer back.
+/// the range. Dispose it to give the buffer back. A class, not a struct: a copy of a struct would give the pooled buffer
+/// back twice, and two later renters would then share it.
 /// </summary>
-internal struct ReadWindow(IEngineFile file, long end) : IDisposable
+internal sealed class ReadWindow(IEngineFile file, long end) : IDisposable
 {
     /// <summary>Bytes read at once (records of the logs read this way are tens of bytes).</summary>
     public const int Bytes = 64 << 10;
@@ -56,7 +57,9 @@ internal struct ReadWindow(IEngineFile file, long end) : IDisposable
             _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(Bytes, count));
         }
 
-        var want = (int)Math.Clamp(end - offset, 0, _buffer.Length);
+        // At most the window (or the one frame asked for), not the rented array: the pool rounds a large frame's buffer up
+        // to the next power of two, and every later fill would then read that much.
+        var want = (int)Math.Clamp(end - offset, 0, Math.Max(Bytes, count));
         var filled = 0;
         while (filled < want)
         {

@@ -171,41 +171,32 @@ internal sealed class RecordLog<T> : IDisposable
     {
         var records = new List<(T, long)>();
         var end = DurableLength;
-        var window = new ReadWindow(_file, end);
-        try
+        using var window = new ReadWindow(_file, end);
+        var pos = from;
+        while (records.Count < max && pos + LogFrame.HeaderSize <= end)
         {
-            var pos = from;
-            while (records.Count < max && pos + LogFrame.HeaderSize <= end)
+            if (_skips.TryGetValue(pos, out var skipTo))
             {
-                if (_skips.TryGetValue(pos, out var skipTo))
-                {
-                    // Damage found on open (reported then): the next intact record starts here.
-                    pos = skipTo;
-                    continue;
-                }
-
-                if (!window.TryGet(pos, LogFrame.HeaderSize, out var headerBytes) || !LogFrame.TryReadHeader(headerBytes, out var header) || pos + header.FrameLength > end)
-                {
-                    break;
-                }
-
-                if (!window.TryGet(pos, header.FrameLength, out var frame))
-                {
-                    break;
-                }
-
-                var body = frame[LogFrame.HeaderSize..];
-                if (LogFrame.BodyMatches(header, body))
-                {
-                    records.Add((_codec.Read(header.BodyVersion, body), pos + header.FrameLength));
-                }
-
-                pos += header.FrameLength;
+                // Damage found on open (reported then): the next intact record starts here.
+                pos = skipTo;
+                continue;
             }
-        }
-        finally
-        {
-            window.Dispose();
+
+            // A frame the file no longer holds whole ends the read (the caller's mark stays before it), where it was
+            // skipped before: moving the delivered mark past an unread event would lose it.
+            if (!window.TryGet(pos, LogFrame.HeaderSize, out var headerBytes) || !LogFrame.TryReadHeader(headerBytes, out var header) || pos + header.FrameLength > end
+                || !window.TryGet(pos, header.FrameLength, out var frame))
+            {
+                break;
+            }
+
+            var body = frame[LogFrame.HeaderSize..];
+            if (LogFrame.BodyMatches(header, body))
+            {
+                records.Add((_codec.Read(header.BodyVersion, body), pos + header.FrameLength));
+            }
+
+            pos += header.FrameLength;
         }
 
         return records;

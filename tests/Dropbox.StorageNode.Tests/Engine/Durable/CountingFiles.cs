@@ -14,6 +14,9 @@ internal sealed class CountingFiles(IEngineFiles inner) : IEngineFiles
     /// <summary>File reads so far (one system call each on disk).</summary>
     public int Reads => Volatile.Read(ref _reads);
 
+    /// <summary>When set, a read returns at most this many bytes (a short read, as a file may give).</summary>
+    public int? MaxReadBytes { get; set; }
+
     /// <summary>When set, every fsync waits for it (with a bound) before it runs.</summary>
     public ManualResetEventSlim? Gate { get; set; }
 
@@ -47,7 +50,7 @@ internal sealed class CountingFiles(IEngineFiles inner) : IEngineFiles
         public int Read(Span<byte> destination, long offset)
         {
             Interlocked.Increment(ref owner._reads);
-            return inner.Read(destination, offset);
+            return inner.Read(owner.MaxReadBytes is { } most && destination.Length > most ? destination[..most] : destination, offset);
         }
 
         public void Write(ReadOnlySpan<byte> source, long offset) => inner.Write(source, offset);

@@ -273,4 +273,41 @@ public sealed class RecordLogTests
         Assert.Single(scan.Damaged);
         Assert.Equal([Three[0], Three[2]], log.Read(0, 10).Select(r => r.Record));
     }
+
+    [Theory]
+    [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
+    public void Reads_that_return_short_still_give_every_record_and_a_log_cut_short_ends_the_read_before_the_gap(string kind)
+    {
+        using var backend = LogBackend.Create(kind);
+        var path = backend.PathOf("short.log");
+        var records = Enumerable.Range(0, 3000).Select(i => $"event {i} " + new string('y', i % 29)).ToList();
+        WriteRecords(backend, path, records);
+        using var log = RecordLog<string>.Open(backend.Files, path, Codec, out var scan);
+        backend.Files.MaxReadBytes = 1000; // every read of the window stops short of what it asked for
+
+        var read = new List<string>();
+        var from = 0L;
+        for (var batches = 0; batches < 100 && from < log.DurableLength; batches++)
+        {
+            var batch = log.Read(from, 512);
+            Assert.NotEmpty(batch);
+            read.AddRange(batch.Select(r => r.Record));
+            from = batch[^1].End;
+        }
+
+        Assert.Equal(records, read);
+
+        // The file loses its tail under the log (outside its own writes): the read ends with the last whole record, and
+        // the end it gives is that record's (a reader's delivered mark never passes an event it did not read).
+        var cut = scan.Records[2000].Offset + 3;
+        backend.Files.MaxReadBytes = null;
+        using (var file = backend.Files.Open(path, FileMode.Open))
+        {
+            file.SetLength(cut);
+        }
+
+        var afterCut = log.Read(0, 5000);
+        Assert.Equal(records.Take(2000), afterCut.Select(r => r.Record));
+        Assert.Equal(scan.Records[1999].End, afterCut[^1].End);
+    }
 }

@@ -16,19 +16,24 @@ internal sealed partial class UploadCommit
     public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
         var ns = Namespace(user);
-        await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
+        var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        return await MutateDurableAsync(ns, (batch, record) =>
+        var outcome = await MutateDurableAsync(ns, (batch, record) =>
         {
-            EnsureWithinQuota(record!, batch, upload);
-            return PrepareCommit(batch, ns.Id, upload, now, out var prepared) switch
-            {
-                null => ApplyCommit(batch, record!, prepared!, now),
-                Committed unchanged => unchanged,
-                CommitRefused refused => throw refused.ToException(),
-                _ => throw new InvalidOperationException("Unknown commit outcome."),
-            };
+            RecordAnswers(batch, ns.Id, answers);
+            var settled = Settle(batch, record!, ns.Id, upload, now);
+            // A refusal stages nothing of its own: with no answers to keep either, it is thrown here, so nothing is
+            // written or synced. With answers, the batch is written (what the nodes hold, the marks they disprove) and
+            // the refusal thrown once it is.
+            return settled is CommitRefused refused && answers is null ? throw refused.ToException() : settled;
         }).ConfigureAwait(false);
+        EndPuts(answers);
+        return outcome switch
+        {
+            Committed committed => committed,
+            CommitRefused refused => throw refused.ToException(),
+            _ => throw new InvalidOperationException("Unknown commit outcome."),
+        };
     }
 
     /// <summary>
@@ -51,31 +56,42 @@ internal sealed partial class UploadCommit
 
         EnsureNoFileUnderAnother(uploads);
         var ns = Namespace(user);
-        await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
+        var answers = await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        return await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(ns, (batch, record) =>
+        var outcomes = await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(ns, (batch, record) =>
         {
+            RecordAnswers(batch, ns.Id, answers);
             var results = new List<CommitOutcome>(uploads.Count);
             foreach (var upload in uploads)
             {
-                CommitOutcome? settled;
-                PathEntry? prepared;
-                try
-                {
-                    EnsureWithinQuota(record!, batch, upload);
-                    settled = PrepareCommit(batch, ns.Id, upload, now, out prepared);
-                }
-                catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
-                {
-                    settled = CommitRefused.From(ex);
-                    prepared = null;
-                }
-
-                results.Add(settled ?? ApplyCommit(batch, record!, prepared!, now));
+                results.Add(Settle(batch, record!, ns.Id, upload, now));
             }
 
             return results;
         }).ConfigureAwait(false);
+        EndPuts(answers);
+        return outcomes;
+    }
+
+    /// <summary>
+    /// One file of a commit judged and, unless refused, staged. Every refusal (a conflict, missing chunks, a folder in
+    /// the way, the quota, a wrong size) comes back as a <see cref="CommitRefused"/> and stages nothing.
+    /// </summary>
+    private CommitOutcome Settle(RecordBatch batch, NamespaceRecord record, string ns, FileUpload upload, long now)
+    {
+        CommitOutcome? settled;
+        PathEntry? prepared;
+        try
+        {
+            EnsureWithinQuota(record, batch, upload);
+            settled = PrepareCommit(batch, ns, upload, now, out prepared);
+        }
+        catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
+        {
+            return CommitRefused.From(ex);
+        }
+
+        return settled ?? ApplyCommit(batch, record, prepared!, now);
     }
 
     /// <summary>
@@ -112,9 +128,10 @@ internal sealed partial class UploadCommit
     /// another user's file. Which chunks are asked about and when the wait ends depend only on this namespace's own
     /// state, never on the chunk's record: a commit naming a chunk another account holds takes the same calls and the
     /// same time as one naming a chunk nobody holds (the record's state used to decide whether the nodes were asked,
-    /// and the wait began after the asking, so the commit took longer when nobody held the chunk).
+    /// and the wait began after the asking, so the commit took longer when nobody held the chunk). Returns the nodes'
+    /// answers (null when none was asked), which the commit records in its own locked step (<see cref="RecordAnswers"/>).
     /// </summary>
-    private async Task VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    private async Task<NodeAnswers?> VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
     {
         // The wait's deadline is set before the nodes are asked, so however long they take to answer is inside it.
         var deadline = _clock.GetUtcNow() + _options.EventWait;
@@ -139,10 +156,7 @@ internal sealed partial class UploadCommit
             }
         }
 
-        if (unconfirmed is not null)
-        {
-            await VerifyWithNodesAsync(unconfirmed, cancellationToken, ns).ConfigureAwait(false);
-        }
+        var answers = unconfirmed is null ? null : await VerifyWithNodesAsync(unconfirmed, cancellationToken).ConfigureAwait(false);
 
         for (var round = 0; round < 10_000; round++)
         {
@@ -155,7 +169,7 @@ internal sealed partial class UploadCommit
             var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
             {
-                return;
+                return answers;
             }
 
             if (round == 0)
@@ -169,9 +183,11 @@ internal sealed partial class UploadCommit
             }
             catch (TimeoutException)
             {
-                return;
+                return answers;
             }
         }
+
+        return answers;
     }
 
     /// <summary>Commits that waited for "stored" events (tests check which commits wait, without timing them).</summary>
@@ -339,18 +355,18 @@ internal sealed partial class UploadCommit
     private bool IsHeld(ChunkRecord? record) => ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies);
 
     /// <summary>
-    /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; records what they hold.
+    /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; the commit records what
+    /// they hold in its own locked step (<see cref="RecordAnswers"/>). Null when no node could be asked.
     /// A draining node is not asked: a copy found only there would be recorded after its drain may have been reported
     /// "drained" (the put's own entry expires long before an "uploaded" mark does), and the node removed with the
     /// file's only copy. The commit is refused as missing instead, and the client puts the chunk elsewhere.
     /// </summary>
-    /// <param name="ns">The committing namespace: its "uploaded" mark of a chunk no node confirmed and not stored is dropped, so its next plan asks for the chunk again.</param>
-    private async Task VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken, string? ns = null)
+    private async Task<NodeAnswers?> VerifyWithNodesAsync(List<ChunkRef> chunks, CancellationToken cancellationToken)
     {
         var nodes = LiveNodes().Where(n => !n.Draining).ToList();
         if (nodes.Count == 0)
         {
-            return;
+            return null;
         }
 
         // Read before asking: a deletion recorded after this may have removed what a node is about to say it holds.
@@ -361,84 +377,103 @@ internal sealed partial class UploadCommit
         var ids = chunks.Select(c => c.Id).ToList();
         var answers = await Task.WhenAll(nodes.Select(async node =>
             (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore);
+    }
+
+    /// <summary>
+    /// Records, in the commit's locked step and before its checks (which then see it), what the nodes said they hold
+    /// (see <see cref="VerifyWithNodesAsync"/>), and drops the account's "uploaded" mark of a chunk they do not bear out.
+    /// Written whatever the commit's outcome, as it was when it had a locked step of its own. It shares the commit's:
+    /// every commit takes the lock once, whether or not the nodes were asked, and whatever anyone else stores (a
+    /// separate step that wrote nothing was once skipped, and the number of waits for the lock told a user whether
+    /// another account once stored the content).
+    /// </summary>
+    private void RecordAnswers(RecordBatch batch, string ns, NodeAnswers? answers)
+    {
+        if (answers is null)
+        {
+            return;
+        }
+
+        answers.Landed.Clear();
+        if (_transactions.ChunkDeletions != answers.DeletionsBefore || _transactions.CorruptReports != answers.CorruptBefore)
+        {
+            // The collector deleted chunks from nodes while they answered, or a node reported copies corrupt: an
+            // answer may name bytes now gone or quarantined (and a deleted record would take it as a re-upload, a
+            // reported one would list its node again). Trust none; the commit is refused as missing and the
+            // client uploads again.
+            return;
+        }
 
         var now = NowMs;
         var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);
-        var landed = new List<(string Node, ChunkId Id)>();
-        // Always under the lock, even when it writes nothing (every "held" answer already recorded by the node's own
-        // event): skipping it for that case took the lock once for new content and twice for content someone once held
-        // and the collector deleted, a wait under contention that told a user whether another account once stored it.
-        RecordAnswers(answers, chunks, ns, now, freshSince, deletionsBefore, corruptBefore, landed);
+        var chunks = answers.Chunks;
+        foreach (var (node, present) in answers.Answers)
+        {
+            if (!_nodeRegistry.MayHoldNewCopies(node.NodeId) || !_nodeRegistry.TryGet(node.NodeId, out var current) || current.Draining)
+            {
+                // Forgotten (or being forgotten) since it answered: a copy recorded there now would outlive the
+                // forget's clearing, and the commit would be acknowledged on a node that is gone. Draining since it
+                // answered: recorded now, a copy found only there could land after the drain was reported done (the
+                // commit may have waited for its events meanwhile), as for a node draining when the commit began.
+                continue;
+            }
 
-        // Ended only once the copies are written (a node report reads the puts, then the records).
-        foreach (var (node, id) in landed)
+            for (var i = 0; i < chunks.Count; i++)
+            {
+                if (present[i])
+                {
+                    if (ChunkLedger.AlreadyStoredOn(batch.GetChunk(chunks[i].Id), node.NodeId, freshSince))
+                    {
+                        // Recorded so already (the node's own event): rewriting it would only move the grace clock
+                        // by under a 60th of the grace. Ended as a put all the same.
+                        answers.Landed.Add((node.NodeId, chunks[i].Id));
+                        continue;
+                    }
+
+                    // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
+                    // than taking the committing client's word, which would then stand for every account.
+                    if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, ChunkEncoding.Raw, 0, now, verified: true))
+                    {
+                        answers.Landed.Add((node.NodeId, chunks[i].Id));
+                    }
+                }
+            }
+        }
+
+        foreach (var chunk in chunks)
+        {
+            // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone): without
+            // the mark the next plan asks for it rather than sending the client round in circles.
+            if (!IsHeld(batch.GetChunk(chunk.Id)) && batch.GetNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
+            {
+                batch.PutNamespaceChunk(ns, chunk.Id, null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the puts of the copies <see cref="RecordAnswers"/> recorded, once the commit's batch is written (a node report
+    /// reads the puts, then the records). Not after a failed commit: its puts then end when they expire.
+    /// </summary>
+    private void EndPuts(NodeAnswers? answers)
+    {
+        if (answers is null)
+        {
+            return;
+        }
+
+        foreach (var (node, id) in answers.Landed)
         {
             _nodeRegistry.PutLanded(node, id);
         }
     }
 
-    /// <summary>Records under the write lock what the nodes said they hold (see <see cref="VerifyWithNodesAsync"/>).</summary>
-    private void RecordAnswers(
-        (StorageNodeInfo Node, bool[] Present)[] answers, List<ChunkRef> chunks, string? ns, long now, long freshSince, long deletionsBefore, long corruptBefore, List<(string Node, ChunkId Id)> landed)
+    /// <summary>What the nodes answered about a commit's unconfirmed chunks, and the counts read before asking them.</summary>
+    private sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore)
     {
-        Mutate<object?>(null, (batch, _) =>
-        {
-            landed.Clear();
-            if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore)
-            {
-                // The collector deleted chunks from nodes while they answered, or a node reported copies corrupt: an
-                // answer may name bytes now gone or quarantined (and a deleted record would take it as a re-upload, a
-                // reported one would list its node again). Trust none; the commit is refused as missing and the
-                // client uploads again.
-                return null;
-            }
-
-            foreach (var (node, present) in answers)
-            {
-                if (!_nodeRegistry.MayHoldNewCopies(node.NodeId))
-                {
-                    // Forgotten (or being forgotten) since it answered: a copy recorded there now would outlive the
-                    // forget's clearing, and the commit would be acknowledged on a node that is gone.
-                    continue;
-                }
-
-                for (var i = 0; i < chunks.Count; i++)
-                {
-                    if (present[i])
-                    {
-                        if (ChunkLedger.AlreadyStoredOn(batch.GetChunk(chunks[i].Id), node.NodeId, freshSince))
-                        {
-                            // Recorded so already (the node's own event): rewriting it would only move the grace clock
-                            // by under a 60th of the grace. Ended as a put all the same.
-                            landed.Add((node.NodeId, chunks[i].Id));
-                            continue;
-                        }
-
-                        // The node confirms presence only: sizes and encoding stay as known (or unknown, 0) rather
-                        // than taking the committing client's word, which would then stand for every account.
-                        if (MarkStored(batch, node.NodeId, chunks[i].Id, 0, ChunkEncoding.Raw, 0, now, verified: true))
-                        {
-                            landed.Add((node.NodeId, chunks[i].Id));
-                        }
-                    }
-                }
-            }
-
-            if (ns is not null)
-            {
-                foreach (var chunk in chunks)
-                {
-                    // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone):
-                    // without the mark the next plan asks for it rather than sending the client round in circles.
-                    if (!IsHeld(batch.GetChunk(chunk.Id)) && batch.GetNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
-                    {
-                        batch.PutNamespaceChunk(ns, chunk.Id, null);
-                    }
-                }
-            }
-
-            return null;
-        });
+        /// <summary>The copies recorded (or found recorded already): their puts end once the commit is written.</summary>
+        public List<(string Node, ChunkId Id)> Landed { get; } = [];
     }
 
     private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>

@@ -134,4 +134,33 @@ public sealed class CommitOracleTests
         await h.Store.CommitAsync(mallory, StoreHarness.Upload("a", 0, alone), CancellationToken.None);
         h.AssertConsistent();
     }
+
+    [Fact]
+    public async Task A_commit_refused_because_the_nodes_lack_an_uploaded_chunk_drops_the_mark_so_the_next_plan_asks_for_it()
+    {
+        // Arrange: content someone once held was collected; mallory uploads it again (her event is not trusted, so the
+        // plan counts it hers on her mark alone), then the node loses the bytes before she commits.
+        using var h = GcHarness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var c = StoreHarness.Chunk(1);
+        h.Stored(alice, c);
+        h.Clock.Advance(Grace * 2);
+        Assert.Equal(1, (await h.Store.RunGcOnceAsync(CancellationToken.None)).DeletedChunks);
+        h.Heartbeat();
+        Assert.Single(h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, c)).Missing);
+        h.Stored(mallory, c);
+        Assert.Empty(h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, c)).Missing);
+        h.Gateway.Remove(StoreHarness.NodeA, c.Id);
+
+        // Act: the commit asks the node, which no longer holds the chunk.
+        var calls = h.Gateway.HasCalls;
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("x", 0, c), CancellationToken.None));
+
+        // Assert: refused as missing, and the mark went with the refusal: the next plan asks for the chunk again.
+        Assert.Equal(1, h.Gateway.HasCalls - calls);
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.Single(h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, c)).Missing);
+        h.AssertConsistent();
+    }
 }

@@ -234,4 +234,33 @@ public sealed class SharedPresenceCallTests
         Assert.Equal(onceMutations, freshMutations);
         h.AssertConsistent();
     }
+
+    [Fact]
+    public async Task A_commit_that_asks_the_nodes_records_their_answers_in_its_own_locked_step()
+    {
+        // Arrange: alice uploads content nobody held (her commit asks the node about it), and "kept" she already
+        // references (her commit of it asks nothing).
+        using var h = Harness();
+        var (alice, _) = h.Store.AddUser("alice");
+        var kept = StoreHarness.Chunk(1);
+        var fresh = StoreHarness.Chunk(2);
+        await h.PutFileAsync(alice, "kept", 0, kept);
+        Uploaded(h, alice, fresh);
+        var mutations = 0;
+        h.Store.Transactions.BeforeCommit = () => mutations++;
+
+        // Act
+        var calls = h.Gateway.HasCalls;
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("kept-again", 0, kept), CancellationToken.None).WaitAsync(HangBound);
+        var (keptCalls, keptMutations) = (h.Gateway.HasCalls - calls, mutations);
+        mutations = 0;
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("fresh", 0, fresh), CancellationToken.None).WaitAsync(HangBound);
+        var (freshCalls, freshMutations) = (h.Gateway.HasCalls - calls - keptCalls, mutations);
+        h.Store.Transactions.BeforeCommit = null;
+
+        // Assert: the node was asked about the new content only, and each commit took the write lock once.
+        Assert.Equal((0, 1), (keptCalls, freshCalls));
+        Assert.Equal((1, 1), (keptMutations, freshMutations));
+        h.AssertConsistent();
+    }
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 
@@ -28,12 +30,35 @@ internal sealed record CommitRefused(ErrorKind Kind, string Message, ulong Curre
             missing.Take(Limits.MaxMissingIdsInTrailer).ToList());
     }
 
-    /// <summary>Any other refusal, as the check that made it said it.</summary>
-    public static CommitRefused From(DropboxException ex) => new(ex.Kind, ex.Message, 0, []);
+    /// <summary>Any other refusal, as the check that made it said it (the exception itself kept for a single-file call).</summary>
+    public static CommitRefused From(DropboxException ex) => new(ex.Kind, ex.Message, 0, []) { Cause = ex };
+
+    /// <summary>The exception the check threw, with its details, inner exception and stack (null for a conflict or missing chunks).</summary>
+    public DropboxException? Cause { get; private init; }
+
+    /// <summary>
+    /// Fails a single-file call with the refusal: the check's own exception as it was thrown (its stack kept), else
+    /// <see cref="ToException"/>.
+    /// </summary>
+    [DoesNotReturn]
+    public void Throw()
+    {
+        if (Cause is not null)
+        {
+            ExceptionDispatchInfo.Throw(Cause);
+        }
+
+        throw ToException();
+    }
 
     /// <summary>The refusal as the exception a single-file call fails with (its details become the call's trailers).</summary>
     public DropboxException ToException()
     {
+        if (Cause is not null)
+        {
+            return Cause;
+        }
+
         var ex = new DropboxException(Kind, Message);
         if (CurrentVersion != 0)
         {

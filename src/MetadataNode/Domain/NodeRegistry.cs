@@ -148,16 +148,27 @@ internal sealed class NodeRegistry
         }
     }
 
-    /// <summary>Writes a node's new value, then publishes it. Call it under <see cref="_update"/>: each change reads the value it replaces there.</summary>
+    /// <summary>
+    /// Writes a node's new value, then publishes it, under the write lock (as <see cref="BeginForget"/> does): published
+    /// after the lock was released, a commit's locked step could still see a node not draining whose drain a node
+    /// report then calls done, and record a copy there after it. Call it under <see cref="_update"/>: each change reads
+    /// the value it replaces there.
+    /// </summary>
     private void Save(NodeEntry entry)
     {
-        _transactions.Mutate<object?>(null, (batch, _) =>
-        {
-            batch.PutNode(entry);
-            return null;
-        });
-        _nodes[entry.Node.NodeId] = entry;
+        _transactions.Mutate<object?>(
+            null,
+            (batch, _) =>
+            {
+                batch.PutNode(entry);
+                return null;
+            },
+            committed: _ => _nodes[entry.Node.NodeId] = entry);
+        AfterSave?.Invoke();
     }
+
+    /// <summary>Tests: runs once <see cref="Save"/> has returned from the write lock.</summary>
+    internal Action? AfterSave { get; set; }
 
     /// <summary>
     /// Starts forgetting a registered node: from the moment this returns (it is published under the write lock) no

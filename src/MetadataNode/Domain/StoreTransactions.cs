@@ -27,7 +27,8 @@ internal sealed class StoreTransactions : IDisposable
     /// writes it all as one atomic batch; the namespace's in-memory record is replaced and its waiters woken when its
     /// head moved. With <paramref name="sync"/> the batch is fsynced before this returns.
     /// </summary>
-    public T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false)
+    /// <param name="committed">Runs under the write lock once the batch is written (to publish in-memory state that every later writer must see).</param>
+    public T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false, Action<T>? committed = null)
     {
         lock (_writeLock)
         {
@@ -58,16 +59,18 @@ internal sealed class StoreTransactions : IDisposable
                 }
             }
 
+            committed?.Invoke(result);
             return result;
         }
     }
 
     /// <summary>
     /// <see cref="Mutate{T}"/> on the writer thread; completes once the change is durable (group commit, when
-    /// <see cref="MetadataNodeOptions.SyncWrites"/>). For every change a client is told about.
+    /// <see cref="MetadataNodeOptions.SyncWrites"/>). For every change a client is told about. A result
+    /// <paramref name="durable"/> says false of waits for no WAL sync (a refusal: what it wrote is a cache, not a promise).
     /// </summary>
-    public Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body) =>
-        _writes.RunAsync(() => Mutate(ns, body));
+    public Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, Func<T, bool>? durable = null) =>
+        _writes.RunAsync(() => Mutate(ns, body), durable);
 
     /// <summary>
     /// Runs <paramref name="body"/> under the write lock, commits its batch and forces the WAL to disk before

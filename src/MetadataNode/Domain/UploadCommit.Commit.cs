@@ -18,23 +18,39 @@ internal sealed partial class UploadCommit
         var ns = Namespace(user);
         var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var outcome = await MutateDurableAsync(ns, (batch, record) =>
+        var outcome = await MutateDurableAsync(
+            ns,
+            (batch, record) =>
+            {
+                RecordAnswers(batch, ns.Id, answers);
+                var settled = Settle(batch, record!, ns.Id, upload, now);
+                if (settled is CommitRefused refused && answers is null)
+                {
+                    // A refusal stages nothing of its own: with no answers to keep either, it is thrown here, so
+                    // nothing is written. With answers, the batch is written (what the nodes hold, the marks they
+                    // disprove) and the refusal thrown once it is.
+                    refused.Throw();
+                }
+
+                return settled;
+            },
+            durable: IsKept).ConfigureAwait(false);
+        EndPuts(ns.Id, answers);
+        if (outcome is CommitRefused refusal)
         {
-            RecordAnswers(batch, ns.Id, answers);
-            var settled = Settle(batch, record!, ns.Id, upload, now);
-            // A refusal stages nothing of its own: with no answers to keep either, it is thrown here, so nothing is
-            // written or synced. With answers, the batch is written (what the nodes hold, the marks they disprove) and
-            // the refusal thrown once it is.
-            return settled is CommitRefused refused && answers is null ? throw refused.ToException() : settled;
-        }).ConfigureAwait(false);
-        EndPuts(answers);
-        return outcome switch
-        {
-            Committed committed => committed,
-            CommitRefused refused => throw refused.ToException(),
-            _ => throw new InvalidOperationException("Unknown commit outcome."),
-        };
+            refusal.Throw();
+        }
+
+        return outcome as Committed ?? throw new InvalidOperationException("Unknown commit outcome.");
     }
+
+    /// <summary>
+    /// Whether a commit's write waits for a WAL sync: not a refusal's. What a refusal writes (the nodes' answers, a
+    /// dropped mark) is a cache the next commit rebuilds by asking again, not a promise to the client; and whether it
+    /// writes anything depends on other accounts' records (a copy already recorded, a record created), so a sync only
+    /// when it did would time as a signal of them.
+    /// </summary>
+    private static bool IsKept(CommitOutcome outcome) => outcome is not CommitRefused;
 
     /// <summary>
     /// Commits several files in one atomic write batch and one fsync. Each file is judged on its own, as
@@ -58,18 +74,21 @@ internal sealed partial class UploadCommit
         var ns = Namespace(user);
         var answers = await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
-        var outcomes = await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(ns, (batch, record) =>
-        {
-            RecordAnswers(batch, ns.Id, answers);
-            var results = new List<CommitOutcome>(uploads.Count);
-            foreach (var upload in uploads)
+        var outcomes = await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(
+            ns,
+            (batch, record) =>
             {
-                results.Add(Settle(batch, record!, ns.Id, upload, now));
-            }
+                RecordAnswers(batch, ns.Id, answers);
+                var results = new List<CommitOutcome>(uploads.Count);
+                foreach (var upload in uploads)
+                {
+                    results.Add(Settle(batch, record!, ns.Id, upload, now));
+                }
 
-            return results;
-        }).ConfigureAwait(false);
-        EndPuts(answers);
+                return results;
+            },
+            durable: results => results.Any(IsKept)).ConfigureAwait(false);
+        EndPuts(ns.Id, answers);
         return outcomes;
     }
 
@@ -129,7 +148,8 @@ internal sealed partial class UploadCommit
     /// state, never on the chunk's record: a commit naming a chunk another account holds takes the same calls and the
     /// same time as one naming a chunk nobody holds (the record's state used to decide whether the nodes were asked,
     /// and the wait began after the asking, so the commit took longer when nobody held the chunk). Returns the nodes'
-    /// answers (null when none was asked), which the commit records in its own locked step (<see cref="RecordAnswers"/>).
+    /// answers for the commit to record in its own locked step (<see cref="RecordAnswers"/>), or null when none was
+    /// asked or the commit waits: a commit that waits records them before the wait, in a locked step of their own.
     /// </summary>
     private async Task<NodeAnswers?> VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
     {
@@ -165,6 +185,12 @@ internal sealed partial class UploadCommit
             // the way. Whether anyone else holds a chunk must not change the timing (or the answer): a commit that
             // names a hash it was never asked to upload fails at once, whoever stores it.
             // The in-memory check first: once a chunk's event has landed its put is no longer pending, and the record need not be read.
+            // The first round judges by the account's marks before the nodes' answers are recorded: a fresh mark the
+            // nodes disprove is not waited for, the commit is refused at once (the event that wrote the mark came, and
+            // did not make the chunk held: an untrusted event, bytes lost on the node, a draining node). Worse than
+            // waiting in one rare case only: the only copy was reported corrupt, the account put it again, and that
+            // put's trusted event is still on the way from a node that does not answer "held" yet; the client's retry
+            // of a refusal naming missing chunks plans and puts them again.
             distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id));
             var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
@@ -174,7 +200,20 @@ internal sealed partial class UploadCommit
 
             if (round == 0)
             {
+                // Recorded before the wait, not in the commit's step after it: an "uploaded" mark the account's own
+                // event writes during the wait must not be dropped by answers older than it (its next plan would ask
+                // for the bytes again), an event arriving during the wait is trusted against a copy the nodes vouched
+                // for, and the answers stand unless the collector or a corrupt report moved while the nodes answered,
+                // not over the whole wait. Whether a commit waits depends on this account's state alone, so the
+                // second locked step tells nothing of anyone else's.
+                RecordAnswersAlone(ns, answers);
+                answers = null;
                 Interlocked.Increment(ref _eventWaits);
+                remaining = deadline - _clock.GetUtcNow(); // the wait still ends at the deadline, however long the lock took
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return null;
+                }
             }
 
             try
@@ -381,12 +420,34 @@ internal sealed partial class UploadCommit
     }
 
     /// <summary>
-    /// Records, in the commit's locked step and before its checks (which then see it), what the nodes said they hold
-    /// (see <see cref="VerifyWithNodesAsync"/>), and drops the account's "uploaded" mark of a chunk they do not bear out.
-    /// Written whatever the commit's outcome, as it was when it had a locked step of its own. It shares the commit's:
-    /// every commit takes the lock once, whether or not the nodes were asked, and whatever anyone else stores (a
-    /// separate step that wrote nothing was once skipped, and the number of waits for the lock told a user whether
-    /// another account once stored the content).
+    /// The nodes' answers recorded in a locked step of their own (a commit about to wait for its events), their puts
+    /// ended once written. Taken whenever such a commit asked the nodes, whether or not it writes anything (a step that
+    /// wrote nothing was once skipped, and the number of waits for the lock told a user whether another account once
+    /// stored the content).
+    /// </summary>
+    private void RecordAnswersAlone(string ns, NodeAnswers? answers)
+    {
+        if (answers is null)
+        {
+            return;
+        }
+
+        Mutate<object?>(null, (batch, _) =>
+        {
+            RecordAnswers(batch, ns, answers);
+            return null;
+        });
+        EndPuts(ns, answers);
+    }
+
+    /// <summary>
+    /// Records what the nodes said they hold (see <see cref="VerifyWithNodesAsync"/>), and drops the account's
+    /// "uploaded" mark of a chunk they do not bear out: in the commit's locked step and before its checks (which then
+    /// see it), or, for a commit that waits for its events, in a step of its own before the wait
+    /// (<see cref="RecordAnswersAlone"/>). In the commit's step it is written with the commit's batch, refused or not
+    /// (a refusal's write waits for no WAL sync), and not at all when that step throws (the account removed, an internal
+    /// error) or the call is cancelled before it: the next commit then asks the nodes again. Either way every commit that
+    /// does not wait takes the lock once, whether or not the nodes were asked, and whatever anyone else stores.
     /// </summary>
     private void RecordAnswers(RecordBatch batch, string ns, NodeAnswers? answers)
     {
@@ -396,6 +457,7 @@ internal sealed partial class UploadCommit
         }
 
         answers.Landed.Clear();
+        answers.Owned.Clear();
         if (_transactions.ChunkDeletions != answers.DeletionsBefore || _transactions.CorruptReports != answers.CorruptBefore)
         {
             // The collector deleted chunks from nodes while they answered, or a node reported copies corrupt: an
@@ -443,11 +505,22 @@ internal sealed partial class UploadCommit
 
         foreach (var chunk in chunks)
         {
-            // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone): without
-            // the mark the next plan asks for it rather than sending the client round in circles.
-            if (!IsHeld(batch.GetChunk(chunk.Id)) && batch.GetNamespaceChunk(ns, chunk.Id) is { Refs: 0, UploadedUnixMs: > 0 })
+            var mark = batch.GetNamespaceChunk(ns, chunk.Id);
+            if (!IsHeld(batch.GetChunk(chunk.Id)))
             {
-                batch.PutNamespaceChunk(ns, chunk.Id, null);
+                // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone): without
+                // the mark the next plan asks for it rather than sending the client round in circles.
+                if (mark is { Refs: 0, UploadedUnixMs: > 0 })
+                {
+                    batch.PutNamespaceChunk(ns, chunk.Id, null);
+                }
+            }
+            else if (Owns(mark) && !answers.Owned.Contains(chunk.Id))
+            {
+                // Held, and this account's own (its event came, not trusted, so it left the put pending): the put is
+                // done. Left pending, it would be asked about again by every commit until its token expired, and
+                // count against the account's outstanding puts.
+                answers.Owned.Add(chunk.Id);
             }
         }
     }
@@ -456,7 +529,7 @@ internal sealed partial class UploadCommit
     /// Ends the puts of the copies <see cref="RecordAnswers"/> recorded, once the commit's batch is written (a node report
     /// reads the puts, then the records). Not after a failed commit: its puts then end when they expire.
     /// </summary>
-    private void EndPuts(NodeAnswers? answers)
+    private void EndPuts(string ns, NodeAnswers? answers)
     {
         if (answers is null)
         {
@@ -467,6 +540,14 @@ internal sealed partial class UploadCommit
         {
             _nodeRegistry.PutLanded(node, id);
         }
+
+        if (answers.Owned.Count > 0 && _namespaces.TryGetValue(ns, out var state))
+        {
+            foreach (var id in answers.Owned)
+            {
+                state.Pending.Remove(id);
+            }
+        }
     }
 
     /// <summary>What the nodes answered about a commit's unconfirmed chunks, and the counts read before asking them.</summary>
@@ -474,6 +555,9 @@ internal sealed partial class UploadCommit
     {
         /// <summary>The copies recorded (or found recorded already): their puts end once the commit is written.</summary>
         public List<(string Node, ChunkId Id)> Landed { get; } = [];
+
+        /// <summary>Chunks held and this account's own once recorded: no longer pending for it once written.</summary>
+        public List<ChunkId> Owned { get; } = [];
     }
 
     private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>

@@ -10,8 +10,8 @@ internal sealed partial class UploadCommit
     private T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false) =>
         _transactions.Mutate(ns, body, sync);
 
-    private Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body) =>
-        _transactions.MutateDurableAsync(ns, body);
+    private Task<T> MutateDurableAsync<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, Func<T, bool>? durable = null) =>
+        _transactions.MutateDurableAsync(ns, body, durable);
 
     private static bool IsLiveFile(PathEntry? entry) => NamespaceFiles.IsLiveFile(entry);
 

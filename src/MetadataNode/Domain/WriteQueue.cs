@@ -20,10 +20,14 @@ internal sealed class WriteQueue : IDisposable
             new GroupCommitOptions { MaxItems = 4096, ThreadName = "metadata-writer" });
     }
 
-    /// <summary>Runs <paramref name="body"/> on the writer thread; completes once its writes are durable.</summary>
-    public Task<T> RunAsync<T>(Func<T> body)
+    /// <summary>
+    /// Runs <paramref name="body"/> on the writer thread; completes once its writes are durable. With
+    /// <paramref name="durable"/>, a result it says false of is not waited for a WAL sync (its writes are on their own
+    /// only a cache: a later sync, or none, decides whether they survive power loss).
+    /// </summary>
+    public Task<T> RunAsync<T>(Func<T> body, Func<T, bool>? durable = null)
     {
-        var item = new WorkItem<T>(body);
+        var item = new WorkItem<T>(body, durable);
         if (!_commit.TryEnqueue(item))
         {
             throw new ObjectDisposedException(nameof(WriteQueue), "The metadata store is shutting down.");
@@ -34,7 +38,7 @@ internal sealed class WriteQueue : IDisposable
 
     public void Dispose() => _commit.Dispose();
 
-    /// <summary>Runs each body (its own failure is its own), then one WAL sync if any wrote.</summary>
+    /// <summary>Runs each body (its own failure is its own), then one WAL sync if any wrote something to keep.</summary>
     private sealed class Stages(RocksEngine engine, bool sync) : IGroupCommitStages<WorkItem, IReadOnlyList<WorkItem>>
     {
         public IReadOnlyList<WorkItem> Write(IReadOnlyList<WorkItem> items)
@@ -49,7 +53,7 @@ internal sealed class WriteQueue : IDisposable
 
         public void Sync(IReadOnlyList<IReadOnlyList<WorkItem>> batches)
         {
-            if (sync && batches.Any(b => b.Any(i => i.Succeeded)))
+            if (sync && batches.Any(b => b.Any(i => i.NeedsSync)))
             {
                 engine.SyncWal();
             }
@@ -74,14 +78,15 @@ internal sealed class WriteQueue : IDisposable
 
     private abstract class WorkItem
     {
-        public abstract bool Succeeded { get; }
+        /// <summary>Ran without failing, and its result is one to make durable.</summary>
+        public abstract bool NeedsSync { get; }
 
         public abstract void Execute();
 
         public abstract void Complete(Exception? durabilityFailure);
     }
 
-    private sealed class WorkItem<T>(Func<T> body) : WorkItem
+    private sealed class WorkItem<T>(Func<T> body, Func<T, bool>? durable) : WorkItem
     {
         private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
@@ -89,7 +94,7 @@ internal sealed class WriteQueue : IDisposable
 
         public Task<T> Task => _tcs.Task;
 
-        public override bool Succeeded => _error is null;
+        public override bool NeedsSync => _error is null && (durable is null || durable(_result!));
 
         public override void Execute()
         {

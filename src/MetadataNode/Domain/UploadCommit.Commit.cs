@@ -413,10 +413,11 @@ internal sealed partial class UploadCommit
         // every answer used here was made after these reads. A node that fails answers "not held" for all (logged).
         var deletionsBefore = _transactions.ChunkDeletions;
         var corruptBefore = _transactions.CorruptReports;
+        var askedAtMs = NowMs;
         var ids = chunks.Select(c => c.Id).ToList();
         var answers = await Task.WhenAll(nodes.Select(async node =>
             (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
-        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore);
+        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore, askedAtMs);
     }
 
     /// <summary>
@@ -509,8 +510,10 @@ internal sealed partial class UploadCommit
             if (!IsHeld(batch.GetChunk(chunk.Id)))
             {
                 // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone): without
-                // the mark the next plan asks for it rather than sending the client round in circles.
-                if (mark is { Refs: 0, UploadedUnixMs: > 0 })
+                // the mark the next plan asks for it rather than sending the client round in circles. Only a mark
+                // written before the nodes were asked: a later one is a later put's event, which their "not held"
+                // predates (dropped, the account's next plan would ask for bytes it has just put).
+                if (mark is { Refs: 0, UploadedUnixMs: > 0 } && mark.UploadedUnixMs <= answers.AskedAtMs)
                 {
                     batch.PutNamespaceChunk(ns, chunk.Id, null);
                 }
@@ -550,8 +553,8 @@ internal sealed partial class UploadCommit
         }
     }
 
-    /// <summary>What the nodes answered about a commit's unconfirmed chunks, and the counts read before asking them.</summary>
-    private sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore)
+    /// <summary>What the nodes answered about a commit's unconfirmed chunks, the counts read before asking them, and when they were asked.</summary>
+    private sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore, long AskedAtMs)
     {
         /// <summary>The copies recorded (or found recorded already): their puts end once the commit is written.</summary>
         public List<(string Node, ChunkId Id)> Landed { get; } = [];

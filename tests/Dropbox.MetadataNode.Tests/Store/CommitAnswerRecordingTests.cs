@@ -60,13 +60,16 @@ public sealed class CommitAnswerRecordingTests
         h.Stored(alice, c);
         var refused = await Assert.ThrowsAsync<DropboxException>(() => commit.WaitAsync(HangBound));
         var replanned = h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c)).Missing.Count;
-        var calls = h.Gateway.HasCalls;
-        var retried = await h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None).WaitAsync(HangBound);
 
         // Assert: refused (the node had not vouched for the bytes), but the mark her event wrote during the wait
-        // stands: the next plan asks for nothing, and the retry asks the node, which now holds the bytes, and commits.
+        // stands: the next plan asks for nothing (asserted before the retry: were it asked for, the plan's new put
+        // token would make the retry wait for an event that never comes)...
         Assert.Equal(ErrorKind.NotFound, refused.Kind);
         Assert.Equal(0, replanned);
+
+        // ...and the retry asks the node, which now holds the bytes, and commits.
+        var calls = h.Gateway.HasCalls;
+        var retried = await h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c), CancellationToken.None).WaitAsync(HangBound);
         Assert.Equal(1, h.Gateway.HasCalls - calls);
         Assert.Equal(1UL, retried.Sequence);
         h.AssertConsistent();
@@ -196,6 +199,41 @@ public sealed class CommitAnswerRecordingTests
         Assert.Equal((1UL, 2UL), (committed.Sequence, again.Sequence));
         Assert.Equal(0, h.Store.PendingPutCount(mallory));
         Assert.Equal(0, h.Gateway.HasCalls - calls);
+        h.AssertConsistent();
+    }
+
+    [Fact]
+    public async Task An_uploaded_mark_written_while_the_nodes_answer_is_not_dropped_by_their_older_not_held()
+    {
+        // Arrange: mallory re-uploads collected content (her event is not trusted: the plan counts it hers on her mark
+        // alone), and the node loses the bytes.
+        using var h = Harness(eventWait: TimeSpan.FromSeconds(2));
+        var (alice, _) = h.Store.AddUser("alice");
+        var (mallory, _) = h.Store.AddUser("mallory");
+        var c = StoreHarness.Chunk(1);
+        await CollectedAsync(h, alice, c);
+        h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, c));
+        h.Stored(mallory, c);
+        h.Gateway.Remove(StoreHarness.NodeA, c.Id);
+
+        // Act: her commit asks the node, which answers "not held"; before the commit records that, her other device's
+        // put of the same bytes lands and its event comes (a second later).
+        h.Gateway.AfterHas = () =>
+        {
+            h.Gateway.AfterHas = null;
+            h.Clock.Advance(TimeSpan.FromSeconds(1));
+            h.Stored(mallory, c);
+            return Task.CompletedTask;
+        };
+        var refused = await Assert.ThrowsAsync<DropboxException>(() => h.Store.CommitAsync(mallory, StoreHarness.Upload("x", 0, c), CancellationToken.None).WaitAsync(HangBound));
+        var replanned = h.Store.PlanUpload(mallory, StoreHarness.Upload("x", 0, c)).Missing.Count;
+
+        // Assert: refused on the answer it had, but the newer mark stands: the next plan asks for nothing, and the
+        // retry finds the bytes on the node and commits.
+        Assert.Equal(ErrorKind.NotFound, refused.Kind);
+        Assert.Equal(0, replanned);
+        var retried = await h.Store.CommitAsync(mallory, StoreHarness.Upload("x", 0, c), CancellationToken.None).WaitAsync(HangBound);
+        Assert.Equal(1UL, retried.Sequence);
         h.AssertConsistent();
     }
 }

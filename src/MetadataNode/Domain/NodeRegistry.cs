@@ -164,11 +164,7 @@ internal sealed class NodeRegistry
                 return null;
             },
             committed: _ => _nodes[entry.Node.NodeId] = entry);
-        AfterSave?.Invoke();
     }
-
-    /// <summary>Tests: runs once <see cref="Save"/> has returned from the write lock.</summary>
-    internal Action? AfterSave { get; set; }
 
     /// <summary>
     /// Starts forgetting a registered node: from the moment this returns (it is published under the write lock) no

@@ -30,6 +30,7 @@ internal sealed class StoreTransactions : IDisposable
     /// <param name="committed">Runs under the write lock once the batch is written (to publish in-memory state that every later writer must see).</param>
     public T Mutate<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync = false, Action<T>? committed = null)
     {
+        T result;
         lock (_writeLock)
         {
             if (ns is { Record.Removed: true })
@@ -41,7 +42,7 @@ internal sealed class StoreTransactions : IDisposable
 
             using var batch = new RecordBatch(_engine);
             var record = ns?.Record.Clone();
-            var result = body(batch, record);
+            result = body(batch, record);
             if (record is not null && !record.Equals(ns!.Record))
             {
                 batch.PutNamespace(record);
@@ -60,9 +61,14 @@ internal sealed class StoreTransactions : IDisposable
             }
 
             committed?.Invoke(result);
-            return result;
         }
+
+        AfterUnlock?.Invoke();
+        return result;
     }
+
+    /// <summary>Tests: runs right after <see cref="Mutate{T}"/> releases the write lock, before it returns to its caller.</summary>
+    internal Action? AfterUnlock { get; set; }
 
     /// <summary>
     /// <see cref="Mutate{T}"/> on the writer thread; completes once the change is durable (group commit, when

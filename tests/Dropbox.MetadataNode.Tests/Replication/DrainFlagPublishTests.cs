@@ -12,12 +12,13 @@ public sealed class DrainFlagPublishTests
     [Fact]
     public void A_node_marked_draining_is_seen_draining_by_the_first_writer_to_take_the_write_lock_after_it()
     {
-        // Arrange: the first writer after the drain's write (under the write lock) reads the registry.
+        // Arrange: the moment the drain's write releases the write lock (before SetDraining returns), a writer reads
+        // the registry under that lock. Published after the lock, the flag would still read false there.
         using var h = new StoreHarness();
         bool? seenDraining = null;
-        h.Store.Nodes.AfterSave = () =>
+        h.Store.Transactions.AfterUnlock = () =>
         {
-            h.Store.Nodes.AfterSave = null;
+            h.Store.Transactions.AfterUnlock = null;
             seenDraining = h.Store.Transactions.Exclusive(() => h.Store.Nodes.TryGet(StoreHarness.NodeA, out var node) && node.Draining);
         };
 

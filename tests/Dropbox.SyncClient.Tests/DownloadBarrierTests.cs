@@ -348,6 +348,56 @@ public sealed class DownloadBarrierTests : IDisposable
     }
 
     [Fact]
+    public async Task A_write_that_lands_as_a_download_takes_its_name_is_not_recorded_as_the_downloaded_bytes_and_the_next_pass_uploads_it()
+    {
+        // The record of a download says what was written and checked (the temp file's size and time, read from its
+        // handle), not what is at the name once it is there: a local write landing around the rename (the seam runs
+        // just before it, the closest a test gets to "right after") must read as a local change at the next pass,
+        // never as the downloaded version, or that edit would sit on this device and never be sent.
+        const string path = "docs/late.txt";
+        using (var a = new TestClient(_dir, "a", _server))
+        {
+            a.Write(path, "the downloaded bytes");
+            for (var i = 0; i < 12; i++)
+            {
+                a.Write(PathOf(i), ContentOf(i));
+            }
+
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        using var b = new TestClient(_dir, "b", _server);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
+        downloader.BeforeRename = staged =>
+        {
+            if (staged.Path == path)
+            {
+                File.AppendAllText(staged.Temp, " and a local edit");
+            }
+
+            return Task.CompletedTask;
+        };
+        var files = new List<(string, long)> { (path, 20) };
+        files.AddRange(Enumerable.Range(0, 12).Select(i => (PathOf(i), (long)ContentOf(i).Length)));
+
+        _ = await new BatchDownloader(b.Context, summary, downloader, 4).DownloadAsync(files, CancellationToken.None);
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal("the downloaded bytes and a local edit", b.Read(path));
+        Assert.Equal(20, b.State.GetFile(path)!.Size);
+
+        var next = await b.SyncAsync();
+
+        Assert.Equal(0, next.Errors);
+        Assert.Equal(1, next.FilesUploaded);
+        using var c = new TestClient(_dir, "c", _server);
+        Assert.Equal(0, (await c.SyncAsync()).Errors);
+        Assert.Equal("the downloaded bytes and a local edit", c.Read(path));
+    }
+
+    [Fact]
     public async Task Two_names_for_one_local_file_in_two_batches_are_checked_and_renamed_one_at_a_time_so_the_second_makes_a_conflicted_copy()
     {
         // Simulated on Linux with a test seam: the same path twice, in two batches (on macOS or Windows, 'a.txt' and

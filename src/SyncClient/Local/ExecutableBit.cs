@@ -62,16 +62,18 @@ internal static class ExecutableBit
                 next |= (mode & UnixFileMode.OtherRead) != 0 ? UnixFileMode.OtherExecute : 0;
             }
 
-            if (next != mode)
+            if (next == mode)
             {
-                if (setMode is null)
-                {
-                    File.SetUnixFileMode(fullPath, next);
-                }
-                else
-                {
-                    setMode(fullPath, next);
-                }
+                return Of(mode); // the mode just read is the read-back: no second look (one stat less per download)
+            }
+
+            if (setMode is null)
+            {
+                File.SetUnixFileMode(fullPath, next);
+            }
+            else
+            {
+                setMode(fullPath, next);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -89,8 +89,7 @@ internal static class SyncPaths
             throw Refused(remotePath, StateDirectoryRule);
         }
 
-        // Walk down from the root: the first missing folder ends the walk (whatever is below it is created here as a
-        // plain folder). The root itself may be a link: the user chose it.
+        // Walk down from the root. The root itself may be a link: the user chose it.
         var current = rootFull;
         var end = 0;
         while (end < remotePath.Length)
@@ -98,22 +97,41 @@ internal static class SyncPaths
             var slash = remotePath.IndexOf('/', end);
             var segmentEnd = slash < 0 ? remotePath.Length : slash;
             current = Path.Combine(current, remotePath[end..segmentEnd]);
-            // One lstat per segment: a link is refused whether or not its target exists.
-            var attributes = new FileInfo(current).Attributes;
-            if ((int)attributes == -1)
-            {
-                break;
-            }
-
-            if ((attributes & FileAttributes.ReparsePoint) != 0)
+            if (IsLink(current, out var missing))
             {
                 throw Refused(remotePath, $"'{Display(remotePath[..segmentEnd])}' is a symbolic link on disk; the client never writes through a link, which could lead outside the sync folder.");
+            }
+
+            if (missing)
+            {
+                break; // whatever is below a missing folder is created here as a plain folder
             }
 
             end = segmentEnd + 1;
         }
 
         return resolved;
+    }
+
+    /// <summary>
+    /// True when <paramref name="path"/> itself (not what it leads to) is a link, whether or not its target exists.
+    /// On Unix one readlink, which answers for links only: a missing path or any other kind of file reads as "not a
+    /// link" and <paramref name="missing"/> stays false, so the walk above looks at every segment (a missing one's
+    /// children are missing too). That is cheaper than the lstat the file's attributes take (with a geteuid for their
+    /// read-only flag): downloads resolve each path twice, and a second device's first pass resolves every file.
+    /// Elsewhere the file's attributes: any reparse point counts, and a missing path ends the walk.
+    /// </summary>
+    private static bool IsLink(string path, out bool missing)
+    {
+        missing = false;
+        if (!OperatingSystem.IsWindows())
+        {
+            return new FileInfo(path).LinkTarget is not null;
+        }
+
+        var attributes = new FileInfo(path).Attributes;
+        missing = (int)attributes == -1;
+        return !missing && (attributes & FileAttributes.ReparsePoint) != 0;
     }
 
     /// <summary>The rule a server path into the client's own state directory breaks.</summary>

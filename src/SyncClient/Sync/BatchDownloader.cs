@@ -289,6 +289,7 @@ internal sealed class BatchDownloader
 
         var alone = new List<(int Index, GetDownloadPlanResponse? Plan)>();
         var wanted = new Dictionary<ChunkId, WantedChunk>();
+        var madeDirectories = new HashSet<string>(StringComparer.Ordinal);
         var failed = new Exception?[paths.Count];
         for (var i = 0; i < paths.Count; i++)
         {
@@ -306,7 +307,7 @@ internal sealed class BatchDownloader
 
             try
             {
-                Plan(i, paths[i], plan, tablesOf[i]!, staged, wanted, alone);
+                Plan(i, paths[i], plan, tablesOf[i]!, staged, wanted, alone, madeDirectories);
             }
             catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
             {
@@ -412,7 +413,7 @@ internal sealed class BatchDownloader
     }
 
     /// <summary>Checks file <paramref name="i"/>'s plan and either notes its chunks as wanted (its temp file created) or sets it aside to go alone.</summary>
-    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone)
+    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone, HashSet<string> madeDirectories)
     {
         if (plan.Entry is null || plan.Entry.Deleted)
         {
@@ -439,7 +440,7 @@ internal sealed class BatchDownloader
         }
 
         var size = plan.Entry.Size;
-        var s = _downloader.Create(path, plan, null, null);
+        var s = _downloader.Create(path, plan, null, null, madeDirectories);
         staged[i] = s;
         ulong received = 0;
         long offset = 0;

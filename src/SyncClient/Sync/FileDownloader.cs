@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
@@ -200,13 +201,29 @@ internal sealed class FileDownloader
     /// A new, empty temp file for <paramref name="path"/> beside its target (the path resolved with
     /// <see cref="SyncContext.WritePath"/>, the plan checked with <see cref="RemoteBounds.CheckPlan"/>, folders created).
     /// </summary>
-    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash)
+    /// <param name="path">Relative path.</param>
+    /// <param name="plan">Its download plan.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    /// <param name="racyBaseHash">See <see cref="DownloadAsync(string, LocalEntry?, byte[]?, CancellationToken)"/>.</param>
+    /// <param name="madeDirectories">
+    /// Folders this caller already created (or found) for earlier temp files, and where this one's is added: a batch of
+    /// files in a few folders then makes each folder once, not once per file (a mkdir and a stat each). Should such a
+    /// folder be removed meanwhile, the temp file's create fails and that file is reported; nothing is written elsewhere.
+    /// </param>
+    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash, HashSet<string>? madeDirectories = null)
     {
         var full = _ctx.WritePath(path);
         _ = RemoteBounds.CheckPlan(path, plan);
         var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var staged = new StagedDownload(path, full, Path.Combine(directory, IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N")), plan, expectedLocal, racyBaseHash);
+        if (madeDirectories is null || !madeDirectories.Contains(directory))
+        {
+            Directory.CreateDirectory(directory);
+            madeDirectories?.Add(directory);
+        }
+
+        // A random name from the process's random generator, not Guid.NewGuid (a read of the kernel's random device per
+        // file); CreateNew refuses a name that exists, so a clash can only fail this one file, never overwrite one.
+        var staged = new StagedDownload(path, full, Path.Combine(directory, IgnoreMatcher.TempPrefix + RandomNumberGenerator.GetHexString(32, lowercase: true)), plan, expectedLocal, racyBaseHash);
         try
         {
             staged.Handle = File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
@@ -220,7 +237,11 @@ internal sealed class FileDownloader
         }
     }
 
-    /// <summary>Gives a fully written temp file the server's modification time (or notes why not).</summary>
+    /// <summary>
+    /// Gives a fully written temp file the server's modification time (or notes why not), then notes the file's size and
+    /// modification time as the file system holds them (<see cref="StagedDownload.Written"/>, read from the open handle):
+    /// what the record of the download says, since those are the bytes that were checked.
+    /// </summary>
     internal void SetTime(StagedDownload staged)
     {
         var entry = staged.Plan.Entry;
@@ -232,6 +253,8 @@ internal sealed class FileDownloader
         {
             _summary.AddNote($"'{SyncPaths.Display(staged.Path)}': the server's modification time ({entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
         }
+
+        staged.Written = new FileStamp(RandomAccess.GetLength(staged.Handle!), File.GetLastWriteTimeUtc(staged.Handle!).Ticks);
     }
 
     /// <summary>
@@ -244,7 +267,11 @@ internal sealed class FileDownloader
         var path = staged.Path;
         var full = staged.Full;
         string? conflictCopy = null;
-        if (Directory.Exists(full))
+
+        // One look at the name serves both checks below (a folder there; the local file as the plan saw it). A link
+        // there counts as a folder when it leads to one, as Directory.Exists would say.
+        var local = new FileInfo(full);
+        if (local.Attributes is var attributes && (int)attributes != -1 && (attributes & FileAttributes.Directory) != 0)
         {
             throw new DropboxException(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
         }
@@ -253,7 +280,7 @@ internal sealed class FileDownloader
         // the bytes came in is refused, the local file stays where it is and the temp file is deleted by the caller.
         // This is check-then-act: a local process racing the rename is out of scope (see the README).
         _ = _ctx.WritePath(path);
-        if (await LocalChangedSincePlanAsync(full, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false))
+        if (await LocalChangedSincePlanAsync(local, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false))
         {
             // Never overwrite a local edit the plan did not see: keep it beside the download.
             conflictCopy = _conflictName(path);
@@ -274,14 +301,14 @@ internal sealed class FileDownloader
 
         File.Move(staged.Temp, full, overwrite: true);
         staged.Placed = true;
-        var info = new FileInfo(full);
+        var written = staged.Written ?? FileStamp.Of(new FileInfo(full));
         var ids = new List<ChunkId>(staged.Chunks.Count);
         foreach (var chunk in staged.Chunks)
         {
             ids.Add(chunk.Id);
         }
 
-        var record = new FileRecord(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable };
+        var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable };
         return new PlacedDownload(record, conflictCopy);
     }
 
@@ -291,26 +318,32 @@ internal sealed class FileDownloader
     /// finds exactly the synced content: a file still too young to prove counts as changed (its bytes are kept as a
     /// conflicted copy rather than overwritten).
     /// </summary>
-    internal async Task<bool> LocalChangedSincePlanAsync(string full, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct)
+    internal Task<bool> LocalChangedSincePlanAsync(string full, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct) =>
+        LocalChangedSincePlanAsync(new FileInfo(full), expected, racyBaseHash, ct);
+
+    /// <summary>As above, for the local file <paramref name="info"/> describes (as it was when it was made).</summary>
+    internal async Task<bool> LocalChangedSincePlanAsync(FileInfo info, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct)
     {
-        if (LocalChangedSincePlan(full, expected))
+        if (LocalChangedSincePlan(info, expected))
         {
             return true;
         }
 
-        if (racyBaseHash is null || expected is null || !File.Exists(full))
+        if (racyBaseHash is null || expected is null || !info.Exists)
         {
             return false;
         }
 
-        var now = await new FileHasher(_ctx.Chunker, _ctx.Time, _ctx.Options.StableAge).TryHashAsync(full, ct).ConfigureAwait(false);
+        var now = await new FileHasher(_ctx.Chunker, _ctx.Time, _ctx.Options.StableAge).TryHashAsync(info.FullName, ct).ConfigureAwait(false);
         return now is null || now.Racy || FileStamp.Of(now) != FileStamp.Of(expected) || !now.ContentHash.AsSpan().SequenceEqual(racyBaseHash);
     }
 
     /// <summary>True when the local file is not what the plan saw (created, edited; a vanished file is fine to replace).</summary>
-    internal static bool LocalChangedSincePlan(string full, LocalEntry? expected)
+    internal static bool LocalChangedSincePlan(string full, LocalEntry? expected) => LocalChangedSincePlan(new FileInfo(full), expected);
+
+    /// <summary>As above, for the local file <paramref name="info"/> describes.</summary>
+    internal static bool LocalChangedSincePlan(FileInfo info, LocalEntry? expected)
     {
-        var info = new FileInfo(full);
         if (!info.Exists)
         {
             return false;

@@ -45,6 +45,13 @@ internal sealed class StagedDownload : IDisposable
     /// <summary>The temp file, open for writing until the barrier has made it durable.</summary>
     public SafeFileHandle? Handle { get; set; }
 
+    /// <summary>
+    /// The temp file's size and modification time once fully written and given the server's time (read from its handle),
+    /// recorded after the rename: a rename keeps both, and a local write right after the rename then shows as a change
+    /// rather than being taken for the downloaded bytes.
+    /// </summary>
+    public FileStamp? Written { get; set; }
+
     /// <summary>True once the temp file was renamed to <see cref="Full"/>.</summary>
     public bool Placed { get; set; }
 

@@ -254,7 +254,8 @@ internal sealed class FileDownloader
             _summary.AddNote($"'{SyncPaths.Display(staged.Path)}': the server's modification time ({entry.MtimeUnixMs} ms since 1970) is out of range; the file keeps the time it was downloaded");
         }
 
-        staged.Written = new FileStamp(RandomAccess.GetLength(staged.Handle!), File.GetLastWriteTimeUtc(staged.Handle!).Ticks);
+        // The size is the plan's: every caller checked that its chunks, all written, add up to exactly that.
+        staged.Written = new FileStamp(checked((long)entry.Size), File.GetLastWriteTimeUtc(staged.Handle!).Ticks);
     }
 
     /// <summary>
@@ -299,7 +300,7 @@ internal sealed class FileDownloader
             await beforeRename(staged).ConfigureAwait(false);
         }
 
-        File.Move(staged.Temp, full, overwrite: true);
+        FileRename.Replace(staged.Temp, full);
         staged.Placed = true;
         var written = staged.Written ?? FileStamp.Of(new FileInfo(full));
         var ids = new List<ChunkId>(staged.Chunks.Count);

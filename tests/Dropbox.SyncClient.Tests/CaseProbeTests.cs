@@ -13,7 +13,7 @@ public sealed class CaseProbeTests : IDisposable
     [Fact]
     public void The_probe_file_is_named_as_a_temp_file_the_scan_sweeps_when_left_behind()
     {
-        Assert.True(LocalScanner.IsOwnTempFile(ProbeFile.TempName()));
+        Assert.True(TempName.IsOwn(TempName.New()));
     }
 
     [Fact]

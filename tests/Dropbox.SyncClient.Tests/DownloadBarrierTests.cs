@@ -54,14 +54,40 @@ public sealed class DownloadBarrierTests : IDisposable
         Assert.Equal(FileCount, summary.FilesDownloaded);
         // One batch: all bytes synced while no file had its name yet, then the folders synced while none was recorded.
         Assert.Equal(
-            [$"files (40 handles): 0 in place, {FileCount} temp, 0 recorded", $"directories (4): {FileCount} in place, 0 temp, 0 recorded"],
+            [$"files (40 handles): 0 in place, {FileCount} temp, 0 recorded", $"directories (5): {FileCount} in place, 0 temp, 0 recorded"],
             recorder.Events);
+
+        // The four new folders' own entries, and the sync folder's that holds theirs.
+        Assert.Equal(new[] { b.Folder }.Concat(Enumerable.Range(0, 4).Select(i => b.PathOf($"d{i}"))).Order(StringComparer.Ordinal), recorder.DirectoriesSynced.Order(StringComparer.Ordinal));
         for (var i = 0; i < FileCount; i++)
         {
             Assert.Equal(ContentOf(i), b.Read(PathOf(i)));
         }
 
         Assert.Equal(FileCount, b.State.CountFiles());
+    }
+
+    [Fact]
+    public async Task A_file_downloaded_alone_into_new_folders_has_each_new_folder_s_entry_synced_in_its_parent_before_it_is_recorded()
+    {
+        const string path = "n1/n2/n3/alone.txt";
+        using (var a = new TestClient(_dir, "a", _server))
+        {
+            a.Write(path, "one file in three new folders");
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        var recorder = new RecordingBarrier();
+        using var b = new TestClient(_dir, "b", _server, barrier: recorder);
+        recorder.Observe = phase => $"{phase}: {b.State.CountFiles()} recorded";
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, p => p + ".conflict");
+
+        Assert.True((await downloader.DownloadAsync(path, null, CancellationToken.None)).Placed);
+
+        Assert.Equal(["files (1 handles): 0 recorded", "directories (4): 0 recorded"], recorder.Events);
+        Assert.Equal(new[] { b.Folder, b.PathOf("n1"), b.PathOf("n1/n2"), b.PathOf("n1/n2/n3") }.Order(StringComparer.Ordinal), recorder.DirectoriesSynced.Order(StringComparer.Ordinal));
+        Assert.Equal(1, b.State.CountFiles());
     }
 
     [Fact]
@@ -347,9 +373,13 @@ public sealed class DownloadBarrierTests : IDisposable
             barrier.AtFlush[0].Flushing.Concat(barrier.AtFlush[1].Flushing).Order(StringComparer.Ordinal));
     }
 
-    [Fact]
-    public async Task A_write_that_lands_as_a_download_takes_its_name_is_not_recorded_as_the_downloaded_bytes_and_the_next_pass_uploads_it()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_write_that_lands_as_a_download_takes_its_name_is_not_recorded_as_the_downloaded_bytes_and_the_next_pass_uploads_it(bool batch)
     {
+        // Both ways a file comes down (a batch of small files; one file alone, as a large or many-chunk one does) share
+        // SetTime and PlaceAsync.
         // The record of a download says what was written and checked (the temp file's size and time, read from its
         // handle), not what is at the name once it is there: a local write landing around the rename (the seam runs
         // just before it, the closest a test gets to "right after") must read as a local change at the next pass,
@@ -379,10 +409,16 @@ public sealed class DownloadBarrierTests : IDisposable
 
             return Task.CompletedTask;
         };
-        var files = new List<(string, long)> { (path, 20) };
-        files.AddRange(Enumerable.Range(0, 12).Select(i => (PathOf(i), (long)ContentOf(i).Length)));
-
-        _ = await new BatchDownloader(b.Context, summary, downloader, 4).DownloadAsync(files, CancellationToken.None);
+        if (batch)
+        {
+            var files = new List<(string, long)> { (path, 20) };
+            files.AddRange(Enumerable.Range(0, 12).Select(i => (PathOf(i), (long)ContentOf(i).Length)));
+            _ = await new BatchDownloader(b.Context, summary, downloader, 4).DownloadAsync(files, CancellationToken.None);
+        }
+        else
+        {
+            Assert.True((await downloader.DownloadAsync(path, null, CancellationToken.None)).Placed);
+        }
 
         Assert.Equal(0, summary.Errors);
         Assert.Equal("the downloaded bytes and a local edit", b.Read(path));
@@ -586,9 +622,16 @@ public sealed class DownloadBarrierTests : IDisposable
             DurabilityBarrier.Default.FlushFiles(folder, files);
         }
 
+        public List<string> DirectoriesSynced { get; } = [];
+
         public void FlushDirectories(IReadOnlyCollection<string> directories)
         {
             Note($"directories ({directories.Count})");
+            lock (Events)
+            {
+                DirectoriesSynced.AddRange(directories);
+            }
+
             if (FailDirectories)
             {
                 throw new IOException("simulated: the disk refused the directory sync");

@@ -17,7 +17,7 @@ public static class AtomicFile
         }
 
         PrivateFile.Restrict(temp);
-        File.Move(temp, path, overwrite: true);
+        FileRename.Replace(temp, path);
         DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 

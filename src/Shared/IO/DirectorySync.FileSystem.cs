@@ -28,16 +28,9 @@ public static partial class DirectorySync
 
         try
         {
-            int result;
-            do
+            if (Errno.Retry(() => SyncFs(fd)) is var errno and not 0)
             {
-                result = SyncFs(fd);
-            }
-            while (result != 0 && Marshal.GetLastPInvokeError() == Interrupted);
-
-            if (result != 0)
-            {
-                throw Failure("syncfs", directory);
+                throw Failure("syncfs", directory, errno);
             }
 
             return true;
@@ -83,16 +76,9 @@ public static partial class DirectorySync
         try
         {
             var fd = (int)mark.DangerousGetHandle();
-            int result;
-            do
+            if (Errno.Retry(() => SyncFs(fd)) is var errno and not 0)
             {
-                result = SyncFs(fd);
-            }
-            while (result != 0 && Marshal.GetLastPInvokeError() == Interrupted);
-
-            if (result != 0)
-            {
-                throw Failure("syncfs", directory);
+                throw Failure("syncfs", directory, errno);
             }
         }
         finally

@@ -11,7 +11,6 @@ namespace Dropbox.Shared.IO;
 public static partial class DirectorySync
 {
     private const int ReadOnly = 0;
-    private const int Interrupted = 4;
 
     /// <summary>
     /// Makes the directory's entries durable. Throws <see cref="IOException"/> (with the errno) if the directory
@@ -33,16 +32,9 @@ public static partial class DirectorySync
 
         try
         {
-            int result;
-            do
+            if (Errno.Retry(() => Fsync(fd)) is var errno and not 0)
             {
-                result = Fsync(fd);
-            }
-            while (result != 0 && Marshal.GetLastPInvokeError() == Interrupted);
-
-            if (result != 0)
-            {
-                throw Failure("fsync", directory);
+                throw Failure("fsync", directory, errno);
             }
         }
         finally
@@ -103,11 +95,10 @@ public static partial class DirectorySync
         return ReadOnly;
     }
 
-    private static IOException Failure(string call, string directory)
-    {
-        var errno = Marshal.GetLastPInvokeError();
-        return new IOException($"Could not make the entries of directory '{directory}' durable: {call} failed with errno {errno} ({Marshal.GetPInvokeErrorMessage(errno)}).", errno);
-    }
+    private static IOException Failure(string call, string directory) => Failure(call, directory, Marshal.GetLastPInvokeError());
+
+    private static IOException Failure(string call, string directory, int errno) =>
+        new($"Could not make the entries of directory '{directory}' durable: {call} failed: {Errno.Describe(errno)}.", errno);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);

@@ -27,7 +27,7 @@ internal sealed class LocalScanner
     /// <param name="ignore">Rules in force before any <c>.dropboxignore</c> is read (normally <see cref="IgnoreMatcher.BuiltIn"/>).</param>
     /// <param name="excludedFullPath">A directory never scanned (the state directory, if it lives inside the folder).</param>
     /// <param name="staleTempCutoffTicks">
-    /// When set (UTC ticks, the start of the pass), download temp files of our own naming (<see cref="IsOwnTempFile"/>)
+    /// When set (UTC ticks, the start of the pass), download temp files of our own naming (<see cref="TempName.IsOwn"/>)
     /// last written before it are deleted as they are met: leftovers of a download killed mid-way (no pass runs beside
     /// this one: the pass lock), which nothing else would ever remove.
     /// </param>
@@ -126,7 +126,7 @@ internal sealed class LocalScanner
                 var name = Normalize(child.Name);
                 var relative = relativeDir.Length == 0 ? name : string.Concat(relativeDir, "/", name);
                 var isDirectory = child.IsDirectory;
-                if (_staleTempCutoffTicks is { } cutoff && !isDirectory && !child.IsLink && child.MtimeTicks < cutoff && IsOwnTempFile(child.Name))
+                if (_staleTempCutoffTicks is { } cutoff && !isDirectory && !child.IsLink && child.MtimeTicks < cutoff && TempName.IsOwn(child.Name))
                 {
                     RemoveStaleTemp(Path.Combine(dirFull, child.Name), relative, snapshot);
                     continue;
@@ -193,12 +193,6 @@ internal sealed class LocalScanner
 
         return snapshot;
     }
-
-    /// <summary>True for a name a download's temp file gets: <see cref="IgnoreMatcher.TempPrefix"/> then 32 lowercase hex digits.</summary>
-    internal static bool IsOwnTempFile(string name) =>
-        name.Length == IgnoreMatcher.TempPrefix.Length + 32
-        && name.StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal)
-        && name.AsSpan(IgnoreMatcher.TempPrefix.Length).IndexOfAnyExcept("0123456789abcdef") < 0;
 
     private static void RemoveStaleTemp(string fullPath, string relative, LocalSnapshot snapshot)
     {

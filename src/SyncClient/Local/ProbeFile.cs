@@ -3,7 +3,7 @@ namespace Dropbox.SyncClient.Local;
 /// <summary>
 /// A question put to a folder's file system through a temp file made for it: created empty, handed to the check, then
 /// deleted. Named as a download's temp file (the prefix and 32 hex digits), so every scan ignores it and one left behind
-/// (a kill between create and delete) is swept as a stale temp file (LocalScanner.IsOwnTempFile).
+/// (a kill between create and delete) is swept as a stale temp file (<see cref="TempName"/>).
 /// </summary>
 internal static class ProbeFile
 {
@@ -13,7 +13,7 @@ internal static class ProbeFile
     /// </summary>
     public static bool? Ask(string folder, Func<string, bool> check)
     {
-        var probe = Path.Combine(folder, TempName());
+        var probe = Path.Combine(folder, TempName.New());
         try
         {
             new FileStream(probe, FileMode.CreateNew, FileAccess.Write).Dispose();
@@ -35,7 +35,4 @@ internal static class ProbeFile
             }
         }
     }
-
-    /// <summary>A probe file's name: the download temp-file prefix and 32 hex digits.</summary>
-    internal static string TempName() => IgnoreMatcher.TempPrefix + Guid.NewGuid().ToString("N");
 }

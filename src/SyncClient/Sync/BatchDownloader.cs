@@ -236,7 +236,8 @@ internal sealed class BatchDownloader
             // Each folder once, for all the renames into it; then the db, in one transaction.
             try
             {
-                var directories = placed.Select(p => p.Staged.Directory).Distinct(StringComparer.Ordinal).ToList();
+                // With the folders that hold new folders' entries: a recorded file never vanishes with its new folder.
+                var directories = placed.SelectMany(p => p.Staged.NewFolderParents is { } parents ? parents.Prepend(p.Staged.Directory) : [p.Staged.Directory]).Distinct(StringComparer.Ordinal).ToList();
                 await OffPoolAsync(() => _ctx.Barrier.FlushDirectories(directories)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -289,7 +290,7 @@ internal sealed class BatchDownloader
 
         var alone = new List<(int Index, GetDownloadPlanResponse? Plan)>();
         var wanted = new Dictionary<ChunkId, WantedChunk>();
-        var madeDirectories = new HashSet<string>(StringComparer.Ordinal);
+        var madeDirectories = new Dictionary<string, IReadOnlyList<string>?>(StringComparer.Ordinal);
         var failed = new Exception?[paths.Count];
         for (var i = 0; i < paths.Count; i++)
         {
@@ -413,7 +414,7 @@ internal sealed class BatchDownloader
     }
 
     /// <summary>Checks file <paramref name="i"/>'s plan and either notes its chunks as wanted (its temp file created) or sets it aside to go alone.</summary>
-    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone, HashSet<string> madeDirectories)
+    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone, Dictionary<string, IReadOnlyList<string>?> madeDirectories)
     {
         if (plan.Entry is null || plan.Entry.Deleted)
         {

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
@@ -98,7 +97,7 @@ internal sealed class FileDownloader
         _ctx.Barrier.FlushFiles(_ctx.Folder, [staged.Handle!]);
         staged.Close();
         var placed = await PlaceAsync(staged, ct).ConfigureAwait(false);
-        _ctx.Barrier.FlushDirectories([staged.Directory]);
+        _ctx.Barrier.FlushDirectories([staged.Directory, .. staged.NewFolderParents ?? []]);
         _ctx.Db.RecordFile(placed.Record, staged.Chunks);
         _summary.AddFileDownloaded();
         return new DownloadResult(true, placed.ConflictCopy);
@@ -206,24 +205,23 @@ internal sealed class FileDownloader
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     /// <param name="racyBaseHash">See <see cref="DownloadAsync(string, LocalEntry?, byte[]?, CancellationToken)"/>.</param>
     /// <param name="madeDirectories">
-    /// Folders this caller already created (or found) for earlier temp files, and where this one's is added: a batch of
-    /// files in a few folders then makes each folder once, not once per file (a mkdir and a stat each). Should such a
+    /// Folders this caller already created (or found) for earlier temp files, each with the folders holding new folders'
+    /// entries made for it (<see cref="StagedDownload.NewFolderParents"/>, given to every file in it), and where this
+    /// one's is added: a batch of files in a few folders then makes each folder once, not once per file. Should such a
     /// folder be removed meanwhile, the temp file's create fails and that file is reported; nothing is written elsewhere.
     /// </param>
-    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash, HashSet<string>? madeDirectories = null)
+    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash, Dictionary<string, IReadOnlyList<string>?>? madeDirectories = null)
     {
         var full = _ctx.WritePath(path);
         _ = RemoteBounds.CheckPlan(path, plan);
         var directory = Path.GetDirectoryName(full)!;
-        if (madeDirectories is null || !madeDirectories.Contains(directory))
+        if (madeDirectories is null || !madeDirectories.TryGetValue(directory, out var newFolderParents))
         {
-            Directory.CreateDirectory(directory);
-            madeDirectories?.Add(directory);
+            newFolderParents = MakeFolders(directory);
+            madeDirectories?.Add(directory, newFolderParents);
         }
 
-        // A random name from the process's random generator, not Guid.NewGuid (a read of the kernel's random device per
-        // file); CreateNew refuses a name that exists, so a clash can only fail this one file, never overwrite one.
-        var staged = new StagedDownload(path, full, Path.Combine(directory, IgnoreMatcher.TempPrefix + RandomNumberGenerator.GetHexString(32, lowercase: true)), plan, expectedLocal, racyBaseHash);
+        var staged = new StagedDownload(path, full, Path.Combine(directory, TempName.New()), plan, expectedLocal, racyBaseHash) { NewFolderParents = newFolderParents };
         try
         {
             staged.Handle = File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
@@ -235,6 +233,34 @@ internal sealed class FileDownloader
         {
             staged?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> and any missing folder above it; returns the folders holding the new ones'
+    /// entries (null when none was made): they are synced with the download's own folder, before it is recorded, so a
+    /// power cut cannot take a recorded file away with its new folder (ext4 and xfs order this by their journal, POSIX
+    /// does not). An existing folder costs one stat, as Directory.CreateDirectory's own look.
+    /// </summary>
+    private static List<string>? MakeFolders(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            return null;
+        }
+
+        // Up to the first folder that exists (the sync folder at the latest, which the caller's path lies under).
+        var parents = new List<string>();
+        for (var missing = directory; Path.GetDirectoryName(missing) is { } parent; missing = parent)
+        {
+            parents.Add(parent);
+            if (Directory.Exists(parent))
+            {
+                break;
+            }
+        }
+
+        Directory.CreateDirectory(directory);
+        return parents;
     }
 
     /// <summary>
@@ -259,35 +285,41 @@ internal sealed class FileDownloader
     }
 
     /// <summary>
-    /// The second half of a download, once the barrier made the temp file durable: the final checks (no folder at the
-    /// name, no link on the way, the local file as the plan saw it, else it is kept as a conflicted copy), then the
-    /// rename into place. The caller makes the folder's entry durable, then records <see cref="PlacedDownload.Record"/>.
+    /// The second half of a download, once the barrier made the temp file durable: the final checks (no link on the way,
+    /// no folder at the name, the local file as the plan saw it, else it is kept as a conflicted copy), then the rename
+    /// into place. The caller makes the folder's entry durable, then records <see cref="PlacedDownload.Record"/>.
     /// </summary>
+    /// <remarks>
+    /// The rename itself never replaces what the checks did not see (Linux): where the plan expected nothing, it fails if
+    /// anything appeared at the name (<see cref="FileRename.MoveNew"/>), which is then kept as a conflicted copy; where
+    /// the plan expected a file, it exchanges the two (<see cref="FileRename.Exchange"/>) and looks at the file it
+    /// displaced, kept as a conflicted copy unless it is still the one the plan saw. Where renameat2 is not available,
+    /// the checks alone stand: a local write between them and the rename is then overwritten (see the README).
+    /// </remarks>
     public async Task<PlacedDownload> PlaceAsync(StagedDownload staged, CancellationToken ct)
     {
         var path = staged.Path;
         var full = staged.Full;
-        string? conflictCopy = null;
-
-        // One look at the name serves both checks below (a folder there; the local file as the plan saw it). A link
-        // there counts as a folder when it leads to one, as Directory.Exists would say.
-        var local = new FileInfo(full);
-        if (local.Attributes is var attributes && (int)attributes != -1 && (attributes & FileAttributes.Directory) != 0)
-        {
-            throw new DropboxException(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
-        }
 
         // Checked again before anything is moved: a folder on the way (or the name itself) that became a link while
         // the bytes came in is refused, the local file stays where it is and the temp file is deleted by the caller.
-        // This is check-then-act: a local process racing the rename is out of scope (see the README).
         _ = _ctx.WritePath(path);
-        if (await LocalChangedSincePlanAsync(local, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false))
+
+        // Where the plan expected nothing, the rename is the check (no look at the name first: a batch's files are new).
+        var local = staged.ExpectedLocal is null && OperatingSystem.IsLinux() ? null : new FileInfo(full);
+        string? conflictCopy = null;
+        if (local is not null)
         {
-            // Never overwrite a local edit the plan did not see: keep it beside the download.
-            conflictCopy = _conflictName(path);
-            File.Move(full, _ctx.WritePath(conflictCopy));
-            _summary.AddConflict();
-            _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
+            if (IsFolder(local))
+            {
+                throw FolderHere(path);
+            }
+
+            if (await LocalChangedSincePlanAsync(local, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false))
+            {
+                // Never overwrite a local edit the plan did not see: keep it beside the download.
+                conflictCopy = KeepAsConflict(path, full);
+            }
         }
 
         // The version's executable bit, before the rename: the file appears with its mode, never without it for a moment.
@@ -300,9 +332,13 @@ internal sealed class FileDownloader
             await beforeRename(staged).ConfigureAwait(false);
         }
 
-        FileRename.Replace(staged.Temp, full);
-        staged.Placed = true;
-        var written = staged.Written ?? FileStamp.Of(new FileInfo(full));
+        // Replace only a file the checks above found as the plan saw it; else the name is expected empty.
+        var expectFile = local is not null && conflictCopy is null && local.Exists;
+        conflictCopy = expectFile
+            ? await ExchangeIntoPlaceAsync(staged, ct).ConfigureAwait(false)
+            : MoveIntoPlace(staged, local is not null) ?? conflictCopy;
+
+        var written = staged.Written ?? throw new InvalidOperationException($"'{path}' was placed before SetTime noted its size and time: the record would describe whatever is at the name now.");
         var ids = new List<ChunkId>(staged.Chunks.Count);
         foreach (var chunk in staged.Chunks)
         {
@@ -312,6 +348,149 @@ internal sealed class FileDownloader
         var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable };
         return new PlacedDownload(record, conflictCopy);
     }
+
+    /// <summary>
+    /// Renames the temp file to a name expected empty; whatever appeared there meanwhile is kept as a conflicted copy
+    /// (returned) and the rename tried once more. Where the one-step rename is not available: the check as before
+    /// (unless <paramref name="checkedJustNow"/>), then a plain rename.
+    /// </summary>
+    private string? MoveIntoPlace(StagedDownload staged, bool checkedJustNow)
+    {
+        string? conflictCopy = null;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            switch (FileRename.MoveNew(staged.Temp, staged.Full))
+            {
+                case RenameOutcome.Done:
+                    staged.Placed = true;
+                    return conflictCopy;
+                case RenameOutcome.NotSupported:
+                    if (!checkedJustNow)
+                    {
+                        var local = new FileInfo(staged.Full);
+                        if (IsFolder(local))
+                        {
+                            throw FolderHere(staged.Path);
+                        }
+
+                        if (LocalChangedSincePlan(local, staged.ExpectedLocal))
+                        {
+                            conflictCopy = KeepAsConflict(staged.Path, staged.Full);
+                        }
+                    }
+
+                    FileRename.Replace(staged.Temp, staged.Full);
+                    staged.Placed = true;
+                    return conflictCopy;
+                case RenameOutcome.DestinationExists when conflictCopy is null:
+                    // Made (or changed into something) since the plan: the user's, kept beside the download.
+                    if (IsFolder(new FileInfo(staged.Full)))
+                    {
+                        throw FolderHere(staged.Path);
+                    }
+
+                    conflictCopy = KeepAsConflict(staged.Path, staged.Full);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        // Something appeared at the name again, right after the first was moved aside: left alone, the download not placed.
+        throw new DropboxException(ErrorKind.Conflict, $"'{staged.Path}' keeps changing here; the download is left for the next pass and your version kept as '{conflictCopy}'.");
+    }
+
+    /// <summary>
+    /// Exchanges the temp file with the local file the checks found as the plan saw it, then looks at the file displaced
+    /// (now under the temp name): unchanged, it is deleted; changed since the checks, it is kept as a conflicted copy
+    /// (returned); a folder, the exchange is undone and refused. Never deletes a byte the checks did not see.
+    /// </summary>
+    private async Task<string?> ExchangeIntoPlaceAsync(StagedDownload staged, CancellationToken ct)
+    {
+        switch (FileRename.Exchange(staged.Temp, staged.Full))
+        {
+            case RenameOutcome.NotSupported:
+                FileRename.Replace(staged.Temp, staged.Full); // checked just now, as before renameat2
+                staged.Placed = true;
+                return null;
+            case RenameOutcome.DestinationMissing:
+                return MoveIntoPlace(staged, checkedJustNow: true); // removed meanwhile: the name is expected empty
+            default:
+                break;
+        }
+
+        // From here the temp name holds what was at the name: never deleted by the caller's clean-up.
+        staged.Placed = true;
+        var displaced = new FileInfo(staged.Temp);
+        if (IsFolder(displaced))
+        {
+            Unexchange(staged);
+            throw FolderHere(staged.Path);
+        }
+
+        bool changed;
+        try
+        {
+            changed = await LocalChangedSincePlanAsync(displaced, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false) || !displaced.Exists;
+        }
+        catch (OperationCanceledException)
+        {
+            changed = true; // not known unchanged: kept
+        }
+
+        if (!changed)
+        {
+            try
+            {
+                File.Delete(staged.Temp); // the synced version the plan replaces
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left under a temp name: the next pass's scan sweeps it (it is the synced version, in the db's chunks).
+            }
+
+            return null;
+        }
+
+        try
+        {
+            return KeepAsConflict(staged.Path, staged.Temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Could not be moved aside: put it back at its name, the download not placed (its temp file deleted).
+            Unexchange(staged);
+            throw;
+        }
+    }
+
+    /// <summary>Undoes <see cref="ExchangeIntoPlaceAsync"/>'s exchange: the displaced file back at its name, the download under the temp name.</summary>
+    private static void Unexchange(StagedDownload staged)
+    {
+        if (FileRename.Exchange(staged.Temp, staged.Full) != RenameOutcome.Done)
+        {
+            throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{staged.Temp}'; move it back by hand.");
+        }
+
+        staged.Placed = false;
+    }
+
+    /// <summary>Moves the user's file at <paramref name="full"/> to a new conflicted-copy name and says so; returns that name.</summary>
+    private string KeepAsConflict(string path, string full)
+    {
+        var conflictCopy = _conflictName(path);
+        File.Move(full, _ctx.WritePath(conflictCopy));
+        _summary.AddConflict();
+        _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
+        return conflictCopy;
+    }
+
+    /// <summary>A folder at the name (a link counts when it leads to one, as Directory.Exists would say).</summary>
+    private static bool IsFolder(FileInfo local) =>
+        local.Attributes is var attributes && (int)attributes != -1 && (attributes & FileAttributes.Directory) != 0;
+
+    private static DropboxException FolderHere(string path) =>
+        new(ErrorKind.Conflict, $"'{path}' is a folder here and a file remotely; rename one of them.");
 
     /// <summary>
     /// <see cref="LocalChangedSincePlan"/>, and for a file the plan took as unchanged on a racy read

@@ -42,6 +42,12 @@ internal sealed class StagedDownload : IDisposable
 
     public byte[]? RacyBaseHash { get; }
 
+    /// <summary>
+    /// The folders that hold the entries of folders made for this file (<see cref="Directory"/> and any missing above
+    /// it), null when none was made: synced with <see cref="Directory"/> before the file is recorded.
+    /// </summary>
+    public IReadOnlyList<string>? NewFolderParents { get; init; }
+
     /// <summary>The temp file, open for writing until the barrier has made it durable.</summary>
     public SafeFileHandle? Handle { get; set; }
 
@@ -52,7 +58,10 @@ internal sealed class StagedDownload : IDisposable
     /// </summary>
     public FileStamp? Written { get; set; }
 
-    /// <summary>True once the temp file was renamed to <see cref="Full"/>.</summary>
+    /// <summary>
+    /// True once the temp file was renamed to <see cref="Full"/> (or exchanged with what was there): its name is then
+    /// never deleted by <see cref="Dispose"/>.
+    /// </summary>
     public bool Placed { get; set; }
 
     /// <summary>Closes the temp file (after its barrier).</summary>

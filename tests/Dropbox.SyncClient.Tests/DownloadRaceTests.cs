@@ -1,0 +1,177 @@
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// A local file that appears or changes at a download's name after its last check and before its rename: the rename
+/// never replaces it (Linux: renameat2), so the user's bytes are kept as a conflicted copy beside the download.
+/// </summary>
+public sealed class DownloadRaceTests : IDisposable
+{
+    private const string UserBytes = "the user's new bytes";
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    public enum Way
+    {
+        /// <summary>A new file in a batch of small files (the plan expects nothing at the name).</summary>
+        BatchNew,
+
+        /// <summary>A new file downloaded alone (large or many-chunk files).</summary>
+        AloneNew,
+
+        /// <summary>A new version of a synced file, downloaded alone (the plan expects the synced file at the name).</summary>
+        AloneReplacing,
+
+        /// <summary>As <see cref="AloneReplacing"/>, the user's edit made in place (same file, not a new one at the name).</summary>
+        AloneReplacingEditedInPlace,
+    }
+
+    [Theory]
+    [InlineData(Way.BatchNew)]
+    [InlineData(Way.AloneNew)]
+    [InlineData(Way.AloneReplacing)]
+    [InlineData(Way.AloneReplacingEditedInPlace)]
+    public async Task A_file_written_at_the_name_between_the_last_check_and_the_rename_is_kept_as_a_conflicted_copy(Way way)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // elsewhere the check alone stands (no renameat2)
+        }
+
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        LocalEntry? expected = null;
+        if (way is Way.AloneReplacing or Way.AloneReplacingEditedInPlace)
+        {
+            a.Write(path, "the synced bytes");
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+            var synced = new FileInfo(b.PathOf(path));
+            expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks);
+        }
+
+        a.Write(path, "the downloaded bytes");
+        for (var i = 0; i < 6; i++)
+        {
+            a.Write($"docs/other{i}.txt", $"other file {i}");
+        }
+
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
+        downloader.BeforeRename = staged =>
+        {
+            if (staged.Path == path)
+            {
+                if (way == Way.AloneReplacingEditedInPlace)
+                {
+                    using var same = new FileStream(staged.Full, FileMode.Open, FileAccess.Write);
+                    same.SetLength(0);
+                    same.Write(System.Text.Encoding.UTF8.GetBytes(UserBytes));
+                }
+                else
+                {
+                    // A new file at the name, as an editor's save-by-rename or a copy leaves it.
+                    var theirs = staged.Full + ".editor-save";
+                    File.WriteAllText(theirs, UserBytes);
+                    File.Move(theirs, staged.Full, overwrite: true);
+                }
+            }
+
+            return Task.CompletedTask;
+        };
+
+        string? copy;
+        if (way == Way.BatchNew)
+        {
+            var files = new List<(string, long)> { (path, 20) };
+            files.AddRange(Enumerable.Range(0, 6).Select(i => ($"docs/other{i}.txt", 12L)));
+            var copies = await new BatchDownloader(b.Context, summary, downloader, 4).DownloadAsync(files, CancellationToken.None);
+            copy = Assert.Single(copies);
+        }
+        else
+        {
+            var result = await downloader.DownloadAsync(path, expected, CancellationToken.None);
+            Assert.True(result.Placed);
+            copy = result.ConflictCopy;
+        }
+
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(1, summary.Conflicts);
+        Assert.Equal(path + ".conflict", copy);
+        Assert.Equal(UserBytes, b.Read(path + ".conflict"));
+        Assert.Equal("the downloaded bytes", b.Read(path));
+        Assert.Equal(20, b.State.GetFile(path)!.Size);
+        Assert.Empty(Directory.GetFiles(b.Folder, IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_new_version_replacing_an_unchanged_synced_file_leaves_no_conflicted_copy_and_no_temp_file()
+    {
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write(path, "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var synced = new FileInfo(b.PathOf(path));
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks);
+        a.Write(path, "the downloaded bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
+
+        var result = await downloader.DownloadAsync(path, expected, CancellationToken.None);
+
+        Assert.True(result.Placed);
+        Assert.Null(result.ConflictCopy);
+        Assert.Equal(0, summary.Conflicts);
+        Assert.Equal("the downloaded bytes", b.Read(path));
+        Assert.Equal(["x.txt"], Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task A_folder_made_at_the_name_of_a_file_being_replaced_is_put_back_and_the_download_refused()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write(path, "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var synced = new FileInfo(b.PathOf(path));
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks);
+        a.Write(path, "the downloaded bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
+        downloader.BeforeRename = staged =>
+        {
+            File.Delete(staged.Full);
+            Directory.CreateDirectory(staged.Full);
+            File.WriteAllText(Path.Combine(staged.Full, "inside.txt"), UserBytes);
+            return Task.CompletedTask;
+        };
+
+        var e = await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
+
+        Assert.Contains("is a folder here and a file remotely", e.Message, StringComparison.Ordinal);
+        Assert.Equal(UserBytes, b.Read("docs/x.txt/inside.txt"));
+        Assert.Equal(["x.txt"], Directory.GetFileSystemEntries(b.PathOf("docs")).Select(Path.GetFileName));
+    }
+}

@@ -114,6 +114,24 @@ public sealed class DownloadRaceTests : IDisposable
     }
 
     [Fact]
+    public async Task Placing_a_download_whose_size_and_time_were_never_noted_is_refused_not_recorded_from_whatever_is_at_the_name()
+    {
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write(path, "the downloaded bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, p => p + ".conflict");
+        var plan = await downloader.PlanAsync(path, CancellationToken.None);
+        using var staged = downloader.Create(path, plan!, null, null);
+        staged.Close(); // a caller that forgot SetTime
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => downloader.PlaceAsync(staged, CancellationToken.None));
+        Assert.False(File.Exists(b.PathOf(path)));
+    }
+
+    [Fact]
     public async Task A_new_version_replacing_an_unchanged_synced_file_leaves_no_conflicted_copy_and_no_temp_file()
     {
         const string path = "docs/x.txt";

@@ -301,6 +301,10 @@ internal sealed class FileDownloader
         var path = staged.Path;
         var full = staged.Full;
 
+        // The record says what was written and checked, never what is at the name once it is there (a local write may
+        // land there at once): a caller that skipped SetTime is a bug, refused before anything is moved.
+        var written = staged.Written ?? throw new InvalidOperationException($"'{path}' is about to be placed before SetTime noted its size and time.");
+
         // Checked again before anything is moved: a folder on the way (or the name itself) that became a link while
         // the bytes came in is refused, the local file stays where it is and the temp file is deleted by the caller.
         _ = _ctx.WritePath(path);
@@ -338,7 +342,6 @@ internal sealed class FileDownloader
             ? await ExchangeIntoPlaceAsync(staged, ct).ConfigureAwait(false)
             : MoveIntoPlace(staged, local is not null) ?? conflictCopy;
 
-        var written = staged.Written ?? throw new InvalidOperationException($"'{path}' was placed before SetTime noted its size and time: the record would describe whatever is at the name now.");
         var ids = new List<ChunkId>(staged.Chunks.Count);
         foreach (var chunk in staged.Chunks)
         {

@@ -53,7 +53,7 @@ public sealed class DownloadRaceTests : IDisposable
             Assert.Equal(0, (await a.SyncAsync()).Errors);
             Assert.Equal(0, (await b.SyncAsync()).Errors);
             var synced = new FileInfo(b.PathOf(path));
-            expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks);
+            expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
         }
 
         a.Write(path, "the downloaded bytes");
@@ -141,7 +141,7 @@ public sealed class DownloadRaceTests : IDisposable
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         Assert.Equal(0, (await b.SyncAsync()).Errors);
         var synced = new FileInfo(b.PathOf(path));
-        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks);
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
         a.Write(path, "the downloaded bytes");
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         var summary = new SyncSummary();
@@ -172,7 +172,7 @@ public sealed class DownloadRaceTests : IDisposable
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         Assert.Equal(0, (await b.SyncAsync()).Errors);
         var synced = new FileInfo(b.PathOf(path));
-        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks);
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
         a.Write(path, "the downloaded bytes");
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         var summary = new SyncSummary();

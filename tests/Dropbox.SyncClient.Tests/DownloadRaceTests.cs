@@ -192,4 +192,46 @@ public sealed class DownloadRaceTests : IDisposable
         Assert.Equal(UserBytes, b.Read("docs/x.txt/inside.txt"));
         Assert.Equal(["x.txt"], Directory.GetFileSystemEntries(b.PathOf("docs")).Select(Path.GetFileName));
     }
+
+    [Fact]
+    public async Task A_user_file_displaced_by_the_exchange_survives_a_crash_while_it_is_checked()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // Arrange: the user saves at the name right before the exchange; the client stops (an exception standing in
+        // for a kill) while the displaced file is being looked at.
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write(path, "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var synced = new FileInfo(b.PathOf(path));
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
+        a.Write(path, "the downloaded bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        {
+            BeforeRename = staged =>
+            {
+                File.WriteAllText(staged.Full, UserBytes);
+                return Task.CompletedTask;
+            },
+            BeforeDisplacedCheck = _ => throw new IOException("the client was killed here"),
+        };
+
+        // Act: the interrupted download, then the next pass (its scan sweeps the client's own temp files).
+        await Assert.ThrowsAsync<IOException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
+        await b.SyncAsync();
+
+        // Assert: the user's bytes are still in the folder, under a name of their own.
+        var holding = Directory.GetFiles(b.PathOf("docs")).Where(f => File.ReadAllText(f) == UserBytes).Select(Path.GetFileName).ToList();
+        Assert.Single(holding);
+        Assert.NotEqual("x.txt", holding[0]);
+    }
 }

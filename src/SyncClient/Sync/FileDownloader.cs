@@ -31,6 +31,9 @@ internal sealed class FileDownloader
     /// <summary>Test seam: runs in <see cref="PlaceAsync"/> after the checks, just before the rename into place.</summary>
     internal Func<StagedDownload, Task>? BeforeRename { get; set; }
 
+    /// <summary>Tests: runs when a file displaced by the exchange has been moved to its holding name, before it is looked at.</summary>
+    internal Func<StagedDownload, Task>? BeforeDisplacedCheck { get; set; }
+
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct) =>
@@ -431,10 +434,33 @@ internal sealed class FileDownloader
             throw FolderHere(staged.Path);
         }
 
+        // Out of the temp name before it is looked at (a racy file is read whole): a kill during the check must not leave
+        // it under a name the next pass's sweep deletes. The holding name is hidden like a temp name but never swept.
+        var holding = Path.Combine(Path.GetDirectoryName(staged.Temp)!, TempName.NewDisplaced());
+        try
+        {
+            if (FileRename.MoveNew(staged.Temp, holding) == RenameOutcome.NotSupported)
+            {
+                File.Move(staged.Temp, holding);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Could not be moved: put it back at its name, the download not placed (its temp file deleted).
+            Unexchange(staged);
+            throw;
+        }
+
+        if (BeforeDisplacedCheck is { } beforeCheck)
+        {
+            await beforeCheck(staged).ConfigureAwait(false);
+        }
+
+        var aside = new FileInfo(holding);
         bool changed;
         try
         {
-            changed = await LocalChangedSincePlanAsync(displaced, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false) || !displaced.Exists;
+            changed = await LocalChangedSincePlanAsync(aside, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false) || !aside.Exists;
         }
         catch (OperationCanceledException)
         {
@@ -445,11 +471,11 @@ internal sealed class FileDownloader
         {
             try
             {
-                File.Delete(staged.Temp); // the synced version the plan replaces
+                File.Delete(holding); // the synced version the plan replaces
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Left under a temp name: the next pass's scan sweeps it (it is the synced version, in the db's chunks).
+                // Left under its hidden holding name: the synced version, kept in the server's history anyway.
             }
 
             return null;
@@ -457,12 +483,26 @@ internal sealed class FileDownloader
 
         try
         {
-            return KeepAsConflict(staged.Path, staged.Temp);
+            return KeepAsConflict(staged.Path, holding);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Could not be moved aside: put it back at its name, the download not placed (its temp file deleted).
-            Unexchange(staged);
+            // Could not be kept as a conflicted copy: the user's file back at its name, the download not placed.
+            if (FileRename.Exchange(holding, staged.Full) != RenameOutcome.Done)
+            {
+                throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{holding}'; move it back by hand.", e);
+            }
+
+            staged.Placed = false;
+            try
+            {
+                File.Delete(holding); // the download's bytes, swapped out again
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Hidden and never synced: a download's copy, nothing of the user's.
+            }
+
             throw;
         }
     }
@@ -481,11 +521,37 @@ internal sealed class FileDownloader
     /// <summary>Moves the user's file at <paramref name="full"/> to a new conflicted-copy name and says so; returns that name.</summary>
     private string KeepAsConflict(string path, string full)
     {
+        var conflictCopy = MoveAside(path, full);
+        ReportConflict(path, conflictCopy);
+        return conflictCopy;
+    }
+
+    /// <summary>
+    /// Moves the file at <paramref name="full"/> to a new conflicted-copy name, never over anything there (where the
+    /// system cannot say so in one step, as <see cref="File.Move(string, string)"/> does); returns that name.
+    /// </summary>
+    private string MoveAside(string path, string full)
+    {
         var conflictCopy = _conflictName(path);
-        File.Move(full, _ctx.WritePath(conflictCopy));
+        var destination = _ctx.WritePath(conflictCopy);
+        switch (FileRename.MoveNew(full, destination))
+        {
+            case RenameOutcome.Done:
+                break;
+            case RenameOutcome.NotSupported:
+                File.Move(full, destination);
+                break;
+            default:
+                throw new IOException($"Could not keep '{path}' as '{conflictCopy}': something is already at that name.");
+        }
+
+        return conflictCopy;
+    }
+
+    private void ReportConflict(string path, string conflictCopy)
+    {
         _summary.AddConflict();
         _ctx.Progress.Log($"conflict: '{path}' changed here during the download; your version is kept as '{conflictCopy}'");
-        return conflictCopy;
     }
 
     /// <summary>A folder at the name (a link counts when it leads to one, as Directory.Exists would say).</summary>

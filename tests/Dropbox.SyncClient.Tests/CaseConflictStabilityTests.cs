@@ -153,6 +153,38 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.Null(_server.Current("Docs/one.txt"));
     }
 
+    [Fact]
+    public async Task A_new_case_clashing_folder_whose_subfolder_is_still_being_written_is_not_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        b.Write("Docs/sub/x.txt", "unzipped");
+        var old = DateTime.UtcNow.AddHours(-2);
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/sub/x.txt"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+        // An unzip is under way deep inside: only 'Docs/sub' itself moved (an entry just added to it); 'Docs' is quiet.
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs/sub"), DateTime.UtcNow);
+
+        var writing = await b.SyncAsync();
+
+        Assert.Equal(0, writing.Errors);
+        Assert.True(writing.Pending >= 1, "the folder still being written under a subfolder is not reported as pending");
+        Assert.Equal("unzipped", b.Read("Docs/sub/x.txt"));
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed while a subfolder was being written: the tree would be split");
+
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs/sub"), old);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("unzipped", b.Read("Docs (Case Conflict)/sub/x.txt"));
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/sub/x.txt"));
+        Assert.Equal("synced first", b.Read("docs/a.txt"));
+    }
+
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>
     private static (WatchedChanges Watched, ManualClock Clock) WatchedSecondAgo(string path)
     {

@@ -23,7 +23,7 @@ public sealed class LocalScannerTests : IDisposable
         var full = Write("docs/a.txt", "hello");
         Directory.CreateDirectory(Path.Combine(_dir.Path, "empty"));
 
-        var snapshot = new LocalScanner(_dir.Path, IgnoreMatcher.BuiltIn).Scan(CancellationToken.None);
+        var snapshot = new LocalScanner(_dir.Path, IgnoreMatcher.BuiltIn) { Stability = Local.Stability.Off }.Scan(CancellationToken.None);
 
         var file = snapshot.Entries["docs/a.txt"];
         Assert.Equal(FileKind.File, file.Kind);
@@ -40,7 +40,7 @@ public sealed class LocalScannerTests : IDisposable
         Write("keep/same.txt", "y");
         var asked = new List<string>();
 
-        var snapshot = new LocalScanner(_dir.Path, IgnoreMatcher.BuiltIn).Scan((path, kind, size, mtime) =>
+        var snapshot = new LocalScanner(_dir.Path, IgnoreMatcher.BuiltIn) { Stability = Local.Stability.Off }.Scan((path, kind, size, mtime) =>
         {
             asked.Add(path);
             return path != "keep/changed.txt";
@@ -58,7 +58,7 @@ public sealed class LocalScannerTests : IDisposable
         Write("other/report.txt", "3"); // same name in another folder is no clash
         File.CreateSymbolicLink(Path.Combine(_dir.Path, "link.txt"), Path.Combine(_dir.Path, "other/report.txt"));
 
-        var snapshot = new LocalScanner(_dir.Path, IgnoreMatcher.BuiltIn).Scan(CancellationToken.None);
+        var snapshot = new LocalScanner(_dir.Path, IgnoreMatcher.BuiltIn) { Stability = Local.Stability.Off }.Scan(CancellationToken.None);
 
         var clash = Assert.Single(snapshot.CaseClashes);
         Assert.Contains("dir/", clash, StringComparison.Ordinal);

@@ -1,3 +1,5 @@
+using Dropbox.SyncClient.Sync;
+
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>The lookup of a remembered withheld path: an older server state (a restore) never replaces the newer file here; a skipped change backs off.</summary>
@@ -108,5 +110,47 @@ public sealed class WithheldLookupTests : IDisposable
         await b.SyncAsync();
         Assert.Equal("a's file under the folder", b.Read("P/x.txt"));
         Assert.Equal("b's file, never synced", b.Read("P-mine"));
+    }
+
+    [Fact]
+    public async Task A_remembered_path_whose_looked_up_change_waits_for_a_file_being_written_stays_remembered_until_decided()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "version 1");
+        File.SetLastWriteTimeUtc(a.PathOf("f.txt"), DateTime.UtcNow.AddHours(-2));
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        // A's f.txt is a symbolic link (withheld) while B's edit goes by in the feed: skipped, remembered, and the
+        // cursor moves past it.
+        File.Delete(a.PathOf("f.txt"));
+        File.CreateSymbolicLink(a.PathOf("f.txt"), a.PathOf("elsewhere.txt"));
+        b.Write("f.txt", "version 2, edited on b");
+        await b.SyncAsync();
+        await a.SyncAsync();
+        Assert.Contains("f.txt", a.State.LoadWithheld());
+
+        // A file again, and still being written: the looked-up edit waits for it. Forgotten now, the edit would be
+        // known to this client nowhere (the feed is past it).
+        File.Delete(a.PathOf("f.txt"));
+        a.Write("f.txt", "a's own, being written");
+        var writing = await a.SyncAsync();
+
+        Assert.Equal(0, writing.Errors);
+        Assert.True(writing.Pending >= 1, "the file being written is not reported as pending");
+        Assert.Contains("f.txt", a.State.LoadWithheld());
+        Assert.Equal("a's own, being written", a.Read("f.txt"));
+
+        File.SetLastWriteTimeUtc(a.PathOf("f.txt"), DateTime.UtcNow.AddHours(-2));
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        var contents = TestClient.FilesIn(a.Folder).Where(f => Path.GetFileName(f).StartsWith("f", StringComparison.Ordinal)).Select(File.ReadAllText).ToList();
+        Assert.Contains("a's own, being written", contents);
+        Assert.Contains("version 2, edited on b", contents);
+        Assert.Empty(a.State.LoadWithheld());
     }
 }

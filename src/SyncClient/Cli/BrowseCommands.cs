@@ -259,7 +259,7 @@ internal sealed class BrowseCommands(TextWriter output, TextWriter error)
         var found = 0;
         if (Directory.Exists(session.Folder))
         {
-            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.BuiltIn, session.State.StateDirectory).Scan(CancellationToken.None);
+            var snapshot = new LocalScanner(session.Folder, IgnoreMatcher.BuiltIn, session.State.StateDirectory) { Stability = Stability.Off }.Scan(CancellationToken.None);
             foreach (var path in snapshot.Entries.Keys.Where(ConflictNames.IsConflictedCopy).OrderBy(p => p, StringComparer.Ordinal))
             {
                 if (json)

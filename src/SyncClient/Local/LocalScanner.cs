@@ -47,9 +47,11 @@ internal sealed class LocalScanner
 
     /// <summary>
     /// The stability rule each file entry is observed with, the clock read when the file is found (see
-    /// <see cref="LocalEntry.SettlesIn"/>); null: no observation (every file counts as settled).
+    /// <see cref="LocalEntry.SettlesIn"/>). Required: a scanner that silently observed nothing would pass every file
+    /// being written off as settled to the planner; a caller that decides nothing from it says so with
+    /// <see cref="Local.Stability.Off"/>.
     /// </summary>
-    public Stability? Stability { get; init; }
+    public required Stability Stability { get; init; }
 
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
@@ -178,7 +180,7 @@ internal sealed class LocalScanner
                 }
                 else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null))
                 {
-                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks, Stability?.SettlesIn(relative, child.MtimeTicks))
+                    snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks, Stability.SettlesIn(relative, child.MtimeTicks))
                     {
                         Executable = ReadsExecutableBit ? child.Executable : null,
                     };

@@ -11,6 +11,9 @@ namespace Dropbox.SyncClient.Local;
 /// </summary>
 internal sealed class Stability(TimeProvider time, TimeSpan stableAge, WatchedChanges? watched, TimeSpan quietPeriod)
 {
+    /// <summary>No stability rule (a stable age of zero): every file is settled. For a scan nothing is synced from.</summary>
+    public static Stability Off { get; } = new(TimeProvider.System, TimeSpan.Zero, null, TimeSpan.Zero);
+
     /// <summary>
     /// The observation of the file at <paramref name="path"/> (relative) with this mtime, read from the clock now: null
     /// when it is settled, else how soon it could be judged settled if nothing touches it (always more than zero).

@@ -363,21 +363,35 @@ internal sealed partial class SyncEngine
 
     /// <summary>
     /// The stability observation of the folder at <paramref name="path"/>, taken now: its own mtime (an entry added or
-    /// removed) and that of every file this scan found under it; the longest wait, or null when all are settled.
+    /// removed) and that of every folder and file this scan found under it; the longest wait, or null when all are
+    /// settled. A subfolder's own mtime is read too (its scan entry has none): a file added after the scan deep inside
+    /// (an unzip going on in <c>Docs/sub</c>) moves only that subfolder's mtime, and a rename then would split the tree.
     /// </summary>
     private TimeSpan? FolderSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
     {
-        var settlesIn = Directory.Exists(_ctx.FullPath(path)) ? stability.SettlesIn(path, Directory.GetLastWriteTimeUtc(_ctx.FullPath(path)).Ticks) : null;
+        var settlesIn = DirectorySettlesIn(path, stability);
         foreach (var entry in snapshot.Entries.Values)
         {
-            if (entry.Kind == FileKind.File && entry.Path.StartsWith(path + "/", StringComparison.Ordinal) && FileSettlesIn(entry.Path, stability) is { } under
-                && (settlesIn is null || under > settlesIn))
+            if (!entry.Path.StartsWith(path + "/", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var under = entry.Kind == FileKind.Folder ? DirectorySettlesIn(entry.Path, stability) : FileSettlesIn(entry.Path, stability);
+            if (under is not null && (settlesIn is null || under > settlesIn))
             {
                 settlesIn = under;
             }
         }
 
         return settlesIn;
+    }
+
+    /// <summary>The stability observation of the folder at <paramref name="path"/> from its own mtime, taken now; null: settled or gone.</summary>
+    private TimeSpan? DirectorySettlesIn(string path, Stability stability)
+    {
+        var full = _ctx.FullPath(path);
+        return Directory.Exists(full) ? stability.SettlesIn(path, Directory.GetLastWriteTimeUtc(full).Ticks) : null;
     }
 
     /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>

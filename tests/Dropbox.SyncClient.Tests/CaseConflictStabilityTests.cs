@@ -1,3 +1,4 @@
+using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Sync;
 
@@ -183,6 +184,30 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.Equal("unzipped", b.Read("Docs (Case Conflict)/sub/x.txt"));
         Assert.NotNull(_server.Current("Docs (Case Conflict)/sub/x.txt"));
         Assert.Equal("synced first", b.Read("docs/a.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_name_waiting_to_be_renamed_is_one_case_conflict_note_even_with_a_remote_change_at_it()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("README.txt", "synced");
+        File.SetLastWriteTimeUtc(a.PathOf("README.txt"), DateTime.UtcNow.AddHours(-2));
+        await a.SyncAsync();
+        a.Write("Readme.txt", "being written");
+        // Another client (a folder that tells case apart) committed its own 'Readme.txt' meanwhile.
+        var staged = _server.Current("README.txt")!;
+        var commit = new CommitFileRequest { Path = "Readme.txt", Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        commit.Chunks.AddRange(staged.Chunks);
+        await _server.CommitFileAsync(commit, CancellationToken.None);
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the clash still being written is not reported as pending");
+        Assert.Equal(0, pass.Skipped);
+        Assert.Equal(["case conflict: 'Readme.txt' differs only in case from another name and is still being written; it is renamed once it settles"],
+            pass.Notes.Where(n => n.Contains("'Readme.txt'", StringComparison.Ordinal)));
+        Assert.Equal("being written", a.Read("Readme.txt"));
     }
 
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>

@@ -67,6 +67,8 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
+    private static bool IsCaseClashWait(SyncAction a) => a.Reason is SyncPlanner.CaseClashChangingReason or SyncPlanner.CaseClashFolderChangingReason;
+
     public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         // A held plan stops the pass before it gets here (the engine reports the hold). Should one arrive anyway, none
@@ -76,8 +78,26 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
+        // A clashing name waiting to be renamed is one entry in the summary, the case conflict it is (not a skip); a
+        // remote change skipped at that withheld name in the same pass is part of the same story, not a second entry.
+        var caseClashWaits = plan.Where(a => a.Kind == SyncActionKind.Wait && IsCaseClashWait(a)).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
         {
+            if (a.Kind == SyncActionKind.Wait && IsCaseClashWait(a))
+            {
+                _summary.AddPending();
+                _summary.RecheckWithin(a.SettlesIn);
+                _summary.AddNote(a.Reason == SyncPlanner.CaseClashFolderChangingReason
+                    ? $"case conflict: folder '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles"
+                    : $"case conflict: '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles");
+                continue;
+            }
+
+            if (a.Kind == SyncActionKind.Skip && a.Reason == SyncPlanner.WithheldReason && caseClashWaits.Contains(a.Path))
+            {
+                continue;
+            }
+
             _summary.AddSkipped();
             if (a.Kind == SyncActionKind.Wait)
             {

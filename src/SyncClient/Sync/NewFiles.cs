@@ -45,7 +45,7 @@ internal sealed class NewFiles
         // the observation and the planner's wait rule: one perhaps still being written is not plain (the planner plans
         // it path by path, where it waits). The clock is read now, not when the scan began: a file written during a
         // long scan would otherwise look stamped in the future and skip the rule.
-        if (!SyncPlanner.IsPlainNewFileByTrees(path, kind, size, _trees) || SyncPlanner.Waits(_stability.SettlesIn(path, mtimeTicks)))
+        if (!SyncPlanner.IsPlainNewFileObserving(path, kind, size, () => _stability.SettlesIn(path, mtimeTicks), _trees))
         {
             return false;
         }

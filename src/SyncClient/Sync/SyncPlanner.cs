@@ -205,7 +205,15 @@ internal static partial class SyncPlanner
     /// <see cref="SyncActionKind.UploadNew"/>.
     /// </summary>
     public static bool IsPlainNewFile(string path, FileKind kind, long size, TimeSpan? settlesIn, NewFileTrees trees) =>
-        !Waits(settlesIn) && IsPlainNewFileByTrees(path, kind, size, trees);
+        IsPlainNewFileObserving(path, kind, size, () => settlesIn, trees);
+
+    /// <summary>
+    /// <see cref="IsPlainNewFile(string, FileKind, long, TimeSpan?, NewFileTrees)"/> with the observation made only when
+    /// the trees allow the file (a scan reads the clock only for a file it may take, and reads it then: a file written
+    /// during a long scan would otherwise look stamped in the future).
+    /// </summary>
+    public static bool IsPlainNewFileObserving(string path, FileKind kind, long size, Func<TimeSpan?> observe, NewFileTrees trees) =>
+        IsPlainNewFileByTrees(path, kind, size, trees) && !Waits(observe());
 
     /// <summary>
     /// <see cref="IsPlainNewFile"/> without the observation: a scan asks it first and observes (reads the clock) only for

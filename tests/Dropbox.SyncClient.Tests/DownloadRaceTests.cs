@@ -137,13 +137,7 @@ public sealed class DownloadRaceTests : IDisposable
         const string path = "docs/x.txt";
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write(path, "the synced bytes");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
-        Assert.Equal(0, (await b.SyncAsync()).Errors);
-        var synced = new FileInfo(b.PathOf(path));
-        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
-        a.Write(path, "the downloaded bytes");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
         using var gets = new SemaphoreSlim(4);
         var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
@@ -168,13 +162,7 @@ public sealed class DownloadRaceTests : IDisposable
         const string path = "docs/x.txt";
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write(path, "the synced bytes");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
-        Assert.Equal(0, (await b.SyncAsync()).Errors);
-        var synced = new FileInfo(b.PathOf(path));
-        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
-        a.Write(path, "the downloaded bytes");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
         using var gets = new SemaphoreSlim(4);
         var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
@@ -206,13 +194,7 @@ public sealed class DownloadRaceTests : IDisposable
         const string path = "docs/x.txt";
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write(path, "the synced bytes");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
-        Assert.Equal(0, (await b.SyncAsync()).Errors);
-        var synced = new FileInfo(b.PathOf(path));
-        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
-        a.Write(path, "the downloaded bytes");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
         using var gets = new SemaphoreSlim(4);
         var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
@@ -233,5 +215,21 @@ public sealed class DownloadRaceTests : IDisposable
         var holding = Directory.GetFiles(b.PathOf("docs")).Where(f => File.ReadAllText(f) == UserBytes).Select(Path.GetFileName).ToList();
         Assert.Single(holding);
         Assert.NotEqual("x.txt", holding[0]);
+    }
+
+    /// <summary>
+    /// <paramref name="path"/> synced on both clients, then a new version committed from <paramref name="a"/>; returns
+    /// <paramref name="b"/>'s file as its plan will expect it.
+    /// </summary>
+    private static async Task<LocalEntry> SyncedThenEditedOnAAsync(TestClient a, TestClient b, string path)
+    {
+        a.Write(path, "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var synced = new FileInfo(b.PathOf(path));
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
+        a.Write(path, "the downloaded bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        return expected;
     }
 }

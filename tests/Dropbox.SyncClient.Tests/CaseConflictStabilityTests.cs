@@ -204,9 +204,9 @@ public sealed class CaseConflictStabilityTests : IDisposable
 
         Assert.Equal(0, pass.Errors);
         Assert.True(pass.Pending >= 1, "the clash still being written is not reported as pending");
-        Assert.Equal(0, pass.Skipped);
+        Assert.Equal(1, pass.Skipped); // the remote change at the withheld name, reported as skipped (the wait is not a skip)
         Assert.Equal(["case conflict: 'Readme.txt' differs only in case from another name and is still being written; it is renamed once it settles"],
-            pass.Notes.Where(n => n.Contains("'Readme.txt'", StringComparison.Ordinal)));
+            pass.Notes.Where(n => n.StartsWith("case conflict: 'Readme.txt'", StringComparison.Ordinal)));
         Assert.Equal("being written", a.Read("Readme.txt"));
     }
 

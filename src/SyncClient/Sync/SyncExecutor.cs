@@ -78,9 +78,8 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
-        // A clashing name waiting to be renamed is one entry in the summary, the case conflict it is (not a skip); a
-        // remote change skipped at that withheld name in the same pass is part of the same story, not a second entry.
-        var caseClashWaits = plan.Where(a => a.Kind == SyncActionKind.Wait && IsCaseClashWait(a)).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        // A clashing name waiting to be renamed is reported as the case conflict it is (pending, not a skip). A remote
+        // change skipped at that withheld name is still reported as a skip of its own: it is a second thing left undone.
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
         {
             if (a.Kind == SyncActionKind.Wait && IsCaseClashWait(a))
@@ -90,11 +89,6 @@ internal sealed class SyncExecutor : IDisposable
                 _summary.AddNote(a.Reason == SyncPlanner.CaseClashFolderChangingReason
                     ? $"case conflict: folder '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles"
                     : $"case conflict: '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles");
-                continue;
-            }
-
-            if (a.Kind == SyncActionKind.Skip && a.Reason == SyncPlanner.WithheldReason && caseClashWaits.Contains(a.Path))
-            {
                 continue;
             }
 

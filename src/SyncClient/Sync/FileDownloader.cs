@@ -430,7 +430,7 @@ internal sealed class FileDownloader
         var displaced = new FileInfo(staged.Temp);
         if (IsFolder(displaced))
         {
-            Unexchange(staged);
+            Unexchange(staged, staged.Temp);
             throw FolderHere(staged.Path);
         }
 
@@ -439,15 +439,12 @@ internal sealed class FileDownloader
         var holding = Path.Combine(Path.GetDirectoryName(staged.Temp)!, TempName.NewDisplaced());
         try
         {
-            if (FileRename.MoveNew(staged.Temp, holding) == RenameOutcome.NotSupported)
-            {
-                File.Move(staged.Temp, holding);
-            }
+            MoveToNewName(staged.Temp, holding, staged.Path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Could not be moved: put it back at its name, the download not placed (its temp file deleted).
-            Unexchange(staged);
+            Unexchange(staged, staged.Temp);
             throw;
         }
 
@@ -488,12 +485,7 @@ internal sealed class FileDownloader
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Could not be kept as a conflicted copy: the user's file back at its name, the download not placed.
-            if (FileRename.Exchange(holding, staged.Full) != RenameOutcome.Done)
-            {
-                throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{holding}'; move it back by hand.", e);
-            }
-
-            staged.Placed = false;
+            Unexchange(staged, holding);
             try
             {
                 File.Delete(holding); // the download's bytes, swapped out again
@@ -507,12 +499,15 @@ internal sealed class FileDownloader
         }
     }
 
-    /// <summary>Undoes <see cref="ExchangeIntoPlaceAsync"/>'s exchange: the displaced file back at its name, the download under the temp name.</summary>
-    private static void Unexchange(StagedDownload staged)
+    /// <summary>
+    /// Undoes <see cref="ExchangeIntoPlaceAsync"/>'s exchange: the displaced file, now at <paramref name="displacedAt"/>,
+    /// back at its name, and the download at <paramref name="displacedAt"/> for the caller to delete.
+    /// </summary>
+    private static void Unexchange(StagedDownload staged, string displacedAt)
     {
-        if (FileRename.Exchange(staged.Temp, staged.Full) != RenameOutcome.Done)
+        if (FileRename.Exchange(displacedAt, staged.Full) != RenameOutcome.Done)
         {
-            throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{staged.Temp}'; move it back by hand.");
+            throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{displacedAt}'; move it back by hand.");
         }
 
         staged.Placed = false;
@@ -533,19 +528,23 @@ internal sealed class FileDownloader
     private string MoveAside(string path, string full)
     {
         var conflictCopy = _conflictName(path);
-        var destination = _ctx.WritePath(conflictCopy);
-        switch (FileRename.MoveNew(full, destination))
+        MoveToNewName(full, _ctx.WritePath(conflictCopy), path);
+        return conflictCopy;
+    }
+
+    /// <summary>Moves <paramref name="source"/> to <paramref name="destination"/>, never over anything there (in one step where the system can).</summary>
+    private static void MoveToNewName(string source, string destination, string path)
+    {
+        switch (FileRename.MoveNew(source, destination))
         {
             case RenameOutcome.Done:
                 break;
             case RenameOutcome.NotSupported:
-                File.Move(full, destination);
+                File.Move(source, destination);
                 break;
             default:
-                throw new IOException($"Could not keep '{path}' as '{conflictCopy}': something is already at that name.");
+                throw new IOException($"Could not move '{path}' aside to '{destination}': something is already at that name.");
         }
-
-        return conflictCopy;
     }
 
     private void ReportConflict(string path, string conflictCopy)

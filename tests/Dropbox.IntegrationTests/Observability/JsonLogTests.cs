@@ -62,6 +62,8 @@ public sealed partial class JsonLogTests : IDisposable
         // Act: a call with a token nobody was given.
         await ExpectUnauthenticatedAsync(() => AskAccountAsync(url));
         var failed = await node.WaitForOutputAsync(FailedCallLine("Sync/GetAccount"), Timeout);
+        // The request's own log line is written when the response ends, after the interceptor's line: wait for it too.
+        await node.WaitForOutputAsync(GrpcRequestLogLine(), Timeout);
 
         // Assert: every log line is a JSON object; the failed call is event 1100 at information, with its status.
         AssertEveryLogLineIsJson(node);
@@ -185,6 +187,9 @@ public sealed partial class JsonLogTests : IDisposable
 
     [GeneratedRegex(@"^\{.*/readyz.*\}\s*$", RegexOptions.Multiline)]
     private static partial Regex RequestLogLine();
+
+    [GeneratedRegex(@"^\{.*""EventId"":1200,.*/dropbox\.metadata\.v1\.Sync/GetAccount.*\}\s*$", RegexOptions.Multiline)]
+    private static partial Regex GrpcRequestLogLine();
 
     // The programs' own output (what parsers and operators read), not log lines: the storage node's and the metadata
     // node's listening and metrics lines, and the appliance's token, TLS, storage, replicas and ready lines.

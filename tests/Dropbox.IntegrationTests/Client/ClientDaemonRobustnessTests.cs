@@ -21,11 +21,13 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
     public async Task A_file_written_while_the_server_was_down_reaches_it_within_15_seconds_of_its_return_without_another_change()
     {
         var data = _dir.CreateSub("appliance");
-        var appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", "0"]);
+        // A port outside the ephemeral range: restarted on it below, it cannot have become some connection's source
+        // port meanwhile (CI saw ten restarts in a row refused with "address already in use" on an ephemeral one).
+        var port = QuietPorts.Next();
+        var appliance = StartApplianceOn(data, port);
         try
         {
             var (url, token) = await ReadyAsync(appliance);
-            var port = new Uri(url).Port;
             var (folder, state) = await LoginAsync(url, token);
             using var daemon = StartClient(state, "sync");
             await daemon.WaitForOutputAsync(PassDone(), Timeout);
@@ -37,22 +39,9 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
             await daemon.WaitForOutputAsync(new Regex("error: .*not reachable"), Timeout);
             await Task.Delay(TimeSpan.FromSeconds(5)); // a few failed retries: the back-off has grown
 
-            // Back on the same port. Another process on this machine may hold it for a moment now that it is free (an
-            // outgoing connection's ephemeral port): start again, a bounded number of times, while the bind is refused.
-            for (var attempt = 1; ; attempt++)
-            {
-                appliance = ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-                try
-                {
-                    await appliance.WaitForOutputAsync(ReadyLine(), Timeout);
-                    break;
-                }
-                catch (InvalidOperationException) when (attempt < 10 && appliance.HasExited && appliance.Stderr.Contains("address already in use", StringComparison.Ordinal))
-                {
-                    appliance.Dispose();
-                    await Task.Delay(TimeSpan.FromSeconds(1));
-                }
-            }
+            // Back on the same port.
+            appliance = StartApplianceOn(data, port);
+            await appliance.WaitForOutputAsync(ReadyLine(), Timeout);
 
             var back = Stopwatch.StartNew();
             while (true)
@@ -300,6 +289,9 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
         stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(l => JsonDocument.Parse(l).RootElement.Clone())
             .ToList();
+
+    private static ChildProcess StartApplianceOn(string data, int port) =>
+        ChildProcess.Start(Binaries.Appliance, ["standalone", "--data", data, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
     private static async Task<(string Url, string Token)> ReadyAsync(ChildProcess appliance)
     {

@@ -240,6 +240,43 @@ public sealed class DownloadReplaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_same_size_edit_in_place_with_the_mtime_put_back_after_the_plan_read_the_file_is_kept()
+    {
+        if (FileChangeTime.TryGet(_dir.Path) is null)
+        {
+            return; // no ctime here: size and mtime alone stand
+        }
+
+        // Arrange: the plan read the file (its ctime noted); then the user edits it in place, same length, and puts its
+        // mtime back (touch -r, exiftool -P): size and mtime as the plan saw them, the ctime not.
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
+        var full = b.PathOf(path);
+        var planned = FileChangeTime.TryGet(full);
+        var mtime = File.GetLastWriteTimeUtc(full);
+        using (var f = new FileStream(full, FileMode.Open, FileAccess.Write))
+        {
+            f.Write("THE SYNCED BYTES"u8);
+        }
+
+        File.SetLastWriteTimeUtc(full, mtime);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
+
+        // Act
+        var result = await downloader.DownloadAsync(path, expected, null, planned, CancellationToken.None);
+
+        // Assert
+        Assert.Equal("the downloaded bytes", b.Read(path));
+        Assert.Equal("docs/x.txt.conflict", result.ConflictCopy);
+        Assert.Equal("THE SYNCED BYTES", b.Read("docs/x.txt.conflict"));
+        Assert.Equal(1, summary.Conflicts);
+    }
+
+    [Fact]
     public async Task A_file_removed_before_the_exchange_is_replaced_by_the_download_with_nothing_left_beside_it()
     {
         const string path = "docs/x.txt";

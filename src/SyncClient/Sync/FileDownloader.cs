@@ -37,7 +37,7 @@ internal sealed class FileDownloader
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, null, null, ct);
+        DownloadAsync(path, expectedLocal, null, null, null, ct);
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
@@ -48,14 +48,25 @@ internal sealed class FileDownloader
     /// </param>
     /// <param name="ct">Cancellation.</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, byte[]? racyBaseHash, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, null, racyBaseHash, ct);
+        DownloadAsync(path, expectedLocal, null, racyBaseHash, null, ct);
+
+    /// <param name="path">Relative path.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    /// <param name="racyBaseHash">See <see cref="DownloadAsync(string, LocalEntry?, byte[]?, CancellationToken)"/>.</param>
+    /// <param name="expectedChangeTimeNs">
+    /// The local file's ctime when the plan read it (<see cref="FileFingerprint.ChangeTimeNs"/>; null when the plan did
+    /// not read it): a file whose ctime moved since was written to, even with its size and mtime put back, and is kept.
+    /// </param>
+    /// <param name="ct">Cancellation.</param>
+    public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, byte[]? racyBaseHash, long? expectedChangeTimeNs, CancellationToken ct) =>
+        DownloadAsync(path, expectedLocal, null, racyBaseHash, expectedChangeTimeNs, ct);
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
     /// <param name="ct">Cancellation.</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, checkedPlan, null, ct);
+        DownloadAsync(path, expectedLocal, checkedPlan, null, null, ct);
 
     /// <summary>
     /// The download plan of <paramref name="path"/>, checked (<see cref="RemoteBounds.CheckPlan"/>) and the path
@@ -88,13 +99,16 @@ internal sealed class FileDownloader
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
     /// <param name="ct">Cancellation.</param>
-    private async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, CancellationToken ct)
+    /// <param name="expectedChangeTimeNs">See <see cref="DownloadAsync(string, LocalEntry?, byte[]?, long?, CancellationToken)"/>.</param>
+    private async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, long? expectedChangeTimeNs, CancellationToken ct)
     {
         using var staged = await StageAsync(path, expectedLocal, checkedPlan, racyBaseHash, ct).ConfigureAwait(false);
         if (staged is null)
         {
             return DownloadResult.Gone;
         }
+
+        staged.ExpectedChangeTimeNs = expectedChangeTimeNs;
 
         // One file: its own barrier (bytes durable, then the rename, then the folder's entry, then the db).
         _ctx.Barrier.FlushFiles(_ctx.Folder, [staged.Handle!]);
@@ -335,8 +349,17 @@ internal sealed class FileDownloader
             }
             else if (local.Exists)
             {
-                // The file found as the plan saw it: the exchange must displace this very one (see ExchangeIntoPlaceAsync).
-                staged.CheckedInode = FileChangeTime.TryStat(full)?.Inode;
+                var seen = FileChangeTime.TryStat(full);
+                if (staged.ExpectedChangeTimeNs is { } planned && seen?.CtimeNs is { } ctime && ctime != planned)
+                {
+                    // Written to since the plan read it, its size and mtime put back (touch -r, cp -p): kept as well.
+                    conflictCopy = KeepAsConflict(path, full);
+                }
+                else
+                {
+                    // The file found as the plan saw it: the exchange must displace this very one (see ExchangeIntoPlaceAsync).
+                    staged.CheckedInode = seen?.Inode;
+                }
             }
         }
 

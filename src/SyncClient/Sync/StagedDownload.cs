@@ -64,6 +64,9 @@ internal sealed class StagedDownload : IDisposable
     /// </summary>
     public ulong? Inode { get; set; }
 
+    /// <summary>The local file's ctime when the plan read it (null: not read, or not known): see <see cref="FileDownloader.DownloadAsync(string, LocalEntry?, byte[]?, long?, CancellationToken)"/>.</summary>
+    public long? ExpectedChangeTimeNs { get; set; }
+
     /// <summary>
     /// The inode of the file the final check found at <see cref="Full"/> as the plan saw it: the file the exchange
     /// displaces must still be that one (a save by rename with the old size and mtime put back has another).

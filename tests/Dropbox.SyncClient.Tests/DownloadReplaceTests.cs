@@ -55,6 +55,8 @@ public sealed class DownloadReplaceTests : IDisposable
         Assert.Equal(["docs/x.txt.conflict"], VisibleWith(a, UserBytes));
         Assert.Equal("the downloaded bytes", b.Read(path));
         Assert.Equal("the downloaded bytes", a.Read(path));
+        Assert.Equal(["x.txt", "x.txt.conflict"], Directory.GetFileSystemEntries(b.PathOf("docs")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["x.txt", "x.txt.conflict"], Directory.GetFileSystemEntries(a.PathOf("docs")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

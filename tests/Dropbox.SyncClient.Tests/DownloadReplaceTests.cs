@@ -304,6 +304,36 @@ public sealed class DownloadReplaceTests : IDisposable
         Assert.Equal(["x.txt"], Directory.GetFileSystemEntries(b.PathOf("docs")).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public async Task A_conflict_on_a_name_near_the_length_limit_syncs_with_a_conflicted_copy_name_that_fits()
+    {
+        // Arrange: a 220-byte name edited on both devices.
+        var path = "docs/" + new string('n', 216) + ".txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write(path, "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        a.Write(path, "a's edit");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        b.Write(path, "b's edit");
+
+        // Act
+        var summary = await b.SyncAsync();
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        // Assert: no error, both versions on both devices, the copy's name within 255 bytes.
+        Assert.Equal(0, summary.Errors);
+        Assert.Equal(1, summary.Conflicts);
+        foreach (var c in new[] { a, b })
+        {
+            var kept = Assert.Single(VisibleWith(c, "b's edit"));
+            Assert.True(ConflictNames.IsConflictedCopy(kept));
+            Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(kept)), 200, 255);
+            Assert.Equal("a's edit", c.Read(path));
+        }
+    }
+
     /// <summary>A save as editors make it: a new file renamed over the name.</summary>
     private static void SaveByRename(string full, string text)
     {

@@ -305,10 +305,10 @@ public sealed class DownloadReplaceTests : IDisposable
     }
 
     [Fact]
-    public async Task A_conflict_on_a_name_near_the_length_limit_syncs_with_a_conflicted_copy_name_that_fits()
+    public async Task A_conflict_on_a_230_byte_name_syncs_with_a_conflicted_copy_name_that_fits()
     {
-        // Arrange: a 220-byte name edited on both devices.
-        var path = "docs/" + new string('n', 216) + ".txt";
+        // Arrange: a 230-byte name edited on both devices (its copy's name, with this device's short name, 260 bytes).
+        var path = "docs/" + new string('n', 226) + ".txt";
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
         a.Write(path, "the synced bytes");

@@ -279,6 +279,42 @@ public sealed class DownloadReplaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_displaced_file_that_could_not_be_read_again_is_kept_as_a_conflicted_copy_not_deleted()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // Arrange: the plan took the file as unchanged on a racy read, so it is read again once displaced; that read
+        // fails (the pass is cancelled meanwhile, standing in for any read error): not known unchanged.
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        using var cancel = new CancellationTokenSource();
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        {
+            BeforeDisplacedCheck = _ =>
+            {
+                cancel.Cancel();
+                return Task.CompletedTask;
+            },
+        };
+
+        // Act
+        var result = await downloader.DownloadAsync(path, expected, racyBaseHash: b.State.GetFile(path)!.ContentHash, cancel.Token);
+
+        // Assert: the download in place, the displaced file kept where it is, visible, and reported.
+        Assert.Equal("the downloaded bytes", b.Read(path));
+        Assert.Equal("docs/x.txt.conflict", result.ConflictCopy);
+        Assert.Equal("the synced bytes", b.Read("docs/x.txt.conflict"));
+        Assert.Equal(1, summary.Conflicts);
+    }
+
+    [Fact]
     public async Task A_file_removed_before_the_exchange_is_replaced_by_the_download_with_nothing_left_beside_it()
     {
         const string path = "docs/x.txt";

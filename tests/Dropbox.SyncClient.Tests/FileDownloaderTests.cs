@@ -45,12 +45,16 @@ public sealed class FileDownloaderTests : IDisposable
         var info = new FileInfo(b.PathOf("doc.txt"));
         var expected = new LocalEntry("doc.txt", FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, SettlesIn: null);
         using var gets = new SemaphoreSlim(2);
-        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, _ => throw new InvalidOperationException("no conflict expected"));
+        // A replacing download names its conflicted copy before it moves anything (it passes through that name).
+        var summary = new SyncSummary();
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
 
         var result = await downloader.DownloadAsync("doc.txt", expected, CancellationToken.None);
 
         Assert.True(result.Placed);
         Assert.Null(result.ConflictCopy);
+        Assert.Equal(0, summary.Conflicts);
+        Assert.False(File.Exists(b.PathOf("doc.txt.conflict")));
         Assert.Equal("v2", b.Read("doc.txt"));
         Assert.Equal(_server.Current("doc.txt")!.Version, b.State.GetFile("doc.txt")!.Version);
     }

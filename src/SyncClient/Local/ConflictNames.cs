@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text;
+using Dropbox.Shared.Paths;
 
 namespace Dropbox.SyncClient.Local;
 
@@ -26,7 +28,7 @@ internal static class ConflictNames
         for (var n = 1; n < 10_000; n++)
         {
             var suffix = n == 1 ? string.Empty : " " + n.ToString(CultureInfo.InvariantCulture);
-            var candidate = $"{directory}{stem}{Marker}{safeHost} {stamp}{suffix}){extension}";
+            var candidate = directory + FitName(stem, $"{Marker}{safeHost} {stamp}{suffix})", extension);
             if (!isTaken(candidate))
             {
                 return candidate;
@@ -35,6 +37,51 @@ internal static class ConflictNames
 
         throw new IOException($"Could not find a free conflicted-copy name for '{path}' after 10000 tries; clean up old conflicted copies.");
     }
+
+    /// <summary>
+    /// <paramref name="stem"/> + <paramref name="tag"/> + <paramref name="extension"/>, the stem cut short (at a character,
+    /// never inside one's UTF-8 bytes) so the name fits in <see cref="PathRules.MaxSegmentBytes"/> as the path rules count
+    /// it (after NFC): a name near the limit would otherwise get a conflicted-copy name every write refuses, and the copy
+    /// could never be made. The extension is kept (cut only when the tag and it alone are over the limit).
+    /// </summary>
+    private static string FitName(string stem, string tag, string extension)
+    {
+        var name = stem + tag + extension;
+        if (Fits(name))
+        {
+            return name;
+        }
+
+        var kept = stem.AsSpan();
+        while (!kept.IsEmpty)
+        {
+            kept = kept[..LastRuneStart(kept)];
+            name = string.Concat(kept, tag, extension);
+            if (Fits(name))
+            {
+                return name;
+            }
+        }
+
+        var ext = extension.AsSpan();
+        while (!ext.IsEmpty)
+        {
+            ext = ext[..LastRuneStart(ext)];
+            name = string.Concat(tag.AsSpan(), ext);
+            if (Fits(name))
+            {
+                return name;
+            }
+        }
+
+        return tag; // a host name alone over the limit: refused by the write, as before
+    }
+
+    private static bool Fits(string name) => Encoding.UTF8.GetByteCount(name.Normalize(NormalizationForm.FormC)) <= PathRules.MaxSegmentBytes;
+
+    /// <summary>Where the last character of <paramref name="text"/> starts (a surrogate pair is one character).</summary>
+    private static int LastRuneStart(ReadOnlySpan<char> text) =>
+        text.Length >= 2 && char.IsLowSurrogate(text[^1]) && char.IsHighSurrogate(text[^2]) ? text.Length - 2 : text.Length - 1;
 
     /// <summary>True when a path names a conflicted copy.</summary>
     public static bool IsConflictedCopy(string path) => path.Contains(Marker, StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.SyncClient.Local;
 
@@ -45,7 +46,7 @@ internal static partial class FileChangeTime
             {
                 fixed (byte* p = buffer)
                 {
-                    rc = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask, p);
+                    rc = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, p);
                 }
             }
 
@@ -75,6 +76,7 @@ internal static partial class FileChangeTime
             return new Stat(true, (mode & 0xF000) == 0x4000, (mode & 0xF000) == 0x8000, BitConverter.ToInt64(buffer[StxSizeOffset..]), mtimeTicks, ctime)
             {
                 Permissions = (UnixFileMode)(mode & 0xFFF),
+                Inode = (mask & StatxIno) == 0 ? null : BitConverter.ToUInt64(buffer[StxInoOffset..]),
             };
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
@@ -84,17 +86,68 @@ internal static partial class FileChangeTime
         }
     }
 
+    /// <summary>
+    /// The inode number of the open file <paramref name="handle"/> (statx on the descriptor): what a file at some name
+    /// must show to be this very file. Null where it cannot be read.
+    /// </summary>
+    public static ulong? TryInode(SafeFileHandle handle)
+    {
+        if (_unavailable)
+        {
+            return null;
+        }
+
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            Span<byte> buffer = stackalloc byte[StatxSize];
+            buffer.Clear();
+            int rc;
+            unsafe
+            {
+                fixed (byte* p = buffer)
+                {
+                    rc = Statx((int)handle.DangerousGetHandle(), string.Empty, AtEmptyPath, StatxIno, p);
+                }
+            }
+
+            return rc == 0 && (BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxIno) != 0 ? BitConverter.ToUInt64(buffer[StxInoOffset..]) : null;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true;
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>What <see cref="TryStat"/> saw: <see cref="Exists"/> false when nothing is at the path.</summary>
     internal readonly record struct Stat(bool Exists, bool IsDirectory, bool IsRegularFile, long Size, long MtimeTicks, long? CtimeNs)
     {
         /// <summary>The permission bits of the mode (the same call's: a file's executable bit needs no stat of its own).</summary>
         public UnixFileMode Permissions { get; init; }
 
+        /// <summary>
+        /// The inode number (the same call's), null where the file system did not give it: a file saved by rename (a new
+        /// file moved over the name) has another one, even with the old size and mtime put back.
+        /// </summary>
+        public ulong? Inode { get; init; }
+
         /// <summary>A regular file (not a folder, not a symbolic link) of this size and mtime.</summary>
         public bool IsFileAs(long size, long mtimeTicks) => Exists && IsRegularFile && new FileStamp(Size, MtimeTicks) == new FileStamp(size, mtimeTicks);
     }
 
     private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxIno = 0x100;
+    private const int StxInoOffset = 32;
     private const uint StatxType = 0x1;
     private const uint StatxMtime = 0x40;
     private const uint StatxSizeMask = 0x200;

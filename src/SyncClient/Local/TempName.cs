@@ -18,12 +18,6 @@ internal static class TempName
     /// </summary>
     public static string New() => IgnoreMatcher.TempPrefix + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
 
-    /// <summary>
-    /// A name for a user's file a download displaced while it is looked at: ignored by every scan like <see cref="New"/>'s,
-    /// but never matched by <see cref="IsOwn"/>, so a client killed meanwhile leaves it on disk, not to the sweep.
-    /// </summary>
-    public static string NewDisplaced() => IgnoreMatcher.TempPrefix + "displaced-" + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
-
     /// <summary>True for a name <see cref="New"/> makes.</summary>
     public static bool IsOwn(string name) =>
         name.Length == IgnoreMatcher.TempPrefix.Length + HexDigits

@@ -31,13 +31,13 @@ internal sealed class FileDownloader
     /// <summary>Test seam: runs in <see cref="PlaceAsync"/> after the checks, just before the rename into place.</summary>
     internal Func<StagedDownload, Task>? BeforeRename { get; set; }
 
-    /// <summary>Tests: runs when a file displaced by the exchange has been moved to its holding name, before it is looked at.</summary>
+    /// <summary>Tests: runs right after the exchange, the displaced file at the conflicted-copy name, before it is looked at.</summary>
     internal Func<StagedDownload, Task>? BeforeDisplacedCheck { get; set; }
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, null, null, ct);
+        DownloadAsync(path, expectedLocal, null, null, null, ct);
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
@@ -48,14 +48,25 @@ internal sealed class FileDownloader
     /// </param>
     /// <param name="ct">Cancellation.</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, byte[]? racyBaseHash, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, null, racyBaseHash, ct);
+        DownloadAsync(path, expectedLocal, null, racyBaseHash, null, ct);
+
+    /// <param name="path">Relative path.</param>
+    /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
+    /// <param name="racyBaseHash">See <see cref="DownloadAsync(string, LocalEntry?, byte[]?, CancellationToken)"/>.</param>
+    /// <param name="expectedChangeTimeNs">
+    /// The local file's ctime when the plan read it (<see cref="FileFingerprint.ChangeTimeNs"/>; null when the plan did
+    /// not read it): a file whose ctime moved since was written to, even with its size and mtime put back, and is kept.
+    /// </param>
+    /// <param name="ct">Cancellation.</param>
+    public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, byte[]? racyBaseHash, long? expectedChangeTimeNs, CancellationToken ct) =>
+        DownloadAsync(path, expectedLocal, null, racyBaseHash, expectedChangeTimeNs, ct);
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
     /// <param name="ct">Cancellation.</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, CancellationToken ct) =>
-        DownloadAsync(path, expectedLocal, checkedPlan, null, ct);
+        DownloadAsync(path, expectedLocal, checkedPlan, null, null, ct);
 
     /// <summary>
     /// The download plan of <paramref name="path"/>, checked (<see cref="RemoteBounds.CheckPlan"/>) and the path
@@ -88,13 +99,16 @@ internal sealed class FileDownloader
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
     /// <param name="checkedPlan">A plan already obtained with <see cref="PlanAsync"/> (null: ask for it now).</param>
     /// <param name="ct">Cancellation.</param>
-    private async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, CancellationToken ct)
+    /// <param name="expectedChangeTimeNs">See <see cref="DownloadAsync(string, LocalEntry?, byte[]?, long?, CancellationToken)"/>.</param>
+    private async Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, GetDownloadPlanResponse? checkedPlan, byte[]? racyBaseHash, long? expectedChangeTimeNs, CancellationToken ct)
     {
         using var staged = await StageAsync(path, expectedLocal, checkedPlan, racyBaseHash, ct).ConfigureAwait(false);
         if (staged is null)
         {
             return DownloadResult.Gone;
         }
+
+        staged.ExpectedChangeTimeNs = expectedChangeTimeNs;
 
         // One file: its own barrier (bytes durable, then the rename, then the folder's entry, then the db).
         _ctx.Barrier.FlushFiles(_ctx.Folder, [staged.Handle!]);
@@ -285,6 +299,12 @@ internal sealed class FileDownloader
 
         // The size is the plan's: every caller checked that its chunks, all written, add up to exactly that.
         staged.Written = new FileStamp(checked((long)entry.Size), File.GetLastWriteTimeUtc(staged.Handle!).Ticks);
+
+        // A download that may replace a file notes its inode while it is open: a put-back deletes only this file.
+        if (staged.ExpectedLocal is not null)
+        {
+            staged.Inode = FileChangeTime.TryInode(staged.Handle!);
+        }
     }
 
     /// <summary>
@@ -326,6 +346,20 @@ internal sealed class FileDownloader
             {
                 // Never overwrite a local edit the plan did not see: keep it beside the download.
                 conflictCopy = KeepAsConflict(path, full);
+            }
+            else if (local.Exists)
+            {
+                var seen = FileChangeTime.TryStat(full);
+                if (staged.ExpectedChangeTimeNs is { } planned && seen?.CtimeNs is { } ctime && ctime != planned)
+                {
+                    // Written to since the plan read it, its size and mtime put back (touch -r, cp -p): kept as well.
+                    conflictCopy = KeepAsConflict(path, full);
+                }
+                else
+                {
+                    // The file found as the plan saw it: the exchange must displace this very one (see ExchangeIntoPlaceAsync).
+                    staged.CheckedInode = seen?.Inode;
+                }
             }
         }
 
@@ -407,110 +441,172 @@ internal sealed class FileDownloader
     }
 
     /// <summary>
-    /// Exchanges the temp file with the local file the checks found as the plan saw it, then looks at the file displaced
-    /// (now under the temp name): unchanged, it is deleted; changed since the checks, it is kept as a conflicted copy
-    /// (returned); a folder, the exchange is undone and refused. Never deletes a byte the checks did not see.
+    /// Replaces the local file the checks found as the plan saw it. The temp file first goes to a new conflicted-copy name
+    /// (checked by <see cref="SyncContext.WritePath"/>: a name the folder cannot hold fails before anything moves), then
+    /// is exchanged with the file at the name: the displaced file then sits, visible, at the conflicted-copy name and is
+    /// looked at there: exactly what the plan saw, it is deleted; otherwise it stays there, reported as a conflict
+    /// (returned) and uploaded like any conflicted copy. A kill or a failure at any point leaves at worst a visible
+    /// conflicted copy, never a user's byte under a hidden name. A folder swapped in is put back (see <see cref="PutBack"/>).
+    /// Two renames, as many as the exchange and the hidden holding move this replaced.
     /// </summary>
     private async Task<string?> ExchangeIntoPlaceAsync(StagedDownload staged, CancellationToken ct)
     {
-        switch (FileRename.Exchange(staged.Temp, staged.Full))
+        var conflictCopy = _conflictName(staged.Path);
+        var aside = _ctx.WritePath(conflictCopy);
+        switch (FileRename.MoveNew(staged.Temp, aside))
         {
             case RenameOutcome.NotSupported:
                 FileRename.Replace(staged.Temp, staged.Full); // checked just now, as before renameat2
                 staged.Placed = true;
                 return null;
-            case RenameOutcome.DestinationMissing:
-                return MoveIntoPlace(staged, checkedJustNow: true); // removed meanwhile: the name is expected empty
+            case RenameOutcome.DestinationExists:
+                // Taken since it was chosen: nothing moved, the download is left for the next pass (its temp file deleted).
+                throw new IOException($"Could not replace '{staged.Path}': '{conflictCopy}' appeared while the download was put in place; it is tried again next pass.");
             default:
                 break;
         }
 
-        // From here the temp name holds what was at the name: never deleted by the caller's clean-up.
-        staged.Placed = true;
-        var displaced = new FileInfo(staged.Temp);
-        if (IsFolder(displaced))
-        {
-            Unexchange(staged, staged.Temp);
-            throw FolderHere(staged.Path);
-        }
-
-        // Out of the temp name before it is looked at (a racy file is read whole): a kill during the check must not leave
-        // it under a name the next pass's sweep deletes. The holding name is hidden like a temp name but never swept.
-        var holding = Path.Combine(Path.GetDirectoryName(staged.Temp)!, TempName.NewDisplaced());
+        // The download is at the conflicted-copy name now (a kill here leaves a visible copy of the server's version).
+        RenameOutcome exchanged;
         try
         {
-            MoveToNewName(staged.Temp, holding, staged.Path);
+            exchanged = FileRename.Exchange(aside, staged.Full);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Could not be moved: put it back at its name, the download not placed (its temp file deleted).
-            Unexchange(staged, staged.Temp);
+            Unstage(staged, aside, conflictCopy);
             throw;
         }
 
+        switch (exchanged)
+        {
+            case RenameOutcome.NotSupported:
+                FileRename.Replace(aside, staged.Full); // checked just now, as before renameat2
+                staged.Placed = true;
+                return null;
+            case RenameOutcome.DestinationMissing:
+                // Removed meanwhile: the name is expected empty (the download back under its temp name for that move).
+                Unstage(staged, aside, conflictCopy);
+                return File.Exists(staged.Temp) ? MoveIntoPlace(staged, checkedJustNow: true) : throw new IOException($"Could not place '{staged.Path}': the download was moved away while it was put in place.");
+            default:
+                break;
+        }
+
+        // From here the name holds the download and the conflicted-copy name what was at the name.
+        staged.Placed = true;
         if (BeforeDisplacedCheck is { } beforeCheck)
         {
             await beforeCheck(staged).ConfigureAwait(false);
         }
 
-        var aside = new FileInfo(holding);
+        var displaced = new FileInfo(aside);
+        if (IsFolder(displaced))
+        {
+            PutBack(staged, aside, conflictCopy);
+            throw FolderHere(staged.Path);
+        }
+
         bool changed;
         try
         {
-            changed = await LocalChangedSincePlanAsync(aside, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false) || !aside.Exists;
+            if (!displaced.Exists)
+            {
+                return null; // removed at once: nothing of the user's to keep
+            }
+
+            changed = (staged.CheckedInode is { } checkedInode && FileChangeTime.TryStat(aside)?.Inode is { } inode && inode != checkedInode)
+                || await LocalChangedSincePlanAsync(displaced, staged.ExpectedLocal, staged.RacyBaseHash, ct).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OperationCanceledException)
         {
-            changed = true; // not known unchanged: kept
+            changed = true; // not known unchanged (a read error, a cancelled re-read): kept
         }
 
         if (!changed)
         {
             try
             {
-                File.Delete(holding); // the synced version the plan replaces
+                File.Delete(aside); // the synced version the plan replaces
+                return null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Left under its hidden holding name: the synced version, kept in the server's history anyway.
+                // Could not be deleted: it stays, visible, as a conflicted copy (the synced version: a duplicate at worst).
             }
-
-            return null;
         }
 
+        ReportConflict(staged.Path, conflictCopy);
+        return conflictCopy;
+    }
+
+    /// <summary>
+    /// After a failed exchange: the download, at <paramref name="aside"/> (the conflicted-copy name), back under its temp
+    /// name for the caller to delete, if it is still the download there; anything else is left where it is, visible.
+    /// </summary>
+    private void Unstage(StagedDownload staged, string aside, string conflictCopy)
+    {
         try
         {
-            return KeepAsConflict(staged.Path, holding);
+            if (IsTheDownload(aside, staged) && FileRename.MoveNew(aside, staged.Temp) is RenameOutcome.Done or RenameOutcome.DestinationExists)
+            {
+                return; // DestinationExists: not possible for a name of 32 random digits; the download stays visible then
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Could not be kept as a conflicted copy: the user's file back at its name, the download not placed.
-            Unexchange(staged, holding);
-            try
-            {
-                File.Delete(holding); // the download's bytes, swapped out again
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-                // Hidden and never synced: a download's copy, nothing of the user's.
-            }
+            // Left at the conflicted-copy name: said below.
+        }
 
-            throw;
+        if (File.Exists(aside))
+        {
+            _ctx.Progress.Log($"'{SyncPaths.Display(staged.Path)}': the download could not be put in place; what is at '{conflictCopy}' is left there");
         }
     }
 
     /// <summary>
-    /// Undoes <see cref="ExchangeIntoPlaceAsync"/>'s exchange: the displaced file, now at <paramref name="displacedAt"/>,
-    /// back at its name, and the download at <paramref name="displacedAt"/> for the caller to delete.
+    /// Undoes the exchange after a folder was found swapped in: the folder, at <paramref name="aside"/>, back at its name.
+    /// What that swaps out is deleted only if it is the download (its inode and stamp); a file saved at the name
+    /// meanwhile stays, visible, at the conflicted-copy name, and is reported.
     /// </summary>
-    private static void Unexchange(StagedDownload staged, string displacedAt)
+    private void PutBack(StagedDownload staged, string aside, string conflictCopy)
     {
-        if (FileRename.Exchange(displacedAt, staged.Full) != RenameOutcome.Done)
+        if (FileRename.Exchange(aside, staged.Full) != RenameOutcome.Done)
         {
-            throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{displacedAt}'; move it back by hand.");
+            throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{aside}'; move it back by hand.");
         }
 
         staged.Placed = false;
+        if (!IsTheDownload(aside, staged))
+        {
+            if (Path.Exists(aside))
+            {
+                ReportConflict(staged.Path, conflictCopy);
+            }
+
+            return;
+        }
+
+        try
+        {
+            File.Delete(aside); // the download's bytes, swapped out again
+        }
+        catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+        {
+            _ctx.Progress.Log($"'{SyncPaths.Display(staged.Path)}': a copy of the server's version is left at '{conflictCopy}'");
+        }
+    }
+
+    /// <summary>True when the file at <paramref name="full"/> is the download's own (its inode where known, and its size and mtime).</summary>
+    private static bool IsTheDownload(string full, StagedDownload staged)
+    {
+        if (FileChangeTime.TryStat(full) is { } stat)
+        {
+            return stat.IsRegularFile && staged.Written is { } w && stat.IsFileAs(w.Size, w.MtimeTicks)
+                && (staged.Inode is not { } mine || stat.Inode == mine);
+        }
+
+        var info = new FileInfo(full);
+        return info.Exists && !IsFolder(info) && staged.Written is { } written && FileStamp.Of(info) == written;
     }
 
     /// <summary>Moves the user's file at <paramref name="full"/> to a new conflicted-copy name and says so; returns that name.</summary>

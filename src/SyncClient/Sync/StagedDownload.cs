@@ -59,6 +59,21 @@ internal sealed class StagedDownload : IDisposable
     public FileStamp? Written { get; set; }
 
     /// <summary>
+    /// The temp file's inode (read from its handle before it is closed), for a download that replaces a file: a put-back
+    /// deletes what it swapped out only when that is this very file, never a save made at the name meanwhile.
+    /// </summary>
+    public ulong? Inode { get; set; }
+
+    /// <summary>The local file's ctime when the plan read it (null: not read, or not known): see <see cref="FileDownloader.DownloadAsync(string, LocalEntry?, byte[]?, long?, CancellationToken)"/>.</summary>
+    public long? ExpectedChangeTimeNs { get; set; }
+
+    /// <summary>
+    /// The inode of the file the final check found at <see cref="Full"/> as the plan saw it: the file the exchange
+    /// displaces must still be that one (a save by rename with the old size and mtime put back has another).
+    /// </summary>
+    public ulong? CheckedInode { get; set; }
+
+    /// <summary>
     /// True once the temp file was renamed to <see cref="Full"/> (or exchanged with what was there): its name is then
     /// never deleted by <see cref="Dispose"/>.
     /// </summary>

@@ -243,10 +243,10 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.DownloadNew:
                 // Batched by ExecuteAsync; one that reaches here (a retry, say) downloads as a plain new file.
-                await DownloadAsync(a.Path, null, null, ct).ConfigureAwait(false);
+                await DownloadAsync(a.Path, null, null, null, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.Download:
-                await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, ct).ConfigureAwait(false);
+                await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, a.Fingerprint?.ChangeTimeNs, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.Conflict:
                 await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
@@ -410,9 +410,9 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    private async Task DownloadAsync(string path, LocalEntry? expected, byte[]? racyBaseHash, CancellationToken ct)
+    private async Task DownloadAsync(string path, LocalEntry? expected, byte[]? racyBaseHash, long? expectedChangeTimeNs, CancellationToken ct)
     {
-        var result = await _downloader.DownloadAsync(path, expected, racyBaseHash, ct).ConfigureAwait(false);
+        var result = await _downloader.DownloadAsync(path, expected, racyBaseHash, expectedChangeTimeNs, ct).ConfigureAwait(false);
         _ctx.Progress.FileDone();
         if (result.Placed)
         {

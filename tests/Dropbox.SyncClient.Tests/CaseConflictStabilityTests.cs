@@ -210,6 +210,111 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.Equal("being written", a.Read("Readme.txt"));
     }
 
+    [Fact]
+    public async Task A_folder_that_lost_a_case_clash_in_the_scan_is_not_renamed_while_a_file_in_it_is_written()
+    {
+        var old = DateTime.UtcNow.AddHours(-2);
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("docs/a.txt", "synced first");
+        File.SetLastWriteTimeUtc(a.PathOf("docs/a.txt"), old);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        // 'Docs' loses the clash to the synced 'docs' in the scan, which then never looks inside it. A file in it is
+        // still growing; appends leave the folder's own mtime as it was.
+        a.Write("Docs/big.bin", "being written");
+        Directory.SetLastWriteTimeUtc(a.PathOf("Docs"), old);
+
+        var writing = await a.SyncAsync();
+
+        Assert.Equal(0, writing.Errors);
+        Assert.True(writing.Pending >= 1, "the folder written in is not reported as pending");
+        Assert.Equal("being written", a.Read("Docs/big.bin"));
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")), "renamed while a file in it was being written: the scan never looked inside");
+
+        File.SetLastWriteTimeUtc(a.PathOf("Docs/big.bin"), old);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("being written", a.Read("Docs (Case Conflict)/big.bin"));
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/big.bin"));
+        Assert.Equal("synced first", a.Read("docs/a.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_is_not_renamed_while_an_ignored_download_in_it_grows_after_the_scan()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        var old = DateTime.UtcNow.AddHours(-2);
+        b.Write("Docs/big.iso.part", "downloading");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/big.iso.part"), old);
+        b.Write("Docs/one.txt", "copied");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/one.txt"), DateTime.UtcNow.AddSeconds(-1));
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+        // The scan observes 'Docs/one.txt' settled (the watcher saw it a second ago, past the quiet period) and never
+        // looks at the browser's '.part' file (ignored); the browser writes on right at that observation.
+        var (watched, clock) = WatchedSecondAgo("Docs/one.txt");
+        clock.BeforeNextTimestamp(() => File.AppendAllText(b.PathOf("Docs/big.iso.part"), ", more"));
+
+        var pass = await new SyncEngine(b.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder with a download under way is not reported as pending");
+        Assert.Equal("downloading, more", b.Read("Docs/big.iso.part"));
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed while an ignored file in it was being written");
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_is_not_renamed_while_a_file_its_dropboxignore_matches_is_written()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        var old = DateTime.UtcNow.AddHours(-2);
+        b.Write("Docs/.dropboxignore", "*.log");
+        b.Write("Docs/one.txt", "copied");
+        b.Write("Docs/build.log", "a build is writing this");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/.dropboxignore"), old);
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/one.txt"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder with an ignored file being written is not reported as pending");
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed while a file its .dropboxignore matches was being written");
+
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/build.log"), old);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("a build is writing this", b.Read("Docs (Case Conflict)/build.log"));
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/one.txt"));
+        Assert.Null(_server.Current("Docs (Case Conflict)/build.log"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_still_being_written_is_reported_as_a_folder()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        b.Write("Docs/one.txt", "being copied");
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(["case conflict: folder 'Docs' differs only in case from another name and is still being written; it is renamed once it settles"],
+            pass.Notes.Where(n => n.StartsWith("case conflict:", StringComparison.Ordinal)));
+    }
+
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>
     private static (WatchedChanges Watched, ManualClock Clock) WatchedSecondAgo(string path)
     {

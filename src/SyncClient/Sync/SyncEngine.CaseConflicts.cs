@@ -210,7 +210,7 @@ internal sealed partial class SyncEngine
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
     /// renamed as any other case clash, rather than uploaded beside the looked-up path.
     /// </summary>
-    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, List<SyncAction> waits)
+    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, List<SyncAction> waits, CancellationToken ct)
     {
         if (injected.Count == 0)
         {
@@ -231,16 +231,16 @@ internal sealed partial class SyncEngine
             }
         }
 
-        ResolveCaseConflicts(snapshot, index, remote, folds, summary, waits, withScanLosers: false);
+        ResolveCaseConflicts(snapshot, index, remote, folds, summary, waits, ct, withScanLosers: false);
     }
 
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
-    /// it waits (<see cref="SyncPlanner.WaitToRename"/>, over a stability observation made right before the rename): then
+    /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
     /// it is withheld and its wait is added to <paramref name="waits"/>, for the plan.
     /// </summary>
-    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, bool withScanLosers = true)
+    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, CancellationToken ct, bool withScanLosers = true)
     {
         var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
         if (folds is not null)
@@ -274,7 +274,7 @@ internal sealed partial class SyncEngine
         HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
-            if (SyncPlanner.WaitToRename(path, isDirectory, isDirectory ? FolderSettlesIn(path, snapshot, stability) : FileSettlesIn(path, stability)) is { } wait)
+            if ((isDirectory ? FolderWaitsToRename(path, stability, ct) : SyncPlanner.WaitToRename(path, isDirectory: false, FileSettlesIn(path, stability))) is { } wait)
             {
                 // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the
                 // wait and the daemon comes back for it then. A folder: nothing under it is taken either.
@@ -362,36 +362,20 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The stability observation of the folder at <paramref name="path"/>, taken now: its own mtime (an entry added or
-    /// removed) and that of every folder and file this scan found under it; the longest wait, or null when all are
-    /// settled. A subfolder's own mtime is read too (its scan entry has none): a file added after the scan deep inside
-    /// (an unzip going on in <c>Docs/sub</c>) moves only that subfolder's mtime, and a rename then would split the tree.
+    /// The planner's word on renaming the folder at <paramref name="path"/> now, over a walk of it on disk made right
+    /// before the rename (<see cref="Stability.ObserveFolder(string, string, CancellationToken)"/>): the scan's entries
+    /// would miss what it ignores (a download's <c>.part</c> file) and the inside of a folder that lost a clash in the
+    /// scan (not entered), and a rename while either is written splits the tree.
     /// </summary>
-    private TimeSpan? FolderSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
+    private SyncAction? FolderWaitsToRename(string path, Stability stability, CancellationToken ct)
     {
-        var settlesIn = DirectorySettlesIn(path, stability);
-        foreach (var entry in snapshot.Entries.Values)
+        var observed = stability.ObserveFolder(_ctx.FullPath(path), path, ct);
+        if (observed.Unchecked is { } why)
         {
-            if (!entry.Path.StartsWith(path + "/", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var under = entry.Kind == FileKind.Folder ? DirectorySettlesIn(entry.Path, stability) : FileSettlesIn(entry.Path, stability);
-            if (under is not null && (settlesIn is null || under > settlesIn))
-            {
-                settlesIn = under;
-            }
+            _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {why}");
         }
 
-        return settlesIn;
-    }
-
-    /// <summary>The stability observation of the folder at <paramref name="path"/> from its own mtime, taken now; null: settled or gone.</summary>
-    private TimeSpan? DirectorySettlesIn(string path, Stability stability)
-    {
-        var full = _ctx.FullPath(path);
-        return Directory.Exists(full) ? stability.SettlesIn(path, Directory.GetLastWriteTimeUtc(full).Ticks) : null;
+        return SyncPlanner.WaitToRename(path, observed);
     }
 
     /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>

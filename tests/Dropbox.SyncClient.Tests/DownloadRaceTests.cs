@@ -209,12 +209,46 @@ public sealed class DownloadRaceTests : IDisposable
 
         // Act: the interrupted download, then the next pass (its scan sweeps the client's own temp files).
         await Assert.ThrowsAsync<IOException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
-        await b.SyncAsync();
+        var pass = await b.SyncAsync();
 
-        // Assert: the user's bytes are still in the folder, under a name of their own.
-        var holding = Directory.GetFiles(b.PathOf("docs")).Where(f => File.ReadAllText(f) == UserBytes).Select(Path.GetFileName).ToList();
-        Assert.Single(holding);
-        Assert.NotEqual("x.txt", holding[0]);
+        // Assert: the user's bytes are not left hidden: they are a conflicted copy beside the name they had, uploaded
+        // like any (a reaches them), and nothing is left under a hidden name.
+        Assert.Equal(0, pass.Errors);
+        var kept = Directory.GetFiles(b.PathOf("docs")).Where(f => File.ReadAllText(f) == UserBytes).Select(Path.GetFileName).ToList();
+        var copy = Assert.Single(kept)!;
+        Assert.StartsWith("x" + ConflictNames.Marker + "b ", copy, StringComparison.Ordinal);
+        Assert.EndsWith(").txt", copy, StringComparison.Ordinal);
+        Assert.DoesNotContain(Directory.GetFiles(b.PathOf("docs")), f => Path.GetFileName(f).StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal));
+        Assert.Equal("the downloaded bytes", b.Read(path));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(UserBytes, a.Read("docs/" + copy));
+    }
+
+    [Fact]
+    public async Task A_leftover_displaced_file_whose_name_did_not_fit_its_holding_name_is_kept_visible_beside_it()
+    {
+        // Arrange: a holding file as a killed download leaves it for a name too long to carry (or one from before the
+        // name was carried).
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/synced.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var holding = TempName.NewDisplaced(new string('n', 250) + ".txt");
+        Assert.True(TempName.IsDisplaced(holding, out var carried));
+        Assert.Null(carried);
+        b.Write("docs/" + holding, UserBytes);
+
+        // Act
+        var pass = await b.SyncAsync();
+
+        // Assert: kept under a visible conflicted-copy name in its own folder, and uploaded.
+        Assert.Equal(0, pass.Errors);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "synced.txt")!;
+        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker + "b ", copy, StringComparison.Ordinal);
+        Assert.Equal(UserBytes, b.Read("docs/" + copy));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(UserBytes, a.Read("docs/" + copy));
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 
 namespace Dropbox.SyncClient.Local;
 
@@ -12,6 +13,12 @@ internal static class TempName
 {
     private const int HexDigits = 32;
 
+    /// <summary>The start of every name <see cref="NewDisplaced"/> makes.</summary>
+    private const string DisplacedPrefix = IgnoreMatcher.TempPrefix + "displaced-";
+
+    /// <summary>Longest file name, in UTF-8 bytes, that every file system the client runs on takes (Linux NAME_MAX).</summary>
+    private const int MaxNameBytes = 255;
+
     /// <summary>
     /// A new name. The digits come from the process's random generator, not Guid.NewGuid (a read of the kernel's random
     /// device per file); callers create it with CreateNew, so a clash fails that one file and never overwrites one.
@@ -19,10 +26,47 @@ internal static class TempName
     public static string New() => IgnoreMatcher.TempPrefix + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
 
     /// <summary>
-    /// A name for a user's file a download displaced while it is looked at: ignored by every scan like <see cref="New"/>'s,
-    /// but never matched by <see cref="IsOwn"/>, so a client killed meanwhile leaves it on disk, not to the sweep.
+    /// A name, in the same folder, for a user's file named <paramref name="originalName"/> that a download displaced while
+    /// it is looked at: ignored by every scan like <see cref="New"/>'s, but never matched by <see cref="IsOwn"/>, so a
+    /// client killed meanwhile leaves it on disk, not to the sweep; and the next pass finds it (<see cref="IsDisplaced"/>)
+    /// and keeps it as a conflicted copy beside <paramref name="originalName"/>, which the name carries after the digits
+    /// (where it fits in a file name; else without it).
     /// </summary>
-    public static string NewDisplaced() => IgnoreMatcher.TempPrefix + "displaced-" + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
+    public static string NewDisplaced(string originalName)
+    {
+        var name = DisplacedPrefix + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
+        var withOriginal = string.Concat(name, "-", originalName);
+        return originalName.Length > 0 && Encoding.UTF8.GetByteCount(withOriginal) <= MaxNameBytes ? withOriginal : name;
+    }
+
+    /// <summary>
+    /// True for a name <see cref="NewDisplaced"/> makes; <paramref name="originalName"/> is then the name of the file it
+    /// displaced, or null where it did not fit.
+    /// </summary>
+    public static bool IsDisplaced(string name, out string? originalName)
+    {
+        originalName = null;
+        if (name.Length < DisplacedPrefix.Length + HexDigits
+            || !name.StartsWith(DisplacedPrefix, StringComparison.Ordinal)
+            || name.AsSpan(DisplacedPrefix.Length, HexDigits).IndexOfAnyExcept("0123456789abcdef") >= 0)
+        {
+            return false;
+        }
+
+        var rest = name.AsSpan(DisplacedPrefix.Length + HexDigits);
+        if (rest.IsEmpty)
+        {
+            return true;
+        }
+
+        if (rest.Length < 2 || rest[0] != '-')
+        {
+            return false;
+        }
+
+        originalName = rest[1..].ToString();
+        return true;
+    }
 
     /// <summary>True for a name <see cref="New"/> makes.</summary>
     public static bool IsOwn(string name) =>

@@ -435,8 +435,9 @@ internal sealed class FileDownloader
         }
 
         // Out of the temp name before it is looked at (a racy file is read whole): a kill during the check must not leave
-        // it under a name the next pass's sweep deletes. The holding name is hidden like a temp name but never swept.
-        var holding = Path.Combine(Path.GetDirectoryName(staged.Temp)!, TempName.NewDisplaced());
+        // it under a name the next pass's sweep deletes. The holding name is hidden like a temp name but never swept: the
+        // next pass keeps a leftover one as a conflicted copy beside the name it carries (SyncEngine.KeepDisplacedFiles).
+        var holding = Path.Combine(Path.GetDirectoryName(staged.Temp)!, TempName.NewDisplaced(Path.GetFileName(staged.Full)));
         try
         {
             MoveToNewName(staged.Temp, holding, staged.Path);

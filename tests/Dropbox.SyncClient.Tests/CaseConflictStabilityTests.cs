@@ -315,6 +315,39 @@ public sealed class CaseConflictStabilityTests : IDisposable
             pass.Notes.Where(n => n.StartsWith("case conflict:", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task A_clashing_folder_too_large_to_look_at_whole_waits_and_is_reported_so()
+    {
+        var old = DateTime.UtcNow.AddHours(-2);
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("docs/a.txt", "synced first");
+        File.SetLastWriteTimeUtc(a.PathOf("docs/a.txt"), old);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        foreach (var name in new[] { "Docs/1.txt", "Docs/2.txt", "Docs/3.txt" })
+        {
+            a.Write(name, name);
+            File.SetLastWriteTimeUtc(a.PathOf(name), old);
+        }
+
+        Directory.SetLastWriteTimeUtc(a.PathOf("Docs"), old);
+
+        // Everything in it is settled, but the walk gives up past two entries: not renamed on a guess.
+        var capped = await new SyncEngine(a.Context) { FolderWalkMaxEntries = 2 }.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, capped.Errors + capped.Skipped);
+        Assert.True(capped.Pending >= 1, "the folder not looked at whole is not reported as pending");
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")), "renamed although the walk could not look at everything in it");
+        Assert.Equal(["case conflict: folder 'Docs' differs only in case from another name, and whether anything in it is still being written could not be told (too many entries, too slow to read, or unreadable); it is renamed once it can be, or rename it by hand"],
+            capped.Notes.Where(n => n.StartsWith("case conflict:", StringComparison.Ordinal)));
+
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/3.txt"));
+    }
+
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>
     private static (WatchedChanges Watched, ManualClock Clock) WatchedSecondAgo(string path)
     {

@@ -13,7 +13,10 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal sealed partial class SyncEngine
 {
-    /// <summary>The marker a renamed name carries.</summary>
+    /// <summary>Tests: the most entries the walk of a clashing folder reads before its rename (see <see cref="FolderWaitsToRename"/>).</summary>
+    internal int FolderWalkMaxEntries { get; init; } = Stability.MaxFolderEntries;
+
+        /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
 
     /// <summary>
@@ -369,7 +372,7 @@ internal sealed partial class SyncEngine
     /// </summary>
     private SyncAction? FolderWaitsToRename(string path, Stability stability, CancellationToken ct)
     {
-        var observed = stability.ObserveFolder(_ctx.FullPath(path), path, ct);
+        var observed = stability.ObserveFolder(_ctx.FullPath(path), path, FolderWalkMaxEntries, Stability.MaxFolderWalk, ct);
         if (observed.Unchecked is { } why)
         {
             _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {why}");

@@ -130,8 +130,10 @@ internal sealed class LocalScanner
                 var isDirectory = child.IsDirectory;
                 if (!isDirectory && !child.IsLink && TempName.IsDisplaced(child.Name, out var displacedName))
                 {
-                    // A user's file a download displaced, left by a client stopped while it looked at it: reported, never swept.
-                    snapshot.Displaced.Add((relativeDir.Length == 0 ? child.Name : string.Concat(relativeDir, "/", child.Name), displacedName is null ? null : relativeDir.Length == 0 ? Normalize(displacedName) : string.Concat(relativeDir, "/", Normalize(displacedName))));
+                    // A user's file a download displaced, left by a client stopped while it looked at it: reported, never
+                    // swept. Its own path as on disk (the engine moves it), the one it displaced as the scan names paths.
+                    var original = displacedName is null ? null : relativeDir.Length == 0 ? Normalize(displacedName) : string.Concat(relativeDir, "/", Normalize(displacedName));
+                    snapshot.Displaced.Add((relativeDir.Length == 0 ? child.Name : string.Concat(relativeDir, "/", child.Name), original));
                     continue;
                 }
 

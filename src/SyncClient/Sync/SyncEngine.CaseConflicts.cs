@@ -16,7 +16,7 @@ internal sealed partial class SyncEngine
     /// <summary>Tests: the most entries the walk of a clashing folder reads before its rename (see <see cref="FolderWaitsToRename"/>).</summary>
     internal int FolderWalkMaxEntries { get; init; } = Stability.MaxFolderEntries;
 
-        /// <summary>The marker a renamed name carries.</summary>
+    /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
 
     /// <summary>
@@ -240,7 +240,8 @@ internal sealed partial class SyncEngine
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
-    /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
+    /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation
+    /// made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
     /// it is withheld and its wait is added to <paramref name="waits"/>, for the plan.
     /// </summary>
     private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, CancellationToken ct, bool withScanLosers = true)

@@ -49,9 +49,10 @@ internal static partial class SyncPlanner
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see
     /// <c>SyncEngine.ResolveCaseConflicts</c>): a file renamed mid-write would have its content split (the writer's next
     /// bytes make a new file under the old name), a folder renamed while a clone or unzip fills it would have its tree
-    /// split. So one observed unsettled (a folder: itself or anything under it on disk, see <see cref="WaitToRename(string, FolderObservation)"/>) waits: the engine
-    /// withholds it (nothing of it is uploaded, deleted or downloaded over) and the plan holds this step. Null: renamed now.
-    /// The engine observes right before the rename, not at the scan: a write since the scan counts.
+    /// split. So one observed unsettled (a folder: itself or anything under it on disk, see
+    /// <see cref="WaitToRename(string, FolderObservation)"/>) waits: the engine withholds it (nothing of it is uploaded,
+    /// deleted or downloaded over) and the plan holds this step. Null: renamed now. The engine observes right before the
+    /// rename, not at the scan: a write since the scan counts.
     /// </summary>
     public static SyncAction? WaitToRename(string path, bool isDirectory, TimeSpan? settlesIn) =>
         Waits(settlesIn)

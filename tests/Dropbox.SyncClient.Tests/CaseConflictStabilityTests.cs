@@ -319,7 +319,8 @@ public sealed class CaseConflictStabilityTests : IDisposable
     public async Task A_clashing_folder_too_large_to_look_at_whole_waits_and_is_reported_so()
     {
         var old = DateTime.UtcNow.AddHours(-2);
-        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        var clock = new ManualClock(); // the backoff's: the walk is tried again only once its wait is over
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
         a.Write("docs/a.txt", "synced first");
         File.SetLastWriteTimeUtc(a.PathOf("docs/a.txt"), old);
         Assert.Equal(0, (await a.SyncAsync()).Errors);
@@ -340,12 +341,112 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.Equal(["case conflict: folder 'Docs' differs only in case from another name, and whether anything in it is still being written could not be told (too many entries, too slow to read, or unreadable); it is renamed once it can be, or rename it by hand"],
             capped.Notes.Where(n => n.StartsWith("case conflict:", StringComparison.Ordinal)));
 
+        clock.Advance(UncheckedFolderBackoff.First);
         for (var round = 0; round < 2; round++)
         {
             Assert.Equal(0, (await a.SyncAsync()).Errors);
         }
 
         Assert.NotNull(_server.Current("Docs (Case Conflict)/3.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_whose_writer_stalled_past_the_watchers_quiet_period_is_not_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = SyncOptions.DefaultStableAge });
+        // An unzip filling 'Docs' stalls for 300 ms (a slow disk): the watcher saw its last file then, past the quiet
+        // period (250 ms), which settles a file but must not settle a whole tree still being filled.
+        b.Write("Docs/f.txt", "unzipped so far");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/f.txt"), DateTime.UtcNow.AddMilliseconds(-300));
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), DateTime.UtcNow.AddHours(-2));
+        var clock = new ManualClock();
+        var watched = new WatchedChanges(clock);
+        watched.Saw("Docs/f.txt");
+        clock.Advance(TimeSpan.FromMilliseconds(300));
+
+        var pass = await new SyncEngine(b.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder still being filled is not reported as pending");
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed 300 ms after the last write the watcher saw: the unzip's next file makes a new 'Docs'");
+        Assert.Equal("unzipped so far", b.Read("Docs/f.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_in_which_a_file_is_made_after_its_walk_is_not_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = SyncOptions.DefaultStableAge });
+        var old = DateTime.UtcNow.AddHours(-2);
+        b.Write("Docs/sub/b.txt", "copied");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/sub/b.txt"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs/sub"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+        // The walk found everything settled; the copy goes on right after it, in a subfolder it had already read.
+        var engine = new SyncEngine(b.Context) { AfterFolderWalk = _ => File.WriteAllText(b.PathOf("Docs/sub/new.txt"), "copied on") };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder written in after its walk is not reported as pending");
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed although a folder in it changed since the walk read it");
+        Assert.Equal("copied on", b.Read("Docs/sub/new.txt"));
+    }
+
+    [Fact]
+    public async Task The_walks_of_all_clashing_folders_of_a_pass_share_one_bound()
+    {
+        var clock = new ManualClock(); // every mtime far ahead of it: settled
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("docs/a.txt", "synced first");
+        a.Write("notes/a.txt", "synced first");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        foreach (var name in new[] { "Docs/1.txt", "Docs/2.txt", "Notes/1.txt", "Notes/2.txt" })
+        {
+            a.Write(name, name);
+        }
+
+        // Each folder alone is within the bound of three entries; both together are not.
+        var pass = await new SyncEngine(a.Context) { FolderWalkMaxEntries = 3 }.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Single(new[] { "Docs (Case Conflict)", "Notes (Case Conflict)" }, n => Directory.Exists(a.PathOf(n)));
+        Assert.Single(pass.Notes, n => n.Contains("could not be told", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_too_large_to_look_at_whole_is_looked_at_again_ever_later()
+    {
+        var clock = new ManualClock();
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("docs/a.txt", "synced first");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        foreach (var name in new[] { "Docs/1.txt", "Docs/2.txt", "Docs/3.txt" })
+        {
+            a.Write(name, name);
+        }
+
+        var engine = new SyncEngine(a.Context) { FolderWalkMaxEntries = 2 };
+        var rechecks = new List<TimeSpan?>();
+        foreach (var wait in new[] { 1, 2, 4, 0 })
+        {
+            rechecks.Add((await engine.RunPassAsync(CancellationToken.None)).RecheckAfter);
+            clock.Advance(TimeSpan.FromMinutes(wait)); // to the end of the wait the pass reported
+        }
+
+        // Each walk reads up to its bound and finds the same: not every minute forever, but ever less often.
+        Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(8)], rechecks);
+
+        // A pass woken by something else before the wait ends does not walk it again: it waits for the rest.
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var early = await engine.RunPassAsync(CancellationToken.None);
+        Assert.Equal(TimeSpan.FromMinutes(7), early.RecheckAfter);
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")));
     }
 
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>

@@ -48,7 +48,7 @@ public sealed class FolderObservationTests : IDisposable
 
         var observed = Rule.ObserveFolder(docs, "Docs", 4, TimeSpan.FromSeconds(10), CancellationToken.None);
 
-        Assert.Equal(new FolderObservation(null, "more than 4 entries under it"), observed);
+        Assert.Equal(new FolderObservation(null, "more than 4 entries under it (or under all folders looked at this pass)"), observed);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class FolderObservationTests : IDisposable
 
         var observed = Rule.ObserveFolder(docs, "Docs", 100, TimeSpan.FromSeconds(10), CancellationToken.None);
 
-        Assert.Equal(new FolderObservation(null, "reading it took longer than 10 s"), observed);
+        Assert.Equal(new FolderObservation(null, "reading it took longer than 10 s (with all folders looked at this pass)"), observed);
     }
 
     [Fact]
@@ -74,6 +74,62 @@ public sealed class FolderObservationTests : IDisposable
 
         Assert.Null(observed.SettlesIn);
         Assert.Contains("could not be read", observed.Unchecked, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_name_made_in_a_subfolder_after_the_walk_read_it_is_a_change_before_the_rename()
+    {
+        var docs = Tree("Docs/sub/b.txt");
+        var visited = new List<FolderStamp>();
+        // Clock reads: the walk's start, 'sub' in the listing of 'Docs', 'b.txt' in the listing of 'sub' (read by then):
+        // a file made there now is never listed, and the walk alone finds everything settled.
+        _clock.BeforeNextTimestamp(() => _clock.BeforeNextTimestamp(() => _clock.BeforeNextTimestamp(() => File.WriteAllText(_dir.Sub("Docs/sub/new"), "unzipped"))));
+
+        var rule = Rule;
+        var observed = rule.ObserveFolder(docs, "Docs", new FolderWalkBudget(100, TimeSpan.FromSeconds(10)), visited, CancellationToken.None);
+
+        Assert.True(File.Exists(_dir.Sub("Docs/sub/new")), "the test's write did not happen during the walk");
+        Assert.Equal(FolderObservation.Settled, observed);
+        Assert.NotNull(rule.FolderChangedSinceWalk(visited));
+    }
+
+    [Fact]
+    public void A_folder_unchanged_since_its_walk_is_no_change_before_the_rename()
+    {
+        var docs = Tree("Docs/a.txt", "Docs/sub/b.txt");
+        var visited = new List<FolderStamp>();
+        var rule = Rule;
+
+        Assert.Equal(FolderObservation.Settled, rule.ObserveFolder(docs, "Docs", new FolderWalkBudget(100, TimeSpan.FromSeconds(10)), visited, CancellationToken.None));
+        Assert.Equal(["Docs", "Docs/sub"], visited.Select(v => v.Relative));
+        Assert.Null(rule.FolderChangedSinceWalk(visited));
+    }
+
+    [Fact]
+    public void The_walks_of_one_pass_share_one_entry_bound()
+    {
+        var docs = Tree("Docs/1", "Docs/2", "Docs/3");
+        var notes = Tree("Notes/1", "Notes/2");
+        var budget = new FolderWalkBudget(4, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(FolderObservation.Settled, Rule.ObserveFolder(docs, "Docs", budget, [], CancellationToken.None));
+        Assert.NotNull(Rule.ObserveFolder(notes, "Notes", budget, [], CancellationToken.None).Unchecked);
+    }
+
+    [Fact]
+    public void A_file_the_watcher_saw_past_its_quiet_period_is_not_settled_for_a_folder()
+    {
+        var docs = Tree("Docs/a.txt");
+        File.SetLastWriteTimeUtc(_dir.Sub("Docs/a.txt"), (_clock.GetUtcNow() - TimeSpan.FromSeconds(1)).UtcDateTime);
+        var watched = new WatchedChanges(_clock);
+        watched.Saw("Docs/a.txt");
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var rule = new Stability(_clock, TimeSpan.FromSeconds(2), watched, TimeSpan.FromMilliseconds(250));
+
+        var observed = rule.ObserveFolder(docs, "Docs", 100, TimeSpan.FromSeconds(10), CancellationToken.None);
+
+        Assert.Null(rule.SettlesIn("Docs/a.txt", File.GetLastWriteTimeUtc(_dir.Sub("Docs/a.txt")).Ticks)); // a file: settled by the watcher
+        Assert.Equal(Stability.MinFolderSettleAge - TimeSpan.FromSeconds(2), observed.SettlesIn); // a tree: 30 s since its newest mtime
     }
 
     [Fact]

@@ -19,12 +19,6 @@ internal static partial class SyncPlanner
     public const string CaseClashFolderUncheckedReason = "case conflict: a folder that differs only in case from another name, and whether anything in it is still being written could not be told; it is renamed once it can be";
 
     /// <summary>
-    /// When a folder that could not be looked at whole is looked at again: not sooner, since every look reads up to the
-    /// walk's bound; a daemon comes back then, a <c>sync --once</c> reports it pending.
-    /// </summary>
-    public static readonly TimeSpan UncheckedFolderRecheck = TimeSpan.FromMinutes(1);
-
-    /// <summary>
     /// The wait rule, over the scan's observation (<see cref="LocalEntry.SettlesIn"/>, see <see cref="Stability"/>): a
     /// file not yet settled waits (nothing is done with it; a <see cref="SyncActionKind.Wait"/> says when to look again),
     /// a settled one never does. One rule for a changed or new file (<see cref="Decide"/>), a plain new file (an unsettled
@@ -64,11 +58,13 @@ internal static partial class SyncPlanner
     /// walk of the folder on disk made right before the rename (<see cref="Stability.ObserveFolder(string, string, CancellationToken)"/>:
     /// ignored names and the inside of a folder the scan did not enter included). Anything in it unsettled waits; so does
     /// a folder the walk could not look at whole (past its bound, or unreadable): a folder is never renamed on a guess,
-    /// since the tree of a write still under way would be split. Null: renamed now.
+    /// since the tree of a write still under way would be split; it is looked at again after
+    /// <paramref name="uncheckedRecheck"/> (the engine's backoff, see <see cref="UncheckedFolderBackoff"/>: every look
+    /// reads up to the walk's bound). Null: renamed now.
     /// </summary>
-    public static SyncAction? WaitToRename(string path, FolderObservation observed) =>
+    public static SyncAction? WaitToRename(string path, FolderObservation observed, TimeSpan uncheckedRecheck) =>
         observed.Unchecked is not null
-            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = UncheckedFolderRecheck, Reason = CaseClashFolderUncheckedReason }
+            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = uncheckedRecheck, Reason = CaseClashFolderUncheckedReason }
             : WaitToRename(path, isDirectory: true, observed.SettlesIn);
 
     /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>

@@ -121,7 +121,7 @@ internal sealed partial class SyncEngine
             ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
                 || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
-        KeepDisplacedFiles(snapshot, index, remote, stability, summary);
+        await KeepDisplacedFilesAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
         SyncPlanner.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete

@@ -210,6 +210,245 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.Equal("being written", a.Read("Readme.txt"));
     }
 
+    [Fact]
+    public async Task A_folder_that_lost_a_case_clash_in_the_scan_is_not_renamed_while_a_file_in_it_is_written()
+    {
+        var old = DateTime.UtcNow.AddHours(-2);
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("docs/a.txt", "synced first");
+        File.SetLastWriteTimeUtc(a.PathOf("docs/a.txt"), old);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        // 'Docs' loses the clash to the synced 'docs' in the scan, which then never looks inside it. A file in it is
+        // still growing; appends leave the folder's own mtime as it was.
+        a.Write("Docs/big.bin", "being written");
+        Directory.SetLastWriteTimeUtc(a.PathOf("Docs"), old);
+
+        var writing = await a.SyncAsync();
+
+        Assert.Equal(0, writing.Errors);
+        Assert.True(writing.Pending >= 1, "the folder written in is not reported as pending");
+        Assert.Equal("being written", a.Read("Docs/big.bin"));
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")), "renamed while a file in it was being written: the scan never looked inside");
+
+        File.SetLastWriteTimeUtc(a.PathOf("Docs/big.bin"), old);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("being written", a.Read("Docs (Case Conflict)/big.bin"));
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/big.bin"));
+        Assert.Equal("synced first", a.Read("docs/a.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_is_not_renamed_while_an_ignored_download_in_it_grows_after_the_scan()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        var old = DateTime.UtcNow.AddHours(-2);
+        b.Write("Docs/big.iso.part", "downloading");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/big.iso.part"), old);
+        b.Write("Docs/one.txt", "copied");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/one.txt"), DateTime.UtcNow.AddSeconds(-1));
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+        // The scan observes 'Docs/one.txt' settled (the watcher saw it a second ago, past the quiet period) and never
+        // looks at the browser's '.part' file (ignored); the browser writes on right at that observation.
+        var (watched, clock) = WatchedSecondAgo("Docs/one.txt");
+        clock.BeforeNextTimestamp(() => File.AppendAllText(b.PathOf("Docs/big.iso.part"), ", more"));
+
+        var pass = await new SyncEngine(b.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder with a download under way is not reported as pending");
+        Assert.Equal("downloading, more", b.Read("Docs/big.iso.part"));
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed while an ignored file in it was being written");
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_is_not_renamed_while_a_file_its_dropboxignore_matches_is_written()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        var old = DateTime.UtcNow.AddHours(-2);
+        b.Write("Docs/.dropboxignore", "*.log");
+        b.Write("Docs/one.txt", "copied");
+        b.Write("Docs/build.log", "a build is writing this");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/.dropboxignore"), old);
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/one.txt"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder with an ignored file being written is not reported as pending");
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed while a file its .dropboxignore matches was being written");
+
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/build.log"), old);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("a build is writing this", b.Read("Docs (Case Conflict)/build.log"));
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/one.txt"));
+        Assert.Null(_server.Current("Docs (Case Conflict)/build.log"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_still_being_written_is_reported_as_a_folder()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        b.Write("Docs/one.txt", "being copied");
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(["case conflict: folder 'Docs' differs only in case from another name and is still being written; it is renamed once it settles"],
+            pass.Notes.Where(n => n.StartsWith("case conflict:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_too_large_to_look_at_whole_waits_and_is_reported_so()
+    {
+        var old = DateTime.UtcNow.AddHours(-2);
+        var clock = new ManualClock(); // the backoff's: the walk is tried again only once its wait is over
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("docs/a.txt", "synced first");
+        File.SetLastWriteTimeUtc(a.PathOf("docs/a.txt"), old);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        foreach (var name in new[] { "Docs/1.txt", "Docs/2.txt", "Docs/3.txt" })
+        {
+            a.Write(name, name);
+            File.SetLastWriteTimeUtc(a.PathOf(name), old);
+        }
+
+        Directory.SetLastWriteTimeUtc(a.PathOf("Docs"), old);
+
+        // Everything in it is settled, but the walk gives up past two entries: not renamed on a guess.
+        var capped = await new SyncEngine(a.Context) { FolderWalkMaxEntries = 2 }.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, capped.Errors + capped.Skipped);
+        Assert.True(capped.Pending >= 1, "the folder not looked at whole is not reported as pending");
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")), "renamed although the walk could not look at everything in it");
+        Assert.Equal(["case conflict: folder 'Docs' differs only in case from another name, and whether anything in it is still being written could not be told (too many entries, too slow to read, or unreadable); it is renamed once it can be, or rename it by hand"],
+            capped.Notes.Where(n => n.StartsWith("case conflict:", StringComparison.Ordinal)));
+
+        clock.Advance(UncheckedFolderBackoff.First);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        Assert.NotNull(_server.Current("Docs (Case Conflict)/3.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_whose_writer_stalled_past_the_watchers_quiet_period_is_not_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = SyncOptions.DefaultStableAge });
+        // An unzip filling 'Docs' stalls for 300 ms (a slow disk): the watcher saw its last file then, past the quiet
+        // period (250 ms), which settles a file but must not settle a whole tree still being filled.
+        b.Write("Docs/f.txt", "unzipped so far");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/f.txt"), DateTime.UtcNow.AddMilliseconds(-300));
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), DateTime.UtcNow.AddHours(-2));
+        var clock = new ManualClock();
+        var watched = new WatchedChanges(clock);
+        watched.Saw("Docs/f.txt");
+        clock.Advance(TimeSpan.FromMilliseconds(300));
+
+        var pass = await new SyncEngine(b.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder still being filled is not reported as pending");
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed 300 ms after the last write the watcher saw: the unzip's next file makes a new 'Docs'");
+        Assert.Equal("unzipped so far", b.Read("Docs/f.txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_in_which_a_file_is_made_after_its_walk_is_not_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "synced first");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = SyncOptions.DefaultStableAge });
+        var old = DateTime.UtcNow.AddHours(-2);
+        b.Write("Docs/sub/b.txt", "copied");
+        File.SetLastWriteTimeUtc(b.PathOf("Docs/sub/b.txt"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs/sub"), old);
+        Directory.SetLastWriteTimeUtc(b.PathOf("Docs"), old);
+        // The walk found everything settled; the copy goes on right after it, in a subfolder it had already read.
+        var engine = new SyncEngine(b.Context) { AfterFolderWalk = _ => File.WriteAllText(b.PathOf("Docs/sub/new.txt"), "copied on") };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(pass.Pending >= 1, "the folder written in after its walk is not reported as pending");
+        Assert.False(Directory.Exists(b.PathOf("Docs (Case Conflict)")), "renamed although a folder in it changed since the walk read it");
+        Assert.Equal("copied on", b.Read("Docs/sub/new.txt"));
+    }
+
+    [Fact]
+    public async Task The_walks_of_all_clashing_folders_of_a_pass_share_one_bound()
+    {
+        var clock = new ManualClock(); // every mtime far ahead of it: settled
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("docs/a.txt", "synced first");
+        a.Write("notes/a.txt", "synced first");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        foreach (var name in new[] { "Docs/1.txt", "Docs/2.txt", "Notes/1.txt", "Notes/2.txt" })
+        {
+            a.Write(name, name);
+        }
+
+        // Each folder alone is within the bound of three entries; both together are not.
+        var pass = await new SyncEngine(a.Context) { FolderWalkMaxEntries = 3 }.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Single(new[] { "Docs (Case Conflict)", "Notes (Case Conflict)" }, n => Directory.Exists(a.PathOf(n)));
+        Assert.Single(pass.Notes, n => n.Contains("could not be told", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_clashing_folder_too_large_to_look_at_whole_is_looked_at_again_ever_later()
+    {
+        var clock = new ManualClock();
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("docs/a.txt", "synced first");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        foreach (var name in new[] { "Docs/1.txt", "Docs/2.txt", "Docs/3.txt" })
+        {
+            a.Write(name, name);
+        }
+
+        var engine = new SyncEngine(a.Context) { FolderWalkMaxEntries = 2 };
+        var rechecks = new List<TimeSpan?>();
+        foreach (var wait in new[] { 1, 2, 4, 0 })
+        {
+            rechecks.Add((await engine.RunPassAsync(CancellationToken.None)).RecheckAfter);
+            clock.Advance(TimeSpan.FromMinutes(wait)); // to the end of the wait the pass reported
+        }
+
+        // Each walk reads up to its bound and finds the same: not every minute forever, but ever less often.
+        Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(8)], rechecks);
+
+        // A pass woken by something else before the wait ends does not walk it again: it waits for the rest.
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var early = await engine.RunPassAsync(CancellationToken.None);
+        Assert.Equal(TimeSpan.FromMinutes(7), early.RecheckAfter);
+        Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")));
+    }
+
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>
     private static (WatchedChanges Watched, ManualClock Clock) WatchedSecondAgo(string path)
     {

@@ -209,12 +209,246 @@ public sealed class DownloadRaceTests : IDisposable
 
         // Act: the interrupted download, then the next pass (its scan sweeps the client's own temp files).
         await Assert.ThrowsAsync<IOException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
-        await b.SyncAsync();
+        var pass = await b.SyncAsync();
 
-        // Assert: the user's bytes are still in the folder, under a name of their own.
-        var holding = Directory.GetFiles(b.PathOf("docs")).Where(f => File.ReadAllText(f) == UserBytes).Select(Path.GetFileName).ToList();
-        Assert.Single(holding);
-        Assert.NotEqual("x.txt", holding[0]);
+        // Assert: the user's bytes are not left hidden: they wait at the conflicted-copy name the downloader chose before
+        // the exchange, uploaded like any conflicted copy (a reaches them), and nothing is left under a hidden name.
+        Assert.Equal(0, pass.Errors);
+        var kept = Directory.GetFiles(b.PathOf("docs")).Where(f => File.ReadAllText(f) == UserBytes).Select(Path.GetFileName).ToList();
+        var copy = Assert.Single(kept)!;
+        Assert.Equal("x.txt.conflict", copy);
+        Assert.DoesNotContain(Directory.GetFiles(b.PathOf("docs")), f => Path.GetFileName(f).StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal));
+        Assert.Equal("the downloaded bytes", b.Read(path));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(UserBytes, a.Read("docs/" + copy));
+    }
+
+    [Theory]
+    [InlineData(false)] // the previous version's holding name: no name carried
+    [InlineData(true)]
+    public async Task A_leftover_holding_file_with_the_synced_bytes_is_removed_not_kept_as_a_file_of_yours(bool carriesName)
+    {
+        // Arrange: the previous version's downloader, killed after it found the file it displaced unchanged (the synced
+        // version) and before it deleted it, left it under a holding name.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/synced.txt", "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var holding = "docs/" + (carriesName ? TempName.NewDisplaced("synced.txt") : IgnoreMatcher.TempPrefix + "displaced-" + new string('a', 32));
+        Assert.True(TempName.IsDisplaced(holding[5..], out _));
+        b.Write(holding, "the synced bytes");
+
+        // Act
+        var pass = await b.SyncAsync();
+
+        // Assert: the server holds these bytes: removed, no conflicted copy, nothing reported as a file of yours.
+        Assert.Equal(0, pass.Errors + pass.Conflicts);
+        Assert.Equal(["synced.txt"], Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName));
+        Assert.DoesNotContain(pass.Notes, n => n.Contains("of yours", StringComparison.Ordinal));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(["synced.txt"], Directory.GetFiles(a.PathOf("docs")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task A_leftover_holding_file_with_the_bytes_being_downloaded_is_removed()
+    {
+        // The previous version's downloader, killed after its download was exchanged into the holding name and before
+        // it deleted it, left the new remote version's bytes there; this pass downloads that version again.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/x.txt", "version one");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        a.Write("docs/x.txt", "version two");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        b.Write("docs/" + IgnoreMatcher.TempPrefix + "displaced-" + new string('c', 32), "version two");
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors + pass.Conflicts);
+        Assert.Equal(["x.txt"], Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName));
+        Assert.Equal("version two", b.Read("docs/x.txt"));
+    }
+
+    [Fact]
+    public async Task A_leftover_holding_file_with_bytes_the_server_never_had_is_kept()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/synced.txt", "the synced bytes");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        // Same size as the synced file, other bytes: only the content tells them apart.
+        b.Write("docs/" + IgnoreMatcher.TempPrefix + "displaced-" + new string('b', 32), "the SYNCED bytes");
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(1, pass.Conflicts);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "synced.txt")!;
+        Assert.Equal("the SYNCED bytes", b.Read("docs/" + copy));
+    }
+
+    [Fact]
+    public async Task A_file_made_at_the_conflicted_copy_name_right_before_the_leftover_is_moved_there_is_kept_too()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/x.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        b.Write("docs/" + TempName.NewDisplaced("x.txt"), UserBytes);
+        // Something makes a file at the name picked, after it was found free and before the move.
+        var raced = new List<string>();
+        var engine = new SyncEngine(b.Context)
+        {
+            BeforeDisplacedMove = full =>
+            {
+                if (raced.Count == 0)
+                {
+                    raced.Add(full);
+                    File.WriteAllText(full, "made meanwhile");
+                }
+            },
+        };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal("made meanwhile", File.ReadAllText(Assert.Single(raced)));
+        var copies = Directory.GetFiles(b.PathOf("docs")).Where(f => f != raced[0] && Path.GetFileName(f) != "x.txt").ToList();
+        Assert.Equal(UserBytes, File.ReadAllText(Assert.Single(copies)));
+        Assert.Contains(ConflictNames.Marker, Path.GetFileName(copies[0]), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_leftover_kept_under_a_name_the_folders_dropboxignore_matches_stays_visible_and_is_not_uploaded()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/.dropboxignore", "*.log");
+        a.Write("docs/x.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        b.Write("docs/" + TempName.NewDisplaced("build.log"), UserBytes);
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n!.StartsWith("build" + ConflictNames.Marker, StringComparison.Ordinal))!;
+        Assert.Equal(UserBytes, b.Read("docs/" + copy));
+        Assert.Null(_server.Current("docs/" + copy));
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.Null(_server.Current("docs/" + copy));
+    }
+
+    [Fact]
+    public async Task A_leftover_whose_conflicted_copy_name_would_be_too_long_is_kept_under_a_name_cut_to_fit()
+    {
+        // A carried name that fits the holding name, and a device name long enough that name, marker, device and date
+        // do not fit one file name (255 bytes).
+        var device = new string('d', 60);
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, device, _server);
+        a.Write("docs/x.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var holding = TempName.NewDisplaced(new string('n', 195) + ".txt");
+        Assert.True(TempName.IsDisplaced(holding, out var carried));
+        Assert.NotNull(carried);
+        b.Write("docs/" + holding, UserBytes);
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "x.txt")!;
+        // ConflictNames cuts the carried name's stem so the copy's name fits in 255 bytes (it keeps the marker and .txt).
+        Assert.StartsWith("nnnn", copy, StringComparison.Ordinal);
+        Assert.Contains(ConflictNames.Marker + device, copy, StringComparison.Ordinal);
+        Assert.EndsWith(".txt", copy, StringComparison.Ordinal);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(copy) <= 255, copy);
+        Assert.Equal(UserBytes, b.Read("docs/" + copy));
+        Assert.NotNull(_server.Current("docs/" + copy));
+    }
+
+    [Fact]
+    public async Task A_leftover_whose_carried_name_the_server_refuses_is_kept_under_the_short_name()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // a backslash is a separator there: no such name on disk
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/x.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        // A name this disk holds but the server refuses (a backslash): the displaced file was never synced under it.
+        b.Write("docs/" + TempName.NewDisplaced(@"a\b.txt"), UserBytes);
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "x.txt")!;
+        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.NotNull(_server.Current("docs/" + copy));
+    }
+
+    [Fact]
+    public async Task A_leftover_the_file_system_refuses_to_move_to_its_long_name_is_kept_under_the_short_name()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/x.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        b.Write("docs/" + TempName.NewDisplaced("x.txt"), UserBytes);
+        // A file system with a shorter name limit than the server's (eCryptfs: 143 bytes) refuses the carried name.
+        var engine = new SyncEngine(b.Context)
+        {
+            BeforeDisplacedMove = full =>
+            {
+                if (Path.GetFileName(full).StartsWith("x" + ConflictNames.Marker, StringComparison.Ordinal))
+                {
+                    throw new IOException("File name too long", 36);
+                }
+            },
+        };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "x.txt")!;
+        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.Equal(UserBytes, b.Read("docs/" + copy));
+    }
+
+    [Fact]
+    public async Task A_leftover_displaced_file_whose_name_did_not_fit_its_holding_name_is_kept_visible_beside_it()
+    {
+        // Arrange: a holding file as a killed download leaves it for a name too long to carry (or one from before the
+        // name was carried).
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/synced.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var holding = TempName.NewDisplaced(new string('n', 250) + ".txt");
+        Assert.True(TempName.IsDisplaced(holding, out var carried));
+        Assert.Null(carried);
+        b.Write("docs/" + holding, UserBytes);
+
+        // Act
+        var pass = await b.SyncAsync();
+
+        // Assert: kept under a visible conflicted-copy name in its own folder, and uploaded.
+        Assert.Equal(0, pass.Errors);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "synced.txt")!;
+        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker + "b ", copy, StringComparison.Ordinal);
+        Assert.Equal(UserBytes, b.Read("docs/" + copy));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(UserBytes, a.Read("docs/" + copy));
     }
 
     /// <summary>

@@ -124,6 +124,24 @@ public sealed class SyncPlannerWaitTests
         }
     }
 
+    // A folder is renamed whole over a walk of it on disk: anything in it young waits, and so does a walk that could not
+    // look at everything (past its bound, or unreadable), never renamed on a guess.
+    [Theory]
+    [InlineData(false, null, null)]
+    [InlineData(true, null, SyncPlanner.CaseClashFolderChangingReason)]
+    [InlineData(false, "more than 100000 entries under it", SyncPlanner.CaseClashFolderUncheckedReason)]
+    [InlineData(true, "'Docs/sub' could not be read (gone)", SyncPlanner.CaseClashFolderUncheckedReason)]
+    public void A_case_clashing_folder_waits_to_be_renamed_while_anything_in_it_is_young_or_unchecked(bool young, string? @unchecked, string? reason)
+    {
+        var wait = SyncPlanner.WaitToRename("Docs", new FolderObservation(young ? Young : null, @unchecked), TimeSpan.FromMinutes(1));
+
+        Assert.Equal(reason, wait?.Reason);
+        if (wait is not null)
+        {
+            Assert.Equal((SyncActionKind.Wait, "Docs", @unchecked is null ? Young : TimeSpan.FromMinutes(1)), (wait.Kind, wait.Path, wait.SettlesIn));
+        }
+    }
+
     // What the engine reads before the plan: the content of a settled changed file (a young one waits whatever it holds),
     // and on a reconcile pass an unchanged one too.
     [Theory]

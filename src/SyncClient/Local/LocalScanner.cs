@@ -128,6 +128,15 @@ internal sealed class LocalScanner
                 var name = Normalize(child.Name);
                 var relative = relativeDir.Length == 0 ? name : string.Concat(relativeDir, "/", name);
                 var isDirectory = child.IsDirectory;
+                if (!isDirectory && !child.IsLink && TempName.IsDisplaced(child.Name, out var displacedName))
+                {
+                    // A user's file a download displaced, left by a client stopped while it looked at it: reported, never
+                    // swept. Its own path as on disk (the engine moves it), the one it displaced as the scan names paths.
+                    var original = displacedName is null ? null : relativeDir.Length == 0 ? Normalize(displacedName) : string.Concat(relativeDir, "/", Normalize(displacedName));
+                    snapshot.Displaced.Add((relativeDir.Length == 0 ? child.Name : string.Concat(relativeDir, "/", child.Name), original));
+                    continue;
+                }
+
                 if (_staleTempCutoffTicks is { } cutoff && !isDirectory && !child.IsLink && child.MtimeTicks < cutoff && TempName.IsOwn(child.Name))
                 {
                     RemoveStaleTemp(Path.Combine(dirFull, child.Name), relative, snapshot);

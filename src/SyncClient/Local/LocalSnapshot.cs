@@ -18,6 +18,13 @@ internal sealed class LocalSnapshot
     /// </summary>
     public List<(string Path, bool IsDirectory)> CaseClashLosers { get; } = [];
 
+    /// <summary>
+    /// Files under a hidden holding name (<see cref="TempName.IsDisplaced"/>) left by an older client stopped while it
+    /// looked at them: a user's file a download displaced. Each with the path of the file it displaced (beside it), or
+    /// null where its name did not fit in the holding name. Not in <see cref="Entries"/>: the engine makes each visible.
+    /// </summary>
+    public List<(string Path, string? OriginalPath)> Displaced { get; } = [];
+
     /// <summary>Paths skipped and why (unreadable, symbolic link, invalid name...).</summary>
     public List<string> Skipped { get; } = [];
 

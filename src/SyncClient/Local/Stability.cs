@@ -9,7 +9,7 @@ namespace Dropbox.SyncClient.Local;
 /// reach the stable age. Either way the upload re-checks the file right before its commit and commits nothing that
 /// changed since it was read.
 /// </summary>
-internal sealed class Stability(TimeProvider time, TimeSpan stableAge, WatchedChanges? watched, TimeSpan quietPeriod)
+internal sealed partial class Stability(TimeProvider time, TimeSpan stableAge, WatchedChanges? watched, TimeSpan quietPeriod)
 {
     /// <summary>No stability rule (a stable age of zero): every file is settled. For a scan nothing is synced from.</summary>
     public static Stability Off { get; } = new(TimeProvider.System, TimeSpan.Zero, null, TimeSpan.Zero);

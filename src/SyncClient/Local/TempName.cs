@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 
 namespace Dropbox.SyncClient.Local;
 
@@ -12,11 +13,60 @@ internal static class TempName
 {
     private const int HexDigits = 32;
 
+    /// <summary>The start of every name <see cref="NewDisplaced"/> makes.</summary>
+    private const string DisplacedPrefix = IgnoreMatcher.TempPrefix + "displaced-";
+
+    /// <summary>Longest file name, in UTF-8 bytes, that every file system the client runs on takes (Linux NAME_MAX).</summary>
+    private const int MaxNameBytes = 255;
+
     /// <summary>
     /// A new name. The digits come from the process's random generator, not Guid.NewGuid (a read of the kernel's random
     /// device per file); callers create it with CreateNew, so a clash fails that one file and never overwrites one.
     /// </summary>
     public static string New() => IgnoreMatcher.TempPrefix + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
+
+    /// <summary>
+    /// A holding name as the client of stop 26 gave a user's file that a download displaced while it was looked at (that
+    /// client's names carry no original name; this one's may): the download no longer makes them (a displaced file now
+    /// waits at a visible conflicted-copy name), so only tests make them, standing in for what a killed older client left.
+    /// The next pass finds such a file (<see cref="IsDisplaced"/>) and keeps it as a conflicted copy, or removes it when it
+    /// holds bytes the server has (SyncEngine.KeepDisplacedFiles).
+    /// </summary>
+    public static string NewDisplaced(string originalName)
+    {
+        var name = DisplacedPrefix + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
+        var withOriginal = string.Concat(name, "-", originalName);
+        return originalName.Length > 0 && Encoding.UTF8.GetByteCount(withOriginal) <= MaxNameBytes ? withOriginal : name;
+    }
+
+    /// <summary>
+    /// True for a name <see cref="NewDisplaced"/> makes; <paramref name="originalName"/> is then the name of the file it
+    /// displaced, or null where it did not fit.
+    /// </summary>
+    public static bool IsDisplaced(string name, out string? originalName)
+    {
+        originalName = null;
+        if (name.Length < DisplacedPrefix.Length + HexDigits
+            || !name.StartsWith(DisplacedPrefix, StringComparison.Ordinal)
+            || name.AsSpan(DisplacedPrefix.Length, HexDigits).IndexOfAnyExcept("0123456789abcdef") >= 0)
+        {
+            return false;
+        }
+
+        var rest = name.AsSpan(DisplacedPrefix.Length + HexDigits);
+        if (rest.IsEmpty)
+        {
+            return true;
+        }
+
+        if (rest.Length < 2 || rest[0] != '-')
+        {
+            return false;
+        }
+
+        originalName = rest[1..].ToString();
+        return true;
+    }
 
     /// <summary>True for a name <see cref="New"/> makes.</summary>
     public static bool IsOwn(string name) =>

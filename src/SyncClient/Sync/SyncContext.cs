@@ -40,6 +40,9 @@ internal sealed class SyncContext
     /// </summary>
     public Func<string, bool?> ExecutableBitProbe { get; init; } = Local.ExecutableBitProbe.Holds;
 
+    /// <summary>The backoff of clashing folders too large to look at whole, shared by every copy of this context (every engine of a daemon).</summary>
+    public UncheckedFolderBackoff UncheckedFolders { get; private init; } = new();
+
     private ProbeAnswer? _probe;
 
     /// <summary>
@@ -157,6 +160,7 @@ internal sealed class SyncContext
         Barrier = Barrier,
         Watched = watched,
         ExecutableBitProbe = ExecutableBitProbe,
+        UncheckedFolders = UncheckedFolders,
         _probe = ShareProbe(),
         CaseProbe = CaseProbe,
         _foldsCase = ShareCase(),

@@ -13,6 +13,12 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal sealed partial class SyncEngine
 {
+    /// <summary>Tests: the most entries the walks of clashing folders read in one pass, together (see <see cref="FolderWaitsToRename"/>).</summary>
+    internal int FolderWalkMaxEntries { get; init; } = Stability.MaxFolderEntries;
+
+    /// <summary>Tests: runs with the path of a clashing folder once its walk found it settled, before its rename.</summary>
+    internal Action<string>? AfterFolderWalk { get; init; }
+
     /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
 
@@ -210,7 +216,7 @@ internal sealed partial class SyncEngine
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
     /// renamed as any other case clash, rather than uploaded beside the looked-up path.
     /// </summary>
-    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, List<SyncAction> waits)
+    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, List<SyncAction> waits, FolderWalkBudget budget, CancellationToken ct)
     {
         if (injected.Count == 0)
         {
@@ -231,16 +237,17 @@ internal sealed partial class SyncEngine
             }
         }
 
-        ResolveCaseConflicts(snapshot, index, remote, folds, summary, waits, withScanLosers: false);
+        ResolveCaseConflicts(snapshot, index, remote, folds, summary, waits, budget, ct, withScanLosers: false);
     }
 
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
-    /// it waits (<see cref="SyncPlanner.WaitToRename"/>, over a stability observation made right before the rename): then
+    /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation
+    /// made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
     /// it is withheld and its wait is added to <paramref name="waits"/>, for the plan.
     /// </summary>
-    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, bool withScanLosers = true)
+    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, FolderWalkBudget budget, CancellationToken ct, bool withScanLosers = true)
     {
         var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
         if (folds is not null)
@@ -274,30 +281,32 @@ internal sealed partial class SyncEngine
         HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
-            if (SyncPlanner.WaitToRename(path, isDirectory, isDirectory ? FolderSettlesIn(path, snapshot, stability) : FileSettlesIn(path, stability)) is { } wait)
+            var visited = new List<FolderStamp>();
+            if ((isDirectory ? FolderWaitsToRename(path, stability, budget, visited, ct) : SyncPlanner.WaitToRename(path, isDirectory: false, FileSettlesIn(path, stability))) is { } wait)
             {
-                // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the
-                // wait and the daemon comes back for it then. A folder: nothing under it is taken either.
-                waits.Add(wait);
-                if (isDirectory)
-                {
-                    foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
-                    {
-                        snapshot.Entries.Remove(under);
-                    }
-
-                    snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
-                }
-
-                snapshot.Withheld.Add(path);
-                snapshot.Entries.Remove(path);
+                Withhold(path, isDirectory, wait);
                 continue;
+            }
+
+            if (isDirectory)
+            {
+                AfterFolderWalk?.Invoke(path);
             }
 
             // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
             takenFolds ??= TakenFolds(index, remote);
             var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
                 || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p));
+
+            // Right before the move: a name made or removed in any folder the walk read, since it read it (the walk is no
+            // snapshot), means the tree is being written: it waits, as if the walk had seen it.
+            if (isDirectory && stability.FolderChangedSinceWalk(visited) is { } changed)
+            {
+                _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: a folder in it changed since it was looked at");
+                Withhold(path, isDirectory, SyncPlanner.WaitToRename(path, isDirectory: true, changed)!);
+                continue;
+            }
+
             try
             {
                 if (isDirectory)
@@ -348,6 +357,25 @@ internal sealed partial class SyncEngine
             // is deleted anywhere) and the next pass takes the renamed folder, its files matched to the synced ones
             // by content.
         }
+
+        // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the wait and
+        // the daemon comes back for it then. A folder: nothing under it is taken either.
+        void Withhold(string path, bool isDirectory, SyncAction wait)
+        {
+            waits.Add(wait);
+            if (isDirectory)
+            {
+                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                {
+                    snapshot.Entries.Remove(under);
+                }
+
+                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+            }
+
+            snapshot.Withheld.Add(path);
+            snapshot.Entries.Remove(path);
+        }
     }
 
     /// <summary>
@@ -362,36 +390,31 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The stability observation of the folder at <paramref name="path"/>, taken now: its own mtime (an entry added or
-    /// removed) and that of every folder and file this scan found under it; the longest wait, or null when all are
-    /// settled. A subfolder's own mtime is read too (its scan entry has none): a file added after the scan deep inside
-    /// (an unzip going on in <c>Docs/sub</c>) moves only that subfolder's mtime, and a rename then would split the tree.
+    /// The planner's word on renaming the folder at <paramref name="path"/> now, over a walk of it on disk made right
+    /// before the rename (<see cref="Stability.ObserveFolder(string, string, CancellationToken)"/>): the scan's entries
+    /// would miss what it ignores (a download's <c>.part</c> file) and the inside of a folder that lost a clash in the
+    /// scan (not entered), and a rename while either is written splits the tree.
     /// </summary>
-    private TimeSpan? FolderSettlesIn(string path, LocalSnapshot snapshot, Stability stability)
+    private SyncAction? FolderWaitsToRename(string path, Stability stability, FolderWalkBudget budget, List<FolderStamp> visited, CancellationToken ct)
     {
-        var settlesIn = DirectorySettlesIn(path, stability);
-        foreach (var entry in snapshot.Entries.Values)
+        // A folder the walk could not look at whole lately is not walked again before its backoff ends (whatever woke
+        // this pass): the walk would read up to its bound again and most likely find the same.
+        var backoff = _ctx.UncheckedFolders;
+        if (backoff.WaitLeft(path, _ctx.Time) is { } left)
         {
-            if (!entry.Path.StartsWith(path + "/", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var under = entry.Kind == FileKind.Folder ? DirectorySettlesIn(entry.Path, stability) : FileSettlesIn(entry.Path, stability);
-            if (under is not null && (settlesIn is null || under > settlesIn))
-            {
-                settlesIn = under;
-            }
+            return SyncPlanner.WaitToRename(path, FolderObservation.NotChecked("not looked at again yet"), left);
         }
 
-        return settlesIn;
-    }
+        var observed = stability.ObserveFolder(_ctx.FullPath(path), path, budget, visited, ct);
+        if (observed.Unchecked is { } why)
+        {
+            var recheck = backoff.Missed(path, _ctx.Time);
+            _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {why}; looked at again in {recheck}");
+            return SyncPlanner.WaitToRename(path, observed, recheck);
+        }
 
-    /// <summary>The stability observation of the folder at <paramref name="path"/> from its own mtime, taken now; null: settled or gone.</summary>
-    private TimeSpan? DirectorySettlesIn(string path, Stability stability)
-    {
-        var full = _ctx.FullPath(path);
-        return Directory.Exists(full) ? stability.SettlesIn(path, Directory.GetLastWriteTimeUtc(full).Ticks) : null;
+        backoff.Forget(path);
+        return SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First);
     }
 
     /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>

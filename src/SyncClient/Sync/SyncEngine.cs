@@ -121,20 +121,22 @@ internal sealed partial class SyncEngine
             ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
                 || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
+        await KeepDisplacedFilesAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
         SyncPlanner.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
         var caseWaits = new List<SyncAction>(); // the planner's waits for clashing names still being written (SyncPlanner.WaitToRename)
-        ResolveCaseConflicts(snapshot, index, remote, remoteFolds, summary, caseWaits);
+        var walkBudget = new FolderWalkBudget(FolderWalkMaxEntries, Stability.MaxFolderWalk); // all clashing folders' walks of this pass together
+        ResolveCaseConflicts(snapshot, index, remote, remoteFolds, summary, caseWaits, walkBudget, ct);
         WithholdRefused(snapshot, remote);
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
-        ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary, caseWaits);
+        ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary, caseWaits, walkBudget, ct);
         // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
         var foldsCase = _ctx.FoldsCase;
         if (foldsCase != false)

@@ -67,7 +67,7 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    private static bool IsCaseClashWait(SyncAction a) => a.Reason is SyncPlanner.CaseClashChangingReason or SyncPlanner.CaseClashFolderChangingReason;
+    private static bool IsCaseClashWait(SyncAction a) => a.Reason is SyncPlanner.CaseClashChangingReason or SyncPlanner.CaseClashFolderChangingReason or SyncPlanner.CaseClashFolderUncheckedReason;
 
     public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
@@ -86,9 +86,12 @@ internal sealed class SyncExecutor : IDisposable
             {
                 _summary.AddPending();
                 _summary.RecheckWithin(a.SettlesIn);
-                _summary.AddNote(a.Reason == SyncPlanner.CaseClashFolderChangingReason
-                    ? $"case conflict: folder '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles"
-                    : $"case conflict: '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles");
+                _summary.AddNote(a.Reason switch
+                {
+                    SyncPlanner.CaseClashFolderChangingReason => $"case conflict: folder '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles",
+                    SyncPlanner.CaseClashFolderUncheckedReason => $"case conflict: folder '{a.Path}' differs only in case from another name, and whether anything in it is still being written could not be told (too many entries, too slow to read, or unreadable); it is renamed once it can be, or rename it by hand",
+                    _ => $"case conflict: '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles",
+                });
                 continue;
             }
 

@@ -13,11 +13,17 @@ internal static partial class SyncPlanner
     public const string CaseClashFolderChangingReason = "case conflict: a folder that differs only in case from another name, still being written (it or something in it); it is renamed once everything in it settles";
 
     /// <summary>
+    /// Reason of a wait for a folder that differs only in case from another name and that could not be looked at whole
+    /// (more entries than the walk reads, slower than it reads, or something in it unreadable).
+    /// </summary>
+    public const string CaseClashFolderUncheckedReason = "case conflict: a folder that differs only in case from another name, and whether anything in it is still being written could not be told; it is renamed once it can be";
+
+    /// <summary>
     /// The wait rule, over the scan's observation (<see cref="LocalEntry.SettlesIn"/>, see <see cref="Stability"/>): a
     /// file not yet settled waits (nothing is done with it; a <see cref="SyncActionKind.Wait"/> says when to look again),
     /// a settled one never does. One rule for a changed or new file (<see cref="Decide"/>), a plain new file (an unsettled
     /// one is not plain, see <see cref="IsPlainNewFile"/>: it is planned path by path, and waits there), what the engine
-    /// reads before the plan (<see cref="NeedsContent"/>) and a case-conflict rename (<see cref="WaitToRename"/>).
+    /// reads before the plan (<see cref="NeedsContent"/>) and a case-conflict rename (<see cref="WaitToRename(string, bool, TimeSpan?)"/>).
     /// </summary>
     public static bool Waits(TimeSpan? settlesIn) => settlesIn is not null;
 
@@ -37,14 +43,29 @@ internal static partial class SyncPlanner
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see
     /// <c>SyncEngine.ResolveCaseConflicts</c>): a file renamed mid-write would have its content split (the writer's next
     /// bytes make a new file under the old name), a folder renamed while a clone or unzip fills it would have its tree
-    /// split. So one observed unsettled (a folder: itself or any file the scan found under it) waits: the engine
-    /// withholds it (nothing of it is uploaded, deleted or downloaded over) and the plan holds this step. Null: renamed now.
-    /// The engine observes right before the rename, not at the scan: a write since the scan counts.
+    /// split. So one observed unsettled (a folder: itself or anything under it on disk, see
+    /// <see cref="WaitToRename(string, FolderObservation)"/>) waits: the engine withholds it (nothing of it is uploaded,
+    /// deleted or downloaded over) and the plan holds this step. Null: renamed now. The engine observes right before the
+    /// rename, not at the scan: a write since the scan counts.
     /// </summary>
     public static SyncAction? WaitToRename(string path, bool isDirectory, TimeSpan? settlesIn) =>
         Waits(settlesIn)
             ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = settlesIn!.Value, Reason = isDirectory ? CaseClashFolderChangingReason : CaseClashChangingReason }
             : null;
+
+    /// <summary>
+    /// The rule of a case-conflict rename of a folder (see <see cref="WaitToRename(string, bool, TimeSpan?)"/>), over the
+    /// walk of the folder on disk made right before the rename (<see cref="Stability.ObserveFolder(string, string, CancellationToken)"/>:
+    /// ignored names and the inside of a folder the scan did not enter included). Anything in it unsettled waits; so does
+    /// a folder the walk could not look at whole (past its bound, or unreadable): a folder is never renamed on a guess,
+    /// since the tree of a write still under way would be split; it is looked at again after
+    /// <paramref name="uncheckedRecheck"/> (the engine's backoff, see <see cref="UncheckedFolderBackoff"/>: every look
+    /// reads up to the walk's bound). Null: renamed now.
+    /// </summary>
+    public static SyncAction? WaitToRename(string path, FolderObservation observed, TimeSpan uncheckedRecheck) =>
+        observed.Unchecked is not null
+            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = uncheckedRecheck, Reason = CaseClashFolderUncheckedReason }
+            : WaitToRename(path, isDirectory: true, observed.SettlesIn);
 
     /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>
     private static SyncAction Wait(LocalEntry local, FileRecord? baseRecord, RemoteEntry? remote) =>

@@ -171,7 +171,9 @@ internal sealed class SimWorld : IDisposable
             var errors = new List<string>();
             foreach (var device in Devices)
             {
-                Clock.Advance(TimeSpan.FromSeconds(3)); // past the stable age: every file written so far is settled
+                // Past the stable age and a case-clash folder's longer settle age: every file and folder written so far is
+                // settled (a case-clash folder is renamed whole only once nothing in it changed for Stability.MinFolderSettleAge).
+                Clock.Advance(Stability.MinFolderSettleAge + TimeSpan.FromSeconds(1));
                 if (await PassAsync(device, nested: false) is { } summary && summary.Errors > 0)
                 {
                     errors.Add($"{device.Name}: {string.Join("; ", summary.ErrorMessages)}");

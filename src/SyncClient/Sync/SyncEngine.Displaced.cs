@@ -1,0 +1,180 @@
+using Dropbox.Shared.IO;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// A user's file a download displaced (<see cref="FileDownloader"/>'s exchange) waits under a hidden holding name while
+/// it is looked at. A client killed in that window leaves it there: hidden, never swept, never synced. The next pass
+/// keeps it as what it would have become, a conflicted copy beside the name it had, and takes it like any new file.
+/// </summary>
+internal sealed partial class SyncEngine
+{
+    /// <summary>The name a displaced file is kept under, beside it, where its holding name could not carry its own.</summary>
+    internal const string DisplacedFallbackName = "displaced file";
+
+    /// <summary>Tests: runs with the full path of the conflicted-copy name picked for a leftover, right before the move to it.</summary>
+    internal Action<string>? BeforeDisplacedMove { get; init; }
+
+    /// <summary>ENAMETOOLONG (Linux), the code a failed rename's <see cref="IOException.HResult"/> carries (<see cref="FileRename"/>).</summary>
+    private const int NameTooLongErrno = 36;
+
+    /// <summary>Most conflicted-copy names tried for one displaced file when each is taken at the moment of the move.</summary>
+    private const int MaxDisplacedMoves = 8;
+
+    /// <summary>
+    /// A leftover that is bytes the server holds is no file of the user's (the previous version's downloader left one
+    /// when killed after finding it unchanged, or after its own download was exchanged into it): removed. Every other one
+    /// moves each leftover holding file the scan found (<see cref="LocalSnapshot.Displaced"/>; no download runs beside
+    /// the pass: the pass lock) to the conflicted-copy name of the file it displaced (<see cref="ConflictNames"/>), never
+    /// over anything (<see cref="FileRename.MoveNew"/>), and adds it to the snapshot as a new file: it syncs like any
+    /// conflicted copy. It stays in its own folder, which is the folder of the file it displaced (the holding name is made
+    /// beside it), wherever that folder is now. One that cannot be moved stays hidden and is said so; the next pass tries again.
+    /// </summary>
+    private async Task KeepDisplacedFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Stability stability, SyncSummary summary, CancellationToken ct)
+    {
+        if (snapshot.Displaced.Count == 0)
+        {
+            return;
+        }
+
+        var date = DateOnly.FromDateTime(_ctx.Time.GetLocalNow().DateTime);
+        var refused = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (holding, original) in snapshot.Displaced)
+        {
+            if (await SameAsOnServerAsync(holding, index, remote, ct).ConfigureAwait(false) is { } same)
+            {
+                continue; // not a file of yours: bytes the server holds, removed (or left for the next pass), nothing reported as yours
+            }
+
+            var fallback = SyncPaths.Parent(holding) is { Length: > 0 } parent ? parent + "/" + DisplacedFallbackName : DisplacedFallbackName;
+            var beside = original ?? fallback;
+            string? kept = null;
+            try
+            {
+                for (var attempt = 0; attempt < MaxDisplacedMoves && kept is null; attempt++)
+                {
+                    var copy = ConflictNames.Next(beside, _ctx.Device, date, p => refused.Contains(p) || Path.Exists(_ctx.FullPath(p)) || index.ContainsKey(p)
+                        || remote.Changes.ContainsKey(p) || snapshot.Entries.ContainsKey(p) || snapshot.IsWithheld(p));
+                    if (beside != fallback && !Dropbox.Shared.Paths.PathRules.TryNormalize(copy, out _, out _))
+                    {
+                        beside = fallback; // a name the server refuses (too long with the marker, say): one it takes
+                        continue;
+                    }
+
+                    RenameOutcome outcome;
+                    try
+                    {
+                        BeforeDisplacedMove?.Invoke(_ctx.FullPath(copy));
+                        outcome = FileRename.MoveNew(_ctx.FullPath(holding), _ctx.FullPath(copy));
+                        if (outcome == RenameOutcome.NotSupported)
+                        {
+                            File.Move(_ctx.FullPath(holding), _ctx.FullPath(copy)); // refuses an existing name too
+                            outcome = RenameOutcome.Done;
+                        }
+                    }
+                    catch (IOException e) when (beside != fallback && (e.HResult == NameTooLongErrno || e is PathTooLongException))
+                    {
+                        beside = fallback; // the carried name and the marker past the file system's limit: the short name
+                        continue;
+                    }
+
+                    if (outcome == RenameOutcome.Done)
+                    {
+                        kept = copy;
+                    }
+                    else
+                    {
+                        refused.Add(copy); // appeared since it was looked at: the next name
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                summary.AddNote($"a file of yours that a download displaced before the client stopped is still at '{SyncPaths.Display(holding)}' (hidden) and could not be kept as a conflicted copy ({e.Message}); tried again next pass");
+                continue;
+            }
+
+            if (kept is null)
+            {
+                summary.AddNote($"a file of yours that a download displaced before the client stopped is still at '{SyncPaths.Display(holding)}' (hidden): every conflicted-copy name tried was taken; tried again next pass");
+                continue;
+            }
+
+            var full = _ctx.FullPath(kept);
+            var info = new FileInfo(full);
+            summary.AddConflict();
+            if (snapshot.Ignore.IsIgnored(kept, isDirectory: false))
+            {
+                // Visible now, but the folder's .dropboxignore says this name is not synced: left here, not uploaded.
+                var ignoredNote = $"conflict: a file of yours that a download displaced from '{SyncPaths.Display(original ?? SyncPaths.Parent(holding) + "/")}' before the client stopped is kept as '{SyncPaths.Display(kept)}' (ignored here, so not synced)";
+                summary.AddNote(ignoredNote);
+                _ctx.Progress.Log(ignoredNote);
+                continue;
+            }
+
+            var note = $"conflict: a file of yours that a download displaced from '{SyncPaths.Display(original ?? SyncPaths.Parent(holding) + "/")}' before the client stopped is kept as '{SyncPaths.Display(kept)}'";
+            summary.AddNote(note);
+            _ctx.Progress.Log(note);
+            snapshot.Entries[kept] = new LocalEntry(kept, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(kept, info.LastWriteTimeUtc.Ticks))
+            {
+                Executable = _ctx.HoldsExecutableBit ? ExecutableBit.TryRead(full) : null,
+            };
+        }
+    }
+
+    /// <summary>
+    /// The path whose synced version (the state's record) or whose new remote version this pass (a download's bytes) in
+    /// the folder of the leftover <paramref name="holding"/> has exactly its content, after the leftover was deleted
+    /// (unchanged since it was read): the server holds those bytes, so nothing of the user's is lost. Null: no such path,
+    /// or it could not be read or changed meanwhile (then it is kept as a conflicted copy, never deleted on a guess).
+    /// </summary>
+    private async Task<string?> SameAsOnServerAsync(string holding, Dictionary<string, BaseStat> index, RemoteView remote, CancellationToken ct)
+    {
+        var full = _ctx.FullPath(holding);
+        if (await _hasher.TryHashAsync(full, ct).ConfigureAwait(false) is not { } read)
+        {
+            return null;
+        }
+
+        var folder = SyncPaths.Parent(holding);
+        string? same = null;
+        foreach (var (path, stat) in index)
+        {
+            if (stat.Kind == FileKind.File && stat.Size == read.Size && SyncPaths.Parent(path) == folder
+                && _ctx.State.GetFile(path) is { Kind: FileKind.File } record && record.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
+            {
+                same = path;
+                break;
+            }
+        }
+
+        foreach (var (path, entry) in same is null ? remote.Changes : [])
+        {
+            if (entry is { Kind: FileKind.File, Deleted: false } && entry.Size == read.Size && SyncPaths.Parent(path) == folder && entry.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
+            {
+                same = path;
+                break;
+            }
+        }
+
+        if (same is null || !FileHasher.IsAsScanned(full, read.Size, read.MtimeTicks))
+        {
+            return null;
+        }
+
+        try
+        {
+            File.Delete(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _ctx.Progress.Log($"a hidden leftover of a download, '{SyncPaths.Display(holding)}', the same as '{SyncPaths.Display(same)}' on the server, could not be removed ({e.Message}); tried again next pass");
+            return same;
+        }
+
+        _ctx.Progress.Log($"removed a hidden leftover of a download, '{SyncPaths.Display(holding)}': the same bytes as '{SyncPaths.Display(same)}' on the server");
+        return same;
+    }
+}

@@ -1,0 +1,64 @@
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// When each clashing folder the walk before its rename could not look at whole (past its bound: a folder of more than
+/// 100,000 entries) is walked again. Each such walk reads up to the bound and finds the same, so a fixed recheck would
+/// cost a full walk (and a pass) every minute for as long as the folder stays: the wait doubles per folder from
+/// <see cref="First"/> up to <see cref="Max"/>, and no pass walks it before then, whatever else woke the daemon. Shared
+/// by every engine of one daemon (<see cref="SyncContext.UncheckedFolders"/>); memory only, so a restart starts at
+/// <see cref="First"/> again. A folder renamed by hand (the note says so) leaves the clash and is forgotten.
+/// </summary>
+internal sealed class UncheckedFolderBackoff
+{
+    /// <summary>The first wait after a walk could not look at a folder whole.</summary>
+    public static readonly TimeSpan First = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest wait: a folder that becomes checkable (trimmed below the bound) is renamed within it.</summary>
+    public static readonly TimeSpan Max = TimeSpan.FromHours(1);
+
+    /// <summary>Most folders remembered; past it the memory starts again (each then starts at <see cref="First"/>).</summary>
+    private const int MaxFolders = 1_000;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (TimeSpan Delay, long Since)> _folders = new(StringComparer.Ordinal);
+
+    /// <summary>How long the folder at <paramref name="path"/> still waits before it is walked again (null: walk it now).</summary>
+    public TimeSpan? WaitLeft(string path, TimeProvider time)
+    {
+        lock (_lock)
+        {
+            if (!_folders.TryGetValue(path, out var wait))
+            {
+                return null;
+            }
+
+            var left = wait.Delay - time.GetElapsedTime(wait.Since);
+            return left > TimeSpan.Zero ? left : null;
+        }
+    }
+
+    /// <summary>Notes that the walk could not look at the folder whole again; returns how long it now waits.</summary>
+    public TimeSpan Missed(string path, TimeProvider time)
+    {
+        lock (_lock)
+        {
+            var delay = _folders.TryGetValue(path, out var last) ? (last.Delay * 2 < Max ? last.Delay * 2 : Max) : First;
+            if (_folders.Count >= MaxFolders && !_folders.ContainsKey(path))
+            {
+                _folders.Clear();
+            }
+
+            _folders[path] = (delay, time.GetTimestamp());
+            return delay;
+        }
+    }
+
+    /// <summary>Forgets the folder: its walk looked at it whole.</summary>
+    public void Forget(string path)
+    {
+        lock (_lock)
+        {
+            _folders.Remove(path);
+        }
+    }
+}

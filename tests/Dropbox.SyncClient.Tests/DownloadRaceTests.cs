@@ -238,6 +238,12 @@ public sealed class DownloadRaceTests : IDisposable
         var holding = "docs/" + (carriesName ? TempName.NewDisplaced("synced.txt") : IgnoreMatcher.TempPrefix + "displaced-" + new string('a', 32));
         Assert.True(TempName.IsDisplaced(holding[5..], out _));
         b.Write(holding, "the synced bytes");
+        if (!carriesName)
+        {
+            // What that downloader left at the name: its download, in place and not recorded (a name-less leftover is
+            // taken for a file's synced version only where the file there no longer has its synced stamp).
+            b.Write("docs/synced.txt", "the next version");
+        }
 
         // Act
         var pass = await b.SyncAsync();
@@ -248,6 +254,34 @@ public sealed class DownloadRaceTests : IDisposable
         Assert.DoesNotContain(pass.Notes, n => n.Contains("of yours", StringComparison.Ordinal));
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         Assert.Equal(["synced.txt"], Directory.GetFiles(a.PathOf("docs")).Select(Path.GetFileName));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_leftover_holding_file_equal_to_another_files_synced_bytes_is_kept_as_a_conflicted_copy(bool carriesName)
+    {
+        // Arrange: the user had saved a copy of b.txt's bytes as a.txt (cp b.txt a.txt); a download displaced that save
+        // and the previous version's client was killed while it looked at it. a.txt and b.txt are still as synced.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/a.txt", "version one of a");
+        a.Write("docs/b.txt", "the bytes of b.txt");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var holding = carriesName ? TempName.NewDisplaced("a.txt") : IgnoreMatcher.TempPrefix + "displaced-" + new string('e', 32);
+        b.Write("docs/" + holding, "the bytes of b.txt");
+
+        // Act
+        var pass = await b.SyncAsync();
+
+        // Assert: not taken for bytes the server holds under a file it displaced: kept, visible, as a conflicted copy.
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(1, pass.Conflicts);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n is not "a.txt" and not "b.txt")!;
+        Assert.StartsWith(carriesName ? "a" + ConflictNames.Marker : SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.Equal("the bytes of b.txt", b.Read("docs/" + copy));
+        Assert.Equal("version one of a", b.Read("docs/a.txt"));
     }
 
     [Fact]

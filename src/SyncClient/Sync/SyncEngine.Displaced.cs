@@ -43,7 +43,7 @@ internal sealed partial class SyncEngine
         var refused = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (holding, original) in snapshot.Displaced)
         {
-            if (await SameAsOnServerAsync(holding, index, remote, ct).ConfigureAwait(false) is { } same)
+            if (await SameAsOnServerAsync(holding, original, index, remote, ct).ConfigureAwait(false) is { } same)
             {
                 continue; // not a file of yours: bytes the server holds, removed (or left for the next pass), nothing reported as yours
             }
@@ -125,12 +125,17 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The path whose synced version (the state's record) or whose new remote version this pass (a download's bytes) in
-    /// the folder of the leftover <paramref name="holding"/> has exactly its content, after the leftover was deleted
-    /// (unchanged since it was read): the server holds those bytes, so nothing of the user's is lost. Null: no such path,
-    /// or it could not be read or changed meanwhile (then it is kept as a conflicted copy, never deleted on a guess).
+    /// The path whose synced version (the state's record) or whose new remote version this pass (a download's bytes) has
+    /// exactly the content of the leftover <paramref name="holding"/>, after the leftover was deleted (unchanged since it
+    /// was read): the server holds those bytes under that very path, so nothing of the user's is lost. Only a path the
+    /// leftover can have been displaced from counts: the one its name carries (<paramref name="original"/>); where it
+    /// carries none, a file of its folder whose new remote version it is, or whose synced version it is while the file
+    /// there no longer has its synced stamp (the download went in and was not recorded). A sibling still as synced was
+    /// not replaced: a leftover equal to it is a user's save that happens to hold the same bytes (a copy of it), kept.
+    /// Null: no such path, or it could not be read or changed meanwhile (then it is kept as a conflicted copy, never
+    /// deleted on a guess).
     /// </summary>
-    private async Task<string?> SameAsOnServerAsync(string holding, Dictionary<string, BaseStat> index, RemoteView remote, CancellationToken ct)
+    private async Task<string?> SameAsOnServerAsync(string holding, string? original, Dictionary<string, BaseStat> index, RemoteView remote, CancellationToken ct)
     {
         var full = _ctx.FullPath(holding);
         if (await _hasher.TryHashAsync(full, ct).ConfigureAwait(false) is not { } read)
@@ -143,6 +148,7 @@ internal sealed partial class SyncEngine
         foreach (var (path, stat) in index)
         {
             if (stat.Kind == FileKind.File && stat.Size == read.Size && SyncPaths.Parent(path) == folder
+                && (original is null ? !StillAsSynced(path, stat) : path == original)
                 && _ctx.State.GetFile(path) is { Kind: FileKind.File } record && record.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
             {
                 same = path;
@@ -152,7 +158,8 @@ internal sealed partial class SyncEngine
 
         foreach (var (path, entry) in same is null ? remote.Changes : [])
         {
-            if (entry is { Kind: FileKind.File, Deleted: false } && entry.Size == read.Size && SyncPaths.Parent(path) == folder && entry.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
+            if (entry is { Kind: FileKind.File, Deleted: false } && entry.Size == read.Size && SyncPaths.Parent(path) == folder
+                && (original is null || path == original) && entry.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
             {
                 same = path;
                 break;
@@ -176,5 +183,12 @@ internal sealed partial class SyncEngine
 
         _ctx.Progress.Log($"removed a hidden leftover of a download, '{SyncPaths.Display(holding)}': the same bytes as '{SyncPaths.Display(same)}' on the server");
         return same;
+    }
+
+    /// <summary>True when the file at <paramref name="path"/> still has the size and mtime it was synced with.</summary>
+    private bool StillAsSynced(string path, BaseStat stat)
+    {
+        var info = new FileInfo(_ctx.FullPath(path));
+        return info.Exists && info.Length == stat.Size && info.LastWriteTimeUtc.Ticks == stat.MtimeTicks;
     }
 }

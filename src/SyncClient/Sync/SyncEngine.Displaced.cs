@@ -148,7 +148,7 @@ internal sealed partial class SyncEngine
         foreach (var (path, stat) in index)
         {
             if (stat.Kind == FileKind.File && stat.Size == read.Size && SyncPaths.Parent(path) == folder
-                && (original is null ? !StillAsSynced(path, stat) : path == original)
+                && (original is null ? !FileHasher.IsAsScanned(_ctx.FullPath(path), stat.Size, stat.MtimeTicks) : path == original)
                 && _ctx.State.GetFile(path) is { Kind: FileKind.File } record && record.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
             {
                 same = path;
@@ -183,12 +183,5 @@ internal sealed partial class SyncEngine
 
         _ctx.Progress.Log($"removed a hidden leftover of a download, '{SyncPaths.Display(holding)}': the same bytes as '{SyncPaths.Display(same)}' on the server");
         return same;
-    }
-
-    /// <summary>True when the file at <paramref name="path"/> still has the size and mtime it was synced with.</summary>
-    private bool StillAsSynced(string path, BaseStat stat)
-    {
-        var info = new FileInfo(_ctx.FullPath(path));
-        return info.Exists && info.Length == stat.Size && info.LastWriteTimeUtc.Ticks == stat.MtimeTicks;
     }
 }

@@ -49,6 +49,24 @@ public static partial class FileRename
     public static RenameOutcome MoveNew(string source, string destination) => RenameWith(source, destination, NoReplace);
 
     /// <summary>
+    /// As <see cref="MoveNew"/>, and where that is not supported, <see cref="File.Move(string, string)"/>, which refuses
+    /// an existing name too (with an <see cref="IOException"/>; only what appears between its check and its rename is
+    /// replaced). <see cref="RenameOutcome.Done"/> or <see cref="RenameOutcome.DestinationExists"/>.
+    /// </summary>
+    /// <exception cref="IOException">As <see cref="Replace"/>, or the fallback's refusal.</exception>
+    public static RenameOutcome MoveNewElseMove(string source, string destination)
+    {
+        var outcome = MoveNew(source, destination);
+        if (outcome != RenameOutcome.NotSupported)
+        {
+            return outcome;
+        }
+
+        File.Move(source, destination);
+        return RenameOutcome.Done;
+    }
+
+    /// <summary>
     /// Exchanges <paramref name="source"/> and <paramref name="destination"/> in one step (Linux
     /// <c>renameat2(RENAME_EXCHANGE)</c>): what was at the destination is then at the source's name, for the caller to
     /// look at. <see cref="RenameOutcome.DestinationMissing"/> when nothing is at the destination (the source then still

@@ -631,15 +631,9 @@ internal sealed class FileDownloader
     /// <summary>Moves <paramref name="source"/> to <paramref name="destination"/>, never over anything there (in one step where the system can).</summary>
     private static void MoveToNewName(string source, string destination, string path)
     {
-        switch (FileRename.MoveNew(source, destination))
+        if (FileRename.MoveNewElseMove(source, destination) != RenameOutcome.Done)
         {
-            case RenameOutcome.Done:
-                break;
-            case RenameOutcome.NotSupported:
-                File.Move(source, destination);
-                break;
-            default:
-                throw new IOException($"Could not move '{path}' aside to '{destination}': something is already at that name.");
+            throw new IOException($"Could not move '{path}' aside to '{destination}': something is already at that name.");
         }
     }
 

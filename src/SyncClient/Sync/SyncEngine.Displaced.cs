@@ -67,12 +67,7 @@ internal sealed partial class SyncEngine
                     try
                     {
                         BeforeDisplacedMove?.Invoke(_ctx.FullPath(copy));
-                        outcome = FileRename.MoveNew(_ctx.FullPath(holding), _ctx.FullPath(copy));
-                        if (outcome == RenameOutcome.NotSupported)
-                        {
-                            File.Move(_ctx.FullPath(holding), _ctx.FullPath(copy)); // refuses an existing name too
-                            outcome = RenameOutcome.Done;
-                        }
+                        outcome = FileRename.MoveNewElseMove(_ctx.FullPath(holding), _ctx.FullPath(copy));
                     }
                     catch (IOException e) when (beside != fallback && (e.HResult == NameTooLongErrno || e is PathTooLongException))
                     {

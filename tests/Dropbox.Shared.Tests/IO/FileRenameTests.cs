@@ -19,6 +19,29 @@ public sealed class FileRenameTests : IDisposable
     }
 
     [Fact]
+    public void MoveNewElseMove_moves_to_a_free_name_and_leaves_both_files_when_the_name_is_taken()
+    {
+        var source = Write("source", "moved");
+        var free = Path.Combine(_dir, "free");
+        Assert.Equal(RenameOutcome.Done, FileRename.MoveNewElseMove(source, free));
+        Assert.Equal("moved", File.ReadAllText(free));
+        Assert.False(File.Exists(source));
+
+        var second = Write("second", "mine");
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(RenameOutcome.DestinationExists, FileRename.MoveNewElseMove(second, free));
+        }
+        else
+        {
+            Assert.Throws<IOException>(() => FileRename.MoveNewElseMove(second, free));
+        }
+
+        Assert.Equal("moved", File.ReadAllText(free));
+        Assert.Equal("mine", File.ReadAllText(second));
+    }
+
+    [Fact]
     public void Replace_puts_the_file_over_another_and_the_source_name_is_gone()
     {
         var source = Write("temp", "new");

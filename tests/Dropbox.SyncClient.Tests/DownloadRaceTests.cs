@@ -285,6 +285,26 @@ public sealed class DownloadRaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_name_less_leftover_equal_to_a_file_the_user_removed_is_kept_as_a_conflicted_copy()
+    {
+        // The user moved a.txt away (a missing file is no download left unrecorded); a name-less leftover holds a.txt's bytes.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/a.txt", "version one of a");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        File.Delete(b.PathOf("docs/a.txt"));
+        b.Write("docs/" + IgnoreMatcher.TempPrefix + "displaced-" + new string('f', 32), "version one of a");
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(1, pass.Conflicts);
+        var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName))!;
+        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.Equal("version one of a", b.Read("docs/" + copy));
+    }
+
+    [Fact]
     public async Task A_leftover_holding_file_with_the_bytes_being_downloaded_is_removed()
     {
         // The previous version's downloader, killed after its download was exchanged into the holding name and before

@@ -143,7 +143,7 @@ internal sealed partial class SyncEngine
         foreach (var (path, stat) in index)
         {
             if (stat.Kind == FileKind.File && stat.Size == read.Size && SyncPaths.Parent(path) == folder
-                && (original is null ? !FileHasher.IsAsScanned(_ctx.FullPath(path), stat.Size, stat.MtimeTicks) : path == original)
+                && (original is null ? ReplacedHere(path, stat) : path == original)
                 && _ctx.State.GetFile(path) is { Kind: FileKind.File } record && record.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
             {
                 same = path;
@@ -178,5 +178,16 @@ internal sealed partial class SyncEngine
 
         _ctx.Progress.Log($"removed a hidden leftover of a download, '{SyncPaths.Display(holding)}': the same bytes as '{SyncPaths.Display(same)}' on the server");
         return same;
+    }
+
+    /// <summary>
+    /// True when a file is at <paramref name="path"/> (a link followed, as the scan reads it) and no longer has the size
+    /// and mtime it was synced with: what an older client's download left there unrecorded. A missing file is not one
+    /// (the user deleted or moved it), so a leftover equal to its synced bytes is kept, never taken for that download's.
+    /// </summary>
+    private bool ReplacedHere(string path, BaseStat stat)
+    {
+        var info = new FileInfo(_ctx.FullPath(path));
+        return info.Exists && (info.Length != stat.Size || info.LastWriteTimeUtc.Ticks != stat.MtimeTicks);
     }
 }

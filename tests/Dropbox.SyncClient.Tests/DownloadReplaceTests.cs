@@ -186,6 +186,48 @@ public sealed class DownloadReplaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_folder_swapped_in_goes_back_to_its_own_name_when_the_download_was_deleted_meanwhile()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // Arrange: a folder made at the name right before the exchange; while it is at the conflicted-copy name, the
+        // download it was swapped with is deleted (the user cleaning up): nothing is at the name to swap back with.
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        {
+            BeforeRename = staged =>
+            {
+                File.Delete(staged.Full);
+                Directory.CreateDirectory(staged.Full);
+                File.WriteAllText(Path.Combine(staged.Full, "inside.txt"), UserBytes);
+                return Task.CompletedTask;
+            },
+            BeforeDisplacedCheck = staged =>
+            {
+                File.Delete(staged.Full);
+                return Task.CompletedTask;
+            },
+        };
+
+        // Act
+        var e = await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
+
+        // Assert: the folder at its own name, not left at the file-like conflicted-copy name; nothing else there.
+        Assert.Contains("is a folder here and a file remotely", e.Message, StringComparison.Ordinal);
+        Assert.Equal(UserBytes, b.Read("docs/x.txt/inside.txt"));
+        Assert.Equal(0, summary.Conflicts);
+        Assert.Equal(["x.txt"], Directory.GetFileSystemEntries(b.PathOf("docs")).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task A_folder_swapped_in_is_put_back_and_the_download_it_swaps_out_is_deleted()
     {
         if (!OperatingSystem.IsLinux())

@@ -566,12 +566,36 @@ internal sealed class FileDownloader
     /// <summary>
     /// Undoes the exchange after a folder was found swapped in: the folder, at <paramref name="aside"/>, back at its name.
     /// What that swaps out is deleted only if it is the download (its inode and stamp); a file saved at the name
-    /// meanwhile stays, visible, at the conflicted-copy name, and is reported.
+    /// meanwhile stays, visible, at the conflicted-copy name, and is reported. Where the name is empty (the download
+    /// deleted meanwhile), the folder is moved back, never over anything.
     /// </summary>
     private void PutBack(StagedDownload staged, string aside, string conflictCopy)
     {
-        if (FileRename.Exchange(aside, staged.Full) != RenameOutcome.Done)
+        for (var attempt = 0; ; attempt++)
         {
+            var outcome = FileRename.Exchange(aside, staged.Full);
+            if (outcome == RenameOutcome.Done)
+            {
+                break;
+            }
+
+            // The download removed from the name meanwhile: left at the conflicted-copy name, the folder would look like
+            // a file's copy and its files would sync under that name.
+            if (outcome == RenameOutcome.DestinationMissing)
+            {
+                var moved = FileRename.MoveNew(aside, staged.Full);
+                if (moved == RenameOutcome.Done)
+                {
+                    staged.Placed = false;
+                    return;
+                }
+
+                if (moved == RenameOutcome.DestinationExists && attempt == 0)
+                {
+                    continue; // something saved at the name right then: exchanged with it, and looked at as below
+                }
+            }
+
             throw new IOException($"Could not put '{staged.Full}' back after a failed download: it is at '{aside}'; move it back by hand.");
         }
 

@@ -412,9 +412,11 @@ internal sealed partial class SyncEngine
             return SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First);
         }
 
-        // Only a walk that reached its bound backs off: the next would read up to it again. A read error (a subfolder
-        // gone during the walk: a tree being moved) may not be met again, so it leaves the backoff as it was.
-        var wait = SyncPlanner.WaitToRename(path, observed, observed.OverBound ? backoff.Missed(path, _ctx.Time) : UncheckedFolderBackoff.First)!;
+        // A walk that reached its bound backs off: the next would read up to it again. A read error (a subfolder gone
+        // during the walk: a tree being moved) may not be met again: looked at again soon, a few times, then backing off.
+        var wait = observed.OverBound
+            ? SyncPlanner.WaitToRename(path, observed, backoff.Missed(path, _ctx.Time))!
+            : SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First, backoff.ReadError(path, _ctx.Time, Stability.MinFolderSettleAge))!;
         _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {observed.Unchecked}; looked at again in {wait.SettlesIn}");
         return wait;
     }

@@ -61,11 +61,12 @@ internal static partial class SyncPlanner
     /// under way would be split. Past the walk's bound it is looked at again after <paramref name="overBoundRecheck"/>
     /// (the engine's backoff, see <see cref="UncheckedFolderBackoff"/>: every look reads up to the bound); after a read
     /// error, after <see cref="Stability.MinFolderSettleAge"/>, as a folder being written (most often a subfolder went
-    /// during the walk: the tree is being moved). Null: renamed now.
+    /// during the walk: the tree is being moved), or after <paramref name="readErrorRecheck"/> where the engine's backoff
+    /// says (a read error that stays). Null: renamed now.
     /// </summary>
-    public static SyncAction? WaitToRename(string path, FolderObservation observed, TimeSpan overBoundRecheck) =>
+    public static SyncAction? WaitToRename(string path, FolderObservation observed, TimeSpan overBoundRecheck, TimeSpan? readErrorRecheck = null) =>
         observed.Unchecked is not null
-            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = observed.OverBound ? overBoundRecheck : Stability.MinFolderSettleAge, Reason = CaseClashFolderUncheckedReason }
+            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = observed.OverBound ? overBoundRecheck : readErrorRecheck ?? Stability.MinFolderSettleAge, Reason = CaseClashFolderUncheckedReason }
             : WaitToRename(path, isDirectory: true, observed.SettlesIn);
 
     /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>

@@ -449,6 +449,55 @@ public sealed class CaseConflictStabilityTests : IDisposable
         Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")));
     }
 
+    [Fact]
+    public async Task A_clashing_folder_with_an_unreadable_folder_in_it_waits_the_folder_settle_age_each_time_not_an_ever_longer_backoff()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the unreadable folder is made by its bytes with mkdir(2)
+        }
+
+        var clock = new ManualClock(); // every mtime far ahead of it: settled
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) }, time: clock);
+        a.Write("docs/a.txt", "synced first");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        a.Write("Docs/1.txt", "kept");
+        // A folder whose name is not UTF-8 (unpacked from an old archive): listed, but not opened by the name read back, so
+        // the walk meets a read error there (as it would an unreadable folder, which root cannot be given in a test).
+        var unreadable = System.Text.Encoding.UTF8.GetBytes(a.PathOf("Docs") + "/latin1-\0").ToList();
+        unreadable.Insert(unreadable.Count - 1, 0xE9);
+        Assert.Equal(0, Mkdir([.. unreadable], Convert.ToUInt32("755", 8)));
+        try
+        {
+            var engine = new SyncEngine(a.Context);
+            var rechecks = new List<TimeSpan?>();
+            for (var pass = 0; pass < 6; pass++)
+            {
+                var waiting = await engine.RunPassAsync(CancellationToken.None);
+                Assert.Equal(0, waiting.Errors);
+                Assert.Contains(waiting.Notes, n => n.StartsWith("case conflict: folder 'Docs'", StringComparison.Ordinal) && n.Contains("could not be told", StringComparison.Ordinal));
+                rechecks.Add(waiting.RecheckAfter);
+                clock.Advance(waiting.RecheckAfter ?? TimeSpan.Zero);
+            }
+
+            // A read error is not the walk's bound: looked at again as a folder being written, three times; one that stays
+            // then backs off as an over-bound walk does (else a walk and a pass every 30 s, forever).
+            var settle = Stability.MinFolderSettleAge;
+            Assert.Equal([settle, settle, settle, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(4)], rechecks);
+            Assert.False(Directory.Exists(a.PathOf("Docs (Case Conflict)")), "renamed although the walk could not look at everything in it");
+        }
+        finally
+        {
+            Assert.Equal(0, Rmdir([.. unreadable]));
+        }
+
+        // Readable again: renamed at the next look, not after a backoff grown meanwhile.
+        var renamed = await new SyncEngine(a.Context).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, renamed.Errors);
+        Assert.Equal("kept", a.Read("Docs (Case Conflict)/1.txt"));
+    }
+
     /// <summary>A watcher (on a manual clock) that saw <paramref name="path"/> written one second ago.</summary>
     private static (WatchedChanges Watched, ManualClock Clock) WatchedSecondAgo(string path)
     {
@@ -458,4 +507,10 @@ public sealed class CaseConflictStabilityTests : IDisposable
         clock.Advance(TimeSpan.FromSeconds(1));
         return (watched, clock);
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkdir")]
+    private static extern int Mkdir(byte[] path, uint mode);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rmdir")]
+    private static extern int Rmdir(byte[] path);
 }

@@ -139,6 +139,95 @@ public sealed class DownloadReplaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_of_the_downloads_size_and_mtime_saved_at_the_name_while_a_folder_is_put_back_is_kept_not_taken_for_the_download()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // Arrange: a folder made at the name right before the exchange; while it is at the conflicted-copy name, the user
+        // saves a file over the download with the download's size and mtime (rsync -t of another copy): only its inode
+        // tells it from the download the put-back swaps out.
+        const string path = "docs/x.txt";
+        const string theirs = "the user's own bytes"; // as long as "the downloaded bytes"
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        {
+            BeforeRename = staged =>
+            {
+                File.Delete(staged.Full);
+                Directory.CreateDirectory(staged.Full);
+                return Task.CompletedTask;
+            },
+            BeforeDisplacedCheck = staged =>
+            {
+                var download = new FileInfo(staged.Full);
+                var save = staged.Full + ".rsync-tmp";
+                File.WriteAllText(save, theirs);
+                File.SetLastWriteTimeUtc(save, download.LastWriteTimeUtc);
+                Assert.Equal(FileStamp.Of(download), FileStamp.Of(new FileInfo(save)));
+                File.Move(save, staged.Full, overwrite: true);
+                return Task.CompletedTask;
+            },
+        };
+
+        // Act
+        await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
+
+        // Assert: the folder back at its name, the save kept (visible, reported), not deleted as the download.
+        Assert.True(Directory.Exists(b.PathOf(path)));
+        Assert.Equal(theirs, b.Read("docs/x.txt.conflict"));
+        Assert.Equal(1, summary.Conflicts);
+    }
+
+    [Fact]
+    public async Task A_folder_swapped_in_goes_back_to_its_own_name_when_the_download_was_deleted_meanwhile()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // Arrange: a folder made at the name right before the exchange; while it is at the conflicted-copy name, the
+        // download it was swapped with is deleted (the user cleaning up): nothing is at the name to swap back with.
+        const string path = "docs/x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        var expected = await SyncedThenEditedOnAAsync(a, b, path);
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        {
+            BeforeRename = staged =>
+            {
+                File.Delete(staged.Full);
+                Directory.CreateDirectory(staged.Full);
+                File.WriteAllText(Path.Combine(staged.Full, "inside.txt"), UserBytes);
+                return Task.CompletedTask;
+            },
+            BeforeDisplacedCheck = staged =>
+            {
+                File.Delete(staged.Full);
+                return Task.CompletedTask;
+            },
+        };
+
+        // Act
+        var e = await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
+
+        // Assert: the folder at its own name, not left at the file-like conflicted-copy name; nothing else there.
+        Assert.Contains("is a folder here and a file remotely", e.Message, StringComparison.Ordinal);
+        Assert.Equal(UserBytes, b.Read("docs/x.txt/inside.txt"));
+        Assert.Equal(0, summary.Conflicts);
+        Assert.Equal(["x.txt"], Directory.GetFileSystemEntries(b.PathOf("docs")).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task A_folder_swapped_in_is_put_back_and_the_download_it_swaps_out_is_deleted()
     {
         if (!OperatingSystem.IsLinux())

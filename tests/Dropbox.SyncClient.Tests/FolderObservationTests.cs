@@ -48,7 +48,7 @@ public sealed class FolderObservationTests : IDisposable
 
         var observed = Rule.ObserveFolder(docs, "Docs", 4, TimeSpan.FromSeconds(10), CancellationToken.None);
 
-        Assert.Equal(new FolderObservation(null, "more than 4 entries under it (or under all folders looked at this pass)"), observed);
+        Assert.Equal(new FolderObservation(null, "more than 4 entries under it (or under all folders looked at this pass)", OverBound: true), observed);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class FolderObservationTests : IDisposable
 
         var observed = Rule.ObserveFolder(docs, "Docs", 100, TimeSpan.FromSeconds(10), CancellationToken.None);
 
-        Assert.Equal(new FolderObservation(null, "reading it took longer than 10 s (with all folders looked at this pass)"), observed);
+        Assert.Equal(new FolderObservation(null, "reading it took longer than 10 s (with all folders looked at this pass)", OverBound: true), observed);
     }
 
     [Fact]
@@ -74,6 +74,7 @@ public sealed class FolderObservationTests : IDisposable
 
         Assert.Null(observed.SettlesIn);
         Assert.Contains("could not be read", observed.Unchecked, StringComparison.Ordinal);
+        Assert.False(observed.OverBound, "a read error taken for the walk's bound: it would back off like a folder too large to read");
     }
 
     [Fact]

@@ -125,20 +125,22 @@ public sealed class SyncPlannerWaitTests
     }
 
     // A folder is renamed whole over a walk of it on disk: anything in it young waits, and so does a walk that could not
-    // look at everything (past its bound, or unreadable), never renamed on a guess.
+    // look at everything (past its bound, or unreadable), never renamed on a guess. Past the bound it is looked at again
+    // after the engine's backoff (1 min here); after a read error, after the folder settle age, the backoff not used.
     [Theory]
-    [InlineData(false, null, null)]
-    [InlineData(true, null, SyncPlanner.CaseClashFolderChangingReason)]
-    [InlineData(false, "more than 100000 entries under it", SyncPlanner.CaseClashFolderUncheckedReason)]
-    [InlineData(true, "'Docs/sub' could not be read (gone)", SyncPlanner.CaseClashFolderUncheckedReason)]
-    public void A_case_clashing_folder_waits_to_be_renamed_while_anything_in_it_is_young_or_unchecked(bool young, string? @unchecked, string? reason)
+    [InlineData(false, null, false, null, 0)]
+    [InlineData(true, null, false, SyncPlanner.CaseClashFolderChangingReason, 1_500)]
+    [InlineData(false, "more than 100000 entries under it", true, SyncPlanner.CaseClashFolderUncheckedReason, 60_000)]
+    [InlineData(false, "reading it took longer than 10 s", true, SyncPlanner.CaseClashFolderUncheckedReason, 60_000)]
+    [InlineData(true, "'Docs/sub' could not be read (gone)", false, SyncPlanner.CaseClashFolderUncheckedReason, 30_000)]
+    public void A_case_clashing_folder_waits_to_be_renamed_while_anything_in_it_is_young_or_unchecked(bool young, string? @unchecked, bool overBound, string? reason, int waitMs)
     {
-        var wait = SyncPlanner.WaitToRename("Docs", new FolderObservation(young ? Young : null, @unchecked), TimeSpan.FromMinutes(1));
+        var wait = SyncPlanner.WaitToRename("Docs", new FolderObservation(young ? Young : null, @unchecked, overBound), TimeSpan.FromMinutes(1));
 
         Assert.Equal(reason, wait?.Reason);
         if (wait is not null)
         {
-            Assert.Equal((SyncActionKind.Wait, "Docs", @unchecked is null ? Young : TimeSpan.FromMinutes(1)), (wait.Kind, wait.Path, wait.SettlesIn));
+            Assert.Equal((SyncActionKind.Wait, "Docs", TimeSpan.FromMilliseconds(waitMs)), (wait.Kind, wait.Path, wait.SettlesIn));
         }
     }
 

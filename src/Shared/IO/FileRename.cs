@@ -69,8 +69,8 @@ public static partial class FileRename
     /// <summary>
     /// Exchanges <paramref name="source"/> and <paramref name="destination"/> in one step (Linux
     /// <c>renameat2(RENAME_EXCHANGE)</c>): what was at the destination is then at the source's name, for the caller to
-    /// look at. <see cref="RenameOutcome.DestinationMissing"/> when nothing is at the destination (the source then still
-    /// is where it was); <see cref="RenameOutcome.NotSupported"/> as for <see cref="MoveNew"/>.
+    /// look at. <see cref="RenameOutcome.DestinationMissing"/> when nothing is at the destination (the source, a file or a
+    /// folder, then still is where it was); <see cref="RenameOutcome.NotSupported"/> as for <see cref="MoveNew"/>.
     /// </summary>
     /// <exception cref="IOException">As <see cref="Replace"/>.</exception>
     public static RenameOutcome Exchange(string source, string destination) => RenameWith(source, destination, ExchangeFlag);
@@ -102,7 +102,7 @@ public static partial class FileRename
                 return RenameOutcome.NotSupported;
             case Errno.Exists when flags == NoReplace:
                 return RenameOutcome.DestinationExists;
-            case Errno.NotFound when flags == ExchangeFlag && File.Exists(source) && !Path.Exists(destination):
+            case Errno.NotFound when flags == ExchangeFlag && Path.Exists(source) && !Path.Exists(destination):
                 return RenameOutcome.DestinationMissing;
             default:
                 throw Failure(errno, source, destination);

@@ -52,8 +52,8 @@ internal sealed partial class Stability
     /// does not move with the folder). Unlike a file's, it takes no watcher evidence (no quiet-period shortcut: a tree's
     /// writer stalls longer than that) and asks every mtime to be at least <see cref="FolderSettleAge"/> old. Past the
     /// <paramref name="budget"/> (entries or time, shared by every walk of the pass; time by
-    /// <see cref="TimeProvider.GetTimestamp"/> of this rule's clock), or when anything under it cannot be read, it says
-    /// why instead (<see cref="FolderObservation.Unchecked"/>): never settled by default. A folder gone is settled (the
+    /// <see cref="TimeProvider.GetTimestamp"/> of this rule's clock; <see cref="FolderObservation.OverBound"/>), or when
+    /// anything under it cannot be read, it says why instead (<see cref="FolderObservation.Unchecked"/>): never settled by default. A folder gone is settled (the
     /// rename then says so). Every folder it read is added to <paramref name="visited"/> with the mtime read, for
     /// <see cref="FolderChangedSinceWalk"/> right before the rename: the walk is not a snapshot (a folder's mtime is read
     /// in its parent's listing, its contents later).
@@ -80,7 +80,7 @@ internal sealed partial class Stability
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return FolderObservation.NotChecked($"'{relative}' could not be read ({e.Message})");
+            return FolderObservation.Unreadable($"'{relative}' could not be read ({e.Message})");
         }
 
         var folders = new Stack<(string Full, string Relative)>();
@@ -96,12 +96,12 @@ internal sealed partial class Stability
                     ct.ThrowIfCancellationRequested();
                     if (++budget.Entries > budget.MaxEntries)
                     {
-                        return FolderObservation.NotChecked(string.Create(CultureInfo.InvariantCulture, $"more than {budget.MaxEntries} entries under it (or under all folders looked at this pass)"));
+                        return FolderObservation.PastBound(string.Create(CultureInfo.InvariantCulture, $"more than {budget.MaxEntries} entries under it (or under all folders looked at this pass)"));
                     }
 
                     if (time.GetElapsedTime(started) > budget.MaxTime)
                     {
-                        return FolderObservation.NotChecked(string.Create(CultureInfo.InvariantCulture, $"reading it took longer than {budget.MaxTime.TotalSeconds:0.#} s (with all folders looked at this pass)"));
+                        return FolderObservation.PastBound(string.Create(CultureInfo.InvariantCulture, $"reading it took longer than {budget.MaxTime.TotalSeconds:0.#} s (with all folders looked at this pass)"));
                     }
 
                     if (entry.IsLink)
@@ -125,7 +125,7 @@ internal sealed partial class Stability
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Unreadable, or gone meanwhile (something in the folder is changing): not told settled either way.
-                return FolderObservation.NotChecked($"'{folder.Relative}' could not be read ({e.Message})");
+                return FolderObservation.Unreadable($"'{folder.Relative}' could not be read ({e.Message})");
             }
         }
 

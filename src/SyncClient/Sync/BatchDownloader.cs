@@ -486,7 +486,7 @@ internal sealed class BatchDownloader
         var locals = wanted.Count == 0 ? [] : _ctx.State.FindChunks(wanted.Keys);
         foreach (var w in wanted.Values)
         {
-            if (locals.TryGetValue(w.Ref.Id, out var places) && await _downloader.TryReadLocalAsync(w.Ref, places, ct).ConfigureAwait(false) is { } local)
+            if (locals.TryGetValue(w.Ref.Id, out var places) && await _downloader.Chunks.TryReadLocalAsync(w.Ref, places, ct).ConfigureAwait(false) is { } local)
             {
                 using (local)
                 {
@@ -498,7 +498,7 @@ internal sealed class BatchDownloader
             }
 
             // A first node that just failed as unavailable gets no group request: each chunk goes alone, other nodes first.
-            var key = w.Get.Nodes.Count > 0 && w.Get.Tokens.Count > 0 && !_downloader.IsShunned(w.Get.Nodes[0].GrpcUrl) ? (w.Get.Nodes[0].GrpcUrl, w.Get.Tokens[0]) : (string.Empty, string.Empty);
+            var key = w.Get.Nodes.Count > 0 && w.Get.Tokens.Count > 0 && !_downloader.Chunks.IsShunned(w.Get.Nodes[0].GrpcUrl) ? (w.Get.Nodes[0].GrpcUrl, w.Get.Tokens[0]) : (string.Empty, string.Empty);
             if (!groups.TryGetValue(key, out var group))
             {
                 groups[key] = group = [];
@@ -525,7 +525,7 @@ internal sealed class BatchDownloader
                     received = null;
                     if (e.Kind == ErrorKind.Unavailable)
                     {
-                        _downloader.Shun(url);
+                        _downloader.Chunks.Shun(url);
                     }
                 }
             }
@@ -568,7 +568,7 @@ internal sealed class BatchDownloader
             {
                 try
                 {
-                    using var plain = await _downloader.ObtainAsync(w.Get, w.Ref, token).ConfigureAwait(false);
+                    using var plain = await _downloader.Chunks.ObtainAsync(w.Get, w.Ref, token).ConfigureAwait(false);
                     Write(w, plain, staged, failed);
                 }
                 catch (DropboxException e)

@@ -402,19 +402,23 @@ internal sealed partial class SyncEngine
         var backoff = _ctx.UncheckedFolders;
         if (backoff.WaitLeft(path, _ctx.Time) is { } left)
         {
-            return SyncPlanner.WaitToRename(path, FolderObservation.NotChecked("not looked at again yet"), left);
+            return SyncPlanner.WaitToRename(path, FolderObservation.PastBound("not looked at again yet"), left);
         }
 
         var observed = stability.ObserveFolder(_ctx.FullPath(path), path, budget, visited, ct);
-        if (observed.Unchecked is { } why)
+        if (observed.Unchecked is null)
         {
-            var recheck = backoff.Missed(path, _ctx.Time);
-            _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {why}; looked at again in {recheck}");
-            return SyncPlanner.WaitToRename(path, observed, recheck);
+            backoff.Forget(path);
+            return SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First);
         }
 
-        backoff.Forget(path);
-        return SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First);
+        // A walk that reached its bound backs off: the next would read up to it again. A read error (a subfolder gone
+        // during the walk: a tree being moved) may not be met again: looked at again soon, a few times, then backing off.
+        var wait = observed.OverBound
+            ? SyncPlanner.WaitToRename(path, observed, backoff.Missed(path, _ctx.Time))!
+            : SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First, backoff.ReadError(path, _ctx.Time, Stability.MinFolderSettleAge))!;
+        _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {observed.Unchecked}; looked at again in {wait.SettlesIn}");
+        return wait;
     }
 
     /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>

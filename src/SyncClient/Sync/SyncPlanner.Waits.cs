@@ -57,14 +57,16 @@ internal static partial class SyncPlanner
     /// The rule of a case-conflict rename of a folder (see <see cref="WaitToRename(string, bool, TimeSpan?)"/>), over the
     /// walk of the folder on disk made right before the rename (<see cref="Stability.ObserveFolder(string, string, CancellationToken)"/>:
     /// ignored names and the inside of a folder the scan did not enter included). Anything in it unsettled waits; so does
-    /// a folder the walk could not look at whole (past its bound, or unreadable): a folder is never renamed on a guess,
-    /// since the tree of a write still under way would be split; it is looked at again after
-    /// <paramref name="uncheckedRecheck"/> (the engine's backoff, see <see cref="UncheckedFolderBackoff"/>: every look
-    /// reads up to the walk's bound). Null: renamed now.
+    /// a folder the walk could not look at whole: a folder is never renamed on a guess, since the tree of a write still
+    /// under way would be split. Past the walk's bound it is looked at again after <paramref name="overBoundRecheck"/>
+    /// (the engine's backoff, see <see cref="UncheckedFolderBackoff"/>: every look reads up to the bound); after a read
+    /// error, after <see cref="Stability.MinFolderSettleAge"/>, as a folder being written (most often a subfolder went
+    /// during the walk: the tree is being moved), or after <paramref name="readErrorRecheck"/> where the engine's backoff
+    /// says (a read error that stays). Null: renamed now.
     /// </summary>
-    public static SyncAction? WaitToRename(string path, FolderObservation observed, TimeSpan uncheckedRecheck) =>
+    public static SyncAction? WaitToRename(string path, FolderObservation observed, TimeSpan overBoundRecheck, TimeSpan? readErrorRecheck = null) =>
         observed.Unchecked is not null
-            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = uncheckedRecheck, Reason = CaseClashFolderUncheckedReason }
+            ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = observed.OverBound ? overBoundRecheck : readErrorRecheck ?? Stability.MinFolderSettleAge, Reason = CaseClashFolderUncheckedReason }
             : WaitToRename(path, isDirectory: true, observed.SettlesIn);
 
     /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>

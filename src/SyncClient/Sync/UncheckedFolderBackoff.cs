@@ -20,7 +20,10 @@ internal sealed class UncheckedFolderBackoff
     private const int MaxFolders = 1_000;
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, (TimeSpan Delay, long Since)> _folders = new(StringComparer.Ordinal);
+    /// <summary>Read errors in a row under a folder that are looked at again as soon as a folder being written.</summary>
+    public const int ReadErrorRetries = 3;
+
+    private readonly Dictionary<string, (TimeSpan Delay, long Since, int ReadErrors)> _folders = new(StringComparer.Ordinal);
 
     /// <summary>How long the folder at <paramref name="path"/> still waits before it is walked again (null: walk it now).</summary>
     public TimeSpan? WaitLeft(string path, TimeProvider time)
@@ -48,7 +51,30 @@ internal sealed class UncheckedFolderBackoff
                 _folders.Clear();
             }
 
-            _folders[path] = (delay, time.GetTimestamp());
+            _folders[path] = (delay, time.GetTimestamp(), 0);
+            return delay;
+        }
+    }
+
+    /// <summary>
+    /// Notes that a walk of the folder met a read error; returns when to look again: <paramref name="retry"/> for the
+    /// first <see cref="ReadErrorRetries"/> in a row (a subfolder gone mid-walk, a tree being moved, is likely gone the
+    /// next time), then as <see cref="Missed"/> (1 min, doubling to 1 h): an error that stays (a folder the client may
+    /// not read, a name it cannot open) would otherwise cost a walk and a pass every <paramref name="retry"/> forever.
+    /// </summary>
+    public TimeSpan ReadError(string path, TimeProvider time, TimeSpan retry)
+    {
+        lock (_lock)
+        {
+            var had = _folders.TryGetValue(path, out var last);
+            var errors = had ? last.ReadErrors + 1 : 1;
+            var delay = errors <= ReadErrorRetries ? retry : last.Delay >= First ? (last.Delay * 2 < Max ? last.Delay * 2 : Max) : First;
+            if (_folders.Count >= MaxFolders && !had)
+            {
+                _folders.Clear();
+            }
+
+            _folders[path] = (delay, time.GetTimestamp(), errors);
             return delay;
         }
     }

@@ -190,6 +190,23 @@ public sealed class FileRenameTests : IDisposable
     }
 
     [Fact]
+    public void Exchange_of_a_folder_with_nothing_says_so_and_leaves_the_folder_where_it_is()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var folder = Path.Combine(_dir, "folder");
+        Directory.CreateDirectory(folder);
+        var missing = Path.Combine(_dir, "missing");
+
+        Assert.Equal(RenameOutcome.DestinationMissing, FileRename.Exchange(folder, missing));
+        Assert.True(Directory.Exists(folder));
+        Assert.False(Path.Exists(missing));
+    }
+
+    [Fact]
     public void Exchange_of_a_missing_source_is_a_FileNotFoundException()
     {
         if (!OperatingSystem.IsLinux())

@@ -68,7 +68,7 @@ internal sealed class SimDevice : IDisposable
             Transfer = new SimRemote(_world, this, _server),
             Chunker = SimWorld.NewChunker(),
             Device = Name,
-            Options = new SyncOptions { Parallelism = 1, StableAge = TimeSpan.FromSeconds(2), QuietPeriod = TimeSpan.FromMilliseconds(250), LockWait = TimeSpan.Zero, MassDeleteMinimum = int.MaxValue },
+            Options = new SyncOptions { Parallelism = 1, StableAge = _world.StableAge, QuietPeriod = TimeSpan.FromMilliseconds(250), LockWait = TimeSpan.Zero, MassDeleteMinimum = int.MaxValue },
             Time = _world.Clock,
             Barrier = new SimBarrier(_world, this),
             Progress = new SyncProgress { Log = line => _world.LocalStep(this, line) },

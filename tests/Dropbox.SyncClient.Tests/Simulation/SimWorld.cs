@@ -47,9 +47,13 @@ internal sealed class SimWorld : IDisposable
     private int _interfering;
     private bool _faults;
 
-    public SimWorld(int seed, string root)
+    /// <param name="seed">The seed every choice of the run follows.</param>
+    /// <param name="root">The folder the devices' folders and state live in.</param>
+    /// <param name="stableAge">The devices' stable age (2 s, the CLI's default, unless given: a user's longer one).</param>
+    public SimWorld(int seed, string root, TimeSpan? stableAge = null)
     {
         Seed = seed;
+        StableAge = stableAge ?? SyncOptions.DefaultStableAge;
         _root = root;
         _rng = new Random(seed);
         Server = new FakeServer();
@@ -69,6 +73,9 @@ internal sealed class SimWorld : IDisposable
     }
 
     public int Seed { get; }
+
+    /// <summary>How long a file's mtime must be left alone before the devices take it as settled.</summary>
+    public TimeSpan StableAge { get; }
 
     public SimClock Clock { get; } = new();
 
@@ -161,22 +168,41 @@ internal sealed class SimWorld : IDisposable
         }
     }
 
-    /// <summary>Passes round the devices, no faults, until a whole round changes nothing (bounded: termination).</summary>
+    /// <summary>
+    /// Passes round the devices, no faults, until a whole round changes nothing and leaves nothing waiting (bounded:
+    /// termination). A pass that left work for later (a stability wait, a case-clash rename waiting, a racy read to prove:
+    /// what makes the daemon come back, see <see cref="HasWaits"/>) keeps the world from being quiet however still its
+    /// trees are: convergence is judged only once nothing waits. Before each pass the clock moves past every wait the last
+    /// passes asked for.
+    /// </summary>
     private async Task<bool> SettleAsync(string what)
     {
         const int MaxRounds = 8;
         var before = await DigestAsync();
+        var longestWait = TimeSpan.Zero;
         for (var round = 1; round <= MaxRounds; round++)
         {
             var errors = new List<string>();
+            var waiting = new List<string>();
             foreach (var device in Devices)
             {
                 // Past the stable age and a case-clash folder's longer settle age: every file and folder written so far is
-                // settled (a case-clash folder is renamed whole only once nothing in it changed for Stability.MinFolderSettleAge).
-                Clock.Advance(Stability.MinFolderSettleAge + TimeSpan.FromSeconds(1));
-                if (await PassAsync(device, nested: false) is { } summary && summary.Errors > 0)
+                // settled (a case-clash folder is renamed whole only once nothing in it changed for Stability.MinFolderSettleAge);
+                // and past the longest wait a pass reported (an unreadable case-clash folder's, an over-bound one's backoff).
+                Clock.Advance((longestWait > Stability.MinFolderSettleAge ? longestWait : Stability.MinFolderSettleAge) + TimeSpan.FromSeconds(1));
+                var summary = await PassAsync(device, nested: false);
+                if (summary is { Errors: > 0 })
                 {
                     errors.Add($"{device.Name}: {string.Join("; ", summary.ErrorMessages)}");
+                }
+
+                if (summary is not null && HasWaits(summary))
+                {
+                    waiting.Add($"{device.Name}: {summary.Pending} pending, {summary.Racy} racy, recheck after {summary.RecheckAfter?.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} s");
+                    if (summary.RecheckAfter is { } due && due > longestWait)
+                    {
+                        longestWait = due;
+                    }
                 }
             }
 
@@ -186,7 +212,7 @@ internal sealed class SimWorld : IDisposable
             }
 
             var after = await DigestAsync();
-            if (after == before)
+            if (after == before && waiting.Count == 0)
             {
                 if (errors.Count > 0)
                 {
@@ -198,12 +224,24 @@ internal sealed class SimWorld : IDisposable
                 return true;
             }
 
+            if (waiting.Count > 0)
+            {
+                Note($"{what}: round {round} left waits: {string.Join(" | ", waiting)}");
+                Count("settle rounds with waits");
+            }
+
             before = after;
         }
 
         Fail($"{what}: not quiet after {MaxRounds} rounds of passes without faults (termination)");
         return false;
     }
+
+    /// <summary>
+    /// True when a pass left work for a later one (the daemon's re-check): a file or case-clash rename waiting to settle
+    /// (<see cref="SyncSummary.Pending"/>), or content read while too young to prove (<see cref="SyncSummary.Racy"/>).
+    /// </summary>
+    private static bool HasWaits(SyncSummary summary) => summary.Pending > 0 || summary.Racy > 0;
 
     /// <summary>One pass of a device, as the daemon runs it: a failed pass is logged and the next one tries again.</summary>
     private async Task<SyncSummary?> PassAsync(SimDevice device, bool nested)

@@ -39,6 +39,10 @@ public sealed class SimulationTests(ITestOutputHelper output)
         RunSeedsAsync(Enumerable.Range(1_000_001, 50_000), 40);
 
     [Fact]
+    public Task Seeded_runs_with_a_stable_age_longer_than_a_settle_round_converge_only_once_nothing_waits() =>
+        RunSeedsAsync(Enumerable.Range(FirstSeed, Math.Min(CiSeeds, 100)), CiSteps, stableAge: TimeSpan.FromMinutes(2));
+
+    [Fact]
     public async Task The_same_seed_gives_the_same_run()
     {
         foreach (var seed in DeterminismSeeds)
@@ -60,7 +64,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
         Assert.True(world.Failures.Count == 0, world.Report());
     }
 
-    private async Task RunSeedsAsync(IEnumerable<int> seeds, int steps)
+    private async Task RunSeedsAsync(IEnumerable<int> seeds, int steps, TimeSpan? stableAge = null)
     {
         var failures = new ConcurrentBag<string>();
         var counts = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
@@ -68,7 +72,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
         var ran = 0;
         await Parallel.ForEachAsync(seeds, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4) }, async (seed, _) =>
         {
-            var world = await RunOneAsync(seed, steps);
+            var world = await RunOneAsync(seed, steps, stableAge);
             Interlocked.Increment(ref ran);
             foreach (var (what, n) in world.Counts)
             {
@@ -91,11 +95,11 @@ public sealed class SimulationTests(ITestOutputHelper output)
         Assert.True(sorted.Count == 0, $"{sorted.Count} of {ran} seeds failed; the first:\n{sorted.FirstOrDefault()}");
     }
 
-    internal static async Task<SimWorld> RunOneAsync(int seed, int steps)
+    internal static async Task<SimWorld> RunOneAsync(int seed, int steps, TimeSpan? stableAge = null)
     {
         var root = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"dbx-sim-{Environment.ProcessId}-{seed}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(root);
-        var world = new SimWorld(seed, root);
+        var world = new SimWorld(seed, root, stableAge);
         try
         {
             await world.RunAsync(steps);

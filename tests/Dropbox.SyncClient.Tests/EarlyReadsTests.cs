@@ -23,6 +23,7 @@ public sealed class EarlyReadsTests : IDisposable
 
         await using var early = Start(index, hasher);
         Assert.Equal(1, early.Pending);
+        await early.ReadsEnded;
         var taken = await early.TakeAsync(entry, path);
 
         Assert.NotNull(taken);
@@ -98,6 +99,38 @@ public sealed class EarlyReadsTests : IDisposable
 
         Assert.True(early.ReadsEnded.IsCompletedSuccessfully);
         Assert.Null(await early.TakeAsync(entry, Path.Combine(_dir.Path, "big.bin")));
+    }
+
+    [Fact]
+    public async Task A_take_never_waits_behind_another_files_read_and_a_fifo_swapped_in_is_never_opened()
+    {
+        var (_, _) = WriteAged("a.bin", TestClient.RandomBytes(48 << 20, 10));
+        var (bPath, _) = WriteAged("b.bin", TestClient.RandomBytes(200_000, 11));
+        var (cPath, cEntry) = WriteAged("c.bin", TestClient.RandomBytes(200_000, 12));
+        var index = new Dictionary<string, BaseStat>
+        {
+            ["a.bin"] = new(FileKind.File, 100_000, 1, 1),
+            ["b.bin"] = new(FileKind.File, 100_000, 1, 1),
+            ["c.bin"] = new(FileKind.File, 100_000, 1, 1),
+        };
+        var hasher = Hasher();
+        var early = Start(index, hasher);
+        Assert.Equal(3, early.Pending);
+
+        // While a.bin is read, b.bin becomes a FIFO: opening it for reading would block until a writer comes.
+        File.Delete(bPath);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", bPath))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // c.bin's read has not started: the take drops it at once (the pass reads the file itself) instead of waiting.
+        Assert.Null(await early.TakeAsync(cEntry, cPath).WaitAsync(TimeSpan.FromSeconds(30)));
+        await early.ReadsEnded.WaitAsync(TimeSpan.FromSeconds(120));
+        await early.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, hasher.FilesRead); // a.bin only: the FIFO was looked at and not opened, c.bin was dropped
     }
 
     [Fact]

@@ -22,11 +22,12 @@ internal sealed class EarlyReads : IAsyncDisposable
     /// <summary>At most this many large synced files are looked at (one statx each) to find those that moved.</summary>
     public const int MaxLooks = 256;
 
-    private readonly Dictionary<string, Task<FileFingerprint?>> _reads;
+    private readonly Dictionary<string, Read> _reads;
     private readonly CancellationTokenSource? _cts;
     private readonly Task _all;
+    private int _disposed;
 
-    private EarlyReads(Dictionary<string, Task<FileFingerprint?>> reads, CancellationTokenSource? cts, Task all)
+    private EarlyReads(Dictionary<string, Read> reads, CancellationTokenSource? cts, Task all)
     {
         _reads = reads;
         _cts = cts;
@@ -69,7 +70,7 @@ internal sealed class EarlyReads : IAsyncDisposable
                 break;
             }
 
-            if (FileChangeTime.TryStat(fullPath(path)) is { Exists: true, IsRegularFile: true, CtimeNs: not null } now
+            if (FileChangeTime.TryStat(fullPath(path)) is { Exists: true, IsRegularFile: true, CtimeNs: not null, MtimeTicks: >= 0 } now
                 && new FileStamp(now.Size, now.MtimeTicks) != FileStamp.Of(stat)
                 && time.GetUtcNow().UtcDateTime - new DateTime(now.MtimeTicks, DateTimeKind.Utc) >= stableAge)
             {
@@ -81,31 +82,32 @@ internal sealed class EarlyReads : IAsyncDisposable
             }
         }
 
-        var reads = new Dictionary<string, Task<FileFingerprint?>>(StringComparer.Ordinal);
+        var reads = new Dictionary<string, Read>(StringComparer.Ordinal);
         if (moved.Count == 0)
         {
             return new EarlyReads(reads, null, Task.CompletedTask);
         }
 
-        // Every read is registered before any starts, so the pass's take waits for a read under way rather than missing it.
-        var sources = moved.Select(_ => new TaskCompletionSource<FileFingerprint?>(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
-        for (var i = 0; i < moved.Count; i++)
+        // Every read is registered before any starts, so the pass's take finds a read under way rather than missing it.
+        var queue = moved.Select(p => new Read(p)).ToArray();
+        foreach (var read in queue)
         {
-            reads[moved[i]] = sources[i].Task;
+            reads[read.Path] = read;
         }
 
         var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var all = Task.Run(() => ReadAllAsync(moved, sources, fullPath, hasher, cts.Token), CancellationToken.None);
+        var all = Task.Run(() => ReadAllAsync(queue, fullPath, hasher, cts.Token), CancellationToken.None);
         return new EarlyReads(reads, cts, all);
     }
 
     /// <summary>
     /// The early read of <paramref name="entry"/>'s file, when one was made and the file is still exactly as read (see
-    /// the class); null otherwise (the caller reads it). Waits for a read still under way.
+    /// the class); null otherwise (the caller reads it). Waits for a read under way; one not started yet is dropped
+    /// (the caller's own read is as quick, and never waits behind another file's read).
     /// </summary>
     public async Task<FileFingerprint?> TakeAsync(LocalEntry entry, string fullPath)
     {
-        Task<FileFingerprint?>? read;
+        Read? read;
         lock (_reads)
         {
             if (!_reads.Remove(entry.Path, out read))
@@ -114,10 +116,15 @@ internal sealed class EarlyReads : IAsyncDisposable
             }
         }
 
+        if (Interlocked.CompareExchange(ref read.State, Read.Dropped, Read.Waiting) == Read.Waiting)
+        {
+            return null;
+        }
+
         FileFingerprint? fp;
         try
         {
-            fp = await read.ConfigureAwait(false);
+            fp = await read.Result.Task.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -130,36 +137,61 @@ internal sealed class EarlyReads : IAsyncDisposable
             : null;
     }
 
+    /// <summary>Stops the reads still under way or not started (once the pass has read what it needs); safe to call twice.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_cts is null)
+        if (_cts is null || Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
         }
 
         await _cts.CancelAsync().ConfigureAwait(false);
-        await _all.ConfigureAwait(false); // never faults: every outcome goes to its read's source
+        await _all.ConfigureAwait(false); // never faults: every outcome goes to its read's result
         _cts.Dispose();
     }
 
-    private static async Task ReadAllAsync(List<string> paths, TaskCompletionSource<FileFingerprint?>[] sources, Func<string, string> fullPath, FileHasher hasher, CancellationToken ct)
+    private static async Task ReadAllAsync(Read[] queue, Func<string, string> fullPath, FileHasher hasher, CancellationToken ct)
     {
-        for (var i = 0; i < paths.Count; i++)
+        foreach (var read in queue)
         {
+            if (Interlocked.CompareExchange(ref read.State, Read.Running, Read.Waiting) != Read.Waiting)
+            {
+                continue; // the pass took it before it started: it reads the file itself
+            }
+
             try
             {
                 ct.ThrowIfCancellationRequested();
-                sources[i].TrySetResult(await hasher.TryHashAsync(fullPath(paths[i]), ct).ConfigureAwait(false));
+                var full = fullPath(read.Path);
+
+                // Looked at again right before the open: opening something that became a FIFO or a device blocks or never ends.
+                read.Result.TrySetResult(FileChangeTime.TryStat(full) is { Exists: true, IsRegularFile: true }
+                    ? await hasher.TryHashAsync(full, ct).ConfigureAwait(false)
+                    : null);
             }
             catch (OperationCanceledException)
             {
-                sources[i].TrySetCanceled(ct);
+                read.Result.TrySetCanceled(ct);
             }
             catch (Exception)
             {
                 // Whatever failed here, the pass's own read of the file meets it again, and reports it as it does.
-                sources[i].TrySetResult(null);
+                read.Result.TrySetResult(null);
             }
         }
+    }
+
+    /// <summary>One file's early read: waiting to start, running (the pass waits for it), or dropped by the pass.</summary>
+    private sealed class Read(string path)
+    {
+        public const int Waiting = 0;
+        public const int Running = 1;
+        public const int Dropped = 2;
+
+        public int State = Waiting;
+
+        public string Path { get; } = path;
+
+        public TaskCompletionSource<FileFingerprint?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

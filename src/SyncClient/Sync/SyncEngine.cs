@@ -158,6 +158,7 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "hashing";
         var fingerprints = await _content.ReadAsync(snapshot, bases, summary, early, ct).ConfigureAwait(false);
+        await early.DisposeAsync().ConfigureAwait(false); // a read the pass did not need stops here, not after the transfers
 
         // The planner holds back a plan that deletes too much without confirmation (a db from before folder markers: its
         // first pass deletes nothing on the server unless confirmed); the pass then stops, nothing synced or deleted.

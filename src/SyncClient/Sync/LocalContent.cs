@@ -15,11 +15,11 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
     /// The fingerprints of the scanned files the plan needs; on a reconcile pass, repairs the bases it finds wrong (in
     /// <paramref name="bases"/> and, smudged, in the db).
     /// </summary>
-    public async Task<Dictionary<string, FileFingerprint>> ReadAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, CancellationToken ct)
+    public async Task<Dictionary<string, FileFingerprint>> ReadAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, EarlyReads early, CancellationToken ct)
     {
         var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
         var reconcile = ctx.Options.Reconcile;
-        await HashAsync(snapshot.Entries.Values.Where(e => SyncPlanner.NeedsContent(e, bases.GetValueOrDefault(e.Path), reconcile)).ToList(), result, ct).ConfigureAwait(false);
+        await HashAsync(snapshot.Entries.Values.Where(e => SyncPlanner.NeedsContent(e, bases.GetValueOrDefault(e.Path), reconcile)).ToList(), result, early, ct).ConfigureAwait(false);
         if (reconcile)
         {
             // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change, and
@@ -76,15 +76,17 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
             }
         }
 
-        await HashAsync(settled, fingerprints, ct).ConfigureAwait(false);
+        await HashAsync(settled, fingerprints, null, ct).ConfigureAwait(false);
         return settled.Count > 0;
     }
 
-    private async Task HashAsync(List<LocalEntry> work, Dictionary<string, FileFingerprint> result, CancellationToken ct)
+    private async Task HashAsync(List<LocalEntry> work, Dictionary<string, FileFingerprint> result, EarlyReads? early, CancellationToken ct)
     {
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
         {
-            var fp = await hasher.TryHashAsync(ctx.FullPath(entry.Path), token).ConfigureAwait(false);
+            var full = ctx.FullPath(entry.Path);
+            var fp = (early is null ? null : await early.TakeAsync(entry, full).ConfigureAwait(false))
+                ?? await hasher.TryHashAsync(full, token).ConfigureAwait(false);
             // Written to between the scan and the read: the stability observation was made on the scan's size and
             // mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
             if (fp is not null && FileStamp.Of(fp) == FileStamp.Of(entry))

@@ -71,6 +71,9 @@ internal sealed partial class SyncEngine
         var adoptBits = ProbeExecutableBit(summary);
         progress.Phase = "listing remote changes";
         var index = _ctx.State.LoadBaseIndex();
+        // Where the executable bit is read must be known before any read: the early ones below take it with the content.
+        _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
+        await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct);
         var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits,
             e => index.TryGetValue(e.Path, out var stat) && stat.IsSyncedState(e.Kind, e.Version, e.Size, e.ContentHash), _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
@@ -102,8 +105,6 @@ internal sealed partial class SyncEngine
 
         progress.Phase = "scanning";
         // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
-        // Where the folder cannot hold the executable bit (probed once), every bit read here is unknown.
-        _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
         // The scan observes whether each file it keeps may still be being written; the planner decides what follows.
         var stability = _ctx.Stability();
         var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability };
@@ -156,7 +157,8 @@ internal sealed partial class SyncEngine
         }
 
         progress.Phase = "hashing";
-        var fingerprints = await _content.ReadAsync(snapshot, bases, summary, ct).ConfigureAwait(false);
+        var fingerprints = await _content.ReadAsync(snapshot, bases, summary, early, ct).ConfigureAwait(false);
+        await early.DisposeAsync().ConfigureAwait(false); // a read the pass did not need stops here, not after the transfers
 
         // The planner holds back a plan that deletes too much without confirmation (a db from before folder markers: its
         // first pass deletes nothing on the server unless confirmed); the pass then stops, nothing synced or deleted.

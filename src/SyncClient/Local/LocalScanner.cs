@@ -167,6 +167,15 @@ internal sealed class LocalScanner
                     continue;
                 }
 
+                // A FIFO, socket or device has no content to sync, and opening a FIFO to read it blocks until a writer comes
+                // (the pass would hang). They all show size 0, so only empty entries pay the one statx that tells.
+                if (!isDirectory && child.Length == 0 && FileChangeTime.TryStat(Path.Combine(dirFull, child.Name)) is { Exists: true, IsRegularFile: false, IsDirectory: false })
+                {
+                    snapshot.Skipped.Add($"{relative}: not a regular file (a FIFO, socket or device); not synced");
+                    snapshot.Withheld.Add(relative);
+                    continue;
+                }
+
                 var key = SyncPaths.CaseFoldKey(name);
                 if (folded.TryGetValue(key, out var other))
                 {

@@ -14,8 +14,36 @@ public sealed class DownloadReplaceTests : IDisposable
     private const string UserBytes = "the user's new bytes";
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
+    private readonly SemaphoreSlim _gets = new(4);
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose()
+    {
+        _gets.Dispose();
+        _dir.Dispose();
+    }
+
+    /// <summary>The user saves at the name (by rename, as editors do) right before the exchange.</summary>
+    private static Task SaveAtName(StagedDownload staged)
+    {
+        SaveByRename(staged.Full, UserBytes);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A folder is made at the name right before the exchange.</summary>
+    private static Task FolderAtName(StagedDownload staged)
+    {
+        File.Delete(staged.Full);
+        Directory.CreateDirectory(staged.Full);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A folder holding the user's file is made at the name right before the exchange.</summary>
+    private static Task FolderWithFileAtName(StagedDownload staged)
+    {
+        FolderAtName(staged);
+        File.WriteAllText(Path.Combine(staged.Full, "inside.txt"), UserBytes);
+        return Task.CompletedTask;
+    }
 
     [Fact]
     public async Task A_kill_while_the_displaced_file_is_checked_leaves_the_users_edit_visible_and_synced_to_every_device()
@@ -31,14 +59,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, new SyncSummary(), _gets, p => p + ".conflict")
         {
-            BeforeRename = staged =>
-            {
-                SaveByRename(staged.Full, UserBytes);
-                return Task.CompletedTask;
-            },
+            BeforeRename = SaveAtName,
             BeforeDisplacedCheck = _ => throw new IOException("the client was killed here"),
         };
 
@@ -73,14 +96,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => ConflictNames.Next(p, "laptop-b", new DateOnly(2026, 12, 3), _ => false))
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => ConflictNames.Next(p, "laptop-b", new DateOnly(2026, 12, 3), _ => false))
         {
-            BeforeRename = staged =>
-            {
-                SaveByRename(staged.Full, UserBytes);
-                return Task.CompletedTask;
-            },
+            BeforeRename = SaveAtName,
         };
 
         // Act
@@ -110,16 +128,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
-            BeforeRename = staged =>
-            {
-                File.Delete(staged.Full);
-                Directory.CreateDirectory(staged.Full);
-                File.WriteAllText(Path.Combine(staged.Full, "inside.txt"), UserBytes);
-                return Task.CompletedTask;
-            },
+            BeforeRename = FolderWithFileAtName,
             BeforeDisplacedCheck = staged =>
             {
                 SaveByRename(staged.Full, "the second save");
@@ -155,15 +166,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
-            BeforeRename = staged =>
-            {
-                File.Delete(staged.Full);
-                Directory.CreateDirectory(staged.Full);
-                return Task.CompletedTask;
-            },
+            BeforeRename = FolderAtName,
             BeforeDisplacedCheck = staged =>
             {
                 var download = new FileInfo(staged.Full);
@@ -200,16 +205,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
-            BeforeRename = staged =>
-            {
-                File.Delete(staged.Full);
-                Directory.CreateDirectory(staged.Full);
-                File.WriteAllText(Path.Combine(staged.Full, "inside.txt"), UserBytes);
-                return Task.CompletedTask;
-            },
+            BeforeRename = FolderWithFileAtName,
             BeforeDisplacedCheck = staged =>
             {
                 File.Delete(staged.Full);
@@ -240,15 +238,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
-            BeforeRename = staged =>
-            {
-                File.Delete(staged.Full);
-                Directory.CreateDirectory(staged.Full);
-                return Task.CompletedTask;
-            },
+            BeforeRename = FolderAtName,
         };
 
         await Assert.ThrowsAsync<Dropbox.Shared.Errors.DropboxException>(() => downloader.DownloadAsync(path, expected, CancellationToken.None));
@@ -272,14 +264,9 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         File.WriteAllText(b.PathOf(path + ".conflict"), "an older copy");
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, new SyncSummary(), gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, new SyncSummary(), _gets, p => p + ".conflict")
         {
-            BeforeRename = staged =>
-            {
-                SaveByRename(staged.Full, UserBytes);
-                return Task.CompletedTask;
-            },
+            BeforeRename = SaveAtName,
         };
 
         // Act
@@ -306,8 +293,7 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
             BeforeRename = staged =>
             {
@@ -354,8 +340,7 @@ public sealed class DownloadReplaceTests : IDisposable
 
         File.SetLastWriteTimeUtc(full, mtime);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict");
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict");
 
         // Act
         var result = await downloader.DownloadAsync(path, expected, null, planned, CancellationToken.None);
@@ -382,9 +367,8 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
         using var cancel = new CancellationTokenSource();
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
             BeforeDisplacedCheck = _ =>
             {
@@ -411,8 +395,7 @@ public sealed class DownloadReplaceTests : IDisposable
         using var b = new TestClient(_dir, "b", _server);
         var expected = await SyncedThenEditedOnAAsync(a, b, path);
         var summary = new SyncSummary();
-        using var gets = new SemaphoreSlim(4);
-        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        var downloader = new FileDownloader(b.Context, summary, _gets, p => p + ".conflict")
         {
             BeforeRename = staged =>
             {

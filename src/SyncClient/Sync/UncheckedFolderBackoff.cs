@@ -45,14 +45,8 @@ internal sealed class UncheckedFolderBackoff
     {
         lock (_lock)
         {
-            var delay = _folders.TryGetValue(path, out var last) ? (last.Delay * 2 < Max ? last.Delay * 2 : Max) : First;
-            if (_folders.Count >= MaxFolders && !_folders.ContainsKey(path))
-            {
-                _folders.Clear();
-            }
-
-            _folders[path] = (delay, time.GetTimestamp(), 0);
-            return delay;
+            var had = _folders.TryGetValue(path, out var last);
+            return Note(path, had ? Doubled(last.Delay) : First, readErrors: 0, had, time);
         }
     }
 
@@ -68,15 +62,23 @@ internal sealed class UncheckedFolderBackoff
         {
             var had = _folders.TryGetValue(path, out var last);
             var errors = had ? last.ReadErrors + 1 : 1;
-            var delay = errors <= ReadErrorRetries ? retry : last.Delay >= First ? (last.Delay * 2 < Max ? last.Delay * 2 : Max) : First;
-            if (_folders.Count >= MaxFolders && !had)
-            {
-                _folders.Clear();
-            }
-
-            _folders[path] = (delay, time.GetTimestamp(), errors);
-            return delay;
+            return Note(path, errors <= ReadErrorRetries ? retry : Doubled(last.Delay), errors, had, time);
         }
+    }
+
+    /// <summary>The wait after <paramref name="last"/>: twice it, at least <see cref="First"/>, at most <see cref="Max"/>.</summary>
+    private static TimeSpan Doubled(TimeSpan last) => last < First ? First : last * 2 < Max ? last * 2 : Max;
+
+    /// <summary>Records the folder's wait from now (under the lock); the table is bounded: a new folder past the bound clears it.</summary>
+    private TimeSpan Note(string path, TimeSpan delay, int readErrors, bool had, TimeProvider time)
+    {
+        if (_folders.Count >= MaxFolders && !had)
+        {
+            _folders.Clear();
+        }
+
+        _folders[path] = (delay, time.GetTimestamp(), readErrors);
+        return delay;
     }
 
     /// <summary>Forgets the folder: its walk looked at it whole.</summary>

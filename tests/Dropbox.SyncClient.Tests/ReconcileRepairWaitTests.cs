@@ -59,7 +59,8 @@ public sealed class ReconcileRepairWaitTests : IDisposable
 
     /// <summary>
     /// Syncs doc.txt ("aaaa", stamped a minute before <paramref name="clock"/>'s now, read without a stable age: its
-    /// record holds the plain mtime), then writes "bbbb" over it under the same size and mtime.
+    /// record holds the plain mtime), then writes "bbbb" over it under the same size and mtime, its record's ctime unknown
+    /// (a row kept before the ctime was): only a read can tell (a known ctime would, see ChangeTimeTests).
     /// </summary>
     private static async Task SyncThenRewriteUnderTheSameStampAsync(TestClient a, ManualClock clock)
     {
@@ -71,6 +72,7 @@ public sealed class ReconcileRepairWaitTests : IDisposable
 
         a.Write("doc.txt", "bbbb");
         File.SetLastWriteTimeUtc(a.PathOf("doc.txt"), stamp);
+        a.State.TouchFile("doc.txt", a.State.GetFile("doc.txt")!.MtimeTicks, null);
     }
 
     /// <summary>A pass over a's folder, db and clock with the one-hour stable age (the file is young until the clock moves on).</summary>

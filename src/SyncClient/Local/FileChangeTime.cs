@@ -77,6 +77,7 @@ internal static partial class FileChangeTime
             {
                 Permissions = (UnixFileMode)(mode & 0xFFF),
                 Inode = (mask & StatxIno) == 0 ? null : BitConverter.ToUInt64(buffer[StxInoOffset..]),
+                IsSymbolicLink = (mode & 0xF000) == 0xA000,
             };
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
@@ -140,6 +141,9 @@ internal static partial class FileChangeTime
         /// </summary>
         public ulong? Inode { get; init; }
 
+        /// <summary>A symbolic link (the path itself, not followed).</summary>
+        public bool IsSymbolicLink { get; init; }
+
         /// <summary>A regular file (not a folder, not a symbolic link) of this size and mtime.</summary>
         public bool IsFileAs(long size, long mtimeTicks) => Exists && IsRegularFile && new FileStamp(Size, MtimeTicks) == new FileStamp(size, mtimeTicks);
     }
@@ -154,6 +158,12 @@ internal static partial class FileChangeTime
     private const int StxModeOffset = 28;
     private const int StxSizeOffset = 40;
     private const int StxMtimeOffset = 112;
+
+    /// <summary>
+    /// <paramref name="seen"/> when the file's ctime is still exactly it, else null (unknown): what to record as a synced
+    /// file's ctime when something since it was seen (a chmod) may have moved it. An unknown one costs a read at most.
+    /// </summary>
+    public static long? IfStill(string path, long? seen) => seen is { } ctime && TryGet(path) == ctime ? ctime : null;
 
     /// <summary>True when <paramref name="expected"/> is unknown (null) or the file's ctime is still exactly it.</summary>
     public static bool IsUnchanged(string path, long? expected) => expected is not { } ctime || TryGet(path) == ctime;

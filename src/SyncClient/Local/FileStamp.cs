@@ -24,6 +24,16 @@ internal readonly record struct FileStamp(long Size, long MtimeTicks)
     /// <summary>The stamp recorded when synced (the pass's small per-path form).</summary>
     public static FileStamp Of(BaseStat stat) => new(stat.Size, stat.MtimeTicks);
 
+    /// <summary>
+    /// True when a file whose size and mtime are as recorded may still have been written since: its inode change time
+    /// (<see cref="FileChangeTime"/>, which a write, truncate, chmod or rename moves and no writer can set back) is known
+    /// both as recorded and as seen now, and differs (an in-place same-size edit with its mtime put back). Never a
+    /// decision by itself: such a file is read, and its bytes decide. An unknown one on either side (0 or null) says
+    /// nothing, and the size and mtime decide as before.
+    /// </summary>
+    public static bool ChangeTimeMoved(long? recordedNs, long? seenNs) =>
+        recordedNs is { } recorded && recorded != 0 && seenNs is { } seen && seen != recorded;
+
     /// <summary>The stamp of a file as it is now (the caller has checked it exists).</summary>
     public static FileStamp Of(FileInfo info) => new(info.Length, info.LastWriteTimeUtc.Ticks);
 }

@@ -11,6 +11,9 @@ internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long Mt
     /// </summary>
     public bool? Executable { get; init; }
 
+    /// <summary>A file's inode change time (ns, <see cref="FileChangeTime"/>) as the scan read it; null where not read.</summary>
+    public long? ChangeTimeNs { get; init; }
+
     /// <summary>
     /// The stability observation of a file (see <see cref="Stability"/>), made with the stat the entry holds: null when
     /// it is settled (or not observed: folders, a scan without the rule), else how soon it could be judged settled. The

@@ -68,12 +68,13 @@ internal sealed class LocalScanner
     /// in case, one <paramref name="isTracked"/> (synced) says true for wins the clash, else the first in ordinal order.
     /// </summary>
     public LocalSnapshot Scan(Func<string, FileKind, long, long, bool>? isClean, Func<string, bool>? isTracked, CancellationToken ct) =>
-        Scan(isClean is null ? null : (path, kind, size, mtime, _) => isClean(path, kind, size, mtime),
+        Scan(isClean is null ? null : (path, kind, size, mtime, _, _) => isClean(path, kind, size, mtime),
             isTracked is null ? null : path => isTracked(path) ? 0UL : null, ct);
 
     /// <summary>
     /// As <see cref="Scan(Func{string, FileKind, long, long, bool}?, Func{string, bool}?, CancellationToken)"/>, with the
-    /// file's owner-executable bit as the last argument of <paramref name="isClean"/> (a chmod alone is a change).
+    /// file's owner-executable bit (a chmod alone is a change) and its inode change time (ns, null where not read) as the
+    /// last arguments of <paramref name="isClean"/>.
     /// </summary>
     /// <remarks>
     /// Of names that differ only in case, the one synced first keeps its name: a tracked one (<paramref name="syncedVersion"/>
@@ -81,7 +82,7 @@ internal sealed class LocalScanner
     /// answer on every device that synced both), then ordinal order. The others are the clash's losers (renamed to a
     /// <c>(Case Conflict)</c> name by the engine), so a long-synced file never loses its name to a newcomer.
     /// </remarks>
-    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool?, bool>? isClean, Func<string, ulong?>? syncedVersion, CancellationToken ct)
+    public LocalSnapshot Scan(Func<string, FileKind, long, long, bool?, long?, bool>? isClean, Func<string, ulong?>? syncedVersion, CancellationToken ct)
     {
         var snapshot = new LocalSnapshot();
 
@@ -103,14 +104,7 @@ internal sealed class LocalScanner
             try
             {
                 // Straight from the directory entries: no FileInfo per path, only the name and the stat fields used.
-                children.AddRange(new FileSystemEnumerable<Child>(dirFull, static (ref FileSystemEntry e) => new Child(
-                    e.FileName.ToString(),
-                    e.IsDirectory ? e.ToFullPath() : null,
-                    e.IsDirectory,
-                    (e.Attributes & FileAttributes.ReparsePoint) != 0,
-                    e.IsDirectory ? 0 : e.Length,
-                    e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
-                    !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode)), Options));
+                children.AddRange(new FileSystemEnumerable<Child>(dirFull, static (ref FileSystemEntry e) => ToChild(ref e), Options));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -189,18 +183,19 @@ internal sealed class LocalScanner
                 hasChildren = true;
                 if (isDirectory)
                 {
-                    if (isClean is null || !isClean(relative, FileKind.Folder, 0, 0, false))
+                    if (isClean is null || !isClean(relative, FileKind.Folder, 0, 0, false, null))
                     {
                         snapshot.Entries[relative] = LocalEntry.Folder(relative);
                     }
 
                     stack.Push((child.FullPath!, relative, ignore));
                 }
-                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null))
+                else if (isClean is null || !isClean(relative, FileKind.File, child.Length, child.MtimeTicks, ReadsExecutableBit ? child.Executable : null, child.CtimeNs))
                 {
                     snapshot.Entries[relative] = new LocalEntry(relative, FileKind.File, child.Length, child.MtimeTicks, Stability.SettlesIn(relative, child.MtimeTicks))
                     {
                         Executable = ReadsExecutableBit ? child.Executable : null,
+                        ChangeTimeNs = child.CtimeNs,
                     };
                 }
             }
@@ -283,11 +278,41 @@ internal sealed class LocalScanner
         children.AddRange(order);
     }
 
+    /// <summary>
+    /// A directory entry as the scan needs it. A file (or what the directory entry's type calls one) is looked at with
+    /// one statx, which gives its type, size, mtime, mode and ctime together: the framework's entry would lstat it for
+    /// the first four and have no ctime. Folders, and any entry statx cannot answer for, are read as the framework reads
+    /// them (no ctime then: the file is compared by size and mtime alone).
+    /// </summary>
+    private static Child ToChild(ref FileSystemEntry e)
+    {
+        if (!e.IsDirectory && FileChangeTime.TryStat(e.ToFullPath()) is { Exists: true, IsDirectory: false } stat)
+        {
+            return new Child(e.FileName.ToString(), null, false, stat.IsSymbolicLink, stat.Size, stat.MtimeTicks, ExecutableBit.Of(stat.Permissions))
+            {
+                CtimeNs = stat.CtimeNs,
+            };
+        }
+
+        return new Child(
+            e.FileName.ToString(),
+            e.IsDirectory ? e.ToFullPath() : null,
+            e.IsDirectory,
+            (e.Attributes & FileAttributes.ReparsePoint) != 0,
+            e.IsDirectory ? 0 : e.Length,
+            e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
+            !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode));
+    }
+
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);
 
     // A class, not a struct: FileSystemEnumerable<T> over a value type of ours is a generic instantiation the precompiled
     // image lacks (its enumerator's MoveNext was JIT-compiled at every start, ~3.5 KB of code); over a reference type
     // it runs the framework's shared precompiled code. One small object per directory entry.
     /// <summary>One directory entry as the scan needs it (full path only for directories, to descend into).</summary>
-    private sealed record Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks, bool Executable);
+    private sealed record Child(string Name, string? FullPath, bool IsDirectory, bool IsLink, long Length, long MtimeTicks, bool Executable)
+    {
+        /// <summary>A file's inode change time (ns), null where it was not read.</summary>
+        public long? CtimeNs { get; init; }
+    }
 }

@@ -16,6 +16,12 @@ internal record struct BaseStat(FileKind Kind, long Size, long MtimeTicks, ulong
     /// <summary>The owner-executable bit when synced (null: unknown, see <see cref="FileRecord.Executable"/>): a chmod alone makes the path not clean.</summary>
     public bool? Executable { get; init; }
 
+    /// <summary>
+    /// The recorded inode change time (ns, see <see cref="FileRecord.ChangeTimeNs"/>), 0 when unknown: a plain long, not a
+    /// nullable one, so the per-path struct grows by 8 bytes, not 16 (no real ctime is the epoch itself).
+    /// </summary>
+    public long ChangeTimeNs { get; set; }
+
     /// <summary>The first 8 bytes of the synced content's hash (0: not known), enough to tell a reused version number from the synced state.</summary>
     public long HashPrefix { get; init; }
 

@@ -17,4 +17,11 @@ internal sealed record FileRecord(string Path, FileKind Kind, long Size, long Mt
     /// bit never makes a path changed, so an upgraded device sends no chmod-only version.
     /// </summary>
     public bool? Executable { get; init; }
+
+    /// <summary>
+    /// The file's inode change time (ns, <see cref="Local.FileChangeTime"/>) when its synced stamp was recorded; null
+    /// when unknown (rows from before it was kept, systems without statx, a stamp recorded without a fresh stat). A
+    /// known one that differs from the file's makes the file "possibly changed" (read once), never changed by itself.
+    /// </summary>
+    public long? ChangeTimeNs { get; init; }
 }

@@ -27,8 +27,11 @@ internal sealed class LocalDbWriter(LocalState state)
         state.PutFile(to, chunks);
     }
 
-    /// <summary>Updates only the recorded mtime (content verified unchanged).</summary>
-    public void Touch(string path, long mtimeTicks) => state.TouchFile(path, mtimeTicks);
+    /// <summary>Updates only the recorded mtime and ctime (content verified unchanged; a null ctime: unknown).</summary>
+    public void Touch(string path, long mtimeTicks, long? ctimeNs) => state.TouchFile(path, mtimeTicks, ctimeNs);
+
+    /// <summary>Records the ctimes the scan read of files found as synced whose recorded ctime was unknown.</summary>
+    public void RecordUnknownChangeTimes(IReadOnlyList<(string Path, long Size, long MtimeTicks, long CtimeNs)> files) => state.SetUnknownChangeTimes(files);
 
     /// <summary>Forgets a path (and its chunk index rows).</summary>
     public void Forget(string path) => state.RemoveFile(path);

@@ -74,6 +74,7 @@ internal sealed class LocalState : IDisposable
             CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
             """);
         AddExecutableColumn(db);
+        AddChangeTimeColumn(db);
         return new LocalState(db, stateDirectory);
     }
 
@@ -134,7 +135,7 @@ internal sealed class LocalState : IDisposable
 
             var result = new Dictionary<string, BaseStat>(count, StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, exec_bit, substr(hash, 1, 8) FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, exec_bit, substr(hash, 1, 8), ctime FROM files";
             using var reader = cmd.ExecuteReader();
             var prefix = new byte[sizeof(long)];
             while (reader.Read())
@@ -144,6 +145,7 @@ internal sealed class LocalState : IDisposable
                 {
                     Executable = reader.IsDBNull(5) ? null : reader.GetInt64(5) != 0,
                     HashPrefix = BaseStat.PrefixOf(prefix.AsSpan(0, (int)read)),
+                    ChangeTimeNs = reader.IsDBNull(7) ? 0 : reader.GetInt64(7),
                 };
             }
 
@@ -158,7 +160,7 @@ internal sealed class LocalState : IDisposable
         {
             var result = new Dictionary<string, FileRecord>(StringComparer.Ordinal);
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, exec_bit FROM files";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, exec_bit, ctime FROM files";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
@@ -194,7 +196,7 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, exec_bit FROM files WHERE path=$p";
+            cmd.CommandText = "SELECT path, kind, size, mtime, version, hash, exec_bit, ctime FROM files WHERE path=$p";
             cmd.Parameters.AddWithValue("$p", path);
             using var reader = cmd.ExecuteReader();
             return reader.Read() ? ReadRecord(reader) : null;
@@ -330,7 +332,7 @@ internal sealed class LocalState : IDisposable
             var db = _db.Handle!;
             using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
             using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
-            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
+            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit,ctime) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
             using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
             Span<byte> id = stackalloc byte[ChunkId.Size];
             foreach (var (record, chunks) in files)
@@ -351,6 +353,7 @@ internal sealed class LocalState : IDisposable
                 BindBlob(db, insertFile, 6, record.ContentHash);
                 BindBlob(db, insertFile, 7, EncodeChunks(chunks ?? []));
                 Bound(db, record.Executable is { } executable ? raw.sqlite3_bind_int64(insertFile, 8, executable ? 1 : 0) : raw.sqlite3_bind_null(insertFile, 8));
+                Bound(db, record.ChangeTimeNs is { } ctime ? raw.sqlite3_bind_int64(insertFile, 9, ctime) : raw.sqlite3_bind_null(insertFile, 9));
                 Step(db, insertFile);
                 if (chunks is not { Count: > 0 })
                 {
@@ -448,16 +451,51 @@ internal sealed class LocalState : IDisposable
         }
     }
 
-    /// <summary>Updates only the recorded mtime (content verified unchanged).</summary>
-    public void TouchFile(string path, long mtimeTicks)
+    /// <summary>Updates only the recorded mtime and ctime (content verified unchanged; a null ctime: unknown).</summary>
+    public void TouchFile(string path, long mtimeTicks, long? ctimeNs)
     {
         lock (_lock)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "UPDATE files SET mtime=$m WHERE path=$p";
+            cmd.CommandText = "UPDATE files SET mtime=$m, ctime=$c WHERE path=$p";
             cmd.Parameters.AddWithValue("$p", path);
             cmd.Parameters.AddWithValue("$m", mtimeTicks);
+            cmd.Parameters.AddWithValue("$c", ctimeNs is { } c ? c : DBNull.Value);
             cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// Records the ctime of files found as synced whose ctime was unknown (each only where it is still unknown and the
+    /// size and mtime are still the ones it was found with), in one transaction.
+    /// </summary>
+    public void SetUnknownChangeTimes(IReadOnlyList<(string Path, long Size, long MtimeTicks, long CtimeNs)> files)
+    {
+        if (files.Count == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            using var cmd = _db.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "UPDATE files SET ctime=$c WHERE path=$p AND ctime IS NULL AND size=$s AND mtime=$m";
+            var p = cmd.Parameters.Add("$p", SqliteType.Text);
+            var c = cmd.Parameters.Add("$c", SqliteType.Integer);
+            var size = cmd.Parameters.Add("$s", SqliteType.Integer);
+            var m = cmd.Parameters.Add("$m", SqliteType.Integer);
+            foreach (var file in files)
+            {
+                p.Value = file.Path;
+                c.Value = file.CtimeNs;
+                size.Value = file.Size;
+                m.Value = file.MtimeTicks;
+                cmd.ExecuteNonQuery();
+            }
+
+            tx.Commit();
         }
     }
 
@@ -680,7 +718,24 @@ internal sealed class LocalState : IDisposable
         (byte[])reader.GetValue(5))
     {
         Executable = reader.IsDBNull(6) ? null : reader.GetInt64(6) != 0,
+        ChangeTimeNs = reader.IsDBNull(7) ? null : reader.GetInt64(7),
     };
+
+    /// <summary>
+    /// The inode change time of each synced file when its stamp was recorded, <c>ctime</c> (ns), NULL for unknown. Added
+    /// to a db from before it with every row NULL: an unknown ctime is compared as before (size and mtime), so an
+    /// upgraded device reads nothing more; each row learns its ctime the next time its stamp is recorded or the scan
+    /// finds it as synced.
+    /// </summary>
+    private static void AddChangeTimeColumn(SqliteConnection db)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='ctime'";
+        if ((long)cmd.ExecuteScalar()! == 0)
+        {
+            Exec(db, "ALTER TABLE files ADD COLUMN ctime INTEGER;");
+        }
+    }
 
     /// <summary>
     /// The owner-executable bit of each synced file, <c>exec_bit</c>: 1, 0, or NULL for unknown. Added to a db from

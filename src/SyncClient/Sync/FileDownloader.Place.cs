@@ -87,7 +87,11 @@ internal sealed partial class FileDownloader
             ids.Add(chunk.Id);
         }
 
-        var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable };
+        // The ctime after the last thing that moves it (the chmod, then the rename), read only off the very file written
+        // (its inode, where noted) as written: else unknown, which costs at most one read later.
+        var placedCtime = FileChangeTime.TryStat(full) is { } placedStat && (staged.Inode is null || placedStat.Inode == staged.Inode)
+            && placedStat.IsFileAs(written.Size, written.MtimeTicks) ? placedStat.CtimeNs : null;
+        var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable, ChangeTimeNs = placedCtime };
         return new PlacedDownload(record, conflictCopy);
     }
 

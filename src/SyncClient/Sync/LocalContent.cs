@@ -31,8 +31,8 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
                 if (bases.TryGetValue(path, out var b) && FileStamp.Of(b) == FileStamp.Of(fp) && !b.ContentHash.AsSpan().SequenceEqual(fp.ContentHash))
                 {
                     var smudged = RacyClean.Recorded(b.MtimeTicks, racy: true);
-                    ctx.Db.Touch(path, smudged);
-                    bases[path] = b with { MtimeTicks = smudged };
+                    ctx.Db.Touch(path, smudged, null);
+                    bases[path] = b with { MtimeTicks = smudged, ChangeTimeNs = null };
                     summary.AddRepair($"'{path}' changed without its size or time changing; it is synced again");
                 }
             }

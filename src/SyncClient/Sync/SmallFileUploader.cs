@@ -237,7 +237,7 @@ internal sealed class SmallFileUploader
             if (i < response.Results.Count && response.Results[i] is { StatusCode: 0, Committed: { } committed })
             {
                 var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = commit.Files[i].Executable }, fp.Chunks));
+                records.Add((new FileRecord(a.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = commit.Files[i].Executable, ChangeTimeNs = fp.ChangeTimeNs }, fp.Chunks));
             }
         }
 

@@ -118,10 +118,16 @@ internal sealed partial class SyncEngine
         // (the planner's rule, SyncPlanner.IsPlainNewFile, reads these folded names).
         var remoteFolds = SyncPlanner.RemoteFolds(remote.Changes);
         var newFiles = new NewFiles(new NewFileTrees(index, remote.Changes, remote.Refusals.Paths, remoteFolds), stability);
+        // Synced files found clean whose ctime the db does not know yet (rows from before it was kept, or recorded
+        // without one): the scan's ctime is recorded for them, so an in-place edit with its mtime put back is seen from
+        // now on. That trusts no more than the size and mtime the file was just found clean by.
+        var learnedCtimes = new List<(string Path, long Size, long MtimeTicks, long CtimeNs)>();
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan((Func<string, FileKind, long, long, bool?, bool>?)null, SyncedVersionOf(index), ct)
-            : scanner.Scan((path, kind, size, mtime, executable) => MarkClean(index, remote, path, kind, size, mtime, executable)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool?, long?, bool>?)null, SyncedVersionOf(index), ct)
+            : scanner.Scan((path, kind, size, mtime, executable, ctime) => MarkClean(index, remote, path, kind, size, mtime, executable, ctime, learnedCtimes)
                 || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
+        _ctx.Db.RecordUnknownChangeTimes(learnedCtimes);
+        learnedCtimes = null;
         await KeepDisplacedFilesAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
         SyncPlanner.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
@@ -439,9 +445,12 @@ internal sealed partial class SyncEngine
     /// True (and the index entry marked <see cref="BaseStat.Clean"/>) when a scanned path is exactly as last synced and the
     /// remote side has nothing new for it (no change, or one that only echoes the synced state): the planner would decide
     /// nothing, so the path needs no entry in this pass. The remote view is not touched: the echoes of clean paths are
-    /// dropped from it after the scan, by <see cref="SyncPlanner.DropEchoes"/>.
+    /// dropped from it after the scan, by <see cref="SyncPlanner.DropEchoes"/>. A file whose ctime moved from the recorded
+    /// one (<see cref="FileStamp.ChangeTimeMoved"/>) is not clean even with its size and mtime as synced: the planner has
+    /// it read. A clean file whose recorded ctime is unknown and that the scan read one of goes on <paramref name="learned"/>.
     /// </summary>
-    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false)
+    internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false,
+        long? ctimeNs = null, List<(string Path, long Size, long MtimeTicks, long CtimeNs)>? learned = null)
     {
         ref var stat = ref CollectionsMarshal.GetValueRefOrNullRef(index, path);
         if (Unsafe.IsNullRef(ref stat) || stat.Kind != kind)
@@ -449,7 +458,8 @@ internal sealed partial class SyncEngine
             return false;
         }
 
-        if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || ExecutableBit.Differs(stat.Executable, executable)))
+        if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || ExecutableBit.Differs(stat.Executable, executable)
+            || FileStamp.ChangeTimeMoved(stat.ChangeTimeNs, ctimeNs)))
         {
             return false;
         }
@@ -460,6 +470,12 @@ internal sealed partial class SyncEngine
         }
 
         stat.Clean = true;
+        if (kind == FileKind.File && stat.ChangeTimeNs == 0 && ctimeNs is { } learnedCtime && learned is not null)
+        {
+            learned.Add((path, size, mtimeTicks, learnedCtime));
+            stat.ChangeTimeNs = learnedCtime;
+        }
+
         return true;
     }
 }

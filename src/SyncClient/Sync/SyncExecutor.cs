@@ -269,13 +269,17 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.Record:
                 var fp = a.Fingerprint;
                 var chunks = fp?.Chunks ?? _ctx.State.GetChunks(a.Path);
+                var settled = CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(a.Path), fp is null ? a.Local!.Executable : fp.Executable, a.Base?.Executable, a.Remote!.Executable);
                 _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
                 {
-                    Executable = CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(a.Path), fp is null ? a.Local.Executable : fp.Executable, a.Base?.Executable, a.Remote.Executable),
+                    Executable = settled,
+                    // As read (or, unread, as scanned, the file then being as synced by size and mtime), unless the settle's chmod moved it.
+                    ChangeTimeNs = FileChangeTime.IfStill(_ctx.FullPath(a.Path), fp?.ChangeTimeNs ?? a.Local.ChangeTimeNs),
                 }, chunks);
                 break;
             case SyncActionKind.Touch:
-                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true));
+                // The ctime the read was verified under (taken before it, unchanged after it).
+                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), a.Fingerprint?.ChangeTimeNs);
                 break;
             case SyncActionKind.Forget:
                 _ctx.Db.Forget(a.Path);
@@ -523,13 +527,15 @@ internal sealed class SyncExecutor : IDisposable
             var moved = await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = to, BaseVersion = a.BaseVersion, Device = _ctx.Device }, ct).ConfigureAwait(false);
             var chunks = a.Fingerprint?.Chunks ?? _ctx.State.GetChunks(a.Path);
             var version = moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence;
+            // The moved entry is the old one's clone: its bit, so a chmod made with the move is sent next pass.
+            // An unknown synced bit: the file here takes the entry's bit (what is read back is recorded).
+            var executable = moved.Entry is { Version: > 0 } entry
+                ? (a.Base?.Executable is null ? CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(to), a.Fingerprint?.Executable ?? a.Local!.Executable, null, entry.Executable) : entry.Executable)
+                : a.Base?.Executable;
             _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash)
             {
-                // The moved entry is the old one's clone: its bit, so a chmod made with the move is sent next pass.
-                // An unknown synced bit: the file here takes the entry's bit (what is read back is recorded).
-                Executable = moved.Entry is { Version: > 0 } entry
-                    ? (a.Base?.Executable is null ? CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(to), a.Fingerprint?.Executable ?? a.Local.Executable, null, entry.Executable) : entry.Executable)
-                    : a.Base?.Executable,
+                Executable = executable,
+                ChangeTimeNs = FileChangeTime.IfStill(_ctx.FullPath(to), a.Fingerprint?.ChangeTimeNs), // as read at the new name, unless a chmod since moved it
             }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
@@ -548,7 +554,8 @@ internal sealed class SyncExecutor : IDisposable
         var from = _ctx.WritePath(a.Path);
         var to = _ctx.WritePath(a.ToPath!);
         var info = new FileInfo(from);
-        if (!info.Exists || FileStamp.Of(info) != FileStamp.Of(a.Local!) || File.Exists(to) || Directory.Exists(to))
+        if (!info.Exists || FileStamp.Of(info) != FileStamp.Of(a.Local!) || FileStamp.ChangeTimeMoved(a.Local!.ChangeTimeNs, FileChangeTime.TryGet(from))
+            || File.Exists(to) || Directory.Exists(to))
         {
             _summary.AddNote($"remote move '{a.Path}' -> '{a.ToPath}' not applied here (local changes); the next pass reconciles it");
             ListAllNextPass = true;
@@ -559,10 +566,13 @@ internal sealed class SyncExecutor : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(to)!);
         _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
         File.Move(from, to);
+        var movedCtime = FileChangeTime.TryGet(to); // the rename moved it
         RemoveEmptyParents(a.Path);
-        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote!.Version, a.Base!.ContentHash)
+        var executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base!.Executable, a.Remote!.Executable);
+        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
-            Executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base.Executable, a.Remote.Executable),
+            Executable = executable,
+            ChangeTimeNs = FileChangeTime.IfStill(to, movedCtime), // unless the settle's chmod moved it again
         }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");

@@ -35,9 +35,14 @@ internal static partial class SyncPlanner
     public static bool NeedsContent(LocalEntry entry, FileRecord? baseRecord, bool reconcile) =>
         entry.Kind == FileKind.File && (IsUnchanged(entry, baseRecord) ? reconcile : !Waits(entry.SettlesIn));
 
-    /// <summary>True when a scanned file is as synced by size, mtime and executable bit: its content is the merge base's.</summary>
+    /// <summary>
+    /// True when a scanned file is as synced by size, mtime and executable bit, and its ctime did not move from a known
+    /// recorded one (<see cref="FileStamp.ChangeTimeMoved"/>): its content is the merge base's. One whose ctime moved is
+    /// read; its bytes decide (the same ones: the record is touched with the new ctime; others: an edit).
+    /// </summary>
     internal static bool IsUnchanged(LocalEntry local, FileRecord? baseRecord) =>
-        baseRecord is { Kind: FileKind.File } && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable);
+        baseRecord is { Kind: FileKind.File } && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable)
+        && !FileStamp.ChangeTimeMoved(baseRecord.ChangeTimeNs, local.ChangeTimeNs);
 
     /// <summary>
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see

@@ -521,7 +521,10 @@ internal static partial class SyncPlanner
 
             // A chmod here alone still moves (MoveLocal keeps the file's bit and records the moved entry's, so the
             // next pass sends the chmod): a copy of the file would be the only other outcome.
-            var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase);
+            // A moved ctime (a write with the mtime put back, or only a chmod) asks for the bytes: the file was read.
+            var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase)
+                && (!FileStamp.ChangeTimeMoved(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
+                    || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
             {

@@ -14,7 +14,7 @@ namespace Dropbox.SyncClient.Tests;
 /// </summary>
 public sealed class ChangeTimeTests : IDisposable
 {
-    private static readonly DateTime OldMtime = new(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc);
+    internal static readonly DateTime OldMtime = new(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc);
 
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
@@ -228,8 +228,148 @@ public sealed class ChangeTimeTests : IDisposable
         Assert.Equal(1, pass.FilesUploaded);
     }
 
+    [Fact]
+    public async Task An_in_place_edit_made_while_a_remote_edit_downloads_over_a_file_found_unchanged_is_kept()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the ctime is read with statx
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        WriteSettled(a, "x.txt", "the synced bytes");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.SetLastWriteTimeUtc(b.PathOf("x.txt"), OldMtime);
+        await b.SyncAsync(); // read once (its mtime moved) and touched: from now on found unchanged, never read
+        a.Write("x.txt", "the downloaded bytes");
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+
+        // B's scan finds x.txt unchanged (not read) and plans the download; while its bytes come in, the user rewrites
+        // the file in place, size kept, mtime put back.
+        var edited = false;
+        _server.BeforeGetChunks = () =>
+        {
+            if (!edited)
+            {
+                edited = true;
+                RewriteInPlaceKeepingMtime(b, "x.txt", "THE SYNCED BYTES");
+            }
+        };
+        var pass = await b.SyncAsync();
+        _server.BeforeGetChunks = null;
+
+        Assert.True(edited);
+        Assert.Equal(1, pass.Conflicts);
+        var contents = TestClient.FilesIn(b.Folder).Select(File.ReadAllText).ToList();
+        Assert.Contains("THE SYNCED BYTES", contents);
+        Assert.Contains("the downloaded bytes", contents);
+    }
+
+    [Fact]
+    public async Task An_in_place_edit_made_while_a_local_rename_is_committed_is_read_and_sent_by_the_next_pass()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the ctime is read with statx
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        WriteSettled(a, "old.txt", "moved text");
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+        File.Move(a.PathOf("old.txt"), a.PathOf("new.txt"));
+
+        // The rename is read at its new name and sent as a move; while the server commits it, the user rewrites the
+        // file in place, size kept, mtime put back: the ctime recorded must be the one read, never "unknown".
+        var edited = false;
+        _server.BeforeMoveFile = _ =>
+        {
+            edited = true;
+            RewriteInPlaceKeepingMtime(a, "new.txt", "MOVED TEXT");
+            return Task.CompletedTask;
+        };
+        Assert.Equal(1, (await a.SyncAsync()).FilesMoved);
+        _server.BeforeMoveFile = null;
+        Assert.True(edited);
+
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+        using var b = new TestClient(_dir, "b", _server);
+        await b.SyncAsync();
+        Assert.Equal("MOVED TEXT", b.Read("new.txt"));
+    }
+
+    [Fact]
+    public async Task An_in_place_edit_made_after_the_scan_of_a_file_deleted_remotely_is_kept_and_sent()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the ctime is read with statx
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        WriteSettled(a, "f.txt", "deleted text");
+        WriteSettled(a, "g.txt", "g, version one");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.Delete(a.PathOf("f.txt"));
+        a.Write("g.txt", "g, version two, longer");
+        await a.SyncAsync();
+
+        // B plans the delete of f.txt and the download of g.txt; the deletes run after the transfers: the user rewrites
+        // f.txt in place (size kept, mtime put back) while g.txt's bytes come in.
+        var edited = false;
+        _server.BeforeGetChunks = () =>
+        {
+            if (!edited)
+            {
+                edited = true;
+                RewriteInPlaceKeepingMtime(b, "f.txt", "DELETED TEXT");
+            }
+        };
+        var pass = await b.SyncAsync();
+        _server.BeforeGetChunks = null;
+
+        Assert.True(edited);
+        Assert.Equal(0, pass.FilesDeleted);
+        Assert.Equal("DELETED TEXT", b.Read("f.txt"));
+        Assert.Contains("'f.txt' was deleted remotely but changed here; kept", pass.Notes);
+        await b.SyncAsync();
+        await a.SyncAsync();
+        Assert.Equal("DELETED TEXT", a.Read("f.txt"));
+    }
+
+    [Fact]
+    public async Task A_name_less_leftover_with_the_synced_bytes_beside_a_file_rewritten_in_place_is_removed_as_that_files_synced_version()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the ctime is read with statx
+        }
+
+        // The previous version's downloader, killed after it found the file it displaced unchanged and before it deleted
+        // it, left it under a holding name that carries no name; what sits at the name since has the synced size and
+        // mtime but not the synced bytes (rewritten in place): the leftover is that file's synced version, on the server.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        WriteSettled(a, "docs/synced.txt", "the synced bytes");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        b.Write("docs/" + IgnoreMatcher.TempPrefix + "displaced-" + new string('a', 32), "the synced bytes");
+        RewriteInPlaceKeepingMtime(b, "docs/synced.txt", "THE SYNCED BYTES");
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors + pass.Conflicts);
+        Assert.Equal(["synced.txt"], Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName));
+        Assert.Equal(1, pass.FilesUploaded); // the rewrite, read by its moved ctime
+        await a.SyncAsync();
+        Assert.Equal("THE SYNCED BYTES", a.Read("docs/synced.txt"));
+    }
+
     /// <summary>Writes a file with an old mtime, as a file synced long ago has (its first read is not racy).</summary>
-    private static void WriteSettled(TestClient client, string relative, string text)
+    internal static void WriteSettled(TestClient client, string relative, string text)
     {
         client.Write(relative, text);
         File.SetLastWriteTimeUtc(client.PathOf(relative), OldMtime);
@@ -239,7 +379,7 @@ public sealed class ChangeTimeTests : IDisposable
     /// Rewrites the file in place (same inode, same size) and puts its mtime back, as <c>cp -p</c> or a tool that
     /// restores timestamps leaves it: only the ctime tells.
     /// </summary>
-    private static void RewriteInPlaceKeepingMtime(TestClient client, string relative, string text)
+    internal static void RewriteInPlaceKeepingMtime(TestClient client, string relative, string text)
     {
         var full = client.PathOf(relative);
         var bytes = Encoding.UTF8.GetBytes(text);
@@ -262,7 +402,7 @@ public sealed class ChangeTimeTests : IDisposable
     /// Runs <paramref name="change"/> until the file's ctime differs from the one before it: the kernel stamps ctimes
     /// from a coarse clock, so a change right after the last one may land in the same tick (a condition, not a sleep).
     /// </summary>
-    private static void MoveCtime(string full, Action change)
+    internal static void MoveCtime(string full, Action change)
     {
         var before = FileChangeTime.TryGet(full);
         var deadline = Stopwatch.StartNew();

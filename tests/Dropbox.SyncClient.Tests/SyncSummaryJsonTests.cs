@@ -23,6 +23,7 @@ public sealed class SyncSummaryJsonTests
         summary.AddConflict();
         summary.AddSkipped();
         summary.AddPending();
+        summary.AddUnreadable();
         summary.AddError("'a \"quoted\" <name>' & 'd\u00e9j\u00e0 \u65e5\u672c' \u001b[31m\\ failed\r\n");
         summary.AddError("second");
         summary.AddRefused("refused 'x/../y'");
@@ -49,6 +50,7 @@ public sealed class SyncSummaryJsonTests
             ["skipped"] = 1L,
             ["repairs"] = 0L,
             ["pending"] = 1L,
+            ["unreadable"] = 1L,
             ["refused"] = 1L,
             ["peakMemoryBytes"] = peak,
             ["refusals"] = new[] { "refused 'x/../y'" },

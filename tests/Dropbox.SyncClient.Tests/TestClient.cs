@@ -11,7 +11,7 @@ internal sealed class TestClient : IDisposable
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
     public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null, TimeProvider? time = null,
-        Func<string, bool?>? executableBitProbe = null, Func<string, bool?>? caseProbe = null)
+        Func<string, bool?>? executableBitProbe = null, Func<string, bool?>? caseProbe = null, Func<IChunkSource, IChunkSource>? chunker = null)
     {
         Folder = dir.CreateSub(name + "-folder");
         State = LocalState.Open(dir.CreateSub(name + "-state"));
@@ -21,7 +21,7 @@ internal sealed class TestClient : IDisposable
             State = State,
             Metadata = server,
             Transfer = server,
-            Chunker = new PipelineChunkSource(new FastCdcChunker(SmallChunks), compress: true, parallelism: 2),
+            Chunker = (chunker ?? (c => c))(new PipelineChunkSource(new FastCdcChunker(SmallChunks), compress: true, parallelism: 2)),
             Device = name,
             Options = options ?? new SyncOptions(),
             Barrier = barrier ?? DurabilityBarrier.Default,

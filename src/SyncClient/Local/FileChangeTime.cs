@@ -159,12 +159,6 @@ internal static partial class FileChangeTime
     private const int StxSizeOffset = 40;
     private const int StxMtimeOffset = 112;
 
-    /// <summary>
-    /// <paramref name="seen"/> when the file's ctime is still exactly it, else null (unknown): what to record as a synced
-    /// file's ctime when something since it was seen (a chmod) may have moved it. An unknown one costs a read at most.
-    /// </summary>
-    public static long? IfStill(string path, long? seen) => seen is { } ctime && TryGet(path) == ctime ? ctime : null;
-
     /// <summary>True when <paramref name="expected"/> is unknown (null) or the file's ctime is still exactly it.</summary>
     public static bool IsUnchanged(string path, long? expected) => expected is not { } ctime || TryGet(path) == ctime;
 

@@ -7,19 +7,29 @@ namespace Dropbox.SyncClient.Sync;
 /// Reads what a plan needs of the scanned files: the content of those the planner needs (see
 /// <see cref="SyncPlanner.NeedsContent"/>), and, for a pass that waits for files still being written
 /// (<see cref="SyncOptions.WaitForStable"/>), the files its plan waits for once they held still. It decides nothing:
-/// a file that changed between the scan and its read gets no fingerprint, which the planner reports as pending.
+/// a file that changed between the scan and its read gets no fingerprint, which the planner reports as pending; one that
+/// could not be read (no permission, an I/O error) gets none either and goes on the unreadable list, which the planner
+/// leaves alone (<see cref="SyncPlanner.UnreadableReason"/>): one such file never fails the pass.
 /// </summary>
 internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
 {
     /// <summary>
+    /// The first waits before a file that could not be read is read again (as a folder a walk could not read, see
+    /// <see cref="Stability.MinFolderSettleAge"/>): a permission being fixed, a file being replaced. One that stays
+    /// unreadable backs off (<see cref="UncheckedFolderBackoff.ReadError"/>: 1 min doubling to 1 h).
+    /// </summary>
+    internal static readonly TimeSpan UnreadableRetry = Stability.MinFolderSettleAge;
+
+    /// <summary>
     /// The fingerprints of the scanned files the plan needs; on a reconcile pass, repairs the bases it finds wrong (in
     /// <paramref name="bases"/> and, smudged, in the db).
     /// </summary>
-    public async Task<Dictionary<string, FileFingerprint>> ReadAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, EarlyReads early, CancellationToken ct)
+    public async Task<Dictionary<string, FileFingerprint>> ReadAsync(LocalSnapshot snapshot, Dictionary<string, FileRecord> bases, SyncSummary summary, EarlyReads early,
+        Dictionary<string, UnreadableFile> unreadable, CancellationToken ct)
     {
         var result = new Dictionary<string, FileFingerprint>(StringComparer.Ordinal);
         var reconcile = ctx.Options.Reconcile;
-        await HashAsync(snapshot.Entries.Values.Where(e => SyncPlanner.NeedsContent(e, bases.GetValueOrDefault(e.Path), reconcile)).ToList(), result, early, ct).ConfigureAwait(false);
+        await HashAsync(snapshot.Entries.Values.Where(e => SyncPlanner.NeedsContent(e, bases.GetValueOrDefault(e.Path), reconcile)).ToList(), result, unreadable, early, ct).ConfigureAwait(false);
         if (reconcile)
         {
             // Same size and mtime but different bytes: the db's shortcut was wrong. Make the planner see a change, and
@@ -47,7 +57,8 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
     /// meanwhile as settled (in <paramref name="snapshot"/>) and reads them into <paramref name="fingerprints"/>. True
     /// when any did: the caller plans again. The others keep their observation, so the new plan waits for them again.
     /// </summary>
-    public async Task<bool> WaitForStableAsync(List<SyncAction> plan, LocalSnapshot snapshot, Dictionary<string, FileFingerprint> fingerprints, CancellationToken ct)
+    public async Task<bool> WaitForStableAsync(List<SyncAction> plan, LocalSnapshot snapshot, Dictionary<string, FileFingerprint> fingerprints,
+        Dictionary<string, UnreadableFile> unreadable, CancellationToken ct)
     {
         var young = plan.Where(a => a.Kind == SyncActionKind.Wait && a.Local is not null).Select(a => a.Local!).ToList();
         if (young.Count == 0)
@@ -76,17 +87,34 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
             }
         }
 
-        await HashAsync(settled, fingerprints, null, ct).ConfigureAwait(false);
+        await HashAsync(settled, fingerprints, unreadable, null, ct).ConfigureAwait(false);
         return settled.Count > 0;
     }
 
-    private async Task HashAsync(List<LocalEntry> work, Dictionary<string, FileFingerprint> result, EarlyReads? early, CancellationToken ct)
+    private async Task HashAsync(List<LocalEntry> work, Dictionary<string, FileFingerprint> result, Dictionary<string, UnreadableFile> unreadable, EarlyReads? early, CancellationToken ct)
     {
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
         {
             var full = ctx.FullPath(entry.Path);
-            var fp = (early is null ? null : await early.TakeAsync(entry, full).ConfigureAwait(false))
-                ?? await hasher.TryHashAsync(full, token).ConfigureAwait(false);
+            FileFingerprint? fp;
+            try
+            {
+                fp = (early is null ? null : await early.TakeAsync(entry, full).ConfigureAwait(false))
+                    ?? await hasher.TryHashAsync(full, token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // This one file (a chmod 000, a bad sector): the planner leaves it alone and every other file syncs.
+                var recheck = ctx.UnreadableFiles.ReadError(entry.Path, ctx.Time, UnreadableRetry);
+                lock (unreadable)
+                {
+                    unreadable[entry.Path] = new UnreadableFile(e.Message, recheck);
+                }
+
+                return;
+            }
+
+            ctx.UnreadableFiles.Forget(entry.Path);
             // Written to between the scan and the read: the stability observation was made on the scan's size and
             // mtime, so leave it (no fingerprint: pending) for the next pass to judge afresh.
             if (fp is not null && FileStamp.Of(fp) == FileStamp.Of(entry))

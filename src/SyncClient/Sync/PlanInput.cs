@@ -15,6 +15,12 @@ internal sealed record PlanInput
     /// <summary>Content of local files that differ from the base by size or mtime (read this pass).</summary>
     public required IReadOnlyDictionary<string, FileFingerprint> Fingerprints { get; init; }
 
+    /// <summary>
+    /// Scanned files whose content was needed and could not be read (see <see cref="UnreadableFile"/>): each waits, left
+    /// as it is on both sides, whatever changed remotely.
+    /// </summary>
+    public IReadOnlyDictionary<string, UnreadableFile> Unreadable { get; init; } = new Dictionary<string, UnreadableFile>(StringComparer.Ordinal);
+
     /// <summary>Remote changes since the cursor (newest state per path).</summary>
     public required IReadOnlyDictionary<string, RemoteEntry> Remote { get; init; }
 

@@ -39,6 +39,9 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 
+    /// <summary>What the system said when the file of a <see cref="SyncPlanner.UnreadableReason"/> wait could not be read.</summary>
+    public string? Unreadable { get; init; }
+
     /// <inheritdoc />
     public override string ToString() =>
         Kind == SyncActionKind.UploadNew ? $"{Kind} {NewFiles?.Count ?? 0} file(s)" : ToPath is null ? $"{Kind} {Path}" : $"{Kind} {Path} -> {ToPath}";

@@ -43,6 +43,12 @@ internal sealed class SyncContext
     /// <summary>The backoff of clashing folders too large to look at whole, shared by every copy of this context (every engine of a daemon).</summary>
     public UncheckedFolderBackoff UncheckedFolders { get; private init; } = new();
 
+    /// <summary>
+    /// The backoff of files whose content could not be read (see <see cref="UnreadableFile"/>), by path, shared as
+    /// <see cref="UncheckedFolders"/> is.
+    /// </summary>
+    public UncheckedFolderBackoff UnreadableFiles { get; private init; } = new();
+
     private ProbeAnswer? _probe;
 
     /// <summary>
@@ -161,6 +167,7 @@ internal sealed class SyncContext
         Watched = watched,
         ExecutableBitProbe = ExecutableBitProbe,
         UncheckedFolders = UncheckedFolders,
+        UnreadableFiles = UnreadableFiles,
         _probe = ShareProbe(),
         CaseProbe = CaseProbe,
         _foldsCase = ShareCase(),

@@ -391,14 +391,15 @@ internal sealed class SyncDaemon
 
     /// <summary>
     /// After a pass that left files pending (or read some racily, see <see cref="State.RacyClean"/>: they must be read
-    /// again once past the stable age), one re-check pass once the soonest of them could have settled. There
+    /// again once past the stable age; or could not read some, which are read again after the engine's backoff, see
+    /// <see cref="UnreadableFile"/>), one re-check pass once the soonest of them could have settled. There
     /// is never more than one re-check waiting (a pass cancels it, an earlier one replaces a later one), so a file
     /// that keeps changing costs a bounded number of passes; re-checks that find it changing again back off
     /// (doubling up to the stable age). A watched file that goes quiet also wakes the daemon through the watcher.
     /// </summary>
     private void ScheduleRecheck(SyncSummary summary)
     {
-        _leftWork = summary.Pending > 0 || summary.Racy > 0;
+        _leftWork = summary.Pending > 0 || summary.Racy > 0 || summary.Unreadable > 0;
         if (!_leftWork)
         {
             _pendingStreak = 0;

@@ -133,7 +133,17 @@ internal sealed partial class SyncEngine
     private async Task<string?> SameAsOnServerAsync(string holding, string? original, Dictionary<string, BaseStat> index, RemoteView remote, CancellationToken ct)
     {
         var full = _ctx.FullPath(holding);
-        if (await _hasher.TryHashAsync(full, ct).ConfigureAwait(false) is not { } read)
+        FileFingerprint? read;
+        try
+        {
+            read = await _hasher.TryHashAsync(full, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            read = null; // unreadable: kept as a conflicted copy, never deleted on a guess (and never failing the pass)
+        }
+
+        if (read is null)
         {
             return null;
         }
@@ -181,13 +191,15 @@ internal sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// True when a file is at <paramref name="path"/> (a link followed, as the scan reads it) and no longer has the size
-    /// and mtime it was synced with: what an older client's download left there unrecorded. A missing file is not one
-    /// (the user deleted or moved it), so a leftover equal to its synced bytes is kept, never taken for that download's.
+    /// True when a file is at <paramref name="path"/> (a link followed, as the scan reads it) and no longer is as it was
+    /// synced (its size, mtime, or a known ctime moved, as the scan's unchanged test): what an older client's download
+    /// left there unrecorded. A missing file is not one (the user deleted or moved it), so a leftover equal to its synced
+    /// bytes is kept, never taken for that download's.
     /// </summary>
     private bool ReplacedHere(string path, BaseStat stat)
     {
-        var info = new FileInfo(_ctx.FullPath(path));
-        return info.Exists && (info.Length != stat.Size || info.LastWriteTimeUtc.Ticks != stat.MtimeTicks);
+        var full = _ctx.FullPath(path);
+        var info = new FileInfo(full);
+        return info.Exists && (FileStamp.Of(info) != FileStamp.Of(stat) || FileStamp.ChangeTimeMoved(stat.ChangeTimeNs, FileChangeTime.TryGet(full)));
     }
 }

@@ -163,18 +163,19 @@ internal sealed partial class SyncEngine
         }
 
         progress.Phase = "hashing";
-        var fingerprints = await _content.ReadAsync(snapshot, bases, summary, early, ct).ConfigureAwait(false);
+        var unreadable = new Dictionary<string, UnreadableFile>(StringComparer.Ordinal);
+        var fingerprints = await _content.ReadAsync(snapshot, bases, summary, early, unreadable, ct).ConfigureAwait(false);
         await early.DisposeAsync().ConfigureAwait(false); // a read the pass did not need stops here, not after the transfers
 
         // The planner holds back a plan that deletes too much without confirmation (a db from before folder markers: its
         // first pass deletes nothing on the server unless confirmed); the pass then stops, nothing synced or deleted.
         var input = new PlanInput
         {
-            Base = bases, Local = snapshot, Fingerprints = fingerprints, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
+            Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };
         var plan = SyncPlanner.Plan(input);
-        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, ct).ConfigureAwait(false))
+        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, unreadable, ct).ConfigureAwait(false))
         {
             plan = SyncPlanner.Plan(input); // with the files that held still through the wait settled and read
         }

@@ -82,6 +82,20 @@ internal sealed class SyncExecutor : IDisposable
         // change skipped at that withheld name is still reported as a skip of its own: it is a second thing left undone.
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
         {
+            if (a.Kind == SyncActionKind.Wait && a.Reason == SyncPlanner.UnreadableReason)
+            {
+                // Said once, with the system's reason. Not pending (it is not being written) and not an error (nothing
+                // failed that a retry of the pass would fix, and the cursor moves: a remote change to it is remembered).
+                _summary.AddUnreadable();
+                _summary.RecheckWithin(a.SettlesIn);
+                var unreadable = $"'{a.Path}' could not be read ({a.Unreadable}); it is left as it is here and on the server"
+                    + (a.Remote is null ? string.Empty : ", and the remote change to it waits")
+                    + $" until it can be read; tried again in {Format.Duration(a.SettlesIn)}";
+                _summary.AddNote(unreadable);
+                _ctx.Progress.Log(unreadable);
+                continue;
+            }
+
             if (a.Kind == SyncActionKind.Wait && IsCaseClashWait(a))
             {
                 _summary.AddPending();
@@ -249,7 +263,9 @@ internal sealed class SyncExecutor : IDisposable
                 await DownloadAsync(a.Path, null, null, null, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.Download:
-                await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, a.Fingerprint?.ChangeTimeNs, ct).ConfigureAwait(false);
+                // The ctime the plan saw: the read's, else the scan's (a file found unchanged is not read): an in-place
+                // edit since, its size and mtime put back, is then kept beside the download, never replaced.
+                await DownloadAsync(a.Path, a.Local, a.Fingerprint is { Racy: true } ? a.Base?.ContentHash : null, a.Fingerprint?.ChangeTimeNs ?? a.Local?.ChangeTimeNs, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.Conflict:
                 await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
@@ -273,8 +289,10 @@ internal sealed class SyncExecutor : IDisposable
                 _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
                 {
                     Executable = settled,
-                    // As read (or, unread, as scanned, the file then being as synced by size and mtime), unless the settle's chmod moved it.
-                    ChangeTimeNs = FileChangeTime.IfStill(_ctx.FullPath(a.Path), fp?.ChangeTimeNs ?? a.Local.ChangeTimeNs),
+                    // As read (or, unread, as scanned, the file then being as synced by size and mtime). A ctime moved
+                    // since (the settle's chmod, or a write) differs from it, so the next scan reads the file: never
+                    // "unknown", which the next scan would trust by size and mtime alone.
+                    ChangeTimeNs = fp?.ChangeTimeNs ?? a.Local.ChangeTimeNs,
                 }, chunks);
                 break;
             case SyncActionKind.Touch:
@@ -459,7 +477,8 @@ internal sealed class SyncExecutor : IDisposable
         var info = new FileInfo(full);
         if (info.Exists)
         {
-            if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local))
+            if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local)
+                || FileStamp.ChangeTimeMoved(a.Fingerprint?.ChangeTimeNs ?? a.Local.ChangeTimeNs, FileChangeTime.TryGet(full)))
             {
                 // Edited since the plan: keep it; the next pass uploads it again.
                 _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
@@ -535,7 +554,8 @@ internal sealed class SyncExecutor : IDisposable
             _ctx.Db.RecordMove(a.Path, new FileRecord(to, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, a.Fingerprint?.Racy == true), version, a.Fingerprint?.ContentHash ?? a.Base!.ContentHash)
             {
                 Executable = executable,
-                ChangeTimeNs = FileChangeTime.IfStill(_ctx.FullPath(to), a.Fingerprint?.ChangeTimeNs), // as read at the new name, unless a chmod since moved it
+                // As read at the new name: a ctime moved since (a write during the commit, a chmod) differs, and the next scan reads the file.
+                ChangeTimeNs = a.Fingerprint?.ChangeTimeNs ?? a.Local?.ChangeTimeNs,
             }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
@@ -572,7 +592,7 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
             Executable = executable,
-            ChangeTimeNs = FileChangeTime.IfStill(to, movedCtime), // unless the settle's chmod moved it again
+            ChangeTimeNs = movedCtime, // the settle's chmod moves it again: the next scan then reads the file once
         }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");

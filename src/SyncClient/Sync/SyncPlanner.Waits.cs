@@ -74,6 +74,20 @@ internal static partial class SyncPlanner
             ? new SyncAction(SyncActionKind.Wait, path) { SettlesIn = observed.OverBound ? overBoundRecheck : readErrorRecheck ?? Stability.MinFolderSettleAge, Reason = CaseClashFolderUncheckedReason }
             : WaitToRename(path, isDirectory: true, observed.SettlesIn);
 
+    /// <summary>
+    /// Reason of a wait for a file whose content was needed (its size, mtime, ctime or bit moved, or it is new) and could
+    /// not be read (no permission, an I/O error). What it holds is not known, so it is never uploaded, never deleted and
+    /// never downloaded over; a remote change to it waits (remembered with the withheld paths, see
+    /// <see cref="WithheldPaths"/>), and it is read again after the engine's backoff (<see cref="UnreadableFile.Recheck"/>).
+    /// Not an error: every other file syncs, and the cursor moves.
+    /// </summary>
+    public const string UnreadableReason = "could not be read; it is left as it is on both sides (not uploaded, deleted or downloaded over) and read again later";
+
+    /// <summary>The step of a file that could not be read (see <see cref="UnreadableReason"/>), with the remote change (if any) that waits with it.</summary>
+    /// <remarks>No <see cref="SyncAction.Local"/>: a pass that waits for its young files (<c>sync --once</c>) must not wait for this one.</remarks>
+    private static SyncAction WaitToRead(string path, FileRecord? baseRecord, RemoteEntry? remote, UnreadableFile unreadable) =>
+        new(SyncActionKind.Wait, path) { Base = baseRecord, Remote = remote, SettlesIn = unreadable.Recheck, Reason = UnreadableReason, Unreadable = unreadable.Why };
+
     /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>
     private static SyncAction Wait(LocalEntry local, FileRecord? baseRecord, RemoteEntry? remote) =>
         new(SyncActionKind.Wait, local.Path) { Local = local, Base = baseRecord, Remote = remote, SettlesIn = local.SettlesIn!.Value, Reason = ChangingReason };

@@ -356,6 +356,10 @@ internal static partial class SyncPlanner
             {
                 localHash = fingerprint.ContentHash;
             }
+            else if (input.Unreadable.TryGetValue(path, out var unreadable))
+            {
+                return WaitToRead(path, baseRecord, remote, unreadable); // changed or not, nobody knows: nothing is done to it
+            }
             else
             {
                 return new SyncAction(SyncActionKind.Skip, path) { Reason = ChangingReason };

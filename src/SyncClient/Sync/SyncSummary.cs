@@ -32,6 +32,16 @@ internal sealed class SyncSummary
     public void AddPending() => Interlocked.Increment(ref _pending);
 
     /// <summary>
+    /// Files this pass could not read (no permission, an I/O error): each left as it is on both sides (not uploaded,
+    /// deleted or downloaded over) and looked at again later (see <see cref="RecheckAfter"/>); not an error of the pass.
+    /// </summary>
+    public long Unreadable => Volatile.Read(ref _unreadable);
+
+    private long _unreadable;
+
+    public void AddUnreadable() => Interlocked.Increment(ref _unreadable);
+
+    /// <summary>
     /// Files whose content this pass read while their mtime was younger than the stable age (see
     /// <see cref="State.RacyClean"/>): the next pass past that age must read them again.
     /// </summary>
@@ -164,6 +174,7 @@ internal sealed class SyncSummary
             w.WriteNumber("skipped", Skipped);
             w.WriteNumber("repairs", Repairs);
             w.WriteNumber("pending", Pending);
+            w.WriteNumber("unreadable", Unreadable);
             w.WriteNumber("refused", Refused);
             w.WriteNumber("peakMemoryBytes", PeakMemoryBytes());
             WriteStrings(w, "refusals", Snapshot(Refusals));
@@ -207,5 +218,6 @@ internal sealed class SyncSummary
         $"down {FilesDownloaded} file(s) ({Format.Bytes(BytesDownloaded)}, {ChunksDownloaded} chunk(s) fetched, {ChunksReused} reused), " +
         $"{FilesMoved} moved, {FilesDeleted} deleted, {Conflicts} conflict(s), {Errors} error(s)" +
         (Refused > 0 ? $", {Refused} refused from the server" : string.Empty) +
-        (Pending > 0 ? $", {Pending} still changing (left for the next pass)" : string.Empty);
+        (Pending > 0 ? $", {Pending} still changing (left for the next pass)" : string.Empty) +
+        (Unreadable > 0 ? $", {Unreadable} could not be read (left as they are, see the notes)" : string.Empty);
 }

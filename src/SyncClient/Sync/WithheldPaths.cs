@@ -183,12 +183,15 @@ internal sealed class WithheldPaths(SyncContext ctx)
             // A withheld path's skipped remote change, a remote change skipped at or under a kind clash (the cursor moves
             // past it too, and after the user renames one side it must still be applied), or a looked-up change that
             // had to wait (a file still changing).
+            // A remote change to a file that could not be read waits with it (the cursor moves on).
+            var unreadable = action.Kind == SyncActionKind.Wait && action.Reason == SyncPlanner.UnreadableReason;
             if ((action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
                 || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
-                || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path)))
+                || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path))
+                || (unreadable && action.Remote is not null))
             {
                 pending.Add(action.Path);
-                if (injected.Contains(action.Path) && action.Kind == SyncActionKind.Skip && action.Reason != SyncPlanner.ChangingReason)
+                if (injected.Contains(action.Path) && ((action.Kind == SyncActionKind.Skip && action.Reason != SyncPlanner.ChangingReason) || unreadable))
                 {
                     skippedAgain.Add(action.Path);
                 }

@@ -48,6 +48,35 @@ public sealed class SyncPlannerTests
         }
     }
 
+    // A changed file that could not be read: whatever the remote side did (nothing, the synced version again, an edit, a
+    // delete) and whether it was synced, it waits, left alone on both sides, with the remote change it holds back.
+    [Theory]
+    [InlineData(true, "-")]
+    [InlineData(true, "same")]
+    [InlineData(true, "edit")]
+    [InlineData(true, "del")]
+    [InlineData(false, "-")]
+    [InlineData(false, "edit")]
+    public void A_changed_file_that_could_not_be_read_waits_whatever_changed_remotely(bool hasBase, string remote)
+    {
+        var input = Input("edit", hasBase, remote);
+        var recheck = TimeSpan.FromMinutes(2);
+        input = input with
+        {
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Unreadable = new Dictionary<string, UnreadableFile> { ["f"] = new("Access to the path is denied.", recheck) },
+        };
+
+        var wait = Assert.Single(SyncPlanner.Plan(input));
+
+        Assert.Equal(SyncActionKind.Wait, wait.Kind);
+        Assert.Equal(SyncPlanner.UnreadableReason, wait.Reason);
+        Assert.Equal("Access to the path is denied.", wait.Unreadable);
+        Assert.Equal(recheck, wait.SettlesIn);
+        Assert.Null(wait.Local); // a pass that waits for its young files never waits for this one
+        Assert.Same(input.Remote.GetValueOrDefault("f"), wait.Remote);
+    }
+
     // A plain new remote file (never synced, nothing here, not moved, ignored, withheld, refused, or under a path that
     // is a file on some side) is planned as DownloadNew, to come down in batches; anything else is decided as before.
     [Theory]

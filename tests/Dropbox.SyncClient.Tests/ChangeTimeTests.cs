@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
 using Microsoft.Data.Sqlite;
 
 namespace Dropbox.SyncClient.Tests;
@@ -413,5 +414,101 @@ public sealed class ChangeTimeTests : IDisposable
         while (FileChangeTime.TryGet(full) == before && deadline.Elapsed < TimeSpan.FromSeconds(10));
 
         Assert.NotEqual(before, FileChangeTime.TryGet(full));
+    }
+
+    /// <summary>
+    /// A remembered withheld path (its remote change skipped while the path was withheld, the cursor past it) whose file
+    /// is found clean: the download over it gets the recorded ctime to check, so an in-place edit (size kept, mtime put
+    /// back) made while the bytes come in is kept (second review of this change: it was overwritten).
+    /// </summary>
+    [Fact]
+    public async Task A_remembered_clean_file_downloaded_over_keeps_an_in_place_edit_made_meanwhile()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        WriteSettled(a, "x.txt", "the synced bytes");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.SetLastWriteTimeUtc(b.PathOf("x.txt"), OldMtime);
+        await b.SyncAsync(); // read once and touched: from now on found clean, never read
+        Assert.NotNull(b.State.GetFile("x.txt")!.ChangeTimeNs);
+        a.Write("x.txt", "the downloaded bytes");
+        Assert.Equal(1, (await a.SyncAsync()).FilesUploaded);
+
+        // B as a pass that skipped the change at a withheld path leaves it (an unreadable folder since made readable,
+        // a case clash resolved): the path remembered, the cursor past the change.
+        b.State.SetWithheld(["x.txt"]);
+        var seq = (await _server.GetAccountAsync(CancellationToken.None)).Cursor;
+        b.State.SetSetting(StateKeys.Cursor, seq);
+
+        var edited = false;
+        _server.BeforeGetChunks = () =>
+        {
+            if (!edited)
+            {
+                edited = true;
+                RewriteInPlaceKeepingMtime(b, "x.txt", "THE SYNCED BYTES");
+            }
+        };
+        await b.SyncAsync();
+        _server.BeforeGetChunks = null;
+
+        Assert.True(edited);
+        var contents = TestClient.FilesIn(b.Folder).Select(File.ReadAllText).ToList();
+        Assert.Contains("the downloaded bytes", contents);
+        Assert.Contains("THE SYNCED BYTES", contents); // the user's edit, kept (at the name or as a conflicted copy)
+    }
+
+    /// <summary>
+    /// A file saved by rename at a download's name right after the download went in, with the download's size and mtime:
+    /// the placed stat is not the written inode, so the record's ctime is one no file has, and the next scan reads the
+    /// file and sends the user's bytes (an unknown ctime was trusted by size and mtime: never read, never sent).
+    /// </summary>
+    [Fact]
+    public async Task A_file_saved_over_a_download_just_placed_is_read_by_the_next_scan()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        const string path = "x.txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        WriteSettled(a, path, "the synced bytes");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var synced = new FileInfo(b.PathOf(path));
+        var expected = new LocalEntry(path, FileKind.File, synced.Length, synced.LastWriteTimeUtc.Ticks, SettlesIn: null);
+        a.Write(path, "the downloaded bytes");
+        File.SetLastWriteTimeUtc(a.PathOf(path), OldMtime.AddHours(1));
+        await a.SyncAsync();
+
+        const string users = "USER'S OWN 20 BYTES!";
+        var summary = new SyncSummary();
+        using var gets = new SemaphoreSlim(4);
+        var downloader = new FileDownloader(b.Context, summary, gets, p => p + ".conflict")
+        {
+            BeforeDisplacedCheck = staged =>
+            {
+                var theirs = staged.Full + ".editor-save";
+                File.WriteAllText(theirs, users);
+                File.SetLastWriteTimeUtc(theirs, new DateTime(staged.Written!.Value.MtimeTicks, DateTimeKind.Utc));
+                File.Move(theirs, staged.Full, overwrite: true);
+                return Task.CompletedTask;
+            },
+        };
+        var result = await downloader.DownloadAsync(path, expected, null, FileChangeTime.TryGet(b.PathOf(path)), CancellationToken.None);
+        Assert.True(result.Placed);
+        Assert.Equal(users, b.Read(path));
+        Assert.Equal(FileChangeTime.NotVouched, b.State.GetFile(path)!.ChangeTimeNs);
+
+        var pass = await b.SyncAsync();
+        Assert.Equal(1, pass.FilesUploaded); // the user's bytes are sent
     }
 }

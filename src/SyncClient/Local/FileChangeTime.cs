@@ -18,6 +18,13 @@ internal static partial class FileChangeTime
     private const int StxMaskOffset = 0;
     private const int StxCtimeOffset = 96;
 
+    /// <summary>
+    /// A ctime no file has (the kernel's are positive nanoseconds since the epoch), recorded for a file the client cannot
+    /// vouch is the one it wrote or read: it differs from whatever the next scan sees, so that scan reads the file once
+    /// (see <see cref="FileStamp.ChangeTimeMoved"/>), where an unknown (null) one would be trusted by size and mtime.
+    /// </summary>
+    public const long NotVouched = -1;
+
     private static volatile bool _unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>The ctime in nanoseconds since the epoch, or null when it cannot be read (missing file, no statx).</summary>

@@ -88,9 +88,12 @@ internal sealed partial class FileDownloader
         }
 
         // The ctime after the last thing that moves it (the chmod, then the rename), read only off the very file written
-        // (its inode, where noted) as written: else unknown, which costs at most one read later.
-        var placedCtime = FileChangeTime.TryStat(full) is { } placedStat && (staged.Inode is null || placedStat.Inode == staged.Inode)
-            && placedStat.IsFileAs(written.Size, written.MtimeTicks) ? placedStat.CtimeNs : null;
+        // (its inode, where noted) as written. Any other file at the name (one saved over it by a rename just now) is
+        // recorded with a ctime no file has, so the next scan reads it once; an unknown one would be trusted by size and
+        // mtime alone. Unknown only where the ctime cannot be read at all (no statx).
+        var placedCtime = FileChangeTime.TryStat(full) is not { } placedStat ? null
+            : (staged.Inode is null || placedStat.Inode == staged.Inode) && placedStat.IsFileAs(written.Size, written.MtimeTicks) ? placedStat.CtimeNs
+            : FileChangeTime.NotVouched;
         var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable, ChangeTimeNs = placedCtime };
         return new PlacedDownload(record, conflictCopy);
     }

@@ -129,7 +129,9 @@ internal sealed class WithheldPaths(SyncContext ctx)
                 // is observed now (the scan does not observe a clean one).
                 stat.Clean = false;
                 snapshot.Entries[path] = stat.Kind == FileKind.File
-                    ? new LocalEntry(path, FileKind.File, stat.Size, stat.MtimeTicks, _ctx.Stability().SettlesIn(path, stat.MtimeTicks))
+                    // The recorded ctime, which a clean file's scan saw unchanged: a download over it then checks the file is
+                    // still as scanned by it too (an in-place edit meanwhile, its size and mtime put back, is kept).
+                    ? new LocalEntry(path, FileKind.File, stat.Size, stat.MtimeTicks, _ctx.Stability().SettlesIn(path, stat.MtimeTicks)) { ChangeTimeNs = stat.ChangeTimeNs == 0 ? null : stat.ChangeTimeNs }
                     : LocalEntry.Folder(path);
             }
         }

@@ -249,19 +249,7 @@ public sealed class ChangeTimeTests : IDisposable
 
         // B's scan finds x.txt unchanged (not read) and plans the download; while its bytes come in, the user rewrites
         // the file in place, size kept, mtime put back.
-        var edited = false;
-        _server.BeforeGetChunks = () =>
-        {
-            if (!edited)
-            {
-                edited = true;
-                RewriteInPlaceKeepingMtime(b, "x.txt", "THE SYNCED BYTES");
-            }
-        };
-        var pass = await b.SyncAsync();
-        _server.BeforeGetChunks = null;
-
-        Assert.True(edited);
+        var pass = await SyncRewritingInPlaceDuringTheDownloadAsync(b, "x.txt", "THE SYNCED BYTES");
         Assert.Equal(1, pass.Conflicts);
         var contents = TestClient.FilesIn(b.Folder).Select(File.ReadAllText).ToList();
         Assert.Contains("THE SYNCED BYTES", contents);
@@ -320,19 +308,7 @@ public sealed class ChangeTimeTests : IDisposable
 
         // B plans the delete of f.txt and the download of g.txt; the deletes run after the transfers: the user rewrites
         // f.txt in place (size kept, mtime put back) while g.txt's bytes come in.
-        var edited = false;
-        _server.BeforeGetChunks = () =>
-        {
-            if (!edited)
-            {
-                edited = true;
-                RewriteInPlaceKeepingMtime(b, "f.txt", "DELETED TEXT");
-            }
-        };
-        var pass = await b.SyncAsync();
-        _server.BeforeGetChunks = null;
-
-        Assert.True(edited);
+        var pass = await SyncRewritingInPlaceDuringTheDownloadAsync(b, "f.txt", "DELETED TEXT");
         Assert.Equal(0, pass.FilesDeleted);
         Assert.Equal("DELETED TEXT", b.Read("f.txt"));
         Assert.Contains("'f.txt' was deleted remotely but changed here; kept", pass.Notes);
@@ -380,6 +356,27 @@ public sealed class ChangeTimeTests : IDisposable
     /// Rewrites the file in place (same inode, same size) and puts its mtime back, as <c>cp -p</c> or a tool that
     /// restores timestamps leaves it: only the ctime tells.
     /// </summary>
+    /// <summary>
+    /// One pass of <paramref name="client"/> during which, before its first chunk comes in, the user rewrites
+    /// <paramref name="relative"/> in place (size kept, mtime put back).
+    /// </summary>
+    private async Task<SyncSummary> SyncRewritingInPlaceDuringTheDownloadAsync(TestClient client, string relative, string text)
+    {
+        var edited = false;
+        _server.BeforeGetChunks = () =>
+        {
+            if (!edited)
+            {
+                edited = true;
+                RewriteInPlaceKeepingMtime(client, relative, text);
+            }
+        };
+        var pass = await client.SyncAsync();
+        _server.BeforeGetChunks = null;
+        Assert.True(edited);
+        return pass;
+    }
+
     internal static void RewriteInPlaceKeepingMtime(TestClient client, string relative, string text)
     {
         var full = client.PathOf(relative);
@@ -446,19 +443,7 @@ public sealed class ChangeTimeTests : IDisposable
         var seq = (await _server.GetAccountAsync(CancellationToken.None)).Cursor;
         b.State.SetSetting(StateKeys.Cursor, seq);
 
-        var edited = false;
-        _server.BeforeGetChunks = () =>
-        {
-            if (!edited)
-            {
-                edited = true;
-                RewriteInPlaceKeepingMtime(b, "x.txt", "THE SYNCED BYTES");
-            }
-        };
-        await b.SyncAsync();
-        _server.BeforeGetChunks = null;
-
-        Assert.True(edited);
+        await SyncRewritingInPlaceDuringTheDownloadAsync(b, "x.txt", "THE SYNCED BYTES");
         var contents = TestClient.FilesIn(b.Folder).Select(File.ReadAllText).ToList();
         Assert.Contains("the downloaded bytes", contents);
         Assert.Contains("THE SYNCED BYTES", contents); // the user's edit, kept (at the name or as a conflicted copy)

@@ -42,10 +42,19 @@ public sealed class ChunkPipeline
     /// Dispose each chunk when done with it; the pipeline waits for nothing else. Breaking out of the loop
     /// or cancelling stops the work and recycles every buffer the consumer has not taken.
     /// </summary>
-    public IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, CancellationToken cancellationToken = default) =>
+        ProcessAsync(input, null, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="ProcessAsync(Stream, CancellationToken)"/>, and with <paramref name="known"/> (the chunks of the
+    /// same file as last synced) each chunk also gets its <see cref="ProcessedChunk.FastHash"/>, and a chunk whose length
+    /// and fast hash are in <paramref name="known"/> takes the id listed there instead of being hashed with SHA-256.
+    /// Only for a caller identifying its own file's content: what it sends is hashed again where it is sent.
+    /// </summary>
+    public IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, KnownChunks? known, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return RunAsync(new StreamCutter(input, _chunker, _blockSize, _options.ReadSize), cancellationToken);
+        return RunAsync(new StreamCutter(input, _chunker, _blockSize, _options.ReadSize), known, cancellationToken);
     }
 
     /// <summary>
@@ -54,9 +63,9 @@ public sealed class ChunkPipeline
     /// <paramref name="input"/>, valid as long as the caller keeps <paramref name="input"/> unchanged.
     /// </summary>
     public IAsyncEnumerable<ProcessedChunk> ProcessAsync(ReadOnlyMemory<byte> input, CancellationToken cancellationToken = default) =>
-        RunAsync(new MemoryCutter(input, _chunker), cancellationToken);
+        RunAsync(new MemoryCutter(input, _chunker), null, cancellationToken);
 
-    private async IAsyncEnumerable<ProcessedChunk> RunAsync(ICutter cutter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<ProcessedChunk> RunAsync(ICutter cutter, KnownChunks? known, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = cts.Token;
@@ -71,7 +80,7 @@ public sealed class ChunkPipeline
         var workers = new Task[_options.Parallelism];
         for (var i = 0; i < workers.Length; i++)
         {
-            workers[i] = Task.Run(() => WorkAsync(turn, token), CancellationToken.None);
+            workers[i] = Task.Run(() => WorkAsync(turn, known, token), CancellationToken.None);
         }
 
         ChunkWork? current = null;
@@ -111,7 +120,7 @@ public sealed class ChunkPipeline
     /// compress that chunk outside the turn while the next worker cuts. No thread hands work to another: on N
     /// cores N workers keep N cores busy.
     /// </summary>
-    private async Task WorkAsync(CuttingTurn turn, CancellationToken token)
+    private async Task WorkAsync(CuttingTurn turn, KnownChunks? known, CancellationToken token)
     {
         try
         {
@@ -123,7 +132,7 @@ public sealed class ChunkPipeline
                     continue;
                 }
 
-                Process(item);
+                Process(item, known);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -204,7 +213,7 @@ public sealed class ChunkPipeline
         return ChunkEncoding.Raw;
     }
 
-    private void Process(ChunkWork item)
+    private void Process(ChunkWork item, KnownChunks? known)
     {
         byte[]? storedBuffer = null;
         try
@@ -215,7 +224,22 @@ public sealed class ChunkPipeline
             }
 
             var plain = item.Data.Span;
-            var id = ChunkId.Compute(plain);
+            UInt128? fast = null;
+            ChunkId id;
+            if (known is null)
+            {
+                id = ChunkId.Compute(plain);
+            }
+            else
+            {
+                var f = ChunkFastHash.Compute(plain);
+                fast = f;
+                if (!known.TryGetId(plain.Length, f, out id))
+                {
+                    id = ChunkId.Compute(plain);
+                }
+            }
+
             var encoding = Encode(plain, out storedBuffer, out var storedLength);
 
             ProcessedChunk chunk;
@@ -223,7 +247,7 @@ public sealed class ChunkPipeline
             {
                 var plainMemory = item.Data;
                 var storedMemory = storedBuffer is null ? plainMemory : new ReadOnlyMemory<byte>(storedBuffer, 0, storedLength);
-                chunk = new ProcessedChunk(item.Offset, id, item.Length, encoding, storedLength, plainMemory, storedMemory, item.TakeBlock(), storedBuffer);
+                chunk = new ProcessedChunk(item.Offset, id, item.Length, encoding, storedLength, plainMemory, storedMemory, item.TakeBlock(), storedBuffer, fast);
             }
             else
             {
@@ -233,7 +257,7 @@ public sealed class ChunkPipeline
                 }
 
                 item.TakeBlock()?.Release();
-                chunk = new ProcessedChunk(item.Offset, id, item.Length, encoding, storedLength, default, default, null, null);
+                chunk = new ProcessedChunk(item.Offset, id, item.Length, encoding, storedLength, default, default, null, null, fast);
             }
 
             storedBuffer = null;

@@ -22,8 +22,10 @@ public sealed class ProcessedChunk : IDisposable
         ReadOnlyMemory<byte> plain,
         ReadOnlyMemory<byte> stored,
         PooledBlock? block,
-        byte[]? storedBuffer)
+        byte[]? storedBuffer,
+        UInt128? fastHash = null)
     {
+        FastHash = fastHash;
         Offset = offset;
         Id = id;
         PlainLength = plainLength;
@@ -55,6 +57,12 @@ public sealed class ProcessedChunk : IDisposable
     /// pipeline does not keep data). Valid until <see cref="Dispose"/>.
     /// </summary>
     public ReadOnlyMemory<byte> Stored { get; private set; }
+
+    /// <summary>
+    /// The plain bytes' <see cref="ChunkFastHash"/> when the pipeline was given a <see cref="KnownChunks"/> list (null
+    /// otherwise). When the chunk matched that list, <see cref="Id"/> is the list's and was not computed here.
+    /// </summary>
+    public UInt128? FastHash { get; }
 
     /// <summary>The reference a file version records (id, size, encoding, stored size).</summary>
     public ChunkRef Ref { get; }

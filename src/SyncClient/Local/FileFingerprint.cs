@@ -23,4 +23,11 @@ internal sealed record FileFingerprint(long Size, long MtimeTicks, IReadOnlyList
     /// it (then a commit carries the previous version's bit forward, see <see cref="Sync.CarriedExecutableBit"/>).
     /// </summary>
     public bool? Executable { get; init; }
+
+    /// <summary>
+    /// Each chunk's <see cref="ChunkFastHash"/>, in the order of <see cref="Chunks"/>, when the read computed them (a
+    /// large file read with a <see cref="Dropbox.Shared.Pipeline.KnownChunks"/> list); null otherwise. Recorded with the
+    /// synced file, so that its next read can take the ids of unchanged chunks without SHA-256.
+    /// </summary>
+    public IReadOnlyList<UInt128>? FastHashes { get; init; }
 }

@@ -1,4 +1,5 @@
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Pipeline;
 
 namespace Dropbox.SyncClient.Local;
 
@@ -79,7 +80,14 @@ internal sealed class FileHasher
     }
 
     /// <summary>The fingerprint, or null when the file changed or vanished while it was read (retry later).</summary>
-    public async Task<FileFingerprint?> TryHashAsync(string fullPath, CancellationToken ct)
+    public Task<FileFingerprint?> TryHashAsync(string fullPath, CancellationToken ct) => TryHashAsync(fullPath, null, ct);
+
+    /// <summary>
+    /// As <see cref="TryHashAsync(string, CancellationToken)"/>; with <paramref name="known"/> (the file's chunks as last
+    /// synced, <see cref="KnownChunks"/>) its unchanged chunks are identified by their fast hash, and the fingerprint
+    /// carries every chunk's fast hash (<see cref="FileFingerprint.FastHashes"/>) to be recorded for the next read.
+    /// </summary>
+    public async Task<FileFingerprint?> TryHashAsync(string fullPath, KnownChunks? known, CancellationToken ct)
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
@@ -94,13 +102,15 @@ internal sealed class FileHasher
             }
 
             var chunks = new List<ChunkRef>();
+            var fast = known is null ? null : new FastHashes();
             await using (var stream = OpenRead(fullPath))
             {
-                await foreach (var chunk in _source.ReadAsync(stream, keepData: false, ct).ConfigureAwait(false))
+                await foreach (var chunk in _source.ReadAsync(stream, keepData: false, known, ct).ConfigureAwait(false))
                 {
                     using (chunk)
                     {
                         chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
+                        fast?.Add(chunk.FastHash);
                     }
                 }
             }
@@ -127,6 +137,7 @@ internal sealed class FileHasher
                 Racy = IsRacy(readAt, before.LastWriteTimeUtc.Ticks),
                 ChangeTimeNs = ctime,
                 Executable = ReadBit(fullPath),
+                FastHashes = fast?.List,
             };
         }
         catch (FileNotFoundException)
@@ -144,9 +155,11 @@ internal sealed class FileHasher
     /// then on and answers false to stop the read), and returns the file's fingerprint. Null when the file is not as the
     /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>, and its ctime) before or after the read, grew past
     /// its size while read (the read stops there), vanished, or the sink stopped: whatever the sink did with the chunks,
-    /// they must not be committed as this file.
+    /// they must not be committed as this file. With <paramref name="fastHashes"/> the fingerprint also carries each
+    /// chunk's fast hash (<see cref="FileFingerprint.FastHashes"/>); every chunk is still hashed with SHA-256, since its
+    /// bytes may be sent.
     /// </summary>
-    public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct)
+    public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct, bool fastHashes = false)
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
@@ -157,13 +170,15 @@ internal sealed class FileHasher
         }
 
         var chunks = new List<ChunkRef>();
+        var fast = fastHashes ? new FastHashes() : null;
         long total = 0;
         try
         {
             await using var stream = OpenRead(fullPath);
-            await foreach (var chunk in _source.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            await foreach (var chunk in _source.ReadAsync(stream, keepData: true, fastHashes ? KnownChunks.None : null, ct).ConfigureAwait(false))
             {
                 chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
+                fast?.Add(chunk.FastHash);
                 total += chunk.Ref.Size;
                 if (total > size)
                 {
@@ -191,7 +206,7 @@ internal sealed class FileHasher
             return null;
         }
 
-        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ReadBit(fullPath) };
+        return new FileFingerprint(size, mtimeTicks, chunks, FileVersion.ComputeContentHash(chunks.Select(c => c.Id))) { Racy = IsRacy(readAt, mtimeTicks), ChangeTimeNs = ctime, Executable = ReadBit(fullPath), FastHashes = fast?.List };
     }
 
     /// <summary>
@@ -319,6 +334,26 @@ internal sealed class FileHasher
         BufferSize = 0,
         Options = FileOptions.SequentialScan | FileOptions.Asynchronous,
     });
+
+    /// <summary>Collects each chunk's fast hash; a source that gave none for some chunk gives no list at all.</summary>
+    private sealed class FastHashes
+    {
+        private List<UInt128>? _list = [];
+
+        public IReadOnlyList<UInt128>? List => _list;
+
+        public void Add(UInt128? hash)
+        {
+            if (hash is { } h)
+            {
+                _list?.Add(h);
+            }
+            else
+            {
+                _list = null;
+            }
+        }
+    }
 
     private bool? ReadBit(string fullPath) => ReadsExecutableBit ? ExecutableBit.TryRead(fullPath) : null;
 }

@@ -1,3 +1,5 @@
+using Dropbox.Shared.Pipeline;
+
 namespace Dropbox.SyncClient.Local;
 
 /// <summary>Cuts a stream into chunks, in file order, streaming (never the whole file in memory).</summary>
@@ -5,6 +7,13 @@ internal interface IChunkSource
 {
     /// <summary>The chunks of <paramref name="input"/>; with <paramref name="keepData"/> false only references are produced.</summary>
     IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, CancellationToken ct);
+
+    /// <summary>
+    /// As <see cref="ReadAsync(Stream, bool, CancellationToken)"/>; a source that can (the pipeline) also gives each chunk's
+    /// <see cref="SourceChunk.FastHash"/> and identifies the chunks listed in <paramref name="known"/> by their fast hash
+    /// (<see cref="KnownChunks"/>). The default ignores <paramref name="known"/> and gives no fast hashes.
+    /// </summary>
+    IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, KnownChunks? known, CancellationToken ct) => ReadAsync(input, keepData, ct);
 
     /// <summary>
     /// The chunks of a small file already read whole into <paramref name="data"/>, with their bytes (slices of

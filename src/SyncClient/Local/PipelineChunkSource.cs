@@ -38,21 +38,24 @@ internal sealed class PipelineChunkSource : IChunkSource
         return ValueTask.FromResult(result);
     }
 
-    public async IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, [EnumeratorCancellation] CancellationToken ct)
+    public IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, CancellationToken ct) => ReadAsync(input, keepData, null, ct);
+
+    public async IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, KnownChunks? known, [EnumeratorCancellation] CancellationToken ct)
     {
         var pipeline = new ChunkPipeline(_chunker, keepData ? _withData : _hashOnly);
-        await foreach (var chunk in pipeline.ProcessAsync(input, ct).ConfigureAwait(false))
+        await foreach (var chunk in pipeline.ProcessAsync(input, known, ct).ConfigureAwait(false))
         {
             if (keepData)
             {
-                yield return new SourceChunk(chunk.Offset, chunk.Ref, chunk.Plain, chunk.Stored, chunk);
+                yield return new SourceChunk(chunk.Offset, chunk.Ref, chunk.Plain, chunk.Stored, chunk, chunk.FastHash);
             }
             else
             {
                 var reference = chunk.Ref;
                 var offset = chunk.Offset;
+                var fast = chunk.FastHash;
                 chunk.Dispose();
-                yield return new SourceChunk(offset, reference, default, default, null);
+                yield return new SourceChunk(offset, reference, default, default, null, fast);
             }
         }
     }

@@ -7,8 +7,9 @@ internal sealed class SourceChunk : IDisposable
 {
     private readonly IDisposable? _owner;
 
-    public SourceChunk(long offset, ChunkRef reference, ReadOnlyMemory<byte> plain, ReadOnlyMemory<byte> stored, IDisposable? owner)
+    public SourceChunk(long offset, ChunkRef reference, ReadOnlyMemory<byte> plain, ReadOnlyMemory<byte> stored, IDisposable? owner, UInt128? fastHash = null)
     {
+        FastHash = fastHash;
         Offset = offset;
         Ref = reference;
         Plain = plain;
@@ -21,6 +22,9 @@ internal sealed class SourceChunk : IDisposable
 
     /// <summary>Id, plain size, encoding and stored size.</summary>
     public ChunkRef Ref { get; }
+
+    /// <summary>The plain bytes' <see cref="ChunkFastHash"/>, when the source was asked for it (else null).</summary>
+    public UInt128? FastHash { get; }
 
     /// <summary>Plain bytes (empty when data was not kept).</summary>
     public ReadOnlyMemory<byte> Plain { get; }

@@ -14,8 +14,17 @@ internal sealed class LocalDbWriter(LocalState state)
     /// <summary>Records a path as synced (file or folder), with its chunk list for files.</summary>
     public void RecordFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => state.PutFile(record, chunks);
 
+    /// <summary>
+    /// Records a file as synced with its chunk list and each chunk's fast hash (for the next read of a large file, see
+    /// <see cref="FastHashList"/>; null: none).
+    /// </summary>
+    public void RecordFile(FileRecord record, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<UInt128>? fastHashes) => state.PutFile(record, chunks, fastHashes);
+
     /// <summary>Records many paths as synced in one transaction.</summary>
     public void RecordFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files) => state.PutFiles(files);
+
+    /// <summary>Records many files as synced in one transaction, each with its chunks' fast hashes (null: none).</summary>
+    public void RecordFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks, IReadOnlyList<UInt128>? FastHashes)> files) => state.PutFiles(files);
 
     /// <summary>Records a folder as synced at <paramref name="version"/>.</summary>
     public void RecordFolder(string path, ulong version) => state.PutFile(new FileRecord(path, FileKind.Folder, 0, 0, version, []), null);

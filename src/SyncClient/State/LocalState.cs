@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.IO;
+using Dropbox.Shared.Pipeline;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -75,6 +76,7 @@ internal sealed class LocalState : IDisposable
             """);
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);
+        AddFastHashesColumn(db);
         return new LocalState(db, stateDirectory);
     }
 
@@ -245,6 +247,25 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>
+    /// The chunks of <paramref name="path"/> as last synced with their fast hashes (<see cref="FastHashList"/>), for a
+    /// re-read to identify the unchanged ones by; null when none were recorded or the stored list is not sound.
+    /// </summary>
+    public KnownChunks? GetKnownChunks(string path)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT chunks, fast_hashes FROM files WHERE path=$p AND kind=$k";
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
+            using var reader = cmd.ExecuteReader();
+            return reader.Read() && reader.GetValue(0) is byte[] chunks && reader.GetValue(1) is byte[] fastHashes
+                ? FastHashList.Decode(fastHashes, DecodeChunks(chunks), chunks)
+                : null;
+        }
+    }
+
     /// <summary>Local places holding a chunk's bytes (as last synced; callers re-verify the hash).</summary>
     public List<LocalChunkLocation> FindChunk(ChunkId id)
     {
@@ -311,6 +332,14 @@ internal sealed class LocalState : IDisposable
     public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => PutFiles([(record, chunks)]);
 
     /// <summary>
+    /// As <see cref="PutFile(FileRecord, IReadOnlyList{ChunkRef}?)"/>, with each chunk's fast hash (<see cref="FileFingerprint"/>'s
+    /// <c>FastHashes</c>, in the order of <paramref name="chunks"/>) kept for the file's next read; null, or a list that
+    /// does not pair up with <paramref name="chunks"/>, keeps none.
+    /// </summary>
+    public void PutFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks, IReadOnlyList<UInt128>? fastHashes) =>
+        PutFiles([(record, chunks, fastHashes)]);
+
+    /// <summary>
     /// Records many synced paths (each as <see cref="PutFile"/>) in one transaction: all of them or, on a failure or a
     /// crash, none. Callers record only files that are durably in place.
     /// </summary>
@@ -319,7 +348,11 @@ internal sealed class LocalState : IDisposable
     /// <see cref="SqliteCommand"/> every execution looked its parameters up by name (a UTF-8 copy of each name, per row),
     /// which was most of the cost of recording 10,000 new files.
     /// </remarks>
-    public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files)
+    public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files) =>
+        PutFiles(files.Select(f => (f.Record, f.Chunks, (IReadOnlyList<UInt128>?)null)).ToList());
+
+    /// <summary>As <see cref="PutFiles(IReadOnlyList{ValueTuple{FileRecord, IReadOnlyList{ChunkRef}}})"/>, each file with its chunks' fast hashes (see <see cref="PutFile(FileRecord, IReadOnlyList{ChunkRef}?, IReadOnlyList{UInt128}?)"/>).</summary>
+    public void PutFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks, IReadOnlyList<UInt128>? FastHashes)> files)
     {
         if (files.Count == 0)
         {
@@ -332,10 +365,10 @@ internal sealed class LocalState : IDisposable
             var db = _db.Handle!;
             using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
             using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
-            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit,ctime) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit,ctime,fast_hashes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
             using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
             Span<byte> id = stackalloc byte[ChunkId.Size];
-            foreach (var (record, chunks) in files)
+            foreach (var (record, chunks, fastHashes) in files)
             {
                 // A zero-length buffer binds NULL, not '', and NULL paths would never be found again: refuse the row.
                 var path = record.Path.Length > 0
@@ -351,9 +384,11 @@ internal sealed class LocalState : IDisposable
                 Bound(db, raw.sqlite3_bind_int64(insertFile, 4, record.MtimeTicks));
                 Bound(db, raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version));
                 BindBlob(db, insertFile, 6, record.ContentHash);
-                BindBlob(db, insertFile, 7, EncodeChunks(chunks ?? []));
+                var chunksBlob = EncodeChunks(chunks ?? []);
+                BindBlob(db, insertFile, 7, chunksBlob);
                 Bound(db, record.Executable is { } executable ? raw.sqlite3_bind_int64(insertFile, 8, executable ? 1 : 0) : raw.sqlite3_bind_null(insertFile, 8));
                 Bound(db, record.ChangeTimeNs is { } ctime ? raw.sqlite3_bind_int64(insertFile, 9, ctime) : raw.sqlite3_bind_null(insertFile, 9));
+                BindBlob(db, insertFile, 10, fastHashes is { Count: > 0 } && fastHashes.Count == chunks?.Count && record.Kind == FileKind.File ? FastHashList.Encode(fastHashes, chunksBlob) : null);
                 Step(db, insertFile);
                 if (chunks is not { Count: > 0 })
                 {
@@ -755,6 +790,21 @@ internal sealed class LocalState : IDisposable
             Exec(db, "ALTER TABLE files ADD COLUMN exec_bit INTEGER;");
             // Rows written without the bit are marked as such ("cannot hold"); a new db has none and stores nothing.
             Exec(db, $"INSERT INTO settings(key,value) SELECT '{StateKeys.ExecutableBitHeld}','0' WHERE EXISTS(SELECT 1 FROM files) ON CONFLICT(key) DO UPDATE SET value=excluded.value;");
+        }
+    }
+
+    /// <summary>
+    /// Each synced file's chunk fast hashes (<see cref="FastHashList"/>), <c>fast_hashes</c>: NULL for none, which is
+    /// what every row of a db from before it reads as (its files are hashed in full on their next read, and recorded
+    /// with the list from then on).
+    /// </summary>
+    private static void AddFastHashesColumn(SqliteConnection db)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='fast_hashes'";
+        if ((long)cmd.ExecuteScalar()! == 0)
+        {
+            Exec(db, "ALTER TABLE files ADD COLUMN fast_hashes BLOB;");
         }
     }
 

@@ -251,7 +251,7 @@ internal sealed class BatchDownloader
                 return;
             }
 
-            _ctx.Db.RecordFiles(placed.Select(p => (p.Placed.Record, (IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef>?)p.Staged.Chunks)).ToList());
+            _ctx.Db.RecordFiles(placed.Select(p => (p.Placed.Record, (IReadOnlyList<Dropbox.Shared.Chunks.ChunkRef>?)p.Staged.Chunks, (IReadOnlyList<UInt128>?)p.Staged.FastHashes)).ToList());
             foreach (var (s, p) in placed)
             {
                 _summary.AddFileDownloaded();

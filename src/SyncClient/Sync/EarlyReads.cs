@@ -1,3 +1,4 @@
+using Dropbox.Shared.Pipeline;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 
@@ -53,8 +54,9 @@ internal sealed class EarlyReads : IAsyncDisposable
     /// Looks (one statx each, here) for the large files of <paramref name="index"/> with another size or mtime than
     /// synced and older than <paramref name="stableAge"/> (a younger one is likely still being written: the planner
     /// waits for it and would not use the read), and starts reading them in the background. <paramref name="minSize"/>: tests.
+    /// <paramref name="knownChunks"/> gives, by path and size, what a read may identify unchanged chunks by (<see cref="SyncContext.KnownChunksOf"/>).
     /// </summary>
-    public static EarlyReads Start(Dictionary<string, BaseStat> index, Func<string, string> fullPath, FileHasher hasher, TimeProvider time, TimeSpan stableAge, CancellationToken ct, long minSize = MinSize)
+    public static EarlyReads Start(Dictionary<string, BaseStat> index, Func<string, string> fullPath, FileHasher hasher, TimeProvider time, TimeSpan stableAge, CancellationToken ct, long minSize = MinSize, Func<string, long, KnownChunks?>? knownChunks = null)
     {
         var moved = new List<string>();
         var looks = 0;
@@ -96,7 +98,7 @@ internal sealed class EarlyReads : IAsyncDisposable
         }
 
         var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var all = Task.Run(() => ReadAllAsync(queue, fullPath, hasher, cts.Token), CancellationToken.None);
+        var all = Task.Run(() => ReadAllAsync(queue, fullPath, hasher, knownChunks, cts.Token), CancellationToken.None);
         return new EarlyReads(reads, cts, all);
     }
 
@@ -150,7 +152,7 @@ internal sealed class EarlyReads : IAsyncDisposable
         _cts.Dispose();
     }
 
-    private static async Task ReadAllAsync(Read[] queue, Func<string, string> fullPath, FileHasher hasher, CancellationToken ct)
+    private static async Task ReadAllAsync(Read[] queue, Func<string, string> fullPath, FileHasher hasher, Func<string, long, KnownChunks?>? knownChunks, CancellationToken ct)
     {
         foreach (var read in queue)
         {
@@ -165,8 +167,8 @@ internal sealed class EarlyReads : IAsyncDisposable
                 var full = fullPath(read.Path);
 
                 // Looked at again right before the open: opening something that became a FIFO or a device blocks or never ends.
-                read.Result.TrySetResult(FileChangeTime.TryStat(full) is { Exists: true, IsRegularFile: true }
-                    ? await hasher.TryHashAsync(full, ct).ConfigureAwait(false)
+                read.Result.TrySetResult(FileChangeTime.TryStat(full) is { Exists: true, IsRegularFile: true } now
+                    ? await hasher.TryHashAsync(full, knownChunks?.Invoke(read.Path, now.Size), ct).ConfigureAwait(false)
                     : null);
             }
             catch (OperationCanceledException)

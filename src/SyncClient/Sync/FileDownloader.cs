@@ -1,7 +1,9 @@
+using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Sync;
 
@@ -119,7 +121,7 @@ internal sealed partial class FileDownloader
         staged.Close();
         var placed = await PlaceAsync(staged, ct).ConfigureAwait(false);
         _ctx.Barrier.FlushDirectories([staged.Directory, .. staged.NewFolderParents ?? []]);
-        _ctx.Db.RecordFile(placed.Record, staged.Chunks);
+        _ctx.Db.RecordFile(placed.Record, staged.Chunks, staged.FastHashes);
         _summary.AddFileDownloaded();
         return new DownloadResult(true, placed.ConflictCopy);
     }
@@ -143,6 +145,7 @@ internal sealed partial class FileDownloader
         {
             var chunks = staged.Chunks;
             chunks.Capacity = Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, RemoteBounds.MaxChunksPerFile));
+            staged.FastHashes = size >= FastHashList.MinFileSize ? new List<UInt128>(chunks.Capacity) : null;
             ulong received = 0;
             long written = 0;
 
@@ -178,6 +181,7 @@ internal sealed partial class FileDownloader
                     }
 
                     using var plain = await window.Dequeue().ConfigureAwait(false);
+                    staged.FastHashes?.Add(ChunkFastHash.Compute(plain.Span)); // bytes verified against their id
                     if (direct is not null)
                     {
                         await direct.WriteAsync(plain.Memory, ct).ConfigureAwait(false);

@@ -293,7 +293,7 @@ internal sealed class FileUploader
 
                     StartPlan();
                     return true;
-                }, ct).ConfigureAwait(false);
+                }, ct, fastHashes: scanned.Size >= FastHashList.MinFileSize).ConfigureAwait(false);
 
                 if (fp is not null && await DrainAsync().ConfigureAwait(false))
                 {
@@ -418,7 +418,7 @@ internal sealed class FileUploader
         {
             var committed = await _ctx.Metadata.CommitFileAsync(commit, ct).ConfigureAwait(false);
             var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-            _ctx.Db.RecordFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = executable, ChangeTimeNs = fp.ChangeTimeNs }, fp.Chunks);
+            _ctx.Db.RecordFile(new FileRecord(path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = executable, ChangeTimeNs = fp.ChangeTimeNs }, fp.Chunks, fp.FastHashes);
             _ctx.Db.EndUpload(path);
             _summary.AddFileUploaded();
             return UploadOutcome.Committed;

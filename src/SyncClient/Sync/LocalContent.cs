@@ -100,7 +100,7 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
             try
             {
                 fp = (early is null ? null : await early.TakeAsync(entry, full).ConfigureAwait(false))
-                    ?? await hasher.TryHashAsync(full, token).ConfigureAwait(false);
+                    ?? await hasher.TryHashAsync(full, ctx.KnownChunksOf(entry.Path, entry.Size), token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

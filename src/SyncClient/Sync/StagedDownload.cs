@@ -38,6 +38,12 @@ internal sealed class StagedDownload : IDisposable
     /// <summary>The chunks written, in file order.</summary>
     public List<ChunkRef> Chunks { get; } = [];
 
+    /// <summary>
+    /// For a large file (<see cref="State.FastHashList.MinFileSize"/>), each written chunk's fast hash, in the order of
+    /// <see cref="Chunks"/>, taken from the verified bytes: recorded with the file for its next read. Null otherwise.
+    /// </summary>
+    public List<UInt128>? FastHashes { get; set; }
+
     public LocalEntry? ExpectedLocal { get; }
 
     public byte[]? RacyBaseHash { get; }

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Pipeline;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
@@ -190,6 +191,14 @@ internal sealed class SyncContext
 
     /// <summary>The OS path of a relative path this client found in its own scan (no checks).</summary>
     public string FullPath(string relative) => SyncPaths.ToFull(Folder, relative);
+
+    /// <summary>
+    /// What a read of the synced file <paramref name="path"/>, now <paramref name="size"/> bytes, may identify its
+    /// unchanged chunks by (<see cref="KnownChunks"/>): the list recorded with it, or an empty one (the read then only
+    /// computes the fast hashes to record); null for a file under <see cref="FastHashList.MinFileSize"/>.
+    /// </summary>
+    public KnownChunks? KnownChunksOf(string path, long size) =>
+        size < FastHashList.MinFileSize ? null : State.GetKnownChunks(path) ?? KnownChunks.None;
 
     /// <summary>
     /// The OS path where a path that came from the server (or is derived from one) is written, moved or deleted:

@@ -40,7 +40,7 @@ public sealed class KnownChunksTests : IDisposable
             var before = new byte[random.Next(0, 600_000)];
             FillCompressibleOrNot(random, before);
             File.WriteAllBytes(path, before);
-            var synced = await _hasher.TryHashAsync(path, KnownChunks.None, CancellationToken.None);
+            var synced = await _hasher.TryHashAsync(path, KnownChunks.None(_state.FastHash), CancellationToken.None);
             Assert.NotNull(synced);
             Assert.NotNull(synced.FastHashes);
             Record("f.bin", synced);
@@ -67,12 +67,12 @@ public sealed class KnownChunksTests : IDisposable
     public async Task A_listed_chunk_with_its_length_and_fast_hash_takes_the_listed_id_without_SHA256()
     {
         var path = Write("f.bin", TestClient.RandomBytes(300_000, 1));
-        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None, CancellationToken.None))!;
+        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None(_state.FastHash), CancellationToken.None))!;
         var planted = ChunkId.Compute("not these bytes"u8);
 
         // The first chunk listed under a made-up id: only a read that skips SHA-256 for a match can return it.
         var ids = synced.Chunks.Select((c, i) => i == 0 ? ChunkRef.Raw(planted, c.Size) : c).ToList();
-        var read = await _hasher.TryHashAsync(path, new KnownChunks(ids, synced.FastHashes!), CancellationToken.None);
+        var read = await _hasher.TryHashAsync(path, new KnownChunks(_state.FastHash, ids, synced.FastHashes!), CancellationToken.None);
 
         Assert.Equal(planted, read!.Chunks[0].Id);
         Assert.Equal(synced.Chunks.Skip(1).Select(c => c.Id), read.Chunks.Skip(1).Select(c => c.Id));
@@ -82,8 +82,8 @@ public sealed class KnownChunksTests : IDisposable
     public async Task A_list_whose_entries_have_other_lengths_ids_or_fast_hashes_never_changes_the_fingerprint()
     {
         var path = Write("f.bin", TestClient.RandomBytes(400_000, 2));
-        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None, CancellationToken.None))!;
-        var other = (await _hasher.TryHashAsync(Write("other.bin", TestClient.RandomBytes(400_000, 3)), KnownChunks.None, CancellationToken.None))!;
+        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None(_state.FastHash), CancellationToken.None))!;
+        var other = (await _hasher.TryHashAsync(Write("other.bin", TestClient.RandomBytes(400_000, 3)), KnownChunks.None(_state.FastHash), CancellationToken.None))!;
         var bogus = ChunkId.Compute("bogus"u8);
         var chunks = synced.Chunks;
         var fast = synced.FastHashes!;
@@ -91,14 +91,14 @@ public sealed class KnownChunksTests : IDisposable
         KnownChunks[] lists =
         [
             // The right fast hashes under another length and a wrong id: a lookup by fast hash alone would take them.
-            new(chunks.Select(c => ChunkRef.Raw(bogus, c.Size + 1)).ToList(), fast),
-            new(chunks.Select(c => ChunkRef.Raw(bogus, c.Size - 1)).ToList(), fast),
+            new(_state.FastHash, chunks.Select(c => ChunkRef.Raw(bogus, c.Size + 1)).ToList(), fast),
+            new(_state.FastHash, chunks.Select(c => ChunkRef.Raw(bogus, c.Size - 1)).ToList(), fast),
             // Wrong fast hashes with the right lengths and wrong ids.
-            new(chunks.Select(c => ChunkRef.Raw(bogus, c.Size)).ToList(), fast.Select(f => f + 1).ToList()),
+            new(_state.FastHash, chunks.Select(c => ChunkRef.Raw(bogus, c.Size)).ToList(), fast.Select(f => f + 1).ToList()),
             // Another file's list.
-            new(other.Chunks, other.FastHashes!),
+            new(_state.FastHash, other.Chunks, other.FastHashes!),
             // One entry listed twice under two ids: it cannot have come from one read, so neither is trusted.
-            new([.. chunks, ChunkRef.Raw(bogus, chunks[0].Size)], [.. fast, fast[0]]),
+            new(_state.FastHash, [.. chunks, ChunkRef.Raw(bogus, chunks[0].Size)], [.. fast, fast[0]]),
         ];
 
         foreach (var (list, i) in lists.Select((l, i) => (l, i)))
@@ -113,8 +113,8 @@ public sealed class KnownChunksTests : IDisposable
     public async Task A_damaged_or_misplaced_stored_list_is_not_used()
     {
         var path = Write("f.bin", TestClient.RandomBytes(300_000, 4));
-        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None, CancellationToken.None))!;
-        var other = (await _hasher.TryHashAsync(Write("g.bin", TestClient.RandomBytes(300_000, 5)), KnownChunks.None, CancellationToken.None))!;
+        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None(_state.FastHash), CancellationToken.None))!;
+        var other = (await _hasher.TryHashAsync(Write("g.bin", TestClient.RandomBytes(300_000, 5)), KnownChunks.None(_state.FastHash), CancellationToken.None))!;
         Record("f.bin", synced);
         Record("g.bin", other);
         Assert.NotNull(_state.GetKnownChunks("f.bin"));
@@ -145,7 +145,7 @@ public sealed class KnownChunksTests : IDisposable
     public async Task A_row_written_without_fast_hashes_or_with_a_list_that_does_not_pair_up_keeps_none()
     {
         var path = Write("f.bin", TestClient.RandomBytes(300_000, 6));
-        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None, CancellationToken.None))!;
+        var synced = (await _hasher.TryHashAsync(path, KnownChunks.None(_state.FastHash), CancellationToken.None))!;
         Record("f.bin", synced);
         Assert.Equal(synced.FastHashes!.Count, _state.GetKnownChunks("f.bin")!.Count);
 

@@ -232,7 +232,7 @@ public sealed class ChunkPipeline
             }
             else
             {
-                var f = ChunkFastHash.Compute(plain);
+                var f = known.Hash.Compute(plain);
                 fast = f;
                 if (!known.TryGetId(plain.Length, f, out id))
                 {

@@ -6,7 +6,9 @@ namespace Dropbox.Shared.Pipeline;
 /// The chunks of a file as it was last synced, each with its <see cref="ChunkFastHash"/>: a cut chunk whose length and
 /// fast hash equal one of these takes that chunk's SHA-256 id without SHA-256 (<see cref="ChunkPipeline"/>); any other
 /// chunk is hashed as always. Entries that name no real chunk of the file (a stale or corrupt list) can only miss,
-/// costing the SHA-256 they would have saved; only a fast-hash collision with the right length could mislead it.
+/// costing the SHA-256 they would have saved; only a fast-hash collision with the right length could mislead it, which
+/// the hash's secret key makes a chance of about 2^-128 whoever wrote the bytes (<see cref="ChunkFastHash"/>). A list
+/// made under another key (a new or replaced key) only misses.
 /// </summary>
 public sealed class KnownChunks
 {
@@ -15,10 +17,12 @@ public sealed class KnownChunks
     /// <summary>
     /// A list from a chunk list and the fast hash of each chunk, in the same order. An entry whose length or fast hash
     /// is repeated with another id is left out (no shortcut for either): such a list cannot have come from one read.
+    /// <paramref name="hash"/> is the keyed hash <paramref name="fastHashes"/> were made with and that a read computes.
     /// </summary>
     /// <exception cref="ArgumentException">The two lists differ in length.</exception>
-    public KnownChunks(IReadOnlyList<ChunkRef> chunks, IReadOnlyList<UInt128> fastHashes)
+    public KnownChunks(ChunkFastHash hash, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<UInt128> fastHashes)
     {
+        ArgumentNullException.ThrowIfNull(hash);
         ArgumentNullException.ThrowIfNull(chunks);
         ArgumentNullException.ThrowIfNull(fastHashes);
         if (chunks.Count != fastHashes.Count)
@@ -26,6 +30,7 @@ public sealed class KnownChunks
             throw new ArgumentException($"{chunks.Count} chunks but {fastHashes.Count} fast hashes: the lists must pair up.", nameof(fastHashes));
         }
 
+        Hash = hash;
         _byFastHash = new Dictionary<(int, UInt128), ChunkId>(chunks.Count);
         HashSet<(int, UInt128)>? ambiguous = null;
         for (var i = 0; i < chunks.Count; i++)
@@ -45,10 +50,24 @@ public sealed class KnownChunks
         }
     }
 
-    private KnownChunks() => _byFastHash = [];
+    private KnownChunks(ChunkFastHash hash)
+    {
+        Hash = hash;
+        _byFastHash = [];
+    }
 
-    /// <summary>No chunks: every chunk is hashed, and each one's fast hash is computed (to be recorded for next time).</summary>
-    public static KnownChunks None { get; } = new();
+    /// <summary>The keyed hash a read computes for each chunk (and looks up).</summary>
+    public ChunkFastHash Hash { get; }
+
+    /// <summary>
+    /// No chunks: every chunk is hashed with SHA-256, and each one's fast hash under <paramref name="hash"/> is computed
+    /// (to be recorded for next time).
+    /// </summary>
+    public static KnownChunks None(ChunkFastHash hash)
+    {
+        ArgumentNullException.ThrowIfNull(hash);
+        return new KnownChunks(hash);
+    }
 
     /// <summary>Distinct (length, fast hash) entries.</summary>
     public int Count => _byFastHash.Count;

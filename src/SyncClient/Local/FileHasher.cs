@@ -155,11 +155,11 @@ internal sealed class FileHasher
     /// then on and answers false to stop the read), and returns the file's fingerprint. Null when the file is not as the
     /// scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>, and its ctime) before or after the read, grew past
     /// its size while read (the read stops there), vanished, or the sink stopped: whatever the sink did with the chunks,
-    /// they must not be committed as this file. With <paramref name="fastHashes"/> the fingerprint also carries each
-    /// chunk's fast hash (<see cref="FileFingerprint.FastHashes"/>); every chunk is still hashed with SHA-256, since its
-    /// bytes may be sent.
+    /// they must not be committed as this file. With <paramref name="fastHash"/> the fingerprint also carries each
+    /// chunk's fast hash under it (<see cref="FileFingerprint.FastHashes"/>); every chunk is still hashed with SHA-256,
+    /// since its bytes may be sent.
     /// </summary>
-    public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct, bool fastHashes = false)
+    public async Task<FileFingerprint?> TryStreamAsync(string fullPath, long size, long mtimeTicks, Func<SourceChunk, ValueTask<bool>> sink, CancellationToken ct, ChunkFastHash? fastHash = null)
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
@@ -170,12 +170,12 @@ internal sealed class FileHasher
         }
 
         var chunks = new List<ChunkRef>();
-        var fast = fastHashes ? new FastHashes() : null;
+        var fast = fastHash is null ? null : new FastHashes();
         long total = 0;
         try
         {
             await using var stream = OpenRead(fullPath);
-            await foreach (var chunk in _source.ReadAsync(stream, keepData: true, fastHashes ? KnownChunks.None : null, ct).ConfigureAwait(false))
+            await foreach (var chunk in _source.ReadAsync(stream, keepData: true, fastHash is null ? null : KnownChunks.None(fastHash), ct).ConfigureAwait(false))
             {
                 chunks.Add(ChunkRef.Raw(chunk.Ref.Id, chunk.Ref.Size));
                 fast?.Add(chunk.FastHash);

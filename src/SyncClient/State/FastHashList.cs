@@ -6,7 +6,8 @@ using Dropbox.Shared.Pipeline;
 namespace Dropbox.SyncClient.State;
 
 /// <summary>
-/// The stored form of a synced file's chunk fast hashes (<see cref="ChunkFastHash"/>), kept in the file's row beside
+/// The stored form of a synced file's chunk fast hashes (<see cref="ChunkFastHash"/>, keyed by <see cref="LocalState.FastHash"/>:
+/// these tags, like the key, never leave the device, see <see cref="ChunkFastHash"/>), kept in the file's row beside
 /// its chunk list (column <c>fast_hashes</c>): a format byte, one 16-byte hash per chunk in the list's order, and an
 /// XXH3-64 check over the format byte, the hashes and the row's chunk list blob. A value that does not decode, does not
 /// pair up with the chunk list, or fails its check gives no list (no shortcut: the file is hashed as before), so a
@@ -35,7 +36,7 @@ internal static class FastHashList
     }
 
     /// <summary>The known chunks of a row, or null when the stored value is absent or not a sound list for <paramref name="chunks"/>.</summary>
-    public static KnownChunks? Decode(byte[]? value, List<ChunkRef> chunks, ReadOnlySpan<byte> chunksBlob)
+    public static KnownChunks? Decode(ChunkFastHash hash, byte[]? value, List<ChunkRef> chunks, ReadOnlySpan<byte> chunksBlob)
     {
         if (value is null || value.Length != 1 + (chunks.Count * ChunkFastHash.Size) + CheckSize || value[0] != Format
             || BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(value.Length - CheckSize)) != Check(value.AsSpan(0, value.Length - CheckSize), chunksBlob))
@@ -49,7 +50,7 @@ internal static class FastHashList
             fast[i] = BinaryPrimitives.ReadUInt128LittleEndian(value.AsSpan(1 + (i * ChunkFastHash.Size)));
         }
 
-        return new KnownChunks(chunks, fast);
+        return new KnownChunks(hash, chunks, fast);
     }
 
     private static ulong Check(ReadOnlySpan<byte> hashes, ReadOnlySpan<byte> chunksBlob)

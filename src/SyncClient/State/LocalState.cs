@@ -28,6 +28,12 @@ internal sealed class LocalState : IDisposable
         StateDirectory = stateDirectory;
     }
 
+    /// <summary>
+    /// The keyed hash this client's chunk fast-hash lists are made with (<see cref="FastHashList"/>); its key is created
+    /// once per state folder and kept in the db beside the token (see <see cref="FastHashKey"/>).
+    /// </summary>
+    public ChunkFastHash FastHash { get; private init; } = null!;
+
     /// <summary>The directory holding the database, trash and control files.</summary>
     public string StateDirectory { get; }
 
@@ -77,7 +83,7 @@ internal sealed class LocalState : IDisposable
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);
         AddFastHashesColumn(db);
-        return new LocalState(db, stateDirectory);
+        return new LocalState(db, stateDirectory) { FastHash = new ChunkFastHash(FastHashKey(db)) };
     }
 
     /// <summary>The database and the files SQLite keeps beside it (settings live in the database).</summary>
@@ -261,7 +267,7 @@ internal sealed class LocalState : IDisposable
             cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
             using var reader = cmd.ExecuteReader();
             return reader.Read() && reader.GetValue(0) is byte[] chunks && reader.GetValue(1) is byte[] fastHashes
-                ? FastHashList.Decode(fastHashes, DecodeChunks(chunks), chunks)
+                ? FastHashList.Decode(FastHash, fastHashes, DecodeChunks(chunks), chunks)
                 : null;
         }
     }
@@ -791,6 +797,43 @@ internal sealed class LocalState : IDisposable
             // Rows written without the bit are marked as such ("cannot hold"); a new db has none and stores nothing.
             Exec(db, $"INSERT INTO settings(key,value) SELECT '{StateKeys.ExecutableBitHeld}','0' WHERE EXISTS(SELECT 1 FROM files) ON CONFLICT(key) DO UPDATE SET value=excluded.value;");
         }
+    }
+
+    /// <summary>
+    /// The secret key of <see cref="FastHash"/>: 32 random bytes made the first time, kept in the settings table of this
+    /// owner-only db (never logged, never sent: a collision is only out of an attacker's reach while the key is). A row
+    /// that is missing or not a key of the right size is replaced with a new key; every stored list then simply misses
+    /// (its tags were made under another key) and is hashed in full and recorded anew on its next read. INSERT OR IGNORE
+    /// then read back: two processes opening a new db at once agree on one key.
+    /// </summary>
+    private static byte[] FastHashKey(SqliteConnection db)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using (var read = db.CreateCommand())
+            {
+                read.CommandText = "SELECT value FROM settings WHERE key=$k";
+                read.Parameters.AddWithValue("$k", StateKeys.FastHashKey);
+                if (read.ExecuteScalar() is string stored && TryDecodeKey(stored) is { } key)
+                {
+                    return key;
+                }
+            }
+
+            using var write = db.CreateCommand();
+            write.CommandText = attempt == 0
+                ? "INSERT OR IGNORE INTO settings(key, value) VALUES($k, $v)"
+                : "INSERT OR REPLACE INTO settings(key, value) VALUES($k, $v)";
+            write.Parameters.AddWithValue("$k", StateKeys.FastHashKey);
+            write.Parameters.AddWithValue("$v", Convert.ToBase64String(ChunkFastHash.NewKey()));
+            write.ExecuteNonQuery();
+        }
+    }
+
+    private static byte[]? TryDecodeKey(string stored)
+    {
+        var key = new byte[ChunkFastHash.KeySize];
+        return Convert.TryFromBase64String(stored, key, out var written) && written == key.Length ? key : null;
     }
 
     /// <summary>

@@ -19,6 +19,9 @@ internal static class StateKeys
     public const string ReconcileInterval = "reconcile_interval";
     public const string StableAge = "stable_age";
 
+    /// <summary>The secret key of the chunk fast hash (base64, see LocalState.FastHash); never logged, never sent.</summary>
+    public const string FastHashKey = "fast_hash_key";
+
     /// <summary>The id in the sync folder's marker file (see Sync.FolderIdentity).</summary>
     public const string FolderId = "folder_id";
 

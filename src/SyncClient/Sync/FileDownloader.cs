@@ -181,7 +181,7 @@ internal sealed partial class FileDownloader
                     }
 
                     using var plain = await window.Dequeue().ConfigureAwait(false);
-                    staged.FastHashes?.Add(ChunkFastHash.Compute(plain.Span)); // bytes verified against their id
+                    staged.FastHashes?.Add(_ctx.State.FastHash.Compute(plain.Span)); // bytes verified against their id
                     if (direct is not null)
                     {
                         await direct.WriteAsync(plain.Memory, ct).ConfigureAwait(false);

@@ -293,7 +293,7 @@ internal sealed class FileUploader
 
                     StartPlan();
                     return true;
-                }, ct, fastHashes: scanned.Size >= FastHashList.MinFileSize).ConfigureAwait(false);
+                }, ct, fastHash: scanned.Size >= FastHashList.MinFileSize ? _ctx.State.FastHash : null).ConfigureAwait(false);
 
                 if (fp is not null && await DrainAsync().ConfigureAwait(false))
                 {

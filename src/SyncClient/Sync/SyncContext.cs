@@ -195,10 +195,14 @@ internal sealed class SyncContext
     /// <summary>
     /// What a read of the synced file <paramref name="path"/>, now <paramref name="size"/> bytes, may identify its
     /// unchanged chunks by (<see cref="KnownChunks"/>): the list recorded with it, or an empty one (the read then only
-    /// computes the fast hashes to record); null for a file under <see cref="FastHashList.MinFileSize"/>.
+    /// computes the fast hashes to record); null for a file under <see cref="FastHashList.MinFileSize"/>. A reconcile
+    /// gets the empty one: it is the repair path, so its reads hash every chunk with SHA-256 and what it compares,
+    /// uploads and records comes from the bytes alone, never from a stored list.
     /// </summary>
     public KnownChunks? KnownChunksOf(string path, long size) =>
-        size < FastHashList.MinFileSize ? null : State.GetKnownChunks(path) ?? KnownChunks.None;
+        size < FastHashList.MinFileSize ? null
+        : Options.Reconcile ? KnownChunks.None(State.FastHash)
+        : State.GetKnownChunks(path) ?? KnownChunks.None(State.FastHash);
 
     /// <summary>
     /// The OS path where a path that came from the server (or is derived from one) is written, moved or deleted:

@@ -18,7 +18,9 @@ internal static class FastHashList
     /// <summary>Files smaller than this keep no list: the SHA-256 it saves on a re-read is not worth a row's bytes.</summary>
     public const long MinFileSize = 16L * 1024 * 1024;
 
-    private const byte Format = 1;
+    // 2: tags of the keyed ChunkFastHash. Rows of format 1 (unkeyed XXH3-128, the first build of this list) give no
+    // list: they could only miss, but are not worth comparing at all.
+    private const byte Format = 2;
     private const int CheckSize = sizeof(ulong);
 
     /// <summary>The stored value for <paramref name="fastHashes"/>, paired with the row's encoded chunk list.</summary>

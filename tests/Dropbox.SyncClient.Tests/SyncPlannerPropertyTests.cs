@@ -23,11 +23,14 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     /// <summary>How many re-checks find a file the plan waits for written again (still being written).</summary>
     private static readonly Gen<int> Rewrites = Gen.Int[0, 2];
 
-    private static readonly Gen<PlannerCase> Cases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, Rewrites,
-        (s, l, r, o, age, rewrites) => new PlannerCase(s, l, r, o, StableAge: age, Rewrites: rewrites));
+    /// <summary>Files here that cannot be read for a few passes (a chmod 000, an I/O error): none in most cases.</summary>
+    private static readonly Gen<PlannerOp[]> ReadErrors = Gen.Frequency((3, Gen.Const(Array.Empty<PlannerOp>())), (1, Op.Array[1, 2]));
 
-    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, Rewrites,
-        (s, l, r, o, age, rewrites) => new PlannerCase(s, l, r, o, Plain: true, StableAge: age, Rewrites: rewrites));
+    private static readonly Gen<PlannerCase> Cases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, Rewrites, ReadErrors,
+        (s, l, r, o, age, rewrites, unreadable) => new PlannerCase(s, l, r, o, StableAge: age, Rewrites: rewrites, ReadErrors: unreadable));
+
+    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000], StableAge, Rewrites, ReadErrors,
+        (s, l, r, o, age, rewrites, unreadable) => new PlannerCase(s, l, r, o, Plain: true, StableAge: age, Rewrites: rewrites, ReadErrors: unreadable));
 
     private static long CiCases => Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000;
 
@@ -43,6 +46,7 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.EmptyFolder));
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete));
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.OldDbFirstPass));
+            AssertPlanned("unreadable files");
         }
     }
 

@@ -23,6 +23,12 @@ internal sealed class ModelWorld
     /// <summary>Paths the scan cannot take (an unreadable folder, a symbolic link): withheld with all under them.</summary>
     public HashSet<string> Unreadable { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Files whose read fails (no permission, an I/O error), with how many more reads fail: the engine's read of a changed
+    /// settled file (LocalContent) gives no fingerprint but an <see cref="UnreadableFile"/> (see <see cref="TakeReadErrors"/>).
+    /// </summary>
+    public Dictionary<string, int> ReadErrors { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The db's merge base.</summary>
     public Dictionary<string, FileRecord> Base { get; } = new(StringComparer.Ordinal);
 
@@ -92,6 +98,7 @@ internal sealed class ModelWorld
         {
             Local.Remove(p);
             Unreadable.Remove(p);
+            ReadErrors.Remove(p);
         }
     }
 
@@ -207,6 +214,27 @@ internal sealed class ModelWorld
         return result;
     }
 
+    /// <summary>
+    /// LocalContent's read of the changed settled files: a file of <see cref="ReadErrors"/> that the pass reads fails (one
+    /// fewer failure left) and is handed to the planner as unreadable, re-checked after <paramref name="recheck"/>, with no
+    /// fingerprint. Files still settling are not read.
+    /// </summary>
+    public Dictionary<string, UnreadableFile> TakeReadErrors(LocalSnapshot snapshot, Dictionary<string, FileFingerprint> fingerprints, TimeSpan recheck)
+    {
+        var unreadable = new Dictionary<string, UnreadableFile>(StringComparer.Ordinal);
+        foreach (var path in fingerprints.Keys.Where(p => ReadErrors.ContainsKey(p) && snapshot.Entries.TryGetValue(p, out var e) && e.SettlesIn is null).ToList())
+        {
+            fingerprints.Remove(path);
+            unreadable[path] = new UnreadableFile("model read error", recheck);
+            if (--ReadErrors[path] == 0)
+            {
+                ReadErrors.Remove(path);
+            }
+        }
+
+        return unreadable;
+    }
+
     /// <summary>The remote view: the feed after the cursor folded by the real code (echoes of the synced state dropped), or a full listing.</summary>
     public RemoteView Fetch()
     {
@@ -282,7 +310,8 @@ internal sealed class ModelWorld
         {
             if ((action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
                 || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
-                || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path)))
+                || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path))
+                || (action.Kind == SyncActionKind.Wait && action.Reason == SyncPlanner.UnreadableReason && action.Remote is not null))
             {
                 pending.Add(action.Path);
             }

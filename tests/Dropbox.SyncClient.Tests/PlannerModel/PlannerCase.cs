@@ -7,10 +7,11 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// user's edits to the folder and another device's edits on the server since the cursor, the seed of the order the
 /// concurrent steps run in, the stable age in local writes (<see cref="StableAge"/>: the last that many writes are
 /// observed unsettled when the first pass scans; 0: the rule is off) and how many re-checks find a file the plan waited
-/// for written again (<see cref="Rewrites"/>: it is still being written). Its <see cref="ToString"/> is C# that rebuilds
+/// for written again (<see cref="Rewrites"/>: it is still being written), and which files here cannot be read for a
+/// few passes (<see cref="ReadErrors"/>: A picks a file after the edits, 1 + C % 3 reads fail). Its <see cref="ToString"/> is C# that rebuilds
 /// it (for a regression table test).
 /// </summary>
-internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0)
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null)
 {
     /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
     public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
@@ -25,7 +26,10 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)})";
+
+    /// <summary>How many reads fail in all (each adds at most one pass that waits).</summary>
+    public int ReadFailures => ReadErrors?.Sum(op => 1 + (op.C % 3)) ?? 0;
 
     public ModelWorld Build()
     {
@@ -44,6 +48,14 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
         foreach (var op in Remote)
         {
             EditRemote(world, Plain ? MakePlain(op) : op);
+        }
+
+        foreach (var op in ReadErrors ?? [])
+        {
+            if (Pick(world.Local.Where(kv => kv.Value.Kind == ModelKind.File).Select(kv => kv.Key).ToList(), op.A) is { } f)
+            {
+                world.ReadErrors[f] = world.ReadErrors.GetValueOrDefault(f) + 1 + (op.C % 3);
+            }
         }
 
         return world;
@@ -169,6 +181,11 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
             if (world.Unreadable.Remove(old))
             {
                 world.Unreadable.Add(to + old[from.Length..]);
+            }
+
+            if (world.ReadErrors.Remove(old, out var failures))
+            {
+                world.ReadErrors[to + old[from.Length..]] = failures;
             }
         }
     }

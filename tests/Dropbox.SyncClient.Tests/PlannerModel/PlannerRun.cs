@@ -46,7 +46,7 @@ internal static class PlannerRun
         var overwritten = new HashSet<int>();
         for (; ; passes++)
         {
-            if (passes - waitPasses == MaxPasses || waitPasses > MaxWaitPasses)
+            if (passes - waitPasses == MaxPasses || waitPasses > MaxWaitPasses + c.ReadFailures)
             {
                 Fail(c, world, $"no fixed point after {passes} passes, {waitPasses} of them waiting (the last plan: {string.Join("; ", plan)})");
             }
@@ -163,11 +163,14 @@ internal static class PlannerRun
         var (keep, injected) = world.Reexamine(snapshot, remote);
         newFiles.GiveBack(injected, snapshot);
         Coverage.AddOrUpdate("UploadNew files", newFiles.Count, (_, n) => n + newFiles.Count);
+        var fingerprints = world.Fingerprints(snapshot);
+        var unreadable = world.TakeReadErrors(snapshot, fingerprints, UnreadableRecheck);
         var input = new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(world.Base, StringComparer.Ordinal),
             Local = snapshot,
-            Fingerprints = world.Fingerprints(snapshot),
+            Fingerprints = fingerprints,
+            Unreadable = unreadable,
             Remote = remote.Changes,
             Synced = index,
             Refused = remote.Refusals.Paths,
@@ -182,6 +185,7 @@ internal static class PlannerRun
 
         CheckGuard(input, plan, shape, plain);
         CheckWaits(world, input, plan);
+        CheckUnreadable(input, plan);
 
         // One plan's steps may run at once: no two of them may touch the same path.
         var touched = plan.SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
@@ -245,6 +249,40 @@ internal static class PlannerRun
     /// settled (its observation, more than zero), and carries the remote change that waits with it, if any (none where only
     /// the merge base disagrees on the kind and the remote side deleted the path).
     /// </summary>
+    /// <summary>The re-check the model's engine gives a file it could not read (model ticks: a few writes).</summary>
+    private static readonly TimeSpan UnreadableRecheck = TimeSpan.FromTicks(25);
+
+    /// <summary>
+    /// A file that could not be read is left as it is on both sides: its one step is a wait for the re-check with the remote
+    /// change of the pass (if any) held (which the convergence at the end checks), or a skip (a kind clash), and nothing else of the plan touches its path (no upload, delete, download over it,
+    /// move to or from it); and every wait for a read is for a file that could not be read.
+    /// </summary>
+    private static void CheckUnreadable(PlanInput input, List<SyncAction> plan)
+    {
+        foreach (var (path, unreadable) in input.Unreadable)
+        {
+            // A skip (a kind clash at or above it) leaves it alone too.
+            var steps = plan.Where(a => a.Path == path || a.ToPath == path || (a.Kind == SyncActionKind.UploadNew && a.NewFiles!.ByPath().ContainsKey(path))).ToList();
+            if (steps is [{ Kind: SyncActionKind.Skip } skip] && skip.Path == path)
+            {
+                continue;
+            }
+
+            // Whether its remote change was held (remembered past the cursor) shows at the end: the run must still converge.
+            if (steps is not [{ Kind: SyncActionKind.Wait, Reason: SyncPlanner.UnreadableReason } wait] || wait.Path != path || wait.SettlesIn != unreadable.Recheck)
+            {
+                throw new PlannerPropertyException($"'{path}' could not be read and the plan does not leave it alone (one wait for its re-check): {string.Join("; ", steps.Select(a => $"{a} ({a.Reason}, in {a.SettlesIn})"))}; re-check {unreadable.Recheck}");
+            }
+        }
+
+        if (plan.FirstOrDefault(a => a.Reason == SyncPlanner.UnreadableReason && !input.Unreadable.ContainsKey(a.Path)) is { } stray)
+        {
+            throw new PlannerPropertyException($"the plan waits to read '{stray.Path}', which was read: {stray}");
+        }
+
+        Coverage.AddOrUpdate("unreadable files", input.Unreadable.Count, (_, n) => n + input.Unreadable.Count);
+    }
+
     private static void CheckWaits(ModelWorld world, PlanInput input, List<SyncAction> plan)
     {
         var unsettled = world.Local.Where(kv => kv.Value.Kind == ModelKind.File && world.Stability.SettlesIn(kv.Key, kv.Value.MtimeTicks) is not null
@@ -269,7 +307,7 @@ internal static class PlannerRun
             }
         }
 
-        foreach (var wait in plan.Where(a => a.Kind == SyncActionKind.Wait))
+        foreach (var wait in plan.Where(a => a.Kind == SyncActionKind.Wait && a.Reason != SyncPlanner.UnreadableReason))
         {
             if (!input.Local.Entries.TryGetValue(wait.Path, out var entry) || entry.SettlesIn is not { } observed || !unsettled.Contains(wait.Path))
             {

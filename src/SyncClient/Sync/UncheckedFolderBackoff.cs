@@ -16,14 +16,23 @@ internal sealed class UncheckedFolderBackoff
     /// <summary>The longest wait: a folder that becomes checkable (trimmed below the bound) is renamed within it.</summary>
     public static readonly TimeSpan Max = TimeSpan.FromHours(1);
 
-    /// <summary>Most folders remembered; past it the memory starts again (each then starts at <see cref="First"/>).</summary>
-    private const int MaxFolders = 1_000;
+    /// <summary>
+    /// Most paths remembered (a folder, or a file that could not be read: a tree extracted with modes the client cannot
+    /// read may hold thousands). Full, a new path makes room by forgetting those whose wait is over (they are looked at
+    /// on this pass anyway); if none is, the new path is not remembered (it starts at its first wait each time), so the
+    /// paths already waiting keep their long waits.
+    /// </summary>
+    internal const int DefaultCapacity = 100_000;
+
+    private readonly int _capacity;
 
     private readonly Lock _lock = new();
     /// <summary>Read errors in a row under a folder that are looked at again as soon as a folder being written.</summary>
     public const int ReadErrorRetries = 3;
 
     private readonly Dictionary<string, (TimeSpan Delay, long Since, int ReadErrors)> _folders = new(StringComparer.Ordinal);
+
+    public UncheckedFolderBackoff(int capacity = DefaultCapacity) => _capacity = capacity;
 
     /// <summary>How long the folder at <paramref name="path"/> still waits before it is walked again (null: walk it now).</summary>
     public TimeSpan? WaitLeft(string path, TimeProvider time)
@@ -69,12 +78,20 @@ internal sealed class UncheckedFolderBackoff
     /// <summary>The wait after <paramref name="last"/>: twice it, at least <see cref="First"/>, at most <see cref="Max"/>.</summary>
     private static TimeSpan Doubled(TimeSpan last) => last < First ? First : last * 2 < Max ? last * 2 : Max;
 
-    /// <summary>Records the folder's wait from now (under the lock); the table is bounded: a new folder past the bound clears it.</summary>
+    /// <summary>Records the path's wait from now (under the lock); the table is bounded (see <see cref="DefaultCapacity"/>).</summary>
     private TimeSpan Note(string path, TimeSpan delay, int readErrors, bool had, TimeProvider time)
     {
-        if (_folders.Count >= MaxFolders && !had)
+        if (!had && _folders.Count >= _capacity)
         {
-            _folders.Clear();
+            foreach (var (over, _) in _folders.Where(kv => time.GetElapsedTime(kv.Value.Since) >= kv.Value.Delay).ToList())
+            {
+                _folders.Remove(over);
+            }
+
+            if (_folders.Count >= _capacity)
+            {
+                return delay;
+            }
         }
 
         _folders[path] = (delay, time.GetTimestamp(), readErrors);

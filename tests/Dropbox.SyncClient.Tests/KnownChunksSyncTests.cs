@@ -51,4 +51,28 @@ public sealed class KnownChunksSyncTests : IDisposable
         Assert.Equal(a.State.GetChunks("big.bin").Count, a.State.GetKnownChunks("big.bin")?.Count);
         Assert.Equal(b.State.GetChunks("big.bin").Count, b.State.GetKnownChunks("big.bin")?.Count);
     }
+
+    [Fact]
+    public async Task A_moved_large_file_keeps_its_chunks_fast_hashes_on_both_devices()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("big.bin", TestClient.RandomBytes(20 * 1024 * 1024, 12));
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var chunks = a.State.GetChunks("big.bin").Count;
+        Assert.Equal(chunks, b.State.GetKnownChunks("big.bin")?.Count);
+
+        // Renamed on a: a sends the move (its record moves), b applies it (a local move, its record moves).
+        Directory.CreateDirectory(a.PathOf("archive"));
+        File.Move(a.PathOf("big.bin"), a.PathOf("archive/big.bin"));
+        var moved = await a.SyncAsync();
+        var applied = await b.SyncAsync();
+
+        Assert.Equal((1, 0, 0), (moved.FilesMoved, moved.FilesUploaded, moved.Errors));
+        Assert.Equal((1, 0, 0), (applied.FilesMoved, applied.FilesDownloaded, applied.Errors));
+        Assert.Equal(chunks, a.State.GetKnownChunks("archive/big.bin")?.Count);
+        Assert.Equal(chunks, b.State.GetKnownChunks("archive/big.bin")?.Count);
+        Assert.Null(a.State.GetKnownChunks("big.bin"));
+    }
 }

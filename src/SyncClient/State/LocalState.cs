@@ -272,6 +272,33 @@ internal sealed class LocalState : IDisposable
         }
     }
 
+    /// <summary>The stored fast-hash list of a synced file as it is in its row (<see cref="FastHashList"/>), or null.</summary>
+    public byte[]? GetFastHashesValue(string path)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT fast_hashes FROM files WHERE path=$p AND kind=$k";
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
+            return cmd.ExecuteScalar() as byte[];
+        }
+    }
+
+    /// <summary>Stores a fast-hash list value taken from <see cref="GetFastHashesValue"/> in a synced file's row.</summary>
+    public void SetFastHashesValue(string path, byte[] value)
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "UPDATE files SET fast_hashes=$v WHERE path=$p AND kind=$k";
+            cmd.Parameters.AddWithValue("$v", value);
+            cmd.Parameters.AddWithValue("$p", path);
+            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
     /// <summary>Local places holding a chunk's bytes (as last synced; callers re-verify the hash).</summary>
     public List<LocalChunkLocation> FindChunk(ChunkId id)
     {

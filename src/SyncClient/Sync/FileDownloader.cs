@@ -145,7 +145,8 @@ internal sealed partial class FileDownloader
         {
             var chunks = staged.Chunks;
             chunks.Capacity = Math.Max(plan.Chunks.Count, (int)Math.Min(plan.TotalChunks, RemoteBounds.MaxChunksPerFile));
-            staged.FastHashes = size >= FastHashList.MinFileSize ? new List<UInt128>(chunks.Capacity) : null;
+            var fastHash = _ctx.FastHashFor((long)Math.Min(size, long.MaxValue));
+            staged.FastHashes = fastHash is null ? null : new List<UInt128>(chunks.Capacity);
             ulong received = 0;
             long written = 0;
 
@@ -181,7 +182,7 @@ internal sealed partial class FileDownloader
                     }
 
                     using var plain = await window.Dequeue().ConfigureAwait(false);
-                    staged.FastHashes?.Add(_ctx.State.FastHash.Compute(plain.Span)); // bytes verified against their id
+                    staged.FastHashes?.Add(fastHash!.Compute(plain.Span)); // bytes verified against their id
                     if (direct is not null)
                     {
                         await direct.WriteAsync(plain.Memory, ct).ConfigureAwait(false);

@@ -293,7 +293,7 @@ internal sealed class FileUploader
 
                     StartPlan();
                     return true;
-                }, ct, fastHash: scanned.Size >= FastHashList.MinFileSize ? _ctx.State.FastHash : null).ConfigureAwait(false);
+                }, ct, fastHash: _ctx.FastHashFor(scanned.Size)).ConfigureAwait(false);
 
                 if (fp is not null && await DrainAsync().ConfigureAwait(false))
                 {

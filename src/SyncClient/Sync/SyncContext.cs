@@ -1,3 +1,4 @@
+using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Pipeline;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
@@ -200,9 +201,15 @@ internal sealed class SyncContext
     /// uploads and records comes from the bytes alone, never from a stored list.
     /// </summary>
     public KnownChunks? KnownChunksOf(string path, long size) =>
-        size < FastHashList.MinFileSize ? null
-        : Options.Reconcile ? KnownChunks.None(State.FastHash)
-        : State.GetKnownChunks(path) ?? KnownChunks.None(State.FastHash);
+        FastHashFor(size) is not { } hash ? null
+        : Options.Reconcile ? KnownChunks.None(hash)
+        : State.GetKnownChunks(path) ?? KnownChunks.None(hash);
+
+    /// <summary>
+    /// The keyed hash a file of <paramref name="size"/> bytes gets a fast-hash list with when it is read, uploaded or
+    /// downloaded (<see cref="FastHashList"/>): null under <see cref="FastHashList.MinFileSize"/>, where SHA-256 alone is cheap.
+    /// </summary>
+    public ChunkFastHash? FastHashFor(long size) => size >= FastHashList.MinFileSize ? State.FastHash : null;
 
     /// <summary>
     /// The OS path where a path that came from the server (or is derived from one) is written, moved or deleted:

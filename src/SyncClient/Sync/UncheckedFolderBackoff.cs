@@ -32,6 +32,9 @@ internal sealed class UncheckedFolderBackoff
 
     private readonly Dictionary<string, (TimeSpan Delay, long Since, int ReadErrors)> _folders = new(StringComparer.Ordinal);
 
+    /// <summary>A timestamp before which no wait in the table ends (0: not known; set when a full table was looked at).</summary>
+    private long _fullUntil;
+
     public UncheckedFolderBackoff(int capacity = DefaultCapacity) => _capacity = capacity;
 
     /// <summary>How long the folder at <paramref name="path"/> still waits before it is walked again (null: walk it now).</summary>
@@ -83,20 +86,43 @@ internal sealed class UncheckedFolderBackoff
     {
         if (!had && _folders.Count >= _capacity)
         {
-            foreach (var (over, _) in _folders.Where(kv => time.GetElapsedTime(kv.Value.Since) >= kv.Value.Delay).ToList())
+            // Full with no wait over: no look at the table until the soonest wait ends (else every path turned away would
+            // look at all of it, quadratic past the capacity).
+            var now = time.GetTimestamp();
+            if (now < _fullUntil)
             {
-                _folders.Remove(over);
+                return delay;
+            }
+
+            var soonest = long.MaxValue;
+            foreach (var (over, wait) in _folders.ToList())
+            {
+                var ends = Ends(wait.Since, wait.Delay, time);
+                if (ends <= now)
+                {
+                    _folders.Remove(over);
+                }
+                else
+                {
+                    soonest = Math.Min(soonest, ends);
+                }
             }
 
             if (_folders.Count >= _capacity)
             {
+                _fullUntil = soonest;
                 return delay;
             }
         }
 
-        _folders[path] = (delay, time.GetTimestamp(), readErrors);
+        var since = time.GetTimestamp();
+        _folders[path] = (delay, since, readErrors);
+        _fullUntil = Math.Min(_fullUntil, Ends(since, delay, time)); // still: no wait ends before it
         return delay;
     }
+
+    /// <summary>The timestamp at which a wait of <paramref name="delay"/> from <paramref name="since"/> ends.</summary>
+    private static long Ends(long since, TimeSpan delay, TimeProvider time) => since + (long)(delay.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>Forgets the folder: its walk looked at it whole.</summary>
     public void Forget(string path)

@@ -47,8 +47,6 @@ internal sealed class SimDevice : IDisposable
     /// <summary>Set for a pass the seed chose to crash somewhere.</summary>
     public bool CrashArmed { get; set; }
 
-    /// <summary>Steps (remote calls and local steps) seen in the current pass.</summary>
-    public int Steps;
 
     private string SnapshotRoot => Path.Combine(_root, Name + "-crash");
 

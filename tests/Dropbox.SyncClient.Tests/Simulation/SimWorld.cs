@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Dropbox.Shared.Chunking;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
@@ -247,7 +248,6 @@ internal sealed class SimWorld : IDisposable
     private async Task<SyncSummary?> PassAsync(SimDevice device, bool nested)
     {
         device.Passes++;
-        device.Steps = 0;
         device.CrashArmed = !nested && _faults && _rng.NextDouble() < _pCrashPass;
         Note($"{Indent}{device.Name} pass {device.Passes}{(device.CrashArmed ? " (may crash)" : "")}");
         Count("passes");
@@ -385,6 +385,8 @@ internal sealed class SimWorld : IDisposable
     /// <summary>A local step (a progress line, a durability barrier): a crash may stop the device here.</summary>
     public void LocalStep(SimDevice device, string what)
     {
+        // A step's roll and log line must not depend on the run's random folder or a random temp name.
+        what = TempNames.Replace(what.Replace(_root, "~", StringComparison.Ordinal), ".dropbox.tmp-*");
         if (_faults && !device.Crashed && !CrashHere(device, what) && Roll(device, "edit at", what) < _pEdit)
         {
             // The user writes while the engine is between two steps (a download's bytes durable, not yet renamed...).
@@ -402,12 +404,19 @@ internal sealed class SimWorld : IDisposable
                 Count("edits mid-pass");
                 UserOp(device);
             }
+            catch (Exception e) when (e is not SimulatedCrashException)
+            {
+                // The driver's own error, never the engine's: reported with the seed, not handed to the engine as if its step failed.
+                Fail($"{device.Name}: the simulated user's operation {where} threw {e.GetType().Name}: {e.Message}");
+            }
             finally
             {
                 Volatile.Write(ref _interfering, 0);
             }
         }
     }
+
+    private static readonly Regex TempNames = new(@"\.dropbox\.tmp-(displaced-)?[0-9a-f]{32}", RegexOptions.CultureInvariant);
 
     private static bool Interferable(string method) =>
         method is not ("GetChunks" or "GetDownloadPlan" or "GetDownloadPlans"); // the batch downloader calls these concurrently
@@ -420,7 +429,6 @@ internal sealed class SimWorld : IDisposable
             return false;
         }
 
-        Interlocked.Increment(ref device.Steps);
         if (Roll(device, "crash", step) >= 0.12)
         {
             return false;
@@ -436,7 +444,7 @@ internal sealed class SimWorld : IDisposable
             device.CrashArmed = false;
         }
 
-        Note($"  {device.Name} CRASHES at step {device.Steps}: {step}");
+        Note($"  {device.Name} CRASHES at {step}"); // not the step's number: concurrent calls of a pass count in any order
         device.Crash();
         return true;
     }
@@ -582,9 +590,10 @@ internal sealed class SimWorld : IDisposable
         else if (dirs.Count > 0)
         {
             var path = dirs[_rng.Next(dirs.Count)];
-            foreach (var file in Directory.GetFiles(Full(device, path), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            foreach (var file in Entries(Full(device, path), directories: false))
             {
-                Release(device, Path.GetRelativePath(device.Folder, file));
+                // Only the user's files: the engine's temp files (a download being written, locked) are not the user's content.
+                Release(device, Join(path, file));
             }
 
             Directory.Delete(Full(device, path), recursive: true);

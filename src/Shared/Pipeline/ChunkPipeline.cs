@@ -15,13 +15,17 @@ namespace Dropbox.Shared.Pipeline;
 /// Memory is bounded: reads fill pooled blocks of several chunks; chunks point into their block rather than
 /// being copied out; at most <see cref="PipelineOptions.MaxInFlight"/> chunks are cut ahead of the consumer
 /// (a bounded channel holds the order), and a block returns to the pool once its last chunk is disposed.
-/// Cutting is sequential (a content-defined cut depends on where the previous chunk ended), but no thread is
+/// The true cut is sequential (a content-defined cut depends on where the previous chunk ended), but no thread is
 /// dedicated to it: the workers take turns cutting one chunk at a time whenever few are ready, and hash
 /// otherwise (<see cref="CuttingTurn"/>). A dedicated cutter thread beside N hashing workers left 5-25% of N
-/// cores idle in handoffs; this keeps them busy.
+/// cores idle in handoffs; this keeps them busy. A large file is read and cut ahead in segments by whichever
+/// workers have nothing to hash, and the true cut follows those cuts (<see cref="SegmentedFileCutter"/>).
 /// </remarks>
 public sealed class ChunkPipeline
 {
+    /// <summary>The largest block a segment of a parallel cut may need (a chunker with larger chunks is cut in order).</summary>
+    private const long MaxSegmentBlock = 256L * 1024 * 1024;
+
     private readonly IChunker _chunker;
     private readonly PipelineOptions _options;
     private readonly int _blockSize;
@@ -54,7 +58,29 @@ public sealed class ChunkPipeline
     public IAsyncEnumerable<ProcessedChunk> ProcessAsync(Stream input, KnownChunks? known, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return RunAsync(new StreamCutter(input, _chunker, _blockSize, _options.ReadSize), known, cancellationToken);
+        return RunAsync(CutterFor(input), known, cancellationToken);
+    }
+
+    /// <summary>Runs the pipeline over a cutter made by the caller (tests: a cutter with its reads counted or failed).</summary>
+    internal IAsyncEnumerable<ProcessedChunk> ProcessAsync(ICutter cutter, CancellationToken cancellationToken = default) =>
+        RunAsync(cutter, null, cancellationToken);
+
+    /// <summary>
+    /// A large file is cut on all workers in segments (<see cref="SegmentedFileCutter"/>); anything else in order. The
+    /// boundaries are the same either way.
+    /// </summary>
+    private ICutter CutterFor(Stream input)
+    {
+        if (input is FileStream { CanSeek: true } file && _options.Parallelism > 1)
+        {
+            var segmentSize = Math.Max(_options.SegmentSize, _chunker.MaxChunkSize);
+            if ((long)segmentSize + _chunker.MaxChunkSize <= MaxSegmentBlock && file.Length - file.Position >= _options.SegmentedCutThreshold)
+            {
+                return new SegmentedFileCutter(file, _chunker, segmentSize, ahead: _options.Parallelism, _blockSize, _options.ReadSize);
+            }
+        }
+
+        return new StreamCutter(input, _chunker, _blockSize, _options.ReadSize);
     }
 
     /// <summary>

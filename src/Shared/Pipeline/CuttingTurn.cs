@@ -58,7 +58,13 @@ internal sealed class CuttingTurn : IDisposable
                 return _ready.TryDequeue(out item) ? item : null;
             }
 
-            // Another worker is cutting and nothing is ready: wait for its turn to end.
+            // Another worker is cutting and nothing is ready: help it (a cutter that reads ahead in parallel), or wait for
+            // its turn to end.
+            if (_cutter.TryHelp(token))
+            {
+                continue;
+            }
+
             await _gate.WaitAsync(token).ConfigureAwait(false);
             try
             {

@@ -5,4 +5,10 @@ internal interface ICutter : IDisposable
 {
     /// <summary>The next chunk of the input, or null at its end.</summary>
     ValueTask<ChunkWork?> NextAsync(CancellationToken token);
+
+    /// <summary>
+    /// Work a worker may do while another holds the turn and nothing is ready to hash (reading and cutting ahead, for a
+    /// cutter that can); true if it did some, false if there is none. Thread-safe; never throws.
+    /// </summary>
+    bool TryHelp(CancellationToken token);
 }

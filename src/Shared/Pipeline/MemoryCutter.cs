@@ -34,6 +34,9 @@ internal sealed class MemoryCutter : ICutter
         return ValueTask.FromResult<ChunkWork?>(item);
     }
 
+    /// <summary>Nothing to help with: cutting memory needs no reads to overlap.</summary>
+    public bool TryHelp(CancellationToken token) => false;
+
     public void Dispose()
     {
     }

@@ -52,6 +52,20 @@ public sealed record PipelineOptions
         }
     }
 
+    /// <summary>
+    /// A file at least this long (from its position) is cut in parallel segments (<see cref="SegmentedFileCutter"/>) when
+    /// there are two workers or more; shorter inputs, and streams other than seekable files, are cut sequentially.
+    /// </summary>
+    internal long SegmentedCutThreshold { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Bytes per segment of a parallel cut (raised to the chunker's maximum chunk size if smaller).</summary>
+    /// <remarks>
+    /// 12 MiB: a segment's block holds it plus one maximum-size chunk (4 MiB by default), a 16 MiB array, the pool's size
+    /// class for the stream cutter's blocks too. Longer segments spend less on re-cutting each segment's first chunks but
+    /// hold more memory per segment read ahead.
+    /// </remarks>
+    internal int SegmentSize { get; init; } = 12 * 1024 * 1024;
+
     /// <summary>The defaults.</summary>
     public static PipelineOptions Default { get; } = new();
 }

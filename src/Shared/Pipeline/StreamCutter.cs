@@ -34,7 +34,8 @@ internal sealed class StreamCutter : ICutter
     private bool _eof;
     private long _offset;
 
-    public StreamCutter(Stream input, IChunker chunker, int blockSize, int readSize)
+    /// <param name="startOffset">The input position of the stream's first byte read here (the offset of its first chunk).</param>
+    public StreamCutter(Stream input, IChunker chunker, int blockSize, int readSize, long startOffset = 0)
     {
         if (blockSize < 2 * chunker.MaxChunkSize)
         {
@@ -46,6 +47,7 @@ internal sealed class StreamCutter : ICutter
         _blockSize = blockSize;
         _readSize = Math.Min(readSize, blockSize);
         _syncReads = input is FileStream;
+        _offset = startOffset;
     }
 
     public async ValueTask<ChunkWork?> NextAsync(CancellationToken token)
@@ -101,6 +103,9 @@ internal sealed class StreamCutter : ICutter
         _offset += n;
         return item;
     }
+
+    /// <summary>Nothing to help with: a stream is read in order.</summary>
+    public bool TryHelp(CancellationToken token) => false;
 
     public void Dispose()
     {

@@ -33,7 +33,7 @@ internal sealed class CuttingTurn : IDisposable
         while (true)
         {
             token.ThrowIfCancellationRequested();
-            if (!_finished && _ready.Count < _lookahead && _gate.Wait(0))
+            if (!_finished && _ready.Count < _lookahead && _cutter.CanCutNow && _gate.Wait(0))
             {
                 try
                 {
@@ -58,8 +58,8 @@ internal sealed class CuttingTurn : IDisposable
                 return _ready.TryDequeue(out item) ? item : null;
             }
 
-            // Another worker is cutting and nothing is ready: help it (a cutter that reads ahead in parallel), or wait for
-            // its turn to end.
+            // Another worker is cutting, or the next chunk's bytes are still being read, and nothing is ready: read ahead
+            // (a cutter that reads in parallel), or wait for the turn (and in it for the bytes).
             if (_cutter.TryHelp(token))
             {
                 continue;

@@ -11,4 +11,10 @@ internal interface ICutter : IDisposable
     /// cutter that can); true if it did some, false if there is none. Thread-safe; never throws.
     /// </summary>
     bool TryHelp(CancellationToken token);
+
+    /// <summary>
+    /// False while the next chunk needs bytes another worker is still reading (taking the turn now would only wait, while
+    /// the worker could hash or help); always true for a cutter that reads for itself.
+    /// </summary>
+    bool CanCutNow { get; }
 }

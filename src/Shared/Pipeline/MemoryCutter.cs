@@ -37,6 +37,9 @@ internal sealed class MemoryCutter : ICutter
     /// <summary>Nothing to help with: cutting memory needs no reads to overlap.</summary>
     public bool TryHelp(CancellationToken token) => false;
 
+    /// <summary>Always: The bytes are all there.</summary>
+    public bool CanCutNow => true;
+
     public void Dispose()
     {
     }

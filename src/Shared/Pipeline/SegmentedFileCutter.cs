@@ -71,10 +71,14 @@ internal sealed class SegmentedFileCutter : ICutter
         _base = input.Position;
         _length = Math.Max(0, input.Length - _base);
         _segments = new CutSegment?[(int)((_length + segmentSize - 1) / segmentSize)];
+        _stopped = _length < _max; // all of it is the end of the file, cut as a stream
     }
 
     /// <summary>Reads file bytes at a position into a span, as <see cref="RandomAccess.Read(SafeFileHandle, Span{byte}, long)"/>.</summary>
     internal delegate int ReadAt(SafeFileHandle handle, Span<byte> into, long fileOffset);
+
+    /// <summary>True once the segment the true cut is in was read and cut (or the end of the file is being cut as a stream).</summary>
+    public bool CanCutNow => _stopped || Volatile.Read(ref _segments[_current]) is { IsFinished: true };
 
     public async ValueTask<ChunkWork?> NextAsync(CancellationToken token)
     {
@@ -89,13 +93,7 @@ internal sealed class SegmentedFileCutter : ICutter
         }
 
         token.ThrowIfCancellationRequested();
-        var index = (int)(_position / _segmentSize);
-        if (index != _current)
-        {
-            MoveTo(index);
-        }
-
-        var segment = await GetAsync(index, token).ConfigureAwait(false);
+        var segment = await GetAsync(_current, token).ConfigureAwait(false);
         if (segment.Error is { } error)
         {
             ExceptionDispatchInfo.Throw(error);
@@ -134,6 +132,15 @@ internal sealed class SegmentedFileCutter : ICutter
         block.AddReference();
         var item = new ChunkWork(block, block.Array.AsMemory(at, n), _position);
         _position += n;
+        if (_position + _max > _length)
+        {
+            _stopped = true; // the rest is the stream cutter's: nothing more to read ahead
+        }
+        else if (_position / _segmentSize != _current)
+        {
+            MoveTo((int)(_position / _segmentSize));
+        }
+
         return item;
     }
 
@@ -179,22 +186,20 @@ internal sealed class SegmentedFileCutter : ICutter
         _tail = null;
     }
 
-    /// <summary>The segment cut, by this caller if nobody took it yet; while another worker cuts it, helps with the next ones.</summary>
+    /// <summary>
+    /// The segment cut: by this caller if nobody took it yet, else waited for. Not helping with other segments meanwhile:
+    /// this caller holds the turn, and the chunks of the segment, once cut, are for it to hand out.
+    /// </summary>
     private async ValueTask<CutSegment> GetAsync(int index, CancellationToken token)
     {
         var segment = Segment(index);
         if (segment.TryClaim())
         {
             Cut(segment, token);
-            return segment;
         }
-
-        while (!segment.IsFinished)
+        else if (!segment.IsFinished)
         {
-            if (!TryHelp(token))
-            {
-                await segment.Done.Task.WaitAsync(token).ConfigureAwait(false);
-            }
+            await segment.Done.Task.WaitAsync(token).ConfigureAwait(false);
         }
 
         return segment;
@@ -205,6 +210,11 @@ internal sealed class SegmentedFileCutter : ICutter
     {
         try
         {
+            if (segment.Start + _max > _length)
+            {
+                return; // every chunk starting here is the end of the file's (see the remarks)
+            }
+
             segment.Block = new PooledBlock(_capacity);
             var end = (int)(Math.Min(segment.End, _length) - segment.Start);
             var guessed = segment.Boundaries;

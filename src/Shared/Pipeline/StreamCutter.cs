@@ -107,6 +107,9 @@ internal sealed class StreamCutter : ICutter
     /// <summary>Nothing to help with: a stream is read in order.</summary>
     public bool TryHelp(CancellationToken token) => false;
 
+    /// <summary>Always: It reads what it needs itself.</summary>
+    public bool CanCutNow => true;
+
     public void Dispose()
     {
         _block?.Release();

@@ -44,6 +44,24 @@ public sealed class ChunkSourceTests
         Assert.Equal(2, hasher.FilesRead);
     }
 
+    [Fact]
+    public async Task A_file_large_enough_to_be_cut_in_parallel_segments_hashes_as_the_streaming_chunker_cuts_it()
+    {
+        // 72 MiB with the default limits: over the pipeline's threshold, so the client's file read is cut in segments.
+        using var dir = new TempFolder();
+        var path = Path.Combine(dir.Path, "big.bin");
+        var data = TestClient.RandomBytes(72 * 1024 * 1024, 10);
+        data.AsSpan(20 * 1024 * 1024, 9 * 1024 * 1024).Clear(); // no cut points for a while: forced maximum-size cuts
+        await File.WriteAllBytesAsync(path, data);
+        var hasher = new FileHasher(new PipelineChunkSource(new FastCdcChunker(), compress: false, parallelism: 2));
+
+        var fingerprint = await hasher.TryHashAsync(path, CancellationToken.None);
+        var streamed = await CollectAsync(new CdcChunkSource(new FastCdcChunker()), data);
+
+        Assert.NotNull(fingerprint);
+        Assert.Equal(streamed.Select(c => (c.Ref.Id, c.Ref.Size)), fingerprint.Chunks.Select(c => (c.Id, c.Size)));
+    }
+
     private static async Task<List<(ChunkRef Ref, long Offset, byte[] Plain, byte[] Stored)>> CollectAsync(IChunkSource source, byte[] data)
     {
         var result = new List<(ChunkRef, long, byte[], byte[])>();

@@ -14,7 +14,8 @@ namespace Dropbox.Shared.Pipeline;
 /// <remarks>
 /// Memory is bounded: reads fill pooled blocks of several chunks; chunks point into their block rather than
 /// being copied out; at most <see cref="PipelineOptions.MaxInFlight"/> chunks are cut ahead of the consumer
-/// (a bounded channel holds the order), and a block returns to the pool once its last chunk is disposed.
+/// (a bounded channel holds the order), and a block returns to the pool once its last chunk is disposed. A file cut in
+/// segments also holds up to <see cref="MaxSegmentsAhead"/> + 1 segment blocks, whatever the core count.
 /// The true cut is sequential (a content-defined cut depends on where the previous chunk ended), but no thread is
 /// dedicated to it: the workers take turns cutting one chunk at a time whenever few are ready, and hash
 /// otherwise (<see cref="CuttingTurn"/>). A dedicated cutter thread beside N hashing workers left 5-25% of N
@@ -25,6 +26,12 @@ public sealed class ChunkPipeline
 {
     /// <summary>The largest block a segment of a parallel cut may need (a chunker with larger chunks is cut in order).</summary>
     private const long MaxSegmentBlock = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Segments a large file's cut may read past the one it is in, whatever the core count: each holds a block of a
+    /// segment plus a maximum chunk (16 MiB by default), and the hashing workers, not more read-ahead, use more cores.
+    /// </summary>
+    internal const int MaxSegmentsAhead = 2;
 
     private readonly IChunker _chunker;
     private readonly PipelineOptions _options;
@@ -69,14 +76,14 @@ public sealed class ChunkPipeline
     /// A large file is cut on all workers in segments (<see cref="SegmentedFileCutter"/>); anything else in order. The
     /// boundaries are the same either way.
     /// </summary>
-    private ICutter CutterFor(Stream input)
+    internal ICutter CutterFor(Stream input)
     {
         if (input is FileStream { CanSeek: true } file && _options.Parallelism > 1)
         {
             var segmentSize = Math.Max(_options.SegmentSize, _chunker.MaxChunkSize);
             if ((long)segmentSize + _chunker.MaxChunkSize <= MaxSegmentBlock && file.Length - file.Position >= _options.SegmentedCutThreshold)
             {
-                return new SegmentedFileCutter(file, _chunker, segmentSize, ahead: _options.Parallelism, _blockSize, _options.ReadSize);
+                return new SegmentedFileCutter(file, _chunker, segmentSize, ahead: Math.Min(_options.Parallelism, MaxSegmentsAhead), _blockSize, _options.ReadSize);
             }
         }
 

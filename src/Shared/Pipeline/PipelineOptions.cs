@@ -29,7 +29,8 @@ public sealed record PipelineOptions
 
     /// <summary>
     /// Chunks cut but not yet taken by the consumer, which bounds memory to about this many maximum-size chunks
-    /// plus one read block (default <c>2 * Parallelism + 2</c>).
+    /// plus one read block (default <c>2 * Parallelism + 2</c>); a file cut in segments holds up to three segment
+    /// blocks instead (see <see cref="ChunkPipeline"/>).
     /// </summary>
     public int MaxInFlight
     {

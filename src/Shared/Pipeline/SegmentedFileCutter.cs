@@ -33,6 +33,9 @@ internal sealed class SegmentedFileCutter : ICutter
     private readonly int _segmentSize;
     private readonly int _capacity;
     private readonly int _ahead;
+
+    /// <summary>Segments that may be read past the one the true cut is in.</summary>
+    internal int Ahead => _ahead;
     private readonly int _tailBlockSize;
     private readonly int _readSize;
     private readonly long _base;

@@ -15,6 +15,25 @@ public sealed class SegmentedCutTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private static readonly ChunkerOptions Small = new(128, 512, 2048);
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(8)]
+    [InlineData(64)]
+    public void A_large_file_reads_ahead_the_same_few_segments_on_any_number_of_cores(int parallelism)
+    {
+        // Each segment read ahead holds a block of a segment plus a maximum chunk (16 MiB by default): with the
+        // read-ahead following the core count, a 1 GiB upload on 8 cores held ~125 MiB of blocks (review of `cut`).
+        using var temp = new TempFolder();
+        var path = temp.Sub("big.bin");
+        File.WriteAllBytes(path, TestData.Random(Small.MaxSize * 8, 1));
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
+        var pipeline = new ChunkPipeline(new FastCdcChunker(Small), Options(parallelism, Small.MaxSize));
+
+        using var cutter = Assert.IsType<SegmentedFileCutter>(pipeline.CutterFor(file));
+
+        Assert.Equal(Math.Min(parallelism, 2), cutter.Ahead);
+    }
+
     [Fact]
     public async Task Random_inputs_cut_in_segments_give_the_sequential_boundaries_and_ids()
     {

@@ -186,21 +186,7 @@ internal sealed class SmallFileUploader
         }
 
         var accepted = ready.OfType<Ready>().ToList();
-        try
-        {
-            await PutAllAsync(accepted.SelectMany(r => r.Plan.Missing.Select(put => (put, r.Chunks))), nodeFailed, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            foreach (var r in accepted)
-            {
-                foreach (var c in r.Chunks)
-                {
-                    c.Dispose();
-                }
-            }
-        }
-
+        await PutAllAsync(accepted, nodeFailed, ct).ConfigureAwait(false);
         if (accepted.Count == 0)
         {
             return handBack;
@@ -400,81 +386,39 @@ internal sealed class SmallFileUploader
         return chunks;
     }
 
-    private async Task PutAllAsync(IEnumerable<(ChunkPut Put, List<SourceChunk> Chunks)> puts, StrongBox<bool> nodeFailed, CancellationToken ct)
+    /// <summary>Puts the missing chunks of every file of the group through one queue (a chunk two files hold goes once) and gives back the rest.</summary>
+    private async Task PutAllAsync(List<Ready> accepted, StrongBox<bool> nodeFailed, CancellationToken ct)
     {
-        // One put per (node, chunk): the same chunk in two files of the group goes once.
-        var byNode = new Dictionary<string, Dictionary<ChunkId, OutgoingChunk>>(StringComparer.Ordinal);
-        var nodeIds = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (put, chunks) in puts)
+        var chunks = accepted.SelectMany(r =>
         {
-            var id = put.ChunkId.ToChunkId();
-            var source = chunks.First(c => c.Ref.Id == id);
-            if (!byNode.TryGetValue(put.Node.GrpcUrl, out var node))
-            {
-                byNode[put.Node.GrpcUrl] = node = [];
-                nodeIds[put.Node.GrpcUrl] = put.Node.NodeId;
-            }
-
-            node.TryAdd(id, new OutgoingChunk(id, source.Ref.Encoding, source.Ref.Size, put.Token, source.Stored));
-        }
-
-        var tasks = new List<Task>();
-        foreach (var (url, chunks) in byNode)
-        {
-            var batch = new List<OutgoingChunk>();
-            long bytes = 0;
-            foreach (var chunk in chunks.Values)
-            {
-                batch.Add(chunk);
-                bytes += chunk.Stored.Length;
-                if (bytes >= _ctx.Options.PutBatchBytes || batch.Count >= 256)
-                {
-                    tasks.Add(SendAsync(url, nodeIds[url], batch, nodeFailed, ct));
-                    batch = [];
-                    bytes = 0;
-                }
-            }
-
-            if (batch.Count > 0)
-            {
-                tasks.Add(SendAsync(url, nodeIds[url], batch, nodeFailed, ct));
-            }
-        }
-
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-    }
-
-    private async Task SendAsync(string url, string nodeId, List<OutgoingChunk> batch, StrongBox<bool> nodeFailed, CancellationToken ct)
-    {
-        await _puts.WaitAsync(ct).ConfigureAwait(false);
+            var wanted = r.Plan.Missing.ToLookup(p => p.ChunkId.ToChunkId());
+            return r.Chunks.Select(c => (Chunk: c, Puts: wanted[c.Ref.Id].ToList()));
+        }).ToList();
+        var next = 0;
         try
         {
+            await using var queue = new PutQueue(_ctx, _summary, _puts, _avoidNodes, null, ct);
             try
             {
-                await _ctx.Transfer.PutChunksAsync(url, batch, ct).ConfigureAwait(false);
+                while (next < chunks.Count && !queue.Faulted)
+                {
+                    var (chunk, puts) = chunks[next++];
+                    await queue.AddAsync(chunk, puts).ConfigureAwait(false);
+                }
+
+                await queue.CompleteAsync().ConfigureAwait(false);
             }
-            catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && !ct.IsCancellationRequested && !string.IsNullOrEmpty(nodeId))
+            finally
             {
-                nodeFailed.Value = true; // this group's own put: the group may be planned again
-                if (e.Kind == ErrorKind.ResourceExhausted)
-                {
-                    _avoidNodes.AddFull(nodeId);
-                }
-                else
-                {
-                    _avoidNodes.AddUnavailable(nodeId); // a slow batch steers plans away only briefly
-                }
-
-                throw;
+                nodeFailed.Value |= queue.NodeFailed; // this group's own put: the group may be planned again
             }
-
-            // Only the plan tells what this account need not send; a node answers every put alike.
-            _summary.AddChunksUploaded(batch.Count);
-            _summary.AddBytesUploaded(batch.Sum(c => (long)c.Stored.Length));
         }
         finally
         {
-            _puts.Release();
+            for (; next < chunks.Count; next++)
+            {
+                chunks[next].Chunk.Dispose();
+            }
         }
     }
 

@@ -61,8 +61,11 @@ internal sealed record SyncOptions
     /// <summary>How long a pass waits for another pass on the same state directory to finish.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Most chunks sent in one PutChunks call.</summary>
-    public int PutBatchChunks { get; init; } = 16;
+    /// <summary>
+    /// Most chunks sent in one PutChunks call (with <see cref="PutBatchBytes"/>, the one batch rule of every upload). Many,
+    /// so that small files' chunks share calls; a large file's batches reach <see cref="PutBatchBytes"/> first.
+    /// </summary>
+    public int PutBatchChunks { get; init; } = 256;
 
     /// <summary>
     /// A file uploaded as it is read (see <see cref="FileUploader.UploadStreamingAsync"/>) is planned in windows of at

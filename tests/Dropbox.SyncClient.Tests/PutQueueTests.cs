@@ -11,7 +11,7 @@ namespace Dropbox.SyncClient.Tests;
 /// The put queue under cancellation: a batch is either still listed (the queue frees it) or a put's (the put frees it
 /// when done), never both, so a pooled buffer is neither lost nor given back while a put still reads it.
 /// </summary>
-public sealed class FileUploaderPutQueueTests : IDisposable
+public sealed class PutQueueTests : IDisposable
 {
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
@@ -29,9 +29,8 @@ public sealed class FileUploaderPutQueueTests : IDisposable
             Options = new SyncOptions { PutBatchChunks = 100 },
         };
         using var slots = new SemaphoreSlim(1); // one put in flight: the second batch must wait for a slot
-        var uploader = new FileUploader(ctx, new SyncSummary(), slots);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var queue = new FileUploader.PutQueue(uploader, "f.bin", cts.Token);
+        var queue = new PutQueue(ctx, new SyncSummary(), slots, new AvoidedNodes(TimeProvider.System), "f.bin", cts.Token);
         try
         {
             for (var n = 0; n < 3; n++)

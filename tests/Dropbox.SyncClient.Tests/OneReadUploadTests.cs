@@ -27,8 +27,8 @@ public sealed class OneReadUploadTests : IDisposable
         {
             Folder = a.Folder, State = a.State, Metadata = _server, Transfer = _server, Chunker = counting, Device = "a", Options = SmallWindows,
         });
-        var half = TestClient.RandomBytes(400_000, 21);
-        var content = half.Concat(TestClient.RandomBytes(50_000, 22)).Concat(half).ToArray(); // the repeat's chunks come again in later windows
+        var half = TestClient.RandomBytes(600_000, 21);
+        var content = half.Concat(TestClient.RandomBytes(50_000, 22)).Concat(half).ToArray(); // over the small-file size; the repeat's chunks come again in later windows
         a.Write("big.bin", content);
 
         var up = await engine.RunPassAsync(CancellationToken.None);

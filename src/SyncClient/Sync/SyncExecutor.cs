@@ -21,7 +21,7 @@ internal sealed class SyncExecutor : IDisposable
     private readonly HashSet<string> _taken;
     private readonly SemaphoreSlim _puts;
     private readonly SemaphoreSlim _gets;
-    private readonly FileUploader _uploader;
+    private readonly Uploader _uploader;
     private readonly FileDownloader _downloader;
     private readonly StorageFailover _failover;
 
@@ -39,7 +39,7 @@ internal sealed class SyncExecutor : IDisposable
         _taken = new HashSet<string>(takenPaths, StringComparer.Ordinal);
         _puts = new SemaphoreSlim(Math.Max(1, ctx.Options.Parallelism));
         _gets = new SemaphoreSlim(Math.Max(1, ctx.Options.Parallelism));
-        _uploader = new FileUploader(ctx, summary, _puts);
+        _uploader = new Uploader(ctx, summary, _puts, hasher, server);
         _downloader = new FileDownloader(ctx, summary, _gets, ConflictName);
         _failover = new StorageFailover(ctx.Time);
     }
@@ -182,23 +182,29 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    /// <summary>Small uploads in shared batches, the rest (and whatever the batches hand back) one by one in parallel.</summary>
+    /// <summary>
+    /// Every upload through the one uploader (in groups); then, in parallel, the downloads and conflicts, the uploads it
+    /// left to settle (a conflict, a file changed meanwhile) and those whose group failed as a whole (uploaded alone).
+    /// </summary>
     private async Task TransferAsync(List<SyncAction> transfers, CancellationToken ct)
     {
-        var small = transfers.Where(a => a.Kind == SyncActionKind.Upload && (a.Fingerprint?.Size ?? a.Local?.Size ?? long.MaxValue) <= SmallFileUploader.MaxFileSize).ToList();
-        if (small.Count >= 2)
+        var work = transfers.Where(a => a.Kind != SyncActionKind.Upload).Select(a => (Action: a, Result: (UploadResult?)null)).ToList();
+        var uploads = transfers.Where(a => a.Kind == SyncActionKind.Upload).ToList();
+        if (uploads.Count > 0)
         {
-            var handedBack = await new SmallFileUploader(_ctx, _summary, _puts, _hasher, _uploader.AvoidNodes).UploadAsync(small, ct).ConfigureAwait(false);
-            var batched = new HashSet<SyncAction>(small, ReferenceEqualityComparer.Instance);
-            batched.ExceptWith(handedBack);
-            transfers.RemoveAll(batched.Contains);
+            work.AddRange((await _uploader.UploadAsync(uploads, ct).ConfigureAwait(false))
+                .Where(r => r.Outcome != UploadOutcome.Committed)
+                .Select(r => (r.Action, r.Outcome is null ? null : (UploadResult?)r)));
         }
 
-        await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
-            async (a, token) => await RunAsync(a, token).ConfigureAwait(false)).ConfigureAwait(false);
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
+            async (w, token) => await RunAsync(w.Action, token, w.Result).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
-    private async Task RunAsync(SyncAction a, CancellationToken ct)
+    /// <param name="a">The action.</param>
+    /// <param name="ct">The pass's token.</param>
+    /// <param name="uploaded">An upload's result from its group, to settle (a retry uploads it again alone).</param>
+    private async Task RunAsync(SyncAction a, CancellationToken ct, UploadResult? uploaded = null)
     {
         try
         {
@@ -210,7 +216,12 @@ internal sealed class SyncExecutor : IDisposable
                 var attempts = 0;
                 await _failover.RunAsync(a.Path, () =>
                 {
-                    if (attempts++ == 0 || StillAsPlanned(a))
+                    if (attempts++ == 0 && uploaded is not null)
+                    {
+                        return SettleAsync(uploaded, allowRetryAsNew: true, ct);
+                    }
+
+                    if (attempts == 1 || StillAsPlanned(a))
                     {
                         return RunCoreAsync(a, ct);
                     }
@@ -240,23 +251,7 @@ internal sealed class SyncExecutor : IDisposable
         switch (a.Kind)
         {
             case SyncActionKind.Upload:
-                if (a.Fingerprint is null && a.Local is { } unread)
-                {
-                    // Not hashed yet (no decision needed its content): read once, uploading while it is read.
-                    await UploadAsync(a.Path, a.BaseVersion, null, unread, allowRetryAsNew: true, ct, a.Remote).ConfigureAwait(false);
-                    break;
-                }
-
-                var content = a.Fingerprint ?? await _hasher.TryHashAsync(_ctx.FullPath(a.Path), ct).ConfigureAwait(false);
-                if (content is null || (a.Fingerprint is null && a.Local is { } scanned && FileStamp.Of(content) != FileStamp.Of(scanned)))
-                {
-                    // Hashed only now, and deleted or written to since the scan judged it settled: nothing is
-                    // committed; the next pass judges it afresh (a vanished file is then simply not there).
-                    ReportChanged(a.Path);
-                    break;
-                }
-
-                await UploadAsync(a.Path, a.BaseVersion, content, allowRetryAsNew: true, ct, a.Remote).ConfigureAwait(false);
+                await SettleAsync(await _uploader.UploadOneAsync(a, ct).ConfigureAwait(false), allowRetryAsNew: true, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.DownloadNew:
                 // Batched by ExecuteAsync; one that reaches here (a retry, say) downloads as a plain new file.
@@ -329,40 +324,17 @@ internal sealed class SyncExecutor : IDisposable
         await _hasher.TryHashAsync(_ctx.FullPath(path), ct).ConfigureAwait(false)
         ?? throw new IOException($"'{path}' changed or vanished while it was read; it will be retried.");
 
-    private Task UploadAsync(string path, ulong baseVersion, FileFingerprint fp, bool allowRetryAsNew, CancellationToken ct, RemoteEntry? remote = null) =>
-        UploadAsync(path, baseVersion, fp, null, allowRetryAsNew, ct, remote);
+    /// <summary>Uploads a file the executor itself made or found (a conflicted copy, a move that fell back to an upload) as new.</summary>
+    private async Task UploadNewAsync(string path, FileFingerprint fp, CancellationToken ct) =>
+        await SettleAsync(await _uploader.UploadOneAsync(new SyncAction(SyncActionKind.Upload, path) { Fingerprint = fp }, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
 
-    /// <summary>Uploads <paramref name="fp"/>, or with none the file as <paramref name="scanned"/>, read once while it uploads.</summary>
-    private async Task UploadAsync(string path, ulong baseVersion, FileFingerprint? fp, LocalEntry? scanned, bool allowRetryAsNew, CancellationToken ct, RemoteEntry? remote = null)
+    /// <summary>What an upload's outcome asks for: nothing once committed, a report when the file changed, the conflict rules when refused.</summary>
+    private async Task SettleAsync(UploadResult result, bool allowRetryAsNew, CancellationToken ct)
     {
-        UploadOutcome outcome = default;
-        var streamed = false;
-        if (fp is null && !_server.NoPlanChunks)
-        {
-            try
-            {
-                (outcome, fp) = await _uploader.UploadStreamingAsync(path, baseVersion, scanned!, _hasher, ct, remote).ConfigureAwait(false);
-                streamed = true;
-            }
-            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
-            {
-                // An older server: its first window was refused before anything was put.
-                _server.NoPlanChunks = true;
-                _ctx.Progress.Log($"the server does not plan uploads window by window; '{path}' is hashed first");
-            }
-        }
-
-        if (!streamed)
-        {
-            fp ??= await HashAsync(path, ct).ConfigureAwait(false);
-            outcome = await _uploader.UploadAsync(path, baseVersion, fp, ct, remote).ConfigureAwait(false);
-        }
-
-        switch (outcome)
+        var (a, path) = (result.Action, result.Action.Path);
+        switch (result.Outcome)
         {
             case UploadOutcome.Committed:
-                _ctx.Progress.FileDone();
-                _ctx.Progress.Log($"uploaded '{path}' ({Format.Bytes(fp!.Size)})");
                 return;
             case UploadOutcome.Changed:
                 ReportChanged(path);
@@ -381,11 +353,12 @@ internal sealed class SyncExecutor : IDisposable
 
         if ((current?.Entry is null || current.Entry.Deleted) && allowRetryAsNew)
         {
-            await UploadAsync(path, 0, fp, scanned, allowRetryAsNew: false, ct).ConfigureAwait(false);
+            var asNew = a with { BaseVersion = 0, Remote = null, Fingerprint = result.Fingerprint ?? a.Fingerprint };
+            await SettleAsync(await _uploader.UploadOneAsync(asNew, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
             return;
         }
 
-        await ConflictAsync(path, fp, ct).ConfigureAwait(false);
+        await ConflictAsync(path, result.Fingerprint ?? a.Fingerprint, ct).ConfigureAwait(false);
     }
 
     /// <summary>True when an upload's file still has the size and times the plan saw (hashed or scanned).</summary>
@@ -394,7 +367,7 @@ internal sealed class SyncExecutor : IDisposable
         var full = _ctx.FullPath(a.Path);
         if (a.Fingerprint is { } fp)
         {
-            return FileUploader.StillAsHashed(full, fp);
+            return Uploader.StillAsHashed(full, fp);
         }
 
         var info = new FileInfo(full);
@@ -427,11 +400,11 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Progress.FileDone();
         // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless the file was
         // written to in between, and then it is read again (else the old chunk list would be committed for it).
-        var copyFp = fp is not null && FileUploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
-        await UploadAsync(copy, 0, copyFp, allowRetryAsNew: false, ct).ConfigureAwait(false);
+        var copyFp = fp is not null && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
+        await UploadNewAsync(copy, copyFp, ct).ConfigureAwait(false);
         if (result.ConflictCopy is { } second)
         {
-            await UploadAsync(second, 0, await HashAsync(second, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+            await UploadNewAsync(second, await HashAsync(second, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
         }
     }
 
@@ -446,7 +419,7 @@ internal sealed class SyncExecutor : IDisposable
 
         if (result.ConflictCopy is { } copy)
         {
-            await UploadAsync(copy, 0, await HashAsync(copy, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+            await UploadNewAsync(copy, await HashAsync(copy, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
         }
     }
 
@@ -564,7 +537,7 @@ internal sealed class SyncExecutor : IDisposable
         {
             // The source changed remotely (or is gone): send the new path as a file and the delete as a delete.
             _ctx.Progress.Log($"'{a.Path}' -> '{to}' could not be moved remotely ({e.Message}); uploading instead");
-            await UploadAsync(to, 0, a.Fingerprint ?? await HashAsync(to, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+            await UploadNewAsync(to, a.Fingerprint ?? await HashAsync(to, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
             await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
         }
     }

@@ -68,7 +68,7 @@ internal sealed record SyncOptions
     public int PutBatchChunks { get; init; } = 256;
 
     /// <summary>
-    /// A file uploaded as it is read (see <see cref="FileUploader.UploadStreamingAsync"/>) is planned in windows of at
+    /// A file uploaded as it is read (see the <see cref="Uploader"/>) is planned in windows of at
     /// most this many chunks or <see cref="PlanWindowBytes"/> plain bytes: two windows' bytes are held at once (one
     /// being planned, one being read), so memory stays flat in file size.
     /// </summary>

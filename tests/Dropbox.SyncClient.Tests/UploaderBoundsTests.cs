@@ -6,10 +6,10 @@ using Dropbox.SyncClient.Sync;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// The small-file uploader's bounds: a file read for its group is read no further than its fingerprint says (plus
-/// one byte), and no group is left running once <see cref="SmallFileUploader.UploadAsync"/> has ended.
+/// The uploader's bounds: a file read for its group is read no further than its fingerprint says (plus one byte),
+/// and no group is left running once <see cref="Uploader.UploadAsync"/> has ended.
 /// </summary>
-public sealed class SmallFileUploaderBoundsTests : IDisposable
+public sealed class UploaderBoundsTests : IDisposable
 {
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
@@ -17,7 +17,7 @@ public sealed class SmallFileUploaderBoundsTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task A_small_file_that_grew_into_a_large_one_after_it_was_fingerprinted_is_handed_back_without_being_read_past_its_fingerprint()
+    public async Task A_small_file_that_grew_into_a_large_one_after_it_was_fingerprinted_is_left_as_changed_without_being_read_past_its_fingerprint()
     {
         // Arrange: a 20 kB file fingerprinted by the scan, then grown to 32 MiB before its group reads it.
         using var a = new TestClient(_dir, "a", _server);
@@ -33,14 +33,14 @@ public sealed class SmallFileUploaderBoundsTests : IDisposable
         }
 
         using var slots = new SemaphoreSlim(4);
-        var uploader = new SmallFileUploader(ctx, new SyncSummary(), slots, new FileHasher(counting));
+        var uploader = new Uploader(ctx, new SyncSummary(), slots, new FileHasher(counting));
         var action = new SyncAction(SyncActionKind.Upload, "log.txt") { Fingerprint = fp, Local = new LocalEntry("log.txt", FileKind.File, fp.Size, fp.MtimeTicks, SettlesIn: null) };
 
         // Act
-        var handedBack = await uploader.UploadAsync([action], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        var results = await uploader.UploadAsync([action], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
 
-        // Assert: handed back to the one-file path (it changed), and no more than fp.Size + 1 bytes were cut.
-        Assert.Equal([action], handedBack);
+        // Assert: left for the next pass (it changed), and no more than fp.Size + 1 bytes were cut.
+        Assert.Equal([new UploadResult(action, UploadOutcome.Changed, fp)], results);
         Assert.InRange(counting.BytesCut, 0, fp.Size + 1);
         Assert.Equal(0, _server.CommitFilesCalls);
     }
@@ -56,11 +56,11 @@ public sealed class SmallFileUploaderBoundsTests : IDisposable
         File.WriteAllBytes(seedPath, TestClient.RandomBytes(1000, 2));
         var seed = await new FileHasher(a.Context.Chunker).TryHashAsync(seedPath, CancellationToken.None);
         Assert.NotNull(seed);
-        var filesPerGroup = (int)(SmallFileUploader.MaxGroupBytes / SmallFileUploader.MaxFileSize);
-        var actions = Enumerable.Range(0, SmallFileUploader.GroupsInFlight * filesPerGroup)
+        var filesPerGroup = (int)(Uploader.MaxGroupBytes / Uploader.SmallFileSize);
+        var actions = Enumerable.Range(0, Uploader.GroupsInFlight * filesPerGroup)
             .Select(i => new SyncAction(SyncActionKind.Upload, $"g{i / filesPerGroup}-{i:D3}.bin")
             {
-                Fingerprint = new FileFingerprint(SmallFileUploader.MaxFileSize, seed.MtimeTicks, seed.Chunks, seed.ContentHash),
+                Fingerprint = new FileFingerprint(Uploader.SmallFileSize, seed.MtimeTicks, seed.Chunks, seed.ContentHash),
             })
             .ToList();
 
@@ -75,7 +75,7 @@ public sealed class SmallFileUploaderBoundsTests : IDisposable
             Interlocked.Increment(ref running);
             try
             {
-                if (Interlocked.Increment(ref entered) == SmallFileUploader.GroupsInFlight)
+                if (Interlocked.Increment(ref entered) == Uploader.GroupsInFlight)
                 {
                     allEntered.SetResult();
                 }
@@ -91,14 +91,14 @@ public sealed class SmallFileUploaderBoundsTests : IDisposable
             }
             finally
             {
-                if (Interlocked.Decrement(ref running) == 0 && Volatile.Read(ref entered) == SmallFileUploader.GroupsInFlight)
+                if (Interlocked.Decrement(ref running) == 0 && Volatile.Read(ref entered) == Uploader.GroupsInFlight)
                 {
                     allDone.TrySetResult();
                 }
             }
         };
         using var slots = new SemaphoreSlim(4);
-        var uploader = new SmallFileUploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker));
+        var uploader = new Uploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker));
 
         // Act: cancel once all four groups are planning.
         var upload = uploader.UploadAsync(actions, cts.Token);

@@ -6,10 +6,10 @@ using Dropbox.SyncClient.Sync;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// The small-file uploader avoids a node that did not answer only briefly, and plans a group again only when that
+/// The uploader avoids a node that did not answer only briefly, and plans a group again only when that
 /// group's own put found its node full or down.
 /// </summary>
-public sealed class SmallFileUploaderAvoidNodesTests : IDisposable
+public sealed class UploaderAvoidNodesTests : IDisposable
 {
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
@@ -35,14 +35,14 @@ public sealed class SmallFileUploaderAvoidNodesTests : IDisposable
             return Task.CompletedTask;
         };
         using var slots = new SemaphoreSlim(4);
-        var uploader = new SmallFileUploader(ctx, new SyncSummary(), slots, new FileHasher(ctx.Chunker));
+        var uploader = new Uploader(ctx, new SyncSummary(), slots, new FileHasher(ctx.Chunker));
 
         // Act: one file (its group fails on n1 and is planned again), another 10 s later, a third after the bound.
-        Assert.Empty(await uploader.UploadAsync([Action(a, "a.bin", 1)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(UploadOutcome.Committed, (await uploader.UploadOneAsync(Action(a, "a.bin", 1), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).Outcome);
         clock.Advance(TimeSpan.FromSeconds(10));
-        Assert.Empty(await uploader.UploadAsync([Action(a, "b.bin", 2)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(UploadOutcome.Committed, (await uploader.UploadOneAsync(Action(a, "b.bin", 2), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).Outcome);
         clock.Advance(AvoidedNodes.UnavailableFor);
-        Assert.Empty(await uploader.UploadAsync([Action(a, "c.bin", 3)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(UploadOutcome.Committed, (await uploader.UploadOneAsync(Action(a, "c.bin", 3), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).Outcome);
 
         // Assert: a.bin planned twice (the second time avoiding n1), b.bin still avoiding it, c.bin no longer.
         Assert.Equal(["", "n1", "n1", ""], _server.AvoidNodesSeen);
@@ -58,13 +58,13 @@ public sealed class SmallFileUploaderAvoidNodesTests : IDisposable
         _server.BeforePlanUpload = _ => avoided.AddUnavailable("n9");
         _server.FailCommitFiles = ErrorKind.Unavailable;
         using var slots = new SemaphoreSlim(4);
-        var uploader = new SmallFileUploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker), avoided);
+        var uploader = new Uploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker), avoidNodes: avoided);
 
         // Act
-        var handedBack = await uploader.UploadAsync([Action(a, "a.bin", 1), Action(a, "b.bin", 2)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var results = await uploader.UploadAsync([Action(a, "a.bin", 1), Action(a, "b.bin", 2)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
 
-        // Assert: handed back to the one-file path after one plan (not re-read, re-planned and re-put).
-        Assert.Equal(2, handedBack.Count);
+        // Assert: left to be uploaded alone after one plan (not re-read, re-planned and re-put).
+        Assert.Equal(2, results.Count(r => r.Outcome is null));
         Assert.Equal(1, _server.PlanUploadsCalls);
     }
 

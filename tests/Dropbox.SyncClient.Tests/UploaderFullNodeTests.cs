@@ -5,7 +5,7 @@ using Dropbox.SyncClient.Sync;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>A put refused as full makes the uploader plan again, asking the metadata node to place elsewhere.</summary>
-public sealed class FileUploaderFullNodeTests : IDisposable
+public sealed class UploaderFullNodeTests : IDisposable
 {
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
@@ -23,15 +23,16 @@ public sealed class FileUploaderFullNodeTests : IDisposable
         var fp = await new FileHasher(a.Context.Chunker).TryHashAsync(path, CancellationToken.None);
         _server.FirstNodeFull = true;
         using var slots = new SemaphoreSlim(4);
-        var uploader = new FileUploader(a.Context, new SyncSummary(), slots);
+        var uploader = new Uploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker));
 
         // Act
-        var outcome = await uploader.UploadAsync("f.bin", 0, fp!, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var outcome = (await uploader.UploadOneAsync(Hashed("f.bin", fp!), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).Outcome;
 
         // Assert: committed; the second plan asked to avoid n1.
         Assert.Equal(UploadOutcome.Committed, outcome);
         Assert.Equal(["", "n1"], _server.AvoidNodesSeen);
     }
+
     [Fact]
     public async Task A_new_file_uploaded_as_it_is_read_whose_put_is_refused_as_full_is_planned_again_avoiding_that_node_in_the_same_pass()
     {
@@ -94,10 +95,10 @@ public sealed class FileUploaderFullNodeTests : IDisposable
         Assert.True(fp!.Chunks.Count > a.Context.Options.PlanWindowChunks, $"{fp.Chunks.Count} chunks");
         _server.MaxPutsPerPlan = 10;
         using var slots = new SemaphoreSlim(4);
-        var uploader = new FileUploader(a.Context, new SyncSummary(), slots);
+        var uploader = new Uploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker));
 
         // Act
-        var outcome = await uploader.UploadAsync("big.bin", 0, fp, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var outcome = (await uploader.UploadOneAsync(Hashed("big.bin", fp), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).Outcome;
 
         // Assert: committed after PlanChunks windows (more than one), every distinct chunk put once.
         Assert.Equal(UploadOutcome.Committed, outcome);
@@ -109,7 +110,7 @@ public sealed class FileUploaderFullNodeTests : IDisposable
     public async Task A_put_failing_for_another_reason_is_not_planned_again_when_another_file_found_a_node_full_meanwhile()
     {
         // Arrange: two hashed files on one uploader. While a.bin's put is under way, b.bin's put is refused as full by
-        // n1 (b.bin plans again and lands on n2); then a.bin's own put fails because its node went away.
+        // n1 (b.bin plans again and lands on n2); then a.bin's own put fails for a reason of its own (not full, not down).
         using var a = new TestClient(_dir, "a", _server);
         var fps = new Dictionary<string, FileFingerprint>();
         foreach (var (name, seed) in new[] { ("a.bin", 1), ("b.bin", 2) })
@@ -121,7 +122,7 @@ public sealed class FileUploaderFullNodeTests : IDisposable
         }
 
         using var slots = new SemaphoreSlim(4);
-        var uploader = new FileUploader(a.Context, new SyncSummary(), slots);
+        var uploader = new Uploader(a.Context, new SyncSummary(), slots, new FileHasher(a.Context.Chunker));
         var first = true;
         _server.BeforePut = async _ =>
         {
@@ -129,17 +130,19 @@ public sealed class FileUploaderFullNodeTests : IDisposable
             {
                 first = false;
                 _server.FirstNodeFull = true;
-                Assert.Equal(UploadOutcome.Committed, await uploader.UploadAsync("b.bin", 0, fps["b.bin"], CancellationToken.None));
+                Assert.Equal(UploadOutcome.Committed, (await uploader.UploadOneAsync(Hashed("b.bin", fps["b.bin"]), CancellationToken.None)).Outcome);
                 _server.FirstNodeFull = false;
-                _server.FailPutsAfter = 0;
+                throw new DropboxException(ErrorKind.Internal, "the node lost the batch"); // a.bin's own put fails, not as full or down
             }
         };
 
         // Act
-        var failed = await Assert.ThrowsAsync<DropboxException>(() => uploader.UploadAsync("a.bin", 0, fps["a.bin"], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        var failed = await Assert.ThrowsAsync<DropboxException>(() => uploader.UploadOneAsync(Hashed("a.bin", fps["a.bin"]), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
 
         // Assert: a.bin's own error surfaces after one plan (b.bin's full node is no reason to plan a.bin again).
-        Assert.Equal(ErrorKind.Unavailable, failed.Kind);
+        Assert.Equal(ErrorKind.Internal, failed.Kind);
         Assert.Equal(["", "", "n1"], _server.AvoidNodesSeen); // a.bin, b.bin, b.bin again
     }
+
+    private static SyncAction Hashed(string path, FileFingerprint fp) => new(SyncActionKind.Upload, path) { Fingerprint = fp };
 }

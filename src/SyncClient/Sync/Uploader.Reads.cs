@@ -1,0 +1,376 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+using Grpc.Core;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>The uploader's reads: small files whole, hashed large files by the stretches that hold missing chunks, new large files streamed by windows.</summary>
+internal sealed partial class Uploader
+{
+    /// <summary>
+    /// Reads and hashes the small files not hashed yet, in parallel (a file not as scanned is <see cref="UploadOutcome.Changed"/>);
+    /// on a server without PlanChunks, hashes the large ones too (they cannot stream). A hashed file is read back after
+    /// its plan, only where it holds missing chunks.
+    /// </summary>
+    private async Task ReadSmallAsync(List<UploadMember> members, CancellationToken ct)
+    {
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct };
+        await Parallel.ForEachAsync(members.Where(m => m.Open && m.Fingerprint is null && (m.Action.Local is not { } scanned || scanned.Size <= SmallFileSize || _server.NoPlanChunks)), parallel, async (m, token) =>
+        {
+            var scanned = m.Action.Local;
+            var full = _ctx.FullPath(m.Path);
+            if (scanned is null || scanned.Size > SmallFileSize)
+            {
+                // Hashed only now: deleted or written to since the scan judged it settled, it is left for the next pass.
+                var hashed = await _hasher.TryHashAsync(full, token).ConfigureAwait(false);
+                m.Fingerprint = hashed is not null && (scanned is null || FileStamp.Of(hashed) == FileStamp.Of(scanned)) ? hashed : null;
+            }
+            else if (await _hasher.TryReadAsync(full, scanned.Size, scanned.MtimeTicks, token).ConfigureAwait(false) is { } read)
+            {
+                (m.Fingerprint, m.Read) = read;
+                m.ReadRefs = read.Chunks.ConvertAll(c => c.Ref);
+            }
+
+            m.Outcome = m.Fingerprint is null ? UploadOutcome.Changed : null; // deleted or written to since the scan
+        }).ConfigureAwait(false);
+
+    }
+
+    /// <summary>
+    /// Puts a planned member's missing chunks: from its bytes read whole, or read back stretch by stretch (consecutive
+    /// missing chunks as one stretch), each re-hashed. False when the file no longer holds the chunks it was hashed as.
+    /// </summary>
+    private async Task<bool> PutMissingAsync(UploadMember m, PutQueue queue, CancellationToken ct)
+    {
+        var fp = m.Fingerprint!;
+        var wanted = Group(m.Missing);
+        if (wanted.Count > 0 && m.Progressive)
+        {
+            _ctx.Db.BeginUpload(m.Path, fp.Size, fp.MtimeTicks, wanted.Count);
+        }
+
+        if (m.Read is { } read)
+        {
+            m.Read = null;
+            var next = 0;
+            try
+            {
+                while (next < read.Count && !queue.Faulted)
+                {
+                    var chunk = read[next++];
+                    if (wanted.Remove(chunk.Ref.Id, out var puts))
+                    {
+                        m.Sent[chunk.Ref.Id] = chunk.Ref;
+                        await queue.AddAsync(chunk, puts).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        chunk.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                for (; next < read.Count; next++)
+                {
+                    read[next].Dispose();
+                }
+            }
+
+            return true;
+        }
+
+        if (wanted.Count == 0)
+        {
+            return true;
+        }
+
+        var full = _ctx.FullPath(m.Path);
+        var stretches = new List<(int First, int Count, long Offset, long Length)>();
+        var taken = new HashSet<ChunkId>();
+        long offset = 0;
+        for (var i = 0; i < fp.Chunks.Count; i++)
+        {
+            var c = fp.Chunks[i];
+            if (wanted.ContainsKey(c.Id) && taken.Add(c.Id))
+            {
+                if (stretches.Count > 0 && stretches[^1] is var last && last.First + last.Count == i)
+                {
+                    stretches[^1] = (last.First, last.Count + 1, last.Offset, last.Length + c.Size);
+                }
+                else
+                {
+                    stretches.Add((i, 1, offset, c.Size));
+                }
+            }
+
+            offset += c.Size;
+        }
+
+        using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        foreach (var stretch in stretches)
+        {
+            if (!StillAsHashed(full, fp))
+            {
+                return false; // written to since it was hashed: read and send no more of it
+            }
+
+            var index = stretch.First;
+            await using var stream = new FileRangeStream(handle, stretch.Offset, stretch.Length);
+            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            {
+                if (index >= stretch.First + stretch.Count || fp.Chunks[index].Id != chunk.Ref.Id)
+                {
+                    chunk.Dispose();
+                    return false;
+                }
+
+                index++;
+                if (wanted.Remove(chunk.Ref.Id, out var puts))
+                {
+                    m.Sent[chunk.Ref.Id] = chunk.Ref;
+                    await queue.AddAsync(chunk, puts).ConfigureAwait(false);
+                }
+                else
+                {
+                    chunk.Dispose();
+                }
+
+                if (queue.Faulted)
+                {
+                    return true; // the queue's completion throws the put's error
+                }
+            }
+
+            if (index != stretch.First + stretch.Count)
+            {
+                return false; // shorter than it was: changed
+            }
+        }
+
+        return wanted.Count == 0;
+    }
+
+    /// <summary>
+    /// Uploads a large file not hashed yet, reading it once: each window of chunks (<see cref="SyncOptions.PlanWindowChunks"/>,
+    /// <see cref="SyncOptions.PlanWindowBytes"/>) is planned with PlanChunks while the next is read, its missing chunks go
+    /// to the queue at once, the rest are dropped. Sets the fingerprint when the file was read whole and unchanged, else
+    /// an outcome. A server without PlanChunks has the file hashed and planned whole instead.
+    /// </summary>
+    private async Task StreamAsync(UploadMember m, PutQueue queue, CancellationToken ct)
+    {
+        var scanned = m.Action.Local!;
+        var full = _ctx.FullPath(m.Path);
+        var ctime = FileChangeTime.TryGet(full); // before the read starts: each window re-checks against it
+        m.StreamChangeTimeNs = ctime;
+        var wantedTotal = 0;
+        var chunkCount = 0;
+        var window = new List<SourceChunk>();
+        long windowBytes = 0;
+        List<SourceChunk>? plannedChunks = null;
+        Task<PlanUploadResponse>? planning = null;
+
+        // Awaits the window in planning and hands its missing chunks to the queue; false: stop reading.
+        async ValueTask<bool> DrainAsync()
+        {
+            if (planning is null)
+            {
+                return true;
+            }
+
+            var chunks = plannedChunks!;
+            var answer = planning;
+            planning = null;
+            plannedChunks = null;
+            try
+            {
+                var planned = await answer.ConfigureAwait(false);
+                if (planned.Conflict)
+                {
+                    m.Outcome = UploadOutcome.Conflict;
+                    return false;
+                }
+
+                if (RemoteBounds.CheckUploadPlan(m.Path, chunks.Select(c => c.Ref.Id), chunks.Count, planned) is { } refused)
+                {
+                    throw new DropboxException(ErrorKind.DataLoss, refused);
+                }
+
+                // A chunk already sent for this file (an earlier window, or earlier in this one) is not sent again,
+                // even if its "stored" report has not reached the server yet.
+                var wanted = Group(planned.Missing);
+                foreach (var id in m.Sent.Keys)
+                {
+                    wanted.Remove(id);
+                }
+
+                if (wanted.Count > 0 && m.Progressive)
+                {
+                    wantedTotal += wanted.Count;
+                    _ctx.Db.BeginUpload(m.Path, scanned.Size, scanned.MtimeTicks, wantedTotal);
+                }
+
+                for (var i = 0; i < chunks.Count && wanted.Count > 0; i++)
+                {
+                    var chunk = chunks[i];
+                    if (wanted.Remove(chunk.Ref.Id, out var puts))
+                    {
+                        m.Sent[chunk.Ref.Id] = chunk.Ref;
+                        chunks[i] = null!;
+                        await queue.AddAsync(chunk, puts).ConfigureAwait(false);
+                    }
+                }
+
+                // A queued chunk keeps its whole read block alive: a batch that did not fill in a window goes now.
+                await queue.SendStaleAsync().ConfigureAwait(false);
+                return !queue.Faulted;
+            }
+            finally
+            {
+                DisposeAll(chunks);
+            }
+        }
+
+        void StartPlan()
+        {
+            if (window.Count == 0)
+            {
+                return;
+            }
+
+            var request = new PlanChunksRequest { Path = m.Path, Size = (ulong)scanned.Size, BaseVersion = m.BaseVersion };
+            request.AvoidNodes.AddRange(AvoidNodes.Current());
+            request.Chunks.AddRange(window.Select(c => c.Ref.ToProto()));
+            plannedChunks = window;
+            planning = _ctx.Metadata.PlanChunksAsync(request, ct);
+            window = [];
+            windowBytes = 0;
+        }
+
+        FileFingerprint? fp;
+        try
+        {
+            fp = await _hasher.TryStreamAsync(full, scanned.Size, scanned.MtimeTicks, async chunk =>
+            {
+                if (++chunkCount > RemoteBounds.MaxChunksPerUpload)
+                {
+                    chunk.Dispose();
+                    throw new DropboxException(ErrorKind.ResourceExhausted, $"'{m.Path}' cuts into more than {RemoteBounds.MaxChunksPerUpload} chunks, the most a server keeps in one file version; it cannot be uploaded.");
+                }
+
+                window.Add(chunk);
+                windowBytes += chunk.Ref.Size;
+                if (window.Count < _ctx.Options.PlanWindowChunks && windowBytes < _ctx.Options.PlanWindowBytes)
+                {
+                    return !queue.Faulted;
+                }
+
+                // Written to since the read began: stop before planning and sending more of it.
+                if (!FileHasher.IsAsScanned(full, scanned.Size, scanned.MtimeTicks, ctime) || !await DrainAsync().ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                StartPlan();
+                return true;
+            }, ct, fastHash: _ctx.FastHashFor(scanned.Size)).ConfigureAwait(false);
+
+            if (fp is not null && await DrainAsync().ConfigureAwait(false))
+            {
+                StartPlan();
+                await DrainAsync().ConfigureAwait(false);
+            }
+        }
+        catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented } && m.Sent.Count == 0)
+        {
+            // An older server: its first window was refused before anything was put. Hashed and planned whole instead.
+            _server.NoPlanChunks = true;
+            _ctx.Progress.Log($"the server does not plan uploads window by window; '{m.Path}' is hashed first");
+            await ReadSmallAsync([m], ct).ConfigureAwait(false);
+            if (m.Open)
+            {
+                await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
+            }
+
+            if (m.Open && !await PutMissingAsync(m, queue, ct).ConfigureAwait(false))
+            {
+                m.Outcome = UploadOutcome.Changed;
+            }
+
+            return;
+        }
+        finally
+        {
+            DisposeAll(window);
+            if (planning is not null)
+            {
+                try
+                {
+                    await planning.ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Abandoned: the upload already fails (or stops) for another reason.
+                }
+
+                DisposeAll(plannedChunks!);
+            }
+        }
+
+        if (m.Open)
+        {
+            // Written to since (or while) it was read, or stopped by a failed put (then the queue's completion throws and
+            // the file is hashed before it is planned again).
+            m.Fingerprint = fp;
+            m.Outcome = fp is null && !queue.Faulted ? UploadOutcome.Changed : null;
+        }
+    }
+
+    /// <summary>
+    /// After a node failure stopped the group: a file whose streamed read did not finish is hashed now, and must still be
+    /// the file the scan saw (size and mtime) and the read began on (ctime, where known, as each window checks).
+    /// </summary>
+    private async Task HashStoppedStreamsAsync(List<UploadMember> members, CancellationToken ct)
+    {
+        foreach (var m in members.Where(m => m.Open && m.Action.Fingerprint is null && m.Action.Local!.Size > SmallFileSize))
+        {
+            var full = _ctx.FullPath(m.Path);
+            var hashed = m.Fingerprint is { } fp && StillAsHashed(full, fp) ? fp : await _hasher.TryHashAsync(full, ct).ConfigureAwait(false);
+            var ctime = m.StreamChangeTimeNs;
+            m.Fingerprint = hashed is not null && FileStamp.Of(hashed) == FileStamp.Of(m.Action.Local!) && (ctime is null || hashed.ChangeTimeNs == ctime) ? hashed : null;
+            m.Outcome = m.Fingerprint is null ? UploadOutcome.Changed : null;
+        }
+    }
+
+    /// <summary>The plan's puts by chunk: with replication, the plan names the same chunk once per node that must hold it.</summary>
+    private static Dictionary<ChunkId, List<ChunkPut>> Group(IEnumerable<ChunkPut> missing)
+    {
+        var wanted = new Dictionary<ChunkId, List<ChunkPut>>();
+        foreach (var put in missing)
+        {
+            var id = put.ChunkId.ToChunkId();
+            if (!wanted.TryGetValue(id, out var puts))
+            {
+                wanted[id] = puts = [];
+            }
+
+            puts.Add(put);
+        }
+
+        return wanted;
+    }
+
+    private static void DisposeAll(List<SourceChunk> chunks)
+    {
+        foreach (var c in chunks)
+        {
+            c?.Dispose();
+        }
+
+        chunks.Clear();
+    }
+}

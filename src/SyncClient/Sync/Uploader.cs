@@ -47,6 +47,7 @@ internal sealed partial class Uploader
     private readonly SemaphoreSlim _puts;
     private readonly FileHasher _hasher;
     private readonly ServerSupport _server;
+    private readonly UploadCalls _calls;
 
     /// <summary>One group records its files at a time: a second group's transaction waits without a thread.</summary>
     private readonly SemaphoreSlim _recording = new(1, 1);
@@ -58,6 +59,7 @@ internal sealed partial class Uploader
         _puts = puts;
         _hasher = hasher;
         _server = server ?? new ServerSupport();
+        _calls = new UploadCalls(ctx.Metadata, _server);
         AvoidNodes = avoidNodes ?? new AvoidedNodes(ctx.Time);
     }
 
@@ -160,10 +162,10 @@ internal sealed partial class Uploader
         {
             await UploadMembersAsync(members, ct).ConfigureAwait(false);
         }
-        catch (DropboxException) when (!ct.IsCancellationRequested)
+        catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException && !ct.IsCancellationRequested)
         {
-            // A call of the whole group failed (a plan, a commit, a node that failed it again): each file not settled is
-            // uploaded again alone, where what fails is reported file by file.
+            // A call of the whole group failed (a plan, a commit, a node that failed it again), or a read did: each file
+            // not settled is uploaded again alone, where what fails is reported file by file.
         }
         finally
         {
@@ -275,7 +277,7 @@ internal sealed partial class Uploader
             IReadOnlyList<PlanUploadResponse> answers;
             try
             {
-                answers = await PlanCallAsync(request, batched, ct).ConfigureAwait(false);
+                answers = await _calls.PlanAsync(request, batched, AvoidNodes, ct).ConfigureAwait(false);
             }
             catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && !ct.IsCancellationRequested)
             {
@@ -300,33 +302,6 @@ internal sealed partial class Uploader
                 call[k].Outcome = answers[k].Conflict ? UploadOutcome.Conflict : null;
             }
         }
-    }
-
-    private async Task<IReadOnlyList<PlanUploadResponse>> PlanCallAsync(PlanUploadsRequest request, bool batched, CancellationToken ct)
-    {
-        if (batched && !_server.NoBatchedUploads)
-        {
-            try
-            {
-                var response = await _ctx.Metadata.PlanUploadsAsync(request, ct).ConfigureAwait(false);
-                return response.Results.Count == request.Files.Count ? response.Results
-                    : throw new DropboxException(ErrorKind.Internal, $"The server answered a plan of {request.Files.Count} files with {response.Results.Count} results.");
-            }
-            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
-            {
-                _server.NoBatchedUploads = true; // an older server: the one-file calls from now on
-            }
-        }
-
-        var answers = new List<PlanUploadResponse>(request.Files.Count);
-        foreach (var file in request.Files)
-        {
-            file.AvoidNodes.Clear();
-            file.AvoidNodes.AddRange(AvoidNodes.Current());
-            answers.Add(await _ctx.Metadata.PlanUploadAsync(file, ct).ConfigureAwait(false));
-        }
-
-        return answers;
     }
 
     /// <summary>A hashed file's chunk list planned by PlanChunks windows of <see cref="SyncOptions.PlanWindowChunks"/>.</summary>
@@ -381,7 +356,7 @@ internal sealed partial class Uploader
             requests.Add(commit);
         }
 
-        var results = await CommitCallAsync(requests, batched, ct).ConfigureAwait(false);
+        var results = await _calls.CommitAsync(requests, batched, ct).ConfigureAwait(false);
         var records = new List<(FileRecord, IReadOnlyList<ChunkRef>?, IReadOnlyList<UInt128>?)>(members.Count);
         for (var i = 0; i < members.Count; i++)
         {
@@ -442,53 +417,6 @@ internal sealed partial class Uploader
         }
 
         return missing;
-    }
-
-    private async Task<IReadOnlyList<CommitFileResult>> CommitCallAsync(List<CommitFileRequest> requests, bool batched, CancellationToken ct)
-    {
-        if (batched && !_server.NoBatchedUploads)
-        {
-            try
-            {
-                var request = new CommitFilesRequest();
-                request.Files.AddRange(requests);
-                var response = await _ctx.Metadata.CommitFilesAsync(request, ct).ConfigureAwait(false);
-                return response.Results.Count == requests.Count ? response.Results
-                    : throw new DropboxException(ErrorKind.Internal, $"The server answered a commit of {requests.Count} files with {response.Results.Count} results.");
-            }
-            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
-            {
-                _server.NoBatchedUploads = true;
-            }
-        }
-
-        var results = new List<CommitFileResult>(requests.Count);
-        foreach (var request in requests)
-        {
-            try
-            {
-                results.Add(new CommitFileResult { Committed = await _ctx.Metadata.CommitFileAsync(request, ct).ConfigureAwait(false) });
-            }
-            catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound)
-            {
-                // The one-file call's refusals as the batched call answers them, so they are handled in one place.
-                var missing = e.Kind == ErrorKind.NotFound && e.Details.ContainsKey(RemoteErrors.MissingChunks);
-                if (!missing && e.Kind == ErrorKind.NotFound)
-                {
-                    throw;
-                }
-
-                var result = new CommitFileResult { StatusCode = (int)(missing ? StatusCode.NotFound : StatusCode.FailedPrecondition), ErrorMessage = e.Message };
-                if (missing)
-                {
-                    result.MissingChunkIds.Add(Google.Protobuf.ByteString.Empty);
-                }
-
-                results.Add(result);
-            }
-        }
-
-        return results;
     }
 
     internal static PlanUploadRequest PlanRequest(string path, FileFingerprint fp, ulong baseVersion)

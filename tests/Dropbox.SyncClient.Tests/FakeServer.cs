@@ -30,6 +30,7 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     private readonly List<Change> _changes = [];
     private readonly Dictionary<ChunkId, (ChunkEncoding Encoding, byte[] Stored, int Plain)> _chunks = [];
     private ulong _seq;
+    private int _putsByUrlOnly;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int ChunksPut { get; private set; }
@@ -617,7 +618,18 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Runs before each put is looked at (a test's chance to let another file's upload happen meanwhile).</summary>
     public Func<string, Task>? BeforePut { get; set; }
 
-    public Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct) =>
+    /// <summary>Put calls that named their node by its gRPC URL alone (a real transfer can then only use gRPC).</summary>
+    public int PutsByUrlOnly => Volatile.Read(ref _putsByUrlOnly);
+
+    public Task PutChunksAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _putsByUrlOnly);
+        return Put(grpcUrl, chunks);
+    }
+
+    public Task PutChunksAsync(ChunkLocation node, IReadOnlyList<OutgoingChunk> chunks, CancellationToken ct) => Put(node.GrpcUrl, chunks);
+
+    private Task Put(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks) =>
         BeforePut is { } before ? PutAfterAsync(before, grpcUrl, chunks) : PutChunks(grpcUrl, chunks);
 
     private async Task PutAfterAsync(Func<string, Task> before, string grpcUrl, IReadOnlyList<OutgoingChunk> chunks)

@@ -22,6 +22,12 @@ internal sealed class UploadMember(SyncAction action)
     /// <summary>The references of <see cref="Read"/> (with the encodings they were cut with), kept for the commit.</summary>
     public List<ChunkRef>? ReadRefs { get; set; }
 
+    /// <summary>
+    /// True when one plan answer cannot carry the file's plan: each PlanChunks window is planned as the file is put, its
+    /// puts under way before the next window is planned (a window's put tokens are used within minutes of being issued).
+    /// </summary>
+    public bool ByWindows { get; set; }
+
     /// <summary>The latest plan's puts.</summary>
     public List<ChunkPut> Missing { get; set; } = [];
 

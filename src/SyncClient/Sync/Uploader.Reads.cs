@@ -40,6 +40,10 @@ internal sealed partial class Uploader
 
     }
 
+    /// <summary>Puts a planned member's missing chunks (<see cref="PutMissingAsync"/>), or plans and puts it window by window.</summary>
+    private Task<bool> PutPlannedAsync(UploadMember m, PutQueue queue, CancellationToken ct) =>
+        m.ByWindows ? PutByWindowsAsync(m, queue, ct) : PutMissingAsync(m, queue, ct);
+
     /// <summary>
     /// Puts a planned member's missing chunks: from its bytes read whole, or read back stretch by stretch (consecutive
     /// missing chunks as one stretch), each re-hashed. False when the file no longer holds the chunks it was hashed as.
@@ -47,7 +51,7 @@ internal sealed partial class Uploader
     private async Task<bool> PutMissingAsync(UploadMember m, PutQueue queue, CancellationToken ct)
     {
         var fp = m.Fingerprint!;
-        var wanted = Group(m.Missing);
+        var wanted = PlannedReads.Group(m.Missing);
         if (wanted.Count > 0 && m.Progressive)
         {
             _ctx.Db.BeginUpload(m.Path, fp.Size, fp.MtimeTicks, wanted.Count);
@@ -89,70 +93,74 @@ internal sealed partial class Uploader
             return true;
         }
 
+        using var handle = PlannedReads.OpenForRead(_ctx.FullPath(m.Path));
+        return await PlannedReads.PutStretchesAsync(_ctx, m, handle, wanted, 0, fp.Chunks.Count, 0, queue, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Plans a hashed member by PlanChunks windows of <see cref="SyncOptions.PlanWindowChunks"/>, each window's missing
+    /// chunks read back and queued before the next window is planned: the puts of one window are under way while the
+    /// next is planned and read, and no window's put tokens wait behind the planning of the whole file. False when the
+    /// file no longer holds the chunks it was hashed as; a conflict sets the outcome.
+    /// </summary>
+    private async Task<bool> PutByWindowsAsync(UploadMember m, PutQueue queue, CancellationToken ct)
+    {
+        var fp = m.Fingerprint!;
         var full = _ctx.FullPath(m.Path);
-        var stretches = new List<(int First, int Count, long Offset, long Length)>();
-        var taken = new HashSet<ChunkId>();
+        var windowChunks = Math.Max(1, _ctx.Options.PlanWindowChunks);
+        var queued = new HashSet<ChunkId>(); // this plan's: a chunk that recurs in a later window is sent once
+        var wantedTotal = 0;
         long offset = 0;
-        for (var i = 0; i < fp.Chunks.Count; i++)
+        using var handle = PlannedReads.OpenForRead(full);
+        for (var start = 0; start < fp.Chunks.Count && !queue.Faulted; start += windowChunks)
         {
-            var c = fp.Chunks[i];
-            if (wanted.ContainsKey(c.Id) && taken.Add(c.Id))
+            var count = Math.Min(windowChunks, fp.Chunks.Count - start);
+            var ids = new List<ChunkId>(count);
+            var request = new PlanChunksRequest { Path = m.Path, Size = (ulong)fp.Size, BaseVersion = m.BaseVersion };
+            request.AvoidNodes.AddRange(AvoidNodes.Current());
+            long windowBytes = 0;
+            for (var i = start; i < start + count; i++)
             {
-                if (stretches.Count > 0 && stretches[^1] is var last && last.First + last.Count == i)
-                {
-                    stretches[^1] = (last.First, last.Count + 1, last.Offset, last.Length + c.Size);
-                }
-                else
-                {
-                    stretches.Add((i, 1, offset, c.Size));
-                }
+                request.Chunks.Add(fp.Chunks[i].ToProto());
+                ids.Add(fp.Chunks[i].Id);
+                windowBytes += fp.Chunks[i].Size;
             }
 
-            offset += c.Size;
-        }
-
-        using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
-        foreach (var stretch in stretches)
-        {
-            if (!StillAsHashed(full, fp))
+            var planned = await _ctx.Metadata.PlanChunksAsync(request, ct).ConfigureAwait(false);
+            if (planned.Conflict)
             {
-                return false; // written to since it was hashed: read and send no more of it
+                m.Outcome = UploadOutcome.Conflict;
+                return true;
             }
 
-            var index = stretch.First;
-            await using var stream = new FileRangeStream(handle, stretch.Offset, stretch.Length);
-            await foreach (var chunk in _ctx.Chunker.ReadAsync(stream, keepData: true, ct).ConfigureAwait(false))
+            if (RemoteBounds.CheckUploadPlan(m.Path, ids, count, planned) is { } refused)
             {
-                if (index >= stretch.First + stretch.Count || fp.Chunks[index].Id != chunk.Ref.Id)
+                throw new DropboxException(ErrorKind.DataLoss, refused);
+            }
+
+            var wanted = PlannedReads.Group(planned.Missing);
+            wanted.Keys.Where(queued.Contains).ToList().ForEach(id => wanted.Remove(id));
+            if (wanted.Count > 0)
+            {
+                if (m.Progressive)
                 {
-                    chunk.Dispose();
+                    wantedTotal += wanted.Count;
+                    _ctx.Db.BeginUpload(m.Path, fp.Size, fp.MtimeTicks, wantedTotal);
+                }
+
+                queued.UnionWith(wanted.Keys);
+                if (!await PlannedReads.PutStretchesAsync(_ctx, m, handle, wanted, start, count, offset, queue, ct).ConfigureAwait(false))
+                {
                     return false;
                 }
-
-                index++;
-                if (wanted.Remove(chunk.Ref.Id, out var puts))
-                {
-                    m.Sent[chunk.Ref.Id] = chunk.Ref;
-                    await queue.AddAsync(chunk, puts).ConfigureAwait(false);
-                }
-                else
-                {
-                    chunk.Dispose();
-                }
-
-                if (queue.Faulted)
-                {
-                    return true; // the queue's completion throws the put's error
-                }
             }
 
-            if (index != stretch.First + stretch.Count)
-            {
-                return false; // shorter than it was: changed
-            }
+            // A queued chunk keeps its read block alive: a batch that did not fill in a window goes now.
+            await queue.SendStaleAsync().ConfigureAwait(false);
+            offset += windowBytes;
         }
 
-        return wanted.Count == 0;
+        return true;
     }
 
     /// <summary>
@@ -202,7 +210,7 @@ internal sealed partial class Uploader
 
                 // A chunk already sent for this file (an earlier window, or earlier in this one) is not sent again,
                 // even if its "stored" report has not reached the server yet.
-                var wanted = Group(planned.Missing);
+                var wanted = PlannedReads.Group(planned.Missing);
                 foreach (var id in m.Sent.Keys)
                 {
                     wanted.Remove(id);
@@ -296,7 +304,7 @@ internal sealed partial class Uploader
                 await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
             }
 
-            if (m.Open && !await PutMissingAsync(m, queue, ct).ConfigureAwait(false))
+            if (m.Open && !await PutPlannedAsync(m, queue, ct).ConfigureAwait(false))
             {
                 m.Outcome = UploadOutcome.Changed;
             }
@@ -336,7 +344,8 @@ internal sealed partial class Uploader
     /// </summary>
     private async Task HashStoppedStreamsAsync(List<UploadMember> members, CancellationToken ct)
     {
-        foreach (var m in members.Where(m => m.Open && m.Action.Fingerprint is null && m.Action.Local!.Size > SmallFileSize))
+        // A member without a scan entry (a conflicted copy) was hashed whole before its plan, never streamed.
+        foreach (var m in members.Where(m => m.Open && m.Action is { Fingerprint: null, Local.Size: > SmallFileSize }))
         {
             var full = _ctx.FullPath(m.Path);
             var hashed = m.Fingerprint is { } fp && StillAsHashed(full, fp) ? fp : await _hasher.TryHashAsync(full, ct).ConfigureAwait(false);
@@ -344,24 +353,6 @@ internal sealed partial class Uploader
             m.Fingerprint = hashed is not null && FileStamp.Of(hashed) == FileStamp.Of(m.Action.Local!) && (ctime is null || hashed.ChangeTimeNs == ctime) ? hashed : null;
             m.Outcome = m.Fingerprint is null ? UploadOutcome.Changed : null;
         }
-    }
-
-    /// <summary>The plan's puts by chunk: with replication, the plan names the same chunk once per node that must hold it.</summary>
-    private static Dictionary<ChunkId, List<ChunkPut>> Group(IEnumerable<ChunkPut> missing)
-    {
-        var wanted = new Dictionary<ChunkId, List<ChunkPut>>();
-        foreach (var put in missing)
-        {
-            var id = put.ChunkId.ToChunkId();
-            if (!wanted.TryGetValue(id, out var puts))
-            {
-                wanted[id] = puts = [];
-            }
-
-            puts.Add(put);
-        }
-
-        return wanted;
     }
 
     private static void DisposeAll(List<SourceChunk> chunks)

@@ -201,7 +201,7 @@ internal sealed partial class Uploader
                         {
                             await StreamAsync(m, queue, ct).ConfigureAwait(false);
                         }
-                        else if (!await PutMissingAsync(m, queue, ct).ConfigureAwait(false))
+                        else if (!await PutPlannedAsync(m, queue, ct).ConfigureAwait(false))
                         {
                             m.Outcome = UploadOutcome.Changed; // no longer the file that was hashed: read and send no more of it
                         }
@@ -244,7 +244,8 @@ internal sealed partial class Uploader
 
     /// <summary>
     /// Plans the hashed members: a group's together with PlanUploads (each call within the server's chunk cap), a file
-    /// alone (or on a server without PlanUploads) with PlanUpload, by PlanChunks windows where one answer cannot carry the plan.
+    /// alone (or on a server without PlanUploads) with PlanUpload. A file whose plan one answer cannot carry is marked
+    /// <see cref="UploadMember.ByWindows"/>: planned window by window as it is put (<see cref="PutByWindowsAsync"/>).
     /// </summary>
     private async Task PlanAsync(List<UploadMember> members, bool batched, CancellationToken ct)
     {
@@ -253,9 +254,9 @@ internal sealed partial class Uploader
         foreach (var m in members)
         {
             var count = m.Fingerprint!.Chunks.Count;
-            if (count > RemoteBounds.MaxChunksPerPlanCall)
+            if (m.ByWindows || count > RemoteBounds.MaxChunksPerPlanCall)
             {
-                await PlanByWindowsAsync(m, ct).ConfigureAwait(false);
+                m.ByWindows = true;
                 continue;
             }
 
@@ -283,11 +284,7 @@ internal sealed partial class Uploader
             {
                 // Too many puts for one answer (the server's MaxPutsPerPlan): each file planned by PlanChunks windows.
                 _ctx.Progress.Log($"{Name(call)}: the upload plan does not fit one answer ({e.Message}); planning by windows");
-                foreach (var m in call)
-                {
-                    await PlanByWindowsAsync(m, ct).ConfigureAwait(false);
-                }
-
+                call.ForEach(m => m.ByWindows = true);
                 continue;
             }
 
@@ -302,36 +299,6 @@ internal sealed partial class Uploader
                 call[k].Outcome = answers[k].Conflict ? UploadOutcome.Conflict : null;
             }
         }
-    }
-
-    /// <summary>A hashed file's chunk list planned by PlanChunks windows of <see cref="SyncOptions.PlanWindowChunks"/>.</summary>
-    private async Task PlanByWindowsAsync(UploadMember m, CancellationToken ct)
-    {
-        var fp = m.Fingerprint!;
-        var missing = new List<ChunkPut>();
-        var windowChunks = Math.Max(1, _ctx.Options.PlanWindowChunks);
-        for (var start = 0; start < fp.Chunks.Count; start += windowChunks)
-        {
-            var count = Math.Min(windowChunks, fp.Chunks.Count - start);
-            var request = new PlanChunksRequest { Path = m.Path, Size = (ulong)fp.Size, BaseVersion = m.BaseVersion };
-            request.AvoidNodes.AddRange(AvoidNodes.Current());
-            request.Chunks.AddRange(fp.Chunks.Skip(start).Take(count).Select(c => c.ToProto()));
-            var planned = await _ctx.Metadata.PlanChunksAsync(request, ct).ConfigureAwait(false);
-            if (planned.Conflict)
-            {
-                m.Outcome = UploadOutcome.Conflict;
-                return;
-            }
-
-            if (RemoteBounds.CheckUploadPlan(m.Path, fp.Chunks.Skip(start).Take(count).Select(c => c.Id), count, planned) is { } refused)
-            {
-                throw new DropboxException(ErrorKind.DataLoss, refused);
-            }
-
-            missing.AddRange(planned.Missing);
-        }
-
-        m.Missing = missing;
     }
 
     /// <summary>

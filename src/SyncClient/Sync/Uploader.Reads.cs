@@ -23,21 +23,30 @@ internal sealed partial class Uploader
         {
             var scanned = m.Action.Local;
             var full = _ctx.FullPath(m.Path);
-            if (scanned is null || scanned.Size > SmallFileSize)
+            try
             {
-                // Hashed only now: deleted or written to since the scan judged it settled, it is left for the next pass.
-                var hashed = await _hasher.TryHashAsync(full, token).ConfigureAwait(false);
-                m.Fingerprint = hashed is not null && (scanned is null || FileStamp.Of(hashed) == FileStamp.Of(scanned)) ? hashed : null;
+                if (scanned is not null && scanned.Size <= SmallFileSize && await _hasher.TryReadAsync(full, scanned.Size, scanned.MtimeTicks, token).ConfigureAwait(false) is { } read)
+                {
+                    (m.Fingerprint, m.Read) = read;
+                    m.ReadRefs = read.Chunks.ConvertAll(c => c.Ref);
+                }
+                else if (scanned is null || scanned.Size > SmallFileSize || FileHasher.IsAsScanned(full, scanned.Size, scanned.MtimeTicks))
+                {
+                    // Hashed only now (a large file, one without a scan entry, or a small one still as scanned that the
+                    // whole read gave up on: this read throws its error, the file's own). Deleted or written to since the
+                    // scan judged it settled, it is left for the next pass.
+                    var hashed = await _hasher.TryHashAsync(full, token).ConfigureAwait(false);
+                    m.Fingerprint = hashed is not null && (scanned is null || FileStamp.Of(hashed) == FileStamp.Of(scanned)) ? hashed : null;
+                }
             }
-            else if (await _hasher.TryReadAsync(full, scanned.Size, scanned.MtimeTicks, token).ConfigureAwait(false) is { } read)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException && !token.IsCancellationRequested)
             {
-                (m.Fingerprint, m.Read) = read;
-                m.ReadRefs = read.Chunks.ConvertAll(c => c.Ref);
+                m.Error = e; // unreadable: reported for this file (uploaded alone, where it is thrown), not as "changed"
+                return;
             }
 
             m.Outcome = m.Fingerprint is null ? UploadOutcome.Changed : null; // deleted or written to since the scan
         }).ConfigureAwait(false);
-
     }
 
     /// <summary>Puts a planned member's missing chunks (<see cref="PutMissingAsync"/>), or plans and puts it window by window.</summary>

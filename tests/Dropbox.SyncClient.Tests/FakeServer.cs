@@ -5,6 +5,7 @@ using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Remote;
 using Google.Protobuf;
+using Grpc.Core;
 
 namespace Dropbox.SyncClient.Tests;
 
@@ -126,8 +127,16 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>As an older metadata node: PlanChunks answers UNIMPLEMENTED.</summary>
+    public bool WithoutPlanChunks { get; set; }
+
     public Task<PlanUploadResponse> PlanChunksAsync(PlanChunksRequest request, CancellationToken ct)
     {
+        if (WithoutPlanChunks)
+        {
+            throw new DropboxException(ErrorKind.Internal, "PlanChunks: unimplemented", new RpcException(new Status(StatusCode.Unimplemented, "Method is unimplemented.")));
+        }
+
         BeforePlanUpload?.Invoke(request.Path);
         lock (_lock)
         {

@@ -135,7 +135,21 @@ internal sealed partial class Uploader
                 windowBytes += fp.Chunks[i].Size;
             }
 
-            var planned = await _ctx.Metadata.PlanChunksAsync(request, ct).ConfigureAwait(false);
+            PlanUploadResponse planned;
+            try
+            {
+                planned = await _ctx.Metadata.PlanChunksAsync(request, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented } && queued.Count == 0)
+            {
+                // An older server, refusing the first window before anything was put: the file planned whole instead.
+                _server.NoPlanChunks = true;
+                _ctx.Progress.Log($"the server does not plan uploads window by window; '{m.Path}' is planned whole");
+                m.ByWindows = false;
+                await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
+                return m.Outcome is not null || await PutMissingAsync(m, queue, ct).ConfigureAwait(false);
+            }
+
             if (planned.Conflict)
             {
                 m.Outcome = UploadOutcome.Conflict;

@@ -250,10 +250,17 @@ internal sealed partial class Uploader
     private async Task PlanAsync(List<UploadMember> members, bool batched, CancellationToken ct)
     {
         var calls = new List<List<UploadMember>>();
+        var alone = new List<UploadMember>(); // over the batched call's cap on a server without PlanChunks: PlanUpload each
         var chunks = 0;
         foreach (var m in members)
         {
             var count = m.Fingerprint!.Chunks.Count;
+            if (!m.ByWindows && count > RemoteBounds.MaxChunksPerPlanCall && _server.NoPlanChunks)
+            {
+                alone.Add(m);
+                continue;
+            }
+
             if (m.ByWindows || count > RemoteBounds.MaxChunksPerPlanCall)
             {
                 m.ByWindows = true;
@@ -270,34 +277,41 @@ internal sealed partial class Uploader
             chunks += count;
         }
 
-        foreach (var call in calls)
+        foreach (var call in calls.Select(c => (Members: c, Batched: batched)).Concat(alone.Select(m => (Members: new List<UploadMember> { m }, Batched: false))))
         {
-            var request = new PlanUploadsRequest();
-            request.Files.AddRange(call.Select(m => PlanRequest(m.Path, m.Fingerprint!, m.BaseVersion)));
-            request.Files[0].AvoidNodes.AddRange(AvoidNodes.Current()); // the server applies the files' lists to the whole call
-            IReadOnlyList<PlanUploadResponse> answers;
-            try
+            await PlanCallAsync(call.Members, call.Batched, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One plan call for <paramref name="call"/>'s files; a call too large for one answer marks them <see cref="UploadMember.ByWindows"/>.</summary>
+    private async Task PlanCallAsync(List<UploadMember> call, bool batched, CancellationToken ct)
+    {
+        var request = new PlanUploadsRequest();
+        request.Files.AddRange(call.Select(m => PlanRequest(m.Path, m.Fingerprint!, m.BaseVersion)));
+        request.Files[0].AvoidNodes.AddRange(AvoidNodes.Current()); // the server applies the files' lists to the whole call
+        IReadOnlyList<PlanUploadResponse> answers;
+        try
+        {
+            answers = await _calls.PlanAsync(request, batched, AvoidNodes, ct).ConfigureAwait(false);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && !ct.IsCancellationRequested && !_server.NoPlanChunks)
+        {
+            // Too many puts for one answer (the server's MaxPutsPerPlan): each file planned by PlanChunks windows. A server
+            // without PlanChunks has no smaller plan to offer, so there the refusal is the file's error.
+            _ctx.Progress.Log($"{Name(call)}: the upload plan does not fit one answer ({e.Message}); planning by windows");
+            call.ForEach(m => m.ByWindows = true);
+            return;
+        }
+
+        for (var k = 0; k < call.Count; k++)
+        {
+            if (RemoteBounds.CheckUploadPlan(request.Files[k], answers[k]) is { } refused)
             {
-                answers = await _calls.PlanAsync(request, batched, AvoidNodes, ct).ConfigureAwait(false);
-            }
-            catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && !ct.IsCancellationRequested)
-            {
-                // Too many puts for one answer (the server's MaxPutsPerPlan): each file planned by PlanChunks windows.
-                _ctx.Progress.Log($"{Name(call)}: the upload plan does not fit one answer ({e.Message}); planning by windows");
-                call.ForEach(m => m.ByWindows = true);
-                continue;
+                throw new DropboxException(ErrorKind.DataLoss, refused);
             }
 
-            for (var k = 0; k < call.Count; k++)
-            {
-                if (RemoteBounds.CheckUploadPlan(request.Files[k], answers[k]) is { } refused)
-                {
-                    throw new DropboxException(ErrorKind.DataLoss, refused);
-                }
-
-                call[k].Missing = answers[k].Conflict ? [] : [.. answers[k].Missing];
-                call[k].Outcome = answers[k].Conflict ? UploadOutcome.Conflict : null;
-            }
+            call[k].Missing = answers[k].Conflict ? [] : [.. answers[k].Missing];
+            call[k].Outcome = answers[k].Conflict ? UploadOutcome.Conflict : null;
         }
     }
 

@@ -1,5 +1,7 @@
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Sync;
+using Grpc.Core;
 
 namespace Dropbox.SyncClient.Tests;
 
@@ -58,5 +60,45 @@ public sealed class UploaderOlderServerTests : IDisposable
         var error = Assert.Single(up.ErrorMessages);
         Assert.Contains("large.bin", error);
         Assert.Contains("MaxPutsPerPlan", error);
+    }
+
+    [Fact]
+    public async Task A_commit_failing_in_a_group_committed_file_by_file_keeps_the_commits_before_it()
+    {
+        // No PlanUploads/CommitFiles either: a group is planned and committed one file at a time.
+        _server.BeforePlanUploads = (_, _) => throw new DropboxException(ErrorKind.Internal, "PlanUploads: unimplemented", new RpcException(new Status(StatusCode.Unimplemented, "Method is unimplemented.")));
+        using var a = new TestClient(_dir, "a", _server);
+        foreach (var (name, seed) in new[] { ("a.txt", 1), ("b.txt", 2), ("c.txt", 3) })
+        {
+            a.Write(name, TestClient.RandomBytes(3000, seed));
+            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
+        }
+
+        var committed = new List<string>();
+        _server.AfterCommitFile = request =>
+        {
+            lock (committed)
+            {
+                committed.Add(request.Path);
+                if (committed.Count != 2)
+                {
+                    return null;
+                }
+            }
+
+            // The user edits the file committed first; the second commit's answer is lost.
+            File.WriteAllText(a.PathOf(committed[0]), "the user's newest edit, of another size");
+            return new DropboxException(ErrorKind.Unavailable, "connection reset (the answer was lost)");
+        };
+
+        await a.SyncAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        var first = committed[0];
+        Assert.NotNull(a.State.GetFile(first)); // its commit was recorded: the server's version is this device's own
+        _server.AfterCommitFile = null;
+        var second = await a.SyncAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, second.Conflicts);
+        Assert.Equal("the user's newest edit, of another size", File.ReadAllText(a.PathOf(first)));
+        Assert.Equal(3, Directory.GetFiles(a.Folder).Count(f => !Path.GetFileName(f).StartsWith('.')));
     }
 }

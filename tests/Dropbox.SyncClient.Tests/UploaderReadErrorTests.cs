@@ -5,7 +5,7 @@ using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
 
-/// <summary>A small file its group cannot read is that file's error (reported), never "changed" (retried in silence).</summary>
+/// <summary>A small file its group cannot read is that file's error (reported), never "changed" (retried in silence); one gone is changed, never its group's failure.</summary>
 public sealed class UploaderReadErrorTests : IDisposable
 {
     private const int UnreadableSize = 7777;
@@ -41,6 +41,35 @@ public sealed class UploaderReadErrorTests : IDisposable
         Assert.IsType<IOException>(alone);
         Assert.Contains("Input/output error", alone.Message);
         Assert.Null(_server.Current("bad.txt"));
+    }
+
+    [Fact]
+    public async Task A_file_hashed_by_the_planner_and_deleted_before_its_put_is_changed_and_the_rest_of_its_group_commits()
+    {
+        // Arrange: three small files hashed (as the planner hashes them); one is deleted before the upload reads it back.
+        using var a = new TestClient(_dir, "a", _server);
+        var hasher = new FileHasher(a.Context.Chunker);
+        var actions = new List<SyncAction>();
+        foreach (var (name, seed) in new[] { ("a.bin", 1), ("b.bin", 2), ("gone.bin", 3) })
+        {
+            a.Write(name, TestClient.RandomBytes(20_000, seed));
+            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
+            actions.Add(new SyncAction(SyncActionKind.Upload, name) { Fingerprint = await hasher.TryHashAsync(a.PathOf(name), CancellationToken.None) });
+        }
+
+        File.Delete(a.PathOf("gone.bin"));
+        using var slots = new SemaphoreSlim(4);
+        var uploader = new Uploader(a.Context, new SyncSummary(), slots, hasher);
+
+        // Act
+        var results = await uploader.UploadAsync(actions, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: one group, two commits; the deleted file is changed (it was failing the whole group, each retried alone).
+        var outcomes = string.Join(", ", results.Select(r => $"{r.Action.Path}={r.Outcome?.ToString() ?? "none"}"));
+        Assert.True(results.Single(r => r.Action.Path == "a.bin").Outcome == UploadOutcome.Committed, outcomes);
+        Assert.True(results.Single(r => r.Action.Path == "b.bin").Outcome == UploadOutcome.Committed, outcomes);
+        Assert.True(results.Single(r => r.Action.Path == "gone.bin").Outcome == UploadOutcome.Changed, outcomes);
+        Assert.Null(_server.Current("gone.bin"));
     }
 
     private static SyncAction Action(SyncContext ctx, string name, int size, int seed)

@@ -66,6 +66,18 @@ internal sealed class UploadCalls(IMetadataRemote metadata, ServerSupport server
             {
                 results.Add(new CommitFileResult { Committed = await metadata.CommitFileAsync(request, ct).ConfigureAwait(false) });
             }
+            catch (DropboxException e) when (e.Kind is not (ErrorKind.Conflict or ErrorKind.NotFound) && results.Count > 0)
+            {
+                // The files before it are committed: their answers are kept (and recorded), this one and the rest are
+                // not committed this time. Thrown, the group's earlier commits went unrecorded and came back as conflicts.
+                var failed = results.Count;
+                for (var rest = failed; rest < requests.Count; rest++)
+                {
+                    results.Add(new CommitFileResult { StatusCode = (int)StatusCode.Unavailable, ErrorMessage = rest == failed ? e.Message : "not sent: an earlier commit of its group failed" });
+                }
+
+                break;
+            }
             catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound)
             {
                 // The one-file call's refusals as the batched call answers them, so they are handled in one place.

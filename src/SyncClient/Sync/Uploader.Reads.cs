@@ -5,6 +5,7 @@ using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
 using Grpc.Core;
+using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.SyncClient.Sync;
 
@@ -102,8 +103,29 @@ internal sealed partial class Uploader
             return true;
         }
 
-        using var handle = PlannedReads.OpenForRead(_ctx.FullPath(m.Path));
-        return await PlannedReads.PutStretchesAsync(_ctx, m, handle, wanted, 0, fp.Chunks.Count, 0, queue, ct).ConfigureAwait(false);
+        using var handle = OpenHashed(m);
+        return handle is null ? m.Error is not null : await PlannedReads.PutStretchesAsync(_ctx, m, handle, wanted, 0, fp.Chunks.Count, 0, queue, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The hashed member's file, opened to read its missing chunks back; null when it is gone (deleted or moved since it
+    /// was hashed: changed) or cannot be read (its own <see cref="UploadMember.Error"/>), never an error of its group.
+    /// </summary>
+    private SafeFileHandle? OpenHashed(UploadMember m)
+    {
+        try
+        {
+            return PlannedReads.OpenForRead(_ctx.FullPath(m.Path));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            m.Error = e;
+            return null;
+        }
     }
 
     /// <summary>
@@ -120,7 +142,12 @@ internal sealed partial class Uploader
         var queued = new HashSet<ChunkId>(); // this plan's: a chunk that recurs in a later window is sent once
         var wantedTotal = 0;
         long offset = 0;
-        using var handle = PlannedReads.OpenForRead(full);
+        using var handle = OpenHashed(m);
+        if (handle is null)
+        {
+            return m.Error is not null;
+        }
+
         for (var start = 0; start < fp.Chunks.Count && !queue.Faulted; start += windowChunks)
         {
             var count = Math.Min(windowChunks, fp.Chunks.Count - start);

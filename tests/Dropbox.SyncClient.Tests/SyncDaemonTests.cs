@@ -136,6 +136,43 @@ public sealed class SyncDaemonTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_file_the_server_refuses_every_pass_does_not_hold_back_the_next_change_for_its_back_off()
+    {
+        // One file fails each pass for good (a name or file the server refuses; for a user, a file that cannot be read):
+        // the pass itself runs to its end, and a change made during the back-off that follows is synced without
+        // waiting the back-off out (5 minutes here, so that waiting it out cannot pass).
+        var options = new SyncOptions { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
+        using var a = new TestClient(_dir, "a", _server, options);
+        _server.BeforePlanUpload = path =>
+        {
+            if (path == "refused.txt")
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, "simulated: the server refuses this file");
+            }
+        };
+        var summaries = new ConcurrentQueue<SyncSummary>();
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, summaries.Enqueue) { Debounce = TimeSpan.FromMilliseconds(50), FirstErrorDelay = TimeSpan.FromMinutes(5), MaxErrorDelay = TimeSpan.FromMinutes(5) };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
+            a.Write("refused.txt", "never accepted");
+            await WaitUntilAsync(() => summaries.Any(s => s.Errors > 0), run, "a pass that failed the refused file");
+
+            a.Write("later.txt", "written during the back-off");
+
+            await WaitUntilAsync(() => _server.Current("later.txt") is not null, run, "the later file on the server", TimeSpan.FromSeconds(30));
+            Assert.Null(_server.Current("refused.txt"));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

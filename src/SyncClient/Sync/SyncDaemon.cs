@@ -92,8 +92,11 @@ internal sealed class SyncDaemon
     /// <summary>How often the server is probed while it cannot be reached (a pass follows at once when it answers again).</summary>
     public TimeSpan UnreachableProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The longest wait before a failed pass is tried again (the wait doubles from 2 s up to this).</summary>
+    /// <summary>The longest wait before a failed pass is tried again (the wait doubles from <see cref="FirstErrorDelay"/> up to this).</summary>
     public TimeSpan MaxErrorDelay { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The wait after the first failed pass (2 s).</summary>
+    public TimeSpan FirstErrorDelay { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How often a missing sync folder is looked for, and how often a present one is checked for vanishing.</summary>
     public TimeSpan FolderCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
@@ -126,6 +129,7 @@ internal sealed class SyncDaemon
         {
             _triggers.Writer.TryWrite("start");
             var errorDelay = TimeSpan.Zero;
+            var wakeOnNews = false; // the last pass ran to its end with some files failed: news ends its pause
             while (!ct.IsCancellationRequested)
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -207,6 +211,7 @@ internal sealed class SyncDaemon
                     }
 
                     errorDelay = summary.Errors > 0 ? Grow(errorDelay) : TimeSpan.Zero;
+                    wakeOnNews = true;
                     _lastPassFailed = summary.Errors > 0;
                     if (summary.Errors > 0)
                     {
@@ -223,6 +228,7 @@ internal sealed class SyncDaemon
                     // line, tried again with back-off, and at once when the server answers again.
                     _ctx.Progress.Log("error: " + (e is DropboxException ? e.Message : $"{e.GetType().Name}: {e.Message}"));
                     errorDelay = Grow(errorDelay);
+                    wakeOnNews = false;
                     _lastPassFailed = true;
                     ArmRecheck(errorDelay);
                 }
@@ -231,7 +237,7 @@ internal sealed class SyncDaemon
                 Interlocked.Exchange(ref _passEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 if (errorDelay > TimeSpan.Zero)
                 {
-                    await PauseAfterErrorAsync(errorDelay, ct).ConfigureAwait(false);
+                    await PauseAfterErrorAsync(errorDelay, ct, wakeOnNews).ConfigureAwait(false);
                 }
             }
         }
@@ -266,7 +272,14 @@ internal sealed class SyncDaemon
     /// Failing passes must not spin: waits <paramref name="delay"/>, but wakes early for <c>sync --now</c> or when the
     /// server, unreachable before, answers again (the retry pass then runs at once).
     /// </summary>
-    private async Task PauseAfterErrorAsync(TimeSpan delay, CancellationToken ct)
+    /// <param name="delay">The back-off.</param>
+    /// <param name="ct">The daemon's token.</param>
+    /// <param name="wakeOnNews">
+    /// The pass ran to its end and only some files failed (one that cannot be read, a name the server refuses): a local
+    /// or remote change ends the pause, so that one file failing for good does not hold every other change back by up to
+    /// <see cref="MaxErrorDelay"/>. A pass that failed as a whole (the server away) waits its back-off out.
+    /// </param>
+    private async Task PauseAfterErrorAsync(TimeSpan delay, CancellationToken ct, bool wakeOnNews = false)
     {
         _serverBack.Reader.TryRead(out _); // only a return noticed from here on ends the pause
         using var pause = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -274,7 +287,8 @@ internal sealed class SyncDaemon
         try
         {
             var back = _serverBack.Reader.WaitToReadAsync(pause.Token).AsTask();
-            await Task.WhenAny(WaitForNowRequestAsync(pause.Token), back).ConfigureAwait(false);
+            var news = wakeOnNews ? _triggers.Reader.WaitToReadAsync(pause.Token).AsTask() : Task.Delay(Timeout.Infinite, pause.Token);
+            await Task.WhenAny(WaitForNowRequestAsync(pause.Token), back, news).ConfigureAwait(false);
             if (back.IsCompletedSuccessfully)
             {
                 _serverBack.Reader.TryRead(out _);
@@ -460,7 +474,7 @@ internal sealed class SyncDaemon
     }
 
     private TimeSpan Grow(TimeSpan delay) =>
-        delay == TimeSpan.Zero ? TimeSpan.FromSeconds(2) : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Math.Max(MaxErrorDelay.Ticks, TimeSpan.FromSeconds(2).Ticks)));
+        delay == TimeSpan.Zero ? FirstErrorDelay : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Math.Max(MaxErrorDelay.Ticks, FirstErrorDelay.Ticks)));
 
     private DateTimeOffset? LastReconcile() =>
         _ctx.State.GetSetting(StateKeys.LastReconcile) is { } s && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t) ? t : null;

@@ -183,22 +183,32 @@ internal sealed class SyncExecutor : IDisposable
     }
 
     /// <summary>
-    /// Every upload through the one uploader (in groups); then, in parallel, the downloads and conflicts, the uploads it
-    /// left to settle (a conflict, a file changed meanwhile) and those whose group failed as a whole (uploaded alone).
+    /// The downloads and conflicts in parallel while every upload goes through the one uploader (in groups), so that a
+    /// large upload does not hold the pass's downloads back; then, in parallel, the uploads it left to settle (a
+    /// conflict, a file changed meanwhile) and those whose group failed as a whole (uploaded alone).
     /// </summary>
     private async Task TransferAsync(List<SyncAction> transfers, CancellationToken ct)
     {
-        var work = transfers.Where(a => a.Kind != SyncActionKind.Upload).Select(a => (Action: a, Result: (UploadResult?)null)).ToList();
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct };
         var uploads = transfers.Where(a => a.Kind == SyncActionKind.Upload).ToList();
-        if (uploads.Count > 0)
+        var others = Parallel.ForEachAsync(transfers.Where(a => a.Kind != SyncActionKind.Upload), options,
+            async (a, token) => await RunAsync(a, token).ConfigureAwait(false));
+        var left = new List<(SyncAction Action, UploadResult? Result)>();
+        try
         {
-            work.AddRange((await _uploader.UploadAsync(uploads, ct).ConfigureAwait(false))
-                .Where(r => r.Outcome != UploadOutcome.Committed)
-                .Select(r => (r.Action, r.Outcome is null ? null : (UploadResult?)r)));
+            if (uploads.Count > 0)
+            {
+                left.AddRange((await _uploader.UploadAsync(uploads, ct).ConfigureAwait(false))
+                    .Where(r => r.Outcome != UploadOutcome.Committed)
+                    .Select(r => (r.Action, r.Outcome is null ? null : (UploadResult?)r)));
+            }
+        }
+        finally
+        {
+            await others.ConfigureAwait(false);
         }
 
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct },
-            async (w, token) => await RunAsync(w.Action, token, w.Result).ConfigureAwait(false)).ConfigureAwait(false);
+        await Parallel.ForEachAsync(left, options, async (w, token) => await RunAsync(w.Action, token, w.Result).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <param name="a">The action.</param>

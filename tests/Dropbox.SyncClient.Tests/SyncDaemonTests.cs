@@ -173,6 +173,62 @@ public sealed class SyncDaemonTests : IDisposable
         }
     }
 
+    // A refused file fails every pass, so no pass advances the stored cursor; the change after it (the later file this
+    // device itself committed, or another device's file downloaded here) must not end each pause again: under a
+    // 5-minute back-off, at most a pass or two follow (found by review: 8-9 passes in 10 s, back to back).
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Passes_with_a_refused_file_do_not_run_back_to_back_on_news_already_synced(bool otherDevice)
+    {
+        var options = new SyncOptions { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
+        using var a = new TestClient(_dir, "a", _server, options);
+        using var b = new TestClient(_dir, "b", _server, options);
+        _server.BeforePlanUpload = path =>
+        {
+            if (path == "refused.txt")
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, "simulated: the server refuses this file");
+            }
+        };
+        var summaries = new ConcurrentQueue<SyncSummary>();
+        var reasons = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource(Bound);
+        var daemon = new SyncDaemon(a.Context, summaries.Enqueue) { Debounce = TimeSpan.FromMilliseconds(50), FirstErrorDelay = TimeSpan.FromMinutes(5), MaxErrorDelay = TimeSpan.FromMinutes(5), PassStarting = reasons.Enqueue };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
+            a.Write("refused.txt", "never accepted");
+            await WaitUntilAsync(() => summaries.Any(s => s.Errors > 0), run, "a pass that failed the refused file");
+            if (otherDevice)
+            {
+                b.Write("from-b.txt", "another device's file");
+                File.SetLastWriteTimeUtc(b.PathOf("from-b.txt"), DateTime.UtcNow.AddHours(-1));
+                await b.SyncAsync();
+                await WaitUntilAsync(() => File.Exists(a.PathOf("from-b.txt")), run, "b's file here (a remote change ends the back-off)", TimeSpan.FromSeconds(30));
+            }
+            else
+            {
+                a.Write("later.txt", "written during the back-off");
+                await WaitUntilAsync(() => _server.Current("later.txt") is not null, run, "the later file on the server", TimeSpan.FromSeconds(30));
+            }
+
+            // The passes the change itself causes (its own events here, its news) settle; then, in a window of fixed
+            // length, the passes are counted (not timed): none is due before the back-off ends.
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            var before = reasons.Count;
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            var after = reasons.Count;
+            Assert.True(after - before <= 1, $"{after - before} passes in 10 s under a 5-minute back-off; reasons: {string.Join(" | ", reasons)}");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

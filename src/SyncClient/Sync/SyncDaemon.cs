@@ -277,7 +277,9 @@ internal sealed class SyncDaemon
     /// <param name="wakeOnNews">
     /// The pass ran to its end and only some files failed (one that cannot be read, a name the server refuses): a local
     /// or remote change ends the pause, so that one file failing for good does not hold every other change back by up to
-    /// <see cref="MaxErrorDelay"/>. A pass that failed as a whole (the server away) waits its back-off out.
+    /// <see cref="MaxErrorDelay"/>. (Such a pass keeps its cursor; the long poll then follows the feed past the news it
+    /// already reported, so the same change does not end every pause: see <see cref="PollRemoteAsync"/>.) A pass that
+    /// failed as a whole (the server away) waits its back-off out.
     /// </param>
     private async Task PauseAfterErrorAsync(TimeSpan delay, CancellationToken ct, bool wakeOnNews = false)
     {
@@ -716,6 +718,8 @@ internal sealed class SyncDaemon
         var unreachable = false;
         string? cursor = null;
         string? resetAskedFor = null;
+        string? pollFrom = null; // the stored cursor, or past news already reported that a failed pass kept it before
+        string? storedSeen = null;
         while (!ct.IsCancellationRequested)
         {
             try
@@ -727,9 +731,15 @@ internal sealed class SyncDaemon
                     continue;
                 }
 
+                if (cursor != storedSeen || string.IsNullOrEmpty(pollFrom))
+                {
+                    storedSeen = cursor;
+                    pollFrom = cursor;
+                }
+
                 var asked = Stopwatch.GetTimestamp();
                 // While the server was unreachable: a quick probe (no long poll), so its return is noticed at once.
-                var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = cursor, Limit = 1, WaitSeconds = failures > 0 ? 0 : wait }, ct).ConfigureAwait(false);
+                var response = await _ctx.Metadata.ListChangesAsync(new ListChangesRequest { Cursor = pollFrom, Limit = 1, WaitSeconds = failures > 0 ? 0 : wait }, ct).ConfigureAwait(false);
                 unreachable = false;
                 if (failures > 0)
                 {
@@ -755,7 +765,14 @@ internal sealed class SyncDaemon
                     if (_ctx.State.GetSetting(StateKeys.Cursor) == cursor)
                     {
                         // The pass kept the cursor (a change waits for a local file, or a step failed): the feed would
-                        // answer at once with the same change, so do not ask in a tight loop.
+                        // answer at once with the same change, so do not ask in a tight loop. After a pass with failed
+                        // files the poll asks from past this change: that pass's back-off ends at news, and the same
+                        // change again is none (the next pass still lists from the stored cursor).
+                        if (_lastPassFailed && !string.IsNullOrEmpty(response.Cursor))
+                        {
+                            pollFrom = response.Cursor;
+                        }
+
                         await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
                     }
                 }
@@ -773,6 +790,7 @@ internal sealed class SyncDaemon
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
+                pollFrom = cursor; // asked again from the stored cursor
                 // A refusal is an answer: the server is back. A metadata node restarted after a crash refuses every
                 // cursor it issued before (a new change-log epoch), so the first probe after its return is refused; the
                 // pass it asks for resets the cursor. Asked once per return, so a lasting refusal (a revoked token)

@@ -191,8 +191,11 @@ internal sealed class SyncExecutor : IDisposable
     {
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct };
         var uploads = transfers.Where(a => a.Kind == SyncActionKind.Upload).ToList();
-        var others = Parallel.ForEachAsync(transfers.Where(a => a.Kind != SyncActionKind.Upload), options,
+        Task RunOthersAsync() => Parallel.ForEachAsync(transfers.Where(a => a.Kind != SyncActionKind.Upload), options,
             async (a, token) => await RunAsync(a, token).ConfigureAwait(false));
+
+        // One transfer at a time (Parallelism 1, as the deterministic simulation runs) means the uploads, then the rest.
+        var others = _ctx.Options.Parallelism > 1 ? RunOthersAsync() : null;
         var left = new List<(SyncAction Action, UploadResult? Result)>();
         try
         {
@@ -205,8 +208,13 @@ internal sealed class SyncExecutor : IDisposable
         }
         finally
         {
-            await others.ConfigureAwait(false);
+            if (others is not null)
+            {
+                await others.ConfigureAwait(false);
+            }
         }
+
+        await (others is null ? RunOthersAsync() : Task.CompletedTask).ConfigureAwait(false);
 
         await Parallel.ForEachAsync(left, options, async (w, token) => await RunAsync(w.Action, token, w.Result).ConfigureAwait(false)).ConfigureAwait(false);
     }

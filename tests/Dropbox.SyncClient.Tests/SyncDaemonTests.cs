@@ -142,25 +142,11 @@ public sealed class SyncDaemonTests : IDisposable
         // One file fails each pass for good (a name or file the server refuses; for a user, a file that cannot be read):
         // the pass itself runs to its end, and a change made during the back-off that follows is synced without
         // waiting the back-off out (5 minutes here, so that waiting it out cannot pass).
-        var options = new SyncOptions { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
-        using var a = new TestClient(_dir, "a", _server, options);
-        _server.BeforePlanUpload = path =>
-        {
-            if (path == "refused.txt")
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, "simulated: the server refuses this file");
-            }
-        };
-        var summaries = new ConcurrentQueue<SyncSummary>();
+        using var a = new TestClient(_dir, "a", _server, QuickOptions);
         using var stop = new CancellationTokenSource(Bound);
-        var daemon = new SyncDaemon(a.Context, summaries.Enqueue) { Debounce = TimeSpan.FromMilliseconds(50), FirstErrorDelay = TimeSpan.FromMinutes(5), MaxErrorDelay = TimeSpan.FromMinutes(5) };
-        var run = daemon.RunAsync(stop.Token);
+        var (run, _) = await StartWithARefusedFileAsync(a, stop.Token);
         try
         {
-            await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
-            a.Write("refused.txt", "never accepted");
-            await WaitUntilAsync(() => summaries.Any(s => s.Errors > 0), run, "a pass that failed the refused file");
-
             a.Write("later.txt", "written during the back-off");
 
             await WaitUntilAsync(() => _server.Current("later.txt") is not null, run, "the later file on the server", TimeSpan.FromSeconds(30));
@@ -181,26 +167,12 @@ public sealed class SyncDaemonTests : IDisposable
     [InlineData(true)]
     public async Task Passes_with_a_refused_file_do_not_run_back_to_back_on_news_already_synced(bool otherDevice)
     {
-        var options = new SyncOptions { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
-        using var a = new TestClient(_dir, "a", _server, options);
-        using var b = new TestClient(_dir, "b", _server, options);
-        _server.BeforePlanUpload = path =>
-        {
-            if (path == "refused.txt")
-            {
-                throw new DropboxException(ErrorKind.InvalidArgument, "simulated: the server refuses this file");
-            }
-        };
-        var summaries = new ConcurrentQueue<SyncSummary>();
-        var reasons = new ConcurrentQueue<string>();
+        using var a = new TestClient(_dir, "a", _server, QuickOptions);
+        using var b = new TestClient(_dir, "b", _server, QuickOptions);
         using var stop = new CancellationTokenSource(Bound);
-        var daemon = new SyncDaemon(a.Context, summaries.Enqueue) { Debounce = TimeSpan.FromMilliseconds(50), FirstErrorDelay = TimeSpan.FromMinutes(5), MaxErrorDelay = TimeSpan.FromMinutes(5), PassStarting = reasons.Enqueue };
-        var run = daemon.RunAsync(stop.Token);
+        var (run, reasons) = await StartWithARefusedFileAsync(a, stop.Token);
         try
         {
-            await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
-            a.Write("refused.txt", "never accepted");
-            await WaitUntilAsync(() => summaries.Any(s => s.Errors > 0), run, "a pass that failed the refused file");
             if (otherDevice)
             {
                 b.Write("from-b.txt", "another device's file");
@@ -440,6 +412,31 @@ public sealed class SyncDaemonTests : IDisposable
         }
 
         return -1;
+    }
+
+    private static SyncOptions QuickOptions => new() { StableAge = TimeSpan.FromMilliseconds(300), QuietPeriod = TimeSpan.FromMilliseconds(200) };
+
+    /// <summary>
+    /// Starts a daemon on <paramref name="a"/> with a 5-minute error back-off and returns once a pass has failed a file
+    /// the server refuses every time ('refused.txt'); with the header of every pass it starts.
+    /// </summary>
+    private async Task<(Task Run, ConcurrentQueue<string> Passes)> StartWithARefusedFileAsync(TestClient a, CancellationToken ct)
+    {
+        _server.BeforePlanUpload = path =>
+        {
+            if (path == "refused.txt")
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, "simulated: the server refuses this file");
+            }
+        };
+        var summaries = new ConcurrentQueue<SyncSummary>();
+        var passes = new ConcurrentQueue<string>();
+        var daemon = new SyncDaemon(a.Context, summaries.Enqueue) { Debounce = TimeSpan.FromMilliseconds(50), FirstErrorDelay = TimeSpan.FromMinutes(5), MaxErrorDelay = TimeSpan.FromMinutes(5), PassStarting = passes.Enqueue };
+        var run = daemon.RunAsync(ct);
+        await WaitUntilAsync(() => !summaries.IsEmpty, run, "the first pass");
+        a.Write("refused.txt", "never accepted");
+        await WaitUntilAsync(() => summaries.Any(s => s.Errors > 0), run, "a pass that failed the refused file");
+        return (run, passes);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, Task daemon, string what, TimeSpan? bound = null)

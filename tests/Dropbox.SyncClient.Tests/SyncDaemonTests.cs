@@ -187,12 +187,13 @@ public sealed class SyncDaemonTests : IDisposable
             }
 
             // The passes the change itself causes (its own events here, its news) settle; then, in a window of fixed
-            // length, the passes are counted (not timed): none is due before the back-off ends.
+            // length, the passes are counted (not timed): none is due before the back-off ends. A few late ones of the
+            // change's own are allowed on a loaded machine; the back-to-back passes ran one a second (10 in the window).
             await Task.Delay(TimeSpan.FromSeconds(5));
             var before = reasons.Count;
             await Task.Delay(TimeSpan.FromSeconds(10));
             var after = reasons.Count;
-            Assert.True(after - before <= 1, $"{after - before} passes in 10 s under a 5-minute back-off; reasons: {string.Join(" | ", reasons)}");
+            Assert.True(after - before <= 3, $"{after - before} passes in 10 s under a 5-minute back-off; reasons: {string.Join(" | ", reasons)}");
         }
         finally
         {

@@ -79,6 +79,9 @@ internal static class RemoteErrors
         return ex;
     }
 
+    /// <summary>True when the server does not have the call (an older metadata node): UNIMPLEMENTED.</summary>
+    public static bool IsUnimplemented(DropboxException e) => e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented };
+
     /// <summary>True when a cursor must be thrown away and the state listed again.</summary>
     public static bool IsCursorReset(DropboxException e) =>
         e.Kind is ErrorKind.InvalidArgument or ErrorKind.Conflict && e.Message.Contains("reset", StringComparison.OrdinalIgnoreCase);

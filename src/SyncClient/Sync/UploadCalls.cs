@@ -23,7 +23,7 @@ internal sealed class UploadCalls(IMetadataRemote metadata, ServerSupport server
                 return response.Results.Count == request.Files.Count ? response.Results
                     : throw new DropboxException(ErrorKind.Internal, $"The server answered a plan of {request.Files.Count} files with {response.Results.Count} results.");
             }
-            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
+            catch (DropboxException e) when (RemoteErrors.IsUnimplemented(e))
             {
                 server.NoBatchedUploads = true; // an older server: the one-file calls from now on
             }
@@ -53,7 +53,7 @@ internal sealed class UploadCalls(IMetadataRemote metadata, ServerSupport server
                 return response.Results.Count == requests.Count ? response.Results
                     : throw new DropboxException(ErrorKind.Internal, $"The server answered a commit of {requests.Count} files with {response.Results.Count} results.");
             }
-            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
+            catch (DropboxException e) when (RemoteErrors.IsUnimplemented(e))
             {
                 server.NoBatchedUploads = true;
             }

@@ -4,7 +4,6 @@ using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
-using Grpc.Core;
 using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.SyncClient.Sync;
@@ -128,6 +127,21 @@ internal sealed partial class Uploader
         }
     }
 
+    /// <summary>The server answered PlanChunks with UNIMPLEMENTED (an older metadata node): whole plans from now on.</summary>
+    private void NoPlanChunksFound(UploadMember m, string what)
+    {
+        _server.NoPlanChunks = true;
+        _ctx.Progress.Log($"the server does not plan uploads window by window; '{m.Path}' {what}");
+    }
+
+    /// <summary>Plans a hashed member whole (PlanUpload) and puts its missing chunks; false when the file changed since it was hashed.</summary>
+    private async Task<bool> PlanWholeAsync(UploadMember m, PutQueue queue, CancellationToken ct)
+    {
+        m.ByWindows = false;
+        await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
+        return m.Outcome is not null || await PutMissingAsync(m, queue, ct).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Plans a hashed member by PlanChunks windows of <see cref="SyncOptions.PlanWindowChunks"/>, each window's missing
     /// chunks read back and queued before the next window is planned: the puts of one window are under way while the
@@ -167,14 +181,11 @@ internal sealed partial class Uploader
             {
                 planned = await _ctx.Metadata.PlanChunksAsync(request, ct).ConfigureAwait(false);
             }
-            catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented } && queued.Count == 0)
+            catch (DropboxException e) when (RemoteErrors.IsUnimplemented(e) && queued.Count == 0)
             {
                 // An older server, refusing the first window before anything was put: the file planned whole instead.
-                _server.NoPlanChunks = true;
-                _ctx.Progress.Log($"the server does not plan uploads window by window; '{m.Path}' is planned whole");
-                m.ByWindows = false;
-                await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
-                return m.Outcome is not null || await PutMissingAsync(m, queue, ct).ConfigureAwait(false);
+                NoPlanChunksFound(m, "is planned whole");
+                return await PlanWholeAsync(m, queue, ct).ConfigureAwait(false);
             }
 
             if (planned.Conflict)
@@ -343,18 +354,12 @@ internal sealed partial class Uploader
                 await DrainAsync().ConfigureAwait(false);
             }
         }
-        catch (DropboxException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unimplemented } && m.Sent.Count == 0)
+        catch (DropboxException e) when (RemoteErrors.IsUnimplemented(e) && m.Sent.Count == 0)
         {
             // An older server: its first window was refused before anything was put. Hashed and planned whole instead.
-            _server.NoPlanChunks = true;
-            _ctx.Progress.Log($"the server does not plan uploads window by window; '{m.Path}' is hashed first");
+            NoPlanChunksFound(m, "is hashed first");
             await ReadSmallAsync([m], ct).ConfigureAwait(false);
-            if (m.Open)
-            {
-                await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
-            }
-
-            if (m.Open && !await PutPlannedAsync(m, queue, ct).ConfigureAwait(false))
+            if (m.Open && !await PlanWholeAsync(m, queue, ct).ConfigureAwait(false))
             {
                 m.Outcome = UploadOutcome.Changed;
             }

@@ -214,7 +214,10 @@ internal sealed class SyncExecutor : IDisposable
             }
         }
 
-        await (others is null ? RunOthersAsync() : Task.CompletedTask).ConfigureAwait(false);
+        if (others is null)
+        {
+            await RunOthersAsync().ConfigureAwait(false);
+        }
 
         await Parallel.ForEachAsync(left, options, async (w, token) => await RunAsync(w.Action, token, w.Result).ConfigureAwait(false)).ConfigureAwait(false);
     }

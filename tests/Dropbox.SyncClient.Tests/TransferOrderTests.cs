@@ -58,4 +58,53 @@ public sealed class TransferOrderTests : IDisposable
         Assert.Equal("the remote edit", b.Read("x.txt"));
         Assert.Equal(60_000UL, _server.Current("y.bin")!.Size);
     }
+
+    [Fact]
+    public async Task When_the_uploader_and_a_download_both_fail_unexpectedly_the_pass_reports_the_uploaders_failure_and_logs_the_other()
+    {
+        // Arrange: as above, b has a remote edit of x.txt to download and a local edit of y.bin to upload; the fetch of
+        // x.txt's chunk throws, then y.bin's plan throws (both unexpected: neither is a DropboxException or an I/O error).
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("x.txt", "first");
+        a.Write("y.bin", TestClient.RandomBytes(50_000, 1));
+        foreach (var name in new[] { "x.txt", "y.bin" })
+        {
+            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
+        }
+
+        await a.SyncAsync();
+        await b.SyncAsync();
+        a.Write("x.txt", "the remote edit");
+        File.SetLastWriteTimeUtc(a.PathOf("x.txt"), DateTime.UtcNow.AddMinutes(-4));
+        await a.SyncAsync();
+        b.Write("y.bin", TestClient.RandomBytes(60_000, 2));
+        File.SetLastWriteTimeUtc(b.PathOf("y.bin"), DateTime.UtcNow.AddMinutes(-4));
+
+        using var downloadFailed = new ManualResetEventSlim();
+        _server.BeforeGetChunks = () =>
+        {
+            downloadFailed.Set();
+            throw new InvalidOperationException("the download's bug");
+        };
+        _server.BeforePlanUpload = path =>
+        {
+            if (path == "y.bin")
+            {
+                downloadFailed.Wait(TimeSpan.FromSeconds(15));
+                throw new InvalidOperationException("the uploader's bug");
+            }
+        };
+
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var engine = b.EngineWith(b.Context.Options, log.Enqueue);
+
+        // Act
+        var thrown = await Assert.ThrowsAnyAsync<Exception>(() => engine.RunPassAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
+
+        // Assert: the uploader's failure is the pass's (it used to be replaced by the download's); the other is logged.
+        Assert.True(downloadFailed.IsSet, "the download never started");
+        Assert.Contains("the uploader's bug", thrown.ToString());
+        Assert.Contains(log, line => line.Contains("the download's bug"));
+    }
 }

@@ -206,12 +206,29 @@ internal sealed class SyncExecutor : IDisposable
                     .Select(r => (r.Action, r.Outcome is null ? null : (UploadResult?)r)));
             }
         }
-        finally
+        catch (Exception) when (others is not null)
         {
-            if (others is not null)
+            // The downloads are waited for before the uploader's failure goes up (none is left running behind the
+            // caller), and a failure of theirs meanwhile is logged rather than put in its place.
+            try
             {
                 await others.ConfigureAwait(false);
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _ctx.Progress.Log($"error: a download failed while the uploads failed too: {e.Message}");
+            }
+            catch (OperationCanceledException)
+            {
+                // Cancelled with the pass: the uploader's failure (or its own cancellation) is what goes up.
+            }
+
+            throw;
+        }
+
+        if (others is not null)
+        {
+            await others.ConfigureAwait(false);
         }
 
         if (others is null)

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Chunks;
 using System.Reflection;
 using Dropbox.SyncClient.State;
 
@@ -13,7 +14,7 @@ public sealed class LocalDbWriterTests
     private static readonly HashSet<string> WriteMethods = new(StringComparer.Ordinal)
     {
         nameof(LocalState.SetSetting), nameof(LocalState.PutFile), nameof(LocalState.PutFiles), nameof(LocalState.TouchFile),
-        nameof(LocalState.RemoveFile), nameof(LocalState.ResetSyncState), nameof(LocalState.SetWithheld),
+        nameof(LocalState.RemoveFile), nameof(LocalState.MoveFile), nameof(LocalState.ResetSyncState), nameof(LocalState.SetWithheld),
         nameof(LocalState.BeginUpload), nameof(LocalState.AddUploadProgress), nameof(LocalState.EndUpload),
     };
 
@@ -45,6 +46,24 @@ public sealed class LocalDbWriterTests
         Assert.Contains("not a pass setting", e.Message, StringComparison.Ordinal);
         Assert.Equal("before", state.GetSetting(key));
         Assert.Equal("now", state.GetSetting(StateKeys.LastSync));
+    }
+
+    [Fact]
+    public void A_move_whose_new_row_cannot_be_written_keeps_the_old_row()
+    {
+        // Arrange: a synced file with its chunk rows.
+        using var dir = new TempFolder();
+        using var state = LocalState.Open(dir.Path);
+        var chunk = ChunkRef.Raw(ChunkId.Compute("moved bytes"u8), 11);
+        state.PutFile(new FileRecord("a.bin", FileKind.File, 11, 1_000, 3, [1, 2, 3]), [chunk]);
+
+        // Act: the new row is refused (an empty path) after the old one was deleted in the same move.
+        var e = Assert.Throws<ArgumentException>(() => state.Writer.RecordMove("a.bin", new FileRecord("", FileKind.File, 11, 1_000, 4, [1, 2, 3]), [chunk]));
+
+        // Assert: the move is one transaction, so nothing of it was written (three statements used to forget a.bin here).
+        Assert.Contains("empty path", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3UL, state.GetFile("a.bin")?.Version);
+        Assert.Equal([chunk], state.GetChunks("a.bin"));
     }
 
     private static SortedSet<string> WriteCallers()

@@ -32,18 +32,9 @@ internal sealed class LocalDbWriter(LocalState state)
     /// <summary>
     /// Records a file moved from <paramref name="from"/> to the path of <paramref name="to"/>, with the same bytes: its
     /// chunks' fast hashes move with it (a moved large file's next edit re-reads it with them; the stored list is checked
-    /// against the new row's chunks when read, so a list that does not belong to them is never used).
+    /// against the new row's chunks when read, so a list that does not belong to them is never used). One transaction.
     /// </summary>
-    public void RecordMove(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks)
-    {
-        var fastHashes = state.GetFastHashesValue(from);
-        state.RemoveFile(from);
-        state.PutFile(to, chunks);
-        if (fastHashes is not null && to.Kind == FileKind.File)
-        {
-            state.SetFastHashesValue(to.Path, fastHashes);
-        }
-    }
+    public void RecordMove(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks) => state.MoveFile(from, to, chunks);
 
     /// <summary>Updates only the recorded mtime and ctime (content verified unchanged; a null ctime: unknown).</summary>
     public void Touch(string path, long mtimeTicks, long? ctimeNs) => state.TouchFile(path, mtimeTicks, ctimeNs);

@@ -272,33 +272,6 @@ internal sealed class LocalState : IDisposable
         }
     }
 
-    /// <summary>The stored fast-hash list of a synced file as it is in its row (<see cref="FastHashList"/>), or null.</summary>
-    public byte[]? GetFastHashesValue(string path)
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT fast_hashes FROM files WHERE path=$p AND kind=$k";
-            cmd.Parameters.AddWithValue("$p", path);
-            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
-            return cmd.ExecuteScalar() as byte[];
-        }
-    }
-
-    /// <summary>Stores a fast-hash list value taken from <see cref="GetFastHashesValue"/> in a synced file's row.</summary>
-    public void SetFastHashesValue(string path, byte[] value)
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "UPDATE files SET fast_hashes=$v WHERE path=$p AND kind=$k";
-            cmd.Parameters.AddWithValue("$v", value);
-            cmd.Parameters.AddWithValue("$p", path);
-            cmd.Parameters.AddWithValue("$k", (int)FileKind.File);
-            cmd.ExecuteNonQuery();
-        }
-    }
-
     /// <summary>Local places holding a chunk's bytes (as last synced; callers re-verify the hash).</summary>
     public List<LocalChunkLocation> FindChunk(ChunkId id)
     {
@@ -395,53 +368,96 @@ internal sealed class LocalState : IDisposable
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            var db = _db.Handle!;
-            using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
-            using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
-            using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit,ctime,fast_hashes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
-            using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
-            Span<byte> id = stackalloc byte[ChunkId.Size];
-            foreach (var (record, chunks, fastHashes) in files)
-            {
-                // A zero-length buffer binds NULL, not '', and NULL paths would never be found again: refuse the row.
-                var path = record.Path.Length > 0
-                    ? Encoding.UTF8.GetBytes(record.Path)
-                    : throw new ArgumentException("A file record has an empty path; nothing was written.", nameof(files));
-                Bound(db, raw.sqlite3_bind_text(deleteFile, 1, path));
-                Step(db, deleteFile);
-                Bound(db, raw.sqlite3_bind_text(deleteChunks, 1, path));
-                Step(db, deleteChunks);
-                Bound(db, raw.sqlite3_bind_text(insertFile, 1, path));
-                Bound(db, raw.sqlite3_bind_int64(insertFile, 2, (int)record.Kind));
-                Bound(db, raw.sqlite3_bind_int64(insertFile, 3, record.Size));
-                Bound(db, raw.sqlite3_bind_int64(insertFile, 4, record.MtimeTicks));
-                Bound(db, raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version));
-                BindBlob(db, insertFile, 6, record.ContentHash);
-                var chunksBlob = EncodeChunks(chunks ?? []);
-                BindBlob(db, insertFile, 7, chunksBlob);
-                Bound(db, record.Executable is { } executable ? raw.sqlite3_bind_int64(insertFile, 8, executable ? 1 : 0) : raw.sqlite3_bind_null(insertFile, 8));
-                Bound(db, record.ChangeTimeNs is { } ctime ? raw.sqlite3_bind_int64(insertFile, 9, ctime) : raw.sqlite3_bind_null(insertFile, 9));
-                BindBlob(db, insertFile, 10, fastHashes is { Count: > 0 } && fastHashes.Count == chunks?.Count && record.Kind == FileKind.File ? FastHashList.Encode(fastHashes, chunksBlob) : null);
-                Step(db, insertFile);
-                if (chunks is not { Count: > 0 })
-                {
-                    continue;
-                }
+            WriteFiles(files);
+            tx.Commit();
+        }
+    }
 
-                long offset = 0;
-                foreach (var chunk in chunks)
-                {
-                    chunk.Id.WriteTo(id);
-                    Bound(db, raw.sqlite3_bind_blob(insertChunk, 1, id));
-                    Bound(db, raw.sqlite3_bind_text(insertChunk, 2, path));
-                    Bound(db, raw.sqlite3_bind_int64(insertChunk, 3, offset));
-                    Bound(db, raw.sqlite3_bind_int64(insertChunk, 4, chunk.Size));
-                    Step(db, insertChunk);
-                    offset += chunk.Size;
-                }
+    /// <summary>
+    /// Records a file moved from <paramref name="from"/> to the path of <paramref name="to"/> in one transaction: the
+    /// old row and its chunk index rows removed, the new one written with <paramref name="chunks"/>, and the old row's
+    /// fast-hash list value carried over as it is in the row when the new row is a file. A crash leaves
+    /// either both rows as they were or the move whole.
+    /// </summary>
+    public void MoveFile(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks)
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            byte[]? fastHashes;
+            using (var read = _db.CreateCommand())
+            {
+                read.Transaction = tx;
+                read.CommandText = "SELECT fast_hashes FROM files WHERE path=$p AND kind=$k";
+                read.Parameters.AddWithValue("$p", from);
+                read.Parameters.AddWithValue("$k", (int)FileKind.File);
+                fastHashes = read.ExecuteScalar() as byte[];
+            }
+
+            DeleteFileRows(from, tx);
+            WriteFiles([(to, chunks, null)]);
+            if (fastHashes is not null && to.Kind == FileKind.File)
+            {
+                using var update = _db.CreateCommand();
+                update.Transaction = tx;
+                update.CommandText = "UPDATE files SET fast_hashes=$v WHERE path=$p AND kind=$k";
+                update.Parameters.AddWithValue("$v", fastHashes);
+                update.Parameters.AddWithValue("$p", to.Path);
+                update.Parameters.AddWithValue("$k", (int)FileKind.File);
+                update.ExecuteNonQuery();
             }
 
             tx.Commit();
+        }
+    }
+
+    /// <summary>The rows of <see cref="PutFiles(IReadOnlyList{ValueTuple{FileRecord, IReadOnlyList{ChunkRef}, IReadOnlyList{UInt128}}})"/>, inside the caller's transaction (and lock).</summary>
+    private void WriteFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks, IReadOnlyList<UInt128>? FastHashes)> files)
+    {
+        var db = _db.Handle!;
+        using var deleteFile = Prepare(db, "DELETE FROM files WHERE path=?1");
+        using var deleteChunks = Prepare(db, "DELETE FROM chunks WHERE path=?1");
+        using var insertFile = Prepare(db, "INSERT INTO files(path,kind,size,mtime,version,hash,chunks,exec_bit,ctime,fast_hashes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+        using var insertChunk = Prepare(db, "INSERT INTO chunks(id,path,offset,length) VALUES(?1,?2,?3,?4)");
+        Span<byte> id = stackalloc byte[ChunkId.Size];
+        foreach (var (record, chunks, fastHashes) in files)
+        {
+            // A zero-length buffer binds NULL, not '', and NULL paths would never be found again: refuse the row.
+            var path = record.Path.Length > 0
+                ? Encoding.UTF8.GetBytes(record.Path)
+                : throw new ArgumentException("A file record has an empty path; nothing was written.", nameof(files));
+            Bound(db, raw.sqlite3_bind_text(deleteFile, 1, path));
+            Step(db, deleteFile);
+            Bound(db, raw.sqlite3_bind_text(deleteChunks, 1, path));
+            Step(db, deleteChunks);
+            Bound(db, raw.sqlite3_bind_text(insertFile, 1, path));
+            Bound(db, raw.sqlite3_bind_int64(insertFile, 2, (int)record.Kind));
+            Bound(db, raw.sqlite3_bind_int64(insertFile, 3, record.Size));
+            Bound(db, raw.sqlite3_bind_int64(insertFile, 4, record.MtimeTicks));
+            Bound(db, raw.sqlite3_bind_int64(insertFile, 5, (long)record.Version));
+            BindBlob(db, insertFile, 6, record.ContentHash);
+            var chunksBlob = EncodeChunks(chunks ?? []);
+            BindBlob(db, insertFile, 7, chunksBlob);
+            Bound(db, record.Executable is { } executable ? raw.sqlite3_bind_int64(insertFile, 8, executable ? 1 : 0) : raw.sqlite3_bind_null(insertFile, 8));
+            Bound(db, record.ChangeTimeNs is { } ctime ? raw.sqlite3_bind_int64(insertFile, 9, ctime) : raw.sqlite3_bind_null(insertFile, 9));
+            BindBlob(db, insertFile, 10, fastHashes is { Count: > 0 } && fastHashes.Count == chunks?.Count && record.Kind == FileKind.File ? FastHashList.Encode(fastHashes, chunksBlob) : null);
+            Step(db, insertFile);
+            if (chunks is not { Count: > 0 })
+            {
+                continue;
+            }
+
+            long offset = 0;
+            foreach (var chunk in chunks)
+            {
+                chunk.Id.WriteTo(id);
+                Bound(db, raw.sqlite3_bind_blob(insertChunk, 1, id));
+                Bound(db, raw.sqlite3_bind_text(insertChunk, 2, path));
+                Bound(db, raw.sqlite3_bind_int64(insertChunk, 3, offset));
+                Bound(db, raw.sqlite3_bind_int64(insertChunk, 4, chunk.Size));
+                Step(db, insertChunk);
+                offset += chunk.Size;
+            }
         }
     }
 

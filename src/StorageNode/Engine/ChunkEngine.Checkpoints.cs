@@ -17,16 +17,32 @@ public sealed partial class ChunkEngine
         }
     }
 
-    /// <summary>A checkpoint at the last published write; the caller holds the maintenance lock.</summary>
-    private Task CheckpointCoreAsync(CancellationToken cancellationToken)
+    /// <summary>The periodic checkpoint: skipped when nothing was written since the last one (<see cref="EngineCheckpoints.WriteIfMovedAsync"/>).</summary>
+    private async Task CheckpointIfMovedAsync(CancellationToken cancellationToken)
     {
-        // Every record before 'applied' is in the index before the checkpoint starts.
-        (int Segment, long Offset) applied;
+        await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _checkpoints.WriteIfMovedAsync(Applied(), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+
+    /// <summary>Periodic checkpoints skipped because nothing was written since the last (tests).</summary>
+    internal long CheckpointsSkipped => _checkpoints.Skipped;
+
+    /// <summary>A checkpoint at the last published write; the caller holds the maintenance lock.</summary>
+    private Task CheckpointCoreAsync(CancellationToken cancellationToken) => _checkpoints.WriteAsync(Applied(), cancellationToken);
+
+    /// <summary>The last published write: every record before it is in the index before a checkpoint starts.</summary>
+    private (int Segment, long Offset) Applied()
+    {
         lock (_applyLock)
         {
-            applied = _applied;
+            return _applied;
         }
-
-        return _checkpoints.WriteAsync(applied, cancellationToken);
     }
 }

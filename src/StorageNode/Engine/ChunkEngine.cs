@@ -84,7 +84,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         StartWriter();
         if (_options.CheckpointInterval > TimeSpan.Zero)
         {
-            _checkpointLoop = _checkpoints.RunEveryAsync(_options.CheckpointInterval, CheckpointAsync, _stop.Token);
+            _checkpointLoop = _checkpoints.RunEveryAsync(_options.CheckpointInterval, CheckpointIfMovedAsync, _stop.Token);
         }
     }
 

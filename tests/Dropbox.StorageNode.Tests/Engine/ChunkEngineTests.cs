@@ -324,6 +324,39 @@ public sealed class ChunkEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_periodic_checkpoint_is_skipped_while_nothing_is_written_and_taken_again_after_a_write()
+    {
+        // Arrange: checkpoints every 20 ms; one chunk written, so the first tick names a checkpoint.
+        var options = Options with { CheckpointInterval = TimeSpan.FromMilliseconds(20) };
+        var positions = EngineLayout.Of(options).Positions;
+        await using var engine = ChunkEngine.Open(options);
+        var (first, firstBytes) = TestChunks.Random(3_000, 3001);
+        await engine.AppendAsync(first, ChunkEncoding.Raw, firstBytes.Length, firstBytes, CancellationToken.None);
+        await WaitUntilAsync(() => engine.CheckpointsSkipped >= 3, "three idle ticks skipped");
+        var named = File.ReadAllBytes(positions);
+
+        // Act: more idle ticks, then a write.
+        await WaitUntilAsync(() => engine.CheckpointsSkipped >= 6, "six idle ticks skipped");
+        var unchanged = File.ReadAllBytes(positions);
+        var (second, secondBytes) = TestChunks.Random(3_000, 3002);
+        await engine.AppendAsync(second, ChunkEncoding.Raw, secondBytes.Length, secondBytes, CancellationToken.None);
+
+        // Assert: idle ticks named no new checkpoint; the write's next tick did.
+        Assert.Equal(named, unchanged);
+        await WaitUntilAsync(() => !File.ReadAllBytes(positions).AsSpan().SequenceEqual(named), "a checkpoint after the write");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), $"timed out waiting for {what}");
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
     public async Task A_corrupt_checkpoint_falls_back_to_rebuilding_the_index_from_the_segments()
     {
         var chunks = Enumerable.Range(0, 20).Select(i => TestChunks.Random(3_000, 2000 + i)).ToList();

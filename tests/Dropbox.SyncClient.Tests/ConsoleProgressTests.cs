@@ -276,6 +276,24 @@ public sealed class ConsoleProgressTests
     }
 
     [Fact]
+    public async Task A_daemons_plain_status_line_carries_the_time_as_its_other_lines_do()
+    {
+        var output = new StringWriter();
+        var clock = new ManualClock();
+        await using (var progress = new ConsoleProgress(output, isTerminal: false, clock, autoRender: false) { Timestamps = true, PlainInterval = TimeSpan.FromSeconds(10) })
+        {
+            progress.Progress.Phase = "transferring";
+            progress.Progress.AddWork(1, 5);
+            clock.Advance(TimeSpan.FromSeconds(10));
+            progress.Render();
+        }
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d transferring: 0/1 files, 0 B/5 B", lines[0].TrimEnd('\r'));
+    }
+
+    [Fact]
     public async Task Stopping_the_renderer_throws_no_exception()
     {
         // Every `sync --once` stops one: an exception there cost each run ~10 ms (a stack trace and its assemblies).

@@ -140,10 +140,7 @@ internal sealed class ConsoleProgress : IAsyncDisposable
             ClearStatus();
         }
 
-        if (Timestamps)
-        {
-            line = _time.GetLocalNow().ToString("yyyy-MM-dd HH:mm:ss ", System.Globalization.CultureInfo.InvariantCulture) + line;
-        }
+        line = Stamped(line);
 
         // Lines carry server text (paths, error details): on a terminal every control character but the line feed
         // is shown escaped, so no escape sequence from a server reaches it.
@@ -228,12 +225,16 @@ internal sealed class ConsoleProgress : IAsyncDisposable
                 return;
             }
 
-            _out.WriteLine(StripControl(status));
+            _out.WriteLine(StripControl(Stamped(status)));
             _out.Flush();
             _lastPlain = moved;
             _lastPlainTimestamp = now;
         }
     }
+
+    /// <summary>The line with the local time in front when <see cref="Timestamps"/> (a daemon's lines, status lines too).</summary>
+    private string Stamped(string line) =>
+        Timestamps ? _time.GetLocalNow().ToString("yyyy-MM-dd HH:mm:ss ", System.Globalization.CultureInfo.InvariantCulture) + line : line;
 
     /// <summary>The status text: "phase: 3/10 files, 1.0 MiB/4.0 MiB, 512.0 KiB/s ETA 6s".</summary>
     private string Status(long now)

@@ -38,6 +38,22 @@ public sealed class CliArgsTests
         Assert.Contains("Unknown verb", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_mistyped_verb_is_named_once_with_a_suggestion_and_no_hidden_value()
+    {
+        var error = new StringWriter();
+
+        var code = await new ClientApp(new StringWriter(), error, terminal: false).RunAsync(["snc"], CancellationToken.None);
+
+        // The verb is shown as typed in the first line; the library's "'snc' was not matched" line used to follow with
+        // the verb hidden as if it were a secret value.
+        Assert.Equal(ExitCodes.Usage, code);
+        var text = error.ToString();
+        Assert.Contains("Unknown verb 'snc'.", text, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^Did you mean one of the following\?\r?\n  sync\r?$", text);
+        Assert.DoesNotContain("(value hidden)", text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new[] { "sync", "--once", "--bogus", "x" }, "--bogus")]
     [InlineData(new[] { "sync", "--onc" }, "--once")]

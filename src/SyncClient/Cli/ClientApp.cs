@@ -143,6 +143,7 @@ internal sealed class ClientApp
     /// </summary>
     private int Refuse(string[] argv, ParseResult parsed)
     {
+        const string DidYouMean = "Did you mean one of the following?";
         var verb = argv[0];
         var known = CliGrammar.VerbNames.Contains(verb, StringComparer.Ordinal);
         if (!known)
@@ -171,7 +172,11 @@ internal sealed class ClientApp
             var errors = parsed.Errors.Select(e => e.Message).ToHashSet(StringComparer.Ordinal);
             foreach (var line in suggestions.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
-                if (!errors.Contains(line) && (known || line.Contains(verb, StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line)))
+                if (!known && line.StartsWith("'", StringComparison.Ordinal) && line.EndsWith(DidYouMean, StringComparison.Ordinal))
+                {
+                    _err.WriteLine(DidYouMean); // the unknown verb was named above, as typed
+                }
+                else if (!errors.Contains(line) && (known || line.Contains(verb, StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line)))
                 {
                     var shown = SyncPaths.Display(HideValues(line, parsed), 400);
                     _err.WriteLine(line.StartsWith("--", StringComparison.Ordinal) || CliGrammar.VerbNames.Contains(line) ? "  " + shown : shown);

@@ -208,6 +208,16 @@ public sealed partial class ClientDaemonRobustnessTests : IDisposable
         Assert.True(limited.ExitCode == 0, limited.ToString());
         Assert.Equal(big.Length, Lines(limited.Stdout).Single().GetProperty("bytesUploaded").GetInt64());
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.9), $"3 MiB went up in {clock.Elapsed.TotalSeconds:F2} s at a 1 MiB/s limit");
+
+        // --limit-down: a second device takes the same 3 MiB down at 1 MiB/s, whole, in at least 2 s.
+        var (folderB, stateB) = (_dir.CreateSub("folder-b"), _dir.CreateSub("state-b"));
+        var loginB = await RunClientAsync(stateB, "login", "--server", url, "--token", token, "--folder", folderB, "--device", "robust-b");
+        Assert.True(loginB.ExitCode == 0, loginB.ToString());
+        clock.Restart();
+        var limitedDown = await RunClientAsync(stateB, "sync", "--once", "--json", "--limit-down", "1M");
+        Assert.True(limitedDown.ExitCode == 0, limitedDown.ToString());
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.9), $"3 MiB came down in {clock.Elapsed.TotalSeconds:F2} s at a 1 MiB/s limit");
+        Assert.Equal(big, await File.ReadAllBytesAsync(Path.Combine(folderB, "big.bin")));
         var badRate = await RunClientAsync(state, "sync", "--once", "--limit-down", "fast");
         Assert.True(badRate.ExitCode == 2 && badRate.Stderr.Contains("--limit-down", StringComparison.Ordinal), badRate.ToString());
     }

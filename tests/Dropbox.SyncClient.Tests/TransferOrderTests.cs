@@ -59,8 +59,10 @@ public sealed class TransferOrderTests : IDisposable
         Assert.Equal(60_000UL, _server.Current("y.bin")!.Size);
     }
 
-    [Fact]
-    public async Task When_the_uploader_and_a_download_both_fail_unexpectedly_the_pass_reports_the_uploaders_failure_and_logs_the_other()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // a cancellation the pass did not ask for (a download's own timeout) is logged too
+    public async Task When_the_uploader_and_a_download_both_fail_unexpectedly_the_pass_reports_the_uploaders_failure_and_logs_the_other(bool downloadCancelled)
     {
         // Arrange: as above, b has a remote edit of x.txt to download and a local edit of y.bin to upload; the fetch of
         // x.txt's chunk throws, then y.bin's plan throws (both unexpected: neither is a DropboxException or an I/O error).
@@ -85,7 +87,7 @@ public sealed class TransferOrderTests : IDisposable
         _server.BeforeGetChunks = () =>
         {
             downloadFailed.Set();
-            throw new InvalidOperationException("the download's bug");
+            throw downloadCancelled ? new OperationCanceledException("the download's bug") : new InvalidOperationException("the download's bug");
         };
         _server.BeforePlanUpload = path =>
         {

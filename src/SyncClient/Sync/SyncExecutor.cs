@@ -214,7 +214,7 @@ internal sealed class SyncExecutor : IDisposable
             {
                 await others.ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 _ctx.Progress.Log($"error: a download failed while the uploads failed too: {e.Message}");
             }

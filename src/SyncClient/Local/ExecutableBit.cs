@@ -37,6 +37,56 @@ internal static class ExecutableBit
     }
 
     /// <summary>
+    /// As <see cref="Apply(string, bool, Action{string, UnixFileMode}?)"/>, on an open file (a download's temp file in a
+    /// folder it holds open: no path looked up, so no link on the way followed).
+    /// </summary>
+    public static bool Apply(Microsoft.Win32.SafeHandles.SafeFileHandle handle, bool executable)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return false;
+        }
+
+        try
+        {
+            var mode = File.GetUnixFileMode(handle);
+            var next = Next(mode, executable);
+            if (next == mode)
+            {
+                return Of(mode);
+            }
+
+            File.SetUnixFileMode(handle, next);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The filesystem cannot hold this mode: keep the bytes, report what the file has.
+        }
+
+        try
+        {
+            return Of(File.GetUnixFileMode(handle));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static UnixFileMode Next(UnixFileMode mode, bool executable)
+    {
+        var next = mode & ~AnyExecute;
+        if (executable)
+        {
+            next |= UnixFileMode.UserExecute;
+            next |= (mode & UnixFileMode.GroupRead) != 0 ? UnixFileMode.GroupExecute : 0;
+            next |= (mode & UnixFileMode.OtherRead) != 0 ? UnixFileMode.OtherExecute : 0;
+        }
+
+        return next;
+    }
+
+    /// <summary>
     /// Sets or clears the bit as <c>chmod +x</c> / <c>chmod -x</c> would (execute for whoever may read when set; every
     /// execute bit cleared when not), changing nothing when the file is already so, and returns the bit the file has
     /// afterwards, read back. Where the bit cannot be represented (Windows; vfat/exFAT, where every file reads 0755 and

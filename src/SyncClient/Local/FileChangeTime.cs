@@ -37,7 +37,10 @@ internal static partial class FileChangeTime
     /// and after it is read, and again before its commit, took a FileInfo and a statx each: two to four system calls
     /// where one does.
     /// </summary>
-    public static Stat? TryStat(string path)
+    public static Stat? TryStat(string path) => TryStatAt(AtFdCwd, path);
+
+    /// <summary>As <see cref="TryStat(string)"/>, for <paramref name="path"/> relative to the open folder <paramref name="directory"/> (a descriptor).</summary>
+    public static Stat? TryStatAt(int directory, string path)
     {
         if (_unavailable)
         {
@@ -53,7 +56,7 @@ internal static partial class FileChangeTime
             {
                 fixed (byte* p = buffer)
                 {
-                    rc = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, p);
+                    rc = Statx(directory, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, p);
                 }
             }
 

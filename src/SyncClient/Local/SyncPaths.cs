@@ -69,7 +69,13 @@ internal static class SyncPaths
     /// under <paramref name="reserved"/> (the client's state directory, which may sit inside the folder) is refused too.
     /// </summary>
     /// <exception cref="DropboxException">InvalidArgument naming the path and the rule it breaks.</exception>
-    public static string Resolve(string root, string remotePath, string? reserved = null)
+    public static string Resolve(string root, string remotePath, string? reserved = null) => Resolve(root, remotePath, reserved, checkLinks: true);
+
+    /// <summary>
+    /// As <see cref="Resolve(string, string, string?)"/>; with <paramref name="checkLinks"/> false, without the look for
+    /// links on disk, for a caller that reaches the path's folder through <see cref="FolderHandles"/> (which follows none).
+    /// </summary>
+    public static string Resolve(string root, string remotePath, string? reserved, bool checkLinks)
     {
         if (!TryCheckRemote(remotePath, out var error))
         {
@@ -87,6 +93,11 @@ internal static class SyncPaths
         if (reserved is not null && IsAtOrUnder(resolved, Path.TrimEndingDirectorySeparator(Path.GetFullPath(reserved))))
         {
             throw Refused(remotePath, StateDirectoryRule);
+        }
+
+        if (!checkLinks)
+        {
+            return resolved;
         }
 
         // Walk down from the root. The root itself may be a link: the user chose it.

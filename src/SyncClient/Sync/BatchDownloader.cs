@@ -171,11 +171,14 @@ internal sealed class BatchDownloader
 
         var gated = fetchGate is not null;
         using var mark = _ctx.Barrier.Mark(_ctx.Folder); // before the first temp file is opened
+
+        // The batch's folders, each opened once without following a link; its temp files are made and renamed in them.
+        using var folders = OpenFolders();
         try
         {
             try
             {
-                await StageAsync(paths, staged, ct).ConfigureAwait(false);
+                await StageAsync(paths, staged, folders, ct).ConfigureAwait(false);
             }
             finally
             {
@@ -212,7 +215,12 @@ internal sealed class BatchDownloader
             var placed = new List<(StagedDownload Staged, PlacedDownload Placed)>(ready.Count);
             foreach (var s in ready)
             {
-                s.Close();
+                // A file made in an open folder stays open through its rename: its executable bit is set on the handle.
+                if (s.Folder is null)
+                {
+                    s.Close();
+                }
+
                 await placeLock.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {
@@ -225,6 +233,7 @@ internal sealed class BatchDownloader
                 finally
                 {
                     placeLock.Release();
+                    s.Close();
                 }
             }
 
@@ -281,7 +290,7 @@ internal sealed class BatchDownloader
     /// offset(s). A file with a plan of many pages, or a batch whose plans cannot be had in one call (an older server),
     /// goes file by file. A file that fails is reported and its slot left null.
     /// </summary>
-    private async Task StageAsync(List<string> paths, StagedDownload?[] staged, CancellationToken ct)
+    private async Task StageAsync(List<string> paths, StagedDownload?[] staged, FolderHandles? folders, CancellationToken ct)
     {
         var plans = new GetDownloadPlanResponse?[paths.Count];
         var tablesOf = new GetDownloadPlanResponse?[paths.Count];
@@ -308,7 +317,7 @@ internal sealed class BatchDownloader
 
             try
             {
-                Plan(i, paths[i], plan, tablesOf[i]!, staged, wanted, alone, madeDirectories);
+                Plan(i, paths[i], plan, tablesOf[i]!, staged, wanted, alone, madeDirectories, folders);
             }
             catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
             {
@@ -414,7 +423,7 @@ internal sealed class BatchDownloader
     }
 
     /// <summary>Checks file <paramref name="i"/>'s plan and either notes its chunks as wanted (its temp file created) or sets it aside to go alone.</summary>
-    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone, Dictionary<string, IReadOnlyList<string>?> madeDirectories)
+    private void Plan(int i, string path, GetDownloadPlanResponse plan, GetDownloadPlanResponse tables, StagedDownload?[] staged, Dictionary<ChunkId, WantedChunk> wanted, List<(int, GetDownloadPlanResponse?)> alone, Dictionary<string, IReadOnlyList<string>?> madeDirectories, FolderHandles? folders)
     {
         if (plan.Entry is null || plan.Entry.Deleted)
         {
@@ -441,7 +450,7 @@ internal sealed class BatchDownloader
         }
 
         var size = plan.Entry.Size;
-        var s = _downloader.Create(path, plan, null, null, madeDirectories);
+        var s = _downloader.Create(path, plan, null, null, madeDirectories, folders);
         staged[i] = s;
         ulong received = 0;
         long offset = 0;
@@ -580,6 +589,22 @@ internal sealed class BatchDownloader
                 }
             }
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The sync folder opened for a batch's folders (<see cref="FolderHandles"/>), or null where that is not available
+    /// (the batch's paths are then checked for links one by one, as a single download's are).
+    /// </summary>
+    private FolderHandles? OpenFolders()
+    {
+        try
+        {
+            return FolderHandles.TryOpen(_ctx.Folder);
+        }
+        catch (IOException)
+        {
+            return null; // each file then reports its own failure to reach the folder
+        }
     }
 
     /// <summary>A verified chunk into each temp file that needs it, at its offset there.</summary>

@@ -32,7 +32,13 @@ internal sealed partial class FileDownloader
 
         // Checked again before anything is moved: a folder on the way (or the name itself) that became a link while
         // the bytes came in is refused, the local file stays where it is and the temp file is deleted by the caller.
-        _ = _ctx.WritePath(path);
+        // A file made in an open folder (a batch's) is renamed there: that folder was reached without following a link,
+        // and the rename names it, not a path, so no link put on the way since is followed; a link at the name itself
+        // makes the rename find something there, and is then refused below (MoveIntoPlace).
+        if (staged.Folder is null)
+        {
+            _ = _ctx.WritePath(path);
+        }
 
         // Where the plan expected nothing, the rename is the check (no look at the name first: a batch's files are new).
         var local = staged.ExpectedLocal is null && OperatingSystem.IsLinux() ? null : new FileInfo(full);
@@ -69,7 +75,9 @@ internal sealed partial class FileDownloader
         // Recorded as read back: where the filesystem cannot hold it, the record matches the file and no pass sends it.
         // Where the folder cannot hold it, nothing is applied and the version's bit is recorded (never compared here).
         // Where the probe could not tell this pass, the bit is applied and read back too (see MayHoldExecutableBit).
-        var executable = _ctx.MayHoldExecutableBit ? Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable) : staged.Plan.Entry.Executable;
+        var executable = !_ctx.MayHoldExecutableBit ? staged.Plan.Entry.Executable
+            : staged is { Folder: not null, Handle: { } open } ? Local.ExecutableBit.Apply(open, staged.Plan.Entry.Executable)
+            : Local.ExecutableBit.Apply(staged.Temp, staged.Plan.Entry.Executable);
         if (BeforeRename is { } beforeRename)
         {
             await beforeRename(staged).ConfigureAwait(false);
@@ -91,7 +99,7 @@ internal sealed partial class FileDownloader
         // (its inode, where noted) as written. Any other file at the name (one saved over it by a rename just now) is
         // recorded with a ctime no file has, so the next scan reads it once; an unknown one would be trusted by size and
         // mtime alone. Unknown only where the ctime cannot be read at all (no statx).
-        var placedCtime = FileChangeTime.TryStat(full) is not { } placedStat ? null
+        var placedCtime = (staged.Folder is { } folder ? folder.TryStat(Path.GetFileName(full)) : FileChangeTime.TryStat(full)) is not { } placedStat ? null
             : (staged.Inode is null || placedStat.Inode == staged.Inode) && placedStat.IsFileAs(written.Size, written.MtimeTicks) ? placedStat.CtimeNs
             : FileChangeTime.NotVouched;
         var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable, ChangeTimeNs = placedCtime };
@@ -108,12 +116,24 @@ internal sealed partial class FileDownloader
         string? conflictCopy = null;
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            switch (FileRename.MoveNew(staged.Temp, staged.Full))
+            var outcome = staged.Folder is { } folder ? folder.MoveNew(Path.GetFileName(staged.Temp), Path.GetFileName(staged.Full)) : FileRename.MoveNew(staged.Temp, staged.Full);
+            if (outcome == RenameOutcome.DestinationExists && staged.Folder is not null)
+            {
+                // What is there is looked at by path from here on: a link on the way or at the name is refused as before.
+                _ = _ctx.WritePath(staged.Path);
+            }
+
+            switch (outcome)
             {
                 case RenameOutcome.Done:
                     staged.Placed = true;
                     return conflictCopy;
                 case RenameOutcome.NotSupported:
+                    if (staged.Folder is not null)
+                    {
+                        _ = _ctx.WritePath(staged.Path); // renamed by path below: looked at for links first, as every path
+                    }
+
                     if (!checkedJustNow)
                     {
                         var local = new FileInfo(staged.Full);

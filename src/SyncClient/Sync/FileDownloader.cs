@@ -236,21 +236,49 @@ internal sealed partial class FileDownloader
     /// one's is added: a batch of files in a few folders then makes each folder once, not once per file. Should such a
     /// folder be removed meanwhile, the temp file's create fails and that file is reported; nothing is written elsewhere.
     /// </param>
-    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash, Dictionary<string, IReadOnlyList<string>?>? madeDirectories = null)
+    /// <param name="folders">
+    /// The batch's open folders (null: none): the temp file is then made in its folder as opened there, no path on the
+    /// way looked at for links (the open follows none), and renamed into place there (<see cref="PlaceAsync"/>).
+    /// </param>
+    internal StagedDownload Create(string path, GetDownloadPlanResponse plan, LocalEntry? expectedLocal, byte[]? racyBaseHash, Dictionary<string, IReadOnlyList<string>?>? madeDirectories = null, FolderHandles? folders = null)
     {
-        var full = _ctx.WritePath(path);
+        var full = folders is null ? _ctx.WritePath(path) : SyncPaths.Resolve(_ctx.Folder, path, _ctx.State.StateDirectory, checkLinks: false);
         _ = RemoteBounds.CheckPlan(path, plan);
         var directory = Path.GetDirectoryName(full)!;
-        if (madeDirectories is null || !madeDirectories.TryGetValue(directory, out var newFolderParents))
+        FolderHandle? folder = null;
+        IReadOnlyList<string>? newFolderParents;
+        if (folders is not null)
+        {
+            var madeIn = new List<string>();
+            var slash = path.LastIndexOf('/');
+            folder = folders.Get(slash < 0 ? string.Empty : path[..slash], madeIn);
+            if (folder is null)
+            {
+                // A link (or a file) on the way: the path check says which, in the words every other refusal uses.
+                _ = _ctx.WritePath(path);
+                throw new IOException($"Could not create '{SyncPaths.Display(path)}': a folder on the way is not a folder here.");
+            }
+
+            // Folders made for an earlier file of the batch: given to every file in them, as below.
+            if (madeDirectories is null || !madeDirectories.TryGetValue(directory, out newFolderParents))
+            {
+                newFolderParents = madeIn.Count == 0 ? null : madeIn;
+                madeDirectories?.Add(directory, newFolderParents);
+            }
+        }
+        else if (madeDirectories is null || !madeDirectories.TryGetValue(directory, out newFolderParents))
         {
             newFolderParents = MakeFolders(directory);
             madeDirectories?.Add(directory, newFolderParents);
         }
 
-        var staged = new StagedDownload(path, full, Path.Combine(directory, TempName.New()), plan, expectedLocal, racyBaseHash) { NewFolderParents = newFolderParents };
+        var tempName = TempName.New();
+        var staged = new StagedDownload(path, full, Path.Combine(directory, tempName), plan, expectedLocal, racyBaseHash) { NewFolderParents = newFolderParents, Folder = folder };
         try
         {
-            staged.Handle = File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+            // No FileShare.None lock by the open folder: nobody else knows the random name (it cost an flock on and off a file).
+            staged.Handle = folder is not null ? folder.CreateNew(tempName)
+                : File.OpenHandle(staged.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
             var done = staged;
             staged = null;
             return done;

@@ -33,6 +33,12 @@ internal sealed class StagedDownload : IDisposable
 
     public string Temp { get; }
 
+    /// <summary>
+    /// The open folder the temp file was made in and is renamed in (a batch's, see <see cref="FolderHandles"/>; not owned
+    /// here), or null: the temp file is then made and renamed by path, each path checked for links first.
+    /// </summary>
+    public FolderHandle? Folder { get; init; }
+
     public GetDownloadPlanResponse Plan { get; }
 
     /// <summary>The chunks written, in file order.</summary>

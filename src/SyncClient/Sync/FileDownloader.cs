@@ -153,7 +153,7 @@ internal sealed partial class FileDownloader
             // A window of chunks in flight, written strictly in order at their offsets; each chunk's pooled buffer goes
             // back to the pool once written, so memory is the window, not the file.
             // Later pages of the plan are asked for as the window reaches them.
-            var window = new Queue<Task<ChunkBuffer>>();
+            var window = new Queue<Task<(ChunkBuffer Plain, UInt128 Tag)>>();
             await using var gets = DownloadPlans.ChunksAsync(_ctx.Metadata, path, plan, ct).GetAsyncEnumerator(ct);
 
             // A large file goes to the device without a copy into the page cache (see DirectFileWriter); the barrier
@@ -177,12 +177,13 @@ internal sealed partial class FileDownloader
                         }
 
                         chunks.Add(chunk);
-                        window.Enqueue(Chunks.ObtainAsync(gets.Current, chunk, ct));
+                        window.Enqueue(ObtainTaggedAsync(gets.Current, chunk, fastHash, ct));
                         more = await gets.MoveNextAsync().ConfigureAwait(false);
                     }
 
-                    using var plain = await window.Dequeue().ConfigureAwait(false);
-                    staged.FastHashes?.Add(fastHash!.Compute(plain.Span)); // bytes verified against their id
+                    var (plain, tag) = await window.Dequeue().ConfigureAwait(false);
+                    using var _ = plain;
+                    staged.FastHashes?.Add(tag);
                     if (direct is not null)
                     {
                         await direct.WriteAsync(plain.Memory, ct).ConfigureAwait(false);
@@ -344,14 +345,33 @@ internal sealed partial class FileDownloader
         }
     }
 
+    /// <summary>
+    /// One chunk, verified (<see cref="ChunkFetcher.ObtainAsync"/>), with its fast hash when the file keeps a list (else 0),
+    /// taken from the verified bytes here, in parallel with the other chunks in flight, not in the in-order write loop:
+    /// an AES-GCM pass over every byte of a large file, ~0.2-0.3 s of CPU per GiB that loop no longer waits for.
+    /// </summary>
+    private async Task<(ChunkBuffer Plain, UInt128 Tag)> ObtainTaggedAsync(ChunkGet get, ChunkRef chunk, ChunkFastHash? fastHash, CancellationToken ct)
+    {
+        var plain = await Chunks.ObtainAsync(get, chunk, ct).ConfigureAwait(false);
+        try
+        {
+            return (plain, fastHash?.Compute(plain.Span) ?? default);
+        }
+        catch
+        {
+            plain.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>After a failure: waits for the chunks still in flight and gives their buffers back.</summary>
-    private static async Task ReleaseWindowAsync(Queue<Task<ChunkBuffer>> window)
+    private static async Task ReleaseWindowAsync(Queue<Task<(ChunkBuffer Plain, UInt128 Tag)>> window)
     {
         while (window.Count > 0)
         {
             try
             {
-                using var _ = await window.Dequeue().ConfigureAwait(false);
+                using var _ = (await window.Dequeue().ConfigureAwait(false)).Plain;
             }
             catch
             {

@@ -162,5 +162,20 @@ public sealed class BatchFolderHandleTests : IDisposable
         Assert.Equal(Shared.IO.RenameOutcome.DestinationExists, made.MoveNew("x2", "z"));
         Assert.Equal("there first", File.ReadAllText(Path.Combine(root, "new", "deeper", "z")));
         Assert.ThrowsAny<IOException>(() => made.CreateNew("z"));
+
+        // Folders walked through are not kept: a sibling deep below is reached again from the nearest folder kept.
+        madeIn.Clear();
+        Assert.NotNull(folders.Get("p/q/r/s", madeIn));
+        Assert.Equal(4, madeIn.Count);
+        madeIn.Clear();
+        Assert.NotNull(folders.Get("p/q/x", madeIn));
+        Assert.Equal([Path.Combine(Path.GetFullPath(root), "p", "q")], madeIn);
+        madeIn.Clear();
+        Assert.NotNull(folders.Get("new/deeper/more", madeIn));
+        Assert.Equal([Path.Combine(Path.GetFullPath(root), "new", "deeper")], madeIn);
+        Directory.Delete(Path.Combine(root, "p", "q", "r"), recursive: true);
+        Directory.CreateSymbolicLink(Path.Combine(root, "p", "q", "r"), outside);
+        Assert.Null(folders.Get("p/q/r/t", madeIn));
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
     }
 }

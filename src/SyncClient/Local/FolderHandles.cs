@@ -21,6 +21,10 @@ internal sealed class FolderHandles : IDisposable
     /// folder on the way is a link or not a folder (also the next time it is asked for in this batch). Each folder this
     /// call makes has the path of the folder holding its entry added to <paramref name="madeIn"/>.
     /// </summary>
+    /// <remarks>
+    /// Only the folders asked for stay open (at most one per file of the batch, as its temp files are); the folders
+    /// walked through to reach them are closed again, so a deep tree does not hold a descriptor for every folder on the way.
+    /// </remarks>
     public FolderHandle? Get(string relative, List<string> madeIn)
     {
         if (relative.Length == 0)
@@ -33,23 +37,63 @@ internal sealed class FolderHandles : IDisposable
             return known;
         }
 
-        var slash = relative.LastIndexOf('/');
-        var parent = Get(slash < 0 ? string.Empty : relative[..slash], madeIn);
-        FolderHandle? folder = null;
-        if (parent is not null)
+        var folder = Walk(relative, madeIn);
+        _open[relative] = folder;
+        return folder;
+    }
+
+    /// <summary>Opens <paramref name="relative"/> one name at a time from the deepest folder above it already open.</summary>
+    private FolderHandle? Walk(string relative, List<string> madeIn)
+    {
+        var start = _root;
+        var index = 0;
+        for (var slash = relative.LastIndexOf('/'); slash > 0; slash = relative.LastIndexOf('/', slash - 1))
         {
-            var name = relative[(slash + 1)..];
-            folder = parent.TryOpenChild(name, out var missing);
-            if (folder is null && missing)
+            if (_open.TryGetValue(relative[..slash], out var above))
             {
-                parent.MakeFolder(name);
-                madeIn.Add(parent.FullPath);
-                folder = parent.TryOpenChild(name, out _);
+                if (above is null)
+                {
+                    return null; // refused above: refused here too
+                }
+
+                start = above;
+                index = slash + 1;
+                break;
             }
         }
 
-        _open[relative] = folder;
-        return folder;
+        var current = start;
+        while (true)
+        {
+            var slash = relative.IndexOf('/', index);
+            var name = slash < 0 ? relative[index..] : relative[index..slash];
+            FolderHandle? next;
+            try
+            {
+                next = current.TryOpenChild(name, out var missing);
+                if (next is null && missing)
+                {
+                    current.MakeFolder(name);
+                    madeIn.Add(current.FullPath);
+                    next = current.TryOpenChild(name, out _);
+                }
+            }
+            finally
+            {
+                if (!ReferenceEquals(current, start))
+                {
+                    current.Dispose(); // only walked through
+                }
+            }
+
+            if (next is null || slash < 0)
+            {
+                return next;
+            }
+
+            current = next;
+            index = slash + 1;
+        }
     }
 
     /// <inheritdoc />

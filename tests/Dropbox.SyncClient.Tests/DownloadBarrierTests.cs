@@ -640,6 +640,30 @@ public sealed class DownloadBarrierTests : IDisposable
             (Directories ?? DurabilityBarrier.Default.FlushDirectories)(directories);
         }
 
+        /// <summary>A batch's open folders, noted as the paths they were opened at (the same step as <see cref="FlushDirectories"/>).</summary>
+        public IReadOnlyList<Exception?> FlushFolders(IReadOnlyList<FolderHandle> folders)
+        {
+            var paths = folders.Select(f => f.FullPath).ToList();
+            Note($"directories ({paths.Count})");
+            lock (Events)
+            {
+                DirectoriesSynced.AddRange(paths);
+            }
+
+            if (FailDirectories)
+            {
+                throw new IOException("simulated: the disk refused the directory sync");
+            }
+
+            if (Directories is { } directories)
+            {
+                directories(paths);
+                return new Exception?[folders.Count];
+            }
+
+            return DurabilityBarrier.FlushEach(folders);
+        }
+
         private void Note(string phase)
         {
             lock (Events)

@@ -139,6 +139,46 @@ internal static partial class FileChangeTime
         }
     }
 
+    /// <summary>
+    /// The device and inode of the open file or folder <paramref name="descriptor"/> (statx on it), null where they
+    /// cannot be read: two equal pairs are one and the same file.
+    /// </summary>
+    public static (ulong Device, ulong Inode)? TryIdentity(int descriptor)
+    {
+        if (_unavailable)
+        {
+            return null;
+        }
+
+        try
+        {
+            Span<byte> buffer = stackalloc byte[StatxSize];
+            buffer.Clear();
+            int rc;
+            unsafe
+            {
+                fixed (byte* p = buffer)
+                {
+                    rc = Statx(descriptor, string.Empty, AtEmptyPath, StatxIno, p);
+                }
+            }
+
+            if (rc != 0 || (BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxIno) == 0)
+            {
+                return null;
+            }
+
+            // stx_dev_major and stx_dev_minor: always filled in.
+            var device = ((ulong)BitConverter.ToUInt32(buffer[StxDevMajorOffset..]) << 32) | BitConverter.ToUInt32(buffer[(StxDevMajorOffset + 4)..]);
+            return (device, BitConverter.ToUInt64(buffer[StxInoOffset..]));
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true;
+            return null;
+        }
+    }
+
     /// <summary>What <see cref="TryStat"/> saw: <see cref="Exists"/> false when nothing is at the path.</summary>
     internal readonly record struct Stat(bool Exists, bool IsDirectory, bool IsRegularFile, long Size, long MtimeTicks, long? CtimeNs)
     {
@@ -162,6 +202,7 @@ internal static partial class FileChangeTime
     private const int AtEmptyPath = 0x1000;
     private const uint StatxIno = 0x100;
     private const int StxInoOffset = 32;
+    private const int StxDevMajorOffset = 136;
     private const uint StatxType = 0x1;
     private const uint StatxMtime = 0x40;
     private const uint StatxSizeMask = 0x200;

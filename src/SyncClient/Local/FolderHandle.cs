@@ -84,6 +84,7 @@ internal sealed partial class FolderHandle : IDisposable
     /// </summary>
     public FolderHandle? TryOpenChild(string name, out bool missing)
     {
+        CheckName(name);
         var flags = Flags!.Value;
         var fd = WithHandle(dir => Retry(() => OpenAt(dir, name, ReadOnly | flags.Directory | flags.NoFollow | flags.CloseOnExec, 0)));
         missing = fd.Fd < 0 && fd.Errno == NotFound;
@@ -99,6 +100,7 @@ internal sealed partial class FolderHandle : IDisposable
     /// <summary>Makes the folder <paramref name="name"/> in this one (one made meanwhile by someone else is fine: the caller opens it without following a link).</summary>
     public void MakeFolder(string name)
     {
+        CheckName(name);
         var result = WithHandle(dir => Retry(() => MkdirAt(dir, name, 0b111_111_111)));
         if (result.Fd < 0 && result.Errno != Exists)
         {
@@ -112,6 +114,7 @@ internal sealed partial class FolderHandle : IDisposable
     /// <summary>A new file <paramref name="name"/> in this folder, open for writing; fails if anything is at that name (a link too).</summary>
     public SafeFileHandle CreateNew(string name)
     {
+        CheckName(name);
         var flags = Flags!.Value;
         var fd = WithHandle(dir => Retry(() => OpenAt(dir, name, WriteOnly | Create | Exclusive | flags.NoFollow | flags.CloseOnExec, 0b110_110_110)));
         if (fd.Fd < 0)
@@ -130,6 +133,8 @@ internal sealed partial class FolderHandle : IDisposable
     /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/> (both names in this folder), never over anything there.</summary>
     public RenameOutcome MoveNew(string source, string destination)
     {
+        CheckName(source);
+        CheckName(destination);
         int errno;
         try
         {
@@ -151,7 +156,60 @@ internal sealed partial class FolderHandle : IDisposable
     }
 
     /// <summary>What is at <paramref name="name"/> in this folder (not followed), as <see cref="FileChangeTime.TryStat(string)"/> says.</summary>
-    public FileChangeTime.Stat? TryStat(string name) => WithHandle(dir => FileChangeTime.TryStatAt(dir, name));
+    public FileChangeTime.Stat? TryStat(string name)
+    {
+        CheckName(name);
+        return WithHandle(dir => FileChangeTime.TryStatAt(dir, name));
+    }
+
+    /// <summary>
+    /// Removes the file <paramref name="name"/> from this folder (the folder as opened, wherever it is now: never through
+    /// a link put at its old path since); false when it could not (nothing there, no permission...).
+    /// </summary>
+    public bool TryDelete(string name)
+    {
+        CheckName(name);
+        try
+        {
+            return WithHandle(dir => Retry(() => UnlinkAt(dir, name, 0))).Fd == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // the batch's folders already closed: left as a stray temp file, cleaned up later
+        }
+    }
+
+    /// <summary>
+    /// Makes this folder's entries durable: an fsync of the folder as opened, so it is the folder the renames went
+    /// into even if it was moved or a link put at its path since (an fsync by path would open whatever is there now).
+    /// </summary>
+    /// <exception cref="IOException">The fsync failed.</exception>
+    public void Flush()
+    {
+        var errno = WithHandle(dir => Retry(() => Fsync(dir)).Errno);
+        if (errno != 0)
+        {
+            throw new IOException($"Could not sync the folder '{FullPath}': {Describe(errno)}.", errno);
+        }
+    }
+
+    /// <summary>The folder's device and inode (statx on the open handle): the same pair at a path means the path leads to this very folder.</summary>
+    /// <exception cref="IOException">They could not be read.</exception>
+    public (ulong Device, ulong Inode) Identity() =>
+        WithHandle(FileChangeTime.TryIdentity) ?? throw new IOException($"Could not read which folder '{FullPath}' is.");
+
+    /// <summary>
+    /// Refuses anything but one plain name: every call here looks a name up in this folder alone, so '..', '.', a
+    /// path with '/' or an empty name would reach another folder (or none).
+    /// </summary>
+    private static void CheckName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0 || name is "." or ".." || name.Contains('/', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{name.Replace("\0", "\\0", StringComparison.Ordinal)}' is not one plain name inside a folder (it is empty, '.', '..', or holds '/' or a NUL).", nameof(name));
+        }
+    }
 
     /// <inheritdoc />
     public void Dispose() => _handle.Dispose();
@@ -199,6 +257,12 @@ internal sealed partial class FolderHandle : IDisposable
 
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MkdirAt(int dirfd, string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int UnlinkAt(int dirfd, string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
 
     [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int RenameAt2(int sourceDirectory, string source, int destinationDirectory, string destination, uint flags);

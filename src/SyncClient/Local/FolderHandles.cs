@@ -9,6 +9,8 @@ internal sealed class FolderHandles : IDisposable
 {
     private readonly FolderHandle _root;
     private readonly Dictionary<string, FolderHandle?> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FolderHandle> _madeIn = new(StringComparer.Ordinal);
+    private readonly HashSet<FolderHandle> _keptForMadeIn = new(ReferenceEqualityComparer.Instance);
 
     private FolderHandles(FolderHandle root) => _root = root;
 
@@ -40,6 +42,55 @@ internal sealed class FolderHandles : IDisposable
         var folder = Walk(relative, madeIn);
         _open[relative] = folder;
         return folder;
+    }
+
+    /// <summary>
+    /// Every folder this batch made a folder in, by relative path ('/'-separated, empty for the sync folder), held open:
+    /// each is synced before any file of the batch is recorded, whichever file made the folder (that one may have failed
+    /// while a later file in the new folder is recorded), and the sync names the folder that holds the new entry.
+    /// </summary>
+    public IReadOnlyDictionary<string, FolderHandle> MadeIn => _madeIn;
+
+    /// <summary>
+    /// True when <paramref name="relative"/>, walked again from the sync folder without following a link (and without
+    /// making anything), still leads to <paramref name="folder"/> (same device and inode): then what was renamed into
+    /// that folder is at the path a record would name. False when the path is gone, a link, or another folder.
+    /// </summary>
+    /// <exception cref="IOException">A folder on the way, or the folder's identity, could not be read.</exception>
+    public bool IsStillAt(string relative, FolderHandle folder)
+    {
+        if (relative.Length == 0)
+        {
+            return ReferenceEquals(folder, _root) || folder.Identity() == _root.Identity();
+        }
+
+        var current = _root;
+        try
+        {
+            foreach (var name in relative.Split('/'))
+            {
+                var next = current.TryOpenChild(name, out _);
+                if (!ReferenceEquals(current, _root))
+                {
+                    current.Dispose();
+                }
+
+                current = next;
+                if (current is null)
+                {
+                    return false;
+                }
+            }
+
+            return current.Identity() == folder.Identity();
+        }
+        finally
+        {
+            if (current is not null && !ReferenceEquals(current, _root))
+            {
+                current.Dispose();
+            }
+        }
     }
 
     /// <summary>Opens <paramref name="relative"/> one name at a time from the deepest folder above it already open.</summary>
@@ -75,12 +126,18 @@ internal sealed class FolderHandles : IDisposable
                 {
                     current.MakeFolder(name);
                     madeIn.Add(current.FullPath);
+                    var at = index == 0 ? string.Empty : relative[..(index - 1)];
+                    if (_madeIn.TryAdd(at, current) && !ReferenceEquals(current, start))
+                    {
+                        _keptForMadeIn.Add(current); // its new entry is synced before any record: kept open till then
+                    }
+
                     next = current.TryOpenChild(name, out _);
                 }
             }
             finally
             {
-                if (!ReferenceEquals(current, start))
+                if (!ReferenceEquals(current, start) && !_keptForMadeIn.Contains(current))
                 {
                     current.Dispose(); // only walked through
                 }
@@ -102,6 +159,11 @@ internal sealed class FolderHandles : IDisposable
         foreach (var folder in _open.Values)
         {
             folder?.Dispose();
+        }
+
+        foreach (var folder in _keptForMadeIn)
+        {
+            folder.Dispose();
         }
 
         _root.Dispose();

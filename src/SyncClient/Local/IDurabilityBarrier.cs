@@ -26,4 +26,10 @@ internal interface IDurabilityBarrier
 
     /// <summary>Makes the entries (renames) of every directory durable; throws if any may not be.</summary>
     void FlushDirectories(IReadOnlyCollection<string> directories);
+
+    /// <summary>
+    /// Makes the entries (renames, new folders) of every open folder durable, an fsync of each as opened (not by path);
+    /// returns each one's failure (null: durable), so a folder that fails fails only the files that need it.
+    /// </summary>
+    IReadOnlyList<Exception?> FlushFolders(IReadOnlyList<FolderHandle> folders) => DurabilityBarrier.FlushEach(folders);
 }

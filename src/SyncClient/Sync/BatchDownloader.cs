@@ -16,7 +16,7 @@ namespace Dropbox.SyncClient.Sync;
 /// durable, and the db never records a file whose rename is not durable; a crash at any point leaves, for each file,
 /// the old state or the whole new file (and at worst a stray temp file, which is ignored and cleaned up).
 /// </summary>
-internal sealed class BatchDownloader
+internal sealed partial class BatchDownloader
 {
     /// <summary>Most files per barrier.</summary>
     public const int MaxFiles = 512;
@@ -107,6 +107,10 @@ internal sealed class BatchDownloader
 
     /// <summary>A synchronous barrier step on a thread of its own, not a thread-pool thread the fetching batch needs.</summary>
     private static Task OffPoolAsync(Action step) =>
+        Task.Factory.StartNew(step, CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+
+    /// <summary>As <see cref="OffPoolAsync(Action)"/>, with a result.</summary>
+    private static Task<T> OffPoolAsync<T>(Func<T> step) =>
         Task.Factory.StartNew(step, CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
 
     /// <summary>
@@ -242,21 +246,11 @@ internal sealed class BatchDownloader
                 return;
             }
 
-            // Each folder once, for all the renames into it; then the db, in one transaction.
-            try
+            // Each folder once, for all the renames into it (only those still at their paths are recorded); then the db,
+            // in one transaction.
+            placed = await DurableAsync(placed, folders).ConfigureAwait(false);
+            if (placed.Count == 0)
             {
-                // With the folders that hold new folders' entries: a recorded file never vanishes with its new folder.
-                var directories = placed.SelectMany(p => p.Staged.NewFolderParents is { } parents ? parents.Prepend(p.Staged.Directory) : [p.Staged.Directory]).Distinct(StringComparer.Ordinal).ToList();
-                await OffPoolAsync(() => _ctx.Barrier.FlushDirectories(directories)).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // In place but not known durable: not recorded; the next pass finds them and compares them with the remote.
-                foreach (var (s, _) in placed)
-                {
-                    Fail(s.Path, e);
-                }
-
                 return;
             }
 

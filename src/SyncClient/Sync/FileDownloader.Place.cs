@@ -152,13 +152,14 @@ internal sealed partial class FileDownloader
                     staged.Placed = true;
                     return conflictCopy;
                 case RenameOutcome.DestinationExists when conflictCopy is null:
-                    // Made (or changed into something) since the plan: the user's, kept beside the download.
-                    if (IsFolder(new FileInfo(staged.Full)))
+                    // Made (or changed into something) since the plan: the user's, kept beside the download. In an open
+                    // folder, looked at and moved aside there (not by path: the folder may have moved since it was opened).
+                    if (staged.Folder is { } open && open.TryStat(Path.GetFileName(staged.Full)) is { } seen ? seen.IsDirectory : IsFolder(new FileInfo(staged.Full)))
                     {
                         throw FolderHere(staged.Path);
                     }
 
-                    conflictCopy = KeepAsConflict(staged.Path, staged.Full);
+                    conflictCopy = KeepAsConflict(staged.Path, staged.Full, staged.Folder);
                     break;
                 default:
                     break;
@@ -169,10 +170,13 @@ internal sealed partial class FileDownloader
         throw new DropboxException(ErrorKind.Conflict, $"'{staged.Path}' keeps changing here; the download is left for the next pass and your version kept as '{conflictCopy}'.");
     }
 
-    /// <summary>Moves the user's file at <paramref name="full"/> to a new conflicted-copy name and says so; returns that name.</summary>
-    private string KeepAsConflict(string path, string full)
+    /// <summary>
+    /// Moves the user's file at <paramref name="full"/> to a new conflicted-copy name and says so; returns that name. In
+    /// <paramref name="folder"/> (the open folder the download is renamed in) where given.
+    /// </summary>
+    private string KeepAsConflict(string path, string full, FolderHandle? folder = null)
     {
-        var conflictCopy = MoveAside(path, full);
+        var conflictCopy = MoveAside(path, full, folder);
         ReportConflict(path, conflictCopy);
         return conflictCopy;
     }
@@ -181,12 +185,37 @@ internal sealed partial class FileDownloader
     /// Moves the file at <paramref name="full"/> to a new conflicted-copy name, never over anything there (where the
     /// system cannot say so in one step, as <see cref="File.Move(string, string)"/> does); returns that name.
     /// </summary>
-    private string MoveAside(string path, string full)
+    /// <remarks>
+    /// With an open folder <paramref name="folder"/> and the copy's name beside the file: one renameat2 there
+    /// (RENAME_NOREPLACE), so the file moved aside is the one in the folder the download goes into, and no link put on
+    /// the way after the checks is followed (by path, one could send the rename to a folder outside the sync folder).
+    /// </remarks>
+    private string MoveAside(string path, string full, FolderHandle? folder = null)
     {
         var conflictCopy = _conflictName(path);
-        MoveToNewName(full, _ctx.WritePath(conflictCopy), path);
+        if (folder is not null && string.Equals(FolderOf(conflictCopy), FolderOf(path), StringComparison.Ordinal))
+        {
+            var destination = SyncPaths.Resolve(_ctx.Folder, conflictCopy, _ctx.State.StateDirectory, checkLinks: false); // the name checked, as every path
+            BeforeMoveAside?.Invoke(path);
+            switch (folder.MoveNew(Path.GetFileName(full), Path.GetFileName(destination)))
+            {
+                case RenameOutcome.Done:
+                    return conflictCopy;
+                case RenameOutcome.DestinationExists:
+                    throw new IOException($"Could not move '{path}' aside to '{destination}': something is already at that name.");
+                default:
+                    break; // no one-step rename here: by path below, its links checked first
+            }
+        }
+
+        var checkedDestination = _ctx.WritePath(conflictCopy);
+        BeforeMoveAside?.Invoke(path);
+        MoveToNewName(full, checkedDestination, path);
         return conflictCopy;
     }
+
+    /// <summary>The relative folder of a relative path ('/'-separated; empty for the sync folder).</summary>
+    private static string FolderOf(string path) => path.LastIndexOf('/') is var slash and >= 0 ? path[..slash] : string.Empty;
 
     /// <summary>Moves <paramref name="source"/> to <paramref name="destination"/>, never over anything there (in one step where the system can).</summary>
     private static void MoveToNewName(string source, string destination, string path)

@@ -37,6 +37,9 @@ internal sealed partial class FileDownloader
     /// <summary>Test seam: runs in <see cref="PlaceAsync"/> after the checks, just before the rename into place.</summary>
     internal Func<StagedDownload, Task>? BeforeRename { get; set; }
 
+    /// <summary>Test seam: runs as a local file is about to be moved aside to its conflicted-copy name (given its relative path), after the checks.</summary>
+    internal Action<string>? BeforeMoveAside { get; set; }
+
     /// <summary>Tests: runs right after the exchange, the displaced file at the conflicted-copy name, before it is looked at.</summary>
     internal Func<StagedDownload, Task>? BeforeDisplacedCheck { get; set; }
 
@@ -236,6 +239,7 @@ internal sealed partial class FileDownloader
     /// entries made for it (<see cref="StagedDownload.NewFolderParents"/>, given to every file in it), and where this
     /// one's is added: a batch of files in a few folders then makes each folder once, not once per file. Should such a
     /// folder be removed meanwhile, the temp file's create fails and that file is reported; nothing is written elsewhere.
+    /// Not used with <paramref name="folders"/>, which keeps its own.
     /// </param>
     /// <param name="folders">
     /// The batch's open folders (null: none): the temp file is then made in its folder as opened there, no path on the
@@ -250,9 +254,8 @@ internal sealed partial class FileDownloader
         IReadOnlyList<string>? newFolderParents;
         if (folders is not null)
         {
-            var madeIn = new List<string>();
             var slash = path.LastIndexOf('/');
-            folder = folders.Get(slash < 0 ? string.Empty : path[..slash], madeIn);
+            folder = folders.Get(slash < 0 ? string.Empty : path[..slash], []);
             if (folder is null)
             {
                 // A link (or a file) on the way: the path check says which, in the words every other refusal uses.
@@ -260,12 +263,8 @@ internal sealed partial class FileDownloader
                 throw new IOException($"Could not create '{SyncPaths.Display(path)}': a folder on the way is not a folder here.");
             }
 
-            // Folders made for an earlier file of the batch: given to every file in them, as below.
-            if (madeDirectories is null || !madeDirectories.TryGetValue(directory, out newFolderParents))
-            {
-                newFolderParents = madeIn.Count == 0 ? null : madeIn;
-                madeDirectories?.Add(directory, newFolderParents);
-            }
+            // The folders it made folders in are the batch's to sync (FolderHandles.MadeIn), whichever file made them.
+            newFolderParents = null;
         }
         else if (madeDirectories is null || !madeDirectories.TryGetValue(directory, out newFolderParents))
         {

@@ -56,7 +56,8 @@ internal sealed class StagedDownload : IDisposable
 
     /// <summary>
     /// The folders that hold the entries of folders made for this file (<see cref="Directory"/> and any missing above
-    /// it), null when none was made: synced with <see cref="Directory"/> before the file is recorded.
+    /// it), null when none was made: synced with <see cref="Directory"/> before the file is recorded. Only for a file
+    /// made by path: a batch's open folders note the folders they made folders in themselves (<see cref="FolderHandles.MadeIn"/>).
     /// </summary>
     public IReadOnlyList<string>? NewFolderParents { get; init; }
 
@@ -104,6 +105,14 @@ internal sealed class StagedDownload : IDisposable
         Close();
         if (!Placed)
         {
+            // In the folder it was made in, as opened: by path, a folder swapped for a link since would have the delete
+            // go through the link (to a file of the temp's name outside the sync folder) and leave the temp file here.
+            if (Folder is { } folder)
+            {
+                _ = folder.TryDelete(System.IO.Path.GetFileName(Temp));
+                return;
+            }
+
             try
             {
                 File.Delete(Temp);

@@ -17,4 +17,11 @@ internal sealed class SimBarrier(SimWorld world, SimDevice device) : IDurability
         DurabilityBarrier.Default.FlushDirectories(directories);
         world.LocalStep(device, "flush " + directories.Count + " folder(s)");
     }
+
+    public IReadOnlyList<Exception?> FlushFolders(IReadOnlyList<FolderHandle> folders)
+    {
+        var failures = DurabilityBarrier.FlushEach(folders);
+        world.LocalStep(device, "flush " + folders.Count + " folder(s)");
+        return failures;
+    }
 }

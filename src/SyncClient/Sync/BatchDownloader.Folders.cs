@@ -47,7 +47,7 @@ internal sealed partial class BatchDownloader
         var own = new Dictionary<string, FolderHandle>(StringComparer.Ordinal);
         foreach (var (s, _) in byHandle)
         {
-            _ = own.TryAdd(FolderOf(s.Path), s.Folder!);
+            _ = own.TryAdd(SyncPaths.Parent(s.Path), s.Folder!);
         }
 
         var made = folders!.MadeIn.ToList();
@@ -90,7 +90,7 @@ internal sealed partial class BatchDownloader
         var madeFailures = made.Select((m, i) => (Relative: m.Key, Failure: failures[own.Count + i])).Where(m => m.Failure is not null).ToList();
         foreach (var p in byHandle)
         {
-            var relative = FolderOf(p.Staged.Path);
+            var relative = SyncPaths.Parent(p.Staged.Path);
             var failure = ownFailures[relative] ?? madeFailures.FirstOrDefault(m => IsAtOrUnder(relative, m.Relative)).Failure;
             if (failure is not null)
             {
@@ -122,10 +122,6 @@ internal sealed partial class BatchDownloader
         }
     }
 
-    /// <summary>The relative folder of a relative path ('/'-separated; empty for the sync folder).</summary>
-    private static string FolderOf(string path) => path.LastIndexOf('/') is var slash and >= 0 ? path[..slash] : string.Empty;
-
-    /// <summary>True when the folder <paramref name="relative"/> is <paramref name="above"/> or inside it.</summary>
-    private static bool IsAtOrUnder(string relative, string above) =>
-        above.Length == 0 || string.Equals(relative, above, StringComparison.Ordinal) || relative.StartsWith(above + "/", StringComparison.Ordinal);
+    /// <summary>True when the folder <paramref name="relative"/> is <paramref name="above"/> or inside it (every folder is inside the sync folder, "").</summary>
+    private static bool IsAtOrUnder(string relative, string above) => above.Length == 0 || SyncPaths.IsAtOrUnderRelative(relative, above);
 }

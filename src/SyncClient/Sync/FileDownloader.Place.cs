@@ -193,7 +193,7 @@ internal sealed partial class FileDownloader
     private string MoveAside(string path, string full, FolderHandle? folder = null)
     {
         var conflictCopy = _conflictName(path);
-        if (folder is not null && string.Equals(FolderOf(conflictCopy), FolderOf(path), StringComparison.Ordinal))
+        if (folder is not null && string.Equals(SyncPaths.Parent(conflictCopy), SyncPaths.Parent(path), StringComparison.Ordinal))
         {
             var destination = SyncPaths.Resolve(_ctx.Folder, conflictCopy, _ctx.State.StateDirectory, checkLinks: false); // the name checked, as every path
             BeforeMoveAside?.Invoke(path);
@@ -213,9 +213,6 @@ internal sealed partial class FileDownloader
         MoveToNewName(full, checkedDestination, path);
         return conflictCopy;
     }
-
-    /// <summary>The relative folder of a relative path ('/'-separated; empty for the sync folder).</summary>
-    private static string FolderOf(string path) => path.LastIndexOf('/') is var slash and >= 0 ? path[..slash] : string.Empty;
 
     /// <summary>Moves <paramref name="source"/> to <paramref name="destination"/>, never over anything there (in one step where the system can).</summary>
     private static void MoveToNewName(string source, string destination, string path)

@@ -36,7 +36,7 @@ public sealed class BatchHeldFolderTests : IDisposable
     private static (ulong, ulong) IdentityOf(string root, string relative)
     {
         using var folders = FolderHandles.TryOpen(root)!;
-        return folders.Get(relative, [])!.Identity();
+        return folders.Get(relative, [])!.TryIdentity()!.Value;
     }
 
     /// <summary>
@@ -376,7 +376,7 @@ public sealed class BatchHeldFolderTests : IDisposable
         {
             lock (Synced)
             {
-                Synced.AddRange(folders.Select(f => f.Identity()));
+                Synced.AddRange(folders.Select(f => f.TryIdentity()!.Value));
             }
 
             return DurabilityBarrier.FlushEach(folders).Select((failure, i) => FailFolder?.Invoke(folders[i]) == true ? new IOException("simulated: docs refused its sync") : failure).ToList();

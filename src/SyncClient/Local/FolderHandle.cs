@@ -193,10 +193,11 @@ internal sealed partial class FolderHandle : IDisposable
         }
     }
 
-    /// <summary>The folder's device and inode (statx on the open handle): the same pair at a path means the path leads to this very folder.</summary>
-    /// <exception cref="IOException">They could not be read.</exception>
-    public (ulong Device, ulong Inode) Identity() =>
-        WithHandle(FileChangeTime.TryIdentity) ?? throw new IOException($"Could not read which folder '{FullPath}' is.");
+    /// <summary>
+    /// The folder's device and inode (statx on the open handle): the same pair at a path means the path leads to this very
+    /// folder. Null where they cannot be read (no statx).
+    /// </summary>
+    public (ulong Device, ulong Inode)? TryIdentity() => WithHandle(FileChangeTime.TryIdentity);
 
     /// <summary>
     /// Refuses anything but one plain name: every call here looks a name up in this folder alone, so '..', '.', a

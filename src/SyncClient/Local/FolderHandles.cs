@@ -61,7 +61,7 @@ internal sealed class FolderHandles : IDisposable
     {
         if (relative.Length == 0)
         {
-            return ReferenceEquals(folder, _root) || folder.Identity() == _root.Identity();
+            return ReferenceEquals(folder, _root) || SameFolder(folder, _root);
         }
 
         var current = _root;
@@ -82,7 +82,7 @@ internal sealed class FolderHandles : IDisposable
                 }
             }
 
-            return current.Identity() == folder.Identity();
+            return SameFolder(current, folder);
         }
         finally
         {
@@ -92,6 +92,9 @@ internal sealed class FolderHandles : IDisposable
             }
         }
     }
+
+    /// <summary>True when both are known to be one folder, or either's identity cannot be read (see <see cref="IsStillAt"/>).</summary>
+    private static bool SameFolder(FolderHandle a, FolderHandle b) => a.TryIdentity() is not { } x || b.TryIdentity() is not { } y || x == y;
 
     /// <summary>Opens <paramref name="relative"/> one name at a time from the deepest folder above it already open.</summary>
     private FolderHandle? Walk(string relative, List<string> madeIn)

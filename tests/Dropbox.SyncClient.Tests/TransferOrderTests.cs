@@ -16,20 +16,7 @@ public sealed class TransferOrderTests : IDisposable
         // Arrange: both devices have x.txt and y.bin; a edits x.txt, b edits y.bin.
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write("x.txt", "first");
-        a.Write("y.bin", TestClient.RandomBytes(50_000, 1));
-        foreach (var name in new[] { "x.txt", "y.bin" })
-        {
-            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
-        }
-
-        await a.SyncAsync();
-        await b.SyncAsync();
-        a.Write("x.txt", "the remote edit");
-        File.SetLastWriteTimeUtc(a.PathOf("x.txt"), DateTime.UtcNow.AddMinutes(-4));
-        await a.SyncAsync();
-        b.Write("y.bin", TestClient.RandomBytes(60_000, 2));
-        File.SetLastWriteTimeUtc(b.PathOf("y.bin"), DateTime.UtcNow.AddMinutes(-4));
+        await RemoteEditThereLocalEditHereAsync(a, b);
 
         // The upload's plan is held until x.txt's new content is on b's disk (at most 15 s).
         bool? downloadedMeanwhile = null;
@@ -68,20 +55,7 @@ public sealed class TransferOrderTests : IDisposable
         // x.txt's chunk throws, then y.bin's plan throws (both unexpected: neither is a DropboxException or an I/O error).
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write("x.txt", "first");
-        a.Write("y.bin", TestClient.RandomBytes(50_000, 1));
-        foreach (var name in new[] { "x.txt", "y.bin" })
-        {
-            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
-        }
-
-        await a.SyncAsync();
-        await b.SyncAsync();
-        a.Write("x.txt", "the remote edit");
-        File.SetLastWriteTimeUtc(a.PathOf("x.txt"), DateTime.UtcNow.AddMinutes(-4));
-        await a.SyncAsync();
-        b.Write("y.bin", TestClient.RandomBytes(60_000, 2));
-        File.SetLastWriteTimeUtc(b.PathOf("y.bin"), DateTime.UtcNow.AddMinutes(-4));
+        await RemoteEditThereLocalEditHereAsync(a, b);
 
         using var downloadFailed = new ManualResetEventSlim();
         _server.BeforeGetChunks = () =>
@@ -108,5 +82,24 @@ public sealed class TransferOrderTests : IDisposable
         Assert.True(downloadFailed.IsSet, "the download never started");
         Assert.Contains("the uploader's bug", thrown.ToString());
         Assert.Contains(log, line => line.Contains("the download's bug"));
+    }
+
+    /// <summary>Both devices have x.txt and y.bin; a edits x.txt (synced), b edits y.bin (not yet).</summary>
+    private static async Task RemoteEditThereLocalEditHereAsync(TestClient a, TestClient b)
+    {
+        a.Write("x.txt", "first");
+        a.Write("y.bin", TestClient.RandomBytes(50_000, 1));
+        foreach (var name in new[] { "x.txt", "y.bin" })
+        {
+            File.SetLastWriteTimeUtc(a.PathOf(name), DateTime.UtcNow.AddMinutes(-5));
+        }
+
+        await a.SyncAsync();
+        await b.SyncAsync();
+        a.Write("x.txt", "the remote edit");
+        File.SetLastWriteTimeUtc(a.PathOf("x.txt"), DateTime.UtcNow.AddMinutes(-4));
+        await a.SyncAsync();
+        b.Write("y.bin", TestClient.RandomBytes(60_000, 2));
+        File.SetLastWriteTimeUtc(b.PathOf("y.bin"), DateTime.UtcNow.AddMinutes(-4));
     }
 }

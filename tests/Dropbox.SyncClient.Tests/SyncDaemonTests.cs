@@ -291,6 +291,44 @@ public sealed class SyncDaemonTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_sync_folder_that_vanishes_and_comes_back_starts_a_pass_named_for_its_return_and_no_other()
+    {
+        var log = new ConcurrentQueue<string>();
+        using var a = new TestClient(_dir, "a", _server, log: log.Enqueue);
+        var headers = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource(Bound);
+        var passesDone = 0;
+        var daemon = new SyncDaemon(a.Context, _ => Interlocked.Increment(ref passesDone)) { MinPollSeconds = 1, FolderCheckInterval = TimeSpan.FromMilliseconds(20), PassStarting = headers.Enqueue };
+        var run = daemon.RunAsync(stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => Volatile.Read(ref passesDone) >= 1, run, "the first pass");
+            var away = a.Folder + ".away";
+            Directory.Move(a.Folder, away);
+            await WaitUntilAsync(() => log.Any(l => l.Contains("is missing", StringComparison.Ordinal)), run, "the missing folder noted");
+            var seen = daemon.FolderChecks;
+            await WaitUntilAsync(() => daemon.FolderChecks >= seen + 10, run, "ten folder checks while it is away");
+            var before = headers.Count;
+
+            // Act
+            Directory.Move(away, a.Folder);
+            await WaitUntilAsync(() => headers.Skip(before).Any(h => h.Contains("came back", StringComparison.Ordinal)), run, "a pass for the return");
+            var back = daemon.FolderChecks;
+            await WaitUntilAsync(() => daemon.FolderChecks >= back + 10, run, "more folder checks after the return");
+
+            // Assert: the return's pass says so; no pass is named for the absence once the folder is back (one was
+            // queued per check while it was away, and each ran as "the sync folder vanished").
+            Assert.DoesNotContain(headers.Skip(before), h => h.Contains("vanished", StringComparison.Ordinal));
+            Assert.Single(headers.Skip(before), h => h.Contains("came back", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
     private static DropboxException StaleCursor() =>
         new(ErrorKind.Conflict, "Listing changes: Stale cursor: this account's change log was recreated since the cursor was issued. Reset: list changes again with an empty cursor and reconcile.");
 

@@ -11,7 +11,7 @@ internal sealed class TestClient : IDisposable
     public static readonly ChunkerOptions SmallChunks = new(4096, 16384, 65536);
 
     public TestClient(TempFolder dir, string name, FakeServer server, SyncOptions? options = null, IDurabilityBarrier? barrier = null, TimeProvider? time = null,
-        Func<string, bool?>? executableBitProbe = null, Func<string, bool?>? caseProbe = null, Func<IChunkSource, IChunkSource>? chunker = null)
+        Func<string, bool?>? executableBitProbe = null, Func<string, bool?>? caseProbe = null, Func<IChunkSource, IChunkSource>? chunker = null, Action<string>? log = null)
     {
         Folder = dir.CreateSub(name + "-folder");
         State = LocalState.Open(dir.CreateSub(name + "-state"));
@@ -28,6 +28,7 @@ internal sealed class TestClient : IDisposable
             Time = time ?? TimeProvider.System,
             ExecutableBitProbe = executableBitProbe ?? ExecutableBitProbe.Holds,
             CaseProbe = caseProbe ?? CaseProbe.Folds,
+            Progress = log is null ? new SyncProgress() : new SyncProgress { Log = log },
         };
         Engine = new SyncEngine(Context);
     }

@@ -56,6 +56,17 @@ internal sealed class SyncDaemon
     private volatile TaskCompletionSource? _paused;
     private volatile bool _rewatch;
     private int _sleptSinceLastPass;
+
+    // The folder watch saw the sync folder missing at its last check (its "vanished" trigger is written once per absence).
+    private bool _vanishedNoted;
+
+    // The folder was waited for and came back since the last pass started: that pass is named for the return.
+    private bool _cameBack;
+
+    private long _folderChecks;
+
+    /// <summary>Checks the folder watch has made (tests wait on these, not on time).</summary>
+    internal long FolderChecks => Interlocked.Read(ref _folderChecks);
     private bool _replacedNoted;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
@@ -178,6 +189,12 @@ internal sealed class SyncDaemon
                     ArmRecheck(errorDelay);
                     await PauseAfterErrorAsync(errorDelay, ct).ConfigureAwait(false);
                     continue;
+                }
+
+                if (_cameBack)
+                {
+                    reason = "the sync folder came back"; // not what woke the daemon while it was away
+                    _cameBack = false;
                 }
 
                 var now = _ctx.Time.GetUtcNow();
@@ -337,6 +354,7 @@ internal sealed class SyncDaemon
             }
 
             _ctx.Progress.Log($"The sync folder '{_ctx.Folder}' is back: syncing.");
+            _cameBack = true;
         }
 
         _rewatch = false;
@@ -385,9 +403,16 @@ internal sealed class SyncDaemon
         while (!ct.IsCancellationRequested)
         {
             await Task.Delay(FolderCheckInterval, _ctx.Time, ct).ConfigureAwait(false);
-            if (_watcher is not null && !Directory.Exists(_ctx.Folder))
+            Interlocked.Increment(ref _folderChecks);
+            var missing = !Directory.Exists(_ctx.Folder);
+            if (_watcher is not null && missing && !_vanishedNoted)
             {
-                _triggers.Writer.TryWrite("the sync folder vanished");
+                _triggers.Writer.TryWrite("the sync folder vanished"); // once: the pass that takes it waits for the return
+            }
+
+            _vanishedNoted = missing;
+            if (missing)
+            {
                 continue;
             }
 

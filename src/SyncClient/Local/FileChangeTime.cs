@@ -50,15 +50,7 @@ internal static partial class FileChangeTime
         try
         {
             Span<byte> buffer = stackalloc byte[StatxSize];
-            buffer.Clear();
-            int rc;
-            unsafe
-            {
-                fixed (byte* p = buffer)
-                {
-                    rc = Statx(directory, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, p);
-                }
-            }
+            var rc = StatxInto(directory, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, buffer);
 
             if (rc != 0)
             {
@@ -113,15 +105,7 @@ internal static partial class FileChangeTime
         {
             handle.DangerousAddRef(ref added);
             Span<byte> buffer = stackalloc byte[StatxSize];
-            buffer.Clear();
-            int rc;
-            unsafe
-            {
-                fixed (byte* p = buffer)
-                {
-                    rc = Statx((int)handle.DangerousGetHandle(), string.Empty, AtEmptyPath, StatxIno, p);
-                }
-            }
+            var rc = StatxInto((int)handle.DangerousGetHandle(), string.Empty, AtEmptyPath, StatxIno, buffer);
 
             return rc == 0 && (BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxIno) != 0 ? BitConverter.ToUInt64(buffer[StxInoOffset..]) : null;
         }
@@ -153,15 +137,7 @@ internal static partial class FileChangeTime
         try
         {
             Span<byte> buffer = stackalloc byte[StatxSize];
-            buffer.Clear();
-            int rc;
-            unsafe
-            {
-                fixed (byte* p = buffer)
-                {
-                    rc = Statx(descriptor, string.Empty, AtEmptyPath, StatxIno, p);
-                }
-            }
+            var rc = StatxInto(descriptor, string.Empty, AtEmptyPath, StatxIno, buffer);
 
             if (rc != 0 || (BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxIno) == 0)
             {
@@ -212,6 +188,16 @@ internal static partial class FileChangeTime
 
     /// <summary>True when <paramref name="expected"/> is unknown (null) or the file's ctime is still exactly it.</summary>
     public static bool IsUnchanged(string path, long? expected) => expected is not { } ctime || TryGet(path) == ctime;
+
+    /// <summary>One statx call into <paramref name="buffer"/> (<see cref="StatxSize"/> bytes, cleared first); its return code.</summary>
+    private static unsafe int StatxInto(int dirfd, string path, int flags, uint mask, Span<byte> buffer)
+    {
+        buffer.Clear();
+        fixed (byte* p = buffer)
+        {
+            return Statx(dirfd, path, flags, mask, p);
+        }
+    }
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);

@@ -16,7 +16,21 @@ public sealed class LocalDbWriterTests
         nameof(LocalState.SetSetting), nameof(LocalState.PutFile), nameof(LocalState.PutFiles), nameof(LocalState.TouchFile),
         nameof(LocalState.RemoveFile), nameof(LocalState.MoveFile), nameof(LocalState.ResetSyncState), nameof(LocalState.SetWithheld),
         nameof(LocalState.BeginUpload), nameof(LocalState.AddUploadProgress), nameof(LocalState.EndUpload),
+        nameof(LocalState.SetUnknownChangeTimes), nameof(LocalState.SetExecutableBit), nameof(LocalState.ResetExecutableBits),
     };
+
+    [Fact]
+    public void The_guarded_list_names_every_write_method_of_the_local_state()
+    {
+        // The reads return what they read; a public method returning nothing (Dispose aside) can only write. A new one
+        // missing from the list would be callable from any side path without the guard below noticing.
+        var writes = typeof(LocalState).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .Where(m => m.ReturnType == typeof(void) && m.Name != nameof(LocalState.Dispose))
+            .Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+
+        Assert.Contains(nameof(LocalState.PutFile), writes);
+        Assert.Empty(writes.Except(WriteMethods).Order(StringComparer.Ordinal));
+    }
 
     [Fact]
     public void Only_the_db_writer_and_the_cli_configuration_call_the_local_state_write_methods()

@@ -11,51 +11,124 @@ namespace Dropbox.SyncClient.State;
 /// </summary>
 internal sealed class LocalDbWriter(LocalState state)
 {
+    /// <summary>
+    /// A test seam, null outside tests: called with a stable name right before and right after every write (both states
+    /// are what a kill -9 can leave on disk), and by the sync code around its local renames and deletes
+    /// (<see cref="Sync.SyncContext.Step"/>). The simulation crashes a device at these points; its argument is built only
+    /// when the seam is set.
+    /// </summary>
+    internal Action<string>? Step { get; set; }
+
     /// <summary>Records a path as synced (file or folder), with its chunk list for files.</summary>
-    public void RecordFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks) => state.PutFile(record, chunks);
+    public void RecordFile(FileRecord record, IReadOnlyList<ChunkRef>? chunks)
+    {
+        Step?.Invoke("before db record " + record.Path);
+        state.PutFile(record, chunks);
+        Step?.Invoke("after db record " + record.Path);
+    }
 
     /// <summary>
     /// Records a file as synced with its chunk list and each chunk's fast hash (for the next read of a large file, see
     /// <see cref="FastHashList"/>; null: none).
     /// </summary>
-    public void RecordFile(FileRecord record, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<UInt128>? fastHashes) => state.PutFile(record, chunks, fastHashes);
+    public void RecordFile(FileRecord record, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<UInt128>? fastHashes)
+    {
+        Step?.Invoke("before db record " + record.Path);
+        state.PutFile(record, chunks, fastHashes);
+        Step?.Invoke("after db record " + record.Path);
+    }
 
     /// <summary>Records many paths as synced in one transaction.</summary>
-    public void RecordFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files) => state.PutFiles(files);
+    public void RecordFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks)> files)
+    {
+        Step?.Invoke("before " + Many("db record", files.Select(f => f.Record.Path)));
+        state.PutFiles(files);
+        Step?.Invoke("after " + Many("db record", files.Select(f => f.Record.Path)));
+    }
 
     /// <summary>Records many files as synced in one transaction, each with its chunks' fast hashes (null: none).</summary>
-    public void RecordFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks, IReadOnlyList<UInt128>? FastHashes)> files) => state.PutFiles(files);
+    public void RecordFiles(IReadOnlyList<(FileRecord Record, IReadOnlyList<ChunkRef>? Chunks, IReadOnlyList<UInt128>? FastHashes)> files)
+    {
+        Step?.Invoke("before " + Many("db record", files.Select(f => f.Record.Path)));
+        state.PutFiles(files);
+        Step?.Invoke("after " + Many("db record", files.Select(f => f.Record.Path)));
+    }
 
     /// <summary>Records a folder as synced at <paramref name="version"/>.</summary>
-    public void RecordFolder(string path, ulong version) => state.PutFile(new FileRecord(path, FileKind.Folder, 0, 0, version, []), null);
+    public void RecordFolder(string path, ulong version)
+    {
+        Step?.Invoke("before db record folder " + path);
+        state.PutFile(new FileRecord(path, FileKind.Folder, 0, 0, version, []), null);
+        Step?.Invoke("after db record folder " + path);
+    }
 
     /// <summary>
     /// Records a file moved from <paramref name="from"/> to the path of <paramref name="to"/>, with the same bytes: its
     /// chunks' fast hashes move with it (a moved large file's next edit re-reads it with them; the stored list is checked
     /// against the new row's chunks when read, so a list that does not belong to them is never used). One transaction.
     /// </summary>
-    public void RecordMove(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks) => state.MoveFile(from, to, chunks);
+    public void RecordMove(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks)
+    {
+        Step?.Invoke("before db move " + from + " -> " + to.Path);
+        state.MoveFile(from, to, chunks);
+        Step?.Invoke("after db move " + from + " -> " + to.Path);
+    }
 
     /// <summary>Updates only the recorded mtime and ctime (content verified unchanged; a null ctime: unknown).</summary>
-    public void Touch(string path, long mtimeTicks, long? ctimeNs) => state.TouchFile(path, mtimeTicks, ctimeNs);
+    public void Touch(string path, long mtimeTicks, long? ctimeNs)
+    {
+        Step?.Invoke("before db touch " + path);
+        state.TouchFile(path, mtimeTicks, ctimeNs);
+        Step?.Invoke("after db touch " + path);
+    }
 
     /// <summary>Records the ctimes the scan read of files found as synced whose recorded ctime was unknown.</summary>
-    public void RecordUnknownChangeTimes(IReadOnlyList<(string Path, long Size, long MtimeTicks, long CtimeNs)> files) => state.SetUnknownChangeTimes(files);
+    public void RecordUnknownChangeTimes(IReadOnlyList<(string Path, long Size, long MtimeTicks, long CtimeNs)> files)
+    {
+        Step?.Invoke("before " + Many("db ctimes", files.Select(f => f.Path)));
+        state.SetUnknownChangeTimes(files);
+        Step?.Invoke("after " + Many("db ctimes", files.Select(f => f.Path)));
+    }
 
     /// <summary>Forgets a path (and its chunk index rows).</summary>
-    public void Forget(string path) => state.RemoveFile(path);
+    public void Forget(string path)
+    {
+        Step?.Invoke("before db forget " + path);
+        state.RemoveFile(path);
+        Step?.Invoke("after db forget " + path);
+    }
 
     /// <summary>Forgets every tracked path and the cursor (a folder taken as a new one).</summary>
-    public void ResetSyncState() => state.ResetSyncState();
+    public void ResetSyncState()
+    {
+        Step?.Invoke("before db reset");
+        state.ResetSyncState();
+        Step?.Invoke("after db reset");
+    }
 
     /// <summary>Sets the change-feed cursor (null: list everything next pass).</summary>
-    public void SetCursor(string? cursor) => state.SetSetting(StateKeys.Cursor, cursor);
+    public void SetCursor(string? cursor)
+    {
+        Step?.Invoke("before " + (cursor is null ? "db cursor cleared" : "db cursor"));
+        state.SetSetting(StateKeys.Cursor, cursor);
+        Step?.Invoke("after " + (cursor is null ? "db cursor cleared" : "db cursor"));
+    }
 
     /// <summary>Replaces the set of withheld paths whose remote change still waits.</summary>
-    public void SetWithheld(IReadOnlyCollection<string> paths) => state.SetWithheld(paths);
+    public void SetWithheld(IReadOnlyCollection<string> paths)
+    {
+        Step?.Invoke("before " + Many("db withheld", paths.Order(StringComparer.Ordinal)));
+        state.SetWithheld(paths);
+        Step?.Invoke("after " + Many("db withheld", paths.Order(StringComparer.Ordinal)));
+    }
 
     /// <summary>Sets one synced file's executable bit (null: unknown).</summary>
-    public void SetExecutableBit(string path, bool? executable) => state.SetExecutableBit(path, executable);
+    public void SetExecutableBit(string path, bool? executable)
+    {
+        Step?.Invoke("before db executable bit " + path);
+        state.SetExecutableBit(path, executable);
+        Step?.Invoke("after db executable bit " + path);
+    }
 
     /// <summary>
     /// Stores the executable-bit probe's answer (<see cref="StateKeys.ExecutableBitHeld"/>); with <paramref name="resetRows"/>,
@@ -63,6 +136,7 @@ internal sealed class LocalDbWriter(LocalState state)
     /// </summary>
     public void SetExecutableBitHeld(string answer, bool resetRows)
     {
+        Step?.Invoke("before db executable bit held");
         if (resetRows)
         {
             state.ResetExecutableBits(answer);
@@ -71,10 +145,17 @@ internal sealed class LocalDbWriter(LocalState state)
         {
             state.SetSetting(StateKeys.ExecutableBitHeld, answer);
         }
+
+        Step?.Invoke("after db executable bit held");
     }
 
     /// <summary>Sets (or with null, removes) the id of the folder this db syncs.</summary>
-    public void SetFolderId(string? id) => state.SetSetting(StateKeys.FolderId, id);
+    public void SetFolderId(string? id)
+    {
+        Step?.Invoke("before db folder id");
+        state.SetSetting(StateKeys.FolderId, id);
+        Step?.Invoke("after db folder id");
+    }
 
     /// <summary>
     /// Sets a pass's bookkeeping setting: only <see cref="StateKeys.LastSync"/>, <see cref="StateKeys.LastReconcile"/>
@@ -88,15 +169,39 @@ internal sealed class LocalDbWriter(LocalState state)
             throw new ArgumentException($"'{key}' is not a pass setting (only {StateKeys.LastSync}, {StateKeys.LastReconcile} and {StateKeys.LastSummary} are); nothing was written.", nameof(key));
         }
 
+        Step?.Invoke("before db " + key);
         state.SetSetting(key, value);
+        Step?.Invoke("after db " + key);
     }
 
     /// <summary>Notes an upload in progress (resume bookkeeping).</summary>
-    public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal) => state.BeginUpload(path, size, mtimeTicks, chunksTotal);
+    public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
+    {
+        Step?.Invoke("before db upload begins " + path);
+        state.BeginUpload(path, size, mtimeTicks, chunksTotal);
+        Step?.Invoke("after db upload begins " + path);
+    }
 
     /// <summary>Adds to the count of chunks an upload has sent.</summary>
-    public void AddUploadProgress(string path, int chunks) => state.AddUploadProgress(path, chunks);
+    public void AddUploadProgress(string path, int chunks)
+    {
+        Step?.Invoke("before db upload progress " + path);
+        state.AddUploadProgress(path, chunks);
+        Step?.Invoke("after db upload progress " + path);
+    }
 
     /// <summary>Removes the upload bookkeeping for a path.</summary>
-    public void EndUpload(string path) => state.EndUpload(path);
+    public void EndUpload(string path)
+    {
+        Step?.Invoke("before db upload ends " + path);
+        state.EndUpload(path);
+        Step?.Invoke("after db upload ends " + path);
+    }
+
+    /// <summary>A step name for a write of many paths: the count and the first (in the given order) name it.</summary>
+    private static string Many(string what, IEnumerable<string> paths)
+    {
+        var list = paths.ToList();
+        return list.Count == 0 ? what + " (none)" : $"{what} {list.Count}: {list[0]}{(list.Count > 1 ? ", ..." : string.Empty)}";
+    }
 }

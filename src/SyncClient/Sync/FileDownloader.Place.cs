@@ -83,6 +83,7 @@ internal sealed partial class FileDownloader
             await beforeRename(staged).ConfigureAwait(false);
         }
 
+        _ctx.Step?.Invoke($"before placing the download of {path}");
         // Replace only a file the checks above found as the plan saw it; else the name is expected empty.
         var expectFile = local is not null && conflictCopy is null && local.Exists;
         conflictCopy = expectFile

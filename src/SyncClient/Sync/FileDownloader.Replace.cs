@@ -36,6 +36,7 @@ internal sealed partial class FileDownloader
         }
 
         // The download is at the conflicted-copy name now (a kill here leaves a visible copy of the server's version).
+        _ctx.Step?.Invoke($"download of {staged.Path} at {conflictCopy}, before the exchange");
         RenameOutcome exchanged;
         try
         {
@@ -63,6 +64,7 @@ internal sealed partial class FileDownloader
 
         // From here the name holds the download and the conflicted-copy name what was at the name.
         staged.Placed = true;
+        _ctx.Step?.Invoke($"download of {staged.Path} exchanged, the displaced file at {conflictCopy}");
         if (BeforeDisplacedCheck is { } beforeCheck)
         {
             await beforeCheck(staged).ConfigureAwait(false);
@@ -96,6 +98,7 @@ internal sealed partial class FileDownloader
             try
             {
                 File.Delete(aside); // the synced version the plan replaces
+                _ctx.Step?.Invoke($"displaced {conflictCopy} deleted");
                 return null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

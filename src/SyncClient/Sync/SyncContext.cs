@@ -16,6 +16,13 @@ internal sealed class SyncContext
     /// <summary>The one writer of the local db (<see cref="LocalState.Writer"/>).</summary>
     public LocalDbWriter Db => State.Writer;
 
+    /// <summary>
+    /// The test seam of <see cref="LocalDbWriter.Step"/> (null outside tests), named around the local renames and deletes
+    /// a pass makes, so a simulated crash can fall between one and the db write that records it. Call it as
+    /// <c>Step?.Invoke(...)</c>: the name is then built only in a test.
+    /// </summary>
+    public Action<string>? Step => Db.Step;
+
     public required IMetadataRemote Metadata { get; init; }
 
     public required IChunkTransfer Transfer { get; init; }

@@ -307,6 +307,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
+            _ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
             try
             {
                 if (isDirectory)
@@ -326,6 +327,7 @@ internal sealed partial class SyncEngine
                 continue;
             }
 
+            _ctx.Step?.Invoke($"after case-conflict rename {path} -> {target}");
             var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
             summary.AddNote(note);
             _ctx.Progress.Log(note);

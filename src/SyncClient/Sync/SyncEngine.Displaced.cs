@@ -176,6 +176,7 @@ internal sealed partial class SyncEngine
             return null;
         }
 
+        _ctx.Step?.Invoke($"before deleting the leftover {holding}");
         try
         {
             File.Delete(full);

@@ -1,4 +1,5 @@
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.IO;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
@@ -426,7 +427,9 @@ internal sealed class SyncExecutor : IDisposable
         // refused must not cost the local file its name.
         var plan = await _downloader.PlanAsync(path, ct).ConfigureAwait(false);
         var copy = ConflictName(path);
+        _ctx.Step?.Invoke($"before conflict rename {path} -> {copy}");
         File.Move(_ctx.WritePath(path), _ctx.WritePath(copy));
+        _ctx.Step?.Invoke($"after conflict rename {path} -> {copy}");
         _summary.AddConflict();
         _ctx.Progress.Log($"conflict: '{path}' changed on both sides; your version is kept as '{copy}'");
         var result = plan is null ? DownloadResult.Gone : await _downloader.DownloadAsync(path, null, plan, ct).ConfigureAwait(false);
@@ -514,13 +517,45 @@ internal sealed class SyncExecutor : IDisposable
             }
 
             Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
+            _ctx.Step?.Invoke($"before trashing {a.Path}");
             File.Move(full, trash);
+            _ctx.Step?.Invoke($"after trashing {a.Path}");
+            if (FileStamp.Of(new FileInfo(trash)) != FileStamp.Of(a.Local!))
+            {
+                // Written between the check above and the move: the move took the new bytes (a rename keeps size and
+                // mtime, so the trashed file still shows the write). They go back to the folder and the next pass sends them.
+                KeepFromTrash(a.Path, trash);
+                return;
+            }
+
             RemoveEmptyParents(a.Path);
         }
 
         _ctx.Db.Forget(a.Path);
         _summary.AddFileDeleted();
         _ctx.Progress.Log($"deleted locally '{a.Path}' (kept in the trash under the state directory)");
+    }
+
+    /// <summary>
+    /// Puts a file the delete took by mistake back at its name, or where a new file took the name meanwhile, at a
+    /// conflicted-copy name beside it (both then sync); the db row stays, so the next pass sees an edit and sends it.
+    /// </summary>
+    private void KeepFromTrash(string path, string trash)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(_ctx.FullPath(path))!);
+        var back = FileRename.MoveNew(trash, _ctx.WritePath(path)) switch
+        {
+            RenameOutcome.Done => path,
+            RenameOutcome.NotSupported when !File.Exists(_ctx.WritePath(path)) && !Directory.Exists(_ctx.WritePath(path)) => MoveBack(trash, path),
+            _ => MoveBack(trash, ConflictName(path)),
+        };
+        _summary.AddNote($"'{path}' was deleted remotely but changed here while it was deleted; kept{(back == path ? string.Empty : $" as '{back}'")}");
+    }
+
+    private string MoveBack(string trash, string path)
+    {
+        File.Move(trash, _ctx.WritePath(path));
+        return path;
     }
 
     private void RemoveEmptyParents(string path)
@@ -596,7 +631,9 @@ internal sealed class SyncExecutor : IDisposable
         var chunks = _ctx.State.GetChunks(a.Path);
         Directory.CreateDirectory(Path.GetDirectoryName(to)!);
         _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
+        _ctx.Step?.Invoke($"before local move {a.Path} -> {a.ToPath}");
         File.Move(from, to);
+        _ctx.Step?.Invoke($"after local move {a.Path} -> {a.ToPath}");
         var movedCtime = FileChangeTime.TryGet(to); // the rename moved it
         RemoveEmptyParents(a.Path);
         var executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base!.Executable, a.Remote!.Executable);
@@ -651,7 +688,9 @@ internal sealed class SyncExecutor : IDisposable
         var dir = _ctx.WritePath(path);
         if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
         {
+            _ctx.Step?.Invoke($"before local folder delete {path}");
             Directory.Delete(dir);
+            _ctx.Step?.Invoke($"after local folder delete {path}");
         }
 
         _ctx.Db.Forget(path);

@@ -8,7 +8,9 @@ namespace Dropbox.SyncClient.Tests.Simulation;
 /// <summary>
 /// One simulated computer: a real folder and a real SQLite db (on tmpfs when there is one) and the real engine, whose
 /// network is a <see cref="SimRemote"/> and whose clock is the world's. A crash copies the folder and the state
-/// directory as they are on disk at that moment; the restart throws away whatever the abandoned engine did after it.
+/// directory as they are on disk at that moment (at a remote call, a durability barrier, a progress line, right before
+/// or after a local db write, or around a local rename or delete); the restart throws away whatever the abandoned engine
+/// did after it.
 /// </summary>
 internal sealed class SimDevice : IDisposable
 {
@@ -58,6 +60,8 @@ internal sealed class SimDevice : IDisposable
     private void Open()
     {
         State = LocalState.Open(StateDirectory);
+        // Every local db write (before and after it) and every local rename or delete of a pass is a step a crash may stop at.
+        State.Writer.Step = what => _world.LocalStep(this, what);
         var ctx = _ctx = new SyncContext
         {
             Folder = Folder,

@@ -382,7 +382,10 @@ internal sealed class SimWorld : IDisposable
         return InterfereAsync(device);
     }
 
-    /// <summary>A local step (a progress line, a durability barrier): a crash may stop the device here.</summary>
+    /// <summary>
+    /// A local step (a progress line, a durability barrier, right before or after a local db write, around a local rename
+    /// or delete): a crash may stop the device here, or the user may act.
+    /// </summary>
     public void LocalStep(SimDevice device, string what)
     {
         // A step's roll and log line must not depend on the run's random folder or a random temp name.
@@ -445,9 +448,21 @@ internal sealed class SimWorld : IDisposable
         }
 
         Note($"  {device.Name} CRASHES at {step}"); // not the step's number: concurrent calls of a pass count in any order
+        Count("crashes " + CrashKind(step));
         device.Crash();
         return true;
     }
+
+    /// <summary>What kind of step a crash stopped at (for the suite's coverage line).</summary>
+    private static string CrashKind(string step) =>
+        step.StartsWith("before db ", StringComparison.Ordinal) ? "before a db write"
+        : step.StartsWith("after db ", StringComparison.Ordinal) ? "after a db write"
+        : step.StartsWith("answer of ", StringComparison.Ordinal) ? "at an answer"
+        : step.StartsWith("flush ", StringComparison.Ordinal) ? "at a flush"
+        : step.StartsWith("before ", StringComparison.Ordinal) || step.StartsWith("after ", StringComparison.Ordinal)
+            || step.StartsWith("download of ", StringComparison.Ordinal) || step.StartsWith("displaced ", StringComparison.Ordinal) ? "around a local rename or delete"
+        : step.Contains(' ', StringComparison.Ordinal) && char.IsUpper(step[0]) ? "before a call"
+        : "at a progress line";
 
     /// <summary>Another device acts and syncs (one level deep) while this device's call is out.</summary>
     private async Task InterfereAsync(SimDevice device)

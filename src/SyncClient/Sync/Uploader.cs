@@ -78,6 +78,10 @@ internal sealed partial class Uploader
         var group = new List<SyncAction>();
         long groupBytes = 0;
         ExceptionDispatchInfo? failed = null;
+
+        // One transfer at a time (Parallelism 1, as the deterministic simulation runs) means one group at a time too: a
+        // seed's crash point and log must not depend on which of two groups' steps a thread reached first.
+        var groupsInFlight = _ctx.Options.Parallelism > 1 ? GroupsInFlight : 1;
         try
         {
             foreach (var upload in uploads)
@@ -132,7 +136,7 @@ internal sealed partial class Uploader
             }
 
             // A bounded overlap: while the node plans, stores and commits one group, the next is read and hashed.
-            while (inFlight.Count >= GroupsInFlight)
+            while (inFlight.Count >= groupsInFlight)
             {
                 results.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
             }

@@ -537,19 +537,62 @@ internal sealed class SyncExecutor : IDisposable
     }
 
     /// <summary>
-    /// Puts a file the delete took by mistake back at its name, or where a new file took the name meanwhile, at a
-    /// conflicted-copy name beside it (both then sync); the db row stays, so the next pass sees an edit and sends it.
+    /// Puts a file the delete took by mistake back at its name; the db row stays, so the next pass sees an edit and sends
+    /// it. Where something took the name meanwhile (a new file, a folder), it goes to a conflicted-copy name beside it
+    /// instead and the row goes: the name's new occupant is new here, and the copy syncs as a new file.
     /// </summary>
     private void KeepFromTrash(string path, string trash)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(_ctx.FullPath(path))!);
-        var back = FileRename.MoveNew(trash, _ctx.WritePath(path)) switch
+        var target = _ctx.WritePath(path); // no folder is made before the links on the way are checked
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        var back = TryPutBack(trash, target) ? path : MoveBack(trash, ConflictName(path));
+        if (back != path)
         {
-            RenameOutcome.Done => path,
-            RenameOutcome.NotSupported when !File.Exists(_ctx.WritePath(path)) && !Directory.Exists(_ctx.WritePath(path)) => MoveBack(trash, path),
-            _ => MoveBack(trash, ConflictName(path)),
-        };
+            _ctx.Db.Forget(path);
+        }
+
         _summary.AddNote($"'{path}' was deleted remotely but changed here while it was deleted; kept{(back == path ? string.Empty : $" as '{back}'")}");
+    }
+
+    /// <summary>EXDEV (Linux), a failed rename's <see cref="IOException.HResult"/>: the trash is on another file system than the folder.</summary>
+    private const int CrossDeviceErrno = 18;
+
+    /// <summary>
+    /// Moves the trashed file to <paramref name="target"/> unless something is there; false when something is. Across file
+    /// systems (the state directory on another disk) <see cref="File.Move(string, string)"/> copies into a file it creates
+    /// only if none is there.
+    /// </summary>
+    private static bool TryPutBack(string trash, string target)
+    {
+        RenameOutcome outcome;
+        try
+        {
+            outcome = FileRename.MoveNew(trash, target);
+        }
+        catch (IOException e) when (e.HResult == CrossDeviceErrno)
+        {
+            outcome = RenameOutcome.NotSupported;
+        }
+
+        if (outcome != RenameOutcome.NotSupported)
+        {
+            return outcome == RenameOutcome.Done;
+        }
+
+        if (File.Exists(target) || Directory.Exists(target))
+        {
+            return false;
+        }
+
+        try
+        {
+            File.Move(trash, target);
+            return true;
+        }
+        catch (IOException) when (File.Exists(target) || Directory.Exists(target))
+        {
+            return false; // taken between the look and the move
+        }
     }
 
     private string MoveBack(string trash, string path)

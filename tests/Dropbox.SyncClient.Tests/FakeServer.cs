@@ -202,14 +202,24 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>Asked after each one-file commit landed: an exception returned is thrown instead of the answer.</summary>
     public Func<CommitFileRequest, Exception?>? AfterCommitFile { get; set; }
 
-    public int CommitFilesCalls { get; private set; }
+    private int _commitFilesCalls;
+
+    public int CommitFilesCalls => _commitFilesCalls;
 
     /// <summary>When set, every CommitFiles call fails with this error (the whole call, as a lost connection would).</summary>
     public ErrorKind? FailCommitFiles { get; set; }
 
+    /// <summary>Awaited at the start of every CommitFiles call with the call's number from 1 (a test's chance to hold a group there).</summary>
+    public Func<CommitFilesRequest, int, Task>? BeforeCommitFiles { get; set; }
+
     public async Task<CommitFilesResponse> CommitFilesAsync(CommitFilesRequest request, CancellationToken ct)
     {
-        CommitFilesCalls++;
+        var call = Interlocked.Increment(ref _commitFilesCalls);
+        if (BeforeCommitFiles is { } before)
+        {
+            await before(request, call);
+        }
+
         if (FailCommitFiles is { } kind)
         {
             throw new DropboxException(kind, "CommitFiles failed (the fake server was told to)");

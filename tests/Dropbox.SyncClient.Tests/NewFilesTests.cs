@@ -1,3 +1,4 @@
+using System.Text;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
@@ -76,7 +77,7 @@ public sealed class NewFilesTests : IDisposable
     }
 
     [Fact]
-    public void Groups_hand_out_every_file_once_as_new_uploads()
+    public void Actions_hand_out_every_file_once_as_new_uploads()
     {
         var files = Classifier();
         for (var i = 0; i < 10; i++)
@@ -84,10 +85,8 @@ public sealed class NewFilesTests : IDisposable
             Assert.True(files.TryAdd($"f{i}", FileKind.File, i, Now.AddHours(-1).Ticks));
         }
 
-        var groups = files.Groups(4).ToList();
+        var all = files.Actions().ToList();
 
-        Assert.Equal([4, 4, 2], groups.Select(g => g.Count));
-        var all = groups.SelectMany(g => g).ToList();
         Assert.Equal(Enumerable.Range(0, 10).Select(i => $"f{i}"), all.Select(a => a.Path));
         Assert.All(all, a =>
         {
@@ -100,9 +99,53 @@ public sealed class NewFilesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_held_commit_does_not_stop_later_groups_of_a_first_sync_from_planning()
+    {
+        // Arrange: nine groups of new files (more than the executor's old part of 2,000 files, which drained every group
+        // in flight before the next part began). The eighth commit is held until a ninth group plans, or for 10 s.
+        using var a = new TestClient(_dir, "a", _server);
+        var groups = 9;
+        var count = groups * Uploader.GroupSize;
+        for (var i = 0; i < count; i++)
+        {
+            a.Write($"tree/d{i % 10}/f{i:D4}.txt", Encoding.UTF8.GetBytes($"file {i}"));
+        }
+
+        var plans = 0;
+        var ninthPlanned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _server.BeforePlanUploads = (_, _) =>
+        {
+            if (Interlocked.Increment(ref plans) == groups)
+            {
+                ninthPlanned.TrySetResult();
+            }
+
+            return Task.CompletedTask;
+        };
+        bool? plannedWhileHeld = null;
+        _server.BeforeCommitFiles = async (_, call) =>
+        {
+            if (call == groups - 1)
+            {
+                plannedWhileHeld = await Task.WhenAny(ninthPlanned.Task, Task.Delay(TimeSpan.FromSeconds(10))) == ninthPlanned.Task;
+            }
+        };
+
+        // Act
+        var summary = await a.SyncAsync();
+
+        // Assert: the ninth group planned while the eighth commit was held, and every file went up once.
+        Assert.Equal(0, summary.Errors);
+        Assert.True(plannedWhileHeld, "no group planned while the eighth commit was held: the upload drained between parts of the new files");
+        Assert.Equal(count, summary.FilesUploaded);
+        Assert.Equal(groups, _server.CommitFilesCalls);
+        Assert.Equal(count, a.State.LoadFiles().Values.Count(f => f.Kind == FileKind.File));
+    }
+
+    [Fact]
     public async Task A_first_sync_streams_new_files_in_groups_reading_each_once_and_the_other_side_gets_every_byte()
     {
-        var options = new SyncOptions { NewFileGroup = 7 };
+        var options = new SyncOptions { UploadGroupFiles = 7 };
         using var a = new TestClient(_dir, "a", _server, options);
         using var b = new TestClient(_dir, "b", _server);
         for (var i = 0; i < 40; i++)

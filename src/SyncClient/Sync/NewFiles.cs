@@ -117,21 +117,17 @@ internal sealed class NewFiles
         return true;
     }
 
-    /// <summary>The files in groups of at most <paramref name="size"/>, each slot released once handed out.</summary>
-    public IEnumerable<List<SyncAction>> Groups(int size)
+    /// <summary>
+    /// Every file as a new upload, made as it is taken and its slot released then: the uploader takes them a few groups
+    /// at a time, so only those groups' actions and fingerprints are held.
+    /// </summary>
+    public IEnumerable<SyncAction> Actions()
     {
-        var files = _files.Count;
-        for (var start = 0; start < files; start += size)
+        for (var i = 0; i < _files.Count; i++)
         {
-            var group = new List<SyncAction>(Math.Min(size, files - start));
-            for (var i = start; i < Math.Min(files, start + size); i++)
-            {
-                var f = _files[i];
-                group.Add(new SyncAction(SyncActionKind.Upload, f.Path) { Local = f.Entry });
-                _files[i] = default;
-            }
-
-            yield return group;
+            var f = _files[i];
+            _files[i] = default;
+            yield return new SyncAction(SyncActionKind.Upload, f.Path) { Local = f.Entry };
         }
 
         _files.Clear();

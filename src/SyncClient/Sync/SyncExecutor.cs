@@ -142,9 +142,10 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _ctx.Progress.Phase = "transferring";
-        var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Upload or SyncActionKind.Conflict)
-            .OrderBy(a => a.Kind == SyncActionKind.Upload ? 1 : 0).ToList();
-        await TransferAsync(transfers, ct).ConfigureAwait(false);
+        await TransferAsync(
+            plan.Where(a => a.Kind == SyncActionKind.Upload).ToList(),
+            plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Conflict).ToList(),
+            ct).ConfigureAwait(false);
         var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => (a.Path, a.Size)).ToList();
         if (newDownloads.Count > 0)
         {
@@ -160,10 +161,8 @@ internal sealed class SyncExecutor : IDisposable
 
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.UploadNew))
         {
-            foreach (var group in a.NewFiles!.Groups(Math.Max(1, _ctx.Options.NewFileGroup)))
-            {
-                await TransferAsync(group, ct).ConfigureAwait(false);
-            }
+            // One stream through the uploader: its groups start as others end, never waiting for a batch to drain.
+            await TransferAsync(a.NewFiles!.Actions(), [], ct).ConfigureAwait(false);
         }
 
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateRemoteFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
@@ -188,32 +187,31 @@ internal sealed class SyncExecutor : IDisposable
     /// large upload does not hold the pass's downloads back; then, in parallel, the uploads it left to settle (a
     /// conflict, a file changed meanwhile) and those whose group failed as a whole (uploaded alone).
     /// </summary>
-    private async Task TransferAsync(List<SyncAction> transfers, CancellationToken ct)
+    /// <param name="uploads">The uploads, taken as the uploader's groups start (a lazy sequence is held a few groups at a time).</param>
+    /// <param name="others">The downloads and conflicts.</param>
+    /// <param name="ct">The pass's token.</param>
+    private async Task TransferAsync(IEnumerable<SyncAction> uploads, List<SyncAction> others, CancellationToken ct)
     {
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _ctx.Options.Parallelism), CancellationToken = ct };
-        var uploads = transfers.Where(a => a.Kind == SyncActionKind.Upload).ToList();
-        Task RunOthersAsync() => Parallel.ForEachAsync(transfers.Where(a => a.Kind != SyncActionKind.Upload), options,
+        Task RunOthersAsync() => others.Count == 0 ? Task.CompletedTask : Parallel.ForEachAsync(others, options,
             async (a, token) => await RunAsync(a, token).ConfigureAwait(false));
 
         // One transfer at a time (Parallelism 1, as the deterministic simulation runs) means the uploads, then the rest.
-        var others = _ctx.Options.Parallelism > 1 ? RunOthersAsync() : null;
+        var running = _ctx.Options.Parallelism > 1 ? RunOthersAsync() : null;
         var left = new List<(SyncAction Action, UploadResult? Result)>();
         try
         {
-            if (uploads.Count > 0)
-            {
-                left.AddRange((await _uploader.UploadAsync(uploads, ct).ConfigureAwait(false))
-                    .Where(r => r.Outcome != UploadOutcome.Committed)
-                    .Select(r => (r.Action, r.Outcome is null ? null : (UploadResult?)r)));
-            }
+            // Only what is left to settle is kept: a first sync's committed files are not held to the end.
+            left.AddRange((await _uploader.UploadAsync(uploads, r => r.Outcome != UploadOutcome.Committed, ct).ConfigureAwait(false))
+                .Select(r => (r.Action, r.Outcome is null ? null : (UploadResult?)r)));
         }
-        catch (Exception) when (others is not null)
+        catch (Exception) when (running is not null)
         {
             // The downloads are waited for before the uploader's failure goes up (none is left running behind the
             // caller), and a failure of theirs meanwhile is logged rather than put in its place.
             try
             {
-                await others.ConfigureAwait(false);
+                await running.ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
@@ -227,15 +225,7 @@ internal sealed class SyncExecutor : IDisposable
             throw;
         }
 
-        if (others is not null)
-        {
-            await others.ConfigureAwait(false);
-        }
-
-        if (others is null)
-        {
-            await RunOthersAsync().ConfigureAwait(false);
-        }
+        await (running ?? RunOthersAsync()).ConfigureAwait(false);
 
         await Parallel.ForEachAsync(left, options, async (w, token) => await RunAsync(w.Action, token, w.Result).ConfigureAwait(false)).ConfigureAwait(false);
     }

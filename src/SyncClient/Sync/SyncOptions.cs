@@ -77,11 +77,8 @@ internal sealed record SyncOptions
     /// <summary>Plain bytes of one plan window (see <see cref="PlanWindowChunks"/>).</summary>
     public int PlanWindowBytes { get; init; } = 8 << 20;
 
-    /// <summary>
-    /// Plain new files (see <see cref="NewFiles"/>) are hashed and uploaded this many at a time after the planned
-    /// work; only one group's actions and fingerprints are held at once.
-    /// </summary>
-    public int NewFileGroup { get; init; } = 2000;
+    /// <summary>Small files per upload group (one plan and one commit call each): at most <see cref="Uploader.GroupSize"/>.</summary>
+    public int UploadGroupFiles { get; init; } = Uploader.GroupSize;
 
     /// <summary>Most pages one read of the change feed or the file listing may take before the server's "more" is refused as endless.</summary>
     public int MaxListPages { get; init; } = RemoteChanges.MaxPages;

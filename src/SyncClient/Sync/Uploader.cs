@@ -24,7 +24,7 @@ internal sealed partial class Uploader
     /// <summary>Files at most this large are read whole; larger ones stream, each in a group of its own.</summary>
     public const long SmallFileSize = 1 << 20;
 
-    /// <summary>Files per group (the server accepts at most 1000 per CommitFiles call).</summary>
+    /// <summary>Most files per group (the server accepts at most 1000 per CommitFiles call; <see cref="SyncOptions.UploadGroupFiles"/>).</summary>
     public const int GroupSize = 250;
 
     /// <summary>
@@ -71,12 +71,22 @@ internal sealed partial class Uploader
     /// a node that failed it for good) comes back with no outcome: upload it alone (<see cref="UploadOneAsync"/>), where
     /// its error is its own. An action without a fingerprint is read once, hashed and sent from that read.
     /// </summary>
-    public async Task<List<UploadResult>> UploadAsync(IReadOnlyList<SyncAction> uploads, CancellationToken ct)
+    public Task<List<UploadResult>> UploadAsync(IEnumerable<SyncAction> uploads, CancellationToken ct) => UploadAsync(uploads, _ => true, ct);
+
+    /// <summary>
+    /// As <see cref="UploadAsync(IEnumerable{SyncAction}, CancellationToken)"/>, keeping only the results
+    /// <paramref name="keep"/> takes. The actions are taken from <paramref name="uploads"/> as groups start, so a lazy
+    /// sequence of a first sync's 100,000 new files is held a few groups at a time, and one group's end lets the next start
+    /// (no drain of every group in flight between parts of the sequence).
+    /// </summary>
+    public async Task<List<UploadResult>> UploadAsync(IEnumerable<SyncAction> uploads, Func<UploadResult, bool> keep, CancellationToken ct)
     {
-        var results = new List<UploadResult>();
-        var inFlight = new Queue<Task<List<UploadResult>>>();
+        var done = new List<(int Order, List<UploadResult> Results)>();
+        var inFlight = new List<(int Order, Task<List<UploadResult>> Task)>();
+        var started = 0;
         var group = new List<SyncAction>();
         long groupBytes = 0;
+        var groupFiles = Math.Clamp(_ctx.Options.UploadGroupFiles, 1, GroupSize);
         ExceptionDispatchInfo? failed = null;
 
         // One transfer at a time (Parallelism 1, as the deterministic simulation runs) means one group at a time too: a
@@ -93,7 +103,7 @@ internal sealed partial class Uploader
                     continue;
                 }
 
-                if (group.Count >= GroupSize || groupBytes + size > MaxGroupBytes)
+                if (group.Count >= groupFiles || groupBytes + size > MaxGroupBytes)
                 {
                     await StartAsync(group).ConfigureAwait(false);
                     group = [];
@@ -117,7 +127,7 @@ internal sealed partial class Uploader
         {
             try
             {
-                results.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
+                await TakeEndedAsync().ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -126,20 +136,32 @@ internal sealed partial class Uploader
         }
 
         failed?.Throw();
-        return results;
+        return done.OrderBy(d => d.Order).SelectMany(d => d.Results).ToList(); // in the order given, whichever group ended first
 
         async Task StartAsync(List<SyncAction> members)
         {
             if (members.Count > 0)
             {
-                inFlight.Enqueue(RunGroupAsync(members, ct));
+                inFlight.Add((started++, RunGroupAsync(members, ct)));
             }
 
-            // A bounded overlap: while the node plans, stores and commits one group, the next is read and hashed.
+            // A bounded overlap: while the node plans, stores and commits some groups, the next is read and hashed. A
+            // group's place goes to the next as soon as any group ends: waiting for the oldest held every later group's
+            // successor back behind one slow commit.
             while (inFlight.Count >= groupsInFlight)
             {
-                results.AddRange(await inFlight.Dequeue().ConfigureAwait(false));
+                await TakeEndedAsync().ConfigureAwait(false);
             }
+        }
+
+        // Takes one ended group off the list: the results kept, or its failure thrown.
+        async Task TakeEndedAsync()
+        {
+            var ended = await Task.WhenAny(inFlight.Select(f => f.Task)).ConfigureAwait(false);
+            var at = inFlight.FindIndex(f => f.Task == ended);
+            var order = inFlight[at].Order;
+            inFlight.RemoveAt(at);
+            done.Add((order, (await ended.ConfigureAwait(false)).Where(keep).ToList()));
         }
     }
 

@@ -32,7 +32,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         // The plain new local files (one UploadNew) go up as new uploads, in the shuffle with the other transfers.
         var transfers = plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Upload or SyncActionKind.Conflict)
-            .Concat(plan.Where(a => a.Kind == SyncActionKind.UploadNew).SelectMany(a => a.NewFiles!.Groups(64).SelectMany(g => g))).ToArray();
+            .Concat(plan.Where(a => a.Kind == SyncActionKind.UploadNew).SelectMany(a => a.NewFiles!.Actions())).ToArray();
         random.Shuffle(transfers);
         foreach (var a in transfers)
         {

@@ -250,6 +250,27 @@ public sealed class SyncPlannerTests
         Assert.True(remote.ContainsKey("other.txt")); // no synced side: never an echo
     }
 
+    [Fact]
+    public void The_new_downloads_and_case_waits_taken_before_the_plan_are_in_it_and_a_held_plan_is_the_hold_alone()
+    {
+        // Arrange: a remote delete of f (gone here), one plain new remote file and one clashing name still being written.
+        var input = Input("gone", true, "-") with
+        {
+            NewRemote = [new SyncAction(SyncActionKind.DownloadNew, "new.txt") { Size = 7 }],
+            CaseWaits = [SyncPlanner.WaitToRename("Clash.txt", isDirectory: false, TimeSpan.FromSeconds(1))!],
+        };
+
+        // Act
+        var plan = SyncPlanner.Plan(input);
+        var held = SyncPlanner.Plan(input with { Guard = new DeleteGuard { SyncedFiles = 1, FolderEmpty = true } });
+
+        // Assert: the plan is the pass's whole work; a plan the guard holds runs nothing, downloads included.
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.DeleteRemote, Path: "f" });
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.DownloadNew, Path: "new.txt", Size: 7 });
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.Wait, Path: "Clash.txt" });
+        Assert.Equal(SyncActionKind.Hold, Assert.Single(held).Kind);
+    }
+
     private static PlanInput NewDownloadInput(bool withSynced)
     {
         static RemoteEntry File(string path, bool deleted = false) => new(path, FileKind.File, 7, deleted, 5, [], 0);

@@ -39,6 +39,18 @@ internal sealed record PlanInput
     public NewFiles? NewLocal { get; init; }
 
     /// <summary>
+    /// The plain new remote files taken from the remote view right after the scan (<see cref="SyncPlanner.TakeNewDownloads"/>,
+    /// each a <see cref="SyncActionKind.DownloadNew"/>, in no other view): the plan emits them as they are.
+    /// </summary>
+    public IReadOnlyList<SyncAction> NewRemote { get; init; } = [];
+
+    /// <summary>
+    /// The waits the planner's rule gave clashing names still being written (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/>),
+    /// decided while the clashes were resolved before the plan: the plan emits them as they are.
+    /// </summary>
+    public IReadOnlyList<SyncAction> CaseWaits { get; init; } = [];
+
+    /// <summary>
     /// When and how deletions are held back (see <see cref="SyncPlanner.HoldDeletes"/>): a plan the guard holds is one
     /// <see cref="SyncActionKind.Hold"/>; null: nothing is held (a caller that guards on its own, or none).
     /// </summary>

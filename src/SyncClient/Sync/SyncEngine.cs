@@ -172,6 +172,7 @@ internal sealed partial class SyncEngine
         var input = new PlanInput
         {
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
+            NewRemote = newDownloads, CaseWaits = caseWaits,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };
         var plan = SyncPlanner.Plan(input);
@@ -190,9 +191,6 @@ internal sealed partial class SyncEngine
             throw new InvalidOperationException("The planner returned a Hold step among other steps; a held plan is a Hold alone. Nothing of it was run.");
         }
 
-        plan.AddRange(newDownloads);
-        plan.AddRange(caseWaits);
-        newDownloads = null;
         if (adoptAfterPlan)
         {
             FolderIdentity.AdoptAfterPlan(_ctx.Folder, _ctx.State);

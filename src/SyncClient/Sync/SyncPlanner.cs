@@ -94,6 +94,9 @@ internal static partial class SyncPlanner
             return [new SyncAction(SyncActionKind.Hold, string.Empty) { Held = held, Reason = held.Reason.ToString() }];
         }
 
+        // Taken before the plan (they touch no planned path), emitted here so that the plan is the pass's whole work.
+        plan.AddRange(input.NewRemote);
+        plan.AddRange(input.CaseWaits);
         return plan;
     }
 

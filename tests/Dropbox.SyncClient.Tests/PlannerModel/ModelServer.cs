@@ -190,6 +190,12 @@ internal sealed class ModelServer
     /// <summary>The feed after <paramref name="cursor"/>.</summary>
     public IEnumerable<Change> ChangesAfter(ulong cursor) => Log.Where(c => c.Sequence > cursor);
 
+    /// <summary>One path's entry of <see cref="Listing"/> (live, or deleted), or null: what ListVersions' newest version says.</summary>
+    public FileEntry? EntryOf(string path) =>
+        Live.TryGetValue(path, out var node) ? Entry(path, node)
+        : Tombstones.TryGetValue(path, out var seq) ? new FileEntry { Path = path, Version = seq, Deleted = true }
+        : null;
+
     /// <summary>A full listing with deleted entries, as ListFiles(includeDeleted) answers it.</summary>
     public IEnumerable<FileEntry> Listing()
     {

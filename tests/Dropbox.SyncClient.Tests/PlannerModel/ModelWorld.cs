@@ -46,6 +46,7 @@ internal sealed class ModelWorld
 
     private long _clock = 1000;
     private int _nextContent = 1;
+    private int _renames;
 
     public ModelWorld(TimeSpan stableAge = default) => Stability = new Stability(new ModelClock(this), stableAge, null, TimeSpan.Zero);
 
@@ -99,6 +100,44 @@ internal sealed class ModelWorld
             Local.Remove(p);
             Unreadable.Remove(p);
             ReadErrors.Remove(p);
+        }
+    }
+
+    /// <summary>A rename: the path and everything under it, sizes and mtimes kept.</summary>
+    public void LocalMove(string from, string to)
+    {
+        foreach (var old in Local.Keys.Where(k => k == from || k.StartsWith(from + "/", StringComparison.Ordinal)).ToList())
+        {
+            var node = Local[old];
+            Local.Remove(old);
+            Local[to + old[from.Length..]] = node;
+            if (Unreadable.Remove(old))
+            {
+                Unreadable.Add(to + old[from.Length..]);
+            }
+
+            if (ReadErrors.Remove(old, out var failures))
+            {
+                ReadErrors[to + old[from.Length..]] = failures;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A sibling name of <paramref name="path"/> that no path here, remotely (live or deleted) or in the db takes or
+    /// differs from only in case, nor has anything under it: where the user renames one side of a clash to.
+    /// </summary>
+    public string FreshName(string path)
+    {
+        var taken = Local.Keys.Concat(Server.Live.Keys).Concat(Server.Tombstones.Keys).Concat(Base.Keys).Select(SyncPaths.CaseFoldKey).ToList();
+        for (; ; )
+        {
+            var candidate = path + " (renamed " + ++_renames + ")";
+            var key = SyncPaths.CaseFoldKey(candidate);
+            if (!taken.Any(t => t == key || t.StartsWith(key + "/", StringComparison.Ordinal)))
+            {
+                return candidate;
+            }
         }
     }
 
@@ -283,7 +322,7 @@ internal sealed class ModelWorld
                 continue;
             }
 
-            if (remote.FullListing || remote.Changes.ContainsKey(path) || Server.Listing().FirstOrDefault(e => e.Path == path) is not { } found)
+            if (remote.FullListing || remote.Changes.ContainsKey(path) || Server.EntryOf(path) is not { } found)
             {
                 continue;
             }

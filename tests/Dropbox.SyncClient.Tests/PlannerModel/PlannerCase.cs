@@ -8,10 +8,11 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// concurrent steps run in, the stable age in local writes (<see cref="StableAge"/>: the last that many writes are
 /// observed unsettled when the first pass scans; 0: the rule is off) and how many re-checks find a file the plan waited
 /// for written again (<see cref="Rewrites"/>: it is still being written), and which files here cannot be read for a
-/// few passes (<see cref="ReadErrors"/>: A picks a file after the edits, 1 + C % 3 reads fail). Its <see cref="ToString"/> is C# that rebuilds
-/// it (for a regression table test).
+/// few passes (<see cref="ReadErrors"/>: A picks a file after the edits, 1 + C % 3 reads fail), and the edits made
+/// while the first fixed point waits for the user (<see cref="Later"/>, see <see cref="EditLater"/>). Its
+/// <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
 /// </summary>
-internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null)
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null, PlannerOp[]? Later = null)
 {
     /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
     public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
@@ -26,7 +27,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)})";
 
     /// <summary>How many reads fail in all (each adds at most one pass that waits).</summary>
     public int ReadFailures => ReadErrors?.Sum(op => 1 + (op.C % 3)) ?? 0;
@@ -139,10 +140,10 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
                     break;
                 }
 
-                LocalMove(world, p, target);
+                world.LocalMove(p, target);
                 break;
             case EditKind.CaseRename when Pick(all, op.A) is { } p && !world.Local.ContainsKey(CaseFlipped(p)):
-                LocalMove(world, p, CaseFlipped(p));
+                world.LocalMove(p, CaseFlipped(p));
                 break;
             case EditKind.TypeChange when Pick(all, op.A) is { } p:
                 var wasFile = world.Local[p].Kind == ModelKind.File;
@@ -170,23 +171,38 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
         }
     }
 
-    /// <summary>A rename: the path and everything under it, sizes and mtimes kept.</summary>
-    private static void LocalMove(ModelWorld world, string from, string to)
+    /// <summary>
+    /// One edit made after the first fixed point, before the user resolves what it left to them: aimed at a path at or
+    /// under one of <paramref name="leftToUser"/> (skipped or withheld here), so it comes through the feed after the
+    /// cursor moved past the first skip. Another device writes, deletes, or adds a file in such a folder, or the user
+    /// writes to such a file here (its bytes before are the user's own overwrite, added to <paramref name="overwritten"/>:
+    /// not a loss); with no such path, an ordinary remote edit.
+    /// </summary>
+    public void EditLater(ModelWorld world, PlannerOp op, IReadOnlyCollection<string> leftToUser, HashSet<int> overwritten)
     {
-        foreach (var old in world.Local.Keys.Where(k => k == from || k.StartsWith(from + "/", StringComparison.Ordinal)).ToList())
+        bool Aimed(string p) => leftToUser.Any(u => p == u || p.StartsWith(u + "/", StringComparison.Ordinal));
+        var server = world.Server;
+        var remote = server.Live.Keys.Where(Aimed).ToList();
+        var local = world.Local.Where(kv => kv.Value.Kind == ModelKind.File && Aimed(kv.Key)).Select(kv => kv.Key).ToList();
+        switch (op.Kind % 4)
         {
-            var node = world.Local[old];
-            world.Local.Remove(old);
-            world.Local[to + old[from.Length..]] = node;
-            if (world.Unreadable.Remove(old))
-            {
-                world.Unreadable.Add(to + old[from.Length..]);
-            }
-
-            if (world.ReadErrors.Remove(old, out var failures))
-            {
-                world.ReadErrors[to + old[from.Length..]] = failures;
-            }
+            case 0 when Pick(remote, op.A) is { } p && server.Live[p].Kind == ModelKind.File:
+                server.Put(p, ModelKind.File, world.NewContent());
+                break;
+            case 1 when Pick(remote, op.A) is { } p:
+                server.Delete(p, 0);
+                break;
+            case 2 when Pick(remote, op.A) is { } p && server.Live[p].Kind == ModelKind.Folder && Child(p, op.C) is var child
+                && Depth(child) <= MaxDepth && !server.Live.ContainsKey(child) && !server.HasLiveUnder(child):
+                server.Put(child, ModelKind.File, world.NewContent());
+                break;
+            case 3 when Pick(local, op.A) is { } f:
+                overwritten.Add(world.Local[f].Content);
+                world.Local[f] = new LocalNode(ModelKind.File, world.NewContent(), world.Tick());
+                break;
+            default:
+                EditRemote(world, Plain ? MakePlain(op) : op);
+                break;
         }
     }
 

@@ -13,6 +13,13 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// fixed point: the clock moves on to its soonest re-check (as the daemon's does) and the next pass looks again; every
 /// plan must wait for exactly the changed files observed unsettled (see <see cref="CheckWaits"/>).
 /// </summary>
+/// <remarks>
+/// What the first fixed point skips or withholds waits for the user, so its convergence check leaves it out. Then the
+/// case's later edits are made (<see cref="PlannerCase.Later"/>: another device edits those paths after the cursor moved
+/// past their first skip), the user resolves each cause (<see cref="ModelUser"/>) and the passes run again, round after
+/// round, and every path must converge with nothing lost: a remote change skipped while its path was withheld or at a
+/// clash must still be applied once the cause is gone.
+/// </remarks>
 internal static class PlannerRun
 {
     /// <summary>Passes allowed before the case counts as not terminating (not counting passes that wait).</summary>
@@ -28,6 +35,12 @@ internal static class PlannerRun
     /// <summary>How often each action kind was planned, and how many passes cases took (to see what the generator reaches).</summary>
     public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Coverage = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Rounds of the user's resolutions (<see cref="ModelUser.Resolve"/>) after the first fixed point, each run to a fixed
+    /// point of its own: a renamed side may bring another clash to light (a case clash under a folder that was unreadable).
+    /// </summary>
+    public const int MaxResolutions = 8;
+
     public static void Check(PlannerCase c)
     {
         var world = c.Build();
@@ -36,22 +49,120 @@ internal static class PlannerRun
             .Concat(world.Server.Live.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content)).ToHashSet();
         world.Trace.Add("start: " + Describe(world));
 
+        // A path skipped in any pass is left out of the first convergence check (it waits for the user).
+        var everSkipped = new HashSet<string>(StringComparer.Ordinal);
+        var overwritten = new HashSet<int>();
+        var (plan, snapshot) = RunToFixedPoint(c, world, random, everSkipped, overwritten, c.Rewrites, MaxWaitPasses + c.ReadFailures, shape: c.Order);
+        var skipped = CheckIdempotent(c, world, plan);
+        everSkipped.UnionWith(skipped);
+
+        // Plain edits make no kind clash that lasts: there every path not skipped at the fixed point must converge,
+        // and every path still skipped must be a real clash (a file on one side, a folder on the other) or under one.
+        var leftOut = c.Plain ? skipped.Where(p => plan.Any(a => a.Kind == SyncActionKind.Skip && a.Path == p)).ToHashSet(StringComparer.Ordinal) : everSkipped;
+        if (c.Plain && leftOut.FirstOrDefault(p => !ClashAtOrAbove(world, p)) is { } unjustified)
+        {
+            Fail(c, world, $"'{unjustified}' is skipped at the fixed point, but neither it nor a folder above it is a file on one side and a folder on the other");
+        }
+
+        CheckConvergence(c, world, snapshot, leftOut, c.Plain ? "paths checked before resolving (plain)" : "paths checked before resolving", c.Plain ? "paths left out before resolving (plain)" : "paths left out before resolving");
+        CheckNothingLost(c, world, startContents, overwritten);
+
+        // What was skipped waits for the user: once they resolve it (rename one side of a clash, make a folder
+        // readable), every remote change the cursor moved past meanwhile must still be applied, so then every path
+        // converges. What the model's user cannot resolve stays left out, counted per reason.
+        var unresolved = Unresolved(plan, snapshot);
+        if (c.Later is { Length: > 0 } later && unresolved.Count > 0)
+        {
+            foreach (var op in later)
+            {
+                c.EditLater(world, op, unresolved.Keys, overwritten);
+            }
+
+            world.Trace.Add("later edits -> " + Describe(world));
+            Coverage.AddOrUpdate(c.Plain ? "cases edited while left to the user (plain)" : "cases edited while left to the user", 1, (_, n) => n + 1);
+            (plan, snapshot) = RunToFixedPoint(c, world, random, [], overwritten, rewrites: 0, MaxWaitPasses + world.ReadErrors.Values.Sum(), shape: c.Order + 3);
+            CheckIdempotent(c, world, plan);
+            unresolved = Unresolved(plan, snapshot);
+        }
+
+        var discarded = new HashSet<int>();
+        for (var round = 1; round <= MaxResolutions && unresolved.Count > 0; round++)
+        {
+            var done = ModelUser.Resolve(world, plan, snapshot, random, discarded);
+            if (done.Count == 0)
+            {
+                break;
+            }
+
+            world.Trace.Add($"the user resolves (round {round}): {string.Join("; ", done.Select(d => $"{d.Kind} {d.Paths}"))}");
+            world.Trace.Add("  -> " + Describe(world));
+            foreach (var (kind, _) in done)
+            {
+                Coverage.AddOrUpdate(c.Plain ? $"resolved by the user: {kind} (plain)" : $"resolved by the user: {kind}", 1, (_, n) => n + 1);
+            }
+
+            Coverage.AddOrUpdate(c.Plain ? $"cases the user resolved in a round {round} (plain)" : $"cases the user resolved in a round {round}", 1, (_, n) => n + 1);
+            (plan, snapshot) = RunToFixedPoint(c, world, random, [], overwritten, rewrites: 0, MaxWaitPasses + world.ReadErrors.Values.Sum(), shape: c.Order + (round * 7));
+            CheckIdempotent(c, world, plan);
+            unresolved = Unresolved(plan, snapshot);
+        }
+
+        // The model has nothing the user cannot resolve (no ignore rules, no refused paths): whatever is still left to
+        // them is a clash that came back or one the resolving never reached.
+        var key = c.Plain ? " (plain)" : string.Empty;
+        foreach (var (path, why) in unresolved)
+        {
+            Coverage.AddOrUpdate($"paths left out, unresolved: {why}{key}", 1, (_, n) => n + 1);
+        }
+
+        if (unresolved.Count > 0)
+        {
+            Fail(c, world, $"still left to the user after they resolved what they could: {string.Join("; ", unresolved.Select(kv => $"'{kv.Key}' ({kv.Value})"))}");
+        }
+
+        CheckConvergence(c, world, snapshot, unresolved.Keys.ToHashSet(StringComparer.Ordinal), "paths checked" + key, "paths left out" + key);
+        CheckNothingLost(c, world, startContents, [.. overwritten, .. discarded]);
+    }
+
+    /// <summary>
+    /// What the fixed point leaves to the user, with why: the paths it skips (by the planner's reason) and the paths the
+    /// scan withholds.
+    /// </summary>
+    private static Dictionary<string, string> Unresolved(List<SyncAction> plan, LocalSnapshot snapshot)
+    {
+        var unresolved = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in snapshot.Withheld)
+        {
+            unresolved[path] = "withheld here";
+        }
+
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.Skip))
+        {
+            unresolved.TryAdd(a.Path, "skipped: " + a.Reason![..Math.Min(40, a.Reason!.Length)]);
+        }
+
+        return unresolved;
+    }
+
+    /// <summary>
+    /// Passes until one plans nothing but skips (the fixed point): its plan and scan. Each pass's plan is checked (see
+    /// <see cref="PlanPass"/>) and run with pretend success; a plan that waits moves the clock to its soonest re-check,
+    /// and at the first <paramref name="rewrites"/> such re-checks the file waited for is written again.
+    /// </summary>
+    private static (List<SyncAction> Plan, LocalSnapshot Snapshot) RunToFixedPoint(PlannerCase c, ModelWorld world, Random random, HashSet<string> everSkipped, HashSet<int> overwritten, int rewrites, int maxWaitPasses, int shape)
+    {
         List<SyncAction> plan = [];
         LocalSnapshot snapshot = new();
-
-        // A path skipped in any pass is left out of the convergence check (it waits for the user).
-        var everSkipped = new HashSet<string>(StringComparer.Ordinal);
         var passes = 0;
         var waitPasses = 0;
-        var overwritten = new HashSet<int>();
         for (; ; passes++)
         {
-            if (passes - waitPasses == MaxPasses || waitPasses > MaxWaitPasses + c.ReadFailures)
+            if (passes - waitPasses == MaxPasses || waitPasses > maxWaitPasses)
             {
                 Fail(c, world, $"no fixed point after {passes} passes, {waitPasses} of them waiting (the last plan: {string.Join("; ", plan)})");
             }
 
-            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world, c.Order + passes, c.Plain);
+            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world, shape + passes, c.Plain);
             world.Trace.Add($"pass {passes + 1}: {string.Join("; ", plan)}");
             everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
             var storedTable = world.WithheldTable.ToHashSet(StringComparer.Ordinal);
@@ -66,7 +177,7 @@ internal static class PlannerRun
             if (plan.All(a => a.Kind == SyncActionKind.Skip))
             {
                 Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
-                break;
+                return (plan, snapshot);
             }
 
             var executor = new ModelExecutor(world, random);
@@ -88,7 +199,7 @@ internal static class PlannerRun
             if (plan.Where(a => a.Kind == SyncActionKind.Wait).Select(a => a.SettlesIn).DefaultIfEmpty().Min() is var soonest && soonest > TimeSpan.Zero)
             {
                 waitPasses++;
-                if (waitPasses <= c.Rewrites && plan.First(a => a.Kind == SyncActionKind.Wait).Path is var writing
+                if (waitPasses <= rewrites && plan.First(a => a.Kind == SyncActionKind.Wait).Path is var writing
                     && world.Local.TryGetValue(writing, out var node) && node.Kind == ModelKind.File)
                 {
                     // Still being written: the user's own overwrite of bytes never synced (not a loss), seen by the next scan.
@@ -103,9 +214,14 @@ internal static class PlannerRun
 
             world.Trace.Add("  -> " + Describe(world));
         }
+    }
 
-        // Idempotence: the pass that planned only skips stores its cursor; planning again changes nothing, and a
-        // converged state (no skips) plans nothing at all.
+    /// <summary>
+    /// Idempotence: the pass that planned only skips stores its cursor; planning again changes nothing, and a converged
+    /// state (no skips) plans nothing at all. Returns the paths the fixed point skips.
+    /// </summary>
+    private static HashSet<string> CheckIdempotent(PlannerCase c, ModelWorld world, List<SyncAction> plan)
+    {
         var skipped = plan.Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
         world.Cursor = world.Server.Head;
         var again = PlanPass(world, c.Order, c.Plain).Plan;
@@ -114,16 +230,12 @@ internal static class PlannerRun
             Fail(c, world, $"planning the fixed point again planned: {string.Join("; ", again)}");
         }
 
-        everSkipped.UnionWith(skipped);
-        // Plain edits make no kind clash that lasts: there every path not skipped at the fixed point must converge,
-        // and every path still skipped must be a real clash (a file on one side, a folder on the other) or under one.
-        var leftOut = c.Plain ? skipped.Where(p => plan.Any(a => a.Kind == SyncActionKind.Skip && a.Path == p)).ToHashSet(StringComparer.Ordinal) : everSkipped;
-        if (c.Plain && leftOut.FirstOrDefault(p => !ClashAtOrAbove(world, p)) is { } unjustified)
-        {
-            Fail(c, world, $"'{unjustified}' is skipped at the fixed point, but neither it nor a folder above it is a file on one side and a folder on the other");
-        }
+        return skipped;
+    }
 
-        CheckConvergence(c, world, snapshot, leftOut);
+    /// <summary>Every content on either side at the start is in the folder or a server version, unless the user wrote over it before it synced.</summary>
+    private static void CheckNothingLost(PlannerCase c, ModelWorld world, HashSet<int> startContents, HashSet<int> overwritten)
+    {
         var endContents = world.Local.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content).Concat(world.Server.History).ToHashSet();
         var lost = startContents.Where(x => !endContents.Contains(x) && !overwritten.Contains(x)).ToList();
         if (lost.Count > 0)
@@ -353,14 +465,18 @@ internal static class PlannerRun
         return false;
     }
 
-    private static void CheckConvergence(PlannerCase c, ModelWorld world, LocalSnapshot snapshot, HashSet<string> skipped)
+    /// <summary>
+    /// Every path not withheld here and not at, under or above a path of <paramref name="skipped"/> holds the same
+    /// thing here, remotely and in the db (how many were checked and left out counted under the two keys).
+    /// </summary>
+    private static void CheckConvergence(PlannerCase c, ModelWorld world, LocalSnapshot snapshot, HashSet<string> skipped, string checkedKey, string leftOutKey)
     {
         bool Excluded(string path) => snapshot.IsWithheld(path) || skipped.Any(s => path == s || path.StartsWith(s + "/", StringComparison.Ordinal) || s.StartsWith(path + "/", StringComparison.Ordinal));
 
         var paths = world.Local.Keys.Concat(world.Server.Live.Keys).Concat(world.Base.Keys).ToHashSet(StringComparer.Ordinal);
         var excluded = paths.Count(Excluded);
-        Coverage.AddOrUpdate(c.Plain ? "paths checked (plain)" : "paths checked", paths.Count - excluded, (_, n) => n + paths.Count - excluded);
-        Coverage.AddOrUpdate(c.Plain ? "paths left out (plain)" : "paths left out", excluded, (_, n) => n + excluded);
+        Coverage.AddOrUpdate(checkedKey, paths.Count - excluded, (_, n) => n + paths.Count - excluded);
+        Coverage.AddOrUpdate(leftOutKey, excluded, (_, n) => n + excluded);
         foreach (var path in paths.Order(StringComparer.Ordinal))
         {
             if (Excluded(path))

@@ -279,7 +279,7 @@ public sealed class DownloadRaceTests : IDisposable
         Assert.Equal(0, pass.Errors);
         Assert.Equal(1, pass.Conflicts);
         var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n is not "a.txt" and not "b.txt")!;
-        Assert.StartsWith(carriesName ? "a" + ConflictNames.Marker : SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.StartsWith(carriesName ? "a" + ConflictNames.Marker : DisplacedFiles.FallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
         Assert.Equal("the bytes of b.txt", b.Read("docs/" + copy));
         Assert.Equal("version one of a", b.Read("docs/a.txt"));
     }
@@ -300,7 +300,7 @@ public sealed class DownloadRaceTests : IDisposable
 
         Assert.Equal(1, pass.Conflicts);
         var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName))!;
-        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.StartsWith(DisplacedFiles.FallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
         Assert.Equal("version one of a", b.Read("docs/" + copy));
     }
 
@@ -445,7 +445,7 @@ public sealed class DownloadRaceTests : IDisposable
 
         Assert.Equal(0, pass.Errors);
         var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "x.txt")!;
-        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.StartsWith(DisplacedFiles.FallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
         Assert.NotNull(_server.Current("docs/" + copy));
     }
 
@@ -474,7 +474,7 @@ public sealed class DownloadRaceTests : IDisposable
 
         Assert.Equal(0, pass.Errors);
         var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "x.txt")!;
-        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
+        Assert.StartsWith(DisplacedFiles.FallbackName + ConflictNames.Marker, copy, StringComparison.Ordinal);
         Assert.Equal(UserBytes, b.Read("docs/" + copy));
     }
 
@@ -499,7 +499,7 @@ public sealed class DownloadRaceTests : IDisposable
         // Assert: kept under a visible conflicted-copy name in its own folder, and uploaded.
         Assert.Equal(0, pass.Errors);
         var copy = Assert.Single(Directory.GetFiles(b.PathOf("docs")).Select(Path.GetFileName), n => n != "synced.txt")!;
-        Assert.StartsWith(SyncEngine.DisplacedFallbackName + ConflictNames.Marker + "b ", copy, StringComparison.Ordinal);
+        Assert.StartsWith(DisplacedFiles.FallbackName + ConflictNames.Marker + "b ", copy, StringComparison.Ordinal);
         Assert.Equal(UserBytes, b.Read("docs/" + copy));
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         Assert.Equal(UserBytes, a.Read("docs/" + copy));

@@ -30,7 +30,7 @@ internal static class TempName
     /// client's names carry no original name; this one's may): the download no longer makes them (a displaced file now
     /// waits at a visible conflicted-copy name), so only tests make them, standing in for what a killed older client left.
     /// The next pass finds such a file (<see cref="IsDisplaced"/>) and keeps it as a conflicted copy, or removes it when it
-    /// holds bytes the server has (SyncEngine.KeepDisplacedFiles).
+    /// holds bytes the server has (DisplacedFiles.KeepAsync).
     /// </summary>
     public static string NewDisplaced(string originalName)
     {

@@ -13,7 +13,7 @@ namespace Dropbox.SyncClient.Sync;
 /// since the cursor → plan (which holds back mass deletes) → execute → advance the cursor (only when nothing failed, so a failed
 /// step is seen again next pass).
 /// </summary>
-internal sealed partial class SyncEngine
+internal sealed class SyncEngine
 {
     /// <summary>Up to this many changed paths, their records are looked up one by one rather than by a table scan.</summary>
     private const int LookupLimit = 10_000;
@@ -28,12 +28,37 @@ internal sealed partial class SyncEngine
     /// <summary>Remote changes to withheld paths, remembered across passes.</summary>
     private readonly WithheldPaths _withheld;
 
+    /// <summary>Names that differ only in case (the names the server refused are remembered across passes).</summary>
+    private readonly CaseConflicts _caseConflicts;
+
+    /// <summary>Users' files a killed download left under a hidden holding name.</summary>
+    private readonly DisplacedFiles _displaced;
+
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;
         _withheld = new WithheldPaths(ctx);
         _hasher = new FileHasher(ctx.Chunker, ctx.Time, ctx.Options.StableAge);
         _content = new LocalContent(ctx, _hasher);
+        _caseConflicts = new CaseConflicts(ctx);
+        _displaced = new DisplacedFiles(ctx, _hasher);
+    }
+
+    /// <summary>Tests: the most entries the walks of clashing folders read in one pass, together (see <see cref="CaseConflicts"/>).</summary>
+    internal int FolderWalkMaxEntries { get; init; } = Stability.MaxFolderEntries;
+
+    /// <summary>Tests: runs with the path of a clashing folder once its walk found it settled, before its rename.</summary>
+    internal Action<string>? AfterFolderWalk
+    {
+        get => _caseConflicts.AfterFolderWalk;
+        init => _caseConflicts.AfterFolderWalk = value;
+    }
+
+    /// <summary>Tests: runs with the full path of the conflicted-copy name picked for a leftover, right before the move to it.</summary>
+    internal Action<string>? BeforeDisplacedMove
+    {
+        get => _displaced.BeforeMove;
+        init => _displaced.BeforeMove = value;
     }
 
     /// <summary>The ignore rules the last pass's scan found (the daemon uses them to drop watcher events for ignored paths).</summary>
@@ -123,32 +148,32 @@ internal sealed partial class SyncEngine
         // now on. That trusts no more than the size and mtime the file was just found clean by.
         var learnedCtimes = new List<(string Path, long Size, long MtimeTicks, long CtimeNs)>();
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan((Func<string, FileKind, long, long, bool?, long?, bool>?)null, SyncedVersionOf(index), ct)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool?, long?, bool>?)null, CaseConflicts.SyncedVersionOf(index), ct)
             : scanner.Scan((path, kind, size, mtime, executable, ctime) => MarkClean(index, remote, path, kind, size, mtime, executable, ctime, learnedCtimes)
-                || newFiles.TryAdd(path, kind, size, mtime), SyncedVersionOf(index), ct);
+                || newFiles.TryAdd(path, kind, size, mtime), CaseConflicts.SyncedVersionOf(index), ct);
         _ctx.Db.RecordUnknownChangeTimes(learnedCtimes);
         learnedCtimes = null;
-        await KeepDisplacedFilesAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
+        await _displaced.KeepAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
         SyncPlanner.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
-        var caseWaits = new List<SyncAction>(); // the planner's waits for clashing names still being written (SyncPlanner.WaitToRename)
         var walkBudget = new FolderWalkBudget(FolderWalkMaxEntries, Stability.MaxFolderWalk); // all clashing folders' walks of this pass together
-        ResolveCaseConflicts(snapshot, index, remote, remoteFolds, summary, caseWaits, walkBudget, ct);
+        // The planner's waits for clashing names still being written (SyncPlanner.WaitToRename).
+        var caseWaits = _caseConflicts.Resolve(snapshot, index, remote, remoteFolds, summary, walkBudget, ct);
         WithholdRefused(snapshot, remote);
         var withheldStored = _ctx.State.LoadWithheld();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
-        ResolveCaseConflictsWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary, caseWaits, walkBudget, ct);
+        caseWaits.AddRange(_caseConflicts.ResolveWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct));
         // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
         var foldsCase = _ctx.FoldsCase;
         if (foldsCase != false)
         {
-            await ResolveCaseClashingNewFilesAsync(snapshot, index, newFiles, remote, summary, renameOnServer: foldsCase == true, ct).ConfigureAwait(false);
+            await _caseConflicts.ResolveNewRemoteFilesAsync(snapshot, index, newFiles, remote, summary, renameOnServer: foldsCase == true, ct).ConfigureAwait(false);
         }
 
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).

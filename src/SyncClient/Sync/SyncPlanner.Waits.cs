@@ -46,7 +46,7 @@ internal static partial class SyncPlanner
 
     /// <summary>
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see
-    /// <c>SyncEngine.ResolveCaseConflicts</c>): a file renamed mid-write would have its content split (the writer's next
+    /// <c>CaseConflicts.Resolve</c>): a file renamed mid-write would have its content split (the writer's next
     /// bytes make a new file under the old name), a folder renamed while a clone or unzip fills it would have its tree
     /// split. So one observed unsettled (a folder: itself or anything under it on disk, see
     /// <see cref="WaitToRename(string, FolderObservation)"/>) waits: the engine withholds it (nothing of it is uploaded,

@@ -295,7 +295,7 @@ internal static partial class SyncPlanner
     {
         if (ClashingFolder(folds, index, path) is not null)
         {
-            return true; // renamed with its folder (see SyncEngine.ResolveCaseConflicts), never a plain new file
+            return true; // renamed with its folder (see CaseConflicts.Resolve), never a plain new file
         }
 
         if (folds is null || !folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) || other == path)

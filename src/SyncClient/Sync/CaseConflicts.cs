@@ -10,14 +10,21 @@ namespace Dropbox.SyncClient.Sync;
 /// Dropbox does, both are kept under names that do not clash: one is renamed here to <c>name (Case Conflict).ext</c>,
 /// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk. The name synced first
 /// keeps it (see <see cref="LocalScanner"/>): a long-synced file never loses its name to a newcomer.
+/// One per engine: the names the server refused (<see cref="_caseConflictNamesTaken"/>) are remembered across its passes.
+/// The engine's pass calls it with what it found (snapshot, index, remote view); it changes the snapshot (renamed names,
+/// withheld ones), adds notes to the summary and returns the planner's waits for names still being written.
 /// </summary>
-internal sealed partial class SyncEngine
+internal sealed class CaseConflicts
 {
-    /// <summary>Tests: the most entries the walks of clashing folders read in one pass, together (see <see cref="FolderWaitsToRename"/>).</summary>
-    internal int FolderWalkMaxEntries { get; init; } = Stability.MaxFolderEntries;
+    private readonly SyncContext _ctx;
+
+    public CaseConflicts(SyncContext ctx)
+    {
+        _ctx = ctx;
+    }
 
     /// <summary>Tests: runs with the path of a clashing folder once its walk found it settled, before its rename.</summary>
-    internal Action<string>? AfterFolderWalk { get; init; }
+    internal Action<string>? AfterFolderWalk { get; set; }
 
     /// <summary>The marker a renamed name carries.</summary>
     internal const string CaseConflictMarker = " (Case Conflict";
@@ -93,7 +100,7 @@ internal sealed partial class SyncEngine
     /// newcomer is only held back: withheld (remembered, see <see cref="WithheldPaths"/>, so the cursor moving on does
     /// not lose it) until a pass whose probe answers takes it (downloaded beside the other name, or renamed).
     /// </summary>
-    private async Task ResolveCaseClashingNewFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary, bool renameOnServer, CancellationToken ct)
+    public async Task ResolveNewRemoteFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary, bool renameOnServer, CancellationToken ct)
     {
         List<string>? candidates = null;
         foreach (var (path, entry) in remote.Changes)
@@ -212,21 +219,21 @@ internal sealed partial class SyncEngine
 
     /// <summary>
     /// After the withheld lookup: the entries it added to <paramref name="remote"/> (<paramref name="injected"/>) were
-    /// unknown when the scan queued new files and <see cref="ResolveCaseConflicts"/> ran, so a new local name that
+    /// unknown when the scan queued new files and <see cref="Resolve"/> ran, so a new local name that
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
     /// renamed as any other case clash, rather than uploaded beside the looked-up path.
     /// </summary>
-    private void ResolveCaseConflictsWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, List<SyncAction> waits, FolderWalkBudget budget, CancellationToken ct)
+    public List<SyncAction> ResolveWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct)
     {
         if (injected.Count == 0)
         {
-            return;
+            return [];
         }
 
         var folds = SyncPlanner.RemoteFolds(injected.Where(remote.Changes.ContainsKey).Select(p => KeyValuePair.Create(p, remote.Changes[p])));
         if (folds is null)
         {
-            return;
+            return [];
         }
 
         foreach (var path in newFiles.ByPath().Keys)
@@ -237,7 +244,7 @@ internal sealed partial class SyncEngine
             }
         }
 
-        ResolveCaseConflicts(snapshot, index, remote, folds, summary, waits, budget, ct, withScanLosers: false);
+        return Resolve(snapshot, index, remote, folds, summary, budget, ct, withScanLosers: false);
     }
 
     /// <summary>
@@ -245,10 +252,11 @@ internal sealed partial class SyncEngine
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
     /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation
     /// made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
-    /// it is withheld and its wait is added to <paramref name="waits"/>, for the plan.
+    /// it is withheld and its wait is returned, for the plan.
     /// </summary>
-    private void ResolveCaseConflicts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, List<SyncAction> waits, FolderWalkBudget budget, CancellationToken ct, bool withScanLosers = true)
+    public List<SyncAction> Resolve(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct, bool withScanLosers = true)
     {
+        var waits = new List<SyncAction>();
         var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
         if (folds is not null)
         {
@@ -359,6 +367,8 @@ internal sealed partial class SyncEngine
             // is deleted anywhere) and the next pass takes the renamed folder, its files matched to the synced ones
             // by content.
         }
+
+        return waits;
 
         // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the wait and
         // the daemon comes back for it then. A folder: nothing under it is taken either.

@@ -8,14 +8,25 @@ namespace Dropbox.SyncClient.Sync;
 /// A user's file a download displaced (<see cref="FileDownloader"/>'s exchange) waits under a hidden holding name while
 /// it is looked at. A client killed in that window leaves it there: hidden, never swept, never synced. The next pass
 /// keeps it as what it would have become, a conflicted copy beside the name it had, and takes it like any new file.
+/// The engine's pass calls it with what the scan found (<see cref="LocalSnapshot.Displaced"/>) and the index and remote
+/// view it compares them with; each leftover kept goes into the snapshot as a new file, with a note in the summary.
 /// </summary>
-internal sealed partial class SyncEngine
+internal sealed class DisplacedFiles
 {
     /// <summary>The name a displaced file is kept under, beside it, where its holding name could not carry its own.</summary>
-    internal const string DisplacedFallbackName = "displaced file";
+    internal const string FallbackName = "displaced file";
+
+    private readonly SyncContext _ctx;
+    private readonly FileHasher _hasher;
+
+    public DisplacedFiles(SyncContext ctx, FileHasher hasher)
+    {
+        _ctx = ctx;
+        _hasher = hasher;
+    }
 
     /// <summary>Tests: runs with the full path of the conflicted-copy name picked for a leftover, right before the move to it.</summary>
-    internal Action<string>? BeforeDisplacedMove { get; init; }
+    internal Action<string>? BeforeMove { get; set; }
 
     /// <summary>ENAMETOOLONG (Linux), the code a failed rename's <see cref="IOException.HResult"/> carries (<see cref="FileRename"/>).</summary>
     private const int NameTooLongErrno = 36;
@@ -32,7 +43,7 @@ internal sealed partial class SyncEngine
     /// conflicted copy. It stays in its own folder, which is the folder of the file it displaced (the holding name is made
     /// beside it), wherever that folder is now. One that cannot be moved stays hidden and is said so; the next pass tries again.
     /// </summary>
-    private async Task KeepDisplacedFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Stability stability, SyncSummary summary, CancellationToken ct)
+    public async Task KeepAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Stability stability, SyncSummary summary, CancellationToken ct)
     {
         if (snapshot.Displaced.Count == 0)
         {
@@ -48,7 +59,7 @@ internal sealed partial class SyncEngine
                 continue; // not a file of yours: bytes the server holds, removed (or left for the next pass), nothing reported as yours
             }
 
-            var fallback = SyncPaths.Parent(holding) is { Length: > 0 } parent ? parent + "/" + DisplacedFallbackName : DisplacedFallbackName;
+            var fallback = SyncPaths.Parent(holding) is { Length: > 0 } parent ? parent + "/" + FallbackName : FallbackName;
             var beside = original ?? fallback;
             string? kept = null;
             try
@@ -66,7 +77,7 @@ internal sealed partial class SyncEngine
                     RenameOutcome outcome;
                     try
                     {
-                        BeforeDisplacedMove?.Invoke(_ctx.FullPath(copy));
+                        BeforeMove?.Invoke(_ctx.FullPath(copy));
                         outcome = FileRename.MoveNewElseMove(_ctx.FullPath(holding), _ctx.FullPath(copy));
                     }
                     catch (IOException e) when (beside != fallback && (e.HResult == NameTooLongErrno || e is PathTooLongException))

@@ -439,7 +439,7 @@ public sealed class ChangeTimeTests : IDisposable
 
         // B as a pass that skipped the change at a withheld path leaves it (an unreadable folder since made readable,
         // a case clash resolved): the path remembered, the cursor past the change.
-        b.State.SetWithheld(["x.txt"]);
+        b.State.Withheld.Set(["x.txt"]);
         var seq = (await _server.GetAccountAsync(CancellationToken.None)).Cursor;
         b.State.SetSetting(StateKeys.Cursor, seq);
 

@@ -11,25 +11,30 @@ namespace Dropbox.SyncClient.Tests;
 /// </summary>
 public sealed class LocalDbWriterTests
 {
-    private static readonly HashSet<string> WriteMethods = new(StringComparer.Ordinal)
-    {
-        nameof(LocalState.SetSetting), nameof(LocalState.PutFile), nameof(LocalState.PutFiles), nameof(LocalState.TouchFile),
-        nameof(LocalState.RemoveFile), nameof(LocalState.MoveFile), nameof(LocalState.ResetSyncState), nameof(LocalState.SetWithheld),
-        nameof(LocalState.BeginUpload), nameof(LocalState.AddUploadProgress), nameof(LocalState.EndUpload),
-        nameof(LocalState.SetUnknownChangeTimes), nameof(LocalState.SetExecutableBit), nameof(LocalState.ResetExecutableBits),
-    };
+    /// <summary>The write methods of the local db: <see cref="LocalState"/>'s and those of the row stores it exposes.</summary>
+    private static readonly HashSet<(Type, string)> WriteMethods =
+    [
+        (typeof(LocalState), nameof(LocalState.SetSetting)), (typeof(LocalState), nameof(LocalState.PutFile)), (typeof(LocalState), nameof(LocalState.PutFiles)),
+        (typeof(LocalState), nameof(LocalState.TouchFile)), (typeof(LocalState), nameof(LocalState.RemoveFile)), (typeof(LocalState), nameof(LocalState.MoveFile)),
+        (typeof(LocalState), nameof(LocalState.ResetSyncState)), (typeof(WithheldStore), nameof(WithheldStore.Set)),
+        (typeof(UploadProgressStore), nameof(UploadProgressStore.Begin)), (typeof(UploadProgressStore), nameof(UploadProgressStore.AddProgress)),
+        (typeof(UploadProgressStore), nameof(UploadProgressStore.End)), (typeof(LocalState), nameof(LocalState.SetUnknownChangeTimes)),
+        (typeof(LocalState), nameof(LocalState.SetExecutableBit)), (typeof(LocalState), nameof(LocalState.ResetExecutableBits)),
+    ];
 
     [Fact]
-    public void The_guarded_list_names_every_write_method_of_the_local_state()
+    public void The_guarded_list_names_every_write_method_of_the_local_state_and_its_row_stores()
     {
         // The reads return what they read; a public method returning nothing (Dispose aside) can only write. A new one
         // missing from the list would be callable from any side path without the guard below noticing.
-        var writes = typeof(LocalState).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+        var writes = new[] { typeof(LocalState), typeof(WithheldStore), typeof(UploadProgressStore) }
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
             .Where(m => m.ReturnType == typeof(void) && m.Name != nameof(LocalState.Dispose))
-            .Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+            .Select(m => (m.DeclaringType!, m.Name)).ToHashSet();
 
-        Assert.Contains(nameof(LocalState.PutFile), writes);
-        Assert.Empty(writes.Except(WriteMethods).Order(StringComparer.Ordinal));
+        Assert.Contains((typeof(LocalState), nameof(LocalState.PutFile)), writes);
+        Assert.Contains((typeof(WithheldStore), nameof(WithheldStore.Set)), writes);
+        Assert.Empty(writes.Except(WriteMethods).Select(w => $"{w.Item1.Name}.{w.Item2}").Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -103,7 +108,7 @@ public sealed class LocalDbWriterTests
                         continue;
                     }
 
-                    if (callee.DeclaringType == typeof(LocalState) && WriteMethods.Contains(callee.Name))
+                    if (callee.DeclaringType is { } declaringType && WriteMethods.Contains((declaringType, callee.Name)))
                     {
                         var outer = type;
                         while (outer.DeclaringType is { } declaring)

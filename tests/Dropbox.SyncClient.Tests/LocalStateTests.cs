@@ -20,8 +20,8 @@ public sealed class LocalStateTests : IDisposable
             state.SetSetting(StateKeys.Cursor, "abc");
             state.PutFile(new FileRecord("dir/ä.bin", FileKind.File, 5, 638_000_000_000_000_000, 42, hash), [c1, c2]);
             state.PutFile(new FileRecord("empty-dir", FileKind.Folder, 0, 0, 7, []), null);
-            state.BeginUpload("big.bin", 100, 1, 10);
-            state.AddUploadProgress("big.bin", 4);
+            state.Uploads.Begin("big.bin", 100, 1, 10);
+            state.Uploads.AddProgress("big.bin", 4);
         }
 
         using var reopened = LocalState.Open(_dir.Path);
@@ -36,7 +36,7 @@ public sealed class LocalStateTests : IDisposable
         Assert.Equal(new LocalChunkLocation("dir/ä.bin", 3, 2), Assert.Single(reopened.FindChunk(c2.Id)));
         Assert.Equal(FileKind.Folder, files["empty-dir"].Kind);
         Assert.Equal(1, reopened.CountFiles());
-        Assert.Equal(("big.bin", 10, 4), Assert.Single(reopened.PendingUploads()));
+        Assert.Equal(("big.bin", 10, 4), Assert.Single(reopened.Uploads.Pending()));
     }
 
     [Fact]

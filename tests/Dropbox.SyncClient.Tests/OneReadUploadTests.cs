@@ -43,7 +43,7 @@ public sealed class OneReadUploadTests : IDisposable
         Assert.Equal(distinct, _server.ChunksPut);
         Assert.Equal(distinct, up.ChunksUploaded);
         Assert.Equal(a.State.GetChunks("big.bin").Select(c => c.Id), entry.Chunks.Select(c => c.Id.ToChunkId()));
-        Assert.Empty(a.State.PendingUploads());
+        Assert.Empty(a.State.Uploads.Pending());
 
         var down = await b.SyncAsync();
         Assert.Equal(1, down.FilesDownloaded);

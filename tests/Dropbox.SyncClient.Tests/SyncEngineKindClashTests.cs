@@ -106,7 +106,7 @@ public sealed class SyncEngineKindClashTests : IDisposable
         Assert.Equal("b's file", b.Read("A-mine"));
         Assert.NotNull(_server.Current("A/x.txt"));
         Assert.NotNull(_server.Current("A-mine"));
-        Assert.Empty(b.State.LoadWithheld());
+        Assert.Empty(b.State.Withheld.Load());
     }
 
     [Fact]

@@ -325,7 +325,7 @@ public sealed class SyncEngineTests : IDisposable
         var failed = await a.SyncAsync();
         Assert.Equal(1, failed.Errors);
         Assert.Equal(20, _server.ChunksPut);
-        Assert.Single(a.State.PendingUploads());
+        Assert.Single(a.State.Uploads.Pending());
 
         _server.FailPutsAfter = null;
         var resumed = await a.SyncAsync();
@@ -334,7 +334,7 @@ public sealed class SyncEngineTests : IDisposable
         Assert.Equal(1, resumed.FilesUploaded);
         Assert.True(resumed.ChunksDeduplicated >= 20);
         Assert.Equal(_server.ChunksPut, 20 + resumed.ChunksUploaded);
-        Assert.Empty(a.State.PendingUploads());
+        Assert.Empty(a.State.Uploads.Pending());
     }
 
     [Fact]
@@ -538,7 +538,7 @@ public sealed class SyncEngineTests : IDisposable
 
         Assert.Equal(0, skipped.Errors + last.Errors);
         Assert.Equal("new content", b.Read("docs/a"));
-        Assert.Empty(b.State.LoadWithheld());
+        Assert.Empty(b.State.Withheld.Load());
     }
 
     [Fact]
@@ -599,7 +599,7 @@ public sealed class SyncEngineTests : IDisposable
         Assert.Equal(0, skipped.Errors + last.Errors);
         Assert.False(File.Exists(b.PathOf("d/f.txt")), "B keeps 'd/f.txt', which A deleted");
         Assert.Null(_server.Current("d/f.txt"));
-        Assert.Empty(b.State.LoadWithheld());
+        Assert.Empty(b.State.Withheld.Load());
     }
 
     [Fact]

@@ -96,7 +96,7 @@ public sealed class UnreadableFileTests : IDisposable
         Assert.Equal(denied, Identity(a.PathOf("f.txt"))); // never downloaded over, never written
         Assert.Single(TestClient.FilesIn(a.Folder));
         Assert.Contains(pass.Notes, n => n.StartsWith("'f.txt' could not be read", StringComparison.Ordinal) && n.Contains("the remote change to it waits", StringComparison.Ordinal));
-        Assert.Contains("f.txt", a.State.LoadWithheld()); // the cursor moved on: the change is remembered
+        Assert.Contains("f.txt", a.State.Withheld.Load()); // the cursor moved on: the change is remembered
 
         // Still unreadable on a pass that has nothing new from the feed: still left alone.
         var again = await a.SyncAsync();

@@ -23,7 +23,7 @@ public sealed class WithheldLookupTests : IDisposable
 
         // The path is remembered (a skip long ago), and the server now answers as if restored from an older backup:
         // its newest version is the first one.
-        a.State.SetWithheld(["f.txt"]);
+        a.State.Withheld.Set(["f.txt"]);
         _server.TamperVersions = r =>
         {
             var older = r.Versions.Where(v => v.Version < r.Versions.Max(x => x.Version)).ToList();
@@ -35,7 +35,7 @@ public sealed class WithheldLookupTests : IDisposable
 
         Assert.Equal(0, pass.Errors + pass.FilesDownloaded + pass.Conflicts);
         Assert.Equal("version two, the newest", a.Read("f.txt"));
-        Assert.Empty(a.State.LoadWithheld());
+        Assert.Empty(a.State.Withheld.Load());
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class WithheldLookupTests : IDisposable
         Directory.Delete(b.PathOf("A"), recursive: true);
         b.Write("A", "b's file");
         await b.SyncAsync();
-        Assert.Contains("A/x.txt", b.State.LoadWithheld());
+        Assert.Contains("A/x.txt", b.State.Withheld.Load());
         var lookups = 0;
         _server.TamperVersions = _ => Interlocked.Increment(ref lookups);
         const int passes = 12;
@@ -66,7 +66,7 @@ public sealed class WithheldLookupTests : IDisposable
 
         // Once a pass, for good, is what it cost before; backing off (1, 2, 4, 8 passes apart) it is 4 or fewer.
         Assert.True(lookups <= 4, $"{lookups} lookups in {passes} passes");
-        Assert.Contains("A/x.txt", b.State.LoadWithheld());
+        Assert.Contains("A/x.txt", b.State.Withheld.Load());
 
         // The obstacle gone, the change applies at once, however long the lookup was backed off.
         File.Move(b.PathOf("A"), b.PathOf("A-mine"));
@@ -74,7 +74,7 @@ public sealed class WithheldLookupTests : IDisposable
         await b.SyncAsync();
 
         Assert.Equal("version 2, edited on a", b.Read("A/x.txt"));
-        Assert.Empty(b.State.LoadWithheld());
+        Assert.Empty(b.State.Withheld.Load());
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class WithheldLookupTests : IDisposable
         b.Write("f.txt", "version 2, edited on b");
         await b.SyncAsync();
         await a.SyncAsync();
-        Assert.Contains("f.txt", a.State.LoadWithheld());
+        Assert.Contains("f.txt", a.State.Withheld.Load());
 
         // A file again, and still being written: the looked-up edit waits for it. Forgotten now, the edit would be
         // known to this client nowhere (the feed is past it).
@@ -139,7 +139,7 @@ public sealed class WithheldLookupTests : IDisposable
 
         Assert.Equal(0, writing.Errors);
         Assert.True(writing.Pending >= 1, "the file being written is not reported as pending");
-        Assert.Contains("f.txt", a.State.LoadWithheld());
+        Assert.Contains("f.txt", a.State.Withheld.Load());
         Assert.Equal("a's own, being written", a.Read("f.txt"));
 
         File.SetLastWriteTimeUtc(a.PathOf("f.txt"), DateTime.UtcNow.AddHours(-2));
@@ -151,6 +151,6 @@ public sealed class WithheldLookupTests : IDisposable
         var contents = TestClient.FilesIn(a.Folder).Where(f => Path.GetFileName(f).StartsWith("f", StringComparison.Ordinal)).Select(File.ReadAllText).ToList();
         Assert.Contains("a's own, being written", contents);
         Assert.Contains("version 2, edited on b", contents);
-        Assert.Empty(a.State.LoadWithheld());
+        Assert.Empty(a.State.Withheld.Load());
     }
 }

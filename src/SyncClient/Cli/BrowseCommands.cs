@@ -28,7 +28,7 @@ internal sealed class BrowseCommands(TextWriter output, TextWriter error)
         var folderMissing = !Directory.Exists(session.Folder);
         var daemonRunning = PassLock.IsDaemonRunning(s.StateDirectory);
         var paused = daemonRunning && File.Exists(Path.Combine(s.StateDirectory, SyncDaemon.PausedFile));
-        var unfinished = s.PendingUploads().ToList();
+        var unfinished = s.Uploads.Pending().ToList();
         var last = s.GetSetting(StateKeys.LastSummary);
         GetAccountResponse? account = null;
         string? accountError = null;

@@ -118,7 +118,7 @@ internal sealed class LocalDbWriter(LocalState state)
     public void SetWithheld(IReadOnlyCollection<string> paths)
     {
         Step?.Invoke("before " + Many("db withheld", paths.Order(StringComparer.Ordinal)));
-        state.SetWithheld(paths);
+        state.Withheld.Set(paths);
         Step?.Invoke("after " + Many("db withheld", paths.Order(StringComparer.Ordinal)));
     }
 
@@ -178,7 +178,7 @@ internal sealed class LocalDbWriter(LocalState state)
     public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
     {
         Step?.Invoke("before db upload begins " + path);
-        state.BeginUpload(path, size, mtimeTicks, chunksTotal);
+        state.Uploads.Begin(path, size, mtimeTicks, chunksTotal);
         Step?.Invoke("after db upload begins " + path);
     }
 
@@ -186,7 +186,7 @@ internal sealed class LocalDbWriter(LocalState state)
     public void AddUploadProgress(string path, int chunks)
     {
         Step?.Invoke("before db upload progress " + path);
-        state.AddUploadProgress(path, chunks);
+        state.Uploads.AddProgress(path, chunks);
         Step?.Invoke("after db upload progress " + path);
     }
 
@@ -194,7 +194,7 @@ internal sealed class LocalDbWriter(LocalState state)
     public void EndUpload(string path)
     {
         Step?.Invoke("before db upload ends " + path);
-        state.EndUpload(path);
+        state.Uploads.End(path);
         Step?.Invoke("after db upload ends " + path);
     }
 

@@ -26,16 +26,24 @@ internal sealed class LocalState : IDisposable
     {
         _db = db;
         StateDirectory = stateDirectory;
+        Withheld = new WithheldStore(db, _lock);
+        Uploads = new UploadProgressStore(db, _lock);
     }
 
     /// <summary>
     /// The keyed hash this client's chunk fast-hash lists are made with (<see cref="FastHashList"/>); its key is created
-    /// once per state folder and kept in the db beside the token (see <see cref="FastHashKey"/>).
+    /// once per state folder and kept in the db beside the token (see <see cref="LocalSchema.FastHashKey"/>).
     /// </summary>
     public ChunkFastHash FastHash { get; private init; } = null!;
 
     /// <summary>The directory holding the database, trash and control files.</summary>
     public string StateDirectory { get; }
+
+    /// <summary>The paths whose remote change waits until they are no longer withheld here.</summary>
+    public WithheldStore Withheld { get; }
+
+    /// <summary>The uploads started and not yet finished (resume bookkeeping).</summary>
+    public UploadProgressStore Uploads { get; }
 
     /// <summary>The one writer of this db during sync (see <see cref="LocalDbWriter"/>).</summary>
     public LocalDbWriter Writer => _writer ??= new LocalDbWriter(this);
@@ -66,24 +74,8 @@ internal sealed class LocalState : IDisposable
 
         var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         db.Open();
-        Exec(db, "PRAGMA journal_mode=WAL;");
-        Exec(db, "PRAGMA synchronous=NORMAL;");
-        Exec(db, """
-            CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS files(
-                path TEXT PRIMARY KEY, kind INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
-                version INTEGER NOT NULL, hash BLOB NOT NULL, chunks BLOB NOT NULL);
-            CREATE TABLE IF NOT EXISTS chunks(id BLOB NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS chunks_by_id ON chunks(id);
-            CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
-            CREATE TABLE IF NOT EXISTS uploads(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
-                chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
-            """);
-        AddExecutableColumn(db);
-        AddChangeTimeColumn(db);
-        AddFastHashesColumn(db);
-        return new LocalState(db, stateDirectory) { FastHash = new ChunkFastHash(FastHashKey(db)) };
+        LocalSchema.Create(db);
+        return new LocalState(db, stateDirectory) { FastHash = new ChunkFastHash(LocalSchema.FastHashKey(db)) };
     }
 
     /// <summary>The database and the files SQLite keeps beside it (settings live in the database).</summary>
@@ -638,122 +630,10 @@ internal sealed class LocalState : IDisposable
     {
         lock (_lock)
         {
-            Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
+            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
         }
     }
 
-    /// <summary>
-    /// Paths with a remote change a pass could not apply because the path was withheld here (a case clash, an
-    /// unreadable folder): the cursor moved past that change, so each pass looks at these paths' remote state again
-    /// until the obstacle is gone and the change is applied.
-    /// </summary>
-    public HashSet<string> LoadWithheld()
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path FROM withheld";
-            using var reader = cmd.ExecuteReader();
-            var paths = new HashSet<string>(StringComparer.Ordinal);
-            while (reader.Read())
-            {
-                paths.Add(reader.GetString(0));
-            }
-
-            return paths;
-        }
-    }
-
-    /// <summary>Replaces the set of withheld paths (see <see cref="LoadWithheld"/>) in one transaction.</summary>
-    public void SetWithheld(IReadOnlyCollection<string> paths)
-    {
-        lock (_lock)
-        {
-            using var tx = _db.BeginTransaction();
-            using (var clear = _db.CreateCommand())
-            {
-                clear.Transaction = tx;
-                clear.CommandText = "DELETE FROM withheld";
-                clear.ExecuteNonQuery();
-            }
-
-            using var insert = _db.CreateCommand();
-            insert.Transaction = tx;
-            insert.CommandText = "INSERT OR IGNORE INTO withheld(path) VALUES($p)";
-            var parameter = insert.Parameters.Add("$p", Microsoft.Data.Sqlite.SqliteType.Text);
-            foreach (var path in paths)
-            {
-                parameter.Value = path;
-                insert.ExecuteNonQuery();
-            }
-
-            tx.Commit();
-        }
-    }
-
-    /// <summary>Notes an upload in progress (resume bookkeeping; the server's plan is the authority).</summary>
-    public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = """
-                INSERT INTO uploads(path,size,mtime,chunks_total,chunks_done,started) VALUES($p,$s,$m,$t,0,$now)
-                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, chunks_total=excluded.chunks_total
-                """;
-            cmd.Parameters.AddWithValue("$p", path);
-            cmd.Parameters.AddWithValue("$s", size);
-            cmd.Parameters.AddWithValue("$m", mtimeTicks);
-            cmd.Parameters.AddWithValue("$t", chunksTotal);
-            cmd.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            cmd.ExecuteNonQuery();
-        }
-    }
-
-    /// <summary>Adds to the count of chunks an upload has sent.</summary>
-    public void AddUploadProgress(string path, int chunks)
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "UPDATE uploads SET chunks_done=chunks_done+$n WHERE path=$p";
-            cmd.Parameters.AddWithValue("$p", path);
-            cmd.Parameters.AddWithValue("$n", chunks);
-            cmd.ExecuteNonQuery();
-        }
-    }
-
-    /// <summary>Removes the upload bookkeeping for a path.</summary>
-    public void EndUpload(string path)
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "DELETE FROM uploads WHERE path=$p";
-            cmd.Parameters.AddWithValue("$p", path);
-            cmd.ExecuteNonQuery();
-        }
-    }
-
-    /// <summary>Uploads that were started and never finished: (path, chunks total, chunks done).</summary>
-    public List<(string Path, int Total, int Done)> PendingUploads()
-    {
-        lock (_lock)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT path, chunks_total, chunks_done FROM uploads ORDER BY path";
-            using var reader = cmd.ExecuteReader();
-            var result = new List<(string, int, int)>();
-            while (reader.Read())
-            {
-                result.Add((reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2)));
-            }
-
-            return result;
-        }
-    }
-
-    /// <inheritdoc />
     public void Dispose()
     {
         _db.Dispose();
@@ -804,100 +684,4 @@ internal sealed class LocalState : IDisposable
         Executable = reader.IsDBNull(6) ? null : reader.GetInt64(6) != 0,
         ChangeTimeNs = reader.IsDBNull(7) ? null : reader.GetInt64(7),
     };
-
-    /// <summary>
-    /// The inode change time of each synced file when its stamp was recorded, <c>ctime</c> (ns), NULL for unknown. Added
-    /// to a db from before it with every row NULL: an unknown ctime is compared as before (size and mtime), so an
-    /// upgraded device reads nothing more; each row learns its ctime the next time its stamp is recorded or the scan
-    /// finds it as synced.
-    /// </summary>
-    private static void AddChangeTimeColumn(SqliteConnection db)
-    {
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='ctime'";
-        if ((long)cmd.ExecuteScalar()! == 0)
-        {
-            Exec(db, "ALTER TABLE files ADD COLUMN ctime INTEGER;");
-        }
-    }
-
-    /// <summary>
-    /// The owner-executable bit of each synced file, <c>exec_bit</c>: 1, 0, or NULL for unknown. Added to a db from
-    /// before it with every old row NULL: an old row never claims "not executable", which would make an upgraded device
-    /// send a chmod-only version of every executable file. A db of the first builds that kept the bit has a column
-    /// <c>executable NOT NULL DEFAULT 0</c>, whose migrated rows cannot be told from real zeros: it is left unused
-    /// (its rows read unknown too, which costs nothing: the next version of the file sends the bit read here).
-    /// </summary>
-    private static void AddExecutableColumn(SqliteConnection db)
-    {
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='exec_bit'";
-        if ((long)cmd.ExecuteScalar()! == 0)
-        {
-            // Every row unknown: the first pass where the folder holds the bit lists everything once and adopts the
-            // server's bit for each (SyncEngine's probe step), so a chmod made here afterwards is a change.
-            Exec(db, "ALTER TABLE files ADD COLUMN exec_bit INTEGER;");
-            // Rows written without the bit are marked as such ("cannot hold"); a new db has none and stores nothing.
-            Exec(db, $"INSERT INTO settings(key,value) SELECT '{StateKeys.ExecutableBitHeld}','0' WHERE EXISTS(SELECT 1 FROM files) ON CONFLICT(key) DO UPDATE SET value=excluded.value;");
-        }
-    }
-
-    /// <summary>
-    /// The secret key of <see cref="FastHash"/>: 32 random bytes made the first time, kept in the settings table of this
-    /// owner-only db (never logged, never sent: a collision is only out of an attacker's reach while the key is). A row
-    /// that is missing or not a key of the right size is replaced with a new key; every stored list then simply misses
-    /// (its tags were made under another key) and is hashed in full and recorded anew on its next read. INSERT OR IGNORE
-    /// then read back: two processes opening a new db at once agree on one key.
-    /// </summary>
-    private static byte[] FastHashKey(SqliteConnection db)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            using (var read = db.CreateCommand())
-            {
-                read.CommandText = "SELECT value FROM settings WHERE key=$k";
-                read.Parameters.AddWithValue("$k", StateKeys.FastHashKey);
-                if (read.ExecuteScalar() is string stored && TryDecodeKey(stored) is { } key)
-                {
-                    return key;
-                }
-            }
-
-            using var write = db.CreateCommand();
-            write.CommandText = attempt == 0
-                ? "INSERT OR IGNORE INTO settings(key, value) VALUES($k, $v)"
-                : "INSERT OR REPLACE INTO settings(key, value) VALUES($k, $v)";
-            write.Parameters.AddWithValue("$k", StateKeys.FastHashKey);
-            write.Parameters.AddWithValue("$v", Convert.ToBase64String(ChunkFastHash.NewKey()));
-            write.ExecuteNonQuery();
-        }
-    }
-
-    private static byte[]? TryDecodeKey(string stored)
-    {
-        var key = new byte[ChunkFastHash.KeySize];
-        return Convert.TryFromBase64String(stored, key, out var written) && written == key.Length ? key : null;
-    }
-
-    /// <summary>
-    /// Each synced file's chunk fast hashes (<see cref="FastHashList"/>), <c>fast_hashes</c>: NULL for none, which is
-    /// what every row of a db from before it reads as (its files are hashed in full on their next read, and recorded
-    /// with the list from then on).
-    /// </summary>
-    private static void AddFastHashesColumn(SqliteConnection db)
-    {
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name='fast_hashes'";
-        if ((long)cmd.ExecuteScalar()! == 0)
-        {
-            Exec(db, "ALTER TABLE files ADD COLUMN fast_hashes BLOB;");
-        }
-    }
-
-    private static void Exec(SqliteConnection db, string sql)
-    {
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
 }

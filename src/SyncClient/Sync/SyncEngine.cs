@@ -163,7 +163,7 @@ internal sealed class SyncEngine
         // The planner's waits for clashing names still being written (SyncPlanner.WaitToRename).
         var caseWaits = _caseConflicts.Resolve(snapshot, index, remote, remoteFolds, summary, walkBudget, ct);
         WithholdRefused(snapshot, remote);
-        var withheldStored = _ctx.State.LoadWithheld();
+        var withheldStored = _ctx.State.Withheld.Load();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);

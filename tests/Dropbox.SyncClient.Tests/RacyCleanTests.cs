@@ -195,17 +195,17 @@ public sealed class RacyCleanTests : IDisposable
         // Young: nothing can prove the bytes are the synced ones, so they count as changed.
         var young = new FileInfo(path);
         var expectedYoung = new LocalEntry("doc.bin", FileKind.File, young.Length, young.LastWriteTimeUtc.Ticks, SettlesIn: null);
-        Assert.True(await downloader.LocalChangedSincePlanAsync(path, expectedYoung, baseHash, CancellationToken.None));
-        Assert.False(await downloader.LocalChangedSincePlanAsync(path, expectedYoung, null, CancellationToken.None));
+        Assert.True(await downloader.Placer.LocalChangedSincePlanAsync(path, expectedYoung, baseHash, CancellationToken.None));
+        Assert.False(await downloader.Placer.LocalChangedSincePlanAsync(path, expectedYoung, null, CancellationToken.None));
 
         // Old, same bytes: proven unchanged. Old, other bytes of the same size and mtime: changed.
         var old = DateTime.UtcNow - TimeSpan.FromSeconds(10);
         File.SetLastWriteTimeUtc(path, old);
         var expectedOld = new LocalEntry("doc.bin", FileKind.File, content.Length, new FileInfo(path).LastWriteTimeUtc.Ticks, SettlesIn: null);
-        Assert.False(await downloader.LocalChangedSincePlanAsync(path, expectedOld, baseHash, CancellationToken.None));
+        Assert.False(await downloader.Placer.LocalChangedSincePlanAsync(path, expectedOld, baseHash, CancellationToken.None));
         await File.WriteAllBytesAsync(path, TestClient.RandomBytes(3000, 5));
         File.SetLastWriteTimeUtc(path, old);
-        Assert.True(await downloader.LocalChangedSincePlanAsync(path, expectedOld, baseHash, CancellationToken.None));
+        Assert.True(await downloader.Placer.LocalChangedSincePlanAsync(path, expectedOld, baseHash, CancellationToken.None));
     }
 
     /// <summary>

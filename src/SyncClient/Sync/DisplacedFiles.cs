@@ -5,7 +5,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// A user's file a download displaced (<see cref="FileDownloader"/>'s exchange) waits under a hidden holding name while
+/// A user's file a download displaced (<see cref="DownloadPlacer"/>'s exchange) waits under a hidden holding name while
 /// it is looked at. A client killed in that window leaves it there: hidden, never swept, never synced. The next pass
 /// keeps it as what it would have become, a conflicted copy beside the name it had, and takes it like any new file.
 /// The engine's pass calls it with what the scan found (<see cref="LocalSnapshot.Displaced"/>) and the index and remote

@@ -13,35 +13,51 @@ namespace Dropbox.SyncClient.Sync;
 /// since the plan (else it is kept as a conflicted copy) → rename into place → record.
 /// </summary>
 /// <remarks>
-/// By concern: staging (this file), the checks and the rename into place (<c>FileDownloader.Place.cs</c>), the
-/// replacement of a synced file by exchange and its undoing (<c>FileDownloader.Replace.cs</c>); where each chunk's bytes
-/// come from is <see cref="ChunkFetcher"/>'s.
+/// This class stages the bytes; the checks and the rename into place (and the replacement of a synced file by exchange)
+/// are <see cref="DownloadPlacer"/>'s; where each chunk's bytes come from is <see cref="ChunkFetcher"/>'s.
 /// </remarks>
-internal sealed partial class FileDownloader
+internal sealed class FileDownloader
 {
     private readonly SyncContext _ctx;
     private readonly SyncSummary _summary;
-    private readonly Func<string, string> _conflictName;
 
     public FileDownloader(SyncContext ctx, SyncSummary summary, SemaphoreSlim gets, Func<string, string> conflictName)
     {
         _ctx = ctx;
         _summary = summary;
-        _conflictName = conflictName;
         Chunks = new ChunkFetcher(ctx, summary, gets);
+        Placer = new DownloadPlacer(ctx, summary, conflictName);
     }
 
     /// <summary>Where this downloader's chunks come from (also the batch downloader's, which shares its shunned nodes).</summary>
     internal ChunkFetcher Chunks { get; }
 
-    /// <summary>Test seam: runs in <see cref="PlaceAsync"/> after the checks, just before the rename into place.</summary>
-    internal Func<StagedDownload, Task>? BeforeRename { get; set; }
+    /// <summary>Where this downloader's staged files are checked and renamed into place.</summary>
+    internal DownloadPlacer Placer { get; }
 
-    /// <summary>Test seam: runs as a local file is about to be moved aside to its conflicted-copy name (given its relative path), after the checks.</summary>
-    internal Action<string>? BeforeMoveAside { get; set; }
+    /// <summary>Test seam: see <see cref="DownloadPlacer.BeforeRename"/>.</summary>
+    internal Func<StagedDownload, Task>? BeforeRename
+    {
+        get => Placer.BeforeRename;
+        set => Placer.BeforeRename = value;
+    }
 
-    /// <summary>Tests: runs right after the exchange, the displaced file at the conflicted-copy name, before it is looked at.</summary>
-    internal Func<StagedDownload, Task>? BeforeDisplacedCheck { get; set; }
+    /// <summary>Test seam: see <see cref="DownloadPlacer.BeforeMoveAside"/>.</summary>
+    internal Action<string>? BeforeMoveAside
+    {
+        get => Placer.BeforeMoveAside;
+        set => Placer.BeforeMoveAside = value;
+    }
+
+    /// <summary>Tests: see <see cref="DownloadPlacer.BeforeDisplacedCheck"/>.</summary>
+    internal Func<StagedDownload, Task>? BeforeDisplacedCheck
+    {
+        get => Placer.BeforeDisplacedCheck;
+        set => Placer.BeforeDisplacedCheck = value;
+    }
+
+    /// <inheritdoc cref="DownloadPlacer.PlaceAsync"/>
+    public Task<PlacedDownload> PlaceAsync(StagedDownload staged, CancellationToken ct) => Placer.PlaceAsync(staged, ct);
 
     /// <param name="path">Relative path.</param>
     /// <param name="expectedLocal">The local file as the plan saw it (null: absent).</param>
@@ -53,7 +69,7 @@ internal sealed partial class FileDownloader
     /// <param name="racyBaseHash">
     /// When the plan took the local file as unchanged on content read while its mtime was younger than the stable
     /// age (<see cref="FileFingerprint.Racy"/>): the synced content hash it matched. Size and mtime cannot vouch for
-    /// such a file, so it is read again before it is replaced (see <see cref="LocalChangedSincePlanAsync"/>).
+    /// such a file, so it is read again before it is replaced (see <see cref="DownloadPlacer.LocalChangedSincePlanAsync(FileInfo, LocalEntry, byte[], CancellationToken)"/>).
     /// </param>
     /// <param name="ct">Cancellation.</param>
     public Task<DownloadResult> DownloadAsync(string path, LocalEntry? expectedLocal, byte[]? racyBaseHash, CancellationToken ct) =>

@@ -6,9 +6,36 @@ using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Sync;
 
-/// <summary>The second half of a download: the final checks against the plan, then the rename into place.</summary>
-internal sealed partial class FileDownloader
+/// <summary>
+/// The second half of a download (<see cref="FileDownloader"/> stages the bytes): the final checks against the plan, then
+/// the rename into place; a local file found changed, or anything that appeared at the name, kept as a conflicted copy.
+/// </summary>
+/// <remarks>
+/// By concern: the checks and the rename to a name expected empty (this file), the replacement of a synced file by
+/// exchange and its undoing (<c>DownloadPlacer.Replace.cs</c>).
+/// </remarks>
+internal sealed partial class DownloadPlacer
 {
+    private readonly SyncContext _ctx;
+    private readonly SyncSummary _summary;
+    private readonly Func<string, string> _conflictName;
+
+    public DownloadPlacer(SyncContext ctx, SyncSummary summary, Func<string, string> conflictName)
+    {
+        _ctx = ctx;
+        _summary = summary;
+        _conflictName = conflictName;
+    }
+
+    /// <summary>Test seam: runs in <see cref="PlaceAsync"/> after the checks, just before the rename into place.</summary>
+    internal Func<StagedDownload, Task>? BeforeRename { get; set; }
+
+    /// <summary>Test seam: runs as a local file is about to be moved aside to its conflicted-copy name (given its relative path), after the checks.</summary>
+    internal Action<string>? BeforeMoveAside { get; set; }
+
+    /// <summary>Tests: runs right after the exchange, the displaced file at the conflicted-copy name, before it is looked at.</summary>
+    internal Func<StagedDownload, Task>? BeforeDisplacedCheck { get; set; }
+
     /// <summary>
     /// The second half of a download, once the barrier made the temp file durable: the final checks (no link on the way,
     /// no folder at the name, the local file as the plan saw it, else it is kept as a conflicted copy), then the rename

@@ -7,7 +7,7 @@ namespace Dropbox.SyncClient.Sync;
 /// A download replacing a synced file: moved to a conflicted-copy name, exchanged with the file at the name, the file
 /// displaced looked at where it then is; undone where a folder was swapped in.
 /// </summary>
-internal sealed partial class FileDownloader
+internal sealed partial class DownloadPlacer
 {
     /// <summary>
     /// Replaces the local file the checks found as the plan saw it. The temp file first goes to a new conflicted-copy name

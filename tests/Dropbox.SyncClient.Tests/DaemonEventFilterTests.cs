@@ -18,7 +18,7 @@ public sealed class DaemonEventFilterTests : IDisposable
         var root = IgnoreMatcher.Create(["build/"]);
         var ignore = new IgnoreTree(root);
         ignore.Set("docs", root.WithFile("docs", ["*.bak"]));
-        bool Matters(string relative) => SyncDaemon.Matters(folder, state, ignore, Path.Combine(folder, relative));
+        bool Matters(string relative) => FolderWatch.Matters(folder, state, ignore, Path.Combine(folder, relative));
 
         Assert.True(Matters("notes.txt"));
         Assert.True(Matters("docs/a.md"));

@@ -39,41 +39,32 @@ internal sealed class SyncDaemon
     private readonly SyncEngine _engine;
     private readonly Action<SyncSummary> _onPass;
     private readonly Channel<string> _triggers = Channel.CreateBounded<string>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Channel<bool> _localEvents = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly WatchedChanges _watched;
     private readonly Lock _retriggerLock = new();
     private ITimer? _retrigger;
     private long _retriggerDue;
     private int _pendingStreak;
     private bool _leftWork;
-    private long _lastLocalEventTicks;
     private TaskCompletionSource _passEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _passesStarted;
     private long _lastPassEnded;
     private readonly Channel<bool> _serverBack = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile bool _lastPassFailed;
-    private FileSystemWatcher? _watcher;
     private volatile TaskCompletionSource? _paused;
-    private volatile bool _rewatch;
     private int _sleptSinceLastPass;
 
-    // The folder watch saw the sync folder missing at its last check (its "vanished" trigger is written once per absence).
-    private bool _vanishedNoted;
-
-    // The folder was waited for and came back since the last pass started: that pass is named for the return.
-    private bool _cameBack;
-
-    private long _folderChecks;
+    /// <summary>The watch on the folder (its watcher, its debounce, its vanish and replace checks).</summary>
+    private readonly FolderWatch _folderWatch;
 
     /// <summary>Checks the folder watch has made (tests wait on these, not on time).</summary>
-    internal long FolderChecks => Interlocked.Read(ref _folderChecks);
-    private bool _replacedNoted;
+    internal long FolderChecks => _folderWatch.FolderChecks;
 
     public SyncDaemon(SyncContext ctx, Action<SyncSummary> onPass)
     {
         _watched = new WatchedChanges(ctx.Time);
         _ctx = ctx.With(_watched);
         _engine = new SyncEngine(_ctx);
+        _folderWatch = new FolderWatch(_ctx, _watched, _triggers.Writer, () => _engine.LastIgnore);
         _onPass = onPass;
         Debounce = ctx.Options.QuietPeriod;
     }
@@ -135,7 +126,11 @@ internal sealed class SyncDaemon
         using var retrigger = _ctx.Time.CreateTimer(_ => FireRetrigger(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _retrigger = retrigger;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var background = new[] { PollRemoteAsync(stop.Token), WatchLocalAsync(stop.Token), WatchNowRequestsAsync(stop.Token), WatchFolderAsync(stop.Token), WatchPauseRequestsAsync(stop.Token), WatchSleepAsync(stop.Token) };
+        var background = new[]
+        {
+            PollRemoteAsync(stop.Token), _folderWatch.DebounceAsync(Debounce, MaxDebounce, stop.Token), WatchNowRequestsAsync(stop.Token),
+            _folderWatch.CheckFolderAsync(FolderCheckInterval, stop.Token), WatchPauseRequestsAsync(stop.Token), WatchSleepAsync(stop.Token),
+        };
         try
         {
             _triggers.Writer.TryWrite("start");
@@ -177,7 +172,7 @@ internal sealed class SyncDaemon
                 // deleted"; the watch starts (again) on the folder that is there.
                 try
                 {
-                    if (!await EnsureFolderWatchedAsync(ct).ConfigureAwait(false))
+                    if (!await _folderWatch.EnsureWatchedAsync(FolderCheckInterval, ct).ConfigureAwait(false))
                     {
                         break; // asked to stop while waiting
                     }
@@ -191,10 +186,9 @@ internal sealed class SyncDaemon
                     continue;
                 }
 
-                if (_cameBack)
+                if (_folderWatch.TakeCameBack())
                 {
                     reason = "the sync folder came back"; // not what woke the daemon while it was away
-                    _cameBack = false;
                 }
 
                 var now = _ctx.Time.GetUtcNow();
@@ -269,7 +263,7 @@ internal sealed class SyncDaemon
             {
             }
 
-            _watcher?.Dispose();
+            _folderWatch.Dispose();
             File.Delete(Path.Combine(_ctx.State.StateDirectory, PausedFile));
             ClearRequests();
             File.Delete(pidFile);
@@ -325,46 +319,6 @@ internal sealed class SyncDaemon
     }
 
     /// <summary>
-    /// Makes sure the sync folder exists and is watched. While it is missing: says so once, clearly, and waits
-    /// (checking every <see cref="FolderCheckInterval"/>); nothing is synced meanwhile. False when asked to stop.
-    /// </summary>
-    private async Task<bool> EnsureFolderWatchedAsync(CancellationToken ct)
-    {
-        if (Directory.Exists(_ctx.Folder) && _watcher is not null && !_rewatch)
-        {
-            return true;
-        }
-
-        if (!Directory.Exists(_ctx.Folder))
-        {
-            _watcher?.Dispose();
-            _watcher = null;
-            _ctx.Progress.Log($"The sync folder '{_ctx.Folder}' is missing (moved, renamed, or on a drive that is not mounted). " +
-                "Nothing is synced or deleted while it is away; waiting for it to come back. Ctrl-C stops; to link another folder run: login --folder DIR");
-            while (!Directory.Exists(_ctx.Folder))
-            {
-                try
-                {
-                    await Task.Delay(FolderCheckInterval, _ctx.Time, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return false;
-                }
-            }
-
-            _ctx.Progress.Log($"The sync folder '{_ctx.Folder}' is back: syncing.");
-            _cameBack = true;
-        }
-
-        _rewatch = false;
-        _watcher?.Dispose();
-        _watched.Forget(); // what the old watch saw says nothing about this folder
-        _watcher = CreateWatcher();
-        return true;
-    }
-
-    /// <summary>
     /// Notices that the machine slept (see <see cref="SleepThreshold"/>) and asks for a reconcile pass at once: while it
     /// slept, the other devices' changes piled up, the long poll's connection died without a word, and the watcher may
     /// have missed what happened to a removable or network folder.
@@ -396,40 +350,6 @@ internal sealed class SyncDaemon
     /// </summary>
     internal static bool Slept(TimeSpan wallElapsed, TimeSpan monoElapsed, TimeSpan interval, TimeSpan threshold) =>
         wallElapsed - monoElapsed > threshold || monoElapsed > interval + threshold;
-
-    /// <summary>A sync folder that vanishes while the daemon is idle wakes it, so it says so (and waits) at once.</summary>
-    private async Task WatchFolderAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            await Task.Delay(FolderCheckInterval, _ctx.Time, ct).ConfigureAwait(false);
-            Interlocked.Increment(ref _folderChecks);
-            var missing = !Directory.Exists(_ctx.Folder);
-            if (_watcher is not null && missing && !_vanishedNoted)
-            {
-                _triggers.Writer.TryWrite("the sync folder vanished"); // once: the pass that takes it waits for the return
-            }
-
-            _vanishedNoted = missing;
-            if (missing)
-            {
-                continue;
-            }
-
-            // Replaced at once (moved away and another made in its place, a drive unmounted under its mount point):
-            // the watch still follows the old folder, so nothing else would wake the daemon. The pass refuses such a
-            // folder (see FolderIdentity); the watch moves to the folder that is there now.
-            var replaced = _watcher is not null && !FolderIdentity.Matches(_ctx.Folder, _ctx.State);
-            if (replaced && !_replacedNoted)
-            {
-                _rewatch = true;
-                _triggers.Writer.TryWrite("the sync folder was replaced");
-            }
-
-            _replacedNoted = replaced;
-        }
-    }
-
     /// <summary>
     /// After a pass that left files pending (or read some racily, see <see cref="State.RacyClean"/>: they must be read
     /// again once past the stable age; or could not read some, which are read again after the engine's backoff, see
@@ -505,140 +425,6 @@ internal sealed class SyncDaemon
 
     private DateTimeOffset? LastReconcile() =>
         _ctx.State.GetSetting(StateKeys.LastReconcile) is { } s && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t) ? t : null;
-
-    private FileSystemWatcher CreateWatcher()
-    {
-        var watcher = new FileSystemWatcher(_ctx.Folder)
-        {
-            IncludeSubdirectories = true,
-            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size,
-            InternalBufferSize = 64 * 1024,
-        };
-        void OnEvent(object? sender, FileSystemEventArgs e)
-        {
-            var ignore = _engine.LastIgnore;
-            var matters = false;
-            if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, e.FullPath))
-            {
-                _watched.Saw(SyncPaths.ToRelative(_ctx.Folder, e.FullPath));
-                if (e.ChangeType == WatcherChangeTypes.Created && Directory.Exists(e.FullPath))
-                {
-                    SawNewFolder(e.FullPath, ignore);
-                }
-
-                matters = true;
-            }
-
-            if (e is RenamedEventArgs r && Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, r.OldFullPath))
-            {
-                _watched.Saw(SyncPaths.ToRelative(_ctx.Folder, r.OldFullPath));
-                matters = true;
-            }
-
-            if (matters)
-            {
-                Interlocked.Exchange(ref _lastLocalEventTicks, _ctx.Time.GetTimestamp());
-                _localEvents.Writer.TryWrite(true);
-            }
-        }
-
-        watcher.Created += OnEvent;
-        watcher.Changed += OnEvent;
-        watcher.Deleted += OnEvent;
-        watcher.Renamed += (s, e) => OnEvent(s, e);
-        // A dropped-events overflow is what the periodic rescan is for; ask for one now. What the watcher saw is no
-        // longer the whole story, so young files fall back to the stable-age rule until it sees them again.
-        watcher.Error += (_, _) =>
-        {
-            _watched.Forget();
-            _triggers.Writer.TryWrite("watcher overflow");
-        };
-        watcher.EnableRaisingEvents = true;
-        return watcher;
-    }
-
-    /// <summary>
-    /// The watch on a new folder starts only once the folder exists, so files written into it before then sent no
-    /// event of their own: they count as seen now (they were written before now; a later write sends its event or
-    /// moves the mtime). A folder moved in whole keeps the stable-age rule for its young files (it is not created).
-    /// </summary>
-    private void SawNewFolder(string fullPath, IgnoreTree ignore)
-    {
-        const int MaxFiles = 1000; // a few files just written, not a tree to walk on the watcher's thread
-        try
-        {
-            var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
-            foreach (var file in Directory.EnumerateFiles(fullPath, "*", options).Take(MaxFiles))
-            {
-                if (Matters(_ctx.Folder, _ctx.State.StateDirectory, ignore, file))
-                {
-                    _watched.Saw(SyncPaths.ToRelative(_ctx.Folder, file));
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Gone or unreadable again: the next pass sees what is there, by the stable-age rule.
-        }
-    }
-
-    /// <summary>
-    /// False for events a pass would ignore anyway (the client's own temp files, paths the last scan's ignore
-    /// rules exclude, such as a build folder churning), so they do not cause passes. A change to an ignore
-    /// file always matters: it may change what is ignored.
-    /// </summary>
-    internal static bool Matters(string folder, string stateDirectory, IgnoreTree ignore, string fullPath)
-    {
-        var name = Path.GetFileName(fullPath);
-        if (name.StartsWith(IgnoreMatcher.TempPrefix, StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        if (name == IgnoreMatcher.IgnoreFileName)
-        {
-            return true;
-        }
-
-        var state = Path.TrimEndingDirectorySeparator(Path.GetFullPath(stateDirectory));
-        if (fullPath == state || fullPath.StartsWith(state + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            return false; // a state directory inside the folder: the db's own writes
-        }
-
-        var relative = SyncPaths.ToRelative(folder, fullPath);
-        return relative.StartsWith("..", StringComparison.Ordinal) || !ignore.IsIgnored(relative, Directory.Exists(fullPath));
-    }
-
-    /// <summary>
-    /// Asks for a pass once the folder was quiet for <see cref="Debounce"/> after a watcher event, or after
-    /// <see cref="MaxDebounce"/> of events without such a pause (a file written without pause must not hold back
-    /// every other change). Sleeps while nothing happens.
-    /// </summary>
-    private async Task WatchLocalAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            await _localEvents.Reader.ReadAsync(ct).ConfigureAwait(false);
-            var first = _ctx.Time.GetTimestamp();
-            while (true)
-            {
-                _localEvents.Reader.TryRead(out _); // events up to here are covered by this wait
-                var quietFor = _ctx.Time.GetElapsedTime(Interlocked.Read(ref _lastLocalEventTicks));
-                var waited = _ctx.Time.GetElapsedTime(first);
-                if (quietFor >= Debounce || waited >= MaxDebounce)
-                {
-                    break;
-                }
-
-                var rest = Debounce - quietFor;
-                await Task.Delay(rest < MaxDebounce - waited ? rest : MaxDebounce - waited, _ctx.Time, ct).ConfigureAwait(false);
-            }
-
-            _watched.Prune(_ctx.Options.StableAge > MaxDebounce ? _ctx.Options.StableAge : MaxDebounce);
-            _triggers.Writer.TryWrite("local change");
-        }
-    }
 
     private async Task WatchNowRequestsAsync(CancellationToken ct)
     {

@@ -138,7 +138,7 @@ internal sealed partial class Uploader
     private async Task<bool> PlanWholeAsync(UploadMember m, PutQueue queue, CancellationToken ct)
     {
         m.ByWindows = false;
-        await PlanAsync([m], batched: false, ct).ConfigureAwait(false);
+        await _planner.PlanAsync([m], batched: false, ct).ConfigureAwait(false);
         return m.Outcome is not null || await PutMissingAsync(m, queue, ct).ConfigureAwait(false);
     }
 

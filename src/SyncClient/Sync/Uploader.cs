@@ -19,6 +19,10 @@ namespace Dropbox.SyncClient.Sync;
 /// a chunk the commit finds missing and a node found full or down (now avoided) make the group plan again, a plan too
 /// large for one answer is planned by windows, and a server without the batched calls gets the one-file calls.
 /// </summary>
+/// <remarks>
+/// By concern: the groups and their rounds (this file), the reads and puts (<c>Uploader.Reads.cs</c>); a group's plan
+/// step is <see cref="UploadGroupPlanner"/>'s, its commit and record <see cref="UploadGroupCommitter"/>'s.
+/// </remarks>
 internal sealed partial class Uploader
 {
     /// <summary>Files at most this large are read whole; larger ones stream, each in a group of its own.</summary>
@@ -47,10 +51,8 @@ internal sealed partial class Uploader
     private readonly SemaphoreSlim _puts;
     private readonly FileHasher _hasher;
     private readonly ServerSupport _server;
-    private readonly UploadCalls _calls;
-
-    /// <summary>One group records its files at a time: a second group's transaction waits without a thread.</summary>
-    private readonly SemaphoreSlim _recording = new(1, 1);
+    private readonly UploadGroupPlanner _planner;
+    private readonly UploadGroupCommitter _committer;
 
     public Uploader(SyncContext ctx, SyncSummary summary, SemaphoreSlim puts, FileHasher hasher, ServerSupport? server = null, AvoidedNodes? avoidNodes = null)
     {
@@ -59,8 +61,10 @@ internal sealed partial class Uploader
         _puts = puts;
         _hasher = hasher;
         _server = server ?? new ServerSupport();
-        _calls = new UploadCalls(ctx.Metadata, _server);
+        var calls = new UploadCalls(ctx.Metadata, _server);
         AvoidNodes = avoidNodes ?? new AvoidedNodes(ctx.Time);
+        _planner = new UploadGroupPlanner(ctx, _server, calls, AvoidNodes);
+        _committer = new UploadGroupCommitter(ctx, summary, calls);
     }
 
     /// <summary>Storage nodes that refused a put as full or did not answer: later plans ask to be placed elsewhere.</summary>
@@ -215,7 +219,7 @@ internal sealed partial class Uploader
             var alone = members.Count == 1;
             open.ForEach(m => m.Progressive = alone); // a file alone counts its progress put by put (and can resume); a group's files at commit
             await ReadSmallAsync(open, ct).ConfigureAwait(false);
-            await PlanAsync(open.Where(m => m.Open && m.Fingerprint is not null).ToList(), !alone, ct).ConfigureAwait(false);
+            await _planner.PlanAsync(open.Where(m => m.Open && m.Fingerprint is not null).ToList(), !alone, ct).ConfigureAwait(false);
             var queue = new PutQueue(_ctx, _summary, _puts, AvoidNodes, alone ? open[0].Path : null, ct);
             await using (queue.ConfigureAwait(false))
             {
@@ -251,7 +255,7 @@ internal sealed partial class Uploader
                 m.Outcome = UploadOutcome.Changed; // written to since it was read: commit nothing half-written
             }
 
-            var missing = await CommitAsync(open.Where(m => m.Open).ToList(), !alone, ct).ConfigureAwait(false);
+            var missing = await _committer.CommitAsync(open.Where(m => m.Open).ToList(), !alone, ct).ConfigureAwait(false);
             foreach (var m in missing)
             {
                 if (replans >= MaxReplans)
@@ -266,174 +270,9 @@ internal sealed partial class Uploader
         }
     }
 
-    private static string Name(List<UploadMember> members) => members.Count == 1 ? $"'{members[0].Path}'" : $"a group of {members.Count} files";
+    internal static string Name(List<UploadMember> members) => members.Count == 1 ? $"'{members[0].Path}'" : $"a group of {members.Count} files";
 
-    /// <summary>
-    /// Plans the hashed members: a group's together with PlanUploads (each call within the server's chunk cap), a file
-    /// alone (or on a server without PlanUploads) with PlanUpload. A file whose plan one answer cannot carry is marked
-    /// <see cref="UploadMember.ByWindows"/>: planned window by window as it is put (<see cref="PutByWindowsAsync"/>).
-    /// </summary>
-    private async Task PlanAsync(List<UploadMember> members, bool batched, CancellationToken ct)
-    {
-        var calls = new List<List<UploadMember>>();
-        var alone = new List<UploadMember>(); // over the batched call's cap on a server without PlanChunks: PlanUpload each
-        var chunks = 0;
-        foreach (var m in members)
-        {
-            var count = m.Fingerprint!.Chunks.Count;
-            if (!m.ByWindows && count > RemoteBounds.MaxChunksPerPlanCall && _server.NoPlanChunks)
-            {
-                alone.Add(m);
-                continue;
-            }
-
-            if (m.ByWindows || count > RemoteBounds.MaxChunksPerPlanCall)
-            {
-                m.ByWindows = true;
-                continue;
-            }
-
-            if (calls.Count == 0 || chunks + count > RemoteBounds.MaxChunksPerPlanCall)
-            {
-                calls.Add([]);
-                chunks = 0;
-            }
-
-            calls[^1].Add(m);
-            chunks += count;
-        }
-
-        foreach (var call in calls.Select(c => (Members: c, Batched: batched)).Concat(alone.Select(m => (Members: new List<UploadMember> { m }, Batched: false))))
-        {
-            await PlanCallAsync(call.Members, call.Batched, ct).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>One plan call for <paramref name="call"/>'s files; a call too large for one answer marks them <see cref="UploadMember.ByWindows"/>.</summary>
-    private async Task PlanCallAsync(List<UploadMember> call, bool batched, CancellationToken ct)
-    {
-        var request = new PlanUploadsRequest();
-        request.Files.AddRange(call.Select(m => PlanRequest(m.Path, m.Fingerprint!, m.BaseVersion)));
-        request.Files[0].AvoidNodes.AddRange(AvoidNodes.Current()); // the server applies the files' lists to the whole call
-        IReadOnlyList<PlanUploadResponse> answers;
-        try
-        {
-            answers = await _calls.PlanAsync(request, batched, AvoidNodes, ct).ConfigureAwait(false);
-        }
-        catch (DropboxException e) when (e.Kind == ErrorKind.ResourceExhausted && !ct.IsCancellationRequested && !_server.NoPlanChunks)
-        {
-            // Too many puts for one answer (the server's MaxPutsPerPlan): each file planned by PlanChunks windows. A server
-            // without PlanChunks has no smaller plan to offer, so there the refusal is the file's error.
-            _ctx.Progress.Log($"{Name(call)}: the upload plan does not fit one answer ({e.Message}); planning by windows");
-            call.ForEach(m => m.ByWindows = true);
-            return;
-        }
-
-        for (var k = 0; k < call.Count; k++)
-        {
-            if (RemoteBounds.CheckUploadPlan(request.Files[k], answers[k]) is { } refused)
-            {
-                throw new DropboxException(ErrorKind.DataLoss, refused);
-            }
-
-            call[k].Missing = answers[k].Conflict ? [] : [.. answers[k].Missing];
-            call[k].Outcome = answers[k].Conflict ? UploadOutcome.Conflict : null;
-        }
-    }
-
-    /// <summary>
-    /// Commits the members (a group's with CommitFiles, a file alone, or each on a server without it, with CommitFile), checks each answer, records the
-    /// committed ones in one transaction and sets every outcome; returns the members whose chunks the server found missing.
-    /// </summary>
-    private async Task<List<UploadMember>> CommitAsync(List<UploadMember> members, bool batched, CancellationToken ct)
-    {
-        var missing = new List<UploadMember>();
-        if (members.Count == 0)
-        {
-            return missing;
-        }
-
-        var requests = new List<CommitFileRequest>(members.Count);
-        foreach (var m in members)
-        {
-            var fp = m.Fingerprint!;
-            var executable = await CarriedExecutableBit.ForCommitAsync(_ctx, m.Path, m.BaseVersion, fp.Executable, ct, m.Action.Remote).ConfigureAwait(false);
-            var commit = new CommitFileRequest { Path = m.Path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = m.BaseVersion, Device = _ctx.Device, Executable = executable };
-            commit.Chunks.AddRange(fp.Chunks.Select((c, i) => m.CommitRef(i).ToProto()));
-            requests.Add(commit);
-        }
-
-        var results = await _calls.CommitAsync(requests, batched, ct).ConfigureAwait(false);
-        var records = new List<(FileRecord, IReadOnlyList<ChunkRef>?, IReadOnlyList<UInt128>?)>(members.Count);
-        for (var i = 0; i < members.Count; i++)
-        {
-            var (m, result) = (members[i], results[i]);
-            switch (result)
-            {
-                case { StatusCode: 0, Committed: { } committed }:
-                    var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
-                    var fp = m.Fingerprint!;
-                    records.Add((new FileRecord(m.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = requests[i].Executable, ChangeTimeNs = fp.ChangeTimeNs }, fp.Chunks, fp.FastHashes));
-                    break;
-                case { StatusCode: (int)StatusCode.FailedPrecondition }:
-                    m.Outcome = UploadOutcome.Conflict;
-                    break;
-                case { StatusCode: (int)StatusCode.NotFound, MissingChunkIds.Count: > 0 }:
-                    missing.Add(m);
-                    break;
-                default:
-                    m.Error = new DropboxException(ErrorKind.Internal, $"'{m.Path}' was not committed: {result.ErrorMessage} (status {result.StatusCode}).");
-                    break;
-            }
-        }
-
-        // Recorded even when cancelled now (they are committed).
-        await _recording.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        try
-        {
-            _ctx.Db.RecordFiles(records);
-        }
-        finally
-        {
-            _recording.Release();
-        }
-
-        for (var i = 0; i < members.Count; i++)
-        {
-            var m = members[i];
-            if (results[i] is not { StatusCode: 0, Committed: not null })
-            {
-                continue;
-            }
-
-            var fp = m.Fingerprint!;
-            m.Outcome = UploadOutcome.Committed;
-            if (m.Progressive)
-            {
-                _ctx.Db.EndUpload(m.Path);
-            }
-            else
-            {
-                _ctx.Progress.AddBytes(fp.Size);
-            }
-
-            _summary.AddFileUploaded();
-            _summary.AddChunksDeduplicated(Math.Max(0, fp.Chunks.Select(c => c.Id).Distinct().Count() - m.Sent.Count));
-            _ctx.Progress.FileDone();
-            _ctx.Progress.Log($"uploaded '{m.Path}' ({Format.Bytes(fp.Size)})");
-        }
-
-        return missing;
-    }
-
-    internal static PlanUploadRequest PlanRequest(string path, FileFingerprint fp, ulong baseVersion)
-    {
-        var plan = new PlanUploadRequest { Path = path, Size = (ulong)fp.Size, MtimeUnixMs = MtimeMs(fp.MtimeTicks), BaseVersion = baseVersion };
-        plan.Chunks.AddRange(fp.Chunks.Select(c => c.ToProto()));
-        return plan;
-    }
-
-    private static long MtimeMs(long mtimeTicks) => new DateTimeOffset(mtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
+    internal static long MtimeMs(long mtimeTicks) => new DateTimeOffset(mtimeTicks, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
     /// <summary>True when the file still has the size, mtime and (where known) ctime it had when <paramref name="fp"/> was computed.</summary>
     internal static bool StillAsHashed(string fullPath, FileFingerprint fp) => FileHasher.IsAsScanned(fullPath, fp.Size, fp.MtimeTicks, fp.ChangeTimeNs);

@@ -108,19 +108,7 @@ public sealed class LocalDeleteRaceTests : IDisposable
         using var __ = b;
 
         // Act: the user appends in the window, and a new f.txt appears right after the move to the trash.
-        b.State.Writer.Step = step =>
-        {
-            if (step == "before trashing f.txt")
-            {
-                File.AppendAllText(b.PathOf("f.txt"), ", and the user's new line");
-            }
-            else if (step == "after trashing f.txt")
-            {
-                File.WriteAllText(b.PathOf("f.txt"), "a brand new file");
-            }
-        };
-        await b.SyncAsync();
-        b.State.Writer.Step = null;
+        await AppendInTheWindowAsync(b, then: () => File.WriteAllText(b.PathOf("f.txt"), "a brand new file"));
         await b.SyncAsync();
         await a.SyncAsync();
 
@@ -141,6 +129,23 @@ public sealed class LocalDeleteRaceTests : IDisposable
         using var __ = b;
 
         // Act: the user appends in the window, and makes a folder f.txt/ right after the move to the trash.
+        await AppendInTheWindowAsync(b, then: () =>
+        {
+            Directory.CreateDirectory(b.PathOf("f.txt"));
+            File.WriteAllText(b.PathOf("f.txt/inner.txt"), "inner");
+        });
+        var later = new List<SyncSummary> { await b.SyncAsync(), await a.SyncAsync() };
+
+        // Assert: the folder reaches A (the file's row did not stay to make it a kind clash), and so does the copy.
+        Assert.DoesNotContain(later, s => s.Notes.Any(n => n.Contains("a file on one side and a folder on the other", StringComparison.Ordinal)));
+        Assert.Equal("inner", a.Read("f.txt/inner.txt"));
+        var copy = Path.GetFileName(Assert.Single(Directory.GetFiles(b.Folder, "f*conflict*")));
+        Assert.Equal("synced text, and the user's new line", a.Read(copy));
+    }
+
+    /// <summary>B's pass over A's delete of f.txt: the user appends to f.txt right before the move to the trash, and does <paramref name="then"/> right after it.</summary>
+    private static async Task AppendInTheWindowAsync(TestClient b, Action then)
+    {
         b.State.Writer.Step = step =>
         {
             if (step == "before trashing f.txt")
@@ -149,19 +154,11 @@ public sealed class LocalDeleteRaceTests : IDisposable
             }
             else if (step == "after trashing f.txt")
             {
-                Directory.CreateDirectory(b.PathOf("f.txt"));
-                File.WriteAllText(b.PathOf("f.txt/inner.txt"), "inner");
+                then();
             }
         };
         await b.SyncAsync();
         b.State.Writer.Step = null;
-        var later = new List<SyncSummary> { await b.SyncAsync(), await a.SyncAsync() };
-
-        // Assert: the folder reaches A (the file's row did not stay to make it a kind clash), and so does the copy.
-        Assert.DoesNotContain(later, s => s.Notes.Any(n => n.Contains("a file on one side and a folder on the other", StringComparison.Ordinal)));
-        Assert.Equal("inner", a.Read("f.txt/inner.txt"));
-        var copy = Path.GetFileName(Assert.Single(Directory.GetFiles(b.Folder, "f*conflict*")));
-        Assert.Equal("synced text, and the user's new line", a.Read(copy));
     }
 
     private async Task<(TestClient A, TestClient B)> SyncedThenDeletedOnAAsync()

@@ -27,13 +27,17 @@ public sealed class LocalDbWriterTests
     {
         // The reads return what they read; a public method returning nothing (Dispose aside) can only write. A new one
         // missing from the list would be callable from any side path without the guard below noticing.
-        var writes = new[] { typeof(LocalState), typeof(WithheldStore), typeof(UploadProgressStore) }
+        // LocalState and every row store it exposes (a property of a type of the State namespace): a new store is checked too.
+        var stores = typeof(LocalState).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Select(p => p.PropertyType).Where(t => t.Namespace == typeof(LocalState).Namespace && t.Name.EndsWith("Store", StringComparison.Ordinal));
+        var writes = stores.Prepend(typeof(LocalState)).Distinct()
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
             .Where(m => m.ReturnType == typeof(void) && m.Name != nameof(LocalState.Dispose))
             .Select(m => (m.DeclaringType!, m.Name)).ToHashSet();
 
         Assert.Contains((typeof(LocalState), nameof(LocalState.PutFile)), writes);
         Assert.Contains((typeof(WithheldStore), nameof(WithheldStore.Set)), writes);
+        Assert.Contains((typeof(UploadProgressStore), nameof(UploadProgressStore.Begin)), writes);
         Assert.Empty(writes.Except(WriteMethods).Select(w => $"{w.Item1.Name}.{w.Item2}").Order(StringComparer.Ordinal));
     }
 

@@ -22,7 +22,8 @@ internal sealed class FolderWatch : IDisposable
     private volatile bool _rewatch;
 
     // The folder check saw the sync folder missing at its last look (its "vanished" trigger is written once per absence).
-    private bool _vanishedNoted;
+    // Cleared when a watch starts: an absence right after a return is a new one, even if no check saw the folder between.
+    private volatile bool _vanishedNoted;
 
     // The folder was waited for and came back since the last pass started: that pass is named for the return.
     private bool _cameBack;
@@ -90,9 +91,9 @@ internal sealed class FolderWatch : IDisposable
         _watcher?.Dispose();
         _watched.Forget(); // what the old watch saw says nothing about this folder
         _watcher = CreateWatcher();
+        _vanishedNoted = false;
         return true;
     }
-
 
     /// <summary>
     /// A sync folder that vanishes while the daemon is idle wakes it, so it says so (and waits) at once; one replaced
@@ -103,31 +104,37 @@ internal sealed class FolderWatch : IDisposable
         while (!ct.IsCancellationRequested)
         {
             await Task.Delay(checkInterval, _ctx.Time, ct).ConfigureAwait(false);
-            Interlocked.Increment(ref _folderChecks);
-            var missing = !Directory.Exists(_ctx.Folder);
-            if (_watcher is not null && missing && !_vanishedNoted)
-            {
-                _triggers.TryWrite("the sync folder vanished"); // once: the pass that takes it waits for the return
-            }
-
-            _vanishedNoted = missing;
-            if (missing)
-            {
-                continue;
-            }
-
-            // Replaced at once (moved away and another made in its place, a drive unmounted under its mount point):
-            // the watch still follows the old folder, so nothing else would wake the daemon. The pass refuses such a
-            // folder (see FolderIdentity); the watch moves to the folder that is there now.
-            var replaced = _watcher is not null && !FolderIdentity.Matches(_ctx.Folder, _ctx.State);
-            if (replaced && !_replacedNoted)
-            {
-                _rewatch = true;
-                _triggers.TryWrite("the sync folder was replaced");
-            }
-
-            _replacedNoted = replaced;
+            CheckFolder();
         }
+    }
+
+    /// <summary>One look of <see cref="CheckFolderAsync"/>.</summary>
+    internal void CheckFolder()
+    {
+        Interlocked.Increment(ref _folderChecks);
+        var missing = !Directory.Exists(_ctx.Folder);
+        if (_watcher is not null && missing && !_vanishedNoted)
+        {
+            _triggers.TryWrite("the sync folder vanished"); // once: the pass that takes it waits for the return
+        }
+
+        _vanishedNoted = missing;
+        if (missing)
+        {
+            return;
+        }
+
+        // Replaced at once (moved away and another made in its place, a drive unmounted under its mount point):
+        // the watch still follows the old folder, so nothing else would wake the daemon. The pass refuses such a
+        // folder (see FolderIdentity); the watch moves to the folder that is there now.
+        var replaced = _watcher is not null && !FolderIdentity.Matches(_ctx.Folder, _ctx.State);
+        if (replaced && !_replacedNoted)
+        {
+            _rewatch = true;
+            _triggers.TryWrite("the sync folder was replaced");
+        }
+
+        _replacedNoted = replaced;
     }
 
     /// <summary>

@@ -63,27 +63,11 @@ public sealed class LocalDeleteRaceTests : IDisposable
     [Fact]
     public async Task A_write_in_the_window_is_kept_when_the_state_directory_is_on_another_file_system()
     {
-        // Arrange: f.txt synced by A and by B, whose folder is on the temp folder's disk and whose state directory (and
-        // so the trash) is on tmpfs; then deleted on A.
-        using var a = new TestClient(_dir, "a", _server);
-        ChangeTimeTests.WriteSettled(a, "f.txt", "synced text");
-        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
-        await a.SyncAsync();
-        var folder = _dir.CreateSub("b-folder");
-        using var state = LocalState.Open(Directory.CreateDirectory(_otherDisk).FullName);
-        Assert.True(Device(folder) != Device(_otherDisk), $"the test needs {_otherDisk} on another file system than {folder}");
-        var b = new SyncEngine(new SyncContext
-        {
-            Folder = folder, State = state, Metadata = _server, Transfer = _server,
-            Chunker = new PipelineChunkSource(new Dropbox.Shared.Chunking.FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
-            Device = "b", Options = new SyncOptions(), Barrier = DurabilityBarrier.Default, Time = TimeProvider.System,
-            ExecutableBitProbe = ExecutableBitProbe.Holds, CaseProbe = CaseProbe.Folds, Progress = new SyncProgress(),
-        });
-        await b.RunPassAsync(CancellationToken.None);
-        File.Delete(a.PathOf("f.txt"));
-        await a.SyncAsync();
+        // Arrange: B's trash on another file system than its folder; f.txt deleted on A.
+        var (b, state, folder) = await OtherDiskClientThenDeletedOnAAsync();
+        using var _ = state;
 
-        // Act: the user appends after B checked f.txt and before B moved it to the trash (a copy, across file systems).
+        // Act: the user appends after B checked f.txt and before B took it off its name.
         state.Writer.Step = step =>
         {
             if (step == "before trashing f.txt")
@@ -94,9 +78,117 @@ public sealed class LocalDeleteRaceTests : IDisposable
         var pass = await b.RunPassAsync(CancellationToken.None);
         state.Writer.Step = null;
 
-        // Assert: the edit is back in the folder, with no error (the move back went by copy too).
+        // Assert: the edit is back in the folder, with no error.
         Assert.True(pass.ErrorMessages.Count == 0, string.Join("; ", pass.ErrorMessages));
         Assert.Equal("synced text, and the user's new line", File.ReadAllText(Path.Combine(folder, "f.txt")));
+    }
+
+    [Theory]
+    [InlineData("after trashing f.txt")]
+    [InlineData("after copying f.txt to the trash")]
+    public async Task A_write_through_an_open_handle_while_the_file_goes_to_a_trash_on_another_file_system_is_kept(string when)
+    {
+        // Arrange: B's trash on another file system than its folder; f.txt deleted on A; an editor on B holds f.txt open.
+        var (b, state, folder) = await OtherDiskClientThenDeletedOnAAsync();
+        using var _ = state;
+        using var editor = new FileStream(Path.Combine(folder, "f.txt"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+
+        // Act: the editor writes through its handle once the file is off its name (where a copy to the other disk would
+        // leave the write in a file nobody can open), or once it is copied to the trash.
+        var written = false;
+        state.Writer.Step = step =>
+        {
+            if (step == when)
+            {
+                editor.Write(", and the user's new line"u8);
+                editor.Flush();
+                written = true;
+            }
+        };
+        var pass = await b.RunPassAsync(CancellationToken.None);
+        state.Writer.Step = null;
+
+        // Assert: the write is in the folder, at its name, and nothing was deleted.
+        Assert.True(written, $"no step '{when}'");
+        Assert.True(pass.ErrorMessages.Count == 0, string.Join("; ", pass.ErrorMessages));
+        Assert.Equal(0, pass.FilesDeleted);
+        Assert.Equal("synced text, and the user's new line", File.ReadAllText(Path.Combine(folder, "f.txt")));
+        Assert.Empty(Directory.GetFiles(folder, ".dropbox.tmp-*"));
+    }
+
+    [Fact]
+    public async Task A_trash_that_cannot_take_the_file_leaves_it_at_its_name_with_an_error_and_the_delete_goes_through_later()
+    {
+        // Arrange: f.txt synced on both, deleted on A; on B a file where the trash folder should be.
+        var (a, b) = await SyncedThenDeletedOnAAsync();
+        using var _ = a;
+        using var __ = b;
+        var trash = Path.Combine(b.State.StateDirectory, "trash");
+        if (Directory.Exists(trash))
+        {
+            Directory.Delete(trash, recursive: true);
+        }
+
+        File.WriteAllText(trash, "in the way");
+
+        // Act
+        var failed = await b.SyncAsync();
+        var afterFailed = (Text: b.Read("f.txt"), Hidden: Directory.GetFiles(b.Folder, ".dropbox.tmp-*"));
+        File.Delete(trash);
+        var later = await b.SyncAsync();
+
+        // Assert: first f.txt stays as it was, with the reason; once the trash can take it, the delete is applied.
+        Assert.Contains(failed.ErrorMessages, e => e.Contains("f.txt", StringComparison.Ordinal) && e.Contains("trash", StringComparison.Ordinal));
+        Assert.Equal(0, failed.FilesDeleted);
+        Assert.Equal("synced text", afterFailed.Text);
+        Assert.Empty(afterFailed.Hidden);
+        Assert.True(later.ErrorMessages.Count == 0, string.Join("; ", later.ErrorMessages));
+        Assert.Equal(1, later.FilesDeleted);
+        Assert.False(File.Exists(b.PathOf("f.txt")));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_stopped_while_the_file_is_off_its_name_leaves_nothing_hidden_and_keeps_any_write(bool writeInTheWindow)
+    {
+        // Arrange
+        var (a, b) = await SyncedThenDeletedOnAAsync();
+        using var _ = a;
+        using var __ = b;
+
+        // Act: B is stopped right after f.txt is taken off its name (after a write in the window, or none); then runs again.
+        b.State.Writer.Step = step =>
+        {
+            if (step == "before trashing f.txt" && writeInTheWindow)
+            {
+                File.AppendAllText(b.PathOf("f.txt"), ", and the user's new line");
+            }
+            else if (step == "after trashing f.txt")
+            {
+                throw new OperationCanceledException("stopped");
+            }
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b.SyncAsync());
+        b.State.Writer.Step = null;
+        await b.SyncAsync();
+        await b.SyncAsync();
+        await a.SyncAsync();
+
+        // Assert: no hidden file left; the synced bytes are gone (the server holds them), a write is kept as a conflicted
+        // copy on both devices.
+        Assert.Empty(Directory.GetFiles(b.Folder, ".dropbox.tmp-*"));
+        Assert.False(File.Exists(b.PathOf("f.txt")));
+        var copies = Directory.GetFiles(b.Folder, "f*conflict*");
+        if (writeInTheWindow)
+        {
+            Assert.Equal("synced text, and the user's new line", File.ReadAllText(Assert.Single(copies)));
+            Assert.Equal("synced text, and the user's new line", a.Read(Path.GetFileName(copies[0])));
+        }
+        else
+        {
+            Assert.Empty(copies);
+        }
     }
 
     [Fact]
@@ -172,6 +264,29 @@ public sealed class LocalDeleteRaceTests : IDisposable
         File.Delete(a.PathOf("f.txt"));
         await a.SyncAsync();
         return (a, b);
+    }
+
+    /// <summary>f.txt (and g.txt) synced by A and by B, whose folder is on the temp folder's disk and whose state directory (and so the trash) is on tmpfs; then f.txt deleted on A.</summary>
+    private async Task<(SyncEngine B, LocalState State, string Folder)> OtherDiskClientThenDeletedOnAAsync()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        ChangeTimeTests.WriteSettled(a, "f.txt", "synced text");
+        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
+        await a.SyncAsync();
+        var folder = _dir.CreateSub("b-folder");
+        var state = LocalState.Open(Directory.CreateDirectory(_otherDisk).FullName);
+        Assert.True(Device(folder) != Device(_otherDisk), $"the test needs {_otherDisk} on another file system than {folder}");
+        var b = new SyncEngine(new SyncContext
+        {
+            Folder = folder, State = state, Metadata = _server, Transfer = _server,
+            Chunker = new PipelineChunkSource(new Dropbox.Shared.Chunking.FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
+            Device = "b", Options = new SyncOptions(), Barrier = DurabilityBarrier.Default, Time = TimeProvider.System,
+            ExecutableBitProbe = ExecutableBitProbe.Holds, CaseProbe = CaseProbe.Folds, Progress = new SyncProgress(),
+        });
+        await b.RunPassAsync(CancellationToken.None);
+        File.Delete(a.PathOf("f.txt"));
+        await a.SyncAsync();
+        return (b, state, folder);
     }
 
     private static ulong? Device(string folder)

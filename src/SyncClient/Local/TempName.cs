@@ -26,11 +26,11 @@ internal static class TempName
     public static string New() => IgnoreMatcher.TempPrefix + RandomNumberGenerator.GetHexString(HexDigits, lowercase: true);
 
     /// <summary>
-    /// A holding name as the client of stop 26 gave a user's file that a download displaced while it was looked at (that
-    /// client's names carry no original name; this one's may): the download no longer makes them (a displaced file now
-    /// waits at a visible conflicted-copy name), so only tests make them, standing in for what a killed older client left.
-    /// The next pass finds such a file (<see cref="IsDisplaced"/>) and keeps it as a conflicted copy, or removes it when it
-    /// holds bytes the server has (DisplacedFiles.KeepAsync).
+    /// A hidden holding name beside a user's file, for a file taken off its name while it is looked at: a remote delete's
+    /// file on its way to the trash (LocalTrash.TakeAside), and, in the client of stop 26, a file a download displaced
+    /// (that client's names carry no original name; this one's may; tests stand in for what it left). A client killed
+    /// while the file is held leaves it: the next pass finds it (<see cref="IsDisplaced"/>) and keeps it as a conflicted
+    /// copy, or removes it when it holds bytes the server has (DisplacedFiles.KeepAsync).
     /// </summary>
     public static string NewDisplaced(string originalName)
     {

@@ -5,9 +5,10 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// A user's file a download displaced (<see cref="DownloadPlacer"/>'s exchange) waits under a hidden holding name while
-/// it is looked at. A client killed in that window leaves it there: hidden, never swept, never synced. The next pass
-/// keeps it as what it would have become, a conflicted copy beside the name it had, and takes it like any new file.
+/// A user's file taken off its name waits under a hidden holding name while it is looked at (<see cref="LocalTrash"/>: a
+/// remote delete's file on its way to the trash; an older client's download displaced one so too). A client killed in
+/// that window leaves it there: hidden, never swept, never synced. The next pass removes it where it holds the synced
+/// bytes (the delete's own case), else keeps it as a conflicted copy beside the name it had, taken like any new file.
 /// The engine's pass calls it with what the scan found (<see cref="LocalSnapshot.Displaced"/>) and the index and remote
 /// view it compares them with; each leftover kept goes into the snapshot as a new file, with a note in the summary.
 /// </summary>

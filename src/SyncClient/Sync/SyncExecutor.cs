@@ -500,21 +500,17 @@ internal sealed class SyncExecutor : IDisposable
                 return;
             }
 
-            var trash = Path.Combine(_ctx.State.StateDirectory, "trash", _ctx.Time.GetUtcNow().ToString("yyyyMMdd"), SyncPaths.ToFull(string.Empty, a.Path));
-            if (File.Exists(trash))
-            {
-                trash += "." + Guid.NewGuid().ToString("N")[..8];
-            }
-
-            Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
+            // Taken off its name first (a rename beside it, one step on the folder's own file system), then checked: what
+            // the rename took is what counts, and only a file still as synced goes on to the trash.
             _ctx.Step?.Invoke($"before trashing {a.Path}");
-            File.Move(full, trash);
+            var holding = LocalTrash.TakeAside(full);
             _ctx.Step?.Invoke($"after trashing {a.Path}");
-            if (FileStamp.Of(new FileInfo(trash)) != FileStamp.Of(a.Local!))
+            if (FileStamp.Of(new FileInfo(holding)) != FileStamp.Of(a.Local!) || !MoveToTrash(a, full, holding))
             {
-                // Written between the check above and the move: the move took the new bytes (a rename keeps size and
-                // mtime, so the trashed file still shows the write). They go back to the folder and the next pass sends them.
-                KeepFromTrash(a.Path, trash);
+                // Written between the check above and the rename (a rename keeps size and mtime, so the held file still
+                // shows the write), or during the copy to a trash on another file system: the new bytes go back to the
+                // folder and the next pass sends them.
+                PutBack(a.Path, full, holding);
                 return;
             }
 
@@ -527,15 +523,40 @@ internal sealed class SyncExecutor : IDisposable
     }
 
     /// <summary>
-    /// Puts a file the delete took by mistake back at its name; the db row stays, so the next pass sees an edit and sends
-    /// it. Where something took the name meanwhile (a new file, a folder), it goes to a conflicted-copy name beside it
-    /// instead and the row goes: the name's new occupant is new here, and the copy syncs as a new file.
+    /// Moves the held file into the trash; false when it was written during a copy there (it is still held). Where the
+    /// trash cannot take it (a full or read-only state disk), it goes back to its name and the error is the pass's: the
+    /// delete is planned again next pass, and the folder is as it was.
     /// </summary>
-    private void KeepFromTrash(string path, string trash)
+    private bool MoveToTrash(SyncAction a, string full, string holding)
     {
-        var target = _ctx.WritePath(path); // no folder is made before the links on the way are checked
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        var back = TryPutBack(trash, target) ? path : MoveBack(trash, ConflictName(path));
+        var path = a.Path;
+        var trash = LocalTrash.PathFor(_ctx.State.StateDirectory, path, _ctx.Time.GetUtcNow());
+        try
+        {
+            return LocalTrash.TryMoveIn(holding, trash, FileStamp.Of(a.Local!),
+                _ctx.Step is { } step ? () => step($"after copying {path} to the trash") : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (File.Exists(holding) && !TryPutBack(holding, full))
+            {
+                MoveBack(holding, ConflictName(path));
+                _ctx.Db.Forget(path);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Puts a file the delete took by mistake (<paramref name="holding"/>, beside its name) back at its name; the db row
+    /// stays, so the next pass sees an edit and sends it. Where something took the name meanwhile (a new file, a folder),
+    /// it goes to a conflicted-copy name beside it instead and the row goes: the name's new occupant is new here, and the
+    /// copy syncs as a new file. Each is a rename in the one folder, never a copy.
+    /// </summary>
+    private void PutBack(string path, string full, string holding)
+    {
+        var back = TryPutBack(holding, full) ? path : MoveBack(holding, ConflictName(path));
         if (back != path)
         {
             _ctx.Db.Forget(path);
@@ -544,50 +565,22 @@ internal sealed class SyncExecutor : IDisposable
         _summary.AddNote($"'{path}' was deleted remotely but changed here while it was deleted; kept{(back == path ? string.Empty : $" as '{back}'")}");
     }
 
-    /// <summary>EXDEV (Linux), a failed rename's <see cref="IOException.HResult"/>: the trash is on another file system than the folder.</summary>
-    private const int CrossDeviceErrno = 18;
-
-    /// <summary>
-    /// Moves the trashed file to <paramref name="target"/> unless something is there; false when something is. Across file
-    /// systems (the state directory on another disk) <see cref="File.Move(string, string)"/> copies into a file it creates
-    /// only if none is there.
-    /// </summary>
-    private static bool TryPutBack(string trash, string target)
+    /// <summary>Moves the held file to <paramref name="target"/> unless something is there; false when something is.</summary>
+    private static bool TryPutBack(string holding, string target)
     {
-        RenameOutcome outcome;
         try
         {
-            outcome = FileRename.MoveNew(trash, target);
+            return FileRename.MoveNewElseMove(holding, target) == RenameOutcome.Done;
         }
-        catch (IOException e) when (e.HResult == CrossDeviceErrno)
+        catch (IOException) when (Path.Exists(target))
         {
-            outcome = RenameOutcome.NotSupported;
-        }
-
-        if (outcome != RenameOutcome.NotSupported)
-        {
-            return outcome == RenameOutcome.Done;
-        }
-
-        if (File.Exists(target) || Directory.Exists(target))
-        {
-            return false;
-        }
-
-        try
-        {
-            File.Move(trash, target);
-            return true;
-        }
-        catch (IOException) when (File.Exists(target) || Directory.Exists(target))
-        {
-            return false; // taken between the look and the move
+            return false; // elsewhere than Linux: taken between File.Move's look and its rename
         }
     }
 
-    private string MoveBack(string trash, string path)
+    private string MoveBack(string holding, string path)
     {
-        File.Move(trash, _ctx.WritePath(path));
+        File.Move(holding, _ctx.WritePath(path));
         return path;
     }
 

@@ -85,7 +85,7 @@ public sealed class LocalDeleteRaceTests : IDisposable
 
     [Theory]
     [InlineData("after trashing f.txt")]
-    [InlineData("after copying f.txt to the trash")]
+    [InlineData("after copying f.txt")]
     public async Task A_write_through_an_open_handle_while_the_file_goes_to_a_trash_on_another_file_system_is_kept(string when)
     {
         // Arrange: B's trash on another file system than its folder; f.txt deleted on A; an editor on B holds f.txt open.
@@ -114,6 +114,92 @@ public sealed class LocalDeleteRaceTests : IDisposable
         Assert.Equal(0, pass.FilesDeleted);
         Assert.Equal("synced text, and the user's new line", File.ReadAllText(Path.Combine(folder, "f.txt")));
         Assert.Empty(Directory.GetFiles(folder, ".dropbox.tmp-*"));
+    }
+
+    [Fact]
+    public async Task A_write_after_the_held_file_was_checked_and_before_it_went_into_the_trash_is_kept()
+    {
+        // Arrange
+        var (a, b) = await SyncedThenDeletedOnAAsync();
+        using var _ = a;
+        using var __ = b;
+
+        // Act: the user writes through a handle opened before, right before the held file goes into the trash.
+        using var editor = new FileStream(b.PathOf("f.txt"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        b.State.Writer.Step = step =>
+        {
+            if (step == "before moving f.txt into the trash")
+            {
+                editor.Write(", and the user's new line"u8);
+                editor.Flush();
+            }
+        };
+        var pass = await b.SyncAsync();
+        b.State.Writer.Step = null;
+
+        // Assert: back at its name, nothing deleted.
+        Assert.Equal(0, pass.FilesDeleted);
+        Assert.Equal("synced text, and the user's new line", b.Read("f.txt"));
+    }
+
+    [Fact]
+    public async Task A_write_between_the_last_look_and_the_unlink_on_another_file_system_is_in_the_trash()
+    {
+        // Arrange
+        var (b, state, folder) = await OtherDiskClientThenDeletedOnAAsync();
+        using var _ = state;
+        using var editor = new FileStream(Path.Combine(folder, "f.txt"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+
+        // Act: the editor writes through its handle after the copy was checked, right before the held file is unlinked.
+        state.Writer.Step = step =>
+        {
+            if (step == "before deleting the held file f.txt")
+            {
+                editor.Write(", and the user's new line"u8);
+                editor.Flush();
+            }
+        };
+        var pass = await b.RunPassAsync(CancellationToken.None);
+        state.Writer.Step = null;
+
+        // Assert: deleted, as it would be after a rename on one disk: the write is in the trash's copy.
+        Assert.True(pass.ErrorMessages.Count == 0, string.Join("; ", pass.ErrorMessages));
+        Assert.Equal(1, pass.FilesDeleted);
+        var trashed = Directory.GetFiles(Path.Combine(_otherDisk, "trash"), "f.txt*", SearchOption.AllDirectories);
+        Assert.Equal("synced text, and the user's new line", File.ReadAllText(Assert.Single(trashed)));
+    }
+
+    [Fact]
+    public async Task A_file_of_the_days_trash_in_the_way_of_a_folder_does_not_stop_the_delete()
+    {
+        // Arrange: d/f.txt synced on both and deleted on A; in B's trash of today (and tomorrow's, for a pass across
+        // midnight) a file 'd', as a file d deleted earlier that day leaves.
+        var a = new TestClient(_dir, "a", _server);
+        var b = new TestClient(_dir, "b", _server);
+        using var _ = a;
+        using var __ = b;
+        ChangeTimeTests.WriteSettled(a, "d/f.txt", "synced text");
+        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.Delete(a.PathOf("d/f.txt"));
+        await a.SyncAsync();
+        foreach (var day in new[] { DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1) })
+        {
+            var folder = LocalTrash.DayFolder(b.State.StateDirectory, day);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "d"), "an earlier deleted file d");
+        }
+
+        // Act
+        var pass = await b.SyncAsync();
+
+        // Assert: deleted here, kept in the trash elsewhere in the day's folder.
+        Assert.True(pass.ErrorMessages.Count == 0, string.Join("; ", pass.ErrorMessages));
+        Assert.Equal(1, pass.FilesDeleted);
+        Assert.False(File.Exists(b.PathOf("d/f.txt")));
+        var trashed = Directory.GetFiles(Path.Combine(b.State.StateDirectory, "trash"), "f.txt", SearchOption.AllDirectories);
+        Assert.Equal("synced text", File.ReadAllText(Assert.Single(trashed)));
     }
 
     [Fact]

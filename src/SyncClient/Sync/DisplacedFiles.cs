@@ -99,13 +99,13 @@ internal sealed class DisplacedFiles
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                summary.AddNote($"a file of yours that a download displaced before the client stopped is still at '{SyncPaths.Display(holding)}' (hidden) and could not be kept as a conflicted copy ({e.Message}); tried again next pass");
+                summary.AddNote($"a file of yours taken aside (by a download or a delete) before the client stopped is still at '{SyncPaths.Display(holding)}' (hidden) and could not be kept as a conflicted copy ({e.Message}); tried again next pass");
                 continue;
             }
 
             if (kept is null)
             {
-                summary.AddNote($"a file of yours that a download displaced before the client stopped is still at '{SyncPaths.Display(holding)}' (hidden): every conflicted-copy name tried was taken; tried again next pass");
+                summary.AddNote($"a file of yours taken aside (by a download or a delete) before the client stopped is still at '{SyncPaths.Display(holding)}' (hidden): every conflicted-copy name tried was taken; tried again next pass");
                 continue;
             }
 
@@ -115,13 +115,13 @@ internal sealed class DisplacedFiles
             if (snapshot.Ignore.IsIgnored(kept, isDirectory: false))
             {
                 // Visible now, but the folder's .dropboxignore says this name is not synced: left here, not uploaded.
-                var ignoredNote = $"conflict: a file of yours that a download displaced from '{SyncPaths.Display(original ?? SyncPaths.Parent(holding) + "/")}' before the client stopped is kept as '{SyncPaths.Display(kept)}' (ignored here, so not synced)";
+                var ignoredNote = $"conflict: a file of yours taken aside (by a download or a delete) from '{SyncPaths.Display(original ?? SyncPaths.Parent(holding) + "/")}' before the client stopped is kept as '{SyncPaths.Display(kept)}' (ignored here, so not synced)";
                 summary.AddNote(ignoredNote);
                 _ctx.Progress.Log(ignoredNote);
                 continue;
             }
 
-            var note = $"conflict: a file of yours that a download displaced from '{SyncPaths.Display(original ?? SyncPaths.Parent(holding) + "/")}' before the client stopped is kept as '{SyncPaths.Display(kept)}'";
+            var note = $"conflict: a file of yours taken aside (by a download or a delete) from '{SyncPaths.Display(original ?? SyncPaths.Parent(holding) + "/")}' before the client stopped is kept as '{SyncPaths.Display(kept)}'";
             summary.AddNote(note);
             _ctx.Progress.Log(note);
             snapshot.Entries[kept] = new LocalEntry(kept, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(kept, info.LastWriteTimeUtc.Ticks))

@@ -31,77 +31,106 @@ internal static class LocalTrash
         return holding;
     }
 
-    /// <summary>
-    /// The path in the trash for a file deleted at <paramref name="path"/> (relative) now: the day's folder, the file's
-    /// own relative path, and a random suffix where that name is taken.
-    /// </summary>
-    public static string PathFor(string stateDirectory, string path, DateTimeOffset now)
-    {
-        var trash = Path.Combine(stateDirectory, "trash", now.ToString("yyyyMMdd"), SyncPaths.ToFull(string.Empty, path));
-        return File.Exists(trash) ? trash + "." + Guid.NewGuid().ToString("N")[..8] : trash;
-    }
+    /// <summary>The trash's folder for files deleted on the day of <paramref name="now"/> (UTC).</summary>
+    public static string DayFolder(string stateDirectory, DateTimeOffset now) => Path.Combine(stateDirectory, "trash", now.ToString("yyyyMMdd"));
 
     /// <summary>
-    /// Moves the held file into the trash at <paramref name="trash"/>, unless it is no longer <paramref name="synced"/>:
-    /// false then, and the held file is where it was, for the caller to put back. On one file system a rename (a write
-    /// through a handle after it lands in the trash file, kept). Across file systems a copy, after which the held file's
-    /// stamp is read through the handle the copy read it with: a write during the copy changed it, and the copy is removed
-    /// instead of the held file. <paramref name="step"/> (tests) runs right after such a copy.
+    /// Moves the held file into the day's trash folder <paramref name="day"/>, at its relative path <paramref name="path"/>
+    /// (with a random suffix where that name is taken; under a new random folder of the day where the path cannot be made:
+    /// a file of the day's trash in the way of a folder it needs, <c>x</c> deleted and then <c>x/y.txt</c>), and checks it
+    /// is still <paramref name="synced"/> after the move: null when it is (deleted: in the trash), else the path it is at
+    /// now (the held name, or its place in the trash) for the caller to put back.
+    /// <para>On one file system a rename, checked after it: a write up to the check is put back; one through a handle
+    /// after it lands in the trash file, kept. Across file systems a copy, checked through the handle the copy read
+    /// with; the held file is unlinked only after that check, and the handle is looked at once more after the unlink: a
+    /// write in between is copied into the trash too. <paramref name="step"/> (tests) runs with "after copying" right after
+    /// such a copy and "before deleting the held file" right before the unlink.</para>
     /// </summary>
-    public static bool TryMoveIn(string holding, string trash, FileStamp synced, Action? step)
+    public static string? TryMoveIn(string holding, string day, string path, FileStamp synced, Action<string>? step)
+    {
+        var relative = SyncPaths.ToFull(string.Empty, path);
+        var trash = Path.Combine(day, relative);
+        if (File.Exists(trash))
+        {
+            trash += "." + Guid.NewGuid().ToString("N")[..8];
+        }
+
+        try
+        {
+            return MoveIn(holding, trash, synced, step);
+        }
+        catch (IOException) when (File.Exists(holding))
+        {
+            // The path cannot be made (or a folder took its name): elsewhere in the day's trash. A full or read-only
+            // disk fails there too, and that error is the caller's.
+            return MoveIn(holding, Path.Combine(day, "~" + Guid.NewGuid().ToString("N")[..8], relative), synced, step);
+        }
+    }
+
+    private static string? MoveIn(string holding, string trash, FileStamp synced, Action<string>? step)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
         try
         {
-            if (FileRename.MoveNewElseMove(holding, trash) == RenameOutcome.Done)
+            if (FileRename.MoveNewElseMove(holding, trash) != RenameOutcome.Done)
             {
-                return true;
+                trash += "." + Guid.NewGuid().ToString("N")[..8]; // taken meanwhile in the trash: another name there
+                if (FileRename.MoveNewElseMove(holding, trash) != RenameOutcome.Done)
+                {
+                    throw new IOException($"could not move '{holding}' into the trash: a file is already at the new random name '{trash}'");
+                }
             }
-
-            trash += "." + Guid.NewGuid().ToString("N")[..8]; // taken meanwhile in the trash: another name there
-            if (FileRename.MoveNewElseMove(holding, trash) == RenameOutcome.Done)
-            {
-                return true;
-            }
-
-            throw new IOException($"could not move '{holding}' into the trash: a file is already at the new random name '{trash}'");
         }
         catch (IOException e) when (e.HResult == CrossDeviceErrno)
         {
             return CopyIn(holding, trash, synced, step);
         }
+
+        // The rename keeps size and mtime: a write up to it shows here, and the file goes back.
+        return FileStamp.Of(new FileInfo(trash)) == synced ? null : trash;
     }
 
-    private static bool CopyIn(string holding, string trash, FileStamp synced, Action? step)
+    private static string? CopyIn(string holding, string trash, FileStamp synced, Action<string>? step)
     {
-        using (var source = new FileStream(holding, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan))
+        using var source = new FileStream(holding, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
+        var copy = new FileStream(trash, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        try
         {
-            var copy = new FileStream(trash, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-            try
+            using (copy)
             {
-                using (copy)
-                {
-                    source.CopyTo(copy);
-                }
+                source.CopyTo(copy);
+            }
 
-                step?.Invoke();
-                var now = new FileStamp(RandomAccess.GetLength(source.SafeFileHandle), File.GetLastWriteTimeUtc(source.SafeFileHandle).Ticks);
-                if (now != synced)
-                {
-                    File.Delete(trash); // written during the copy: the held file is the user's, the copy is not
-                    return false;
-                }
-            }
-            catch
+            step?.Invoke("after copying");
+            if (StampOf(source) != synced)
             {
-                TryDelete(trash); // the copy this call created (CreateNew above), partial
-                throw;
+                File.Delete(trash); // written during the copy: the held file is the user's, the copy is not
+                return holding;
             }
+
+            var copied = StampOf(source);
+            step?.Invoke("before deleting the held file");
+            File.Delete(holding);
+            if (StampOf(source) != copied)
+            {
+                // Written between the look and the unlink, through a handle: that write is in the trash too, as it would
+                // be after a rename on one file system (the handle still reads the unlinked file).
+                using var again = new FileStream(trash, FileMode.Truncate, FileAccess.Write, FileShare.None, 1 << 16);
+                source.Position = 0;
+                source.CopyTo(again);
+            }
+
+            return null;
         }
-
-        File.Delete(holding);
-        return true;
+        catch when (File.Exists(holding))
+        {
+            TryDelete(trash); // the copy this call created (CreateNew above), partial; the held file is still whole
+            throw;
+        }
     }
+
+    private static FileStamp StampOf(FileStream file) =>
+        new(RandomAccess.GetLength(file.SafeFileHandle), File.GetLastWriteTimeUtc(file.SafeFileHandle).Ticks);
 
     private static void TryDelete(string path)
     {

@@ -505,12 +505,13 @@ internal sealed class SyncExecutor : IDisposable
             _ctx.Step?.Invoke($"before trashing {a.Path}");
             var holding = LocalTrash.TakeAside(full);
             _ctx.Step?.Invoke($"after trashing {a.Path}");
-            if (FileStamp.Of(new FileInfo(holding)) != FileStamp.Of(a.Local!) || !MoveToTrash(a, full, holding))
+            var at = FileStamp.Of(new FileInfo(holding)) != FileStamp.Of(a.Local!) ? holding : MoveToTrash(a, full, holding);
+            if (at is not null)
             {
                 // Written between the check above and the rename (a rename keeps size and mtime, so the held file still
-                // shows the write), or during the copy to a trash on another file system: the new bytes go back to the
-                // folder and the next pass sends them.
-                PutBack(a.Path, full, holding);
+                // shows the write), or before the last look in the trash: the new bytes go back to the folder and the
+                // next pass sends them.
+                PutBack(a.Path, full, at);
                 return;
             }
 
@@ -523,18 +524,18 @@ internal sealed class SyncExecutor : IDisposable
     }
 
     /// <summary>
-    /// Moves the held file into the trash; false when it was written during a copy there (it is still held). Where the
-    /// trash cannot take it (a full or read-only state disk), it goes back to its name and the error is the pass's: the
-    /// delete is planned again next pass, and the folder is as it was.
+    /// Moves the held file into the trash (<see cref="LocalTrash.TryMoveIn"/>): null when it is there, still as synced, else
+    /// where it is now, to be put back. Where the trash cannot take it (a full or read-only state disk), it goes back to its
+    /// name and the error is the pass's: the delete is planned again next pass, and the folder is as it was.
     /// </summary>
-    private bool MoveToTrash(SyncAction a, string full, string holding)
+    private string? MoveToTrash(SyncAction a, string full, string holding)
     {
         var path = a.Path;
-        var trash = LocalTrash.PathFor(_ctx.State.StateDirectory, path, _ctx.Time.GetUtcNow());
+        _ctx.Step?.Invoke($"before moving {path} into the trash");
         try
         {
-            return LocalTrash.TryMoveIn(holding, trash, FileStamp.Of(a.Local!),
-                _ctx.Step is { } step ? () => step($"after copying {path} to the trash") : null);
+            return LocalTrash.TryMoveIn(holding, LocalTrash.DayFolder(_ctx.State.StateDirectory, _ctx.Time.GetUtcNow()), path, FileStamp.Of(a.Local!),
+                _ctx.Step is { } step ? what => step($"{what} {path}") : null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -352,6 +352,40 @@ public sealed class LocalDeleteRaceTests : IDisposable
         return (a, b);
     }
 
+    [Fact]
+    public async Task A_client_stopped_while_a_long_named_file_is_off_its_name_does_not_bring_it_back()
+    {
+        // Arrange: a file whose name (220 bytes) leaves no room in its holding name, synced on both, deleted on A.
+        var name = new string('n', 216) + ".txt";
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        ChangeTimeTests.WriteSettled(a, name, "synced text");
+        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.Delete(a.PathOf(name));
+        await a.SyncAsync();
+
+        // Act: B is stopped right after the file is taken off its name; then runs again, and A after it.
+        b.State.Writer.Step = step =>
+        {
+            if (step == $"after trashing {name}")
+            {
+                throw new OperationCanceledException("stopped");
+            }
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b.SyncAsync());
+        b.State.Writer.Step = null;
+        var next = await b.SyncAsync();
+        await a.SyncAsync();
+
+        // Assert: the leftover went (its bytes are the deleted file's synced ones); nothing came back on either device.
+        Assert.Empty(Directory.GetFiles(b.Folder, ".dropbox.tmp-*"));
+        Assert.Equal(0, next.Conflicts);
+        Assert.Equal(["g.txt"], Directory.GetFiles(b.Folder).Select(Path.GetFileName).Where(n => n != ".dropbox-folder-id").Order());
+        Assert.Equal(["g.txt"], Directory.GetFiles(a.Folder).Select(Path.GetFileName).Where(n => n != ".dropbox-folder-id").Order());
+    }
+
     /// <summary>f.txt (and g.txt) synced by A and by B, whose folder is on the temp folder's disk and whose state directory (and so the trash) is on tmpfs; then f.txt deleted on A.</summary>
     private async Task<(SyncEngine B, LocalState State, string Folder)> OtherDiskClientThenDeletedOnAAsync()
     {

@@ -165,7 +165,7 @@ internal sealed class DisplacedFiles
         foreach (var (path, stat) in index)
         {
             if (stat.Kind == FileKind.File && stat.Size == read.Size && SyncPaths.Parent(path) == folder
-                && (original is null ? ReplacedHere(path, stat) : path == original)
+                && (original is null ? ReplacedHere(path, stat) || DeletedHereAndThere(path, remote) : path == original)
                 && _ctx.State.GetFile(path) is { Kind: FileKind.File } record && record.ContentHash.AsSpan().SequenceEqual(read.ContentHash))
             {
                 same = path;
@@ -202,6 +202,14 @@ internal sealed class DisplacedFiles
         _ctx.Progress.Log($"removed a hidden leftover of a download, '{SyncPaths.Display(holding)}': the same bytes as '{SyncPaths.Display(same)}' on the server");
         return same;
     }
+
+    /// <summary>
+    /// True when nothing is at <paramref name="path"/> and the server's changes this pass delete it: what a remote delete
+    /// leaves when it took the file aside (<see cref="LocalTrash.TakeAside"/>) under a holding name too long to carry the
+    /// file's own, and the client stopped before the trash. The synced bytes are in the path's history on the server.
+    /// </summary>
+    private bool DeletedHereAndThere(string path, RemoteView remote) =>
+        remote.Changes.TryGetValue(path, out var change) && change.Deleted && !Path.Exists(_ctx.FullPath(path));
 
     /// <summary>
     /// True when a file is at <paramref name="path"/> (a link followed, as the scan reads it) and no longer is as it was

@@ -142,6 +142,56 @@ public sealed class LocalDeleteRaceTests : IDisposable
         Assert.Equal("synced text, and the user's new line", b.Read("f.txt"));
     }
 
+    [Theory]
+    [InlineData("before moving d/f.txt into the trash")]
+    [InlineData("before putting back d/f.txt")]
+    public async Task A_write_and_a_rename_of_the_folder_while_the_file_is_held_keep_the_write_in_the_folder(string renameWhen)
+    {
+        // Arrange: d/f.txt synced on both and deleted on A; an editor on B holds d/f.txt open.
+        var a = new TestClient(_dir, "a", _server);
+        var b = new TestClient(_dir, "b", _server);
+        using var _ = a;
+        using var __ = b;
+        ChangeTimeTests.WriteSettled(a, "d/f.txt", "synced text");
+        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.Delete(a.PathOf("d/f.txt"));
+        await a.SyncAsync();
+        using var editor = new FileStream(b.PathOf("d/f.txt"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+
+        // Act: while B holds the file aside, the editor writes, and the user renames d to e (then, or once B found the
+        // write and is about to put the file back); then B and A sync on.
+        b.State.Writer.Step = step =>
+        {
+            if (step == "before moving d/f.txt into the trash")
+            {
+                editor.Write(", and the user's new line"u8);
+                editor.Flush();
+            }
+
+            if (step == renameWhen)
+            {
+                Directory.Move(b.PathOf("d"), b.PathOf("e"));
+            }
+        };
+        await b.SyncAsync();
+        b.State.Writer.Step = null;
+        editor.Dispose();
+        for (var i = 0; i < 3; i++)
+        {
+            await b.SyncAsync();
+            await a.SyncAsync();
+        }
+
+        // Assert: the edit is in a visible file under e/ on both devices, nothing of it only in B's trash or hidden.
+        static string[] Edited(string folder) => Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => !Path.GetFileName(f).StartsWith('.') && File.ReadAllText(f) == "synced text, and the user's new line").ToArray();
+        Assert.Single(Edited(b.Folder));
+        Assert.Single(Edited(a.Folder));
+        Assert.Empty(Directory.GetFiles(b.Folder, ".dropbox.tmp-*", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public async Task A_write_between_the_last_look_and_the_unlink_on_another_file_system_is_in_the_trash()
     {

@@ -75,6 +75,34 @@ public static partial class FileRename
     /// <exception cref="IOException">As <see cref="Replace"/>.</exception>
     public static RenameOutcome Exchange(string source, string destination) => RenameWith(source, destination, ExchangeFlag);
 
+    /// <summary>
+    /// Gives the file <paramref name="source"/> a second name, <paramref name="destination"/> (a hard link, Linux
+    /// <c>link</c>), only if nothing is there: both names are then one file, and whatever is written through either (or
+    /// through a handle open on it) is in both. <see cref="RenameOutcome.DestinationExists"/> when something is there;
+    /// <see cref="RenameOutcome.NotSupported"/> elsewhere than Linux and on a file system without hard links (vfat, say,
+    /// EPERM) or where the file has as many links as it can have.
+    /// </summary>
+    /// <exception cref="IOException">As <see cref="Replace"/>; across file systems with EXDEV (18) as its HResult.</exception>
+    public static RenameOutcome LinkNew(string source, string destination)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        ArgumentException.ThrowIfNullOrEmpty(destination);
+        if (!OperatingSystem.IsLinux())
+        {
+            return RenameOutcome.NotSupported;
+        }
+
+        return Errno.Retry(() => HardLink(source, destination)) switch
+        {
+            0 => RenameOutcome.Done,
+            Errno.Exists => RenameOutcome.DestinationExists,
+            Errno.NotPermitted or Errno.NotSupported or TooManyLinks => RenameOutcome.NotSupported,
+            var errno => throw Failure(errno, source, destination),
+        };
+    }
+
+    private const int TooManyLinks = 31; // EMLINK
+
     private static RenameOutcome RenameWith(string source, string destination, uint flags)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
@@ -126,6 +154,9 @@ public static partial class FileRename
             _ => new IOException($"{start}: {Errno.Describe(errno)}.", errno),
         };
     }
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int HardLink(string source, string destination);
 
     [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Rename(string source, string destination);

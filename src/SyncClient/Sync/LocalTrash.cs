@@ -40,11 +40,14 @@ internal static class LocalTrash
     /// a file of the day's trash in the way of a folder it needs, <c>x</c> deleted and then <c>x/y.txt</c>), and checks it
     /// is still <paramref name="synced"/> after the move: null when it is (deleted: in the trash), else the path it is at
     /// now (the held name, or its place in the trash) for the caller to put back.
-    /// <para>On one file system a rename, checked after it: a write up to the check is put back; one through a handle
-    /// after it lands in the trash file, kept. Across file systems a copy, checked through the handle the copy read
-    /// with; the held file is unlinked only after that check, and the handle is looked at once more after the unlink: a
-    /// write in between is copied into the trash too. <paramref name="step"/> (tests) runs with "after copying" right after
-    /// such a copy and "before deleting the held file" right before the unlink.</para>
+    /// <para>On one file system the file gets its name in the trash as a second name (a hard link), is looked at, and only
+    /// then loses its held name: a write up to the look keeps it in the folder; one through a handle after it lands in
+    /// the trash file, kept; a client killed on the way leaves it held in the folder. Without hard links (vfat) a
+    /// rename, looked at after it, put back from the trash. Across file systems a copy, looked at through the handle the
+    /// copy read with; the held file is unlinked only after that look, and the handle is looked at again after the
+    /// unlink: a write in between goes into the trash too (a new copy renamed over the first). <paramref name="step"/>
+    /// (tests) runs with "after copying" right after such a copy and "before deleting the held file" right before the
+    /// unlink.</para>
     /// </summary>
     public static string? TryMoveIn(string holding, string day, string path, FileStamp synced, Action<string>? step)
     {
@@ -72,13 +75,32 @@ internal static class LocalTrash
         Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
         try
         {
-            if (FileRename.MoveNewElseMove(holding, trash) != RenameOutcome.Done)
+            // On the folder's own file system: a second name in the trash first, then the look, then the held name goes.
+            // The file is in the folder (under its holding name) until the last step, so a client killed on the way
+            // leaves it where the next pass finds it (DisplacedFiles), never only in the trash.
+            var linked = FileRename.LinkNew(holding, trash);
+            if (linked == RenameOutcome.DestinationExists)
             {
                 trash += "." + Guid.NewGuid().ToString("N")[..8]; // taken meanwhile in the trash: another name there
-                if (FileRename.MoveNewElseMove(holding, trash) != RenameOutcome.Done)
-                {
+                linked = FileRename.LinkNew(holding, trash);
+            }
+
+            switch (linked)
+            {
+                case RenameOutcome.Done when FileStamp.Of(new FileInfo(holding)) != synced:
+                    File.Delete(trash); // written meanwhile: the trash's name goes, the file stays held for the caller
+                    return holding;
+                case RenameOutcome.Done:
+                    File.Delete(holding);
+                    return null;
+                case RenameOutcome.DestinationExists:
                     throw new IOException($"could not move '{holding}' into the trash: a file is already at the new random name '{trash}'");
-                }
+            }
+
+            // No hard links here (vfat, say): a rename, checked after it; a changed file is put back from the trash.
+            if (FileRename.MoveNewElseMove(holding, trash) != RenameOutcome.Done)
+            {
+                throw new IOException($"could not move '{holding}' into the trash: something is already at '{trash}'");
             }
         }
         catch (IOException e) when (e.HResult == CrossDeviceErrno)
@@ -90,10 +112,14 @@ internal static class LocalTrash
         return FileStamp.Of(new FileInfo(trash)) == synced ? null : trash;
     }
 
+    /// <summary>Most copies into the trash of a file written again while it was being copied, after its unlink.</summary>
+    private const int MaxRecopies = 3;
+
     private static string? CopyIn(string holding, string trash, FileStamp synced, Action<string>? step)
     {
         using var source = new FileStream(holding, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
         var copy = new FileStream(trash, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        FileStamp copied;
         try
         {
             using (copy)
@@ -102,31 +128,54 @@ internal static class LocalTrash
             }
 
             step?.Invoke("after copying");
-            if (StampOf(source) != synced)
+            copied = StampOf(source);
+            if (copied != synced)
             {
                 File.Delete(trash); // written during the copy: the held file is the user's, the copy is not
                 return holding;
             }
 
-            var copied = StampOf(source);
             step?.Invoke("before deleting the held file");
             File.Delete(holding);
-            if (StampOf(source) != copied)
-            {
-                // Written between the look and the unlink, through a handle: that write is in the trash too, as it would
-                // be after a rename on one file system (the handle still reads the unlinked file).
-                using var again = new FileStream(trash, FileMode.Truncate, FileAccess.Write, FileShare.None, 1 << 16);
-                source.Position = 0;
-                source.CopyTo(again);
-            }
-
-            return null;
         }
         catch when (File.Exists(holding))
         {
             TryDelete(trash); // the copy this call created (CreateNew above), partial; the held file is still whole
             throw;
         }
+
+        // Written between the look and the unlink, through a handle: the handle still reads the unlinked file, and what it
+        // holds now replaces the trash's copy (a new copy renamed over it, so a failure leaves the copy there whole), as a
+        // rename on one file system would have kept it.
+        for (var i = 0; i < MaxRecopies; i++)
+        {
+            var now = StampOf(source);
+            if (now == copied)
+            {
+                break;
+            }
+
+            var again = trash + ".copy-" + Guid.NewGuid().ToString("N")[..8];
+            try
+            {
+                using (var into = new FileStream(again, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    source.Position = 0;
+                    source.CopyTo(into);
+                }
+
+                File.Move(again, trash, overwrite: true);
+            }
+            catch
+            {
+                TryDelete(again);
+                throw;
+            }
+
+            copied = now;
+        }
+
+        return null;
     }
 
     private static FileStamp StampOf(FileStream file) =>

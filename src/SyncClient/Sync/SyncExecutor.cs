@@ -557,6 +557,7 @@ internal sealed class SyncExecutor : IDisposable
     /// </summary>
     private void PutBack(string path, string full, string holding)
     {
+        _ctx.Step?.Invoke($"before putting back {path}");
         var back = TryPutBack(holding, full) ? path : MoveBack(holding, ConflictName(path));
         if (back != path)
         {

@@ -42,6 +42,49 @@ public sealed class FileRenameTests : IDisposable
     }
 
     [Fact]
+    public void LinkNew_gives_a_second_name_to_the_same_file_and_never_replaces_one()
+    {
+        // Arrange
+        Assert.True(OperatingSystem.IsLinux(), "the client's trash relies on hard links on Linux");
+        var source = Write("source", "one file");
+        var second = Path.Combine(_dir, "second");
+        var taken = Write("taken", "mine");
+
+        // Act
+        var linked = FileRename.LinkNew(source, second);
+        var refused = FileRename.LinkNew(source, taken);
+        File.AppendAllText(source, ", two names");
+
+        // Assert: one file under both names (a write through one is in the other); the taken name kept its own.
+        Assert.Equal(RenameOutcome.Done, linked);
+        Assert.Equal(RenameOutcome.DestinationExists, refused);
+        Assert.Equal("one file, two names", File.ReadAllText(second));
+        Assert.Equal("mine", File.ReadAllText(taken));
+    }
+
+    [Fact]
+    public void LinkNew_across_file_systems_is_an_IOException_with_EXDEV_and_changes_nothing()
+    {
+        // Arrange: /dev/shm is tmpfs, the temp folder is not.
+        var source = Write("source", "here");
+        var other = Path.Combine("/dev/shm", "dbx-link-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            // Act
+            var e = Assert.ThrowsAny<IOException>(() => FileRename.LinkNew(source, other));
+
+            // Assert
+            Assert.Equal(18, e.HResult);
+            Assert.False(File.Exists(other));
+            Assert.Equal("here", File.ReadAllText(source));
+        }
+        finally
+        {
+            File.Delete(other);
+        }
+    }
+
+    [Fact]
     public void Replace_puts_the_file_over_another_and_the_source_name_is_gone()
     {
         var source = Write("temp", "new");

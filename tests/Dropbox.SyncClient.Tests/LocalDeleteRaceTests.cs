@@ -100,8 +100,7 @@ public sealed class LocalDeleteRaceTests : IDisposable
         {
             if (step == when)
             {
-                editor.Write(", and the user's new line"u8);
-                editor.Flush();
+                AppendLine(editor);
                 written = true;
             }
         };
@@ -116,58 +115,25 @@ public sealed class LocalDeleteRaceTests : IDisposable
         Assert.Empty(Directory.GetFiles(folder, ".dropbox.tmp-*"));
     }
 
-    [Fact]
-    public async Task A_write_after_the_held_file_was_checked_and_before_it_went_into_the_trash_is_kept()
-    {
-        // Arrange
-        var (a, b) = await SyncedThenDeletedOnAAsync();
-        using var _ = a;
-        using var __ = b;
-
-        // Act: the user writes through a handle opened before, right before the held file goes into the trash.
-        using var editor = new FileStream(b.PathOf("f.txt"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-        b.State.Writer.Step = step =>
-        {
-            if (step == "before moving f.txt into the trash")
-            {
-                editor.Write(", and the user's new line"u8);
-                editor.Flush();
-            }
-        };
-        var pass = await b.SyncAsync();
-        b.State.Writer.Step = null;
-
-        // Assert: back at its name, nothing deleted.
-        Assert.Equal(0, pass.FilesDeleted);
-        Assert.Equal("synced text, and the user's new line", b.Read("f.txt"));
-    }
-
     [Theory]
+    [InlineData(null)]
     [InlineData("before moving d/f.txt into the trash")]
     [InlineData("before putting back d/f.txt")]
-    public async Task A_write_and_a_rename_of_the_folder_while_the_file_is_held_keep_the_write_in_the_folder(string renameWhen)
+    public async Task A_write_while_the_file_is_held_is_kept_in_the_folder_also_where_its_folder_is_renamed(string? renameWhen)
     {
         // Arrange: d/f.txt synced on both and deleted on A; an editor on B holds d/f.txt open.
-        var a = new TestClient(_dir, "a", _server);
-        var b = new TestClient(_dir, "b", _server);
+        var (a, b) = await SyncedThenDeletedOnAAsync("d/f.txt");
         using var _ = a;
         using var __ = b;
-        ChangeTimeTests.WriteSettled(a, "d/f.txt", "synced text");
-        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
-        await a.SyncAsync();
-        await b.SyncAsync();
-        File.Delete(a.PathOf("d/f.txt"));
-        await a.SyncAsync();
-        using var editor = new FileStream(b.PathOf("d/f.txt"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        using var editor = Editor(b.PathOf("d/f.txt"));
 
-        // Act: while B holds the file aside, the editor writes, and the user renames d to e (then, or once B found the
-        // write and is about to put the file back); then B and A sync on.
+        // Act: while B holds the file aside, right before it goes into the trash, the editor writes; the user renames d
+        // to e then, or once B found the write and is about to put the file back, or not at all; then B and A sync on.
         b.State.Writer.Step = step =>
         {
             if (step == "before moving d/f.txt into the trash")
             {
-                editor.Write(", and the user's new line"u8);
-                editor.Flush();
+                AppendLine(editor);
             }
 
             if (step == renameWhen)
@@ -205,8 +171,7 @@ public sealed class LocalDeleteRaceTests : IDisposable
         {
             if (step == "before deleting the held file f.txt")
             {
-                editor.Write(", and the user's new line"u8);
-                editor.Flush();
+                AppendLine(editor);
             }
         };
         var pass = await b.RunPassAsync(CancellationToken.None);
@@ -224,16 +189,9 @@ public sealed class LocalDeleteRaceTests : IDisposable
     {
         // Arrange: d/f.txt synced on both and deleted on A; in B's trash of today (and tomorrow's, for a pass across
         // midnight) a file 'd', as a file d deleted earlier that day leaves.
-        var a = new TestClient(_dir, "a", _server);
-        var b = new TestClient(_dir, "b", _server);
+        var (a, b) = await SyncedThenDeletedOnAAsync("d/f.txt");
         using var _ = a;
         using var __ = b;
-        ChangeTimeTests.WriteSettled(a, "d/f.txt", "synced text");
-        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
-        await a.SyncAsync();
-        await b.SyncAsync();
-        File.Delete(a.PathOf("d/f.txt"));
-        await a.SyncAsync();
         foreach (var day in new[] { DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1) })
         {
             var folder = LocalTrash.DayFolder(b.State.StateDirectory, day);
@@ -389,15 +347,16 @@ public sealed class LocalDeleteRaceTests : IDisposable
         b.State.Writer.Step = null;
     }
 
-    private async Task<(TestClient A, TestClient B)> SyncedThenDeletedOnAAsync()
+    /// <summary><paramref name="path"/> (and g.txt, so no mass-delete guard) synced by A and B, then deleted on A.</summary>
+    private async Task<(TestClient A, TestClient B)> SyncedThenDeletedOnAAsync(string path = "f.txt")
     {
         var a = new TestClient(_dir, "a", _server);
         var b = new TestClient(_dir, "b", _server);
-        ChangeTimeTests.WriteSettled(a, "f.txt", "synced text");
+        ChangeTimeTests.WriteSettled(a, path, "synced text");
         ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
         await a.SyncAsync();
         await b.SyncAsync();
-        File.Delete(a.PathOf("f.txt"));
+        File.Delete(a.PathOf(path));
         await a.SyncAsync();
         return (a, b);
     }
@@ -407,14 +366,9 @@ public sealed class LocalDeleteRaceTests : IDisposable
     {
         // Arrange: a file whose name (220 bytes) leaves no room in its holding name, synced on both, deleted on A.
         var name = new string('n', 216) + ".txt";
-        using var a = new TestClient(_dir, "a", _server);
-        using var b = new TestClient(_dir, "b", _server);
-        ChangeTimeTests.WriteSettled(a, name, "synced text");
-        ChangeTimeTests.WriteSettled(a, "g.txt", "stays");
-        await a.SyncAsync();
-        await b.SyncAsync();
-        File.Delete(a.PathOf(name));
-        await a.SyncAsync();
+        var (a, b) = await SyncedThenDeletedOnAAsync(name);
+        using var _ = a;
+        using var __ = b;
 
         // Act: B is stopped right after the file is taken off its name; then runs again, and A after it.
         b.State.Writer.Step = step =>
@@ -457,6 +411,16 @@ public sealed class LocalDeleteRaceTests : IDisposable
         File.Delete(a.PathOf("f.txt"));
         await a.SyncAsync();
         return (b, state, folder);
+    }
+
+    /// <summary>An editor's handle on the file, open for appending across the client's steps (as an editor holds one).</summary>
+    private static FileStream Editor(string full) => new(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+
+    /// <summary>The user's new line, written through <paramref name="editor"/> and handed to the kernel at once.</summary>
+    private static void AppendLine(FileStream editor)
+    {
+        editor.Write(", and the user's new line"u8);
+        editor.Flush();
     }
 
     private static ulong? Device(string folder)

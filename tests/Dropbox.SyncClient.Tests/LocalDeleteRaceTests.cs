@@ -383,8 +383,11 @@ public sealed class LocalDeleteRaceTests : IDisposable
         var next = await b.SyncAsync();
         await a.SyncAsync();
 
-        // Assert: the leftover went (its bytes are the deleted file's synced ones); nothing came back on either device.
+        // Assert: the leftover went to the trash (its bytes are the deleted file's synced ones); nothing came back on
+        // either device.
         Assert.Empty(Directory.GetFiles(b.Folder, ".dropbox.tmp-*"));
+        var trashed = Directory.GetFiles(Path.Combine(b.State.StateDirectory, "trash"), name, SearchOption.AllDirectories);
+        Assert.Equal("synced text", File.ReadAllText(Assert.Single(trashed)));
         Assert.Equal(0, next.Conflicts);
         Assert.Equal(["g.txt"], Directory.GetFiles(b.Folder).Select(Path.GetFileName).Where(n => n != ".dropbox-folder-id").Order());
         Assert.Equal(["g.txt"], Directory.GetFiles(a.Folder).Select(Path.GetFileName).Where(n => n != ".dropbox-folder-id").Order());

@@ -79,8 +79,9 @@ public static partial class FileRename
     /// Gives the file <paramref name="source"/> a second name, <paramref name="destination"/> (a hard link, Linux
     /// <c>link</c>), only if nothing is there: both names are then one file, and whatever is written through either (or
     /// through a handle open on it) is in both. <see cref="RenameOutcome.DestinationExists"/> when something is there;
-    /// <see cref="RenameOutcome.NotSupported"/> elsewhere than Linux and on a file system without hard links (vfat, say,
-    /// EPERM) or where the file has as many links as it can have.
+    /// <see cref="RenameOutcome.NotSupported"/> elsewhere than Linux, on a file system without hard links (vfat: EPERM;
+    /// some FUSE mounts: ENOSYS or EOPNOTSUPP), where the kernel refuses the link (protected_hardlinks: EPERM) or where
+    /// the file has as many links as it can have (EMLINK).
     /// </summary>
     /// <exception cref="IOException">As <see cref="Replace"/>; across file systems with EXDEV (18) as its HResult.</exception>
     public static RenameOutcome LinkNew(string source, string destination)
@@ -96,7 +97,7 @@ public static partial class FileRename
         {
             0 => RenameOutcome.Done,
             Errno.Exists => RenameOutcome.DestinationExists,
-            Errno.NotPermitted or Errno.NotSupported or TooManyLinks => RenameOutcome.NotSupported,
+            Errno.NotPermitted or Errno.NotSupported or Errno.NotImplemented or TooManyLinks => RenameOutcome.NotSupported,
             var errno => throw Failure(errno, source, destination),
         };
     }

@@ -188,18 +188,33 @@ internal sealed class DisplacedFiles
             return null;
         }
 
+        // Into the trash rather than deleted: the server holds the bytes, and the trash keeps them here too.
         _ctx.Step?.Invoke($"before deleting the leftover {holding}");
+        string? changedAt;
         try
         {
-            File.Delete(full);
+            changedAt = LocalTrash.TryMoveIn(full, LocalTrash.DayFolder(_ctx.State.StateDirectory, _ctx.Time.GetUtcNow()), same,
+                new FileStamp(read.Size, read.MtimeTicks), step: null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _ctx.Progress.Log($"a hidden leftover of a download, '{SyncPaths.Display(holding)}', the same as '{SyncPaths.Display(same)}' on the server, could not be removed ({e.Message}); tried again next pass");
+            _ctx.Progress.Log($"a hidden leftover, '{SyncPaths.Display(holding)}', the same as '{SyncPaths.Display(same)}' on the server, could not be moved to the trash ({e.Message}); tried again next pass");
             return same;
         }
 
-        _ctx.Progress.Log($"removed a hidden leftover of a download, '{SyncPaths.Display(holding)}': the same bytes as '{SyncPaths.Display(same)}' on the server");
+        if (changedAt is not null)
+        {
+            // Written since it was read: the user's, kept as a conflicted copy (back from the trash first, where a file
+            // system without hard links had it renamed there; a rename on that one file system).
+            if (changedAt != full)
+            {
+                File.Move(changedAt, full);
+            }
+
+            return null;
+        }
+
+        _ctx.Progress.Log($"moved a hidden leftover, '{SyncPaths.Display(holding)}', to the trash: the same bytes as '{SyncPaths.Display(same)}' on the server");
         return same;
     }
 

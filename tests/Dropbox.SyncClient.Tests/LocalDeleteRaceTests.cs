@@ -285,6 +285,52 @@ public sealed class LocalDeleteRaceTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Found by the simulation's editors (seeds 271 and 2900): the next pass removed a leftover holding file that held the
+    /// synced bytes by a look, then an unlink (DisplacedFiles.SameAsOnServerAsync). An editor that held the file open since
+    /// before the client was stopped wrote to the leftover between the two, and the unlink took the write with it. Now the
+    /// leftover goes to the trash through LocalTrash.TryMoveIn, which looks again after giving it its trash name.
+    /// </summary>
+    [Fact]
+    public async Task A_write_through_an_open_handle_to_a_leftover_between_its_check_and_its_removal_is_kept()
+    {
+        // Arrange: f.txt synced on both, deleted on A; the user holds f.txt open in an editor on B; B is stopped right
+        // after taking f.txt off its name (the editor's handle now reads the hidden holding file).
+        var (a, b) = await SyncedThenDeletedOnAAsync();
+        using var _ = a;
+        using var __ = b;
+        using var editor = File.OpenHandle(b.PathOf("f.txt"), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        b.State.Writer.Step = step =>
+        {
+            if (step == "after trashing f.txt")
+            {
+                throw new OperationCanceledException("stopped");
+            }
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b.SyncAsync());
+
+        // Act: B runs again and finds the leftover as synced; the editor appends to it right after that look.
+        var wrote = false;
+        b.State.Writer.Step = step =>
+        {
+            if (step.StartsWith("before deleting the leftover ", StringComparison.Ordinal))
+            {
+                RandomAccess.Write(editor, ", and the user's new line"u8, RandomAccess.GetLength(editor));
+                wrote = true;
+            }
+        };
+        await b.SyncAsync();
+        b.State.Writer.Step = null;
+        await b.SyncAsync();
+        await a.SyncAsync();
+
+        // Assert: the user's bytes are in a file of either folder (a conflicted copy), as any write in a delete's window.
+        Assert.True(wrote, "the pass did not remove the leftover (no 'before deleting the leftover' step)");
+        var files = Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories).Concat(Directory.GetFiles(a.Folder, "*", SearchOption.AllDirectories));
+        Assert.True(files.Any(f => File.ReadAllText(f) == "synced text, and the user's new line"),
+            "the write through the editor's handle went with the leftover's unlink: in no file of either folder");
+    }
+
     [Fact]
     public async Task A_new_file_at_the_name_after_the_move_keeps_it_and_the_edit_goes_to_a_conflicted_copy()
     {

@@ -10,25 +10,38 @@ namespace Dropbox.SyncClient.Tests.Simulation;
 /// network is a <see cref="SimRemote"/> and whose clock is the world's. A crash copies the folder and the state
 /// directory as they are on disk at that moment (at a remote call, a durability barrier, a progress line, right before
 /// or after a local db write, or around a local rename or delete); the restart throws away whatever the abandoned engine
-/// did after it.
+/// did after it. The state directory is on another file system than the folder where the seed says so (see
+/// <see cref="SimFileSystems"/>): the trash is then a copy across file systems.
 /// </summary>
 internal sealed class SimDevice : IDisposable
 {
     private readonly SimWorld _world;
     private readonly FakeServer _server;
     private readonly string _root;
+    private readonly string _stateRoot;
 
-    public SimDevice(SimWorld world, FakeServer server, string root, string name)
+    /// <param name="stateRoot">Where the state directory goes: <paramref name="root"/>, or a folder on another file system.</param>
+    public SimDevice(SimWorld world, FakeServer server, string root, string stateRoot, string name)
     {
         _world = world;
         _server = server;
         _root = root;
+        _stateRoot = stateRoot;
         Name = name;
         Folder = Path.Combine(root, name + "-folder");
-        StateDirectory = Path.Combine(root, name + "-state");
+        StateDirectory = Path.Combine(stateRoot, name + "-state");
         Directory.CreateDirectory(Folder);
         Open();
     }
+
+    /// <summary>True when the state directory (and so the trash) is on another file system than the folder.</summary>
+    public bool StateElsewhere => _stateRoot != _root;
+
+    /// <summary>The file the user holds open in an editor on this device, if any.</summary>
+    public SimEditor? Editor { get; set; }
+
+    /// <summary>Where the editor's file was when the device crashed (folder or state directory, and the path in it): reopened there at the restart.</summary>
+    private (bool InState, string Path)? _editorAtCrash;
 
     public string Name { get; }
 
@@ -51,6 +64,9 @@ internal sealed class SimDevice : IDisposable
 
 
     private string SnapshotRoot => Path.Combine(_root, Name + "-crash");
+
+    /// <summary>The crash copy of the state directory, on its own file system (the restart moves it back by a rename).</summary>
+    private string StateSnapshot => Path.Combine(_stateRoot, Name + "-crash-state");
 
     private SyncContext _ctx = null!;
 
@@ -82,26 +98,43 @@ internal sealed class SimDevice : IDisposable
     public void Crash()
     {
         Crashed = true;
-        if (Directory.Exists(SnapshotRoot))
+        foreach (var old in new[] { SnapshotRoot, StateSnapshot }.Where(Directory.Exists))
         {
-            Directory.Delete(SnapshotRoot, recursive: true);
+            Directory.Delete(old, recursive: true);
         }
 
+        _editorAtCrash = Editor?.Where() is not { } at ? null
+            : at.StartsWith(Folder + "/", StringComparison.Ordinal) ? (false, Path.GetRelativePath(Folder, at))
+            : at.StartsWith(StateDirectory + "/", StringComparison.Ordinal) ? (true, Path.GetRelativePath(StateDirectory, at))
+            : null;
         CopyTree(Folder, Path.Combine(SnapshotRoot, "folder"));
-        CopyTree(StateDirectory, Path.Combine(SnapshotRoot, "state"));
+        CopyTree(StateDirectory, StateSnapshot);
     }
 
-    /// <summary>The restart after a crash: a new engine over the folder and db as the crash left them on disk.</summary>
-    public void Restart()
+    /// <summary>
+    /// The restart after a crash: a new engine over the folder and db as the crash left them on disk. The user's editor
+    /// holds the file it held at the crash, as the copy has it (the copy's files are new ones: it is opened again there).
+    /// Returns what became of the editor, for the log, or null when there was none.
+    /// </summary>
+    public string? Restart()
     {
         State.Dispose();
+        Editor?.Dispose();
         Directory.Delete(Folder, recursive: true);
         Directory.Delete(StateDirectory, recursive: true);
         Directory.Move(Path.Combine(SnapshotRoot, "folder"), Folder);
-        Directory.Move(Path.Combine(SnapshotRoot, "state"), StateDirectory);
+        Directory.Move(StateSnapshot, StateDirectory);
         Directory.Delete(SnapshotRoot, recursive: true);
         Crashed = false;
         Open();
+        if (Editor is null)
+        {
+            return null;
+        }
+
+        var at = _editorAtCrash is { } where ? Path.Combine(where.InState ? StateDirectory : Folder, where.Path) : null;
+        Editor = at is not null && File.Exists(at) ? SimEditor.Open(at, Editor.Path) : null;
+        return Editor is null ? "the editor's file had no name at the crash: the editor closes" : "the editor holds its file again, as the crash left it";
     }
 
     /// <summary>A copy made while the engine may still be writing (as a kill -9 finds it): files that vanish meanwhile are simply absent.</summary>
@@ -143,5 +176,9 @@ internal sealed class SimDevice : IDisposable
         }
     }
 
-    public void Dispose() => State.Dispose();
+    public void Dispose()
+    {
+        Editor?.Dispose();
+        State.Dispose();
+    }
 }

@@ -17,8 +17,10 @@ namespace Dropbox.SyncClient.Tests.Simulation;
 /// seed and restarted from its folder and db as they were on disk). Then it settles (no faults, passes until quiet) and
 /// checks termination, convergence (every folder equals the server's tree) and that no content was lost (every content
 /// a user wrote and did not overwrite or delete on its own device is in a folder, a conflicted copy, or a server version).
+/// Users also write through a file they hold open in an editor across steps (see SimWorld.Editors.cs), some devices keep
+/// their state directory (and trash) on another file system than their folder, and no hidden holding file may be left.
 /// </summary>
-internal sealed class SimWorld : IDisposable
+internal sealed partial class SimWorld : IDisposable
 {
     /// <summary>Files are cut small so that a few KiB make several chunks.</summary>
     public static IChunkSource NewChunker() => new PipelineChunkSource(new FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 1);
@@ -28,6 +30,7 @@ internal sealed class SimWorld : IDisposable
 
     private readonly Random _rng;
     private readonly string _root;
+    private readonly string? _otherRoot;
     private readonly IChunkSource _chunker = NewChunker();
     private readonly List<string> _log = [];
     private readonly List<string> _failures = [];
@@ -51,17 +54,26 @@ internal sealed class SimWorld : IDisposable
     /// <param name="seed">The seed every choice of the run follows.</param>
     /// <param name="root">The folder the devices' folders and state live in.</param>
     /// <param name="stableAge">The devices' stable age (2 s, the CLI's default, unless given: a user's longer one).</param>
-    public SimWorld(int seed, string root, TimeSpan? stableAge = null)
+    /// <param name="otherRoot">A folder on another file system, for the state directories of the devices the seed picks (none: all beside their folders).</param>
+    public SimWorld(int seed, string root, TimeSpan? stableAge = null, string? otherRoot = null)
     {
         Seed = seed;
         StableAge = stableAge ?? SyncOptions.DefaultStableAge;
         _root = root;
+        _otherRoot = otherRoot;
         _rng = new Random(seed);
         Server = new FakeServer();
         var count = _rng.NextDouble() < 0.3 ? 3 : 2;
+        var elsewhere = new List<string>();
         for (var i = 0; i < count; i++)
         {
-            Devices.Add(new SimDevice(this, Server, root, "dev" + i));
+            // Drawn whether or not there is another file system, so the seed's other choices are the same everywhere.
+            var stateElsewhere = _rng.NextDouble() < StateElsewhereShare && otherRoot is not null;
+            Devices.Add(new SimDevice(this, Server, root, stateElsewhere ? otherRoot! : root, "dev" + i));
+            if (stateElsewhere)
+            {
+                elsewhere.Add("dev" + i);
+            }
         }
 
         double[] levels = [0, 0.02, 0.05, 0.1];
@@ -70,7 +82,8 @@ internal sealed class SimWorld : IDisposable
         _pLate = levels[_rng.Next(levels.Length)];
         _pEdit = levels[_rng.Next(levels.Length)];
         _pCrashPass = _rng.Next(3) * 0.15;
-        Note($"seed {seed}: {count} devices, request lost {_pFail}, answer lost {_pLost}, answer late {_pLate}, edit mid-call {_pEdit}, crash per pass {_pCrashPass}");
+        Note($"seed {seed}: {count} devices, request lost {_pFail}, answer lost {_pLost}, answer late {_pLate}, edit mid-call {_pEdit}, crash per pass {_pCrashPass}"
+            + (elsewhere.Count > 0 ? $", state on another file system: {string.Join(", ", elsewhere)}" : string.Empty));
     }
 
     public int Seed { get; }
@@ -142,6 +155,7 @@ internal sealed class SimWorld : IDisposable
         }
 
         _faults = true;
+        await EditorAgainstDeleteAsync();
         for (var i = 0; i < steps && _failures.Count == 0; i++)
         {
             var roll = _rng.NextDouble();
@@ -163,6 +177,7 @@ internal sealed class SimWorld : IDisposable
         }
 
         _faults = false;
+        CloseEditors();
         if (_failures.Count == 0 && await SettleAsync("settle"))
         {
             await CheckAsync();
@@ -289,7 +304,10 @@ internal sealed class SimWorld : IDisposable
         {
             Note($"{Indent}  {device.Name} restarts from its folder and db as the crash left them");
             Count("crashes");
-            device.Restart();
+            if (device.Restart() is { } editor)
+            {
+                Note($"{Indent}  {device.Name}: {editor}");
+            }
         }
 
         return summary;
@@ -390,22 +408,47 @@ internal sealed class SimWorld : IDisposable
     {
         // A step's roll and log line must not depend on the run's random folder or a random temp name.
         what = TempNames.Replace(what.Replace(_root, "~", StringComparison.Ordinal), ".dropbox.tmp-*");
-        if (_faults && !device.Crashed && !CrashHere(device, what) && Roll(device, "edit at", what) < _pEdit)
+        what = _otherRoot is null ? what : what.Replace(_otherRoot, "~", StringComparison.Ordinal);
+        Follow(device);
+        CountStep(device, what);
+        if (!_faults || device.Crashed || CrashHere(device, what, planned: PlannedCrash(device, what)))
+        {
+            return;
+        }
+
+        if (device.Editor is { } editor && EditorWriteChance(what, editor) is > 0 and var chance && Roll(device, "editor at", what) < chance)
+        {
+            // The user's editor writes to its file at a step of the engine's about that very file (a delete taking it
+            // aside, a download exchanging it...): where a write through a held handle lands matters most.
+            EditMeanwhile(device, "at '" + what + "'", what, editorOnly: true);
+        }
+        else if (Roll(device, "edit at", what) < _pEdit)
         {
             // The user writes while the engine is between two steps (a download's bytes durable, not yet renamed...).
-            EditMeanwhile(device, "at '" + what + "'");
+            EditMeanwhile(device, "at '" + what + "'", what);
         }
     }
 
-    private void EditMeanwhile(SimDevice device, string where)
+    private void EditMeanwhile(SimDevice device, string where, string? step = null, bool editorOnly = false)
     {
         if (_depth.Value == 0 && Interlocked.CompareExchange(ref _interfering, 1, 0) == 0)
         {
             try
             {
-                Note($"{Indent}  {device.Name} {where}: the user acts meanwhile");
-                Count("edits mid-pass");
-                UserOp(device);
+                Note($"{Indent}  {device.Name} {where}: the user {(editorOnly ? "writes through the open file" : "acts")} meanwhile");
+                Count(editorOnly ? "editor writes at a step of its file" : "edits mid-pass");
+                if (editorOnly)
+                {
+                    var op = ++_ops;
+                    Clock.Advance(TimeSpan.FromMilliseconds(_rng.Next(10, 3000)));
+                    var line = EditorWrite(device, device.Editor!, op, step);
+                    Count("user ops");
+                    Note($"{Indent}#{op} {device.Name}: {line}");
+                }
+                else
+                {
+                    UserOp(device, step);
+                }
             }
             catch (Exception e) when (e is not SimulatedCrashException)
             {
@@ -438,14 +481,14 @@ internal sealed class SimWorld : IDisposable
         method is not ("GetChunks" or "GetDownloadPlan" or "GetDownloadPlans"); // the batch downloader calls these concurrently
 
     /// <summary>True (and the device crashed: its disk copied as it is) at the step the seed chose for an armed pass.</summary>
-    private bool CrashHere(SimDevice device, string step)
+    private bool CrashHere(SimDevice device, string step, bool planned = false)
     {
         if (!device.CrashArmed || _depth.Value > 0)
         {
             return false;
         }
 
-        if (Roll(device, "crash", step) >= 0.12)
+        if (!planned && Roll(device, "crash", step) >= 0.12)
         {
             return false;
         }
@@ -532,16 +575,33 @@ internal sealed class SimWorld : IDisposable
 
     // ---- the users ----
 
-    /// <summary>One user operation on a device's folder, chosen by the seed.</summary>
-    private void UserOp(SimDevice device)
+    /// <summary>One user operation on a device's folder, chosen by the seed (<paramref name="step"/>: the engine's step it comes at, if any).</summary>
+    private void UserOp(SimDevice device, string? step = null)
     {
         var op = ++_ops;
         Clock.Advance(TimeSpan.FromMilliseconds(_rng.Next(10, 3000)));
         var files = Entries(device.Folder, directories: false);
         var dirs = Entries(device.Folder, directories: true);
+        var editing = _rng.Next(100);
         var kind = _rng.Next(100);
         string? line = null;
-        if (kind < 25 || files.Count == 0)
+        if (device.Editor is { } editor && editing < 15)
+        {
+            line = editing < 12 ? EditorWrite(device, editor, op, step) : CloseEditor(device);
+        }
+        else if (device.Editor is null && editing < 10 && files.Count > 0 && SimEditor.Supported)
+        {
+            line = OpenEditor(device, files[_rng.Next(files.Count)], op, step);
+        }
+        else if (editing >= 80 && OpenElsewhere(device, files) is { } open)
+        {
+            // A file another device's user holds open: its delete reaches that device as a remote delete of a file
+            // written through a handle (taken aside, looked at, moved into the trash).
+            Release(device, open);
+            File.Delete(Full(device, open));
+            line = $"delete {open} (open in an editor elsewhere)";
+        }
+        else if (kind < 25 || files.Count == 0)
         {
             var path = Join(Dirs[_rng.Next(Dirs.Length)], Names[_rng.Next(Names.Length)]);
             if (CanCreate(device, path))
@@ -698,6 +758,7 @@ internal sealed class SimWorld : IDisposable
             {
                 _owed[key] = $"#{op} {device.Name} {path} ({content.Length} B)";
                 _writtenBy[key] = device.Name;
+                _mayBeInTrash.Remove(key);
             }
         }
     }
@@ -838,13 +899,26 @@ internal sealed class SimWorld : IDisposable
             }
         }
 
+        Dictionary<string, string>? trashed = null;
         foreach (var (key, what) in _owed.OrderBy(o => o.Value, StringComparer.Ordinal))
         {
-            if (!present.Contains(key))
+            if (present.Contains(key))
             {
-                Fail($"lost content: {what} is in no folder and no server version");
+                continue;
             }
+
+            trashed ??= TrashContents();
+            if (_mayBeInTrash.Contains(key) && trashed.ContainsKey(key))
+            {
+                continue;
+            }
+
+            Fail(trashed.TryGetValue(key, out var trash)
+                ? $"lost content: {what} is in no folder and no server version, only in {trash} (the trash keeps only a write through an open file after the delete's last look at it)"
+                : $"lost content: {what} is in no folder and no server version");
         }
+
+        CheckLeftovers();
 
         Note($"checked: {server.Count} server entries, {_owed.Count} owed contents, {Devices.Count} folders");
     }

@@ -63,6 +63,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
     private async Task ReplayAsync(int seed)
     {
         var world = await RunOneAsync(seed, CiSteps);
+        output.WriteLine(SimFileSystems.Why);
         foreach (var line in world.Log)
         {
             output.WriteLine(line);
@@ -92,6 +93,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
             }
         });
 
+        output.WriteLine(SimFileSystems.Why);
         output.WriteLine($"{ran} seeds in {clock.Elapsed.TotalSeconds:0.0} s: " + string.Join(", ", counts.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}")));
         var sorted = failures.OrderBy(f => f, StringComparer.Ordinal).ToList();
         foreach (var failure in sorted)
@@ -104,9 +106,16 @@ public sealed class SimulationTests(ITestOutputHelper output)
 
     internal static async Task<SimWorld> RunOneAsync(int seed, int steps, TimeSpan? stableAge = null)
     {
-        var root = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"dbx-sim-{Environment.ProcessId}-{seed}-{Guid.NewGuid():N}");
+        var name = $"dbx-sim-{Environment.ProcessId}-{seed}-{Guid.NewGuid():N}";
+        var root = Path.Combine(SimFileSystems.Main, name);
+        var other = SimFileSystems.Other is { } elsewhere ? Path.Combine(elsewhere, name) : null;
         Directory.CreateDirectory(root);
-        var world = new SimWorld(seed, root, stableAge);
+        if (other is not null)
+        {
+            Directory.CreateDirectory(other);
+        }
+
+        var world = new SimWorld(seed, root, stableAge, other);
         try
         {
             await world.RunAsync(steps);
@@ -119,6 +128,10 @@ public sealed class SimulationTests(ITestOutputHelper output)
         {
             world.Dispose();
             Directory.Delete(root, recursive: true);
+            if (other is not null)
+            {
+                Directory.Delete(other, recursive: true);
+            }
         }
 
         return world;

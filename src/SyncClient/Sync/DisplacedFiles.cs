@@ -55,7 +55,7 @@ internal sealed class DisplacedFiles
         var refused = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (holding, original) in snapshot.Displaced)
         {
-            if (await SameAsOnServerAsync(holding, original, index, remote, ct).ConfigureAwait(false) is { } same)
+            if (await SameAsOnServerAsync(holding, original, index, remote, summary, ct).ConfigureAwait(false) is { } same)
             {
                 continue; // not a file of yours: bytes the server holds, removed (or left for the next pass), nothing reported as yours
             }
@@ -142,7 +142,7 @@ internal sealed class DisplacedFiles
     /// Null: no such path, or it could not be read or changed meanwhile (then it is kept as a conflicted copy, never
     /// deleted on a guess).
     /// </summary>
-    private async Task<string?> SameAsOnServerAsync(string holding, string? original, Dictionary<string, BaseStat> index, RemoteView remote, CancellationToken ct)
+    private async Task<string?> SameAsOnServerAsync(string holding, string? original, Dictionary<string, BaseStat> index, RemoteView remote, SyncSummary summary, CancellationToken ct)
     {
         var full = _ctx.FullPath(holding);
         FileFingerprint? read;
@@ -208,7 +208,18 @@ internal sealed class DisplacedFiles
             // system without hard links had it renamed there; a rename on that one file system).
             if (changedAt != full)
             {
-                File.Move(changedAt, full);
+                try
+                {
+                    File.Move(changedAt, full);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Its folder renamed or gone meanwhile: the file stays in the trash, and the user is told where.
+                    var note = $"a file of yours, a hidden leftover '{SyncPaths.Display(holding)}', changed while it was moved to the trash and could not be put back ({e.Message}); it is at '{changedAt}'";
+                    summary.AddNote(note);
+                    _ctx.Progress.Log(note);
+                    return same;
+                }
             }
 
             return null;

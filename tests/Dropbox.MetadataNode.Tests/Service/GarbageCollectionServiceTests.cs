@@ -13,8 +13,9 @@ public sealed class GarbageCollectionServiceTests
         await using var server = await MetadataServer.StartAsync(o => o with
         {
             KeepVersions = 1,
-            TokenLifetime = TimeSpan.FromMilliseconds(500),
-            GcGracePeriod = TimeSpan.FromSeconds(1),
+            // Long enough that a loaded 2-core CI machine finishes plan-then-upload inside it (500 ms expired there).
+            TokenLifetime = TimeSpan.FromSeconds(5),
+            GcGracePeriod = TimeSpan.FromSeconds(6),
             GcInterval = TimeSpan.FromMilliseconds(200),
         });
         var (alice, client) = server.AddUser("alice");

@@ -103,12 +103,39 @@ internal sealed class SimDevice : IDisposable
             Directory.Delete(old, recursive: true);
         }
 
-        _editorAtCrash = Editor?.Where() is not { } at ? null
+        _editorAtCrash = EditorFile() is not { } at ? null
             : at.StartsWith(Folder + "/", StringComparison.Ordinal) ? (false, Path.GetRelativePath(Folder, at))
             : at.StartsWith(StateDirectory + "/", StringComparison.Ordinal) ? (true, Path.GetRelativePath(StateDirectory, at))
             : null;
         CopyTree(Folder, Path.Combine(SnapshotRoot, "folder"));
         CopyTree(StateDirectory, StateSnapshot);
+    }
+
+    /// <summary>
+    /// The full path the editor's open file has now: the name it was opened under, wherever that has moved; once that name
+    /// is gone, a name the very file (its inode) has in the trash (on one file system a remote delete links the file into
+    /// the trash and then unlinks its held name); null when it has no name left, or no editor is open.
+    /// </summary>
+    public string? EditorFile()
+    {
+        if (Editor is not { } editor)
+        {
+            return null;
+        }
+
+        if (editor.Where() is { } at)
+        {
+            return at;
+        }
+
+        var trash = Path.Combine(StateDirectory, "trash");
+        if (StateElsewhere || editor.Inode is not { } inode || !Directory.Exists(trash))
+        {
+            return null;
+        }
+
+        return Directory.GetFiles(trash, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .FirstOrDefault(f => FileChangeTime.TryStat(f) is { IsRegularFile: true } stat && stat.Inode == inode);
     }
 
     /// <summary>

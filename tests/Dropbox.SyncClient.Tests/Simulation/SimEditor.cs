@@ -1,10 +1,13 @@
+using Dropbox.SyncClient.Local;
+
 namespace Dropbox.SyncClient.Tests.Simulation;
 
 /// <summary>
 /// A user's editor holding one file open across simulation steps (a log appender, an editor that saves in place): its
 /// writes go to whatever the file has become since it was opened (renamed by the user or the client, taken aside to a
 /// hidden holding name, moved into the trash, or unlinked), never to whatever is at the name now. Where the open file
-/// is, is read back from the kernel (<c>/proc/self/fd</c>), so the world can tell which of those a write landed in.
+/// is, is read back from the kernel (<c>/proc/self/fd</c>, and the inode for a second name in the trash), so the world
+/// can tell which of those a write landed in.
 /// </summary>
 internal sealed class SimEditor : IDisposable
 {
@@ -29,12 +32,18 @@ internal sealed class SimEditor : IDisposable
     public static SimEditor Open(string full, string path) =>
         new(new FileStream(full, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 4096), path);
 
-    /// <summary>The full path the open file has now, or null when it has none left (unlinked: no one can reach those bytes).</summary>
+    /// <summary>
+    /// The full path of the name the file was opened under, wherever that name has moved since, or null once that name is
+    /// gone (the file may still have another: a hard link, see <see cref="SimDevice.EditorFile"/>).
+    /// </summary>
     public string? Where()
     {
         var target = new FileInfo($"/proc/self/fd/{_stream.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
         return target is null || target.EndsWith(" (deleted)", StringComparison.Ordinal) ? null : target;
     }
+
+    /// <summary>The open file's inode number, null where it cannot be read.</summary>
+    public ulong? Inode => FileChangeTime.TryInode(_stream.SafeFileHandle);
 
     /// <summary>The file's bytes as the handle reads them now.</summary>
     public byte[] Read()

@@ -11,10 +11,11 @@ namespace Dropbox.SyncClient.Tests.Simulation;
 /// <item>under a name in the folder, or under a hidden holding name beside it (a remote delete taking it aside and
 /// looking at it: README, "a write made meanwhile (also through an editor's open handle) puts it back"): owed like any
 /// write, in a folder, a conflicted copy or a server version;</item>
-/// <item>in the trash under the state directory (on one file system, after the delete's last look: LocalTrash, "one
-/// through a handle after it lands in the trash file, kept"), or at the holding name right before the held file is
-/// unlinked across file systems (after the copy's last look: LocalTrash, "a write in between is copied into the trash
-/// too"): owed, and the trash of the device counts as a place for it;</item>
+/// <item>in the trash under the state directory (on one file system the file is linked into the trash, looked at, and
+/// only then loses its held name: LocalTrash, "one through a handle after it lands in the trash file, kept"; the kernel
+/// then names the handle's file deleted, and it is found in the trash by its inode), or at the holding name right
+/// before the held file is unlinked across file systems (after the copy's last look: LocalTrash, "a write in between
+/// goes into the trash too"): owed, and the trash of the device counts as a place for it;</item>
 /// <item>nowhere (unlinked: the user or another device deleted it, a download replaced it after finding it as synced,
 /// a copy to another file system's trash was looked at for the last time): not owed, nothing can reach those bytes;
 /// what the file held before stays owed if it was.</item>
@@ -44,13 +45,14 @@ internal sealed partial class SimWorld
     /// </summary>
     private static readonly string[] TakingSteps =
     [
-        "before trashing ", "after trashing ", "before moving ", "after copying ", HeldFileUnlinkStep, "after db forget ", "deleted locally ", "before deleting the leftover ",
+        "before trashing ", "after trashing ", "before moving ", "after copying ", HeldFileUnlinkStep, "before putting back ", "after db forget ", "deleted locally ",
+        "before deleting the leftover ",
         "before placing the download of ", "download of ", "displaced ", "before local move ", "after local move ", "before conflict rename ",
         "after conflict rename ", "before case-conflict rename ", "after case-conflict rename ",
     ];
 
     /// <summary>The first of <see cref="TakingSteps"/> that are a remote delete's (taking the file aside to right after the trash).</summary>
-    private const int DeleteSteps = 8;
+    private const int DeleteSteps = 9;
 
     /// <summary>The steps of a remote delete where a crash leaves the file under its hidden holding name (the next pass deals with the leftover).</summary>
     private static readonly string[] HoldingSteps = ["after trashing ", "before moving ", "after copying ", HeldFileUnlinkStep];
@@ -222,7 +224,7 @@ internal sealed partial class SimWorld
     /// <summary>Where the editor's file is now (a name in the folder also becomes <see cref="SimEditor.Path"/>), and the step-independent form of that place for the log.</summary>
     private static (EditorPlace Place, string? At) Locate(SimDevice device, SimEditor editor)
     {
-        if (editor.Where() is not { } full)
+        if (device.EditorFile() is not { } full)
         {
             editor.Held = null;
             return (EditorPlace.Gone, null);

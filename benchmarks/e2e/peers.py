@@ -47,6 +47,7 @@ import xml.etree.ElementTree as ET
 MIB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SETTLE_S = 2.5  # the client's --once pass waits for files younger than 2 s; every tool gets the same settle time
+NATIVE_CLIENT = "src/SyncClient/bin/native/Dropbox.SyncClient"  # where run.sh publishes the natively compiled client
 DELETE_SETTLE_S = 60  # default --delete-settle: no tool starts within this long of the runner's last mass deletion
 MASS_DELETE_FILES = 1000  # a removal of at least this many files and folders is a mass deletion
 ALL_TOOLS = ["ours", "restic", "borg", "syncthing", "rclone", "rsync", "cp", "dd"]
@@ -404,13 +405,15 @@ class Runner:
         return ["dotnet", dll, *args]
 
     def client(self, *args):
-        return self.dotnet(self.client_dll, *args)
+        # The natively compiled client (the README's published form) runs as itself; the dll under dotnet.
+        return [self.client_path, *args] if self.a.client == "native" else self.dotnet(self.client_path, *args)
 
     # ---- setup
     def setup(self):
         self.appliance_dll = os.path.join(self.root, "src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll")
-        self.client_dll = os.path.join(self.root, "src/SyncClient/bin/Release/net10.0/Dropbox.SyncClient.dll")
-        for p in (self.appliance_dll, self.client_dll):
+        self.client_path = os.path.join(self.root, NATIVE_CLIENT if self.a.client == "native"
+                                        else "src/SyncClient/bin/Release/net10.0/Dropbox.SyncClient.dll")
+        for p in (self.appliance_dll, self.client_path):
             if not os.path.isfile(p):
                 raise BenchError(f"{p} is missing: build Release first (run.sh does)")
         if self.on("ours"):
@@ -952,7 +955,9 @@ def report(runner, a, started, load0):
       f"(seed {a.seed}).")
     w("")
     w("Ours: the `standalone` appliance (metadata and storage node in one process, 'appliance') built Release on "
-      "127.0.0.1, the client's `sync --once --json` after `login`, as in the README. 'ours / this' above 1 means "
+      "127.0.0.1, the client's `sync --once --json` after `login`, as in the README"
+      + (" (the client natively compiled, as the README publishes it)" if a.client == "native"
+         else " (the client's Release dll under dotnet, as `dotnet run -c Release` runs it)") + ". 'ours / this' above 1 means "
       f"ours took longer. Every tool starts after the data has been still for {SETTLE_S} s (the client's --once pass "
       "waits for files younger than 2 s), after a sync (the previous tool's dirty pages written back) and at least "
       f"{a.delete_settle} s after the runner's last mass deletion (ext4 without a journal makes creating files soon "
@@ -978,6 +983,9 @@ def main():
     p.add_argument("--folders", type=int, default=100, help="folders for the small files (default 100)")
     p.add_argument("--changes", type=int, default=20, help="propagation changes measured (default 20)")
     p.add_argument("--seed", type=int, default=11, help="data seed (default 11)")
+    p.add_argument("--client", choices=("native", "dll"), default="native",
+                   help="the client measured: the natively compiled one run.sh publishes (default, as the README "
+                        "tells users to publish it), or the Release dll under dotnet (dotnet run -c Release)")
     p.add_argument("--tools", default=",".join(ALL_TOOLS), help=f"comma-separated subset of {','.join(ALL_TOOLS)}")
     p.add_argument("--timeout", type=int, default=900, help="seconds any one command or wait may take (default 900)")
     p.add_argument("--change-timeout", type=int, default=120, help="seconds one propagation may take (default 120)")

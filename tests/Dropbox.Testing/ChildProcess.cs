@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 
 namespace Dropbox.Testing;
 
-/// <summary>A real child process (<c>dotnet X.dll ...</c>) with its output captured line by line; killed with SIGKILL on dispose.</summary>
+/// <summary>A real child process (<c>dotnet X.dll ...</c>, or a native executable) with its output captured line by line; killed with SIGKILL on dispose.</summary>
 public sealed partial class ChildProcess : IDisposable
 {
     private readonly Process _process;
@@ -19,7 +19,9 @@ public sealed partial class ChildProcess : IDisposable
     }
 
     public static ChildProcess Start(string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null) =>
-        Start("dotnet", [dll, .. args], Path.GetDirectoryName(dll)!, environment);
+        dll.EndsWith(".dll", StringComparison.Ordinal)
+            ? Start("dotnet", [dll, .. args], Path.GetDirectoryName(dll)!, environment)
+            : Start(dll, args, Path.GetDirectoryName(dll)!, environment); // a native executable (the natively compiled client)
 
     /// <summary>
     /// Runs a node as its docker image does: <c>docker/entrypoint.sh DLL ARGS</c> (which checks PUBLIC_HOST and execs

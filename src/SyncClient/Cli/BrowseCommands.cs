@@ -353,10 +353,7 @@ internal sealed class BrowseCommands(TextWriter output, TextWriter error)
     }
 
     /// <summary>One JSON object on one line of stdout (the documented shapes: README, "Client output as JSON").</summary>
-    private void WriteJson(object value) => _out.WriteLine(JsonSerializer.Serialize(value, JsonLines));
-
-    /// <summary>Readable JSON for a terminal or a pipe (no HTML escaping of quotes or '+'; control characters stay escaped).</summary>
-    private static readonly JsonSerializerOptions JsonLines = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private void WriteJson(object value) => _out.WriteLine(JsonLine.Of(value));
 
     private static JsonElement? TryParseJson(string text)
     {

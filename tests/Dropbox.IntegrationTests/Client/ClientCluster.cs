@@ -165,7 +165,7 @@ internal sealed partial class ClientCluster : IClientTarget, IDisposable
     public void KillStorageNode(int index) => _storageNodes[index - 1].Kill();
 
     /// <summary>A new client with its own folder and state directory.</summary>
-    public ClientProcess NewClient(string name) => new(this, name, Dir.CreateSub(name + "-folder"), Dir.CreateSub(name + "-state"));
+    public ClientProcess NewClient(string name, string? binary = null) => new(this, name, Dir.CreateSub(name + "-folder"), Dir.CreateSub(name + "-state"), binary);
 
     /// <summary>The server's listing as seen through a client's <c>ls</c> verb, one line per entry.</summary>
     public async Task<List<string>> NewClientListAsync(ClientProcess client)

@@ -8,13 +8,17 @@ internal sealed class ClientProcess
     public static readonly TimeSpan VerbTimeout = TimeSpan.FromSeconds(120);
     private readonly IClientTarget _cluster;
 
-    public ClientProcess(IClientTarget cluster, string name, string folder, string state)
+    public ClientProcess(IClientTarget cluster, string name, string folder, string state, string? binary = null)
     {
         _cluster = cluster;
         Name = name;
         Folder = folder;
         State = state;
+        Binary = binary ?? Binaries.SyncClient;
     }
+
+    /// <summary>The client run: the built Dropbox.SyncClient.dll (under dotnet), or a natively compiled executable.</summary>
+    public string Binary { get; }
 
     public string Name { get; }
 
@@ -35,7 +39,7 @@ internal sealed class ClientProcess
 
     public string Read(string relative) => File.ReadAllText(PathOf(relative));
 
-    public ChildProcess Start(params string[] args) => ChildProcess.Start(Binaries.SyncClient, [.. args, "--state", State]);
+    public ChildProcess Start(params string[] args) => ChildProcess.Start(Binary, [.. args, "--state", State]);
 
     public async Task<ClientResult> RunAsync(params string[] args)
     {

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Dropbox.IntegrationTests.Appliance;
 
 namespace Dropbox.IntegrationTests.Client;
 
@@ -95,25 +95,9 @@ public sealed class NativeClientTests : IDisposable
         await daemon.WaitForOutputAsync(new Regex("sync: "), Timeout);
         b.Write("pushed.txt", "to the daemon");
         await b.SyncAsync();
-        await WaitUntilAsync(() => Task.FromResult(File.Exists(a.PathOf("pushed.txt")) && a.Read("pushed.txt") == "to the daemon"), () => daemon.Stdout + daemon.Stderr);
+        await StandaloneNodes.WaitUntilAsync(() => Task.FromResult(File.Exists(a.PathOf("pushed.txt")) && a.Read("pushed.txt") == "to the daemon"), Timeout, () => daemon.Stdout + daemon.Stderr);
         a.Write("watched.txt", "from the daemon");
-        await WaitUntilAsync(async () => (await b.SyncAsync()).FilesDownloaded == 1 || File.Exists(b.PathOf("watched.txt")), () => daemon.Stdout + daemon.Stderr);
+        await StandaloneNodes.WaitUntilAsync(async () => (await b.SyncAsync()).FilesDownloaded == 1 || File.Exists(b.PathOf("watched.txt")), Timeout, () => daemon.Stdout + daemon.Stderr);
         Assert.Equal("from the daemon", b.Read("watched.txt"));
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string> diagnostics)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < Timeout)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException("Condition not met in time.\n" + diagnostics());
     }
 }

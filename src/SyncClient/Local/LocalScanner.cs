@@ -154,6 +154,17 @@ internal sealed class LocalScanner
                     continue;
                 }
 
+                if (!string.Equals(name, child.Name, StringComparison.Ordinal))
+                {
+                    // Named on disk in decomposed Unicode (NFD, as files copied from a Mac often are): paths here and on the
+                    // server are composed (NFC), and every later read, write or rename goes through the composed path, which
+                    // is not on disk (the file was "still changing" at every pass, never synced, and kept a daemon passing).
+                    // Withheld with the reason until it is renamed; neither side's file at the composed name is touched.
+                    snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed (typed again, the same name is composed)");
+                    snapshot.Withheld.Add(relative);
+                    continue;
+                }
+
                 if (child.IsLink)
                 {
                     snapshot.Skipped.Add($"{relative}: symbolic links are not synced");

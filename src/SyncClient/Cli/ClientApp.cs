@@ -474,26 +474,51 @@ internal sealed class ClientApp
     public static async Task<int> MainAsync(string[] argv)
     {
         using var cts = new CancellationTokenSource();
-        var presses = 0;
-        Console.CancelKeyPress += (_, e) =>
+        ClientApp app;
+        PosixSignalRegistration term;
+        try
         {
-            if (Interlocked.Increment(ref presses) == 1)
+            // Setting up the console throws where standard output is closed (started with >&-): natively compiled, the
+            // closed descriptor stays closed and the first touch of the console fails (the runtime host under dotnet
+            // happens to have reused it). One line on stderr and exit 1, as for any other error, not an abort.
+            var presses = 0;
+            Console.CancelKeyPress += (_, e) =>
             {
-                e.Cancel = true;
-                Console.Error.WriteLine("Stopping after the current step (Ctrl-C again to stop at once)...");
+                if (Interlocked.Increment(ref presses) == 1)
+                {
+                    e.Cancel = true;
+                    Console.Error.WriteLine("Stopping after the current step (Ctrl-C again to stop at once)...");
+                    cts.Cancel();
+                }
+                else
+                {
+                    Environment.Exit(130);
+                }
+            };
+            term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
                 cts.Cancel();
-            }
-            else
-            {
-                Environment.Exit(130);
-            }
-        };
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            });
+            app = new ClientApp(Console.Out, Console.Error, !Console.IsOutputRedirected);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            ctx.Cancel = true;
-            cts.Cancel();
-        });
-        var app = new ClientApp(Console.Out, Console.Error, !Console.IsOutputRedirected);
-        return await app.RunAsync(argv, cts.Token).ConfigureAwait(false);
+            try
+            {
+                Console.Error.WriteLine($"error: standard output cannot be used: {e.Message}");
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                // stderr closed too: the exit code is all that is left
+            }
+
+            return ExitCodes.Errors;
+        }
+
+        using (term)
+        {
+            return await app.RunAsync(argv, cts.Token).ConfigureAwait(false);
+        }
     }
 }

@@ -90,6 +90,15 @@ public sealed class NativeClientTests : IDisposable
             Assert.Equal(JsonValueKind.Object, doc.RootElement.GetProperty("lastPass").ValueKind);
         }
 
+        // Standard output closed (a daemon started with >&-): one line on stderr and exit 1, as the dll does, not an abort.
+        foreach (var client in new[] { a, b })
+        {
+            var command = client.Binary.EndsWith(".dll", StringComparison.Ordinal) ? "exec dotnet \"$0\" status --state \"$1\" >&-" : "exec \"$0\" status --state \"$1\" >&-";
+            using var closed = ChildProcess.Start("sh", ["-c", command, client.Binary, client.State]);
+            var code = await closed.WaitForExitAsync(Timeout);
+            Assert.True(code == 1 && closed.Stderr.Contains("error:", StringComparison.Ordinal), $"{client.Binary} with stdout closed: exit {code}\n{closed.Stderr}");
+        }
+
         // The native daemon: a change from the other device arrives (long poll), a local write leaves (watcher).
         using var daemon = a.Start("sync");
         await daemon.WaitForOutputAsync(new Regex("sync: "), Timeout);

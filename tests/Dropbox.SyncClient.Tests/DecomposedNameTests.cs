@@ -26,6 +26,8 @@ public sealed class DecomposedNameTests : IDisposable
         a.Write(Decomposed, "decomposed bytes");
         a.Write(DecomposedFolder + "/inside.txt", "inside");
         a.Write("plain.txt", "plain");
+        a.Write("ni\u00f1o.txt", "composed here");     // both forms of one name on this disk, two files:
+        a.Write("nin\u0303o.txt", "decomposed here");  // the composed one syncs, the decomposed one is withheld
         b.Write(Composed, "composed, from b");
         await b.SyncAsync();
 
@@ -43,10 +45,13 @@ public sealed class DecomposedNameTests : IDisposable
             Assert.Contains(pass.Notes, n => n.Contains("R\u00e9sum\u00e9s", StringComparison.Ordinal) && n.Contains("nor anything in it", StringComparison.Ordinal));
         }
 
-        Assert.Equal(1, first.FilesUploaded);
+        Assert.Contains(first.Notes, n => n.Contains("ni\u00f1o.txt", StringComparison.Ordinal) && n.Contains("decomposed Unicode", StringComparison.Ordinal));
+        Assert.Equal(2, first.FilesUploaded);
         Assert.Equal(0, first.FilesDownloaded);
         Assert.Equal(0, second.FilesUploaded + second.FilesDownloaded);
         Assert.NotNull(_server.Current("plain.txt"));
+        Assert.Equal((ulong)"composed here".Length, _server.Current("ni\u00f1o.txt")?.Size);
+        Assert.Equal("decomposed here", File.ReadAllText(Path.Combine(a.Folder, "nin\u0303o.txt")));
         Assert.Null(_server.Current("R\u00e9sum\u00e9s/inside.txt"));
         Assert.Equal((ulong)"composed, from b".Length, _server.Current(Composed)?.Size);
         Assert.Equal("decomposed bytes", File.ReadAllText(Path.Combine(a.Folder, Decomposed)));

@@ -154,7 +154,7 @@ internal sealed class LocalScanner
                     continue;
                 }
 
-                if (!string.Equals(name, child.Name, StringComparison.Ordinal))
+                if (!string.Equals(name, child.Name, StringComparison.Ordinal) && !ComposedNameReaches(Path.Combine(dirFull, child.Name), Path.Combine(dirFull, name)))
                 {
                     // Named on disk in decomposed Unicode (NFD, as files copied from a Mac often are): paths here and on the
                     // server are composed (NFC), and every later read, write or rename goes through the composed path, which
@@ -313,6 +313,21 @@ internal sealed class LocalScanner
             e.IsDirectory ? 0 : e.Length,
             e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
             !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode));
+    }
+
+    /// <summary>
+    /// True where the composed form of a decomposed name reaches the very same entry: a file system that does not tell
+    /// the two forms apart (APFS and HFS+, ZFS with normalization), where reads and writes through composed paths work as
+    /// they always did. False where it reaches nothing or another entry (ext4, tmpfs, most Linux file systems).
+    /// </summary>
+    private static bool ComposedNameReaches(string onDisk, string composed)
+    {
+        if (FileChangeTime.TryStat(composed) is not { } reached)
+        {
+            return Path.Exists(composed); // no statx (not Linux): the composed name reaches something, which there means itself
+        }
+
+        return reached.Exists && reached.Inode is { } inode && FileChangeTime.TryStat(onDisk) is { Exists: true, Inode: { } own } && own == inode;
     }
 
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);

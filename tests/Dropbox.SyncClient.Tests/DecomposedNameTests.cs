@@ -58,4 +58,36 @@ public sealed class DecomposedNameTests : IDisposable
         Assert.Equal("inside", File.ReadAllText(Path.Combine(a.Folder, DecomposedFolder, "inside.txt")));
         Assert.False(File.Exists(Path.Combine(a.Folder, Composed)), "the composed file was downloaded beside the decomposed one");
     }
+
+    [Fact]
+    public async Task A_name_that_is_not_valid_UTF8_is_withheld_with_the_reason_and_leaves_nothing_pending()
+    {
+        // Arrange: a file whose name has the byte 0xFF (made by the shell: .NET strings cannot name it), and a plain one.
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("plain.txt", "plain");
+        var make = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sh", ["-c", "printf 'raw bytes' > \"$(printf 'bad\\377name.txt')\""]) { WorkingDirectory = a.Folder })!;
+        await make.WaitForExitAsync();
+        Assert.Equal(0, make.ExitCode);
+        Assert.Contains(Directory.GetFiles(a.Folder), f => f.Contains('\uFFFD', StringComparison.Ordinal));
+
+        // Act: two passes.
+        var first = await a.SyncAsync();
+        var second = await a.SyncAsync();
+
+        // Assert: the plain file synced; the other withheld with the reason, nothing pending or failed, its bytes in place.
+        foreach (var pass in new[] { first, second })
+        {
+            Assert.Equal(0, pass.Errors);
+            Assert.Equal(0, pass.Pending);
+            Assert.Contains(pass.Notes, n => n.Contains("not valid UTF-8", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(1, first.FilesUploaded);
+        Assert.Equal(0, second.FilesUploaded);
+        Assert.NotNull(_server.Current("plain.txt"));
+        Assert.Empty(_server.History("bad\uFFFDname.txt"));
+        var check = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sh", ["-c", "test \"$(cat \"$(printf 'bad\\377name.txt')\")\" = 'raw bytes'"]) { WorkingDirectory = a.Folder })!;
+        await check.WaitForExitAsync();
+        Assert.Equal(0, check.ExitCode);
+    }
 }

@@ -117,6 +117,7 @@ internal sealed class LocalScanner
 
             OrderCaseClashes(children, relativeDir, syncedVersion);
 
+            HashSet<string>? listed = null; // this folder's names as on disk, made only if one is not composed
             foreach (var child in children)
             {
                 var name = Normalize(child.Name);
@@ -154,15 +155,41 @@ internal sealed class LocalScanner
                     continue;
                 }
 
-                if (!string.Equals(name, child.Name, StringComparison.Ordinal) && !ComposedNameReaches(Path.Combine(dirFull, child.Name), Path.Combine(dirFull, name)))
+                if (child.Name.Contains('\uFFFD', StringComparison.Ordinal) && !Path.Exists(Path.Combine(dirFull, child.Name)))
                 {
-                    // Named on disk in decomposed Unicode (NFD, as files copied from a Mac often are): paths here and on the
-                    // server are composed (NFC), and every later read, write or rename goes through the composed path, which
-                    // is not on disk (the file was "still changing" at every pass, never synced, and kept a daemon passing).
-                    // Withheld with the reason until it is renamed; neither side's file at the composed name is touched.
-                    snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed (typed again, the same name is composed)");
+                    // Its name's bytes on disk are not valid UTF-8 (decoded, each bad byte became U+FFFD): no path the client
+                    // can name reaches it, so every read failed as "changed while uploading" at every pass.
+                    snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed");
                     snapshot.Withheld.Add(relative);
                     continue;
+                }
+
+                if (!string.Equals(name, child.Name, StringComparison.Ordinal))
+                {
+                    // Named on disk in decomposed Unicode (NFD, as files copied from a Mac often are): paths here and on the
+                    // server are composed (NFC), and every later read, write or rename goes through the composed path.
+                    listed ??= new HashSet<string>(children.Select(c => c.Name), StringComparer.Ordinal);
+                    if (listed.Contains(name))
+                    {
+                        // Another entry of this folder has the composed spelling (two files on a file system that tells the
+                        // forms apart, or two links to one): that one syncs under the path; this one is left alone, not
+                        // withheld, so the composed entry's path keeps syncing.
+                        snapshot.Skipped.Add($"{relative}: another entry of this folder has this name in composed Unicode (NFC) and syncs under it; this one, named on disk in decomposed Unicode (NFD), is not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed to a name of its own");
+                        continue;
+                    }
+
+                    if (!Path.Exists(Path.Combine(dirFull, name)))
+                    {
+                        // The composed path reaches nothing (ext4, tmpfs): every read of it would fail ("still changing" at
+                        // every pass, never synced, a daemon passing every ~2 s). Withheld with the reason until renamed;
+                        // neither side's file at the composed name is touched meanwhile.
+                        snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed (typed again, the same name is composed)");
+                        snapshot.Withheld.Add(relative);
+                        continue;
+                    }
+
+                    // The composed path reaches it (APFS, HFS+, ZFS with normalization do not tell the forms apart and list
+                    // only this spelling): it syncs under the composed path, as it always did.
                 }
 
                 if (child.IsLink)
@@ -313,21 +340,6 @@ internal sealed class LocalScanner
             e.IsDirectory ? 0 : e.Length,
             e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
             !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode));
-    }
-
-    /// <summary>
-    /// True where the composed form of a decomposed name reaches the very same entry: a file system that does not tell
-    /// the two forms apart (APFS and HFS+, ZFS with normalization), where reads and writes through composed paths work as
-    /// they always did. False where it reaches nothing or another entry (ext4, tmpfs, most Linux file systems).
-    /// </summary>
-    private static bool ComposedNameReaches(string onDisk, string composed)
-    {
-        if (FileChangeTime.TryStat(composed) is not { } reached)
-        {
-            return Path.Exists(composed); // no statx (not Linux): the composed name reaches something, which there means itself
-        }
-
-        return reached.Exists && reached.Inode is { } inode && FileChangeTime.TryStat(onDisk) is { Exists: true, Inode: { } own } && own == inode;
     }
 
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);

@@ -288,8 +288,21 @@ internal sealed class Appliance : IAsyncDisposable
             Assert.True(status is 200 or 201, $"put of {path} chunk {index}: {status} {body}");
         }
 
-        var commit = await client.CommitFileAsync(new CommitFileRequest { Path = path, Size = (ulong)content.Length, MtimeUnixMs = 1_700_000_000_000, BaseVersion = baseVersion, Chunks = { chunks }, Device = who.Name + "-laptop" });
-        return new StoredFile(commit.Entry, chunks, pieces, plan);
+        // The storage node reports stored chunks to the metadata node asynchronously; on a loaded machine a commit can
+        // come first and be refused as NOT_FOUND (seen in CI). A well-behaved client commits again (the sync client plans
+        // again); here, up to 50 times 100 ms apart.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var commit = await client.CommitFileAsync(new CommitFileRequest { Path = path, Size = (ulong)content.Length, MtimeUnixMs = 1_700_000_000_000, BaseVersion = baseVersion, Chunks = { chunks }, Device = who.Name + "-laptop" });
+                return new StoredFile(commit.Entry, chunks, pieces, plan);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.NotFound && plan.Missing.Count > 0 && attempt < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     /// <summary>Where the node logs stand now; pass it to <see cref="AssertNoUnhandledExceptions"/> to judge only what came later.</summary>

@@ -159,7 +159,7 @@ internal sealed class LocalScanner
                 {
                     // Its name's bytes on disk are not valid UTF-8 (decoded, each bad byte became U+FFFD): no path the client
                     // can name reaches it, so every read failed as "changed while uploading" at every pass.
-                    snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed");
+                    snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{NorInside(isDirectory)} until it is renamed");
                     snapshot.Withheld.Add(relative);
                     continue;
                 }
@@ -174,7 +174,7 @@ internal sealed class LocalScanner
                         // Another entry of this folder has the composed spelling (two files on a file system that tells the
                         // forms apart, or two links to one): that one syncs under the path; this one is left alone, not
                         // withheld, so the composed entry's path keeps syncing.
-                        snapshot.Skipped.Add($"{relative}: another entry of this folder has this name in composed Unicode (NFC) and syncs under it; this one, named on disk in decomposed Unicode (NFD), is not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed to a name of its own");
+                        snapshot.Skipped.Add($"{relative}: another entry of this folder has this name in composed Unicode (NFC) and syncs under it; this one, named on disk in decomposed Unicode (NFD), is not synced{NorInside(isDirectory)} until it is renamed to a name of its own");
                         continue;
                     }
 
@@ -183,7 +183,7 @@ internal sealed class LocalScanner
                         // The composed path reaches nothing (ext4, tmpfs): every read of it would fail ("still changing" at
                         // every pass, never synced, a daemon passing every ~2 s). Withheld with the reason until renamed;
                         // neither side's file at the composed name is touched meanwhile.
-                        snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{(isDirectory ? ", nor anything in it," : string.Empty)} until it is renamed (typed again, the same name is composed)");
+                        snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{NorInside(isDirectory)} until it is renamed (typed again, the same name is composed)");
                         snapshot.Withheld.Add(relative);
                         continue;
                     }
@@ -341,6 +341,9 @@ internal sealed class LocalScanner
             e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
             !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode));
     }
+
+    /// <summary>What a withheld folder's note adds: nothing under it syncs either.</summary>
+    private static string NorInside(bool isDirectory) => isDirectory ? ", nor anything in it," : string.Empty;
 
     private static string Normalize(string name) => name.IsNormalized(System.Text.NormalizationForm.FormC) ? name : name.Normalize(System.Text.NormalizationForm.FormC);
 

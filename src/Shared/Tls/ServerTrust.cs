@@ -29,7 +29,7 @@ public sealed class ServerTrust
 
     /// <summary>What is trusted, for status output: the CA fingerprints, the pinned fingerprint, or the system's CAs.</summary>
     public string Description => _roots is not null
-        ? $"certificates issued by {string.Join(" or ", _roots.Select(CertificateFingerprint.Of))} ({_source})"
+        ? $"certificates issued by {RootsNamed()} ({_source})"
         : _pin is not null ? $"exactly the certificate {_pin}" : _source;
 
     /// <summary>True when no CA or fingerprint was given.</summary>
@@ -95,7 +95,7 @@ public sealed class ServerTrust
             }
         }
 
-        var expected = string.Join(" or ", _roots.Select(CertificateFingerprint.Of));
+        var expected = RootsNamed();
         if (!custom.Build(leaf))
         {
             var why = string.Join("; ", custom.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
@@ -111,4 +111,19 @@ public sealed class ServerTrust
     }
 
     private static DropboxException Refused(string message) => new(ErrorKind.PermissionDenied, message);
+
+    /// <summary>Most CA fingerprints a message names: a bundle of a system's roots (~140) would bury the message.</summary>
+    internal const int MaxRootsNamed = 3;
+
+    /// <summary>The trusted CAs' fingerprints, the first <see cref="MaxRootsNamed"/> of them and how many more.</summary>
+    private string RootsNamed()
+    {
+        if (_roots is not { } roots)
+        {
+            return string.Empty;
+        }
+
+        var named = string.Join(" or ", roots.Take(MaxRootsNamed).Select(CertificateFingerprint.Of));
+        return roots.Count > MaxRootsNamed ? $"{named} or {roots.Count - MaxRootsNamed} more CA(s) in the file" : named;
+    }
 }

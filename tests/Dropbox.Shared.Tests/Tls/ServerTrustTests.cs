@@ -45,6 +45,27 @@ public sealed class ServerTrustTests : IDisposable
     }
 
     [Fact]
+    public void A_refusal_by_a_bundle_of_many_cas_names_the_first_three_and_how_many_more()
+    {
+        // A system bundle given as --ca holds ~140 roots: a message naming each buried the reason.
+        var bundle = _dir.Sub("bundle.pem");
+        var cas = Enumerable.Range(0, 5).Select(i => LocalCertificateAuthority.Ensure(_dir.Sub("ca" + i), ["127.0.0.1"])).ToList();
+        File.WriteAllText(bundle, string.Concat(cas.Select(c => File.ReadAllText(c.CaCertificatePath))));
+        var trust = ServerTrust.ForCaFile(bundle, "--ca");
+
+        var ex = Assert.Throws<DropboxException>(() => trust.Validate(this, _theirs.ServerCertificate, null, SslPolicyErrors.RemoteCertificateChainErrors));
+
+        Assert.Equal(3, cas.Count(c => ex.Message.Contains(c.CaFingerprint, StringComparison.Ordinal)));
+        Assert.Contains("or 2 more CA(s) in the file", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(_theirs.ServerFingerprint, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(3, cas.Count(c => trust.Description.Contains(c.CaFingerprint, StringComparison.Ordinal)));
+        foreach (var ca in cas)
+        {
+            ca.ServerCertificate.Dispose();
+        }
+    }
+
+    [Fact]
     public void A_ca_trust_refuses_a_certificate_of_its_ca_that_names_another_host()
     {
         var trust = ServerTrust.ForCaFile(_ours.CaCertificatePath, "--ca");

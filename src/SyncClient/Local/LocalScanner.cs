@@ -94,6 +94,7 @@ internal sealed class LocalScanner
         stack.Push((_root, string.Empty, _ignore));
         var tree = new IgnoreTree(_ignore);
         snapshot.Ignore = tree;
+        var unnamableBudget = MaxUnnamableEntries;
         while (stack.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
@@ -118,6 +119,7 @@ internal sealed class LocalScanner
             OrderCaseClashes(children, relativeDir, syncedVersion);
 
             HashSet<string>? listed = null; // this folder's names as on disk, made only if one is not composed
+            Dictionary<string, bool>? replaced = null; // this folder's names with U+FFFD in them (and whether a folder), made only if one has
             foreach (var child in children)
             {
                 var name = Normalize(child.Name);
@@ -155,13 +157,37 @@ internal sealed class LocalScanner
                     continue;
                 }
 
-                if (child.Name.Contains('\uFFFD', StringComparison.Ordinal) && !Path.Exists(Path.Combine(dirFull, child.Name)))
+                if (child.Name.Contains('\uFFFD', StringComparison.Ordinal))
                 {
-                    // Its name's bytes on disk are not valid UTF-8 (decoded, each bad byte became U+FFFD): no path the client
-                    // can name reaches it, so every read failed as "changed while uploading" at every pass.
-                    snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{NorInside(isDirectory)} until it is renamed");
-                    snapshot.Withheld.Add(relative);
-                    continue;
+                    if (!Path.Exists(Path.Combine(dirFull, child.Name)))
+                    {
+                        // Its name's bytes on disk are not valid UTF-8 (decoded, each bad byte became U+FFFD): no path the
+                        // client can name reaches it, so every read failed as "changed while uploading" at every pass.
+                        snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{NorInside(isDirectory)} until it is renamed");
+                        snapshot.Withheld.Add(relative);
+                        AddUnnamable(snapshot, child, ref unnamableBudget);
+                        continue;
+                    }
+
+                    if (!(replaced ??= new Dictionary<string, bool>(StringComparer.Ordinal)).TryAdd(child.Name, isDirectory))
+                    {
+                        if (replaced[child.Name] != isDirectory)
+                        {
+                            // One a file, the other a folder: which the path reaches cannot be told from the listing, so
+                            // the path is withheld (what the first entry added is taken back).
+                            snapshot.Skipped.Add($"{relative}: two entries of this folder read as this name (one's name on disk is not valid UTF-8), a file and a folder; neither is synced until the one that is not valid UTF-8 is renamed");
+                            snapshot.Withheld.Add(relative);
+                            snapshot.Entries.Remove(relative);
+                            continue;
+                        }
+
+                        // A second entry read as this name: one of them really has U+FFFD in it (the path reaches that one, and
+                        // both entries were read through the path, so both describe it), the other's bytes are not valid
+                        // UTF-8 and decode the same. The path syncs as the first entry did; the other, which no path
+                        // reaches, is left alone (never renamed as a case clash of the first, nor taken for it).
+                        snapshot.Skipped.Add($"{relative}: another entry of this folder, whose name on disk is not valid UTF-8, reads as this name; that one is not synced{NorInside(isDirectory)} until it is renamed");
+                        continue;
+                    }
                 }
 
                 if (!string.Equals(name, child.Name, StringComparison.Ordinal))
@@ -185,6 +211,7 @@ internal sealed class LocalScanner
                         // neither side's file at the composed name is touched meanwhile.
                         snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{NorInside(isDirectory)} until it is renamed (typed again, the same name is composed)");
                         snapshot.Withheld.Add(relative);
+                        AddUnnamable(snapshot, child, ref unnamableBudget);
                         continue;
                     }
 
@@ -341,6 +368,59 @@ internal sealed class LocalScanner
             e.IsDirectory ? 0 : e.LastWriteTimeUtc.UtcTicks,
             !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode));
     }
+
+    /// <summary>Most entries inside unnamable folders one scan walks for <see cref="LocalSnapshot.Unnamable"/>.</summary>
+    internal const int MaxUnnamableEntries = 100_000;
+
+    /// <summary>
+    /// Adds the stamp of a file withheld because no path reaches it, or (a folder reached by its name as listed, as an
+    /// NFD one is) the stamps of the files inside it, up to <paramref name="budget"/> entries in all; a folder whose own
+    /// name does not reach it (not UTF-8) cannot be walked.
+    /// </summary>
+    private static void AddUnnamable(LocalSnapshot snapshot, Child child, ref int budget)
+    {
+        if (!child.IsDirectory)
+        {
+            if (!child.IsLink)
+            {
+                snapshot.Unnamable.Add(new FileStamp(child.Length, child.MtimeTicks));
+            }
+
+            return;
+        }
+
+        if (child.FullPath is not { } folder || budget <= 0)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(folder, "*", UnnamableWalk))
+            {
+                if (--budget < 0)
+                {
+                    return;
+                }
+
+                if (FileChangeTime.TryStat(file) is { Exists: true, IsRegularFile: true } stat)
+                {
+                    snapshot.Unnamable.Add(new FileStamp(stat.Size, stat.MtimeTicks));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // What was walked counts; a synced file not matched is decided as before.
+        }
+    }
+
+    private static readonly EnumerationOptions UnnamableWalk = new()
+    {
+        RecurseSubdirectories = true,
+        IgnoreInaccessible = true,
+        AttributesToSkip = FileAttributes.ReparsePoint,
+    };
 
     /// <summary>What a withheld folder's note adds: nothing under it syncs either.</summary>
     private static string NorInside(bool isDirectory) => isDirectory ? ", nor anything in it," : string.Empty;

@@ -391,6 +391,11 @@ internal static partial class SyncPlanner
 
         if (localChanged && !remoteChanged)
         {
+            if (local is null && RenamedToUnnamable(input, baseRecord!))
+            {
+                return new SyncAction(SyncActionKind.Skip, path) { Reason = UnnamableReason, Base = baseRecord };
+            }
+
             return local is not null
                 ? new SyncAction(SyncActionKind.Upload, path) { Local = local, Fingerprint = fingerprint, BaseVersion = baseVersion, Base = baseRecord }
                 : new SyncAction(SyncActionKind.DeleteRemote, path) { BaseVersion = baseVersion, Base = baseRecord };
@@ -464,9 +469,45 @@ internal static partial class SyncPlanner
             return new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord };
         }
 
-        return remoteFolder && remote!.Version != baseRecord.Version
-            ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
+        if (remoteFolder && remote!.Version != baseRecord.Version)
+        {
+            return new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote };
+        }
+
+        return HoldsRenamedToUnnamable(input, path)
+            ? new SyncAction(SyncActionKind.Skip, path) { Reason = UnnamableReason, Base = baseRecord }
             : new SyncAction(SyncActionKind.DeleteRemoteFolder, path) { Base = baseRecord, BaseVersion = baseRecord.Version };
+    }
+
+    /// <summary>Why a synced path gone from here is not deleted on the server (see <see cref="RenamedToUnnamable"/>).</summary>
+    internal const string UnnamableReason = "gone from here, and a file with its size and time is withheld under a name no path reaches (decomposed Unicode, or not valid UTF-8; see the other skipped names): most likely renamed to it, so it is not deleted on the server until that name is renamed";
+
+    /// <summary>
+    /// True when a synced file gone from its path has the size and mtime of a file the scan withheld because no path
+    /// reaches it (<see cref="LocalSnapshot.Unnamable"/>): a rename to such a name (or a folder's, with it) keeps both, and
+    /// deleting it on the server would take the file from every other device while it sits here, unsynced.
+    /// </summary>
+    private static bool RenamedToUnnamable(PlanInput input, FileRecord baseRecord) =>
+        input.Local.Unnamable.Count > 0 && baseRecord.Kind == FileKind.File && input.Local.Unnamable.Contains(new FileStamp(baseRecord.Size, baseRecord.MtimeTicks));
+
+    /// <summary>True when a synced file under the gone folder <paramref name="path"/> is held by <see cref="RenamedToUnnamable"/>.</summary>
+    private static bool HoldsRenamedToUnnamable(PlanInput input, string path)
+    {
+        if (input.Local.Unnamable.Count == 0)
+        {
+            return false;
+        }
+
+        var prefix = path + "/";
+        foreach (var (under, record) in input.Base)
+        {
+            if (under.StartsWith(prefix, StringComparison.Ordinal) && !input.Local.Entries.ContainsKey(under) && RenamedToUnnamable(input, record))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>True when a folder above <paramref name="path"/> is a kind clash (what <see cref="DecideFolder"/> skips).</summary>

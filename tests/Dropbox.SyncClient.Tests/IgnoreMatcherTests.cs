@@ -35,6 +35,18 @@ public sealed class IgnoreMatcherTests
         Assert.Equal(ignored, matcher.IsIgnored(path, isDirectory));
     }
 
+    [Theory]
+    [InlineData("Re\u0301sume\u0301s/", "R\u00e9sum\u00e9s", true)] // typed on a Mac: the rule's line in decomposed Unicode
+    [InlineData("*.caf\u00e9", "a.cafe\u0301", false)] // the rule composed, and the scan names paths composed too
+    [InlineData("[e\u0301]x", "\u00e9x", false)]
+    public void A_rule_matches_a_name_whatever_the_Unicode_form_of_the_rule(string rule, string name, bool isDirectory)
+    {
+        var matcher = IgnoreMatcher.Create([rule]);
+
+        // Paths reach the matcher as the scan names them: composed (NFC).
+        Assert.True(matcher.IsIgnored(name.Normalize(System.Text.NormalizationForm.FormC), isDirectory));
+    }
+
     [Fact]
     public void Negation_reincludes_and_the_last_matching_rule_wins()
     {

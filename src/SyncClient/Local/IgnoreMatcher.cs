@@ -121,6 +121,13 @@ internal sealed class IgnoreMatcher
             return null;
         }
 
+        // The scan names paths in composed Unicode (NFC): a line typed where names are decomposed (a Mac) is composed
+        // too, or it would never match.
+        if (!text.IsNormalized(System.Text.NormalizationForm.FormC))
+        {
+            text = text.Normalize(System.Text.NormalizationForm.FormC);
+        }
+
         var negated = false;
         if (text[0] == '!')
         {

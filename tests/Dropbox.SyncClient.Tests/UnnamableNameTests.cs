@@ -168,6 +168,30 @@ public sealed class UnnamableNameTests : IDisposable
         Assert.DoesNotContain(Directory.GetDirectories(a.Folder).Concat(Directory.GetDirectories(b.Folder)), d => d.Contains("Case Conflict", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_folder_deleted_on_another_device_is_not_made_again_for_a_decomposed_name_left_in_it()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("dir/x.txt", "x");
+        a.Write("keep.txt", "k");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        a.Write("dir/nin\u0303o.txt", "from a Mac");
+        await a.SyncAsync();
+        Directory.Delete(b.PathOf("dir"), recursive: true);
+        await b.SyncAsync();
+
+        await a.SyncAsync(); // x.txt deleted here; dir kept, it holds the withheld file
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        Assert.Equal("from a Mac", File.ReadAllText(Path.Combine(a.Folder, "dir", "nin\u0303o.txt")));
+        Assert.False(File.Exists(a.PathOf("dir/x.txt")));
+        Assert.Null(_server.Current("dir"));
+        Assert.False(Directory.Exists(b.PathOf("dir")));
+    }
+
     private static async Task ShAsync(string folder, string script)
     {
         using var p = Process.Start(new ProcessStartInfo("sh", ["-c", script]) { WorkingDirectory = folder })!;

@@ -166,6 +166,7 @@ internal sealed class LocalScanner
                         snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{NorInside(isDirectory)} until it is renamed");
                         snapshot.Withheld.Add(relative);
                         AddUnnamable(snapshot, child, ref unnamableBudget);
+                        hasChildren = true; // the folder holds something: it is not an empty folder to create (again) on the server
                         continue;
                     }
 
@@ -212,6 +213,7 @@ internal sealed class LocalScanner
                         snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{NorInside(isDirectory)} until it is renamed (typed again, the same name is composed)");
                         snapshot.Withheld.Add(relative);
                         AddUnnamable(snapshot, child, ref unnamableBudget);
+                        hasChildren = true;
                         continue;
                     }
 

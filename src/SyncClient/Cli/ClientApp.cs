@@ -12,6 +12,7 @@ using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
+using Microsoft.Data.Sqlite;
 
 namespace Dropbox.SyncClient.Cli;
 
@@ -68,7 +69,7 @@ internal sealed class ClientApp
 
     public async Task<int> RunAsync(string[] argv, CancellationToken ct)
     {
-        CliArgs args;
+        CliArgs? args = null;
         try
         {
             if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h" or "-?")
@@ -133,6 +134,13 @@ internal sealed class ClientApp
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
+            return ExitCodes.Errors;
+        }
+        catch (SqliteException e) when (args is not null && LocalState.IsCorrupt(e))
+        {
+            // Damage that opening the database did not reach (a page read later): the same line as LocalState.Open's.
+            var database = Path.Combine(ClientSession.ResolveStateDirectory(args), LocalState.DatabaseFileName);
+            _err.WriteLine("error: " + SyncPaths.Display(LocalState.Corrupt(database, e).Message, int.MaxValue));
             return ExitCodes.Errors;
         }
     }
@@ -265,6 +273,9 @@ internal sealed class ClientApp
         }
 
         var stateDir = ClientSession.ResolveStateDirectory(args);
+        // A database already there is opened before the server is asked, so a damaged one stops login before it says
+        // "Logged in"; a new one is created only once the server took the token.
+        using var existing = File.Exists(Path.Combine(stateDir, LocalState.DatabaseFileName)) ? LocalState.Open(stateDir) : null;
         Directory.CreateDirectory(folder);
         using (var channels = ClientChannels.Create(trust))
         {
@@ -272,7 +283,8 @@ internal sealed class ClientApp
             _out.WriteLine($"Logged in as {SyncPaths.Display(account.User)} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
         }
 
-        using var state = LocalState.Open(stateDir);
+        using var created = existing is null ? LocalState.Open(stateDir) : null;
+        var state = existing ?? created!;
         if (state.GetSetting(StateKeys.Folder) is { } oldFolder && (oldFolder != folder || state.GetSetting(StateKeys.Server) != server))
         {
             state.ResetSyncState();

@@ -62,6 +62,7 @@ public sealed class CliArgsTests
     [InlineData(new[] { "history" }, "history")]
     [InlineData(new[] { "snyc" }, "sync")]
     [InlineData(new[] { "--bogus" }, "--bogus")]
+    [InlineData(new[] { "help", "--bogus" }, "'--bogus'.\nRun 'dropbox-client help' for the verbs")]
     public async Task Unknown_verbs_options_and_extra_arguments_are_refused_with_the_usage_code_before_anything_runs(string[] argv, string mentioned)
     {
         var output = new StringWriter();

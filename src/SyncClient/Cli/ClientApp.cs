@@ -72,7 +72,8 @@ internal sealed class ClientApp
         CliArgs? args = null;
         try
         {
-            if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h" or "-?")
+            // 'help' with more after it goes through the grammar like any verb, so 'help --bogus' is refused (exit 2).
+            if (argv.Length == 0 || argv[0] is "--help" or "-h" or "-?" || argv is ["help"])
             {
                 _out.WriteLine(Usage);
                 return ExitCodes.Ok;
@@ -192,7 +193,7 @@ internal sealed class ClientApp
             }
         }
 
-        _err.WriteLine(known ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
+        _err.WriteLine(known && verb != "help" ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
         return ExitCodes.Usage;
     }
 

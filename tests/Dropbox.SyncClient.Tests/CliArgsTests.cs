@@ -78,6 +78,42 @@ public sealed class CliArgsTests
     }
 
     [Theory]
+    [InlineData("sync", "2")]
+    [InlineData("sync", "1.5")]
+    [InlineData("sync", "0")]
+    [InlineData("sync", "NaN")]
+    [InlineData("sync", "Infinity")]
+    [InlineData("login", "2")]
+    public async Task A_mass_delete_share_outside_0_to_1_is_refused_naming_the_option_and_the_range_before_anything_runs(string verb, string share)
+    {
+        using var dir = new TempFolder();
+        var state = dir.Sub("state");
+        var folder = dir.Sub("folder");
+        var error = new StringWriter();
+        string[] argv = verb == "login"
+            ? ["login", "--server", "http://127.0.0.1:1", "--token", "t", "--folder", folder, "--state", state, "--mass-delete-share", share]
+            : ["sync", "--once", "--mass-delete-share", share, "--state", state];
+
+        // No state directory and no server: a verb that ran would fail with "No linked account" or an unreachable
+        // server (exit 1), not 2.
+        var code = await new ClientApp(new StringWriter(), error, terminal: false).RunAsync(argv, CancellationToken.None);
+
+        Assert.True(code == ExitCodes.Usage, $"exit {code}: {error}");
+        Assert.Contains($"--mass-delete-share must be a share in (0, 1], such as 0.5, got '{share}'.", error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(state));
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Theory]
+    [InlineData("1", 1.0)]
+    [InlineData("0.5", 0.5)]
+    [InlineData("1e-3", 0.001)]
+    public void A_mass_delete_share_in_0_to_1_is_taken(string text, double share)
+    {
+        Assert.Equal(share, CliArgs.Parse(["sync", "--mass-delete-share", text]).ShareOption("mass-delete-share"));
+    }
+
+    [Theory]
     [InlineData("--tokn", "s3cr3t-T0KEN-value", false)]
     [InlineData("--tokn", "short", false)]
     [InlineData("--tokn=s3cr3t-T0KEN-value", "s3cr3t-T0KEN-value", true)]

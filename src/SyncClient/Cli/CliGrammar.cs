@@ -20,7 +20,7 @@ internal static class CliGrammar
     private static readonly (string Name, string Description)[] Tuning =
     [
         ("parallelism", "chunks moved at once (default 4)"),
-        ("mass-delete-share", "stop before deleting more than this share of the files (default 0.5)"),
+        ("mass-delete-share", "stop before deleting more than this share of the files, in (0, 1] (default 0.5)"),
         ("mass-delete-min", "... if that is at least this many files (default 10)"),
         ("reconcile-interval", "how often the daemon compares everything by fingerprint (default 24h; units ms, s, m, h, d)"),
         ("stable-age", "a changed file is uploaded once unmodified this long (default 2s; 0 turns it off)"),

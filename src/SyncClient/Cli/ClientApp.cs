@@ -29,7 +29,7 @@ internal sealed class ClientApp
                 --ca: trust https servers whose certificate this CA issued (standalone prints its path);
                 --fingerprint: trust exactly the certificate with this fingerprint (standalone prints it);
                 neither: the system's trusted CAs.
-                [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
+                [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]   (share: in (0, 1])
                 [--reconcile-interval 24h] [--stable-age 2s]
           sync [--once] [--json] [--now] [--pause | --resume] [--limit-up RATE] [--limit-down RATE] [--reconcile] [--allow-mass-delete]
                [--confirm-new-folder] [--parallelism N] [--state DIR]
@@ -91,6 +91,7 @@ internal sealed class ClientApp
             }
 
             args = CliArgs.From(parsed);
+            args.CheckTuning();
             if (args.Verb == "help")
             {
                 _out.WriteLine(Usage);
@@ -312,7 +313,7 @@ internal sealed class ClientApp
             state.SetSetting(StateKeys.Parallelism, p.ToString(CultureInfo.InvariantCulture));
         }
 
-        if (args.DoubleOption("mass-delete-share") is { } share)
+        if (args.ShareOption("mass-delete-share") is { } share)
         {
             state.SetSetting(StateKeys.MassDeleteShare, share.ToString(CultureInfo.InvariantCulture));
         }

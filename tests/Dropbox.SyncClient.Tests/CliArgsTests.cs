@@ -113,6 +113,20 @@ public sealed class CliArgsTests
         Assert.Equal(share, CliArgs.Parse(["sync", "--mass-delete-share", text]).ShareOption("mass-delete-share"));
     }
 
+    [Fact]
+    public async Task A_verbs_help_names_the_program_dropbox_client_in_its_usage_line()
+    {
+        // The dll as a process: System.CommandLine names the root command after the executable (here the dll,
+        // "Dropbox.SyncClient"; natively compiled, "Dropbox"), while the rest of the help says dropbox-client.
+        using var client = ChildProcess.Start(Binaries.SyncClient, ["sync", "--help"]);
+
+        var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Matches(@"(?m)^Usage:\r?\n  dropbox-client sync \[options\]\r?$", client.Stdout);
+        Assert.DoesNotContain("Dropbox.SyncClient", client.Stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--tokn", "s3cr3t-T0KEN-value", false)]
     [InlineData("--tokn", "short", false)]

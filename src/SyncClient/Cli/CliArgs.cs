@@ -34,7 +34,7 @@ internal sealed class CliArgs
     {
         ArgumentNullException.ThrowIfNull(result);
         var command = result.CommandResult;
-        var args = new CliArgs { Verb = command.Command is RootCommand ? "help" : command.Command.Name };
+        var args = new CliArgs { Verb = command.Parent is null ? "help" : command.Command.Name };
         foreach (var child in command.Children)
         {
             switch (child)

@@ -85,7 +85,7 @@ internal sealed class ClientApp
                 return Refuse(argv, parsed);
             }
 
-            if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Command is RootCommand)) // --help, --version
+            if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Parent is null)) // --help, --version
             {
                 return parsed.Invoke(new InvocationConfiguration { Output = _out, Error = _err });
             }

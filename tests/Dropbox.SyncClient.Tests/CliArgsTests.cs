@@ -62,6 +62,7 @@ public sealed class CliArgsTests
     [InlineData(new[] { "history" }, "history")]
     [InlineData(new[] { "snyc" }, "sync")]
     [InlineData(new[] { "--bogus" }, "--bogus")]
+    [InlineData(new[] { "help", "--bogus" }, "'--bogus'.\nRun 'dropbox-client help' for the verbs")]
     public async Task Unknown_verbs_options_and_extra_arguments_are_refused_with_the_usage_code_before_anything_runs(string[] argv, string mentioned)
     {
         var output = new StringWriter();
@@ -74,6 +75,56 @@ public sealed class CliArgsTests
         Assert.Contains(mentioned, error.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("No linked account", error.ToString(), StringComparison.Ordinal);
         Assert.Equal(string.Empty, output.ToString());
+    }
+
+    [Theory]
+    [InlineData("sync", "2")]
+    [InlineData("sync", "1.5")]
+    [InlineData("sync", "0")]
+    [InlineData("sync", "NaN")]
+    [InlineData("sync", "Infinity")]
+    [InlineData("login", "2")]
+    public async Task A_mass_delete_share_outside_0_to_1_is_refused_naming_the_option_and_the_range_before_anything_runs(string verb, string share)
+    {
+        using var dir = new TempFolder();
+        var state = dir.Sub("state");
+        var folder = dir.Sub("folder");
+        var error = new StringWriter();
+        string[] argv = verb == "login"
+            ? ["login", "--server", "http://127.0.0.1:1", "--token", "t", "--folder", folder, "--state", state, "--mass-delete-share", share]
+            : ["sync", "--once", "--mass-delete-share", share, "--state", state];
+
+        // No state directory and no server: a verb that ran would fail with "No linked account" or an unreachable
+        // server (exit 1), not 2.
+        var code = await new ClientApp(new StringWriter(), error, terminal: false).RunAsync(argv, CancellationToken.None);
+
+        Assert.True(code == ExitCodes.Usage, $"exit {code}: {error}");
+        Assert.Contains($"--mass-delete-share must be a share in (0, 1], such as 0.5, got '{share}'.", error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(state));
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Theory]
+    [InlineData("1", 1.0)]
+    [InlineData("0.5", 0.5)]
+    [InlineData("1e-3", 0.001)]
+    public void A_mass_delete_share_in_0_to_1_is_taken(string text, double share)
+    {
+        Assert.Equal(share, CliArgs.Parse(["sync", "--mass-delete-share", text]).ShareOption("mass-delete-share"));
+    }
+
+    [Fact]
+    public async Task A_verbs_help_names_the_program_dropbox_client_in_its_usage_line()
+    {
+        // The dll as a process: System.CommandLine names the root command after the executable (here the dll,
+        // "Dropbox.SyncClient"; natively compiled, "Dropbox"), while the rest of the help says dropbox-client.
+        using var client = ChildProcess.Start(Binaries.SyncClient, ["sync", "--help"]);
+
+        var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Matches(@"(?m)^Usage:\r?\n  dropbox-client sync \[options\]\r?$", client.Stdout);
+        Assert.DoesNotContain("Dropbox.SyncClient", client.Stdout, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -93,44 +93,91 @@ internal sealed class BrowseCommands(TextWriter output, TextWriter error)
         var prefix = args.Positional.Count > 0 ? PathRules.Normalize(args.Positional[0].Trim('/')) : string.Empty;
         var json = args.Flag("json");
         var deleted = args.Flag("deleted");
+        var underPrefix = false;
         // Page by page, printed as it arrives (in path order), so a large account lists in constant memory.
         await foreach (var listing in RemoteChanges.ListFilesPagedAsync(session.Metadata, prefix, includeDeleted: deleted, RemoteChanges.MaxPages, ct).ConfigureAwait(false))
         {
+            underPrefix |= listing.Entries.Count > 0;
             foreach (var e in listing.Entries)
             {
-                if (deleted != e.Deleted)
+                if (deleted == e.Deleted)
                 {
-                    continue; // --deleted: only what was deleted (and can be restored); else only what exists
+                    WriteListed(e, json, deleted); // --deleted: only what was deleted (and can be restored); else only what exists
                 }
-
-                if (json)
-                {
-                    WriteJson(new Dictionary<string, object>
-                    {
-                        ["path"] = e.Path,
-                        ["kind"] = e.Kind == EntryKind.Folder ? "folder" : "file",
-                        ["size"] = e.Size,
-                        ["version"] = e.Version,
-                        ["mtimeUnixMs"] = e.MtimeUnixMs,
-                        ["deleted"] = e.Deleted,
-                    });
-                    continue;
-                }
-
-                var when = RemoteBounds.FormatTime(deleted && e.ServerTimeUnixMs > 0 ? e.ServerTimeUnixMs : e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
-                if (deleted)
-                {
-                    _out.WriteLine($"{"deleted",12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}{(e.Kind == EntryKind.Folder ? "/" : string.Empty)}");
-                    continue;
-                }
-
-                _out.WriteLine(e.Kind == EntryKind.Folder
-                    ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
-                    : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}");
             }
         }
 
+        return prefix.Length == 0 || underPrefix ? ExitCodes.Ok : await ListPathItselfAsync(session, prefix, json, deleted, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>ls PATH</c> where nothing is under PATH: the listing is of a folder's contents, so PATH is a file, an empty
+    /// folder, deleted, or not there; its newest version says which. A file is listed as the whole listing shows it (as
+    /// <c>ls FILE</c> does); an empty folder lists nothing; a path that does not exist (or, without --deleted, was deleted)
+    /// is an error.
+    /// </summary>
+    private async Task<int> ListPathItselfAsync(ClientSession session, string path, bool json, bool deleted, CancellationToken ct)
+    {
+        FileEntry newest;
+        try
+        {
+            newest = (await session.Metadata.ListVersionsAsync(new ListVersionsRequest { Path = path }, ct).ConfigureAwait(false)).Versions.FirstOrDefault()
+                ?? throw NotOnServer(path);
+        }
+        catch (DropboxException e) when (e.Kind == ErrorKind.NotFound)
+        {
+            throw NotOnServer(path);
+        }
+
+        if (newest.Path != path)
+        {
+            throw NotOnServer(path); // the server's answer is for another path: nothing to show for this one
+        }
+
+        if (newest.Deleted && !deleted)
+        {
+            throw new DropboxException(ErrorKind.NotFound,
+                $"'{SyncPaths.Display(path)}' was deleted: 'ls {SyncPaths.Display(path)} --deleted' shows it, 'restore {SyncPaths.Display(path)}' brings it back.");
+        }
+
+        if (newest.Deleted == deleted && (newest.Kind != EntryKind.Folder || deleted))
+        {
+            WriteListed(newest, json, deleted);
+        }
+
         return ExitCodes.Ok;
+    }
+
+    private static DropboxException NotOnServer(string path) =>
+        new(ErrorKind.NotFound, $"'{SyncPaths.Display(path)}' is not on the server (no file or folder at that path; 'ls' lists what is).");
+
+    /// <summary>One entry of <c>ls</c>: a JSON object, or a line (size or &lt;dir&gt; or "deleted", time, version, path).</summary>
+    private void WriteListed(FileEntry e, bool json, bool deleted)
+    {
+        if (json)
+        {
+            WriteJson(new Dictionary<string, object>
+            {
+                ["path"] = e.Path,
+                ["kind"] = e.Kind == EntryKind.Folder ? "folder" : "file",
+                ["size"] = e.Size,
+                ["version"] = e.Version,
+                ["mtimeUnixMs"] = e.MtimeUnixMs,
+                ["deleted"] = e.Deleted,
+            });
+            return;
+        }
+
+        var when = RemoteBounds.FormatTime(deleted && e.ServerTimeUnixMs > 0 ? e.ServerTimeUnixMs : e.MtimeUnixMs, "yyyy-MM-dd HH:mm");
+        if (deleted)
+        {
+            _out.WriteLine($"{"deleted",12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}{(e.Kind == EntryKind.Folder ? "/" : string.Empty)}");
+            return;
+        }
+
+        _out.WriteLine(e.Kind == EntryKind.Folder
+            ? $"{"<dir>",12}  {"",16}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}/"
+            : $"{e.Size,12}  {when}  v{e.Version,-6} {SyncPaths.Display(e.Path, int.MaxValue)}");
     }
 
     public async Task<int> HistoryAsync(CliArgs args, CancellationToken ct)

@@ -34,7 +34,7 @@ internal sealed class CliArgs
     {
         ArgumentNullException.ThrowIfNull(result);
         var command = result.CommandResult;
-        var args = new CliArgs { Verb = command.Command is RootCommand ? "help" : command.Command.Name };
+        var args = new CliArgs { Verb = command.Parent is null ? "help" : command.Command.Name };
         foreach (var child in command.Children)
         {
             switch (child)
@@ -68,9 +68,23 @@ internal sealed class CliArgs
         ? int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new UsageException($"--{name} must be a whole number, got '{v}'.")
         : null;
 
-    public double? DoubleOption(string name) => Option(name) is { } v
-        ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : throw new UsageException($"--{name} must be a number, got '{v}'.")
+    /// <summary>A share of a whole: a number in (0, 1] ("0.5", "1"); 0, more than 1, NaN and infinity are refused.</summary>
+    public double? ShareOption(string name) => Option(name) is { } v
+        ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0 && d <= 1 ? d : throw new UsageException($"--{name} must be a share in (0, 1], such as 0.5, got '{v}'.")
         : null;
+
+    /// <summary>
+    /// Checks the values of the sync tuning options given (throws <see cref="UsageException"/>), so a wrong one is refused
+    /// before a verb runs: before login asks the server or stores any setting, and before sync opens the state.
+    /// </summary>
+    public void CheckTuning()
+    {
+        _ = IntOption("parallelism");
+        _ = ShareOption("mass-delete-share");
+        _ = IntOption("mass-delete-min");
+        _ = DurationOption("reconcile-interval");
+        _ = DurationOption("stable-age");
+    }
 
     /// <summary>
     /// A duration: a number with an optional unit, <c>ms</c>, <c>s</c> (the default), <c>m</c>, <c>h</c> or

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 
 namespace Dropbox.SyncClient.Cli;
@@ -20,7 +21,7 @@ internal static class CliGrammar
     private static readonly (string Name, string Description)[] Tuning =
     [
         ("parallelism", "chunks moved at once (default 4)"),
-        ("mass-delete-share", "stop before deleting more than this share of the files (default 0.5)"),
+        ("mass-delete-share", "stop before deleting more than this share of the files, in (0, 1] (default 0.5)"),
         ("mass-delete-min", "... if that is at least this many files (default 10)"),
         ("reconcile-interval", "how often the daemon compares everything by fingerprint (default 24h; units ms, s, m, h, d)"),
         ("stable-age", "a changed file is uploaded once unmodified this long (default 2s; 0 turns it off)"),
@@ -69,10 +70,20 @@ internal static class CliGrammar
     /// <summary>The verbs' names.</summary>
     public static IEnumerable<string> VerbNames => Verbs.Select(v => v.Verb);
 
-    /// <summary>The root command with every verb.</summary>
-    public static RootCommand Build()
+    /// <summary>The program's name in help and messages, whatever the executable is called.</summary>
+    public const string ProgramName = "dropbox-client";
+
+    /// <summary>The root command with every verb, <c>--help</c> and <c>--version</c>.</summary>
+    /// <remarks>
+    /// A plain <see cref="Command"/> named <see cref="ProgramName"/>, not a <see cref="RootCommand"/>: that one is named
+    /// after the executable, so a verb's help said "Usage: Dropbox.SyncClient sync" (the dll) or "Dropbox sync" (the
+    /// natively compiled client) while the rest of the help says dropbox-client. RootCommand's own options are added here.
+    /// </remarks>
+    public static Command Build()
     {
-        var root = new RootCommand("dropbox-client: keeps a folder in sync with a self-hosted appliance.");
+        var root = new Command(ProgramName, "dropbox-client: keeps a folder in sync with a self-hosted appliance.");
+        root.Options.Add(new HelpOption());
+        root.Options.Add(new VersionOption());
         foreach (var (verb, description, options, minPaths, maxPaths) in Verbs)
         {
             var command = new Command(verb, description);
@@ -106,6 +117,6 @@ internal static class CliGrammar
             : new Option<string>("--" + name) { Description = text, HelpName = name.ToUpperInvariant() });
 
     /// <summary>Parses <paramref name="argv"/> against <paramref name="root"/> (response files off).</summary>
-    public static ParseResult Parse(RootCommand root, IReadOnlyList<string> argv) =>
+    public static ParseResult Parse(Command root, IReadOnlyList<string> argv) =>
         root.Parse(argv, new ParserConfiguration { ResponseFileTokenReplacer = null });
 }

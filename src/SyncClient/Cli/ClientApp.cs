@@ -12,6 +12,7 @@ using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.Remote;
 using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
+using Microsoft.Data.Sqlite;
 
 namespace Dropbox.SyncClient.Cli;
 
@@ -28,7 +29,7 @@ internal sealed class ClientApp
                 --ca: trust https servers whose certificate this CA issued (standalone prints its path);
                 --fingerprint: trust exactly the certificate with this fingerprint (standalone prints it);
                 neither: the system's trusted CAs.
-                [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]
+                [--parallelism N] [--mass-delete-share 0.5] [--mass-delete-min 10]   (share: in (0, 1])
                 [--reconcile-interval 24h] [--stable-age 2s]
           sync [--once] [--json] [--now] [--pause | --resume] [--limit-up RATE] [--limit-down RATE] [--reconcile] [--allow-mass-delete]
                [--confirm-new-folder] [--parallelism N] [--state DIR]
@@ -68,10 +69,11 @@ internal sealed class ClientApp
 
     public async Task<int> RunAsync(string[] argv, CancellationToken ct)
     {
-        CliArgs args;
+        CliArgs? args = null;
         try
         {
-            if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h" or "-?")
+            // 'help' with more after it goes through the grammar like any verb, so 'help --bogus' is refused (exit 2).
+            if (argv.Length == 0 || argv[0] is "--help" or "-h" or "-?" || argv is ["help"])
             {
                 _out.WriteLine(Usage);
                 return ExitCodes.Ok;
@@ -83,12 +85,13 @@ internal sealed class ClientApp
                 return Refuse(argv, parsed);
             }
 
-            if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Command is RootCommand)) // --help, --version
+            if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Parent is null)) // --help, --version
             {
                 return parsed.Invoke(new InvocationConfiguration { Output = _out, Error = _err });
             }
 
             args = CliArgs.From(parsed);
+            args.CheckTuning();
             if (args.Verb == "help")
             {
                 _out.WriteLine(Usage);
@@ -133,6 +136,13 @@ internal sealed class ClientApp
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _err.WriteLine("error: " + SyncPaths.Display(e.Message, int.MaxValue));
+            return ExitCodes.Errors;
+        }
+        catch (SqliteException e) when (args is not null && LocalState.IsCorrupt(e))
+        {
+            // Damage that opening the database did not reach (a page read later): the same line as LocalState.Open's.
+            var database = Path.Combine(ClientSession.ResolveStateDirectory(args), LocalState.DatabaseFileName);
+            _err.WriteLine("error: " + SyncPaths.Display(LocalState.Corrupt(database, e).Message, int.MaxValue));
             return ExitCodes.Errors;
         }
     }
@@ -184,7 +194,7 @@ internal sealed class ClientApp
             }
         }
 
-        _err.WriteLine(known ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
+        _err.WriteLine(known && verb != "help" ? $"Run 'dropbox-client {verb} --help' for its options." : "Run 'dropbox-client help' for the verbs and their options.");
         return ExitCodes.Usage;
     }
 
@@ -265,6 +275,9 @@ internal sealed class ClientApp
         }
 
         var stateDir = ClientSession.ResolveStateDirectory(args);
+        // A database already there is opened before the server is asked, so a damaged one stops login before it says
+        // "Logged in"; a new one is created only once the server took the token.
+        using var existing = File.Exists(Path.Combine(stateDir, LocalState.DatabaseFileName)) ? LocalState.Open(stateDir) : null;
         Directory.CreateDirectory(folder);
         using (var channels = ClientChannels.Create(trust))
         {
@@ -272,7 +285,8 @@ internal sealed class ClientApp
             _out.WriteLine($"Logged in as {SyncPaths.Display(account.User)} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
         }
 
-        using var state = LocalState.Open(stateDir);
+        using var created = existing is null ? LocalState.Open(stateDir) : null;
+        var state = existing ?? created!;
         if (state.GetSetting(StateKeys.Folder) is { } oldFolder && (oldFolder != folder || state.GetSetting(StateKeys.Server) != server))
         {
             state.ResetSyncState();
@@ -299,7 +313,7 @@ internal sealed class ClientApp
             state.SetSetting(StateKeys.Parallelism, p.ToString(CultureInfo.InvariantCulture));
         }
 
-        if (args.DoubleOption("mass-delete-share") is { } share)
+        if (args.ShareOption("mass-delete-share") is { } share)
         {
             state.SetSetting(StateKeys.MassDeleteShare, share.ToString(CultureInfo.InvariantCulture));
         }

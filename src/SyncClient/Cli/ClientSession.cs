@@ -95,7 +95,7 @@ internal sealed class ClientSession : IDisposable
     public SyncOptions Options(CliArgs args) => new()
     {
         Parallelism = args.IntOption("parallelism") ?? SettingInt(StateKeys.Parallelism) ?? 4,
-        MassDeleteShare = args.DoubleOption("mass-delete-share") ?? SettingDouble(StateKeys.MassDeleteShare) ?? 0.5,
+        MassDeleteShare = args.ShareOption("mass-delete-share") ?? SettingDouble(StateKeys.MassDeleteShare) ?? 0.5,
         MassDeleteMinimum = args.IntOption("mass-delete-min") ?? SettingInt(StateKeys.MassDeleteMinimum) ?? 10,
         AllowMassDelete = args.Flag("allow-mass-delete"),
         ConfirmNewFolder = args.Flag("confirm-new-folder"),

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
 using Dropbox.Shared.IO;
 using Dropbox.Shared.Pipeline;
 using Microsoft.Data.Sqlite;
@@ -73,10 +74,35 @@ internal sealed class LocalState : IDisposable
         }
 
         var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        db.Open();
-        LocalSchema.Create(db);
-        return new LocalState(db, stateDirectory) { FastHash = new ChunkFastHash(LocalSchema.FastHashKey(db)) };
+        try
+        {
+            db.Open();
+            LocalSchema.Create(db);
+            return new LocalState(db, stateDirectory) { FastHash = new ChunkFastHash(LocalSchema.FastHashKey(db)) };
+        }
+        catch (SqliteException e) when (IsCorrupt(e))
+        {
+            db.Dispose();
+            throw Corrupt(path, e);
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>SQLite's "file is not a database" and "database disk image is malformed".</summary>
+    public static bool IsCorrupt(SqliteException e) =>
+        e is { SqliteErrorCode: raw.SQLITE_NOTADB or raw.SQLITE_CORRUPT };
+
+    /// <summary>
+    /// The error for a database SQLite cannot read (garbage, truncated): it names the file and what to do. SQLite only
+    /// read it, so the file stays as it was for whoever wants to look at it; nothing here deletes or rewrites it.
+    /// </summary>
+    public static DropboxException Corrupt(string database, SqliteException e) => new(ErrorKind.DataLoss,
+        $"'{database}' is not a valid client database (SQLite: {(e.SqliteErrorCode == raw.SQLITE_NOTADB ? "file is not a database" : "database disk image is malformed")}). Move it aside " +
+        "and run login again: the synced folder's files are untouched, and the next sync merges them with the server.");
 
     /// <summary>The database and the files SQLite keeps beside it (settings live in the database).</summary>
     private static string[] OwnFiles(string database) => [database, database + "-wal", database + "-shm", database + "-journal"];

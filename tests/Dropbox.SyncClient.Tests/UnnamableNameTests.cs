@@ -192,6 +192,31 @@ public sealed class UnnamableNameTests : IDisposable
         Assert.False(Directory.Exists(b.PathOf("dir")));
     }
 
+    [Fact]
+    public async Task A_file_not_valid_UTF8_read_as_the_name_of_a_synced_folder_leaves_nothing_pending_and_nothing_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        for (var i = 0; i < 3; i++)
+        {
+            a.Write($"data\uFFFD/f{i}.txt", "f" + i);
+        }
+
+        a.Write("keep.txt", "k");
+        await a.SyncAsync();
+        // A file whose name's bytes are not UTF-8 decodes to the synced folder's name: a file and a folder read as one path.
+        await ShAsync(a.Folder, "printf 'x' > \"$(printf 'data\\377')\"");
+
+        for (var i = 0; i < 3; i++)
+        {
+            var pass = await a.SyncAsync();
+            Assert.Equal(0, pass.Pending + pass.Errors + pass.Conflicts + pass.FilesDeleted + pass.FilesUploaded);
+            Assert.Contains(pass.Notes, n => n.Contains("a file and a folder", StringComparison.Ordinal));
+        }
+
+        Assert.All(Enumerable.Range(0, 3), i => Assert.NotNull(_server.Current($"data\uFFFD/f{i}.txt")));
+        Assert.Equal("f0", a.Read("data\uFFFD/f0.txt"));
+    }
+
     private static async Task ShAsync(string folder, string script)
     {
         using var p = Process.Start(new ProcessStartInfo("sh", ["-c", script]) { WorkingDirectory = folder })!;

@@ -94,7 +94,6 @@ internal sealed class LocalScanner
         stack.Push((_root, string.Empty, _ignore));
         var tree = new IgnoreTree(_ignore);
         snapshot.Ignore = tree;
-        var unnamableBudget = MaxUnnamableEntries;
         while (stack.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
@@ -119,7 +118,8 @@ internal sealed class LocalScanner
             OrderCaseClashes(children, relativeDir, syncedVersion);
 
             HashSet<string>? listed = null; // this folder's names as on disk, made only if one is not composed
-            Dictionary<string, bool>? replaced = null; // this folder's names with U+FFFD in them (and whether a folder), made only if one has
+            HashSet<string>? replaced = null; // names with U+FFFD listed as both a file and a folder here, made only if one has U+FFFD
+            HashSet<string>? seenReplaced = null; // this folder's names with U+FFFD taken so far
             foreach (var child in children)
             {
                 var name = Normalize(child.Name);
@@ -165,22 +165,29 @@ internal sealed class LocalScanner
                         // client can name reaches it, so every read failed as "changed while uploading" at every pass.
                         snapshot.Skipped.Add($"{relative}: its name on disk is not valid UTF-8; not synced{NorInside(isDirectory)} until it is renamed");
                         snapshot.Withheld.Add(relative);
-                        AddUnnamable(snapshot, child, ref unnamableBudget);
                         hasChildren = true; // the folder holds something: it is not an empty folder to create (again) on the server
+                        // Nothing for LocalSnapshot.Unnamable: its size and mtime were read through a name that reaches
+                        // nothing (the framework's zeros), and a folder of it cannot be walked.
                         continue;
                     }
 
-                    if (!(replaced ??= new Dictionary<string, bool>(StringComparer.Ordinal)).TryAdd(child.Name, isDirectory))
+                    replaced ??= ReplacementNamesOfBothKinds(children);
+                    if (replaced.Contains(child.Name))
                     {
-                        if (replaced[child.Name] != isDirectory)
+                        // Two entries read as this name (one's bytes not valid UTF-8, decoded the same), a file and a folder:
+                        // which one the path reaches cannot be told from the listing, so the path is withheld, both entries
+                        // skipped before either is taken (as new, clean, or a folder to descend into).
+                        if (snapshot.Withheld.Add(relative))
                         {
-                            // One a file, the other a folder: which the path reaches cannot be told from the listing, so
-                            // the path is withheld (what the first entry added is taken back).
                             snapshot.Skipped.Add($"{relative}: two entries of this folder read as this name (one's name on disk is not valid UTF-8), a file and a folder; neither is synced until the one that is not valid UTF-8 is renamed");
-                            snapshot.Withheld.Add(relative);
-                            snapshot.Entries.Remove(relative);
-                            continue;
                         }
+
+                        hasChildren = true;
+                        continue;
+                    }
+
+                    if (!(seenReplaced ??= new HashSet<string>(StringComparer.Ordinal)).Add(child.Name))
+                    {
 
                         // A second entry read as this name: one of them really has U+FFFD in it (the path reaches that one, and
                         // both entries were read through the path, so both describe it), the other's bytes are not valid
@@ -212,7 +219,7 @@ internal sealed class LocalScanner
                         // neither side's file at the composed name is touched meanwhile.
                         snapshot.Skipped.Add($"{relative}: its name on disk is in decomposed Unicode (NFD, as files copied from a Mac often are); not synced{NorInside(isDirectory)} until it is renamed (typed again, the same name is composed)");
                         snapshot.Withheld.Add(relative);
-                        AddUnnamable(snapshot, child, ref unnamableBudget);
+                        AddUnnamable(snapshot, child);
                         hasChildren = true;
                         continue;
                     }
@@ -371,58 +378,40 @@ internal sealed class LocalScanner
             !e.IsDirectory && !OperatingSystem.IsWindows() && ExecutableBit.Of(e.ToFileSystemInfo().UnixFileMode));
     }
 
-    /// <summary>Most entries inside unnamable folders one scan walks for <see cref="LocalSnapshot.Unnamable"/>.</summary>
-    internal const int MaxUnnamableEntries = 100_000;
-
     /// <summary>
-    /// Adds the stamp of a file withheld because no path reaches it, or (a folder reached by its name as listed, as an
-    /// NFD one is) the stamps of the files inside it, up to <paramref name="budget"/> entries in all; a folder whose own
-    /// name does not reach it (not UTF-8) cannot be walked.
+    /// Records what an NFD name the composed path does not reach holds, for <see cref="LocalSnapshot.Unnamable"/> (it is
+    /// read by its name as listed): a file's stamp, or a folder to walk when a pass needs it.
     /// </summary>
-    private static void AddUnnamable(LocalSnapshot snapshot, Child child, ref int budget)
+    private static void AddUnnamable(LocalSnapshot snapshot, Child child)
     {
-        if (!child.IsDirectory)
+        if (child.IsDirectory)
         {
-            if (!child.IsLink)
+            if (child.FullPath is { } folder && Directory.Exists(folder))
             {
-                snapshot.Unnamable.Add(new FileStamp(child.Length, child.MtimeTicks));
-            }
-
-            return;
-        }
-
-        if (child.FullPath is not { } folder || budget <= 0)
-        {
-            return;
-        }
-
-        try
-        {
-            foreach (var file in Directory.EnumerateFiles(folder, "*", UnnamableWalk))
-            {
-                if (--budget < 0)
-                {
-                    return;
-                }
-
-                if (FileChangeTime.TryStat(file) is { Exists: true, IsRegularFile: true } stat)
-                {
-                    snapshot.Unnamable.Add(new FileStamp(stat.Size, stat.MtimeTicks));
-                }
+                snapshot.UnnamableFolders.Add(folder);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        else if (!child.IsLink)
         {
-            // What was walked counts; a synced file not matched is decided as before.
+            snapshot.Unnamable.Add(new FileStamp(child.Length, child.MtimeTicks));
         }
     }
 
-    private static readonly EnumerationOptions UnnamableWalk = new()
+    /// <summary>The names with U+FFFD in them that <paramref name="children"/> lists both as a file and as a folder.</summary>
+    private static HashSet<string> ReplacementNamesOfBothKinds(List<Child> children)
     {
-        RecurseSubdirectories = true,
-        IgnoreInaccessible = true,
-        AttributesToSkip = FileAttributes.ReparsePoint,
-    };
+        var kinds = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var both = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var c in children)
+        {
+            if (c.Name.Contains('\uFFFD', StringComparison.Ordinal) && !kinds.TryAdd(c.Name, c.IsDirectory) && kinds[c.Name] != c.IsDirectory)
+            {
+                both.Add(c.Name);
+            }
+        }
+
+        return both;
+    }
 
     /// <summary>What a withheld folder's note adds: nothing under it syncs either.</summary>
     private static string NorInside(bool isDirectory) => isDirectory ? ", nor anything in it," : string.Empty;

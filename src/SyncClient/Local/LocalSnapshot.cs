@@ -46,6 +46,56 @@ internal sealed class LocalSnapshot
     /// </summary>
     public HashSet<FileStamp> Unnamable { get; } = [];
 
+    /// <summary>
+    /// Folders withheld because no path reaches their name but reached by their name as listed (NFD): the files inside
+    /// add to <see cref="Unnamable"/> only when <see cref="WalkUnnamableFolders"/> is called (a pass that finds a synced
+    /// path gone), not at every scan.
+    /// </summary>
+    public List<string> UnnamableFolders { get; } = [];
+
+    /// <summary>Most entries inside <see cref="UnnamableFolders"/> one <see cref="WalkUnnamableFolders"/> reads.</summary>
+    internal const int MaxUnnamableEntries = 100_000;
+
+    /// <summary>
+    /// Adds the stamps of the files inside <see cref="UnnamableFolders"/> to <see cref="Unnamable"/>, up to
+    /// <paramref name="maxEntries"/> entries in all (what was walked counts; a synced file not matched is decided as before).
+    /// </summary>
+    public void WalkUnnamableFolders(int maxEntries = MaxUnnamableEntries)
+    {
+        var budget = maxEntries;
+        foreach (var folder in UnnamableFolders)
+        {
+            try
+            {
+                foreach (var file in Directory.EnumerateFiles(folder, "*", UnnamableWalk))
+                {
+                    if (--budget < 0)
+                    {
+                        return;
+                    }
+
+                    if (FileChangeTime.TryStat(file) is { Exists: true, IsRegularFile: true } stat)
+                    {
+                        Unnamable.Add(new FileStamp(stat.Size, stat.MtimeTicks));
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // What was walked counts.
+            }
+        }
+
+        UnnamableFolders.Clear();
+    }
+
+    private static readonly EnumerationOptions UnnamableWalk = new()
+    {
+        RecurseSubdirectories = true,
+        IgnoreInaccessible = true,
+        AttributesToSkip = FileAttributes.ReparsePoint,
+    };
+
     /// <summary>True when <paramref name="path"/> or a folder above it is withheld.</summary>
     public bool IsWithheld(string path)
     {

@@ -58,4 +58,32 @@ internal sealed record PlanInput
 
     /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
     public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    private HashSet<string>? _foldersHoldingRenamedToUnnamable;
+
+    /// <summary>
+    /// The folders above each synced file gone from here that the planner holds as renamed to a name no path reaches
+    /// (<see cref="SyncPlanner"/>'s RenamedToUnnamable): found once, in one pass over <see cref="Base"/> (a copy made with
+    /// another <see cref="Base"/> or <see cref="Local"/> must not have asked before it was made: none does).
+    /// </summary>
+    internal HashSet<string> FoldersHoldingRenamedToUnnamable()
+    {
+        if (_foldersHoldingRenamedToUnnamable is { } known)
+        {
+            return known;
+        }
+
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (path, record) in Base)
+        {
+            if (record.Kind == FileKind.File && !Local.Entries.ContainsKey(path) && Local.Unnamable.Contains(new FileStamp(record.Size, record.MtimeTicks)))
+            {
+                for (var slash = path.LastIndexOf('/'); slash > 0 && folders.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1))
+                {
+                }
+            }
+        }
+
+        return _foldersHoldingRenamedToUnnamable = folders;
+    }
 }

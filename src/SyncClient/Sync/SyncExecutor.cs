@@ -81,6 +81,7 @@ internal sealed class SyncExecutor : IDisposable
 
         // A clashing name waiting to be renamed is reported as the case conflict it is (pending, not a skip). A remote
         // change skipped at that withheld name is still reported as a skip of its own: it is a second thing left undone.
+        List<string>? heldForUnnamable = null;
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
         {
             if (a.Kind == SyncActionKind.Wait && a.Reason == SyncPlanner.UnreadableReason)
@@ -110,6 +111,13 @@ internal sealed class SyncExecutor : IDisposable
                 continue;
             }
 
+            if (a.Reason == SyncPlanner.UnnamableReason)
+            {
+                _summary.AddSkipped();
+                (heldForUnnamable ??= []).Add(a.Path);
+                continue;
+            }
+
             _summary.AddSkipped();
             if (a.Kind == SyncActionKind.Wait)
             {
@@ -128,6 +136,15 @@ internal sealed class SyncExecutor : IDisposable
 
             _summary.AddNote($"skipped '{a.Path}': {a.Reason}");
             _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
+        }
+
+        if (heldForUnnamable is { Count: > 0 } held)
+        {
+            // One note for them all: a renamed folder of thousands of files would otherwise say it thousands of times a pass.
+            var named = string.Join(", ", held.Order(StringComparer.Ordinal).Take(5).Select(p => $"'{p}'"));
+            var note = $"skipped {held.Count} synced path(s) ({named}{(held.Count > 5 ? $" and {held.Count - 5} more" : string.Empty)}): {SyncPlanner.UnnamableReason}";
+            _summary.AddNote(note);
+            _ctx.Progress.Log(note);
         }
 
         _ctx.Progress.Phase = "applying";

@@ -491,24 +491,8 @@ internal static partial class SyncPlanner
         input.Local.Unnamable.Count > 0 && baseRecord.Kind == FileKind.File && input.Local.Unnamable.Contains(new FileStamp(baseRecord.Size, baseRecord.MtimeTicks));
 
     /// <summary>True when a synced file under the gone folder <paramref name="path"/> is held by <see cref="RenamedToUnnamable"/>.</summary>
-    private static bool HoldsRenamedToUnnamable(PlanInput input, string path)
-    {
-        if (input.Local.Unnamable.Count == 0)
-        {
-            return false;
-        }
-
-        var prefix = path + "/";
-        foreach (var (under, record) in input.Base)
-        {
-            if (under.StartsWith(prefix, StringComparison.Ordinal) && !input.Local.Entries.ContainsKey(under) && RenamedToUnnamable(input, record))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private static bool HoldsRenamedToUnnamable(PlanInput input, string path) =>
+        input.Local.Unnamable.Count > 0 && input.FoldersHoldingRenamedToUnnamable().Contains(path);
 
     /// <summary>True when a folder above <paramref name="path"/> is a kind clash (what <see cref="DecideFolder"/> skips).</summary>
     private static bool UnderKindClash(PlanInput input, string path)

@@ -24,6 +24,41 @@ public sealed class LocalDeleteRaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_renamed_away_and_back_during_the_pass_that_deletes_it_is_deleted_next_pass_not_kept_alone()
+    {
+        // Simulation seed 20495: the user moved the file's folder away and the file back mid-pass; its bytes, size and
+        // mtime as synced, only its ctime moved. The delete kept it ("changed here") and the cursor moved past the remote
+        // delete, so the next pass found it as synced and unchanged: on this device alone, for good.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        ChangeTimeTests.WriteSettled(a, "d/y.dat", "synced bytes");
+        ChangeTimeTests.WriteSettled(a, "keep.txt", "stays");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        File.Delete(b.PathOf("d/y.dat"));
+        b.Write("n.txt", "new on b"); // a downloads it in the same pass, before its deletes
+        await b.SyncAsync();
+
+        var engine = a.EngineWith(a.Context.Options, line =>
+        {
+            if (line.StartsWith("downloaded 'n.txt'", StringComparison.Ordinal))
+            {
+                File.Move(a.PathOf("d/y.dat"), a.PathOf("y.moved"));
+                File.Move(a.PathOf("y.moved"), a.PathOf("d/y.dat"));
+            }
+        });
+        var first = await engine.RunPassAsync(CancellationToken.None);
+        Assert.True(File.Exists(a.PathOf("d/y.dat")), "kept in the pass that found it changed");
+
+        var second = await a.SyncAsync();
+
+        Assert.Equal(0, first.Errors + second.Errors);
+        Assert.False(File.Exists(a.PathOf("d/y.dat")), "still here after the next pass, while the server has it deleted");
+        Assert.Null(_server.Current("d/y.dat"));
+        Assert.Equal("new on b", a.Read("n.txt"));
+    }
+
+    [Fact]
     public async Task A_write_between_the_delete_check_and_the_move_to_the_trash_is_kept_and_sent()
     {
         // Arrange: f.txt synced on both devices, then deleted on A (g.txt stays: no mass-delete guard).

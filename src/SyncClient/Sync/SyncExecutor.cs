@@ -501,8 +501,13 @@ internal sealed class SyncExecutor : IDisposable
             if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local)
                 || FileStamp.ChangeTimeMoved(a.Fingerprint?.ChangeTimeNs ?? a.Local.ChangeTimeNs, FileChangeTime.TryGet(full)))
             {
-                // Edited since the plan: keep it; the next pass uploads it again.
-                _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept");
+                // Changed since the plan: kept, and the cursor too, so the next pass sees the remote delete again and
+                // decides on what the file holds then: an edit is uploaded, while a file changed only in its inode
+                // (renamed away and back, chmod: a moved ctime, the same bytes) is deleted as planned. Moving the cursor
+                // here left such a file, recorded as synced, on this device alone for good (simulation seed 20495).
+                HoldCursor = true;
+                _summary.AddPending();
+                _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept, and looked at again next pass");
                 return;
             }
 
@@ -574,6 +579,7 @@ internal sealed class SyncExecutor : IDisposable
     /// </summary>
     private void PutBack(string path, string full, string holding)
     {
+        HoldCursor = true; // as for a file changed before the delete's check: the next pass decides on what it holds then
         _ctx.Step?.Invoke($"before putting back {path}");
         var back = TryPutBack(holding, full) ? path : MoveBack(holding, ConflictName(path));
         if (back != path)

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
@@ -215,6 +217,46 @@ public sealed class UnnamableNameTests : IDisposable
 
         Assert.All(Enumerable.Range(0, 3), i => Assert.NotNull(_server.Current($"data\uFFFD/f{i}.txt")));
         Assert.Equal("f0", a.Read("data\uFFFD/f0.txt"));
+    }
+
+    [Fact]
+    public async Task A_decomposed_link_to_a_folder_outside_is_not_walked_and_holds_no_real_delete()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("report.txt", "the report");
+        a.Write("keep.txt", "k");
+        await a.SyncAsync();
+        var outside = _dir.Sub("outside");
+        Directory.CreateDirectory(outside);
+        File.Copy(a.PathOf("report.txt"), Path.Combine(outside, "copy.txt"));
+        File.SetLastWriteTimeUtc(Path.Combine(outside, "copy.txt"), File.GetLastWriteTimeUtc(a.PathOf("report.txt"))); // as cp -p keeps it
+        Directory.CreateSymbolicLink(Path.Combine(a.Folder, "Lie\u0301ns"), outside);
+        File.Delete(a.PathOf("report.txt"));
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(1, pass.FilesDeleted);
+        Assert.Null(_server.Current("report.txt"));
+    }
+
+    [Fact]
+    public void A_plan_input_copied_with_another_snapshot_finds_its_held_folders_again()
+    {
+        var bases = new Dictionary<string, FileRecord>(StringComparer.Ordinal)
+        {
+            ["Photos"] = new("Photos", FileKind.Folder, 0, 0, 1, []),
+            ["Photos/p.txt"] = new("Photos/p.txt", FileKind.File, 5, 1234, 2, new byte[32]),
+        };
+        var nothing = new LocalSnapshot();
+        nothing.Unnamable.Add(new FileStamp(9, 9));
+        var renamed = new LocalSnapshot();
+        renamed.Unnamable.Add(new FileStamp(5, 1234));
+        var input = new PlanInput { Base = bases, Local = nothing, Fingerprints = new Dictionary<string, FileFingerprint>(), Remote = new Dictionary<string, RemoteEntry>() };
+        Assert.Contains(SyncPlanner.Plan(input), a => a.Kind == SyncActionKind.DeleteRemoteFolder);
+
+        var plan = SyncPlanner.Plan(input with { Local = renamed });
+
+        Assert.DoesNotContain(plan, a => a.Kind is SyncActionKind.DeleteRemoteFolder or SyncActionKind.DeleteRemote);
     }
 
     private static async Task ShAsync(string folder, string script)

@@ -384,6 +384,11 @@ internal sealed class LocalScanner
     /// </summary>
     private static void AddUnnamable(LocalSnapshot snapshot, Child child)
     {
+        if (child.IsLink)
+        {
+            return; // a link is not synced (nor renamed into); one to a folder would be walked outside the sync folder
+        }
+
         if (child.IsDirectory)
         {
             if (child.FullPath is { } folder && Directory.Exists(folder))
@@ -391,7 +396,7 @@ internal sealed class LocalScanner
                 snapshot.UnnamableFolders.Add(folder);
             }
         }
-        else if (!child.IsLink)
+        else
         {
             snapshot.Unnamable.Add(new FileStamp(child.Length, child.MtimeTicks));
         }

@@ -59,18 +59,18 @@ internal sealed record PlanInput
     /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
     public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
-    private HashSet<string>? _foldersHoldingRenamedToUnnamable;
+    private (IReadOnlyDictionary<string, FileRecord> Base, LocalSnapshot Local, HashSet<string> Folders)? _foldersHoldingRenamedToUnnamable;
 
     /// <summary>
     /// The folders above each synced file gone from here that the planner holds as renamed to a name no path reaches
-    /// (<see cref="SyncPlanner"/>'s RenamedToUnnamable): found once, in one pass over <see cref="Base"/> (a copy made with
-    /// another <see cref="Base"/> or <see cref="Local"/> must not have asked before it was made: none does).
+    /// (<see cref="SyncPlanner"/>'s RenamedToUnnamable): found once, in one pass over <see cref="Base"/>, and found again
+    /// for a copy made with another <see cref="Base"/> or <see cref="Local"/> (a record's copy carries the cache).
     /// </summary>
     internal HashSet<string> FoldersHoldingRenamedToUnnamable()
     {
-        if (_foldersHoldingRenamedToUnnamable is { } known)
+        if (_foldersHoldingRenamedToUnnamable is { } known && ReferenceEquals(known.Base, Base) && ReferenceEquals(known.Local, Local))
         {
-            return known;
+            return known.Folders;
         }
 
         var folders = new HashSet<string>(StringComparer.Ordinal);
@@ -84,6 +84,7 @@ internal sealed record PlanInput
             }
         }
 
-        return _foldersHoldingRenamedToUnnamable = folders;
+        _foldersHoldingRenamedToUnnamable = (Base, Local, folders);
+        return folders;
     }
 }

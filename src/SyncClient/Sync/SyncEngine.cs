@@ -179,7 +179,8 @@ internal sealed class SyncEngine
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
         var newDownloads = _ctx.Options.Reconcile ? [] : SyncPlanner.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
-        if (snapshot.UnnamableFolders.Count > 0 && index.Any(e => e.Value is { Clean: false, Kind: FileKind.File } && !snapshot.Entries.ContainsKey(e.Key)))
+        if (snapshot.UnnamableFolders.Count > 0 && index.Any(e => e.Value is { Clean: false, Kind: FileKind.File } && !snapshot.Entries.ContainsKey(e.Key)
+            && !snapshot.IsWithheld(e.Key) && !snapshot.Ignore.IsIgnored(e.Key, isDirectory: false)))
         {
             // A synced file is gone from its path: the files in folders no path reaches are looked at, for the planner's
             // hold on deletes of files renamed into one (only then: the walk is not every pass's cost).

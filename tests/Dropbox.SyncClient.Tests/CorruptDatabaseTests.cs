@@ -44,7 +44,7 @@ public sealed class CorruptDatabaseTests(RealNodes nodes) : IClassFixture<RealNo
         var folder = _dir.CreateSub("folder");
         var token = nodes.NewUserToken();
         string[] login = ["login", "--server", nodes.Url, "--token", token, "--folder", folder, "--state", state];
-        var linked = await RunAsync(login);
+        var linked = await InProcessClient.RunAsync(login);
         Assert.True(linked.Code == ExitCodes.Ok, linked.Err);
         var db = Path.Combine(state, LocalState.DatabaseFileName);
         var good = await File.ReadAllBytesAsync(db);
@@ -56,7 +56,7 @@ public sealed class CorruptDatabaseTests(RealNodes nodes) : IClassFixture<RealNo
 
         // Act
         string[] argv = verb[0] == "login" ? login : [.. verb, "--state", state];
-        var (exit, stdout, stderr) = await RunAsync(argv);
+        var (exit, stdout, stderr) = await InProcessClient.RunAsync(argv);
 
         // Assert: one line naming the file and what to do, the error code, nothing on disk changed.
         Assert.True(exit == ExitCodes.Errors, $"exit {exit}, stderr: {stderr}");
@@ -82,7 +82,7 @@ public sealed class CorruptDatabaseTests(RealNodes nodes) : IClassFixture<RealNo
         // and the settings, all that opening reads, are intact: the damage shows only when a verb reads the synced files.
         var state = _dir.Sub("state");
         var folder = _dir.CreateSub("folder");
-        var linked = await RunAsync(["login", "--server", nodes.Url, "--token", nodes.NewUserToken(), "--folder", folder, "--state", state]);
+        var linked = await InProcessClient.RunAsync(["login", "--server", nodes.Url, "--token", nodes.NewUserToken(), "--folder", folder, "--state", state]);
         Assert.True(linked.Code == ExitCodes.Ok, linked.Err);
         var db = Path.Combine(state, LocalState.DatabaseFileName);
         long pageSize;
@@ -114,20 +114,11 @@ public sealed class CorruptDatabaseTests(RealNodes nodes) : IClassFixture<RealNo
         var damaged = await File.ReadAllBytesAsync(db);
 
         // Act
-        var (exit, _, stderr) = await RunAsync([.. verb, "--state", state]);
+        var (exit, _, stderr) = await InProcessClient.RunAsync([.. verb, "--state", state]);
 
         // Assert
         Assert.True(exit == ExitCodes.Errors, $"exit {exit}, stderr: {stderr}");
         Assert.Matches($@"^error: '{Regex.Escape(db)}' is not a valid client database \(SQLite: database disk image is malformed\)\. Move it aside and run login again[^\n]*\n$", stderr);
         Assert.Equal(damaged, await File.ReadAllBytesAsync(db));
-    }
-
-    private static async Task<(int Code, string Out, string Err)> RunAsync(string[] argv)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var code = await new ClientApp(output, error, terminal: false).RunAsync(argv, timeout.Token);
-        return (code, output.ToString(), error.ToString());
     }
 }

@@ -20,32 +20,32 @@ public sealed class ListPathTests(RealNodes nodes) : IClassFixture<RealNodes>, I
         // Arrange: a linked folder with a file at the top and one in a subfolder, synced (one deleted after).
         var state = _dir.Sub("state");
         var folder = _dir.CreateSub("folder");
-        var login = await RunAsync(["login", "--server", nodes.Url, "--token", nodes.NewUserToken(), "--folder", folder, "--state", state]);
+        var login = await InProcessClient.RunAsync(["login", "--server", nodes.Url, "--token", nodes.NewUserToken(), "--folder", folder, "--state", state]);
         Assert.True(login.Code == ExitCodes.Ok, login.Err);
         await File.WriteAllTextAsync(Path.Combine(folder, "a.txt"), "twelve bytes");
         Directory.CreateDirectory(Path.Combine(folder, "docs"));
         await File.WriteAllTextAsync(Path.Combine(folder, "docs", "b.txt"), "b");
         await File.WriteAllTextAsync(Path.Combine(folder, "gone.txt"), "gone");
         Directory.CreateDirectory(Path.Combine(folder, "empty"));
-        var sync = await RunAsync(["sync", "--once", "--stable-age", "0", "--state", state]);
+        var sync = await InProcessClient.RunAsync(["sync", "--once", "--stable-age", "0", "--state", state]);
         Assert.True(sync.Code == ExitCodes.Ok, sync.Err);
         File.Delete(Path.Combine(folder, "gone.txt"));
-        sync = await RunAsync(["sync", "--once", "--stable-age", "0", "--state", state]);
+        sync = await InProcessClient.RunAsync(["sync", "--once", "--stable-age", "0", "--state", state]);
         Assert.True(sync.Code == ExitCodes.Ok, sync.Err);
 
         // Act
-        var file = await RunAsync(["ls", "a.txt", "--state", state]);
-        var fileJson = await RunAsync(["ls", "/a.txt", "--json", "--state", state]);
-        var nested = await RunAsync(["ls", "docs/b.txt", "--state", state]);
-        var folderListing = await RunAsync(["ls", "docs", "--state", state]);
-        var deleted = await RunAsync(["ls", "gone.txt", "--deleted", "--state", state]);
-        var deletedLive = await RunAsync(["ls", "gone.txt", "--state", state]);
-        var missing = await RunAsync(["ls", "no-such.txt", "--state", state]);
-        var empty = await RunAsync(["ls", "empty", "--state", state]);
-        var liveAsDeleted = await RunAsync(["ls", "a.txt", "--deleted", "--state", state]);
+        var file = await InProcessClient.RunAsync(["ls", "a.txt", "--state", state]);
+        var fileJson = await InProcessClient.RunAsync(["ls", "/a.txt", "--json", "--state", state]);
+        var nested = await InProcessClient.RunAsync(["ls", "docs/b.txt", "--state", state]);
+        var folderListing = await InProcessClient.RunAsync(["ls", "docs", "--state", state]);
+        var deleted = await InProcessClient.RunAsync(["ls", "gone.txt", "--deleted", "--state", state]);
+        var deletedLive = await InProcessClient.RunAsync(["ls", "gone.txt", "--state", state]);
+        var missing = await InProcessClient.RunAsync(["ls", "no-such.txt", "--state", state]);
+        var empty = await InProcessClient.RunAsync(["ls", "empty", "--state", state]);
+        var liveAsDeleted = await InProcessClient.RunAsync(["ls", "a.txt", "--deleted", "--state", state]);
 
         // Assert: the file's own line (size, version, path), as the whole listing shows it.
-        var all = await RunAsync(["ls", "--state", state]);
+        var all = await InProcessClient.RunAsync(["ls", "--state", state]);
         var line = Assert.Single(all.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.EndsWith(" a.txt", StringComparison.Ordinal));
         Assert.True(file.Code == ExitCodes.Ok, file.Err);
         Assert.Equal(line + "\n", file.Out);
@@ -70,14 +70,5 @@ public sealed class ListPathTests(RealNodes nodes) : IClassFixture<RealNodes>, I
         Assert.Equal(string.Empty, missing.Out);
         Assert.Equal((ExitCodes.Ok, string.Empty, string.Empty), empty); // an empty folder: nothing under it
         Assert.Equal((ExitCodes.Ok, string.Empty, string.Empty), liveAsDeleted); // nothing deleted to show
-    }
-
-    private static async Task<(int Code, string Out, string Err)> RunAsync(string[] argv)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var code = await new ClientApp(output, error, terminal: false).RunAsync(argv, timeout.Token);
-        return (code, output.ToString(), error.ToString());
     }
 }

@@ -311,7 +311,7 @@ public sealed class ChangeTimeTests : IDisposable
         var pass = await SyncRewritingInPlaceDuringTheDownloadAsync(b, "f.txt", "DELETED TEXT");
         Assert.Equal(0, pass.FilesDeleted);
         Assert.Equal("DELETED TEXT", b.Read("f.txt"));
-        Assert.Contains("'f.txt' was deleted remotely but changed here; kept, and looked at again next pass", pass.Notes);
+        Assert.Contains("'f.txt' was deleted remotely but changed here; kept, and sent again as a new file", pass.Notes);
         await b.SyncAsync();
         await a.SyncAsync();
         Assert.Equal("DELETED TEXT", a.Read("f.txt"));

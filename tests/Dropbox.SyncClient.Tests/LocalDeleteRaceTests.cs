@@ -24,11 +24,12 @@ public sealed class LocalDeleteRaceTests : IDisposable
     }
 
     [Fact]
-    public async Task A_file_renamed_away_and_back_during_the_pass_that_deletes_it_is_deleted_next_pass_not_kept_alone()
+    public async Task A_file_renamed_away_and_back_during_the_pass_that_deletes_it_is_sent_again_not_kept_alone()
     {
         // Simulation seed 20495: the user moved the file's folder away and the file back mid-pass; its bytes, size and
         // mtime as synced, only its ctime moved. The delete kept it ("changed here") and the cursor moved past the remote
-        // delete, so the next pass found it as synced and unchanged: on this device alone, for good.
+        // delete, so the next pass found it as synced and unchanged: on this device alone, for good. Kept, it is sent
+        // again as a new file, so both devices and the server hold it.
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
         ChangeTimeTests.WriteSettled(a, "d/y.dat", "synced bytes");
@@ -48,13 +49,14 @@ public sealed class LocalDeleteRaceTests : IDisposable
             }
         });
         var first = await engine.RunPassAsync(CancellationToken.None);
-        Assert.True(File.Exists(a.PathOf("d/y.dat")), "kept in the pass that found it changed");
-
         var second = await a.SyncAsync();
+        await b.SyncAsync();
 
         Assert.Equal(0, first.Errors + second.Errors);
-        Assert.False(File.Exists(a.PathOf("d/y.dat")), "still here after the next pass, while the server has it deleted");
-        Assert.Null(_server.Current("d/y.dat"));
+        Assert.Equal("synced bytes", a.Read("d/y.dat"));
+        Assert.NotNull(_server.Current("d/y.dat")); // without: kept here, never sent (the server and b without it)
+        Assert.Contains("'d/y.dat' was deleted remotely but changed here; kept, and sent again as a new file", first.Notes);
+        Assert.Equal("synced bytes", b.Read("d/y.dat"));
         Assert.Equal("new on b", a.Read("n.txt"));
     }
 

@@ -501,13 +501,13 @@ internal sealed class SyncExecutor : IDisposable
             if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local)
                 || FileStamp.ChangeTimeMoved(a.Fingerprint?.ChangeTimeNs ?? a.Local.ChangeTimeNs, FileChangeTime.TryGet(full)))
             {
-                // Changed since the plan: kept, and the cursor too, so the next pass sees the remote delete again and
-                // decides on what the file holds then: an edit is uploaded, while a file changed only in its inode
-                // (renamed away and back, chmod: a moved ctime, the same bytes) is deleted as planned. Moving the cursor
-                // here left such a file, recorded as synced, on this device alone for good (simulation seed 20495).
-                HoldCursor = true;
-                _summary.AddPending();
-                _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept, and looked at again next pass");
+                // Changed since the plan: kept, and its row forgotten, so the next pass sends it as a new file, whatever
+                // changed (an edit, or only its inode: renamed away and back, chmod). With the row kept, a file changed
+                // only in its ctime was found as synced next pass, after the cursor had moved past the delete: on this
+                // device alone for good (simulation seed 20495). Holding the cursor instead re-planned the delete, which
+                // after a confirmed mass delete stopped the next pass at the guard again.
+                _ctx.Db.Forget(a.Path);
+                _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept, and sent again as a new file");
                 return;
             }
 
@@ -572,20 +572,17 @@ internal sealed class SyncExecutor : IDisposable
     }
 
     /// <summary>
-    /// Puts a file the delete took by mistake (<paramref name="holding"/>, beside its name) back at its name; the db row
-    /// stays, so the next pass sees an edit and sends it. Where something took the name meanwhile (a new file, a folder),
-    /// it goes to a conflicted-copy name beside it instead and the row goes: the name's new occupant is new here, and the
-    /// copy syncs as a new file. Each is a rename in the one folder, never a copy.
+    /// Puts a file the delete took by mistake (<paramref name="holding"/>, beside its name) back at its name, or where
+    /// something took the name meanwhile (a new file, a folder), to a conflicted-copy name beside it. The row goes either
+    /// way: the next pass sends what is at the name as a new file (the cursor has moved past the delete, so a row kept for
+    /// a write that left size and mtime as synced would have been found clean, never sent). Each is a rename in the one
+    /// folder, never a copy.
     /// </summary>
     private void PutBack(string path, string full, string holding)
     {
-        HoldCursor = true; // as for a file changed before the delete's check: the next pass decides on what it holds then
         _ctx.Step?.Invoke($"before putting back {path}");
         var back = TryPutBack(holding, full) ? path : MoveBack(holding, ConflictName(path));
-        if (back != path)
-        {
-            _ctx.Db.Forget(path);
-        }
+        _ctx.Db.Forget(path); // either way the next pass sends what is there as new (a write that kept the synced bytes too)
 
         _summary.AddNote($"'{path}' was deleted remotely but changed here while it was deleted; kept{(back == path ? string.Empty : $" as '{back}'")}");
     }

@@ -188,7 +188,6 @@ internal sealed class LocalScanner
 
                     if (!(seenReplaced ??= new HashSet<string>(StringComparer.Ordinal)).Add(child.Name))
                     {
-
                         // A second entry read as this name: one of them really has U+FFFD in it (the path reaches that one, and
                         // both entries were read through the path, so both describe it), the other's bytes are not valid
                         // UTF-8 and decode the same. The path syncs as the first entry did; the other, which no path

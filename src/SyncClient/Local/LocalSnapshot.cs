@@ -40,8 +40,8 @@ internal sealed class LocalSnapshot
 
     /// <summary>
     /// The size and mtime of each file withheld because no path the client can name reaches it (named on disk in
-    /// decomposed Unicode where the composed name reaches nothing, or in bytes that are not UTF-8), and of each file
-    /// inside such a folder that could be walked. A synced file gone from its path whose stamp is here was most likely
+    /// decomposed Unicode where the composed name reaches nothing; a name not valid UTF-8 cannot be read for them), and of
+    /// each file inside such a folder once walked (<see cref="WalkUnnamableFolders"/>). A synced file gone from its path whose stamp is here was most likely
     /// renamed to such a name (a rename keeps both): its remote delete is held back until that name is renamed.
     /// </summary>
     public HashSet<FileStamp> Unnamable { get; } = [];

@@ -62,8 +62,16 @@ internal sealed record PlanInput
     private (IReadOnlyDictionary<string, FileRecord> Base, LocalSnapshot Local, HashSet<string> Folders)? _foldersHoldingRenamedToUnnamable;
 
     /// <summary>
+    /// True when the synced file <paramref name="record"/> has the size and mtime of a file the scan withheld because no
+    /// path reaches it (<see cref="LocalSnapshot.Unnamable"/>): gone from its path, it was most likely renamed to that name
+    /// (a rename keeps both), and deleting it on the server would take it from every other device while it sits here.
+    /// </summary>
+    internal bool RenamedToUnnamable(FileRecord record) =>
+        Local.Unnamable.Count > 0 && record.Kind == FileKind.File && Local.Unnamable.Contains(FileStamp.Of(record));
+
+    /// <summary>
     /// The folders above each synced file gone from here that the planner holds as renamed to a name no path reaches
-    /// (<see cref="SyncPlanner"/>'s RenamedToUnnamable): found once, in one pass over <see cref="Base"/>, and found again
+    /// (<see cref="RenamedToUnnamable"/>): found once, in one pass over <see cref="Base"/>, and found again
     /// for a copy made with another <see cref="Base"/> or <see cref="Local"/> (a record's copy carries the cache).
     /// </summary>
     internal HashSet<string> FoldersHoldingRenamedToUnnamable()
@@ -76,7 +84,7 @@ internal sealed record PlanInput
         var folders = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (path, record) in Base)
         {
-            if (record.Kind == FileKind.File && !Local.Entries.ContainsKey(path) && Local.Unnamable.Contains(new FileStamp(record.Size, record.MtimeTicks)))
+            if (!Local.Entries.ContainsKey(path) && RenamedToUnnamable(record))
             {
                 for (var slash = path.LastIndexOf('/'); slash > 0 && folders.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1))
                 {

@@ -391,7 +391,7 @@ internal static partial class SyncPlanner
 
         if (localChanged && !remoteChanged)
         {
-            if (local is null && RenamedToUnnamable(input, baseRecord!))
+            if (local is null && input.RenamedToUnnamable(baseRecord!))
             {
                 return new SyncAction(SyncActionKind.Skip, path) { Reason = UnnamableReason, Base = baseRecord };
             }
@@ -479,18 +479,10 @@ internal static partial class SyncPlanner
             : new SyncAction(SyncActionKind.DeleteRemoteFolder, path) { Base = baseRecord, BaseVersion = baseRecord.Version };
     }
 
-    /// <summary>Why a synced path gone from here is not deleted on the server (see <see cref="RenamedToUnnamable"/>).</summary>
-    internal const string UnnamableReason = "gone from here, and a file with its size and time is withheld under a name no path reaches (decomposed Unicode, or not valid UTF-8; see the other skipped names): most likely renamed to it, so it is not deleted on the server until that name is renamed";
+    /// <summary>Why a synced path gone from here is not deleted on the server (see <see cref="PlanInput.RenamedToUnnamable"/>).</summary>
+    internal const string UnnamableReason = "gone from here, and a file with its size and time is withheld under a name no path reaches (decomposed Unicode; see the other skipped names): most likely renamed to it, so it is not deleted on the server until that name is renamed";
 
-    /// <summary>
-    /// True when a synced file gone from its path has the size and mtime of a file the scan withheld because no path
-    /// reaches it (<see cref="LocalSnapshot.Unnamable"/>): a rename to such a name (or a folder's, with it) keeps both, and
-    /// deleting it on the server would take the file from every other device while it sits here, unsynced.
-    /// </summary>
-    private static bool RenamedToUnnamable(PlanInput input, FileRecord baseRecord) =>
-        input.Local.Unnamable.Count > 0 && baseRecord.Kind == FileKind.File && input.Local.Unnamable.Contains(new FileStamp(baseRecord.Size, baseRecord.MtimeTicks));
-
-    /// <summary>True when a synced file under the gone folder <paramref name="path"/> is held by <see cref="RenamedToUnnamable"/>.</summary>
+    /// <summary>True when a synced file under the gone folder <paramref name="path"/> is held by <see cref="PlanInput.RenamedToUnnamable"/>.</summary>
     private static bool HoldsRenamedToUnnamable(PlanInput input, string path) =>
         input.Local.Unnamable.Count > 0 && input.FoldersHoldingRenamedToUnnamable().Contains(path);
 

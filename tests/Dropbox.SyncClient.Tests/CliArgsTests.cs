@@ -183,6 +183,33 @@ public sealed class CliArgsTests
     }
 
     [Theory]
+    [InlineData("--version", "--bogus")]
+    [InlineData("--bogus", "--version")]
+    [InlineData("--version", "extra")]
+    public async Task Version_beside_anything_else_is_refused_not_printed(string first, string second)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var code = await new ClientApp(output, error, terminal: false).RunAsync([first, second], CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Equal(string.Empty, output.ToString());
+        Assert.Contains("--version takes nothing else", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_verbs_own_version_option_is_not_taken_for_the_programs()
+    {
+        var error = new StringWriter();
+
+        var code = await new ClientApp(new StringWriter(), error, terminal: false).RunAsync(["restore", "a.txt", "--version", "x", "--state", "/nonexistent/state"], CancellationToken.None);
+
+        Assert.NotEqual(ExitCodes.Ok, code);
+        Assert.DoesNotContain("--version takes nothing else", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("90", 90)]
     [InlineData("1.5s", 1.5)]
     [InlineData("500ms", 0.5)]

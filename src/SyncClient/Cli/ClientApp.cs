@@ -85,6 +85,12 @@ internal sealed class ClientApp
                 return Refuse(argv, parsed);
             }
 
+            if (parsed.Action is not HelpAction && parsed.Action is not null && parsed.CommandResult.Parent is null && argv.Length > 1)
+            {
+                // The parser lets '--version' through beside anything (its errors are dropped for it, as for --help).
+                throw new UsageException($"--version takes nothing else: got '{string.Join(' ', argv)}'.");
+            }
+
             if (parsed.Action is HelpAction || (parsed.Action is not null && parsed.CommandResult.Parent is null)) // --help, --version
             {
                 return parsed.Invoke(new InvocationConfiguration { Output = _out, Error = _err });

@@ -1,3 +1,5 @@
+using Dropbox.Testing;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Cli;
 
 namespace Dropbox.SyncClient.Tests;
@@ -207,6 +209,34 @@ public sealed class CliArgsTests
 
         Assert.NotEqual(ExitCodes.Ok, code);
         Assert.DoesNotContain("--version takes nothing else", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("0")]
+    [InlineData("NaN")]
+    public async Task A_mass_delete_share_stored_by_an_older_login_outside_the_range_is_refused_saying_how_to_mend_it(string stored)
+    {
+        using var dir = new TempFolder();
+        var state = Path.Combine(dir.Path, "state");
+        using (var db = LocalState.Open(state))
+        {
+            db.SetSetting(StateKeys.Server, "https://127.0.0.1:1");
+            db.SetSetting(StateKeys.Token, "t");
+            db.SetSetting(StateKeys.Folder, Path.Combine(dir.Path, "folder"));
+            db.SetSetting(StateKeys.MassDeleteShare, stored);
+        }
+
+        var error = new StringWriter();
+        var code = await new ClientApp(new StringWriter(), error, terminal: false).RunAsync(["sync", "--once", "--state", state], CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains($"mass-delete share stored in '{state}' ('{stored}'", error.ToString(), StringComparison.Ordinal);
+
+        // Given on the command line, the stored one is not used: the run goes on (and fails later, on the folder).
+        var error2 = new StringWriter();
+        await new ClientApp(new StringWriter(), error2, terminal: false).RunAsync(["sync", "--once", "--mass-delete-share", "0.5", "--state", state], CancellationToken.None);
+        Assert.DoesNotContain("mass-delete share stored", error2.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]

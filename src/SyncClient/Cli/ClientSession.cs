@@ -95,7 +95,7 @@ internal sealed class ClientSession : IDisposable
     public SyncOptions Options(CliArgs args) => new()
     {
         Parallelism = args.IntOption("parallelism") ?? SettingInt(StateKeys.Parallelism) ?? 4,
-        MassDeleteShare = args.ShareOption("mass-delete-share") ?? SettingDouble(StateKeys.MassDeleteShare) ?? 0.5,
+        MassDeleteShare = args.ShareOption("mass-delete-share") ?? StoredShare() ?? 0.5,
         MassDeleteMinimum = args.IntOption("mass-delete-min") ?? SettingInt(StateKeys.MassDeleteMinimum) ?? 10,
         AllowMassDelete = args.Flag("allow-mass-delete"),
         ConfirmNewFolder = args.Flag("confirm-new-folder"),
@@ -133,7 +133,23 @@ internal sealed class ClientSession : IDisposable
 
     private TimeSpan? SettingDuration(string key) => State.GetSetting(key) is { } v && CliArgs.TryParseDuration(v, out var t) ? t : null;
 
-    private double? SettingDouble(string key) => State.GetSetting(key) is { } v && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
+    /// <summary>
+    /// The mass-delete share stored by login. Login refuses one outside (0, 1] now; one stored by an older login (0 stops
+    /// every delete, 5 none) is refused here, saying how to mend it, rather than guarding with it or with a default the
+    /// user did not choose.
+    /// </summary>
+    private double? StoredShare()
+    {
+        if (State.GetSetting(StateKeys.MassDeleteShare) is not { } v)
+        {
+            return null;
+        }
+
+        return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0 && d <= 1
+            ? d
+            : throw new UsageException($"The mass-delete share stored in '{State.StateDirectory}' ('{v}', from an older login) is not in (0, 1]: "
+                + "log in again with --mass-delete-share (such as 0.5), or give --mass-delete-share to this command.");
+    }
 
     private static DropboxException NotLinked(string stateDirectory) => new(ErrorKind.NotFound,
         $"No linked account in state directory '{stateDirectory}'. Run: login --server URL --token TOKEN --folder DIR [--state DIR]");

@@ -56,6 +56,7 @@ public sealed class LocalDeleteRaceTests : IDisposable
         Assert.Equal("synced bytes", a.Read("d/y.dat"));
         Assert.NotNull(_server.Current("d/y.dat")); // without: kept here, never sent (the server and b without it)
         Assert.Contains("'d/y.dat' was deleted remotely but changed here; kept, and sent again as a new file", first.Notes);
+        Assert.Equal(1, first.Pending); // so a daemon runs the next pass soon: a ctime-only change may wake no watcher
         Assert.Equal("synced bytes", b.Read("d/y.dat"));
         Assert.Equal("new on b", a.Read("n.txt"));
     }
@@ -92,6 +93,7 @@ public sealed class LocalDeleteRaceTests : IDisposable
         Assert.True(File.Exists(b.PathOf("f.txt")), "the user's edited f.txt went to the trash with the delete");
         Assert.Equal("synced text, and the user's new line", b.Read("f.txt"));
         Assert.Contains(pass.Notes, n => n.Contains("'f.txt' was deleted remotely but changed here while it was deleted; kept", StringComparison.Ordinal));
+        Assert.Equal(1, pass.Pending); // a daemon runs the pass that sends it soon
         Assert.Equal(1, (await b.SyncAsync()).FilesUploaded);
         await a.SyncAsync();
         Assert.Equal("synced text, and the user's new line", a.Read("f.txt"));

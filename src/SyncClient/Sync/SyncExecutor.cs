@@ -506,7 +506,10 @@ internal sealed class SyncExecutor : IDisposable
                 // only in its ctime was found as synced next pass, after the cursor had moved past the delete: on this
                 // device alone for good (simulation seed 20495). Holding the cursor instead re-planned the delete, which
                 // after a confirmed mass delete stopped the next pass at the guard again.
+                // Counted pending, so a daemon runs the pass that sends it within seconds, not at its next rescan (a
+                // change of the ctime alone may have woken no watcher).
                 _ctx.Db.Forget(a.Path);
+                _summary.AddPending();
                 _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept, and sent again as a new file");
                 return;
             }
@@ -583,6 +586,7 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Step?.Invoke($"before putting back {path}");
         var back = TryPutBack(holding, full) ? path : MoveBack(holding, ConflictName(path));
         _ctx.Db.Forget(path); // either way the next pass sends what is there as new (a write that kept the synced bytes too)
+        _summary.AddPending(); // and a daemon runs that pass soon (see DeleteLocal)
 
         _summary.AddNote($"'{path}' was deleted remotely but changed here while it was deleted; kept{(back == path ? string.Empty : $" as '{back}'")}");
     }

@@ -124,6 +124,21 @@ public sealed class KindConflictTests(RealNodes nodes) : IClassFixture<RealNodes
         await AssertConvergedAsync(a, b);
     }
 
+    [Fact]
+    public async Task A_synced_file_replaced_here_by_a_folder_in_one_pass_is_deleted_on_the_server_and_the_folder_goes_up()
+    {
+        var (a, b) = await TwoSyncedDevicesAsync(d => d.Write("y.dat", "original"));
+        File.Delete(a.PathOf("y.dat"));
+        a.Write("y.dat/inner.txt", "a's folder");
+
+        var passes = await SyncAllAsync(a, b);
+
+        AssertClean(passes);
+        Assert.Equal("a's folder", b.Read("y.dat/inner.txt"));
+        Assert.Empty(ConflictedCopies(a));
+        await AssertConvergedAsync(a, b);
+    }
+
     /// <summary>Two devices of a new user, both synced with what <paramref name="arrange"/> wrote on the first (and a file that keeps the folder non-empty).</summary>
     private async Task<(RealNodeDevice A, RealNodeDevice B)> TwoSyncedDevicesAsync(Action<RealNodeDevice> arrange)
     {

@@ -329,6 +329,9 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.Conflict:
                 await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
                 break;
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.ReplacedHereByFolderReason:
+                await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+                break;
             case SyncActionKind.KindConflict when a.Reason == SyncPlanner.FolderAgainstFileReason:
                 await LeaveForFileAsync(a, ct).ConfigureAwait(false);
                 break;

@@ -48,6 +48,12 @@ internal static partial class SyncPlanner
     /// </summary>
     public const string FolderWaitsReason = "a folder here and a file remotely at one path: waits for what in it is still being written (or cannot be read), then what is left in it is kept as a conflicted copy";
 
+    /// <summary>
+    /// Reason of a <see cref="SyncActionKind.KindConflict"/> for a synced file replaced here by a folder while the server's
+    /// file did not change: the file is deleted on the server before anything of the pass is uploaded under the path.
+    /// </summary>
+    public const string ReplacedHereByFolderReason = "a synced file replaced here by a folder: the file is deleted on the server first, then the folder's files go up";
+
     /// <summary>Reason of a skip for a path under a kind clash (a folder on one side that is a file on the other).</summary>
     public const string UnderKindClashReason = "under a folder that is a file on the other side; syncs once one of them is renamed";
 
@@ -64,6 +70,8 @@ internal static partial class SyncPlanner
         // Files here that leave their path this pass for a remote folder (KindConflict): what comes down under them is
         // planned as usual (the executor moves them first). Planned before what is under them (ordinal order).
         var leaving = new HashSet<string>(StringComparer.Ordinal);
+        // Of those, the folders here that leave for a remote file (FolderAgainstFileReason): only what clears them runs under them.
+        var clearing = new HashSet<string>(StringComparer.Ordinal);
         // Folders here against a remote file that wait for a file in them (FolderWaitsReason).
         var waiting = new HashSet<string>(StringComparer.Ordinal);
 
@@ -111,7 +119,7 @@ internal static partial class SyncPlanner
             }
 
             var action = Decide(input, path, local, baseRecord, remote);
-            if (action is not null && UnderLeavingFolder(input, path, leaving))
+            if (action is not null && clearing.Count > 0 && IsUnder(path, clearing))
             {
                 // Under a folder that leaves for a remote file: only what clears it runs (deletes of what is as synced);
                 // anything else stays in the folder, moved aside with it, and its row goes.
@@ -126,6 +134,10 @@ internal static partial class SyncPlanner
                 if (action.Kind == SyncActionKind.KindConflict)
                 {
                     leaving.Add(path);
+                    if (action.Reason == FolderAgainstFileReason)
+                    {
+                        clearing.Add(path);
+                    }
                 }
                 else if (action.Reason == FolderWaitsReason)
                 {
@@ -383,7 +395,15 @@ internal static partial class SyncPlanner
             return DecideFileAgainstFolder(input, path, local!, baseRecord, remote);
         }
 
-        if (FolderAgainstRemoteFile(local, baseRecord, remote))
+        if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && (remote is null || (remote is { Deleted: false, Kind: FileKind.File } && remote.Version == baseRecord.Version)))
+        {
+            // A synced file replaced here by a folder, the server's file unchanged: the file is deleted there first (a
+            // delete refused for a remote edit keeps it, and the next pass meets it as a conflict), then what is in the
+            // folder goes up as usual.
+            return new SyncAction(SyncActionKind.KindConflict, path) { Local = local, Base = baseRecord, BaseVersion = baseRecord.Version, Reason = ReplacedHereByFolderReason };
+        }
+
+        if (FolderAgainstRemoteFile(local, remote))
         {
             return DecideFolderAgainstFile(input, path, local!, baseRecord, remote!);
         }
@@ -595,9 +615,12 @@ internal static partial class SyncPlanner
         && remote is not { Deleted: false, Kind: FileKind.File }
         && (remote is { Deleted: false, Kind: FileKind.Folder } || input.RemoteFolders().Contains(path));
 
-    /// <summary>A folder here (new, or synced as a folder) where the remote side now holds a live file (the server then holds nothing live under it).</summary>
-    private static bool FolderAgainstRemoteFile(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote) =>
-        local is { Kind: FileKind.Folder } && baseRecord is null or { Kind: FileKind.Folder } && remote is { Deleted: false, Kind: FileKind.File };
+    /// <summary>
+    /// A folder here where the remote side now holds a live file (the server then holds nothing live under it): a new
+    /// folder, a synced one, or one that replaced a synced file here while the server's file changed too.
+    /// </summary>
+    private static bool FolderAgainstRemoteFile(LocalEntry? local, RemoteEntry? remote) =>
+        local is { Kind: FileKind.Folder } && remote is { Deleted: false, Kind: FileKind.File };
 
     /// <summary>
     /// A folder here against a remote file at its path (<see cref="FolderAgainstRemoteFile"/>): the remote side takes the
@@ -634,20 +657,6 @@ internal static partial class SyncPlanner
         for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
         {
             if (folders.Contains(path[..slash]))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>True when a folder above <paramref name="path"/> leaves for a remote file this pass (<see cref="FolderAgainstFileReason"/>).</summary>
-    private static bool UnderLeavingFolder(PlanInput input, string path, IReadOnlySet<string> leaving)
-    {
-        for (var slash = path.LastIndexOf('/'); slash > 0 && leaving.Count > 0; slash = path.LastIndexOf('/', slash - 1))
-        {
-            if (leaving.Contains(path[..slash]) && input.Local.Entries.TryGetValue(path[..slash], out var folder) && folder.Kind == FileKind.Folder)
             {
                 return true;
             }

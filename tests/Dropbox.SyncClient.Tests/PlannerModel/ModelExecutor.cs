@@ -91,6 +91,9 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 return Download(a.Path);
             case SyncActionKind.Conflict:
                 return Conflict(a.Path);
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.ReplacedHereByFolderReason:
+                DeleteRemote(a.Path, a.BaseVersion);
+                return true;
             case SyncActionKind.KindConflict when a.Reason == SyncPlanner.FolderAgainstFileReason:
                 return LeaveForFile(a);
             case SyncActionKind.KindConflict:

@@ -149,6 +149,12 @@ internal static class SyncPaths
     public const string StateDirectoryRule = "it lies in the client's state directory, which the server never writes to.";
 
     /// <summary>
+    /// Why a remote file is refused at a folder that holds the client's state directory: taking it would move that folder
+    /// (and the db, its lock and the trash in it) aside as a conflicted copy.
+    /// </summary>
+    public const string StateDirectoryParentRule = "a file there would take the place of a folder that holds the client's state directory; rename it on the server, or keep the state directory elsewhere.";
+
+    /// <summary>
     /// The relative form of the state directory when it lies inside the sync folder (e.g. <c>.dropbox-client</c> with
     /// <c>--folder ~</c>), else null.
     /// </summary>

@@ -216,6 +216,8 @@ internal static class RemoteChanges
     internal static string? WhyRefused(FileEntry entry, string? reserved) =>
         RemoteBounds.CheckEntry(entry)
             ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, reserved) ? SyncPaths.StateDirectoryRule : null)
+            ?? (entry.Kind == EntryKind.File && !string.IsNullOrEmpty(entry.Path) && SyncPaths.IsAtOrUnderRelative(reserved ?? string.Empty, entry.Path)
+                ? SyncPaths.StateDirectoryParentRule : null)
             ?? (entry.Path == FolderIdentity.MarkerName ? FolderIdentity.MarkerRule : null);
 
     private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, Refusals? refused, string context = "")

@@ -1,0 +1,59 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// A state directory kept inside the sync folder below its top level (<c>--folder ~ --state ~/.cfg/client-state</c>):
+/// a remote file at a folder above it would make that folder a file-against-folder conflict, moved aside with the db,
+/// its lock and the trash in it. Such a file is refused, as anything in the state directory is.
+/// </summary>
+public sealed class StateDirectoryParentTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task A_remote_file_at_a_folder_holding_the_state_directory_is_refused_and_the_state_directory_stays()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        ChangeTimeTests.WriteSettled(a, "keep.txt", "keep");
+        ChangeTimeTests.WriteSettled(a, ".cfg", "a's file named .cfg");
+        await a.SyncAsync();
+
+        var folder = _dir.CreateSub("b-folder");
+        var stateDir = Path.Combine(folder, ".cfg", "client-state");
+        File.WriteAllText(Path.Combine(folder, "mine.txt"), "b's own");
+        using var state = LocalState.Open(stateDir);
+        var passes = new List<SyncSummary>();
+        for (var i = 0; i < 3; i++)
+        {
+            passes.Add(await new SyncEngine(new SyncContext
+            {
+                Folder = folder,
+                State = state,
+                Metadata = _server,
+                Transfer = _server,
+                Chunker = new PipelineChunkSource(new Dropbox.Shared.Chunking.FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
+                Device = "b",
+                Options = new SyncOptions(),
+                Barrier = DurabilityBarrier.Default,
+                Time = TimeProvider.System,
+                ExecutableBitProbe = ExecutableBitProbe.Holds,
+                CaseProbe = CaseProbe.Folds,
+                Progress = new SyncProgress(),
+            }).RunPassAsync(CancellationToken.None));
+        }
+
+        Assert.True(File.Exists(Path.Combine(stateDir, LocalState.DatabaseFileName)), "the db was moved away from where the client opens it");
+        Assert.DoesNotContain(Directory.EnumerateDirectories(folder), d => Path.GetFileName(d).Contains("conflicted copy", StringComparison.Ordinal));
+        Assert.All(passes, p => Assert.Equal(0, p.Errors + p.Conflicts));
+        Assert.Contains(passes[0].Refusals, r => r.Contains("'.cfg'", StringComparison.Ordinal) && r.Contains("holds the client's state directory", StringComparison.Ordinal));
+        Assert.Equal("keep", File.ReadAllText(Path.Combine(folder, "keep.txt")));
+        Assert.NotNull(_server.Current("mine.txt"));
+        Assert.Equal("a's file named .cfg", a.Read(".cfg"));
+    }
+}

@@ -103,32 +103,6 @@ public sealed class CaseConflictCascadeTests : IDisposable
         Assert.NotNull(_server.Current("docs (Case Conflict)/x.txt"));
     }
 
-    [Fact]
-    public async Task A_refusal_is_forgotten_once_its_clash_is_settled_another_way()
-    {
-        using var a = new TestClient(_dir, "a", _server);
-        a.Write("Docs/y.txt", "older");
-        await a.SyncAsync();
-        await CommitAsync("docs/x.txt", "newer");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
-        _server.BeforeMoveFile = request => Task.FromException(new DropboxException(ErrorKind.Conflict, $"refused: '{request.FromPath}' is not as seen"));
-        var first = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
-        Assert.Contains(first.Notes, n => n.Contains("could not be renamed", StringComparison.Ordinal));
-        Assert.NotNull(a.State.GetSetting(StateKeys.CaseRefusedOnServer));
-        _server.BeforeMoveFile = null;
-
-        // The user settles the clash another way: the winner 'Docs' is deleted here.
-        Directory.Delete(a.PathOf("Docs"), recursive: true);
-        for (var i = 0; i < 2; i++)
-        {
-            Assert.Equal(0, (await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None)).Errors);
-        }
-
-        // Without: kept, so a later clash of the same name renamed here alone at its first refusal (review of 2df5a93).
-        Assert.Null(a.State.GetSetting(StateKeys.CaseRefusedOnServer));
-        Assert.Equal("newer", a.Read("docs/x.txt"));
-    }
-
     [Theory]
     [InlineData(null, 0)]
     [InlineData("", 0)]

@@ -11,50 +11,6 @@ public sealed class SyncEngineKindClashTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task A_folder_with_a_link_in_it_that_replaced_a_synced_file_here_goes_up()
-    {
-        // A link is withheld for good (never synced): it must not hold the folder around it (review of 2d6c9a2).
-        using var a = new TestClient(_dir, "a", _server);
-        a.Write("y.dat", "original");
-        await a.SyncAsync();
-        File.Delete(a.PathOf("y.dat"));
-        a.Write("y.dat/inner.txt", "a's folder");
-        File.CreateSymbolicLink(a.PathOf("y.dat/link"), "/etc/hostname");
-
-        var passes = new List<SyncSummary>();
-        for (var i = 0; i < 3; i++)
-        {
-            passes.Add(await a.SyncAsync());
-        }
-
-        Assert.NotNull(_server.Current("y.dat/inner.txt")); // without: skipped every pass, the folder never synced
-        Assert.All(passes, p => Assert.Equal(0, p.Errors));
-    }
-
-    [Fact]
-    public async Task A_folder_here_with_a_link_in_it_against_a_remote_file_moves_aside_and_the_file_comes_down()
-    {
-        using var a = new TestClient(_dir, "a", _server);
-        using var b = new TestClient(_dir, "b", _server);
-        a.Write("y.dat/inner.txt", "original");
-        await a.SyncAsync();
-        await b.SyncAsync();
-        File.CreateSymbolicLink(a.PathOf("y.dat/link"), "/etc/hostname");
-        await a.SyncAsync();
-        Directory.Delete(b.PathOf("y.dat"), recursive: true);
-        b.Write("y.dat", "b's file");
-        await b.SyncAsync();
-
-        for (var i = 0; i < 3; i++)
-        {
-            Assert.Equal(0, (await a.SyncAsync()).Errors);
-        }
-
-        Assert.Equal("b's file", a.Read("y.dat")); // without: the folder waited for the link, every pass
-        Assert.Contains(Directory.EnumerateDirectories(a.Folder), d => Path.GetFileName(d).StartsWith("y (conflicted copy", StringComparison.Ordinal) || Path.GetFileName(d).StartsWith("y.dat (conflicted copy", StringComparison.Ordinal));
-    }
-
-    [Fact]
     public async Task A_young_file_in_a_folder_here_where_the_server_has_a_file_waits_and_brings_the_re_check_forward()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -387,18 +387,6 @@ internal sealed class CaseConflicts
             }
         }
 
-        // A refusal counts toward the fallback only while its name keeps losing a clash, pass after pass: one that is no
-        // loser now (the clash settled another way: a name deleted or renamed) is forgotten, so a later clash of the same
-        // name waits a pass at its first refusal, as any does (the main call only: the lookup's has no scan losers).
-        if (withScanLosers && _refusedOnServer.Count > 0)
-        {
-            var losers = renames.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
-            if (_refusedOnServer.RemoveWhere(p => !losers.Contains(p)) > 0)
-            {
-                SaveRefusedOnServer();
-            }
-        }
-
         var scanLosers = withScanLosers ? snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
         var stability = _ctx.Stability();
         HashSet<string>? takenFolds = null;

@@ -395,12 +395,10 @@ internal static partial class SyncPlanner
             return DecideFileAgainstFolder(input, path, local!, baseRecord, remote);
         }
 
-        if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && input.Local.IsWithheld(path))
+        if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && WithheldAtOrUnder(input, path))
         {
-            // A synced file replaced here by a folder the scan lists but cannot read (or under one it cannot): its remote
-            // change (skipped while it is withheld) may be unknown this pass, so the server's file is not deleted on the
-            // word of this pass's listing. What the scan withholds inside a readable folder (a link, a name it cannot
-            // take) does not hold it: those are never synced, and would hold the folder for good.
+            // A synced file replaced here by a folder the scan cannot read whole: its remote change (skipped while it is
+            // withheld) may be unknown this pass, so the server's file is not deleted on the word of this pass's listing.
             return new SyncAction(SyncActionKind.Skip, path) { Reason = WithheldReason, Remote = remote };
         }
 
@@ -641,10 +639,9 @@ internal static partial class SyncPlanner
     {
         var prefix = path + "/";
 
-        // The folder itself (or one above it) listed but unreadable: what is in it is unknown; it waits, its remote change
-        // remembered. What the scan withholds inside a readable folder (a link, a name it cannot take) moves aside with
-        // the folder: never synced, it would hold the folder for good.
-        if (input.Local.IsWithheld(path))
+        // Something in it the scan could not take (an unreadable folder, a case clash, a link): moved aside unseen, it
+        // would be neither synced nor known to be kept; the folder waits with it, its remote change remembered.
+        if (WithheldAtOrUnder(input, path))
         {
             return new SyncAction(SyncActionKind.Skip, path) { Reason = FolderWaitsReason, Remote = remote };
         }
@@ -664,6 +661,18 @@ internal static partial class SyncPlanner
         }
 
         return new SyncAction(SyncActionKind.KindConflict, path) { Local = local, Base = baseRecord, Remote = remote, Reason = FolderAgainstFileReason };
+    }
+
+    /// <summary>True when the scan withheld <paramref name="path"/>, a folder above it, or anything under it.</summary>
+    private static bool WithheldAtOrUnder(PlanInput input, string path)
+    {
+        if (input.Local.Withheld.Count == 0)
+        {
+            return false;
+        }
+
+        var prefix = path + "/";
+        return input.Local.IsWithheld(path) || input.Local.Withheld.Any(w => w.StartsWith(prefix, StringComparison.Ordinal));
     }
 
     /// <summary>True when a scanned file changed against the merge base and was observed unsettled (what <see cref="Decide"/> waits for).</summary>

@@ -395,13 +395,6 @@ internal static partial class SyncPlanner
             return DecideFileAgainstFolder(input, path, local!, baseRecord, remote);
         }
 
-        if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && WithheldAtOrUnder(input, path))
-        {
-            // A synced file replaced here by a folder the scan cannot read whole: its remote change (skipped while it is
-            // withheld) may be unknown this pass, so the server's file is not deleted on the word of this pass's listing.
-            return new SyncAction(SyncActionKind.Skip, path) { Reason = WithheldReason, Remote = remote };
-        }
-
         if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && (remote is null || (remote is { Deleted: false, Kind: FileKind.File } && remote.Version == baseRecord.Version)))
         {
             // A synced file replaced here by a folder, the server's file unchanged: the file is deleted there first (a
@@ -638,14 +631,6 @@ internal static partial class SyncPlanner
     private static SyncAction DecideFolderAgainstFile(PlanInput input, string path, LocalEntry local, FileRecord? baseRecord, RemoteEntry remote)
     {
         var prefix = path + "/";
-
-        // Something in it the scan could not take (an unreadable folder, a case clash, a link): moved aside unseen, it
-        // would be neither synced nor known to be kept; the folder waits with it, its remote change remembered.
-        if (WithheldAtOrUnder(input, path))
-        {
-            return new SyncAction(SyncActionKind.Skip, path) { Reason = FolderWaitsReason, Remote = remote };
-        }
-
         foreach (var (under, entry) in input.Local.Entries)
         {
             if (!under.StartsWith(prefix, StringComparison.Ordinal))
@@ -661,18 +646,6 @@ internal static partial class SyncPlanner
         }
 
         return new SyncAction(SyncActionKind.KindConflict, path) { Local = local, Base = baseRecord, Remote = remote, Reason = FolderAgainstFileReason };
-    }
-
-    /// <summary>True when the scan withheld <paramref name="path"/>, a folder above it, or anything under it.</summary>
-    private static bool WithheldAtOrUnder(PlanInput input, string path)
-    {
-        if (input.Local.Withheld.Count == 0)
-        {
-            return false;
-        }
-
-        var prefix = path + "/";
-        return input.Local.IsWithheld(path) || input.Local.Withheld.Any(w => w.StartsWith(prefix, StringComparison.Ordinal));
     }
 
     /// <summary>True when a scanned file changed against the merge base and was observed unsettled (what <see cref="Decide"/> waits for).</summary>

@@ -1,7 +1,4 @@
-using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
-using Dropbox.SyncClient.State;
-using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
 
@@ -67,50 +64,6 @@ public sealed class CaseConflictCascadeTests : IDisposable
 
         Assert.Equal(cursor, (await _server.GetAccountAsync(CancellationToken.None)).Cursor);
     }
-
-    [Fact]
-    public async Task A_loser_the_server_refuses_to_rename_twice_is_renamed_here_alone_also_when_each_run_is_a_new_sync_once()
-    {
-        // Both folders on the server, 'docs' the newer; every server rename of it refused (as for a device whose rows are
-        // stale: a path the server deleted, that no listing will show again).
-        using var a = new TestClient(_dir, "a", _server);
-        a.Write("Docs/y.txt", "older");
-        await a.SyncAsync();
-        await CommitAsync("docs/x.txt", "newer");
-        Assert.Equal(0, (await a.SyncAsync()).Errors); // downloads 'docs' beside 'Docs' (this folder tells them apart)
-        _server.BeforeMoveFile = request => Task.FromException(new DropboxException(ErrorKind.Conflict, $"refused: '{request.FromPath}' is not as seen"));
-
-        // Two runs, each a new engine (as `sync --once` is): the first waits, the second renames here alone.
-        var first = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
-        Assert.Contains(first.Notes, n => n.Contains("could not be renamed to 'docs (Case Conflict)' on the server", StringComparison.Ordinal));
-        Assert.True(Directory.Exists(a.PathOf("docs")));
-        var second = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
-
-        Assert.True(Directory.Exists(a.PathOf("docs (Case Conflict)")), "without: withheld again, at every run: " + string.Join(" | ", second.Notes));
-        Assert.False(Directory.Exists(a.PathOf("docs")));
-        Assert.Equal("newer", a.Read("docs (Case Conflict)/x.txt"));
-        Assert.Null(a.State.GetSetting(StateKeys.CaseRefusedOnServer)); // the refusal is forgotten once renamed
-
-        // The server then takes the renamed folder's file (matched by content, or uploaded), and nothing is lost.
-        _server.BeforeMoveFile = null;
-        for (var i = 0; i < 3; i++)
-        {
-            Assert.Equal(0, (await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None)).Errors);
-        }
-
-        Assert.Equal("newer", a.Read("docs (Case Conflict)/x.txt"));
-        Assert.Equal("older", a.Read("Docs/y.txt"));
-        Assert.NotNull(_server.Current("docs (Case Conflict)/x.txt"));
-    }
-
-    [Theory]
-    [InlineData(null, 0)]
-    [InlineData("", 0)]
-    [InlineData("not json", 0)]
-    [InlineData("{\"a\": 1}", 0)]
-    [InlineData("[\"a\", 3, \"b/c\", \"\"]", 2)]
-    public void Stored_refusals_are_read_leniently(string? json, int count) =>
-        Assert.Equal(count, CaseConflicts.LoadRefusedOnServer(json).Count);
 
     /// <summary>The live file paths on the server, in ordinal order.</summary>
     private async Task<List<string>> LiveAsync() =>

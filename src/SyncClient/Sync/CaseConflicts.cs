@@ -23,65 +23,6 @@ internal sealed class CaseConflicts
     public CaseConflicts(SyncContext ctx)
     {
         _ctx = ctx;
-        _refusedOnServer = LoadRefusedOnServer(ctx.State.GetSetting(StateKeys.CaseRefusedOnServer));
-    }
-
-    /// <summary>Most losers remembered in <see cref="_refusedOnServer"/>; past it the memory starts again.</summary>
-    private const int MaxRefusedOnServer = 1_000;
-
-    /// <summary>The stored refusals (<see cref="StateKeys.CaseRefusedOnServer"/>); none when absent or unreadable.</summary>
-    internal static HashSet<string> LoadRefusedOnServer(string? json)
-    {
-        var paths = new HashSet<string>(StringComparer.Ordinal);
-        if (string.IsNullOrEmpty(json))
-        {
-            return paths;
-        }
-
-        try
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(json);
-            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Array)
-            {
-                foreach (var item in doc.RootElement.EnumerateArray())
-                {
-                    if (item.ValueKind == System.Text.Json.JsonValueKind.String && item.GetString() is { Length: > 0 } path && paths.Count < MaxRefusedOnServer)
-                    {
-                        paths.Add(path);
-                    }
-                }
-            }
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            // Unreadable: as if none (the cost is one more pass that waits before renaming here alone).
-        }
-
-        return paths;
-    }
-
-    /// <summary>Writes <see cref="_refusedOnServer"/> to the db (removed when empty).</summary>
-    private void SaveRefusedOnServer()
-    {
-        if (_refusedOnServer.Count == 0)
-        {
-            _ctx.Db.SetCaseRefusedOnServer(null);
-            return;
-        }
-
-        using var buffer = new MemoryStream();
-        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartArray();
-            foreach (var path in _refusedOnServer.Order(StringComparer.Ordinal))
-            {
-                writer.WriteStringValue(path);
-            }
-
-            writer.WriteEndArray();
-        }
-
-        _ctx.Db.SetCaseRefusedOnServer(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
     /// <summary>Tests: runs with the path of a clashing folder once its walk found it settled, before its rename.</summary>
@@ -107,12 +48,8 @@ internal sealed class CaseConflicts
     /// </summary>
     private readonly HashSet<string> _caseConflictNamesTaken = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// Clash losers whose rename on the server was refused at their last try (see <see cref="ResolveAsync"/>), kept in the
-    /// db (<see cref="StateKeys.CaseRefusedOnServer"/>): a <c>sync --once</c> run is a new engine, and with the memory in
-    /// this object alone a device with stale rows waited at every run, the loser withheld for good.
-    /// </summary>
-    private readonly HashSet<string> _refusedOnServer;
+    /// <summary>Clash losers whose rename on the server was refused at their last try (see <see cref="ResolveAsync"/>).</summary>
+    private readonly HashSet<string> _refusedOnServer = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The server's version of a name as this pass sees the server (null: not on the server), which decides which of two
@@ -444,14 +381,8 @@ internal sealed class CaseConflicts
             if (renamedOnServer && await MoveOnServerAsync(path, target, onServer, movedVersions, summary, ct).ConfigureAwait(false) is { } refused)
             {
                 renamedOnServer = false;
-                if (_refusedOnServer.Count >= MaxRefusedOnServer && !_refusedOnServer.Contains(path))
-                {
-                    _refusedOnServer.Clear();
-                }
-
                 if (_refusedOnServer.Add(path))
                 {
-                    SaveRefusedOnServer();
                     summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
                     snapshot.Withheld.Add(path);
                     snapshot.Entries.Remove(path);
@@ -461,10 +392,7 @@ internal sealed class CaseConflicts
                 }
             }
 
-            if (_refusedOnServer.Remove(path))
-            {
-                SaveRefusedOnServer();
-            }
+            _refusedOnServer.Remove(path);
 
             _ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
             try

@@ -11,7 +11,7 @@ public sealed class SyncEngineKindClashTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task A_young_file_in_a_folder_here_where_the_server_has_a_file_waits_and_brings_the_re_check_forward()
+    public async Task A_young_file_under_a_kind_clash_does_not_bring_the_re_check_forward()
     {
         using var a = new TestClient(_dir, "a", _server);
         a.Write("A", "a file on the server");
@@ -23,30 +23,28 @@ public sealed class SyncEngineKindClashTests : IDisposable
 
         var pass = await b.SyncAsync();
 
-        // The folder waits for A/y.txt (once settled, what is left in it moves aside for the server's file), so the
-        // re-check comes when it could be settled; nothing is moved or downloaded meanwhile.
-        Assert.Equal(0, pass.Errors + pass.Conflicts);
-        Assert.Equal(2, pass.Pending);
-        Assert.True(pass.RecheckAfter <= TimeSpan.FromMinutes(11), $"re-check after {pass.RecheckAfter}, not when A/y.txt could be settled");
-        Assert.Equal("under a folder that is a file on the server", b.Read("A/y.txt"));
+        // Only pending.txt waits: A/y.txt is skipped with the clash, settled or not, until one side is renamed (which the
+        // watcher sees); a re-check when it settles would only skip it again.
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(1, pass.Pending);
+        Assert.Contains(pass.Notes, n => n.Contains("A/y.txt", StringComparison.Ordinal) && n.Contains(SyncPlanner.UnderKindClashReason, StringComparison.Ordinal));
+        Assert.True(pass.RecheckAfter > TimeSpan.FromMinutes(30), $"re-check after {pass.RecheckAfter}, brought forward by a file that cannot sync until the clash is resolved");
     }
 
     [Fact]
-    public async Task A_one_shot_pass_waits_for_a_young_file_in_a_folder_here_where_the_server_has_a_file_then_keeps_it_as_a_conflicted_copy()
+    public async Task A_one_shot_pass_does_not_wait_for_a_young_file_under_a_kind_clash()
     {
         using var a = new TestClient(_dir, "a", _server);
         a.Write("A", "a file on the server");
         await a.SyncAsync();
         using var b = new TestClient(_dir, "b", _server);
         b.Write("A/y.txt", "under a folder that is a file on the server");
+        var log = new List<string>();
 
-        var once = await b.EngineWith(new SyncOptions { StableAge = TimeSpan.FromSeconds(2), WaitForStable = true }).RunPassAsync(CancellationToken.None);
+        var once = await b.EngineWith(new SyncOptions { StableAge = TimeSpan.FromSeconds(2), WaitForStable = true }, log.Add).RunPassAsync(CancellationToken.None);
 
-        Assert.Equal(0, once.Errors);
-        Assert.Equal(1, once.Conflicts);
-        Assert.Equal("a file on the server", b.Read("A"));
-        var copy = Assert.Single(Directory.GetDirectories(b.Folder, "A (conflicted copy b *"));
-        Assert.Equal("under a folder that is a file on the server", File.ReadAllText(Path.Combine(copy, "y.txt")));
+        Assert.Equal(0, once.Errors + once.Pending);
+        Assert.DoesNotContain(log, l => l.StartsWith("waiting", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -112,7 +110,7 @@ public sealed class SyncEngineKindClashTests : IDisposable
     }
 
     [Fact]
-    public async Task A_file_edited_here_while_it_became_a_folder_remotely_is_kept_as_a_conflicted_copy_and_the_folder_comes_down()
+    public async Task A_new_remote_file_under_a_folder_that_is_a_file_here_is_skipped_not_downloaded_into_an_error()
     {
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
@@ -128,19 +126,21 @@ public sealed class SyncEngineKindClashTests : IDisposable
         await a.SyncAsync();
 
         b.Write("B", "edited here while it became a folder remotely");
-        var pass = await b.SyncAsync();
-        var again = await b.SyncAsync();
+        var clash = await b.SyncAsync();
+        Assert.Equal(0, clash.Errors);
+        Assert.Contains(clash.Notes, n => n.Contains("'B/a.txt'", StringComparison.Ordinal) && n.Contains(SyncPlanner.UnderKindClashReason, StringComparison.Ordinal));
 
-        Assert.Equal(0, pass.Errors + again.Errors);
-        Assert.Equal(1, pass.Conflicts);
+        File.Move(b.PathOf("B"), b.PathOf("B-mine"));
+        var renamed = await b.SyncAsync();
+        var last = await b.SyncAsync();
+
+        Assert.Equal(0, renamed.Errors + last.Errors);
         Assert.Equal("new under the folder", b.Read("B/a.txt"));
-        var copy = Assert.Single(TestClient.FilesIn(b.Folder, "B (conflicted copy b *"));
-        Assert.Equal("edited here while it became a folder remotely", File.ReadAllText(copy));
-        Assert.NotNull(_server.Current(Path.GetFileName(copy)));
+        Assert.Equal("edited here while it became a folder remotely", b.Read("B-mine"));
     }
 
     [Fact]
-    public async Task A_new_folder_here_where_the_remote_side_has_a_new_file_is_kept_as_a_conflicted_copy_and_the_file_comes_down()
+    public async Task A_new_file_here_under_a_folder_that_is_a_file_remotely_is_skipped_not_uploaded_into_a_refusal()
     {
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
@@ -148,15 +148,12 @@ public sealed class SyncEngineKindClashTests : IDisposable
         await a.SyncAsync();
         b.Write("C/n.txt", "new on b");
 
-        var pass = await b.SyncAsync();
-        var again = await b.SyncAsync();
+        var clash = await b.SyncAsync();
 
-        Assert.Equal(0, pass.Errors + again.Errors);
-        Assert.Equal(1, pass.Conflicts);
-        Assert.Equal("a file on a", b.Read("C"));
-        var copy = Assert.Single(Directory.GetDirectories(b.Folder, "C (conflicted copy b *"));
-        Assert.Equal("new on b", File.ReadAllText(Path.Combine(copy, "n.txt")));
-        Assert.NotNull(_server.Current(Path.GetFileName(copy) + "/n.txt"));
+        Assert.Equal(0, clash.Errors);
+        Assert.Contains(clash.Notes, n => n.Contains("'C/n.txt'", StringComparison.Ordinal) && n.Contains(SyncPlanner.UnderKindClashReason, StringComparison.Ordinal));
+        Assert.Equal("new on b", b.Read("C/n.txt"));
+        Assert.Null(_server.Current("C/n.txt"));
         Assert.NotNull(_server.Current("C"));
     }
 

@@ -200,6 +200,20 @@ public sealed class CliArgsTests
         Assert.Contains("--version takes nothing else", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--version", "--state", "/tmp/s")]
+    [InlineData("--state", "/tmp/s", "--version")]
+    [InlineData("--version", "--state=/tmp/s")]
+    public async Task Version_beside_the_state_option_every_verb_takes_prints_the_version(params string[] argv)
+    {
+        var output = new StringWriter();
+
+        var code = await new ClientApp(output, new StringWriter(), terminal: false).RunAsync(argv, CancellationToken.None);
+
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Matches(@"^\d+\.\d+\.\d+", output.ToString());
+    }
+
     [Fact]
     public async Task A_verbs_own_version_option_is_not_taken_for_the_programs()
     {

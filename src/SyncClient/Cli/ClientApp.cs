@@ -85,7 +85,7 @@ internal sealed class ClientApp
                 return Refuse(argv, parsed);
             }
 
-            if (parsed.Action is not HelpAction && parsed.Action is not null && parsed.CommandResult.Parent is null && argv.Length > 1)
+            if (parsed.Action is not HelpAction && parsed.Action is not null && parsed.CommandResult.Parent is null && !IsVersionAlone(argv))
             {
                 // The parser lets '--version' through beside anything (its errors are dropped for it, as for --help).
                 throw new UsageException($"--version takes nothing else: got '{string.Join(' ', argv)}'.");
@@ -444,6 +444,19 @@ internal sealed class ClientApp
         await daemon.RunAsync(ct).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
+
+    /// <summary>
+    /// '--version' alone, or beside '--state DIR' (which every verb takes, so scripts and aliases that always pass it
+    /// still work): nothing else.
+    /// </summary>
+    private static bool IsVersionAlone(string[] argv) => argv switch
+    {
+        ["--version"] => true,
+        ["--version", "--state", _] or ["--state", _, "--version"] => true,
+        ["--version", var s] when s.StartsWith("--state=", StringComparison.Ordinal) => true,
+        [var s, "--version"] when s.StartsWith("--state=", StringComparison.Ordinal) => true,
+        _ => false,
+    };
 
     /// <summary>A pass that moved nothing and has nothing to say.</summary>
     private static bool IsIdle(SyncSummary s) =>

@@ -8,6 +8,40 @@ namespace Dropbox.SyncClient.Tests;
 /// <summary>The planner's rule for holding back deletions (<see cref="SyncPlanner.HoldDeletes"/>), and its report.</summary>
 public sealed class DeleteGuardTests
 {
+    [Fact]
+    public void A_synced_file_replaced_here_by_a_folder_is_a_remote_delete_the_first_pass_of_an_old_db_holds()
+    {
+        List<SyncAction> plan = [new(SyncActionKind.KindConflict, "A") { Reason = SyncPlanner.ReplacedHereByFolderReason, BaseVersion = 3 }];
+
+        var held = SyncPlanner.HoldDeletes(plan, new DeleteGuard { SyncedFiles = 100, AdoptingOldDb = true, Minimum = 10 });
+
+        Assert.NotNull(held); // without: nothing held, the server's file deleted on an unconfirmed first pass
+        Assert.Equal(DeleteHoldReason.OldDbFirstPass, held.Reason);
+        Assert.Equal("A", held.Example);
+    }
+
+    [Theory]
+    [InlineData(SyncPlanner.ReplacedByFolderReason)]
+    [InlineData(SyncPlanner.ReplacedHereByFolderReason)]
+    public void Files_a_kind_conflict_deletes_count_toward_the_mass_delete_guard(string reason)
+    {
+        var plan = Enumerable.Range(0, 12).Select(i => new SyncAction(SyncActionKind.KindConflict, $"f{i}") { Reason = reason, BaseVersion = 1 }).ToList();
+
+        var held = SyncPlanner.HoldDeletes(plan, new DeleteGuard { SyncedFiles = 20, Minimum = 10, Share = 0.5 });
+
+        Assert.NotNull(held);
+        Assert.Equal(DeleteHoldReason.MassDelete, held.Reason);
+        Assert.Equal(12, held.LocalDeletes + held.RemoteDeletes);
+    }
+
+    [Fact]
+    public void A_file_kept_as_a_conflicted_copy_against_a_remote_folder_is_no_delete()
+    {
+        var plan = Enumerable.Range(0, 12).Select(i => new SyncAction(SyncActionKind.KindConflict, $"f{i}") { Reason = SyncPlanner.FileAgainstFolderReason }).ToList();
+
+        Assert.Null(SyncPlanner.HoldDeletes(plan, new DeleteGuard { SyncedFiles = 20, Minimum = 10, Share = 0.5 }));
+    }
+
     [Theory]
     [InlineData(9, 10, 10, false)]      // below the minimum count
     [InlineData(10, 11, 10, true)]      // at the minimum, more than half

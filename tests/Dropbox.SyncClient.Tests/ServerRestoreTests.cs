@@ -1,11 +1,5 @@
 using Dropbox.MetadataNode.Domain;
-using Dropbox.Shared.Chunking;
 using Dropbox.Shared.Protos.Metadata;
-using Dropbox.Shared.Tls;
-using Dropbox.SyncClient.Local;
-using Dropbox.SyncClient.Remote;
-using Dropbox.SyncClient.State;
-using Dropbox.SyncClient.Sync;
 using Dropbox.SyncClient.Tests.Contract;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,8 +30,8 @@ public sealed class ServerRestoreTests : IAsyncLifetime
     {
         // Arrange: a file synced to two devices, the metadata node copied (the backup), then an edit on A synced to B.
         var token = _metadata!.Services.GetRequiredService<MetadataStore>().AddUser("alice").Token;
-        using var a = new Device(_dir, "a", token);
-        using var b = new Device(_dir, "b", token);
+        using var a = new RealNodeDevice(_dir, "a", token);
+        using var b = new RealNodeDevice(_dir, "b", token);
         a.Write("f.txt", "before the backup");
         Assert.Equal(0, (await a.SyncAsync(_url)).Errors);
         Assert.Equal(0, (await b.SyncAsync(_url)).Errors);
@@ -94,47 +88,6 @@ public sealed class ServerRestoreTests : IAsyncLifetime
         foreach (var folder in Directory.GetDirectories(source))
         {
             CopyTree(folder, Path.Combine(destination, Path.GetFileName(folder)));
-        }
-    }
-
-    /// <summary>A device: its folder and db; each pass a fresh engine (as <c>sync --once</c>) against the node's current URL.</summary>
-    private sealed class Device(TempFolder dir, string name, string token) : IDisposable
-    {
-        private readonly Dropbox.Shared.Channels.GrpcChannelCache _channels = ClientChannels.Create(ServerTrust.System);
-
-        public string Folder { get; } = dir.CreateSub(name + "-folder");
-
-        public LocalState State { get; } = LocalState.Open(dir.CreateSub(name + "-state"));
-
-        public string PathOf(string relative) => Path.Combine(Folder, relative);
-
-        public void Write(string relative, string text) => File.WriteAllText(PathOf(relative), text);
-
-        public string Read(string relative) => File.ReadAllText(PathOf(relative));
-
-        public GrpcMetadataRemote Remote(string url) => new(_channels, url, token);
-
-        public async Task<SyncSummary> SyncAsync(string url)
-        {
-            var remote = Remote(url);
-            await RealNodeContractTests.WaitForStorageAsync(remote, CancellationToken.None);
-            var engine = new SyncEngine(new SyncContext
-            {
-                Folder = Folder,
-                State = State,
-                Metadata = remote,
-                Transfer = new GrpcChunkTransfer(_channels),
-                Chunker = new PipelineChunkSource(new FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
-                Device = name,
-                Options = new SyncOptions(),
-            });
-            return await engine.RunPassAsync(CancellationToken.None);
-        }
-
-        public void Dispose()
-        {
-            State.Dispose();
-            _channels.Dispose();
         }
     }
 }

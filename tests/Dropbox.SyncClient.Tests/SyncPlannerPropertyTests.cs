@@ -142,6 +142,12 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         // A symbolic link B (withheld) edited remotely; once the user makes it a file again the edit must reach it. Found
         // (seed 627pN6wUy5s1) with that model fault planted: "not converged at 'B': different content here and remotely".
         ["withheld link's remote edit applied once it is readable"] = new PlannerCase([new(19, 0, 4, 7), new(27, 12, 5, 1)], [new(20, 0, 1, 3)], [new(22, 7, 5, 3)], 98, StableAge: 3, Rewrites: 2),
+
+        // A synced file replaced here by a folder the scan cannot read (withheld), edited remotely: the edit is skipped
+        // while it is withheld and the cursor moves on, so the next pass saw no remote change and deleted the server's
+        // file with its old version, refused, pass after pass ("no fixed point after 8 passes ... KindConflict a"; seed
+        // cn5kfjfoHDz2, found in a CI-sized run). Left alone while withheld.
+        ["unreadable folder where a synced file was, its remote edit skipped"] = new PlannerCase([new(23, 11, 7, 0), new(26, 6, 2, 0)], [new(8, 13, 5, 6), new(12, 0, 4, 4), new(15, 15, 2, 0), new(0, 12, 0, 3), new(4, 15, 2, 2), new(31, 15, 3, 1)], [new(26, 6, 0, 5), new(26, 1, 7, 2), new(23, 12, 3, 3)], 446, Later: [new(1, 11, 7, 5), new(18, 3, 0, 6), new(31, 7, 0, 5)]),
     };
 
     public static TheoryData<string> ShrunkNames => new(Shrunk.Keys);

@@ -499,7 +499,7 @@ public sealed class SyncPlannerTests
     }
 
     [Fact]
-    public void A_remote_file_under_a_folder_that_is_a_file_here_is_skipped_not_downloaded()
+    public void A_file_as_synced_here_that_the_remote_side_made_a_folder_leaves_the_path_before_the_folder_comes_down()
     {
         var snapshot = new LocalSnapshot();
         snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100, SettlesIn: null);
@@ -515,7 +515,7 @@ public sealed class SyncPlannerTests
             },
         });
 
-        Assert.Equal([(SyncActionKind.Skip, "B", SyncPlanner.KindClashReason), (SyncActionKind.Skip, "B/a", SyncPlanner.UnderKindClashReason)],
+        Assert.Equal([(SyncActionKind.KindConflict, "B", SyncPlanner.ReplacedByFolderReason), (SyncActionKind.Download, "B/a", null)],
             plan.Select(a => (a.Kind, a.Path, a.Reason)).OrderBy(a => a.Path, StringComparer.Ordinal));
     }
 

@@ -63,10 +63,10 @@ public sealed class SyncPlannerWaitTests
     }
 
     [Fact]
-    public void A_young_file_under_a_kind_clash_is_skipped_with_the_clash_and_does_not_wait()
+    public void A_young_file_in_a_folder_here_where_the_server_has_a_file_waits_and_the_folder_with_it()
     {
-        // A folder here (with a young file in it) where the server has a file: nothing under it can sync until one is
-        // renamed, so waiting for the young file would only cost a re-check that skips it again.
+        // A folder here (with a young file in it) where the server has a file: once the file settles, what is left in the
+        // folder moves aside for the server's file; until then the file waits and the folder is skipped with it.
         var snapshot = new LocalSnapshot();
         snapshot.Entries["A"] = LocalEntry.Folder("A");
         snapshot.Entries["A/y"] = new LocalEntry("A/y", FileKind.File, 10, 100, Young);
@@ -78,13 +78,14 @@ public sealed class SyncPlannerWaitTests
             Remote = new Dictionary<string, RemoteEntry> { ["A"] = new("A", FileKind.File, 3, false, 10, H1, 0) },
         });
 
-        Assert.Equal([(SyncActionKind.Skip, "A", SyncPlanner.KindClashReason), (SyncActionKind.Skip, "A/y", SyncPlanner.UnderKindClashReason)],
+        Assert.Equal([(SyncActionKind.Skip, "A", SyncPlanner.FolderWaitsReason), (SyncActionKind.Wait, "A/y", SyncPlanner.ChangingReason)],
             plan.Select(a => (a.Kind, a.Path, a.Reason)).OrderBy(a => a.Path, StringComparer.Ordinal));
     }
 
     [Fact]
-    public void A_young_file_that_is_itself_a_kind_clash_is_skipped_as_one_and_does_not_wait()
+    public void A_young_file_here_where_the_remote_side_made_a_folder_waits_before_it_is_kept_as_a_conflicted_copy()
     {
+        // Once settled it moves aside for the folder (a KindConflict); until then it waits, with the remote change.
         var snapshot = new LocalSnapshot();
         snapshot.Entries["B"] = new LocalEntry("B", FileKind.File, 10, 100, Young);
         var plan = SyncPlanner.Plan(new PlanInput
@@ -95,7 +96,7 @@ public sealed class SyncPlannerWaitTests
             Remote = new Dictionary<string, RemoteEntry> { ["B"] = new("B", FileKind.Folder, 3, false, 0, [], 0) },
         });
 
-        Assert.Equal((SyncActionKind.Skip, SyncPlanner.KindClashReason), plan.Select(a => (a.Kind, a.Reason)).Single());
+        Assert.Equal((SyncActionKind.Wait, SyncPlanner.ChangingReason, true), plan.Select(a => (a.Kind, a.Reason, a.Remote is not null)).Single());
     }
 
     [Fact]

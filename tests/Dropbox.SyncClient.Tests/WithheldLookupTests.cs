@@ -78,17 +78,24 @@ public sealed class WithheldLookupTests : IDisposable
     }
 
     [Fact]
-    public async Task A_backed_off_pass_still_hands_a_remembered_paths_last_answer_to_the_planner_so_a_file_in_the_way_is_never_uploaded_beside_it()
+    public async Task A_backed_off_pass_still_hands_a_remembered_paths_last_answer_to_the_planner_so_a_remote_edit_under_a_kind_clash_is_never_deleted()
     {
-        // A syncs a folder P, then P/x.txt; B (one engine for every pass, as the daemon) holds an unsynced file P.
+        // A syncs a folder P and P/x.txt to B; B makes P a file (a kind clash by its own synced tree: the folder's row
+        // says folder) while A edits P/x.txt. B (one engine for every pass, as the daemon) skips P/x.txt under the clash
+        // and remembers it; without its remembered answer a pass would take P/x.txt for deleted here and delete A's edit.
+        // (A file never synced where the server has a folder is no clash any more: it is kept as a conflicted copy.)
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
         Directory.CreateDirectory(a.PathOf("P"));
         await a.SyncAsync();
         a.Write("P/x.txt", "a's file under the folder");
         await a.SyncAsync();
-        b.Write("P", "b's file, never synced");
+        await b.SyncAsync();
+        Directory.Delete(b.PathOf("P"), recursive: true);
+        b.Write("P", "b's file where the folder was");
         File.SetLastWriteTimeUtc(b.PathOf("P"), DateTime.UtcNow.AddMinutes(-5));
+        a.Write("P/x.txt", "a's edit under the folder");
+        await a.SyncAsync();
 
         // Passes 1, 2 look up and skip; later ones are backed off (no lookup) and must decide the same.
         var errors = new List<string>();
@@ -96,20 +103,20 @@ public sealed class WithheldLookupTests : IDisposable
         {
             var pass = await b.SyncAsync();
             errors.AddRange(pass.ErrorMessages);
-            Assert.Equal(0, pass.Conflicts + pass.FilesUploaded);
+            Assert.Equal(0, pass.Conflicts + pass.FilesUploaded + pass.FilesDeleted);
         }
 
         Assert.Empty(errors);
-        Assert.Equal("b's file, never synced", b.Read("P"));
-        Assert.Equal(["P"], TestClient.FilesIn(b.Folder).Select(Path.GetFileName));
-        Assert.Single(_server.History("P/x.txt"));
+        Assert.Equal("b's file where the folder was", b.Read("P"));
+        Assert.Equal(2, _server.History("P/x.txt").Count);
+        Assert.NotNull(_server.Current("P/x.txt"));
 
-        // The file renamed away, the folder and its file arrive at once (the back-off is reset).
+        // The file renamed away, the folder's edited file arrives (the back-off is reset).
         File.Move(b.PathOf("P"), b.PathOf("P-mine"));
         await b.SyncAsync();
         await b.SyncAsync();
-        Assert.Equal("a's file under the folder", b.Read("P/x.txt"));
-        Assert.Equal("b's file, never synced", b.Read("P-mine"));
+        Assert.Equal("a's edit under the folder", b.Read("P/x.txt"));
+        Assert.Equal("b's file where the folder was", b.Read("P-mine"));
     }
 
     [Fact]

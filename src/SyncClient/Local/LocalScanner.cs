@@ -77,9 +77,10 @@ internal sealed class LocalScanner
     /// last arguments of <paramref name="isClean"/>.
     /// </summary>
     /// <remarks>
-    /// Of names that differ only in case, the one synced first keeps its name: a tracked one (<paramref name="syncedVersion"/>
-    /// not null) before an untracked one, then the lower synced version (the name that was on the server first, the same
-    /// answer on every device that synced both), then ordinal order. The others are the clash's losers (renamed to a
+    /// Of names that differ only in case, the one on the server first keeps its name: one on the server
+    /// (<paramref name="syncedVersion"/> not null; the engine passes the server's version as this pass sees the server,
+    /// see <see cref="Sync.CaseConflicts.ServerVersionOf"/>) before one that is not, then the lower version (the same
+    /// answer on every device that sees the same server), then ordinal order. The others are the clash's losers (renamed to a
     /// <c>(Case Conflict)</c> name by the engine), so a long-synced file never loses its name to a newcomer.
     /// </remarks>
     public LocalSnapshot Scan(Func<string, FileKind, long, long, bool?, long?, bool>? isClean, Func<string, ulong?>? syncedVersion, CancellationToken ct)

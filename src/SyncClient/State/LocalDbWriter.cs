@@ -174,6 +174,14 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db " + key);
     }
 
+    /// <summary>Sets (or with null, removes) the case-clash losers the server refused to rename (<see cref="StateKeys.CaseRefusedOnServer"/>).</summary>
+    public void SetCaseRefusedOnServer(string? json)
+    {
+        Step?.Invoke("before db case refusals");
+        state.SetSetting(StateKeys.CaseRefusedOnServer, json);
+        Step?.Invoke("after db case refusals");
+    }
+
     /// <summary>Notes an upload in progress (resume bookkeeping).</summary>
     public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
     {

@@ -19,6 +19,13 @@ internal static class StateKeys
     public const string ReconcileInterval = "reconcile_interval";
     public const string StableAge = "stable_age";
 
+    /// <summary>
+    /// Case-clash losers whose rename on the server was refused at their last try (a JSON array of paths; see
+    /// Sync.CaseConflicts): kept across runs, so a device whose rows are stale renames here alone at the second refusal
+    /// also when every run is a new <c>sync --once</c>.
+    /// </summary>
+    public const string CaseRefusedOnServer = "case_refused_on_server";
+
     /// <summary>The secret key of the chunk fast hash (base64, see LocalState.FastHash); never logged, never sent.</summary>
     public const string FastHashKey = "fast_hash_key";
 

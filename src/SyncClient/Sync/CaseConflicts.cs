@@ -8,8 +8,10 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// Names that differ only in case. A case-insensitive device (macOS, Windows) can hold only one of them, so, as
 /// Dropbox does, both are kept under names that do not clash: one is renamed here to <c>name (Case Conflict).ext</c>,
-/// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk. The name synced first
-/// keeps it (see <see cref="LocalScanner"/>): a long-synced file never loses its name to a newcomer.
+/// which syncs like any file. Nothing stays withheld, so no edit to either stays on this disk. The name on the server
+/// first keeps it, decided from the server's state (see <see cref="ServerVersionOf"/>), so every device picks the same
+/// loser: a long-synced file never loses its name to a newcomer. A loser the server holds is renamed on the server first
+/// (conditionally, with the version seen), and a device that finds it renamed there follows that name.
 /// One per engine: the names the server refused (<see cref="_caseConflictNamesTaken"/>) are remembered across its passes.
 /// The engine's pass calls it with what it found (snapshot, index, remote view); it changes the snapshot (renamed names,
 /// withheld ones), adds notes to the summary and returns the planner's waits for names still being written.
@@ -21,6 +23,65 @@ internal sealed class CaseConflicts
     public CaseConflicts(SyncContext ctx)
     {
         _ctx = ctx;
+        _refusedOnServer = LoadRefusedOnServer(ctx.State.GetSetting(StateKeys.CaseRefusedOnServer));
+    }
+
+    /// <summary>Most losers remembered in <see cref="_refusedOnServer"/>; past it the memory starts again.</summary>
+    private const int MaxRefusedOnServer = 1_000;
+
+    /// <summary>The stored refusals (<see cref="StateKeys.CaseRefusedOnServer"/>); none when absent or unreadable.</summary>
+    internal static HashSet<string> LoadRefusedOnServer(string? json)
+    {
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        if (string.IsNullOrEmpty(json))
+        {
+            return paths;
+        }
+
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Array)
+            {
+                foreach (var item in doc.RootElement.EnumerateArray())
+                {
+                    if (item.ValueKind == System.Text.Json.JsonValueKind.String && item.GetString() is { Length: > 0 } path && paths.Count < MaxRefusedOnServer)
+                    {
+                        paths.Add(path);
+                    }
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Unreadable: as if none (the cost is one more pass that waits before renaming here alone).
+        }
+
+        return paths;
+    }
+
+    /// <summary>Writes <see cref="_refusedOnServer"/> to the db (removed when empty).</summary>
+    private void SaveRefusedOnServer()
+    {
+        if (_refusedOnServer.Count == 0)
+        {
+            _ctx.Db.SetCaseRefusedOnServer(null);
+            return;
+        }
+
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var path in _refusedOnServer.Order(StringComparer.Ordinal))
+            {
+                writer.WriteStringValue(path);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        _ctx.Db.SetCaseRefusedOnServer(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
     /// <summary>Tests: runs with the path of a clashing folder once its walk found it settled, before its rename.</summary>
@@ -47,44 +108,81 @@ internal sealed class CaseConflicts
     private readonly HashSet<string> _caseConflictNamesTaken = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The synced version of a tracked path (null: untracked): which of two names differing in case keeps its name (see
-    /// <see cref="LocalScanner"/>). A folder counts as tracked when anything under it is synced (most folders have no
-    /// entry of their own), with the lowest version under it: a long-synced folder never loses its name to a newcomer.
+    /// Clash losers whose rename on the server was refused at their last try (see <see cref="ResolveAsync"/>), kept in the
+    /// db (<see cref="StateKeys.CaseRefusedOnServer"/>): a <c>sync --once</c> run is a new engine, and with the memory in
+    /// this object alone a device with stale rows waited at every run, the loser withheld for good.
     /// </summary>
-    internal static Func<string, ulong?> SyncedVersionOf(Dictionary<string, BaseStat> index)
+    private readonly HashSet<string> _refusedOnServer;
+
+    /// <summary>
+    /// The server's version of a name as this pass sees the server (null: not on the server), which decides which of two
+    /// names differing only in case keeps its name (see <see cref="LocalScanner"/>): for a file its live version; for a
+    /// folder (most have no entry of their own) the lowest live version at or under it. The server is this pass's view of
+    /// it: the synced rows, overridden by the changes this pass listed (a path deleted or moved away there is no longer
+    /// on the server, whatever its row says; one changed there has its new version). Every device that sees the same
+    /// server so reaches the same answer, and a name only here always loses. (The server keeps no creation version: a
+    /// name whose every file was edited since the other name appeared counts as the newer one, on every device alike.)
+    /// A device's own synced rows alone did not do: one holding a row for a name the server had deleted since (an edit
+    /// kept against a remote delete) took that name for the older one, while the others renamed the other name, and the
+    /// two renamed names clashed again, round after round (issue 14).
+    /// </summary>
+    internal static Func<string, ulong?> ServerVersionOf(Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         Dictionary<string, ulong>? lowest = null; // built on the first clash only (a clash is rare; the index is large)
         return path =>
         {
-            if (index.TryGetValue(path, out var stat) && stat.Kind == FileKind.File)
+            if (remote.TryGetValue(path, out var changed))
+            {
+                if (changed is { Deleted: false, Kind: FileKind.File })
+                {
+                    return changed.Version;
+                }
+            }
+            else if (index.TryGetValue(path, out var stat) && stat.Kind == FileKind.File)
             {
                 return stat.Version;
             }
 
-            lowest ??= LowestVersionUnder(index);
+            lowest ??= LowestLiveVersionUnder(index, remote);
             return lowest.TryGetValue(path, out var version) ? version : null;
         };
     }
 
-    /// <summary>For each synced path and each folder above one: the lowest synced version at or under it.</summary>
-    private static Dictionary<string, ulong> LowestVersionUnder(Dictionary<string, BaseStat> index)
+    /// <summary>For each path live on the server (as this pass sees it) and each folder above one: the lowest version at or under it.</summary>
+    private static Dictionary<string, ulong> LowestLiveVersionUnder(Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         var lowest = new Dictionary<string, ulong>(StringComparer.Ordinal);
         foreach (var (path, stat) in index)
         {
-            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
+            if (!remote.ContainsKey(path))
             {
-                var at = path[..end];
-                if (lowest.TryGetValue(at, out var seen) && seen <= stat.Version)
-                {
-                    break; // this folder and every one above it already hold a version at most this one
-                }
+                Add(path, stat.Version);
+            }
+        }
 
-                lowest[at] = stat.Version;
+        foreach (var (path, entry) in remote)
+        {
+            if (!entry.Deleted)
+            {
+                Add(path, entry.Version);
             }
         }
 
         return lowest;
+
+        void Add(string path, ulong version)
+        {
+            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
+            {
+                var at = path[..end];
+                if (lowest.TryGetValue(at, out var seen) && seen <= version)
+                {
+                    break; // this folder and every one above it already hold a version at most this one
+                }
+
+                lowest[at] = version;
+            }
+        }
     }
 
     /// <summary>
@@ -219,11 +317,11 @@ internal sealed class CaseConflicts
 
     /// <summary>
     /// After the withheld lookup: the entries it added to <paramref name="remote"/> (<paramref name="injected"/>) were
-    /// unknown when the scan queued new files and <see cref="Resolve"/> ran, so a new local name that
+    /// unknown when the scan queued new files and <see cref="ResolveAsync"/> ran, so a new local name that
     /// differs only in case from one of them (or lies under a folder that does) is taken back from the new files and
     /// renamed as any other case clash, rather than uploaded beside the looked-up path.
     /// </summary>
-    public List<SyncAction> ResolveWithLookedUp(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct)
+    public async Task<List<SyncAction>> ResolveWithLookedUpAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, HashSet<string> injected, NewFiles newFiles, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct)
     {
         if (injected.Count == 0)
         {
@@ -244,7 +342,7 @@ internal sealed class CaseConflicts
             }
         }
 
-        return Resolve(snapshot, index, remote, folds, summary, budget, ct, withScanLosers: false);
+        return await ResolveAsync(snapshot, index, remote, folds, summary, budget, ct, withScanLosers: false).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -252,9 +350,13 @@ internal sealed class CaseConflicts
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
     /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation
     /// made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
-    /// it is withheld and its wait is returned, for the plan.
+    /// it is withheld and its wait is returned, for the plan. A clash's loser the server holds (both names there) is
+    /// renamed on the server first, each path with the version this pass saw (a device that renames it second is refused
+    /// and follows next pass), then here with its rows; one whose synced paths the server already moved to a
+    /// <c>(Case Conflict)</c> name follows them there. Neither is taken this pass; the next finds it synced under its
+    /// new name. No device renames a name another device's rename made merely because its own pick differed.
     /// </summary>
-    public List<SyncAction> Resolve(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct, bool withScanLosers = true)
+    public async Task<List<SyncAction>> ResolveAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct, bool withScanLosers = true)
     {
         var waits = new List<SyncAction>();
         var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
@@ -285,6 +387,19 @@ internal sealed class CaseConflicts
             }
         }
 
+        // A refusal counts toward the fallback only while its name keeps losing a clash, pass after pass: one that is no
+        // loser now (the clash settled another way: a name deleted or renamed) is forgotten, so a later clash of the same
+        // name waits a pass at its first refusal, as any does (the main call only: the lookup's has no scan losers).
+        if (withScanLosers && _refusedOnServer.Count > 0)
+        {
+            var losers = renames.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
+            if (_refusedOnServer.RemoveWhere(p => !losers.Contains(p)) > 0)
+            {
+                SaveRefusedOnServer();
+            }
+        }
+
+        var scanLosers = withScanLosers ? snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
         var stability = _ctx.Stability();
         HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
@@ -301,10 +416,24 @@ internal sealed class CaseConflicts
                 AfterFolderWalk?.Invoke(path);
             }
 
-            // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
-            takenFolds ??= TakenFolds(index, remote);
-            var target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
-                || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p));
+            // Where the server already moved what was synced under this name to a "(Case Conflict)" name (another device
+            // resolved this clash, or a pass of this one that stopped part-way), this one follows it there: a name of its
+            // own would clash again, or duplicate the moved files.
+            var onServer = scanLosers.Contains(path) ? LiveOnServer(path, index, remote.Changes) : [];
+            var followed = MovedAwayTo(path, index, remote.Changes);
+            if (followed is not null && (File.Exists(_ctx.FullPath(followed)) || Directory.Exists(_ctx.FullPath(followed))))
+            {
+                followed = null; // taken here (made meanwhile): a name of its own, as for any clash
+            }
+
+            var target = followed;
+            if (target is null)
+            {
+                // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
+                takenFolds ??= TakenFolds(index, remote);
+                target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
+                    || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p));
+            }
 
             // Right before the move: a name made or removed in any folder the walk read, since it read it (the walk is no
             // snapshot), means the tree is being written: it waits, as if the walk had seen it.
@@ -313,6 +442,40 @@ internal sealed class CaseConflicts
                 _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: a folder in it changed since it was looked at");
                 Withhold(path, isDirectory, SyncPlanner.WaitToRename(path, isDirectory: true, changed)!);
                 continue;
+            }
+
+            // Both names on the server (this one lost by the server's versions, so every device that sees the same server
+            // picks it): renamed there first, each path with the version this pass saw, so a second device renaming it
+            // too is refused instead of renaming it again; then here, its rows moved with it.
+            // Refused (changed or moved meanwhile: the next pass's listing shows how, and it follows), it waits a pass;
+            // refused again, the rows this pass took for the server's were stale (a path gone there that no listing will
+            // show again): it is renamed here alone, as a name only here is, and the next pass matches its files by
+            // content (never a retry forever).
+            var movedVersions = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
+            var renamedOnServer = onServer.Count > 0;
+            if (renamedOnServer && await MoveOnServerAsync(path, target, onServer, movedVersions, summary, ct).ConfigureAwait(false) is { } refused)
+            {
+                renamedOnServer = false;
+                if (_refusedOnServer.Count >= MaxRefusedOnServer && !_refusedOnServer.Contains(path))
+                {
+                    _refusedOnServer.Clear();
+                }
+
+                if (_refusedOnServer.Add(path))
+                {
+                    SaveRefusedOnServer();
+                    summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
+                    snapshot.Withheld.Add(path);
+                    snapshot.Entries.Remove(path);
+                    summary.AddPending();
+                    summary.RecheckWithin(TimeSpan.Zero);
+                    continue;
+                }
+            }
+
+            if (_refusedOnServer.Remove(path))
+            {
+                SaveRefusedOnServer();
             }
 
             _ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
@@ -339,6 +502,23 @@ internal sealed class CaseConflicts
             var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
             summary.AddNote(note);
             _ctx.Progress.Log(note);
+            if (renamedOnServer || followed is not null)
+            {
+                // Renamed on the server too: the rows follow the name (after the rename here: a crash between leaves rows
+                // at the old name and files at the new, which the next pass matches by content, never a delete). Nothing
+                // under either name is taken this pass; the next finds the files as synced under the new one.
+                MoveRows(path, target, index, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], movedVersions, remote.Changes);
+                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+                {
+                    snapshot.Entries.Remove(under);
+                }
+
+                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+                snapshot.Withheld.Add(path);
+                snapshot.Withheld.Add(target);
+                continue;
+            }
+
             if (isDirectory)
             {
                 // Nothing under the old name is taken this pass (the next pass takes the renamed folder as new).
@@ -389,6 +569,124 @@ internal sealed class CaseConflicts
             snapshot.Entries.Remove(path);
         }
     }
+
+    /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
+    private static List<(string Path, ulong Version)> LiveOnServer(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        var live = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        foreach (var (p, stat) in index)
+        {
+            if (Under(p, path) && !remote.ContainsKey(p))
+            {
+                live[p] = stat.Version;
+            }
+        }
+
+        foreach (var (p, entry) in remote)
+        {
+            if (Under(p, path) && !entry.Deleted)
+            {
+                live[p] = entry.Version;
+            }
+        }
+
+        return [.. live.OrderBy(e => e.Key.Length).ThenBy(e => e.Key, StringComparer.Ordinal).Select(e => (e.Key, e.Value))];
+    }
+
+    /// <summary>
+    /// The "(Case Conflict)" name the server moved what was synced at or under <paramref name="path"/> to, as this pass
+    /// lists it (the first such move in ordinal order); null when none was.
+    /// </summary>
+    private static string? MovedAwayTo(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        foreach (var p in index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal))
+        {
+            if (remote.TryGetValue(p, out var entry) && entry.MovedTo is { } to && to.EndsWith(p[path.Length..], StringComparison.Ordinal)
+                && to[..^(p.Length - path.Length)] is var prefix && SyncPaths.Parent(prefix) == SyncPaths.Parent(path)
+                && prefix.Contains(CaseConflictMarker, StringComparison.Ordinal) && SyncPaths.CaseFoldKey(prefix) != SyncPaths.CaseFoldKey(path))
+            {
+                return prefix;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Moves each of <paramref name="live"/> from under <paramref name="path"/> to under <paramref name="target"/> on the
+    /// server, with the version seen (a folder with an entry of its own moves with everything under it). Null when every
+    /// move was made; else why the server refused one (changed or moved meanwhile, or the name taken there): the rest
+    /// waits for the next pass, which sees what the server holds then.
+    /// </summary>
+    private async Task<string?> MoveOnServerAsync(string path, string target, List<(string Path, ulong Version)> live, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, SyncSummary summary, CancellationToken ct)
+    {
+        var movedFolders = new List<string>();
+        foreach (var (from, version) in live)
+        {
+            if (movedFolders.Exists(f => Under(from, f)))
+            {
+                continue; // moved with its folder
+            }
+
+            var to = target + from[path.Length..];
+            try
+            {
+                var moved = await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = from, ToPath = to, BaseVersion = version, Device = _ctx.Device }, ct).ConfigureAwait(false);
+                if (moved.Entry?.Kind == EntryKind.Folder)
+                {
+                    movedFolders.Add(from);
+                }
+
+                versions[to] = (moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence, moved.Entry?.ContentHash.ToByteArray() ?? []);
+
+                summary.AddFileMoved();
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound or ErrorKind.AlreadyExists)
+            {
+                return e.Message;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Moves the rows at or under <paramref name="from"/> whose server paths were moved to under <paramref name="to"/>
+    /// (<paramref name="moved"/>: live on the server as this pass saw it, all moved by this pass, alone or with their
+    /// folder, <paramref name="versions"/> the versions those moves made; or moved by another device, as this pass lists
+    /// it) there too, in the db and in the pass's index. A row takes the version its move made
+    /// when the move carried the synced content unchanged, so the move's echo is nothing to do; any other keeps its synced
+    /// version, and the next pass applies what changed on the server since as any remote change. A row the server did not
+    /// move (its path gone there already) stays: its file, renamed here, is then new under the new name, never a synced
+    /// file the server does not have.
+    /// </summary>
+    private void MoveRows(string from, string to, Dictionary<string, BaseStat> index, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        foreach (var key in index.Keys.Where(k => Under(k, from)).Order(StringComparer.Ordinal).ToList())
+        {
+            var path = to + key[from.Length..];
+            var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+            if (!moved.Contains(key) && !followed)
+            {
+                continue;
+            }
+
+            index.Remove(key, out var stat);
+            if (_ctx.State.GetFile(key) is { } record)
+            {
+                var version = versions.TryGetValue(path, out var made) ? (made.ContentHash.AsSpan().SequenceEqual(record.ContentHash) ? made.Version : record.Version)
+                    : followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version
+                    : record.Version;
+                _ctx.Db.RecordMove(key, record with { Path = path, Version = version }, record.Kind == FileKind.File ? _ctx.State.GetChunks(key) : null);
+                stat = stat with { Version = version };
+            }
+
+            index[path] = stat;
+        }
+    }
+
+    private static bool Under(string path, string folder) =>
+        path.Length >= folder.Length && path.StartsWith(folder, StringComparison.Ordinal) && (path.Length == folder.Length || path[folder.Length] == '/');
 
     /// <summary>
     /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>), taken now from its

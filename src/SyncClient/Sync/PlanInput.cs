@@ -61,6 +61,34 @@ internal sealed record PlanInput
 
     private (IReadOnlyDictionary<string, FileRecord> Base, LocalSnapshot Local, HashSet<string> Folders)? _foldersHoldingRenamedToUnnamable;
 
+    private (IReadOnlyDictionary<string, RemoteEntry> Remote, HashSet<string> Folders)? _remoteFolders;
+
+    /// <summary>
+    /// The folders above the live entries of <see cref="Remote"/> (each spelled as the server spells it): where a file
+    /// here meets a folder the remote side made. Found once, and again for a copy with another <see cref="Remote"/>.
+    /// </summary>
+    internal HashSet<string> RemoteFolders()
+    {
+        if (_remoteFolders is { } known && ReferenceEquals(known.Remote, Remote))
+        {
+            return known.Folders;
+        }
+
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (path, entry) in Remote)
+        {
+            if (!entry.Deleted)
+            {
+                for (var slash = path.LastIndexOf('/'); slash > 0 && folders.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1))
+                {
+                }
+            }
+        }
+
+        _remoteFolders = (Remote, folders);
+        return folders;
+    }
+
     /// <summary>
     /// True when the synced file <paramref name="record"/> has the size and mtime of a file the scan withheld because no
     /// path reaches it (<see cref="LocalSnapshot.Unnamable"/>): gone from its path, it was most likely renamed to that name

@@ -40,6 +40,13 @@ internal enum SyncActionKind
     /// <summary>Both sides changed differently: keep the local edit as a conflicted copy, take the remote.</summary>
     Conflict,
 
+    /// <summary>
+    /// A file here where the remote side now holds a folder (see <see cref="SyncPlanner.FileAgainstFolderReason"/> and
+    /// <see cref="SyncPlanner.ReplacedByFolderReason"/>): before anything else of the pass runs, the file leaves the path
+    /// (to the trash when as synced, else to a conflicted copy uploaded as new), so the folder's entries come down there.
+    /// </summary>
+    KindConflict,
+
     /// <summary>Both sides hold the same content: just record it as synced.</summary>
     Record,
 

@@ -148,9 +148,9 @@ internal sealed class SyncEngine
         // now on. That trusts no more than the size and mtime the file was just found clean by.
         var learnedCtimes = new List<(string Path, long Size, long MtimeTicks, long CtimeNs)>();
         var snapshot = _ctx.Options.Reconcile
-            ? scanner.Scan((Func<string, FileKind, long, long, bool?, long?, bool>?)null, CaseConflicts.SyncedVersionOf(index), ct)
+            ? scanner.Scan((Func<string, FileKind, long, long, bool?, long?, bool>?)null, CaseConflicts.ServerVersionOf(index, remote.Changes), ct)
             : scanner.Scan((path, kind, size, mtime, executable, ctime) => MarkClean(index, remote, path, kind, size, mtime, executable, ctime, learnedCtimes)
-                || newFiles.TryAdd(path, kind, size, mtime), CaseConflicts.SyncedVersionOf(index), ct);
+                || newFiles.TryAdd(path, kind, size, mtime), CaseConflicts.ServerVersionOf(index, remote.Changes), ct);
         _ctx.Db.RecordUnknownChangeTimes(learnedCtimes);
         learnedCtimes = null;
         await _displaced.KeepAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
@@ -161,14 +161,14 @@ internal sealed class SyncEngine
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
         var walkBudget = new FolderWalkBudget(FolderWalkMaxEntries, Stability.MaxFolderWalk); // all clashing folders' walks of this pass together
         // The planner's waits for clashing names still being written (SyncPlanner.WaitToRename).
-        var caseWaits = _caseConflicts.Resolve(snapshot, index, remote, remoteFolds, summary, walkBudget, ct);
+        var caseWaits = await _caseConflicts.ResolveAsync(snapshot, index, remote, remoteFolds, summary, walkBudget, ct).ConfigureAwait(false);
         WithholdRefused(snapshot, remote);
         var withheldStored = _ctx.State.Withheld.Load();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
-        caseWaits.AddRange(_caseConflicts.ResolveWithLookedUp(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct));
+        caseWaits.AddRange(await _caseConflicts.ResolveWithLookedUpAsync(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct).ConfigureAwait(false));
         // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
         var foldsCase = _ctx.FoldsCase;
         if (foldsCase != false)

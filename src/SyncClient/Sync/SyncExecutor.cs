@@ -148,6 +148,24 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _ctx.Progress.Phase = "applying";
+        // Paths leaving for the other kind remotely go first: what comes down needs the path. A folder's deletes planned
+        // under it run with it (they clear it), not again with the other deletes.
+        var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.KindConflict))
+        {
+            if (a.Reason == SyncPlanner.FolderAgainstFileReason)
+            {
+                var prefix = a.Path + "/";
+                foreach (var d in plan.Where(d => d.Kind == SyncActionKind.DeleteLocal && d.Path.StartsWith(prefix, StringComparison.Ordinal)))
+                {
+                    await RunAsync(d, ct).ConfigureAwait(false);
+                    ranEarly.Add(d);
+                }
+            }
+
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
@@ -188,7 +206,7 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _ctx.Progress.Phase = "deleting";
-        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote))
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote && !ranEarly.Contains(a)))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
         }
@@ -310,6 +328,15 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.Conflict:
                 await ConflictAsync(a.Path, a.Fingerprint, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.ReplacedHereByFolderReason:
+                await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.FolderAgainstFileReason:
+                await LeaveForFileAsync(a, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.KindConflict:
+                await LeaveForFolderAsync(a, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.DeleteRemote:
                 await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
@@ -453,6 +480,87 @@ internal sealed class SyncExecutor : IDisposable
         if (result.ConflictCopy is { } second)
         {
             await UploadNewAsync(second, await HashAsync(second, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A file here where the remote side holds a folder now (<see cref="SyncActionKind.KindConflict"/>): it leaves the path
+    /// before anything comes down under it. One the plan found as synced goes as a remote delete's would (to the trash);
+    /// one that changed, is new, or changed since the plan is moved aside to a conflicted copy and uploaded as new.
+    /// </summary>
+    private async Task LeaveForFolderAsync(SyncAction a, CancellationToken ct)
+    {
+        if (a.Reason == SyncPlanner.ReplacedByFolderReason)
+        {
+            DeleteLocal(a); // checked as a remote delete is: a file written since stays, its row forgotten
+        }
+
+        var full = _ctx.WritePath(a.Path);
+        if (File.Exists(full))
+        {
+            var copy = ConflictName(a.Path);
+            _ctx.Step?.Invoke($"before conflict rename {a.Path} -> {copy}");
+            File.Move(full, _ctx.WritePath(copy));
+            _ctx.Step?.Invoke($"after conflict rename {a.Path} -> {copy}");
+            // The row goes with the name: the path is the folder's now (a crash before this finds the file gone and
+            // the remote path deleted, and forgets the row then).
+            _ctx.Db.Forget(a.Path);
+            _summary.AddConflict();
+            _ctx.Progress.Log($"conflict: '{a.Path}' is a file here and a folder remotely; your file is kept as '{copy}'");
+            // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless it was written since.
+            var copyFp = a.Fingerprint is { } fp && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
+            await UploadNewAsync(copy, copyFp, ct).ConfigureAwait(false);
+        }
+
+        if (a.Remote is { Deleted: false, Kind: FileKind.Folder } folder)
+        {
+            Directory.CreateDirectory(_ctx.WritePath(a.Path));
+            _ctx.Db.RecordFolder(a.Path, folder.Version);
+        }
+    }
+
+    /// <summary>
+    /// A folder here where the remote side holds a file now (<see cref="SyncPlanner.FolderAgainstFileReason"/>), its
+    /// planned deletes already run: its empty folders go; whatever is left (changed, new, written since) moves aside with
+    /// it to a conflicted copy, whose files the next scan finds new and sends; then the file comes down at the path.
+    /// </summary>
+    private async Task LeaveForFileAsync(SyncAction a, CancellationToken ct)
+    {
+        var dir = _ctx.WritePath(a.Path);
+        if (Directory.Exists(dir))
+        {
+            RemoveEmptyFolders(dir);
+        }
+
+        if (Directory.Exists(dir))
+        {
+            var copy = ConflictName(a.Path);
+            _ctx.Step?.Invoke($"before conflict rename {a.Path} -> {copy}");
+            Directory.Move(dir, _ctx.WritePath(copy));
+            _ctx.Step?.Invoke($"after conflict rename {a.Path} -> {copy}");
+            _summary.AddConflict();
+            _summary.AddPending(); // the copy's files are sent by the next pass
+            _ctx.Progress.Log($"conflict: '{a.Path}' is a folder here and a file remotely; what was left in your folder is kept as '{copy}'");
+        }
+
+        _ctx.Db.Forget(a.Path);
+        await DownloadAsync(a.Path, null, null, null, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the empty folders in <paramref name="dir"/>, deepest first, and <paramref name="dir"/> itself when it is left empty (never a link's target).</summary>
+    private static void RemoveEmptyFolders(string dir)
+    {
+        foreach (var sub in Directory.EnumerateDirectories(dir))
+        {
+            if (!new DirectoryInfo(sub).Attributes.HasFlag(FileAttributes.ReparsePoint))
+            {
+                RemoveEmptyFolders(sub);
+            }
+        }
+
+        if (!Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            Directory.Delete(dir);
         }
     }
 

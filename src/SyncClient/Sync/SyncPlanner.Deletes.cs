@@ -17,8 +17,8 @@ internal static partial class SyncPlanner
             return null;
         }
 
-        var local = plan.Count(a => a.Kind == SyncActionKind.DeleteLocal);
-        var remote = plan.Count(a => a.Kind == SyncActionKind.DeleteRemote);
+        var local = plan.Count(IsLocalFileDelete);
+        var remote = plan.Count(IsRemoteFileDelete);
         if (guard.FolderEmpty && remote > 0)
         {
             return new DeleteHold(DeleteHoldReason.EmptyFolder, local, remote, guard.SyncedFiles, guard.Share, FirstRemoteDelete(plan));
@@ -46,7 +46,21 @@ internal static partial class SyncPlanner
         deletes >= Math.Max(1, minimum) && deletes > share * syncedFiles;
 
     /// <summary>True for a step that deletes on the server (a file or a folder).</summary>
-    public static bool IsRemoteDelete(SyncAction a) => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder;
+    public static bool IsRemoteDelete(SyncAction a) => a.Kind is SyncActionKind.DeleteRemote or SyncActionKind.DeleteRemoteFolder || IsRemoteFileDelete(a);
+
+    /// <summary>
+    /// True for a step that deletes a synced file on the server: a remote delete, or a file replaced here by a folder
+    /// (<see cref="ReplacedHereByFolderReason"/>: the server's file is deleted first).
+    /// </summary>
+    private static bool IsRemoteFileDelete(SyncAction a) =>
+        a.Kind == SyncActionKind.DeleteRemote || (a.Kind == SyncActionKind.KindConflict && a.Reason == ReplacedHereByFolderReason);
+
+    /// <summary>
+    /// True for a step that deletes a synced file here (to the trash): a local delete, or a file as synced replaced
+    /// remotely by a folder (<see cref="ReplacedByFolderReason"/>).
+    /// </summary>
+    private static bool IsLocalFileDelete(SyncAction a) =>
+        a.Kind == SyncActionKind.DeleteLocal || (a.Kind == SyncActionKind.KindConflict && a.Reason == ReplacedByFolderReason);
 
     /// <summary>The plan held back by the guard (its only step is a <see cref="SyncActionKind.Hold"/>), or null.</summary>
     public static DeleteHold? HeldBack(IReadOnlyList<SyncAction> plan) => plan is [{ Kind: SyncActionKind.Hold, Held: { } held }] ? held : null;

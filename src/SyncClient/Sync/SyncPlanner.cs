@@ -22,6 +22,38 @@ internal static partial class SyncPlanner
     /// <summary>Reason of a skip for a path that is a file on one side and a folder on the other.</summary>
     public const string KindClashReason = "a file on one side and a folder on the other; rename one of them";
 
+    /// <summary>
+    /// Reason of a <see cref="SyncActionKind.KindConflict"/> for a file here that changed (or is new) where the remote side
+    /// now holds a folder: it moves aside to a conflicted copy (uploaded as new) and the folder comes down at its path.
+    /// </summary>
+    public const string FileAgainstFolderReason = "a file here (changed or new) and a folder remotely at one path: the file is kept as a conflicted copy, the folder takes the path";
+
+    /// <summary>
+    /// Reason of a <see cref="SyncActionKind.KindConflict"/> for a file here still as synced where the remote side replaced
+    /// it with a folder: it is deleted here (to the trash, as any remote delete; moved aside instead should it have changed
+    /// since the plan) and the folder comes down at its path.
+    /// </summary>
+    public const string ReplacedByFolderReason = "a file here as synced, replaced remotely by a folder: deleted here (to the trash), the folder takes the path";
+
+    /// <summary>
+    /// Reason of a <see cref="SyncActionKind.KindConflict"/> for a folder here where the remote side now holds a file: what
+    /// in it is as synced goes as the remote deletes say, whatever is left (changed or new) moves aside with the folder to
+    /// a conflicted copy (sent as new files), and the file comes down at its path.
+    /// </summary>
+    public const string FolderAgainstFileReason = "a folder here and a file remotely at one path: what is left in the folder is kept as a conflicted copy, the file takes the path";
+
+    /// <summary>
+    /// Reason of a skip for a folder here where the remote side has a file (<see cref="FolderAgainstFileReason"/>) while
+    /// something in it is still being written or cannot be read: that file waits, and the folder with it.
+    /// </summary>
+    public const string FolderWaitsReason = "a folder here and a file remotely at one path: waits for what in it is still being written (or cannot be read), then what is left in it is kept as a conflicted copy";
+
+    /// <summary>
+    /// Reason of a <see cref="SyncActionKind.KindConflict"/> for a synced file replaced here by a folder while the server's
+    /// file did not change: the file is deleted on the server before anything of the pass is uploaded under the path.
+    /// </summary>
+    public const string ReplacedHereByFolderReason = "a synced file replaced here by a folder: the file is deleted on the server first, then the folder's files go up";
+
     /// <summary>Reason of a skip for a path under a kind clash (a folder on one side that is a file on the other).</summary>
     public const string UnderKindClashReason = "under a folder that is a file on the other side; syncs once one of them is renamed";
 
@@ -34,6 +66,14 @@ internal static partial class SyncPlanner
         input = PlanNewDownloads(input, actions);
         var handled = new HashSet<string>(StringComparer.Ordinal);
         PlanRemoteMoves(input, actions, handled);
+
+        // Files here that leave their path this pass for a remote folder (KindConflict): what comes down under them is
+        // planned as usual (the executor moves them first). Planned before what is under them (ordinal order).
+        var leaving = new HashSet<string>(StringComparer.Ordinal);
+        // Of those, the folders here that leave for a remote file (FolderAgainstFileReason): only what clears them runs under them.
+        var clearing = new HashSet<string>(StringComparer.Ordinal);
+        // Folders here against a remote file that wait for a file in them (FolderWaitsReason).
+        var waiting = new HashSet<string>(StringComparer.Ordinal);
 
         var paths = new SortedSet<string>(StringComparer.Ordinal);
         paths.UnionWith(input.Local.Entries.Keys);
@@ -68,17 +108,41 @@ internal static partial class SyncPlanner
 
             // Under a path that is a file on one side and a folder on the other (itself skipped): a download there
             // cannot create its folder and an upload there is refused, every pass; skip it with the clash.
-            if (UnderKindClash(input, path))
+            if (UnderKindClash(input, path, leaving))
             {
-                input.Remote.TryGetValue(path, out var under);
-                actions.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = UnderKindClashReason, Remote = under });
+                // A file being written (or unreadable) in a folder that leaves for a remote file once it settles waits
+                // (the folder waits for it); anything else under a clash is skipped with it.
+                actions.Add(local is { Kind: FileKind.File } && waiting.Count > 0 && IsUnder(path, waiting) && WaitsAsChanged(local, baseRecord) ? Wait(local, baseRecord, remote)
+                    : local is { Kind: FileKind.File } && waiting.Count > 0 && IsUnder(path, waiting) && input.Unreadable.TryGetValue(path, out var unreadable) ? WaitToRead(path, baseRecord, remote, unreadable)
+                    : new SyncAction(SyncActionKind.Skip, path) { Reason = UnderKindClashReason, Remote = remote });
                 continue;
             }
 
             var action = Decide(input, path, local, baseRecord, remote);
+            if (action is not null && clearing.Count > 0 && IsUnder(path, clearing))
+            {
+                // Under a folder that leaves for a remote file: only what clears it runs (deletes of what is as synced);
+                // anything else stays in the folder, moved aside with it, and its row goes.
+                action = action.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteLocalFolder or SyncActionKind.Forget ? action
+                    : baseRecord is not null ? new SyncAction(SyncActionKind.Forget, path) { Base = baseRecord }
+                    : null;
+            }
+
             if (action is not null)
             {
                 actions.Add(action);
+                if (action.Kind == SyncActionKind.KindConflict)
+                {
+                    leaving.Add(path);
+                    if (action.Reason == FolderAgainstFileReason)
+                    {
+                        clearing.Add(path);
+                    }
+                }
+                else if (action.Reason == FolderWaitsReason)
+                {
+                    waiting.Add(path);
+                }
             }
         }
 
@@ -227,7 +291,16 @@ internal static partial class SyncPlanner
         && !trees.Synced.ContainsKey(path) && !trees.Remote.ContainsKey(path) && !trees.Refused.Contains(path)
         && !trees.TrackedSizes.Contains(size)
         && !UnderAFile(path, trees.Remote, trees.Synced, null)
+        && !IsRemoteFolderAbove(trees.RemoteFolds, path)
         && !ClashesRemotely(trees.RemoteFolds, trees.Synced, trees.Remote, path);
+
+    /// <summary>
+    /// True when <paramref name="path"/>, which has no remote entry of its own this pass, is a folder above live remote
+    /// entries (the folded names hold it spelled exactly so): a file here at that path is the planner's to decide (see
+    /// <see cref="FileAgainstRemoteFolder"/>), never a plain new file (its upload would be refused, pass after pass).
+    /// </summary>
+    private static bool IsRemoteFolderAbove(IReadOnlyDictionary<string, string>? folds, string path) =>
+        folds is not null && folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) && other == path;
 
     /// <summary>True when <paramref name="folder"/> is synced here: its own entry, or anything under it.</summary>
     private static bool IsTracked(IReadOnlyDictionary<string, BaseStat> index, string folder) =>
@@ -315,6 +388,33 @@ internal static partial class SyncPlanner
             return remote!.Kind == FileKind.Folder
                 ? new SyncAction(SyncActionKind.CreateLocalFolder, path) { Remote = remote }
                 : new SyncAction(SyncActionKind.Download, path) { Remote = remote, Base = baseRecord, BaseVersion = baseRecord!.Version };
+        }
+
+        if (FileAgainstRemoteFolder(input, path, local, baseRecord, remote))
+        {
+            return DecideFileAgainstFolder(input, path, local!, baseRecord, remote);
+        }
+
+        if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && input.Local.IsWithheld(path))
+        {
+            // A synced file replaced here by a folder the scan lists but cannot read (or under one it cannot): its remote
+            // change (skipped while it is withheld) may be unknown this pass, so the server's file is not deleted on the
+            // word of this pass's listing. What the scan withholds inside a readable folder (a link, a name it cannot
+            // take) does not hold it: those are never synced, and would hold the folder for good.
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = WithheldReason, Remote = remote };
+        }
+
+        if (local is { Kind: FileKind.Folder } && baseRecord is { Kind: FileKind.File } && (remote is null || (remote is { Deleted: false, Kind: FileKind.File } && remote.Version == baseRecord.Version)))
+        {
+            // A synced file replaced here by a folder, the server's file unchanged: the file is deleted there first (a
+            // delete refused for a remote edit keeps it, and the next pass meets it as a conflict), then what is in the
+            // folder goes up as usual.
+            return new SyncAction(SyncActionKind.KindConflict, path) { Local = local, Base = baseRecord, BaseVersion = baseRecord.Version, Reason = ReplacedHereByFolderReason };
+        }
+
+        if (FolderAgainstRemoteFile(local, remote))
+        {
+            return DecideFolderAgainstFile(input, path, local!, baseRecord, remote!);
         }
 
         if (BaseKindOnly(local, baseRecord, remote))
@@ -486,22 +586,140 @@ internal static partial class SyncPlanner
     private static bool HoldsRenamedToUnnamable(PlanInput input, string path) =>
         input.Local.Unnamable.Count > 0 && input.FoldersHoldingRenamedToUnnamable().Contains(path);
 
-    /// <summary>True when a folder above <paramref name="path"/> is a kind clash (what <see cref="DecideFolder"/> skips).</summary>
-    private static bool UnderKindClash(PlanInput input, string path)
+    /// <summary>
+    /// True when a folder above <paramref name="path"/> is a kind clash (what <see cref="DecideFolder"/> skips), or a file
+    /// here against a remote folder (<see cref="FileAgainstRemoteFolder"/>) that does not leave its path this pass (one
+    /// still being written, say): nothing can come down under it until it does. One in <paramref name="leaving"/> is
+    /// moved first by the executor, so it holds nothing back.
+    /// </summary>
+    private static bool UnderKindClash(PlanInput input, string path, IReadOnlySet<string> leaving)
     {
         for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
         {
             var parent = path[..slash];
+            if (leaving.Contains(parent))
+            {
+                continue;
+            }
+
             input.Local.Entries.TryGetValue(parent, out var local);
             input.Base.TryGetValue(parent, out var baseRecord);
             input.Remote.TryGetValue(parent, out var remote);
-            if (IsKindClash(local, baseRecord, remote))
+            if (IsKindClash(local, baseRecord, remote) || FileAgainstRemoteFolder(input, parent, local, baseRecord, remote))
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// A file here (new, or synced as a file) where the remote side now holds a folder: a live folder entry at the path,
+    /// or live remote entries under it (the server then holds no live file there). Its upload would be refused and
+    /// nothing under it could come down, pass after pass; so it leaves the path (<see cref="DecideFileAgainstFolder"/>).
+    /// </summary>
+    private static bool FileAgainstRemoteFolder(PlanInput input, string path, LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote) =>
+        local is { Kind: FileKind.File } && baseRecord is null or { Kind: FileKind.File }
+        && remote is not { Deleted: false, Kind: FileKind.File }
+        && (remote is { Deleted: false, Kind: FileKind.Folder } || input.RemoteFolders().Contains(path));
+
+    /// <summary>
+    /// A folder here where the remote side now holds a live file (the server then holds nothing live under it): a new
+    /// folder, a synced one, or one that replaced a synced file here while the server's file changed too.
+    /// </summary>
+    private static bool FolderAgainstRemoteFile(LocalEntry? local, RemoteEntry? remote) =>
+        local is { Kind: FileKind.Folder } && remote is { Deleted: false, Kind: FileKind.File };
+
+    /// <summary>
+    /// A folder here against a remote file at its path (<see cref="FolderAgainstRemoteFile"/>): the remote side takes the
+    /// path. The folder leaves it (<see cref="FolderAgainstFileReason"/>): the steps planned under it that clear it (the
+    /// remote deletes of what is as synced) run first, what is left moves aside with it (see <see cref="Plan"/>). While
+    /// anything in it is still being written or cannot be read, that file waits and the folder is skipped with it (<see cref="FolderWaitsReason"/>).
+    /// </summary>
+    private static SyncAction DecideFolderAgainstFile(PlanInput input, string path, LocalEntry local, FileRecord? baseRecord, RemoteEntry remote)
+    {
+        var prefix = path + "/";
+
+        // The folder itself (or one above it) listed but unreadable: what is in it is unknown; it waits, its remote change
+        // remembered. What the scan withholds inside a readable folder (a link, a name it cannot take) moves aside with
+        // the folder: never synced, it would hold the folder for good.
+        if (input.Local.IsWithheld(path))
+        {
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = FolderWaitsReason, Remote = remote };
+        }
+
+        foreach (var (under, entry) in input.Local.Entries)
+        {
+            if (!under.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // The file waits (see Plan), the folder with it: skipped with its remote change, which is remembered.
+            if (entry.Kind == FileKind.File && (WaitsAsChanged(entry, input.Base.GetValueOrDefault(under)) || input.Unreadable.ContainsKey(under)))
+            {
+                return new SyncAction(SyncActionKind.Skip, path) { Reason = FolderWaitsReason, Remote = remote };
+            }
+        }
+
+        return new SyncAction(SyncActionKind.KindConflict, path) { Local = local, Base = baseRecord, Remote = remote, Reason = FolderAgainstFileReason };
+    }
+
+    /// <summary>True when a scanned file changed against the merge base and was observed unsettled (what <see cref="Decide"/> waits for).</summary>
+    private static bool WaitsAsChanged(LocalEntry local, FileRecord? baseRecord) => !IsUnchanged(local, baseRecord) && Waits(local.SettlesIn);
+
+    /// <summary>True when a folder above <paramref name="path"/> is in <paramref name="folders"/>.</summary>
+    private static bool IsUnder(string path, IReadOnlySet<string> folders)
+    {
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            if (folders.Contains(path[..slash]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A file here against a remote folder at its path (<see cref="FileAgainstRemoteFolder"/>): the remote side takes the
+    /// path, as it does for a file edited on both sides. A file as synced goes as a remote delete's would
+    /// (<see cref="ReplacedByFolderReason"/>); a changed or new one is kept as a conflicted copy and uploaded
+    /// (<see cref="FileAgainstFolderReason"/>). One still being written, unreadable or changed while read waits, and
+    /// what is under it waits with it (<see cref="UnderKindClash"/>).
+    /// </summary>
+    private static SyncAction DecideFileAgainstFolder(PlanInput input, string path, LocalEntry local, FileRecord? baseRecord, RemoteEntry? remote)
+    {
+        FileFingerprint? fingerprint = null;
+        bool changed;
+        if (IsUnchanged(local, baseRecord))
+        {
+            changed = false;
+        }
+        else if (Waits(local.SettlesIn))
+        {
+            return Wait(local, baseRecord, remote);
+        }
+        else if (input.Fingerprints.TryGetValue(path, out fingerprint))
+        {
+            changed = baseRecord is null || !fingerprint.ContentHash.AsSpan().SequenceEqual(baseRecord.ContentHash) || ExecutableBit.Differs(fingerprint.Executable, baseRecord.Executable);
+        }
+        else if (input.Unreadable.TryGetValue(path, out var unreadable))
+        {
+            return WaitToRead(path, baseRecord, remote, unreadable);
+        }
+        else
+        {
+            return new SyncAction(SyncActionKind.Skip, path) { Reason = ChangingReason };
+        }
+
+        return new SyncAction(SyncActionKind.KindConflict, path)
+        {
+            Local = local, Fingerprint = fingerprint, Base = baseRecord, Remote = remote, BaseVersion = baseRecord?.Version ?? 0,
+            Reason = changed ? FileAgainstFolderReason : ReplacedByFolderReason,
+        };
     }
 
     /// <summary>A file on one side (or in the merge base) and a folder on another, except a kind replaced remotely where the path is gone here.</summary>
@@ -550,7 +768,7 @@ internal static partial class SyncPlanner
                 && (!FileStamp.ChangeTimeMoved(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
                     || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
-                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path))
+                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path, NoneLeaving))
             {
                 continue;
             }
@@ -560,6 +778,8 @@ internal static partial class SyncPlanner
             handled.Add(remote.Path);
         }
     }
+
+    private static readonly HashSet<string> NoneLeaving = new(StringComparer.Ordinal);
 
     private static List<SyncAction> DetectLocalMoves(List<SyncAction> actions)
     {

@@ -188,7 +188,7 @@ internal sealed class WithheldPaths(SyncContext ctx)
             // A remote change to a file that could not be read waits with it (the cursor moves on).
             var unreadable = action.Kind == SyncActionKind.Wait && action.Reason == SyncPlanner.UnreadableReason;
             if ((action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
-                || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
+                || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason or SyncPlanner.FolderWaitsReason)))
                 || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path))
                 || (unreadable && action.Remote is not null))
             {

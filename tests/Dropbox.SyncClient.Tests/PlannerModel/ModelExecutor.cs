@@ -20,6 +20,21 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
     public void Execute(List<SyncAction> plan)
     {
+        var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.KindConflict))
+        {
+            if (a.Reason == SyncPlanner.FolderAgainstFileReason)
+            {
+                foreach (var d in plan.Where(d => d.Kind == SyncActionKind.DeleteLocal && d.Path.StartsWith(a.Path + "/", StringComparison.Ordinal)))
+                {
+                    Run(d);
+                    ranEarly.Add(d);
+                }
+            }
+
+            Run(a);
+        }
+
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
         {
             Run(a);
@@ -44,7 +59,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             Run(a);
         }
 
-        var deletes = plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote).ToArray();
+        var deletes = plan.Where(a => a.Kind is SyncActionKind.DeleteLocal or SyncActionKind.DeleteRemote && !ranEarly.Contains(a)).ToArray();
         random.Shuffle(deletes);
         foreach (var a in deletes)
         {
@@ -76,6 +91,13 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 return Download(a.Path);
             case SyncActionKind.Conflict:
                 return Conflict(a.Path);
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.ReplacedHereByFolderReason:
+                DeleteRemote(a.Path, a.BaseVersion);
+                return true;
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.FolderAgainstFileReason:
+                return LeaveForFile(a);
+            case SyncActionKind.KindConflict:
+                return LeaveForFolder(a);
             case SyncActionKind.DeleteRemote:
                 DeleteRemote(a.Path, a.BaseVersion);
                 return true;
@@ -187,6 +209,71 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         }
 
         return Upload(copy, 0, allowRetryAsNew: false);
+    }
+
+    /// <summary>As the executor's: a file as synced goes as a remote delete's would, else (or written since) to a conflicted copy uploaded as new.</summary>
+    private bool LeaveForFolder(SyncAction a)
+    {
+        if (a.Reason == SyncPlanner.ReplacedByFolderReason)
+        {
+            DeleteLocal(a);
+        }
+
+        var uploaded = true;
+        if (world.Local.TryGetValue(a.Path, out var node) && node.Kind == ModelKind.File)
+        {
+            var copy = world.ConflictName(a.Path);
+            world.Local.Remove(a.Path);
+            world.Local[copy] = node;
+            world.Base.Remove(a.Path);
+            uploaded = Upload(copy, 0, allowRetryAsNew: false);
+        }
+
+        if (a.Remote is { Deleted: false, Kind: FileKind.Folder } folder)
+        {
+            if (!world.LocalMakeFolder(a.Path))
+            {
+                return false;
+            }
+
+            world.Base[a.Path] = new FileRecord(a.Path, FileKind.Folder, 0, 0, folder.Version, []);
+        }
+
+        return uploaded;
+    }
+
+    /// <summary>As the executor's: the folder's empty folders go, what is left moves aside to a conflicted copy, the remote file comes down.</summary>
+    private bool LeaveForFile(SyncAction a)
+    {
+        var prefix = a.Path + "/";
+        foreach (var folder in world.Local.Where(e => e.Value.Kind == ModelKind.Folder && e.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(e => e.Key).OrderByDescending(p => p.Length).ToList())
+        {
+            if (!world.LocalHasChildren(folder))
+            {
+                world.Local.Remove(folder);
+            }
+        }
+
+        if (world.Local.TryGetValue(a.Path, out var node) && node.Kind == ModelKind.Folder)
+        {
+            if (world.LocalHasChildren(a.Path))
+            {
+                var copy = world.ConflictName(a.Path);
+                foreach (var under in world.Local.Keys.Where(p => p == a.Path || p.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+                {
+                    world.Local[copy + under[a.Path.Length..]] = world.Local[under];
+                    world.Local.Remove(under);
+                }
+            }
+            else
+            {
+                world.Local.Remove(a.Path);
+            }
+        }
+
+        world.Base.Remove(a.Path);
+        return Download(a.Path);
     }
 
     private void DeleteRemote(string path, ulong baseVersion)

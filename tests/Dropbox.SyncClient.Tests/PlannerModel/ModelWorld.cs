@@ -348,7 +348,7 @@ internal sealed class ModelWorld
         foreach (var action in plan)
         {
             if ((action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)
-                || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason)))
+                || (action.Remote is not null && action.Reason is SyncPlanner.KindClashReason or SyncPlanner.UnderKindClashReason or SyncPlanner.FolderWaitsReason)))
                 || (action.Kind == SyncActionKind.Wait && injected.Contains(action.Path))
                 || (action.Kind == SyncActionKind.Wait && action.Reason == SyncPlanner.UnreadableReason && action.Remote is not null))
             {

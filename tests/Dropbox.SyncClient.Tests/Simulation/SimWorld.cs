@@ -281,6 +281,14 @@ internal sealed partial class SimWorld : IDisposable
                 summary = await device.ConfirmingEngine().RunPassAsync(CancellationToken.None);
             }
 
+            if (Trace)
+            {
+                foreach (var n in summary.Notes)
+                {
+                    Note($"{Indent}    . {device.Name} note: {n}");
+                }
+            }
+
             Note($"{Indent}  {device.Name}: up {summary.FilesUploaded}, down {summary.FilesDownloaded}, deleted {summary.FilesDeleted}, moved {summary.FilesMoved}, conflicts {summary.Conflicts}, errors {summary.Errors}, pending {summary.Pending}");
         }
         catch (Exception) when (device.Crashed)
@@ -314,6 +322,12 @@ internal sealed partial class SimWorld : IDisposable
     }
 
     private string Indent => _depth.Value > 0 ? "    | " : string.Empty;
+
+    /// <summary>
+    /// SIM_TRACE set: the log also holds every local step of every pass (db writes, local renames, progress lines) and each
+    /// pass's notes, for finding out why a seed fails. Off by default: the log is the seed's, and only steps are added.
+    /// </summary>
+    private static bool Trace { get; } = Environment.GetEnvironmentVariable("SIM_TRACE") is not null;
 
     /// <summary>A remote call leaves the device: it may crash here, fail, or be delayed behind another device's pass.</summary>
     public async Task<SimFault> BeforeCallAsync(SimDevice device, string method, string key)
@@ -410,6 +424,11 @@ internal sealed partial class SimWorld : IDisposable
         what = TempNames.Replace(what.Replace(_root, "~", StringComparison.Ordinal), ".dropbox.tmp-*");
         what = _otherRoot is null ? what : what.Replace(_otherRoot, "~", StringComparison.Ordinal);
         Follow(device);
+        if (Trace)
+        {
+            Note($"{Indent}    . {device.Name} {what}");
+        }
+
         CountStep(device, what);
         if (!_faults || device.Crashed || CrashHere(device, what, planned: PlannedCrash(device, what)))
         {

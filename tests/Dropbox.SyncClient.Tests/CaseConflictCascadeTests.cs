@@ -1,0 +1,158 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// Two folders differing only in case, both on the server: every device renames the same one, once (issue 14: each
+/// device renamed the other's, the renamed names clashed again, round after round).
+/// </summary>
+public sealed class CaseConflictCascadeTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Two_devices_rename_the_same_one_of_two_case_clashing_folders_even_when_one_has_not_downloaded_the_newer_edit_yet()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/x.txt", "first");
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        // 'Docs' arrives from elsewhere (the web); then 'docs' is edited on A, so on the server 'Docs' is the older name.
+        await CommitAsync("Docs/y.txt", "from the web");
+        Assert.Equal(0, (await b.SyncAsync()).Errors); // B holds both folders (its folder tells them apart)
+        a.Write("docs/x.txt", "edited on a");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var docsEdit = _server.Current("docs/x.txt")!.Version;
+        Assert.True(_server.Current("Docs/y.txt")!.Version < docsEdit);
+
+        // B's next pass sees A's edit listed, not yet downloaded: its own rows say 'docs' is the older name, the server
+        // says 'Docs' is. Each device resolves the clash; then everyone catches up.
+        var renames = new List<string>();
+        for (var round = 0; round < 6; round++)
+        {
+            foreach (var (name, client) in new[] { ("b", b), ("a", a) })
+            {
+                var pass = await client.SyncAsync();
+                Assert.Equal(0, pass.Errors);
+                renames.AddRange(pass.Notes.Where(n => n.StartsWith("case conflict: '", StringComparison.Ordinal)).Select(n => $"{name}: {n}"));
+            }
+        }
+
+        var paths = await LiveAsync();
+        Assert.True(paths.SequenceEqual(["Docs/y.txt", "docs (Case Conflict)/x.txt"]),
+            $"the server holds [{string.Join(", ", paths)}]; the renames: [{string.Join(" | ", renames)}]");
+        Assert.DoesNotContain(renames, n => n.Contains("'Docs'", StringComparison.Ordinal) || n.Contains("(Case Conflict) (Case Conflict)", StringComparison.Ordinal));
+        foreach (var client in new[] { a, b })
+        {
+            Assert.Equal("from the web", client.Read("Docs/y.txt"));
+            Assert.Equal("edited on a", client.Read("docs (Case Conflict)/x.txt"));
+            Assert.False(Directory.Exists(client.PathOf("docs")), $"'docs' is still on {client.Folder}");
+        }
+
+        // Quiet: a round more changes nothing anywhere.
+        var cursor = (await _server.GetAccountAsync(CancellationToken.None)).Cursor;
+        foreach (var client in new[] { b, a })
+        {
+            var pass = await client.SyncAsync();
+            Assert.Equal(0, pass.Errors + pass.Pending + pass.FilesUploaded + pass.FilesDownloaded + pass.FilesMoved + pass.FilesDeleted);
+        }
+
+        Assert.Equal(cursor, (await _server.GetAccountAsync(CancellationToken.None)).Cursor);
+    }
+
+    [Fact]
+    public async Task A_loser_the_server_refuses_to_rename_twice_is_renamed_here_alone_also_when_each_run_is_a_new_sync_once()
+    {
+        // Both folders on the server, 'docs' the newer; every server rename of it refused (as for a device whose rows are
+        // stale: a path the server deleted, that no listing will show again).
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("Docs/y.txt", "older");
+        await a.SyncAsync();
+        await CommitAsync("docs/x.txt", "newer");
+        Assert.Equal(0, (await a.SyncAsync()).Errors); // downloads 'docs' beside 'Docs' (this folder tells them apart)
+        _server.BeforeMoveFile = request => Task.FromException(new DropboxException(ErrorKind.Conflict, $"refused: '{request.FromPath}' is not as seen"));
+
+        // Two runs, each a new engine (as `sync --once` is): the first waits, the second renames here alone.
+        var first = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
+        Assert.Contains(first.Notes, n => n.Contains("could not be renamed to 'docs (Case Conflict)' on the server", StringComparison.Ordinal));
+        Assert.True(Directory.Exists(a.PathOf("docs")));
+        var second = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
+
+        Assert.True(Directory.Exists(a.PathOf("docs (Case Conflict)")), "without: withheld again, at every run: " + string.Join(" | ", second.Notes));
+        Assert.False(Directory.Exists(a.PathOf("docs")));
+        Assert.Equal("newer", a.Read("docs (Case Conflict)/x.txt"));
+        Assert.Null(a.State.GetSetting(StateKeys.CaseRefusedOnServer)); // the refusal is forgotten once renamed
+
+        // The server then takes the renamed folder's file (matched by content, or uploaded), and nothing is lost.
+        _server.BeforeMoveFile = null;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None)).Errors);
+        }
+
+        Assert.Equal("newer", a.Read("docs (Case Conflict)/x.txt"));
+        Assert.Equal("older", a.Read("Docs/y.txt"));
+        Assert.NotNull(_server.Current("docs (Case Conflict)/x.txt"));
+    }
+
+    [Fact]
+    public async Task A_refusal_is_forgotten_once_its_clash_is_settled_another_way()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("Docs/y.txt", "older");
+        await a.SyncAsync();
+        await CommitAsync("docs/x.txt", "newer");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        _server.BeforeMoveFile = request => Task.FromException(new DropboxException(ErrorKind.Conflict, $"refused: '{request.FromPath}' is not as seen"));
+        var first = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
+        Assert.Contains(first.Notes, n => n.Contains("could not be renamed", StringComparison.Ordinal));
+        Assert.NotNull(a.State.GetSetting(StateKeys.CaseRefusedOnServer));
+        _server.BeforeMoveFile = null;
+
+        // The user settles the clash another way: the winner 'Docs' is deleted here.
+        Directory.Delete(a.PathOf("Docs"), recursive: true);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(0, (await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None)).Errors);
+        }
+
+        // Without: kept, so a later clash of the same name renamed here alone at its first refusal (review of 2df5a93).
+        Assert.Null(a.State.GetSetting(StateKeys.CaseRefusedOnServer));
+        Assert.Equal("newer", a.Read("docs/x.txt"));
+    }
+
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("", 0)]
+    [InlineData("not json", 0)]
+    [InlineData("{\"a\": 1}", 0)]
+    [InlineData("[\"a\", 3, \"b/c\", \"\"]", 2)]
+    public void Stored_refusals_are_read_leniently(string? json, int count) =>
+        Assert.Equal(count, CaseConflicts.LoadRefusedOnServer(json).Count);
+
+    /// <summary>The live file paths on the server, in ordinal order.</summary>
+    private async Task<List<string>> LiveAsync() =>
+        [.. (await _server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
+            .Where(e => e.Kind == EntryKind.File).Select(e => e.Path).Order(StringComparer.Ordinal)];
+
+    /// <summary>Commits <paramref name="text"/> at <paramref name="path"/> as another client would (its chunks staged by a plain upload first).</summary>
+    private async Task CommitAsync(string path, string text)
+    {
+        using var web = new TestClient(_dir, "web", _server);
+        web.Write("staging/" + path, text);
+        await web.SyncAsync();
+        var staged = _server.Current("staging/" + path)!;
+        var commit = new CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        commit.Chunks.AddRange(staged.Chunks);
+        await _server.CommitFileAsync(commit, CancellationToken.None);
+        await _server.DeleteFileAsync(new DeleteFileRequest { Path = "staging/" + path, Device = "web" }, CancellationToken.None);
+    }
+}

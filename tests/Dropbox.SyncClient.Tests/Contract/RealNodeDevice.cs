@@ -1,0 +1,59 @@
+using Dropbox.Shared.Chunking;
+using Dropbox.Shared.Tls;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Remote;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests.Contract;
+
+/// <summary>
+/// A device against real nodes (<see cref="RealNodes"/>): its folder and db; each pass a fresh engine (as <c>sync --once</c>)
+/// against the node's current URL.
+/// </summary>
+internal sealed class RealNodeDevice(TempFolder dir, string name, string token) : IDisposable
+{
+    private readonly Dropbox.Shared.Channels.GrpcChannelCache _channels = ClientChannels.Create(ServerTrust.System);
+
+    public string Name { get; } = name;
+
+    public string Folder { get; } = dir.CreateSub(name + "-folder");
+
+    public LocalState State { get; } = LocalState.Open(dir.CreateSub(name + "-state"));
+
+    public string PathOf(string relative) => SyncPaths.ToFull(Folder, relative);
+
+    public void Write(string relative, string text)
+    {
+        var full = PathOf(relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        File.WriteAllText(full, text);
+    }
+
+    public string Read(string relative) => File.ReadAllText(PathOf(relative));
+
+    public GrpcMetadataRemote Remote(string url) => new(_channels, url, token);
+
+    public async Task<SyncSummary> SyncAsync(string url)
+    {
+        var remote = Remote(url);
+        await RealNodeContractTests.WaitForStorageAsync(remote, CancellationToken.None);
+        var engine = new SyncEngine(new SyncContext
+        {
+            Folder = Folder,
+            State = State,
+            Metadata = remote,
+            Transfer = new GrpcChunkTransfer(_channels),
+            Chunker = new PipelineChunkSource(new FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
+            Device = Name,
+            Options = new SyncOptions(),
+        });
+        return await engine.RunPassAsync(CancellationToken.None);
+    }
+
+    public void Dispose()
+    {
+        State.Dispose();
+        _channels.Dispose();
+    }
+}

@@ -129,6 +129,31 @@ public sealed class CaseConflictCascadeTests : IDisposable
         Assert.Equal("newer", a.Read("docs/x.txt"));
     }
 
+    [Fact]
+    public async Task A_synced_file_renamed_on_the_server_to_a_name_new_here_follows_the_rename_and_is_not_uploaded_again()
+    {
+        // 'X.txt' is synced on both; B writes a new 'x.txt' while A renames 'X.txt' to 'x.txt' (and edits it). On B,
+        // 'X.txt' loses the clash (the server no longer holds its name), but it is unchanged here: it follows the rename.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("d/X.txt", "A's X");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        b.Write("d/x.txt", "B's own x");
+        File.Move(a.PathOf("d/X.txt"), a.PathOf("d/x.txt"));
+        File.AppendAllText(a.PathOf("d/x.txt"), ", renamed by A");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        var pass = await b.SyncAsync();
+        Assert.Equal(0, pass.Errors + pass.Pending);
+        var paths = await LiveAsync();
+        Assert.True(paths.Count == 2 && paths.Contains("d/x.txt") && !paths.Exists(p => p.Contains("Case Conflict", StringComparison.Ordinal)),
+            $"the server holds [{string.Join(", ", paths)}]; B's notes: [{string.Join(" | ", pass.Notes)}]");
+        Assert.Equal("A's X, renamed by A", b.Read("d/x.txt"));
+        Assert.False(File.Exists(b.PathOf("d/X.txt")), "B keeps 'd/X.txt', which A renamed");
+        Assert.Contains(TestClient.FilesIn(b.PathOf("d")), f => File.ReadAllText(f) == "B's own x");
+    }
+
     [Theory]
     [InlineData(null, 0)]
     [InlineData("", 0)]

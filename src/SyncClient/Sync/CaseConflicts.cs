@@ -404,8 +404,15 @@ internal sealed class CaseConflicts
         HashSet<string>? takenFolds = null;
         foreach (var (path, isDirectory) in renames)
         {
+            if (!isDirectory && scanLosers.Contains(path) && CaseClashLoser.FollowsServer(index, remote.Changes, path, _ctx.FullPath(path), _ctx.HoldsExecutableBit) is { } follows)
+            {
+                snapshot.Withheld.Remove(path); // no clash once the server's delete or move is applied to it
+                snapshot.Entries[path] = follows;
+                continue;
+            }
+
             var visited = new List<FolderStamp>();
-            if ((isDirectory ? FolderWaitsToRename(path, stability, budget, visited, ct) : SyncPlanner.WaitToRename(path, isDirectory: false, FileSettlesIn(path, stability))) is { } wait)
+            if ((isDirectory ? FolderWaitsToRename(path, stability, budget, visited, ct) : SyncPlanner.WaitToRename(path, isDirectory: false, FileSettlesIn(path, stability, index))) is { } wait)
             {
                 Withhold(path, isDirectory, wait);
                 continue;
@@ -691,12 +698,12 @@ internal sealed class CaseConflicts
     /// <summary>
     /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>), taken now from its
     /// stat, right before its rename: the scan's may be stale (a write since the scan would be split by the rename). Null:
-    /// settled, or gone meanwhile (the rename then says so).
+    /// settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone meanwhile (the rename then says so).
     /// </summary>
-    private TimeSpan? FileSettlesIn(string path, Stability stability)
+    private TimeSpan? FileSettlesIn(string path, Stability stability, Dictionary<string, BaseStat> index)
     {
         var info = new FileInfo(_ctx.FullPath(path));
-        return info.Exists ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
+        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, info) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
     }
 
     /// <summary>

@@ -19,6 +19,11 @@ public sealed class ClientWithheldPathTests : IDisposable
         var b = cluster.NewClient("bravo");
         await a.LoginAsync();
         await b.LoginAsync();
+        // The server kept an older, deleted 'd1/x.txt' (restored below) and holds 'd1/X.txt'.
+        a.Write("d1/x.txt", "A's old x");
+        await a.SyncAsync();
+        File.Delete(a.PathOf("d1/x.txt"));
+        await a.SyncAsync();
         a.Write("d1/X.txt", "A's X");
         await a.SyncAsync();
         await b.SyncAsync();
@@ -29,11 +34,11 @@ public sealed class ClientWithheldPathTests : IDisposable
         await b.SyncAsync(true, "--stable-age", "1h");
         Assert.Equal("B's own x", b.Read("d1/x.txt"));
 
-        // A takes that very name for its file, with new content. B's next pass must skip the change to its withheld
-        // path while the cursor moves past it, so B remembers the path.
-        File.Move(a.PathOf("d1/X.txt"), a.PathOf("d1/x.txt"));
-        File.AppendAllText(a.PathOf("d1/x.txt"), ", renamed to x by A");
-        await a.SyncAsync();
+        // A brings back the server's 'd1/x.txt' (a restore is made on the server: nothing of A's folder clashes first),
+        // so the server holds both names, the synced 'd1/X.txt' first. B's next pass must skip the change to its
+        // withheld path while the cursor moves past it, so B remembers the path.
+        var restored = await a.RunAsync("restore", "d1/x.txt");
+        Assert.True(restored.ExitCode == 0, $"restore failed: {restored}");
         var skipped = await b.SyncAsync(true, "--stable-age", "1h");
         Assert.True(skipped.Skipped >= 1, $"B's pass skipped nothing: {skipped}");
         Assert.Contains("d1/x.txt", Withheld(b));
@@ -49,8 +54,49 @@ public sealed class ClientWithheldPathTests : IDisposable
         var filesA = Files(a);
         var filesB = Files(b);
         Assert.Equal(filesA, filesB);
-        Assert.Contains("A's X, renamed to x by A", filesB.Values);
+        Assert.Contains("A's X", filesB.Values);
+        Assert.Contains("A's old x", filesB.Values);
         Assert.Contains("B's own x", filesA.Values);
+        Assert.Empty(Withheld(b));
+    }
+
+    /// <summary>
+    /// A synced file that loses a case clash only because another device renamed it on the server to the clashing name
+    /// (here 'X.txt' to 'x.txt', while this device writes a new 'x.txt') follows the server: it is deleted here, not
+    /// renamed to a (Case Conflict) name and uploaded again, and the other device's rename keeps its name.
+    /// </summary>
+    [Fact]
+    public async Task A_synced_file_renamed_elsewhere_to_a_name_new_here_follows_the_rename_and_is_not_uploaded_again()
+    {
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        var a = cluster.NewClient("alpha");
+        var b = cluster.NewClient("bravo");
+        await a.LoginAsync();
+        await b.LoginAsync();
+        a.Write("d1/X.txt", "A's X");
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        b.Write("d1/x.txt", "B's own x");
+        File.SetLastWriteTimeUtc(b.PathOf("d1/x.txt"), DateTime.UtcNow.AddHours(-2)); // settled: this pass is about X.txt
+        File.Move(a.PathOf("d1/X.txt"), a.PathOf("d1/x.txt"));
+        File.AppendAllText(a.PathOf("d1/x.txt"), ", renamed to x by A");
+        await a.SyncAsync();
+        // The stable age makes B's 'X.txt' (downloaded with A's mtime, seconds old) young: it must not count as written.
+        await b.SyncAsync(true, "--stable-age", "1h");
+        for (var i = 0; i < 2; i++)
+        {
+            await a.SyncAsync();
+            await b.SyncAsync();
+        }
+
+        var filesA = Files(a);
+        var filesB = Files(b);
+        Assert.Equal(filesA, filesB);
+        Assert.True(filesB.GetValueOrDefault("d1/x.txt") == "A's X, renamed to x by A",
+            $"A's rename lost its name; B holds: {string.Join("; ", filesB.Select(f => $"{f.Key} = {f.Value}"))}");
+        Assert.Contains("B's own x", filesA.Values);
+        Assert.DoesNotContain("A's X", filesB.Values);
         Assert.Empty(Withheld(b));
     }
 

@@ -1,0 +1,45 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// What the scan's loser of a case clash is, beyond its name (<see cref="CaseConflicts.ResolveAsync"/> decides with it).
+/// </summary>
+internal static class CaseClashLoser
+{
+    /// <summary>
+    /// A file found exactly as synced (size and mtime of its row): nothing is writing it, whatever its mtime's age (a
+    /// download sets the writer's mtime, often seconds old). The planner never waits for such a file
+    /// (<see cref="SyncPlanner.IsUnchanged"/>); a case-conflict rename must not either.
+    /// </summary>
+    public static bool IsAsSynced(Dictionary<string, BaseStat> index, string path, FileInfo info) =>
+        info.Exists && index.TryGetValue(path, out var stat) && stat.Kind == FileKind.File && FileStamp.Of(stat) == FileStamp.Of(info);
+
+    /// <summary>
+    /// The entry of a losing file that follows the server instead of being renamed: found exactly as synced, and its
+    /// server path deleted or moved away this pass to a name that is not a <c>(Case Conflict)</c> one (a move to one is
+    /// followed by name, see <c>MovedAwayTo</c>). It lost only because the server no longer holds its name; renamed, it
+    /// would be uploaded under the new name, bringing back what another device deleted or renamed (a rename of
+    /// <c>X.txt</c> to <c>x.txt</c> there made every device with a new <c>x.txt</c> upload <c>X (Case Conflict).txt</c>),
+    /// and withheld while young, its remote change was skipped and its stale row later outranked the name the server
+    /// holds, which was then renamed on the server. Given back to the snapshot, the planner applies the delete or move to
+    /// it as to any unchanged synced file. Null: a clash to resolve.
+    /// </summary>
+    public static LocalEntry? FollowsServer(Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote, string path, string fullPath, bool readsExecutableBit)
+    {
+        if (!remote.TryGetValue(path, out var change) || !change.Deleted
+            || change.MovedTo?.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) == true
+            || !index.TryGetValue(path, out var stat) || stat.Kind != FileKind.File
+            || FileChangeTime.TryStat(fullPath) is not { Exists: true, IsRegularFile: true } disk || FileStamp.Of(stat) != new FileStamp(disk.Size, disk.MtimeTicks))
+        {
+            return null;
+        }
+
+        return new LocalEntry(path, FileKind.File, disk.Size, disk.MtimeTicks, SettlesIn: null)
+        {
+            Executable = readsExecutableBit ? ExecutableBit.Of(disk.Permissions) : null,
+            ChangeTimeNs = disk.CtimeNs,
+        };
+    }
+}

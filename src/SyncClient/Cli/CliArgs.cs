@@ -70,8 +70,12 @@ internal sealed class CliArgs
 
     /// <summary>A share of a whole: a number in (0, 1] ("0.5", "1"); 0, more than 1, NaN and infinity are refused.</summary>
     public double? ShareOption(string name) => Option(name) is { } v
-        ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0 && d <= 1 ? d : throw new UsageException($"--{name} must be a share in (0, 1], such as 0.5, got '{v}'.")
+        ? TryParseShare(v, out var d) ? d : throw new UsageException($"--{name} must be a share in (0, 1], such as 0.5, got '{v}'.")
         : null;
+
+    /// <summary>Reads a share of a whole, a number in (0, 1] (see <see cref="ShareOption"/>); false for anything else.</summary>
+    public static bool TryParseShare(string text, out double share) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out share) && share > 0 && share <= 1;
 
     /// <summary>
     /// Checks the values of the sync tuning options given (throws <see cref="UsageException"/>), so a wrong one is refused

@@ -145,7 +145,7 @@ internal sealed class ClientSession : IDisposable
             return null;
         }
 
-        return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0 && d <= 1
+        return CliArgs.TryParseShare(v, out var d)
             ? d
             : throw new UsageException($"The mass-delete share stored in '{State.StateDirectory}' ('{v}', from an older login) is not in (0, 1]: "
                 + "log in again with --mass-delete-share (such as 0.5), or give --mass-delete-share to this command.");

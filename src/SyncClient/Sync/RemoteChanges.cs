@@ -209,17 +209,23 @@ internal static class RemoteChanges
     }
 
     /// <summary>
-    /// True (and the refusal noted, the path marked refused and any older state of it dropped) when the client will
-    /// not take <paramref name="entry"/>.
+    /// Why the client refuses a remote entry (bounds; at or in the state directory <paramref name="reserved"/>; a file at
+    /// a folder that holds it; the folder marker), or null.
     /// </summary>
-    /// <summary>Why the client refuses a remote entry (bounds, the state directory, the folder marker), or null.</summary>
     internal static string? WhyRefused(FileEntry entry, string? reserved) =>
         RemoteBounds.CheckEntry(entry)
             ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, reserved) ? SyncPaths.StateDirectoryRule : null)
-            ?? (entry.Kind == EntryKind.File && !string.IsNullOrEmpty(entry.Path) && SyncPaths.IsAtOrUnderRelative(reserved ?? string.Empty, entry.Path)
-                ? SyncPaths.StateDirectoryParentRule : null)
+            ?? (IsFileAboveStateDirectory(entry, reserved) ? SyncPaths.StateDirectoryParentRule : null)
             ?? (entry.Path == FolderIdentity.MarkerName ? FolderIdentity.MarkerRule : null);
 
+    /// <summary>A remote file at a folder that holds the state directory <paramref name="reserved"/> (the state directory is under its path).</summary>
+    private static bool IsFileAboveStateDirectory(FileEntry entry, string? reserved) =>
+        reserved is not null && entry.Kind == EntryKind.File && entry.Path.Length > 0 && SyncPaths.IsAtOrUnderRelative(reserved, entry.Path);
+
+    /// <summary>
+    /// True (and the refusal noted, the path marked refused and any older state of it dropped) when the client will
+    /// not take <paramref name="entry"/>.
+    /// </summary>
     private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, Refusals? refused, string context = "")
     {
         var why = WhyRefused(entry, refused?.Reserved);

@@ -27,7 +27,7 @@ public sealed class RemoteChangesTests
         remote.Changes["f.txt"] = echo;
         Assert.True(SyncEngine.MarkClean(index, remote, "f.txt", Dropbox.SyncClient.State.FileKind.File, 5, 1));
         Assert.True(remote.Changes.ContainsKey("f.txt")); // the scan's answer only: the remote view is the planner's to prepare
-        Assert.Equal(1, SyncPlanner.DropEchoes(remote.Changes, index));
+        Assert.Equal(1, PlannerFastPaths.DropEchoes(remote.Changes, index));
         Assert.Empty(remote.Changes);
     }
 

@@ -120,7 +120,7 @@ public sealed class SyncPlannerTests
         var input = NewDownloadInput(withSynced: true);
         var remote = new Dictionary<string, RemoteEntry>(input.Remote, StringComparer.Ordinal);
 
-        var taken = SyncPlanner.TakeNewDownloads(remote, input.Synced!, input.Local, input.Refused);
+        var taken = PlannerFastPaths.TakeNewDownloads(remote, input.Synced!, input.Local, input.Refused);
         SyncPlanner.Plan(input);
 
         Assert.Equal(["plain.txt", "deep/plain2.txt", "remote-file", "A.txt"], taken.Select(a => a.Path));
@@ -158,13 +158,13 @@ public sealed class SyncPlannerTests
     [MemberData(nameof(NewFileCases))]
     public void Only_a_plain_new_local_file_is_taken_as_a_new_upload(string path, string kind, long size, bool settled, bool plainNew)
     {
-        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled ? null : TimeSpan.FromSeconds(1), PlainNewFileTrees(withEchoes: false));
+        var taken = PlannerFastPaths.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled ? null : TimeSpan.FromSeconds(1), PlainNewFileTrees(withEchoes: false));
 
         Assert.Equal(plainNew, taken);
     }
 
     // The scan runs the new-file check while the remote view still holds the echoes of the client's own uploads (the
-    // synced state of a synced path, coming back in the feed): SyncPlanner.DropEchoes drops them only after the scan.
+    // synced state of a synced path, coming back in the feed): PlannerFastPaths.DropEchoes drops them only after the scan.
     // That is sound because no new-file check reads the remote view at a synced path: the same view holding echoes of
     // synced files (tracked.txt, synced-file), of a synced folder and of files in synced folders gives the same answers.
     // (Their names do enter the case-folded remote names; only a new name a case away from a synced one reads them.)
@@ -173,9 +173,9 @@ public sealed class SyncPlannerTests
     public void Echoes_of_synced_paths_in_the_remote_view_change_no_new_file_answer(string path, string kind, long size, bool settled, bool plainNew)
     {
         var trees = PlainNewFileTrees(withEchoes: true);
-        Assert.All(trees.Remote.Values.Where(r => trees.Synced.ContainsKey(r.Path)), r => Assert.True(SyncPlanner.IsEcho(r, trees.Synced[r.Path])));
+        Assert.All(trees.Remote.Values.Where(r => trees.Synced.ContainsKey(r.Path)), r => Assert.True(PlannerFastPaths.IsEcho(r, trees.Synced[r.Path])));
 
-        var taken = SyncPlanner.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled ? null : TimeSpan.FromSeconds(1), trees);
+        var taken = PlannerFastPaths.IsPlainNewFile(path, kind == "file" ? FileKind.File : FileKind.Folder, size, settled ? null : TimeSpan.FromSeconds(1), trees);
 
         Assert.Equal(plainNew, taken);
     }
@@ -243,7 +243,7 @@ public sealed class SyncPlannerTests
             index["f.txt"] = stat;
         }
 
-        var count = SyncPlanner.DropEchoes(remote, index);
+        var count = PlannerFastPaths.DropEchoes(remote, index);
 
         Assert.Equal(dropped ? 1 : 0, count);
         Assert.Equal(!dropped, remote.ContainsKey("f.txt"));

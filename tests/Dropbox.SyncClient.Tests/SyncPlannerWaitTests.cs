@@ -104,8 +104,8 @@ public sealed class SyncPlannerWaitTests
     {
         var trees = new NewFileTrees(new Dictionary<string, BaseStat>(), new Dictionary<string, RemoteEntry>(), new HashSet<string>(), null);
 
-        Assert.True(SyncPlanner.IsPlainNewFile("new.txt", FileKind.File, 10, null, trees));
-        Assert.False(SyncPlanner.IsPlainNewFile("new.txt", FileKind.File, 10, Young, trees));
+        Assert.True(PlannerFastPaths.IsPlainNewFile("new.txt", FileKind.File, 10, null, trees));
+        Assert.False(PlannerFastPaths.IsPlainNewFile("new.txt", FileKind.File, 10, Young, trees));
     }
 
     // The engine renames a name that clashes in case before the plan; the planner decides whether it may now.

@@ -3,7 +3,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// What <see cref="SyncPlanner.IsPlainNewFile"/> reads: the synced tree (in its small form), the remote changes and
+/// What <see cref="PlannerFastPaths.IsPlainNewFile"/> reads: the synced tree (in its small form), the remote changes and
 /// the refused paths, as the pass holds them (not copies: a scan's callback sees the remote view as it is when a file
 /// is found), and two views derived from them once per pass (the sizes of the tracked files, the case-folded remote names).
 /// </summary>

@@ -4,7 +4,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// The plain new files a scan found (the rule is the planner's: <see cref="SyncPlanner.IsPlainNewFile"/>). Each can
+/// The plain new files a scan found (the rule is the planner's: <see cref="PlannerFastPaths.IsPlainNewFile"/>). Each can
 /// only be uploaded as new, so the planner need not see it as an entry and its content need not be hashed before the
 /// plan: the pass holds a path, size and mtime per file (not an entry, a fingerprint and an action) and hashes and
 /// uploads them in groups after the planned work. A first sync of a 100,000-file tree is almost all such files.
@@ -45,7 +45,7 @@ internal sealed class NewFiles
         // the observation and the planner's wait rule: one perhaps still being written is not plain (the planner plans
         // it path by path, where it waits). The clock is read now, not when the scan began: a file written during a
         // long scan would otherwise look stamped in the future and skip the rule.
-        if (!SyncPlanner.IsPlainNewFileObserving(path, kind, size, () => _stability.SettlesIn(path, mtimeTicks), _trees))
+        if (!PlannerFastPaths.IsPlainNewFileObserving(path, kind, size, () => _stability.SettlesIn(path, mtimeTicks), _trees))
         {
             return false;
         }

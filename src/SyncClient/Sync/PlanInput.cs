@@ -26,20 +26,20 @@ internal sealed record PlanInput
 
     /// <summary>
     /// The whole synced tree in its small form (every tracked path, unchanged ones included): the planner takes the plain
-    /// new downloads itself (<see cref="SyncActionKind.DownloadNew"/>, see <see cref="SyncPlanner.TakeNewDownloads"/>);
+    /// new downloads itself (<see cref="SyncActionKind.DownloadNew"/>, see <see cref="PlannerFastPaths.TakeNewDownloads"/>);
     /// null: every path in <see cref="Remote"/> is planned one by one (a reconcile pass, or the engine, which took them
     /// before hashing).
     /// </summary>
     public IReadOnlyDictionary<string, BaseStat>? Synced { get; init; }
 
     /// <summary>
-    /// The plain new local files the scan kept aside (each passed <see cref="SyncPlanner.IsPlainNewFile"/> when found, and
+    /// The plain new local files the scan kept aside (each passed <see cref="PlannerFastPaths.IsPlainNewFile"/> when found, and
     /// is in no other view): planned as one <see cref="SyncActionKind.UploadNew"/>; null or empty: none.
     /// </summary>
     public NewFiles? NewLocal { get; init; }
 
     /// <summary>
-    /// The plain new remote files taken from the remote view right after the scan (<see cref="SyncPlanner.TakeNewDownloads"/>,
+    /// The plain new remote files taken from the remote view right after the scan (<see cref="PlannerFastPaths.TakeNewDownloads"/>,
     /// each a <see cref="SyncActionKind.DownloadNew"/>, in no other view): the plan emits them as they are.
     /// </summary>
     public IReadOnlyList<SyncAction> NewRemote { get; init; } = [];

@@ -18,7 +18,7 @@ internal enum SyncActionKind
     DownloadNew,
 
     /// <summary>
-    /// The plain new local files of a pass (see <see cref="SyncPlanner.IsPlainNewFile"/>), as one step that holds a path,
+    /// The plain new local files of a pass (see <see cref="PlannerFastPaths.IsPlainNewFile"/>), as one step that holds a path,
     /// size and mtime each (<see cref="SyncAction.NewFiles"/>, not an action or an entry per file): each can only go up as
     /// new, so none was hashed before the plan; they are hashed and uploaded in groups after the other transfers. A first
     /// sync of a large tree is almost all such files. Planned when <see cref="PlanInput.NewLocal"/> holds any.

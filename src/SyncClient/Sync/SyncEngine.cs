@@ -140,7 +140,7 @@ internal sealed class SyncEngine
         // uploaded in streamed groups.
         // A reconcile pass re-reads everything and so keeps everything.
         // A new name that differs only in case from a live remote one is renamed below, so it is not a plain new file
-        // (the planner's rule, SyncPlanner.IsPlainNewFile, reads these folded names).
+        // (the planner's rule, PlannerFastPaths.IsPlainNewFile, reads these folded names).
         var remoteFolds = SyncPlanner.RemoteFolds(remote.Changes);
         var newFiles = new NewFiles(new NewFileTrees(index, remote.Changes, remote.Refusals.Paths, remoteFolds), stability);
         // Synced files found clean whose ctime the db does not know yet (rows from before it was kept, or recorded
@@ -154,7 +154,7 @@ internal sealed class SyncEngine
         _ctx.Db.RecordUnknownChangeTimes(learnedCtimes);
         learnedCtimes = null;
         await _displaced.KeepAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
-        SyncPlanner.DropEchoes(remote.Changes, index);
+        PlannerFastPaths.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
         // everything" without confirmation, however few files were synced.
@@ -177,7 +177,7 @@ internal sealed class SyncEngine
         }
 
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
-        var newDownloads = _ctx.Options.Reconcile ? [] : SyncPlanner.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
+        var newDownloads = _ctx.Options.Reconcile ? [] : PlannerFastPaths.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         if (snapshot.UnnamableFolders.Count > 0 && index.Any(e => e.Value is { Clean: false, Kind: FileKind.File } && !snapshot.Entries.ContainsKey(e.Key)
             && !snapshot.IsWithheld(e.Key) && !snapshot.Ignore.IsIgnored(e.Key, isDirectory: false)))
@@ -477,7 +477,7 @@ internal sealed class SyncEngine
     /// True (and the index entry marked <see cref="BaseStat.Clean"/>) when a scanned path is exactly as last synced and the
     /// remote side has nothing new for it (no change, or one that only echoes the synced state): the planner would decide
     /// nothing, so the path needs no entry in this pass. The remote view is not touched: the echoes of clean paths are
-    /// dropped from it after the scan, by <see cref="SyncPlanner.DropEchoes"/>. A file whose ctime moved from the recorded
+    /// dropped from it after the scan, by <see cref="PlannerFastPaths.DropEchoes"/>. A file whose ctime moved from the recorded
     /// one (<see cref="FileStamp.ChangeTimeMoved"/>) is not clean even with its size and mtime as synced: the planner has
     /// it read. A clean file whose recorded ctime is unknown and that the scan read one of goes on <paramref name="learned"/>.
     /// </summary>
@@ -496,7 +496,7 @@ internal sealed class SyncEngine
             return false;
         }
 
-        if (remote.Changes.TryGetValue(path, out var r) && !SyncPlanner.IsEcho(r, stat))
+        if (remote.Changes.TryGetValue(path, out var r) && !PlannerFastPaths.IsEcho(r, stat))
         {
             return false;
         }

@@ -1,5 +1,4 @@
 using Dropbox.Shared.Errors;
-using Dropbox.Shared.IO;
 using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
@@ -11,7 +10,8 @@ namespace Dropbox.SyncClient.Sync;
 /// The one executor: runs a pass's plan (the planner's actions, the plain new files and new downloads among them) in a
 /// fixed order (local folders, moves and records, transfers, remote folders, deletes). It decides nothing the plan did
 /// not say; it works only with what it is given (no engine fields), and reports what the cursor must know through
-/// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass.
+/// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass. It leaves its deletes here (to the
+/// trash, a file written meanwhile put back) to <see cref="LocalDeletes"/>.
 /// </summary>
 internal sealed class SyncExecutor : IDisposable
 {
@@ -25,6 +25,8 @@ internal sealed class SyncExecutor : IDisposable
     private readonly Uploader _uploader;
     private readonly FileDownloader _downloader;
     private readonly StorageFailover _failover;
+    private readonly LocalDeletes _localDeletes;
+    private bool _holdCursor;
 
     /// <param name="ctx">The folder, the db, the remote and the knobs.</param>
     /// <param name="hasher">The engine's hasher (its racy-read count spans the pass).</param>
@@ -43,10 +45,14 @@ internal sealed class SyncExecutor : IDisposable
         _uploader = new Uploader(ctx, summary, _puts, hasher, server);
         _downloader = new FileDownloader(ctx, summary, _gets, ConflictName);
         _failover = new StorageFailover(ctx.Time);
+        _localDeletes = new LocalDeletes(ctx, summary, ConflictName);
     }
 
-    /// <summary>Set when a remote change waits for a local file to settle: the cursor must stay put.</summary>
-    public bool HoldCursor { get; private set; }
+    /// <summary>
+    /// Set when a remote change waits for a local file to settle: the cursor must stay put. A delete's file written
+    /// moments ago is one (<see cref="LocalDeletes.HoldCursor"/>).
+    /// </summary>
+    public bool HoldCursor { get => _holdCursor || _localDeletes.HoldCursor; private set => _holdCursor = value; }
 
     /// <summary>Set when a remote change could not be applied here: the next pass must list everything.</summary>
     public bool ListAllNextPass { get; private set; }
@@ -342,7 +348,7 @@ internal sealed class SyncExecutor : IDisposable
                 await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.DeleteLocal:
-                DeleteLocal(a);
+                _localDeletes.DeleteLocal(a);
                 break;
             case SyncActionKind.MoveRemote:
                 await MoveRemoteAsync(a, ct).ConfigureAwait(false);
@@ -381,7 +387,7 @@ internal sealed class SyncExecutor : IDisposable
                 await DeleteRemoteFolderAsync(a, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.DeleteLocalFolder:
-                DeleteLocalFolder(a.Path);
+                _localDeletes.DeleteLocalFolder(a.Path);
                 break;
             case SyncActionKind.Skip or SyncActionKind.Wait:
                 break;
@@ -492,7 +498,7 @@ internal sealed class SyncExecutor : IDisposable
     {
         if (a.Reason == SyncPlanner.ReplacedByFolderReason)
         {
-            DeleteLocal(a); // checked as a remote delete is: a file written since stays, its row forgotten
+            _localDeletes.DeleteLocal(a); // checked as a remote delete is: a file written since stays, its row forgotten
         }
 
         var full = _ctx.WritePath(a.Path);
@@ -600,150 +606,6 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Db.Forget(path);
     }
 
-    private void DeleteLocal(SyncAction a)
-    {
-        var full = _ctx.WritePath(a.Path);
-        var info = new FileInfo(full);
-        if (info.Exists)
-        {
-            if (a.Local is null || FileStamp.Of(info) != FileStamp.Of(a.Local)
-                || FileStamp.ChangeTimeMoved(a.Fingerprint?.ChangeTimeNs ?? a.Local.ChangeTimeNs, FileChangeTime.TryGet(full)))
-            {
-                // Changed since the plan: kept, and its row forgotten, so the next pass sends it as a new file, whatever
-                // changed (an edit, or only its inode: renamed away and back, chmod). With the row kept, a file changed
-                // only in its ctime was found as synced next pass, after the cursor had moved past the delete: on this
-                // device alone for good (simulation seed 20495). Holding the cursor instead re-planned the delete, which
-                // after a confirmed mass delete stopped the next pass at the guard again.
-                // Counted pending, so a daemon runs the pass that sends it within seconds, not at its next rescan (a
-                // change of the ctime alone may have woken no watcher).
-                _ctx.Db.Forget(a.Path);
-                _summary.AddPending();
-                _summary.AddNote($"'{a.Path}' was deleted remotely but changed here; kept, and sent again as a new file");
-                return;
-            }
-
-            if (a.Fingerprint is { Racy: true })
-            {
-                // Read too soon after its last write for size and mtime to prove it unchanged (see RacyClean): it
-                // may hold newer bytes than the synced ones. Keep it for now, and keep the cursor, so the next pass
-                // plans the delete again; once a read past the stable age shows it unchanged, it goes.
-                HoldCursor = true;
-                _summary.AddPending();
-                _summary.AddNote($"'{a.Path}' was deleted remotely but was written here moments ago; it is deleted once it has settled");
-                return;
-            }
-
-            // Taken off its name first (a rename beside it, one step on the folder's own file system), then checked: what
-            // the rename took is what counts, and only a file still as synced goes on to the trash.
-            _ctx.Step?.Invoke($"before trashing {a.Path}");
-            var holding = LocalTrash.TakeAside(full);
-            _ctx.Step?.Invoke($"after trashing {a.Path}");
-            var at = FileStamp.Of(new FileInfo(holding)) != FileStamp.Of(a.Local!) ? holding : MoveToTrash(a, full, holding);
-            if (at is not null)
-            {
-                // Written between the check above and the rename (a rename keeps size and mtime, so the held file still
-                // shows the write), or before the last look in the trash: the new bytes go back to the folder and the
-                // next pass sends them.
-                PutBack(a.Path, full, at);
-                return;
-            }
-
-            RemoveEmptyParents(a.Path);
-        }
-
-        _ctx.Db.Forget(a.Path);
-        _summary.AddFileDeleted();
-        _ctx.Progress.Log($"deleted locally '{a.Path}' (kept in the trash under the state directory)");
-    }
-
-    /// <summary>
-    /// Moves the held file into the trash (<see cref="LocalTrash.TryMoveIn"/>): null when it is there, still as synced, else
-    /// where it is now, to be put back. Where the trash cannot take it (a full or read-only state disk), it goes back to its
-    /// name and the error is the pass's: the delete is planned again next pass, and the folder is as it was.
-    /// </summary>
-    private string? MoveToTrash(SyncAction a, string full, string holding)
-    {
-        var path = a.Path;
-        _ctx.Step?.Invoke($"before moving {path} into the trash");
-        try
-        {
-            return LocalTrash.TryMoveIn(holding, LocalTrash.DayFolder(_ctx.State.StateDirectory, _ctx.Time.GetUtcNow()), path, FileStamp.Of(a.Local!),
-                _ctx.Step is { } step ? what => step($"{what} {path}") : null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (File.Exists(holding) && !TryPutBack(holding, full))
-            {
-                MoveBack(holding, ConflictName(path));
-                _ctx.Db.Forget(path);
-            }
-
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Puts a file the delete took by mistake (<paramref name="holding"/>, beside its name) back at its name, or where
-    /// something took the name meanwhile (a new file, a folder), to a conflicted-copy name beside it. The row goes either
-    /// way: the next pass sends what is at the name as a new file (the cursor has moved past the delete, so a row kept for
-    /// a write that left size and mtime as synced would have been found clean, never sent). Each is a rename in the one
-    /// folder, never a copy.
-    /// </summary>
-    private void PutBack(string path, string full, string holding)
-    {
-        _ctx.Step?.Invoke($"before putting back {path}");
-        var back = TryPutBack(holding, full) ? path : MoveBack(holding, ConflictName(path));
-        _ctx.Db.Forget(path); // either way the next pass sends what is there as new (a write that kept the synced bytes too)
-        _summary.AddPending(); // and a daemon runs that pass soon (see DeleteLocal)
-
-        _summary.AddNote($"'{path}' was deleted remotely but changed here while it was deleted; kept{(back == path ? string.Empty : $" as '{back}'")}");
-    }
-
-    /// <summary>Moves the held file to <paramref name="target"/> unless something is there; false when something is.</summary>
-    private static bool TryPutBack(string holding, string target)
-    {
-        try
-        {
-            return FileRename.MoveNewElseMove(holding, target) == RenameOutcome.Done;
-        }
-        catch (IOException) when (Path.Exists(target))
-        {
-            return false; // elsewhere than Linux: taken between File.Move's look and its rename
-        }
-    }
-
-    private string MoveBack(string holding, string path)
-    {
-        File.Move(holding, _ctx.WritePath(path));
-        return path;
-    }
-
-    private void RemoveEmptyParents(string path)
-    {
-        var parent = SyncPaths.Parent(path);
-        if (parent.Length == 0)
-        {
-            return;
-        }
-
-        // Resolved once, deepest first (no link on the way); each folder above is a prefix of it.
-        var dir = _ctx.WritePath(parent);
-        for (; parent.Length > 0; parent = SyncPaths.Parent(parent), dir = Path.GetDirectoryName(dir)!)
-        {
-            if (_ctx.State.GetFile(parent) is not null)
-            {
-                return; // a folder the user made explicitly stays
-            }
-
-            if (!Directory.Exists(dir) || Directory.EnumerateFileSystemEntries(dir).Any())
-            {
-                return;
-            }
-
-            Directory.Delete(dir);
-        }
-    }
-
     private async Task MoveRemoteAsync(SyncAction a, CancellationToken ct)
     {
         var to = a.ToPath!;
@@ -795,7 +657,7 @@ internal sealed class SyncExecutor : IDisposable
         File.Move(from, to);
         _ctx.Step?.Invoke($"after local move {a.Path} -> {a.ToPath}");
         var movedCtime = FileChangeTime.TryGet(to); // the rename moved it
-        RemoveEmptyParents(a.Path);
+        _localDeletes.RemoveEmptyParents(a.Path);
         var executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base!.Executable, a.Remote!.Executable);
         _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
@@ -841,18 +703,5 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _ctx.Db.Forget(a.Path);
-    }
-
-    private void DeleteLocalFolder(string path)
-    {
-        var dir = _ctx.WritePath(path);
-        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
-        {
-            _ctx.Step?.Invoke($"before local folder delete {path}");
-            Directory.Delete(dir);
-            _ctx.Step?.Invoke($"after local folder delete {path}");
-        }
-
-        _ctx.Db.Forget(path);
     }
 }

@@ -22,7 +22,7 @@ internal static partial class SyncPlanner
     /// The wait rule, over the scan's observation (<see cref="LocalEntry.SettlesIn"/>, see <see cref="Stability"/>): a
     /// file not yet settled waits (nothing is done with it; a <see cref="SyncActionKind.Wait"/> says when to look again),
     /// a settled one never does. One rule for a changed or new file (<see cref="Decide"/>), a plain new file (an unsettled
-    /// one is not plain, see <see cref="IsPlainNewFile"/>: it is planned path by path, and waits there), what the engine
+    /// one is not plain, see <see cref="PlannerFastPaths.IsPlainNewFile"/>: it is planned path by path, and waits there), what the engine
     /// reads before the plan (<see cref="NeedsContent"/>) and a case-conflict rename (<see cref="WaitToRename(string, bool, TimeSpan?)"/>).
     /// </summary>
     public static bool Waits(TimeSpan? settlesIn) => settlesIn is not null;
@@ -85,10 +85,10 @@ internal static partial class SyncPlanner
 
     /// <summary>The step of a file that could not be read (see <see cref="UnreadableReason"/>), with the remote change (if any) that waits with it.</summary>
     /// <remarks>No <see cref="SyncAction.Local"/>: a pass that waits for its young files (<c>sync --once</c>) must not wait for this one.</remarks>
-    private static SyncAction WaitToRead(string path, FileRecord? baseRecord, RemoteEntry? remote, UnreadableFile unreadable) =>
+    internal static SyncAction WaitToRead(string path, FileRecord? baseRecord, RemoteEntry? remote, UnreadableFile unreadable) =>
         new(SyncActionKind.Wait, path) { Base = baseRecord, Remote = remote, SettlesIn = unreadable.Recheck, Reason = UnreadableReason, Unreadable = unreadable.Why };
 
     /// <summary>The step of a changed file the scan observed unsettled, with the remote change (if any) that waits with it.</summary>
-    private static SyncAction Wait(LocalEntry local, FileRecord? baseRecord, RemoteEntry? remote) =>
+    internal static SyncAction Wait(LocalEntry local, FileRecord? baseRecord, RemoteEntry? remote) =>
         new(SyncActionKind.Wait, local.Path) { Local = local, Base = baseRecord, Remote = remote, SettlesIn = local.SettlesIn!.Value, Reason = ChangingReason };
 }

@@ -265,7 +265,7 @@ internal static class PlannerRun
         {
             // A name that differs only in case from another path of the pass (remote, synced or here) is left to the
             // planner and the case-conflict code: wider than SyncPlanner.ClashesRemotely (live remote names only), which
-            // TryAdd applies as well (it is part of SyncPlanner.IsPlainNewFile).
+            // TryAdd applies as well (it is part of PlannerFastPaths.IsPlainNewFile).
             if (folded[entry.Path.ToUpperInvariant()].Distinct(StringComparer.Ordinal).Count() == 1 && newFiles.TryAdd(entry.Path, entry.Kind, entry.Size, entry.MtimeTicks))
             {
                 snapshot.Entries.Remove(entry.Path);

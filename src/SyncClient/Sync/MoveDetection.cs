@@ -1,0 +1,92 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using static Dropbox.SyncClient.Sync.KindConflictRules;
+using static Dropbox.SyncClient.Sync.SyncPlanner;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The planner's move detection, pure as <see cref="SyncPlanner"/> is: a remote move of a file unchanged here becomes a
+/// local rename (<see cref="PlanRemoteMoves"/>, before the per-path decisions, which then leave both paths alone), and a
+/// local rename, one vanished file and one new file of the same size and content, becomes a remote move
+/// (<see cref="DetectLocalMoves"/>, over the decisions made).
+/// </summary>
+internal static class MoveDetection
+{
+    internal static void PlanRemoteMoves(PlanInput input, List<SyncAction> actions, HashSet<string> handled)
+    {
+        foreach (var remote in input.Remote.Values)
+        {
+            if (remote.MovedFrom is not { } from || remote.Deleted || remote.Kind != FileKind.File)
+            {
+                continue;
+            }
+
+            if (!input.Remote.TryGetValue(from, out var oldRemote) || !oldRemote.Deleted || oldRemote.MovedTo != remote.Path)
+            {
+                continue;
+            }
+
+            if (!input.Base.TryGetValue(from, out var oldBase) || !input.Local.Entries.TryGetValue(from, out var oldLocal))
+            {
+                continue;
+            }
+
+            // A chmod here alone still moves (MoveLocal keeps the file's bit and records the moved entry's, so the
+            // next pass sends the chmod): a copy of the file would be the only other outcome.
+            // A moved ctime (a write with the mtime put back, or only a chmod) asks for the bytes: the file was read.
+            var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase)
+                && (!FileStamp.ChangeTimeMoved(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
+                    || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
+            if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
+                || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path, NoneLeaving))
+            {
+                continue;
+            }
+
+            actions.Add(new SyncAction(SyncActionKind.MoveLocal, from) { ToPath = remote.Path, Local = oldLocal, Remote = remote, Base = oldBase });
+            handled.Add(from);
+            handled.Add(remote.Path);
+        }
+    }
+
+    private static readonly HashSet<string> NoneLeaving = new(StringComparer.Ordinal);
+
+    internal static List<SyncAction> DetectLocalMoves(List<SyncAction> actions)
+    {
+        // Only unambiguous pairs: one vanished file and one new file with the same size and content.
+        var deletes = actions.Where(a => a.Kind == SyncActionKind.DeleteRemote && a.Base is not null)
+            .GroupBy(a => Key(a.Base!.Size, a.Base.ContentHash)).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.First());
+        var uploads = actions.Where(a => a.Kind == SyncActionKind.Upload && a.Base is null && a.Fingerprint is not null)
+            .GroupBy(a => Key(a.Fingerprint!.Size, a.Fingerprint.ContentHash)).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.First());
+        if (deletes.Count == 0 || uploads.Count == 0)
+        {
+            return actions;
+        }
+
+        var replaced = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
+        var moves = new List<SyncAction>();
+        foreach (var (key, delete) in deletes)
+        {
+            if (uploads.TryGetValue(key, out var upload))
+            {
+                replaced.Add(delete);
+                replaced.Add(upload);
+                moves.Add(new SyncAction(SyncActionKind.MoveRemote, delete.Path)
+                {
+                    ToPath = upload.Path,
+                    BaseVersion = delete.BaseVersion,
+                    Base = delete.Base,
+                    Local = upload.Local,
+                    Fingerprint = upload.Fingerprint,
+                });
+            }
+        }
+
+        var result = actions.Where(a => !replaced.Contains(a)).ToList();
+        result.AddRange(moves);
+        return result;
+    }
+
+    private static string Key(long size, byte[] hash) => size + ":" + Convert.ToHexString(hash);
+}

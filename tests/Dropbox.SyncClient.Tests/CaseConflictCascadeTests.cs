@@ -154,6 +154,74 @@ public sealed class CaseConflictCascadeTests : IDisposable
         Assert.Contains(TestClient.FilesIn(b.PathOf("d")), f => File.ReadAllText(f) == "B's own x");
     }
 
+    [Fact]
+    public async Task A_synced_loser_edited_here_with_its_size_and_mtime_put_back_is_not_taken_for_unchanged()
+    {
+        // As above, but B edited 'X.txt' in place first (same size, its mtime put back: only its ctime moved). It is not
+        // as synced: it must not follow A's rename (deleted here) nor skip B's stable age, and its edit must end up once.
+        var slow = new SyncOptions { StableAge = TimeSpan.FromHours(1) };
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server, slow);
+        a.Write("d/X.txt", "A's X");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var mtime = File.GetLastWriteTimeUtc(b.PathOf("d/X.txt"));
+        Thread.Sleep(20);
+        b.Write("d/X.txt", "B's X");
+        File.SetLastWriteTimeUtc(b.PathOf("d/X.txt"), mtime);
+        b.Write("d/x.txt", "B's own x");
+        File.SetLastWriteTimeUtc(b.PathOf("d/x.txt"), DateTime.UtcNow.AddHours(-2));
+        File.Move(a.PathOf("d/X.txt"), a.PathOf("d/x.txt"));
+        File.AppendAllText(a.PathOf("d/x.txt"), ", renamed by A");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        var first = await b.SyncAsync();
+        Assert.DoesNotContain(await LiveAsync(), p => _server.Current(p) is { } f && f.Size == (ulong)"B's X".Length && p.StartsWith("d/X", StringComparison.Ordinal));
+        Assert.True(first.Pending > 0, $"B's edited 'X.txt' did not wait for its stable age: [{string.Join(" | ", first.Notes)}]");
+        for (var i = 0; i < 3; i++)
+        {
+            await b.SyncAsync(new SyncOptions());
+            await a.SyncAsync();
+        }
+
+        var edits = TestClient.FilesIn(b.PathOf("d")).Where(f => File.ReadAllText(f) == "B's X").ToList();
+        Assert.True(edits.Count == 1, $"B's edit is in {edits.Count} file(s): [{string.Join(", ", TestClient.FilesIn(b.PathOf("d")).Select(f => Path.GetFileName(f) + "=" + File.ReadAllText(f)))}]");
+        Assert.Contains(TestClient.FilesIn(a.PathOf("d")), f => File.ReadAllText(f) == "B's X");
+    }
+
+    [Fact]
+    public async Task A_young_loser_edited_with_its_size_and_mtime_put_back_waits_for_its_stable_age_before_a_rename()
+    {
+        // 'X.txt' downloaded here beside an older 'x.txt' (a young mtime: the writer's), then edited in place with its
+        // size and mtime put back: the ctime moved, so it is being written, not "as synced"; renamed now, a writer's
+        // next bytes would split it.
+        var slow = new SyncOptions { StableAge = TimeSpan.FromHours(1) };
+        using var a = new TestClient(_dir, "a", _server, slow);
+        a.Write("d/x.txt", "older");
+        File.SetLastWriteTimeUtc(a.PathOf("d/x.txt"), DateTime.UtcNow.AddHours(-2));
+        await a.SyncAsync();
+        await CommitAsync("d/X.txt", "newer");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal("newer", a.Read("d/X.txt"));
+        var mtime = File.GetLastWriteTimeUtc(a.PathOf("d/X.txt"));
+        Thread.Sleep(20);
+        a.Write("d/X.txt", "NEWER");
+        File.SetLastWriteTimeUtc(a.PathOf("d/X.txt"), mtime);
+
+        var pass = await a.SyncAsync();
+        Assert.False(File.Exists(a.PathOf("d/X (Case Conflict).txt")), $"renamed while young: [{string.Join(" | ", pass.Notes)}]");
+        Assert.Equal("NEWER", a.Read("d/X.txt"));
+        Assert.True(pass.Pending > 0);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await a.SyncAsync(new SyncOptions());
+        }
+
+        Assert.Contains(await LiveAsync(), p => p.StartsWith("d/X (Case Conflict)", StringComparison.Ordinal));
+        Assert.Contains(TestClient.FilesIn(a.PathOf("d")), f => File.ReadAllText(f) == "NEWER");
+    }
+
     [Theory]
     [InlineData(null, 0)]
     [InlineData("", 0)]

@@ -9,12 +9,57 @@ namespace Dropbox.SyncClient.Sync;
 internal static class CaseClashLoser
 {
     /// <summary>
-    /// A file found exactly as synced (size and mtime of its row): nothing is writing it, whatever its mtime's age (a
-    /// download sets the writer's mtime, often seconds old). The planner never waits for such a file
-    /// (<see cref="SyncPlanner.IsUnchanged"/>); a case-conflict rename must not either.
+    /// A file found exactly as synced, by the planner's rule (<see cref="SyncPlanner.IsUnchanged(LocalEntry, BaseStat)"/>:
+    /// size, mtime, executable bit and, where the platform gives it, ctime): nothing is writing it, whatever its mtime's
+    /// age (a download sets the writer's mtime, often seconds old). The planner never waits for such a file; a
+    /// case-conflict rename must not either.
     /// </summary>
-    public static bool IsAsSynced(Dictionary<string, BaseStat> index, string path, FileInfo info) =>
-        info.Exists && index.TryGetValue(path, out var stat) && stat.Kind == FileKind.File && FileStamp.Of(stat) == FileStamp.Of(info);
+    public static bool IsAsSynced(Dictionary<string, BaseStat> index, string path, string fullPath, bool readsExecutableBit) =>
+        index.TryGetValue(path, out var stat) && AsSynced(stat, path, fullPath, readsExecutableBit) is not null;
+
+    /// <summary>
+    /// The file at <paramref name="fullPath"/> as the scan lists it, when it is exactly as synced (see
+    /// <see cref="IsAsSynced"/>); null when it changed (an edit with its size and mtime put back still moves the ctime),
+    /// is not a regular file, or is gone. Where statx is unavailable (not Linux, or refused) the stat comes from
+    /// <see cref="FileInfo"/> without a ctime, as the scan's own does there.
+    /// </summary>
+    private static LocalEntry? AsSynced(BaseStat stat, string path, string fullPath, bool readsExecutableBit)
+    {
+        if (stat.Kind != FileKind.File)
+        {
+            return null;
+        }
+
+        LocalEntry entry;
+        if (FileChangeTime.TryStat(fullPath) is { } disk)
+        {
+            if (!disk.Exists || !disk.IsRegularFile)
+            {
+                return null;
+            }
+
+            entry = new LocalEntry(path, FileKind.File, disk.Size, disk.MtimeTicks, SettlesIn: null)
+            {
+                Executable = readsExecutableBit ? ExecutableBit.Of(disk.Permissions) : null,
+                ChangeTimeNs = disk.CtimeNs,
+            };
+        }
+        else
+        {
+            var info = new FileInfo(fullPath);
+            if (!info.Exists || info.LinkTarget is not null)
+            {
+                return null;
+            }
+
+            entry = new LocalEntry(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, SettlesIn: null)
+            {
+                Executable = readsExecutableBit && !OperatingSystem.IsWindows() ? ExecutableBit.Of(info.UnixFileMode) : null,
+            };
+        }
+
+        return SyncPlanner.IsUnchanged(entry, stat) ? entry : null;
+    }
 
     /// <summary>
     /// The entry of a losing file that follows the server instead of being renamed: found exactly as synced, and its
@@ -26,20 +71,10 @@ internal static class CaseClashLoser
     /// holds, which was then renamed on the server. Given back to the snapshot, the planner applies the delete or move to
     /// it as to any unchanged synced file. Null: a clash to resolve.
     /// </summary>
-    public static LocalEntry? FollowsServer(Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote, string path, string fullPath, bool readsExecutableBit)
-    {
-        if (!remote.TryGetValue(path, out var change) || !change.Deleted
-            || change.MovedTo?.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) == true
-            || !index.TryGetValue(path, out var stat) || stat.Kind != FileKind.File
-            || FileChangeTime.TryStat(fullPath) is not { Exists: true, IsRegularFile: true } disk || FileStamp.Of(stat) != new FileStamp(disk.Size, disk.MtimeTicks))
-        {
-            return null;
-        }
-
-        return new LocalEntry(path, FileKind.File, disk.Size, disk.MtimeTicks, SettlesIn: null)
-        {
-            Executable = readsExecutableBit ? ExecutableBit.Of(disk.Permissions) : null,
-            ChangeTimeNs = disk.CtimeNs,
-        };
-    }
+    public static LocalEntry? FollowsServer(Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote, string path, string fullPath, bool readsExecutableBit) =>
+        remote.TryGetValue(path, out var change) && change.Deleted
+            && change.MovedTo?.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) != true
+            && index.TryGetValue(path, out var stat)
+            ? AsSynced(stat, path, fullPath, readsExecutableBit)
+            : null;
 }

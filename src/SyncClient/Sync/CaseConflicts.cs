@@ -702,8 +702,9 @@ internal sealed class CaseConflicts
     /// </summary>
     private TimeSpan? FileSettlesIn(string path, Stability stability, Dictionary<string, BaseStat> index)
     {
-        var info = new FileInfo(_ctx.FullPath(path));
-        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, info) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
+        var fullPath = _ctx.FullPath(path);
+        var info = new FileInfo(fullPath);
+        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, fullPath, _ctx.HoldsExecutableBit) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
     }
 
     /// <summary>

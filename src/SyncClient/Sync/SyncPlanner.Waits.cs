@@ -44,6 +44,11 @@ internal static partial class SyncPlanner
         baseRecord is { Kind: FileKind.File } && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable)
         && !FileStamp.ChangeTimeMoved(baseRecord.ChangeTimeNs, local.ChangeTimeNs);
 
+    /// <summary>The same test against the synced index's row of the path (<see cref="BaseStat"/>; its ctime 0 is unknown).</summary>
+    internal static bool IsUnchanged(LocalEntry local, BaseStat stat) =>
+        stat.Kind == FileKind.File && FileStamp.Of(local) == FileStamp.Of(stat) && !ExecutableBit.Differs(local.Executable, stat.Executable)
+        && !FileStamp.ChangeTimeMoved(stat.ChangeTimeNs, local.ChangeTimeNs);
+
     /// <summary>
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see
     /// <c>CaseConflicts.Resolve</c>): a file renamed mid-write would have its content split (the writer's next

@@ -34,7 +34,7 @@ internal sealed partial class ComposeTopology : IClientTarget, IDisposable
     private readonly Dictionary<string, ChildProcess> _running = new(StringComparer.Ordinal);
     private readonly HashSet<string> _ready = new(StringComparer.Ordinal);
 
-    private ComposeTopology(TempFolder dir, Func<DockerfileText, string> appFolder)
+    private ComposeTopology(TempFolder dir, Func<DockerfileText, string> appFolder, string volumePrefix)
     {
         _appFolder = appFolder;
         _services = ComposeFile.Read(ComposeFile.DefaultPath, new Dictionary<string, string> { ["PUBLIC_HOST"] = PublicHost }).ToDictionary(s => s.Name, StringComparer.Ordinal);
@@ -50,7 +50,7 @@ internal sealed partial class ComposeTopology : IClientTarget, IDisposable
 
             foreach (var (volume, _) in service.Volumes)
             {
-                _volumes.TryAdd(volume, dir.CreateSub("volume-" + volume));
+                _volumes.TryAdd(volume, dir.CreateSub(volumePrefix + "volume-" + volume));
             }
         }
     }
@@ -86,20 +86,42 @@ internal sealed partial class ComposeTopology : IClientTarget, IDisposable
     /// Starts every service, with the nodes of each image taken from <paramref name="appFolder"/> (the folder that
     /// would be the image's /app), then makes the admin and alice as compose.yaml's header says.
     /// </summary>
+    /// <remarks>
+    /// Each container port stands for a port found free on 127.0.0.1 before the node binds it; another process on the
+    /// machine can take it in between (a full CI run did: "Failed to bind to address https://127.0.0.1:42451: address
+    /// already in use", storage2 exited 134). Such a start is stopped and made again on new ports and empty volumes, at
+    /// most <see cref="PortRaceAttempts"/> times; any other failure is the test's.
+    /// </remarks>
     public static async Task<ComposeTopology> StartAsync(TempFolder dir, Func<DockerfileText, string> appFolder)
     {
-        var topology = new ComposeTopology(dir, appFolder);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await topology.StartCoreAsync();
-            return topology;
-        }
-        catch
-        {
-            topology.Dispose();
-            throw;
+            var topology = new ComposeTopology(dir, appFolder, attempt == 1 ? string.Empty : $"attempt{attempt}-");
+            try
+            {
+                await topology.StartCoreAsync();
+                return topology;
+            }
+            catch (Exception ex) when (attempt < PortRaceAttempts && topology.LostAPortRace(ex))
+            {
+                topology.Dispose();
+            }
+            catch
+            {
+                topology.Dispose();
+                throw;
+            }
         }
     }
+
+    /// <summary>Starts tried before a lost port race fails the test.</summary>
+    private const int PortRaceAttempts = 3;
+
+    /// <summary>A service could not bind the port picked for it (see <see cref="StartAsync"/>).</summary>
+    private bool LostAPortRace(Exception failure) =>
+        IsAddressInUse(failure.Message) || _running.Values.Any(p => p.HasExited && IsAddressInUse(p.Stderr + p.Stdout));
+
+    private static bool IsAddressInUse(string text) => text.Contains("address already in use", StringComparison.OrdinalIgnoreCase);
 
     private async Task StartCoreAsync()
     {

@@ -1,5 +1,4 @@
 using System.Reflection;
-using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 
 namespace Dropbox.SyncClient.Tests;
@@ -24,23 +23,14 @@ public sealed class CaseClashWithoutStatxTests : IDisposable
     {
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write("d/X.txt", "A's X");
-        await a.SyncAsync();
-        await b.SyncAsync();
-        b.Write("d/x.txt", "B's own x");
-        File.Move(a.PathOf("d/X.txt"), a.PathOf("d/x.txt"));
-        File.AppendAllText(a.PathOf("d/x.txt"), ", renamed by A");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await CaseConflictCascadeTests.RenameToANameNewOnBAsync(a, b);
 
         var was = (bool)Unavailable.GetValue(null)!;
         Unavailable.SetValue(null, true);
         try
         {
             var pass = await b.SyncAsync();
-            var paths = (await _server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
-                .Where(e => e.Kind == EntryKind.File).Select(e => e.Path).Order(StringComparer.Ordinal).ToList();
-            Assert.True(paths.Count == 2 && paths.Contains("d/x.txt") && !paths.Exists(p => p.Contains("Case Conflict", StringComparison.Ordinal)),
-                $"the server holds [{string.Join(", ", paths)}]; B's notes: [{string.Join(" | ", pass.Notes)}]");
+            await CaseConflictCascadeTests.AssertRenameKeptItsNameAsync(_server, pass);
             Assert.False(File.Exists(b.PathOf("d/X.txt")), "B keeps 'd/X.txt', which A renamed");
         }
         finally

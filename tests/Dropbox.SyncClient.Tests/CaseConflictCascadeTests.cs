@@ -136,19 +136,11 @@ public sealed class CaseConflictCascadeTests : IDisposable
         // 'X.txt' loses the clash (the server no longer holds its name), but it is unchanged here: it follows the rename.
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
-        a.Write("d/X.txt", "A's X");
-        await a.SyncAsync();
-        await b.SyncAsync();
-        b.Write("d/x.txt", "B's own x");
-        File.Move(a.PathOf("d/X.txt"), a.PathOf("d/x.txt"));
-        File.AppendAllText(a.PathOf("d/x.txt"), ", renamed by A");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await RenameToANameNewOnBAsync(a, b);
 
         var pass = await b.SyncAsync();
         Assert.Equal(0, pass.Errors + pass.Pending);
-        var paths = await LiveAsync();
-        Assert.True(paths.Count == 2 && paths.Contains("d/x.txt") && !paths.Exists(p => p.Contains("Case Conflict", StringComparison.Ordinal)),
-            $"the server holds [{string.Join(", ", paths)}]; B's notes: [{string.Join(" | ", pass.Notes)}]");
+        await AssertRenameKeptItsNameAsync(_server, pass);
         Assert.Equal("A's X, renamed by A", b.Read("d/x.txt"));
         Assert.False(File.Exists(b.PathOf("d/X.txt")), "B keeps 'd/X.txt', which A renamed");
         Assert.Contains(TestClient.FilesIn(b.PathOf("d")), f => File.ReadAllText(f) == "B's own x");
@@ -231,9 +223,34 @@ public sealed class CaseConflictCascadeTests : IDisposable
     public void Stored_refusals_are_read_leniently(string? json, int count) =>
         Assert.Equal(count, CaseConflicts.LoadRefusedOnServer(json).Count);
 
+    /// <summary>
+    /// 'd/X.txt' synced on both; B writes a new 'd/x.txt' while A renames 'X.txt' to 'x.txt' (and edits it) and syncs: on
+    /// B's next pass 'X.txt' loses the clash only because the server no longer holds its name.
+    /// </summary>
+    internal static async Task RenameToANameNewOnBAsync(TestClient a, TestClient b)
+    {
+        a.Write("d/X.txt", "A's X");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        b.Write("d/x.txt", "B's own x");
+        File.Move(a.PathOf("d/X.txt"), a.PathOf("d/x.txt"));
+        File.AppendAllText(a.PathOf("d/x.txt"), ", renamed by A");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+    }
+
+    /// <summary>After <see cref="RenameToANameNewOnBAsync"/> and B's pass: A's rename kept its name, nothing was renamed to a (Case Conflict) one.</summary>
+    internal static async Task AssertRenameKeptItsNameAsync(FakeServer server, SyncSummary pass)
+    {
+        var paths = await LiveAsync(server);
+        Assert.True(paths.Count == 2 && paths.Contains("d/x.txt") && !paths.Exists(p => p.Contains("Case Conflict", StringComparison.Ordinal)),
+            $"the server holds [{string.Join(", ", paths)}]; B's notes: [{string.Join(" | ", pass.Notes)}]");
+    }
+
     /// <summary>The live file paths on the server, in ordinal order.</summary>
-    private async Task<List<string>> LiveAsync() =>
-        [.. (await _server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
+    private Task<List<string>> LiveAsync() => LiveAsync(_server);
+
+    private static async Task<List<string>> LiveAsync(FakeServer server) =>
+        [.. (await server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
             .Where(e => e.Kind == EntryKind.File).Select(e => e.Path).Order(StringComparer.Ordinal)];
 
     /// <summary>Commits <paramref name="text"/> at <paramref name="path"/> as another client would (its chunks staged by a plain upload first).</summary>

@@ -41,13 +41,15 @@ internal static partial class SyncPlanner
     /// read; its bytes decide (the same ones: the record is touched with the new ctime; others: an edit).
     /// </summary>
     internal static bool IsUnchanged(LocalEntry local, FileRecord? baseRecord) =>
-        baseRecord is { Kind: FileKind.File } && FileStamp.Of(local) == FileStamp.Of(baseRecord) && !ExecutableBit.Differs(local.Executable, baseRecord.Executable)
-        && !FileStamp.ChangeTimeMoved(baseRecord.ChangeTimeNs, local.ChangeTimeNs);
+        baseRecord is not null && IsUnchanged(local, baseRecord.Kind, FileStamp.Of(baseRecord), baseRecord.Executable, baseRecord.ChangeTimeNs);
 
     /// <summary>The same test against the synced index's row of the path (<see cref="BaseStat"/>; its ctime 0 is unknown).</summary>
     internal static bool IsUnchanged(LocalEntry local, BaseStat stat) =>
-        stat.Kind == FileKind.File && FileStamp.Of(local) == FileStamp.Of(stat) && !ExecutableBit.Differs(local.Executable, stat.Executable)
-        && !FileStamp.ChangeTimeMoved(stat.ChangeTimeNs, local.ChangeTimeNs);
+        IsUnchanged(local, stat.Kind, FileStamp.Of(stat), stat.Executable, stat.ChangeTimeNs);
+
+    private static bool IsUnchanged(LocalEntry local, FileKind kind, FileStamp synced, bool? executable, long? changeTimeNs) =>
+        kind == FileKind.File && FileStamp.Of(local) == synced && !ExecutableBit.Differs(local.Executable, executable)
+        && !FileStamp.ChangeTimeMoved(changeTimeNs, local.ChangeTimeNs);
 
     /// <summary>
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see

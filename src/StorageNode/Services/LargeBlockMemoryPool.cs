@@ -5,17 +5,18 @@ using Microsoft.AspNetCore.Connections;
 namespace Dropbox.StorageNode.Services;
 
 /// <summary>
-/// Kestrel's connection memory pool with 64 KiB blocks instead of 4 KiB: the socket transport receives into one
-/// block per read, so a 1 MiB chunk arrives in 16 reads instead of 256 (each read is a system call and a pipe
-/// round, and on the measured VM they were a large part of the put path's CPU). Blocks are pinned arrays, kept
-/// for reuse up to a bound.
+/// Kestrel's connection memory pool with 256 KiB blocks instead of 4 KiB: the socket transport receives into what is
+/// left of the current block, so the block bounds every read. With 64 KiB blocks a 1 GiB upload took 39,500 reads
+/// (27 KiB each on average); with 256 KiB, 10,300 (each read is a system call and a pipe round, and on the measured VM
+/// they were a large part of the put path's CPU). Blocks are pinned arrays, kept for reuse up to a bound; an idle
+/// connection holds none (Kestrel waits for data before it takes a block).
 /// </summary>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
     /// <summary>Bytes per block.</summary>
-    public const int BlockSize = 64 * 1024;
+    public const int BlockSize = 256 * 1024;
 
-    private const int MaxPooledBlocks = 1024;
+    private const int MaxPooledBlocks = 256;
 
     private readonly ConcurrentQueue<byte[]> _free = new();
     private int _pooled;

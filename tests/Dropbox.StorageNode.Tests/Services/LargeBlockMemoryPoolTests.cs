@@ -8,7 +8,7 @@ namespace Dropbox.StorageNode.Tests.Services;
 public sealed class LargeBlockMemoryPoolTests
 {
     [Fact]
-    public void Blocks_are_64_KiB_reused_after_dispose_and_disposing_twice_returns_once()
+    public void Blocks_are_whole_blocks_reused_after_dispose_and_disposing_twice_returns_once()
     {
         using var pool = new LargeBlockMemoryPool();
         var first = pool.Rent(100);

@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+
+namespace Dropbox.Shared.Memory;
+
+/// <summary>
+/// Large pinned byte arrays whose memory the kernel may back with transparent huge pages (2 MiB) instead of 4 KiB
+/// pages. A fresh buffer costs one page fault per page on first touch, and on the virtual machines measured a fault
+/// cost 7-17 µs: a 1 GiB upload's client took 34,500 of them (0.26 s of its CPU in the kernel, under the reads that
+/// fill its 16 MiB blocks); with huge pages the same memory is a few dozen faults. Where transparent huge pages are
+/// off, set to <c>never</c>, or not Linux, the arrays are ordinary pinned arrays.
+/// </summary>
+public static partial class HugePageArrays
+{
+    /// <summary>Size of a transparent huge page on x86-64 and (with 4 KiB base pages) arm64.</summary>
+    public const int HugePageSize = 2 * 1024 * 1024;
+
+    // MADV_HUGEPAGE from <sys/mman.h>: the same value on every Linux architecture.
+    private const int MadvHugePage = 14;
+
+    private static int _adviceFailed;
+
+    /// <summary>
+    /// A pinned array of <paramref name="length"/> bytes, not cleared. When it spans at least one whole, aligned huge page,
+    /// the aligned part is advised for huge pages before anything touches it. The advice is a hint: if the kernel
+    /// refuses it (an old kernel, a seccomp filter) nothing changes but the page size, and it is not asked again.
+    /// </summary>
+    public static byte[] AllocatePinned(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        var array = GC.AllocateUninitializedArray<byte>(length, pinned: true);
+        if (length >= 2 * HugePageSize && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
+        {
+            Advise(array);
+        }
+
+        return array;
+    }
+
+    /// <summary>Bytes of <paramref name="array"/> (pinned) that lie in whole, aligned huge pages.</summary>
+    internal static (nint Start, nint Length) AlignedSpan(byte[] array)
+    {
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        var start = (address + HugePageSize - 1) / HugePageSize * HugePageSize;
+        var end = (address + array.LongLength) / HugePageSize * HugePageSize;
+        return end > start ? ((nint)start, (nint)(end - start)) : (0, 0);
+    }
+
+    private static void Advise(byte[] array)
+    {
+        var (start, length) = AlignedSpan(array);
+        if (length > 0 && Madvise(start, length, MadvHugePage) != 0)
+        {
+            Volatile.Write(ref _adviceFailed, 1);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    private static partial int Madvise(nint address, nint length, int advice);
+}

@@ -20,9 +20,12 @@ public static partial class HugePageArrays
     private static int _adviceFailed;
 
     /// <summary>
-    /// A pinned array of <paramref name="length"/> bytes, not cleared. When it spans at least one whole, aligned huge page,
-    /// the aligned part is advised for huge pages before anything touches it. The advice is a hint: if the kernel
-    /// refuses it (an old kernel, a seccomp filter) nothing changes but the page size, and it is not asked again.
+    /// A pinned array of <paramref name="length"/> bytes, not cleared, advised for huge pages before anything touches it:
+    /// the huge pages that hold it, up to the 2 MiB boundaries around it (a 16 MiB array rarely starts on one, and its
+    /// two partial pages were 5,100 of the 8,500 faults left in a 1 GiB upload's client). What lies beside it in those
+    /// pages is the garbage collector's pinned heap, and the advice changes nothing there but the page size. The advice
+    /// is a hint: if the kernel refuses it (an old kernel, a seccomp filter) nothing changes but the page size, and it
+    /// is not asked again.
     /// </summary>
     public static byte[] AllocatePinned(int length)
     {
@@ -45,9 +48,25 @@ public static partial class HugePageArrays
         return end > start ? ((nint)start, (nint)(end - start)) : (0, 0);
     }
 
+    /// <summary>The huge pages that hold <paramref name="array"/> (pinned), from the boundary before it to the one after.</summary>
+    internal static (nint Start, nint Length) EnclosingSpan(byte[] array)
+    {
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        var start = address / HugePageSize * HugePageSize;
+        var end = (address + array.LongLength + HugePageSize - 1) / HugePageSize * HugePageSize;
+        return ((nint)start, (nint)(end - start));
+    }
+
     private static void Advise(byte[] array)
     {
-        var (start, length) = AlignedSpan(array);
+        // The enclosing pages first; the aligned interior alone if those reach past the heap's mapping.
+        var (start, length) = EnclosingSpan(array);
+        if (Madvise(start, length, MadvHugePage) == 0)
+        {
+            return;
+        }
+
+        (start, length) = AlignedSpan(array);
         if (length > 0 && Madvise(start, length, MadvHugePage) != 0)
         {
             Volatile.Write(ref _adviceFailed, 1);

@@ -14,6 +14,13 @@ public static partial class HugePageArrays
     /// <summary>Size of a transparent huge page on x86-64 and (with 4 KiB base pages) arm64.</summary>
     public const int HugePageSize = 2 * 1024 * 1024;
 
+    /// <summary>
+    /// Arrays from this size on are advised. Smaller ones share their huge page with their neighbours on the pinned heap,
+    /// which is still fewer faults than one per 4 KiB (a node's chunk buffers are 256 KiB to 4 MiB, in a run), but below
+    /// this an array is too small for the saved faults to pay for zeroing a whole huge page at first touch.
+    /// </summary>
+    public const int MinAdvisedLength = 256 * 1024;
+
     // MADV_HUGEPAGE from <sys/mman.h>: the same value on every Linux architecture.
     private const int MadvHugePage = 14;
 
@@ -31,7 +38,7 @@ public static partial class HugePageArrays
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var array = GC.AllocateUninitializedArray<byte>(length, pinned: true);
-        if (length >= 2 * HugePageSize && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
+        if (length >= MinAdvisedLength && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
         {
             Advise(array);
         }

@@ -8,7 +8,7 @@ namespace Dropbox.StorageNode.Store;
 /// <summary>
 /// Buffers for whole chunks. Big ones come from the pinned object heap and are kept for reuse: a chunk buffer
 /// lives across a group commit, and an ordinary array that long-lived would be copied by every GC that promotes
-/// it; those of 4 MiB and more are advised for huge pages (<see cref="HugePageArrays"/>). Small ones come from the
+/// it; they are advised for huge pages (<see cref="HugePageArrays"/>). Small ones come from the
 /// shared pool.
 /// </summary>
 internal static class ChunkBufferPool

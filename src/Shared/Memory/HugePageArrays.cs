@@ -9,17 +9,19 @@ namespace Dropbox.Shared.Memory;
 /// fill its 16 MiB blocks); with huge pages the same memory is a few dozen faults. Where transparent huge pages are
 /// off, set to <c>never</c>, or not Linux, the arrays are ordinary pinned arrays.
 /// </summary>
+/// <remarks>
+/// Only for buffers that their use fills whole (the client's read blocks, a storage node's staging buffer): the kernel's
+/// background collapse (khugepaged) may make a whole advised huge page resident once any of its 4 KiB pages is touched,
+/// so a buffer mostly left untouched (a connection's receive block holding a partial request) would cost its full size
+/// in memory instead of the pages used.
+/// </remarks>
 public static partial class HugePageArrays
 {
     /// <summary>Size of a transparent huge page on x86-64 and (with 4 KiB base pages) arm64.</summary>
     public const int HugePageSize = 2 * 1024 * 1024;
 
-    /// <summary>
-    /// Arrays from this size on are advised. Smaller ones share their huge page with their neighbours on the pinned heap,
-    /// which is still fewer faults than one per 4 KiB (a node's chunk buffers are 256 KiB to 4 MiB, in a run), but below
-    /// this an array is too small for the saved faults to pay for zeroing a whole huge page at first touch.
-    /// </summary>
-    public const int MinAdvisedLength = 256 * 1024;
+    /// <summary>Arrays from this size on are advised; smaller ones are ordinary pinned arrays.</summary>
+    public const int MinAdvisedLength = HugePageSize;
 
     // MADV_HUGEPAGE from <sys/mman.h>: the same value on every Linux architecture.
     private const int MadvHugePage = 14;
@@ -30,9 +32,10 @@ public static partial class HugePageArrays
     /// A pinned array of <paramref name="length"/> bytes, not cleared, advised for huge pages before anything touches it:
     /// the huge pages that hold it, up to the 2 MiB boundaries around it (a 16 MiB array rarely starts on one, and its
     /// two partial pages were 5,100 of the 8,500 faults left in a 1 GiB upload's client). What lies beside it in those
-    /// pages is the garbage collector's pinned heap, and the advice changes nothing there but the page size. The advice
-    /// is a hint: if the kernel refuses it (an old kernel, a seccomp filter) nothing changes but the page size, and it
-    /// is not asked again.
+    /// pages is the garbage collector's pinned heap: the advice changes nothing there but the page size (the collector
+    /// decommits by mapping memory anew, which drops the advice, and resets with MADV_FREE/MADV_DONTNEED, under which
+    /// the kernel splits a huge page). The advice is a hint: if the kernel refuses it (an old kernel, a seccomp filter)
+    /// nothing changes but the page size, and it is not asked again.
     /// </summary>
     public static byte[] AllocatePinned(int length)
     {
@@ -40,19 +43,16 @@ public static partial class HugePageArrays
         var array = GC.AllocateUninitializedArray<byte>(length, pinned: true);
         if (length >= MinAdvisedLength && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
         {
-            Advise(array);
+            var (start, span) = EnclosingSpan(array);
+            if (Madvise(start, span, MadvHugePage) != 0)
+            {
+                // The kernel applies the advice to every mapped part of the range even when it fails for a hole in it
+                // (ENOMEM), so there is nothing to undo; it is only not asked again.
+                Volatile.Write(ref _adviceFailed, 1);
+            }
         }
 
         return array;
-    }
-
-    /// <summary>Bytes of <paramref name="array"/> (pinned) that lie in whole, aligned huge pages.</summary>
-    internal static (nint Start, nint Length) AlignedSpan(byte[] array)
-    {
-        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
-        var start = (address + HugePageSize - 1) / HugePageSize * HugePageSize;
-        var end = (address + array.LongLength) / HugePageSize * HugePageSize;
-        return end > start ? ((nint)start, (nint)(end - start)) : (0, 0);
     }
 
     /// <summary>The huge pages that hold <paramref name="array"/> (pinned), from the boundary before it to the one after.</summary>
@@ -62,22 +62,6 @@ public static partial class HugePageArrays
         var start = address / HugePageSize * HugePageSize;
         var end = (address + array.LongLength + HugePageSize - 1) / HugePageSize * HugePageSize;
         return ((nint)start, (nint)(end - start));
-    }
-
-    private static void Advise(byte[] array)
-    {
-        // The enclosing pages first; the aligned interior alone if those reach past the heap's mapping.
-        var (start, length) = EnclosingSpan(array);
-        if (Madvise(start, length, MadvHugePage) == 0)
-        {
-            return;
-        }
-
-        (start, length) = AlignedSpan(array);
-        if (length > 0 && Madvise(start, length, MadvHugePage) != 0)
-        {
-            Volatile.Write(ref _adviceFailed, 1);
-        }
     }
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]

@@ -8,12 +8,15 @@ namespace Dropbox.Shared.Memory;
 /// An array pool whose large arrays (over 2 MiB) are pinned and advised for huge pages (<see cref="HugePageArrays"/>);
 /// smaller ones come from an ordinary bounded pool. Like <see cref="ArrayPool{T}.Create(int, int)"/> it keeps at most
 /// <c>maxArraysPerBucket</c> arrays of each power-of-two size, so it holds no more than was in use at once, up to
-/// that bound, and it caches nothing per thread.
+/// that bound, and it caches nothing per thread. As any array pool's, a rented array may hold old bytes.
 /// </summary>
 public sealed class PinnedArrayPool : ArrayPool<byte>
 {
     /// <summary>Arrays above this size are the pool's own (pinned, huge-page advised); the rest the inner pool's.</summary>
     public const int SmallLimit = HugePageArrays.HugePageSize;
+
+    // The largest power of two an int length holds: the largest bucket.
+    private const int MaxLength = 1 << 30;
 
     private readonly ArrayPool<byte> _small;
     private readonly int _maxPerBucket;
@@ -25,6 +28,7 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
     public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxArrayLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxArrayLength, MaxLength);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxArraysPerBucket, 1);
         _maxLength = maxArrayLength;
         _maxPerBucket = maxArraysPerBucket;

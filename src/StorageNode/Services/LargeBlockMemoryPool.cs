@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using Dropbox.Shared.Memory;
 using Microsoft.AspNetCore.Connections;
 
 namespace Dropbox.StorageNode.Services;
@@ -9,9 +8,10 @@ namespace Dropbox.StorageNode.Services;
 /// Kestrel's connection memory pool with 256 KiB blocks instead of 4 KiB: the socket transport receives into what is
 /// left of the current block, so the block bounds every read. With 64 KiB blocks a 1 GiB upload took 39,500 reads
 /// (27 KiB each on average); with 256 KiB, 10,300 (each read is a system call and a pipe round, and on the measured VM
-/// they were a large part of the put path's CPU). Blocks are pinned arrays advised for huge pages
-/// (<see cref="HugePageArrays"/>), kept for reuse up to a bound; an idle
-/// connection holds none (Kestrel waits for data before it takes a block).
+/// they were a large part of the put path's CPU). Blocks are pinned arrays, kept for reuse up to the same 64 MiB per
+/// pool as before. An idle connection holds none (Kestrel waits for data before it takes a block); one holding a partial
+/// request holds one, resident only as far as it was written. Not advised for huge pages, unlike the staging buffer
+/// (<see cref="Dropbox.Shared.Memory.HugePageArrays"/>): the kernel could then make each such block resident whole.
 /// </summary>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
@@ -40,7 +40,7 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
         }
         else
         {
-            array = HugePageArrays.AllocatePinned(BlockSize);
+            array = GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true);
         }
 
         return new Block(this, array);

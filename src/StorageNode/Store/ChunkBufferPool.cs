@@ -1,15 +1,13 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Numerics;
-using Dropbox.Shared.Memory;
 
 namespace Dropbox.StorageNode.Store;
 
 /// <summary>
 /// Buffers for whole chunks. Big ones come from the pinned object heap and are kept for reuse: a chunk buffer
 /// lives across a group commit, and an ordinary array that long-lived would be copied by every GC that promotes
-/// it; they are advised for huge pages (<see cref="HugePageArrays"/>). Small ones come from the
-/// shared pool.
+/// it. Small ones come from the shared pool.
 /// </summary>
 internal static class ChunkBufferPool
 {
@@ -26,7 +24,7 @@ internal static class ChunkBufferPool
         }
 
         var bucket = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)size));
-        return Buckets[bucket].TryTake(out var buffer) ? buffer : HugePageArrays.AllocatePinned(1 << bucket);
+        return Buckets[bucket].TryTake(out var buffer) ? buffer : GC.AllocateUninitializedArray<byte>(1 << bucket, pinned: true);
     }
 
     /// <summary>Gives a buffer from <see cref="Rent"/> back.</summary>

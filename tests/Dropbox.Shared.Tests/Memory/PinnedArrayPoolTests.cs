@@ -14,7 +14,12 @@ public sealed class PinnedArrayPoolTests
 
         var first = pool.Rent(Large - 5);
         Assert.Equal(Large, first.Length);
-        Assert.True(IsPinned(first));
+        if (ProcMaps.HasTransparentHugePages)
+        {
+            // A pinned array of the huge-page allocator (an ordinary one's mapping carries no advice).
+            Assert.True(ProcMaps.IsAdvisedForHugePages(Marshal.UnsafeAddrOfPinnedArrayElement(first, Large / 2)));
+        }
+
         pool.Return(first);
 
         Assert.Same(first, pool.Rent(Large));
@@ -34,16 +39,32 @@ public sealed class PinnedArrayPoolTests
     }
 
     [Fact]
-    public void Small_arrays_come_from_the_inner_pool_and_are_not_taken_for_large_ones()
+    public void Arrays_up_to_the_small_limit_go_back_to_the_inner_pool_and_larger_ones_to_the_pool_s_own_buckets()
     {
         var pool = new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 2);
 
         var small = pool.Rent(1000);
         Assert.InRange(small.Length, 1000, PinnedArrayPool.SmallLimit);
         pool.Return(small);
-
         Assert.Same(small, pool.Rent(1000));
-        Assert.True(pool.Rent(PinnedArrayPool.SmallLimit + 1).Length > PinnedArrayPool.SmallLimit);
+
+        // Exactly at the limit: the inner pool's, rented and returned there.
+        var atLimit = pool.Rent(PinnedArrayPool.SmallLimit);
+        Assert.Equal(PinnedArrayPool.SmallLimit, atLimit.Length);
+        pool.Return(atLimit);
+        Assert.Same(atLimit, pool.Rent(PinnedArrayPool.SmallLimit));
+
+        // One byte more: the pool's own bucket of twice the size.
+        var above = pool.Rent(PinnedArrayPool.SmallLimit + 1);
+        Assert.Equal(2 * PinnedArrayPool.SmallLimit, above.Length);
+        pool.Return(above);
+        Assert.Same(above, pool.Rent((2 * PinnedArrayPool.SmallLimit) - 1));
+    }
+
+    [Fact]
+    public void A_largest_size_above_the_largest_power_of_two_an_int_holds_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PinnedArrayPool(maxArrayLength: int.MaxValue, maxArraysPerBucket: 1));
     }
 
     [Fact]
@@ -67,12 +88,5 @@ public sealed class PinnedArrayPoolTests
 
         Assert.Equal(Large + 1, pool.Rent(Large + 1).Length);
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(-1));
-    }
-
-    private static bool IsPinned(byte[] array)
-    {
-        var before = Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return before == Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
     }
 }

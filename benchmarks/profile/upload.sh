@@ -1,0 +1,76 @@
+#!/bin/bash
+# Profiles one `sync --once` upload into a fresh `standalone` appliance (127.0.0.1 only), as used for the README's
+# "Where the time goes now". Build first: dotnet build -c Release src/Appliance, and the client natively
+# (dotnet publish -c Release src/SyncClient -p:PublishAot=true -o src/SyncClient/bin/native).
+#
+#   upload.sh cpu    ROOT [DATA]        client wall/CPU/faults/peak RSS, appliance CPU and faults over the upload
+#   upload.sh pairs  ROOT_A ROOT_B [N] [DATA]   N (3) alternating `cpu` runs of two checkouts (A's client with A's appliance)
+#   upload.sh perf   ROOT OUT [DATA]    perf record -F 1999 -g of the appliance (JIT, perf map) -> OUT.txt (perf script)
+#   upload.sh faults ROOT OUT [DATA]    perf record -e page-faults -c 1 of the client and of the appliance -> OUT{,-ap}.txt
+#
+# DATA is a file or a folder to upload (default: a 1 GiB random file made once at $TMPDIR/profile-1gib.bin). Each run
+# first uploads 64 MiB of other random data into the appliance, so that its JIT and first allocations are behind it.
+set -euo pipefail
+tmp=${TMPDIR:-/tmp}
+
+data_or_default() {
+  if [ -n "${1:-}" ]; then echo "$1"; return; fi
+  local big=$tmp/profile-1gib.bin
+  [ -f "$big" ] || head -c 1073741824 /dev/urandom > "$big"
+  echo "$big"
+}
+
+# start ROOT WORK: a fresh appliance (its pid in WORK/appliance.pid) and a logged-in client, warmed by a 64 MiB upload
+start() {
+  local root=$1 work=$2
+  rm -rf "$work"; mkdir -p "$work/src" "$work/warm"
+  DOTNET_PerfMapEnabled=1 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+    standalone --data "$work/appliance" --port 0 > "$work/appliance.log" 2>&1 &
+  echo $! > "$work/appliance.pid"
+  for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance.log" && break; sleep 0.1; done
+  local url token
+  url=$(grep '^ready: ' "$work/appliance.log" | cut -c8-); token=$(grep '^token: ' "$work/appliance.log" | cut -c8-)
+  client="$root/src/SyncClient/bin/native/Dropbox.SyncClient"
+  "$client" login --server "$url" --token "$token" --folder "$work/src" --state "$work/client" --device a > /dev/null
+  head -c 67108864 /dev/urandom > "$work/src/warm.bin"
+  "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
+}
+
+place() { # place DATA WORK: hard link (or copy) the data into the synced folder
+  if [ -d "$1" ]; then cp -r "$1" "$2/src/"; else ln "$1" "$2/src/" 2>/dev/null || cp "$1" "$2/src/"; fi
+  sync; sleep 1
+}
+
+stat_of() { awk '{print $10, $14+$15}' "/proc/$1/stat"; }
+
+cpu() {
+  local root=$1 data work=$tmp/profile-cpu
+  data=$(data_or_default "${2:-}")
+  start "$root" "$work"; place "$data" "$work"
+  local ap; ap=$(cat "$work/appliance.pid")
+  read -r f0 c0 < <(stat_of "$ap")
+  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "$client" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
+  read -r f1 c1 < <(stat_of "$ap")
+  echo "$root: $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); load $(cut -d' ' -f1 /proc/loadavg)"
+  kill "$ap"; wait "$ap" 2> /dev/null || true
+}
+
+case "${1:-}" in
+  cpu) cpu "$2" "${3:-}" ;;
+  pairs) for _ in $(seq 1 "${4:-3}"); do cpu "$2" "${5:-}"; cpu "$3" "${5:-}"; done ;;
+  perf)
+    work=$tmp/profile-perf; data=$(data_or_default "${4:-}")
+    R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
+    perf record -F 1999 -g -p "$ap" -o "$3.data" 2> /dev/null & pp=$!; sleep 0.3
+    "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
+    kill -INT $pp; wait $pp || true; kill "$ap"
+    perf script -i "$3.data" 2> /dev/null > "$3.txt" ;;
+  faults)
+    work=$tmp/profile-faults; data=$(data_or_default "${4:-}")
+    R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
+    perf record -e page-faults -c 1 -g -p "$ap" -o "$3-ap.data" 2> /dev/null & pp=$!; sleep 0.3
+    perf record -e page-faults -c 1 -g -o "$3.data" -- "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
+    kill -INT $pp; wait $pp || true; kill "$ap"
+    perf script -i "$3.data" 2> /dev/null > "$3.txt"; perf script -i "$3-ap.data" 2> /dev/null > "$3-ap.txt" ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
+esac

@@ -133,6 +133,24 @@ internal static class KindConflictRules
         };
     }
 
+    /// <summary>
+    /// A remote file at a folder here that holds the client's state directory (<see cref="PlanInput.FilesAboveStateDirectory"/>):
+    /// a file against a folder where, unlike <see cref="DecideFolderAgainstFile"/>, the folder cannot leave its path (the
+    /// db, its lock and the trash are in it). So the file leaves it, on the server (<see cref="SyncPlanner.StateFolderAgainstFileReason"/>):
+    /// kept whole as a conflicted copy every device sees, after which what lies beside the state directory goes up as
+    /// usual (the executor runs it before any upload). A name the ignore rules exclude here is left alone on both sides.
+    /// </summary>
+    internal static void MoveAsideAboveStateDirectory(PlanInput input, List<SyncAction> actions)
+    {
+        foreach (var (path, remote) in input.FilesAboveStateDirectory)
+        {
+            if (!input.Local.Ignore.IsIgnored(path, isDirectory: true) && !input.Local.Ignore.IsIgnored(path, isDirectory: false))
+            {
+                actions.Add(new SyncAction(SyncActionKind.KindConflict, path) { Remote = remote, BaseVersion = remote.Version, Reason = StateFolderAgainstFileReason });
+            }
+        }
+    }
+
     /// <summary>A file on one side (or in the merge base) and a folder on another, except a kind replaced remotely where the path is gone here.</summary>
     internal static bool IsKindClash(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {

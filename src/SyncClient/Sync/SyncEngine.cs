@@ -205,6 +205,7 @@ internal sealed class SyncEngine
         var input = new PlanInput
         {
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
+            FilesAboveStateDirectory = remote.Refusals.AboveStateDirectory,
             NewRemote = newDownloads, CaseWaits = caseWaits,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };

@@ -66,11 +66,89 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
         Assert.True(third.Conflicts == 0, "b's last pass: " + third);
     }
 
+    [Fact]
+    public async Task A_remote_file_at_the_state_directorys_parent_stays_on_the_server_while_nothing_here_needs_the_folder()
+    {
+        // b keeps only its state directory in '.cfg': nothing of b's needs the folder, so a's file is neither taken nor
+        // renamed, and no folder '.cfg' is put on the server; a's later versions of it go up as usual.
+        var token = nodes.NewUserToken();
+        var a = Device("a", token);
+        a.Write("keep.txt", "so the folder is never empty");
+        a.Write(".cfg", "a's app config");
+        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+
+        var b = Device("b", token, StateInFolder);
+        var passesOfB = new List<(string, SyncSummary)> { (b.Name, await b.SyncAsync(nodes.Url)), (b.Name, await b.SyncAsync(nodes.Url)) };
+        AssertClean(passesOfB);
+        Assert.All(passesOfB, p => Assert.True(p.Item2.Conflicts == 0 && p.Item2.Refusals.Count == 0, "b: " + p.Item2));
+        var entries = await ServerEntriesAsync(b);
+        Assert.True(entries.TryGetValue(".cfg", out var cfg) && cfg.Kind == EntryKind.File, "the server no longer holds a's file at '.cfg': " + string.Join(", ", entries.Keys));
+        Assert.DoesNotContain(entries.Keys, ConflictNames.IsConflictedCopy);
+        Assert.True(File.Exists(Path.Combine(b.PathOf(StateInFolder), LocalState.DatabaseFileName)));
+
+        a.Write(".cfg", "a's app config, rewritten");
+        var passesOfA = new List<(string, SyncSummary)> { (a.Name, await a.SyncAsync(nodes.Url)), (a.Name, await a.SyncAsync(nodes.Url)), (b.Name, await b.SyncAsync(nodes.Url)) };
+        AssertClean(passesOfA);
+        Assert.Equal("a's app config, rewritten", a.Read(".cfg"));
+        entries = await ServerEntriesAsync(b);
+        Assert.Equal((ulong)"a's app config, rewritten".Length, entries[".cfg"].Size);
+        Assert.Equal(EntryKind.File, entries[".cfg"].Kind);
+    }
+
+    [Fact]
+    public async Task A_folder_that_holds_only_the_state_directory_is_never_created_on_the_server()
+    {
+        var b = Device("b", nodes.NewUserToken(), ".cfg/deep/client-state");
+        b.Write("mine.txt", "b's own");
+        AssertClean([(b.Name, await b.SyncAsync(nodes.Url)), (b.Name, await b.SyncAsync(nodes.Url))]);
+
+        var entries = await ServerEntriesAsync(b);
+        Assert.True(entries.ContainsKey("mine.txt"));
+        Assert.DoesNotContain(entries.Keys, p => p == ".cfg" || p.StartsWith(".cfg/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_remote_empty_folder_under_the_old_path_of_a_file_a_remote_move_takes_from_here_is_made_in_the_same_pass()
+    {
+        // What a device moving a file aside on the server leaves for the others: the file moved ('A' -> 'B'), then a
+        // folder 'A' with a file and an empty folder in it. Here 'A' follows the move before 'A/sub' is made.
+        var token = nodes.NewUserToken();
+        var a = Device("a", token);
+        a.Write("A", "the file A");
+        a.Write("keep.txt", "keep");
+        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        var c = Device("c", token);
+        AssertClean([(c.Name, await c.SyncAsync(nodes.Url))]);
+        Assert.Equal("the file A", c.Read("A"));
+
+        var remote = a.Remote(nodes.Url);
+        var fileA = (await ServerEntriesAsync(a))["A"];
+        await remote.MoveFileAsync(new MoveFileRequest { FromPath = "A", ToPath = "B", BaseVersion = fileA.Version, Device = "w" }, CancellationToken.None);
+        var w = Device("w", token);
+        AssertClean([(w.Name, await w.SyncAsync(nodes.Url))]);
+        w.Write("A/x", "x in folder A");
+        AssertClean([(w.Name, await w.SyncAsync(nodes.Url))]);
+        await remote.CreateFolderAsync(new CreateFolderRequest { Path = "A/sub", Device = "w" }, CancellationToken.None);
+
+        var first = await c.SyncAsync(nodes.Url);
+        AssertClean([(c.Name, first)]);
+        Assert.Equal("the file A", c.Read("B"));
+        Assert.Equal("x in folder A", c.Read("A/x"));
+        Assert.True(Directory.Exists(c.PathOf("A/sub")), "the empty folder 'A/sub' was not made");
+    }
+
     private RealNodeDevice Device(string name, string token, string? stateInFolder = null)
     {
         var d = new RealNodeDevice(_dir, name, token, stateInFolder);
         _devices.Add(d);
         return d;
+    }
+
+    /// <summary>The live entries (files and folders) on the server, by path.</summary>
+    private async Task<Dictionary<string, FileEntry>> ServerEntriesAsync(RealNodeDevice d)
+    {
+        var listed = await d.Remote(nodes.Url).ListFilesAsync(new ListFilesRequest(), CancellationToken.None);
+        return listed.Entries.Where(e => !e.Deleted).ToDictionary(e => e.Path, StringComparer.Ordinal);
     }
 
     /// <summary>The live files on the server, by path.</summary>

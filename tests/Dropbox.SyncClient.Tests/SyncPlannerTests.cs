@@ -554,21 +554,44 @@ public sealed class SyncPlannerTests
             plan.Select(a => (a.Kind, a.Path, a.ToPath)).OrderBy(a => a.Path, StringComparer.Ordinal));
     }
 
-    [Fact]
-    public void A_remote_file_at_a_folder_holding_the_state_directory_is_moved_aside_on_the_server_with_the_version_seen()
+    [Theory]
+    [InlineData(null, false)] // only the state directory there (never scanned): nothing needs the folder
+    [InlineData(".cfg/user.conf", true)]
+    [InlineData(".cfg/empty/", true)]
+    public void A_remote_file_at_a_folder_holding_the_state_directory_is_moved_aside_on_the_server_with_the_version_seen_when_something_here_needs_the_folder(string? beside, bool moves)
     {
         var aside = new RemoteEntry(".cfg", FileKind.File, 7, false, 10, H1, 0);
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries[".cfg"] = LocalEntry.Folder(".cfg");
+        if (beside is { } b && b.EndsWith('/'))
+        {
+            snapshot.Entries[b.TrimEnd('/')] = LocalEntry.Folder(b.TrimEnd('/'));
+            snapshot.EmptyFolders.Add(b.TrimEnd('/'));
+        }
+        else if (beside is not null)
+        {
+            snapshot.Entries[beside] = new LocalEntry(beside, FileKind.File, 3, 100, SettlesIn: null);
+        }
+
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(),
-            Local = new LocalSnapshot(),
-            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Local = snapshot,
+            Fingerprints = beside is null || beside.EndsWith('/') ? new Dictionary<string, FileFingerprint>() : new Dictionary<string, FileFingerprint> { [beside] = new FileFingerprint(3, 100, [], H1) },
             Remote = new Dictionary<string, RemoteEntry>(),
             Refused = new HashSet<string>(StringComparer.Ordinal) { ".cfg" },
             FilesAboveStateDirectory = new Dictionary<string, RemoteEntry> { [".cfg"] = aside },
         });
 
-        var move = Assert.Single(plan);
+        var moved = plan.Where(a => a.Kind == SyncActionKind.KindConflict).ToList();
+        if (!moves)
+        {
+            Assert.Empty(moved);
+            Assert.DoesNotContain(plan, a => a.Kind == SyncActionKind.CreateRemoteFolder || a.Path == ".cfg");
+            return;
+        }
+
+        var move = Assert.Single(moved);
         Assert.Equal((SyncActionKind.KindConflict, ".cfg", SyncPlanner.StateFolderAgainstFileReason, 7UL), (move.Kind, move.Path, move.Reason, move.BaseVersion));
         Assert.Same(aside, move.Remote);
     }

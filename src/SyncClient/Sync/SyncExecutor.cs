@@ -172,13 +172,30 @@ internal sealed class SyncExecutor : IDisposable
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
-        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        // New folders before the moves, except those at or under a file a remote move takes from here (the planner's
+        // 'leaving'): the file must have left that path first.
+        var movedFrom = plan.Where(a => a.Kind == SyncActionKind.MoveLocal).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        var newFolders = plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal).ToList();
+        var afterMoves = newFolders.Where(a => movedFrom.Count > 0 && IsAtOrUnderAny(a.Path, movedFrom)).ToHashSet(ReferenceEqualityComparer.Instance);
+        foreach (var a in newFolders.Where(a => !afterMoves.Contains(a)))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
         {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in newFolders.Where(afterMoves.Contains))
+        {
+            if (movedFrom.Any(m => File.Exists(_ctx.FullPath(m)) && IsAtOrUnderAny(a.Path, [m])))
+            {
+                // The move was not applied here (the file changed): it still holds the path, and the next pass reconciles it.
+                _summary.AddNote($"skipped folder '{SyncPaths.Display(a.Path)}': under a file a remote move could not take from here this pass; the next pass reconciles it");
+                continue;
+            }
+
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
@@ -589,6 +606,23 @@ internal sealed class SyncExecutor : IDisposable
             _summary.AddNote(note);
             _ctx.Progress.Log(note);
             return;
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> or one of its parents is in <paramref name="paths"/>.</summary>
+    private static bool IsAtOrUnderAny(string path, HashSet<string> paths)
+    {
+        for (var p = path; ; p = p[..p.LastIndexOf('/')])
+        {
+            if (paths.Contains(p))
+            {
+                return true;
+            }
+
+            if (!p.Contains('/'))
+            {
+                return false;
+            }
         }
     }
 

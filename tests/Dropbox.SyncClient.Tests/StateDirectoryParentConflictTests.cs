@@ -96,6 +96,32 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
     }
 
     [Fact]
+    public async Task A_remote_file_seen_at_the_state_directorys_parent_passes_ago_is_moved_aside_once_the_user_puts_a_file_beside_the_state_directory()
+    {
+        var token = nodes.NewUserToken();
+        var a = Device("a", token);
+        a.Write("keep.txt", "so the folder is never empty");
+        a.Write(".cfg", "a's file named .cfg");
+        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+
+        // b lists '.cfg' while nothing of its own is there: left alone, and the cursor moves past it.
+        var b = Device("b", token, StateInFolder);
+        var quiet = await b.SyncAsync(nodes.Url);
+        AssertClean([(b.Name, quiet), (b.Name, await b.SyncAsync(nodes.Url))]);
+        Assert.Equal(0, quiet.Conflicts);
+        Assert.Equal(EntryKind.File, (await ServerEntriesAsync(b))[".cfg"].Kind);
+
+        b.Write(".cfg/user.conf", "b's settings");
+        var passes = new List<(string, SyncSummary)> { (b.Name, await b.SyncAsync(nodes.Url)), (b.Name, await b.SyncAsync(nodes.Url)) };
+        AssertClean(passes);
+        var listed = await ServerFilesAsync(b);
+        Assert.Equal((ulong)"b's settings".Length, Assert.Contains(".cfg/user.conf", listed).Size);
+        var aside = Assert.Single(listed.Keys, ConflictNames.IsConflictedCopy);
+        Assert.Equal("a's file named .cfg", b.Read(aside));
+        Assert.Null(b.State.GetSetting(StateKeys.FilesAboveStateDirectory)); // forgotten once the server no longer holds it
+    }
+
+    [Fact]
     public async Task A_folder_that_holds_only_the_state_directory_is_never_created_on_the_server()
     {
         var b = Device("b", nodes.NewUserToken(), ".cfg/deep/client-state");

@@ -109,6 +109,7 @@ internal sealed class SyncEngine
             progress.Log("refused: " + refusal);
         }
 
+        StateParentFiles.Merge(_ctx, remote);
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");

@@ -161,11 +161,13 @@ internal static class KindConflictRules
     }
 
     /// <summary>
-    /// Something under <paramref name="prefix"/> here that would go up: a file, or an empty folder (the scan never lists
-    /// the state directory, and a folder that holds only it is not empty).
+    /// Something under <paramref name="prefix"/> here that would go up or is up already: a file, an empty folder (the scan
+    /// never lists the state directory, and a folder that holds only it is not empty), or a synced path.
     /// </summary>
     private static bool NeedsFolder(PlanInput input, Dictionary<string, (long Size, long MtimeTicks)>? newFiles, string prefix) =>
         input.Local.Entries.Values.Any(e => e.Kind == FileKind.File && e.Path.StartsWith(prefix, StringComparison.Ordinal))
+        || input.StateParentsHoldingSynced.Contains(prefix[..^1])
+        || input.Base.Keys.Any(p => p.StartsWith(prefix, StringComparison.Ordinal))
         || input.Local.EmptyFolders.Any(f => f.StartsWith(prefix, StringComparison.Ordinal))
         || (newFiles?.Keys.Any(f => f.StartsWith(prefix, StringComparison.Ordinal)) ?? false);
 

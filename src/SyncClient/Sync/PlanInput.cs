@@ -66,6 +66,9 @@ internal sealed record PlanInput
     /// </summary>
     public IReadOnlyDictionary<string, RemoteEntry> FilesAboveStateDirectory { get; init; } = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
 
+    /// <summary>Of <see cref="FilesAboveStateDirectory"/>, the paths whose folder here holds synced paths (the db's clean rows included).</summary>
+    public IReadOnlySet<string> StateParentsHoldingSynced { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     private (IReadOnlyDictionary<string, FileRecord> Base, LocalSnapshot Local, HashSet<string> Folders)? _foldersHoldingRenamedToUnnamable;
 
     private (IReadOnlyDictionary<string, RemoteEntry> Remote, HashSet<string> Folders)? _remoteFolders;

@@ -189,6 +189,7 @@ internal sealed class SyncEngine
         }
 
         var bases = LoadBases(index);
+        var stateParentsHoldingSynced = remote.Refusals.AboveStateDirectory.Keys.Where(f => index.Keys.Any(p => p.StartsWith(f + "/", StringComparison.Ordinal))).ToHashSet(StringComparer.Ordinal);
         index = null;
 
         foreach (var skipped in snapshot.Skipped)
@@ -207,6 +208,7 @@ internal sealed class SyncEngine
         {
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
             FilesAboveStateDirectory = remote.Refusals.AboveStateDirectory,
+            StateParentsHoldingSynced = stateParentsHoldingSynced,
             NewRemote = newDownloads, CaseWaits = caseWaits,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };

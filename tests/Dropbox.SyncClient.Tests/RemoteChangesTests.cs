@@ -77,6 +77,31 @@ public sealed class RemoteChangesTests
         Assert.Equal("to.txt", changes["from.txt"].MovedTo);
     }
 
+    [Fact]
+    public void A_live_file_above_the_state_directory_is_kept_for_the_planner_and_its_delete_or_move_away_is_taken()
+    {
+        // '--state FOLDER/.cfg/client-state': a file at '.cfg' is never taken; the planner moves it aside on the server.
+        var refused = new Refusals { Reserved = ".cfg/client-state" };
+        var changes = new Dictionary<string, RemoteEntry>();
+        RemoteChanges.Apply(changes, [Upsert(1, ".cfg"), Upsert(2, "cfg2"), Upsert(3, "cfg2")], refused);
+
+        Assert.Equal(1UL, refused.AboveStateDirectory[".cfg"].Version);
+        Assert.Contains(".cfg", refused.Paths);
+        Assert.Empty(refused.Messages); // not reported as refused: it is resolved
+        Assert.False(changes.ContainsKey(".cfg"));
+
+        // Gone from there (moved away, then deleted after coming back): nothing takes the folder's place any more.
+        RemoteChanges.Apply(changes, [new Change { Sequence = 4, Kind = ChangeKind.Move, OldPath = ".cfg", Entry = new FileEntry { Path = "elsewhere", Version = 4 } }], refused);
+        Assert.Empty(refused.AboveStateDirectory);
+        Assert.DoesNotContain(".cfg", refused.Paths);
+        Assert.Equal("elsewhere", changes[".cfg"].MovedTo);
+
+        RemoteChanges.Apply(changes, [Upsert(5, ".cfg"), new Change { Sequence = 6, Kind = ChangeKind.Delete, Entry = new FileEntry { Path = ".cfg", Version = 6 } }], refused);
+        Assert.Empty(refused.AboveStateDirectory);
+        Assert.True(changes[".cfg"].Deleted);
+        Assert.Empty(refused.Messages);
+    }
+
     private static Change Upsert(ulong seq, string path) => new()
     {
         Sequence = seq,

@@ -1,3 +1,4 @@
+using Dropbox.Shared.Protos.Metadata;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
@@ -7,7 +8,8 @@ namespace Dropbox.SyncClient.Tests;
 /// <summary>
 /// A state directory kept inside the sync folder below its top level (<c>--folder ~ --state ~/.cfg/client-state</c>):
 /// a remote file at a folder above it would make that folder a file-against-folder conflict, moved aside with the db,
-/// its lock and the trash in it. Such a file is refused, as anything in the state directory is.
+/// its lock and the trash in it. Such a file is never taken; while nothing of the user's lies beside the state directory it
+/// stays as it is on the server (see <see cref="StateDirectoryParentConflictTests"/> for the move aside when something does).
 /// </summary>
 public sealed class StateDirectoryParentTests : IDisposable
 {
@@ -17,7 +19,7 @@ public sealed class StateDirectoryParentTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task A_remote_file_at_a_folder_holding_the_state_directory_is_refused_and_the_state_directory_stays()
+    public async Task A_remote_file_at_a_folder_holding_only_the_state_directory_is_never_taken_nor_moved_and_the_state_directory_stays()
     {
         using var a = new TestClient(_dir, "a", _server);
         ChangeTimeTests.WriteSettled(a, "keep.txt", "keep");
@@ -50,10 +52,14 @@ public sealed class StateDirectoryParentTests : IDisposable
 
         Assert.True(File.Exists(Path.Combine(stateDir, LocalState.DatabaseFileName)), "the db was moved away from where the client opens it");
         Assert.DoesNotContain(Directory.EnumerateDirectories(folder), d => Path.GetFileName(d).Contains("conflicted copy", StringComparison.Ordinal));
-        Assert.All(passes, p => Assert.Equal(0, p.Errors + p.Conflicts));
-        Assert.Contains(passes[0].Refusals, r => r.Contains("'.cfg'", StringComparison.Ordinal) && r.Contains("holds the client's state directory", StringComparison.Ordinal));
+        Assert.All(passes, p => Assert.True(p.Errors + p.Refused + p.Conflicts == 0, p.ToString()));
         Assert.Equal("keep", File.ReadAllText(Path.Combine(folder, "keep.txt")));
         Assert.NotNull(_server.Current("mine.txt"));
-        Assert.Equal("a's file named .cfg", a.Read(".cfg"));
+
+        // Nothing of b's lies beside the state directory: the file stays on the server, not renamed, not taken here.
+        Assert.Equal(EntryKind.File, _server.Current(".cfg")?.Kind);
+        Assert.DoesNotContain(Directory.EnumerateFiles(folder), f => ConflictNames.IsConflictedCopy(Path.GetFileName(f)));
+        Assert.True(Directory.Exists(Path.Combine(folder, ".cfg")));
+        Assert.Equal("a's file named .cfg", a.Read(".cfg")); // a has not synced since
     }
 }

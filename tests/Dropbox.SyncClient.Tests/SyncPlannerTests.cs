@@ -520,6 +520,83 @@ public sealed class SyncPlannerTests
     }
 
     [Fact]
+    public void A_file_a_remote_move_takes_from_here_holds_back_nothing_the_server_now_holds_under_its_old_path()
+    {
+        // Another device could not take the file at 'A' (a folder there holds its state directory): it moved the file
+        // aside on the server and put its own files in the folder 'A'. Here the file follows the move, and what is in
+        // the folder comes down in the same pass, never skipped as under a file.
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["A"] = new LocalEntry("A", FileKind.File, 10, 3, SettlesIn: null);
+        var remote = new Dictionary<string, RemoteEntry>();
+        RemoteChanges.Apply(remote,
+        [
+            new Dropbox.Shared.Protos.Metadata.Change
+            {
+                Sequence = 9, Kind = Dropbox.Shared.Protos.Metadata.ChangeKind.Move, OldPath = "A",
+                Entry = new Dropbox.Shared.Protos.Metadata.FileEntry { Path = "A (conflicted copy b)", Version = 9, Size = 10, ContentHash = Google.Protobuf.ByteString.CopyFrom(H1) },
+            },
+            new Dropbox.Shared.Protos.Metadata.Change
+            {
+                Sequence = 10, Kind = Dropbox.Shared.Protos.Metadata.ChangeKind.Upsert,
+                Entry = new Dropbox.Shared.Protos.Metadata.FileEntry { Path = "A/x", Version = 10, Size = 12, ContentHash = Google.Protobuf.ByteString.CopyFrom(H2) },
+            },
+        ]);
+
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord> { ["A"] = new("A", FileKind.File, 10, 3, 4, H1) },
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = remote,
+        });
+
+        Assert.Equal([(SyncActionKind.MoveLocal, "A", "A (conflicted copy b)"), (SyncActionKind.Download, "A/x", null)],
+            plan.Select(a => (a.Kind, a.Path, a.ToPath)).OrderBy(a => a.Path, StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(null, false)] // only the state directory there (never scanned): nothing needs the folder
+    [InlineData(".cfg/user.conf", true)]
+    [InlineData(".cfg/empty/", true)]
+    public void A_remote_file_at_a_folder_holding_the_state_directory_is_moved_aside_on_the_server_with_the_version_seen_when_something_here_needs_the_folder(string? beside, bool moves)
+    {
+        var aside = new RemoteEntry(".cfg", FileKind.File, 7, false, 10, H1, 0);
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries[".cfg"] = LocalEntry.Folder(".cfg");
+        if (beside is { } b && b.EndsWith('/'))
+        {
+            snapshot.Entries[b.TrimEnd('/')] = LocalEntry.Folder(b.TrimEnd('/'));
+            snapshot.EmptyFolders.Add(b.TrimEnd('/'));
+        }
+        else if (beside is not null)
+        {
+            snapshot.Entries[beside] = new LocalEntry(beside, FileKind.File, 3, 100, SettlesIn: null);
+        }
+
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = new Dictionary<string, FileRecord>(),
+            Local = snapshot,
+            Fingerprints = beside is null || beside.EndsWith('/') ? new Dictionary<string, FileFingerprint>() : new Dictionary<string, FileFingerprint> { [beside] = new FileFingerprint(3, 100, [], H1) },
+            Remote = new Dictionary<string, RemoteEntry>(),
+            Refused = new HashSet<string>(StringComparer.Ordinal) { ".cfg" },
+            FilesAboveStateDirectory = new Dictionary<string, RemoteEntry> { [".cfg"] = aside },
+        });
+
+        var moved = plan.Where(a => a.Kind == SyncActionKind.KindConflict).ToList();
+        if (!moves)
+        {
+            Assert.Empty(moved);
+            Assert.DoesNotContain(plan, a => a.Kind == SyncActionKind.CreateRemoteFolder || a.Path == ".cfg");
+            return;
+        }
+
+        var move = Assert.Single(moved);
+        Assert.Equal((SyncActionKind.KindConflict, ".cfg", SyncPlanner.StateFolderAgainstFileReason, 7UL), (move.Kind, move.Path, move.Reason, move.BaseVersion));
+        Assert.Same(aside, move.Remote);
+    }
+
+    [Fact]
     public void A_skip_under_a_kind_clash_carries_its_remote_change_so_the_engine_remembers_it()
     {
         var snapshot = new LocalSnapshot();

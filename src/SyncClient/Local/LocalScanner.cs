@@ -148,6 +148,9 @@ internal sealed class LocalScanner
 
                 if (isDirectory && _excludedFullPath is not null && string.Equals(child.FullPath!.TrimEnd(Path.DirectorySeparatorChar), _excludedFullPath, StringComparison.Ordinal))
                 {
+                    // Never listed, yet its folder is not empty: a folder that holds only the state directory is never
+                    // created on the server on its own.
+                    hasChildren = true;
                     continue;
                 }
 

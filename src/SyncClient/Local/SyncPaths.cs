@@ -149,10 +149,11 @@ internal static class SyncPaths
     public const string StateDirectoryRule = "it lies in the client's state directory, which the server never writes to.";
 
     /// <summary>
-    /// Why a remote file is refused at a folder that holds the client's state directory: taking it would move that folder
-    /// (and the db, its lock and the trash in it) aside as a conflicted copy.
+    /// Why a remote file is never taken at a folder that holds the client's state directory: taking it would move that
+    /// folder (and the db, its lock and the trash in it) aside as a conflicted copy. Such a file is not reported as
+    /// refused: the planner moves it aside on the server (see <c>Sync.Refusals.AboveStateDirectory</c>).
     /// </summary>
-    public const string StateDirectoryParentRule = "a file there would take the place of a folder that holds the client's state directory; rename it on the server, or keep the state directory elsewhere.";
+    public const string StateDirectoryParentRule = "a file there would take the place of a folder that holds the client's state directory; it is renamed on the server to a conflicted copy instead.";
 
     /// <summary>
     /// The relative form of the state directory when it lies inside the sync folder (e.g. <c>.dropbox-client</c> with

@@ -182,6 +182,14 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db case refusals");
     }
 
+    /// <summary>Sets (or with null, removes) the remote files kept at a folder that holds the state directory (<see cref="StateKeys.FilesAboveStateDirectory"/>).</summary>
+    public void SetFilesAboveStateDirectory(string? json)
+    {
+        Step?.Invoke("before db files above the state directory");
+        state.SetSetting(StateKeys.FilesAboveStateDirectory, json);
+        Step?.Invoke("after db files above the state directory");
+    }
+
     /// <summary>Notes an upload in progress (resume bookkeeping).</summary>
     public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
     {

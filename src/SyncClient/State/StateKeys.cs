@@ -26,6 +26,13 @@ internal static class StateKeys
     /// </summary>
     public const string CaseRefusedOnServer = "case_refused_on_server";
 
+    /// <summary>
+    /// Remote files at a folder that holds the state directory, not taken here (a JSON array of path, version and size;
+    /// see Sync.StateParentFiles): kept until the server no longer holds them, so they are moved aside on the server
+    /// once something here needs the folder, though the change feed listed them passes ago.
+    /// </summary>
+    public const string FilesAboveStateDirectory = "files_above_state_directory";
+
     /// <summary>The secret key of the chunk fast hash (base64, see LocalState.FastHash); never logged, never sent.</summary>
     public const string FastHashKey = "fast_hash_key";
 

@@ -133,6 +133,44 @@ internal static class KindConflictRules
         };
     }
 
+    /// <summary>
+    /// A remote file at a folder here that holds the client's state directory (<see cref="PlanInput.FilesAboveStateDirectory"/>):
+    /// a file against a folder where, unlike <see cref="DecideFolderAgainstFile"/>, the folder cannot leave its path (the
+    /// db, its lock and the trash are in it). So the file leaves it, on the server (<see cref="SyncPlanner.StateFolderAgainstFileReason"/>):
+    /// kept whole as a conflicted copy every device sees, after which what lies beside the state directory goes up as
+    /// usual (the executor runs it before any upload). A name the ignore rules exclude here is left alone on both sides,
+    /// and so is a file whose folder here holds nothing of the user's that would go up (only the state directory, which
+    /// never does): the other device's file stays where it is, not taken here, until something needs the folder.
+    /// </summary>
+    internal static void MoveAsideAboveStateDirectory(PlanInput input, List<SyncAction> actions)
+    {
+        if (input.FilesAboveStateDirectory.Count == 0)
+        {
+            return;
+        }
+
+        var newFiles = input.NewLocal?.ByPath();
+        foreach (var (path, remote) in input.FilesAboveStateDirectory)
+        {
+            if (!input.Local.Ignore.IsIgnored(path, isDirectory: true) && !input.Local.Ignore.IsIgnored(path, isDirectory: false)
+                && NeedsFolder(input, newFiles, path + "/"))
+            {
+                actions.Add(new SyncAction(SyncActionKind.KindConflict, path) { Remote = remote, BaseVersion = remote.Version, Reason = StateFolderAgainstFileReason });
+            }
+        }
+    }
+
+    /// <summary>
+    /// Something under <paramref name="prefix"/> here that would go up or is up already: a file, an empty folder (the scan
+    /// never lists the state directory, and a folder that holds only it is not empty), or a synced path.
+    /// </summary>
+    private static bool NeedsFolder(PlanInput input, Dictionary<string, (long Size, long MtimeTicks)>? newFiles, string prefix) =>
+        input.Local.Entries.Values.Any(e => e.Kind == FileKind.File && e.Path.StartsWith(prefix, StringComparison.Ordinal))
+        || input.StateParentsHoldingSynced.Contains(prefix[..^1])
+        || input.Base.Keys.Any(p => p.StartsWith(prefix, StringComparison.Ordinal))
+        || input.Local.EmptyFolders.Any(f => f.StartsWith(prefix, StringComparison.Ordinal))
+        || (newFiles?.Keys.Any(f => f.StartsWith(prefix, StringComparison.Ordinal)) ?? false);
+
     /// <summary>A file on one side (or in the merge base) and a folder on another, except a kind replaced remotely where the path is gone here.</summary>
     internal static bool IsKindClash(LocalEntry? local, FileRecord? baseRecord, RemoteEntry? remote)
     {

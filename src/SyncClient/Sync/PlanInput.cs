@@ -59,6 +59,16 @@ internal sealed record PlanInput
     /// <summary>Paths whose newest remote state the client refused (not in <see cref="Remote"/>, yet known to the server).</summary>
     public IReadOnlySet<string> Refused { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Of <see cref="Refused"/>, the live remote files at a folder that holds the client's state directory (see
+    /// <see cref="Refusals.AboveStateDirectory"/>), with the version seen: never downloaded; the planner moves each aside
+    /// on the server (<see cref="KindConflictRules.MoveAsideAboveStateDirectory"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, RemoteEntry> FilesAboveStateDirectory { get; init; } = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
+
+    /// <summary>Of <see cref="FilesAboveStateDirectory"/>, the paths whose folder here holds synced paths (the db's clean rows included).</summary>
+    public IReadOnlySet<string> StateParentsHoldingSynced { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     private (IReadOnlyDictionary<string, FileRecord> Base, LocalSnapshot Local, HashSet<string> Folders)? _foldersHoldingRenamedToUnnamable;
 
     private (IReadOnlyDictionary<string, RemoteEntry> Remote, HashSet<string> Folders)? _remoteFolders;

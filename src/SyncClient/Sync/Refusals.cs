@@ -14,4 +14,12 @@ internal sealed class Refusals
 
     /// <summary>Paths whose newest remote state was refused.</summary>
     public HashSet<string> Paths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Of <see cref="Paths"/>, the live remote files at a folder that holds the state directory (see
+    /// <see cref="Local.SyncPaths.StateDirectoryParentRule"/>), as last seen: never downloaded (the folder here cannot
+    /// leave its path), and not reported as refused: the planner moves each aside on the server
+    /// (<see cref="SyncPlanner.StateFolderAgainstFileReason"/>), so what lies beside the state directory can go up.
+    /// </summary>
+    public Dictionary<string, RemoteEntry> AboveStateDirectory { get; } = new(StringComparer.Ordinal);
 }

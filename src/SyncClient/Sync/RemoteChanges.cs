@@ -53,12 +53,13 @@ internal static class RemoteChanges
             firstCursor ??= listing.Cursor;
             foreach (var entry in listing.Entries)
             {
-                if (Refuse(changes, entry, refused))
+                var state = RemoteEntry.From(entry, entry.Deleted, entry.Version);
+                if (Refuse(changes, entry, state, refused))
                 {
                     continue;
                 }
 
-                changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
+                changes[entry.Path] = state;
             }
         }
 
@@ -167,8 +168,8 @@ internal static class RemoteChanges
             var version = entry.Version != 0 ? entry.Version : change.Sequence;
             if (change.Kind == ChangeKind.Move)
             {
-                var badFrom = Refuse(changes, new FileEntry { Path = change.OldPath }, refused, $" (the source of a move to '{SyncPaths.Display(entry.Path)}'; applied as a new file there)");
-                var badTo = Refuse(changes, entry, refused, $" (the destination of a move from '{SyncPaths.Display(change.OldPath)}'; applied as its delete)");
+                var badFrom = Refuse(changes, new FileEntry { Path = change.OldPath }, state: null, refused, $" (the source of a move to '{SyncPaths.Display(entry.Path)}'; applied as a new file there)");
+                var badTo = Refuse(changes, entry, RemoteEntry.From(entry, entry.Deleted, version), refused, $" (the destination of a move from '{SyncPaths.Display(change.OldPath)}'; applied as its delete)");
                 if (badFrom && badTo)
                 {
                     continue;
@@ -192,12 +193,13 @@ internal static class RemoteChanges
                 continue;
             }
 
-            if (Refuse(changes, entry, refused))
+            var newest = change.Kind == ChangeKind.Delete ? RemoteEntry.From(entry, deleted: true, change.Sequence) : RemoteEntry.From(entry, entry.Deleted, version);
+            if (Refuse(changes, entry, newest, refused))
             {
                 continue;
             }
 
-            Set(changes, change.Kind == ChangeKind.Delete ? RemoteEntry.From(entry, deleted: true, change.Sequence) : RemoteEntry.From(entry, entry.Deleted, version), refused);
+            Set(changes, newest, refused);
         }
     }
 
@@ -206,16 +208,18 @@ internal static class RemoteChanges
     {
         changes[entry.Path] = entry;
         refused?.Paths.Remove(entry.Path);
+        refused?.AboveStateDirectory.Remove(entry.Path);
     }
 
     /// <summary>
-    /// Why the client refuses a remote entry (bounds; at or in the state directory <paramref name="reserved"/>; a file at
-    /// a folder that holds it; the folder marker), or null.
+    /// Why the client refuses a remote entry (bounds; at or in the state directory <paramref name="reserved"/>; a live file
+    /// at a folder that holds it; the folder marker), or null. <paramref name="live"/>: the entry's newest state is a
+    /// live path (not its delete, nor the source of a move): only a file that is there takes the folder's place.
     /// </summary>
-    internal static string? WhyRefused(FileEntry entry, string? reserved) =>
+    internal static string? WhyRefused(FileEntry entry, string? reserved, bool live) =>
         RemoteBounds.CheckEntry(entry)
             ?? (SyncPaths.IsAtOrUnderRelative(entry.Path, reserved) ? SyncPaths.StateDirectoryRule : null)
-            ?? (IsFileAboveStateDirectory(entry, reserved) ? SyncPaths.StateDirectoryParentRule : null)
+            ?? (live && IsFileAboveStateDirectory(entry, reserved) ? SyncPaths.StateDirectoryParentRule : null)
             ?? (entry.Path == FolderIdentity.MarkerName ? FolderIdentity.MarkerRule : null);
 
     /// <summary>A remote file at a folder that holds the state directory <paramref name="reserved"/> (the state directory is under its path).</summary>
@@ -224,11 +228,13 @@ internal static class RemoteChanges
 
     /// <summary>
     /// True (and the refusal noted, the path marked refused and any older state of it dropped) when the client will
-    /// not take <paramref name="entry"/>.
+    /// not take <paramref name="entry"/>, whose newest state would be <paramref name="state"/> (null: gone, as the source
+    /// of a move). A live file at a folder that holds the state directory is kept aside for the planner instead of
+    /// reported (see <see cref="Refusals.AboveStateDirectory"/>).
     /// </summary>
-    private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, Refusals? refused, string context = "")
+    private static bool Refuse(Dictionary<string, RemoteEntry> changes, FileEntry entry, RemoteEntry? state, Refusals? refused, string context = "")
     {
-        var why = WhyRefused(entry, refused?.Reserved);
+        var why = WhyRefused(entry, refused?.Reserved, live: state is { Deleted: false });
         if (why is null)
         {
             return false;
@@ -237,10 +243,19 @@ internal static class RemoteChanges
         changes.Remove(entry.Path ?? string.Empty);
         if (refused is not null)
         {
-            refused.Messages.Add($"'{SyncPaths.Display(entry.Path)}'{context}: {why}");
             if (!string.IsNullOrEmpty(entry.Path))
             {
                 refused.Paths.Add(entry.Path);
+                refused.AboveStateDirectory.Remove(entry.Path);
+            }
+
+            if (why == SyncPaths.StateDirectoryParentRule)
+            {
+                refused.AboveStateDirectory[entry.Path!] = state!;
+            }
+            else
+            {
+                refused.Messages.Add($"'{SyncPaths.Display(entry.Path)}'{context}: {why}");
             }
         }
 

@@ -109,6 +109,7 @@ internal sealed class SyncEngine
             progress.Log("refused: " + refusal);
         }
 
+        StateParentFiles.Merge(_ctx, remote);
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");
@@ -188,6 +189,7 @@ internal sealed class SyncEngine
         }
 
         var bases = LoadBases(index);
+        var stateParentsHoldingSynced = remote.Refusals.AboveStateDirectory.Keys.Where(f => index.Keys.Any(p => p.StartsWith(f + "/", StringComparison.Ordinal))).ToHashSet(StringComparer.Ordinal);
         index = null;
 
         foreach (var skipped in snapshot.Skipped)
@@ -205,6 +207,8 @@ internal sealed class SyncEngine
         var input = new PlanInput
         {
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
+            FilesAboveStateDirectory = remote.Refusals.AboveStateDirectory,
+            StateParentsHoldingSynced = stateParentsHoldingSynced,
             NewRemote = newDownloads, CaseWaits = caseWaits,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };

@@ -172,13 +172,30 @@ internal sealed class SyncExecutor : IDisposable
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
-        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal))
+        // New folders before the moves, except those at or under a file a remote move takes from here (the planner's
+        // 'leaving'): the file must have left that path first.
+        var movedFrom = plan.Where(a => a.Kind == SyncActionKind.MoveLocal).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        var newFolders = plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal).ToList();
+        var afterMoves = newFolders.Where(a => movedFrom.Count > 0 && IsAtOrUnderAny(a.Path, movedFrom)).ToHashSet(ReferenceEqualityComparer.Instance);
+        foreach (var a in newFolders.Where(a => !afterMoves.Contains(a)))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
         {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        foreach (var a in newFolders.Where(afterMoves.Contains))
+        {
+            if (movedFrom.Any(m => File.Exists(_ctx.FullPath(m)) && IsAtOrUnderAny(a.Path, [m])))
+            {
+                // The move was not applied here (the file changed): it still holds the path, and the next pass reconciles it.
+                _summary.AddNote($"skipped folder '{SyncPaths.Display(a.Path)}': under a file a remote move could not take from here this pass; the next pass reconciles it");
+                continue;
+            }
+
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
@@ -337,6 +354,9 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.KindConflict when a.Reason == SyncPlanner.ReplacedHereByFolderReason:
                 await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.KindConflict when a.Reason == SyncPlanner.StateFolderAgainstFileReason:
+                await MoveAsideOnServerAsync(a, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.KindConflict when a.Reason == SyncPlanner.FolderAgainstFileReason:
                 await LeaveForFileAsync(a, ct).ConfigureAwait(false);
@@ -551,6 +571,59 @@ internal sealed class SyncExecutor : IDisposable
 
         _ctx.Db.Forget(a.Path);
         await DownloadAsync(a.Path, null, null, null, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A remote file at a folder here that holds the client's state directory (<see cref="SyncPlanner.StateFolderAgainstFileReason"/>):
+    /// renamed on the server to a conflicted copy with the version seen, as a case clash's newcomer is renamed there
+    /// (<see cref="CaseConflicts"/>), so every device keeps its bytes under the new name; a name the server holds already
+    /// is passed over. Changed or gone there meanwhile: that newer state comes after this pass's cursor, and the next
+    /// pass decides again.
+    /// </summary>
+    private async Task MoveAsideOnServerAsync(SyncAction a, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var copy = ConflictName(a.Path);
+            try
+            {
+                await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = copy, BaseVersion = a.BaseVersion, Device = _ctx.Device }, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind == ErrorKind.AlreadyExists && attempt < CaseConflicts.MaxCaseConflictMoves)
+            {
+                continue; // taken on the server by a path this pass does not hold: ConflictName never picks it again
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound)
+            {
+                _summary.AddNote($"'{SyncPaths.Display(a.Path)}' (a file on the server where a folder here holds the client's state directory) changed or went on the server before it could be renamed ({e.Message}); the next pass looks again");
+                return;
+            }
+
+            _summary.AddConflict();
+            _summary.AddPending(); // the copy comes down with the next pass
+            _summary.RecheckWithin(TimeSpan.Zero);
+            var note = $"conflict: '{SyncPaths.Display(a.Path)}' is a file on the server and a folder here that holds the client's state directory, which cannot move; the file was renamed on the server to '{SyncPaths.Display(copy)}' (for every device) and comes down under that name";
+            _summary.AddNote(note);
+            _ctx.Progress.Log(note);
+            return;
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> or one of its parents is in <paramref name="paths"/>.</summary>
+    private static bool IsAtOrUnderAny(string path, HashSet<string> paths)
+    {
+        for (var p = path; ; p = p[..p.LastIndexOf('/')])
+        {
+            if (paths.Contains(p))
+            {
+                return true;
+            }
+
+            if (!p.Contains('/'))
+            {
+                return false;
+            }
+        }
     }
 
     /// <summary>Deletes the empty folders in <paramref name="dir"/>, deepest first, and <paramref name="dir"/> itself when it is left empty (never a link's target).</summary>

@@ -57,6 +57,14 @@ internal static partial class SyncPlanner
     /// </summary>
     public const string ReplacedHereByFolderReason = "a synced file replaced here by a folder: the file is deleted on the server first, then the folder's files go up";
 
+    /// <summary>
+    /// Reason of a <see cref="SyncActionKind.KindConflict"/> for a remote file at a folder here that holds the client's
+    /// state directory (see <see cref="PlanInput.FilesAboveStateDirectory"/>): the folder cannot leave its path, so the
+    /// file does, on the server, to a conflicted copy (with the version seen: a change made meanwhile wins, and is met by
+    /// the next pass); it comes down under that name, and what lies beside the state directory goes up.
+    /// </summary>
+    public const string StateFolderAgainstFileReason = "a folder here that holds the client's state directory and a file remotely at one path: the folder cannot move, so the file is renamed on the server to a conflicted copy";
+
     /// <summary>Reason of a skip for a path under a kind clash (a folder on one side that is a file on the other).</summary>
     public const string UnderKindClashReason = "under a folder that is a file on the other side; syncs once one of them is renamed";
 
@@ -67,12 +75,15 @@ internal static partial class SyncPlanner
     {
         var actions = new List<SyncAction>();
         input = PlanNewDownloads(input, actions);
+        KindConflictRules.MoveAsideAboveStateDirectory(input, actions);
         var handled = new HashSet<string>(StringComparer.Ordinal);
         MoveDetection.PlanRemoteMoves(input, actions, handled);
 
         // Files here that leave their path this pass for a remote folder (KindConflict): what comes down under them is
-        // planned as usual (the executor moves them first). Planned before what is under them (ordinal order).
-        var leaving = new HashSet<string>(StringComparer.Ordinal);
+        // planned as usual (the executor moves them first). Planned before what is under them (ordinal order). So do the
+        // files a remote move takes from here (MoveLocal, run before the transfers): the server's file went from that
+        // path, and what it holds there now (a file another device moved aside on the server to put a folder there) comes down.
+        var leaving = new HashSet<string>(actions.Where(a => a.Kind == SyncActionKind.MoveLocal).Select(a => a.Path), StringComparer.Ordinal);
         // Of those, the folders here that leave for a remote file (FolderAgainstFileReason): only what clears them runs under them.
         var clearing = new HashSet<string>(StringComparer.Ordinal);
         // Folders here against a remote file that wait for a file in them (FolderWaitsReason).

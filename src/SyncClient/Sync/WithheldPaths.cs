@@ -265,6 +265,6 @@ internal sealed class WithheldPaths(SyncContext ctx)
             return null; // not the path asked about: a server that answers for another is not believed
         }
 
-        return RemoteChanges.WhyRefused(newest, reserved) is null ? RemoteEntry.From(newest, newest.Deleted, newest.Version) : null;
+        return RemoteChanges.WhyRefused(newest, reserved, live: !newest.Deleted) is null ? RemoteEntry.From(newest, newest.Deleted, newest.Version) : null;
     }
 }

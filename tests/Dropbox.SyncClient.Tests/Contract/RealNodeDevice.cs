@@ -9,9 +9,10 @@ namespace Dropbox.SyncClient.Tests.Contract;
 
 /// <summary>
 /// A device against real nodes (<see cref="RealNodes"/>): its folder and db; each pass a fresh engine (as <c>sync --once</c>)
-/// against the node's current URL.
+/// against the node's current URL. Its state directory lies beside its folder, or inside it at <paramref name="stateInFolder"/>
+/// (a relative path, as <c>--folder ~ --state ~/.cfg/client-state</c> puts it).
 /// </summary>
-internal sealed class RealNodeDevice(TempFolder dir, string name, string token) : IDisposable
+internal sealed class RealNodeDevice(TempFolder dir, string name, string token, string? stateInFolder = null) : IDisposable
 {
     private readonly Dropbox.Shared.Channels.GrpcChannelCache _channels = ClientChannels.Create(ServerTrust.System);
 
@@ -19,7 +20,7 @@ internal sealed class RealNodeDevice(TempFolder dir, string name, string token) 
 
     public string Folder { get; } = dir.CreateSub(name + "-folder");
 
-    public LocalState State { get; } = LocalState.Open(dir.CreateSub(name + "-state"));
+    public LocalState State { get; } = LocalState.Open(stateInFolder is null ? dir.CreateSub(name + "-state") : SyncPaths.ToFull(dir.Sub(name + "-folder"), stateInFolder));
 
     public string PathOf(string relative) => SyncPaths.ToFull(Folder, relative);
 

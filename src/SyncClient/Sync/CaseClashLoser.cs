@@ -21,7 +21,9 @@ internal static class CaseClashLoser
     /// The file at <paramref name="fullPath"/> as the scan lists it, when it is exactly as synced (see
     /// <see cref="IsAsSynced"/>); null when it changed (an edit with its size and mtime put back still moves the ctime),
     /// is not a regular file, or is gone. Where statx is unavailable (not Linux, or refused) the stat comes from
-    /// <see cref="FileInfo"/> without a ctime, as the scan's own does there.
+    /// <see cref="FileInfo"/> without a ctime, as the scan's own does there: by the same rule, it is as synced only against
+    /// a row without a ctime. A row synced while statx worked has one, and statx failing for the file now (for a passing
+    /// reason) must not let an edit with its size and mtime put back be followed into a remote delete: a clash to resolve.
     /// </summary>
     private static LocalEntry? AsSynced(BaseStat stat, string path, string fullPath, bool readsExecutableBit)
     {

@@ -1,0 +1,53 @@
+using System.Reflection;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// A file synced while statx worked (its row has a ctime) that the scan then sees without one (statx failed for it, for a
+/// passing reason): size and mtime alone do not vouch for it. The flag is process-wide: this runs in the collection with
+/// nothing else in parallel.
+/// </summary>
+[Collection(WithoutStatxCollection.Name)]
+public sealed class ChangeTimeWithoutStatxTests : IDisposable
+{
+    private static readonly FieldInfo Unavailable = typeof(FileChangeTime).GetField("_unavailable", BindingFlags.NonPublic | BindingFlags.Static)!;
+
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task An_edit_with_its_size_and_mtime_put_back_is_kept_against_a_remote_delete_when_statx_fails_for_it()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "A's text");
+        a.Write("keep.txt", "kept"); // the delete is not all the folder holds
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Assert.NotNull(b.State.GetFile("f.txt")!.ChangeTimeNs);
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
+        File.Delete(a.PathOf("f.txt"));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Null(_server.Current("f.txt"));
+
+        var was = (bool)Unavailable.GetValue(null)!;
+        Unavailable.SetValue(null, true);
+        SyncSummary pass;
+        try
+        {
+            pass = await b.SyncAsync();
+        }
+        finally
+        {
+            Unavailable.SetValue(null, was);
+        }
+
+        Assert.True(File.Exists(b.PathOf("f.txt")), $"B's edit followed A's delete: [{string.Join(" | ", pass.Notes)}]");
+        Assert.Equal("B's text", b.Read("f.txt"));
+        Assert.NotNull(_server.Current("f.txt")); // kept: uploaded again
+    }
+}

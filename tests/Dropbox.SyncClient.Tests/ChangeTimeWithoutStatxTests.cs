@@ -50,4 +50,38 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         Assert.Equal("B's text", b.Read("f.txt"));
         Assert.NotNull(_server.Current("f.txt")); // kept: uploaded again
     }
+
+    [Fact]
+    public async Task An_edit_with_its_size_and_mtime_put_back_is_not_moved_as_the_synced_file_by_a_remote_rename_when_statx_fails_for_it()
+    {
+        // Moved as the synced file, the edit would be recorded as the remote version under the new name: hidden from
+        // every later scan (its size and mtime are the recorded ones), never sent, and overwritten by the next remote edit.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "A's text");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Assert.NotNull(b.State.GetFile("f.txt")!.ChangeTimeNs);
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
+        File.Move(a.PathOf("f.txt"), a.PathOf("g.txt"));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        var was = (bool)Unavailable.GetValue(null)!;
+        Unavailable.SetValue(null, true);
+        SyncSummary pass;
+        try
+        {
+            pass = await b.SyncAsync();
+        }
+        finally
+        {
+            Unavailable.SetValue(null, was);
+        }
+
+        await b.SyncAsync();
+        await a.SyncAsync();
+        string Files(TestClient c) => string.Join(", ", TestClient.FilesIn(c.Folder).Select(f => Path.GetFileName(f) + "=" + File.ReadAllText(f)));
+        Assert.True(TestClient.FilesIn(a.Folder).Any(f => File.ReadAllText(f) == "B's text"), $"B's edit never reached A: A [{Files(a)}], B [{Files(b)}]; B's notes: [{string.Join(" | ", pass.Notes)}]");
+        Assert.Equal("A's text", a.Read("g.txt"));
+    }
 }

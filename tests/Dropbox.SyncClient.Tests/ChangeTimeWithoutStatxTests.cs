@@ -52,6 +52,66 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
     }
 
     [Fact]
+    public async Task An_edit_with_its_size_and_mtime_put_back_is_sent_when_statx_fails_for_it()
+    {
+        // No remote change: the scan's fast path (a file exactly as synced needs no plan) must not take it as clean.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "A's text");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Assert.NotNull(b.State.GetFile("f.txt")!.ChangeTimeNs);
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
+
+        var was = (bool)Unavailable.GetValue(null)!;
+        Unavailable.SetValue(null, true);
+        SyncSummary pass;
+        try
+        {
+            pass = await b.SyncAsync();
+        }
+        finally
+        {
+            Unavailable.SetValue(null, was);
+        }
+
+        Assert.True(pass.FilesUploaded == 1, $"B's edit was not sent: [{string.Join(" | ", pass.Notes)}]");
+        await a.SyncAsync();
+        Assert.Equal("B's text", a.Read("f.txt"));
+    }
+
+    [Fact]
+    public async Task Files_as_synced_seen_without_their_recorded_ctime_cost_one_read_each_and_the_passes_after_read_nothing()
+    {
+        // The cost of the rule where statx stops working for good (a container filter put in place): each file whose row
+        // has a ctime is read once, recorded without one, and then compared by size and mtime as on any system without statx.
+        using var a = new TestClient(_dir, "a", _server);
+        ChangeTimeTests.WriteSettled(a, "one.txt", "one");
+        ChangeTimeTests.WriteSettled(a, "two.txt", "two");
+        await a.SyncAsync();
+        Assert.NotNull(a.State.GetFile("one.txt")!.ChangeTimeNs);
+        var reads = a.Engine.FilesHashed;
+
+        var was = (bool)Unavailable.GetValue(null)!;
+        Unavailable.SetValue(null, true);
+        try
+        {
+            var first = await a.SyncAsync();
+            Assert.Equal(reads + 2, a.Engine.FilesHashed);
+            Assert.Equal(0, first.FilesUploaded + first.FilesDownloaded + first.Conflicts + first.Errors);
+            Assert.Null(a.State.GetFile("one.txt")!.ChangeTimeNs);
+
+            var after = await a.SyncAsync();
+            Assert.Equal(reads + 2, a.Engine.FilesHashed);
+            Assert.Equal(0, after.FilesUploaded + after.FilesDownloaded + after.Errors);
+        }
+        finally
+        {
+            Unavailable.SetValue(null, was);
+        }
+    }
+
+    [Fact]
     public async Task An_edit_with_its_size_and_mtime_put_back_is_not_moved_as_the_synced_file_by_a_remote_rename_when_statx_fails_for_it()
     {
         // Moved as the synced file, the edit would be recorded as the remote version under the new name: hidden from

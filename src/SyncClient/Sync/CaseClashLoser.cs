@@ -49,7 +49,7 @@ internal static class CaseClashLoser
         else
         {
             var info = new FileInfo(fullPath);
-            if (!info.Exists || info.LinkTarget is not null)
+            if (!info.Exists || info.LinkTarget is not null || FileChangeTime.IsSpecial(fullPath)) // FileInfo calls a FIFO a file
             {
                 return null;
             }

@@ -84,7 +84,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
     public async Task Files_as_synced_seen_without_their_recorded_ctime_cost_one_read_each_and_the_passes_after_read_nothing()
     {
         // The cost of the rule where statx stops working for good (a container filter put in place): each file whose row
-        // has a ctime is read once, recorded without one, and then compared by size and mtime as on any system without statx.
+        // has a ctime is read once, recorded as read without one, and then compared by size and mtime as on any system without statx.
         using var a = new TestClient(_dir, "a", _server);
         ChangeTimeTests.WriteSettled(a, "one.txt", "one");
         ChangeTimeTests.WriteSettled(a, "two.txt", "two");
@@ -99,7 +99,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
             var first = await a.SyncAsync();
             Assert.Equal(reads + 2, a.Engine.FilesHashed);
             Assert.Equal(0, first.FilesUploaded + first.FilesDownloaded + first.Conflicts + first.Errors);
-            Assert.Null(a.State.GetFile("one.txt")!.ChangeTimeNs);
+            Assert.Equal(FileChangeTime.ReadWithout, a.State.GetFile("one.txt")!.ChangeTimeNs);
 
             var after = await a.SyncAsync();
             Assert.Equal(reads + 2, a.Engine.FilesHashed);
@@ -143,5 +143,69 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         string Files(TestClient c) => string.Join(", ", TestClient.FilesIn(c.Folder).Select(f => Path.GetFileName(f) + "=" + File.ReadAllText(f)));
         Assert.True(TestClient.FilesIn(a.Folder).Any(f => File.ReadAllText(f) == "B's text"), $"B's edit never reached A: A [{Files(a)}], B [{Files(b)}]; B's notes: [{string.Join(" | ", pass.Notes)}]");
         Assert.Equal("A's text", a.Read("g.txt"));
+    }
+
+    private static async Task<SyncSummary> WithoutStatxAsync(TestClient c)
+    {
+        var was = (bool)Unavailable.GetValue(null)!;
+        Unavailable.SetValue(null, true);
+        try
+        {
+            return await c.SyncAsync();
+        }
+        finally
+        {
+            Unavailable.SetValue(null, was);
+        }
+    }
+
+    [Fact]
+    public async Task An_edit_with_its_size_and_mtime_put_back_after_one_pass_without_statx_is_sent()
+    {
+        // One pass without statx reads the file (its row has a ctime, none is seen). Recorded with no ctime, the row would
+        // let the next scan (statx working again) trust size and mtime and learn the ctime it sees: an edit made in
+        // between with its size and mtime put back would never be sent, and the next remote edit would overwrite it.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "A's text");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Assert.NotNull(b.State.GetFile("f.txt")!.ChangeTimeNs);
+
+        await WithoutStatxAsync(b);
+        var afterBlip = b.State.GetFile("f.txt")!.ChangeTimeNs;
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
+        var pass = await b.SyncAsync();
+        var again = await b.SyncAsync();
+
+        a.Write("f.txt", "A's edit two, longer");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        var everywhere = TestClient.FilesIn(b.Folder).Concat(TestClient.FilesIn(a.Folder)).Select(File.ReadAllText).ToList();
+        Assert.True(pass.FilesUploaded + again.FilesUploaded == 1 && everywhere.Contains("B's text"),
+            $"B's edit not sent (uploads {pass.FilesUploaded}+{again.FilesUploaded}; row ctime after the pass without statx: {afterBlip?.ToString() ?? "none"}); files now: [{string.Join(", ", everywhere)}]");
+    }
+
+    [Fact]
+    public async Task An_edit_made_while_statx_fails_for_a_while_is_sent_once_it_works_again()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "A's text");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Assert.NotNull(b.State.GetFile("f.txt")!.ChangeTimeNs);
+
+        await WithoutStatxAsync(b); // the file is read once (its recorded ctime is not seen)
+        var reads = b.Engine.FilesHashed;
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
+        var off = await WithoutStatxAsync(b); // still failing: size and mtime decide (no read every pass)
+        Assert.Equal(reads, b.Engine.FilesHashed);
+        var on = await b.SyncAsync(); // statx works again: the file is read once, its bytes decide
+        var on2 = await b.SyncAsync();
+        Assert.True(off.FilesUploaded + on.FilesUploaded + on2.FilesUploaded == 1,
+            $"B's edit never sent: the server holds {_server.Current("f.txt")?.Size} bytes; B's row ctime {b.State.GetFile("f.txt")!.ChangeTimeNs?.ToString() ?? "none"}");
+        await a.SyncAsync();
+        Assert.Equal("B's text", a.Read("f.txt"));
     }
 }

@@ -25,6 +25,18 @@ internal static partial class FileChangeTime
     /// </summary>
     public const long NotVouched = -1;
 
+    /// <summary>
+    /// Recorded for a file read (or written) while its ctime could not be seen (statx failed for it), in place of an
+    /// unknown (null) one: <see cref="FileStamp.ChangeTimeAsRecorded"/> takes it as no ctime while the scan still sees
+    /// none (no read every pass where statx is off for good), and as a ctime moved once a real one is seen (the file is
+    /// read once and that ctime recorded). Unknown, the row would let the scan trust size and mtime and learn the ctime
+    /// seen then (<c>SyncEngine.MarkClean</c>), hiding an edit made in between with its size and mtime put back.
+    /// </summary>
+    public const long ReadWithout = -2;
+
+    /// <summary>The ctime to record for a file read or written now: the one seen, or <see cref="ReadWithout"/>.</summary>
+    public static long ToRecord(long? seenNs) => seenNs ?? ReadWithout;
+
     private static volatile bool _unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>The ctime in nanoseconds since the epoch, or null when it cannot be read (missing file, no statx).</summary>

@@ -366,12 +366,12 @@ internal sealed class SyncExecutor : IDisposable
                     // As read (or, unread, as scanned, the file then being as synced by size and mtime). A ctime moved
                     // since (the settle's chmod, or a write) differs from it, so the next scan reads the file: never
                     // "unknown", which the next scan would trust by size and mtime alone.
-                    ChangeTimeNs = fp?.ChangeTimeNs ?? a.Local.ChangeTimeNs,
+                    ChangeTimeNs = FileChangeTime.ToRecord(fp is null ? a.Local.ChangeTimeNs : fp.ChangeTimeNs),
                 }, chunks);
                 break;
             case SyncActionKind.Touch:
                 // The ctime the read was verified under (taken before it, unchanged after it).
-                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), a.Fingerprint?.ChangeTimeNs);
+                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), FileChangeTime.ToRecord(a.Fingerprint?.ChangeTimeNs));
                 break;
             case SyncActionKind.Forget:
                 _ctx.Db.Forget(a.Path);
@@ -623,7 +623,7 @@ internal sealed class SyncExecutor : IDisposable
             {
                 Executable = executable,
                 // As read at the new name: a ctime moved since (a write during the commit, a chmod) differs, and the next scan reads the file.
-                ChangeTimeNs = a.Fingerprint?.ChangeTimeNs ?? a.Local?.ChangeTimeNs,
+                ChangeTimeNs = FileChangeTime.ToRecord(a.Fingerprint is { } read ? read.ChangeTimeNs : a.Local?.ChangeTimeNs),
             }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
@@ -662,7 +662,7 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
             Executable = executable,
-            ChangeTimeNs = movedCtime, // the settle's chmod moves it again: the next scan then reads the file once
+            ChangeTimeNs = FileChangeTime.ToRecord(movedCtime), // the settle's chmod moves it again: the next scan then reads the file once
         }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");

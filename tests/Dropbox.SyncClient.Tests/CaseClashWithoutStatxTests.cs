@@ -68,6 +68,25 @@ public sealed class CaseClashWithoutStatxTests : IDisposable
         Assert.Contains(TestClient.FilesIn(a.PathOf("d")), f => File.ReadAllText(f) == "B's X");
     }
 
+    [Fact]
+    public async Task A_loser_synced_with_its_ctime_and_unchanged_follows_a_remote_rename_when_statx_fails_for_it()
+    {
+        // B syncs 'X.txt' while statx works (its row has a ctime), then statx fails for it: the file, unchanged, must still
+        // follow A's rename (read, its bytes are the synced ones), not be renamed 'X (Case Conflict).txt' and uploaded.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        await CaseConflictCascadeTests.RenameToANameNewOnBAsync(a, b);
+        Assert.NotNull(b.State.GetFile("d/X.txt")!.ChangeTimeNs);
+        Sync.SyncSummary pass = null!;
+        await WithoutStatxAsync(async () =>
+        {
+            await b.SyncAsync();
+            pass = await b.SyncAsync();
+        });
+        await CaseConflictCascadeTests.AssertRenameKeptItsNameAsync(_server, pass);
+        Assert.False(File.Exists(b.PathOf("d/X.txt")), "B keeps 'd/X.txt', which A renamed");
+    }
+
     /// <summary>Runs <paramref name="act"/> with statx turned off for the whole process, then puts it back.</summary>
     private static async Task WithoutStatxAsync(Func<Task> act)
     {

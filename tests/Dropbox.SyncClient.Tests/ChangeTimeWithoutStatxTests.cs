@@ -208,4 +208,53 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         await a.SyncAsync();
         Assert.Equal("B's text", a.Read("f.txt"));
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_edit_behind_the_marker_is_kept_when_a_remote_rename_moves_the_file_while_statx_comes_back_mid_pass(bool statxBackMidPass)
+    {
+        // A second review's test: a row with the marker, an edit with size and mtime put back, a remote rename planned
+        // while statx still fails (no read: the marker counts as no ctime), statx back before the local move runs.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("f.txt", "A's text");
+        a.Write("keep.txt", "kept");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await WithoutStatxAsync(b);
+        Assert.Equal(FileChangeTime.ReadWithout, b.State.GetFile("f.txt")!.ChangeTimeNs);
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
+        File.Move(a.PathOf("f.txt"), a.PathOf("g.txt"));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        var was = (bool)Unavailable.GetValue(null)!;
+        Unavailable.SetValue(null, true);
+        b.State.Writer.Step = s =>
+        {
+            if (statxBackMidPass && s.StartsWith("before local move", StringComparison.Ordinal))
+            {
+                Unavailable.SetValue(null, false);
+            }
+        };
+        try
+        {
+            await b.SyncAsync();
+        }
+        finally
+        {
+            b.State.Writer.Step = null;
+            Unavailable.SetValue(null, was);
+        }
+
+        var rowAfterMove = b.State.GetFile("g.txt")?.ChangeTimeNs;
+        await b.SyncAsync();
+        await b.SyncAsync();
+        a.Write("g.txt", "A's edit two, longer");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await a.SyncAsync();
+        var everywhere = TestClient.FilesIn(b.Folder).Concat(TestClient.FilesIn(a.Folder)).Select(File.ReadAllText).ToList();
+        Assert.True(everywhere.Contains("B's text"), $"B's edit lost: row g.txt ctime after the move {rowAfterMove?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}; files: [{string.Join(", ", everywhere)}]");
+    }
 }

@@ -662,7 +662,10 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
             Executable = executable,
-            ChangeTimeNs = FileChangeTime.ToRecord(movedCtime), // the settle's chmod moves it again: the next scan then reads the file once
+            // The settle's chmod moves it again: the next scan then reads the file once. A file planned with no ctime seen
+            // (statx failing then) keeps "read without a ctime", even if statx works again now: its bytes were never read
+            // here, and the rename's ctime would vouch for an edit made while none was seen.
+            ChangeTimeNs = a.Local!.ChangeTimeNs is null ? FileChangeTime.ReadWithout : FileChangeTime.ToRecord(movedCtime),
         }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");

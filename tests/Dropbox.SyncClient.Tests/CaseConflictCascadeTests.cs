@@ -214,6 +214,36 @@ public sealed class CaseConflictCascadeTests : IDisposable
         Assert.Contains(TestClient.FilesIn(a.PathOf("d")), f => File.ReadAllText(f) == "NEWER");
     }
 
+    [Fact]
+    public async Task A_synced_file_edited_here_with_its_size_and_mtime_put_back_is_kept_when_the_server_renames_it_to_another_case()
+    {
+        // No local clash: B holds 'X.txt' alone, edited in place (only its ctime moved); A renames it to 'x.txt'. Its stamp
+        // is as synced, so the case-clash step leaves it to the planner, whose rule (the ctime) has it read: an edit
+        // against a remote move, kept, never moved or deleted with the rename.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("d/X.txt", "A's X");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "d/X.txt", "B's X");
+        File.Move(a.PathOf("d/X.txt"), a.PathOf("d/x.txt"));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        var notes = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            notes.AddRange((await b.SyncAsync()).Notes);
+            notes.AddRange((await a.SyncAsync()).Notes);
+        }
+
+        string Files(TestClient c) => string.Join(", ", TestClient.FilesIn(c.PathOf("d")).Select(f => Path.GetFileName(f) + "=" + File.ReadAllText(f)));
+        foreach (var client in new[] { a, b })
+        {
+            Assert.True(TestClient.FilesIn(client.PathOf("d")).Count(f => File.ReadAllText(f) == "B's X") == 1, $"{client.Folder}: [{Files(client)}]; notes: [{string.Join(" | ", notes)}]");
+            Assert.Equal("A's X", client.Read("d/x.txt"));
+        }
+    }
+
     [Theory]
     [InlineData(null, 0)]
     [InlineData("", 0)]

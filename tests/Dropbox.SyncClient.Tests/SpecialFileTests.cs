@@ -49,7 +49,7 @@ public sealed class SpecialFileTests : IDisposable
         Assert.Equal("important", File.ReadAllText(b.PathOf("data.bin")));
     }
 
-    private static async Task MkFifoAsync(string path)
+    internal static async Task MkFifoAsync(string path)
     {
         using var mkfifo = Process.Start("mkfifo", path);
         await mkfifo.WaitForExitAsync();

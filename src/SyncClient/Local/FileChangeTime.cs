@@ -25,6 +25,18 @@ internal static partial class FileChangeTime
     /// </summary>
     public const long NotVouched = -1;
 
+    /// <summary>
+    /// Recorded for a file read (or written) while its ctime could not be seen (statx failed for it), in place of an
+    /// unknown (null) one: <see cref="FileStamp.ChangeTimeAsRecorded"/> takes it as no ctime while the scan still sees
+    /// none (no read every pass where statx is off for good), and as a ctime moved once a real one is seen (the file is
+    /// read once and that ctime recorded). Unknown, the row would let the scan trust size and mtime and learn the ctime
+    /// seen then (<c>SyncEngine.MarkClean</c>), hiding an edit made in between with its size and mtime put back.
+    /// </summary>
+    public const long ReadWithout = -2;
+
+    /// <summary>The ctime to record for a file read or written now: the one seen, or <see cref="ReadWithout"/>.</summary>
+    public static long ToRecord(long? seenNs) => seenNs ?? ReadWithout;
+
     private static volatile bool _unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>The ctime in nanoseconds since the epoch, or null when it cannot be read (missing file, no statx).</summary>
@@ -185,6 +197,63 @@ internal static partial class FileChangeTime
     private const int StxModeOffset = 28;
     private const int StxSizeOffset = 40;
     private const int StxMtimeOffset = 112;
+
+    /// <summary>
+    /// True when something is at <paramref name="path"/> (not followed) that is neither a regular file nor a folder: a FIFO,
+    /// socket or device (or a symbolic link). Such a thing has no content to sync, and opening a FIFO to read it blocks
+    /// until a writer comes. Told by statx; where statx cannot be used, by the runtime's own lstat (see
+    /// <see cref="TryLStatMode"/>), since <see cref="FileInfo"/> calls a FIFO a file of length 0. False when it is a file
+    /// or a folder, is gone, or cannot be told (Windows, where a folder holds no such thing).
+    /// </summary>
+    public static bool IsSpecial(string path) =>
+        TryStat(path) is { } stat
+            ? stat.Exists && !stat.IsRegularFile && !stat.IsDirectory
+            : TryLStatMode(path) is { } mode && (mode & FileTypeMask) is not (RegularFileType or DirectoryType);
+
+    /// <summary>
+    /// The mode (type and permission bits) of the path itself from lstat, through the .NET runtime's native shim
+    /// (<c>SystemNative_LStat</c>, which FileInfo itself calls on every Unix: one struct layout everywhere, the mode its second
+    /// field, where libc's struct stat differs by architecture and older glibc exports no <c>lstat</c>). Null where it
+    /// cannot be read (gone, Windows, a runtime without that export).
+    /// </summary>
+    private static int? TryLStatMode(string path)
+    {
+        if (_lstatUnavailable || OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        try
+        {
+            Span<byte> status = stackalloc byte[LStatSize];
+            return LStatInto(path, status) == 0 ? BitConverter.ToInt32(status[LStatModeOffset..]) : null;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _lstatUnavailable = true;
+            return null;
+        }
+    }
+
+    private static volatile bool _lstatUnavailable;
+    private const int LStatSize = 256; // the shim's FileStatus is about 120 bytes: room for fields a later runtime adds
+    private const int LStatModeOffset = 4;
+    private const int FileTypeMask = 0xF000;
+    private const int RegularFileType = 0x8000;
+    private const int DirectoryType = 0x4000;
+
+    /// <summary>One lstat call into <paramref name="status"/> (<see cref="LStatSize"/> bytes, cleared first); its return code.</summary>
+    private static unsafe int LStatInto(string path, Span<byte> status)
+    {
+        status.Clear();
+        fixed (byte* p = status)
+        {
+            return LStat(path, p);
+        }
+    }
+
+    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_LStat", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int LStat(string path, byte* status);
 
     /// <summary>True when <paramref name="expected"/> is unknown (null) or the file's ctime is still exactly it.</summary>
     public static bool IsUnchanged(string path, long? expected) => expected is not { } ctime || TryGet(path) == ctime;

@@ -34,6 +34,18 @@ internal readonly record struct FileStamp(long Size, long MtimeTicks)
     public static bool ChangeTimeMoved(long? recordedNs, long? seenNs) =>
         recordedNs is { } recorded && recorded != 0 && seenNs is { } seen && seen != recorded;
 
+    /// <summary>
+    /// True when the ctime lets a file whose size and mtime are as recorded count as unchanged without a read: none was
+    /// recorded (0 or null: the size and mtime decide, as for a row from before ctimes were kept, or from a system
+    /// without statx), or the one seen now is exactly it. Stricter than <see cref="ChangeTimeMoved"/>: a recorded one
+    /// against one not seen (statx failed for this file, for a passing reason or from now on) does not vouch, since an
+    /// edit with its size and mtime put back would pass unseen; such a file is read once, and its bytes decide. A file
+    /// last read without a ctime (<see cref="FileChangeTime.ReadWithout"/> recorded) counts as unchanged while none is
+    /// seen, and is read once a real one is.
+    /// </summary>
+    public static bool ChangeTimeAsRecorded(long? recordedNs, long? seenNs) =>
+        recordedNs is not { } recorded || recorded == 0 || seenNs == recorded || (recorded == FileChangeTime.ReadWithout && seenNs is null);
+
     /// <summary>The stamp of a file as it is now (the caller has checked it exists).</summary>
     public static FileStamp Of(FileInfo info) => new(info.Length, info.LastWriteTimeUtc.Ticks);
 }

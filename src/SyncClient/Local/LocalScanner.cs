@@ -239,8 +239,8 @@ internal sealed class LocalScanner
                 }
 
                 // A FIFO, socket or device has no content to sync, and opening a FIFO to read it blocks until a writer comes
-                // (the pass would hang). They all show size 0, so only empty entries pay the one statx that tells.
-                if (!isDirectory && child.Length == 0 && FileChangeTime.TryStat(Path.Combine(dirFull, child.Name)) is { Exists: true, IsRegularFile: false, IsDirectory: false })
+                // (the pass would hang). They all show size 0, so only empty entries pay the one statx (or lstat) that tells.
+                if (!isDirectory && child.Length == 0 && FileChangeTime.IsSpecial(Path.Combine(dirFull, child.Name)))
                 {
                     snapshot.Skipped.Add($"{relative}: not a regular file (a FIFO, socket or device); not synced");
                     snapshot.Withheld.Add(relative);

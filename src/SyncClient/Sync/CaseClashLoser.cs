@@ -21,9 +21,12 @@ internal static class CaseClashLoser
     /// The file at <paramref name="fullPath"/> as the scan lists it, when it is exactly as synced (see
     /// <see cref="IsAsSynced"/>); null when it changed (an edit with its size and mtime put back still moves the ctime),
     /// is not a regular file, or is gone. Where statx is unavailable (not Linux, or refused) the stat comes from
-    /// <see cref="FileInfo"/> without a ctime, as the scan's own does there.
+    /// <see cref="FileInfo"/> without a ctime, as the scan's own does there: by the same rule, it is as synced only against
+    /// a row without a ctime. A row synced while statx worked has one, and statx failing for the file now (for a passing
+    /// reason) must not let an edit with its size and mtime put back be followed into a remote delete: a clash to resolve,
+    /// except for <see cref="FollowsServer"/>, which hands such a file to the planner to be read (its bytes decide).
     /// </summary>
-    private static LocalEntry? AsSynced(BaseStat stat, string path, string fullPath, bool readsExecutableBit)
+    private static LocalEntry? AsSynced(BaseStat stat, string path, string fullPath, bool readsExecutableBit, bool unseenCtimeToRead = false)
     {
         if (stat.Kind != FileKind.File)
         {
@@ -47,7 +50,7 @@ internal static class CaseClashLoser
         else
         {
             var info = new FileInfo(fullPath);
-            if (!info.Exists || info.LinkTarget is not null)
+            if (!info.Exists || info.LinkTarget is not null || FileChangeTime.IsSpecial(fullPath)) // FileInfo calls a FIFO a file
             {
                 return null;
             }
@@ -58,7 +61,11 @@ internal static class CaseClashLoser
             };
         }
 
-        return SyncPlanner.IsUnchanged(entry, stat) ? entry : null;
+        // unseenCtimeToRead: as synced but for a recorded ctime not seen (statx failing for it) is given to the planner as
+        // seen, without a ctime: its rule (the same one) has the file read, and its bytes decide between following the
+        // server (the synced content) and keeping an edit made with its size and mtime put back.
+        return SyncPlanner.IsUnchanged(entry, stat) || (unseenCtimeToRead && entry.ChangeTimeNs is null && SyncPlanner.IsUnchanged(entry, stat with { ChangeTimeNs = 0 }))
+            ? entry : null;
     }
 
     /// <summary>
@@ -75,6 +82,6 @@ internal static class CaseClashLoser
         remote.TryGetValue(path, out var change) && change.Deleted
             && change.MovedTo?.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) != true
             && index.TryGetValue(path, out var stat)
-            ? AsSynced(stat, path, fullPath, readsExecutableBit)
+            ? AsSynced(stat, path, fullPath, readsExecutableBit, unseenCtimeToRead: true)
             : null;
 }

@@ -126,9 +126,10 @@ internal sealed partial class DownloadPlacer
         // The ctime after the last thing that moves it (the chmod, then the rename), read only off the very file written
         // (its inode, where noted) as written. Any other file at the name (one saved over it by a rename just now) is
         // recorded with a ctime no file has, so the next scan reads it once; an unknown one would be trusted by size and
-        // mtime alone. Unknown only where the ctime cannot be read at all (no statx).
-        var placedCtime = (staged.Folder is { } folder ? folder.TryStat(Path.GetFileName(full)) : FileChangeTime.TryStat(full)) is not { } placedStat ? null
-            : (staged.Inode is null || placedStat.Inode == staged.Inode) && placedStat.IsFileAs(written.Size, written.MtimeTicks) ? placedStat.CtimeNs
+        // mtime alone. Where it cannot be read (no statx): "written without a ctime", which a scan without one trusts and
+        // a scan with one reads once (FileChangeTime.ReadWithout).
+        var placedCtime = (staged.Folder is { } folder ? folder.TryStat(Path.GetFileName(full)) : FileChangeTime.TryStat(full)) is not { } placedStat ? FileChangeTime.ReadWithout
+            : (staged.Inode is null || placedStat.Inode == staged.Inode) && placedStat.IsFileAs(written.Size, written.MtimeTicks) ? FileChangeTime.ToRecord(placedStat.CtimeNs)
             : FileChangeTime.NotVouched;
         var record = new FileRecord(path, FileKind.File, written.Size, written.MtimeTicks, staged.Plan.Entry.Version, FileVersion.ComputeContentHash(ids)) { Executable = executable, ChangeTimeNs = placedCtime };
         return new PlacedDownload(record, conflictCopy);

@@ -34,9 +34,10 @@ internal static class MoveDetection
 
             // A chmod here alone still moves (MoveLocal keeps the file's bit and records the moved entry's, so the
             // next pass sends the chmod): a copy of the file would be the only other outcome.
-            // A moved ctime (a write with the mtime put back, or only a chmod) asks for the bytes: the file was read.
+            // A moved ctime (a write with the mtime put back, or only a chmod), or one not seen against a recorded one
+            // (the planner's rule, see IsUnchanged), asks for the bytes: the file was read.
             var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase)
-                && (!FileStamp.ChangeTimeMoved(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
+                && (FileStamp.ChangeTimeAsRecorded(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
                     || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path, NoneLeaving))

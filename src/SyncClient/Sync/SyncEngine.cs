@@ -481,9 +481,10 @@ internal sealed class SyncEngine
     /// True (and the index entry marked <see cref="BaseStat.Clean"/>) when a scanned path is exactly as last synced and the
     /// remote side has nothing new for it (no change, or one that only echoes the synced state): the planner would decide
     /// nothing, so the path needs no entry in this pass. The remote view is not touched: the echoes of clean paths are
-    /// dropped from it after the scan, by <see cref="PlannerFastPaths.DropEchoes"/>. A file whose ctime moved from the recorded
-    /// one (<see cref="FileStamp.ChangeTimeMoved"/>) is not clean even with its size and mtime as synced: the planner has
-    /// it read. A clean file whose recorded ctime is unknown and that the scan read one of goes on <paramref name="learned"/>.
+    /// dropped from it after the scan, by <see cref="PlannerFastPaths.DropEchoes"/>. A file whose ctime is not the recorded
+    /// one (moved, or not read this time: <see cref="FileStamp.ChangeTimeAsRecorded"/>, the planner's rule) is not clean even
+    /// with its size and mtime as synced: the planner has it read. A clean file whose recorded ctime is unknown and that the
+    /// scan read one of goes on <paramref name="learned"/>.
     /// </summary>
     internal static bool MarkClean(Dictionary<string, BaseStat> index, RemoteView remote, string path, FileKind kind, long size, long mtimeTicks, bool? executable = false,
         long? ctimeNs = null, List<(string Path, long Size, long MtimeTicks, long CtimeNs)>? learned = null)
@@ -495,7 +496,7 @@ internal sealed class SyncEngine
         }
 
         if (kind == FileKind.File && (FileStamp.Of(stat) != new FileStamp(size, mtimeTicks) || ExecutableBit.Differs(stat.Executable, executable)
-            || FileStamp.ChangeTimeMoved(stat.ChangeTimeNs, ctimeNs)))
+            || !FileStamp.ChangeTimeAsRecorded(stat.ChangeTimeNs, ctimeNs)))
         {
             return false;
         }

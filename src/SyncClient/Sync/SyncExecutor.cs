@@ -386,12 +386,12 @@ internal sealed class SyncExecutor : IDisposable
                     // As read (or, unread, as scanned, the file then being as synced by size and mtime). A ctime moved
                     // since (the settle's chmod, or a write) differs from it, so the next scan reads the file: never
                     // "unknown", which the next scan would trust by size and mtime alone.
-                    ChangeTimeNs = fp?.ChangeTimeNs ?? a.Local.ChangeTimeNs,
+                    ChangeTimeNs = FileChangeTime.ToRecord(fp is null ? a.Local.ChangeTimeNs : fp.ChangeTimeNs),
                 }, chunks);
                 break;
             case SyncActionKind.Touch:
                 // The ctime the read was verified under (taken before it, unchanged after it).
-                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), a.Fingerprint?.ChangeTimeNs);
+                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), FileChangeTime.ToRecord(a.Fingerprint?.ChangeTimeNs));
                 break;
             case SyncActionKind.Forget:
                 _ctx.Db.Forget(a.Path);
@@ -696,7 +696,7 @@ internal sealed class SyncExecutor : IDisposable
             {
                 Executable = executable,
                 // As read at the new name: a ctime moved since (a write during the commit, a chmod) differs, and the next scan reads the file.
-                ChangeTimeNs = a.Fingerprint?.ChangeTimeNs ?? a.Local?.ChangeTimeNs,
+                ChangeTimeNs = FileChangeTime.ToRecord(a.Fingerprint is { } read ? read.ChangeTimeNs : a.Local?.ChangeTimeNs),
             }, chunks);
             _summary.AddFileMoved();
             _ctx.Progress.Log($"moved remotely '{a.Path}' -> '{to}'");
@@ -735,7 +735,10 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
             Executable = executable,
-            ChangeTimeNs = movedCtime, // the settle's chmod moves it again: the next scan then reads the file once
+            // The settle's chmod moves it again: the next scan then reads the file once. A file planned with no ctime seen
+            // (statx failing then) keeps "read without a ctime", even if statx works again now: its bytes were never read
+            // here, and the rename's ctime would vouch for an edit made while none was seen.
+            ChangeTimeNs = a.Local!.ChangeTimeNs is null ? FileChangeTime.ReadWithout : FileChangeTime.ToRecord(movedCtime),
         }, chunks);
         _summary.AddFileMoved();
         _ctx.Progress.Log($"moved locally '{a.Path}' -> '{a.ToPath}'");

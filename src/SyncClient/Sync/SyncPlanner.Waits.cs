@@ -36,9 +36,10 @@ internal static partial class SyncPlanner
         entry.Kind == FileKind.File && (IsUnchanged(entry, baseRecord) ? reconcile : !Waits(entry.SettlesIn));
 
     /// <summary>
-    /// True when a scanned file is as synced by size, mtime and executable bit, and its ctime did not move from a known
-    /// recorded one (<see cref="FileStamp.ChangeTimeMoved"/>): its content is the merge base's. One whose ctime moved is
-    /// read; its bytes decide (the same ones: the record is touched with the new ctime; others: an edit).
+    /// True when a scanned file is as synced by size, mtime and executable bit, and its ctime is the recorded one where one
+    /// was recorded (<see cref="FileStamp.ChangeTimeAsRecorded"/>): its content is the merge base's. One whose ctime moved,
+    /// or could not be read this time against a recorded one (statx failed for it), is read; its bytes decide (the same
+    /// ones: the record is touched with the ctime seen; others: an edit).
     /// </summary>
     internal static bool IsUnchanged(LocalEntry local, FileRecord? baseRecord) =>
         baseRecord is not null && IsUnchanged(local, baseRecord.Kind, FileStamp.Of(baseRecord), baseRecord.Executable, baseRecord.ChangeTimeNs);
@@ -49,7 +50,7 @@ internal static partial class SyncPlanner
 
     private static bool IsUnchanged(LocalEntry local, FileKind kind, FileStamp synced, bool? executable, long? changeTimeNs) =>
         kind == FileKind.File && FileStamp.Of(local) == synced && !ExecutableBit.Differs(local.Executable, executable)
-        && !FileStamp.ChangeTimeMoved(changeTimeNs, local.ChangeTimeNs);
+        && FileStamp.ChangeTimeAsRecorded(changeTimeNs, local.ChangeTimeNs);
 
     /// <summary>
     /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see

@@ -1,6 +1,7 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 using Grpc.Core;
 
@@ -59,7 +60,7 @@ internal sealed class UploadGroupCommitter
                 case { StatusCode: 0, Committed: { } committed }:
                     var version = committed.Entry?.Version is > 0 ? committed.Entry.Version : committed.Sequence;
                     var fp = m.Fingerprint!;
-                    records.Add((new FileRecord(m.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = requests[i].Executable, ChangeTimeNs = fp.ChangeTimeNs }, fp.Chunks, fp.FastHashes));
+                    records.Add((new FileRecord(m.Path, FileKind.File, fp.Size, RacyClean.Recorded(fp), version, fp.ContentHash) { Executable = requests[i].Executable, ChangeTimeNs = FileChangeTime.ToRecord(fp.ChangeTimeNs) }, fp.Chunks, fp.FastHashes));
                     break;
                 case { StatusCode: (int)StatusCode.FailedPrecondition }:
                     m.Outcome = UploadOutcome.Conflict;

@@ -130,8 +130,9 @@ internal sealed class WithheldPaths(SyncContext ctx)
                 stat.Clean = false;
                 snapshot.Entries[path] = stat.Kind == FileKind.File
                     // The recorded ctime, which a clean file's scan saw unchanged: a download over it then checks the file is
-                    // still as scanned by it too (an in-place edit meanwhile, its size and mtime put back, is kept).
-                    ? new LocalEntry(path, FileKind.File, stat.Size, stat.MtimeTicks, _ctx.Stability().SettlesIn(path, stat.MtimeTicks)) { ChangeTimeNs = stat.ChangeTimeNs == 0 ? null : stat.ChangeTimeNs }
+                    // still as scanned by it too (an in-place edit meanwhile, its size and mtime put back, is kept). Last read
+                    // without a ctime: clean, so the scan saw none either.
+                    ? new LocalEntry(path, FileKind.File, stat.Size, stat.MtimeTicks, _ctx.Stability().SettlesIn(path, stat.MtimeTicks)) { ChangeTimeNs = stat.ChangeTimeNs is 0 or FileChangeTime.ReadWithout ? null : stat.ChangeTimeNs }
                     : LocalEntry.Folder(path);
             }
         }

@@ -34,17 +34,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         Assert.Null(_server.Current("f.txt"));
 
-        var was = (bool)Unavailable.GetValue(null)!;
-        Unavailable.SetValue(null, true);
-        SyncSummary pass;
-        try
-        {
-            pass = await b.SyncAsync();
-        }
-        finally
-        {
-            Unavailable.SetValue(null, was);
-        }
+        var pass = await WithoutStatxAsync(b);
 
         Assert.True(File.Exists(b.PathOf("f.txt")), $"B's edit followed A's delete: [{string.Join(" | ", pass.Notes)}]");
         Assert.Equal("B's text", b.Read("f.txt"));
@@ -63,17 +53,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         Assert.NotNull(b.State.GetFile("f.txt")!.ChangeTimeNs);
         ChangeTimeTests.RewriteInPlaceKeepingMtime(b, "f.txt", "B's text");
 
-        var was = (bool)Unavailable.GetValue(null)!;
-        Unavailable.SetValue(null, true);
-        SyncSummary pass;
-        try
-        {
-            pass = await b.SyncAsync();
-        }
-        finally
-        {
-            Unavailable.SetValue(null, was);
-        }
+        var pass = await WithoutStatxAsync(b);
 
         Assert.True(pass.FilesUploaded == 1, $"B's edit was not sent: [{string.Join(" | ", pass.Notes)}]");
         await a.SyncAsync();
@@ -126,17 +106,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         File.Move(a.PathOf("f.txt"), a.PathOf("g.txt"));
         Assert.Equal(0, (await a.SyncAsync()).Errors);
 
-        var was = (bool)Unavailable.GetValue(null)!;
-        Unavailable.SetValue(null, true);
-        SyncSummary pass;
-        try
-        {
-            pass = await b.SyncAsync();
-        }
-        finally
-        {
-            Unavailable.SetValue(null, was);
-        }
+        var pass = await WithoutStatxAsync(b);
 
         await b.SyncAsync();
         await a.SyncAsync();

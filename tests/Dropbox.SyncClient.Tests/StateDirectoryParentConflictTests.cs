@@ -35,10 +35,7 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
     public async Task A_remote_file_at_the_state_directorys_parent_is_moved_aside_on_the_server_and_the_files_beside_the_state_directory_go_up()
     {
         var token = nodes.NewUserToken();
-        var a = Device("a", token);
-        a.Write("keep.txt", "so the folder is never empty");
-        a.Write(".cfg", "a's file named .cfg");
-        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        var a = await DeviceWithAFileAtCfgAsync(token, "a's file named .cfg");
 
         var b = Device("b", token, StateInFolder);
         b.Write(".cfg/user.conf", "b's settings");
@@ -72,10 +69,7 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
         // b keeps only its state directory in '.cfg': nothing of b's needs the folder, so a's file is neither taken nor
         // renamed, and no folder '.cfg' is put on the server; a's later versions of it go up as usual.
         var token = nodes.NewUserToken();
-        var a = Device("a", token);
-        a.Write("keep.txt", "so the folder is never empty");
-        a.Write(".cfg", "a's app config");
-        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        var a = await DeviceWithAFileAtCfgAsync(token, "a's app config");
 
         var b = Device("b", token, StateInFolder);
         var passesOfB = new List<(string, SyncSummary)> { (b.Name, await b.SyncAsync(nodes.Url)), (b.Name, await b.SyncAsync(nodes.Url)) };
@@ -99,10 +93,7 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
     public async Task A_remote_file_seen_at_the_state_directorys_parent_passes_ago_is_moved_aside_once_the_user_puts_a_file_beside_the_state_directory()
     {
         var token = nodes.NewUserToken();
-        var a = Device("a", token);
-        a.Write("keep.txt", "so the folder is never empty");
-        a.Write(".cfg", "a's file named .cfg");
-        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        var a = await DeviceWithAFileAtCfgAsync(token, "a's file named .cfg");
 
         // b lists '.cfg' while nothing of its own is there: left alone, and the cursor moves past it.
         var b = Device("b", token, StateInFolder);
@@ -163,6 +154,16 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
         Assert.True(Directory.Exists(c.PathOf("A/sub")), "the empty folder 'A/sub' was not made");
     }
 
+    /// <summary>Device a, its folder holding a file named '.cfg' (and one more, so it is never empty), synced.</summary>
+    private async Task<RealNodeDevice> DeviceWithAFileAtCfgAsync(string token, string content)
+    {
+        var a = Device("a", token);
+        a.Write("keep.txt", "so the folder is never empty");
+        a.Write(".cfg", content);
+        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        return a;
+    }
+
     private RealNodeDevice Device(string name, string token, string? stateInFolder = null)
     {
         var d = new RealNodeDevice(_dir, name, token, stateInFolder);
@@ -178,11 +179,8 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
     }
 
     /// <summary>The live files on the server, by path.</summary>
-    private async Task<Dictionary<string, FileEntry>> ServerFilesAsync(RealNodeDevice d)
-    {
-        var listed = await d.Remote(nodes.Url).ListFilesAsync(new ListFilesRequest(), CancellationToken.None);
-        return listed.Entries.Where(e => e.Kind == EntryKind.File && !e.Deleted).ToDictionary(e => e.Path, StringComparer.Ordinal);
-    }
+    private async Task<Dictionary<string, FileEntry>> ServerFilesAsync(RealNodeDevice d) =>
+        (await ServerEntriesAsync(d)).Where(e => e.Value.Kind == EntryKind.File).ToDictionary(StringComparer.Ordinal);
 
     private static void AssertClean(List<(string Name, SyncSummary Pass)> passes)
     {

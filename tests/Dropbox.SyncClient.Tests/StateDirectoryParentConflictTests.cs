@@ -113,6 +113,31 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
     }
 
     [Fact]
+    public async Task A_device_whose_db_never_kept_the_files_above_its_state_directory_lists_once_and_moves_aside_the_file_its_cursor_went_past()
+    {
+        // An older client refused a's '.cfg' and moved its cursor past it without keeping it anywhere: the change feed
+        // never lists it again, so without one whole listing b's file beside the state directory failed to go up every pass.
+        var token = nodes.NewUserToken();
+        var a = await DeviceWithAFileAtCfgAsync(token, "a's file named .cfg");
+        var b = Device("b", token, StateInFolder);
+        AssertClean([(b.Name, await b.SyncAsync(nodes.Url))]);
+        Assert.NotNull(b.State.GetSetting(StateKeys.Cursor));
+        b.State.SetSetting(StateKeys.FilesAboveStateDirectory, null); // the db as the older client left it
+        b.State.SetSetting(StateKeys.FilesAboveStateDirectoryListed, null);
+
+        b.Write(".cfg/user.conf", "b's settings");
+        var passes = new List<(string, SyncSummary)> { (b.Name, await b.SyncAsync(nodes.Url)), (b.Name, await b.SyncAsync(nodes.Url)) };
+        AssertClean(passes);
+        var listed = await ServerFilesAsync(b);
+        Assert.Equal((ulong)"b's settings".Length, Assert.Contains(".cfg/user.conf", listed).Size);
+        var aside = Assert.Single(listed.Keys, ConflictNames.IsConflictedCopy);
+        Assert.Equal("a's file named .cfg", b.Read(aside));
+        Assert.Equal(StateInFolder, b.State.GetSetting(StateKeys.FilesAboveStateDirectoryListed)); // listed once, not every pass
+        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        Assert.Equal("b's settings", a.Read(".cfg/user.conf"));
+    }
+
+    [Fact]
     public async Task A_folder_that_holds_only_the_state_directory_is_never_created_on_the_server()
     {
         var b = Device("b", nodes.NewUserToken(), ".cfg/deep/client-state");

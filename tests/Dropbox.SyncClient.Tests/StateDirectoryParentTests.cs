@@ -33,21 +33,7 @@ public sealed class StateDirectoryParentTests : IDisposable
         var passes = new List<SyncSummary>();
         for (var i = 0; i < 3; i++)
         {
-            passes.Add(await new SyncEngine(new SyncContext
-            {
-                Folder = folder,
-                State = state,
-                Metadata = _server,
-                Transfer = _server,
-                Chunker = new PipelineChunkSource(new Dropbox.Shared.Chunking.FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
-                Device = "b",
-                Options = new SyncOptions(),
-                Barrier = DurabilityBarrier.Default,
-                Time = TimeProvider.System,
-                ExecutableBitProbe = ExecutableBitProbe.Holds,
-                CaseProbe = CaseProbe.Folds,
-                Progress = new SyncProgress(),
-            }).RunPassAsync(CancellationToken.None));
+            passes.Add(await PassAsync(folder, state));
         }
 
         Assert.True(File.Exists(Path.Combine(stateDir, LocalState.DatabaseFileName)), "the db was moved away from where the client opens it");
@@ -62,4 +48,53 @@ public sealed class StateDirectoryParentTests : IDisposable
         Assert.True(Directory.Exists(Path.Combine(folder, ".cfg")));
         Assert.Equal("a's file named .cfg", a.Read(".cfg")); // a has not synced since
     }
+
+    [Fact]
+    public async Task A_db_that_never_kept_the_files_above_the_state_directory_lists_everything_once_and_moves_aside_the_file_its_cursor_went_past()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        ChangeTimeTests.WriteSettled(a, "keep.txt", "keep");
+        await a.SyncAsync();
+        var folder = _dir.CreateSub("b-folder");
+        using var state = LocalState.Open(Path.Combine(folder, ".cfg", "client-state"));
+        Assert.Equal(0, (await PassAsync(folder, state)).Errors);
+        ChangeTimeTests.WriteSettled(a, ".cfg", "a's file named .cfg");
+        await a.SyncAsync();
+
+        // As an older client left its db: '.cfg' refused, the cursor moved past it, nothing of it kept.
+        state.Writer.SetCursor((await _server.GetAccountAsync(CancellationToken.None)).Cursor);
+        state.SetSetting(StateKeys.FilesAboveStateDirectory, null);
+        state.SetSetting(StateKeys.FilesAboveStateDirectoryListed, null);
+        File.WriteAllText(Path.Combine(folder, ".cfg", "user.conf"), "b's settings");
+        File.SetLastWriteTimeUtc(Path.Combine(folder, ".cfg", "user.conf"), DateTime.UtcNow.AddHours(-1));
+        var listings = _server.ListFilesCalls;
+        var passes = new List<SyncSummary>();
+        for (var i = 0; i < 3; i++)
+        {
+            passes.Add(await PassAsync(folder, state));
+        }
+
+        Assert.All(passes, p => Assert.True(p.Errors == 0, p + " | " + string.Join(" | ", p.ErrorMessages)));
+        Assert.Equal((ulong)"b's settings".Length, _server.Current(".cfg/user.conf")?.Size ?? 0);
+        var aside = Assert.Single(Directory.EnumerateFiles(folder), f => ConflictNames.IsConflictedCopy(Path.GetFileName(f)));
+        Assert.Equal("a's file named .cfg", File.ReadAllText(aside));
+        Assert.Equal(1, _server.ListFilesCalls - listings); // one listing, then the change feed
+    }
+
+    /// <summary>One pass of device b, its state directory in its folder (as <c>sync --once</c>: a fresh engine).</summary>
+    private Task<SyncSummary> PassAsync(string folder, LocalState state) => new SyncEngine(new SyncContext
+    {
+        Folder = folder,
+        State = state,
+        Metadata = _server,
+        Transfer = _server,
+        Chunker = new PipelineChunkSource(new Dropbox.Shared.Chunking.FastCdcChunker(TestClient.SmallChunks), compress: true, parallelism: 2),
+        Device = "b",
+        Options = new SyncOptions(),
+        Barrier = DurabilityBarrier.Default,
+        Time = TimeProvider.System,
+        ExecutableBitProbe = ExecutableBitProbe.Holds,
+        CaseProbe = CaseProbe.Folds,
+        Progress = new SyncProgress(),
+    }).RunPassAsync(CancellationToken.None);
 }

@@ -190,6 +190,14 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db files above the state directory");
     }
 
+    /// <summary>Notes that a whole listing was kept for the state directory at <paramref name="reserved"/> (<see cref="StateKeys.FilesAboveStateDirectoryListed"/>).</summary>
+    public void SetFilesAboveStateDirectoryListed(string reserved)
+    {
+        Step?.Invoke("before db files above the state directory listed");
+        state.SetSetting(StateKeys.FilesAboveStateDirectoryListed, reserved);
+        Step?.Invoke("after db files above the state directory listed");
+    }
+
     /// <summary>Notes an upload in progress (resume bookkeeping).</summary>
     public void BeginUpload(string path, long size, long mtimeTicks, int chunksTotal)
     {

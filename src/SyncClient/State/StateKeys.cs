@@ -33,6 +33,14 @@ internal static class StateKeys
     /// </summary>
     public const string FilesAboveStateDirectory = "files_above_state_directory";
 
+    /// <summary>
+    /// The state directory's path in the folder (one below its top level) for which a whole listing has been kept in
+    /// <see cref="FilesAboveStateDirectory"/> (see Sync.StateParentFiles). Absent (a db from before that memory was kept,
+    /// whose cursor may be past such a file that the change feed never lists again) or another path (the state directory
+    /// moved): the next pass lists everything, once.
+    /// </summary>
+    public const string FilesAboveStateDirectoryListed = "files_above_state_directory_listed";
+
     /// <summary>The secret key of the chunk fast hash (base64, see LocalState.FastHash); never logged, never sent.</summary>
     public const string FastHashKey = "fast_hash_key";
 

@@ -7,10 +7,20 @@ namespace Dropbox.SyncClient.Sync;
 /// The remote files at a folder that holds the state directory (<see cref="Refusals.AboveStateDirectory"/>), remembered
 /// in the db (<see cref="StateKeys.FilesAboveStateDirectory"/>) until the server no longer holds them: the change feed
 /// lists such a file once, and a pass that saw it while nothing here needed its folder (or while the ignore rules
-/// excluded it) does not move it aside; a later pass, once the user puts a file beside the state directory, must.
+/// excluded it) does not move it aside; a later pass, once the user puts a file beside the state directory, must. A db
+/// that never kept them (an older client's, its cursor perhaps past such a file) has them found by one whole listing.
 /// </summary>
 internal static class StateParentFiles
 {
+    /// <summary>
+    /// True when this pass must list everything, once: the state directory lies below a folder inside the sync folder,
+    /// and no whole listing has been kept for it (<see cref="StateKeys.FilesAboveStateDirectoryListed"/>). A client that
+    /// did not keep these files moved its cursor past them, and the change feed never lists them again: without the
+    /// listing, a file beside the state directory would fail to go up every pass until a reconcile.
+    /// </summary>
+    public static bool MustList(SyncContext ctx) =>
+        ctx.ReservedPath is { } reserved && reserved.Contains('/') && ctx.State.GetSetting(StateKeys.FilesAboveStateDirectoryListed) != reserved;
+
     /// <summary>
     /// Adds the remembered files to <paramref name="remote"/>'s refusals when this pass's view says nothing newer of their
     /// path (a newer state, or any other refusal of it, replaces them; a whole listing that no longer holds them drops
@@ -37,6 +47,12 @@ internal static class StateParentFiles
         if (json != ctx.State.GetSetting(StateKeys.FilesAboveStateDirectory))
         {
             ctx.Db.SetFilesAboveStateDirectory(json);
+        }
+
+        // Written after them: a pass stopped in between lists again.
+        if (complete && refusals.Reserved is { } reserved && reserved.Contains('/') && ctx.State.GetSetting(StateKeys.FilesAboveStateDirectoryListed) != reserved)
+        {
+            ctx.Db.SetFilesAboveStateDirectoryListed(reserved);
         }
     }
 

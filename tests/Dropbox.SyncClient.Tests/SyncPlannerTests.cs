@@ -555,29 +555,35 @@ public sealed class SyncPlannerTests
     }
 
     [Theory]
-    [InlineData(null, false)] // only the state directory there (never scanned): nothing needs the folder
+    [InlineData(null, false)] // only the state directory there: nothing needs the folder, which the scan does not call empty
     [InlineData(".cfg/user.conf", true)]
     [InlineData(".cfg/empty/", true)]
     public void A_remote_file_at_a_folder_holding_the_state_directory_is_moved_aside_on_the_server_with_the_version_seen_when_something_here_needs_the_folder(string? beside, bool moves)
     {
-        var aside = new RemoteEntry(".cfg", FileKind.File, 7, false, 10, H1, 0);
-        var snapshot = new LocalSnapshot();
-        snapshot.Entries[".cfg"] = LocalEntry.Folder(".cfg");
+        // The folder as the engine's scan sees it (the state directory excluded), so that what the scan leaves out of
+        // the snapshot is the scanner's to get right here too: a folder that holds only the state directory is neither
+        // listed as empty (it would be created on the server) nor holds anything that needs the folder.
+        using var dir = new TempFolder();
+        var stateDir = Path.Combine(dir.Path, ".cfg", "client-state");
+        Directory.CreateDirectory(stateDir);
+        File.WriteAllText(Path.Combine(stateDir, LocalState.DatabaseFileName), "the db");
         if (beside is { } b && b.EndsWith('/'))
         {
-            snapshot.Entries[b.TrimEnd('/')] = LocalEntry.Folder(b.TrimEnd('/'));
-            snapshot.EmptyFolders.Add(b.TrimEnd('/'));
+            Directory.CreateDirectory(Path.Combine(dir.Path, b));
         }
         else if (beside is not null)
         {
-            snapshot.Entries[beside] = new LocalEntry(beside, FileKind.File, 3, 100, SettlesIn: null);
+            File.WriteAllText(Path.Combine(dir.Path, beside), "abc");
         }
 
+        var snapshot = new LocalScanner(dir.Path, IgnoreMatcher.BuiltIn, stateDir) { Stability = Local.Stability.Off }.Scan(CancellationToken.None);
+        Assert.DoesNotContain(snapshot.Entries.Keys, p => p.StartsWith(".cfg/client-state", StringComparison.Ordinal));
+        var aside = new RemoteEntry(".cfg", FileKind.File, 7, false, 10, H1, 0);
         var plan = SyncPlanner.Plan(new PlanInput
         {
             Base = new Dictionary<string, FileRecord>(),
             Local = snapshot,
-            Fingerprints = beside is null || beside.EndsWith('/') ? new Dictionary<string, FileFingerprint>() : new Dictionary<string, FileFingerprint> { [beside] = new FileFingerprint(3, 100, [], H1) },
+            Fingerprints = beside is null || beside.EndsWith('/') ? new Dictionary<string, FileFingerprint>() : new Dictionary<string, FileFingerprint> { [beside] = new FileFingerprint(3, snapshot.Entries[beside].MtimeTicks, [], H1) },
             Remote = new Dictionary<string, RemoteEntry>(),
             Refused = new HashSet<string>(StringComparer.Ordinal) { ".cfg" },
             FilesAboveStateDirectory = new Dictionary<string, RemoteEntry> { [".cfg"] = aside },

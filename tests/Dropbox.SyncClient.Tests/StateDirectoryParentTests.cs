@@ -81,6 +81,63 @@ public sealed class StateDirectoryParentTests : IDisposable
         Assert.Equal(1, _server.ListFilesCalls - listings); // one listing, then the change feed
     }
 
+    [Fact]
+    public async Task A_remote_file_put_back_over_the_folder_of_files_synced_beside_the_state_directory_is_moved_aside_again()
+    {
+        // The review's R8: b moves a's '.cfg' aside and uploads its '.cfg/user.conf' while a's edit of '.cfg' is on its
+        // way; the fake server takes a's commit over the folder (the metadata node refuses a file over a live folder), so
+        // '.cfg' is a file on the server again while b's only file there is synced and clean, never listed by b's scan:
+        // its synced row must still count as needing the folder (else b leaves the file and a never gets b's file).
+        using var a = new TestClient(_dir, "a", _server);
+        ChangeTimeTests.WriteSettled(a, "keep.txt", "keep");
+        ChangeTimeTests.WriteSettled(a, ".cfg", "v1");
+        await a.SyncAsync();
+        var folder = _dir.CreateSub("b-folder");
+        using var state = LocalState.Open(Path.Combine(folder, ".cfg", "client-state"));
+        File.WriteAllText(Path.Combine(folder, ".cfg", "user.conf"), "b's settings");
+        File.SetLastWriteTimeUtc(Path.Combine(folder, ".cfg", "user.conf"), DateTime.UtcNow.AddHours(-1));
+
+        ChangeTimeTests.WriteSettled(a, ".cfg", "v2 edited on a");
+        var passes = new List<SyncSummary>();
+        var once = false;
+        async Task BeforeAsync(string path)
+        {
+            if (!once && path == ".cfg")
+            {
+                once = true;
+                passes.Add(await PassAsync(folder, state));
+            }
+        }
+
+        _server.BeforeCommitFiles = async (request, _) =>
+        {
+            foreach (var f in request.Files)
+            {
+                await BeforeAsync(f.Path);
+            }
+        };
+        _server.BeforePlanUpload = p => BeforeAsync(p).GetAwaiter().GetResult();
+        await a.SyncAsync();
+        _server.BeforeCommitFiles = null;
+        _server.BeforePlanUpload = null;
+        Assert.True(once, "b's pass never ran during a's upload");
+        Assert.Equal(EntryKind.File, _server.Current(".cfg")?.Kind);
+        Assert.NotNull(_server.Current(".cfg/user.conf"));
+
+        for (var i = 0; i < 2; i++)
+        {
+            passes.Add(await PassAsync(folder, state));
+            passes.Add(await a.SyncAsync());
+        }
+
+        Assert.All(passes, p => Assert.True(p.Errors == 0, p + " | " + string.Join(" | ", p.ErrorMessages)));
+        var onA = Directory.EnumerateFiles(a.Folder, "*", SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
+        Assert.Contains("v2 edited on a", onA);
+        Assert.Contains("v1", onA);
+        Assert.Equal("b's settings", a.Read(".cfg/user.conf"));
+        Assert.NotEqual(EntryKind.File, _server.Current(".cfg")?.Kind);
+    }
+
     /// <summary>One pass of device b, its state directory in its folder (as <c>sync --once</c>: a fresh engine).</summary>
     private Task<SyncSummary> PassAsync(string folder, LocalState state) => new SyncEngine(new SyncContext
     {

@@ -602,6 +602,31 @@ public sealed class SyncPlannerTests
         Assert.Same(aside, move.Remote);
     }
 
+    [Theory]
+    [InlineData(false)] // a synced file there, clean: the scan leaves it out, only the engine's index knows it
+    [InlineData(true)] // a synced file the planner holds the row of (gone here, its delete still to be sent)
+    public void A_remote_file_at_a_folder_holding_the_state_directory_is_moved_aside_when_the_folder_holds_synced_paths_the_scan_does_not_list(bool asBaseRow)
+    {
+        // The file came back over the folder after this device had moved it aside and uploaded what lies beside the
+        // state directory (review R8): nothing there is new or changed, yet the folder is needed, for what is up already.
+        var aside = new RemoteEntry(".cfg", FileKind.File, 9, false, 10, H1, 0);
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries[".cfg"] = LocalEntry.Folder(".cfg");
+        var plan = SyncPlanner.Plan(new PlanInput
+        {
+            Base = asBaseRow ? new Dictionary<string, FileRecord> { [".cfg/user.conf"] = new(".cfg/user.conf", FileKind.File, 3, 100, 4, H2) } : new Dictionary<string, FileRecord>(),
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = new Dictionary<string, RemoteEntry>(),
+            Refused = new HashSet<string>(StringComparer.Ordinal) { ".cfg" },
+            FilesAboveStateDirectory = new Dictionary<string, RemoteEntry> { [".cfg"] = aside },
+            StateParentsHoldingSynced = asBaseRow ? new HashSet<string>(StringComparer.Ordinal) : new HashSet<string>(StringComparer.Ordinal) { ".cfg" },
+        });
+
+        var move = Assert.Single(plan, a => a.Kind == SyncActionKind.KindConflict);
+        Assert.Equal((".cfg", SyncPlanner.StateFolderAgainstFileReason, 9UL), (move.Path, move.Reason, move.BaseVersion));
+    }
+
     [Fact]
     public void A_skip_under_a_kind_clash_carries_its_remote_change_so_the_engine_remembers_it()
     {

@@ -179,6 +179,55 @@ public sealed class StateDirectoryParentConflictTests(RealNodes nodes) : IClassF
         Assert.True(Directory.Exists(c.PathOf("A/sub")), "the empty folder 'A/sub' was not made");
     }
 
+    [Fact]
+    public async Task A_file_edited_here_while_a_remote_move_was_to_take_it_keeps_the_pass_clean_and_what_the_server_holds_under_its_old_path_comes_next_pass()
+    {
+        // As above, but c's user edits 'A' after the plan and before its move runs (at c's first step, the new folder
+        // 'zz'): the move is not applied (the edit is kept at 'A'), so 'A/x' cannot come down under it this pass. It
+        // waits for the next pass's whole listing (the refused move asks for one), no error; then the edit becomes a
+        // conflicted copy and both files are here.
+        var token = nodes.NewUserToken();
+        var a = Device("a", token);
+        a.Write("A", "the file A");
+        a.Write("keep.txt", "keep");
+        AssertClean([(a.Name, await a.SyncAsync(nodes.Url))]);
+        var c = Device("c", token);
+        AssertClean([(c.Name, await c.SyncAsync(nodes.Url))]);
+
+        var remote = a.Remote(nodes.Url);
+        var fileA = (await ServerEntriesAsync(a))["A"];
+        await remote.MoveFileAsync(new MoveFileRequest { FromPath = "A", ToPath = "B", BaseVersion = fileA.Version, Device = "w" }, CancellationToken.None);
+        var w = Device("w", token);
+        AssertClean([(w.Name, await w.SyncAsync(nodes.Url))]);
+        w.Write("A/x", "x in folder A");
+        AssertClean([(w.Name, await w.SyncAsync(nodes.Url))]);
+        await remote.CreateFolderAsync(new CreateFolderRequest { Path = "zz", Device = "w" }, CancellationToken.None);
+
+        var edited = false;
+        c.State.Writer.Step = step =>
+        {
+            if (step == "before db record folder zz" && !edited)
+            {
+                File.AppendAllText(c.PathOf("A"), " + c's edit");
+                edited = true;
+            }
+        };
+        var first = await c.SyncAsync(nodes.Url);
+        c.State.Writer.Step = null;
+        Assert.True(edited, "the edit was never made");
+        Assert.True(first.Errors == 0, "c's first pass: " + string.Join(" | ", first.ErrorMessages));
+        Assert.Contains(first.Notes, n => n.Contains("remote move 'A' -> 'B' not applied here", StringComparison.Ordinal));
+        Assert.Contains(first.Notes, n => n.StartsWith("skipped 'A/x': under a file a remote move could not take from here", StringComparison.Ordinal));
+        Assert.Equal("the file A + c's edit", c.Read("A"));
+
+        var passes = new List<(string, SyncSummary)> { (c.Name, await c.SyncAsync(nodes.Url)), (c.Name, await c.SyncAsync(nodes.Url)) };
+        AssertClean(passes);
+        Assert.Equal("x in folder A", c.Read("A/x"));
+        Assert.Equal("the file A", c.Read("B"));
+        var copy = Assert.Single(Directory.EnumerateFiles(c.Folder), f => ConflictNames.IsConflictedCopy(Path.GetFileName(f)));
+        Assert.Equal("the file A + c's edit", File.ReadAllText(copy));
+    }
+
     /// <summary>Device a, its folder holding a file named '.cfg' (and one more, so it is never empty), synced.</summary>
     private async Task<RealNodeDevice> DeviceWithAFileAtCfgAsync(string token, string content)
     {

@@ -172,6 +172,23 @@ internal static class SyncPaths
         && path.StartsWith(reserved, PathComparison)
         && (path.Length == reserved.Length || path[reserved.Length] == '/');
 
+    /// <summary>True when the relative <paramref name="path"/> or one of its parents is in <paramref name="paths"/> (compared as spelled).</summary>
+    public static bool IsAtOrUnderAny(string path, IReadOnlySet<string> paths)
+    {
+        for (var p = path; ; p = p[..p.LastIndexOf('/')])
+        {
+            if (paths.Contains(p))
+            {
+                return true;
+            }
+
+            if (!p.Contains('/'))
+            {
+                return false;
+            }
+        }
+    }
+
     /// <summary>How this system compares paths: case-insensitively where its file systems usually are (Windows, macOS).</summary>
     private static StringComparison PathComparison => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 

@@ -176,7 +176,7 @@ internal sealed class SyncExecutor : IDisposable
         // 'leaving'): the file must have left that path first.
         var movedFrom = plan.Where(a => a.Kind == SyncActionKind.MoveLocal).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
         var newFolders = plan.Where(a => a.Kind == SyncActionKind.CreateLocalFolder).OrderBy(a => a.Path, StringComparer.Ordinal).ToList();
-        var afterMoves = newFolders.Where(a => movedFrom.Count > 0 && IsAtOrUnderAny(a.Path, movedFrom)).ToHashSet(ReferenceEqualityComparer.Instance);
+        var afterMoves = newFolders.Where(a => movedFrom.Count > 0 && SyncPaths.IsAtOrUnderAny(a.Path, movedFrom)).ToHashSet(ReferenceEqualityComparer.Instance);
         foreach (var a in newFolders.Where(a => !afterMoves.Contains(a)))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
@@ -187,24 +187,20 @@ internal sealed class SyncExecutor : IDisposable
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
-        foreach (var a in newFolders.Where(afterMoves.Contains))
+        // A move not applied here (the file changed after the plan) leaves its file at the path: nothing planned at or
+        // under it can be made this pass (a folder, a download), so none is tried.
+        var untaken = movedFrom.Where(m => File.Exists(_ctx.FullPath(m))).ToHashSet(StringComparer.Ordinal);
+        foreach (var a in newFolders.Where(a => afterMoves.Contains(a) && !UnderUntakenMove(a, untaken)))
         {
-            if (movedFrom.Any(m => File.Exists(_ctx.FullPath(m)) && IsAtOrUnderAny(a.Path, [m])))
-            {
-                // The move was not applied here (the file changed): it still holds the path, and the next pass reconciles it.
-                _summary.AddNote($"skipped folder '{SyncPaths.Display(a.Path)}': under a file a remote move could not take from here this pass; the next pass reconciles it");
-                continue;
-            }
-
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
         _ctx.Progress.Phase = "transferring";
         await TransferAsync(
             plan.Where(a => a.Kind == SyncActionKind.Upload).ToList(),
-            plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Conflict).ToList(),
+            plan.Where(a => a.Kind is SyncActionKind.Download or SyncActionKind.Conflict && !UnderUntakenMove(a, untaken)).ToList(),
             ct).ConfigureAwait(false);
-        var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => (a.Path, a.Size)).ToList();
+        var newDownloads = plan.Where(a => a.Kind == SyncActionKind.DownloadNew && !UnderUntakenMove(a, untaken)).Select(a => (a.Path, a.Size)).ToList();
         if (newDownloads.Count > 0)
         {
             // Plain new files: many at once (small ones are bound by round trips, not bytes), one barrier per batch.
@@ -609,21 +605,21 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    /// <summary>True when <paramref name="path"/> or one of its parents is in <paramref name="paths"/>.</summary>
-    private static bool IsAtOrUnderAny(string path, HashSet<string> paths)
+    /// <summary>
+    /// True, noted, when <paramref name="a"/> lies at or under a path a remote move could not take from here this pass
+    /// (<paramref name="untaken"/>: a file still holds it). Not an error: the next pass lists everything (as the refused
+    /// move asked), so it comes again, and reconciles the move first.
+    /// </summary>
+    private bool UnderUntakenMove(SyncAction a, HashSet<string> untaken)
     {
-        for (var p = path; ; p = p[..p.LastIndexOf('/')])
+        if (untaken.Count == 0 || !SyncPaths.IsAtOrUnderAny(a.Path, untaken))
         {
-            if (paths.Contains(p))
-            {
-                return true;
-            }
-
-            if (!p.Contains('/'))
-            {
-                return false;
-            }
+            return false;
         }
+
+        _summary.AddNote($"skipped '{SyncPaths.Display(a.Path)}': under a file a remote move could not take from here this pass; the next pass reconciles it");
+        ListAllNextPass = true; // a file put at the path after its move was applied asked for nothing yet
+        return true;
     }
 
     /// <summary>Deletes the empty folders in <paramref name="dir"/>, deepest first, and <paramref name="dir"/> itself when it is left empty (never a link's target).</summary>

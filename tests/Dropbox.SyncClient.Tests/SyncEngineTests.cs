@@ -175,6 +175,7 @@ public sealed class SyncEngineTests : IDisposable
         Assert.Equal(0, first.Errors);
         Assert.Contains(first.Notes, n => n.Contains("not applied here", StringComparison.Ordinal));
         Assert.Null(b.State.GetSetting(StateKeys.Cursor));
+        Assert.Equal(2, first.Pending); // young.txt and the move: a daemon re-checks soon (its remote poll waits while the cursor is cleared)
 
         var second = await b.SyncAsync();
 
@@ -183,6 +184,50 @@ public sealed class SyncEngineTests : IDisposable
         Assert.Equal("the content that moves", b.Read("moved.txt"));
         var copy = Assert.Single(Directory.GetFiles(b.Folder, "moved (conflicted copy b *).txt"));
         Assert.Equal("created here meanwhile", File.ReadAllText(copy));
+    }
+
+    [Fact]
+    public async Task A_download_under_a_file_put_at_a_path_just_moved_away_is_pending_and_the_next_pass_brings_it()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        ChangeTimeTests.WriteSettled(a, "A", "the file A");
+        ChangeTimeTests.WriteSettled(a, "keep.txt", "keep");
+        await a.SyncAsync();
+        using var b = new TestClient(_dir, "b", _server);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        File.Move(a.PathOf("A"), a.PathOf("B"));
+        await a.SyncAsync();
+        ChangeTimeTests.WriteSettled(a, "A/x", "x in folder A");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.NotNull(_server.Current("A/x"));
+
+        // b's user puts a file at 'A' right after b's pass moved the old one to 'B': 'A/x' cannot come down this pass.
+        var put = false;
+        b.State.Writer.Step = s =>
+        {
+            if (s == "after local move A -> B" && !put)
+            {
+                put = true;
+                File.WriteAllText(b.PathOf("A"), "b's file put at A");
+            }
+        };
+        var first = await b.SyncAsync();
+        b.State.Writer.Step = null;
+
+        Assert.True(put, "the step never ran");
+        Assert.True(first.Errors == 0, first + " | " + string.Join(" | ", first.ErrorMessages));
+        Assert.Contains(first.Notes, n => n.StartsWith("skipped 'A/x': under a file a remote move could not take from here", StringComparison.Ordinal));
+        Assert.Null(b.State.GetSetting(StateKeys.Cursor)); // the next pass lists everything
+        Assert.Equal(1, first.Skipped);
+        Assert.Equal(1, first.Pending); // sync --once says so, and a daemon re-checks within seconds
+        Assert.Contains("1 still changing", first.ToString(), StringComparison.Ordinal);
+
+        var second = await b.SyncAsync();
+        Assert.True(second.Errors == 0, second + " | " + string.Join(" | ", second.ErrorMessages));
+        Assert.Equal(0, second.Pending);
+        Assert.Equal("x in folder A", b.Read("A/x"));
+        Assert.Equal("the file A", b.Read("B"));
+        Assert.Contains("b's file put at A", Directory.EnumerateFiles(b.Folder).Select(File.ReadAllText));
     }
 
     [Fact]

@@ -608,7 +608,7 @@ internal sealed class SyncExecutor : IDisposable
     /// <summary>
     /// True, noted, when <paramref name="a"/> lies at or under a path a remote move could not take from here this pass
     /// (<paramref name="untaken"/>: a file still holds it). Not an error: the next pass lists everything (as the refused
-    /// move asked), so it comes again, and reconciles the move first.
+    /// move asked), so it comes again, and reconciles the move first; pending, so a daemon runs that pass soon.
     /// </summary>
     private bool UnderUntakenMove(SyncAction a, HashSet<string> untaken)
     {
@@ -618,8 +618,19 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _summary.AddNote($"skipped '{SyncPaths.Display(a.Path)}': under a file a remote move could not take from here this pass; the next pass reconciles it");
-        ListAllNextPass = true; // a file put at the path after its move was applied asked for nothing yet
+        LeaveForNextListing(); // a file put at the path after its move was applied asked for nothing yet
         return true;
+    }
+
+    /// <summary>
+    /// Remote work left undone this pass for the next one, which lists everything: skipped and pending (<c>sync --once</c>
+    /// says so, and a daemon re-checks within seconds; its remote poll waits while the cursor is cleared).
+    /// </summary>
+    private void LeaveForNextListing()
+    {
+        _summary.AddSkipped();
+        _summary.AddPending();
+        ListAllNextPass = true;
     }
 
     /// <summary>Deletes the empty folders in <paramref name="dir"/>, deepest first, and <paramref name="dir"/> itself when it is left empty (never a link's target).</summary>
@@ -715,7 +726,7 @@ internal sealed class SyncExecutor : IDisposable
             || File.Exists(to) || Directory.Exists(to))
         {
             _summary.AddNote($"remote move '{a.Path}' -> '{a.ToPath}' not applied here (local changes); the next pass reconciles it");
-            ListAllNextPass = true;
+            LeaveForNextListing();
             return;
         }
 

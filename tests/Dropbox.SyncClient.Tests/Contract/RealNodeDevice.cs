@@ -35,9 +35,12 @@ internal sealed class RealNodeDevice(TempFolder dir, string name, string token, 
 
     public GrpcMetadataRemote Remote(string url) => new(_channels, url, token);
 
+    /// <summary>Whole listings this device's passes have started (see <see cref="ListingCountingRemote"/>).</summary>
+    public int WholeListings { get; private set; }
+
     public async Task<SyncSummary> SyncAsync(string url)
     {
-        var remote = Remote(url);
+        var remote = new ListingCountingRemote(Remote(url));
         await RealNodeContractTests.WaitForStorageAsync(remote, CancellationToken.None);
         var engine = new SyncEngine(new SyncContext
         {
@@ -49,7 +52,14 @@ internal sealed class RealNodeDevice(TempFolder dir, string name, string token, 
             Device = Name,
             Options = new SyncOptions(),
         });
-        return await engine.RunPassAsync(CancellationToken.None);
+        try
+        {
+            return await engine.RunPassAsync(CancellationToken.None);
+        }
+        finally
+        {
+            WholeListings += remote.WholeListings;
+        }
     }
 
     public void Dispose()

@@ -43,6 +43,36 @@ public sealed class ReadArenaTests : IDisposable
     }
 
     [Fact]
+    public void Takes_in_parallel_that_run_out_of_room_never_overlap_and_never_pass_the_end()
+    {
+        // Bounded: 200 arenas of 16 KiB, six threads each taking slices of 1-3000 bytes until most takes fail.
+        for (var round = 0; round < 200; round++)
+        {
+            using var arena = ReadArena.For(1 << 14)!;
+            var taken = new System.Collections.Concurrent.ConcurrentBag<Memory<byte>>();
+            Parallel.For(0, 6, t =>
+            {
+                var random = new Random(round * 31 + t);
+                for (var k = 0; k < 40; k++)
+                {
+                    if (arena.TryTake(random.Next(1, 3000), out var slice))
+                    {
+                        taken.Add(slice);
+                    }
+                }
+            });
+
+            var spans = taken.Select(s => System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(s, out var a) ? (a.Offset, a.Count) : throw new InvalidOperationException()).OrderBy(s => s.Offset).ToList();
+            for (var i = 1; i < spans.Count; i++)
+            {
+                Assert.True(spans[i - 1].Offset + spans[i - 1].Count <= spans[i].Offset, $"round {round}: slices {spans[i - 1]} and {spans[i]} overlap");
+            }
+
+            Assert.Equal(spans.Sum(s => s.Count), (1 << 14) - arena.Free);
+        }
+    }
+
+    [Fact]
     public async Task A_chunk_keeps_its_bytes_after_the_reader_lets_go_until_it_is_disposed()
     {
         var content = TestClient.RandomBytes(300_000, 31);

@@ -15,8 +15,10 @@ internal sealed class ReadArena : IDisposable
     public const int MaxBytes = 16 << 20;
 
     // Not ArrayPool.Shared: that one caches per thread, and arenas are returned on whichever thread disposes the last
-    // chunk. At most four groups are in flight; twice that per size bounds what the pool keeps.
-    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(MaxBytes, maxArraysPerBucket: 8);
+    // chunk. At most four groups are in flight, so the pool keeps at most four arrays of each power-of-two size (it
+    // keeps them for the life of the process, as the pipeline's pool does: a daemon after a large first sync holds a
+    // few MiB, at most four times each size it used).
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(MaxBytes, maxArraysPerBucket: 4);
 
     private readonly byte[] _array;
     private int _used;
@@ -29,7 +31,7 @@ internal sealed class ReadArena : IDisposable
     public static ReadArena? For(long bytes) => bytes is > 0 and <= MaxBytes ? new ReadArena((int)bytes) : null;
 
     /// <summary>Bytes not handed out yet.</summary>
-    public int Free => _array.Length - Math.Min(Volatile.Read(ref _used), _array.Length);
+    public int Free => _array.Length - Volatile.Read(ref _used);
 
     /// <summary>
     /// The next <paramref name="size"/> bytes, not shared with any other slice (safe from parallel readers); false when
@@ -38,16 +40,27 @@ internal sealed class ReadArena : IDisposable
     public bool TryTake(int size, out Memory<byte> slice)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(size);
-        var end = Interlocked.Add(ref _used, size);
-        if (end < 0 || end > _array.Length)
-        {
-            Interlocked.Add(ref _used, -size); // keeps later, smaller takes possible; _used never wraps
-            slice = default;
-            return false;
-        }
 
-        slice = _array.AsMemory(end - size, size);
-        return true;
+        // Compare-and-swap, never add-then-undo: a take that does not fit leaves the mark untouched. (An undo let a
+        // take that succeeded between another's add and its undo be handed the same bytes again later.)
+        var used = Volatile.Read(ref _used);
+        while (true)
+        {
+            if (size > _array.Length - used)
+            {
+                slice = default;
+                return false;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _used, used + size, used);
+            if (seen == used)
+            {
+                slice = _array.AsMemory(used, size);
+                return true;
+            }
+
+            used = seen;
+        }
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ data_or_default() {
 start() {
   local root=$1 work=$2
   rm -rf "$work"; mkdir -p "$work/src" "$work/warm"
-  DOTNET_PerfMapEnabled=1 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+  DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
     standalone --data "$work/appliance" --port 0 > "$work/appliance.log" 2>&1 &
   echo $! > "$work/appliance.pid"
   for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance.log" && break; sleep 0.1; done

@@ -212,8 +212,10 @@ internal sealed class FileHasher
     /// <summary>
     /// Reads a small file whole, once: its chunks with their bytes (dispose them) and its fingerprint. Null when the
     /// file is not as the scan saw it (<paramref name="size"/>, <paramref name="mtimeTicks"/>) or changed while read.
+    /// With <paramref name="arena"/> the bytes are read into a slice of it (each chunk holds the arena until disposed);
+    /// without one, or when it has no room left, into an array of their own.
     /// </summary>
-    public async Task<(FileFingerprint Fingerprint, List<SourceChunk> Chunks)?> TryReadAsync(string fullPath, long size, long mtimeTicks, CancellationToken ct)
+    public async Task<(FileFingerprint Fingerprint, List<SourceChunk> Chunks)?> TryReadAsync(string fullPath, long size, long mtimeTicks, CancellationToken ct, ReadArena? arena = null)
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
@@ -238,12 +240,23 @@ internal sealed class FileHasher
         List<SourceChunk>? chunks = null;
         try
         {
-            if (TryReadExactly(fullPath, size) is not { } data)
+            var slice = Memory<byte>.Empty;
+            var inArena = arena?.TryTake(checked((int)size), out slice) == true;
+            var data = inArena ? slice : GC.AllocateUninitializedArray<byte>(checked((int)size));
+            if (!TryReadExactly(fullPath, data.Span))
             {
                 return null; // shorter or longer than scanned: it changed
             }
 
             chunks = await _source.CutWholeAsync(data, ct).ConfigureAwait(false);
+            if (inArena)
+            {
+                for (var i = 0; i < chunks.Count; i++)
+                {
+                    chunks[i] = arena!.Lease(chunks[i]);
+                }
+            }
+
             long total = 0;
             var refs = new List<ChunkRef>(chunks.Count);
             foreach (var c in chunks)
@@ -281,27 +294,27 @@ internal sealed class FileHasher
     }
 
     /// <summary>
-    /// The file's bytes when it holds exactly <paramref name="size"/> of them, else null (shorter or longer: it changed).
-    /// Reads at most <paramref name="size"/> + 1 bytes whatever the file has grown to, with one open and (for a small
-    /// file) one read: no stream, no pipeline per file. Throws as <see cref="File.OpenHandle"/> does.
+    /// Fills <paramref name="data"/> with the file's bytes; false when the file does not hold exactly that many (shorter
+    /// or longer: it changed). Reads at most one byte more than <paramref name="data"/> holds whatever the file has grown
+    /// to, with one open and (for a small file) one read: no stream, no pipeline per file. Throws as
+    /// <see cref="File.OpenHandle"/> does.
     /// </summary>
-    public static byte[]? TryReadExactly(string fullPath, long size)
+    public static bool TryReadExactly(string fullPath, Span<byte> data)
     {
-        var data = GC.AllocateUninitializedArray<byte>(checked((int)size));
         using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var filled = 0;
         while (filled < data.Length)
         {
-            var n = RandomAccess.Read(handle, data.AsSpan(filled), filled);
+            var n = RandomAccess.Read(handle, data[filled..], filled);
             if (n == 0)
             {
-                return null; // shorter
+                return false; // shorter
             }
 
             filled += n;
         }
 
-        return RandomAccess.Read(handle, stackalloc byte[1], filled) == 0 ? data : null; // one byte more: longer
+        return RandomAccess.Read(handle, stackalloc byte[1], filled) == 0; // one byte more: longer
     }
 
     /// <summary>True when the file exists with exactly this size and mtime (nothing wrote to it since it was seen so).</summary>

@@ -19,13 +19,17 @@ internal sealed partial class Uploader
     private async Task ReadSmallAsync(List<UploadMember> members, CancellationToken ct)
     {
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, _ctx.Options.Parallelism * 2), CancellationToken = ct };
-        await Parallel.ForEachAsync(members.Where(m => m.Open && m.Fingerprint is null && (m.Action.Local is not { } scanned || scanned.Size <= SmallFileSize || _server.NoPlanChunks)), parallel, async (m, token) =>
+        var reads = members.Where(m => m.Open && m.Fingerprint is null && (m.Action.Local is not { } scanned || scanned.Size <= SmallFileSize || _server.NoPlanChunks)).ToList();
+
+        // The small files' bytes go into one pooled buffer for the group, each file a slice (see ReadArena).
+        using var arena = ReadArena.For(reads.Sum(m => m.Action.Local is { Size: <= SmallFileSize and > 0 } scanned ? scanned.Size : 0));
+        await Parallel.ForEachAsync(reads, parallel, async (m, token) =>
         {
             var scanned = m.Action.Local;
             var full = _ctx.FullPath(m.Path);
             try
             {
-                if (scanned is not null && scanned.Size <= SmallFileSize && await _hasher.TryReadAsync(full, scanned.Size, scanned.MtimeTicks, token).ConfigureAwait(false) is { } read)
+                if (scanned is not null && scanned.Size <= SmallFileSize && await _hasher.TryReadAsync(full, scanned.Size, scanned.MtimeTicks, token, arena).ConfigureAwait(false) is { } read)
                 {
                     (m.Fingerprint, m.Read) = read;
                     m.ReadRefs = read.Chunks.ConvertAll(c => c.Ref);

@@ -116,7 +116,20 @@ public sealed class ChunkStore
         try
         {
             var append = _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).AsTask();
-            var record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, (int)stored.Length, ns), cancellationToken);
+
+            // Once queued, the write is waited for whatever the outbox does: an outbox that refuses the event at once
+            // (disposed, or stopped after a callback threw) must not let this return while the engine still reads the
+            // caller's bytes, which the HTTP endpoint hands back to Kestrel as soon as this returns.
+            Task record;
+            try
+            {
+                record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, (int)stored.Length, ns), cancellationToken);
+            }
+            catch (Exception e)
+            {
+                record = Task.FromException(e);
+            }
+
             await Task.WhenAll(append, record).ConfigureAwait(false);
             (append.Result == AppendOutcome.Stored ? _metrics?.ChunksStored : _metrics?.ChunksDeduplicated)?.Inc();
         }

@@ -37,7 +37,7 @@ public sealed partial class ChunkEngine
                 QueueCapacity = _options.WriteQueueCapacity,
                 Pipelined = true,
             },
-            size: op => op.Payload.Length + SegmentRecord.HeaderSize,
+            size: op => op.PayloadLength + SegmentRecord.HeaderSize,
             linger: _stages.HoldFor);
     }
 
@@ -57,6 +57,7 @@ public sealed partial class ChunkEngine
             for (var i = 0; i < batch.Count; i++)
             {
                 var op = batch[i];
+                var payload = op.TakePayload();
                 var (previous, pendingWriter) = _unapplied.StateOf(op.Id, _index);
                 op.Previous = previous;
                 var skip = op.Kind switch
@@ -75,7 +76,7 @@ public sealed partial class ChunkEngine
                     continue;
                 }
 
-                var recordLength = SegmentRecord.HeaderSize + (long)op.Payload.Length;
+                var recordLength = SegmentRecord.HeaderSize + payload.Length;
                 if (pos > 0 && pos + recordLength > _options.SegmentMaxBytes)
                 {
                     var next = _lifecycle.Roll(active, appender, pos);
@@ -100,21 +101,20 @@ public sealed partial class ChunkEngine
 
                 if (appender.TryReserve((int)recordLength, out var staged))
                 {
-                    // The one copy of the payload, then its record's header over it, hashed in one piece.
-                    op.Payload.Span.CopyTo(staged[SegmentRecord.HeaderSize..]);
-                    SegmentRecord.WriteInPlace(staged, op.Kind, op.Id, op.Encoding, op.PlainLength);
+                    // The one copy of the payload (in one piece or several), then its record's header over it, hashed in one piece.
+                    SegmentRecord.WriteInPlace(staged, op.Kind, op.Id, op.Encoding, op.PlainLength, payload);
                 }
                 else
                 {
-                    SegmentRecord.WriteHeader(header, _recordHash, op.Kind, op.Id, op.Encoding, op.PlainLength, op.Payload.Span);
+                    SegmentRecord.WriteHeader(header, _recordHash, op.Kind, op.Id, op.Encoding, op.PlainLength, payload);
                     appender.Append(header);
-                    appender.Append(op.Payload.Span);
+                    appender.Append(payload);
                 }
 
                 ChunkLocation? now = null;
                 if (op.Kind == RecordKind.Chunk)
                 {
-                    op.NewLocation = new ChunkLocation(active.Number, pos, op.Payload.Length, op.PlainLength, op.Encoding);
+                    op.NewLocation = new ChunkLocation(active.Number, pos, op.PayloadLength, op.PlainLength, op.Encoding);
                     now = op.NewLocation;
                 }
 

@@ -95,7 +95,11 @@ public sealed partial class ChunkEngine : IChunkEngine
     internal bool CheckpointLost { get; }
 
     /// <inheritdoc />
-    public async ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
+    public ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken) =>
+        AppendAsync(id, encoding, plainLength, new System.Buffers.ReadOnlySequence<byte>(stored), cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, System.Buffers.ReadOnlySequence<byte> stored, CancellationToken cancellationToken)
     {
         if (stored.Length > SegmentRecord.MaxPayload)
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.StorageNode.Engine;
@@ -10,6 +11,13 @@ public interface IChunkEngine : IAsyncDisposable
 {
     /// <summary>Stores a chunk durably (group commit) unless it is already held; completes only once durable.</summary>
     ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="AppendAsync(ChunkId, ChunkEncoding, int, ReadOnlyMemory{byte}, CancellationToken)"/> for stored bytes in
+    /// pieces (an HTTP body as the connection's pipe holds it), copied straight into the segment's staging buffer. The
+    /// caller keeps them unchanged until the call completes; after that the engine holds no reference to them.
+    /// </summary>
+    ValueTask<AppendOutcome> AppendAsync(ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlySequence<byte> stored, CancellationToken cancellationToken);
 
     /// <summary>True if the index holds the chunk.</summary>
     bool Contains(ChunkId id);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using Dropbox.Shared.Memory;
 using Dropbox.StorageNode.Engine.Files;
@@ -127,6 +128,15 @@ internal sealed class SegmentAppender : IDisposable
                 _base += StagingBytes;
                 _filled = 0;
             }
+        }
+    }
+
+    /// <summary>Stages bytes in pieces (<see cref="Append(ReadOnlySpan{byte})"/> for each).</summary>
+    public void Append(in ReadOnlySequence<byte> data)
+    {
+        foreach (var piece in data)
+        {
+            Append(piece.Span);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using Dropbox.Shared.Chunks;
@@ -47,6 +48,29 @@ internal static class SegmentRecord
         LogFrame.WriteHeader(header, RecordType, BodyVersion, FieldsSize + payload.Length, hasher.GetCurrentHashAsUInt64());
     }
 
+    /// <summary><see cref="WriteHeader(Span{byte}, XxHash3, RecordKind, ChunkId, ChunkEncoding, int, ReadOnlySpan{byte})"/> for a payload in pieces.</summary>
+    public static void WriteHeader(Span<byte> header, XxHash3 hasher, RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, in ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsSingleSegment)
+        {
+            WriteHeader(header, hasher, kind, id, encoding, plainLength, payload.FirstSpan);
+            return;
+        }
+
+        header = header[..HeaderSize];
+        var fields = header[LogFrame.HeaderSize..];
+        WriteFields(fields, kind, id, encoding, plainLength);
+
+        hasher.Reset();
+        hasher.Append(fields);
+        foreach (var piece in payload)
+        {
+            hasher.Append(piece.Span);
+        }
+
+        LogFrame.WriteHeader(header, RecordType, BodyVersion, FieldsSize + checked((int)payload.Length), hasher.GetCurrentHashAsUInt64());
+    }
+
     /// <summary>
     /// Writes the frame header and fields of <paramref name="record"/>, whose payload is already in place after
     /// <see cref="HeaderSize"/> bytes: the same bytes as <see cref="WriteHeader"/>, but the body is hashed in one
@@ -57,6 +81,13 @@ internal static class SegmentRecord
     {
         WriteFields(record.Slice(LogFrame.HeaderSize, FieldsSize), kind, id, encoding, plainLength);
         LogFrame.WriteHeader(record, RecordType, BodyVersion, record[LogFrame.HeaderSize..]);
+    }
+
+    /// <summary>Copies <paramref name="payload"/> into <paramref name="record"/> after the header, then writes the header (<see cref="WriteInPlace(Span{byte}, RecordKind, ChunkId, ChunkEncoding, int)"/>).</summary>
+    public static void WriteInPlace(Span<byte> record, RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, in ReadOnlySequence<byte> payload)
+    {
+        payload.CopyTo(record[HeaderSize..]);
+        WriteInPlace(record, kind, id, encoding, plainLength);
     }
 
     private static void WriteFields(Span<byte> fields, RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Dropbox.Shared.Chunks;
 
 namespace Dropbox.StorageNode.Engine;
@@ -6,12 +7,19 @@ namespace Dropbox.StorageNode.Engine;
 internal sealed class WriteOp
 {
     public WriteOp(RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlyMemory<byte> payload, ChunkLocation? expected)
+        : this(kind, id, encoding, plainLength, new ReadOnlySequence<byte>(payload), expected)
+    {
+    }
+
+    /// <summary>An op over <paramref name="payload"/>, which may be in several pieces (an HTTP body as the connection's pipe holds it).</summary>
+    public WriteOp(RecordKind kind, ChunkId id, ChunkEncoding encoding, int plainLength, ReadOnlySequence<byte> payload, ChunkLocation? expected)
     {
         Kind = kind;
         Id = id;
         Encoding = encoding;
         PlainLength = plainLength;
         Payload = payload;
+        PayloadLength = checked((int)payload.Length);
         Expected = expected;
     }
 
@@ -23,7 +31,15 @@ internal sealed class WriteOp
 
     public int PlainLength { get; }
 
-    public ReadOnlyMemory<byte> Payload { get; }
+    /// <summary>
+    /// The caller's bytes until the writer takes them (<see cref="TakePayload"/>) to stage them or skip the op, then
+    /// empty: the engine keeps no reference to memory it does not own (a request's pipe buffers go back to their pool
+    /// when the request ends).
+    /// </summary>
+    public ReadOnlySequence<byte> Payload { get; private set; }
+
+    /// <summary>The payload's length (kept after <see cref="TakePayload"/>).</summary>
+    public int PayloadLength { get; }
 
     /// <summary>For relocation and quarantine: act only if the index still points here.</summary>
     public ChunkLocation? Expected { get; }
@@ -49,4 +65,12 @@ internal sealed class WriteOp
 
     /// <summary>True once published or failed (its pending-state entry is gone; writer's lock only).</summary>
     public bool Retired { get; set; }
+
+    /// <summary>The payload, for the writer to copy at once; the op no longer refers to it.</summary>
+    public ReadOnlySequence<byte> TakePayload()
+    {
+        var payload = Payload;
+        Payload = default;
+        return payload;
+    }
 }

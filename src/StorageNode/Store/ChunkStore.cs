@@ -79,13 +79,22 @@ public sealed class ChunkStore
     /// DataLoss and nothing is stored. Completes once durable and the event is queued. The result is the same whether
     /// or not the chunk was held before, so no caller can tell what other users store.
     /// </summary>
-    public async ValueTask PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlyMemory<byte> stored, string ns, CancellationToken cancellationToken)
+    public ValueTask PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlyMemory<byte> stored, string ns, CancellationToken cancellationToken) =>
+        PutAsync(id, encoding, plainSize, new ReadOnlySequence<byte>(stored), ns, cancellationToken);
+
+    /// <summary>
+    /// <see cref="PutAsync(ChunkId, ChunkEncoding, int, ReadOnlyMemory{byte}, string, CancellationToken)"/> for stored bytes in
+    /// pieces (an HTTP body as the connection's pipe holds it): hashed piece by piece and copied by the engine straight
+    /// into its segment, with no copy in between. The caller keeps them unchanged until this completes; nothing here
+    /// holds a reference to them afterwards.
+    /// </summary>
+    public async ValueTask PutAsync(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlySequence<byte> stored, string ns, CancellationToken cancellationToken)
     {
         _metrics?.BytesIn.Inc(stored.Length);
         try
         {
             ValidateHeader(id, encoding, plainSize, stored.Length);
-            Verify(id, encoding, plainSize, stored.Span);
+            Verify(id, encoding, plainSize, stored);
         }
         catch (DropboxException)
         {
@@ -107,7 +116,20 @@ public sealed class ChunkStore
         try
         {
             var append = _engine.AppendAsync(id, encoding, plainSize, stored, cancellationToken).AsTask();
-            var record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, stored.Length, ns), cancellationToken);
+
+            // Once queued, the write is waited for whatever the outbox does: an outbox that refuses the event at once
+            // (disposed, or stopped after a callback threw) must not let this return while the engine still reads the
+            // caller's bytes, which the HTTP endpoint hands back to Kestrel as soon as this returns.
+            Task record;
+            try
+            {
+                record = _outbox.AppendAsync(new StoredChunkEvent(id, plainSize, encoding, (int)stored.Length, ns), cancellationToken);
+            }
+            catch (Exception e)
+            {
+                record = Task.FromException(e);
+            }
+
             await Task.WhenAll(append, record).ConfigureAwait(false);
             (append.Result == AppendOutcome.Stored ? _metrics?.ChunksStored : _metrics?.ChunksDeduplicated)?.Inc();
         }
@@ -156,6 +178,42 @@ public sealed class ChunkStore
     }
 
     /// <summary>Re-hashes the plain bytes (decoding LZ4 first); DataLoss if they are not the chunk named.</summary>
+    public static void Verify(ChunkId id, ChunkEncoding encoding, int plainSize, in ReadOnlySequence<byte> stored)
+    {
+        if (stored.IsSingleSegment)
+        {
+            Verify(id, encoding, plainSize, stored.FirstSpan);
+            return;
+        }
+
+        if (encoding == ChunkEncoding.Raw)
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            foreach (var piece in stored)
+            {
+                sha.AppendData(piece.Span);
+            }
+
+            Span<byte> hash = stackalloc byte[ChunkId.Size];
+            sha.GetHashAndReset(hash);
+            CheckHash(id, hash);
+            return;
+        }
+
+        // The LZ4 decoder takes its input in one piece: the (compressed) body is gathered first.
+        var whole = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)stored.Length));
+        try
+        {
+            stored.CopyTo(whole);
+            Verify(id, encoding, plainSize, whole.AsSpan(0, (int)stored.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(whole);
+        }
+    }
+
+    /// <summary>Re-hashes the plain bytes (decoding LZ4 first); DataLoss if they are not the chunk named.</summary>
     public static void Verify(ChunkId id, ChunkEncoding encoding, int plainSize, ReadOnlySpan<byte> stored)
     {
         Span<byte> hash = stackalloc byte[ChunkId.Size];
@@ -177,6 +235,11 @@ public sealed class ChunkStore
             }
         }
 
+        CheckHash(id, hash);
+    }
+
+    private static void CheckHash(ChunkId id, ReadOnlySpan<byte> hash)
+    {
         var actual = new ChunkId(hash);
         if (actual != id)
         {

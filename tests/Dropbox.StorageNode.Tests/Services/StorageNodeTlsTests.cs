@@ -36,7 +36,8 @@ public sealed class StorageNodeTlsTests
         var (grpcUrl, httpUrl) = await app.Services.GetRequiredService<NodeAddresses>().WhenBound.WaitAsync(TimeSpan.FromSeconds(30));
         var trust = ServerTrust.ForCaFile(tls.CaCertificatePath, "--ca");
         using var http = new HttpClient(trust.CreateHandler());
-        var (id, bytes) = TestChunks.Random(100_000, 5);
+        // A whole-size chunk: over TLS too the put gathers its body over many reads before storing it.
+        var (id, bytes) = TestChunks.Random(Dropbox.StorageNode.Store.StoreLimits.DefaultMaxChunkBytes, 5);
         string Link(TokenOperation op) => $"{httpUrl}/chunks/{id}?token={Uri.EscapeDataString(tokens.Issue(op, "ns-tls", "node-tls", [id], TimeSpan.FromMinutes(5)))}";
 
         // Act: a presigned PUT and GET over https; HasChunks over gRPC with TLS.

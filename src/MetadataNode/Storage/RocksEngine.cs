@@ -85,8 +85,7 @@ internal sealed class RocksEngine : IDisposable
             .IncreaseParallelism(2)
             .SetMaxBackgroundCompactions(1)
             .SetMaxBackgroundFlushes(1);
-        WithMemtableFilter(options.Handle); // the default family (chunk tombstones) takes the database's options
-        var families = new ColumnFamilies();
+        var families = new ColumnFamilies(FamilyOptions("default")); // the default family holds the chunk tombstones
         foreach (var name in FamilyNames)
         {
             families.Add(name, FamilyOptions(name));
@@ -114,7 +113,7 @@ internal sealed class RocksEngine : IDisposable
     private static ColumnFamilyOptions FamilyOptions(string name)
     {
         var options = new ColumnFamilyOptions();
-        if (name is "files" or "chunks" or "ns_chunks")
+        if (name is "default" or "files" or "chunks" or "ns_chunks")
         {
             WithMemtableFilter(options.Handle);
         }

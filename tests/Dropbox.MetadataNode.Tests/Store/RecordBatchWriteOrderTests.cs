@@ -91,44 +91,77 @@ public sealed class RecordBatchWriteOrderTests
     }
 
     [Fact]
-    public void A_key_absent_at_first_is_found_once_written_in_every_family_the_memtable_filter_covers()
+    public void The_families_read_by_key_have_the_memtable_filter_and_the_others_do_not()
     {
-        // The memtable's Bloom filter answers most absent keys; a key it saw absent must be found once written, in the
-        // same memtable, by a later batch, tombstones (the default family) included.
         using var dir = new TempFolder();
-        using var engine = RocksEngine.Open(dir.Path);
-        var ids = Enumerable.Range(1, 200).Select(Id).ToArray();
-        using (var first = new RecordBatch(engine))
+        using (RocksEngine.Open(dir.Path))
         {
-            foreach (var id in ids)
+        }
+
+        // RocksDB writes each family's options to its OPTIONS file on open.
+        var filtered = new Dictionary<string, bool>();
+        string? family = null;
+        foreach (var line in File.ReadLines(Directory.GetFiles(dir.Path, "OPTIONS-*").Order().Last()))
+        {
+            var t = line.Trim();
+            if (t.StartsWith("[CFOptions \"", StringComparison.Ordinal))
             {
-                Assert.Null(first.GetChunk(id));
-                Assert.Null(first.GetNamespaceChunk("ns", id));
-                Assert.Null(first.GetFile("ns", id.ToString()));
+                family = t["[CFOptions \"".Length..^2];
+            }
+            else if (family is not null && t.StartsWith("memtable_whole_key_filtering=", StringComparison.Ordinal))
+            {
+                filtered[family] = t.EndsWith("=true", StringComparison.Ordinal);
             }
         }
 
+        foreach (var name in new[] { "default", "files", "chunks", "ns_chunks" })
+        {
+            Assert.True(filtered.GetValueOrDefault(name), $"family {name} has no memtable filter ({string.Join(", ", filtered)})");
+        }
+
+        Assert.False(filtered.GetValueOrDefault("changes"), "the change log is read by range, not by key");
+    }
+
+    [Fact]
+    public void A_record_deleted_in_the_memtable_over_an_older_one_on_disk_reads_as_deleted_in_every_filtered_family()
+    {
+        // The memtable's Bloom filter must hold deletes too: were a delete left out, a read would skip the memtable
+        // and find the older record in the table file below it.
+        using var dir = new TempFolder();
+        using var engine = RocksEngine.Open(dir.Path);
+        var ids = Enumerable.Range(1, 200).Select(Id).ToArray();
         using (var write = new RecordBatch(engine))
         {
-            for (var i = 0; i < ids.Length; i++)
+            foreach (var id in ids)
             {
-                var record = i % 2 == 0
-                    ? new ChunkRecord { State = ChunkState.Deleted } // a tombstone: kept in the default family
-                    : new ChunkRecord { State = ChunkState.Stored, Size = 7, Locations = { "n1" } };
-                write.PutChunk(ids[i], record);
-                write.PutNamespaceChunk("ns", ids[i], new NamespaceChunkRecord { UploadedUnixMs = 1 + i });
-                write.PutFile("ns", ids[i].ToString(), new FileRecord { Current = new PathEntry { Path = ids[i].ToString(), Version = 1, Kind = PathKind.File } });
+                write.PutChunk(id, new ChunkRecord { State = ChunkState.Deleted }); // a tombstone: the default family
+                write.PutNamespaceChunk("ns", id, new NamespaceChunkRecord { UploadedUnixMs = 1 });
+                write.PutFile("ns", id.ToString(), new FileRecord { Current = new PathEntry { Path = id.ToString(), Version = 1, Kind = PathKind.File } });
             }
 
             write.Commit();
         }
 
-        using var later = new RecordBatch(engine);
+        engine.Checkpoint(dir.Path + "-checkpoint"); // flushes the memtables: the records are in table files now
+        using (var write = new RecordBatch(engine))
+        {
+            for (var i = 0; i < ids.Length; i += 2)
+            {
+                write.PutChunk(ids[i], new ChunkRecord { State = ChunkState.Stored, Size = 7, Locations = { "n1" } }); // tombstone removed
+                write.PutNamespaceChunk("ns", ids[i], null);
+                write.PutFile("ns", ids[i].ToString(), null);
+            }
+
+            write.Commit();
+        }
+
+        using var read = new RecordBatch(engine);
         for (var i = 0; i < ids.Length; i++)
         {
-            Assert.Equal(i % 2 == 0 ? ChunkState.Deleted : ChunkState.Stored, later.GetChunk(ids[i])!.State);
-            Assert.Equal(1 + i, later.GetNamespaceChunk("ns", ids[i])!.UploadedUnixMs);
-            Assert.NotNull(later.GetFile("ns", ids[i].ToString()));
+            var deleted = i % 2 == 0;
+            Assert.Equal(deleted ? ChunkState.Stored : ChunkState.Deleted, read.GetChunk(ids[i])!.State);
+            Assert.Equal(deleted, read.GetNamespaceChunk("ns", ids[i]) is null);
+            Assert.Equal(deleted, read.GetFile("ns", ids[i].ToString()) is null);
         }
     }
 }

@@ -24,7 +24,7 @@ internal sealed class RecordBatch : IDisposable
     public RecordBatch(RocksEngine engine) => _engine = engine;
 
     /// <summary>True once anything was written to the batch.</summary>
-    public bool IsEmpty => _batch.Count() == 0 && _chunks.Count == 0 && _namespaceChunks.Count == 0 && _files.Count == 0 && _namespaces.Count == 0;
+    public bool IsEmpty => _batch.Count() == 0 && _gcCandidates.Count == 0 && _chunks.Count == 0 && _namespaceChunks.Count == 0 && _files.Count == 0 && _namespaces.Count == 0;
 
     public ChunkRecord? GetChunk(ChunkId id)
     {
@@ -159,14 +159,24 @@ internal sealed class RecordBatch : IDisposable
         _batch.Delete(Keys.Namespace(ns), _engine.Namespaces);
     }
 
-    public void AddGcCandidate(ChunkId id) => _batch.Put(Keys.Chunk(id), Array.Empty<byte>(), _engine.Gc);
+    public void AddGcCandidate(ChunkId id) => _gcCandidates[id] = true;
 
-    public void RemoveGcCandidate(ChunkId id) => _batch.Delete(Keys.Chunk(id), _engine.Gc);
+    public void RemoveGcCandidate(ChunkId id) => _gcCandidates[id] = false;
 
-    /// <summary>Writes everything staged as one atomic batch; fsynced before returning when <paramref name="sync"/>.</summary>
+    /// <summary>Each chunk's last staged change to the collection candidates: added (true) or removed (false).</summary>
+    private readonly Dictionary<ChunkId, bool> _gcCandidates = [];
+
+    /// <summary>
+    /// Writes everything staged as one atomic batch; fsynced before returning when <paramref name="sync"/>. The staged
+    /// records go in key order within each family: what is written is the same in any order (one write per key), but
+    /// the memtable's skip list inserts a key next to the one before it faster than at a random place (chunk ids are
+    /// random, and a commit of many files writes a record per chunk in each of three families).
+    /// </summary>
     public void Commit(bool sync = false)
     {
-        foreach (var id in _dirtyChunks)
+        var chunkIds = _dirtyChunks.ToArray();
+        Array.Sort(chunkIds);
+        foreach (var id in chunkIds)
         {
             var record = _chunks[id];
             if (record is null)
@@ -190,7 +200,13 @@ internal sealed class RecordBatch : IDisposable
             }
         }
 
-        foreach (var (ns, id) in _dirtyNamespaceChunks)
+        var namespaceChunks = _dirtyNamespaceChunks.ToArray();
+        Array.Sort(namespaceChunks, static (x, y) =>
+        {
+            var byNamespace = string.CompareOrdinal(x.Item1, y.Item1);
+            return byNamespace != 0 ? byNamespace : x.Item2.CompareTo(y.Item2);
+        });
+        foreach (var (ns, id) in namespaceChunks)
         {
             var record = _namespaceChunks[(ns, id)];
             if (record is null)
@@ -203,16 +219,37 @@ internal sealed class RecordBatch : IDisposable
             }
         }
 
+        var files = new (byte[] Key, FileRecord? Record)[_dirtyFiles.Count];
+        var at = 0;
         foreach (var (ns, path) in _dirtyFiles)
         {
-            var record = _files[(ns, path)];
+            files[at++] = (Keys.File(ns, path), _files[(ns, path)]);
+        }
+
+        Array.Sort(files, static (x, y) => x.Key.AsSpan().SequenceCompareTo(y.Key));
+        foreach (var (key, record) in files)
+        {
             if (record is null)
             {
-                _batch.Delete(Keys.File(ns, path), _engine.Files);
+                _batch.Delete(key, _engine.Files);
             }
             else
             {
-                _batch.Put(Keys.File(ns, path), StoredFormat.WriteFile(record), _engine.Files);
+                _batch.Put(key, StoredFormat.WriteFile(record), _engine.Files);
+            }
+        }
+
+        var candidates = _gcCandidates.Keys.ToArray();
+        Array.Sort(candidates);
+        foreach (var id in candidates)
+        {
+            if (_gcCandidates[id])
+            {
+                _batch.Put(Keys.Chunk(id), Array.Empty<byte>(), _engine.Gc);
+            }
+            else
+            {
+                _batch.Delete(Keys.Chunk(id), _engine.Gc);
             }
         }
 

@@ -85,10 +85,10 @@ internal sealed class RocksEngine : IDisposable
             .IncreaseParallelism(2)
             .SetMaxBackgroundCompactions(1)
             .SetMaxBackgroundFlushes(1);
-        var families = new ColumnFamilies();
+        var families = new ColumnFamilies(FamilyOptions("default")); // the default family holds the chunk tombstones
         foreach (var name in FamilyNames)
         {
-            families.Add(name, new ColumnFamilyOptions());
+            families.Add(name, FamilyOptions(name));
         }
 
         try
@@ -102,6 +102,29 @@ internal sealed class RocksEngine : IDisposable
                 $"The metadata store in '{directory}' is in use by another process (is a metadata node running on it?). Stop it first.",
                 ex);
         }
+    }
+
+    /// <summary>
+    /// The families read by key on every upload (files, chunks, per-account chunks, and the default family's chunk
+    /// tombstones) get a memtable Bloom filter over whole keys: most of those reads look for a key that is not there
+    /// (a new file, a new chunk, a chunk without a tombstone), and the filter answers them without walking the skip
+    /// list. It filters point reads only; iterators see the same data as before.
+    /// </summary>
+    private static ColumnFamilyOptions FamilyOptions(string name)
+    {
+        var options = new ColumnFamilyOptions();
+        if (name is "default" or "files" or "chunks" or "ns_chunks")
+        {
+            WithMemtableFilter(options.Handle);
+        }
+
+        return options;
+    }
+
+    private static void WithMemtableFilter(IntPtr options)
+    {
+        Native.Instance.rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.02);
+        Native.Instance.rocksdb_options_set_memtable_whole_key_filtering(options, 1);
     }
 
     /// <summary>Reads one value, or null.</summary>

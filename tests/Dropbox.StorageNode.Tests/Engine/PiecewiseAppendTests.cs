@@ -59,10 +59,10 @@ public sealed class PiecewiseAppendTests : IDisposable
         var dupPieces = Split(dupBytes, 3);
         await using var engine = ChunkEngine.Open(Options);
 
-        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, Sequence(pieces), CancellationToken.None);
+        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, TestSequences.Of(pieces), CancellationToken.None);
 
         // A put of a chunk already held is skipped, not copied: its pieces must not be held either.
-        await engine.AppendAsync(id, ChunkEncoding.Raw, dupBytes.Length, Sequence(dupPieces), CancellationToken.None);
+        await engine.AppendAsync(id, ChunkEncoding.Raw, dupBytes.Length, TestSequences.Of(dupPieces), CancellationToken.None);
 
         // The caller reuses its buffers (a pipe hands them to the next request): what is stored does not change.
         foreach (var piece in pieces.Concat(dupPieces))
@@ -110,7 +110,7 @@ public sealed class PiecewiseAppendTests : IDisposable
         return chunk.Data.ToArray();
     }
 
-    private static ReadOnlySequence<byte> Pieces(byte[] bytes, int count) => Sequence(Split(bytes.ToArray(), count));
+    private static ReadOnlySequence<byte> Pieces(byte[] bytes, int count) => TestSequences.Of(Split(bytes.ToArray(), count));
 
     /// <summary>Cuts <paramref name="bytes"/> into <paramref name="count"/> uneven pieces, each its own array.</summary>
     private static List<byte[]> Split(byte[] bytes, int count)
@@ -125,33 +125,5 @@ public sealed class PiecewiseAppendTests : IDisposable
         }
 
         return pieces;
-    }
-
-    private static ReadOnlySequence<byte> Sequence(List<byte[]> pieces)
-    {
-        var first = new Piece(pieces[0], 0);
-        var last = first;
-        foreach (var piece in pieces.Skip(1))
-        {
-            last = last.Append(piece);
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Piece : ReadOnlySequenceSegment<byte>
-    {
-        public Piece(byte[] bytes, long runningIndex)
-        {
-            Memory = bytes;
-            RunningIndex = runningIndex;
-        }
-
-        public Piece Append(byte[] bytes)
-        {
-            var next = new Piece(bytes, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

@@ -55,9 +55,7 @@ public sealed class PutOwnershipTests : IDisposable
 
         var (id, bytes) = TestChunks.Random(300_000, 2);
         var pieces = new[] { bytes.AsSpan(0, 100_000).ToArray(), bytes.AsSpan(100_000).ToArray() };
-        var head = new Piece(pieces[0], 0);
-        var tail = head.Append(pieces[1]);
-        var put = store.PutAsync(id, ChunkEncoding.Raw, bytes.Length, new ReadOnlySequence<byte>(head, 0, tail, pieces[1].Length), "ns", CancellationToken.None).AsTask();
+        var put = store.PutAsync(id, ChunkEncoding.Raw, bytes.Length, TestSequences.Of(pieces), "ns", CancellationToken.None).AsTask();
 
         var returnedEarly = await Task.WhenAny(put, Task.Delay(300)) == put;
         gate.Set();
@@ -75,22 +73,6 @@ public sealed class PutOwnershipTests : IDisposable
         {
             using var chunk = await engine.ReadAsync(id, CancellationToken.None);
             Assert.Equal(bytes, chunk!.Data.ToArray());
-        }
-    }
-
-    private sealed class Piece : ReadOnlySequenceSegment<byte>
-    {
-        public Piece(byte[] bytes, long runningIndex)
-        {
-            Memory = bytes;
-            RunningIndex = runningIndex;
-        }
-
-        public Piece Append(byte[] bytes)
-        {
-            var next = new Piece(bytes, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
         }
     }
 }

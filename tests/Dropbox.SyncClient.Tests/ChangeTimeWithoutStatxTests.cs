@@ -72,9 +72,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
         Assert.NotNull(a.State.GetFile("one.txt")!.ChangeTimeNs);
         var reads = a.Engine.FilesHashed;
 
-        var was = (bool)Unavailable.GetValue(null)!;
-        Unavailable.SetValue(null, true);
-        try
+        await WithoutStatxAsync(async () =>
         {
             var first = await a.SyncAsync();
             Assert.Equal(reads + 2, a.Engine.FilesHashed);
@@ -84,11 +82,7 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
             var after = await a.SyncAsync();
             Assert.Equal(reads + 2, a.Engine.FilesHashed);
             Assert.Equal(0, after.FilesUploaded + after.FilesDownloaded + after.Errors);
-        }
-        finally
-        {
-            Unavailable.SetValue(null, was);
-        }
+        });
     }
 
     [Fact]
@@ -117,11 +111,19 @@ public sealed class ChangeTimeWithoutStatxTests : IDisposable
 
     private static async Task<SyncSummary> WithoutStatxAsync(TestClient c)
     {
+        SyncSummary? pass = null;
+        await WithoutStatxAsync(async () => pass = await c.SyncAsync());
+        return pass!;
+    }
+
+    /// <summary>Runs <paramref name="body"/> with statx unavailable to the client, and puts it back after.</summary>
+    private static async Task WithoutStatxAsync(Func<Task> body)
+    {
         var was = (bool)Unavailable.GetValue(null)!;
         Unavailable.SetValue(null, true);
         try
         {
-            return await c.SyncAsync();
+            await body();
         }
         finally
         {

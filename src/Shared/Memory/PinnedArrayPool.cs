@@ -5,8 +5,8 @@ using System.Numerics;
 namespace Dropbox.Shared.Memory;
 
 /// <summary>
-/// An array pool whose large arrays (over 2 MiB) are pinned and advised for huge pages (<see cref="HugePageArrays"/>);
-/// smaller ones come from an ordinary bounded pool. Like <see cref="ArrayPool{T}.Create(int, int)"/> it keeps at most
+/// An array pool whose large arrays (over 2 MiB, or over the limit given) are pinned and advised for huge pages where
+/// they span one (<see cref="HugePageArrays"/>); smaller ones come from an ordinary bounded pool. Like <see cref="ArrayPool{T}.Create(int, int)"/> it keeps at most
 /// <c>maxArraysPerBucket</c> arrays of each power-of-two size, so it holds no more than was in use at once, up to
 /// that bound, and it caches nothing per thread. As any array pool's, a rented array may hold old bytes.
 /// </summary>
@@ -19,35 +19,42 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
     private const int MaxLength = 1 << 30;
 
     private readonly ArrayPool<byte> _small;
+    private readonly int _smallLimit;
     private readonly int _maxPerBucket;
     private readonly int _maxLength;
     private readonly ConcurrentQueue<byte[]>[] _buckets = Enumerable.Range(0, 31).Select(_ => new ConcurrentQueue<byte[]>()).ToArray();
     private readonly int[] _counts = new int[31];
 
-    /// <summary>Creates a pool of arrays up to <paramref name="maxArrayLength"/> bytes.</summary>
-    public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket)
+    /// <summary>
+    /// Creates a pool of arrays up to <paramref name="maxArrayLength"/> bytes; those over <paramref name="smallLimit"/>
+    /// bytes (all of them with 0: for buffers whose address must not move, as direct I/O's) are pinned.
+    /// </summary>
+    public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket, int smallLimit = SmallLimit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxArrayLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxArrayLength, MaxLength);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxArraysPerBucket, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(smallLimit);
         _maxLength = maxArrayLength;
         _maxPerBucket = maxArraysPerBucket;
-        _small = Create(Math.Min(maxArrayLength, SmallLimit), maxArraysPerBucket);
+        _smallLimit = smallLimit;
+        _small = Create(Math.Max(1, Math.Min(maxArrayLength, smallLimit)), maxArraysPerBucket);
     }
 
     /// <inheritdoc />
     public override byte[] Rent(int minimumLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(minimumLength);
-        if (minimumLength <= SmallLimit)
+        if (minimumLength <= _smallLimit || minimumLength == 0)
         {
             return _small.Rent(minimumLength);
         }
 
         if (minimumLength > _maxLength)
         {
-            // As the framework's pools do past their largest bucket: a fresh array, dropped on return.
-            return GC.AllocateUninitializedArray<byte>(minimumLength);
+            // As the framework's pools do past their largest bucket: a fresh array (pinned, as every array over the
+            // limit is), dropped on return.
+            return GC.AllocateUninitializedArray<byte>(minimumLength, pinned: true);
         }
 
         var bucket = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)minimumLength));
@@ -64,7 +71,7 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
     public override void Return(byte[] array, bool clearArray = false)
     {
         ArgumentNullException.ThrowIfNull(array);
-        if (array.Length <= SmallLimit)
+        if (array.Length <= _smallLimit)
         {
             _small.Return(array, clearArray);
             return;

@@ -45,7 +45,7 @@ public sealed partial class ChunkEngine : IChunkEngine
         _index = recovered.Index;
         _segments = recovered.Segments;
         _quarantined = recovered.Quarantined;
-        _lifecycle = new SegmentLifecycle(_files, _segmentDir, options.DirectWrites, _segments, logger, failure => _stages.StopWrites(failure));
+        _lifecycle = new SegmentLifecycle(_files, _segmentDir, options.DirectWrites, options.DirectReads, _segments, logger, failure => _stages.StopWrites(failure));
         _checkpoints = new EngineCheckpoints(_files, _layout.Positions, _index, recovered.NamedCheckpoint, logger);
         RebuiltIndex = recovered.RebuiltIndex;
         CheckpointLost = recovered.CheckpointLost;

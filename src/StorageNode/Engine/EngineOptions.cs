@@ -47,6 +47,12 @@ public sealed record EngineOptions
     /// </summary>
     public bool DirectWrites { get; init; } = true;
 
+    /// <summary>
+    /// Read records of <see cref="Segment.DirectReadMinBytes"/> or more with O_DIRECT where the OS and file system allow
+    /// it (falls back to buffered reads by itself); false reads every record through the page cache.
+    /// </summary>
+    public bool DirectReads { get; init; } = true;
+
     /// <summary>A closed segment whose dead share is at least this is rewritten by compaction.</summary>
     public double CompactionDeadFraction { get; init; } = 0.5;
 }

@@ -157,7 +157,7 @@ internal sealed class EngineRecovery
             foreach (var segment in recovery.Segments.Values)
             {
                 segment.Appender?.Dispose();
-                segment.Handle.Dispose();
+                segment.Retire();
             }
 
             throw;
@@ -212,7 +212,7 @@ internal sealed class EngineRecovery
             var handle = _files.Open(path, FileMode.Open);
             try
             {
-                Segments[number] = new Segment(number, path, handle, handle.Length, format);
+                Segments[number] = new Segment(number, path, handle, handle.Length, format, Segment.OpenDirectReads(_files, path, _options.DirectReads));
             }
             catch
             {

@@ -1,27 +1,81 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Dropbox.Shared.Memory;
 using Dropbox.StorageNode.Engine.Files;
 
 namespace Dropbox.StorageNode.Engine;
 
 /// <summary>
 /// One append-only segment file. Readers take a reference before reading so compaction can retire a segment
-/// while a read is in flight: the handle closes when the last reader lets go.
+/// while a read is in flight: the handles close when the last reader lets go.
 /// </summary>
+/// <remarks>
+/// A record of <see cref="DirectReadMinBytes"/> or more is read through a second handle with <c>O_DIRECT</c> on, into
+/// a pinned pooled buffer: the device writes the bytes where they are served from, with no copy out of the page cache.
+/// Profiled (a second device downloading 1 GiB from a <c>standalone</c> appliance), the buffered read's copy out of the
+/// page cache was 46% of the appliance's CPU (1.5 s): segments are written with <c>O_DIRECT</c>, so every read found
+/// cold pages, each one freshly allocated for the cache; on the virtual machines measured such a page costs its first
+/// toucher far more than the copy itself. Smaller records keep buffered reads, whose read-ahead serves their neighbours
+/// (the many small files of one upload lie side by side).
+/// </remarks>
 internal sealed class Segment
 {
+    /// <summary>Records of this many bytes or more (header included) are read directly where the file system allows.</summary>
+    public const int DirectReadMinBytes = 128 * 1024;
+
+    /// <summary>Alignment of a direct read's file offset, length and memory.</summary>
+    private const int DirectBlock = Dropbox.Shared.IO.DirectIo.BlockSize;
+
+    /// <summary>
+    /// Buffers of direct reads: pinned (their address must not move between aligning and reading), pooled so the few in
+    /// use at once stay resident, at most 8 of each power-of-two size kept.
+    /// </summary>
+    internal static ArrayPool<byte> DirectReadBuffers { get; } = new PinnedArrayPool(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 8, smallLimit: 0);
+
     private int _refs = 1;
     private int _retired;
 
-    public Segment(int number, string path, IEngineFile handle, long length, SegmentFormat format = SegmentFormat.Framed)
+    // The direct-read handle; null where the file system refused O_DIRECT, or once a direct read failed where a
+    // buffered one may not (then it is closed with the segment).
+    private IEngineFile? _direct;
+    private readonly IEngineFile? _directHandle;
+
+    public Segment(int number, string path, IEngineFile handle, long length, SegmentFormat format = SegmentFormat.Framed, IEngineFile? directReads = null)
     {
         Number = number;
         Path = path;
         Handle = handle;
         Length = length;
         Format = format;
+        _direct = directReads;
+        _directHandle = directReads;
     }
+
+    /// <summary>
+    /// A second handle to <paramref name="path"/> with <c>O_DIRECT</c> on, for the reads of large records; null where the
+    /// file system or platform refuses it (or <paramref name="enabled"/> is false).
+    /// </summary>
+    public static IEngineFile? OpenDirectReads(IEngineFiles files, string path, bool enabled)
+    {
+        if (!enabled)
+        {
+            return null;
+        }
+
+        var handle = files.Open(path, FileMode.Open);
+        if (handle.TrySetDirect(enable: true))
+        {
+            return handle;
+        }
+
+        handle.Dispose();
+        return null;
+    }
+
+    /// <summary>True while large records are read directly (for tests).</summary>
+    internal bool ReadsDirectly => Volatile.Read(ref _direct) is not null;
 
     public int Number { get; }
 
@@ -84,6 +138,7 @@ internal sealed class Segment
         if (Interlocked.Decrement(ref _refs) == 0)
         {
             Handle.Dispose();
+            _directHandle?.Dispose();
         }
     }
 
@@ -107,35 +162,96 @@ internal sealed class Segment
             return null;
         }
 
-        var length = SegmentRecord.HeaderSize + location.StoredLength;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        var ok = false;
         try
         {
-            var read = Handle.ReadFully(buffer.AsSpan(0, length), location.Offset);
-            var record = buffer.AsSpan(0, length);
-            RecordHeader header = default;
-            if (read != length
-                || !(Format == SegmentFormat.Framed
-                    ? SegmentRecord.TryRead(record, out header)
-                    : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
-                || header.Kind != RecordKind.Chunk
-                || header.Id != id
-                || header.StoredLength != location.StoredLength)
+            var length = SegmentRecord.HeaderSize + location.StoredLength;
+            if (length >= DirectReadMinBytes && Volatile.Read(ref _direct) is { } direct && TryReadDirect(direct, id, location, length) is { } chunk)
             {
-                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
+                return chunk;
             }
 
-            ok = true;
-            return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength);
+            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            int read;
+            try
+            {
+                read = Handle.ReadFully(buffer.AsSpan(0, length), location.Offset);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+
+            return Check(id, location, buffer, 0, read, ArrayPool<byte>.Shared);
         }
         finally
         {
             Release();
-            if (!ok)
+        }
+    }
+
+    /// <summary>
+    /// Reads the record of <paramref name="length"/> bytes at <paramref name="location"/> through the direct handle: the
+    /// aligned blocks around it into an aligned window of a pinned buffer. Null if the handle refused the read (a file
+    /// system that took the flag but not the I/O): the direct handle is then dropped and the caller reads buffered.
+    /// </summary>
+    private StoredChunk? TryReadDirect(IEngineFile direct, ChunkId id, ChunkLocation location, int length)
+    {
+        var start = location.Offset - (location.Offset % DirectBlock);
+        var skip = (int)(location.Offset - start);
+        var span = (skip + length + DirectBlock - 1) / DirectBlock * DirectBlock;
+        var buffer = DirectReadBuffers.Rent(span + DirectBlock);
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(buffer, 0);
+        var origin = (int)((DirectBlock - (address % DirectBlock)) % DirectBlock);
+        var read = 0;
+        try
+        {
+            // Whole blocks until the span is read; a short count means the file ends there (a closed segment is cut to its
+            // last record), and a read from an unaligned offset would be refused.
+            while (read < span)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                var n = direct.Read(buffer.AsSpan(origin + read, span - read), start + read);
+                read += n;
+                if (n == 0 || n % DirectBlock != 0)
+                {
+                    break;
+                }
             }
         }
+        catch (IOException)
+        {
+            // EINVAL from a file system that accepted O_DIRECT but not this read (or an I/O error, which the buffered
+            // read that follows meets again and reports).
+            DirectReadBuffers.Return(buffer);
+            Interlocked.Exchange(ref _direct, null);
+            return null;
+        }
+
+        // A short read (the file ends inside the record) counts as the record's bytes read so far, as a buffered one.
+        return Check(id, location, buffer, origin + skip, Math.Clamp(read - skip, 0, length), DirectReadBuffers);
+    }
+
+    /// <summary>
+    /// Checks the record read into <paramref name="buffer"/> at <paramref name="offset"/> (<paramref name="read"/> of its
+    /// bytes there) and hands the buffer to the chunk, or returns it to <paramref name="pool"/> and throws DataLoss.
+    /// </summary>
+    private StoredChunk Check(ChunkId id, ChunkLocation location, byte[] buffer, int offset, int read, ArrayPool<byte> pool)
+    {
+        var length = SegmentRecord.HeaderSize + location.StoredLength;
+        var record = buffer.AsSpan(offset, Math.Min(read, length));
+        RecordHeader header = default;
+        if (read != length
+            || !(Format == SegmentFormat.Framed
+                ? SegmentRecord.TryRead(record, out header)
+                : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
+            || header.Kind != RecordKind.Chunk
+            || header.Id != id
+            || header.StoredLength != location.StoredLength)
+        {
+            pool.Return(buffer);
+            throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
+        }
+
+        return new StoredChunk(buffer, offset + SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength, pool);
     }
 }

@@ -8,14 +8,25 @@ namespace Dropbox.StorageNode.Engine;
 /// Starts, rolls, drops and closes segment files of the engine's set (writer only). A failure that leaves the set in a
 /// state it cannot undo goes to <paramref name="stopWrites"/>: the engine then takes no more writes.
 /// </summary>
-internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bool directWrites, ConcurrentDictionary<int, Segment> segments, ILogger logger, Action<Exception> stopWrites)
+internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bool directWrites, bool directReads, ConcurrentDictionary<int, Segment> segments, ILogger logger, Action<Exception> stopWrites)
 {
     /// <summary>Creates segment <paramref name="number"/> durably, open for appending, and adds it to the set.</summary>
     public Segment Create(int number)
     {
         var path = Path.Combine(segmentDir, Segment.FileName(number));
         var handle = files.Open(path, FileMode.CreateNew);
-        var segment = new Segment(number, path, handle, 0);
+        Segment segment;
+        try
+        {
+            segment = new Segment(number, path, handle, 0, directReads: Segment.OpenDirectReads(files, path, directReads));
+        }
+        catch
+        {
+            handle.Dispose();
+            TryDeleteFile(path);
+            throw;
+        }
+
         try
         {
             // Records fsynced into a segment whose directory entry is not durable vanish with it on power loss.
@@ -24,7 +35,7 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         }
         catch
         {
-            handle.Dispose();
+            segment.Retire();
 
             // Leave no half-made segment behind, so the next roll can create it again.
             TryDeleteFile(path);
@@ -44,7 +55,7 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         segments.TryRemove(segment.Number, out _);
         segment.Appender?.Dispose();
         segment.Appender = null;
-        segment.Handle.Dispose();
+        segment.Retire();
         files.Delete(segment.Path);
     }
 

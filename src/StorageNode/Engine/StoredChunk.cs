@@ -8,10 +8,12 @@ public sealed class StoredChunk : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _offset;
+    private readonly ArrayPool<byte> _pool;
 
-    internal StoredChunk(byte[] buffer, int offset, int length, ChunkEncoding encoding, int plainLength)
+    internal StoredChunk(byte[] buffer, int offset, int length, ChunkEncoding encoding, int plainLength, ArrayPool<byte> pool)
     {
         _buffer = buffer;
+        _pool = pool;
         _offset = offset;
         Length = length;
         Encoding = encoding;
@@ -36,7 +38,7 @@ public sealed class StoredChunk : IDisposable
         var buffer = Interlocked.Exchange(ref _buffer, null);
         if (buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _pool.Return(buffer);
         }
     }
 }

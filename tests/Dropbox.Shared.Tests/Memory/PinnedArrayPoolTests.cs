@@ -89,4 +89,20 @@ public sealed class PinnedArrayPoolTests
         Assert.Equal(Large + 1, pool.Rent(Large + 1).Length);
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(-1));
     }
+
+    [Fact]
+    public void With_a_small_limit_of_zero_every_array_is_the_pool_s_own_and_pinned()
+    {
+        var pool = new PinnedArrayPool(maxArrayLength: 1 << 26, maxArraysPerBucket: 2, smallLimit: 0);
+
+        var small = pool.Rent(1000);
+
+        // The pinned object heap counts as the oldest generation from the start; an ordinary fresh array is in gen 0.
+        Assert.Equal(1024, small.Length);
+        Assert.Equal(GC.MaxGeneration, GC.GetGeneration(small));
+        Assert.Equal(0, GC.GetGeneration(new byte[1024]));
+        pool.Return(small);
+        Assert.Same(small, pool.Rent(1000));
+        Assert.Empty(pool.Rent(0));
+    }
 }

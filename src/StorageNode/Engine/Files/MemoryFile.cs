@@ -17,7 +17,7 @@ internal sealed class MemoryFile : IEngineFile
     public long Length => _files.LengthOf(_node);
 
     /// <inheritdoc />
-    public int Read(Span<byte> destination, long offset) => _files.Read(_node, destination, offset);
+    public int Read(Span<byte> destination, long offset) => _files.Read(_node, destination, offset, _direct);
 
     /// <inheritdoc />
     public void Write(ReadOnlySpan<byte> source, long offset) => _files.Write(_node, source, offset, _direct);

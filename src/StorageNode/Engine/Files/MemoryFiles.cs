@@ -229,11 +229,18 @@ public sealed class MemoryFiles : IEngineFiles
         }
     }
 
-    internal int Read(MemoryNode node, Span<byte> destination, long offset)
+    internal int Read(MemoryNode node, Span<byte> destination, long offset, bool direct)
     {
         lock (_lock)
         {
             ThrowIfCrashed();
+
+            // As Linux's O_DIRECT (EINVAL); the memory's alignment only a real file checks.
+            if (direct && (offset % SegmentAppender.BlockSize != 0 || destination.Length % SegmentAppender.BlockSize != 0))
+            {
+                throw new IOException($"A direct read must be {SegmentAppender.BlockSize}-byte aligned (offset {offset}, length {destination.Length}).");
+            }
+
             if (offset >= node.Length)
             {
                 return 0;

@@ -13,6 +13,9 @@ internal sealed class FaultyFiles : IEngineFiles
     public Func<Task>? BeforeFlush { get; set; } // may block, then throw
     public Action<string>? BeforeWrite { get; set; } // may block, or throw (an injected ENOSPC, say)
     public int Writes;
+    public Func<bool>? FailDirectRead { get; set; } // an injected EINVAL from a file system that took O_DIRECT but not the read
+    public int DirectReads; // direct reads the inner file answered
+    public int DirectReadAttempts;
 
     public void CreateDirectory(string path) => _inner.CreateDirectory(path);
     public bool FileExists(string path) => _inner.FileExists(path);
@@ -37,8 +40,21 @@ internal sealed class FaultyFiles : IEngineFiles
 
     private sealed class FaultyFile(FaultyFiles owner, IEngineFile inner, string path) : IEngineFile
     {
+        private bool _direct;
         public long Length => inner.Length;
-        public int Read(Span<byte> d, long o) => inner.Read(d, o);
+        public int Read(Span<byte> d, long o)
+        {
+            if (!_direct)
+            {
+                return inner.Read(d, o);
+            }
+
+            Interlocked.Increment(ref owner.DirectReadAttempts);
+            if (owner.FailDirectRead?.Invoke() == true) throw new IOException("injected EINVAL on a direct read");
+            var n = inner.Read(d, o);
+            Interlocked.Increment(ref owner.DirectReads);
+            return n;
+        }
         public void Write(ReadOnlySpan<byte> s, long o)
         {
             owner.BeforeWrite?.Invoke(path);
@@ -54,7 +70,12 @@ internal sealed class FaultyFiles : IEngineFiles
             }
             inner.Flush();
         }
-        public bool TrySetDirect(bool enable) => inner.TrySetDirect(enable);
+        public bool TrySetDirect(bool enable)
+        {
+            var ok = inner.TrySetDirect(enable);
+            _direct = ok ? enable : _direct;
+            return ok;
+        }
         public void Dispose() => inner.Dispose();
     }
 }

@@ -30,9 +30,10 @@ internal sealed class Segment
 
     /// <summary>
     /// Buffers of direct reads: pinned (their address must not move between aligning and reading), pooled so the few in
-    /// use at once stay resident, at most 8 of each power-of-two size kept.
+    /// use at once stay resident. At most 4 of each power-of-two size are kept, up to 16 MiB (a 4 MiB chunk's record
+    /// takes an 8 MiB one): at most ~64 MiB held after a burst of large reads; a larger record's buffer is not kept.
     /// </summary>
-    internal static ArrayPool<byte> DirectReadBuffers { get; } = new PinnedArrayPool(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 8, smallLimit: 0);
+    internal static ArrayPool<byte> DirectReadBuffers { get; } = new PinnedArrayPool(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 4, smallLimit: 0);
 
     private int _refs = 1;
     private int _retired;
@@ -74,8 +75,6 @@ internal sealed class Segment
         return null;
     }
 
-    /// <summary>True while large records are read directly (for tests).</summary>
-    internal bool ReadsDirectly => Volatile.Read(ref _direct) is not null;
 
     public int Number { get; }
 
@@ -165,9 +164,15 @@ internal sealed class Segment
         try
         {
             var length = SegmentRecord.HeaderSize + location.StoredLength;
-            if (length >= DirectReadMinBytes && Volatile.Read(ref _direct) is { } direct && TryReadDirect(direct, id, location, length) is { } chunk)
+            var triedDirect = false;
+            if (length >= DirectReadMinBytes && Volatile.Read(ref _direct) is { } direct)
             {
-                return chunk;
+                if (TryReadDirect(direct, id, location, length) is { } chunk)
+                {
+                    return chunk;
+                }
+
+                triedDirect = true;
             }
 
             var buffer = ArrayPool<byte>.Shared.Rent(length);
@@ -182,7 +187,20 @@ internal sealed class Segment
                 throw;
             }
 
-            return Check(id, location, buffer, 0, read, ArrayPool<byte>.Shared);
+            if (!IsValid(id, location, buffer.AsSpan(0, Math.Min(read, length)), read))
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
+            }
+
+            if (triedDirect)
+            {
+                // The direct read failed or disagreed where the buffered one found the record whole: this file system's
+                // direct reads are not to be trusted, so this segment reads through the page cache from now on.
+                Interlocked.Exchange(ref _direct, null);
+            }
+
+            return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength, ArrayPool<byte>.Shared);
         }
         finally
         {
@@ -192,8 +210,8 @@ internal sealed class Segment
 
     /// <summary>
     /// Reads the record of <paramref name="length"/> bytes at <paramref name="location"/> through the direct handle: the
-    /// aligned blocks around it into an aligned window of a pinned buffer. Null if the handle refused the read (a file
-    /// system that took the flag but not the I/O): the direct handle is then dropped and the caller reads buffered.
+    /// aligned blocks around it into an aligned window of a pinned buffer. Null if the read failed or the record did not
+    /// check out: the caller reads it again buffered, so only a record both reads find corrupt is reported as lost.
     /// </summary>
     private StoredChunk? TryReadDirect(IEngineFile direct, ChunkId id, ChunkLocation location, int length)
     {
@@ -218,40 +236,41 @@ internal sealed class Segment
                 }
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // EINVAL from a file system that accepted O_DIRECT but not this read (or an I/O error, which the buffered
-            // read that follows meets again and reports).
+            // EINVAL from a file system that took O_DIRECT but not this read, or an error the buffered read that follows
+            // meets again and reports: either way direct reads stop for this segment.
             DirectReadBuffers.Return(buffer);
             Interlocked.Exchange(ref _direct, null);
             return null;
         }
-
-        // A short read (the file ends inside the record) counts as the record's bytes read so far, as a buffered one.
-        return Check(id, location, buffer, origin + skip, Math.Clamp(read - skip, 0, length), DirectReadBuffers);
-    }
-
-    /// <summary>
-    /// Checks the record read into <paramref name="buffer"/> at <paramref name="offset"/> (<paramref name="read"/> of its
-    /// bytes there) and hands the buffer to the chunk, or returns it to <paramref name="pool"/> and throws DataLoss.
-    /// </summary>
-    private StoredChunk Check(ChunkId id, ChunkLocation location, byte[] buffer, int offset, int read, ArrayPool<byte> pool)
-    {
-        var length = SegmentRecord.HeaderSize + location.StoredLength;
-        var record = buffer.AsSpan(offset, Math.Min(read, length));
-        RecordHeader header = default;
-        if (read != length
-            || !(Format == SegmentFormat.Framed
-                ? SegmentRecord.TryRead(record, out header)
-                : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
-            || header.Kind != RecordKind.Chunk
-            || header.Id != id
-            || header.StoredLength != location.StoredLength)
+        catch
         {
-            pool.Return(buffer);
-            throw new DropboxException(ErrorKind.DataLoss, $"Chunk {id} is corrupt on disk ({location}): its checksum does not match, so it is not served. Run scrub to quarantine it and upload it again.");
+            DirectReadBuffers.Return(buffer);
+            throw;
         }
 
-        return new StoredChunk(buffer, offset + SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength, pool);
+        // A short read (the file ends inside the record) counts as the record's bytes read so far, as a buffered one.
+        read = Math.Clamp(read - skip, 0, length);
+        if (!IsValid(id, location, buffer.AsSpan(origin + skip, read), read))
+        {
+            DirectReadBuffers.Return(buffer);
+            return null;
+        }
+
+        return new StoredChunk(buffer, origin + skip + SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength, DirectReadBuffers);
+    }
+
+    /// <summary>True if <paramref name="record"/> (<paramref name="read"/> bytes read) is the whole, intact record of the chunk.</summary>
+    private bool IsValid(ChunkId id, ChunkLocation location, ReadOnlySpan<byte> record, int read)
+    {
+        RecordHeader header = default;
+        return read == SegmentRecord.HeaderSize + location.StoredLength
+            && (Format == SegmentFormat.Framed
+                ? SegmentRecord.TryRead(record, out header)
+                : LegacySegmentRecord.TryReadHeader(record, out header) && LegacySegmentRecord.PayloadMatches(header, record[SegmentRecord.HeaderSize..]))
+            && header.Kind == RecordKind.Chunk
+            && header.Id == id
+            && header.StoredLength == location.StoredLength;
     }
 }

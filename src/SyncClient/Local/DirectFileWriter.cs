@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Dropbox.Shared.IO;
+using Dropbox.Shared.Memory;
 using Microsoft.Win32.SafeHandles;
 
 namespace Dropbox.SyncClient.Local;
@@ -166,8 +167,9 @@ internal sealed class DirectFileWriter : IAsyncDisposable
         return (int)((BlockSize - (address % BlockSize)) % BlockSize);
     }
 
+    // Advised for huge pages: the two fresh 4 MiB buffers of a download's first large file were 2,000 page faults.
     private static byte[] RentStaging() =>
-        Spare.TryTake(out var array) ? array : GC.AllocateUninitializedArray<byte>(StagingBytes + BlockSize, pinned: true);
+        Spare.TryTake(out var array) ? array : HugePageArrays.AllocatePinned(StagingBytes + BlockSize);
 
     private static void ReturnStaging(byte[]? array)
     {

@@ -14,6 +14,7 @@ internal sealed class FaultyFiles : IEngineFiles
     public Action<string>? BeforeWrite { get; set; } // may block, or throw (an injected ENOSPC, say)
     public int Writes;
     public Func<bool>? FailDirectRead { get; set; } // an injected EINVAL from a file system that took O_DIRECT but not the read
+    public Action<Span<byte>>? AfterDirectRead { get; set; } // may change what a direct read returned (a file system that lies)
     public int DirectReads; // direct reads the inner file answered
     public int DirectReadAttempts;
 
@@ -52,6 +53,7 @@ internal sealed class FaultyFiles : IEngineFiles
             Interlocked.Increment(ref owner.DirectReadAttempts);
             if (owner.FailDirectRead?.Invoke() == true) throw new IOException("injected EINVAL on a direct read");
             var n = inner.Read(d, o);
+            owner.AfterDirectRead?.Invoke(d[..n]);
             Interlocked.Increment(ref owner.DirectReads);
             return n;
         }

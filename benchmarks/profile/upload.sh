@@ -1,12 +1,14 @@
 #!/bin/bash
-# Profiles one `sync --once` upload into a fresh `standalone` appliance (127.0.0.1 only), as used for the README's
-# "Where the time goes now". Build first: dotnet build -c Release src/Appliance, and the client natively
-# (dotnet publish -c Release src/SyncClient -p:PublishAot=true -o src/SyncClient/bin/native).
+# Profiles one `sync --once` upload into a fresh `standalone` appliance (127.0.0.1 only), or a second device's download
+# of it, as used for the README's "Where the time goes now". Build first: dotnet build -c Release src/Appliance, and
+# the client natively (dotnet publish -c Release src/SyncClient -p:PublishAot=true -o src/SyncClient/bin/native).
 #
 #   upload.sh cpu    ROOT [DATA]        client wall/CPU/faults/peak RSS, appliance CPU and faults over the upload
 #   upload.sh pairs  ROOT_A ROOT_B [N] [DATA]   N (3) alternating `cpu` runs of two checkouts (A's client with A's appliance)
 #   upload.sh perf   ROOT OUT [DATA]    perf record -F 1999 -g of the appliance (JIT, perf map) -> OUT.txt (perf script)
 #   upload.sh faults ROOT OUT [DATA]    perf record -e page-faults -c 1 of the client and of the appliance -> OUT{,-ap}.txt
+#   upload.sh down   ROOT [DATA]        as cpu, then a second client downloads it all: its wall/CPU/faults, the appliance's
+#   upload.sh down-pairs ROOT_A ROOT_B [N] [DATA]   N (3) alternating `down` runs of two checkouts
 #
 # DATA is a file or a folder to upload (default: a 1 GiB random file made once at $TMPDIR/profile-1gib.bin). Each run
 # first uploads 64 MiB of other random data into the appliance, so that its JIT and first allocations are behind it.
@@ -28,7 +30,6 @@ start() {
     standalone --data "$work/appliance" --port 0 > "$work/appliance.log" 2>&1 &
   echo $! > "$work/appliance.pid"
   for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance.log" && break; sleep 0.1; done
-  local url token
   url=$(grep '^ready: ' "$work/appliance.log" | cut -c8-); token=$(grep '^token: ' "$work/appliance.log" | cut -c8-)
   client="$root/src/SyncClient/bin/native/Dropbox.SyncClient"
   "$client" login --server "$url" --token "$token" --folder "$work/src" --state "$work/client" --device a > /dev/null
@@ -55,6 +56,24 @@ cpu() {
   kill "$ap"; wait "$ap" 2> /dev/null || true
 }
 
+# down ROOT [DATA]: DATA uploaded (untimed), then a second client logs in and downloads everything; checked byte for byte
+down() {
+  local root=$1 data work=$tmp/profile-down
+  data=$(data_or_default "${2:-}")
+  start "$root" "$work"; place "$data" "$work"
+  "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
+  mkdir -p "$work/dst"
+  "$client" login --server "$url" --token "$token" --folder "$work/dst" --state "$work/client-b" --device b > /dev/null
+  sync; sleep 3
+  local ap; ap=$(cat "$work/appliance.pid")
+  read -r f0 c0 < <(stat_of "$ap")
+  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "$client" sync --once --json --state "$work/client-b" 2>&1 > /dev/null | tail -1)
+  read -r f1 c1 < <(stat_of "$ap")
+  local same=verified; diff -r -q "$work/src" "$work/dst" > /dev/null || same="DIFFERENT"
+  echo "$root: download $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); $same; load $(cut -d' ' -f1 /proc/loadavg)"
+  kill "$ap"; wait "$ap" 2> /dev/null || true
+}
+
 case "${1:-}" in
   cpu) cpu "$2" "${3:-}" ;;
   pairs) for _ in $(seq 1 "${4:-3}"); do cpu "$2" "${5:-}"; cpu "$3" "${5:-}"; done ;;
@@ -72,5 +91,7 @@ case "${1:-}" in
     perf record -e page-faults -c 1 -g -o "$3.data" -- "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
     kill -INT $pp; wait $pp || true; kill "$ap"
     perf script -i "$3.data" 2> /dev/null > "$3.txt"; perf script -i "$3-ap.data" 2> /dev/null > "$3-ap.txt" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  down) down "$2" "${3:-}" ;;
+  down-pairs) for _ in $(seq 1 "${4:-3}"); do down "$2" "${5:-}"; down "$3" "${5:-}"; done ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

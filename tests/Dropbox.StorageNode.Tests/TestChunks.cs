@@ -1,4 +1,5 @@
 using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine;
 
 namespace Dropbox.StorageNode.Tests;
 
@@ -22,5 +23,13 @@ public static class TestChunks
         }
 
         return (ChunkId.Compute(bytes), bytes);
+    }
+
+    /// <summary>The stored bytes of <paramref name="id"/> read back from <paramref name="engine"/> (asserting it is there).</summary>
+    public static async Task<byte[]> ReadAllAsync(ChunkEngine engine, ChunkId id)
+    {
+        using var chunk = await engine.ReadAsync(id, CancellationToken.None);
+        Assert.NotNull(chunk);
+        return chunk.Data.ToArray();
     }
 }

@@ -21,13 +21,6 @@ public sealed class ChunkEngineTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static async Task<byte[]> ReadAllAsync(ChunkEngine engine, ChunkId id)
-    {
-        using var chunk = await engine.ReadAsync(id, CancellationToken.None);
-        Assert.NotNull(chunk);
-        return chunk.Data.ToArray();
-    }
-
     [Fact]
     public async Task Append_then_read_returns_the_same_bytes()
     {
@@ -38,7 +31,7 @@ public sealed class ChunkEngineTests : IDisposable
 
         Assert.Equal(AppendOutcome.Stored, outcome);
         Assert.True(engine.Contains(id));
-        Assert.Equal(bytes, await ReadAllAsync(engine, id));
+        Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
     }
 
     [Fact]
@@ -83,7 +76,7 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.Equal(50, reopened.GetStats().ChunkCount);
         foreach (var (id, bytes) in chunks)
         {
-            Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+            Assert.Equal(bytes, await TestChunks.ReadAllAsync(reopened, id));
         }
     }
 
@@ -105,8 +98,8 @@ public sealed class ChunkEngineTests : IDisposable
         await using var reopened = ChunkEngine.Open(Options);
 
         Assert.False(reopened.Contains(a.Id));
-        Assert.Equal(b.Bytes, await ReadAllAsync(reopened, b.Id));
-        Assert.Equal(c.Bytes, await ReadAllAsync(reopened, c.Id));
+        Assert.Equal(b.Bytes, await TestChunks.ReadAllAsync(reopened, b.Id));
+        Assert.Equal(c.Bytes, await TestChunks.ReadAllAsync(reopened, c.Id));
         Assert.Equal(2, reopened.GetStats().ChunkCount);
     }
 
@@ -135,7 +128,7 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.False(reopened.Contains(torn.Id));
         Assert.Null(await reopened.ReadAsync(torn.Id, CancellationToken.None));
         Assert.Equal(goodLength, new FileInfo(segment).Length);
-        Assert.Equal(good.Bytes, await ReadAllAsync(reopened, good.Id));
+        Assert.Equal(good.Bytes, await TestChunks.ReadAllAsync(reopened, good.Id));
     }
 
     [Fact]
@@ -218,7 +211,7 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.Equal(ErrorKind.DataLoss, afterScrub.Kind);
         Assert.Contains("quarantined", afterScrub.Message, StringComparison.Ordinal);
         Assert.Equal(1, engine.GetStats().Quarantined);
-        Assert.Equal(chunks[3].Bytes, await ReadAllAsync(engine, chunks[3].Id));
+        Assert.Equal(chunks[3].Bytes, await TestChunks.ReadAllAsync(engine, chunks[3].Id));
     }
 
     [Fact]
@@ -282,7 +275,7 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.Equal(kept.Count, engine.GetStats().ChunkCount);
         foreach (var (id, bytes) in kept)
         {
-            Assert.Equal(bytes, await ReadAllAsync(engine, id));
+            Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
         }
 
         await engine.DisposeAsync();
@@ -290,7 +283,7 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.Equal(kept.Count, reopened.GetStats().ChunkCount);
         foreach (var (id, bytes) in kept)
         {
-            Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+            Assert.Equal(bytes, await TestChunks.ReadAllAsync(reopened, id));
         }
     }
 
@@ -319,7 +312,7 @@ public sealed class ChunkEngineTests : IDisposable
         Assert.Equal(chunks.Count, reopened.GetStats().ChunkCount);
         foreach (var (id, bytes) in chunks)
         {
-            Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+            Assert.Equal(bytes, await TestChunks.ReadAllAsync(reopened, id));
         }
     }
 
@@ -376,6 +369,6 @@ public sealed class ChunkEngineTests : IDisposable
         await using var reopened = ChunkEngine.Open(Options);
 
         Assert.Equal(chunks.Count, reopened.GetStats().ChunkCount);
-        Assert.Equal(chunks[7].Bytes, await ReadAllAsync(reopened, chunks[7].Id));
+        Assert.Equal(chunks[7].Bytes, await TestChunks.ReadAllAsync(reopened, chunks[7].Id));
     }
 }

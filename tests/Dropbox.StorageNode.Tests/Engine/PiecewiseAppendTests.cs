@@ -41,13 +41,13 @@ public sealed class PiecewiseAppendTests : IDisposable
 
             Assert.Equal(AppendOutcome.Stored, outcome);
             Assert.Equal(staged ? reservations + 1 : reservations, engine.ActiveAppender!.Reservations);
-            Assert.Equal(bytes, await ReadAllAsync(engine, id));
+            Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
         }
 
         // Recovery checks each record's hash: the header hashed over the pieces matches the bytes on disk.
         File.Delete(Path.Combine(_dir.Path, "index", "positions"));
         await using var reopened = ChunkEngine.Open(Options);
-        Assert.Equal(bytes, await ReadAllAsync(reopened, id));
+        Assert.Equal(bytes, await TestChunks.ReadAllAsync(reopened, id));
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class PiecewiseAppendTests : IDisposable
 
         var other = TestChunks.Random(100_000, 4);
         await engine.AppendAsync(other.Id, ChunkEncoding.Raw, other.Bytes.Length, other.Bytes, CancellationToken.None);
-        Assert.Equal(bytes, await ReadAllAsync(engine, id));
+        Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
     }
 
     [Theory]
@@ -101,13 +101,6 @@ public sealed class PiecewiseAppendTests : IDisposable
         ChunkStore.Verify(id, ChunkEncoding.Lz4, plain.Length, Pieces(encoded, 4));
         var other = TestChunks.Compressible(1_000_000, 7).Id;
         Assert.Equal(ErrorKind.DataLoss, Assert.Throws<DropboxException>(() => ChunkStore.Verify(other, ChunkEncoding.Lz4, plain.Length, Pieces(encoded, 4))).Kind);
-    }
-
-    private static async Task<byte[]> ReadAllAsync(ChunkEngine engine, ChunkId id)
-    {
-        using var chunk = await engine.ReadAsync(id, CancellationToken.None);
-        Assert.NotNull(chunk);
-        return chunk.Data.ToArray();
     }
 
     private static ReadOnlySequence<byte> Pieces(byte[] bytes, int count) => TestSequences.Of(Split(bytes.ToArray(), count));

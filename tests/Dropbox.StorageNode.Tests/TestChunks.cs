@@ -32,4 +32,15 @@ public static class TestChunks
         Assert.NotNull(chunk);
         return chunk.Data.ToArray();
     }
+
+    /// <summary>Options of a small engine in <paramref name="directory"/> for tests: a tiny index, 1 MiB segments, no timed checkpoints.</summary>
+    public static EngineOptions SmallEngine(string directory) => new()
+    {
+        Directory = directory,
+        CheckpointInterval = TimeSpan.Zero,
+        IndexSizeBytes = 1L << 16,
+        IndexMemoryBytes = 1L << 20,
+        IndexPageSizeBytes = 1L << 16,
+        SegmentMaxBytes = 1L << 20,
+    };
 }

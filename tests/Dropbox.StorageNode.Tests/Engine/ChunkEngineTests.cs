@@ -9,15 +9,7 @@ public sealed class ChunkEngineTests : IDisposable
 {
     private readonly TempFolder _dir = new();
 
-    private EngineOptions Options => new()
-    {
-        Directory = _dir.Path,
-        CheckpointInterval = TimeSpan.Zero,
-        IndexSizeBytes = 1L << 16,
-        IndexMemoryBytes = 1L << 20,
-        IndexPageSizeBytes = 1L << 16,
-        SegmentMaxBytes = 1L << 20,
-    };
+    private EngineOptions Options => TestChunks.SmallEngine(_dir.Path);
 
     public void Dispose() => _dir.Dispose();
 

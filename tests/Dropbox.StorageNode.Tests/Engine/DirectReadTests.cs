@@ -16,16 +16,7 @@ public sealed class DirectReadTests : IDisposable
     private readonly TempFolder _dir = new();
     private readonly FaultyFiles _files = new(DiskFiles.Instance);
 
-    private EngineOptions Options => new()
-    {
-        Directory = _dir.Path,
-        Files = _files,
-        CheckpointInterval = TimeSpan.Zero,
-        IndexSizeBytes = 1L << 16,
-        IndexMemoryBytes = 1L << 20,
-        IndexPageSizeBytes = 1L << 16,
-        SegmentMaxBytes = 1L << 20,
-    };
+    private EngineOptions Options => TestChunks.SmallEngine(_dir.Path) with { Files = _files };
 
     public void Dispose() => _dir.Dispose();
 

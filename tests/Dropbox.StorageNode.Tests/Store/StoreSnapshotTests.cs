@@ -13,15 +13,7 @@ public sealed class StoreSnapshotTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     /// <summary>A small engine for snapshot tests (also BackupPartsTests').</summary>
-    internal static EngineOptions Options(string directory) => new()
-    {
-        Directory = directory,
-        CheckpointInterval = TimeSpan.Zero,
-        IndexSizeBytes = 1L << 16,
-        IndexMemoryBytes = 1L << 20,
-        IndexPageSizeBytes = 1L << 16,
-        SegmentMaxBytes = 1L << 20,
-    };
+    internal static EngineOptions Options(string directory) => TestChunks.SmallEngine(directory);
 
     [Fact]
     public async Task A_snapshot_links_sealed_segments_copies_the_active_one_and_opens_with_every_chunk_unaffected_by_later_writes_and_deletes()

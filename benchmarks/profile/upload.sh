@@ -57,6 +57,7 @@ cpu() {
 }
 
 # down ROOT [DATA]: DATA uploaded (untimed), then a second client logs in and downloads everything; checked byte for byte
+# (but the folder identity file, which is each folder's own)
 down() {
   local root=$1 data work=$tmp/profile-down
   data=$(data_or_default "${2:-}")
@@ -69,7 +70,7 @@ down() {
   read -r f0 c0 < <(stat_of "$ap")
   local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "$client" sync --once --json --state "$work/client-b" 2>&1 > /dev/null | tail -1)
   read -r f1 c1 < <(stat_of "$ap")
-  local same=verified; diff -r -q "$work/src" "$work/dst" > /dev/null || same="DIFFERENT"
+  local same=verified; diff -r -q -x .dropbox-folder-id "$work/src" "$work/dst" > /dev/null || same="DIFFERENT"
   echo "$root: download $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); $same; load $(cut -d' ' -f1 /proc/loadavg)"
   kill "$ap"; wait "$ap" 2> /dev/null || true
 }

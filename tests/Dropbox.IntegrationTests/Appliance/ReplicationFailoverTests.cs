@@ -96,9 +96,26 @@ public sealed partial class ReplicationFailoverTests : IDisposable
         Assert.Equal(3, app.StorageNodes.Count);
         Assert.Equal(4, app.MetricsUrls.Count);
         var alpha = await app.LoginAsync("alpha");
+
+        // Files synced whole before any node dies. Their twelve chunks lie on two nodes each by rendezvous hashing, so
+        // some are on storage-1 (none of the twelve: odds (1/3)^12), and its death leaves chunks for re-replication to
+        // copy whatever the kill below catches: killed while its puts are in flight, the upload is planned again on the
+        // other nodes and may commit nothing on storage-1 (seen once in CI: then nothing was left to copy).
+        var small = new Dictionary<string, byte[]>();
+        for (var i = 0; i < 12; i++)
+        {
+            small[$"settled-{i:D2}.txt"] = RandomNumberGenerator.GetBytes(10_000 + i);
+            await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, $"settled-{i:D2}.txt"), small[$"settled-{i:D2}.txt"]);
+        }
+
+        using (var settled = StandaloneNodes.StartClient(alpha.State, "sync", "--once"))
+        {
+            await StandaloneNodes.ExpectSuccessAsync(settled, "sync (files settled before the kill)");
+        }
+
+        var storedBefore = await app.SumOverStorageAsync("dropbox_storage_chunks_stored_total");
         var big = RandomNumberGenerator.GetBytes(bigBytes);
         await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, "big.bin"), big);
-        var small = new Dictionary<string, byte[]>();
         for (var i = 0; i < smallFiles; i++)
         {
             small[$"small-{i:D3}.txt"] = RandomNumberGenerator.GetBytes(10_000 + i);
@@ -108,7 +125,7 @@ public sealed partial class ReplicationFailoverTests : IDisposable
         // Act 1: storage-1 dies by SIGKILL once the upload has put its first chunks.
         using (var upload = StandaloneNodes.StartClient(alpha.State, "sync", "--once"))
         {
-            await StandaloneNodes.WaitUntilAsync(async () => await app.SumOverStorageAsync("dropbox_storage_chunks_stored_total") >= 2 || upload.HasExited, Bounded, () => upload.Stdout);
+            await StandaloneNodes.WaitUntilAsync(async () => await app.SumOverStorageAsync("dropbox_storage_chunks_stored_total") >= storedBefore + 2 || upload.HasExited, Bounded, () => upload.Stdout);
             var midway = !upload.HasExited;
             app.KillStorageNode(0);
             await StandaloneNodes.ExpectSuccessAsync(upload, "sync (upload)");

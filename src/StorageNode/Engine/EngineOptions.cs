@@ -49,9 +49,11 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Read records of <see cref="Segment.DirectReadMinBytes"/> or more with O_DIRECT where the OS and file system allow
-    /// it (falls back to buffered reads by itself); false reads every record through the page cache.
+    /// it (falls back to buffered reads by itself); false reads every record through the page cache. Off by default for
+    /// now: with it on, the integration test of a node killed mid-upload timed out waiting for re-replication in two of
+    /// four CI runs (never before it, never when run alone); until that is understood the engine reads buffered.
     /// </summary>
-    public bool DirectReads { get; init; } = true;
+    public bool DirectReads { get; init; }
 
     /// <summary>A closed segment whose dead share is at least this is rewritten by compaction.</summary>
     public double CompactionDeadFraction { get; init; } = 0.5;

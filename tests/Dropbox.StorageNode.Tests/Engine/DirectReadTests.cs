@@ -16,7 +16,7 @@ public sealed class DirectReadTests : IDisposable
     private readonly TempFolder _dir = new();
     private readonly FaultyFiles _files = new(DiskFiles.Instance);
 
-    private EngineOptions Options => TestChunks.SmallEngine(_dir.Path) with { Files = _files };
+    private EngineOptions Options => TestChunks.SmallEngine(_dir.Path) with { Files = _files, DirectReads = true };
 
     public void Dispose() => _dir.Dispose();
 

@@ -37,15 +37,7 @@ public static class LegacyDataFolder
     public static bool IsLive(int index) => !DeletedBeforeCheckpoint.Contains(index) && index != DeletedAfterCheckpoint;
 
     /// <summary>Engine options the fixture was written with (and is opened with).</summary>
-    public static EngineOptions Options(string directory) => new()
-    {
-        Directory = directory,
-        CheckpointInterval = TimeSpan.Zero,
-        IndexSizeBytes = 1L << 16,
-        IndexMemoryBytes = 1L << 20,
-        IndexPageSizeBytes = 1L << 16,
-        SegmentMaxBytes = 32 * 1024,
-    };
+    public static EngineOptions Options(string directory) => TestChunks.SmallEngine(directory) with { SegmentMaxBytes = 32 * 1024 };
 
     /// <summary>Encoded bytes as stored for chunk <paramref name="index"/>.</summary>
     public static (ChunkEncoding Encoding, byte[] Stored) Stored(int index)

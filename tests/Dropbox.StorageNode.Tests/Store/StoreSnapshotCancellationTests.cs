@@ -63,15 +63,7 @@ public sealed class StoreSnapshotCancellationTests : IDisposable
     {
         // Arrange: a real engine whose maintenance lock is held (as a long compaction or scrub pass would).
         var data = _dir.CreateSub("data");
-        await using var engine = ChunkEngine.Open(new EngineOptions
-        {
-            Directory = data,
-            CheckpointInterval = TimeSpan.Zero,
-            IndexSizeBytes = 1L << 16,
-            IndexMemoryBytes = 1L << 20,
-            IndexPageSizeBytes = 1L << 16,
-            SegmentMaxBytes = 1L << 20,
-        });
+        await using var engine = ChunkEngine.Open(TestChunks.SmallEngine(data));
         using var busy = await engine.HoldSegmentsAsync(CancellationToken.None);
         var destination = Path.Combine(_dir.CreateSub("backups"), "20261201T220000Z", "data");
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);

@@ -135,13 +135,15 @@ public sealed partial class ReplicationFailoverTests : IDisposable
 
         // Assert 1: storage-1 is declared dead, its chunks (and any put that reached only one node) are copied node to
         // node until every chunk has two copies on the two live nodes.
-        double copied = 0;
+        double copied = 0, live = 0, under = 0;
         await StandaloneNodes.WaitUntilAsync(async () =>
         {
             var m = await app.MetadataMetricsAsync();
             copied = m.Single("dropbox_replication_chunks_copied_total");
-            return m.Sum("dropbox_storage_nodes", ("state", "live")) == 2 && m.Single("dropbox_chunks_under_replicated") == 0 && copied > 0;
-        }, Bounded, () => app.Process.Stdout[^Math.Min(4000, app.Process.Stdout.Length)..]);
+            live = m.Sum("dropbox_storage_nodes", ("state", "live"));
+            under = m.Single("dropbox_chunks_under_replicated");
+            return live == 2 && under == 0 && copied > 0;
+        }, Bounded, () => $"{live} live nodes, {under} chunks under-replicated, {copied} copied; the appliance said (scrapes and heartbeats left out):\n{Quiet(app.Process.Stdout)}");
         foreach (Match pass in ReplicationPass().Matches(app.Process.Stdout))
         {
             _output.WriteLine($"re-replication pass: {pass.Value}");
@@ -168,6 +170,14 @@ public sealed partial class ReplicationFailoverTests : IDisposable
         }
 
         _output.WriteLine($"copies made by re-replication: {copied.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    /// <summary>The last 8,000 characters of <paramref name="log"/> without the lines of metric scrapes and heartbeats.</summary>
+    private static string Quiet(string log)
+    {
+        var lines = log.Split('\n').Where(l => !l.Contains("GET /metrics", StringComparison.Ordinal) && !l.Contains("/Heartbeat", StringComparison.Ordinal));
+        var text = string.Join('\n', lines);
+        return text[^Math.Min(8000, text.Length)..];
     }
 
     [GeneratedRegex(@"Re-replication: copied .*")]

@@ -98,7 +98,11 @@ internal sealed partial class StandaloneNodes : IDisposable
         var clock = Stopwatch.StartNew();
         while (!await condition())
         {
-            Assert.True(clock.Elapsed < timeout, $"not within {timeout}: {explain()}");
+            if (clock.Elapsed >= timeout)
+            {
+                Assert.Fail($"not within {timeout}: {explain()}");
+            }
+
             await Task.Delay(50);
         }
     }

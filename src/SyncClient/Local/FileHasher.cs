@@ -219,33 +219,24 @@ internal sealed class FileHasher
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
-        long? ctime;
-        if (FileChangeTime.TryStat(fullPath) is { } seen)
-        {
-            ctime = seen.CtimeNs; // one call: a write after it moves the ctime
-            if (!seen.IsFileAs(size, mtimeTicks))
-            {
-                return null;
-            }
-        }
-        else
-        {
-            ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
-            if (!IsAsScanned(fullPath, size, mtimeTicks))
-            {
-                return null;
-            }
-        }
-
         List<SourceChunk>? chunks = null;
         try
         {
             var slice = Memory<byte>.Empty;
             var inArena = arena?.TryTake(checked((int)size), out slice) == true;
             var data = inArena ? slice : GC.AllocateUninitializedArray<byte>(checked((int)size));
-            if (!TryReadExactly(fullPath, data.Span))
+
+            // The file checked as scanned once open (its ctime then: a write after it moves it), read, and closed; where
+            // that cannot be done, checked by its path first and read through the runtime.
+            var read = WholeFileRead.TryRead(fullPath, size, mtimeTicks, data.Span, out var ctime);
+            if (read == WholeReadOutcome.NotAsScanned)
             {
-                return null; // shorter or longer than scanned: it changed
+                return null;
+            }
+
+            if (read == WholeReadOutcome.Unsupported && !TryReadChecked(fullPath, size, mtimeTicks, data.Span, out ctime))
+            {
+                return null; // not as scanned, or shorter or longer than scanned: it changed
             }
 
             chunks = await _source.CutWholeAsync(data, ct).ConfigureAwait(false);
@@ -291,6 +282,32 @@ internal sealed class FileHasher
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The read of <see cref="TryReadAsync"/> where <see cref="WholeFileRead"/> cannot be used: the path checked as scanned
+    /// (and its ctime taken: a write after it moves it), then read whole. False when it is not as scanned or not that long.
+    /// </summary>
+    private static bool TryReadChecked(string fullPath, long size, long mtimeTicks, Span<byte> data, out long? ctime)
+    {
+        if (FileChangeTime.TryStat(fullPath) is { } seen)
+        {
+            ctime = seen.CtimeNs; // one call: a write after it moves the ctime
+            if (!seen.IsFileAs(size, mtimeTicks))
+            {
+                return false;
+            }
+        }
+        else
+        {
+            ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
+            if (!IsAsScanned(fullPath, size, mtimeTicks))
+            {
+                return false;
+            }
+        }
+
+        return TryReadExactly(fullPath, data);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dropbox.SyncClient.Local;
 using Dropbox.Testing;
 
@@ -54,7 +55,7 @@ public sealed class WholeFileReadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_fifo_is_refused_without_waiting_for_a_writer()
+    public async Task A_fifo_is_refused_without_being_opened()
     {
         var fifo = _dir.Sub("pipe");
         await SpecialFileTests.MkFifoAsync(fifo);
@@ -64,6 +65,50 @@ public sealed class WholeFileReadTests : IDisposable
         var outcome = await Task.Run(() => WholeFileRead.TryRead(fifo, 0, mtime, [], out _)).WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal(WholeReadOutcome.NotAsScanned, outcome);
+    }
+
+    [Fact]
+    public void A_file_held_under_an_exclusive_lock_by_another_writer_is_read_as_any_file()
+    {
+        // Intended: no lock guards a file being written, the checks before and after the read do (see WholeFileRead).
+        var (path, bytes, mtime) = Write("locked.bin", 4000);
+        using var writer = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        var data = new byte[bytes.Length];
+
+        Assert.Equal(WholeReadOutcome.Read, WholeFileRead.TryRead(path, bytes.Length, mtime, data, out _));
+        Assert.Equal(bytes, data);
+    }
+
+    [Fact]
+    public async Task A_writer_waiting_on_a_fifo_is_not_released_by_the_read()
+    {
+        // A writer blocked opening the FIFO (a shell's "> pipe") is released by any reader's open: were the FIFO opened and
+        // closed, the writer would write into nothing and exit, and its bytes would be gone.
+        var fifo = _dir.Sub("pipe");
+        await SpecialFileTests.MkFifoAsync(fifo);
+        using var writer = Process.Start("sh", ["-c", $"printf hello > '{fifo}'"])!;
+        try
+        {
+            for (var i = 0; i < 200 && File.ReadAllText($"/proc/{writer.Id}/wchan") != "wait_for_partner"; i++)
+            {
+                await Task.Delay(50); // until it waits in the FIFO's open (a bound, not a speed check)
+            }
+
+            Assert.Equal("wait_for_partner", File.ReadAllText($"/proc/{writer.Id}/wchan"));
+
+            var outcome = WholeFileRead.TryRead(fifo, 0, File.GetLastWriteTimeUtc(fifo).Ticks, [], out _);
+
+            Assert.Equal(WholeReadOutcome.NotAsScanned, outcome);
+            Assert.False(writer.WaitForExit(1000), "the read opened the FIFO: the writer was released and wrote into nothing");
+            Assert.Equal("hello", await File.ReadAllTextAsync(fifo).WaitAsync(TimeSpan.FromSeconds(60)));
+        }
+        finally
+        {
+            if (!writer.HasExited)
+            {
+                writer.Kill();
+            }
+        }
     }
 
     [Fact]

@@ -52,12 +52,7 @@ internal static partial class FileChangeTime
     public static Stat? TryStat(string path) => TryStatAt(AtFdCwd, path);
 
     /// <summary>As <see cref="TryStat(string)"/>, for <paramref name="path"/> relative to the open folder <paramref name="directory"/> (a descriptor).</summary>
-    public static Stat? TryStatAt(int directory, string path) => StatCore(directory, path, AtSymlinkNoFollow);
-
-    /// <summary>As <see cref="TryStat(string)"/>, of the file open as <paramref name="descriptor"/> (no path looked up).</summary>
-    public static Stat? TryStatOpen(int descriptor) => StatCore(descriptor, string.Empty, AtEmptyPath);
-
-    private static Stat? StatCore(int directory, string path, int flags)
+    public static Stat? TryStatAt(int directory, string path)
     {
         if (_unavailable)
         {
@@ -67,7 +62,7 @@ internal static partial class FileChangeTime
         try
         {
             Span<byte> buffer = stackalloc byte[StatxSize];
-            var rc = StatxInto(directory, path, flags, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, buffer);
+            var rc = StatxInto(directory, path, AtSymlinkNoFollow, StatxType | StatxMtime | StatxCtime | StatxSizeMask | StatxIno, buffer);
 
             if (rc != 0)
             {

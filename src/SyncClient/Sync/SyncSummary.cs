@@ -26,7 +26,10 @@ internal sealed class SyncSummary
     public long Skipped => Volatile.Read(ref _skipped);
     public long Repairs => Volatile.Read(ref _repairs);
 
-    /// <summary>Files left for a later pass because they were still changing.</summary>
+    /// <summary>
+    /// Paths left for the next pass: still changing, or skipped for a reason a note names (a case clash, a move that could
+    /// not run, a conflicted copy to send).
+    /// </summary>
     public long Pending => Volatile.Read(ref _pending);
 
     public void AddPending() => Interlocked.Increment(ref _pending);
@@ -218,6 +221,6 @@ internal sealed class SyncSummary
         $"down {FilesDownloaded} file(s) ({Format.Bytes(BytesDownloaded)}, {ChunksDownloaded} chunk(s) fetched, {ChunksReused} reused), " +
         $"{FilesMoved} moved, {FilesDeleted} deleted, {Conflicts} conflict(s), {Errors} error(s)" +
         (Refused > 0 ? $", {Refused} refused from the server" : string.Empty) +
-        (Pending > 0 ? $", {Pending} still changing (left for the next pass)" : string.Empty) +
+        (Pending > 0 ? $", {Pending} left for the next pass" : string.Empty) +
         (Unreadable > 0 ? $", {Unreadable} could not be read (left as they are, see the notes)" : string.Empty);
 }

@@ -1,81 +1,92 @@
 using System.Diagnostics;
+using Dropbox.Shared.Chunking;
 using Dropbox.SyncClient.Local;
 using Dropbox.Testing;
 
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// The small-file read by open descriptor (<see cref="WholeFileRead"/>), on real files: it reads only the file the scan saw,
-/// whole, and nothing else a path can name.
+/// A small file's read (<see cref="FileHasher.TryReadAsync"/>, its bytes by <see cref="WholeFileRead"/>), on real files: it
+/// reads only the file the scan saw, whole, and opens nothing else a path can name.
 /// </summary>
 public sealed class WholeFileReadTests : IDisposable
 {
     private readonly TempFolder _dir = new();
+    private readonly FileHasher _hasher = new(new PipelineChunkSource(new FastCdcChunker(TestClient.SmallChunks), compress: false, parallelism: 1));
 
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void A_file_as_scanned_is_read_whole_with_the_ctime_statx_gives()
+    public async Task A_file_as_scanned_is_read_whole_with_the_ctime_statx_gives()
     {
         var (path, bytes, mtime) = Write("f.bin", 5000);
-        var data = new byte[bytes.Length];
 
-        var outcome = WholeFileRead.TryRead(path, bytes.Length, mtime, data, out var ctime);
+        var read = await _hasher.TryReadAsync(path, bytes.Length, mtime, CancellationToken.None);
 
-        Assert.Equal(WholeReadOutcome.Read, outcome);
-        Assert.Equal(bytes, data);
-        Assert.NotNull(ctime);
-        Assert.Equal(FileChangeTime.TryGet(path), ctime);
+        Assert.NotNull(read);
+        Assert.Equal(bytes, Join(read.Value.Chunks));
+        Assert.NotNull(read.Value.Fingerprint.ChangeTimeNs);
+        Assert.Equal(FileChangeTime.TryGet(path), read.Value.Fingerprint.ChangeTimeNs);
     }
 
     [Theory]
     [InlineData(-1, 0)] // the scan saw it one byte shorter: it grew
     [InlineData(1, 0)] // one byte longer: it shrank
     [InlineData(0, 1)] // another mtime: it was written to
-    public void A_file_not_as_scanned_is_refused(int sizeOff, int mtimeOff)
+    public async Task A_file_not_as_scanned_is_refused(int sizeOff, int mtimeOff)
     {
         var (path, bytes, mtime) = Write("f.bin", 3000);
+
+        var read = await _hasher.TryReadAsync(path, bytes.Length + sizeOff, mtime + (mtimeOff * TimeSpan.TicksPerSecond), CancellationToken.None);
+
+        Assert.Null(read);
+    }
+
+    [Theory]
+    [InlineData(-1)] // the file is one byte longer than asked
+    [InlineData(1)] // one byte shorter
+    public void A_read_of_another_length_than_the_file_holds_is_refused(int sizeOff)
+    {
+        var (path, bytes, _) = Write("f.bin", 3000);
         var data = new byte[bytes.Length + sizeOff];
 
-        var outcome = WholeFileRead.TryRead(path, data.Length, mtime + (mtimeOff * TimeSpan.TicksPerSecond), data, out _);
-
-        Assert.Equal(WholeReadOutcome.NotAsScanned, outcome);
+        Assert.False(WholeFileRead.TryReadExactly(path, data));
+        Assert.True(WholeFileRead.TryReadExactly(path, new byte[bytes.Length]));
     }
 
     [Fact]
-    public void A_symbolic_link_to_a_file_as_scanned_is_not_followed()
+    public async Task A_symbolic_link_to_a_file_as_scanned_is_not_followed()
     {
         var (target, bytes, mtime) = Write("target.bin", 2000);
         var link = _dir.Sub("link.bin");
         File.CreateSymbolicLink(link, target);
 
-        var outcome = WholeFileRead.TryRead(link, bytes.Length, mtime, new byte[bytes.Length], out _);
-
-        Assert.Equal(WholeReadOutcome.NotAsScanned, outcome);
+        Assert.Null(await _hasher.TryReadAsync(link, bytes.Length, mtime, CancellationToken.None));
+        Assert.False(WholeFileRead.TryReadExactly(link, new byte[bytes.Length])); // a link swapped in after the check
     }
 
     [Fact]
-    public async Task A_fifo_is_refused_without_being_opened()
+    public async Task A_fifo_is_refused_without_waiting_for_a_writer()
     {
         var fifo = _dir.Sub("pipe");
         await SpecialFileTests.MkFifoAsync(fifo);
         var mtime = File.GetLastWriteTimeUtc(fifo).Ticks;
 
-        // A bound on a hang, not a speed check: an open that waits for a writer never returns.
-        var outcome = await Task.Run(() => WholeFileRead.TryRead(fifo, 0, mtime, [], out _)).WaitAsync(TimeSpan.FromSeconds(60));
-
-        Assert.Equal(WholeReadOutcome.NotAsScanned, outcome);
+        // A bound on a hang, not a speed check: an open that waits for a writer never returns. The second is the read of a
+        // FIFO swapped in after the check: opened without waiting, refused.
+        Assert.Null(await _hasher.TryReadAsync(fifo, 0, mtime, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.False(await Task.Run(() => WholeFileRead.TryReadExactly(fifo, [])).WaitAsync(TimeSpan.FromSeconds(60)));
     }
 
     [Fact]
     public void A_file_held_under_an_exclusive_lock_by_another_writer_is_read_as_any_file()
     {
         // Intended: no lock guards a file being written, the checks before and after the read do (see WholeFileRead).
-        var (path, bytes, mtime) = Write("locked.bin", 4000);
+        var (path, bytes, _) = Write("locked.bin", 4000);
         using var writer = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
         var data = new byte[bytes.Length];
 
-        Assert.Equal(WholeReadOutcome.Read, WholeFileRead.TryRead(path, bytes.Length, mtime, data, out _));
+        Assert.True(WholeFileRead.TryReadExactly(path, data));
         Assert.Equal(bytes, data);
     }
 
@@ -96,9 +107,9 @@ public sealed class WholeFileReadTests : IDisposable
 
             Assert.Equal("wait_for_partner", File.ReadAllText($"/proc/{writer.Id}/wchan"));
 
-            var outcome = WholeFileRead.TryRead(fifo, 0, File.GetLastWriteTimeUtc(fifo).Ticks, [], out _);
+            var read = await _hasher.TryReadAsync(fifo, 0, File.GetLastWriteTimeUtc(fifo).Ticks, CancellationToken.None);
 
-            Assert.Equal(WholeReadOutcome.NotAsScanned, outcome);
+            Assert.Null(read);
             Assert.False(writer.WaitForExit(1000), "the read opened the FIFO: the writer was released and wrote into nothing");
             Assert.Equal("hello", await File.ReadAllTextAsync(fifo).WaitAsync(TimeSpan.FromSeconds(60)));
         }
@@ -112,13 +123,21 @@ public sealed class WholeFileReadTests : IDisposable
     }
 
     [Fact]
-    public void A_folder_or_nothing_at_the_path_is_refused()
+    public async Task A_folder_or_nothing_at_the_path_is_refused()
     {
         var folder = _dir.CreateSub("d");
         var mtime = Directory.GetLastWriteTimeUtc(folder).Ticks;
 
-        Assert.Equal(WholeReadOutcome.NotAsScanned, WholeFileRead.TryRead(folder, 0, mtime, [], out _));
-        Assert.Equal(WholeReadOutcome.NotAsScanned, WholeFileRead.TryRead(_dir.Sub("missing"), 0, mtime, [], out _));
+        Assert.Null(await _hasher.TryReadAsync(folder, 0, mtime, CancellationToken.None));
+        Assert.Null(await _hasher.TryReadAsync(_dir.Sub("missing"), 0, mtime, CancellationToken.None));
+        Assert.False(WholeFileRead.TryReadExactly(_dir.Sub("missing"), []));
+    }
+
+    private static byte[] Join(List<SourceChunk> chunks)
+    {
+        var bytes = chunks.SelectMany(c => c.Plain.ToArray()).ToArray();
+        chunks.ForEach(c => c.Dispose());
+        return bytes;
     }
 
     private (string Path, byte[] Bytes, long MtimeTicks) Write(string name, int length)

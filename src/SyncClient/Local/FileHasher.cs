@@ -219,24 +219,33 @@ internal sealed class FileHasher
     {
         Interlocked.Increment(ref _filesRead);
         var readAt = _time.GetUtcNow().UtcDateTime;
+        long? ctime;
+        if (FileChangeTime.TryStat(fullPath) is { } seen)
+        {
+            ctime = seen.CtimeNs; // one call: a write after it moves the ctime
+            if (!seen.IsFileAs(size, mtimeTicks))
+            {
+                return null; // nothing opened: gone, a link, a FIFO, a device, a folder, or changed
+            }
+        }
+        else
+        {
+            ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
+            if (!IsAsScanned(fullPath, size, mtimeTicks))
+            {
+                return null;
+            }
+        }
+
         List<SourceChunk>? chunks = null;
         try
         {
             var slice = Memory<byte>.Empty;
             var inArena = arena?.TryTake(checked((int)size), out slice) == true;
             var data = inArena ? slice : GC.AllocateUninitializedArray<byte>(checked((int)size));
-
-            // The file checked as scanned once open (its ctime then: a write after it moves it), read, and closed; where
-            // that cannot be done, checked by its path first and read through the runtime.
-            var read = WholeFileRead.TryRead(fullPath, size, mtimeTicks, data.Span, out var ctime);
-            if (read == WholeReadOutcome.NotAsScanned)
+            if (!TryReadExactly(fullPath, data.Span))
             {
-                return null;
-            }
-
-            if (read == WholeReadOutcome.Unsupported && !TryReadChecked(fullPath, size, mtimeTicks, data.Span, out ctime))
-            {
-                return null; // not as scanned, or shorter or longer than scanned: it changed
+                return null; // shorter or longer than scanned: it changed
             }
 
             chunks = await _source.CutWholeAsync(data, ct).ConfigureAwait(false);
@@ -285,39 +294,19 @@ internal sealed class FileHasher
     }
 
     /// <summary>
-    /// The read of <see cref="TryReadAsync"/> where <see cref="WholeFileRead"/> cannot be used: the path checked as scanned
-    /// (and its ctime taken: a write after it moves it), then read whole. False when it is not as scanned or not that long.
-    /// </summary>
-    private static bool TryReadChecked(string fullPath, long size, long mtimeTicks, Span<byte> data, out long? ctime)
-    {
-        if (FileChangeTime.TryStat(fullPath) is { } seen)
-        {
-            ctime = seen.CtimeNs; // one call: a write after it moves the ctime
-            if (!seen.IsFileAs(size, mtimeTicks))
-            {
-                return false;
-            }
-        }
-        else
-        {
-            ctime = FileChangeTime.TryGet(fullPath); // first: a write after this moves it
-            if (!IsAsScanned(fullPath, size, mtimeTicks))
-            {
-                return false;
-            }
-        }
-
-        return TryReadExactly(fullPath, data);
-    }
-
-    /// <summary>
     /// Fills <paramref name="data"/> with the file's bytes; false when the file does not hold exactly that many (shorter
     /// or longer: it changed). Reads at most one byte more than <paramref name="data"/> holds whatever the file has grown
-    /// to, with one open and (for a small file) one read: no stream, no pipeline per file. Throws as
+    /// to, with one open and (for a small file) one read: no stream, no pipeline per file. Read by libc's calls where
+    /// <see cref="WholeFileRead"/> can (false too when it cannot be opened); elsewhere through the runtime, which throws as
     /// <see cref="File.OpenHandle"/> does.
     /// </summary>
     public static bool TryReadExactly(string fullPath, Span<byte> data)
     {
+        if (WholeFileRead.TryReadExactly(fullPath, data) is { } read)
+        {
+            return read;
+        }
+
         using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var filled = 0;
         while (filled < data.Length)

@@ -3,23 +3,21 @@ using System.Runtime.InteropServices;
 namespace Dropbox.SyncClient.Local;
 
 /// <summary>
-/// A small file read whole with the fewest system calls Linux needs: <c>statx</c> of the path (the check that it is the
-/// regular file the scan saw, and its ctime, before anything is opened: a FIFO or device is never opened, so a writer
-/// waiting on a FIFO is not released into nothing and no driver's open runs), <c>openat</c> (for the moment between the
-/// check and the open: a symbolic link not followed, a FIFO not waited on, no terminal made the controlling one),
-/// <c>pread</c> until its end and once past it, <c>close</c>. The runtime's
-/// <see cref="File.OpenHandle(string, FileMode, FileAccess, FileShare, FileOptions, long)"/> adds an <c>fstat</c>, an
-/// advisory <c>flock</c> on and off the file (its <see cref="FileShare"/> emulation) and a finalizable handle: profiled
-/// over a first upload of 10,000 files of 1-8 KiB, opening, checking and closing the files was about a quarter of the
-/// client's CPU.
+/// A small file's bytes read whole with the fewest system calls Linux needs: <c>openat</c> (a symbolic link not followed,
+/// a FIFO not waited on, no terminal made the controlling one), <c>pread</c> until its end and once past it, <c>close</c>.
+/// The runtime's <see cref="File.OpenHandle(string, FileMode, FileAccess, FileShare, FileOptions, long)"/> adds an
+/// <c>fstat</c>, an advisory <c>flock</c> on and off the file (its <see cref="FileShare"/> emulation) and a finalizable
+/// handle: profiled over a first upload of 10,000 files of 1-8 KiB, opening, checking and closing the files was about a
+/// quarter of the client's CPU. The caller checks the path first (<see cref="FileHasher.TryReadAsync"/>: a FIFO or device
+/// is never opened, so a writer waiting on a FIFO is not released into nothing and no driver's open runs); the flags are
+/// for the moment between that check and the open.
 /// </summary>
 /// <remarks>
 /// Without the runtime's shared lock a small file another program holds under an exclusive <c>flock</c> (a .NET writer's
 /// <see cref="FileShare.None"/>) is read like any other, as a large file's streamed read and other sync tools read it:
 /// what guards a file being written is the check before and after the read (size, mtime, ctime) and again before its
-/// commit, never a lock. Only where the flags' values are known (Linux on x64 and arm64) and statx works; elsewhere
-/// <see cref="TryRead"/> answers <see cref="WholeReadOutcome.Unsupported"/>, having opened nothing, and the caller reads as
-/// before.
+/// commit, never a lock. Only where the flags' values are known (Linux on x64 and arm64) and libc can be called; elsewhere
+/// <see cref="TryReadExactly"/> answers null, having opened nothing, and the caller reads through the runtime.
 /// </remarks>
 internal static partial class WholeFileRead
 {
@@ -44,26 +42,17 @@ internal static partial class WholeFileRead
         };
 
     /// <summary>
-    /// Fills <paramref name="data"/> with the file at <paramref name="fullPath"/> if it is a regular file of exactly
-    /// <paramref name="size"/> bytes and mtime <paramref name="mtimeTicks"/> and holds exactly that many bytes;
-    /// <paramref name="ctimeNs"/> is its ctime as seen before the read. <see cref="WholeReadOutcome.NotAsScanned"/> when it is
-    /// gone, unreadable, not a regular file (a link, a FIFO, a folder), or not as scanned or not as long as that;
-    /// <see cref="WholeReadOutcome.Unsupported"/> where this way of reading is not available (nothing was opened).
+    /// Fills <paramref name="data"/> with the file at <paramref name="fullPath"/>: true when it holds exactly that many
+    /// bytes, false when it holds more or fewer or cannot be opened or read (gone, a link, not permitted), null where this
+    /// way of reading is not available (nothing was opened).
     /// </summary>
-    public static unsafe WholeReadOutcome TryRead(string fullPath, long size, long mtimeTicks, Span<byte> data, out long? ctimeNs)
+    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data)
     {
-        ctimeNs = null;
-        if (Flags is not { } flags || _unavailable || data.Length != size || FileChangeTime.TryStat(fullPath) is not { } seen)
+        if (Flags is not { } flags || _unavailable)
         {
-            return WholeReadOutcome.Unsupported;
+            return null;
         }
 
-        if (!seen.IsFileAs(size, mtimeTicks))
-        {
-            return WholeReadOutcome.NotAsScanned; // nothing opened: gone, a link, a FIFO, a device, a folder, or changed
-        }
-
-        ctimeNs = seen.CtimeNs; // before the read: a write after this moves it
         int fd;
         try
         {
@@ -76,13 +65,12 @@ internal static partial class WholeFileRead
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             _unavailable = true;
-            ctimeNs = null;
-            return WholeReadOutcome.Unsupported;
+            return null;
         }
 
         if (fd < 0)
         {
-            return WholeReadOutcome.NotAsScanned; // gone or swapped for a link (ELOOP) since the check, not permitted: the one-file path reports its error
+            return false; // gone or swapped for a link (ELOOP) since the check, not permitted: the one-file path reports its error
         }
 
         try
@@ -95,7 +83,7 @@ internal static partial class WholeFileRead
                     var n = ReadAt(fd, start + filled, data.Length - filled, filled);
                     if (n <= 0)
                     {
-                        return WholeReadOutcome.NotAsScanned; // shorter than scanned, or the read failed
+                        return false; // shorter, or the read failed
                     }
 
                     filled += (int)n;
@@ -103,7 +91,7 @@ internal static partial class WholeFileRead
             }
 
             byte past;
-            return ReadAt(fd, &past, 1, filled) == 0 ? WholeReadOutcome.Read : WholeReadOutcome.NotAsScanned; // one byte more: longer
+            return ReadAt(fd, &past, 1, filled) == 0; // one byte more: longer
         }
         finally
         {

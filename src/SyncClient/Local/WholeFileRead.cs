@@ -14,10 +14,12 @@ namespace Dropbox.SyncClient.Local;
 /// </summary>
 /// <remarks>
 /// Without the runtime's shared lock a small file another program holds under an exclusive <c>flock</c> (a .NET writer's
-/// <see cref="FileShare.None"/>) is read like any other, as a large file's streamed read and other sync tools read it:
-/// what guards a file being written is the check before and after the read (size, mtime, ctime) and again before its
-/// commit, never a lock. Only where the flags' values are known (Linux on x64 and arm64) and libc can be called; elsewhere
-/// <see cref="TryReadExactly"/> answers null, having opened nothing, and the caller reads through the runtime.
+/// <see cref="FileShare.None"/>) is read like any other, as other sync tools read it: what guards a file being written is
+/// the check before and after the read (size, mtime, ctime) and again before its commit, never a lock. Only this read skips
+/// the lock: a larger file's streamed read and the hashing read still open through the runtime, which takes the shared lock,
+/// so such a file is reported as unreadable until the lock goes. Only where the flags' values are known (Linux on x64 and
+/// arm64) and libc can be called; elsewhere <see cref="TryReadExactly"/> answers null, having opened nothing, and the caller
+/// reads through the runtime.
 /// </remarks>
 internal static partial class WholeFileRead
 {

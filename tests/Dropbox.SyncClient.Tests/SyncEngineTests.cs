@@ -145,6 +145,60 @@ public sealed class SyncEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_remote_move_a_full_listing_finds_is_applied_as_a_local_rename_not_a_delete_and_a_download()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("old/name.bin", TestClient.RandomBytes(100_000, 5));
+        a.Write("other.bin", TestClient.RandomBytes(50_000, 6));
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Directory.CreateDirectory(a.PathOf("new"));
+        File.Move(a.PathOf("old/name.bin"), a.PathOf("new/renamed.bin"));
+        await a.SyncAsync();
+        Assert.Equal(1, _server.Moves);
+
+        // A listing (as after the machine slept, or a cursor the server forgot) shows the move only as a deleted path
+        // and a new one with the same content.
+        var listed = await b.SyncAsync(new SyncOptions { ListAll = true });
+
+        Assert.Equal(0, listed.Errors);
+        Assert.Equal(1, listed.FilesMoved);
+        Assert.Equal(0, listed.FilesDownloaded);
+        Assert.Equal(0, listed.FilesDeleted);
+        Assert.False(File.Exists(b.PathOf("old/name.bin")));
+        Assert.Equal(TestClient.RandomBytes(100_000, 5), File.ReadAllBytes(b.PathOf("new/renamed.bin")));
+        Assert.False(Directory.Exists(Path.Combine(_dir.Path, "b-state", "trash")), "the moved file went to the trash");
+        var again = await b.SyncAsync();
+        Assert.Equal(0, again.FilesMoved + again.FilesDownloaded + again.FilesUploaded + again.FilesDeleted);
+    }
+
+    [Fact]
+    public async Task A_file_edited_here_that_a_full_listing_shows_moved_away_keeps_the_edit_and_gets_the_moved_file()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("old/name.bin", TestClient.RandomBytes(100_000, 5));
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Directory.CreateDirectory(a.PathOf("new"));
+        File.Move(a.PathOf("old/name.bin"), a.PathOf("new/renamed.bin"));
+        await a.SyncAsync();
+        b.Write("old/name.bin", TestClient.RandomBytes(90_000, 9));
+
+        var listed = await b.SyncAsync(new SyncOptions { ListAll = true });
+        await a.SyncAsync();
+
+        Assert.Equal(0, listed.Errors);
+        Assert.Equal(0, listed.FilesMoved);
+        Assert.Equal(TestClient.RandomBytes(100_000, 5), File.ReadAllBytes(b.PathOf("new/renamed.bin")));
+        var edits = Directory.GetFiles(b.Folder, "*", SearchOption.AllDirectories)
+            .Where(f => File.ReadAllBytes(f).AsSpan().SequenceEqual(TestClient.RandomBytes(90_000, 9))).ToList();
+        var kept = Assert.Single(edits);
+        Assert.Equal(File.ReadAllBytes(kept), File.ReadAllBytes(a.PathOf(Path.GetRelativePath(b.Folder, kept))));
+    }
+
+    [Fact]
     public async Task A_remote_move_that_cannot_be_applied_here_makes_the_next_pass_list_everything_and_catch_up()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -53,6 +53,62 @@ internal static class MoveDetection
 
     private static readonly HashSet<string> NoneLeaving = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The planner's input preparation for a full listing, which shows a remote move only as its two ends: the old path
+    /// deleted, the new one a file this client never synced. Where exactly one deleted synced file and exactly one such
+    /// new file share a size and content (as far as the synced state's hash prefix tells; <see cref="PlanRemoteMoves"/>
+    /// compares the whole hash with the synced record before it renames anything), and the delete is newer than the
+    /// synced version (not a server that went back, see <see cref="SyncPlanner.WentBack"/>), the two entries are linked as
+    /// the change feed links a move. The move is then applied as a local rename where the file is unchanged here, instead
+    /// of a delete into the trash and a download of the same bytes; anywhere else the linked entries are planned as any
+    /// feed move's are. Names with the case-conflict marker are left as they are (the case-conflict rules read moves to
+    /// them as the server's own). Returns how many moves were linked.
+    /// </summary>
+    internal static int LinkListedMoves(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced)
+    {
+        // Per (size, hash prefix): the one path, or null once a second one makes the pair ambiguous.
+        var gone = new Dictionary<(long Size, long Prefix), string?>();
+        var arrived = new Dictionary<(long Size, long Prefix), string?>();
+        foreach (var (path, entry) in remote)
+        {
+            if (entry.Kind != FileKind.File || entry.MovedFrom is not null || entry.MovedTo is not null
+                || path.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (entry.Deleted)
+            {
+                if (synced.TryGetValue(path, out var stat) && stat.Kind == FileKind.File && stat.HashPrefix != 0 && entry.Version > stat.Version)
+                {
+                    Note(gone, (stat.Size, stat.HashPrefix), path);
+                }
+            }
+            else if (!synced.ContainsKey(path) && BaseStat.PrefixOf(entry.ContentHash) is var prefix and not 0)
+            {
+                Note(arrived, (entry.Size, prefix), path);
+            }
+        }
+
+        var linked = 0;
+        foreach (var (key, from) in gone)
+        {
+            if (from is not null && arrived.TryGetValue(key, out var to) && to is not null)
+            {
+                remote[from] = remote[from] with { MovedTo = to };
+                remote[to] = remote[to] with { MovedFrom = from };
+                linked++;
+            }
+        }
+
+        return linked;
+    }
+
+    private static void Note(Dictionary<(long Size, long Prefix), string?> paths, (long Size, long Prefix) key, string path)
+    {
+        paths[key] = paths.ContainsKey(key) ? null : path;
+    }
+
     internal static List<SyncAction> DetectLocalMoves(List<SyncAction> actions)
     {
         // Only unambiguous pairs: one vanished file and one new file with the same size and content.

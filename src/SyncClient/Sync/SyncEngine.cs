@@ -118,6 +118,7 @@ internal sealed class SyncEngine
         if (remote.FullListing && index.Count > 0)
         {
             ReconcileBases(index, remote, summary);
+            MoveDetection.LinkListedMoves(remote.Changes, index);
             if (_ctx.HoldsExecutableBit)
             {
                 AdoptExecutableBits(index, remote);

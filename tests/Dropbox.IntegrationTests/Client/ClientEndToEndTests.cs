@@ -96,6 +96,29 @@ public sealed class ClientEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task A_move_a_reconcile_finds_in_the_listing_is_a_local_rename_with_nothing_in_the_trash()
+    {
+        var (cluster, a, b) = await StartAsync();
+        using var _ = cluster;
+        a.Write("old/report.bin", RandomBytes(1 << 20, 4));
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Directory.CreateDirectory(a.PathOf("archive"));
+        File.Move(a.PathOf("old/report.bin"), a.PathOf("archive/report.bin"));
+        Assert.Equal(1, (await a.SyncAsync()).FilesMoved);
+
+        // The real metadata node's listing shows the move as a deleted path and a new one of the same content.
+        var down = await b.SyncAsync(true, "--reconcile");
+
+        Assert.Equal(1, down.FilesMoved);
+        Assert.Equal(0, down.FilesDownloaded);
+        Assert.Equal(0, down.FilesDeleted);
+        Assert.Equal(RandomBytes(1 << 20, 4), File.ReadAllBytes(b.PathOf("archive/report.bin")));
+        Assert.False(File.Exists(b.PathOf("old/report.bin")));
+        Assert.False(Directory.Exists(Path.Combine(b.State, "trash")), "the moved file went to the trash");
+    }
+
+    [Fact]
     public async Task A_delete_propagates_and_restore_brings_the_file_back_everywhere()
     {
         var (cluster, a, b) = await StartAsync();

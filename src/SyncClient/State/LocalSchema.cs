@@ -9,6 +9,30 @@ namespace Dropbox.SyncClient.State;
 /// </summary>
 internal static class LocalSchema
 {
+    /// <summary>
+    /// The db's generation, kept in SQLite's <c>user_version</c>: raised by a build after which a db must not be run by an
+    /// earlier build (one that would read it wrongly, not only lack a column). A build opens a db of its generation or
+    /// an earlier one (and raises it to its own); a later one it refuses before writing anything (see
+    /// <see cref="CheckGeneration"/>). Builds before generation 1 never read it: a downgrade to one of them is not caught.
+    /// </summary>
+    public const int Generation = 1;
+
+    /// <summary>
+    /// Refuses a db a later build wrote (its generation above <see cref="Generation"/>): a clear error that names it and
+    /// what to do; only read here, so nothing in it changes.
+    /// </summary>
+    public static void CheckGeneration(SqliteConnection db, string path)
+    {
+        var found = GenerationOf(db);
+        if (found > Generation)
+        {
+            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument,
+                $"'{path}' was written by a newer client (database generation {found}; this client reads up to {Generation}), which may " +
+                "keep what it knows in ways this one would misread. Run that newer client, or log in again with another --state " +
+                "directory: the synced folder's files are untouched, and the next sync merges them with the server.");
+        }
+    }
+
     /// <summary>Sets the journal mode, creates the tables a new db lacks and adds the columns an older one lacks.</summary>
     public static void Create(SqliteConnection db)
     {
@@ -29,6 +53,17 @@ internal static class LocalSchema
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);
         AddFastHashesColumn(db);
+        if (GenerationOf(db) < Generation)
+        {
+            Exec(db, $"PRAGMA user_version = {Generation};");
+        }
+    }
+
+    private static long GenerationOf(SqliteConnection db)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>

@@ -39,7 +39,10 @@ internal static class MoveDetection
             var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase)
                 && (FileStamp.ChangeTimeAsRecorded(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
                     || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
+            // An ignored destination is left alone here (the scan does not see what is there, and a rename into it would
+            // sync a path this device ignores): the old file goes as a delete does, the new path is skipped.
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
+                || input.Local.Ignore.IsIgnored(remote.Path, isDirectory: false)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path, NoneLeaving))
             {
                 continue;
@@ -57,43 +60,48 @@ internal static class MoveDetection
     /// The planner's input preparation for a full listing, which shows a remote move only as its two ends: the old path
     /// deleted, the new one a file this client never synced. Where exactly one deleted synced file and exactly one such
     /// new file share a size and content (as far as the synced state's hash prefix tells; <see cref="PlanRemoteMoves"/>
-    /// compares the whole hash with the synced record before it renames anything), and the delete is newer than the
-    /// synced version (not a server that went back, see <see cref="SyncPlanner.WentBack"/>), the two entries are linked as
-    /// the change feed links a move. The move is then applied as a local rename where the file is unchanged here, instead
-    /// of a delete into the trash and a download of the same bytes; anywhere else the linked entries are planned as any
-    /// feed move's are. Names with the case-conflict marker are left as they are (the case-conflict rules read moves to
-    /// them as the server's own). Returns how many moves were linked.
+    /// compares the whole hash with the synced record before it renames anything), the delete is newer than the synced
+    /// version (not a server that went back, see <see cref="SyncPlanner.WentBack"/>), and nothing is at the new path here
+    /// (<paramref name="occupiedHere"/>: whatever the scan leaves out, an ignored or unreadable name, would refuse the
+    /// rename on every pass, each asking for another listing), the two entries are linked as the change feed links a move.
+    /// The move is then applied as a local rename where the file is unchanged here, instead of a delete into the trash
+    /// and a download of the same bytes; anywhere else the linked entries are planned as any feed move's are. Names with
+    /// the case-conflict marker are left as they are (the case-conflict rules read moves to them as the server's own).
+    /// Returns how many moves were linked.
     /// </summary>
-    internal static int LinkListedMoves(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced)
+    internal static int LinkListedMoves(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, Func<string, bool> occupiedHere)
     {
-        // Per (size, hash prefix): the one path, or null once a second one makes the pair ambiguous.
+        // Per (size, hash prefix): the one path, or null once a second one makes the pair ambiguous. The deleted ends
+        // first: a listing without any (most of them) looks at nothing else.
         var gone = new Dictionary<(long Size, long Prefix), string?>();
+        foreach (var (path, entry) in remote)
+        {
+            if (Linkable(path, entry) && entry.Deleted
+                && synced.TryGetValue(path, out var stat) && stat.Kind == FileKind.File && stat.HashPrefix != 0 && entry.Version > stat.Version)
+            {
+                Note(gone, (stat.Size, stat.HashPrefix), path);
+            }
+        }
+
+        if (gone.Count == 0)
+        {
+            return 0;
+        }
+
         var arrived = new Dictionary<(long Size, long Prefix), string?>();
         foreach (var (path, entry) in remote)
         {
-            if (entry.Kind != FileKind.File || entry.MovedFrom is not null || entry.MovedTo is not null
-                || path.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal))
+            if (Linkable(path, entry) && !entry.Deleted && !synced.ContainsKey(path)
+                && (entry.Size, BaseStat.PrefixOf(entry.ContentHash)) is var key && key.Item2 != 0 && gone.ContainsKey(key))
             {
-                continue;
-            }
-
-            if (entry.Deleted)
-            {
-                if (synced.TryGetValue(path, out var stat) && stat.Kind == FileKind.File && stat.HashPrefix != 0 && entry.Version > stat.Version)
-                {
-                    Note(gone, (stat.Size, stat.HashPrefix), path);
-                }
-            }
-            else if (!synced.ContainsKey(path) && BaseStat.PrefixOf(entry.ContentHash) is var prefix and not 0)
-            {
-                Note(arrived, (entry.Size, prefix), path);
+                Note(arrived, key, path);
             }
         }
 
         var linked = 0;
         foreach (var (key, from) in gone)
         {
-            if (from is not null && arrived.TryGetValue(key, out var to) && to is not null)
+            if (from is not null && arrived.TryGetValue(key, out var to) && to is not null && !occupiedHere(to))
             {
                 remote[from] = remote[from] with { MovedTo = to };
                 remote[to] = remote[to] with { MovedFrom = from };
@@ -103,6 +111,10 @@ internal static class MoveDetection
 
         return linked;
     }
+
+    private static bool Linkable(string path, RemoteEntry entry) =>
+        entry.Kind == FileKind.File && entry.MovedFrom is null && entry.MovedTo is null
+        && !path.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal);
 
     private static void Note(Dictionary<(long Size, long Prefix), string?> paths, (long Size, long Prefix) key, string path)
     {

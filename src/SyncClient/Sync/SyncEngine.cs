@@ -118,7 +118,7 @@ internal sealed class SyncEngine
         if (remote.FullListing && index.Count > 0)
         {
             ReconcileBases(index, remote, summary);
-            MoveDetection.LinkListedMoves(remote.Changes, index);
+            MoveDetection.LinkListedMoves(remote.Changes, index, OccupiedHere);
             if (_ctx.HoldsExecutableBit)
             {
                 AdoptExecutableBits(index, remote);
@@ -298,6 +298,20 @@ internal sealed class SyncEngine
     /// With a full listing, a db row whose path the server has never heard of means the db and the server
     /// diverged: forget the row so the path is treated as new (uploaded if it still exists here), never deleted.
     /// </summary>
+    /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
+    private bool OccupiedHere(string path)
+    {
+        var full = _ctx.FullPath(path);
+        try
+        {
+            return Path.Exists(full) || new FileInfo(full).LinkTarget is not null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
     private void ReconcileBases(Dictionary<string, BaseStat> index, RemoteView remote, SyncSummary summary)
     {
         List<string>? unknown = null;

@@ -54,6 +54,32 @@ public sealed class NewerDatabaseTests(RealNodes nodes) : IClassFixture<RealNode
     }
 
     [Fact]
+    public void A_newer_database_this_build_would_migrate_is_refused_with_nothing_written()
+    {
+        // A newer build's layout this one would change (here: without the ctime column), so a write before the check
+        // would show in the file's bytes (from the review: a database of this build's own layout does not tell).
+        var state = _dir.CreateSub("state");
+        LocalState.Open(state).Dispose();
+        var db = Path.Combine(state, LocalState.DatabaseFileName);
+        using (var connection = Open(db))
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = $"ALTER TABLE files DROP COLUMN ctime; PRAGMA user_version = {LocalSchema.Generation + 1};";
+            cmd.ExecuteNonQuery();
+        }
+
+        var bytes = File.ReadAllBytes(db);
+        var files = Directory.GetFiles(state).Order(StringComparer.Ordinal).ToList();
+
+        var e = Assert.Throws<Dropbox.Shared.Errors.DropboxException>(() => LocalState.Open(state).Dispose());
+
+        Assert.Contains("newer client", e.Message, StringComparison.Ordinal);
+        Assert.Contains(db, e.Message, StringComparison.Ordinal);
+        Assert.Equal(files, Directory.GetFiles(state).Order(StringComparer.Ordinal).ToList());
+        Assert.True(bytes.AsSpan().SequenceEqual(File.ReadAllBytes(db)), "the refused database's bytes changed");
+    }
+
+    [Fact]
     public void A_database_of_an_earlier_generation_is_opened_and_raised_to_this_one()
     {
         var state = _dir.CreateSub("state");

@@ -21,23 +21,26 @@ internal static class LocalSchema
     /// Refuses a db a later build wrote (its generation above <see cref="Generation"/>): a clear error that names it and
     /// what to do; only read here, so nothing in it changes.
     /// </summary>
-    public static void CheckGeneration(SqliteConnection db, string path)
+    public static void CheckGeneration(SqliteConnection db)
     {
-        var found = GenerationOf(db);
-        if (found > Generation)
+        if (GenerationOf(db) is var found && found > Generation)
         {
-            throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument,
-                $"'{path}' was written by a newer client (database generation {found}; this client reads up to {Generation}), which may " +
-                "keep what it knows in ways this one would misread. Run that newer client, or log in again with another --state " +
-                "directory: the synced folder's files are untouched, and the next sync merges them with the server.");
+            throw Newer(db, found);
         }
     }
+
+    private static Dropbox.Shared.Errors.DropboxException Newer(SqliteConnection db, long found) =>
+        new(Dropbox.Shared.Errors.ErrorKind.InvalidArgument,
+            $"'{db.DataSource}' was written by a newer client (database generation {found}; this client reads up to {Generation}), which may " +
+            "keep what it knows in ways this one would misread. Run that newer client, or log in again with another --state " +
+            "directory: the synced folder's files are untouched, and the next sync merges them with the server.");
 
     /// <summary>Sets the journal mode, creates the tables a new db lacks and adds the columns an older one lacks.</summary>
     public static void Create(SqliteConnection db)
     {
         Exec(db, "PRAGMA journal_mode=WAL;");
         Exec(db, "PRAGMA synchronous=NORMAL;");
+        RaiseGeneration(db);
         Exec(db, """
             CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS files(
@@ -53,9 +56,35 @@ internal static class LocalSchema
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);
         AddFastHashesColumn(db);
-        if (GenerationOf(db) < Generation)
+    }
+
+    /// <summary>
+    /// Raises the db to this build's generation before any migration, checked again and raised in one write transaction
+    /// (a newer build raising it meanwhile is seen, never lowered): a crash after the raise and before the migrations
+    /// leaves a db earlier builds refuse and this one migrates again (each migration adds only what is missing).
+    /// </summary>
+    private static void RaiseGeneration(SqliteConnection db)
+    {
+        Exec(db, "BEGIN IMMEDIATE;");
+        try
         {
-            Exec(db, $"PRAGMA user_version = {Generation};");
+            var found = GenerationOf(db);
+            if (found > Generation)
+            {
+                throw Newer(db, found);
+            }
+
+            if (found < Generation)
+            {
+                Exec(db, $"PRAGMA user_version = {Generation};");
+            }
+
+            Exec(db, "COMMIT;");
+        }
+        catch
+        {
+            Exec(db, "ROLLBACK;");
+            throw;
         }
     }
 

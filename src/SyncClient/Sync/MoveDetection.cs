@@ -39,10 +39,7 @@ internal static class MoveDetection
             var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase)
                 && (FileStamp.ChangeTimeAsRecorded(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
                     || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
-            // An ignored destination is left alone here (the scan does not see what is there, and a rename into it would
-            // sync a path this device ignores): the old file goes as a delete does, the new path is skipped.
             if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
-                || input.Local.Ignore.IsIgnored(remote.Path, isDirectory: false)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path, NoneLeaving))
             {
                 continue;

@@ -294,10 +294,6 @@ internal sealed class SyncEngine
         return summary;
     }
 
-    /// <summary>
-    /// With a full listing, a db row whose path the server has never heard of means the db and the server
-    /// diverged: forget the row so the path is treated as new (uploaded if it still exists here), never deleted.
-    /// </summary>
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
     private bool OccupiedHere(string path)
     {
@@ -312,6 +308,10 @@ internal sealed class SyncEngine
         }
     }
 
+    /// <summary>
+    /// With a full listing, a db row whose path the server has never heard of means the db and the server
+    /// diverged: forget the row so the path is treated as new (uploaded if it still exists here), never deleted.
+    /// </summary>
     private void ReconcileBases(Dictionary<string, BaseStat> index, RemoteView remote, SyncSummary summary)
     {
         List<string>? unknown = null;

@@ -65,6 +65,11 @@ internal static class LocalSchema
     /// </summary>
     private static void RaiseGeneration(SqliteConnection db)
     {
+        if (GenerationOf(db) == Generation)
+        {
+            return; // the usual open: no write lock taken
+        }
+
         Exec(db, "BEGIN IMMEDIATE;");
         try
         {

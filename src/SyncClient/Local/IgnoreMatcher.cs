@@ -45,6 +45,19 @@ internal sealed class IgnoreMatcher
     /// <summary>A matcher of the built-ins plus the given gitignore-syntax lines.</summary>
     public static IgnoreMatcher Create(IEnumerable<string> lines) => BuiltIn.WithFile(string.Empty, lines);
 
+    /// <summary>An ignore file's lines from its bytes, as <see cref="File.ReadAllLines(string)"/> reads them (UTF-8, a byte-order mark honoured).</summary>
+    public static List<string> Lines(byte[] bytes)
+    {
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        return lines;
+    }
+
     /// <summary>
     /// This matcher plus the rules of the <c>.dropboxignore</c> in <paramref name="directory"/> (relative,
     /// '/'-separated, "" for the root), which must be this matcher's directory or below it.

@@ -308,8 +308,10 @@ internal sealed class LocalScanner
 
         try
         {
-            var matcher = inherited.WithFile(relativeDir, File.ReadAllLines(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName)));
+            var bytes = File.ReadAllBytes(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName));
+            var matcher = inherited.WithFile(relativeDir, IgnoreMatcher.Lines(bytes));
             tree.Set(relativeDir, matcher);
+            snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes)));
             return matcher;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

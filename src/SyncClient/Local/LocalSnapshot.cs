@@ -31,6 +31,9 @@ internal sealed class LocalSnapshot
     /// <summary>The ignore rules the scan found (every directory's <c>.dropboxignore</c>).</summary>
     public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
 
+    /// <summary>Each <c>.dropboxignore</c> the scan read: its folder (relative, "" for the top) and the SHA-256 of its bytes.</summary>
+    public List<(string Folder, byte[] Hash)> IgnoreFiles { get; } = [];
+
     /// <summary>
     /// Paths that exist here but the scan could not take: the losing name of a case clash, a folder it could not
     /// read (everything under it too), a symbolic link. Absent from <see cref="Entries"/> without being deleted, so

@@ -174,6 +174,14 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db " + key);
     }
 
+    /// <summary>Remembers the <c>.dropboxignore</c> files a completed pass read (<see cref="StateKeys.IgnoreFiles"/>, see Sync.IgnoreFileMemory).</summary>
+    public void SetIgnoreFiles(string described)
+    {
+        Step?.Invoke("before db ignore files");
+        state.SetSetting(StateKeys.IgnoreFiles, described);
+        Step?.Invoke("after db ignore files");
+    }
+
     /// <summary>Sets (or with null, removes) the case-clash losers the server refused to rename (<see cref="StateKeys.CaseRefusedOnServer"/>).</summary>
     public void SetCaseRefusedOnServer(string? json)
     {

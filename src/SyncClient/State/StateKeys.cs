@@ -26,6 +26,9 @@ internal static class StateKeys
     /// </summary>
     public const string CaseRefusedOnServer = "case_refused_on_server";
 
+    /// <summary>The <c>.dropboxignore</c> files the last completed pass read, each with its content's hash (see Sync.IgnoreFileMemory).</summary>
+    public const string IgnoreFiles = "ignore_files";
+
     /// <summary>
     /// Remote files at a folder that holds the state directory, not taken here (a JSON array of path, version and size;
     /// see Sync.StateParentFiles): kept until the server no longer holds them, so they are moved aside on the server

@@ -99,7 +99,13 @@ internal sealed class SyncEngine
         // Where the executable bit is read must be known before any read: the early ones below take it with the content.
         _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
-        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits || StateParentFiles.MustList(_ctx),
+        var rulesChanged = IgnoreFileMemory.Changed(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
+        if (rulesChanged)
+        {
+            summary.AddNote("a .dropboxignore changed or went since the last pass: this pass lists everything, to take what its rules kept out");
+        }
+
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits || rulesChanged || StateParentFiles.MustList(_ctx),
             e => index.TryGetValue(e.Path, out var stat) && stat.IsSyncedState(e.Kind, e.Version, e.Size, e.ContentHash), _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
         {
@@ -290,8 +296,22 @@ internal sealed class SyncEngine
         }
 
         _ctx.Db.SetPassSetting(StateKeys.LastSummary, summary.ToJson());
+        _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles));
         progress.Phase = "done";
         return summary;
+    }
+
+    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), null when it is gone or cannot be read.</summary>
+    private byte[]? ReadIgnoreFile(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(_ctx.FullPath(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>

@@ -1,0 +1,74 @@
+using System.Security.Cryptography;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// A remote file at a path ignored here is never taken and the change feed does not list it again: when the rule goes
+/// (its <c>.dropboxignore</c> edited or removed), the next pass lists everything and takes it (<see cref="IgnoreFileMemory"/>).
+/// </summary>
+public sealed class IgnoreRuleChangeTests : IDisposable
+{
+    private static readonly byte[] Built = TestClient.RandomBytes(40_000, 8);
+
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_rule_removed_here_brings_the_remote_files_it_kept_out(bool deleteTheFile)
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write(".dropboxignore", ".dropboxignore\nbuild/\n"); // this device's own rules: the file is not synced either
+        await b.SyncAsync();
+        a.Write("build/out.bin", Built);
+        await a.SyncAsync();
+        await b.SyncAsync();
+        Assert.False(File.Exists(b.PathOf("build/out.bin")));
+        var quiet = await b.SyncAsync();
+        Assert.DoesNotContain(quiet.Notes, n => n.Contains(".dropboxignore", StringComparison.Ordinal));
+        var listings = _server.ListFilesCalls;
+
+        if (deleteTheFile)
+        {
+            File.Delete(b.PathOf(".dropboxignore"));
+        }
+        else
+        {
+            b.Write(".dropboxignore", ".dropboxignore\n");
+        }
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+        Assert.Contains(pass.Notes, n => n.Contains("a .dropboxignore changed", StringComparison.Ordinal));
+        Assert.Equal(listings + 1, _server.ListFilesCalls);
+        var after = await b.SyncAsync();
+        Assert.Equal(listings + 1, _server.ListFilesCalls); // remembered anew: once
+        Assert.Equal(0, after.FilesDownloaded + after.FilesUploaded);
+    }
+
+    [Fact]
+    public void A_remembered_file_that_reads_otherwise_or_not_at_all_is_a_change()
+    {
+        byte[] root = [1, 2, 3];
+        byte[] nested = [4, 5];
+        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root)), ("docs/old", SHA256.HashData(nested))]);
+        var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
+
+        Assert.False(IgnoreFileMemory.Changed(stored, p => files.GetValueOrDefault(p)));
+        Assert.False(IgnoreFileMemory.Changed(null, _ => null)); // nothing remembered (a db from before): no listing
+        Assert.False(IgnoreFileMemory.Changed(string.Empty, _ => null)); // no ignore file last pass
+
+        files["docs/old/.dropboxignore"] = [4, 6];
+        Assert.True(IgnoreFileMemory.Changed(stored, p => files.GetValueOrDefault(p)));
+        files.Remove("docs/old/.dropboxignore");
+        Assert.True(IgnoreFileMemory.Changed(stored, p => files.GetValueOrDefault(p)));
+        Assert.True(IgnoreFileMemory.Changed("not a line this build wrote", p => files.GetValueOrDefault(p)));
+    }
+}

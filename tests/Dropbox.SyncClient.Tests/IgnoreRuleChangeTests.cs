@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
@@ -51,6 +52,61 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         var after = await b.SyncAsync();
         Assert.Equal(listings + 1, _server.ListFilesCalls); // remembered anew: once
         Assert.Equal(0, after.FilesDownloaded + after.FilesUploaded);
+    }
+
+    [Fact]
+    public async Task A_rule_removed_while_a_pass_reads_the_server_is_seen_by_the_next_pass()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = await KeptOutAsync(a);
+        var once = true;
+        _server.ListChangesFault = _ =>
+        {
+            if (once)
+            {
+                once = false;
+                File.WriteAllText(b.PathOf(".dropboxignore"), ".dropboxignore\n"); // the user's edit while the pass reads the feed
+            }
+
+            return null;
+        };
+        await b.SyncAsync();
+        _server.ListChangesFault = null;
+
+        var next = await b.SyncAsync();
+
+        Assert.True(File.Exists(b.PathOf("build/out.bin")), "build/out.bin never downloaded; notes: " + string.Join(" | ", next.Notes));
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+    }
+
+    [Fact]
+    public async Task A_listing_pass_whose_download_failed_lists_again()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = await KeptOutAsync(a);
+        File.Delete(b.PathOf(".dropboxignore"));
+        _server.BeforeGetChunks = () => throw new DropboxException(ErrorKind.Unavailable, "the node is down for this pass");
+        var failed = await b.SyncAsync();
+        _server.BeforeGetChunks = null;
+        Assert.True(failed.Errors > 0, "the download did not fail");
+
+        var next = await b.SyncAsync();
+
+        Assert.Equal(0, next.Errors);
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+    }
+
+    private async Task<TestClient> KeptOutAsync(TestClient a)
+    {
+        var b = new TestClient(_dir, "b", _server);
+        b.Write(".dropboxignore", ".dropboxignore\nbuild/\n");
+        await b.SyncAsync();
+        a.Write("build/out.bin", Built);
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await b.SyncAsync();
+        Assert.False(File.Exists(b.PathOf("build/out.bin")));
+        return b;
     }
 
     [Fact]

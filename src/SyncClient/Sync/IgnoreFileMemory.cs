@@ -12,20 +12,26 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal static class IgnoreFileMemory
 {
-    /// <summary>The setting's text for the ignore files a scan read: a line each, hex hash, a tab, the folder.</summary>
-    public static string Describe(IEnumerable<(string Folder, byte[] Hash)> files) =>
-        string.Join('\n', files.Select(f => Convert.ToHexString(f.Hash) + "\t" + f.Folder).Order(StringComparer.Ordinal));
+    /// <summary>
+    /// The setting's text for the ignore files a scan read: a line each, hex hash, a tab, the folder. A folder whose file
+    /// was read again at the pass's start (<paramref name="atStart"/>) is remembered with that reading, not the scan's: an
+    /// edit made while the pass ran then differs from what is remembered, and the next pass lists everything.
+    /// </summary>
+    public static string Describe(IEnumerable<(string Folder, byte[] Hash)> files, IReadOnlyDictionary<string, string>? atStart = null) =>
+        string.Join('\n', files.Select(f => (atStart?.GetValueOrDefault(f.Folder) ?? Convert.ToHexString(f.Hash)) + "\t" + f.Folder).Order(StringComparer.Ordinal));
 
     /// <summary>
-    /// True when a remembered ignore file (in <paramref name="stored"/>; null: nothing remembered, e.g. before this was
-    /// kept) now reads otherwise or not at all, read through <paramref name="readFile"/> (its full path from the folder's
-    /// relative path; null when it cannot be read).
+    /// Reads each remembered ignore file again (in <paramref name="stored"/>; null: nothing remembered, e.g. before this
+    /// was kept) through <paramref name="readFile"/> (its folder-relative path; null when it cannot be read): whether one
+    /// now reads otherwise or not at all, and the hash of each that could be read (by folder).
     /// </summary>
-    public static bool Changed(string? stored, Func<string, byte[]?> readFile)
+    public static (bool Changed, Dictionary<string, string> Hashes) Check(string? stored, Func<string, byte[]?> readFile)
     {
+        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        var changed = false;
         if (string.IsNullOrEmpty(stored))
         {
-            return false;
+            return (false, hashes);
         }
 
         foreach (var line in stored.Split('\n'))
@@ -33,17 +39,26 @@ internal static class IgnoreFileMemory
             var tab = line.IndexOf('\t', StringComparison.Ordinal);
             if (tab <= 0)
             {
-                return true; // not a line this build wrote: list once and write it anew
+                changed = true; // not a line this build wrote: list once and write it anew
+                continue;
             }
 
             var folder = line[(tab + 1)..];
             var path = folder.Length == 0 ? IgnoreMatcher.IgnoreFileName : folder + "/" + IgnoreMatcher.IgnoreFileName;
-            if (readFile(path) is not { } bytes || !Convert.ToHexString(SHA256.HashData(bytes)).Equals(line[..tab], StringComparison.Ordinal))
+            if (readFile(path) is not { } bytes)
             {
-                return true;
+                changed = true;
+                continue;
             }
+
+            var hash = Convert.ToHexString(SHA256.HashData(bytes));
+            hashes[folder] = hash;
+            changed |= !hash.Equals(line[..tab], StringComparison.Ordinal);
         }
 
-        return false;
+        return (changed, hashes);
     }
+
+    /// <summary><see cref="Check"/>'s answer alone.</summary>
+    public static bool Changed(string? stored, Func<string, byte[]?> readFile) => Check(stored, readFile).Changed;
 }

@@ -99,7 +99,7 @@ internal sealed class SyncEngine
         // Where the executable bit is read must be known before any read: the early ones below take it with the content.
         _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
-        var rulesChanged = IgnoreFileMemory.Changed(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
+        var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
         if (rulesChanged)
         {
             summary.AddNote("a .dropboxignore changed or went since the last pass: this pass lists everything, to take what its rules kept out");
@@ -296,7 +296,11 @@ internal sealed class SyncEngine
         }
 
         _ctx.Db.SetPassSetting(StateKeys.LastSummary, summary.ToJson());
-        _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles));
+        if (!rulesChanged || summary.Errors == 0)
+        {
+            // A pass that listed for a changed rule and failed somewhere keeps the old memory: the next lists again.
+            _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart));
+        }
         progress.Phase = "done";
         return summary;
     }

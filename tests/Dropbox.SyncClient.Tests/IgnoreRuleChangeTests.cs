@@ -117,14 +117,14 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root)), ("docs/old", SHA256.HashData(nested))]);
         var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
 
-        Assert.False(IgnoreFileMemory.Changed(stored, p => files.GetValueOrDefault(p)));
-        Assert.False(IgnoreFileMemory.Changed(null, _ => null)); // nothing remembered (a db from before): no listing
-        Assert.False(IgnoreFileMemory.Changed(string.Empty, _ => null)); // no ignore file last pass
+        Assert.False(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);
+        Assert.False(IgnoreFileMemory.Check(null, _ => null).Changed); // nothing remembered (a db from before): no listing
+        Assert.False(IgnoreFileMemory.Check(string.Empty, _ => null).Changed); // no ignore file last pass
 
         files["docs/old/.dropboxignore"] = [4, 6];
-        Assert.True(IgnoreFileMemory.Changed(stored, p => files.GetValueOrDefault(p)));
+        Assert.True(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);
         files.Remove("docs/old/.dropboxignore");
-        Assert.True(IgnoreFileMemory.Changed(stored, p => files.GetValueOrDefault(p)));
-        Assert.True(IgnoreFileMemory.Changed("not a line this build wrote", p => files.GetValueOrDefault(p)));
+        Assert.True(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);
+        Assert.True(IgnoreFileMemory.Check("not a line this build wrote", p => files.GetValueOrDefault(p)).Changed);
     }
 }

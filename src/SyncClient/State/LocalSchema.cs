@@ -13,21 +13,9 @@ internal static class LocalSchema
     /// The db's generation, kept in SQLite's <c>user_version</c>: raised by a build after which a db must not be run by an
     /// earlier build (one that would read it wrongly, not only lack a column). A build opens a db of its generation or
     /// an earlier one (and raises it to its own); a later one it refuses before writing anything (see
-    /// <see cref="CheckGeneration"/>). Builds before generation 1 never read it: a downgrade to one of them is not caught.
+    /// <see cref="TakeGeneration"/>). Builds before generation 1 never read it: a downgrade to one of them is not caught.
     /// </summary>
     public const int Generation = 1;
-
-    /// <summary>
-    /// Refuses a db a later build wrote (its generation above <see cref="Generation"/>): a clear error that names it and
-    /// what to do; only read here, so nothing in it changes.
-    /// </summary>
-    public static void CheckGeneration(SqliteConnection db)
-    {
-        if (GenerationOf(db) is var found && found > Generation)
-        {
-            throw Newer(db, found);
-        }
-    }
 
     private static Dropbox.Shared.Errors.DropboxException Newer(SqliteConnection db, long found) =>
         new(Dropbox.Shared.Errors.ErrorKind.InvalidArgument,
@@ -35,12 +23,15 @@ internal static class LocalSchema
             "keep what it knows in ways this one would misread. Run that newer client, or log in again with another --state " +
             "directory: the synced folder's files are untouched, and the next sync merges them with the server.");
 
-    /// <summary>Sets the journal mode, creates the tables a new db lacks and adds the columns an older one lacks.</summary>
+    /// <summary>
+    /// Refuses a db a newer build wrote, raises an older one to this generation, then sets the journal mode, creates the
+    /// tables a new db lacks and adds the columns an older one lacks.
+    /// </summary>
     public static void Create(SqliteConnection db)
     {
+        TakeGeneration(db);
         Exec(db, "PRAGMA journal_mode=WAL;");
         Exec(db, "PRAGMA synchronous=NORMAL;");
-        RaiseGeneration(db);
         Exec(db, """
             CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS files(
@@ -59,15 +50,23 @@ internal static class LocalSchema
     }
 
     /// <summary>
-    /// Raises the db to this build's generation before any migration, checked again and raised in one write transaction
-    /// (a newer build raising it meanwhile is seen, never lowered): a crash after the raise and before the migrations
-    /// leaves a db earlier builds refuse and this one migrates again (each migration adds only what is missing).
+    /// The first thing an open does. A db of a later generation is refused with a clear error that names it and what to
+    /// do, before anything is written (only read: nothing in it changes). An earlier one is raised to this generation
+    /// before any migration, checked again and raised in one write transaction (a newer build raising it meanwhile is
+    /// seen, never lowered): a crash after the raise and before the migrations leaves a db earlier builds refuse and
+    /// this one migrates again (each migration adds only what is missing). One of this generation takes no write lock.
     /// </summary>
-    private static void RaiseGeneration(SqliteConnection db)
+    private static void TakeGeneration(SqliteConnection db)
     {
-        if (GenerationOf(db) == Generation)
+        var seen = GenerationOf(db);
+        if (seen > Generation)
         {
-            return; // the usual open: no write lock taken
+            throw Newer(db, seen);
+        }
+
+        if (seen == Generation)
+        {
+            return;
         }
 
         Exec(db, "BEGIN IMMEDIATE;");

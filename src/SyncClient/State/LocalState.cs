@@ -77,7 +77,6 @@ internal sealed class LocalState : IDisposable
         try
         {
             db.Open();
-            LocalSchema.CheckGeneration(db);
             LocalSchema.Create(db);
             return new LocalState(db, stateDirectory) { FastHash = new ChunkFastHash(LocalSchema.FastHashKey(db)) };
         }

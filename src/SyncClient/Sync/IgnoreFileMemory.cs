@@ -58,7 +58,4 @@ internal static class IgnoreFileMemory
 
         return (changed, hashes);
     }
-
-    /// <summary><see cref="Check"/>'s answer alone.</summary>
-    public static bool Changed(string? stored, Func<string, byte[]?> readFile) => Check(stored, readFile).Changed;
 }

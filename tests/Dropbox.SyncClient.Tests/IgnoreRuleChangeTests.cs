@@ -96,6 +96,27 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
     }
 
+    [Fact]
+    public async Task A_listing_pass_that_holds_its_cursor_for_a_file_still_being_written_lists_again()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = await KeptOutAsync(a);
+        File.Delete(b.PathOf(".dropboxignore"));
+        b.Write("build/out.bin", "written here, still being written"); // at the path the rule kept out: the remote file waits for it
+        var held = await b.SyncAsync(new SyncOptions { StableAge = TimeSpan.FromMinutes(10) });
+        Assert.Equal(0, held.Errors);
+        Assert.Contains(held.Notes, n => n.Contains("build/out.bin", StringComparison.Ordinal) && n.Contains(SyncPlanner.ChangingReason, StringComparison.Ordinal));
+        var listings = _server.ListFilesCalls;
+        File.Delete(b.PathOf("build/out.bin")); // the writer here gave it up: nothing of it to send
+
+        var next = await b.SyncAsync();
+
+        Assert.Equal(0, next.Errors);
+        Assert.True(File.Exists(b.PathOf("build/out.bin")), "build/out.bin never downloaded; notes: " + string.Join(" | ", next.Notes));
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+        Assert.Equal(listings + 1, _server.ListFilesCalls);
+    }
+
     private async Task<TestClient> KeptOutAsync(TestClient a)
     {
         var b = new TestClient(_dir, "b", _server);

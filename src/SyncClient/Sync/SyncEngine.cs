@@ -267,18 +267,12 @@ internal sealed class SyncEngine
 
         _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
-        if (summary.Errors == 0)
+        var cursorSet = summary.Errors == 0 && (listAllNextPass || !holdCursor);
+        if (cursorSet)
         {
             // A remote change this pass could not apply asks for a full listing next time instead of moving on; one
             // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
-            if (listAllNextPass)
-            {
-                _ctx.Db.SetCursor(null);
-            }
-            else if (!holdCursor)
-            {
-                _ctx.Db.SetCursor(remote.Cursor);
-            }
+            _ctx.Db.SetCursor(listAllNextPass ? null : remote.Cursor);
         }
 
         if (_hasher.TakeRacyReads(out var racySettlesIn) is var racy and > 0)
@@ -296,11 +290,13 @@ internal sealed class SyncEngine
         }
 
         _ctx.Db.SetPassSetting(StateKeys.LastSummary, summary.ToJson());
-        if (!rulesChanged || summary.Errors == 0)
+        if (cursorSet)
         {
-            // A pass that listed for a changed rule and failed somewhere keeps the old memory: the next lists again.
+            // The memory goes with the cursor: a pass that keeps the old cursor (an error, a remote change held for a file
+            // still being written) keeps the old memory too, so a pass that listed for a changed rule lists again.
             _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart));
         }
+
         progress.Phase = "done";
         return summary;
     }

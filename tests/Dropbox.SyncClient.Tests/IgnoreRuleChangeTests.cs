@@ -117,6 +117,53 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         Assert.Equal(listings + 1, _server.ListFilesCalls);
     }
 
+    [Fact]
+    public async Task A_new_ignore_file_below_whose_negation_undoes_a_rule_above_brings_the_remote_files_it_lets_in()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write(".dropboxignore", ".dropboxignore\n*.log\n");
+        await b.SyncAsync();
+        a.Write("sub/x.log", Built);
+        a.Write("sub/y.log", "still ignored");
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await b.SyncAsync();
+        Assert.False(File.Exists(b.PathOf("sub/x.log")));
+        var listings = _server.ListFilesCalls;
+
+        b.Write("sub/.dropboxignore", "!x.log\n"); // a nested file's rule overrides the root's for its subtree
+        var first = await b.SyncAsync();
+        var second = await b.SyncAsync();
+
+        Assert.Equal(0, first.Errors + second.Errors);
+        Assert.True(File.Exists(b.PathOf("sub/x.log")), "sub/x.log never downloaded; notes: " + string.Join(" | ", first.Notes.Concat(second.Notes)));
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("sub/x.log")));
+        Assert.False(File.Exists(b.PathOf("sub/y.log")));
+        Assert.Equal(listings + 1, _server.ListFilesCalls);
+        var quiet = await b.SyncAsync();
+        Assert.Equal(listings + 1, _server.ListFilesCalls); // one listing, not one a pass
+        Assert.Equal(0, quiet.FilesDownloaded + quiet.FilesUploaded);
+    }
+
+    [Fact]
+    public void A_new_ignore_file_with_a_negation_is_remembered_as_due_a_listing_unless_the_pass_listed()
+    {
+        byte[] negates = [(byte)'!', (byte)'x'];
+        var hash = Convert.ToHexString(SHA256.HashData(negates));
+        var files = new Dictionary<string, byte[]> { ["sub/.dropboxignore"] = negates };
+
+        var unlisted = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true)], new Dictionary<string, string>(), listed: false);
+        var listed = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true)], new Dictionary<string, string>(), listed: true);
+        var remembered = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true)], new Dictionary<string, string> { ["sub"] = hash }, listed: false);
+        var plain = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), false)], new Dictionary<string, string>(), listed: false);
+
+        Assert.True(IgnoreFileMemory.Check(unlisted, p => files.GetValueOrDefault(p)).Changed);
+        Assert.False(IgnoreFileMemory.Check(listed, p => files.GetValueOrDefault(p)).Changed);
+        Assert.False(IgnoreFileMemory.Check(remembered, p => files.GetValueOrDefault(p)).Changed);
+        Assert.False(IgnoreFileMemory.Check(plain, p => files.GetValueOrDefault(p)).Changed);
+    }
+
     private async Task<TestClient> KeptOutAsync(TestClient a)
     {
         var b = new TestClient(_dir, "b", _server);
@@ -135,7 +182,7 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     {
         byte[] root = [1, 2, 3];
         byte[] nested = [4, 5];
-        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root)), ("docs/old", SHA256.HashData(nested))]);
+        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root), false), ("docs/old", SHA256.HashData(nested), false)]);
         var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
 
         Assert.False(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);

@@ -309,9 +309,10 @@ internal sealed class LocalScanner
         try
         {
             var bytes = File.ReadAllBytes(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName));
-            var matcher = inherited.WithFile(relativeDir, IgnoreMatcher.Lines(bytes));
+            var lines = IgnoreMatcher.Lines(bytes);
+            var matcher = inherited.WithFile(relativeDir, lines);
             tree.Set(relativeDir, matcher);
-            snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes)));
+            snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes), lines.Exists(l => l.StartsWith('!'))));
             return matcher;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -102,7 +102,7 @@ internal sealed class SyncEngine
         var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
         if (rulesChanged)
         {
-            summary.AddNote("a .dropboxignore changed or went since the last pass: this pass lists everything, to take what its rules kept out");
+            summary.AddNote("a .dropboxignore changed or went since the last pass, or a new one has a '!' rule: this pass lists everything, to take what rules kept out");
         }
 
         var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits || rulesChanged || StateParentFiles.MustList(_ctx),
@@ -294,7 +294,7 @@ internal sealed class SyncEngine
         {
             // The memory goes with the cursor: a pass that keeps the old cursor (an error, a remote change held for a file
             // still being written) keeps the old memory too, so a pass that listed for a changed rule lists again.
-            _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart));
+            _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart, listed: remote.FullListing));
         }
 
         progress.Phase = "done";

@@ -306,20 +306,21 @@ internal sealed class LocalScanner
             return inherited;
         }
 
-        try
+        if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal) is not { } bytes)
         {
-            var bytes = File.ReadAllBytes(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName));
-            var lines = IgnoreMatcher.Lines(bytes);
-            var matcher = inherited.WithFile(relativeDir, lines);
-            tree.Set(relativeDir, matcher);
-            snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes), lines.Exists(l => l.StartsWith('!'))));
-            return matcher;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: unreadable, its rules are not applied ({e.Message})");
+            if (refusal is not null)
+            {
+                snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: not read, its rules are not applied ({refusal})");
+            }
+
             return inherited;
         }
+
+        var lines = IgnoreMatcher.Lines(bytes);
+        var matcher = inherited.WithFile(relativeDir, lines);
+        tree.Set(relativeDir, matcher);
+        snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes), lines.Exists(l => l.StartsWith('!'))));
+        return matcher;
     }
 
     /// <summary>

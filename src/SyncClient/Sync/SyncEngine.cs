@@ -301,18 +301,8 @@ internal sealed class SyncEngine
         return summary;
     }
 
-    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), null when it is gone or cannot be read.</summary>
-    private byte[]? ReadIgnoreFile(string path)
-    {
-        try
-        {
-            return File.ReadAllBytes(_ctx.FullPath(path));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), null when it is gone or not read (the scan says why).</summary>
+    private byte[]? ReadIgnoreFile(string path) => IgnoreFileRead.TryRead(_ctx.FullPath(path), out _);
 
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
     private bool OccupiedHere(string path)

@@ -80,6 +80,31 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rule_file_removed_while_a_pass_reads_the_server_is_missed_by_neither_pass()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = await KeptOutAsync(a);
+        var once = true;
+        _server.ListChangesFault = _ =>
+        {
+            if (once)
+            {
+                once = false;
+                File.Delete(b.PathOf(".dropboxignore")); // after the pass read it again, before its scan
+            }
+
+            return null;
+        };
+        await b.SyncAsync();
+        _server.ListChangesFault = null;
+
+        var next = await b.SyncAsync();
+
+        Assert.True(File.Exists(b.PathOf("build/out.bin")), "build/out.bin never downloaded; notes: " + string.Join(" | ", next.Notes));
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+    }
+
+    [Fact]
     public async Task A_listing_pass_whose_download_failed_lists_again()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -21,10 +21,22 @@ internal static class IgnoreFileMemory
     /// was read again at the pass's start (<paramref name="atStart"/>) is remembered with that reading, not the scan's: an
     /// edit made while the pass ran then differs from what is remembered, and the next pass lists everything. A file not
     /// remembered before that has a negation is remembered as <see cref="ListingDue"/> unless this pass
-    /// <paramref name="listed"/> everything, so the next pass lists.
+    /// <paramref name="listed"/> everything, so the next pass lists. One read at the start that the scan did not read
+    /// (removed meanwhile) is remembered as read at the start: the next pass finds it gone and lists everything.
     /// </summary>
-    public static string Describe(IEnumerable<(string Folder, byte[] Hash, bool Negates)> files, IReadOnlyDictionary<string, string>? atStart = null, bool listed = true) =>
-        string.Join('\n', files.Select(f => (atStart?.GetValueOrDefault(f.Folder) ?? (f.Negates && !listed ? ListingDue : Convert.ToHexString(f.Hash))) + "\t" + f.Folder).Order(StringComparer.Ordinal));
+    public static string Describe(IEnumerable<(string Folder, byte[] Hash, bool Negates)> files, IReadOnlyDictionary<string, string>? atStart = null, bool listed = true)
+    {
+        var lines = new Dictionary<string, string>(atStart ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        foreach (var f in files)
+        {
+            if (!lines.ContainsKey(f.Folder))
+            {
+                lines[f.Folder] = f.Negates && !listed ? ListingDue : Convert.ToHexString(f.Hash);
+            }
+        }
+
+        return string.Join('\n', lines.Select(l => l.Value + "\t" + l.Key).Order(StringComparer.Ordinal));
+    }
 
     /// <summary>
     /// Reads each remembered ignore file again (in <paramref name="stored"/>; null: nothing remembered, e.g. before this

@@ -143,6 +143,38 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     }
 
     [Fact]
+    public async Task Listings_for_a_removed_rule_that_keep_holding_their_cursor_come_at_most_once_an_interval()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = await KeptOutAsync(a);
+        var engine = b.EngineWith(new SyncOptions { StableAge = TimeSpan.FromMinutes(10) }); // a daemon's engine: one for its passes
+        File.Delete(b.PathOf(".dropboxignore"));
+        var listings = _server.ListFilesCalls;
+        for (var i = 0; i < 4; i++)
+        {
+            b.Write("build/out.bin", $"written here, still being written ({i})"); // the remote file at its path waits for it
+            var held = await engine.RunPassAsync(CancellationToken.None);
+            Assert.Equal(0, held.Errors);
+            Assert.Contains(held.Notes, n => n.Contains("build/out.bin", StringComparison.Ordinal) && n.Contains(SyncPlanner.ChangingReason, StringComparison.Ordinal));
+        }
+
+        Assert.Equal(listings + 1, _server.ListFilesCalls); // one listing, not one a pass
+
+        File.Delete(b.PathOf("build/out.bin")); // the writer gave it up
+        var quiet = await engine.RunPassAsync(CancellationToken.None); // within the interval: no listing, the rule still due one
+        Assert.Equal(listings + 1, _server.ListFilesCalls);
+        Assert.False(File.Exists(b.PathOf("build/out.bin")));
+        engine.HeldRuleListingInterval = TimeSpan.Zero; // the interval past
+
+        var next = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, quiet.Errors + next.Errors);
+        Assert.Equal(listings + 2, _server.ListFilesCalls);
+        Assert.True(File.Exists(b.PathOf("build/out.bin")), "build/out.bin never downloaded; notes: " + string.Join(" | ", next.Notes));
+        Assert.Equal(Built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+    }
+
+    [Fact]
     public async Task A_new_ignore_file_below_whose_negation_undoes_a_rule_above_brings_the_remote_files_it_lets_in()
     {
         using var a = new TestClient(_dir, "a", _server);

@@ -114,7 +114,12 @@ internal sealed class LocalScanner
                 continue;
             }
 
-            ignore = ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot);
+            if (ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot) is not { } rules)
+            {
+                continue; // its rules could not be read: withheld whole, as a folder that cannot be read
+            }
+
+            ignore = rules;
 
             OrderCaseClashes(children, relativeDir, syncedVersion);
 
@@ -298,27 +303,37 @@ internal sealed class LocalScanner
         }
     }
 
-    /// <summary>Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above.</summary>
-    private static IgnoreMatcher ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
+    /// <summary>
+    /// Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above. Null when it is there
+    /// but cannot be read (<see cref="IgnoreFileRead"/>: not a regular file, too large, unreadable): the folder is then
+    /// withheld whole, nothing under it synced or deleted anywhere until it can be read, as a folder that cannot be read
+    /// is. Its rules dropped instead, what they kept off the server (keys, a private folder) would be uploaded, and what
+    /// they kept out here downloaded.
+    /// </summary>
+    private static IgnoreMatcher? ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
     {
         if (!children.Exists(c => c.Name == IgnoreMatcher.IgnoreFileName && !c.IsDirectory))
         {
             return inherited;
         }
 
-        try
+        if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal) is not { } bytes)
         {
-            var bytes = File.ReadAllBytes(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName));
-            var matcher = inherited.WithFile(relativeDir, IgnoreMatcher.Lines(bytes));
-            tree.Set(relativeDir, matcher);
-            snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes)));
-            return matcher;
+            if (refusal is null)
+            {
+                return inherited; // gone since the folder was listed
+            }
+
+            snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: not read ({refusal}); nothing in {(relativeDir.Length == 0 ? "the folder" : relativeDir + "/")} syncs (or is deleted anywhere) until it can be read");
+            snapshot.Withheld.Add(relativeDir);
+            return null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: unreadable, its rules are not applied ({e.Message})");
-            return inherited;
-        }
+
+        var lines = IgnoreMatcher.Lines(bytes);
+        var matcher = inherited.WithFile(relativeDir, lines);
+        tree.Set(relativeDir, matcher);
+        snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes), lines.Exists(l => l.StartsWith('!'))));
+        return matcher;
     }
 
     /// <summary>

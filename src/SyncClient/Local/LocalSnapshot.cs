@@ -31,8 +31,11 @@ internal sealed class LocalSnapshot
     /// <summary>The ignore rules the scan found (every directory's <c>.dropboxignore</c>).</summary>
     public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
 
-    /// <summary>Each <c>.dropboxignore</c> the scan read: its folder (relative, "" for the top) and the SHA-256 of its bytes.</summary>
-    public List<(string Folder, byte[] Hash)> IgnoreFiles { get; } = [];
+    /// <summary>
+    /// Each <c>.dropboxignore</c> the scan read: its folder (relative, "" for the top), the SHA-256 of its bytes, and whether
+    /// it has a negation (a line starting with <c>!</c>: it may un-ignore what a file above ignores).
+    /// </summary>
+    public List<(string Folder, byte[] Hash, bool Negates)> IgnoreFiles { get; } = [];
 
     /// <summary>
     /// Paths that exist here but the scan could not take: the losing name of a case clash, a folder it could not

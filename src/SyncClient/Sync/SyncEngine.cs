@@ -66,6 +66,17 @@ internal sealed class SyncEngine
 
     private IgnoreTree _lastIgnore = IgnoreTree.BuiltIn;
 
+    /// <summary>
+    /// Least time between the listings a changed ignore rule asks for while they keep holding their cursor (a remote
+    /// change there waits for a file still written here): the memory of the rules is kept only by a listing pass that
+    /// moved its cursor, so without this bound each pass of a daemon listed the whole account for as long as the file
+    /// was written (a log appended every second: a listing a second).
+    /// </summary>
+    internal TimeSpan HeldRuleListingInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>When this engine's last listing for a changed rule held its cursor (null: none, or it moved since).</summary>
+    private DateTimeOffset? _ruleListingHeldAt;
+
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
 
@@ -100,12 +111,14 @@ internal sealed class SyncEngine
         _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
         var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
-        if (rulesChanged)
+        // A changed rule lists at once, and again at most every HeldRuleListingInterval while its listings hold their cursor.
+        var listForRules = rulesChanged && !(_ruleListingHeldAt is { } heldAt && _ctx.Time.GetUtcNow() - heldAt < HeldRuleListingInterval);
+        if (listForRules)
         {
-            summary.AddNote("a .dropboxignore changed or went since the last pass: this pass lists everything, to take what its rules kept out");
+            summary.AddNote("a .dropboxignore changed or went since the last pass, or a new one has a '!' rule: this pass lists everything, to take what rules kept out");
         }
 
-        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits || rulesChanged || StateParentFiles.MustList(_ctx),
+        var remote = await RemoteChanges.FetchAsync(_ctx.Metadata, _ctx.State.GetSetting(StateKeys.Cursor), _ctx.Options.Reconcile || _ctx.Options.ListAll || adoptBits || listForRules || StateParentFiles.MustList(_ctx),
             e => index.TryGetValue(e.Path, out var stat) && stat.IsSyncedState(e.Kind, e.Version, e.Size, e.ContentHash), _ctx.Options.MaxListPages, _ctx.ReservedPath, ct).ConfigureAwait(false);
         foreach (var refusal in remote.Refused)
         {
@@ -267,18 +280,12 @@ internal sealed class SyncEngine
 
         _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
 
-        if (summary.Errors == 0)
+        var cursorSet = summary.Errors == 0 && (listAllNextPass || !holdCursor);
+        if (cursorSet)
         {
             // A remote change this pass could not apply asks for a full listing next time instead of moving on; one
             // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
-            if (listAllNextPass)
-            {
-                _ctx.Db.SetCursor(null);
-            }
-            else if (!holdCursor)
-            {
-                _ctx.Db.SetCursor(remote.Cursor);
-            }
+            _ctx.Db.SetCursor(listAllNextPass ? null : remote.Cursor);
         }
 
         if (_hasher.TakeRacyReads(out var racySettlesIn) is var racy and > 0)
@@ -296,27 +303,25 @@ internal sealed class SyncEngine
         }
 
         _ctx.Db.SetPassSetting(StateKeys.LastSummary, summary.ToJson());
-        if (!rulesChanged || summary.Errors == 0)
+        if (cursorSet && (!rulesChanged || remote.FullListing))
         {
-            // A pass that listed for a changed rule and failed somewhere keeps the old memory: the next lists again.
-            _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart));
+            // The memory goes with the cursor: a pass that keeps the old cursor (an error, a remote change held for a file
+            // still being written) keeps the old memory too, so a pass that listed for a changed rule lists again; so does
+            // one that did not list for it (within the interval after a held listing).
+            _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart, listed: remote.FullListing));
+            _ruleListingHeldAt = null;
         }
+        else if (listForRules && summary.Errors == 0)
+        {
+            _ruleListingHeldAt = _ctx.Time.GetUtcNow(); // held: the next listing for the rule waits the interval
+        }
+
         progress.Phase = "done";
         return summary;
     }
 
-    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), null when it is gone or cannot be read.</summary>
-    private byte[]? ReadIgnoreFile(string path)
-    {
-        try
-        {
-            return File.ReadAllBytes(_ctx.FullPath(path));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), null when it is gone or not read (the scan says why).</summary>
+    private byte[]? ReadIgnoreFile(string path) => IgnoreFileRead.TryRead(_ctx.FullPath(path), out _);
 
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
     private bool OccupiedHere(string path)

@@ -1,0 +1,79 @@
+namespace Dropbox.SyncClient.Local;
+
+/// <summary>
+/// A <c>.dropboxignore</c>'s bytes, read only when it is a regular file (a symbolic link followed to one) of at most
+/// <see cref="MaxBytes"/>: one that is a FIFO would block the read until a writer came (the pass hung), a device could be
+/// read without end. The scan and the pass's first look at the remembered ignore files both read through here, so they
+/// refuse the same files. The kind is told by the checks the hasher makes before it opens a file
+/// (<see cref="FileChangeTime.TryStat(string)"/>, else <see cref="FileChangeTime.IsSpecial"/>), and the read is the
+/// hasher's (<see cref="FileHasher.TryReadExactly"/>: where it can, an open that neither follows a link nor waits on a
+/// FIFO swapped in after the check).
+/// </summary>
+internal static class IgnoreFileRead
+{
+    /// <summary>The most an ignore file may hold: it is a list of rules, and this is far more than any needs.</summary>
+    public const int MaxBytes = 1 << 20;
+
+    private const int MaxTries = 3;
+
+    /// <summary>
+    /// The bytes of the ignore file at <paramref name="fullPath"/>; null when nothing is there (<paramref name="refusal"/>
+    /// null) or it is not read (<paramref name="refusal"/> says why: not a regular file, too large, unreadable, or
+    /// written to while read every time it was tried).
+    /// </summary>
+    public static byte[]? TryRead(string fullPath, out string? refusal)
+    {
+        try
+        {
+            var target = new FileInfo(fullPath).LinkTarget is null ? fullPath : File.ResolveLinkTarget(fullPath, returnFinalTarget: true)?.FullName ?? fullPath;
+            for (var tries = 0; tries < MaxTries; tries++)
+            {
+                long size;
+                if (FileChangeTime.TryStat(target) is { } stat)
+                {
+                    if (!stat.Exists || !stat.IsRegularFile)
+                    {
+                        refusal = stat.Exists ? NotRegular : null;
+                        return null;
+                    }
+
+                    size = stat.Size;
+                }
+                else
+                {
+                    var info = new FileInfo(target); // calls a FIFO a file of length 0: IsSpecial tells
+                    if (!info.Exists || FileChangeTime.IsSpecial(target))
+                    {
+                        refusal = info.Exists || Directory.Exists(target) ? NotRegular : null;
+                        return null;
+                    }
+
+                    size = info.Length;
+                }
+
+                if (size > MaxBytes)
+                {
+                    refusal = $"it holds {size} bytes, more than the {MaxBytes / (1 << 20)} MiB an ignore file may";
+                    return null;
+                }
+
+                var bytes = new byte[size];
+                if (FileHasher.TryReadExactly(target, bytes))
+                {
+                    refusal = null;
+                    return bytes;
+                }
+            }
+
+            refusal = "it could not be read whole (not permitted, or written to while read)";
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            refusal = "unreadable: " + e.Message;
+            return null;
+        }
+    }
+
+    private const string NotRegular = "not a regular file (a FIFO, socket, device or folder, or a link to one)";
+}

@@ -11,7 +11,7 @@ namespace Dropbox.SyncClient.Sync;
 /// fixed order (local folders, moves and records, transfers, remote folders, deletes). It decides nothing the plan did
 /// not say; it works only with what it is given (no engine fields), and reports what the cursor must know through
 /// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass. It leaves its deletes here (to the
-/// trash, a file written meanwhile put back) to <see cref="LocalDeletes"/>.
+/// trash, a file written meanwhile put back) to <see cref="LocalDeletes"/>, its report of skips to <see cref="SkipReport"/>.
 /// </summary>
 internal sealed class SyncExecutor : IDisposable
 {
@@ -74,8 +74,6 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    private static bool IsCaseClashWait(SyncAction a) => a.Reason is SyncPlanner.CaseClashChangingReason or SyncPlanner.CaseClashFolderChangingReason or SyncPlanner.CaseClashFolderUncheckedReason;
-
     public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         // A held plan stops the pass before it gets here (the engine reports the hold). Should one arrive anyway, none
@@ -85,73 +83,7 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
-        // A clashing name waiting to be renamed is reported as the case conflict it is (pending, not a skip). A remote
-        // change skipped at that withheld name is still reported as a skip of its own: it is a second thing left undone.
-        List<string>? heldForUnnamable = null;
-        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
-        {
-            if (a.Kind == SyncActionKind.Wait && a.Reason == SyncPlanner.UnreadableReason)
-            {
-                // Said once, with the system's reason. Not pending (it is not being written) and not an error (nothing
-                // failed that a retry of the pass would fix, and the cursor moves: a remote change to it is remembered).
-                _summary.AddUnreadable();
-                _summary.RecheckWithin(a.SettlesIn);
-                var unreadable = $"'{a.Path}' could not be read ({a.Unreadable}); it is left as it is here and on the server"
-                    + (a.Remote is null ? string.Empty : ", and the remote change to it waits")
-                    + $" until it can be read; tried again in {Format.Duration(a.SettlesIn)}";
-                _summary.AddNote(unreadable);
-                _ctx.Progress.Log(unreadable);
-                continue;
-            }
-
-            if (a.Kind == SyncActionKind.Wait && IsCaseClashWait(a))
-            {
-                _summary.AddPending();
-                _summary.RecheckWithin(a.SettlesIn);
-                _summary.AddNote(a.Reason switch
-                {
-                    SyncPlanner.CaseClashFolderChangingReason => $"case conflict: folder '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles",
-                    SyncPlanner.CaseClashFolderUncheckedReason => $"case conflict: folder '{a.Path}' differs only in case from another name, and whether anything in it is still being written could not be told (too many entries, too slow to read, or unreadable); it is renamed once it can be, or rename it by hand",
-                    _ => $"case conflict: '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles",
-                });
-                continue;
-            }
-
-            if (a.Reason == SyncPlanner.UnnamableReason)
-            {
-                _summary.AddSkipped();
-                (heldForUnnamable ??= []).Add(a.Path);
-                continue;
-            }
-
-            _summary.AddSkipped();
-            if (a.Kind == SyncActionKind.Wait)
-            {
-                _summary.RecheckWithin(a.SettlesIn); // the daemon's re-check: when the planner says the file could be settled
-            }
-
-            if (a.Kind == SyncActionKind.Wait || a.Reason == SyncPlanner.ChangingReason)
-            {
-                _summary.AddPending();
-
-                // A remote change waits here for the local file to settle: keep the cursor where it is, or the next
-                // pass would no longer see that change (a file only touched here would then never get it). A clashing
-                // name waiting to be renamed is withheld instead: its remote change is remembered with the withheld paths.
-                HoldCursor |= a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path);
-            }
-
-            _summary.AddNote($"skipped '{a.Path}': {a.Reason}");
-            _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
-        }
-
-        if (heldForUnnamable is { Count: > 0 } held)
-        {
-            // One note for them all: a renamed folder of thousands of files would otherwise say it thousands of times a pass.
-            var named = string.Join(", ", held.Order(StringComparer.Ordinal).Take(5).Select(p => $"'{p}'"));
-            var note = $"skipped {held.Count} synced path(s) ({named}{(held.Count > 5 ? $" and {held.Count - 5} more" : string.Empty)}): {SyncPlanner.UnnamableReason}";
-            _summary.AddNote(note);
-            _ctx.Progress.Log(note);
-        }
+        HoldCursor |= SkipReport.Report(plan, remote, _summary, _ctx.Progress);
 
         _ctx.Progress.Phase = "applying";
         // Paths leaving for the other kind remotely go first: what comes down needs the path. A folder's deletes planned

@@ -8,10 +8,11 @@ namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
 /// The one executor: runs a pass's plan (the planner's actions, the plain new files and new downloads among them) in a
-/// fixed order (local folders, moves and records, transfers, remote folders, deletes). It decides nothing the plan did
-/// not say; it works only with what it is given (no engine fields), and reports what the cursor must know through
-/// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass. It leaves its deletes here (to the
-/// trash, a file written meanwhile put back) to <see cref="LocalDeletes"/>, its report of skips to <see cref="SkipReport"/>.
+/// fixed order (a stopped client's leftovers, paths leaving for the other kind, local folders, moves and records,
+/// transfers, remote folders, deletes). It decides nothing the plan did not say; it works only with what it is given (no
+/// engine fields), and reports what the cursor must know through <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>.
+/// One instance per pass. It leaves its deletes here (to the trash, a file written meanwhile put back) to
+/// <see cref="LocalDeletes"/>, its moves of leftovers to <see cref="DisplacedFiles"/>, its report of skips to <see cref="SkipReport"/>.
 /// </summary>
 internal sealed class SyncExecutor : IDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class SyncExecutor : IDisposable
     private readonly FileDownloader _downloader;
     private readonly StorageFailover _failover;
     private readonly LocalDeletes _localDeletes;
+    private readonly DisplacedFiles _displaced;
     private bool _holdCursor;
 
     /// <param name="ctx">The folder, the db, the remote and the knobs.</param>
@@ -46,7 +48,14 @@ internal sealed class SyncExecutor : IDisposable
         _downloader = new FileDownloader(ctx, summary, _gets, ConflictName);
         _failover = new StorageFailover(ctx.Time);
         _localDeletes = new LocalDeletes(ctx, summary, ConflictName);
+        _displaced = new DisplacedFiles(ctx, summary, ConflictName);
     }
+
+    /// <summary>The ignore rules of the pass's scan (see <see cref="DisplacedFiles.Ignore"/>).</summary>
+    public IgnoreTree Ignore { get => _displaced.Ignore; init => _displaced.Ignore = value; }
+
+    /// <summary>Tests: see <see cref="DisplacedFiles.BeforeMove"/>.</summary>
+    internal Action<string>? BeforeDisplacedMove { get => _displaced.BeforeMove; init => _displaced.BeforeMove = value; }
 
     /// <summary>
     /// Set when a remote change waits for a local file to settle: the cursor must stay put. A delete's file written
@@ -86,6 +95,12 @@ internal sealed class SyncExecutor : IDisposable
         HoldCursor |= SkipReport.Report(plan, remote, _summary, _ctx.Progress);
 
         _ctx.Progress.Phase = "applying";
+        // A stopped client's hidden leftovers first: a kept one is visible (and sent) before anything moves its folder.
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
         // Paths leaving for the other kind remotely go first: what comes down needs the path. A folder's deletes planned
         // under it run with it (they clear it), not again with the other deletes.
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
@@ -292,6 +307,9 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.KindConflict:
                 await LeaveForFolderAsync(a, ct).ConfigureAwait(false);
                 break;
+            case SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced:
+                await LeftoverAsync(a, ct).ConfigureAwait(false);
+                break;
             case SyncActionKind.DeleteRemote:
                 await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
                 break;
@@ -354,6 +372,39 @@ internal sealed class SyncExecutor : IDisposable
     /// <summary>Uploads a file the executor itself made or found (a conflicted copy, a move that fell back to an upload) as new.</summary>
     private async Task UploadNewAsync(string path, FileFingerprint fp, CancellationToken ct) =>
         await SettleAsync(await _uploader.UploadOneAsync(new SyncAction(SyncActionKind.Upload, path) { Fingerprint = fp }, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// Uploads a conflicted copy as new. A rename keeps size and mtime: <paramref name="fp"/> (the plan's read of the
+    /// file) still describes the copy unless it was written since, and then it is read again (else the old chunk list
+    /// would be committed for it).
+    /// </summary>
+    private async Task UploadCopyAsync(string copy, FileFingerprint? fp, CancellationToken ct) =>
+        await UploadNewAsync(copy, fp is not null && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// A hidden leftover (<see cref="SyncActionKind.RemoveDisplaced"/>, <see cref="SyncActionKind.KeepDisplaced"/>): removed;
+    /// or kept as a conflicted copy and sent as a conflict's copy is; or, kept, left to a later pass that sends it as any
+    /// new file (the plan said so, or a removal found it written since it was read): pending.
+    /// </summary>
+    private async Task LeftoverAsync(SyncAction a, CancellationToken ct)
+    {
+        if ((a.Kind == SyncActionKind.RemoveDisplaced && _displaced.TryRemove(a)) || _displaced.Keep(a) is not { } copy)
+        {
+            return;
+        }
+
+        if (a.Reason == DisplacedRules.KeepReason)
+        {
+            await UploadCopyAsync(copy, a.Fingerprint, ct).ConfigureAwait(false);
+            return;
+        }
+
+        _summary.AddPending();
+        if (a.SettlesIn > TimeSpan.Zero)
+        {
+            _summary.RecheckWithin(a.SettlesIn);
+        }
+    }
 
     /// <summary>What an upload's outcome asks for: nothing once committed, a report when the file changed, the conflict rules when refused.</summary>
     private async Task SettleAsync(UploadResult result, bool allowRetryAsNew, CancellationToken ct)
@@ -427,10 +478,7 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _ctx.Progress.FileDone();
-        // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless the file was
-        // written to in between, and then it is read again (else the old chunk list would be committed for it).
-        var copyFp = fp is not null && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
-        await UploadNewAsync(copy, copyFp, ct).ConfigureAwait(false);
+        await UploadCopyAsync(copy, fp, ct).ConfigureAwait(false);
         if (result.ConflictCopy is { } second)
         {
             await UploadNewAsync(second, await HashAsync(second, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
@@ -461,9 +509,7 @@ internal sealed class SyncExecutor : IDisposable
             _ctx.Db.Forget(a.Path);
             _summary.AddConflict();
             _ctx.Progress.Log($"conflict: '{a.Path}' is a file here and a folder remotely; your file is kept as '{copy}'");
-            // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless it was written since.
-            var copyFp = a.Fingerprint is { } fp && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
-            await UploadNewAsync(copy, copyFp, ct).ConfigureAwait(false);
+            await UploadCopyAsync(copy, a.Fingerprint, ct).ConfigureAwait(false);
         }
 
         if (a.Remote is { Deleted: false, Kind: FileKind.Folder } folder)

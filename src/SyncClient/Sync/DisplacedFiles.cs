@@ -40,7 +40,7 @@ internal sealed class DisplacedFiles(SyncContext ctx, SyncSummary summary, Func<
     {
         var full = ctx.FullPath(a.Path);
         var read = a.Fingerprint!;
-        if (!FileHasher.IsAsScanned(full, read.Size, read.MtimeTicks))
+        if (!FileHasher.IsAsScanned(full, read.Size, read.MtimeTicks, read.ChangeTimeNs)) // its ctime too: read long before (the plan, the hashing)
         {
             return false;
         }

@@ -214,7 +214,7 @@ internal sealed class SyncEngine
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };
         var plan = SyncPlanner.Plan(input);
-        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, unreadable, ct).ConfigureAwait(false))
+        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, unreadable, displaced, ct).ConfigureAwait(false))
         {
             plan = SyncPlanner.Plan(input); // with the files that held still through the wait settled and read
         }
@@ -241,14 +241,15 @@ internal sealed class SyncEngine
 
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
-            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict or SyncActionKind.KeepDisplaced),
+            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict
+                || (a.Kind == SyncActionKind.KeepDisplaced && a.Reason == DisplacedRules.KeepReason)),
             plan.Aggregate(0L, (sum, a) => RemoteBounds.AddSaturating(sum, a.Kind switch
             {
                 SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
                 SyncActionKind.Download => a.Remote?.Size ?? 0,
                 SyncActionKind.DownloadNew => a.Size,
                 SyncActionKind.Conflict => RemoteBounds.AddSaturating(a.Remote?.Size ?? 0, a.Local?.Size ?? 0),
-                SyncActionKind.KeepDisplaced => a.Fingerprint?.Size ?? 0,
+                SyncActionKind.KeepDisplaced when a.Reason == DisplacedRules.KeepReason => a.Fingerprint?.Size ?? 0,
                 _ => 0,
             })));
 

@@ -57,6 +57,9 @@ internal sealed class SyncExecutor : IDisposable
     /// <summary>Tests: see <see cref="DisplacedFiles.BeforeMove"/>.</summary>
     internal Action<string>? BeforeDisplacedMove { get => _displaced.BeforeMove; init => _displaced.BeforeMove = value; }
 
+
+    /// <summary>Leftovers' copies kept this pass to be sent in it (<see cref="DisplacedRules.KeepReason"/>): the copy's path and the leftover as read.</summary>
+    private readonly List<(string Copy, FileFingerprint? Read)> _keptCopies = [];
     /// <summary>
     /// Set when a remote change waits for a local file to settle: the cursor must stay put. A delete's file written
     /// moments ago is one (<see cref="LocalDeletes.HoldCursor"/>).
@@ -117,6 +120,13 @@ internal sealed class SyncExecutor : IDisposable
             }
 
             await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        // The leftovers' copies kept now go up after those: a folder here that replaced a synced file is clear on the
+        // server only once its KindConflict step ran.
+        foreach (var (copy, read) in _keptCopies)
+        {
+            await UploadCopyAsync(copy, read, ct).ConfigureAwait(false);
         }
 
         // New folders before the moves, except those at or under a file a remote move takes from here (the planner's
@@ -395,7 +405,7 @@ internal sealed class SyncExecutor : IDisposable
 
         if (a.Reason == DisplacedRules.KeepReason)
         {
-            await UploadCopyAsync(copy, a.Fingerprint, ct).ConfigureAwait(false);
+            _keptCopies.Add((copy, a.Fingerprint)); // sent after the KindConflict steps (ExecuteAsync)
             return;
         }
 

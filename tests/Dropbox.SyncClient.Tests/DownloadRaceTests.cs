@@ -505,6 +505,37 @@ public sealed class DownloadRaceTests : IDisposable
         Assert.Equal(UserBytes, a.Read("docs/" + copy));
     }
 
+    [Fact]
+    public async Task A_leftover_in_a_folder_replaced_remotely_by_a_file_goes_aside_with_the_folder_and_syncs_from_there()
+    {
+        // Arrange: docs/ synced on both; on a, docs becomes a file; b holds a leftover of the user's in docs/.
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/x.txt", "synced");
+        a.Write("other.txt", "so that no folder is ever empty");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Directory.Delete(a.PathOf("docs"), recursive: true);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        a.Write("docs", "a file now");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        b.Write("docs/" + TempName.NewDisplaced("x.txt"), UserBytes);
+
+        // Act
+        var pass = await b.SyncAsync();
+        var next = await b.SyncAsync();
+
+        // Assert: kept visible in the folder, which moves aside for the remote file (never sent under a path that is a
+        // file on the server: no error), and sent from there by the next pass, so a has it.
+        Assert.Equal(0, pass.Errors);
+        Assert.Equal(0, next.Errors);
+        Assert.Equal("a file now", b.Read("docs"));
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var kept = Assert.Single(TestClient.FilesIn(a.Folder, "*", SearchOption.AllDirectories), f => File.ReadAllText(f) == UserBytes)!;
+        Assert.Contains(ConflictNames.Marker, Path.GetFileName(kept), StringComparison.Ordinal);
+        Assert.Contains(ConflictNames.Marker, Path.GetFileName(Path.GetDirectoryName(kept)), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// <paramref name="path"/> synced on both clients, then a new version committed from <paramref name="a"/>; returns
     /// <paramref name="b"/>'s file as its plan will expect it.

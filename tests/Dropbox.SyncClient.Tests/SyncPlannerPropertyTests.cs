@@ -27,14 +27,20 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     /// <summary>Files here that cannot be read for a few passes (a chmod 000, an I/O error): none in most cases.</summary>
     private static readonly Gen<PlannerOp[]> ReadErrors = Gen.Frequency((3, Gen.Const(Array.Empty<PlannerOp>())), (1, Op.Array[1, 2]));
 
+    /// <summary>Hidden leftovers a stopped client left (see <see cref="PlannerCase.Leftovers"/>): none in most cases.</summary>
+    private static readonly Gen<PlannerOp[]> Leftovers = Gen.Frequency((3, Gen.Const(Array.Empty<PlannerOp>())), (1, Op.Array[1, 3]));
+
+    /// <summary>The files that cannot be read and the leftovers, drawn together.</summary>
+    private static readonly Gen<(PlannerOp[] ReadErrors, PlannerOp[] Leftovers)> Extras = Gen.Select(ReadErrors, Leftovers, (r, l) => (r, l));
+
     /// <summary>Edits made while the first fixed point waits for the user (aimed at what it left to them): none in half the cases.</summary>
     private static readonly Gen<PlannerOp[]> Later = Gen.Frequency((1, Gen.Const(Array.Empty<PlannerOp>())), (1, Op.Array[1, 3]));
 
-    private static readonly Gen<PlannerCase> Cases = Gen.Select(Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000]), StableAge, Rewrites, ReadErrors, Later,
-        (t, age, rewrites, unreadable, later) => new PlannerCase(t.Item1, t.Item2, t.Item3, t.Item4, StableAge: age, Rewrites: rewrites, ReadErrors: unreadable, Later: later));
+    private static readonly Gen<PlannerCase> Cases = Gen.Select(Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000]), StableAge, Rewrites, Extras, Later,
+        (t, age, rewrites, extras, later) => new PlannerCase(t.Item1, t.Item2, t.Item3, t.Item4, StableAge: age, Rewrites: rewrites, ReadErrors: extras.ReadErrors, Later: later, Leftovers: extras.Leftovers));
 
-    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000]), StableAge, Rewrites, ReadErrors, Later,
-        (t, age, rewrites, unreadable, later) => new PlannerCase(t.Item1, t.Item2, t.Item3, t.Item4, Plain: true, StableAge: age, Rewrites: rewrites, ReadErrors: unreadable, Later: later));
+    private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000]), StableAge, Rewrites, Extras, Later,
+        (t, age, rewrites, extras, later) => new PlannerCase(t.Item1, t.Item2, t.Item3, t.Item4, Plain: true, StableAge: age, Rewrites: rewrites, ReadErrors: extras.ReadErrors, Later: later, Leftovers: extras.Leftovers));
 
     private static long CiCases => Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000;
 
@@ -55,6 +61,9 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete));
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.OldDbFirstPass));
             AssertPlanned("unreadable files");
+            AssertPlanned(nameof(SyncActionKind.RemoveDisplaced));
+            AssertPlanned(nameof(SyncActionKind.KeepDisplaced));
+            AssertPlanned("KeepDisplaced, sent by a later pass");
         }
     }
 
@@ -71,6 +80,8 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned(nameof(SyncActionKind.Wait) + " (plain)");
             AssertPlanned("written again while waited for (plain)");
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete) + " (plain)");
+            AssertPlanned(nameof(SyncActionKind.RemoveDisplaced) + " (plain)");
+            AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (plain)");
         }
     }
 

@@ -21,7 +21,7 @@ internal sealed class LocalSnapshot
     /// <summary>
     /// Files under a hidden holding name (<see cref="TempName.IsDisplaced"/>) left by an older client stopped while it
     /// looked at them: a user's file a download displaced. Each with the path of the file it displaced (beside it), or
-    /// null where its name did not fit in the holding name. Not in <see cref="Entries"/>: the engine makes each visible.
+    /// null where its name did not fit in the holding name. Not in <see cref="Entries"/>: the planner removes or keeps each (Sync.DisplacedRules).
     /// </summary>
     public List<(string Path, string? OriginalPath)> Displaced { get; } = [];
 

@@ -30,7 +30,7 @@ internal static class TempName
     /// file on its way to the trash (LocalTrash.TakeAside), and, in the client of stop 26, a file a download displaced
     /// (that client's names carry no original name; this one's may; tests stand in for what it left). A client killed
     /// while the file is held leaves it: the next pass finds it (<see cref="IsDisplaced"/>) and keeps it as a conflicted
-    /// copy, or removes it when it holds bytes the server has (DisplacedFiles.KeepAsync).
+    /// copy, or removes it when it holds bytes the server has (the planner's rule, DisplacedRules).
     /// </summary>
     public static string NewDisplaced(string originalName)
     {

@@ -58,21 +58,36 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
     /// when any did: the caller plans again. The others keep their observation, so the new plan waits for them again.
     /// </summary>
     public async Task<bool> WaitForStableAsync(List<SyncAction> plan, LocalSnapshot snapshot, Dictionary<string, FileFingerprint> fingerprints,
-        Dictionary<string, UnreadableFile> unreadable, CancellationToken ct)
+        Dictionary<string, UnreadableFile> unreadable, List<DisplacedFile> displaced, CancellationToken ct)
     {
         var young = plan.Where(a => a.Kind == SyncActionKind.Wait && a.Local is not null).Select(a => a.Local!).ToList();
-        if (young.Count == 0)
+        // A leftover kept for a later pass because it was still being written waits here too (its copy is then sent now).
+        var youngLeftovers = displaced.FindAll(d => d.SettlesIn is not null && d.Fingerprint is not null);
+        if (young.Count == 0 && youngLeftovers.Count == 0)
         {
             return false;
         }
 
         var stableAge = ctx.Options.StableAge;
-        var wait = stableAge - (ctx.Time.GetUtcNow().UtcDateTime - new DateTime(young.Max(e => e.MtimeTicks), DateTimeKind.Utc));
+        var newest = young.Select(e => e.MtimeTicks).Concat(youngLeftovers.Select(d => d.Fingerprint!.MtimeTicks)).Max();
+        var wait = stableAge - (ctx.Time.GetUtcNow().UtcDateTime - new DateTime(newest, DateTimeKind.Utc));
         if (wait > TimeSpan.Zero)
         {
             ctx.Progress.Phase = "waiting for files still being written";
-            ctx.Progress.Log($"waiting {Format.Duration(wait + TimeSpan.FromSeconds(0.999))} for {young.Count} file(s) modified in the last {Format.Duration(stableAge)}");
+            ctx.Progress.Log($"waiting {Format.Duration(wait + TimeSpan.FromSeconds(0.999))} for {young.Count + youngLeftovers.Count} file(s) modified in the last {Format.Duration(stableAge)}");
             await Task.Delay(wait < stableAge ? wait : stableAge, ctx.Time, ct).ConfigureAwait(false);
+        }
+
+        var leftoversSettled = 0;
+        foreach (var leftover in youngLeftovers)
+        {
+            var read = leftover.Fingerprint!;
+            if (FileHasher.IsAsScanned(ctx.FullPath(leftover.Holding), read.Size, read.MtimeTicks, read.ChangeTimeNs))
+            {
+                // Held still for the whole stable age, as read: settled (the plan reads the list again).
+                displaced[displaced.IndexOf(leftover)] = leftover with { SettlesIn = null };
+                leftoversSettled++;
+            }
         }
 
         var settled = new List<LocalEntry>(young.Count);
@@ -88,7 +103,7 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
         }
 
         await HashAsync(settled, fingerprints, unreadable, null, ct).ConfigureAwait(false);
-        return settled.Count > 0;
+        return settled.Count > 0 || leftoversSettled > 0;
     }
 
     private async Task HashAsync(List<LocalEntry> work, Dictionary<string, FileFingerprint> result, Dictionary<string, UnreadableFile> unreadable, EarlyReads? early, CancellationToken ct)

@@ -8,7 +8,7 @@ namespace Dropbox.SyncClient.Sync;
 /// its name by a rename beside it (<see cref="TakeAside"/>: one step on its own file system, whatever file system the
 /// trash is on); the caller then checks what the rename took, and only a file still as synced goes on to the trash
 /// (<see cref="TryMoveIn"/>). A client killed in between leaves a hidden holding file that the next pass keeps as a
-/// conflicted copy, or removes where it holds the synced bytes (<see cref="DisplacedFiles"/>).
+/// conflicted copy, or removes where it holds the synced bytes (<see cref="DisplacedRules"/>, <see cref="DisplacedFiles"/>).
 /// </summary>
 internal static class LocalTrash
 {

@@ -51,6 +51,13 @@ internal sealed record PlanInput
     public IReadOnlyList<SyncAction> CaseWaits { get; init; } = [];
 
     /// <summary>
+    /// The hidden leftovers the scan found (<see cref="LocalSnapshot.Displaced"/>), each with the facts its rule reads
+    /// (<see cref="DisplacedRules"/>): the planner removes or keeps each (<see cref="SyncActionKind.RemoveDisplaced"/>,
+    /// <see cref="SyncActionKind.KeepDisplaced"/>). Their holding names are in no other view.
+    /// </summary>
+    public IReadOnlyList<DisplacedFile> Displaced { get; init; } = [];
+
+    /// <summary>
     /// When and how deletions are held back (see <see cref="SyncPlanner.HoldDeletes"/>): a plan the guard holds is one
     /// <see cref="SyncActionKind.Hold"/>; null: nothing is held (a caller that guards on its own, or none).
     /// </summary>

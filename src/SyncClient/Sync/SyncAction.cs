@@ -33,8 +33,20 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>What a <see cref="SyncActionKind.Hold"/> held back and why.</summary>
     public DeleteHold? Held { get; init; }
 
-    /// <summary>How soon the file a <see cref="SyncActionKind.Wait"/> waits for could be found settled (more than zero).</summary>
+    /// <summary>
+    /// How soon the file a <see cref="SyncActionKind.Wait"/> waits for could be found settled (more than zero); for a
+    /// <see cref="SyncActionKind.KeepDisplaced"/>, how soon the leftover could (zero: settled).
+    /// </summary>
     public TimeSpan SettlesIn { get; init; }
+
+    /// <summary>
+    /// For a leftover (<see cref="SyncActionKind.RemoveDisplaced"/>, <see cref="SyncActionKind.KeepDisplaced"/>): the path of
+    /// the file it displaced, as its holding name carries it (null where it did not fit); a kept copy is named after it.
+    /// </summary>
+    public string? Original { get; init; }
+
+    /// <summary>For a <see cref="SyncActionKind.RemoveDisplaced"/>: the path at which the server holds the leftover's bytes (its name in the trash).</summary>
+    public string? SameAs { get; init; }
 
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }

@@ -47,6 +47,24 @@ internal enum SyncActionKind
     /// </summary>
     KindConflict,
 
+    /// <summary>
+    /// A hidden leftover (<see cref="PlanInput.Displaced"/>; its <see cref="SyncAction.Path"/> is the holding name) whose
+    /// bytes are exactly what the server holds at a path it can have been displaced from (<see cref="SyncAction.SameAs"/>,
+    /// see <see cref="DisplacedRules.ServerHoldsAt"/>): no file of the user's. Before anything else of the pass runs, it is
+    /// looked at again and moved to the trash; one written since it was read is kept as a
+    /// <see cref="KeepDisplaced"/> would be, and sent by the next pass.
+    /// </summary>
+    RemoveDisplaced,
+
+    /// <summary>
+    /// A hidden leftover that is a file of the user's (see <see cref="DisplacedRules"/>): before anything else of the pass
+    /// runs, it is moved to a conflicted-copy name beside the file it displaced (<see cref="SyncAction.Original"/>, else a
+    /// short name in its folder), never over anything, and sent as new, as a conflict's copy is; by a later pass where
+    /// <see cref="SyncAction.Reason"/> is <see cref="DisplacedRules.KeepForLaterReason"/>. Under a name the ignore rules
+    /// match it stays here, not sent. One that cannot be moved stays hidden and is tried again next pass.
+    /// </summary>
+    KeepDisplaced,
+
     /// <summary>Both sides hold the same content: just record it as synced.</summary>
     Record,
 

@@ -31,9 +31,6 @@ internal sealed class SyncEngine
     /// <summary>Names that differ only in case (the names the server refused are remembered across passes).</summary>
     private readonly CaseConflicts _caseConflicts;
 
-    /// <summary>Users' files a killed download left under a hidden holding name.</summary>
-    private readonly DisplacedFiles _displaced;
-
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;
@@ -41,7 +38,6 @@ internal sealed class SyncEngine
         _hasher = new FileHasher(ctx.Chunker, ctx.Time, ctx.Options.StableAge);
         _content = new LocalContent(ctx, _hasher);
         _caseConflicts = new CaseConflicts(ctx);
-        _displaced = new DisplacedFiles(ctx, _hasher);
     }
 
     /// <summary>Tests: the most entries the walks of clashing folders read in one pass, together (see <see cref="CaseConflicts"/>).</summary>
@@ -55,11 +51,7 @@ internal sealed class SyncEngine
     }
 
     /// <summary>Tests: runs with the full path of the conflicted-copy name picked for a leftover, right before the move to it.</summary>
-    internal Action<string>? BeforeDisplacedMove
-    {
-        get => _displaced.BeforeMove;
-        init => _displaced.BeforeMove = value;
-    }
+    internal Action<string>? BeforeDisplacedMove { get; init; }
 
     /// <summary>The ignore rules the last pass's scan found (the daemon uses them to drop watcher events for ignored paths).</summary>
     public IgnoreTree LastIgnore => Volatile.Read(ref _lastIgnore);
@@ -174,7 +166,9 @@ internal sealed class SyncEngine
                 || newFiles.TryAdd(path, kind, size, mtime), CaseConflicts.ServerVersionOf(index, remote.Changes), ct);
         _ctx.Db.RecordUnknownChangeTimes(learnedCtimes);
         learnedCtimes = null;
-        await _displaced.KeepAsync(snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
+        // Hidden leftovers of a stopped client: read, with what their rule needs, before the remote view loses its echoes
+        // and new downloads (a leftover may hold their bytes); the planner decides each, the executor acts first.
+        var displaced = await DisplacedFacts.ReadAsync(_ctx, _hasher, snapshot, index, remote, stability, ct).ConfigureAwait(false);
         PlannerFastPaths.DropEchoes(remote.Changes, index);
         Volatile.Write(ref _lastIgnore, snapshot.Ignore);
         // Nothing at all found (no entry, clean, new or withheld): the folder is empty, which is never taken as "delete
@@ -229,11 +223,11 @@ internal sealed class SyncEngine
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
             FilesAboveStateDirectory = remote.Refusals.AboveStateDirectory,
             StateParentsHoldingSynced = stateParentsHoldingSynced,
-            NewRemote = newDownloads, CaseWaits = caseWaits,
+            NewRemote = newDownloads, CaseWaits = caseWaits, Displaced = displaced,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };
         var plan = SyncPlanner.Plan(input);
-        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, unreadable, ct).ConfigureAwait(false))
+        if (_ctx.Options.WaitForStable && SyncPlanner.HeldBack(plan) is null && await _content.WaitForStableAsync(plan, snapshot, fingerprints, unreadable, displaced, ct).ConfigureAwait(false))
         {
             plan = SyncPlanner.Plan(input); // with the files that held still through the wait settled and read
         }
@@ -260,19 +254,22 @@ internal sealed class SyncEngine
 
         // Saturating: the remote sizes are the server's word, and a server may claim absurd ones.
         progress.AddWork(
-            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict),
+            plan.Count(a => a.Kind is SyncActionKind.Upload or SyncActionKind.Download or SyncActionKind.DownloadNew or SyncActionKind.Conflict
+                || (a.Kind == SyncActionKind.KeepDisplaced && a.Reason == DisplacedRules.KeepReason)),
             plan.Aggregate(0L, (sum, a) => RemoteBounds.AddSaturating(sum, a.Kind switch
             {
                 SyncActionKind.Upload => a.Fingerprint?.Size ?? a.Local?.Size ?? 0,
                 SyncActionKind.Download => a.Remote?.Size ?? 0,
                 SyncActionKind.DownloadNew => a.Size,
                 SyncActionKind.Conflict => RemoteBounds.AddSaturating(a.Remote?.Size ?? 0, a.Local?.Size ?? 0),
+                SyncActionKind.KeepDisplaced when a.Reason == DisplacedRules.KeepReason => a.Fingerprint?.Size ?? 0,
                 _ => 0,
             })));
 
         bool holdCursor, listAllNextPass;
         using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
-            bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path))))
+            bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path)))
+            { Ignore = snapshot.Ignore, BeforeDisplacedMove = BeforeDisplacedMove })
         {
             await executor.ExecuteAsync(plan, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);

@@ -8,10 +8,11 @@ namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
 /// The one executor: runs a pass's plan (the planner's actions, the plain new files and new downloads among them) in a
-/// fixed order (local folders, moves and records, transfers, remote folders, deletes). It decides nothing the plan did
-/// not say; it works only with what it is given (no engine fields), and reports what the cursor must know through
-/// <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance per pass. It leaves its deletes here (to the
-/// trash, a file written meanwhile put back) to <see cref="LocalDeletes"/>.
+/// fixed order (a stopped client's leftovers, paths leaving for the other kind, local folders, moves and records,
+/// transfers, remote folders, deletes). It decides nothing the plan did not say; it works only with what it is given (no
+/// engine fields), and reports what the cursor must know through <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>.
+/// One instance per pass. It leaves its deletes here (to the trash, a file written meanwhile put back) to
+/// <see cref="LocalDeletes"/>, its moves of leftovers to <see cref="DisplacedFiles"/>, its report of skips to <see cref="SkipReport"/>.
 /// </summary>
 internal sealed class SyncExecutor : IDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class SyncExecutor : IDisposable
     private readonly FileDownloader _downloader;
     private readonly StorageFailover _failover;
     private readonly LocalDeletes _localDeletes;
+    private readonly DisplacedFiles _displaced;
     private bool _holdCursor;
 
     /// <param name="ctx">The folder, the db, the remote and the knobs.</param>
@@ -46,8 +48,18 @@ internal sealed class SyncExecutor : IDisposable
         _downloader = new FileDownloader(ctx, summary, _gets, ConflictName);
         _failover = new StorageFailover(ctx.Time);
         _localDeletes = new LocalDeletes(ctx, summary, ConflictName);
+        _displaced = new DisplacedFiles(ctx, summary, ConflictName);
     }
 
+    /// <summary>The ignore rules of the pass's scan (see <see cref="DisplacedFiles.Ignore"/>).</summary>
+    public IgnoreTree Ignore { get => _displaced.Ignore; init => _displaced.Ignore = value; }
+
+    /// <summary>Tests: see <see cref="DisplacedFiles.BeforeMove"/>.</summary>
+    internal Action<string>? BeforeDisplacedMove { get => _displaced.BeforeMove; init => _displaced.BeforeMove = value; }
+
+
+    /// <summary>Leftovers' copies kept this pass to be sent in it (<see cref="DisplacedRules.KeepReason"/>): the copy's path and the leftover as read.</summary>
+    private readonly List<(string Copy, FileFingerprint? Read)> _keptCopies = [];
     /// <summary>
     /// Set when a remote change waits for a local file to settle: the cursor must stay put. A delete's file written
     /// moments ago is one (<see cref="LocalDeletes.HoldCursor"/>).
@@ -74,8 +86,6 @@ internal sealed class SyncExecutor : IDisposable
         }
     }
 
-    private static bool IsCaseClashWait(SyncAction a) => a.Reason is SyncPlanner.CaseClashChangingReason or SyncPlanner.CaseClashFolderChangingReason or SyncPlanner.CaseClashFolderUncheckedReason;
-
     public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         // A held plan stops the pass before it gets here (the engine reports the hold). Should one arrive anyway, none
@@ -85,75 +95,15 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
-        // A clashing name waiting to be renamed is reported as the case conflict it is (pending, not a skip). A remote
-        // change skipped at that withheld name is still reported as a skip of its own: it is a second thing left undone.
-        List<string>? heldForUnnamable = null;
-        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.Skip or SyncActionKind.Wait))
-        {
-            if (a.Kind == SyncActionKind.Wait && a.Reason == SyncPlanner.UnreadableReason)
-            {
-                // Said once, with the system's reason. Not pending (it is not being written) and not an error (nothing
-                // failed that a retry of the pass would fix, and the cursor moves: a remote change to it is remembered).
-                _summary.AddUnreadable();
-                _summary.RecheckWithin(a.SettlesIn);
-                var unreadable = $"'{a.Path}' could not be read ({a.Unreadable}); it is left as it is here and on the server"
-                    + (a.Remote is null ? string.Empty : ", and the remote change to it waits")
-                    + $" until it can be read; tried again in {Format.Duration(a.SettlesIn)}";
-                _summary.AddNote(unreadable);
-                _ctx.Progress.Log(unreadable);
-                continue;
-            }
-
-            if (a.Kind == SyncActionKind.Wait && IsCaseClashWait(a))
-            {
-                _summary.AddPending();
-                _summary.RecheckWithin(a.SettlesIn);
-                _summary.AddNote(a.Reason switch
-                {
-                    SyncPlanner.CaseClashFolderChangingReason => $"case conflict: folder '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles",
-                    SyncPlanner.CaseClashFolderUncheckedReason => $"case conflict: folder '{a.Path}' differs only in case from another name, and whether anything in it is still being written could not be told (too many entries, too slow to read, or unreadable); it is renamed once it can be, or rename it by hand",
-                    _ => $"case conflict: '{a.Path}' differs only in case from another name and is still being written; it is renamed once it settles",
-                });
-                continue;
-            }
-
-            if (a.Reason == SyncPlanner.UnnamableReason)
-            {
-                _summary.AddSkipped();
-                (heldForUnnamable ??= []).Add(a.Path);
-                continue;
-            }
-
-            _summary.AddSkipped();
-            if (a.Kind == SyncActionKind.Wait)
-            {
-                _summary.RecheckWithin(a.SettlesIn); // the daemon's re-check: when the planner says the file could be settled
-            }
-
-            if (a.Kind == SyncActionKind.Wait || a.Reason == SyncPlanner.ChangingReason)
-            {
-                _summary.AddPending();
-
-                // A remote change waits here for the local file to settle: keep the cursor where it is, or the next
-                // pass would no longer see that change (a file only touched here would then never get it). A clashing
-                // name waiting to be renamed is withheld instead: its remote change is remembered with the withheld paths.
-                HoldCursor |= a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path);
-            }
-
-            _summary.AddNote($"skipped '{a.Path}': {a.Reason}");
-            _ctx.Progress.Log($"skipped '{a.Path}': {a.Reason}");
-        }
-
-        if (heldForUnnamable is { Count: > 0 } held)
-        {
-            // One note for them all: a renamed folder of thousands of files would otherwise say it thousands of times a pass.
-            var named = string.Join(", ", held.Order(StringComparer.Ordinal).Take(5).Select(p => $"'{p}'"));
-            var note = $"skipped {held.Count} synced path(s) ({named}{(held.Count > 5 ? $" and {held.Count - 5} more" : string.Empty)}): {SyncPlanner.UnnamableReason}";
-            _summary.AddNote(note);
-            _ctx.Progress.Log(note);
-        }
+        HoldCursor |= SkipReport.Report(plan, remote, _summary, _ctx.Progress);
 
         _ctx.Progress.Phase = "applying";
+        // A stopped client's hidden leftovers first: a kept one is visible (and sent) before anything moves its folder.
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
         // Paths leaving for the other kind remotely go first: what comes down needs the path. A folder's deletes planned
         // under it run with it (they clear it), not again with the other deletes.
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
@@ -170,6 +120,13 @@ internal sealed class SyncExecutor : IDisposable
             }
 
             await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        // The leftovers' copies kept now go up after those: a folder here that replaced a synced file is clear on the
+        // server only once its KindConflict step ran.
+        foreach (var (copy, read) in _keptCopies)
+        {
+            await UploadCopyAsync(copy, read, ct).ConfigureAwait(false);
         }
 
         // New folders before the moves, except those at or under a file a remote move takes from here (the planner's
@@ -360,6 +317,9 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.KindConflict:
                 await LeaveForFolderAsync(a, ct).ConfigureAwait(false);
                 break;
+            case SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced:
+                await LeftoverAsync(a, ct).ConfigureAwait(false);
+                break;
             case SyncActionKind.DeleteRemote:
                 await DeleteRemoteAsync(a.Path, a.BaseVersion, ct).ConfigureAwait(false);
                 break;
@@ -422,6 +382,39 @@ internal sealed class SyncExecutor : IDisposable
     /// <summary>Uploads a file the executor itself made or found (a conflicted copy, a move that fell back to an upload) as new.</summary>
     private async Task UploadNewAsync(string path, FileFingerprint fp, CancellationToken ct) =>
         await SettleAsync(await _uploader.UploadOneAsync(new SyncAction(SyncActionKind.Upload, path) { Fingerprint = fp }, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// Uploads a conflicted copy as new. A rename keeps size and mtime: <paramref name="fp"/> (the plan's read of the
+    /// file) still describes the copy unless it was written since, and then it is read again (else the old chunk list
+    /// would be committed for it).
+    /// </summary>
+    private async Task UploadCopyAsync(string copy, FileFingerprint? fp, CancellationToken ct) =>
+        await UploadNewAsync(copy, fp is not null && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// A hidden leftover (<see cref="SyncActionKind.RemoveDisplaced"/>, <see cref="SyncActionKind.KeepDisplaced"/>): removed;
+    /// or kept as a conflicted copy and sent as a conflict's copy is; or, kept, left to a later pass that sends it as any
+    /// new file (the plan said so, or a removal found it written since it was read): pending.
+    /// </summary>
+    private async Task LeftoverAsync(SyncAction a, CancellationToken ct)
+    {
+        if ((a.Kind == SyncActionKind.RemoveDisplaced && _displaced.TryRemove(a)) || _displaced.Keep(a) is not { } copy)
+        {
+            return;
+        }
+
+        if (a.Reason == DisplacedRules.KeepReason)
+        {
+            _keptCopies.Add((copy, a.Fingerprint)); // sent after the KindConflict steps (ExecuteAsync)
+            return;
+        }
+
+        _summary.AddPending();
+        if (a.SettlesIn > TimeSpan.Zero)
+        {
+            _summary.RecheckWithin(a.SettlesIn);
+        }
+    }
 
     /// <summary>What an upload's outcome asks for: nothing once committed, a report when the file changed, the conflict rules when refused.</summary>
     private async Task SettleAsync(UploadResult result, bool allowRetryAsNew, CancellationToken ct)
@@ -495,10 +488,7 @@ internal sealed class SyncExecutor : IDisposable
         }
 
         _ctx.Progress.FileDone();
-        // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless the file was
-        // written to in between, and then it is read again (else the old chunk list would be committed for it).
-        var copyFp = fp is not null && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
-        await UploadNewAsync(copy, copyFp, ct).ConfigureAwait(false);
+        await UploadCopyAsync(copy, fp, ct).ConfigureAwait(false);
         if (result.ConflictCopy is { } second)
         {
             await UploadNewAsync(second, await HashAsync(second, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
@@ -529,9 +519,7 @@ internal sealed class SyncExecutor : IDisposable
             _ctx.Db.Forget(a.Path);
             _summary.AddConflict();
             _ctx.Progress.Log($"conflict: '{a.Path}' is a file here and a folder remotely; your file is kept as '{copy}'");
-            // A rename keeps size and mtime: the plan's fingerprint still describes the copy unless it was written since.
-            var copyFp = a.Fingerprint is { } fp && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false);
-            await UploadNewAsync(copy, copyFp, ct).ConfigureAwait(false);
+            await UploadCopyAsync(copy, a.Fingerprint, ct).ConfigureAwait(false);
         }
 
         if (a.Remote is { Deleted: false, Kind: FileKind.Folder } folder)

@@ -160,6 +160,14 @@ internal static partial class SyncPlanner
             }
         }
 
+        // Hidden leftovers of a stopped client: removed or kept, run by the executor before anything else. A copy kept in
+        // a folder that leaves its path for a remote file, or at or under a clash, is moved or waits with it, as any new file there.
+        foreach (var leftover in input.Displaced)
+        {
+            var folderHeld = KindConflictRules.UnderKindClash(input, leftover.Holding, leaving) || (clearing.Count > 0 && IsUnder(leftover.Holding, clearing));
+            actions.Add(DisplacedRules.Decide(leftover, folderHeld));
+        }
+
         var plan = MoveDetection.DetectLocalMoves(actions);
         if (input.NewLocal is { Count: > 0 } newLocal)
         {

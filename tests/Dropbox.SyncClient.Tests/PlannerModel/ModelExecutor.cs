@@ -21,6 +21,11 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     public void Execute(List<SyncAction> plan)
     {
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
+        {
+            Run(a);
+        }
+
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.KindConflict))
         {
             if (a.Reason == SyncPlanner.FolderAgainstFileReason)
@@ -98,6 +103,11 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 return LeaveForFile(a);
             case SyncActionKind.KindConflict:
                 return LeaveForFolder(a);
+            case SyncActionKind.RemoveDisplaced:
+                world.Leftovers.Remove(a.Path); // to the trash: what the server holds, says the rule (the no-loss check holds it to that)
+                return true;
+            case SyncActionKind.KeepDisplaced:
+                return KeepDisplaced(a);
             case SyncActionKind.DeleteRemote:
                 DeleteRemote(a.Path, a.BaseVersion);
                 return true;
@@ -209,6 +219,20 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         }
 
         return Upload(copy, 0, allowRetryAsNew: false);
+    }
+
+    /// <summary>
+    /// As the executor's: the leftover to a conflicted-copy name beside the file it displaced (the short name where none
+    /// is carried), size and mtime kept, sent as new now or left to a later pass as the plan says.
+    /// </summary>
+    private bool KeepDisplaced(SyncAction a)
+    {
+        var node = world.Leftovers[a.Path];
+        world.Leftovers.Remove(a.Path);
+        var parent = ModelWorld.Parent(a.Path);
+        var copy = world.ConflictName(a.Original ?? (parent.Length == 0 ? DisplacedFiles.FallbackName : parent + "/" + DisplacedFiles.FallbackName));
+        world.Local[copy] = new LocalNode(ModelKind.File, node.Content, node.MtimeTicks);
+        return a.Reason != DisplacedRules.KeepReason || Upload(copy, 0, allowRetryAsNew: false);
     }
 
     /// <summary>As the executor's: a file as synced goes as a remote delete's would, else (or written since) to a conflicted copy uploaded as new.</summary>

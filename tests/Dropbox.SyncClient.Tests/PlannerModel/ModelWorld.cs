@@ -20,6 +20,12 @@ internal sealed class ModelWorld
     /// <summary>The local folder: every parent of a path is a folder here too.</summary>
     public SortedDictionary<string, LocalNode> Local { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Hidden leftovers of a stopped client, by holding path (in no other view): the scan reports each
+    /// (<see cref="LocalSnapshot.Displaced"/>) and the plan removes or keeps it.
+    /// </summary>
+    public SortedDictionary<string, LeftoverNode> Leftovers { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Paths the scan cannot take (an unreadable folder, a symbolic link): withheld with all under them.</summary>
     public HashSet<string> Unreadable { get; } = new(StringComparer.Ordinal);
 
@@ -101,6 +107,11 @@ internal sealed class ModelWorld
             Unreadable.Remove(p);
             ReadErrors.Remove(p);
         }
+
+        foreach (var p in Leftovers.Keys.Where(p => p.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
+        {
+            Leftovers.Remove(p);
+        }
     }
 
     /// <summary>A rename: the path and everything under it, sizes and mtimes kept.</summary>
@@ -120,6 +131,13 @@ internal sealed class ModelWorld
             {
                 ReadErrors[to + old[from.Length..]] = failures;
             }
+        }
+
+        foreach (var old in Leftovers.Keys.Where(k => k.StartsWith(from + "/", StringComparison.Ordinal)).ToList())
+        {
+            var node = Leftovers[old];
+            Leftovers.Remove(old);
+            Leftovers[to + old[from.Length..]] = node with { Original = node.Original is { } o ? to + o[from.Length..] : null };
         }
     }
 
@@ -223,11 +241,39 @@ internal sealed class ModelWorld
             }
         }
 
+        // As the scanner: a leftover is reported, never an entry, and does not make its folder non-empty.
+        foreach (var (holding, leftover) in Leftovers.Where(kv => Parent(kv.Key) == folder))
+        {
+            snapshot.Displaced.Add((holding, leftover.Original));
+        }
+
         if (!hasChildren && folder.Length > 0)
         {
             snapshot.EmptyFolders.Add(folder);
         }
     }
+
+    /// <summary>
+    /// What the engine reads of each leftover the scan reported (<see cref="DisplacedFacts.ReadAsync"/>), through the real
+    /// <see cref="DisplacedFacts.Of"/>: its content, the db's rows and what is here at each, the remote view.
+    /// </summary>
+    public List<DisplacedFile> Displaced(LocalSnapshot snapshot, RemoteView remote)
+    {
+        var index = Index();
+        return snapshot.Displaced.Select(d =>
+        {
+            var node = Leftovers[d.Path];
+            var read = new FileFingerprint(ModelServer.Size(node.Content), node.MtimeTicks, [], ModelServer.Hash(node.Content));
+            return DisplacedFacts.Of(d.Path, d.OriginalPath, read, index, p => Base.GetValueOrDefault(p), FoundAt, remote.Changes, Stability);
+        }).ToList();
+    }
+
+    /// <summary>What is at a synced path here, against its synced stamp (the model keeps no ctime).</summary>
+    private FoundHere FoundAt(string path, BaseStat stat) =>
+        !Local.TryGetValue(path, out var node) ? FoundHere.Nothing
+        : node.Kind == ModelKind.Folder ? FoundHere.NotAFile
+        : ModelServer.Size(node.Content) == stat.Size && node.MtimeTicks == stat.MtimeTicks ? FoundHere.AsSynced
+        : FoundHere.Changed;
 
     /// <summary>
     /// The content of every file whose size or mtime differ from a file record, settled or not (the engine reads only the

@@ -1,3 +1,4 @@
+using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Tests.PlannerModel;
@@ -9,10 +10,12 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// observed unsettled when the first pass scans; 0: the rule is off) and how many re-checks find a file the plan waited
 /// for written again (<see cref="Rewrites"/>: it is still being written), and which files here cannot be read for a
 /// few passes (<see cref="ReadErrors"/>: A picks a file after the edits, 1 + C % 3 reads fail), and the edits made
-/// while the first fixed point waits for the user (<see cref="Later"/>, see <see cref="EditLater"/>). Its
+/// while the first fixed point waits for the user (<see cref="Later"/>, see <see cref="EditLater"/>), and the hidden
+/// leftovers a stopped client left (<see cref="Leftovers"/>, see <see cref="PlaceLeftover"/>). Its
 /// <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
 /// </summary>
-internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null, PlannerOp[]? Later = null)
+internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null, PlannerOp[]? Later = null,
+    PlannerOp[]? Leftovers = null)
 {
     /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
     public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
@@ -27,7 +30,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)}{(Leftovers is { Length: > 0 } ? $", Leftovers: [{string.Join(", ", Leftovers)}]" : string.Empty)})";
 
     /// <summary>How many reads fail in all (each adds at most one pass that waits).</summary>
     public int ReadFailures => ReadErrors?.Sum(op => 1 + (op.C % 3)) ?? 0;
@@ -59,7 +62,42 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
             }
         }
 
+        foreach (var op in Leftovers ?? [])
+        {
+            PlaceLeftover(world, op);
+        }
+
         return world;
+    }
+
+    /// <summary>
+    /// A hidden leftover a stopped client left in a folder the scan reads (B picks it), taken from a file of that folder
+    /// (A picks it among the synced, remote and local files there): by Kind % 4 the file's synced bytes, its live remote
+    /// bytes, its bytes here (a copy the user saved), or bytes the server never had; its holding name carries the file's
+    /// name when C is even (a fresh name of the folder where there is no file), none when odd.
+    /// </summary>
+    private static void PlaceLeftover(ModelWorld world, PlannerOp op)
+    {
+        var snapshot = world.Scan();
+        var folders = snapshot.Entries.Values.Where(e => e.Kind == FileKind.Folder && !snapshot.IsWithheld(e.Path)).Select(e => e.Path).Prepend(string.Empty).ToList();
+        var folder = Pick(folders, op.B)!;
+        bool In(string p) => ModelWorld.Parent(p) == folder;
+        var files = world.Base.Values.Where(r => r.Kind == FileKind.File && In(r.Path)).Select(r => r.Path)
+            .Concat(world.Server.Live.Where(kv => kv.Value.Kind == ModelKind.File && In(kv.Key)).Select(kv => kv.Key))
+            .Concat(world.Local.Where(kv => kv.Value.Kind == ModelKind.File && In(kv.Key)).Select(kv => kv.Key))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var of = Pick(files, op.A);
+        var content = (op.Kind % 4) switch
+        {
+            0 when of is not null && world.Base.TryGetValue(of, out var r) && r.Kind == FileKind.File => world.Server.History.First(c => ModelServer.Hash(c).AsSpan().SequenceEqual(r.ContentHash)),
+            1 when of is not null && world.Server.Live.TryGetValue(of, out var n) && n.Kind == ModelKind.File => n.Content,
+            2 when of is not null && world.Local.TryGetValue(of, out var l) && l.Kind == ModelKind.File => l.Content,
+            _ => world.NewContent(),
+        };
+        var original = op.C % 2 == 1 ? null : of ?? Child(folder, op.C);
+        var holding = (folder.Length == 0 ? string.Empty : folder + "/") + IgnoreMatcher.TempPrefix + "displaced-" + world.Leftovers.Count.ToString("x32", System.Globalization.CultureInfo.InvariantCulture)
+            + (original is null ? string.Empty : "-" + ModelWorld.Name(original));
+        world.Leftovers[holding] = new LeftoverNode(content, world.Tick(), original);
     }
 
     /// <summary>The op as a plain edit with a lower-case name (Names[0] and [1]).</summary>

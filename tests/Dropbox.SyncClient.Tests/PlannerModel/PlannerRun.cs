@@ -46,7 +46,7 @@ internal static class PlannerRun
         var world = c.Build();
         var random = new Random(c.Order);
         var startContents = world.Local.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content)
-            .Concat(world.Server.Live.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content)).ToHashSet();
+            .Concat(world.Server.Live.Values.Where(n => n.Kind == ModelKind.File).Select(n => n.Content)).Concat(world.Leftovers.Values.Select(n => n.Content)).ToHashSet();
         world.Trace.Add("start: " + Describe(world));
 
         // A path skipped in any pass is left out of the first convergence check (it waits for the user).
@@ -172,6 +172,10 @@ internal static class PlannerRun
                 // Keyed per generator (as the checked paths are): a fact asserts on its own cases, not on another's.
                 var what = a.Kind == SyncActionKind.Skip ? "Skip: " + a.Reason![..Math.Min(40, a.Reason!.Length)] : a.Kind.ToString();
                 Coverage.AddOrUpdate(c.Plain ? what + " (plain)" : what, 1, (_, n) => n + 1);
+                if (a.Reason == DisplacedRules.KeepForLaterReason)
+                {
+                    Coverage.AddOrUpdate(c.Plain ? "KeepDisplaced, sent by a later pass (plain)" : "KeepDisplaced, sent by a later pass", 1, (_, n) => n + 1);
+                }
             }
 
             if (plan.All(a => a.Kind == SyncActionKind.Skip))
@@ -287,6 +291,7 @@ internal static class PlannerRun
             Synced = index,
             Refused = remote.Refusals.Paths,
             NewLocal = newFiles,
+            Displaced = world.Displaced(snapshot, remote),
         };
         var plan = SyncPlanner.Plan(input);
         var replay = SyncPlanner.Plan(input);
@@ -473,6 +478,11 @@ internal static class PlannerRun
     {
         bool Excluded(string path) => snapshot.IsWithheld(path) || skipped.Any(s => path == s || path.StartsWith(s + "/", StringComparison.Ordinal) || s.StartsWith(path + "/", StringComparison.Ordinal));
 
+        if (world.Leftovers.Count > 0)
+        {
+            Fail(c, world, $"hidden leftovers still there: {string.Join(", ", world.Leftovers.Keys)}");
+        }
+
         var paths = world.Local.Keys.Concat(world.Server.Live.Keys).Concat(world.Base.Keys).ToHashSet(StringComparer.Ordinal);
         var excluded = paths.Count(Excluded);
         Coverage.AddOrUpdate(checkedKey, paths.Count - excluded, (_, n) => n + paths.Count - excluded);
@@ -514,7 +524,8 @@ internal static class PlannerRun
         var local = string.Join(" ", world.Local.Select(kv => kv.Key + Node(kv.Value.Kind, kv.Value.Content) + (world.Unreadable.Contains(kv.Key) ? "(withheld)" : string.Empty)));
         var remote = string.Join(" ", world.Server.Live.Select(kv => $"{kv.Key}{Node(kv.Value.Kind, kv.Value.Content)}@{kv.Value.Version}"));
         var db = string.Join(" ", world.Base.Values.OrderBy(r => r.Path, StringComparer.Ordinal).Select(r => $"{r.Path}{(r.Kind == FileKind.Folder ? "/" : string.Empty)}@{r.Version}"));
-        return $"local [{local}] remote [{remote}] db [{db}] cursor {world.Cursor?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}/{world.Server.Head}";
+        var leftovers = string.Join(" ", world.Leftovers.Select(kv => $"{kv.Key}#{kv.Value.Content}"));
+        return $"local [{local}]{(leftovers.Length > 0 ? $" leftovers [{leftovers}]" : string.Empty)} remote [{remote}] db [{db}] cursor {world.Cursor?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}/{world.Server.Head}";
     }
 
     private static void Fail(PlannerCase c, ModelWorld world, string what) =>

@@ -5,8 +5,7 @@ namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
 /// A <c>.dropboxignore</c> is read only when it is a regular file of a bounded size (<see cref="IgnoreFileRead"/>): a FIFO
-/// would block the read until a writer came (the pass hung), a device could be read without end. One that is there but
-/// not read withholds its folder (fail closed): its rules dropped, what they kept off the server would be uploaded.
+/// would block the read until a writer came (the pass hung), a device could be read without end.
 /// </summary>
 public sealed class IgnoreFileReadTests : IDisposable
 {
@@ -16,7 +15,7 @@ public sealed class IgnoreFileReadTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task A_fifo_named_dropboxignore_is_not_read_and_its_folder_is_withheld_while_the_rest_syncs()
+    public async Task A_fifo_named_dropboxignore_is_not_read_and_the_pass_syncs_the_rest()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -25,17 +24,14 @@ public sealed class IgnoreFileReadTests : IDisposable
 
         using var a = new TestClient(_dir, "a", _server);
         a.Write("ok.txt", "fine");
-        a.Write("sub/secret.key", "kept off the server by rules that cannot be read");
-        await SpecialFileTests.MkFifoAsync(a.PathOf("sub/.dropboxignore"));
+        await SpecialFileTests.MkFifoAsync(a.PathOf(".dropboxignore"));
 
-        var pass = await PassAsync(a, a.PathOf("sub/.dropboxignore"));
+        var pass = await PassAsync(a, a.PathOf(".dropboxignore"));
 
         Assert.Equal(0, pass.Errors);
         Assert.Equal(1, pass.FilesUploaded);
         Assert.NotNull(_server.Current("ok.txt"));
-        Assert.Null(_server.Current("sub/secret.key"));
-        Assert.Contains(pass.Notes, n => n.Contains("sub/.dropboxignore: not read", StringComparison.Ordinal) && n.Contains("not a regular file", StringComparison.Ordinal)
-            && n.Contains("nothing in sub/ syncs", StringComparison.Ordinal));
+        Assert.Contains(pass.Notes, n => n.Contains(".dropboxignore: not read", StringComparison.Ordinal) && n.Contains("not a regular file", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -47,19 +43,17 @@ public sealed class IgnoreFileReadTests : IDisposable
         }
 
         using var a = new TestClient(_dir, "a", _server);
-        a.Write("sub/.dropboxignore", "*.log\n");
+        a.Write(".dropboxignore", ".dropboxignore\n*.log\n");
         await a.SyncAsync(); // remembered: the next pass reads it again before it reads the server
-        File.Delete(a.PathOf("sub/.dropboxignore"));
-        await SpecialFileTests.MkFifoAsync(a.PathOf("sub/.dropboxignore"));
+        File.Delete(a.PathOf(".dropboxignore"));
+        await SpecialFileTests.MkFifoAsync(a.PathOf(".dropboxignore"));
         a.Write("ok.txt", "fine");
-        a.Write("sub/app.log", "kept off the server by rules that cannot be read");
 
-        var pass = await PassAsync(a, a.PathOf("sub/.dropboxignore"));
+        var pass = await PassAsync(a, a.PathOf(".dropboxignore"));
 
         Assert.Equal(0, pass.Errors);
         Assert.Equal(1, pass.FilesUploaded);
         Assert.NotNull(_server.Current("ok.txt"));
-        Assert.Null(_server.Current("sub/app.log"));
     }
 
     [Fact]
@@ -72,25 +66,22 @@ public sealed class IgnoreFileReadTests : IDisposable
 
         using var a = new TestClient(_dir, "a", _server);
         a.Write("ok.txt", "fine");
-        a.Write("sub/x.bin", "under rules that cannot be read");
-        File.CreateSymbolicLink(a.PathOf("sub/.dropboxignore"), "/dev/null"); // read endlessly were it /dev/zero
+        File.CreateSymbolicLink(a.PathOf(".dropboxignore"), "/dev/null"); // read endlessly were it /dev/zero
 
         var pass = await a.SyncAsync();
 
         Assert.Equal(0, pass.Errors);
         Assert.Equal(1, pass.FilesUploaded);
-        Assert.Null(_server.Current("sub/x.bin"));
-        Assert.Contains(pass.Notes, n => n.Contains("sub/.dropboxignore: not read", StringComparison.Ordinal) && n.Contains("not a regular file", StringComparison.Ordinal));
+        Assert.Contains(pass.Notes, n => n.Contains(".dropboxignore: not read", StringComparison.Ordinal) && n.Contains("not a regular file", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task A_dropboxignore_larger_than_the_bound_withholds_its_folder_and_a_link_to_a_regular_one_is_read()
+    public async Task A_dropboxignore_larger_than_the_bound_is_not_read_and_a_link_to_a_regular_one_is()
     {
         using var a = new TestClient(_dir, "a", _server);
         var rules = "x.log\n" + new string('#', IgnoreFileRead.MaxBytes); // a comment beyond the bound
         a.Write("sub/.dropboxignore", rules);
-        a.Write("sub/x.log", "kept off the server by rules too large to read");
-        a.Write("sub/y.txt", "in a withheld folder");
+        a.Write("sub/x.log", "not ignored: its rules are not applied");
         a.Write("linked/rules.txt", "y.log\n");
         File.CreateSymbolicLink(a.PathOf("linked/.dropboxignore"), "rules.txt");
         a.Write("linked/y.log", "ignored through the link");
@@ -99,34 +90,8 @@ public sealed class IgnoreFileReadTests : IDisposable
 
         Assert.Equal(0, pass.Errors);
         Assert.Contains(pass.Notes, n => n.Contains("sub/.dropboxignore: not read", StringComparison.Ordinal) && n.Contains("MiB", StringComparison.Ordinal));
-        Assert.Null(_server.Current("sub/x.log"));
-        Assert.Null(_server.Current("sub/y.txt"));
+        Assert.NotNull(_server.Current("sub/x.log"));
         Assert.Null(_server.Current("linked/y.log"));
-        Assert.NotNull(_server.Current("linked/rules.txt"));
-    }
-
-    [Fact]
-    public async Task A_top_level_dropboxignore_that_cannot_be_read_holds_everything_until_it_can()
-    {
-        using var a = new TestClient(_dir, "a", _server);
-        a.Write(".dropboxignore", "*.key\n" + new string('#', IgnoreFileRead.MaxBytes));
-        a.Write("id.key", "kept off the server by rules too large to read");
-        a.Write("notes.txt", "waits with the rest");
-
-        var held = await a.SyncAsync();
-
-        Assert.Equal(0, held.Errors);
-        Assert.Equal(0, held.FilesUploaded);
-        Assert.Null(_server.Current("id.key"));
-        Assert.Null(_server.Current("notes.txt"));
-        Assert.Contains(held.Notes, n => n.Contains(".dropboxignore: not read", StringComparison.Ordinal) && n.Contains("nothing in the folder syncs", StringComparison.Ordinal));
-
-        a.Write(".dropboxignore", "*.key\n"); // readable again: its rules apply and the rest syncs
-        var pass = await a.SyncAsync();
-
-        Assert.Equal(0, pass.Errors);
-        Assert.NotNull(_server.Current("notes.txt"));
-        Assert.Null(_server.Current("id.key"));
     }
 
     /// <summary>One pass of <paramref name="client"/>; should it block on the FIFO, the FIFO is opened for writing (which lets the read end) and the test fails.</summary>

@@ -52,4 +52,35 @@ public sealed class LeftoverOrderTests : IDisposable
         Assert.True(_server.Current("docs/" + copy) is not null, $"copy '{copy}' not on the server after a one-shot pass; pending {pass.Pending}");
         Assert.Equal(0, pass.Pending);
     }
+    [Fact]
+    public async Task A_kept_copy_whose_upload_fails_fails_only_its_step_not_the_pass()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        a.Write("docs/synced.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var leftover = "docs/" + TempName.NewDisplaced("synced.txt");
+        b.Write(leftover, UserBytes);
+        File.SetLastWriteTimeUtc(b.PathOf(leftover), DateTime.UtcNow.AddHours(-1)); // settled: kept and sent this pass
+        a.Write("news.txt", "a remote change this pass brings");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        _server.BeforePlanUpload = p =>
+        {
+            if (p.Contains(ConflictNames.Marker, StringComparison.Ordinal))
+            {
+                throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.Unavailable, "the node is down for this copy");
+            }
+        };
+
+        var pass = await b.SyncAsync();
+
+        Assert.Equal(1, pass.Errors);
+        Assert.True(File.Exists(b.PathOf("news.txt")), "news.txt not downloaded in the pass; errors: " + string.Join(" | ", pass.ErrorMessages));
+        _server.BeforePlanUpload = null;
+        Assert.Equal(0, (await b.SyncAsync()).Errors); // the copy, visible here, goes up as a new file
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var kept = Assert.Single(TestClient.FilesIn(a.Folder, "*", SearchOption.AllDirectories), f => File.ReadAllText(f) == UserBytes)!;
+        Assert.Contains(ConflictNames.Marker, Path.GetFileName(kept), StringComparison.Ordinal);
+    }
 }

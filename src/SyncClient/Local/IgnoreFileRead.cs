@@ -11,8 +11,11 @@ namespace Dropbox.SyncClient.Local;
 /// </summary>
 internal static class IgnoreFileRead
 {
-    /// <summary>The most an ignore file may hold: it is a list of rules, and this is far more than any needs.</summary>
-    public const int MaxBytes = 1 << 20;
+    /// <summary>
+    /// The most an ignore file may hold: it is a list of rules, and this is far more than any needs, even one generated from
+    /// a list of paths (a file refused is a file whose rules are not applied: kept high so a regular one is always read).
+    /// </summary>
+    public const int MaxBytes = 16 << 20;
 
     private const int MaxTries = 3;
 

@@ -114,12 +114,7 @@ internal sealed class LocalScanner
                 continue;
             }
 
-            if (ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot) is not { } rules)
-            {
-                continue; // its rules could not be read: withheld whole, as a folder that cannot be read
-            }
-
-            ignore = rules;
+            ignore = ReadIgnoreFile(children, dirFull, relativeDir, ignore, tree, snapshot);
 
             OrderCaseClashes(children, relativeDir, syncedVersion);
 
@@ -303,14 +298,8 @@ internal sealed class LocalScanner
         }
     }
 
-    /// <summary>
-    /// Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above. Null when it is there
-    /// but cannot be read (<see cref="IgnoreFileRead"/>: not a regular file, too large, unreadable): the folder is then
-    /// withheld whole, nothing under it synced or deleted anywhere until it can be read, as a folder that cannot be read
-    /// is. Its rules dropped instead, what they kept off the server (keys, a private folder) would be uploaded, and what
-    /// they kept out here downloaded.
-    /// </summary>
-    private static IgnoreMatcher? ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
+    /// <summary>Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above.</summary>
+    private static IgnoreMatcher ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
     {
         if (!children.Exists(c => c.Name == IgnoreMatcher.IgnoreFileName && !c.IsDirectory))
         {
@@ -319,14 +308,12 @@ internal sealed class LocalScanner
 
         if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal) is not { } bytes)
         {
-            if (refusal is null)
+            if (refusal is not null)
             {
-                return inherited; // gone since the folder was listed
+                snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: not read, its rules are not applied ({refusal})");
             }
 
-            snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: not read ({refusal}); nothing in {(relativeDir.Length == 0 ? "the folder" : relativeDir + "/")} syncs (or is deleted anywhere) until it can be read");
-            snapshot.Withheld.Add(relativeDir);
-            return null;
+            return inherited;
         }
 
         var lines = IgnoreMatcher.Lines(bytes);

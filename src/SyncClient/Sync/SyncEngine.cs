@@ -66,8 +66,8 @@ internal sealed class SyncEngine
     /// </summary>
     internal TimeSpan HeldRuleListingInterval { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>When this engine's last listing for a changed rule held its cursor (null: none, or it moved since).</summary>
-    private DateTimeOffset? _ruleListingHeldAt;
+    /// <summary>When (the clock's monotonic timestamp) this engine's last listing for a changed rule held its cursor (null: none, or it moved since).</summary>
+    private long? _ruleListingHeldAt;
 
     /// <summary>Files read for hashing over this engine's life (unchanged files are never read).</summary>
     public long FilesHashed => _hasher.FilesRead;
@@ -104,7 +104,12 @@ internal sealed class SyncEngine
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
         var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
         // A changed rule lists at once, and again at most every HeldRuleListingInterval while its listings hold their cursor.
-        var listForRules = rulesChanged && !(_ruleListingHeldAt is { } heldAt && _ctx.Time.GetUtcNow() - heldAt < HeldRuleListingInterval);
+        if (!rulesChanged)
+        {
+            _ruleListingHeldAt = null; // the memory caught up (saved by another engine, a reconcile's, say): no wait is owed
+        }
+
+        var listForRules = rulesChanged && !(_ruleListingHeldAt is { } heldAt && _ctx.Time.GetElapsedTime(heldAt) < HeldRuleListingInterval);
         if (listForRules)
         {
             summary.AddNote("a .dropboxignore changed or went since the last pass, or a new one has a '!' rule: this pass lists everything, to take what rules kept out");
@@ -310,7 +315,7 @@ internal sealed class SyncEngine
         }
         else if (listForRules && summary.Errors == 0)
         {
-            _ruleListingHeldAt = _ctx.Time.GetUtcNow(); // held: the next listing for the rule waits the interval
+            _ruleListingHeldAt = _ctx.Time.GetTimestamp(); // held: the next listing for the rule waits the interval
         }
 
         progress.Phase = "done";

@@ -126,7 +126,17 @@ internal sealed class SyncExecutor : IDisposable
         // server only once its KindConflict step ran.
         foreach (var (copy, read) in _keptCopies)
         {
-            await UploadCopyAsync(copy, read, ct).ConfigureAwait(false);
+            try
+            {
+                await UploadCopyAsync(copy, read, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
+            {
+                // As any step's error (RunAsync): counted, the rest of the pass goes on; the copy is visible, and the next
+                // pass sends it as a new file.
+                _summary.AddError($"send the kept copy {copy}: {e.Message}");
+                _ctx.Progress.Log($"error: send the kept copy {copy}: {e.Message}");
+            }
         }
 
         // New folders before the moves, except those at or under a file a remote move takes from here (the planner's

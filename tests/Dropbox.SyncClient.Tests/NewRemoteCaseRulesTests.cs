@@ -57,16 +57,71 @@ public sealed class NewRemoteCaseRulesTests
     }
 
     [Fact]
-    public void Two_new_files_under_one_clashing_folder_each_get_a_name_no_other_rename_of_the_pass_took()
+    public void Two_new_files_under_one_clashing_folder_go_to_one_renamed_folder()
     {
         var (remote, synced, local, newLocal) = Pass("synced:Docs/a.txt;remote:docs/y.txt", "docs/x.txt");
 
         var clashes = NewRemoteCaseRules.Decide(remote, synced, local, newLocal, true, new HashSet<string>(StringComparer.Ordinal));
 
-        Assert.Equal(["docs (Case Conflict)/x.txt", "docs (Case Conflict 2)/y.txt"], clashes.Select(c => c.Target));
-        Assert.True(clashes[1].NamesInUse.Contains("docs (Case Conflict)"));
-        Assert.True(clashes[1].NamesInUse.Contains("DOCS (CASE CONFLICT 2)"));
-        Assert.False(clashes[1].NamesInUse.Contains("docs (Case Conflict 3)"));
+        Assert.Equal(["docs (Case Conflict)/x.txt", "docs (Case Conflict)/y.txt"], clashes.Select(c => c.Target));
+        Assert.True(clashes[1].NamesInUse.Contains("DOCS (CASE CONFLICT)"));
+        Assert.False(clashes[1].NamesInUse.Contains("docs (Case Conflict 2)"));
+    }
+
+    [Fact]
+    public void A_new_remote_folder_of_ten_thousand_and_one_files_clashing_with_one_here_is_one_renamed_folder()
+    {
+        // One "(Case Conflict N)" folder a file made N reach the name search's bound: every pass failed before its plan.
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
+        for (var i = 0; i < 10_001; i++)
+        {
+            var p = $"docs/f{i:D5}.txt";
+            remote[p] = new RemoteEntry(p, FileKind.File, 9, false, 1, Hash, 0);
+        }
+
+        var synced = new Dictionary<string, BaseStat>(StringComparer.Ordinal) { ["Docs/a.txt"] = new BaseStat(FileKind.File, 1, 100, 3) };
+
+        var clashes = NewRemoteCaseRules.Decide(remote, synced, new LocalSnapshot(), [], true, new HashSet<string>(StringComparer.Ordinal));
+
+        Assert.Equal(10_001, clashes.Count);
+        Assert.Equal(["docs (Case Conflict)"], clashes.Select(c => c.Target![..c.Target!.IndexOf('/')]).Distinct());
+    }
+
+    [Fact]
+    public async Task Two_renames_of_one_pass_retried_past_names_the_server_holds_never_pick_names_that_differ_only_in_case()
+    {
+        using var dir = new TempFolder();
+        var server = new FakeServer();
+        using var linux = new TestClient(dir, "linux", server);
+        linux.Write("README.md", "the readme");
+        linux.Write("Readme (Case Conflict).md", "older 1");
+        linux.Write("readme (Case Conflict 2).md", "older 2");
+        linux.Write("staging1.txt", "one");
+        linux.Write("staging2.txt", "two");
+        await linux.SyncAsync();
+        using var mac = new TestClient(dir, "mac", server, caseProbe: _ => true);
+        mac.Write(".dropboxignore", "Readme (Case Conflict).md\nreadme (Case Conflict 2).md\n"); // on the server, not in this pass's view
+        await mac.SyncAsync();
+        await CommitAsAnotherDeviceAsync(server, "Readme.md", "staging1.txt");
+        await CommitAsAnotherDeviceAsync(server, "readme.md", "staging2.txt");
+
+        var pass = await mac.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        var renamed = new[] { "Readme.md", "readme.md" }.Select(p => server.Current(p)).ToArray();
+        Assert.All(renamed, e => Assert.True(e is null or { Deleted: true }, "a clashing newcomer was not renamed: " + string.Join(" | ", pass.Notes)));
+        var live = new[] { "Readme", "readme" }.SelectMany(stem => Enumerable.Range(1, 8).Select(n => $"{stem} (Case Conflict{(n == 1 ? "" : " " + n)}).md"))
+            .Where(p => server.Current(p) is not null).ToArray();
+        Assert.Equal(4, live.Length); // the two older ones and the two renamed
+        Assert.Equal(live.Length, live.Select(SyncPaths.CaseFoldKey).Distinct().Count());
+    }
+
+    private static async Task CommitAsAnotherDeviceAsync(FakeServer server, string path, string contentOf)
+    {
+        var staged = server.Current(contentOf)!;
+        var commit = new Dropbox.Shared.Protos.Metadata.CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        commit.Chunks.AddRange(staged.Chunks);
+        await server.CommitFileAsync(commit, CancellationToken.None);
     }
 
     [Fact]

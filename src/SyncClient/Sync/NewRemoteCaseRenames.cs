@@ -25,8 +25,11 @@ internal sealed class NewRemoteCaseRenames
     private readonly SyncSummary _summary;
     private readonly CaseNamesRefused _refused;
 
-    /// <summary>The names this pass's renames took (a later rename of the pass never picks one).</summary>
+    /// <summary>The names this pass's renames took, case-folded (a later rename of the pass never picks one, in any case).</summary>
     private readonly HashSet<string> _picked = new(StringComparer.Ordinal);
+
+    /// <summary>The new name this pass's renames gave each clashing part: the other files under a clashing folder follow it there.</summary>
+    private readonly Dictionary<string, string> _renamedParts = new(StringComparer.Ordinal);
 
     public NewRemoteCaseRenames(SyncContext ctx, SyncSummary summary, CaseNamesRefused refused)
     {
@@ -53,10 +56,16 @@ internal sealed class NewRemoteCaseRenames
         }
 
         var target = a.ToPath!;
+        var follows = _renamedParts.TryGetValue(c.Clash, out var part);
+        if (follows)
+        {
+            target = part + c.Path[c.Clash.Length..]; // where this pass renamed another file of the same clashing folder
+        }
+
         for (var attempt = 1; ; attempt++)
         {
-            // The rule's pick, unless a rename of this pass has since taken it or the server refused it.
-            if (attempt > 1 || IsPicked(RenamedPart(c, target)) || _refused.Names.Contains(RenamedPart(c, target)))
+            // The rule's pick (or the folder's, as renamed), unless a rename of this pass has since taken it or the server refused it.
+            if (attempt > 1 || (!follows && (IsPicked(RenamedPart(c, target)) || _refused.Names.Contains(RenamedPart(c, target)))))
             {
                 target = NewRemoteCaseRules.TargetOf(c.Path, c.Clash, p => c.NamesInUse.Contains(p) || _refused.Names.Contains(p) || IsPicked(p));
             }
@@ -64,7 +73,8 @@ internal sealed class NewRemoteCaseRenames
             try
             {
                 await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = c.Path, ToPath = target, BaseVersion = c.Version, Device = _ctx.Device }, ct).ConfigureAwait(false);
-                _picked.Add(target);
+                _picked.Add(SyncPaths.CaseFoldKey(target));
+                _renamedParts[c.Clash] = RenamedPart(c, target);
                 _summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(c.Path)}' differs only in case from '{SyncPaths.Display(c.Other)}' here; it was renamed to '{SyncPaths.Display(target)}' on the server and is downloaded under that name");
                 break;
             }
@@ -94,6 +104,10 @@ internal sealed class NewRemoteCaseRenames
     /// <summary>The renamed clashing part of <paramref name="target"/> (what the server found taken).</summary>
     private static string RenamedPart(NewRemoteCaseClash c, string target) => target[..(target.Length - (c.Path.Length - c.Clash.Length))];
 
-    /// <summary>True when a rename of this pass took <paramref name="clashName"/> (a renamed clashing part) or a path under it.</summary>
-    private bool IsPicked(string clashName) => _picked.Any(p => p == clashName || p.StartsWith(clashName + "/", StringComparison.Ordinal));
+    /// <summary>True when a rename of this pass took <paramref name="clashName"/> (a renamed clashing part) or a path under it, in any case.</summary>
+    private bool IsPicked(string clashName)
+    {
+        var key = SyncPaths.CaseFoldKey(clashName);
+        return _picked.Any(p => p == key || p.StartsWith(key + "/", StringComparison.Ordinal));
+    }
 }

@@ -53,6 +53,7 @@ internal static class NewRemoteCaseRules
         }
 
         candidates.Sort(StringComparer.Ordinal);
+        var renamedParts = new Dictionary<string, string>(StringComparer.Ordinal); // a clashing folder's new name, for every file under it
         var names = new CaseNamesInUse(remote);
         foreach (var path in synced.Keys.Concat(local.Entries.Keys).Concat(local.Withheld).Concat(newLocal).Order(StringComparer.Ordinal))
         {
@@ -92,7 +93,11 @@ internal static class NewRemoteCaseRules
                 continue;
             }
 
-            var target = TargetOf(path, clash, p => names.Contains(p) || refusedNames.Contains(p));
+            // The files of one clashing folder go to one renamed folder, not one each.
+            var target = renamedParts.TryGetValue(clash, out var renamed) && !names.Contains(renamed + path[clash.Length..])
+                ? renamed + path[clash.Length..]
+                : TargetOf(path, clash, p => names.Contains(p) || refusedNames.Contains(p));
+            renamedParts.TryAdd(clash, target[..(target.Length - (path.Length - clash.Length))]);
             names.Add(target);
             clashes.Add(new NewRemoteCaseClash(path, clash, other!, NewRemoteCaseOutcome.RenameOnServer, version, target, names));
         }

@@ -89,20 +89,32 @@ internal sealed record PlanInput
     /// True when the planner leaves <paramref name="path"/> alone as withheld: the scan withheld it or a folder above it
     /// (<see cref="LocalSnapshot.IsWithheld"/>), or it is a new remote file that clashes in case (<see cref="NewRemoteCaseClashes"/>).
     /// </summary>
-    internal bool IsWithheld(string path) => Local.IsWithheld(path) || (NewRemoteCaseClashes.Count > 0 && IsCaseClash(NewRemoteCaseClashes, path));
+    internal bool IsWithheld(string path) => Local.IsWithheld(path) || (NewRemoteCaseClashes.Count > 0 && CaseClashPaths(NewRemoteCaseClashes).Contains(path));
 
-    /// <summary>True when <paramref name="path"/> is one of <paramref name="clashes"/> (few: a clash is rare).</summary>
-    internal static bool IsCaseClash(IReadOnlyList<NewRemoteCaseClash> clashes, string path)
+    private (IReadOnlyList<NewRemoteCaseClash> Of, HashSet<string> Paths)? _caseClashPaths;
+
+    /// <summary>The paths of <paramref name="clashes"/> (made once per list: a folder that clashes brings one per file under it).</summary>
+    private HashSet<string> CaseClashPaths(IReadOnlyList<NewRemoteCaseClash> clashes)
     {
-        foreach (var c in clashes)
+        if (_caseClashPaths is not { } made || !ReferenceEquals(made.Of, clashes))
         {
-            if (c.Path == path)
-            {
-                return true;
-            }
+            made = (clashes, PathsOf(clashes));
+            _caseClashPaths = made;
         }
 
-        return false;
+        return made.Paths;
+    }
+
+    /// <summary>The paths of <paramref name="clashes"/>.</summary>
+    internal static HashSet<string> PathsOf(IReadOnlyList<NewRemoteCaseClash> clashes)
+    {
+        var paths = new HashSet<string>(clashes.Count, StringComparer.Ordinal);
+        foreach (var c in clashes)
+        {
+            paths.Add(c.Path);
+        }
+
+        return paths;
     }
 
     private (IReadOnlyDictionary<string, RemoteEntry> Remote, HashSet<string> Folders)? _remoteFolders;

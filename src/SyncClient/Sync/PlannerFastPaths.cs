@@ -22,13 +22,13 @@ internal static class PlannerFastPaths
     /// </summary>
     public static List<SyncAction> TakeNewDownloads(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot local, IReadOnlySet<string> refused, IReadOnlyList<NewRemoteCaseClash>? caseClashes = null)
     {
-        caseClashes ??= [];
+        var clashPaths = caseClashes is { Count: > 0 } ? PlanInput.PathsOf(caseClashes) : null;
         var taken = new List<SyncAction>();
         foreach (var (path, entry) in remote)
         {
             if (entry is { Kind: FileKind.File, Deleted: false, MovedFrom: null, MovedTo: null }
                 && !synced.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !refused.Contains(path)
-                && (caseClashes.Count == 0 || !PlanInput.IsCaseClash(caseClashes, path))
+                && (clashPaths is null || !clashPaths.Contains(path))
                 && !local.Ignore.IsIgnored(path, isDirectory: false) && !UnderAFile(path, remote, synced, local))
             {
                 taken.Add(new SyncAction(SyncActionKind.DownloadNew, path) { Size = entry.Size });

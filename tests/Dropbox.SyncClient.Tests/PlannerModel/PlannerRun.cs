@@ -310,8 +310,10 @@ internal static class PlannerRun
         CheckWaits(world, input, plan);
         CheckUnreadable(input, plan);
 
-        // One plan's steps may run at once: no two of them may touch the same path (a skip or a held case clash touches none).
-        var touched = plan.Where(a => a.Kind is not (SyncActionKind.Skip or SyncActionKind.CaseHoldRemote)).SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        // One plan's steps may run at once: no two of them may touch the same path (a held case clash touches none, nor
+        // does the withheld skip that goes with a case clash's step).
+        var caseClashPaths = plan.Where(a => a.Kind is SyncActionKind.CaseRenameRemote or SyncActionKind.CaseHoldRemote).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        var touched = plan.Where(a => a.Kind != SyncActionKind.CaseHoldRemote && !(a.Kind == SyncActionKind.Skip && a.Reason == SyncPlanner.WithheldReason && caseClashPaths.Contains(a.Path))).SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (touched is not null)
         {
             throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");

@@ -82,6 +82,7 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete) + " (plain)");
             AssertPlanned(nameof(SyncActionKind.RemoveDisplaced) + " (plain)");
             AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (plain)");
+            AssertPlanned(nameof(SyncActionKind.CaseRenameRemote) + " (plain)");
         }
     }
 

@@ -12,7 +12,8 @@ namespace Dropbox.SyncClient.Sync;
 /// first keeps it, decided from the server's state (see <see cref="ServerVersionOf"/>), so every device picks the same
 /// loser: a long-synced file never loses its name to a newcomer. A loser the server holds is renamed on the server first
 /// (conditionally, with the version seen), and a device that finds it renamed there follows that name.
-/// One per engine: the names the server refused (<see cref="_caseConflictNamesTaken"/>) are remembered across its passes.
+/// One per engine: the losers the server refused to rename (<see cref="_refusedOnServer"/>) are remembered across its passes.
+/// A new remote file that clashes is the planner's (<see cref="NewRemoteCaseRules"/>).
 /// The engine's pass calls it with what it found (snapshot, index, remote view); it changes the snapshot (renamed names,
 /// withheld ones), adds notes to the summary and returns the planner's waits for names still being written.
 /// </summary>
@@ -91,23 +92,6 @@ internal sealed class CaseConflicts
     internal const string CaseConflictMarker = " (Case Conflict";
 
     /// <summary>
-    /// Most names one pass tries for one new remote file the server refuses to rename because the name exists there.
-    /// The names refused are remembered in memory only, so a <c>sync --once</c> run starts again from the first free
-    /// one: this is enough to get past a run of "(Case Conflict N)" names the server holds for paths this pass does not
-    /// (ignored here) in one pass, and small enough that a server refusing every name costs a bounded number of calls.
-    /// </summary>
-    internal const int MaxCaseConflictMoves = 32;
-
-    /// <summary>Most names remembered in <see cref="_caseConflictNamesTaken"/>; past it the memory starts again.</summary>
-    private const int MaxCaseConflictNamesTaken = 1_000;
-
-    /// <summary>
-    /// "(Case Conflict)" names the server refused as existing (a path not synced here: ignored here, or new there since
-    /// the listing), so the next try, in this pass or a later one, picks the next free name.
-    /// </summary>
-    private readonly HashSet<string> _caseConflictNamesTaken = new(StringComparer.Ordinal);
-
-    /// <summary>
     /// Clash losers whose rename on the server was refused at their last try (see <see cref="ResolveAsync"/>), kept in the
     /// db (<see cref="StateKeys.CaseRefusedOnServer"/>): a <c>sync --once</c> run is a new engine, and with the memory in
     /// this object alone a device with stale rows waited at every run, the loser withheld for good.
@@ -182,136 +166,6 @@ internal sealed class CaseConflicts
 
                 lowest[at] = version;
             }
-        }
-    }
-
-    /// <summary>
-    /// On a folder that folds case: a new remote file (never synced here) whose name, or a folder above it, differs only
-    /// in case from a name here (synced, scanned, new or withheld) or from another new remote name of this pass (the
-    /// first in ordinal order keeps its name) would land on that other file or folder. Where the other name goes away
-    /// this pass (deleted or moved on the server), the newcomer waits one pass (withheld) and is then taken. Otherwise,
-    /// as Dropbox does, the newcomer is renamed ON THE SERVER to its "(Case Conflict)" name (its clashing part, with
-    /// the version seen, so a concurrent change wins and the rename is tried again next pass) and is downloaded under
-    /// that name by the next pass: it never stays withheld, and never lands on the other file. A name taken here, in
-    /// this pass's remote view (in any case) or, as the server answered, on the server is never picked.
-    /// Without <paramref name="renameOnServer"/> (the probe could not tell whether the folder folds case), a clashing
-    /// newcomer is only held back: withheld (remembered, see <see cref="WithheldPaths"/>, so the cursor moving on does
-    /// not lose it) until a pass whose probe answers takes it (downloaded beside the other name, or renamed).
-    /// </summary>
-    public async Task ResolveNewRemoteFilesAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, NewFiles newFiles, RemoteView remote, SyncSummary summary, bool renameOnServer, CancellationToken ct)
-    {
-        List<string>? candidates = null;
-        foreach (var (path, entry) in remote.Changes)
-        {
-            if (entry is { Kind: FileKind.File, Deleted: false } && !index.ContainsKey(path) && !snapshot.Entries.ContainsKey(path))
-            {
-                (candidates ??= []).Add(path);
-            }
-        }
-
-        if (candidates is null)
-        {
-            return;
-        }
-
-        candidates.Sort(StringComparer.Ordinal);
-
-        // Every name here and every folder above one, exactly, and by case-folded key the exact name that holds it.
-        var exact = new HashSet<string>(StringComparer.Ordinal);
-        var folded = new Dictionary<string, string>(StringComparer.Ordinal);
-        void AddName(string path)
-        {
-            for (var end = path.Length; end > 0 && exact.Add(path[..end]); end = path.LastIndexOf('/', end - 1))
-            {
-                folded.TryAdd(SyncPaths.CaseFoldKey(path[..end]), path[..end]);
-            }
-        }
-
-        foreach (var path in index.Keys.Concat(snapshot.Entries.Keys).Concat(snapshot.Withheld).Concat(newFiles.ByPath().Keys).Order(StringComparer.Ordinal))
-        {
-            AddName(path);
-        }
-
-        Dictionary<string, string>? remoteFolds = null; // made at the first rename (a clash is rare; the view is large)
-        foreach (var path in candidates)
-        {
-            string? clash = null, other = null;
-            for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
-            {
-                var name = path[..end];
-                if (!exact.Contains(name) && folded.TryGetValue(SyncPaths.CaseFoldKey(name), out var holder))
-                {
-                    (clash, other) = (name, holder); // the outermost clashing part wins: it is renamed whole
-                }
-            }
-
-            if (clash is null)
-            {
-                AddName(path); // taken this pass: a later new name of another case clashes with it
-                continue;
-            }
-
-            snapshot.Withheld.Add(path);
-            if (index.ContainsKey(other!) && remote.Changes.TryGetValue(other!, out var gone) && gone.Deleted)
-            {
-                // The other name goes this pass: the newcomer is taken at the next, under its own name.
-                summary.AddPending();
-                summary.RecheckWithin(TimeSpan.Zero);
-                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}', which goes this pass; it is taken at the next");
-                continue;
-            }
-
-            if (!renameOnServer)
-            {
-                // Renamed on the server, it would be renamed for every device although this folder may well keep both
-                // names (a case-sensitive APFS volume); downloaded, it might land on the other name. Neither until the
-                // probe answers: it is asked again each pass.
-                AddName(path);
-                summary.AddPending();
-                summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}' here, and whether this folder tells them apart could not be probed; it is held back (not downloaded, not renamed) until it can");
-                continue;
-            }
-
-            remoteFolds ??= SyncPlanner.RemoteFolds(remote.Changes) ?? new Dictionary<string, string>(StringComparer.Ordinal);
-            var target = path;
-            for (var attempt = 1; ; attempt++)
-            {
-                var renamed = CaseConflictName(clash, p => exact.Contains(p) || folded.ContainsKey(SyncPaths.CaseFoldKey(p)) || remote.Changes.ContainsKey(p)
-                    || remoteFolds.ContainsKey(SyncPaths.CaseFoldKey(p)) || _caseConflictNamesTaken.Contains(p));
-                target = renamed + path[clash.Length..];
-                try
-                {
-                    await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = path, ToPath = target, BaseVersion = remote.Changes[path].Version, Device = _ctx.Device }, ct).ConfigureAwait(false);
-                    summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' differs only in case from '{SyncPaths.Display(other!)}' here; it was renamed to '{SyncPaths.Display(target)}' on the server and is downloaded under that name");
-                    break;
-                }
-                catch (DropboxException e)
-                {
-                    if (e.Kind == ErrorKind.AlreadyExists)
-                    {
-                        // The name is taken on the server by a path this pass does not hold (ignored here, or new there
-                        // since the listing): never picked again by this engine; the next free one is tried.
-                        if (_caseConflictNamesTaken.Count >= MaxCaseConflictNamesTaken)
-                        {
-                            _caseConflictNamesTaken.Clear();
-                        }
-
-                        _caseConflictNamesTaken.Add(renamed);
-                        if (attempt < MaxCaseConflictMoves)
-                        {
-                            continue;
-                        }
-                    }
-
-                    // Changed or renamed meanwhile (by its device, or by another that folds case): looked at again next pass.
-                    summary.AddNote($"case conflict: new remote file '{SyncPaths.Display(path)}' could not be renamed on the server ({e.Message}); tried again next pass");
-                    break;
-                }
-            }
-
-            AddName(target);
-            summary.AddPending();
-            summary.RecheckWithin(TimeSpan.Zero);
         }
     }
 

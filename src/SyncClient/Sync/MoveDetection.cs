@@ -39,7 +39,7 @@ internal static class MoveDetection
             var unchanged = oldLocal.Kind == FileKind.File && FileStamp.Of(oldLocal) == FileStamp.Of(oldBase)
                 && (FileStamp.ChangeTimeAsRecorded(oldBase.ChangeTimeNs, oldLocal.ChangeTimeNs)
                     || (input.Fingerprints.TryGetValue(from, out var read) && read.ContentHash.AsSpan().SequenceEqual(oldBase.ContentHash)));
-            if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.Local.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
+            if (!unchanged || input.Local.Entries.ContainsKey(remote.Path) || input.IsWithheld(remote.Path) || input.Base.ContainsKey(remote.Path)
                 || !oldBase.ContentHash.AsSpan().SequenceEqual(remote.ContentHash) || UnderKindClash(input, remote.Path, NoneLeaving))
             {
                 continue;

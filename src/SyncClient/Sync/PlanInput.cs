@@ -58,6 +58,13 @@ internal sealed record PlanInput
     public IReadOnlyList<DisplacedFile> Displaced { get; init; } = [];
 
     /// <summary>
+    /// The new remote files whose names clash in case with a name here (<see cref="NewRemoteCaseRules.Decide"/>): each is
+    /// withheld this pass (see <see cref="IsWithheld"/>; never downloaded) and planned as the rule says
+    /// (<see cref="SyncActionKind.CaseRenameRemote"/>, <see cref="SyncActionKind.CaseHoldRemote"/>).
+    /// </summary>
+    public IReadOnlyList<NewRemoteCaseClash> NewRemoteCaseClashes { get; init; } = [];
+
+    /// <summary>
     /// When and how deletions are held back (see <see cref="SyncPlanner.HoldDeletes"/>): a plan the guard holds is one
     /// <see cref="SyncActionKind.Hold"/>; null: nothing is held (a caller that guards on its own, or none).
     /// </summary>
@@ -77,6 +84,38 @@ internal sealed record PlanInput
     public IReadOnlySet<string> StateParentsHoldingSynced { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
     private (IReadOnlyDictionary<string, FileRecord> Base, LocalSnapshot Local, HashSet<string> Folders)? _foldersHoldingRenamedToUnnamable;
+
+    /// <summary>
+    /// True when the planner leaves <paramref name="path"/> alone as withheld: the scan withheld it or a folder above it
+    /// (<see cref="LocalSnapshot.IsWithheld"/>), or it is a new remote file that clashes in case (<see cref="NewRemoteCaseClashes"/>).
+    /// </summary>
+    internal bool IsWithheld(string path) => Local.IsWithheld(path) || (NewRemoteCaseClashes.Count > 0 && CaseClashPaths(NewRemoteCaseClashes).Contains(path));
+
+    private (IReadOnlyList<NewRemoteCaseClash> Of, HashSet<string> Paths)? _caseClashPaths;
+
+    /// <summary>The paths of <paramref name="clashes"/> (made once per list: a folder that clashes brings one per file under it).</summary>
+    private HashSet<string> CaseClashPaths(IReadOnlyList<NewRemoteCaseClash> clashes)
+    {
+        if (_caseClashPaths is not { } made || !ReferenceEquals(made.Of, clashes))
+        {
+            made = (clashes, PathsOf(clashes));
+            _caseClashPaths = made;
+        }
+
+        return made.Paths;
+    }
+
+    /// <summary>The paths of <paramref name="clashes"/>.</summary>
+    internal static HashSet<string> PathsOf(IReadOnlyList<NewRemoteCaseClash> clashes)
+    {
+        var paths = new HashSet<string>(clashes.Count, StringComparer.Ordinal);
+        foreach (var c in clashes)
+        {
+            paths.Add(c.Path);
+        }
+
+        return paths;
+    }
 
     private (IReadOnlyDictionary<string, RemoteEntry> Remote, HashSet<string> Folders)? _remoteFolders;
 

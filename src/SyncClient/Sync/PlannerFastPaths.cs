@@ -20,13 +20,15 @@ internal static class PlannerFastPaths
     /// They are removed from <paramref name="remote"/> (trimmed after), so a first sync of a large account holds no
     /// remote entry for them, and the rest of the plan is made without them: they change no other path's decision.
     /// </summary>
-    public static List<SyncAction> TakeNewDownloads(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot local, IReadOnlySet<string> refused)
+    public static List<SyncAction> TakeNewDownloads(Dictionary<string, RemoteEntry> remote, IReadOnlyDictionary<string, BaseStat> synced, LocalSnapshot local, IReadOnlySet<string> refused, IReadOnlyList<NewRemoteCaseClash>? caseClashes = null)
     {
+        var clashPaths = caseClashes is { Count: > 0 } ? PlanInput.PathsOf(caseClashes) : null;
         var taken = new List<SyncAction>();
         foreach (var (path, entry) in remote)
         {
             if (entry is { Kind: FileKind.File, Deleted: false, MovedFrom: null, MovedTo: null }
                 && !synced.ContainsKey(path) && !local.Entries.ContainsKey(path) && !local.IsWithheld(path) && !refused.Contains(path)
+                && (clashPaths is null || !clashPaths.Contains(path))
                 && !local.Ignore.IsIgnored(path, isDirectory: false) && !UnderAFile(path, remote, synced, local))
             {
                 taken.Add(new SyncAction(SyncActionKind.DownloadNew, path) { Size = entry.Size });

@@ -48,6 +48,9 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>For a <see cref="SyncActionKind.RemoveDisplaced"/>: the path at which the server holds the leftover's bytes (its name in the trash).</summary>
     public string? SameAs { get; init; }
 
+    /// <summary>For a <see cref="SyncActionKind.CaseRenameRemote"/> or <see cref="SyncActionKind.CaseHoldRemote"/>: the rule's finding.</summary>
+    public NewRemoteCaseClash? CaseClash { get; init; }
+
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 

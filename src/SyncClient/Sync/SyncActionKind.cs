@@ -65,6 +65,21 @@ internal enum SyncActionKind
     /// </summary>
     KeepDisplaced,
 
+    /// <summary>
+    /// A new remote file whose name clashes in case with a name here (<see cref="PlanInput.NewRemoteCaseClashes"/>, see
+    /// <see cref="NewRemoteCaseRules"/>): before anything else of the pass runs, it is renamed on the server to its
+    /// "(Case Conflict)" name (<see cref="SyncAction.ToPath"/> first), with the version listed, and comes down under that
+    /// name with the next pass. Its path is withheld this pass (never downloaded).
+    /// </summary>
+    CaseRenameRemote,
+
+    /// <summary>
+    /// A new remote file whose name clashes in case with a name here that is held this pass (<see cref="SyncAction.CaseClash"/>
+    /// says why: the other name goes this pass, or the probe could not tell whether the folder folds case): withheld,
+    /// reported pending, nothing done.
+    /// </summary>
+    CaseHoldRemote,
+
     /// <summary>Both sides hold the same content: just record it as synced.</summary>
     Record,
 

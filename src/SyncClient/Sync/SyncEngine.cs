@@ -31,6 +31,9 @@ internal sealed class SyncEngine
     /// <summary>Names that differ only in case (the names the server refused are remembered across passes).</summary>
     private readonly CaseConflicts _caseConflicts;
 
+    /// <summary>"(Case Conflict)" names the server refused for new remote files, remembered across passes.</summary>
+    private readonly CaseNamesRefused _caseNamesRefused = new();
+
     public SyncEngine(SyncContext ctx)
     {
         _ctx = ctx;
@@ -189,15 +192,12 @@ internal sealed class SyncEngine
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
         caseWaits.AddRange(await _caseConflicts.ResolveWithLookedUpAsync(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct).ConfigureAwait(false));
-        // Where the probe cannot tell whether the folder folds case, a clashing new remote file is held back, never renamed.
-        var foldsCase = _ctx.FoldsCase;
-        if (foldsCase != false)
-        {
-            await _caseConflicts.ResolveNewRemoteFilesAsync(snapshot, index, newFiles, remote, summary, renameOnServer: foldsCase == true, ct).ConfigureAwait(false);
-        }
+        // New remote files that clash in case with a name here: the planner's rule decides over what the pass found (renamed
+        // on the server by the executor, first; or held), and they are withheld, never downloaded, this pass.
+        var newRemoteClashes = NewRemoteCaseRules.Decide(remote.Changes, index, snapshot, newFiles.ByPath().Keys, _ctx.FoldsCase, _caseNamesRefused.Names);
 
         // Plain new remote files leave the remote view here, a path and a size each (a reconcile pass plans each one by one).
-        var newDownloads = _ctx.Options.Reconcile ? [] : PlannerFastPaths.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths);
+        var newDownloads = _ctx.Options.Reconcile ? [] : PlannerFastPaths.TakeNewDownloads(remote.Changes, index, snapshot, remote.Refusals.Paths, newRemoteClashes);
         var syncedFiles = index.Values.Count(b => b.Kind == FileKind.File);
         if (snapshot.UnnamableFolders.Count > 0 && index.Any(e => e.Value is { Clean: false, Kind: FileKind.File } && !snapshot.Entries.ContainsKey(e.Key)
             && !snapshot.IsWithheld(e.Key) && !snapshot.Ignore.IsIgnored(e.Key, isDirectory: false)))
@@ -228,7 +228,7 @@ internal sealed class SyncEngine
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
             FilesAboveStateDirectory = remote.Refusals.AboveStateDirectory,
             StateParentsHoldingSynced = stateParentsHoldingSynced,
-            NewRemote = newDownloads, CaseWaits = caseWaits, Displaced = displaced,
+            NewRemote = newDownloads, CaseWaits = caseWaits, Displaced = displaced, NewRemoteCaseClashes = newRemoteClashes,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };
         var plan = SyncPlanner.Plan(input);
@@ -274,7 +274,7 @@ internal sealed class SyncEngine
         bool holdCursor, listAllNextPass;
         using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
             bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path)))
-            { Ignore = snapshot.Ignore, BeforeDisplacedMove = BeforeDisplacedMove })
+            { Ignore = snapshot.Ignore, BeforeDisplacedMove = BeforeDisplacedMove, CaseNamesRefused = _caseNamesRefused })
         {
             await executor.ExecuteAsync(plan, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);

@@ -28,6 +28,7 @@ internal sealed class SyncExecutor : IDisposable
     private readonly StorageFailover _failover;
     private readonly LocalDeletes _localDeletes;
     private readonly DisplacedFiles _displaced;
+    private NewRemoteCaseRenames _caseRenames;
     private bool _holdCursor;
 
     /// <param name="ctx">The folder, the db, the remote and the knobs.</param>
@@ -49,7 +50,11 @@ internal sealed class SyncExecutor : IDisposable
         _failover = new StorageFailover(ctx.Time);
         _localDeletes = new LocalDeletes(ctx, summary, ConflictName);
         _displaced = new DisplacedFiles(ctx, summary, ConflictName);
+        _caseRenames = new NewRemoteCaseRenames(ctx, summary, new CaseNamesRefused());
     }
+
+    /// <summary>The engine's memory of "(Case Conflict)" names the server refused (see <see cref="NewRemoteCaseRenames"/>); a pass's own when not given.</summary>
+    public CaseNamesRefused CaseNamesRefused { init => _caseRenames = new NewRemoteCaseRenames(_ctx, _summary, value); }
 
     /// <summary>The ignore rules of the pass's scan (see <see cref="DisplacedFiles.Ignore"/>).</summary>
     public IgnoreTree Ignore { get => _displaced.Ignore; init => _displaced.Ignore = value; }
@@ -100,6 +105,12 @@ internal sealed class SyncExecutor : IDisposable
         _ctx.Progress.Phase = "applying";
         // A stopped client's hidden leftovers first: a kept one is visible (and sent) before anything moves its folder.
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
+        {
+            await RunAsync(a, ct).ConfigureAwait(false);
+        }
+
+        // New remote files that clash in case: renamed on the server (or held) before anything else of the pass.
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.CaseRenameRemote or SyncActionKind.CaseHoldRemote))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
         }
@@ -326,6 +337,9 @@ internal sealed class SyncExecutor : IDisposable
                 break;
             case SyncActionKind.KindConflict:
                 await LeaveForFolderAsync(a, ct).ConfigureAwait(false);
+                break;
+            case SyncActionKind.CaseRenameRemote or SyncActionKind.CaseHoldRemote:
+                await _caseRenames.RunAsync(a, ct).ConfigureAwait(false);
                 break;
             case SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced:
                 await LeftoverAsync(a, ct).ConfigureAwait(false);
@@ -583,7 +597,7 @@ internal sealed class SyncExecutor : IDisposable
             {
                 await _ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = a.Path, ToPath = copy, BaseVersion = a.BaseVersion, Device = _ctx.Device }, ct).ConfigureAwait(false);
             }
-            catch (DropboxException e) when (e.Kind == ErrorKind.AlreadyExists && attempt < CaseConflicts.MaxCaseConflictMoves)
+            catch (DropboxException e) when (e.Kind == ErrorKind.AlreadyExists && attempt < NewRemoteCaseRenames.MaxMoves)
             {
                 continue; // taken on the server by a path this pass does not hold: ConflictName never picks it again
             }

@@ -107,7 +107,7 @@ internal static partial class SyncPlanner
             // link) or one the ignore rules exclude. Never deleted on either side (its db row stays, so a later pass
             // compares against the same merge base), never downloaded over; a remote change to it is reported.
             var leftAlone = local is not null ? null
-                : input.Local.IsWithheld(path) ? WithheldReason
+                : input.IsWithheld(path) ? WithheldReason
                 : input.Local.Ignore.IsIgnored(path, baseRecord?.Kind == FileKind.Folder || remote?.Kind == FileKind.Folder) ? IgnoredReason
                 : null;
             if (leftAlone is not null)
@@ -168,6 +168,14 @@ internal static partial class SyncPlanner
             actions.Add(DisplacedRules.Decide(leftover, folderHeld));
         }
 
+        // New remote files that clash in case with a name here (withheld above): renamed on the server first, or held.
+        foreach (var clash in input.NewRemoteCaseClashes)
+        {
+            actions.Add(clash.Outcome == NewRemoteCaseOutcome.RenameOnServer
+                ? new SyncAction(SyncActionKind.CaseRenameRemote, clash.Path) { ToPath = clash.Target, CaseClash = clash }
+                : new SyncAction(SyncActionKind.CaseHoldRemote, clash.Path) { CaseClash = clash });
+        }
+
         var plan = MoveDetection.DetectLocalMoves(actions);
         if (input.NewLocal is { Count: > 0 } newLocal)
         {
@@ -199,7 +207,7 @@ internal static partial class SyncPlanner
         }
 
         var remote = new Dictionary<string, RemoteEntry>(input.Remote, StringComparer.Ordinal);
-        actions.AddRange(PlannerFastPaths.TakeNewDownloads(remote, synced, input.Local, input.Refused));
+        actions.AddRange(PlannerFastPaths.TakeNewDownloads(remote, synced, input.Local, input.Refused, input.NewRemoteCaseClashes));
         return input with { Remote = remote, Synced = null };
     }
 

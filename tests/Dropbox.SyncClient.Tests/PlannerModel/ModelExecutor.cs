@@ -5,7 +5,7 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 
 /// <summary>
 /// Applies a plan to a <see cref="ModelWorld"/> as <c>SyncExecutor.ExecuteAsync</c> does when every transfer succeeds:
-/// the same phases (local folders, then moves/records/touches/forgets, then transfers, remote folders, deletes,
+/// the same phases (leftovers and case renames on the server, local folders, then moves/records/touches/forgets, then transfers, remote folders, deletes,
 /// folder deletes deepest first), the transfers in a random order (they run concurrently), and the executor's
 /// answers to the server's refusals (a stale upload becomes a conflict, a refused remote move becomes an upload and
 /// a delete, a refused delete keeps the row). A step the real executor would fail (a file in the way of a folder it
@@ -22,6 +22,11 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     {
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
+        {
+            Run(a);
+        }
+
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CaseRenameRemote))
         {
             Run(a);
         }
@@ -108,6 +113,8 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 return true;
             case SyncActionKind.KeepDisplaced:
                 return KeepDisplaced(a);
+            case SyncActionKind.CaseRenameRemote:
+                return CaseRenameRemote(a);
             case SyncActionKind.DeleteRemote:
                 DeleteRemote(a.Path, a.BaseVersion);
                 return true;
@@ -322,6 +329,26 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         }
 
         world.Base.Remove(a.Path);
+    }
+
+    /// <summary>A new remote file that clashes in case, renamed on the server (the next free name where one is taken); changed meanwhile: left to the next pass.</summary>
+    private bool CaseRenameRemote(SyncAction a)
+    {
+        var c = a.CaseClash!;
+        var to = a.ToPath!;
+        var refused = new HashSet<string>(StringComparer.Ordinal);
+        for (var attempt = 1; attempt <= NewRemoteCaseRenames.MaxMoves; attempt++)
+        {
+            if (world.Server.Move(a.Path, to, c.Version, out _) is not ModelRefusal.AlreadyExists)
+            {
+                return true;
+            }
+
+            refused.Add(to[..(to.Length - (c.Path.Length - c.Clash.Length))]);
+            to = NewRemoteCaseRules.TargetOf(c.Path, c.Clash, p => c.NamesInUse.Contains(p) || refused.Contains(p));
+        }
+
+        return true;
     }
 
     private bool MoveRemote(SyncAction a)

@@ -178,7 +178,8 @@ internal static class PlannerRun
                 }
             }
 
-            if (plan.All(a => a.Kind == SyncActionKind.Skip))
+            // A held case clash does nothing (it waits for the other name to go, which a skip may hold for good).
+            if (plan.All(a => a.Kind is SyncActionKind.Skip or SyncActionKind.CaseHoldRemote))
             {
                 Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
                 return (plan, snapshot);
@@ -229,7 +230,7 @@ internal static class PlannerRun
         var skipped = plan.Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
         world.Cursor = world.Server.Head;
         var again = PlanPass(world, c.Order, c.Plain).Plan;
-        if (again.Any(a => a.Kind != SyncActionKind.Skip || !skipped.Contains(a.Path)))
+        if (again.Any(a => a.Kind is not (SyncActionKind.Skip or SyncActionKind.CaseHoldRemote) || !skipped.Contains(a.Path)))
         {
             Fail(c, world, $"planning the fixed point again planned: {string.Join("; ", again)}");
         }
@@ -292,6 +293,11 @@ internal static class PlannerRun
             Refused = remote.Refusals.Paths,
             NewLocal = newFiles,
             Displaced = world.Displaced(snapshot, remote),
+            // The model's scan takes one of two names that differ only in case, as a folder that folds case does. The plain
+            // edits only: with withheld paths and kind clashes, a clash whose other name is deleted remotely while the delete
+            // is skipped is held ("taken at the next") pass after pass, or renamed once the cursor moved past the delete
+            // (the rule's behaviour as it was before it became the planner's; see NewRemoteCaseRulesTests).
+            NewRemoteCaseClashes = NewRemoteCaseRules.Decide(remote.Changes, index, snapshot, newFiles.ByPath().Keys, foldsCase: plain, new HashSet<string>(StringComparer.Ordinal)),
         };
         var plan = SyncPlanner.Plan(input);
         var replay = SyncPlanner.Plan(input);
@@ -304,8 +310,10 @@ internal static class PlannerRun
         CheckWaits(world, input, plan);
         CheckUnreadable(input, plan);
 
-        // One plan's steps may run at once: no two of them may touch the same path.
-        var touched = plan.SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        // One plan's steps may run at once: no two of them may touch the same path (a held case clash touches none, nor
+        // does the withheld skip that goes with a case clash's step).
+        var caseClashPaths = plan.Where(a => a.Kind is SyncActionKind.CaseRenameRemote or SyncActionKind.CaseHoldRemote).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        var touched = plan.Where(a => a.Kind != SyncActionKind.CaseHoldRemote && !(a.Kind == SyncActionKind.Skip && a.Reason == SyncPlanner.WithheldReason && caseClashPaths.Contains(a.Path))).SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (touched is not null)
         {
             throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");

@@ -116,6 +116,54 @@ public sealed class NewRemoteCaseRulesTests
         Assert.Equal(live.Length, live.Select(SyncPaths.CaseFoldKey).Distinct().Count());
     }
 
+    [Fact]
+    public async Task Files_of_one_clashing_folder_arriving_over_two_passes_go_to_one_renamed_folder()
+    {
+        using var dir = new TempFolder();
+        var server = new FakeServer();
+        using var linux = new TestClient(dir, "linux", server);
+        linux.Write("docs/keep.txt", "here");
+        linux.Write("staging1.txt", "one");
+        linux.Write("staging2.txt", "two");
+        await linux.SyncAsync();
+        using var mac = new TestClient(dir, "mac", server, caseProbe: _ => true);
+        await mac.SyncAsync();
+
+        await CommitAsAnotherDeviceAsync(server, "Docs/a.txt", "staging1.txt");
+        Assert.Equal(0, (await mac.SyncAsync()).Errors);
+        Assert.Equal(0, (await mac.SyncAsync()).Errors); // downloads the renamed one
+        await CommitAsAnotherDeviceAsync(server, "Docs/b.txt", "staging2.txt");
+        var pass = await mac.SyncAsync();
+
+        var where = Live(server, "Docs (Case Conflict)/a.txt", "Docs (Case Conflict)/b.txt", "Docs (Case Conflict 2)/b.txt", "Docs/b.txt");
+        Assert.True(where == "Docs (Case Conflict)/a.txt,Docs (Case Conflict)/b.txt", "live: " + where + " | " + string.Join(" | ", pass.Notes));
+    }
+
+    [Fact]
+    public async Task The_executor_never_follows_the_folder_onto_a_name_the_rule_found_taken_in_case()
+    {
+        using var dir = new TempFolder();
+        var server = new FakeServer();
+        using var linux = new TestClient(dir, "linux", server);
+        linux.Write("docs/keep.txt", "here");
+        linux.Write("staging1.txt", "one");
+        linux.Write("staging2.txt", "two");
+        await linux.SyncAsync();
+        using var mac = new TestClient(dir, "mac", server, caseProbe: _ => true);
+        await mac.SyncAsync();
+
+        await CommitAsAnotherDeviceAsync(server, "Docs/B.txt", "staging1.txt");
+        await CommitAsAnotherDeviceAsync(server, "Docs/b.txt", "staging2.txt");
+        var pass = await mac.SyncAsync();
+        var after1 = Live(server, "Docs (Case Conflict)/B.txt", "Docs (Case Conflict)/b.txt", "Docs (Case Conflict 2)/b.txt");
+        var pass2 = await mac.SyncAsync();
+        var pass3 = await mac.SyncAsync();
+        var after3 = Live(server, "Docs (Case Conflict)/B.txt", "Docs (Case Conflict)/b.txt", "Docs (Case Conflict 2)/b.txt", "Docs (Case Conflict)/b (Case Conflict).txt");
+        Assert.True(after1 == "Docs (Case Conflict)/B.txt,Docs (Case Conflict 2)/b.txt", "after pass 1: " + after1 + "; after pass 3: " + after3 + " | " + string.Join(" | ", pass.Notes.Concat(pass2.Notes).Concat(pass3.Notes)));
+    }
+
+    private static string Live(FakeServer server, params string[] candidates) => string.Join(",", candidates.Where(p => server.Current(p) is { Deleted: false }));
+
     private static async Task CommitAsAnotherDeviceAsync(FakeServer server, string path, string contentOf)
     {
         var staged = server.Current(contentOf)!;

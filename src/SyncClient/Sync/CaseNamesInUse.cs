@@ -10,6 +10,7 @@ namespace Dropbox.SyncClient.Sync;
 internal sealed class CaseNamesInUse
 {
     private readonly HashSet<string> _exact = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _folders = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _folded = new(StringComparer.Ordinal);
     private readonly IReadOnlyDictionary<string, RemoteEntry> _remote;
     private HashSet<string>? _remotePaths;
@@ -31,11 +32,22 @@ internal sealed class CaseNamesInUse
     /// <summary>Adds <paramref name="path"/> and every folder above it (stopping at the first already held).</summary>
     public void Add(string path)
     {
-        for (var end = path.Length; end > 0 && _exact.Add(path[..end]); end = path.LastIndexOf('/', end - 1))
+        for (var end = path.Length; end > 0; end = path.LastIndexOf('/', end - 1))
         {
-            _folded.TryAdd(SyncPaths.CaseFoldKey(path[..end]), path[..end]);
+            if (end < path.Length && !_folders.Add(path[..end]))
+            {
+                break; // this folder and every one above it already held
+            }
+
+            if (_exact.Add(path[..end]))
+            {
+                _folded.TryAdd(SyncPaths.CaseFoldKey(path[..end]), path[..end]);
+            }
         }
     }
+
+    /// <summary>True when <paramref name="path"/> is held exactly as a folder (a path under it is held).</summary>
+    public bool HoldsFolder(string path) => _folders.Contains(path);
 
     /// <summary>True when <paramref name="path"/> is held exactly.</summary>
     public bool HoldsExactly(string path) => _exact.Contains(path);

@@ -93,16 +93,41 @@ internal static class NewRemoteCaseRules
                 continue;
             }
 
-            // The files of one clashing folder go to one renamed folder, not one each.
-            var target = renamedParts.TryGetValue(clash, out var renamed) && !names.Contains(renamed + path[clash.Length..])
-                ? renamed + path[clash.Length..]
-                : TargetOf(path, clash, p => names.Contains(p) || refusedNames.Contains(p));
+            // The files of one clashing folder go to one renamed folder, not one each: this pass's, else the first
+            // "(Case Conflict)" folder an earlier pass made (held here exactly as a folder) where the file's own path is free.
+            var rest = path[clash.Length..];
+            var target = renamedParts.TryGetValue(clash, out var renamed) && !names.Contains(renamed + rest)
+                ? renamed + rest
+                : TargetOf(path, clash, p => refusedNames.Contains(p) || (names.Contains(p) && !(rest.Length > 0 && FreeUnder(names, p, rest))));
             renamedParts.TryAdd(clash, target[..(target.Length - (path.Length - clash.Length))]);
             names.Add(target);
             clashes.Add(new NewRemoteCaseClash(path, clash, other!, NewRemoteCaseOutcome.RenameOnServer, version, target, names));
         }
 
         return clashes;
+    }
+
+    /// <summary>
+    /// True when <paramref name="folder"/> is held exactly as a folder and <paramref name="rest"/> (a path under it, from
+    /// its '/') can go there: nothing at that path in any case, and no folder on the way held as a file.
+    /// </summary>
+    private static bool FreeUnder(CaseNamesInUse names, string folder, string rest)
+    {
+        if (!names.HoldsFolder(folder) || names.Contains(folder + rest))
+        {
+            return false;
+        }
+
+        for (var end = rest.IndexOf('/', 1); end > 0; end = rest.IndexOf('/', end + 1))
+        {
+            var above = folder + rest[..end];
+            if (names.Contains(above) && !names.HoldsFolder(above))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The path <paramref name="path"/> takes when its clashing part <paramref name="clash"/> gets the first "(Case Conflict)" name <paramref name="isTaken"/> refuses.</summary>

@@ -133,8 +133,7 @@ internal sealed class SyncExecutor : IDisposable
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
-        // The leftovers' copies kept now go up after those: a folder here that replaced a synced file is clear on the
-        // server only once its KindConflict step ran.
+        // Kept leftovers' copies go up after those (a folder that replaced a synced file is clear on the server only then).
         foreach (var (copy, read) in _keptCopies)
         {
             try
@@ -143,8 +142,7 @@ internal sealed class SyncExecutor : IDisposable
             }
             catch (Exception e) when (e is DropboxException or IOException or UnauthorizedAccessException)
             {
-                // As any step's error (RunAsync): counted, the rest of the pass goes on; the copy is visible, and the next
-                // pass sends it as a new file.
+                // Counted as any step's error (RunAsync), the pass goes on; the copy is visible: the next pass sends it.
                 _summary.AddError($"send the kept copy {copy}: {e.Message}");
                 _ctx.Progress.Log($"error: send the kept copy {copy}: {e.Message}");
             }

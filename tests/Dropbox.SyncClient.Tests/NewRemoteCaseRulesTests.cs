@@ -69,6 +69,17 @@ public sealed class NewRemoteCaseRulesTests
     }
 
     [Fact]
+    public void A_file_of_the_pass_never_follows_its_folder_into_a_reused_one_where_a_file_here_is_on_its_way()
+    {
+        // An earlier pass made "docs (Case Conflict)"; a new local file there is named as this pass's second file's folder.
+        var (remote, synced, local, newLocal) = Pass("synced:Docs/keep.txt;synced:docs (Case Conflict)/old.txt;new:docs (Case Conflict)/sub;remote:docs/sub/c.txt", "docs/a.txt");
+
+        var clashes = NewRemoteCaseRules.Decide(remote, synced, local, newLocal, true, new HashSet<string>(StringComparer.Ordinal));
+
+        Assert.Equal(["docs (Case Conflict)/a.txt", "docs (Case Conflict 2)/sub/c.txt"], clashes.Select(c => c.Target));
+    }
+
+    [Fact]
     public void A_new_remote_folder_of_ten_thousand_and_one_files_clashing_with_one_here_is_one_renamed_folder()
     {
         // One "(Case Conflict N)" folder a file made N reach the name search's bound: every pass failed before its plan.

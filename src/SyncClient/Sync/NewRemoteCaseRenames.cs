@@ -59,7 +59,8 @@ internal sealed class NewRemoteCaseRenames
         // Follows only onto a path the rule found free (or planned itself): the rule may have sent it elsewhere because
         // its name under that folder differs only in case from another file's there.
         var follows = _renamedParts.TryGetValue(c.Clash, out var part)
-            && (part + c.Path[c.Clash.Length..] == target || !c.NamesInUse.Contains(part + c.Path[c.Clash.Length..]));
+            && (part + c.Path[c.Clash.Length..] == target
+                || (NewRemoteCaseRules.FreeUnder(c.NamesInUse, part, c.Path[c.Clash.Length..]) && !IsPicked(part + c.Path[c.Clash.Length..])));
         if (follows)
         {
             target = part + c.Path[c.Clash.Length..]; // where this pass renamed another file of the same clashing folder

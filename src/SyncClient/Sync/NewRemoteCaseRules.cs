@@ -96,7 +96,7 @@ internal static class NewRemoteCaseRules
             // The files of one clashing folder go to one renamed folder, not one each: this pass's, else the first
             // "(Case Conflict)" folder an earlier pass made (held here exactly as a folder) where the file's own path is free.
             var rest = path[clash.Length..];
-            var target = renamedParts.TryGetValue(clash, out var renamed) && !names.Contains(renamed + rest)
+            var target = renamedParts.TryGetValue(clash, out var renamed) && FreeUnder(names, renamed, rest)
                 ? renamed + rest
                 : TargetOf(path, clash, p => refusedNames.Contains(p) || (names.Contains(p) && !(rest.Length > 0 && FreeUnder(names, p, rest))));
             renamedParts.TryAdd(clash, target[..(target.Length - (path.Length - clash.Length))]);
@@ -111,9 +111,9 @@ internal static class NewRemoteCaseRules
     /// True when <paramref name="folder"/> is held exactly as a folder and <paramref name="rest"/> (a path under it, from
     /// its '/') can go there: nothing at that path in any case, and no folder on the way held as a file.
     /// </summary>
-    private static bool FreeUnder(CaseNamesInUse names, string folder, string rest)
+    internal static bool FreeUnder(CaseNamesInUse names, string folder, string rest)
     {
-        if (!names.HoldsFolder(folder) || names.Contains(folder + rest))
+        if (rest.Length == 0 || !names.HoldsFolder(folder) || names.Contains(folder + rest))
         {
             return false;
         }

@@ -58,12 +58,12 @@ internal sealed class NewRemoteCaseRenames
         var target = a.ToPath!;
         // Follows only onto a path the rule found free (or planned itself): the rule may have sent it elsewhere because
         // its name under that folder differs only in case from another file's there.
+        var rest = c.Path[c.Clash.Length..];
         var follows = _renamedParts.TryGetValue(c.Clash, out var part)
-            && (part + c.Path[c.Clash.Length..] == target
-                || (NewRemoteCaseRules.FreeUnder(c.NamesInUse, part, c.Path[c.Clash.Length..]) && !IsPicked(part + c.Path[c.Clash.Length..])));
+            && (part + rest == target || (NewRemoteCaseRules.FreeUnder(c.NamesInUse, part, rest) && !IsPicked(part + rest)));
         if (follows)
         {
-            target = part + c.Path[c.Clash.Length..]; // where this pass renamed another file of the same clashing folder
+            target = part + rest; // where this pass renamed another file of the same clashing folder
         }
 
         for (var attempt = 1; ; attempt++)
@@ -106,7 +106,7 @@ internal sealed class NewRemoteCaseRenames
     }
 
     /// <summary>The renamed clashing part of <paramref name="target"/> (what the server found taken).</summary>
-    private static string RenamedPart(NewRemoteCaseClash c, string target) => target[..(target.Length - (c.Path.Length - c.Clash.Length))];
+    private static string RenamedPart(NewRemoteCaseClash c, string target) => NewRemoteCaseRules.RenamedPart(c.Path, c.Clash, target);
 
     /// <summary>True when a rename of this pass took <paramref name="clashName"/> (a renamed clashing part) or a path under it, in any case.</summary>
     private bool IsPicked(string clashName)

@@ -99,7 +99,7 @@ internal static class NewRemoteCaseRules
             var target = renamedParts.TryGetValue(clash, out var renamed) && FreeUnder(names, renamed, rest)
                 ? renamed + rest
                 : TargetOf(path, clash, p => refusedNames.Contains(p) || (names.Contains(p) && !(rest.Length > 0 && FreeUnder(names, p, rest))));
-            renamedParts.TryAdd(clash, target[..(target.Length - (path.Length - clash.Length))]);
+            renamedParts.TryAdd(clash, RenamedPart(path, clash, target));
             names.Add(target);
             clashes.Add(new NewRemoteCaseClash(path, clash, other!, NewRemoteCaseOutcome.RenameOnServer, version, target, names));
         }
@@ -129,6 +129,9 @@ internal static class NewRemoteCaseRules
 
         return true;
     }
+
+    /// <summary>The renamed clashing part of <paramref name="target"/>, the name <paramref name="path"/> takes with its part <paramref name="clash"/> renamed.</summary>
+    internal static string RenamedPart(string path, string clash, string target) => target[..(target.Length - (path.Length - clash.Length))];
 
     /// <summary>The path <paramref name="path"/> takes when its clashing part <paramref name="clash"/> gets the first "(Case Conflict)" name <paramref name="isTaken"/> refuses.</summary>
     public static string TargetOf(string path, string clash, Func<string, bool> isTaken) =>

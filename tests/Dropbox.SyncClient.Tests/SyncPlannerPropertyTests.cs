@@ -82,7 +82,8 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned("Hold: " + nameof(DeleteHoldReason.MassDelete) + " (plain)");
             AssertPlanned(nameof(SyncActionKind.RemoveDisplaced) + " (plain)");
             AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (plain)");
-            AssertPlanned(nameof(SyncActionKind.CaseRenameRemote) + " (plain)");
+            // Not asserted: CaseRenameRemote comes about once in 10,000 plain cases, so a CI-sized run missed it about one
+            // time in three (a red run by chance). Its planning is tested case by case in NewRemoteCaseRulesTests.
         }
     }
 

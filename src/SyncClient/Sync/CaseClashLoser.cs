@@ -71,7 +71,7 @@ internal static class CaseClashLoser
     /// <summary>
     /// The entry of a losing file that follows the server instead of being renamed: found exactly as synced, and its
     /// server path deleted or moved away this pass to a name that is not a <c>(Case Conflict)</c> one (a move to one is
-    /// followed by name, see <c>MovedAwayTo</c>). It lost only because the server no longer holds its name; renamed, it
+    /// followed by name, see <c>LocalCaseFacts.MovedAwayTo</c>). It lost only because the server no longer holds its name; renamed, it
     /// would be uploaded under the new name, bringing back what another device deleted or renamed (a rename of
     /// <c>X.txt</c> to <c>x.txt</c> there made every device with a new <c>x.txt</c> upload <c>X (Case Conflict).txt</c>),
     /// and withheld while young, its remote change was skipped and its stale row later outranked the name the server

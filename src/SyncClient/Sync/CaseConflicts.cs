@@ -201,10 +201,9 @@ internal sealed class CaseConflicts
 
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
-    /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the planner says
-    /// it waits (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/> for a file, over a stability observation
-    /// made right before the rename; for a folder, over a walk of it on disk, see <see cref="FolderWaitsToRename"/>): then
-    /// it is withheld and its wait is returned, for the plan. A clash's loser the server holds (both names there) is
+    /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the rule says
+    /// it waits (<see cref="LocalCaseRules.Decide"/>, over the facts <see cref="LocalCaseFacts"/> reads right before the
+    /// rename: a file's stability, a folder's walk on disk): then it is withheld and its wait is returned, for the plan. A clash's loser the server holds (both names there) is
     /// renamed on the server first, each path with the version this pass saw (a device that renames it second is refused
     /// and follows next pass), then here with its rows; one whose synced paths the server already moved to a
     /// <c>(Case Conflict)</c> name follows them there. Neither is taken this pass; the next finds it synced under its
@@ -213,33 +212,7 @@ internal sealed class CaseConflicts
     public async Task<List<SyncAction>> ResolveAsync(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Dictionary<string, string>? folds, SyncSummary summary, FolderWalkBudget budget, CancellationToken ct, bool withScanLosers = true)
     {
         var waits = new List<SyncAction>();
-        var renames = withScanLosers ? new List<(string Path, bool IsDirectory)>(snapshot.CaseClashLosers) : [];
-        if (folds is not null)
-        {
-            var folders = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var entry in snapshot.Entries.Values)
-            {
-                // Under a new local folder that differs only in case from a remote one: the folder is renamed (once),
-                // unless something under it is synced (then it is not new here, and stays as it is).
-                if (SyncPlanner.ClashingFolder(folds, index, entry.Path) is { } folder)
-                {
-                    if (folders.Add(folder))
-                    {
-                        renames.Add((folder, true));
-                    }
-
-                    continue;
-                }
-
-                // Files only: a folder's contents are already in this pass under its old name. A synced file unchanged
-                // here follows the remote (deleted, or renamed locally by a remote move).
-                if (entry.Kind == FileKind.File && SyncPlanner.ClashesRemotely(folds, index, remote.Changes, entry.Path)
-                    && !(index.TryGetValue(entry.Path, out var stat) && stat.Kind == entry.Kind && FileStamp.Of(stat) == FileStamp.Of(entry)))
-                {
-                    renames.Add((entry.Path, entry.Kind == FileKind.Folder));
-                }
-            }
-        }
+        var renames = LocalCaseRules.Clashes(withScanLosers ? snapshot.CaseClashLosers : [], snapshot.Entries.Values, index, remote.Changes, folds);
 
         // A refusal counts toward the fallback only while its name keeps losing a clash, pass after pass: one that is no
         // loser now (the clash settled another way: a name deleted or renamed) is forgotten, so a later clash of the same
@@ -255,158 +228,32 @@ internal sealed class CaseConflicts
 
         var scanLosers = withScanLosers ? snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
         var stability = _ctx.Stability();
-        HashSet<string>? takenFolds = null;
+        var facts = new LocalCaseFacts(_ctx, stability, budget, index, remote, scanLosers, _refusedOnServer, AfterFolderWalk);
         foreach (var (path, isDirectory) in renames)
         {
-            if (!isDirectory && scanLosers.Contains(path) && CaseClashLoser.FollowsServer(index, remote.Changes, path, _ctx.FullPath(path), _ctx.HoldsExecutableBit) is { } follows)
+            // Read, decided and applied one clash after another: the facts of one (what is free, what is being written)
+            // are read after the renames before it, right before it is acted on.
+            var outcome = LocalCaseRules.Decide(facts.Read(path, isDirectory, ct));
+            switch (outcome.Kind)
             {
-                snapshot.Withheld.Remove(path); // no clash once the server's delete or move is applied to it
-                snapshot.Entries[path] = follows;
-                continue;
+                case LocalCaseOutcomeKind.FollowServer:
+                    snapshot.Withheld.Remove(path); // no clash once the server's delete or move is applied to it
+                    snapshot.Entries[path] = outcome.Entry!;
+                    break;
+                case LocalCaseOutcomeKind.Wait:
+                    if (outcome.Log is { } log)
+                    {
+                        _ctx.Progress.Log(log);
+                    }
+
+                    Withhold(path, isDirectory, outcome.Wait!);
+                    break;
+                case LocalCaseOutcomeKind.NoFreeName:
+                    throw new IOException(NoFreeNameMessage(path));
+                default:
+                    await RenameAsync(outcome, snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
+                    break;
             }
-
-            var visited = new List<FolderStamp>();
-            if ((isDirectory ? FolderWaitsToRename(path, stability, budget, visited, ct) : SyncPlanner.WaitToRename(path, isDirectory: false, FileSettlesIn(path, stability, index))) is { } wait)
-            {
-                Withhold(path, isDirectory, wait);
-                continue;
-            }
-
-            if (isDirectory)
-            {
-                AfterFolderWalk?.Invoke(path);
-            }
-
-            // Where the server already moved what was synced under this name to a "(Case Conflict)" name (another device
-            // resolved this clash, or a pass of this one that stopped part-way), this one follows it there: a name of its
-            // own would clash again, or duplicate the moved files.
-            var onServer = scanLosers.Contains(path) ? LiveOnServer(path, index, remote.Changes) : [];
-            var followed = MovedAwayTo(path, index, remote.Changes);
-            if (followed is not null && (File.Exists(_ctx.FullPath(followed)) || Directory.Exists(_ctx.FullPath(followed))))
-            {
-                followed = null; // taken here (made meanwhile): a name of its own, as for any clash
-            }
-
-            var target = followed;
-            if (target is null)
-            {
-                // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
-                takenFolds ??= TakenFolds(index, remote);
-                target = CaseConflictName(path, p => File.Exists(_ctx.FullPath(p)) || Directory.Exists(_ctx.FullPath(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
-                    || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p));
-            }
-
-            // Right before the move: a name made or removed in any folder the walk read, since it read it (the walk is no
-            // snapshot), means the tree is being written: it waits, as if the walk had seen it.
-            if (isDirectory && stability.FolderChangedSinceWalk(visited) is { } changed)
-            {
-                _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: a folder in it changed since it was looked at");
-                Withhold(path, isDirectory, SyncPlanner.WaitToRename(path, isDirectory: true, changed)!);
-                continue;
-            }
-
-            // Both names on the server (this one lost by the server's versions, so every device that sees the same server
-            // picks it): renamed there first, each path with the version this pass saw, so a second device renaming it
-            // too is refused instead of renaming it again; then here, its rows moved with it.
-            // Refused (changed or moved meanwhile: the next pass's listing shows how, and it follows), it waits a pass;
-            // refused again, the rows this pass took for the server's were stale (a path gone there that no listing will
-            // show again): it is renamed here alone, as a name only here is, and the next pass matches its files by
-            // content (never a retry forever).
-            var movedVersions = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
-            var renamedOnServer = onServer.Count > 0;
-            if (renamedOnServer && await MoveOnServerAsync(path, target, onServer, movedVersions, summary, ct).ConfigureAwait(false) is { } refused)
-            {
-                renamedOnServer = false;
-                if (_refusedOnServer.Count >= MaxRefusedOnServer && !_refusedOnServer.Contains(path))
-                {
-                    _refusedOnServer.Clear();
-                }
-
-                if (_refusedOnServer.Add(path))
-                {
-                    SaveRefusedOnServer();
-                    summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
-                    snapshot.Withheld.Add(path);
-                    snapshot.Entries.Remove(path);
-                    summary.AddPending();
-                    summary.RecheckWithin(TimeSpan.Zero);
-                    continue;
-                }
-            }
-
-            if (_refusedOnServer.Remove(path))
-            {
-                SaveRefusedOnServer();
-            }
-
-            _ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
-            try
-            {
-                if (isDirectory)
-                {
-                    Directory.Move(_ctx.FullPath(path), _ctx.FullPath(target));
-                }
-                else
-                {
-                    File.Move(_ctx.FullPath(path), _ctx.FullPath(target), overwrite: false);
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); it is left alone until one of the names is changed");
-                snapshot.Withheld.Add(path);
-                snapshot.Entries.Remove(path);
-                continue;
-            }
-
-            _ctx.Step?.Invoke($"after case-conflict rename {path} -> {target}");
-            var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
-            summary.AddNote(note);
-            _ctx.Progress.Log(note);
-            if (renamedOnServer || followed is not null)
-            {
-                // Renamed on the server too: the rows follow the name (after the rename here: a crash between leaves rows
-                // at the old name and files at the new, which the next pass matches by content, never a delete). Nothing
-                // under either name is taken this pass; the next finds the files as synced under the new one.
-                MoveRows(path, target, index, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], movedVersions, remote.Changes);
-                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
-                {
-                    snapshot.Entries.Remove(under);
-                }
-
-                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
-                snapshot.Withheld.Add(path);
-                snapshot.Withheld.Add(target);
-                continue;
-            }
-
-            if (isDirectory)
-            {
-                // Nothing under the old name is taken this pass (the next pass takes the renamed folder as new).
-                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
-                {
-                    snapshot.Entries.Remove(under);
-                }
-
-                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
-                snapshot.Withheld.Add(path);
-                continue;
-            }
-
-            if (snapshot.Entries.Remove(path, out var entry))
-            {
-                snapshot.Entries[target] = entry with { Path = target };
-            }
-            else if (!isDirectory)
-            {
-                snapshot.Withheld.Remove(path);
-                var info = new FileInfo(_ctx.FullPath(target));
-                snapshot.Entries[target] = new LocalEntry(target, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(target, info.LastWriteTimeUtc.Ticks));
-            }
-
-            // A folder's contents were not scanned under either name: the old name stays withheld (nothing under it
-            // is deleted anywhere) and the next pass takes the renamed folder, its files matched to the synced ones
-            // by content.
         }
 
         return waits;
@@ -418,12 +265,7 @@ internal sealed class CaseConflicts
             waits.Add(wait);
             if (isDirectory)
             {
-                foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
-                {
-                    snapshot.Entries.Remove(under);
-                }
-
-                snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+                RemoveUnder(snapshot, path);
             }
 
             snapshot.Withheld.Add(path);
@@ -431,46 +273,112 @@ internal sealed class CaseConflicts
         }
     }
 
-    /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
-    private static List<(string Path, ulong Version)> LiveOnServer(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
+    /// <summary>
+    /// Applies the rule's rename of <paramref name="outcome"/>. Both names on the server (this one lost by the server's
+    /// versions, so every device that sees the same server picks it): renamed there first, each path with the version
+    /// this pass saw, so a second device renaming it too is refused instead of renaming it again; then here, its rows
+    /// moved with it. Refused (changed or moved meanwhile: the next pass's listing shows how, and it follows), it waits a
+    /// pass; refused again, the rows this pass took for the server's were stale (a path gone there that no listing will
+    /// show again): it is renamed here alone, as a name only here is, and the next pass matches its files by content
+    /// (never a retry forever).
+    /// </summary>
+    private async Task RenameAsync(LocalCaseOutcome outcome, LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote, Stability stability, SyncSummary summary, CancellationToken ct)
     {
-        var live = new Dictionary<string, ulong>(StringComparer.Ordinal);
-        foreach (var (p, stat) in index)
+        var (path, isDirectory, target, onServer) = (outcome.Path, outcome.IsDirectory, outcome.Target!, outcome.OnServer);
+        var movedVersions = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
+        var renamedOnServer = onServer.Count > 0;
+        if (renamedOnServer && await MoveOnServerAsync(path, target, onServer, movedVersions, summary, ct).ConfigureAwait(false) is { } refused)
         {
-            if (Under(p, path) && !remote.ContainsKey(p))
+            renamedOnServer = false;
+            if (_refusedOnServer.Count >= MaxRefusedOnServer && !_refusedOnServer.Contains(path))
             {
-                live[p] = stat.Version;
+                _refusedOnServer.Clear();
+            }
+
+            _refusedOnServer.Add(path);
+            if (!outcome.HereAloneIfRefused)
+            {
+                SaveRefusedOnServer();
+                summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
+                snapshot.Withheld.Add(path);
+                snapshot.Entries.Remove(path);
+                summary.AddPending();
+                summary.RecheckWithin(TimeSpan.Zero);
+                return;
             }
         }
 
-        foreach (var (p, entry) in remote)
+        if (_refusedOnServer.Remove(path))
         {
-            if (Under(p, path) && !entry.Deleted)
-            {
-                live[p] = entry.Version;
-            }
+            SaveRefusedOnServer();
         }
 
-        return [.. live.OrderBy(e => e.Key.Length).ThenBy(e => e.Key, StringComparer.Ordinal).Select(e => (e.Key, e.Value))];
+        _ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
+        try
+        {
+            if (isDirectory)
+            {
+                Directory.Move(_ctx.FullPath(path), _ctx.FullPath(target));
+            }
+            else
+            {
+                File.Move(_ctx.FullPath(path), _ctx.FullPath(target), overwrite: false);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); it is left alone until one of the names is changed");
+            snapshot.Withheld.Add(path);
+            snapshot.Entries.Remove(path);
+            return;
+        }
+
+        _ctx.Step?.Invoke($"after case-conflict rename {path} -> {target}");
+        var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
+        summary.AddNote(note);
+        _ctx.Progress.Log(note);
+        if (renamedOnServer || outcome.Followed)
+        {
+            // Renamed on the server too: the rows follow the name (after the rename here: a crash between leaves rows
+            // at the old name and files at the new, which the next pass matches by content, never a delete). Nothing
+            // under either name is taken this pass; the next finds the files as synced under the new one.
+            MoveRows(path, target, index, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], movedVersions, remote.Changes);
+            RemoveUnder(snapshot, path);
+            snapshot.Withheld.Add(path);
+            snapshot.Withheld.Add(target);
+            return;
+        }
+
+        if (isDirectory)
+        {
+            // Nothing under the old name is taken this pass (the next pass takes the renamed folder as new, its files
+            // matched to the synced ones by content); the old name stays withheld (nothing under it is deleted anywhere).
+            RemoveUnder(snapshot, path);
+            snapshot.Withheld.Add(path);
+            return;
+        }
+
+        if (snapshot.Entries.Remove(path, out var entry))
+        {
+            snapshot.Entries[target] = entry with { Path = target };
+        }
+        else
+        {
+            snapshot.Withheld.Remove(path);
+            var info = new FileInfo(_ctx.FullPath(target));
+            snapshot.Entries[target] = new LocalEntry(target, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(target, info.LastWriteTimeUtc.Ticks));
+        }
     }
 
-    /// <summary>
-    /// The "(Case Conflict)" name the server moved what was synced at or under <paramref name="path"/> to, as this pass
-    /// lists it (the first such move in ordinal order); null when none was.
-    /// </summary>
-    private static string? MovedAwayTo(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
+    /// <summary>Takes out of the snapshot's entries and empty folders everything at or under <paramref name="path"/>.</summary>
+    private static void RemoveUnder(LocalSnapshot snapshot, string path)
     {
-        foreach (var p in index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal))
+        foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
         {
-            if (remote.TryGetValue(p, out var entry) && entry.MovedTo is { } to && to.EndsWith(p[path.Length..], StringComparison.Ordinal)
-                && to[..^(p.Length - path.Length)] is var prefix && SyncPaths.Parent(prefix) == SyncPaths.Parent(path)
-                && prefix.Contains(CaseConflictMarker, StringComparison.Ordinal) && SyncPaths.CaseFoldKey(prefix) != SyncPaths.CaseFoldKey(path))
-            {
-                return prefix;
-            }
+            snapshot.Entries.Remove(under);
         }
 
-        return null;
+        snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -479,12 +387,12 @@ internal sealed class CaseConflicts
     /// move was made; else why the server refused one (changed or moved meanwhile, or the name taken there): the rest
     /// waits for the next pass, which sees what the server holds then.
     /// </summary>
-    private async Task<string?> MoveOnServerAsync(string path, string target, List<(string Path, ulong Version)> live, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, SyncSummary summary, CancellationToken ct)
+    private async Task<string?> MoveOnServerAsync(string path, string target, IReadOnlyList<(string Path, ulong Version)> live, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, SyncSummary summary, CancellationToken ct)
     {
         var movedFolders = new List<string>();
         foreach (var (from, version) in live)
         {
-            if (movedFolders.Exists(f => Under(from, f)))
+            if (movedFolders.Exists(f => LocalCaseFacts.Under(from, f)))
             {
                 continue; // moved with its folder
             }
@@ -523,7 +431,7 @@ internal sealed class CaseConflicts
     /// </summary>
     private void MoveRows(string from, string to, Dictionary<string, BaseStat> index, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
-        foreach (var key in index.Keys.Where(k => Under(k, from)).Order(StringComparer.Ordinal).ToList())
+        foreach (var key in index.Keys.Where(k => LocalCaseFacts.Under(k, from)).Order(StringComparer.Ordinal).ToList())
         {
             var path = to + key[from.Length..];
             var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
@@ -546,82 +454,12 @@ internal sealed class CaseConflicts
         }
     }
 
-    private static bool Under(string path, string folder) =>
-        path.Length >= folder.Length && path.StartsWith(folder, StringComparison.Ordinal) && (path.Length == folder.Length || path[folder.Length] == '/');
-
-    /// <summary>
-    /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>), taken now from its
-    /// stat, right before its rename: the scan's may be stale (a write since the scan would be split by the rename). Null:
-    /// settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone meanwhile (the rename then says so).
-    /// </summary>
-    private TimeSpan? FileSettlesIn(string path, Stability stability, Dictionary<string, BaseStat> index)
-    {
-        var fullPath = _ctx.FullPath(path);
-        var info = new FileInfo(fullPath);
-        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, fullPath, _ctx.HoldsExecutableBit) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
-    }
-
-    /// <summary>
-    /// The planner's word on renaming the folder at <paramref name="path"/> now, over a walk of it on disk made right
-    /// before the rename (<see cref="Stability.ObserveFolder(string, string, CancellationToken)"/>): the scan's entries
-    /// would miss what it ignores (a download's <c>.part</c> file) and the inside of a folder that lost a clash in the
-    /// scan (not entered), and a rename while either is written splits the tree.
-    /// </summary>
-    private SyncAction? FolderWaitsToRename(string path, Stability stability, FolderWalkBudget budget, List<FolderStamp> visited, CancellationToken ct)
-    {
-        // A folder the walk could not look at whole lately is not walked again before its backoff ends (whatever woke
-        // this pass): the walk would read up to its bound again and most likely find the same.
-        var backoff = _ctx.UncheckedFolders;
-        if (backoff.WaitLeft(path, _ctx.Time) is { } left)
-        {
-            return SyncPlanner.WaitToRename(path, FolderObservation.PastBound("not looked at again yet"), left);
-        }
-
-        var observed = stability.ObserveFolder(_ctx.FullPath(path), path, budget, visited, ct);
-        if (observed.Unchecked is null)
-        {
-            backoff.Forget(path);
-            return SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First);
-        }
-
-        // A walk that reached its bound backs off: the next would read up to it again. A read error (a subfolder gone
-        // during the walk: a tree being moved) may not be met again: looked at again soon, a few times, then backing off.
-        var wait = observed.OverBound
-            ? SyncPlanner.WaitToRename(path, observed, backoff.Missed(path, _ctx.Time))!
-            : SyncPlanner.WaitToRename(path, observed, UncheckedFolderBackoff.First, backoff.ReadError(path, _ctx.Time, Stability.MinFolderSettleAge))!;
-        _ctx.Progress.Log($"case conflict: folder '{path}' is not renamed this pass: {observed.Unchecked}; looked at again in {wait.SettlesIn}");
-        return wait;
-    }
-
-    /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>
-    private static HashSet<string> TakenFolds(Dictionary<string, BaseStat> index, RemoteView remote)
-    {
-        var folds = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var path in index.Keys.Concat(remote.Changes.Keys))
-        {
-            folds.Add(SyncPaths.CaseFoldKey(path));
-        }
-
-        return folds;
-    }
-
-    /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
-    private bool ExistsInAnyCase(string relative)
-    {
-        var parent = _ctx.FullPath(SyncPaths.Parent(relative));
-        var key = SyncPaths.CaseFoldKey(relative[(relative.LastIndexOf('/') + 1)..]);
-        try
-        {
-            return Directory.Exists(parent) && Directory.EnumerateFileSystemEntries(parent).Any(e => SyncPaths.CaseFoldKey(Path.GetFileName(e)) == key);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
     /// <summary><c>dir/name (Case Conflict).ext</c>, then <c>(Case Conflict 2)</c>... the first <paramref name="isTaken"/> refuses.</summary>
-    internal static string CaseConflictName(string path, Func<string, bool> isTaken)
+    internal static string CaseConflictName(string path, Func<string, bool> isTaken) =>
+        FreeCaseConflictName(path, isTaken) ?? throw new IOException(NoFreeNameMessage(path));
+
+    /// <summary>As <see cref="CaseConflictName"/>; null when none of the first 10,000 is free.</summary>
+    internal static string? FreeCaseConflictName(string path, Func<string, bool> isTaken)
     {
         var slash = path.LastIndexOf('/');
         var directory = slash >= 0 ? path[..(slash + 1)] : string.Empty;
@@ -637,6 +475,8 @@ internal sealed class CaseConflicts
             }
         }
 
-        throw new IOException($"Could not find a free case-conflict name for '{path}' after 10000 tries; rename it by hand.");
+        return null;
     }
+
+    private static string NoFreeNameMessage(string path) => $"Could not find a free case-conflict name for '{path}' after 10000 tries; rename it by hand.";
 }

@@ -1,0 +1,187 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// Reads what the rule for a local name that clashes in case needs (<see cref="LocalCaseClash"/>): whether it follows
+/// the server, whether it is being written (a file's stat, a folder's walk), what the server holds under it, and which
+/// name is free. It renames nothing and records nothing of the sync: the rule decides (<see cref="LocalCaseRules"/>) and
+/// <see cref="CaseConflicts"/> acts. Its one memory is the folder backoff's (<see cref="UncheckedFolderBackoff"/>), of the
+/// walks it made. One per resolve: the pass's folder walks share <paramref name="budget"/>.
+/// </summary>
+internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, FolderWalkBudget budget, Dictionary<string, BaseStat> index, RemoteView remote,
+    IReadOnlySet<string> scanLosers, IReadOnlySet<string> refusedOnServer, Action<string>? afterFolderWalk)
+{
+    private HashSet<string>? _takenFolds; // built on the first name search only (the index is large)
+
+    /// <summary>
+    /// The facts of <paramref name="path"/>, read now: right before it is acted on, after the clashes before it were (a
+    /// write since the scan counts, and a name an earlier rename took is taken). The folder walk comes first and the
+    /// look for changes since the walk last, so the walk's window spans the name search.
+    /// </summary>
+    public LocalCaseClash Read(string path, bool isDirectory, CancellationToken ct)
+    {
+        var loser = scanLosers.Contains(path);
+        var clash = new LocalCaseClash(path, isDirectory)
+        {
+            FollowsServer = !isDirectory && loser ? CaseClashLoser.FollowsServer(index, remote.Changes, path, ctx.FullPath(path), ctx.HoldsExecutableBit) : null,
+            RefusedBefore = refusedOnServer.Contains(path),
+        };
+        if (clash.FollowsServer is not null)
+        {
+            return clash; // given back to the plan: nothing else about it counts
+        }
+
+        var visited = new List<FolderStamp>();
+        clash = isDirectory ? WalkFolder(clash, visited, ct) : clash with { SettlesIn = FileSettlesIn(path) };
+        if (LocalCaseRules.WaitsToRename(clash))
+        {
+            return clash; // it waits whatever else is found: nothing more is read (the name search walks the folder's names)
+        }
+
+        if (isDirectory)
+        {
+            afterFolderWalk?.Invoke(path);
+        }
+
+        var movedAway = MovedAwayTo(path, index, remote.Changes);
+        clash = clash with
+        {
+            OnServer = loser ? LiveOnServer(path, index, remote.Changes) : [],
+            MovedAwayTo = movedAway,
+            MovedAwayTaken = movedAway is not null && ExistsHere(movedAway),
+        };
+
+        if (movedAway is null || clash.MovedAwayTaken)
+        {
+            // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
+            _takenFolds ??= TakenFolds(index, remote);
+            var taken = _takenFolds;
+            clash = clash with
+            {
+                FreeName = CaseConflicts.FreeCaseConflictName(path, p => ExistsHere(p) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
+                    || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p)),
+            };
+        }
+
+        return isDirectory && visited.Count > 0 ? clash with { ChangedSinceWalk = stability.FolderChangedSinceWalk(visited) } : clash;
+    }
+
+    /// <summary>
+    /// The folder's walk on disk now (<see cref="Stability.ObserveFolder(string, string, FolderWalkBudget, List{FolderStamp}, CancellationToken)"/>):
+    /// the scan's entries would miss what it ignores (a download's <c>.part</c> file) and the inside of a folder that lost
+    /// a clash in the scan (not entered). A folder the walk could not look at whole lately is not walked again before its
+    /// backoff ends (whatever woke this pass): the walk would read up to its bound again and most likely find the same.
+    /// The backoff learns what the walk found.
+    /// </summary>
+    private LocalCaseClash WalkFolder(LocalCaseClash clash, List<FolderStamp> visited, CancellationToken ct)
+    {
+        var (path, backoff) = (clash.Path, ctx.UncheckedFolders);
+        if (backoff.WaitLeft(path, ctx.Time) is { } left)
+        {
+            return clash with { BackoffLeft = left };
+        }
+
+        var observed = stability.ObserveFolder(ctx.FullPath(path), path, budget, visited, ct);
+        if (observed.Unchecked is null)
+        {
+            backoff.Forget(path);
+            return clash with { Walk = observed };
+        }
+
+        // A read error (a subfolder gone during the walk: a tree being moved) may not be met again: looked at again soon,
+        // a few times, then backing off.
+        return clash with
+        {
+            Walk = observed,
+            Recheck = observed.OverBound ? backoff.Missed(path, ctx.Time) : backoff.ReadError(path, ctx.Time, Stability.MinFolderSettleAge),
+        };
+    }
+
+    /// <summary>
+    /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>), taken now from its
+    /// stat, right before its rename: the scan's may be stale (a write since the scan would be split by the rename). Null:
+    /// settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone meanwhile (the rename then says so).
+    /// </summary>
+    private TimeSpan? FileSettlesIn(string path)
+    {
+        var fullPath = ctx.FullPath(path);
+        var info = new FileInfo(fullPath);
+        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, fullPath, ctx.HoldsExecutableBit) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
+    }
+
+    private bool ExistsHere(string path) => File.Exists(ctx.FullPath(path)) || Directory.Exists(ctx.FullPath(path));
+
+    /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
+    internal static List<(string Path, ulong Version)> LiveOnServer(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        var live = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        foreach (var (p, stat) in index)
+        {
+            if (Under(p, path) && !remote.ContainsKey(p))
+            {
+                live[p] = stat.Version;
+            }
+        }
+
+        foreach (var (p, entry) in remote)
+        {
+            if (Under(p, path) && !entry.Deleted)
+            {
+                live[p] = entry.Version;
+            }
+        }
+
+        return [.. live.OrderBy(e => e.Key.Length).ThenBy(e => e.Key, StringComparer.Ordinal).Select(e => (e.Key, e.Value))];
+    }
+
+    /// <summary>
+    /// The "(Case Conflict)" name the server moved what was synced at or under <paramref name="path"/> to, as this pass
+    /// lists it (the first such move in ordinal order); null when none was.
+    /// </summary>
+    internal static string? MovedAwayTo(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        foreach (var p in index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal))
+        {
+            if (remote.TryGetValue(p, out var entry) && entry.MovedTo is { } to && to.EndsWith(p[path.Length..], StringComparison.Ordinal)
+                && to[..^(p.Length - path.Length)] is var prefix && SyncPaths.Parent(prefix) == SyncPaths.Parent(path)
+                && prefix.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) && SyncPaths.CaseFoldKey(prefix) != SyncPaths.CaseFoldKey(path))
+            {
+                return prefix;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>
+    private static HashSet<string> TakenFolds(Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        var folds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in index.Keys.Concat(remote.Changes.Keys))
+        {
+            folds.Add(SyncPaths.CaseFoldKey(path));
+        }
+
+        return folds;
+    }
+
+    /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
+    private bool ExistsInAnyCase(string relative)
+    {
+        var parent = ctx.FullPath(SyncPaths.Parent(relative));
+        var key = SyncPaths.CaseFoldKey(relative[(relative.LastIndexOf('/') + 1)..]);
+        try
+        {
+            return Directory.Exists(parent) && Directory.EnumerateFileSystemEntries(parent).Any(e => SyncPaths.CaseFoldKey(Path.GetFileName(e)) == key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    internal static bool Under(string path, string folder) =>
+        path.Length >= folder.Length && path.StartsWith(folder, StringComparison.Ordinal) && (path.Length == folder.Length || path[folder.Length] == '/');
+}

@@ -327,7 +327,14 @@ internal sealed class CaseConflicts
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // Left alone, a folder with all under it: its files sent under the old name would make on the server the very
+            // clash the rename was for (before, a new 'docs/a.txt' went up beside 'Docs').
             summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); it is left alone until one of the names is changed");
+            if (isDirectory)
+            {
+                RemoveUnder(snapshot, path);
+            }
+
             snapshot.Withheld.Add(path);
             snapshot.Entries.Remove(path);
             return;

@@ -237,8 +237,7 @@ internal sealed class CaseConflicts
             switch (outcome.Kind)
             {
                 case LocalCaseOutcomeKind.FollowServer:
-                    snapshot.Withheld.Remove(path); // no clash once the server's delete or move is applied to it
-                    snapshot.Entries[path] = outcome.Entry!;
+                    LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.FollowedServer);
                     break;
                 case LocalCaseOutcomeKind.Wait:
                     if (outcome.Log is { } log)
@@ -246,7 +245,9 @@ internal sealed class CaseConflicts
                         _ctx.Progress.Log(log);
                     }
 
-                    Withhold(path, isDirectory, outcome.Wait!);
+                    // Withheld until it settles; the plan reports the wait and the daemon comes back for it then.
+                    waits.Add(outcome.Wait!);
+                    LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
                     break;
                 case LocalCaseOutcomeKind.NoFreeName:
                     throw new IOException(NoFreeNameMessage(path));
@@ -257,20 +258,6 @@ internal sealed class CaseConflicts
         }
 
         return waits;
-
-        // Withheld (nothing of it uploaded, deleted or downloaded over) until it settles; the plan reports the wait and
-        // the daemon comes back for it then. A folder: nothing under it is taken either.
-        void Withhold(string path, bool isDirectory, SyncAction wait)
-        {
-            waits.Add(wait);
-            if (isDirectory)
-            {
-                RemoveUnder(snapshot, path);
-            }
-
-            snapshot.Withheld.Add(path);
-            snapshot.Entries.Remove(path);
-        }
     }
 
     /// <summary>
@@ -300,8 +287,7 @@ internal sealed class CaseConflicts
             {
                 SaveRefusedOnServer();
                 summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
-                snapshot.Withheld.Add(path);
-                snapshot.Entries.Remove(path);
+                LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone); // a scan's loser: a folder has nothing under it in the snapshot (not entered)
                 summary.AddPending();
                 summary.RecheckWithin(TimeSpan.Zero);
                 return;
@@ -330,13 +316,7 @@ internal sealed class CaseConflicts
             // Left alone, a folder with all under it: its files sent under the old name would make on the server the very
             // clash the rename was for (before, a new 'docs/a.txt' went up beside 'Docs').
             summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); it is left alone until one of the names is changed");
-            if (isDirectory)
-            {
-                RemoveUnder(snapshot, path);
-            }
-
-            snapshot.Withheld.Add(path);
-            snapshot.Entries.Remove(path);
+            LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
             return;
         }
 
@@ -350,42 +330,15 @@ internal sealed class CaseConflicts
             // at the old name and files at the new, which the next pass matches by content, never a delete). Nothing
             // under either name is taken this pass; the next finds the files as synced under the new one.
             MoveRows(path, target, index, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], movedVersions, remote.Changes);
-            RemoveUnder(snapshot, path);
-            snapshot.Withheld.Add(path);
-            snapshot.Withheld.Add(target);
+            LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.RenamedWithRows);
             return;
         }
 
-        if (isDirectory)
+        LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.Renamed, renamed =>
         {
-            // Nothing under the old name is taken this pass (the next pass takes the renamed folder as new, its files
-            // matched to the synced ones by content); the old name stays withheld (nothing under it is deleted anywhere).
-            RemoveUnder(snapshot, path);
-            snapshot.Withheld.Add(path);
-            return;
-        }
-
-        if (snapshot.Entries.Remove(path, out var entry))
-        {
-            snapshot.Entries[target] = entry with { Path = target };
-        }
-        else
-        {
-            snapshot.Withheld.Remove(path);
-            var info = new FileInfo(_ctx.FullPath(target));
-            snapshot.Entries[target] = new LocalEntry(target, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(target, info.LastWriteTimeUtc.Ticks));
-        }
-    }
-
-    /// <summary>Takes out of the snapshot's entries and empty folders everything at or under <paramref name="path"/>.</summary>
-    private static void RemoveUnder(LocalSnapshot snapshot, string path)
-    {
-        foreach (var under in snapshot.Entries.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToList())
-        {
-            snapshot.Entries.Remove(under);
-        }
-
-        snapshot.EmptyFolders.RemoveWhere(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal));
+            var info = new FileInfo(_ctx.FullPath(renamed));
+            return new LocalEntry(renamed, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, stability.SettlesIn(renamed, info.LastWriteTimeUtc.Ticks));
+        });
     }
 
     /// <summary>

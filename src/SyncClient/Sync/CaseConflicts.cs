@@ -16,7 +16,18 @@ namespace Dropbox.SyncClient.Sync;
 /// A new remote file that clashes is the planner's (<see cref="NewRemoteCaseRules"/>).
 /// The engine's pass calls it with what it found (snapshot, index, remote view); it changes the snapshot (renamed names,
 /// withheld ones), adds notes to the summary and returns the planner's waits for names still being written.
+/// It decides nothing itself: for each clash the facts (<see cref="LocalCaseFacts"/>) go to the rule
+/// (<see cref="LocalCaseRules"/>), and it applies the outcome, the snapshot edited by <see cref="LocalCaseSnapshot"/>.
 /// </summary>
+/// <remarks>
+/// Still before the plan (issue 14 wants planner steps the executor runs first), because: a clash's facts are read
+/// after the renames before it (what is free on disk; the pass's walk budget) and right before its own, and the rule
+/// would have to pick all names at once (remembering its own picks, case-folded) with the stability re-checked by the
+/// executor right before each rename; <see cref="MoveRows"/> edits the db and the pass's index before the bases are
+/// loaded; a file renamed here alone is hashed by the pass under its new name, which a plan made first would read at
+/// the old one; and a refusal on the server, or a failed rename, must then turn the plan's steps under the new name into
+/// waits. <see cref="LocalCaseSnapshot.Apply"/> is the snapshot transform such a plan would use.
+/// </remarks>
 internal sealed class CaseConflicts
 {
     private readonly SyncContext _ctx;

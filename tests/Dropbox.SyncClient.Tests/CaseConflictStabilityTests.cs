@@ -70,10 +70,11 @@ public sealed class CaseConflictStabilityTests : IDisposable
         File.SetLastWriteTimeUtc(a.PathOf("README.txt"), DateTime.UtcNow.AddHours(-2));
         a.Write("Readme.txt", "renamed");
         File.SetLastWriteTimeUtc(a.PathOf("Readme.txt"), DateTime.UtcNow.AddSeconds(-1));
-        // Observed settled right before the rename (quiet for a second by the watcher), and written right after that
-        // observation: the renamed name's entry must not pass its fresh mtime off as settled.
+        // Observed settled with the facts and again right before the rename (quiet for a second by the watcher), and
+        // written right after that second observation (its read of the watcher's clock): the renamed name's entry must
+        // not pass its fresh mtime off as settled.
         var (watched, clock) = WatchedSecondAgo("Readme.txt");
-        clock.BeforeNextTimestamp(() => File.AppendAllText(a.PathOf("Readme.txt"), ", and more"));
+        clock.BeforeNextTimestamp(() => clock.BeforeNextTimestamp(() => File.AppendAllText(a.PathOf("Readme.txt"), ", and more")));
 
         var pass = await new SyncEngine(a.Context.With(watched)).RunPassAsync(CancellationToken.None);
 
@@ -87,6 +88,35 @@ public sealed class CaseConflictStabilityTests : IDisposable
         var settled = await a.SyncAsync();
 
         Assert.Equal(0, settled.Errors + settled.Pending);
+        Assert.NotNull(_server.Current("Readme (Case Conflict).txt"));
+    }
+
+    [Fact]
+    public async Task A_clashing_file_written_after_its_facts_were_read_is_not_renamed()
+    {
+        using var a = new TestClient(_dir, "a", _server, new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+        a.Write("README.txt", "kept");
+        File.SetLastWriteTimeUtc(a.PathOf("README.txt"), DateTime.UtcNow.AddHours(-2));
+        a.Write("Readme.txt", "renamed");
+        File.SetLastWriteTimeUtc(a.PathOf("Readme.txt"), DateTime.UtcNow.AddSeconds(-1));
+        // All clashes' facts are read before any is renamed: the writer goes on right after this one's facts were read
+        // (its stat, then its read of the watcher's clock); the look right before the rename sees the write.
+        var (watched, clock) = WatchedSecondAgo("Readme.txt");
+        clock.BeforeNextTimestamp(() => File.AppendAllText(a.PathOf("Readme.txt"), ", and more"));
+
+        var pass = await new SyncEngine(a.Context.With(watched)).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.False(File.Exists(a.PathOf("Readme (Case Conflict).txt")), "renamed though written since its facts were read");
+        Assert.Equal("renamed, and more", a.Read("Readme.txt"));
+        Assert.True(pass.Pending >= 1, "the clash written since its facts is not reported as pending");
+        Assert.Null(_server.Current("Readme.txt"));
+
+        File.SetLastWriteTimeUtc(a.PathOf("Readme.txt"), DateTime.UtcNow.AddHours(-2));
+        var settled = await a.SyncAsync();
+
+        Assert.Equal(0, settled.Errors + settled.Pending);
+        Assert.Equal("renamed, and more", a.Read("Readme (Case Conflict).txt"));
         Assert.NotNull(_server.Current("Readme (Case Conflict).txt"));
     }
 

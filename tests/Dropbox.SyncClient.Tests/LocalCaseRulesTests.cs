@@ -169,4 +169,40 @@ public sealed class LocalCaseRulesTests
         Assert.Equal(expected, string.Join(";", clashes.Skip(1).Select(c => c.Path + (c.IsDirectory ? "/" : string.Empty))));
         Assert.Equal([("Loser.TXT", false)], LocalCaseRules.Clashes([("Loser.TXT", false)], entries, index, changes, folds: null));
     }
+
+    [Fact]
+    public void Clashes_decided_at_once_never_pick_a_name_an_earlier_one_of_the_pass_takes_in_any_case()
+    {
+        // Read before either is renamed, both found 'a (Case Conflict).txt' free on disk.
+        var first = new LocalCaseClash("a.txt", false) { FreeName = "a (Case Conflict).txt" };
+        var second = new LocalCaseClash("A.txt", false) { FreeName = "A (Case Conflict).txt", MoreFreeNames = ["A (Case Conflict 2).txt"] };
+        var third = new LocalCaseClash("b.txt", false) { MovedAwayTo = "a (CASE CONFLICT).txt", FreeName = "b (Case Conflict).txt", MoreFreeNames = ["b (Case Conflict 2).txt", "b (Case Conflict 3).txt"] };
+
+        var outcomes = LocalCaseRules.DecideAll([first, second, third]);
+
+        Assert.Equal(["a (Case Conflict).txt", "A (Case Conflict 2).txt", "b (Case Conflict).txt"], outcomes.Select(o => o.Target));
+        Assert.False(outcomes[2].Followed); // the server's name is taken by the first pick: a free name of its own
+    }
+
+    [Fact]
+    public void A_clash_whose_free_names_earlier_picks_all_take_has_no_free_name()
+    {
+        var outcomes = LocalCaseRules.DecideAll([new LocalCaseClash("a.txt", false) { FreeName = "a (Case Conflict).txt" }, new LocalCaseClash("A.txt", false) { FreeName = "A (Case Conflict).txt" }]);
+
+        Assert.Equal([LocalCaseOutcomeKind.Rename, LocalCaseOutcomeKind.NoFreeName], outcomes.Select(o => o.Kind));
+    }
+
+    [Fact]
+    public void A_rename_looked_at_again_right_before_it_waits_for_a_write_since_its_facts()
+    {
+        var file = LocalCaseRules.Decide(new LocalCaseClash("a.txt", false) { FreeName = "a (Case Conflict).txt" });
+        var folder = LocalCaseRules.Decide(new LocalCaseClash("docs", true) { FreeName = "docs (Case Conflict)", Walk = FolderObservation.Settled });
+
+        Assert.Null(LocalCaseRules.Recheck(file, fileSettlesIn: null, folderChangedSinceWalk: null));
+        Assert.Null(LocalCaseRules.Recheck(folder, fileSettlesIn: null, folderChangedSinceWalk: null));
+        var fileWait = LocalCaseRules.Recheck(file, TimeSpan.FromSeconds(2), null)!;
+        Assert.Equal((LocalCaseOutcomeKind.Wait, TimeSpan.FromSeconds(2), SyncPlanner.CaseClashChangingReason), (fileWait.Kind, fileWait.Wait!.SettlesIn, fileWait.Wait.Reason));
+        var folderWait = LocalCaseRules.Recheck(folder, null, TimeSpan.FromSeconds(5))!;
+        Assert.Equal((LocalCaseOutcomeKind.Wait, TimeSpan.FromSeconds(5), SyncPlanner.CaseClashFolderChangingReason), (folderWait.Kind, folderWait.Wait!.SettlesIn, folderWait.Wait.Reason));
+    }
 }

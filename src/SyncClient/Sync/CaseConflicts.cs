@@ -20,13 +20,15 @@ namespace Dropbox.SyncClient.Sync;
 /// (<see cref="LocalCaseRules"/>), and it applies the outcome, the snapshot edited by <see cref="LocalCaseSnapshot"/>.
 /// </summary>
 /// <remarks>
-/// Still before the plan (issue 14 wants planner steps the executor runs first), because: a clash's facts are read
-/// after the renames before it (what is free on disk; the pass's walk budget) and right before its own, and the rule
-/// would have to pick all names at once (remembering its own picks, case-folded) with the stability re-checked by the
-/// executor right before each rename; <see cref="MoveRows"/> edits the db and the pass's index before the bases are
-/// loaded; a file renamed here alone is hashed by the pass under its new name, which a plan made first would read at
-/// the old one; and a refusal on the server, or a failed rename, must then turn the plan's steps under the new name into
-/// waits. <see cref="LocalCaseSnapshot.Apply"/> is the snapshot transform such a plan would use.
+/// Still before the plan (issue 14 wants planner steps the executor runs first). Done towards it: all clashes' facts are
+/// read before any is renamed and decided at once (<see cref="LocalCaseRules.DecideAll"/>, the rule taking its own picks
+/// case-folded), and each rename is looked at again right before it (<see cref="LocalCaseRules.Recheck"/>: the file's
+/// stat, the folder's changes since its walk), a change a wait. What still keeps them here: <see cref="MoveRows"/> edits
+/// the db and the pass's index before the bases are loaded (and <see cref="NewRemoteCaseRules.Decide"/> and
+/// <see cref="PlannerFastPaths.TakeNewDownloads"/> read that index); a file renamed here alone is hashed by the pass under
+/// its new name, which a plan made first would read at the old one; and a refusal on the server, or a failed rename, must
+/// then turn the plan's steps under the new name into waits. <see cref="LocalCaseSnapshot.Apply"/> is the snapshot
+/// transform such a plan would use.
 /// </remarks>
 internal sealed class CaseConflicts
 {
@@ -213,8 +215,9 @@ internal sealed class CaseConflicts
     /// <summary>
     /// Renames each local name that clashes in case (with another here, or with a live remote path it would be
     /// created beside) to a <c>(Case Conflict)</c> name and takes it under that name in this pass, unless the rule says
-    /// it waits (<see cref="LocalCaseRules.Decide"/>, over the facts <see cref="LocalCaseFacts"/> reads right before the
-    /// rename: a file's stability, a folder's walk on disk): then it is withheld and its wait is returned, for the plan. A clash's loser the server holds (both names there) is
+    /// it waits (<see cref="LocalCaseRules.DecideAll"/>, over the facts <see cref="LocalCaseFacts"/> reads of all clashes
+    /// first: a file's stability, a folder's walk on disk; and <see cref="LocalCaseRules.Recheck"/> right before each
+    /// rename): then it is withheld and its wait is returned, for the plan. A clash's loser the server holds (both names there) is
     /// renamed on the server first, each path with the version this pass saw (a device that renames it second is refused
     /// and follows next pass), then here with its rows; one whose synced paths the server already moved to a
     /// <c>(Case Conflict)</c> name follows them there. Neither is taken this pass; the next finds it synced under its
@@ -240,35 +243,53 @@ internal sealed class CaseConflicts
         var scanLosers = withScanLosers ? snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
         var stability = _ctx.Stability();
         var facts = new LocalCaseFacts(_ctx, stability, budget, index, remote, scanLosers, _refusedOnServer, AfterFolderWalk);
-        foreach (var (path, isDirectory) in renames)
+
+        // Every clash's facts are read, and all are decided at once, before any is renamed: the rule takes the names its
+        // own earlier picks take (case-folded). What a rename must see fresh is looked at again right before it.
+        var clashes = facts.ReadAll(renames, ct);
+        var outcomes = LocalCaseRules.DecideAll(clashes);
+        foreach (var outcome in outcomes)
         {
-            // Read, decided and applied one clash after another: the facts of one (what is free, what is being written)
-            // are read after the renames before it, right before it is acted on.
-            var outcome = LocalCaseRules.Decide(facts.Read(path, isDirectory, ct));
             switch (outcome.Kind)
             {
                 case LocalCaseOutcomeKind.FollowServer:
                     LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.FollowedServer);
                     break;
                 case LocalCaseOutcomeKind.Wait:
-                    if (outcome.Log is { } log)
-                    {
-                        _ctx.Progress.Log(log);
-                    }
-
-                    // Withheld until it settles; the plan reports the wait and the daemon comes back for it then.
-                    waits.Add(outcome.Wait!);
-                    LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
+                    Wait(outcome, snapshot, waits);
                     break;
                 case LocalCaseOutcomeKind.NoFreeName:
-                    throw new IOException(NoFreeNameMessage(path));
+                    throw new IOException(NoFreeNameMessage(outcome.Path));
                 default:
+                    // Right before the rename (and before the server's): a file written since its facts were read, or a
+                    // folder in which a name was made or removed since its walk, waits as it would have then.
+                    if (LocalCaseRules.Recheck(outcome, outcome.IsDirectory ? null : facts.SettlesInNow(outcome.Path),
+                        outcome.IsDirectory && outcome.Walked.Count > 0 ? stability.FolderChangedSinceWalk(outcome.Walked) : null) is { } changed)
+                    {
+                        Wait(changed, snapshot, waits);
+                        break;
+                    }
+
+                    // (A folder in which an earlier rename of the pass was made finds its own mtime moved: it waits a pass, as
+                    // it did when its walk was read after that rename and found the folder just changed.)
                     await RenameAsync(outcome, snapshot, index, remote, stability, summary, ct).ConfigureAwait(false);
                     break;
             }
         }
 
         return waits;
+    }
+
+    /// <summary>A clash that waits: withheld until it settles (a folder with all under it); the plan reports the wait and the daemon comes back for it then.</summary>
+    private void Wait(LocalCaseOutcome outcome, LocalSnapshot snapshot, List<SyncAction> waits)
+    {
+        if (outcome.Log is { } log)
+        {
+            _ctx.Progress.Log(log);
+        }
+
+        waits.Add(outcome.Wait!);
+        LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
     }
 
     /// <summary>

@@ -43,6 +43,16 @@ internal sealed record LocalCaseClash(string Path, bool IsDirectory)
     /// <summary>The first <c>(Case Conflict N)</c> name free here, in the index and in the remote view, in any case; null when none of 10,000 is.</summary>
     public string? FreeName { get; init; }
 
+    /// <summary>
+    /// The next free <c>(Case Conflict N)</c> names after <see cref="FreeName"/>, in order, as many as there are clashes
+    /// before this one in the pass: all clashes are read before any is renamed, and each earlier rename's pick can take
+    /// at most one of them (<see cref="LocalCaseRules.DecideAll"/>).
+    /// </summary>
+    public IReadOnlyList<string> MoreFreeNames { get; init; } = [];
+
+    /// <summary>A folder walked and found settled: the folders the walk read, with their mtimes then, for the look right before the rename (<see cref="Stability.FolderChangedSinceWalk"/>).</summary>
+    public IReadOnlyList<FolderStamp> Walked { get; init; } = [];
+
     /// <summary>The server refused to rename <see cref="Path"/> at its last try (the engine's memory of refusals).</summary>
     public bool RefusedBefore { get; init; }
 }

@@ -16,11 +16,29 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     private HashSet<string>? _takenFolds; // built on the first name search only (the index is large)
 
     /// <summary>
-    /// The facts of <paramref name="path"/>, read now: right before it is acted on, after the clashes before it were (a
-    /// write since the scan counts, and a name an earlier rename took is taken). The folder walk comes first and the
-    /// look for changes since the walk last, so the walk's window spans the name search.
+    /// The facts of every clash of <paramref name="clashes"/>, in order, all read before any is acted on (the rule
+    /// decides them at once, <see cref="LocalCaseRules.DecideAll"/>): the free names on disk are those before any rename
+    /// of the pass, so each clash gets as many more free names as there are clashes before it (each earlier pick can
+    /// take one). What a rename must see fresh (a file's stat, a walked folder's changes) is looked at again right before
+    /// it (<see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
     /// </summary>
-    public LocalCaseClash Read(string path, bool isDirectory, CancellationToken ct)
+    public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct)
+    {
+        var facts = new List<LocalCaseClash>(clashes.Count);
+        foreach (var (path, isDirectory) in clashes)
+        {
+            facts.Add(Read(path, isDirectory, ct, moreFreeNames: facts.Count));
+        }
+
+        return facts;
+    }
+
+    /// <summary>
+    /// The facts of <paramref name="path"/>, read now (a write since the scan counts), with <paramref name="moreFreeNames"/>
+    /// free names after the first. The folder walk comes first and the look for changes since the walk last, so the walk's
+    /// window spans the name search.
+    /// </summary>
+    public LocalCaseClash Read(string path, bool isDirectory, CancellationToken ct, int moreFreeNames = 0)
     {
         var loser = scanLosers.Contains(path);
         var clash = new LocalCaseClash(path, isDirectory)
@@ -34,7 +52,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         }
 
         var visited = new List<FolderStamp>();
-        clash = isDirectory ? WalkFolder(clash, visited, ct) : clash with { SettlesIn = FileSettlesIn(path) };
+        clash = isDirectory ? WalkFolder(clash, visited, ct) : clash with { SettlesIn = SettlesInNow(path) };
         if (LocalCaseRules.WaitsToRename(clash))
         {
             return clash; // it waits whatever else is found: nothing more is read (the name search walks the folder's names)
@@ -53,19 +71,29 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             MovedAwayTaken = movedAway is not null && ExistsHere(movedAway),
         };
 
-        if (movedAway is null || clash.MovedAwayTaken)
         {
             // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
+            // Searched even where the server's name is followed: another clash of the pass may be renamed to that name.
             _takenFolds ??= TakenFolds(index, remote);
             var taken = _takenFolds;
-            clash = clash with
+            var found = new List<string>();
+            var foundFolds = new HashSet<string>(StringComparer.Ordinal);
+            for (var n = 0; n <= moreFreeNames; n++)
             {
-                FreeName = CaseConflicts.FreeCaseConflictName(path, p => ExistsHere(p) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
-                    || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p)),
-            };
+                if (CaseConflicts.FreeCaseConflictName(path, p => foundFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsHere(p) || index.ContainsKey(p)
+                    || remote.Changes.ContainsKey(p) || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p)) is not { } free)
+                {
+                    break;
+                }
+
+                found.Add(free);
+                foundFolds.Add(SyncPaths.CaseFoldKey(free));
+            }
+
+            clash = clash with { FreeName = found.Count > 0 ? found[0] : null, MoreFreeNames = found.Count > 1 ? found[1..] : [] };
         }
 
-        return isDirectory && visited.Count > 0 ? clash with { ChangedSinceWalk = stability.FolderChangedSinceWalk(visited) } : clash;
+        return isDirectory && visited.Count > 0 ? clash with { ChangedSinceWalk = stability.FolderChangedSinceWalk(visited), Walked = visited } : clash;
     }
 
     /// <summary>
@@ -101,10 +129,11 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
 
     /// <summary>
     /// The stability observation of the file at <paramref name="path"/> (see <see cref="Stability"/>), taken now from its
-    /// stat, right before its rename: the scan's may be stale (a write since the scan would be split by the rename). Null:
-    /// settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone meanwhile (the rename then says so).
+    /// stat: with the facts, and again right before its rename: the scan's may be stale (a write since the scan would be
+    /// split by the rename). Null: settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone
+    /// meanwhile (the rename then says so).
     /// </summary>
-    private TimeSpan? FileSettlesIn(string path)
+    public TimeSpan? SettlesInNow(string path)
     {
         var fullPath = ctx.FullPath(path);
         var info = new FileInfo(fullPath);

@@ -31,4 +31,7 @@ internal sealed record LocalCaseOutcome(string Path, bool IsDirectory, LocalCase
     /// (refused at its last try too: the rows were stale); else it waits a pass, remembered as refused.
     /// </summary>
     public bool HereAloneIfRefused { get; init; }
+
+    /// <summary><see cref="LocalCaseOutcomeKind.Rename"/> of a folder: the folders its walk read, looked at again right before the rename (<see cref="LocalCaseRules.Recheck"/>).</summary>
+    public IReadOnlyList<FolderStamp> Walked { get; init; } = [];
 }

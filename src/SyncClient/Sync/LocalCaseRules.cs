@@ -6,8 +6,8 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// The rule for local names that clash in case, pure as <see cref="SyncPlanner"/> is: which names lose
 /// (<see cref="Clashes"/>), and what becomes of each (<see cref="Decide"/>) over the facts read right before it is acted
-/// on (<see cref="LocalCaseFacts"/>). <see cref="CaseConflicts"/> reads, asks and applies, one clash after another: the
-/// facts of a clash (what is free, what is being written) are read after the clashes before it were renamed.
+/// on (<see cref="LocalCaseFacts"/>). <see cref="CaseConflicts"/> reads the facts of all clashes, asks the rule for all
+/// of them at once (<see cref="DecideAll"/>), then applies each, looked at again right before its rename (<see cref="Recheck"/>).
 /// </summary>
 internal static class LocalCaseRules
 {
@@ -101,7 +101,73 @@ internal static class LocalCaseRules
             Followed = followed,
             OnServer = clash.OnServer,
             HereAloneIfRefused = clash.RefusedBefore,
+            Walked = clash.Walked,
         };
+    }
+
+    /// <summary>
+    /// What becomes of each of <paramref name="clashes"/> (all read before any is renamed, in the order they are acted
+    /// on), decided at once: each as <see cref="Decide"/>, except that a name an earlier clash of the pass is renamed to,
+    /// in any case, is taken for a later one (its next free name, <see cref="LocalCaseClash.MoreFreeNames"/>; the name the
+    /// server moved it to counts as taken here), as it was when each was read after the renames before it.
+    /// </summary>
+    public static List<LocalCaseOutcome> DecideAll(IReadOnlyList<LocalCaseClash> clashes)
+    {
+        var picked = new HashSet<string>(StringComparer.Ordinal); // case-folded
+        var outcomes = new List<LocalCaseOutcome>(clashes.Count);
+        foreach (var facts in clashes)
+        {
+            var outcome = Decide(facts, picked);
+            if (outcome.Kind == LocalCaseOutcomeKind.Rename)
+            {
+                picked.Add(SyncPaths.CaseFoldKey(outcome.Target!));
+            }
+
+            outcomes.Add(outcome);
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>As <see cref="Decide(LocalCaseClash)"/>, with the names other renames of the pass take (<paramref name="picked"/>, case-folded) taken.</summary>
+    public static LocalCaseOutcome Decide(LocalCaseClash facts, IReadOnlySet<string> picked)
+    {
+        if (picked.Count == 0)
+        {
+            return Decide(facts);
+        }
+
+        var free = new[] { facts.FreeName }.Concat(facts.MoreFreeNames).FirstOrDefault(n => n is not null && !picked.Contains(SyncPaths.CaseFoldKey(n)));
+        return Decide(facts with
+        {
+            MovedAwayTaken = facts.MovedAwayTaken || (facts.MovedAwayTo is { } to && picked.Contains(SyncPaths.CaseFoldKey(to))),
+            FreeName = free,
+        });
+    }
+
+    /// <summary>
+    /// The look right before a rename the rule decided (<paramref name="outcome"/>): a file observed unsettled now
+    /// (<paramref name="fileSettlesIn"/>, from its stat now), or a folder in which a name was made or removed since its
+    /// walk (<paramref name="folderChangedSinceWalk"/>, read now), waits as it would have at the facts: renamed, the write
+    /// would be split. Null: renamed now.
+    /// </summary>
+    public static LocalCaseOutcome? Recheck(LocalCaseOutcome outcome, TimeSpan? fileSettlesIn, TimeSpan? folderChangedSinceWalk)
+    {
+        var (path, isDirectory) = (outcome.Path, outcome.IsDirectory);
+        if (!isDirectory)
+        {
+            return SyncPlanner.WaitToRename(path, isDirectory: false, fileSettlesIn) is { } fileWait
+                ? new LocalCaseOutcome(path, false, LocalCaseOutcomeKind.Wait) { Wait = fileWait }
+                : null;
+        }
+
+        return folderChangedSinceWalk is { } changed
+            ? new LocalCaseOutcome(path, true, LocalCaseOutcomeKind.Wait)
+            {
+                Wait = SyncPlanner.WaitToRename(path, isDirectory: true, changed),
+                Log = $"case conflict: folder '{path}' is not renamed this pass: a folder in it changed since it was looked at",
+            }
+            : null;
     }
 
     /// <summary>True when <paramref name="clash"/> waits by what was observed of it being written, whatever else holds (the facts reader reads no further).</summary>

@@ -45,8 +45,8 @@ internal sealed record LocalCaseClash(string Path, bool IsDirectory)
 
     /// <summary>
     /// The next free <c>(Case Conflict N)</c> names after <see cref="FreeName"/>, in order, as many as there are clashes
-    /// before this one in the pass: all clashes are read before any is renamed, and each earlier rename's pick can take
-    /// at most one of them (<see cref="LocalCaseRules.DecideAll"/>).
+    /// before this one in the pass whose path is the same in any case: all clashes are read before any is renamed, and
+    /// only such an earlier rename's pick can take one of them, one at most (<see cref="LocalCaseRules.DecideAll"/>).
     /// </summary>
     public IReadOnlyList<string> MoreFreeNames { get; init; } = [];
 

@@ -18,16 +18,21 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// <summary>
     /// The facts of every clash of <paramref name="clashes"/>, in order, all read before any is acted on (the rule
     /// decides them at once, <see cref="LocalCaseRules.DecideAll"/>): the free names on disk are those before any rename
-    /// of the pass, so each clash gets as many more free names as there are clashes before it (each earlier pick can
-    /// take one). What a rename must see fresh (a file's stat, a walked folder's changes) is looked at again right before
-    /// it (<see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
+    /// of the pass, so each clash gets one more free name for each clash before it whose path is the same in any case
+    /// (only such a clash's pick can be one of its names, <c>stem (Case Conflict N).ext</c> in the same folder: so a pass
+    /// of many clashes still searches about one name each). What a rename must see fresh (a file's stat, a walked
+    /// folder's changes) is looked at again right before it (<see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
     /// </summary>
     public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct)
     {
         var facts = new List<LocalCaseClash>(clashes.Count);
+        var before = new Dictionary<string, int>(StringComparer.Ordinal); // clashes read so far, by case-folded path
         foreach (var (path, isDirectory) in clashes)
         {
-            facts.Add(Read(path, isDirectory, ct, moreFreeNames: facts.Count));
+            var fold = SyncPaths.CaseFoldKey(path);
+            before.TryGetValue(fold, out var same);
+            facts.Add(Read(path, isDirectory, ct, moreFreeNames: same));
+            before[fold] = same + 1;
         }
 
         return facts;

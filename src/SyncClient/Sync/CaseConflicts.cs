@@ -28,7 +28,11 @@ namespace Dropbox.SyncClient.Sync;
 /// <see cref="PlannerFastPaths.TakeNewDownloads"/> read that index); a file renamed here alone is hashed by the pass under
 /// its new name, which a plan made first would read at the old one; and a refusal on the server, or a failed rename, must
 /// then turn the plan's steps under the new name into waits. <see cref="LocalCaseSnapshot.Apply"/> is the snapshot
-/// transform such a plan would use.
+/// transform such a plan would use. What could move first, at no pass of latency: a folder's rename and a rename on the
+/// server (or following the server's), since nothing under either name is taken this pass whichever way it goes (the
+/// snapshot edit, both names withheld, is known before the plan; <see cref="MoveRows"/> then writes only the db, from
+/// the rows under the name read before the plan); a file renamed here alone is taken this pass under its new name, so
+/// as a planner step it would cost a pass (or need the pass to hash it at its old name and send it from its new one).
 /// </remarks>
 internal sealed class CaseConflicts
 {

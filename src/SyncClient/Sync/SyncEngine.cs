@@ -194,7 +194,9 @@ internal sealed class SyncEngine
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
-        if (_withheld.WaitingForListing > 0)
+        // Only this pass's count: with nothing remembered (applied meanwhile by another engine: a reconcile's, an after-sleep
+        // one, a `sync --once`) the re-examination did not run, and the count it left is an earlier pass's.
+        if (withheldStored.Count > 0 && _withheld.WaitingForListing > 0)
         {
             summary.AddPending();
             summary.RecheckWithin(_withheld.ListingDueIn);

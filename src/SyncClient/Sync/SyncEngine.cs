@@ -69,6 +69,9 @@ internal sealed class SyncEngine
     /// </summary>
     internal TimeSpan HeldRuleListingInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Least time between the listings this engine makes for many remembered withheld paths at once (see <see cref="WithheldPaths.ListingInterval"/>).</summary>
+    internal TimeSpan WithheldListingInterval { get => _withheld.ListingInterval; set => _withheld.ListingInterval = value; }
+
     /// <summary>When (the clock's monotonic timestamp) this engine's last listing for a changed rule held its cursor (null: none, or it moved since).</summary>
     private long? _ruleListingHeldAt;
 
@@ -191,6 +194,15 @@ internal sealed class SyncEngine
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
+        // Only this pass's count: with nothing remembered (applied meanwhile by another engine: a reconcile's, an after-sleep
+        // one, a `sync --once`) the re-examination did not run, and the count it left is an earlier pass's.
+        if (withheldStored.Count > 0 && _withheld.WaitingForListing > 0)
+        {
+            summary.AddPending();
+            summary.RecheckWithin(_withheld.ListingDueIn);
+            summary.AddNote($"{_withheld.WaitingForListing} remembered remote changes to paths withheld here wait for one listing of them all (at most one every {Format.Duration(_withheld.ListingInterval)}); in {Format.Duration(_withheld.ListingDueIn)}");
+        }
+
         caseWaits.AddRange(await _caseConflicts.ResolveWithLookedUpAsync(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct).ConfigureAwait(false));
         // New remote files that clash in case with a name here: the planner's rule decides over what the pass found (renamed
         // on the server by the executor, first; or held), and they are withheld, never downloaded, this pass.

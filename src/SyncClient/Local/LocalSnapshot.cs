@@ -32,10 +32,11 @@ internal sealed class LocalSnapshot
     public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
 
     /// <summary>
-    /// Each <c>.dropboxignore</c> the scan read: its folder (relative, "" for the top), the SHA-256 of its bytes, and whether
-    /// it has a negation (a line starting with <c>!</c>: it may un-ignore what a file above ignores).
+    /// Each <c>.dropboxignore</c> the scan read (or, where it could not, whose remembered bytes it applied): its folder
+    /// (relative, "" for the top), the SHA-256 of its bytes, whether it has a negation (a line starting with <c>!</c>: it
+    /// may un-ignore what a file above ignores), and the bytes.
     /// </summary>
-    public List<(string Folder, byte[] Hash, bool Negates)> IgnoreFiles { get; } = [];
+    public List<(string Folder, byte[] Hash, bool Negates, byte[] Content)> IgnoreFiles { get; } = [];
 
     /// <summary>
     /// Paths that exist here but the scan could not take: the losing name of a case clash, a folder it could not

@@ -10,6 +10,9 @@ namespace Dropbox.SyncClient.Sync;
 /// remembered file is read again; one that changed or is gone makes the pass list everything. A new ignore file only
 /// ignores more, unless it has a negation (<c>!</c>), which may undo a rule from a file above: such a file, found by the
 /// scan after the remote side was read, is remembered as due a listing, so the next pass lists everything.
+/// The bytes of each are kept too (<see cref="State.IgnoreRulesStore"/>): one that is there but cannot be read (not
+/// permitted, not a regular file, too large, changing while read) has those bytes' rules applied in its place, so what its
+/// rules kept off the server stays off, and it is no change while it stays so (no listing a pass).
 /// </summary>
 internal static class IgnoreFileMemory
 {
@@ -17,63 +20,120 @@ internal static class IgnoreFileMemory
     internal const string ListingDue = "listing-due";
 
     /// <summary>
-    /// The setting's text for the ignore files a scan read: a line each, hex hash, a tab, the folder. A folder whose file
-    /// was read again at the pass's start (<paramref name="atStart"/>) is remembered with that reading, not the scan's: an
-    /// edit made while the pass ran then differs from what is remembered, and the next pass lists everything. A file not
-    /// remembered before that has a negation is remembered as <see cref="ListingDue"/> unless this pass
-    /// <paramref name="listed"/> everything, so the next pass lists. One read at the start that the scan did not read
-    /// (removed meanwhile) is remembered as read at the start: the next pass finds it gone and lists everything.
+    /// The setting's text for the ignore files a scan read or applied (folder, hash, has a negation, bytes): a line each,
+    /// hex hash, a tab, the folder; and the bytes to keep with it (folder, hex hash of the bytes, bytes). A folder whose
+    /// file was read again at the pass's start, or found unreadable then and remembered (<paramref name="atStart"/>, see
+    /// <see cref="Check"/>), is remembered with that reading, not the scan's: an edit made while the pass ran then differs
+    /// from what is remembered, and the next pass lists everything. A file not remembered before that has a negation is
+    /// remembered as <see cref="ListingDue"/> unless this pass <paramref name="listed"/> everything, so the next pass lists.
+    /// One read at the start that the scan did not read (removed meanwhile) is remembered as read at the start: the next
+    /// pass finds it gone and lists everything.
     /// </summary>
-    public static string Describe(IEnumerable<(string Folder, byte[] Hash, bool Negates)> files, IReadOnlyDictionary<string, string>? atStart = null, bool listed = true)
+    public static (string Text, List<(string Folder, string Hash, byte[] Content)> Files) Describe(
+        IEnumerable<(string Folder, byte[] Hash, bool Negates, byte[] Content)> files, IReadOnlyDictionary<string, (string Hash, byte[] Content)>? atStart = null, bool listed = true)
     {
-        var lines = new Dictionary<string, string>(atStart ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        var lines = new Dictionary<string, string>(StringComparer.Ordinal);
+        var kept = new List<(string Folder, string Hash, byte[] Content)>();
+        foreach (var (folder, start) in atStart ?? new Dictionary<string, (string, byte[])>())
+        {
+            lines[folder] = start.Hash;
+            kept.Add((folder, start.Hash, start.Content));
+        }
+
         foreach (var f in files)
         {
             if (!lines.ContainsKey(f.Folder))
             {
-                lines[f.Folder] = f.Negates && !listed ? ListingDue : Convert.ToHexString(f.Hash);
+                var hash = Convert.ToHexString(f.Hash);
+                lines[f.Folder] = f.Negates && !listed ? ListingDue : hash;
+                kept.Add((f.Folder, hash, f.Content));
             }
         }
 
-        return string.Join('\n', lines.Select(l => l.Value + "\t" + l.Key).Order(StringComparer.Ordinal));
+        return (string.Join('\n', lines.Select(l => l.Value + "\t" + l.Key).Order(StringComparer.Ordinal)), kept);
+    }
+
+    /// <summary>
+    /// The remembered bytes of each folder's ignore file, as <paramref name="row"/> (the db's row of a folder: hex hash and
+    /// bytes) holds them, for a folder <paramref name="stored"/> (the setting) names with that hash (or as due a listing:
+    /// the row has the bytes read then), and only when the bytes still hash to it; null where none are.
+    /// </summary>
+    public static Func<string, byte[]?> Remembered(string? stored, Func<string, (string Hash, byte[] Content)?> row)
+    {
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (folder, value) in Parse(stored))
+        {
+            if (folder is not null)
+            {
+                named[folder] = value;
+            }
+        }
+
+        return folder => named.TryGetValue(folder, out var value) && row(folder) is { } kept
+            && (value == kept.Hash || value == ListingDue)
+            && Convert.ToHexString(SHA256.HashData(kept.Content)).Equals(kept.Hash, StringComparison.Ordinal)
+                ? kept.Content
+                : null;
     }
 
     /// <summary>
     /// Reads each remembered ignore file again (in <paramref name="stored"/>; null: nothing remembered, e.g. before this
-    /// was kept) through <paramref name="readFile"/> (its folder-relative path; null when it cannot be read): whether one
-    /// now reads otherwise or not at all, and the hash of each that could be read (by folder).
+    /// was kept) through <paramref name="readFile"/> (its folder-relative path; its bytes, or null and why not: a null
+    /// reason when nothing is there): whether one now reads otherwise or not at all, and the hash and bytes of each that
+    /// could be read (by folder). One that is there but cannot be read (unreadable, not a regular file, too large,
+    /// changing) whose bytes are <paramref name="remembered"/> (see <see cref="Remembered"/>) is no change: the scan
+    /// applies those bytes' rules in its place, and it is returned with the remembered hash and bytes, which the memory
+    /// keeps. Without remembered bytes (or when it was due a listing) it is a change, as one removed is.
     /// </summary>
-    public static (bool Changed, Dictionary<string, string> Hashes) Check(string? stored, Func<string, byte[]?> readFile)
+    public static (bool Changed, Dictionary<string, (string Hash, byte[] Content)> AtStart) Check(
+        string? stored, Func<string, (byte[]? Bytes, string? Refusal)> readFile, Func<string, byte[]?>? remembered = null)
     {
-        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        var atStart = new Dictionary<string, (string Hash, byte[] Content)>(StringComparer.Ordinal);
         var changed = false;
-        if (string.IsNullOrEmpty(stored))
+        foreach (var (folder, value) in Parse(stored))
         {
-            return (false, hashes);
-        }
-
-        foreach (var line in stored.Split('\n'))
-        {
-            var tab = line.IndexOf('\t', StringComparison.Ordinal);
-            if (tab <= 0)
+            if (folder is null)
             {
                 changed = true; // not a line this build wrote: list once and write it anew
                 continue;
             }
 
-            var folder = line[(tab + 1)..];
             var path = folder.Length == 0 ? IgnoreMatcher.IgnoreFileName : folder + "/" + IgnoreMatcher.IgnoreFileName;
-            if (readFile(path) is not { } bytes)
+            var (bytes, refusal) = readFile(path);
+            if (bytes is null)
             {
-                changed = true;
+                if (refusal is not null && value != ListingDue && remembered?.Invoke(folder) is { } kept)
+                {
+                    atStart[folder] = (value, kept);
+                }
+                else
+                {
+                    changed = true;
+                }
+
                 continue;
             }
 
             var hash = Convert.ToHexString(SHA256.HashData(bytes));
-            hashes[folder] = hash;
-            changed |= !hash.Equals(line[..tab], StringComparison.Ordinal);
+            atStart[folder] = (hash, bytes);
+            changed |= !hash.Equals(value, StringComparison.Ordinal);
         }
 
-        return (changed, hashes);
+        return (changed, atStart);
+    }
+
+    /// <summary>The setting's lines: folder (null for a line this build did not write) and hash.</summary>
+    private static IEnumerable<(string? Folder, string Value)> Parse(string? stored)
+    {
+        if (string.IsNullOrEmpty(stored))
+        {
+            yield break;
+        }
+
+        foreach (var line in stored.Split('\n'))
+        {
+            var tab = line.IndexOf('\t', StringComparison.Ordinal);
+            yield return tab <= 0 ? (null, line) : (line[(tab + 1)..], line[..tab]);
+        }
     }
 }

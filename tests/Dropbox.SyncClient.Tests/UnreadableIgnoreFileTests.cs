@@ -1,0 +1,237 @@
+using System.Security.Cryptography;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// A <c>.dropboxignore</c> that is there but cannot be read (not permitted, not a regular file, too large) has the rules
+/// last read from it applied in its place (<see cref="IgnoreFileMemory"/>): what its rules kept off the server stays off,
+/// and no pass lists everything for it while it stays so. Made unreadable in ways that hold when the tests run as root
+/// (a chmod 000 does not stop root's reads: that case runs only where it does).
+/// </summary>
+public sealed class UnreadableIgnoreFileTests : IDisposable
+{
+    private const string Rules = ".dropboxignore\n*.key\n";
+
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData("too large")]
+    [InlineData("fifo")]
+    [InlineData("folder")]
+    [InlineData("not permitted")]
+    public async Task A_file_its_rules_kept_off_the_server_stays_off_while_it_cannot_be_read(string how)
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write(".dropboxignore", Rules);
+        a.Write("secret.key", "kept here");
+        a.Write("ok.txt", "fine");
+        await a.SyncAsync();
+        Assert.Null(_server.Current("secret.key"));
+        if (!await MakeUnreadableAsync(a.PathOf(".dropboxignore"), how))
+        {
+            return; // not a way to make it unreadable here (a FIFO off Linux, a chmod 000 as root)
+        }
+
+        a.Write("secret.key", "a new secret");
+        a.Write("other.key", "another");
+        a.Write("ok.txt", "fine, edited");
+        var listings = _server.ListFilesCalls;
+
+        var first = await a.SyncAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        var second = await a.SyncAsync().WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(0, first.Errors + second.Errors);
+        Assert.Null(_server.Current("secret.key"));
+        Assert.Null(_server.Current("other.key"));
+        Assert.NotNull(_server.Current("ok.txt"));
+        Assert.Equal(1, first.FilesUploaded); // ok.txt
+        Assert.Contains(first.Notes, n => n.Contains(".dropboxignore: not read", StringComparison.Ordinal) && n.Contains("the rules last read from it are applied", StringComparison.Ordinal));
+        Assert.DoesNotContain(first.Notes.Concat(second.Notes), n => n.Contains("a .dropboxignore changed", StringComparison.Ordinal));
+        Assert.Equal(listings, _server.ListFilesCalls); // no listing a pass while it stays unreadable
+
+        Restore(a.PathOf(".dropboxignore"));
+        a.Write(".dropboxignore", Rules + "*.log\n"); // readable again, with a rule changed
+
+        var readable = await a.SyncAsync();
+        var quiet = await a.SyncAsync();
+
+        Assert.Equal(0, readable.Errors + quiet.Errors);
+        Assert.Contains(readable.Notes, n => n.Contains("a .dropboxignore changed", StringComparison.Ordinal));
+        Assert.Equal(listings + 1, _server.ListFilesCalls); // the usual listing, once
+        Assert.Null(_server.Current("secret.key"));
+    }
+
+    [Fact]
+    public async Task A_nested_files_remembered_rules_apply_below_its_folder_after_the_rules_above()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write(".dropboxignore", Rules); // *.key everywhere
+        a.Write("sub/.dropboxignore", ".dropboxignore\n!public.key\n/local.txt\n"); // lets one back in; one anchored here
+        a.Write("sub/public.key", "shared");
+        a.Write("sub/secret.key", "kept here");
+        a.Write("sub/local.txt", "kept here");
+        await a.SyncAsync();
+        await a.SyncAsync(); // the negation's listing: remembered as read since
+        Assert.NotNull(_server.Current("sub/public.key"));
+        Assert.Null(_server.Current("sub/secret.key"));
+        Assert.Null(_server.Current("sub/local.txt"));
+        var listings = _server.ListFilesCalls;
+        var shared = _server.Current("sub/public.key")!.Version;
+        await MakeUnreadableAsync(a.PathOf("sub/.dropboxignore"), "too large");
+        a.Write("sub/public.key", "shared, edited");
+        a.Write("sub/secret.key", "a new secret");
+        a.Write("sub/local.txt", "kept here, edited");
+        a.Write("local.txt", "not under the anchored rule");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(_server.Current("sub/public.key")!.Version > shared, "the edit of sub/public.key, let back in below, was not sent");
+        Assert.Null(_server.Current("sub/secret.key"));
+        Assert.Null(_server.Current("sub/local.txt"));
+        Assert.NotNull(_server.Current("local.txt"));
+        Assert.Contains(pass.Notes, n => n.Contains("sub/.dropboxignore: not read", StringComparison.Ordinal) && n.Contains("the rules last read from it are applied", StringComparison.Ordinal));
+        Assert.Equal(listings, _server.ListFilesCalls);
+    }
+
+    [Fact]
+    public async Task A_new_negation_due_a_listing_when_its_file_became_unreadable_is_listed_once_with_the_remembered_rules()
+    {
+        byte[] kept = TestClient.RandomBytes(20_000, 3);
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write(".dropboxignore", ".dropboxignore\n*.log\n");
+        await b.SyncAsync();
+        a.Write("sub/x.log", kept);
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await b.SyncAsync();
+        b.Write("sub/.dropboxignore", ".dropboxignore\n!x.log\n");
+        await b.SyncAsync(); // read it, did not list: remembered as due a listing, with its bytes
+        var listings = _server.ListFilesCalls;
+        await MakeUnreadableAsync(b.PathOf("sub/.dropboxignore"), "too large");
+
+        var pass = await b.SyncAsync();
+        var quiet = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors + quiet.Errors);
+        Assert.Equal(kept, File.ReadAllBytes(b.PathOf("sub/x.log")));
+        Assert.Equal(listings + 1, _server.ListFilesCalls); // the listing it was due, then none
+    }
+
+    [Fact]
+    public async Task An_ignore_file_no_completed_pass_read_has_no_remembered_rules_and_says_so()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("secret.key", "kept here?");
+        await MakeUnreadableAsync(a.PathOf(".dropboxignore"), "too large");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Contains(pass.Notes, n => n.Contains(".dropboxignore: not read, its rules are not applied", StringComparison.Ordinal) && n.Contains("none are remembered", StringComparison.Ordinal));
+        Assert.NotNull(_server.Current("secret.key")); // as before: nothing to apply
+    }
+
+    [Fact]
+    public void Remembered_bytes_count_only_where_the_memory_names_their_hash()
+    {
+        byte[] rules = "*.key\n"u8.ToArray();
+        var hash = Convert.ToHexString(SHA256.HashData(rules));
+        var rows = new Dictionary<string, (string, byte[])> { ["sub"] = (hash, rules), ["gone"] = (hash, rules) };
+        Func<string, (string, byte[])?> row = f => rows.TryGetValue(f, out var r) ? r : null;
+
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub"));
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(IgnoreFileMemory.ListingDue + "\tsub", row)("sub"));
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("gone")); // a row the memory no longer names
+        Assert.Null(IgnoreFileMemory.Remembered(new string('0', 64) + "\tsub", row)("sub")); // the memory names other bytes (rewritten by an older build)
+        rows["sub"] = (hash, "*.txt\n"u8.ToArray());
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub")); // bytes that do not hash to their row's hash
+    }
+
+    [Fact]
+    public void An_unreadable_file_with_remembered_bytes_is_no_change_and_keeps_its_hash_and_bytes()
+    {
+        byte[] rules = "*.key\n"u8.ToArray();
+        var hash = Convert.ToHexString(SHA256.HashData(rules));
+        var stored = hash + "\tsub";
+        Func<string, (byte[]?, string?)> refused = _ => (null, "unreadable: denied");
+        Func<string, (byte[]?, string?)> gone = _ => (null, null);
+
+        var (changed, atStart) = IgnoreFileMemory.Check(stored, refused, f => f == "sub" ? rules : null);
+        var withoutBytes = IgnoreFileMemory.Check(stored, refused, _ => null);
+        var removed = IgnoreFileMemory.Check(stored, gone, f => f == "sub" ? rules : null);
+        var due = IgnoreFileMemory.Check(IgnoreFileMemory.ListingDue + "\tsub", refused, f => f == "sub" ? rules : null);
+
+        Assert.False(changed);
+        Assert.Equal((hash, rules), atStart["sub"]);
+        Assert.Equal(stored, IgnoreFileMemory.Describe([], atStart).Text);
+        Assert.True(withoutBytes.Changed);
+        Assert.True(removed.Changed);
+        Assert.True(due.Changed); // still due its listing
+    }
+
+    /// <summary>Makes the ignore file at <paramref name="path"/> unreadable <paramref name="how"/>; false when that cannot be done here.</summary>
+    private static async Task<bool> MakeUnreadableAsync(string path, string how)
+    {
+        switch (how)
+        {
+            case "too large":
+                await File.WriteAllTextAsync(path, ".dropboxignore\n" + new string('#', IgnoreFileRead.MaxBytes)); // a comment beyond the bound
+                return true;
+            case "fifo":
+                if (!OperatingSystem.IsLinux())
+                {
+                    return false;
+                }
+
+                File.Delete(path);
+                await SpecialFileTests.MkFifoAsync(path);
+                return true;
+            case "folder":
+                File.Delete(path);
+                Directory.CreateDirectory(path);
+                return true;
+            default:
+                if (OperatingSystem.IsWindows())
+                {
+                    return false;
+                }
+
+                File.SetUnixFileMode(path, UnixFileMode.None);
+                try
+                {
+                    File.ReadAllBytes(path).AsSpan().Clear();
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                    return false; // read anyway (root)
+                }
+                catch (UnauthorizedAccessException)
+                {
+                    return true;
+                }
+        }
+    }
+
+    /// <summary>Puts a regular, writable file back at <paramref name="path"/>'s place.</summary>
+    private static void Restore(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path);
+        }
+        else if (File.Exists(path) || FileChangeTime.IsSpecial(path))
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            File.Delete(path);
+        }
+    }
+}

@@ -210,10 +210,10 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         var hash = Convert.ToHexString(SHA256.HashData(negates));
         var files = new Dictionary<string, byte[]> { ["sub/.dropboxignore"] = negates };
 
-        var unlisted = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates)], new Dictionary<string, (string, byte[])>(), listed: false).Text;
-        var listed = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates)], new Dictionary<string, (string, byte[])>(), listed: true).Text;
-        var remembered = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates)], new Dictionary<string, (string, byte[])> { ["sub"] = (hash, negates) }, listed: false).Text;
-        var plain = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), false, negates)], new Dictionary<string, (string, byte[])>(), listed: false).Text;
+        var unlisted = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates, null)], new Dictionary<string, (string, byte[], ulong?)>(), listed: false).Text;
+        var listed = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates, null)], new Dictionary<string, (string, byte[], ulong?)>(), listed: true).Text;
+        var remembered = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates, null)], new Dictionary<string, (string, byte[], ulong?)> { ["sub"] = (hash, negates, null) }, listed: false).Text;
+        var plain = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), false, negates, null)], new Dictionary<string, (string, byte[], ulong?)>(), listed: false).Text;
 
         Assert.True(IgnoreFileMemory.Check(unlisted, Read(files)).Changed);
         Assert.False(IgnoreFileMemory.Check(listed, Read(files)).Changed);
@@ -239,7 +239,7 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     {
         byte[] root = [1, 2, 3];
         byte[] nested = [4, 5];
-        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root), false, root), ("docs/old", SHA256.HashData(nested), false, nested)]).Text;
+        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root), false, root, null), ("docs/old", SHA256.HashData(nested), false, nested, null)]).Text;
         var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
 
         Assert.False(IgnoreFileMemory.Check(stored, Read(files)).Changed);
@@ -254,5 +254,5 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     }
 
     /// <summary>A reader of the ignore files in <paramref name="files"/> (by path): a path not in it is gone, not refused.</summary>
-    private static Func<string, (byte[]?, string?)> Read(Dictionary<string, byte[]> files) => p => (files.GetValueOrDefault(p), null);
+    private static Func<string, (byte[]?, string?, ulong?)> Read(Dictionary<string, byte[]> files) => p => (files.GetValueOrDefault(p), null, null);
 }

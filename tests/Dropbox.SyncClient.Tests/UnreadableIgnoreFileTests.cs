@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
+using Microsoft.Data.Sqlite;
 
 namespace Dropbox.SyncClient.Tests;
 
@@ -139,19 +141,104 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_db_from_before_the_bytes_were_kept_remembers_them_at_its_next_pass()
+    {
+        string db;
+        using (var before = new TestClient(_dir, "a", _server))
+        {
+            before.Write(".dropboxignore", Rules);
+            before.Write("secret.key", "kept here");
+            await before.SyncAsync();
+            db = Path.Combine(before.State.StateDirectory, LocalState.DatabaseFileName);
+        }
+
+        using (var old = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = db, Pooling = false }.ToString()))
+        {
+            old.Open();
+            LocalSchema.Exec(old, "DROP TABLE ignore_rules;"); // as a build from before the table left the db
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        var listings = _server.ListFilesCalls;
+        var upgraded = await a.SyncAsync(); // nothing changed here: the memory's bytes are written all the same
+        await MakeUnreadableAsync(a.PathOf(".dropboxignore"), "too large");
+        a.Write("secret.key", "a new secret");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, upgraded.Errors + pass.Errors);
+        Assert.Null(_server.Current("secret.key"));
+        Assert.Contains(pass.Notes, n => n.Contains("the rules last read from it are applied", StringComparison.Ordinal));
+        Assert.Equal(listings, _server.ListFilesCalls);
+    }
+
+    [Fact]
+    public async Task Under_a_folder_renamed_the_same_unreadable_file_keeps_its_remembered_rules()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the file is told by its inode number, read with statx
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("proj/.dropboxignore", Rules);
+        a.Write("proj/secret.key", "kept here");
+        a.Write("proj/main.c", "int main;");
+        await a.SyncAsync();
+        await MakeUnreadableAsync(a.PathOf("proj/.dropboxignore"), "too large"); // the same file (inode), grown
+        await a.SyncAsync();
+        Directory.Move(a.PathOf("proj"), a.PathOf("work"));
+        a.Write("work/new.key", "a new secret");
+
+        var renamed = await a.SyncAsync();
+        var listings = _server.ListFilesCalls;
+        var quiet = await a.SyncAsync();
+
+        Assert.Equal(0, renamed.Errors + quiet.Errors);
+        Assert.NotNull(_server.Current("work/main.c"));
+        Assert.Null(_server.Current("work/secret.key"));
+        Assert.Null(_server.Current("work/new.key"));
+        Assert.Contains(renamed.Notes, n => n.Contains("work/.dropboxignore: not read", StringComparison.Ordinal) && n.Contains("the rules last read from it are applied", StringComparison.Ordinal));
+        Assert.Equal(listings, _server.ListFilesCalls); // remembered under its new folder: no listing a pass
+    }
+
+    [Fact]
+    public void The_store_keeps_each_folders_bytes_and_inode_and_drops_the_folders_no_longer_remembered()
+    {
+        using var dir = new TempFolder();
+        using var state = LocalState.Open(dir.Path);
+        byte[] rules = "*.key\n"u8.ToArray();
+        var hash = Convert.ToHexString(SHA256.HashData(rules));
+        var empty = Convert.ToHexString(SHA256.HashData([]));
+
+        state.Writer.SetIgnoreFiles("described", [("sub", hash, rules, 7), ("", empty, [], null), ("old", hash, rules, 9)]);
+        state.Writer.SetIgnoreFiles("described again", [("sub", hash, rules, 8), ("", empty, [], null)]);
+
+        Assert.Equal("described again", state.GetSetting(StateKeys.IgnoreFiles));
+        Assert.Equal(rules, state.IgnoreRules.Get("sub")!.Value.Content);
+        Assert.Equal(("sub", hash), state.IgnoreRules.FindByInode(8) is { } found ? (found.Folder, found.Hash) : default);
+        Assert.Null(state.IgnoreRules.FindByInode(7));
+        Assert.Empty(state.IgnoreRules.Get(string.Empty)!.Value.Content); // an empty file: no rules, remembered as such
+        Assert.Null(state.IgnoreRules.Get("old"));
+    }
+
+    [Fact]
     public void Remembered_bytes_count_only_where_the_memory_names_their_hash()
     {
         byte[] rules = "*.key\n"u8.ToArray();
         var hash = Convert.ToHexString(SHA256.HashData(rules));
         var rows = new Dictionary<string, (string, byte[])> { ["sub"] = (hash, rules), ["gone"] = (hash, rules) };
         Func<string, (string, byte[])?> row = f => rows.TryGetValue(f, out var r) ? r : null;
+        Func<ulong, (string, string, byte[])?> ofInode = i => i == 7 ? ("sub", rows["sub"].Item1, rows["sub"].Item2) : null;
 
-        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub"));
-        Assert.Equal(rules, IgnoreFileMemory.Remembered(IgnoreFileMemory.ListingDue + "\tsub", row)("sub"));
-        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("gone")); // a row the memory no longer names
-        Assert.Null(IgnoreFileMemory.Remembered(new string('0', 64) + "\tsub", row)("sub")); // the memory names other bytes (rewritten by an older build)
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub", null));
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(IgnoreFileMemory.ListingDue + "\tsub", row)("sub", null));
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row, ofInode)("renamed", 7)); // the same file, its folder renamed
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row, ofInode)("renamed", 8));
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("gone", null)); // a row the memory no longer names
+        Assert.Null(IgnoreFileMemory.Remembered(new string('0', 64) + "\tsub", row)("sub", null)); // the memory names other bytes (rewritten by an older build)
         rows["sub"] = (hash, "*.txt\n"u8.ToArray());
-        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub")); // bytes that do not hash to their row's hash
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub", null)); // bytes that do not hash to their row's hash
     }
 
     [Fact]
@@ -160,16 +247,17 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
         byte[] rules = "*.key\n"u8.ToArray();
         var hash = Convert.ToHexString(SHA256.HashData(rules));
         var stored = hash + "\tsub";
-        Func<string, (byte[]?, string?)> refused = _ => (null, "unreadable: denied");
-        Func<string, (byte[]?, string?)> gone = _ => (null, null);
+        Func<string, (byte[]?, string?, ulong?)> refused = _ => (null, "unreadable: denied", 7);
+        Func<string, (byte[]?, string?, ulong?)> gone = _ => (null, null, null);
+        Func<string, ulong?, byte[]?> remembered = (f, _) => f == "sub" ? rules : null;
 
-        var (changed, atStart) = IgnoreFileMemory.Check(stored, refused, f => f == "sub" ? rules : null);
-        var withoutBytes = IgnoreFileMemory.Check(stored, refused, _ => null);
-        var removed = IgnoreFileMemory.Check(stored, gone, f => f == "sub" ? rules : null);
-        var due = IgnoreFileMemory.Check(IgnoreFileMemory.ListingDue + "\tsub", refused, f => f == "sub" ? rules : null);
+        var (changed, atStart) = IgnoreFileMemory.Check(stored, refused, remembered);
+        var withoutBytes = IgnoreFileMemory.Check(stored, refused, (_, _) => null);
+        var removed = IgnoreFileMemory.Check(stored, gone, remembered);
+        var due = IgnoreFileMemory.Check(IgnoreFileMemory.ListingDue + "\tsub", refused, remembered);
 
         Assert.False(changed);
-        Assert.Equal((hash, rules), atStart["sub"]);
+        Assert.Equal((hash, rules, (ulong?)7), atStart["sub"]);
         Assert.Equal(stored, IgnoreFileMemory.Describe([], atStart).Text);
         Assert.True(withoutBytes.Changed);
         Assert.True(removed.Changed);

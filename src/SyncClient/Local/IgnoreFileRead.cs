@@ -24,8 +24,15 @@ internal static class IgnoreFileRead
     /// null) or it is not read (<paramref name="refusal"/> says why: not a regular file, too large, unreadable, or
     /// written to while read every time it was tried).
     /// </summary>
-    public static byte[]? TryRead(string fullPath, out string? refusal)
+    public static byte[]? TryRead(string fullPath, out string? refusal) => TryRead(fullPath, out refusal, out _);
+
+    /// <summary>
+    /// As <see cref="TryRead(string, out string?)"/>, with the inode number of the file read or refused (null where it is
+    /// not known: nothing there, or no statx): what tells the same file under another folder's name (the folder renamed).
+    /// </summary>
+    public static byte[]? TryRead(string fullPath, out string? refusal, out ulong? inode)
     {
+        inode = null;
         try
         {
             var target = new FileInfo(fullPath).LinkTarget is null ? fullPath : File.ResolveLinkTarget(fullPath, returnFinalTarget: true)?.FullName ?? fullPath;
@@ -34,6 +41,7 @@ internal static class IgnoreFileRead
                 long size;
                 if (FileChangeTime.TryStat(target) is { } stat)
                 {
+                    inode = stat.Inode;
                     if (!stat.Exists || !stat.IsRegularFile)
                     {
                         refusal = stat.Exists ? NotRegular : null;

@@ -34,9 +34,9 @@ internal sealed class LocalSnapshot
     /// <summary>
     /// Each <c>.dropboxignore</c> the scan read (or, where it could not, whose remembered bytes it applied): its folder
     /// (relative, "" for the top), the SHA-256 of its bytes, whether it has a negation (a line starting with <c>!</c>: it
-    /// may un-ignore what a file above ignores), and the bytes.
+    /// may un-ignore what a file above ignores), the bytes, and the file's inode number (null: unknown).
     /// </summary>
-    public List<(string Folder, byte[] Hash, bool Negates, byte[] Content)> IgnoreFiles { get; } = [];
+    public List<(string Folder, byte[] Hash, bool Negates, byte[] Content, ulong? Inode)> IgnoreFiles { get; } = [];
 
     /// <summary>
     /// Paths that exist here but the scan could not take: the losing name of a case clash, a folder it could not

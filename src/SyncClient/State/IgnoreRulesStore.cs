@@ -5,7 +5,8 @@ namespace Dropbox.SyncClient.State;
 /// <summary>
 /// The <c>ignore_rules</c> rows of the local db (<see cref="LocalState.IgnoreRules"/>): the bytes of each
 /// <c>.dropboxignore</c> the last pass that set its cursor remembered (see Sync.IgnoreFileMemory), by folder, with their
-/// hash (hex SHA-256), so a pass that cannot read one applies the rules it held then. Saved with the
+/// hash (hex SHA-256) and the file's inode number (null: unknown), so a pass that cannot read one applies the rules it
+/// held then (found by inode under a folder renamed since). Each is at most IgnoreFileRead.MaxBytes. Saved with the
 /// <see cref="StateKeys.IgnoreFiles"/> setting in one transaction; a row counts only where that setting still names its
 /// hash (a build from before the table rewrites the setting and leaves the rows as they were). On the db's one
 /// connection, under its lock.
@@ -21,7 +22,7 @@ internal sealed class IgnoreRulesStore
         _gate = gate;
     }
 
-    /// <summary>The remembered ignore file of <paramref name="folder"/> ("" for the root): its hash and bytes, null when none is kept.</summary>
+    /// <summary>The remembered ignore file of <paramref name="folder"/> ("" for the top): its hash and bytes, null when none is kept.</summary>
     public (string Hash, byte[] Content)? Get(string folder)
     {
         lock (_gate)
@@ -35,24 +36,41 @@ internal sealed class IgnoreRulesStore
     }
 
     /// <summary>
-    /// Sets the <see cref="StateKeys.IgnoreFiles"/> setting to <paramref name="described"/> and the rows to
-    /// <paramref name="files"/> (folder, hex hash of the content, content), in one transaction. A row kept with the same
-    /// hash is not written again (most passes change nothing here); the rows of other folders go.
+    /// The remembered ignore file whose inode number was <paramref name="inode"/> when it was read (its folder renamed
+    /// since, say): its folder, hash and bytes; null when none is kept (the first, by folder, if several are: hard links).
     /// </summary>
-    public void Set(string described, IReadOnlyCollection<(string Folder, string Hash, byte[] Content)> files)
+    public (string Folder, string Hash, byte[] Content)? FindByInode(ulong inode)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT folder, hash, content FROM ignore_rules WHERE inode=$i ORDER BY folder LIMIT 1";
+            cmd.Parameters.AddWithValue("$i", unchecked((long)inode));
+            using var reader = cmd.ExecuteReader();
+            return reader.Read() ? (reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2)) : null;
+        }
+    }
+
+    /// <summary>
+    /// Sets the <see cref="StateKeys.IgnoreFiles"/> setting to <paramref name="described"/> and the rows to
+    /// <paramref name="files"/> (folder, hex hash of the content, content, the file's inode number where known), in one
+    /// transaction. A row kept with the same hash and inode is not written again (most passes change nothing here); the
+    /// rows of other folders go.
+    /// </summary>
+    public void Set(string described, IReadOnlyCollection<(string Folder, string Hash, byte[] Content, ulong? Inode)> files)
     {
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            var kept = new Dictionary<string, string>(StringComparer.Ordinal);
+            var kept = new Dictionary<string, (string Hash, long? Inode)>(StringComparer.Ordinal);
             using (var read = _db.CreateCommand())
             {
                 read.Transaction = tx;
-                read.CommandText = "SELECT folder, hash FROM ignore_rules";
+                read.CommandText = "SELECT folder, hash, inode FROM ignore_rules";
                 using var reader = read.ExecuteReader();
                 while (reader.Read())
                 {
-                    kept[reader.GetString(0)] = reader.GetString(1);
+                    kept[reader.GetString(0)] = (reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2));
                 }
             }
 
@@ -66,20 +84,22 @@ internal sealed class IgnoreRulesStore
             }
 
             var wanted = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (folder, hash, content) in files)
+            foreach (var (folder, hash, content, inode) in files)
             {
                 wanted.Add(folder);
-                if (kept.TryGetValue(folder, out var old) && old == hash)
+                long? stored = inode is { } i ? unchecked((long)i) : null;
+                if (kept.TryGetValue(folder, out var old) && old == (hash, stored))
                 {
                     continue;
                 }
 
                 using var put = _db.CreateCommand();
                 put.Transaction = tx;
-                put.CommandText = "INSERT INTO ignore_rules(folder,hash,content) VALUES($f,$h,$c) ON CONFLICT(folder) DO UPDATE SET hash=excluded.hash, content=excluded.content";
+                put.CommandText = "INSERT INTO ignore_rules(folder,hash,content,inode) VALUES($f,$h,$c,$i) ON CONFLICT(folder) DO UPDATE SET hash=excluded.hash, content=excluded.content, inode=excluded.inode";
                 put.Parameters.AddWithValue("$f", folder);
                 put.Parameters.AddWithValue("$h", hash);
                 put.Parameters.Add("$c", SqliteType.Blob).Value = content;
+                put.Parameters.AddWithValue("$i", stored is { } v ? v : DBNull.Value);
                 put.ExecuteNonQuery();
             }
 

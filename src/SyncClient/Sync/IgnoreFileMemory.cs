@@ -20,8 +20,8 @@ internal static class IgnoreFileMemory
     internal const string ListingDue = "listing-due";
 
     /// <summary>
-    /// The setting's text for the ignore files a scan read or applied (folder, hash, has a negation, bytes): a line each,
-    /// hex hash, a tab, the folder; and the bytes to keep with it (folder, hex hash of the bytes, bytes). A folder whose
+    /// The setting's text for the ignore files a scan read or applied (folder, hash, has a negation, bytes, inode): a line
+    /// each, hex hash, a tab, the folder; and the bytes to keep with it (folder, hex hash of the bytes, bytes, inode). A folder whose
     /// file was read again at the pass's start, or found unreadable then and remembered (<paramref name="atStart"/>, see
     /// <see cref="Check"/>), is remembered with that reading, not the scan's: an edit made while the pass ran then differs
     /// from what is remembered, and the next pass lists everything. A file not remembered before that has a negation is
@@ -29,15 +29,16 @@ internal static class IgnoreFileMemory
     /// One read at the start that the scan did not read (removed meanwhile) is remembered as read at the start: the next
     /// pass finds it gone and lists everything.
     /// </summary>
-    public static (string Text, List<(string Folder, string Hash, byte[] Content)> Files) Describe(
-        IEnumerable<(string Folder, byte[] Hash, bool Negates, byte[] Content)> files, IReadOnlyDictionary<string, (string Hash, byte[] Content)>? atStart = null, bool listed = true)
+    public static (string Text, List<(string Folder, string Hash, byte[] Content, ulong? Inode)> Files) Describe(
+        IEnumerable<(string Folder, byte[] Hash, bool Negates, byte[] Content, ulong? Inode)> files,
+        IReadOnlyDictionary<string, (string Hash, byte[] Content, ulong? Inode)>? atStart = null, bool listed = true)
     {
         var lines = new Dictionary<string, string>(StringComparer.Ordinal);
-        var kept = new List<(string Folder, string Hash, byte[] Content)>();
-        foreach (var (folder, start) in atStart ?? new Dictionary<string, (string, byte[])>())
+        var kept = new List<(string Folder, string Hash, byte[] Content, ulong? Inode)>();
+        foreach (var (folder, start) in atStart ?? new Dictionary<string, (string, byte[], ulong?)>())
         {
             lines[folder] = start.Hash;
-            kept.Add((folder, start.Hash, start.Content));
+            kept.Add((folder, start.Hash, start.Content, start.Inode));
         }
 
         foreach (var f in files)
@@ -46,7 +47,7 @@ internal static class IgnoreFileMemory
             {
                 var hash = Convert.ToHexString(f.Hash);
                 lines[f.Folder] = f.Negates && !listed ? ListingDue : hash;
-                kept.Add((f.Folder, hash, f.Content));
+                kept.Add((f.Folder, hash, f.Content, f.Inode));
             }
         }
 
@@ -54,11 +55,14 @@ internal static class IgnoreFileMemory
     }
 
     /// <summary>
-    /// The remembered bytes of each folder's ignore file, as <paramref name="row"/> (the db's row of a folder: hex hash and
+    /// The remembered bytes of a folder's ignore file, as <paramref name="row"/> (the db's row of a folder: hex hash and
     /// bytes) holds them, for a folder <paramref name="stored"/> (the setting) names with that hash (or as due a listing:
-    /// the row has the bytes read then), and only when the bytes still hash to it; null where none are.
+    /// the row has the bytes read then), and only when the bytes still hash to it; null where none are. For a folder with
+    /// none, those of the file of the same inode number (the second argument, null: unknown) that another remembered
+    /// folder's row holds (<paramref name="rowOfInode"/>): the same file, its folder renamed since.
     /// </summary>
-    public static Func<string, byte[]?> Remembered(string? stored, Func<string, (string Hash, byte[] Content)?> row)
+    public static Func<string, ulong?, byte[]?> Remembered(string? stored, Func<string, (string Hash, byte[] Content)?> row,
+        Func<ulong, (string Folder, string Hash, byte[] Content)?>? rowOfInode = null)
     {
         var named = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (folder, value) in Parse(stored))
@@ -69,10 +73,13 @@ internal static class IgnoreFileMemory
             }
         }
 
-        return folder => named.TryGetValue(folder, out var value) && row(folder) is { } kept
-            && (value == kept.Hash || value == ListingDue)
-            && Convert.ToHexString(SHA256.HashData(kept.Content)).Equals(kept.Hash, StringComparison.Ordinal)
-                ? kept.Content
+        return (folder, inode) => Valid(folder, named.ContainsKey(folder) ? row(folder) : null)
+            ?? (inode is { } i && rowOfInode?.Invoke(i) is { } moved ? Valid(moved.Folder, (moved.Hash, moved.Content)) : null);
+
+        byte[]? Valid(string folder, (string Hash, byte[] Content)? kept) =>
+            kept is { } k && named.TryGetValue(folder, out var value) && (value == k.Hash || value == ListingDue)
+            && Convert.ToHexString(SHA256.HashData(k.Content)).Equals(k.Hash, StringComparison.Ordinal)
+                ? k.Content
                 : null;
     }
 
@@ -80,15 +87,15 @@ internal static class IgnoreFileMemory
     /// Reads each remembered ignore file again (in <paramref name="stored"/>; null: nothing remembered, e.g. before this
     /// was kept) through <paramref name="readFile"/> (its folder-relative path; its bytes, or null and why not: a null
     /// reason when nothing is there): whether one now reads otherwise or not at all, and the hash and bytes of each that
-    /// could be read (by folder). One that is there but cannot be read (unreadable, not a regular file, too large,
-    /// changing) whose bytes are <paramref name="remembered"/> (see <see cref="Remembered"/>) is no change: the scan
+    /// could be read (by folder), with its inode. One that is there but cannot be read (unreadable, not a regular file,
+    /// too large, changing) whose folder's bytes are <paramref name="remembered"/> (see <see cref="Remembered"/>) is no change: the scan
     /// applies those bytes' rules in its place, and it is returned with the remembered hash and bytes, which the memory
     /// keeps. Without remembered bytes (or when it was due a listing) it is a change, as one removed is.
     /// </summary>
-    public static (bool Changed, Dictionary<string, (string Hash, byte[] Content)> AtStart) Check(
-        string? stored, Func<string, (byte[]? Bytes, string? Refusal)> readFile, Func<string, byte[]?>? remembered = null)
+    public static (bool Changed, Dictionary<string, (string Hash, byte[] Content, ulong? Inode)> AtStart) Check(
+        string? stored, Func<string, (byte[]? Bytes, string? Refusal, ulong? Inode)> readFile, Func<string, ulong?, byte[]?>? remembered = null)
     {
-        var atStart = new Dictionary<string, (string Hash, byte[] Content)>(StringComparer.Ordinal);
+        var atStart = new Dictionary<string, (string Hash, byte[] Content, ulong? Inode)>(StringComparer.Ordinal);
         var changed = false;
         foreach (var (folder, value) in Parse(stored))
         {
@@ -99,12 +106,13 @@ internal static class IgnoreFileMemory
             }
 
             var path = folder.Length == 0 ? IgnoreMatcher.IgnoreFileName : folder + "/" + IgnoreMatcher.IgnoreFileName;
-            var (bytes, refusal) = readFile(path);
+            var (bytes, refusal, inode) = readFile(path);
             if (bytes is null)
             {
-                if (refusal is not null && value != ListingDue && remembered?.Invoke(folder) is { } kept)
+                // By folder only: the bytes are those the line's hash names (another file's, by inode, are the scan's to apply).
+                if (refusal is not null && value != ListingDue && remembered?.Invoke(folder, null) is { } kept)
                 {
-                    atStart[folder] = (value, kept);
+                    atStart[folder] = (value, kept, inode);
                 }
                 else
                 {
@@ -115,7 +123,7 @@ internal static class IgnoreFileMemory
             }
 
             var hash = Convert.ToHexString(SHA256.HashData(bytes));
-            atStart[folder] = (hash, bytes);
+            atStart[folder] = (hash, bytes, inode);
             changed |= !hash.Equals(value, StringComparison.Ordinal);
         }
 

@@ -107,7 +107,7 @@ internal sealed class SyncEngine
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
         // An ignore file there but unreadable has its remembered rules applied by the scan, and is no change meanwhile.
         var ignoreFilesStored = _ctx.State.GetSetting(StateKeys.IgnoreFiles);
-        var rememberedIgnoreFile = IgnoreFileMemory.Remembered(ignoreFilesStored, _ctx.State.IgnoreRules.Get);
+        var rememberedIgnoreFile = IgnoreFileMemory.Remembered(ignoreFilesStored, _ctx.State.IgnoreRules.Get, _ctx.State.IgnoreRules.FindByInode);
         var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(ignoreFilesStored, ReadIgnoreFile, rememberedIgnoreFile);
         // A changed rule lists at once, and again at most every HeldRuleListingInterval while its listings hold their cursor.
         if (!rulesChanged)
@@ -326,8 +326,8 @@ internal sealed class SyncEngine
         return summary;
     }
 
-    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), or null and why not (null: gone; the scan notes it).</summary>
-    private (byte[]? Bytes, string? Refusal) ReadIgnoreFile(string path) => (IgnoreFileRead.TryRead(_ctx.FullPath(path), out var refusal), refusal);
+    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), or null and why not (null: gone; the scan notes it); its inode.</summary>
+    private (byte[]? Bytes, string? Refusal, ulong? Inode) ReadIgnoreFile(string path) => (IgnoreFileRead.TryRead(_ctx.FullPath(path), out var refusal, out var inode), refusal, inode);
 
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
     private bool OccupiedHere(string path)

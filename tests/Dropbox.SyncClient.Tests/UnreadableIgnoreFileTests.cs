@@ -127,6 +127,39 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_read_at_the_passs_start_and_unreadable_at_its_scan_has_the_rules_read_at_the_start_applied()
+    {
+        byte[] built = TestClient.RandomBytes(20_000, 5);
+        using var a = new TestClient(_dir, "a", _server);
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write(".dropboxignore", ".dropboxignore\nbuild/\n");
+        await b.SyncAsync();
+        a.Write("build/out.bin", built);
+        await a.SyncAsync();
+        await b.SyncAsync();
+        await b.SyncAsync();
+        Assert.False(File.Exists(b.PathOf("build/out.bin")));
+        b.Write(".dropboxignore", ".dropboxignore\n"); // the rule removed: the next pass's start reads it and lists
+        var once = true;
+        _server.BeforeListFiles = () =>
+        {
+            if (once)
+            {
+                once = false;
+                MakeUnreadableAsync(b.PathOf(".dropboxignore"), "too large").GetAwaiter().GetResult(); // written to when the scan comes
+            }
+        };
+
+        var pass = await b.SyncAsync();
+        _server.BeforeListFiles = null;
+        var next = await b.SyncAsync();
+
+        Assert.Equal(0, pass.Errors + next.Errors);
+        Assert.True(File.Exists(b.PathOf("build/out.bin")), "build/out.bin never downloaded; notes: " + string.Join(" | ", pass.Notes.Concat(next.Notes)));
+        Assert.Equal(built, File.ReadAllBytes(b.PathOf("build/out.bin")));
+    }
+
+    [Fact]
     public async Task An_ignore_file_no_completed_pass_read_has_no_remembered_rules_and_says_so()
     {
         using var a = new TestClient(_dir, "a", _server);

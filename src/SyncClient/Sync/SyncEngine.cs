@@ -156,7 +156,9 @@ internal sealed class SyncEngine
         // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
         // The scan observes whether each file it keeps may still be being written; the planner decides what follows.
         var stability = _ctx.Stability();
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability, RememberedIgnoreFile = rememberedIgnoreFile };
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability,
+            // One read at the start and unreadable since (being written): the bytes read then, which the memory keeps.
+            RememberedIgnoreFile = (folder, inode) => ignoreFilesAtStart.TryGetValue(folder, out var read) ? read.Content : rememberedIgnoreFile(folder, inode) };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for

@@ -21,10 +21,10 @@ internal static class IgnoreFileMemory
 
     /// <summary>
     /// The setting's text for the ignore files a scan read or applied (folder, hash, has a negation, bytes, inode): a line
-    /// each, hex hash, a tab, the folder; and the bytes to keep with it (folder, hex hash of the bytes, bytes, inode). A folder whose
-    /// file was read again at the pass's start, or found unreadable then and remembered (<paramref name="atStart"/>, see
-    /// <see cref="Check"/>), is remembered with that reading, not the scan's: an edit made while the pass ran then differs
-    /// from what is remembered, and the next pass lists everything. A file not remembered before that has a negation is
+    /// each, hex hash, a tab, the folder; and the bytes to keep with it (folder, hex hash of the bytes, bytes, inode). A
+    /// folder whose file was read again at the pass's start, or found unreadable then and remembered (<paramref name="atStart"/>,
+    /// see <see cref="Check"/>), is remembered with that reading, not the scan's: an edit made while the pass ran then
+    /// differs from what is remembered, and the next pass lists everything. A file not remembered before that has a negation is
     /// remembered as <see cref="ListingDue"/> unless this pass <paramref name="listed"/> everything, so the next pass lists.
     /// One read at the start that the scan did not read (removed meanwhile) is remembered as read at the start: the next
     /// pass finds it gone and lists everything.

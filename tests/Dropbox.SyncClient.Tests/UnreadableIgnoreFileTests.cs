@@ -206,33 +206,68 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
     }
 
     [Fact]
-    public async Task Under_a_folder_renamed_the_same_unreadable_file_keeps_its_remembered_rules()
+    public async Task Under_a_folder_renamed_an_unreadable_file_has_no_remembered_rules_and_says_so()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return; // the file is told by its inode number, read with statx
-        }
-
         using var a = new TestClient(_dir, "a", _server);
         a.Write("proj/.dropboxignore", Rules);
         a.Write("proj/secret.key", "kept here");
-        a.Write("proj/main.c", "int main;");
         await a.SyncAsync();
         await MakeUnreadableAsync(a.PathOf("proj/.dropboxignore"), "too large"); // the same file (inode), grown
         await a.SyncAsync();
         Directory.Move(a.PathOf("proj"), a.PathOf("work"));
-        a.Write("work/new.key", "a new secret");
 
         var renamed = await a.SyncAsync();
-        var listings = _server.ListFilesCalls;
-        var quiet = await a.SyncAsync();
 
-        Assert.Equal(0, renamed.Errors + quiet.Errors);
-        Assert.NotNull(_server.Current("work/main.c"));
-        Assert.Null(_server.Current("work/secret.key"));
-        Assert.Null(_server.Current("work/new.key"));
-        Assert.Contains(renamed.Notes, n => n.Contains("work/.dropboxignore: not read", StringComparison.Ordinal) && n.Contains("the rules last read from it are applied", StringComparison.Ordinal));
-        Assert.Equal(listings, _server.ListFilesCalls); // remembered under its new folder: no listing a pass
+        // By folder only, as before the memory: an inode number does not tell the same file (the next file made may get a
+        // deleted one's), so the renamed folder's file has nothing remembered and its rules are not applied.
+        Assert.Equal(0, renamed.Errors);
+        Assert.Contains(renamed.Notes, n => n.Contains("work/.dropboxignore: not read, its rules are not applied", StringComparison.Ordinal) && n.Contains("none are remembered", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reused_inode_does_not_carry_another_folders_negation_to_an_unreadable_file()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // statx inode numbers: the carry this guards against was Linux only
+        }
+
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write(".dropboxignore", ".dropboxignore\n*.key\n"); // keys stay here, everywhere
+        a.Write("proj/.dropboxignore", "!*.key\n"); // except the test fixtures of proj
+        a.Write("proj/fixture.key", "test fixture");
+        await a.SyncAsync();
+        await a.SyncAsync(); // the negation's listing
+        Assert.NotNull(_server.Current("proj/fixture.key"));
+        var oldInode = FileChangeTime.TryStat(a.PathOf("proj/.dropboxignore"))!.Value.Inode;
+
+        // Before the next pass: proj's ignore file goes, a vault folder gets a generated (too large) ignore file with no
+        // negation, given the freed inode number (ext4 hands it to the next file made).
+        a.Write("vault/server.key", "PRIVATE KEY");
+        File.Delete(a.PathOf("proj/.dropboxignore"));
+        for (var i = 0; i < 20_000; i++)
+        {
+            var filler = a.PathOf($"vault/fill-{i}.tmp"); // *.tmp: never synced
+            File.WriteAllBytes(filler, []);
+            if (FileChangeTime.TryStat(filler)!.Value.Inode == oldInode)
+            {
+                File.Move(filler, a.PathOf("vault/.dropboxignore"));
+                break;
+            }
+        }
+
+        await MakeUnreadableAsync(a.PathOf("vault/.dropboxignore"), "too large");
+        foreach (var filler in Directory.GetFiles(a.PathOf("vault"), "fill-*.tmp"))
+        {
+            File.Delete(filler);
+        }
+
+        var reused = FileChangeTime.TryStat(a.PathOf("vault/.dropboxignore"))!.Value.Inode == oldInode;
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal(0, pass.Errors);
+        Assert.True(_server.Current("vault/server.key") is null, $"vault/server.key uploaded (inode reused: {reused}); notes: " + string.Join(" | ", pass.Notes));
     }
 
     [Fact]
@@ -249,8 +284,6 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
 
         Assert.Equal("described again", state.GetSetting(StateKeys.IgnoreFiles));
         Assert.Equal(rules, state.IgnoreRules.Get("sub")!.Value.Content);
-        Assert.Equal(("sub", hash), state.IgnoreRules.FindByInode(8) is { } found ? (found.Folder, found.Hash) : default);
-        Assert.Null(state.IgnoreRules.FindByInode(7));
         Assert.Empty(state.IgnoreRules.Get(string.Empty)!.Value.Content); // an empty file: no rules, remembered as such
         Assert.Null(state.IgnoreRules.Get("old"));
     }
@@ -262,16 +295,14 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
         var hash = Convert.ToHexString(SHA256.HashData(rules));
         var rows = new Dictionary<string, (string, byte[])> { ["sub"] = (hash, rules), ["gone"] = (hash, rules) };
         Func<string, (string, byte[])?> row = f => rows.TryGetValue(f, out var r) ? r : null;
-        Func<ulong, (string, string, byte[])?> ofInode = i => i == 7 ? ("sub", rows["sub"].Item1, rows["sub"].Item2) : null;
 
-        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub", null));
-        Assert.Equal(rules, IgnoreFileMemory.Remembered(IgnoreFileMemory.ListingDue + "\tsub", row)("sub", null));
-        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row, ofInode)("renamed", 7)); // the same file, its folder renamed
-        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row, ofInode)("renamed", 8));
-        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("gone", null)); // a row the memory no longer names
-        Assert.Null(IgnoreFileMemory.Remembered(new string('0', 64) + "\tsub", row)("sub", null)); // the memory names other bytes (rewritten by an older build)
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub"));
+        Assert.Equal(rules, IgnoreFileMemory.Remembered(IgnoreFileMemory.ListingDue + "\tsub", row)("sub"));
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("renamed")); // by folder only
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("gone")); // a row the memory no longer names
+        Assert.Null(IgnoreFileMemory.Remembered(new string('0', 64) + "\tsub", row)("sub")); // the memory names other bytes (rewritten by an older build)
         rows["sub"] = (hash, "*.txt\n"u8.ToArray());
-        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub", null)); // bytes that do not hash to their row's hash
+        Assert.Null(IgnoreFileMemory.Remembered(hash + "\tsub", row)("sub")); // bytes that do not hash to their row's hash
     }
 
     [Fact]
@@ -282,10 +313,10 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
         var stored = hash + "\tsub";
         Func<string, (byte[]?, string?, ulong?)> refused = _ => (null, "unreadable: denied", 7);
         Func<string, (byte[]?, string?, ulong?)> gone = _ => (null, null, null);
-        Func<string, ulong?, byte[]?> remembered = (f, _) => f == "sub" ? rules : null;
+        Func<string, byte[]?> remembered = f => f == "sub" ? rules : null;
 
         var (changed, atStart) = IgnoreFileMemory.Check(stored, refused, remembered);
-        var withoutBytes = IgnoreFileMemory.Check(stored, refused, (_, _) => null);
+        var withoutBytes = IgnoreFileMemory.Check(stored, refused, _ => null);
         var removed = IgnoreFileMemory.Check(stored, gone, remembered);
         var due = IgnoreFileMemory.Check(IgnoreFileMemory.ListingDue + "\tsub", refused, remembered);
 

@@ -54,12 +54,12 @@ internal sealed class LocalScanner
     public required Stability Stability { get; init; }
 
     /// <summary>
-    /// The remembered bytes of a folder's <c>.dropboxignore</c> (by folder, "" for the top, and the file's inode number,
-    /// which finds them under a folder renamed since; see <see cref="Sync.IgnoreFileMemory.Remembered"/>), applied in its
+    /// The remembered bytes of a folder's <c>.dropboxignore</c> (by folder, "" for the top; see
+    /// <see cref="Sync.IgnoreFileMemory.Remembered"/>), applied in its
     /// place where one is there but cannot be read, so what its rules kept off the server stays off; null, or null for a
     /// folder: none remembered (its rules are not applied).
     /// </summary>
-    public Func<string, ulong?, byte[]?>? RememberedIgnoreFile { get; init; }
+    public Func<string, byte[]?>? RememberedIgnoreFile { get; init; }
 
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
@@ -326,7 +326,7 @@ internal sealed class LocalScanner
             }
 
             var name = (relativeDir.Length == 0 ? string.Empty : relativeDir + "/") + IgnoreMatcher.IgnoreFileName;
-            if (RememberedIgnoreFile?.Invoke(relativeDir, inode) is not { } remembered)
+            if (RememberedIgnoreFile?.Invoke(relativeDir) is not { } remembered)
             {
                 snapshot.Skipped.Add($"{name}: not read, its rules are not applied ({refusal}); none are remembered (no completed pass read it)");
                 return inherited;

@@ -6,7 +6,7 @@ namespace Dropbox.SyncClient.State;
 /// The <c>ignore_rules</c> rows of the local db (<see cref="LocalState.IgnoreRules"/>): the bytes of each
 /// <c>.dropboxignore</c> the last pass that set its cursor remembered (see Sync.IgnoreFileMemory), by folder, with their
 /// hash (hex SHA-256) and the file's inode number (null: unknown), so a pass that cannot read one applies the rules it
-/// held then (found by inode under a folder renamed since). Each is at most IgnoreFileRead.MaxBytes. Saved with the
+/// held then (by folder only). Each is at most IgnoreFileRead.MaxBytes. Saved with the
 /// <see cref="StateKeys.IgnoreFiles"/> setting in one transaction; a row counts only where that setting still names its
 /// hash (a build from before the table rewrites the setting and leaves the rows as they were). On the db's one
 /// connection, under its lock.
@@ -32,22 +32,6 @@ internal sealed class IgnoreRulesStore
             cmd.Parameters.AddWithValue("$f", folder);
             using var reader = cmd.ExecuteReader();
             return reader.Read() ? (reader.GetString(0), (byte[])reader.GetValue(1)) : null;
-        }
-    }
-
-    /// <summary>
-    /// The remembered ignore file whose inode number was <paramref name="inode"/> when it was read (its folder renamed
-    /// since, say): its folder, hash and bytes; null when none is kept (the first, by folder, if several are: hard links).
-    /// </summary>
-    public (string Folder, string Hash, byte[] Content)? FindByInode(ulong inode)
-    {
-        lock (_gate)
-        {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT folder, hash, content FROM ignore_rules WHERE inode=$i ORDER BY folder LIMIT 1";
-            cmd.Parameters.AddWithValue("$i", unchecked((long)inode));
-            using var reader = cmd.ExecuteReader();
-            return reader.Read() ? (reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2)) : null;
         }
     }
 

@@ -47,7 +47,6 @@ internal static class LocalSchema
                 chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS ignore_rules(folder TEXT PRIMARY KEY, hash TEXT NOT NULL, content BLOB NOT NULL, inode INTEGER);
-            CREATE INDEX IF NOT EXISTS ignore_rules_by_inode ON ignore_rules(inode);
             """);
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);

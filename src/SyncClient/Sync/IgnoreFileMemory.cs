@@ -57,12 +57,11 @@ internal static class IgnoreFileMemory
     /// <summary>
     /// The remembered bytes of a folder's ignore file, as <paramref name="row"/> (the db's row of a folder: hex hash and
     /// bytes) holds them, for a folder <paramref name="stored"/> (the setting) names with that hash (or as due a listing:
-    /// the row has the bytes read then), and only when the bytes still hash to it; null where none are. For a folder with
-    /// none, those of the file of the same inode number (the second argument, null: unknown) that another remembered
-    /// folder's row holds (<paramref name="rowOfInode"/>): the same file, its folder renamed since.
+    /// the row has the bytes read then), and only when the bytes still hash to it; null where none are. By folder only: an
+    /// unreadable ignore file under a folder renamed since has none (an inode number, which could tell the same file,
+    /// is reused by the file system for an unrelated one).
     /// </summary>
-    public static Func<string, ulong?, byte[]?> Remembered(string? stored, Func<string, (string Hash, byte[] Content)?> row,
-        Func<ulong, (string Folder, string Hash, byte[] Content)?>? rowOfInode = null)
+    public static Func<string, byte[]?> Remembered(string? stored, Func<string, (string Hash, byte[] Content)?> row)
     {
         var named = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (folder, value) in Parse(stored))
@@ -73,11 +72,7 @@ internal static class IgnoreFileMemory
             }
         }
 
-        return (folder, inode) => Valid(folder, named.ContainsKey(folder) ? row(folder) : null)
-            ?? (inode is { } i && rowOfInode?.Invoke(i) is { } moved ? Valid(moved.Folder, (moved.Hash, moved.Content)) : null);
-
-        byte[]? Valid(string folder, (string Hash, byte[] Content)? kept) =>
-            kept is { } k && named.TryGetValue(folder, out var value) && (value == k.Hash || value == ListingDue)
+        return folder => named.TryGetValue(folder, out var value) && row(folder) is { } k && (value == k.Hash || value == ListingDue)
             && Convert.ToHexString(SHA256.HashData(k.Content)).Equals(k.Hash, StringComparison.Ordinal)
                 ? k.Content
                 : null;
@@ -93,7 +88,7 @@ internal static class IgnoreFileMemory
     /// keeps. Without remembered bytes (or when it was due a listing) it is a change, as one removed is.
     /// </summary>
     public static (bool Changed, Dictionary<string, (string Hash, byte[] Content, ulong? Inode)> AtStart) Check(
-        string? stored, Func<string, (byte[]? Bytes, string? Refusal, ulong? Inode)> readFile, Func<string, ulong?, byte[]?>? remembered = null)
+        string? stored, Func<string, (byte[]? Bytes, string? Refusal, ulong? Inode)> readFile, Func<string, byte[]?>? remembered = null)
     {
         var atStart = new Dictionary<string, (string Hash, byte[] Content, ulong? Inode)>(StringComparer.Ordinal);
         var changed = false;
@@ -109,8 +104,7 @@ internal static class IgnoreFileMemory
             var (bytes, refusal, inode) = readFile(path);
             if (bytes is null)
             {
-                // By folder only: the bytes are those the line's hash names (another file's, by inode, are the scan's to apply).
-                if (refusal is not null && value != ListingDue && remembered?.Invoke(folder, null) is { } kept)
+                if (refusal is not null && value != ListingDue && remembered?.Invoke(folder) is { } kept)
                 {
                     atStart[folder] = (value, kept, inode);
                 }

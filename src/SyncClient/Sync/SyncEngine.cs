@@ -107,7 +107,7 @@ internal sealed class SyncEngine
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
         // An ignore file there but unreadable has its remembered rules applied by the scan, and is no change meanwhile.
         var ignoreFilesStored = _ctx.State.GetSetting(StateKeys.IgnoreFiles);
-        var rememberedIgnoreFile = IgnoreFileMemory.Remembered(ignoreFilesStored, _ctx.State.IgnoreRules.Get, _ctx.State.IgnoreRules.FindByInode);
+        var rememberedIgnoreFile = IgnoreFileMemory.Remembered(ignoreFilesStored, _ctx.State.IgnoreRules.Get);
         var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(ignoreFilesStored, ReadIgnoreFile, rememberedIgnoreFile);
         // A changed rule lists at once, and again at most every HeldRuleListingInterval while its listings hold their cursor.
         if (!rulesChanged)
@@ -158,7 +158,7 @@ internal sealed class SyncEngine
         var stability = _ctx.Stability();
         var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability,
             // One read at the start and unreadable since (being written): the bytes read then, which the memory keeps.
-            RememberedIgnoreFile = (folder, inode) => ignoreFilesAtStart.TryGetValue(folder, out var read) ? read.Content : rememberedIgnoreFile(folder, inode) };
+            RememberedIgnoreFile = folder => ignoreFilesAtStart.TryGetValue(folder, out var read) ? read.Content : rememberedIgnoreFile(folder) };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for

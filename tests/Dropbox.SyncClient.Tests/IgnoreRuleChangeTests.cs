@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
@@ -210,10 +212,11 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         var hash = Convert.ToHexString(SHA256.HashData(negates));
         var files = new Dictionary<string, byte[]> { ["sub/.dropboxignore"] = negates };
 
-        var unlisted = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates, null)], new Dictionary<string, (string, byte[], ulong?)>(), listed: false).Text;
-        var listed = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates, null)], new Dictionary<string, (string, byte[], ulong?)>(), listed: true).Text;
-        var remembered = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true, negates, null)], new Dictionary<string, (string, byte[], ulong?)> { ["sub"] = (hash, negates, null) }, listed: false).Text;
-        var plain = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), false, negates, null)], new Dictionary<string, (string, byte[], ulong?)>(), listed: false).Text;
+        var rules = IgnoreFileMemory.RuleText(negates);
+        var unlisted = IgnoreFileMemory.Describe([("sub", hash, true, rules, null)], new Dictionary<string, RememberedRules>(), listed: false).Text;
+        var listed = IgnoreFileMemory.Describe([("sub", hash, true, rules, null)], new Dictionary<string, RememberedRules>(), listed: true).Text;
+        var remembered = IgnoreFileMemory.Describe([("sub", hash, true, rules, null)], new Dictionary<string, RememberedRules> { ["sub"] = new(hash, rules, null) }, listed: false).Text;
+        var plain = IgnoreFileMemory.Describe([("sub", hash, false, rules, null)], new Dictionary<string, RememberedRules>(), listed: false).Text;
 
         Assert.True(IgnoreFileMemory.Check(unlisted, Read(files)).Changed);
         Assert.False(IgnoreFileMemory.Check(listed, Read(files)).Changed);
@@ -239,7 +242,7 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     {
         byte[] root = [1, 2, 3];
         byte[] nested = [4, 5];
-        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root), false, root, null), ("docs/old", SHA256.HashData(nested), false, nested, null)]).Text;
+        var stored = IgnoreFileMemory.Describe([(string.Empty, Convert.ToHexString(SHA256.HashData(root)), false, string.Empty, null), ("docs/old", Convert.ToHexString(SHA256.HashData(nested)), false, string.Empty, null)]).Text;
         var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
 
         Assert.False(IgnoreFileMemory.Check(stored, Read(files)).Changed);
@@ -254,5 +257,5 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     }
 
     /// <summary>A reader of the ignore files in <paramref name="files"/> (by path): a path not in it is gone, not refused.</summary>
-    private static Func<string, (byte[]?, string?, ulong?)> Read(Dictionary<string, byte[]> files) => p => (files.GetValueOrDefault(p), null, null);
+    private static Func<string, (byte[]?, string?, IgnoreFileStamp?)> Read(Dictionary<string, byte[]> files) => p => (files.GetValueOrDefault(p), null, null);
 }

@@ -54,12 +54,12 @@ internal sealed class LocalScanner
     public required Stability Stability { get; init; }
 
     /// <summary>
-    /// The remembered bytes of a folder's <c>.dropboxignore</c> (by folder, "" for the top; see
-    /// <see cref="Sync.IgnoreFileMemory.Remembered"/>), applied in its
-    /// place where one is there but cannot be read, so what its rules kept off the server stays off; null, or null for a
-    /// folder: none remembered (its rules are not applied).
+    /// The remembered rules of a folder's <c>.dropboxignore</c> (by folder, "" for the top; see
+    /// <see cref="Sync.IgnoreFileMemory.Remembered"/>), applied in its place where one is there but cannot be read (whole
+    /// only where it is the very file read: see <see cref="Sync.IgnoreFileMemory.Applicable"/>), so what its rules kept off
+    /// the server stays off; null, or null for a folder: none remembered (its rules are not applied).
     /// </summary>
-    public Func<string, byte[]?>? RememberedIgnoreFile { get; init; }
+    public Func<string, State.RememberedRules?>? RememberedIgnoreFile { get; init; }
 
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
@@ -318,7 +318,16 @@ internal sealed class LocalScanner
             return inherited;
         }
 
-        if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal, out var inode) is not { } bytes)
+        string hash, rules, applied;
+        IgnoreFileStamp? stamp;
+        if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal, out var now) is { } bytes)
+        {
+            // Only the rule lines are held from here on (a file of comments holds nothing): the bytes go once hashed.
+            hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
+            rules = applied = Sync.IgnoreFileMemory.RuleText(bytes);
+            stamp = now;
+        }
+        else
         {
             if (refusal is null)
             {
@@ -326,20 +335,22 @@ internal sealed class LocalScanner
             }
 
             var name = (relativeDir.Length == 0 ? string.Empty : relativeDir + "/") + IgnoreMatcher.IgnoreFileName;
-            if (RememberedIgnoreFile?.Invoke(relativeDir) is not { } remembered)
+            if (RememberedIgnoreFile?.Invoke(relativeDir) is not { Rules: { } kept } remembered)
             {
-                snapshot.Skipped.Add($"{name}: not read, its rules are not applied ({refusal}); none are remembered (no completed pass read it)");
+                snapshot.Skipped.Add($"{name}: not read, its rules are not applied ({refusal}); none are remembered (no completed pass read it, or its rules were past the {Sync.IgnoreFileMemory.MaxRememberedBytes >> 20} MiB of rules remembered)");
                 return inherited;
             }
 
-            snapshot.Skipped.Add($"{name}: not read ({refusal}); the rules last read from it are applied until it can be read");
-            bytes = remembered;
+            applied = Sync.IgnoreFileMemory.Applicable(remembered, now, out var whole);
+            snapshot.Skipped.Add(whole
+                ? $"{name}: not read ({refusal}); the rules last read from it are applied until it can be read"
+                : $"{name}: not read ({refusal}); the rules last read from it are applied but for their '!' lines until it can be read (it is not provably the file they were read from: replaced or changed since)");
+            (hash, rules, stamp) = (remembered.Hash, kept, remembered.Stamp);
         }
 
-        var lines = IgnoreMatcher.Lines(bytes);
-        var matcher = inherited.WithFile(relativeDir, lines);
+        var matcher = inherited.WithFile(relativeDir, Sync.IgnoreFileMemory.LinesOf(applied));
         tree.Set(relativeDir, matcher);
-        snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes), lines.Exists(l => l.StartsWith('!')), bytes, inode));
+        snapshot.IgnoreFiles.Add((relativeDir, hash, Sync.IgnoreFileMemory.LinesOf(rules).Any(l => l.StartsWith('!')), rules, stamp));
         return matcher;
     }
 

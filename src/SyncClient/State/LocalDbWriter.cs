@@ -176,9 +176,9 @@ internal sealed class LocalDbWriter(LocalState state)
 
     /// <summary>
     /// Remembers the <c>.dropboxignore</c> files a completed pass read (<see cref="StateKeys.IgnoreFiles"/>, see
-    /// Sync.IgnoreFileMemory) and their bytes (<paramref name="files"/>: folder, hex hash, bytes, inode), in one transaction.
+    /// Sync.IgnoreFileMemory) and their rules (<paramref name="files"/>), in one transaction.
     /// </summary>
-    public void SetIgnoreFiles(string described, IReadOnlyCollection<(string Folder, string Hash, byte[] Content, ulong? Inode)> files)
+    public void SetIgnoreFiles(string described, IReadOnlyCollection<(string Folder, RememberedRules Row)> files)
     {
         Step?.Invoke("before db ignore files");
         state.IgnoreRules.Set(described, files);

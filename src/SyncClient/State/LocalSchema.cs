@@ -46,7 +46,8 @@ internal static class LocalSchema
             CREATE TABLE IF NOT EXISTS uploads(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
                 chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
-            CREATE TABLE IF NOT EXISTS ignore_rules(folder TEXT PRIMARY KEY, hash TEXT NOT NULL, content BLOB NOT NULL, inode INTEGER);
+            CREATE TABLE IF NOT EXISTS ignore_rules(folder TEXT PRIMARY KEY, hash TEXT NOT NULL, rules TEXT NOT NULL,
+                device INTEGER, inode INTEGER, size INTEGER, mtime INTEGER);
             """);
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);

@@ -47,7 +47,7 @@ internal sealed class LocalState : IDisposable
     /// <summary>The uploads started and not yet finished (resume bookkeeping).</summary>
     public UploadProgressStore Uploads { get; }
 
-    /// <summary>The bytes of the ignore files the last pass that set its cursor read (applied where one cannot be read now).</summary>
+    /// <summary>The rules of the ignore files the last pass that set its cursor read (applied where one cannot be read now).</summary>
     public IgnoreRulesStore IgnoreRules { get; }
 
     /// <summary>The one writer of this db during sync (see <see cref="LocalDbWriter"/>).</summary>

@@ -158,7 +158,7 @@ internal sealed class SyncEngine
         var stability = _ctx.Stability();
         var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability,
             // One read at the start and unreadable since (being written): the bytes read then, which the memory keeps.
-            RememberedIgnoreFile = folder => ignoreFilesAtStart.TryGetValue(folder, out var read) ? read.Content : rememberedIgnoreFile(folder) };
+            RememberedIgnoreFile = folder => ignoreFilesAtStart.TryGetValue(folder, out var read) && read.Rules is not null ? read : rememberedIgnoreFile(folder) };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
@@ -315,8 +315,12 @@ internal sealed class SyncEngine
             // The memory goes with the cursor: a pass that keeps the old cursor (an error, a remote change held for a file
             // still being written) keeps the old memory too, so a pass that listed for a changed rule lists again; so does
             // one that did not list for it (within the interval after a held listing).
-            var (described, kept) = IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart, listed: remote.FullListing);
+            var (described, kept, unkept) = IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart, listed: remote.FullListing);
             _ctx.Db.SetIgnoreFiles(described, kept);
+            if (unkept.Count > 0)
+            {
+                _ctx.Progress.Log($"ignore rules not remembered (past the {IgnoreFileMemory.MaxRememberedBytes >> 20} MiB kept): {unkept.Count} .dropboxignore file(s), first in '{unkept[0]}'; while one cannot be read its rules are not applied");
+            }
             _ruleListingHeldAt = null;
         }
         else if (listForRules && summary.Errors == 0)
@@ -328,8 +332,8 @@ internal sealed class SyncEngine
         return summary;
     }
 
-    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), or null and why not (null: gone; the scan notes it); its inode.</summary>
-    private (byte[]? Bytes, string? Refusal, ulong? Inode) ReadIgnoreFile(string path) => (IgnoreFileRead.TryRead(_ctx.FullPath(path), out var refusal, out var inode), refusal, inode);
+    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), or null and why not (null: gone; the scan notes it); its stamp.</summary>
+    private (byte[]? Bytes, string? Refusal, IgnoreFileStamp? Stamp) ReadIgnoreFile(string path) => (IgnoreFileRead.TryRead(_ctx.FullPath(path), out var refusal, out var stamp), refusal, stamp);
 
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
     private bool OccupiedHere(string path)

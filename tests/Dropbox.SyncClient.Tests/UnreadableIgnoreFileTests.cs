@@ -333,6 +333,19 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
     }
 
     [Fact]
+    public void A_reset_of_the_sync_state_forgets_the_remembered_ignore_files_setting_and_rules()
+    {
+        using var dir = new TempFolder();
+        using var state = LocalState.Open(dir.Path);
+        state.Writer.SetIgnoreFiles("AB\tsub", [("sub", new RememberedRules("AB", "*.key", null))]);
+
+        state.ResetSyncState();
+
+        Assert.Null(state.IgnoreRules.Get("sub"));
+        Assert.Null(state.GetSetting(StateKeys.IgnoreFiles));
+    }
+
+    [Fact]
     public void Remembered_rules_count_only_where_the_memory_names_their_hash()
     {
         var rows = new Dictionary<string, RememberedRules> { ["sub"] = new("AB", "*.key", null), ["gone"] = new("AB", "*.key", null) };

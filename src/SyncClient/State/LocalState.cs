@@ -656,14 +656,14 @@ internal sealed class LocalState : IDisposable
     }
 
     /// <summary>
-    /// Forgets every tracked path and the cursor (after a relink to another folder or account), and the remembered bytes
-    /// of ignore files (another folder's rules are not this one's).
+    /// Forgets every tracked path and the cursor (after a relink to another folder or account), and the remembered ignore
+    /// files (the setting and their rules: another folder's rules are not this one's).
     /// </summary>
     public void ResetSyncState()
     {
         lock (_lock)
         {
-            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
+            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile','ignore_files');");
         }
     }
 

@@ -308,7 +308,7 @@ internal sealed class LocalScanner
 
     /// <summary>
     /// Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above; where it is there but
-    /// cannot be read, its remembered bytes (<see cref="RememberedIgnoreFile"/>) in its place. A folder of that name is
+    /// cannot be read, its remembered rules (<see cref="RememberedIgnoreFile"/>) in its place. A folder of that name is
     /// such a file too (not a regular one), as the pass's start check reads it.
     /// </summary>
     private IgnoreMatcher ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)

@@ -32,7 +32,7 @@ internal sealed class LocalSnapshot
     public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
 
     /// <summary>
-    /// Each <c>.dropboxignore</c> the scan read (or, where it could not, whose remembered bytes it applied): its folder
+    /// Each <c>.dropboxignore</c> the scan read (or, where it could not, whose remembered rules it applied): its folder
     /// (relative, "" for the top), the hex SHA-256 of its bytes, whether it has a negation (a line starting with <c>!</c>:
     /// it may un-ignore what a file above ignores), its rule lines (Sync.IgnoreFileMemory.RuleText: not its bytes), and
     /// the stamp of the file read (null: unknown).

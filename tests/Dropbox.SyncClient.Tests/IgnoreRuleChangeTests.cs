@@ -213,10 +213,10 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         var files = new Dictionary<string, byte[]> { ["sub/.dropboxignore"] = negates };
 
         var rules = IgnoreFileMemory.RuleText(negates);
-        var unlisted = IgnoreFileMemory.Describe([("sub", hash, true, rules, null)], new Dictionary<string, RememberedRules>(), listed: false).Text;
-        var listed = IgnoreFileMemory.Describe([("sub", hash, true, rules, null)], new Dictionary<string, RememberedRules>(), listed: true).Text;
-        var remembered = IgnoreFileMemory.Describe([("sub", hash, true, rules, null)], new Dictionary<string, RememberedRules> { ["sub"] = new(hash, rules, null) }, listed: false).Text;
-        var plain = IgnoreFileMemory.Describe([("sub", hash, false, rules, null)], new Dictionary<string, RememberedRules>(), listed: false).Text;
+        var unlisted = IgnoreFileMemory.Describe([("sub", hash, true, rules, null, true)], new Dictionary<string, RememberedRules>(), listed: false).Text;
+        var listed = IgnoreFileMemory.Describe([("sub", hash, true, rules, null, true)], new Dictionary<string, RememberedRules>(), listed: true).Text;
+        var remembered = IgnoreFileMemory.Describe([("sub", hash, true, rules, null, true)], new Dictionary<string, RememberedRules> { ["sub"] = new(hash, rules, null) }, listed: false).Text;
+        var plain = IgnoreFileMemory.Describe([("sub", hash, false, rules, null, true)], new Dictionary<string, RememberedRules>(), listed: false).Text;
 
         Assert.True(IgnoreFileMemory.Check(unlisted, Read(files)).Changed);
         Assert.False(IgnoreFileMemory.Check(listed, Read(files)).Changed);
@@ -242,7 +242,7 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     {
         byte[] root = [1, 2, 3];
         byte[] nested = [4, 5];
-        var stored = IgnoreFileMemory.Describe([(string.Empty, Convert.ToHexString(SHA256.HashData(root)), false, string.Empty, null), ("docs/old", Convert.ToHexString(SHA256.HashData(nested)), false, string.Empty, null)]).Text;
+        var stored = IgnoreFileMemory.Describe([(string.Empty, Convert.ToHexString(SHA256.HashData(root)), false, string.Empty, null, true), ("docs/old", Convert.ToHexString(SHA256.HashData(nested)), false, string.Empty, null, true)]).Text;
         var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
 
         Assert.False(IgnoreFileMemory.Check(stored, Read(files)).Changed);

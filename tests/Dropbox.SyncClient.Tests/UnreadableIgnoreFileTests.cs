@@ -391,7 +391,7 @@ public sealed class UnreadableIgnoreFileTests : IDisposable
     public void Past_the_bound_the_rest_of_the_folders_have_no_rules_remembered()
     {
         var big = new string('x', (IgnoreFileMemory.MaxRememberedBytes / 2) - 10);
-        var (text, kept, unkept) = IgnoreFileMemory.Describe([("a", "A", false, big, null), ("b", "B", false, big, null), ("c", "C", false, big, null), ("d", "D", false, "*.key", null)]);
+        var (text, kept, unkept) = IgnoreFileMemory.Describe([("a", "A", false, big, null, true), ("b", "B", false, big, null, true), ("c", "C", false, big, null, true), ("d", "D", false, "*.key", null, true)]);
 
         Assert.Equal(["a", "b", "d"], kept.Select(k => k.Folder));
         Assert.Equal(["c"], unkept);

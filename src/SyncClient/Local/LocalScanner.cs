@@ -320,6 +320,7 @@ internal sealed class LocalScanner
 
         string hash, rules, applied;
         IgnoreFileStamp? stamp;
+        var whole = true;
         if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal, out var now) is { } bytes)
         {
             // Only the rule lines are held from here on (a file of comments holds nothing): the bytes go once hashed.
@@ -341,7 +342,7 @@ internal sealed class LocalScanner
                 return inherited;
             }
 
-            applied = Sync.IgnoreFileMemory.Applicable(remembered, now, out var whole);
+            applied = Sync.IgnoreFileMemory.Applicable(remembered, now, out whole);
             snapshot.Skipped.Add(whole
                 ? $"{name}: not read ({refusal}); the rules last read from it are applied until it can be read"
                 : $"{name}: not read ({refusal}); the rules last read from it are applied but for their '!' lines until it can be read (it is not provably the file they were read from: replaced or changed since)");
@@ -350,7 +351,7 @@ internal sealed class LocalScanner
 
         var matcher = inherited.WithFile(relativeDir, Sync.IgnoreFileMemory.LinesOf(applied));
         tree.Set(relativeDir, matcher);
-        snapshot.IgnoreFiles.Add((relativeDir, hash, Sync.IgnoreFileMemory.LinesOf(rules).Any(l => l.StartsWith('!')), rules, stamp));
+        snapshot.IgnoreFiles.Add((relativeDir, hash, Sync.IgnoreFileMemory.LinesOf(rules).Any(l => l.StartsWith('!')), rules, stamp, whole));
         return matcher;
     }
 

@@ -25,6 +25,14 @@ internal static class IgnoreFileMemory
     internal const string ListingDue = "listing-due";
 
     /// <summary>
+    /// Put before the hash of a folder whose remembered rules were applied without their '!' lines (the file unreadable and
+    /// not provably the one read): a remote change to a path a dropped line let in was skipped meanwhile, and the cursor
+    /// moved past it. No file hashes to it, so once the file reads again (even the very same bytes) that is a change and
+    /// the pass lists everything; while it stays unreadable it is none (its rows are still found, see <see cref="Remembered"/>).
+    /// </summary>
+    internal const string Partial = "partial:";
+
+    /// <summary>
     /// The most rule text (UTF-8 bytes) remembered in all, and held from the pass's start check: past it, the remaining
     /// folders (by folder name) have no rules remembered, as a file no pass read (its rules are not applied while it
     /// cannot be read; the scan's note says so).
@@ -71,18 +79,26 @@ internal static class IgnoreFileMemory
     /// differs from what is remembered, and the next pass lists everything. A file not remembered before that has a negation is
     /// remembered as <see cref="ListingDue"/> unless this pass <paramref name="listed"/> everything, so the next pass lists.
     /// One read at the start that the scan did not read (removed meanwhile) is remembered as read at the start: the next
-    /// pass finds it gone and lists everything.
+    /// pass finds it gone and lists everything. A folder whose remembered rules the scan applied without a '!' line (not
+    /// whole) is remembered as <see cref="Partial"/> its hash, over the start's reading, its row without a stamp (so the
+    /// '!' lines stay dropped until it reads again, which then lists everything).
     /// </summary>
     public static (string Text, List<(string Folder, RememberedRules Row)> Files, List<string> Unkept) Describe(
-        IEnumerable<(string Folder, string Hash, bool Negates, string Rules, IgnoreFileStamp? Stamp)> files,
+        IEnumerable<(string Folder, string Hash, bool Negates, string Rules, IgnoreFileStamp? Stamp, bool Whole)> files,
         IReadOnlyDictionary<string, RememberedRules>? atStart = null, bool listed = true)
     {
         var lines = new Dictionary<string, string>(StringComparer.Ordinal);
         var rows = new Dictionary<string, RememberedRules>(StringComparer.Ordinal);
         var scanned = new Dictionary<string, (string Hash, string Rules, IgnoreFileStamp? Stamp)>(StringComparer.Ordinal);
+        var partial = new List<(string Folder, string Hash, string Rules)>();
         foreach (var f in files)
         {
             scanned[f.Folder] = (f.Hash, f.Rules, f.Stamp);
+            if (!f.Whole && f.Negates)
+            {
+                partial.Add((f.Folder, f.Hash, f.Rules)); // without a '!' line nothing was dropped
+            }
+
             if (atStart is null || !atStart.ContainsKey(f.Folder))
             {
                 lines[f.Folder] = f.Negates && !listed ? ListingDue : f.Hash;
@@ -95,6 +111,12 @@ internal static class IgnoreFileMemory
             lines[folder] = start.Hash;
             // Past the start check's budget only the hash was held: the scan's rules, where it read the same bytes.
             rows[folder] = start.Rules is null && scanned.TryGetValue(folder, out var s) && s.Hash == start.Hash ? new RememberedRules(s.Hash, s.Rules, s.Stamp) : start;
+        }
+
+        foreach (var (folder, hash, rules) in partial)
+        {
+            lines[folder] = Partial + hash;
+            rows[folder] = new RememberedRules(hash, rules, Stamp: null);
         }
 
         var kept = new List<(string Folder, RememberedRules Row)>();
@@ -119,7 +141,7 @@ internal static class IgnoreFileMemory
     /// <summary>
     /// The remembered rules of a folder's ignore file, as <paramref name="row"/> (the db's row of a folder) holds them, for
     /// a folder <paramref name="stored"/> (the setting) names with that row's hash (or as due a listing: the row has the
-    /// rules read then); null where none are. By folder only: an unreadable ignore file under a folder renamed since has
+    /// rules read then; or as <see cref="Partial"/> that hash); null where none are. By folder only: an unreadable ignore file under a folder renamed since has
     /// none (an inode number, which could tell the same file, is reused by the file system for an unrelated one).
     /// </summary>
     public static Func<string, RememberedRules?> Remembered(string? stored, Func<string, RememberedRules?> row)
@@ -133,7 +155,7 @@ internal static class IgnoreFileMemory
             }
         }
 
-        return folder => named.TryGetValue(folder, out var value) && row(folder) is { Rules: not null } k && (value == k.Hash || value == ListingDue) ? k : null;
+        return folder => named.TryGetValue(folder, out var value) && row(folder) is { Rules: not null } k && (value == k.Hash || value == ListingDue || value == Partial + k.Hash) ? k : null;
     }
 
     /// <summary>

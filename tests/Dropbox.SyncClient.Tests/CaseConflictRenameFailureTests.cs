@@ -32,6 +32,8 @@ public sealed class CaseConflictRenameFailureTests : IDisposable
         Assert.Contains(pass.Notes, n => n.Contains("could not rename 'docs'", StringComparison.Ordinal));
         Assert.Null(_server.Current("docs/a.txt")); // beside 'Docs' on the server: the clash the rename was for
         Assert.Equal("new here", a.Read("docs/a.txt"));
+        Assert.True(pass.Pending > 0, "a folder left alone only here was reported as nothing pending"); // else `sync --once` says done
+        Assert.Equal(TimeSpan.Zero, pass.RecheckAfter); // and the daemon looks again soon, not at its next rescan
 
         a.State.Writer.Step = null;
         var next = await a.SyncAsync();

@@ -459,8 +459,12 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
     /// <summary>When above zero, that many full listings (ListFiles) fail as unavailable.</summary>
     public int FailFullListings { get; set; }
 
+    /// <summary>When set, runs at the start of each full listing's page request (a test's chance to act while a pass lists).</summary>
+    public Action? BeforeListFiles { get; set; }
+
     public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct)
     {
+        BeforeListFiles?.Invoke();
         lock (_lock)
         {
             if (FailFullListings > 0)

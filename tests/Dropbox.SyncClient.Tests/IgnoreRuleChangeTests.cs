@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using Dropbox.Shared.Errors;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 using Dropbox.SyncClient.Sync;
 
 namespace Dropbox.SyncClient.Tests;
@@ -210,15 +212,16 @@ public sealed class IgnoreRuleChangeTests : IDisposable
         var hash = Convert.ToHexString(SHA256.HashData(negates));
         var files = new Dictionary<string, byte[]> { ["sub/.dropboxignore"] = negates };
 
-        var unlisted = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true)], new Dictionary<string, string>(), listed: false);
-        var listed = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true)], new Dictionary<string, string>(), listed: true);
-        var remembered = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), true)], new Dictionary<string, string> { ["sub"] = hash }, listed: false);
-        var plain = IgnoreFileMemory.Describe([("sub", SHA256.HashData(negates), false)], new Dictionary<string, string>(), listed: false);
+        var rules = IgnoreFileMemory.RuleText(negates);
+        var unlisted = IgnoreFileMemory.Describe([("sub", hash, true, rules, null, true)], new Dictionary<string, RememberedRules>(), listed: false).Text;
+        var listed = IgnoreFileMemory.Describe([("sub", hash, true, rules, null, true)], new Dictionary<string, RememberedRules>(), listed: true).Text;
+        var remembered = IgnoreFileMemory.Describe([("sub", hash, true, rules, null, true)], new Dictionary<string, RememberedRules> { ["sub"] = new(hash, rules, null) }, listed: false).Text;
+        var plain = IgnoreFileMemory.Describe([("sub", hash, false, rules, null, true)], new Dictionary<string, RememberedRules>(), listed: false).Text;
 
-        Assert.True(IgnoreFileMemory.Check(unlisted, p => files.GetValueOrDefault(p)).Changed);
-        Assert.False(IgnoreFileMemory.Check(listed, p => files.GetValueOrDefault(p)).Changed);
-        Assert.False(IgnoreFileMemory.Check(remembered, p => files.GetValueOrDefault(p)).Changed);
-        Assert.False(IgnoreFileMemory.Check(plain, p => files.GetValueOrDefault(p)).Changed);
+        Assert.True(IgnoreFileMemory.Check(unlisted, Read(files)).Changed);
+        Assert.False(IgnoreFileMemory.Check(listed, Read(files)).Changed);
+        Assert.False(IgnoreFileMemory.Check(remembered, Read(files)).Changed);
+        Assert.False(IgnoreFileMemory.Check(plain, Read(files)).Changed);
     }
 
     private async Task<TestClient> KeptOutAsync(TestClient a)
@@ -239,17 +242,20 @@ public sealed class IgnoreRuleChangeTests : IDisposable
     {
         byte[] root = [1, 2, 3];
         byte[] nested = [4, 5];
-        var stored = IgnoreFileMemory.Describe([(string.Empty, SHA256.HashData(root), false), ("docs/old", SHA256.HashData(nested), false)]);
+        var stored = IgnoreFileMemory.Describe([(string.Empty, Convert.ToHexString(SHA256.HashData(root)), false, string.Empty, null, true), ("docs/old", Convert.ToHexString(SHA256.HashData(nested)), false, string.Empty, null, true)]).Text;
         var files = new Dictionary<string, byte[]> { [".dropboxignore"] = root, ["docs/old/.dropboxignore"] = nested };
 
-        Assert.False(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);
-        Assert.False(IgnoreFileMemory.Check(null, _ => null).Changed); // nothing remembered (a db from before): no listing
-        Assert.False(IgnoreFileMemory.Check(string.Empty, _ => null).Changed); // no ignore file last pass
+        Assert.False(IgnoreFileMemory.Check(stored, Read(files)).Changed);
+        Assert.False(IgnoreFileMemory.Check(null, Read(files)).Changed); // nothing remembered (a db from before): no listing
+        Assert.False(IgnoreFileMemory.Check(string.Empty, Read(files)).Changed); // no ignore file last pass
 
         files["docs/old/.dropboxignore"] = [4, 6];
-        Assert.True(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);
+        Assert.True(IgnoreFileMemory.Check(stored, Read(files)).Changed);
         files.Remove("docs/old/.dropboxignore");
-        Assert.True(IgnoreFileMemory.Check(stored, p => files.GetValueOrDefault(p)).Changed);
-        Assert.True(IgnoreFileMemory.Check("not a line this build wrote", p => files.GetValueOrDefault(p)).Changed);
+        Assert.True(IgnoreFileMemory.Check(stored, Read(files)).Changed);
+        Assert.True(IgnoreFileMemory.Check("not a line this build wrote", Read(files)).Changed);
     }
+
+    /// <summary>A reader of the ignore files in <paramref name="files"/> (by path): a path not in it is gone, not refused.</summary>
+    private static Func<string, (byte[]?, string?, IgnoreFileStamp?)> Read(Dictionary<string, byte[]> files) => p => (files.GetValueOrDefault(p), null, null);
 }

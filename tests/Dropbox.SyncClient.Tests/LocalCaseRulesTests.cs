@@ -128,6 +128,11 @@ public sealed class LocalCaseRulesTests
         var outcome = LocalCaseRules.Decide(new LocalCaseClash("d", true) { FollowsServer = new LocalEntry("d", FileKind.File, 1, 1, null), Walk = FolderObservation.Settled, FreeName = "d (Case Conflict)" });
 
         Assert.Equal(LocalCaseOutcomeKind.Rename, outcome.Kind);
+
+        // The same for the reader's "stop here" question: a folder found changing waits, whatever a file's rule says.
+        var changing = new LocalCaseClash("d", true) { FollowsServer = new LocalEntry("d", FileKind.File, 1, 1, null), Walk = new FolderObservation(TimeSpan.FromSeconds(5), null) };
+        Assert.Equal(LocalCaseOutcomeKind.Wait, LocalCaseRules.Decide(changing).Kind);
+        Assert.True(LocalCaseRules.WaitsToRename(changing));
     }
 
     // here: "synced:PATH" (unchanged here), "edited:PATH" (synced, changed here), "new:PATH" (only here), with "-deleted"

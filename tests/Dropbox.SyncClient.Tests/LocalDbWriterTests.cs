@@ -16,7 +16,7 @@ public sealed class LocalDbWriterTests
     [
         (typeof(LocalState), nameof(LocalState.SetSetting)), (typeof(LocalState), nameof(LocalState.PutFile)), (typeof(LocalState), nameof(LocalState.PutFiles)),
         (typeof(LocalState), nameof(LocalState.TouchFile)), (typeof(LocalState), nameof(LocalState.RemoveFile)), (typeof(LocalState), nameof(LocalState.MoveFile)),
-        (typeof(LocalState), nameof(LocalState.ResetSyncState)), (typeof(WithheldStore), nameof(WithheldStore.Set)),
+        (typeof(LocalState), nameof(LocalState.ResetSyncState)), (typeof(WithheldStore), nameof(WithheldStore.Set)), (typeof(IgnoreRulesStore), nameof(IgnoreRulesStore.Set)),
         (typeof(UploadProgressStore), nameof(UploadProgressStore.Begin)), (typeof(UploadProgressStore), nameof(UploadProgressStore.AddProgress)),
         (typeof(UploadProgressStore), nameof(UploadProgressStore.End)), (typeof(LocalState), nameof(LocalState.SetUnknownChangeTimes)),
         (typeof(LocalState), nameof(LocalState.SetExecutableBit)), (typeof(LocalState), nameof(LocalState.ResetExecutableBits)),

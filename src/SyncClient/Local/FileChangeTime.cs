@@ -91,6 +91,7 @@ internal static partial class FileChangeTime
             {
                 Permissions = (UnixFileMode)(mode & 0xFFF),
                 Inode = (mask & StatxIno) == 0 ? null : BitConverter.ToUInt64(buffer[StxInoOffset..]),
+                Device = ((ulong)BitConverter.ToUInt32(buffer[StxDevMajorOffset..]) << 32) | BitConverter.ToUInt32(buffer[(StxDevMajorOffset + 4)..]),
                 IsSymbolicLink = (mode & 0xF000) == 0xA000,
             };
         }
@@ -178,6 +179,9 @@ internal static partial class FileChangeTime
         /// file moved over the name) has another one, even with the old size and mtime put back.
         /// </summary>
         public ulong? Inode { get; init; }
+
+        /// <summary>The device (stx_dev_major, stx_dev_minor: always filled in), with <see cref="Inode"/> what names one file.</summary>
+        public ulong Device { get; init; }
 
         /// <summary>A symbolic link (the path itself, not followed).</summary>
         public bool IsSymbolicLink { get; init; }

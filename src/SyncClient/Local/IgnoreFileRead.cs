@@ -24,8 +24,16 @@ internal static class IgnoreFileRead
     /// null) or it is not read (<paramref name="refusal"/> says why: not a regular file, too large, unreadable, or
     /// written to while read every time it was tried).
     /// </summary>
-    public static byte[]? TryRead(string fullPath, out string? refusal)
+    public static byte[]? TryRead(string fullPath, out string? refusal) => TryRead(fullPath, out refusal, out _);
+
+    /// <summary>
+    /// As <see cref="TryRead(string, out string?)"/>, with the stamp of the file read or refused, from the stat the read
+    /// was decided on (null where it is not known: nothing there, or no statx): a file refused later with the stamp it was
+    /// read with is provably the one read then.
+    /// </summary>
+    public static byte[]? TryRead(string fullPath, out string? refusal, out IgnoreFileStamp? stamp)
     {
+        stamp = null;
         try
         {
             var target = new FileInfo(fullPath).LinkTarget is null ? fullPath : File.ResolveLinkTarget(fullPath, returnFinalTarget: true)?.FullName ?? fullPath;
@@ -34,6 +42,7 @@ internal static class IgnoreFileRead
                 long size;
                 if (FileChangeTime.TryStat(target) is { } stat)
                 {
+                    stamp = stat.Inode is { } inode ? new IgnoreFileStamp(stat.Device, inode, stat.Size, stat.MtimeTicks) : null;
                     if (!stat.Exists || !stat.IsRegularFile)
                     {
                         refusal = stat.Exists ? NotRegular : null;
@@ -44,6 +53,7 @@ internal static class IgnoreFileRead
                 }
                 else
                 {
+                    stamp = null;
                     var info = new FileInfo(target); // calls a FIFO a file of length 0: IsSpecial tells
                     if (!info.Exists || FileChangeTime.IsSpecial(target))
                     {
@@ -80,3 +90,10 @@ internal static class IgnoreFileRead
 
     private const string NotRegular = "not a regular file (a FIFO, socket, device or folder, or a link to one)";
 }
+
+/// <summary>
+/// An ignore file as a stat saw it: device and inode (which file), size and mtime (which content, short of a rewrite with
+/// both put back). A file that shows the stamp it was read with is the one read then; any other (replaced, grown, a FIFO
+/// or folder in its place) is not.
+/// </summary>
+internal readonly record struct IgnoreFileStamp(ulong Device, ulong Inode, long Size, long MtimeTicks);

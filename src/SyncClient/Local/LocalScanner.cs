@@ -53,6 +53,14 @@ internal sealed class LocalScanner
     /// </summary>
     public required Stability Stability { get; init; }
 
+    /// <summary>
+    /// The remembered rules of a folder's <c>.dropboxignore</c> (by folder, "" for the top; see
+    /// <see cref="Sync.IgnoreFileMemory.Remembered"/>), applied in its place where one is there but cannot be read (whole
+    /// only where it is the very file read: see <see cref="Sync.IgnoreFileMemory.Applicable"/>), so what its rules kept off
+    /// the server stays off; null, or null for a folder: none remembered (its rules are not applied).
+    /// </summary>
+    public Func<string, State.RememberedRules?>? RememberedIgnoreFile { get; init; }
+
     /// <summary>Scans the whole folder.</summary>
     public LocalSnapshot Scan(CancellationToken ct) => Scan(null, ct);
 
@@ -298,28 +306,52 @@ internal sealed class LocalScanner
         }
     }
 
-    /// <summary>Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above.</summary>
-    private static IgnoreMatcher ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
+    /// <summary>
+    /// Adds the directory's own <c>.dropboxignore</c> (if any) to the rules inherited from above; where it is there but
+    /// cannot be read, its remembered rules (<see cref="RememberedIgnoreFile"/>) in its place. A folder of that name is
+    /// such a file too (not a regular one), as the pass's start check reads it.
+    /// </summary>
+    private IgnoreMatcher ReadIgnoreFile(List<Child> children, string dirFull, string relativeDir, IgnoreMatcher inherited, IgnoreTree tree, LocalSnapshot snapshot)
     {
-        if (!children.Exists(c => c.Name == IgnoreMatcher.IgnoreFileName && !c.IsDirectory))
+        if (!children.Exists(c => c.Name == IgnoreMatcher.IgnoreFileName))
         {
             return inherited;
         }
 
-        if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal) is not { } bytes)
+        string hash, rules, applied;
+        IgnoreFileStamp? stamp;
+        var whole = true;
+        if (IgnoreFileRead.TryRead(Path.Combine(dirFull, IgnoreMatcher.IgnoreFileName), out var refusal, out var now) is { } bytes)
         {
-            if (refusal is not null)
+            // Only the rule lines are held from here on (a file of comments holds nothing): the bytes go once hashed.
+            hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
+            rules = applied = Sync.IgnoreFileMemory.RuleText(bytes);
+            stamp = now;
+        }
+        else
+        {
+            if (refusal is null)
             {
-                snapshot.Skipped.Add($"{(relativeDir.Length == 0 ? string.Empty : relativeDir + "/")}{IgnoreMatcher.IgnoreFileName}: not read, its rules are not applied ({refusal})");
+                return inherited; // gone since the folder was listed
             }
 
-            return inherited;
+            var name = (relativeDir.Length == 0 ? string.Empty : relativeDir + "/") + IgnoreMatcher.IgnoreFileName;
+            if (RememberedIgnoreFile?.Invoke(relativeDir) is not { Rules: { } kept } remembered)
+            {
+                snapshot.Skipped.Add($"{name}: not read, its rules are not applied ({refusal}); none are remembered (no completed pass read it, or its rules were past the {Sync.IgnoreFileMemory.MaxRememberedBytes >> 20} MiB of rules remembered)");
+                return inherited;
+            }
+
+            applied = Sync.IgnoreFileMemory.Applicable(remembered, now, out whole);
+            snapshot.Skipped.Add(whole
+                ? $"{name}: not read ({refusal}); the rules last read from it are applied until it can be read"
+                : $"{name}: not read ({refusal}); the rules last read from it are applied but for their '!' lines until it can be read (it is not provably the file they were read from: replaced or changed since)");
+            (hash, rules, stamp) = (remembered.Hash, kept, remembered.Stamp);
         }
 
-        var lines = IgnoreMatcher.Lines(bytes);
-        var matcher = inherited.WithFile(relativeDir, lines);
+        var matcher = inherited.WithFile(relativeDir, Sync.IgnoreFileMemory.LinesOf(applied));
         tree.Set(relativeDir, matcher);
-        snapshot.IgnoreFiles.Add((relativeDir, System.Security.Cryptography.SHA256.HashData(bytes), lines.Exists(l => l.StartsWith('!'))));
+        snapshot.IgnoreFiles.Add((relativeDir, hash, Sync.IgnoreFileMemory.LinesOf(rules).Any(l => l.StartsWith('!')), rules, stamp, whole));
         return matcher;
     }
 

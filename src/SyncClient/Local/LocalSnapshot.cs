@@ -32,10 +32,13 @@ internal sealed class LocalSnapshot
     public IgnoreTree Ignore { get; set; } = IgnoreTree.BuiltIn;
 
     /// <summary>
-    /// Each <c>.dropboxignore</c> the scan read: its folder (relative, "" for the top), the SHA-256 of its bytes, and whether
-    /// it has a negation (a line starting with <c>!</c>: it may un-ignore what a file above ignores).
+    /// Each <c>.dropboxignore</c> the scan read (or, where it could not, whose remembered rules it applied): its folder
+    /// (relative, "" for the top), the hex SHA-256 of its bytes, whether it has a negation (a line starting with <c>!</c>:
+    /// it may un-ignore what a file above ignores), its rule lines (Sync.IgnoreFileMemory.RuleText: not its bytes), and
+    /// the stamp of the file read (null: unknown), and whether its rules were applied whole (false: remembered rules applied
+    /// to an unreadable file without their '!' lines, Sync.IgnoreFileMemory.Applicable).
     /// </summary>
-    public List<(string Folder, byte[] Hash, bool Negates)> IgnoreFiles { get; } = [];
+    public List<(string Folder, string Hash, bool Negates, string Rules, IgnoreFileStamp? Stamp, bool Whole)> IgnoreFiles { get; } = [];
 
     /// <summary>
     /// Paths that exist here but the scan could not take: the losing name of a case clash, a folder it could not

@@ -174,11 +174,14 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db " + key);
     }
 
-    /// <summary>Remembers the <c>.dropboxignore</c> files a completed pass read (<see cref="StateKeys.IgnoreFiles"/>, see Sync.IgnoreFileMemory).</summary>
-    public void SetIgnoreFiles(string described)
+    /// <summary>
+    /// Remembers the <c>.dropboxignore</c> files a completed pass read (<see cref="StateKeys.IgnoreFiles"/>, see
+    /// Sync.IgnoreFileMemory) and their rules (<paramref name="files"/>), in one transaction.
+    /// </summary>
+    public void SetIgnoreFiles(string described, IReadOnlyCollection<(string Folder, RememberedRules Row)> files)
     {
         Step?.Invoke("before db ignore files");
-        state.SetSetting(StateKeys.IgnoreFiles, described);
+        state.IgnoreRules.Set(described, files);
         Step?.Invoke("after db ignore files");
     }
 

@@ -32,6 +32,9 @@ internal static class LocalSchema
         TakeGeneration(db);
         Exec(db, "PRAGMA journal_mode=WAL;");
         Exec(db, "PRAGMA synchronous=NORMAL;");
+        // ignore_rules came after the rest: a db from before it gets it empty (nothing remembered: an ignore file that
+        // cannot be read is handled as it was until a pass that sets its cursor remembers it). A build from before it
+        // rewrites the ignore_files setting and not these rows: a row counts only where that setting names its hash.
         Exec(db, """
             CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS files(
@@ -43,6 +46,8 @@ internal static class LocalSchema
             CREATE TABLE IF NOT EXISTS uploads(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
                 chunks_total INTEGER NOT NULL, chunks_done INTEGER NOT NULL, started INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS withheld(path TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS ignore_rules(folder TEXT PRIMARY KEY, hash TEXT NOT NULL, rules TEXT NOT NULL,
+                device INTEGER, inode INTEGER, size INTEGER, mtime INTEGER);
             """);
         AddExecutableColumn(db);
         AddChangeTimeColumn(db);

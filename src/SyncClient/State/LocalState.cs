@@ -29,6 +29,7 @@ internal sealed class LocalState : IDisposable
         StateDirectory = stateDirectory;
         Withheld = new WithheldStore(db, _lock);
         Uploads = new UploadProgressStore(db, _lock);
+        IgnoreRules = new IgnoreRulesStore(db, _lock);
     }
 
     /// <summary>
@@ -45,6 +46,9 @@ internal sealed class LocalState : IDisposable
 
     /// <summary>The uploads started and not yet finished (resume bookkeeping).</summary>
     public UploadProgressStore Uploads { get; }
+
+    /// <summary>The rules of the ignore files the last pass that set its cursor read (applied where one cannot be read now).</summary>
+    public IgnoreRulesStore IgnoreRules { get; }
 
     /// <summary>The one writer of this db during sync (see <see cref="LocalDbWriter"/>).</summary>
     public LocalDbWriter Writer => _writer ??= new LocalDbWriter(this);
@@ -651,12 +655,15 @@ internal sealed class LocalState : IDisposable
         }
     }
 
-    /// <summary>Forgets every tracked path and the cursor (after a relink to another folder or account).</summary>
+    /// <summary>
+    /// Forgets every tracked path and the cursor (after a relink to another folder or account), and the remembered ignore
+    /// files (the setting and their rules: another folder's rules are not this one's).
+    /// </summary>
     public void ResetSyncState()
     {
         lock (_lock)
         {
-            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile');");
+            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile','ignore_files');");
         }
     }
 

@@ -351,8 +351,12 @@ internal sealed class CaseConflicts
         {
             // Left alone, a folder with all under it: its files sent under the old name would make on the server the very
             // clash the rename was for (before, a new 'docs/a.txt' went up beside 'Docs').
-            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); it is left alone until one of the names is changed");
+            // Pending, with a re-check: a passing cause (the new name made meanwhile) clears at the next pass, and neither
+            // `sync --once` nor the daemon calls the folder done while its files are only here.
+            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); left alone this pass, tried again next pass");
             LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
+            summary.AddPending();
+            summary.RecheckWithin(TimeSpan.Zero);
             return;
         }
 

@@ -171,7 +171,7 @@ internal static class LocalCaseRules
     }
 
     /// <summary>True when <paramref name="clash"/> waits by what was observed of it being written, whatever else holds (the facts reader reads no further).</summary>
-    public static bool WaitsToRename(LocalCaseClash clash) => clash.FollowsServer is null && Waits(clash) is not null;
+    public static bool WaitsToRename(LocalCaseClash clash) => (clash.IsDirectory || clash.FollowsServer is null) && Waits(clash) is not null;
 
     /// <summary>The wait of a file observed unsettled, or of a folder not walked again yet, found unsettled, or not seen whole by its walk; null: none.</summary>
     private static LocalCaseOutcome? Waits(LocalCaseClash clash)

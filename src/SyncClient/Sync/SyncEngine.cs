@@ -69,6 +69,9 @@ internal sealed class SyncEngine
     /// </summary>
     internal TimeSpan HeldRuleListingInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Least time between the listings this engine makes for many remembered withheld paths at once (see <see cref="WithheldPaths.ListingInterval"/>).</summary>
+    internal TimeSpan WithheldListingInterval { get => _withheld.ListingInterval; set => _withheld.ListingInterval = value; }
+
     /// <summary>When (the clock's monotonic timestamp) this engine's last listing for a changed rule held its cursor (null: none, or it moved since).</summary>
     private long? _ruleListingHeldAt;
 
@@ -105,7 +108,10 @@ internal sealed class SyncEngine
         // Where the executable bit is read must be known before any read: the early ones below take it with the content.
         _hasher.ReadsExecutableBit = _ctx.HoldsExecutableBit;
         await using var early = EarlyReads.Start(index, _ctx.FullPath, _hasher, _ctx.Time, _ctx.Options.StableAge, ct, knownChunks: _ctx.KnownChunksOf);
-        var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(_ctx.State.GetSetting(StateKeys.IgnoreFiles), ReadIgnoreFile);
+        // An ignore file there but unreadable has its remembered rules applied by the scan, and is no change meanwhile.
+        var ignoreFilesStored = _ctx.State.GetSetting(StateKeys.IgnoreFiles);
+        var rememberedIgnoreFile = IgnoreFileMemory.Remembered(ignoreFilesStored, _ctx.State.IgnoreRules.Get);
+        var (rulesChanged, ignoreFilesAtStart) = IgnoreFileMemory.Check(ignoreFilesStored, ReadIgnoreFile, rememberedIgnoreFile);
         // A changed rule lists at once, and again at most every HeldRuleListingInterval while its listings hold their cursor.
         if (!rulesChanged)
         {
@@ -153,7 +159,9 @@ internal sealed class SyncEngine
         // Temp files of downloads killed mid-way (older than this pass, which holds the pass lock) go on the way.
         // The scan observes whether each file it keeps may still be being written; the planner decides what follows.
         var stability = _ctx.Stability();
-        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability };
+        var scanner = new LocalScanner(_ctx.Folder, IgnoreMatcher.BuiltIn, _ctx.State.StateDirectory, passStartTicks) { ReadsExecutableBit = _ctx.HoldsExecutableBit, Stability = stability,
+            // One read at the start and unreadable since (being written): the bytes read then, which the memory keeps.
+            RememberedIgnoreFile = folder => ignoreFilesAtStart.TryGetValue(folder, out var read) && read.Rules is not null ? read : rememberedIgnoreFile(folder) };
 
         // Paths found exactly as synced, with no remote change, need no decision: they stay out of the snapshot and
         // their full records are never loaded, so a pass holds a small struct per tracked path and objects only for
@@ -191,6 +199,15 @@ internal sealed class SyncEngine
             ? ([], [])
             : await _withheld.ReexamineWithheldAsync(withheldStored, index, snapshot, remote, newFiles, ct).ConfigureAwait(false);
         newFiles.GiveBack(withheldInjected, snapshot); // and what lies under a looked-up path: it may be a kind clash now
+        // Only this pass's count: with nothing remembered (applied meanwhile by another engine: a reconcile's, an after-sleep
+        // one, a `sync --once`) the re-examination did not run, and the count it left is an earlier pass's.
+        if (withheldStored.Count > 0 && _withheld.WaitingForListing > 0)
+        {
+            summary.AddPending();
+            summary.RecheckWithin(_withheld.ListingDueIn);
+            summary.AddNote($"{_withheld.WaitingForListing} remembered remote changes to paths withheld here wait for one listing of them all (at most one every {Format.Duration(_withheld.ListingInterval)}); in {Format.Duration(_withheld.ListingDueIn)}");
+        }
+
         caseWaits.AddRange(await _caseConflicts.ResolveWithLookedUpAsync(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct).ConfigureAwait(false));
         // New remote files that clash in case with a name here: the planner's rule decides over what the pass found (renamed
         // on the server by the executor, first; or held), and they are withheld, never downloaded, this pass.
@@ -310,7 +327,12 @@ internal sealed class SyncEngine
             // The memory goes with the cursor: a pass that keeps the old cursor (an error, a remote change held for a file
             // still being written) keeps the old memory too, so a pass that listed for a changed rule lists again; so does
             // one that did not list for it (within the interval after a held listing).
-            _ctx.Db.SetIgnoreFiles(IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart, listed: remote.FullListing));
+            var (described, kept, unkept) = IgnoreFileMemory.Describe(snapshot.IgnoreFiles, ignoreFilesAtStart, listed: remote.FullListing);
+            _ctx.Db.SetIgnoreFiles(described, kept);
+            if (unkept.Count > 0)
+            {
+                _ctx.Progress.Log($"ignore rules not remembered (past the {IgnoreFileMemory.MaxRememberedBytes >> 20} MiB kept): {unkept.Count} .dropboxignore file(s), first in '{unkept[0]}'; while one cannot be read its rules are not applied");
+            }
             _ruleListingHeldAt = null;
         }
         else if (listForRules && summary.Errors == 0)
@@ -322,8 +344,8 @@ internal sealed class SyncEngine
         return summary;
     }
 
-    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), null when it is gone or not read (the scan says why).</summary>
-    private byte[]? ReadIgnoreFile(string path) => IgnoreFileRead.TryRead(_ctx.FullPath(path), out _);
+    /// <summary>An ignore file's bytes (the folder-relative <paramref name="path"/>), or null and why not (null: gone; the scan notes it); its stamp.</summary>
+    private (byte[]? Bytes, string? Refusal, IgnoreFileStamp? Stamp) ReadIgnoreFile(string path) => (IgnoreFileRead.TryRead(_ctx.FullPath(path), out var refusal, out var stamp), refusal, stamp);
 
     /// <summary>True when anything is at <paramref name="path"/> here, a link (dangling or not) included, or it cannot be told.</summary>
     private bool OccupiedHere(string path)

@@ -13,12 +13,38 @@ namespace Dropbox.SyncClient.Sync;
 /// the path is remembered in the db instead, and every pass looks up its remote state until it is applied.
 /// One instance per engine: the lookups' back-off spans its passes.
 /// </summary>
+/// <remarks>
+/// The remembered changes due in a pass are judged together, never released in slices: more than
+/// <see cref="MaxWithheldLookups"/> of them are answered by one listing of the folder that holds them all (so the
+/// planner's mass-delete guard sees every remembered delete at once: 300 files deleted on the server while their folder
+/// could not be read here are one pass's 300 deletes, held, not three passes of 100 that each pass the guard). Such a
+/// listing is made at most once a <see cref="ListingInterval"/>; in between, those that would need it wait, withheld.
+/// </remarks>
 internal sealed class WithheldPaths(SyncContext ctx)
 {
     private readonly SyncContext _ctx = ctx;
 
-    /// <summary>Most remembered paths whose remote state one pass looks up (one call each); the rest wait a pass.</summary>
+    /// <summary>Most remembered paths whose remote state one pass looks up (one call each); more are answered by one listing.</summary>
     internal const int MaxWithheldLookups = 100;
+
+    /// <summary>
+    /// Least time between the listings made for remembered paths (see <see cref="ListStatesAsync"/>): a daemon whose
+    /// many remembered paths stay skipped (a kind clash left as it is, an obstacle file written to every second) does not
+    /// list the account on every pass.
+    /// </summary>
+    internal TimeSpan ListingInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>When (the clock's monotonic timestamp) this engine last listed for remembered paths (null: never).</summary>
+    private long? _listedAt;
+
+    /// <summary>
+    /// Remembered paths this pass left unanswered (more than <see cref="MaxWithheldLookups"/> due within
+    /// <see cref="ListingInterval"/> of the last listing for them): withheld this pass, their changes wait.
+    /// </summary>
+    public int WaitingForListing { get; private set; }
+
+    /// <summary>When <see cref="WaitingForListing"/>: how long until the next listing for them may be made.</summary>
+    public TimeSpan ListingDueIn { get; private set; }
 
     /// <summary>Most passes (that hold remembered paths) a path whose looked-up change keeps being skipped waits between lookups.</summary>
     internal const int MaxLookupBackoff = 32;
@@ -40,38 +66,72 @@ internal sealed class WithheldPaths(SyncContext ctx)
     /// <summary>Paths this pass handed to the planner from a back-off record, without a lookup.</summary>
     private readonly HashSet<string> _fromBackoff = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Remembered paths a full listing pass holds the newest state of (not looked up, not injected: the listing put them
+    /// in the remote view): decided by the planner as looked-up ones are, and remembered again if skipped.
+    /// </summary>
+    private readonly HashSet<string> _listed = new(StringComparer.Ordinal);
+
     private long _withheldPasses;
 
     /// <summary>
     /// Adds to <paramref name="remote"/> the current remote state of every remembered withheld path that is no longer
-    /// withheld and has no newer change in this pass's feed, so the planner decides it as a remote change. Returns the
-    /// remembered paths to keep as they are (still withheld, or not looked up this pass) and those added.
+    /// withheld and has no newer change in this pass's feed, so the planner decides it as a remote change: looked up one
+    /// by one, or all from one listing when more than <see cref="MaxWithheldLookups"/> are due (those wait, withheld this
+    /// pass, when the last such listing is not <see cref="ListingInterval"/> old). Returns the remembered paths to keep as
+    /// they are (still withheld, or not answered this pass) and those added.
     /// </summary>
     public async Task<(HashSet<string> Keep, HashSet<string> Injected)> ReexamineWithheldAsync(
         HashSet<string> stored, Dictionary<string, BaseStat> index, LocalSnapshot snapshot, RemoteView remote, NewFiles newFiles, CancellationToken ct)
     {
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var injected = new HashSet<string>(StringComparer.Ordinal);
-        var looked = 0;
         var pass = ++_withheldPasses;
         _lookedUpHere.Clear();
         _fromBackoff.Clear();
+        _listed.Clear();
+        WaitingForListing = 0;
 
         // What is here at each path, taken before any file is handed back below (so the answer does not depend on
-        // the order the paths are visited in), plain new files and ignore rules included.
+        // the order the paths are visited in), plain new files and ignore rules included. A delta's paths it has no
+        // change for are looked up; a full listing's are those it holds (it has the newest state of every path).
         Dictionary<string, (long Size, long MtimeTicks)>? newByPath = null;
         var heres = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var path in stored)
         {
-            if (!snapshot.IsWithheld(path) && !remote.IsRefused(path) && !remote.FullListing && !remote.Changes.ContainsKey(path))
+            if (!snapshot.IsWithheld(path) && !remote.IsRefused(path) && remote.Changes.ContainsKey(path) == remote.FullListing)
             {
                 heres[path] = WhatIsHere(path, index, snapshot, newByPath ??= newFiles.ByPath());
             }
         }
 
+        // Those whose last answer does not stand (none, something here changed, or its back-off is over) need one. More
+        // than one pass may look up are answered together (one listing), never a slice a pass: the planner's mass-delete
+        // guard must see every remembered delete at once.
+        var due = remote.FullListing ? [] : heres.Where(h => !BackedOff(h.Key, h.Value, pass)).Select(h => h.Key).ToList();
+        var many = due.Count > MaxWithheldLookups;
+        Dictionary<string, RemoteEntry?>? listed = null;
+        HashSet<string>? waiting = null;
+        if (many && (_listedAt is not { } at || _ctx.Time.GetElapsedTime(at) >= ListingInterval))
+        {
+            listed = await ListStatesAsync(due, ct).ConfigureAwait(false);
+            _listedAt = _ctx.Time.GetTimestamp();
+        }
+        else if (many)
+        {
+            // Listed for them moments ago: a path whose last answer is for what is here still is decided by it again
+            // (see BackedOff); the others are looked up if few enough, else they wait for the next listing, withheld.
+            var unanswered = due.Where(p => !(_lookupBackoff.TryGetValue(p, out var b) && b.Here == heres[p])).ToList();
+            if (unanswered.Count > MaxWithheldLookups)
+            {
+                waiting = [.. unanswered];
+                ListingDueIn = ListingInterval - _ctx.Time.GetElapsedTime(_listedAt!.Value);
+            }
+        }
+
         foreach (var path in stored)
         {
-            if (snapshot.IsWithheld(path) || remote.IsRefused(path))
+            if (snapshot.IsWithheld(path) || remote.IsRefused(path) || waiting?.Contains(path) == true)
             {
                 keep.Add(path);
                 continue;
@@ -82,17 +142,29 @@ internal sealed class WithheldPaths(SyncContext ctx)
                 continue; // this pass already holds the path's newest remote state
             }
 
-            RemoteEntry? entry;
-            if (_lookupBackoff.TryGetValue(path, out var backoff) && pass < backoff.NextPass && backoff.Here == here)
+            if (remote.FullListing)
             {
-                // Backed off: nothing here changed, so the last answer is decided again (without the call).
+                // In the remote view already: remembered again if skipped, and backed off as a looked-up path would be.
+                _listed.Add(path);
+                _lookedUpHere[path] = (here, remote.Changes[path]);
+                continue;
+            }
+
+            RemoteEntry? entry;
+            if (listed is not null && listed.TryGetValue(path, out var fromListing))
+            {
+                entry = fromListing;
+                if (entry is not null)
+                {
+                    _lookedUpHere[path] = (here, entry);
+                }
+            }
+            else if (_lookupBackoff.TryGetValue(path, out var backoff) && backoff.Here == here && (pass < backoff.NextPass || many))
+            {
+                // Backed off (or its turn given to a listing not made yet): nothing here changed, so the last answer is
+                // decided again (without the call).
                 entry = backoff.Entry;
                 _fromBackoff.Add(path);
-            }
-            else if (looked++ >= MaxWithheldLookups)
-            {
-                keep.Add(path);
-                continue;
             }
             else
             {
@@ -137,7 +209,78 @@ internal sealed class WithheldPaths(SyncContext ctx)
             }
         }
 
+        if (waiting is not null)
+        {
+            Withhold(waiting, snapshot, newFiles);
+            WaitingForListing = waiting.Count;
+        }
+
         return (keep, injected);
+    }
+
+    /// <summary>True when the path's last answer stands this pass: looked up before, for what is here still, its back-off not over.</summary>
+    private bool BackedOff(string path, string here, long pass) =>
+        _lookupBackoff.TryGetValue(path, out var backoff) && pass < backoff.NextPass && backoff.Here == here;
+
+    /// <summary>
+    /// Remembered paths whose remote state is unknown this pass are left alone on both sides, as refused ones are: what is
+    /// here at and under them leaves the snapshot (a plain new file there is not uploaded either), so nothing there is
+    /// deleted, uploaded or downloaded on the word of a view that lacks their change.
+    /// </summary>
+    private static void Withhold(HashSet<string> paths, LocalSnapshot snapshot, NewFiles newFiles)
+    {
+        newFiles.GiveBack(paths, snapshot);
+        foreach (var path in snapshot.Entries.Keys.Where(p => SyncPaths.IsAtOrUnderAny(p, paths)).ToList())
+        {
+            snapshot.Entries.Remove(path);
+        }
+
+        snapshot.Withheld.UnionWith(paths);
+    }
+
+    /// <summary>
+    /// The current remote state of many remembered paths (deleted included) from one listing, paged, of the deepest folder
+    /// that holds them all (the whole account when they share none); the folder itself, not in its own listing, is looked
+    /// up. A path the listing lacks, or whose entry the client refuses, answers null, as its lookup would.
+    /// </summary>
+    private async Task<Dictionary<string, RemoteEntry?>> ListStatesAsync(List<string> paths, CancellationToken ct)
+    {
+        var folder = CommonFolder(paths);
+        var under = folder.Length == 0 ? string.Empty : folder + "/";
+        var states = paths.ToDictionary(p => p, _ => (RemoteEntry?)null, StringComparer.Ordinal);
+        await foreach (var page in RemoteChanges.ListFilesPagedAsync(_ctx.Metadata, folder, includeDeleted: true, _ctx.Options.MaxListPages, ct).ConfigureAwait(false))
+        {
+            foreach (var e in page.Entries)
+            {
+                if (e.Path.StartsWith(under, StringComparison.Ordinal) && states.ContainsKey(e.Path))
+                {
+                    states[e.Path] = RemoteChanges.WhyRefused(e, _ctx.ReservedPath, live: !e.Deleted) is null ? RemoteEntry.From(e, e.Deleted, e.Version) : null;
+                }
+            }
+        }
+
+        if (folder.Length > 0 && states.ContainsKey(folder))
+        {
+            states[folder] = await FetchRemoteStateAsync(_ctx.Metadata, folder, _ctx.ReservedPath, ct).ConfigureAwait(false);
+        }
+
+        return states;
+    }
+
+    /// <summary>The deepest folder path at or above every one of <paramref name="paths"/> (empty: the folder's root).</summary>
+    internal static string CommonFolder(IReadOnlyList<string> paths)
+    {
+        var common = paths.Count == 0 ? string.Empty : paths[0];
+        foreach (var path in paths)
+        {
+            while (common.Length > 0 && !(path == common || (path.StartsWith(common, StringComparison.Ordinal) && path[common.Length] == '/')))
+            {
+                var slash = common.LastIndexOf('/');
+                common = slash > 0 ? common[..slash] : string.Empty;
+            }
+        }
+
+        return common;
     }
 
     /// <summary>
@@ -180,6 +323,11 @@ internal sealed class WithheldPaths(SyncContext ctx)
     public void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
     {
         var pending = keep;
+        if (_listed.Count > 0)
+        {
+            injected = [.. injected, .. _listed]; // a full listing's remembered paths were decided as looked-up ones are
+        }
+
         var skippedAgain = new HashSet<string>(StringComparer.Ordinal);
         foreach (var action in plan)
         {

@@ -2,7 +2,8 @@ namespace Dropbox.IntegrationTests.Client;
 
 /// <summary>
 /// <c>sync --once</c> as real processes against a real metadata node and storage node: a remote change to a path
-/// withheld here (the losing name of a case clash still being written, a folder that is a symbolic link) is applied once the obstacle is gone, although the cursor moved on.
+/// withheld here (the losing name of a case clash still being written, a folder that is a symbolic link) is applied once the obstacle is gone, although the cursor moved on;
+/// many remembered deletes are judged together by the mass-delete guard.
 /// </summary>
 [Trait("Category", "Slow")]
 public sealed class ClientWithheldPathTests : IDisposable
@@ -99,6 +100,54 @@ public sealed class ClientWithheldPathTests : IDisposable
             $"A's rename lost its name; B holds: {string.Join("; ", filesB.Select(f => $"{f.Key} = {f.Value}"))}");
         Assert.Contains("B's own x", filesA.Values);
         Assert.DoesNotContain("A's X", filesB.Values);
+        Assert.Empty(Withheld(b));
+    }
+
+    /// <summary>
+    /// 300 synced files under a folder withheld here (a symbolic link in its place: root, as CI runs, reads a chmod 000
+    /// folder anyway), all deleted on the server meanwhile: once the folder is back, the next run is stopped by the
+    /// mass-delete guard with nothing deleted (the remembered deletes, more than one pass looks up one by one, are
+    /// answered by one listing of their folder on the real metadata node, and judged together), and with
+    /// <c>--allow-mass-delete</c> they are all applied.
+    /// </summary>
+    [Fact]
+    public async Task Remote_deletes_remembered_while_a_folder_was_withheld_are_stopped_together_by_the_mass_delete_guard()
+    {
+        const int files = 300;
+        using var cluster = await ClientCluster.StartAsync(_dir);
+        var a = cluster.NewClient("alpha");
+        var b = cluster.NewClient("bravo");
+        await a.LoginAsync();
+        await b.LoginAsync();
+        for (var i = 0; i < files; i++)
+        {
+            a.Write($"big/f{i:000}.txt", $"file {i}");
+        }
+
+        a.Write("other.txt", "stays");
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        var elsewhere = Path.Combine(_dir.CreateSub("elsewhere"), "big");
+        Directory.Move(b.PathOf("big"), elsewhere);
+        Directory.CreateSymbolicLink(b.PathOf("big"), elsewhere);
+        Directory.Delete(a.PathOf("big"), recursive: true);
+        Assert.Equal(files, (await a.SyncAsync(true, "--allow-mass-delete")).FilesDeleted);
+        await b.SyncAsync(); // skipped: withheld; the cursor moves past the deletes
+        Assert.True(Withheld(b).Count >= files);
+
+        Directory.Delete(b.PathOf("big"));
+        Directory.Move(elsewhere, b.PathOf("big"));
+        var stopped = await b.RunAsync("sync", "--once", "--json");
+        var left = Directory.GetFiles(b.PathOf("big")).Length;
+        Assert.True(left == files, $"the run after the folder came back deleted {files - left} of its {files} files without confirmation: {stopped}");
+        Assert.True(stopped.ExitCode == 3, stopped.ToString());
+        Assert.Contains($"would delete {files} of {files + 1} synced files", stopped.Stderr, StringComparison.Ordinal);
+
+        var allowed = await b.SyncAsync(true, "--allow-mass-delete");
+        Assert.Equal(files, allowed.FilesDeleted);
+        Assert.False(Directory.Exists(b.PathOf("big")));
+        Assert.Equal("stays", b.Read("other.txt"));
         Assert.Empty(Withheld(b));
     }
 

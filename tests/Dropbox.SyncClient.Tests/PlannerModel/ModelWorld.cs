@@ -354,17 +354,26 @@ internal sealed class ModelWorld
 
     /// <summary>
     /// WithheldPaths.ReexamineWithheldAsync: every stored path not withheld now and not in this pass's changes gets its
-    /// current remote state, unless that is what the db holds (or a delete of a path the db does not know).
+    /// current remote state, unless that is what the db holds (or a delete of a path the db does not know). A full
+    /// listing's paths are in its changes already, and are decided as looked-up ones are (see <see cref="RememberWithheld"/>).
+    /// (The model's tables never hold more than WithheldPaths.MaxWithheldLookups paths: one lookup each.)
     /// </summary>
     public (HashSet<string> Keep, HashSet<string> Injected) Reexamine(LocalSnapshot snapshot, RemoteView remote)
     {
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var injected = new HashSet<string>(StringComparer.Ordinal);
+        _listed.Clear();
         foreach (var path in WithheldTable)
         {
             if (snapshot.IsWithheld(path))
             {
                 keep.Add(path);
+                continue;
+            }
+
+            if (remote.FullListing && remote.Changes.ContainsKey(path))
+            {
+                _listed.Add(path);
                 continue;
             }
 
@@ -387,10 +396,14 @@ internal sealed class ModelWorld
         return (keep, injected);
     }
 
+    /// <summary>The withheld paths the last pass's full listing held (see <see cref="Reexamine"/>).</summary>
+    private readonly HashSet<string> _listed = new(StringComparer.Ordinal);
+
     /// <summary>WithheldPaths.RememberWithheld: what the table holds after a pass.</summary>
     public void RememberWithheld(HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, bool errors)
     {
         var pending = keep;
+        injected = [.. injected, .. _listed];
         foreach (var action in plan)
         {
             if ((action.Kind == SyncActionKind.Skip && (action.Reason == SyncPlanner.WithheldReason || injected.Contains(action.Path)

@@ -265,6 +265,18 @@ internal sealed class CaseConflicts
                 case LocalCaseOutcomeKind.NoFreeName:
                     throw new IOException(NoFreeNameMessage(outcome.Path));
                 default:
+                    // Right before the rename (and the server's): gone here meanwhile, or its new name made here, it is
+                    // left alone a pass (a server move then would undo a delete here, or strand the server's copy under a
+                    // name taken here).
+                    if (facts.CannotRenameNow(outcome) is { } why)
+                    {
+                        summary.AddNote($"case conflict: '{outcome.Path}' is not renamed to '{outcome.Target}' this pass: {why}; looked at again next pass");
+                        LocalCaseSnapshot.Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
+                        summary.AddPending();
+                        summary.RecheckWithin(TimeSpan.Zero);
+                        break;
+                    }
+
                     // Right before the rename (and before the server's): a file written since its facts were read, or a
                     // folder in which a name was made or removed since its walk, waits as it would have then.
                     if (LocalCaseRules.Recheck(outcome, outcome.IsDirectory ? null : facts.SettlesInNow(outcome.Path),

@@ -21,7 +21,8 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// of the pass, so each clash gets one more free name for each clash before it whose path is the same in any case
     /// (only such a clash's pick can be one of its names, <c>stem (Case Conflict N).ext</c> in the same folder: so a pass
     /// of many clashes still searches about one name each). What a rename must see fresh (a file's stat, a walked
-    /// folder's changes) is looked at again right before it (<see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
+    /// folder's changes, whether it is still here and its new name still free) is looked at again right before it
+    /// (<see cref="CannotRenameNow"/>, <see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
     /// </summary>
     public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct)
     {
@@ -146,6 +147,24 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     }
 
     private bool ExistsHere(string path) => File.Exists(ctx.FullPath(path)) || Directory.Exists(ctx.FullPath(path));
+
+    /// <summary>
+    /// Looked at right before a rename (before the server's): why <paramref name="outcome"/> cannot be renamed now, or
+    /// null. Gone here since its facts were read (deleted or moved away: renaming it on the server would undo that, the
+    /// server's copy coming back under the new name), or its picked name made here since, in any case (the server would
+    /// move it there and the move here would fail). Either way it is left alone a pass, so nothing goes to the server:
+    /// the next pass's scan sees the delete as any, or picks another free name.
+    /// </summary>
+    public string? CannotRenameNow(LocalCaseOutcome outcome)
+    {
+        var fullPath = ctx.FullPath(outcome.Path);
+        if (outcome.IsDirectory ? !Directory.Exists(fullPath) : !File.Exists(fullPath))
+        {
+            return "it is no longer here";
+        }
+
+        return ExistsHere(outcome.Target!) || ExistsInAnyCase(outcome.Target!) ? $"'{outcome.Target}' was made here meanwhile" : null;
+    }
 
     /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
     internal static List<(string Path, ulong Version)> LiveOnServer(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)

@@ -1,0 +1,121 @@
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// The re-check right before a case-conflict rename (and before the server's): all clashes' facts are read first, so a
+/// loser may go, its picked name may be made, or a walked folder written in, while a later clash is read. Each hook runs
+/// in that window (<see cref="SyncEngine.AfterFolderWalk"/> of a later folder clash).
+/// </summary>
+public sealed class CaseConflictRecheckTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Picked_name_made_here_after_the_facts_of_a_server_held_loser_waits_a_pass_and_takes_the_next_name()
+    {
+        using var b = await ServerHeldClashAsync();
+        const string mine = "mine, made meanwhile";
+        var engine = new SyncEngine(b.Context) { AfterFolderWalk = _ => File.WriteAllText(b.PathOf("Readme (Case Conflict).txt"), mine) };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.NotNull(_server.Current("Readme.txt")); // not moved on the server onto the name taken here
+        Assert.Null(_server.Current("Readme (Case Conflict).txt"));
+        Assert.Contains(pass.Notes, n => n.Contains("was made here meanwhile", StringComparison.Ordinal));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        var here = Here(b);
+        Assert.Equal(["README.txt=older", "Readme (Case Conflict 2).txt=newer", "Readme (Case Conflict).txt=" + mine, "ZZ (Case Conflict)/new.txt=new folder here", "staging/Readme.txt=newer", "zz/a.txt=on the server"], here);
+        Assert.Null(_server.Current("Readme.txt"));
+        Assert.Equal("newer".Length, (long)_server.Current("Readme (Case Conflict 2).txt")!.Size);
+        Assert.Equal(mine.Length, (long)_server.Current("Readme (Case Conflict).txt")!.Size);
+    }
+
+    [Fact]
+    public async Task Loser_deleted_here_after_its_facts_is_not_moved_on_the_server_and_its_delete_syncs()
+    {
+        using var b = await ServerHeldClashAsync();
+        var engine = new SyncEngine(b.Context) { AfterFolderWalk = _ => File.Delete(b.PathOf("Readme.txt")) };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Null(_server.Current("Readme (Case Conflict).txt"));
+        Assert.Contains(pass.Notes, n => n.Contains("is no longer here", StringComparison.Ordinal));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        Assert.Equal(["README.txt=older", "ZZ (Case Conflict)/new.txt=new folder here", "staging/Readme.txt=newer", "zz/a.txt=on the server"], Here(b));
+        Assert.Null(_server.Current("Readme.txt")); // the delete here went up
+        Assert.Null(_server.Current("Readme (Case Conflict).txt"));
+        Assert.NotNull(_server.Current("README.txt"));
+    }
+
+    [Fact]
+    public async Task Folder_written_in_after_its_walk_while_a_later_clash_is_read()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("da/x.txt", "synced");
+        a.Write("zz/x.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        using var b = new TestClient(_dir, "b", _server, new SyncOptions { StableAge = SyncOptions.DefaultStableAge });
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var old = DateTime.UtcNow.AddHours(-2);
+        foreach (var f in new[] { "DA/y.txt", "ZZ/y.txt" })
+        {
+            b.Write(f, "new here");
+            File.SetLastWriteTimeUtc(b.PathOf(f), old);
+            Directory.SetLastWriteTimeUtc(b.PathOf(Path.GetDirectoryName(f)!), old);
+        }
+
+        var engine = new SyncEngine(b.Context)
+        {
+            AfterFolderWalk = p => { if (p == "ZZ") { File.WriteAllText(b.PathOf("DA/late.txt"), "copied on"); } },
+        };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.False(Directory.Exists(b.PathOf("DA (Case Conflict)")), "renamed though written in since its walk: " + string.Join(" | ", pass.Notes));
+        Assert.Equal("copied on", b.Read("DA/late.txt"));
+    }
+
+    /// <summary>README.txt synced here, Readme.txt committed by another device and downloaded (both on the server: the clash's loser is Readme.txt; 'staging/Readme.txt' is the upload it was committed from), and a new folder ZZ beside synced zz (a later clash, walked after Readme.txt's facts).</summary>
+    private async Task<TestClient> ServerHeldClashAsync()
+    {
+        var b = new TestClient(_dir, "b", _server);
+        b.Write("README.txt", "older");
+        b.Write("zz/a.txt", "on the server");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        await CommitAsync("Readme.txt", "newer");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("Readme.txt")), string.Join(",", TestClient.FilesIn(b.Folder)));
+        b.Write("ZZ/new.txt", "new folder here");
+        return b;
+    }
+
+    private static List<string> Here(TestClient client) =>
+        [.. TestClient.FilesIn(client.Folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(client.Folder, f) + "=" + File.ReadAllText(f)).Order(StringComparer.Ordinal)];
+
+    private async Task CommitAsync(string path, string text)
+    {
+        using var web = new TestClient(_dir, "web", _server);
+        web.Write("staging/" + path, text);
+        await web.SyncAsync();
+        var staged = _server.Current("staging/" + path)!;
+        var commit = new CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        commit.Chunks.AddRange(staged.Chunks);
+        await _server.CommitFileAsync(commit, CancellationToken.None);
+    }
+}

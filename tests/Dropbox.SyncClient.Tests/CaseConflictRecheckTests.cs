@@ -63,6 +63,49 @@ public sealed class CaseConflictRecheckTests : IDisposable
     }
 
     [Fact]
+    public async Task Picked_name_made_here_after_the_walk_of_a_server_held_folder_waits_a_pass()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("Docs/a.txt", "older");
+        b.Write("zz/a.txt", "on the server");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        await CommitAsync("docs/b.txt", "newer");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("docs/b.txt")), string.Join(",", TestClient.FilesIn(b.Folder, "*", SearchOption.AllDirectories)));
+        b.Write("ZZ/new.txt", "new folder here");
+        var walked = new List<string>();
+        var engine = new SyncEngine(b.Context)
+        {
+            AfterFolderWalk = p =>
+            {
+                walked.Add(p);
+                if (walked.Count == 2)
+                {
+                    Directory.CreateDirectory(b.PathOf("docs (Case Conflict)"));
+                    File.WriteAllText(b.PathOf("docs (Case Conflict)/mine.txt"), "mine, made meanwhile");
+                }
+            },
+        };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, pass.Errors);
+        Assert.Null(_server.Current("docs (Case Conflict)/b.txt"));
+        Assert.Null(_server.Current("Docs (Case Conflict)/a.txt"));
+        Assert.True(pass.Notes.Any(n => n.Contains("was made here meanwhile", StringComparison.Ordinal)), string.Join(" | ", walked) + ": " + string.Join(" | ", pass.Notes));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        var here = Here(b);
+        Assert.Contains("docs (Case Conflict)/mine.txt=mine, made meanwhile", here);
+        Assert.Single(here, f => f.EndsWith("b.txt=newer", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal));
+        Assert.Single(here, f => f.EndsWith("a.txt=older", StringComparison.Ordinal));
+        Assert.DoesNotContain(here, f => f.Contains("conflicted", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task Folder_written_in_after_its_walk_while_a_later_clash_is_read()
     {
         using var a = new TestClient(_dir, "a", _server);

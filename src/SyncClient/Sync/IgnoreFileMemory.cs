@@ -40,20 +40,7 @@ internal static class IgnoreFileMemory
     internal const int MaxRememberedBytes = 4 << 20;
 
     /// <summary>The rule lines of an ignore file's bytes (those that compile; see <see cref="IgnoreMatcher.Lines"/>), joined by '\n'.</summary>
-    public static string RuleText(byte[] bytes)
-    {
-        using var reader = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        var text = new StringBuilder();
-        while (reader.ReadLine() is { } line)
-        {
-            if (IgnoreMatcher.Compile(line) is not null)
-            {
-                text.Append(text.Length == 0 ? string.Empty : "\n").Append(line);
-            }
-        }
-
-        return text.ToString();
-    }
+    public static string RuleText(byte[] bytes) => string.Join('\n', IgnoreMatcher.Lines(bytes).Where(l => IgnoreMatcher.Compile(l) is not null));
 
     /// <summary>The lines of a <see cref="RuleText"/>.</summary>
     public static IEnumerable<string> LinesOf(string rules) => rules.Length == 0 ? [] : rules.Split('\n');

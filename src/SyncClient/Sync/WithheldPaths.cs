@@ -254,7 +254,7 @@ internal sealed class WithheldPaths(SyncContext ctx)
             {
                 if (e.Path.StartsWith(under, StringComparison.Ordinal) && states.ContainsKey(e.Path))
                 {
-                    states[e.Path] = RemoteChanges.WhyRefused(e, _ctx.ReservedPath, live: !e.Deleted) is null ? RemoteEntry.From(e, e.Deleted, e.Version) : null;
+                    states[e.Path] = Believed(e, _ctx.ReservedPath);
                 }
             }
         }
@@ -414,6 +414,10 @@ internal sealed class WithheldPaths(SyncContext ctx)
             return null; // not the path asked about: a server that answers for another is not believed
         }
 
-        return RemoteChanges.WhyRefused(newest, reserved, live: !newest.Deleted) is null ? RemoteEntry.From(newest, newest.Deleted, newest.Version) : null;
+        return Believed(newest, reserved);
     }
+
+    /// <summary>A path's state as the server sent it, null where the client refuses the entry (checked as the feed's entries are: bounds, the state directory, the folder marker).</summary>
+    private static RemoteEntry? Believed(FileEntry entry, string? reserved) =>
+        RemoteChanges.WhyRefused(entry, reserved, live: !entry.Deleted) is null ? RemoteEntry.From(entry, entry.Deleted, entry.Version) : null;
 }

@@ -134,6 +134,45 @@ public sealed class CaseConflictRecheckTests : IDisposable
         Assert.Equal("copied on", b.Read("DA/late.txt"));
     }
 
+    /// <summary>
+    /// Another device resolved the clash (the server moved Readme.txt to 'Readme (Case Conflict).txt'), and here a new
+    /// 'readme (case conflict).txt' was made before the pass: the facts find the server's name free by its exact name, so
+    /// the file follows the server there; the re-check must test it the same way, not in any case (that left it alone
+    /// with a false "made here meanwhile", then renamed here alone to 'Readme (Case Conflict 2).txt': 'newer' twice).
+    /// </summary>
+    [Fact]
+    public async Task Followed_name_taken_here_in_another_case_before_the_pass_is_still_followed()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        using var a = new TestClient(_dir, "a", _server);
+        b.Write("README.txt", "older");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await CommitAsync("Readme.txt", "newer");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("Readme.txt")), "setup: Readme.txt not downloaded to b");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.True(_server.Current("Readme (Case Conflict).txt") is not null, "setup: device a did not rename the loser on the server: " + string.Join(", ", _server.LivePaths()));
+        b.Write("readme (case conflict).txt", "mine");
+
+        var log = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var p = await b.SyncAsync();
+            log.Add($"pass {i + 1}: errors={p.Errors} pending={p.Pending} notes=[{string.Join(" | ", p.Notes)}]");
+        }
+
+        var here = Here(b);
+        var story = string.Join("\n", log) + "\nhere: " + string.Join(", ", here) + "\nserver: " + string.Join(", ", _server.LivePaths());
+        Assert.False(log.Any(l => l.Contains("was made here meanwhile", StringComparison.Ordinal)), "the server's name, taken here in another case before the pass, was reported made here meanwhile:\n" + story);
+        Assert.True(log.All(l => l.Contains("errors=0", StringComparison.Ordinal)), "a pass had errors:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("=newer", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal)) == 1, "'newer' is not here exactly once:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("=mine", StringComparison.Ordinal)) == 1, "the file made here is not kept exactly once:\n" + story);
+        Assert.True(here.Contains("Readme (Case Conflict).txt=newer"), "'newer' did not follow the server's name:\n" + story);
+        Assert.True(_server.Current("Readme.txt") is null, "'Readme.txt' came back on the server:\n" + story);
+    }
+
     /// <summary>README.txt synced here, Readme.txt committed by another device and downloaded (both on the server: the clash's loser is Readme.txt; 'staging/Readme.txt' is the upload it was committed from), and a new folder ZZ beside synced zz (a later clash, walked after Readme.txt's facts).</summary>
     private async Task<TestClient> ServerHeldClashAsync()
     {

@@ -105,6 +105,54 @@ public sealed class CaseConflictRecheckTests : IDisposable
         Assert.DoesNotContain(here, f => f.Contains("conflicted", StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>
+    /// A server-held folder loser deleted here after its walk, while a later clash is read. With the stability rule off
+    /// (the test client's zero StableAge) the walk records no folders, so the look for changes since the walk cannot see
+    /// the delete: only the folder half of <see cref="LocalCaseFacts.CannotRenameNow"/> keeps the server from moving the
+    /// deleted folder, which would then come back here as 'docs (Case Conflict)'.
+    /// </summary>
+    [Fact]
+    public async Task Server_held_folder_loser_deleted_here_after_its_walk_is_not_moved_on_the_server()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("Docs/a.txt", "older");
+        b.Write("zz/a.txt", "on the server");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        await CommitAsync("docs/b.txt", "newer");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("docs/b.txt")), "setup: docs/b.txt not downloaded to b");
+        b.Write("ZZ/new.txt", "new folder here");
+        var walked = new List<string>();
+        var engine = new SyncEngine(b.Context)
+        {
+            AfterFolderWalk = p =>
+            {
+                walked.Add(p);
+                if (walked.Count == 2)
+                {
+                    Directory.Delete(b.PathOf("docs"), recursive: true);
+                }
+            },
+        };
+
+        var pass = await engine.RunPassAsync(CancellationToken.None);
+
+        var notes = string.Join(" | ", pass.Notes);
+        Assert.Equal(0, pass.Errors);
+        Assert.True(walked.SequenceEqual(["docs", "ZZ"]), "setup: the folders were not walked docs then ZZ: " + string.Join(", ", walked));
+        Assert.True(_server.Current("docs (Case Conflict)/b.txt") is null, "the folder deleted here after its walk was moved on the server: " + notes);
+        Assert.True(pass.Notes.Any(n => n.Contains("is no longer here", StringComparison.Ordinal)), "no 'no longer here' note for the deleted folder: " + notes);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        var story = "here: " + string.Join(", ", Here(b)) + "; server: " + string.Join(", ", _server.LivePaths());
+        Assert.False(Here(b).Any(f => f.StartsWith("docs (Case Conflict)", StringComparison.Ordinal)), "the deleted folder came back here under its picked name: " + story);
+        Assert.True(_server.Current("docs/b.txt") is null, "the delete here did not go up: " + story);
+        Assert.True(_server.Current("docs (Case Conflict)/b.txt") is null, "the deleted folder is on the server under its picked name: " + story);
+    }
+
     [Fact]
     public async Task Folder_written_in_after_its_walk_while_a_later_clash_is_read()
     {

@@ -183,6 +183,107 @@ public sealed class CaseConflictRecheckTests : IDisposable
     }
 
     /// <summary>
+    /// The picked name made here while the server move is under way (after the re-check, before the rename here): the
+    /// rename here fails, so the server's move is undone (conditionally, on the version it made). Left on the server, the
+    /// loser came back here as a conflicted copy beside its renamed self: its content twice.
+    /// </summary>
+    [Fact]
+    public async Task Picked_name_made_here_during_the_server_move_moves_it_back_on_the_server()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("README.txt", "older");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        await CommitAsync("Readme.txt", "newer");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("Readme.txt")), "setup: Readme.txt not downloaded to b");
+        const string mine = "mine, made meanwhile";
+        var moves = new List<string>();
+        _server.BeforeMoveFile = request =>
+        {
+            moves.Add(request.FromPath + " -> " + request.ToPath);
+            if (moves.Count == 1)
+            {
+                File.WriteAllText(b.PathOf("Readme (Case Conflict).txt"), mine);
+            }
+
+            return Task.CompletedTask;
+        };
+
+        var first = await b.SyncAsync();
+
+        var firstNotes = string.Join(" | ", first.Notes) + "; server: " + string.Join(", ", _server.LivePaths());
+        Assert.Equal(0, first.Errors);
+        Assert.True(moves.SequenceEqual(["Readme.txt -> Readme (Case Conflict).txt", "Readme (Case Conflict).txt -> Readme.txt"]), "the server move was not undone: moves " + string.Join(", ", moves) + "; " + firstNotes);
+        Assert.True(_server.Current("Readme.txt") is not null, "the loser is not back at its name on the server: " + firstNotes);
+        var log = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var p = await b.SyncAsync();
+            log.Add($"pass {i + 2}: errors={p.Errors} pending={p.Pending} notes=[{string.Join(" | ", p.Notes)}]");
+        }
+
+        var here = Here(b);
+        var story = string.Join("\n", log) + "\nhere: " + string.Join(", ", here) + "\nserver: " + string.Join(", ", _server.LivePaths());
+        Assert.True(log.All(l => l.Contains("errors=0", StringComparison.Ordinal)), "a pass had errors:\n" + story);
+        Assert.False(here.Any(f => f.Contains("conflicted", StringComparison.OrdinalIgnoreCase)), "a conflicted copy was made:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("=newer", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal)) == 1, "'newer' is not here exactly once:\n" + story);
+        Assert.True(here.Contains("Readme (Case Conflict).txt=" + mine), "the file made here meanwhile is not kept at its name:\n" + story);
+        Assert.True(here.Contains("Readme (Case Conflict 2).txt=newer"), "the loser did not take the next free name:\n" + story);
+        Assert.True((long?)_server.Current("Readme (Case Conflict).txt")?.Size == mine.Length, "the server does not hold the file made here at its name:\n" + story);
+        Assert.True(_server.Current("Readme.txt") is null, "the loser's old name is still on the server:\n" + story);
+    }
+
+    /// <summary>
+    /// As above, but another device edits the moved file before it is moved back: the move back, conditional on the
+    /// version the move made, is refused and the move stays; the next passes follow the server as after a crash between
+    /// the two renames, and nothing is lost (the edit, the loser's content, the file made here).
+    /// </summary>
+    [Fact]
+    public async Task Picked_name_made_here_during_the_server_move_and_edited_there_before_the_move_back_stays_moved()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("README.txt", "older");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        await CommitAsync("Readme.txt", "newer");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("Readme.txt")), "setup: Readme.txt not downloaded to b");
+        const string mine = "mine, made meanwhile";
+        var moves = 0;
+        _server.BeforeMoveFile = async _ =>
+        {
+            moves++;
+            if (moves == 1)
+            {
+                File.WriteAllText(b.PathOf("Readme (Case Conflict).txt"), mine);
+            }
+            else if (moves == 2)
+            {
+                await CommitAsync("Readme (Case Conflict).txt", "edited there", _server.Current("Readme (Case Conflict).txt")!.Version);
+            }
+        };
+
+        var first = await b.SyncAsync();
+
+        var firstNotes = string.Join(" | ", first.Notes) + "; server: " + string.Join(", ", _server.LivePaths());
+        Assert.Equal(0, first.Errors);
+        Assert.True(first.Notes.Any(n => n.Contains("its move on the server stays ('Readme (Case Conflict).txt' is at version", StringComparison.Ordinal)), "no note that the move stays, refused for its version: " + firstNotes);
+        Assert.True(_server.Current("Readme.txt") is null, "the edited file was moved back though the move back was conditional: " + firstNotes);
+        var log = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var p = await b.SyncAsync();
+            log.Add($"pass {i + 2}: errors={p.Errors} pending={p.Pending} notes=[{string.Join(" | ", p.Notes)}]");
+        }
+
+        var here = Here(b);
+        var story = string.Join("\n", log) + "\nhere: " + string.Join(", ", here) + "\nserver: " + string.Join(", ", _server.LivePaths());
+        Assert.True(log.All(l => l.Contains("errors=0", StringComparison.Ordinal)), "a pass had errors:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("=newer", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal)) == 1, "'newer' is not here exactly once:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("=edited there", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal)) == 1, "the edit made there is not here exactly once:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("=" + mine, StringComparison.Ordinal)) == 1, "the file made here is not kept exactly once:\n" + story);
+    }
+
+    /// <summary>
     /// Another device resolved the clash (the server moved Readme.txt to 'Readme (Case Conflict).txt'), and here a new
     /// 'readme (case conflict).txt' was made before the pass: the facts find the server's name free by its exact name, so
     /// the file follows the server there; the re-check must test it the same way, not in any case (that left it alone
@@ -238,13 +339,13 @@ public sealed class CaseConflictRecheckTests : IDisposable
     private static List<string> Here(TestClient client) =>
         [.. TestClient.FilesIn(client.Folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(client.Folder, f) + "=" + File.ReadAllText(f)).Order(StringComparer.Ordinal)];
 
-    private async Task CommitAsync(string path, string text)
+    private async Task CommitAsync(string path, string text, ulong baseVersion = 0)
     {
         using var web = new TestClient(_dir, "web", _server);
         web.Write("staging/" + path, text);
         await web.SyncAsync();
         var staged = _server.Current("staging/" + path)!;
-        var commit = new CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        var commit = new CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web", BaseVersion = baseVersion };
         commit.Chunks.AddRange(staged.Chunks);
         await _server.CommitFileAsync(commit, CancellationToken.None);
     }

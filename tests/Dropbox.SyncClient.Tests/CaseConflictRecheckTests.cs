@@ -233,6 +233,50 @@ public sealed class CaseConflictRecheckTests : IDisposable
         Assert.True(_server.Current("Readme.txt") is null, "the loser's old name is still on the server:\n" + story);
     }
 
+    /// <summary>As above for a server-held folder: every path its server move moved is moved back.</summary>
+    [Fact]
+    public async Task Picked_folder_name_made_here_during_the_server_move_moves_it_back_on_the_server()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("Docs/a.txt", "older");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        await CommitAsync("docs/b.txt", "newer");
+        await CommitAsync("docs/sub/c.txt", "newer too");
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        Assert.True(File.Exists(b.PathOf("docs/sub/c.txt")), "setup: docs/sub/c.txt not downloaded to b");
+        var moves = new List<string>();
+        _server.BeforeMoveFile = request =>
+        {
+            moves.Add(request.FromPath + " -> " + request.ToPath);
+            if (moves.Count == 1)
+            {
+                Directory.CreateDirectory(b.PathOf("docs (Case Conflict)"));
+                File.WriteAllText(b.PathOf("docs (Case Conflict)/mine.txt"), "mine");
+            }
+
+            return Task.CompletedTask;
+        };
+
+        var first = await b.SyncAsync();
+
+        var firstNotes = string.Join(" | ", first.Notes) + "; moves: " + string.Join(", ", moves) + "; server: " + string.Join(", ", _server.LivePaths());
+        Assert.Equal(0, first.Errors);
+        Assert.True(first.Notes.Any(n => n.Contains("moved back on the server", StringComparison.Ordinal)), "the server move was not undone: " + firstNotes);
+        Assert.True(_server.Current("docs/b.txt") is not null && _server.Current("docs/sub/c.txt") is not null, "the folder's files are not back at its name on the server: " + firstNotes);
+        Assert.False(_server.LivePaths().Any(p => p.StartsWith("docs (Case Conflict)", StringComparison.Ordinal)), "something stayed under the picked name on the server: " + firstNotes);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(0, (await b.SyncAsync()).Errors);
+        }
+
+        var here = Here(b);
+        var story = "here: " + string.Join(", ", here) + "\nserver: " + string.Join(", ", _server.LivePaths());
+        Assert.False(here.Any(f => f.Contains("conflicted", StringComparison.OrdinalIgnoreCase)), "a conflicted copy was made:\n" + story);
+        Assert.True(here.Contains("docs (Case Conflict)/mine.txt=mine"), "the folder made here meanwhile is not kept at its name:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("b.txt=newer", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal)) == 1, "'docs/b.txt' is not here exactly once:\n" + story);
+        Assert.True(here.Count(f => f.EndsWith("c.txt=newer too", StringComparison.Ordinal) && !f.StartsWith("staging/", StringComparison.Ordinal)) == 1, "'docs/sub/c.txt' is not here exactly once:\n" + story);
+    }
+
     /// <summary>
     /// As above, but another device edits the moved file before it is moved back: the move back, conditional on the
     /// version the move made, is refused and the move stays; the next passes follow the server as after a crash between

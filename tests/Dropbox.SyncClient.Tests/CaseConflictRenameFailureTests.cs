@@ -44,4 +44,48 @@ public sealed class CaseConflictRenameFailureTests : IDisposable
         Assert.NotNull(_server.Current("docs (Case Conflict 2)/a.txt"));
         Assert.Null(_server.Current("docs/a.txt"));
     }
+
+    [Fact]
+    public async Task A_file_renamed_into_a_clash_whose_case_rename_fails_is_not_moved_on_the_server_under_the_new_name()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("notes.txt", "theirs");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("old.txt", "hello");
+        a.Write("keep1.txt", "1");
+        a.Write("keep2.txt", "2");
+        await a.SyncAsync();
+        // Renamed here to a name that clashes in case with the server's: the plan renames it to its "(Case Conflict)" name
+        // first, and sends it as the move of 'old.txt' there. Another program makes that name right before the rename.
+        File.Move(a.PathOf("old.txt"), a.PathOf("Notes.txt"));
+        a.State.Writer.Step = step =>
+        {
+            if (step.StartsWith("before case-conflict rename Notes.txt -> ", StringComparison.Ordinal))
+            {
+                File.WriteAllText(a.PathOf(step["before case-conflict rename Notes.txt -> ".Length..]), "another program's");
+            }
+        };
+
+        var pass = await a.SyncAsync();
+
+        Assert.Contains(pass.Notes, n => n.Contains("could not rename 'Notes.txt'", StringComparison.Ordinal));
+        Assert.True(pass.Pending > 0, "a rename not made was reported as nothing pending");
+        // Not moved on the server to a name whose file here is another program's (the next pass would have taken that
+        // file for an edit of it, or its absence for a delete), nor deleted: 'old.txt' waits for the rename.
+        Assert.NotNull(_server.Current("old.txt"));
+        Assert.Null(_server.Current("Notes (Case Conflict).txt"));
+        Assert.Equal("hello", a.Read("Notes.txt"));
+        Assert.Equal("another program's", a.Read("Notes (Case Conflict).txt"));
+
+        a.State.Writer.Step = null;
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await a.SyncAsync();
+
+        Assert.Equal("hello", a.Read("Notes (Case Conflict 2).txt"));
+        Assert.Equal((ulong)"hello".Length, _server.Current("Notes (Case Conflict 2).txt")!.Size);
+        Assert.Equal((ulong)"another program's".Length, _server.Current("Notes (Case Conflict).txt")!.Size);
+        Assert.Null(_server.Current("old.txt"));
+        Assert.Equal((ulong)"theirs".Length, _server.Current("notes.txt")!.Size);
+    }
 }

@@ -24,10 +24,19 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// folder's changes, whether it is still here and its new name still free) is looked at again right before it
     /// (<see cref="CannotRenameNow"/>, <see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
     /// </summary>
-    public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct)
+    /// <param name="clashes">The names to read, in the order they are acted on.</param>
+    /// <param name="ct">The pass's token.</param>
+    /// <param name="readBefore">Clashes of the pass read earlier (and decided with these): they count as before each.</param>
+    public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct, IReadOnlyList<LocalCaseClash>? readBefore = null)
     {
         var facts = new List<LocalCaseClash>(clashes.Count);
         var before = new Dictionary<string, int>(StringComparer.Ordinal); // clashes read so far, by case-folded path
+        foreach (var earlier in readBefore ?? [])
+        {
+            var fold = SyncPaths.CaseFoldKey(earlier.Path);
+            before[fold] = before.GetValueOrDefault(fold) + 1;
+        }
+
         foreach (var (path, isDirectory) in clashes)
         {
             var fold = SyncPaths.CaseFoldKey(path);
@@ -49,6 +58,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         var loser = scanLosers.Contains(path);
         var clash = new LocalCaseClash(path, isDirectory)
         {
+            Synced = index.TryGetValue(path, out var synced) ? synced : null,
             FollowsServer = !isDirectory && loser ? CaseClashLoser.FollowsServer(index, remote.Changes, path, ctx.FullPath(path), ctx.HoldsExecutableBit) : null,
             RefusedBefore = refusedOnServer.Contains(path),
         };
@@ -75,6 +85,8 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             OnServer = loser ? LiveOnServer(path, index, remote.Changes) : [],
             MovedAwayTo = movedAway,
             MovedAwayTaken = movedAway is not null && ExistsHere(movedAway),
+            SyncedUnder = loser || movedAway is not null ? [.. index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal)] : [],
+            Scanned = isDirectory ? null : ScannedNow(path, clash.SettlesIn),
         };
 
         {
@@ -139,14 +151,26 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// split by the rename). Null: settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone
     /// meanwhile (the rename then says so).
     /// </summary>
-    public TimeSpan? SettlesInNow(string path)
+    public TimeSpan? SettlesInNow(string path) => SettlesInNow(ctx, stability, path, index.TryGetValue(path, out var synced) ? synced : null);
+
+    /// <summary>As <see cref="SettlesInNow(string)"/>, with the path's synced row as read with the facts (<paramref name="synced"/>): the executor's look right before the rename.</summary>
+    internal static TimeSpan? SettlesInNow(SyncContext ctx, Stability stability, string path, BaseStat? synced)
     {
         var fullPath = ctx.FullPath(path);
         var info = new FileInfo(fullPath);
-        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, fullPath, ctx.HoldsExecutableBit) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
+        return info.Exists && !(synced is { } row && CaseClashLoser.IsAsSynced(row, path, fullPath, ctx.HoldsExecutableBit)) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
     }
 
-    private bool ExistsHere(string path) => File.Exists(ctx.FullPath(path)) || Directory.Exists(ctx.FullPath(path));
+    /// <summary>The file's entry from its stat now (as the renamed file's was read after its rename before); null when gone.</summary>
+    private LocalEntry? ScannedNow(string path, TimeSpan? settlesIn)
+    {
+        var info = new FileInfo(ctx.FullPath(path));
+        return info.Exists ? new LocalEntry(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, settlesIn) : null;
+    }
+
+    private bool ExistsHere(string path) => ExistsHere(ctx, path);
+
+    private static bool ExistsHere(SyncContext ctx, string path) => File.Exists(ctx.FullPath(path)) || Directory.Exists(ctx.FullPath(path));
 
     /// <summary>
     /// Looked at right before a rename (before the server's): why <paramref name="outcome"/> cannot be renamed now, or
@@ -155,7 +179,10 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// move it there and the move here would fail). Either way it is left alone a pass, so nothing goes to the server:
     /// the next pass's scan sees the delete as any, or picks another free name.
     /// </summary>
-    public string? CannotRenameNow(LocalCaseOutcome outcome)
+    public string? CannotRenameNow(LocalCaseOutcome outcome) => CannotRenameNow(ctx, outcome);
+
+    /// <summary>As <see cref="CannotRenameNow(LocalCaseOutcome)"/>: the executor's look right before the rename.</summary>
+    internal static string? CannotRenameNow(SyncContext ctx, LocalCaseOutcome outcome)
     {
         var fullPath = ctx.FullPath(outcome.Path);
         if (outcome.IsDirectory ? !Directory.Exists(fullPath) : !File.Exists(fullPath))
@@ -163,7 +190,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             return "it is no longer here";
         }
 
-        return ExistsHere(outcome.Target!) || ExistsInAnyCase(outcome.Target!) ? $"'{outcome.Target}' was made here meanwhile" : null;
+        return ExistsHere(ctx, outcome.Target!) || ExistsInAnyCase(ctx, outcome.Target!) ? $"'{outcome.Target}' was made here meanwhile" : null;
     }
 
     /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
@@ -221,7 +248,9 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     }
 
     /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
-    private bool ExistsInAnyCase(string relative)
+    private bool ExistsInAnyCase(string relative) => ExistsInAnyCase(ctx, relative);
+
+    private static bool ExistsInAnyCase(SyncContext ctx, string relative)
     {
         var parent = ctx.FullPath(SyncPaths.Parent(relative));
         var key = SyncPaths.CaseFoldKey(relative[(relative.LastIndexOf('/') + 1)..]);

@@ -51,6 +51,14 @@ internal sealed record PlanInput
     public IReadOnlyList<SyncAction> CaseWaits { get; init; } = [];
 
     /// <summary>
+    /// The local names that clash in case, with the facts their rule reads (<see cref="LocalCaseFacts"/>, read by the
+    /// engine), in the order they are acted on: the planner decides them at once (<see cref="LocalCaseRules.DecideAll"/>),
+    /// emits a <see cref="SyncActionKind.CaseRenameLocal"/> or a wait for each, and plans the rest of the pass over the
+    /// snapshot and merge base as the renames leave them (<see cref="LocalCaseSnapshot.AsPlanned"/>).
+    /// </summary>
+    public IReadOnlyList<LocalCaseClash> LocalCaseClashes { get; init; } = [];
+
+    /// <summary>
     /// The hidden leftovers the scan found (<see cref="LocalSnapshot.Displaced"/>), each with the facts its rule reads
     /// (<see cref="DisplacedRules"/>): the planner removes or keeps each (<see cref="SyncActionKind.RemoveDisplaced"/>,
     /// <see cref="SyncActionKind.KeepDisplaced"/>). Their holding names are in no other view.

@@ -1,0 +1,287 @@
+using Dropbox.Shared.Errors;
+using Dropbox.Shared.Protos.Metadata;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The executor's part for local names that clash in case (<see cref="SyncActionKind.CaseRenameLocal"/>), run before
+/// anything else of the pass: each rename the plan holds is looked at again right before it (still here, its new name
+/// still free, not written since: <see cref="LocalCaseFacts.CannotRenameNow(SyncContext, LocalCaseOutcome)"/>,
+/// <see cref="LocalCaseRules.Recheck"/>), made on the server first where the server holds the name (with the versions
+/// seen), then here (never over anything), and its synced rows follow it (<see cref="MoveRows"/>). A rename not made
+/// (refused, failed, or found written since) turns every other step of the plan at or under either name into a skip
+/// (<see cref="LocalCasePlan.NotMadeReason"/>), so nothing is sent, fetched or deleted there this pass; the
+/// rename is reported pending and tried again by the next pass. One per pass; the refusals the server gave are
+/// remembered across passes by <paramref name="memory"/>.
+/// </summary>
+internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, CaseConflicts memory)
+{
+    /// <summary>
+    /// Runs the plan's case-conflict renames, in the plan's order, and edits <paramref name="plan"/> for those not made:
+    /// a rename that waits becomes its wait, every step at or under its names a skip. Runs before the plan's skips and
+    /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them.
+    /// </summary>
+    public async Task RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
+    {
+        foreach (var a in plan)
+        {
+            if (a is { Kind: SyncActionKind.Wait, LocalCase.Log: { } log })
+            {
+                ctx.Progress.Log(log);
+            }
+        }
+
+        if (!plan.Exists(a => a.Kind == SyncActionKind.CaseRenameLocal))
+        {
+            return;
+        }
+
+        var stability = ctx.Stability();
+        var notMade = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < plan.Count; i++)
+        {
+            if (plan[i] is not { Kind: SyncActionKind.CaseRenameLocal } a)
+            {
+                continue;
+            }
+
+            var (made, wait) = await RenameAsync(a.LocalCase!, a.CaseFacts!, stability, remote, plan, ct).ConfigureAwait(false);
+            if (!made)
+            {
+                notMade.Add(a.Path);
+                notMade.Add(a.ToPath!);
+                if (wait is not null)
+                {
+                    plan[i] = wait;
+                }
+            }
+        }
+
+        if (notMade.Count > 0)
+        {
+            Hold(plan, notMade);
+        }
+    }
+
+    /// <summary>
+    /// Every step of <paramref name="plan"/> at or under one of <paramref name="names"/> (both names of each rename not
+    /// made), but the renames' own and the steps that do nothing, becomes a skip: planned as if the rename were made, it
+    /// would send a file under the name that clashes, take the new name's place, or delete what was only renamed.
+    /// </summary>
+    internal static void Hold(List<SyncAction> plan, IReadOnlySet<string> names)
+    {
+        for (var i = 0; i < plan.Count; i++)
+        {
+            var a = plan[i];
+            if (a.Kind is SyncActionKind.CaseRenameLocal or SyncActionKind.Skip or SyncActionKind.Wait or SyncActionKind.Hold or SyncActionKind.UploadNew)
+            {
+                continue; // a plain new file is never at or under a clashing name (NewFileTrees keeps those out)
+            }
+
+            if (SyncPaths.IsAtOrUnderAny(a.Path, names) || (a.ToPath is { } to && SyncPaths.IsAtOrUnderAny(to, names)))
+            {
+                // A remote change skipped here is remembered with the withheld paths (applied once the clash is gone).
+                plan[i] = new SyncAction(SyncActionKind.Skip, a.Path)
+                {
+                    Reason = a.Remote is null ? LocalCasePlan.NotMadeReason : SyncPlanner.WithheldReason,
+                    Remote = a.Remote,
+                    Base = a.Base,
+                };
+            }
+        }
+    }
+
+    /// <summary>
+    /// Looks at the rename of <paramref name="outcome"/> again and makes it: true when renamed here (with its rows where the server moved
+    /// them), else false, with the wait it became where it was found written since.
+    /// </summary>
+    private async Task<(bool Made, SyncAction? Wait)> RenameAsync(LocalCaseOutcome outcome, LocalCaseClash facts, Stability stability, RemoteView remote, List<SyncAction> plan, CancellationToken ct)
+    {
+        // Right before the rename (and the server's): gone here meanwhile, or its new name made here, it is left alone a
+        // pass (a server move then would undo a delete here, or strand the server's copy under a name taken here).
+        if (LocalCaseFacts.CannotRenameNow(ctx, outcome) is { } why)
+        {
+            summary.AddNote($"case conflict: '{outcome.Path}' is not renamed to '{outcome.Target}' this pass: {why}; looked at again next pass");
+            summary.AddPending();
+            summary.RecheckWithin(TimeSpan.Zero);
+            return (false, null);
+        }
+
+        // A file written since its facts were read, or a folder in which a name was made or removed since its walk,
+        // waits as it would have then. (A folder in which an earlier rename of the pass was made finds its own mtime
+        // moved: it waits a pass, as it did when its walk was read after that rename and found the folder just changed.)
+        if (LocalCaseRules.Recheck(outcome, outcome.IsDirectory ? null : LocalCaseFacts.SettlesInNow(ctx, stability, outcome.Path, facts.Synced),
+            outcome.IsDirectory && outcome.Walked.Count > 0 ? stability.FolderChangedSinceWalk(outcome.Walked) : null) is { } changed)
+        {
+            if (changed.Log is { } log)
+            {
+                ctx.Progress.Log(log);
+            }
+
+            return (false, changed.Wait! with { LocalCase = changed });
+        }
+
+        var (path, target, onServer) = (outcome.Path, outcome.Target!, outcome.OnServer);
+        var movedVersions = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
+        var renamedOnServer = onServer.Count > 0;
+        if (renamedOnServer && await MoveOnServerAsync(path, target, onServer, movedVersions, ct).ConfigureAwait(false) is { } refused)
+        {
+            // Refused (changed or moved meanwhile: the next pass's listing shows how, and it follows), it waits a pass;
+            // refused again, the rows this pass took for the server's were stale (a path gone there that no listing will
+            // show again): it is renamed here alone, as a name only here is, and the next pass matches its files by
+            // content (never a retry forever). Planned withheld under both names either way: taken by the next pass.
+            renamedOnServer = false;
+            memory.RefusedOnServer(path, renamedHereAlone: outcome.HereAloneIfRefused);
+            if (!outcome.HereAloneIfRefused)
+            {
+                summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
+                summary.AddPending();
+                summary.RecheckWithin(TimeSpan.Zero);
+                return (false, null);
+            }
+        }
+        else
+        {
+            memory.RenamedNow(path);
+        }
+
+        var before = outcome.IsDirectory ? null : FileChangeTime.TryStat(ctx.FullPath(path));
+        ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
+        try
+        {
+            if (outcome.IsDirectory)
+            {
+                Directory.Move(ctx.FullPath(path), ctx.FullPath(target));
+            }
+            else
+            {
+                File.Move(ctx.FullPath(path), ctx.FullPath(target), overwrite: false);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left alone, a folder with all under it: its files sent under the old name would make on the server the very
+            // clash the rename was for. Pending, with a re-check: a passing cause (the new name made meanwhile) clears at
+            // the next pass, and neither `sync --once` nor the daemon calls the folder done while its files are only here.
+            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); left alone this pass, tried again next pass");
+            summary.AddPending();
+            summary.RecheckWithin(TimeSpan.Zero);
+            return (false, null);
+        }
+
+        ctx.Step?.Invoke($"after case-conflict rename {path} -> {target}");
+        var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
+        summary.AddNote(note);
+        ctx.Progress.Log(note);
+        if (renamedOnServer || outcome.Followed)
+        {
+            // Renamed on the server too: the rows follow the name (after the rename here: a crash between leaves rows at
+            // the old name and files at the new, which the next pass matches by content, never a delete). Nothing under
+            // either name is taken this pass; the next finds the files as synced under the new one.
+            MoveRows(path, target, facts.SyncedUnder, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], movedVersions, remote.Changes);
+        }
+        else if (LocalCaseSnapshot.TakenUnderNewName(outcome))
+        {
+            SendFromNewName(plan, target, before);
+        }
+
+        return (true, null);
+    }
+
+    /// <summary>
+    /// A file renamed here alone was read at its old name (<see cref="LocalEntry.ReadAt"/>) and is sent from its new one
+    /// this pass: the same inode, whose rename moved only its ctime. Where the file was exactly as read right before the
+    /// rename (<paramref name="before"/>: size, mtime, ctime) and is the same inode with the same size and mtime after it,
+    /// the plan's steps at the new name take the ctime of after the rename, so the uploader's own checks (before the read
+    /// and before the commit) hold it to the bytes read; else they keep the one read, and the uploader finds the file
+    /// changed: it is left pending, and the next pass reads it afresh.
+    /// </summary>
+    private void SendFromNewName(List<SyncAction> plan, string target, FileChangeTime.Stat? before)
+    {
+        if (before is not { Exists: true } was || FileChangeTime.TryStat(ctx.FullPath(target)) is not { Exists: true } now
+            || now.Inode != was.Inode || now.Device != was.Device || !now.IsFileAs(was.Size, was.MtimeTicks))
+        {
+            return;
+        }
+
+        for (var i = 0; i < plan.Count; i++)
+        {
+            var a = plan[i];
+            if ((a.ToPath ?? a.Path) == target && a.Fingerprint is { } fp && fp.Size == was.Size && fp.MtimeTicks == was.MtimeTicks && fp.ChangeTimeNs == was.CtimeNs)
+            {
+                plan[i] = a with
+                {
+                    Fingerprint = fp with { ChangeTimeNs = now.CtimeNs },
+                    Local = a.Local is { } local ? local with { ChangeTimeNs = now.CtimeNs, ReadAt = null } : null,
+                };
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves each of <paramref name="live"/> from under <paramref name="path"/> to under <paramref name="target"/> on the
+    /// server, with the version seen (a folder with an entry of its own moves with everything under it). Null when every
+    /// move was made; else why the server refused one (changed or moved meanwhile, or the name taken there): the rest
+    /// waits for the next pass, which sees what the server holds then.
+    /// </summary>
+    private async Task<string?> MoveOnServerAsync(string path, string target, IReadOnlyList<(string Path, ulong Version)> live, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, CancellationToken ct)
+    {
+        var movedFolders = new List<string>();
+        foreach (var (from, version) in live)
+        {
+            if (movedFolders.Exists(f => LocalCaseFacts.Under(from, f)))
+            {
+                continue; // moved with its folder
+            }
+
+            var to = target + from[path.Length..];
+            try
+            {
+                var moved = await ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = from, ToPath = to, BaseVersion = version, Device = ctx.Device }, ct).ConfigureAwait(false);
+                if (moved.Entry?.Kind == EntryKind.Folder)
+                {
+                    movedFolders.Add(from);
+                }
+
+                versions[to] = (moved.Entry?.Version is > 0 ? moved.Entry.Version : moved.Sequence, moved.Entry?.ContentHash.ToByteArray() ?? []);
+                summary.AddFileMoved();
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound or ErrorKind.AlreadyExists)
+            {
+                return e.Message;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Moves the rows of <paramref name="synced"/> (the synced paths at or under <paramref name="from"/>, read with the
+    /// facts) whose server paths were moved to under <paramref name="to"/> (<paramref name="moved"/>: live on the server
+    /// as this pass saw it, all moved by this pass, alone or with their folder, <paramref name="versions"/> the versions
+    /// those moves made; or moved by another device, as this pass lists it) there too, in the db. A row takes the version
+    /// its move made when the move carried the synced content unchanged, so the move's echo is nothing to do; any other
+    /// keeps its synced version, and the next pass applies what changed on the server since as any remote change. A row
+    /// the server did not move (its path gone there already) stays: its file, renamed here, is then new under the new
+    /// name, never a synced file the server does not have. (The plan saw the rows so already, <see cref="LocalCasePlan"/>.)
+    /// </summary>
+    internal void MoveRows(string from, string to, IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        foreach (var key in synced)
+        {
+            var path = to + key[from.Length..];
+            var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+            if ((!moved.Contains(key) && !followed) || ctx.State.GetFile(key) is not { } record)
+            {
+                continue;
+            }
+
+            var version = versions.TryGetValue(path, out var made) ? (made.ContentHash.AsSpan().SequenceEqual(record.ContentHash) ? made.Version : record.Version)
+                : followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version
+                : record.Version;
+            ctx.Db.RecordMove(key, record with { Path = path, Version = version }, record.Kind == FileKind.File ? ctx.State.GetChunks(key) : null);
+        }
+    }
+}

@@ -239,7 +239,24 @@ internal sealed class CaseConflicts
 
         var scanLosers = withScanLosers ? snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
         var facts = new LocalCaseFacts(_ctx, _ctx.Stability(), budget, index, remote, scanLosers, _refusedOnServer, AfterFolderWalk);
-        return facts.ReadAll(renames, ct, readBefore);
+        return Unsure(facts.ReadAll(renames, ct, readBefore), renames.Count == 0 ? [] : _ctx.State.Withheld.Load());
+    }
+
+    /// <summary>
+    /// Leaves out of each clash's synced rows those whose path has a remote change remembered with the withheld paths
+    /// (<paramref name="remembered"/>: skipped while withheld, so this pass's view of the server there is stale; a delete,
+    /// most often, as the clash's own name is withheld): the server may no longer hold them, so their rows do not follow
+    /// a rename (a row moved under the new name for a path the server had deleted claimed a file synced that the server
+    /// never had, and it stayed here alone; found by the planner property test). Their files are new under the new name.
+    /// </summary>
+    internal static List<LocalCaseClash> Unsure(List<LocalCaseClash> clashes, IReadOnlySet<string> remembered)
+    {
+        if (remembered.Count == 0)
+        {
+            return clashes;
+        }
+
+        return clashes.ConvertAll(c => c.SyncedUnder.Any(remembered.Contains) ? c with { SyncedUnder = [.. c.SyncedUnder.Where(p => !remembered.Contains(p))] } : c);
     }
 
     /// <summary>

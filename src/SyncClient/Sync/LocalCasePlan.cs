@@ -112,7 +112,7 @@ internal static class LocalCasePlan
 
             var path = to + key[from.Length..];
             var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
-            if (!moved.Contains(key) && !followed)
+            if ((!moved.Contains(key) && !followed) || (!followed && remote.TryGetValue(key, out var gone) && gone.Deleted))
             {
                 bases[key] = record;
                 continue;

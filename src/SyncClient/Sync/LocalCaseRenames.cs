@@ -273,7 +273,9 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         {
             var path = to + key[from.Length..];
             var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
-            if ((!moved.Contains(key) && !followed) || ctx.State.GetFile(key) is not { } record)
+            // A path this pass's view holds deleted on the server (a remembered withheld change looked up after the facts
+            // were read) did not move with its folder there: its row stays, and its file is new under the new name.
+            if ((!moved.Contains(key) && !followed) || (!followed && remote.TryGetValue(key, out var gone) && gone.Deleted) || ctx.State.GetFile(key) is not { } record)
             {
                 continue;
             }

@@ -167,6 +167,11 @@ internal static partial class SyncPlanner
         // a folder that leaves its path for a remote file, or at or under a clash, is moved or waits with it, as any new file there.
         foreach (var leftover in input.Displaced)
         {
+            if (input.Local.IsWithheld(leftover.Holding))
+            {
+                continue; // in a folder a case-conflict rename moves first this pass: met by the next pass under its new name
+            }
+
             var folderHeld = KindConflictRules.UnderKindClash(input, leftover.Holding, leaving) || (clearing.Count > 0 && IsUnder(leftover.Holding, clearing));
             actions.Add(DisplacedRules.Decide(leftover, folderHeld));
         }

@@ -15,11 +15,32 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 {
     public int Errors { get; private set; }
 
+    /// <summary>Local case-conflict renames of the plan not made (the name gone, its new name taken, the server's move refused).</summary>
+    public int CaseRenamesNotMade { get; private set; }
+
     /// <summary>A remote move could not be applied here: the next pass lists everything.</summary>
     public bool ListAllNextPass { get; private set; }
 
-    public void Execute(List<SyncAction> plan)
+    public void Execute(List<SyncAction> plan, RemoteView? remote = null)
     {
+        // Local case-conflict renames before anything else (LocalCaseRenames): one not made holds every step under its names.
+        var notMade = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CaseRenameLocal).ToList())
+        {
+            if (!CaseRenameLocal(a, remote!))
+            {
+                notMade.Add(a.Path);
+                notMade.Add(a.ToPath!);
+                CaseRenamesNotMade++;
+                world.Trace.Add($"    not renamed: {a}");
+            }
+        }
+
+        if (notMade.Count > 0)
+        {
+            LocalCaseRenames.Hold(plan, notMade);
+        }
+
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
         {
@@ -332,6 +353,84 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     }
 
     /// <summary>A new remote file that clashes in case, renamed on the server (the next free name where one is taken); changed meanwhile: left to the next pass.</summary>
+    /// <summary>
+    /// LocalCaseRenames.RenameAsync with every call answered by the model: not made when the name is gone here or its new
+    /// name taken (in any case), or the server refuses its move (remembered, or, refused at its last try too, renamed here
+    /// alone); else the server's paths moved first, the folder or file renamed here, and the rows moved (MoveRows's rule).
+    /// </summary>
+    private bool CaseRenameLocal(SyncAction a, RemoteView remote)
+    {
+        var (outcome, facts) = (a.LocalCase!, a.CaseFacts!);
+        var (from, to) = (a.Path, a.ToPath!);
+        var toFold = Dropbox.SyncClient.Local.SyncPaths.CaseFoldKey(to);
+        if (!world.Local.TryGetValue(from, out var node) || (node.Kind == ModelKind.Folder) != outcome.IsDirectory
+            || world.Local.Keys.Any(p => Dropbox.SyncClient.Local.SyncPaths.CaseFoldKey(p) == toFold))
+        {
+            return false;
+        }
+
+        var renamedOnServer = outcome.OnServer.Count > 0;
+        var made = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
+        if (renamedOnServer)
+        {
+            var movedFolders = new List<string>();
+            foreach (var (path, version) in outcome.OnServer)
+            {
+                if (movedFolders.Exists(f => LocalCaseFacts.Under(path, f)))
+                {
+                    continue;
+                }
+
+                var target = to + path[from.Length..];
+                if (world.Server.Move(path, target, version, out var movedVersion) is not null)
+                {
+                    renamedOnServer = false;
+                    break;
+                }
+
+                made[target] = (movedVersion, ModelServer.Hash(world.Server.Live[target].Content));
+
+                if (world.Server.Live[target].Kind == ModelKind.Folder)
+                {
+                    movedFolders.Add(path);
+                }
+            }
+
+            if (!renamedOnServer)
+            {
+                if (!outcome.HereAloneIfRefused)
+                {
+                    world.CaseRefused.Add(from);
+                    return false;
+                }
+            }
+        }
+
+        world.CaseRefused.Remove(from);
+        world.LocalMove(from, to); // with what is hidden under a folder (leftovers), as a rename on disk
+
+        if (renamedOnServer || outcome.Followed)
+        {
+            var onServer = renamedOnServer ? outcome.OnServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
+            foreach (var key in facts.SyncedUnder)
+            {
+                var path = to + key[from.Length..];
+                var followed = remote.Changes.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+                if ((!onServer.Contains(key) && !followed) || (!followed && remote.Changes.TryGetValue(key, out var gone) && gone.Deleted) || !world.Base.Remove(key, out var record))
+                {
+                    continue;
+                }
+
+                var version = made.TryGetValue(path, out var m) ? (m.ContentHash.AsSpan().SequenceEqual(record.ContentHash) ? m.Version : record.Version)
+                    : followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version
+                    : record.Version;
+                world.Base[path] = record with { Path = path, Version = version };
+            }
+        }
+
+        return true;
+    }
+
     private bool CaseRenameRemote(SyncAction a)
     {
         var c = a.CaseClash!;

@@ -191,6 +191,84 @@ internal sealed class ModelWorld
         return true;
     }
 
+    /// <summary>The names whose case-conflict rename the server refused at their last try (the engine's CaseConflicts memory).</summary>
+    public HashSet<string> CaseRefused { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// What <c>LocalCaseFacts.ReadAll</c> reads of each local name that clashes in case (<see cref="LocalCaseRules.Clashes"/>
+    /// over the scan's losers and the names that clash with a live remote one), from the model's folder: whether a loser
+    /// follows the server's delete, its stability (a folder's: every file under it), what the server holds under it, the
+    /// name the server moved it to, and the free "(Case Conflict)" names, one more for each earlier clash of the same name.
+    /// </summary>
+    public List<LocalCaseClash> CaseFacts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        var renames = LocalCaseRules.Clashes(snapshot.CaseClashLosers, snapshot.Entries.Values, index, remote.Changes, SyncPlanner.RemoteFolds(remote.Changes));
+        var losers = snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal);
+        var takenFolds = index.Keys.Concat(remote.Changes.Keys).Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        var localFolds = Local.Keys.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        var before = new Dictionary<string, int>(StringComparer.Ordinal);
+        var facts = new List<LocalCaseClash>();
+        foreach (var (path, isDirectory) in renames)
+        {
+            var fold = SyncPaths.CaseFoldKey(path);
+            before.TryGetValue(fold, out var same);
+            before[fold] = same + 1;
+            var loser = losers.Contains(path);
+            var node = Local.GetValueOrDefault(path);
+            var clash = new LocalCaseClash(path, isDirectory) { Synced = index.TryGetValue(path, out var synced) ? synced : null, RefusedBefore = CaseRefused.Contains(path) };
+            var asSynced = node is { Kind: ModelKind.File } && index.TryGetValue(path, out var row) && row.Kind == FileKind.File && row.Size == ModelServer.Size(node.Content) && row.MtimeTicks == node.MtimeTicks;
+            if (!isDirectory && loser && asSynced && remote.Changes.TryGetValue(path, out var change) && change.Deleted
+                && change.MovedTo?.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) != true)
+            {
+                facts.Add(clash with { FollowsServer = new LocalEntry(path, FileKind.File, ModelServer.Size(node!.Content), node.MtimeTicks, SettlesIn: null) });
+                continue;
+            }
+
+            if (isDirectory)
+            {
+                var settlesIn = Local.Where(kv => kv.Value.Kind == ModelKind.File && kv.Key.StartsWith(path + "/", StringComparison.Ordinal))
+                    .Select(kv => Stability.SettlesIn(kv.Key, kv.Value.MtimeTicks)).Where(t => t is not null).DefaultIfEmpty().Max();
+                clash = clash with { Walk = new FolderObservation(settlesIn, null) };
+            }
+            else
+            {
+                clash = clash with { SettlesIn = node is null || asSynced ? null : Stability.SettlesIn(path, node.MtimeTicks) };
+            }
+
+            if (LocalCaseRules.WaitsToRename(clash))
+            {
+                facts.Add(clash);
+                continue;
+            }
+
+            var movedAway = LocalCaseFacts.MovedAwayTo(path, index, remote.Changes);
+            var found = new List<string>();
+            for (var n = 0; n < same + 1; n++)
+            {
+                if (CaseConflicts.FreeCaseConflictName(path, p => found.Any(f => SyncPaths.CaseFoldKey(f) == SyncPaths.CaseFoldKey(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
+                    || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || localFolds.Contains(SyncPaths.CaseFoldKey(p))) is not { } free)
+                {
+                    break;
+                }
+
+                found.Add(free);
+            }
+
+            facts.Add(clash with
+            {
+                OnServer = loser ? LocalCaseFacts.LiveOnServer(path, index, remote.Changes) : [],
+                MovedAwayTo = movedAway,
+                MovedAwayTaken = movedAway is not null && localFolds.Contains(SyncPaths.CaseFoldKey(movedAway)),
+                SyncedUnder = loser || movedAway is not null ? [.. index.Keys.Where(p => LocalCaseFacts.Under(p, path)).Order(StringComparer.Ordinal)] : [],
+                Scanned = node is { Kind: ModelKind.File } ? new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks, clash.SettlesIn) : null,
+                FreeName = found.Count > 0 ? found[0] : null,
+                MoreFreeNames = found.Count > 1 ? found[1..] : [],
+            });
+        }
+
+        return CaseConflicts.Unsure(facts, WithheldTable);
+    }
+
     /// <summary>What <c>LocalScanner.Scan</c> finds: siblings in ordinal order, the later of a case clash withheld.</summary>
     public LocalSnapshot Scan()
     {
@@ -217,6 +295,7 @@ internal sealed class ModelWorld
             if (folded.TryGetValue(key, out var other))
             {
                 snapshot.CaseClashes.Add($"'{path}' and '{other}'");
+                snapshot.CaseClashLosers.Add((path, node.Kind == ModelKind.Folder));
                 snapshot.Withheld.Add(path);
                 continue;
             }
@@ -292,7 +371,7 @@ internal sealed class ModelWorld
             var unchanged = Base.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
             if (!unchanged)
             {
-                result[entry.Path] = new FileFingerprint(entry.Size, entry.MtimeTicks, [], ModelServer.Hash(Local[entry.Path].Content));
+                result[entry.Path] = new FileFingerprint(entry.Size, entry.MtimeTicks, [], ModelServer.Hash(Local[entry.ReadAt ?? entry.Path].Content));
             }
         }
 

@@ -15,8 +15,11 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
 /// </summary>
 internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null, PlannerOp[]? Later = null,
-    PlannerOp[]? Leftovers = null)
+    PlannerOp[]? Leftovers = null, bool CaseRenames = false)
 {
+    /// <summary>The coverage keys' suffix of the case's generator: the plain edits', the case renames', or none.</summary>
+    public string Key => Plain ? " (plain)" : CaseRenames ? " (case renames)" : string.Empty;
+
     /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
     public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
 
@@ -30,7 +33,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)}{(Leftovers is { Length: > 0 } ? $", Leftovers: [{string.Join(", ", Leftovers)}]" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)}{(Leftovers is { Length: > 0 } ? $", Leftovers: [{string.Join(", ", Leftovers)}]" : string.Empty)}{(CaseRenames ? ", CaseRenames: true" : string.Empty)})";
 
     /// <summary>How many reads fail in all (each adds at most one pass that waits).</summary>
     public int ReadFailures => ReadErrors?.Sum(op => 1 + (op.C % 3)) ?? 0;

@@ -88,4 +88,65 @@ public sealed class CaseConflictRenameFailureTests : IDisposable
         Assert.Null(_server.Current("old.txt"));
         Assert.Equal((ulong)"theirs".Length, _server.Current("notes.txt")!.Size);
     }
+
+    [Fact]
+    public async Task A_file_renamed_here_alone_and_written_right_before_its_rename_is_not_sent_with_the_bytes_read_at_its_old_name()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("notes.txt", "theirs");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("Notes.txt", "mine");
+        // Read (hashed) at its old name before the plan; written once more after the look right before the rename.
+        a.State.Writer.Step = step =>
+        {
+            if (step.StartsWith("before case-conflict rename Notes.txt -> ", StringComparison.Ordinal))
+            {
+                File.AppendAllText(a.PathOf("Notes.txt"), ", and more");
+            }
+        };
+
+        var pass = await a.SyncAsync();
+
+        Assert.Equal("mine, and more", a.Read("Notes (Case Conflict).txt"));
+        Assert.True(_server.Current("Notes (Case Conflict).txt") is null || _server.Current("Notes (Case Conflict).txt")!.Size == (ulong)"mine, and more".Length,
+            "the bytes read at the old name were sent for a file written since");
+        Assert.True(pass.Pending > 0 || _server.Current("Notes (Case Conflict).txt") is not null, "the file was neither sent nor left pending");
+
+        a.State.Writer.Step = null;
+        await a.SyncAsync();
+
+        Assert.Equal((ulong)"mine, and more".Length, _server.Current("Notes (Case Conflict).txt")!.Size);
+        Assert.Equal((ulong)"theirs".Length, _server.Current("notes.txt")!.Size);
+    }
+
+    [Fact]
+    public async Task A_file_renamed_here_alone_and_overwritten_with_its_size_and_mtime_kept_before_its_rename_sends_the_new_bytes()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("notes.txt", "theirs");
+        b.Write("copy.txt", "mine"); // the bytes read at the old name are on the server already: nothing to put, nothing re-read
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("Notes.txt", "mine");
+        var mtime = File.GetLastWriteTimeUtc(a.PathOf("Notes.txt"));
+        // Overwritten after it was read at its old name, its size and mtime kept (only its ctime moved), right before the rename.
+        a.State.Writer.Step = step =>
+        {
+            if (step.StartsWith("before case-conflict rename Notes.txt -> ", StringComparison.Ordinal))
+            {
+                File.WriteAllText(a.PathOf("Notes.txt"), "MINE");
+                File.SetLastWriteTimeUtc(a.PathOf("Notes.txt"), mtime);
+            }
+        };
+
+        await a.SyncAsync();
+        a.State.Writer.Step = null;
+        await a.SyncAsync();
+        await b.SyncAsync();
+
+        Assert.Equal("MINE", a.Read("Notes (Case Conflict).txt"));
+        Assert.Equal("MINE", b.Read("Notes (Case Conflict).txt")); // not the bytes read before the overwrite
+        Assert.Equal("theirs", a.Read("notes.txt"));
+    }
 }

@@ -147,8 +147,8 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             memory.RenamedNow(path);
         }
 
-        var before = outcome.IsDirectory ? null : FileChangeTime.TryStat(ctx.FullPath(path));
         ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
+        var before = outcome.IsDirectory ? null : FileChangeTime.TryStat(ctx.FullPath(path)); // right before: see SendFromNewName
         try
         {
             if (outcome.IsDirectory)
@@ -196,7 +196,8 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// rename (<paramref name="before"/>: size, mtime, ctime) and is the same inode with the same size and mtime after it,
     /// the plan's steps at the new name take the ctime of after the rename, so the uploader's own checks (before the read
     /// and before the commit) hold it to the bytes read; else they keep the one read, and the uploader finds the file
-    /// changed: it is left pending, and the next pass reads it afresh.
+    /// changed and reads it again. (A write in the instant between that stat and the rename, of the same size with its
+    /// mtime put back, is the one it cannot tell from the rename: as with any such write, only its ctime says so.)
     /// </summary>
     private void SendFromNewName(List<SyncAction> plan, string target, FileChangeTime.Stat? before)
     {

@@ -301,9 +301,9 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         foreach (var folder in world.Local.Where(e => e.Value.Kind == ModelKind.Folder && e.Key.StartsWith(prefix, StringComparison.Ordinal))
             .Select(e => e.Key).OrderByDescending(p => p.Length).ToList())
         {
-            if (!world.LocalHasChildren(folder))
+            if (!world.LocalHasChildren(folder) && !world.Leftovers.Keys.Any(k => k.StartsWith(folder + "/", StringComparison.Ordinal)))
             {
-                world.Local.Remove(folder);
+                world.Local.Remove(folder); // empty: not even a hidden leftover in it (which the plan may leave to the next pass)
             }
         }
 
@@ -311,12 +311,8 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         {
             if (world.LocalHasChildren(a.Path))
             {
-                var copy = world.ConflictName(a.Path);
-                foreach (var under in world.Local.Keys.Where(p => p == a.Path || p.StartsWith(prefix, StringComparison.Ordinal)).ToList())
-                {
-                    world.Local[copy + under[a.Path.Length..]] = world.Local[under];
-                    world.Local.Remove(under);
-                }
+                // With what is hidden in it (a leftover the plan leaves to the next pass), as a rename on disk.
+                world.LocalMove(a.Path, world.ConflictName(a.Path));
             }
             else
             {

@@ -2,7 +2,7 @@ using Dropbox.SyncClient.Local;
 
 namespace Dropbox.SyncClient.Sync;
 
-/// <summary>The rule's word on one local name that clashes in case (<see cref="LocalCaseRules.Decide"/>); <see cref="CaseConflicts"/> applies it.</summary>
+/// <summary>The rule's word on one local name that clashes in case (<see cref="LocalCaseRules.Decide"/>); the planner plans it (<see cref="LocalCasePlan"/>), the executor makes it (<see cref="LocalCaseRenames"/>).</summary>
 /// <param name="Path">The losing name.</param>
 /// <param name="IsDirectory">A folder, else a file.</param>
 /// <param name="Kind">What becomes of it.</param>

@@ -6,8 +6,9 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// The rule for local names that clash in case, pure as <see cref="SyncPlanner"/> is: which names lose
 /// (<see cref="Clashes"/>), and what becomes of each (<see cref="Decide"/>) over the facts read right before it is acted
-/// on (<see cref="LocalCaseFacts"/>). <see cref="CaseConflicts"/> reads the facts of all clashes, asks the rule for all
-/// of them at once (<see cref="DecideAll"/>), then applies each, looked at again right before its rename (<see cref="Recheck"/>).
+/// on (<see cref="LocalCaseFacts"/>). <see cref="CaseConflicts"/> reads the facts of all clashes, the planner asks the rule
+/// for all of them at once (<see cref="DecideAll"/>, <see cref="LocalCasePlan"/>), and the executor makes each rename,
+/// looked at again right before it (<see cref="Recheck"/>, <see cref="LocalCaseRenames"/>).
 /// </summary>
 internal static class LocalCaseRules
 {

@@ -45,8 +45,8 @@ internal sealed record PlanInput
     public IReadOnlyList<SyncAction> NewRemote { get; init; } = [];
 
     /// <summary>
-    /// The waits the planner's rule gave clashing names still being written (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/>),
-    /// decided while the clashes were resolved before the plan: the plan emits them as they are.
+    /// Waits for clashing names still being written (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/>) decided
+    /// by a caller: the plan emits them as they are. The engine gives the clashes' facts instead (<see cref="LocalCaseClashes"/>).
     /// </summary>
     public IReadOnlyList<SyncAction> CaseWaits { get; init; } = [];
 

@@ -70,6 +70,15 @@ internal sealed class FakeServer : IMetadataRemote, IChunkTransfer
         }
     }
 
+    /// <summary>The paths live on the server now, each as <c>path(size)</c>, in ordinal order (for a test's failure message).</summary>
+    public List<string> LivePaths()
+    {
+        lock (_lock)
+        {
+            return [.. _history.Where(h => h.Value.Count > 0 && !h.Value[^1].Deleted).Select(h => h.Key + "(" + h.Value[^1].Size + ")").Order(StringComparer.Ordinal)];
+        }
+    }
+
     /// <summary>Every version committed at <paramref name="path"/>, oldest first.</summary>
     public List<FileEntry> History(string path)
     {

@@ -175,9 +175,12 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// <summary>
     /// Looked at right before a rename (before the server's): why <paramref name="outcome"/> cannot be renamed now, or
     /// null. Gone here since its facts were read (deleted or moved away: renaming it on the server would undo that, the
-    /// server's copy coming back under the new name), or its picked name made here since, in any case (the server would
-    /// move it there and the move here would fail). Either way it is left alone a pass, so nothing goes to the server:
-    /// the next pass's scan sees the delete as any, or picks another free name.
+    /// server's copy coming back under the new name), or its picked name made here since (the server would move it there
+    /// and the move here would fail). Either way it is left alone a pass, so nothing goes to the server: the next pass's
+    /// scan sees the delete as any, or picks another free name. The picked name is tested as the facts tested it, so only
+    /// a change since counts: a name the server already chose (followed) by its exact name (<see cref="LocalCaseClash.MovedAwayTaken"/>),
+    /// a free name in any case (the name search). A followed name found here in another case before the pass is no change:
+    /// tested in any case it was left alone with a false note, then renamed here alone to another name: its content twice.
     /// </summary>
     public string? CannotRenameNow(LocalCaseOutcome outcome) => CannotRenameNow(ctx, outcome);
 
@@ -190,7 +193,8 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             return "it is no longer here";
         }
 
-        return ExistsHere(ctx, outcome.Target!) || ExistsInAnyCase(ctx, outcome.Target!) ? $"'{outcome.Target}' was made here meanwhile" : null;
+        var target = outcome.Target!;
+        return ExistsHere(ctx, target) || (!outcome.Followed && ExistsInAnyCase(ctx, target)) ? $"'{target}' was made here meanwhile" : null;
     }
 
     /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>

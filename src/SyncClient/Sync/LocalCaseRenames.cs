@@ -165,7 +165,14 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             // Left alone, a folder with all under it: its files sent under the old name would make on the server the very
             // clash the rename was for. Pending, with a re-check: a passing cause (the new name made meanwhile) clears at
             // the next pass, and neither `sync --once` nor the daemon calls the folder done while its files are only here.
-            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}); left alone this pass, tried again next pass");
+            // Moved on the server already (the new name made here during that move): moved back, conditionally. Left
+            // there, the server's copy came down onto the name taken here, the file made here becoming a conflicted copy,
+            // while the loser here was renamed again: its content twice.
+            var undone = movedVersions.Count == 0 ? string.Empty
+                : await MoveBackOnServerAsync(path, target, movedVersions, ct).ConfigureAwait(false) is { } kept
+                    ? $"; its move on the server stays ({kept})"
+                    : "; moved back on the server";
+            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}){undone}; left alone this pass, tried again next pass");
             summary.AddPending();
             summary.RecheckWithin(TimeSpan.Zero);
             return (false, null);
@@ -256,6 +263,37 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Undoes the moves <see cref="MoveOnServerAsync"/> made (<paramref name="moved"/>, by new path, with the versions they
+    /// made) when the rename here failed after them: each moved back only if it is still at the version its move made,
+    /// so nothing another device did since is undone. Null when every one was moved back; else why the server refused
+    /// one: that one stays (the others are still tried), and the next pass finds the server as after a crash between
+    /// the two renames.
+    /// </summary>
+    private async Task<string?> MoveBackOnServerAsync(string path, string target, Dictionary<string, (ulong Version, byte[] ContentHash)> moved, CancellationToken ct)
+    {
+        string? refused = null;
+        foreach (var (to, (version, _)) in moved.OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            if (version == 0)
+            {
+                refused ??= $"no version known for '{to}'"; // a base of 0 would move whatever is there
+                continue;
+            }
+
+            try
+            {
+                await ctx.Metadata.MoveFileAsync(new MoveFileRequest { FromPath = to, ToPath = path + to[target.Length..], BaseVersion = version, Device = ctx.Device }, ct).ConfigureAwait(false);
+            }
+            catch (DropboxException e) when (e.Kind is ErrorKind.Conflict or ErrorKind.NotFound or ErrorKind.AlreadyExists)
+            {
+                refused ??= e.Message;
+            }
+        }
+
+        return refused;
     }
 
     /// <summary>

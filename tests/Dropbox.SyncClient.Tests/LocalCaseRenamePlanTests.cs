@@ -141,7 +141,7 @@ public sealed class LocalCaseRenamePlanTests
         var plan = SyncPlanner.Plan(input);
         Assert.Contains(plan, a => a is { Kind: SyncActionKind.MoveRemote, Path: "old.txt", ToPath: "Notes (Case Conflict).txt" });
 
-        LocalCaseRenames.Hold(plan, new HashSet<string>(StringComparer.Ordinal) { "Notes.txt", "Notes (Case Conflict).txt" });
+        LocalCaseRenames.Hold(plan, new HashSet<string>(StringComparer.Ordinal) { "Notes.txt", "Notes (Case Conflict).txt" }, input.Remote);
 
         Assert.Contains(plan, a => a is { Kind: SyncActionKind.Skip, Path: "old.txt", Reason: LocalCasePlan.NotMadeReason });
         Assert.DoesNotContain(plan, a => a.Kind is SyncActionKind.MoveRemote or SyncActionKind.DeleteRemote);

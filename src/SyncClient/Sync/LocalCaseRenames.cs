@@ -61,16 +61,20 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
 
         if (notMade.Count > 0)
         {
-            Hold(plan, notMade);
+            Hold(plan, notMade, remote.Changes);
         }
     }
 
     /// <summary>
     /// Every step of <paramref name="plan"/> at or under one of <paramref name="names"/> (both names of each rename not
     /// made), but the renames' own and the steps that do nothing, becomes a skip: planned as if the rename were made, it
-    /// would send a file under the name that clashes, take the new name's place, or delete what was only renamed.
+    /// would send a file under the name that clashes, take the new name's place, or delete what was only renamed. A skip
+    /// at a path the server changed (the step's own remote change, or, for a step that carries none, such as the
+    /// <see cref="SyncActionKind.Forget"/> of a remote delete whose file is gone here, the change <paramref name="remote"/>
+    /// holds there) is a withheld one, remembered with the withheld paths and applied once the clash is gone: the cursor
+    /// moves past it, and a skip of its own reason would lose it for good.
     /// </summary>
-    internal static void Hold(List<SyncAction> plan, IReadOnlySet<string> names)
+    internal static void Hold(List<SyncAction> plan, IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         for (var i = 0; i < plan.Count; i++)
         {
@@ -82,11 +86,11 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
 
             if (SyncPaths.IsAtOrUnderAny(a.Path, names) || (a.ToPath is { } to && SyncPaths.IsAtOrUnderAny(to, names)))
             {
-                // A remote change skipped here is remembered with the withheld paths (applied once the clash is gone).
+                var change = a.Remote ?? (remote.TryGetValue(a.Path, out var seen) ? seen : null);
                 plan[i] = new SyncAction(SyncActionKind.Skip, a.Path)
                 {
-                    Reason = a.Remote is null ? LocalCasePlan.NotMadeReason : SyncPlanner.WithheldReason,
-                    Remote = a.Remote,
+                    Reason = change is null ? LocalCasePlan.NotMadeReason : SyncPlanner.WithheldReason,
+                    Remote = change,
                     Base = a.Base,
                 };
             }

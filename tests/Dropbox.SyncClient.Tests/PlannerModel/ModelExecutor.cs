@@ -38,7 +38,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         if (notMade.Count > 0)
         {
-            LocalCaseRenames.Hold(plan, notMade);
+            LocalCaseRenames.Hold(plan, notMade, remote!.Changes);
         }
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);

@@ -45,6 +45,77 @@ public sealed class CaseConflictRenameNotMadeTests : IDisposable
         Assert.True(File.Exists(a.PathOf("Notes.txt")) == (_server.Current("Notes.txt") is not null),
             $"the server's delete of 'Notes.txt' was lost when its case-conflict rename was not made: here={File.Exists(a.PathOf("Notes.txt"))}, on the server={_server.Current("Notes.txt") is not null}; {Differences(a)}");
         Assert.Equal(string.Empty, Differences(a));
+        // And the other device's 'notes.txt' keeps its name (not downloaded beside 'Notes.txt' and then renamed aside).
+        Assert.Equal("theirs", File.Exists(a.PathOf("notes.txt")) ? a.Read("notes.txt") : $"no 'notes.txt' here; files: {string.Join(", ", Directory.GetFiles(a.Folder).Select(Path.GetFileName))}");
+    }
+
+    [Fact]
+    public async Task A_remote_newcomer_differing_in_case_from_a_file_whose_rename_is_not_made_is_not_downloaded_beside_it_and_comes_down_later()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("notes.txt", "theirs");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("Notes.txt", "mine");
+        TakeNewNameOnce(a, "Notes.txt");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Contains(pass.Notes, n => n.Contains("could not rename 'Notes.txt'", StringComparison.Ordinal));
+        Assert.Equal("mine", a.Read("Notes.txt"));
+        Assert.False(File.Exists(a.PathOf("notes.txt")), "'notes.txt' was downloaded beside 'Notes.txt', whose case-conflict rename (for exactly that clash) was not made");
+
+        a.State.Writer.Step = null;
+        await a.SyncAsync();
+        await a.SyncAsync();
+
+        // The held download was remembered: 'notes.txt' keeps its name and comes down once 'Notes.txt' is renamed.
+        Assert.Equal("theirs", File.Exists(a.PathOf("notes.txt")) ? a.Read("notes.txt") : $"no 'notes.txt' here; files: {string.Join(", ", Directory.GetFiles(a.Folder).Select(Path.GetFileName))}");
+        Assert.False(File.Exists(a.PathOf("Notes.txt")), "'Notes.txt' was never renamed");
+        Assert.Equal(string.Empty, Differences(a));
+    }
+
+    [Fact]
+    public async Task A_remote_newcomer_folder_differing_in_case_from_a_folder_whose_rename_is_not_made_is_not_downloaded_beside_it_and_comes_down_later()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("Docs/x.txt", "on the server");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        a.Write("docs/a.txt", "new here");
+        TakeNewNameOnce(a, "docs", folder: true);
+
+        var pass = await a.SyncAsync();
+
+        Assert.Contains(pass.Notes, n => n.Contains("could not rename 'docs'", StringComparison.Ordinal));
+        Assert.False(File.Exists(a.PathOf("Docs/x.txt")), "'Docs/x.txt' was downloaded beside 'docs', whose case-conflict rename was not made");
+
+        a.State.Writer.Step = null;
+        for (var i = 0; i < 3; i++)
+        {
+            await a.SyncAsync();
+        }
+
+        Assert.Equal("on the server", File.Exists(a.PathOf("Docs/x.txt")) ? a.Read("Docs/x.txt") : $"no 'Docs/x.txt' here; {Differences(a)}");
+        Assert.Equal(string.Empty, Differences(a));
+    }
+
+    [Fact]
+    public async Task On_a_folder_that_folds_case_a_remote_newcomer_is_not_downloaded_onto_a_file_whose_rename_is_not_made()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("notes.txt", "theirs");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server, caseProbe: _ => true); // as on APFS, NTFS, vfat: 'notes.txt' is 'Notes.txt'
+        a.Write("Notes.txt", "mine");
+        TakeNewNameOnce(a, "Notes.txt");
+
+        var pass = await a.SyncAsync();
+
+        Assert.Contains(pass.Notes, n => n.Contains("could not rename 'Notes.txt'", StringComparison.Ordinal));
+        Assert.Equal("mine", a.Read("Notes.txt"));
+        // (This disk does not fold: the download shows as 'notes.txt'; on a folding one it would be written onto 'Notes.txt'.)
+        Assert.False(File.Exists(a.PathOf("notes.txt")), "'notes.txt' was downloaded onto the name of 'Notes.txt' (one file on a folding disk), whose case-conflict rename was not made");
     }
 
     /// <summary>Makes the new name of the first case-conflict rename of <paramref name="path"/> right before it (as another program would): the rename is not made.</summary>

@@ -72,10 +72,18 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// at a path the server changed (the step's own remote change, or, for a step that carries none, such as the
     /// <see cref="SyncActionKind.Forget"/> of a remote delete whose file is gone here, the change <paramref name="remote"/>
     /// holds there) is a withheld one, remembered with the withheld paths and applied once the clash is gone: the cursor
-    /// moves past it, and a skip of its own reason would lose it for good.
+    /// moves past it, and a skip of its own reason would lose it for good. A step that brings a name here from the server
+    /// (a download, a new folder, a move here) is held at a name that differs only in case from either name too: on a
+    /// folder that folds case it would land on the very file whose rename was not made, and on any other it would make
+    /// beside it the clash the rename was for.
     /// </summary>
     internal static void Hold(List<SyncAction> plan, IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
+        var folded = names.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        bool At(SyncAction a, string path) => SyncPaths.IsAtOrUnderAny(path, names)
+            || (a.Kind is SyncActionKind.DownloadNew or SyncActionKind.Download or SyncActionKind.CreateLocalFolder or SyncActionKind.MoveLocal or SyncActionKind.Conflict
+                && SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(path), folded));
+
         for (var i = 0; i < plan.Count; i++)
         {
             var a = plan[i];
@@ -84,12 +92,13 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 continue; // a plain new file is never at or under a clashing name (NewFileTrees keeps those out)
             }
 
-            if (SyncPaths.IsAtOrUnderAny(a.Path, names) || (a.ToPath is { } to && SyncPaths.IsAtOrUnderAny(to, names)))
+            if (At(a, a.Path) || (a.ToPath is { } to && At(a, to)))
             {
                 var change = a.Remote ?? (remote.TryGetValue(a.Path, out var seen) ? seen : null);
                 plan[i] = new SyncAction(SyncActionKind.Skip, a.Path)
                 {
-                    Reason = change is null ? LocalCasePlan.NotMadeReason : SyncPlanner.WithheldReason,
+                    // A new download keeps no remote entry (PlannerFastPaths.TakeNewDownloads): its path is remembered alone.
+                    Reason = change is null && a.Kind != SyncActionKind.DownloadNew ? LocalCasePlan.NotMadeReason : SyncPlanner.WithheldReason,
                     Remote = change,
                     Base = a.Base,
                 };

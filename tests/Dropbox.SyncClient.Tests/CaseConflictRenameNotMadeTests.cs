@@ -118,6 +118,42 @@ public sealed class CaseConflictRenameNotMadeTests : IDisposable
         Assert.False(File.Exists(a.PathOf("notes.txt")), "'notes.txt' was downloaded onto the name of 'Notes.txt' (one file on a folding disk), whose case-conflict rename was not made");
     }
 
+    [Fact]
+    public async Task A_followed_server_rename_not_made_here_comes_down_by_a_later_pass_without_renaming_the_winner()
+    {
+        using var b = new TestClient(_dir, "b", _server);
+        b.Write("docs/x.txt", "synced");
+        await b.SyncAsync();
+        using var a = new TestClient(_dir, "a", _server);
+        await a.SyncAsync();
+        a.Write("Docs/y.txt", "new here"); // 'docs' (synced) now loses a case clash here
+
+        // Another device resolved the clash on the server: 'docs' -> 'docs (Case Conflict)'; here the rename that follows
+        // it fails once (the name held for a moment by another program).
+        Directory.Move(b.PathOf("docs"), b.PathOf("docs (Case Conflict)"));
+        await b.SyncAsync();
+        Assert.NotNull(_server.Current("docs (Case Conflict)/x.txt"));
+        TakeNewNameOnce(a, "docs", folder: true);
+
+        var first = await a.SyncAsync();
+
+        Assert.Contains(first.Notes, n => n.Contains("could not rename 'docs' to 'docs (Case Conflict)'", StringComparison.Ordinal));
+        Directory.Delete(a.PathOf("docs (Case Conflict)")); // the other program lets go of the name
+        a.State.Writer.Step = null;
+        var notes = new List<string>(first.Notes);
+        for (var i = 0; i < 4; i++)
+        {
+            notes.AddRange((await a.SyncAsync()).Notes);
+        }
+
+        var here = Directory.GetFiles(a.Folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Folder, f).Replace('\\', '/'))
+            .Where(f => !f.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
+        // The server's move came down ('docs/x.txt' is under its new name here), and 'Docs', the clash's winner, kept its name.
+        Assert.True(here.SequenceEqual(["Docs/y.txt", "docs (Case Conflict)/x.txt"]),
+            $"after a followed rename not made, here: {string.Join(", ", here)}; server: {string.Join(", ", _server.LivePaths())}; notes: {string.Join(" | ", notes)}");
+        Assert.Equal(string.Empty, Differences(a));
+    }
+
     /// <summary>Makes the new name of the first case-conflict rename of <paramref name="path"/> right before it (as another program would): the rename is not made.</summary>
     private static void TakeNewNameOnce(TestClient client, string path, bool folder = false)
     {

@@ -21,9 +21,12 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// <summary>
     /// Runs the plan's case-conflict renames, in the plan's order, and edits <paramref name="plan"/> for those not made:
     /// a rename that waits becomes its wait, every step at or under its names a skip. Runs before the plan's skips and
-    /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them.
+    /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them. True when the cursor must
+    /// stay: a rename that follows another device's server move (<see cref="LocalCaseOutcome.Followed"/>) was not made,
+    /// and only the listing shows that move (a remembered path is looked up as it is now, which says nothing of where it
+    /// went): with the same listing, the next pass follows it again rather than deciding the clash anew.
     /// </summary>
-    public async Task RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
+    public async Task<bool> RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         foreach (var a in plan)
         {
@@ -35,11 +38,12 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
 
         if (!plan.Exists(a => a.Kind == SyncActionKind.CaseRenameLocal))
         {
-            return;
+            return false;
         }
 
         var stability = ctx.Stability();
         var notMade = new HashSet<string>(StringComparer.Ordinal);
+        var holdCursor = false;
         for (var i = 0; i < plan.Count; i++)
         {
             if (plan[i] is not { Kind: SyncActionKind.CaseRenameLocal } a)
@@ -52,6 +56,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             {
                 notMade.Add(a.Path);
                 notMade.Add(a.ToPath!);
+                holdCursor |= a.LocalCase!.Followed;
                 if (wait is not null)
                 {
                     plan[i] = wait;
@@ -63,6 +68,8 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         {
             Hold(plan, notMade, remote.Changes);
         }
+
+        return holdCursor;
     }
 
     /// <summary>
@@ -75,10 +82,23 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// moves past it, and a skip of its own reason would lose it for good. A step that brings a name here from the server
     /// (a download, a new folder, a move here) is held at a name that differs only in case from either name too: on a
     /// folder that folds case it would land on the very file whose rename was not made, and on any other it would make
-    /// beside it the clash the rename was for.
+    /// beside it the clash the rename was for. A remote change at or under either name that has no step at all is
+    /// skipped as withheld too: the plan saw the rows as the rename leaves them (<see cref="LocalCasePlan"/>), where a
+    /// change another device made there (its move of the same name, followed) is no change at all, and with the rename
+    /// not made the cursor would move past a change this device never applied.
     /// </summary>
     internal static void Hold(List<SyncAction> plan, IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
+        // The renames' own steps (and their waits) stand for no remote change: one at either name itself is remembered too.
+        var planned = plan.Where(a => a.LocalCase is null).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        foreach (var (path, entry) in remote)
+        {
+            if (!planned.Contains(path) && SyncPaths.IsAtOrUnderAny(path, names))
+            {
+                plan.Add(new SyncAction(SyncActionKind.Skip, path) { Reason = SyncPlanner.WithheldReason, Remote = entry });
+            }
+        }
+
         var folded = names.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
         bool At(SyncAction a, string path) => SyncPaths.IsAtOrUnderAny(path, names)
             || (a.Kind is SyncActionKind.DownloadNew or SyncActionKind.Download or SyncActionKind.CreateLocalFolder or SyncActionKind.MoveLocal or SyncActionKind.Conflict

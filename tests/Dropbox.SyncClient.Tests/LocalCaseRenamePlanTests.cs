@@ -149,6 +149,33 @@ public sealed class LocalCaseRenamePlanTests
         Assert.Single(plan, a => a.Kind == SyncActionKind.CaseRenameLocal);
     }
 
+    [Fact]
+    public void A_remote_move_held_by_a_rename_not_made_is_remembered_at_both_ends_and_the_other_names_move_is_not_held()
+    {
+        // Found by the planner model: the winner 'B' moved on the server was held (its name folds to the loser's), and
+        // only its old name was remembered: the next pass found 'B' deleted there and 'B (renamed 1)' never came down.
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            ["b"] = new RemoteEntry("b", FileKind.File, 7, Deleted: true, 0, [], 0) { MovedTo = "b (moved)" },
+            ["b (moved)"] = new RemoteEntry("b (moved)", FileKind.File, 7, Deleted: false, 1, H1, 0) { MovedFrom = "b" },
+            ["B"] = new RemoteEntry("B", FileKind.File, 6, Deleted: true, 0, [], 0) { MovedTo = "B (renamed 1)" },
+            ["B (renamed 1)"] = new RemoteEntry("B (renamed 1)", FileKind.File, 6, Deleted: false, 1, H2, 0) { MovedFrom = "B" },
+        };
+        var plan = new List<SyncAction>
+        {
+            new(SyncActionKind.CaseRenameLocal, "b") { ToPath = "b (Case Conflict)" },
+            new(SyncActionKind.MoveLocal, "b") { ToPath = "b (moved)", Remote = remote["b (moved)"] },
+            new(SyncActionKind.MoveLocal, "B") { ToPath = "B (renamed 1)", Remote = remote["B (renamed 1)"] },
+        };
+
+        LocalCaseRenames.Hold(plan, new HashSet<string>(StringComparer.Ordinal) { "b", "b (Case Conflict)" }, remote);
+
+        Assert.Contains(plan, a => a is { Kind: SyncActionKind.Skip, Path: "b", Reason: SyncPlanner.WithheldReason, Remote.Deleted: true });
+        Assert.True(plan.Exists(a => a is { Kind: SyncActionKind.Skip, Path: "b (moved)", Reason: SyncPlanner.WithheldReason }),
+            "the held move's new name was not remembered: " + string.Join("; ", plan));
+        Assert.True(plan.Exists(a => a is { Kind: SyncActionKind.MoveLocal, Path: "B" }), "the move of 'B', whose name only folds to the loser's, was held: " + string.Join("; ", plan));
+    }
+
     private static PlanInput Input(LocalSnapshot snapshot, params LocalCaseClash[] clashes) => new()
     {
         Base = new Dictionary<string, FileRecord>(),

@@ -99,10 +99,14 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             }
         }
 
+        // The name a step makes here: a move's new name (its old one goes), else its path.
         var folded = names.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
-        bool At(SyncAction a, string path) => SyncPaths.IsAtOrUnderAny(path, names)
-            || (a.Kind is SyncActionKind.DownloadNew or SyncActionKind.Download or SyncActionKind.CreateLocalFolder or SyncActionKind.MoveLocal or SyncActionKind.Conflict
-                && SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(path), folded));
+        bool MakesAFoldedName(SyncAction a) => a.Kind switch
+        {
+            SyncActionKind.MoveLocal => SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(a.ToPath!), folded),
+            SyncActionKind.DownloadNew or SyncActionKind.Download or SyncActionKind.CreateLocalFolder or SyncActionKind.Conflict => SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(a.Path), folded),
+            _ => false,
+        };
 
         for (var i = 0; i < plan.Count; i++)
         {
@@ -112,9 +116,9 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 continue; // a plain new file is never at or under a clashing name (NewFileTrees keeps those out)
             }
 
-            if (At(a, a.Path) || (a.ToPath is { } to && At(a, to)))
+            if (SyncPaths.IsAtOrUnderAny(a.Path, names) || (a.ToPath is { } to && SyncPaths.IsAtOrUnderAny(to, names)) || MakesAFoldedName(a))
             {
-                var change = a.Remote ?? (remote.TryGetValue(a.Path, out var seen) ? seen : null);
+                var change = a.Remote is { } own && own.Path == a.Path ? own : remote.TryGetValue(a.Path, out var seen) ? seen : null;
                 plan[i] = new SyncAction(SyncActionKind.Skip, a.Path)
                 {
                     // A new download keeps no remote entry (PlannerFastPaths.TakeNewDownloads): its path is remembered alone.
@@ -122,6 +126,13 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                     Remote = change,
                     Base = a.Base,
                 };
+
+                // A move's other end is remembered too (a remote move's new name holds the change; its old one only a delete).
+                var other = a.ToPath is { } end && a.Remote is { } moved && moved.Path == end ? moved : a.ToPath is { } t && remote.TryGetValue(t, out var there) ? there : null;
+                if (other is not null && other.Path != a.Path)
+                {
+                    plan.Add(new SyncAction(SyncActionKind.Skip, other.Path) { Reason = SyncPlanner.WithheldReason, Remote = other });
+                }
             }
         }
     }

@@ -102,6 +102,8 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned("CaseRenameLocal: a folder, on the server first (case renames)");
             AssertPlanned("CaseRenameLocal: a file, on the server first (case renames)");
             AssertPlanned("CaseRenameLocal: a file here alone, sent under its new name (case renames)");
+            AssertPlanned("CaseRenameLocal not made, its steps held (case renames)");
+            AssertPlanned("steps held by a case-conflict rename not made (case renames)");
             AssertPlanned(nameof(SyncActionKind.UploadNew) + " (case renames)");
             AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (case renames)");
         }

@@ -18,6 +18,12 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     /// <summary>Local case-conflict renames of the plan not made (the name gone, its new name taken, the server's move refused).</summary>
     public int CaseRenamesNotMade { get; private set; }
 
+    /// <summary>Steps of the plan a case-conflict rename not made turned into skips (<see cref="LocalCaseRenames.Hold"/>).</summary>
+    public int StepsHeld { get; private set; }
+
+    /// <summary>A case-conflict rename that follows a server move was not made: the cursor stays (as <c>LocalCaseRenames.RunAsync</c> says).</summary>
+    public bool HoldCursor { get; private set; }
+
     /// <summary>A remote move could not be applied here: the next pass lists everything.</summary>
     public bool ListAllNextPass { get; private set; }
 
@@ -27,18 +33,28 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         var notMade = new HashSet<string>(StringComparer.Ordinal);
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CaseRenameLocal).ToList())
         {
+            // Once a case, at random: another program makes the rename's new name right before it (the rename fails).
+            if (!world.RenameTargetTaken && random.Next(3) == 0 && world.LocalWrite(a.ToPath!, world.NewContent()))
+            {
+                world.RenameTargetTaken = true;
+                world.Trace.Add($"    another program made {a.ToPath} right before the rename");
+            }
+
             if (!CaseRenameLocal(a, remote!))
             {
                 notMade.Add(a.Path);
                 notMade.Add(a.ToPath!);
                 CaseRenamesNotMade++;
+                HoldCursor |= a.LocalCase!.Followed;
                 world.Trace.Add($"    not renamed: {a}");
             }
         }
 
         if (notMade.Count > 0)
         {
+            var before = plan.ToList();
             LocalCaseRenames.Hold(plan, notMade, remote!.Changes);
+            StepsHeld = plan.Where((x, i) => i >= before.Count || !ReferenceEquals(x, before[i])).Count();
         }
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);

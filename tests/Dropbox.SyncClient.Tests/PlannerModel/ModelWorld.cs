@@ -64,6 +64,9 @@ internal sealed class ModelWorld
 
     public int NewContent() => _nextContent++;
 
+    /// <summary>Another program made a case-conflict rename's new name right before it, once this case (<see cref="ModelExecutor"/>).</summary>
+    public bool RenameTargetTaken { get; set; }
+
     /// <summary>The clock moves on by one write; every local write is stamped with it.</summary>
     public long Tick() => _clock += 10;
 

@@ -166,7 +166,6 @@ internal static class PlannerRun
             world.Trace.Add($"pass {passes + 1}: {string.Join("; ", plan)}");
             everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
             var storedTable = world.WithheldTable.ToHashSet(StringComparer.Ordinal);
-            world.RememberWithheld(keep, injected, plan, errors: false);
             foreach (var a in plan)
             {
                 // Keyed per generator (as the checked paths are): a fact asserts on its own cases, not on another's.
@@ -188,15 +187,19 @@ internal static class PlannerRun
             // A held case clash does nothing (it waits for the other name to go, which a skip may hold for good).
             if (plan.All(a => a.Kind is SyncActionKind.Skip or SyncActionKind.CaseHoldRemote))
             {
+                world.RememberWithheld(keep, injected, plan, errors: false);
                 Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
                 return (plan, snapshot);
             }
 
             var executor = new ModelExecutor(world, random);
             executor.Execute(plan, remote);
+            // As the engine: after the executor, whose case-conflict renames not made turn steps into skips to remember.
+            world.RememberWithheld(keep, injected, plan, errors: false);
             if (executor.CaseRenamesNotMade > 0)
             {
                 Coverage.AddOrUpdate("CaseRenameLocal not made, its steps held" + c.Key, executor.CaseRenamesNotMade, (_, n) => n + executor.CaseRenamesNotMade);
+                Coverage.AddOrUpdate("steps held by a case-conflict rename not made" + c.Key, executor.StepsHeld, (_, n) => n + executor.StepsHeld);
             }
 
             if (executor.Errors > 0)
@@ -207,7 +210,7 @@ internal static class PlannerRun
             {
                 world.Cursor = null;
             }
-            else if (!plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
+            else if (!executor.HoldCursor && !plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
             {
                 // The executor keeps the cursor while a remote change waits for a file here to settle.
                 world.Cursor = ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);

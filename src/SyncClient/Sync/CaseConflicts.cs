@@ -11,7 +11,8 @@ namespace Dropbox.SyncClient.Sync;
 /// first keeps it, decided from the server's state (see <see cref="ServerVersionOf"/>), so every device picks the same
 /// loser: a long-synced file never loses its name to a newcomer. A loser the server holds is renamed on the server first
 /// (conditionally, with the version seen), and a device that finds it renamed there follows that name.
-/// One per engine: the losers the server refused to rename (<see cref="_refusedOnServer"/>) are remembered across its passes.
+/// One per engine: the losers the server refused to rename (<see cref="_refusedOnServer"/>) and the server moves that
+/// followed renames not made yet follow (<see cref="Followed"/>) are remembered across its passes.
 /// A new remote file that clashes is the planner's (<see cref="NewRemoteCaseRules"/>).
 /// It decides nothing and renames nothing: the engine's pass has it read the facts of every clash (<see cref="ReadFacts"/>,
 /// <see cref="LocalCaseFacts"/>), the planner decides them (<see cref="PlanInput.LocalCaseClashes"/>, <see cref="LocalCaseRules"/>)
@@ -34,7 +35,11 @@ internal sealed class CaseConflicts
     {
         _ctx = ctx;
         _refusedOnServer = LoadRefusedOnServer(ctx.State.GetSetting(StateKeys.CaseRefusedOnServer));
+        Followed = new FollowedCaseMoves(ctx);
     }
+
+    /// <summary>The server moves followed renames not made yet follow, put back in each pass's remote view (see <see cref="FollowedCaseMoves"/>).</summary>
+    internal FollowedCaseMoves Followed { get; }
 
     /// <summary>Most losers remembered in <see cref="_refusedOnServer"/>; past it the memory starts again.</summary>
     private const int MaxRefusedOnServer = 1_000;

@@ -21,12 +21,13 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// <summary>
     /// Runs the plan's case-conflict renames, in the plan's order, and edits <paramref name="plan"/> for those not made:
     /// a rename that waits becomes its wait, every step at or under its names a skip. Runs before the plan's skips and
-    /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them. True when the cursor must
-    /// stay: a rename that follows another device's server move (<see cref="LocalCaseOutcome.Followed"/>) was not made,
-    /// and only the listing shows that move (a remembered path is looked up as it is now, which says nothing of where it
-    /// went): with the same listing, the next pass follows it again rather than deciding the clash anew.
+    /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them. A rename that follows another
+    /// device's server move (<see cref="LocalCaseOutcome.Followed"/>) and was not made leaves that move in the memory of
+    /// followed moves (<see cref="FollowedCaseMoves"/>, in place of what it held): only the listing shows that move (a
+    /// remembered path is looked up as it is now, which says nothing of where it went), and with the move put back in its
+    /// view the next pass follows it again rather than deciding the clash anew, while the cursor moves on.
     /// </summary>
-    public async Task<bool> RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
+    public async Task RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         foreach (var a in plan)
         {
@@ -36,15 +37,10 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             }
         }
 
-        if (!plan.Exists(a => a.Kind == SyncActionKind.CaseRenameLocal))
-        {
-            return false;
-        }
-
-        var stability = ctx.Stability();
         var notMade = new HashSet<string>(StringComparer.Ordinal);
-        var holdCursor = false;
-        for (var i = 0; i < plan.Count; i++)
+        var followedNotMade = new HashSet<string>(StringComparer.Ordinal);
+        var stability = plan.Exists(a => a.Kind == SyncActionKind.CaseRenameLocal) ? ctx.Stability() : null;
+        for (var i = 0; stability is not null && i < plan.Count; i++)
         {
             if (plan[i] is not { Kind: SyncActionKind.CaseRenameLocal } a)
             {
@@ -56,7 +52,12 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             {
                 notMade.Add(a.Path);
                 notMade.Add(a.ToPath!);
-                holdCursor |= a.LocalCase!.Followed;
+                if (a.LocalCase!.Followed)
+                {
+                    followedNotMade.Add(a.Path);
+                    followedNotMade.Add(a.ToPath!);
+                }
+
                 if (wait is not null)
                 {
                     plan[i] = wait;
@@ -69,7 +70,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             Hold(plan, notMade, remote.Changes);
         }
 
-        return holdCursor;
+        memory.Followed.Set(followedNotMade, remote.Changes);
     }
 
     /// <summary>

@@ -102,7 +102,7 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
-        HoldCursor |= await new LocalCaseRenames(_ctx, _summary, LocalCaseMemory ?? new CaseConflicts(_ctx)).RunAsync(plan, remote, ct).ConfigureAwait(false);
+        await new LocalCaseRenames(_ctx, _summary, LocalCaseMemory ?? new CaseConflicts(_ctx)).RunAsync(plan, remote, ct).ConfigureAwait(false);
         HoldCursor |= SkipReport.Report(plan, remote, _summary, _ctx.Progress);
         _ctx.Progress.Phase = "applying";
         // A stopped client's hidden leftovers first: a kept one is visible (and sent) before anything moves its folder.

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The server moves that local case-conflict renames follow (<see cref="LocalCaseOutcome.Followed"/>: another device moved
+/// the loser to its <c>(Case Conflict)</c> name) and that a pass did not make here (the rename failed, was refused, found
+/// written since, or waits): both ends of each move as the pass's remote view held them (the old path deleted with
+/// <see cref="RemoteEntry.MovedTo"/>, the new one with <see cref="RemoteEntry.MovedFrom"/>), kept in the db
+/// (<see cref="StateKeys.CaseFollowedMoves"/>). Only the change feed says where a path went (a remembered withheld path is
+/// looked up as it is now), so each later pass puts them back in its remote view (<see cref="AddTo"/>) and follows the move
+/// again, while the cursor moves on: held instead, a rename that failed every pass held the cursor for good, and one that
+/// waited did not hold it at all (the next pass, not seeing the move, decided the clash anew: the winner renamed, the loser
+/// split). The memory is what the pass's own view held at those names, so a newer change listed since replaces what it
+/// keeps, as a held cursor's listing would show it; it is forgotten once no followed rename is left unmade.
+/// </summary>
+internal sealed class FollowedCaseMoves
+{
+    private readonly SyncContext _ctx;
+    private List<RemoteEntry> _moves;
+
+    public FollowedCaseMoves(SyncContext ctx)
+    {
+        _ctx = ctx;
+        _moves = Load(ctx.State.GetSetting(StateKeys.CaseFollowedMoves));
+    }
+
+    /// <summary>Most move ends remembered; past it none is (the clash is then decided anew, as before the memory: every byte kept, a name maybe twice).</summary>
+    internal const int MaxRemembered = 10_000;
+
+    /// <summary>The move ends remembered (tests).</summary>
+    internal IReadOnlyList<RemoteEntry> Remembered => _moves;
+
+    /// <summary>
+    /// Puts the remembered move ends into <paramref name="changes"/> (this pass's remote view, before anything reads it):
+    /// each where the view holds nothing at its path; where it holds the same state without the link (a full listing, which
+    /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed.
+    /// </summary>
+    public void AddTo(Dictionary<string, RemoteEntry> changes)
+    {
+        foreach (var kept in _moves)
+        {
+            if (!changes.TryGetValue(kept.Path, out var listed))
+            {
+                changes[kept.Path] = kept;
+            }
+            else if (kept.Deleted && listed is { Deleted: true, MovedTo: null })
+            {
+                changes[kept.Path] = listed with { MovedTo = kept.MovedTo };
+            }
+            else if (!kept.Deleted && listed is { Deleted: false, MovedFrom: null } && listed.Version == kept.Version && listed.ContentHash.AsSpan().SequenceEqual(kept.ContentHash))
+            {
+                changes[kept.Path] = listed with { MovedFrom = kept.MovedFrom };
+            }
+        }
+    }
+
+    /// <summary>
+    /// Remembers, in place of what was remembered, the move ends <paramref name="remote"/> (this pass's view) holds at or
+    /// under <paramref name="names"/> (both names of each followed rename not made this pass); none: forgotten.
+    /// </summary>
+    public void Set(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        var moves = names.Count == 0 ? [] : remote.Values
+            .Where(e => (e.MovedTo is not null || e.MovedFrom is not null) && SyncPaths.IsAtOrUnderAny(e.Path, names))
+            .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
+        if (moves.Count > MaxRemembered)
+        {
+            moves = [];
+        }
+
+        if (moves.Count == 0 && _moves.Count == 0)
+        {
+            return;
+        }
+
+        _moves = moves;
+        _ctx.Db.SetCaseFollowedMoves(moves.Count == 0 ? null : Save(moves));
+    }
+
+    /// <summary>The stored move ends; none when absent or unreadable (the clash is then decided anew).</summary>
+    internal static List<RemoteEntry> Load(string? json)
+    {
+        var moves = new List<RemoteEntry>();
+        if (string.IsNullOrEmpty(json))
+        {
+            return moves;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (moves.Count >= MaxRemembered)
+                {
+                    break;
+                }
+
+                moves.Add(new RemoteEntry(e.GetProperty("path").GetString()!, (FileKind)e.GetProperty("kind").GetInt32(), e.GetProperty("version").GetUInt64(),
+                    e.GetProperty("deleted").GetBoolean(), e.GetProperty("size").GetInt64(), Convert.FromHexString(e.GetProperty("hash").GetString()!), e.GetProperty("mtime").GetInt64())
+                {
+                    Executable = e.GetProperty("executable").GetBoolean(),
+                    MovedFrom = e.TryGetProperty("movedFrom", out var from) ? from.GetString() : null,
+                    MovedTo = e.TryGetProperty("movedTo", out var to) ? to.GetString() : null,
+                });
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return [];
+        }
+
+        return moves;
+    }
+
+    private static string Save(List<RemoteEntry> moves)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartArray();
+            foreach (var e in moves)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", e.Path);
+                w.WriteNumber("kind", (int)e.Kind);
+                w.WriteNumber("version", e.Version);
+                w.WriteBoolean("deleted", e.Deleted);
+                w.WriteNumber("size", e.Size);
+                w.WriteString("hash", Convert.ToHexStringLower(e.ContentHash));
+                w.WriteNumber("mtime", e.MtimeUnixMs);
+                w.WriteBoolean("executable", e.Executable);
+                if (e.MovedFrom is { } from)
+                {
+                    w.WriteString("movedFrom", from);
+                }
+
+                if (e.MovedTo is { } to)
+                {
+                    w.WriteString("movedTo", to);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

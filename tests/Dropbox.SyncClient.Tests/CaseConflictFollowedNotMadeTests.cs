@@ -95,6 +95,30 @@ public sealed class CaseConflictFollowedNotMadeTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_followed_folder_rename_that_waits_still_follows_the_server_once_it_settles()
+    {
+        var (a, b) = await FollowedClashAsync();
+        using (a)
+        using (b)
+        {
+            a.Write("docs/new.txt", "being written"); // young: the loser folder waits this pass
+            var first = await a.SyncAsync(new SyncOptions { StableAge = TimeSpan.FromHours(1) });
+            var log = new List<string> { $"pass 1: cursor={a.State.GetSetting(StateKeys.Cursor)} moves={a.State.GetSetting(StateKeys.CaseFollowedMoves)} notes=[{string.Join(" | ", first.Notes)}]" };
+            Assert.True(first.Notes.Any(n => n.Contains("folder 'docs' differs only in case from another name and is still being written", StringComparison.Ordinal)), "setup: " + log[0]);
+            Assert.False(Directory.Exists(a.PathOf("docs (Case Conflict)")), "the name the waiting folder follows came down beside it:\n" + string.Join("\n", log));
+
+            File.SetLastWriteTimeUtc(a.PathOf("docs/new.txt"), DateTime.UtcNow.AddHours(-3));
+            for (var i = 0; i < 3; i++)
+            {
+                log.Add($"after: notes=[{string.Join(" | ", (await a.SyncAsync()).Notes)}]");
+            }
+
+            AssertEndsAsTheServerHasIt(a, log, extra: "docs (Case Conflict)/new.txt");
+            Assert.Equal("being written", a.Read("docs (Case Conflict)/new.txt"));
+        }
+    }
+
     /// <summary>
     /// 'b' syncs 'docs/x.txt'; 'a' has it and makes 'Docs/y.txt' (new here, so 'docs' is the clash's loser once the server
     /// no longer holds it); 'b' moves 'docs' to 'docs (Case Conflict)', as a device that resolved the clash does.
@@ -119,7 +143,7 @@ public sealed class CaseConflictFollowedNotMadeTests : IDisposable
     }
 
     /// <summary>The folder holds what the server holds: the moved files under the server's name, once each, beside 'Docs'.</summary>
-    private void AssertEndsAsTheServerHasIt(TestClient a, List<string> log, bool twin = false)
+    private void AssertEndsAsTheServerHasIt(TestClient a, List<string> log, bool twin = false, string? extra = null)
     {
         var here = TestClient.FilesIn(a.Folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Folder, f).Replace('\\', '/'))
             .Where(f => !f.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
@@ -129,6 +153,11 @@ public sealed class CaseConflictFollowedNotMadeTests : IDisposable
         if (twin)
         {
             expected.Add("docs (Case Conflict)/z.txt");
+        }
+
+        if (extra is not null)
+        {
+            expected.Add(extra);
         }
 
         Assert.True(expected.All(here.Contains) && here.Where(p => !p.StartsWith("other/", StringComparison.Ordinal)).Count() == expected.Count, "not as the server has it:\n" + story);

@@ -7,8 +7,10 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// The server moves that local case-conflict renames follow (<see cref="LocalCaseOutcome.Followed"/>: another device moved
 /// the loser to its <c>(Case Conflict)</c> name) and that a pass did not make here (the rename failed, was refused, found
-/// written since, or waits): both ends of each move as the pass's remote view held them (the old path deleted with
-/// <see cref="RemoteEntry.MovedTo"/>, the new one with <see cref="RemoteEntry.MovedFrom"/>), kept in the db
+/// written since, or waits): the remote changes at or under both names as the pass's remote view held them (both ends of
+/// each move among them: the old path deleted with <see cref="RemoteEntry.MovedTo"/>, the new one with
+/// <see cref="RemoteEntry.MovedFrom"/>; a folder's delete there, without which its synced row kept the loser on the
+/// server and so the winner of the clash), kept in the db
 /// (<see cref="StateKeys.CaseFollowedMoves"/>). Only the change feed says where a path went (a remembered withheld path is
 /// looked up as it is now), so each later pass puts them back in its remote view (<see cref="AddTo"/>) and follows the move
 /// again, while the cursor moves on: held instead, a rename that failed every pass held the cursor for good, and one that
@@ -16,31 +18,29 @@ namespace Dropbox.SyncClient.Sync;
 /// split). The memory is what the pass's own view held at those names, so a newer change listed since replaces what it
 /// keeps, as a held cursor's listing would show it; it is forgotten once no followed rename is left unmade.
 /// </summary>
-internal sealed class FollowedCaseMoves
+/// <remarks>
+/// Read from the db at each pass, never kept in the object: another engine on the same db (a reconcile's, a
+/// <c>sync --once</c>) may have changed it since (an engine that kept its own copy put back moves another had forgotten,
+/// or lacked those it remembered).
+/// </remarks>
+internal sealed class FollowedCaseMoves(SyncContext ctx)
 {
-    private readonly SyncContext _ctx;
-    private List<RemoteEntry> _moves;
+    private readonly SyncContext _ctx = ctx;
 
-    public FollowedCaseMoves(SyncContext ctx)
-    {
-        _ctx = ctx;
-        _moves = Load(ctx.State.GetSetting(StateKeys.CaseFollowedMoves));
-    }
-
-    /// <summary>Most move ends remembered; past it none is (the clash is then decided anew, as before the memory: every byte kept, a name maybe twice).</summary>
+    /// <summary>Most entries remembered; past it none is (the clash is then decided anew, as before the memory: every byte kept, a name maybe twice).</summary>
     internal const int MaxRemembered = 10_000;
 
-    /// <summary>The move ends remembered (tests).</summary>
-    internal IReadOnlyList<RemoteEntry> Remembered => _moves;
+    /// <summary>The entries remembered, as stored.</summary>
+    internal IReadOnlyList<RemoteEntry> Remembered => Load(_ctx.State.GetSetting(StateKeys.CaseFollowedMoves));
 
     /// <summary>
-    /// Puts the remembered move ends into <paramref name="changes"/> (this pass's remote view, before anything reads it):
+    /// Puts the remembered entries into <paramref name="changes"/> (this pass's remote view, before anything reads it):
     /// each where the view holds nothing at its path; where it holds the same state without the link (a full listing, which
     /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed.
     /// </summary>
     public void AddTo(Dictionary<string, RemoteEntry> changes)
     {
-        foreach (var kept in _moves)
+        foreach (var kept in Remembered)
         {
             if (!changes.TryGetValue(kept.Path, out var listed))
             {
@@ -58,29 +58,27 @@ internal sealed class FollowedCaseMoves
     }
 
     /// <summary>
-    /// Remembers, in place of what was remembered, the move ends <paramref name="remote"/> (this pass's view) holds at or
+    /// Remembers, in place of what was remembered, the entries <paramref name="remote"/> (this pass's view) holds at or
     /// under <paramref name="names"/> (both names of each followed rename not made this pass); none: forgotten.
     /// </summary>
     public void Set(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         var moves = names.Count == 0 ? [] : remote.Values
-            .Where(e => (e.MovedTo is not null || e.MovedFrom is not null) && SyncPaths.IsAtOrUnderAny(e.Path, names))
+            .Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names))
             .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
         if (moves.Count > MaxRemembered)
         {
             moves = [];
         }
 
-        if (moves.Count == 0 && _moves.Count == 0)
+        var json = moves.Count == 0 ? null : Save(moves);
+        if (json != _ctx.State.GetSetting(StateKeys.CaseFollowedMoves))
         {
-            return;
+            _ctx.Db.SetCaseFollowedMoves(json);
         }
-
-        _moves = moves;
-        _ctx.Db.SetCaseFollowedMoves(moves.Count == 0 ? null : Save(moves));
     }
 
-    /// <summary>The stored move ends; none when absent or unreadable (the clash is then decided anew).</summary>
+    /// <summary>The stored entries; none when absent or unreadable (the clash is then decided anew).</summary>
     internal static List<RemoteEntry> Load(string? json)
     {
         var moves = new List<RemoteEntry>();

@@ -69,6 +69,10 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
 
         var visited = new List<FolderStamp>();
         clash = isDirectory ? WalkFolder(clash, visited, ct) : clash with { SettlesIn = SettlesInNow(path) };
+        // Read for a name that waits too: the wait of a rename that follows the server's keeps that move (the rule's
+        // outcome says so, and the executor remembers it: the next pass's listing no longer shows it).
+        var movedAway = MovedAwayTo(path, index, remote.Changes);
+        clash = clash with { MovedAwayTo = movedAway, MovedAwayTaken = movedAway is not null && ExistsHere(movedAway) };
         if (LocalCaseRules.WaitsToRename(clash))
         {
             return clash; // it waits whatever else is found: nothing more is read (the name search walks the folder's names)
@@ -79,12 +83,9 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             afterFolderWalk?.Invoke(path);
         }
 
-        var movedAway = MovedAwayTo(path, index, remote.Changes);
         clash = clash with
         {
             OnServer = loser ? LiveOnServer(path, index, remote.Changes) : [],
-            MovedAwayTo = movedAway,
-            MovedAwayTaken = movedAway is not null && ExistsHere(movedAway),
             SyncedUnder = loser || movedAway is not null ? [.. index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal)] : [],
             Scanned = isDirectory ? null : ScannedNow(path, clash.SettlesIn),
         };

@@ -22,7 +22,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// Runs the plan's case-conflict renames, in the plan's order, and edits <paramref name="plan"/> for those not made:
     /// a rename that waits becomes its wait, every step at or under its names a skip. Runs before the plan's skips and
     /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them. A rename that follows another
-    /// device's server move (<see cref="LocalCaseOutcome.Followed"/>) and was not made leaves that move in the memory of
+    /// device's server move (<see cref="LocalCaseOutcome.Followed"/>) and was not made (or waits to follow it) leaves that move in the memory of
     /// followed moves (<see cref="FollowedCaseMoves"/>, in place of what it held): only the listing shows that move (a
     /// remembered path is looked up as it is now, which says nothing of where it went), and with the move put back in its
     /// view the next pass follows it again rather than deciding the clash anew, while the cursor moves on.
@@ -39,6 +39,16 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
 
         var notMade = new HashSet<string>(StringComparer.Ordinal);
         var followedNotMade = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var a in plan)
+        {
+            // A rename that waits to follow the server's move is not made this pass either (the plan withheld both names).
+            if (a is { Kind: SyncActionKind.Wait, LocalCase: { Followed: true, Target: { } target } waits })
+            {
+                notMade.UnionWith([waits.Path, target]);
+                followedNotMade.UnionWith([waits.Path, target]);
+            }
+        }
+
         var stability = plan.Exists(a => a.Kind == SyncActionKind.CaseRenameLocal) ? ctx.Stability() : null;
         for (var i = 0; stability is not null && i < plan.Count; i++)
         {

@@ -64,7 +64,8 @@ internal static class LocalCaseSnapshot
     /// Edits <paramref name="snapshot"/> for <paramref name="outcome"/> as the plan sees it before its rename is made (the
     /// executor makes it first, <see cref="SyncActionKind.CaseRenameLocal"/>), a function of the rule's outcome and its
     /// facts alone, and the same edit made twice is made once (the engine edits the pass's snapshot with it before its
-    /// reads, the planner a copy of what it is given). A name that waits is left alone. A folder, and a name renamed on
+    /// reads, the planner a copy of what it is given). A name that waits is left alone (one that waits to follow the server's
+    /// move withheld under both names). A folder, and a name renamed on
     /// the server first or following the server's rename, is withheld under both names whether its rename is made or
     /// not (nothing under either is taken this pass; the next finds it synced, or new, under its new name). A file renamed
     /// here alone is taken under its new name, read at its old one (<see cref="LocalEntry.ReadAt"/>): its entry moved, or,
@@ -100,6 +101,12 @@ internal static class LocalCaseSnapshot
 
                 snapshot.Withheld.Remove(path);
                 snapshot.Entries[target] = entry with { Path = target, ReadAt = path };
+                return;
+            case LocalCaseOutcomeKind.Wait when outcome.Followed:
+                // Nothing comes down under the name it waits to follow either: there, it would take that name from the rename.
+                Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
+                RemoveUnder(snapshot, outcome.Target!);
+                snapshot.Withheld.Add(outcome.Target!);
                 return;
             default:
                 Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);

@@ -176,6 +176,26 @@ public sealed class LocalCaseRenamePlanTests
         Assert.True(plan.Exists(a => a is { Kind: SyncActionKind.MoveLocal, Path: "B" }), "the move of 'B', whose name only folds to the loser's, was held: " + string.Join("; ", plan));
     }
 
+    [Fact]
+    public void A_remote_move_into_a_held_name_is_skipped_once_at_each_end()
+    {
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            ["old.txt"] = new RemoteEntry("old.txt", FileKind.File, 7, Deleted: true, 0, [], 0) { MovedTo = "docs/old.txt" },
+            ["docs/old.txt"] = new RemoteEntry("docs/old.txt", FileKind.File, 7, Deleted: false, 1, H1, 0) { MovedFrom = "old.txt" },
+        };
+        var plan = new List<SyncAction>
+        {
+            new(SyncActionKind.CaseRenameLocal, "docs") { ToPath = "docs (Case Conflict)" },
+            new(SyncActionKind.MoveLocal, "old.txt") { ToPath = "docs/old.txt", Remote = remote["docs/old.txt"] },
+        };
+
+        LocalCaseRenames.Hold(plan, new HashSet<string>(StringComparer.Ordinal) { "docs", "docs (Case Conflict)" }, remote);
+
+        var skips = plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path).Order(StringComparer.Ordinal).ToList();
+        Assert.True(skips.SequenceEqual(["docs/old.txt", "old.txt"]), "skips: " + string.Join("; ", plan.Where(a => a.Kind == SyncActionKind.Skip)));
+    }
+
     private static PlanInput Input(LocalSnapshot snapshot, params LocalCaseClash[] clashes) => new()
     {
         Base = new Dictionary<string, FileRecord>(),

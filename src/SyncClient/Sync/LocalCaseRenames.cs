@@ -101,7 +101,8 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     internal static void Hold(List<SyncAction> plan, IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         // The renames' own steps (and their waits) stand for no remote change: one at either name itself is remembered too.
-        var planned = plan.Where(a => a.LocalCase is null).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        // A move's new name is planned too: its skip below remembers the change there (once).
+        var planned = plan.Where(a => a.LocalCase is null).SelectMany(a => a.ToPath is { } to ? [a.Path, to] : new[] { a.Path }).ToHashSet(StringComparer.Ordinal);
         foreach (var (path, entry) in remote)
         {
             if (!planned.Contains(path) && SyncPaths.IsAtOrUnderAny(path, names))

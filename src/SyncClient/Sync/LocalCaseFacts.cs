@@ -90,29 +90,36 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             Scanned = isDirectory ? null : ScannedNow(path, clash.SettlesIn),
         };
 
-        {
-            // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
-            // Searched even where the server's name is followed: another clash of the pass may be renamed to that name.
-            _takenFolds ??= TakenFolds(index, remote);
-            var taken = _takenFolds;
-            var found = new List<string>();
-            var foundFolds = new HashSet<string>(StringComparer.Ordinal);
-            for (var n = 0; n <= moreFreeNames; n++)
-            {
-                if (CaseConflicts.FreeCaseConflictName(path, p => foundFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsHere(p) || index.ContainsKey(p)
-                    || remote.Changes.ContainsKey(p) || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p)) is not { } free)
-                {
-                    break;
-                }
-
-                found.Add(free);
-                foundFolds.Add(SyncPaths.CaseFoldKey(free));
-            }
-
-            clash = clash with { FreeName = found.Count > 0 ? found[0] : null, MoreFreeNames = found.Count > 1 ? found[1..] : [] };
-        }
+        var (free, more) = FreeNames(path, moreFreeNames);
+        clash = clash with { FreeName = free, MoreFreeNames = more };
 
         return isDirectory && visited.Count > 0 ? clash with { ChangedSinceWalk = stability.FolderChangedSinceWalk(visited), Walked = visited } : clash;
+    }
+
+    /// <summary>
+    /// The first free <c>(Case Conflict N)</c> name for <paramref name="path"/> and <paramref name="more"/> after it. A name
+    /// that differs only in case from one here or on the server counts as taken: taken, it would clash again. Searched
+    /// even where the server's name is followed: another clash of the pass may be renamed to that name.
+    /// </summary>
+    private (string? First, IReadOnlyList<string> More) FreeNames(string path, int more)
+    {
+        _takenFolds ??= TakenFolds(index, remote);
+        var taken = _takenFolds;
+        var found = new List<string>();
+        var foundFolds = new HashSet<string>(StringComparer.Ordinal);
+        for (var n = 0; n <= more; n++)
+        {
+            if (CaseConflicts.FreeCaseConflictName(path, p => foundFolds.Contains(SyncPaths.CaseFoldKey(p)) || index.ContainsKey(p)
+                || remote.Changes.ContainsKey(p) || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(ctx, p)) is not { } free)
+            {
+                break;
+            }
+
+            found.Add(free);
+            foundFolds.Add(SyncPaths.CaseFoldKey(free));
+        }
+
+        return (found.Count > 0 ? found[0] : null, found.Count > 1 ? found[1..] : []);
     }
 
     /// <summary>
@@ -171,7 +178,8 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
 
     private bool ExistsHere(string path) => ExistsHere(ctx, path);
 
-    private static bool ExistsHere(SyncContext ctx, string path) => File.Exists(ctx.FullPath(path)) || Directory.Exists(ctx.FullPath(path));
+    /// <summary>True when anything is at <paramref name="path"/> here, by its exact name (one stat).</summary>
+    private static bool ExistsHere(SyncContext ctx, string path) => Path.Exists(ctx.FullPath(path));
 
     /// <summary>
     /// Looked at right before a rename (before the server's): why <paramref name="outcome"/> cannot be renamed now, or
@@ -195,7 +203,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         }
 
         var target = outcome.Target!;
-        return ExistsHere(ctx, target) || (!outcome.Followed && ExistsInAnyCase(ctx, target)) ? $"'{target}' was made here meanwhile" : null;
+        return (outcome.Followed ? ExistsHere(ctx, target) : ExistsInAnyCase(ctx, target)) ? $"'{target}' was made here meanwhile" : null;
     }
 
     /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
@@ -252,9 +260,10 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         return folds;
     }
 
-    /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
-    private bool ExistsInAnyCase(string relative) => ExistsInAnyCase(ctx, relative);
-
+    /// <summary>
+    /// True when the folder of <paramref name="relative"/> holds its name in any case, its own included (one listing of
+    /// the folder, no stat of the name besides); where the folder cannot be listed, whether the exact name is there.
+    /// </summary>
     private static bool ExistsInAnyCase(SyncContext ctx, string relative)
     {
         var parent = ctx.FullPath(SyncPaths.Parent(relative));
@@ -265,7 +274,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return ExistsHere(ctx, relative);
         }
     }
 

@@ -159,10 +159,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         // pass (a server move then would undo a delete here, or strand the server's copy under a name taken here).
         if (LocalCaseFacts.CannotRenameNow(ctx, outcome) is { } why)
         {
-            summary.AddNote($"case conflict: '{outcome.Path}' is not renamed to '{outcome.Target}' this pass: {why}; looked at again next pass");
-            summary.AddPending();
-            summary.RecheckWithin(TimeSpan.Zero);
-            return (false, null);
+            return LeaveAlone($"case conflict: '{outcome.Path}' is not renamed to '{outcome.Target}' this pass: {why}; looked at again next pass");
         }
 
         // A file written since its facts were read, or a folder in which a name was made or removed since its walk,
@@ -192,10 +189,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             memory.RefusedOnServer(path, renamedHereAlone: outcome.HereAloneIfRefused);
             if (!outcome.HereAloneIfRefused)
             {
-                summary.AddNote($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
-                summary.AddPending();
-                summary.RecheckWithin(TimeSpan.Zero);
-                return (false, null);
+                return LeaveAlone($"case conflict: '{path}' differs only in case from another name; it could not be renamed to '{target}' on the server ({refused}); tried again next pass");
             }
         }
         else
@@ -228,10 +222,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 : await MoveBackOnServerAsync(path, target, movedVersions, ct).ConfigureAwait(false) is { } kept
                     ? $"; its move on the server stays ({kept})"
                     : "; moved back on the server";
-            summary.AddNote($"case conflict: could not rename '{path}' to '{target}' ({e.Message}){undone}; left alone this pass, tried again next pass");
-            summary.AddPending();
-            summary.RecheckWithin(TimeSpan.Zero);
-            return (false, null);
+            return LeaveAlone($"case conflict: could not rename '{path}' to '{target}' ({e.Message}){undone}; left alone this pass, tried again next pass");
         }
 
         ctx.Step?.Invoke($"after case-conflict rename {path} -> {target}");
@@ -251,6 +242,19 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         }
 
         return (true, null);
+    }
+
+    /// <summary>
+    /// A rename not made this pass (<paramref name="note"/> says why): reported pending, so neither <c>sync --once</c> nor
+    /// the daemon calls its names done while their files are only here, and looked at again at once (a passing cause, such
+    /// as its new name made meanwhile, clears by the next pass).
+    /// </summary>
+    private (bool Made, SyncAction? Wait) LeaveAlone(string note)
+    {
+        summary.AddNote(note);
+        summary.AddPending();
+        summary.RecheckWithin(TimeSpan.Zero);
+        return (false, null);
     }
 
     /// <summary>

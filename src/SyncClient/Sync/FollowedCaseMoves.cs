@@ -38,9 +38,12 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// each where the view holds nothing at its path; where it holds the same state without the link (a full listing, which
     /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed.
     /// </summary>
-    public void AddTo(Dictionary<string, RemoteEntry> changes)
+    public void AddTo(Dictionary<string, RemoteEntry> changes) => AddTo(Remembered, changes);
+
+    /// <summary>As <see cref="AddTo(Dictionary{string, RemoteEntry})"/>, of <paramref name="remembered"/> (pure: the planner model's engine uses it too).</summary>
+    internal static void AddTo(IReadOnlyList<RemoteEntry> remembered, Dictionary<string, RemoteEntry> changes)
     {
-        foreach (var kept in Remembered)
+        foreach (var kept in remembered)
         {
             if (!changes.TryGetValue(kept.Path, out var listed))
             {
@@ -63,19 +66,20 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// </summary>
     public void Set(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
-        var moves = names.Count == 0 ? [] : remote.Values
-            .Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names))
-            .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
-        if (moves.Count > MaxRemembered)
-        {
-            moves = [];
-        }
-
+        var moves = Select(names, remote);
         var json = moves.Count == 0 ? null : Save(moves);
         if (json != _ctx.State.GetSetting(StateKeys.CaseFollowedMoves))
         {
             _ctx.Db.SetCaseFollowedMoves(json);
         }
+    }
+
+    /// <summary>What <see cref="Set"/> remembers (pure): the entries at or under <paramref name="names"/>, in path order; none past <see cref="MaxRemembered"/>.</summary>
+    internal static List<RemoteEntry> Select(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        var moves = names.Count == 0 ? [] : remote.Values.Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names))
+            .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
+        return moves.Count > MaxRemembered ? [] : moves;
     }
 
     /// <summary>The stored entries; none when absent or unreadable (the clash is then decided anew).</summary>

@@ -21,8 +21,8 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     /// <summary>Steps of the plan a case-conflict rename not made turned into skips (<see cref="LocalCaseRenames.Hold"/>).</summary>
     public int StepsHeld { get; private set; }
 
-    /// <summary>A case-conflict rename that follows a server move was not made: the cursor stays (as <c>LocalCaseRenames.RunAsync</c> says).</summary>
-    public bool HoldCursor { get; private set; }
+    /// <summary>Case-conflict renames that wait to follow a server move (<see cref="LocalCaseOutcome.Followed"/> on a wait).</summary>
+    public int FollowedWaits { get; private set; }
 
     /// <summary>A remote move could not be applied here: the next pass lists everything.</summary>
     public bool ListAllNextPass { get; private set; }
@@ -31,6 +31,14 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     {
         // Local case-conflict renames before anything else (LocalCaseRenames): one not made holds every step under its names.
         var notMade = new HashSet<string>(StringComparer.Ordinal);
+        var followed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var a in plan.Where(a => a is { Kind: SyncActionKind.Wait, LocalCase: { Followed: true, Target: not null } }))
+        {
+            notMade.UnionWith([a.LocalCase!.Path, a.LocalCase.Target!]); // a rename that waits to follow the server's move
+            followed.UnionWith([a.LocalCase.Path, a.LocalCase.Target!]);
+            FollowedWaits++;
+        }
+
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CaseRenameLocal).ToList())
         {
             // Once a case, at random: another program makes the rename's new name right before it (the rename fails). A
@@ -49,7 +57,11 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 notMade.Add(a.Path);
                 notMade.Add(a.ToPath!);
                 CaseRenamesNotMade++;
-                HoldCursor |= a.LocalCase!.Followed;
+                if (a.LocalCase!.Followed)
+                {
+                    followed.UnionWith([a.Path, a.ToPath!]);
+                }
+
                 world.Trace.Add($"    not renamed: {a}");
             }
         }
@@ -60,6 +72,9 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             LocalCaseRenames.Hold(plan, notMade, remote!.Changes);
             StepsHeld = plan.Where((x, i) => i >= before.Count || !ReferenceEquals(x, before[i])).Count();
         }
+
+        // A followed rename not made (or waiting) keeps the server's move for the next passes' views; the cursor moves on.
+        world.FollowedMoves = remote is null ? [] : FollowedCaseMoves.Select(followed, remote.Changes);
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))

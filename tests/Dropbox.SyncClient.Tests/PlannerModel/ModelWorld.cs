@@ -197,6 +197,9 @@ internal sealed class ModelWorld
     /// <summary>The names whose case-conflict rename the server refused at their last try (the engine's CaseConflicts memory).</summary>
     public HashSet<string> CaseRefused { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The remote changes at the names of followed case-conflict renames not made (the engine's <see cref="FollowedCaseMoves"/>), put back in each view.</summary>
+    public List<RemoteEntry> FollowedMoves { get; set; } = [];
+
     /// <summary>
     /// What <c>LocalCaseFacts.ReadAll</c> reads of each local name that clashes in case (<see cref="LocalCaseRules.Clashes"/>
     /// over the scan's losers and the names that clash with a live remote one), from the model's folder: whether a loser
@@ -238,13 +241,15 @@ internal sealed class ModelWorld
                 clash = clash with { SettlesIn = node is null || asSynced ? null : Stability.SettlesIn(path, node.MtimeTicks) };
             }
 
+            // Read for a name that waits too (LocalCaseFacts.Read): its wait follows the server's move.
+            var movedAway = LocalCaseFacts.MovedAwayTo(path, index, remote.Changes);
+            clash = clash with { MovedAwayTo = movedAway, MovedAwayTaken = movedAway is not null && localFolds.Contains(SyncPaths.CaseFoldKey(movedAway)) };
             if (LocalCaseRules.WaitsToRename(clash))
             {
                 facts.Add(clash);
                 continue;
             }
 
-            var movedAway = LocalCaseFacts.MovedAwayTo(path, index, remote.Changes);
             var found = new List<string>();
             for (var n = 0; n < same + 1; n++)
             {
@@ -260,8 +265,6 @@ internal sealed class ModelWorld
             facts.Add(clash with
             {
                 OnServer = loser ? LocalCaseFacts.LiveOnServer(path, index, remote.Changes) : [],
-                MovedAwayTo = movedAway,
-                MovedAwayTaken = movedAway is not null && localFolds.Contains(SyncPaths.CaseFoldKey(movedAway)),
                 SyncedUnder = loser || movedAway is not null ? [.. index.Keys.Where(p => LocalCaseFacts.Under(p, path)).Order(StringComparer.Ordinal)] : [],
                 Scanned = node is { Kind: ModelKind.File } ? new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks, clash.SettlesIn) : null,
                 FreeName = found.Count > 0 ? found[0] : null,
@@ -413,6 +416,7 @@ internal sealed class ModelWorld
                 changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
             }
 
+            FollowedCaseMoves.AddTo(FollowedMoves, changes); // as the engine, before anything reads the view
             // SyncEngine.ReconcileBases: a row the server never heard of is forgotten (treated as new), never deleted.
             foreach (var path in Base.Keys.Where(p => !changes.ContainsKey(p)).ToList())
             {
@@ -426,6 +430,7 @@ internal sealed class ModelWorld
         var refusals = new Refusals();
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
+        FollowedCaseMoves.AddTo(FollowedMoves, changes);
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));

@@ -188,6 +188,7 @@ internal static class PlannerRun
             if (plan.All(a => a.Kind is SyncActionKind.Skip or SyncActionKind.CaseHoldRemote))
             {
                 world.RememberWithheld(keep, injected, plan, errors: false);
+                world.FollowedMoves = []; // the engine's executor: no followed rename left unmade
                 Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
                 return (plan, snapshot);
             }
@@ -196,6 +197,11 @@ internal static class PlannerRun
             executor.Execute(plan, remote);
             // As the engine: after the executor, whose case-conflict renames not made turn steps into skips to remember.
             world.RememberWithheld(keep, injected, plan, errors: false);
+            if (executor.FollowedWaits > 0)
+            {
+                Coverage.AddOrUpdate("CaseRenameLocal waits to follow the server" + c.Key, executor.FollowedWaits, (_, n) => n + executor.FollowedWaits);
+            }
+
             if (executor.CaseRenamesNotMade > 0)
             {
                 Coverage.AddOrUpdate("CaseRenameLocal not made, its steps held" + c.Key, executor.CaseRenamesNotMade, (_, n) => n + executor.CaseRenamesNotMade);
@@ -210,7 +216,7 @@ internal static class PlannerRun
             {
                 world.Cursor = null;
             }
-            else if (!executor.HoldCursor && !plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
+            else if (!plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
             {
                 // The executor keeps the cursor while a remote change waits for a file here to settle.
                 world.Cursor = ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);

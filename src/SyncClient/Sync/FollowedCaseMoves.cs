@@ -61,12 +61,13 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     }
 
     /// <summary>
-    /// Remembers, in place of what was remembered, the entries <paramref name="remote"/> (this pass's view) holds at or
-    /// under <paramref name="names"/> (both names of each followed rename not made this pass); none: forgotten.
+    /// Remembers <paramref name="moves"/> (<see cref="Select"/> of a pass) in place of what was remembered; none: forgotten.
+    /// Only with the pass's cursor, and before it: the memory goes with the cursor. A pass that keeps its old cursor keeps
+    /// the old memory too (its next pass sees the view this one saw: a change taken from the memory but left for later, by
+    /// a wait that holds the cursor, would otherwise be neither listed again nor remembered; found by the planner model).
     /// </summary>
-    public void Set(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
+    public void Set(IReadOnlyList<RemoteEntry> moves)
     {
-        var moves = Select(names, remote);
         var json = moves.Count == 0 ? null : Save(moves);
         if (json != _ctx.State.GetSetting(StateKeys.CaseFollowedMoves))
         {
@@ -74,7 +75,10 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         }
     }
 
-    /// <summary>What <see cref="Set"/> remembers (pure): the entries at or under <paramref name="names"/>, in path order; none past <see cref="MaxRemembered"/>.</summary>
+    /// <summary>
+    /// What a pass remembers (pure): the entries <paramref name="remote"/> (its view) holds at or under <paramref name="names"/>
+    /// (both names of each followed rename not made, or waiting), in path order; none past <see cref="MaxRemembered"/>.
+    /// </summary>
     internal static List<RemoteEntry> Select(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         var moves = names.Count == 0 ? [] : remote.Values.Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names))
@@ -118,7 +122,7 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         return moves;
     }
 
-    private static string Save(List<RemoteEntry> moves)
+    private static string Save(IReadOnlyList<RemoteEntry> moves)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))

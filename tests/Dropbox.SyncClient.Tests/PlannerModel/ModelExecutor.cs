@@ -24,6 +24,12 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     /// <summary>Case-conflict renames that wait to follow a server move (<see cref="LocalCaseOutcome.Followed"/> on a wait).</summary>
     public int FollowedWaits { get; private set; }
 
+    /// <summary>The remote changes at the names of followed renames not made (<see cref="FollowedCaseMoves.Select"/>): the engine stores them with its cursor.</summary>
+    public List<RemoteEntry> FollowedMoves { get; private set; } = [];
+
+    /// <summary>Followed case-conflict renames made to fail this pass.</summary>
+    public int FollowedFailed { get; private set; }
+
     /// <summary>A remote move could not be applied here: the next pass lists everything.</summary>
     public bool ListAllNextPass { get; private set; }
 
@@ -52,6 +58,29 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 world.Trace.Add($"    another program made {a.ToPath} right before the rename");
             }
 
+            // A rename that follows the server's move (here alone: nothing of it goes to the server) fails, a folder's too,
+            // pass after pass for up to two passes of the case, at random (permission denied, say: nothing left in the
+            // way): the engine remembers the move it follows (FollowedCaseMoves) and moves its cursor on; once the rename
+            // can be made it is, following the move still.
+            if (a.LocalCase is { Followed: true, OnServer.Count: 0 } && world.FollowedFailuresLeft != 0)
+            {
+                if (world.FollowedFailuresLeft < 0)
+                {
+                    world.FollowedFailuresLeft = random.Next(3);
+                }
+
+                if (world.FollowedFailuresLeft > 0)
+                {
+                    world.FollowedFailuresLeft--;
+                    FollowedFailed++;
+                    notMade.UnionWith([a.Path, a.ToPath!]);
+                    followed.UnionWith([a.Path, a.ToPath!]);
+                    CaseRenamesNotMade++;
+                    world.Trace.Add($"    followed rename failed here: {a}");
+                    continue;
+                }
+            }
+
             if (!CaseRenameLocal(a, remote!))
             {
                 notMade.Add(a.Path);
@@ -73,8 +102,8 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             StepsHeld = plan.Where((x, i) => i >= before.Count || !ReferenceEquals(x, before[i])).Count();
         }
 
-        // A followed rename not made (or waiting) keeps the server's move for the next passes' views; the cursor moves on.
-        world.FollowedMoves = remote is null ? [] : FollowedCaseMoves.Select(followed, remote.Changes);
+        // A followed rename not made (or waiting) keeps the server's move for the next passes' views, stored with the cursor.
+        FollowedMoves = remote is null ? [] : FollowedCaseMoves.Select(followed, remote.Changes);
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))

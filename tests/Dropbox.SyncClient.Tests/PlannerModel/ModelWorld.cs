@@ -67,6 +67,9 @@ internal sealed class ModelWorld
     /// <summary>Another program made a case-conflict rename's new name right before it, once this case (<see cref="ModelExecutor"/>).</summary>
     public bool RenameTargetTaken { get; set; }
 
+    /// <summary>How many more passes a followed case-conflict rename here fails (<see cref="ModelExecutor"/>); -1: not drawn yet this case.</summary>
+    public int FollowedFailuresLeft { get; set; } = -1;
+
     /// <summary>The clock moves on by one write; every local write is stamped with it.</summary>
     public long Tick() => _clock += 10;
 

@@ -54,7 +54,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
 
         foreach (var op in Remote)
         {
-            EditRemote(world, Plain ? MakePlain(op) : op);
+            EditRemote(world, Plain ? MakePlain(op) : op, CaseRenames);
         }
 
         foreach (var op in ReadErrors ?? [])
@@ -242,12 +242,12 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
                 world.Local[f] = new LocalNode(ModelKind.File, world.NewContent(), world.Tick());
                 break;
             default:
-                EditRemote(world, Plain ? MakePlain(op) : op);
+                EditRemote(world, Plain ? MakePlain(op) : op, CaseRenames);
                 break;
         }
     }
 
-    private static void EditRemote(ModelWorld world, PlannerOp op)
+    private static void EditRemote(ModelWorld world, PlannerOp op, bool caseRenames)
     {
         var server = world.Server;
         var files = server.Live.Where(kv => kv.Value.Kind == ModelKind.File).Select(kv => kv.Key).ToList();
@@ -292,6 +292,12 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
             case EditKind.Rename when Pick(server.Live.Keys.ToList(), op.A) is { } p && targetFree
                 && Depth(target) + server.Live.Keys.Where(k => k.StartsWith(p + "/", StringComparison.Ordinal)).Select(k => Depth(k) - Depth(p)).DefaultIfEmpty(0).Max() <= MaxDepth:
                 server.Move(p, target, 0, out _);
+                break;
+            case EditKind.CaseRename when caseRenames && op.B % 4 == 3 && Pick(server.Live.Keys.ToList(), op.A) is { } p
+                && Dropbox.SyncClient.Sync.CaseConflicts.FreeCaseConflictName(p, n => server.Live.Keys.Any(k => SyncPaths.CaseFoldKey(k) == SyncPaths.CaseFoldKey(n)) || server.HasLiveUnder(n)) is { } resolved:
+                // Another device resolved a case clash of 'p': moved it on the server to its "(Case Conflict)" name, which
+                // a device here that finds 'p' losing the same clash follows.
+                server.Move(p, resolved, 0, out _);
                 break;
             case EditKind.CaseRename when Pick(server.Live.Keys.ToList(), op.A) is { } p:
                 server.Move(p, CaseFlipped(p), 0, out _);

@@ -197,6 +197,11 @@ internal static class PlannerRun
             executor.Execute(plan, remote);
             // As the engine: after the executor, whose case-conflict renames not made turn steps into skips to remember.
             world.RememberWithheld(keep, injected, plan, errors: false);
+            if (executor.FollowedFailed > 0)
+            {
+                Coverage.AddOrUpdate("CaseRenameLocal following the server failed here" + c.Key, executor.FollowedFailed, (_, n) => n + executor.FollowedFailed);
+            }
+
             if (executor.FollowedWaits > 0)
             {
                 Coverage.AddOrUpdate("CaseRenameLocal waits to follow the server" + c.Key, executor.FollowedWaits, (_, n) => n + executor.FollowedWaits);
@@ -215,11 +220,13 @@ internal static class PlannerRun
             else if (executor.ListAllNextPass)
             {
                 world.Cursor = null;
+                world.FollowedMoves = executor.FollowedMoves; // with the cursor, as the engine
             }
             else if (!plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
             {
                 // The executor keeps the cursor while a remote change waits for a file here to settle.
                 world.Cursor = ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+                world.FollowedMoves = executor.FollowedMoves;
             }
 
             if (plan.Where(a => a.Kind == SyncActionKind.Wait).Select(a => a.SettlesIn).DefaultIfEmpty().Min() is var soonest && soonest > TimeSpan.Zero)

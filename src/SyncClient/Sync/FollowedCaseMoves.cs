@@ -77,11 +77,22 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
 
     /// <summary>
     /// What a pass remembers (pure): the entries <paramref name="remote"/> (its view) holds at or under <paramref name="names"/>
-    /// (both names of each followed rename not made, or waiting), in path order; none past <see cref="MaxRemembered"/>.
+    /// (both names of each followed rename not made, or waiting) in any case, or moved from or to there, in path order;
+    /// none past <see cref="MaxRemembered"/>.
     /// </summary>
     internal static List<RemoteEntry> Select(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
-        var moves = names.Count == 0 ? [] : remote.Values.Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names))
+        if (names.Count == 0)
+        {
+            return [];
+        }
+
+        // In any case, as LocalCaseRenames.Hold holds them (a download at a name differing only in case, say): the facts of
+        // the next pass are read before the withheld lookups bring such a path back, and without it there the clash is not
+        // seen (an edited loser sent under its old name, the other name downloaded beside it; found by the planner model).
+        var folded = names.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        bool Held(string? path) => path is not null && SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(path), folded);
+        var moves = remote.Values.Where(e => Held(e.Path) || Held(e.MovedTo) || Held(e.MovedFrom))
             .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
         return moves.Count > MaxRemembered ? [] : moves;
     }

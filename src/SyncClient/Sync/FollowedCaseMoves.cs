@@ -38,16 +38,23 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// each where the view holds nothing at its path; where it holds the same state without the link (a full listing, which
     /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed.
     /// </summary>
-    public void AddTo(Dictionary<string, RemoteEntry> changes) => AddTo(Remembered, changes);
+    public void AddTo(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion) => AddTo(Remembered, changes, syncedVersion);
 
-    /// <summary>As <see cref="AddTo(Dictionary{string, RemoteEntry})"/>, of <paramref name="remembered"/> (pure: the planner model's engine uses it too).</summary>
-    internal static void AddTo(IReadOnlyList<RemoteEntry> remembered, Dictionary<string, RemoteEntry> changes)
+    /// <summary>
+    /// As <see cref="AddTo(Dictionary{string, RemoteEntry}, Func{string, ulong?})"/>, of <paramref name="remembered"/> (pure:
+    /// the planner model's engine uses it too). A path synced since at a newer version (<paramref name="syncedVersion"/>,
+    /// the db's) is not put back: its listing (an echo, dropped) is newer than what was remembered.
+    /// </summary>
+    internal static void AddTo(IReadOnlyList<RemoteEntry> remembered, Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
     {
         foreach (var kept in remembered)
         {
             if (!changes.TryGetValue(kept.Path, out var listed))
             {
-                changes[kept.Path] = kept;
+                if (!(syncedVersion(kept.Path) > kept.Version))
+                {
+                    changes[kept.Path] = kept;
+                }
             }
             else if (kept.Deleted && listed is { Deleted: true, MovedTo: null })
             {
@@ -77,22 +84,26 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
 
     /// <summary>
     /// What a pass remembers (pure): the entries <paramref name="remote"/> (its view) holds at or under <paramref name="names"/>
-    /// (both names of each followed rename not made, or waiting) in any case, or moved from or to there, in path order;
-    /// none past <see cref="MaxRemembered"/>.
+    /// (both names of each followed rename not made, or waiting), and those the pass held with them in another case (a
+    /// skip of <paramref name="plan"/> at a name differing only in case, or moved from or to one: <see cref="LocalCaseRenames.Hold"/>),
+    /// in path order; none past <see cref="MaxRemembered"/>. Only what the pass left untouched: a path it acted on (an
+    /// upload at a name differing only in case) is not remembered, or its stale state would be put back over its own.
     /// </summary>
-    internal static List<RemoteEntry> Select(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote)
+    internal static List<RemoteEntry> Select(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote, IReadOnlyList<SyncAction> plan)
     {
         if (names.Count == 0)
         {
             return [];
         }
 
-        // In any case, as LocalCaseRenames.Hold holds them (a download at a name differing only in case, say): the facts of
-        // the next pass are read before the withheld lookups bring such a path back, and without it there the clash is not
+        // Held in another case, as Hold holds them (a download at a name differing only in case, say): the facts of the
+        // next pass are read before the withheld lookups bring such a path back, and without it there the clash is not
         // seen (an edited loser sent under its old name, the other name downloaded beside it; found by the planner model).
         var folded = names.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
-        bool Held(string? path) => path is not null && SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(path), folded);
-        var moves = remote.Values.Where(e => Held(e.Path) || Held(e.MovedTo) || Held(e.MovedFrom))
+        bool Folds(string? path) => path is not null && SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(path), folded);
+        var held = plan.Where(a => a.Kind == SyncActionKind.Skip && (Folds(a.Path) || Folds(a.Remote?.MovedFrom) || Folds(a.Remote?.MovedTo)))
+            .Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        var moves = remote.Values.Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names) || held.Contains(e.Path))
             .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
         return moves.Count > MaxRemembered ? [] : moves;
     }

@@ -80,7 +80,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             Hold(plan, notMade, remote.Changes);
         }
 
-        return FollowedCaseMoves.Select(followedNotMade, remote.Changes);
+        return FollowedCaseMoves.Select(followedNotMade, remote.Changes, plan);
     }
 
     /// <summary>

@@ -103,7 +103,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         }
 
         // A followed rename not made (or waiting) keeps the server's move for the next passes' views, stored with the cursor.
-        FollowedMoves = remote is null ? [] : FollowedCaseMoves.Select(followed, remote.Changes);
+        FollowedMoves = remote is null ? [] : FollowedCaseMoves.Select(followed, remote.Changes, plan);
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))

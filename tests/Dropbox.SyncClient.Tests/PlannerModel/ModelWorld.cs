@@ -200,6 +200,9 @@ internal sealed class ModelWorld
     /// <summary>The names whose case-conflict rename the server refused at their last try (the engine's CaseConflicts memory).</summary>
     public HashSet<string> CaseRefused { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The db's version of a path (null: no row).</summary>
+    private ulong? SyncedVersion(string path) => Base.TryGetValue(path, out var row) ? row.Version : null;
+
     /// <summary>The remote changes at the names of followed case-conflict renames not made (the engine's <see cref="FollowedCaseMoves"/>), put back in each view.</summary>
     public List<RemoteEntry> FollowedMoves { get; set; } = [];
 
@@ -419,7 +422,7 @@ internal sealed class ModelWorld
                 changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
             }
 
-            FollowedCaseMoves.AddTo(FollowedMoves, changes); // as the engine, before anything reads the view
+            FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion); // as the engine, before anything reads the view
             // SyncEngine.ReconcileBases: a row the server never heard of is forgotten (treated as new), never deleted.
             foreach (var path in Base.Keys.Where(p => !changes.ContainsKey(p)).ToList())
             {
@@ -433,7 +436,7 @@ internal sealed class ModelWorld
         var refusals = new Refusals();
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
-        FollowedCaseMoves.AddTo(FollowedMoves, changes);
+        FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));

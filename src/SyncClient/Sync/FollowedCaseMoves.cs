@@ -67,15 +67,22 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         }
     }
 
+    /// <summary>What this pass's executor left to remember (<see cref="Leave"/>); stored only with the pass's cursor (<see cref="StoreLeft"/>).</summary>
+    private IReadOnlyList<RemoteEntry> _left = [];
+
+    /// <summary>The executor's word (<see cref="LocalCaseRenames"/>): what this pass remembers (<see cref="Select"/>), stored with the cursor.</summary>
+    internal void Leave(IReadOnlyList<RemoteEntry> moves) => _left = moves;
+
     /// <summary>
-    /// Remembers <paramref name="moves"/> (<see cref="Select"/> of a pass) in place of what was remembered; none: forgotten.
-    /// Only with the pass's cursor, and before it: the memory goes with the cursor. A pass that keeps its old cursor keeps
-    /// the old memory too (its next pass sees the view this one saw: a change taken from the memory but left for later, by
-    /// a wait that holds the cursor, would otherwise be neither listed again nor remembered; found by the planner model).
+    /// Remembers what the pass left (<see cref="Leave"/>) in place of what was remembered; none: forgotten. Only with the
+    /// pass's cursor, and before it: the memory goes with the cursor. A pass that keeps its old cursor keeps the old memory
+    /// too (its next pass sees the view this one saw: a change taken from the memory but left for later, by a wait that
+    /// holds the cursor, would otherwise be neither listed again nor remembered; found by the planner model).
     /// </summary>
-    public void Set(IReadOnlyList<RemoteEntry> moves)
+    public void StoreLeft()
     {
-        var json = moves.Count == 0 ? null : Save(moves);
+        var json = _left.Count == 0 ? null : Save(_left);
+        _left = [];
         if (json != _ctx.State.GetSetting(StateKeys.CaseFollowedMoves))
         {
             _ctx.Db.SetCaseFollowedMoves(json);

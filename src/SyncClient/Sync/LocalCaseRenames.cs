@@ -23,11 +23,11 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// a rename that waits becomes its wait, every step at or under its names a skip. Runs before the plan's skips and
     /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them. A rename that follows another
     /// device's server move (<see cref="LocalCaseOutcome.Followed"/>) and was not made (or waits to follow it) leaves that move for the memory of
-    /// followed moves (returned: <see cref="FollowedCaseMoves"/>, stored with the cursor): only the listing shows that move (a
+    /// followed moves (<see cref="FollowedCaseMoves.Leave"/>, stored with the cursor): only the listing shows that move (a
     /// remembered path is looked up as it is now, which says nothing of where it went), and with the move put back in its
     /// view the next pass follows it again rather than deciding the clash anew, while the cursor moves on.
     /// </summary>
-    public async Task<List<RemoteEntry>> RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
+    public async Task RunAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
         foreach (var a in plan)
         {
@@ -80,7 +80,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             Hold(plan, notMade, remote.Changes);
         }
 
-        return FollowedCaseMoves.Select(followedNotMade, remote.Changes, plan);
+        memory.Followed.Leave(FollowedCaseMoves.Select(followedNotMade, remote.Changes, plan));
     }
 
     /// <summary>

@@ -300,13 +300,13 @@ internal sealed class SyncEngine
             })));
 
         bool holdCursor, listAllNextPass;
-        IReadOnlyList<RemoteEntry> followedMoves;
+        _caseConflicts.Followed.Leave([]); // the executor's to say
         using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
             bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path)))
             { Ignore = snapshot.Ignore, BeforeDisplacedMove = BeforeDisplacedMove, CaseNamesRefused = _caseNamesRefused, LocalCaseMemory = _caseConflicts })
         {
             await executor.ExecuteAsync(plan, remote, ct).ConfigureAwait(false);
-            (holdCursor, listAllNextPass, followedMoves) = (executor.HoldCursor, executor.ListAllNextPass, executor.FollowedMoves);
+            (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
         }
 
         _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
@@ -318,7 +318,7 @@ internal sealed class SyncEngine
             // that waits for a local file to settle keeps the old cursor, so the next pass sees it again. The followed moves
             // of case-conflict renames not made go with the cursor, stored first: a crash between leaves them with the old
             // cursor, whose listing they only add to.
-            _caseConflicts.Followed.Set(followedMoves);
+            _caseConflicts.Followed.StoreLeft();
             _ctx.Db.SetCursor(listAllNextPass ? null : remote.Cursor);
         }
 

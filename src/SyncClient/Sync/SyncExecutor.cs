@@ -62,12 +62,6 @@ internal sealed class SyncExecutor : IDisposable
     /// <summary>Tests: see <see cref="DisplacedFiles.BeforeMove"/>.</summary>
     internal Action<string>? BeforeDisplacedMove { get => _displaced.BeforeMove; init => _displaced.BeforeMove = value; }
 
-    /// <summary>
-    /// The remote changes at the names of followed case-conflict renames not made this pass (<see cref="FollowedCaseMoves"/>):
-    /// the engine stores them with the cursor.
-    /// </summary>
-    public IReadOnlyList<RemoteEntry> FollowedMoves { get; private set; } = [];
-
     /// <summary>The engine's memory of the server's refusals of local case-conflict renames (see <see cref="LocalCaseRenames"/>); a pass's own when not given.</summary>
     public CaseConflicts? LocalCaseMemory { get; init; }
 
@@ -108,7 +102,7 @@ internal sealed class SyncExecutor : IDisposable
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
-        FollowedMoves = await new LocalCaseRenames(_ctx, _summary, LocalCaseMemory ?? new CaseConflicts(_ctx)).RunAsync(plan, remote, ct).ConfigureAwait(false);
+        await new LocalCaseRenames(_ctx, _summary, LocalCaseMemory ?? new CaseConflicts(_ctx)).RunAsync(plan, remote, ct).ConfigureAwait(false);
         HoldCursor |= SkipReport.Report(plan, remote, _summary, _ctx.Progress);
         _ctx.Progress.Phase = "applying";
         // A stopped client's hidden leftovers first: a kept one is visible (and sent) before anything moves its folder.

@@ -19,9 +19,10 @@ namespace Dropbox.SyncClient.Sync;
 /// keeps, as a held cursor's listing would show it; it is forgotten once no followed rename is left unmade.
 /// </summary>
 /// <remarks>
-/// Read from the db at each pass, never kept in the object: another engine on the same db (a reconcile's, a
-/// <c>sync --once</c>) may have changed it since (an engine that kept its own copy put back moves another had forgotten,
-/// or lacked those it remembered).
+/// The remembered entries are read from the db at each pass, never kept in the object (which holds only what the running
+/// pass leaves, until its cursor is stored): another engine on the same db (a reconcile's, a <c>sync --once</c>) may have
+/// changed them since (an engine that kept its own copy put back moves another had forgotten, or lacked those it
+/// remembered).
 /// </remarks>
 internal sealed class FollowedCaseMoves(SyncContext ctx)
 {

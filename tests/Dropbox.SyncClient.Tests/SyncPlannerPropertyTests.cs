@@ -42,6 +42,9 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     private static readonly Gen<PlannerCase> PlainCases = Gen.Select(Gen.Select(Op.Array[0, 8], Op.Array[0, 6], Op.Array[0, 6], Gen.Int[0, 1000]), StableAge, Rewrites, Extras, Later,
         (t, age, rewrites, extras, later) => new PlannerCase(t.Item1, t.Item2, t.Item3, t.Item4, Plain: true, StableAge: age, Rewrites: rewrites, ReadErrors: extras.ReadErrors, Later: later, Leftovers: extras.Leftovers));
 
+    /// <summary>The first generator's trees with the engine's local case clashes given to the planner (read from the model's folder) and renamed by the executor.</summary>
+    private static readonly Gen<PlannerCase> CaseRenameCases = Cases.Select(c => c with { CaseRenames = true });
+
     private static long CiCases => Environment.GetEnvironmentVariable("PLANNER_PROPERTY_CASES") is { } n ? long.Parse(n, CultureInfo.InvariantCulture) : 10_000;
 
     [Fact]
@@ -87,6 +90,28 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void The_planner_renames_local_case_clashes_and_converges_without_losing_content_over_random_trees()
+    {
+        if (Sample(CaseRenameCases, CiCases))
+        {
+            AssertCheckedFloor("paths checked before resolving (case renames)", "paths left out before resolving (case renames)", 0.55);
+            AssertCheckedFloor("paths checked (case renames)", "paths left out (case renames)", 1.0);
+            AssertPlanned(nameof(SyncActionKind.CaseRenameLocal) + " (case renames)");
+            AssertPlanned("CaseRenameLocal: a folder (case renames)");
+            AssertPlanned("CaseRenameLocal: a folder, on the server first (case renames)");
+            AssertPlanned("CaseRenameLocal: a file, on the server first (case renames)");
+            AssertPlanned("CaseRenameLocal: a file here alone, sent under its new name (case renames)");
+            AssertPlanned("CaseRenameLocal not made, its steps held (case renames)");
+            AssertPlanned("CaseRenameLocal: a folder, following the server (case renames)");
+            AssertPlanned("CaseRenameLocal following the server failed here (case renames)");
+            AssertPlanned("CaseRenameLocal waits to follow the server (case renames)");
+            AssertPlanned("steps held by a case-conflict rename not made (case renames)");
+            AssertPlanned(nameof(SyncActionKind.UploadNew) + " (case renames)");
+            AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (case renames)");
+        }
+    }
+
     /// <summary>
     /// The random trees of one generator (its coverage key: the kind, with " (plain)" for the plain edits) must reach
     /// this kind of step (the plain new local files: one UploadNew a pass that has any).
@@ -117,6 +142,10 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
     [Fact]
     [Trait("Category", "Long")]
     public void The_planner_converges_without_losing_content_over_millions_of_random_trees() => Sample(Cases, 2_000_000);
+
+    [Fact]
+    [Trait("Category", "Long")]
+    public void The_planner_renames_local_case_clashes_over_millions_of_random_trees() => Sample(CaseRenameCases, 1_000_000);
 
     [Fact]
     [Trait("Category", "Long")]
@@ -162,6 +191,49 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         // cn5kfjfoHDz2, found in a CI-sized run). Left alone while withheld.
         ["unreadable folder where a synced file was, its remote edit skipped"] = new PlannerCase([new(23, 11, 7, 0), new(26, 6, 2, 0)], [new(8, 13, 5, 6), new(12, 0, 4, 4), new(15, 15, 2, 0), new(0, 12, 0, 3), new(4, 15, 2, 2), new(31, 15, 3, 1)], [new(26, 6, 0, 5), new(26, 1, 7, 2), new(23, 12, 3, 3)], 446, Later: [new(1, 11, 7, 5), new(18, 3, 0, 6), new(31, 7, 0, 5)]),
     };
+
+    // Found by the case-rename generator while its planner steps were made (issue 14), each without the fix named:
+    // hidden leftovers in a folder renamed for a case clash were kept at their old holding names after the rename had
+    // moved them ("not converged at 'A/A/B (conflicted copy model 2026-12-01)'": the planner now leaves them to the next
+    // pass); a synced folder renamed on the server first moved the row of a file whose remote delete was withheld, so the
+    // file was taken as synced under the new name while the server never had it ("not converged at 'b (Case Conflict)/B':
+    // a file here that the server does not have"; rows with a remembered withheld change no longer follow, CaseConflicts.Unsure).
+    private static readonly Dictionary<string, PlannerCase> ShrunkCaseRenames = new()
+    {
+        ["leftovers in a folder renamed for a case clash"] = new PlannerCase([new(3, 15, 7, 2), new(0, 14, 3, 0), new(10, 5, 6, 1), new(10, 1, 5, 3), new(0, 3, 0, 0)], [new(29, 5, 3, 1)], [new(8, 13, 6, 5)], 978, StableAge: 2, Leftovers: [new(14, 3, 5, 1), new(31, 0, 2, 6), new(26, 5, 7, 3)], CaseRenames: true),
+        // (And two model faults: a folder leaving for a remote file left behind a leftover the plan left to the next pass,
+        // and took a folder holding only such a leftover for empty.)
+        ["leftover in a case-renamed folder inside a folder leaving for a file"] = new PlannerCase([new(12, 2, 2, 4), new(13, 4, 3, 5), new(14, 2, 3, 7), new(3, 4, 3, 6), new(27, 10, 7, 5)], [new(30, 8, 0, 1), new(18, 4, 5, 6)], [new(31, 9, 0, 2), new(1, 2, 2, 6), new(1, 11, 6, 1), new(12, 13, 7, 7), new(18, 1, 5, 0)], 168, StableAge: 1, Later: [new(26, 3, 0, 3), new(4, 2, 1, 5), new(8, 0, 3, 5)], Leftovers: [new(15, 13, 4, 4), new(15, 13, 1, 6), new(8, 0, 7, 5)], CaseRenames: true),
+        ["leftover in a case-renamed folder inside a folder leaving for a file, its folder otherwise empty"] = new PlannerCase([new(18, 14, 2, 7), new(19, 5, 3, 5), new(1, 6, 6, 4), new(28, 9, 3, 1), new(9, 10, 1, 6), new(27, 8, 5, 0), new(8, 12, 3, 6)], [new(10, 9, 1, 2), new(7, 10, 1, 0), new(19, 4, 3, 4)], [new(1, 5, 4, 5), new(7, 8, 3, 1), new(0, 7, 3, 5), new(31, 10, 4, 5), new(30, 7, 7, 0), new(24, 2, 3, 6)], 34, StableAge: 2, Rewrites: 2, Later: [new(5, 12, 7, 4), new(2, 10, 4, 7)], Leftovers: [new(11, 2, 2, 1), new(28, 5, 1, 0)], CaseRenames: true),
+        ["row of a withheld remote delete moved with its folder"] = new PlannerCase([new(3, 1, 4, 5), new(11, 8, 6, 7), new(9, 3, 6, 6), new(19, 12, 5, 7)], [new(5, 5, 6, 7)], [new(13, 14, 4, 7), new(20, 2, 5, 1), new(26, 5, 7, 2), new(27, 4, 2, 6)], 742, StableAge: 2, ReadErrors: [new(20, 12, 5, 0)], Later: [new(8, 9, 5, 6)], CaseRenames: true),
+
+        // A folder 'a' following another device's move to 'a (Case Conflict)' waits (a file in it young), then its rename
+        // fails (a file made at its new name); the next pass renames it elsewhere and waits on that file, holding the
+        // cursor: the remote folder 'a (Case Conflict)' taken from the memory of followed moves, which that pass forgot,
+        // was neither listed again nor remembered ("no fixed point after 10 passes ... CreateLocalFolder a (Case
+        // Conflict)/B"; seed fJ-R7pBNzQs2): the memory now goes with the cursor.
+        ["followed move forgotten while a wait held the cursor"] = new PlannerCase([new(18, 5, 3, 4), new(9, 8, 7, 5), new(25, 14, 4, 7)], [new(16, 8, 7, 5), new(30, 0, 6, 5), new(16, 4, 4, 6), new(31, 0, 3, 6)], [new(22, 5, 0, 0), new(7, 4, 7, 1), new(18, 13, 4, 3), new(26, 9, 0, 0)], 108, StableAge: 4, CaseRenames: true),
+
+        // An edited file 'B' following another device's move to 'B (Case Conflict)' is not renamed (it fails here), and a
+        // download of 'b' (a name differing only in case) is held with it; the next pass, its view holding 'B''s move
+        // from the memory but not 'b' (only the withheld lookup, after the facts, brings it), saw no clash: 'B' was sent
+        // under its old name and 'b' came down beside it ("not converged at 'B': a remote file missing here"): the memory
+        // keeps what the hold held in any case.
+        ["followed move remembered without the download held in another case"] = new PlannerCase([new(8, 12, 7, 0), new(22, 0, 5, 2), new(1, 8, 4, 3)], [new(28, 14, 4, 6), new(5, 13, 4, 6), new(2, 13, 7, 3), new(6, 7, 7, 0), new(6, 8, 6, 3), new(22, 15, 2, 4)], [new(17, 11, 2, 5), new(5, 14, 6, 4), new(29, 0, 7, 6), new(0, 4, 5, 3)], 849, StableAge: 1, Later: [new(6, 11, 4, 0)], Leftovers: [new(10, 6, 4, 3), new(2, 11, 3, 5)], CaseRenames: true),
+
+        // Then: 'B' uploaded here while 'b' (differing only in case) follows a move and is not renamed; the memory kept the
+        // server's older delete of 'B' (its fold is 'b''s), and the next pass, whose listing dropped the echo of the
+        // upload, put that delete back: 'B' was deleted here, kept on the server ("not converged at 'B': a remote file
+        // missing here"; seed fOv8zrqp3FR2). The memory keeps only what the hold held, and never puts back a path synced
+        // since at a newer version.
+        ["followed move's memory of a path uploaded since in another case"] = new PlannerCase([new(26, 8, 0, 6), new(1, 15, 7, 5), new(26, 10, 2, 7), new(22, 14, 6, 2), new(32, 5, 4, 5), new(32, 14, 7, 6), new(24, 9, 1, 1)], [new(4, 6, 4, 3), new(32, 2, 3, 1)], [new(18, 1, 3, 7), new(28, 2, 6, 3), new(24, 3, 1, 7), new(18, 14, 3, 4), new(3, 0, 2, 0)], 892, StableAge: 4, Rewrites: 2, Later: [new(19, 6, 2, 3), new(6, 12, 0, 5), new(8, 9, 2, 2)], CaseRenames: true),
+    };
+
+    public static TheoryData<string> ShrunkCaseRenameNames => new(ShrunkCaseRenames.Keys);
+
+    [Theory]
+    [MemberData(nameof(ShrunkCaseRenameNames))]
+    public void Shrunk_case_rename_failures_converge(string name) => PlannerRun.Check(ShrunkCaseRenames[name]);
 
     public static TheoryData<string> ShrunkNames => new(Shrunk.Keys);
 

@@ -22,6 +22,13 @@ internal sealed record LocalEntry(string Path, FileKind Kind, long Size, long Mt
     /// </summary>
     public TimeSpan? SettlesIn { get; init; } = SettlesIn;
 
+    /// <summary>
+    /// Where this pass reads the file's bytes when not at <see cref="Path"/>: a file the plan renames here before anything
+    /// else of the pass runs (a case clash's loser, <see cref="Sync.SyncActionKind.CaseRenameLocal"/>) is planned under its
+    /// new name and read, before the plan, at its old one. Null: at <see cref="Path"/>.
+    /// </summary>
+    public string? ReadAt { get; init; }
+
     /// <summary>A folder's entry: folders are not observed (the files in them are).</summary>
     public static LocalEntry Folder(string path) => new(path, FileKind.Folder, 0, 0, SettlesIn: null);
 }

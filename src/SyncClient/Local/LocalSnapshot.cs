@@ -126,4 +126,28 @@ internal sealed class LocalSnapshot
             }
         }
     }
+
+    /// <summary>
+    /// A copy whose collections are its own (the entries themselves are immutable records): the planner edits a copy for
+    /// the local case clashes it decides (<see cref="Sync.SyncPlanner"/>), leaving the one it was given as it was.
+    /// </summary>
+    public LocalSnapshot Copy()
+    {
+        var copy = new LocalSnapshot { Ignore = Ignore };
+        foreach (var (path, entry) in Entries)
+        {
+            copy.Entries[path] = entry;
+        }
+
+        copy.EmptyFolders.UnionWith(EmptyFolders);
+        copy.CaseClashes.AddRange(CaseClashes);
+        copy.CaseClashLosers.AddRange(CaseClashLosers);
+        copy.Displaced.AddRange(Displaced);
+        copy.Skipped.AddRange(Skipped);
+        copy.IgnoreFiles.AddRange(IgnoreFiles);
+        copy.Withheld.UnionWith(Withheld);
+        copy.Unnamable.UnionWith(Unnamable);
+        copy.UnnamableFolders.AddRange(UnnamableFolders);
+        return copy;
+    }
 }

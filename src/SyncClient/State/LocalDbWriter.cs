@@ -193,6 +193,14 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db case refusals");
     }
 
+    /// <summary>Sets (or with null, removes) the remote moves followed case-conflict renames not made yet follow (<see cref="StateKeys.CaseFollowedMoves"/>).</summary>
+    public void SetCaseFollowedMoves(string? json)
+    {
+        Step?.Invoke("before db case followed moves");
+        state.SetSetting(StateKeys.CaseFollowedMoves, json);
+        Step?.Invoke("after db case followed moves");
+    }
+
     /// <summary>Sets (or with null, removes) the remote files kept at a folder that holds the state directory (<see cref="StateKeys.FilesAboveStateDirectory"/>).</summary>
     public void SetFilesAboveStateDirectory(string? json)
     {

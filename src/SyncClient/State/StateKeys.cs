@@ -26,6 +26,13 @@ internal static class StateKeys
     /// </summary>
     public const string CaseRefusedOnServer = "case_refused_on_server";
 
+    /// <summary>
+    /// The remote moves local case-conflict renames follow and a pass did not make here (a JSON array of both ends of each
+    /// move; see Sync.FollowedCaseMoves): put back in each later pass's remote view, so the cursor moves on while the
+    /// rename follows the move still.
+    /// </summary>
+    public const string CaseFollowedMoves = "case_followed_moves";
+
     /// <summary>The <c>.dropboxignore</c> files the last completed pass read, each with its content's hash (see Sync.IgnoreFileMemory).</summary>
     public const string IgnoreFiles = "ignore_files";
 

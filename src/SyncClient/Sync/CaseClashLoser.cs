@@ -4,7 +4,7 @@ using Dropbox.SyncClient.State;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// What the scan's loser of a case clash is, beyond its name (<see cref="CaseConflicts.ResolveAsync"/> decides with it).
+/// What the scan's loser of a case clash is, beyond its name (<see cref="LocalCaseRules"/> decides with it).
 /// </summary>
 internal static class CaseClashLoser
 {
@@ -16,6 +16,9 @@ internal static class CaseClashLoser
     /// </summary>
     public static bool IsAsSynced(Dictionary<string, BaseStat> index, string path, string fullPath, bool readsExecutableBit) =>
         index.TryGetValue(path, out var stat) && AsSynced(stat, path, fullPath, readsExecutableBit) is not null;
+
+    /// <summary>As <see cref="IsAsSynced(Dictionary{string, BaseStat}, string, string, bool)"/>, against the path's synced row <paramref name="stat"/>.</summary>
+    public static bool IsAsSynced(BaseStat stat, string path, string fullPath, bool readsExecutableBit) => AsSynced(stat, path, fullPath, readsExecutableBit) is not null;
 
     /// <summary>
     /// The file at <paramref name="fullPath"/> as the scan lists it, when it is exactly as synced (see

@@ -1,4 +1,5 @@
 using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Sync;
 
@@ -55,4 +56,16 @@ internal sealed record LocalCaseClash(string Path, bool IsDirectory)
 
     /// <summary>The server refused to rename <see cref="Path"/> at its last try (the engine's memory of refusals).</summary>
     public bool RefusedBefore { get; init; }
+
+    /// <summary>The synced row of <see cref="Path"/> (null: none): the look right before the rename takes a file found exactly as synced as settled.</summary>
+    public BaseStat? Synced { get; init; }
+
+    /// <summary>
+    /// The synced paths at or under <see cref="Path"/>, in ordinal order, where rows can follow a rename (a scan's loser,
+    /// or a name the server moved away): the executor moves those the server moved (<see cref="LocalCaseRenames"/>).
+    /// </summary>
+    public IReadOnlyList<string> SyncedUnder { get; init; } = [];
+
+    /// <summary>A file: its entry as read with the facts (size, mtime), for the plan of a loser the scan withheld, renamed here alone and sent under its new name.</summary>
+    public LocalEntry? Scanned { get; init; }
 }

@@ -24,10 +24,19 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// folder's changes, whether it is still here and its new name still free) is looked at again right before it
     /// (<see cref="CannotRenameNow"/>, <see cref="SettlesInNow"/>, <see cref="LocalCaseRules.Recheck"/>).
     /// </summary>
-    public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct)
+    /// <param name="clashes">The names to read, in the order they are acted on.</param>
+    /// <param name="ct">The pass's token.</param>
+    /// <param name="readBefore">Clashes of the pass read earlier (and decided with these): they count as before each.</param>
+    public List<LocalCaseClash> ReadAll(IReadOnlyList<(string Path, bool IsDirectory)> clashes, CancellationToken ct, IReadOnlyList<LocalCaseClash>? readBefore = null)
     {
         var facts = new List<LocalCaseClash>(clashes.Count);
         var before = new Dictionary<string, int>(StringComparer.Ordinal); // clashes read so far, by case-folded path
+        foreach (var earlier in readBefore ?? [])
+        {
+            var fold = SyncPaths.CaseFoldKey(earlier.Path);
+            before[fold] = before.GetValueOrDefault(fold) + 1;
+        }
+
         foreach (var (path, isDirectory) in clashes)
         {
             var fold = SyncPaths.CaseFoldKey(path);
@@ -49,6 +58,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         var loser = scanLosers.Contains(path);
         var clash = new LocalCaseClash(path, isDirectory)
         {
+            Synced = index.TryGetValue(path, out var synced) ? synced : null,
             FollowsServer = !isDirectory && loser ? CaseClashLoser.FollowsServer(index, remote.Changes, path, ctx.FullPath(path), ctx.HoldsExecutableBit) : null,
             RefusedBefore = refusedOnServer.Contains(path),
         };
@@ -59,6 +69,10 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
 
         var visited = new List<FolderStamp>();
         clash = isDirectory ? WalkFolder(clash, visited, ct) : clash with { SettlesIn = SettlesInNow(path) };
+        // Read for a name that waits too: the wait of a rename that follows the server's keeps that move (the rule's
+        // outcome says so, and the executor remembers it: the next pass's listing no longer shows it).
+        var movedAway = MovedAwayTo(path, index, remote.Changes);
+        clash = clash with { MovedAwayTo = movedAway, MovedAwayTaken = movedAway is not null && ExistsHere(movedAway) };
         if (LocalCaseRules.WaitsToRename(clash))
         {
             return clash; // it waits whatever else is found: nothing more is read (the name search walks the folder's names)
@@ -69,37 +83,43 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
             afterFolderWalk?.Invoke(path);
         }
 
-        var movedAway = MovedAwayTo(path, index, remote.Changes);
         clash = clash with
         {
             OnServer = loser ? LiveOnServer(path, index, remote.Changes) : [],
-            MovedAwayTo = movedAway,
-            MovedAwayTaken = movedAway is not null && ExistsHere(movedAway),
+            SyncedUnder = loser || movedAway is not null ? [.. index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal)] : [],
+            Scanned = isDirectory ? null : ScannedNow(path, clash.SettlesIn),
         };
 
-        {
-            // A name that differs only in case from one here or on the server counts as taken: taken, it would clash again.
-            // Searched even where the server's name is followed: another clash of the pass may be renamed to that name.
-            _takenFolds ??= TakenFolds(index, remote);
-            var taken = _takenFolds;
-            var found = new List<string>();
-            var foundFolds = new HashSet<string>(StringComparer.Ordinal);
-            for (var n = 0; n <= moreFreeNames; n++)
-            {
-                if (CaseConflicts.FreeCaseConflictName(path, p => foundFolds.Contains(SyncPaths.CaseFoldKey(p)) || ExistsHere(p) || index.ContainsKey(p)
-                    || remote.Changes.ContainsKey(p) || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(p)) is not { } free)
-                {
-                    break;
-                }
-
-                found.Add(free);
-                foundFolds.Add(SyncPaths.CaseFoldKey(free));
-            }
-
-            clash = clash with { FreeName = found.Count > 0 ? found[0] : null, MoreFreeNames = found.Count > 1 ? found[1..] : [] };
-        }
+        var (free, more) = FreeNames(path, moreFreeNames);
+        clash = clash with { FreeName = free, MoreFreeNames = more };
 
         return isDirectory && visited.Count > 0 ? clash with { ChangedSinceWalk = stability.FolderChangedSinceWalk(visited), Walked = visited } : clash;
+    }
+
+    /// <summary>
+    /// The first free <c>(Case Conflict N)</c> name for <paramref name="path"/> and <paramref name="more"/> after it. A name
+    /// that differs only in case from one here or on the server counts as taken: taken, it would clash again. Searched
+    /// even where the server's name is followed: another clash of the pass may be renamed to that name.
+    /// </summary>
+    private (string? First, IReadOnlyList<string> More) FreeNames(string path, int more)
+    {
+        _takenFolds ??= TakenFolds(index, remote);
+        var taken = _takenFolds;
+        var found = new List<string>();
+        var foundFolds = new HashSet<string>(StringComparer.Ordinal);
+        for (var n = 0; n <= more; n++)
+        {
+            if (CaseConflicts.FreeCaseConflictName(path, p => foundFolds.Contains(SyncPaths.CaseFoldKey(p)) || index.ContainsKey(p)
+                || remote.Changes.ContainsKey(p) || taken.Contains(SyncPaths.CaseFoldKey(p)) || ExistsInAnyCase(ctx, p)) is not { } free)
+            {
+                break;
+            }
+
+            found.Add(free);
+            foundFolds.Add(SyncPaths.CaseFoldKey(free));
+        }
+
+        return (found.Count > 0 ? found[0] : null, found.Count > 1 ? found[1..] : []);
     }
 
     /// <summary>
@@ -139,14 +159,27 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// split by the rename). Null: settled, found exactly as synced (<see cref="CaseClashLoser.IsAsSynced"/>), or gone
     /// meanwhile (the rename then says so).
     /// </summary>
-    public TimeSpan? SettlesInNow(string path)
+    public TimeSpan? SettlesInNow(string path) => SettlesInNow(ctx, stability, path, index.TryGetValue(path, out var synced) ? synced : null);
+
+    /// <summary>As <see cref="SettlesInNow(string)"/>, with the path's synced row as read with the facts (<paramref name="synced"/>): the executor's look right before the rename.</summary>
+    internal static TimeSpan? SettlesInNow(SyncContext ctx, Stability stability, string path, BaseStat? synced)
     {
         var fullPath = ctx.FullPath(path);
         var info = new FileInfo(fullPath);
-        return info.Exists && !CaseClashLoser.IsAsSynced(index, path, fullPath, ctx.HoldsExecutableBit) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
+        return info.Exists && !(synced is { } row && CaseClashLoser.IsAsSynced(row, path, fullPath, ctx.HoldsExecutableBit)) ? stability.SettlesIn(path, info.LastWriteTimeUtc.Ticks) : null;
     }
 
-    private bool ExistsHere(string path) => File.Exists(ctx.FullPath(path)) || Directory.Exists(ctx.FullPath(path));
+    /// <summary>The file's entry from its stat now (as the renamed file's was read after its rename before); null when gone.</summary>
+    private LocalEntry? ScannedNow(string path, TimeSpan? settlesIn)
+    {
+        var info = new FileInfo(ctx.FullPath(path));
+        return info.Exists ? new LocalEntry(path, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, settlesIn) : null;
+    }
+
+    private bool ExistsHere(string path) => ExistsHere(ctx, path);
+
+    /// <summary>True when anything is at <paramref name="path"/> here, by its exact name (one stat).</summary>
+    private static bool ExistsHere(SyncContext ctx, string path) => Path.Exists(ctx.FullPath(path));
 
     /// <summary>
     /// Looked at right before a rename (before the server's): why <paramref name="outcome"/> cannot be renamed now, or
@@ -158,7 +191,10 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// a free name in any case (the name search). A followed name found here in another case before the pass is no change:
     /// tested in any case it was left alone with a false note, then renamed here alone to another name: its content twice.
     /// </summary>
-    public string? CannotRenameNow(LocalCaseOutcome outcome)
+    public string? CannotRenameNow(LocalCaseOutcome outcome) => CannotRenameNow(ctx, outcome);
+
+    /// <summary>As <see cref="CannotRenameNow(LocalCaseOutcome)"/>: the executor's look right before the rename.</summary>
+    internal static string? CannotRenameNow(SyncContext ctx, LocalCaseOutcome outcome)
     {
         var fullPath = ctx.FullPath(outcome.Path);
         if (outcome.IsDirectory ? !Directory.Exists(fullPath) : !File.Exists(fullPath))
@@ -167,7 +203,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         }
 
         var target = outcome.Target!;
-        return ExistsHere(target) || (!outcome.Followed && ExistsInAnyCase(target)) ? $"'{target}' was made here meanwhile" : null;
+        return (outcome.Followed ? ExistsHere(ctx, target) : ExistsInAnyCase(ctx, target)) ? $"'{target}' was made here meanwhile" : null;
     }
 
     /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
@@ -224,8 +260,11 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         return folds;
     }
 
-    /// <summary>True when the folder of <paramref name="relative"/> holds a name that differs from its own only in case.</summary>
-    private bool ExistsInAnyCase(string relative)
+    /// <summary>
+    /// True when the folder of <paramref name="relative"/> holds its name in any case, its own included (one listing of
+    /// the folder, no stat of the name besides); where the folder cannot be listed, whether the exact name is there.
+    /// </summary>
+    private static bool ExistsInAnyCase(SyncContext ctx, string relative)
     {
         var parent = ctx.FullPath(SyncPaths.Parent(relative));
         var key = SyncPaths.CaseFoldKey(relative[(relative.LastIndexOf('/') + 1)..]);
@@ -235,7 +274,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return ExistsHere(ctx, relative);
         }
     }
 

@@ -2,7 +2,7 @@ using Dropbox.SyncClient.Local;
 
 namespace Dropbox.SyncClient.Sync;
 
-/// <summary>The rule's word on one local name that clashes in case (<see cref="LocalCaseRules.Decide"/>); <see cref="CaseConflicts"/> applies it.</summary>
+/// <summary>The rule's word on one local name that clashes in case (<see cref="LocalCaseRules.Decide"/>); the planner plans it (<see cref="LocalCasePlan"/>), the executor makes it (<see cref="LocalCaseRenames"/>).</summary>
 /// <param name="Path">The losing name.</param>
 /// <param name="IsDirectory">A folder, else a file.</param>
 /// <param name="Kind">What becomes of it.</param>
@@ -17,10 +17,14 @@ internal sealed record LocalCaseOutcome(string Path, bool IsDirectory, LocalCase
     /// <summary><see cref="LocalCaseOutcomeKind.Wait"/>: a line for the log, where the wait is worth one.</summary>
     public string? Log { get; init; }
 
-    /// <summary><see cref="LocalCaseOutcomeKind.Rename"/>: the new name.</summary>
+    /// <summary><see cref="LocalCaseOutcomeKind.Rename"/>: the new name; a <see cref="LocalCaseOutcomeKind.Wait"/> that <see cref="Followed"/>: the name it waits to follow.</summary>
     public string? Target { get; init; }
 
-    /// <summary><see cref="LocalCaseOutcomeKind.Rename"/>: the target is the name the server moved it to (another device's rename, followed); its rows follow.</summary>
+    /// <summary>
+    /// <see cref="LocalCaseOutcomeKind.Rename"/>: the target is the name the server moved it to (another device's rename,
+    /// followed); its rows follow. <see cref="LocalCaseOutcomeKind.Wait"/>: it waits to follow that move (withheld under
+    /// both names, the move remembered: <see cref="FollowedCaseMoves"/>).
+    /// </summary>
     public bool Followed { get; init; }
 
     /// <summary><see cref="LocalCaseOutcomeKind.Rename"/>: the server paths renamed there first, each with the version seen; empty: here only.</summary>

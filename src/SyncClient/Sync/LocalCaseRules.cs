@@ -6,8 +6,9 @@ namespace Dropbox.SyncClient.Sync;
 /// <summary>
 /// The rule for local names that clash in case, pure as <see cref="SyncPlanner"/> is: which names lose
 /// (<see cref="Clashes"/>), and what becomes of each (<see cref="Decide"/>) over the facts read right before it is acted
-/// on (<see cref="LocalCaseFacts"/>). <see cref="CaseConflicts"/> reads the facts of all clashes, asks the rule for all
-/// of them at once (<see cref="DecideAll"/>), then applies each, looked at again right before its rename (<see cref="Recheck"/>).
+/// on (<see cref="LocalCaseFacts"/>). <see cref="CaseConflicts"/> reads the facts of all clashes, the planner asks the rule
+/// for all of them at once (<see cref="DecideAll"/>, <see cref="LocalCasePlan"/>), and the executor makes each rename,
+/// looked at again right before it (<see cref="Recheck"/>, <see cref="LocalCaseRenames"/>).
 /// </summary>
 internal static class LocalCaseRules
 {
@@ -69,15 +70,16 @@ internal static class LocalCaseRules
             return new LocalCaseOutcome(path, isDirectory, LocalCaseOutcomeKind.FollowServer) { Entry = follows };
         }
 
-        if (Waits(clash) is { } wait)
-        {
-            return wait;
-        }
-
         // Where the server already moved what was synced under this name to a "(Case Conflict)" name (another device
         // resolved this clash, or a pass of this one that stopped part-way), it follows there: a name of its own would
-        // clash again, or duplicate the moved files; unless that name is taken here (made meanwhile).
+        // clash again, or duplicate the moved files; unless that name is taken here (made meanwhile). A wait follows too
+        // (its outcome names the move it waits to follow): the next pass, past that move, must still follow it.
         var followed = clash.MovedAwayTo is not null && !clash.MovedAwayTaken;
+        if (Waits(clash) is { } wait)
+        {
+            return followed ? wait with { Target = clash.MovedAwayTo, Followed = true } : wait;
+        }
+
         var target = followed ? clash.MovedAwayTo : clash.FreeName;
         if (target is null)
         {
@@ -92,6 +94,8 @@ internal static class LocalCaseRules
             {
                 Wait = SyncPlanner.WaitToRename(path, isDirectory: true, changed),
                 Log = $"case conflict: folder '{path}' is not renamed this pass: a folder in it changed since it was looked at",
+                Target = followed ? target : null,
+                Followed = followed,
             };
         }
 

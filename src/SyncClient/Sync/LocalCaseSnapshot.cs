@@ -60,6 +60,63 @@ internal static class LocalCaseSnapshot
         }
     }
 
+    /// <summary>
+    /// Edits <paramref name="snapshot"/> for <paramref name="outcome"/> as the plan sees it before its rename is made (the
+    /// executor makes it first, <see cref="SyncActionKind.CaseRenameLocal"/>), a function of the rule's outcome and its
+    /// facts alone, and the same edit made twice is made once (the engine edits the pass's snapshot with it before its
+    /// reads, the planner a copy of what it is given). A name that waits is left alone (one that waits to follow the server's
+    /// move withheld under both names). A folder, and a name renamed on
+    /// the server first or following the server's rename, is withheld under both names whether its rename is made or
+    /// not (nothing under either is taken this pass; the next finds it synced, or new, under its new name). A file renamed
+    /// here alone is taken under its new name, read at its old one (<see cref="LocalEntry.ReadAt"/>): its entry moved, or,
+    /// where the scan withheld it (its loser), the entry its facts read (<see cref="LocalCaseClash.Scanned"/>).
+    /// </summary>
+    public static void AsPlanned(LocalSnapshot snapshot, LocalCaseOutcome outcome, LocalCaseClash facts)
+    {
+        switch (outcome.Kind)
+        {
+            case LocalCaseOutcomeKind.FollowServer:
+                Apply(snapshot, outcome, LocalCaseApplied.FollowedServer);
+                return;
+            case LocalCaseOutcomeKind.Rename when !TakenUnderNewName(outcome):
+                RemoveUnder(snapshot, outcome.Path);
+                snapshot.Withheld.Add(outcome.Path);
+                snapshot.Withheld.Add(outcome.Target!);
+                return;
+            case LocalCaseOutcomeKind.Rename:
+                var (path, target) = (outcome.Path, outcome.Target!);
+                if (snapshot.Entries.TryGetValue(target, out var planned) && planned.ReadAt == path)
+                {
+                    return; // edited so before
+                }
+
+                var entry = snapshot.Entries.Remove(path, out var scanned) ? scanned : facts.Scanned;
+                if (entry is null)
+                {
+                    // Gone when its facts were read (the rename will say so): nothing to take under either name.
+                    snapshot.Withheld.Add(path);
+                    snapshot.Withheld.Add(target);
+                    return;
+                }
+
+                snapshot.Withheld.Remove(path);
+                snapshot.Entries[target] = entry with { Path = target, ReadAt = path };
+                return;
+            case LocalCaseOutcomeKind.Wait when outcome.Followed:
+                // Nothing comes down under the name it waits to follow either: there, it would take that name from the rename.
+                Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
+                RemoveUnder(snapshot, outcome.Target!);
+                snapshot.Withheld.Add(outcome.Target!);
+                return;
+            default:
+                Apply(snapshot, outcome, LocalCaseApplied.LeftAlone);
+                return;
+        }
+    }
+
+    /// <summary>True when <paramref name="outcome"/>, a rename, is a file renamed here alone: taken under its new name this pass (everything else is withheld under both).</summary>
+    public static bool TakenUnderNewName(LocalCaseOutcome outcome) => !outcome.IsDirectory && outcome.OnServer.Count == 0 && !outcome.Followed;
+
     /// <summary>Takes out of the snapshot's entries and empty folders everything at or under <paramref name="path"/>.</summary>
     private static void RemoveUnder(LocalSnapshot snapshot, string path)
     {

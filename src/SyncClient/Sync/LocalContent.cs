@@ -93,7 +93,7 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
         var settled = new List<LocalEntry>(young.Count);
         foreach (var entry in young)
         {
-            if (FileHasher.IsAsScanned(ctx.FullPath(entry.Path), entry.Size, entry.MtimeTicks))
+            if (FileHasher.IsAsScanned(ctx.FullPath(entry.ReadAt ?? entry.Path), entry.Size, entry.MtimeTicks))
             {
                 // Held still for the whole stable age: the observation after the wait is "settled".
                 var held = entry with { SettlesIn = null };
@@ -110,7 +110,7 @@ internal sealed class LocalContent(SyncContext ctx, FileHasher hasher)
     {
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct }, async (entry, token) =>
         {
-            var full = ctx.FullPath(entry.Path);
+            var full = ctx.FullPath(entry.ReadAt ?? entry.Path); // a file the plan renames first is read at its old name
             FileFingerprint? fp;
             try
             {

@@ -45,10 +45,18 @@ internal sealed record PlanInput
     public IReadOnlyList<SyncAction> NewRemote { get; init; } = [];
 
     /// <summary>
-    /// The waits the planner's rule gave clashing names still being written (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/>),
-    /// decided while the clashes were resolved before the plan: the plan emits them as they are.
+    /// Waits for clashing names still being written (<see cref="SyncPlanner.WaitToRename(string, bool, TimeSpan?)"/>) decided
+    /// by a caller: the plan emits them as they are. The engine gives the clashes' facts instead (<see cref="LocalCaseClashes"/>).
     /// </summary>
     public IReadOnlyList<SyncAction> CaseWaits { get; init; } = [];
+
+    /// <summary>
+    /// The local names that clash in case, with the facts their rule reads (<see cref="LocalCaseFacts"/>, read by the
+    /// engine), in the order they are acted on: the planner decides them at once (<see cref="LocalCaseRules.DecideAll"/>),
+    /// emits a <see cref="SyncActionKind.CaseRenameLocal"/> or a wait for each, and plans the rest of the pass over the
+    /// snapshot and merge base as the renames leave them (<see cref="LocalCaseSnapshot.AsPlanned"/>).
+    /// </summary>
+    public IReadOnlyList<LocalCaseClash> LocalCaseClashes { get; init; } = [];
 
     /// <summary>
     /// The hidden leftovers the scan found (<see cref="LocalSnapshot.Displaced"/>), each with the facts its rule reads

@@ -51,6 +51,16 @@ internal sealed record SyncAction(SyncActionKind Kind, string Path)
     /// <summary>For a <see cref="SyncActionKind.CaseRenameRemote"/> or <see cref="SyncActionKind.CaseHoldRemote"/>: the rule's finding.</summary>
     public NewRemoteCaseClash? CaseClash { get; init; }
 
+    /// <summary>
+    /// For a <see cref="SyncActionKind.CaseRenameLocal"/> (and a case clash's <see cref="SyncActionKind.Wait"/>): the rule's
+    /// outcome (<see cref="LocalCaseRules.DecideAll"/>), with what the executor needs (the server's paths and versions, the
+    /// folders walked, the log line of a wait).
+    /// </summary>
+    public LocalCaseOutcome? LocalCase { get; init; }
+
+    /// <summary>For a <see cref="SyncActionKind.CaseRenameLocal"/>: the facts it was decided over (the synced rows under its name, its stat when read).</summary>
+    public LocalCaseClash? CaseFacts { get; init; }
+
     /// <summary>Why (for skips and reports).</summary>
     public string? Reason { get; init; }
 

@@ -74,6 +74,18 @@ internal enum SyncActionKind
     CaseRenameRemote,
 
     /// <summary>
+    /// A local name that clashes in case (<see cref="PlanInput.LocalCaseClashes"/>, decided by <see cref="LocalCaseRules"/>
+    /// in the plan): before anything else of the pass runs, it is looked at again, renamed on the server first where the
+    /// server holds it (<see cref="SyncAction.LocalCase"/> says so, with the versions seen), then renamed here to
+    /// <see cref="SyncAction.ToPath"/>, never over anything, and its synced rows follow it. A folder, and a name renamed on
+    /// the server or following the server's rename, is withheld under both names this pass (the next finds it synced or new
+    /// under its new name); a file renamed here alone is planned under its new name (read at its old one, see
+    /// <see cref="Local.LocalEntry.ReadAt"/>) and sent this pass. Not renamed (refused, failed, or written since), every other
+    /// step at or under either name is skipped (<see cref="LocalCaseRenames"/>).
+    /// </summary>
+    CaseRenameLocal,
+
+    /// <summary>
     /// A new remote file whose name clashes in case with a name here that is held this pass (<see cref="SyncAction.CaseClash"/>
     /// says why: the other name goes this pass, or the probe could not tell whether the folder folds case): withheld,
     /// reported pending, nothing done.

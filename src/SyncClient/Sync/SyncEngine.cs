@@ -135,6 +135,9 @@ internal sealed class SyncEngine
         }
 
         StateParentFiles.Merge(_ctx, remote);
+        // Server moves a local case-conflict rename follows and no pass made yet: the cursor moved past them, and only the
+        // feed says where a path went, so they are put back in the view before anything reads it.
+        _caseConflicts.Followed.AddTo(remote.Changes, path => index.TryGetValue(path, out var synced) ? synced.Version : null);
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");
@@ -191,8 +194,11 @@ internal sealed class SyncEngine
         // everything" without confirmation, however few files were synced.
         var folderEmpty = snapshot.Entries.Count == 0 && snapshot.Withheld.Count == 0 && newFiles.Count == 0 && !index.Values.Any(s => s.Clean);
         var walkBudget = new FolderWalkBudget(FolderWalkMaxEntries, Stability.MaxFolderWalk); // all clashing folders' walks of this pass together
-        // The planner's waits for clashing names still being written (SyncPlanner.WaitToRename).
-        var caseWaits = await _caseConflicts.ResolveAsync(snapshot, index, remote, remoteFolds, summary, walkBudget, ct).ConfigureAwait(false);
+        // Local names that clash in case: their facts are read now (all before any is acted on), the planner decides them
+        // and the executor renames them first. The snapshot is edited as the plan will see it (the same pure rule), for
+        // what this pass reads before the plan: the withheld lookups, the new remote clashes and downloads, the hashing.
+        var caseClashes = _caseConflicts.ReadFacts(snapshot, index, remote, remoteFolds, walkBudget, ct);
+        LocalCasePlan.Shape(snapshot, caseClashes);
         WithholdRefused(snapshot, remote);
         var withheldStored = _ctx.State.Withheld.Load();
         var (withheldKeep, withheldInjected) = withheldStored.Count == 0
@@ -208,7 +214,12 @@ internal sealed class SyncEngine
             summary.AddNote($"{_withheld.WaitingForListing} remembered remote changes to paths withheld here wait for one listing of them all (at most one every {Format.Duration(_withheld.ListingInterval)}); in {Format.Duration(_withheld.ListingDueIn)}");
         }
 
-        caseWaits.AddRange(await _caseConflicts.ResolveWithLookedUpAsync(snapshot, index, remote, withheldInjected, newFiles, summary, walkBudget, ct).ConfigureAwait(false));
+        if (_caseConflicts.ReadLookedUpFacts(snapshot, index, remote, withheldInjected, newFiles, walkBudget, caseClashes, ct) is { Count: > 0 } lookedUpClashes)
+        {
+            caseClashes.AddRange(lookedUpClashes);
+            LocalCasePlan.Shape(snapshot, caseClashes); // decided with the first ones (their picks taken)
+        }
+
         // New remote files that clash in case with a name here: the planner's rule decides over what the pass found (renamed
         // on the server by the executor, first; or held), and they are withheld, never downloaded, this pass.
         var newRemoteClashes = NewRemoteCaseRules.Decide(remote.Changes, index, snapshot, newFiles.ByPath().Keys, _ctx.FoldsCase, _caseNamesRefused.Names);
@@ -245,7 +256,7 @@ internal sealed class SyncEngine
             Base = bases, Local = snapshot, Fingerprints = fingerprints, Unreadable = unreadable, Remote = remote.Changes, Refused = remote.Refusals.Paths, NewLocal = newFiles,
             FilesAboveStateDirectory = remote.Refusals.AboveStateDirectory,
             StateParentsHoldingSynced = stateParentsHoldingSynced,
-            NewRemote = newDownloads, CaseWaits = caseWaits, Displaced = displaced, NewRemoteCaseClashes = newRemoteClashes,
+            NewRemote = newDownloads, LocalCaseClashes = caseClashes, Displaced = displaced, NewRemoteCaseClashes = newRemoteClashes,
             Guard = DeleteGuard.From(_ctx.Options, syncedFiles, folderEmpty: folderEmpty, adoptingOldDb: adoptAfterPlan),
         };
         var plan = SyncPlanner.Plan(input);
@@ -289,9 +300,10 @@ internal sealed class SyncEngine
             })));
 
         bool holdCursor, listAllNextPass;
+        _caseConflicts.Followed.Leave([]); // the executor's to say
         using (var executor = new SyncExecutor(_ctx, _hasher, _server, summary,
             bases.Keys.Concat(remote.Changes.Keys).Concat(plan.Where(a => a.Kind == SyncActionKind.DownloadNew).Select(a => a.Path)))
-            { Ignore = snapshot.Ignore, BeforeDisplacedMove = BeforeDisplacedMove, CaseNamesRefused = _caseNamesRefused })
+            { Ignore = snapshot.Ignore, BeforeDisplacedMove = BeforeDisplacedMove, CaseNamesRefused = _caseNamesRefused, LocalCaseMemory = _caseConflicts })
         {
             await executor.ExecuteAsync(plan, remote, ct).ConfigureAwait(false);
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
@@ -303,7 +315,10 @@ internal sealed class SyncEngine
         if (cursorSet)
         {
             // A remote change this pass could not apply asks for a full listing next time instead of moving on; one
-            // that waits for a local file to settle keeps the old cursor, so the next pass sees it again.
+            // that waits for a local file to settle keeps the old cursor, so the next pass sees it again. The followed moves
+            // of case-conflict renames not made go with the cursor, stored first: a crash between leaves them with the old
+            // cursor, whose listing they only add to.
+            _caseConflicts.Followed.StoreLeft();
             _ctx.Db.SetCursor(listAllNextPass ? null : remote.Cursor);
         }
 

@@ -7,12 +7,12 @@ using Grpc.Core;
 namespace Dropbox.SyncClient.Sync;
 
 /// <summary>
-/// The one executor: runs a pass's plan (the planner's actions, the plain new files and new downloads among them) in a
-/// fixed order (a stopped client's leftovers, paths leaving for the other kind, local folders, moves and records,
-/// transfers, remote folders, deletes). It decides nothing the plan did not say; it works only with what it is given (no
-/// engine fields), and reports what the cursor must know through <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>.
-/// One instance per pass. It leaves its deletes here (to the trash, a file written meanwhile put back) to
-/// <see cref="LocalDeletes"/>, its moves of leftovers to <see cref="DisplacedFiles"/>, its report of skips to <see cref="SkipReport"/>.
+/// The one executor: runs a pass's plan (the planner's actions, the plain new files and new downloads among them) in a fixed order
+/// (local case-conflict renames, a stopped client's leftovers, paths leaving for the other kind, local folders, moves and records,
+/// transfers, remote folders, deletes). It decides nothing the plan did not say; it works only with what it is given (no engine
+/// fields), and reports what the cursor must know through <see cref="HoldCursor"/> and <see cref="ListAllNextPass"/>. One instance
+/// per pass. It leaves its case-conflict renames to <see cref="LocalCaseRenames"/>, its deletes here (to the trash, a file written
+/// meanwhile put back) to <see cref="LocalDeletes"/>, its moves of leftovers to <see cref="DisplacedFiles"/>, its report of skips to <see cref="SkipReport"/>.
 /// </summary>
 internal sealed class SyncExecutor : IDisposable
 {
@@ -62,6 +62,8 @@ internal sealed class SyncExecutor : IDisposable
     /// <summary>Tests: see <see cref="DisplacedFiles.BeforeMove"/>.</summary>
     internal Action<string>? BeforeDisplacedMove { get => _displaced.BeforeMove; init => _displaced.BeforeMove = value; }
 
+    /// <summary>The engine's memory of the server's refusals of local case-conflict renames (see <see cref="LocalCaseRenames"/>); a pass's own when not given.</summary>
+    public CaseConflicts? LocalCaseMemory { get; init; }
 
     /// <summary>Leftovers' copies kept this pass to be sent in it (<see cref="DisplacedRules.KeepReason"/>): the copy's path and the leftover as read.</summary>
     private readonly List<(string Copy, FileFingerprint? Read)> _keptCopies = [];
@@ -93,15 +95,15 @@ internal sealed class SyncExecutor : IDisposable
 
     public async Task ExecuteAsync(List<SyncAction> plan, RemoteView remote, CancellationToken ct)
     {
-        // A held plan stops the pass before it gets here (the engine reports the hold). Should one arrive anyway, none
-        // of it runs: skipping only the Hold step would let the cursor move past the remote changes it held.
+        // A held plan stops the pass before it gets here (the engine reports the hold). Should one arrive anyway, none of it runs:
+        // skipping only the Hold step would let the cursor move past the remote changes it held. Nor does any case-conflict rename.
         if (plan.Find(a => a.Kind == SyncActionKind.Hold) is { } hold)
         {
             throw new InvalidOperationException($"A plan the planner held back ({hold.Held?.Reason.ToString() ?? "no reason"}) reached the executor; nothing of it was run.");
         }
 
+        await new LocalCaseRenames(_ctx, _summary, LocalCaseMemory ?? new CaseConflicts(_ctx)).RunAsync(plan, remote, ct).ConfigureAwait(false);
         HoldCursor |= SkipReport.Report(plan, remote, _summary, _ctx.Progress);
-
         _ctx.Progress.Phase = "applying";
         // A stopped client's hidden leftovers first: a kept one is visible (and sent) before anything moves its folder.
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
@@ -361,9 +363,8 @@ internal sealed class SyncExecutor : IDisposable
                 _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
                 {
                     Executable = settled,
-                    // As read (or, unread, as scanned, the file then being as synced by size and mtime). A ctime moved
-                    // since (the settle's chmod, or a write) differs from it, so the next scan reads the file: never
-                    // "unknown", which the next scan would trust by size and mtime alone.
+                    // As read (or, unread, as scanned, the file then being as synced by size and mtime). A ctime moved since (the settle's
+                    // chmod, or a write) differs from it, so the next scan reads the file: never "unknown", trusted by size and mtime alone.
                     ChangeTimeNs = FileChangeTime.ToRecord(fp is null ? a.Local.ChangeTimeNs : fp.ChangeTimeNs),
                 }, chunks);
                 break;
@@ -406,9 +407,8 @@ internal sealed class SyncExecutor : IDisposable
         await SettleAsync(await _uploader.UploadOneAsync(new SyncAction(SyncActionKind.Upload, path) { Fingerprint = fp }, ct).ConfigureAwait(false), allowRetryAsNew: false, ct).ConfigureAwait(false);
 
     /// <summary>
-    /// Uploads a conflicted copy as new. A rename keeps size and mtime: <paramref name="fp"/> (the plan's read of the
-    /// file) still describes the copy unless it was written since, and then it is read again (else the old chunk list
-    /// would be committed for it).
+    /// Uploads a conflicted copy as new. A rename keeps size and mtime: <paramref name="fp"/> (the plan's read of the file) still
+    /// describes the copy unless it was written since, and then it is read again (else the old chunk list would be committed for it).
     /// </summary>
     private async Task UploadCopyAsync(string copy, FileFingerprint? fp, CancellationToken ct) =>
         await UploadNewAsync(copy, fp is not null && Uploader.StillAsHashed(_ctx.FullPath(copy), fp) ? fp : await HashAsync(copy, ct).ConfigureAwait(false), ct).ConfigureAwait(false);

@@ -53,8 +53,8 @@ internal static partial class SyncPlanner
         && FileStamp.ChangeTimeAsRecorded(changeTimeNs, local.ChangeTimeNs);
 
     /// <summary>
-    /// The rule of a case-conflict rename (the engine renames a name that clashes in case before the plan, see
-    /// <c>CaseConflicts.Resolve</c>): a file renamed mid-write would have its content split (the writer's next
+    /// The rule of a case-conflict rename (the executor renames a name that clashes in case before the rest of the plan, see
+    /// <see cref="SyncActionKind.CaseRenameLocal"/>): a file renamed mid-write would have its content split (the writer's next
     /// bytes make a new file under the old name), a folder renamed while a clone or unzip fills it would have its tree
     /// split. So one observed unsettled (a folder: itself or anything under it on disk, see
     /// <see cref="WaitToRename(string, FolderObservation)"/>) waits: the engine withholds it (nothing of it is uploaded,

@@ -74,6 +74,9 @@ internal static partial class SyncPlanner
     public static List<SyncAction> Plan(PlanInput input)
     {
         var actions = new List<SyncAction>();
+        // Local names that clash in case first: the rest is planned over the snapshot as their renames leave it.
+        var caseSteps = new List<SyncAction>();
+        input = LocalCasePlan.Plan(input, caseSteps);
         input = PlanNewDownloads(input, actions);
         KindConflictRules.MoveAsideAboveStateDirectory(input, actions);
         var handled = new HashSet<string>(StringComparer.Ordinal);
@@ -164,6 +167,11 @@ internal static partial class SyncPlanner
         // a folder that leaves its path for a remote file, or at or under a clash, is moved or waits with it, as any new file there.
         foreach (var leftover in input.Displaced)
         {
+            if (input.Local.IsWithheld(leftover.Holding))
+            {
+                continue; // in a folder a case-conflict rename moves first this pass: met by the next pass under its new name
+            }
+
             var folderHeld = KindConflictRules.UnderKindClash(input, leftover.Holding, leaving) || (clearing.Count > 0 && IsUnder(leftover.Holding, clearing));
             actions.Add(DisplacedRules.Decide(leftover, folderHeld));
         }
@@ -190,6 +198,7 @@ internal static partial class SyncPlanner
 
         // Taken before the plan (they touch no planned path), emitted here so that the plan is the pass's whole work.
         plan.AddRange(input.NewRemote);
+        plan.AddRange(caseSteps); // touch no other planned path (both names withheld, or a file's own new name)
         plan.AddRange(input.CaseWaits);
         return plan;
     }
@@ -285,7 +294,7 @@ internal static partial class SyncPlanner
     {
         if (ClashingFolder(folds, index, path) is not null)
         {
-            return true; // renamed with its folder (see CaseConflicts.Resolve), never a plain new file
+            return true; // renamed with its folder (see SyncActionKind.CaseRenameLocal), never a plain new file
         }
 
         if (folds is null || !folds.TryGetValue(SyncPaths.CaseFoldKey(path), out var other) || other == path)

@@ -64,6 +64,12 @@ internal sealed class ModelWorld
 
     public int NewContent() => _nextContent++;
 
+    /// <summary>Another program made a case-conflict rename's new name right before it, once this case (<see cref="ModelExecutor"/>).</summary>
+    public bool RenameTargetTaken { get; set; }
+
+    /// <summary>How many more passes a followed case-conflict rename here fails (<see cref="ModelExecutor"/>); -1: not drawn yet this case.</summary>
+    public int FollowedFailuresLeft { get; set; } = -1;
+
     /// <summary>The clock moves on by one write; every local write is stamped with it.</summary>
     public long Tick() => _clock += 10;
 
@@ -191,6 +197,90 @@ internal sealed class ModelWorld
         return true;
     }
 
+    /// <summary>The names whose case-conflict rename the server refused at their last try (the engine's CaseConflicts memory).</summary>
+    public HashSet<string> CaseRefused { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The db's version of a path (null: no row).</summary>
+    private ulong? SyncedVersion(string path) => Base.TryGetValue(path, out var row) ? row.Version : null;
+
+    /// <summary>The remote changes at the names of followed case-conflict renames not made (the engine's <see cref="FollowedCaseMoves"/>), put back in each view.</summary>
+    public List<RemoteEntry> FollowedMoves { get; set; } = [];
+
+    /// <summary>
+    /// What <c>LocalCaseFacts.ReadAll</c> reads of each local name that clashes in case (<see cref="LocalCaseRules.Clashes"/>
+    /// over the scan's losers and the names that clash with a live remote one), from the model's folder: whether a loser
+    /// follows the server's delete, its stability (a folder's: every file under it), what the server holds under it, the
+    /// name the server moved it to, and the free "(Case Conflict)" names, one more for each earlier clash of the same name.
+    /// </summary>
+    public List<LocalCaseClash> CaseFacts(LocalSnapshot snapshot, Dictionary<string, BaseStat> index, RemoteView remote)
+    {
+        var renames = LocalCaseRules.Clashes(snapshot.CaseClashLosers, snapshot.Entries.Values, index, remote.Changes, SyncPlanner.RemoteFolds(remote.Changes));
+        var losers = snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal);
+        var takenFolds = index.Keys.Concat(remote.Changes.Keys).Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        var localFolds = Local.Keys.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        var before = new Dictionary<string, int>(StringComparer.Ordinal);
+        var facts = new List<LocalCaseClash>();
+        foreach (var (path, isDirectory) in renames)
+        {
+            var fold = SyncPaths.CaseFoldKey(path);
+            before.TryGetValue(fold, out var same);
+            before[fold] = same + 1;
+            var loser = losers.Contains(path);
+            var node = Local.GetValueOrDefault(path);
+            var clash = new LocalCaseClash(path, isDirectory) { Synced = index.TryGetValue(path, out var synced) ? synced : null, RefusedBefore = CaseRefused.Contains(path) };
+            var asSynced = node is { Kind: ModelKind.File } && index.TryGetValue(path, out var row) && row.Kind == FileKind.File && row.Size == ModelServer.Size(node.Content) && row.MtimeTicks == node.MtimeTicks;
+            if (!isDirectory && loser && asSynced && remote.Changes.TryGetValue(path, out var change) && change.Deleted
+                && change.MovedTo?.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) != true)
+            {
+                facts.Add(clash with { FollowsServer = new LocalEntry(path, FileKind.File, ModelServer.Size(node!.Content), node.MtimeTicks, SettlesIn: null) });
+                continue;
+            }
+
+            if (isDirectory)
+            {
+                var settlesIn = Local.Where(kv => kv.Value.Kind == ModelKind.File && kv.Key.StartsWith(path + "/", StringComparison.Ordinal))
+                    .Select(kv => Stability.SettlesIn(kv.Key, kv.Value.MtimeTicks)).Where(t => t is not null).DefaultIfEmpty().Max();
+                clash = clash with { Walk = new FolderObservation(settlesIn, null) };
+            }
+            else
+            {
+                clash = clash with { SettlesIn = node is null || asSynced ? null : Stability.SettlesIn(path, node.MtimeTicks) };
+            }
+
+            // Read for a name that waits too (LocalCaseFacts.Read): its wait follows the server's move.
+            var movedAway = LocalCaseFacts.MovedAwayTo(path, index, remote.Changes);
+            clash = clash with { MovedAwayTo = movedAway, MovedAwayTaken = movedAway is not null && localFolds.Contains(SyncPaths.CaseFoldKey(movedAway)) };
+            if (LocalCaseRules.WaitsToRename(clash))
+            {
+                facts.Add(clash);
+                continue;
+            }
+
+            var found = new List<string>();
+            for (var n = 0; n < same + 1; n++)
+            {
+                if (CaseConflicts.FreeCaseConflictName(path, p => found.Any(f => SyncPaths.CaseFoldKey(f) == SyncPaths.CaseFoldKey(p)) || index.ContainsKey(p) || remote.Changes.ContainsKey(p)
+                    || takenFolds.Contains(SyncPaths.CaseFoldKey(p)) || localFolds.Contains(SyncPaths.CaseFoldKey(p))) is not { } free)
+                {
+                    break;
+                }
+
+                found.Add(free);
+            }
+
+            facts.Add(clash with
+            {
+                OnServer = loser ? LocalCaseFacts.LiveOnServer(path, index, remote.Changes) : [],
+                SyncedUnder = loser || movedAway is not null ? [.. index.Keys.Where(p => LocalCaseFacts.Under(p, path)).Order(StringComparer.Ordinal)] : [],
+                Scanned = node is { Kind: ModelKind.File } ? new LocalEntry(path, FileKind.File, ModelServer.Size(node.Content), node.MtimeTicks, clash.SettlesIn) : null,
+                FreeName = found.Count > 0 ? found[0] : null,
+                MoreFreeNames = found.Count > 1 ? found[1..] : [],
+            });
+        }
+
+        return CaseConflicts.Unsure(facts, WithheldTable);
+    }
+
     /// <summary>What <c>LocalScanner.Scan</c> finds: siblings in ordinal order, the later of a case clash withheld.</summary>
     public LocalSnapshot Scan()
     {
@@ -217,6 +307,7 @@ internal sealed class ModelWorld
             if (folded.TryGetValue(key, out var other))
             {
                 snapshot.CaseClashes.Add($"'{path}' and '{other}'");
+                snapshot.CaseClashLosers.Add((path, node.Kind == ModelKind.Folder));
                 snapshot.Withheld.Add(path);
                 continue;
             }
@@ -292,7 +383,7 @@ internal sealed class ModelWorld
             var unchanged = Base.TryGetValue(entry.Path, out var b) && b.Kind == FileKind.File && b.Size == entry.Size && b.MtimeTicks == entry.MtimeTicks;
             if (!unchanged)
             {
-                result[entry.Path] = new FileFingerprint(entry.Size, entry.MtimeTicks, [], ModelServer.Hash(Local[entry.Path].Content));
+                result[entry.Path] = new FileFingerprint(entry.Size, entry.MtimeTicks, [], ModelServer.Hash(Local[entry.ReadAt ?? entry.Path].Content));
             }
         }
 
@@ -331,6 +422,7 @@ internal sealed class ModelWorld
                 changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
             }
 
+            FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion); // as the engine, before anything reads the view
             // SyncEngine.ReconcileBases: a row the server never heard of is forgotten (treated as new), never deleted.
             foreach (var path in Base.Keys.Where(p => !changes.ContainsKey(p)).ToList())
             {
@@ -344,6 +436,7 @@ internal sealed class ModelWorld
         var refusals = new Refusals();
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
+        FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));

@@ -15,8 +15,11 @@ namespace Dropbox.SyncClient.Tests.PlannerModel;
 /// <see cref="ToString"/> is C# that rebuilds it (for a regression table test).
 /// </summary>
 internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, PlannerOp[] Remote, int Order, bool Plain = false, int StableAge = 0, int Rewrites = 0, PlannerOp[]? ReadErrors = null, PlannerOp[]? Later = null,
-    PlannerOp[]? Leftovers = null)
+    PlannerOp[]? Leftovers = null, bool CaseRenames = false)
 {
+    /// <summary>The coverage keys' suffix of the case's generator: the plain edits', the case renames', or none.</summary>
+    public string Key => Plain ? " (plain)" : CaseRenames ? " (case renames)" : string.Empty;
+
     /// <summary>The model time of one local write (see <see cref="ModelWorld.Tick"/>).</summary>
     public static readonly TimeSpan Write = TimeSpan.FromTicks(10);
 
@@ -30,7 +33,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
     private static readonly int EditKinds = Enum.GetValues<EditKind>().Length;
 
     public override string ToString() =>
-        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)}{(Leftovers is { Length: > 0 } ? $", Leftovers: [{string.Join(", ", Leftovers)}]" : string.Empty)})";
+        $"new PlannerCase([{string.Join(", ", Synced)}], [{string.Join(", ", Local)}], [{string.Join(", ", Remote)}], {Order}{(Plain ? ", Plain: true" : string.Empty)}{(StableAge > 0 ? $", StableAge: {StableAge}" : string.Empty)}{(Rewrites > 0 ? $", Rewrites: {Rewrites}" : string.Empty)}{(ReadErrors is { Length: > 0 } ? $", ReadErrors: [{string.Join(", ", ReadErrors)}]" : string.Empty)}{(Later is { Length: > 0 } ? $", Later: [{string.Join(", ", Later)}]" : string.Empty)}{(Leftovers is { Length: > 0 } ? $", Leftovers: [{string.Join(", ", Leftovers)}]" : string.Empty)}{(CaseRenames ? ", CaseRenames: true" : string.Empty)})";
 
     /// <summary>How many reads fail in all (each adds at most one pass that waits).</summary>
     public int ReadFailures => ReadErrors?.Sum(op => 1 + (op.C % 3)) ?? 0;
@@ -51,7 +54,7 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
 
         foreach (var op in Remote)
         {
-            EditRemote(world, Plain ? MakePlain(op) : op);
+            EditRemote(world, Plain ? MakePlain(op) : op, CaseRenames);
         }
 
         foreach (var op in ReadErrors ?? [])
@@ -239,12 +242,12 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
                 world.Local[f] = new LocalNode(ModelKind.File, world.NewContent(), world.Tick());
                 break;
             default:
-                EditRemote(world, Plain ? MakePlain(op) : op);
+                EditRemote(world, Plain ? MakePlain(op) : op, CaseRenames);
                 break;
         }
     }
 
-    private static void EditRemote(ModelWorld world, PlannerOp op)
+    private static void EditRemote(ModelWorld world, PlannerOp op, bool caseRenames)
     {
         var server = world.Server;
         var files = server.Live.Where(kv => kv.Value.Kind == ModelKind.File).Select(kv => kv.Key).ToList();
@@ -289,6 +292,12 @@ internal sealed record PlannerCase(PlannerOp[] Synced, PlannerOp[] Local, Planne
             case EditKind.Rename when Pick(server.Live.Keys.ToList(), op.A) is { } p && targetFree
                 && Depth(target) + server.Live.Keys.Where(k => k.StartsWith(p + "/", StringComparison.Ordinal)).Select(k => Depth(k) - Depth(p)).DefaultIfEmpty(0).Max() <= MaxDepth:
                 server.Move(p, target, 0, out _);
+                break;
+            case EditKind.CaseRename when caseRenames && op.B % 4 == 3 && Pick(server.Live.Keys.ToList(), op.A) is { } p
+                && Dropbox.SyncClient.Sync.CaseConflicts.FreeCaseConflictName(p, n => server.Live.Keys.Any(k => SyncPaths.CaseFoldKey(k) == SyncPaths.CaseFoldKey(n)) || server.HasLiveUnder(n)) is { } resolved:
+                // Another device resolved a case clash of 'p': moved it on the server to its "(Case Conflict)" name, which
+                // a device here that finds 'p' losing the same clash follows.
+                server.Move(p, resolved, 0, out _);
                 break;
             case EditKind.CaseRename when Pick(server.Live.Keys.ToList(), op.A) is { } p:
                 server.Move(p, CaseFlipped(p), 0, out _);

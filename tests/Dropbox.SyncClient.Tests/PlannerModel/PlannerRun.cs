@@ -64,7 +64,7 @@ internal static class PlannerRun
             Fail(c, world, $"'{unjustified}' is skipped at the fixed point, but neither it nor a folder above it is a file on one side and a folder on the other");
         }
 
-        CheckConvergence(c, world, snapshot, leftOut, c.Plain ? "paths checked before resolving (plain)" : "paths checked before resolving", c.Plain ? "paths left out before resolving (plain)" : "paths left out before resolving");
+        CheckConvergence(c, world, snapshot, leftOut, "paths checked before resolving" + c.Key, "paths left out before resolving" + c.Key);
         CheckNothingLost(c, world, startContents, overwritten);
 
         // What was skipped waits for the user: once they resolve it (rename one side of a clash, make a folder
@@ -79,7 +79,7 @@ internal static class PlannerRun
             }
 
             world.Trace.Add("later edits -> " + Describe(world));
-            Coverage.AddOrUpdate(c.Plain ? "cases edited while left to the user (plain)" : "cases edited while left to the user", 1, (_, n) => n + 1);
+            Coverage.AddOrUpdate("cases edited while left to the user" + c.Key, 1, (_, n) => n + 1);
             (plan, snapshot) = RunToFixedPoint(c, world, random, [], overwritten, rewrites: 0, MaxWaitPasses + world.ReadErrors.Values.Sum(), shape: c.Order + 3);
             CheckIdempotent(c, world, plan);
             unresolved = Unresolved(plan, snapshot);
@@ -98,10 +98,10 @@ internal static class PlannerRun
             world.Trace.Add("  -> " + Describe(world));
             foreach (var (kind, _) in done)
             {
-                Coverage.AddOrUpdate(c.Plain ? $"resolved by the user: {kind} (plain)" : $"resolved by the user: {kind}", 1, (_, n) => n + 1);
+                Coverage.AddOrUpdate($"resolved by the user: {kind}{c.Key}", 1, (_, n) => n + 1);
             }
 
-            Coverage.AddOrUpdate(c.Plain ? $"cases the user resolved in a round {round} (plain)" : $"cases the user resolved in a round {round}", 1, (_, n) => n + 1);
+            Coverage.AddOrUpdate($"cases the user resolved in a round {round}{c.Key}", 1, (_, n) => n + 1);
             (plan, snapshot) = RunToFixedPoint(c, world, random, [], overwritten, rewrites: 0, MaxWaitPasses + world.ReadErrors.Values.Sum(), shape: c.Order + (round * 7));
             CheckIdempotent(c, world, plan);
             unresolved = Unresolved(plan, snapshot);
@@ -109,7 +109,7 @@ internal static class PlannerRun
 
         // The model has nothing the user cannot resolve (no ignore rules, no refused paths): whatever is still left to
         // them is a clash that came back or one the resolving never reached.
-        var key = c.Plain ? " (plain)" : string.Empty;
+        var key = c.Key;
         foreach (var (path, why) in unresolved)
         {
             Coverage.AddOrUpdate($"paths left out, unresolved: {why}{key}", 1, (_, n) => n + 1);
@@ -162,31 +162,57 @@ internal static class PlannerRun
                 Fail(c, world, $"no fixed point after {passes} passes, {waitPasses} of them waiting (the last plan: {string.Join("; ", plan)})");
             }
 
-            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world, shape + passes, c.Plain);
+            (plan, snapshot, var remote, var keep, var injected) = PlanPass(world, shape + passes, c);
             world.Trace.Add($"pass {passes + 1}: {string.Join("; ", plan)}");
             everSkipped.UnionWith(plan.Where(a => a.Kind == SyncActionKind.Skip).Select(a => a.Path));
             var storedTable = world.WithheldTable.ToHashSet(StringComparer.Ordinal);
-            world.RememberWithheld(keep, injected, plan, errors: false);
             foreach (var a in plan)
             {
                 // Keyed per generator (as the checked paths are): a fact asserts on its own cases, not on another's.
                 var what = a.Kind == SyncActionKind.Skip ? "Skip: " + a.Reason![..Math.Min(40, a.Reason!.Length)] : a.Kind.ToString();
-                Coverage.AddOrUpdate(c.Plain ? what + " (plain)" : what, 1, (_, n) => n + 1);
+                Coverage.AddOrUpdate(what + c.Key, 1, (_, n) => n + 1);
+                if (a is { Kind: SyncActionKind.CaseRenameLocal, LocalCase: { } rename })
+                {
+                    var how = rename.IsDirectory ? "a folder" : LocalCaseSnapshot.TakenUnderNewName(rename) ? "a file here alone, sent under its new name" : "a file";
+                    var where = rename.OnServer.Count > 0 ? ", on the server first" : rename.Followed ? ", following the server" : string.Empty;
+                    Coverage.AddOrUpdate($"CaseRenameLocal: {how}{where}{c.Key}", 1, (_, n) => n + 1);
+                }
+
                 if (a.Reason == DisplacedRules.KeepForLaterReason)
                 {
-                    Coverage.AddOrUpdate(c.Plain ? "KeepDisplaced, sent by a later pass (plain)" : "KeepDisplaced, sent by a later pass", 1, (_, n) => n + 1);
+                    Coverage.AddOrUpdate("KeepDisplaced, sent by a later pass" + c.Key, 1, (_, n) => n + 1);
                 }
             }
 
             // A held case clash does nothing (it waits for the other name to go, which a skip may hold for good).
             if (plan.All(a => a.Kind is SyncActionKind.Skip or SyncActionKind.CaseHoldRemote))
             {
+                world.RememberWithheld(keep, injected, plan, errors: false);
+                world.FollowedMoves = []; // the engine's executor: no followed rename left unmade
                 Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
                 return (plan, snapshot);
             }
 
             var executor = new ModelExecutor(world, random);
-            executor.Execute(plan);
+            executor.Execute(plan, remote);
+            // As the engine: after the executor, whose case-conflict renames not made turn steps into skips to remember.
+            world.RememberWithheld(keep, injected, plan, errors: false);
+            if (executor.FollowedFailed > 0)
+            {
+                Coverage.AddOrUpdate("CaseRenameLocal following the server failed here" + c.Key, executor.FollowedFailed, (_, n) => n + executor.FollowedFailed);
+            }
+
+            if (executor.FollowedWaits > 0)
+            {
+                Coverage.AddOrUpdate("CaseRenameLocal waits to follow the server" + c.Key, executor.FollowedWaits, (_, n) => n + executor.FollowedWaits);
+            }
+
+            if (executor.CaseRenamesNotMade > 0)
+            {
+                Coverage.AddOrUpdate("CaseRenameLocal not made, its steps held" + c.Key, executor.CaseRenamesNotMade, (_, n) => n + executor.CaseRenamesNotMade);
+                Coverage.AddOrUpdate("steps held by a case-conflict rename not made" + c.Key, executor.StepsHeld, (_, n) => n + executor.StepsHeld);
+            }
+
             if (executor.Errors > 0)
             {
                 world.WithheldTable.UnionWith(storedTable); // a failed step may have been one of them: look again
@@ -194,11 +220,13 @@ internal static class PlannerRun
             else if (executor.ListAllNextPass)
             {
                 world.Cursor = null;
+                world.FollowedMoves = executor.FollowedMoves; // with the cursor, as the engine
             }
             else if (!plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
             {
                 // The executor keeps the cursor while a remote change waits for a file here to settle.
                 world.Cursor = ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
+                world.FollowedMoves = executor.FollowedMoves;
             }
 
             if (plan.Where(a => a.Kind == SyncActionKind.Wait).Select(a => a.SettlesIn).DefaultIfEmpty().Min() is var soonest && soonest > TimeSpan.Zero)
@@ -211,7 +239,7 @@ internal static class PlannerRun
                     overwritten.Add(node.Content);
                     world.LocalWrite(writing, world.NewContent());
                     world.Trace.Add($"  written again: {writing}");
-                    Coverage.AddOrUpdate(c.Plain ? "written again while waited for (plain)" : "written again while waited for", 1, (_, n) => n + 1);
+                    Coverage.AddOrUpdate("written again while waited for" + c.Key, 1, (_, n) => n + 1);
                 }
 
                 world.Advance(soonest); // the daemon's re-check (SyncSummary.RecheckAfter)
@@ -229,7 +257,7 @@ internal static class PlannerRun
     {
         var skipped = plan.Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
         world.Cursor = world.Server.Head;
-        var again = PlanPass(world, c.Order, c.Plain).Plan;
+        var again = PlanPass(world, c.Order, c).Plan;
         if (again.Any(a => a.Kind is not (SyncActionKind.Skip or SyncActionKind.CaseHoldRemote) || !skipped.Contains(a.Path)))
         {
             Fail(c, world, $"planning the fixed point again planned: {string.Join("; ", again)}");
@@ -259,8 +287,9 @@ internal static class PlannerRun
     /// an unconfirmed delete guard too (its share, minimum and adopt state drawn from <paramref name="shape"/>), which must
     /// hold the plan back exactly when it deletes more than the guard allows (see <see cref="CheckGuard"/>).
     /// </remarks>
-    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world, int shape, bool plain)
+    private static (List<SyncAction> Plan, LocalSnapshot Snapshot, RemoteView Remote, HashSet<string> Keep, HashSet<string> Injected) PlanPass(ModelWorld world, int shape, PlannerCase c)
     {
+        var plain = c.Plain;
         var remote = world.Fetch();
         var snapshot = world.Scan();
         var index = world.Index();
@@ -277,6 +306,11 @@ internal static class PlannerRun
             }
         }
 
+        // The engine's local case clashes (only where the case asks for them): their facts read after the scan, the
+        // snapshot edited as the plan will see it (before the reads), the planner deciding them, the executor renaming.
+        var caseClashes = c.CaseRenames ? world.CaseFacts(snapshot, index, remote) : [];
+        LocalCasePlan.Shape(snapshot, caseClashes);
+        Coverage.AddOrUpdate("case clashes read" + c.Key, caseClashes.Count, (_, n) => n + caseClashes.Count);
         var (keep, injected) = world.Reexamine(snapshot, remote);
         newFiles.GiveBack(injected, snapshot);
         Coverage.AddOrUpdate("UploadNew files", newFiles.Count, (_, n) => n + newFiles.Count);
@@ -297,6 +331,7 @@ internal static class PlannerRun
             // edits only: with withheld paths and kind clashes, a clash whose other name is deleted remotely while the delete
             // is skipped is held ("taken at the next") pass after pass, or renamed once the cursor moved past the delete
             // (the rule's behaviour as it was before it became the planner's; see NewRemoteCaseRulesTests).
+            LocalCaseClashes = caseClashes,
             NewRemoteCaseClashes = NewRemoteCaseRules.Decide(remote.Changes, index, snapshot, newFiles.ByPath().Keys, foldsCase: plain, new HashSet<string>(StringComparer.Ordinal)),
         };
         var plan = SyncPlanner.Plan(input);
@@ -306,14 +341,15 @@ internal static class PlannerRun
             throw new InvalidOperationException("the planner answered the same input twice differently");
         }
 
-        CheckGuard(input, plan, shape, plain);
+        CheckGuard(input, plan, shape, c.Key);
         CheckWaits(world, input, plan);
         CheckUnreadable(input, plan);
 
         // One plan's steps may run at once: no two of them may touch the same path (a held case clash touches none, nor
         // does the withheld skip that goes with a case clash's step).
         var caseClashPaths = plan.Where(a => a.Kind is SyncActionKind.CaseRenameRemote or SyncActionKind.CaseHoldRemote).Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
-        var touched = plan.Where(a => a.Kind != SyncActionKind.CaseHoldRemote && !(a.Kind == SyncActionKind.Skip && a.Reason == SyncPlanner.WithheldReason && caseClashPaths.Contains(a.Path))).SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        // A local case rename runs alone, before every other step (its new name's upload after it); its wait does nothing.
+        var touched = plan.Where(a => a.Kind is not (SyncActionKind.CaseHoldRemote or SyncActionKind.CaseRenameLocal) && a is not { Kind: SyncActionKind.Wait, LocalCase: not null } && !(a.Kind == SyncActionKind.Skip && a.Reason == SyncPlanner.WithheldReason && caseClashPaths.Contains(a.Path))).SelectMany(a => a.Kind == SyncActionKind.UploadNew ? (IEnumerable<string>)a.NewFiles!.ByPath().Keys : a.ToPath is null ? [a.Path] : new[] { a.Path, a.ToPath }).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (touched is not null)
         {
             throw new PlannerPropertyException($"two steps of one plan touch '{touched.Key}': {string.Join("; ", plan.Where(a => a.Path == touched.Key || a.ToPath == touched.Key))}");
@@ -329,13 +365,12 @@ internal static class PlannerRun
     /// server; a plan is either the confirmed plan unchanged or one <see cref="SyncActionKind.Hold"/> (the guard holds,
     /// it never edits a plan); a confirmed guard holds nothing.
     /// </summary>
-    private static void CheckGuard(PlanInput input, List<SyncAction> confirmedPlan, int shape, bool plain)
+    private static void CheckGuard(PlanInput input, List<SyncAction> confirmedPlan, int shape, string key)
     {
         var synced = input.Base.Values.Count(b => b.Kind == FileKind.File);
         var folderEmpty = input.Local.Entries.Count == 0 && input.Local.Withheld.Count == 0 && (input.NewLocal?.Count ?? 0) == 0;
         var guard = new DeleteGuard { SyncedFiles = synced, FolderEmpty = folderEmpty, AdoptingOldDb = shape % 3 == 0, Share = shape % 4 * 0.25, Minimum = 1 + (shape % 5) };
         var plan = SyncPlanner.Plan(input with { Guard = guard });
-        var key = plain ? " (plain)" : string.Empty;
         if (SyncPlanner.HeldBack(plan) is { } held)
         {
             Coverage.AddOrUpdate($"Hold: {held.Reason}{key}", 1, (_, n) => n + 1);
@@ -432,7 +467,19 @@ internal static class PlannerRun
             }
         }
 
-        foreach (var wait in plan.Where(a => a.Kind == SyncActionKind.Wait && a.Reason != SyncPlanner.UnreadableReason))
+        // A case clash's wait is for a clash read this pass that is being written: the name (a file not as synced), or any
+        // file under the folder, written lately (a folder's walk looks at every file's age, synced or not).
+        foreach (var wait in plan.Where(a => a is { Kind: SyncActionKind.Wait, LocalCase: not null }))
+        {
+            var young = world.Local.Where(kv => kv.Value.Kind == ModelKind.File && (kv.Key == wait.Path ? unsettled.Contains(kv.Key) : kv.Key.StartsWith(wait.Path + "/", StringComparison.Ordinal))
+                && world.Stability.SettlesIn(kv.Key, kv.Value.MtimeTicks) is not null);
+            if (!input.LocalCaseClashes.Any(c => c.Path == wait.Path) || !young.Any())
+            {
+                throw new PlannerPropertyException($"the plan waits to rename '{wait.Path}', which is not a case clash being written: {string.Join("; ", plan)}");
+            }
+        }
+
+        foreach (var wait in plan.Where(a => a.Kind == SyncActionKind.Wait && a.Reason != SyncPlanner.UnreadableReason && a.LocalCase is null))
         {
             if (!input.Local.Entries.TryGetValue(wait.Path, out var entry) || entry.SettlesIn is not { } observed || !unsettled.Contains(wait.Path))
             {

@@ -1,0 +1,190 @@
+using System.Text.Json;
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+
+namespace Dropbox.SyncClient.Sync;
+
+/// <summary>
+/// The server moves that local case-conflict renames follow (<see cref="LocalCaseOutcome.Followed"/>: another device moved
+/// the loser to its <c>(Case Conflict)</c> name) and that a pass did not make here (the rename failed, was refused, found
+/// written since, or waits): the remote changes at or under both names as the pass's remote view held them (both ends of
+/// each move among them: the old path deleted with <see cref="RemoteEntry.MovedTo"/>, the new one with
+/// <see cref="RemoteEntry.MovedFrom"/>; a folder's delete there, without which its synced row kept the loser on the
+/// server and so the winner of the clash), kept in the db
+/// (<see cref="StateKeys.CaseFollowedMoves"/>). Only the change feed says where a path went (a remembered withheld path is
+/// looked up as it is now), so each later pass puts them back in its remote view (<see cref="AddTo"/>) and follows the move
+/// again, while the cursor moves on: held instead, a rename that failed every pass held the cursor for good, and one that
+/// waited did not hold it at all (the next pass, not seeing the move, decided the clash anew: the winner renamed, the loser
+/// split). The memory is what the pass's own view held at those names, so a newer change listed since replaces what it
+/// keeps, as a held cursor's listing would show it; it is forgotten once no followed rename is left unmade.
+/// </summary>
+/// <remarks>
+/// The remembered entries are read from the db at each pass, never kept in the object (which holds only what the running
+/// pass leaves, until its cursor is stored): another engine on the same db (a reconcile's, a <c>sync --once</c>) may have
+/// changed them since (an engine that kept its own copy put back moves another had forgotten, or lacked those it
+/// remembered).
+/// </remarks>
+internal sealed class FollowedCaseMoves(SyncContext ctx)
+{
+    private readonly SyncContext _ctx = ctx;
+
+    /// <summary>Most entries remembered; past it none is (the clash is then decided anew, as before the memory: every byte kept, a name maybe twice).</summary>
+    internal const int MaxRemembered = 10_000;
+
+    /// <summary>The entries remembered, as stored.</summary>
+    internal IReadOnlyList<RemoteEntry> Remembered => Load(_ctx.State.GetSetting(StateKeys.CaseFollowedMoves));
+
+    /// <summary>
+    /// Puts the remembered entries into <paramref name="changes"/> (this pass's remote view, before anything reads it):
+    /// each where the view holds nothing at its path; where it holds the same state without the link (a full listing, which
+    /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed.
+    /// </summary>
+    public void AddTo(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion) => AddTo(Remembered, changes, syncedVersion);
+
+    /// <summary>
+    /// As <see cref="AddTo(Dictionary{string, RemoteEntry}, Func{string, ulong?})"/>, of <paramref name="remembered"/> (pure:
+    /// the planner model's engine uses it too). A path synced since at a newer version (<paramref name="syncedVersion"/>,
+    /// the db's) is not put back: its listing (an echo, dropped) is newer than what was remembered.
+    /// </summary>
+    internal static void AddTo(IReadOnlyList<RemoteEntry> remembered, Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
+    {
+        foreach (var kept in remembered)
+        {
+            if (!changes.TryGetValue(kept.Path, out var listed))
+            {
+                if (!(syncedVersion(kept.Path) > kept.Version))
+                {
+                    changes[kept.Path] = kept;
+                }
+            }
+            else if (kept.Deleted && listed is { Deleted: true, MovedTo: null })
+            {
+                changes[kept.Path] = listed with { MovedTo = kept.MovedTo };
+            }
+            else if (!kept.Deleted && listed is { Deleted: false, MovedFrom: null } && listed.Version == kept.Version && listed.ContentHash.AsSpan().SequenceEqual(kept.ContentHash))
+            {
+                changes[kept.Path] = listed with { MovedFrom = kept.MovedFrom };
+            }
+        }
+    }
+
+    /// <summary>What this pass's executor left to remember (<see cref="Leave"/>); stored only with the pass's cursor (<see cref="StoreLeft"/>).</summary>
+    private IReadOnlyList<RemoteEntry> _left = [];
+
+    /// <summary>The executor's word (<see cref="LocalCaseRenames"/>): what this pass remembers (<see cref="Select"/>), stored with the cursor.</summary>
+    internal void Leave(IReadOnlyList<RemoteEntry> moves) => _left = moves;
+
+    /// <summary>
+    /// Remembers what the pass left (<see cref="Leave"/>) in place of what was remembered; none: forgotten. Only with the
+    /// pass's cursor, and before it: the memory goes with the cursor. A pass that keeps its old cursor keeps the old memory
+    /// too (its next pass sees the view this one saw: a change taken from the memory but left for later, by a wait that
+    /// holds the cursor, would otherwise be neither listed again nor remembered; found by the planner model).
+    /// </summary>
+    public void StoreLeft()
+    {
+        var json = _left.Count == 0 ? null : Save(_left);
+        _left = [];
+        if (json != _ctx.State.GetSetting(StateKeys.CaseFollowedMoves))
+        {
+            _ctx.Db.SetCaseFollowedMoves(json);
+        }
+    }
+
+    /// <summary>
+    /// What a pass remembers (pure): the entries <paramref name="remote"/> (its view) holds at or under <paramref name="names"/>
+    /// (both names of each followed rename not made, or waiting), and those the pass held with them in another case (a
+    /// skip of <paramref name="plan"/> at a name differing only in case, or moved from or to one: <see cref="LocalCaseRenames.Hold"/>),
+    /// in path order; none past <see cref="MaxRemembered"/>. Only what the pass left untouched: a path it acted on (an
+    /// upload at a name differing only in case) is not remembered, or its stale state would be put back over its own.
+    /// </summary>
+    internal static List<RemoteEntry> Select(IReadOnlySet<string> names, IReadOnlyDictionary<string, RemoteEntry> remote, IReadOnlyList<SyncAction> plan)
+    {
+        if (names.Count == 0)
+        {
+            return [];
+        }
+
+        // Held in another case, as Hold holds them (a download at a name differing only in case, say): the facts of the
+        // next pass are read before the withheld lookups bring such a path back, and without it there the clash is not
+        // seen (an edited loser sent under its old name, the other name downloaded beside it; found by the planner model).
+        var folded = names.Select(SyncPaths.CaseFoldKey).ToHashSet(StringComparer.Ordinal);
+        bool Folds(string? path) => path is not null && SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(path), folded);
+        var held = plan.Where(a => a.Kind == SyncActionKind.Skip && (Folds(a.Path) || Folds(a.Remote?.MovedFrom) || Folds(a.Remote?.MovedTo)))
+            .Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        var moves = remote.Values.Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names) || held.Contains(e.Path))
+            .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
+        return moves.Count > MaxRemembered ? [] : moves;
+    }
+
+    /// <summary>The stored entries; none when absent or unreadable (the clash is then decided anew).</summary>
+    internal static List<RemoteEntry> Load(string? json)
+    {
+        var moves = new List<RemoteEntry>();
+        if (string.IsNullOrEmpty(json))
+        {
+            return moves;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (moves.Count >= MaxRemembered)
+                {
+                    break;
+                }
+
+                moves.Add(new RemoteEntry(e.GetProperty("path").GetString()!, (FileKind)e.GetProperty("kind").GetInt32(), e.GetProperty("version").GetUInt64(),
+                    e.GetProperty("deleted").GetBoolean(), e.GetProperty("size").GetInt64(), Convert.FromHexString(e.GetProperty("hash").GetString()!), e.GetProperty("mtime").GetInt64())
+                {
+                    Executable = e.GetProperty("executable").GetBoolean(),
+                    MovedFrom = e.TryGetProperty("movedFrom", out var from) ? from.GetString() : null,
+                    MovedTo = e.TryGetProperty("movedTo", out var to) ? to.GetString() : null,
+                });
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return [];
+        }
+
+        return moves;
+    }
+
+    private static string Save(IReadOnlyList<RemoteEntry> moves)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartArray();
+            foreach (var e in moves)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", e.Path);
+                w.WriteNumber("kind", (int)e.Kind);
+                w.WriteNumber("version", e.Version);
+                w.WriteBoolean("deleted", e.Deleted);
+                w.WriteNumber("size", e.Size);
+                w.WriteString("hash", Convert.ToHexStringLower(e.ContentHash));
+                w.WriteNumber("mtime", e.MtimeUnixMs);
+                w.WriteBoolean("executable", e.Executable);
+                if (e.MovedFrom is { } from)
+                {
+                    w.WriteString("movedFrom", from);
+                }
+
+                if (e.MovedTo is { } to)
+                {
+                    w.WriteString("movedTo", to);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

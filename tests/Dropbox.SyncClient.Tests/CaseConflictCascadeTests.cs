@@ -26,7 +26,7 @@ public sealed class CaseConflictCascadeTests : IDisposable
         await b.SyncAsync();
 
         // 'Docs' arrives from elsewhere (the web); then 'docs' is edited on A, so on the server 'Docs' is the older name.
-        await CommitAsync("Docs/y.txt", "from the web");
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "Docs/y.txt", "from the web");
         Assert.Equal(0, (await b.SyncAsync()).Errors); // B holds both folders (its folder tells them apart)
         a.Write("docs/x.txt", "edited on a");
         Assert.Equal(0, (await a.SyncAsync()).Errors);
@@ -76,7 +76,7 @@ public sealed class CaseConflictCascadeTests : IDisposable
         using var a = new TestClient(_dir, "a", _server);
         a.Write("Docs/y.txt", "older");
         await a.SyncAsync();
-        await CommitAsync("docs/x.txt", "newer");
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/x.txt", "newer");
         Assert.Equal(0, (await a.SyncAsync()).Errors); // downloads 'docs' beside 'Docs' (this folder tells them apart)
         _server.BeforeMoveFile = request => Task.FromException(new DropboxException(ErrorKind.Conflict, $"refused: '{request.FromPath}' is not as seen"));
 
@@ -109,7 +109,7 @@ public sealed class CaseConflictCascadeTests : IDisposable
         using var a = new TestClient(_dir, "a", _server);
         a.Write("Docs/y.txt", "older");
         await a.SyncAsync();
-        await CommitAsync("docs/x.txt", "newer");
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/x.txt", "newer");
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         _server.BeforeMoveFile = request => Task.FromException(new DropboxException(ErrorKind.Conflict, $"refused: '{request.FromPath}' is not as seen"));
         var first = await a.EngineWith(a.Context.Options).RunPassAsync(CancellationToken.None);
@@ -192,7 +192,7 @@ public sealed class CaseConflictCascadeTests : IDisposable
         a.Write("d/x.txt", "older");
         File.SetLastWriteTimeUtc(a.PathOf("d/x.txt"), DateTime.UtcNow.AddHours(-2));
         await a.SyncAsync();
-        await CommitAsync("d/X.txt", "newer");
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "d/X.txt", "newer");
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         Assert.Equal("newer", a.Read("d/X.txt"));
         var mtime = File.GetLastWriteTimeUtc(a.PathOf("d/X.txt"));
@@ -283,16 +283,4 @@ public sealed class CaseConflictCascadeTests : IDisposable
         [.. (await server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
             .Where(e => e.Kind == EntryKind.File).Select(e => e.Path).Order(StringComparer.Ordinal)];
 
-    /// <summary>Commits <paramref name="text"/> at <paramref name="path"/> as another client would (its chunks staged by a plain upload first).</summary>
-    private async Task CommitAsync(string path, string text)
-    {
-        using var web = new TestClient(_dir, "web", _server);
-        web.Write("staging/" + path, text);
-        await web.SyncAsync();
-        var staged = _server.Current("staging/" + path)!;
-        var commit = new CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
-        commit.Chunks.AddRange(staged.Chunks);
-        await _server.CommitFileAsync(commit, CancellationToken.None);
-        await _server.DeleteFileAsync(new DeleteFileRequest { Path = "staging/" + path, Device = "web" }, CancellationToken.None);
-    }
 }

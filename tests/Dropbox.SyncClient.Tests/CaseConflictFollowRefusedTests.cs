@@ -28,7 +28,7 @@ public sealed class CaseConflictFollowRefusedTests : IDisposable
         // Another device: moves 'a/c/z' to the clash's name (as it resolved the same clash), and a third makes a new 'a/c/z'.
         var synced = _server.Current("a/c/z")!;
         await _server.MoveFileAsync(new MoveFileRequest { FromPath = "a/c/z", ToPath = "a (Case Conflict)/c/z", BaseVersion = synced.Version, Device = "other" }, CancellationToken.None);
-        await CommitAsync("a/c/z", "theirs, new at the old name");
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "a/c/z", "theirs, new at the old name");
 
         var log = new List<string>();
         for (var i = 0; i < 5; i++)
@@ -44,16 +44,5 @@ public sealed class CaseConflictFollowRefusedTests : IDisposable
         Assert.True(here.Contains("a (Case Conflict)/c/z"), "'a (Case Conflict)/c/z' is on the server but never came down here:\n" + story);
         Assert.Equal("mine, synced", a.Read("a (Case Conflict)/c/z"));
         Assert.Contains(here, p => p.EndsWith("c/z", StringComparison.Ordinal) && p != "a (Case Conflict)/c/z" && File.ReadAllText(a.PathOf(p)) == "theirs, new at the old name");
-    }
-
-    private async Task CommitAsync(string path, string text)
-    {
-        using var web = new TestClient(_dir, "web", _server);
-        web.Write("staging/" + path, text);
-        await web.SyncAsync();
-        var staged = _server.Current("staging/" + path)!;
-        var commit = new CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
-        commit.Chunks.AddRange(staged.Chunks);
-        await _server.CommitFileAsync(commit, CancellationToken.None);
     }
 }

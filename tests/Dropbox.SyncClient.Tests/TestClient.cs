@@ -68,6 +68,22 @@ internal sealed class TestClient : IDisposable
     public void Dispose() => State.Dispose();
 
     /// <summary>The files in <paramref name="folder"/>, without the client's folder marker (see <see cref="FolderIdentity"/>).</summary>
+    /// <summary>
+    /// Commits <paramref name="text"/> at <paramref name="path"/> as another client would: its chunks staged by a plain upload
+    /// of a client "web" first, whose staged copy is then deleted (so no copy of the text is left anywhere else).
+    /// </summary>
+    public static async Task CommitAsOtherClientAsync(TempFolder dir, FakeServer server, string path, string text)
+    {
+        using var web = new TestClient(dir, "web", server);
+        web.Write("staging/" + path, text);
+        await web.SyncAsync();
+        var staged = server.Current("staging/" + path)!;
+        var commit = new Dropbox.Shared.Protos.Metadata.CommitFileRequest { Path = path, Size = staged.Size, MtimeUnixMs = staged.MtimeUnixMs, Device = "web" };
+        commit.Chunks.AddRange(staged.Chunks);
+        await server.CommitFileAsync(commit, CancellationToken.None);
+        await server.DeleteFileAsync(new Dropbox.Shared.Protos.Metadata.DeleteFileRequest { Path = "staging/" + path, Device = "web" }, CancellationToken.None);
+    }
+
     public static string[] FilesIn(string folder, string pattern = "*", SearchOption option = SearchOption.TopDirectoryOnly) =>
         Directory.GetFiles(folder, pattern, option).Where(f => System.IO.Path.GetFileName(f) != FolderIdentity.MarkerName).ToArray();
 

@@ -198,4 +198,18 @@ public sealed class LocalStateTests : IDisposable
         Assert.Equal(state.FindChunk(ids[0]), found[ids[0]]);
         Assert.Equal(new LocalChunkLocation("f599", 0, 609), Assert.Single(found[ids[599]]));
     }
+
+    [Fact]
+    public void A_reset_of_the_sync_state_forgets_the_case_conflict_memories_of_the_old_link()
+    {
+        using var dir = new TempFolder();
+        using var state = LocalState.Open(dir.Path);
+        state.Writer.SetCaseFollowedMoves("[{\"path\":\"Docs/Report.txt\"}]");
+        state.Writer.SetCaseRefusedOnServer("[\"docs\"]");
+
+        state.ResetSyncState();
+
+        Assert.Null(state.GetSetting(StateKeys.CaseFollowedMoves));
+        Assert.Null(state.GetSetting(StateKeys.CaseRefusedOnServer));
+    }
 }

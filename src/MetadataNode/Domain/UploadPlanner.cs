@@ -119,6 +119,7 @@ internal sealed partial class UploadPlanner
         List<ChunkId>? pending = null;
         var missing = new List<ChunkId>();
         var seen = new HashSet<ChunkId>(chunks.Count);
+        var putAgain = PutsAgainAfterAvoid(avoidNodes);
         foreach (var chunk in chunks)
         {
             if (!seen.Add(chunk.Id))
@@ -135,7 +136,7 @@ internal sealed partial class UploadPlanner
                     continue;
                 }
 
-                if (HeldByUpload(nsChunk, chunk.Id))
+                if (!putAgain && HeldByUpload(nsChunk, chunk.Id))
                 {
                     (pending ??= []).Add(chunk.Id);
                     continue;
@@ -243,6 +244,7 @@ internal sealed partial class UploadPlanner
         var judged = new Dictionary<ChunkId, bool>((int)Math.Min(total, 1 << 16));
         var missing = new List<ChunkId>();
         List<ChunkId>? pending = null;
+        var putAgain = PutsAgainAfterAvoid(uploads.SelectMany(u => u.AvoidNodes));
         for (var f = 0; f < uploads.Count; f++)
         {
             var upload = uploads[f];
@@ -260,7 +262,7 @@ internal sealed partial class UploadPlanner
 
                 if (!judged.TryGetValue(chunk.Id, out var isMissing))
                 {
-                    isMissing = !HeldBy(ns.Id, chunk.Id, out var isPending);
+                    isMissing = !HeldBy(ns.Id, chunk.Id, putAgain, out var isPending);
                     judged[chunk.Id] = isMissing;
                     if (isMissing)
                     {
@@ -383,7 +385,7 @@ internal sealed partial class UploadPlanner
     /// True when the namespace need not upload the chunk: it references it, or uploaded it itself and it is still
     /// stored (<paramref name="pending"/>: the latter, whose grace clock a plan restarts).
     /// </summary>
-    private bool HeldBy(string ns, ChunkId id, out bool pending)
+    private bool HeldBy(string ns, ChunkId id, bool putAgain, out bool pending)
     {
         pending = false;
         var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
@@ -398,8 +400,22 @@ internal sealed partial class UploadPlanner
             return true;
         }
 
-        pending = HeldByUpload(nsChunk, id);
+        pending = !putAgain && HeldByUpload(nsChunk, id);
         return pending;
+    }
+
+    /// <summary>
+    /// True when a plan asks to avoid nodes (the client found them down or full) and another live node is left: the
+    /// chunks the account uploaded but has not committed are then planned again, on the others. Their one landed copy may
+    /// be on the node that just failed (killed while the other replica's put was in flight): answered "held", the commit
+    /// was acknowledged with its only copy on a node then declared dead, unreadable until it came back. Which nodes hold
+    /// a copy is not asked: a copy another account put there would answer "held", telling a client that avoids the one
+    /// node it put on whether anyone else stores the content.
+    /// </summary>
+    private bool PutsAgainAfterAvoid(IEnumerable<string> avoidNodes)
+    {
+        var avoid = avoidNodes.ToHashSet(StringComparer.Ordinal);
+        return avoid.Count > 0 && _nodeRegistry.PlacementNodes().Exists(n => !avoid.Contains(n.NodeId));
     }
     /// <summary>
     /// A chunk the namespace references that no copy a commit would count is left of: every holder found it corrupt, or

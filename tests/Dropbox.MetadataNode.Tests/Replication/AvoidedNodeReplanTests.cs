@@ -1,0 +1,114 @@
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services.Mapping;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.MetadataNode.Tests.Replication;
+
+/// <summary>
+/// A plan made after the client found a node down puts the account's uploaded, uncommitted chunks again on the other
+/// nodes: their one landed copy may be on the node that failed (found by a CI run of the failover test: a chunk
+/// committed with its only copy on a node killed mid-upload, re-replication then had no live node to copy it from).
+/// </summary>
+public sealed class AvoidedNodeReplanTests
+{
+    private const string NodeB = "node-b";
+    private const string NodeC = "node-c";
+
+    [Fact]
+    public async Task A_replan_avoiding_the_node_that_holds_the_only_copy_puts_the_chunks_again_on_the_others_and_the_commit_names_them()
+    {
+        // Arrange: three nodes, two replicas; alice's puts landed on node a only (node a then died, the puts to the other
+        // replicas were cut off).
+        using var h = ThreeNodes();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, 12).Select(i => StoreHarness.Chunk(i)).ToArray();
+        Assert.Equal(24, h.Store.PlanUpload(alice, StoreHarness.Upload("big.bin", 0, chunks)).Missing.Count);
+        h.Stored(alice, chunks);
+
+        // Act: the client plans again, avoiding node a (single plan, batch plan and window plan).
+        var single = h.Store.PlanUpload(alice, StoreHarness.Upload("big.bin", 0, chunks) with { AvoidNodes = [StoreHarness.NodeA] });
+        var batch = h.Store.PlanMany(alice, [StoreHarness.Upload("big.bin", 0, chunks) with { AvoidNodes = [StoreHarness.NodeA] }]);
+        var window = h.Store.PlanChunks(alice, ChunkWindow.Create("big.bin", 12_000, 0, chunks) with { AvoidNodes = [StoreHarness.NodeA] });
+
+        // Assert: every chunk is put again, twice, on nodes b and c; once they report, the commit's version names them.
+        foreach (var puts in new[] { single.Missing, batch[0].Missing, window.Missing })
+        {
+            Assert.Equal(24, puts.Count);
+            Assert.All(puts.GroupBy(p => p.ChunkId), copies => Assert.Equal([NodeB, NodeC], copies.Select(c => c.Node.NodeId).Order()));
+        }
+
+        Report(h, alice, NodeB, chunks);
+        Report(h, alice, NodeC, chunks);
+        Assert.IsType<Committed>(await h.Store.CommitAsync(alice, StoreHarness.Upload("big.bin", 0, chunks), CancellationToken.None));
+        Assert.All(chunks, c => Assert.Equal([StoreHarness.NodeA, NodeB, NodeC], ChunkLedger.Read(h.Store.Engine, c.Id)!.Locations.Order()));
+    }
+
+    [Fact]
+    public void A_replan_that_avoids_nothing_or_every_node_still_answers_held_for_the_uploaded_chunks()
+    {
+        using var h = ThreeNodes();
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, 6).Select(i => StoreHarness.Chunk(i)).ToArray();
+        h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks));
+        h.Stored(alice, chunks);
+
+        Assert.Empty(h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks)).Missing);
+        Assert.Empty(h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks) with { AvoidNodes = [StoreHarness.NodeA, NodeB, NodeC] }).Missing);
+    }
+
+    [Fact]
+    public void A_replan_avoiding_a_node_answers_the_same_whether_or_not_another_account_stores_the_content_elsewhere()
+    {
+        // Act: alice put the content on node a only and plans again avoiding it, once where bob committed the same
+        // content (copies on b and c), once where nobody else has it.
+        var withBob = AliceReplans(bobStoresIt: true);
+        var alone = AliceReplans(bobStoresIt: false);
+
+        // Assert: both chunks asked for on b and c either way: bob's copies make no difference to alice's answer.
+        Assert.Equal(alone, withBob);
+        Assert.Equal(["8:node-c", "8:node-b", "7:node-c", "7:node-b"], alone);
+    }
+
+    /// <summary>Alice's replan avoiding node a, as "seed:node" per put, sorted.</summary>
+    private static List<string> AliceReplans(bool bobStoresIt)
+    {
+        using var h = ThreeNodes();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var shared = StoreHarness.Chunk(7);
+        var own = StoreHarness.Chunk(8);
+        if (bobStoresIt)
+        {
+            h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, shared));
+            Report(h, bob, NodeB, [shared]);
+            Report(h, bob, NodeC, [shared]);
+        }
+
+        h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, shared, own));
+        h.Stored(alice, shared, own);
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, shared, own) with { AvoidNodes = [StoreHarness.NodeA] });
+        return plan.Missing.Select(p => $"{(p.ChunkId == shared.Id ? 7 : 8)}:{p.Node.NodeId}").OrderDescending().ToList();
+    }
+
+    private static StoreHarness ThreeNodes()
+    {
+        var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 2 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        h.Store.Nodes.Register(new NodeRegistration(NodeC, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        return h;
+    }
+
+    private static void Report(StoreHarness h, UserInfo user, string node, ChunkRef[] chunks)
+    {
+        var report = new ReportChunksStoredRequest { NodeId = node };
+        foreach (var c in chunks)
+        {
+            h.Gateway.Put(node, c.Id);
+            report.Chunks.Add(new StoredChunk { ChunkId = c.Id.ToByteString(), Size = (uint)c.Size, StoredSize = (uint)c.Size, NamespaceId = user.Namespace.Value });
+        }
+
+        h.Store.ReportChunksStored(report);
+    }
+}

@@ -285,16 +285,21 @@ internal sealed class ClientApp
         // "Logged in"; a new one is created only once the server took the token.
         using var existing = File.Exists(Path.Combine(stateDir, LocalState.DatabaseFileName)) ? LocalState.Open(stateDir) : null;
         Directory.CreateDirectory(folder);
+        string accountNamespace;
         using (var channels = ClientChannels.Create(trust))
         {
             var account = await new GrpcMetadataRemote(channels, server, token).GetAccountAsync(ct).ConfigureAwait(false);
+            accountNamespace = account.NamespaceId;
             _out.WriteLine($"Logged in as {SyncPaths.Display(account.User)} (namespace {account.NamespaceId}, {account.FileCount} files, {Format.Bytes(account.TotalBytes)}).");
         }
 
         using var created = existing is null ? LocalState.Open(stateDir) : null;
         var state = existing ?? created!;
-        if (state.GetSetting(StateKeys.Folder) is { } oldFolder && (oldFolder != folder || state.GetSetting(StateKeys.Server) != server))
+        if (state.GetSetting(StateKeys.Folder) is { } oldFolder
+            && (oldFolder != folder || state.GetSetting(StateKeys.Server) != server || AnotherAccount(state, accountNamespace)))
         {
+            // Another account's rows and cursor name versions this account does not have: kept, its files here would
+            // never be sent and the new account's never come down (or a reconcile take them as deleted there).
             state.ResetSyncState();
             FolderIdentity.Forget(state);
             _out.WriteLine("The previous link of this state directory was replaced; the next sync starts fresh.");
@@ -309,6 +314,7 @@ internal sealed class ClientApp
         }
 
         state.SetSetting(StateKeys.Server, server);
+        state.SetSetting(StateKeys.AccountNamespace, accountNamespace);
         state.SetSetting(StateKeys.Token, token);
         state.SetSetting(StateKeys.TrustCa, caPem);
         state.SetSetting(StateKeys.TrustFingerprint, fingerprint);
@@ -449,6 +455,10 @@ internal sealed class ClientApp
     /// '--version' alone, or beside '--state DIR' (which every verb takes, so scripts and aliases that always pass it
     /// still work): nothing else.
     /// </summary>
+    /// <summary>The link was made to another account (a db from before the account was kept cannot tell: taken as the same).</summary>
+    private static bool AnotherAccount(LocalState state, string accountNamespace) =>
+        state.GetSetting(StateKeys.AccountNamespace) is { } stored && stored != accountNamespace;
+
     private static bool IsVersionAlone(string[] argv) => argv switch
     {
         ["--version"] => true,

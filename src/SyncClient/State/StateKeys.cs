@@ -8,6 +8,13 @@ internal static class StateKeys
     public const string TrustCa = "trust_ca_pem";
     public const string TrustFingerprint = "trust_fingerprint";
     public const string Folder = "folder";
+
+    /// <summary>
+    /// The namespace of the account the link logged in to: a login to another account on the same server and folder
+    /// starts fresh, as a login to another server or folder does. Absent in a db from before it was kept (its next
+    /// login stores it).
+    /// </summary>
+    public const string AccountNamespace = "account_namespace";
     public const string Device = "device";
     public const string Cursor = "cursor";
     public const string LastSync = "last_sync";

@@ -200,16 +200,20 @@ public sealed class LocalStateTests : IDisposable
     }
 
     [Fact]
-    public void A_reset_of_the_sync_state_forgets_the_case_conflict_memories_of_the_old_link()
+    public void A_reset_of_the_sync_state_forgets_the_case_conflict_memories_and_the_files_above_the_state_directory_of_the_old_link()
     {
         using var dir = new TempFolder();
         using var state = LocalState.Open(dir.Path);
         state.Writer.SetCaseFollowedMoves("[{\"path\":\"Docs/Report.txt\"}]");
         state.Writer.SetCaseRefusedOnServer("[\"docs\"]");
+        state.Writer.SetFilesAboveStateDirectory("[{\"path\":\"sub\",\"version\":3,\"size\":1}]");
+        state.Writer.SetFilesAboveStateDirectoryListed("sub/.state");
 
         state.ResetSyncState();
 
         Assert.Null(state.GetSetting(StateKeys.CaseFollowedMoves));
         Assert.Null(state.GetSetting(StateKeys.CaseRefusedOnServer));
+        Assert.Null(state.GetSetting(StateKeys.FilesAboveStateDirectory));
+        Assert.Null(state.GetSetting(StateKeys.FilesAboveStateDirectoryListed));
     }
 }

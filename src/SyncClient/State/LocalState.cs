@@ -659,13 +659,14 @@ internal sealed class LocalState : IDisposable
     /// Forgets every tracked path and the cursor (after a relink to another folder or account), the remembered ignore
     /// files (the setting and their rules: another folder's rules are not this one's), and the case-conflict memories of the
     /// old link (the server moves followed renames follow: put back in the new server's view they would make a file here
-    /// look synced at the old server's version, never sent; the losers the old server refused to rename).
+    /// look synced at the old server's version, never sent; the losers the old server refused to rename), and the old
+    /// server's files remembered above the state directory (with the listing mark, so the first pass lists everything).
     /// </summary>
     public void ResetSyncState()
     {
         lock (_lock)
         {
-            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile','ignore_files','case_followed_moves','case_refused_on_server');");
+            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile','ignore_files','case_followed_moves','case_refused_on_server','files_above_state_directory','files_above_state_directory_listed');");
         }
     }
 

@@ -471,6 +471,15 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         if (renamedOnServer || outcome.Followed)
         {
+            // A folder moved with what is under it: the engine lists it after the move for the versions the move gave
+            // (WithMovedFoldersVersionsAsync), taken by the same rule; its reply carried the folder's alone.
+            foreach (var folder in renamedOnServer ? made.Keys.Where(p => world.Server.Live.TryGetValue(p, out var n) && n.Kind == ModelKind.Folder).ToList() : [])
+            {
+                var listed = world.Server.Live.Where(kv => LocalCaseFacts.Under(kv.Key, folder))
+                    .Select(kv => new RemoteEntry(kv.Key, kv.Value.Kind == ModelKind.Folder ? FileKind.Folder : FileKind.File, kv.Value.Version, false, ModelServer.Size(kv.Value.Content), ModelServer.Hash(kv.Value.Content), 1));
+                LocalCaseRenames.TakeListedVersions(from, to, folder, listed, p => world.Base.TryGetValue(p, out var row) ? row.Kind : null, made);
+            }
+
             var onServer = renamedOnServer ? outcome.OnServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
             foreach (var key in facts.SyncedUnder)
             {

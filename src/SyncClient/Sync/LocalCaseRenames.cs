@@ -334,9 +334,9 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// change per entry under it, each at a new version, and its reply carries the folder's alone: rows kept at their old
     /// versions went stale, so a later case-conflict rename of a name in it (a clash inside, found once the folder is
     /// entered by the scan) was sent with the old version and refused, then made here alone, and the server's copy came
-    /// down and clashed again (the planner property test's seed bSC15w_kmxZ2). The listing is not asked where the rows
-    /// were read (the next pass's listing of the moves): a name under the folder withheld there (that very clash's loser)
-    /// has its listed change skipped, its row left stale. Not listed (the server unreachable now), the rows keep their
+    /// down and clashed again (the planner property test's seed bSC15w_kmxZ2). Asked now, not left to the next pass's
+    /// listing of the moves: there a name under the folder that the scan withholds (that very clash's loser) has its
+    /// listed change skipped and its row stays stale. Not listed (the server unreachable now), the rows keep their
     /// versions, as before: what that costs is the retry and fallback of a refused rename.
     /// </summary>
     private async Task<Dictionary<string, (ulong Version, byte[] ContentHash)>> WithMovedFoldersVersionsAsync(string path, string target, List<string> movedFolders,

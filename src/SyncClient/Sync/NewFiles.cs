@@ -106,8 +106,12 @@ internal sealed class NewFiles
         var folders = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in paths)
         {
-            for (var slash = path.LastIndexOf('/'); slash > 0 && folders.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1))
+            for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
             {
+                if (!folders.Add(path[..slash]))
+                {
+                    break; // added before, with every folder above it
+                }
             }
         }
 

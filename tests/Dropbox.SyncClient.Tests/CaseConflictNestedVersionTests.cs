@@ -108,4 +108,34 @@ public sealed class CaseConflictNestedVersionTests : IDisposable
         Assert.Contains("made again", copies); // the server's file, moved with its folder
         Assert.Contains("first", copies); // and the one here (the server's former version), kept beside it
     }
+
+    [Fact]
+    public async Task A_folder_renamed_on_the_server_whose_listing_then_fails_is_renamed_with_its_rows_at_their_versions()
+    {
+        using var a = new TestClient(_dir, "a", _server);
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "Docs/y.txt", "older");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "web" }, CancellationToken.None);
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/x.txt", "moved with its folder", client: "web2");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+
+        // The listing after the move fails (the server unreachable for it): the rename stands, its rows keep their versions.
+        _server.FailFullListings = 1;
+        var log = new List<string>();
+        var renamed = await a.EngineWith(a.Context.Options, log.Add).RunPassAsync(CancellationToken.None);
+
+        Assert.Equal(0, renamed.Errors);
+        Assert.Equal(0, _server.FailFullListings); // the listing was asked
+        Assert.Contains(log, l => l.Contains("could not be read after its move on the server", StringComparison.Ordinal));
+        Assert.Equal("moved with its folder", a.Read("docs (Case Conflict)/x.txt"));
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        Assert.Equal("moved with its folder", a.Read("docs (Case Conflict)/x.txt"));
+        Assert.NotNull(_server.Current("docs (Case Conflict)/x.txt"));
+        Assert.Null(_server.Current("docs/x.txt"));
+        Assert.False(Directory.Exists(a.PathOf("docs")));
+    }
 }

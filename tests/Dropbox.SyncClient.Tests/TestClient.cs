@@ -70,11 +70,13 @@ internal sealed class TestClient : IDisposable
     /// <summary>The files in <paramref name="folder"/>, without the client's folder marker (see <see cref="FolderIdentity"/>).</summary>
     /// <summary>
     /// Commits <paramref name="text"/> at <paramref name="path"/> as another client would: its chunks staged by a plain upload
-    /// of a client "web" first, whose staged copy is then deleted (so no copy of the text is left anywhere else).
+    /// of a client "web" first, whose staged copy is then deleted (so no copy of the text is left anywhere else). A test that
+    /// commits more than once names each commit's client (<paramref name="client"/>): the first client's folder, synced again,
+    /// would take in what was committed since (a case clash there too).
     /// </summary>
-    public static async Task CommitAsOtherClientAsync(TempFolder dir, FakeServer server, string path, string text)
+    public static async Task CommitAsOtherClientAsync(TempFolder dir, FakeServer server, string path, string text, string client = "web")
     {
-        using var web = new TestClient(dir, "web", server);
+        using var web = new TestClient(dir, client, server);
         web.Write("staging/" + path, text);
         await web.SyncAsync();
         var staged = server.Current("staging/" + path)!;

@@ -56,8 +56,10 @@ internal sealed class NewFiles
     }
 
     /// <summary>
-    /// Hands back to <paramref name="snapshot"/> (so the planner decides them) the files at or under a path whose remote
-    /// state was added after the scan (the withheld table's look-ups): taken then, they might be a kind clash now.
+    /// Hands back to <paramref name="snapshot"/> (so the planner decides them) the files at, under or above a path whose
+    /// remote state was added after the scan (the withheld table's look-ups): taken then, they might be a kind clash now.
+    /// A file above one is a file here where the server has a folder (the looked-up path in it): held as plain new, it was
+    /// uploaded onto the server's folder and the folder made under it here, both failing every pass, the cursor held.
     /// </summary>
     public void GiveBack(HashSet<string> injected, LocalSnapshot snapshot)
     {
@@ -66,9 +68,10 @@ internal sealed class NewFiles
             return;
         }
 
+        HashSet<string>? above = null; // the folders the looked-up paths lie in, built on the first file only
         bool Hit(string path)
         {
-            if (injected.Contains(path))
+            if (injected.Contains(path) || (above ??= FoldersAbove(injected)).Contains(path))
             {
                 return true;
             }
@@ -95,6 +98,24 @@ internal sealed class NewFiles
             Bytes -= f.Size;
             return true;
         });
+    }
+
+    /// <summary>Every folder above a path of <paramref name="paths"/>.</summary>
+    private static HashSet<string> FoldersAbove(HashSet<string> paths)
+    {
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in paths)
+        {
+            for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+            {
+                if (!folders.Add(path[..slash]))
+                {
+                    break; // added before, with every folder above it
+                }
+            }
+        }
+
+        return folders;
     }
 
     /// <summary>

@@ -47,12 +47,8 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         foreach (var a in plan.Where(a => a.Kind == SyncActionKind.CaseRenameLocal).ToList())
         {
-            // Once a case, at random: another program makes the rename's new name right before it (the rename fails). A
-            // file's rename only: a nested folder's rename refused on the server and then made here alone churns ("no fixed
-            // point": the server keeps the old folder, which comes down and clashes again). That happens without this too
-            // (CsCheck_Seed=bsmfHjj2juy1 with PLANNER_PROPERTY_CASES=60000 fails on s32-caseplan dfb6c0d itself); failing
-            // folder renames here makes it frequent (CsCheck_Seed=dxrCXupcfrL1), so they wait for that fix.
-            if (!world.RenameTargetTaken && !a.LocalCase!.IsDirectory && random.Next(3) == 0 && world.LocalWrite(a.ToPath!, world.NewContent()))
+            // Once a case, at random: another program makes the rename's new name right before it (the rename fails).
+            if (!world.RenameTargetTaken && random.Next(3) == 0 && world.LocalWrite(a.ToPath!, world.NewContent()))
             {
                 world.RenameTargetTaken = true;
                 world.Trace.Add($"    another program made {a.ToPath} right before the rename");
@@ -471,6 +467,15 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         if (renamedOnServer || outcome.Followed)
         {
+            // A folder moved with what is under it: the engine lists it after the move for the versions the move gave
+            // (WithMovedFoldersVersionsAsync), taken by the same rule; its reply carried the folder's alone.
+            foreach (var folder in renamedOnServer ? made.Keys.Where(p => world.Server.Live.TryGetValue(p, out var n) && n.Kind == ModelKind.Folder).ToList() : [])
+            {
+                var listed = world.Server.Live.Where(kv => LocalCaseFacts.Under(kv.Key, folder))
+                    .Select(kv => new RemoteEntry(kv.Key, kv.Value.Kind == ModelKind.Folder ? FileKind.Folder : FileKind.File, kv.Value.Version, false, ModelServer.Size(kv.Value.Content), ModelServer.Hash(kv.Value.Content), 1));
+                LocalCaseRenames.TakeListedVersions(from, to, folder, listed, p => world.Base.TryGetValue(p, out var row) ? row.Kind : null, made);
+            }
+
             var onServer = renamedOnServer ? outcome.OnServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
             foreach (var key in facts.SyncedUnder)
             {

@@ -111,15 +111,14 @@ internal static class LocalCasePlan
             }
 
             var path = to + key[from.Length..];
-            var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+            var followed = LocalCaseRenames.FollowedMove(key, path, remote);
             if ((!moved.Contains(key) && !followed) || (!followed && remote.TryGetValue(key, out var gone) && gone.Deleted))
             {
                 bases[key] = record;
                 continue;
             }
 
-            var version = followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version : record.Version;
-            bases[path] = record with { Path = path, Version = version };
+            bases[path] = record with { Path = path, Version = followed ? LocalCaseRenames.FollowedVersion(record, key, path, remote) : record.Version };
         }
     }
 }

@@ -1,0 +1,153 @@
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// Another device resolves a case clash by moving the losing folder 'docs' to 'docs (Case Conflict)' on the server, then
+/// changes a file under the new name (edits, deletes or moves it further) before this device follows the move here. The
+/// rows follow the folder's move whatever the server did to them since, so the next pass applies that change as any
+/// remote change: the file's row never stays behind at the old name, which made the renamed file new here and sent it
+/// again (a delete undone, a move duplicated, an edit given a conflicted copy).
+/// </summary>
+public sealed class CaseConflictFollowedThenChangedTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task A_file_edited_on_the_server_after_its_folder_moved_comes_down_under_the_followed_name()
+    {
+        var (a, b) = await FollowedClashAsync();
+        using (a)
+        using (b)
+        {
+            b.Write("docs (Case Conflict)/x.txt", "edited by b");
+            await b.SyncAsync();
+
+            var story = await SyncUntilQuietAsync(a);
+
+            AssertHere(a, story, ("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"), ("docs (Case Conflict)/x.txt", "edited by b"));
+            AssertServer(story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "docs (Case Conflict)/x.txt");
+            AssertRows(a, story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "docs (Case Conflict)/x.txt");
+            Assert.Equal(_server.Current("docs (Case Conflict)/x.txt")!.Version, a.State.GetFile("docs (Case Conflict)/x.txt")!.Version);
+            Assert.Equal(2, _server.History("docs (Case Conflict)/x.txt").Count); // b's move and b's edit: nothing sent again
+        }
+    }
+
+    [Fact]
+    public async Task A_file_deleted_on_the_server_after_its_folder_moved_is_deleted_here_not_sent_again()
+    {
+        var (a, b) = await FollowedClashAsync();
+        using (a)
+        using (b)
+        {
+            File.Delete(b.PathOf("docs (Case Conflict)/x.txt"));
+            await b.SyncAsync();
+
+            var story = await SyncUntilQuietAsync(a, noBytesDown: true);
+
+            AssertHere(a, story, ("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"));
+            AssertServer(story, "Docs/y.txt", "docs (Case Conflict)/w.txt");
+            AssertRows(a, story, "Docs/y.txt", "docs (Case Conflict)/w.txt");
+            Assert.True(_server.History("docs (Case Conflict)/x.txt").Count == 2, "b's delete was undone:\n" + story); // b's move and b's delete
+        }
+    }
+
+    [Fact]
+    public async Task A_file_moved_on_the_server_after_its_folder_moved_is_moved_here_not_sent_again()
+    {
+        var (a, b) = await FollowedClashAsync();
+        using (a)
+        using (b)
+        {
+            Directory.CreateDirectory(b.PathOf("other"));
+            File.Move(b.PathOf("docs (Case Conflict)/x.txt"), b.PathOf("other/x.txt"));
+            await b.SyncAsync();
+            Assert.True(_server.Current("other/x.txt") is not null && _server.Current("docs (Case Conflict)/x.txt") is null, "setup: b's move was not made on the server");
+
+            var story = await SyncUntilQuietAsync(a, noBytesDown: true);
+
+            AssertHere(a, story, ("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"), ("other/x.txt", "synced"));
+            AssertServer(story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "other/x.txt");
+            AssertRows(a, story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "other/x.txt");
+            Assert.True(_server.History("docs (Case Conflict)/x.txt").Count == 2, "b's move was undone:\n" + story);
+            Assert.True(_server.History("other/x.txt").Count == 1, "the moved file was sent again:\n" + story);
+        }
+    }
+
+    /// <summary>
+    /// 'b' syncs 'docs/x.txt' and 'docs/w.txt'; 'a' has it and makes 'Docs/y.txt' (new here, so 'docs' is the clash's loser once the server
+    /// no longer holds it); 'b' moves 'docs' to 'docs (Case Conflict)', as a device that resolved the clash does.
+    /// </summary>
+    private async Task<(TestClient A, TestClient B)> FollowedClashAsync(Func<TestClient, Task>? beforeFolderMove = null)
+    {
+        var b = new TestClient(_dir, "b", _server);
+        b.Write("docs/x.txt", "synced");
+        b.Write("docs/w.txt", "stays");
+        await b.SyncAsync();
+        var a = new TestClient(_dir, "a", _server);
+        await a.SyncAsync();
+        a.Write("Docs/y.txt", "new here");
+        File.SetLastWriteTimeUtc(a.PathOf("Docs/y.txt"), DateTime.UtcNow.AddHours(-3));
+        if (beforeFolderMove is not null)
+        {
+            await beforeFolderMove(b);
+        }
+
+        Directory.Move(b.PathOf("docs"), b.PathOf("docs (Case Conflict)"));
+        await b.SyncAsync();
+        Assert.True(_server.Current("docs (Case Conflict)/w.txt") is not null, "setup: b's folder move was not made on the server");
+        return (a, b);
+    }
+
+    /// <summary>
+    /// Passes of <paramref name="a"/> until one does nothing (at most 5): the story of them, with what each did. Only
+    /// 'Docs/y.txt' is ever uploaded, and nothing becomes a conflicted copy.
+    /// </summary>
+    private static async Task<string> SyncUntilQuietAsync(TestClient a, bool noBytesDown = false)
+    {
+        var log = new List<string>();
+        long uploaded = 0, conflicts = 0, bytesDown = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            var p = await a.SyncAsync();
+            log.Add($"pass {i + 1}: up={p.FilesUploaded} down={p.FilesDownloaded} moved={p.FilesMoved} deleted={p.FilesDeleted} conflicts={p.Conflicts} bytesDown={p.BytesDownloaded} reused={p.ChunksReused} errors={p.Errors} pending={p.Pending} notes=[{string.Join(" | ", p.Notes)}]");
+            Assert.True(p.Errors == 0, string.Join("\n", log));
+            (uploaded, conflicts, bytesDown) = (uploaded + p.FilesUploaded, conflicts + p.Conflicts, bytesDown + p.BytesDownloaded);
+            if (i > 0 && p.FilesUploaded + p.FilesDownloaded + p.FilesMoved + p.FilesDeleted + p.Pending == 0)
+            {
+                break;
+            }
+        }
+
+        var story = string.Join("\n", log);
+        Assert.True(uploaded == 1 && conflicts == 0, $"sent again, or made a conflicted copy ({uploaded} uploads, {conflicts} conflicts):\n{story}");
+        Assert.True(!noBytesDown || bytesDown == 0, $"the bytes of a file here came down again ({bytesDown} bytes):\n{story}");
+        return story;
+    }
+
+    private static void AssertHere(TestClient a, string story, params (string Path, string Text)[] expected)
+    {
+        var here = TestClient.FilesIn(a.Folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Folder, f).Replace('\\', '/'))
+            .Where(f => !f.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
+        Assert.True(here.SequenceEqual(expected.Select(e => e.Path).Order(StringComparer.Ordinal)), $"here: {string.Join(", ", here)}\n{story}");
+        foreach (var (path, text) in expected)
+        {
+            Assert.Equal(text, a.Read(path));
+        }
+    }
+
+    private void AssertServer(string story, params string[] expected)
+    {
+        var live = _server.LivePaths().Select(p => p[..p.LastIndexOf('(')]).Where(p => !p.StartsWith("staging/", StringComparison.Ordinal)).ToList();
+        Assert.True(live.SequenceEqual(expected.Order(StringComparer.Ordinal)), $"server: {string.Join(", ", _server.LivePaths())}\n{story}");
+    }
+
+    private static void AssertRows(TestClient a, string story, params string[] expected)
+    {
+        var files = a.State.LoadFiles().Values.Where(r => r.Kind == State.FileKind.File).Select(r => r.Path).Order(StringComparer.Ordinal).ToList();
+        Assert.True(files.SequenceEqual(expected.Order(StringComparer.Ordinal)), $"a's rows: {string.Join(", ", files)}\n{story}");
+    }
+}

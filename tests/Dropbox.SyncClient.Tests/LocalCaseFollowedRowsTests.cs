@@ -1,0 +1,104 @@
+using Dropbox.SyncClient.Local;
+using Dropbox.SyncClient.State;
+using Dropbox.SyncClient.Sync;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// Which synced rows follow a local folder rename that follows another device's server move (<see cref="LocalCasePlan"/>,
+/// <see cref="LocalCaseRenames.FollowedMove"/>): those the listing shows moved there with the folder, whatever the new end
+/// holds since, with their own version unless the new end is the move's unchanged echo. No disk.
+/// </summary>
+public sealed class LocalCaseFollowedRowsTests
+{
+    private const string From = "docs";
+    private const string To = "docs (Case Conflict)";
+    private static readonly byte[] H1 = [1];
+    private static readonly byte[] H2 = [2];
+
+    [Fact]
+    public void Rows_follow_the_folder_s_move_whatever_the_server_did_at_the_new_end_since()
+    {
+        var remote = Moved("echo.txt", "edited.txt", "deleted.txt", "movedon.txt");
+        remote[To + "/echo.txt"] = Live(To + "/echo.txt", 9, H1) with { MovedFrom = From + "/echo.txt" };
+        remote[To + "/edited.txt"] = Live(To + "/edited.txt", 10, H2);
+        remote[To + "/deleted.txt"] = new RemoteEntry(To + "/deleted.txt", FileKind.File, 11, Deleted: true, 0, [], 0);
+        remote[To + "/movedon.txt"] = new RemoteEntry(To + "/movedon.txt", FileKind.File, 12, Deleted: true, 0, [], 0) { MovedTo = "other/movedon.txt" };
+        remote["other/movedon.txt"] = Live("other/movedon.txt", 12, H1) with { MovedFrom = To + "/movedon.txt" };
+
+        var bases = PlannedBases(remote, "echo.txt", "edited.txt", "deleted.txt", "movedon.txt");
+
+        Assert.Equal(9UL, bases[To + "/echo.txt"].Version); // the move's unchanged echo: nothing left to do
+        foreach (var name in new[] { "edited.txt", "deleted.txt", "movedon.txt" })
+        {
+            // Its own state: the next pass applies the server's change against it (a download, a delete here, a move here).
+            Assert.Equal((5UL, H1), (bases[To + "/" + name].Version, bases[To + "/" + name].ContentHash));
+            Assert.False(bases.ContainsKey(From + "/" + name), $"the row of '{name}' stayed at the old name");
+        }
+    }
+
+    [Fact]
+    public void A_row_does_not_follow_a_move_whose_new_end_came_from_another_path()
+    {
+        // The old path's delete names the new one, but the server's entry there says it came from elsewhere: taken as
+        // this row's, its state would replace the file here on the next pass.
+        var remote = Moved("x.txt");
+        remote[To + "/x.txt"] = Live(To + "/x.txt", 9, H2) with { MovedFrom = "other/z.txt" };
+
+        var bases = PlannedBases(remote, "x.txt");
+
+        Assert.False(bases.ContainsKey(To + "/x.txt"), "the row took an unrelated file's place");
+        Assert.Equal(5UL, bases[From + "/x.txt"].Version);
+    }
+
+    /// <summary>The listing's old ends of <paramref name="names"/>, each deleted and naming its path under the new name.</summary>
+    private static Dictionary<string, RemoteEntry> Moved(params string[] names)
+    {
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            [From] = new RemoteEntry(From, FileKind.Folder, 8, Deleted: true, 0, [], 0) { MovedTo = To },
+            [To] = new RemoteEntry(To, FileKind.Folder, 8, Deleted: false, 0, [], 0) { MovedFrom = From },
+        };
+        foreach (var name in names)
+        {
+            remote[From + "/" + name] = new RemoteEntry(From + "/" + name, FileKind.File, 8, Deleted: true, 0, [], 0) { MovedTo = To + "/" + name };
+        }
+
+        return remote;
+    }
+
+    private static RemoteEntry Live(string path, ulong version, byte[] hash) => new(path, FileKind.File, version, Deleted: false, 3, hash, 0);
+
+    /// <summary>The merge base the plan is made over once the followed rename of 'docs' (its rows synced at version 5) is planned.</summary>
+    private static Dictionary<string, FileRecord> PlannedBases(Dictionary<string, RemoteEntry> remote, params string[] names)
+    {
+        var bases = new Dictionary<string, FileRecord>(StringComparer.Ordinal) { [From] = new FileRecord(From, FileKind.Folder, 0, 0, 4, []) };
+        foreach (var name in names)
+        {
+            bases[From + "/" + name] = new FileRecord(From + "/" + name, FileKind.File, 3, 100, 5, H1);
+        }
+
+        var snapshot = new LocalSnapshot();
+        snapshot.Withheld.Add(From); // the scan's loser
+        var clash = new LocalCaseClash(From, IsDirectory: true)
+        {
+            MovedAwayTo = To,
+            FreeName = To + " 2",
+            SyncedUnder = [.. bases.Keys.Order(StringComparer.Ordinal)],
+        };
+        var input = new PlanInput
+        {
+            Base = bases,
+            Local = snapshot,
+            Fingerprints = new Dictionary<string, FileFingerprint>(),
+            Remote = remote,
+            LocalCaseClashes = [clash],
+        };
+
+        var steps = new List<SyncAction>();
+        var planned = LocalCasePlan.Plan(input, steps);
+        var rename = Assert.Single(steps);
+        Assert.True(rename is { Kind: SyncActionKind.CaseRenameLocal, ToPath: To, LocalCase.Followed: true }, "setup: not a followed rename: " + rename);
+        return new Dictionary<string, FileRecord>(planned.Base, StringComparer.Ordinal);
+    }
+}

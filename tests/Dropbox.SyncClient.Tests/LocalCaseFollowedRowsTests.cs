@@ -51,6 +51,34 @@ public sealed class LocalCaseFollowedRowsTests
         Assert.Equal(5UL, bases[From + "/x.txt"].Version);
     }
 
+    [Theory]
+    [InlineData("docs/x.txt", "docs (Case Conflict)/x.txt", "docs (Case Conflict)")]
+    [InlineData("docs/x.txt", "docs (Case Conflict 12)/x.txt", "docs (Case Conflict 12)")]
+    [InlineData("docs/x.txt", "notes (Case Conflict)/x.txt", null)] // another name's resolution: where x.txt went, not docs
+    [InlineData("docs/x.txt", "docs (Case Conflicts)/x.txt", null)]
+    [InlineData("docs/x.txt", "docs (Case Conflict 0)/x.txt", null)]
+    [InlineData("docs/x.txt", "Docs (Case Conflict)/x.txt", null)]
+    [InlineData("docs/x.txt", "a/docs (Case Conflict)/x.txt", null)]
+    public void A_folder_follows_only_a_move_to_a_case_conflict_name_of_its_own(string synced, string movedTo, string? followed)
+    {
+        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal) { [synced] = default };
+        var remote = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal)
+        {
+            [synced] = new RemoteEntry(synced, FileKind.File, 8, Deleted: true, 0, [], 0) { MovedTo = movedTo },
+        };
+
+        Assert.Equal(followed, LocalCaseFacts.MovedAwayTo(From, index, remote));
+    }
+
+    [Theory]
+    [InlineData("Report (Case Conflict).txt", true)]
+    [InlineData("Report (Case Conflict 2).txt", true)]
+    [InlineData("Report (Case Conflict).txt.bak", false)]
+    [InlineData("Report (Case Conflict) 2.txt", false)]
+    [InlineData("Notes (Case Conflict).txt", false)]
+    public void A_file_s_case_conflict_name_keeps_its_extension(string name, bool isOwn) =>
+        Assert.Equal(isOwn, LocalCaseFacts.IsCaseConflictNameOf(name, "Report.txt"));
+
     /// <summary>The listing's old ends of <paramref name="names"/>, each deleted and naming its path under the new name.</summary>
     private static Dictionary<string, RemoteEntry> Moved(params string[] names)
     {

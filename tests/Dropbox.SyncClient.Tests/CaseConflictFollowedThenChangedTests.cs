@@ -55,6 +55,51 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_file_edited_or_deleted_on_the_server_after_its_folder_moved_is_applied_here_also_when_the_first_follow_is_not_made(bool edited)
+    {
+        var (a, b) = await FollowedClashAsync();
+        using (a)
+        using (b)
+        {
+            if (edited)
+            {
+                b.Write("docs (Case Conflict)/x.txt", "edited by b");
+            }
+            else
+            {
+                File.Delete(b.PathOf("docs (Case Conflict)/x.txt"));
+            }
+
+            await b.SyncAsync();
+
+            // The first pass's rename fails (its new name taken right before it): the paths under both names are withheld
+            // and remembered, the server's move with them; the next pass follows it.
+            const string Rename = "before case-conflict rename docs -> ";
+            a.State.Writer.Step = step =>
+            {
+                if (step.StartsWith(Rename, StringComparison.Ordinal))
+                {
+                    Directory.CreateDirectory(a.PathOf(step[Rename.Length..]));
+                }
+            };
+            var first = await a.SyncAsync();
+            a.State.Writer.Step = null;
+            Directory.Delete(a.PathOf("docs (Case Conflict)"));
+            Assert.True(first.Notes.Any(n => n.Contains("could not rename 'docs' to 'docs (Case Conflict)'", StringComparison.Ordinal)), "setup: " + string.Join(" | ", first.Notes));
+
+            var story = await SyncUntilQuietAsync(a, uploadedBefore: first.FilesUploaded);
+
+            var x = edited ? new[] { ("docs (Case Conflict)/x.txt", "edited by b") } : [];
+            AssertHere(a, story, [("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"), .. x]);
+            AssertServer(story, ["Docs/y.txt", "docs (Case Conflict)/w.txt", .. x.Select(e => e.Item1)]);
+            AssertRows(a, story, ["Docs/y.txt", "docs (Case Conflict)/w.txt", .. x.Select(e => e.Item1)]);
+            Assert.True(_server.History("docs (Case Conflict)/x.txt").Count == 2, "b's change was undone:\n" + story);
+        }
+    }
+
     [Fact]
     public async Task A_file_moved_on_the_server_after_its_folder_moved_is_moved_here_not_sent_again()
     {
@@ -106,10 +151,10 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
     /// Passes of <paramref name="a"/> until one does nothing (at most 5): the story of them, with what each did. Only
     /// 'Docs/y.txt' is ever uploaded, and nothing becomes a conflicted copy.
     /// </summary>
-    private static async Task<string> SyncUntilQuietAsync(TestClient a, bool noBytesDown = false)
+    private static async Task<string> SyncUntilQuietAsync(TestClient a, bool noBytesDown = false, long uploadedBefore = 0)
     {
         var log = new List<string>();
-        long uploaded = 0, conflicts = 0, bytesDown = 0;
+        long uploaded = uploadedBefore, conflicts = 0, bytesDown = 0;
         for (var i = 0; i < 5; i++)
         {
             var p = await a.SyncAsync();

@@ -51,6 +51,22 @@ public sealed class LocalCaseFollowedRowsTests
         Assert.Equal(5UL, bases[From + "/x.txt"].Version);
     }
 
+    [Fact]
+    public void A_remembered_withheld_row_stays_with_the_rename_only_where_the_server_moved_it_to_its_path_under_the_followed_name()
+    {
+        // Withheld by a followed rename not made: x.txt went with its folder, z.txt elsewhere before it, w.txt to another
+        // name of the marker; only x.txt's row may follow (the others' server paths are not under the followed name).
+        var remote = Moved("x.txt");
+        remote[From + "/z.txt"] = new RemoteEntry(From + "/z.txt", FileKind.File, 7, Deleted: true, 0, [], 0) { MovedTo = "other/z.txt" };
+        remote[From + "/w.txt"] = new RemoteEntry(From + "/w.txt", FileKind.File, 7, Deleted: true, 0, [], 0) { MovedTo = To + " 2/w.txt" };
+        var clash = new LocalCaseClash(From, IsDirectory: true) { MovedAwayTo = To, SyncedUnder = [From, From + "/w.txt", From + "/x.txt", From + "/z.txt"] };
+        var remembered = new HashSet<string>(StringComparer.Ordinal) { From + "/w.txt", From + "/x.txt", From + "/z.txt" };
+
+        var unsure = Assert.Single(CaseConflicts.Unsure([clash], remembered, remote));
+
+        Assert.Equal([From, From + "/x.txt"], unsure.SyncedUnder);
+    }
+
     [Theory]
     [InlineData("docs/x.txt", "docs (Case Conflict)/x.txt", "docs (Case Conflict)")]
     [InlineData("docs/x.txt", "docs (Case Conflict 12)/x.txt", "docs (Case Conflict 12)")]

@@ -56,21 +56,30 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_file_edited_or_deleted_on_the_server_after_its_folder_moved_is_applied_here_also_when_the_first_follow_is_not_made(bool edited)
+    [InlineData("edits")]
+    [InlineData("deletes")]
+    [InlineData("moves on")]
+    public async Task A_file_changed_on_the_server_after_its_folder_moved_is_changed_here_also_when_the_first_follow_is_not_made(string change)
     {
         var (a, b) = await FollowedClashAsync();
         using (a)
         using (b)
         {
-            if (edited)
+            var x = Array.Empty<(string Path, string Text)>();
+            switch (change)
             {
-                b.Write("docs (Case Conflict)/x.txt", "edited by b");
-            }
-            else
-            {
-                File.Delete(b.PathOf("docs (Case Conflict)/x.txt"));
+                case "edits":
+                    b.Write("docs (Case Conflict)/x.txt", "edited by b");
+                    x = [("docs (Case Conflict)/x.txt", "edited by b")];
+                    break;
+                case "deletes":
+                    File.Delete(b.PathOf("docs (Case Conflict)/x.txt"));
+                    break;
+                default:
+                    Directory.CreateDirectory(b.PathOf("other"));
+                    File.Move(b.PathOf("docs (Case Conflict)/x.txt"), b.PathOf("other/x.txt"));
+                    x = [("other/x.txt", "synced")];
+                    break;
             }
 
             await b.SyncAsync();
@@ -89,13 +98,13 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
             a.State.Writer.Step = null;
             Directory.Delete(a.PathOf("docs (Case Conflict)"));
             Assert.True(first.Notes.Any(n => n.Contains("could not rename 'docs' to 'docs (Case Conflict)'", StringComparison.Ordinal)), "setup: " + string.Join(" | ", first.Notes));
+            Assert.True(first.FilesDownloaded == 0, "setup: something came down while the rename was not made");
 
-            var story = await SyncUntilQuietAsync(a, uploadedBefore: first.FilesUploaded);
+            var story = await SyncUntilQuietAsync(a, uploadedBefore: first.FilesUploaded, noBytesDown: change != "edits", movedHere: change == "moves on");
 
-            var x = edited ? new[] { ("docs (Case Conflict)/x.txt", "edited by b") } : [];
             AssertHere(a, story, [("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"), .. x]);
-            AssertServer(story, ["Docs/y.txt", "docs (Case Conflict)/w.txt", .. x.Select(e => e.Item1)]);
-            AssertRows(a, story, ["Docs/y.txt", "docs (Case Conflict)/w.txt", .. x.Select(e => e.Item1)]);
+            AssertServer(story, ["Docs/y.txt", "docs (Case Conflict)/w.txt", .. x.Select(e => e.Path)]);
+            AssertRows(a, story, ["Docs/y.txt", "docs (Case Conflict)/w.txt", .. x.Select(e => e.Path)]);
             Assert.True(_server.History("docs (Case Conflict)/x.txt").Count == 2, "b's change was undone:\n" + story);
         }
     }
@@ -112,13 +121,34 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
             await b.SyncAsync();
             Assert.True(_server.Current("other/x.txt") is not null && _server.Current("docs (Case Conflict)/x.txt") is null, "setup: b's move was not made on the server");
 
-            var story = await SyncUntilQuietAsync(a, noBytesDown: true);
+            var story = await SyncUntilQuietAsync(a, noBytesDown: true, movedHere: true);
 
             AssertHere(a, story, ("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"), ("other/x.txt", "synced"));
             AssertServer(story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "other/x.txt");
             AssertRows(a, story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "other/x.txt");
             Assert.True(_server.History("docs (Case Conflict)/x.txt").Count == 2, "b's move was undone:\n" + story);
             Assert.True(_server.History("other/x.txt").Count == 1, "the moved file was sent again:\n" + story);
+        }
+    }
+
+    [Fact]
+    public async Task A_file_moved_out_of_the_folder_before_the_folder_moved_is_not_carried_along_and_sent_again()
+    {
+        var (a, b) = await FollowedClashAsync(beforeFolderMove: async b =>
+        {
+            Directory.CreateDirectory(b.PathOf("other"));
+            File.Move(b.PathOf("docs/x.txt"), b.PathOf("other/x.txt"));
+            await b.SyncAsync();
+        });
+        using (a)
+        using (b)
+        {
+            var story = await SyncUntilQuietAsync(a, noBytesDown: true, movedHere: true);
+
+            AssertHere(a, story, ("Docs/y.txt", "new here"), ("docs (Case Conflict)/w.txt", "stays"), ("other/x.txt", "synced"));
+            AssertServer(story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "other/x.txt");
+            AssertRows(a, story, "Docs/y.txt", "docs (Case Conflict)/w.txt", "other/x.txt");
+            Assert.True(_server.History("docs (Case Conflict)/x.txt").Count == 0, "the file moved out was sent again under the folder's new name:\n" + story);
         }
     }
 
@@ -151,16 +181,17 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
     /// Passes of <paramref name="a"/> until one does nothing (at most 5): the story of them, with what each did. Only
     /// 'Docs/y.txt' is ever uploaded, and nothing becomes a conflicted copy.
     /// </summary>
-    private static async Task<string> SyncUntilQuietAsync(TestClient a, bool noBytesDown = false, long uploadedBefore = 0)
+    private static async Task<string> SyncUntilQuietAsync(TestClient a, bool noBytesDown = false, long uploadedBefore = 0, bool movedHere = false)
     {
         var log = new List<string>();
-        long uploaded = uploadedBefore, conflicts = 0, bytesDown = 0;
+        long uploaded = uploadedBefore, conflicts = 0, bytesDown = 0, downloaded = 0, moved = 0;
         for (var i = 0; i < 5; i++)
         {
             var p = await a.SyncAsync();
             log.Add($"pass {i + 1}: up={p.FilesUploaded} down={p.FilesDownloaded} moved={p.FilesMoved} deleted={p.FilesDeleted} conflicts={p.Conflicts} bytesDown={p.BytesDownloaded} reused={p.ChunksReused} errors={p.Errors} pending={p.Pending} notes=[{string.Join(" | ", p.Notes)}]");
             Assert.True(p.Errors == 0, string.Join("\n", log));
             (uploaded, conflicts, bytesDown) = (uploaded + p.FilesUploaded, conflicts + p.Conflicts, bytesDown + p.BytesDownloaded);
+            (downloaded, moved) = (downloaded + p.FilesDownloaded, moved + p.FilesMoved);
             if (i > 0 && p.FilesUploaded + p.FilesDownloaded + p.FilesMoved + p.FilesDeleted + p.Pending == 0)
             {
                 break;
@@ -170,6 +201,7 @@ public sealed class CaseConflictFollowedThenChangedTests : IDisposable
         var story = string.Join("\n", log);
         Assert.True(uploaded == 1 && conflicts == 0, $"sent again, or made a conflicted copy ({uploaded} uploads, {conflicts} conflicts):\n{story}");
         Assert.True(!noBytesDown || bytesDown == 0, $"the bytes of a file here came down again ({bytesDown} bytes):\n{story}");
+        Assert.True(!movedHere || (downloaded == 0 && moved == 1), $"the server's move was not made here as a move ({downloaded} downloads, {moved} moves):\n{story}");
         return story;
     }
 

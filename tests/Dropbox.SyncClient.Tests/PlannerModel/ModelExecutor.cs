@@ -543,7 +543,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         world.Local.Remove(a.Path);
         RemoveEmptyParents(a.Path);
-        world.Base.Remove(a.Path);
+        world.Base.Remove(a.Base!.Path); // the row's own path (a file a followed case-conflict rename carried: LocalCasePlan.MovesOn)
         world.Base[to] = world.FileRecordOf(to, a.Remote!.Version);
         return true;
     }

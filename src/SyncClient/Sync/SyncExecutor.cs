@@ -740,9 +740,7 @@ internal sealed class SyncExecutor : IDisposable
             return;
         }
 
-        // The row moves from its own path: the file's, but for a file a followed case-conflict rename carried (LocalCasePlan.MovesOn).
-        var row = a.Base!.Path;
-        var chunks = _ctx.State.GetChunks(row);
+        var (row, chunks) = (a.Base!.Path, _ctx.State.GetChunks(a.Base.Path)); // the row's path: a file's, or the old one of a file a followed rename carried (LocalCasePlan.MovesOn)
         Directory.CreateDirectory(Path.GetDirectoryName(to)!);
         _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
         _ctx.Step?.Invoke($"before local move {a.Path} -> {a.ToPath}");

@@ -38,6 +38,36 @@ public sealed class LocalCaseFollowedRowsTests
     }
 
     [Fact]
+    public void A_file_the_rename_carries_whose_server_path_went_on_is_moved_there_from_where_the_rename_leaves_it()
+    {
+        // moved.txt: moved on from under the new name; out.txt: moved out of the folder before it; both as synced there.
+        // nocopy.txt's new end has other content, noctime.txt's row no ctime, taken.txt's new path is taken here: no move.
+        var remote = Moved("moved.txt", "nocopy.txt", "noctime.txt", "taken.txt");
+        foreach (var name in new[] { "moved.txt", "nocopy.txt", "noctime.txt", "taken.txt" })
+        {
+            remote[To + "/" + name] = new RemoteEntry(To + "/" + name, FileKind.File, 12, Deleted: true, 0, [], 0) { MovedTo = "other/" + name };
+            remote["other/" + name] = Live("other/" + name, 12, name == "nocopy.txt" ? H2 : H1) with { MovedFrom = To + "/" + name };
+        }
+
+        remote[From + "/out.txt"] = new RemoteEntry(From + "/out.txt", FileKind.File, 7, Deleted: true, 0, [], 0) { MovedTo = "other/out.txt" };
+        remote["other/out.txt"] = Live("other/out.txt", 7, H1) with { MovedFrom = From + "/out.txt" };
+        var snapshot = new LocalSnapshot();
+        snapshot.Entries["other/taken.txt"] = new LocalEntry("other/taken.txt", FileKind.File, 3, 100, null);
+
+        var (bases, steps, planned) = Plan(remote, ["moved.txt", "out.txt", "nocopy.txt", "noctime.txt", "taken.txt"], withoutCtime: ["noctime.txt"], snapshot);
+
+        var moves = steps.Where(a => a.Kind == SyncActionKind.MoveLocal).Select(a => $"{a.Path} -> {a.ToPath} (row {a.Base!.Path})").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal([$"{To}/moved.txt -> other/moved.txt (row {To}/moved.txt)", $"{To}/out.txt -> other/out.txt (row {From}/out.txt)"], moves);
+        Assert.Equal(5UL, bases[From + "/out.txt"].Version); // the server never had it under the new name: the row moves with the file only
+        foreach (var gone in new[] { "other/moved.txt", "other/out.txt", To + "/moved.txt", From + "/out.txt" })
+        {
+            Assert.False(planned.Remote.ContainsKey(gone), $"'{gone}' is still in the plan's remote view: planned twice");
+        }
+
+        Assert.True(planned.Remote.ContainsKey("other/nocopy.txt") && planned.Remote.ContainsKey("other/noctime.txt") && planned.Remote.ContainsKey("other/taken.txt"));
+    }
+
+    [Fact]
     public void A_row_does_not_follow_a_move_whose_new_end_came_from_another_path()
     {
         // The old path's delete names the new one, but the server's entry there says it came from elsewhere: taken as
@@ -114,15 +144,20 @@ public sealed class LocalCaseFollowedRowsTests
     private static RemoteEntry Live(string path, ulong version, byte[] hash) => new(path, FileKind.File, version, Deleted: false, 3, hash, 0);
 
     /// <summary>The merge base the plan is made over once the followed rename of 'docs' (its rows synced at version 5) is planned.</summary>
-    private static Dictionary<string, FileRecord> PlannedBases(Dictionary<string, RemoteEntry> remote, params string[] names)
+    private static Dictionary<string, FileRecord> PlannedBases(Dictionary<string, RemoteEntry> remote, params string[] names) =>
+        Plan(remote, names).Bases;
+
+    /// <summary>The plan's view and steps once the followed rename of 'docs' is planned; its rows synced at version 5, with a ctime unless <paramref name="withoutCtime"/>.</summary>
+    private static (Dictionary<string, FileRecord> Bases, List<SyncAction> Steps, PlanInput Planned) Plan(Dictionary<string, RemoteEntry> remote, string[] names,
+        string[]? withoutCtime = null, LocalSnapshot? snapshot = null)
     {
         var bases = new Dictionary<string, FileRecord>(StringComparer.Ordinal) { [From] = new FileRecord(From, FileKind.Folder, 0, 0, 4, []) };
         foreach (var name in names)
         {
-            bases[From + "/" + name] = new FileRecord(From + "/" + name, FileKind.File, 3, 100, 5, H1);
+            bases[From + "/" + name] = new FileRecord(From + "/" + name, FileKind.File, 3, 100, 5, H1) { ChangeTimeNs = withoutCtime?.Contains(name) == true ? null : 777 };
         }
 
-        var snapshot = new LocalSnapshot();
+        snapshot ??= new LocalSnapshot();
         snapshot.Withheld.Add(From); // the scan's loser
         var clash = new LocalCaseClash(From, IsDirectory: true)
         {
@@ -141,8 +176,8 @@ public sealed class LocalCaseFollowedRowsTests
 
         var steps = new List<SyncAction>();
         var planned = LocalCasePlan.Plan(input, steps);
-        var rename = Assert.Single(steps);
+        var rename = steps[0];
         Assert.True(rename is { Kind: SyncActionKind.CaseRenameLocal, ToPath: To, LocalCase.Followed: true }, "setup: not a followed rename: " + rename);
-        return new Dictionary<string, FileRecord>(planned.Base, StringComparer.Ordinal);
+        return (new Dictionary<string, FileRecord>(planned.Base, StringComparer.Ordinal), steps.Skip(1).ToList(), planned);
     }
 }

@@ -64,11 +64,10 @@ internal static class LocalCasePlan
                 if (outcome.OnServer.Count > 0 || outcome.Followed)
                 {
                     RowsAsMoved(bases ??= new Dictionary<string, FileRecord>(input.Base, StringComparer.Ordinal), outcome, facts, input.Remote);
-                }
-
-                if (outcome.Followed)
-                {
-                    MovesOn(input, outcome, facts, steps, ref remote);
+                    if (outcome.Followed)
+                    {
+                        MovesOn(input, local, outcome, facts, steps, ref remote);
+                    }
                 }
                 else if (LocalCaseSnapshot.TakenUnderNewName(outcome) && !input.Fingerprints.ContainsKey(outcome.Target!) && input.Fingerprints.TryGetValue(outcome.Path, out var read))
                 {
@@ -98,6 +97,8 @@ internal static class LocalCasePlan
         return [.. clashes.Zip(outcomes)];
     }
 
+    private static readonly HashSet<string> NoneLeaving = new(StringComparer.Ordinal);
+
     /// <summary>
     /// The files a followed folder rename (<paramref name="outcome"/>) carries here whose server path went on out of both
     /// names, as this pass lists it: moved on by another device after its folder's move (from its path under the new
@@ -106,11 +107,12 @@ internal static class LocalCasePlan
     /// (<see cref="SyncActionKind.MoveLocal"/>, run after the rename, with the row as synced as its base: the executor moves
     /// it only while the file is as synced), and those paths leave the plan's remote view (a copy,
     /// <paramref name="remote"/>). Without it the file was deleted here and downloaded again there, or, moved out before
-    /// the folder, found new under the new name and sent again. Only where the server holds the synced content there, and
+    /// the folder, found new under the new name and sent again. Only where the server holds the synced content there and
+    /// nothing is there or withheld there in <paramref name="local"/> (the snapshot as the renames leave it), and
     /// only for a row with a known ctime: the file was not scanned (its folder lost the clash), and the ctime alone tells
     /// an edit with its size and mtime put back. A rename not made turns the move into skips (<see cref="LocalCaseRenames.Hold"/>).
     /// </summary>
-    private static void MovesOn(PlanInput input, LocalCaseOutcome outcome, LocalCaseClash facts, List<SyncAction> steps, ref Dictionary<string, RemoteEntry>? remote)
+    private static void MovesOn(PlanInput input, LocalSnapshot local, LocalCaseOutcome outcome, LocalCaseClash facts, List<SyncAction> steps, ref Dictionary<string, RemoteEntry>? remote)
     {
         var (from, to) = (outcome.Path, outcome.Target!);
         var names = new HashSet<string>(StringComparer.Ordinal) { SyncPaths.CaseFoldKey(from), SyncPaths.CaseFoldKey(to) };
@@ -127,7 +129,7 @@ internal static class LocalCasePlan
             if (!input.Remote.TryGetValue(source, out var gone) || gone is not { Deleted: true, MovedTo: { } dest }
                 || !input.Remote.TryGetValue(dest, out var there) || there is not { Deleted: false, Kind: FileKind.File } || there.MovedFrom != source
                 || !there.ContentHash.AsSpan().SequenceEqual(record.ContentHash) || SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(dest), names)
-                || input.Local.Entries.ContainsKey(dest) || input.IsWithheld(dest) || input.Base.ContainsKey(dest) || KindConflictRules.UnderKindClash(input, dest, names))
+                || local.Entries.ContainsKey(dest) || local.IsWithheld(dest) || input.IsWithheld(dest) || input.Base.ContainsKey(dest) || KindConflictRules.UnderKindClash(input, dest, NoneLeaving))
             {
                 continue;
             }

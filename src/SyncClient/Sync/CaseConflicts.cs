@@ -244,7 +244,7 @@ internal sealed class CaseConflicts
 
         var scanLosers = withScanLosers ? snapshot.CaseClashLosers.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
         var facts = new LocalCaseFacts(_ctx, _ctx.Stability(), budget, index, remote, scanLosers, _refusedOnServer, AfterFolderWalk);
-        return Unsure(facts.ReadAll(renames, ct, readBefore), renames.Count == 0 ? [] : _ctx.State.Withheld.Load());
+        return Unsure(facts.ReadAll(renames, ct, readBefore), renames.Count == 0 ? [] : _ctx.State.Withheld.Load(), remote.Changes);
     }
 
     /// <summary>
@@ -253,15 +253,21 @@ internal sealed class CaseConflicts
     /// most often, as the clash's own name is withheld): the server may no longer hold them, so their rows do not follow
     /// a rename (a row moved under the new name for a path the server had deleted claimed a file synced that the server
     /// never had, and it stayed here alone; found by the planner property test). Their files are new under the new name.
+    /// Kept: a row whose path <paramref name="remote"/> (the view, with the remembered followed moves) shows moved by
+    /// another device to exactly its path under the name the clash follows (<see cref="LocalCaseClash.MovedAwayTo"/>):
+    /// withheld because that rename was not made yet, it follows the rename as it would have then (left out, its file was
+    /// new under the new name and sent again, undoing what that device did there since).
     /// </summary>
-    internal static List<LocalCaseClash> Unsure(List<LocalCaseClash> clashes, IReadOnlySet<string> remembered)
+    internal static List<LocalCaseClash> Unsure(List<LocalCaseClash> clashes, IReadOnlySet<string> remembered, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         if (remembered.Count == 0)
         {
             return clashes;
         }
 
-        return clashes.ConvertAll(c => c.SyncedUnder.Any(remembered.Contains) ? c with { SyncedUnder = [.. c.SyncedUnder.Where(p => !remembered.Contains(p))] } : c);
+        bool Stale(LocalCaseClash c, string p) => remembered.Contains(p)
+            && !(c.MovedAwayTo is { } target && remote.TryGetValue(p, out var gone) && gone is { Deleted: true } && gone.MovedTo == target + p[c.Path.Length..]);
+        return clashes.ConvertAll(c => c.SyncedUnder.Any(p => Stale(c, p)) ? c with { SyncedUnder = [.. c.SyncedUnder.Where(p => !Stale(c, p))] } : c);
     }
 
     /// <summary>

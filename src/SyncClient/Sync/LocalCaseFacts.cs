@@ -239,21 +239,42 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
 
     /// <summary>
     /// The "(Case Conflict)" name the server moved what was synced at or under <paramref name="path"/> to, as this pass
-    /// lists it (the first such move in ordinal order); null when none was.
+    /// lists it (the first such move in ordinal order); null when none was. Only a name the rename of this very path
+    /// picks (<see cref="IsCaseConflictNameOf"/>): a sibling of another name that carries the marker (another clash's
+    /// resolution, or an odd listing) is where that path went, not a name this one follows.
     /// </summary>
     internal static string? MovedAwayTo(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         foreach (var p in index.Keys.Where(p => Under(p, path)).Order(StringComparer.Ordinal))
         {
             if (remote.TryGetValue(p, out var entry) && entry.MovedTo is { } to && to.EndsWith(p[path.Length..], StringComparison.Ordinal)
-                && to[..^(p.Length - path.Length)] is var prefix && SyncPaths.Parent(prefix) == SyncPaths.Parent(path)
-                && prefix.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) && SyncPaths.CaseFoldKey(prefix) != SyncPaths.CaseFoldKey(path))
+                && to[..^(p.Length - path.Length)] is var prefix && IsCaseConflictNameOf(prefix, path))
             {
                 return prefix;
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// True when <paramref name="name"/> is one of the names <see cref="CaseConflicts.FreeCaseConflictName"/> picks for
+    /// <paramref name="path"/>: in its folder, <c>stem (Case Conflict).ext</c> or <c>stem (Case Conflict N).ext</c>.
+    /// </summary>
+    internal static bool IsCaseConflictNameOf(string name, string path)
+    {
+        var slash = path.LastIndexOf('/');
+        var (folder, own) = slash >= 0 ? (path[..(slash + 1)], path[(slash + 1)..]) : (string.Empty, path);
+        var dot = own.LastIndexOf('.');
+        var (stem, extension) = dot > 0 ? (own[..dot], own[dot..]) : (own, string.Empty);
+        var head = folder + stem + CaseConflicts.CaseConflictMarker;
+        if (name.Length < head.Length + 1 + extension.Length || !name.StartsWith(head, StringComparison.Ordinal) || !name.EndsWith(")" + extension, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var n = name[head.Length..^(1 + extension.Length)];
+        return n.Length == 0 || (n.Length > 1 && n[0] == ' ' && n[1] != '0' && n[1..].All(char.IsAsciiDigit));
     }
 
     /// <summary>The case-folded paths synced here or in this pass's remote view.</summary>

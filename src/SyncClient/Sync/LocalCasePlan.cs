@@ -50,6 +50,7 @@ internal static class LocalCasePlan
         var local = input.Local.Copy();
         Dictionary<string, FileRecord>? bases = null;
         Dictionary<string, FileFingerprint>? fingerprints = null;
+        Dictionary<string, RemoteEntry>? remote = null;
         foreach (var (facts, outcome) in Decide(input.LocalCaseClashes))
         {
             LocalCaseSnapshot.AsPlanned(local, outcome, facts);
@@ -63,6 +64,10 @@ internal static class LocalCasePlan
                 if (outcome.OnServer.Count > 0 || outcome.Followed)
                 {
                     RowsAsMoved(bases ??= new Dictionary<string, FileRecord>(input.Base, StringComparer.Ordinal), outcome, facts, input.Remote);
+                    if (outcome.Followed)
+                    {
+                        MovesOn(input, local, outcome, facts, steps, ref remote);
+                    }
                 }
                 else if (LocalCaseSnapshot.TakenUnderNewName(outcome) && !input.Fingerprints.ContainsKey(outcome.Target!) && input.Fingerprints.TryGetValue(outcome.Path, out var read))
                 {
@@ -72,7 +77,7 @@ internal static class LocalCasePlan
             }
         }
 
-        return input with { Local = local, Base = bases ?? input.Base, Fingerprints = fingerprints ?? input.Fingerprints };
+        return input with { Local = local, Base = bases ?? input.Base, Fingerprints = fingerprints ?? input.Fingerprints, Remote = remote ?? input.Remote };
     }
 
     /// <summary>The rule's outcome for each clash, with its facts; throws where a clash has no free name (the pass stops before anything is renamed).</summary>
@@ -90,6 +95,58 @@ internal static class LocalCasePlan
         }
 
         return [.. clashes.Zip(outcomes)];
+    }
+
+    private static readonly HashSet<string> NoneLeaving = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The files a followed folder rename (<paramref name="outcome"/>) carries here whose server path went on out of both
+    /// names, as this pass lists it: moved on by another device after its folder's move (from its path under the new
+    /// name), or moved out of the folder before it (from its old path, which the rename here still carries along). Each
+    /// becomes a local move from where the rename leaves the file to where the server holds it
+    /// (<see cref="SyncActionKind.MoveLocal"/>, run after the rename, with the row as synced as its base: the executor moves
+    /// it only while the file is as synced), and those paths leave the plan's remote view (a copy,
+    /// <paramref name="remote"/>). Without it the file was deleted here and downloaded again there, or, moved out before
+    /// the folder, found new under the new name and sent again. Only where the server holds the synced content there and
+    /// nothing is there or withheld there in <paramref name="local"/> (the snapshot as the renames leave it), and
+    /// only for a row with a known ctime: the file was not scanned (its folder lost the clash), and the ctime alone tells
+    /// an edit with its size and mtime put back. A rename not made turns the move into skips (<see cref="LocalCaseRenames.Hold"/>).
+    /// </summary>
+    private static void MovesOn(PlanInput input, LocalSnapshot local, LocalCaseOutcome outcome, LocalCaseClash facts, List<SyncAction> steps, ref Dictionary<string, RemoteEntry>? remote)
+    {
+        var (from, to) = (outcome.Path, outcome.Target!);
+        var names = new HashSet<string>(StringComparer.Ordinal) { SyncPaths.CaseFoldKey(from), SyncPaths.CaseFoldKey(to) };
+        foreach (var key in facts.SyncedUnder)
+        {
+            if (!input.Base.TryGetValue(key, out var record) || record.Kind != FileKind.File || record.ChangeTimeNs is not > 0)
+            {
+                continue;
+            }
+
+            var carried = to + key[from.Length..];
+            var followed = LocalCaseRenames.FollowedMove(key, carried, input.Remote);
+            var source = followed ? carried : key;
+            if (!input.Remote.TryGetValue(source, out var gone) || gone is not { Deleted: true, MovedTo: { } dest }
+                || !input.Remote.TryGetValue(dest, out var there) || there is not { Deleted: false, Kind: FileKind.File } || there.MovedFrom != source
+                || !there.ContentHash.AsSpan().SequenceEqual(record.ContentHash) || SyncPaths.IsAtOrUnderAny(SyncPaths.CaseFoldKey(dest), names)
+                || local.Entries.ContainsKey(dest) || local.IsWithheld(dest) || input.IsWithheld(dest) || input.Base.ContainsKey(dest) || KindConflictRules.UnderKindClash(input, dest, NoneLeaving))
+            {
+                continue;
+            }
+
+            remote ??= new Dictionary<string, RemoteEntry>(input.Remote, StringComparer.Ordinal);
+            remote.Remove(key);
+            remote.Remove(carried);
+            remote.Remove(dest);
+            steps.Add(new SyncAction(SyncActionKind.MoveLocal, carried)
+            {
+                ToPath = dest,
+                Local = new LocalEntry(carried, FileKind.File, record.Size, record.MtimeTicks, SettlesIn: null) { ChangeTimeNs = record.ChangeTimeNs, Executable = record.Executable },
+                Remote = there,
+                // The row where the rename leaves it: under the new name when it followed the folder, else at its old path.
+                Base = followed ? record with { Path = carried, Version = LocalCaseRenames.FollowedVersion(record, key, carried, input.Remote) } : record,
+            });
+        }
     }
 
     /// <summary>
@@ -111,15 +168,14 @@ internal static class LocalCasePlan
             }
 
             var path = to + key[from.Length..];
-            var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+            var followed = LocalCaseRenames.FollowedMove(key, path, remote);
             if ((!moved.Contains(key) && !followed) || (!followed && remote.TryGetValue(key, out var gone) && gone.Deleted))
             {
                 bases[key] = record;
                 continue;
             }
 
-            var version = followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version : record.Version;
-            bases[path] = record with { Path = path, Version = version };
+            bases[path] = record with { Path = path, Version = followed ? LocalCaseRenames.FollowedVersion(record, key, path, remote) : record.Version };
         }
     }
 }

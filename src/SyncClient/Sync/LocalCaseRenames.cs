@@ -416,18 +416,20 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// Moves the rows of <paramref name="synced"/> (the synced paths at or under <paramref name="from"/>, read with the
     /// facts) whose server paths were moved to under <paramref name="to"/> (<paramref name="moved"/>: live on the server
     /// as this pass saw it, all moved by this pass, alone or with their folder, <paramref name="versions"/> the versions
-    /// those moves made; or moved by another device, as this pass lists it) there too, in the db. A row takes the version
-    /// its move made when the move carried the synced content unchanged, so the move's echo is nothing to do; any other
-    /// keeps its synced version, and the next pass applies what changed on the server since as any remote change. A row
-    /// the server did not move (its path gone there already) stays: its file, renamed here, is then new under the new
-    /// name, never a synced file the server does not have. (The plan saw the rows so already, <see cref="LocalCasePlan"/>.)
+    /// those moves made; or moved by another device, as this pass lists it: <see cref="FollowedMove"/>) there too, in the
+    /// db. A row takes the version its move made when the move carried the synced content unchanged, so the move's echo
+    /// is nothing to do (<see cref="FollowedVersion"/>); any other keeps its synced version and hash, and the next pass
+    /// applies what changed on the server since (an edit, a delete, a further move) as any remote change. A row the
+    /// server did not move (its path gone there already, or moved elsewhere before the folder) stays: its file, renamed
+    /// here, is then new under the new name, never a synced file the server does not have. (The plan saw the rows so
+    /// already, <see cref="LocalCasePlan"/>.)
     /// </summary>
     internal void MoveRows(string from, string to, IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         foreach (var key in synced)
         {
             var path = to + key[from.Length..];
-            var followed = remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+            var followed = FollowedMove(key, path, remote);
             // A path this pass's view holds deleted on the server (a remembered withheld change looked up after the facts
             // were read) did not move with its folder there: its row stays, and its file is new under the new name.
             if ((!moved.Contains(key) && !followed) || (!followed && remote.TryGetValue(key, out var gone) && gone.Deleted) || ctx.State.GetFile(key) is not { } record)
@@ -436,9 +438,41 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             }
 
             var version = versions.TryGetValue(path, out var made) ? (made.ContentHash.AsSpan().SequenceEqual(record.ContentHash) ? made.Version : record.Version)
-                : followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version
+                : followed ? FollowedVersion(record, key, path, remote)
                 : record.Version;
             ctx.Db.RecordMove(key, record with { Path = path, Version = version }, record.Kind == FileKind.File ? ctx.State.GetChunks(key) : null);
         }
     }
+
+    /// <summary>
+    /// True when another device moved the synced path <paramref name="key"/> to <paramref name="path"/> (its name under
+    /// the followed one) as <paramref name="remote"/> lists it: the old path's delete names the new path
+    /// (<see cref="RemoteEntry.MovedTo"/>), whatever the new end holds since (edited, deleted or moved on by that device
+    /// before this one follows: its row follows all the same, and the next pass applies that change to it as any; left
+    /// behind, the renamed file was new here and sent again, undoing a delete), or the new end names the old path as its
+    /// origin. Never where the new end names another origin (<see cref="RemoteEntry.MovedFrom"/>): an unrelated file there,
+    /// whose state the row would take for its own.
+    /// </summary>
+    internal static bool FollowedMove(string key, string path, IReadOnlyDictionary<string, RemoteEntry> remote)
+    {
+        var there = remote.GetValueOrDefault(path);
+        if (there?.MovedFrom is { } origin && origin != key)
+        {
+            return false;
+        }
+
+        return (remote.TryGetValue(key, out var gone) && gone is { Deleted: true } && gone.MovedTo == path) || there is { Deleted: false } && there.MovedFrom == key;
+    }
+
+    /// <summary>
+    /// The version the row of <paramref name="record"/> takes at <paramref name="path"/> when it follows another device's
+    /// move (<see cref="FollowedMove"/>): the new end's where it is live, linked to the old path and of the same kind and
+    /// content (the move's echo is then nothing to do); else its own, with its own hash, so what the server did there
+    /// since the move is a remote change against the state synced here.
+    /// </summary>
+    internal static ulong FollowedVersion(FileRecord record, string key, string path, IReadOnlyDictionary<string, RemoteEntry> remote) =>
+        remote.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key && there.Kind == record.Kind
+            && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash))
+            ? there.Version
+            : record.Version;
 }

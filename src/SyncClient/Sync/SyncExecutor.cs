@@ -740,7 +740,7 @@ internal sealed class SyncExecutor : IDisposable
             return;
         }
 
-        var chunks = _ctx.State.GetChunks(a.Path);
+        var (row, chunks) = (a.Base!.Path, _ctx.State.GetChunks(a.Base.Path)); // the row's path: a file's, or the old one of a file a followed rename carried (LocalCasePlan.MovesOn)
         Directory.CreateDirectory(Path.GetDirectoryName(to)!);
         _ = _ctx.WritePath(a.ToPath!); // again once the folders exist: none of them may have become a link meanwhile
         _ctx.Step?.Invoke($"before local move {a.Path} -> {a.ToPath}");
@@ -749,7 +749,7 @@ internal sealed class SyncExecutor : IDisposable
         var movedCtime = FileChangeTime.TryGet(to); // the rename moved it
         _localDeletes.RemoveEmptyParents(a.Path);
         var executable = CarriedExecutableBit.Settle(_ctx, to, a.Local!.Executable, a.Base!.Executable, a.Remote!.Executable);
-        _ctx.Db.RecordMove(a.Path, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
+        _ctx.Db.RecordMove(row, new FileRecord(a.ToPath!, FileKind.File, info.Length, info.LastWriteTimeUtc.Ticks, a.Remote.Version, a.Base.ContentHash)
         {
             Executable = executable,
             // The settle's chmod moves it again: the next scan then reads the file once. A file planned with no ctime seen

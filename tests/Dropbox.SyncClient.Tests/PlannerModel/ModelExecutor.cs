@@ -480,14 +480,14 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             foreach (var key in facts.SyncedUnder)
             {
                 var path = to + key[from.Length..];
-                var followed = remote.Changes.TryGetValue(path, out var there) && there is { Deleted: false } && there.MovedFrom == key;
+                var followed = LocalCaseRenames.FollowedMove(key, path, remote.Changes);
                 if ((!onServer.Contains(key) && !followed) || (!followed && remote.Changes.TryGetValue(key, out var gone) && gone.Deleted) || !world.Base.Remove(key, out var record))
                 {
                     continue;
                 }
 
                 var version = made.TryGetValue(path, out var m) ? (m.ContentHash.AsSpan().SequenceEqual(record.ContentHash) ? m.Version : record.Version)
-                    : followed && there!.Kind == record.Kind && (record.Kind == FileKind.Folder || there.ContentHash.AsSpan().SequenceEqual(record.ContentHash)) ? there.Version
+                    : followed ? LocalCaseRenames.FollowedVersion(record, key, path, remote.Changes)
                     : record.Version;
                 world.Base[path] = record with { Path = path, Version = version };
             }
@@ -548,7 +548,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
 
         world.Local.Remove(a.Path);
         RemoveEmptyParents(a.Path);
-        world.Base.Remove(a.Path);
+        world.Base.Remove(a.Base!.Path); // the row's own path (a file a followed case-conflict rename carried: LocalCasePlan.MovesOn)
         world.Base[to] = world.FileRecordOf(to, a.Remote!.Version);
         return true;
     }

@@ -278,7 +278,7 @@ internal sealed class ModelWorld
             });
         }
 
-        return CaseConflicts.Unsure(facts, WithheldTable);
+        return CaseConflicts.Unsure(facts, WithheldTable, remote.Changes);
     }
 
     /// <summary>What <c>LocalScanner.Scan</c> finds: siblings in ordinal order, the later of a case clash withheld.</summary>

@@ -206,15 +206,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         return (outcome.Followed ? ExistsHere(ctx, target) : ExistsInAnyCase(ctx, target)) ? $"'{target}' was made here meanwhile" : null;
     }
 
-    /// <summary>
-    /// The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen
-    /// (the version a move of it is conditional on), parents first. A folder known only by its row goes with version 0 (moved
-    /// whatever its version): nothing records a synced folder's new version (its entry made again on the server, or its
-    /// change skipped while it was withheld here), so its row's may be stale, and a move refused for it was refused twice,
-    /// made here alone, and the server's folder came down and clashed again (the planner property test's seed
-    /// 8wL3IkUjDy72). A folder's version guards nothing under it (its move takes all that is there, whatever their
-    /// versions), and its contents here are moved too: nothing of either side is lost.
-    /// </summary>
+    /// <summary>The live server entries at or under <paramref name="path"/> as this pass sees the server, each with the version seen, parents first.</summary>
     internal static List<(string Path, ulong Version)> LiveOnServer(string path, Dictionary<string, BaseStat> index, IReadOnlyDictionary<string, RemoteEntry> remote)
     {
         var live = new Dictionary<string, ulong>(StringComparer.Ordinal);
@@ -222,7 +214,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
         {
             if (Under(p, path) && !remote.ContainsKey(p))
             {
-                live[p] = stat.Kind == FileKind.Folder ? 0 : stat.Version;
+                live[p] = stat.Version;
             }
         }
 

@@ -95,4 +95,38 @@ public sealed class CaseConflictNestedVersionTests : IDisposable
         Assert.Null(_server.Current("docs/x.txt"));
         Assert.False(Directory.Exists(a.PathOf("docs")));
     }
+
+    [Fact]
+    public async Task A_folder_whose_listing_after_its_move_fails_on_its_second_page_keeps_every_row_at_its_version()
+    {
+        // Arrange: 'docs' (loser beside 'Docs') holds more folders than one listing page.
+        using var a = new TestClient(_dir, "a", _server);
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "Docs/y.txt", "older");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "web" }, CancellationToken.None);
+        for (var i = 0; i < RemoteChanges.PageSize + 10; i++)
+        {
+            await _server.CreateFolderAsync(new CreateFolderRequest { Path = $"docs/f{i:D4}", Device = "web" }, CancellationToken.None);
+        }
+
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        var before = a.State.GetFile("docs/f0000")!.Version;
+
+        // Act: the rename's listing of the moved folder fails at its second page.
+        var pages = 0;
+        _server.BeforeListFiles = () =>
+        {
+            if (++pages == 2)
+            {
+                throw new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.Unavailable, "the fake server is down for this page");
+            }
+        };
+        var renamed = await a.SyncAsync();
+        _server.BeforeListFiles = null;
+
+        // Assert: renamed, and no row took a listed version (without: the first page's rows did, the others not).
+        Assert.Equal(0, renamed.Errors);
+        Assert.True(pages >= 2, $"the listing asked {pages} page(s)");
+        Assert.Equal(before, a.State.GetFile("docs (Case Conflict)/f0000")!.Version);
+    }
 }

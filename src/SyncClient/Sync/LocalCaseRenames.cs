@@ -342,21 +342,31 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     private async Task<Dictionary<string, (ulong Version, byte[] ContentHash)>> WithMovedFoldersVersionsAsync(string path, string target, List<string> movedFolders,
         Dictionary<string, (ulong Version, byte[] ContentHash)> versions, CancellationToken ct)
     {
-        var withListed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(versions, StringComparer.Ordinal);
-        foreach (var folder in movedFolders)
+        // Taken only once every moved folder's whole listing is read: a listing that fails part-way leaves every row as it
+        // was, never some of them at new versions (the loser rule reads them on every device alike).
+        var listed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
+        var listedFolder = target;
+        try
         {
-            var listedFolder = target + folder[path.Length..];
-            try
+            foreach (var folder in movedFolders)
             {
+                listedFolder = target + folder[path.Length..];
                 await foreach (var page in RemoteChanges.ListFilesPagedAsync(ctx.Metadata, listedFolder, includeDeleted: false, ctx.Options.MaxListPages, ct).ConfigureAwait(false))
                 {
-                    TakeListedVersions(path, target, listedFolder, page.Entries.Select(e => RemoteEntry.From(e, e.Deleted, e.Version)), p => ctx.State.GetFile(p)?.Kind, withListed);
+                    TakeListedVersions(path, target, listedFolder, page.Entries.Select(e => RemoteEntry.From(e, e.Deleted, e.Version)), p => ctx.State.GetFile(p)?.Kind, listed);
                 }
             }
-            catch (DropboxException e)
-            {
-                ctx.Progress.Log($"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); its rows keep theirs");
-            }
+        }
+        catch (DropboxException e)
+        {
+            ctx.Progress.Log($"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); the rows under '{target}' keep theirs");
+            return versions;
+        }
+
+        var withListed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(versions, StringComparer.Ordinal);
+        foreach (var (moved, state) in listed)
+        {
+            withListed[moved] = state;
         }
 
         return withListed;

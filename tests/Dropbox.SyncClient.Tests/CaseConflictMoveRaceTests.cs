@@ -37,6 +37,15 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         await _server.CommitFileAsync(commit, CancellationToken.None);
     }
 
+    /// <summary>Right before this client's next move, the other device deletes 'docs' and makes it again with a new file.</summary>
+    private void MakeFolderAgainBeforeTheMove() => _server.BeforeMoveFile = async request =>
+    {
+        _server.BeforeMoveFile = null;
+        await _server.DeleteFileAsync(new DeleteFileRequest { Path = "docs", Device = "b" }, CancellationToken.None);
+        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "b" }, CancellationToken.None);
+        await CommitStagedAsync("docs/g.txt");
+    };
+
     private async Task<List<string>> SettleAsync(TestClient a)
     {
         var notes = new List<string>();
@@ -69,13 +78,7 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
     public async Task A_folder_made_again_between_listing_and_move_converges()
     {
         using var a = await ClashAsync();
-        _server.BeforeMoveFile = async request =>
-        {
-            _server.BeforeMoveFile = null;
-            await _server.DeleteFileAsync(new DeleteFileRequest { Path = "docs", Device = "b" }, CancellationToken.None);
-            await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "b" }, CancellationToken.None);
-            await CommitStagedAsync("docs/g.txt");
-        };
+        MakeFolderAgainBeforeTheMove();
 
         var notes = await SettleAsync(a);
         await AssertSameAsync(a, notes);
@@ -83,20 +86,13 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
 
     /// <summary>
     /// As <see cref="A_folder_made_again_between_listing_and_move_converges"/>, then the user here edits the file
-    /// whose row was left pointing at a server path that never held it: the edit must reach the server (or be kept here
-    /// and reported), never be dropped.
+    /// under the renamed folder: the edit must reach the server, never be dropped.
     /// </summary>
     [Fact]
     public async Task An_edit_after_a_folder_made_again_before_the_move_reaches_the_server()
     {
         using var a = await ClashAsync();
-        _server.BeforeMoveFile = async request =>
-        {
-            _server.BeforeMoveFile = null;
-            await _server.DeleteFileAsync(new DeleteFileRequest { Path = "docs", Device = "b" }, CancellationToken.None);
-            await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "b" }, CancellationToken.None);
-            await CommitStagedAsync("docs/g.txt");
-        };
+        MakeFolderAgainBeforeTheMove();
 
         var notes = await SettleAsync(a);
         a.Write("docs (Case Conflict)/x.txt", "edited here after the rename");

@@ -2,7 +2,8 @@ namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
 /// A new file here at a folder of the server's that only a remembered withheld path's lookup shows (the listing moved
-/// past it): the file is the planner's, never a plain new file uploaded onto the server's folder.
+/// past it): the file is the planner's, never a plain new file uploaded onto the server's folder; also when its name
+/// differs from the folder's only in case ('D' here, 'd/x.txt' looked up: from review-fp49's probe).
 /// </summary>
 public sealed class WithheldAboveTests : IDisposable
 {
@@ -11,8 +12,10 @@ public sealed class WithheldAboveTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    [Fact]
-    public async Task A_new_file_where_a_looked_up_path_has_its_folder_is_not_sent_as_a_plain_new_file()
+    [Theory]
+    [InlineData("d")]
+    [InlineData("D")]
+    public async Task A_new_file_where_a_looked_up_path_has_its_folder_is_not_sent_as_a_plain_new_file(string name)
     {
         using var a = new TestClient(_dir, "a", _server);
         using var b = new TestClient(_dir, "b", _server);
@@ -30,7 +33,7 @@ public sealed class WithheldAboveTests : IDisposable
 
         // A's user replaces the folder 'd' with a file 'd'.
         Directory.Delete(a.PathOf("d"), recursive: true);
-        a.Write("d", "a's file");
+        a.Write(name, "a's file");
 
         var passes = new List<Sync.SyncSummary>();
         for (var i = 0; i < 3; i++)
@@ -42,6 +45,8 @@ public sealed class WithheldAboveTests : IDisposable
         // both failing every pass.
         Assert.True(passes[^1].Errors == 0, "still failing: " + string.Join(" | ", passes[^1].ErrorMessages));
         Assert.NotNull(_server.Current("d/x.txt"));
-        Assert.Contains("a's file", TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories).Select(File.ReadAllText));
+        var here = TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
+        Assert.Contains("a's file", here);
+        Assert.Contains("version 2, edited on b", here);
     }
 }

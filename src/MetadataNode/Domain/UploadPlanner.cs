@@ -119,7 +119,7 @@ internal sealed partial class UploadPlanner
         List<ChunkId>? pending = null;
         var missing = new List<ChunkId>();
         var seen = new HashSet<ChunkId>(chunks.Count);
-        var putAgain = PutsAgainAfterAvoid(avoidNodes);
+        var putAgain = PutsUncommittedAgain(avoidNodes);
         foreach (var chunk in chunks)
         {
             if (!seen.Add(chunk.Id))
@@ -244,7 +244,7 @@ internal sealed partial class UploadPlanner
         var judged = new Dictionary<ChunkId, bool>((int)Math.Min(total, 1 << 16));
         var missing = new List<ChunkId>();
         List<ChunkId>? pending = null;
-        var putAgain = PutsAgainAfterAvoid(uploads.SelectMany(u => u.AvoidNodes));
+        var putAgain = PutsUncommittedAgain(uploads.SelectMany(u => u.AvoidNodes));
         for (var f = 0; f < uploads.Count; f++)
         {
             var upload = uploads[f];
@@ -405,18 +405,22 @@ internal sealed partial class UploadPlanner
     }
 
     /// <summary>
-    /// True when a plan asks to avoid nodes (the client found them down or full) and another live node is left: the
-    /// chunks the account uploaded but has not committed are then planned again, on the others. Their one landed copy may
-    /// be on the node that just failed (killed while the other replica's put was in flight): answered "held", the commit
-    /// was acknowledged with its only copy on a node then declared dead, unreadable until it came back. Which nodes hold
-    /// a copy is not asked: a copy another account put there would answer "held", telling a client that avoids the one
-    /// node it put on whether anyone else stores the content.
+    /// True when a plan asks to avoid nodes (the client found them down or full), or a node that may hold copies is not
+    /// live (down, or dead), and another live node is left: the chunks the account uploaded but has not committed are
+    /// then planned again, on the others. Their one landed copy may be on the node that failed (killed while the other
+    /// replica's put was in flight): answered "held", the commit was acknowledged with its only copy on a node then
+    /// declared dead, unreadable until it came back. The client's list covers the pass that saw the failure (for 30 s);
+    /// the liveness covers a new pass, a restarted client or another device once the node is declared down. Which nodes
+    /// hold a copy is not asked: a copy another account put there would answer "held", telling a client that avoids the
+    /// one node it put on whether anyone else stores the content. What it costs: a resumed upload sends its landed
+    /// chunks again while a node is down.
     /// </summary>
-    private bool PutsAgainAfterAvoid(IEnumerable<string> avoidNodes)
+    private bool PutsUncommittedAgain(IEnumerable<string> avoidNodes)
     {
         var avoid = avoidNodes.ToHashSet(StringComparer.Ordinal);
-        return avoid.Count > 0 && _nodeRegistry.PlacementNodes().Exists(n => !avoid.Contains(n.NodeId));
+        return (avoid.Count > 0 || _nodeRegistry.AnyHolderNotLive()) && _nodeRegistry.PlacementNodes().Exists(n => !avoid.Contains(n.NodeId));
     }
+
     /// <summary>
     /// A chunk the namespace references that no copy a commit would count is left of: every holder found it corrupt, or
     /// its copies are only on nodes being forgotten. A plan asks for it again, so a device that still has the bytes

@@ -242,8 +242,9 @@ internal sealed partial class Uploader
                 catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && queue.NodeFailed && replans < MaxReplans && !ct.IsCancellationRequested)
                 {
                     // A put of this group's own plan found its node full or down (now avoided): planned again on the
-                    // others, rather than failing the files for this pass. Puts that did land are named held by the new
-                    // plan. Another group's node failure is no reason to.
+                    // others, rather than failing the files for this pass. Puts that did land are asked for again by the
+                    // new plan (the metadata node cannot tell whether their other copy landed). Another group's node
+                    // failure is no reason to.
                     _ctx.Progress.Log($"{Name(open)}: a storage node is full or not answering; planning again on the others");
                     await HashStoppedStreamsAsync(open, ct).ConfigureAwait(false);
                     continue;

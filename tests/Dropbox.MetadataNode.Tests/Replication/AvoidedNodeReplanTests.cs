@@ -7,8 +7,8 @@ using Dropbox.Shared.Protos.Metadata;
 namespace Dropbox.MetadataNode.Tests.Replication;
 
 /// <summary>
-/// A plan made after the client found a node down puts the account's uploaded, uncommitted chunks again on the other
-/// nodes: their one landed copy may be on the node that failed (found by a CI run of the failover test: a chunk
+/// A plan made after the client found a node down, or while a node is not live, puts the account's uploaded, uncommitted
+/// chunks again on the other nodes: their one landed copy may be on the node that failed (found by a CI run of the failover test: a chunk
 /// committed with its only copy on a node killed mid-upload, re-replication then had no live node to copy it from).
 /// </summary>
 public sealed class AvoidedNodeReplanTests
@@ -43,6 +43,29 @@ public sealed class AvoidedNodeReplanTests
         Report(h, alice, NodeC, chunks);
         Assert.IsType<Committed>(await h.Store.CommitAsync(alice, StoreHarness.Upload("big.bin", 0, chunks), CancellationToken.None));
         Assert.All(chunks, c => Assert.Equal([StoreHarness.NodeA, NodeB, NodeC], ChunkLedger.Read(h.Store.Engine, c.Id)!.Locations.Order()));
+    }
+
+    [Fact]
+    public void A_plan_without_an_avoid_list_puts_the_chunks_again_while_a_node_is_down()
+    {
+        // Arrange: alice's puts landed on node a only; node a then stops heartbeating (killed), b and c go on.
+        using var h = ThreeNodes(TimeSpan.FromSeconds(35));
+        var (alice, _) = h.Store.AddUser("alice");
+        var chunks = Enumerable.Range(1, 6).Select(i => StoreHarness.Chunk(i)).ToArray();
+        h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks));
+        h.Stored(alice, chunks);
+        var whileLive = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks));
+        h.Clock.Advance(TimeSpan.FromSeconds(40));
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+
+        // Act: a new pass (or a restarted client, or another device) plans the file with no avoid list.
+        var whileDown = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunks));
+
+        // Assert: held while a was live; put again on b and c once a is not.
+        Assert.Empty(whileLive.Missing);
+        Assert.Equal(12, whileDown.Missing.Count);
+        Assert.All(whileDown.Missing, p => Assert.NotEqual(StoreHarness.NodeA, p.Node.NodeId));
     }
 
     [Fact]
@@ -92,9 +115,9 @@ public sealed class AvoidedNodeReplanTests
         return plan.Missing.Select(p => $"{(p.ChunkId == shared.Id ? 7 : 8)}:{p.Node.NodeId}").OrderDescending().ToList();
     }
 
-    private static StoreHarness ThreeNodes()
+    private static StoreHarness ThreeNodes(TimeSpan? nodeTimeout = null)
     {
-        var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromDays(1), ReplicationFactor = 2 });
+        var h = new StoreHarness(o => o with { NodeTimeout = nodeTimeout ?? TimeSpan.FromDays(1), ReplicationFactor = 2 });
         h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
         h.Store.Nodes.Register(new NodeRegistration(NodeC, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
         return h;

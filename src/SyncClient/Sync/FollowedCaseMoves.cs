@@ -135,8 +135,12 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
                     break;
                 }
 
-                moves.Add(new RemoteEntry(e.GetProperty("path").GetString()!, (FileKind)e.GetProperty("kind").GetInt32(), e.GetProperty("version").GetUInt64(),
-                    e.GetProperty("deleted").GetBoolean(), e.GetProperty("size").GetInt64(), Convert.FromHexString(e.GetProperty("hash").GetString()!), e.GetProperty("mtime").GetInt64())
+                // A null path or hash is damage like any other (the whole memory is dropped): taken, a null hash threw
+                // out of the pass and a null path reached the planner.
+                var path = e.GetProperty("path").GetString() ?? throw new FormatException("a remembered move without a path");
+                var hash = e.GetProperty("hash").GetString() ?? throw new FormatException("a remembered move without a hash");
+                moves.Add(new RemoteEntry(path, (FileKind)e.GetProperty("kind").GetInt32(), e.GetProperty("version").GetUInt64(),
+                    e.GetProperty("deleted").GetBoolean(), e.GetProperty("size").GetInt64(), Convert.FromHexString(hash), e.GetProperty("mtime").GetInt64())
                 {
                     Executable = e.GetProperty("executable").GetBoolean(),
                     MovedFrom = e.TryGetProperty("movedFrom", out var from) ? from.GetString() : null,

@@ -308,14 +308,10 @@ internal sealed class CaseConflicts
     /// <summary>As <see cref="CaseConflictName"/>; null when none of the first 10,000 is free.</summary>
     internal static string? FreeCaseConflictName(string path, Func<string, bool> isTaken)
     {
-        var slash = path.LastIndexOf('/');
-        var directory = slash >= 0 ? path[..(slash + 1)] : string.Empty;
-        var name = slash >= 0 ? path[(slash + 1)..] : path;
-        var dot = name.LastIndexOf('.');
-        var (stem, extension) = dot > 0 ? (name[..dot], name[dot..]) : (name, string.Empty);
+        var (head, extension) = CaseConflictNameParts(path);
         for (var n = 1; n < 10_000; n++)
         {
-            var candidate = $"{directory}{stem}{CaseConflictMarker}{(n == 1 ? string.Empty : " " + n.ToString(System.Globalization.CultureInfo.InvariantCulture))}){extension}";
+            var candidate = $"{head}{(n == 1 ? string.Empty : " " + n.ToString(System.Globalization.CultureInfo.InvariantCulture))}){extension}";
             if (!isTaken(candidate))
             {
                 return candidate;
@@ -323,6 +319,20 @@ internal sealed class CaseConflicts
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// What every case-conflict name of <paramref name="path"/> starts with (its folder, its stem and the marker) and ends
+    /// with after the closing parenthesis (its extension): <c>stem (Case Conflict[ N]).ext</c>.
+    /// </summary>
+    internal static (string Head, string Extension) CaseConflictNameParts(string path)
+    {
+        var slash = path.LastIndexOf('/');
+        var directory = slash >= 0 ? path[..(slash + 1)] : string.Empty;
+        var name = slash >= 0 ? path[(slash + 1)..] : path;
+        var dot = name.LastIndexOf('.');
+        var (stem, extension) = dot > 0 ? (name[..dot], name[dot..]) : (name, string.Empty);
+        return (directory + stem + CaseConflictMarker, extension);
     }
 
     internal static string NoFreeNameMessage(string path) => $"Could not find a free case-conflict name for '{path}' after 10000 tries; rename it by hand.";

@@ -255,11 +255,7 @@ internal sealed class LocalCaseFacts(SyncContext ctx, Stability stability, Folde
     /// </summary>
     internal static bool IsCaseConflictNameOf(string name, string path)
     {
-        var slash = path.LastIndexOf('/');
-        var (folder, own) = slash >= 0 ? (path[..(slash + 1)], path[(slash + 1)..]) : (string.Empty, path);
-        var dot = own.LastIndexOf('.');
-        var (stem, extension) = dot > 0 ? (own[..dot], own[dot..]) : (own, string.Empty);
-        var head = folder + stem + CaseConflicts.CaseConflictMarker;
+        var (head, extension) = CaseConflicts.CaseConflictNameParts(path);
         if (name.Length < head.Length + 1 + extension.Length || !name.StartsWith(head, StringComparison.Ordinal) || !name.EndsWith(")" + extension, StringComparison.Ordinal))
         {
             return false;

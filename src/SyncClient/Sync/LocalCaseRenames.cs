@@ -343,8 +343,8 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         Dictionary<string, (ulong Version, byte[] ContentHash)> versions, CancellationToken ct)
     {
         // Taken only once every moved folder's whole listing is read: a listing that fails part-way leaves every row as it
-        // was, never some of them at new versions (the loser rule reads them on every device alike).
-        var listed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(StringComparer.Ordinal);
+        // was (the moves' own versions), never some of them at new versions (the loser rule reads them on every device alike).
+        var withListed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(versions, StringComparer.Ordinal);
         var listedFolder = target;
         try
         {
@@ -353,7 +353,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 listedFolder = target + folder[path.Length..];
                 await foreach (var page in RemoteChanges.ListFilesPagedAsync(ctx.Metadata, listedFolder, includeDeleted: false, ctx.Options.MaxListPages, ct).ConfigureAwait(false))
                 {
-                    TakeListedVersions(path, target, listedFolder, page.Entries.Select(e => RemoteEntry.From(e, e.Deleted, e.Version)), p => ctx.State.GetFile(p)?.Kind, listed);
+                    TakeListedVersions(path, target, listedFolder, page.Entries.Select(e => RemoteEntry.From(e, e.Deleted, e.Version)), p => ctx.State.GetFile(p)?.Kind, withListed);
                 }
             }
         }
@@ -361,12 +361,6 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         {
             ctx.Progress.Log($"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); the rows under '{target}' keep theirs");
             return versions;
-        }
-
-        var withListed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(versions, StringComparer.Ordinal);
-        foreach (var (moved, state) in listed)
-        {
-            withListed[moved] = state;
         }
 
         return withListed;

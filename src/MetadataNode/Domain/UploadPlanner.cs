@@ -417,8 +417,13 @@ internal sealed partial class UploadPlanner
     /// </summary>
     private bool PutsUncommittedAgain(IEnumerable<string> avoidNodes)
     {
-        var avoid = avoidNodes.ToHashSet(StringComparer.Ordinal);
-        return (avoid.Count > 0 || _nodeRegistry.AnyHolderNotLive()) && _nodeRegistry.PlacementNodes().Exists(n => !avoid.Contains(n.NodeId));
+        HashSet<string>? avoid = null; // none, and every node live, on almost every plan: nothing allocated then
+        foreach (var node in avoidNodes)
+        {
+            (avoid ??= new HashSet<string>(StringComparer.Ordinal)).Add(node);
+        }
+
+        return (avoid is not null || _nodeRegistry.AnyHolderNotLive()) && _nodeRegistry.PlacementNodes().Exists(n => avoid is null || !avoid.Contains(n.NodeId));
     }
 
     /// <summary>

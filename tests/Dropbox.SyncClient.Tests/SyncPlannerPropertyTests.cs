@@ -248,6 +248,16 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         // every pass ("no fixed point after 10 passes ... CreateLocalFolder a (Case Conflict)/A; UploadNew 0 file(s)";
         // seed 4LPlFAlYKCA1): NewFiles.GiveBack gives back a file above a looked-up path too.
         ["file made at a folder's new name, the folder's moved child looked up below it"] = new PlannerCase([new(18, 4, 6, 4), new(2, 15, 3, 5), new(17, 8, 5, 2), new(20, 6, 0, 6), new(29, 15, 5, 1), new(9, 4, 3, 7)], [new(12, 9, 6, 5), new(30, 1, 5, 6)], [new(19, 8, 6, 2), new(9, 13, 0, 0), new(2, 9, 6, 1), new(1, 6, 5, 3), new(18, 8, 2, 1)], 366, StableAge: 4, Rewrites: 2, Later: [new(9, 12, 1, 2), new(23, 12, 4, 5)], CaseRenames: true),
+
+        // A synced folder the scan lists but cannot enter (withheld), made again on the server (listed at a newer version
+        // than its row): nothing was planned for it, so its row kept the old version; then a name clashing with it came
+        // down, and its case-conflict rename went to the server with that version, was refused twice, made here alone,
+        // and the server's folder came down and clashed again ("no fixed point after 8 passes ... DeleteRemoteFolder b;
+        // MoveRemote b/B -> b (Case Conflict 3)/B"; seed 8wL3IkUjDy72, and 40aUl64wMmj2: "... DeleteRemoteFolder a;
+        // MoveRemote a/A -> a (Case Conflict 3)/A"; shrunk by hand, op by op). The row now takes the listed version
+        // (SyncActionKind.RecordFolder).
+        ["withheld folder made again on the server, its row's version stale"] = new PlannerCase([new(21, 10, 3, 1)], [new(31, 7, 7, 5)], [new(15, 8, 3, 7), new(6, 14, 0, 3), new(7, 0, 1, 7), new(26, 0, 2, 7)], 618, CaseRenames: true),
+        ["withheld folder made again on the server, its row's version stale, the clashing name a folder"] = new PlannerCase([new(12, 13, 6, 0)], [new(31, 7, 1, 1)], [new(7, 1, 2, 3), new(27, 0, 4, 4), new(4, 8, 2, 6)], 544, CaseRenames: true),
     };
 
     public static TheoryData<string> ShrunkCaseRenameNames => new(ShrunkCaseRenames.Keys);

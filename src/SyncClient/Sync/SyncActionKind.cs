@@ -98,6 +98,15 @@ internal enum SyncActionKind
     /// <summary>Local mtime changed but content did not: update the db only.</summary>
     Touch,
 
+    /// <summary>
+    /// A synced folder still here and still a folder on the server, listed at a newer version than its row (made again
+    /// there by another device, or listed while the scan could not enter it): the db row takes the listed version, and
+    /// nothing else is done (no folder is made or deleted; one gone from here since the scan keeps its row). Kept at the
+    /// old version, the row made every conditional step on the folder go with a version the server no longer holds: a
+    /// case-conflict rename's move was refused, made here alone, and the server's folder came down and clashed again.
+    /// </summary>
+    RecordFolder,
+
     /// <summary>Gone on both sides: forget the path.</summary>
     Forget,
 

@@ -160,7 +160,7 @@ internal sealed class SyncExecutor : IDisposable
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
-        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.RecordFolder or SyncActionKind.Touch or SyncActionKind.Forget))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
         }
@@ -356,24 +356,8 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.MoveLocal:
                 MoveLocal(a);
                 break;
-            case SyncActionKind.Record:
-                var fp = a.Fingerprint;
-                var chunks = fp?.Chunks ?? _ctx.State.GetChunks(a.Path);
-                var settled = CarriedExecutableBit.Settle(_ctx, _ctx.FullPath(a.Path), fp is null ? a.Local!.Executable : fp.Executable, a.Base?.Executable, a.Remote!.Executable);
-                _ctx.Db.RecordFile(new FileRecord(a.Path, FileKind.File, a.Local!.Size, RacyClean.Recorded(a.Local.MtimeTicks, fp?.Racy == true), a.Remote!.Version, fp?.ContentHash ?? a.Base!.ContentHash)
-                {
-                    Executable = settled,
-                    // As read (or, unread, as scanned, the file then being as synced by size and mtime). A ctime moved since (the settle's
-                    // chmod, or a write) differs from it, so the next scan reads the file: never "unknown", trusted by size and mtime alone.
-                    ChangeTimeNs = FileChangeTime.ToRecord(fp is null ? a.Local.ChangeTimeNs : fp.ChangeTimeNs),
-                }, chunks);
-                break;
-            case SyncActionKind.Touch:
-                // The ctime the read was verified under (taken before it, unchanged after it).
-                _ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), FileChangeTime.ToRecord(a.Fingerprint?.ChangeTimeNs));
-                break;
-            case SyncActionKind.Forget:
-                _ctx.Db.Forget(a.Path);
+            case SyncActionKind.Record or SyncActionKind.RecordFolder or SyncActionKind.Touch or SyncActionKind.Forget:
+                RowSteps.Run(_ctx, a);
                 break;
             case SyncActionKind.CreateLocalFolder:
                 Directory.CreateDirectory(_ctx.WritePath(a.Path));

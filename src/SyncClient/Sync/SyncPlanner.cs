@@ -482,7 +482,14 @@ internal static partial class SyncPlanner
                 return input.Local.EmptyFolders.Contains(path) ? new SyncAction(SyncActionKind.CreateRemoteFolder, path) : null;
             }
 
-            return remoteDeleted ? new SyncAction(SyncActionKind.DeleteLocalFolder, path) { Base = baseRecord, Remote = remote } : null;
+            if (remoteDeleted)
+            {
+                return new SyncAction(SyncActionKind.DeleteLocalFolder, path) { Base = baseRecord, Remote = remote };
+            }
+
+            // A folder on all three sides, the server's at a newer version (an older one is never taken: a listing behind
+            // the row says nothing the row does not): only the row follows it (see SyncActionKind.RecordFolder).
+            return remoteFolder && remote!.Version > baseRecord.Version ? new SyncAction(SyncActionKind.RecordFolder, path) { Base = baseRecord, Remote = remote } : null;
         }
 
         if (baseRecord is null)

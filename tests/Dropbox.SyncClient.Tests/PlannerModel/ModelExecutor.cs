@@ -131,7 +131,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             Run(a);
         }
 
-        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.Touch or SyncActionKind.Forget))
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.RecordFolder or SyncActionKind.Touch or SyncActionKind.Forget))
         {
             Run(a);
         }
@@ -214,6 +214,13 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                 return true;
             case SyncActionKind.Forget:
                 world.Base.Remove(a.Path);
+                return true;
+            case SyncActionKind.RecordFolder:
+                if (world.Local.TryGetValue(a.Path, out var recorded) && recorded.Kind == ModelKind.Folder)
+                {
+                    world.Base[a.Path] = world.Base[a.Path] with { Version = a.Remote!.Version };
+                }
+
                 return true;
             case SyncActionKind.CreateLocalFolder:
                 if (!world.LocalMakeFolder(a.Path))

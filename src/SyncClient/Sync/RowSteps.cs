@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 
@@ -35,9 +36,14 @@ internal static class RowSteps
                 // The ctime the read was verified under (taken before it, unchanged after it).
                 ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), FileChangeTime.ToRecord(a.Fingerprint?.ChangeTimeNs));
                 break;
+            case SyncActionKind.RecordFolder:
+                break; // gone from here: as above
+
             case SyncActionKind.Forget:
                 ctx.Db.Forget(a.Path);
                 break;
+            default:
+                throw new UnreachableException($"{a.Kind} of '{a.Path}' is not a row-only step");
         }
     }
 }

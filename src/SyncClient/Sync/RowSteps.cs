@@ -28,17 +28,18 @@ internal static class RowSteps
                     ChangeTimeNs = FileChangeTime.ToRecord(fp is null ? a.Local.ChangeTimeNs : fp.ChangeTimeNs),
                 }, chunks);
                 break;
-            case SyncActionKind.RecordFolder when Directory.Exists(ctx.FullPath(a.Path)):
+            case SyncActionKind.RecordFolder:
                 // Gone from here since the scan: the row stays as it was, and the next pass meets the folder's delete.
-                ctx.Db.RecordFolder(a.Path, a.Remote!.Version);
+                if (Directory.Exists(ctx.FullPath(a.Path)))
+                {
+                    ctx.Db.RecordFolder(a.Path, a.Remote!.Version);
+                }
+
                 break;
             case SyncActionKind.Touch:
                 // The ctime the read was verified under (taken before it, unchanged after it).
                 ctx.Db.Touch(a.Path, RacyClean.Recorded(a.Local!.MtimeTicks, a.Fingerprint?.Racy == true), FileChangeTime.ToRecord(a.Fingerprint?.ChangeTimeNs));
                 break;
-            case SyncActionKind.RecordFolder:
-                break; // gone from here: as above
-
             case SyncActionKind.Forget:
                 ctx.Db.Forget(a.Path);
                 break;

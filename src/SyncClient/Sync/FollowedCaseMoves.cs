@@ -17,6 +17,9 @@ namespace Dropbox.SyncClient.Sync;
 /// waited did not hold it at all (the next pass, not seeing the move, decided the clash anew: the winner renamed, the loser
 /// split). The memory is what the pass's own view held at those names, so a newer change listed since replaces what it
 /// keeps, as a held cursor's listing would show it; it is forgotten once no followed rename is left unmade.
+/// It carries one more kind of change the feed cannot bring to the right row: the delete of a path another device removed
+/// between this pass's listing and this client's case-conflict move of its folder (<see cref="WithGone"/>), at the path
+/// its row moved to.
 /// </summary>
 /// <remarks>
 /// The remembered entries are read from the db at each pass, never kept in the object (which holds only what the running
@@ -75,6 +78,21 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     internal void Leave(IReadOnlyList<RemoteEntry> moves) => _left = moves;
 
     /// <summary>
+    /// Adds <paramref name="gone"/> (<see cref="LocalCaseRenames.GoneBeforeMove"/>) to what is remembered now, not with the
+    /// cursor: the rows they are for moved in the db already, so a pass that keeps its old cursor (an error elsewhere in
+    /// it) would have the next one list the delete at the old path again, which reaches no row. With the memory kept as
+    /// it was otherwise, the next pass's view holds them either way (<see cref="StoreLeft"/> keeps them too: they are in
+    /// what the pass left, <see cref="WithGone"/>).
+    /// </summary>
+    internal void RememberGone(IReadOnlyList<RemoteEntry> gone)
+    {
+        if (gone.Count > 0)
+        {
+            _ctx.Db.SetCaseFollowedMoves(Save(WithGone([.. Remembered], gone)));
+        }
+    }
+
+    /// <summary>
     /// Remembers what the pass left (<see cref="Leave"/>) in place of what was remembered; none: forgotten. Only with the
     /// pass's cursor, and before it: the memory goes with the cursor. A pass that keeps its old cursor keeps the old memory
     /// too (its next pass sees the view this one saw: a change taken from the memory but left for later, by a wait that
@@ -114,6 +132,25 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         var moves = remote.Values.Where(e => SyncPaths.IsAtOrUnderAny(e.Path, names) || held.Contains(e.Path))
             .OrderBy(e => e.Path, StringComparer.Ordinal).Take(MaxRemembered + 1).ToList();
         return moves.Count > MaxRemembered ? [] : moves;
+    }
+
+    /// <summary>
+    /// <paramref name="moves"/> (<see cref="Select"/>) with the remote deletes a case-conflict move of this pass found at its
+    /// moved rows' new paths (<paramref name="gone"/>: <see cref="LocalCaseRenames.GoneBeforeMove"/>) where they hold nothing,
+    /// in path order: remembered with the cursor and put back in the next pass's view like them (<see cref="AddTo"/>), so its
+    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are. Within
+    /// <see cref="MaxRemembered"/>: the followed moves first, deletes past it left out (their files stay here, as before
+    /// this memory held them: nothing lost).
+    /// </summary>
+    internal static List<RemoteEntry> WithGone(List<RemoteEntry> moves, IReadOnlyList<RemoteEntry> gone)
+    {
+        if (gone.Count == 0)
+        {
+            return moves;
+        }
+
+        var held = moves.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+        return [.. moves.Concat(gone.Where(e => held.Add(e.Path)).Take(MaxRemembered - moves.Count)).OrderBy(e => e.Path, StringComparer.Ordinal)];
     }
 
     /// <summary>The stored entries; none when absent or unreadable (the clash is then decided anew).</summary>

@@ -19,6 +19,13 @@ namespace Dropbox.SyncClient.Sync;
 internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, CaseConflicts memory)
 {
     /// <summary>
+    /// The remote deletes this pass's moves found (<see cref="GoneBeforeMove"/>), one at each moved row's new path: left
+    /// with the followed moves (<see cref="FollowedCaseMoves"/>), so the next pass's view holds them and the planner decides
+    /// each as a remote delete.
+    /// </summary>
+    private readonly List<RemoteEntry> _goneBeforeMove = [];
+
+    /// <summary>
     /// Runs the plan's case-conflict renames, in the plan's order, and edits <paramref name="plan"/> for those not made:
     /// a rename that waits becomes its wait, every step at or under its names a skip. Runs before the plan's skips and
     /// waits are reported (<see cref="SkipReport"/>), so those it adds are reported with them. A rename that follows another
@@ -80,7 +87,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             Hold(plan, notMade, remote.Changes);
         }
 
-        memory.Followed.Leave(FollowedCaseMoves.Select(followedNotMade, remote.Changes, plan));
+        memory.Followed.Leave(FollowedCaseMoves.WithGone(FollowedCaseMoves.Select(followedNotMade, remote.Changes, plan), _goneBeforeMove));
     }
 
     /// <summary>
@@ -235,8 +242,14 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             // Renamed on the server too: the rows follow the name (after the rename here: a crash between leaves rows at
             // the old name and files at the new, which the next pass matches by content, never a delete). Nothing under
             // either name is taken this pass; the next finds the files as synced under the new one.
-            var rowVersions = !renamedOnServer || movedFolders.Count == 0 ? movedVersions : await WithMovedFoldersVersionsAsync(path, target, movedFolders, movedVersions, ct).ConfigureAwait(false);
-            MoveRows(path, target, facts.SyncedUnder, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], rowVersions, remote.Changes);
+            var (rowVersions, listed) = !renamedOnServer || movedFolders.Count == 0 ? (movedVersions, null) : await WithMovedFoldersVersionsAsync(path, target, movedFolders, movedVersions, ct).ConfigureAwait(false);
+            var movedRows = MoveRows(path, target, facts.SyncedUnder, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], rowVersions, remote.Changes);
+            if (listed is not null)
+            {
+                var gone = GoneBeforeMove(movedRows, movedFolders.Select(f => target + f[path.Length..]).ToList(), listed);
+                memory.Followed.RememberGone(gone);
+                _goneBeforeMove.AddRange(gone);
+            }
         }
         else if (LocalCaseSnapshot.TakenUnderNewName(outcome))
         {
@@ -337,14 +350,17 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// down and clashed again (the planner property test's seed bSC15w_kmxZ2). Asked now, not left to the next pass's
     /// listing of the moves: there a name under the folder that the scan withholds (that very clash's loser) has its
     /// listed change skipped and its row stays stale. Not listed (the server unreachable now), the rows keep their
-    /// versions, as before: what that costs is the retry and fallback of a refused rename.
+    /// versions, as before: what that costs is the retry and fallback of a refused rename. With them, the live paths the
+    /// listings hold (<c>Listed</c>: every path under the new folders the server holds right after the move, for
+    /// <see cref="GoneBeforeMove"/>); null when not listed, or not whole.
     /// </summary>
-    private async Task<Dictionary<string, (ulong Version, byte[] ContentHash)>> WithMovedFoldersVersionsAsync(string path, string target, List<string> movedFolders,
-        Dictionary<string, (ulong Version, byte[] ContentHash)> versions, CancellationToken ct)
+    private async Task<(Dictionary<string, (ulong Version, byte[] ContentHash)> Versions, HashSet<string>? Listed)> WithMovedFoldersVersionsAsync(string path, string target,
+        List<string> movedFolders, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, CancellationToken ct)
     {
         // Taken only once every moved folder's whole listing is read: a listing that fails part-way leaves every row as it
         // was (the moves' own versions), never some of them at new versions (the loser rule reads them on every device alike).
         var withListed = new Dictionary<string, (ulong Version, byte[] ContentHash)>(versions, StringComparer.Ordinal);
+        var live = new HashSet<string>(StringComparer.Ordinal);
         var listedFolder = target;
         try
         {
@@ -353,6 +369,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 listedFolder = target + folder[path.Length..];
                 await foreach (var page in RemoteChanges.ListFilesPagedAsync(ctx.Metadata, listedFolder, includeDeleted: false, ctx.Options.MaxListPages, ct).ConfigureAwait(false))
                 {
+                    live.UnionWith(page.Entries.Where(e => !e.Deleted).Select(e => e.Path));
                     TakeListedVersions(path, target, listedFolder, page.Entries.Select(e => RemoteEntry.From(e, e.Deleted, e.Version)), p => ctx.State.GetFile(p)?.Kind, withListed);
                 }
             }
@@ -360,11 +377,25 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         catch (DropboxException e)
         {
             ctx.Progress.Log($"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); the rows under '{target}' keep theirs");
-            return versions;
+            return (versions, null);
         }
 
-        return withListed;
+        return (withListed, live);
     }
+
+    /// <summary>
+    /// A remote delete at the new path of each of <paramref name="movedRows"/> (the rows <see cref="MoveRows"/> moved with
+    /// the server's move, as it left them) that lies under one of <paramref name="listedFolders"/> (the folders this pass
+    /// moved on the server, by new path) and that the whole listing of them, taken right after the move
+    /// (<paramref name="listed"/>: its live paths), lacks: the server no longer held it when the folder moved (another
+    /// device deleted it, or moved it away, after this pass's listing), so the move did not carry it. Its delete is in the
+    /// feed at the old path, which no row holds any more; without this one the file stayed here for good, and the server
+    /// never had it. The delete is at the row's version and content, as a delete of the state synced here: the planner
+    /// then deletes the file here (to the trash) where it is as synced, and keeps and sends it where it was edited since.
+    /// </summary>
+    internal static List<RemoteEntry> GoneBeforeMove(IEnumerable<FileRecord> movedRows, IReadOnlyList<string> listedFolders, IReadOnlySet<string> listed) =>
+        [.. movedRows.Where(r => !listed.Contains(r.Path) && listedFolders.Any(f => r.Path != f && LocalCaseFacts.Under(r.Path, f)))
+            .Select(r => new RemoteEntry(r.Path, r.Kind, r.Version, Deleted: true, r.Size, r.ContentHash, 0))];
 
     /// <summary>
     /// Adds to <paramref name="versions"/> (by new path) the version and content of each of <paramref name="listed"/> (the
@@ -426,10 +457,13 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// applies what changed on the server since (an edit, a delete, a further move) as any remote change. A row the
     /// server did not move (its path gone there already, or moved elsewhere before the folder) stays: its file, renamed
     /// here, is then new under the new name, never a synced file the server does not have. (The plan saw the rows so
-    /// already, <see cref="LocalCasePlan"/>.)
+    /// already, <see cref="LocalCasePlan"/>.) Returns the rows moved of <paramref name="moved"/> (with this pass's own
+    /// move), as it left them: those the listing after the move lacks were gone from the server by then (<see cref="GoneBeforeMove"/>).
     /// </summary>
-    internal void MoveRows(string from, string to, IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions, IReadOnlyDictionary<string, RemoteEntry> remote)
+    internal List<FileRecord> MoveRows(string from, string to, IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions,
+        IReadOnlyDictionary<string, RemoteEntry> remote)
     {
+        var movedWithServer = new List<FileRecord>();
         foreach (var key in synced)
         {
             var path = to + key[from.Length..];
@@ -444,8 +478,15 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             var version = versions.TryGetValue(path, out var made) ? (made.ContentHash.AsSpan().SequenceEqual(record.ContentHash) ? made.Version : record.Version)
                 : followed ? FollowedVersion(record, key, path, remote)
                 : record.Version;
-            ctx.Db.RecordMove(key, record with { Path = path, Version = version }, record.Kind == FileKind.File ? ctx.State.GetChunks(key) : null);
+            var row = record with { Path = path, Version = version };
+            ctx.Db.RecordMove(key, row, record.Kind == FileKind.File ? ctx.State.GetChunks(key) : null);
+            if (moved.Contains(key))
+            {
+                movedWithServer.Add(row);
+            }
         }
+
+        return movedWithServer;
     }
 
     /// <summary>

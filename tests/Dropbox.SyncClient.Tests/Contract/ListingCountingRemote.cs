@@ -14,14 +14,26 @@ internal sealed class ListingCountingRemote(IMetadataRemote inner) : IMetadataRe
     /// <summary>Whole listings started through this remote.</summary>
     public int WholeListings => Volatile.Read(ref _wholeListings);
 
-    public Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct)
+    /// <summary>Tests: runs right before each MoveFile is sent (another device's change between a pass's listing and its move).</summary>
+    public Func<MoveFileRequest, Task>? BeforeMoveFile { get; init; }
+
+    /// <summary>Tests: runs right after each ListFiles answer arrives (another device's change after a listing).</summary>
+    public Func<ListFilesRequest, Task>? AfterListFiles { get; init; }
+
+    public async Task<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CancellationToken ct)
     {
         if (request.Prefix.Length == 0 && request.StartAfter.Length == 0)
         {
             Interlocked.Increment(ref _wholeListings);
         }
 
-        return inner.ListFilesAsync(request, ct);
+        var listed = await inner.ListFilesAsync(request, ct);
+        if (AfterListFiles is { } after)
+        {
+            await after(request);
+        }
+
+        return listed;
     }
 
     public Task<PlanUploadResponse> PlanUploadAsync(PlanUploadRequest request, CancellationToken ct) => inner.PlanUploadAsync(request, ct);
@@ -48,7 +60,15 @@ internal sealed class ListingCountingRemote(IMetadataRemote inner) : IMetadataRe
 
     public Task<DeleteFileResponse> DeleteFileAsync(DeleteFileRequest request, CancellationToken ct) => inner.DeleteFileAsync(request, ct);
 
-    public Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct) => inner.MoveFileAsync(request, ct);
+    public async Task<MoveFileResponse> MoveFileAsync(MoveFileRequest request, CancellationToken ct)
+    {
+        if (BeforeMoveFile is { } before)
+        {
+            await before(request);
+        }
+
+        return await inner.MoveFileAsync(request, ct);
+    }
 
     public Task<CreateFolderResponse> CreateFolderAsync(CreateFolderRequest request, CancellationToken ct) => inner.CreateFolderAsync(request, ct);
 

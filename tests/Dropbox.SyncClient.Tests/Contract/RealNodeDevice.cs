@@ -35,12 +35,18 @@ internal sealed class RealNodeDevice(TempFolder dir, string name, string token, 
 
     public GrpcMetadataRemote Remote(string url) => new(_channels, url, token);
 
+    /// <summary>Tests: runs right before each MoveFile this device's passes send.</summary>
+    public Func<Dropbox.Shared.Protos.Metadata.MoveFileRequest, Task>? BeforeMoveFile { get; set; }
+
+    /// <summary>Tests: runs right after each ListFiles answer this device's passes receive.</summary>
+    public Func<Dropbox.Shared.Protos.Metadata.ListFilesRequest, Task>? AfterListFiles { get; set; }
+
     /// <summary>Whole listings this device's passes have started (see <see cref="ListingCountingRemote"/>).</summary>
     public int WholeListings { get; private set; }
 
     public async Task<SyncSummary> SyncAsync(string url)
     {
-        var remote = new ListingCountingRemote(Remote(url));
+        var remote = new ListingCountingRemote(Remote(url)) { BeforeMoveFile = BeforeMoveFile, AfterListFiles = AfterListFiles };
         await RealNodeContractTests.WaitForStorageAsync(remote, CancellationToken.None);
         var engine = new SyncEngine(new SyncContext
         {

@@ -1,0 +1,133 @@
+using Dropbox.Shared.Protos.Metadata;
+
+namespace Dropbox.SyncClient.Tests;
+
+/// <summary>
+/// Review probes (dr50) of s50-deletedrace on the FakeServer: a folder deleted between a pass's listing and its
+/// case-conflict move while a file new here sits in it, an edit in such a folder, and a crash between the rows' move in the
+/// db and the write of the remembered deletes.
+/// </summary>
+public sealed class GoneBeforeMoveReviewProbes : IDisposable
+{
+    private const string Moved = "docs (Case Conflict)";
+
+    private readonly TempFolder _dir = new();
+    private readonly FakeServer _server = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>'Docs' synced, then 'docs' with x.txt and sub/a.txt made from the web and synced here: the next pass renames 'docs'.</summary>
+    private async Task<TestClient> ClashAsync()
+    {
+        var a = new TestClient(_dir, "a", _server);
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "Docs/y.txt", "older");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "web" }, CancellationToken.None);
+        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs/sub", Device = "web" }, CancellationToken.None);
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/x.txt", "x as synced", client: "web2");
+        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/sub/a.txt", "a as synced", client: "web3");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.Equal("a as synced", a.Read("docs/sub/a.txt"));
+        return a;
+    }
+
+    private void DeleteBeforeTheMove(string path) => _server.BeforeMoveFile = async request =>
+    {
+        _server.BeforeMoveFile = null;
+        await _server.DeleteFileAsync(new DeleteFileRequest { Path = path, Device = "b" }, CancellationToken.None);
+    };
+
+    private async Task<List<string>> SettleAsync(TestClient a)
+    {
+        var notes = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var pass = await a.SyncAsync();
+            notes.AddRange(pass.Notes);
+            Assert.Equal(0, pass.Errors);
+        }
+
+        return notes;
+    }
+
+    private async Task AssertSameAsync(TestClient a, List<string> notes)
+    {
+        var server = (await _server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
+            .Where(e => e.Kind == EntryKind.File && !e.Deleted).Select(e => e.Path).Order(StringComparer.Ordinal).ToList();
+        var local = TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(a.Folder, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToList();
+        Assert.True(server.SequenceEqual(local),
+            $"server [{string.Join(", ", server)}] but here [{string.Join(", ", local)}]; notes: [{string.Join(" | ", notes)}]");
+    }
+
+    /// <summary>
+    /// Another device deletes the folder docs/sub (with a.txt) between the listing and the move, while a file new here
+    /// (never sent) sits in it: the remembered delete of the folder must not take the new file; it is kept and sent.
+    /// </summary>
+    [Fact]
+    public async Task Probe_a_folder_deleted_before_the_move_keeps_a_file_new_here_in_it()
+    {
+        using var a = await ClashAsync();
+        a.Write("docs/sub/mine.txt", "new here, never sent");
+        File.SetLastWriteTimeUtc(a.PathOf("docs/sub/mine.txt"), DateTime.UtcNow.AddMinutes(-5));
+        DeleteBeforeTheMove("docs/sub");
+
+        var notes = await SettleAsync(a);
+
+        Assert.True(Directory.Exists(a.PathOf(Moved)), "no rename: " + string.Join(" | ", notes));
+        Assert.Equal("new here, never sent", a.Read($"{Moved}/sub/mine.txt"));
+        Assert.NotNull(_server.Current($"{Moved}/sub/mine.txt"));
+        Assert.False(File.Exists(a.PathOf($"{Moved}/sub/a.txt")));
+        await AssertSameAsync(a, notes);
+    }
+
+    /// <summary>As above, with a.txt edited here after the rename: the edit is kept and sent.</summary>
+    [Fact]
+    public async Task Probe_a_folder_deleted_before_the_move_keeps_an_edit_here_in_it()
+    {
+        using var a = await ClashAsync();
+        DeleteBeforeTheMove("docs/sub");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.True(File.Exists(a.PathOf($"{Moved}/sub/a.txt")), "no rename");
+        a.Write($"{Moved}/sub/a.txt", "edited here");
+        File.SetLastWriteTimeUtc(a.PathOf($"{Moved}/sub/a.txt"), DateTime.UtcNow.AddMinutes(-5));
+
+        var notes = await SettleAsync(a);
+
+        Assert.Equal("edited here", a.Read($"{Moved}/sub/a.txt"));
+        Assert.Equal("edited here".Length, (long)_server.Current($"{Moved}/sub/a.txt")!.Size);
+        await AssertSameAsync(a, notes);
+    }
+
+    /// <summary>
+    /// The process dies right after the db move of x.txt's row (the last row moved), before the remembered delete is
+    /// written: the next passes never learn x.txt was gone before the move (its delete in the feed is at the old path).
+    /// </summary>
+    [Fact]
+    public async Task Probe_a_crash_between_the_rows_move_and_the_remembered_delete_converges()
+    {
+        using var a = await ClashAsync();
+        DeleteBeforeTheMove("docs/x.txt");
+        a.State.Writer.Step = step =>
+        {
+            if (step == $"after db move docs/x.txt -> {Moved}/x.txt")
+            {
+                throw new IOException("crash right after the rows moved");
+            }
+        };
+        try
+        {
+            await a.SyncAsync();
+        }
+        catch (IOException)
+        {
+        }
+
+        a.State.Writer.Step = null;
+        Assert.True(File.Exists(a.PathOf($"{Moved}/x.txt")), "the crash pass made no rename");
+
+        var notes = await SettleAsync(a);
+
+        await AssertSameAsync(a, notes);
+    }
+}

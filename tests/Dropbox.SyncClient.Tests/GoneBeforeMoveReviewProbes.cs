@@ -130,4 +130,38 @@ public sealed class GoneBeforeMoveReviewProbes : IDisposable
 
         await AssertSameAsync(a, notes);
     }
+
+    /// <summary>
+    /// The pass that applies the remembered delete (x.txt to the trash) ends with an error elsewhere, so it keeps its old
+    /// cursor and the memory; the user then makes x.txt again here, a new file: the remembered delete, put back in the next
+    /// pass's view, must not take the new file.
+    /// </summary>
+    [Fact]
+    public async Task Probe_a_file_made_again_here_after_the_remembered_delete_was_applied_is_kept_and_sent()
+    {
+        using var a = await ClashAsync();
+        DeleteBeforeTheMove("docs/x.txt");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        Assert.True(File.Exists(a.PathOf($"{Moved}/x.txt")), "no rename");
+
+        a.Write("notes.txt", "sent once the server is back");
+        File.SetLastWriteTimeUtc(a.PathOf("notes.txt"), DateTime.UtcNow.AddMinutes(-5));
+        static Exception Refused() => new Dropbox.Shared.Errors.DropboxException(Dropbox.Shared.Errors.ErrorKind.InvalidArgument, "the fake server refuses this upload");
+        _server.BeforePlanUploads = (_, _) => throw Refused();
+        _server.BeforePlanUpload = _ => throw Refused();
+        var failed = await a.SyncAsync();
+        (_server.BeforePlanUploads, _server.BeforePlanUpload) = (null, null);
+        Assert.True(failed.Errors > 0, "the upload did not fail");
+        Assert.False(File.Exists(a.PathOf($"{Moved}/x.txt")), "the remembered delete was not applied in the failing pass");
+        Assert.Contains(Dropbox.SyncClient.Sync.FollowedCaseMoves.Load(a.State.GetSetting(Dropbox.SyncClient.State.StateKeys.CaseFollowedMoves)),
+            e => e.Path == $"{Moved}/x.txt" && e.Deleted);
+
+        a.Write($"{Moved}/x.txt", "made again here, new");
+        File.SetLastWriteTimeUtc(a.PathOf($"{Moved}/x.txt"), DateTime.UtcNow.AddMinutes(-5));
+        var notes = await SettleAsync(a);
+
+        Assert.Equal("made again here, new", a.Read($"{Moved}/x.txt"));
+        Assert.Equal("made again here, new".Length, (long)_server.Current($"{Moved}/x.txt")!.Size);
+        await AssertSameAsync(a, notes);
+    }
 }

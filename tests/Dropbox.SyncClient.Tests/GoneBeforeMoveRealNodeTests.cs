@@ -6,14 +6,14 @@ using Dropbox.SyncClient.Tests.Contract;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// Review probes (dr50) of s50-deletedrace (LocalCaseRenames.GoneBeforeMove, FollowedCaseMoves.WithGone) against the REAL
+/// From a review (dr50): tests of the gone-before-move deletes (LocalCaseRenames.GoneBeforeMove, FollowedCaseMoves.WithGone) against the REAL
 /// metadata node and storage node (<see cref="RealNodes"/>), not the FakeServer: a case-conflict move of a folder whose
 /// contents hold a nested folder, a folder the server has no entry for (made only by a file in it), NFC, astral and
 /// private-use names (UTF-16 and UTF-8 order differ for them), and a listing over two pages. Another device deletes one
 /// file between the pass's listing and its move (or makes a file at the new path after the listing): nothing else may be
 /// deleted here, the delete must be applied, an edit must reach the server, and both sides must end with the same files.
 /// </summary>
-public sealed class GoneBeforeMoveRealNodeProbes(RealNodes nodes) : IClassFixture<RealNodes>, IDisposable
+public sealed class GoneBeforeMoveRealNodeTests(RealNodes nodes) : IClassFixture<RealNodes>, IDisposable
 {
     private const string Moved = "docs (Case Conflict)";
 
@@ -42,7 +42,7 @@ public sealed class GoneBeforeMoveRealNodeProbes(RealNodes nodes) : IClassFixtur
     }
 
     [Fact]
-    public async Task Probe_real_node_a_file_deleted_between_listing_and_move_is_deleted_here_and_nothing_else()
+    public async Task Real_node_a_file_deleted_between_listing_and_move_is_deleted_here_and_nothing_else()
     {
         var (a, web) = await ClashAsync(folders: 0);
         a.BeforeMoveFile = DeleteXOnce(web);
@@ -55,7 +55,7 @@ public sealed class GoneBeforeMoveRealNodeProbes(RealNodes nodes) : IClassFixtur
     }
 
     [Fact]
-    public async Task Probe_real_node_a_folder_listed_over_two_pages_loses_only_the_file_deleted_before_the_move()
+    public async Task Real_node_a_folder_listed_over_two_pages_loses_only_the_file_deleted_before_the_move()
     {
         var (a, web) = await ClashAsync(folders: RemoteChanges.PageSize + 5);
         a.BeforeMoveFile = DeleteXOnce(web);
@@ -69,7 +69,7 @@ public sealed class GoneBeforeMoveRealNodeProbes(RealNodes nodes) : IClassFixtur
     }
 
     [Fact]
-    public async Task Probe_real_node_a_file_made_at_the_new_path_after_the_listing_is_kept_here()
+    public async Task Real_node_a_file_made_at_the_new_path_after_the_listing_is_kept_here()
     {
         var (a, web) = await ClashAsync(folders: 0);
         a.BeforeMoveFile = DeleteXOnce(web);
@@ -92,7 +92,7 @@ public sealed class GoneBeforeMoveRealNodeProbes(RealNodes nodes) : IClassFixtur
     }
 
     [Fact]
-    public async Task Probe_real_node_an_edit_here_of_a_file_deleted_before_the_move_reaches_the_server()
+    public async Task Real_node_an_edit_here_of_a_file_deleted_before_the_move_reaches_the_server()
     {
         var (a, web) = await ClashAsync(folders: 0);
         a.BeforeMoveFile = DeleteXOnce(web);

@@ -3,11 +3,11 @@ using Dropbox.Shared.Protos.Metadata;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// Review probes (dr50) of s50-deletedrace on the FakeServer: a folder deleted between a pass's listing and its
+/// From a review (dr50), on the FakeServer: a folder deleted between a pass's listing and its
 /// case-conflict move while a file new here sits in it, an edit in such a folder, and a crash between the rows' move in the
 /// db and the write of the remembered deletes.
 /// </summary>
-public sealed class GoneBeforeMoveReviewProbes : IDisposable
+public sealed class GoneBeforeMoveFakeServerTests : IDisposable
 {
     private const string Moved = "docs (Case Conflict)";
 
@@ -65,7 +65,7 @@ public sealed class GoneBeforeMoveReviewProbes : IDisposable
     /// (never sent) sits in it: the remembered delete of the folder must not take the new file; it is kept and sent.
     /// </summary>
     [Fact]
-    public async Task Probe_a_folder_deleted_before_the_move_keeps_a_file_new_here_in_it()
+    public async Task a_folder_deleted_before_the_move_keeps_a_file_new_here_in_it()
     {
         using var a = await ClashAsync();
         a.Write("docs/sub/mine.txt", "new here, never sent");
@@ -83,7 +83,7 @@ public sealed class GoneBeforeMoveReviewProbes : IDisposable
 
     /// <summary>As above, with a.txt edited here after the rename: the edit is kept and sent.</summary>
     [Fact]
-    public async Task Probe_a_folder_deleted_before_the_move_keeps_an_edit_here_in_it()
+    public async Task a_folder_deleted_before_the_move_keeps_an_edit_here_in_it()
     {
         using var a = await ClashAsync();
         DeleteBeforeTheMove("docs/sub");
@@ -100,44 +100,12 @@ public sealed class GoneBeforeMoveReviewProbes : IDisposable
     }
 
     /// <summary>
-    /// The process dies right after the db move of x.txt's row (the last row moved), before the remembered delete is
-    /// written: the next passes never learn x.txt was gone before the move (its delete in the feed is at the old path).
-    /// </summary>
-    [Fact]
-    public async Task Probe_a_crash_between_the_rows_move_and_the_remembered_delete_converges()
-    {
-        using var a = await ClashAsync();
-        DeleteBeforeTheMove("docs/x.txt");
-        a.State.Writer.Step = step =>
-        {
-            if (step == $"after db move docs/x.txt -> {Moved}/x.txt")
-            {
-                throw new IOException("crash right after the rows moved");
-            }
-        };
-        try
-        {
-            await a.SyncAsync();
-        }
-        catch (IOException)
-        {
-        }
-
-        a.State.Writer.Step = null;
-        Assert.True(File.Exists(a.PathOf($"{Moved}/x.txt")), "the crash pass made no rename");
-
-        var notes = await SettleAsync(a);
-
-        await AssertSameAsync(a, notes);
-    }
-
-    /// <summary>
     /// The pass that applies the remembered delete (x.txt to the trash) ends with an error elsewhere, so it keeps its old
     /// cursor and the memory; the user then makes x.txt again here, a new file: the remembered delete, put back in the next
     /// pass's view, must not take the new file.
     /// </summary>
     [Fact]
-    public async Task Probe_a_file_made_again_here_after_the_remembered_delete_was_applied_is_kept_and_sent()
+    public async Task a_file_made_again_here_after_the_remembered_delete_was_applied_is_kept_and_sent()
     {
         using var a = await ClashAsync();
         DeleteBeforeTheMove("docs/x.txt");

@@ -56,29 +56,6 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         await CommitStagedAsync("docs/g.txt");
     };
 
-    private async Task<List<string>> SettleAsync(TestClient a)
-    {
-        var notes = new List<string>();
-        for (var i = 0; i < 5; i++)
-        {
-            var pass = await a.SyncAsync();
-            notes.AddRange(pass.Notes);
-            Assert.Equal(0, pass.Errors);
-        }
-
-        return notes;
-    }
-
-    private async Task AssertSameAsync(TestClient a, List<string> notes)
-    {
-        var server = (await _server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
-            .Where(e => e.Kind == EntryKind.File && !e.Deleted).Select(e => e.Path).Order(StringComparer.Ordinal).ToList();
-        var local = TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(a.Folder, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToList();
-        Assert.True(server.SequenceEqual(local),
-            $"server [{string.Join(", ", server)}] but here [{string.Join(", ", local)}]; notes: [{string.Join(" | ", notes)}]");
-    }
-
     /// <summary>
     /// Another device deletes 'docs' and makes it again (a new folder, one new file in it) right before this client's
     /// move: the move, conditional on the folder's version here, is refused rather than taking the new folder (moved
@@ -90,8 +67,8 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         using var a = await ClashAsync();
         MakeFolderAgainBeforeTheMove();
 
-        var notes = await SettleAsync(a);
-        await AssertSameAsync(a, notes);
+        var notes = await Convergence.SettleAsync(a);
+        await Convergence.AssertSameAsync(_server, a, notes);
     }
 
     /// <summary>
@@ -104,10 +81,10 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         using var a = await ClashAsync();
         MakeFolderAgainBeforeTheMove();
 
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
         a.Write("docs (Case Conflict)/x.txt", "edited here after the rename");
         File.SetLastWriteTimeUtc(a.PathOf("docs (Case Conflict)/x.txt"), DateTime.UtcNow.AddMinutes(-5));
-        notes.AddRange(await SettleAsync(a));
+        notes.AddRange(await Convergence.SettleAsync(a));
 
         var here = TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
         Assert.Contains("edited here after the rename", here);
@@ -132,8 +109,8 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
             await CommitStagedAsync("docs");
         };
 
-        var notes = await SettleAsync(a);
-        await AssertSameAsync(a, notes);
+        var notes = await Convergence.SettleAsync(a);
+        await Convergence.AssertSameAsync(_server, a, notes);
         Assert.Contains(TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories), f => File.ReadAllText(f) == "the other device's new file" && !f.EndsWith("stage/g.txt", StringComparison.Ordinal));
     }
 
@@ -156,8 +133,8 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         using var a = await ClashAsync();
         DeleteTheFileBeforeTheMove();
 
-        var notes = await SettleAsync(a);
-        await AssertSameAsync(a, notes);
+        var notes = await Convergence.SettleAsync(a);
+        await Convergence.AssertSameAsync(_server, a, notes);
         Assert.False(File.Exists(a.PathOf("docs (Case Conflict)/x.txt")));
         Assert.Contains(Directory.GetFiles(Path.Combine(a.State.StateDirectory, "trash"), "x.txt", SearchOption.AllDirectories),
             f => File.ReadAllText(f) == "synced here, deleted by the other device");
@@ -179,9 +156,9 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
 
         a.Write("docs (Case Conflict)/x.txt", "edited here after the rename");
         File.SetLastWriteTimeUtc(a.PathOf("docs (Case Conflict)/x.txt"), DateTime.UtcNow.AddMinutes(-5));
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
-        await AssertSameAsync(a, notes);
+        await Convergence.AssertSameAsync(_server, a, notes);
         Assert.Equal("edited here after the rename", a.Read("docs (Case Conflict)/x.txt"));
         var onServer = _server.Current("docs (Case Conflict)/x.txt");
         Assert.True(onServer is not null, $"the edit is only here; notes: [{string.Join(" | ", notes)}]");
@@ -208,9 +185,9 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         Assert.True(renamed.Errors > 0, "the upload did not fail: " + string.Join(" | ", renamed.Notes) + " server: " + _server.Current("notes.txt"));
         Assert.True(File.Exists(a.PathOf("docs (Case Conflict)/x.txt")), "the rename pass made no rename: " + string.Join(" | ", renamed.Notes));
 
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
-        await AssertSameAsync(a, notes);
+        await Convergence.AssertSameAsync(_server, a, notes);
         Assert.False(File.Exists(a.PathOf("docs (Case Conflict)/x.txt")));
         Assert.Equal("sent once the server is back", a.Read("notes.txt"));
     }
@@ -237,9 +214,9 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         Assert.Equal(0, renamed.Errors);
         Assert.Equal(["docs (Case Conflict)/x.txt deleted"], Remembered(a));
 
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
-        await AssertSameAsync(a, notes);
+        await Convergence.AssertSameAsync(_server, a, notes);
         Assert.False(File.Exists(a.PathOf("docs (Case Conflict)/x.txt")));
         Assert.True(Directory.Exists(a.PathOf(last)), "a folder on the listing's second page was deleted here");
         Assert.NotNull(_server.Current(last));
@@ -270,7 +247,7 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         Assert.True(pages >= 2, $"the listing asked {pages} page(s)");
         Assert.Empty(Remembered(a));
 
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
         Assert.True(Directory.Exists(a.PathOf(last)), "a folder the failed listing did not reach was deleted here; notes: " + string.Join(" | ", notes));
         Assert.True(Directory.Exists(a.PathOf("docs (Case Conflict)/f0000")));

@@ -37,29 +37,6 @@ public sealed class GoneBeforeMoveFakeServerTests : IDisposable
         await _server.DeleteFileAsync(new DeleteFileRequest { Path = path, Device = "b" }, CancellationToken.None);
     };
 
-    private async Task<List<string>> SettleAsync(TestClient a)
-    {
-        var notes = new List<string>();
-        for (var i = 0; i < 5; i++)
-        {
-            var pass = await a.SyncAsync();
-            notes.AddRange(pass.Notes);
-            Assert.Equal(0, pass.Errors);
-        }
-
-        return notes;
-    }
-
-    private async Task AssertSameAsync(TestClient a, List<string> notes)
-    {
-        var server = (await _server.ListFilesAsync(new ListFilesRequest { Prefix = string.Empty }, CancellationToken.None)).Entries
-            .Where(e => e.Kind == EntryKind.File && !e.Deleted).Select(e => e.Path).Order(StringComparer.Ordinal).ToList();
-        var local = TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(a.Folder, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToList();
-        Assert.True(server.SequenceEqual(local),
-            $"server [{string.Join(", ", server)}] but here [{string.Join(", ", local)}]; notes: [{string.Join(" | ", notes)}]");
-    }
-
     /// <summary>
     /// Another device deletes the folder docs/sub (with a.txt) between the listing and the move, while a file new here
     /// (never sent) sits in it: the remembered delete of the folder must not take the new file; it is kept and sent.
@@ -72,13 +49,13 @@ public sealed class GoneBeforeMoveFakeServerTests : IDisposable
         File.SetLastWriteTimeUtc(a.PathOf("docs/sub/mine.txt"), DateTime.UtcNow.AddMinutes(-5));
         DeleteBeforeTheMove("docs/sub");
 
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
         Assert.True(Directory.Exists(a.PathOf(Moved)), "no rename: " + string.Join(" | ", notes));
         Assert.Equal("new here, never sent", a.Read($"{Moved}/sub/mine.txt"));
         Assert.NotNull(_server.Current($"{Moved}/sub/mine.txt"));
         Assert.False(File.Exists(a.PathOf($"{Moved}/sub/a.txt")));
-        await AssertSameAsync(a, notes);
+        await Convergence.AssertSameAsync(_server, a, notes);
     }
 
     /// <summary>As above, with a.txt edited here after the rename: the edit is kept and sent.</summary>
@@ -92,11 +69,11 @@ public sealed class GoneBeforeMoveFakeServerTests : IDisposable
         a.Write($"{Moved}/sub/a.txt", "edited here");
         File.SetLastWriteTimeUtc(a.PathOf($"{Moved}/sub/a.txt"), DateTime.UtcNow.AddMinutes(-5));
 
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
         Assert.Equal("edited here", a.Read($"{Moved}/sub/a.txt"));
         Assert.Equal("edited here".Length, (long)_server.Current($"{Moved}/sub/a.txt")!.Size);
-        await AssertSameAsync(a, notes);
+        await Convergence.AssertSameAsync(_server, a, notes);
     }
 
     /// <summary>
@@ -126,10 +103,10 @@ public sealed class GoneBeforeMoveFakeServerTests : IDisposable
 
         a.Write($"{Moved}/x.txt", "made again here, new");
         File.SetLastWriteTimeUtc(a.PathOf($"{Moved}/x.txt"), DateTime.UtcNow.AddMinutes(-5));
-        var notes = await SettleAsync(a);
+        var notes = await Convergence.SettleAsync(a);
 
         Assert.Equal("made again here, new", a.Read($"{Moved}/x.txt"));
         Assert.Equal("made again here, new".Length, (long)_server.Current($"{Moved}/x.txt")!.Size);
-        await AssertSameAsync(a, notes);
+        await Convergence.AssertSameAsync(_server, a, notes);
     }
 }

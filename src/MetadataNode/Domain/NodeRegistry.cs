@@ -244,20 +244,6 @@ internal sealed class NodeRegistry
     /// </summary>
     public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
 
-    /// <summary>True if a node that may hold copies (registered, not forgotten) has no fresh heartbeat: down, or dead.</summary>
-    public bool AnyHolderNotLive()
-    {
-        foreach (var entry in _nodes.Values)
-        {
-            if (MayHoldNewCopies(entry.Node.NodeId) && !IsLive(entry.Node))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>True while a forget of the node runs.</summary>
     public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);
 

@@ -50,16 +50,17 @@ internal static class OwnCopies
 
     /// <summary>
     /// Held as a commit of the namespace counts it: a chunk it references (or has no mark for) by any copy on a node for
-    /// which <paramref name="counts"/> holds; one it owns only by its upload, only on its own put nodes
-    /// (<see cref="IsStoredOn"/>). Counting any holder, a commit of a chunk put only on a node being forgotten went
-    /// through exactly when someone else stored the content elsewhere.
+    /// which <paramref name="counts"/> holds; one it owns only by its upload, only on its own put nodes for which
+    /// <paramref name="countsOwn"/> holds (<see cref="IsStoredOn"/>; a commit passes live nodes that may hold new copies).
+    /// Counting any holder, a commit of a chunk put only on a node being forgotten went through exactly when someone else
+    /// stored the content elsewhere; counting a node that fell silent, it was acknowledged with the only copy there.
     /// </summary>
-    public static bool HeldFor(NamespaceChunkRecord? mark, ChunkRecord? record, Func<string, bool> counts) =>
-        mark is { Refs: 0 } ? IsStoredOn(record, mark, counts) : ChunkLedger.IsStored(record, counts);
+    public static bool HeldFor(NamespaceChunkRecord? mark, ChunkRecord? record, Func<string, bool> counts, Func<string, bool> countsOwn) =>
+        mark is { Refs: 0 } ? IsStoredOn(record, mark, countsOwn) : ChunkLedger.IsStored(record, counts);
 
     /// <summary>
     /// For a commit: the chunk is stored, with a location on one of the account's own put nodes for which
-    /// <paramref name="counts"/> holds (a commit counts nodes that may hold new copies: not forgotten or being forgotten).
+    /// <paramref name="counts"/> holds.
     /// </summary>
     public static bool IsStoredOn(ChunkRecord? record, NamespaceChunkRecord mark, Func<string, bool> counts)
     {

@@ -56,11 +56,11 @@ internal sealed class PlanNodes
 
     /// <summary>
     /// True if an account's own copy on the node counts toward <see cref="Target"/>: a put could be placed there now, and
-    /// the client did not ask to avoid it (its copy may have gone with the node), unless it asked to avoid every node,
-    /// which placement then ranks alike.
+    /// the client did not ask to avoid it. An avoided node never counts, even when the client avoids every node a put
+    /// could go to: it avoids a node its put just failed on, whose copy may have gone with it (counted, the plan answered
+    /// "held" and the commit was acknowledged with the only copy there). Placement still ranks avoided nodes for puts.
     /// </summary>
-    public bool Counts(string nodeId) =>
-        _ids.Contains(nodeId) && (Avoid is null || Avoid.Count == Eligible.Count || !Avoid.Contains(nodeId));
+    public bool Counts(string nodeId) => _ids.Contains(nodeId) && (Avoid is null || !Avoid.Contains(nodeId));
 
     /// <summary>
     /// The nodes for <paramref name="copies"/> puts of a chunk (the replication factor when null), best first by

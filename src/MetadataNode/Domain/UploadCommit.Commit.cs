@@ -314,7 +314,7 @@ internal sealed partial class UploadCommit
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
             var mark = batch.GetNamespaceChunk(ns, chunk.Id);
-            if (!Owns(mark) || !OwnCopies.HeldFor(mark, chunkRecord, _nodeRegistry.MayHoldNewCopies))
+            if (!Owns(mark) || !OwnCopies.HeldFor(mark, chunkRecord, _nodeRegistry.MayHoldNewCopies, _nodeRegistry.HoldsLiveCopies))
             {
                 missing ??= [];
                 if (!missing.Contains(chunk.Id))
@@ -382,9 +382,6 @@ internal sealed partial class UploadCommit
 
         return true;
     }
-
-    /// <summary>Stored on a node that may hold new copies (registered, not forgotten or being forgotten).</summary>
-    private bool IsHeld(ChunkRecord? record) => ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies);
 
     /// <summary>
     /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; the commit records what
@@ -500,7 +497,10 @@ internal sealed partial class UploadCommit
         foreach (var chunk in chunks)
         {
             var mark = batch.GetNamespaceChunk(ns, chunk.Id);
-            if (!OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies))
+            // Judged on nodes that may hold new copies, live or not: a mark whose copies are on a node that fell
+            // silent is kept (the commit refuses it, the plan asks for its copies on other nodes, and its copy counts again
+            // once the node is back); dropped, that copy would never count again.
+            if (!OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, _nodeRegistry.MayHoldNewCopies))
             {
                 // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone), or on
                 // a copy the commit does not count (its node is being forgotten): without the mark the next plan asks

@@ -128,14 +128,14 @@ internal sealed partial class UploadPlanner
                 continue;
             }
 
-            var wanted = Wanted(ns.Id, chunk.Id, avoidNodes, ref nodes, out var counted, out var byUpload);
+            var wanted = Wanted(ns.Id, chunk.Id, avoidNodes, ref nodes, out var counted);
+            if (counted is not null)
+            {
+                (pending ??= []).Add(chunk.Id);
+            }
+
             if (wanted == 0)
             {
-                if (byUpload)
-                {
-                    (pending ??= []).Add(chunk.Id);
-                }
-
                 continue;
             }
 
@@ -245,9 +245,14 @@ internal sealed partial class UploadPlanner
 
                 if (!judged.TryGetValue(chunk.Id, out var isMissing))
                 {
-                    var wanted = Wanted(ns.Id, chunk.Id, avoidNodes, ref nodes, out var counted, out var byUpload);
+                    var wanted = Wanted(ns.Id, chunk.Id, avoidNodes, ref nodes, out var counted);
                     isMissing = wanted > 0;
                     judged[chunk.Id] = isMissing;
+                    if (counted is not null)
+                    {
+                        (pending ??= []).Add(chunk.Id);
+                    }
+
                     if (isMissing)
                     {
                         missing.Add(chunk.Id);
@@ -255,10 +260,6 @@ internal sealed partial class UploadPlanner
                         {
                             (more ??= [])[chunk.Id] = new MoreCopies(wanted, counted);
                         }
-                    }
-                    else if (byUpload)
-                    {
-                        (pending ??= []).Add(chunk.Id);
                     }
                 }
 
@@ -370,20 +371,19 @@ internal sealed partial class UploadPlanner
 
     /// <summary>
     /// How many copies of the chunk this namespace's plan asks for (0: none) and, in <paramref name="counted"/>, the nodes
-    /// of its own copies that count toward the target (null: none). None when the namespace references the chunk (and a
-    /// copy a commit would count is left). For a chunk it put and has not committed: held as far as the copies on the
-    /// nodes whose "stored" events named its own puts cover the target (<see cref="PlanNodes.Target"/>), counting only
-    /// nodes a put could be placed on now and the client does not avoid; the copies they lack are asked for, on other
-    /// nodes. A put that landed on one node only (the puts of its other replicas cut off when that node was killed) is so
-    /// asked for again before the node is declared dead, and no copy another account put is ever counted. Otherwise (never
-    /// put, the mark older than the grace, or a mark from before put nodes were recorded) every copy is asked for.
-    /// <paramref name="byUpload"/>: none is asked for because of the account's own copies (their grace clock a plan
-    /// restarts).
+    /// of its own copies that count toward the target (null: none; the plan restarts their grace clock, whether they
+    /// cover the target or only part of it, so the collector keeps the copies it counted while the rest are put). None
+    /// when the namespace references the chunk (and a copy a commit would count is left). For a chunk it put and has not
+    /// committed: held as far as the copies on the nodes whose "stored" events named its own puts cover the target
+    /// (<see cref="PlanNodes.Target"/>), counting only nodes a put could be placed on now and the client does not avoid;
+    /// the copies they lack are asked for, on other nodes. A put that landed on one node only (the puts of its other
+    /// replicas cut off when that node was killed) is so asked for again before the node is declared dead, and no copy
+    /// another account put is ever counted. Otherwise (never put, the mark older than the grace, a mark from before put
+    /// nodes were recorded, or no node a put could go to) every copy is asked for.
     /// </summary>
-    private int Wanted(string ns, ChunkId id, IEnumerable<string> avoidNodes, ref PlanNodes? nodes, out List<string>? counted, out bool byUpload)
+    private int Wanted(string ns, ChunkId id, IEnumerable<string> avoidNodes, ref PlanNodes? nodes, out List<string>? counted)
     {
         counted = null;
-        byUpload = false;
         var all = Math.Max(1, _options.ReplicationFactor);
         var markBytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
         if (markBytes is null)
@@ -403,18 +403,18 @@ internal sealed partial class UploadPlanner
         }
 
         nodes ??= PlanNodes.Read(_nodeRegistry, avoidNodes, _options.ReplicationFactor);
-        var record = ChunkLedger.Read(_engine, id);
         if (nodes.Target == 0)
         {
-            // No node can take a put: held if a commit would count its copies (asked for, it could be placed nowhere).
-            byUpload = OwnCopies.IsStoredOn(record, mark, _nodeRegistry.MayHoldNewCopies);
-            return byUpload ? 0 : all;
+            // No node is live to take a put, so none of the account's copies is on a live node: never "held" (its only
+            // copy may be on a node that never comes back). Asked for, the plan is refused as unavailable, as it is for
+            // a chunk nobody put; and the answer reads nothing of the chunk's record, whose state (a tombstone someone
+            // else's deletion left) would tell of other accounts.
+            return all;
         }
 
-        counted = OwnCopies.Counted(record, mark, nodes.Counts);
+        counted = OwnCopies.Counted(ChunkLedger.Read(_engine, id), mark, nodes.Counts);
         var lacking = nodes.Target - (counted?.Count ?? 0);
-        byUpload = lacking <= 0;
-        return byUpload ? 0 : counted is null ? all : lacking;
+        return lacking <= 0 ? 0 : counted is null ? all : lacking;
     }
 
     /// <summary>A chunk of which the account's own copies on <paramref name="Counted"/> cover part of the target: <paramref name="Copies"/> more are asked for.</summary>
@@ -432,7 +432,11 @@ internal sealed partial class UploadPlanner
     /// </summary>
     private bool IsLost(ChunkId id) => !ChunkLedger.IsStored(ChunkLedger.Read(_engine, id), _nodeRegistry.MayHoldNewCopies);
 
-    /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
+    /// <summary>
+    /// Restarts the grace clock of pending (uploaded, not yet committed) chunks whose own copies a plan counted: all of
+    /// them held, or some, the plan asking only for the copies they lack (not restarted, the collector could take a
+    /// counted copy while the others are put, and the commit go through with fewer copies than the plan meant).
+    /// </summary>
     private void TouchPending(List<ChunkId> ids)
     {
         var now = NowMs;

@@ -244,19 +244,14 @@ internal sealed class NodeRegistry
     /// </summary>
     public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
 
-    /// <summary>True if a node that may hold copies (registered, not forgotten) has no fresh heartbeat: down, or dead.</summary>
-    public bool AnyHolderNotLive()
-    {
-        foreach (var entry in _nodes.Values)
-        {
-            if (MayHoldNewCopies(entry.Node.NodeId) && !IsLive(entry.Node))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>
+    /// True if the node is live (<see cref="IsLive"/>: its heartbeat is fresh) and <see cref="MayHoldNewCopies"/>: the
+    /// nodes whose copies of a chunk an account put and does not reference yet count for its commit. A copy on a node
+    /// that fell silent (dead, not forgotten) is not counted: acknowledged, the file's only copy may be on a node that
+    /// never comes back.
+    /// </summary>
+    public bool HoldsLiveCopies(string nodeId) =>
+        MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry) && IsLive(entry.Node);
 
     /// <summary>True while a forget of the node runs.</summary>
     public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);

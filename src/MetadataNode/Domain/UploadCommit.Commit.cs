@@ -248,8 +248,9 @@ internal sealed partial class UploadCommit
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => Namespace(user).Pending.Count;
 
-    /// <summary>True if the namespace references the chunk or a node reported its own upload of it within the grace period.</summary>
-    private bool OwnedBy(string ns, ChunkId id) => Owns(ReadNamespaceChunk(ns, id));
+    /// <summary>True if the namespace references the chunk, or a node not forgotten reported its own upload of it within the grace period (the mark and the registry alone decide).</summary>
+    private bool OwnedBy(string ns, ChunkId id) =>
+        ReadNamespaceChunk(ns, id) is { } mark && (mark.Refs > 0 || (UploadFresh(mark) && mark.UploadedOn.Any(_nodeRegistry.MayHoldNewCopies)));
 
     /// <summary>True if a node reported this namespace's own upload of the chunk within the grace period and the namespace does not reference it.</summary>
     private bool UploadedOnly(string ns, ChunkId id) => ReadNamespaceChunk(ns, id) is { Refs: 0 } record && UploadFresh(record);
@@ -260,16 +261,8 @@ internal sealed partial class UploadCommit
     /// <summary>The namespace references the chunk, or uploaded it within the grace period.</summary>
     private bool Owns(NamespaceChunkRecord? record) => record is not null && (record.Refs > 0 || UploadFresh(record));
 
-    /// <summary>
-    /// An "uploaded" mark counts for the grace period only, whatever the chunk's state: were it kept while the chunk
-    /// stays stored, whether the chunk outlived the grace (someone else references it) or was collected (nobody does)
-    /// would show in this account's plans. After it the client puts again; the node dedups and its event renews the mark.
-    /// </summary>
-    private bool UploadFresh(NamespaceChunkRecord record) => UploadFresh(record, NowMs, _options.GcGracePeriod);
-
-    /// <summary><see cref="UploadFresh(NamespaceChunkRecord)"/> at <paramref name="nowMs"/> with a grace of <paramref name="grace"/> (the planner's too).</summary>
-    internal static bool UploadFresh(NamespaceChunkRecord record, long nowMs, TimeSpan grace) =>
-        record.UploadedUnixMs > 0 && nowMs - record.UploadedUnixMs <= (long)grace.TotalMilliseconds;
+    /// <summary>The mark counts now (<see cref="OwnCopies.UploadFresh"/>: for the grace period only).</summary>
+    private bool UploadFresh(NamespaceChunkRecord record) => OwnCopies.UploadFresh(record, NowMs, _options.GcGracePeriod);
 
     /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
     private static void EnsureWithinQuota(NamespaceRecord record, RecordBatch batch, FileUpload upload)
@@ -320,8 +313,8 @@ internal sealed partial class UploadCommit
         foreach (var chunk in upload.Chunks)
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
-            var owned = Owns(batch.GetNamespaceChunk(ns, chunk.Id));
-            if (!IsHeld(chunkRecord) || !owned)
+            var mark = batch.GetNamespaceChunk(ns, chunk.Id);
+            if (!Owns(mark) || !OwnCopies.HeldFor(mark, chunkRecord, _nodeRegistry.MayHoldNewCopies, _nodeRegistry.HoldsLiveCopies))
             {
                 missing ??= [];
                 if (!missing.Contains(chunk.Id))
@@ -389,9 +382,6 @@ internal sealed partial class UploadCommit
 
         return true;
     }
-
-    /// <summary>Stored on a node that may hold new copies (registered, not forgotten or being forgotten).</summary>
-    private bool IsHeld(ChunkRecord? record) => ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies);
 
     /// <summary>
     /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; the commit records what
@@ -507,12 +497,16 @@ internal sealed partial class UploadCommit
         foreach (var chunk in chunks)
         {
             var mark = batch.GetNamespaceChunk(ns, chunk.Id);
-            if (!IsHeld(batch.GetChunk(chunk.Id)))
+            // Judged on nodes that may hold new copies, live or not: a mark whose copies are on a node that fell
+            // silent is kept (the commit refuses it, the plan asks for its copies on other nodes, and its copy counts again
+            // once the node is back); dropped, that copy would never count again.
+            if (!OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, _nodeRegistry.MayHoldNewCopies))
             {
-                // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone): without
-                // the mark the next plan asks for it rather than sending the client round in circles. Only a mark
-                // written before the nodes were asked: a later one is a later put's event, which their "not held"
-                // predates (dropped, the account's next plan would ask for bytes it has just put).
+                // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone), or on
+                // a copy the commit does not count (its node is being forgotten): without the mark the next plan asks
+                // for it rather than sending the client round in circles. Only a mark written before the nodes were
+                // asked: a later one is a later put's event, which their "not held" predates (dropped, the account's
+                // next plan would ask for bytes it has just put).
                 if (mark is { Refs: 0, UploadedUnixMs: > 0 } && mark.UploadedUnixMs <= answers.AskedAtMs)
                 {
                     batch.PutNamespaceChunk(ns, chunk.Id, null);

@@ -245,13 +245,17 @@ internal sealed class NodeRegistry
     public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
 
     /// <summary>
-    /// True if the node is live (<see cref="IsLive"/>: its heartbeat is fresh) and <see cref="MayHoldNewCopies"/>: the
-    /// nodes whose copies of a chunk an account put and does not reference yet count for its commit. A copy on a node
-    /// that fell silent (dead, not forgotten) is not counted: acknowledged, the file's only copy may be on a node that
-    /// never comes back.
+    /// True if the node was live as of <paramref name="asOfMs"/> (a time read from <see cref="LivenessClockMs"/>: its
+    /// heartbeat, as recorded now, was fresh then) and <see cref="MayHoldNewCopies"/>: the nodes whose copies of a chunk an
+    /// account put and does not reference yet count for its commit. A copy on a node that fell silent (dead, not
+    /// forgotten) is not counted: acknowledged, the file's only copy may be on a node that never comes back. A commit
+    /// passes the time it arrived: a heartbeat waits behind the writer like the commit does, so judged when the commit's
+    /// check ran (after a long report or commit held the writer), a node heartbeating all along read dead, and the commit
+    /// of a huge file was refused, every retry.
     /// </summary>
-    public bool HoldsLiveCopies(string nodeId) =>
-        MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry) && IsLive(entry.Node);
+    public bool HoldsLiveCopies(string nodeId, long asOfMs) =>
+        MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry)
+        && entry.Node.LastHeartbeatUnixMs >= asOfMs - (long)_options.NodeTimeout.TotalMilliseconds;
 
     /// <summary>True while a forget of the node runs.</summary>
     public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);
@@ -425,6 +429,9 @@ internal sealed class NodeRegistry
     }
 
     private long LivenessNowMs => LivenessAsOfMs ?? NowMs;
+
+    /// <summary>The time liveness is judged as of now (the clock's, or <see cref="LivenessAsOfMs"/> offline), for <see cref="HoldsLiveCopies"/>.</summary>
+    public long LivenessClockMs => LivenessNowMs;
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     public List<StorageNodeInfo> LiveNodes()

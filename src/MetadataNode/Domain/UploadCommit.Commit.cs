@@ -15,15 +15,16 @@ internal sealed partial class UploadCommit
     /// </summary>
     public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
+        var live = LiveAtArrival();
         var ns = Namespace(user);
-        var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
+        var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], live, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
         var outcome = await MutateDurableAsync(
             ns,
             (batch, record) =>
             {
                 RecordAnswers(batch, ns.Id, answers);
-                var settled = Settle(batch, record!, ns.Id, upload, now);
+                var settled = Settle(batch, record!, ns.Id, upload, now, live);
                 if (settled is CommitRefused refused && answers is null)
                 {
                     // A refusal stages nothing of its own: with no answers to keep either, it is thrown here, so
@@ -64,6 +65,7 @@ internal sealed partial class UploadCommit
             throw Limits.TooManyFiles(uploads.Count);
         }
 
+        var live = LiveAtArrival();
         var total = uploads.Sum(u => (long)u.Chunks.Count);
         if (total > Limits.MaxChunksPerFile)
         {
@@ -72,7 +74,7 @@ internal sealed partial class UploadCommit
 
         EnsureNoFileUnderAnother(uploads);
         var ns = Namespace(user);
-        var answers = await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
+        var answers = await VerifyUnconfirmedAsync(ns.Id, uploads, live, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
         var outcomes = await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(
             ns,
@@ -82,7 +84,7 @@ internal sealed partial class UploadCommit
                 var results = new List<CommitOutcome>(uploads.Count);
                 foreach (var upload in uploads)
                 {
-                    results.Add(Settle(batch, record!, ns.Id, upload, now));
+                    results.Add(Settle(batch, record!, ns.Id, upload, now, live));
                 }
 
                 return results;
@@ -96,14 +98,14 @@ internal sealed partial class UploadCommit
     /// One file of a commit judged and, unless refused, staged. Every refusal (a conflict, missing chunks, a folder in
     /// the way, the quota, a wrong size) comes back as a <see cref="CommitRefused"/> and stages nothing.
     /// </summary>
-    private CommitOutcome Settle(RecordBatch batch, NamespaceRecord record, string ns, FileUpload upload, long now)
+    private CommitOutcome Settle(RecordBatch batch, NamespaceRecord record, string ns, FileUpload upload, long now, Func<string, bool> live)
     {
         CommitOutcome? settled;
         PathEntry? prepared;
         try
         {
             EnsureWithinQuota(record, batch, upload);
-            settled = PrepareCommit(batch, ns, upload, now, out prepared);
+            settled = PrepareCommit(batch, ns, upload, now, live, out prepared);
         }
         catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
         {
@@ -151,7 +153,7 @@ internal sealed partial class UploadCommit
     /// answers for the commit to record in its own locked step (<see cref="RecordAnswers"/>), or null when none was
     /// asked or the commit waits: a commit that waits records them before the wait, in a locked step of their own.
     /// </summary>
-    private async Task<NodeAnswers?> VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    private async Task<NodeAnswers?> VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, Func<string, bool> live, CancellationToken cancellationToken)
     {
         // The wait's deadline is set before the nodes are asked, so however long they take to answer is inside it.
         var deadline = _clock.GetUtcNow() + _options.EventWait;
@@ -191,7 +193,7 @@ internal sealed partial class UploadCommit
             // waiting in one rare case only: the only copy was reported corrupt, the account put it again, and that
             // put's trusted event is still on the way from a node that does not answer "held" yet; the client's retry
             // of a refusal naming missing chunks plans and puts them again.
-            distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id));
+            distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id, live));
             var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
             {
@@ -248,9 +250,24 @@ internal sealed partial class UploadCommit
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => Namespace(user).Pending.Count;
 
-    /// <summary>True if the namespace references the chunk, or a node not forgotten reported its own upload of it within the grace period (the mark and the registry alone decide).</summary>
-    private bool OwnedBy(string ns, ChunkId id) =>
-        ReadNamespaceChunk(ns, id) is { } mark && (mark.Refs > 0 || (UploadFresh(mark) && mark.UploadedOn.Any(_nodeRegistry.MayHoldNewCopies)));
+    /// <summary>
+    /// True if the namespace references the chunk, or one of its own put nodes the commit counts (<paramref name="live"/>,
+    /// as the commit's check does) reported its upload of it within the grace period (the mark and the registry alone
+    /// decide). Counting a node the check does not (one dead but not forgotten), the wait for the events of the puts a
+    /// replan asked elsewhere ended at once, and the commit was refused as missing though those puts had landed.
+    /// </summary>
+    private bool OwnedBy(string ns, ChunkId id, Func<string, bool> live) =>
+        ReadNamespaceChunk(ns, id) is { } mark && (mark.Refs > 0 || (UploadFresh(mark) && mark.UploadedOn.Any(live)));
+
+    /// <summary>
+    /// The nodes whose copies of an upload a commit counts: those that may hold new copies and were live when it arrived
+    /// (<see cref="NodeRegistry.HoldsLiveCopies"/>), read before it waits for anything.
+    /// </summary>
+    private Func<string, bool> LiveAtArrival()
+    {
+        var arrivedMs = _nodeRegistry.LivenessClockMs;
+        return node => _nodeRegistry.HoldsLiveCopies(node, arrivedMs);
+    }
 
     /// <summary>True if a node reported this namespace's own upload of the chunk within the grace period and the namespace does not reference it.</summary>
     private bool UploadedOnly(string ns, ChunkId id) => ReadNamespaceChunk(ns, id) is { Refs: 0 } record && UploadFresh(record);
@@ -281,7 +298,7 @@ internal sealed partial class UploadCommit
     /// yet assigned), or the outcome already settled: <see cref="Committed"/> when the content is already current, a
     /// <see cref="CommitRefused"/> on a conflict or missing chunks. Other refusals (the tree, sizes) throw.
     /// </summary>
-    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out PathEntry? prepared)
+    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, Func<string, bool> live, out PathEntry? prepared)
     {
         prepared = null;
         var current = batch.GetFile(ns, upload.Path)?.Current;
@@ -314,7 +331,7 @@ internal sealed partial class UploadCommit
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
             var mark = batch.GetNamespaceChunk(ns, chunk.Id);
-            if (!Owns(mark) || !OwnCopies.HeldFor(mark, chunkRecord, _nodeRegistry.MayHoldNewCopies, _nodeRegistry.HoldsLiveCopies))
+            if (!Owns(mark) || !OwnCopies.HeldFor(mark, chunkRecord, _nodeRegistry.MayHoldNewCopies, live))
             {
                 missing ??= [];
                 if (!missing.Contains(chunk.Id))

@@ -245,7 +245,7 @@ internal sealed class NodeRegistry
     public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
 
     /// <summary>
-    /// True if the node was live as of <paramref name="asOfMs"/> (a time read from <see cref="LivenessClockMs"/>: its
+    /// True if the node was live as of <paramref name="asOfMs"/> (the time <see cref="HoldsLiveCopiesAsOfNow"/> read: its
     /// heartbeat, as recorded now, was fresh then) and <see cref="MayHoldNewCopies"/>: the nodes whose copies of a chunk an
     /// account put and does not reference yet count for its commit. A copy on a node that fell silent (dead, not
     /// forgotten) is not counted: acknowledged, the file's only copy may be on a node that never comes back. A commit
@@ -256,6 +256,16 @@ internal sealed class NodeRegistry
     public bool HoldsLiveCopies(string nodeId, long asOfMs) =>
         MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry)
         && entry.Node.LastHeartbeatUnixMs >= asOfMs - (long)_options.NodeTimeout.TotalMilliseconds;
+
+    /// <summary>
+    /// <see cref="HoldsLiveCopies"/> as of now (the clock, or <see cref="LivenessAsOfMs"/> offline): a commit takes it when it
+    /// arrives, before it asks the nodes or waits for the writer, and judges its upload's copies by it throughout.
+    /// </summary>
+    public Func<string, bool> HoldsLiveCopiesAsOfNow()
+    {
+        var asOfMs = LivenessNowMs;
+        return nodeId => HoldsLiveCopies(nodeId, asOfMs);
+    }
 
     /// <summary>True while a forget of the node runs.</summary>
     public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);
@@ -429,9 +439,6 @@ internal sealed class NodeRegistry
     }
 
     private long LivenessNowMs => LivenessAsOfMs ?? NowMs;
-
-    /// <summary>The time liveness is judged as of now (the clock's, or <see cref="LivenessAsOfMs"/> offline), for <see cref="HoldsLiveCopies"/>.</summary>
-    public long LivenessClockMs => LivenessNowMs;
 
     /// <summary>Registered nodes whose heartbeat is fresh.</summary>
     public List<StorageNodeInfo> LiveNodes()

@@ -49,6 +49,16 @@ internal static class OwnCopies
         mark.UploadedUnixMs > 0 && nowMs - mark.UploadedUnixMs <= (long)grace.TotalMilliseconds;
 
     /// <summary>
+    /// For a commit's wait for "stored" events: true if the namespace references the chunk, or one of its own put nodes the
+    /// commit's check counts (<paramref name="live"/>) reported its upload within the grace period. The mark and the registry
+    /// alone decide (never the chunk record: how long a commit waits must not depend on anyone else's content). Counting a
+    /// node the check does not (dead, not forgotten), the wait for the events of a replan's puts on other nodes ended at
+    /// once, and the commit was refused as missing though those puts had landed.
+    /// </summary>
+    public static bool EndsEventWait(NamespaceChunkRecord? mark, long nowMs, TimeSpan grace, Func<string, bool> live) =>
+        mark is not null && (mark.Refs > 0 || (UploadFresh(mark, nowMs, grace) && mark.UploadedOn.Any(live)));
+
+    /// <summary>
     /// Held as a commit of the namespace counts it: a chunk it references (or has no mark for) by any copy on a node for
     /// which <paramref name="counts"/> holds; one it owns only by its upload, only on its own put nodes for which
     /// <paramref name="countsOwn"/> holds (<see cref="IsStoredOn"/>; a commit passes nodes that may hold new copies and were live when it arrived).

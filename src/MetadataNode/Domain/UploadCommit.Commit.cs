@@ -15,7 +15,7 @@ internal sealed partial class UploadCommit
     /// </summary>
     public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
-        var live = LiveAtArrival();
+        var live = _nodeRegistry.HoldsLiveCopiesAsOfNow(); // before any wait: see HoldsLiveCopies
         var ns = Namespace(user);
         var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], live, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
@@ -65,7 +65,7 @@ internal sealed partial class UploadCommit
             throw Limits.TooManyFiles(uploads.Count);
         }
 
-        var live = LiveAtArrival();
+        var live = _nodeRegistry.HoldsLiveCopiesAsOfNow(); // before any wait: see HoldsLiveCopies
         var total = uploads.Sum(u => (long)u.Chunks.Count);
         if (total > Limits.MaxChunksPerFile)
         {
@@ -250,24 +250,9 @@ internal sealed partial class UploadCommit
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => Namespace(user).Pending.Count;
 
-    /// <summary>
-    /// True if the namespace references the chunk, or one of its own put nodes the commit counts (<paramref name="live"/>,
-    /// as the commit's check does) reported its upload of it within the grace period (the mark and the registry alone
-    /// decide). Counting a node the check does not (one dead but not forgotten), the wait for the events of the puts a
-    /// replan asked elsewhere ended at once, and the commit was refused as missing though those puts had landed.
-    /// </summary>
+    /// <summary>The commit's wait no longer needs the chunk's events (<see cref="OwnCopies.EndsEventWait"/>).</summary>
     private bool OwnedBy(string ns, ChunkId id, Func<string, bool> live) =>
-        ReadNamespaceChunk(ns, id) is { } mark && (mark.Refs > 0 || (UploadFresh(mark) && mark.UploadedOn.Any(live)));
-
-    /// <summary>
-    /// The nodes whose copies of an upload a commit counts: those that may hold new copies and were live when it arrived
-    /// (<see cref="NodeRegistry.HoldsLiveCopies"/>), read before it waits for anything.
-    /// </summary>
-    private Func<string, bool> LiveAtArrival()
-    {
-        var arrivedMs = _nodeRegistry.LivenessClockMs;
-        return node => _nodeRegistry.HoldsLiveCopies(node, arrivedMs);
-    }
+        OwnCopies.EndsEventWait(ReadNamespaceChunk(ns, id), NowMs, _options.GcGracePeriod, live);
 
     /// <summary>True if a node reported this namespace's own upload of the chunk within the grace period and the namespace does not reference it.</summary>
     private bool UploadedOnly(string ns, ChunkId id) => ReadNamespaceChunk(ns, id) is { Refs: 0 } record && UploadFresh(record);

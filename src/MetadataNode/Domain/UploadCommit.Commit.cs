@@ -23,7 +23,7 @@ internal sealed partial class UploadCommit
             ns,
             (batch, record) =>
             {
-                RecordAnswers(batch, ns.Id, answers);
+                RecordAnswers(batch, ns.Id, answers, live);
                 var settled = Settle(batch, record!, ns.Id, upload, now, live);
                 if (settled is CommitRefused refused && answers is null)
                 {
@@ -80,7 +80,7 @@ internal sealed partial class UploadCommit
             ns,
             (batch, record) =>
             {
-                RecordAnswers(batch, ns.Id, answers);
+                RecordAnswers(batch, ns.Id, answers, live);
                 var results = new List<CommitOutcome>(uploads.Count);
                 foreach (var upload in uploads)
                 {
@@ -208,7 +208,7 @@ internal sealed partial class UploadCommit
                 // for, and the answers stand unless the collector or a corrupt report moved while the nodes answered,
                 // not over the whole wait. Whether a commit waits depends on this account's state alone, so the
                 // second locked step tells nothing of anyone else's.
-                RecordAnswersAlone(ns, answers);
+                RecordAnswersAlone(ns, answers, live);
                 answers = null;
                 Interlocked.Increment(ref _eventWaits);
                 remaining = deadline - _clock.GetUtcNow(); // the wait still ends at the deadline, however long the lock took
@@ -418,7 +418,7 @@ internal sealed partial class UploadCommit
     /// wrote nothing was once skipped, and the number of waits for the lock told a user whether another account once
     /// stored the content).
     /// </summary>
-    private void RecordAnswersAlone(string ns, NodeAnswers? answers)
+    private void RecordAnswersAlone(string ns, NodeAnswers? answers, Func<string, bool> live)
     {
         if (answers is null)
         {
@@ -427,7 +427,7 @@ internal sealed partial class UploadCommit
 
         Mutate<object?>(null, (batch, _) =>
         {
-            RecordAnswers(batch, ns, answers);
+            RecordAnswers(batch, ns, answers, live);
             return null;
         });
         EndPuts(ns, answers);
@@ -442,7 +442,7 @@ internal sealed partial class UploadCommit
     /// error) or the call is cancelled before it: the next commit then asks the nodes again. Either way every commit that
     /// does not wait takes the lock once, whether or not the nodes were asked, and whatever anyone else stores.
     /// </summary>
-    private void RecordAnswers(RecordBatch batch, string ns, NodeAnswers? answers)
+    private void RecordAnswers(RecordBatch batch, string ns, NodeAnswers? answers, Func<string, bool> live)
     {
         if (answers is null)
         {
@@ -514,9 +514,11 @@ internal sealed partial class UploadCommit
                     batch.PutNamespaceChunk(ns, chunk.Id, null);
                 }
             }
-            else if (Owns(mark) && !answers.Owned.Contains(chunk.Id))
+            else if (Owns(mark) && OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, live) && !answers.Owned.Contains(chunk.Id))
             {
-                // Held, and this account's own (its event came, not trusted, so it left the put pending): the put is
+                // Held as the commit counts it (own copies on nodes live when it arrived: a copy on a put node that fell
+                // silent ended the event wait here, at the first event from anywhere, and the commit was then refused),
+                // and this account's own (its event came, not trusted, so it left the put pending): the put is
                 // done. Left pending, it would be asked about again by every commit until its token expired, and
                 // count against the account's outstanding puts.
                 answers.Owned.Add(chunk.Id);

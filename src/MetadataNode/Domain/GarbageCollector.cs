@@ -142,7 +142,7 @@ internal sealed class GarbageCollector
 
     /// <summary>
     /// Drops "namespace uploaded this chunk" marks that no longer mean anything: unreferenced and older than the
-    /// grace period, whatever the chunk's state (such a mark counts for nothing: UploadCommit.UploadFresh). Re-checked
+    /// grace period, whatever the chunk's state (such a mark counts for nothing: OwnCopies.UploadFresh). Re-checked
     /// under the lock.
     /// </summary>
     private void ForgetStaleUploads()

@@ -244,18 +244,27 @@ internal sealed class NodeRegistry
     /// </summary>
     public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
 
-    /// <summary>True if a node that may hold copies (registered, not forgotten) has no fresh heartbeat: down, or dead.</summary>
-    public bool AnyHolderNotLive()
-    {
-        foreach (var entry in _nodes.Values)
-        {
-            if (MayHoldNewCopies(entry.Node.NodeId) && !IsLive(entry.Node))
-            {
-                return true;
-            }
-        }
+    /// <summary>
+    /// True if the node was live as of <paramref name="asOfMs"/> (the time <see cref="HoldsLiveCopiesAsOfNow"/> read: its
+    /// heartbeat, as recorded now, was fresh then) and <see cref="MayHoldNewCopies"/>: the nodes whose copies of a chunk an
+    /// account put and does not reference yet count for its commit. A copy on a node that fell silent (dead, not
+    /// forgotten) is not counted: acknowledged, the file's only copy may be on a node that never comes back. A commit
+    /// passes the time it arrived: a heartbeat waits behind the writer like the commit does, so judged when the commit's
+    /// check ran (after a long report or commit held the writer), a node heartbeating all along read dead, and the commit
+    /// of a huge file was refused, every retry.
+    /// </summary>
+    public bool HoldsLiveCopies(string nodeId, long asOfMs) =>
+        MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry)
+        && entry.Node.LastHeartbeatUnixMs >= asOfMs - (long)_options.NodeTimeout.TotalMilliseconds;
 
-        return false;
+    /// <summary>
+    /// <see cref="HoldsLiveCopies"/> as of now (the clock, or <see cref="LivenessAsOfMs"/> offline): a commit takes it when it
+    /// arrives, before it asks the nodes or waits for the writer, and judges its upload's copies by it throughout.
+    /// </summary>
+    public Func<string, bool> HoldsLiveCopiesAsOfNow()
+    {
+        var asOfMs = LivenessNowMs;
+        return nodeId => HoldsLiveCopies(nodeId, asOfMs);
     }
 
     /// <summary>True while a forget of the node runs.</summary>

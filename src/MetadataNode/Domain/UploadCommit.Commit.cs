@@ -15,15 +15,16 @@ internal sealed partial class UploadCommit
     /// </summary>
     public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
+        var live = _nodeRegistry.HoldsLiveCopiesAsOfNow(); // before any wait: see HoldsLiveCopies
         var ns = Namespace(user);
-        var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], cancellationToken).ConfigureAwait(false);
+        var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], live, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
         var outcome = await MutateDurableAsync(
             ns,
             (batch, record) =>
             {
-                RecordAnswers(batch, ns.Id, answers);
-                var settled = Settle(batch, record!, ns.Id, upload, now);
+                RecordAnswers(batch, ns.Id, answers, live);
+                var settled = Settle(batch, record!, ns.Id, upload, now, live);
                 if (settled is CommitRefused refused && answers is null)
                 {
                     // A refusal stages nothing of its own: with no answers to keep either, it is thrown here, so
@@ -64,6 +65,7 @@ internal sealed partial class UploadCommit
             throw Limits.TooManyFiles(uploads.Count);
         }
 
+        var live = _nodeRegistry.HoldsLiveCopiesAsOfNow(); // before any wait: see HoldsLiveCopies
         var total = uploads.Sum(u => (long)u.Chunks.Count);
         if (total > Limits.MaxChunksPerFile)
         {
@@ -72,17 +74,17 @@ internal sealed partial class UploadCommit
 
         EnsureNoFileUnderAnother(uploads);
         var ns = Namespace(user);
-        var answers = await VerifyUnconfirmedAsync(ns.Id, uploads, cancellationToken).ConfigureAwait(false);
+        var answers = await VerifyUnconfirmedAsync(ns.Id, uploads, live, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
         var outcomes = await MutateDurableAsync<IReadOnlyList<CommitOutcome>>(
             ns,
             (batch, record) =>
             {
-                RecordAnswers(batch, ns.Id, answers);
+                RecordAnswers(batch, ns.Id, answers, live);
                 var results = new List<CommitOutcome>(uploads.Count);
                 foreach (var upload in uploads)
                 {
-                    results.Add(Settle(batch, record!, ns.Id, upload, now));
+                    results.Add(Settle(batch, record!, ns.Id, upload, now, live));
                 }
 
                 return results;
@@ -96,14 +98,14 @@ internal sealed partial class UploadCommit
     /// One file of a commit judged and, unless refused, staged. Every refusal (a conflict, missing chunks, a folder in
     /// the way, the quota, a wrong size) comes back as a <see cref="CommitRefused"/> and stages nothing.
     /// </summary>
-    private CommitOutcome Settle(RecordBatch batch, NamespaceRecord record, string ns, FileUpload upload, long now)
+    private CommitOutcome Settle(RecordBatch batch, NamespaceRecord record, string ns, FileUpload upload, long now, Func<string, bool> live)
     {
         CommitOutcome? settled;
         PathEntry? prepared;
         try
         {
             EnsureWithinQuota(record, batch, upload);
-            settled = PrepareCommit(batch, ns, upload, now, out prepared);
+            settled = PrepareCommit(batch, ns, upload, now, live, out prepared);
         }
         catch (DropboxException ex) when (ex.Kind is not ErrorKind.Internal)
         {
@@ -151,7 +153,7 @@ internal sealed partial class UploadCommit
     /// answers for the commit to record in its own locked step (<see cref="RecordAnswers"/>), or null when none was
     /// asked or the commit waits: a commit that waits records them before the wait, in a locked step of their own.
     /// </summary>
-    private async Task<NodeAnswers?> VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, CancellationToken cancellationToken)
+    private async Task<NodeAnswers?> VerifyUnconfirmedAsync(string ns, IReadOnlyList<FileUpload> uploads, Func<string, bool> live, CancellationToken cancellationToken)
     {
         // The wait's deadline is set before the nodes are asked, so however long they take to answer is inside it.
         var deadline = _clock.GetUtcNow() + _options.EventWait;
@@ -191,7 +193,7 @@ internal sealed partial class UploadCommit
             // waiting in one rare case only: the only copy was reported corrupt, the account put it again, and that
             // put's trusted event is still on the way from a node that does not answer "held" yet; the client's retry
             // of a refusal naming missing chunks plans and puts them again.
-            distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id));
+            distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id, live));
             var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)
             {
@@ -206,7 +208,7 @@ internal sealed partial class UploadCommit
                 // for, and the answers stand unless the collector or a corrupt report moved while the nodes answered,
                 // not over the whole wait. Whether a commit waits depends on this account's state alone, so the
                 // second locked step tells nothing of anyone else's.
-                RecordAnswersAlone(ns, answers);
+                RecordAnswersAlone(ns, answers, live);
                 answers = null;
                 Interlocked.Increment(ref _eventWaits);
                 remaining = deadline - _clock.GetUtcNow(); // the wait still ends at the deadline, however long the lock took
@@ -248,8 +250,9 @@ internal sealed partial class UploadCommit
     /// <summary>Put tokens the account has outstanding (tests and metrics).</summary>
     internal int PendingPutCount(UserInfo user) => Namespace(user).Pending.Count;
 
-    /// <summary>True if the namespace references the chunk or a node reported its own upload of it within the grace period.</summary>
-    private bool OwnedBy(string ns, ChunkId id) => Owns(ReadNamespaceChunk(ns, id));
+    /// <summary>The commit's wait no longer needs the chunk's events (<see cref="OwnCopies.EndsEventWait"/>).</summary>
+    private bool OwnedBy(string ns, ChunkId id, Func<string, bool> live) =>
+        OwnCopies.EndsEventWait(ReadNamespaceChunk(ns, id), NowMs, _options.GcGracePeriod, live);
 
     /// <summary>True if a node reported this namespace's own upload of the chunk within the grace period and the namespace does not reference it.</summary>
     private bool UploadedOnly(string ns, ChunkId id) => ReadNamespaceChunk(ns, id) is { Refs: 0 } record && UploadFresh(record);
@@ -260,16 +263,8 @@ internal sealed partial class UploadCommit
     /// <summary>The namespace references the chunk, or uploaded it within the grace period.</summary>
     private bool Owns(NamespaceChunkRecord? record) => record is not null && (record.Refs > 0 || UploadFresh(record));
 
-    /// <summary>
-    /// An "uploaded" mark counts for the grace period only, whatever the chunk's state: were it kept while the chunk
-    /// stays stored, whether the chunk outlived the grace (someone else references it) or was collected (nobody does)
-    /// would show in this account's plans. After it the client puts again; the node dedups and its event renews the mark.
-    /// </summary>
-    private bool UploadFresh(NamespaceChunkRecord record) => UploadFresh(record, NowMs, _options.GcGracePeriod);
-
-    /// <summary><see cref="UploadFresh(NamespaceChunkRecord)"/> at <paramref name="nowMs"/> with a grace of <paramref name="grace"/> (the planner's too).</summary>
-    internal static bool UploadFresh(NamespaceChunkRecord record, long nowMs, TimeSpan grace) =>
-        record.UploadedUnixMs > 0 && nowMs - record.UploadedUnixMs <= (long)grace.TotalMilliseconds;
+    /// <summary>The mark counts now (<see cref="OwnCopies.UploadFresh"/>: for the grace period only).</summary>
+    private bool UploadFresh(NamespaceChunkRecord record) => OwnCopies.UploadFresh(record, NowMs, _options.GcGracePeriod);
 
     /// <summary>The quota check of a commit, against the totals as this batch has changed them so far.</summary>
     private static void EnsureWithinQuota(NamespaceRecord record, RecordBatch batch, FileUpload upload)
@@ -288,7 +283,7 @@ internal sealed partial class UploadCommit
     /// yet assigned), or the outcome already settled: <see cref="Committed"/> when the content is already current, a
     /// <see cref="CommitRefused"/> on a conflict or missing chunks. Other refusals (the tree, sizes) throw.
     /// </summary>
-    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, out PathEntry? prepared)
+    private CommitOutcome? PrepareCommit(RecordBatch batch, string ns, FileUpload upload, long now, Func<string, bool> live, out PathEntry? prepared)
     {
         prepared = null;
         var current = batch.GetFile(ns, upload.Path)?.Current;
@@ -320,8 +315,8 @@ internal sealed partial class UploadCommit
         foreach (var chunk in upload.Chunks)
         {
             var chunkRecord = batch.GetChunk(chunk.Id);
-            var owned = Owns(batch.GetNamespaceChunk(ns, chunk.Id));
-            if (!IsHeld(chunkRecord) || !owned)
+            var mark = batch.GetNamespaceChunk(ns, chunk.Id);
+            if (!Owns(mark) || !OwnCopies.HeldFor(mark, chunkRecord, _nodeRegistry.MayHoldNewCopies, live))
             {
                 missing ??= [];
                 if (!missing.Contains(chunk.Id))
@@ -390,9 +385,6 @@ internal sealed partial class UploadCommit
         return true;
     }
 
-    /// <summary>Stored on a node that may hold new copies (registered, not forgotten or being forgotten).</summary>
-    private bool IsHeld(ChunkRecord? record) => ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies);
-
     /// <summary>
     /// Asks the live nodes that are not draining whether they hold chunks no event confirmed; the commit records what
     /// they hold in its own locked step (<see cref="RecordAnswers"/>). Null when no node could be asked.
@@ -426,7 +418,7 @@ internal sealed partial class UploadCommit
     /// wrote nothing was once skipped, and the number of waits for the lock told a user whether another account once
     /// stored the content).
     /// </summary>
-    private void RecordAnswersAlone(string ns, NodeAnswers? answers)
+    private void RecordAnswersAlone(string ns, NodeAnswers? answers, Func<string, bool> live)
     {
         if (answers is null)
         {
@@ -435,7 +427,7 @@ internal sealed partial class UploadCommit
 
         Mutate<object?>(null, (batch, _) =>
         {
-            RecordAnswers(batch, ns, answers);
+            RecordAnswers(batch, ns, answers, live);
             return null;
         });
         EndPuts(ns, answers);
@@ -450,7 +442,7 @@ internal sealed partial class UploadCommit
     /// error) or the call is cancelled before it: the next commit then asks the nodes again. Either way every commit that
     /// does not wait takes the lock once, whether or not the nodes were asked, and whatever anyone else stores.
     /// </summary>
-    private void RecordAnswers(RecordBatch batch, string ns, NodeAnswers? answers)
+    private void RecordAnswers(RecordBatch batch, string ns, NodeAnswers? answers, Func<string, bool> live)
     {
         if (answers is null)
         {
@@ -507,20 +499,26 @@ internal sealed partial class UploadCommit
         foreach (var chunk in chunks)
         {
             var mark = batch.GetNamespaceChunk(ns, chunk.Id);
-            if (!IsHeld(batch.GetChunk(chunk.Id)))
+            // Judged on nodes that may hold new copies, live or not: a mark whose copies are on a node that fell
+            // silent is kept (the commit refuses it, the plan asks for its copies on other nodes, and its copy counts again
+            // once the node is back); dropped, that copy would never count again.
+            if (!OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, _nodeRegistry.MayHoldNewCopies))
             {
-                // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone): without
-                // the mark the next plan asks for it rather than sending the client round in circles. Only a mark
-                // written before the nodes were asked: a later one is a later put's event, which their "not held"
-                // predates (dropped, the account's next plan would ask for bytes it has just put).
+                // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone), or on
+                // a copy the commit does not count (its node is being forgotten): without the mark the next plan asks
+                // for it rather than sending the client round in circles. Only a mark written before the nodes were
+                // asked: a later one is a later put's event, which their "not held" predates (dropped, the account's
+                // next plan would ask for bytes it has just put).
                 if (mark is { Refs: 0, UploadedUnixMs: > 0 } && mark.UploadedUnixMs <= answers.AskedAtMs)
                 {
                     batch.PutNamespaceChunk(ns, chunk.Id, null);
                 }
             }
-            else if (Owns(mark) && !answers.Owned.Contains(chunk.Id))
+            else if (Owns(mark) && OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, live) && !answers.Owned.Contains(chunk.Id))
             {
-                // Held, and this account's own (its event came, not trusted, so it left the put pending): the put is
+                // Held as the commit counts it (own copies on nodes live when it arrived: a copy on a put node that fell
+                // silent ended the event wait here, at the first event from anywhere, and the commit was then refused),
+                // and this account's own (its event came, not trusted, so it left the put pending): the put is
                 // done. Left pending, it would be asked about again by every commit until its token expired, and
                 // count against the account's outstanding puts.
                 answers.Owned.Add(chunk.Id);

@@ -8,7 +8,8 @@ internal sealed partial class UploadCommit
 {
     /// <summary>
     /// Records "chunk stored" events: the chunk is confirmed on the node, and the namespace named in the put
-    /// token is remembered as having uploaded it, so a resumed upload does not send it again.
+    /// token is remembered as having uploaded it there, so a resumed upload does not send it again (as far as its
+    /// copies on such nodes cover the replication factor).
     /// </summary>
     public void ReportChunksStored(string reportingNode, IReadOnlyList<StoredChunkReport> chunks)
     {
@@ -73,8 +74,9 @@ internal sealed partial class UploadCommit
                         confirmed.Add((state, id));
                     }
 
+                    // Trusted or not, the node is one of the account's own put nodes (OwnCopies).
                     var nsChunk = batch.GetNamespaceChunk(chunk.NamespaceId, id) ?? new NamespaceChunkRecord();
-                    nsChunk.UploadedUnixMs = now;
+                    OwnCopies.NoteEvent(nsChunk, nodeId, now, _options.GcGracePeriod);
                     batch.PutNamespaceChunk(chunk.NamespaceId, id, nsChunk);
                 }
             }

@@ -110,16 +110,17 @@ internal sealed partial class UploadPlanner
     }
 
     /// <summary>
-    /// A put (node and token) for each chunk this namespace must upload. A chunk counts as held only if this namespace
-    /// references it or uploaded it itself (and it is still stored).
+    /// A put (node and token) for each copy this namespace must upload. A chunk counts as held only if this namespace
+    /// references it, or put it itself and its own copies cover the target (<see cref="Wanted"/>).
     /// </summary>
     private List<PlannedPut> PlanMissing(NamespaceState ns, string path, IReadOnlyList<ChunkRef> chunks, IReadOnlyList<string> avoidNodes)
     {
         var puts = new List<PlannedPut>();
         List<ChunkId>? pending = null;
         var missing = new List<ChunkId>();
+        Dictionary<ChunkId, MoreCopies>? more = null;
+        PlanNodes? nodes = null;
         var seen = new HashSet<ChunkId>(chunks.Count);
-        var putAgain = PutsUncommittedAgain(avoidNodes);
         foreach (var chunk in chunks)
         {
             if (!seen.Add(chunk.Id))
@@ -127,37 +128,35 @@ internal sealed partial class UploadPlanner
                 continue;
             }
 
-            var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns.Id, chunk.Id), _engine.NamespaceChunks);
-            if (nsChunkBytes is not null)
+            var wanted = Wanted(ns.Id, chunk.Id, avoidNodes, ref nodes, out var counted);
+            if (counted is not null)
             {
-                var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
-                if (nsChunk.Refs > 0 && !IsLost(chunk.Id))
-                {
-                    continue;
-                }
+                (pending ??= []).Add(chunk.Id);
+            }
 
-                if (!putAgain && HeldByUpload(nsChunk, chunk.Id))
-                {
-                    (pending ??= []).Add(chunk.Id);
-                    continue;
-                }
+            if (wanted == 0)
+            {
+                continue;
             }
 
             missing.Add(chunk.Id);
+            if (counted is not null)
+            {
+                (more ??= [])[chunk.Id] = new MoreCopies(wanted, counted);
+            }
         }
 
         if (missing.Count > 0)
         {
-            var liveNodes = _nodeRegistry.PlacementNodes();
-            var avoid = AvoidSet(liveNodes, avoidNodes);
-
+            nodes ??= PlanNodes.Read(_nodeRegistry, avoidNodes, _options.ReplicationFactor);
+            var liveNodes = nodes.Eligible;
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
             }
 
             // One answer carries every put: refused, before anything is noted or signed, when they would not fit it.
-            var copies = Math.Min(Math.Max(1, _options.ReplicationFactor), liveNodes.Count);
+            var copies = nodes.Target;
             if ((long)missing.Count * copies > Limits.MaxPutsPerPlan)
             {
                 throw Limits.TooManyPuts(path, missing.Count, copies);
@@ -171,7 +170,7 @@ internal sealed partial class UploadPlanner
             var addresses = Addresses(liveNodes);
             foreach (var id in missing)
             {
-                foreach (var node in Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid))
+                foreach (var node in Place(nodes, id, more))
                 {
                     puts.Add(new PlannedPut(id, addresses[node.NodeId], _tokens.Issue(TokenOperation.Put, ns.Id, node.NodeId, [id], _options.TokenLifetime)));
                     _nodeRegistry.NotePut(node.NodeId, id, putsUntil);
@@ -197,24 +196,6 @@ internal sealed partial class UploadPlanner
         }
 
         return addresses;
-    }
-
-    /// <summary>
-    /// The nodes of <paramref name="liveNodes"/> the client asked to avoid (it found them full or slow before their
-    /// heartbeats said so), or null. Placement ranks them last but still fills the replication factor from them: a
-    /// warning says so when avoiding them leaves fewer other nodes than the factor asks for.
-    /// </summary>
-    private HashSet<string>? AvoidSet(IReadOnlyList<StorageNodeInfo> liveNodes, IEnumerable<string> avoidNodes)
-    {
-        var avoid = avoidNodes.ToHashSet(StringComparer.Ordinal);
-        avoid.IntersectWith(liveNodes.Select(n => n.NodeId));
-        if (avoid.Count == 0)
-        {
-            return null;
-        }
-
-        _nodeRegistry.WarnIfAvoidingCostsCopies(liveNodes.Count - avoid.Count, avoid);
-        return avoid;
     }
 
     /// <summary>
@@ -244,7 +225,9 @@ internal sealed partial class UploadPlanner
         var judged = new Dictionary<ChunkId, bool>((int)Math.Min(total, 1 << 16));
         var missing = new List<ChunkId>();
         List<ChunkId>? pending = null;
-        var putAgain = PutsUncommittedAgain(uploads.SelectMany(u => u.AvoidNodes));
+        Dictionary<ChunkId, MoreCopies>? more = null;
+        PlanNodes? nodes = null;
+        var avoidNodes = uploads.SelectMany(u => u.AvoidNodes);
         for (var f = 0; f < uploads.Count; f++)
         {
             var upload = uploads[f];
@@ -262,15 +245,21 @@ internal sealed partial class UploadPlanner
 
                 if (!judged.TryGetValue(chunk.Id, out var isMissing))
                 {
-                    isMissing = !HeldBy(ns.Id, chunk.Id, putAgain, out var isPending);
+                    var wanted = Wanted(ns.Id, chunk.Id, avoidNodes, ref nodes, out var counted);
+                    isMissing = wanted > 0;
                     judged[chunk.Id] = isMissing;
+                    if (counted is not null)
+                    {
+                        (pending ??= []).Add(chunk.Id);
+                    }
+
                     if (isMissing)
                     {
                         missing.Add(chunk.Id);
-                    }
-                    else if (isPending)
-                    {
-                        (pending ??= []).Add(chunk.Id);
+                        if (counted is not null)
+                        {
+                            (more ??= [])[chunk.Id] = new MoreCopies(wanted, counted);
+                        }
                     }
                 }
 
@@ -284,9 +273,8 @@ internal sealed partial class UploadPlanner
         Dictionary<ChunkId, PlannedPut[]>? puts = null;
         if (missing.Count > 0)
         {
-            var liveNodes = _nodeRegistry.PlacementNodes();
-            var avoid = AvoidSet(liveNodes, uploads.SelectMany(u => u.AvoidNodes));
-
+            nodes ??= PlanNodes.Read(_nodeRegistry, avoidNodes, _options.ReplicationFactor);
+            var liveNodes = nodes.Eligible;
             if (liveNodes.Count == 0)
             {
                 throw new DropboxException(ErrorKind.Unavailable, "No storage node is registered and alive: start a storage node (it registers itself) and try again.");
@@ -302,11 +290,11 @@ internal sealed partial class UploadPlanner
             var unsigned = new Dictionary<string, List<UnsignedPut>>(StringComparer.Ordinal);
             foreach (var id in missing)
             {
-                var nodes = Placement.Choose(liveNodes, id, Math.Max(1, _options.ReplicationFactor), avoid);
-                var replicas = puts[id] = new PlannedPut[nodes.Count]; // filled as their tokens are signed
-                for (var r = 0; r < nodes.Count; r++)
+                var placed = Place(nodes, id, more);
+                var replicas = puts[id] = new PlannedPut[placed.Count]; // filled as their tokens are signed
+                for (var r = 0; r < placed.Count; r++)
                 {
-                    var node = addresses[nodes[r].NodeId];
+                    var node = addresses[placed[r].NodeId];
                     if (!unsigned.TryGetValue(node.NodeId, out var waiting))
                     {
                         unsigned[node.NodeId] = waiting = new List<UnsignedPut>(ChunksPerSharedToken);
@@ -382,49 +370,59 @@ internal sealed partial class UploadPlanner
     }
 
     /// <summary>
-    /// True when the namespace need not upload the chunk: it references it, or uploaded it itself and it is still
-    /// stored (<paramref name="pending"/>: the latter, whose grace clock a plan restarts).
+    /// How many copies of the chunk this namespace's plan asks for (0: none) and, in <paramref name="counted"/>, the nodes
+    /// of its own copies that count toward the target (null: none; the plan restarts their grace clock, whether they
+    /// cover the target or only part of it, so the collector keeps the copies it counted while the rest are put). None
+    /// when the namespace references the chunk (and a copy a commit would count is left). For a chunk it put and has not
+    /// committed: held as far as the copies on the nodes whose "stored" events named its own puts cover the target
+    /// (<see cref="PlanNodes.Target"/>), counting only nodes a put could be placed on now and the client does not avoid;
+    /// the copies they lack are asked for, on other nodes. A put that landed on one node only (the puts of its other
+    /// replicas cut off when that node was killed) is so asked for again before the node is declared dead, and no copy
+    /// another account put is ever counted. Otherwise (never put, the mark older than the grace, a mark from before put
+    /// nodes were recorded, or no node a put could go to) every copy is asked for.
     /// </summary>
-    private bool HeldBy(string ns, ChunkId id, bool putAgain, out bool pending)
+    private int Wanted(string ns, ChunkId id, IEnumerable<string> avoidNodes, ref PlanNodes? nodes, out List<string>? counted)
     {
-        pending = false;
-        var nsChunkBytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
-        if (nsChunkBytes is null)
+        counted = null;
+        var all = Math.Max(1, _options.ReplicationFactor);
+        var markBytes = _engine.Get(Keys.NamespaceChunk(ns, id), _engine.NamespaceChunks);
+        if (markBytes is null)
         {
-            return false;
+            return all;
         }
 
-        var nsChunk = NamespaceChunkRecord.Parser.ParseFrom(nsChunkBytes);
-        if (nsChunk.Refs > 0 && !IsLost(id))
+        var mark = NamespaceChunkRecord.Parser.ParseFrom(markBytes);
+        if (mark.Refs > 0 && !IsLost(id))
         {
-            return true;
+            return 0;
         }
 
-        pending = !putAgain && HeldByUpload(nsChunk, id);
-        return pending;
+        if (mark.UploadedOn.Count == 0 || !OwnCopies.UploadFresh(mark, NowMs, _options.GcGracePeriod))
+        {
+            return all;
+        }
+
+        nodes ??= PlanNodes.Read(_nodeRegistry, avoidNodes, _options.ReplicationFactor);
+        if (nodes.Target == 0)
+        {
+            // No node is live to take a put, so none of the account's copies is on a live node: never "held" (its only
+            // copy may be on a node that never comes back). Asked for, the plan is refused as unavailable, as it is for
+            // a chunk nobody put; and the answer reads nothing of the chunk's record, whose state (a tombstone someone
+            // else's deletion left) would tell of other accounts.
+            return all;
+        }
+
+        counted = OwnCopies.Counted(ChunkLedger.Read(_engine, id), mark, nodes.Counts);
+        var lacking = nodes.Target - (counted?.Count ?? 0);
+        return lacking <= 0 ? 0 : counted is null ? all : lacking;
     }
 
-    /// <summary>
-    /// True when a plan asks to avoid nodes (the client found them down or full), or a node that may hold copies is not
-    /// live (down, or dead), and another live node is left: the chunks the account uploaded but has not committed are
-    /// then planned again, on the others. Their one landed copy may be on the node that failed (killed while the other
-    /// replica's put was in flight): answered "held", the commit was acknowledged with its only copy on a node then
-    /// declared dead, unreadable until it came back. The client's list covers the pass that saw the failure (for 30 s);
-    /// the liveness covers a new pass, a restarted client or another device once the node is declared down. Which nodes
-    /// hold a copy is not asked: a copy another account put there would answer "held", telling a client that avoids the
-    /// one node it put on whether anyone else stores the content. What it costs: a resumed upload sends its landed
-    /// chunks again while a node is down.
-    /// </summary>
-    private bool PutsUncommittedAgain(IEnumerable<string> avoidNodes)
-    {
-        HashSet<string>? avoid = null; // none, and every node live, on almost every plan: nothing allocated then
-        foreach (var node in avoidNodes)
-        {
-            (avoid ??= new HashSet<string>(StringComparer.Ordinal)).Add(node);
-        }
+    /// <summary>A chunk of which the account's own copies on <paramref name="Counted"/> cover part of the target: <paramref name="Copies"/> more are asked for.</summary>
+    private readonly record struct MoreCopies(int Copies, List<string> Counted);
 
-        return (avoid is not null || _nodeRegistry.AnyHolderNotLive()) && _nodeRegistry.PlacementNodes().Exists(n => avoid is null || !avoid.Contains(n.NodeId));
-    }
+    /// <summary>The nodes of a missing chunk's puts: every copy by placement, or the copies it lacks on nodes other than its own counted ones.</summary>
+    private static List<StorageNodeInfo> Place(PlanNodes nodes, ChunkId id, Dictionary<ChunkId, MoreCopies>? more) =>
+        more is not null && more.TryGetValue(id, out var lacking) ? nodes.Choose(id, lacking.Copies, lacking.Counted) : nodes.Choose(id);
 
     /// <summary>
     /// A chunk the namespace references that no copy a commit would count is left of: every holder found it corrupt, or
@@ -434,7 +432,11 @@ internal sealed partial class UploadPlanner
     /// </summary>
     private bool IsLost(ChunkId id) => !ChunkLedger.IsStored(ChunkLedger.Read(_engine, id), _nodeRegistry.MayHoldNewCopies);
 
-    /// <summary>Restarts the grace clock of pending (uploaded, not yet committed) chunks a plan told a client it need not send.</summary>
+    /// <summary>
+    /// Restarts the grace clock of pending (uploaded, not yet committed) chunks whose own copies a plan counted: all of
+    /// them held, or some, the plan asking only for the copies they lack (not restarted, the collector could take a
+    /// counted copy while the others are put, and the commit go through with fewer copies than the plan meant).
+    /// </summary>
     private void TouchPending(List<ChunkId> ids)
     {
         var now = NowMs;
@@ -453,21 +455,4 @@ internal sealed partial class UploadPlanner
             return null;
         });
     }
-
-    /// <summary>
-    /// A chunk the namespace uploaded itself (within the grace) that it need not upload again: stored, or deleted with
-    /// an unconfirmed location (its own event was not trusted, since someone once held the content; the commit asks
-    /// the node). Answering "held" in both cases keeps the plan from telling whether anyone ever held the content.
-    /// </summary>
-    private bool HeldByUpload(NamespaceChunkRecord nsChunk, ChunkId id)
-    {
-        if (!UploadCommit.UploadFresh(nsChunk, NowMs, _options.GcGracePeriod))
-        {
-            return false;
-        }
-
-        var record = ChunkLedger.Read(_engine, id);
-        return ChunkLedger.IsStored(record, _nodeRegistry.MayHoldNewCopies) || record is { State: ChunkState.Deleted, UnconfirmedLocations.Count: > 0 };
-    }
-
 }

@@ -242,9 +242,9 @@ internal sealed partial class Uploader
                 catch (DropboxException e) when (e.Kind is ErrorKind.ResourceExhausted or ErrorKind.Unavailable && queue.NodeFailed && replans < MaxReplans && !ct.IsCancellationRequested)
                 {
                     // A put of this group's own plan found its node full or down (now avoided): planned again on the
-                    // others, rather than failing the files for this pass. Puts that did land are asked for again by the
-                    // new plan (the metadata node cannot tell whether their other copy landed). Another group's node
-                    // failure is no reason to.
+                    // others, rather than failing the files for this pass. The new plan counts the puts that did land
+                    // (each node reports its own) except on the avoided nodes, and asks only for the copies they leave
+                    // missing. Another group's node failure is no reason to.
                     _ctx.Progress.Log($"{Name(open)}: a storage node is full or not answering; planning again on the others");
                     await HashStoppedStreamsAsync(open, ct).ConfigureAwait(false);
                     continue;

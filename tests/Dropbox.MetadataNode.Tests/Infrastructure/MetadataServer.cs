@@ -21,6 +21,8 @@ internal sealed class MetadataServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly CapturingLoggerProvider _logs;
     private readonly GrpcChannel _channel;
+    private readonly CancellationTokenSource _stopHeartbeats = new();
+    private Task _heartbeats = Task.CompletedTask;
 
     private MetadataServer(TempFolder dir, WebApplication app, CapturingLoggerProvider logs, string url, FakeStorageNode node, ChunkTokenService tokens)
     {
@@ -69,6 +71,7 @@ internal sealed class MetadataServer : IAsyncDisposable
         var node = await FakeStorageNode.StartAsync("node-1", options.KeysDirectory);
         var server = new MetadataServer(dir, app, logs, url, node, tokens);
         await server.Cluster().RegisterNodeAsync(new RegisterNodeRequest { NodeId = node.NodeId, GrpcUrl = node.Url, HttpUrl = node.Url });
+        server._heartbeats = server.HeartbeatAsync(options.NodeTimeout / 3);
         return server;
     }
 
@@ -144,11 +147,37 @@ internal sealed class MetadataServer : IAsyncDisposable
         return await client.CommitFileAsync(new CommitFileRequest { Path = path, Size = size, BaseVersion = baseVersion, Chunks = { chunks }, Device = "test" });
     }
 
+    /// <summary>
+    /// The node's heartbeats, every third of the dead-after time as a storage node sends them: a test slower than that
+    /// (a loaded machine) would otherwise find the node dead, and the commit of an upload, which counts copies on live
+    /// nodes only, refused.
+    /// </summary>
+    private async Task HeartbeatAsync(TimeSpan every)
+    {
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopHeartbeats.Token))
+            {
+                await Cluster().HeartbeatAsync(new HeartbeatRequest { NodeId = Node.NodeId }, cancellationToken: _stopHeartbeats.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_stopHeartbeats.IsCancellationRequested)
+        {
+        }
+        catch (RpcException) when (_stopHeartbeats.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>Fails the test if the server logged an unexpected error.</summary>
     public void AssertNoErrorsLogged() => Assert.True(_logs.Errors.IsEmpty, string.Join("\n", _logs.Errors));
 
     public async ValueTask DisposeAsync()
     {
+        await _stopHeartbeats.CancelAsync();
+        await _heartbeats;
+        _stopHeartbeats.Dispose();
         _channel.Dispose();
         await Node.DisposeAsync();
         await _app.StopAsync();

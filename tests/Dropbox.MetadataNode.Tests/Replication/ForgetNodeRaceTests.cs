@@ -145,14 +145,16 @@ public sealed class ForgetNodeRaceTests
     public async Task The_forgets_scan_holds_no_lock_and_a_reference_committed_during_it_to_a_chunk_only_the_node_holds_is_still_counted()
     {
         using var h = Harness(nodeTimeout: TimeSpan.FromMinutes(1));
-        const string dead = "node-e";
-        RegisterNode(h, dead, 3);
+        const string draining = "node-e";
+        RegisterNode(h, draining, 3);
         var (alice, _) = h.Store.AddUser("alice");
         var chunk = StoreHarness.Chunk(3);
         h.Stored(alice, chunk); // uploaded to A, not referenced yet: not a sole copy of anything referenced
-        ReportOn(h, dead, alice, chunk); // and to a node that then goes silent: a commit counts it, the forget does not
+        ReportOn(h, draining, alice, chunk); // and to a node that then drains: a commit counts it, the forget does not
         h.Clock.Advance(TimeSpan.FromMinutes(2));
         h.Store.Nodes.Heartbeat(StoreHarness.NodeA, 0, 0);
+        h.Store.Nodes.Heartbeat(draining, 0, 0);
+        h.Store.Nodes.SetDraining(draining, draining: true);
 
         var committed = false;
         var heartbeat = false;

@@ -135,6 +135,7 @@ public sealed class MetadataStoreTests
         h.Store.PlanUpload(alice, StoreHarness.Upload("a", 0, c1));
         h.Gateway.Put(StoreHarness.NodeA, c1.Id); // put at the last moment the token allowed
         h.Clock.Advance(h.Options.TokenLifetime + TimeSpan.FromSeconds(1));
+        h.Heartbeat(); // node A is live all along (a commit counts an upload's copies on live nodes only)
 
         var waits = h.Store.EventWaits;
         var commit = h.Store.CommitAsync(alice, StoreHarness.Upload("a", 0, c1), CancellationToken.None);

@@ -11,6 +11,10 @@ namespace Dropbox.SyncClient.Sync;
 /// </summary>
 internal static class RowSteps
 {
+    /// <summary>True for the kinds <see cref="Run"/> handles.</summary>
+    public static bool Handles(SyncActionKind kind) =>
+        kind is SyncActionKind.Record or SyncActionKind.RecordFolder or SyncActionKind.Touch or SyncActionKind.Forget;
+
     /// <summary>Runs <paramref name="a"/>, one of the row-only steps, against <paramref name="ctx"/>'s db.</summary>
     public static void Run(SyncContext ctx, SyncAction a)
     {

@@ -160,7 +160,7 @@ internal sealed class SyncExecutor : IDisposable
             await RunAsync(a, ct).ConfigureAwait(false);
         }
 
-        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote or SyncActionKind.Record or SyncActionKind.RecordFolder or SyncActionKind.Touch or SyncActionKind.Forget))
+        foreach (var a in plan.Where(a => a.Kind is SyncActionKind.MoveLocal or SyncActionKind.MoveRemote || RowSteps.Handles(a.Kind)))
         {
             await RunAsync(a, ct).ConfigureAwait(false);
         }
@@ -356,7 +356,7 @@ internal sealed class SyncExecutor : IDisposable
             case SyncActionKind.MoveLocal:
                 MoveLocal(a);
                 break;
-            case SyncActionKind.Record or SyncActionKind.RecordFolder or SyncActionKind.Touch or SyncActionKind.Forget:
+            case var kind when RowSteps.Handles(kind):
                 RowSteps.Run(_ctx, a);
                 break;
             case SyncActionKind.CreateLocalFolder:

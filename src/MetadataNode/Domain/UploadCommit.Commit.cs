@@ -499,11 +499,10 @@ internal sealed partial class UploadCommit
         foreach (var chunk in chunks)
         {
             var mark = batch.GetNamespaceChunk(ns, chunk.Id);
-            var record = batch.GetChunk(chunk.Id);
             // Judged on nodes that may hold new copies, live or not: a mark whose copies are on a node that fell
             // silent is kept (the commit refuses it, the plan asks for its copies on other nodes, and its copy counts again
             // once the node is back); dropped, that copy would never count again.
-            if (!OwnCopies.HeldFor(mark, record, _nodeRegistry.MayHoldNewCopies, _nodeRegistry.MayHoldNewCopies))
+            if (!OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, _nodeRegistry.MayHoldNewCopies))
             {
                 // The plan counted it held on an untrusted event the nodes do not bear out (the bytes are gone), or on
                 // a copy the commit does not count (its node is being forgotten): without the mark the next plan asks
@@ -515,7 +514,7 @@ internal sealed partial class UploadCommit
                     batch.PutNamespaceChunk(ns, chunk.Id, null);
                 }
             }
-            else if (Owns(mark) && OwnCopies.HeldFor(mark, record, _nodeRegistry.MayHoldNewCopies, live) && !answers.Owned.Contains(chunk.Id))
+            else if (Owns(mark) && OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, live) && !answers.Owned.Contains(chunk.Id))
             {
                 // Held as the commit counts it (own copies on nodes live when it arrived: a copy on a put node that fell
                 // silent ended the event wait here, at the first event from anywhere, and the commit was then refused),

@@ -13,6 +13,9 @@ public sealed class PowerLossReport
     /// <summary>Cuts that hit the recovery itself (the engine was opening).</summary>
     public int CrashesDuringRecovery { get; set; }
 
+    /// <summary>Cuts that hit the checks after a recovery (a scrub quarantining a torn chunk writes).</summary>
+    public int CrashesDuringChecks { get; set; }
+
     /// <summary>Recoveries that had to rebuild the index (its checkpoint folder was gone).</summary>
     public int IndexRebuilds { get; set; }
 
@@ -38,7 +41,7 @@ public sealed class PowerLossReport
     public int ResurrectedByRebuild { get; set; }
 
     public override string ToString() =>
-        $"seed {Seed}: {Crashes} crashes ({CrashesDuringRecovery} during recovery, {IndexRebuilds} index folders dropped, {CheckpointsLost} named checkpoints lost), " +
+        $"seed {Seed}: {Crashes} crashes ({CrashesDuringRecovery} during recovery, {CrashesDuringChecks} during the checks, {IndexRebuilds} index folders dropped, {CheckpointsLost} named checkpoints lost), " +
         $"{Acknowledged} chunks acknowledged, {AcknowledgedChecks} checks, {Lost.Count} lost, {Torn.Count} torn, {Resurrected.Count} resurrected ({ResurrectedByRebuild} more after rebuilds)" +
         string.Concat(Lost.Concat(Torn).Concat(Resurrected).Take(5).Select(l => "\n  " + l));
 }

@@ -1,3 +1,7 @@
+using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine;
+using Dropbox.StorageNode.Engine.Files;
+
 namespace Dropbox.StorageNode.Tests.Engine.PowerLoss;
 
 public sealed class PowerLossTests : IDisposable
@@ -69,5 +73,38 @@ public sealed class PowerLossTests : IDisposable
         var reports = await RunAsync(firstSeed: 1, runs: 2, crashesPerRun: 50, directorySyncWorks: false);
 
         Assert.Contains(reports, r => r.Lost.Count > 0);
+    }
+
+    [Fact]
+    public async Task A_cut_that_falls_in_the_checks_after_a_recovery_is_a_cut_not_a_test_failure()
+    {
+        // The fresh-clone CI at e988877 failed A_directory_fsync_that_does_nothing_loses_acknowledged_chunks with
+        // 'Power lost (simulated)' thrown out of ScrubAsync: the scrub of the checks found a torn chunk and quarantined
+        // it (a write), and the cut armed before the recovery fell there. Arrange: a stored chunk torn on the device.
+        var files = new MemoryFiles(PowerLossSimulation.Root);
+        var options = PowerLossSimulation.Options(files, Path.Combine(_indexRoot, "index-checks"));
+        var bytes = PowerLossSimulation.ChunkBytes(3);
+        var id = ChunkId.Compute(bytes.Span);
+        var engine = ChunkEngine.Open(options);
+        await engine.AppendAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, CancellationToken.None);
+        var segment = files.ListFiles(PowerLossSimulation.Root + "/segments", string.Empty).Single();
+        var at = files.ReadAllBytes(segment)!.AsSpan().IndexOf(bytes.Span) + bytes.Length / 2;
+        Assert.True(at > bytes.Length / 2, "the chunk's bytes are not in the segment as written");
+        using (var file = files.Open(segment, FileMode.Open))
+        {
+            file.Write(new[] { (byte)~bytes.Span[bytes.Length / 2] }, at);
+        }
+
+        files.CrashAfter(0, new Random(1));
+
+        // Act: the simulation's checks with the cut armed.
+        var report = new PowerLossReport(seed: 0);
+        var acked = new Dictionary<ChunkId, int> { [id] = 3 };
+        var checkedAll = await PowerLossSimulation.TryVerifyAsync(engine, files, acked, new(), report, crash: 0);
+
+        // Assert: the cut is reported as one (the run goes on to the next recovery), and it did happen in the checks.
+        Assert.False(checkedAll);
+        Assert.True(files.Crashed);
+        await engine.AbandonAsync();
     }
 }

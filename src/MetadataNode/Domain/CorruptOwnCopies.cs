@@ -22,27 +22,29 @@ internal static class CorruptOwnCopies
     public const long PointReadLimit = 1_000_000;
 
     /// <summary>
-    /// Drops <paramref name="nodeId"/> from the own put nodes of every mark of those of <paramref name="ids"/> whose record
-    /// lists the node, confirmed or not (which of the two depends on whether someone else once held the content): a mark
-    /// names a node only after its event listed it there, and a corrupt report unlists it, so a report the node repeats
-    /// (its whole quarantined set, every few minutes) reads no mark again. Call it under the write lock, in the report's
-    /// transaction, before the node is unlisted and before anything writes a mark: the marks are read as committed.
-    /// Returns how many marks changed.
+    /// The marks that name <paramref name="nodeId"/> among those of <paramref name="ids"/> whose record lists the node,
+    /// confirmed or not (which of the two depends on whether someone else once held the content), read as committed and
+    /// OUTSIDE the write lock: a failed disk's first report may name 100,000 chunks, and reading every account's marks of
+    /// them (or scanning all marks) under the lock held every commit, event and heartbeat behind it for seconds. A mark
+    /// that names the node only after this read came from a put that landed after the report was made (the node dedups
+    /// a put of a chunk it quarantined into a fresh copy), so it rightly counts. A report the node repeats (its whole
+    /// quarantined set, every few minutes) finds the node no longer a location and reads no mark again (unless the node
+    /// is only an unconfirmed location: those stay listed for the collector, and their marks are read again, found clean).
     /// </summary>
-    public static int DropNode(RecordBatch batch, RocksEngine engine, ICollection<string> namespaces, string nodeId, IEnumerable<ChunkId> ids, long pointReadLimit = PointReadLimit)
+    public static List<(string Ns, ChunkId Id)> Find(RocksEngine engine, ICollection<string> namespaces, string nodeId, IEnumerable<ChunkId> ids, long pointReadLimit = PointReadLimit)
     {
-        var listed = ids.Where(id => batch.GetChunk(id) is { } record && (record.Locations.Contains(nodeId) || record.UnconfirmedLocations.Contains(nodeId))).ToList();
-        return listed.Count == 0 ? 0 : Drop(batch, engine, namespaces, nodeId, listed, pointReadLimit);
-    }
-
-    private static int Drop(RecordBatch batch, RocksEngine engine, ICollection<string> namespaces, string nodeId, List<ChunkId> ids, long pointReadLimit)
-    {
+        var listed = ids.Where(id => ChunkLedger.Read(engine, id) is { } record && (record.Locations.Contains(nodeId) || record.UnconfirmedLocations.Contains(nodeId))).ToList();
         var hits = new List<(string Ns, ChunkId Id)>();
-        if ((long)namespaces.Count * ids.Count <= pointReadLimit)
+        if (listed.Count == 0)
+        {
+            return hits;
+        }
+
+        if ((long)namespaces.Count * listed.Count <= pointReadLimit)
         {
             foreach (var ns in namespaces)
             {
-                foreach (var id in ids)
+                foreach (var id in listed)
                 {
                     if (engine.Get(Keys.NamespaceChunk(ns, id), engine.NamespaceChunks) is { } bytes && Names(bytes, nodeId))
                     {
@@ -53,7 +55,7 @@ internal static class CorruptOwnCopies
         }
         else
         {
-            var wanted = ids.ToHashSet();
+            var wanted = listed.ToHashSet();
             engine.Visit(engine.NamespaceChunks, [], [], (key, value) =>
             {
                 if (key.Length > ChunkId.Size && wanted.Contains(Keys.ChunkOfNamespaceChunkKey(key)) && Names(value, nodeId))
@@ -65,14 +67,27 @@ internal static class CorruptOwnCopies
             });
         }
 
-        foreach (var (ns, id) in hits)
+        return hits;
+    }
+
+    /// <summary>
+    /// Drops <paramref name="nodeId"/> from the own put nodes of the marks <see cref="Find"/> found, as they are now in
+    /// the batch (under the write lock, in the report's transaction): a mark deleted or already without the node since is
+    /// left alone. Returns how many marks changed.
+    /// </summary>
+    public static int Drop(RecordBatch batch, string nodeId, IEnumerable<(string Ns, ChunkId Id)> found)
+    {
+        var changed = 0;
+        foreach (var (ns, id) in found)
         {
-            var mark = batch.GetNamespaceChunk(ns, id)!;
-            mark.UploadedOn.Remove(nodeId);
-            batch.PutNamespaceChunk(ns, id, mark);
+            if (batch.GetNamespaceChunk(ns, id) is { } mark && mark.UploadedOn.Remove(nodeId))
+            {
+                batch.PutNamespaceChunk(ns, id, mark);
+                changed++;
+            }
         }
 
-        return hits.Count;
+        return changed;
     }
 
     private static bool Names(ReadOnlySpan<byte> mark, string nodeId) => NamespaceChunkRecord.Parser.ParseFrom(mark).UploadedOn.Contains(nodeId);

@@ -99,13 +99,43 @@ public sealed class CorruptOwnCopyTests
         string[] namespaces = [alice.Namespace.Value, bob.Namespace.Value, carol.Namespace.Value];
 
         // Act: a reported x corrupt.
-        var changed = h.Store.Transactions.Mutate(null, (batch, _) => CorruptOwnCopies.DropNode(batch, h.Store.Engine, namespaces, StoreHarness.NodeA, [x.Id], pointReadLimit));
+        var changed = h.Store.Transactions.Mutate(null, (batch, _) => CorruptOwnCopies.Drop(batch, StoreHarness.NodeA, CorruptOwnCopies.Find(h.Store.Engine, namespaces, StoreHarness.NodeA, [x.Id], pointReadLimit)));
 
         // Assert: alice's and bob's marks of x lost a; carol's mark of x and alice's of y are as they were.
         Assert.Equal(2, changed);
         Assert.Equal(
             "alice x: node-b; bob x: node-b; carol x: node-b; alice y: node-a",
             $"alice x: {Nodes(h, alice, x)}; bob x: {Nodes(h, bob, x)}; carol x: {Nodes(h, carol, x)}; alice y: {Nodes(h, alice, y)}");
+    }
+
+    [Fact]
+    public void The_marks_found_outside_the_write_lock_are_changed_as_they_are_when_the_report_is_written()
+    {
+        // The marks are found before the report's transaction (reading every account's marks of a failed disk's
+        // 100,000 chunks under the write lock held every commit, event and heartbeat behind it for seconds), so what
+        // is written must be the mark as it is then. Arrange: alice and bob put x on a and b; both marks found.
+        using var h = Create();
+        var (alice, _) = h.Store.AddUser("alice");
+        var (bob, _) = h.Store.AddUser("bob");
+        var x = StoreHarness.Chunk(43);
+        Report(h, alice, StoreHarness.NodeA, x);
+        Report(h, alice, NodeB, x);
+        Report(h, bob, StoreHarness.NodeA, x);
+        var found = CorruptOwnCopies.Find(h.Store.Engine, [alice.Namespace.Value, bob.Namespace.Value], StoreHarness.NodeA, [x.Id]);
+        Assert.Equal(2, found.Count);
+
+        // Act: before the report is written, bob's mark goes (as a commit or the collector ends it).
+        h.Store.Transactions.Mutate(null, (batch, _) =>
+        {
+            batch.PutNamespaceChunk(bob.Namespace.Value, x.Id, null);
+            return 0;
+        });
+        var changed = h.Store.Transactions.Mutate(null, (batch, _) => CorruptOwnCopies.Drop(batch, StoreHarness.NodeA, found));
+
+        // Assert: alice's mark lost a and kept b; bob's mark is not written back.
+        Assert.Equal(1, changed);
+        Assert.Equal("node-b", Nodes(h, alice, x));
+        Assert.Null(h.Store.Transactions.Mutate(null, (batch, _) => batch.GetNamespaceChunk(bob.Namespace.Value, x.Id)));
     }
 
     /// <summary>The own put nodes of the user's mark of the chunk, as committed.</summary>

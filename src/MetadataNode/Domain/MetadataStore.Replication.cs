@@ -27,8 +27,9 @@ internal sealed partial class MetadataStore
     /// <summary>
     /// Records a storage node's report that its scrub found <paramref name="ids"/> corrupt (they are quarantined there):
     /// the node stops being a holder, so no plan sends a client there, and the next re-replication pass (asked for at
-    /// once) copies an intact replica back. A referenced chunk no holder is left of is lost: the versions naming it are
-    /// damaged (<see cref="ListVersions"/>, the check). Repeating a report changes nothing.
+    /// once) copies an intact replica back; no account's own copy there counts any more (<see cref="CorruptOwnCopies"/>).
+    /// A referenced chunk no holder is left of is lost: the versions naming it are damaged (<see cref="ListVersions"/>,
+    /// the check). Repeating a report changes nothing.
     /// </summary>
     public CorruptReport ReportChunksCorrupt(string reportingNode, IReadOnlyList<ChunkId> ids)
     {
@@ -39,11 +40,14 @@ internal sealed partial class MetadataStore
             throw UploadCommit.TooManyReported(ids.Count);
         }
 
+        var distinct = ids.Distinct().ToList();
+        var ownCopies = CorruptOwnCopies.Find(_engine, _namespaces.Keys, nodeId, distinct);
         var (repairable, lost) = _transactions.Mutate(null, (batch, _) =>
         {
             var repairable = 0;
             var lost = new List<ChunkId>();
-            foreach (var id in ids.Distinct())
+            CorruptOwnCopies.Drop(batch, nodeId, ownCopies);
+            foreach (var id in distinct)
             {
                 if (!ChunkLedger.MarkCorrupt(batch, nodeId, id))
                 {

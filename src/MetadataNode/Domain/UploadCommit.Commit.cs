@@ -189,10 +189,9 @@ internal sealed partial class UploadCommit
             // The in-memory check first: once a chunk's event has landed its put is no longer pending, and the record need not be read.
             // The first round judges by the account's marks before the nodes' answers are recorded: a fresh mark the
             // nodes disprove is not waited for, the commit is refused at once (the event that wrote the mark came, and
-            // did not make the chunk held: an untrusted event, bytes lost on the node, a draining node). Worse than
-            // waiting in one rare case only: the only copy was reported corrupt, the account put it again, and that
-            // put's trusted event is still on the way from a node that does not answer "held" yet; the client's retry
-            // of a refusal naming missing chunks plans and puts them again.
+            // did not make the chunk held: an untrusted event, bytes lost on the node, a draining node). A copy reported
+            // corrupt leaves no such mark: the report drops its node from every mark (CorruptOwnCopies), so a commit after
+            // a replan, or after a put again on that node, waits for the new puts' events rather than being refused.
             distinct.RemoveAll(id => !PutPending(ns, id) || OwnedBy(ns, id, live));
             var remaining = deadline - _clock.GetUtcNow();
             if (distinct.Count == 0 || remaining <= TimeSpan.Zero)

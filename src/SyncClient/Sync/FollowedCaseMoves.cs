@@ -78,19 +78,15 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     internal void Leave(IReadOnlyList<RemoteEntry> moves) => _left = moves;
 
     /// <summary>
-    /// Adds <paramref name="gone"/> (<see cref="LocalCaseRenames.GoneBeforeMove"/>) to what is remembered now, not with the
-    /// cursor: the rows they are for moved in the db already, so a pass that keeps its old cursor (an error elsewhere in
-    /// it) would have the next one list the delete at the old path again, which reaches no row. With the memory kept as
-    /// it was otherwise, the next pass's view holds them either way (<see cref="StoreLeft"/> keeps them too: they are in
-    /// what the pass left, <see cref="WithGone"/>).
+    /// What is remembered now with <paramref name="gone"/> (<see cref="LocalCaseRenames.GoneBeforeMove"/>) added, as
+    /// stored; null when there is none to add. Written at once, in the same db transaction as the moves of the rows they
+    /// are for (<see cref="LocalCaseRenames.MoveRows"/>), not with the cursor: the rows moved, a pass that keeps its old
+    /// cursor (an error elsewhere in it) would have the next one list the delete at the old path again, which reaches no
+    /// row; and a crash between two writes left the rows moved with nothing remembered. With the memory kept as it was
+    /// otherwise, the next pass's view holds them either way (<see cref="StoreLeft"/> keeps them too: they are in what the
+    /// pass left, <see cref="WithGone"/>).
     /// </summary>
-    internal void RememberGone(IReadOnlyList<RemoteEntry> gone)
-    {
-        if (gone.Count > 0)
-        {
-            _ctx.Db.SetCaseFollowedMoves(Save(WithGone([.. Remembered], gone)));
-        }
-    }
+    internal string? RememberedWithGone(IReadOnlyList<RemoteEntry> gone) => gone.Count == 0 ? null : Save(WithGone([.. Remembered], gone));
 
     /// <summary>
     /// Remembers what the pass left (<see cref="Leave"/>) in place of what was remembered; none: forgotten. Only with the

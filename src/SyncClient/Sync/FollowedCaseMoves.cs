@@ -31,7 +31,13 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
 {
     private readonly SyncContext _ctx = ctx;
 
-    /// <summary>Most entries remembered; past it none is (the clash is then decided anew, as before the memory: every byte kept, a name maybe twice).</summary>
+    /// <summary>
+    /// Most followed moves remembered; past it none is (the clash is then decided anew, as before the memory: every byte
+    /// kept, a name maybe twice). The deletes a move found (<see cref="WithGone"/>) are not counted against it and never
+    /// dropped: dropped, their files stayed here as synced while the server lacked them, until a reconcile sent them back
+    /// (the other device's delete undone). They are bounded by the rows the move moved, which the pass that found them
+    /// holds anyway, and they are kept only until a pass takes them (the next that stores its cursor).
+    /// </summary>
     internal const int MaxRemembered = 10_000;
 
     /// <summary>The entries remembered, as stored.</summary>
@@ -134,9 +140,8 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// <paramref name="moves"/> (<see cref="Select"/>) with the remote deletes a case-conflict move of this pass found at its
     /// moved rows' new paths (<paramref name="gone"/>: <see cref="LocalCaseRenames.GoneBeforeMove"/>) where they hold nothing,
     /// in path order: remembered with the cursor and put back in the next pass's view like them (<see cref="AddTo"/>), so its
-    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are. Within
-    /// <see cref="MaxRemembered"/>: the followed moves first, deletes past it left out (their files stay here, as before
-    /// this memory held them: nothing lost).
+    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are. Every one of them,
+    /// however many: <see cref="MaxRemembered"/> bounds the followed moves alone (see there why).
     /// </summary>
     internal static List<RemoteEntry> WithGone(List<RemoteEntry> moves, IReadOnlyList<RemoteEntry> gone)
     {
@@ -146,7 +151,7 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         }
 
         var held = moves.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-        return [.. moves.Concat(gone.Where(e => held.Add(e.Path)).Take(MaxRemembered - moves.Count)).OrderBy(e => e.Path, StringComparer.Ordinal)];
+        return [.. moves.Concat(gone.Where(e => held.Add(e.Path))).OrderBy(e => e.Path, StringComparer.Ordinal)];
     }
 
     /// <summary>The stored entries; none when absent or unreadable (the clash is then decided anew).</summary>
@@ -161,13 +166,10 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         try
         {
             using var doc = JsonDocument.Parse(json);
+            // Read whole: what was written is bounded where it was chosen (Select, WithGone); a cut here dropped deletes
+            // past the first MaxRemembered entries without a word.
             foreach (var e in doc.RootElement.EnumerateArray())
             {
-                if (moves.Count >= MaxRemembered)
-                {
-                    break;
-                }
-
                 // A null path or hash is damage like any other (the whole memory is dropped): taken, a null hash threw
                 // out of the pass and a null path reached the planner.
                 var path = e.GetProperty("path").GetString() ?? throw new FormatException("a remembered move without a path");

@@ -249,7 +249,7 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         Assert.True(pages >= 2, $"the listing asked {pages} page(s)");
         Assert.Empty(Remembered(a));
         Assert.Contains(renamed.Notes, n => n.Contains("could not be read after its move", StringComparison.Ordinal)
-            && n.Contains("stays here until a reconcile, which sends it back to the server", StringComparison.Ordinal));
+            && n.Contains("it stays here (a reconcile sends it back to the server)", StringComparison.Ordinal));
 
         var notes = await Convergence.SettleAsync(a);
 

@@ -376,7 +376,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             // delete is at the old path), and the user is told where that ends. Not looked at again by a later pass: see
             // the README (a later listing reads the server as it is then, against an older view of the feed).
             var note = $"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); the rows under '{target}' keep theirs, "
-                + "and a file another device deleted there just before the move stays here until a reconcile, which sends it back to the server";
+                + "and if another device deleted a file there just before the move, it stays here (a reconcile sends it back to the server)";
             summary.AddNote(note);
             ctx.Progress.Log(note);
             return (versions, null);

@@ -54,4 +54,24 @@ public sealed class GoneBeforeMoveTests
         Assert.Equal([$"{Folder}/a.txt", $"{Folder}/b.txt", $"{Folder}/c.txt"], kept.Select(e => e.Path));
         Assert.Same(move, kept[1]);
     }
+
+    [Fact]
+    public void Deletes_past_the_bound_of_followed_moves_are_all_remembered_and_read_back()
+    {
+        // As many followed moves as the bound allows, and more deletes: none is dropped (dropped, its file stayed here for
+        // good while the server lacked it).
+        var moves = Enumerable.Range(0, FollowedCaseMoves.MaxRemembered)
+            .Select(i => new RemoteEntry($"Docs/m{i:D5}.txt", FileKind.File, 12, false, 3, [4], 0) { MovedFrom = $"docs/m{i:D5}.txt" }).ToList();
+        var gone = Enumerable.Range(0, 5).Select(i => Deleted($"{Folder}/g{i}.txt")).ToList();
+
+        var kept = FollowedCaseMoves.WithGone(moves, gone);
+        var json = "[" + string.Join(",", kept.Select(e =>
+            $"{{\"path\":\"{e.Path}\",\"kind\":0,\"version\":{e.Version},\"deleted\":{(e.Deleted ? "true" : "false")},\"size\":3,\"hash\":\"04\",\"mtime\":0,\"executable\":false}}")) + "]";
+        var read = FollowedCaseMoves.Load(json);
+
+        Assert.Equal(FollowedCaseMoves.MaxRemembered + 5, kept.Count);
+        Assert.Equal(gone.Select(e => e.Path), kept.Where(e => e.Deleted).Select(e => e.Path));
+        Assert.Equal(FollowedCaseMoves.MaxRemembered + 5, read.Count);
+        Assert.Equal(5, read.Count(e => e.Deleted));
+    }
 }

@@ -15,7 +15,7 @@ public sealed class LocalDbWriterTests
     private static readonly HashSet<(Type, string)> WriteMethods =
     [
         (typeof(LocalState), nameof(LocalState.SetSetting)), (typeof(LocalState), nameof(LocalState.PutFile)), (typeof(LocalState), nameof(LocalState.PutFiles)),
-        (typeof(LocalState), nameof(LocalState.TouchFile)), (typeof(LocalState), nameof(LocalState.RemoveFile)), (typeof(LocalState), nameof(LocalState.MoveFile)),
+        (typeof(LocalState), nameof(LocalState.TouchFile)), (typeof(LocalState), nameof(LocalState.RemoveFile)), (typeof(LocalState), nameof(LocalState.MoveFile)), (typeof(LocalState), nameof(LocalState.MoveFiles)),
         (typeof(LocalState), nameof(LocalState.ResetSyncState)), (typeof(WithheldStore), nameof(WithheldStore.Set)), (typeof(IgnoreRulesStore), nameof(IgnoreRulesStore.Set)),
         (typeof(UploadProgressStore), nameof(UploadProgressStore.Begin)), (typeof(UploadProgressStore), nameof(UploadProgressStore.AddProgress)),
         (typeof(UploadProgressStore), nameof(UploadProgressStore.End)), (typeof(LocalState), nameof(LocalState.SetUnknownChangeTimes)),
@@ -87,6 +87,35 @@ public sealed class LocalDbWriterTests
         Assert.Contains("empty path", e.Message, StringComparison.Ordinal);
         Assert.Equal(3UL, state.GetFile("a.bin")?.Version);
         Assert.Equal([chunk], state.GetChunks("a.bin"));
+    }
+
+    [Fact]
+    public void The_rows_moves_and_the_case_memory_are_written_together_or_not_at_all()
+    {
+        // Arrange: two synced files and a case-conflict memory as it was.
+        using var dir = new TempFolder();
+        using var state = LocalState.Open(dir.Path);
+        var chunk = ChunkRef.Raw(ChunkId.Compute("moved bytes"u8), 11);
+        state.PutFile(new FileRecord("d/a.bin", FileKind.File, 11, 1_000, 3, [1, 2, 3]), [chunk]);
+        state.PutFile(new FileRecord("d/b.bin", FileKind.File, 11, 1_000, 5, [1, 2, 3]), [chunk]);
+        state.SetSetting(StateKeys.CaseFollowedMoves, "[]");
+
+        // Act: the second move's new row is refused (an empty path) after the first move and before the memory.
+        var e = Assert.Throws<ArgumentException>(() => state.Writer.RecordMoves(
+            [("d/a.bin", new FileRecord("e/a.bin", FileKind.File, 11, 1_000, 4, [1, 2, 3]), [chunk]), ("d/b.bin", new FileRecord("", FileKind.File, 11, 1_000, 6, [1, 2, 3]), [chunk])],
+            "[\"remembered\"]"));
+
+        // Assert: nothing of it was written; then the same without the bad row writes all of it.
+        Assert.Contains("empty path", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3UL, state.GetFile("d/a.bin")?.Version);
+        Assert.Null(state.GetFile("e/a.bin"));
+        Assert.Equal("[]", state.GetSetting(StateKeys.CaseFollowedMoves));
+
+        state.Writer.RecordMoves([("d/a.bin", new FileRecord("e/a.bin", FileKind.File, 11, 1_000, 4, [1, 2, 3]), [chunk])], "[\"remembered\"]");
+        Assert.Null(state.GetFile("d/a.bin"));
+        Assert.Equal(4UL, state.GetFile("e/a.bin")?.Version);
+        Assert.Equal([chunk], state.GetChunks("e/a.bin"));
+        Assert.Equal("[\"remembered\"]", state.GetSetting(StateKeys.CaseFollowedMoves));
     }
 
     private static SortedSet<string> WriteCallers()

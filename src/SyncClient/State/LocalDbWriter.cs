@@ -74,6 +74,25 @@ internal sealed class LocalDbWriter(LocalState state)
         Step?.Invoke("after db move " + from + " -> " + to.Path);
     }
 
+    /// <summary>
+    /// Records the rows a case-conflict rename moves (each as <see cref="RecordMove"/>) and, when not null, the case-conflict
+    /// memory <paramref name="caseFollowedMoves"/> (<see cref="StateKeys.CaseFollowedMoves"/>, with the remote deletes found
+    /// for those rows) in one transaction: a crash leaves neither or both (the rows moved with nothing remembered kept a file
+    /// another device deleted here for good).
+    /// </summary>
+    public void RecordMoves(IReadOnlyList<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> moves, string? caseFollowedMoves)
+    {
+        if (moves.Count == 0 && caseFollowedMoves is null)
+        {
+            return;
+        }
+
+        string What() => Many("db move", moves.Select(m => m.From + " -> " + m.To.Path)) + (caseFollowedMoves is null ? string.Empty : " and db case followed moves");
+        Step?.Invoke("before " + What());
+        state.MoveFiles(moves, caseFollowedMoves is null ? null : (StateKeys.CaseFollowedMoves, caseFollowedMoves));
+        Step?.Invoke("after " + What());
+    }
+
     /// <summary>Updates only the recorded mtime and ctime (content verified unchanged; a null ctime: unknown).</summary>
     public void Touch(string path, long mtimeTicks, long? ctimeNs)
     {

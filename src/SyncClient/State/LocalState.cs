@@ -401,35 +401,61 @@ internal sealed class LocalState : IDisposable
     /// fast-hash list value carried over as it is in the row when the new row is a file. A crash leaves
     /// either both rows as they were or the move whole.
     /// </summary>
-    public void MoveFile(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks)
+    public void MoveFile(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks) => MoveFiles([(from, to, chunks)], null);
+
+    /// <summary>
+    /// Records each of <paramref name="moves"/> as <see cref="MoveFile"/> does and sets <paramref name="setting"/> (when
+    /// given) in ONE transaction: a crash or a failure leaves every row and the setting as they were, or all of it done
+    /// (a case-conflict rename's rows and the remote deletes remembered for them, which are only right together).
+    /// </summary>
+    public void MoveFiles(IReadOnlyList<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> moves, (string Key, string Value)? setting)
     {
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            byte[]? fastHashes;
-            using (var read = _db.CreateCommand())
+            foreach (var (from, to, chunks) in moves)
             {
-                read.Transaction = tx;
-                read.CommandText = "SELECT fast_hashes FROM files WHERE path=$p AND kind=$k";
-                read.Parameters.AddWithValue("$p", from);
-                read.Parameters.AddWithValue("$k", (int)FileKind.File);
-                fastHashes = read.ExecuteScalar() as byte[];
+                MoveRow(from, to, chunks, tx);
             }
 
-            DeleteFileRows(from, tx);
-            WriteFiles([(to, chunks, null)]);
-            if (fastHashes is not null && to.Kind == FileKind.File)
+            if (setting is { } s)
             {
-                using var update = _db.CreateCommand();
-                update.Transaction = tx;
-                update.CommandText = "UPDATE files SET fast_hashes=$v WHERE path=$p AND kind=$k";
-                update.Parameters.AddWithValue("$v", fastHashes);
-                update.Parameters.AddWithValue("$p", to.Path);
-                update.Parameters.AddWithValue("$k", (int)FileKind.File);
-                update.ExecuteNonQuery();
+                using var set = _db.CreateCommand();
+                set.Transaction = tx;
+                set.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
+                set.Parameters.AddWithValue("$k", s.Key);
+                set.Parameters.AddWithValue("$v", s.Value);
+                set.ExecuteNonQuery();
             }
 
             tx.Commit();
+        }
+    }
+
+    /// <summary>One move of <see cref="MoveFiles"/>, inside its transaction (and lock).</summary>
+    private void MoveRow(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks, SqliteTransaction tx)
+    {
+        byte[]? fastHashes;
+        using (var read = _db.CreateCommand())
+        {
+            read.Transaction = tx;
+            read.CommandText = "SELECT fast_hashes FROM files WHERE path=$p AND kind=$k";
+            read.Parameters.AddWithValue("$p", from);
+            read.Parameters.AddWithValue("$k", (int)FileKind.File);
+            fastHashes = read.ExecuteScalar() as byte[];
+        }
+
+        DeleteFileRows(from, tx);
+        WriteFiles([(to, chunks, null)]);
+        if (fastHashes is not null && to.Kind == FileKind.File)
+        {
+            using var update = _db.CreateCommand();
+            update.Transaction = tx;
+            update.CommandText = "UPDATE files SET fast_hashes=$v WHERE path=$p AND kind=$k";
+            update.Parameters.AddWithValue("$v", fastHashes);
+            update.Parameters.AddWithValue("$p", to.Path);
+            update.Parameters.AddWithValue("$k", (int)FileKind.File);
+            update.ExecuteNonQuery();
         }
     }
 

@@ -31,7 +31,13 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
 {
     private readonly SyncContext _ctx = ctx;
 
-    /// <summary>Most entries remembered; past it none is (the clash is then decided anew, as before the memory: every byte kept, a name maybe twice).</summary>
+    /// <summary>
+    /// Most followed moves remembered; past it none is (the clash is then decided anew, as before the memory: every byte
+    /// kept, a name maybe twice). The deletes a move found (<see cref="WithGone"/>) are not counted against it and never
+    /// dropped: dropped, their files stayed here as synced while the server lacked them, until a reconcile sent them back
+    /// (the other device's delete undone). They are bounded by the rows the move moved, which the pass that found them
+    /// holds anyway, and they are kept only until a pass takes them (the next that stores its cursor).
+    /// </summary>
     internal const int MaxRemembered = 10_000;
 
     /// <summary>The entries remembered, as stored.</summary>
@@ -78,19 +84,15 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     internal void Leave(IReadOnlyList<RemoteEntry> moves) => _left = moves;
 
     /// <summary>
-    /// Adds <paramref name="gone"/> (<see cref="LocalCaseRenames.GoneBeforeMove"/>) to what is remembered now, not with the
-    /// cursor: the rows they are for moved in the db already, so a pass that keeps its old cursor (an error elsewhere in
-    /// it) would have the next one list the delete at the old path again, which reaches no row. With the memory kept as
-    /// it was otherwise, the next pass's view holds them either way (<see cref="StoreLeft"/> keeps them too: they are in
-    /// what the pass left, <see cref="WithGone"/>).
+    /// What is remembered now with <paramref name="gone"/> (<see cref="LocalCaseRenames.GoneBeforeMove"/>) added, as
+    /// stored; null when there is none to add. Written at once, in the same db transaction as the moves of the rows they
+    /// are for (<see cref="LocalCaseRenames.MoveRows"/>), not with the cursor: the rows moved, a pass that keeps its old
+    /// cursor (an error elsewhere in it) would have the next one list the delete at the old path again, which reaches no
+    /// row; and a crash between two writes left the rows moved with nothing remembered. With the memory kept as it was
+    /// otherwise, the next pass's view holds them either way (<see cref="StoreLeft"/> keeps them too: they are in what the
+    /// pass left, <see cref="WithGone"/>).
     /// </summary>
-    internal void RememberGone(IReadOnlyList<RemoteEntry> gone)
-    {
-        if (gone.Count > 0)
-        {
-            _ctx.Db.SetCaseFollowedMoves(Save(WithGone([.. Remembered], gone)));
-        }
-    }
+    internal string? RememberedWithGone(IReadOnlyList<RemoteEntry> gone) => gone.Count == 0 ? null : Save(WithGone([.. Remembered], gone));
 
     /// <summary>
     /// Remembers what the pass left (<see cref="Leave"/>) in place of what was remembered; none: forgotten. Only with the
@@ -138,9 +140,8 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// <paramref name="moves"/> (<see cref="Select"/>) with the remote deletes a case-conflict move of this pass found at its
     /// moved rows' new paths (<paramref name="gone"/>: <see cref="LocalCaseRenames.GoneBeforeMove"/>) where they hold nothing,
     /// in path order: remembered with the cursor and put back in the next pass's view like them (<see cref="AddTo"/>), so its
-    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are. Within
-    /// <see cref="MaxRemembered"/>: the followed moves first, deletes past it left out (their files stay here, as before
-    /// this memory held them: nothing lost).
+    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are. Every one of them,
+    /// however many: <see cref="MaxRemembered"/> bounds the followed moves alone (see there why).
     /// </summary>
     internal static List<RemoteEntry> WithGone(List<RemoteEntry> moves, IReadOnlyList<RemoteEntry> gone)
     {
@@ -150,7 +151,7 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         }
 
         var held = moves.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-        return [.. moves.Concat(gone.Where(e => held.Add(e.Path)).Take(MaxRemembered - moves.Count)).OrderBy(e => e.Path, StringComparer.Ordinal)];
+        return [.. moves.Concat(gone.Where(e => held.Add(e.Path))).OrderBy(e => e.Path, StringComparer.Ordinal)];
     }
 
     /// <summary>The stored entries; none when absent or unreadable (the clash is then decided anew).</summary>
@@ -165,13 +166,10 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         try
         {
             using var doc = JsonDocument.Parse(json);
+            // Read whole: what was written is bounded where it was chosen (Select, WithGone); a cut here dropped deletes
+            // past the first MaxRemembered entries without a word.
             foreach (var e in doc.RootElement.EnumerateArray())
             {
-                if (moves.Count >= MaxRemembered)
-                {
-                    break;
-                }
-
                 // A null path or hash is damage like any other (the whole memory is dropped): taken, a null hash threw
                 // out of the pass and a null path reached the planner.
                 var path = e.GetProperty("path").GetString() ?? throw new FormatException("a remembered move without a path");

@@ -15,6 +15,9 @@ internal sealed partial class NodeRegistry
     // The newest heartbeat heard from each node and not yet stored (memory only; offline none is heard).
     private readonly ConcurrentDictionary<string, Heard> _heard = new(StringComparer.Ordinal);
 
+    // Orders heartbeats and registrations by arrival (the clock may step back).
+    private long _arrivals;
+
     // Nodes whose heard heartbeat is queued to be stored on the writer thread: one write per node at a time, which
     // stores the newest one heard when it runs (so heartbeats never pile up behind a long write).
     private readonly ConcurrentDictionary<string, byte> _storing = new(StringComparer.Ordinal);
@@ -34,12 +37,9 @@ internal sealed partial class NodeRegistry
             throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' must register again (this store was restored from a backup): call RegisterNode first.");
         }
 
-        var now = NowMs;
-        _heard.AddOrUpdate(
-            nodeId,
-            static (_, h) => h,
-            static (_, old, h) => h with { AtMs = Math.Max(old.AtMs, h.AtMs) },
-            new Heard(now, usedBytes, chunkCount, full));
+        // The last to arrive wins, not the largest time: after the clock was stepped back (an NTP correction), a
+        // larger time kept a node that had since died live for the size of the step (review hb51).
+        _heard[nodeId] = new Heard(Interlocked.Increment(ref _arrivals), NowMs, usedBytes, chunkCount, full);
         if (!_update.TryEnter())
         {
             StoreLater(nodeId); // a drain, forget or registration is writing: never wait for it
@@ -60,12 +60,13 @@ internal sealed partial class NodeRegistry
     }
 
     /// <summary>
-    /// The node as known now: its stored record, with the newest heartbeat heard (time, usage, full) when that is not
-    /// older than the stored one. Every value handed out goes through this, so every liveness judgement online (plans,
-    /// commits, replication, metrics, the admin listing) counts a heartbeat from the moment it is heard.
+    /// The node as known now: its stored record, with the heartbeat heard and not yet stored (time, usage, full), which
+    /// arrived after everything the record holds (a registration drops one heard before it; storing one ends it). Every
+    /// value handed out goes through this, so every liveness judgement online (plans, commits, replication, metrics, the
+    /// admin listing, a drain's answer) counts a heartbeat from the moment it is heard.
     /// </summary>
     private StorageNodeInfo Current(NodeEntry entry) =>
-        _heard.TryGetValue(entry.Node.NodeId, out var heard) && heard.AtMs >= entry.Node.LastHeartbeatUnixMs
+        _heard.TryGetValue(entry.Node.NodeId, out var heard)
             ? entry.Node with { LastHeartbeatUnixMs = heard.AtMs, UsedBytes = heard.UsedBytes, ChunkCount = heard.ChunkCount, Full = heard.Full }
             : entry.Node;
 
@@ -94,7 +95,7 @@ internal sealed partial class NodeRegistry
                 UsedBytes = heard.UsedBytes,
                 ChunkCount = heard.ChunkCount,
                 Full = heard.Full,
-                LastHeartbeatUnixMs = Math.Max(entry.Node.LastHeartbeatUnixMs, heard.AtMs),
+                LastHeartbeatUnixMs = heard.AtMs,
             },
         };
         void Publish()
@@ -152,6 +153,6 @@ internal sealed partial class NodeRegistry
         }
     }
 
-    /// <summary>A heartbeat heard: when (the clock's Unix ms) and what the node said of itself.</summary>
-    private readonly record struct Heard(long AtMs, ulong UsedBytes, ulong ChunkCount, bool Full);
+    /// <summary>A heartbeat heard: its place in arrival order, when (the clock's Unix ms) and what the node said of itself.</summary>
+    private readonly record struct Heard(long Arrival, long AtMs, ulong UsedBytes, ulong ChunkCount, bool Full);
 }

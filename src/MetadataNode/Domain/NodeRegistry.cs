@@ -93,6 +93,7 @@ internal sealed partial class NodeRegistry
             }
 
             _nodes.TryGetValue(nodeId, out var known);
+            var arrival = Interlocked.Increment(ref _arrivals);
             var node = new StorageNodeInfo
             {
                 NodeId = nodeId,
@@ -105,7 +106,7 @@ internal sealed partial class NodeRegistry
                 Draining = known is not null && known.Node.Draining, // a restart does not end a drain
             };
             Save(new NodeEntry(node, known?.Read));
-            if (_heard.TryGetValue(nodeId, out var heard) && heard.AtMs <= node.LastHeartbeatUnixMs)
+            if (_heard.TryGetValue(nodeId, out var heard) && heard.Arrival < arrival)
             {
                 _heard.TryRemove(new KeyValuePair<string, Heard>(nodeId, heard)); // older than the registration: must not show through
             }
@@ -128,7 +129,7 @@ internal sealed partial class NodeRegistry
 
             var entry = existing with { Node = existing.Node with { Draining = draining } };
             Save(entry);
-            return entry.Node;
+            return Current(entry); // with the heartbeats heard while the drain waited for the writer (review hb51)
         }
     }
 

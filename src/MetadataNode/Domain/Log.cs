@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4010, Level = LogLevel.Error, Message = "Purge of removed accounts failed; it is retried at the next pass")]
     public static partial void PurgeFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "A heartbeat of storage node {NodeId} was heard but could not be stored; its next one is stored again")]
+    public static partial void HeartbeatNotStored(ILogger logger, string nodeId, Exception exception);
+
     [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "{Upgrade}")]
     public static partial void SchemaUpgraded(ILogger logger, string upgrade);
 }

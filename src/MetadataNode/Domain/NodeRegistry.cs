@@ -12,7 +12,7 @@ namespace Dropbox.MetadataNode.Domain;
 /// the store's transactions. Knows nothing of chunks or the wire. Hands out <see cref="StorageNodeInfo"/> values; each is
 /// kept with the stored message it was read from (<see cref="NodeEntry"/>), so a rewrite keeps fields a later release added.
 /// </summary>
-internal sealed class NodeRegistry
+internal sealed partial class NodeRegistry
 {
     private const int MaxUrlLength = 2048;
     private readonly ConcurrentDictionary<string, NodeEntry> _nodes = new(StringComparer.Ordinal);
@@ -93,6 +93,7 @@ internal sealed class NodeRegistry
             }
 
             _nodes.TryGetValue(nodeId, out var known);
+            var arrival = Interlocked.Increment(ref _arrivals);
             var node = new StorageNodeInfo
             {
                 NodeId = nodeId,
@@ -105,30 +106,14 @@ internal sealed class NodeRegistry
                 Draining = known is not null && known.Node.Draining, // a restart does not end a drain
             };
             Save(new NodeEntry(node, known?.Read));
+            if (_heard.TryGetValue(nodeId, out var heard) && heard.Arrival < arrival)
+            {
+                _heard.TryRemove(new KeyValuePair<string, Heard>(nodeId, heard)); // older than the registration: must not show through
+            }
         }
 
         Log.NodeRegistered(_logger, nodeId, registration.GrpcUrl);
         return _options.HeartbeatInterval;
-    }
-
-    /// <summary>Records a heartbeat; an unknown node must register first.</summary>
-    public void Heartbeat(string nodeId, ulong usedBytes, ulong chunkCount, bool full = false)
-    {
-        nodeId = ValidNodeId(nodeId);
-        lock (_update)
-        {
-            var entry = RequireEntry(nodeId);
-            if (entry.Node.GrpcUrl.Length == 0)
-            {
-                // Forgotten by a restore: the node answers NotFound by registering again, which gives its address.
-                throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' must register again (this store was restored from a backup): call RegisterNode first.");
-            }
-
-            Save(entry with
-            {
-                Node = entry.Node with { UsedBytes = usedBytes, ChunkCount = chunkCount, Full = full, LastHeartbeatUnixMs = NowMs },
-            });
-        }
     }
 
     /// <summary>Marks a node draining (or no longer); NotFound for a node never registered.</summary>
@@ -144,7 +129,7 @@ internal sealed class NodeRegistry
 
             var entry = existing with { Node = existing.Node with { Draining = draining } };
             Save(entry);
-            return entry.Node;
+            return Current(entry); // with the heartbeats heard while the drain waited for the writer (review hb51)
         }
     }
 
@@ -156,6 +141,7 @@ internal sealed class NodeRegistry
     /// </summary>
     private void Save(NodeEntry entry)
     {
+        BeforeSave?.Invoke();
         _transactions.Mutate<object?>(
             null,
             (batch, _) =>
@@ -165,6 +151,9 @@ internal sealed class NodeRegistry
             },
             committed: _ => _nodes[entry.Node.NodeId] = entry);
     }
+
+    /// <summary>Tests: runs in a registration's or a drain's write under <see cref="_update"/>, before it waits for the writer.</summary>
+    internal Action? BeforeSave { get; set; }
 
     /// <summary>
     /// Starts forgetting a registered node: from the moment this returns (it is published under the write lock) no
@@ -230,6 +219,7 @@ internal sealed class NodeRegistry
                 _forgotten[nodeId] = record;
                 _nodes.TryRemove(nodeId, out _);
                 _forgetting.TryRemove(nodeId, out _);
+                _heard.TryRemove(nodeId, out _);
             });
             foreach (var key in _puts.Keys.Where(k => string.Equals(k.Node, nodeId, StringComparison.Ordinal)))
             {
@@ -245,27 +235,14 @@ internal sealed class NodeRegistry
     public bool MayHoldNewCopies(string nodeId) => _nodes.ContainsKey(nodeId) && !_forgotten.ContainsKey(nodeId) && !_forgetting.ContainsKey(nodeId);
 
     /// <summary>
-    /// True if the node was live as of <paramref name="asOfMs"/> (the time <see cref="HoldsLiveCopiesAsOfNow"/> read: its
-    /// heartbeat, as recorded now, was fresh then) and <see cref="MayHoldNewCopies"/>: the nodes whose copies of a chunk an
-    /// account put and does not reference yet count for its commit. A copy on a node that fell silent (dead, not
-    /// forgotten) is not counted: acknowledged, the file's only copy may be on a node that never comes back. A commit
-    /// passes the time it arrived: a heartbeat waits behind the writer like the commit does, so judged when the commit's
-    /// check ran (after a long report or commit held the writer), a node heartbeating all along read dead, and the commit
-    /// of a huge file was refused, every retry.
+    /// True if the node is live now (<see cref="IsLive"/>, its newest heartbeat heard, see <see cref="Heartbeat"/>) and
+    /// <see cref="MayHoldNewCopies"/>: the nodes whose copies of a chunk an account put and does not reference yet count
+    /// for its commit, judged when its check runs. A copy on a node that fell silent (dead, not forgotten) is not counted:
+    /// acknowledged, the file's only copy may be on a node that never comes back. A heartbeat is heard without waiting
+    /// for the writer, so a node heartbeating all along is live at the check however long the commit waited for it.
     /// </summary>
-    public bool HoldsLiveCopies(string nodeId, long asOfMs) =>
-        MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry)
-        && entry.Node.LastHeartbeatUnixMs >= asOfMs - (long)_options.NodeTimeout.TotalMilliseconds;
-
-    /// <summary>
-    /// <see cref="HoldsLiveCopies"/> as of now (the clock, or <see cref="LivenessAsOfMs"/> offline): a commit takes it when it
-    /// arrives, before it asks the nodes or waits for the writer, and judges its upload's copies by it throughout.
-    /// </summary>
-    public Func<string, bool> HoldsLiveCopiesAsOfNow()
-    {
-        var asOfMs = LivenessNowMs;
-        return nodeId => HoldsLiveCopies(nodeId, asOfMs);
-    }
+    public bool HoldsLiveCopies(string nodeId) =>
+        MayHoldNewCopies(nodeId) && _nodes.TryGetValue(nodeId, out var entry) && IsLive(Current(entry));
 
     /// <summary>True while a forget of the node runs.</summary>
     public bool IsBeingForgotten(string nodeId) => _forgetting.ContainsKey(nodeId);
@@ -396,11 +373,11 @@ internal sealed class NodeRegistry
         }
     }
 
-    /// <summary>Every registered node, as recorded now.</summary>
-    public List<StorageNodeInfo> All() => _nodes.Values.Select(n => n.Node).ToList();
+    /// <summary>Every registered node, as known now (its newest heartbeat heard, see <see cref="Current"/>).</summary>
+    public List<StorageNodeInfo> All() => _nodes.Values.Select(Current).ToList();
 
-    /// <summary>The registered node (by a valid id); NotFound if it never registered.</summary>
-    public StorageNodeInfo Require(string nodeId) => RequireEntry(nodeId).Node;
+    /// <summary>The registered node (by a valid id), as known now; NotFound if it never registered.</summary>
+    public StorageNodeInfo Require(string nodeId) => Current(RequireEntry(nodeId));
 
     private NodeEntry RequireEntry(string nodeId) =>
         _nodes.TryGetValue(nodeId, out var existing)
@@ -409,10 +386,10 @@ internal sealed class NodeRegistry
                 ? $"Node '{nodeId}' was forgotten ('nodes forget'): wipe its data directory and start it with a new --node-id."
                 : $"Node '{nodeId}' is not registered: call RegisterNode first.");
 
-    /// <summary>The registered node, if any.</summary>
+    /// <summary>The registered node, if any, as known now.</summary>
     public bool TryGet(string nodeId, [NotNullWhen(true)] out StorageNodeInfo? node)
     {
-        node = _nodes.TryGetValue(nodeId, out var entry) ? entry.Node : null;
+        node = _nodes.TryGetValue(nodeId, out var entry) ? Current(entry) : null;
         return node is not null;
     }
 
@@ -425,7 +402,8 @@ internal sealed class NodeRegistry
 
     /// <summary>
     /// For the offline verbs: judges liveness as of the newest heartbeat any node recorded (see
-    /// <see cref="LivenessAsOfMs"/>); returns that time, or null when no node ever heartbeated.
+    /// <see cref="LivenessAsOfMs"/>: the stored one; offline none is heard); returns that time, or null when no node ever
+    /// heartbeated.
     /// </summary>
     public DateTimeOffset? JudgeLivenessAsOfNewestHeartbeat()
     {
@@ -440,23 +418,24 @@ internal sealed class NodeRegistry
 
     private long LivenessNowMs => LivenessAsOfMs ?? NowMs;
 
-    /// <summary>Registered nodes whose heartbeat is fresh.</summary>
+    /// <summary>Registered nodes whose newest heartbeat heard is fresh.</summary>
     public List<StorageNodeInfo> LiveNodes()
     {
         var cutoff = LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
         var result = new List<StorageNodeInfo>(_nodes.Count);
         foreach (var entry in _nodes.Values)
         {
-            if (entry.Node.LastHeartbeatUnixMs >= cutoff)
+            var node = Current(entry);
+            if (node.LastHeartbeatUnixMs >= cutoff)
             {
-                result.Add(entry.Node);
+                result.Add(node);
             }
         }
 
         return result;
     }
 
-    /// <summary>True if the node's heartbeat is fresh.</summary>
+    /// <summary>True if the node's heartbeat is fresh (pass a value this registry handed out: it carries the newest one heard).</summary>
     public bool IsLive(StorageNodeInfo node) => node.LastHeartbeatUnixMs >= LivenessNowMs - (long)_options.NodeTimeout.TotalMilliseconds;
 
     /// <summary>The id checked (InvalidArgument if malformed).</summary>

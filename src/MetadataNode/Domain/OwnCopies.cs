@@ -61,7 +61,7 @@ internal static class OwnCopies
     /// <summary>
     /// Held as a commit of the namespace counts it: a chunk it references (or has no mark for) by any copy on a node for
     /// which <paramref name="counts"/> holds; one it owns only by its upload, only on its own put nodes for which
-    /// <paramref name="countsOwn"/> holds (<see cref="IsStoredOn"/>; a commit passes nodes that may hold new copies and were live when it arrived).
+    /// <paramref name="countsOwn"/> holds (<see cref="IsStoredOn"/>; a commit passes nodes that may hold new copies and are live when it judges).
     /// Counting any holder, a commit of a chunk put only on a node being forgotten went through exactly when someone else
     /// stored the content elsewhere; counting a node that fell silent, it was acknowledged with the only copy there.
     /// </summary>

@@ -33,37 +33,83 @@ internal sealed class StoreTransactions : IDisposable
         T result;
         lock (_writeLock)
         {
-            if (ns is { Record.Removed: true })
-            {
-                // Its user was removed (under this lock): a call already past authentication must not write into an
-                // account being purged.
-                throw new DropboxException(ErrorKind.NotFound, "This account was removed; nothing more can be written to it.");
-            }
-
-            using var batch = new RecordBatch(_engine);
-            var record = ns?.Record.Clone();
-            result = body(batch, record);
-            if (record is not null && !record.Equals(ns!.Record))
-            {
-                batch.PutNamespace(record);
-            }
-
-            BeforeCommit?.Invoke();
-            batch.Commit(sync);
-            if (record is not null && ns is not null)
-            {
-                var advanced = record.Head != ns.Record.Head;
-                ns.Record = record;
-                if (advanced)
-                {
-                    ns.Signal.Notify();
-                }
-            }
-
-            committed?.Invoke(result);
+            result = MutateHeld(ns, body, sync, committed);
         }
 
         AfterUnlock?.Invoke();
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Mutate{T}"/> (no namespace, no sync) if the write lock is free at once; false, with nothing run, while
+    /// another writer holds it. For a change that must not wait behind a long write (a heartbeat's record).
+    /// </summary>
+    public bool TryMutate(Action<RecordBatch> body, Action committed)
+    {
+        if (!Monitor.TryEnter(_writeLock))
+        {
+            return false;
+        }
+
+        try
+        {
+            MutateHeld<object?>(null, (batch, _) =>
+            {
+                body(batch);
+                return null;
+            }, sync: false, _ => committed());
+        }
+        finally
+        {
+            Monitor.Exit(_writeLock);
+        }
+
+        AfterUnlock?.Invoke();
+        return true;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on the writer thread, after what is queued before it, without waiting for a WAL sync
+    /// (its writes are not a promise to anyone); the body takes what locks it needs (a registry lock before the write
+    /// lock, the order every writer takes them in). Throws <see cref="ObjectDisposedException"/> once the store is shutting down.
+    /// </summary>
+    public Task RunOnWriterAsync(Action body) =>
+        _writes.RunAsync<object?>(() =>
+        {
+            body();
+            return null;
+        }, durable: _ => false);
+
+    private T MutateHeld<T>(NamespaceState? ns, Func<RecordBatch, NamespaceRecord?, T> body, bool sync, Action<T>? committed)
+    {
+        if (ns is { Record.Removed: true })
+        {
+            // Its user was removed (under this lock): a call already past authentication must not write into an
+            // account being purged.
+            throw new DropboxException(ErrorKind.NotFound, "This account was removed; nothing more can be written to it.");
+        }
+
+        using var batch = new RecordBatch(_engine);
+        var record = ns?.Record.Clone();
+        var result = body(batch, record);
+        if (record is not null && !record.Equals(ns!.Record))
+        {
+            batch.PutNamespace(record);
+        }
+
+        BeforeCommit?.Invoke();
+        batch.Commit(sync);
+        if (record is not null && ns is not null)
+        {
+            var advanced = record.Head != ns.Record.Head;
+            ns.Record = record;
+            if (advanced)
+            {
+                ns.Signal.Notify();
+            }
+        }
+
+        committed?.Invoke(result);
         return result;
     }
 

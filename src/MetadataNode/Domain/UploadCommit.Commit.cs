@@ -15,7 +15,7 @@ internal sealed partial class UploadCommit
     /// </summary>
     public async Task<Committed> CommitAsync(UserInfo user, FileUpload upload, CancellationToken cancellationToken)
     {
-        var live = _nodeRegistry.HoldsLiveCopiesAsOfNow(); // before any wait: see HoldsLiveCopies
+        Func<string, bool> live = _nodeRegistry.HoldsLiveCopies; // judged when asked (the wait, the check): see HoldsLiveCopies
         var ns = Namespace(user);
         var answers = await VerifyUnconfirmedAsync(ns.Id, [upload], live, cancellationToken).ConfigureAwait(false);
         var now = NowMs;
@@ -65,7 +65,7 @@ internal sealed partial class UploadCommit
             throw Limits.TooManyFiles(uploads.Count);
         }
 
-        var live = _nodeRegistry.HoldsLiveCopiesAsOfNow(); // before any wait: see HoldsLiveCopies
+        Func<string, bool> live = _nodeRegistry.HoldsLiveCopies; // judged when asked (the wait, the check): see HoldsLiveCopies
         var total = uploads.Sum(u => (long)u.Chunks.Count);
         if (total > Limits.MaxChunksPerFile)
         {
@@ -515,7 +515,7 @@ internal sealed partial class UploadCommit
             }
             else if (Owns(mark) && OwnCopies.HeldFor(mark, batch.GetChunk(chunk.Id), _nodeRegistry.MayHoldNewCopies, live) && !answers.Owned.Contains(chunk.Id))
             {
-                // Held as the commit counts it (own copies on nodes live when it arrived: a copy on a put node that fell
+                // Held as the commit counts it (own copies on nodes live when judged: a copy on a put node that fell
                 // silent ended the event wait here, at the first event from anywhere, and the commit was then refused),
                 // and this account's own (its event came, not trusted, so it left the put pending): the put is
                 // done. Left pending, it would be asked about again by every commit until its token expired, and

@@ -138,11 +138,10 @@ public sealed class GoneBeforeMoveCrashTests : IDisposable
     }
 
     /// <summary>
-    /// The process dies right before that write: no row moved, nothing remembered. The next passes find the files at the
-    /// new name with their rows at the old one (the folder renamed here and on the server): every byte the user had is
-    /// kept and the two sides end the same. Not asserted: that x.txt stays deleted. It does not (review ag51's probes):
-    /// a crash before this write, like one between the server's move and the rename here, sends it back to the server,
-    /// undoing the other device's delete, as before the one transaction (the README says so).
+    /// The process dies right before that write: no row moved, nothing remembered. The next pass finds the files at the
+    /// new name with their rows at the old one (the folder renamed here and on the server), moves the rows after the
+    /// server's move (<see cref="Sync.CaseRowsLeftBehind"/>): every byte the user had is kept, the two sides end the same,
+    /// and x.txt stays deleted (its delete before the move read from the feed: <see cref="CaseMoveCrashDeleteTests"/>).
     /// </summary>
     [Fact]
     public async Task A_crash_right_before_the_rows_move_in_the_db_converges()

@@ -24,7 +24,7 @@ internal static class CaseRowsLeftBehind
     internal static List<(string From, string To)> Find(IReadOnlyDictionary<string, RemoteEntry> changes, IReadOnlyDictionary<string, BaseStat> index, Func<string, string> fullPath)
     {
         var left = new List<(string From, string To)>();
-        foreach (var (path, entry) in changes.OrderBy(c => c.Key, StringComparer.Ordinal))
+        foreach (var (path, entry) in changes.Where(c => c.Value is { Deleted: true, Kind: FileKind.Folder, MovedTo: not null }).OrderBy(c => c.Key, StringComparer.Ordinal))
         {
             if (entry is not { Deleted: true, Kind: FileKind.Folder, MovedTo: { } to } || !LocalCaseFacts.IsCaseConflictNameOf(to, path)
                 || left.Exists(l => LocalCaseFacts.Under(path, l.From)) || !index.TryGetValue(path, out var row) || row.Kind != FileKind.Folder

@@ -24,6 +24,12 @@ internal static class DeletesBeforeCaseMoves
     /// </summary>
     internal static void Apply(Dictionary<string, RemoteEntry> changes)
     {
+        // Most views hold no such move: then nothing else is looked at.
+        if (!changes.Any(c => c.Value is { Deleted: true, MovedTo: { } to } && to.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) && LocalCaseFacts.IsCaseConflictNameOf(to, c.Key)))
+        {
+            return;
+        }
+
         List<(string From, RemoteEntry To)>? redirects = null;
         foreach (var (path, entry) in changes)
         {

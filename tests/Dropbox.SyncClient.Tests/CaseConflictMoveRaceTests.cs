@@ -249,7 +249,7 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         Assert.True(pages >= 2, $"the listing asked {pages} page(s)");
         Assert.Empty(Remembered(a));
         Assert.Contains(renamed.Notes, n => n.Contains("could not be read after its move", StringComparison.Ordinal)
-            && n.Contains("is deleted here by the next pass, from the change feed", StringComparison.Ordinal));
+            && n.Contains("is deleted here by the next pass that reads the change feed", StringComparison.Ordinal));
 
         var notes = await Convergence.SettleAsync(a);
 

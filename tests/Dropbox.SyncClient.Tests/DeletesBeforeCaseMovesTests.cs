@@ -84,7 +84,13 @@ public sealed class DeletesBeforeCaseMovesTests
 
         Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // nothing here at the new name
         Directory.CreateDirectory(Full(Moved));
-        Assert.Equal([("docs", Moved)], CaseRowsLeftBehind.Find(view, index, Full));
+        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // the folder, but not x.txt in it (an own folder: review rd51)
+        File.WriteAllText(Full($"{Moved}/x.txt"), "own");
+        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // an x.txt, but not the synced one (size, mtime)
+        File.WriteAllText(Full($"{Moved}/x.txt"), "abc");
+        File.SetLastWriteTimeUtc(Full($"{Moved}/x.txt"), new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc));
+        index["docs/x.txt"] = new(FileKind.File, 3, new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc).Ticks, 3);
+        Assert.Equal([("docs", Moved)], CaseRowsLeftBehind.Find(view, index, Full)); // every row's file there as synced
         Directory.CreateDirectory(Full("docs"));
         Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // still here at the old name: the rename's to follow
         Directory.Delete(Full("docs"));

@@ -1,3 +1,4 @@
+using Dropbox.SyncClient.Local;
 using Dropbox.SyncClient.State;
 
 namespace Dropbox.SyncClient.Sync;
@@ -34,12 +35,42 @@ internal static class CaseRowsLeftBehind
             }
 
             var (here, there) = (fullPath(path), fullPath(to));
-            if (!File.Exists(here) && !Directory.Exists(here) && Directory.Exists(there))
+            if (!File.Exists(here) && !Directory.Exists(here) && Directory.Exists(there) && AllThereAsSynced(path, to, index, fullPath))
             {
                 left.Add((path, to));
             }
         }
 
         return left;
+    }
+
+    /// <summary>
+    /// True when every row under <paramref name="from"/> has its thing at the same place under <paramref name="to"/> here:
+    /// a folder as a folder, a file with the size and mtime it was synced with (<see cref="FileStamp"/>). What a rename of
+    /// the folder leaves; never inferred from the names alone: a folder the user made at a "(Case Conflict)" name (or
+    /// renamed to it and then edited) while another device moved the synced one there took the rows over its own files (its
+    /// x.txt looked like an edit of the other device's and was sent over it; the moved files with no file here looked
+    /// deleted here and were deleted on the server; review rd51). Anything else is left to the planner as before.
+    /// </summary>
+    private static bool AllThereAsSynced(string from, string to, IReadOnlyDictionary<string, BaseStat> index, Func<string, string> fullPath)
+    {
+        foreach (var (path, row) in index)
+        {
+            if (!LocalCaseFacts.Under(path, from) || path == from)
+            {
+                continue;
+            }
+
+            var moved = fullPath(to + path[from.Length..]);
+            var there = row.Kind == FileKind.Folder
+                ? Directory.Exists(moved)
+                : FileChangeTime.TryStat(moved) is { } stat && stat.IsFileAs(row.Size, row.MtimeTicks);
+            if (!there)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -377,7 +377,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             // older than both) and takes it at the new name (DeletesBeforeCaseMoves). Not looked at again by a later pass:
             // see the README (a later listing reads the server as it is then, against an older view of the feed).
             var note = $"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); the rows under '{target}' keep theirs, "
-                + "and a file another device deleted there just before the move is deleted here by the next pass, from the change feed";
+                + "and a file another device deleted there just before the move is deleted here by the next pass that reads the change feed (a reconcile before it sends the file back)";
             summary.AddNote(note);
             ctx.Progress.Log(note);
             return (versions, null);

@@ -4,7 +4,7 @@ using Dropbox.SyncClient.Sync;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// <see cref="DeletesBeforeCaseMoves"/> and <see cref="CaseRowsLeftBehind"/> over views folded from a feed by the real
+/// <see cref="DeletesBeforeCaseMoves"/> over views folded from a feed by the real
 /// code (<see cref="RemoteChanges.Apply"/>): which deletes before a case-conflict move are put at the new name, and which
 /// are left alone.
 /// </summary>
@@ -72,29 +72,5 @@ public sealed class DeletesBeforeCaseMovesTests
         Assert.True(made[$"{Moved}/x.txt"] is { Deleted: false, Version: 8 });
         Assert.Null(away["docs/sub/b.txt"].MovedTo);
         Assert.False(away.ContainsKey($"{Moved}/sub/b.txt"));
-    }
-
-    [Fact]
-    public void Rows_are_left_behind_only_where_the_old_name_is_gone_here_the_new_one_is_a_folder_and_holds_no_row()
-    {
-        using var dir = new TempFolder();
-        var view = View(Move("docs", Moved, 7, folder: true));
-        var index = new Dictionary<string, BaseStat>(StringComparer.Ordinal) { ["docs"] = new(FileKind.Folder, 0, 0, 2), ["docs/x.txt"] = new(FileKind.File, 3, 1, 3) };
-        string Full(string p) => Path.Combine(dir.Path, p);
-
-        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // nothing here at the new name
-        Directory.CreateDirectory(Full(Moved));
-        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // the folder, but not x.txt in it (an own folder: review rd51)
-        File.WriteAllText(Full($"{Moved}/x.txt"), "own");
-        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // an x.txt, but not the synced one (size, mtime)
-        File.WriteAllText(Full($"{Moved}/x.txt"), "abc");
-        File.SetLastWriteTimeUtc(Full($"{Moved}/x.txt"), new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc));
-        index["docs/x.txt"] = new(FileKind.File, 3, new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc).Ticks, 3);
-        Assert.Equal([("docs", Moved)], CaseRowsLeftBehind.Find(view, index, Full)); // every row's file there as synced
-        Directory.CreateDirectory(Full("docs"));
-        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // still here at the old name: the rename's to follow
-        Directory.Delete(Full("docs"));
-        index[$"{Moved}/y.txt"] = new(FileKind.File, 3, 1, 4);
-        Assert.Empty(CaseRowsLeftBehind.Find(view, index, Full)); // rows at the new name already
     }
 }

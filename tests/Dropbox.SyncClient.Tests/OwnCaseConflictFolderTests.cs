@@ -3,7 +3,7 @@ using Dropbox.Shared.Protos.Metadata;
 namespace Dropbox.SyncClient.Tests;
 
 /// <summary>
-/// Review rd51's probes of the case-conflict crash recovery (<see cref="Sync.CaseRowsLeftBehind"/>, <see cref="Sync.DeletesBeforeCaseMoves"/>):
+/// Review rd51's probes of the case-conflict crash recovery (<see cref="Sync.DeletesBeforeCaseMoves"/>; a step that moved rows left at the old name by what was on disk, dropped):
 /// a folder another device moves to a name that looks like a case-conflict name ("docs (Case Conflict)", a user's own
 /// rename) while the user here removed the folder and made an own folder at that name. The control ("docs2") is the same
 /// sequence with a plain name.

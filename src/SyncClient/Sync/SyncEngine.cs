@@ -140,10 +140,6 @@ internal sealed class SyncEngine
         _caseConflicts.Followed.AddTo(remote.Changes, path => index.TryGetValue(path, out var synced) ? synced.Version : null);
         // A delete read from an old cursor, before a case-conflict move of its folder: where the move would have carried it.
         DeletesBeforeCaseMoves.Apply(remote.Changes);
-        if (!remote.FullListing && CaseRowsLeftBehind.Find(remote.Changes, index, _ctx.FullPath) is { Count: > 0 } rowsLeft)
-        {
-            FollowLeftRows(rowsLeft, index, remote, summary);
-        }
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");
@@ -379,28 +375,6 @@ internal sealed class SyncEngine
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return true;
-        }
-    }
-
-    /// <summary>
-    /// Moves the rows a case-conflict rename left at the old name (<see cref="CaseRowsLeftBehind"/>) where the server's move
-    /// took them, as a followed move's (one db transaction each), and reads the index again: the scan and the plan then
-    /// see them at the new name.
-    /// </summary>
-    private void FollowLeftRows(List<(string From, string To)> rowsLeft, Dictionary<string, BaseStat> index, RemoteView remote, SyncSummary summary)
-    {
-        var renames = new LocalCaseRenames(_ctx, summary, _caseConflicts);
-        foreach (var (from, to) in rowsLeft)
-        {
-            var synced = index.Keys.Where(p => LocalCaseFacts.Under(p, from)).Order(StringComparer.Ordinal).ToList();
-            renames.MoveRows(from, to, synced, [], new(StringComparer.Ordinal), remote.Changes, listed: null);
-            _ctx.Progress.Log($"case conflict: the rows under '{from}' follow its move to '{to}', made here and on the server by an earlier pass that stopped before them");
-        }
-
-        index.Clear();
-        foreach (var (path, stat) in _ctx.State.LoadBaseIndex())
-        {
-            index[path] = stat;
         }
     }
 

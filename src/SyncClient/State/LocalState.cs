@@ -128,20 +128,27 @@ internal sealed class LocalState : IDisposable
     {
         lock (_lock)
         {
-            using var cmd = _db.CreateCommand();
-            if (value is null)
-            {
-                cmd.CommandText = "DELETE FROM settings WHERE key=$k";
-            }
-            else
-            {
-                cmd.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
-                cmd.Parameters.AddWithValue("$v", value);
-            }
-
-            cmd.Parameters.AddWithValue("$k", key);
-            cmd.ExecuteNonQuery();
+            WriteSetting(key, value, tx: null);
         }
+    }
+
+    /// <summary>Sets (or with null, removes) a setting, inside <paramref name="tx"/> when given (and the lock).</summary>
+    private void WriteSetting(string key, string? value, SqliteTransaction? tx)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        if (value is null)
+        {
+            cmd.CommandText = "DELETE FROM settings WHERE key=$k";
+        }
+        else
+        {
+            cmd.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
+            cmd.Parameters.AddWithValue("$v", value);
+        }
+
+        cmd.Parameters.AddWithValue("$k", key);
+        cmd.ExecuteNonQuery();
     }
 
     /// <summary>Every tracked path (without chunk lists), keyed by path.</summary>
@@ -420,12 +427,7 @@ internal sealed class LocalState : IDisposable
 
             if (setting is { } s)
             {
-                using var set = _db.CreateCommand();
-                set.Transaction = tx;
-                set.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
-                set.Parameters.AddWithValue("$k", s.Key);
-                set.Parameters.AddWithValue("$v", s.Value);
-                set.ExecuteNonQuery();
+                WriteSetting(s.Key, s.Value, tx);
             }
 
             tx.Commit();
@@ -657,14 +659,7 @@ internal sealed class LocalState : IDisposable
                 reset.ExecuteNonQuery();
             }
 
-            using (var set = _db.CreateCommand())
-            {
-                set.Transaction = tx;
-                set.CommandText = "INSERT INTO settings(key,value) VALUES($k,$v) ON CONFLICT(key) DO UPDATE SET value=excluded.value";
-                set.Parameters.AddWithValue("$k", StateKeys.ExecutableBitHeld);
-                set.Parameters.AddWithValue("$v", held);
-                set.ExecuteNonQuery();
-            }
+            WriteSetting(StateKeys.ExecutableBitHeld, held, tx);
 
             tx.Commit();
         }

@@ -98,25 +98,17 @@ internal sealed partial class NodeRegistry
                 LastHeartbeatUnixMs = heard.AtMs,
             },
         };
-        void Publish()
-        {
-            _nodes[nodeId] = stored;
-            _heard.TryRemove(new KeyValuePair<string, Heard>(nodeId, heard)); // unless a newer one was heard meanwhile
-        }
-
+        void Published() => _heard.TryRemove(new KeyValuePair<string, Heard>(nodeId, heard)); // unless a newer one was heard meanwhile
         if (!wait)
         {
-            return _transactions.TryMutate(batch => batch.PutNode(stored), Publish);
+            return _transactions.TryMutate(batch => batch.PutNode(stored), () =>
+            {
+                _nodes[nodeId] = stored;
+                Published();
+            });
         }
 
-        _transactions.Mutate<object?>(
-            null,
-            (batch, _) =>
-            {
-                batch.PutNode(stored);
-                return null;
-            },
-            committed: _ => Publish());
+        Write(stored, Published);
         return true;
     }
 

@@ -142,6 +142,12 @@ internal sealed partial class NodeRegistry
     private void Save(NodeEntry entry)
     {
         BeforeSave?.Invoke();
+        Write(entry, published: null);
+    }
+
+    /// <summary>Writes a node's new value through the writer and publishes it under the write lock, then runs <paramref name="published"/> there.</summary>
+    private void Write(NodeEntry entry, Action? published)
+    {
         _transactions.Mutate<object?>(
             null,
             (batch, _) =>
@@ -149,7 +155,11 @@ internal sealed partial class NodeRegistry
                 batch.PutNode(entry);
                 return null;
             },
-            committed: _ => _nodes[entry.Node.NodeId] = entry);
+            committed: _ =>
+            {
+                _nodes[entry.Node.NodeId] = entry;
+                published?.Invoke();
+            });
     }
 
     /// <summary>Tests: runs in a registration's or a drain's write under <see cref="_update"/>, before it waits for the writer.</summary>

@@ -177,6 +177,61 @@ public sealed class GcStuckReviewProbes
         h.AssertConsistent();
     }
 
+    [Fact]
+    public async Task Probe_a_copy_reported_corrupt_while_the_commit_asked_is_not_counted_while_deleting()
+    {
+        // One copy per chunk. Bob's copy on b, its deletion stuck (b down): the chunk is DELETING, so alice's put's event
+        // is not trusted and her commit asks the nodes. Her node says "held"; before her commit takes the lock, that
+        // node's scrub quarantines the copy and reports it corrupt.
+        var outcome = await CorruptWhileAskedAsync(downB: true);
+        Assert.Equal("NotFound; listed without the bytes: ", outcome);
+    }
+
+    [Fact]
+    public async Task Probe_the_same_corrupt_report_after_a_deletion_every_node_finished()
+    {
+        // The same with the chunk DELETED (a tombstone; no node down): whether the gap is the change's or older.
+        var outcome = await CorruptWhileAskedAsync(downB: false);
+        Assert.Equal("NotFound; listed without the bytes: ", outcome);
+    }
+
+    private static async Task<string> CorruptWhileAskedAsync(bool downB)
+    {
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = StoreHarness.Chunk(31337);
+        await StickDeletionAsync(h, chunk, [NodeB], downB);
+        var state = ChunkLedger.Read(h.Store.Engine, chunk.Id)!.State;
+        Assert.Equal(downB ? ChunkState.Deleting : ChunkState.Deleted, state);
+        if (!downB)
+        {
+            HeartbeatAll(h);
+        }
+
+        var (alice, _) = h.Store.AddUser("alice");
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk));
+        var holder = Assert.Single(plan.Missing).Node.NodeId;
+        PutAll(h, alice, plan, [chunk]);
+        var asked = h.Store.Nodes.LiveNodes().Count(n => !n.Draining);
+        var calls = 0;
+        h.Gateway.AfterHas = () =>
+        {
+            if (Interlocked.Increment(ref calls) == asked)
+            {
+                // Every node has answered: the holder said "held". Now its scrub quarantines the copy and reports it.
+                h.Gateway.Remove(holder, chunk.Id);
+                h.Store.ReportChunksCorrupt(holder, [chunk.Id]);
+            }
+
+            return Task.CompletedTask;
+        };
+
+        var commit = await Record.ExceptionAsync(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None));
+        Assert.Equal(asked, calls);
+        var record = ChunkLedger.Read(h.Store.Engine, chunk.Id)!;
+        var phantom = record.Locations.Where(n => !h.Gateway.Holds(n, chunk.Id));
+        return $"{(commit is null ? "committed" : commit is DropboxException e ? e.Kind.ToString() : commit.GetType().Name)}; listed without the bytes: {string.Join(",", phantom)}";
+    }
+
     private static async Task<string> RoundsOnReturnedNodeAsync(bool bobFirst)
     {
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);

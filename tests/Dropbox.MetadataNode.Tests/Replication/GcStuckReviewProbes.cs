@@ -28,6 +28,27 @@ public sealed class GcStuckReviewProbes
     }
 
     [Fact]
+    public async Task Probe_the_refusals_on_a_returned_owing_node_end_with_the_next_collector_pass()
+    {
+        // As above (bob's deletion owed on b, b back, b best-placed, one copy per chunk), then the collector runs once.
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC]);
+        await StickDeletionAsync(h, chunk, [NodeB]);
+        h.Gateway.Down.TryRemove(NodeB, out _);
+        HeartbeatAll(h);
+        var (alice, _) = h.Store.AddUser("alice");
+        Assert.Null(await CommitInRoundsAsync(h, alice, chunk));
+
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk));
+        PutAll(h, alice, plan, [chunk]);
+        await h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None);
+
+        var record = ChunkLedger.Read(h.Store.Engine, chunk.Id)!;
+        Assert.Equal("Stored; locations: node-b; held: True; owed: ", $"{record.State}; locations: {string.Join(",", record.Locations)}; held: {h.Gateway.Holds(NodeB, chunk.Id)}; owed: {string.Join(",", record.DeletingLocations)}");
+    }
+
+    [Fact]
     public async Task Probe_a_late_stored_event_from_a_node_whose_deletion_finished_does_not_count_a_copy_it_no_longer_holds()
     {
         // Bob's copies on b and d; the collector deletes d's, b is down. Alice then uploads the same content (placed on
@@ -261,9 +282,11 @@ public sealed class GcStuckReviewProbes
     }
 
     /// <summary>Plan, put everything the plan asks for, commit; up to four rounds. The user, or null if never committed.</summary>
-    private static async Task<UserInfo?> CommitInRoundsAsync(StoreHarness h, string name, ChunkRef chunk)
+    private static Task<UserInfo?> CommitInRoundsAsync(StoreHarness h, string name, ChunkRef chunk) =>
+        CommitInRoundsAsync(h, h.Store.AddUser(name).User, chunk);
+
+    private static async Task<UserInfo?> CommitInRoundsAsync(StoreHarness h, UserInfo user, ChunkRef chunk)
     {
-        var (user, _) = h.Store.AddUser(name);
         for (var round = 0; round < 4; round++)
         {
             var plan = h.Store.PlanUpload(user, StoreHarness.Upload("f", 0, chunk));

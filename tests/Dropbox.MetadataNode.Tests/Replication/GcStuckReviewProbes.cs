@@ -139,6 +139,65 @@ public sealed class GcStuckReviewProbes
     }
 
     [Fact]
+    public async Task Probe_a_commit_that_asked_a_node_before_its_deletion_and_records_before_the_pass_ends_does_not_count_it()
+    {
+        // Bob's copies on c and b (in that order), past the grace, b down. The pass marks the chunk DELETING; as its
+        // delete to c goes out, alice's put lands on c and her commit asks c ("held"); c deletes; as the delete to b goes
+        // out (it fails), her commit takes the lock: before the pass records anything.
+        using var h = Create(replicationFactor: 2, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = StoreHarness.Chunk(4343);
+        var (bob, _) = h.Store.AddUser("bob");
+        h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
+        Report(h, bob, NodeC, chunk);
+        Report(h, bob, NodeB, chunk);
+        h.Clock.Advance(h.Options.GcGracePeriod + TimeSpan.FromMinutes(1));
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        h.Gateway.Down[NodeB] = true;
+        var (alice, _) = h.Store.AddUser("alice");
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task? commit = null;
+        var call = 0;
+        Exception? outcome = null;
+        h.Gateway.BeforeDelete = async () =>
+        {
+            switch (Interlocked.Increment(ref call))
+            {
+                case 1:
+                    Assert.Equal([NodeC, NodeB], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.DeletingLocations);
+                    h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk));
+                    Report(h, alice, NodeC, chunk);
+                    var calls = h.Gateway.HasCalls;
+                    h.Gateway.AfterHas = () => release.Task;
+                    commit = Task.Run(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None));
+                    var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+                    while (h.Gateway.HasCalls == calls && DateTime.UtcNow < until)
+                    {
+                        await Task.Delay(5);
+                    }
+
+                    Assert.True(h.Gateway.HasCalls > calls, "alice's commit should have asked the nodes");
+                    break;
+                case 2:
+                    Assert.False(h.Gateway.Holds(NodeC, chunk.Id), "c's delete should have gone first");
+                    release.SetResult();
+                    outcome = await Record.ExceptionAsync(() => commit!.WaitAsync(TimeSpan.FromSeconds(30)));
+                    break;
+            }
+        };
+
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        Assert.Equal(2, call);
+
+        var record = ChunkLedger.Read(h.Store.Engine, chunk.Id)!;
+        var phantom = record.Locations.Where(n => !h.Gateway.Holds(n, chunk.Id)).ToList();
+        Assert.True(outcome is DropboxException { Kind: ErrorKind.NotFound } || (outcome is null && phantom.Count == 0),
+            $"commit: {outcome?.Message ?? "committed"}; counted copies no node holds: {string.Join(",", phantom)}; owed {string.Join(",", record.DeletingLocations)}");
+        Assert.Empty(phantom);
+    }
+
+    [Fact]
     public async Task Probe_a_lost_chunk_keeps_the_intact_bytes_an_owed_deletion_would_take()
     {
         // One copy per chunk. Bob's copy on b, its deletion stuck (b down); alice's upload of the same content commits

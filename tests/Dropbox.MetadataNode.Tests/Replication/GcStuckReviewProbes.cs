@@ -68,6 +68,30 @@ public sealed class GcStuckReviewProbes
     }
 
     [Fact]
+    public async Task Probe_the_node_holding_the_only_real_copy_is_not_drained_or_forgotten_on_the_strength_of_a_late_event()
+    {
+        // One copy per chunk. As above: bob's copies on b and d, d's deletion done, b down; alice's upload of the content
+        // commits with its one copy on another node; bob's held-up event from d arrives. Then the operator drains alice's
+        // node and, once it says "drained", forgets it (the documented way to retire a node).
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), withD: true, eventWait: TimeSpan.Zero);
+        var chunk = ChunkWhereLeastIs(NodeD, [StoreHarness.NodeA, NodeC, NodeD]);
+        var bob = await StickDeletionAsync(h, chunk, [NodeB, NodeD]);
+        var alice = await CommitInRoundsAsync(h, "alice", chunk);
+        Assert.NotNull(alice);
+        var holder = Assert.Single(ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        Assert.NotEqual(NodeD, holder);
+        LateEvent(h, bob, NodeD, chunk);
+
+        h.Store.SetDraining(holder, draining: true);
+        var state = Dropbox.MetadataNode.Domain.Replication.NodeReport.Build(h.Store).Of(h.Store.Nodes.Require(holder)).State;
+        var forget = state == "drained" ? Record.Exception(() => h.Store.ForgetNode(holder, force: false, live: false)) : null;
+
+        // Alice's file still has its bytes somewhere (the drain waits for a copy elsewhere, or the forget refuses).
+        Assert.True(h.Gateway.HoldsAnywhere(chunk.Id) && (state != "drained" || forget is not null),
+            $"{holder}: {state}; forget: {(forget is null ? "done" : forget.Message)}; bytes left anywhere: {h.Gateway.HoldsAnywhere(chunk.Id)}; record lists {string.Join(",", ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations)}");
+    }
+
+    [Fact]
     public async Task Probe_the_same_late_event_after_a_deletion_every_node_finished_and_a_reupload()
     {
         // The same held-up event, where no node was down (the chunk went DELETED, then alice uploaded it again): whether

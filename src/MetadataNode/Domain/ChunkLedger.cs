@@ -114,7 +114,8 @@ internal static class ChunkLedger
 
     /// <summary>
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
-    /// deleted, or any event from a node the chunk is still to be deleted from, is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
+    /// deleted, or from a node whose deletion of it finished (<see cref="ChunkRecord.DeletedFrom"/>: the event may be
+    /// held up since before it), or any event from a node the chunk is still to be deleted from, is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
     /// (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes
     /// no commit confirms are deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk
     /// it never commits. Returns whether the chunk is now recorded as stored.
@@ -141,7 +142,7 @@ internal static class ChunkLedger
         // was not listed, or its deletion has finished), so the content is stored again, and the deletions still owed
         // stay listed (the collector finishes them; GarbageCollector).
         var deletingHere = record.DeletingLocations.Contains(nodeId);
-        if (deletingHere || (!verified && record.State is ChunkState.Deleting or ChunkState.Deleted))
+        if (deletingHere || (!verified && (record.State is ChunkState.Deleting or ChunkState.Deleted || record.DeletedFrom.Contains(nodeId))))
         {
             if (!record.UnconfirmedLocations.Contains(nodeId))
             {
@@ -161,6 +162,7 @@ internal static class ChunkLedger
 
         record.State = ChunkState.Stored;
         record.LostWithNode = string.Empty; // a copy again (say, the content uploaded anew): no longer lost
+        record.DeletedFrom.Remove(nodeId); // its own answer: what it holds now
         record.UnconfirmedLocations.Remove(nodeId);
         if (!record.Locations.Contains(nodeId))
         {

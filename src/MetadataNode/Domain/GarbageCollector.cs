@@ -229,6 +229,13 @@ internal sealed class GarbageCollector
                     var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
                     if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && !due)
                     {
+                        if (ChunkLedger.IsLost(record) && record.Refcount > 0)
+                        {
+                            // Referenced and no counted copy left (its copies found corrupt, or on a forgotten node):
+                            // the owed node's bytes may be the last intact ones. Kept, owed, until a copy is counted.
+                            continue;
+                        }
+
                         // Stored again (or within its grace) while a deletion of its earlier copies was unfinished on a
                         // node that was down: that node's copy was never counted again (ChunkLedger.MarkStored trusts no
                         // node it still has to delete from), so finishing its deletion takes nothing anyone relies on,
@@ -334,7 +341,14 @@ internal sealed class GarbageCollector
                     var removed = false;
                     foreach (var node in nodes.Where(n => !failedNodes.Contains(n)))
                     {
-                        removed |= record.DeletingLocations.Remove(node);
+                        if (record.DeletingLocations.Remove(node))
+                        {
+                            removed = true;
+                            if (!record.DeletedFrom.Contains(node))
+                            {
+                                record.DeletedFrom.Add(node);
+                            }
+                        }
                     }
 
                     anyNodeDone |= removed;

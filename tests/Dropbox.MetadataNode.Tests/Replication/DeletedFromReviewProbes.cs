@@ -69,6 +69,67 @@ public sealed class DeletedFromReviewProbes
             $"{holder}: {state} after 3 passes; pushes: {string.Join(" ", copier.Targets)}; locations {string.Join(",", record.Locations)}; unconfirmed {string.Join(",", record.UnconfirmedLocations)}; d holds: {h.Gateway.Holds(NodeD, chunk.Id)}");
     }
 
+    [Fact]
+    public async Task A_lost_chunk_whose_best_placed_node_owes_a_deletion_can_be_uploaded_again()
+    {
+        // One copy per chunk. Bob's copy on b (the chunk's best-placed node), its deletion stuck (b down); alice's upload
+        // of the same content commits with its one copy elsewhere, whose scrub then finds it corrupt: the chunk is lost.
+        // b is back; the collector holds b's owed deletion (de5efdd). Alice uploads the content again to repair her file
+        // (plan, puts, commit; the collector runs between her rounds, as time passes).
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC]);
+        var (bob, _) = h.Store.AddUser("bob");
+        h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
+        Report(h, bob, NodeB, chunk);
+        h.Clock.Advance(h.Options.GcGracePeriod + TimeSpan.FromMinutes(1));
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        h.Gateway.Down[NodeB] = true;
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var (alice, _) = h.Store.AddUser("alice");
+        var first = await RoundsAsync(h, alice, "f", chunk, gcBetween: false);
+        Assert.EndsWith("committed", first);
+        var holder = Assert.Single(ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+        h.Gateway.Remove(holder, chunk.Id);
+        h.Store.ReportChunksCorrupt(holder, [chunk.Id]);
+        h.Gateway.Down.TryRemove(NodeB, out _);
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        Assert.True(ChunkLedger.IsLost(ChunkLedger.Read(h.Store.Engine, chunk.Id)));
+
+        var again = await RoundsAsync(h, alice, "g", chunk, gcBetween: true);
+
+        var record = ChunkLedger.Read(h.Store.Engine, chunk.Id)!;
+        Assert.True(again.EndsWith("committed", StringComparison.Ordinal) && record.Locations.Count > 0,
+            $"alice's re-upload: {again}; locations {string.Join(",", record.Locations)}; owed {string.Join(",", record.DeletingLocations)}; unconfirmed {string.Join(",", record.UnconfirmedLocations)}; b holds {h.Gateway.Holds(NodeB, chunk.Id)}");
+    }
+
+    /// <summary>Plan, every put lands, commit; up to four rounds, the collector running between them when asked.</summary>
+    private static async Task<string> RoundsAsync(StoreHarness h, UserInfo user, string path, ChunkRef chunk, bool gcBetween)
+    {
+        var rounds = new List<string>();
+        for (var round = 0; round < 4; round++)
+        {
+            var plan = h.Store.PlanUpload(user, StoreHarness.Upload(path, 0, chunk));
+            PutAll(h, user, plan, [chunk]);
+            var commit = await Record.ExceptionAsync(() => h.Store.CommitAsync(user, StoreHarness.Upload(path, 0, chunk), CancellationToken.None));
+            rounds.Add($"puts {string.Join(",", Puts(plan, [chunk]))}, {(commit is null ? "committed" : commit is Dropbox.Shared.Errors.DropboxException e ? e.Kind.ToString() : commit.GetType().Name)}");
+            if (commit is null)
+            {
+                break;
+            }
+
+            if (gcBetween)
+            {
+                await h.Store.RunGcOnceAsync(CancellationToken.None);
+            }
+        }
+
+        return string.Join("; ", rounds);
+    }
+
     /// <summary>Bob's put on d, never committed; past the grace every node up, the collector deletes it.</summary>
     private static async Task DeleteBobsCopyOnDAsync(StoreHarness h, ChunkRef chunk)
     {

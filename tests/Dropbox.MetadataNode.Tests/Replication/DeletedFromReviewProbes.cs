@@ -106,6 +106,45 @@ public sealed class DeletedFromReviewProbes
             $"alice's re-upload: {again}; locations {string.Join(",", record.Locations)}; owed {string.Join(",", record.DeletingLocations)}; unconfirmed {string.Join(",", record.UnconfirmedLocations)}; b holds {h.Gateway.Holds(NodeB, chunk.Id)}");
     }
 
+    [Fact]
+    public async Task After_a_returned_nodes_owed_deletion_is_finished_a_copy_re_replicated_there_counts()
+    {
+        // Three nodes, two copies per chunk (the StuckDeletion sequence): bob's copy on b, its deletion stuck (b down);
+        // alice's upload of the same content commits on a and c. b is back, the collector finishes b's deletion (b goes
+        // into deleted_from). Then c goes silent past --node-dead-after: re-replication copies alice's chunk to the only
+        // healthy node not holding it, b, whose "stored" event reports the copy.
+        using var h = Create(replicationFactor: 2, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = StoreHarness.Chunk(7777);
+        var (bob, _) = h.Store.AddUser("bob");
+        h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
+        Report(h, bob, NodeB, chunk);
+        h.Clock.Advance(h.Options.GcGracePeriod + TimeSpan.FromMinutes(1));
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        h.Gateway.Down[NodeB] = true;
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var (alice, _) = h.Store.AddUser("alice");
+        Assert.EndsWith("committed", await RoundsAsync(h, alice, "f", chunk, gcBetween: false));
+        h.Gateway.Down.TryRemove(NodeB, out _);
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        Assert.Equal($"owed: ; deleted_from {NodeB}; locations node-a,node-c", $"owed: {string.Join(",", ChunkLedger.Read(h.Store.Engine, chunk.Id)!.DeletingLocations)}; deleted_from {string.Join(",", ChunkLedger.Read(h.Store.Engine, chunk.Id)!.DeletedFrom)}; locations {string.Join(",", ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations.Order(StringComparer.Ordinal))}");
+
+        h.Clock.Advance(TimeSpan.FromSeconds(40));
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        var copier = new CopyingGateway(h);
+        await new ReReplicator(h.Store, copier, h.Options, NullLogger.Instance).RunPassAsync(CancellationToken.None);
+        var later = await new ReReplicator(h.Store, copier, h.Options, NullLogger.Instance).RunPassAsync(CancellationToken.None);
+
+        var record = ChunkLedger.Read(h.Store.Engine, chunk.Id)!;
+        var healthy = ReplicationPlanner.HealthyCopies(record, h.Store.NodeStates());
+        Assert.True(healthy >= 2,
+            $"pushes: {string.Join(" ", copier.Targets)}; locations {string.Join(",", record.Locations)}; unconfirmed {string.Join(",", record.UnconfirmedLocations)}; b holds: {h.Gateway.Holds(NodeB, chunk.Id)}; counted healthy copies {healthy} of 2; later pass still under-replicated: {later.UnderReplicated}");
+    }
+
     /// <summary>Plan, every put lands, commit; up to four rounds, the collector running between them when asked.</summary>
     private static async Task<string> RoundsAsync(StoreHarness h, UserInfo user, string path, ChunkRef chunk, bool gcBetween)
     {

@@ -232,7 +232,20 @@ internal sealed class GarbageCollector
                         if (ChunkLedger.IsLost(record) && record.Refcount > 0)
                         {
                             // Referenced and no counted copy left (its copies found corrupt, or on a forgotten node):
-                            // the owed node's bytes may be the last intact ones. Kept, owed, until a copy is counted.
+                            // the owed nodes' bytes may be the last intact ones. Their deletions are given up (no pass
+                            // sends them any more: passes run one at a time) and they become unconfirmed locations, so
+                            // a node's own answer to a commit's check (a client healing the chunk) lists it again.
+                            foreach (var node in record.DeletingLocations)
+                            {
+                                if (!record.UnconfirmedLocations.Contains(node))
+                                {
+                                    record.UnconfirmedLocations.Add(node);
+                                }
+                            }
+
+                            record.DeletingLocations.Clear();
+                            batch.RemoveGcCandidate(id);
+                            batch.PutChunk(id, record);
                             continue;
                         }
 

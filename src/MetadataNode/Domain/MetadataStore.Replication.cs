@@ -25,6 +25,35 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>
+    /// Records the copies a re-replication push made on <paramref name="targetNode"/>: the target's own answer to the
+    /// source's put, as good as its answer to a check, so each is a location at once (its "stored" event, which comes
+    /// later, is then a repeat). Without it the copy waited for that event, which is not trusted from a node the chunk's
+    /// last deletion finished on (<see cref="ChunkLedger.MarkStored"/>): such a copy never counted and a drain onto that
+    /// node never ended. Not on a node being forgotten, nor for a chunk no longer stored.
+    /// </summary>
+    public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids)
+    {
+        if (ids.Count == 0 || !_nodeRegistry.MayHoldNewCopies(targetNode))
+        {
+            return;
+        }
+
+        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+        _transactions.Mutate<object?>(null, (batch, _) =>
+        {
+            foreach (var id in ids)
+            {
+                if (batch.GetChunk(id) is { State: ChunkState.Stored })
+                {
+                    ChunkLedger.MarkStored(batch, targetNode, id, 0, default, 0, now, verified: true);
+                }
+            }
+
+            return null;
+        });
+    }
+
+    /// <summary>
     /// Records a storage node's report that its scrub found <paramref name="ids"/> corrupt (they are quarantined there):
     /// the node stops being a holder, so no plan sends a client there, and the next re-replication pass (asked for at
     /// once) copies an intact replica back; no account's own copy there counts any more (<see cref="CorruptOwnCopies"/>).

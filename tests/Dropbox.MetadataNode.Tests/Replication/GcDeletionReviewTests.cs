@@ -20,7 +20,7 @@ namespace Dropbox.MetadataNode.Tests.Replication;
 public sealed class GcDeletionReviewTests
 {
     [Fact]
-    public async Task the_refusals_on_a_returned_owing_node_end_with_the_next_collector_pass()
+    public async Task The_refusals_on_a_returned_owing_node_end_with_the_next_collector_pass()
     {
         // As above (bob's deletion owed on b, b back, b best-placed, one copy per chunk), then the collector runs once.
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
@@ -41,7 +41,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task a_late_stored_event_from_a_node_whose_deletion_finished_does_not_count_a_copy_it_no_longer_holds()
+    public async Task A_late_stored_event_from_a_node_whose_deletion_finished_does_not_count_a_copy_it_no_longer_holds()
     {
         // Bob's copies on b and d; the collector deletes d's, b is down. Alice then uploads the same content (placed on
         // a and c), and commits. Then bob's "stored" event from d, held up in d's outbox since before d's deletion, arrives.
@@ -60,7 +60,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task the_node_holding_the_only_real_copy_is_not_drained_or_forgotten_on_the_strength_of_a_late_event()
+    public async Task The_node_holding_the_only_real_copy_is_not_drained_or_forgotten_on_the_strength_of_a_late_event()
     {
         // One copy per chunk. As above: bob's copies on b and d, d's deletion done, b down; alice's upload of the content
         // commits with its one copy on another node; bob's held-up event from d arrives. Then the operator drains alice's
@@ -84,7 +84,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task the_same_late_event_after_a_deletion_every_node_finished_and_a_reupload()
+    public async Task The_same_late_event_after_a_deletion_every_node_finished_and_a_reupload()
     {
         // The same held-up event, where no node was down (the chunk went DELETED, then alice uploaded it again): whether
         // the phantom copy is the change's or older.
@@ -102,7 +102,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task a_commit_that_asked_a_node_before_its_deletion_and_records_after_the_pass_does_not_count_it()
+    public async Task A_commit_that_asked_a_node_before_its_deletion_and_records_after_the_pass_does_not_count_it()
     {
         // Bob's copies on b and c; past the grace, b down. The pass marks the chunk DELETING; before its deletes go out,
         // alice's put lands on c and her commit asks c ("held"); then c deletes (b fails), the pass records c done, and
@@ -155,7 +155,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task a_commit_that_asked_a_node_before_its_deletion_and_records_before_the_pass_ends_does_not_count_it()
+    public async Task A_commit_that_asked_a_node_before_its_deletion_and_records_before_the_pass_ends_does_not_count_it()
     {
         // Bob's copies on c and b (in that order), past the grace, b down. The pass marks the chunk DELETING; as its
         // delete to c goes out, alice's put lands on c and her commit asks c ("held"); c deletes; as the delete to b goes
@@ -214,7 +214,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task a_lost_chunk_keeps_the_intact_bytes_an_owed_deletion_would_take()
+    public async Task A_lost_chunk_keeps_the_intact_bytes_an_owed_deletion_would_take()
     {
         // One copy per chunk. Bob's copy on b, its deletion stuck (b down); alice's upload of the same content commits
         // with its one copy elsewhere, whose scrub then finds it corrupt: the chunk is lost. b comes back, still holding
@@ -237,7 +237,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task forgetting_the_node_that_owes_the_deletion_leaves_a_consistent_record_and_no_candidate()
+    public async Task Forgetting_the_node_that_owes_the_deletion_leaves_a_consistent_record_and_no_candidate()
     {
         // Bob's copy on b, its deletion stuck (b down); alice's upload committed; b is then forgotten for good.
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
@@ -254,7 +254,7 @@ public sealed class GcDeletionReviewTests
     }
 
     [Fact]
-    public async Task an_owed_deletion_survives_a_metadata_restart_and_is_finished_after_it()
+    public async Task An_owed_deletion_survives_a_metadata_restart_and_is_finished_after_it()
     {
         // Bob's copy on b, its deletion stuck (b down); alice's upload committed; the metadata node restarts; b is back.
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);

@@ -152,6 +152,22 @@ public sealed class StuckDeletionTests
         Assert.False(h.Gateway.Holds(NodeC, chunk.Id));
     }
 
+    [Fact]
+    public async Task A_forgotten_node_is_no_longer_remembered_as_one_whose_deletion_finished()
+    {
+        // Arrange: bob's copies on b and c; c's deletion finished (remembered), b's is owed.
+        using var h = Create(nodeTimeout: TimeSpan.FromSeconds(35));
+        var chunk = StoreHarness.Chunk(20);
+        await StickDeletionAsync(h, chunk, [NodeB, NodeC]);
+        Assert.Equal([NodeC], ChunkLedger.Read(h.Store.Engine, chunk.Id)!.DeletedFrom);
+
+        // Act: c is forgotten (it holds nothing counted).
+        h.Store.ForgetNode(NodeC, force: true, live: true);
+
+        // Assert: the record names it nowhere.
+        Assert.Empty(ChunkLedger.Read(h.Store.Engine, chunk.Id)!.DeletedFrom);
+    }
+
     /// <summary>Alice's rounds (plan, every put lands, commit) until her commit goes through, at most four.</summary>
     private static async Task<string> AlicesRoundsAsync(string[] bobsNodes)
     {

@@ -136,6 +136,7 @@ internal sealed partial class ReReplicator
             {
                 var outcome = await _gateway.PushAsync(source, target, batch.Select(c => c.Id).ToList(), ct).ConfigureAwait(false);
                 var pushed = outcome.Pushed.ToHashSet();
+                _store.RecordPushed(target.NodeId, outcome.Pushed);
                 var until = Environment.TickCount64 + RecentMs;
                 var badUntil = Environment.TickCount64 + BadSourceMs;
                 foreach (var id in outcome.Unreadable)

@@ -10,11 +10,14 @@ using static Dropbox.MetadataNode.Tests.Replication.ReplanHarness;
 namespace Dropbox.MetadataNode.Tests.Replication;
 
 /// <summary>
-/// Review probes (stop 52, review-gc52b) of de5efdd's <c>deleted_from</c>: a node listed there is trusted only by its
-/// own answer to a check, but a re-replicated copy is reported by the target's unverified "stored" event, and nothing
-/// asks the target afterwards. Real RocksDB store, manual clock, in-memory node gateways.
+/// The review's sequences (stop 52, review-gc52b) around <c>deleted_from</c>: a node listed there is trusted only by its
+/// own answer, and a re-replicated copy was reported by the target's unverified "stored" event, which nothing asked
+/// after, so such a copy never counted and a drain onto that node never ended (now the push's answer records it:
+/// MetadataStore.RecordPushed); a lost chunk whose best-placed node owed a deletion could never be uploaded again (now
+/// the collector gives up such deletions and the node becomes an unconfirmed location). Real RocksDB store, manual
+/// clock, in-memory node gateways.
 /// </summary>
-public sealed class DeletedFromReviewProbes
+public sealed class DeletedFromReviewTests
 {
     [Fact]
     public async Task A_copy_re_replicated_to_a_node_whose_earlier_deletion_finished_is_counted()

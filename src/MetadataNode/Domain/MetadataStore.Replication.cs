@@ -31,7 +31,10 @@ internal sealed partial class MetadataStore
     /// last deletion finished on (<see cref="ChunkLedger.MarkStored"/>): such a copy never counted and a drain onto that
     /// node never ended. Not on a node being forgotten, nor for a chunk no longer stored.
     /// </summary>
-    public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids)
+    /// <summary>The deletion and corrupt-report counters, read before a push: <see cref="RecordPushed"/> trusts no answer made while either moved.</summary>
+    public (long Deletions, long Corrupt) PushCounters() => (_transactions.ChunkDeletions, _transactions.CorruptReports);
+
+    public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids, long deletionsBefore, long corruptBefore)
     {
         if (ids.Count == 0 || !_nodeRegistry.MayHoldNewCopies(targetNode))
         {
@@ -41,6 +44,11 @@ internal sealed partial class MetadataStore
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         _transactions.Mutate<object?>(null, (batch, _) =>
         {
+            if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore || !_nodeRegistry.MayHoldNewCopies(targetNode))
+            {
+                return null;
+            }
+
             foreach (var id in ids)
             {
                 if (batch.GetChunk(id) is { State: ChunkState.Stored })

@@ -11,12 +11,12 @@ using static Dropbox.MetadataNode.Tests.Replication.ReplanHarness;
 namespace Dropbox.MetadataNode.Tests.Replication;
 
 /// <summary>
-/// Review gc52c probes of c6d32c8 (MetadataStore.RecordPushed): a push's "pushed" answer is recorded as the target's
-/// verified copy after the push ends, with no check that a collector deletion or a corrupt report landed meanwhile (a
-/// commit's node answers check both counters: UploadCommit.RecordAnswers). Real RocksDB store, manual clock, in-memory
-/// node gateways; the race is played inside the push, before its answer returns.
+/// The review's sequences (stop 52, review-gc52c) of a push's answer recorded as the target's verified copy
+/// (MetadataStore.RecordPushed): a collector deletion or a corrupt report that lands while the push is out must keep the
+/// answer from counting, as for a commit's node answers (UploadCommit.RecordAnswers). Real RocksDB store, manual clock,
+/// in-memory node gateways; the race is played inside the push, before its answer returns.
 /// </summary>
-public sealed class PushRaceReviewProbes
+public sealed class PushRaceReviewTests
 {
     [Fact]
     public async Task A_push_answer_that_predates_a_finished_deletion_of_the_chunk_on_the_target_does_not_count_it()

@@ -80,8 +80,9 @@ internal static class ChunkLedger
 
             var before = record.Refcount;
             record.Refcount = Math.Max(0, before + delta);
-            if (before == 0 && record.Refcount > 0)
+            if (before == 0 && record.Refcount > 0 && record.DeletingLocations.Count == 0)
             {
+                // (A chunk with deletions still owed on a node that was down stays a candidate: the collector finishes them.)
                 batch.RemoveGcCandidate(id);
             }
             else if (before > 0 && record.Refcount == 0)
@@ -113,7 +114,8 @@ internal static class ChunkLedger
 
     /// <summary>
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
-    /// deleted is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
+    /// deleted, or from a node whose deletion of it finished (<see cref="ChunkRecord.DeletedFrom"/>: the event may be
+    /// held up since before it), or any event from a node the chunk is still to be deleted from, is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
     /// (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes
     /// no commit confirms are deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk
     /// it never commits. Returns whether the chunk is now recorded as stored.
@@ -134,7 +136,13 @@ internal static class ChunkLedger
             return false;
         }
 
-        if (record.State == ChunkState.Deleting || (record.State == ChunkState.Deleted && !verified))
+        // A node the collector still has to delete the chunk from is never trusted, not even by its own answer: that
+        // deletion may be on its way to it (or come once it is back), and would take what it holds. Any other node's own
+        // answer is trusted while the deletion waits for a node that is down: its copy is not one being deleted (it
+        // was not listed, or its deletion has finished), so the content is stored again, and the deletions still owed
+        // stay listed (the collector finishes them; GarbageCollector).
+        var deletingHere = record.DeletingLocations.Contains(nodeId);
+        if (deletingHere || (!verified && (record.State is ChunkState.Deleting or ChunkState.Deleted || record.DeletedFrom.Contains(nodeId))))
         {
             if (!record.UnconfirmedLocations.Contains(nodeId))
             {
@@ -154,7 +162,7 @@ internal static class ChunkLedger
 
         record.State = ChunkState.Stored;
         record.LostWithNode = string.Empty; // a copy again (say, the content uploaded anew): no longer lost
-        record.DeletingLocations.Clear();
+        record.DeletedFrom.Remove(nodeId); // its own answer: what it holds now
         record.UnconfirmedLocations.Remove(nodeId);
         if (!record.Locations.Contains(nodeId))
         {

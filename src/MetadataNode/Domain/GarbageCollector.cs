@@ -50,6 +50,24 @@ internal sealed class GarbageCollector
     /// </summary>
     public async Task<GcResult> RunOnceAsync(CancellationToken cancellationToken)
     {
+        // One pass at a time: a pass's deletions are taken from the records when it marks them, and a node is trusted
+        // again once its deletion is done with, so a second pass still sending the same deletion could take a copy
+        // trusted since (ChunkLedger.MarkStored).
+        await _pass.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunPassAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private readonly SemaphoreSlim _pass = new(1, 1);
+
+    private async Task<GcResult> RunPassAsync(CancellationToken cancellationToken)
+    {
         var pruned = 0;
         try
         {
@@ -208,6 +226,38 @@ internal sealed class GarbageCollector
                         continue;
                     }
 
+                    var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
+                    if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && !due)
+                    {
+                        if (ChunkLedger.IsLost(record) && record.Refcount > 0)
+                        {
+                            // Referenced and no counted copy left (its copies found corrupt, or on a forgotten node):
+                            // the owed nodes' bytes may be the last intact ones. Their deletions are given up (no pass
+                            // sends them any more: passes run one at a time) and they become unconfirmed locations, so
+                            // a node's own answer to a commit's check (a client healing the chunk) lists it again.
+                            foreach (var node in record.DeletingLocations)
+                            {
+                                if (!record.UnconfirmedLocations.Contains(node))
+                                {
+                                    record.UnconfirmedLocations.Add(node);
+                                }
+                            }
+
+                            record.DeletingLocations.Clear();
+                            batch.RemoveGcCandidate(id);
+                            batch.PutChunk(id, record);
+                            continue;
+                        }
+
+                        // Stored again (or within its grace) while a deletion of its earlier copies was unfinished on a
+                        // node that was down: that node's copy was never counted again (ChunkLedger.MarkStored trusts no
+                        // node it still has to delete from), so finishing its deletion takes nothing anyone relies on,
+                        // and after it the node may hold the content again. The chunk stays a candidate until it is done.
+                        // (One due for deletion itself goes on below: its whole deletion takes those nodes along.)
+                        marked.Add((id, record.DeletingLocations.ToList()));
+                        continue;
+                    }
+
                     if (record.Refcount > 0)
                     {
                         batch.RemoveGcCandidate(id);
@@ -231,9 +281,7 @@ internal sealed class GarbageCollector
                             // A DELETED chunk here has unconfirmed locations: an untrusted event (a re-upload never
                             // committed, or a held-up event) says the bytes may be there; deleting them is always safe.
                             record.State = ChunkState.Deleting;
-                            record.DeletingLocations.Clear();
-                            record.DeletingLocations.AddRange(record.Locations);
-                            foreach (var node in record.UnconfirmedLocations)
+                            foreach (var node in record.Locations.Concat(record.UnconfirmedLocations))
                             {
                                 if (!record.DeletingLocations.Contains(node))
                                 {
@@ -292,28 +340,58 @@ internal sealed class GarbageCollector
             {
                 int done = 0, notDone = 0;
                 long doneBytes = 0;
+                var anyNodeDone = false;
                 foreach (var (id, nodes) in toDelete)
                 {
-                    if (nodes.Any(failedNodes.Contains))
+                    var record = batch.GetChunk(id);
+                    if (record is null)
                     {
-                        notDone++;
                         continue;
                     }
 
-                    var record = batch.GetChunk(id);
-                    if (record is { State: ChunkState.Deleting })
+                    // Each node that deleted is done with, whatever the others did: a node that was down keeps only its
+                    // own deletion pending, and a node that finished may be trusted with the content again.
+                    var removed = false;
+                    foreach (var node in nodes.Where(n => !failedNodes.Contains(n)))
+                    {
+                        if (record.DeletingLocations.Remove(node))
+                        {
+                            removed = true;
+                            if (!record.DeletedFrom.Contains(node))
+                            {
+                                record.DeletedFrom.Add(node);
+                            }
+                        }
+                    }
+
+                    anyNodeDone |= removed;
+                    if (nodes.Any(failedNodes.Contains))
+                    {
+                        notDone++;
+                    }
+
+                    if (record is { State: ChunkState.Deleting, DeletingLocations.Count: 0 })
                     {
                         record.State = ChunkState.Deleted;
-                        record.DeletingLocations.Clear();
                         record.ZeroSinceUnixMs = doneNow;
                         batch.PutChunk(id, record);
                         done++;
                         doneBytes += record.StoredSize;
                     }
+                    else if (removed)
+                    {
+                        if (record is { State: not ChunkState.Deleting, Refcount: > 0, DeletingLocations.Count: 0 })
+                        {
+                            batch.RemoveGcCandidate(id);
+                        }
+
+                        batch.PutChunk(id, record);
+                    }
                 }
 
-                if (done > 0)
+                if (done > 0 || anyNodeDone)
                 {
+                    // A commit that asked the nodes before this may have been told of bytes just deleted.
                     _transactions.NoteChunkDeletions();
                 }
 

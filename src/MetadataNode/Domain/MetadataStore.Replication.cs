@@ -25,6 +25,43 @@ internal sealed partial class MetadataStore
     }
 
     /// <summary>
+    /// Records the copies a re-replication push made on <paramref name="targetNode"/>: the target's own answer to the
+    /// source's put, as good as its answer to a check, so each is a location at once (its "stored" event, which comes
+    /// later, is then a repeat). Without it the copy waited for that event, which is not trusted from a node the chunk's
+    /// last deletion finished on (<see cref="ChunkLedger.MarkStored"/>): such a copy never counted and a drain onto that
+    /// node never ended. Not on a node being forgotten, nor for a chunk no longer stored.
+    /// </summary>
+    /// <summary>The deletion and corrupt-report counters, read before a push: <see cref="RecordPushed"/> trusts no answer made while either moved.</summary>
+    public (long Deletions, long Corrupt) PushCounters() => (_transactions.ChunkDeletions, _transactions.CorruptReports);
+
+    public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids, long deletionsBefore, long corruptBefore)
+    {
+        if (ids.Count == 0 || !_nodeRegistry.MayHoldNewCopies(targetNode))
+        {
+            return;
+        }
+
+        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+        _transactions.Mutate<object?>(null, (batch, _) =>
+        {
+            if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore || !_nodeRegistry.MayHoldNewCopies(targetNode))
+            {
+                return null;
+            }
+
+            foreach (var id in ids)
+            {
+                if (batch.GetChunk(id) is { State: ChunkState.Stored })
+                {
+                    ChunkLedger.MarkStored(batch, targetNode, id, 0, default, 0, now, verified: true);
+                }
+            }
+
+            return null;
+        });
+    }
+
+    /// <summary>
     /// Records a storage node's report that its scrub found <paramref name="ids"/> corrupt (they are quarantined there):
     /// the node stops being a holder, so no plan sends a client there, and the next re-replication pass (asked for at
     /// once) copies an intact replica back; no account's own copy there counts any more (<see cref="CorruptOwnCopies"/>).

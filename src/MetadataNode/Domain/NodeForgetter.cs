@@ -249,7 +249,7 @@ internal sealed class NodeForgetter
         foreach (var (key, value) in _engine.ScanAll(_engine.Chunks))
         {
             var record = ChunkRecord.Parser.ParseFrom(value);
-            if (record.Locations.Contains(nodeId) || record.UnconfirmedLocations.Contains(nodeId) || record.DeletingLocations.Contains(nodeId))
+            if (record.Locations.Contains(nodeId) || record.UnconfirmedLocations.Contains(nodeId) || record.DeletingLocations.Contains(nodeId) || record.DeletedFrom.Contains(nodeId))
             {
                 listing.Add(new ChunkId(key));
             }
@@ -271,7 +271,7 @@ internal sealed class NodeForgetter
                     }
 
                     var held = record.Locations.Remove(nodeId);
-                    var changed = held | record.UnconfirmedLocations.Remove(nodeId) | record.DeletingLocations.Remove(nodeId);
+                    var changed = held | record.UnconfirmedLocations.Remove(nodeId) | record.DeletingLocations.Remove(nodeId) | record.DeletedFrom.Remove(nodeId);
                     if (!changed)
                     {
                         continue;

@@ -36,6 +36,23 @@ public sealed class ReplicationPlannerTests
         Assert.False(ReplicationPlanner.IsUnderReplicated(Stored("a", "b"), States(Node("a"), Node("b", full: true)), 2));
     }
 
+    [Fact]
+    public void A_node_an_earlier_copy_is_still_to_be_deleted_from_is_no_target()
+    {
+        var id = ChunkId.Compute([7, 8, 9]);
+        var copies = new List<ReplicaCopy>();
+
+        // One copy on a; b still owes the deletion of an earlier copy (it was down when the collector asked): a copy put
+        // on b would never count (ChunkLedger.MarkStored does not trust b), and the collector deletes what b holds.
+        var record = Stored("a");
+        record.DeletingLocations.Add("b");
+        Assert.Equal(ReplicationPlanner.Verdict.Enough, ReplicationPlanner.Plan(id, record, States(Node("a"), Node("b")), 2, copies));
+        Assert.Empty(copies);
+
+        Assert.Equal(ReplicationPlanner.Verdict.Copies, ReplicationPlanner.Plan(id, record, States(Node("a"), Node("b"), Node("c")), 2, copies));
+        Assert.Equal("c", Assert.Single(copies).Target.NodeId);
+    }
+
     private static ChunkRecord Stored(params string[] locations)
     {
         var record = new ChunkRecord { State = ChunkState.Stored, Size = 1000, StoredSize = 900, Refcount = 1 };

@@ -58,7 +58,8 @@ internal static class ReplicationPlanner
 
         var have = HealthyCopies(record, nodes, badSource);
         // A full node refuses every put: it is no target (its copies still count), as placement skips it for new chunks.
-        var candidates = nodes.Healthy.Where(n => !n.Full && !record.Locations.Contains(n.NodeId)).ToList();
+        // Nor is a node the collector still has to delete an earlier copy from: a copy put there would not count.
+        var candidates = nodes.Healthy.Where(n => !n.Full && !record.Locations.Contains(n.NodeId) && !record.DeletingLocations.Contains(n.NodeId)).ToList();
         var need = Math.Min(factor - have, candidates.Count);
         if (need <= 0)
         {

@@ -138,6 +138,8 @@ internal sealed class SyncEngine
         // Server moves a local case-conflict rename follows and no pass made yet: the cursor moved past them, and only the
         // feed says where a path went, so they are put back in the view before anything reads it.
         _caseConflicts.Followed.AddTo(remote.Changes, path => index.TryGetValue(path, out var synced) ? synced.Version : null);
+        // A delete read from an old cursor, before a case-conflict move of its folder: where the move would have carried it.
+        DeletesBeforeCaseMoves.Apply(remote.Changes);
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");

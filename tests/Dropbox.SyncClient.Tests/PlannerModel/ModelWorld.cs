@@ -437,6 +437,7 @@ internal sealed class ModelWorld
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
         FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
+        DeletesBeforeCaseMoves.Apply(changes); // as the engine
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));

@@ -12,14 +12,19 @@ internal static class CaseClash
     /// <summary>The loser's new name.</summary>
     public const string Moved = "docs (Case Conflict)";
 
-    /// <summary>Client a with the clash synced (its next pass renames 'docs').</summary>
-    public static async Task<TestClient> SyncedAsync(TempFolder dir, FakeServer server)
+    /// <summary>Client a with the clash synced (its next pass renames 'docs'), with <paramref name="moreFolders"/> (empty, under 'docs') synced too.</summary>
+    public static async Task<TestClient> SyncedAsync(TempFolder dir, FakeServer server, params string[] moreFolders)
     {
         var a = new TestClient(dir, "a", server);
         await TestClient.CommitAsOtherClientAsync(dir, server, "Docs/y.txt", "older");
         Assert.Equal(0, (await a.SyncAsync()).Errors);
         await server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "web" }, CancellationToken.None);
         await server.CreateFolderAsync(new CreateFolderRequest { Path = "docs/sub", Device = "web" }, CancellationToken.None);
+        foreach (var folder in moreFolders)
+        {
+            await server.CreateFolderAsync(new CreateFolderRequest { Path = folder, Device = "web" }, CancellationToken.None);
+        }
+
         await TestClient.CommitAsOtherClientAsync(dir, server, "docs/x.txt", "x as synced", client: "web2");
         await TestClient.CommitAsOtherClientAsync(dir, server, "docs/sub/a.txt", "a as synced", client: "web3");
         Assert.Equal(0, (await a.SyncAsync()).Errors);

@@ -111,6 +111,9 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned(nameof(SyncActionKind.UploadNew) + " (case renames)");
             AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (case renames)");
             AssertPlanned(nameof(SyncActionKind.RecordFolder) + " (case renames)"); // about 60 in 10,000 cases
+            AssertPlanned("deletes before a case-conflict move put at the new name (case renames)"); // about 35 in 10,000 cases
+            // Not asserted: the deletes MoveRows remembers at a followed row's new path (the seed 4wMSN0b-a4m1 row below)
+            // come about twice in 10,000 cases, so a CI-sized run would miss them about one time in ten.
         }
     }
 
@@ -260,6 +263,14 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         // (SyncActionKind.RecordFolder).
         ["withheld folder made again on the server, its row's version stale"] = new PlannerCase([new(21, 10, 3, 1)], [new(31, 7, 7, 5)], [new(15, 8, 3, 7), new(6, 14, 0, 3), new(7, 0, 1, 7), new(26, 0, 2, 7)], 618, CaseRenames: true),
         ["withheld folder made again on the server, its row's version stale, the clashing name a folder"] = new PlannerCase([new(12, 13, 6, 0)], [new(31, 7, 1, 1)], [new(7, 1, 2, 3), new(27, 0, 4, 4), new(4, 8, 2, 6)], 544, CaseRenames: true),
+
+        // Another device deletes the empty folder b/a, then moves b to 'b (Case Conflict)'; this client reads both in one view
+        // (DeletesBeforeCaseMoves puts the delete at 'b (Case Conflict)/a'), its rename following the move fails once, then
+        // is made: the row follows to the new name and the delete there, withheld with both names that pass, is the one
+        // MoveRows remembers with the rows' moves. The model's executor did not remember it (the row moved, the delete
+        // lost): "not converged at 'b (Case Conflict)/a': an empty folder here that the server does not have" (seed
+        // 4wMSN0b-a4m1, as printed, not shrunk). A fault of the model, not of the engine: it now mirrors MoveRows.
+        ["folder deleted before another device's case-conflict move, followed after a failed rename"] = new PlannerCase([new(20, 10, 3, 2), new(2, 14, 1, 0), new(20, 4, 2, 0), new(24, 4, 3, 1), new(12, 8, 1, 0), new(30, 0, 1, 0)], [new(21, 4, 4, 3), new(22, 10, 7, 2), new(4, 13, 3, 0), new(16, 5, 0, 7)], [new(27, 2, 7, 0), new(2, 2, 0, 3), new(2, 12, 3, 5), new(3, 9, 7, 6), new(29, 14, 7, 3)], 295, StableAge: 4, Later: [new(29, 5, 2, 7), new(5, 13, 4, 7)], CaseRenames: true),
     };
 
     public static TheoryData<string> ShrunkCaseRenameNames => new(ShrunkCaseRenames.Keys);

@@ -154,6 +154,28 @@ public sealed class CaseMoveCrashDeleteTests : IDisposable
     }
 
     /// <summary>
+    /// As above, with x.txt edited here (still at the old name here) before the next pass: that pass follows the move and
+    /// takes the delete before it at the new name as a remote delete of a file edited here: the edit is kept, here and on
+    /// the server, under the new name.
+    /// </summary>
+    [Fact]
+    public async Task A_crash_between_the_server_move_and_the_rename_here_keeps_an_edit_here_of_the_deleted_file()
+    {
+        using var a = await ClashAsync();
+        await CrashAtAsync(a, step => step.StartsWith("before case-conflict rename", StringComparison.Ordinal));
+        File.WriteAllText(a.PathOf("docs/x.txt"), "edited here after the crash");
+
+        var notes = await SettleAsync(a);
+
+        var contents = TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
+        Assert.True(contents.Contains("edited here after the crash"), $"the edit here is lost: {await StateAsync(a)}; notes: [{string.Join(" | ", notes)}]");
+        Assert.Equal("edited here after the crash", a.Read($"{Moved}/x.txt"));
+        Assert.Equal("edited here after the crash".Length, (long?)_server.Current($"{Moved}/x.txt")?.Size);
+        Assert.Equal("a as synced", a.Read($"{Moved}/sub/a.txt"));
+        await Convergence.AssertSameAsync(_server, a, notes);
+    }
+
+    /// <summary>
     /// The pass that found the delete keeps its old cursor (an error elsewhere), and so does the next one: the delete, in
     /// the memory since the db write, must still be taken, once, and the memory forgotten after.
     /// </summary>

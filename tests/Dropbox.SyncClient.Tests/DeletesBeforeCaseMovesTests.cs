@@ -22,11 +22,14 @@ public sealed class DeletesBeforeCaseMovesTests
     private static Dropbox.Shared.Protos.Metadata.Change Commit(string path, ulong seq) =>
         new() { Kind = Dropbox.Shared.Protos.Metadata.ChangeKind.Upsert, Sequence = seq, Entry = new() { Path = path, Version = seq, Kind = Dropbox.Shared.Protos.Metadata.EntryKind.File } };
 
-    private static Dictionary<string, RemoteEntry> View(params Dropbox.Shared.Protos.Metadata.Change[] feed)
+    private static Dictionary<string, RemoteEntry> View(params Dropbox.Shared.Protos.Metadata.Change[] feed) => View(_ => null, feed);
+
+    /// <summary>The view of <paramref name="feed"/>, with the db's rows at <paramref name="syncedVersion"/>.</summary>
+    private static Dictionary<string, RemoteEntry> View(Func<string, ulong?> syncedVersion, params Dropbox.Shared.Protos.Metadata.Change[] feed)
     {
         var changes = new Dictionary<string, RemoteEntry>(StringComparer.Ordinal);
         RemoteChanges.Apply(changes, feed);
-        DeletesBeforeCaseMoves.Apply(changes);
+        DeletesBeforeCaseMoves.Apply(changes, syncedVersion);
         return changes;
     }
 
@@ -39,6 +42,22 @@ public sealed class DeletesBeforeCaseMovesTests
         Assert.True(view[$"{Moved}/x.txt"] is { Deleted: true, Version: 5, MovedFrom: null });
         Assert.Equal($"{Moved}/sub/b.txt", view["docs/sub/b.txt"].MovedTo);
         Assert.True(view[$"{Moved}/sub/b.txt"] is { Deleted: true, Version: 6 });
+    }
+
+    /// <summary>
+    /// The db holds the new path synced at a version newer than the delete (made there since, its listing an echo dropped
+    /// from the view): the delete stays at the old path. A row there at an older version (one that followed the move) takes it.
+    /// </summary>
+    [Fact]
+    public void A_delete_is_not_put_over_a_new_path_synced_since()
+    {
+        var newer = View(p => p == $"{Moved}/x.txt" ? 9 : null, Delete("docs/x.txt", 5), Move("docs", Moved, 7, folder: true));
+        var followed = View(p => p == $"{Moved}/x.txt" ? 3 : null, Delete("docs/x.txt", 5), Move("docs", Moved, 7, folder: true));
+
+        Assert.True(newer["docs/x.txt"] is { Deleted: true, MovedTo: null });
+        Assert.False(newer.ContainsKey($"{Moved}/x.txt"));
+        Assert.Equal($"{Moved}/x.txt", followed["docs/x.txt"].MovedTo);
+        Assert.True(followed[$"{Moved}/x.txt"] is { Deleted: true, Version: 5 });
     }
 
     [Fact]

@@ -271,6 +271,14 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         // lost): "not converged at 'b (Case Conflict)/a': an empty folder here that the server does not have" (seed
         // 4wMSN0b-a4m1, as printed, not shrunk). A fault of the model, not of the engine: it now mirrors MoveRows.
         ["folder deleted before another device's case-conflict move, followed after a failed rename"] = new PlannerCase([new(20, 10, 3, 2), new(2, 14, 1, 0), new(20, 4, 2, 0), new(24, 4, 3, 1), new(12, 8, 1, 0), new(30, 0, 1, 0)], [new(21, 4, 4, 3), new(22, 10, 7, 2), new(4, 13, 3, 0), new(16, 5, 0, 7)], [new(27, 2, 7, 0), new(2, 2, 0, 3), new(2, 12, 3, 5), new(3, 9, 7, 6), new(29, 14, 7, 3)], 295, StableAge: 4, Later: [new(29, 5, 2, 7), new(5, 13, 4, 7)], CaseRenames: true),
+
+        // This client's own case-conflict move of b, the empty folder b/B deleted on the server before it; a wait held the
+        // cursor, so the next pass read the feed from before the delete: b/B's folder here, new under the new name, was made
+        // on the server ('b (Case Conflict)/B'), and the pass after, reading from the same cursor, had the echo of that
+        // dropped and DeletesBeforeCaseMoves put the old delete over it: the folder deleted here, kept on the server ("not
+        // converged at 'b (Case Conflict)/B': a remote folder missing here"; seed 262j9vvfYg91, as printed, found in a run
+        // of 400,000 cases). Not put where the db holds the new path at a version newer than the delete.
+        ["delete before a case-conflict move read again over a folder made at the new name since"] = new PlannerCase([new(5, 5, 2, 4), new(0, 11, 5, 1), new(20, 1, 2, 7), new(10, 4, 3, 6), new(27, 1, 3, 3)], [new(26, 13, 6, 3)], [new(3, 11, 7, 1), new(16, 15, 0, 7), new(16, 2, 0, 1)], 748, StableAge: 3, Rewrites: 2, Later: [new(8, 3, 3, 4), new(30, 10, 5, 4), new(9, 6, 7, 1)], CaseRenames: true),
     };
 
     public static TheoryData<string> ShrunkCaseRenameNames => new(ShrunkCaseRenames.Keys);

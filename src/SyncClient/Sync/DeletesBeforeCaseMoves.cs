@@ -18,11 +18,13 @@ internal static class DeletesBeforeCaseMoves
     /// old end names the new path (<see cref="RemoteEntry.MovedTo"/>), so a row that follows the move follows it there
     /// (<see cref="LocalCaseRenames.FollowedMove"/>), and the new path holds the delete, so the planner decides it as a
     /// remote delete of that row (its file deleted here where it is as synced, kept and sent where edited). Nothing is
-    /// changed where the view holds anything at the new path (a change listed there since is newer), nor for a delete after
-    /// the move (a file made at the old path after the move and deleted: not the moved row's), nor under a folder whose
-    /// name only looks like a case-conflict name with no move to it in the view.
+    /// changed where the view holds anything at the new path (a change listed there since is newer), nor where the db holds
+    /// the new path synced at a version newer than the delete (<paramref name="syncedVersion"/>: made there since, by this
+    /// client or another device, its listing an echo dropped from the view; a row that followed the move keeps its older
+    /// version), nor for a delete after the move (a file made at the old path after the move and deleted: not the moved
+    /// row's), nor under a folder whose name only looks like a case-conflict name with no move to it in the view.
     /// </summary>
-    internal static void Apply(Dictionary<string, RemoteEntry> changes)
+    internal static void Apply(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
     {
         // Most views hold no such move: then nothing else is looked at.
         if (!changes.Any(c => c.Value is { Deleted: true, MovedTo: { } to } && to.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) && LocalCaseFacts.IsCaseConflictNameOf(to, c.Key)))
@@ -34,6 +36,14 @@ internal static class DeletesBeforeCaseMoves
         foreach (var (path, entry) in changes)
         {
             if (entry is not { Deleted: true, MovedTo: null, MovedFrom: null } || MovedWith(path, entry.Version, changes) is not { } to || changes.ContainsKey(to))
+            {
+                continue;
+            }
+
+            // Synced there since (the planner model's seed 262j9vvfYg91: a folder made there by this client, re-read from a
+            // cursor a wait held before the delete): the delete is older than what the row holds, and would remove it here
+            // while the server keeps it.
+            if (syncedVersion(to) > entry.Version)
             {
                 continue;
             }

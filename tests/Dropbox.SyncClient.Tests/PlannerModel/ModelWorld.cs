@@ -441,7 +441,7 @@ internal sealed class ModelWorld
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
         FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
         var before = changes.Count;
-        DeletesBeforeCaseMoves.Apply(changes); // as the engine
+        DeletesBeforeCaseMoves.Apply(changes, SyncedVersion); // as the engine
         DeletesPutAtNewName = changes.Count - before; // each adds the new path's delete
         if (refusals.Messages.Count > 0)
         {

@@ -281,6 +281,17 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         ["delete before a case-conflict move read again over a folder made at the new name since"] = new PlannerCase([new(5, 5, 2, 4), new(0, 11, 5, 1), new(20, 1, 2, 7), new(10, 4, 3, 6), new(27, 1, 3, 3)], [new(26, 13, 6, 3)], [new(3, 11, 7, 1), new(16, 15, 0, 7), new(16, 2, 0, 1)], 748, StableAge: 3, Rewrites: 2, Later: [new(8, 3, 3, 4), new(30, 10, 5, 4), new(9, 6, 7, 1)], CaseRenames: true),
     };
 
+    // OPEN (stop 52, not fixed, no row: it fails): seed 5yuK37HOMIz1 of the case-rename generator, found once in a run of
+    // 1,000,000 cases (runs of 400,000 and 1,000,000 before it passed): "not converged at 'b (Case Conflict)/a': a file here
+    // that the server does not have". Another device deleted b/a (among others) and moved b to 'b (Case Conflict)'; the
+    // followed rename moved b/a's row, and MoveRows remembered the delete at the new path (DeletesBeforeCaseMoves put it
+    // there); the next pass took the memory but skipped the path (the file unreadable, withheld) and stored its cursor, so
+    // the memory was forgotten, and the withheld lookup finds nothing there (the server never held that path): the file
+    // stays here as synced. Without DeletesBeforeCaseMoves the seed passes (the file is sent back: the delete undone). The
+    // engine has the same gap for GoneBeforeMove's deletes (the model cannot make those). Keeping a remembered delete while
+    // its path is skipped was not done: a kept stale delete would shadow the withheld lookup of a path made again since.
+    // new PlannerCase([new(24, 15, 5, 1), new(21, 4, 2, 7), new(24, 10, 1, 3), new(26, 8, 4, 4), new(10, 8, 3, 4), new(26, 4, 3, 4), new(13, 10, 5, 2)], [new(20, 14, 7, 0), new(15, 0, 2, 0), new(17, 10, 3, 7)], [new(1, 3, 7, 5), new(2, 8, 7, 0), new(25, 3, 1, 7), new(6, 0, 6, 5), new(27, 13, 2, 0), new(7, 5, 3, 4)], 260, StableAge: 3, Rewrites: 2, ReadErrors: [new(13, 13, 2, 4)], CaseRenames: true)
+
     public static TheoryData<string> ShrunkCaseRenameNames => new(ShrunkCaseRenames.Keys);
 
     [Theory]

@@ -225,12 +225,12 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
     /// <summary>
     /// The listing after the move fails at its second page: what its first page lacks is not taken as deleted (nothing of
     /// it is taken: no delete is remembered), so no folder of the second page is deleted here. The file deleted before the
-    /// move then stays here, as it did before any listing was made: nothing lost, the delete not applied (a known limit),
-    /// and the pass says so in a note; a reconcile then sends it back to the server, as the note says (the two sides the
-    /// same again, the other device's delete undone).
+    /// move is still deleted here: the next pass reads its delete from the feed, before this client's move of its folder,
+    /// and takes it at the new name (<see cref="DeletesBeforeCaseMoves"/>). Before it, the file stayed here until a
+    /// reconcile sent it back to the server, undoing the other device's delete (review ag51).
     /// </summary>
     [Fact]
-    public async Task A_listing_that_fails_after_the_move_deletes_nothing_here()
+    public async Task A_listing_that_fails_after_the_move_deletes_nothing_else_and_the_next_pass_takes_the_delete()
     {
         using var a = await ClashOverTwoPagesAsync();
         var last = $"docs (Case Conflict)/f{RemoteChanges.PageSize + 9:D4}";
@@ -249,18 +249,20 @@ public sealed class CaseConflictMoveRaceTests : IDisposable
         Assert.True(pages >= 2, $"the listing asked {pages} page(s)");
         Assert.Empty(Remembered(a));
         Assert.Contains(renamed.Notes, n => n.Contains("could not be read after its move", StringComparison.Ordinal)
-            && n.Contains("it stays here (a reconcile sends it back to the server)", StringComparison.Ordinal));
+            && n.Contains("is deleted here by the next pass that reads the change feed", StringComparison.Ordinal));
 
         var notes = await Convergence.SettleAsync(a);
 
         Assert.True(Directory.Exists(a.PathOf(last)), "a folder the failed listing did not reach was deleted here; notes: " + string.Join(" | ", notes));
         Assert.True(Directory.Exists(a.PathOf("docs (Case Conflict)/f0000")));
-        Assert.Equal("synced here, deleted by the other device", a.Read("docs (Case Conflict)/x.txt"));
+        Assert.False(File.Exists(a.PathOf("docs (Case Conflict)/x.txt")), "x.txt, deleted by the other device before the move, is still here; notes: " + string.Join(" | ", notes));
+        Assert.Null(_server.Current("docs (Case Conflict)/x.txt"));
 
         var reconcile = await a.SyncAsync(new SyncOptions { Reconcile = true });
         Assert.Equal(0, reconcile.Errors);
         notes.AddRange(reconcile.Notes);
-        Assert.Equal("synced here, deleted by the other device".Length, (long?)_server.Current("docs (Case Conflict)/x.txt")?.Size);
+        Assert.Null(_server.Current("docs (Case Conflict)/x.txt"));
+        Assert.Null(_server.Current("docs/x.txt"));
         await Convergence.AssertSameAsync(_server, a, notes);
     }
 }

@@ -9,33 +9,16 @@ namespace Dropbox.SyncClient.Tests;
 /// </summary>
 public sealed class GoneBeforeMoveFakeServerTests : IDisposable
 {
-    private const string Moved = "docs (Case Conflict)";
+    private const string Moved = CaseClash.Moved;
 
     private readonly TempFolder _dir = new();
     private readonly FakeServer _server = new();
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>'Docs' synced, then 'docs' with x.txt and sub/a.txt made from the web and synced here: the next pass renames 'docs'.</summary>
-    private async Task<TestClient> ClashAsync()
-    {
-        var a = new TestClient(_dir, "a", _server);
-        await TestClient.CommitAsOtherClientAsync(_dir, _server, "Docs/y.txt", "older");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
-        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs", Device = "web" }, CancellationToken.None);
-        await _server.CreateFolderAsync(new CreateFolderRequest { Path = "docs/sub", Device = "web" }, CancellationToken.None);
-        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/x.txt", "x as synced", client: "web2");
-        await TestClient.CommitAsOtherClientAsync(_dir, _server, "docs/sub/a.txt", "a as synced", client: "web3");
-        Assert.Equal(0, (await a.SyncAsync()).Errors);
-        Assert.Equal("a as synced", a.Read("docs/sub/a.txt"));
-        return a;
-    }
+    private Task<TestClient> ClashAsync() => CaseClash.SyncedAsync(_dir, _server);
 
-    private void DeleteBeforeTheMove(string path) => _server.BeforeMoveFile = async request =>
-    {
-        _server.BeforeMoveFile = null;
-        await _server.DeleteFileAsync(new DeleteFileRequest { Path = path, Device = "b" }, CancellationToken.None);
-    };
+    private void DeleteBeforeTheMove(string path) => CaseClash.DeleteBeforeTheMove(_server, path);
 
     /// <summary>
     /// Another device deletes the folder docs/sub (with a.txt) between the listing and the move, while a file new here

@@ -111,6 +111,9 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
             AssertPlanned(nameof(SyncActionKind.UploadNew) + " (case renames)");
             AssertPlanned(nameof(SyncActionKind.KeepDisplaced) + " (case renames)");
             AssertPlanned(nameof(SyncActionKind.RecordFolder) + " (case renames)"); // about 60 in 10,000 cases
+            AssertPlanned("deletes before a case-conflict move put at the new name (case renames)"); // about 35 in 10,000 cases
+            // Not asserted: the deletes MoveRows remembers at a followed row's new path (the seed 4wMSN0b-a4m1 row below)
+            // come about twice in 10,000 cases, so a CI-sized run would miss them about one time in ten.
         }
     }
 
@@ -260,7 +263,34 @@ public sealed class SyncPlannerPropertyTests(ITestOutputHelper output)
         // (SyncActionKind.RecordFolder).
         ["withheld folder made again on the server, its row's version stale"] = new PlannerCase([new(21, 10, 3, 1)], [new(31, 7, 7, 5)], [new(15, 8, 3, 7), new(6, 14, 0, 3), new(7, 0, 1, 7), new(26, 0, 2, 7)], 618, CaseRenames: true),
         ["withheld folder made again on the server, its row's version stale, the clashing name a folder"] = new PlannerCase([new(12, 13, 6, 0)], [new(31, 7, 1, 1)], [new(7, 1, 2, 3), new(27, 0, 4, 4), new(4, 8, 2, 6)], 544, CaseRenames: true),
+
+        // Another device deletes the empty folder b/a, then moves b to 'b (Case Conflict)'; this client reads both in one view
+        // (DeletesBeforeCaseMoves puts the delete at 'b (Case Conflict)/a'), its rename following the move fails once, then
+        // is made: the row follows to the new name and the delete there, withheld with both names that pass, is the one
+        // MoveRows remembers with the rows' moves. The model's executor did not remember it (the row moved, the delete
+        // lost): "not converged at 'b (Case Conflict)/a': an empty folder here that the server does not have" (seed
+        // 4wMSN0b-a4m1, as printed, not shrunk). A fault of the model, not of the engine: it now mirrors MoveRows.
+        ["folder deleted before another device's case-conflict move, followed after a failed rename"] = new PlannerCase([new(20, 10, 3, 2), new(2, 14, 1, 0), new(20, 4, 2, 0), new(24, 4, 3, 1), new(12, 8, 1, 0), new(30, 0, 1, 0)], [new(21, 4, 4, 3), new(22, 10, 7, 2), new(4, 13, 3, 0), new(16, 5, 0, 7)], [new(27, 2, 7, 0), new(2, 2, 0, 3), new(2, 12, 3, 5), new(3, 9, 7, 6), new(29, 14, 7, 3)], 295, StableAge: 4, Later: [new(29, 5, 2, 7), new(5, 13, 4, 7)], CaseRenames: true),
+
+        // This client's own case-conflict move of b, the empty folder b/B deleted on the server before it; a wait held the
+        // cursor, so the next pass read the feed from before the delete: b/B's folder here, new under the new name, was made
+        // on the server ('b (Case Conflict)/B'), and the pass after, reading from the same cursor, had the echo of that
+        // dropped and DeletesBeforeCaseMoves put the old delete over it: the folder deleted here, kept on the server ("not
+        // converged at 'b (Case Conflict)/B': a remote folder missing here"; seed 262j9vvfYg91, as printed, found in a run
+        // of 400,000 cases). Not put where the db holds the new path at a version newer than the delete.
+        ["delete before a case-conflict move read again over a folder made at the new name since"] = new PlannerCase([new(5, 5, 2, 4), new(0, 11, 5, 1), new(20, 1, 2, 7), new(10, 4, 3, 6), new(27, 1, 3, 3)], [new(26, 13, 6, 3)], [new(3, 11, 7, 1), new(16, 15, 0, 7), new(16, 2, 0, 1)], 748, StableAge: 3, Rewrites: 2, Later: [new(8, 3, 3, 4), new(30, 10, 5, 4), new(9, 6, 7, 1)], CaseRenames: true),
     };
+
+    // OPEN (stop 52, not fixed, no row: it fails): seed 5yuK37HOMIz1 of the case-rename generator, found once in a run of
+    // 1,000,000 cases (runs of 400,000 and 1,000,000 before it passed): "not converged at 'b (Case Conflict)/a': a file here
+    // that the server does not have". Another device deleted b/a (among others) and moved b to 'b (Case Conflict)'; the
+    // followed rename moved b/a's row, and MoveRows remembered the delete at the new path (DeletesBeforeCaseMoves put it
+    // there); the next pass took the memory but skipped the path (the file unreadable, withheld) and stored its cursor, so
+    // the memory was forgotten, and the withheld lookup finds nothing there (the server never held that path): the file
+    // stays here as synced. Without DeletesBeforeCaseMoves the seed passes (the file is sent back: the delete undone). The
+    // engine has the same gap for GoneBeforeMove's deletes (the model cannot make those). Keeping a remembered delete while
+    // its path is skipped was not done: a kept stale delete would shadow the withheld lookup of a path made again since.
+    // new PlannerCase([new(24, 15, 5, 1), new(21, 4, 2, 7), new(24, 10, 1, 3), new(26, 8, 4, 4), new(10, 8, 3, 4), new(26, 4, 3, 4), new(13, 10, 5, 2)], [new(20, 14, 7, 0), new(15, 0, 2, 0), new(17, 10, 3, 7)], [new(1, 3, 7, 5), new(2, 8, 7, 0), new(25, 3, 1, 7), new(6, 0, 6, 5), new(27, 13, 2, 0), new(7, 5, 3, 4)], 260, StableAge: 3, Rewrites: 2, ReadErrors: [new(13, 13, 2, 4)], CaseRenames: true)
 
     public static TheoryData<string> ShrunkCaseRenameNames => new(ShrunkCaseRenames.Keys);
 

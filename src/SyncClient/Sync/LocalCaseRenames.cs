@@ -372,11 +372,12 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         }
         catch (DropboxException e)
         {
-            // A note, not only a log line: a file another device deleted before the move is then not deleted here (its
-            // delete is at the old path), and the user is told where that ends. Not looked at again by a later pass: see
-            // the README (a later listing reads the server as it is then, against an older view of the feed).
+            // A note, not only a log line: the rows keep the moves' versions. A file another device deleted before the move
+            // is not lost track of: the next pass reads its delete from the feed before this move (the cursor stored is
+            // older than both) and takes it at the new name (DeletesBeforeCaseMoves). Not looked at again by a later pass:
+            // see the README (a later listing reads the server as it is then, against an older view of the feed).
             var note = $"case conflict: the versions under '{listedFolder}' could not be read after its move on the server ({e.Message}); the rows under '{target}' keep theirs, "
-                + "and if another device deleted a file there just before the move, it stays here (a reconcile sends it back to the server)";
+                + "and a file another device deleted there just before the move is deleted here by the next pass that reads the change feed (a reconcile before it sends the file back)";
             summary.AddNote(note);
             ctx.Progress.Log(note);
             return (versions, null);
@@ -471,6 +472,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     {
         var moves = new List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)>();
         var movedWithServer = new List<FileRecord>();
+        var goneAtNewPath = new List<FileRecord>();
         foreach (var key in synced)
         {
             var path = to + key[from.Length..];
@@ -491,9 +493,17 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             {
                 movedWithServer.Add(row);
             }
+            else if (remote.GetValueOrDefault(path) is { Deleted: true })
+            {
+                goneAtNewPath.Add(row);
+            }
         }
 
         var goneBeforeMove = listed is { } l ? GoneBeforeMove(movedWithServer, l.Folders, l.Live) : [];
+        // A followed row whose new path the view holds deleted (moved and then deleted there, or deleted before the move:
+        // DeletesBeforeCaseMoves): this pass withholds both names, and a withheld path the server never held (the latter)
+        // is looked up as unknown, so its delete is remembered with the rows' moves, as the deletes this pass's own move found.
+        goneBeforeMove.AddRange(goneAtNewPath.Select(r => new RemoteEntry(r.Path, r.Kind, r.Version, Deleted: true, r.Size, r.ContentHash, 0)));
         ctx.Db.RecordMoves(moves, memory.Followed.RememberedWithGone(goneBeforeMove));
         return goneBeforeMove;
     }

@@ -137,7 +137,10 @@ internal sealed class SyncEngine
         StateParentFiles.Merge(_ctx, remote);
         // Server moves a local case-conflict rename follows and no pass made yet: the cursor moved past them, and only the
         // feed says where a path went, so they are put back in the view before anything reads it.
-        _caseConflicts.Followed.AddTo(remote.Changes, path => index.TryGetValue(path, out var synced) ? synced.Version : null);
+        ulong? SyncedVersion(string path) => index.TryGetValue(path, out var synced) ? synced.Version : null;
+        _caseConflicts.Followed.AddTo(remote.Changes, SyncedVersion);
+        // A delete read from an old cursor, before a case-conflict move of its folder: where the move would have carried it.
+        DeletesBeforeCaseMoves.Apply(remote.Changes, SyncedVersion);
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");

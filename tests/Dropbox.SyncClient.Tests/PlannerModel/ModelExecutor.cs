@@ -30,6 +30,16 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     /// <summary>Followed case-conflict renames made to fail this pass.</summary>
     public int FollowedFailed { get; private set; }
 
+    /// <summary>
+    /// The remote deletes this pass's case-conflict renames found at their followed rows' new paths (LocalCaseRenames.MoveRows:
+    /// a delete there, or one before the move that <see cref="DeletesBeforeCaseMoves"/> put there): the engine remembers
+    /// them with the rows' moves at once, and with the cursor.
+    /// </summary>
+    private readonly List<RemoteEntry> _goneAtNewPath = [];
+
+    /// <summary>How many such deletes this pass remembered.</summary>
+    public int GoneAtNewPath => _goneAtNewPath.Count;
+
     /// <summary>A remote move could not be applied here: the next pass lists everything.</summary>
     public bool ListAllNextPass { get; private set; }
 
@@ -98,8 +108,9 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             StepsHeld = plan.Where((x, i) => i >= before.Count || !ReferenceEquals(x, before[i])).Count();
         }
 
-        // A followed rename not made (or waiting) keeps the server's move for the next passes' views, stored with the cursor.
-        FollowedMoves = remote is null ? [] : FollowedCaseMoves.Select(followed, remote.Changes, plan);
+        // A followed rename not made (or waiting) keeps the server's move for the next passes' views, stored with the cursor;
+        // with it the deletes the renames made found at their rows' new paths (LocalCaseRenames.MoveRows).
+        FollowedMoves = remote is null ? [] : FollowedCaseMoves.WithGone(FollowedCaseMoves.Select(followed, remote.Changes, plan), _goneAtNewPath);
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
         foreach (var a in plan.Where(a => a.Kind is SyncActionKind.RemoveDisplaced or SyncActionKind.KeepDisplaced))
@@ -484,6 +495,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
             }
 
             var onServer = renamedOnServer ? outcome.OnServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [];
+            var goneThere = new List<RemoteEntry>();
             foreach (var key in facts.SyncedUnder)
             {
                 var path = to + key[from.Length..];
@@ -497,6 +509,17 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
                     : followed ? LocalCaseRenames.FollowedVersion(record, key, path, remote.Changes)
                     : record.Version;
                 world.Base[path] = record with { Path = path, Version = version };
+                if (!onServer.Contains(key) && remote.Changes.GetValueOrDefault(path) is { Deleted: true })
+                {
+                    goneThere.Add(new RemoteEntry(path, record.Kind, version, Deleted: true, record.Size, record.ContentHash, 0));
+                }
+            }
+
+            if (goneThere.Count > 0)
+            {
+                // As RecordMoves: remembered at once, in the rows' transaction (kept by a pass that keeps its cursor too).
+                world.FollowedMoves = FollowedCaseMoves.WithGone([.. world.FollowedMoves], goneThere);
+                _goneAtNewPath.AddRange(goneThere);
             }
         }
 

@@ -411,6 +411,9 @@ internal sealed class ModelWorld
         return unreadable;
     }
 
+    /// <summary>The deletes before a case-conflict move the last <see cref="Fetch"/> put at the new name (<see cref="DeletesBeforeCaseMoves"/>).</summary>
+    public int DeletesPutAtNewName { get; private set; }
+
     /// <summary>The remote view: the feed after the cursor folded by the real code (echoes of the synced state dropped), or a full listing.</summary>
     public RemoteView Fetch()
     {
@@ -437,6 +440,9 @@ internal sealed class ModelWorld
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
         FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
+        var before = changes.Count;
+        DeletesBeforeCaseMoves.Apply(changes, SyncedVersion); // as the engine
+        DeletesPutAtNewName = changes.Count - before; // each adds the new path's delete
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));

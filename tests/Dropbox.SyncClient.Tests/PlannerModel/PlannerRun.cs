@@ -207,6 +207,11 @@ internal static class PlannerRun
                 Coverage.AddOrUpdate("CaseRenameLocal waits to follow the server" + c.Key, executor.FollowedWaits, (_, n) => n + executor.FollowedWaits);
             }
 
+            if (executor.GoneAtNewPath > 0)
+            {
+                Coverage.AddOrUpdate("deletes at a followed row's new path remembered" + c.Key, executor.GoneAtNewPath, (_, n) => n + executor.GoneAtNewPath);
+            }
+
             if (executor.CaseRenamesNotMade > 0)
             {
                 Coverage.AddOrUpdate("CaseRenameLocal not made, its steps held" + c.Key, executor.CaseRenamesNotMade, (_, n) => n + executor.CaseRenamesNotMade);
@@ -291,6 +296,7 @@ internal static class PlannerRun
     {
         var plain = c.Plain;
         var remote = world.Fetch();
+        Coverage.AddOrUpdate("deletes before a case-conflict move put at the new name" + c.Key, world.DeletesPutAtNewName, (_, n) => n + world.DeletesPutAtNewName);
         var snapshot = world.Scan();
         var index = world.Index();
         var newFiles = new NewFiles(index, remote, world.Stability);

@@ -703,6 +703,13 @@ internal sealed partial class SimWorld : IDisposable
                 Release(device, Join(path, file));
             }
 
+            foreach (var held in HeldFiles(device, path))
+            {
+                // A file a remote delete took aside under a hidden holding name (owed like any write) goes with its
+                // folder: the user's own delete, as it would have been at the file's name.
+                Release(device, held);
+            }
+
             Directory.Delete(Full(device, path), recursive: true);
             line = $"delete folder {path}";
         }
@@ -802,6 +809,13 @@ internal sealed partial class SimWorld : IDisposable
     }
 
     private static string Full(SimDevice device, string path) => SyncPaths.ToFull(device.Folder, path);
+
+    /// <summary>The hidden holding files (<see cref="TempName.IsDisplaced"/>) under the folder <paramref name="path"/>, relative to the device's folder.</summary>
+    private static IEnumerable<string> HeldFiles(SimDevice device, string path) =>
+        Directory.GetFiles(Full(device, path), IgnoreMatcher.TempPrefix + "*", SearchOption.AllDirectories)
+            .Where(f => TempName.IsDisplaced(Path.GetFileName(f), out _))
+            .Select(f => Path.GetRelativePath(device.Folder, f).Replace('\\', '/'))
+            .Order(StringComparer.Ordinal);
 
     private static string Join(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
 

@@ -2,6 +2,7 @@ using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
+using Google.Protobuf.Collections;
 
 namespace Dropbox.MetadataNode.Domain;
 
@@ -112,11 +113,20 @@ internal static class ChunkLedger
         && !record.UnconfirmedLocations.Contains(nodeId)
         && (record.Refcount > 0 || record.ZeroSinceUnixMs >= freshSinceMs);
 
+    /// <summary>Adds <paramref name="nodeId"/> to one of a record's node lists unless it is there already.</summary>
+    public static void AddOnce(RepeatedField<string> nodes, string nodeId)
+    {
+        if (!nodes.Contains(nodeId))
+        {
+            nodes.Add(nodeId);
+        }
+    }
+
     /// <summary>
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
     /// deleted, or from a node whose deletion of it finished (<see cref="ChunkRecord.DeletedFrom"/>: the event may be
-    /// held up since before it), or any event from a node the chunk is still to be deleted from, is not trusted: the bytes may be gone, so a commit will ask the node instead. But they may be there too
-    /// (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes
+    /// held up since before it), or any event from a node the chunk is still to be deleted from, is not trusted: the
+    /// bytes may be gone, so a commit will ask the node instead. But they may be there too (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes
     /// no commit confirms are deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk
     /// it never commits. Returns whether the chunk is now recorded as stored.
     /// </summary>
@@ -144,10 +154,7 @@ internal static class ChunkLedger
         var deletingHere = record.DeletingLocations.Contains(nodeId);
         if (deletingHere || (!verified && (record.State is ChunkState.Deleting or ChunkState.Deleted || record.DeletedFrom.Contains(nodeId))))
         {
-            if (!record.UnconfirmedLocations.Contains(nodeId))
-            {
-                record.UnconfirmedLocations.Add(nodeId);
-            }
+            AddOnce(record.UnconfirmedLocations, nodeId);
 
             if (record.State == ChunkState.Deleted)
             {
@@ -164,10 +171,7 @@ internal static class ChunkLedger
         record.LostWithNode = string.Empty; // a copy again (say, the content uploaded anew): no longer lost
         record.DeletedFrom.Remove(nodeId); // its own answer: what it holds now
         record.UnconfirmedLocations.Remove(nodeId);
-        if (!record.Locations.Contains(nodeId))
-        {
-            record.Locations.Add(nodeId);
-        }
+        AddOnce(record.Locations, nodeId);
 
         if (size != 0)
         {

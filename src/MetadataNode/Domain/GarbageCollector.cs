@@ -237,10 +237,7 @@ internal sealed class GarbageCollector
                             // a node's own answer to a commit's check (a client healing the chunk) lists it again.
                             foreach (var node in record.DeletingLocations)
                             {
-                                if (!record.UnconfirmedLocations.Contains(node))
-                                {
-                                    record.UnconfirmedLocations.Add(node);
-                                }
+                                ChunkLedger.AddOnce(record.UnconfirmedLocations, node);
                             }
 
                             record.DeletingLocations.Clear();
@@ -283,10 +280,7 @@ internal sealed class GarbageCollector
                             record.State = ChunkState.Deleting;
                             foreach (var node in record.Locations.Concat(record.UnconfirmedLocations))
                             {
-                                if (!record.DeletingLocations.Contains(node))
-                                {
-                                    record.DeletingLocations.Add(node);
-                                }
+                                ChunkLedger.AddOnce(record.DeletingLocations, node);
                             }
 
                             record.Locations.Clear();
@@ -357,10 +351,7 @@ internal sealed class GarbageCollector
                         if (record.DeletingLocations.Remove(node))
                         {
                             removed = true;
-                            if (!record.DeletedFrom.Contains(node))
-                            {
-                                record.DeletedFrom.Add(node);
-                            }
+                            ChunkLedger.AddOnce(record.DeletedFrom, node);
                         }
                     }
 

@@ -24,19 +24,22 @@ internal sealed partial class MetadataStore
         _engine.Visit(_engine.Chunks, [], [], (key, value) => key.Length != ChunkId.Size || visitor(new ChunkId(key), ChunkRecord.Parser.ParseFrom(value)));
     }
 
+    /// <summary>The deletion and corrupt-report counters, read before a push: <see cref="RecordPushed"/> trusts no answer made while either moved.</summary>
+    public (long Deletions, long Corrupt) PushCounters() => (_transactions.ChunkDeletions, _transactions.CorruptReports);
+
     /// <summary>
     /// Records the copies a re-replication push made on <paramref name="targetNode"/>: the target's own answer to the
     /// source's put, as good as its answer to a check, so each is a location at once (its "stored" event, which comes
     /// later, is then a repeat). Without it the copy waited for that event, which is not trusted from a node the chunk's
     /// last deletion finished on (<see cref="ChunkLedger.MarkStored"/>): such a copy never counted and a drain onto that
-    /// node never ended. Not on a node being forgotten, nor for a chunk no longer stored.
+    /// node never ended. Nothing is recorded on a node being forgotten (checked under the write lock, as the event path
+    /// does), for a chunk no longer stored, or when the collector deleted chunks or a node reported copies corrupt since
+    /// <see cref="PushCounters"/> was read before the push (the answer may name bytes gone or quarantined since, as for a
+    /// commit's check: UploadCommit.RecordAnswers): the copy then waits for its event, or the next pass's push.
     /// </summary>
-    /// <summary>The deletion and corrupt-report counters, read before a push: <see cref="RecordPushed"/> trusts no answer made while either moved.</summary>
-    public (long Deletions, long Corrupt) PushCounters() => (_transactions.ChunkDeletions, _transactions.CorruptReports);
-
     public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids, long deletionsBefore, long corruptBefore)
     {
-        if (ids.Count == 0 || !_nodeRegistry.MayHoldNewCopies(targetNode))
+        if (ids.Count == 0)
         {
             return;
         }

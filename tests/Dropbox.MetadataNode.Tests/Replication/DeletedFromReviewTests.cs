@@ -27,7 +27,7 @@ public sealed class DeletedFromReviewTests
         // a, b, c) and commits. d is back. One of alice's holders finds its copy corrupt: re-replication copies the
         // chunk to its best-placed healthy node not holding it, d, whose "stored" event reports the copy.
         using var h = Create(replicationFactor: 2, nodeTimeout: TimeSpan.FromSeconds(35), withD: true, eventWait: TimeSpan.Zero);
-        var chunk = ChunkWhereBestIs(NodeD, [StoreHarness.NodeA, NodeB, NodeC, NodeD]);
+        var chunk = ChunkWhereBestIs(NodeD, [StoreHarness.NodeA, NodeB, NodeC, NodeD], firstSeed: 7000);
         await DeleteBobsCopyOnDAsync(h, chunk);
         var alice = await AliceCommitsWhileDIsDownAsync(h, chunk);
         var holders = ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations.ToList();
@@ -54,7 +54,7 @@ public sealed class DeletedFromReviewTests
         // As above up to alice's commit (two copies, neither on d; d best-placed, in deleted_from). The operator drains
         // one of alice's holders; re-replication copies its chunk to d.
         using var h = Create(replicationFactor: 2, nodeTimeout: TimeSpan.FromSeconds(35), withD: true, eventWait: TimeSpan.Zero);
-        var chunk = ChunkWhereBestIs(NodeD, [StoreHarness.NodeA, NodeB, NodeC, NodeD]);
+        var chunk = ChunkWhereBestIs(NodeD, [StoreHarness.NodeA, NodeB, NodeC, NodeD], firstSeed: 7000);
         await DeleteBobsCopyOnDAsync(h, chunk);
         await AliceCommitsWhileDIsDownAsync(h, chunk);
         var holder = ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations.First(n => n != StoreHarness.NodeA);
@@ -80,7 +80,7 @@ public sealed class DeletedFromReviewTests
         // b is back; the collector holds b's owed deletion (de5efdd). Alice uploads the content again to repair her file
         // (plan, puts, commit; the collector runs between her rounds, as time passes).
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
-        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC]);
+        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC], firstSeed: 7000);
         var (bob, _) = h.Store.AddUser("bob");
         h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
         Report(h, bob, NodeB, chunk);
@@ -206,26 +206,6 @@ public sealed class DeletedFromReviewTests
         Assert.NotNull(committed);
         HeartbeatAll(h);
         return committed;
-    }
-
-    private static void HeartbeatAll(StoreHarness h)
-    {
-        h.Heartbeat();
-        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
-        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
-        h.Store.Nodes.Heartbeat(NodeD, 0, 0);
-    }
-
-    private static ChunkRef ChunkWhereBestIs(string node, string[] nodes)
-    {
-        for (var seed = 7000; ; seed++)
-        {
-            var chunk = StoreHarness.Chunk(seed);
-            if (nodes.MaxBy(n => Placement.Score(n, chunk.Id)) == node)
-            {
-                return chunk;
-            }
-        }
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ public sealed class GcDeletionReviewTests
     {
         // As above (bob's deletion owed on b, b back, b best-placed, one copy per chunk), then the collector runs once.
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
-        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC]);
+        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC], firstSeed: 5000);
         await StickDeletionAsync(h, chunk, [NodeB]);
         h.Gateway.Down.TryRemove(NodeB, out _);
         HeartbeatAll(h);
@@ -276,7 +276,7 @@ public sealed class GcDeletionReviewTests
     private static async Task<string> RoundsOnReturnedNodeAsync(bool bobFirst)
     {
         using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
-        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC]);
+        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC], firstSeed: 5000);
         if (bobFirst)
         {
             await StickDeletionAsync(h, chunk, [NodeB]);
@@ -321,55 +321,12 @@ public sealed class GcDeletionReviewTests
         return null;
     }
 
-    /// <summary>Bob's puts on <paramref name="nodes"/>, never committed; past the grace (b down unless told) the collector runs.</summary>
-    private static async Task<UserInfo> StickDeletionAsync(StoreHarness h, ChunkRef chunk, string[] nodes, bool downB = true)
-    {
-        var (bob, _) = h.Store.AddUser("bob");
-        h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
-        foreach (var node in nodes)
-        {
-            Report(h, bob, node, chunk);
-        }
-
-        h.Clock.Advance(h.Options.GcGracePeriod + TimeSpan.FromMinutes(1));
-        h.Heartbeat();
-        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
-        if (h.Store.Nodes.TryGet(NodeD, out _))
-        {
-            h.Store.Nodes.Heartbeat(NodeD, 0, 0);
-        }
-
-        if (downB)
-        {
-            h.Gateway.Down[NodeB] = true;
-        }
-        else
-        {
-            h.Store.Nodes.Heartbeat(NodeB, 0, 0);
-        }
-
-        await h.Store.RunGcOnceAsync(CancellationToken.None);
-        return bob;
-    }
-
     /// <summary>A node's "stored" event for <paramref name="user"/>'s put, delivered now (the node does not hold the bytes any more).</summary>
     private static void LateEvent(StoreHarness h, UserInfo user, string node, ChunkRef chunk)
     {
         var report = new ReportChunksStoredRequest { NodeId = node };
         report.Chunks.Add(new StoredChunk { ChunkId = chunk.Id.ToByteString(), Size = (uint)chunk.Size, StoredSize = (uint)chunk.Size, NamespaceId = user.Namespace.Value });
         h.Store.ReportChunksStored(report);
-    }
-
-    private static ChunkRef ChunkWhereBestIs(string node, string[] nodes)
-    {
-        for (var seed = 5000; ; seed++)
-        {
-            var chunk = StoreHarness.Chunk(seed);
-            if (nodes.MaxBy(n => Placement.Score(n, chunk.Id)) == node)
-            {
-                return chunk;
-            }
-        }
     }
 
     private static ChunkRef ChunkWhereLeastIs(string node, string[] nodes)
@@ -381,17 +338,6 @@ public sealed class GcDeletionReviewTests
             {
                 return chunk;
             }
-        }
-    }
-
-    private static void HeartbeatAll(StoreHarness h)
-    {
-        h.Heartbeat();
-        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
-        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
-        if (h.Store.Nodes.TryGet(NodeD, out _))
-        {
-            h.Store.Nodes.Heartbeat(NodeD, 0, 0);
         }
     }
 }

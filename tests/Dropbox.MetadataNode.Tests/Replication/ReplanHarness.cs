@@ -1,5 +1,6 @@
 using Dropbox.MetadataNode.Domain;
 using Dropbox.MetadataNode.Services.Mapping;
+using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Protos.Metadata;
@@ -54,4 +55,69 @@ internal static class ReplanHarness
     /// <summary>The puts of a plan as "chunk index:node", sorted (the index in <paramref name="chunks"/>).</summary>
     public static List<string> Puts(UploadPlan plan, ChunkRef[] chunks) =>
         plan.Missing.Select(p => $"{Array.FindIndex(chunks, c => c.Id == p.ChunkId)}:{p.Node.NodeId}").Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Bob's put of <paramref name="chunk"/> on <paramref name="nodes"/>, never committed; after the grace the collector
+    /// runs with every other node heartbeating and b down (<paramref name="downB"/>) or up: each node that answers deletes
+    /// its copy, b's deletion (when b is down and holds one) waits, the chunk still being deleted.
+    /// </summary>
+    public static async Task<UserInfo> StickDeletionAsync(StoreHarness h, ChunkRef chunk, string[] nodes, bool downB = true)
+    {
+        var (bob, _) = h.Store.AddUser("bob");
+        h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
+        foreach (var node in nodes)
+        {
+            Report(h, bob, node, chunk);
+        }
+
+        h.Clock.Advance(h.Options.GcGracePeriod + TimeSpan.FromMinutes(1));
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        if (h.Store.Nodes.TryGet(NodeD, out _))
+        {
+            h.Store.Nodes.Heartbeat(NodeD, 0, 0);
+        }
+
+        if (downB)
+        {
+            h.Gateway.Down[NodeB] = true;
+        }
+        else
+        {
+            h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        }
+
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        if (downB && nodes.Contains(NodeB))
+        {
+            Assert.Equal(ChunkState.Deleting, ChunkLedger.Read(h.Store.Engine, chunk.Id)!.State);
+        }
+
+        return bob;
+    }
+
+    /// <summary>Every registered node heartbeats now (a, b, c, and d when registered).</summary>
+    public static void HeartbeatAll(StoreHarness h)
+    {
+        h.Heartbeat();
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
+        if (h.Store.Nodes.TryGet(NodeD, out _))
+        {
+            h.Store.Nodes.Heartbeat(NodeD, 0, 0);
+        }
+    }
+
+    /// <summary>The first test chunk from <paramref name="firstSeed"/> on whose best-placed node among <paramref name="nodes"/> is <paramref name="node"/>.</summary>
+    public static ChunkRef ChunkWhereBestIs(string node, string[] nodes, int firstSeed)
+    {
+        for (var seed = firstSeed; ; seed++)
+        {
+            var chunk = StoreHarness.Chunk(seed);
+            if (nodes.MaxBy(n => Placement.Score(n, chunk.Id)) == node)
+            {
+                return chunk;
+            }
+        }
+    }
 }

@@ -195,27 +195,6 @@ public sealed class StuckDeletionTests
         return string.Join("; ", rounds);
     }
 
-    /// <summary>
-    /// Bob's put of <paramref name="chunk"/> on <paramref name="nodes"/>, never committed; after the grace b is down and
-    /// silent past --node-dead-after and the collector runs: every other node deletes its copy, b's deletion waits.
-    /// </summary>
-    private static async Task StickDeletionAsync(StoreHarness h, ChunkRef chunk, string[] nodes)
-    {
-        var (bob, _) = h.Store.AddUser("bob");
-        h.Store.PlanUpload(bob, StoreHarness.Upload("b", 0, chunk));
-        foreach (var node in nodes)
-        {
-            Report(h, bob, node, chunk);
-        }
-
-        h.Clock.Advance(h.Options.GcGracePeriod + TimeSpan.FromMinutes(1));
-        h.Heartbeat();
-        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
-        h.Gateway.Down[NodeB] = true;
-        await h.Store.RunGcOnceAsync(CancellationToken.None);
-        Assert.Equal(ChunkState.Deleting, ChunkLedger.Read(h.Store.Engine, chunk.Id)!.State);
-    }
-
     private static async Task<UserInfo> UploadAsync(StoreHarness h, string name, ChunkRef chunk)
     {
         var (user, _) = h.Store.AddUser(name);
@@ -223,12 +202,5 @@ public sealed class StuckDeletionTests
         PutAll(h, user, plan, [chunk]);
         await h.Store.CommitAsync(user, StoreHarness.Upload("f", 0, chunk), CancellationToken.None);
         return user;
-    }
-
-    private static void HeartbeatAll(StoreHarness h)
-    {
-        h.Heartbeat();
-        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
-        h.Store.Nodes.Heartbeat(NodeC, 0, 0);
     }
 }

@@ -126,9 +126,10 @@ internal static class ChunkLedger
     /// Records that <paramref name="nodeId"/> holds a chunk. An unverified event for a chunk being (or just)
     /// deleted, or from a node whose deletion of it finished (<see cref="ChunkRecord.DeletedFrom"/>: the event may be
     /// held up since before it), or any event from a node the chunk is still to be deleted from, is not trusted: the
-    /// bytes may be gone, so a commit will ask the node instead. But they may be there too (a re-upload), so the node is noted as an unconfirmed location and the chunk stays a collection candidate: bytes
-    /// no commit confirms are deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk
-    /// it never commits. Returns whether the chunk is now recorded as stored.
+    /// bytes may be gone, so a commit will ask the node instead. But they may be there too (a re-upload), so the node
+    /// is noted as an unconfirmed location and the chunk stays a collection candidate: bytes no commit confirms are
+    /// deleted after the grace, and an account cannot fill disks by re-uploading a deleted chunk it never commits.
+    /// Returns whether the chunk is now recorded as stored.
     /// </summary>
     public static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified)
     {

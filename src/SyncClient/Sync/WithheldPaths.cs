@@ -319,8 +319,8 @@ internal sealed class WithheldPaths(SyncContext ctx)
         return state.ToString();
     }
 
-    /// <summary>Stores which withheld paths still wait for a remote change to be applied.</summary>
-    public void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
+    /// <summary>Stores which withheld paths still wait for a remote change to be applied; returns them.</summary>
+    public IReadOnlySet<string> RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
     {
         var pending = keep;
         if (_listed.Count > 0)
@@ -384,6 +384,8 @@ internal sealed class WithheldPaths(SyncContext ctx)
         {
             _ctx.Db.SetWithheld(pending);
         }
+
+        return pending;
     }
 
     /// <summary>

@@ -207,6 +207,65 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     }
 
     /// <summary>
+    /// Two engines on one db: a `sync --once` engine's pass runs while the link stands (the daemon's engine kept the delete),
+    /// then, the file back, the `--once` engine again and the daemon's: the delete holds, applied once.
+    /// </summary>
+    [Fact]
+    public async Task Probe_a_sync_once_engine_beside_the_daemon_keeps_and_applies_the_delete()
+    {
+        var (a, aside) = await KeptWhileWithheldAsync();
+        using var _ = a;
+        var once = a.EngineWith(new SyncOptions());
+        Assert.Equal(0, (await once.RunPassAsync(CancellationToken.None)).Errors);
+        Assert.Contains(FollowedCaseMoves.Load(a.State.GetSetting(Dropbox.SyncClient.State.StateKeys.CaseFollowedMoves)), e => e.Path == Carried && e.Deleted);
+        Assert.Equal(0, (await a.SyncAsync()).Errors); // the daemon, the link still there
+        PutTheFileBack(a, aside);
+        var applied = await a.EngineWith(new SyncOptions()).RunPassAsync(CancellationToken.None);
+        Assert.Equal(0, applied.Errors);
+
+        var notes = await Convergence.SettleAsync(a);
+        notes.InsertRange(0, applied.Notes);
+
+        Assert.False(File.Exists(a.PathOf(Carried)), "x.txt, deleted by the other device, is still here: " + State(a, notes));
+        Assert.Null(_server.Current(Carried));
+        Assert.Null(a.State.GetSetting(Dropbox.SyncClient.State.StateKeys.CaseFollowedMoves));
+        Assert.Empty(a.State.Withheld.Load());
+        await Convergence.AssertSameAsync(_server, a, notes);
+    }
+
+    /// <summary>
+    /// A FOLDER deleted by the other device right before the move (docs/sub with a.txt): both deletes are carried to the
+    /// new name; a link stands at sub/a.txt when they are taken, so the file's delete is kept, and the folder (holding the
+    /// link) cannot go. Once the file is back, neither the folder nor the file may come back on the server.
+    /// </summary>
+    [Fact]
+    public async Task Probe_a_carried_folder_delete_with_a_withheld_file_in_it_stays_deleted()
+    {
+        using var a = await CaseClash.SyncedAsync(_dir, _server);
+        CaseClash.DeleteBeforeTheMove(_server, "docs/sub");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        const string inner = Moved + "/sub/a.txt";
+        Assert.True(File.Exists(a.PathOf(inner)));
+        var aside = _dir.Sub("a kept aside.txt");
+        File.Move(a.PathOf(inner), aside);
+        File.CreateSymbolicLink(a.PathOf(inner), aside);
+        var withheld = await a.SyncAsync();
+        Assert.Equal(0, withheld.Errors);
+        File.Delete(a.PathOf(inner));
+        File.Move(aside, a.PathOf(inner));
+
+        var notes = await Convergence.SettleAsync(a);
+        notes.InsertRange(0, withheld.Notes);
+
+        var state = $"here [{string.Join(", ", Directory.GetFileSystemEntries(a.Folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Folder, f)).Order(StringComparer.Ordinal))}]; "
+            + $"server sub: {_server.Current(Moved + "/sub") is { Deleted: false }}, a.txt: {_server.Current(inner) is { Deleted: false }}; notes: [{string.Join(" | ", notes)}]";
+        Assert.False(File.Exists(a.PathOf(inner)), "a.txt, deleted with its folder by the other device, is still here: " + state);
+        Assert.False(_server.Current(Moved + "/sub") is { Deleted: false }, "the folder sub, deleted by the other device, is on the server again: " + state);
+        Assert.False(Directory.Exists(a.PathOf(Moved + "/sub")), "the folder sub, deleted by the other device, is still here: " + state);
+        await Convergence.AssertSameAsync(_server, a, notes);
+    }
+
+    /// <summary>
     /// The kept delete's path is not withheld but its file cannot be read (chmod 000: ctime moved, size and mtime as
     /// synced): the remote delete waits with it (withheld memory) and is kept on. Full-listing passes (a .dropboxignore
     /// edited each time) see the path in their view with the kept delete in it, so the withheld paths' back-off records

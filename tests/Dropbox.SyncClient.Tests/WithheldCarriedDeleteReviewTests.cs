@@ -335,6 +335,56 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
         await Convergence.AssertSameAsync(_server, a, notes);
     }
 
+    /// <summary>
+    /// Control without any case-conflict move (the withheld paths' back-off alone, as on main): a synced file that cannot be
+    /// read, a remote edit looked up and skipped again pass after pass (its back-off record), then a newer remote edit
+    /// listed by the feed (the file still unreadable: it waits), then the file readable again with nothing else changed
+    /// here. The newest edit must end up here.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Probe_control_a_backoff_record_never_shadows_a_newer_listed_edit()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        using var a = new TestClient(_dir, "a", _server, chunker: inner => new RefusingChunkSource(inner, _denied));
+        ChangeTimeTests.WriteSettled(a, "f.txt", "synced");
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        using var b = new TestClient(_dir, "b", _server);
+        Assert.Equal(0, (await b.SyncAsync()).Errors);
+        var full = a.PathOf("f.txt");
+        ChangeTimeTests.MoveCtime(full, () => File.SetUnixFileMode(full, UnixFileMode.None));
+        lock (_denied)
+        {
+            _denied.Add(full);
+        }
+
+        ChangeTimeTests.WriteSettled(b, "f.txt", "first remote edit");
+        Assert.Equal(1, (await b.SyncAsync()).FilesUploaded);
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(0, (await a.SyncAsync()).Errors);
+        }
+
+        ChangeTimeTests.WriteSettled(b, "f.txt", "second remote edit, the newest");
+        Assert.Equal(1, (await b.SyncAsync()).FilesUploaded);
+        Assert.Equal(0, (await a.SyncAsync()).Errors);
+        File.SetUnixFileMode(full, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        lock (_denied)
+        {
+            _denied.Remove(full);
+        }
+
+        var notes = await Convergence.SettleAsync(a);
+
+        var here = string.Join(", ", TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories).Select(f => $"{Path.GetRelativePath(a.Folder, f)}='{File.ReadAllText(f)}'"));
+        Assert.True(File.Exists(full) && File.ReadAllText(full) == "second remote edit, the newest", $"here [{here}]; notes: [{string.Join(" | ", notes)}]");
+        await Convergence.AssertSameAsync(_server, a, notes);
+    }
+
     /// <summary>Refuses the streams of the files in <paramref name="denied"/> (as UnreadableFileTests: root reads any mode).</summary>
     private sealed class RefusingChunkSource(IChunkSource inner, HashSet<string> denied) : IChunkSource
     {

@@ -51,7 +51,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
 
     /// <summary>Another device makes x.txt again on the server; a full listing (list-all) pass sees it while the link stands.</summary>
     [Fact]
-    public async Task Probe_a_file_made_again_on_the_server_seen_by_a_full_listing_while_withheld_wins()
+    public async Task A_file_made_again_on_the_server_seen_by_a_full_listing_while_withheld_wins()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -69,7 +69,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
 
     /// <summary>As above, seen by a pass that keeps its old cursor (an upload elsewhere fails), then a list-all pass.</summary>
     [Fact]
-    public async Task Probe_a_file_made_again_on_the_server_seen_by_a_pass_that_keeps_its_cursor_wins()
+    public async Task A_file_made_again_on_the_server_seen_by_a_pass_that_keeps_its_cursor_wins()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -97,7 +97,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     /// that lacks the newer file. The synced bytes may go to the trash; the server's newer file must end up here.
     /// </summary>
     [Fact]
-    public async Task Probe_a_file_made_again_past_a_feed_cut_short_still_wins()
+    public async Task A_file_made_again_past_a_feed_cut_short_still_wins()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -123,7 +123,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
 
     /// <summary>The link goes and a folder with a file in it takes its name: the folder and its file are sent, never lost.</summary>
     [Fact]
-    public async Task Probe_a_folder_made_at_the_path_while_the_delete_is_kept_is_sent()
+    public async Task A_folder_made_at_the_path_while_the_delete_is_kept_is_sent()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -141,7 +141,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
 
     /// <summary>A reconcile's engine on the same db runs while the link stands, then the daemon's engine once the file is back.</summary>
     [Fact]
-    public async Task Probe_a_reconcile_engine_while_withheld_keeps_the_delete_for_the_daemon()
+    public async Task A_reconcile_engine_while_withheld_keeps_the_delete_for_the_daemon()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -161,7 +161,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     /// path): the other device's delete must hold, not be undone by an upload of the file as new.
     /// </summary>
     [Fact]
-    public async Task Probe_a_reconcile_after_the_file_is_back_applies_the_kept_delete()
+    public async Task A_reconcile_after_the_file_is_back_applies_the_kept_delete()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -184,7 +184,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
 
     /// <summary>Many passes later the link goes and a new, different file is made at the path: it is sent, never deleted.</summary>
     [Fact]
-    public async Task Probe_a_new_file_made_at_the_path_long_after_is_sent_not_deleted()
+    public async Task A_new_file_made_at_the_path_long_after_is_sent_not_deleted()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -211,7 +211,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     /// then, the file back, the `--once` engine again and the daemon's: the delete holds, applied once.
     /// </summary>
     [Fact]
-    public async Task Probe_a_sync_once_engine_beside_the_daemon_keeps_and_applies_the_delete()
+    public async Task A_sync_once_engine_beside_the_daemon_keeps_and_applies_the_delete()
     {
         var (a, aside) = await KeptWhileWithheldAsync();
         using var _ = a;
@@ -239,7 +239,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     /// link) cannot go. Once the file is back, neither the folder nor the file may come back on the server.
     /// </summary>
     [Fact]
-    public async Task Probe_a_carried_folder_delete_with_a_withheld_file_in_it_stays_deleted()
+    public async Task A_carried_folder_delete_with_a_withheld_file_in_it_stays_deleted()
     {
         using var a = await CaseClash.SyncedAsync(_dir, _server);
         CaseClash.DeleteBeforeTheMove(_server, "docs/sub");
@@ -279,7 +279,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     [InlineData(0)] // control: no full listing while the file cannot be read
     [InlineData(4)]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    public async Task Probe_a_kept_delete_recorded_by_a_full_listing_backoff_never_shadows_a_file_made_again(int fullListings)
+    public async Task A_kept_delete_recorded_by_a_full_listing_backoff_never_shadows_a_file_made_again(int fullListings)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -343,7 +343,7 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
     /// </summary>
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    public async Task Probe_control_a_backoff_record_never_shadows_a_newer_listed_edit()
+    public async Task Control_a_backoff_record_never_shadows_a_newer_listed_edit()
     {
         if (!OperatingSystem.IsLinux())
         {

@@ -131,6 +131,14 @@ internal sealed class WithheldPaths(SyncContext ctx)
 
         foreach (var path in stored)
         {
+            if (!remote.FullListing && remote.Changes.ContainsKey(path))
+            {
+                // A change this delta holds at the path is newer than the answer a back-off keeps for it: kept, that answer
+                // outlived it (a full listing's record of a delete the followed moves' memory put in its view, decided again
+                // once the file was readable, deleted here a file made again on the server since: review wh53).
+                _lookupBackoff.Remove(path);
+            }
+
             if (snapshot.IsWithheld(path) || remote.IsRefused(path) || waiting?.Contains(path) == true)
             {
                 keep.Add(path);

@@ -23,13 +23,15 @@ internal static class DeletesBeforeCaseMoves
     /// client or another device, its listing an echo dropped from the view; a row that followed the move keeps its older
     /// version), nor for a delete after the move (a file made at the old path after the move and deleted: not the moved
     /// row's), nor under a folder whose name only looks like a case-conflict name with no move to it in the view.
+    /// Returns the deletes put at new paths: the server never held those paths, so a pass that withholds one keeps its
+    /// delete (<see cref="FollowedCaseMoves.StillWithheld"/>), which the path's lookup could not find again.
     /// </summary>
-    internal static void Apply(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
+    internal static List<RemoteEntry> Apply(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
     {
         // Most views hold no such move: then nothing else is looked at.
         if (!changes.Any(c => c.Value is { Deleted: true, MovedTo: { } to } && to.Contains(CaseConflicts.CaseConflictMarker, StringComparison.Ordinal) && LocalCaseFacts.IsCaseConflictNameOf(to, c.Key)))
         {
-            return;
+            return [];
         }
 
         List<(string From, RemoteEntry To)>? redirects = null;
@@ -56,6 +58,8 @@ internal static class DeletesBeforeCaseMoves
             changes[from] = changes[from] with { MovedTo = to.Path };
             changes[to.Path] = to;
         }
+
+        return redirects?.ConvertAll(r => r.To) ?? [];
     }
 
     /// <summary>

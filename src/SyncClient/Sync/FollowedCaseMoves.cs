@@ -19,7 +19,9 @@ namespace Dropbox.SyncClient.Sync;
 /// keeps, as a held cursor's listing would show it; it is forgotten once no followed rename is left unmade.
 /// It carries one more kind of change the feed cannot bring to the right row: the delete of a path another device removed
 /// between this pass's listing and this client's case-conflict move of its folder (<see cref="WithGone"/>), at the path
-/// its row moved to.
+/// its row moved to. Such a delete (and one <see cref="DeletesBeforeCaseMoves"/> put at a new path) is at a path the
+/// server never held: a pass that withholds the path keeps it on (<see cref="StillWithheld"/>), since the withheld
+/// path's lookup finds nothing there once it is free.
 /// </summary>
 /// <remarks>
 /// The remembered entries are read from the db at each pass, never kept in the object (which holds only what the running
@@ -36,7 +38,8 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// kept, a name maybe twice). The deletes a move found (<see cref="WithGone"/>) are not counted against it and never
     /// dropped: dropped, their files stayed here as synced while the server lacked them, until a reconcile sent them back
     /// (the other device's delete undone). They are bounded by the rows the move moved, which the pass that found them
-    /// holds anyway, and they are kept only until a pass takes them (the next that stores its cursor).
+    /// holds anyway, and they are kept only until a pass takes them (the next that stores its cursor, or, while it
+    /// withholds their path, the first that decides them: <see cref="StillWithheld"/>).
     /// </summary>
     internal const int MaxRemembered = 10_000;
 
@@ -46,17 +49,19 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// <summary>
     /// Puts the remembered entries into <paramref name="changes"/> (this pass's remote view, before anything reads it):
     /// each where the view holds nothing at its path; where it holds the same state without the link (a full listing, which
-    /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed.
+    /// carries no moves), the link is added. A newer change at a path (listed since) stays as listed. Returns the plain
+    /// deletes (no link) put in as remembered (see <see cref="StillWithheld"/>).
     /// </summary>
-    public void AddTo(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion) => AddTo(Remembered, changes, syncedVersion);
+    public List<RemoteEntry> AddTo(Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion) => AddTo(Remembered, changes, syncedVersion);
 
     /// <summary>
     /// As <see cref="AddTo(Dictionary{string, RemoteEntry}, Func{string, ulong?})"/>, of <paramref name="remembered"/> (pure:
     /// the planner model's engine uses it too). A path synced since at a newer version (<paramref name="syncedVersion"/>,
     /// the db's) is not put back: its listing (an echo, dropped) is newer than what was remembered.
     /// </summary>
-    internal static void AddTo(IReadOnlyList<RemoteEntry> remembered, Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
+    internal static List<RemoteEntry> AddTo(IReadOnlyList<RemoteEntry> remembered, Dictionary<string, RemoteEntry> changes, Func<string, ulong?> syncedVersion)
     {
+        var deletes = new List<RemoteEntry>();
         foreach (var kept in remembered)
         {
             if (!changes.TryGetValue(kept.Path, out var listed))
@@ -64,6 +69,10 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
                 if (!(syncedVersion(kept.Path) > kept.Version))
                 {
                     changes[kept.Path] = kept;
+                    if (kept is { Deleted: true, MovedTo: null, MovedFrom: null })
+                    {
+                        deletes.Add(kept);
+                    }
                 }
             }
             else if (kept.Deleted && listed is { Deleted: true, MovedTo: null })
@@ -75,6 +84,8 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
                 changes[kept.Path] = listed with { MovedFrom = kept.MovedFrom };
             }
         }
+
+        return deletes;
     }
 
     /// <summary>What this pass's executor left to remember (<see cref="Leave"/>); stored only with the pass's cursor (<see cref="StoreLeft"/>).</summary>
@@ -93,6 +104,28 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// pass left, <see cref="WithGone"/>).
     /// </summary>
     internal string? RememberedWithGone(IReadOnlyList<RemoteEntry> gone) => gone.Count == 0 ? null : Save(WithGone([.. Remembered], gone));
+
+    /// <summary>
+    /// Adds <paramref name="deletes"/> (<see cref="StillWithheld"/>) to what this pass leaves: after the executor (whose
+    /// <see cref="Leave"/> they are added to) and the withheld paths' memory, before <see cref="StoreLeft"/>.
+    /// </summary>
+    internal void KeepWithheld(IReadOnlyList<RemoteEntry> deletes) => _left = WithGone([.. _left], deletes);
+
+    /// <summary>
+    /// Of <paramref name="carried"/> (the plain deletes this pass's view took from the memory,
+    /// <see cref="AddTo(IReadOnlyList{RemoteEntry}, Dictionary{string, RemoteEntry}, Func{string, ulong?})"/>, and those
+    /// <see cref="DeletesBeforeCaseMoves"/> put at a new path), those whose path the pass left to the withheld paths'
+    /// memory (<paramref name="withheld"/>: skipped as withheld or at a kind clash, waiting for a file it could not read),
+    /// that delete still the view's change there (pure: the planner model uses it too). They are remembered on with the
+    /// cursor and put back in each view until a pass decides them: most are at a path the server never held (the move did
+    /// not carry the file there), whose lookup, once the path is free, finds nothing, so with the path alone remembered the
+    /// delete was dropped and the file stayed here as synced while the server lacked it (the planner model's seeds
+    /// 5yuK37HOMIz1, dQA4QpKZjAj2, epw5NXtMdS62). A change listed at the path since is newer: the view holds it instead
+    /// (AddTo puts nothing back over it), the delete is forgotten, and the path's lookup answers with the server's newest
+    /// state. An edit here meets the delete in the planner as any does (kept and sent).
+    /// </summary>
+    internal static List<RemoteEntry> StillWithheld(IEnumerable<RemoteEntry> carried, IReadOnlyDictionary<string, RemoteEntry> view, IReadOnlySet<string> withheld) =>
+        [.. carried.Where(e => withheld.Contains(e.Path) && view.TryGetValue(e.Path, out var there) && ReferenceEquals(there, e))];
 
     /// <summary>
     /// Remembers what the pass left (<see cref="Leave"/>) in place of what was remembered; none: forgotten. Only with the
@@ -140,7 +173,8 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// <paramref name="moves"/> (<see cref="Select"/>) with the remote deletes a case-conflict move of this pass found at its
     /// moved rows' new paths (<paramref name="gone"/>: <see cref="LocalCaseRenames.GoneBeforeMove"/>) where they hold nothing,
     /// in path order: remembered with the cursor and put back in the next pass's view like them (<see cref="AddTo"/>), so its
-    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are. Every one of them,
+    /// planner decides each as a remote delete; forgotten once a pass stores its cursor, as they are (unless it withheld
+    /// their path: <see cref="StillWithheld"/>). Every one of them,
     /// however many: <see cref="MaxRemembered"/> bounds the followed moves alone (see there why).
     /// </summary>
     internal static List<RemoteEntry> WithGone(List<RemoteEntry> moves, IReadOnlyList<RemoteEntry> gone)

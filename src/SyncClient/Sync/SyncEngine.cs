@@ -138,9 +138,11 @@ internal sealed class SyncEngine
         // Server moves a local case-conflict rename follows and no pass made yet: the cursor moved past them, and only the
         // feed says where a path went, so they are put back in the view before anything reads it.
         ulong? SyncedVersion(string path) => index.TryGetValue(path, out var synced) ? synced.Version : null;
-        _caseConflicts.Followed.AddTo(remote.Changes, SyncedVersion);
+        // The deletes among them, and those put where a case-conflict move would have carried them, are at paths the server
+        // never held: kept on while the pass withholds their path (FollowedCaseMoves.StillWithheld).
+        var carried = _caseConflicts.Followed.AddTo(remote.Changes, SyncedVersion);
         // A delete read from an old cursor, before a case-conflict move of its folder: where the move would have carried it.
-        DeletesBeforeCaseMoves.Apply(remote.Changes, SyncedVersion);
+        carried.AddRange(DeletesBeforeCaseMoves.Apply(remote.Changes, SyncedVersion));
         if (remote.MoreChanges)
         {
             summary.AddNote($"the change feed has more than {_ctx.Options.MaxListPages} pages; this pass applies those read and the next reads on");
@@ -312,7 +314,8 @@ internal sealed class SyncEngine
             (holdCursor, listAllNextPass) = (executor.HoldCursor, executor.ListAllNextPass);
         }
 
-        _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
+        var withheldNow = _withheld.RememberWithheld(withheldStored, withheldKeep, withheldInjected, plan, summary);
+        _caseConflicts.Followed.KeepWithheld(FollowedCaseMoves.StillWithheld(carried, remote.Changes, withheldNow));
 
         var cursorSet = summary.Errors == 0 && (listAllNextPass || !holdCursor);
         if (cursorSet)

@@ -131,6 +131,14 @@ internal sealed class WithheldPaths(SyncContext ctx)
 
         foreach (var path in stored)
         {
+            if (!remote.FullListing && remote.Changes.ContainsKey(path))
+            {
+                // A change this delta holds at the path is newer than the answer a back-off keeps for it: kept, that answer
+                // outlived it (a full listing's record of a delete the followed moves' memory put in its view, decided again
+                // once the file was readable, deleted here a file made again on the server since: review wh53).
+                _lookupBackoff.Remove(path);
+            }
+
             if (snapshot.IsWithheld(path) || remote.IsRefused(path) || waiting?.Contains(path) == true)
             {
                 keep.Add(path);
@@ -319,8 +327,8 @@ internal sealed class WithheldPaths(SyncContext ctx)
         return state.ToString();
     }
 
-    /// <summary>Stores which withheld paths still wait for a remote change to be applied.</summary>
-    public void RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
+    /// <summary>Stores which withheld paths still wait for a remote change to be applied; returns them.</summary>
+    public IReadOnlySet<string> RememberWithheld(HashSet<string> stored, HashSet<string> keep, HashSet<string> injected, List<SyncAction> plan, SyncSummary summary)
     {
         var pending = keep;
         if (_listed.Count > 0)
@@ -384,6 +392,8 @@ internal sealed class WithheldPaths(SyncContext ctx)
         {
             _ctx.Db.SetWithheld(pending);
         }
+
+        return pending;
     }
 
     /// <summary>

@@ -414,6 +414,11 @@ internal sealed class ModelWorld
     /// <summary>The deletes before a case-conflict move the last <see cref="Fetch"/> put at the new name (<see cref="DeletesBeforeCaseMoves"/>).</summary>
     public int DeletesPutAtNewName { get; private set; }
 
+    /// <summary>
+    /// The deletes the last <see cref="Fetch"/> put in its view at paths the server never held (remembered ones, and those put
+    /// at a new name): as the engine, those a pass leaves withheld are remembered on (<see cref="FollowedCaseMoves.StillWithheld"/>).
+    /// </summary>
+    public List<RemoteEntry> Carried { get; private set; } = [];
     /// <summary>The remote view: the feed after the cursor folded by the real code (echoes of the synced state dropped), or a full listing.</summary>
     public RemoteView Fetch()
     {
@@ -425,7 +430,7 @@ internal sealed class ModelWorld
                 changes[entry.Path] = RemoteEntry.From(entry, entry.Deleted, entry.Version);
             }
 
-            FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion); // as the engine, before anything reads the view
+            Carried = FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion); // as the engine, before anything reads the view
             // SyncEngine.ReconcileBases: a row the server never heard of is forgotten (treated as new), never deleted.
             foreach (var path in Base.Keys.Where(p => !changes.ContainsKey(p)).ToList())
             {
@@ -439,10 +444,10 @@ internal sealed class ModelWorld
         var refusals = new Refusals();
         RemoteChanges.Apply(changes, page, refusals);
         RemoteChanges.DropSynced(changes, page, e => Base.TryGetValue(e.Path, out var b) && b.Kind == e.Kind && b.Version == e.Version);
-        FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
-        var before = changes.Count;
-        DeletesBeforeCaseMoves.Apply(changes, SyncedVersion); // as the engine
-        DeletesPutAtNewName = changes.Count - before; // each adds the new path's delete
+        Carried = FollowedCaseMoves.AddTo(FollowedMoves, changes, SyncedVersion);
+        var putAtNewName = DeletesBeforeCaseMoves.Apply(changes, SyncedVersion); // as the engine
+        DeletesPutAtNewName = putAtNewName.Count;
+        Carried.AddRange(putAtNewName);
         if (refusals.Messages.Count > 0)
         {
             throw new InvalidOperationException("the model server sent a path the client refuses: " + string.Join("; ", refusals.Messages));

@@ -188,7 +188,7 @@ internal static class PlannerRun
             if (plan.All(a => a.Kind is SyncActionKind.Skip or SyncActionKind.CaseHoldRemote))
             {
                 world.RememberWithheld(keep, injected, plan, errors: false);
-                world.FollowedMoves = []; // the engine's executor: no followed rename left unmade
+                world.FollowedMoves = LeftWithCursor(world, [], remote, c.Key); // the engine's executor: no followed rename left unmade
                 Coverage.AddOrUpdate($"cases ending after {passes} pass(es) that did something", 1, (_, n) => n + 1);
                 return (plan, snapshot);
             }
@@ -225,13 +225,13 @@ internal static class PlannerRun
             else if (executor.ListAllNextPass)
             {
                 world.Cursor = null;
-                world.FollowedMoves = executor.FollowedMoves; // with the cursor, as the engine
+                world.FollowedMoves = LeftWithCursor(world, executor.FollowedMoves, remote, c.Key); // with the cursor, as the engine
             }
             else if (!plan.Any(a => a.Reason == SyncPlanner.ChangingReason && remote.Changes.ContainsKey(a.Path)))
             {
                 // The executor keeps the cursor while a remote change waits for a file here to settle.
                 world.Cursor = ulong.Parse(remote.Cursor, System.Globalization.CultureInfo.InvariantCulture);
-                world.FollowedMoves = executor.FollowedMoves;
+                world.FollowedMoves = LeftWithCursor(world, executor.FollowedMoves, remote, c.Key);
             }
 
             if (plan.Where(a => a.Kind == SyncActionKind.Wait).Select(a => a.SettlesIn).DefaultIfEmpty().Min() is var soonest && soonest > TimeSpan.Zero)
@@ -252,6 +252,22 @@ internal static class PlannerRun
 
             world.Trace.Add("  -> " + Describe(world));
         }
+    }
+
+    /// <summary>
+    /// What the engine remembers with the cursor (<see cref="FollowedCaseMoves.StoreLeft"/>): what the executor left
+    /// (<paramref name="left"/>) and the deletes carried to paths the server never held that the pass left withheld
+    /// (<see cref="FollowedCaseMoves.StillWithheld"/>, over the withheld table as the pass left it).
+    /// </summary>
+    private static List<RemoteEntry> LeftWithCursor(ModelWorld world, List<RemoteEntry> left, RemoteView remote, string key)
+    {
+        var kept = FollowedCaseMoves.StillWithheld(world.Carried, remote.Changes, world.WithheldTable);
+        if (kept.Count > 0)
+        {
+            Coverage.AddOrUpdate("carried deletes kept while their path is withheld" + key, kept.Count, (_, n) => n + kept.Count);
+        }
+
+        return FollowedCaseMoves.WithGone([.. left], kept);
     }
 
     /// <summary>

@@ -168,6 +168,40 @@ internal static partial class FileChangeTime
         }
     }
 
+    /// <summary>
+    /// The device, inode and birth time (ns since the epoch; null where the file system keeps none) of what is at
+    /// <paramref name="path"/> (a link not followed), null where nothing is there or they cannot be read. A rename keeps
+    /// all three; a folder made again at a name just freed may be given the same inode number (ext4 does so at once), but
+    /// not the same birth time.
+    /// </summary>
+    public static (ulong Device, ulong Inode, long? BirthNs)? TryIdentityAndBirth(string path)
+    {
+        if (_unavailable)
+        {
+            return null;
+        }
+
+        try
+        {
+            Span<byte> buffer = stackalloc byte[StatxSize];
+            var rc = StatxInto(AtFdCwd, path, AtSymlinkNoFollow, StatxIno | StatxBtime, buffer);
+            var mask = rc == 0 ? BitConverter.ToUInt32(buffer[StxMaskOffset..]) : 0;
+            if ((mask & StatxIno) == 0)
+            {
+                return null;
+            }
+
+            var device = ((ulong)BitConverter.ToUInt32(buffer[StxDevMajorOffset..]) << 32) | BitConverter.ToUInt32(buffer[(StxDevMajorOffset + 4)..]);
+            long? birth = (mask & StatxBtime) == 0 ? null : (BitConverter.ToInt64(buffer[StxBtimeOffset..]) * 1_000_000_000L) + BitConverter.ToUInt32(buffer[(StxBtimeOffset + 8)..]);
+            return (device, BitConverter.ToUInt64(buffer[StxInoOffset..]), birth);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true;
+            return null;
+        }
+    }
+
     /// <summary>What <see cref="TryStat"/> saw: <see cref="Exists"/> false when nothing is at the path.</summary>
     internal readonly record struct Stat(bool Exists, bool IsDirectory, bool IsRegularFile, long Size, long MtimeTicks, long? CtimeNs)
     {
@@ -193,6 +227,8 @@ internal static partial class FileChangeTime
     private const int AtSymlinkNoFollow = 0x100;
     private const int AtEmptyPath = 0x1000;
     private const uint StatxIno = 0x100;
+    private const uint StatxBtime = 0x800;
+    private const int StxBtimeOffset = 80;
     private const int StxInoOffset = 32;
     private const int StxDevMajorOffset = 136;
     private const uint StatxType = 0x1;

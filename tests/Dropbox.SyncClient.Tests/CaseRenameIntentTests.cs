@@ -117,6 +117,45 @@ public sealed class CaseRenameIntentTests : IDisposable
     }
 
     /// <summary>
+    /// A second crash, in the next pass right before its db write of the rows' moves: the intent is still there, and the
+    /// pass after finishes it (the same moves, once).
+    /// </summary>
+    [Fact]
+    public async Task A_crash_while_the_next_pass_finishes_the_intent_leaves_it_to_the_pass_after()
+    {
+        using var a = await CaseClash.SyncedAsync(_dir, _server);
+        await CrashAtAsync(a, step => step.StartsWith("before db move", StringComparison.Ordinal));
+        await CrashAtAsync(a, step => step.StartsWith("before db move", StringComparison.Ordinal), deleteBeforeTheMove: false);
+        Assert.NotNull(a.State.GetSetting(StateKeys.CaseRenameIntent));
+        Assert.Contains(Rows(a), r => r.StartsWith("docs/sub/a.txt@", StringComparison.Ordinal));
+
+        var notes = await Convergence.SettleAsync(a);
+
+        await AssertDeleteKeptAsync(a, notes);
+        Assert.Null(a.State.GetSetting(StateKeys.CaseRenameIntent));
+    }
+
+    /// <summary>
+    /// A rename that follows another device's move of 'docs' to its case-conflict name (then x.txt deleted there by that
+    /// device), crashed between the rename here and the rows' db write: the rows follow as planned, the delete is kept
+    /// here, and nothing is sent twice.
+    /// </summary>
+    [Fact]
+    public async Task A_crash_in_a_followed_rename_between_the_rename_here_and_the_db_write_keeps_the_other_devices_delete()
+    {
+        using var a = await CaseClash.SyncedAsync(_dir, _server);
+        await _server.MoveFileAsync(new MoveFileRequest { FromPath = "docs", ToPath = Moved, Device = "b" }, CancellationToken.None);
+        await _server.DeleteFileAsync(new DeleteFileRequest { Path = $"{Moved}/x.txt", Device = "b" }, CancellationToken.None);
+        await CrashAtAsync(a, step => step.StartsWith("before db move", StringComparison.Ordinal), deleteBeforeTheMove: false);
+        Assert.True(File.Exists(a.PathOf($"{Moved}/sub/a.txt")), "the crash pass made no rename");
+
+        var notes = await Convergence.SettleAsync(a);
+
+        await AssertDeleteKeptAsync(a, notes);
+        Assert.Equal([$"{Moved}/sub/a.txt"], _server.LivePaths().Where(p => p.Contains("a.txt", StringComparison.Ordinal) || p.Contains("a (", StringComparison.Ordinal)).Select(p => p[..p.LastIndexOf('(')]));
+    }
+
+    /// <summary>
     /// Crash after the intent is written and before the rename here: the next pass finds the old name still holding the
     /// folder and drops the intent, changing no row and nothing here (stopped right after); it then goes on as after a
     /// crash between the server's move and the rename here (the move followed, the delete kept).

@@ -140,41 +140,19 @@ internal static partial class FileChangeTime
     /// The device and inode of the open file or folder <paramref name="descriptor"/> (statx on it), null where they
     /// cannot be read: two equal pairs are one and the same file.
     /// </summary>
-    public static (ulong Device, ulong Inode)? TryIdentity(int descriptor)
-    {
-        if (_unavailable)
-        {
-            return null;
-        }
-
-        try
-        {
-            Span<byte> buffer = stackalloc byte[StatxSize];
-            var rc = StatxInto(descriptor, string.Empty, AtEmptyPath, StatxIno, buffer);
-
-            if (rc != 0 || (BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxIno) == 0)
-            {
-                return null;
-            }
-
-            // stx_dev_major and stx_dev_minor: always filled in.
-            var device = ((ulong)BitConverter.ToUInt32(buffer[StxDevMajorOffset..]) << 32) | BitConverter.ToUInt32(buffer[(StxDevMajorOffset + 4)..]);
-            return (device, BitConverter.ToUInt64(buffer[StxInoOffset..]));
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            _unavailable = true;
-            return null;
-        }
-    }
+    public static (ulong Device, ulong Inode)? TryIdentity(int descriptor) =>
+        TryIdentityAt(descriptor, string.Empty, AtEmptyPath) is { } id ? (id.Device, id.Inode) : null;
 
     /// <summary>
     /// The device, inode and birth time (ns since the epoch; null where the file system keeps none) of what is at
     /// <paramref name="path"/> (a link not followed), null where nothing is there or they cannot be read. A rename keeps
-    /// all three; a folder made again at a name just freed may be given the same inode number (ext4 does so at once), but
-    /// not the same birth time.
+    /// inode and birth time; a folder made again at a name just freed may be given the same inode number (ext4 does so at
+    /// once), but not the same birth time.
     /// </summary>
-    public static (ulong Device, ulong Inode, long? BirthNs)? TryIdentityAndBirth(string path)
+    public static (ulong Device, ulong Inode, long? BirthNs)? TryIdentityAndBirth(string path) => TryIdentityAt(AtFdCwd, path, AtSymlinkNoFollow);
+
+    /// <summary>The one statx reader of a thing's identity (<see cref="TryIdentity"/>, <see cref="TryIdentityAndBirth"/>).</summary>
+    private static (ulong Device, ulong Inode, long? BirthNs)? TryIdentityAt(int directory, string path, int flags)
     {
         if (_unavailable)
         {
@@ -184,13 +162,14 @@ internal static partial class FileChangeTime
         try
         {
             Span<byte> buffer = stackalloc byte[StatxSize];
-            var rc = StatxInto(AtFdCwd, path, AtSymlinkNoFollow, StatxIno | StatxBtime, buffer);
+            var rc = StatxInto(directory, path, flags, StatxIno | StatxBtime, buffer);
             var mask = rc == 0 ? BitConverter.ToUInt32(buffer[StxMaskOffset..]) : 0;
             if ((mask & StatxIno) == 0)
             {
                 return null;
             }
 
+            // stx_dev_major and stx_dev_minor: always filled in.
             var device = ((ulong)BitConverter.ToUInt32(buffer[StxDevMajorOffset..]) << 32) | BitConverter.ToUInt32(buffer[(StxDevMajorOffset + 4)..]);
             long? birth = (mask & StatxBtime) == 0 ? null : (BitConverter.ToInt64(buffer[StxBtimeOffset..]) * 1_000_000_000L) + BitConverter.ToUInt32(buffer[(StxBtimeOffset + 8)..]);
             return (device, BitConverter.ToUInt64(buffer[StxInoOffset..]), birth);

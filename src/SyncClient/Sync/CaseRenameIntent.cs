@@ -15,13 +15,14 @@ namespace Dropbox.SyncClient.Sync;
 /// at the old name and the files at the new one: the next pass took the files for new ones and sent them, a file another
 /// device deleted on the server before the move among them (its delete undone; review ag51). The next pass resolves a
 /// pending intent before anything else reads the db (<see cref="Resolve"/>): the moves it holds are finished where the
-/// rename was made, and it is dropped where it was not. Nothing is matched by content (review rd51b: a user's own copy at
-/// the new name was taken for the synced files): the thing renamed is known by its inode, read right before the rename.
+/// rename was made, or where no file can be given a wrong row, and it is dropped otherwise (<see cref="Decide"/>). Nothing
+/// is matched by content (review rd51b: a user's own copy at the new name was taken for the synced files): the folder
+/// renamed is known by its inode and birth time, read right before the rename.
 /// </summary>
 /// <param name="Path">The name renamed (the clash's loser).</param>
 /// <param name="Target">Its new name.</param>
 /// <param name="IsDirectory">A folder (else a file).</param>
-/// <param name="Identity">The device, inode and birth time of what was at <paramref name="Path"/> right before the rename (a rename keeps them); null where not read.</param>
+/// <param name="Identity">The device, inode and birth time of what was at <paramref name="Path"/> right before the rename (a rename keeps inode and birth time); null where not read.</param>
 /// <param name="Rows">The row moves planned.</param>
 /// <param name="Gone">The remote deletes remembered with them (at their new paths).</param>
 internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirectory, CaseRenameIntent.Thing? Identity, IReadOnlyList<CaseRenameIntent.Row> Rows,
@@ -31,14 +32,18 @@ internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirec
     internal readonly record struct Row(string From, string To, ulong FromVersion, ulong Version);
 
     /// <summary>
-    /// What names one file or folder here: its device and inode, and its birth time where the file system keeps one (an
-    /// inode number freed is given again at once on ext4: a folder deleted and made again at the new name has the
-    /// renamed one's number, not its birth time).
+    /// What names one file or folder here: its device and inode, and its birth time where the file system keeps one.
     /// </summary>
     internal readonly record struct Thing(ulong Device, ulong Inode, long? BirthNs)
     {
-        /// <summary>The same thing: device and inode equal, and the birth times where both are known.</summary>
-        public bool Is(Thing other) => Device == other.Device && Inode == other.Inode && (BirthNs is not { } b || other.BirthNs is not { } o || b == o);
+        /// <summary>
+        /// Surely the same thing: inode numbers and birth times equal, both birth times known. An inode number alone tells
+        /// nothing (a number freed is given again at once: ext4 gives a folder deleted and made again at the new name the
+        /// renamed one's), so where either birth time is missing (ext2/3, ext4 with 128-byte inodes, NFS) it cannot be
+        /// told. The device is not compared: its number may change across the reboot after a power loss (an LVM/dm minor,
+        /// a btrfs subvolume's or an overlay's numbered at mount), while inode and birth time are the file system's own.
+        /// </summary>
+        public bool SurelyIs(Thing other) => BirthNs is { } b && other.BirthNs is { } o && b == o && Inode == other.Inode;
     }
 
     /// <summary>What is at a name here: its kind and, where read, what it is (<see cref="Thing"/>).</summary>
@@ -60,45 +65,54 @@ internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirec
     }
 
     /// <summary>
-    /// Whether the rename of <paramref name="intent"/> was made here, from what is at its two names now (pure): true
-    /// where its new name holds the very thing renamed (its recorded device, inode and birth time), whatever is at the old name since
-    /// (a folder the user made there again is new: the rows go where their files are). Where either inode is unknown
-    /// (no statx), where the new name holds a thing of the renamed kind and the old name holds nothing, as the brief
-    /// rule has it. False otherwise, with why: the old name still holds it (the crash came before the rename: the pass
-    /// goes on as after a crash between the server's move and the rename here, which it handles); the new name holds
-    /// something else, or nothing, or (inode unknown) both names hold something: it cannot be told that the files at the
-    /// new name are the ones renamed, and giving them the rows could delete a user's own file there (a later remote
-    /// delete applied to it) or send its bytes as an edit of a synced file, so the rows stay where they are, and the
-    /// files at the new name are new (kept and sent, never deleted here; a file another device deleted before the
+    /// Whether the rows' moves of <paramref name="intent"/> are to be finished, from what is at its two names now (pure).
+    /// Finished where:
+    /// the new name holds the very thing renamed (<see cref="Thing.SurelyIs"/>), whatever is at the old name since (a
+    /// folder the user made there again is new: the rows go where their files are);
+    /// neither name holds anything (what was renamed was deleted or moved away here since): no file can be given a wrong
+    /// row, and the next pass sees the rows' paths gone here, as local deletes, or as a move where it matches one (left
+    /// at the old name, the rows' files were fetched back from the new one on the server);
+    /// a FILE was renamed, the new name holds a file and the old name nothing (an editor's save after the crash, a temp
+    /// file renamed over it, has another inode): its one row is compared with the file's content by the next pass as any
+    /// row, so other content is an edit (sent, or a conflicted copy where the server changed too), never lost; a remote
+    /// delete remembered for it loses to that edit (the planner keeps a local edit over a remote delete). Dropped, it was
+    /// the old bytes fetched beside the edit.
+    /// Dropped otherwise, with why: the old name still holds it (the crash came before the rename: the pass goes on as
+    /// after a crash between the server's move and the rename here, which it handles); the new name holds something
+    /// else, or a folder that cannot be told from one made there since (no birth time, no statx), or nothing while the
+    /// old name holds something: giving a folder there the rows could delete a user's own file in it (a remembered
+    /// remote delete applied to it) or send its bytes as an edit of a synced file, so the rows stay where they are, and
+    /// the files at the new name are new (kept and sent, never deleted here; a file another device deleted before the
     /// move may then come back, as before the intent: no byte lost).
     /// </summary>
     internal static (bool Made, string Why) Decide(CaseRenameIntent intent, Seen path, Seen target)
     {
-        if (intent.Identity is { } renamed)
+        bool IsRenamed(Seen seen) => seen.Exists && intent.Identity is { } renamed && seen.Identity is { } there && there.SurelyIs(renamed);
+        if (IsRenamed(target))
         {
-            if (target.Identity is { } there && there.Is(renamed))
-            {
-                return (true, path.Exists ? "the new name holds what was renamed (the old name holds something made since)" : "the new name holds what was renamed");
-            }
-
-            if (path.Identity is { } still && still.Is(renamed))
-            {
-                return (false, "the old name still holds what was to be renamed");
-            }
-
-            if (target.Identity is not null)
-            {
-                return (false, "the new name holds something else");
-            }
+            return (true, path.Exists ? "the new name holds what was renamed (the old name holds something made since)" : "the new name holds what was renamed");
         }
 
-        // No inode to go by at the new name (nothing there, or no statx): its kind, with nothing at the old name.
-        if (target.Exists && (intent.IsDirectory ? target.IsDirectory : target.IsFile) && !path.Exists)
+        if (IsRenamed(path))
         {
-            return (true, "the new name holds a " + (intent.IsDirectory ? "folder" : "file") + " and the old name nothing");
+            return (false, "the old name still holds what was to be renamed");
         }
 
-        return (false, !target.Exists ? "the new name holds nothing" : path.Exists ? "both names hold something, and which was renamed cannot be told" : "the new name holds something else");
+        if (!target.Exists && !path.Exists)
+        {
+            return (true, "neither name holds anything (what was renamed was deleted or moved away here since)");
+        }
+
+        if (!intent.IsDirectory && target.IsFile && !path.Exists)
+        {
+            return (true, "the new name holds a file and the old name nothing (its content is compared with the row's: another one is an edit)");
+        }
+
+        var ofKind = intent.IsDirectory ? target.IsDirectory : target.IsFile;
+        return (false, !target.Exists ? "the new name holds nothing"
+            : !ofKind || intent.Identity is { BirthNs: not null } && target.Identity is { BirthNs: not null } ? "the new name holds something else"
+            : path.Exists ? "both names hold something, and which was renamed cannot be told"
+            : "the new name holds a folder that cannot be told from one made there since (no birth time to go by)");
     }
 
     /// <summary>

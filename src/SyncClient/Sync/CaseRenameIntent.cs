@@ -76,14 +76,16 @@ internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirec
     /// file renamed over it, has another inode): its one row is compared with the file's content by the next pass as any
     /// row, so other content is an edit (sent, or a conflicted copy where the server changed too), never lost; a remote
     /// delete remembered for it loses to that edit (the planner keeps a local edit over a remote delete). Dropped, it was
-    /// the old bytes fetched beside the edit.
+    /// the old bytes fetched beside the edit. Only where statx is read (<see cref="Seen.Identity"/> known): without it
+    /// "as synced" is size and mtime alone, so another file of the same size and mtime (a `cp -p`, an archive's) given the
+    /// row was taken as unchanged and a download overwrote it (review in53b); dropped there, it is a new file (kept).
     /// Dropped otherwise, with why: the old name still holds it (the crash came before the rename: the pass goes on as
-    /// after a crash between the server's move and the rename here, which it handles); the new name holds something
-    /// else, or a folder that cannot be told from one made there since (no birth time, no statx), or nothing while the
-    /// old name holds something: giving a folder there the rows could delete a user's own file in it (a remembered
-    /// remote delete applied to it) or send its bytes as an edit of a synced file, so the rows stay where they are, and
-    /// the files at the new name are new (kept and sent, never deleted here; a file another device deleted before the
-    /// move may then come back, as before the intent: no byte lost).
+    /// after a crash between the server's move and the rename here, which it handles); the new name holds something else,
+    /// or a folder that cannot be told from one made there since (no birth time, no statx), or a file without statx, or
+    /// nothing while the old name holds something: giving a folder there the rows could delete a user's own file in it (a
+    /// remembered remote delete applied to it) or send its bytes as an edit of a synced file, so the rows stay where they
+    /// are, and the files at the new name are new (kept and sent, never deleted here; a file another device deleted before
+    /// the move may then come back, as before the intent: no byte lost).
     /// </summary>
     internal static (bool Made, string Why) Decide(CaseRenameIntent intent, Seen path, Seen target)
     {
@@ -103,7 +105,7 @@ internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirec
             return (true, "neither name holds anything (what was renamed was deleted or moved away here since)");
         }
 
-        if (!intent.IsDirectory && target.IsFile && !path.Exists)
+        if (!intent.IsDirectory && target.IsFile && !path.Exists && target.Identity is not null)
         {
             return (true, "the new name holds a file and the old name nothing (its content is compared with the row's: another one is an edit)");
         }
@@ -112,7 +114,8 @@ internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirec
         return (false, !target.Exists ? "the new name holds nothing"
             : !ofKind || intent.Identity is { BirthNs: not null } && target.Identity is { BirthNs: not null } ? "the new name holds something else"
             : path.Exists ? "both names hold something, and which was renamed cannot be told"
-            : "the new name holds a folder that cannot be told from one made there since (no birth time to go by)");
+            : intent.IsDirectory ? "the new name holds a folder that cannot be told from one made there since (no birth time to go by)"
+            : "the new name holds a file whose content cannot be told from the row's (no statx: size and mtime alone)");
     }
 
     /// <summary>

@@ -10,9 +10,9 @@ namespace Dropbox.SyncClient.Tests;
 /// rename here, right after the rename here, right before the db write): the next pass, its cursor older than both, reads
 /// the delete before the move from the feed and takes it at the new name (<see cref="DeletesBeforeCaseMoves"/>) where the
 /// rows are at the new name (a crash between the server's move and the rename here; a failed listing). Before, it sent the
-/// file back to the server, undoing the other device's delete. A crash after the rename here leaves the rows at the old
-/// name: the file is still sent back (no byte lost; moving the rows by what is on disk took a folder the user made at that
-/// name: review rd51/rd51b). From review ag51's probes; same set-up as <see cref="GoneBeforeMoveCrashTests"/>.
+/// file back to the server, undoing the other device's delete. A crash after the rename here is finished from the rename's
+/// intent (<see cref="CaseRenameIntentTests"/>, where review ag51's probes of it are). From review ag51's probes; same
+/// set-up as <see cref="GoneBeforeMoveCrashTests"/>.
 /// </summary>
 public sealed class CaseMoveCrashDeleteTests : IDisposable
 {
@@ -60,14 +60,6 @@ public sealed class CaseMoveCrashDeleteTests : IDisposable
         Assert.Equal("a as synced", sub);
     }
 
-    /// <summary>Every byte kept (a.txt as synced, x.txt anywhere or deleted) and the two sides the same.</summary>
-    private async Task AssertBytesKeptAsync(TestClient a, List<string> notes)
-    {
-        var sub = File.Exists(a.PathOf($"{Moved}/sub/a.txt")) ? a.Read($"{Moved}/sub/a.txt") : File.Exists(a.PathOf("docs/sub/a.txt")) ? a.Read("docs/sub/a.txt") : null;
-        Assert.Equal("a as synced", sub);
-        await Convergence.AssertSameAsync(_server, a, notes);
-    }
-
     private async Task CrashAtAsync(TestClient a, Func<string, bool> crashHere)
     {
         DeleteBeforeTheMove("docs/x.txt");
@@ -86,25 +78,9 @@ public sealed class CaseMoveCrashDeleteTests : IDisposable
     }
 
     /// <summary>
-    /// Crash after the rename here and before the one db write (rows at the old name, files at the new, nothing
-    /// remembered): every byte is kept and the sides converge; x.txt is sent back (the other device's delete undone, as
-    /// before: not covered, see the summary).
-    /// </summary>
-    [Fact]
-    public async Task A_crash_between_the_rename_here_and_the_db_write_keeps_every_byte()
-    {
-        using var a = await ClashAsync();
-        await CrashAtAsync(a, step => step.StartsWith("before db move", StringComparison.Ordinal));
-        Assert.True(File.Exists(a.PathOf($"{Moved}/x.txt")), "the crash pass made no rename");
-
-        var notes = await SettleAsync(a);
-
-        await AssertBytesKeptAsync(a, notes);
-    }
-
-    /// <summary>
-    /// As above, with x.txt edited here (at the new name) before the next pass: the edit is kept and sent, as any file
-    /// edited here whose remote was deleted.
+    /// A crash between the rename here and the rows' db write (its intent finished by the next pass:
+    /// <see cref="CaseRenameIntentTests"/>), with x.txt edited here (at the new name) before the next pass: the edit is
+    /// kept and sent, as any file edited here whose remote was deleted.
     /// </summary>
     [Fact]
     public async Task A_crash_before_the_db_write_keeps_an_edit_here_of_the_file_deleted_before_the_move()
@@ -120,18 +96,6 @@ public sealed class CaseMoveCrashDeleteTests : IDisposable
         Assert.Equal("a as synced", a.Read($"{Moved}/sub/a.txt"));
         Assert.Equal((await StateAsync(a)).Split(", here ")[0].Replace("server ", string.Empty), (await StateAsync(a)).Split(", here ")[1]);
         Assert.DoesNotContain(notes, n => n.Contains("error", StringComparison.OrdinalIgnoreCase));
-    }
-
-    /// <summary>Crash right after the rename here (before the listing after the move): same state as above.</summary>
-    [Fact]
-    public async Task A_crash_right_after_the_rename_here_keeps_every_byte()
-    {
-        using var a = await ClashAsync();
-        await CrashAtAsync(a, step => step.StartsWith("after case-conflict rename", StringComparison.Ordinal));
-
-        var notes = await SettleAsync(a);
-
-        await AssertBytesKeptAsync(a, notes);
     }
 
     /// <summary>

@@ -140,7 +140,19 @@ internal static partial class FileChangeTime
     /// The device and inode of the open file or folder <paramref name="descriptor"/> (statx on it), null where they
     /// cannot be read: two equal pairs are one and the same file.
     /// </summary>
-    public static (ulong Device, ulong Inode)? TryIdentity(int descriptor)
+    public static (ulong Device, ulong Inode)? TryIdentity(int descriptor) =>
+        TryIdentityAt(descriptor, string.Empty, AtEmptyPath) is { } id ? (id.Device, id.Inode) : null;
+
+    /// <summary>
+    /// The device, inode and birth time (ns since the epoch; null where the file system keeps none) of what is at
+    /// <paramref name="path"/> (a link not followed), null where nothing is there or they cannot be read. A rename keeps
+    /// inode and birth time; a folder made again at a name just freed may be given the same inode number (ext4 does so at
+    /// once), but not the same birth time.
+    /// </summary>
+    public static (ulong Device, ulong Inode, long? BirthNs)? TryIdentityAndBirth(string path) => TryIdentityAt(AtFdCwd, path, AtSymlinkNoFollow);
+
+    /// <summary>The one statx reader of a thing's identity (<see cref="TryIdentity"/>, <see cref="TryIdentityAndBirth"/>).</summary>
+    private static (ulong Device, ulong Inode, long? BirthNs)? TryIdentityAt(int directory, string path, int flags)
     {
         if (_unavailable)
         {
@@ -150,16 +162,17 @@ internal static partial class FileChangeTime
         try
         {
             Span<byte> buffer = stackalloc byte[StatxSize];
-            var rc = StatxInto(descriptor, string.Empty, AtEmptyPath, StatxIno, buffer);
-
-            if (rc != 0 || (BitConverter.ToUInt32(buffer[StxMaskOffset..]) & StatxIno) == 0)
+            var rc = StatxInto(directory, path, flags, StatxIno | StatxBtime, buffer);
+            var mask = rc == 0 ? BitConverter.ToUInt32(buffer[StxMaskOffset..]) : 0;
+            if ((mask & StatxIno) == 0)
             {
                 return null;
             }
 
             // stx_dev_major and stx_dev_minor: always filled in.
             var device = ((ulong)BitConverter.ToUInt32(buffer[StxDevMajorOffset..]) << 32) | BitConverter.ToUInt32(buffer[(StxDevMajorOffset + 4)..]);
-            return (device, BitConverter.ToUInt64(buffer[StxInoOffset..]));
+            long? birth = (mask & StatxBtime) == 0 ? null : (BitConverter.ToInt64(buffer[StxBtimeOffset..]) * 1_000_000_000L) + BitConverter.ToUInt32(buffer[(StxBtimeOffset + 8)..]);
+            return (device, BitConverter.ToUInt64(buffer[StxInoOffset..]), birth);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -193,6 +206,8 @@ internal static partial class FileChangeTime
     private const int AtSymlinkNoFollow = 0x100;
     private const int AtEmptyPath = 0x1000;
     private const uint StatxIno = 0x100;
+    private const uint StatxBtime = 0x800;
+    private const int StxBtimeOffset = 80;
     private const int StxInoOffset = 32;
     private const int StxDevMajorOffset = 136;
     private const uint StatxType = 0x1;

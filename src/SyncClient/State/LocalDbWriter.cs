@@ -75,22 +75,29 @@ internal sealed class LocalDbWriter(LocalState state)
     }
 
     /// <summary>
-    /// Records the rows a case-conflict rename moves (each as <see cref="RecordMove"/>) and, when not null, the case-conflict
+    /// Records the rows a case-conflict rename moves (each as <see cref="RecordMove"/>), when not null the case-conflict
     /// memory <paramref name="caseFollowedMoves"/> (<see cref="StateKeys.CaseFollowedMoves"/>, with the remote deletes found
-    /// for those rows) in one transaction: a crash leaves neither or both (the rows moved with nothing remembered kept a file
-    /// another device deleted here for good).
+    /// for those rows), and the end of the rename's intent (<see cref="StateKeys.CaseRenameIntent"/> removed) in one
+    /// transaction: a crash leaves neither or all (the rows moved with nothing remembered kept a file another device
+    /// deleted here for good; the intent left after its rows moved would move them again).
     /// </summary>
     public void RecordMoves(IReadOnlyList<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> moves, string? caseFollowedMoves)
     {
-        if (moves.Count == 0 && caseFollowedMoves is null)
-        {
-            return;
-        }
-
-        string What() => Many("db move", moves.Select(m => m.From + " -> " + m.To.Path)) + (caseFollowedMoves is null ? string.Empty : " and db case followed moves");
+        string What() => Many("db move", moves.Select(m => m.From + " -> " + m.To.Path)) + (caseFollowedMoves is null ? string.Empty : " and db case followed moves") + " and db case rename intent cleared";
         Step?.Invoke("before " + What());
-        state.MoveFiles(moves, caseFollowedMoves is null ? null : (StateKeys.CaseFollowedMoves, caseFollowedMoves));
+        state.MoveFiles(moves, caseFollowedMoves is null ? [(StateKeys.CaseRenameIntent, null)] : [(StateKeys.CaseFollowedMoves, caseFollowedMoves), (StateKeys.CaseRenameIntent, null)]);
         Step?.Invoke("after " + What());
+    }
+
+    /// <summary>
+    /// Sets the intent of a case-conflict rename about to be made here (<see cref="StateKeys.CaseRenameIntent"/>), or with
+    /// null drops it (the rename failed here, or a crash left one that the next pass found not made).
+    /// </summary>
+    public void SetCaseRenameIntent(string? json)
+    {
+        Step?.Invoke("before " + (json is null ? "db case rename intent cleared" : "db case rename intent"));
+        state.SetSetting(StateKeys.CaseRenameIntent, json);
+        Step?.Invoke("after " + (json is null ? "db case rename intent cleared" : "db case rename intent"));
     }
 
     /// <summary>Updates only the recorded mtime and ctime (content verified unchanged; a null ctime: unknown).</summary>

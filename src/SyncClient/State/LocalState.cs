@@ -408,14 +408,15 @@ internal sealed class LocalState : IDisposable
     /// fast-hash list value carried over as it is in the row when the new row is a file. A crash leaves
     /// either both rows as they were or the move whole.
     /// </summary>
-    public void MoveFile(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks) => MoveFiles([(from, to, chunks)], null);
+    public void MoveFile(string from, FileRecord to, IReadOnlyList<ChunkRef>? chunks) => MoveFiles([(from, to, chunks)], []);
 
     /// <summary>
-    /// Records each of <paramref name="moves"/> as <see cref="MoveFile"/> does and sets <paramref name="setting"/> (when
-    /// given) in ONE transaction: a crash or a failure leaves every row and the setting as they were, or all of it done
-    /// (a case-conflict rename's rows and the remote deletes remembered for them, which are only right together).
+    /// Records each of <paramref name="moves"/> as <see cref="MoveFile"/> does and sets each of <paramref name="settings"/>
+    /// (a null value removes it) in ONE transaction: a crash or a failure leaves every row and setting as they were, or all
+    /// of it done (a case-conflict rename's rows, the remote deletes remembered for them and the end of its intent, which
+    /// are only right together).
     /// </summary>
-    public void MoveFiles(IReadOnlyList<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> moves, (string Key, string Value)? setting)
+    public void MoveFiles(IReadOnlyList<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> moves, IReadOnlyList<(string Key, string? Value)> settings)
     {
         lock (_lock)
         {
@@ -425,9 +426,9 @@ internal sealed class LocalState : IDisposable
                 MoveRow(from, to, chunks, tx);
             }
 
-            if (setting is { } s)
+            foreach (var (key, value) in settings)
             {
-                WriteSetting(s.Key, s.Value, tx);
+                WriteSetting(key, value, tx);
             }
 
             tx.Commit();
@@ -687,7 +688,7 @@ internal sealed class LocalState : IDisposable
     {
         lock (_lock)
         {
-            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile','ignore_files','case_followed_moves','case_refused_on_server','files_above_state_directory','files_above_state_directory_listed');");
+            LocalSchema.Exec(_db, "DELETE FROM files; DELETE FROM chunks; DELETE FROM uploads; DELETE FROM withheld; DELETE FROM ignore_rules; DELETE FROM settings WHERE key IN ('cursor','last_sync','last_summary','last_reconcile','ignore_files','case_followed_moves','case_refused_on_server','case_rename_intent','files_above_state_directory','files_above_state_directory_listed');");
         }
     }
 

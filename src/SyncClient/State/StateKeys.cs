@@ -40,6 +40,13 @@ internal static class StateKeys
     /// </summary>
     public const string CaseFollowedMoves = "case_followed_moves";
 
+    /// <summary>
+    /// A case-conflict rename about to be made here whose synced rows follow it (a JSON object; see Sync.CaseRenameIntent):
+    /// written before the rename here, removed in the transaction that moves the rows. One left by a crash is resolved at
+    /// the start of the next pass (the rows moved as planned where the rename was made, else dropped).
+    /// </summary>
+    public const string CaseRenameIntent = "case_rename_intent";
+
     /// <summary>The <c>.dropboxignore</c> files the last completed pass read, each with its content's hash (see Sync.IgnoreFileMemory).</summary>
     public const string IgnoreFiles = "ignore_files";
 

@@ -97,7 +97,7 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
     /// <summary>
     /// What is remembered now with <paramref name="gone"/> (<see cref="LocalCaseRenames.GoneBeforeMove"/>) added, as
     /// stored; null when there is none to add. Written at once, in the same db transaction as the moves of the rows they
-    /// are for (<see cref="LocalCaseRenames.MoveRows"/>), not with the cursor: the rows moved, a pass that keeps its old
+    /// are for (<see cref="LocalCaseRenames.RowsToMove"/>), not with the cursor: the rows moved, a pass that keeps its old
     /// cursor (an error elsewhere in it) would have the next one list the delete at the old path again, which reaches no
     /// row; and a crash between two writes left the rows moved with nothing remembered. With the memory kept as it was
     /// otherwise, the next pass's view holds them either way (<see cref="StoreLeft"/> keeps them too: they are in what the
@@ -225,7 +225,7 @@ internal sealed class FollowedCaseMoves(SyncContext ctx)
         return moves;
     }
 
-    private static string Save(IReadOnlyList<RemoteEntry> moves)
+    internal static string Save(IReadOnlyList<RemoteEntry> moves)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))

@@ -151,7 +151,7 @@ internal static class LocalCasePlan
 
     /// <summary>
     /// The merge base as <see cref="LocalCaseRenames"/> leaves it once the rename of <paramref name="outcome"/> is made
-    /// with its rows (the rule of <see cref="LocalCaseRenames.MoveRows"/>: a row the server moved, or moved by another device
+    /// with its rows (the rule of <see cref="LocalCaseRenames.RowsToMove"/>: a row the server moved, or moved by another device
     /// as this pass lists it, goes under the new name). Both names are withheld this pass, so whether it is made or not,
     /// nothing is planned under either; the view only keeps a remote change the server made there (another device's
     /// move, followed) from being taken for one this device has not seen.

@@ -11,7 +11,8 @@ namespace Dropbox.SyncClient.Sync;
 /// anything else of the pass: each rename the plan holds is looked at again right before it (still here, its new name
 /// still free, not written since: <see cref="LocalCaseFacts.CannotRenameNow(SyncContext, LocalCaseOutcome)"/>,
 /// <see cref="LocalCaseRules.Recheck"/>), made on the server first where the server holds the name (with the versions
-/// seen), then here (never over anything), and its synced rows follow it (<see cref="MoveRows"/>). A rename not made
+/// seen), then here (never over anything), and its synced rows follow it (<see cref="RowsToMove"/>, with a write-ahead
+/// intent for a crash between the rename here and the rows' db write: <see cref="CaseRenameIntent"/>). A rename not made
 /// (refused, failed, or found written since) turns every other step of the plan at or under either name into a skip
 /// (<see cref="LocalCasePlan.NotMadeReason"/>), so nothing is sent, fetched or deleted there this pass; the
 /// rename is reported pending and tried again by the next pass. One per pass; the refusals the server gave are
@@ -206,6 +207,22 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             memory.RenamedNow(path);
         }
 
+        // Renamed on the server too (or following another device's move there): the rows follow the name. The versions under
+        // the folders moved are listed and the rows' moves planned before the rename here, so the intent written right
+        // before it holds all they need (CaseRenameIntent): a crash between the rename here and the rows' one db write
+        // left rows at the old name and files at the new, which the next pass took for new files and sent (a file another
+        // device deleted before the move among them: review ag51); with the intent, the next pass finishes the moves where
+        // the rename was made. Nothing under either name is taken this pass; the next finds the files as synced under the new one.
+        (List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> Moves, List<CaseRenameIntent.Row> Rows, List<RemoteEntry> Gone)? rows = null;
+        if (renamedOnServer || outcome.Followed)
+        {
+            var (rowVersions, listed) = !renamedOnServer || movedFolders.Count == 0 ? (movedVersions, null) : await WithMovedFoldersVersionsAsync(path, target, movedFolders, movedVersions, ct).ConfigureAwait(false);
+            rows = RowsToMove(path, target, facts.SyncedUnder, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], rowVersions,
+                remote.Changes, listed is { } live ? (movedFolders.Select(f => target + f[path.Length..]).ToList(), live) : null);
+            var renamed = CaseRenameIntent.Seen.At(ctx.FullPath(path)).Identity; // a rename keeps it: how the next pass knows the thing at the new name
+            ctx.Db.SetCaseRenameIntent(new CaseRenameIntent(path, target, outcome.IsDirectory, renamed, rows.Value.Rows, rows.Value.Gone).Save());
+        }
+
         ctx.Step?.Invoke($"before case-conflict rename {path} -> {target}");
         var before = outcome.IsDirectory ? null : FileChangeTime.TryStat(ctx.FullPath(path)); // right before: see SendFromNewName
         try
@@ -226,7 +243,13 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
             // the next pass, and neither `sync --once` nor the daemon calls the folder done while its files are only here.
             // Moved on the server already (the new name made here during that move): moved back, conditionally. Left
             // there, the server's copy came down onto the name taken here, the file made here becoming a conflicted copy,
-            // while the loser here was renamed again: its content twice.
+            // while the loser here was renamed again: its content twice. Its intent goes first (a crash after it leaves
+            // the next pass to drop it: the old name still holds what was to be renamed).
+            if (rows is not null)
+            {
+                ctx.Db.SetCaseRenameIntent(null);
+            }
+
             var undone = movedVersions.Count == 0 ? string.Empty
                 : await MoveBackOnServerAsync(path, target, movedVersions, ct).ConfigureAwait(false) is { } kept
                     ? $"; its move on the server stays ({kept})"
@@ -238,14 +261,11 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         var note = $"case conflict: '{path}' differs only in case from another name; renamed to '{target}' so both sync";
         summary.AddNote(note);
         ctx.Progress.Log(note);
-        if (renamedOnServer || outcome.Followed)
+        if (rows is { } moving)
         {
-            // Renamed on the server too: the rows follow the name (after the rename here: a crash between leaves rows at
-            // the old name and files at the new, which the next pass matches by content, never a delete). Nothing under
-            // either name is taken this pass; the next finds the files as synced under the new one.
-            var (rowVersions, listed) = !renamedOnServer || movedFolders.Count == 0 ? (movedVersions, null) : await WithMovedFoldersVersionsAsync(path, target, movedFolders, movedVersions, ct).ConfigureAwait(false);
-            _goneBeforeMove.AddRange(MoveRows(path, target, facts.SyncedUnder, renamedOnServer ? onServer.Select(l => l.Path).ToHashSet(StringComparer.Ordinal) : [], rowVersions,
-                remote.Changes, listed is { } live ? (movedFolders.Select(f => target + f[path.Length..]).ToList(), live) : null));
+            // One transaction: the rows, the deletes found for them (RowsToMove) and the end of the intent.
+            ctx.Db.RecordMoves(moving.Moves, memory.Followed.RememberedWithGone(moving.Gone));
+            _goneBeforeMove.AddRange(moving.Gone);
         }
         else if (LocalCaseSnapshot.TakenUnderNewName(outcome))
         {
@@ -387,7 +407,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     }
 
     /// <summary>
-    /// A remote delete at the new path of each of <paramref name="movedRows"/> (the rows <see cref="MoveRows"/> moved with
+    /// A remote delete at the new path of each of <paramref name="movedRows"/> (the rows <see cref="RowsToMove"/> moved with
     /// the server's move, as it left them) that lies under one of <paramref name="listedFolders"/> (the folders this pass
     /// moved on the server, by new path) and that the whole listing of them, taken right after the move
     /// (<paramref name="listed"/>: its live paths), lacks: the server no longer held it when the folder moved (another
@@ -403,7 +423,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// <summary>
     /// Adds to <paramref name="versions"/> (by new path) the version and content of each of <paramref name="listed"/> (the
     /// server's entries under <paramref name="listedFolder"/>, moved there from under <paramref name="path"/> with it) that
-    /// is live and of the kind of the synced row at its old path (<paramref name="syncedKind"/>): <see cref="MoveRows"/>
+    /// is live and of the kind of the synced row at its old path (<paramref name="syncedKind"/>): <see cref="RowsToMove"/>
     /// then gives a row the listed version where its content is the synced one (a folder's always), and keeps its own
     /// where another device changed the entry since the move (the next pass applies that change as any).
     /// </summary>
@@ -451,7 +471,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     }
 
     /// <summary>
-    /// Moves the rows of <paramref name="synced"/> (the synced paths at or under <paramref name="from"/>, read with the
+    /// Plans the moves of the rows of <paramref name="synced"/> (the synced paths at or under <paramref name="from"/>, read with the
     /// facts) whose server paths were moved to under <paramref name="to"/> (<paramref name="moved"/>: live on the server
     /// as this pass saw it, all moved by this pass, alone or with their folder, <paramref name="versions"/> the versions
     /// those moves made; or moved by another device, as this pass lists it: <see cref="FollowedMove"/>) there too, in the
@@ -463,14 +483,18 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// already, <see cref="LocalCasePlan"/>.) With <paramref name="listed"/> (the folders this pass moved, by new path,
     /// and the live paths their whole listing after the move holds), the rows moved with this pass's own move that the
     /// listing lacks were gone from the server by then (<see cref="GoneBeforeMove"/>): their remote deletes are remembered
-    /// (<see cref="FollowedCaseMoves.RememberedWithGone"/>) in the same db transaction as every row's move, so a crash
-    /// leaves neither or both (rows moved with nothing remembered kept such a file here for good; rows moved one at a time,
-    /// a crash part-way had the next pass send the renamed files again, undoing the delete). Returns those deletes.
+    /// (<see cref="FollowedCaseMoves.RememberedWithGone"/>) in the same db transaction as every row's move
+    /// (<see cref="LocalDbWriter.RecordMoves"/>), so a crash leaves neither or both (rows moved with nothing remembered kept
+    /// such a file here for good; rows moved one at a time, a crash part-way had the next pass send the renamed files again,
+    /// undoing the delete). Planned before the rename here, written after it: the moves (with each row's chunks), the same
+    /// as the intent's rows (<see cref="CaseRenameIntent"/>, each with the version it is planned from), and those deletes.
     /// </summary>
-    internal List<RemoteEntry> MoveRows(string from, string to, IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions,
+    internal (List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> Moves, List<CaseRenameIntent.Row> Rows, List<RemoteEntry> Gone) RowsToMove(string from, string to,
+        IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions,
         IReadOnlyDictionary<string, RemoteEntry> remote, (IReadOnlyList<string> Folders, IReadOnlySet<string> Live)? listed)
     {
         var moves = new List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)>();
+        var rows = new List<CaseRenameIntent.Row>();
         var movedWithServer = new List<FileRecord>();
         var goneAtNewPath = new List<FileRecord>();
         foreach (var key in synced)
@@ -489,6 +513,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 : record.Version;
             var row = record with { Path = path, Version = version };
             moves.Add((key, row, record.Kind == FileKind.File ? ctx.State.GetChunks(key) : null));
+            rows.Add(new CaseRenameIntent.Row(key, path, record.Version, version));
             if (moved.Contains(key))
             {
                 movedWithServer.Add(row);
@@ -504,8 +529,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         // DeletesBeforeCaseMoves): this pass withholds both names, and a withheld path the server never held (the latter)
         // is looked up as unknown, so its delete is remembered with the rows' moves, as the deletes this pass's own move found.
         goneBeforeMove.AddRange(goneAtNewPath.Select(r => new RemoteEntry(r.Path, r.Kind, r.Version, Deleted: true, r.Size, r.ContentHash, 0)));
-        ctx.Db.RecordMoves(moves, memory.Followed.RememberedWithGone(goneBeforeMove));
-        return goneBeforeMove;
+        return (moves, rows, goneBeforeMove);
     }
 
     /// <summary>

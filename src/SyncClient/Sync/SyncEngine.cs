@@ -98,6 +98,14 @@ internal sealed class SyncEngine
             _ctx.Progress.Log(adopted);
         }
 
+        // A case-conflict rename a crash left between the rename here and its rows' db write: finished or dropped before
+        // anything reads the db (CaseRenameIntent).
+        if (CaseRenameIntent.Resolve(_ctx, _caseConflicts.Followed) is { } resolved)
+        {
+            summary.AddNote(resolved);
+            _ctx.Progress.Log(resolved);
+        }
+
         var progress = _ctx.Progress;
         progress.Reset();
         _hasher.TakeRacyReads(out _); // counted per pass

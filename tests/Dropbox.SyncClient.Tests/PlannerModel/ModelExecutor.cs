@@ -31,7 +31,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     public int FollowedFailed { get; private set; }
 
     /// <summary>
-    /// The remote deletes this pass's case-conflict renames found at their followed rows' new paths (LocalCaseRenames.MoveRows:
+    /// The remote deletes this pass's case-conflict renames found at their followed rows' new paths (LocalCaseRenames.RowsToMove:
     /// a delete there, or one before the move that <see cref="DeletesBeforeCaseMoves"/> put there): the engine remembers
     /// them with the rows' moves at once, and with the cursor.
     /// </summary>
@@ -109,7 +109,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
         }
 
         // A followed rename not made (or waiting) keeps the server's move for the next passes' views, stored with the cursor;
-        // with it the deletes the renames made found at their rows' new paths (LocalCaseRenames.MoveRows).
+        // with it the deletes the renames made found at their rows' new paths (LocalCaseRenames.RowsToMove).
         FollowedMoves = remote is null ? [] : FollowedCaseMoves.WithGone(FollowedCaseMoves.Select(followed, remote.Changes, plan), _goneAtNewPath);
 
         var ranEarly = new HashSet<SyncAction>(ReferenceEqualityComparer.Instance);
@@ -430,7 +430,7 @@ internal sealed class ModelExecutor(ModelWorld world, Random random)
     /// <summary>
     /// LocalCaseRenames.RenameAsync with every call answered by the model: not made when the name is gone here or its new
     /// name taken (in any case), or the server refuses its move (remembered, or, refused at its last try too, renamed here
-    /// alone); else the server's paths moved first, the folder or file renamed here, and the rows moved (MoveRows's rule).
+    /// alone); else the server's paths moved first, the folder or file renamed here, and the rows moved (RowsToMove's rule).
     /// </summary>
     private bool CaseRenameLocal(SyncAction a, RemoteView remote)
     {

@@ -9,7 +9,7 @@ namespace Dropbox.MetadataNode.Domain;
 /// Retention and garbage collection: prunes versions past the retention age, deletes chunks that stayed unreferenced
 /// past the grace period from the nodes that hold them, and forgets stale upload marks.
 /// </summary>
-internal sealed class GarbageCollector
+internal sealed partial class GarbageCollector
 {
     private const int GcBatchSize = 512;
     private readonly RocksEngine _engine;
@@ -81,7 +81,7 @@ internal sealed class GarbageCollector
         }
 
         pruned += PruneByAge();
-        var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
+        var (deleted, failed, deletedBytes) = await CollectChunksAsync(owedOn: null, cancellationToken).ConfigureAwait(false);
         ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)
         {
@@ -195,13 +195,21 @@ internal sealed class GarbageCollector
         }
     }
 
-    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The collection of chunks: every candidate, or with <paramref name="owedOn"/> only those still to be deleted from
+    /// one of those nodes (<see cref="FinishOwedAsync"/>). Call it holding <see cref="_pass"/>.
+    /// </summary>
+    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(IReadOnlySet<string>? owedOn, CancellationToken cancellationToken)
     {
         var graceMs = (long)_options.GcGracePeriod.TotalMilliseconds;
         var candidates = new List<ChunkId>();
         foreach (var (key, _) in _engine.ScanAll(_engine.Gc))
         {
-            candidates.Add(new ChunkId(key));
+            var id = new ChunkId(key);
+            if (owedOn is null || OwesDeletion(ChunkLedger.Read(_engine, id), owedOn))
+            {
+                candidates.Add(id);
+            }
         }
 
         var deleted = 0;
@@ -217,6 +225,11 @@ internal sealed class GarbageCollector
             var toDelete = _transactions.Mutate(null, (batch, _) =>
             {
                 var marked = new List<(ChunkId Id, List<string> Nodes)>();
+
+                // A run for nodes that are back asks only them: the others still owing are down, or left to the passes.
+                void Mark(ChunkId id, ChunkRecord record) =>
+                    marked.Add((id, record.DeletingLocations.Where(n => owedOn is null || owedOn.Contains(n)).ToList()));
+
                 foreach (var id in slice)
                 {
                     var record = batch.GetChunk(id);
@@ -224,6 +237,11 @@ internal sealed class GarbageCollector
                     {
                         batch.RemoveGcCandidate(id);
                         continue;
+                    }
+
+                    if (owedOn is not null && !OwesDeletion(record, owedOn))
+                    {
+                        continue; // finished since the scan (a full pass): nothing of this run's
                     }
 
                     var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
@@ -251,7 +269,7 @@ internal sealed class GarbageCollector
                         // node it still has to delete from), so finishing its deletion takes nothing anyone relies on,
                         // and after it the node may hold the content again. The chunk stays a candidate until it is done.
                         // (One due for deletion itself goes on below: its whole deletion takes those nodes along.)
-                        marked.Add((id, record.DeletingLocations.ToList()));
+                        Mark(id, record);
                         continue;
                     }
 
@@ -264,7 +282,7 @@ internal sealed class GarbageCollector
                     switch (record.State)
                     {
                         case ChunkState.Deleting:
-                            marked.Add((id, record.DeletingLocations.ToList()));
+                            Mark(id, record);
                             break;
                         case ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs && record.UnconfirmedLocations.Count == 0:
                             // The DELETED record stays as a tombstone (a few dozen bytes, out of the chunk scans), only
@@ -286,7 +304,7 @@ internal sealed class GarbageCollector
                             record.Locations.Clear();
                             record.UnconfirmedLocations.Clear();
                             batch.PutChunk(id, record);
-                            marked.Add((id, record.DeletingLocations.ToList()));
+                            Mark(id, record);
                             break;
                     }
                 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
@@ -176,6 +177,18 @@ internal sealed class StoreTransactions : IDisposable
     public long CorruptReports => Interlocked.Read(ref _corruptReports);
 
     private long _corruptReports;
+
+    /// <summary>
+    /// Counts every corrupt report from <paramref name="nodeId"/> (bumped under the write lock), whatever it changed. A
+    /// report of a copy the node held only unconfirmed (or not yet recorded at all) removes no holder and moves no
+    /// <see cref="CorruptReports"/>, yet an "I hold it" answer the node gave before quarantining the copy would list it.
+    /// </summary>
+    public long CorruptReportsFrom(string nodeId) => _corruptFrom.TryGetValue(nodeId, out var count) ? count : 0;
+
+    private readonly ConcurrentDictionary<string, long> _corruptFrom = new(StringComparer.Ordinal);
+
+    /// <summary>Called under the write lock for every corrupt report <paramref name="nodeId"/> makes (<see cref="CorruptReportsFrom"/>).</summary>
+    public void NoteCorruptReportFrom(string nodeId) => _corruptFrom.AddOrUpdate(nodeId, 1, (_, count) => count + 1);
 
     /// <summary>
     /// Called under the write lock when a corrupt report removes a holder of <paramref name="id"/> (its record as the

@@ -407,7 +407,10 @@ internal sealed partial class UploadCommit
         var askedAtMs = NowMs;
         var ids = chunks.Select(c => c.Id).ToList();
         var answers = await Task.WhenAll(nodes.Select(async node =>
-            (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+        {
+            var corruptFrom = _transactions.CorruptReportsFrom(node.NodeId); // read before this node is asked
+            return (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false), CorruptFromBefore: corruptFrom);
+        })).ConfigureAwait(false);
         return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore, askedAtMs);
     }
 
@@ -462,10 +465,14 @@ internal sealed partial class UploadCommit
         var now = NowMs;
         var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);
         var chunks = answers.Chunks;
-        foreach (var (node, present) in answers.Answers)
+        foreach (var (node, present, corruptFromBefore) in answers.Answers)
         {
-            if (!_nodeRegistry.MayHoldNewCopies(node.NodeId) || !_nodeRegistry.TryGet(node.NodeId, out var current) || current.Draining)
+            if (_transactions.CorruptReportsFrom(node.NodeId) != corruptFromBefore
+                || !_nodeRegistry.MayHoldNewCopies(node.NodeId) || !_nodeRegistry.TryGet(node.NodeId, out var current) || current.Draining)
             {
+                // It reported copies corrupt since it was asked: even one that removed no holder (held only unconfirmed
+                // there, or not recorded yet) may be what it said it holds, quarantined since; listed again, the ledger
+                // would count a copy without the bytes.
                 // Forgotten (or being forgotten) since it answered: a copy recorded there now would outlive the
                 // forget's clearing, and the commit would be acknowledged on a node that is gone. Draining since it
                 // answered: recorded now, a copy found only there could land after the drain was reported done (the
@@ -548,16 +555,6 @@ internal sealed partial class UploadCommit
                 state.Pending.Remove(id);
             }
         }
-    }
-
-    /// <summary>What the nodes answered about a commit's unconfirmed chunks, the counts read before asking them, and when they were asked.</summary>
-    private sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore, long AskedAtMs)
-    {
-        /// <summary>The copies recorded (or found recorded already): their puts end once the commit is written.</summary>
-        public List<(string Node, ChunkId Id)> Landed { get; } = [];
-
-        /// <summary>Chunks held and this account's own once recorded: no longer pending for it once written.</summary>
-        public List<ChunkId> Owned { get; } = [];
     }
 
     private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>

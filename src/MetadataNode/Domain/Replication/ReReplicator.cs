@@ -134,7 +134,7 @@ internal sealed partial class ReReplicator
             var target = batch[0].Target;
             try
             {
-                var (deletionsBefore, corruptBefore) = _store.PushCounters();
+                var (deletionsBefore, corruptBefore) = _store.PushCounters(target.NodeId);
                 var outcome = await _gateway.PushAsync(source, target, batch.Select(c => c.Id).ToList(), ct).ConfigureAwait(false);
                 var pushed = outcome.Pushed.ToHashSet();
                 _store.RecordPushed(target.NodeId, outcome.Pushed, deletionsBefore, corruptBefore);

@@ -196,6 +196,54 @@ internal sealed partial class GarbageCollector
     }
 
     /// <summary>
+    /// Gives up the owed deletions of a chunk referenced and with no counted copy left (its copies found corrupt, or on
+    /// a forgotten node): the owed nodes' bytes may be the last intact ones. No pass sends those deletions any more
+    /// (passes run one at a time) and the nodes become unconfirmed locations, so a node's own answer to a commit's check
+    /// (a client healing the chunk) lists it again. Under the lock; false (nothing changed) for any other record.
+    /// </summary>
+    private static bool GaveUpOwedDeletions(RecordBatch batch, ChunkId id, ChunkRecord record)
+    {
+        if (!ChunkLedger.IsLost(record) || record.Refcount == 0 || record.DeletingLocations.Count == 0)
+        {
+            return false;
+        }
+
+        foreach (var node in record.DeletingLocations)
+        {
+            ChunkLedger.AddOnce(record.UnconfirmedLocations, node);
+        }
+
+        record.DeletingLocations.Clear();
+        batch.RemoveGcCandidate(id);
+        batch.PutChunk(id, record);
+        return true;
+    }
+
+    /// <summary>
+    /// Phase 1's deletions less those of chunks lost since (under the lock, right before the nodes are asked): a corrupt
+    /// report or a forget that landed while the pass waited (for an online backup's hold, or for its earlier slices'
+    /// nodes) may have left a referenced chunk's owed copies its last intact bytes. A report landing after this, while
+    /// the node deletes, is not caught: the deletion is already on its way.
+    /// </summary>
+    private List<(ChunkId Id, List<string> Nodes)> WithoutLostChunks(List<(ChunkId Id, List<string> Nodes)> toDelete)
+    {
+        var givenUp = _transactions.Mutate(null, (batch, _) =>
+        {
+            var ids = new HashSet<ChunkId>();
+            foreach (var (id, _) in toDelete)
+            {
+                if (batch.GetChunk(id) is { } record && GaveUpOwedDeletions(batch, id, record))
+                {
+                    ids.Add(id);
+                }
+            }
+
+            return ids;
+        });
+        return givenUp.Count == 0 ? toDelete : toDelete.Where(d => !givenUp.Contains(d.Id)).ToList();
+    }
+
+    /// <summary>
     /// The collection of chunks: every candidate, or with <paramref name="owedOn"/> only those still to be deleted from
     /// one of those nodes (<see cref="FinishOwedAsync"/>). Call it holding <see cref="_pass"/>.
     /// </summary>
@@ -247,20 +295,8 @@ internal sealed partial class GarbageCollector
                     var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
                     if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && !due)
                     {
-                        if (ChunkLedger.IsLost(record) && record.Refcount > 0)
+                        if (GaveUpOwedDeletions(batch, id, record))
                         {
-                            // Referenced and no counted copy left (its copies found corrupt, or on a forgotten node):
-                            // the owed nodes' bytes may be the last intact ones. Their deletions are given up (no pass
-                            // sends them any more: passes run one at a time) and they become unconfirmed locations, so
-                            // a node's own answer to a commit's check (a client healing the chunk) lists it again.
-                            foreach (var node in record.DeletingLocations)
-                            {
-                                ChunkLedger.AddOnce(record.UnconfirmedLocations, node);
-                            }
-
-                            record.DeletingLocations.Clear();
-                            batch.RemoveGcCandidate(id);
-                            batch.PutChunk(id, record);
                             continue;
                         }
 
@@ -321,6 +357,7 @@ internal sealed partial class GarbageCollector
             // may reference a chunk unreferenced since; its storage snapshots, taken after, must still find it).
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
             using var deleting = await Deletions.EnterDeleteAsync(cancellationToken).ConfigureAwait(false);
+            toDelete = WithoutLostChunks(toDelete);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
                 if (!_nodeRegistry.TryGet(perNode.Key, out var node))

@@ -7,13 +7,21 @@ namespace Dropbox.MetadataNode.Domain;
 /// Deletions owed by a node that is back. A node the collector still has to delete a chunk from is trusted with nothing
 /// of that chunk (ChunkLedger.MarkStored): an upload whose put lands there is refused until the deletion is done. Left to
 /// the next pass, that was up to a whole --gc-interval-seconds (300 s) of an upload failing on a node that was up again;
-/// now a node heard from again after it read dead, or registering again, has its owed deletions finished at once.
+/// now a node heard from again after it read dead, or registering again, has its owed deletions finished at once, and
+/// a node whose deletions failed (on such a run or a pass) is tried again on a heartbeat after a back-off.
 /// </summary>
 internal sealed partial class GarbageCollector
 {
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(60);
+
     // Nodes back since the last run of FinishOwedAsync (memory only: after a restart every node's first heartbeat, or
     // the first pass, finds what it owes).
     private readonly ConcurrentDictionary<string, byte> _returned = new(StringComparer.Ordinal);
+
+    // Nodes whose deletions failed, with when they are due again and the back-off after that (memory only, one entry
+    // per node at most). A node that stays live wakes no run by coming back, so its heartbeat does once this is due.
+    private readonly ConcurrentDictionary<string, Retry> _retries = new(StringComparer.Ordinal);
 
     /// <summary>Completes when a node came back (<see cref="NoteReturned"/>): take it before <see cref="FinishOwedAsync"/>, then wait on it.</summary>
     public ChangeSignal Returns { get; } = new();
@@ -26,9 +34,24 @@ internal sealed partial class GarbageCollector
     }
 
     /// <summary>
-    /// Finishes the deletions owed by the nodes back since the last call: the collection of a pass, limited to the chunks
-    /// still to be deleted from one of them, under the same one-at-a-time rule as the passes (a deletion is never sent by
-    /// two runs at once). Nothing when no node came back.
+    /// Notes a heartbeat of <paramref name="nodeId"/>, live already (NodeRegistry.HeardLive): when its deletions failed and
+    /// the back-off since has passed (1 s doubling to 60 s: a node that keeps failing is not asked at every heartbeat),
+    /// they are due now.
+    /// </summary>
+    public void NoteHeard(string nodeId)
+    {
+        if (_retries.TryGetValue(nodeId, out var retry) && NowMs >= retry.DueMs)
+        {
+            NoteReturned(nodeId);
+        }
+    }
+
+    /// <summary>
+    /// Finishes the deletions already owed by the nodes back (or due again) since the last call, and nothing else: the
+    /// collection of a pass limited to the chunks still to be deleted from one of them, asking only them, and starting
+    /// no deletion (a chunk due for one waits for the next pass, which asks all its holders). Under the same
+    /// one-at-a-time rule as the passes (a deletion is never sent by two runs at once). A node whose deletions failed is
+    /// tried again after a back-off (<see cref="NoteHeard"/>). Nothing when no node came back.
     /// </summary>
     public async Task<GcResult> FinishOwedAsync(CancellationToken cancellationToken)
     {
@@ -54,10 +77,12 @@ internal sealed partial class GarbageCollector
                 return default;
             }
 
-            var (deleted, failed, bytes) = await CollectChunksAsync(nodes, cancellationToken).ConfigureAwait(false);
-            if (deleted > 0)
+            var attempts = new DeletionAttempts();
+            var (deleted, failed, bytes) = await CollectChunksAsync(nodes, attempts, cancellationToken).ConfigureAwait(false);
+            NoteAttempts(attempts, nodes);
+            if (deleted > 0 || failed > 0)
             {
-                Log.GcPass(_logger, 0, deleted);
+                Log.OwedDeletionsFinished(_logger, nodes.Count, deleted, failed);
             }
 
             return new GcResult(0, deleted, failed, bytes);
@@ -68,6 +93,37 @@ internal sealed partial class GarbageCollector
         }
     }
 
+    /// <summary>
+    /// Schedules a retry for every node that failed (the back-off doubles from the last), and ends it for every node
+    /// that deleted, or of <paramref name="asked"/> (a run for nodes that are back) that owed nothing any more.
+    /// </summary>
+    private void NoteAttempts(DeletionAttempts attempts, IEnumerable<string> asked)
+    {
+        var now = NowMs;
+        foreach (var node in attempts.Failed)
+        {
+            var backoff = _retries.TryGetValue(node, out var last)
+                ? Math.Min(last.BackoffMs * 2, (long)LastRetry.TotalMilliseconds)
+                : (long)FirstRetry.TotalMilliseconds;
+            _retries[node] = new Retry(now + backoff, backoff);
+        }
+
+        foreach (var node in attempts.Deleted.Concat(asked).Where(n => !attempts.Failed.Contains(n)))
+        {
+            _retries.TryRemove(node, out _);
+        }
+    }
+
     private static bool OwesDeletion(ChunkRecord? record, IReadOnlySet<string> nodes) =>
         record is not null && record.DeletingLocations.Any(nodes.Contains);
+
+    private readonly record struct Retry(long DueMs, long BackoffMs);
+
+    /// <summary>The nodes a collection asked to delete, and those of them that failed.</summary>
+    private sealed class DeletionAttempts
+    {
+        public HashSet<string> Deleted { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Failed { get; } = new(StringComparer.Ordinal);
+    }
 }

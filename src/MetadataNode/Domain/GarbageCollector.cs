@@ -81,7 +81,9 @@ internal sealed partial class GarbageCollector
         }
 
         pruned += PruneByAge();
-        var (deleted, failed, deletedBytes) = await CollectChunksAsync(owedOn: null, cancellationToken).ConfigureAwait(false);
+        var attempts = new DeletionAttempts();
+        var (deleted, failed, deletedBytes) = await CollectChunksAsync(owedOn: null, attempts, cancellationToken).ConfigureAwait(false);
+        NoteAttempts(attempts, []);
         ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)
         {
@@ -196,58 +198,78 @@ internal sealed partial class GarbageCollector
     }
 
     /// <summary>
-    /// Gives up the owed deletions of a chunk referenced and with no counted copy left (its copies found corrupt, or on
-    /// a forgotten node): the owed nodes' bytes may be the last intact ones. No pass sends those deletions any more
-    /// (passes run one at a time) and the nodes become unconfirmed locations, so a node's own answer to a commit's check
-    /// (a client healing the chunk) lists it again. Under the lock; false (nothing changed) for any other record.
+    /// Gives up the owed deletions of a chunk referenced and with no counted copy on a live node: its copies found
+    /// corrupt, on a forgotten node (lost), or only on nodes that read dead now (after a shared outage, the node coming
+    /// back first). The owed nodes' bytes may be the last intact ones, or the only ones reachable; deleted, the file is
+    /// damaged should the dead holder never come back. No pass sends those deletions any more (passes run one at a
+    /// time) and the nodes become unconfirmed locations: a node's own answer to a commit's check (a client healing the
+    /// chunk) or its "stored" event lists it again, and the copy goes with the chunk's own deletion once unreferenced
+    /// (kept while the holder was only briefly dead, it is an extra copy, never a lost one). Nodes in
+    /// <paramref name="deletedNow"/> (this run deleted there already) stay owed for phase 3 to record. Under the lock;
+    /// false (nothing changed) for any other record.
     /// </summary>
-    private static bool GaveUpOwedDeletions(RecordBatch batch, ChunkId id, ChunkRecord record)
+    private bool GaveUpOwedDeletions(RecordBatch batch, ChunkId id, ChunkRecord record, IReadOnlySet<string>? deletedNow = null)
     {
-        if (!ChunkLedger.IsLost(record) || record.Refcount == 0 || record.DeletingLocations.Count == 0)
+        if (record is not { State: ChunkState.Stored, Refcount: > 0, DeletingLocations.Count: > 0 } || record.Locations.Any(IsLive))
         {
             return false;
         }
 
-        foreach (var node in record.DeletingLocations)
+        var givenUp = record.DeletingLocations.Where(n => deletedNow is null || !deletedNow.Contains(n)).ToList();
+        if (givenUp.Count == 0)
         {
+            return false;
+        }
+
+        foreach (var node in givenUp)
+        {
+            record.DeletingLocations.Remove(node);
             ChunkLedger.AddOnce(record.UnconfirmedLocations, node);
         }
 
-        record.DeletingLocations.Clear();
-        batch.RemoveGcCandidate(id);
+        if (record.DeletingLocations.Count == 0)
+        {
+            batch.RemoveGcCandidate(id);
+        }
+
         batch.PutChunk(id, record);
         return true;
     }
 
+    private bool IsLive(string nodeId) => _nodeRegistry.TryGet(nodeId, out var node) && _nodeRegistry.IsLive(node);
+
     /// <summary>
-    /// Phase 1's deletions less those of chunks lost since (under the lock, right before the nodes are asked): a corrupt
-    /// report or a forget that landed while the pass waited (for an online backup's hold, or for its earlier slices'
-    /// nodes) may have left a referenced chunk's owed copies its last intact bytes. A report landing after this, while
-    /// the node deletes, is not caught: the deletion is already on its way.
+    /// Of <paramref name="ids"/>, those <paramref name="nodeId"/> still owes, re-checked under the lock right before it
+    /// is asked: phase 2 asks the nodes one after another (each call up to 30 s), and a corrupt report or a forget landing
+    /// meanwhile (or while the pass waited for an online backup's hold) may have left a referenced chunk's owed copies
+    /// its last intact bytes; those deletions are given up (<see cref="GaveUpOwedDeletions"/>) before any is sent. A
+    /// report landing after this, while the node deletes, is not caught: the deletion is already on its way.
     /// </summary>
-    private List<(ChunkId Id, List<string> Nodes)> WithoutLostChunks(List<(ChunkId Id, List<string> Nodes)> toDelete)
-    {
-        var givenUp = _transactions.Mutate(null, (batch, _) =>
+    private List<ChunkId> StillOwed(string nodeId, IEnumerable<ChunkId> ids, IReadOnlySet<string> deletedNow) =>
+        _transactions.Mutate(null, (batch, _) =>
         {
-            var ids = new HashSet<ChunkId>();
-            foreach (var (id, _) in toDelete)
+            var owed = new List<ChunkId>();
+            foreach (var id in ids)
             {
-                if (batch.GetChunk(id) is { } record && GaveUpOwedDeletions(batch, id, record))
+                if (batch.GetChunk(id) is { } record)
                 {
-                    ids.Add(id);
+                    GaveUpOwedDeletions(batch, id, record, deletedNow);
+                    if (record.DeletingLocations.Contains(nodeId))
+                    {
+                        owed.Add(id);
+                    }
                 }
             }
 
-            return ids;
+            return owed;
         });
-        return givenUp.Count == 0 ? toDelete : toDelete.Where(d => !givenUp.Contains(d.Id)).ToList();
-    }
 
     /// <summary>
     /// The collection of chunks: every candidate, or with <paramref name="owedOn"/> only those still to be deleted from
-    /// one of those nodes (<see cref="FinishOwedAsync"/>). Call it holding <see cref="_pass"/>.
+    /// one of those nodes (<see cref="FinishOwedAsync"/>), which finishes those deletions and starts none. The nodes
+    /// asked, and those that failed, are added to <paramref name="attempts"/>. Call it holding <see cref="_pass"/>.
     /// </summary>
-    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(IReadOnlySet<string>? owedOn, CancellationToken cancellationToken)
+    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(IReadOnlySet<string>? owedOn, DeletionAttempts? attempts, CancellationToken cancellationToken)
     {
         var graceMs = (long)_options.GcGracePeriod.TotalMilliseconds;
         var candidates = new List<ChunkId>();
@@ -293,7 +315,7 @@ internal sealed partial class GarbageCollector
                     }
 
                     var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
-                    if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && !due)
+                    if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && (!due || owedOn is not null))
                     {
                         if (GaveUpOwedDeletions(batch, id, record))
                         {
@@ -304,8 +326,20 @@ internal sealed partial class GarbageCollector
                         // node that was down: that node's copy was never counted again (ChunkLedger.MarkStored trusts no
                         // node it still has to delete from), so finishing its deletion takes nothing anyone relies on,
                         // and after it the node may hold the content again. The chunk stays a candidate until it is done.
-                        // (One due for deletion itself goes on below: its whole deletion takes those nodes along.)
+                        // (One due for deletion itself goes on below in a pass: its whole deletion takes those nodes
+                        // along. A run for nodes that are back only finishes what they owe and starts no deletion: one
+                        // marked whole here would leave its live holders owing a deletion that run does not send.)
                         Mark(id, record);
+                        continue;
+                    }
+
+                    if (owedOn is not null)
+                    {
+                        if (record.State == ChunkState.Deleting)
+                        {
+                            Mark(id, record);
+                        }
+
                         continue;
                     }
 
@@ -356,8 +390,8 @@ internal sealed partial class GarbageCollector
             // Phase 2, outside the lock: ask the nodes, unless an online backup holds deletions (its metadata checkpoint
             // may reference a chunk unreferenced since; its storage snapshots, taken after, must still find it).
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
+            var deletedNodes = new HashSet<string>(StringComparer.Ordinal);
             using var deleting = await Deletions.EnterDeleteAsync(cancellationToken).ConfigureAwait(false);
-            toDelete = WithoutLostChunks(toDelete);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
                 if (!_nodeRegistry.TryGet(perNode.Key, out var node))
@@ -372,9 +406,16 @@ internal sealed partial class GarbageCollector
                     continue;
                 }
 
+                var ids = StillOwed(node.NodeId, perNode.Select(x => x.Id), deletedNodes);
+                if (ids.Count == 0)
+                {
+                    continue;
+                }
+
                 try
                 {
-                    await _gateway.DeleteChunksAsync(node, perNode.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
+                    await _gateway.DeleteChunksAsync(node, ids, cancellationToken).ConfigureAwait(false);
+                    deletedNodes.Add(node.NodeId);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -382,6 +423,9 @@ internal sealed partial class GarbageCollector
                     failedNodes.Add(node.NodeId);
                 }
             }
+
+            attempts?.Failed.UnionWith(failedNodes);
+            attempts?.Deleted.UnionWith(deletedNodes);
 
             // Phase 3, under the lock: what every node deleted is DELETED (its metadata goes after another grace).
             var doneNow = NowMs;

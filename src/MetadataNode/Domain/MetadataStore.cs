@@ -103,6 +103,7 @@ internal sealed partial class MetadataStore : IDisposable
         _forgetter.ResumeUnfinished();
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger, new AccountPurger(engine, _transactions, _namespaces, options, _logger));
         _nodeRegistry.Returned += _gc.NoteReturned;
+        _nodeRegistry.HeardLive += _gc.NoteHeard;
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
         _planner = new UploadPlanner(engine, _transactions, _namespaces, _nodeRegistry, tokens, options);
         _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);

@@ -47,6 +47,10 @@ internal sealed partial class NodeRegistry
         {
             Returned?.Invoke(nodeId);
         }
+        else
+        {
+            HeardLive?.Invoke(nodeId);
+        }
 
         if (!_update.TryEnter())
         {
@@ -73,6 +77,13 @@ internal sealed partial class NodeRegistry
     /// (<see cref="GarbageCollector.NoteReturned"/>), not a whole collector interval later. Runs on the caller's thread: keep it short.
     /// </summary>
     public event Action<string>? Returned;
+
+    /// <summary>
+    /// Raised for a heartbeat of a node that was live already (<see cref="Returned"/> is raised instead for one that read
+    /// dead): the collector retries deletions that failed there once their back-off has passed
+    /// (<see cref="GarbageCollector.NoteHeard"/>). Runs on the caller's thread: keep it short.
+    /// </summary>
+    public event Action<string>? HeardLive;
 
     /// <summary>
     /// The node as known now: its stored record, with the heartbeat heard and not yet stored (time, usage, full), which

@@ -9,7 +9,7 @@ namespace Dropbox.MetadataNode.Tests.Replication;
 /// A referenced chunk whose last counted copy is reported corrupt after a collector pass chose to finish a node's owed
 /// deletion of it (phase 1) and before it asks the node (phase 2): the owed node's bytes are then the last intact ones.
 /// Phase 1 gives such deletions up for a chunk already lost; the pass now checks again, under the lock, right before it
-/// asks the nodes. The window is widest while an online backup holds deletions (the pass waits there after phase 1),
+/// asks each node (GcWakeReviewTests has the same window opened by an earlier node's delete). The window is widest while an online backup holds deletions (the pass waits there after phase 1),
 /// which is how the test opens it. Real RocksDB store, manual clock, in-memory gateway.
 /// </summary>
 public sealed class LostDuringOwedDeletionTests

@@ -3,11 +3,11 @@ using Dropbox.Shared.Chunks;
 namespace Dropbox.MetadataNode.Domain;
 
 /// <summary>
-/// What the nodes answered about a commit's unconfirmed chunks, each answer with its node's count of corrupt reports
-/// read before it was asked (StoreTransactions.CorruptReportsFrom), the store's deletion and corrupt-report counts read
-/// before asking them, and when they were asked (UploadCommit.RecordAnswers).
+/// What the nodes answered about a commit's unconfirmed chunks, the store's deletion and corrupt-report counts and its
+/// corrupt-report sequence (StoreTransactions.ReportedCorruptSince) read before asking them, and when they were asked
+/// (UploadCommit.RecordAnswers).
 /// </summary>
-internal sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present, long CorruptFromBefore)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore, long AskedAtMs)
+internal sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore, long ReportedBefore, long AskedAtMs)
 {
     /// <summary>The copies recorded (or found recorded already): their puts end once the commit is written.</summary>
     public List<(string Node, ChunkId Id)> Landed { get; } = [];

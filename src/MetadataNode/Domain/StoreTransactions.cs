@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Dropbox.MetadataNode.Storage;
 using Dropbox.MetadataNode.Storage.Records;
 using Dropbox.Shared.Chunks;
@@ -179,16 +178,54 @@ internal sealed class StoreTransactions : IDisposable
     private long _corruptReports;
 
     /// <summary>
-    /// Counts every corrupt report from <paramref name="nodeId"/> (bumped under the write lock), whatever it changed. A
-    /// report of a copy the node held only unconfirmed (or not yet recorded at all) removes no holder and moves no
-    /// <see cref="CorruptReports"/>, yet an "I hold it" answer the node gave before quarantining the copy would list it.
+    /// Numbers corrupt reports, whatever they changed (bumped under the write lock): read it before a node is asked
+    /// whether it holds chunks, then <see cref="ReportedCorruptSince"/> tells, per chunk, whether that node reported it
+    /// corrupt since. A report of a copy the node held only unconfirmed (or not yet recorded at all) removes no holder
+    /// and moves no <see cref="CorruptReports"/>, yet an "I hold it" answer the node gave before quarantining the copy
+    /// would list it. Kept per chunk, not per node: a node re-sends its whole quarantined set every 5 minutes, and a
+    /// count of every report refused any commit whose question to that node overlapped a re-send (review gw53).
     /// </summary>
-    public long CorruptReportsFrom(string nodeId) => _corruptFrom.TryGetValue(nodeId, out var count) ? count : 0;
+    public long CorruptReportSequence => Interlocked.Read(ref _corruptSequence);
 
-    private readonly ConcurrentDictionary<string, long> _corruptFrom = new(StringComparer.Ordinal);
+    private long _corruptSequence;
 
-    /// <summary>Called under the write lock for every corrupt report <paramref name="nodeId"/> makes (<see cref="CorruptReportsFrom"/>).</summary>
-    public void NoteCorruptReportFrom(string nodeId) => _corruptFrom.AddOrUpdate(nodeId, 1, (_, count) => count + 1);
+    // Per node: the sequence of the last report naming each chunk, and the sequence up to which entries were dropped
+    // (more than MaxReportedPerNode chunks: an answer asked before that is not trusted for any chunk). Under the write lock.
+    private readonly Dictionary<string, (Dictionary<ChunkId, long> Last, long DroppedUpTo)> _reportedCorrupt = new(StringComparer.Ordinal);
+
+    private const int MaxReportedPerNode = 16_384;
+
+    /// <summary>Called under the write lock for every corrupt report <paramref name="nodeId"/> makes, with the chunks it names.</summary>
+    public void NoteCorruptReportFrom(string nodeId, IReadOnlyCollection<ChunkId> ids)
+    {
+        var sequence = Interlocked.Increment(ref _corruptSequence);
+        if (!_reportedCorrupt.TryGetValue(nodeId, out var reported))
+        {
+            reported = (new Dictionary<ChunkId, long>(), 0);
+        }
+
+        if (reported.Last.Count + ids.Count > MaxReportedPerNode)
+        {
+            reported = (new Dictionary<ChunkId, long>(), sequence);
+        }
+        else
+        {
+            foreach (var id in ids)
+            {
+                reported.Last[id] = sequence;
+            }
+        }
+
+        _reportedCorrupt[nodeId] = reported;
+    }
+
+    /// <summary>
+    /// Under the write lock: whether <paramref name="nodeId"/> reported <paramref name="id"/> corrupt after
+    /// <see cref="CorruptReportSequence"/> read <paramref name="sequence"/> (or, its record trimmed since, may have).
+    /// </summary>
+    public bool ReportedCorruptSince(string nodeId, ChunkId id, long sequence) =>
+        _reportedCorrupt.TryGetValue(nodeId, out var reported)
+        && (reported.DroppedUpTo > sequence || (reported.Last.TryGetValue(id, out var at) && at > sequence));
 
     /// <summary>
     /// Called under the write lock when a corrupt report removes a holder of <paramref name="id"/> (its record as the

@@ -406,12 +406,10 @@ internal sealed partial class UploadCommit
         var corruptBefore = _transactions.CorruptReports;
         var askedAtMs = NowMs;
         var ids = chunks.Select(c => c.Id).ToList();
+        var reportedBefore = _transactions.CorruptReportSequence;
         var answers = await Task.WhenAll(nodes.Select(async node =>
-        {
-            var corruptFrom = _transactions.CorruptReportsFrom(node.NodeId); // read before this node is asked
-            return (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false), CorruptFromBefore: corruptFrom);
-        })).ConfigureAwait(false);
-        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore, askedAtMs);
+            (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore, reportedBefore, askedAtMs);
     }
 
     /// <summary>
@@ -465,14 +463,10 @@ internal sealed partial class UploadCommit
         var now = NowMs;
         var freshSince = now - ((long)_options.GcGracePeriod.TotalMilliseconds / 60);
         var chunks = answers.Chunks;
-        foreach (var (node, present, corruptFromBefore) in answers.Answers)
+        foreach (var (node, present) in answers.Answers)
         {
-            if (_transactions.CorruptReportsFrom(node.NodeId) != corruptFromBefore
-                || !_nodeRegistry.MayHoldNewCopies(node.NodeId) || !_nodeRegistry.TryGet(node.NodeId, out var current) || current.Draining)
+            if (!_nodeRegistry.MayHoldNewCopies(node.NodeId) || !_nodeRegistry.TryGet(node.NodeId, out var current) || current.Draining)
             {
-                // It reported copies corrupt since it was asked: even one that removed no holder (held only unconfirmed
-                // there, or not recorded yet) may be what it said it holds, quarantined since; listed again, the ledger
-                // would count a copy without the bytes.
                 // Forgotten (or being forgotten) since it answered: a copy recorded there now would outlive the
                 // forget's clearing, and the commit would be acknowledged on a node that is gone. Draining since it
                 // answered: recorded now, a copy found only there could land after the drain was reported done (the
@@ -482,7 +476,11 @@ internal sealed partial class UploadCommit
 
             for (var i = 0; i < chunks.Count; i++)
             {
-                if (present[i])
+                // Reported corrupt by this node since it was asked: even a report that removed no holder (a copy held
+                // only unconfirmed there, or not recorded yet) may be of what it said it holds, quarantined since; listed
+                // again, the ledger would count a copy without the bytes. Its answers about other chunks stand (a
+                // node re-sends its whole quarantined set every 5 minutes).
+                if (present[i] && !_transactions.ReportedCorruptSince(node.NodeId, chunks[i].Id, answers.ReportedBefore))
                 {
                     if (ChunkLedger.AlreadyStoredOn(batch.GetChunk(chunks[i].Id), node.NodeId, freshSince))
                     {

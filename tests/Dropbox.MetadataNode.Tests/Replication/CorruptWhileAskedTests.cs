@@ -16,8 +16,9 @@ namespace Dropbox.MetadataNode.Tests.Replication;
 /// by that node quarantining the copy and reporting it corrupt, where the node was not a listed holder (its "stored"
 /// event not trusted: the chunk being deleted, a DELETED tombstone, or a node whose deletion of it finished). The
 /// report removed no holder, so the corrupt-report count did not move and the answer listed the node: a location
-/// without the bytes (review-gc52 probe 711fd82). Every corrupt report now moves its node's own count, and an answer
-/// from a node whose count moved since it was asked is not recorded. Real RocksDB store, manual clock, in-memory gateway.
+/// without the bytes (review-gc52 probe 711fd82). Every corrupt report is now recorded per node and chunk, and a
+/// node's answer about a chunk it reported since it was asked is not recorded (StoreTransactions.ReportedCorruptSince).
+/// Real RocksDB store, manual clock, in-memory gateway.
 /// </summary>
 public sealed class CorruptWhileAskedTests
 {

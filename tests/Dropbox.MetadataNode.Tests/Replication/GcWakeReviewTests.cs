@@ -164,6 +164,48 @@ public sealed class GcWakeReviewTests
     }
 
     /// <summary>
+    /// MEDIUM (review gw53). Every corrupt report bumped its node's count, even one that changes nothing: the storage
+    /// node re-sends its whole quarantined set every 5 minutes (ClusterAgent CorruptResendInterval) for as long as the set
+    /// is not empty. A commit whose check of that node was in flight then dropped the node's answer about an unrelated
+    /// chunk and was refused (NotFound; the client uploads again). Only an answer about a chunk the node reported since
+    /// it was asked is dropped now (StoreTransactions.ReportedCorruptSince).
+    /// </summary>
+    [Fact]
+    public async Task A_resent_corrupt_report_of_an_unrelated_chunk_does_not_refuse_a_commit()
+    {
+        // Arrange: the chunk is a DELETED tombstone (alice's put event is not trusted: her commit asks the nodes). Her
+        // put's node quarantined an unrelated chunk Z long ago and reported it.
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = StoreHarness.Chunk(31338);
+        var z = StoreHarness.Chunk(31339);
+        await StickDeletionAsync(h, chunk, [NodeB], downB: false);
+        HeartbeatAll(h);
+        var (alice, _) = h.Store.AddUser("alice");
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk));
+        var holder = Assert.Single(plan.Missing).Node.NodeId;
+        PutAll(h, alice, plan, [chunk]);
+        h.Store.ReportChunksCorrupt(holder, [z.Id]);
+        var asked = h.Store.Nodes.LiveNodes().Count(n => !n.Draining);
+        var calls = 0;
+        h.Gateway.AfterHas = () =>
+        {
+            if (Interlocked.Increment(ref calls) == asked)
+            {
+                h.Store.ReportChunksCorrupt(holder, [z.Id]); // the periodic full re-send: changes nothing
+            }
+
+            return Task.CompletedTask;
+        };
+
+        // Act
+        var commit = await Record.ExceptionAsync(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None));
+
+        // Assert
+        Assert.Equal(asked, calls);
+        Same("committed", commit is null ? "committed" : commit is DropboxException ex ? $"{ex.Kind}: {ex.Message}" : commit.GetType().Name);
+    }
+
+    /// <summary>
     /// MEDIUM (review gw53, a risk made likelier by the wake). The wake fires as a node comes back, which after a shared
     /// outage (a rack, a switch) is when the other nodes may still be down. A referenced chunk whose only counted copy is
     /// on a node still dead was not "lost" (ChunkLedger.IsLost counts listed copies, live or not), so the returned node's
@@ -224,6 +266,38 @@ public sealed class GcWakeReviewTests
         var record = ChunkLedger.Read(h.Store.Engine, chunk.Id)!;
         Same("quiet,woken,quiet,woken,woken,quiet; Deleted, owed none, b holds False",
             $"{string.Join(",", heard)}; {record.State}, owed {(record.DeletingLocations.Count == 0 ? "none" : string.Join(",", record.DeletingLocations))}, b holds {h.Gateway.Holds(NodeB, chunk.Id)}");
+    }
+
+    [Fact]
+    public async Task A_resent_corrupt_report_of_an_unrelated_chunk_during_a_push_does_not_void_the_pushed_copy()
+    {
+        // Arrange: alice's two chunks committed on one node each; the push target quarantined an unrelated chunk Z once.
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        HeartbeatAll(h);
+        var (alice, _) = h.Store.AddUser("alice");
+        var first = StoreHarness.Chunk(31350);
+        var second = StoreHarness.Chunk(31351);
+        var z = StoreHarness.Chunk(31352);
+        var holder = await CommittedOnAsync(h, alice, first);
+        var target = holder == NodeC ? NodeB : NodeC;
+        h.Store.ReportChunksCorrupt(target, [z.Id]);
+
+        // Act: a push of the first chunk to the target, during which the target re-sends its quarantined set (Z) ...
+        var before = h.Store.PushCounters();
+        h.Gateway.Put(target, first.Id);
+        h.Store.ReportChunksCorrupt(target, [z.Id]);
+        h.Store.RecordPushed(target, [first.Id], before);
+
+        // ... and one of the second chunk, which the target quarantines and reports before the push's answer returns.
+        await CommittedOnAsync(h, h.Store.AddUser("bob").Item1, second);
+        before = h.Store.PushCounters();
+        h.Store.ReportChunksCorrupt(target, [second.Id]);
+        h.Store.RecordPushed(target, [second.Id], before);
+
+        // Assert
+        Same("re-send of Z: listed True; the pushed chunk reported: listed False",
+            $"re-send of Z: listed {ChunkLedger.Read(h.Store.Engine, first.Id)!.Locations.Contains(target)}; " +
+            $"the pushed chunk reported: listed {ChunkLedger.Read(h.Store.Engine, second.Id)!.Locations.Contains(target)}");
     }
 
     /// <summary>The first test chunk from <paramref name="firstSeed"/> on whose id sorts before <paramref name="than"/>'s (the collector's scan order).</summary>

@@ -40,10 +40,12 @@ internal sealed class GarbageCollectorService : BackgroundService
             {
                 stoppingToken.ThrowIfCancellationRequested();
 
-                // Taken before the run: a node back while it runs wakes the next one.
+                // Taken before the run: a node back while it runs wakes the next one. Waited on as it is, not through
+                // WaitAsync(stoppingToken): that left one pending task per tick while no node came back (the tick ends
+                // on stopping, and WhenAny drops its continuation on the signal once the tick wins).
                 var returns = _store.NodeReturns;
                 await RunAsync(() => _store.FinishOwedDeletionsAsync(stoppingToken), pass: false, stoppingToken).ConfigureAwait(false);
-                if (await Task.WhenAny(tick, returns.WaitAsync(stoppingToken)).ConfigureAwait(false) != tick)
+                if (await Task.WhenAny(tick, returns).ConfigureAwait(false) != tick)
                 {
                     continue;
                 }
@@ -67,9 +69,13 @@ internal sealed class GarbageCollectorService : BackgroundService
         try
         {
             var result = await run().ConfigureAwait(false);
-            if (pass || result.DeletedChunks > 0 || result.FailedChunks > 0)
+            if (pass)
             {
                 _metrics.GcPass(result);
+            }
+            else if (result.DeletedChunks > 0 || result.FailedChunks > 0)
+            {
+                _metrics.GcOwedRun(result);
             }
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)

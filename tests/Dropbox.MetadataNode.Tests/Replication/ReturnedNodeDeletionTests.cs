@@ -82,6 +82,32 @@ public sealed class ReturnedNodeDeletionTests
     }
 
     [Fact]
+    public async Task A_run_finishing_a_returned_nodes_deletions_is_counted_as_such_not_as_a_pass()
+    {
+        // Arrange: bob's copy on b, its deletion stuck (b down); the collector service runs, with its metrics.
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC], firstSeed: 5000);
+        await StickDeletionAsync(h, chunk, [NodeB]);
+        var metrics = new MetadataMetrics(new NodeMetrics(), h.Store);
+        var service = await StartCollectorAsync(h, metrics);
+        try
+        {
+            // Act: b is back.
+            h.Gateway.Down.TryRemove(NodeB, out _);
+            HeartbeatAll(h);
+            await UntilAsync(() => metrics.GcOwedRuns.Value + metrics.GcRuns.Value >= 1);
+
+            // Assert
+            Assert.Equal("passes 0, owed runs 1, chunks deleted 1",
+                $"passes {metrics.GcRuns.Value}, owed runs {metrics.GcOwedRuns.Value}, chunks deleted {metrics.GcChunksDeleted.Value}");
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task A_live_nodes_heartbeat_does_not_wake_the_collector()
     {
         // Arrange: every node heartbeats (none is back from anything).
@@ -104,9 +130,10 @@ public sealed class ReturnedNodeDeletionTests
     }
 
     /// <summary>The collector service as the host runs it, every hour: only a node coming back makes it run in a test.</summary>
-    private static async Task<GarbageCollectorService> StartCollectorAsync(StoreHarness h)
+    private static async Task<GarbageCollectorService> StartCollectorAsync(StoreHarness h, MetadataMetrics? metrics = null)
     {
-        var service = new GarbageCollectorService(h.Store, h.Options with { GcInterval = TimeSpan.FromHours(1) }, new MetadataMetrics(new NodeMetrics(), h.Store), NullLogger<GarbageCollectorService>.Instance);
+        metrics ??= new MetadataMetrics(new NodeMetrics(), h.Store);
+        var service = new GarbageCollectorService(h.Store, h.Options with { GcInterval = TimeSpan.FromHours(1) }, metrics, NullLogger<GarbageCollectorService>.Instance);
         await service.StartAsync(CancellationToken.None);
         return service;
     }

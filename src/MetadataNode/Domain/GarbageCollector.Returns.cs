@@ -15,6 +15,13 @@ internal sealed partial class GarbageCollector
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(60);
 
+    // Twice the storage gateway's 30 s call timeout: a delete that failed here is assumed landed or dropped by then.
+    private static readonly TimeSpan DeleteMayLandFor = TimeSpan.FromSeconds(60);
+
+    // When each node's last delete failed (memory only: a metadata-node restart forgets it, and a delete still queued on
+    // a node then is not known of here).
+    private readonly ConcurrentDictionary<string, long> _deleteFailedAtMs = new(StringComparer.Ordinal);
+
     // Nodes back since the last run of FinishOwedAsync (memory only: after a restart every node's first heartbeat, or
     // the first pass, finds what it owes).
     private readonly ConcurrentDictionary<string, byte> _returned = new(StringComparer.Ordinal);
@@ -113,6 +120,17 @@ internal sealed partial class GarbageCollector
             _retries.TryRemove(node, out _);
         }
     }
+
+    /// <summary>
+    /// Whether a delete sent to <paramref name="nodeId"/> may still land: its delete failed in this run
+    /// (<paramref name="failedNow"/>) or less than <see cref="DeleteMayLandFor"/> ago. A delete that timed out here may
+    /// still be queued on the node (its group commit), and land after the node was trusted again.
+    /// </summary>
+    private bool MayStillDelete(string nodeId, IReadOnlySet<string>? failedNow) =>
+        failedNow?.Contains(nodeId) == true
+        || (_deleteFailedAtMs.TryGetValue(nodeId, out var at) && NowMs - at < (long)DeleteMayLandFor.TotalMilliseconds);
+
+    private void NoteDeleteFailed(string nodeId) => _deleteFailedAtMs[nodeId] = NowMs;
 
     private static bool OwesDeletion(ChunkRecord? record, IReadOnlySet<string> nodes) =>
         record is not null && record.DeletingLocations.Any(nodes.Contains);

@@ -205,17 +205,21 @@ internal sealed partial class GarbageCollector
     /// time) and the nodes become unconfirmed locations: a node's own answer to a commit's check (a client healing the
     /// chunk) or its "stored" event lists it again, and the copy goes with the chunk's own deletion once unreferenced
     /// (kept while the holder was only briefly dead, it is an extra copy, never a lost one). Nodes in
-    /// <paramref name="deletedNow"/> (this run deleted there already) stay owed for phase 3 to record. Under the lock;
-    /// false (nothing changed) for any other record.
+    /// <paramref name="deletedNow"/> (this run deleted there already) stay owed for phase 3 to record. A node a delete
+    /// may still reach (<see cref="MayStillDelete"/>) stays owed too, and is not asked (<see cref="StillOwed"/>): trusted
+    /// by its own answer, it would be listed as holding bytes its late delete then removes. A later run gives it up or
+    /// finishes it. Under the lock; false (nothing changed) for any other record.
     /// </summary>
-    private bool GaveUpOwedDeletions(RecordBatch batch, ChunkId id, ChunkRecord record, IReadOnlySet<string>? deletedNow = null)
+    private bool GaveUpOwedDeletions(RecordBatch batch, ChunkId id, ChunkRecord record, IReadOnlySet<string>? deletedNow = null, IReadOnlySet<string>? failedNow = null)
     {
-        if (record is not { State: ChunkState.Stored, Refcount: > 0, DeletingLocations.Count: > 0 } || record.Locations.Any(IsLive))
+        if (!OwedCopiesAtRisk(record))
         {
             return false;
         }
 
-        var givenUp = record.DeletingLocations.Where(n => deletedNow is null || !deletedNow.Contains(n)).ToList();
+        var givenUp = record.DeletingLocations
+            .Where(n => (deletedNow is null || !deletedNow.Contains(n)) && !MayStillDelete(n, failedNow))
+            .ToList();
         if (givenUp.Count == 0)
         {
             return false;
@@ -238,6 +242,10 @@ internal sealed partial class GarbageCollector
 
     private bool IsLive(string nodeId) => _nodeRegistry.TryGet(nodeId, out var node) && _nodeRegistry.IsLive(node);
 
+    /// <summary>A referenced chunk with owed deletions and no counted copy on a live node: the owed copies may be its last bytes.</summary>
+    private bool OwedCopiesAtRisk(ChunkRecord record) =>
+        record is { State: ChunkState.Stored, Refcount: > 0, DeletingLocations.Count: > 0 } && !record.Locations.Any(IsLive);
+
     /// <summary>
     /// Of <paramref name="ids"/>, those <paramref name="nodeId"/> still owes, re-checked under the lock right before it
     /// is asked: phase 2 asks the nodes one after another (each call up to 30 s), and a corrupt report or a forget landing
@@ -245,7 +253,9 @@ internal sealed partial class GarbageCollector
     /// its last intact bytes; those deletions are given up (<see cref="GaveUpOwedDeletions"/>) before any is sent. A
     /// report landing after this, while the node deletes, is not caught: the deletion is already on its way.
     /// </summary>
-    private List<ChunkId> StillOwed(string nodeId, IEnumerable<ChunkId> ids, IReadOnlySet<string> deletedNow) =>
+    /// A chunk whose owed copies are at risk but whose deletion on this node is not given up (a delete may still reach
+    /// it) is not sent either: it goes to <paramref name="held"/>, for phase 3 to leave owed.
+    private List<ChunkId> StillOwed(string nodeId, IEnumerable<ChunkId> ids, IReadOnlySet<string> deletedNow, IReadOnlySet<string> failedNow, ISet<(ChunkId, string)> held) =>
         _transactions.Mutate(null, (batch, _) =>
         {
             var owed = new List<ChunkId>();
@@ -253,8 +263,17 @@ internal sealed partial class GarbageCollector
             {
                 if (batch.GetChunk(id) is { } record)
                 {
-                    GaveUpOwedDeletions(batch, id, record, deletedNow);
-                    if (record.DeletingLocations.Contains(nodeId))
+                    GaveUpOwedDeletions(batch, id, record, deletedNow, failedNow);
+                    if (!record.DeletingLocations.Contains(nodeId))
+                    {
+                        continue;
+                    }
+
+                    if (OwedCopiesAtRisk(record))
+                    {
+                        held.Add((id, nodeId));
+                    }
+                    else
                     {
                         owed.Add(id);
                     }
@@ -391,6 +410,7 @@ internal sealed partial class GarbageCollector
             // may reference a chunk unreferenced since; its storage snapshots, taken after, must still find it).
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
             var deletedNodes = new HashSet<string>(StringComparer.Ordinal);
+            var held = new HashSet<(ChunkId, string)>();
             using var deleting = await Deletions.EnterDeleteAsync(cancellationToken).ConfigureAwait(false);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
@@ -406,7 +426,7 @@ internal sealed partial class GarbageCollector
                     continue;
                 }
 
-                var ids = StillOwed(node.NodeId, perNode.Select(x => x.Id), deletedNodes);
+                var ids = StillOwed(node.NodeId, perNode.Select(x => x.Id), deletedNodes, failedNodes, held);
                 if (ids.Count == 0)
                 {
                     continue;
@@ -421,10 +441,12 @@ internal sealed partial class GarbageCollector
                 {
                     Log.NodeUnreachable(_logger, node.NodeId, ex);
                     failedNodes.Add(node.NodeId);
+                    NoteDeleteFailed(node.NodeId);
                 }
             }
 
-            attempts?.Failed.UnionWith(failedNodes);
+            // A held node is tried again after a back-off, like a failed one: by then its deletion is given up or sent.
+            attempts?.Failed.UnionWith(failedNodes.Concat(held.Select(x => x.Item2)));
             attempts?.Deleted.UnionWith(deletedNodes);
 
             // Phase 3, under the lock: what every node deleted is DELETED (its metadata goes after another grace).
@@ -445,7 +467,7 @@ internal sealed partial class GarbageCollector
                     // Each node that deleted is done with, whatever the others did: a node that was down keeps only its
                     // own deletion pending, and a node that finished may be trusted with the content again.
                     var removed = false;
-                    foreach (var node in nodes.Where(n => !failedNodes.Contains(n)))
+                    foreach (var node in nodes.Where(n => !failedNodes.Contains(n) && !held.Contains((id, n))))
                     {
                         if (record.DeletingLocations.Remove(node))
                         {

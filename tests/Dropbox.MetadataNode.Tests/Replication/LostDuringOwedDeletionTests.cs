@@ -25,7 +25,12 @@ public sealed class LostDuringOwedDeletionTests
         await StickDeletionAsync(h, chunk, [NodeB]);
         var holder = await AliceCommitsAsync(h, chunk);
         h.Gateway.Down.TryRemove(NodeB, out _);
-        HeartbeatAll(h);
+        for (var i = 0; i < 4; i++)
+        {
+            h.Clock.Advance(TimeSpan.FromSeconds(20)); // past the window in which b's failed delete may still land
+            HeartbeatAll(h);
+        }
+
         var hold = await h.Store.ChunkDeletions.HoldAsync(CancellationToken.None);
         var gc = h.Store.RunGcOnceAsync(CancellationToken.None);
         await UntilAsync(() => h.Store.ChunkDeletions.WaitingDeletes == 1 || gc.IsCompleted);

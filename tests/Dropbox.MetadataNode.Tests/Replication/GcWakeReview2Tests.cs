@@ -1,0 +1,204 @@
+using System.Security.Cryptography;
+using Dropbox.MetadataNode.Domain;
+using Dropbox.MetadataNode.Services.Mapping;
+using Dropbox.MetadataNode.Storage.Records;
+using Dropbox.MetadataNode.Tests.Infrastructure;
+using Dropbox.Shared.Chunks;
+using Dropbox.Shared.Errors;
+using static Dropbox.MetadataNode.Tests.Replication.ReplanHarness;
+
+namespace Dropbox.MetadataNode.Tests.Replication;
+
+/// <summary>
+/// Review gw53b's probes of commits 707b329, 720cf46, 79d7bfb (the fixes of review gw53), kept as regression tests. Real
+/// RocksDB store, manual clock, in-memory gateway.
+/// </summary>
+public sealed class GcWakeReview2Tests
+{
+    /// <summary>
+    /// HIGH (risk; 707b329 makes it likely). An owed deletion exists because a delete sent to the node may still land
+    /// (ChunkLedger.MarkStored: "that deletion may be on its way to it"). 707b329 gives an owed deletion up as soon as
+    /// no counted copy is on a LIVE node, and retries a failed node 1 s after the failure: a delete that timed out at
+    /// the metadata node (30 s call timeout) but is still queued on the storage node is given up a second later, the
+    /// node becomes an unconfirmed location, and its own "I hold it" answer to the next commit lists it; then the
+    /// late delete runs. The ledger counts a copy that does not exist, the only one on a live node.
+    /// </summary>
+    [Fact]
+    public async Task a_delete_that_just_timed_out_is_not_given_up_for_a_commit_to_list_the_node()
+    {
+        // Arrange: one copy per chunk; the content's best node is b. Bob's copy on b, its deletion stuck (b down).
+        // Alice's upload commits on another node (her holder).
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var c = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC], firstSeed: 7800);
+        await StickDeletionAsync(h, c, [NodeB]);
+        var holder = await CommittedOnAsync(h, h.Store.AddUser("alice").Item1, c);
+        Assert.NotEqual(NodeB, holder);
+        var other = holder == StoreHarness.NodeA ? NodeC : StoreHarness.NodeA;
+
+        // b heartbeats again; the wake run's delete to b hangs for the call timeout (the holder goes silent meanwhile)
+        // and fails at the metadata node, while b still has it queued (b's disk is slow).
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        var calls = 0;
+        h.Gateway.BeforeDelete = () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                AdvanceKeepingLive(h, TimeSpan.FromSeconds(40), NodeB, other);
+            }
+
+            return Task.CompletedTask;
+        };
+        await h.Store.FinishOwedDeletionsAsync(CancellationToken.None);
+        Assert.True(h.Gateway.Holds(NodeB, c.Id), "b's delete should have failed at the metadata node");
+        Assert.False(h.Store.Nodes.IsLive(h.Store.Nodes.Require(holder)));
+
+        // Act: 2 s later b's heartbeat wakes the retry; the holder reads dead, so b's owed deletion is given up.
+        AdvanceKeepingLive(h, TimeSpan.FromSeconds(2), NodeB, other);
+        await h.Store.FinishOwedDeletionsAsync(CancellationToken.None);
+        await h.Store.FinishOwedDeletionsAsync(CancellationToken.None);
+        var afterRetry = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        var state = $"owed {string.Join(",", afterRetry.DeletingLocations)}; unconfirmed {string.Join(",", afterRetry.UnconfirmedLocations)}";
+
+        // Dave uploads the same content (placed on b, its best node); the commit asks b, which still holds the bytes.
+        h.Gateway.Down.TryRemove(NodeB, out _);
+        var dave = await RoundsAsync(h, h.Store.AddUser("dave").Item1, c);
+
+        // ... and then b's late delete runs.
+        h.Gateway.Remove(NodeB, c.Id);
+
+        // Assert: no listed location without the bytes.
+        var record = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        var empty = record.Locations.Where(n => !h.Gateway.Holds(n, c.Id));
+        Assert.True(!empty.Any(), $"listed without the bytes: {string.Join(",", empty)} (after the retry: {state}; dave: {dave})");
+    }
+
+    /// <summary>
+    /// HIGH (risk; same root as the probe above, within one run). StillOwed (707b329) gives up, for a chunk whose holders
+    /// read dead, every owed node not in deletedNow, including one whose delete failed (timed out) seconds before in the
+    /// same run: b's delete hangs and fails, the holder reads dead meanwhile, StillOwed(d) gives up b and d, b becomes
+    /// unconfirmed, a commit lists it from its own answer, and then b's late delete runs.
+    /// </summary>
+    [Fact]
+    public async Task a_delete_that_failed_earlier_in_the_same_run_is_not_given_up_by_a_later_nodes_recheck()
+    {
+        // Arrange: one copy per chunk; best node b. Bob's copies on b and d, both deletions stuck (both down).
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), withD: true, eventWait: TimeSpan.Zero);
+        var c = ChunkWhereBestIs(NodeB, [StoreHarness.NodeA, NodeB, NodeC, NodeD], firstSeed: 7850);
+        h.Gateway.Down[NodeD] = true;
+        await StickDeletionAsync(h, c, [NodeB, NodeD]);
+        AdvanceKeepingLive(h, TimeSpan.FromSeconds(40), StoreHarness.NodeA, NodeC);
+        var holder = await CommittedOnAsync(h, h.Store.AddUser("alice").Item1, c);
+        var other = holder == StoreHarness.NodeA ? NodeC : StoreHarness.NodeA;
+        var owed = string.Join(",", ChunkLedger.Read(h.Store.Engine, c.Id)!.DeletingLocations);
+        Assert.Equal($"{NodeB},{NodeD}", owed);
+
+        // b and d heartbeat again; d answers. The run asks b first: b's delete hangs (the holder goes silent meanwhile)
+        // and fails at the metadata node, b still having it queued.
+        h.Gateway.Down.TryRemove(NodeD, out _);
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0);
+        h.Store.Nodes.Heartbeat(NodeD, 0, 0);
+        var calls = 0;
+        h.Gateway.BeforeDelete = () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                AdvanceKeepingLive(h, TimeSpan.FromSeconds(40), NodeB, NodeD, other);
+            }
+
+            return Task.CompletedTask;
+        };
+
+        // Act
+        await h.Store.FinishOwedDeletionsAsync(CancellationToken.None);
+        var afterRun = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        var state = $"calls {calls}; owed {string.Join(",", afterRun.DeletingLocations)}; unconfirmed {string.Join(",", afterRun.UnconfirmedLocations)}";
+        h.Gateway.BeforeDelete = null;
+        h.Gateway.Down.TryRemove(NodeB, out _);
+        var dave = await RoundsAsync(h, h.Store.AddUser("dave").Item1, c);
+        h.Gateway.Remove(NodeB, c.Id); // b's late delete
+
+        // Assert
+        var record = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        var empty = record.Locations.Where(n => !h.Gateway.Holds(n, c.Id));
+        Assert.True(!empty.Any(), $"listed without the bytes: {string.Join(",", empty)} (after the run: {state}; dave: {dave})");
+    }
+
+    /// <summary>
+    /// Control (brief item a): every node reads dead at once (a metadata-node stall, a clock jump) while a referenced
+    /// chunk has an owed deletion: a pass gives it up (the node becomes an unconfirmed location). Once the chunk is
+    /// unreferenced, a later pass must still delete that copy: no space leak.
+    /// </summary>
+    [Fact]
+    public async Task an_owed_copy_given_up_in_a_stall_is_deleted_once_the_chunk_is_unreferenced()
+    {
+        using var h = new StoreHarness(o => o with { NodeTimeout = TimeSpan.FromSeconds(35), ReplicationFactor = 1, EventWait = TimeSpan.Zero, KeepVersions = 1 });
+        h.Store.Nodes.Register(new NodeRegistration(NodeB, "http://127.0.0.1:2", "http://127.0.0.1:2", 0, 0));
+        h.Store.Nodes.Register(new NodeRegistration(NodeC, "http://127.0.0.1:3", "http://127.0.0.1:3", 0, 0));
+        var c = StoreHarness.Chunk(7900);
+        var g = StoreHarness.Chunk(7901);
+        await StickDeletionAsync(h, c, [NodeB]);
+        var (carol, _) = h.Store.AddUser("carol");
+        await CommittedOnAsync(h, carol, c);
+        h.Gateway.Down.TryRemove(NodeB, out _);
+
+        // A stall: the clock moves 60 s with no heartbeat heard; a pass runs before any node is heard again.
+        h.Clock.Advance(TimeSpan.FromSeconds(60));
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+        var givenUp = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        var state = $"owed {string.Join(",", givenUp.DeletingLocations)}; unconfirmed {string.Join(",", givenUp.UnconfirmedLocations)}";
+
+        // Carol replaces the file: c is unreferenced. Past its grace, with every node heartbeating, a pass runs.
+        HeartbeatAll(h);
+        var replace = h.Store.PlanUpload(carol, StoreHarness.Upload("f", 1, g));
+        PutAll(h, carol, replace, [g]);
+        await h.Store.CommitAsync(carol, StoreHarness.Upload("f", 1, g), CancellationToken.None);
+        AdvanceKeepingLive(h, h.Options.GcGracePeriod + TimeSpan.FromMinutes(1), StoreHarness.NodeA, NodeB, NodeC);
+        await h.Store.RunGcOnceAsync(CancellationToken.None);
+
+        var record = ChunkLedger.Read(h.Store.Engine, c.Id)!;
+        Same($"given up: owed ; unconfirmed {NodeB}; then Deleted, b holds False",
+            $"given up: {state}; then {record.State}, b holds {h.Gateway.Holds(NodeB, c.Id)}");
+    }
+
+    /// <summary>Moves the clock by <paramref name="by"/> in steps within the node timeout, <paramref name="live"/> heartbeating at each.</summary>
+    private static void AdvanceKeepingLive(StoreHarness h, TimeSpan by, params string[] live)
+    {
+        var step = TimeSpan.FromSeconds(Math.Min(20, by.TotalSeconds));
+        for (var done = TimeSpan.Zero; done < by; done += step)
+        {
+            h.Clock.Advance(step);
+            foreach (var node in live)
+            {
+                h.Store.Nodes.Heartbeat(node, 0, 0);
+            }
+        }
+    }
+
+    private static void Same(string expected, string actual) =>
+        Assert.True(expected == actual, $"Expected: \"{expected}\"\nActual:   \"{actual}\"");
+
+    private static async Task<string> CommittedOnAsync(StoreHarness h, UserInfo user, ChunkRef chunk)
+    {
+        var outcome = await RoundsAsync(h, user, chunk);
+        Assert.EndsWith("committed", outcome);
+        return Assert.Single(ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
+    }
+
+    private static async Task<string> RoundsAsync(StoreHarness h, UserInfo user, ChunkRef chunk)
+    {
+        var outcomes = new List<string>();
+        for (var round = 0; round < 4; round++)
+        {
+            var plan = h.Store.PlanUpload(user, StoreHarness.Upload("f", 0, chunk));
+            PutAll(h, user, plan, [chunk]);
+            var commit = await Record.ExceptionAsync(() => h.Store.CommitAsync(user, StoreHarness.Upload("f", 0, chunk), CancellationToken.None));
+            outcomes.Add($"puts {string.Join(",", Puts(plan, [chunk]))}, {(commit is null ? "committed" : commit is DropboxException e ? e.Kind.ToString() : commit.GetType().Name)}");
+            if (commit is null)
+            {
+                break;
+            }
+        }
+
+        return string.Join("; ", outcomes);
+    }
+}

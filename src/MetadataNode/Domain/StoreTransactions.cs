@@ -189,8 +189,8 @@ internal sealed class StoreTransactions : IDisposable
 
     private long _corruptSequence;
 
-    // Per node: the sequence of the last report naming each chunk, and the sequence up to which entries were dropped
-    // (more than MaxReportedPerNode chunks: an answer asked before that is not trusted for any chunk). Under the write lock.
+    // Per node: the sequence of the last report naming each chunk, and the sequence up to which the oldest entries were
+    // dropped (past MaxReportedPerNode chunks: an answer asked before that is not trusted for any chunk). Under the write lock.
     private readonly Dictionary<string, (Dictionary<ChunkId, long> Last, long DroppedUpTo)> _reportedCorrupt = new(StringComparer.Ordinal);
 
     private const int MaxReportedPerNode = 16_384;
@@ -204,19 +204,35 @@ internal sealed class StoreTransactions : IDisposable
             reported = (new Dictionary<ChunkId, long>(), 0);
         }
 
-        if (reported.Last.Count + ids.Count > MaxReportedPerNode)
+        foreach (var id in ids)
         {
-            reported = (new Dictionary<ChunkId, long>(), sequence);
+            reported.Last[id] = sequence;
         }
-        else
+
+        // Only chunks not recorded yet grow the record: a node re-sends its whole quarantined set every 5 minutes. Past
+        // the limit the oldest reports go, and only answers asked before them are no longer trusted.
+        if (reported.Last.Count > MaxReportedPerNode)
         {
-            foreach (var id in ids)
-            {
-                reported.Last[id] = sequence;
-            }
+            reported = (reported.Last, Math.Max(reported.DroppedUpTo, TrimOldest(reported.Last)));
         }
 
         _reportedCorrupt[nodeId] = reported;
+    }
+
+    /// <summary>
+    /// Drops the entries of the oldest reports until at most half the limit is left (not just one: a sort per report
+    /// past the limit), and returns the last sequence dropped.
+    /// </summary>
+    private static long TrimOldest(Dictionary<ChunkId, long> last)
+    {
+        var sequences = last.Values.Order().ToArray();
+        var droppedUpTo = sequences[sequences.Length - (MaxReportedPerNode / 2) - 1];
+        foreach (var (id, at) in last.Where(e => e.Value <= droppedUpTo).ToList())
+        {
+            last.Remove(id);
+        }
+
+        return droppedUpTo;
     }
 
     /// <summary>

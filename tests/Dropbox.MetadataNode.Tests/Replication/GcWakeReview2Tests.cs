@@ -124,6 +124,68 @@ public sealed class GcWakeReview2Tests
     }
 
     /// <summary>
+    /// MEDIUM (720cf46). The per-node record of reported chunks is emptied when Last.Count + ids.Count passes 16,384,
+    /// counting the chunks of a re-send that are there already: a node with more than 8,192 quarantined chunks trims
+    /// its record at every other 5-minute re-send, and the trim voids (DroppedUpTo) that node's answer about every chunk
+    /// for a commit whose question overlapped the re-send: the review-gw53 refusal is back for such a node.
+    /// </summary>
+    [Fact]
+    public async Task a_resent_quarantined_set_of_9000_chunks_does_not_refuse_an_unrelated_commit()
+    {
+        // Arrange: the chunk is a DELETED tombstone (alice's put event is not trusted: her commit asks the nodes). Her
+        // put's node quarantined 9,000 unrelated chunks long ago and reported them.
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = StoreHarness.Chunk(31440);
+        var quarantined = Enumerable.Range(0, 9_000).Select(i => new ChunkId(SHA256.HashData(BitConverter.GetBytes(i)))).ToList();
+        await StickDeletionAsync(h, chunk, [NodeB], downB: false);
+        HeartbeatAll(h);
+        var (alice, _) = h.Store.AddUser("alice");
+        var plan = h.Store.PlanUpload(alice, StoreHarness.Upload("f", 0, chunk));
+        var holder = Assert.Single(plan.Missing).Node.NodeId;
+        PutAll(h, alice, plan, [chunk]);
+        h.Store.ReportChunksCorrupt(holder, quarantined);
+        var asked = h.Store.Nodes.LiveNodes().Count(n => !n.Draining);
+        var calls = 0;
+        h.Gateway.AfterHas = () =>
+        {
+            if (Interlocked.Increment(ref calls) == asked)
+            {
+                h.Store.ReportChunksCorrupt(holder, quarantined); // the periodic full re-send: changes nothing
+            }
+
+            return Task.CompletedTask;
+        };
+
+        // Act
+        var commit = await Record.ExceptionAsync(() => h.Store.CommitAsync(alice, StoreHarness.Upload("f", 0, chunk), CancellationToken.None));
+
+        // Assert
+        Assert.Equal(asked, calls);
+        Same("committed", commit is null ? "committed" : commit is DropboxException ex ? $"{ex.Kind}: {ex.Message}" : commit.GetType().Name);
+    }
+
+    /// <summary>
+    /// Past the per-node limit only the oldest reports are dropped: an answer asked after them is still trusted for a
+    /// chunk not reported since; one asked before a dropped report is not trusted for any chunk.
+    /// </summary>
+    [Fact]
+    public void A_node_record_past_its_limit_drops_only_the_oldest_reports()
+    {
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var t = h.Store.Transactions;
+        var ids = Enumerable.Range(0, 17_000).Select(i => new ChunkId(SHA256.HashData(BitConverter.GetBytes(i)))).ToList();
+        var unrelated = StoreHarness.Chunk(31441).Id;
+        var beforeAll = t.CorruptReportSequence;
+        t.NoteCorruptReportFrom(NodeB, ids[..16_000]);
+        var asked = t.CorruptReportSequence;
+        t.NoteCorruptReportFrom(NodeB, ids[16_000..]);
+
+        Same("unrelated False; new True; asked before the dropped report True",
+            $"unrelated {t.ReportedCorruptSince(NodeB, unrelated, asked)}; new {t.ReportedCorruptSince(NodeB, ids[16_500], asked)}; " +
+            $"asked before the dropped report {t.ReportedCorruptSince(NodeB, unrelated, beforeAll)}");
+    }
+
+    /// <summary>
     /// Control (brief item a): every node reads dead at once (a metadata-node stall, a clock jump) while a referenced
     /// chunk has an owed deletion: a pass gives it up (the node becomes an unconfirmed location). Once the chunk is
     /// unreferenced, a later pass must still delete that copy: no space leak.

@@ -84,19 +84,55 @@ internal sealed partial class GarbageCollector
                 return default;
             }
 
-            var attempts = new DeletionAttempts();
-            var (deleted, failed, bytes) = await CollectChunksAsync(nodes, attempts, cancellationToken).ConfigureAwait(false);
-            NoteAttempts(attempts, nodes);
-            if (deleted > 0 || failed > 0)
+            HoldRetries(nodes);
+            try
             {
-                Log.OwedDeletionsFinished(_logger, nodes.Count, deleted, failed);
-            }
+                var attempts = new DeletionAttempts();
+                var (deleted, failed, bytes) = await CollectChunksAsync(nodes, attempts, cancellationToken).ConfigureAwait(false);
+                NoteAttempts(attempts, nodes);
+                if (deleted > 0 || failed > 0)
+                {
+                    Log.OwedDeletionsFinished(_logger, nodes.Count, deleted, failed);
+                }
 
-            return new GcResult(0, deleted, failed, bytes);
+                return new GcResult(0, deleted, failed, bytes);
+            }
+            finally
+            {
+                ReleaseRetries(nodes);
+            }
         }
         finally
         {
             _pass.Release();
+        }
+    }
+
+    /// <summary>
+    /// A retry of <paramref name="nodes"/> is not due while this run asks them: a delete call may hang up to 30 s, and a
+    /// heartbeat meanwhile would queue the next run at once (the back-off is set only when the run ends).
+    /// </summary>
+    private void HoldRetries(IEnumerable<string> nodes)
+    {
+        foreach (var node in nodes)
+        {
+            if (_retries.TryGetValue(node, out var retry))
+            {
+                _retries[node] = retry with { DueMs = long.MaxValue };
+            }
+        }
+    }
+
+    /// <summary>A run that ended without noting its attempts (it threw) leaves its nodes due after their back-off.</summary>
+    private void ReleaseRetries(IEnumerable<string> nodes)
+    {
+        var now = NowMs;
+        foreach (var node in nodes)
+        {
+            if (_retries.TryGetValue(node, out var retry) && retry.DueMs == long.MaxValue)
+            {
+                _retries[node] = retry with { DueMs = now + retry.BackoffMs };
+            }
         }
     }
 

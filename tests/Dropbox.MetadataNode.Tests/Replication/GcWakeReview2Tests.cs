@@ -222,6 +222,36 @@ public sealed class GcWakeReview2Tests
             $"given up: {state}; then {record.State}, b holds {h.Gateway.Holds(NodeB, c.Id)}");
     }
 
+    /// <summary>
+    /// LOW (707b329). The back-off runs from the end of a failed run, but a heartbeat during the run (a delete call
+    /// hangs up to 30 s) still sees the previous, due retry and queues the node again: the run that fails is followed
+    /// by another at once, and so on while the back-off is shorter than a call (1, 2, 4, 8, 16 s): about six
+    /// back-to-back 30 s runs against a node that hangs, each scanning every collection candidate.
+    /// </summary>
+    [Fact]
+    public async Task a_heartbeat_during_a_failing_wake_run_does_not_queue_another_run_at_once()
+    {
+        using var h = Create(replicationFactor: 1, nodeTimeout: TimeSpan.FromSeconds(35), eventWait: TimeSpan.Zero);
+        var chunk = StoreHarness.Chunk(5200);
+        await StickDeletionAsync(h, chunk, [NodeB]); // the pass's delete to b failed: a 1 s back-off
+        h.Store.Nodes.Heartbeat(NodeB, 0, 0); // b is back: woken
+        h.Gateway.BeforeDelete = () =>
+        {
+            AdvanceKeepingLive(h, TimeSpan.FromSeconds(30), StoreHarness.NodeA, NodeB, NodeC); // the call hangs 30 s
+            return Task.CompletedTask;
+        };
+
+        var runs = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var returns = h.Store.NodeReturns; // taken before the run, as GarbageCollectorService does
+            var result = await h.Store.FinishOwedDeletionsAsync(CancellationToken.None);
+            runs.Add($"failed {result.FailedChunks}, woken again {returns.IsCompleted}");
+        }
+
+        Same("failed 1, woken again False", runs[0] == "failed 1, woken again False" ? runs[0] : $"{runs[0]} (runs: {string.Join("; ", runs)})");
+    }
+
     /// <summary>Moves the clock by <paramref name="by"/> in steps within the node timeout, <paramref name="live"/> heartbeating at each.</summary>
     private static void AdvanceKeepingLive(StoreHarness h, TimeSpan by, params string[] live)
     {

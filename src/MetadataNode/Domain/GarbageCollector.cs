@@ -9,7 +9,7 @@ namespace Dropbox.MetadataNode.Domain;
 /// Retention and garbage collection: prunes versions past the retention age, deletes chunks that stayed unreferenced
 /// past the grace period from the nodes that hold them, and forgets stale upload marks.
 /// </summary>
-internal sealed class GarbageCollector
+internal sealed partial class GarbageCollector
 {
     private const int GcBatchSize = 512;
     private readonly RocksEngine _engine;
@@ -81,7 +81,9 @@ internal sealed class GarbageCollector
         }
 
         pruned += PruneByAge();
-        var (deleted, failed, deletedBytes) = await CollectChunksAsync(cancellationToken).ConfigureAwait(false);
+        var attempts = new DeletionAttempts();
+        var (deleted, failed, deletedBytes) = await CollectChunksAsync(owedOn: null, attempts, cancellationToken).ConfigureAwait(false);
+        NoteAttempts(attempts, []);
         ForgetStaleUploads();
         if (pruned > 0 || deleted > 0)
         {
@@ -195,13 +197,108 @@ internal sealed class GarbageCollector
         }
     }
 
-    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives up the owed deletions of a chunk referenced and with no counted copy on a live node: its copies found
+    /// corrupt, on a forgotten node (lost), or only on nodes that read dead now (after a shared outage, the node coming
+    /// back first). The owed nodes' bytes may be the last intact ones, or the only ones reachable; deleted, the file is
+    /// damaged should the dead holder never come back. No pass sends those deletions any more (passes run one at a
+    /// time) and the nodes become unconfirmed locations: a node's own answer to a commit's check (a client healing the
+    /// chunk) or its "stored" event lists it again, and the copy goes with the chunk's own deletion once unreferenced
+    /// (kept while the holder was only briefly dead, it is an extra copy, never a lost one). Nodes in
+    /// <paramref name="deletedNow"/> (this run deleted there already) stay owed for phase 3 to record. A node a delete
+    /// may still reach (<see cref="MayStillDelete"/>) stays owed too, and is not asked (<see cref="StillOwed"/>): trusted
+    /// by its own answer, it would be listed as holding bytes its late delete then removes. A later run gives it up or
+    /// finishes it. Under the lock; false (nothing changed) for any other record.
+    /// </summary>
+    private bool GaveUpOwedDeletions(RecordBatch batch, ChunkId id, ChunkRecord record, IReadOnlySet<string>? deletedNow = null, IReadOnlySet<string>? failedNow = null)
+    {
+        if (!OwedCopiesAtRisk(record))
+        {
+            return false;
+        }
+
+        var givenUp = record.DeletingLocations
+            .Where(n => (deletedNow is null || !deletedNow.Contains(n)) && !MayStillDelete(n, failedNow))
+            .ToList();
+        if (givenUp.Count == 0)
+        {
+            return false;
+        }
+
+        foreach (var node in givenUp)
+        {
+            record.DeletingLocations.Remove(node);
+            ChunkLedger.AddOnce(record.UnconfirmedLocations, node);
+        }
+
+        if (record.DeletingLocations.Count == 0)
+        {
+            batch.RemoveGcCandidate(id);
+        }
+
+        batch.PutChunk(id, record);
+        return true;
+    }
+
+    private bool IsLive(string nodeId) => _nodeRegistry.TryGet(nodeId, out var node) && _nodeRegistry.IsLive(node);
+
+    /// <summary>A referenced chunk with owed deletions and no counted copy on a live node: the owed copies may be its last bytes.</summary>
+    private bool OwedCopiesAtRisk(ChunkRecord record) =>
+        record is { State: ChunkState.Stored, Refcount: > 0, DeletingLocations.Count: > 0 } && !record.Locations.Any(IsLive);
+
+    /// <summary>
+    /// Of <paramref name="ids"/>, those <paramref name="nodeId"/> still owes, re-checked under the lock right before it
+    /// is asked: phase 2 asks the nodes one after another (each call up to 30 s), and a corrupt report or a forget landing
+    /// meanwhile (or while the pass waited for an online backup's hold) may have left a referenced chunk's owed copies
+    /// its last intact bytes; those deletions are given up (<see cref="GaveUpOwedDeletions"/>) before any is sent. A
+    /// report landing after this, while the node deletes, is not caught: the deletion is already on its way.
+    /// </summary>
+    /// A chunk whose owed copies are at risk but whose deletion on this node is not given up (a delete may still reach
+    /// it) is not sent either: it goes to <paramref name="held"/>, for phase 3 to leave owed.
+    private List<ChunkId> StillOwed(string nodeId, IEnumerable<ChunkId> ids, IReadOnlySet<string> deletedNow, IReadOnlySet<string> failedNow, ISet<(ChunkId, string)> held) =>
+        _transactions.Mutate(null, (batch, _) =>
+        {
+            var owed = new List<ChunkId>();
+            foreach (var id in ids)
+            {
+                if (batch.GetChunk(id) is { } record)
+                {
+                    GaveUpOwedDeletions(batch, id, record, deletedNow, failedNow);
+                    if (!record.DeletingLocations.Contains(nodeId))
+                    {
+                        continue;
+                    }
+
+                    if (OwedCopiesAtRisk(record))
+                    {
+                        held.Add((id, nodeId));
+                    }
+                    else
+                    {
+                        owed.Add(id);
+                    }
+                }
+            }
+
+            return owed;
+        });
+
+    /// <summary>
+    /// The collection of chunks: every candidate, or with <paramref name="owedOn"/> only those still to be deleted from
+    /// one of those nodes (<see cref="FinishOwedAsync"/>), which finishes those deletions and starts none. The nodes
+    /// asked, and those that failed, are added to <paramref name="attempts"/>. Call it holding <see cref="_pass"/>.
+    /// </summary>
+    private async Task<(int Deleted, int Failed, long Bytes)> CollectChunksAsync(IReadOnlySet<string>? owedOn, DeletionAttempts? attempts, CancellationToken cancellationToken)
     {
         var graceMs = (long)_options.GcGracePeriod.TotalMilliseconds;
         var candidates = new List<ChunkId>();
         foreach (var (key, _) in _engine.ScanAll(_engine.Gc))
         {
-            candidates.Add(new ChunkId(key));
+            var id = new ChunkId(key);
+            if (owedOn is null || OwesDeletion(ChunkLedger.Read(_engine, id), owedOn))
+            {
+                candidates.Add(id);
+            }
         }
 
         var deleted = 0;
@@ -217,6 +314,11 @@ internal sealed class GarbageCollector
             var toDelete = _transactions.Mutate(null, (batch, _) =>
             {
                 var marked = new List<(ChunkId Id, List<string> Nodes)>();
+
+                // A run for nodes that are back asks only them: the others still owing are down, or left to the passes.
+                void Mark(ChunkId id, ChunkRecord record) =>
+                    marked.Add((id, record.DeletingLocations.Where(n => owedOn is null || owedOn.Contains(n)).ToList()));
+
                 foreach (var id in slice)
                 {
                     var record = batch.GetChunk(id);
@@ -226,23 +328,16 @@ internal sealed class GarbageCollector
                         continue;
                     }
 
-                    var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
-                    if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && !due)
+                    if (owedOn is not null && !OwesDeletion(record, owedOn))
                     {
-                        if (ChunkLedger.IsLost(record) && record.Refcount > 0)
-                        {
-                            // Referenced and no counted copy left (its copies found corrupt, or on a forgotten node):
-                            // the owed nodes' bytes may be the last intact ones. Their deletions are given up (no pass
-                            // sends them any more: passes run one at a time) and they become unconfirmed locations, so
-                            // a node's own answer to a commit's check (a client healing the chunk) lists it again.
-                            foreach (var node in record.DeletingLocations)
-                            {
-                                ChunkLedger.AddOnce(record.UnconfirmedLocations, node);
-                            }
+                        continue; // finished since the scan (a full pass): nothing of this run's
+                    }
 
-                            record.DeletingLocations.Clear();
-                            batch.RemoveGcCandidate(id);
-                            batch.PutChunk(id, record);
+                    var due = record.Refcount == 0 && now - record.ZeroSinceUnixMs > graceMs;
+                    if (record.State != ChunkState.Deleting && record.DeletingLocations.Count > 0 && (!due || owedOn is not null))
+                    {
+                        if (GaveUpOwedDeletions(batch, id, record))
+                        {
                             continue;
                         }
 
@@ -250,8 +345,20 @@ internal sealed class GarbageCollector
                         // node that was down: that node's copy was never counted again (ChunkLedger.MarkStored trusts no
                         // node it still has to delete from), so finishing its deletion takes nothing anyone relies on,
                         // and after it the node may hold the content again. The chunk stays a candidate until it is done.
-                        // (One due for deletion itself goes on below: its whole deletion takes those nodes along.)
-                        marked.Add((id, record.DeletingLocations.ToList()));
+                        // (One due for deletion itself goes on below in a pass: its whole deletion takes those nodes
+                        // along. A run for nodes that are back only finishes what they owe and starts no deletion: one
+                        // marked whole here would leave its live holders owing a deletion that run does not send.)
+                        Mark(id, record);
+                        continue;
+                    }
+
+                    if (owedOn is not null)
+                    {
+                        if (record.State == ChunkState.Deleting)
+                        {
+                            Mark(id, record);
+                        }
+
                         continue;
                     }
 
@@ -264,7 +371,7 @@ internal sealed class GarbageCollector
                     switch (record.State)
                     {
                         case ChunkState.Deleting:
-                            marked.Add((id, record.DeletingLocations.ToList()));
+                            Mark(id, record);
                             break;
                         case ChunkState.Deleted when now - record.ZeroSinceUnixMs > graceMs && record.UnconfirmedLocations.Count == 0:
                             // The DELETED record stays as a tombstone (a few dozen bytes, out of the chunk scans), only
@@ -286,7 +393,7 @@ internal sealed class GarbageCollector
                             record.Locations.Clear();
                             record.UnconfirmedLocations.Clear();
                             batch.PutChunk(id, record);
-                            marked.Add((id, record.DeletingLocations.ToList()));
+                            Mark(id, record);
                             break;
                     }
                 }
@@ -302,6 +409,8 @@ internal sealed class GarbageCollector
             // Phase 2, outside the lock: ask the nodes, unless an online backup holds deletions (its metadata checkpoint
             // may reference a chunk unreferenced since; its storage snapshots, taken after, must still find it).
             var failedNodes = new HashSet<string>(StringComparer.Ordinal);
+            var deletedNodes = new HashSet<string>(StringComparer.Ordinal);
+            var held = new HashSet<(ChunkId, string)>();
             using var deleting = await Deletions.EnterDeleteAsync(cancellationToken).ConfigureAwait(false);
             foreach (var perNode in toDelete.SelectMany(d => d.Nodes.Select(n => (Node: n, d.Id))).GroupBy(x => x.Node))
             {
@@ -317,16 +426,28 @@ internal sealed class GarbageCollector
                     continue;
                 }
 
+                var ids = StillOwed(node.NodeId, perNode.Select(x => x.Id), deletedNodes, failedNodes, held);
+                if (ids.Count == 0)
+                {
+                    continue;
+                }
+
                 try
                 {
-                    await _gateway.DeleteChunksAsync(node, perNode.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
+                    await _gateway.DeleteChunksAsync(node, ids, cancellationToken).ConfigureAwait(false);
+                    deletedNodes.Add(node.NodeId);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Log.NodeUnreachable(_logger, node.NodeId, ex);
                     failedNodes.Add(node.NodeId);
+                    NoteDeleteFailed(node.NodeId);
                 }
             }
+
+            // A held node is tried again after a back-off, like a failed one: by then its deletion is given up or sent.
+            attempts?.Failed.UnionWith(failedNodes.Concat(held.Select(x => x.Item2)));
+            attempts?.Deleted.UnionWith(deletedNodes);
 
             // Phase 3, under the lock: what every node deleted is DELETED (its metadata goes after another grace).
             var doneNow = NowMs;
@@ -346,7 +467,7 @@ internal sealed class GarbageCollector
                     // Each node that deleted is done with, whatever the others did: a node that was down keeps only its
                     // own deletion pending, and a node that finished may be trusted with the content again.
                     var removed = false;
-                    foreach (var node in nodes.Where(n => !failedNodes.Contains(n)))
+                    foreach (var node in nodes.Where(n => !failedNodes.Contains(n) && !held.Contains((id, n))))
                     {
                         if (record.DeletingLocations.Remove(node))
                         {

@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Retention pruned {Versions} versions; garbage collection deleted {Chunks} chunks")]
     public static partial void GcPass(ILogger logger, int versions, int chunks);
 
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Information, Message = "Owed chunk deletions of {Nodes} storage node(s) back: {Chunks} chunks deleted, {Failed} still owed")]
+    public static partial void OwedDeletionsFinished(ILogger logger, int nodes, int chunks, int failed);
+
     [LoggerMessage(EventId = 4003, Level = LogLevel.Error, Message = "Garbage collection pass failed")]
     public static partial void GcFailed(ILogger logger, Exception exception);
 

@@ -24,8 +24,12 @@ internal sealed partial class MetadataStore
         _engine.Visit(_engine.Chunks, [], [], (key, value) => key.Length != ChunkId.Size || visitor(new ChunkId(key), ChunkRecord.Parser.ParseFrom(value)));
     }
 
-    /// <summary>The deletion and corrupt-report counters, read before a push: <see cref="RecordPushed"/> trusts no answer made while either moved.</summary>
-    public (long Deletions, long Corrupt) PushCounters() => (_transactions.ChunkDeletions, _transactions.CorruptReports);
+    /// <summary>
+    /// The deletion and corrupt-report counters and the corrupt-report sequence, read before a push: <see cref="RecordPushed"/>
+    /// trusts no answer made while either counter moved, nor one about a chunk the target reported corrupt since.
+    /// </summary>
+    public (long Deletions, long Corrupt, long CorruptSequence) PushCounters() =>
+        (_transactions.ChunkDeletions, _transactions.CorruptReports, _transactions.CorruptReportSequence);
 
     /// <summary>
     /// Records the copies a re-replication push made on <paramref name="targetNode"/>: the target's own answer to the
@@ -33,11 +37,12 @@ internal sealed partial class MetadataStore
     /// later, is then a repeat). Without it the copy waited for that event, which is not trusted from a node the chunk's
     /// last deletion finished on (<see cref="ChunkLedger.MarkStored"/>): such a copy never counted and a drain onto that
     /// node never ended. Nothing is recorded on a node being forgotten (checked under the write lock, as the event path
-    /// does), for a chunk no longer stored, or when the collector deleted chunks or a node reported copies corrupt since
-    /// <see cref="PushCounters"/> was read before the push (the answer may name bytes gone or quarantined since, as for a
-    /// commit's check: UploadCommit.RecordAnswers): the copy then waits for its event, or the next pass's push.
+    /// does), for a chunk no longer stored, or when the collector deleted chunks or a corrupt report removed a holder since
+    /// <see cref="PushCounters"/> was read before the push, nor a chunk the target itself reported corrupt since (the
+    /// answer may name bytes gone or quarantined since, as for a commit's check: UploadCommit.RecordAnswers): the copy
+    /// then waits for its event, or the next pass's push.
     /// </summary>
-    public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids, long deletionsBefore, long corruptBefore)
+    public void RecordPushed(string targetNode, IReadOnlyList<ChunkId> ids, (long Deletions, long Corrupt, long CorruptSequence) before)
     {
         if (ids.Count == 0)
         {
@@ -47,14 +52,14 @@ internal sealed partial class MetadataStore
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         _transactions.Mutate<object?>(null, (batch, _) =>
         {
-            if (_transactions.ChunkDeletions != deletionsBefore || _transactions.CorruptReports != corruptBefore || !_nodeRegistry.MayHoldNewCopies(targetNode))
+            if (_transactions.ChunkDeletions != before.Deletions || _transactions.CorruptReports != before.Corrupt || !_nodeRegistry.MayHoldNewCopies(targetNode))
             {
                 return null;
             }
 
             foreach (var id in ids)
             {
-                if (batch.GetChunk(id) is { State: ChunkState.Stored })
+                if (batch.GetChunk(id) is { State: ChunkState.Stored } && !_transactions.ReportedCorruptSince(targetNode, id, before.CorruptSequence))
                 {
                     ChunkLedger.MarkStored(batch, targetNode, id, 0, default, 0, now, verified: true);
                 }
@@ -86,6 +91,7 @@ internal sealed partial class MetadataStore
         {
             var repairable = 0;
             var lost = new List<ChunkId>();
+            _transactions.NoteCorruptReportFrom(nodeId, distinct);
             CorruptOwnCopies.Drop(batch, nodeId, ownCopies);
             foreach (var id in distinct)
             {

@@ -102,6 +102,8 @@ internal sealed partial class MetadataStore : IDisposable
         _forgetter = new NodeForgetter(engine, _transactions, _nodeRegistry, _namespaces, _options, _logger);
         _forgetter.ResumeUnfinished();
         _gc = new GarbageCollector(engine, _transactions, _nodeRegistry, gateway, options, _logger, new AccountPurger(engine, _transactions, _namespaces, options, _logger));
+        _nodeRegistry.Returned += _gc.NoteReturned;
+        _nodeRegistry.HeardLive += _gc.NoteHeard;
         _uploads = new UploadCommit(engine, _transactions, _namespaces, _nodeRegistry, _files, tokens, gateway, options, _logger);
         _planner = new UploadPlanner(engine, _transactions, _namespaces, _nodeRegistry, tokens, options);
         _plans = new DownloadPlanner(engine, _nodeRegistry, tokens, options);
@@ -373,6 +375,12 @@ internal sealed partial class MetadataStore : IDisposable
 
     /// <inheritdoc cref="GarbageCollector.RunOnceAsync"/>
     public Task<GcResult> RunGcOnceAsync(CancellationToken cancellationToken) => _gc.RunOnceAsync(cancellationToken);
+
+    /// <summary>Completes when a storage node came back: the collector then runs <see cref="FinishOwedDeletionsAsync"/>.</summary>
+    public Task NodeReturns => _gc.Returns.Current;
+
+    /// <inheritdoc cref="GarbageCollector.FinishOwedAsync"/>
+    public Task<GcResult> FinishOwedDeletionsAsync(CancellationToken cancellationToken) => _gc.FinishOwedAsync(cancellationToken);
 
     /// <summary>One pass of the purge of removed accounts (<see cref="AccountPurger.RunOnce"/>); returns the versions deleted.</summary>
     public int PurgeRemovedAccounts() => _gc.Purger.RunOnce();

@@ -31,15 +31,27 @@ internal sealed partial class NodeRegistry
     public void Heartbeat(string nodeId, ulong usedBytes, ulong chunkCount, bool full = false)
     {
         nodeId = ValidNodeId(nodeId);
-        if (RequireEntry(nodeId).Node.GrpcUrl.Length == 0)
+        var entry = RequireEntry(nodeId);
+        if (entry.Node.GrpcUrl.Length == 0)
         {
             // Forgotten by a restore: the node answers NotFound by registering again, which gives its address.
             throw new DropboxException(ErrorKind.NotFound, $"Node '{nodeId}' must register again (this store was restored from a backup): call RegisterNode first.");
         }
 
+        var wasLive = IsLive(Current(entry));
+
         // The last to arrive wins, not the largest time: after the clock was stepped back (an NTP correction), a
         // larger time kept a node that had since died live for the size of the step (review hb51).
         _heard[nodeId] = new Heard(Interlocked.Increment(ref _arrivals), NowMs, usedBytes, chunkCount, full);
+        if (!wasLive)
+        {
+            Returned?.Invoke(nodeId);
+        }
+        else
+        {
+            HeardLive?.Invoke(nodeId);
+        }
+
         if (!_update.TryEnter())
         {
             StoreLater(nodeId); // a drain, forget or registration is writing: never wait for it
@@ -58,6 +70,20 @@ internal sealed partial class NodeRegistry
             _update.Exit();
         }
     }
+
+    /// <summary>
+    /// Raised when a known node is heard from again after it read dead (a heartbeat past the node timeout), or registers
+    /// again (it restarted, however briefly): the collector's deletions that failed while it was away are finished then
+    /// (<see cref="GarbageCollector.NoteReturned"/>), not a whole collector interval later. Runs on the caller's thread: keep it short.
+    /// </summary>
+    public event Action<string>? Returned;
+
+    /// <summary>
+    /// Raised for a heartbeat of a node that was live already (<see cref="Returned"/> is raised instead for one that read
+    /// dead): the collector retries deletions that failed there once their back-off has passed
+    /// (<see cref="GarbageCollector.NoteHeard"/>). Runs on the caller's thread: keep it short.
+    /// </summary>
+    public event Action<string>? HeardLive;
 
     /// <summary>
     /// The node as known now: its stored record, with the heartbeat heard and not yet stored (time, usage, full), which

@@ -84,6 +84,7 @@ internal sealed partial class NodeRegistry
             throw new DropboxException(ErrorKind.InvalidArgument, $"http_url must be an absolute URL; got '{registration.HttpUrl}'.");
         }
 
+        NodeEntry? known;
         lock (_update)
         {
             if (_forgotten.ContainsKey(nodeId))
@@ -92,7 +93,7 @@ internal sealed partial class NodeRegistry
                     .WithDetail(ClusterErrorDetails.NodeForgotten, "1");
             }
 
-            _nodes.TryGetValue(nodeId, out var known);
+            _nodes.TryGetValue(nodeId, out known);
             var arrival = Interlocked.Increment(ref _arrivals);
             var node = new StorageNodeInfo
             {
@@ -113,6 +114,11 @@ internal sealed partial class NodeRegistry
         }
 
         Log.NodeRegistered(_logger, nodeId, registration.GrpcUrl);
+        if (known is not null)
+        {
+            Returned?.Invoke(nodeId);
+        }
+
         return _options.HeartbeatInterval;
     }
 

@@ -178,6 +178,72 @@ internal sealed class StoreTransactions : IDisposable
     private long _corruptReports;
 
     /// <summary>
+    /// Numbers corrupt reports, whatever they changed (bumped under the write lock): read it before a node is asked
+    /// whether it holds chunks, then <see cref="ReportedCorruptSince"/> tells, per chunk, whether that node reported it
+    /// corrupt since. A report of a copy the node held only unconfirmed (or not yet recorded at all) removes no holder
+    /// and moves no <see cref="CorruptReports"/>, yet an "I hold it" answer the node gave before quarantining the copy
+    /// would list it. Kept per chunk, not per node: a node re-sends its whole quarantined set every 5 minutes, and a
+    /// count of every report refused any commit whose question to that node overlapped a re-send (review gw53).
+    /// </summary>
+    public long CorruptReportSequence => Interlocked.Read(ref _corruptSequence);
+
+    private long _corruptSequence;
+
+    // Per node: the sequence of the last report naming each chunk, and the sequence up to which the oldest entries were
+    // dropped (past MaxReportedPerNode chunks: an answer asked before that is not trusted for any chunk). Under the write lock.
+    private readonly Dictionary<string, (Dictionary<ChunkId, long> Last, long DroppedUpTo)> _reportedCorrupt = new(StringComparer.Ordinal);
+
+    private const int MaxReportedPerNode = 16_384;
+
+    /// <summary>Called under the write lock for every corrupt report <paramref name="nodeId"/> makes, with the chunks it names.</summary>
+    public void NoteCorruptReportFrom(string nodeId, IReadOnlyCollection<ChunkId> ids)
+    {
+        var sequence = Interlocked.Increment(ref _corruptSequence);
+        if (!_reportedCorrupt.TryGetValue(nodeId, out var reported))
+        {
+            reported = (new Dictionary<ChunkId, long>(), 0);
+        }
+
+        foreach (var id in ids)
+        {
+            reported.Last[id] = sequence;
+        }
+
+        // Only chunks not recorded yet grow the record: a node re-sends its whole quarantined set every 5 minutes. Past
+        // the limit the oldest reports go, and only answers asked before them are no longer trusted.
+        if (reported.Last.Count > MaxReportedPerNode)
+        {
+            reported = (reported.Last, Math.Max(reported.DroppedUpTo, TrimOldest(reported.Last)));
+        }
+
+        _reportedCorrupt[nodeId] = reported;
+    }
+
+    /// <summary>
+    /// Drops the entries of the oldest reports until at most half the limit is left (not just one: a sort per report
+    /// past the limit), and returns the last sequence dropped.
+    /// </summary>
+    private static long TrimOldest(Dictionary<ChunkId, long> last)
+    {
+        var sequences = last.Values.Order().ToArray();
+        var droppedUpTo = sequences[sequences.Length - (MaxReportedPerNode / 2) - 1];
+        foreach (var (id, at) in last.Where(e => e.Value <= droppedUpTo).ToList())
+        {
+            last.Remove(id);
+        }
+
+        return droppedUpTo;
+    }
+
+    /// <summary>
+    /// Under the write lock: whether <paramref name="nodeId"/> reported <paramref name="id"/> corrupt after
+    /// <see cref="CorruptReportSequence"/> read <paramref name="sequence"/> (or, its record trimmed since, may have).
+    /// </summary>
+    public bool ReportedCorruptSince(string nodeId, ChunkId id, long sequence) =>
+        _reportedCorrupt.TryGetValue(nodeId, out var reported)
+        && (reported.DroppedUpTo > sequence || (reported.Last.TryGetValue(id, out var at) && at > sequence));
+
+    /// <summary>
     /// Called under the write lock when a corrupt report removes a holder of <paramref name="id"/> (its record as the
     /// report leaves it): counted, and recorded by every <see cref="WatchCorruptReports">watch</see> whose node it lists.
     /// </summary>

@@ -406,9 +406,10 @@ internal sealed partial class UploadCommit
         var corruptBefore = _transactions.CorruptReports;
         var askedAtMs = NowMs;
         var ids = chunks.Select(c => c.Id).ToList();
+        var reportedBefore = _transactions.CorruptReportSequence;
         var answers = await Task.WhenAll(nodes.Select(async node =>
             (Node: node, Present: await _presence.HasChunksAsync(node, ids, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
-        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore, askedAtMs);
+        return new NodeAnswers(answers, chunks, deletionsBefore, corruptBefore, reportedBefore, askedAtMs);
     }
 
     /// <summary>
@@ -475,7 +476,11 @@ internal sealed partial class UploadCommit
 
             for (var i = 0; i < chunks.Count; i++)
             {
-                if (present[i])
+                // Reported corrupt by this node since it was asked: even a report that removed no holder (a copy held
+                // only unconfirmed there, or not recorded yet) may be of what it said it holds, quarantined since; listed
+                // again, the ledger would count a copy without the bytes. Its answers about other chunks stand (a
+                // node re-sends its whole quarantined set every 5 minutes).
+                if (present[i] && !_transactions.ReportedCorruptSince(node.NodeId, chunks[i].Id, answers.ReportedBefore))
                 {
                     if (ChunkLedger.AlreadyStoredOn(batch.GetChunk(chunks[i].Id), node.NodeId, freshSince))
                     {
@@ -548,16 +553,6 @@ internal sealed partial class UploadCommit
                 state.Pending.Remove(id);
             }
         }
-    }
-
-    /// <summary>What the nodes answered about a commit's unconfirmed chunks, the counts read before asking them, and when they were asked.</summary>
-    private sealed record NodeAnswers((StorageNodeInfo Node, bool[] Present)[] Answers, List<ChunkRef> Chunks, long DeletionsBefore, long CorruptBefore, long AskedAtMs)
-    {
-        /// <summary>The copies recorded (or found recorded already): their puts end once the commit is written.</summary>
-        public List<(string Node, ChunkId Id)> Landed { get; } = [];
-
-        /// <summary>Chunks held and this account's own once recorded: no longer pending for it once written.</summary>
-        public List<ChunkId> Owned { get; } = [];
     }
 
     private static bool MarkStored(RecordBatch batch, string nodeId, ChunkId id, uint size, ChunkEncoding encoding, uint storedSize, long now, bool verified) =>

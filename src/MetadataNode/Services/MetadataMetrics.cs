@@ -30,6 +30,7 @@ internal sealed class MetadataMetrics
         ChunksDeduplicated = f.CreateCounter("dropbox_metadata_chunks_deduplicated_total", "Planned chunks the client need not upload (its account already had them).");
         BytesPlanned = f.CreateCounter("dropbox_metadata_bytes_planned_total", "Plain bytes of files in upload plans.");
         GcRuns = f.CreateCounter("dropbox_gc_runs_total", "Retention and garbage-collection passes run.");
+        GcOwedRuns = f.CreateCounter("dropbox_gc_owed_runs_total", "Runs that finished the chunk deletions owed by storage nodes back (or due a retry), between passes.");
         GcVersionsPruned = f.CreateCounter("dropbox_gc_versions_pruned_total", "Old versions removed by retention.");
         GcChunksDeleted = f.CreateCounter("dropbox_gc_chunks_deleted_total", "Unreferenced chunks deleted from their storage nodes.");
         GcChunksFailed = f.CreateCounter("dropbox_gc_chunks_failed_total", "Chunk deletions that failed (retried on a later pass).");
@@ -75,6 +76,8 @@ internal sealed class MetadataMetrics
     public Counter BytesPlanned { get; }
 
     public Counter GcRuns { get; }
+
+    public Counter GcOwedRuns { get; }
 
     public Counter GcVersionsPruned { get; }
 
@@ -134,6 +137,18 @@ internal sealed class MetadataMetrics
     public void GcPass(GcResult result)
     {
         GcRuns.Inc();
+        GcCounts(result);
+    }
+
+    /// <summary>Counts one run finishing the deletions owed by nodes back (MetadataStore.FinishOwedDeletionsAsync), not a pass.</summary>
+    public void GcOwedRun(GcResult result)
+    {
+        GcOwedRuns.Inc();
+        GcCounts(result);
+    }
+
+    private void GcCounts(GcResult result)
+    {
         GcVersionsPruned.Inc(result.PrunedVersions);
         GcChunksDeleted.Inc(result.DeletedChunks);
         GcChunksFailed.Inc(result.FailedChunks);

@@ -95,6 +95,7 @@ public sealed class DeletedFromReviewTests
         var holder = Assert.Single(ChunkLedger.Read(h.Store.Engine, chunk.Id)!.Locations);
         h.Gateway.Remove(holder, chunk.Id);
         h.Store.ReportChunksCorrupt(holder, [chunk.Id]);
+        h.Clock.Advance(TimeSpan.FromSeconds(61)); // past the window in which b's failed delete may still land
         h.Gateway.Down.TryRemove(NodeB, out _);
         h.Heartbeat();
         h.Store.Nodes.Heartbeat(NodeB, 0, 0);

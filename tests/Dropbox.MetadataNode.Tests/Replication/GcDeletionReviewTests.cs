@@ -13,9 +13,8 @@ namespace Dropbox.MetadataNode.Tests.Replication;
 /// The review's sequences (stop 52, review-gc52) around the collector's per-node deletion (real RocksDB store, manual
 /// clock, in-memory gateway): late "stored" events from a node whose deletion finished, a commit that asked a node
 /// before its deletion, a lost chunk whose last intact bytes an owed deletion would take, a forget and a restart while
-/// a deletion is owed. (Two sequences still open are kept as probes on that branch: an upload placed on a node that is
-/// back but still owes a deletion is refused until the next collector pass; a copy reported corrupt while a commit
-/// asked is listed again while DELETING.)
+/// a deletion is owed. (The two sequences left open then are fixed since: an upload placed on a node that is back but
+/// still owes a deletion, ReturnedNodeDeletionTests; a copy reported corrupt while a commit asked, CorruptWhileAskedTests.)
 /// </summary>
 public sealed class GcDeletionReviewTests
 {

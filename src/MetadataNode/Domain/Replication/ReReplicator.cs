@@ -134,10 +134,10 @@ internal sealed partial class ReReplicator
             var target = batch[0].Target;
             try
             {
-                var (deletionsBefore, corruptBefore) = _store.PushCounters();
+                var before = _store.PushCounters();
                 var outcome = await _gateway.PushAsync(source, target, batch.Select(c => c.Id).ToList(), ct).ConfigureAwait(false);
                 var pushed = outcome.Pushed.ToHashSet();
-                _store.RecordPushed(target.NodeId, outcome.Pushed, deletionsBefore, corruptBefore);
+                _store.RecordPushed(target.NodeId, outcome.Pushed, before);
                 var until = Environment.TickCount64 + RecentMs;
                 var badUntil = Environment.TickCount64 + BadSourceMs;
                 foreach (var id in outcome.Unreadable)

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using Dropbox.SyncClient.Local;
 using Dropbox.Shared.Errors;
 using Dropbox.SyncClient.Sync;
 
@@ -383,37 +381,5 @@ public sealed class WithheldCarriedDeleteReviewTests : IDisposable
         var here = string.Join(", ", TestClient.FilesIn(a.Folder, option: SearchOption.AllDirectories).Select(f => $"{Path.GetRelativePath(a.Folder, f)}='{File.ReadAllText(f)}'"));
         Assert.True(File.Exists(full) && File.ReadAllText(full) == "second remote edit, the newest", $"here [{here}]; notes: [{string.Join(" | ", notes)}]");
         await Convergence.AssertSameAsync(_server, a, notes);
-    }
-
-    /// <summary>Refuses the streams of the files in <paramref name="denied"/> (as UnreadableFileTests: root reads any mode).</summary>
-    private sealed class RefusingChunkSource(IChunkSource inner, HashSet<string> denied) : IChunkSource
-    {
-        public IAsyncEnumerable<SourceChunk> ReadAsync(Stream input, bool keepData, CancellationToken ct)
-        {
-            if (input is FileStream file)
-            {
-                lock (denied)
-                {
-                    if (denied.Contains(file.Name))
-                    {
-                        return Refused(file.Name);
-                    }
-                }
-            }
-
-            return inner.ReadAsync(input, keepData, ct);
-        }
-
-        public ValueTask<List<SourceChunk>> CutWholeAsync(ReadOnlyMemory<byte> data, CancellationToken ct) => inner.CutWholeAsync(data, ct);
-
-#pragma warning disable CS1998 // an iterator that throws at its first MoveNext, as a refused open does before any byte
-        private static async IAsyncEnumerable<SourceChunk> Refused(string path, [EnumeratorCancellation] CancellationToken ct = default)
-        {
-            throw new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
-#pragma warning disable CS0162
-            yield break;
-#pragma warning restore CS0162
-        }
-#pragma warning restore CS1998
     }
 }

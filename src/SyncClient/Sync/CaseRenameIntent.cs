@@ -146,17 +146,28 @@ internal sealed record CaseRenameIntent(string Path, string Target, bool IsDirec
             return $"case conflict: a stopped pass was renaming '{intent.Path}' to '{intent.Target}'; {why}, so its synced rows stay at the old name";
         }
 
+        var moves = MovesOf(ctx.State, intent.Rows);
+        ctx.Db.RecordMoves(moves, followed.RememberedWithGone(intent.Gone));
+        return $"case conflict: a stopped pass renamed '{intent.Path}' to '{intent.Target}' here; {why}, so its {moves.Count} synced rows are moved there now";
+    }
+
+    /// <summary>
+    /// The db moves of <paramref name="rows"/> (<see cref="LocalDbWriter.RecordMoves"/>), for the pass that renames and for
+    /// the one that finishes a crashed rename alike: each row still in the db at its old path, moved with its chunks (a
+    /// file's), at the version planned where it is still at the version planned from, else keeping its own.
+    /// </summary>
+    internal static List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> MovesOf(LocalState state, IEnumerable<Row> rows)
+    {
         var moves = new List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)>();
-        foreach (var row in intent.Rows)
+        foreach (var row in rows)
         {
-            if (ctx.State.GetFile(row.From) is { } record)
+            if (state.GetFile(row.From) is { } record)
             {
-                moves.Add((row.From, record with { Path = row.To, Version = record.Version == row.FromVersion ? row.Version : record.Version }, record.Kind == FileKind.File ? ctx.State.GetChunks(row.From) : null));
+                moves.Add((row.From, record with { Path = row.To, Version = record.Version == row.FromVersion ? row.Version : record.Version }, record.Kind == FileKind.File ? state.GetChunks(row.From) : null));
             }
         }
 
-        ctx.Db.RecordMoves(moves, followed.RememberedWithGone(intent.Gone));
-        return $"case conflict: a stopped pass renamed '{intent.Path}' to '{intent.Target}' here; {why}, so its {moves.Count} synced rows are moved there now";
+        return moves;
     }
 
     /// <summary>The intent as stored.</summary>

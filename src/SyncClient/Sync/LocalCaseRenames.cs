@@ -213,7 +213,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         // left rows at the old name and files at the new, which the next pass took for new files and sent (a file another
         // device deleted before the move among them: review ag51); with the intent, the next pass finishes the moves where
         // the rename was made. Nothing under either name is taken this pass; the next finds the files as synced under the new one.
-        (List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> Moves, List<CaseRenameIntent.Row> Rows, List<RemoteEntry> Gone)? rows = null;
+        (List<CaseRenameIntent.Row> Rows, List<RemoteEntry> Gone)? rows = null;
         if (renamedOnServer || outcome.Followed)
         {
             var (rowVersions, listed) = !renamedOnServer || movedFolders.Count == 0 ? (movedVersions, null) : await WithMovedFoldersVersionsAsync(path, target, movedFolders, movedVersions, ct).ConfigureAwait(false);
@@ -264,7 +264,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         if (rows is { } moving)
         {
             // One transaction: the rows, the deletes found for them (RowsToMove) and the end of the intent.
-            ctx.Db.RecordMoves(moving.Moves, memory.Followed.RememberedWithGone(moving.Gone));
+            ctx.Db.RecordMoves(CaseRenameIntent.MovesOf(ctx.State, moving.Rows), memory.Followed.RememberedWithGone(moving.Gone));
             _goneBeforeMove.AddRange(moving.Gone);
         }
         else if (LocalCaseSnapshot.TakenUnderNewName(outcome))
@@ -486,14 +486,14 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
     /// (<see cref="FollowedCaseMoves.RememberedWithGone"/>) in the same db transaction as every row's move
     /// (<see cref="LocalDbWriter.RecordMoves"/>), so a crash leaves neither or both (rows moved with nothing remembered kept
     /// such a file here for good; rows moved one at a time, a crash part-way had the next pass send the renamed files again,
-    /// undoing the delete). Planned before the rename here, written after it: the moves (with each row's chunks), the same
-    /// as the intent's rows (<see cref="CaseRenameIntent"/>, each with the version it is planned from), and those deletes.
+    /// undoing the delete). Planned before the rename here, written after it: the rows' moves as the intent holds them
+    /// (<see cref="CaseRenameIntent"/>, each with the version it is planned from; <see cref="CaseRenameIntent.MovesOf"/>
+    /// makes the db's moves of them, here and for a crashed rename alike), and those deletes.
     /// </summary>
-    internal (List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)> Moves, List<CaseRenameIntent.Row> Rows, List<RemoteEntry> Gone) RowsToMove(string from, string to,
+    internal (List<CaseRenameIntent.Row> Rows, List<RemoteEntry> Gone) RowsToMove(string from, string to,
         IReadOnlyList<string> synced, HashSet<string> moved, Dictionary<string, (ulong Version, byte[] ContentHash)> versions,
         IReadOnlyDictionary<string, RemoteEntry> remote, (IReadOnlyList<string> Folders, IReadOnlySet<string> Live)? listed)
     {
-        var moves = new List<(string From, FileRecord To, IReadOnlyList<ChunkRef>? Chunks)>();
         var rows = new List<CaseRenameIntent.Row>();
         var movedWithServer = new List<FileRecord>();
         var goneAtNewPath = new List<FileRecord>();
@@ -512,7 +512,6 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
                 : followed ? FollowedVersion(record, key, path, remote)
                 : record.Version;
             var row = record with { Path = path, Version = version };
-            moves.Add((key, row, record.Kind == FileKind.File ? ctx.State.GetChunks(key) : null));
             rows.Add(new CaseRenameIntent.Row(key, path, record.Version, version));
             if (moved.Contains(key))
             {
@@ -529,7 +528,7 @@ internal sealed class LocalCaseRenames(SyncContext ctx, SyncSummary summary, Cas
         // DeletesBeforeCaseMoves): this pass withholds both names, and a withheld path the server never held (the latter)
         // is looked up as unknown, so its delete is remembered with the rows' moves, as the deletes this pass's own move found.
         goneBeforeMove.AddRange(goneAtNewPath.Select(r => new RemoteEntry(r.Path, r.Kind, r.Version, Deleted: true, r.Size, r.ContentHash, 0)));
-        return (moves, rows, goneBeforeMove);
+        return (rows, goneBeforeMove);
     }
 
     /// <summary>

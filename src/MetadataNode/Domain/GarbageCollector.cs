@@ -251,10 +251,10 @@ internal sealed partial class GarbageCollector
     /// is asked: phase 2 asks the nodes one after another (each call up to 30 s), and a corrupt report or a forget landing
     /// meanwhile (or while the pass waited for an online backup's hold) may have left a referenced chunk's owed copies
     /// its last intact bytes; those deletions are given up (<see cref="GaveUpOwedDeletions"/>) before any is sent. A
-    /// report landing after this, while the node deletes, is not caught: the deletion is already on its way.
+    /// report landing after this, while the node deletes, is not caught: the deletion is already on its way. A chunk
+    /// whose owed copies are at risk but whose deletion on this node is not given up (a delete may still reach it) is not
+    /// sent either: it goes to <paramref name="held"/>, for phase 3 to leave owed.
     /// </summary>
-    /// A chunk whose owed copies are at risk but whose deletion on this node is not given up (a delete may still reach
-    /// it) is not sent either: it goes to <paramref name="held"/>, for phase 3 to leave owed.
     private List<ChunkId> StillOwed(string nodeId, IEnumerable<ChunkId> ids, IReadOnlySet<string> deletedNow, IReadOnlySet<string> failedNow, ISet<(ChunkId, string)> held) =>
         _transactions.Mutate(null, (batch, _) =>
         {

@@ -33,12 +33,12 @@ start() {
   url=$(grep '^ready: ' "$work/appliance.log" | cut -c8-); token=$(grep '^token: ' "$work/appliance.log" | cut -c8-)
   client="$root/src/SyncClient/bin/native/Dropbox.SyncClient"
   "$client" login --server "$url" --token "$token" --folder "$work/src" --state "$work/client" --device a > /dev/null
-  head -c 67108864 /dev/urandom > "$work/src/warm.bin"
+  head -c 67108864 /dev/urandom > "$work/src/warm.bin"; touch -d "1 minute ago" "$work/src/warm.bin"
   "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
 }
 
 place() { # place DATA WORK: hard link (or copy) the data into the synced folder
-  if [ -d "$1" ]; then cp -r "$1" "$2/src/"; else ln "$1" "$2/src/" 2>/dev/null || cp "$1" "$2/src/"; fi
+  if [ -d "$1" ]; then cp -a "$1" "$2/src/"; else ln "$1" "$2/src/" 2>/dev/null || cp "$1" "$2/src/"; fi
   sync; sleep 1
 }
 

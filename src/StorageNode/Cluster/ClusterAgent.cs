@@ -203,8 +203,8 @@ public sealed partial class ClusterAgent : BackgroundService
 
                 if (!ready)
                 {
-                    // The oldest event's put is still being made durable; it will be ready in a moment.
-                    await Task.Delay(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
+                    // The oldest event's put is still being made durable: it is ready when that put ends.
+                    await _store.WaitForPutSettledAsync(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
                     continue;
                 }
 

@@ -203,7 +203,8 @@ public sealed partial class ClusterAgent : BackgroundService
 
                 if (!ready)
                 {
-                    // The oldest event's put is still being made durable: it is ready when that put ends.
+                    // The oldest event's put is still being made durable: look again when a put ends (that one, or
+                    // another first), at most 20 ms from now.
                     await _store.WaitForPutSettledAsync(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
                     continue;
                 }

@@ -154,11 +154,10 @@ public sealed class ChunkStore
 
     /// <summary>
     /// Waits until a put ends (stored or failed), or <paramref name="max"/> passes: the reporter, held back by an event
-    /// whose put was still being made durable (<see cref="TakeDeliverable"/>), reports it as soon as it can be. (It
-    /// polled every 20 ms: a client's commit, sent as soon as its put was answered, then came first nine times in ten,
-    /// and the metadata node asked this node about every chunk of it again.) A put that ended before the wait began
-    /// may end it at once: the reporter then looks again and waits anew.
+    /// whose put is still being made durable (<see cref="TakeDeliverable"/>), looks again as soon as any put ends. A put
+    /// that ended before the wait began may end it at once: the reporter then looks again and waits anew.
     /// </summary>
+    /// <returns>True when a put's end woke it; false when <paramref name="max"/> passed.</returns>
     public Task<bool> WaitForPutSettledAsync(TimeSpan max, CancellationToken cancellationToken) => _settledSignal.WaitAsync(max, cancellationToken);
 
     /// <summary>
@@ -335,16 +334,25 @@ public sealed class ChunkStore
     /// <summary>Waits until a scrub quarantines chunks, or <paramref name="max"/> passes (whichever is first).</summary>
     public Task WaitForQuarantinedAsync(TimeSpan max, CancellationToken cancellationToken) => _quarantinedSignal.WaitAsync(max, cancellationToken);
 
-    /// <summary>Wakes the one waiter of <paramref name="signal"/>, or the next one: a signal given twice before a wait counts once.</summary>
+    /// <summary>
+    /// Wakes the one waiter of <paramref name="signal"/>, or the next one: a signal given twice before a wait counts once.
+    /// Looks before it releases: the settled signal is given at the end of every put and mostly nobody waits, so
+    /// releasing blindly threw (and caught) an exception on almost every put.
+    /// </summary>
     private static void Signal(SemaphoreSlim signal)
     {
+        if (signal.CurrentCount > 0)
+        {
+            return; // already signalled: its waiter has not woken since
+        }
+
         try
         {
             signal.Release();
         }
         catch (SemaphoreFullException)
         {
-            // Already signalled: its waiter has not woken since.
+            // Signalled by another in between.
         }
     }
 

@@ -81,7 +81,7 @@ internal sealed class SyncService : Sync.SyncBase
         using var lease = await _store.AdmitAsync(user, uploads.Sum(u => (long)u.Chunks.Count), context.CancellationToken).ConfigureAwait(false);
         var plans = _store.PlanMany(user, uploads);
         _metrics.Planned(uploads, plans);
-        return SyncMapping.ToResponse(plans);
+        return SyncMapping.ToResponse(plans, request.Compact);
     }
 
     /// <summary>

@@ -60,7 +60,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
                         header = message.Header;
                         id = header.ChunkId.ToChunkId();
-                        ns = CheckHeader(header, id);
+                        ns = CheckHeader(header, header.Token, id);
                         filled = 0;
                         break;
                     case PutChunkRequest.PartOneofCase.Packed:
@@ -124,6 +124,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
             await DrainAsync(inFlight, response, -1).ConfigureAwait(false);
             response.PackedAccepted = true;
+            response.TokenTableAccepted = true;
             return response;
         }
         finally
@@ -160,15 +161,15 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 : Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask(), ct);
 
         // Checks a chunk header (sizes, then its put token) and answers the namespace the token grants.
-        string CheckHeader(ChunkHeader checkedHeader, ChunkId checkedId)
+        string CheckHeader(ChunkHeader checkedHeader, string token, ChunkId checkedId)
         {
             _store.ValidateHeader(checkedId, ToDomain(checkedHeader.Encoding), checkedHeader.PlainSize, checkedHeader.StoredSize);
             // A plan's put token may cover several chunks, sent one after another: its signature is
             // checked once per run; its expiry, operation, node and chunk for every chunk.
-            if (lastGrant is null || !string.Equals(checkedHeader.Token, lastToken, StringComparison.Ordinal))
+            if (lastGrant is null || !string.Equals(token, lastToken, StringComparison.Ordinal))
             {
-                lastGrant = _tokens.Read(checkedHeader.Token);
-                lastToken = checkedHeader.Token;
+                lastGrant = _tokens.Read(token);
+                lastToken = token;
             }
             else
             {
@@ -195,6 +196,13 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 throw new DropboxException(ErrorKind.InvalidArgument, $"A packed message of {data.Length} data bytes is over the {StoreLimits.MaxFrameBytes}-byte limit; send fewer chunks in it.");
             }
 
+            // The compact form lists each token once; every header then names its own by index and carries none.
+            var tokens = packed.Tokens;
+            if (tokens.Count > headers.Count)
+            {
+                throw new DropboxException(ErrorKind.InvalidArgument, $"A packed message lists {tokens.Count} put tokens for {headers.Count} chunk(s); list each token its chunks use once.");
+            }
+
             var ids = new ChunkId[headers.Count];
             var namespaces = new string[headers.Count];
             long total = 0;
@@ -208,7 +216,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
                 total += packedHeader.StoredSize;
                 ids[i] = packedHeader.ChunkId.ToChunkId();
-                namespaces[i] = CheckHeader(packedHeader, ids[i]);
+                namespaces[i] = CheckHeader(packedHeader, TokenOf(tokens, packedHeader, i), ids[i]);
             }
 
             if (total != data.Length)
@@ -230,6 +238,27 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
             await DrainAsync(inFlight, response, StoreLimits.MaxInFlightBytesPerCall).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A packed chunk's put token: its own (the original form, no <paramref name="tokens"/>), or the one its index names
+    /// in the message's <paramref name="tokens"/> (the compact form, where a header carrying a token of its own is refused).
+    /// </summary>
+    private static string TokenOf(IReadOnlyList<string> tokens, ChunkHeader header, int i)
+    {
+        if (tokens.Count == 0)
+        {
+            return header.Token;
+        }
+
+        if (header.Token.Length > 0)
+        {
+            throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} carries a put token of its own in a message that lists its tokens; name it by token_index instead.");
+        }
+
+        return header.TokenIndex < tokens.Count
+            ? tokens[(int)header.TokenIndex]
+            : throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} names put token #{header.TokenIndex}, but the message lists {tokens.Count}.");
     }
 
     /// <summary>Collects finished puts in order until the bytes still in flight are at most <paramref name="keepBytes"/>.</summary>

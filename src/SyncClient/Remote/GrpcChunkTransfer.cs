@@ -39,6 +39,13 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>gRPC URLs of nodes that have answered with packed_accepted at least once (this process).</summary>
     private readonly ConcurrentDictionary<string, bool> _packedAnswered = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// gRPC URLs of nodes whose last PutChunks answer said token_table_accepted: their packed messages list each put token
+    /// once (a plan's token covers up to 16 chunks, about 1 KB each time it was repeated). Others get the original form,
+    /// which every node takes; so the first calls to a node, before any answer, are sent that way.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, bool> _tableNodes = new(StringComparer.Ordinal);
+
     public GrpcChunkTransfer(GrpcChannelCache channels)
     {
         _channels = channels;
@@ -67,6 +74,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             // answers Internal or Unknown, or a proxy in front of it), the next calls send the plain form until an
             // answer says packed messages are taken again.
             _plainNodes.TryAdd(grpcUrl, true);
+            _tableNodes.TryRemove(grpcUrl, out _); // the compact form too, until an answer says it is taken again
             // An older node refuses the packed field as an empty request (INVALID_ARGUMENT); when that refusal comes
             // while the client is still writing a batch of several messages, the call may end as a reset stream
             // instead. So a node never heard to take packed messages gets the batch again plain whatever the failure
@@ -95,7 +103,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
                 if (packed && chunk.Stored.Length <= PackedChunkLimits.MaxChunkBytes)
                 {
                     pack ??= ArrayPool<byte>.Shared.Rent(MaxPackedDataBytes);
-                    i = await WritePackedAsync(call.RequestStream, chunks, i, pack, ct).ConfigureAwait(false);
+                    i = await WritePackedAsync(call.RequestStream, chunks, i, pack, _tableNodes.ContainsKey(grpcUrl), ct).ConfigureAwait(false);
                     continue;
                 }
 
@@ -134,6 +142,15 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             {
                 _plainNodes.TryAdd(grpcUrl, true);
             }
+
+            if (response.TokenTableAccepted)
+            {
+                _tableNodes.TryAdd(grpcUrl, true);
+            }
+            else
+            {
+                _tableNodes.TryRemove(grpcUrl, out _);
+            }
         }
         catch (RpcException e)
         {
@@ -151,11 +168,13 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
     /// <summary>
     /// Writes chunks from <paramref name="start"/> on as one packed message (each at most <see cref="PackedChunkLimits.MaxChunkBytes"/>,
     /// together at most <see cref="MaxPackedDataBytes"/>, <see cref="MaxPackedChunks"/> and <see cref="MaxPackedHeaderChars"/>
-    /// of tokens) and answers the index of the first chunk not in it.
+    /// of tokens) and answers the index of the first chunk not in it. <paramref name="table"/>: in the compact form, each
+    /// token listed once and named by index (so only distinct tokens count toward the limit).
     /// </summary>
-    private static async Task<int> WritePackedAsync(IClientStreamWriter<PutChunkRequest> stream, IReadOnlyList<OutgoingChunk> chunks, int start, byte[] pack, CancellationToken ct)
+    private static async Task<int> WritePackedAsync(IClientStreamWriter<PutChunkRequest> stream, IReadOnlyList<OutgoingChunk> chunks, int start, byte[] pack, bool table, CancellationToken ct)
     {
         var packed = new PackedChunks();
+        var listed = table ? new Dictionary<string, uint>(StringComparer.Ordinal) : null;
         var filled = 0;
         var tokenChars = 0;
         var i = start;
@@ -163,15 +182,31 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         {
             var chunk = chunks[i];
             var length = chunk.Stored.Length;
-            if (length > PackedChunkLimits.MaxChunkBytes || filled + length > MaxPackedDataBytes || (packed.Headers.Count > 0 && tokenChars + chunk.Token.Length > MaxPackedHeaderChars))
+            var index = 0u;
+            var newToken = listed is null || !listed.TryGetValue(chunk.Token, out index);
+            var tokenCost = newToken ? chunk.Token.Length : 0;
+            if (length > PackedChunkLimits.MaxChunkBytes || filled + length > MaxPackedDataBytes || (packed.Headers.Count > 0 && tokenChars + tokenCost > MaxPackedHeaderChars))
             {
                 break;
             }
 
             chunk.Stored.Span.CopyTo(pack.AsSpan(filled));
             filled += length;
-            tokenChars += chunk.Token.Length;
-            packed.Headers.Add(Header(chunk));
+            tokenChars += tokenCost;
+            var header = Header(chunk);
+            if (listed is not null)
+            {
+                if (newToken)
+                {
+                    listed[chunk.Token] = index = (uint)packed.Tokens.Count;
+                    packed.Tokens.Add(chunk.Token);
+                }
+
+                header.Token = string.Empty;
+                header.TokenIndex = index;
+            }
+
+            packed.Headers.Add(header);
             i++;
         }
 
@@ -192,6 +227,9 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
     /// <summary>Whether the next call to the node at a gRPC URL packs small chunks (false once it refused them or answered without packed_accepted).</summary>
     internal bool SendsPacked(string grpcUrl) => !_plainNodes.ContainsKey(grpcUrl);
+
+    /// <summary>Whether the next packed message to the node at a gRPC URL lists its put tokens once (its last answer said it takes that).</summary>
+    internal bool SendsTokenTables(string grpcUrl) => _tableNodes.ContainsKey(grpcUrl);
 
     public async Task<IReadOnlyList<IncomingChunk>> GetChunksAsync(string grpcUrl, IReadOnlyList<ChunkId> ids, string token, CancellationToken ct)
     {

@@ -66,7 +66,8 @@ internal sealed class GrpcMetadataRemote : IMetadataRemote
             var what = $"Planning the upload of {request.Files.Count} files";
             try
             {
-                return await _client.PlanUploadsAsync(request, Options(ct, BatchAllowance(request.Files.Sum(f => (long)f.Chunks.Count)))).ResponseAsync.ConfigureAwait(false);
+                request.Compact = true; // each node and token once (an older server ignores it and answers in the original form)
+                return UploadPlans.Expand(await _client.PlanUploadsAsync(request, Options(ct, BatchAllowance(request.Files.Sum(f => (long)f.Chunks.Count)))).ResponseAsync.ConfigureAwait(false));
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
             {

@@ -175,6 +175,52 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         Assert.Equal(chunks.Select(c => c.Id), _recorder.TakeIds());
     }
 
+    [Fact]
+    public async Task A_node_that_says_it_takes_token_tables_gets_each_shared_token_once_per_message_from_its_next_call_on()
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+        _recorder.AcceptsPacked = true;
+        _recorder.AcceptsTables = true;
+
+        // Before any answer: the original form, every header with its token.
+        await transfer.PutChunksAsync(_url, SharedTokens(Chunks(20, 700), 16), CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal((0, 20), _recorder.TakeTokens());
+        _recorder.TakeIds();
+        Assert.True(transfer.SendsTokenTables(_url));
+
+        // After it: 40 chunks under 3 tokens (16, 16, 8), listed once each per message, no header with its own.
+        var second = SharedTokens(Chunks(40, 800), 16);
+        await transfer.PutChunksAsync(_url, second, CancellationToken.None).WaitAsync(Timeout);
+        var (packed, headers) = _recorder.TakeCounts();
+        Assert.Equal(0, headers);
+        var (listed, own) = _recorder.TakeTokens();
+        Assert.Equal(0, own);
+        Assert.InRange(listed, 3, 3 + packed - 1); // a token spanning two messages is listed in each
+        Assert.Equal(second.Select(c => c.Id), _recorder.TakeIds());
+    }
+
+    [Fact]
+    public async Task A_node_whose_answers_do_not_say_it_takes_token_tables_keeps_getting_each_headers_own_token()
+    {
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+        _recorder.AcceptsPacked = true; // an older node: packed messages, but no tables
+
+        for (var call = 0; call < 2; call++)
+        {
+            var chunks = SharedTokens(Chunks(20, 900 + (call * 50)), 16);
+            await transfer.PutChunksAsync(_url, chunks, CancellationToken.None).WaitAsync(Timeout);
+            Assert.Equal((0, 20), _recorder.TakeTokens());
+            Assert.Equal(chunks.Select(c => c.Id), _recorder.TakeIds());
+            Assert.False(transfer.SendsTokenTables(_url));
+        }
+    }
+
+    // The chunks with a token shared by each run of `per` (as a plan shares one among up to 16 chunks).
+    private static List<OutgoingChunk> SharedTokens(List<OutgoingChunk> chunks, int per) =>
+        chunks.Select((c, i) => c with { Token = $"token-{i / per}-{new string('x', 900)}" }).ToList();
+
     /// <summary>What the recording server saw; shared between the test and the gRPC service.</summary>
     private sealed class Recorder
     {
@@ -184,6 +230,21 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         private int _refusals;
 
         public volatile bool AcceptsPacked;
+
+        /// <summary>When set, answers say token_table_accepted (a node that takes each put token once per packed message).</summary>
+        public volatile bool AcceptsTables;
+
+        private int _tokensListed;
+        private int _ownTokens;
+
+        /// <summary>Put tokens listed in packed messages' tables, and packed headers carrying a token of their own, since the last take.</summary>
+        public (int Listed, int Own) TakeTokens() => (Interlocked.Exchange(ref _tokensListed, 0), Interlocked.Exchange(ref _ownTokens, 0));
+
+        public void Tokens(PackedChunks packed)
+        {
+            Interlocked.Add(ref _tokensListed, packed.Tokens.Count);
+            Interlocked.Add(ref _ownTokens, packed.Headers.Count(h => h.Token.Length > 0));
+        }
 
         /// <summary>When set, a packed message is failed with this status (whatever <see cref="AcceptsPacked"/> says).</summary>
         public StatusCode? PackedFailure { get; set; }
@@ -228,7 +289,7 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
     {
         public override async Task<PutChunksResponse> PutChunks(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
         {
-            var response = new PutChunksResponse { PackedAccepted = recorder.AcceptsPacked };
+            var response = new PutChunksResponse { PackedAccepted = recorder.AcceptsPacked, TokenTableAccepted = recorder.AcceptsTables };
             while (await requestStream.MoveNext(context.CancellationToken))
             {
                 var message = requestStream.Current;
@@ -243,6 +304,7 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
                         throw new RpcException(new Status(failure, "Refused by the test."));
                     case PutChunkRequest.PartOneofCase.Packed when recorder.AcceptsPacked:
                         recorder.Packed(message.Packed.Headers.Select(h => h.ChunkId.ToChunkId()));
+                        recorder.Tokens(message.Packed);
                         response.Results.Add(message.Packed.Headers.Select(h => new PutChunkResult { ChunkId = h.ChunkId }));
                         break;
                     case PutChunkRequest.PartOneofCase.Data:

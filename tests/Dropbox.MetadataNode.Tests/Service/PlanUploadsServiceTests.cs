@@ -36,6 +36,54 @@ public sealed class PlanUploadsServiceTests
     }
 
     [Fact]
+    public async Task A_compact_PlanUploads_answer_lists_each_node_and_token_once_and_names_the_same_puts_as_the_original_form()
+    {
+        await using var server = await MetadataServer.StartAsync();
+        var (_, alice) = server.AddUser("alice");
+        var (_, bob) = server.AddUser("bob");
+        PlanUploadsRequest Request(bool compact)
+        {
+            // 40 one-chunk files: their puts share a token 16 at a time.
+            var request = new PlanUploadsRequest { Compact = compact };
+            request.Files.AddRange(Enumerable.Range(0, 40).Select(i => new PlanUploadRequest { Path = $"f{i}.bin", Size = 1000, Chunks = { MetadataServer.Chunk(i) } }));
+            return request;
+        }
+
+        var original = await alice.PlanUploadsAsync(Request(compact: false));
+        var compact = await bob.PlanUploadsAsync(Request(compact: true));
+
+        Assert.Empty(original.Nodes);
+        Assert.Empty(original.Tokens);
+        Assert.Equal(compact.Tokens.Count, compact.Tokens.Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(compact.Nodes.Count, compact.Nodes.Select(n => n.NodeId).Distinct(StringComparer.Ordinal).Count());
+        var originalPuts = original.Results.SelectMany(r => r.Missing).ToList();
+        var compactPuts = compact.Results.SelectMany(r => r.Missing).ToList();
+        Assert.All(compactPuts, p =>
+        {
+            Assert.Null(p.Node);
+            Assert.Equal(string.Empty, p.Token);
+            Assert.InRange(p.NodeIndex, 0u, (uint)compact.Nodes.Count - 1);
+            Assert.InRange(p.TokenIndex, 0u, (uint)compact.Tokens.Count - 1);
+        });
+
+        // The same puts, file by file, on the same nodes, the same chunks sharing a token; and each compact token is a
+        // valid put token for the chunks that name it.
+        Assert.Equal(original.Results.Select(r => r.Missing.Select(p => (p.ChunkId, p.Node.NodeId)).ToList()), compact.Results.Select(r => r.Missing.Select(p => (p.ChunkId, compact.Nodes[(int)p.NodeIndex].NodeId)).ToList()));
+        Assert.Equal(Groups(originalPuts, p => p.Token), Groups(compactPuts, p => compact.Tokens[(int)p.TokenIndex]));
+        foreach (var put in compactPuts)
+        {
+            server.Tokens.Validate(compact.Tokens[(int)put.TokenIndex], Dropbox.Shared.Tokens.TokenOperation.Put, compact.Nodes[(int)put.NodeIndex].NodeId, new Dropbox.Shared.Chunks.ChunkId(put.ChunkId.Span));
+        }
+
+        Assert.True(compact.Tokens.Count < compactPuts.Count / 4, $"{compact.Tokens.Count} tokens for {compactPuts.Count} puts");
+        Assert.True(compact.CalculateSize() * 4 < original.CalculateSize(), $"compact answer {compact.CalculateSize()} bytes, original {original.CalculateSize()}");
+    }
+
+    // Which puts share a token, as sets of chunk ids (the tokens themselves differ from call to call).
+    private static List<string> Groups(IEnumerable<ChunkPut> puts, Func<ChunkPut, string> token) =>
+        [.. puts.GroupBy(token).Select(g => string.Join(",", g.Select(p => Convert.ToHexString(p.ChunkId.Span)).Order(StringComparer.Ordinal))).Order(StringComparer.Ordinal)];
+
+    [Fact]
     public async Task A_batch_over_the_per_call_chunk_cap_is_refused_as_such_before_any_file_is_parsed()
     {
         await using var server = await MetadataServer.StartAsync();

@@ -92,6 +92,80 @@ public sealed class PackedPutTests : IAsyncLifetime
         Assert.Equal(new[] { true, true, true }, await _node.HasAsync(chunks.Select(c => c.Id).ToArray()));
     }
 
+    [Fact]
+    public async Task A_packed_message_that_lists_each_shared_token_once_is_stored_and_read_back_byte_for_byte()
+    {
+        // Two plan tokens, each covering half of the chunks (as a plan shares one token among up to 16 chunks), listed
+        // once each, in the order the headers first use them; the node's answer says it takes this form.
+        var chunks = Enumerable.Range(0, 10).Select(i => TestChunks.Random(1000 + (i * 311), 400 + i)).ToArray();
+        string[] tokens = [SharedToken(chunks[5..]), SharedToken(chunks[..5])];
+        var headers = chunks.Select((c, i) => WithIndex(Header(c, token: string.Empty), i < 5 ? 1u : 0u)).ToList();
+
+        var answer = await SendAsync(PackedWithTokens(headers, [.. chunks.SelectMany(c => c.Bytes)], tokens));
+
+        Assert.Equal(StatusCode.OK, answer.Status);
+        Assert.Equal(chunks.Select(c => c.Id.ToByteString()), answer.Response!.Results.Select(r => r.ChunkId));
+        Assert.True(answer.Response.TokenTableAccepted, "the node's answer does not say it takes packed messages with token tables");
+        var got = await _node.GetAsync(chunks.Select(c => c.Id).ToList());
+        Assert.Equal(chunks.Select(c => c.Bytes), got.Select(g => g.Data));
+    }
+
+    public static TheoryData<string> TableMalformations() => new()
+    {
+        "index-past-the-table",
+        "token-of-its-own-beside-the-table",
+        "more-tokens-than-chunks",
+        "index-naming-another-chunks-token",
+        "forged-token-in-the-table",
+    };
+
+    [Theory]
+    [MemberData(nameof(TableMalformations))]
+    public async Task A_malformed_token_table_is_refused_and_stores_none_of_the_messages_chunks(string how)
+    {
+        var chunks = Enumerable.Range(0, 4).Select(i => TestChunks.Random(2000, 500 + i)).ToArray();
+        var tokens = new List<string> { SharedToken(chunks) };
+        var headers = chunks.Select(c => WithIndex(Header(c, token: string.Empty), 0)).ToList();
+        switch (how)
+        {
+            case "index-past-the-table":
+                headers[^1].TokenIndex = 1;
+                break;
+            case "token-of-its-own-beside-the-table":
+                headers[^1].Token = _node.PutToken(chunks[^1].Id);
+                break;
+            case "more-tokens-than-chunks":
+                tokens.AddRange(Enumerable.Repeat(tokens[0], chunks.Length));
+                break;
+            case "index-naming-another-chunks-token":
+                tokens.Add(SharedToken(chunks[..1]));
+                headers[^1].TokenIndex = 1;
+                break;
+            case "forged-token-in-the-table":
+                tokens.Add("forged");
+                headers[^1].TokenIndex = 1;
+                break;
+        }
+
+        var answer = await SendAsync(PackedWithTokens(headers, [.. chunks.SelectMany(c => c.Bytes)], tokens));
+
+        Assert.Contains(answer.Status, new[] { StatusCode.InvalidArgument, StatusCode.Unauthenticated, StatusCode.PermissionDenied });
+        Assert.False(string.IsNullOrWhiteSpace(answer.Detail));
+        Assert.Equal(0L, (long)_node.Store.Engine.GetStats().ChunkCount);
+    }
+
+    private string SharedToken(IEnumerable<(ChunkId Id, byte[] Bytes)> chunks) =>
+        _node.Tokens.Issue(Dropbox.Shared.Tokens.TokenOperation.Put, NodeFixture.Namespace, NodeFixture.NodeIdValue, chunks.Select(c => c.Id).ToArray(), TimeSpan.FromMinutes(5));
+
+    private static ChunkHeader WithIndex(ChunkHeader header, uint index)
+    {
+        header.TokenIndex = index;
+        return header;
+    }
+
+    private static PutChunkRequest PackedWithTokens(IEnumerable<ChunkHeader> headers, byte[] data, IEnumerable<string> tokens) =>
+        new() { Packed = new PackedChunks { Headers = { headers }, Data = ByteString.CopyFrom(data), Tokens = { tokens } } };
+
     public static TheoryData<string> Malformations() => new()
     {
         "sizes-add-up-to-less",

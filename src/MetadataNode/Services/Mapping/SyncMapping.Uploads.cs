@@ -42,40 +42,81 @@ internal static partial class SyncMapping
     }
 
     /// <summary>A plan as the PlanUpload (and PlanChunks) answer.</summary>
-    public static PlanUploadResponse ToResponse(UploadPlan plan) => ToResponse(plan, [], new(StringComparer.Ordinal));
+    public static PlanUploadResponse ToResponse(UploadPlan plan) => ToResponse(plan, [], null);
 
-    /// <summary>Plans of several files as the PlanUploads answer, in the order of the files; a put shared by files is written once.</summary>
-    public static PlanUploadsResponse ToResponse(IReadOnlyList<UploadPlan> plans)
+    /// <summary>
+    /// Plans of several files as the PlanUploads answer, in the order of the files; a put shared by files is written once.
+    /// <paramref name="compact"/>: each node and put token once, in the answer's tables, the puts naming them by index (a
+    /// token covers up to <see cref="UploadPlanner.ChunksPerSharedToken"/> chunks, each its own put).
+    /// </summary>
+    public static PlanUploadsResponse ToResponse(IReadOnlyList<UploadPlan> plans, bool compact = false)
     {
         var response = new PlanUploadsResponse();
         var puts = new Dictionary<PlannedPut, ChunkPut>(ReferenceEqualityComparer.Instance); // a put one file shares with another is one object
-        var locations = new Dictionary<string, ChunkLocation>(StringComparer.Ordinal);
+        var tables = new WireTables(response, compact);
         foreach (var plan in plans)
         {
-            response.Results.Add(ToResponse(plan, puts, locations));
+            response.Results.Add(ToResponse(plan, puts, tables));
         }
 
         return response;
     }
 
-    private static PlanUploadResponse ToResponse(UploadPlan plan, Dictionary<PlannedPut, ChunkPut> puts, Dictionary<string, ChunkLocation> locations)
+    private static PlanUploadResponse ToResponse(UploadPlan plan, Dictionary<PlannedPut, ChunkPut> puts, WireTables? tables)
     {
+        tables ??= new WireTables(null, compact: false);
         var response = new PlanUploadResponse { CurrentVersion = plan.CurrentVersion, Conflict = plan.Conflict };
         foreach (var put in plan.Missing)
         {
             if (!puts.TryGetValue(put, out var wire))
             {
-                if (!locations.TryGetValue(put.Node.NodeId, out var location))
-                {
-                    locations[put.Node.NodeId] = location = ToLocation(put.Node);
-                }
-
-                puts[put] = wire = new ChunkPut { ChunkId = put.ChunkId.ToByteString(), Node = location, Token = put.Token };
+                puts[put] = wire = tables.Put(put);
             }
 
             response.Missing.Add(wire);
         }
 
         return response;
+    }
+
+    /// <summary>
+    /// Writes puts: in the original form each with its node and token (one location object per node); in the compact
+    /// form naming them by index in the answer's node and token tables, each entered once.
+    /// </summary>
+    private sealed class WireTables(PlanUploadsResponse? response, bool compact)
+    {
+        private readonly Dictionary<string, ChunkLocation> _locations = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, uint> _nodeIndexes = new(StringComparer.Ordinal);
+
+        // By reference: the puts of a shared token hold the one string signed for them (an equal token signed apart
+        // would only be listed twice).
+        private readonly Dictionary<string, uint> _tokenIndexes = new(ReferenceEqualityComparer.Instance);
+
+        public ChunkPut Put(PlannedPut put)
+        {
+            if (!compact)
+            {
+                if (!_locations.TryGetValue(put.Node.NodeId, out var location))
+                {
+                    _locations[put.Node.NodeId] = location = ToLocation(put.Node);
+                }
+
+                return new ChunkPut { ChunkId = put.ChunkId.ToByteString(), Node = location, Token = put.Token };
+            }
+
+            if (!_nodeIndexes.TryGetValue(put.Node.NodeId, out var node))
+            {
+                _nodeIndexes[put.Node.NodeId] = node = (uint)response!.Nodes.Count;
+                response.Nodes.Add(ToLocation(put.Node));
+            }
+
+            if (!_tokenIndexes.TryGetValue(put.Token, out var token))
+            {
+                _tokenIndexes[put.Token] = token = (uint)response!.Tokens.Count;
+                response.Tokens.Add(put.Token);
+            }
+
+            return new ChunkPut { ChunkId = put.ChunkId.ToByteString(), NodeIndex = node, TokenIndex = token };
+        }
     }
 }

@@ -217,6 +217,34 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Review_probe_a_table_node_replaced_by_an_older_packed_node_has_the_batch_sent_again_not_failed_as_unauthenticated()
+    {
+        // Review probe: the node at the address said token_table_accepted, then is replaced by the release before it
+        // (bc06e86: packed messages yes, tables no). That node ignores PackedChunks.tokens and token_index, reads each
+        // header's own (now empty) token and refuses the message UNAUTHENTICATED ("Missing token"), as
+        // ChunkTokenService.Read("") does. The client has heard this URL take packed messages, so only INVALID_ARGUMENT
+        // is sent again: the batch fails with a misleading token error instead of going again in the original form.
+        using var channels = ClientChannels.Create(ServerTrust.System);
+        var transfer = new GrpcChunkTransfer(channels);
+        _recorder.AcceptsPacked = true;
+        _recorder.AcceptsTables = true;
+        await transfer.PutChunksAsync(_url, SharedTokens(Chunks(20, 700), 16), CancellationToken.None).WaitAsync(Timeout);
+        Assert.True(transfer.SendsTokenTables(_url));
+        _recorder.TakeCounts();
+        _recorder.TakeIds();
+        _recorder.TakeTokens();
+
+        _recorder.AcceptsTables = false;
+        _recorder.ReadsOwnTokens = true; // the older packed node
+
+        var batch = SharedTokens(Chunks(40, 1300), 16);
+        var failure = await Record.ExceptionAsync(() => transfer.PutChunksAsync(_url, batch, CancellationToken.None).WaitAsync(Timeout));
+
+        Assert.False(transfer.SendsTokenTables(_url));
+        Assert.True(failure is null, $"the batch to the replaced node failed instead of being sent again in the original form: {failure}");
+    }
+
     // The chunks with a token shared by each run of `per` (as a plan shares one among up to 16 chunks).
     private static List<OutgoingChunk> SharedTokens(List<OutgoingChunk> chunks, int per) =>
         chunks.Select((c, i) => c with { Token = $"token-{i / per}-{new string('x', 900)}" }).ToList();
@@ -230,6 +258,9 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
         private int _refusals;
 
         public volatile bool AcceptsPacked;
+
+        /// <summary>When set, a packed message with a header lacking its own token is refused UNAUTHENTICATED (an older packed node, which knows no token table).</summary>
+        public volatile bool ReadsOwnTokens;
 
         /// <summary>When set, answers say token_table_accepted (a node that takes each put token once per packed message).</summary>
         public volatile bool AcceptsTables;
@@ -302,6 +333,9 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
                     case PutChunkRequest.PartOneofCase.Packed when recorder.PackedFailure is { } failure:
                         recorder.Refused();
                         throw new RpcException(new Status(failure, "Refused by the test."));
+                    case PutChunkRequest.PartOneofCase.Packed when recorder.ReadsOwnTokens && message.Packed.Headers.Any(h => h.Token.Length == 0):
+                        recorder.Refused();
+                        throw new RpcException(new Status(StatusCode.Unauthenticated, "Missing token: ask the metadata node for a signed token for this chunk."));
                     case PutChunkRequest.PartOneofCase.Packed when recorder.AcceptsPacked:
                         recorder.Packed(message.Packed.Headers.Select(h => h.ChunkId.ToChunkId()));
                         recorder.Tokens(message.Packed);

@@ -60,7 +60,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
                         header = message.Header;
                         id = header.ChunkId.ToChunkId();
-                        ns = CheckHeader(header, header.Token, id);
+                        ns = CheckHeader(header, id);
                         filled = 0;
                         break;
                     case PutChunkRequest.PartOneofCase.Packed:
@@ -161,15 +161,15 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
                 : Task.Run(() => _store.PutAsync(putId, ToDomain(putHeader.Encoding), (int)putHeader.PlainSize, stored, putNs, ct).AsTask(), ct);
 
         // Checks a chunk header (sizes, then its put token) and answers the namespace the token grants.
-        string CheckHeader(ChunkHeader checkedHeader, string token, ChunkId checkedId)
+        string CheckHeader(ChunkHeader checkedHeader, ChunkId checkedId)
         {
             _store.ValidateHeader(checkedId, ToDomain(checkedHeader.Encoding), checkedHeader.PlainSize, checkedHeader.StoredSize);
             // A plan's put token may cover several chunks, sent one after another: its signature is
             // checked once per run; its expiry, operation, node and chunk for every chunk.
-            if (lastGrant is null || !string.Equals(token, lastToken, StringComparison.Ordinal))
+            if (lastGrant is null || !string.Equals(checkedHeader.Token, lastToken, StringComparison.Ordinal))
             {
-                lastGrant = _tokens.Read(token);
-                lastToken = token;
+                lastGrant = _tokens.Read(checkedHeader.Token);
+                lastToken = checkedHeader.Token;
             }
             else
             {
@@ -178,6 +178,25 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
             ChunkTokenService.EnsureGrants(lastGrant, TokenOperation.Put, NodeId, checkedId);
             return lastGrant.Namespace;
+        }
+
+        // The same for a packed chunk in the compact form: its token is the one its index names in the message's list,
+        // whose signature is checked once per message however the headers interleave them (grants, by index).
+        string CheckListed(ChunkHeader checkedHeader, ChunkId checkedId, IReadOnlyList<string> tokens, ChunkToken?[] grants, int i)
+        {
+            _store.ValidateHeader(checkedId, ToDomain(checkedHeader.Encoding), checkedHeader.PlainSize, checkedHeader.StoredSize);
+            var index = TokenIndexOf(tokens, checkedHeader, i);
+            if (grants[index] is { } grant)
+            {
+                _tokens.EnsureUnexpired(grant);
+            }
+            else
+            {
+                grants[index] = grant = _tokens.Read(tokens[index]);
+            }
+
+            ChunkTokenService.EnsureGrants(grant, TokenOperation.Put, NodeId, checkedId);
+            return grant.Namespace;
         }
 
         // Several whole small chunks in one message. Counts, sizes and every header and token are checked before any
@@ -205,6 +224,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
             var ids = new ChunkId[headers.Count];
             var namespaces = new string[headers.Count];
+            var grants = tokens.Count == 0 ? null : new ChunkToken?[tokens.Count]; // each listed token's signature once per message
             long total = 0;
             for (var i = 0; i < headers.Count; i++)
             {
@@ -216,7 +236,7 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
 
                 total += packedHeader.StoredSize;
                 ids[i] = packedHeader.ChunkId.ToChunkId();
-                namespaces[i] = CheckHeader(packedHeader, TokenOf(tokens, packedHeader, i), ids[i]);
+                namespaces[i] = grants is null ? CheckHeader(packedHeader, ids[i]) : CheckListed(packedHeader, ids[i], tokens, grants, i);
             }
 
             if (total != data.Length)
@@ -241,23 +261,18 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
     }
 
     /// <summary>
-    /// A packed chunk's put token: its own (the original form, no <paramref name="tokens"/>), or the one its index names
-    /// in the message's <paramref name="tokens"/> (the compact form, where a header carrying a token of its own is refused).
+    /// In the compact form (a message that lists its put tokens): which of them packed chunk <paramref name="i"/> names.
+    /// A header that carries a token of its own beside the list, or names one past it, is refused.
     /// </summary>
-    private static string TokenOf(IReadOnlyList<string> tokens, ChunkHeader header, int i)
+    private static int TokenIndexOf(IReadOnlyList<string> tokens, ChunkHeader header, int i)
     {
-        if (tokens.Count == 0)
-        {
-            return header.Token;
-        }
-
         if (header.Token.Length > 0)
         {
             throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} carries a put token of its own in a message that lists its tokens; name it by token_index instead.");
         }
 
         return header.TokenIndex < tokens.Count
-            ? tokens[(int)header.TokenIndex]
+            ? (int)header.TokenIndex
             : throw new DropboxException(ErrorKind.InvalidArgument, $"Packed chunk {i} names put token #{header.TokenIndex}, but the message lists {tokens.Count}.");
     }
 

@@ -59,13 +59,30 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
         var packed = !_plainNodes.ContainsKey(grpcUrl) && chunks.Any(c => c.Stored.Length <= PackedChunkLimits.MaxChunkBytes);
         if (!packed)
         {
-            await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
+            await PutOnceAsync(grpcUrl, chunks, packed: false, tables: false, ct).ConfigureAwait(false);
             return;
+        }
+
+        if (_tableNodes.ContainsKey(grpcUrl))
+        {
+            try
+            {
+                await PutOnceAsync(grpcUrl, chunks, packed: true, tables: true, ct).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // The node at this address may have been replaced by one that takes packed messages but not token
+                // tables: it reads each header's own token, empty in this form, and refuses the message (as
+                // unauthenticated). Whatever the failure, the same batch goes once more in the original packed form,
+                // and tables are sent again only after an answer says they are taken.
+                _tableNodes.TryRemove(grpcUrl, out _);
+            }
         }
 
         try
         {
-            await PutOnceAsync(grpcUrl, chunks, packed: true, ct).ConfigureAwait(false);
+            await PutOnceAsync(grpcUrl, chunks, packed: true, tables: false, ct).ConfigureAwait(false);
             return;
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
@@ -74,7 +91,6 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
             // answers Internal or Unknown, or a proxy in front of it), the next calls send the plain form until an
             // answer says packed messages are taken again.
             _plainNodes.TryAdd(grpcUrl, true);
-            _tableNodes.TryRemove(grpcUrl, out _); // the compact form too, until an answer says it is taken again
             // An older node refuses the packed field as an empty request (INVALID_ARGUMENT); when that refusal comes
             // while the client is still writing a batch of several messages, the call may end as a reset stream
             // instead. So a node never heard to take packed messages gets the batch again plain whatever the failure
@@ -87,10 +103,10 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
 
         // The same batch once more in the plain form (a put is idempotent and the node answers a repeated one the same
         // way), so the caller never sees an older node's refusal.
-        await PutOnceAsync(grpcUrl, chunks, packed: false, ct).ConfigureAwait(false);
+        await PutOnceAsync(grpcUrl, chunks, packed: false, tables: false, ct).ConfigureAwait(false);
     }
 
-    private async Task PutOnceAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, bool packed, CancellationToken ct)
+    private async Task PutOnceAsync(string grpcUrl, IReadOnlyList<OutgoingChunk> chunks, bool packed, bool tables, CancellationToken ct)
     {
         var client = new ChunkStorage.ChunkStorageClient(_channels.Get(grpcUrl));
         byte[]? pack = null;
@@ -103,7 +119,7 @@ internal sealed class GrpcChunkTransfer : IChunkTransfer
                 if (packed && chunk.Stored.Length <= PackedChunkLimits.MaxChunkBytes)
                 {
                     pack ??= ArrayPool<byte>.Shared.Rent(MaxPackedDataBytes);
-                    i = await WritePackedAsync(call.RequestStream, chunks, i, pack, _tableNodes.ContainsKey(grpcUrl), ct).ConfigureAwait(false);
+                    i = await WritePackedAsync(call.RequestStream, chunks, i, pack, tables, ct).ConfigureAwait(false);
                     continue;
                 }
 

@@ -218,13 +218,12 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Review_probe_a_table_node_replaced_by_an_older_packed_node_has_the_batch_sent_again_not_failed_as_unauthenticated()
+    public async Task A_node_that_took_token_tables_replaced_by_one_that_does_not_has_the_batch_sent_again_in_the_original_form()
     {
-        // Review probe: the node at the address said token_table_accepted, then is replaced by the release before it
-        // (bc06e86: packed messages yes, tables no). That node ignores PackedChunks.tokens and token_index, reads each
-        // header's own (now empty) token and refuses the message UNAUTHENTICATED ("Missing token"), as
-        // ChunkTokenService.Read("") does. The client has heard this URL take packed messages, so only INVALID_ARGUMENT
-        // is sent again: the batch fails with a misleading token error instead of going again in the original form.
+        // The node at the address said token_table_accepted, then is replaced by the release before tables (packed
+        // messages yes, tables no). That node ignores PackedChunks.tokens and token_index, reads each header's own (now
+        // empty) token and refuses the message UNAUTHENTICATED ("Missing token"). The batch must go again in the
+        // original packed form, not fail with a misleading token error (review s54t's MEDIUM).
         using var channels = ClientChannels.Create(ServerTrust.System);
         var transfer = new GrpcChunkTransfer(channels);
         _recorder.AcceptsPacked = true;
@@ -243,6 +242,9 @@ public sealed class PackedPutFallbackTests : IAsyncLifetime
 
         Assert.False(transfer.SendsTokenTables(_url));
         Assert.True(failure is null, $"the batch to the replaced node failed instead of being sent again in the original form: {failure}");
+        Assert.Equal(batch.Select(c => c.Id), _recorder.TakeIds());
+        Assert.Equal((0, 40), _recorder.TakeTokens()); // the batch again, every header with its own token
+        Assert.True(transfer.SendsPacked(_url));
     }
 
     // The chunks with a token shared by each run of `per` (as a plan shares one among up to 16 chunks).

@@ -110,6 +110,36 @@ public sealed class PackedPutTests : IAsyncLifetime
         Assert.Equal(chunks.Select(c => c.Bytes), got.Select(g => g.Data));
     }
 
+    [Fact]
+    public async Task Each_packed_message_reads_its_own_token_list_and_interleaved_indexes_are_each_checked_against_their_chunk()
+    {
+        // Two messages of one call whose lists both start with a token, different ones: each chunk must be judged by
+        // its own message's list (the node's cache of the last token read must not carry index 0 across messages).
+        var first = Enumerable.Range(0, 6).Select(i => TestChunks.Random(1500, 600 + i)).ToArray();
+        var second = Enumerable.Range(0, 6).Select(i => TestChunks.Random(1500, 700 + i)).ToArray();
+        // Within the second message two tokens interleave (0, 1, 0, 1, ...), each granting its own three chunks.
+        var secondTokens = new[] { SharedToken(second.Where((_, i) => i % 2 == 0)), SharedToken(second.Where((_, i) => i % 2 == 1)) };
+
+        var answer = await SendAsync(
+            PackedWithTokens(first.Select(c => WithIndex(Header(c, token: string.Empty), 0)), [.. first.SelectMany(c => c.Bytes)], [SharedToken(first)]),
+            PackedWithTokens(second.Select((c, i) => WithIndex(Header(c, token: string.Empty), (uint)(i % 2))), [.. second.SelectMany(c => c.Bytes)], secondTokens));
+
+        Assert.Equal(StatusCode.OK, answer.Status);
+        var all = first.Concat(second).ToArray();
+        Assert.Equal(all.Select(c => c.Id.ToByteString()), answer.Response!.Results.Select(r => r.ChunkId));
+        var got = await _node.GetAsync(all.Select(c => c.Id).ToList());
+        Assert.Equal(all.Select(c => c.Bytes), got.Select(g => g.Data));
+
+        // A later message whose list puts at index 0 the first message's token, which grants none of its chunks: refused,
+        // and none of its chunks stored.
+        var third = Enumerable.Range(0, 3).Select(i => TestChunks.Random(1500, 800 + i)).ToArray();
+        var refused = await SendAsync(
+            PackedWithTokens(first.Select(c => WithIndex(Header(c, token: string.Empty), 0)), [.. first.SelectMany(c => c.Bytes)], [SharedToken(first)]),
+            PackedWithTokens(third.Select(c => WithIndex(Header(c, token: string.Empty), 0)), [.. third.SelectMany(c => c.Bytes)], [SharedToken(first)]));
+        Assert.Contains(refused.Status, new[] { StatusCode.PermissionDenied, StatusCode.Unauthenticated, StatusCode.InvalidArgument });
+        Assert.Equal(new[] { false, false, false }, await _node.HasAsync(third.Select(c => c.Id).ToArray()));
+    }
+
     public static TheoryData<string> TableMalformations() => new()
     {
         "index-past-the-table",

@@ -122,8 +122,12 @@ public sealed partial class ReplicationFailoverTests : IDisposable
             await File.WriteAllBytesAsync(Path.Combine(alpha.Folder, $"small-{i:D3}.txt"), small[$"small-{i:D3}.txt"]);
         }
 
-        // Act 1: storage-1 dies by SIGKILL once the upload has put its first chunks.
-        using (var upload = StandaloneNodes.StartClient(alpha.State, "sync", "--once"))
+        // Act 1: storage-1 dies by SIGKILL once the upload has put its first chunks. The upload is paced to about eight
+        // seconds (--limit-up, a quarter of the big file a second; each chunk goes to two nodes): unpaced, the 24 MiB
+        // case ended between two polls of the metrics below once the small files' puts got faster (seen in CI at stop
+        // 54), and the test would prove nothing.
+        var pace = (bigBytes / 4 / 1024).ToString(CultureInfo.InvariantCulture) + "k";
+        using (var upload = StandaloneNodes.StartClient(alpha.State, "sync", "--once", "--limit-up", pace))
         {
             await StandaloneNodes.WaitUntilAsync(async () => await app.SumOverStorageAsync("dropbox_storage_chunks_stored_total") >= storedBefore + 2 || upload.HasExited, Bounded, () => upload.Stdout);
             var midway = !upload.HasExited;
@@ -153,7 +157,6 @@ public sealed partial class ReplicationFailoverTests : IDisposable
         // paced to about four seconds (--limit-down, a quarter of the big file a second): unpaced, the 24 MiB case could
         // end between two polls of the metrics below (seen once in 17 runs), and the test would prove nothing.
         var beta = await app.LoginAsync("beta");
-        var pace = (bigBytes / 4 / 1024).ToString(CultureInfo.InvariantCulture) + "k";
         using (var download = StandaloneNodes.StartClient(beta.State, "sync", "--once", "--limit-down", pace))
         {
             var before = await app.SumOverStorageAsync("dropbox_storage_bytes_out_total");

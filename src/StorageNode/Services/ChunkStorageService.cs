@@ -166,18 +166,13 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
             _store.ValidateHeader(checkedId, ToDomain(checkedHeader.Encoding), checkedHeader.PlainSize, checkedHeader.StoredSize);
             // A plan's put token may cover several chunks, sent one after another: its signature is
             // checked once per run; its expiry, operation, node and chunk for every chunk.
-            if (lastGrant is null || !string.Equals(checkedHeader.Token, lastToken, StringComparison.Ordinal))
+            if (!string.Equals(checkedHeader.Token, lastToken, StringComparison.Ordinal))
             {
-                lastGrant = _tokens.Read(checkedHeader.Token);
+                lastGrant = null;
                 lastToken = checkedHeader.Token;
             }
-            else
-            {
-                _tokens.EnsureUnexpired(lastGrant);
-            }
 
-            ChunkTokenService.EnsureGrants(lastGrant, TokenOperation.Put, NodeId, checkedId);
-            return lastGrant.Namespace;
+            return Granted(ref lastGrant, checkedHeader.Token, checkedId);
         }
 
         // The same for a packed chunk in the compact form: its token is the one its index names in the message's list,
@@ -186,13 +181,20 @@ public sealed class ChunkStorageService : ChunkStorage.ChunkStorageBase
         {
             _store.ValidateHeader(checkedId, ToDomain(checkedHeader.Encoding), checkedHeader.PlainSize, checkedHeader.StoredSize);
             var index = TokenIndexOf(tokens, checkedHeader, i);
-            if (grants[index] is { } grant)
+            return Granted(ref grants[index], tokens[index], checkedId);
+        }
+
+        // The put token's grant of this chunk on this node: read (signature checked) into grant the first time, only its
+        // expiry checked again after that; answers the namespace it grants.
+        string Granted(ref ChunkToken? grant, string token, ChunkId checkedId)
+        {
+            if (grant is null)
             {
-                _tokens.EnsureUnexpired(grant);
+                grant = _tokens.Read(token);
             }
             else
             {
-                grants[index] = grant = _tokens.Read(tokens[index]);
+                _tokens.EnsureUnexpired(grant);
             }
 
             ChunkTokenService.EnsureGrants(grant, TokenOperation.Put, NodeId, checkedId);

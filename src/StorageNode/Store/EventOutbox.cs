@@ -24,7 +24,9 @@ public sealed class EventOutbox : IAsyncDisposable
     private readonly object _lock = new();
     private readonly GroupCommit<Pending, List<Pending>> _commit;
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly List<(StoredChunkEvent Event, long End)> _unsent = [];
     private long _delivered;
+    private long _readEnd;
     private long _pending;
 
     /// <summary>Opens (or creates) the outbox in <paramref name="directory"/> on the real file system.</summary>
@@ -50,6 +52,7 @@ public sealed class EventOutbox : IAsyncDisposable
         _log = recovered.Log;
         _deliveredPath = recovered.MarkPath;
         _delivered = recovered.Mark;
+        _readEnd = _delivered;
         _pending = recovered.Pending;
         _commit = new GroupCommit<Pending, List<Pending>>(new Stages(this), new GroupCommitOptions { MaxItems = 256 });
     }
@@ -75,12 +78,27 @@ public sealed class EventOutbox : IAsyncDisposable
     public Task<bool> WaitForEventsAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
         PendingCount > 0 ? Task.FromResult(true) : _wake.WaitAsync(timeout, cancellationToken);
 
-    /// <summary>Up to <paramref name="max"/> undelivered events, each with the position just after it.</summary>
+    /// <summary>
+    /// Up to <paramref name="max"/> undelivered events, each with the position just after it. Each event is read from the
+    /// log once: those read and not yet delivered are kept, and the log is read on from the last of them. The reporter
+    /// asks again whenever a put ends while the oldest event's put is still running, and reading the same events from
+    /// the file each time (500 of them, with their checksums) was a tenth of the appliance's CPU over 10,000 small files.
+    /// </summary>
     public IReadOnlyList<(StoredChunkEvent Event, long End)> ReadPending(int max)
     {
         lock (_lock)
         {
-            return _log.Read(_delivered, max);
+            if (_unsent.Count < max)
+            {
+                var more = _log.Read(_readEnd, max - _unsent.Count);
+                if (more.Count > 0)
+                {
+                    _unsent.AddRange(more);
+                    _readEnd = more[^1].End;
+                }
+            }
+
+            return _unsent.GetRange(0, Math.Min(max, _unsent.Count));
         }
     }
 
@@ -96,6 +114,14 @@ public sealed class EventOutbox : IAsyncDisposable
 
             _delivered = end;
             Interlocked.Add(ref _pending, -count);
+            var done = 0;
+            while (done < _unsent.Count && _unsent[done].End <= end)
+            {
+                done++;
+            }
+
+            _unsent.RemoveRange(0, done);
+            _readEnd = Math.Max(_readEnd, end);
 
             // Length, not the durable length: nothing may be appended and not yet synced when the log is emptied.
             var reset = _delivered == _log.Length && _log.Length > CompactAbove;
@@ -103,6 +129,8 @@ public sealed class EventOutbox : IAsyncDisposable
             {
                 _log.Truncate();
                 _delivered = 0;
+                _readEnd = 0;
+                _unsent.Clear();
             }
 
             // Losing a mark only re-delivers events, which the metadata node ignores; a mark that is lost or torn

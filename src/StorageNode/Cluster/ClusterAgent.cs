@@ -220,6 +220,13 @@ public sealed partial class ClusterAgent : BackgroundService
                 Log.MetadataUnreachable(_logger, "report chunks stored", ex.Status.Detail);
                 delay = await BackOffAsync(delay, ct).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The outbox could not be read or its delivered mark written (a full disk, a failed fsync): its events
+                // stay there and are delivered again once it can be. Left to leave this loop, it stopped the node.
+                Log.OutboxFailed(_logger, ex.Message);
+                delay = await BackOffAsync(delay, ct).ConfigureAwait(false);
+            }
         }
     }
 
@@ -237,7 +244,7 @@ public sealed partial class ClusterAgent : BackgroundService
         var end = pending[consumed - 1].End;
         if (deliverable.Count == 0)
         {
-            outbox.MarkDelivered(end, consumed);
+            outbox.MarkDelivered(end);
             return true;
         }
 
@@ -255,7 +262,7 @@ public sealed partial class ClusterAgent : BackgroundService
         }
 
         await client.ReportChunksStoredAsync(request, Auth(), cancellationToken: ct).ConfigureAwait(false);
-        outbox.MarkDelivered(end, consumed);
+        outbox.MarkDelivered(end);
         Interlocked.Add(ref _delivered, deliverable.Count);
         return true;
     }
@@ -363,6 +370,9 @@ public sealed partial class ClusterAgent : BackgroundService
 
         [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Metadata node unreachable ({Operation}): {Detail}; retrying")]
         public static partial void MetadataUnreachable(ILogger logger, string operation, string detail);
+
+        [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "The event outbox failed ({Detail}); its undelivered \"stored\" events stay on disk and delivery is retried")]
+        public static partial void OutboxFailed(ILogger logger, string detail);
 
         [LoggerMessage(EventId = 2104, Level = LogLevel.Error, Message = "The metadata node refuses node {Node} for good: {Detail}. This node stops registering and reporting; wipe its data directory and start it with a new --node-id to add it again")]
         public static partial void Forgotten(ILogger logger, string node, string detail);

@@ -79,8 +79,9 @@ public sealed class EventOutbox : IAsyncDisposable
         PendingCount > 0 ? Task.FromResult(true) : _wake.WaitAsync(timeout, cancellationToken);
 
     /// <summary>
-    /// Up to <paramref name="max"/> undelivered events, each with the position just after it. Each event is read from the
-    /// log once: those read and not yet delivered are kept, and the log is read on from the last of them. The reporter
+    /// Up to <paramref name="max"/> undelivered events, each with the position just after it. Each intact event is read
+    /// from the log once: those read and not yet delivered are kept (at most the largest <paramref name="max"/> asked
+    /// for), and the log is read on from the last of them. The reporter
     /// asks again whenever a put ends while the oldest event's put is still running, and reading the same events from
     /// the file each time (500 of them, with their checksums) was a tenth of the appliance's CPU over 10,000 small files.
     /// </summary>
@@ -98,45 +99,47 @@ public sealed class EventOutbox : IAsyncDisposable
                 }
             }
 
-            return _unsent.GetRange(0, Math.Min(max, _unsent.Count));
+            return _unsent.GetRange(0, Math.Clamp(max, 0, _unsent.Count));
         }
     }
 
-    /// <summary>Marks everything before <paramref name="end"/> delivered (from <see cref="ReadPending"/>).</summary>
-    public void MarkDelivered(long end, int count)
+    /// <summary>
+    /// Marks the events up to <paramref name="end"/> delivered: an end <see cref="ReadPending"/> handed out, of an event
+    /// not delivered yet. Any other end (a late answer for events already delivered, one from before the log was emptied,
+    /// which would fall among the events appended since) changes nothing.
+    /// </summary>
+    public void MarkDelivered(long end)
     {
         lock (_lock)
         {
-            if (end <= _delivered)
+            var done = _unsent.FindIndex(e => e.End == end) + 1;
+            if (done == 0)
             {
                 return;
             }
 
             _delivered = end;
-            Interlocked.Add(ref _pending, -count);
-            var done = 0;
-            while (done < _unsent.Count && _unsent[done].End <= end)
-            {
-                done++;
-            }
-
+            Interlocked.Add(ref _pending, -done);
             _unsent.RemoveRange(0, done);
-            _readEnd = Math.Max(_readEnd, end);
 
             // Length, not the durable length: nothing may be appended and not yet synced when the log is emptied.
-            var reset = _delivered == _log.Length && _log.Length > CompactAbove;
-            if (reset)
+            if (_delivered == _log.Length && _log.Length > CompactAbove)
             {
+                // The mark 0 first, durably, then the log emptied: a failure or crash between the two only re-delivers
+                // events, which the metadata node ignores. Emptied first, a mark write that failed left the old end on
+                // disk, and once the new log grew past it a restart took it as valid and skipped every event before it.
+                RecordFile.Replace(_files, _deliveredPath, 0L, OutboxCodecs.Delivered.Instance, durable: true);
                 _log.Truncate();
                 _delivered = 0;
                 _readEnd = 0;
                 _unsent.Clear();
+                return;
             }
 
             // Losing a mark only re-delivers events, which the metadata node ignores; a mark that is lost or torn
             // fails its checksum and reads as 0. Only the reset is made durable: an old mark past the new, short
             // log's end would read as 0 too, but one within it would skip events.
-            RecordFile.Replace(_files, _deliveredPath, _delivered, OutboxCodecs.Delivered.Instance, durable: reset);
+            RecordFile.Replace(_files, _deliveredPath, _delivered, OutboxCodecs.Delivered.Instance, durable: false);
         }
     }
 

@@ -66,7 +66,7 @@ public static class LegacyDataFolder
 
         await store.DeleteAsync(DeletedBeforeCheckpoint.Select(i => Chunks[i].Id).ToList(), CancellationToken.None);
         var pending = outbox.ReadPending(DeliveredEvents);
-        outbox.MarkDelivered(pending[^1].End, pending.Count);
+        outbox.MarkDelivered(pending[^1].End);
         await engine.CheckpointAsync(CancellationToken.None);
 
         for (var i = FirstAfterCheckpoint; i < Chunks.Count; i++)

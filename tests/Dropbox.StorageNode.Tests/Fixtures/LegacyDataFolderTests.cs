@@ -83,7 +83,7 @@ public sealed class LegacyDataFolderTests : IDisposable
         await using (var outbox = new EventOutbox(Path.Combine(folder, "outbox")))
         {
             var pending = outbox.ReadPending(3);
-            outbox.MarkDelivered(pending[^1].End, pending.Count);
+            outbox.MarkDelivered(pending[^1].End);
             await outbox.AppendAsync(new StoredChunkEvent(id, bytes.Length, ChunkEncoding.Raw, bytes.Length, "later"), CancellationToken.None);
         }
 

@@ -49,7 +49,7 @@ public sealed class GroupCommitTests
         var outbox = new EventOutbox("/m/outbox", files);
         await Task.WhenAll(Enumerable.Range(0, 40).Select(n => outbox.AppendAsync(Event(n), CancellationToken.None)));
         var pending = outbox.ReadPending(10);
-        outbox.MarkDelivered(pending[^1].End, pending.Count);
+        outbox.MarkDelivered(pending[^1].End);
         files.CrashNow(new Random(5));
         await outbox.DisposeAsync();
 

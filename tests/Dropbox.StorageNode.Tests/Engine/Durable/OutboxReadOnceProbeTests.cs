@@ -32,7 +32,7 @@ public sealed class OutboxReadOnceProbeTests
         while (outbox.ReadPending(max) is { Count: > 0 } pending)
         {
             seen.AddRange(pending.Select(p => p.Event.Id));
-            outbox.MarkDelivered(pending[^1].End, pending.Count);
+            outbox.MarkDelivered(pending[^1].End);
         }
 
         return seen;
@@ -52,7 +52,7 @@ public sealed class OutboxReadOnceProbeTests
 
             // Part delivered, the rest kept; then a group whose fsync fails (its callers hear it, it is rolled back).
             var kept = outbox.ReadPending(500);
-            outbox.MarkDelivered(kept[3].End, 4);
+            outbox.MarkDelivered(kept[3].End);
             files.FailFlush = true;
             var failed = Enumerable.Range(10, 5).Select(n => outbox.AppendAsync(Event(n), CancellationToken.None)).ToList();
             foreach (var append in failed)
@@ -68,7 +68,7 @@ public sealed class OutboxReadOnceProbeTests
             var all = outbox.ReadPending(500);
             Assert.Equal(Ids(Enumerable.Range(4, 6).Concat(Enumerable.Range(15, 5))), all.Select(p => p.Event.Id));
             Assert.Equal(11, outbox.PendingCount);
-            outbox.MarkDelivered(all[5].End, 6);
+            outbox.MarkDelivered(all[5].End);
             await AppendAsync(outbox, 20, 3);
         }
 
@@ -105,9 +105,9 @@ public sealed class OutboxReadOnceProbeTests
         Assert.Equal(Ids([0, 1, 2, 3, 5, 6, 8, 9]), all.Select(p => p.Event.Id));
 
         // Delivered in two steps, the second ending at the last event: nothing left, nothing pending.
-        reopened.MarkDelivered(all[5].End, 6);
+        reopened.MarkDelivered(all[5].End);
         Assert.Equal(Ids([8, 9]), reopened.ReadPending(100).Select(p => p.Event.Id));
-        reopened.MarkDelivered(all[^1].End, 2);
+        reopened.MarkDelivered(all[^1].End);
         Assert.Empty(reopened.ReadPending(100));
         Assert.Equal(0, reopened.PendingCount);
     }
@@ -146,7 +146,7 @@ public sealed class OutboxReadOnceProbeTests
             resets += pending[0].End < lastEnd ? 1 : 0;
             lastEnd = pending[^1].End;
             seen.AddRange(pending.Select(p => p.Event.Id));
-            outbox.MarkDelivered(pending[^1].End, pending.Count);
+            outbox.MarkDelivered(pending[^1].End);
         }
 
         await appending.WaitAsync(TimeSpan.FromSeconds(60));
@@ -169,13 +169,13 @@ public sealed class OutboxReadOnceProbeTests
         while (outbox.ReadPending(500) is { Count: > 0 } pending)
         {
             ends.Add(pending[^1].End);
-            outbox.MarkDelivered(pending[^1].End, pending.Count);
+            outbox.MarkDelivered(pending[^1].End);
         }
 
         Assert.Empty(backend.ReadAll(backend.PathOf("outbox/events.log"))); // the reset happened
 
         // The answer for the second-to-last batch comes in late, after the last one emptied the log.
-        outbox.MarkDelivered(ends[^2], 500);
+        outbox.MarkDelivered(ends[^2]);
         await AppendAsync(outbox, 16_000, 10);
         Assert.Equal(Ids(Enumerable.Range(16_000, 10)), outbox.ReadPending(500).Select(p => p.Event.Id));
     }
@@ -193,12 +193,12 @@ public sealed class OutboxReadOnceProbeTests
             IReadOnlyList<(StoredChunkEvent Event, long End)> pending;
             while ((pending = outbox.ReadPending(500)).Count > 0 && pending[^1].End < backend.ReadAll(Path.Combine(dir, "events.log")).Length)
             {
-                outbox.MarkDelivered(pending[^1].End, pending.Count);
+                outbox.MarkDelivered(pending[^1].End);
             }
 
             // The last delivery empties the log; its fsync fails (SetLength(0) done, Flush throws).
             files.FailFlush = true;
-            var thrown = Record.Exception(() => outbox.MarkDelivered(pending[^1].End, pending.Count));
+            var thrown = Record.Exception(() => outbox.MarkDelivered(pending[^1].End));
             files.FailFlush = false;
             Assert.IsType<IOException>(thrown);
 
@@ -214,14 +214,16 @@ public sealed class OutboxReadOnceProbeTests
     [Fact]
     public async Task Probe_a_reset_whose_mark_write_fails_loses_no_event_appended_after_it_across_a_restart()
     {
-        // Pre-existing order: the log is emptied durably first, the mark 0 written after. If that write fails (the
-        // exception leaves MarkDelivered) and the node goes on, the mark file keeps the old end; once the new log
-        // grows past it on a record boundary (events of one size line up), a restart takes it as valid.
+        // The order was: the log emptied durably first, the mark 0 written after. If that write failed (the exception
+        // leaves MarkDelivered) and the node went on, the mark file kept the old end; once the new log grew past it on a
+        // record boundary (events of one size line up), a restart took it as valid and skipped every event before it.
+        // Now the mark 0 is written first: when it fails, the log is not emptied, and a restart only re-delivers.
         using var backend = LogBackend.Create("memory");
         var files = new FailingFlushFiles(backend.Files);
         var dir = backend.PathOf("outbox");
         static StoredChunkEvent Same(int n) => new(TestChunks.Random(16, n).Id, 1000, ChunkEncoding.Raw, 1000, "ns");
         const int count = 16_000;
+        const int later = 16_100;
         await using (var outbox = new EventOutbox(dir, files))
         {
             await Task.WhenAll(Enumerable.Range(0, count).Select(n => outbox.AppendAsync(Same(n), CancellationToken.None))).WaitAsync(TimeSpan.FromSeconds(60));
@@ -229,21 +231,30 @@ public sealed class OutboxReadOnceProbeTests
             var length = backend.ReadAll(Path.Combine(dir, "events.log")).Length;
             while ((pending = outbox.ReadPending(500)).Count > 0 && pending[^1].End < length)
             {
-                outbox.MarkDelivered(pending[^1].End, pending.Count);
+                outbox.MarkDelivered(pending[^1].End);
             }
 
             files.FailMark = true;
-            var thrown = Record.Exception(() => outbox.MarkDelivered(pending[^1].End, pending.Count));
+            var thrown = Record.Exception(() => outbox.MarkDelivered(pending[^1].End));
             files.FailMark = false;
             Assert.IsType<IOException>(thrown);
-            Assert.Empty(backend.ReadAll(Path.Combine(dir, "events.log")));
+            Assert.Equal(length, backend.ReadAll(Path.Combine(dir, "events.log")).Length); // not emptied without its mark
 
-            await Task.WhenAll(Enumerable.Range(count, count + 100).Select(n => outbox.AppendAsync(Same(n), CancellationToken.None))).WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.Equal(count + 100, outbox.PendingCount);
+            await Task.WhenAll(Enumerable.Range(count, later).Select(n => outbox.AppendAsync(Same(n), CancellationToken.None))).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(later, outbox.PendingCount);
         }
 
+        // The restart reads from the last mark written (before the last batch): that batch again, then every later event.
         await using var reopened = new EventOutbox(dir, backend.Files);
-        Assert.Equal(count + 100, reopened.PendingCount);
+        Assert.Equal(500 + later, reopened.PendingCount);
+        var seen = new List<ChunkId>();
+        while (reopened.ReadPending(500) is { Count: > 0 } batch)
+        {
+            seen.AddRange(batch.Select(p => p.Event.Id));
+            reopened.MarkDelivered(batch[^1].End);
+        }
+
+        Assert.Equal(Enumerable.Range(count - 500, 500 + later).Select(n => Same(n).Id), seen);
     }
 
     [Fact]
@@ -262,7 +273,7 @@ public sealed class OutboxReadOnceProbeTests
         bytes[(3 * frame) + frame - 1] ^= 0x01; // event 3's body
         backend.WriteAll(logPath, bytes);
 
-        outbox.MarkDelivered(kept[1].End, 2);
+        outbox.MarkDelivered(kept[1].End);
         Assert.Equal(Ids(Enumerable.Range(2, 8)), outbox.ReadPending(500).Select(p => p.Event.Id));
     }
 

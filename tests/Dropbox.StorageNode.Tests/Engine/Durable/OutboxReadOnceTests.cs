@@ -59,7 +59,7 @@ public sealed class OutboxReadOnceTests
         {
             await AppendAsync(outbox, 0, 300);
             var pending = outbox.ReadPending(500);
-            outbox.MarkDelivered(pending[99].End, 100);
+            outbox.MarkDelivered(pending[99].End);
             Assert.Equal(Ids(100, 200), outbox.ReadPending(500).Select(p => p.Event.Id));
 
             await AppendAsync(outbox, 300, 50);
@@ -68,10 +68,10 @@ public sealed class OutboxReadOnceTests
             Assert.Equal(250, outbox.PendingCount);
 
             // A mark older than the one given (a late answer) changes nothing.
-            outbox.MarkDelivered(pending[49].End, 50);
+            outbox.MarkDelivered(pending[49].End);
             Assert.Equal(Ids(100, 250), outbox.ReadPending(500).Select(p => p.Event.Id));
 
-            outbox.MarkDelivered(after[199].End, 200);
+            outbox.MarkDelivered(after[199].End);
             Assert.Equal(Ids(300, 50), outbox.ReadPending(500).Select(p => p.Event.Id));
         }
 
@@ -94,7 +94,7 @@ public sealed class OutboxReadOnceTests
         while (outbox.ReadPending(500) is { Count: > 0 } pending)
         {
             Assert.Equal(Ids(delivered, pending.Count), pending.Select(p => p.Event.Id));
-            outbox.MarkDelivered(pending[^1].End, pending.Count);
+            outbox.MarkDelivered(pending[^1].End);
             delivered += pending.Count;
         }
 

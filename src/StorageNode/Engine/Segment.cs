@@ -12,7 +12,7 @@ namespace Dropbox.StorageNode.Engine;
 /// while a read is in flight: the handles close when the last reader lets go.
 /// </summary>
 /// <remarks>
-/// With <see cref="EngineOptions.DirectReads"/> on (off by default for now), a record of <see cref="DirectReadMinBytes"/>
+/// With <see cref="EngineOptions.DirectReads"/> on (the default), a record of <see cref="DirectReadMinBytes"/>
 /// or more is read through a second handle with <c>O_DIRECT</c> on, into
 /// a pinned pooled buffer: the device writes the bytes where they are served from, with no copy out of the page cache.
 /// Profiled (a second device downloading 1 GiB from a <c>standalone</c> appliance), the buffered read's copy out of the

@@ -1,6 +1,7 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Engine.Files;
 using Dropbox.StorageNode.Store;
+using static Dropbox.StorageNode.Tests.Engine.Durable.OutboxEvents;
 
 namespace Dropbox.StorageNode.Tests.Engine.Durable;
 
@@ -11,19 +12,7 @@ namespace Dropbox.StorageNode.Tests.Engine.Durable;
 /// </summary>
 public sealed class OutboxReadOnceProbeTests
 {
-    private static StoredChunkEvent Event(int n) =>
-        new(TestChunks.Random(16, n).Id, 1000 + n, ChunkEncoding.Raw, 1000 + n, "namespace-" + n);
-
     private static IEnumerable<ChunkId> Ids(IEnumerable<int> ns) => ns.Select(n => Event(n).Id);
-
-    private static async Task AppendAsync(EventOutbox outbox, int from, int count)
-    {
-        for (var start = from; start < from + count; start += 1000)
-        {
-            await Task.WhenAll(Enumerable.Range(start, Math.Min(1000, from + count - start)).Select(n => outbox.AppendAsync(Event(n), CancellationToken.None)))
-                .WaitAsync(TimeSpan.FromSeconds(60));
-        }
-    }
 
     /// <summary>Delivers everything pending, batch by batch as the reporter does; returns the ids handed out.</summary>
     private static List<ChunkId> DrainAll(EventOutbox outbox, int max = 500)

@@ -1,5 +1,6 @@
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Store;
+using static Dropbox.StorageNode.Tests.Engine.Durable.OutboxEvents;
 
 namespace Dropbox.StorageNode.Tests.Engine.Durable;
 
@@ -11,20 +12,6 @@ namespace Dropbox.StorageNode.Tests.Engine.Durable;
 /// </summary>
 public sealed class OutboxReadOnceTests
 {
-    private static StoredChunkEvent Event(int n) =>
-        new(TestChunks.Random(16, n).Id, 1000 + n, ChunkEncoding.Raw, 1000 + n, "namespace-" + n);
-
-    private static IEnumerable<ChunkId> Ids(int from, int count) => Enumerable.Range(from, count).Select(n => Event(n).Id);
-
-    private static async Task AppendAsync(EventOutbox outbox, int from, int count)
-    {
-        for (var start = from; start < from + count; start += 1000)
-        {
-            await Task.WhenAll(Enumerable.Range(start, Math.Min(1000, from + count - start)).Select(n => outbox.AppendAsync(Event(n), CancellationToken.None)))
-                .WaitAsync(TimeSpan.FromSeconds(60));
-        }
-    }
-
     [Theory]
     [MemberData(nameof(LogBackend.Kinds), MemberType = typeof(LogBackend))]
     public async Task Asking_again_for_undelivered_events_does_not_read_them_from_the_file_again(string kind)

@@ -2,24 +2,12 @@ using System.Text;
 using Dropbox.Shared.Chunks;
 using Dropbox.StorageNode.Engine.Durable;
 using Dropbox.StorageNode.Store;
+using static Dropbox.StorageNode.Tests.Engine.Durable.OutboxEvents;
 
 namespace Dropbox.StorageNode.Tests.Engine.Durable;
 
 public sealed class OutboxRecoveryTests
 {
-    private static StoredChunkEvent Event(int n) =>
-        new(TestChunks.Random(16, n).Id, 1000 + n, ChunkEncoding.Raw, 1000 + n, "namespace-" + n);
-
-    private static async Task AppendAsync(EventOutbox outbox, int from, int count)
-    {
-        // In slices, so the test's own queue stays small; each slice shares the group commit's fsyncs.
-        for (var start = from; start < from + count; start += 1000)
-        {
-            await Task.WhenAll(Enumerable.Range(start, Math.Min(1000, from + count - start)).Select(n => outbox.AppendAsync(Event(n), CancellationToken.None)))
-                .WaitAsync(TimeSpan.FromSeconds(60));
-        }
-    }
-
     [Theory]
     [InlineData("disk", "legacy")]
     [InlineData("memory", "framed")]

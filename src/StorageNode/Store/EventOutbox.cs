@@ -26,7 +26,6 @@ public sealed class EventOutbox : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly List<(StoredChunkEvent Event, long End)> _unsent = [];
     private long _delivered;
-    private long _readEnd;
     private long _pending;
 
     /// <summary>Opens (or creates) the outbox in <paramref name="directory"/> on the real file system.</summary>
@@ -52,7 +51,6 @@ public sealed class EventOutbox : IAsyncDisposable
         _log = recovered.Log;
         _deliveredPath = recovered.MarkPath;
         _delivered = recovered.Mark;
-        _readEnd = _delivered;
         _pending = recovered.Pending;
         _commit = new GroupCommit<Pending, List<Pending>>(new Stages(this), new GroupCommitOptions { MaxItems = 256 });
     }
@@ -91,12 +89,8 @@ public sealed class EventOutbox : IAsyncDisposable
         {
             if (_unsent.Count < max)
             {
-                var more = _log.Read(_readEnd, max - _unsent.Count);
-                if (more.Count > 0)
-                {
-                    _unsent.AddRange(more);
-                    _readEnd = more[^1].End;
-                }
+                // On from the last event kept, or from the delivered mark when none is.
+                _unsent.AddRange(_log.Read(_unsent.Count > 0 ? _unsent[^1].End : _delivered, max - _unsent.Count));
             }
 
             return _unsent.GetRange(0, Math.Clamp(max, 0, _unsent.Count));
@@ -131,7 +125,6 @@ public sealed class EventOutbox : IAsyncDisposable
                 RecordFile.Replace(_files, _deliveredPath, 0L, OutboxCodecs.Delivered.Instance, durable: true);
                 _log.Truncate();
                 _delivered = 0;
-                _readEnd = 0;
                 _unsent.Clear();
                 return;
             }

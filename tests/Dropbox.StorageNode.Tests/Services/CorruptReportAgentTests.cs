@@ -17,7 +17,7 @@ public sealed class CorruptReportAgentTests
         await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
         var (id, bytes) = TestChunks.Random(20_000, 901);
         await node.Store.PutAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, "ns", CancellationToken.None);
-        await WaitUntilAsync(() => metadata.Reports.Contains("stored " + id), "the first stored event");
+        await AgentWait.UntilAsync(() => metadata.Reports.Contains("stored " + id), "the first stored event");
 
         // While the report of the quarantined chunk is on its way, the chunk is put again (ending its quarantine) and
         // that put's stored event reaches the metadata node first.
@@ -29,7 +29,7 @@ public sealed class CorruptReportAgentTests
             Assert.Contains(id, batch);
             await node.Store.PutAsync(id, ChunkEncoding.Raw, bytes.Length, bytes, "ns", CancellationToken.None);
             Assert.False(node.Store.Engine.IsQuarantined(id));
-            await WaitUntilAsync(() => metadata.Reports.Count(r => r == "stored " + id) >= 2, "the re-put's stored event");
+            await AgentWait.UntilAsync(() => metadata.Reports.Count(r => r == "stored " + id) >= 2, "the re-put's stored event");
             restored = true;
         };
         Assert.True(node.Store.Engine.TryGetLocation(id, out var location));
@@ -46,7 +46,7 @@ public sealed class CorruptReportAgentTests
 
         // The report arrived after the re-put's event; a fresh stored event must follow it, or the metadata node would
         // take the intact copy here for gone.
-        await WaitUntilAsync(() => restored && metadata.Reports.Contains("corrupt " + id) && metadata.Reports.ToList().LastIndexOf("stored " + id) > metadata.Reports.ToList().LastIndexOf("corrupt " + id), "a stored event after the corrupt report");
+        await AgentWait.UntilAsync(() => restored && metadata.Reports.Contains("corrupt " + id) && metadata.Reports.ToList().LastIndexOf("stored " + id) > metadata.Reports.ToList().LastIndexOf("corrupt " + id), "a stored event after the corrupt report");
         Assert.False(node.Store.Engine.IsQuarantined(id));
     }
 
@@ -106,15 +106,5 @@ public sealed class CorruptReportAgentTests
         var b = stream.ReadByte();
         stream.Position--;
         stream.WriteByte((byte)(b ^ 0x80));
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
-            await Task.Delay(20);
-        }
     }
 }

@@ -21,23 +21,13 @@ public sealed class OutboxFailureAgentTests
         Directory.CreateDirectory(blocker);
         var (first, firstBytes) = TestChunks.Random(20_000, 931);
         await node.Store.PutAsync(first, ChunkEncoding.Raw, firstBytes.Length, firstBytes, "ns", CancellationToken.None);
-        await WaitUntilAsync(() => metadata.Reports.Contains("stored " + first), "the first stored event");
+        await AgentWait.UntilAsync(() => metadata.Reports.Contains("stored " + first), "the first stored event");
 
         // Its mark failed to be written; the disk is fine again.
         await Task.Delay(300);
         Directory.Delete(blocker);
         var (second, secondBytes) = TestChunks.Random(20_000, 932);
         await node.Store.PutAsync(second, ChunkEncoding.Raw, secondBytes.Length, secondBytes, "ns", CancellationToken.None);
-        await WaitUntilAsync(() => metadata.Reports.Contains("stored " + second), "a stored event after the outbox failed once (the reporter must keep running)");
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
-            await Task.Delay(20);
-        }
+        await AgentWait.UntilAsync(() => metadata.Reports.Contains("stored " + second), "a stored event after the outbox failed once (the reporter must keep running)");
     }
 }

@@ -6,7 +6,7 @@ namespace Dropbox.Appliance;
 
 /// <summary>
 /// The appliance's command line: <c>standalone [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
-/// [--metrics-bind ADDRESS] [--log-format text|json] [--log-level LEVEL]</c> (the verb may be left out), see <see cref="StandaloneCommand"/>.
+/// [--metrics-bind ADDRESS] [--direct-io on|off] [--log-format text|json] [--log-level LEVEL]</c> (the verb may be left out), see <see cref="StandaloneCommand"/>.
 /// </summary>
 public static class ApplianceCommandLine
 {
@@ -14,7 +14,7 @@ public static class ApplianceCommandLine
         usage:
           Dropbox.Appliance [standalone] [--data DIR] [--port PORT] [--bind ADDRESS] [--tls] [--insecure-http]
                             [--metrics-bind ADDRESS] [--storage-nodes N] [--replicas R] [--node-dead-after S]
-                            [--log-format text|json] [--log-level LEVEL]
+                            [--direct-io on|off] [--log-format text|json] [--log-level LEVEL]
                             metadata + storage node on ADDRESS:PORT (default ./data, 127.0.0.1, 5080);
                             storage gRPC on PORT+1, presigned links on PORT+2, metadata HTTP/1.1
                             (/healthz, /readyz) on PORT+3; /metrics on METRICS-ADDRESS (default
@@ -22,7 +22,9 @@ public static class ApplianceCommandLine
                             --tls (on by itself beyond loopback): own CA and certificate in DATA/tls;
                             --storage-nodes N > 1: N storage node processes (DATA/storage, DATA/storage-2..;
                             node i on PORT+3+3i gRPC, PORT+4+3i links, PORT+5+3i metrics), each chunk on R
-                            of them; a node silent S seconds (at least 5) is dead and its chunks are copied until each has R
+                            of them; a node silent S seconds (at least 5) is dead and its chunks are copied until each has R;
+                            --direct-io off: every storage node reads and writes its segments through the page cache
+                            (default on: O_DIRECT where the file system allows it)
           the owner's token later: Dropbox.MetadataNode user token owner --data DIR
         """;
 
@@ -56,7 +58,8 @@ public static class ApplianceCommandLine
                 flags.TryGetValue("--storage-nodes", out var sn) ? PositiveInt(sn, "--storage-nodes") : 1,
                 flags.TryGetValue("--replicas", out var rp) ? PositiveInt(rp, "--replicas") : 1,
                 flags.TryGetValue("--node-dead-after", out var da) ? PositiveInt(da, "--node-dead-after") : null);
-            return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging, metricsBind, topology).ConfigureAwait(false);
+            var directIo = !flags.TryGetValue(StorageNode.DirectIoSwitch.Flag, out var dio) || StorageNode.DirectIoSwitch.Parse(dio);
+            return await StandaloneCommand.RunAsync(data, port, bind, flags.ContainsKey("--tls"), flags.ContainsKey("--insecure-http"), logging, metricsBind, topology, directIo).ConfigureAwait(false);
         }
         catch (DropboxException ex)
         {

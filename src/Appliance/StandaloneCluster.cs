@@ -47,9 +47,9 @@ internal static class StandaloneCluster
     }
 
     /// <summary>Runs the child nodes beside the started metadata node until <paramref name="stop"/>; returns the exit code.</summary>
-    public static async Task<int> RunAsync(WebApplication metadata, MetadataStore store, string metadataUrl, string? token, LocalTlsMaterial? tlsMaterial, string data, string scheme, string host, string metricsHost, int port, bool insecureHttp, NodeLogging logging, Topology topology, CancellationToken stop)
+    public static async Task<int> RunAsync(WebApplication metadata, MetadataStore store, string metadataUrl, string? token, LocalTlsMaterial? tlsMaterial, string data, string scheme, string host, string metricsHost, int port, bool insecureHttp, NodeLogging logging, Topology topology, bool directIo, CancellationToken stop)
     {
-        var children = await StorageNodeChildren.StartAsync(topology.StorageNodes, data, Path.Combine(data, "keys"), metadataUrl, scheme, host, metricsHost, port, tlsMaterial is not null, insecureHttp, logging, stop).ConfigureAwait(false);
+        var children = await StorageNodeChildren.StartAsync(topology.StorageNodes, data, Path.Combine(data, "keys"), metadataUrl, scheme, host, metricsHost, port, tlsMaterial is not null, insecureHttp, logging, directIo, stop).ConfigureAwait(false);
         await using (children.ConfigureAwait(false))
         {
             if (token is not null)

@@ -26,7 +26,8 @@ namespace Dropbox.Appliance;
 /// <c>metrics: URL</c> line per node (operator-only listeners on METRICS-ADDRESS, default 127.0.0.1: the metadata
 /// node's on PORT+4, the storage node's on PORT+5; <c>/metrics</c> is answered nowhere else, since its node-wide numbers
 /// would tell one account what another stores); then <c>ready: URL</c> once a client can upload; and stops cleanly on Ctrl-C or SIGTERM. Requests and
-/// errors are logged at information level (<c>--log-level warning</c> quiets them, <c>--log-format json</c>).
+/// errors are logged at information level (<c>--log-level warning</c> quiets them, <c>--log-format json</c>). <c>--direct-io off</c>
+/// turns the storage nodes' <c>O_DIRECT</c> segment reads and writes off (<see cref="StorageNodeOptions.DirectIo"/>).
 /// </summary>
 internal static class StandaloneCommand
 {
@@ -39,7 +40,7 @@ internal static class StandaloneCommand
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Runs the appliance until Ctrl-C or SIGTERM; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null, string metricsBind = "127.0.0.1", StandaloneCluster.Topology? topology = null)
+    public static async Task<int> RunAsync(string data, int port, string bind = "127.0.0.1", bool tls = false, bool insecureHttp = false, NodeLogging? logging = null, string metricsBind = "127.0.0.1", StandaloneCluster.Topology? topology = null, bool directIo = true)
     {
         logging ??= new NodeLogging();
         topology ??= new StandaloneCluster.Topology();
@@ -96,7 +97,7 @@ internal static class StandaloneCommand
         var metadataUrl = MetadataNodeHost.BoundUrls(metadata).First();
         if (topology.StorageNodes > 1)
         {
-            return await StandaloneCluster.RunAsync(metadata, store, metadataUrl, token, tlsMaterial, data, scheme, host, metricsHost, port, insecureHttp, logging, topology, stop.Token).ConfigureAwait(false);
+            return await StandaloneCluster.RunAsync(metadata, store, metadataUrl, token, tlsMaterial, data, scheme, host, metricsHost, port, insecureHttp, logging, topology, directIo, stop.Token).ConfigureAwait(false);
         }
 
         var storage = StorageNodeHost.Build(
@@ -113,6 +114,7 @@ internal static class StandaloneCommand
                 TlsCertificate = tlsMaterial?.ServerCertificate,
                 InsecureHttp = insecureHttp,
                 MetadataTrust = nodeTrust,
+                DirectIo = directIo,
             },
             logging.Apply);
         await using (storage.ConfigureAwait(false))

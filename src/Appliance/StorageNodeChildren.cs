@@ -36,7 +36,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
     /// PORT+4+3i and metrics (on <paramref name="metricsHost"/>) on PORT+5+3i, clear of the metadata node's PORT, PORT+3
     /// and PORT+4.
     /// </remarks>
-    public static async Task<StorageNodeChildren> StartAsync(int count, string data, string keys, string metadataUrl, string scheme, string host, string metricsHost, int port, bool tls, bool insecureHttp, NodeLogging logging, CancellationToken cancellationToken)
+    public static async Task<StorageNodeChildren> StartAsync(int count, string data, string keys, string metadataUrl, string scheme, string host, string metricsHost, int port, bool tls, bool insecureHttp, NodeLogging logging, bool directIo, CancellationToken cancellationToken)
     {
         var children = new StorageNodeChildren();
         try
@@ -57,6 +57,7 @@ internal sealed partial class StorageNodeChildren : IAsyncDisposable
                     "--metadata", metadataUrl,
                     "--log-format", logging.Format.ToString().ToLowerInvariant(),
                     "--log-level", logging.MinimumLevel.ToString().ToLowerInvariant(),
+                    StorageNode.DirectIoSwitch.Flag, StorageNode.DirectIoSwitch.Format(directIo),
 
                     // The node watches the pipe on its stdin: if this process dies, even by SIGKILL, it stops too.
                     ParentWatch.Flag,

@@ -4,9 +4,10 @@ using Dropbox.Shared.Tls;
 using Dropbox.StorageNode;
 
 // dotnet run --project src/StorageNode -- --data DIR --urls URL --keys DIR --metadata URL [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR]
-//   [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL] [--exit-with-parent]
-const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL] [--exit-with-parent]\n" +
+//   [--direct-io on|off] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL] [--exit-with-parent]
+const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metadata URL] [--http-url URL] [--metrics-url URL] [--node-id ID] [--advertise-grpc-url URL] [--advertise-http-url URL] [--scrub-interval-hours H] [--reserve-mb MB] [--backup-dir DIR] [--direct-io on|off] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--insecure-http] [--log-format text|json] [--log-level LEVEL] [--exit-with-parent]\n" +
     "  --backup-dir: where online backups put this node's snapshot (default DATA/backups; on DATA's file system segments are hard-linked).\n" +
+    "  --direct-io: on (default) reads large records and appends segments with O_DIRECT where the file system allows it; off: through the page cache.\n" +
     "  https URLs need --tls-cert/--tls-key (PEM); http beyond loopback needs --insecure-http; --tls-ca: the CA of the metadata node's certificate.\n" +
     "  The HTTP/1.1 URL (presigned links) also serves /healthz and /readyz; /metrics is served only on --metrics-url\n" +
     "  (HTTP/1.1, default a free port on 127.0.0.1): bind it where only your scraper reaches, never clients.\n" +
@@ -14,6 +15,7 @@ const string Usage = "Usage: --data DIR --urls URL[;HTTPURL] --keys DIR [--metad
 string? data = null, keys = null, metadata = null, nodeId = null, httpUrl = null, metricsUrl = null, advertiseGrpc = null, advertiseHttp = null, tlsCert = null, tlsKey = null, tlsCa = null, backupDir = null;
 var insecureHttp = false;
 var exitWithParent = false;
+var directIo = true;
 var logging = new NodeLogging();
 double? scrubHours = null;
 long? reserveMb = null;
@@ -44,6 +46,18 @@ for (var i = 0; i < args.Length; i++)
                 var flag = args[i];
                 var value = Next();
                 logging = flag == "--log-format" ? logging with { Format = NodeLogging.ParseFormat(value) } : logging with { MinimumLevel = NodeLogging.ParseLevel(value) };
+            }
+            catch (DropboxException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return 2;
+            }
+
+            break;
+        case DirectIoSwitch.Flag:
+            try
+            {
+                directIo = DirectIoSwitch.Parse(Next());
             }
             catch (DropboxException ex)
             {
@@ -106,6 +120,7 @@ try
         AdvertiseHttpUrl = advertiseHttp,
         TlsCertificate = tlsCert is null ? null : ServerCertificate.Load(tlsCert, tlsKey!),
         InsecureHttp = insecureHttp,
+        DirectIo = directIo,
         MetadataTrust = tlsCa is null ? ServerTrust.System : ServerTrust.ForCaFile(tlsCa, "--tls-ca"),
     };
     if (metricsUrl is not null)

@@ -117,6 +117,8 @@ public static class StorageNodeHost
                 CheckpointInterval = options.CheckpointInterval,
                 IndexSizeBytes = options.IndexSizeBytes,
                 IndexMemoryBytes = options.IndexMemoryBytes,
+                DirectReads = options.DirectIo,
+                DirectWrites = options.DirectIo,
             },
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChunkEngine>()));
         services.AddSingleton(sp => new EventOutbox(Path.Combine(options.DataDirectory, "outbox"), sp.GetRequiredService<ILoggerFactory>().CreateLogger<EventOutbox>()));

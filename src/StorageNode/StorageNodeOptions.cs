@@ -74,6 +74,14 @@ public sealed record StorageNodeOptions
     /// </summary>
     public long ReserveBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Read large records and append segments with <c>O_DIRECT</c> where the file system allows it (the default; each
+    /// falls back to buffered I/O by itself where it is refused, and says so in the log); false (<c>--direct-io off</c>)
+    /// reads and writes every segment through the page cache: for a file system that takes <c>O_DIRECT</c> but is slow
+    /// with it, or to rule direct I/O out while debugging.
+    /// </summary>
+    public bool DirectIo { get; init; } = true;
+
     /// <summary>Segment file size at which a new one is started.</summary>
     public long SegmentMaxBytes { get; init; } = 256L * 1024 * 1024;
 

@@ -77,6 +77,7 @@ public sealed partial class ChunkEngine : IChunkEngine
     {
         _active = recovered.Active ?? _lifecycle.Create((_segments.IsEmpty ? 0 : _segments.Keys.Max()) + 1);
         _applied = (_active.Number, _active.Length);
+        _lifecycle.ReportDirectIo(_active);
 
         var stats = GetStats();
         EngineLog.Opened(_logger, _options.Directory, stats.ChunkCount, stats.SegmentCount, recovered.Replayed, recovered.Start.Segment, recovered.Start.Offset);

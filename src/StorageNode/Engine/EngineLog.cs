@@ -53,6 +53,18 @@ internal static partial class EngineLog
     [LoggerMessage(EventId = 2015, Level = LogLevel.Warning, Message = "Could not quarantine chunk {Id}, which a read found corrupt; the read keeps its own error and the next scrub checks it again")]
     public static partial void ReadQuarantineFailed(ILogger logger, string id, Exception exception);
 
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Information, Message = "Direct {What} are off by configuration (--direct-io off): segment {What} go through the page cache")]
+    public static partial void DirectIoOff(ILogger logger, string what);
+
+    [LoggerMessage(EventId = 2017, Level = LogLevel.Warning, Message = "Direct {What} are unavailable: the file system of {Directory} refused O_DIRECT, so this node uses buffered {What} (slower, and through the page cache)")]
+    public static partial void DirectIoUnavailable(ILogger logger, string what, string directory);
+
+    [LoggerMessage(EventId = 2018, Level = LogLevel.Warning, Message = "Direct reads of segment {Segment} are off from now on, its records are read buffered: {Reason}")]
+    public static partial void SegmentDirectReadsOff(ILogger logger, int segment, string reason, Exception? exception);
+
+    [LoggerMessage(EventId = 2019, Level = LogLevel.Warning, Message = "The file system of {Directory} took O_DIRECT but refused a direct write: this node appends its segments with buffered writes (slower, and through the page cache)")]
+    public static partial void DirectWritesRefused(ILogger logger, string directory, Exception exception);
+
     [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Cut a torn record off the tail of {Path} at offset {Offset} ({Bytes} bytes dropped; never acknowledged)")]
     public static partial void LogTornTail(ILogger logger, string path, long offset, long bytes);
 

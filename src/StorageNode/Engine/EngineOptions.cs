@@ -43,13 +43,14 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Append segments with O_DIRECT where the OS and file system allow it (falls back to buffered writes by
-    /// itself); false forces buffered writes.
+    /// itself, and logs it once); false forces buffered writes (the storage node's <c>--direct-io off</c>).
     /// </summary>
     public bool DirectWrites { get; init; } = true;
 
     /// <summary>
     /// Read records of <see cref="Segment.DirectReadMinBytes"/> or more with O_DIRECT where the OS and file system allow
-    /// it (falls back to buffered reads by itself); false reads every record through the page cache. On by default again
+    /// it (falls back to buffered reads by itself, and logs it: once at open, or once per segment after a failed or
+    /// mismatching direct read); false reads every record through the page cache (the storage node's <c>--direct-io off</c>). On by default again
     /// since stop 55 (off since stop 42, when the integration test of a node killed mid-upload timed out waiting for
     /// re-replication in two of four CI runs: that test's own races, fixed since, are the likely cause; see the README).
     /// </summary>

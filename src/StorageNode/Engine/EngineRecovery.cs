@@ -212,7 +212,7 @@ internal sealed class EngineRecovery
             var handle = _files.Open(path, FileMode.Open);
             try
             {
-                Segments[number] = new Segment(number, path, handle, handle.Length, format, Segment.OpenDirectReads(_files, path, _options.DirectReads));
+                Segments[number] = new Segment(number, path, handle, handle.Length, format, Segment.OpenDirectReads(_files, path, _options.DirectReads), _logger);
             }
             catch
             {

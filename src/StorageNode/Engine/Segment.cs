@@ -4,6 +4,8 @@ using Dropbox.Shared.Chunks;
 using Dropbox.Shared.Errors;
 using Dropbox.Shared.Memory;
 using Dropbox.StorageNode.Engine.Files;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dropbox.StorageNode.Engine;
 
@@ -47,9 +49,12 @@ internal sealed class Segment
     // buffered one may not (then it is closed with the segment).
     private IEngineFile? _direct;
     private readonly IEngineFile? _directHandle;
+    private readonly ILogger _logger;
 
-    public Segment(int number, string path, IEngineFile handle, long length, SegmentFormat format = SegmentFormat.Framed, IEngineFile? directReads = null)
+    /// <param name="logger">Where turning direct reads off after a failed or mismatching direct read is reported (once).</param>
+    public Segment(int number, string path, IEngineFile handle, long length, SegmentFormat format = SegmentFormat.Framed, IEngineFile? directReads = null, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         Number = number;
         Path = path;
         Handle = handle;
@@ -82,6 +87,9 @@ internal sealed class Segment
 
 
     public int Number { get; }
+
+    /// <summary>True while large records are read through the <c>O_DIRECT</c> handle (not refused, not turned off by a failed read).</summary>
+    public bool ReadsDirectly => Volatile.Read(ref _direct) is not null;
 
     /// <summary>How its records are written: every new segment is framed; a legacy one is read in place.</summary>
     public SegmentFormat Format { get; }
@@ -202,7 +210,7 @@ internal sealed class Segment
             {
                 // The direct read failed or disagreed where the buffered one found the record whole: this file system's
                 // direct reads are not to be trusted, so this segment reads through the page cache from now on.
-                Interlocked.Exchange(ref _direct, null);
+                StopDirectReads($"a direct read of the record at offset {location.Offset} did not check out where a buffered read found it whole", null);
             }
 
             return new StoredChunk(buffer, SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength, ArrayPool<byte>.Shared);
@@ -246,7 +254,7 @@ internal sealed class Segment
             // EINVAL from a file system that took O_DIRECT but not this read, or an error the buffered read that follows
             // meets again and reports: either way direct reads stop for this segment.
             DirectReadBuffers.Return(buffer);
-            Interlocked.Exchange(ref _direct, null);
+            StopDirectReads($"a direct read of the record at offset {location.Offset} failed", e);
             return null;
         }
         catch
@@ -264,6 +272,18 @@ internal sealed class Segment
         }
 
         return new StoredChunk(buffer, origin + skip + SegmentRecord.HeaderSize, location.StoredLength, location.Encoding, location.PlainLength, DirectReadBuffers);
+    }
+
+    /// <summary>
+    /// Turns direct reads off for good; only the reader that turns them off logs it, so a segment says so once however many
+    /// reads fail at the same time.
+    /// </summary>
+    private void StopDirectReads(string reason, Exception? failure)
+    {
+        if (Interlocked.Exchange(ref _direct, null) is not null)
+        {
+            EngineLog.SegmentDirectReadsOff(_logger, Number, reason, failure);
+        }
     }
 
     /// <summary>True if <paramref name="record"/> (<paramref name="read"/> bytes read) is the whole, intact record of the chunk.</summary>

@@ -72,6 +72,12 @@ internal sealed class SegmentAppender : IDisposable
     /// <summary>True if writes bypass the page cache.</summary>
     public bool IsDirect { get; private set; }
 
+    /// <summary>
+    /// Told when the file system took <c>O_DIRECT</c> but refused the first direct write, so this appender writes buffered
+    /// from then on (set by the writer's side before its first write).
+    /// </summary>
+    public Action<IOException>? DirectWritesRefused { get; set; }
+
     /// <summary>Logical length: every byte appended so far (written or still staged).</summary>
     public long Length => _base + _filled;
 
@@ -263,12 +269,13 @@ internal sealed class SegmentAppender : IDisposable
             _handle.Write(Staging[..count], _base);
             _directProven |= IsDirect;
         }
-        catch (IOException) when (IsDirect && !_directProven)
+        catch (IOException refused) when (IsDirect && !_directProven)
         {
             // The file system took the O_DIRECT flag but refuses the writes (a stricter alignment, say): fall
             // back to buffered writes for good rather than fail every batch. Later errors are real I/O errors.
             _handle.TrySetDirect(enable: false);
             IsDirect = false;
+            DirectWritesRefused?.Invoke(refused);
             _handle.Write(Staging[..count], _base);
         }
     }

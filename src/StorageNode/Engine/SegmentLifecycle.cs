@@ -10,6 +10,8 @@ namespace Dropbox.StorageNode.Engine;
 /// </summary>
 internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bool directWrites, bool directReads, ConcurrentDictionary<int, Segment> segments, ILogger logger, Action<Exception> stopWrites)
 {
+    private int _directWritesRefused;
+
     /// <summary>Creates segment <paramref name="number"/> durably, open for appending, and adds it to the set.</summary>
     public Segment Create(int number)
     {
@@ -18,7 +20,7 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         Segment segment;
         try
         {
-            segment = new Segment(number, path, handle, 0, directReads: Segment.OpenDirectReads(files, path, directReads));
+            segment = new Segment(number, path, handle, 0, directReads: Segment.OpenDirectReads(files, path, directReads), logger: logger);
         }
         catch
         {
@@ -31,7 +33,7 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
         {
             // Records fsynced into a segment whose directory entry is not durable vanish with it on power loss.
             files.SyncDirectory(segmentDir);
-            segment.Appender = SegmentAppender.Open(files, path, 0, directWrites);
+            segment.Appender = Watched(SegmentAppender.Open(files, path, 0, directWrites));
         }
         catch
         {
@@ -112,7 +114,7 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
             start.Handle.SetLength(length);
             start.Handle.Flush();
             start.Length = length;
-            start.Appender = SegmentAppender.Open(files, start.Path, length, directWrites);
+            start.Appender = Watched(SegmentAppender.Open(files, start.Path, length, directWrites));
             return true;
         }
         catch (Exception ex)
@@ -121,6 +123,51 @@ internal sealed class SegmentLifecycle(IEngineFiles files, string segmentDir, bo
             return false;
         }
     }
+
+    /// <summary>
+    /// Says once, as the engine opens, how its segments are read and written where that is not direct I/O: off by
+    /// configuration (information), or refused by the file system (a warning: the node is slower than it should be,
+    /// and nothing else would say why). <paramref name="active"/> stands for every segment: they share one folder. From
+    /// then on, a file system that took <c>O_DIRECT</c> but refuses the direct writes is reported too, once.
+    /// </summary>
+    public void ReportDirectIo(Segment active)
+    {
+        if (active.Appender is { } appender)
+        {
+            Watched(appender);
+        }
+
+        if (Describe(!directReads, !directWrites) is { } off)
+        {
+            EngineLog.DirectIoOff(logger, off);
+        }
+
+        if (Describe(directReads && !active.ReadsDirectly, directWrites && active.Appender is { IsDirect: false }) is { } refused)
+        {
+            EngineLog.DirectIoUnavailable(logger, refused, segmentDir);
+        }
+    }
+
+    private SegmentAppender Watched(SegmentAppender appender)
+    {
+        // Each segment's appender tries O_DIRECT again and falls back by itself: said once per engine, not per segment.
+        appender.DirectWritesRefused = refused =>
+        {
+            if (Interlocked.Exchange(ref _directWritesRefused, 1) == 0)
+            {
+                EngineLog.DirectWritesRefused(logger, segmentDir, refused);
+            }
+        };
+        return appender;
+    }
+
+    private static string? Describe(bool reads, bool writes) => (reads, writes) switch
+    {
+        (true, true) => "reads and writes",
+        (true, false) => "reads",
+        (false, true) => "writes",
+        _ => null,
+    };
 
     /// <summary>Closes a full segment's appender; its bytes are written, so a failure to cut the padding off is left to recovery.</summary>
     public void CloseFull(Segment segment, SegmentAppender appender)

@@ -17,6 +17,8 @@ internal sealed class FaultyFiles : IEngineFiles
     public Action<Span<byte>>? AfterDirectRead { get; set; } // may change what a direct read returned (a file system that lies)
     public int DirectReads; // direct reads the inner file answered
     public int DirectReadAttempts;
+    public bool RefuseDirect { get; set; } // a file system that refuses O_DIRECT when a file asks for it
+    public Func<bool>? FailDirectWrite { get; set; } // an injected EINVAL from a file system that took O_DIRECT but not the write
 
     public void CreateDirectory(string path) => _inner.CreateDirectory(path);
     public bool FileExists(string path) => _inner.FileExists(path);
@@ -60,6 +62,7 @@ internal sealed class FaultyFiles : IEngineFiles
         public void Write(ReadOnlySpan<byte> s, long o)
         {
             owner.BeforeWrite?.Invoke(path);
+            if (_direct && owner.FailDirectWrite?.Invoke() == true) throw new IOException("injected EINVAL on a direct write");
             Interlocked.Increment(ref owner.Writes);
             inner.Write(s, o);
         }
@@ -74,7 +77,7 @@ internal sealed class FaultyFiles : IEngineFiles
         }
         public bool TrySetDirect(bool enable)
         {
-            var ok = inner.TrySetDirect(enable);
+            var ok = !(enable && owner.RefuseDirect) && inner.TrySetDirect(enable);
             _direct = ok ? enable : _direct;
             return ok;
         }

@@ -20,74 +20,83 @@ var logging = new NodeLogging();
 double? scrubHours = null;
 long? reserveMb = null;
 var urls = "http://127.0.0.1:5081";
-for (var i = 0; i < args.Length; i++)
+try
 {
-    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-    switch (args[i])
+    for (var i = 0; i < args.Length; i++)
     {
-        case "--data": data = Next(); break;
-        case "--urls": urls = Next(); break;
-        case "--http-url": httpUrl = Next(); break;
-        case "--metrics-url": metricsUrl = Next(); break;
-        case "--keys": keys = Next(); break;
-        case "--metadata": metadata = Next(); break;
-        case "--node-id": nodeId = Next(); break;
-        case "--backup-dir": backupDir = Next(); break;
-        case "--advertise-grpc-url": advertiseGrpc = Next(); break;
-        case "--advertise-http-url": advertiseHttp = Next(); break;
-        case "--tls-cert": tlsCert = Next(); break;
-        case "--tls-key": tlsKey = Next(); break;
-        case "--tls-ca": tlsCa = Next(); break;
-        case "--insecure-http": insecureHttp = true; break;
-        case ParentWatch.Flag: exitWithParent = true; break;
-        case "--log-format" or "--log-level":
-            try
-            {
-                var flag = args[i];
-                var value = Next();
-                logging = flag == "--log-format" ? logging with { Format = NodeLogging.ParseFormat(value) } : logging with { MinimumLevel = NodeLogging.ParseLevel(value) };
-            }
-            catch (DropboxException ex)
-            {
-                Console.Error.WriteLine($"error: {ex.Message}");
-                return 2;
-            }
+        string Next() => i + 1 < args.Length ? args[++i] : throw new DropboxException(ErrorKind.InvalidArgument, $"{args[i]} needs a value.");
+        switch (args[i])
+        {
+            case "--data": data = Next(); break;
+            case "--urls": urls = Next(); break;
+            case "--http-url": httpUrl = Next(); break;
+            case "--metrics-url": metricsUrl = Next(); break;
+            case "--keys": keys = Next(); break;
+            case "--metadata": metadata = Next(); break;
+            case "--node-id": nodeId = Next(); break;
+            case "--backup-dir": backupDir = Next(); break;
+            case "--advertise-grpc-url": advertiseGrpc = Next(); break;
+            case "--advertise-http-url": advertiseHttp = Next(); break;
+            case "--tls-cert": tlsCert = Next(); break;
+            case "--tls-key": tlsKey = Next(); break;
+            case "--tls-ca": tlsCa = Next(); break;
+            case "--insecure-http": insecureHttp = true; break;
+            case ParentWatch.Flag: exitWithParent = true; break;
+            case "--log-format" or "--log-level":
+                try
+                {
+                    var flag = args[i];
+                    var value = Next();
+                    logging = flag == "--log-format" ? logging with { Format = NodeLogging.ParseFormat(value) } : logging with { MinimumLevel = NodeLogging.ParseLevel(value) };
+                }
+                catch (DropboxException ex)
+                {
+                    Console.Error.WriteLine($"error: {ex.Message}");
+                    return 2;
+                }
 
-            break;
-        case DirectIoSwitch.Flag:
-            try
-            {
-                directIo = DirectIoSwitch.Parse(Next());
-            }
-            catch (DropboxException ex)
-            {
-                Console.Error.WriteLine($"error: {ex.Message}");
-                return 2;
-            }
+                break;
+            case DirectIoSwitch.Flag:
+                try
+                {
+                    directIo = DirectIoSwitch.Parse(Next());
+                }
+                catch (DropboxException ex)
+                {
+                    Console.Error.WriteLine($"error: {ex.Message}");
+                    return 2;
+                }
 
-            break;
-        case "--reserve-mb":
-            if (!long.TryParse(Next(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var mb) || mb < 0)
-            {
-                Console.Error.WriteLine($"--reserve-mb needs a whole number of MiB >= 0 (free space the node keeps on its data disk), not '{args[i]}'.");
-                return 2;
-            }
+                break;
+            case "--reserve-mb":
+                if (!long.TryParse(Next(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var mb) || mb < 0)
+                {
+                    Console.Error.WriteLine($"--reserve-mb needs a whole number of MiB >= 0 (free space the node keeps on its data disk), not '{args[i]}'.");
+                    return 2;
+                }
 
-            reserveMb = mb;
-            break;
-        case "--scrub-interval-hours":
-            if (!double.TryParse(Next(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var hours) || hours < 0)
-            {
-                Console.Error.WriteLine($"--scrub-interval-hours needs a number of hours >= 0 (0 turns scheduled scrubs off), not '{args[i]}'.");
-                return 2;
-            }
+                reserveMb = mb;
+                break;
+            case "--scrub-interval-hours":
+                if (!double.TryParse(Next(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var hours) || hours < 0)
+                {
+                    Console.Error.WriteLine($"--scrub-interval-hours needs a number of hours >= 0 (0 turns scheduled scrubs off), not '{args[i]}'.");
+                    return 2;
+                }
 
-            scrubHours = hours;
-            break;
-        default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. {Usage}");
-            return 2;
+                scrubHours = hours;
+                break;
+            default:
+                Console.Error.WriteLine($"Unknown argument '{args[i]}'. {Usage}");
+                return 2;
+        }
     }
+}
+catch (DropboxException ex) when (ex.Kind == ErrorKind.InvalidArgument)
+{
+    // A flag given last without its value (each flag's own bad value is answered where it is parsed).
+    Console.Error.WriteLine($"error: {ex.Message} {Usage}");
+    return 2;
 }
 
 if (data is null || keys is null)

@@ -56,7 +56,7 @@ internal static partial class EngineLog
     [LoggerMessage(EventId = 2016, Level = LogLevel.Information, Message = "Direct {What} are off by configuration (--direct-io off): segment {What} go through the page cache")]
     public static partial void DirectIoOff(ILogger logger, string what);
 
-    [LoggerMessage(EventId = 2017, Level = LogLevel.Warning, Message = "Direct {What} are unavailable: the file system of {Directory} refused O_DIRECT, so this node uses buffered {What} (slower, and through the page cache)")]
+    [LoggerMessage(EventId = 2017, Level = LogLevel.Warning, Message = "Direct {What} are unavailable: the file system of {Directory} (or this platform) refused O_DIRECT, so this node uses buffered {What} (slower, and through the page cache)")]
     public static partial void DirectIoUnavailable(ILogger logger, string what, string directory);
 
     [LoggerMessage(EventId = 2018, Level = LogLevel.Warning, Message = "Direct reads of segment {Segment} are off from now on, its records are read buffered: {Reason}")]

@@ -282,7 +282,14 @@ internal sealed class Segment
     {
         if (Interlocked.Exchange(ref _direct, null) is not null)
         {
-            EngineLog.SegmentDirectReadsOff(_logger, Number, reason, failure);
+            try
+            {
+                EngineLog.SegmentDirectReadsOff(_logger, Number, reason, failure);
+            }
+            catch (Exception)
+            {
+                // A log sink that throws must not fail the read the buffered fallback serves (review s56).
+            }
         }
     }
 

@@ -275,8 +275,17 @@ internal sealed class SegmentAppender : IDisposable
             // back to buffered writes for good rather than fail every batch. Later errors are real I/O errors.
             _handle.TrySetDirect(enable: false);
             IsDirect = false;
-            DirectWritesRefused?.Invoke(refused);
             _handle.Write(Staging[..count], _base);
+
+            // Said only once the buffered write took what the direct one refused: a write that fails buffered too (a
+            // full disk) is a real I/O error, not a refusal of O_DIRECT. A log sink that throws fails nothing (review s56).
+            try
+            {
+                DirectWritesRefused?.Invoke(refused);
+            }
+            catch (Exception)
+            {
+            }
         }
     }
 }

@@ -70,4 +70,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "The delivered mark {Path} ({Mark}) is not the start of a record of the {Length}-byte event log (stale, from before the log was emptied); reset to 0: pending events are delivered again")]
     public static partial void StaleMark(ILogger logger, string path, long mark, long length);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Could not write the event outbox's delivered mark {Path} while closing ({Reason}); the events delivered since the last mark written are delivered again after the restart")]
+    public static partial void LogOutboxMarkNotWritten(ILogger logger, string path, string reason);
 }

@@ -102,12 +102,12 @@ public sealed class OutboxMarkIntervalProbeTests
         // Nothing writes a mark that fell behind when deliveries stop: it stays behind until the next delivery or the close.
         using var backend = LogBackend.Create("disk");
         var dir = backend.PathOf("outbox");
-        var killed = new EventOutbox(dir, backend.Files, TimeSpan.FromMilliseconds(50));
+        var killed = new EventOutbox(dir, backend.Files, TimeSpan.FromSeconds(1)); // a second apart: the two deliveries are within one interval
         await AppendAsync(killed, 0, 100);
         var pending = killed.ReadPending(500);
         killed.MarkDelivered(pending[9].End); // written at once
         killed.MarkDelivered(pending[59].End); // not yet
-        await Task.Delay(300); // idle for six mark intervals: still not written
+        await Task.Delay(1500); // idle for longer than the mark interval: still not written
 
         // Opened again on the same files without closing the first (its handle is simply abandoned, as a kill leaves it).
         await using var restarted = new EventOutbox(dir, backend.Files, Long);

@@ -47,14 +47,16 @@ public sealed class OutboxMarkIntervalTests
     {
         using var backend = LogBackend.Create("memory");
         var dir = backend.PathOf("outbox");
-        await using var outbox = new EventOutbox(dir, backend.Files, TimeSpan.FromMilliseconds(50));
+        var clock = new StepClock();
+        await using var outbox = new EventOutbox(dir, backend.Files, TimeSpan.FromSeconds(1), time: clock);
         await AppendAsync(outbox, 0, 30);
         var pending = outbox.ReadPending(500);
         outbox.MarkDelivered(pending[9].End);
+        clock.Advance(TimeSpan.FromMilliseconds(999));
         outbox.MarkDelivered(pending[19].End);
         Assert.Equal(pending[9].End, MarkOnDisk(backend, dir));
 
-        await Task.Delay(200);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
         outbox.MarkDelivered(pending[29].End);
         Assert.Equal(pending[29].End, MarkOnDisk(backend, dir));
     }
@@ -145,6 +147,18 @@ public sealed class OutboxMarkIntervalTests
         public void Delete(string path) => inner.Delete(path);
 
         public void SyncDirectory(string directory) => inner.SyncDirectory(directory);
+    }
+
+    /// <summary>A clock that moves only when told.</summary>
+    private sealed class StepClock : TimeProvider
+    {
+        private long _ticks = 1_000_000;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
     }
 
     private sealed class ListLogger : ILogger

@@ -78,7 +78,7 @@ public sealed class OutboxMarkIntervalProbeTests
         // The host closes the outbox after the device is gone (every call throws): closing must not throw.
         var thrown = await Record.ExceptionAsync(async () => await outbox.DisposeAsync());
         Assert.Null(thrown);
-        Assert.Contains(logger.Entries, e => e.Id == 2106);
+        Assert.Contains(logger.Entries, e => e.EventId == 2106);
 
         await using var reopened = new EventOutbox(dir, memory.Survivors!, Long);
         var seen = new List<Dropbox.Shared.Chunks.ChunkId>();
@@ -146,23 +146,5 @@ public sealed class OutboxMarkIntervalProbeTests
         public void Delete(string path) => inner.Delete(path);
 
         public void SyncDirectory(string directory) => inner.SyncDirectory(directory);
-    }
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<(int Id, LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Entries)
-            {
-                Entries.Add((eventId.Id, logLevel, formatter(state, exception)));
-            }
-        }
     }
 }

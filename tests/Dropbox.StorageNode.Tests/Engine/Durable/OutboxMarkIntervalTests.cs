@@ -106,7 +106,7 @@ public sealed class OutboxMarkIntervalTests
 
         files.Refuse = true;
         await outbox.DisposeAsync();
-        var warning = Assert.Single(logger.Entries, e => e.Id == 2106);
+        var warning = Assert.Single(logger.Entries, e => e.EventId == 2106);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("delivered again", warning.Message, StringComparison.Ordinal);
 
@@ -159,23 +159,5 @@ public sealed class OutboxMarkIntervalTests
         public override long GetTimestamp() => Interlocked.Read(ref _ticks);
 
         public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-    }
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<(int Id, LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Entries)
-            {
-                Entries.Add((eventId.Id, logLevel, formatter(state, exception)));
-            }
-        }
     }
 }

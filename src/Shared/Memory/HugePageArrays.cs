@@ -4,10 +4,14 @@ namespace Dropbox.Shared.Memory;
 
 /// <summary>
 /// Large pinned byte arrays whose memory the kernel may back with transparent huge pages (2 MiB) instead of 4 KiB
-/// pages. A fresh buffer costs one page fault per page on first touch, and on the virtual machines measured a fault
-/// cost 7-17 µs: a 1 GiB upload's client took 34,500 of them (0.26 s of its CPU in the kernel, under the reads that
-/// fill its 16 MiB blocks); with huge pages the same memory is a few dozen faults. Where transparent huge pages are
-/// off, set to <c>never</c>, or not Linux, the arrays are ordinary pinned arrays.
+/// pages, when asked: by default only where <c>DROPBOX_HUGE_PAGES=on</c> (<see cref="AdviseByDefault"/>). A fresh
+/// buffer costs one page fault per 4 KiB page on first touch; a huge page is one fault, but the kernel zeroes all of it
+/// at once from its free 2 MiB blocks. Which is cheaper depends on the machine. On the virtual machines of stops 30-55 a
+/// 4 KiB fault cost 7-17 µs and the advice saved a 1 GiB upload's client 0.26 s. On stop 56's (a balloon device that
+/// hands free 2 MiB blocks back to the host, so each fresh huge page is backed anew by the host while it is zeroed),
+/// zeroing the client's ~140 MiB of fresh huge pages was 19% of its samples (3.3 ms per MiB), against 0.5% for the same
+/// memory in 4 KiB pages: in 7 alternating runs without the advice the client used 0.36-0.57 s less CPU. Hence off
+/// unless asked. Where transparent huge pages are off, set to <c>never</c>, or not Linux, the advice does nothing.
 /// </summary>
 /// <remarks>
 /// Only for buffers that their use fills whole (the client's read blocks, a storage node's staging buffer): the kernel's
@@ -26,10 +30,20 @@ public static partial class HugePageArrays
     // MADV_HUGEPAGE from <sys/mman.h>: the same value on every Linux architecture.
     private const int MadvHugePage = 14;
 
+    /// <summary>The environment variable that turns the advice on (<c>on</c>) for the arrays of the whole process.</summary>
+    public const string Variable = "DROPBOX_HUGE_PAGES";
+
     private static int _adviceFailed;
 
+    /// <summary>Whether arrays are advised unless the caller says (<see cref="Variable"/> is <c>on</c>; off otherwise).</summary>
+    public static bool AdviseByDefault { get; } = ParseSetting(Environment.GetEnvironmentVariable(Variable));
+
+    /// <summary><c>on</c> (any case) turns the advice on; anything else, unset included, leaves it off.</summary>
+    public static bool ParseSetting(string? value) => string.Equals(value?.Trim(), "on", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
-    /// A pinned array of <paramref name="length"/> bytes, not cleared, advised for huge pages before anything touches it:
+    /// A pinned array of <paramref name="length"/> bytes, not cleared; with <see cref="AdviseByDefault"/>, advised for huge
+    /// pages before anything touches it:
     /// the huge pages that hold it, up to the 2 MiB boundaries around it (a 16 MiB array rarely starts on one, and its
     /// two partial pages were 5,100 of the 8,500 faults left in a 1 GiB upload's client). What lies beside it in those
     /// pages is the garbage collector's pinned heap: the advice changes nothing there but the page size (the collector
@@ -37,11 +51,14 @@ public static partial class HugePageArrays
     /// the kernel splits a huge page). The advice is a hint: if the kernel refuses it (an old kernel, a seccomp filter)
     /// nothing changes but the page size, and it is not asked again.
     /// </summary>
-    public static byte[] AllocatePinned(int length)
+    public static byte[] AllocatePinned(int length) => AllocatePinned(length, AdviseByDefault);
+
+    /// <summary>As <see cref="AllocatePinned(int)"/>, advised for huge pages only if <paramref name="advise"/>.</summary>
+    public static byte[] AllocatePinned(int length, bool advise)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var array = GC.AllocateUninitializedArray<byte>(length, pinned: true);
-        if (length >= MinAdvisedLength && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
+        if (advise && length >= MinAdvisedLength && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
         {
             var (start, span) = EnclosingSpan(array);
             if (Madvise(start, span, MadvHugePage) != 0)

@@ -5,14 +5,15 @@ using System.Numerics;
 namespace Dropbox.Shared.Memory;
 
 /// <summary>
-/// An array pool whose large arrays (over 2 MiB, or over the limit given) are pinned and advised for huge pages where
-/// they span one (<see cref="HugePageArrays"/>); smaller ones come from an ordinary bounded pool. Like <see cref="ArrayPool{T}.Create(int, int)"/> it keeps at most
+/// An array pool whose large arrays (over 2 MiB, or over the limit given) are pinned, and advised for huge pages where
+/// they span one if asked (<see cref="HugePageArrays"/>; by default as <see cref="HugePageArrays.AdviseByDefault"/>);
+/// smaller ones come from an ordinary bounded pool. Like <see cref="ArrayPool{T}.Create(int, int)"/> it keeps at most
 /// <c>maxArraysPerBucket</c> arrays of each power-of-two size, so it holds no more than was in use at once, up to
 /// that bound, and it caches nothing per thread. As any array pool's, a rented array may hold old bytes.
 /// </summary>
 public sealed class PinnedArrayPool : ArrayPool<byte>
 {
-    /// <summary>Arrays above this size are the pool's own (pinned, huge-page advised); the rest the inner pool's.</summary>
+    /// <summary>Arrays above this size are the pool's own (pinned, huge-page advised if asked); the rest the inner pool's.</summary>
     public const int SmallLimit = HugePageArrays.HugePageSize;
 
     // The largest power of two an int length holds: the largest bucket.
@@ -22,14 +23,16 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
     private readonly int _smallLimit;
     private readonly int _maxPerBucket;
     private readonly int _maxLength;
+    private readonly bool _adviseHugePages;
     private readonly ConcurrentQueue<byte[]>[] _buckets = Enumerable.Range(0, 31).Select(_ => new ConcurrentQueue<byte[]>()).ToArray();
     private readonly int[] _counts = new int[31];
 
     /// <summary>
     /// Creates a pool of arrays up to <paramref name="maxArrayLength"/> bytes; those over <paramref name="smallLimit"/>
-    /// bytes (all of them with 0: for buffers whose address must not move, as direct I/O's) are pinned.
+    /// bytes (all of them with 0: for buffers whose address must not move, as direct I/O's) are pinned, and advised for
+    /// huge pages if <paramref name="adviseHugePages"/> (default: <see cref="HugePageArrays.AdviseByDefault"/>).
     /// </summary>
-    public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket, int smallLimit = SmallLimit)
+    public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket, int smallLimit = SmallLimit, bool? adviseHugePages = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxArrayLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxArrayLength, MaxLength);
@@ -38,8 +41,12 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
         _maxLength = maxArrayLength;
         _maxPerBucket = maxArraysPerBucket;
         _smallLimit = smallLimit;
+        _adviseHugePages = adviseHugePages ?? HugePageArrays.AdviseByDefault;
         _small = Create(Math.Max(1, Math.Min(maxArrayLength, smallLimit)), maxArraysPerBucket);
     }
+
+    /// <summary>Whether this pool's own arrays are advised for huge pages.</summary>
+    public bool AdvisesHugePages => _adviseHugePages;
 
     /// <inheritdoc />
     public override byte[] Rent(int minimumLength)
@@ -64,7 +71,7 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
             return array;
         }
 
-        return HugePageArrays.AllocatePinned(1 << bucket);
+        return HugePageArrays.AllocatePinned(1 << bucket, _adviseHugePages);
     }
 
     /// <inheritdoc />

@@ -8,9 +8,9 @@ namespace Dropbox.Shared.Pipeline;
 /// one caches an array per thread and per core, and pipeline buffers are returned on whichever thread disposes
 /// the last chunk (upload tasks, workers), so over a long upload a 16 MiB block stayed cached for every thread
 /// that ever returned one (a 3 GiB upload peaked 50-90 MB higher than a 1 GiB one). This pool keeps at most as
-/// many arrays per size as were in use at once, up to a bound. Its blocks are pinned and advised for huge pages
-/// (<see cref="PinnedArrayPool"/>): a short run's blocks are all fresh memory, and 4 KiB page faults filling them were
-/// a tenth of a 1 GiB upload's client CPU.
+/// many arrays per size as were in use at once, up to a bound. Its blocks are pinned, and advised for huge pages only
+/// where <c>DROPBOX_HUGE_PAGES=on</c> (<see cref="HugePageArrays"/>: a short run's blocks are all fresh memory; which page
+/// size fills them cheaper depends on the machine, and on this project's machine since stop 56 it is 4 KiB).
 /// </summary>
 internal static class PipelineBuffers
 {

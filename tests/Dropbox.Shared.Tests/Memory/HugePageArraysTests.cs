@@ -6,9 +6,9 @@ namespace Dropbox.Shared.Tests.Memory;
 public sealed class HugePageArraysTests
 {
     [Fact]
-    public void A_large_array_is_advised_for_huge_pages_from_its_first_byte_to_its_last()
+    public void A_large_array_asked_to_be_is_advised_for_huge_pages_from_its_first_byte_to_its_last()
     {
-        var array = HugePageArrays.AllocatePinned(8 * HugePageArrays.HugePageSize);
+        var array = HugePageArrays.AllocatePinned(8 * HugePageArrays.HugePageSize, advise: true);
         var (start, length) = HugePageArrays.EnclosingSpan(array);
 
         Assert.Equal(8 * HugePageArrays.HugePageSize, array.Length);
@@ -24,5 +24,29 @@ public sealed class HugePageArraysTests
         }
 
         GC.KeepAlive(array);
+    }
+
+    [Theory]
+    [InlineData("on", true)]
+    [InlineData("ON", true)]
+    [InlineData(" on ", true)]
+    [InlineData("off", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    [InlineData("yes", false)]
+    [InlineData("1", false)]
+    public void Only_on_turns_the_advice_on(string? value, bool advise) => Assert.Equal(advise, HugePageArrays.ParseSetting(value));
+
+    [Fact]
+    public void Without_the_variable_arrays_are_not_advised_by_default()
+    {
+        // Off unless asked since stop 56: on this project's machine fresh huge pages cost more to fill than 4 KiB pages.
+        var value = Environment.GetEnvironmentVariable(HugePageArrays.Variable);
+        Assert.Equal(HugePageArrays.ParseSetting(value), HugePageArrays.AdviseByDefault);
+        if (value is null)
+        {
+            Assert.False(HugePageArrays.AdviseByDefault);
+            Assert.False(new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 2).AdvisesHugePages);
+        }
     }
 }

@@ -10,7 +10,7 @@ public sealed class PinnedArrayPoolTests
     [Fact]
     public void A_large_array_is_pinned_a_power_of_two_and_reused_once_returned()
     {
-        var pool = new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 2);
+        var pool = new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 2, adviseHugePages: true);
 
         var first = pool.Rent(Large - 5);
         Assert.Equal(Large, first.Length);

@@ -24,7 +24,7 @@ public static partial class HugePageArrays
     /// <summary>Size of a transparent huge page on x86-64 and (with 4 KiB base pages) arm64.</summary>
     public const int HugePageSize = 2 * 1024 * 1024;
 
-    /// <summary>Arrays from this size on are advised; smaller ones are ordinary pinned arrays.</summary>
+    /// <summary>Arrays from this size on are advised when asked; smaller ones are ordinary pinned arrays.</summary>
     public const int MinAdvisedLength = HugePageSize;
 
     // MADV_HUGEPAGE from <sys/mman.h>: the same value on every Linux architecture.
@@ -34,11 +34,19 @@ public static partial class HugePageArrays
     public const string Variable = "DROPBOX_HUGE_PAGES";
 
     private static int _adviceFailed;
+    private static long _adviceCalls;
+
+    /// <summary>Times this process asked the kernel for huge pages (tests: a default allocation must not).</summary>
+    internal static long AdviceCalls => Interlocked.Read(ref _adviceCalls);
 
     /// <summary>Whether arrays are advised unless the caller says (<see cref="Variable"/> is <c>on</c>; off otherwise).</summary>
     public static bool AdviseByDefault { get; } = ParseSetting(Environment.GetEnvironmentVariable(Variable));
 
-    /// <summary><c>on</c> (any case) turns the advice on; anything else, unset included, leaves it off.</summary>
+    /// <summary>
+    /// <c>on</c> (any case, surrounding white space ignored) turns the advice on; anything else, unset included, leaves it
+    /// off. Off means only that this process asks for no huge pages: where the kernel's setting is <c>always</c> it may use
+    /// them anyway.
+    /// </summary>
     public static bool ParseSetting(string? value) => string.Equals(value?.Trim(), "on", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
@@ -61,6 +69,7 @@ public static partial class HugePageArrays
         if (advise && length >= MinAdvisedLength && OperatingSystem.IsLinux() && Volatile.Read(ref _adviceFailed) == 0)
         {
             var (start, span) = EnclosingSpan(array);
+            Interlocked.Increment(ref _adviceCalls);
             if (Madvise(start, span, MadvHugePage) != 0)
             {
                 // The kernel applies the advice to every mapped part of the range even when it fails for a hole in it

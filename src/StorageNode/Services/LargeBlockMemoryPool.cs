@@ -12,8 +12,9 @@ namespace Dropbox.StorageNode.Services;
 /// pool as before. An idle connection holds none (Kestrel waits for data before it takes a block). A presigned put with a
 /// declared length holds its whole body in blocks until the chunk is durable (it is stored straight from them), about
 /// 17-21 blocks for a 4 MiB chunk with the read-ahead, as the chunk buffer it replaced held the declared size from the
-/// first byte; past the pool's bound, blocks are allocated and dropped, not kept. Not advised for huge pages, unlike the staging buffer
-/// (<see cref="Dropbox.Shared.Memory.HugePageArrays"/>): the kernel could then make each such block resident whole.
+/// first byte; past the pool's bound, blocks are allocated and dropped, not kept. Never advised for huge pages, even where
+/// <c>DROPBOX_HUGE_PAGES=on</c> advises the staging buffer (<see cref="Dropbox.Shared.Memory.HugePageArrays"/>): the kernel
+/// could then make each such block resident whole (though a block beside an advised buffer may share its advised pages).
 /// </summary>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {

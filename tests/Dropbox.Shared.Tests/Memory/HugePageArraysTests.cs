@@ -3,6 +3,8 @@ using Dropbox.Shared.Memory;
 
 namespace Dropbox.Shared.Tests.Memory;
 
+/// <summary>Tests that ask for huge pages, and the one that counts the asking: one at a time (<see cref="HugePageAdvice"/>).</summary>
+[Collection(HugePageAdvice.Name)]
 public sealed class HugePageArraysTests
 {
     [Fact]
@@ -46,7 +48,32 @@ public sealed class HugePageArraysTests
         if (value is null)
         {
             Assert.False(HugePageArrays.AdviseByDefault);
-            Assert.False(new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 2).AdvisesHugePages);
+
+            // Not the flag alone: the allocations that take the default ask the kernel nothing (review s56: a caller that
+            // ignored the default passed a check of the flag).
+            var pool = new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 2);
+            var before = HugePageArrays.AdviceCalls;
+            var array = HugePageArrays.AllocatePinned(16 * HugePageArrays.HugePageSize);
+            var rented = pool.Rent(16 * HugePageArrays.HugePageSize);
+            Assert.Equal(before, HugePageArrays.AdviceCalls);
+            Assert.False(pool.AdvisesHugePages);
+
+            // ... and asking does count, so the check above can fail.
+            HugePageArrays.AllocatePinned(4 * HugePageArrays.HugePageSize, advise: true);
+            if (ProcMaps.HasTransparentHugePages)
+            {
+                Assert.Equal(before + 1, HugePageArrays.AdviceCalls);
+            }
+
+            GC.KeepAlive(array);
+            pool.Return(rented);
         }
     }
+}
+
+/// <summary>The test collection of everything that asks for huge pages in this test process (run one at a time).</summary>
+[CollectionDefinition(HugePageAdvice.Name)]
+public sealed class HugePageAdvice
+{
+    public const string Name = "huge-page advice";
 }

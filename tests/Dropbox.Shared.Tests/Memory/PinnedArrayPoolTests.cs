@@ -3,6 +3,7 @@ using Dropbox.Shared.Memory;
 
 namespace Dropbox.Shared.Tests.Memory;
 
+[Collection(HugePageAdvice.Name)]
 public sealed class PinnedArrayPoolTests
 {
     private const int Large = 16 * 1024 * 1024;

@@ -1,4 +1,5 @@
 using Dropbox.Shared.Chunks;
+using Dropbox.StorageNode.Engine.Durable;
 using Dropbox.StorageNode.Store;
 
 namespace Dropbox.StorageNode.Tests.Engine.Durable;
@@ -20,5 +21,12 @@ internal static class OutboxEvents
             await Task.WhenAll(Enumerable.Range(start, Math.Min(1000, from + count - start)).Select(n => outbox.AppendAsync(Event(n), CancellationToken.None)))
                 .WaitAsync(TimeSpan.FromSeconds(60));
         }
+    }
+
+    /// <summary>The delivered mark in <paramref name="dir"/> as a restart would read it (0 when missing or unreadable).</summary>
+    public static long MarkOnDisk(LogBackend backend, string dir)
+    {
+        var content = RecordFile.TryRead(backend.Inner, Path.Combine(dir, "delivered"), OutboxCodecs.Delivered.Instance, out long mark, out _);
+        return content == RecordFileContent.Record ? mark : 0;
     }
 }

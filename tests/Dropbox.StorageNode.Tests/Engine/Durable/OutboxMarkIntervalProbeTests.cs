@@ -23,7 +23,7 @@ public sealed class OutboxMarkIntervalProbeTests
         // the mark behind: the reset branch never sets _markBehind, so when the delivery just before it wrote the mark
         // (the interval had passed), a failed reset leaves _delivered ahead of the file and nothing writes it at close.
         using var backend = LogBackend.Create("memory");
-        var files = new FailingMarkFiles(backend.Files);
+        var files = new MarkFailingFiles(backend.Files);
         var dir = backend.PathOf("outbox");
         const int count = 16_000; // 32 batches of 500, over 1 MiB: the last delivery empties the log
         const int later = 100;
@@ -112,39 +112,5 @@ public sealed class OutboxMarkIntervalProbeTests
         // Opened again on the same files without closing the first (its handle is simply abandoned, as a kill leaves it).
         await using var restarted = new EventOutbox(dir, backend.Files, Long);
         Assert.Equal(Ids(10, 90), restarted.ReadPending(500).Select(p => p.Event.Id));
-    }
-
-    private static long MarkOnDisk(LogBackend backend, string dir)
-    {
-        var content = RecordFile.TryRead(backend.Inner, Path.Combine(dir, "delivered"), OutboxCodecs.Delivered.Instance, out long mark, out _);
-        return content == RecordFileContent.Record ? mark : 0;
-    }
-
-    /// <summary>Files whose renames onto the delivered mark fail while <see cref="FailMark"/> is set (EIO).</summary>
-    private sealed class FailingMarkFiles(IEngineFiles inner) : IEngineFiles
-    {
-        public volatile bool FailMark;
-
-        public void CreateDirectory(string path) => inner.CreateDirectory(path);
-
-        public bool FileExists(string path) => inner.FileExists(path);
-
-        public IReadOnlyList<string> ListFiles(string directory, string suffix) => inner.ListFiles(directory, suffix);
-
-        public IEngineFile Open(string path, FileMode mode) => inner.Open(path, mode);
-
-        public void Move(string source, string destination)
-        {
-            if (FailMark && destination.EndsWith("delivered", StringComparison.Ordinal))
-            {
-                throw new IOException("injected EIO on the delivered mark's rename");
-            }
-
-            inner.Move(source, destination);
-        }
-
-        public void Delete(string path) => inner.Delete(path);
-
-        public void SyncDirectory(string directory) => inner.SyncDirectory(directory);
     }
 }

@@ -95,7 +95,7 @@ public sealed class OutboxMarkIntervalTests
     public async Task A_mark_that_cannot_be_written_when_the_outbox_closes_is_logged_and_closing_goes_on()
     {
         using var backend = LogBackend.Create("memory");
-        var files = new RefusingMarkFiles(backend.Files);
+        var files = new MarkFailingFiles(backend.Files);
         var dir = backend.PathOf("outbox");
         var logger = new ListLogger();
         var outbox = new EventOutbox(dir, files, Long, logger);
@@ -104,50 +104,18 @@ public sealed class OutboxMarkIntervalTests
         outbox.MarkDelivered(pending[4].End);
         outbox.MarkDelivered(pending[19].End);
 
-        files.Refuse = true;
+        files.FailMark = true;
         await outbox.DisposeAsync();
         var warning = Assert.Single(logger.Entries, e => e.EventId == 2106);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("delivered again", warning.Message, StringComparison.Ordinal);
 
-        files.Refuse = false;
+        files.FailMark = false;
         await using var reopened = new EventOutbox(dir, files, Long);
         Assert.Equal(Ids(5, 15), reopened.ReadPending(500).Select(p => p.Event.Id));
     }
 
-    private static long MarkOnDisk(LogBackend backend, string dir)
-    {
-        var content = RecordFile.TryRead(backend.Inner, Path.Combine(dir, "delivered"), OutboxCodecs.Delivered.Instance, out long mark, out _);
-        return content == RecordFileContent.Record ? mark : 0;
-    }
 
-    /// <summary>Files whose renames onto the delivered mark fail while <see cref="Refuse"/> is set (a full disk).</summary>
-    private sealed class RefusingMarkFiles(IEngineFiles inner) : IEngineFiles
-    {
-        public volatile bool Refuse;
-
-        public void CreateDirectory(string path) => inner.CreateDirectory(path);
-
-        public bool FileExists(string path) => inner.FileExists(path);
-
-        public IReadOnlyList<string> ListFiles(string directory, string suffix) => inner.ListFiles(directory, suffix);
-
-        public IEngineFile Open(string path, FileMode mode) => inner.Open(path, mode);
-
-        public void Move(string source, string destination)
-        {
-            if (Refuse && destination.EndsWith("delivered", StringComparison.Ordinal))
-            {
-                throw new IOException("injected ENOSPC on the delivered mark");
-            }
-
-            inner.Move(source, destination);
-        }
-
-        public void Delete(string path) => inner.Delete(path);
-
-        public void SyncDirectory(string directory) => inner.SyncDirectory(directory);
-    }
 
     /// <summary>A clock that moves only when told.</summary>
     private sealed class StepClock : TimeProvider

@@ -16,22 +16,8 @@ namespace Dropbox.StorageNode.Tests.Engine;
 /// refusal of O_DIRECT (disk full) is logged as one; the once-per-segment claim under concurrent readers of several
 /// segments; a record both reads find corrupt (DataLoss) leaves direct reads on and logs no 2018. Real files, a real engine.
 /// </summary>
-public sealed class DirectIoLogProbeTests : IDisposable
+public sealed class DirectIoLogProbeTests : DirectIoLogFixture
 {
-    private const int SegmentOff = 2018;
-    private const int WritesRefused = 2019;
-
-    private readonly TempFolder _dir = new();
-    private readonly FaultyFiles _files = new(DiskFiles.Instance);
-    private readonly ListLogger _log = new(LogLevel.Information);
-
-    private EngineOptions Options => TestChunks.SmallEngine(_dir.Path) with { Files = _files, DirectReads = true, DirectWrites = true };
-
-    public void Dispose() => _dir.Dispose();
-
-    private List<(LogLevel Level, int EventId, string Message, Exception? Exception)> Logged(int eventId) =>
-        _log.Entries.Where(e => e.EventId == eventId).ToList();
-
     /// <summary>A logger whose provider throws on every entry of <paramref name="eventId"/> (a broken sink).</summary>
     private sealed class ThrowingLogger(int eventId) : ILogger
     {
@@ -55,7 +41,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
         var chunk = TestChunks.Random(Segment.DirectReadMinBytes, 7);
         await using var engine = ChunkEngine.Open(Options, new ThrowingLogger(SegmentOff));
         await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
-        _files.FailDirectRead = () => true;
+        Files.FailDirectRead = () => true;
 
         // Act: before s56-dio this read turned direct reads off and returned the buffered bytes.
         byte[]? got = null;
@@ -70,7 +56,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
         }
 
         // Assert: the bytes were served (the direct read was tried), no exception escaped the read.
-        Assert.True(_files.DirectReadAttempts >= 1, "no direct read was tried: the probe proves nothing");
+        Assert.True(Files.DirectReadAttempts >= 1, "no direct read was tried: the probe proves nothing");
         Assert.True(escaped is null, $"the read threw where the buffered fallback had the bytes: {escaped}");
         Assert.Equal(chunk.Bytes, got);
     }
@@ -81,7 +67,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
         var chunk = TestChunks.Random(Segment.DirectReadMinBytes, 8);
         await using var engine = ChunkEngine.Open(Options, new ThrowingLogger(SegmentOff));
         await engine.AppendAsync(chunk.Id, ChunkEncoding.Raw, chunk.Bytes.Length, chunk.Bytes, CancellationToken.None);
-        _files.AfterDirectRead = bytes => bytes[bytes.Length / 2] ^= 0x10;
+        Files.AfterDirectRead = bytes => bytes[bytes.Length / 2] ^= 0x10;
 
         Exception? escaped = null;
         byte[]? got = null;
@@ -94,7 +80,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
             escaped = e;
         }
 
-        Assert.True(_files.DirectReads >= 1, "no direct read was answered: the probe proves nothing");
+        Assert.True(Files.DirectReads >= 1, "no direct read was answered: the probe proves nothing");
         Assert.True(escaped is null, $"the read threw where the buffered fallback had the bytes: {escaped}");
         Assert.Equal(chunk.Bytes, got);
     }
@@ -103,7 +89,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
     public async Task Probe_an_append_whose_direct_write_was_refused_is_stored_even_if_the_log_of_the_refusal_throws()
     {
         // Arrange: O_DIRECT taken but every direct write refused (EINVAL), and the log sink throws on event 2019.
-        _files.FailDirectWrite = () => true;
+        Files.FailDirectWrite = () => true;
         await using var engine = ChunkEngine.Open(Options, new ThrowingLogger(WritesRefused));
         var chunk = TestChunks.Random(Segment.DirectReadMinBytes, 9);
 
@@ -127,9 +113,9 @@ public sealed class DirectIoLogProbeTests : IDisposable
     public async Task Probe_a_first_write_that_fails_buffered_too_disk_full_is_not_logged_as_a_refusal_of_direct_writes()
     {
         // Arrange: the node's first write meets a full disk (ENOSPC): the direct write and the buffered retry both fail.
-        await using var engine = ChunkEngine.Open(Options, _log);
+        await using var engine = ChunkEngine.Open(Options, Log);
         var failures = 0;
-        _files.BeforeWrite = path =>
+        Files.BeforeWrite = path =>
         {
             if (path.EndsWith(Segment.FramedExtension, StringComparison.Ordinal) && Interlocked.Increment(ref failures) <= 2)
             {
@@ -152,7 +138,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
     public async Task Probe_concurrent_readers_of_three_segments_whose_direct_reads_lie_get_their_bytes_and_one_2018_per_segment()
     {
         // Arrange: 1 MiB segments, large records spread over 3 or more closed segments and the active one.
-        await using var engine = ChunkEngine.Open(Options, _log);
+        await using var engine = ChunkEngine.Open(Options, Log);
         var chunks = Enumerable.Range(0, 14).Select(i => TestChunks.Random(Segment.DirectReadMinBytes + (i * 20_011), 500 + i)).ToList();
         foreach (var (id, bytes) in chunks)
         {
@@ -162,7 +148,7 @@ public sealed class DirectIoLogProbeTests : IDisposable
         var segmentsRead = chunks.Select(c => engine.TryGetLocation(c.Id, out var l) ? l.Segment : -1).Distinct().ToList();
         Assert.True(segmentsRead.Count >= 3, $"only {segmentsRead.Count} segments: the probe proves little");
         // The middle of the span read is inside the record (the span is the record and less than a block either side).
-        _files.AfterDirectRead = bytes => bytes[bytes.Length / 2] ^= 0x01;
+        Files.AfterDirectRead = bytes => bytes[bytes.Length / 2] ^= 0x01;
 
         // Act: 8 readers at once, every chunk 4 times each.
         var errors = new ConcurrentQueue<string>();
@@ -201,11 +187,11 @@ public sealed class DirectIoLogProbeTests : IDisposable
         // Arrange: two large records in one segment; the first is corrupted on disk after it was written.
         var first = TestChunks.Random(Segment.DirectReadMinBytes, 11);
         var second = TestChunks.Random(Segment.DirectReadMinBytes, 12);
-        await using var engine = ChunkEngine.Open(Options with { SegmentMaxBytes = 8L << 20 }, _log);
+        await using var engine = ChunkEngine.Open(Options with { SegmentMaxBytes = 8L << 20 }, Log);
         await engine.AppendAsync(first.Id, ChunkEncoding.Raw, first.Bytes.Length, first.Bytes, CancellationToken.None);
         await engine.AppendAsync(second.Id, ChunkEncoding.Raw, second.Bytes.Length, second.Bytes, CancellationToken.None);
         Assert.True(engine.TryGetLocation(first.Id, out var location));
-        var path = Directory.GetFiles(Path.Combine(_dir.Path, "segments"), "*" + Segment.FramedExtension).Single();
+        var path = Directory.GetFiles(Path.Combine(Folder, "segments"), "*" + Segment.FramedExtension).Single();
         using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
         {
             file.Position = location.Offset + SegmentRecord.HeaderSize + 1000;
@@ -217,13 +203,13 @@ public sealed class DirectIoLogProbeTests : IDisposable
 
         // Act
         var lost = await Assert.ThrowsAsync<DropboxException>(async () => await TestChunks.ReadAllAsync(engine, first.Id));
-        var directBefore = _files.DirectReads;
+        var directBefore = Files.DirectReads;
         var got = await TestChunks.ReadAllAsync(engine, second.Id);
 
         // Assert: DataLoss, no 2018, and the next large record still read directly.
         Assert.Equal(ErrorKind.DataLoss, lost.Kind);
         Assert.Empty(Logged(SegmentOff));
         Assert.Equal(second.Bytes, got);
-        Assert.Equal(directBefore + 1, _files.DirectReads);
+        Assert.Equal(directBefore + 1, Files.DirectReads);
     }
 }

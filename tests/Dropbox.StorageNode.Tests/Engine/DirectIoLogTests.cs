@@ -15,23 +15,10 @@ namespace Dropbox.StorageNode.Tests.Engine;
 /// appenders fall back. Real files
 /// (ext4), a real engine; <see cref="FaultyFiles"/> refuses O_DIRECT or fails direct reads where a test asks.
 /// </summary>
-public sealed class DirectIoLogTests : IDisposable
+public sealed class DirectIoLogTests : DirectIoLogFixture
 {
     private const int Off = 2016;
     private const int Unavailable = 2017;
-    private const int SegmentOff = 2018;
-    private const int WritesRefused = 2019;
-
-    private readonly TempFolder _dir = new();
-    private readonly FaultyFiles _files = new(DiskFiles.Instance);
-    private readonly ListLogger _log = new(LogLevel.Information);
-
-    private EngineOptions Options => TestChunks.SmallEngine(_dir.Path) with { Files = _files, DirectReads = true, DirectWrites = true };
-
-    public void Dispose() => _dir.Dispose();
-
-    private List<(LogLevel Level, int EventId, string Message, Exception? Exception)> Logged(int eventId) =>
-        _log.Entries.Where(e => e.EventId == eventId).ToList();
 
     private static List<(ChunkId Id, byte[] Bytes)> LargeChunks(int count, int seed) =>
         Enumerable.Range(0, count).Select(i => TestChunks.Random(Segment.DirectReadMinBytes + (i * 50_001), seed + i)).ToList();
@@ -50,7 +37,7 @@ public sealed class DirectIoLogTests : IDisposable
     public async Task Many_failing_direct_reads_of_one_segment_log_that_its_direct_reads_are_off_exactly_once(bool refused)
     {
         // Arrange: one segment of large records, then every direct read fails (EINVAL) or returns a flipped byte.
-        await using var engine = ChunkEngine.Open(Options with { SegmentMaxBytes = 64L << 20 }, _log);
+        await using var engine = ChunkEngine.Open(Options with { SegmentMaxBytes = 64L << 20 }, Log);
         var chunks = LargeChunks(8, 100);
         await AppendAllAsync(engine, chunks);
         // The first 3 direct reads wait for one another, so that 3 fail at once, before any of them turns direct reads off.
@@ -67,7 +54,7 @@ public sealed class DirectIoLogTests : IDisposable
 
         if (refused)
         {
-            _files.FailDirectRead = () =>
+            Files.FailDirectRead = () =>
             {
                 MeetTheOthers();
                 return true;
@@ -75,7 +62,7 @@ public sealed class DirectIoLogTests : IDisposable
         }
         else
         {
-            _files.AfterDirectRead = bytes =>
+            Files.AfterDirectRead = bytes =>
             {
                 MeetTheOthers();
                 bytes[bytes.Length / 2] ^= 0x08;
@@ -103,7 +90,7 @@ public sealed class DirectIoLogTests : IDisposable
 
         // Assert: every read served its bytes; the fallback was logged once, as a warning naming segment 1 and why.
         Assert.Empty(errors);
-        Assert.True(_files.DirectReadAttempts >= 3, $"{_files.DirectReadAttempts} direct reads were attempted: the test proves nothing");
+        Assert.True(Files.DirectReadAttempts >= 3, $"{Files.DirectReadAttempts} direct reads were attempted: the test proves nothing");
         var logged = Assert.Single(Logged(SegmentOff));
         Assert.Equal(LogLevel.Warning, logged.Level);
         Assert.StartsWith("Direct reads of segment 1 are off from now on", logged.Message, StringComparison.Ordinal);
@@ -119,13 +106,13 @@ public sealed class DirectIoLogTests : IDisposable
         }
 
         // Later reads try no direct read, and log nothing more.
-        var attempts = _files.DirectReadAttempts;
+        var attempts = Files.DirectReadAttempts;
         foreach (var (id, bytes) in chunks)
         {
             Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
         }
 
-        Assert.Equal(attempts, _files.DirectReadAttempts);
+        Assert.Equal(attempts, Files.DirectReadAttempts);
         Assert.Single(Logged(SegmentOff));
     }
 
@@ -139,11 +126,11 @@ public sealed class DirectIoLogTests : IDisposable
             await AppendAllAsync(first, chunks);
         }
 
-        Assert.True(Directory.GetFiles(Path.Combine(_dir.Path, "segments")).Length >= 3);
-        _log.Entries.Clear();
+        Assert.True(Directory.GetFiles(Path.Combine(Folder, "segments")).Length >= 3);
+        Log.Entries.Clear();
 
         // Act: reopened with both off (as --direct-io off sets them), then every chunk read and one more written.
-        await using var engine = ChunkEngine.Open(Options with { DirectReads = false, DirectWrites = false }, _log);
+        await using var engine = ChunkEngine.Open(Options with { DirectReads = false, DirectWrites = false }, Log);
         foreach (var (id, bytes) in chunks)
         {
             Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
@@ -157,7 +144,7 @@ public sealed class DirectIoLogTests : IDisposable
         Assert.Equal(LogLevel.Information, logged.Level);
         Assert.Equal("Direct reads and writes are off by configuration (--direct-io off): segment reads and writes go through the page cache", logged.Message);
         Assert.Empty(Logged(Unavailable));
-        Assert.Equal(0, _files.DirectReadAttempts);
+        Assert.Equal(0, Files.DirectReadAttempts);
         Assert.False(engine.ActiveAppender!.IsDirect);
     }
 
@@ -166,7 +153,7 @@ public sealed class DirectIoLogTests : IDisposable
     {
         // Arrange: several segments, then a file system that refuses O_DIRECT.
         var chunks = LargeChunks(12, 300);
-        await using (var first = ChunkEngine.Open(Options, _log))
+        await using (var first = ChunkEngine.Open(Options, Log))
         {
             await AppendAllAsync(first, chunks);
 
@@ -175,11 +162,11 @@ public sealed class DirectIoLogTests : IDisposable
             Assert.Empty(Logged(Unavailable));
         }
 
-        Assert.True(Directory.GetFiles(Path.Combine(_dir.Path, "segments")).Length >= 3);
-        _files.RefuseDirect = true;
+        Assert.True(Directory.GetFiles(Path.Combine(Folder, "segments")).Length >= 3);
+        Files.RefuseDirect = true;
 
         // Act
-        await using var engine = ChunkEngine.Open(Options, _log);
+        await using var engine = ChunkEngine.Open(Options, Log);
         foreach (var (id, bytes) in chunks)
         {
             Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
@@ -189,9 +176,9 @@ public sealed class DirectIoLogTests : IDisposable
         var logged = Assert.Single(Logged(Unavailable));
         Assert.Equal(LogLevel.Warning, logged.Level);
         Assert.StartsWith("Direct reads and writes are unavailable: the file system of ", logged.Message, StringComparison.Ordinal);
-        Assert.Contains(Path.Combine(_dir.Path, "segments"), logged.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(Folder, "segments"), logged.Message, StringComparison.Ordinal);
         Assert.Empty(Logged(Off));
-        Assert.Equal(0, _files.DirectReadAttempts);
+        Assert.Equal(0, Files.DirectReadAttempts);
         Assert.False(engine.ActiveAppender!.IsDirect);
     }
 
@@ -199,15 +186,15 @@ public sealed class DirectIoLogTests : IDisposable
     public async Task Direct_writes_the_file_system_took_but_refuses_are_logged_once_however_many_segments_fall_back()
     {
         // Arrange: O_DIRECT is taken, but every direct write fails (EINVAL).
-        _files.FailDirectWrite = () => true;
-        await using var engine = ChunkEngine.Open(Options, _log);
+        Files.FailDirectWrite = () => true;
+        await using var engine = ChunkEngine.Open(Options, Log);
 
         // Act: enough to fill several segments, each appender trying direct writes and falling back by itself.
         var chunks = LargeChunks(12, 400);
         await AppendAllAsync(engine, chunks);
 
         // Assert: every chunk stored and read back; one warning for the engine, none at open (O_DIRECT was taken).
-        Assert.True(Directory.GetFiles(Path.Combine(_dir.Path, "segments")).Length >= 3);
+        Assert.True(Directory.GetFiles(Path.Combine(Folder, "segments")).Length >= 3);
         foreach (var (id, bytes) in chunks)
         {
             Assert.Equal(bytes, await TestChunks.ReadAllAsync(engine, id));
@@ -215,7 +202,7 @@ public sealed class DirectIoLogTests : IDisposable
 
         var logged = Assert.Single(Logged(WritesRefused));
         Assert.Equal(LogLevel.Warning, logged.Level);
-        Assert.StartsWith($"The file system of {Path.Combine(_dir.Path, "segments")} took O_DIRECT but refused a direct write", logged.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"The file system of {Path.Combine(Folder, "segments")} took O_DIRECT but refused a direct write", logged.Message, StringComparison.Ordinal);
         Assert.IsType<IOException>(logged.Exception);
         Assert.Empty(Logged(Unavailable));
         Assert.False(engine.ActiveAppender!.IsDirect);

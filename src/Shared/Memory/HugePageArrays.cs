@@ -6,11 +6,11 @@ namespace Dropbox.Shared.Memory;
 /// Large pinned byte arrays whose memory the kernel may back with transparent huge pages (2 MiB) instead of 4 KiB
 /// pages, when asked: by default only where <c>DROPBOX_HUGE_PAGES=on</c> (<see cref="AdviseByDefault"/>). A fresh
 /// buffer costs one page fault per 4 KiB page on first touch; a huge page is one fault, but the kernel zeroes all of it
-/// at once from its free 2 MiB blocks. Which is cheaper depends on the machine. On the virtual machines of stops 30-55 a
+/// at once from its free 2 MiB blocks. Which is cheaper depends on the machine. On the virtual machine of stop 40 a
 /// 4 KiB fault cost 7-17 µs and the advice saved a 1 GiB upload's client 0.26 s. On stop 56's (a balloon device that
 /// hands free 2 MiB blocks back to the host, so each fresh huge page is backed anew by the host while it is zeroed),
 /// zeroing the client's ~140 MiB of fresh huge pages was 19% of its samples (3.3 ms per MiB), against 0.5% for the same
-/// memory in 4 KiB pages: in 7 alternating runs without the advice the client used 0.36-0.57 s less CPU. Hence off
+/// memory in 4 KiB pages: in 13 alternating runs without the advice the client used 0.14-0.67 s less CPU. Hence off
 /// unless asked. Where transparent huge pages are off, set to <c>never</c>, or not Linux, the advice does nothing.
 /// </summary>
 /// <remarks>

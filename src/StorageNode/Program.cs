@@ -43,31 +43,11 @@ try
             case "--insecure-http": insecureHttp = true; break;
             case ParentWatch.Flag: exitWithParent = true; break;
             case "--log-format" or "--log-level":
-                try
-                {
-                    var flag = args[i];
-                    var value = Next();
-                    logging = flag == "--log-format" ? logging with { Format = NodeLogging.ParseFormat(value) } : logging with { MinimumLevel = NodeLogging.ParseLevel(value) };
-                }
-                catch (DropboxException ex)
-                {
-                    Console.Error.WriteLine($"error: {ex.Message}");
-                    return 2;
-                }
-
+                var flag = args[i];
+                var value = Next();
+                logging = flag == "--log-format" ? logging with { Format = NodeLogging.ParseFormat(value) } : logging with { MinimumLevel = NodeLogging.ParseLevel(value) };
                 break;
-            case DirectIoSwitch.Flag:
-                try
-                {
-                    directIo = DirectIoSwitch.Parse(Next());
-                }
-                catch (DropboxException ex)
-                {
-                    Console.Error.WriteLine($"error: {ex.Message}");
-                    return 2;
-                }
-
-                break;
+            case DirectIoSwitch.Flag: directIo = DirectIoSwitch.Parse(Next()); break;
             case "--reserve-mb":
                 if (!long.TryParse(Next(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var mb) || mb < 0)
                 {
@@ -94,8 +74,8 @@ try
 }
 catch (DropboxException ex) when (ex.Kind == ErrorKind.InvalidArgument)
 {
-    // A flag given last without its value (each flag's own bad value is answered where it is parsed).
-    Console.Error.WriteLine($"error: {ex.Message} {Usage}");
+    // A flag given last without its value, or a value its parser refuses (--log-format, --log-level, --direct-io).
+    Console.Error.WriteLine($"error: {ex.Message}");
     return 2;
 }
 

@@ -49,7 +49,7 @@ internal sealed class SegmentAppender : IDisposable
 
         // A pinned array never moves, so an aligned window into it stays aligned. Advised for huge pages where
         // DROPBOX_HUGE_PAGES=on (HugePageArrays): an appender is opened per segment, and its fresh 4 MiB took 1,000 page
-        // faults at a time (4,100 in a 1 GiB upload) on the machines of stops 30-55.
+        // faults at a time (4,100 in a 1 GiB upload) on the machine of stop 40.
         _array = HugePageArrays.AllocatePinned(StagingBytes + BlockSize);
         var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(_array, 0);
         _origin = (int)((BlockSize - (address % BlockSize)) % BlockSize);

@@ -168,7 +168,7 @@ internal sealed class DirectFileWriter : IAsyncDisposable
     }
 
     // Advised for huge pages where DROPBOX_HUGE_PAGES=on (HugePageArrays): the two fresh 4 MiB buffers of a download's
-    // first large file were 2,000 page faults on the machines of stops 30-55.
+    // first large file were 2,000 page faults on the machine of stop 40.
     private static byte[] RentStaging() =>
         Spare.TryTake(out var array) ? array : HugePageArrays.AllocatePinned(StagingBytes + BlockSize);
 

@@ -23,8 +23,10 @@ public sealed class EventOutbox : IAsyncDisposable
     /// file (a new file and a rename), and one per delivery was 2-3% of the appliance's CPU over a 1 GiB upload. A mark
     /// not written yet only makes a restart deliver those events again, which the metadata node ignores (and its reporter
     /// drops events of chunks no longer held). The marks were never synced, so a power cut could always lose them; now a
-    /// killed or crashed process loses those not written too: the events delivered since the last mark written (after a
-    /// burst, until the next delivery or the close) come again.
+    /// killed or crashed process loses those not written too: the events delivered since the last mark written come again.
+    /// A mark left behind after a burst is written once due when the reporter next finds nothing to send (it looks at least
+    /// every 5 s), so it lags by seconds, not until the next delivery: replayed much later, an old event would renew its
+    /// account's claim on a chunk it gave up, which only someone else's copy still backs (review s56).
     /// </summary>
     internal static readonly TimeSpan DefaultMarkInterval = TimeSpan.FromSeconds(1);
 
@@ -120,6 +122,12 @@ public sealed class EventOutbox : IAsyncDisposable
                 _unsent.AddRange(_log.Read(_unsent.Count > 0 ? _unsent[^1].End : _delivered, max - _unsent.Count));
             }
 
+            if (_unsent.Count == 0)
+            {
+                // Nothing to send: the time to write a mark left behind, once due.
+                WriteMarkIfDue();
+            }
+
             return _unsent.GetRange(0, Math.Clamp(max, 0, _unsent.Count));
         }
     }
@@ -162,10 +170,16 @@ public sealed class EventOutbox : IAsyncDisposable
                 return;
             }
 
-            if (_markWrittenAt is not { } writtenAt || _time.GetElapsedTime(writtenAt) >= _markInterval)
-            {
-                WriteMark();
-            }
+            WriteMarkIfDue();
+        }
+    }
+
+    /// <summary>Writes the mark (under the lock) if it is behind and none was written for a mark interval.</summary>
+    private void WriteMarkIfDue()
+    {
+        if (_markBehind && (_markWrittenAt is not { } writtenAt || _time.GetElapsedTime(writtenAt) >= _markInterval))
+        {
+            WriteMark();
         }
     }
 

@@ -99,7 +99,8 @@ public sealed class OutboxMarkIntervalProbeTests
         // renamed into place at its delivery, so a killed node delivered nothing again; now the deliveries since the
         // last mark written (up to a mark interval of them, or more if deliveries stopped since) come again. Harmless
         // (the reporter drops events of chunks no longer held, the metadata node ignores repeats): this documents the cost.
-        // Nothing writes a mark that fell behind when deliveries stop: it stays behind until the next delivery or the close.
+        // A mark that fell behind when deliveries stop is written once due by the next ReadPending that finds nothing to
+        // send (the reporter's idle look, at least every 5 s), the next delivery, or the close; none of these happens here.
         using var backend = LogBackend.Create("disk");
         var dir = backend.PathOf("outbox");
         var killed = new EventOutbox(dir, backend.Files, TimeSpan.FromSeconds(1)); // a second apart: the two deliveries are within one interval

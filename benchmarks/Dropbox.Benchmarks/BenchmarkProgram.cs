@@ -7,7 +7,7 @@ namespace Dropbox.Benchmarks;
 
 /// <summary>
 /// Entry point: pick benchmarks with --filter, e.g. --filter '*Chunking*'. Custom end-to-end runners are chosen by
-/// their first argument: <c>storage-put</c>, <c>storage-transfer</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>metadata-scale</c>, <c>metadata-reads</c>, <c>metadata-exhaust</c>, <c>client-scale</c>.
+/// their first argument: <c>storage-put</c>, <c>storage-transfer</c>, <c>storage-engine</c>, <c>storage-has</c>, <c>metadata-load</c>, <c>metadata-scale</c>, <c>metadata-reads</c>, <c>metadata-grown</c>, <c>metadata-exhaust</c>, <c>client-scale</c>.
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -30,6 +30,8 @@ public static class BenchmarkProgram
                 return await MetadataLoadRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "metadata-scale":
                 return await MetadataScaleRunner.RunAsync(args[1..]).ConfigureAwait(false);
+            case "metadata-grown":
+                return await MetadataGrownRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "metadata-reads":
                 return await MetadataReadsRunner.RunAsync(args[1..]).ConfigureAwait(false);
             case "metadata-exhaust":

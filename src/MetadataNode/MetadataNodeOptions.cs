@@ -123,6 +123,12 @@ public sealed record MetadataNodeOptions
     /// </summary>
     public bool SyncWrites { get; init; } = true;
 
+    /// <summary>
+    /// Bloom filters in the store's sorted tables (default true; <see cref="Storage.RocksEngine.Open(string, bool)"/>).
+    /// False only for the benchmark that measures what they save.
+    /// </summary>
+    internal bool TableFilters { get; init; } = true;
+
     /// <summary>Clock for versions, retention and garbage collection (tests substitute a manual one).</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 

@@ -47,7 +47,7 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
     public string SystemToken { get; }
 
     /// <summary>Starts a node in a new temp folder named after <paramref name="prefix"/>.</summary>
-    public static async Task<BenchMetadataNode> StartAsync(string prefix, LogLevel minimumLevel, bool syncWrites = true)
+    public static async Task<BenchMetadataNode> StartAsync(string prefix, LogLevel minimumLevel, bool syncWrites = true, bool tableFilters = true)
     {
         var root = Path.Combine(Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N")[..8]);
         var options = new MetadataNodeOptions
@@ -57,6 +57,7 @@ internal sealed class BenchMetadataNode : IAsyncDisposable
             Urls = ["http://127.0.0.1:0"],
             GcInterval = TimeSpan.Zero,
             SyncWrites = syncWrites,
+            TableFilters = tableFilters,
         };
         var app = MetadataNodeHost.Build(options, l => l.SetMinimumLevel(minimumLevel));
         await app.StartAsync();

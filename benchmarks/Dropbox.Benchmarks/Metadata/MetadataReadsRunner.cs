@@ -11,35 +11,39 @@ namespace Dropbox.Benchmarks.Metadata;
 /// The metadata store's point reads once its records sit in sorted tables (a store that has run a while), with and
 /// without the tables' Bloom filters, side by side in one run: a chunk that is not there (what every plan and "stored"
 /// report of a new chunk asks: the chunk family, then the tombstones), and a chunk that is. Each round builds a store of
-/// <c>--chunks</c> records in a new folder, flushes it, reopens it (a cold block cache) and times
-/// <c>--reads</c> reads of each kind; the two kinds of store alternate. Prints a table; asserts nothing.
-/// <c>metadata-reads [--chunks N] [--reads N] [--rounds N]</c>
+/// <c>--chunks</c> chunk records (and a tombstone for every tenth as many other ids) in a new folder, flushes it (with
+/// <c>--settled</c> also compacts it), reopens it (a cold block cache; the tables are still in the page cache, so this
+/// measures CPU, not the disk) and times <c>--reads</c> reads of each kind; the two kinds of store alternate. Prints a
+/// table with the tables' layout and their readers' memory; asserts nothing.
+/// <c>metadata-reads [--chunks N] [--reads N] [--rounds N] [--settled]</c>
 /// </summary>
 public static class MetadataReadsRunner
 {
     /// <summary>Runs the rounds.</summary>
     public static Task<int> RunAsync(string[] args)
     {
-        var chunks = MetadataLoadRunner.IntArg(args, "--chunks", 2_000_000);
+        var chunks = MetadataLoadRunner.IntArg(args, "--chunks", 1_000_000);
+        var settled = args.Contains("--settled");
         var reads = MetadataLoadRunner.IntArg(args, "--reads", 200_000);
         var rounds = MetadataLoadRunner.IntArg(args, "--rounds", 3);
-        var results = new Dictionary<bool, List<(double Absent, double Present, long Bytes)>> { [false] = [], [true] = [] };
+        var results = new Dictionary<bool, List<Result>> { [false] = [], [true] = [] };
         for (var round = 0; round < rounds; round++)
         {
             foreach (var filters in new[] { false, true })
             {
-                var result = Measure(chunks, reads, filters);
+                var result = Measure(chunks, reads, filters, settled);
                 results[filters].Add(result);
-                Console.WriteLine($"round {round + 1}, table filters {(filters ? "on " : "off")}: absent {result.Absent:F2} us, present {result.Present:F2} us per read; tables {result.Bytes / 1048576.0:F1} MiB");
+                Console.WriteLine($"round {round + 1}, table filters {(filters ? "on " : "off")}: absent {result.Absent:F2} us, present {result.Present:F2} us per read; tables {result.Bytes / 1048576.0:F1} MiB ({result.Layout}), table readers {result.ReaderBytes / 1048576.0:F1} MiB");
             }
         }
 
         Console.WriteLine();
-        Console.WriteLine($"| {chunks:N0} chunk records in sorted tables, {reads:N0} reads of each kind, {rounds} rounds (median) | filters off | filters on |");
+        Console.WriteLine($"| {chunks:N0} chunk records in sorted tables{(settled ? ", compacted" : string.Empty)}, {reads:N0} reads of each kind, {rounds} rounds (median) | filters off | filters on |");
         Console.WriteLine("|---|---:|---:|");
         Console.WriteLine($"| a chunk not there (chunk family, then tombstones) | {Median(results[false], r => r.Absent):F2} us | {Median(results[true], r => r.Absent):F2} us |");
         Console.WriteLine($"| a chunk that is there | {Median(results[false], r => r.Present):F2} us | {Median(results[true], r => r.Present):F2} us |");
-        Console.WriteLine($"| the store's folder | {Median(results[false], r => r.Bytes) / 1048576.0:F1} MiB | {Median(results[true], r => r.Bytes) / 1048576.0:F1} MiB |");
+        Console.WriteLine($"| the store's tables | {Median(results[false], r => r.Bytes) / 1048576.0:F1} MiB | {Median(results[true], r => r.Bytes) / 1048576.0:F1} MiB |");
+        Console.WriteLine($"| table readers' memory (heap, outside the block cache) | {Median(results[false], r => r.ReaderBytes) / 1048576.0:F1} MiB | {Median(results[true], r => r.ReaderBytes) / 1048576.0:F1} MiB |");
         return Task.FromResult(0);
     }
 
@@ -49,7 +53,9 @@ public static class MetadataReadsRunner
         return sorted[sorted.Length / 2];
     }
 
-    private static (double Absent, double Present, long Bytes) Measure(int chunks, int reads, bool filters)
+    private sealed record Result(double Absent, double Present, long Bytes, long ReaderBytes, string Layout);
+
+    private static Result Measure(int chunks, int reads, bool filters, bool settled)
     {
         var directory = Path.Combine(Path.GetTempPath(), "md-reads-" + Guid.NewGuid().ToString("N"));
         try
@@ -60,6 +66,7 @@ public static class MetadataReadsRunner
                 var record = new ChunkRecord { State = ChunkState.Stored, Size = 4096, StoredSize = 4096, Refcount = 1 };
                 record.Locations.Add("node-1");
                 var value = Google.Protobuf.MessageExtensions.ToByteArray(record);
+                var tombstone = Google.Protobuf.MessageExtensions.ToByteArray(new ChunkRecord { State = ChunkState.Deleted });
                 for (var start = 0; start < chunks; start += 10_000)
                 {
                     using var batch = new WriteBatch();
@@ -67,12 +74,20 @@ public static class MetadataReadsRunner
                     {
                         held[i] = RandomId();
                         batch.Put(Keys.Chunk(held[i]), value, engine.Chunks);
+                        if (i % 10 == 0)
+                        {
+                            batch.Put(Keys.ChunkTombstone(RandomId()), tombstone, engine.Meta);
+                        }
                     }
 
                     engine.Write(batch);
                 }
 
                 engine.FlushAll();
+                if (settled)
+                {
+                    engine.CompactAll();
+                }
             }
 
             var bytes = new DirectoryInfo(directory).EnumerateFiles("*.sst").Sum(f => f.Length);
@@ -100,7 +115,13 @@ public static class MetadataReadsRunner
                     throw new InvalidOperationException($"Read {found} chunks of the {reads} written.");
                 }
 
-                return (absentUs, presentUs, bytes);
+                var layout = string.Join(", ", Enumerable.Range(0, 7)
+                    .Select(level => (Level: level, Files: engine.Property($"rocksdb.num-files-at-level{level}", engine.Chunks)))
+                    .Where(l => l.Files is not null and not "0")
+                    .Select(l => $"L{l.Level}: {l.Files} files"));
+                var readerBytes = long.Parse(engine.Property("rocksdb.estimate-table-readers-mem", engine.Chunks) ?? "0", System.Globalization.CultureInfo.InvariantCulture)
+                    + long.Parse(engine.Property("rocksdb.estimate-table-readers-mem", engine.Meta) ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+                return new Result(absentUs, presentUs, bytes, readerBytes, "chunks " + layout);
             }
         }
         finally

@@ -204,7 +204,7 @@ internal sealed partial class MetadataStore : IDisposable
             throw new DropboxException(ErrorKind.InvalidArgument, "KeepVersions and ReplicationFactor must be at least 1.");
         }
 
-        var engine = RocksEngine.Open(options.DataDirectory);
+        var engine = RocksEngine.Open(options.DataDirectory, options.TableFilters);
         try
         {
             var upgrade = StoreSchema.Migrate(engine);

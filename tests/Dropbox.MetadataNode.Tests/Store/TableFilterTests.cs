@@ -46,39 +46,114 @@ public sealed partial class TableFilterTests
     }
 
     [Fact]
-    public void Reads_find_every_record_and_no_other_in_tables_written_with_and_without_filters()
+    public void The_new_table_factory_changes_nothing_but_the_filter_policy_of_the_four_families()
+    {
+        using var off = new TempFolder();
+        using var on = new TempFolder();
+        RocksEngine.Open(off.Path, tableFilters: false).Dispose();
+        RocksEngine.Open(on.Path).Dispose();
+        var before = File.ReadAllLines(LatestOptions(off.Path));
+        var after = File.ReadAllLines(LatestOptions(on.Path));
+        var differences = new List<string>();
+        foreach (var family in RocksEngine.FamilyNames.Append("default"))
+        {
+            var a = Section(before, $"[TableOptions/BlockBasedTable \"{family}\"]");
+            var b = Section(after, $"[TableOptions/BlockBasedTable \"{family}\"]");
+            differences.AddRange(a.Except(b).Concat(b.Except(a)).Select(line => $"{family}: {line}"));
+        }
+
+        // Block size, cache, index type, format and checksum as before: only the filter, in exactly the four families.
+        Assert.All(differences, d => Assert.Contains(": filter_policy=", d, StringComparison.Ordinal));
+        Assert.Equal(Filtered.Order(), differences.Where(d => d.Contains("bloomfilter", StringComparison.Ordinal)).Select(d => d[..d.IndexOf(':', StringComparison.Ordinal)]).Order());
+    }
+
+    [Fact]
+    public void Reads_and_scans_see_every_record_and_no_other_across_tables_with_and_without_filters()
     {
         using var dir = new TempFolder();
-        // Written first without filters (a store from before them), then more with them, each flushed to its own tables.
-        using (var before = RocksEngine.Open(dir.Path, tableFilters: false))
+        // A store from before the filters, then tables with them, then more written by a binary without them (a
+        // downgrade), which must read the filtered tables too; then settled by a compaction, and through a checkpoint
+        // (what backups and the online check open).
+        using (var older = RocksEngine.Open(dir.Path, tableFilters: false))
         {
-            WriteRecords(before, 0, 3_000);
-            before.FlushAll();
-            Assert.Equal(0, FilterBlockBytes(before, before.Chunks));
+            WriteRecords(older, 0, 2_000);
+            older.FlushAll();
+            Assert.Equal(0, FilterBlockBytes(older, older.Chunks));
         }
 
-        using var engine = RocksEngine.Open(dir.Path);
-        WriteRecords(engine, 3_000, 3_000);
-        engine.FlushAll();
-        Assert.True(FilterBlockBytes(engine, engine.Chunks) > 0);
+        using (var engine = RocksEngine.Open(dir.Path))
+        {
+            WriteRecords(engine, 2_000, 2_000);
+            engine.FlushAll();
+            Assert.True(FilterBlockBytes(engine, engine.Chunks) > 0, "the tables written with filters on have none");
+            CheckReads(engine, 4_000, "mixed tables");
+        }
 
-        for (var n = 0; n < 6_000; n++)
+        using (var older = RocksEngine.Open(dir.Path, tableFilters: false))
+        {
+            CheckReads(older, 4_000, "a binary without filters, mixed tables");
+            WriteRecords(older, 4_000, 1_000);
+            older.FlushAll();
+        }
+
+        using (var engine = RocksEngine.Open(dir.Path))
+        {
+            CheckReads(engine, 5_000, "three generations of tables");
+            engine.CompactAll();
+            CheckReads(engine, 5_000, "after a full compaction");
+            using var copies = new TempFolder();
+            var checkpoint = Path.Combine(copies.Path, "checkpoint");
+            engine.Checkpoint(checkpoint);
+            using var snapshot = RocksEngine.Open(checkpoint);
+            CheckReads(snapshot, 5_000, "a checkpoint");
+        }
+    }
+
+    /// <summary>Records 0..<paramref name="count"/> are found by key and by scan (every third chunk a tombstone), none after.</summary>
+    private static void CheckReads(RocksEngine engine, int count, string what)
+    {
+        for (var n = 0; n < count; n++)
         {
             var record = RecordBatch.ReadChunk(engine, Id(n));
-            Assert.NotNull(record);
-            // Every third is a tombstone (read from the default family once the chunk family has no such key).
+            Assert.True(record is not null, $"{what}: chunk {n} not found");
             Assert.Equal(n % 3 == 0 ? ChunkState.Deleted : ChunkState.Stored, record!.State);
             Assert.Equal((uint)n, record.Size);
-            Assert.NotNull(engine.Get(Keys.File("ns", $"f{n}"), engine.Files));
-            Assert.NotNull(engine.Get(Keys.NamespaceChunk("ns", Id(n)), engine.NamespaceChunks));
+            Assert.True(engine.Get(Keys.File("ns", $"f{n:D6}"), engine.Files) is not null, $"{what}: file {n} not found");
+            Assert.True(engine.Get(Keys.NamespaceChunk("ns", Id(n)), engine.NamespaceChunks) is not null, $"{what}: account chunk {n} not found");
         }
 
-        for (var n = 6_000; n < 12_000; n++)
+        for (var n = count; n < count + 2_000; n++)
         {
             Assert.Null(RecordBatch.ReadChunk(engine, Id(n)));
-            Assert.Null(engine.Get(Keys.File("ns", $"f{n}"), engine.Files));
+            Assert.Null(engine.Get(Keys.File("ns", $"f{n:D6}"), engine.Files));
             Assert.Null(engine.Get(Keys.NamespaceChunk("ns", Id(n)), engine.NamespaceChunks));
         }
+
+        Assert.Equal(count, engine.ScanPrefix(engine.Files, Keys.FilePrefix("ns", "f")).Count());
+        Assert.Equal(count, engine.ScanPrefix(engine.NamespaceChunks, Keys.NamespaceChunkPrefix("ns")).Count());
+        Assert.Equal(count - ((count + 2) / 3), engine.ScanAll(engine.Chunks).Count());
+        var visited = 0;
+        engine.Visit(engine.Files, Keys.FilePrefix("ns", "f"), Keys.File("ns", "f001000"), (_, _) => ++visited > 0);
+        Assert.Equal(count - 1_000, visited);
+    }
+
+    private static string LatestOptions(string directory) =>
+        Directory.GetFiles(directory, "OPTIONS-*").OrderBy(f => f, StringComparer.Ordinal).Last();
+
+    private static HashSet<string> Section(string[] lines, string header)
+    {
+        var start = Array.FindIndex(lines, l => l.Trim() == header);
+        Assert.True(start >= 0, $"No {header} in the options file.");
+        var section = new HashSet<string>();
+        for (var i = start + 1; i < lines.Length && !lines[i].TrimStart().StartsWith('['); i++)
+        {
+            if (lines[i].Trim().Length > 0)
+            {
+                section.Add(lines[i].Trim());
+            }
+        }
+
+        return section;
     }
 
     private static IEnumerable<(string Name, ColumnFamilyHandle Family)> Families(RocksEngine engine) =>
@@ -106,7 +181,7 @@ public sealed partial class TableFilterTests
             }
 
             batch.Put(Keys.NamespaceChunk("ns", id), new NamespaceChunkRecord { Refs = 1 }.ToByteArray(), engine.NamespaceChunks);
-            batch.Put(Keys.File("ns", $"f{n}"), One, engine.Files);
+            batch.Put(Keys.File("ns", $"f{n:D6}"), One, engine.Files);
             foreach (var family in new[] { engine.Users, engine.Namespaces, engine.Versions, engine.Changes, engine.Nodes, engine.Gc })
             {
                 batch.Put(Keys.File("x", $"k{n}"), One, family);

@@ -9,9 +9,14 @@
 #   upload.sh faults ROOT OUT [DATA]    perf record -e page-faults -c 1 of the client and of the appliance -> OUT{,-ap}.txt
 #   upload.sh down   ROOT [DATA]        as cpu, then a second client downloads it all: its wall/CPU/faults, the appliance's
 #   upload.sh down-pairs ROOT_A ROOT_B [N] [DATA]   N (3) alternating `down` runs of two checkouts
+#   upload.sh grown  ROOT BASE NEW      BASE uploaded (untimed), the appliance restarted on the same port (RocksDB flushes
+#                                       what it recovers: the records in sorted tables), then NEW's upload timed as `cpu`
 #
 # DATA is a file or a folder to upload (default: a 1 GiB random file made once at $TMPDIR/profile-1gib.bin). Each run
 # first uploads 64 MiB of other random data into the appliance, so that its JIT and first allocations are behind it.
+# Each run works in a new folder, $TMPDIR/profile-MODE.TIME, and removes none: on ext4 the file creates soon after a
+# mass deletion cost their creator an inode-table scan (four back-to-back runs that each removed the last one's 10,000
+# files went from 3.7 to 8.6 s of client system time). Remove $TMPDIR/profile-* when done.
 set -euo pipefail
 tmp=${TMPDIR:-/tmp}
 
@@ -25,7 +30,8 @@ data_or_default() {
 # start ROOT WORK: a fresh appliance (its pid in WORK/appliance.pid) and a logged-in client, warmed by a 64 MiB upload
 start() {
   local root=$1 work=$2
-  rm -rf "$work"; mkdir -p "$work/src" "$work/warm"
+  if [ -e "$work" ]; then echo "upload.sh: $work exists; each run needs a new folder" >&2; exit 1; fi
+  mkdir -p "$work/src" "$work/warm"
   DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
     standalone --data "$work/appliance" --port 0 > "$work/appliance.log" 2>&1 &
   echo $! > "$work/appliance.pid"
@@ -45,7 +51,7 @@ place() { # place DATA WORK: hard link (or copy) the data into the synced folder
 stat_of() { awk '{print $10, $14+$15}' "/proc/$1/stat"; }
 
 cpu() {
-  local root=$1 data work=$tmp/profile-cpu
+  local root=$1 data work=$tmp/profile-cpu.$(date +%s%N)
   data=$(data_or_default "${2:-}")
   start "$root" "$work"; place "$data" "$work"
   local ap; ap=$(cat "$work/appliance.pid")
@@ -59,7 +65,7 @@ cpu() {
 # down ROOT [DATA]: DATA uploaded (untimed), then a second client logs in and downloads everything; checked byte for byte
 # (but the folder identity file, which is each folder's own)
 down() {
-  local root=$1 data work=$tmp/profile-down
+  local root=$1 data work=$tmp/profile-down.$(date +%s%N)
   data=$(data_or_default "${2:-}")
   start "$root" "$work"; place "$data" "$work"
   "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
@@ -75,24 +81,44 @@ down() {
   kill "$ap"; wait "$ap" 2> /dev/null || true
 }
 
+# grown ROOT BASE NEW: an appliance that already holds BASE (a grown store), then NEW's upload timed
+grown() {
+  local root=$1 base=$2 new=$3 work=$tmp/profile-grown.$(date +%s%N)
+  start "$root" "$work"; place "$base" "$work"
+  "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
+  local ap; ap=$(cat "$work/appliance.pid"); kill "$ap"; wait "$ap" 2> /dev/null || true
+  DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+    standalone --data "$work/appliance" --port "${url##*:}" > "$work/appliance2.log" 2>&1 &
+  ap=$!
+  for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance2.log" && break; sleep 0.1; done
+  local tables; tables=$(find "$work/appliance" -name '*.sst' | wc -l)
+  place "$new" "$work"
+  read -r f0 c0 < <(stat_of "$ap")
+  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "$client" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
+  read -r f1 c1 < <(stat_of "$ap")
+  echo "$root: into a store of $tables tables: $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); load $(cut -d' ' -f1 /proc/loadavg)"
+  kill "$ap"; wait "$ap" 2> /dev/null || true
+}
+
 case "${1:-}" in
   cpu) cpu "$2" "${3:-}" ;;
   pairs) for _ in $(seq 1 "${4:-3}"); do cpu "$2" "${5:-}"; cpu "$3" "${5:-}"; done ;;
   perf)
-    work=$tmp/profile-perf; data=$(data_or_default "${4:-}")
+    work=$tmp/profile-perf.$(date +%s%N); data=$(data_or_default "${4:-}")
     R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
     perf record -F 1999 -g -p "$ap" -o "$3.data" 2> /dev/null & pp=$!; sleep 0.3
     "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
     kill -INT $pp; wait $pp || true; kill "$ap"
     perf script -i "$3.data" 2> /dev/null > "$3.txt" ;;
   faults)
-    work=$tmp/profile-faults; data=$(data_or_default "${4:-}")
+    work=$tmp/profile-faults.$(date +%s%N); data=$(data_or_default "${4:-}")
     R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
     perf record -e page-faults -c 1 -g -p "$ap" -o "$3-ap.data" 2> /dev/null & pp=$!; sleep 0.3
     perf record -e page-faults -c 1 -g -o "$3.data" -- "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
     kill -INT $pp; wait $pp || true; kill "$ap"
     perf script -i "$3.data" 2> /dev/null > "$3.txt"; perf script -i "$3-ap.data" 2> /dev/null > "$3-ap.txt" ;;
   down) down "$2" "${3:-}" ;;
+  grown) grown "$2" "$3" "$4" ;;
   down-pairs) for _ in $(seq 1 "${4:-3}"); do down "$2" "${5:-}"; down "$3" "${5:-}"; done ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,21p' "$0"; exit 2 ;;
 esac

@@ -12,6 +12,9 @@ internal sealed partial class MetadataStore
     /// <summary>The RocksDB directory.</summary>
     public string DataDirectory => _options.DataDirectory;
 
+    /// <summary>Heap memory of the store's open sorted tables' readers: index and Bloom filter blocks (the metrics).</summary>
+    public long TableReaderBytes => _engine.TableReaderBytes();
+
     /// <summary>How many storage nodes each chunk should be on.</summary>
     public int ReplicationFactor => _options.ReplicationFactor;
 

@@ -139,6 +139,24 @@ internal sealed class RocksEngine : IDisposable
         return options;
     }
 
+    /// <summary>
+    /// Heap memory of the open sorted tables' readers over every column family (their index and Bloom filter blocks,
+    /// held outside the block cache; RocksDB's estimate): the filters' share grows with the keys in tables.
+    /// </summary>
+    public long TableReaderBytes()
+    {
+        var total = ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", Meta));
+        foreach (var name in FamilyNames)
+        {
+            total += ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", _db.GetColumnFamily(name)));
+        }
+
+        return total;
+    }
+
+    private static long ParseLong(string? value) =>
+        long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
+
     /// <summary>A RocksDB property of one column family (tests: <c>rocksdb.aggregated-table-properties</c>), or null.</summary>
     internal string? Property(string name, ColumnFamilyHandle family) => _db.GetProperty(name, family);
 

@@ -244,6 +244,7 @@ public sealed class NodeEndpointsTests : IDisposable
         Assert.Equal(1, metrics.Single("dropbox_chunks_under_replicated"));
         Assert.Equal(2, metrics.Sum("dropbox_storage_nodes", ("state", "live")));
         Assert.True(metrics.Single("dropbox_disk_used_bytes") > 0, metrics.Text);
+        Assert.True(metrics.Single("dropbox_metadata_table_readers_bytes") >= 0, metrics.Text);
         await metrics.AssertPromtoolAcceptsAsync();
 
         // The second copy arrives: nothing is under-replicated any more.

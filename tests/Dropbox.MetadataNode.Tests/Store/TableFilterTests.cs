@@ -46,6 +46,18 @@ public sealed partial class TableFilterTests
     }
 
     [Fact]
+    public void Table_reader_memory_counts_the_filters_of_the_tables_written()
+    {
+        using var dir = new TempFolder();
+        using var engine = RocksEngine.Open(dir.Path);
+        Assert.Equal(0, engine.TableReaderBytes()); // no tables yet
+        WriteRecords(engine, 0, 20_000);
+        engine.FlushAll();
+        // At least the filters' 10 bits for each of the 20,000 chunk-family, account-chunk and file keys.
+        Assert.True(engine.TableReaderBytes() >= 3 * 20_000 * RocksEngine.TableFilterBitsPerKey / 8 * 2 / 3, $"{engine.TableReaderBytes()} bytes");
+    }
+
+    [Fact]
     public void The_new_table_factory_changes_nothing_but_the_filter_policy_of_the_four_families()
     {
         using var off = new TempFolder();

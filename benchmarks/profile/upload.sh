@@ -10,13 +10,15 @@
 #   upload.sh down   ROOT [DATA]        as cpu, then a second client downloads it all: its wall/CPU/faults, the appliance's
 #   upload.sh down-pairs ROOT_A ROOT_B [N] [DATA]   N (3) alternating `down` runs of two checkouts
 #   upload.sh grown  ROOT BASE NEW      BASE uploaded (untimed), the appliance restarted on the same port (RocksDB flushes
-#                                       what it recovers: the records in sorted tables), then NEW's upload timed as `cpu`
+#                                       what it recovers: the records in sorted tables; not warmed again), then NEW's
+#                                       upload timed as `cpu` times it. BASE and NEW need different folder names
 #
 # DATA is a file or a folder to upload (default: a 1 GiB random file made once at $TMPDIR/profile-1gib.bin). Each run
 # first uploads 64 MiB of other random data into the appliance, so that its JIT and first allocations are behind it.
 # Each run works in a new folder, $TMPDIR/profile-MODE.TIME, and removes none: on ext4 the file creates soon after a
 # mass deletion cost their creator an inode-table scan (four back-to-back runs that each removed the last one's 10,000
-# files went from 3.7 to 8.6 s of client system time). Remove $TMPDIR/profile-* when done.
+# files went from 3.7 to 8.6 s of client system time). Remove $TMPDIR/profile-* when done (a `down` run of the GiB
+# leaves over 2 GiB).
 set -euo pipefail
 tmp=${TMPDIR:-/tmp}
 
@@ -36,6 +38,7 @@ start() {
     standalone --data "$work/appliance" --port 0 > "$work/appliance.log" 2>&1 &
   echo $! > "$work/appliance.pid"
   for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance.log" && break; sleep 0.1; done
+  if ! grep -q '^ready: ' "$work/appliance.log"; then echo "upload.sh: the appliance is not ready; see $work/appliance.log" >&2; exit 1; fi
   url=$(grep '^ready: ' "$work/appliance.log" | cut -c8-); token=$(grep '^token: ' "$work/appliance.log" | cut -c8-)
   client="$root/src/SyncClient/bin/native/Dropbox.SyncClient"
   "$client" login --server "$url" --token "$token" --folder "$work/src" --state "$work/client" --device a > /dev/null
@@ -87,10 +90,13 @@ grown() {
   start "$root" "$work"; place "$base" "$work"
   "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
   local ap; ap=$(cat "$work/appliance.pid"); kill "$ap"; wait "$ap" 2> /dev/null || true
-  DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+  DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
     standalone --data "$work/appliance" --port "${url##*:}" > "$work/appliance2.log" 2>&1 &
   ap=$!
   for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance2.log" && break; sleep 0.1; done
+  if ! grep -q '^ready: ' "$work/appliance2.log"; then
+    echo "upload.sh: the restarted appliance is not ready (its ports taken?); see $work/appliance2.log" >&2; kill "$ap"; exit 1
+  fi
   local tables; tables=$(find "$work/appliance" -name '*.sst' | wc -l)
   place "$new" "$work"
   read -r f0 c0 < <(stat_of "$ap")

@@ -46,7 +46,7 @@ internal sealed class MetadataMetrics
         var diskFree = f.CreateGauge("dropbox_disk_free_bytes", "Free bytes (available to this process) on the data directory's file system.");
         var diskTotal = f.CreateGauge("dropbox_disk_total_bytes", "Size of the data directory's file system.");
         var diskUsed = f.CreateGauge("dropbox_disk_used_bytes", "Bytes of the RocksDB store's files.");
-        var tableReaders = f.CreateGauge("dropbox_metadata_table_readers_bytes", "Heap memory of the RocksDB store's open sorted tables (their index and Bloom filter blocks, outside the block cache; about 4 bytes per one-chunk file).");
+        var tableReaders = f.CreateGauge("dropbox_metadata_table_readers_bytes", "Heap memory of the RocksDB store's open sorted tables (their index and Bloom filter blocks, outside the block cache; about 10 bytes per one-chunk file).");
         metrics.Registry.AddBeforeCollectCallback(() =>
         {
             if (!_store.IsOpen)

@@ -142,17 +142,30 @@ internal sealed class RocksEngine : IDisposable
     /// <summary>
     /// Heap memory of the open sorted tables' readers over every column family (their index and Bloom filter blocks,
     /// held outside the block cache; RocksDB's estimate): the filters' share grows with the keys in tables.
+    /// Read at every scrape, which may race the store's close: under <see cref="_closeGate"/>, and 0 once closed (a
+    /// property read on a closed database would touch freed native memory).
     /// </summary>
     public long TableReaderBytes()
     {
-        var total = ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", Meta));
-        foreach (var name in FamilyNames)
+        lock (_closeGate)
         {
-            total += ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", _db.GetColumnFamily(name)));
-        }
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return 0;
+            }
 
-        return total;
+            var total = ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", Meta));
+            foreach (var name in FamilyNames)
+            {
+                total += ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", _db.GetColumnFamily(name)));
+            }
+
+            return total;
+        }
     }
+
+    /// <summary>Held by <see cref="Dispose"/> and by the reads a metrics scrape makes, which may race it.</summary>
+    private readonly object _closeGate = new();
 
     private static long ParseLong(string? value) =>
         long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
@@ -324,9 +337,12 @@ internal sealed class RocksEngine : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        lock (_closeGate)
         {
-            _db.Dispose();
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _db.Dispose();
+            }
         }
     }
 }

@@ -58,6 +58,33 @@ public sealed partial class TableFilterTests
     }
 
     [Fact]
+    public async Task Table_reader_memory_reads_zero_once_the_store_is_closed_and_a_close_waits_for_a_read()
+    {
+        using var dir = new TempFolder();
+        var engine = RocksEngine.Open(dir.Path);
+        WriteRecords(engine, 0, 2_000);
+        engine.FlushAll();
+        Assert.True(engine.TableReaderBytes() > 0);
+
+        // A scrape racing the close: every read either sees the open store or reads 0, never the freed one.
+        using var stop = new CancellationTokenSource();
+        var count = 0;
+        var reads = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested && count < 10_000_000)
+            {
+                Assert.True(engine.TableReaderBytes() >= 0);
+                Interlocked.Increment(ref count);
+            }
+        });
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref count) >= 100, TimeSpan.FromSeconds(30)));
+        engine.Dispose();
+        Assert.Equal(0, engine.TableReaderBytes());
+        stop.Cancel();
+        await reads.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public void The_new_table_factory_changes_nothing_but_the_filter_policy_of_the_four_families()
     {
         using var off = new TempFolder();

@@ -9,6 +9,28 @@ internal sealed partial class MetadataStore
     /// <summary>True until the store is disposed (RocksDB closed).</summary>
     public bool IsOpen => Volatile.Read(ref _disposed) == 0;
 
+    /// <summary>Held by <see cref="Dispose"/> and by <see cref="WhileOpen"/>.</summary>
+    private readonly object _closeGate = new();
+
+    /// <summary>
+    /// Runs <paramref name="read"/> while the store stays open (a metrics scrape: its reads may race the store's close,
+    /// and a RocksDB read on a closed database touches freed native memory); false, without running it, once closed.
+    /// A close waits for a read already running.
+    /// </summary>
+    public bool WhileOpen(Action read)
+    {
+        lock (_closeGate)
+        {
+            if (!IsOpen)
+            {
+                return false;
+            }
+
+            read();
+            return true;
+        }
+    }
+
     /// <summary>The RocksDB directory.</summary>
     public string DataDirectory => _options.DataDirectory;
 

@@ -396,9 +396,12 @@ internal sealed partial class MetadataStore : IDisposable
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        lock (_closeGate)
         {
-            return;
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
         }
 
         _stopping.Cancel();

@@ -47,13 +47,9 @@ internal sealed class MetadataMetrics
         var diskTotal = f.CreateGauge("dropbox_disk_total_bytes", "Size of the data directory's file system.");
         var diskUsed = f.CreateGauge("dropbox_disk_used_bytes", "Bytes of the RocksDB store's files.");
         var tableReaders = f.CreateGauge("dropbox_metadata_table_readers_bytes", "Heap memory of the RocksDB store's open sorted tables (their index and Bloom filter blocks, outside the block cache; about 10 bytes per one-chunk file).");
-        metrics.Registry.AddBeforeCollectCallback(() =>
+        // Under the store's close gate: a scrape racing the close reads nothing rather than a closed database.
+        metrics.Registry.AddBeforeCollectCallback(() => _store.WhileOpen(() =>
         {
-            if (!_store.IsOpen)
-            {
-                return;
-            }
-
             var live = _store.LiveNodes().Count;
             nodes.WithLabels("live").Set(live);
             nodes.WithLabels("down").Set(_store.RegisteredNodeCount - live);
@@ -64,7 +60,7 @@ internal sealed class MetadataMetrics
             diskUsed.Set(DirectoryBytes(_store.DataDirectory));
             tableReaders.Set(_store.TableReaderBytes);
             DiskSpace.Set(_store.DataDirectory, diskFree, diskTotal);
-        });
+        }));
     }
 
     public Counter ChunksPlanned { get; }

@@ -60,7 +60,9 @@ internal sealed partial class MetadataStore
 
     /// <summary>
     /// Stored chunks that fewer than <see cref="ReplicationFactor"/> live storage nodes are confirmed to hold. A scan of
-    /// every chunk record: call it from a cache, not per request.
+    /// every chunk record: call it from a cache, not per request. Once the node is stopping (<see cref="ReleaseWaiters"/>)
+    /// the scan ends where it is and the count is partial: a scrape holds the store's close gate while it scans, and a
+    /// shutdown waits for it (minutes over hundreds of millions of records).
     /// </summary>
     public long CountUnderReplicated()
     {
@@ -87,7 +89,7 @@ internal sealed partial class MetadataStore
                 }
             }
 
-            return true;
+            return !_stopping.IsCancellationRequested;
         });
 
         return count;

@@ -35,12 +35,36 @@ public sealed class ScrapeCloseRaceTests
 
         // The close begins while the scrape reads: it must not get past the gate (and close RocksDB) until the read ends.
         var closing = Task.Run(store.Dispose);
-        var first = await Task.WhenAny(closing, Task.Delay(TimeSpan.FromMilliseconds(500)));
+        Task first;
+        try
+        {
+            first = await Task.WhenAny(closing, Task.Delay(TimeSpan.FromMilliseconds(500)));
+        }
+        finally
+        {
+            release.Set(); // never leave the scrape blocked, whatever the outcome
+        }
+
         Assert.NotSame(closing, first);
-        release.Set();
         Assert.True(await scrape.WaitAsync(TimeSpan.FromSeconds(30)));
         await closing.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.False(store.WhileOpen(() => Assert.Fail("a scrape ran on a closed store")));
+    }
+
+    [Fact]
+    public async Task The_under_replicated_scan_ends_early_once_the_node_is_stopping()
+    {
+        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 }); // one node: every chunk is under-replicated
+        var store = harness.Store;
+        var (alice, _) = store.AddUser("alice");
+        for (var i = 0; i < 50; i++)
+        {
+            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
+        }
+
+        Assert.Equal(50, store.CountUnderReplicated());
+        store.ReleaseWaiters(); // what the host does when it begins to stop
+        Assert.True(store.CountUnderReplicated() <= 1);
     }
 }

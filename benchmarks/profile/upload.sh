@@ -29,16 +29,24 @@ data_or_default() {
   echo "$big"
 }
 
+# launch ROOT WORK PORT LOG: the appliance on WORK/appliance (its pid in WORK/appliance.pid), once it says it is ready
+launch() {
+  local root=$1 work=$2 port=$3 log=$4
+  DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+    standalone --data "$work/appliance" --port "$port" > "$log" 2>&1 &
+  echo $! > "$work/appliance.pid"
+  for _ in $(seq 1 300); do grep -q '^ready: ' "$log" && break; sleep 0.1; done
+  if ! grep -q '^ready: ' "$log"; then
+    echo "upload.sh: the appliance is not ready (its ports taken?); see $log" >&2; kill "$(cat "$work/appliance.pid")"; exit 1
+  fi
+}
+
 # start ROOT WORK: a fresh appliance (its pid in WORK/appliance.pid) and a logged-in client, warmed by a 64 MiB upload
 start() {
   local root=$1 work=$2
   if [ -e "$work" ]; then echo "upload.sh: $work exists; each run needs a new folder" >&2; exit 1; fi
   mkdir -p "$work/src" "$work/warm"
-  DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
-    standalone --data "$work/appliance" --port 0 > "$work/appliance.log" 2>&1 &
-  echo $! > "$work/appliance.pid"
-  for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance.log" && break; sleep 0.1; done
-  if ! grep -q '^ready: ' "$work/appliance.log"; then echo "upload.sh: the appliance is not ready; see $work/appliance.log" >&2; exit 1; fi
+  launch "$root" "$work" 0 "$work/appliance.log"
   url=$(grep '^ready: ' "$work/appliance.log" | cut -c8-); token=$(grep '^token: ' "$work/appliance.log" | cut -c8-)
   client="$root/src/SyncClient/bin/native/Dropbox.SyncClient"
   "$client" login --server "$url" --token "$token" --folder "$work/src" --state "$work/client" --device a > /dev/null
@@ -90,13 +98,7 @@ grown() {
   start "$root" "$work"; place "$base" "$work"
   "$client" sync --once --json --state "$work/client" > /dev/null 2>&1
   local ap; ap=$(cat "$work/appliance.pid"); kill "$ap"; wait "$ap" 2> /dev/null || true
-  DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
-    standalone --data "$work/appliance" --port "${url##*:}" > "$work/appliance2.log" 2>&1 &
-  ap=$!
-  for _ in $(seq 1 300); do grep -q '^ready: ' "$work/appliance2.log" && break; sleep 0.1; done
-  if ! grep -q '^ready: ' "$work/appliance2.log"; then
-    echo "upload.sh: the restarted appliance is not ready (its ports taken?); see $work/appliance2.log" >&2; kill "$ap"; exit 1
-  fi
+  launch "$root" "$work" "${url##*:}" "$work/appliance2.log"; ap=$(cat "$work/appliance.pid")
   local tables; tables=$(find "$work/appliance" -name '*.sst' | wc -l)
   place "$new" "$work"
   read -r f0 c0 < <(stat_of "$ap")

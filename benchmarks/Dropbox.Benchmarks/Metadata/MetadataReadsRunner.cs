@@ -119,9 +119,7 @@ public static class MetadataReadsRunner
                     .Select(level => (Level: level, Files: engine.Property($"rocksdb.num-files-at-level{level}", engine.Chunks)))
                     .Where(l => l.Files is not null and not "0")
                     .Select(l => $"L{l.Level}: {l.Files} files"));
-                var readerBytes = long.Parse(engine.Property("rocksdb.estimate-table-readers-mem", engine.Chunks) ?? "0", System.Globalization.CultureInfo.InvariantCulture)
-                    + long.Parse(engine.Property("rocksdb.estimate-table-readers-mem", engine.Meta) ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-                return new Result(absentUs, presentUs, bytes, readerBytes, "chunks " + layout);
+                return new Result(absentUs, presentUs, bytes, engine.TableReaderBytes(), "chunks " + layout);
             }
         }
         finally

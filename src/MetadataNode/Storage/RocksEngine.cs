@@ -154,13 +154,7 @@ internal sealed class RocksEngine : IDisposable
                 return 0;
             }
 
-            var total = ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", Meta));
-            foreach (var name in FamilyNames)
-            {
-                total += ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", _db.GetColumnFamily(name)));
-            }
-
-            return total;
+            return AllFamilies().Sum(family => ParseLong(_db.GetProperty("rocksdb.estimate-table-readers-mem", family)));
         }
     }
 
@@ -183,10 +177,9 @@ internal sealed class RocksEngine : IDisposable
     internal void FlushAll()
     {
         var options = new FlushOptions().SetWaitForFlush(true);
-        Native.Instance.rocksdb_flush_cf(_db.Handle, options.Handle, Meta.Handle);
-        foreach (var name in FamilyNames)
+        foreach (var family in AllFamilies())
         {
-            Native.Instance.rocksdb_flush_cf(_db.Handle, options.Handle, _db.GetColumnFamily(name).Handle);
+            Native.Instance.rocksdb_flush_cf(_db.Handle, options.Handle, family.Handle);
         }
 
         GC.KeepAlive(options);
@@ -195,12 +188,14 @@ internal sealed class RocksEngine : IDisposable
     /// <summary>Benchmarks and tests only: compacts every column family's whole key range (tables rewritten, settled).</summary>
     internal void CompactAll()
     {
-        _db.CompactRange((byte[]?)null, null, Meta);
-        foreach (var name in FamilyNames)
+        foreach (var family in AllFamilies())
         {
-            _db.CompactRange((byte[]?)null, null, _db.GetColumnFamily(name));
+            _db.CompactRange((byte[]?)null, null, family);
         }
     }
+
+    /// <summary>Every column family: the default one (<see cref="Meta"/>), then <see cref="FamilyNames"/> in order.</summary>
+    private IEnumerable<ColumnFamilyHandle> AllFamilies() => FamilyNames.Select(_db.GetColumnFamily).Prepend(Meta);
 
     private static void WithMemtableFilter(IntPtr options)
     {

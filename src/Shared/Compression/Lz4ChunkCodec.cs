@@ -7,8 +7,8 @@ namespace Dropbox.Shared.Compression;
 
 /// <summary>
 /// Per-chunk LZ4 (one raw LZ4 block, no frame). A chunk is stored compressed only when that pays: a cheap
-/// sample test first (so JPEG, MP4 or random data costs two 4 KiB trial compressions, not a full one), then
-/// the whole chunk, kept only if it saves at least 1/16 of its size.
+/// sample test first (so JPEG, MP4 or random data costs two 4 KiB trial compressions, not a full one; a small chunk of
+/// such data one pass over its first KiB), then the whole chunk, kept only if it saves at least 1/16 of its size.
 /// </summary>
 public static class Lz4ChunkCodec
 {
@@ -68,13 +68,14 @@ public static class Lz4ChunkCodec
 
     /// <summary>
     /// The cheap test: LZ4-compresses a 4 KiB sample from the start and one from the middle, and says yes if
-    /// together they shrink by at least 1/16. Small chunks (up to 16 KiB) always say yes and are tried whole.
+    /// together they shrink by at least 1/16. Small chunks (up to 16 KiB) are tried whole, unless their first KiB
+    /// already looks like compressed or encrypted bytes (<see cref="LooksRandom"/>).
     /// </summary>
     public static bool LooksCompressible(ReadOnlySpan<byte> plain)
     {
         if (plain.Length <= SampleThreshold)
         {
-            return plain.Length > 0;
+            return plain.Length > 0 && !LooksRandom(plain);
         }
 
         Span<byte> scratch = stackalloc byte[SampleSize];
@@ -95,6 +96,51 @@ public static class Lz4ChunkCodec
         }
 
         return a + b <= budget;
+    }
+
+    /// <summary>Bytes of a small chunk's start whose byte values <see cref="LooksRandom"/> counts.</summary>
+    public const int RandomProbeSize = 1024;
+
+    /// <summary>
+    /// Distinct byte values in <see cref="RandomProbeSize"/> bytes at or above which a small chunk may be compressed or
+    /// encrypted data. Random bytes show 251.3 of the 256 on average and fewer than 240 with a probability of 1.6e-6 (the
+    /// exact occupancy distribution); text and most binaries far fewer. A miss only costs the trial.
+    /// </summary>
+    public const int RandomDistinctBytes = 240;
+
+    /// <summary>
+    /// Most times one byte value may appear in <see cref="RandomProbeSize"/> bytes for the chunk still to count as random:
+    /// random bytes show each value 4 times on average and any value 25 times or more with a probability of about 1e-9;
+    /// structured binary that uses every value (little-endian counters, tables) repeats a few values (zeros) far more.
+    /// </summary>
+    public const int RandomMostRepeats = 24;
+
+    /// <summary>
+    /// Whether a small chunk's first KiB looks like compressed (JPEG, PNG, ZIP, gzip) or encrypted bytes: nearly every
+    /// byte value, none often. Then a whole LZ4 trial is not made: per call LZ4 zeroes and fills a 16 KiB hash table,
+    /// which costs more than a small chunk's bytes; this reads 1 KiB once. Chunks under a KiB are tried as before. Over
+    /// 18,216 files of 1-16 KiB of this machine's system folders, the distinct-value test alone skipped 2,608, of which
+    /// 18 would have saved 1/16 (0.02% of the bytes LZ4 saved over all of them), and every one of 10,000 random chunks.
+    /// </summary>
+    internal static bool LooksRandom(ReadOnlySpan<byte> plain)
+    {
+        if (plain.Length < RandomProbeSize)
+        {
+            return false;
+        }
+
+        Span<ushort> counts = stackalloc ushort[256];
+        counts.Clear();
+        var distinct = 0;
+        var most = 0;
+        foreach (var b in plain[..RandomProbeSize])
+        {
+            var count = ++counts[b];
+            distinct += count == 1 ? 1 : 0;
+            most = Math.Max(most, count);
+        }
+
+        return distinct >= RandomDistinctBytes && most <= RandomMostRepeats;
     }
 
     /// <summary>

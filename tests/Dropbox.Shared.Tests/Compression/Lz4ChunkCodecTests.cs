@@ -47,6 +47,64 @@ public sealed class Lz4ChunkCodecTests
         Assert.True(Lz4ChunkCodec.LooksCompressible(TestData.Text(4 * 1024 * 1024)));
     }
 
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(4608)]
+    [InlineData(8192)]
+    [InlineData(16 * 1024)]
+    public void Small_random_chunks_are_not_tried_whole(int length)
+    {
+        for (var seed = 0; seed < 200; seed++)
+        {
+            Assert.False(Lz4ChunkCodec.LooksCompressible(TestData.Random(length, seed)), $"random chunk of {length} bytes, seed {seed}");
+        }
+    }
+
+    [Fact]
+    public void A_small_gzip_file_is_not_tried_whole()
+    {
+        using var packed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            gzip.Write(TestData.Text(16 * 1024));
+        }
+
+        Assert.InRange(packed.Length, 1024, 16 * 1024);
+        Assert.False(Lz4ChunkCodec.LooksCompressible(packed.ToArray()));
+    }
+
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(4608)]
+    [InlineData(16 * 1024)]
+    public void Small_text_and_structured_binary_chunks_are_still_tried_and_compressed(int length)
+    {
+        var text = TestData.Text(length);
+        var records = new byte[length]; // 8-byte records of two counters and six zeros: every byte value in each KiB, yet LZ4 saves a third
+        for (var i = 0; i + 8 <= length; i += 8)
+        {
+            records[i] = (byte)(i / 8);
+            records[i + 1] = (byte)((i / 8) + 128);
+        }
+
+        foreach (var plain in new[] { text, records })
+        {
+            var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+            Assert.True(Lz4ChunkCodec.LooksCompressible(plain));
+            Assert.Equal(ChunkEncoding.Lz4, Lz4ChunkCodec.Encode(plain, stored, out var written));
+            Assert.Equal(plain, Lz4ChunkCodec.Decode(ChunkEncoding.Lz4, stored.AsSpan(0, written), plain.Length));
+        }
+    }
+
+    [Fact]
+    public void Chunks_under_a_KiB_are_tried_whole_whatever_their_bytes()
+    {
+        var plain = TestData.Random(1000, seed: 3);
+
+        Assert.True(Lz4ChunkCodec.LooksCompressible(plain));
+        Assert.Equal(ChunkEncoding.Raw, Lz4ChunkCodec.Encode(plain, new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)], out _));
+    }
+
     [Fact]
     public void Compression_that_saves_less_than_a_sixteenth_is_not_kept()
     {

@@ -97,9 +97,37 @@ public sealed class Lz4ChunkCodecTests
     }
 
     [Fact]
-    public void Chunks_under_a_KiB_are_tried_whole_whatever_their_bytes()
+    public void A_small_chunk_that_starts_random_and_ends_in_padding_is_still_tried_and_compressed()
     {
-        var plain = TestData.Random(1000, seed: 3);
+        var plain = new byte[12 * 1024]; // 3 KiB of compressed bytes, then zeros: the tail of a tar of compressed files
+        TestData.Random(3 * 1024, seed: 4).CopyTo(plain, 0);
+        var stored = new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)];
+
+        Assert.True(Lz4ChunkCodec.LooksCompressible(plain));
+        Assert.Equal(ChunkEncoding.Lz4, Lz4ChunkCodec.Encode(plain, stored, out var written));
+        Assert.InRange(written, 1, 4 * 1024);
+    }
+
+    [Theory]
+    [InlineData(239, true)]
+    [InlineData(240, false)]
+    public void A_small_chunk_counts_as_random_from_240_distinct_byte_values(int distinct, bool tried)
+    {
+        var plain = new byte[1024]; // each value 4-5 times, under the repeat limit
+        for (var i = 0; i < plain.Length; i++)
+        {
+            plain[i] = (byte)(i % distinct);
+        }
+
+        Assert.Equal(tried, Lz4ChunkCodec.LooksCompressible(plain));
+    }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(1023)]
+    public void Chunks_under_a_KiB_are_tried_whole_whatever_their_bytes(int length)
+    {
+        var plain = TestData.Random(length, seed: 3);
 
         Assert.True(Lz4ChunkCodec.LooksCompressible(plain));
         Assert.Equal(ChunkEncoding.Raw, Lz4ChunkCodec.Encode(plain, new byte[Lz4ChunkCodec.MaxEncodedLength(plain.Length)], out _));

@@ -60,15 +60,16 @@ internal sealed partial class MetadataStore
 
     /// <summary>
     /// Stored chunks that fewer than <see cref="ReplicationFactor"/> live storage nodes are confirmed to hold. A scan of
-    /// every chunk record: call it from a cache, not per request. Once the node is stopping (<see cref="ReleaseWaiters"/>)
-    /// the scan ends where it is and the count is partial: a scrape holds the store's close gate while it scans, and a
-    /// shutdown waits for it (minutes over hundreds of millions of records).
+    /// every chunk record: call it from a cache, not per request. Once the node is stopping (<see cref="ReleaseWaiters"/>,
+    /// <see cref="Dispose"/>) the scan ends where it is and the answer is false with a partial count: a scrape holds the
+    /// store's close gate while it scans, and a shutdown waits for it (minutes over hundreds of millions of records).
     /// </summary>
-    public long CountUnderReplicated()
+    public bool TryCountUnderReplicated(out long count)
     {
         var live = LiveNodes().Where(n => !n.Draining).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal); // a draining node's copies are on their way out
         var wanted = _options.ReplicationFactor;
-        long count = 0;
+        long under = 0;
+        var complete = true;
         _engine.Visit(_engine.Chunks, [], [], (_, value) =>
         {
             var chunk = ChunkRecord.Parser.ParseFrom(value);
@@ -85,13 +86,15 @@ internal sealed partial class MetadataStore
 
                 if (copies < wanted)
                 {
-                    count++;
+                    under++;
                 }
             }
 
-            return !_stopping.IsCancellationRequested;
+            complete = !_stopping.IsCancellationRequested;
+            return complete;
         });
 
-        return count;
+        count = under;
+        return complete;
     }
 }

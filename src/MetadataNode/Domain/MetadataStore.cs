@@ -396,6 +396,9 @@ internal sealed partial class MetadataStore : IDisposable
 
     public void Dispose()
     {
+        // Before the gate: a scrape's under-replicated scan holds it and ends early once stopping, so a close that was
+        // not preceded by ReleaseWaiters (a test, a failed start) does not wait for a whole scan of the chunk records.
+        _stopping.Cancel();
         lock (_closeGate)
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -404,7 +407,6 @@ internal sealed partial class MetadataStore : IDisposable
             }
         }
 
-        _stopping.Cancel();
         _transactions.Dispose();
         _engine.Dispose();
         MarkCleanShutdown();

@@ -161,9 +161,11 @@ internal sealed class MetadataMetrics
         lock (_scanLock)
         {
             var now = Environment.TickCount64;
-            if (_underReplicatedAt == long.MinValue || now - _underReplicatedAt > (long)UnderReplicatedRefresh.TotalMilliseconds)
+            // A scan cut short by the node stopping is not a count: the last whole one stays, and is not marked fresh.
+            if ((_underReplicatedAt == long.MinValue || now - _underReplicatedAt > (long)UnderReplicatedRefresh.TotalMilliseconds)
+                && _store.TryCountUnderReplicated(out var count))
             {
-                _underReplicated = _store.CountUnderReplicated();
+                _underReplicated = count;
                 _underReplicatedAt = now;
             }
 

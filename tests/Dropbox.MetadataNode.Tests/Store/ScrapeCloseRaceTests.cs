@@ -1,3 +1,5 @@
+using Dropbox.Hosting;
+using Dropbox.MetadataNode.Services;
 using Dropbox.MetadataNode.Tests.Infrastructure;
 
 namespace Dropbox.MetadataNode.Tests.Store;
@@ -28,7 +30,7 @@ public sealed class ScrapeCloseRaceTests
             reading.Set();
             Assert.True(release.Wait(TimeSpan.FromSeconds(30)));
             Assert.True(store.IsOpen, "the store closed under a scrape that was reading it");
-            Assert.True(store.CountUnderReplicated() >= 0);
+            Assert.False(store.TryCountUnderReplicated(out _), "the close under way did not cut the scan short");
             Assert.True(store.TableReaderBytes > 0);
         }));
         Assert.True(reading.Wait(TimeSpan.FromSeconds(30)));
@@ -63,8 +65,79 @@ public sealed class ScrapeCloseRaceTests
             await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
         }
 
-        Assert.Equal(50, store.CountUnderReplicated());
+        Assert.True(store.TryCountUnderReplicated(out var whole));
+        Assert.Equal(50, whole);
         store.ReleaseWaiters(); // what the host does when it begins to stop
-        Assert.True(store.CountUnderReplicated() <= 1);
+        Assert.False(store.TryCountUnderReplicated(out var partial));
+        Assert.True(partial <= 1);
+    }
+
+    [Fact]
+    public async Task A_close_without_ReleaseWaiters_cuts_short_a_scan_that_holds_the_gate()
+    {
+        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 });
+        var store = harness.Store;
+        var (alice, _) = store.AddUser("alice");
+        for (var i = 0; i < 50; i++)
+        {
+            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
+        }
+
+        // A scrape that scans again and again under the gate, as one long scan over a large store would, until a scan is
+        // cut short; bounded in time so that a close which never cancels it fails the test instead of hanging it.
+        using var scanning = new ManualResetEventSlim();
+        var scans = 0;
+        var cutShort = false;
+        var scrape = Task.Run(() => store.WhileOpen(() =>
+        {
+            var until = DateTime.UtcNow.AddSeconds(10);
+            while (DateTime.UtcNow < until)
+            {
+                scans++;
+                scanning.Set();
+                if (!store.TryCountUnderReplicated(out _))
+                {
+                    cutShort = true;
+                    return;
+                }
+            }
+        }));
+        Assert.True(scanning.Wait(TimeSpan.FromSeconds(30)));
+
+        var closing = Task.Run(store.Dispose); // no ReleaseWaiters first: a test's or a failed start's close
+        Assert.True(await scrape.WaitAsync(TimeSpan.FromSeconds(30)));
+        await closing.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(cutShort, $"the close waited for {scans} whole scans instead of cutting the one under way short");
+        Assert.False(store.IsOpen);
+    }
+
+    [Fact]
+    public async Task A_scan_cut_short_by_stopping_does_not_replace_the_last_whole_count_in_the_metrics()
+    {
+        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 }); // one node: every chunk is under-replicated
+        var store = harness.Store;
+        var (alice, _) = store.AddUser("alice");
+        for (var i = 0; i < 50; i++)
+        {
+            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
+        }
+
+        var node = new NodeMetrics();
+        var metrics = new MetadataMetrics(node, store);
+        Assert.Equal(50, await UnderReplicatedGaugeAsync(node));
+
+        store.ReleaseWaiters();
+        metrics.InvalidateUnderReplicated(); // the cache is due: the next scrape scans, and the scan ends early
+        Assert.Equal(50, await UnderReplicatedGaugeAsync(node));
+    }
+
+    private static async Task<double> UnderReplicatedGaugeAsync(NodeMetrics node)
+    {
+        using var text = new MemoryStream();
+        await node.Registry.CollectAndExportAsTextAsync(text);
+        var line = System.Text.Encoding.UTF8.GetString(text.ToArray()).Split('\n')
+            .Single(l => l.StartsWith("dropbox_chunks_under_replicated ", StringComparison.Ordinal));
+        return double.Parse(line["dropbox_chunks_under_replicated ".Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

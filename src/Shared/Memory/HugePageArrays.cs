@@ -30,11 +30,19 @@ public static partial class HugePageArrays
     // MADV_HUGEPAGE from <sys/mman.h>: the same value on every Linux architecture.
     private const int MadvHugePage = 14;
 
+    // MADV_POPULATE_WRITE (Linux 5.14): fault the range in, writable, now; older kernels answer EINVAL.
+    private const int MadvPopulateWrite = 23;
+
     /// <summary>The environment variable that turns the advice on (<c>on</c>) for the arrays of the whole process.</summary>
     public const string Variable = "DROPBOX_HUGE_PAGES";
 
     private static int _adviceFailed;
     private static long _adviceCalls;
+    private static int _populateFailed;
+    private static long _populatedBytes;
+
+    /// <summary>Bytes this process had the kernel fault in ahead of use (tests).</summary>
+    internal static long PopulatedBytes => Interlocked.Read(ref _populatedBytes);
 
     /// <summary>Times this process asked the kernel for huge pages (tests: a default allocation must not).</summary>
     internal static long AdviceCalls => Interlocked.Read(ref _adviceCalls);
@@ -79,6 +87,50 @@ public static partial class HugePageArrays
         }
 
         return array;
+    }
+
+    /// <summary>
+    /// Has the kernel fault in, writable, the whole pages among the first <paramref name="length"/> bytes of
+    /// <paramref name="array"/> (pinned) in one call, before the caller writes them: a fresh buffer otherwise takes one
+    /// page fault per 4 KiB page on first touch, each a trap into the kernel and out. On this project's virtual machines
+    /// that trap is most of a fault's cost (a 1 GiB upload's client: 34,000 faults, a fifth of its samples, in filling
+    /// fresh read blocks). Contents are unchanged: a page already there stays as it is, and one not yet there would
+    /// read as zeros either way. Only for memory the caller is about to fill; where the kernel has no such call (before
+    /// 5.14, not Linux) it does nothing, and is not asked again.
+    /// </summary>
+    public static void Populate(byte[] array, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length);
+        if (!OperatingSystem.IsLinux() || Volatile.Read(ref _populateFailed) != 0)
+        {
+            return;
+        }
+
+        var (start, span) = WholePages(array, length);
+        if (span <= 0)
+        {
+            return;
+        }
+
+        if (Madvise(start, span, MadvPopulateWrite) != 0)
+        {
+            // EINVAL on a kernel without the call; anything else (EFAULT, ENOMEM) leaves the pages to fault on first touch.
+            Volatile.Write(ref _populateFailed, 1);
+            return;
+        }
+
+        Interlocked.Add(ref _populatedBytes, span);
+    }
+
+    /// <summary>The whole pages inside the first <paramref name="length"/> bytes of <paramref name="array"/> (pinned).</summary>
+    internal static (nint Start, nint Length) WholePages(byte[] array, int length)
+    {
+        long page = Environment.SystemPageSize;
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        var start = (address + page - 1) / page * page;
+        var end = (address + length) / page * page;
+        return ((nint)start, (nint)Math.Max(0, end - start));
     }
 
     /// <summary>The huge pages that hold <paramref name="array"/> (pinned), from the boundary before it to the one after.</summary>

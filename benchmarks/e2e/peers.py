@@ -12,11 +12,15 @@ Scenarios, each on data generated here from --seed:
   5 propagate a new 4 KiB file on A until whole on B, daemons with default settings, --changes times
 
 Fairness: every tool starts on the same footing (Runner.quiesce, before each timed tool): the previous tool's dirty
-pages are written back first (sync), and no tool starts within --delete-settle seconds (default 60) of a mass
-deletion by the runner (its rm of the previous tool's restore, extract or copy of 1,000 files or more). On ext4 without a journal (this
-project's VM) creating files soon after many were deleted costs the creator an inode-table scan, which used to fall
-on whichever tool ran right after the runner's clean-up (ours, in the download scenario). --drop-caches also empties
-the page cache before each tool (off by default: it is machine-wide and makes every tool read cold).
+pages are written back first (sync), and the runner deletes no tree of a previous tool's (its restore, extract or copy)
+until the end of the run: it moves it aside (a rename) instead, where the disk has room for all of them
+(--defer-deletes auto, the default). On ext4 (this project's VM has no journal) creating files soon after many were
+deleted costs the creator an inode-table scan: the allocator skips an inode freed less than 60 s ago, or 360 s when
+its table block is dirty, and new files dirty those blocks; that used to fall on whichever tool ran right after the
+runner's clean-up (ours, in the download scenario). Where the disk has no such room (--defer-deletes off), a tree is
+deleted at once and no tool starts within --delete-settle seconds (default 60) of such a mass deletion (1,000 files
+or more). --drop-caches also empties the page cache before each tool (off by default: it is machine-wide and makes
+every tool read cold).
 
 Every wall time is the command's (or, for daemons, from the change until the result is whole on the other
 side); CPU and peak RSS come from /usr/bin/time for commands and /proc/PID/{stat,status} for daemons (VmHWM reset
@@ -324,6 +328,19 @@ class Row:
         self.mib, self.verified, self.note = mib, verified, note
 
 
+def defer_deletes(a, data):
+    """Whether the runner keeps the trees it would delete until the end (see Fairness above): --defer-deletes, or with
+    auto, whether the work folder's disk has room for them all: up to four restores and four extracts of the data (the
+    scenarios' verifications and the download), two copies, and a GiB of margin."""
+    if a.defer_deletes != "auto":
+        return a.defer_deletes == "on"
+    need = 10 * (data.big_size + data.small_bytes) + 1024 * MIB
+    free = shutil.disk_usage(a.work).free
+    log(f"deletions {'deferred to the end' if free >= need else 'at once, each mass deletion settled'}: "
+        f"{free / 2**30:.1f} GiB free, {need / 2**30:.1f} GiB needed to keep every output")
+    return free >= need
+
+
 class Runner:
     def __init__(self, a):
         self.a = a
@@ -349,6 +366,9 @@ class Runner:
         self.st = {}
         self.last_write = 0.0
         self.last_delete = None  # time.monotonic() of the runner's last removal of a tree or file (see quiesce)
+        self.trash = os.path.join(self.work, "trash")  # trees moved aside, deleted with the work folder at the end
+        self.moved_aside = 0
+        self.defer_deletes = defer_deletes(a, self.data)
         self.timeout = a.timeout
 
     # ---- helpers
@@ -361,9 +381,15 @@ class Runner:
         log(f"{row.scenario} / {row.tool}: {row.wall:.2f} s, {fmt_bytes(row.bytes)}, cpu {fmt_cpu(row.cpu)}, {row.verified}")
 
     def remove(self, path):
-        """Removes a tree (or file) the runner made; a mass deletion (MASS_DELETE_FILES entries or more) is noted, so
-        that the next tool waits for it to settle."""
+        """Removes a tree (or file) the runner made. A tree is moved aside to be deleted at the end when deletions are
+        deferred; otherwise a mass deletion (MASS_DELETE_FILES entries or more) is noted, so that the next tool waits
+        for it to settle."""
         if not os.path.lexists(path):
+            return
+        if os.path.isdir(path) and not os.path.islink(path) and self.defer_deletes:
+            os.makedirs(self.trash, exist_ok=True)
+            self.moved_aside += 1
+            os.rename(path, os.path.join(self.trash, f"{self.moved_aside:03d}-{os.path.basename(path)}"))
             return
         if os.path.isdir(path) and not os.path.islink(path):
             entries = sum(len(d) + len(f) for _, d, f in os.walk(path))
@@ -959,9 +985,11 @@ def report(runner, a, started, load0):
       + (" (the client natively compiled, as the README publishes it)" if a.client == "native"
          else " (the client's Release dll under dotnet, as `dotnet run -c Release` runs it)") + ". 'ours / this' above 1 means "
       f"ours took longer. Every tool starts after the data has been still for {SETTLE_S} s (the client's --once pass "
-      "waits for files younger than 2 s), after a sync (the previous tool's dirty pages written back) and at least "
-      f"{a.delete_settle} s after the runner's last mass deletion (ext4 without a journal makes creating files soon "
-      "after many deletions cost the creator an inode-table scan)"
+      "waits for files younger than 2 s), after a sync (the previous tool's dirty pages written back) and "
+      + ("with no tool's output deleted before the end of the run (each moved aside: on ext4 creating files soon after "
+         "many deletions costs the creator an inode-table scan)" if runner.defer_deletes else
+         f"at least {a.delete_settle} s after the runner's last mass deletion (ext4 makes creating files soon after "
+         "many deletions cost the creator an inode-table scan; the disk had no room to keep every output to the end)")
       + (", with the page cache dropped" if a.drop_caches else "") + ". Peak RSS of a command is the largest of it and its children (as /usr/bin/time reports it); of a "
       "daemon its VmHWM over the scenario. CPU ms/MiB is over the scenario's data (scenario 2: the whole file). "
       "Uploads of ours, restic and borg are verified by an untimed download / restore / extract compared with the "
@@ -990,8 +1018,12 @@ def main():
     p.add_argument("--timeout", type=int, default=900, help="seconds any one command or wait may take (default 900)")
     p.add_argument("--change-timeout", type=int, default=120, help="seconds one propagation may take (default 120)")
     p.add_argument("--work", help="work folder (default: a new one under $TMPDIR; removed at the end unless --keep)")
+    p.add_argument("--defer-deletes", choices=("auto", "on", "off"), default="auto",
+                   help="keep every tool's restore, extract and copy (moved aside) until the end of the run instead of "
+                        "deleting it at once: on, off, or auto (default: on where the work folder's disk has room for "
+                        "all of them; see Fairness above)")
     p.add_argument("--delete-settle", type=int, default=DELETE_SETTLE_S,
-                   help=f"seconds no tool starts after the runner's last mass deletion (default {DELETE_SETTLE_S}; see Fairness above)")
+                   help=f"with deletions not deferred, seconds no tool starts after the runner's last mass deletion (default {DELETE_SETTLE_S}; see Fairness above)")
     p.add_argument("--drop-caches", action="store_true",
                    help="also empty the page cache before each tool (machine-wide; root only; default off)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs, repositories)")

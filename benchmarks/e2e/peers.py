@@ -17,9 +17,9 @@ until the end of the run: it moves it aside (a rename) instead, where the disk h
 (--defer-deletes auto, the default). On ext4 (this project's VM has no journal) creating files soon after many were
 deleted costs the creator an inode-table scan: the allocator skips an inode freed less than 60 s ago, or 360 s when
 its table block is dirty, and new files dirty those blocks; that used to fall on whichever tool ran right after the
-runner's clean-up (ours, in the download scenario). Where the disk has no such room (--defer-deletes off), a tree is
-deleted at once and no tool starts within --delete-settle seconds (default 60) of such a mass deletion (1,000 files
-or more). --drop-caches also empties the page cache before each tool (off by default: it is machine-wide and makes
+runner's clean-up (ours, in the download scenario). Where the disk has no such room (auto), or with --defer-deletes
+off, a tree is deleted at once and no tool starts within --delete-settle seconds (default 60) of such a mass deletion
+(1,000 files or more). --drop-caches also empties the page cache before each tool (off by default: it is machine-wide and makes
 every tool read cold).
 
 Every wall time is the command's (or, for daemons, from the change until the result is whole on the other
@@ -328,13 +328,25 @@ class Row:
         self.mib, self.verified, self.note = mib, verified, note
 
 
+def run_footprint(data):
+    """Disk the run needs at its peak without deferring deletions (measured: about 13 GiB at full size): the source, the
+    repositories of restic and borg, the copies of rclone, rsync and syncthing, ours' store and second folders, one
+    restore or copy at a time."""
+    return 12 * (data.big_size + data.small_bytes) + 1024 * MIB
+
+
+def deferred_footprint(data):
+    """What deferring adds at most: four restores and four extracts of the data (each scenario's verification and the
+    download) and the copies of cp (the big file, the small files, both)."""
+    return 10 * (data.big_size + data.small_bytes)
+
+
 def defer_deletes(a, data):
     """Whether the runner keeps the trees it would delete until the end (see Fairness above): --defer-deletes, or with
-    auto, whether the work folder's disk has room for them all: up to four restores and four extracts of the data (the
-    scenarios' verifications and the download), two copies, and a GiB of margin."""
+    auto, whether the work folder's disk has room for the run and every kept tree, with a GiB to spare."""
     if a.defer_deletes != "auto":
         return a.defer_deletes == "on"
-    need = 10 * (data.big_size + data.small_bytes) + 1024 * MIB
+    need = run_footprint(data) + deferred_footprint(data) + 1024 * MIB
     free = shutil.disk_usage(a.work).free
     log(f"deletions {'deferred to the end' if free >= need else 'at once, each mass deletion settled'}: "
         f"{free / 2**30:.1f} GiB free, {need / 2**30:.1f} GiB needed to keep every output")
@@ -387,10 +399,19 @@ class Runner:
         if not os.path.lexists(path):
             return
         if os.path.isdir(path) and not os.path.islink(path) and self.defer_deletes:
-            os.makedirs(self.trash, exist_ok=True)
-            self.moved_aside += 1
-            os.rename(path, os.path.join(self.trash, f"{self.moved_aside:03d}-{os.path.basename(path)}"))
-            return
+            if shutil.disk_usage(self.work).free < 2 * (self.data.big_size + self.data.small_bytes) + 1024 * MIB:
+                # Less room left than expected (something else is filling the disk): delete from now on, and settle.
+                log("the disk is filling: the trees moved aside so far are deleted, and the rest at once from now on")
+                self.defer_deletes = False
+                self.remove(self.trash)
+            else:
+                os.makedirs(self.trash, exist_ok=True)
+                self.moved_aside += 1
+                try:
+                    os.rename(path, os.path.join(self.trash, f"{self.moved_aside:03d}-{os.path.basename(path)}"))
+                    return
+                except OSError as e:  # not expected: every tree removed is under the work folder, as the trash is
+                    log(f"could not move {path} aside ({e}); deleting it")
         if os.path.isdir(path) and not os.path.islink(path):
             entries = sum(len(d) + len(f) for _, d, f in os.walk(path))
             shutil.rmtree(path, ignore_errors=True)
@@ -1076,7 +1097,9 @@ def main():
         if runner.failures and rc == 0:
             rc = 1
     if a.keep:
-        log(f"kept {a.work}")
+        trash = os.path.join(a.work, "trash")  # the verified restores, extracts and copies moved aside: not worth keeping
+        subprocess.run(["rm", "-rf", "--one-file-system", trash], timeout=1200, check=False)
+        log(f"kept {a.work} (but its trash)")
     else:
         log(f"removing {a.work}")
         try:  # rm(1) is several times faster than rmtree on a tree of ~100,000 files

@@ -391,6 +391,9 @@ internal sealed partial class MetadataStore : IDisposable
     /// <inheritdoc cref="ConsistencyCheck.RunWithNotes"/>
     public (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) CheckConsistencyWithNotes() => _check.RunWithNotes();
 
+    /// <summary>True once the store is stopping (<see cref="ReleaseWaiters"/> or <see cref="Dispose"/>).</summary>
+    internal bool IsStopping => _stopping.IsCancellationRequested;
+
     /// <summary>Answers every held long poll now (server shutting down); later polls do not wait.</summary>
     public void ReleaseWaiters() => _stopping.Cancel();
 

@@ -19,6 +19,7 @@ internal sealed class MetadataMetrics
     private readonly object _scanLock = new();
     private long _underReplicatedAt = long.MinValue;
     private long _underReplicated;
+    private bool _counted;
 
     public MetadataMetrics(NodeMetrics metrics, MetadataStore store)
     {
@@ -38,7 +39,8 @@ internal sealed class MetadataMetrics
         ReplicationCopied = f.CreateCounter("dropbox_replication_chunks_copied_total", "Chunk copies made node to node to restore the replication factor (dead or draining node).");
         ReplicationBytes = f.CreateCounter("dropbox_replication_bytes_copied_total", "Stored bytes of those copies.");
 
-        var underReplicated = f.CreateGauge("dropbox_chunks_under_replicated", "Stored chunks held by fewer healthy (live, not draining) storage nodes than the replication factor.");
+        // Not exported until a whole count exists (a node stopping before its first whole scan has no count to give).
+        var underReplicated = f.CreateGauge("dropbox_chunks_under_replicated", "Stored chunks held by fewer healthy (live, not draining) storage nodes than the replication factor.", new GaugeConfiguration { SuppressInitialValue = true });
         var replication = f.CreateGauge("dropbox_replication_factor", "Storage nodes each chunk should be on.");
         var nodes = f.CreateGauge("dropbox_storage_nodes", "Storage nodes by state (live: heartbeat within the node timeout).", ["state"]);
         var accounts = f.CreateGauge("dropbox_metadata_accounts", "Accounts (namespaces).");
@@ -56,7 +58,10 @@ internal sealed class MetadataMetrics
             replication.Set(_store.ReplicationFactor);
             accounts.Set(_store.NamespaceCount);
             pendingPuts.Set(_store.PendingPutCount());
-            underReplicated.Set(UnderReplicated());
+            if (UnderReplicated() is { } count)
+            {
+                underReplicated.Set(count);
+            }
             diskUsed.Set(DirectoryBytes(_store.DataDirectory));
             tableReaders.Set(_store.TableReaderBytes);
             DiskSpace.Set(_store.DataDirectory, diskFree, diskTotal);
@@ -156,7 +161,8 @@ internal sealed class MetadataMetrics
     /// <summary>Forces the next scrape to recount under-replicated chunks (tests, after a node change).</summary>
     public void InvalidateUnderReplicated() => Interlocked.Exchange(ref _underReplicatedAt, long.MinValue);
 
-    private long UnderReplicated()
+    /// <summary>The last whole under-replicated count, recounted when due; null until a scan has run to its end.</summary>
+    private long? UnderReplicated()
     {
         lock (_scanLock)
         {
@@ -167,9 +173,10 @@ internal sealed class MetadataMetrics
             {
                 _underReplicated = count;
                 _underReplicatedAt = now;
+                _counted = true;
             }
 
-            return _underReplicated;
+            return _counted ? _underReplicated : null;
         }
     }
 

@@ -38,11 +38,15 @@ public static partial class HugePageArrays
 
     private static int _adviceFailed;
     private static long _adviceCalls;
-    private static int _populateFailed;
-    private static long _populatedBytes;
+    private static int _populateUnsupported;
 
-    /// <summary>Bytes this process had the kernel fault in ahead of use (tests).</summary>
-    internal static long PopulatedBytes => Interlocked.Read(ref _populatedBytes);
+    [ThreadStatic]
+    private static (nint Start, nint Length) _lastPopulated;
+
+    // errno values (the same on every Linux architecture): the call is unknown to the kernel or refused outright.
+    private const int EPerm = 1;
+    private const int EInval = 22;
+    private const int ENoSys = 38;
 
     /// <summary>Times this process asked the kernel for huge pages (tests: a default allocation must not).</summary>
     internal static long AdviceCalls => Interlocked.Read(ref _adviceCalls);
@@ -90,44 +94,58 @@ public static partial class HugePageArrays
     }
 
     /// <summary>
-    /// Has the kernel fault in, writable, the whole pages among the first <paramref name="length"/> bytes of
-    /// <paramref name="array"/> (pinned) in one call, before the caller writes them: a fresh buffer otherwise takes one
-    /// page fault per 4 KiB page on first touch, each a trap into the kernel and out. On this project's virtual machines
-    /// that trap is most of a fault's cost (a 1 GiB upload's client: 34,000 faults, a fifth of its samples, in filling
-    /// fresh read blocks). Contents are unchanged: a page already there stays as it is, and one not yet there would
-    /// read as zeros either way. Only for memory the caller is about to fill; where the kernel has no such call (before
-    /// 5.14, not Linux) it does nothing, and is not asked again.
+    /// Has the kernel fault in, writable, the whole pages within <paramref name="length"/> bytes of <paramref name="array"/>
+    /// (pinned) from <paramref name="offset"/>, in one call, just before the caller fills them (a read into a fresh
+    /// buffer): otherwise each 4 KiB page of fresh memory takes a page fault on first touch, a trap into the kernel and
+    /// out. On this project's virtual machines that trap is most of a fault's cost (a 1 GiB upload's client: 37,000
+    /// faults, a fifth of its samples, in filling fresh read blocks). Pages already there are left as they are (a cheap
+    /// walk of their page tables), and one not yet there would read as zeros either way: the bytes do not change. Only
+    /// for bytes the caller is about to write: what is populated stays resident as if written. Where the array is advised
+    /// for huge pages, the whole huge pages at both ends are faulted in, as a first touch would. Where the kernel has no
+    /// such call (before 5.14, not Linux, or a filter refuses it) it does nothing and is not asked again; a transient
+    /// failure (memory pressure) leaves the pages to fault on first touch.
     /// </summary>
-    public static void Populate(byte[] array, int length)
+    /// <returns>True when the kernel populated the range (or it holds no whole page).</returns>
+    public static bool Populate(byte[] array, int offset, int length)
     {
+        ArgumentNullException.ThrowIfNull(array);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length);
-        if (!OperatingSystem.IsLinux() || Volatile.Read(ref _populateFailed) != 0)
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length - offset);
+        if (!OperatingSystem.IsLinux() || Volatile.Read(ref _populateUnsupported) != 0)
         {
-            return;
+            return false;
         }
 
-        var (start, span) = WholePages(array, length);
+        var (start, span) = WholePages(array, offset, length);
         if (span <= 0)
         {
-            return;
+            return true;
         }
 
         if (Madvise(start, span, MadvPopulateWrite) != 0)
         {
-            // EINVAL on a kernel without the call; anything else (EFAULT, ENOMEM) leaves the pages to fault on first touch.
-            Volatile.Write(ref _populateFailed, 1);
-            return;
+            var error = Marshal.GetLastPInvokeError();
+            if (error is EInval or EPerm or ENoSys)
+            {
+                Volatile.Write(ref _populateUnsupported, 1);
+            }
+
+            return false;
         }
 
-        Interlocked.Add(ref _populatedBytes, span);
+        _lastPopulated = (start, span);
+        return true;
     }
 
-    /// <summary>The whole pages inside the first <paramref name="length"/> bytes of <paramref name="array"/> (pinned).</summary>
-    internal static (nint Start, nint Length) WholePages(byte[] array, int length)
+    /// <summary>The range this thread's last successful <see cref="Populate"/> asked for (tests: a read follows it).</summary>
+    internal static (nint Start, nint Length) LastPopulatedOnThisThread => _lastPopulated;
+
+    /// <summary>The whole pages within <paramref name="length"/> bytes of <paramref name="array"/> (pinned) from <paramref name="offset"/>.</summary>
+    internal static (nint Start, nint Length) WholePages(byte[] array, int offset, int length)
     {
         long page = Environment.SystemPageSize;
-        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0) + offset;
         var start = (address + page - 1) / page * page;
         var end = (address + length) / page * page;
         return ((nint)start, (nint)Math.Max(0, end - start));

@@ -24,7 +24,6 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
     private readonly int _maxPerBucket;
     private readonly int _maxLength;
     private readonly bool _adviseHugePages;
-    private readonly bool _populate;
     private readonly ConcurrentQueue<byte[]>[] _buckets = Enumerable.Range(0, 31).Select(_ => new ConcurrentQueue<byte[]>()).ToArray();
     private readonly int[] _counts = new int[31];
 
@@ -33,7 +32,7 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
     /// bytes (all of them with 0: for buffers whose address must not move, as direct I/O's) are pinned, and advised for
     /// huge pages if <paramref name="adviseHugePages"/> (default: <see cref="HugePageArrays.AdviseByDefault"/>).
     /// </summary>
-    public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket, int smallLimit = SmallLimit, bool? adviseHugePages = null, bool populate = false)
+    public PinnedArrayPool(int maxArrayLength, int maxArraysPerBucket, int smallLimit = SmallLimit, bool? adviseHugePages = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxArrayLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxArrayLength, MaxLength);
@@ -43,14 +42,8 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
         _maxPerBucket = maxArraysPerBucket;
         _smallLimit = smallLimit;
         _adviseHugePages = adviseHugePages ?? HugePageArrays.AdviseByDefault;
-        _populate = populate;
         _small = Create(Math.Max(1, Math.Min(maxArrayLength, smallLimit)), maxArraysPerBucket);
     }
-
-    private long _populated;
-
-    /// <summary>Arrays this pool allocated and had populated (tests).</summary>
-    internal long PopulatedArrays => Interlocked.Read(ref _populated);
 
     /// <summary>Whether this pool's own arrays are advised for huge pages.</summary>
     public bool AdvisesHugePages => _adviseHugePages;
@@ -78,14 +71,7 @@ public sealed class PinnedArrayPool : ArrayPool<byte>
             return array;
         }
 
-        var fresh = HugePageArrays.AllocatePinned(1 << bucket, _adviseHugePages);
-        if (_populate)
-        {
-            HugePageArrays.Populate(fresh, minimumLength);
-            Interlocked.Increment(ref _populated);
-        }
-
-        return fresh;
+        return HugePageArrays.AllocatePinned(1 << bucket, _adviseHugePages);
     }
 
     /// <inheritdoc />

@@ -14,5 +14,5 @@ namespace Dropbox.Shared.Pipeline;
 /// </summary>
 internal static class PipelineBuffers
 {
-    public static ArrayPool<byte> Pool { get; } = new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 8, populate: true);
+    public static ArrayPool<byte> Pool { get; } = new PinnedArrayPool(maxArrayLength: 1 << 30, maxArraysPerBucket: 8);
 }

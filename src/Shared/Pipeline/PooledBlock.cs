@@ -1,3 +1,5 @@
+using Dropbox.Shared.Memory;
+
 namespace Dropbox.Shared.Pipeline;
 
 /// <summary>
@@ -14,6 +16,19 @@ internal sealed class PooledBlock
     }
 
     public byte[] Array { get; }
+
+    /// <summary>
+    /// Faults in the pages that a read is about to fill (<see cref="HugePageArrays.Populate"/>), where the array is one of
+    /// the pool's own: pinned, and over <see cref="PinnedArrayPool.SmallLimit"/> (the smaller ones, from an ordinary
+    /// pool, may move and are a few pages at most).
+    /// </summary>
+    public void Populate(int offset, int length)
+    {
+        if (Array.Length > PinnedArrayPool.SmallLimit)
+        {
+            HugePageArrays.Populate(Array, offset, length);
+        }
+    }
 
     public void AddReference() => Interlocked.Increment(ref _references);
 

@@ -279,6 +279,12 @@ internal sealed class SegmentedFileCutter : ICutter
     {
         target = (int)Math.Min(Math.Min(target, _capacity), _length - segment.Start);
         var array = segment.Block!.Array;
+        if (segment.Filled < target)
+        {
+            // The bytes about to be read into: faulted in at once where the block is fresh memory (HugePageArrays.Populate).
+            segment.Block.Populate(segment.Filled, target - segment.Filled);
+        }
+
         while (segment.Filled < target && !segment.Ended)
         {
             token.ThrowIfCancellationRequested();

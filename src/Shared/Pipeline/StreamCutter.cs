@@ -62,6 +62,7 @@ internal sealed class StreamCutter : ICutter
                 // Full with less than a maximum-size chunk uncut: carry the uncut tail into a fresh full-size block.
                 var next = new PooledBlock(_blockSize);
                 var tail = _filled - _start;
+                next.Populate(0, tail);
                 _block.Array.AsSpan(_start, tail).CopyTo(next.Array);
                 _block.Release();
                 _block = next;
@@ -71,6 +72,9 @@ internal sealed class StreamCutter : ICutter
             }
 
             var into = _block.Array.AsMemory(_filled, Math.Min(_readSize, capacity - _filled));
+
+            // The bytes about to be read into: faulted in at once where the block is fresh memory (HugePageArrays.Populate).
+            _block.Populate(_filled, into.Length);
             int read;
             if (_syncReads)
             {

@@ -60,13 +60,8 @@ public sealed class ScrapeCloseRaceTests
     [Fact]
     public async Task The_under_replicated_scan_ends_early_once_the_node_is_stopping()
     {
-        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 }); // one node: every chunk is under-replicated
+        using var harness = await UnderReplicatedStoreAsync(50);
         var store = harness.Store;
-        var (alice, _) = store.AddUser("alice");
-        for (var i = 0; i < 50; i++)
-        {
-            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
-        }
 
         Assert.True(store.TryCountUnderReplicated(out var whole));
         Assert.Equal(50, whole);
@@ -78,13 +73,8 @@ public sealed class ScrapeCloseRaceTests
     [Fact]
     public async Task A_close_without_ReleaseWaiters_cuts_short_a_scan_that_holds_the_gate()
     {
-        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 });
+        using var harness = await UnderReplicatedStoreAsync(50);
         var store = harness.Store;
-        var (alice, _) = store.AddUser("alice");
-        for (var i = 0; i < 50; i++)
-        {
-            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
-        }
 
         // A scrape that scans again and again under the gate, as one long scan over a large store would, until a scan is
         // cut short; bounded in time so that a close which never cancels it fails the test instead of hanging it.
@@ -118,13 +108,8 @@ public sealed class ScrapeCloseRaceTests
     [Fact]
     public async Task A_scan_cut_short_by_stopping_does_not_replace_the_last_whole_count_in_the_metrics()
     {
-        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 }); // one node: every chunk is under-replicated
+        using var harness = await UnderReplicatedStoreAsync(50);
         var store = harness.Store;
-        var (alice, _) = store.AddUser("alice");
-        for (var i = 0; i < 50; i++)
-        {
-            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
-        }
 
         var node = new NodeMetrics();
         var metrics = new MetadataMetrics(node, store);
@@ -138,19 +123,27 @@ public sealed class ScrapeCloseRaceTests
     [Fact]
     public async Task A_node_stopping_before_its_first_whole_count_exports_no_under_replicated_count()
     {
-        using var harness = new StoreHarness(o => o with { ReplicationFactor = 2 });
+        using var harness = await UnderReplicatedStoreAsync(5);
         var store = harness.Store;
-        var (alice, _) = store.AddUser("alice");
-        for (var i = 0; i < 5; i++)
-        {
-            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
-        }
 
         var node = new NodeMetrics();
         _ = new MetadataMetrics(node, store);
         store.ReleaseWaiters(); // stopping before any scrape: every scan is cut short
 
         Assert.Null(await UnderReplicatedGaugeAsync(node)); // not a 0 that would read as "all replicated"
+    }
+
+    /// <summary>A store of <paramref name="files"/> one-chunk files, each under-replicated (a factor of 2, one node).</summary>
+    private static async Task<StoreHarness> UnderReplicatedStoreAsync(int files)
+    {
+        var harness = new StoreHarness(o => o with { ReplicationFactor = 2 });
+        var (alice, _) = harness.Store.AddUser("alice");
+        for (var i = 0; i < files; i++)
+        {
+            await harness.PutFileAsync(alice, $"f{i}", 0, StoreHarness.Chunk(i));
+        }
+
+        return harness;
     }
 
     private static async Task<double?> UnderReplicatedGaugeAsync(NodeMetrics node)

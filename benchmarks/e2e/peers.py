@@ -1098,7 +1098,10 @@ def main():
             rc = 1
     if a.keep:
         trash = os.path.join(a.work, "trash")  # the verified restores, extracts and copies moved aside: not worth keeping
-        subprocess.run(["rm", "-rf", "--one-file-system", trash], timeout=1200, check=False)
+        try:
+            subprocess.run(["rm", "-rf", "--one-file-system", trash], timeout=1200, check=False)
+        except subprocess.TimeoutExpired:
+            pass
         log(f"kept {a.work} (but its trash)")
     else:
         log(f"removing {a.work}")

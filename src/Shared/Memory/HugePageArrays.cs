@@ -141,6 +141,9 @@ public static partial class HugePageArrays
     /// <summary>The range this thread's last successful <see cref="Populate"/> asked for (tests: a read follows it).</summary>
     internal static (nint Start, nint Length) LastPopulatedOnThisThread => _lastPopulated;
 
+    /// <summary>Forgets this thread's last populated range (tests, before the reads they check).</summary>
+    internal static void ForgetLastPopulated() => _lastPopulated = default;
+
     /// <summary>The whole pages within <paramref name="length"/> bytes of <paramref name="array"/> (pinned) from <paramref name="offset"/>.</summary>
     internal static (nint Start, nint Length) WholePages(byte[] array, int offset, int length)
     {

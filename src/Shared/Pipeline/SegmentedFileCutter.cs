@@ -279,7 +279,7 @@ internal sealed class SegmentedFileCutter : ICutter
     {
         target = (int)Math.Min(Math.Min(target, _capacity), _length - segment.Start);
         var array = segment.Block!.Array;
-        if (segment.Filled < target)
+        if (segment.Filled < target && !segment.Ended)
         {
             // The bytes about to be read into: faulted in at once where the block is fresh memory (HugePageArrays.Populate).
             segment.Block.Populate(segment.Filled, target - segment.Filled);

@@ -16,6 +16,7 @@ public sealed partial class PopulateTests
 {
     private const int Length = 64 * 1024 * 1024;
     private const int MadvDontNeed = 4;
+    private const int MadvNoHugePage = 15;
     private static readonly int Page = Environment.SystemPageSize;
 
     [Fact]
@@ -95,6 +96,8 @@ public sealed partial class PopulateTests
                 }
             }
 
+            HugePageArrays.ForgetLastPopulated(); // the next read must be populated anew, not covered by this one's
+
             return RandomAccess.Read(handle, into, at);
         });
         await DrainAsync(cutter, chunker);
@@ -143,9 +146,14 @@ public sealed partial class PopulateTests
         return bytes;
     }
 
+    /// <summary>
+    /// Drops the array's whole pages (they read as zeros after), first taking any huge-page advice off them: memory the
+    /// collector reuses may lie in a range an earlier test advised, where one write would make a whole 2 MiB resident.
+    /// </summary>
     private static void Drop(byte[] array)
     {
         var (start, span) = HugePageArrays.WholePages(array, 0, array.Length);
+        Assert.Equal(0, Madvise(start, span, MadvNoHugePage));
         Assert.Equal(0, Madvise(start, span, MadvDontNeed));
     }
 
@@ -193,6 +201,8 @@ public sealed partial class PopulateTests
             {
                 Uncovered.Add($"{buffer.Length} bytes at {_position}");
             }
+
+            HugePageArrays.ForgetLastPopulated(); // the next read must be populated anew, not covered by this one's
 
             var n = Math.Min(buffer.Length, data.Length - _position);
             data.AsSpan(_position, n).CopyTo(buffer);

@@ -43,7 +43,7 @@ internal sealed partial class ComposeTopology : IClientTarget, IDisposable
             _images[service.Name] = DockerfileText.Read(Path.Combine(Binaries.RepositoryRoot, service.Dockerfile));
             foreach (var (published, container) in service.Ports)
             {
-                var port = FreeLoopbackPort();
+                var port = QuietPorts.Next();
                 _ports[(service.Name, container)] = port;
                 Assert.True(_published.TryAdd(published, (service.Name, container)), $"host port {published} is published twice in compose.yaml");
             }
@@ -304,13 +304,6 @@ internal sealed partial class ComposeTopology : IClientTarget, IDisposable
 
     private int Port(string service, int container) =>
         _ports.TryGetValue((service, container), out var port) ? port : throw new InvalidOperationException($"{service} listens on container port {container}, which compose.yaml does not publish");
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Tail(string s) => s.Length <= 4000 ? s : "..." + s[^4000..];
 

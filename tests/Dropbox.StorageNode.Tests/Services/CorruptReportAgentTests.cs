@@ -12,7 +12,7 @@ public sealed class CorruptReportAgentTests
     public async Task A_chunk_stored_again_while_its_corrupt_report_was_on_the_way_is_announced_stored_after_the_report()
     {
         using var dir = new TempFolder();
-        var port = FakeMetadataNode.FreePort();
+        var port = QuietPorts.Next();
         await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}" }, dir);
         await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
         var (id, bytes) = TestChunks.Random(20_000, 901);

@@ -24,7 +24,7 @@ public sealed class EventOutboxTests
     public async Task Events_wait_in_the_outbox_while_the_metadata_node_is_down_and_are_delivered_after_a_restart()
     {
         using var dir = new TempFolder();
-        var port = FakeMetadataNode.FreePort();
+        var port = QuietPorts.Next();
         var first = Enumerable.Range(0, 6).Select(i => TestChunks.Random(10_000 + i, 500 + i)).ToArray();
         var second = Enumerable.Range(0, 3).Select(i => TestChunks.Random(20_000 + i, 600 + i)).ToArray();
 

@@ -61,48 +61,6 @@ public sealed class FakeMetadataNode : IAsyncDisposable
         return fake;
     }
 
-    /// <summary>
-    /// A free loopback port with nothing listening on it (yet), for a fake started after the node that is told its
-    /// address. Chosen at random below the kernel's ephemeral range: a port the kernel handed out for port 0 and took back
-    /// could be handed out again at once, to the node's own listeners started in between or to another test's (a CI run
-    /// failed so: "address already in use" when the fake bound it).
-    /// </summary>
-    public static int FreePort()
-    {
-        var below = EphemeralLow();
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var port = Random.Shared.Next(10_000, below);
-            try
-            {
-                var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                listener.Stop();
-                return port;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                // Taken: another.
-            }
-        }
-
-        throw new InvalidOperationException($"No free loopback port between 10000 and {below} in 200 tries.");
-    }
-
-    /// <summary>The low end of the kernel's ephemeral port range (32768 where it cannot be read).</summary>
-    private static int EphemeralLow()
-    {
-        try
-        {
-            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return int.TryParse(range[0], out var low) && low > 11_000 ? low : 32_768;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
-        {
-            return 32_768;
-        }
-    }
-
     internal void CheckAuth(ServerCallContext context, TokenOperation operation = TokenOperation.System)
     {
         var header = context.RequestHeaders.GetValue("authorization") ?? string.Empty;

@@ -11,7 +11,7 @@ public sealed class ForgottenNodeAgentTests
     public async Task A_forgotten_node_whose_heartbeat_gets_not_found_tries_to_register_once_is_refused_and_stops_its_agent()
     {
         using var dir = new TempFolder();
-        var port = FakeMetadataNode.FreePort();
+        var port = QuietPorts.Next();
         await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}" }, dir);
         await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
         var agent = node.Services.GetRequiredService<ClusterAgent>();
@@ -31,7 +31,7 @@ public sealed class ForgottenNodeAgentTests
     public async Task A_registration_refused_with_another_failed_precondition_is_retried_with_back_off_and_the_agent_keeps_running()
     {
         using var dir = new TempFolder();
-        var port = FakeMetadataNode.FreePort();
+        var port = QuietPorts.Next();
         await using var metadata = await FakeMetadataNode.StartAsync(port, dir.CreateSub("keys")); // the node's key ring
         metadata.RefuseRegistration = true;
         await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}", MaxRetryDelay = TimeSpan.FromMilliseconds(400) }, dir);

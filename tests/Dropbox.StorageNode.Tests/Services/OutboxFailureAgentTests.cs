@@ -12,7 +12,7 @@ public sealed class OutboxFailureAgentTests
     public async Task A_delivered_mark_that_cannot_be_written_is_logged_and_later_events_are_still_reported()
     {
         using var dir = new TempFolder();
-        var port = FakeMetadataNode.FreePort();
+        var port = QuietPorts.Next();
         await using var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}", MaxRetryDelay = TimeSpan.FromMilliseconds(200) }, dir);
         await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
 

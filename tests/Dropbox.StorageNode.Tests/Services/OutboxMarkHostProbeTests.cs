@@ -16,7 +16,7 @@ public sealed class OutboxMarkHostProbeTests
     public async Task Probe_a_graceful_stop_of_a_real_node_writes_the_delivered_mark_that_was_behind()
     {
         using var dir = new TempFolder();
-        var port = FakeMetadataNode.FreePort();
+        var port = QuietPorts.Next();
         var node = await NodeFixture.StartAsync(o => o with { MetadataUrl = $"http://127.0.0.1:{port}" }, dir);
         await using var metadata = await FakeMetadataNode.StartAsync(port, node.Options.KeysDirectory);
         var outboxDir = Path.Combine(node.Options.DataDirectory, "outbox");

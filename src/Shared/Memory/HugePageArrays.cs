@@ -106,7 +106,7 @@ public static partial class HugePageArrays
     /// failure (memory pressure) leaves the pages to fault on first touch.
     /// </summary>
     /// <returns>True when the kernel populated the range (or it holds no whole page).</returns>
-    public static bool Populate(byte[] array, int offset, int length)
+    internal static bool Populate(byte[] array, int offset, int length)
     {
         ArgumentNullException.ThrowIfNull(array);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);

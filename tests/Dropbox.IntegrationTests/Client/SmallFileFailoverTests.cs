@@ -32,14 +32,14 @@ public sealed class SmallFileFailoverTests : IDisposable
         cluster.KillStorageNode(2);
 
         // Act
-        var up = await alpha.SyncAsync();
+        var run = await alpha.RunAsync("sync", "--once", "--json");
+        var up = run.Json ?? throw new InvalidOperationException($"no JSON summary: {run}");
 
         // Assert: every file went up through the batched path: no one-file plan was made (without the avoid list each
         // file fell back to a one-file plan (PlanChunks, or PlanUpload), and waited out the 35 s until node 2 was declared dead).
         var after = await PrometheusText.ScrapeAsync(http, cluster.MetadataMetricsUrl!);
-        Assert.Equal(40, up.FilesUploaded);
-        Assert.Equal(0, up.Errors);
-        Assert.True(OneFilePlans(after) == before, $"{OneFilePlans(after) - before} one-file plans:\n{after.Text}");
+        Assert.True(run.ExitCode == 0 && up.FilesUploaded == 40 && up.Errors == 0, $"{up.FilesUploaded} files uploaded, {up.Errors} errors: {run}\n{cluster.Logs}");
+        Assert.True(OneFilePlans(after) == before, $"{OneFilePlans(after) - before} one-file plans; the client said:\n{run.Stderr}\n{after.Text}");
     }
 
     private static double OneFilePlans(PrometheusText metrics) =>

@@ -25,6 +25,11 @@ public sealed class SmallFileFailoverTests : IDisposable
         for (var i = 0; i < 40; i++)
         {
             alpha.Write($"small/{i}.txt", RandomNumberGenerator.GetBytes(2000)); // 40 chunks: rendezvous hashing puts about half on node 2
+
+            // Settled (older than the pass's 2 s stable age), so all 40 go in one group: a file the scan found younger
+            // waits and goes up in a group of its own, alone (CI failed once so: 39 files settled by the time the
+            // slower client scanned, one not).
+            File.SetLastWriteTimeUtc(alpha.PathOf($"small/{i}.txt"), DateTime.UtcNow.AddMinutes(-1));
         }
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };

@@ -31,6 +31,13 @@ if [ "$needs_public_host" = yes ] && [ -z "${PUBLIC_HOST:-}" ]; then
   exit 64
 fi
 
+# The collector's first-generation budget: 16 MiB unless the operator sets DOTNET_GCgen0size. The workstation
+# concurrent collector caps it near 6 MiB on any machine, and a node's per-file work (requests parsed, records written)
+# then collects every few hundred files; measured on the appliance (README, Performance): 10,000 small files' upload
+# took 10% less of its CPU. The runtime reads this knob from the environment only (no runtimeconfig name).
+DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x1000000}"
+export DOTNET_GCgen0size
+
 if [ -e "$app_dir/libcoreclr.so" ] && [ -x "$app_dir/$app" ]; then
   exec "$app_dir/$app" "$@"
 fi

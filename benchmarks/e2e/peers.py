@@ -473,10 +473,23 @@ class Runner:
         if self.on("syncthing"):
             self.start_syncthing()
 
+    def launch_profile_env(self):
+        """The environment the appliance's launch profile sets (src/Appliance/Properties/launchSettings.json), which
+        `dotnet run --project src/Appliance`, the README's command, applies: the appliance runs here as it runs there.
+        A variable already set in the runner's environment is left as it is."""
+        path = os.path.join(self.root, "src/Appliance/Properties/launchSettings.json")
+        with open(path) as f:
+            profiles = json.load(f)["profiles"]
+        profile = next((p for p in profiles.values() if p.get("commandName") == "Project"), None)
+        if profile is None:
+            raise BenchError(f"{path} has no Project profile")
+        return {k: v for k, v in profile.get("environmentVariables", {}).items() if k not in self.env}
+
     def start_appliance(self):
         data = os.path.join(self.work, "appliance")
+        self.appliance_env = self.launch_profile_env()
         self.appliance = Daemon("appliance", self.dotnet(self.appliance_dll, "standalone", "--data", data, "--port", "0"),
-                                env=self.env, logfile=os.path.join(self.work, "appliance.log"))
+                                env=dict(self.env, **self.appliance_env), logfile=os.path.join(self.work, "appliance.log"))
 
         def ready():
             if not self.appliance.alive():
@@ -1005,7 +1018,10 @@ def report(runner, a, started, load0):
     w("Ours: the `standalone` appliance (metadata and storage node in one process, 'appliance') built Release on "
       "127.0.0.1, the client's `sync --once --json` after `login`, as in the README"
       + (" (the client natively compiled, as the README publishes it)" if a.client == "native"
-         else " (the client's Release dll under dotnet, as `dotnet run -c Release` runs it)") + ". 'ours / this' above 1 means "
+         else " (the client's Release dll under dotnet, as `dotnet run -c Release` runs it)")
+      + ("; the appliance with its launch profile's environment, as `dotnet run` starts it ("
+         + ", ".join(f"{k}={v}" for k, v in sorted(runner.appliance_env.items())) + ")"
+         if getattr(runner, "appliance_env", None) else "") + ". 'ours / this' above 1 means "
       f"ours took longer. Every tool starts after the data has been still for {SETTLE_S} s (the client's --once pass "
       "waits for files younger than 2 s), after a sync (the previous tool's dirty pages written back) and "
       + ("with no tool's output deleted before the end of the run (each moved aside: on ext4 creating files soon after "

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Dropbox.IntegrationTests.Client;
 
 namespace Dropbox.IntegrationTests.Docker;
@@ -70,6 +71,33 @@ public sealed class DockerEntrypointTests
         // Assert
         Assert.Equal((0, "self-contained: --data /data\n", ""), plain);
         Assert.Equal(plain, dll);
+    }
+
+    [Fact]
+    public async Task The_entrypoint_gives_the_node_a_16_MiB_first_generation_budget_unless_the_operator_set_one()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // the images and their entrypoint are Linux only
+        }
+
+        // Arrange: a self-contained-shaped folder whose "executable" prints the variable it was started with.
+        using var dir = new TempFolder();
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, "libcoreclr.so"), []);
+        var app = Path.Combine(dir.Path, "Dropbox.MetadataNode");
+        await File.WriteAllTextAsync(app, "#!/bin/sh\necho \"gen0=${DOTNET_GCgen0size-unset}\"\n");
+        File.SetUnixFileMode(app, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        // Act
+        var byDefault = await RunAsync(new Dictionary<string, string?> { ["APP_DIR"] = dir.Path, ["DOTNET_GCgen0size"] = null }, "Dropbox.MetadataNode", "help");
+        var operators = await RunAsync(new Dictionary<string, string?> { ["APP_DIR"] = dir.Path, ["DOTNET_GCgen0size"] = "0x2000000" }, "Dropbox.MetadataNode", "help");
+
+        // Assert: the appliance's launch profile (what `dotnet run` applies) says the same, so the two do not drift.
+        Assert.Equal((0, "gen0=0x1000000\n", ""), byDefault);
+        Assert.Equal((0, "gen0=0x2000000\n", ""), operators);
+        using var profile = JsonDocument.Parse(File.ReadAllText(Path.Combine(Binaries.RepositoryRoot, "src", "Appliance", "Properties", "launchSettings.json")));
+        var project = profile.RootElement.GetProperty("profiles").EnumerateObject().Single(p => p.Value.GetProperty("commandName").GetString() == "Project");
+        Assert.Equal("0x1000000", project.Value.GetProperty("environmentVariables").GetProperty("DOTNET_GCgen0size").GetString());
     }
 
     [Fact]

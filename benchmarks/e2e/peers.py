@@ -475,15 +475,16 @@ class Runner:
 
     def launch_profile_env(self):
         """The environment the appliance's launch profile sets (src/Appliance/Properties/launchSettings.json), which
-        `dotnet run --project src/Appliance`, the README's command, applies: the appliance runs here as it runs there.
-        A variable already set in the runner's environment is left as it is."""
+        `dotnet run --project src/Appliance`, the README's command, applies over the shell's: the appliance runs here as
+        it runs there."""
         path = os.path.join(self.root, "src/Appliance/Properties/launchSettings.json")
-        with open(path) as f:
-            profiles = json.load(f)["profiles"]
-        profile = next((p for p in profiles.values() if p.get("commandName") == "Project"), None)
-        if profile is None:
-            raise BenchError(f"{path} has no Project profile")
-        return {k: v for k, v in profile.get("environmentVariables", {}).items() if k not in self.env}
+        try:
+            with open(path) as f:
+                profiles = json.load(f)["profiles"]
+            profile = next(p for p in profiles.values() if p.get("commandName") == "Project")
+            return {str(k): str(v) for k, v in profile.get("environmentVariables", {}).items()}
+        except (OSError, ValueError, KeyError, StopIteration, AttributeError) as e:
+            raise BenchError(f"{path}: no launch profile to start the appliance with ({e!r})")
 
     def start_appliance(self):
         data = os.path.join(self.work, "appliance")

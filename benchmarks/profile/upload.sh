@@ -29,13 +29,19 @@ data_or_default() {
   echo "$big"
 }
 
-# profile_env ROOT: the environment ROOT's appliance launch profile sets (as `dotnet run` applies it), one NAME=VALUE a
-# line; a variable already set here is left out (it stays as set)
+# profile_env ROOT: the environment ROOT's appliance launch profile sets, one NAME=VALUE a line (`dotnet run` applies it
+# over the shell's); nothing, with a warning, for a checkout without one (its appliance then runs with the runtime's
+# defaults: mind it when pairing it with one that has it)
 profile_env() {
-  python3 -c 'import json, os, sys
+  local f=$1/src/Appliance/Properties/launchSettings.json
+  if [ ! -f "$f" ]; then
+    echo "upload.sh: $f is missing: $1's appliance starts without a launch profile's environment" >&2
+    return 0
+  fi
+  python3 -c 'import json, sys
 profiles = json.load(open(sys.argv[1]))["profiles"].values()
-env = next(p for p in profiles if p.get("commandName") == "Project").get("environmentVariables", {})
-print("\n".join(f"{k}={v}" for k, v in env.items() if k not in os.environ))' "$1/src/Appliance/Properties/launchSettings.json"
+for k, v in next(p for p in profiles if p.get("commandName") == "Project").get("environmentVariables", {}).items():
+    print(f"{k}={v}")' "$f"
 }
 
 # launch ROOT WORK PORT LOG: the appliance on WORK/appliance (its pid in WORK/appliance.pid), once it says it is ready;
@@ -43,7 +49,7 @@ print("\n".join(f"{k}={v}" for k, v in env.items() if k not in os.environ))' "$1
 launch() {
   local root=$1 work=$2 port=$3 log=$4
   local -a profile; mapfile -t profile < <(profile_env "$root")
-  env "${profile[@]}" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+  env ${profile[@]+"${profile[@]}"} DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
     standalone --data "$work/appliance" --port "$port" > "$log" 2>&1 &
   echo $! > "$work/appliance.pid"
   for _ in $(seq 1 300); do grep -q '^ready: ' "$log" && break; sleep 0.1; done

@@ -9,6 +9,7 @@ namespace Dropbox.IntegrationTests.Docker;
 /// when PUBLIC_HOST is missing for a command that needs it, and otherwise runs the node with the arguments given: the
 /// self-contained executable where the folder holds the runtime (the images), else <c>dotnet APP.dll</c>.
 /// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // the images and their entrypoint are Linux only
 public sealed class DockerEntrypointTests
 {
     private static readonly string Script = Path.Combine(Binaries.RepositoryRoot, "docker", "entrypoint.sh");
@@ -51,18 +52,9 @@ public sealed class DockerEntrypointTests
     [Fact]
     public async Task In_a_self_contained_folder_the_entrypoint_runs_the_apps_own_executable_not_dotnet()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return; // the images and their entrypoint are Linux only
-        }
-
-        // Arrange: a folder shaped like docker/build.sh's output (the runtime beside the app's executable), whose
-        // "executable" only echoes its arguments; no Dropbox.StorageNode.dll in it.
+        // Arrange: an "executable" that only echoes its arguments; no Dropbox.StorageNode.dll in its folder.
         using var dir = new TempFolder();
-        await File.WriteAllBytesAsync(Path.Combine(dir.Path, "libcoreclr.so"), []);
-        var app = Path.Combine(dir.Path, "Dropbox.StorageNode");
-        await File.WriteAllTextAsync(app, "#!/bin/sh\necho \"self-contained: $*\"\n");
-        File.SetUnixFileMode(app, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await SelfContainedAppAsync(dir, "Dropbox.StorageNode", "echo \"self-contained: $*\"");
 
         // Act: as the image's ENTRYPOINT names it, and as the older ".dll" name.
         var plain = await RunAsync(new Dictionary<string, string?> { ["PUBLIC_HOST"] = "files.example.lan", ["APP_DIR"] = dir.Path }, "Dropbox.StorageNode", "--data", "/data");
@@ -76,17 +68,9 @@ public sealed class DockerEntrypointTests
     [Fact]
     public async Task The_entrypoint_gives_the_node_a_16_MiB_first_generation_budget_unless_the_operator_set_one()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return; // the images and their entrypoint are Linux only
-        }
-
-        // Arrange: a self-contained-shaped folder whose "executable" prints the variable it was started with.
+        // Arrange: an "executable" that prints the variable it was started with.
         using var dir = new TempFolder();
-        await File.WriteAllBytesAsync(Path.Combine(dir.Path, "libcoreclr.so"), []);
-        var app = Path.Combine(dir.Path, "Dropbox.MetadataNode");
-        await File.WriteAllTextAsync(app, "#!/bin/sh\necho \"gen0=${DOTNET_GCgen0size-unset}\"\n");
-        File.SetUnixFileMode(app, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await SelfContainedAppAsync(dir, "Dropbox.MetadataNode", "echo \"gen0=${DOTNET_GCgen0size-unset}\"");
 
         // Act
         var byDefault = await RunAsync(new Dictionary<string, string?> { ["APP_DIR"] = dir.Path, ["DOTNET_GCgen0size"] = null }, "Dropbox.MetadataNode", "help");
@@ -109,6 +93,18 @@ public sealed class DockerEntrypointTests
 
         Assert.Equal(70, code);
         Assert.Contains($"{dir.Path} holds neither a self-contained Dropbox.MetadataNode (run docker/build.sh) nor Dropbox.MetadataNode.dll", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="dir"/> look like docker/build.sh's output (the runtime beside the app's executable), the
+    /// "executable" <paramref name="app"/> a shell script running <paramref name="line"/>.
+    /// </summary>
+    private static async Task SelfContainedAppAsync(TempFolder dir, string app, string line)
+    {
+        await File.WriteAllBytesAsync(Path.Combine(dir.Path, "libcoreclr.so"), []);
+        var path = Path.Combine(dir.Path, app);
+        await File.WriteAllTextAsync(path, $"#!/bin/sh\n{line}\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?> environment, params string[] args)

@@ -341,6 +341,17 @@ def deferred_footprint(data):
     return 10 * (data.big_size + data.small_bytes)
 
 
+def ensure_room(a, data):
+    """Refuses to start a run the work folder's disk cannot hold: the run's own footprint, a GiB, and the 1% of the disk
+    syncthing keeps free (below it its folder fails with "insufficient space on disk for database", minutes into the
+    run)."""
+    usage = shutil.disk_usage(a.work)
+    need = run_footprint(data) + 1024 * MIB + usage.total // 100
+    if usage.free < need:
+        raise BenchError(f"the work folder's disk ({a.work}) has {usage.free / 2**30:.1f} GiB free and the run needs about "
+                         f"{need / 2**30:.1f} GiB: free some, set TMPDIR to a larger disk, or use a smaller --big-mib/--files")
+
+
 def defer_deletes(a, data):
     """Whether the runner keeps the trees it would delete until the end (see Fairness above): --defer-deletes, or with
     auto, whether the work folder's disk has room for the run and every kept tree, with a GiB to spare."""
@@ -380,6 +391,7 @@ class Runner:
         self.last_delete = None  # time.monotonic() of the runner's last removal of a tree or file (see quiesce)
         self.trash = os.path.join(self.work, "trash")  # trees moved aside, deleted with the work folder at the end
         self.moved_aside = 0
+        ensure_room(a, self.data)
         self.defer_deletes = defer_deletes(a, self.data)
         self.timeout = a.timeout
 

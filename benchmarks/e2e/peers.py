@@ -341,6 +341,23 @@ def deferred_footprint(data):
     return 10 * (data.big_size + data.small_bytes)
 
 
+LAUNCH_SETTINGS = "src/Appliance/Properties/launchSettings.json"
+
+
+def launch_profile_env(root):
+    """The environment the appliance's launch profile sets (LAUNCH_SETTINGS under root), which `dotnet run --project
+    src/Appliance`, the README's command, applies over the shell's: the appliance runs here as it runs there
+    (benchmarks/profile/upload.sh starts it so too)."""
+    path = os.path.join(root, LAUNCH_SETTINGS)
+    try:
+        with open(path) as f:
+            profiles = json.load(f)["profiles"]
+        profile = next(p for p in profiles.values() if p.get("commandName") == "Project")
+        return {str(k): str(v) for k, v in profile.get("environmentVariables", {}).items()}
+    except (OSError, ValueError, KeyError, StopIteration, AttributeError) as e:
+        raise BenchError(f"{path}: no launch profile to start the appliance with ({e!r})")
+
+
 def ensure_room(a, data):
     """Refuses to start a run the work folder's disk cannot hold: the run's own footprint, a GiB, and the 1% of the disk
     syncthing keeps free (below it its folder fails with "insufficient space on disk for database", minutes into the
@@ -386,6 +403,7 @@ class Runner:
             self.env.pop(k, None)
         open(self.env["RCLONE_CONFIG"], "w").close()
         self.appliance = None
+        self.appliance_env = {}  # the launch profile's environment the appliance was started with
         self.st = {}
         self.last_write = 0.0
         self.last_delete = None  # time.monotonic() of the runner's last removal of a tree or file (see quiesce)
@@ -485,22 +503,9 @@ class Runner:
         if self.on("syncthing"):
             self.start_syncthing()
 
-    def launch_profile_env(self):
-        """The environment the appliance's launch profile sets (src/Appliance/Properties/launchSettings.json), which
-        `dotnet run --project src/Appliance`, the README's command, applies over the shell's: the appliance runs here as
-        it runs there."""
-        path = os.path.join(self.root, "src/Appliance/Properties/launchSettings.json")
-        try:
-            with open(path) as f:
-                profiles = json.load(f)["profiles"]
-            profile = next(p for p in profiles.values() if p.get("commandName") == "Project")
-            return {str(k): str(v) for k, v in profile.get("environmentVariables", {}).items()}
-        except (OSError, ValueError, KeyError, StopIteration, AttributeError) as e:
-            raise BenchError(f"{path}: no launch profile to start the appliance with ({e!r})")
-
     def start_appliance(self):
         data = os.path.join(self.work, "appliance")
-        self.appliance_env = self.launch_profile_env()
+        self.appliance_env = launch_profile_env(self.root)
         self.appliance = Daemon("appliance", self.dotnet(self.appliance_dll, "standalone", "--data", data, "--port", "0"),
                                 env=dict(self.env, **self.appliance_env), logfile=os.path.join(self.work, "appliance.log"))
 
@@ -1034,7 +1039,7 @@ def report(runner, a, started, load0):
          else " (the client's Release dll under dotnet, as `dotnet run -c Release` runs it)")
       + ("; the appliance with its launch profile's environment, as `dotnet run` starts it ("
          + ", ".join(f"{k}={v}" for k, v in sorted(runner.appliance_env.items())) + ")"
-         if getattr(runner, "appliance_env", None) else "") + ". 'ours / this' above 1 means "
+         if runner.appliance_env else "") + ". 'ours / this' above 1 means "
       f"ours took longer. Every tool starts after the data has been still for {SETTLE_S} s (the client's --once pass "
       "waits for files younger than 2 s), after a sync (the previous tool's dirty pages written back) and "
       + ("with no tool's output deleted before the end of the run (each moved aside: on ext4 creating files soon after "

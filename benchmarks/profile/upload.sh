@@ -30,18 +30,18 @@ data_or_default() {
 }
 
 # profile_env ROOT: the environment ROOT's appliance launch profile sets, one NAME=VALUE a line (`dotnet run` applies it
-# over the shell's); nothing, with a warning, for a checkout without one (its appliance then runs with the runtime's
-# defaults: mind it when pairing it with one that has it)
+# over the shell's), as the peer runner reads it (peers.launch_profile_env); nothing, with a warning, for a checkout
+# without one (its appliance then runs with the runtime's defaults: mind it when pairing it with one that has it)
 profile_env() {
-  local f=$1/src/Appliance/Properties/launchSettings.json
-  if [ ! -f "$f" ]; then
-    echo "upload.sh: $f is missing: $1's appliance starts without a launch profile's environment" >&2
+  if [ ! -f "$1/src/Appliance/Properties/launchSettings.json" ]; then
+    echo "upload.sh: $1 has no appliance launch profile: its appliance starts without one's environment" >&2
     return 0
   fi
-  python3 -c 'import json, sys
-profiles = json.load(open(sys.argv[1]))["profiles"].values()
-for k, v in next(p for p in profiles if p.get("commandName") == "Project").get("environmentVariables", {}).items():
-    print(f"{k}={v}")' "$f"
+  python3 -c 'import sys
+sys.path.insert(0, sys.argv[1])
+from peers import launch_profile_env
+for k, v in launch_profile_env(sys.argv[2]).items():
+    print(f"{k}={v}")' "$(dirname "$0")/../e2e" "$1"
 }
 
 # launch ROOT WORK PORT LOG: the appliance on WORK/appliance (its pid in WORK/appliance.pid), once it says it is ready;

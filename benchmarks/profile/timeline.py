@@ -1,41 +1,49 @@
 #!/usr/bin/env python3
-"""Who used the machine's CPUs, interval by interval: reads `perf script -F pid,time` of a system-wide `perf record -a`
-(cpu-clock, so an idle CPU is sampled as pid 0) and prints, per interval, the share of all CPUs the client, the
-appliance, anything else and nothing (idle) had, then the whole run's shares. Used by `upload.sh timeline`.
+"""Who used the machine's CPUs, interval by interval: reads `perf script -F pid,time` of a system-wide
+`perf record -e cpu-clock -a` (a timer event, so an idle CPU is sampled too, as pid 0) and prints, per interval from the
+client's first sample to its last, the share of all CPUs the client, the appliance, anything else (perf itself, kernel
+threads working for either) and nothing (idle) had, then the shares over that whole span. Used by `upload.sh timeline`.
 
     timeline.py CLIENT_PID APPLIANCE_PID [INTERVAL_MS] < perf-script-output
 """
 import collections
 import sys
 
+NAMES = ["client", "appliance", "other", "idle"]
+
 
 def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__.strip().splitlines()[-1].strip())
     client, appliance = sys.argv[1], sys.argv[2]
-    interval = float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.1
-    bins = collections.defaultdict(collections.Counter)
+    interval_us = int(float(sys.argv[3]) * 1000) if len(sys.argv) > 3 else 100_000
+    if interval_us <= 0:
+        sys.exit("timeline.py: INTERVAL_MS must be above 0")
+    samples = []
     for line in sys.stdin:
         fields = line.split()
         if len(fields) < 2:
             continue
-        pid, when = fields[0], float(fields[1].rstrip(":"))
-        who = {client: "client", appliance: "appliance", "0": "idle"}.get(pid, "other")
-        bins[when][who] += 1
-    if not bins:
-        sys.exit("timeline.py: no samples (was perf recording with -a?)")
-    start = min(bins)
+        pid, when_us = fields[0], round(float(fields[1].rstrip(":")) * 1e6)
+        samples.append((when_us, {client: "client", appliance: "appliance", "0": "idle"}.get(pid, "other")))
+    client_times = [t for t, who in samples if who == "client"]
+    if not client_times:
+        sys.exit("timeline.py: no samples of the client (was perf recording every CPU, and is its pid right?)")
+    first, last = min(client_times), max(client_times)
     per = collections.defaultdict(collections.Counter)
-    for when, counts in bins.items():
-        per[int((when - start) / interval)].update(counts)
-    names = ["client", "appliance", "other", "idle"]
-    print(f"{'from':>7}  " + "  ".join(f"{n:>9}" for n in names))
+    for when_us, who in samples:
+        if first <= when_us <= last:
+            per[(when_us - first) // interval_us][who] += 1
+    print(f"{'from':>7}  " + "  ".join(f"{n:>9}" for n in NAMES))
     total = collections.Counter()
-    for i in sorted(per):
+    for i in range(max(per) + 1):
         counts = per[i]
         total.update(counts)
         n = sum(counts.values())
-        print(f"{i * interval:6.1f}s  " + "  ".join(f"{counts[x] * 100 / n:8.0f}%" for x in names))
+        cells = (f"{counts[x] * 100 / n:8.0f}%" if n else f"{'-':>9}" for x in NAMES)
+        print(f"{i * interval_us / 1e6:6.1f}s  " + "  ".join(cells))
     n = sum(total.values())
-    print("all     " + "  ".join(f"{total[x] * 100 / n:8.0f}%" for x in names))
+    print(f"{'all':>7}  " + "  ".join(f"{total[x] * 100 / n:8.0f}%" for x in NAMES))
 
 
 if __name__ == "__main__":

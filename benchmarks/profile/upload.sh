@@ -5,21 +5,24 @@
 #
 #   upload.sh cpu    ROOT [DATA]        client wall/CPU/faults/peak RSS, appliance CPU and faults over the upload
 #   upload.sh pairs  ROOT_A ROOT_B [N] [DATA]   N (3) alternating `cpu` runs of two checkouts (A's client with A's appliance);
-#                                       the same checkout twice with APPLIANCE_ENV_A/_B or CLIENT_ENV_A/_B to A/B an environment
+#                                       or of one checkout twice, with APPLIANCE_ENV_A/_B and CLIENT_ENV_A/_B (added to
+#                                       APPLIANCE_ENV and CLIENT_ENV for A's and B's runs) to A/B an environment
 #   upload.sh perf   ROOT OUT [DATA]    perf record -F 1999 -g of the appliance (JIT, perf map) -> OUT.txt (perf script)
 #   upload.sh faults ROOT OUT [DATA]    perf record -e page-faults -c 1 of the client and of the appliance -> OUT{,-ap}.txt
-#   upload.sh timeline ROOT OUT [DATA]  perf record -a (every CPU) over the upload -> OUT.txt: per 100 ms, the share of the
-#                                       machine the client, the appliance, anything else and nothing had (timeline.py)
+#   upload.sh timeline ROOT OUT [DATA]  perf record -e cpu-clock -a (every CPU; root) over the upload -> OUT.txt: per 100 ms
+#                                       from the client's start, the share of the machine the client, the appliance,
+#                                       anything else (perf, kernel threads) and nothing had (timeline.py)
 #   upload.sh down   ROOT [DATA]        as cpu, then a second client downloads it all: its wall/CPU/faults, the appliance's
-#   upload.sh down-pairs ROOT_A ROOT_B [N] [DATA]   N (3) alternating `down` runs of two checkouts
+#   upload.sh down-pairs ROOT_A ROOT_B [N] [DATA]   N (3) alternating `down` runs, as `pairs` (the _A/_B variables too)
 #   upload.sh grown  ROOT BASE NEW      BASE uploaded (untimed), the appliance restarted on the same port (RocksDB flushes
 #                                       what it recovers: the records in sorted tables; not warmed again), then NEW's
 #                                       upload timed as `cpu` times it. BASE and NEW need different folder names
 #
 # DATA is a file or a folder to upload (default: a 1 GiB random file made once at $TMPDIR/profile-1gib.bin). Each run
 # first uploads 64 MiB of other random data into the appliance, so that its JIT and first allocations are behind it;
-# COLD=1 skips that (the peer runner's first scenario meets a fresh appliance). APPLIANCE_ENV and CLIENT_ENV
-# ("NAME=VALUE ...") are added to the appliance's environment (after its launch profile's, so they win) and the client's.
+# COLD=1 (any non-empty value) skips that (the peer runner's first scenario meets a fresh appliance; a cold `down` has
+# no 64 MiB file to download either). APPLIANCE_ENV and CLIENT_ENV ("NAME=VALUE ...", no spaces in a value) are added to
+# the appliance's environment (last, so they win over its launch profile's and this script's) and to the client's.
 # Each run works in a new folder, $TMPDIR/profile-MODE.TIME, and removes none: on ext4 the file creates soon after a
 # mass deletion cost their creator an inode-table scan (four back-to-back runs that each removed the last one's 10,000
 # files went from 3.7 to 8.6 s of client system time). Remove $TMPDIR/profile-* when done (a `down` run of the GiB
@@ -53,9 +56,8 @@ for k, v in launch_profile_env(sys.argv[2]).items():
 # with its launch profile's environment, as the README's `dotnet run` starts it
 launch() {
   local root=$1 work=$2 port=$3 log=$4
-  local -a profile; mapfile -t profile < <(profile_env "$root")
-  # shellcheck disable=SC2086 # APPLIANCE_ENV is words
-  env ${profile[@]+"${profile[@]}"} ${APPLIANCE_ENV:-} DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
+  local -a profile extra; mapfile -t profile < <(profile_env "$root"); to_env extra "${APPLIANCE_ENV:-}"
+  env ${profile[@]+"${profile[@]}"} DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=${R2R:-1} ${extra[@]+"${extra[@]}"} nohup dotnet "$root/src/Appliance/bin/Release/net10.0/Dropbox.Appliance.dll" \
     standalone --data "$work/appliance" --port "$port" > "$log" 2>&1 &
   echo $! > "$work/appliance.pid"
   for _ in $(seq 1 300); do grep -q '^ready: ' "$log" && break; sleep 0.1; done
@@ -64,14 +66,22 @@ launch() {
   fi
 }
 
-# label ROOT: how a result line names the run: ROOT, and the environments added, if any
-label() { echo "$1${APPLIANCE_ENV:+ [appliance $APPLIANCE_ENV]}${CLIENT_ENV:+ [client $CLIENT_ENV]}"; }
-
-# client ARGS...: ROOT's client (set by start) with CLIENT_ENV
-client() {
-  # shellcheck disable=SC2086 # CLIENT_ENV is words
-  env ${CLIENT_ENV:-} "$client_bin" "$@"
+# to_env ARRAY WORDS: the array named ARRAY set to WORDS split at spaces (no globbing), each checked to be NAME=VALUE
+to_env() {
+  local -n words=$1; read -ra words <<< "${2:-}"
+  local w; for w in ${words[@]+"${words[@]}"}; do
+    [[ $w == [A-Za-z_]*=* ]] || { echo "upload.sh: '$w' (in an environment variable) is not NAME=VALUE" >&2; exit 2; }
+  done
 }
+
+# joined A B: A and B with a space between when both are set
+joined() { if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then echo "$1 $2"; else echo "${1:-}${2:-}"; fi; }
+
+# label ROOT: how a result line names the run: ROOT, the environments added and a cold start, if any
+label() { echo "$1${APPLIANCE_ENV:+ [appliance $APPLIANCE_ENV]}${CLIENT_ENV:+ [client $CLIENT_ENV]}${COLD:+ [cold]}"; }
+
+# client ARGS...: ROOT's client (client_cmd, set by start: the binary, through env only when CLIENT_ENV is set)
+client() { "${client_cmd[@]}" "$@"; }
 
 # start ROOT WORK: a fresh appliance (its pid in WORK/appliance.pid) and a logged-in client, warmed by a 64 MiB upload
 # (unless COLD is set)
@@ -81,7 +91,8 @@ start() {
   mkdir -p "$work/src" "$work/warm"
   launch "$root" "$work" 0 "$work/appliance.log"
   url=$(grep '^ready: ' "$work/appliance.log" | cut -c8-); token=$(grep '^token: ' "$work/appliance.log" | cut -c8-)
-  client_bin="$root/src/SyncClient/bin/native/Dropbox.SyncClient"
+  local bin="$root/src/SyncClient/bin/native/Dropbox.SyncClient" cenv=(); to_env cenv "${CLIENT_ENV:-}"
+  if [ ${#cenv[@]} -eq 0 ]; then client_cmd=("$bin"); else client_cmd=(env "${cenv[@]}" "$bin"); fi
   client login --server "$url" --token "$token" --folder "$work/src" --state "$work/client" --device a > /dev/null
   if [ -z "${COLD:-}" ]; then
     head -c 67108864 /dev/urandom > "$work/src/warm.bin"; touch -d "1 minute ago" "$work/src/warm.bin"
@@ -102,7 +113,7 @@ cpu() {
   start "$root" "$work"; place "$data" "$work"
   local ap; ap=$(cat "$work/appliance.pid")
   read -r f0 c0 < <(stat_of "$ap")
-  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" env ${CLIENT_ENV:-} "$client_bin" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
+  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
   read -r f1 c1 < <(stat_of "$ap")
   echo "$(label "$root"): $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); load $(cut -d' ' -f1 /proc/loadavg)"
   kill "$ap"; wait "$ap" 2> /dev/null || true
@@ -120,7 +131,7 @@ down() {
   sync; sleep 3
   local ap; ap=$(cat "$work/appliance.pid")
   read -r f0 c0 < <(stat_of "$ap")
-  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" env ${CLIENT_ENV:-} "$client_bin" sync --once --json --state "$work/client-b" 2>&1 > /dev/null | tail -1)
+  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$work/client-b" 2>&1 > /dev/null | tail -1)
   read -r f1 c1 < <(stat_of "$ap")
   local same=verified; diff -r -q -x .dropbox-folder-id "$work/src" "$work/dst" > /dev/null || same="DIFFERENT"
   echo "$(label "$root"): download $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); $same; load $(cut -d' ' -f1 /proc/loadavg)"
@@ -137,7 +148,7 @@ grown() {
   local tables; tables=$(find "$work/appliance" -name '*.sst' | wc -l)
   place "$new" "$work"
   read -r f0 c0 < <(stat_of "$ap")
-  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" env ${CLIENT_ENV:-} "$client_bin" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
+  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
   read -r f1 c1 < <(stat_of "$ap")
   echo "$(label "$root"): into a store of $tables tables: $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); load $(cut -d' ' -f1 /proc/loadavg)"
   kill "$ap"; wait "$ap" 2> /dev/null || true
@@ -146,8 +157,8 @@ grown() {
 case "${1:-}" in
   cpu) cpu "$2" "${3:-}" ;;
   pairs) for _ in $(seq 1 "${4:-3}"); do
-      APPLIANCE_ENV=${APPLIANCE_ENV_A:-} CLIENT_ENV=${CLIENT_ENV_A:-} cpu "$2" "${5:-}"
-      APPLIANCE_ENV=${APPLIANCE_ENV_B:-} CLIENT_ENV=${CLIENT_ENV_B:-} cpu "$3" "${5:-}"
+      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_A:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_A:-}") cpu "$2" "${5:-}"
+      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_B:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_B:-}") cpu "$3" "${5:-}"
     done ;;
   perf)
     work=$tmp/profile-perf.$(date +%s%N); data=$(data_or_default "${4:-}")
@@ -160,23 +171,29 @@ case "${1:-}" in
     work=$tmp/profile-faults.$(date +%s%N); data=$(data_or_default "${4:-}")
     R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
     perf record -e page-faults -c 1 -g -p "$ap" -o "$3-ap.data" 2> /dev/null & pp=$!; sleep 0.3
-    perf record -e page-faults -c 1 -g -o "$3.data" -- env ${CLIENT_ENV:-} "$client_bin" sync --once --json --state "$work/client" > /dev/null 2>&1
+    perf record -e page-faults -c 1 -g -o "$3.data" -- "${client_cmd[@]}" sync --once --json --state "$work/client" > /dev/null 2>&1
     kill -INT $pp; wait $pp || true; kill "$ap"
     perf script -i "$3.data" 2> /dev/null > "$3.txt"; perf script -i "$3-ap.data" 2> /dev/null > "$3-ap.txt" ;;
   down) down "$2" "${3:-}" ;;
   grown) grown "$2" "$3" "$4" ;;
   down-pairs) for _ in $(seq 1 "${4:-3}"); do
-      APPLIANCE_ENV=${APPLIANCE_ENV_A:-} CLIENT_ENV=${CLIENT_ENV_A:-} down "$2" "${5:-}"
-      APPLIANCE_ENV=${APPLIANCE_ENV_B:-} CLIENT_ENV=${CLIENT_ENV_B:-} down "$3" "${5:-}"
+      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_A:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_A:-}") down "$2" "${5:-}"
+      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_B:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_B:-}") down "$3" "${5:-}"
     done ;;
   timeline)
     work=$tmp/profile-timeline.$(date +%s%N); data=$(data_or_default "${4:-}")
     start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
-    perf record -F 999 -a -o "$3.data" 2> /dev/null & pp=$!; sleep 0.3
-    # shellcheck disable=SC2086 # CLIENT_ENV is words; env execs the client, so $! is the client's pid
-    env ${CLIENT_ENV:-} "$client_bin" sync --once --json --state "$work/client" > /dev/null 2>&1 & cp=$!; wait "$cp" || true
-    sleep 0.1; kill -INT $pp; wait $pp || true; kill "$ap"
-    perf script -F pid,time -i "$3.data" 2> /dev/null | python3 "$(dirname "$0")/timeline.py" "$cp" "$ap" > "$3.txt"
-    tail -1 "$3.txt" ;;
-  *) sed -n '2,26p' "$0"; exit 2 ;;
+    perf record -e cpu-clock -F 999 -a -o "$3.data" 2> "$3.perf.log" & pp=$!; sleep 0.3
+    if ! kill -0 "$pp" 2> /dev/null; then
+      echo "upload.sh: perf record -a did not start (it needs root or kernel.perf_event_paranoid <= 0); see $3.perf.log" >&2
+      kill "$ap"; exit 1
+    fi
+    # env (if any) execs the client, so $! is the client's pid
+    "${client_cmd[@]}" sync --once --json --state "$work/client" > /dev/null 2>&1 & client_pid=$!
+    rc=0; wait "$client_pid" || rc=$?
+    kill -INT "$pp"; wait "$pp" || true; kill "$ap"
+    [ "$rc" = 0 ] || echo "upload.sh: the client exited $rc: the timeline is of a failed upload" >&2
+    perf script -F pid,time -i "$3.data" 2> /dev/null | python3 "$(dirname "$0")/timeline.py" "$client_pid" "$ap" > "$3.txt"
+    sed -n '1p;$p' "$3.txt" ;;
+  *) sed -n '2,29p' "$0"; exit 2 ;;
 esac

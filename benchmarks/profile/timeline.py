@@ -19,13 +19,14 @@ def main():
     interval_us = int(float(sys.argv[3]) * 1000) if len(sys.argv) > 3 else 100_000
     if interval_us <= 0:
         sys.exit("timeline.py: INTERVAL_MS must be above 0")
+    who_is = {client: "client", appliance: "appliance", "0": "idle"}
     samples = []
     for line in sys.stdin:
         fields = line.split()
         if len(fields) < 2:
             continue
         pid, when_us = fields[0], round(float(fields[1].rstrip(":")) * 1e6)
-        samples.append((when_us, {client: "client", appliance: "appliance", "0": "idle"}.get(pid, "other")))
+        samples.append((when_us, who_is.get(pid, "other")))
     client_times = [t for t, who in samples if who == "client"]
     if not client_times:
         sys.exit("timeline.py: no samples of the client (was perf recording every CPU, and is its pid right?)")

@@ -41,15 +41,13 @@ data_or_default() {
 # over the shell's), as the peer runner reads it (peers.launch_profile_env); nothing, with a warning, for a checkout
 # without one (its appliance then runs with the runtime's defaults: mind it when pairing it with one that has it)
 profile_env() {
-  if [ ! -f "$1/src/Appliance/Properties/launchSettings.json" ]; then
-    echo "upload.sh: $1 has no appliance launch profile: its appliance starts without one's environment" >&2
-    return 0
-  fi
-  python3 -c 'import sys
+  python3 -c 'import os, sys
 sys.path.insert(0, sys.argv[1])
-from peers import launch_profile_env
+from peers import LAUNCH_SETTINGS, launch_profile_env
+if not os.path.isfile(os.path.join(sys.argv[2], LAUNCH_SETTINGS)):
+    sys.exit(f"upload.sh: {sys.argv[2]} has no appliance launch profile: its appliance starts without one'"'"'s environment")
 for k, v in launch_profile_env(sys.argv[2]).items():
-    print(f"{k}={v}")' "$(dirname "$0")/../e2e" "$1"
+    print(f"{k}={v}")' "$(dirname "$0")/../e2e" "$1" || true
 }
 
 # launch ROOT WORK PORT LOG: the appliance on WORK/appliance (its pid in WORK/appliance.pid), once it says it is ready;
@@ -77,11 +75,22 @@ to_env() {
 # joined A B: A and B with a space between when both are set
 joined() { if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then echo "$1 $2"; else echo "${1:-}${2:-}"; fi; }
 
+# as_side A|B FUNC ARGS...: FUNC run with that side's APPLIANCE_ENV_A/_B and CLIENT_ENV_A/_B added to the shared ones
+as_side() {
+  local side_appliance=APPLIANCE_ENV_$1 side_client=CLIENT_ENV_$1; shift
+  APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${!side_appliance:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${!side_client:-}") "$@"
+}
+
 # label ROOT: how a result line names the run: ROOT, the environments added and a cold start, if any
 label() { echo "$1${APPLIANCE_ENV:+ [appliance $APPLIANCE_ENV]}${CLIENT_ENV:+ [client $CLIENT_ENV]}${COLD:+ [cold]}"; }
 
 # client ARGS...: ROOT's client (client_cmd, set by start: the binary, through env only when CLIENT_ENV is set)
 client() { "${client_cmd[@]}" "$@"; }
+
+# timed_sync STATE: one `sync --once` of the client with state STATE under /usr/bin/time: its wall, CPU, faults, peak RSS
+timed_sync() {
+  /usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$1" 2>&1 > /dev/null | tail -1
+}
 
 # start ROOT WORK: a fresh appliance (its pid in WORK/appliance.pid) and a logged-in client, warmed by a 64 MiB upload
 # (unless COLD is set)
@@ -113,7 +122,7 @@ cpu() {
   start "$root" "$work"; place "$data" "$work"
   local ap; ap=$(cat "$work/appliance.pid")
   read -r f0 c0 < <(stat_of "$ap")
-  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
+  local r; r=$(timed_sync "$work/client")
   read -r f1 c1 < <(stat_of "$ap")
   echo "$(label "$root"): $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); load $(cut -d' ' -f1 /proc/loadavg)"
   kill "$ap"; wait "$ap" 2> /dev/null || true
@@ -131,7 +140,7 @@ down() {
   sync; sleep 3
   local ap; ap=$(cat "$work/appliance.pid")
   read -r f0 c0 < <(stat_of "$ap")
-  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$work/client-b" 2>&1 > /dev/null | tail -1)
+  local r; r=$(timed_sync "$work/client-b")
   read -r f1 c1 < <(stat_of "$ap")
   local same=verified; diff -r -q -x .dropbox-folder-id "$work/src" "$work/dst" > /dev/null || same="DIFFERENT"
   echo "$(label "$root"): download $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); $same; load $(cut -d' ' -f1 /proc/loadavg)"
@@ -148,7 +157,7 @@ grown() {
   local tables; tables=$(find "$work/appliance" -name '*.sst' | wc -l)
   place "$new" "$work"
   read -r f0 c0 < <(stat_of "$ap")
-  local r; r=$(/usr/bin/time -f "client wall %e s user %U s sys %S s faults %R peak RSS %M KB" "${client_cmd[@]}" sync --once --json --state "$work/client" 2>&1 > /dev/null | tail -1)
+  local r; r=$(timed_sync "$work/client")
   read -r f1 c1 < <(stat_of "$ap")
   echo "$(label "$root"): into a store of $tables tables: $r; appliance CPU $(( (c1 - c0) * 1000 / $(getconf CLK_TCK) )) ms faults $(( f1 - f0 )); load $(cut -d' ' -f1 /proc/loadavg)"
   kill "$ap"; wait "$ap" 2> /dev/null || true
@@ -156,10 +165,7 @@ grown() {
 
 case "${1:-}" in
   cpu) cpu "$2" "${3:-}" ;;
-  pairs) for _ in $(seq 1 "${4:-3}"); do
-      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_A:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_A:-}") cpu "$2" "${5:-}"
-      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_B:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_B:-}") cpu "$3" "${5:-}"
-    done ;;
+  pairs) for _ in $(seq 1 "${4:-3}"); do as_side A cpu "$2" "${5:-}"; as_side B cpu "$3" "${5:-}"; done ;;
   perf)
     work=$tmp/profile-perf.$(date +%s%N); data=$(data_or_default "${4:-}")
     R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
@@ -176,10 +182,7 @@ case "${1:-}" in
     perf script -i "$3.data" 2> /dev/null > "$3.txt"; perf script -i "$3-ap.data" 2> /dev/null > "$3-ap.txt" ;;
   down) down "$2" "${3:-}" ;;
   grown) grown "$2" "$3" "$4" ;;
-  down-pairs) for _ in $(seq 1 "${4:-3}"); do
-      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_A:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_A:-}") down "$2" "${5:-}"
-      APPLIANCE_ENV=$(joined "${APPLIANCE_ENV:-}" "${APPLIANCE_ENV_B:-}") CLIENT_ENV=$(joined "${CLIENT_ENV:-}" "${CLIENT_ENV_B:-}") down "$3" "${5:-}"
-    done ;;
+  down-pairs) for _ in $(seq 1 "${4:-3}"); do as_side A down "$2" "${5:-}"; as_side B down "$3" "${5:-}"; done ;;
   timeline)
     work=$tmp/profile-timeline.$(date +%s%N); data=$(data_or_default "${4:-}")
     start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")

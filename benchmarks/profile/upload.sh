@@ -7,11 +7,16 @@
 #   upload.sh pairs  ROOT_A ROOT_B [N] [DATA]   N (3) alternating `cpu` runs of two checkouts (A's client with A's appliance);
 #                                       or of one checkout twice, with APPLIANCE_ENV_A/_B and CLIENT_ENV_A/_B (added to
 #                                       APPLIANCE_ENV and CLIENT_ENV for A's and B's runs) to A/B an environment
-#   upload.sh perf   ROOT OUT [DATA]    perf record -F 1999 -g of the appliance (JIT, perf map) -> OUT.txt (perf script)
+#   upload.sh perf   ROOT OUT [DATA]    perf record -F 1999 -g of the appliance (JIT, perf map) -> OUT.txt (perf script);
+#                                       R2R=1 profiles the precompiled code as it runs (named by library only): JIT-compiled
+#                                       for names, the compiler itself is ~11% of the small files' samples (1% precompiled)
 #   upload.sh faults ROOT OUT [DATA]    perf record -e page-faults -c 1 of the client and of the appliance -> OUT{,-ap}.txt
 #   upload.sh timeline ROOT OUT [DATA]  perf record -e cpu-clock -a (every CPU; root) over the upload -> OUT.txt: per 100 ms
 #                                       from the client's start, the share of the machine the client, the appliance,
 #                                       anything else (perf, kernel threads) and nothing had (timeline.py)
+#   upload.sh calls  ROOT OUT [DATA]    as cpu, and the nodes' /metrics pages before and after (OUT-before.txt, OUT-after.txt):
+#                                       per gRPC method the calls and their mean handling time, the appliance's collections
+#                                       and CPU over the upload (calls.py)
 #   upload.sh down   ROOT [DATA]        as cpu, then a second client downloads it all: its wall/CPU/faults, the appliance's
 #   upload.sh down-pairs ROOT_A ROOT_B [N] [DATA]   N (3) alternating `down` runs, as `pairs` (the _A/_B variables too)
 #   upload.sh grown  ROOT BASE NEW      BASE uploaded (untimed), the appliance restarted on the same port (RocksDB flushes
@@ -168,7 +173,7 @@ case "${1:-}" in
   pairs) for _ in $(seq 1 "${4:-3}"); do as_side A cpu "$2" "${5:-}"; as_side B cpu "$3" "${5:-}"; done ;;
   perf)
     work=$tmp/profile-perf.$(date +%s%N); data=$(data_or_default "${4:-}")
-    R2R=0 start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
+    R2R=${R2R:-0} start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
     perf record -F 1999 -g -p "$ap" -o "$3.data" 2> /dev/null & pp=$!; sleep 0.3
     client sync --once --json --state "$work/client" > /dev/null 2>&1
     kill -INT $pp; wait $pp || true; kill "$ap"
@@ -180,6 +185,14 @@ case "${1:-}" in
     perf record -e page-faults -c 1 -g -o "$3.data" -- "${client_cmd[@]}" sync --once --json --state "$work/client" > /dev/null 2>&1
     kill -INT $pp; wait $pp || true; kill "$ap"
     perf script -i "$3.data" 2> /dev/null > "$3.txt"; perf script -i "$3-ap.data" 2> /dev/null > "$3-ap.txt" ;;
+  calls)
+    work=$tmp/profile-calls.$(date +%s%N); data=$(data_or_default "${4:-}")
+    start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
+    pages() { local u; for u in $(grep '^metrics: ' "$work/appliance.log" | cut -c10-); do curl -sf "$u"; done; }
+    pages > "$3-before.txt"; r=$(timed_sync "$work/client"); pages > "$3-after.txt"
+    kill "$ap"; wait "$ap" 2> /dev/null || true
+    echo "$(label "$2"): $r"
+    python3 "$(dirname "$0")/calls.py" "$3-before.txt" "$3-after.txt" ;;
   down) down "$2" "${3:-}" ;;
   grown) grown "$2" "$3" "$4" ;;
   down-pairs) for _ in $(seq 1 "${4:-3}"); do as_side A down "$2" "${5:-}"; as_side B down "$3" "${5:-}"; done ;;

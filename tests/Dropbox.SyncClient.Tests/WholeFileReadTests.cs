@@ -54,6 +54,24 @@ public sealed class WholeFileReadTests : IDisposable
         Assert.True(WholeFileRead.TryReadExactly(path, new byte[bytes.Length]));
     }
 
+    [Theory]
+    [InlineData(0)] // an empty file: the one read returns nothing, the buffer (empty) is full
+    [InlineData(1)]
+    [InlineData(1 << 20)] // the largest file read whole (Uploader.SmallFileSize)
+    public void A_file_is_read_exactly_at_its_length_and_refused_one_byte_either_side(int size)
+    {
+        var (path, bytes, _) = Write("f.bin", size);
+        var data = new byte[size];
+
+        Assert.True(WholeFileRead.TryReadExactly(path, data));
+        Assert.Equal(bytes, data);
+        Assert.False(WholeFileRead.TryReadExactly(path, new byte[size + 1]));
+        if (size > 0)
+        {
+            Assert.False(WholeFileRead.TryReadExactly(path, new byte[size - 1]));
+        }
+    }
+
     [Fact]
     public async Task A_symbolic_link_to_a_file_as_scanned_is_not_followed()
     {

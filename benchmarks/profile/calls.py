@@ -11,8 +11,10 @@ so its runtime figures are those of the process (read from its first page).
 import re
 import sys
 
-SERIES = re.compile(r'^(dropbox_grpc_server_handling_seconds|dropbox_http_request_duration_seconds)_(sum|count)\{([^}]*)\}\s+(\S+)$')
+# Greedy up to the last brace: a route's label holds braces of its own (route="/chunks/{id}").
+SERIES = re.compile(r'^(dropbox_grpc_server_handling_seconds|dropbox_http_request_duration_seconds)_(sum|count)\{(.*)\}\s+(\S+)$')
 RUNTIME = re.compile(r'^(dotnet_collection_count_total|process_cpu_seconds_total)(\{[^}]*\})?\s+(\S+)$')
+SCRAPE = 'route="/metrics"'  # the pages' own requests: one per node between the two reads, not the upload's
 
 
 def read(path):
@@ -34,8 +36,13 @@ def read(path):
 def main(before_path, after_path):
     before, runtime_before = read(before_path)
     after, runtime_after = read(after_path)
+    for path, calls, runtime in ((before_path, before, runtime_before), (after_path, after, runtime_after)):
+        if not calls or 'process_cpu_seconds_total' not in runtime:
+            sys.exit(f"calls.py: {path} holds no node's handling times or process CPU: was a /metrics page read?")
     rows = []
     for key, now in after.items():
+        if key[1].startswith(SCRAPE):
+            continue
         was = before.get(key, {'sum': 0.0, 'count': 0.0})
         count = now['count'] - was['count']
         if count > 0:

@@ -188,7 +188,10 @@ case "${1:-}" in
   calls)
     work=$tmp/profile-calls.$(date +%s%N); data=$(data_or_default "${4:-}")
     start "$2" "$work"; place "$data" "$work"; ap=$(cat "$work/appliance.pid")
-    pages() { local u; for u in $(grep '^metrics: ' "$work/appliance.log" | cut -c10-); do curl -sf "$u"; done; }
+    trap 'kill "$ap" 2> /dev/null || true' EXIT # whatever fails below, no appliance is left to skew later runs
+    pages() { # every node's page; a node that does not answer is said, and calls.py refuses pages without the series
+      local u; for u in $(grep '^metrics: ' "$work/appliance.log" | cut -c10-); do curl -sf "$u" || echo "upload.sh: $u did not answer" >&2; done
+    }
     pages > "$3-before.txt"; r=$(timed_sync "$work/client"); pages > "$3-after.txt"
     kill "$ap"; wait "$ap" 2> /dev/null || true
     echo "$(label "$2"): $r"

@@ -71,7 +71,8 @@ internal static class IgnoreFileRead
                 }
 
                 var bytes = new byte[size];
-                if (FileHasher.TryReadExactly(target, bytes))
+                // Confirmed at the end: nothing checks the file again after this read.
+                if (FileHasher.TryReadExactly(target, bytes, confirmEnd: true))
                 {
                     refusal = null;
                     return bytes;

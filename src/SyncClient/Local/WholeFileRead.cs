@@ -5,8 +5,8 @@ namespace Dropbox.SyncClient.Local;
 /// <summary>
 /// A small file's bytes read whole with the fewest system calls Linux needs: <c>openat</c> (a symbolic link not followed,
 /// a FIFO not waited on, no terminal made the controlling one), one <c>preadv</c> of the whole file and one byte past it
-/// (a second only after a read that stopped short of the buffer's end), <c>close</c>. A separate read of the byte past the
-/// end was one system call more per small file (about 1.3 us each on a virtual machine's kernel).
+/// (a second only after a read that stopped short of the buffer's end, or to confirm the end), <c>close</c>. A separate read
+/// of the byte past the end was one system call more per small file (about 1.3 us each on a virtual machine's kernel).
 /// The runtime's <see cref="File.OpenHandle(string, FileMode, FileAccess, FileShare, FileOptions, long)"/> adds an
 /// <c>fstat</c>, an advisory <c>flock</c> on and off the file (its <see cref="FileShare"/> emulation) and a finalizable
 /// handle: profiled over a first upload of 10,000 files of 1-8 KiB, opening, checking and closing the files was about a
@@ -48,9 +48,13 @@ internal static partial class WholeFileRead
     /// <summary>
     /// Fills <paramref name="data"/> with the file at <paramref name="fullPath"/>: true when it holds exactly that many
     /// bytes, false when it holds more or fewer or cannot be opened or read (gone, a link, not permitted), null where this
-    /// way of reading is not available (nothing was opened).
+    /// way of reading is not available (nothing was opened). A read that fills the buffer and not the byte past it is taken
+    /// as the end: a regular file's read returns less than asked only there on a local file system, and the small files'
+    /// caller (<see cref="FileHasher.TryReadAsync"/>) checks the size, mtime and ctime by statx after the read anyway.
+    /// With <paramref name="confirmEnd"/> (for a caller that checks nothing after) it reads once more past the end then,
+    /// as a file system whose reads may stop short elsewhere (FUSE with direct I/O) needs.
     /// </summary>
-    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data)
+    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data, bool confirmEnd = false)
     {
         if (Flags is not { } flags || _unavailable)
         {
@@ -96,14 +100,13 @@ internal static partial class WholeFileRead
                         return false; // the read failed, or the file holds more: longer
                     }
 
-                    if (n == 0 || n == left)
+                    if (n == 0 || (n == left && !confirmEnd))
                     {
-                        // At the end (a regular file's read returns less than asked only there): exact when the buffer is
-                        // full, shorter when not. The caller checks the size before and after the read as well.
+                        // At the end (see the summary): exact when the buffer is full, shorter when not.
                         return n == left;
                     }
 
-                    filled += (int)n; // stopped short of the buffer's end: read on from there
+                    filled += (int)n; // stopped short of the byte past the end: read on from there (a full buffer: past it only)
                 }
             }
         }

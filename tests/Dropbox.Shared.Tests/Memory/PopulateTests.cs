@@ -19,6 +19,13 @@ public sealed partial class PopulateTests
     private const int MadvNoHugePage = 15;
     private static readonly int Page = Environment.SystemPageSize;
 
+    /// <summary>
+    /// Pages the kernel may take back between the populate and the residency check, on a machine whose proactive reclaim
+    /// (DAMON's kdamond here) works meanwhile: a fresh-clone CI run found 3 of 16,384 gone. One in a hundred is far below
+    /// what a populate that did nothing leaves (every page of the range).
+    /// </summary>
+    private static int ReclaimedAtMost(int bytes) => bytes / Page / 100;
+
     [Fact]
     public void A_fresh_buffer_is_resident_after_it_is_populated_and_keeps_its_bytes()
     {
@@ -31,7 +38,7 @@ public sealed partial class PopulateTests
 
         Assert.True(HugePageArrays.Populate(array, 0, Length));
 
-        Assert.Equal(0, NotResident(array, 0, Length));
+        Assert.InRange(NotResident(array, 0, Length), 0, ReclaimedAtMost(Length));
         Assert.Equal(0x5A, array[0]);
         Assert.Equal(0xA5, array[Length / 2]);
         Assert.Equal(0x3C, array[Length - 1]);
@@ -47,7 +54,7 @@ public sealed partial class PopulateTests
 
         Assert.True(HugePageArrays.Populate(array, Length / 4, Length / 4));
 
-        Assert.Equal(0, NotResident(array, Length / 4, Length / 4));
+        Assert.InRange(NotResident(array, Length / 4, Length / 4), 0, ReclaimedAtMost(Length / 4));
         Assert.Equal(WholePageCount(array, 0, Length / 4), NotResident(array, 0, Length / 4));
         Assert.Equal(WholePageCount(array, Length / 2, Length / 2), NotResident(array, Length / 2, Length / 2));
         GC.KeepAlive(array);

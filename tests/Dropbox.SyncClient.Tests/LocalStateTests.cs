@@ -216,4 +216,24 @@ public sealed class LocalStateTests : IDisposable
         Assert.Null(state.GetSetting(StateKeys.FilesAboveStateDirectory));
         Assert.Null(state.GetSetting(StateKeys.FilesAboveStateDirectoryListed));
     }
+
+    [Fact]
+    public void The_base_index_carries_each_synced_file_s_hash_prefix_and_zero_where_the_hash_is_too_short()
+    {
+        // The prefix tells an echo of the synced content from other content under the same version number
+        // (BaseStat.IsSyncedState): a load that dropped it would weaken that check without failing anything else.
+        var hash = new byte[32];
+        Random.Shared.NextBytes(hash);
+        hash[0] |= 1; // never a prefix of 0, which means "unknown"
+        using var state = LocalState.Open(_dir.Path);
+        state.PutFile(new FileRecord("full.bin", FileKind.File, 3, 5, 8, hash), null);
+        state.PutFile(new FileRecord("short.bin", FileKind.File, 3, 5, 9, [1, 2, 3]), null);
+
+        var index = state.LoadBaseIndex();
+
+        Assert.Equal(BaseStat.PrefixOf(hash), index["full.bin"].HashPrefix);
+        Assert.NotEqual(0, index["full.bin"].HashPrefix);
+        Assert.Equal(0, index["short.bin"].HashPrefix);
+        Assert.Equal(8UL, index["full.bin"].Version);
+    }
 }

@@ -174,14 +174,17 @@ internal sealed class LocalState : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT path, kind, size, mtime, version, exec_bit, substr(hash, 1, 8), ctime FROM files";
             using var reader = cmd.ExecuteReader();
-            var prefix = new byte[sizeof(long)];
             while (reader.Read())
             {
-                var read = reader.IsDBNull(6) ? 0 : reader.GetBytes(6, 0, prefix, 0, prefix.Length);
+                // The prefix as one small array (GetFieldValue reads the column's blob): GetBytes goes through GetStream,
+                // which asks SQLite for the column's database, table and origin names (three strings) to see whether it
+                // could open the blob in place, then copies it through a MemoryStream: 44% of this load's samples, 8% of a
+                // pass that found nothing to do over 10,000 synced files.
+                var prefix = reader.IsDBNull(6) ? [] : reader.GetFieldValue<byte[]>(6);
                 result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4))
                 {
                     Executable = reader.IsDBNull(5) ? null : reader.GetInt64(5) != 0,
-                    HashPrefix = BaseStat.PrefixOf(prefix.AsSpan(0, (int)read)),
+                    HashPrefix = BaseStat.PrefixOf(prefix),
                     ChangeTimeNs = reader.IsDBNull(7) ? 0 : reader.GetInt64(7),
                 };
             }

@@ -222,18 +222,18 @@ public sealed class LocalStateTests : IDisposable
     {
         // The prefix tells an echo of the synced content from other content under the same version number
         // (BaseStat.IsSyncedState): a load that dropped it would weaken that check without failing anything else.
-        var hash = new byte[32];
-        Random.Shared.NextBytes(hash);
-        hash[0] |= 1; // never a prefix of 0, which means "unknown"
+        var hash = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray(); // no byte order reads the same reversed
         using var state = LocalState.Open(_dir.Path);
         state.PutFile(new FileRecord("full.bin", FileKind.File, 3, 5, 8, hash), null);
         state.PutFile(new FileRecord("short.bin", FileKind.File, 3, 5, 9, [1, 2, 3]), null);
+        state.PutFile(new FileRecord("folder", FileKind.Folder, 0, 0, 10, []), null);
 
         var index = state.LoadBaseIndex();
 
+        Assert.Equal(0x0807060504030201L, index["full.bin"].HashPrefix); // the first 8 bytes, little-endian
         Assert.Equal(BaseStat.PrefixOf(hash), index["full.bin"].HashPrefix);
-        Assert.NotEqual(0, index["full.bin"].HashPrefix);
         Assert.Equal(0, index["short.bin"].HashPrefix);
+        Assert.Equal(0, index["folder"].HashPrefix);
         Assert.Equal(8UL, index["full.bin"].Version);
     }
 }

@@ -176,10 +176,11 @@ internal sealed class LocalState : IDisposable
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
-                // The prefix as one small array (GetFieldValue reads the column's blob): GetBytes goes through GetStream,
-                // which asks SQLite for the column's database, table and origin names (three strings) to see whether it
-                // could open the blob in place, then copies it through a MemoryStream: 44% of this load's samples, 8% of a
-                // pass that found nothing to do over 10,000 synced files.
+                // The prefix as one small array (GetFieldValue reads the column's blob). GetBytes goes through GetStream,
+                // which looks, row by row, for a rowid column that would let it open the blob in place (for this expression
+                // column it never finds one and does not remember the miss: a key string and the database name of every
+                // other column), then copies the value through a MemoryStream: 44% of this load's samples in a pass that
+                // found nothing to do over 10,000 synced files.
                 var prefix = reader.IsDBNull(6) ? [] : reader.GetFieldValue<byte[]>(6);
                 result[reader.GetString(0)] = new BaseStat((FileKind)reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), (ulong)reader.GetInt64(4))
                 {

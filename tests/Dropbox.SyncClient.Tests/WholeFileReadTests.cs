@@ -55,23 +55,20 @@ public sealed class WholeFileReadTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0, false)] // an empty file: the one read returns nothing, the buffer (empty) is full
-    [InlineData(1, false)]
-    [InlineData(1 << 20, false)] // the largest file read whole (Uploader.SmallFileSize)
-    [InlineData(0, true)] // the end confirmed by a read past it (IgnoreFileRead's way)
-    [InlineData(1, true)]
-    [InlineData(1 << 20, true)]
-    public void A_file_is_read_exactly_at_its_length_and_refused_one_byte_either_side(int size, bool confirmEnd)
+    [InlineData(0)] // an empty file: nothing to fill, and nothing past its end
+    [InlineData(1)]
+    [InlineData(1 << 20)] // the largest file read whole (Uploader.SmallFileSize)
+    public void A_file_is_read_exactly_at_its_length_and_refused_one_byte_either_side(int size)
     {
         var (path, bytes, _) = Write("f.bin", size);
         var data = new byte[size];
 
-        Assert.True(WholeFileRead.TryReadExactly(path, data, confirmEnd));
+        Assert.True(WholeFileRead.TryReadExactly(path, data));
         Assert.Equal(bytes, data);
-        Assert.False(WholeFileRead.TryReadExactly(path, new byte[size + 1], confirmEnd));
+        Assert.False(WholeFileRead.TryReadExactly(path, new byte[size + 1]));
         if (size > 0)
         {
-            Assert.False(WholeFileRead.TryReadExactly(path, new byte[size - 1], confirmEnd));
+            Assert.False(WholeFileRead.TryReadExactly(path, new byte[size - 1]));
         }
     }
 

@@ -298,12 +298,11 @@ internal sealed class FileHasher
     /// or longer: it changed). Reads at most one byte more than <paramref name="data"/> holds whatever the file has grown
     /// to, with one open and (for a small file) one read: no stream, no pipeline per file. Read by libc's calls where
     /// <see cref="WholeFileRead"/> can (false too when it cannot be opened); elsewhere through the runtime, which throws as
-    /// <see cref="File.OpenHandle"/> does. <paramref name="confirmEnd"/>: see <see cref="WholeFileRead.TryReadExactly"/>
-    /// (the runtime's way always reads past the end).
+    /// <see cref="File.OpenHandle"/> does.
     /// </summary>
-    public static bool TryReadExactly(string fullPath, Span<byte> data, bool confirmEnd = false)
+    public static bool TryReadExactly(string fullPath, Span<byte> data)
     {
-        if (WholeFileRead.TryReadExactly(fullPath, data, confirmEnd) is { } read)
+        if (WholeFileRead.TryReadExactly(fullPath, data) is { } read)
         {
             return read;
         }

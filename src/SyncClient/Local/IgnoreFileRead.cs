@@ -71,8 +71,7 @@ internal static class IgnoreFileRead
                 }
 
                 var bytes = new byte[size];
-                // Confirmed at the end: nothing checks the file again after this read.
-                if (FileHasher.TryReadExactly(target, bytes, confirmEnd: true))
+                if (FileHasher.TryReadExactly(target, bytes))
                 {
                     refusal = null;
                     return bytes;

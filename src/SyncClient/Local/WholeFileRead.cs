@@ -4,9 +4,7 @@ namespace Dropbox.SyncClient.Local;
 
 /// <summary>
 /// A small file's bytes read whole with the fewest system calls Linux needs: <c>openat</c> (a symbolic link not followed,
-/// a FIFO not waited on, no terminal made the controlling one), one <c>preadv</c> of the whole file and one byte past it
-/// (a second only after a read that stopped short of the buffer's end, or to confirm the end), <c>close</c>. A separate read
-/// of the byte past the end was one system call more per small file (about 1.3 us each on a virtual machine's kernel).
+/// a FIFO not waited on, no terminal made the controlling one), <c>pread</c> until its end and once past it, <c>close</c>.
 /// The runtime's <see cref="File.OpenHandle(string, FileMode, FileAccess, FileShare, FileOptions, long)"/> adds an
 /// <c>fstat</c>, an advisory <c>flock</c> on and off the file (its <see cref="FileShare"/> emulation) and a finalizable
 /// handle: profiled over a first upload of 10,000 files of 1-8 KiB, opening, checking and closing the files was about a
@@ -48,13 +46,9 @@ internal static partial class WholeFileRead
     /// <summary>
     /// Fills <paramref name="data"/> with the file at <paramref name="fullPath"/>: true when it holds exactly that many
     /// bytes, false when it holds more or fewer or cannot be opened or read (gone, a link, not permitted), null where this
-    /// way of reading is not available (nothing was opened). A read that fills the buffer and not the byte past it is taken
-    /// as the end: a regular file's read returns less than asked only there on a local file system, and the small files'
-    /// caller (<see cref="FileHasher.TryReadAsync"/>) checks the size, mtime and ctime by statx after the read anyway.
-    /// With <paramref name="confirmEnd"/> (for a caller that checks nothing after) it reads once more past the end then,
-    /// as a file system whose reads may stop short elsewhere (FUSE with direct I/O) needs.
+    /// way of reading is not available (nothing was opened).
     /// </summary>
-    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data, bool confirmEnd = false)
+    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data)
     {
         if (Flags is not { } flags || _unavailable)
         {
@@ -84,31 +78,22 @@ internal static partial class WholeFileRead
         try
         {
             var filled = 0;
-            byte past;
-            var vectors = stackalloc IoVector[2];
             fixed (byte* start = data)
             {
-                while (true)
+                while (filled < data.Length)
                 {
-                    // What is left of the buffer and one byte past it, in one call: a file holding more fills the byte.
-                    var left = data.Length - filled;
-                    vectors[0] = new IoVector(start + filled, (nuint)left);
-                    vectors[1] = new IoVector(&past, 1);
-                    var n = ReadAt(fd, vectors, filled);
-                    if (n < 0 || n > left)
+                    var n = ReadAt(fd, start + filled, data.Length - filled, filled);
+                    if (n <= 0)
                     {
-                        return false; // the read failed, or the file holds more: longer
+                        return false; // shorter, or the read failed
                     }
 
-                    if (n == 0 || (n == left && !confirmEnd))
-                    {
-                        // At the end (see the summary): exact when the buffer is full, shorter when not.
-                        return n == left;
-                    }
-
-                    filled += (int)n; // stopped short of the byte past the end: read on from there (a full buffer: past it only)
+                    filled += (int)n;
                 }
             }
+
+            byte past;
+            return ReadAt(fd, &past, 1, filled) == 0; // one byte more: longer
         }
         finally
         {
@@ -116,11 +101,11 @@ internal static partial class WholeFileRead
         }
     }
 
-    private static unsafe nint ReadAt(int fd, IoVector* vectors, long offset)
+    private static unsafe nint ReadAt(int fd, byte* buffer, int count, long offset)
     {
         for (var tries = 1; ; tries++)
         {
-            var n = PReadV(fd, vectors, 2, offset);
+            var n = PRead(fd, buffer, (nuint)count, offset);
             if (n >= 0 || Marshal.GetLastPInvokeError() != Interrupted || tries >= MaxInterruptedTries)
             {
                 return n;
@@ -128,19 +113,11 @@ internal static partial class WholeFileRead
         }
     }
 
-    /// <summary>One buffer of a vectored read (<c>struct iovec</c>).</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private readonly unsafe struct IoVector(byte* start, nuint length)
-    {
-        public readonly byte* Start = start;
-        public readonly nuint Length = length;
-    }
-
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenAt(int dirfd, string path, int flags, int mode);
 
-    [LibraryImport("libc", EntryPoint = "preadv", SetLastError = true)]
-    private static unsafe partial nint PReadV(int fd, IoVector* vectors, int count, long offset);
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    private static unsafe partial nint PRead(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -72,6 +72,75 @@ public sealed class WholeFileReadTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(5000, 7)] // every read cut to 7 bytes, and none at the end
+    [InlineData(1 << 20, 4096)] // the largest file read whole, a page per read
+    public unsafe void Reads_cut_short_away_from_the_end_are_read_on_and_the_file_checked_as_before(int size, int most)
+    {
+        // A FUSE file system (direct I/O) may answer a read with fewer bytes than asked away from the end. Read on from
+        // where each ended: the file whole, and a file longer or shorter than asked still refused.
+        var (path, bytes, _) = Write("f.bin", size);
+        var data = new byte[size];
+        _shortReadMost = most;
+        _shortReads = 0;
+
+        Assert.True(WholeFileRead.TryReadExactly(path, data, &ShortPRead));
+        Assert.Equal(bytes, data);
+        Assert.True(_shortReads > size / most, $"{_shortReads} reads: the stand-in did not cut them"); // the test would pass vacuously
+        Assert.False(WholeFileRead.TryReadExactly(path, new byte[size + 1], &ShortPRead));
+        Assert.False(WholeFileRead.TryReadExactly(path, new byte[size - 1], &ShortPRead));
+    }
+
+    [Fact]
+    public unsafe void A_read_interrupted_by_a_signal_is_made_again()
+    {
+        // pread fails with EINTR when a signal lands before it moved a byte: not an error of the file, so read again.
+        var (path, bytes, _) = Write("f.bin", 3000);
+        var data = new byte[bytes.Length];
+        _interrupted = 0;
+
+        Assert.True(WholeFileRead.TryReadExactly(path, data, &InterruptedEveryOtherPRead));
+        Assert.Equal(bytes, data);
+        Assert.True(_interrupted >= 2, $"{_interrupted} reads interrupted: the stand-in interrupted none after the first");
+    }
+
+    [ThreadStatic]
+    private static int _interrupted;
+
+    [ThreadStatic]
+    private static bool _interruptNext;
+
+    /// <summary>libc's pread, every other call failing first with EINTR as a signal would make it.</summary>
+    private static unsafe nint InterruptedEveryOtherPRead(int fd, byte* buffer, nuint count, long offset)
+    {
+        _interruptNext = !_interruptNext;
+        if (_interruptNext)
+        {
+            _interrupted++;
+            System.Runtime.InteropServices.Marshal.SetLastPInvokeError(4); // EINTR
+            return -1;
+        }
+
+        return PRead(fd, buffer, count, offset);
+    }
+
+    // The read limit and count of ShortPRead: per thread, since TryReadExactly reads on the thread that calls it.
+    [ThreadStatic]
+    private static int _shortReadMost;
+
+    [ThreadStatic]
+    private static int _shortReads;
+
+    /// <summary>libc's pread, asked for at most <see cref="_shortReadMost"/> bytes.</summary>
+    private static unsafe nint ShortPRead(int fd, byte* buffer, nuint count, long offset)
+    {
+        _shortReads++;
+        return PRead(fd, buffer, Math.Min(count, (nuint)_shortReadMost), offset);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "pread", SetLastError = true)]
+    private static extern unsafe nint PRead(int fd, byte* buffer, nuint count, long offset);
+
     [Fact]
     public async Task A_symbolic_link_to_a_file_as_scanned_is_not_followed()
     {

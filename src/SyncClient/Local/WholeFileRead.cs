@@ -48,7 +48,13 @@ internal static partial class WholeFileRead
     /// bytes, false when it holds more or fewer or cannot be opened or read (gone, a link, not permitted), null where this
     /// way of reading is not available (nothing was opened).
     /// </summary>
-    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data)
+    public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data) => TryReadExactly(fullPath, data, &PRead);
+
+    /// <summary>
+    /// As <see cref="TryReadExactly(string, Span{byte})"/>, each read made by <paramref name="pread"/> (libc's <c>pread</c>
+    /// there; a test's stand-in here, to cut reads short away from the end as a FUSE file system may).
+    /// </summary>
+    internal static unsafe bool? TryReadExactly(string fullPath, Span<byte> data, delegate*<int, byte*, nuint, long, nint> pread)
     {
         if (Flags is not { } flags || _unavailable)
         {
@@ -82,7 +88,7 @@ internal static partial class WholeFileRead
             {
                 while (filled < data.Length)
                 {
-                    var n = ReadAt(fd, start + filled, data.Length - filled, filled);
+                    var n = ReadAt(pread, fd, start + filled, data.Length - filled, filled); // a short read is read on from where it ended
                     if (n <= 0)
                     {
                         return false; // shorter, or the read failed
@@ -93,7 +99,7 @@ internal static partial class WholeFileRead
             }
 
             byte past;
-            return ReadAt(fd, &past, 1, filled) == 0; // one byte more: longer
+            return ReadAt(pread, fd, &past, 1, filled) == 0; // one byte more: longer
         }
         finally
         {
@@ -101,11 +107,11 @@ internal static partial class WholeFileRead
         }
     }
 
-    private static unsafe nint ReadAt(int fd, byte* buffer, int count, long offset)
+    private static unsafe nint ReadAt(delegate*<int, byte*, nuint, long, nint> pread, int fd, byte* buffer, int count, long offset)
     {
         for (var tries = 1; ; tries++)
         {
-            var n = PRead(fd, buffer, (nuint)count, offset);
+            var n = pread(fd, buffer, (nuint)count, offset);
             if (n >= 0 || Marshal.GetLastPInvokeError() != Interrupted || tries >= MaxInterruptedTries)
             {
                 return n;

@@ -18,8 +18,8 @@ namespace Dropbox.SyncClient.Local;
 /// the check before and after the read (size, mtime, ctime) and again before its commit, never a lock. Only this read skips
 /// the lock: a larger file's streamed read and the hashing read still open through the runtime, which takes the shared lock,
 /// so such a file is reported as unreadable until the lock goes. Only where the flags' values are known (Linux on x64 and
-/// arm64) and libc can be called; elsewhere <see cref="TryReadExactly"/> answers null, having opened nothing, and the caller
-/// reads through the runtime.
+/// arm64) and libc can be called; elsewhere <see cref="TryReadExactly(string, Span{byte})"/> answers null, having opened
+/// nothing, and the caller reads through the runtime.
 /// </remarks>
 internal static partial class WholeFileRead
 {
@@ -51,8 +51,9 @@ internal static partial class WholeFileRead
     public static unsafe bool? TryReadExactly(string fullPath, Span<byte> data) => TryReadExactly(fullPath, data, &PRead);
 
     /// <summary>
-    /// As <see cref="TryReadExactly(string, Span{byte})"/>, each read made by <paramref name="pread"/> (libc's <c>pread</c>
-    /// there; a test's stand-in here, to cut reads short away from the end as a FUSE file system may).
+    /// As <see cref="TryReadExactly(string, Span{byte})"/>, each read made by <paramref name="pread"/>: libc's <c>pread</c> in
+    /// production; in tests, a stand-in that cuts reads short away from the end (as a FUSE file system may) or fails them
+    /// with EINTR.
     /// </summary>
     internal static unsafe bool? TryReadExactly(string fullPath, Span<byte> data, delegate*<int, byte*, nuint, long, nint> pread)
     {
@@ -123,7 +124,7 @@ internal static partial class WholeFileRead
     private static partial int OpenAt(int dirfd, string path, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
-    private static unsafe partial nint PRead(int fd, byte* buffer, nuint count, long offset);
+    internal static unsafe partial nint PRead(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

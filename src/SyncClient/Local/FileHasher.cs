@@ -296,9 +296,9 @@ internal sealed class FileHasher
     /// <summary>
     /// Fills <paramref name="data"/> with the file's bytes; false when the file does not hold exactly that many (shorter
     /// or longer: it changed). Reads at most one byte more than <paramref name="data"/> holds whatever the file has grown
-    /// to, with one open and (for a small file) one read: no stream, no pipeline per file. Read by libc's calls where
-    /// <see cref="WholeFileRead"/> can (false too when it cannot be opened); elsewhere through the runtime, which throws as
-    /// <see cref="File.OpenHandle"/> does.
+    /// to, with one open and (for a small file) two reads, the file and one byte past it: no stream, no pipeline per file.
+    /// Read by libc's calls where <see cref="WholeFileRead"/> can (false too when it cannot be opened); elsewhere through
+    /// the runtime, which throws as <see cref="File.OpenHandle"/> does.
     /// </summary>
     public static bool TryReadExactly(string fullPath, Span<byte> data)
     {
